@@ -1,0 +1,80 @@
+# SPDX-License-Identifier: MIT
+# vgpu top-level build: one module.mk per directory adds its targets to ALL, TESTS and BENCHES.
+#
+#   make            build everything (release flags) into build/rel
+#   make demo       install missing packages, build, run the demo
+#   make test       install missing packages, build with ASan+UBSan into build/san, run all tests
+#   make regen      run vgpu-codegen over cuda.h + spec/cuda.spec, rewrite generated/
+#   make bench      run the benchmarks (release build), print ratios
+#   make fuzz       run the AFL++ campaign (FUZZ_SECONDS, default 60)
+#   make clean      remove build/
+
+CUDA_HOME    ?= /usr/local/cuda
+CUDA_H       ?= $(CUDA_HOME)/include/cuda.h
+NVCC         ?= $(CUDA_HOME)/bin/nvcc
+CC           ?= gcc
+SAN          ?= 0
+B            ?= build/rel
+TEST_TIMEOUT ?= 300
+
+CPPFLAGS += -D_GNU_SOURCE -Iruntime -Igenerated -I$(CUDA_HOME)/include
+CFLAGS   += -std=gnu11 -g -Wall -Wextra -Werror -fPIC -pthread
+LDFLAGS  += -pthread
+ifeq ($(SAN),1)
+  # Tests always keep assertions (no NDEBUG) and run under ASan+UBSan.
+  CFLAGS  += -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
+  LDFLAGS += -fsanitize=address,undefined
+else
+  CFLAGS  += -O2
+endif
+
+ALL     :=
+TESTS   :=
+BENCHES :=
+
+.PHONY: all deps demo test check regen bench bench-run fuzz clean
+.DEFAULT_GOAL := all
+
+include runtime/module.mk
+include codegen/module.mk
+include sim/module.mk
+include proxy/module.mk
+include libvgpu/module.mk
+include tests/module.mk
+include bench/module.mk
+include fuzz/module.mk
+
+all: $(ALL)
+
+deps:
+	@deploy/deps.sh
+
+demo: deps
+	@$(MAKE) --no-print-directory B=build/rel all
+	@tests/demo.sh build/rel
+
+test: deps
+	@$(MAKE) --no-print-directory B=build/san SAN=1 check
+
+# Builds every test, then runs them all through one runner with a per-test timeout.
+check: $(ALL) $(TESTS)
+	@VGPU_BUILD=$(B) tests/run.sh --timeout $(TEST_TIMEOUT) $(TESTS)
+
+bench: deps
+	@$(MAKE) --no-print-directory B=build/rel bench-run
+
+bench-run: $(ALL) $(BENCHES)
+	@for b in $(BENCHES); do echo "== $$b"; VGPU_BUILD=$(B) $$b || exit 1; done
+
+fuzz: deps
+	@fuzz/run.sh
+
+clean:
+	rm -rf build
+
+# Generic rules: object files mirror the source tree under $(B).
+$(B)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
+
+-include $(shell find $(B) -name '*.d' 2>/dev/null)

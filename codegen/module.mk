@@ -1,0 +1,2 @@
+# SPDX-License-Identifier: MIT
+# codegen build rules (included by the top-level Makefile).

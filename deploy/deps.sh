@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# Installs the Debian packages vgpu needs to build and test, only when some are missing.
+# Idempotent and fast (one dpkg query) when everything is present.
+set -euo pipefail
+
+PKGS=(
+  build-essential pkg-config
+  libclang-14-dev clang-14         # vgpu-codegen walks cuda.h with libclang
+  libmsgpack-dev                   # wire codec (msgpack-c)
+  afl++                            # fuzzing (fuzz/)
+  libxen-dev                       # Xen grant-table / event-channel transport
+  libzstd-dev liblz4-dev           # decompressing PTX inside nvcc fatbins (sim/)
+)
+PKGS+=(${VGPU_EXTRA_PKGS:-})
+
+missing=()
+for p in "${PKGS[@]}"; do
+  s=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
+  [ "$s" = installed ] || missing+=("$p")
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+
+echo "deps: installing missing Debian packages: ${missing[*]}"
+if [ "$(id -u)" -ne 0 ]; then
+  echo "deps: error: not root; run as root or install them yourself:" >&2
+  echo "  sudo apt-get install ${missing[*]}" >&2
+  exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}"
+echo "deps: installed ${#missing[@]} package(s)"
+
+if [ ! -f "${CUDA_HOME:-/usr/local/cuda}/include/cuda.h" ]; then
+  echo "deps: warning: ${CUDA_HOME:-/usr/local/cuda}/include/cuda.h not found; set CUDA_HOME to the CUDA 13 toolkit" >&2
+fi

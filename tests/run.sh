@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# Test runner: runs each test program with a timeout. Exit 0 = pass, 77 = skip (the test's
+# last output line says why), anything else = fail. Ends with "N passed, M failed[, K skipped]".
+set -u
+timeout_s=300
+if [ "${1:-}" = "--timeout" ]; then timeout_s=$2; shift 2; fi
+if [ "${1:-}" = "--help" ] || [ $# -eq 0 ]; then
+  echo "usage: tests/run.sh [--timeout SECONDS] TEST..."
+  echo "Runs each TEST (an executable); logs go to \${VGPU_BUILD:-build}/test-logs/NAME.log."
+  [ "${1:-}" = "--help" ] && exit 0 || exit 2
+fi
+
+logdir=${VGPU_BUILD:-build}/test-logs
+mkdir -p "$logdir"
+pass=0; fail=0; skip=0
+failed=(); skipped=()
+export ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=0:detect_leaks=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+
+for t in "$@"; do
+  name=$(basename "$t")
+  log=$logdir/$name.log
+  start=${EPOCHREALTIME/./}
+  timeout --kill-after=10 "$timeout_s" "$t" >"$log" 2>&1
+  rc=$?
+  us=$(( ${EPOCHREALTIME/./} - start )); secs=$((us/1000000)).$(( (us/100000)%10 ))
+  case $rc in
+    0)  pass=$((pass+1)); printf 'PASS  %-40s %6ss\n' "$name" "$secs" ;;
+    77) skip=$((skip+1)); why=$(grep -v '^\s*$' "$log" | tail -n 1)
+        skipped+=("$name: ${why:-no reason given}")
+        printf 'SKIP  %-40s %6ss  (%s)\n' "$name" "$secs" "${why:-no reason given}" ;;
+    124|137) fail=$((fail+1)); failed+=("$name (timeout after ${timeout_s}s)")
+        printf 'FAIL  %-40s %6ss  (timeout)\n' "$name" "$secs" ;;
+    *)  fail=$((fail+1)); failed+=("$name (exit $rc)")
+        printf 'FAIL  %-40s %6ss  (exit %d)\n' "$name" "$secs" "$rc" ;;
+  esac
+done
+
+if [ $fail -gt 0 ]; then
+  echo
+  for f in "${failed[@]}"; do
+    echo "--- $f; last lines of its log:"
+    tail -n 25 "$logdir/$(basename "${f%% (*}").log" | sed 's/^/    /'
+  done
+fi
+if [ $skip -gt 0 ]; then
+  echo; echo "skipped:"; for s in "${skipped[@]}"; do echo "  $s"; done
+fi
+echo
+if [ $skip -gt 0 ]; then
+  echo "$pass passed, $fail failed, $skip skipped"
+else
+  echo "$pass passed, $fail failed"
+fi
+[ $fail -eq 0 ] && [ $((pass+skip)) -gt 0 ]
