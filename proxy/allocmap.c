@@ -1,0 +1,100 @@
+/* SPDX-License-Identifier: MIT */
+/* allocmap.c — sorted array of a zone's device allocations (see allocmap.h). */
+#include "allocmap.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+void vgpu_allocmap_init(struct vgpu_allocmap *m)
+{
+	memset(m, 0, sizeof(*m));
+}
+
+void vgpu_allocmap_destroy(struct vgpu_allocmap *m)
+{
+	free(m->v);
+	memset(m, 0, sizeof(*m));
+}
+
+/* Number of allocations whose base is <= p (so v[result-1] is the candidate container). */
+static uint32_t upper_bound(const struct vgpu_allocmap *m, uint64_t p)
+{
+	uint32_t lo = 0, hi = m->n;
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+		if (m->v[mid].base <= p)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+int vgpu_allocmap_add(struct vgpu_allocmap *m, uint64_t base, uint64_t size)
+{
+	if (size == 0 || base > UINT64_MAX - size + 1)  /* last byte base+size-1 must not wrap */
+		return -EINVAL;
+	uint32_t i = upper_bound(m, base);
+	/* Previous allocation must end at or before base; the next must start after our end. */
+	if (i > 0 && base - m->v[i - 1].base < m->v[i - 1].size)
+		return -EEXIST;
+	if (i < m->n && m->v[i].base - base < size)
+		return -EEXIST;
+	if (m->n == m->cap) {
+		uint32_t ncap = m->cap ? m->cap * 2 : 16;
+		if (ncap < m->cap)
+			return -ENOMEM;
+		struct vgpu_alloc *nv = realloc(m->v, (size_t)ncap * sizeof(*nv));
+		if (!nv)
+			return -ENOMEM;
+		m->v = nv;
+		m->cap = ncap;
+	}
+	memmove(&m->v[i + 1], &m->v[i], (size_t)(m->n - i) * sizeof(*m->v));
+	m->v[i] = (struct vgpu_alloc){ base, size };
+	m->n++;
+	m->bytes += size;
+	return 0;
+}
+
+int vgpu_allocmap_remove(struct vgpu_allocmap *m, uint64_t base, uint64_t *size)
+{
+	uint32_t i = upper_bound(m, base);
+	if (i == 0 || m->v[i - 1].base != base)
+		return -ENOENT;
+	i--;
+	if (size)
+		*size = m->v[i].size;
+	assert(m->bytes >= m->v[i].size);
+	m->bytes -= m->v[i].size;
+	memmove(&m->v[i], &m->v[i + 1], (size_t)(m->n - i - 1) * sizeof(*m->v));
+	m->n--;
+	return 0;
+}
+
+int vgpu_allocmap_check(const struct vgpu_allocmap *m, uint64_t p, uint64_t len, uint64_t *base)
+{
+	uint32_t i = upper_bound(m, p);
+	if (i == 0)
+		return -EFAULT;
+	const struct vgpu_alloc *a = &m->v[i - 1];
+	uint64_t off = p - a->base;           /* no wrap: a->base <= p */
+	if (off > a->size || (off == a->size && len != 0))
+		return -EFAULT;
+	if (len > a->size - off)              /* no wrap: off <= size */
+		return -EFAULT;
+	if (base)
+		*base = a->base;
+	return 0;
+}
+
+int vgpu_allocmap_pop(struct vgpu_allocmap *m, struct vgpu_alloc *a)
+{
+	if (m->n == 0)
+		return -ENOENT;
+	*a = m->v[--m->n];
+	m->bytes -= a->size;
+	return 0;
+}

@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: MIT */
+/* allocmap.h — a zone's device allocations (base, size) and the range check every copy goes through. */
+#ifndef VGPU_PROXY_ALLOCMAP_H
+#define VGPU_PROXY_ALLOCMAP_H
+
+#include <stdint.h>
+
+struct vgpu_alloc { uint64_t base, size; };
+
+/* Sorted by base, non-overlapping. Not thread-safe by itself (the zone locks). */
+struct vgpu_allocmap {
+	struct vgpu_alloc *v;
+	uint32_t n, cap;
+	uint64_t bytes;      /* sum of sizes */
+};
+
+void vgpu_allocmap_init(struct vgpu_allocmap *m);
+void vgpu_allocmap_destroy(struct vgpu_allocmap *m);
+/* Record [base, base+size). size 0 or a range that wraps past 2^64 -> -EINVAL; overlapping
+ * an existing allocation -> -EEXIST; -ENOMEM. O(n) insert (memmove), O(log n) search. */
+int vgpu_allocmap_add(struct vgpu_allocmap *m, uint64_t base, uint64_t size);
+/* Forget the allocation that starts exactly at base; *size (may be NULL) gets its size.
+ * -ENOENT when no allocation starts there (a pointer into the middle is not a base). */
+int vgpu_allocmap_remove(struct vgpu_allocmap *m, uint64_t base, uint64_t *size /* out */);
+/*
+ * Is [p, p+len) inside ONE allocation? 0 yes, -EFAULT no. Overflow-safe: p+len is never
+ * computed, so a range wrapping past 2^64 is rejected. len 0 names no bytes, but p must
+ * still lie in an allocation or be its one-past-the-end address (as C pointers may).
+ * *base (may be NULL) gets the allocation's base on success. O(log n).
+ */
+int vgpu_allocmap_check(const struct vgpu_allocmap *m, uint64_t p, uint64_t len, uint64_t *base /* out */);
+/* Take any allocation out (for cleanup): 0 with *a set, -ENOENT when empty. */
+int vgpu_allocmap_pop(struct vgpu_allocmap *m, struct vgpu_alloc *a /* out */);
+
+#endif

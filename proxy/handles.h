@@ -1,0 +1,62 @@
+/* SPDX-License-Identifier: MIT */
+/* handles.h — a zone's table of opaque handles: typed, index + generation, quota-bounded. */
+#ifndef VGPU_PROXY_HANDLES_H
+#define VGPU_PROXY_HANDLES_H
+
+#include <stdint.h>
+
+/*
+ * A zone never sees a real driver handle. Each real handle (CUcontext, CUmodule, ...) is
+ * stored in a slot; the zone gets id = (generation << 32) | (index + 1). Id 0 is NULL and
+ * never issued. Lookups are O(1): the index selects the slot, then generation and type must
+ * match, so stale ids (slot reused), ids never issued by this table (another zone's, or
+ * made up) and ids of the wrong type all fail with -EBADF. A reverse hash (type, real) ->
+ * slot makes "the driver returned a handle we already know" (cuCtxGetCurrent,
+ * cuModuleGetFunction twice, cuDevicePrimaryCtxRetain) return the existing id.
+ *
+ * Not thread-safe by itself: the zone serialises access (zone.h).
+ */
+
+#define VGPU_HTAB_MAX_TYPES 32u
+
+struct vgpu_hslot;
+
+struct vgpu_htab {
+	struct vgpu_hslot *slots;  /* cap slots */
+	uint32_t cap;              /* allocated slots */
+	uint32_t used;             /* slots ever handed out (high-water mark, <= cap) */
+	uint32_t live;             /* live handles */
+	uint32_t limit;            /* most live handles allowed (the zone's handle quota) */
+	uint32_t free_head;        /* index+1 of the first free slot, 0 = none */
+	uint32_t *hash;            /* reverse map, hcap buckets of index+1 (0 empty, UINT32_MAX deleted) */
+	uint32_t hcap;             /* power of two, >= 2 * cap */
+	uint32_t tombs;            /* HASH_DELETED buckets; the hash is rebuilt when they pile up */
+	uint32_t count[VGPU_HTAB_MAX_TYPES]; /* live handles per type */
+};
+
+/* Initialise an empty table that holds at most limit (>= 1) live handles. 0 or -EINVAL. */
+int vgpu_htab_init(struct vgpu_htab *t, uint32_t limit);
+/* Free the table's memory (the real handles are the caller's business). */
+void vgpu_htab_destroy(struct vgpu_htab *t);
+/*
+ * Register real (non-NULL) of type (< VGPU_HTAB_MAX_TYPES); *id gets its wire id. If the
+ * same (type, real) is already registered, its existing id is returned and *added = 0
+ * (added may be NULL). -EINVAL bad type/NULL real, -EDQUOT the handle quota is reached,
+ * -ENOMEM out of memory.
+ */
+int vgpu_htab_insert(struct vgpu_htab *t, unsigned type, void *real, uint64_t *id /* out */,
+		     int *added /* out, may be NULL */);
+/* Translate id of type to its real handle. id 0 -> -ENOENT (callers decide if NULL is
+ * allowed); stale, foreign or wrong-type id -> -EBADF. */
+int vgpu_htab_lookup(const struct vgpu_htab *t, unsigned type, uint64_t id, void **real /* out */);
+/* Remove id of type; *real (may be NULL) gets what it mapped to. -EBADF as lookup. */
+int vgpu_htab_remove(struct vgpu_htab *t, unsigned type, uint64_t id, void **real /* out */);
+/* Remove the real handle of type if registered (e.g. a function when its module is gone). */
+int vgpu_htab_remove_real(struct vgpu_htab *t, unsigned type, void *real);
+/* Take any one live handle of type out of the table (for cleanup): 0 with *id and *real set, or
+ * -ENOENT when none is left. */
+int vgpu_htab_pop(struct vgpu_htab *t, unsigned type, uint64_t *id /* out */, void **real /* out */);
+/* Live handles of type, or of all types when type >= VGPU_HTAB_MAX_TYPES. */
+uint32_t vgpu_htab_count(const struct vgpu_htab *t, unsigned type);
+
+#endif

@@ -1,0 +1,181 @@
+/* SPDX-License-Identifier: MIT */
+/* zone.c — a zone's tables behind one lock, and the accounting that goes with them (see zone.h). */
+#include "zone.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+int vgpu_zone_init(struct vgpu_zone *z, uint32_t id, const char *name,
+		   const struct vgpu_zone_limits *lim, struct vgpu_zone_stats *stats)
+{
+	int rc;
+
+	memset(z, 0, sizeof(*z));
+	z->id = id;
+	snprintf(z->name, sizeof(z->name), "%s", name ? name : "");
+	z->mem.limit = lim->mem_bytes;
+	z->bulk_limit = lim->bulk_inflight;
+	z->stats = stats ? stats : &z->own_stats;
+	if ((rc = vgpu_htab_init(&z->htab, lim->handles)) < 0)
+		return rc;
+	vgpu_allocmap_init(&z->amap);
+	if ((rc = -pthread_mutex_init(&z->lock, NULL)) < 0) {
+		vgpu_htab_destroy(&z->htab);
+		return rc;
+	}
+	return 0;
+}
+
+void vgpu_zone_destroy(struct vgpu_zone *z)
+{
+	pthread_mutex_destroy(&z->lock);
+	vgpu_htab_destroy(&z->htab);
+	vgpu_allocmap_destroy(&z->amap);
+}
+
+static void stats_handles(struct vgpu_zone *z, unsigned htype)
+{
+	vgpu_stat_set(&z->stats->handles, vgpu_htab_count(&z->htab, VGPU_HTAB_MAX_TYPES));
+	if (htype < VGPU_STATS_HTYPES)
+		vgpu_stat_set(&z->stats->handles_by_type[htype], vgpu_htab_count(&z->htab, htype));
+}
+
+static void stats_mem(struct vgpu_zone *z)
+{
+	uint64_t b = z->amap.bytes;
+	vgpu_stat_set(&z->stats->mem_bytes, b);
+	vgpu_stat_set(&z->stats->allocs, z->amap.n);
+	if (b > vgpu_stat_get(&z->stats->mem_peak))
+		vgpu_stat_set(&z->stats->mem_peak, b);
+}
+
+int vgpu_zone_handle_in(struct vgpu_zone *z, unsigned htype, uint64_t id, void **real)
+{
+	int rc;
+	if (id == 0) {
+		*real = NULL;
+		return 0;
+	}
+	pthread_mutex_lock(&z->lock);
+	rc = vgpu_htab_lookup(&z->htab, htype, id, real);
+	pthread_mutex_unlock(&z->lock);
+	return rc;
+}
+
+int vgpu_zone_handle_new(struct vgpu_zone *z, unsigned htype, void *real, uint64_t *id)
+{
+	int rc;
+	if (!real) {
+		*id = 0;
+		return 0;
+	}
+	pthread_mutex_lock(&z->lock);
+	rc = vgpu_htab_insert(&z->htab, htype, real, id, NULL);
+	if (rc == 0)
+		stats_handles(z, htype);
+	pthread_mutex_unlock(&z->lock);
+	return rc;
+}
+
+void vgpu_zone_handle_drop(struct vgpu_zone *z, unsigned htype, uint64_t id)
+{
+	pthread_mutex_lock(&z->lock);
+	if (vgpu_htab_remove(&z->htab, htype, id, NULL) == 0)
+		stats_handles(z, htype);
+	pthread_mutex_unlock(&z->lock);
+}
+
+int vgpu_zone_dptr_check(struct vgpu_zone *z, uint64_t p, uint64_t len)
+{
+	int rc;
+	pthread_mutex_lock(&z->lock);
+	rc = vgpu_allocmap_check(&z->amap, p, len, NULL);
+	pthread_mutex_unlock(&z->lock);
+	return rc;
+}
+
+int vgpu_zone_dptr_add(struct vgpu_zone *z, uint64_t p, uint64_t len, uint64_t *reserved)
+{
+	int rc;
+	pthread_mutex_lock(&z->lock);
+	rc = vgpu_allocmap_add(&z->amap, p, len);
+	if (rc == 0) {
+		uint64_t from_res = 0;
+		if (reserved) {
+			from_res = *reserved < len ? *reserved : len;
+			*reserved -= from_res;
+		}
+		/* The rest is charged unconditionally (see zone.h); saturate instead of wrapping. */
+		uint64_t rest = len - from_res;
+		z->mem.used = rest > UINT64_MAX - z->mem.used ? UINT64_MAX : z->mem.used + rest;
+		stats_mem(z);
+	}
+	pthread_mutex_unlock(&z->lock);
+	return rc;
+}
+
+int vgpu_zone_dptr_remove(struct vgpu_zone *z, uint64_t p)
+{
+	uint64_t size;
+	int rc;
+	pthread_mutex_lock(&z->lock);
+	rc = vgpu_allocmap_remove(&z->amap, p, &size);
+	if (rc == 0) {
+		z->mem.used -= size <= z->mem.used ? size : z->mem.used;
+		stats_mem(z);
+	}
+	pthread_mutex_unlock(&z->lock);
+	return rc;
+}
+
+int vgpu_zone_mem_reserve(struct vgpu_zone *z, uint64_t n)
+{
+	int rc;
+	pthread_mutex_lock(&z->lock);
+	rc = vgpu_quota_reserve(&z->mem, n);
+	pthread_mutex_unlock(&z->lock);
+	return rc;
+}
+
+void vgpu_zone_mem_release(struct vgpu_zone *z, uint64_t n)
+{
+	pthread_mutex_lock(&z->lock);
+	vgpu_quota_release(&z->mem, n);
+	pthread_mutex_unlock(&z->lock);
+}
+
+int vgpu_zone_bulk_reserve(struct vgpu_zone *z, uint64_t n)
+{
+	return vgpu_quota_reserve_atomic(&z->bulk_used, z->bulk_limit, n);
+}
+
+void vgpu_zone_bulk_release(struct vgpu_zone *z, uint64_t n)
+{
+	vgpu_quota_release_atomic(&z->bulk_used, n);
+}
+
+int vgpu_zone_pop_handle(struct vgpu_zone *z, unsigned htype, void **real)
+{
+	uint64_t id;
+	int rc;
+	pthread_mutex_lock(&z->lock);
+	rc = vgpu_htab_pop(&z->htab, htype, &id, real);
+	if (rc == 0)
+		stats_handles(z, htype);
+	pthread_mutex_unlock(&z->lock);
+	return rc;
+}
+
+int vgpu_zone_pop_alloc(struct vgpu_zone *z, struct vgpu_alloc *a)
+{
+	int rc;
+	pthread_mutex_lock(&z->lock);
+	rc = vgpu_allocmap_pop(&z->amap, a);
+	if (rc == 0) {
+		z->mem.used -= a->size <= z->mem.used ? a->size : z->mem.used;
+		stats_mem(z);
+	}
+	pthread_mutex_unlock(&z->lock);
+	return rc;
+}

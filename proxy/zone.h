@@ -1,0 +1,76 @@
+/* SPDX-License-Identifier: MIT */
+/* zone.h — one zone's state inside its worker: handles, allocations, quotas, stats, lock. */
+#ifndef VGPU_PROXY_ZONE_H
+#define VGPU_PROXY_ZONE_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include "allocmap.h"
+#include "handles.h"
+#include "quota.h"
+#include "stats.h"
+
+struct vgpu_zone_limits {
+	uint64_t mem_bytes;      /* device memory quota, 0 = unlimited */
+	uint32_t handles;        /* live handles quota (>= 1) */
+	uint64_t bulk_inflight;  /* bulk bytes being staged at once by all the zone's channels, 0 = unlimited */
+};
+
+/*
+ * Shared by all channel threads of the zone's worker; every table access holds lock.
+ * Device-memory accounting: mem.used = bytes of recorded allocations + reservations made
+ * before allocation calls that have not completed yet (so concurrent threads cannot
+ * together overshoot the quota).
+ */
+struct vgpu_zone {
+	uint32_t id;
+	char name[65];
+	uint8_t token[16];
+	pthread_mutex_t lock;
+	struct vgpu_htab htab;
+	struct vgpu_allocmap amap;
+	struct vgpu_quota mem;
+	uint64_t bulk_limit;
+	uint64_t bulk_used;               /* atomic (vgpu_quota_*_atomic) */
+	struct vgpu_zone_stats *stats;    /* never NULL (points at a private struct if none given) */
+	struct vgpu_zone_stats own_stats;
+};
+
+/* Initialise z (id, name copied and NUL-terminated, limits); stats may be NULL. 0 or -errno. */
+int vgpu_zone_init(struct vgpu_zone *z, uint32_t id, const char *name,
+		   const struct vgpu_zone_limits *lim, struct vgpu_zone_stats *stats);
+/* Free the tables (not the driver objects: the worker releases those first, see worker.c). */
+void vgpu_zone_destroy(struct vgpu_zone *z);
+
+/*
+ * The codec hooks' logic, with the zone lock taken inside. Return 0 or -errno:
+ *   handle_in   id -> real; id 0 gives NULL; stale/foreign/wrong type -> -EBADF
+ *   handle_new  real -> id (existing id if already known); quota -> -EDQUOT, -ENOMEM
+ *   handle_drop forget id (after a successful destroy); unknown id is ignored
+ *   dptr_check  [p, p+len) inside one of the zone's allocations, else -EFAULT
+ *   dptr_add    record an allocation the driver just made; charge: bytes from
+ *               *reserved (a reservation taken before the call) first, the rest is
+ *               charged even past the quota (the memory exists; refusing now would leak it)
+ *   dptr_remove forget the allocation starting at p and release its bytes (-ENOENT if none)
+ */
+int vgpu_zone_handle_in(struct vgpu_zone *z, unsigned htype, uint64_t id, void **real /* out */);
+int vgpu_zone_handle_new(struct vgpu_zone *z, unsigned htype, void *real, uint64_t *id /* out */);
+void vgpu_zone_handle_drop(struct vgpu_zone *z, unsigned htype, uint64_t id);
+int vgpu_zone_dptr_check(struct vgpu_zone *z, uint64_t p, uint64_t len);
+int vgpu_zone_dptr_add(struct vgpu_zone *z, uint64_t p, uint64_t len, uint64_t *reserved /* in/out */);
+int vgpu_zone_dptr_remove(struct vgpu_zone *z, uint64_t p);
+
+/* Reserve n bytes of device memory before an allocation call (-EDQUOT over the quota);
+ * release what is left of a reservation after it (vgpu_zone_dptr_add consumed the rest). */
+int vgpu_zone_mem_reserve(struct vgpu_zone *z, uint64_t n);
+void vgpu_zone_mem_release(struct vgpu_zone *z, uint64_t n);
+/* In-flight bulk bytes (staging buffers of copies), lock-free. -EDQUOT over the limit. */
+int vgpu_zone_bulk_reserve(struct vgpu_zone *z, uint64_t n);
+void vgpu_zone_bulk_release(struct vgpu_zone *z, uint64_t n);
+
+/* Cleanup helpers (worker teardown): take one handle of htype / one allocation out. */
+int vgpu_zone_pop_handle(struct vgpu_zone *z, unsigned htype, void **real /* out */);
+int vgpu_zone_pop_alloc(struct vgpu_zone *z, struct vgpu_alloc *a /* out */);
+
+#endif

@@ -1,0 +1,172 @@
+/* SPDX-License-Identifier: MIT */
+/* test_handles.c — unit tests of the per-zone opaque handle table (proxy/handles.c). */
+#include <errno.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "../../proxy/handles.h"
+#include "check.h"
+
+#define P(x) ((void *)(uintptr_t)(x))
+
+static void test_basic(void)
+{
+	struct vgpu_htab t;
+	uint64_t a, b, c, again;
+	void *r;
+	int added;
+
+	CHECK_EQ(vgpu_htab_init(&t, 0), -EINVAL);
+	CHECK_EQ(vgpu_htab_init(&t, 100), 0);
+	CHECK_EQ(vgpu_htab_insert(&t, 1, P(0x1000), &a, &added), 0);
+	CHECK_EQ(added, 1);
+	CHECK(a != 0);
+	CHECK_EQ(vgpu_htab_insert(&t, 2, P(0x2000), &b, NULL), 0);
+	/* Same real pointer, different type: a distinct handle. */
+	CHECK_EQ(vgpu_htab_insert(&t, 2, P(0x1000), &c, NULL), 0);
+	CHECK(a != b && b != c && a != c);
+	/* Same (type, real) again: the existing id, nothing added. */
+	CHECK_EQ(vgpu_htab_insert(&t, 1, P(0x1000), &again, &added), 0);
+	CHECK_EQ(added, 0);
+	CHECK_EQ(again, a);
+	CHECK_EQ(vgpu_htab_count(&t, 1), 1);
+	CHECK_EQ(vgpu_htab_count(&t, 2), 2);
+	CHECK_EQ(vgpu_htab_count(&t, VGPU_HTAB_MAX_TYPES), 3);
+
+	CHECK_EQ(vgpu_htab_lookup(&t, 1, a, &r), 0);
+	CHECK(r == P(0x1000));
+	CHECK_EQ(vgpu_htab_lookup(&t, 2, c, &r), 0);
+	CHECK(r == P(0x1000));
+	/* Wrong type. */
+	CHECK_EQ(vgpu_htab_lookup(&t, 2, a, &r), -EBADF);
+	CHECK_EQ(vgpu_htab_lookup(&t, 1, b, &r), -EBADF);
+	CHECK_EQ(vgpu_htab_lookup(&t, VGPU_HTAB_MAX_TYPES, a, &r), -EBADF);
+	/* NULL id. */
+	CHECK_EQ(vgpu_htab_lookup(&t, 1, 0, &r), -ENOENT);
+	/* Foreign / made-up ids: index out of range, index 0 with a generation, generation 0,
+	 * a generation never issued, and all-ones. */
+	CHECK_EQ(vgpu_htab_lookup(&t, 1, (1ull << 32) | 99, &r), -EBADF);
+	CHECK_EQ(vgpu_htab_lookup(&t, 1, 1ull << 32, &r), -EBADF);
+	CHECK_EQ(vgpu_htab_lookup(&t, 1, a & 0xffffffffu, &r), -EBADF);
+	CHECK_EQ(vgpu_htab_lookup(&t, 1, a + (5ull << 32), &r), -EBADF);
+	CHECK_EQ(vgpu_htab_lookup(&t, 1, UINT64_MAX, &r), -EBADF);
+	/* Bad inserts. */
+	CHECK_EQ(vgpu_htab_insert(&t, 1, NULL, &again, NULL), -EINVAL);
+	CHECK_EQ(vgpu_htab_insert(&t, VGPU_HTAB_MAX_TYPES, P(8), &again, NULL), -EINVAL);
+	vgpu_htab_destroy(&t);
+}
+
+static void test_stale_and_reuse(void)
+{
+	struct vgpu_htab t;
+	uint64_t a, a2;
+	void *r;
+
+	CHECK_EQ(vgpu_htab_init(&t, 4), 0);
+	CHECK_EQ(vgpu_htab_insert(&t, 3, P(0x10), &a, NULL), 0);
+	CHECK_EQ(vgpu_htab_remove(&t, 3, a, &r), 0);
+	CHECK(r == P(0x10));
+	CHECK_EQ(vgpu_htab_count(&t, 3), 0);
+	/* Removed: stale; removing twice fails too. */
+	CHECK_EQ(vgpu_htab_lookup(&t, 3, a, &r), -EBADF);
+	CHECK_EQ(vgpu_htab_remove(&t, 3, a, &r), -EBADF);
+	/* The slot is reused (same index) with a new generation: the old id stays stale. */
+	CHECK_EQ(vgpu_htab_insert(&t, 3, P(0x20), &a2, NULL), 0);
+	CHECK_EQ((uint32_t)a2, (uint32_t)a);
+	CHECK((a2 >> 32) != (a >> 32));
+	CHECK_EQ(vgpu_htab_lookup(&t, 3, a, &r), -EBADF);
+	CHECK_EQ(vgpu_htab_lookup(&t, 3, a2, &r), 0);
+	CHECK(r == P(0x20));
+	/* The same real pointer re-registered after removal gets a fresh id, not the stale one. */
+	CHECK_EQ(vgpu_htab_remove_real(&t, 3, P(0x20)), 0);
+	CHECK_EQ(vgpu_htab_remove_real(&t, 3, P(0x20)), -ENOENT);
+	CHECK_EQ(vgpu_htab_lookup(&t, 3, a2, &r), -EBADF);
+	CHECK_EQ(vgpu_htab_insert(&t, 3, P(0x20), &a, NULL), 0);
+	CHECK(a != a2);
+	vgpu_htab_destroy(&t);
+}
+
+static void test_quota(void)
+{
+	struct vgpu_htab t;
+	uint64_t ids[40], x;
+
+	CHECK_EQ(vgpu_htab_init(&t, 33), 0);
+	for (int i = 0; i < 33; i++)
+		CHECK_EQ(vgpu_htab_insert(&t, i % 5, P(0x1000 + 16 * i), &ids[i], NULL), 0);
+	CHECK_EQ(vgpu_htab_insert(&t, 0, P(0x9990), &x, NULL), -EDQUOT);
+	/* A known handle is still answered at the quota (nothing new is stored). */
+	CHECK_EQ(vgpu_htab_insert(&t, 0, P(0x1000), &x, NULL), 0);
+	CHECK_EQ(x, ids[0]);
+	CHECK_EQ(vgpu_htab_remove(&t, 1, ids[6], NULL), 0);
+	CHECK_EQ(vgpu_htab_insert(&t, 0, P(0x9990), &x, NULL), 0);
+	CHECK_EQ(vgpu_htab_insert(&t, 0, P(0x9999), &x, NULL), -EDQUOT);
+	CHECK(t.cap <= 33);
+	vgpu_htab_destroy(&t);
+}
+
+/* Random operations checked against a plain model array. */
+static void test_model(void)
+{
+	enum { N = 3000, LIMIT = 2000 };
+	static uint64_t id[N];
+	static int live[N];
+	struct vgpu_htab t;
+	uint64_t rnd = 0x1234567;
+	uint32_t nlive = 0;
+
+	memset(live, 0, sizeof(live));
+	CHECK_EQ(vgpu_htab_init(&t, LIMIT), 0);
+	for (int step = 0; step < 200000; step++) {
+		rnd = rnd * 6364136223846793005ull + 1442695040888963407ull;
+		unsigned k = (unsigned)(rnd >> 33) % N, type = k % 7;
+		void *real = P(0x100000 + 64ull * k), *r;
+		if (!live[k]) {
+			int rc = vgpu_htab_insert(&t, type, real, &id[k], NULL);
+			if (nlive >= LIMIT) {
+				CHECK_EQ(rc, -EDQUOT);
+			} else {
+				CHECK_EQ(rc, 0);
+				live[k] = 1;
+				nlive++;
+			}
+		} else if ((rnd >> 20) & 1) {
+			CHECK_EQ(vgpu_htab_lookup(&t, type, id[k], &r), 0);
+			CHECK(r == real);
+			CHECK_EQ(vgpu_htab_lookup(&t, (type + 1) % 7, id[k], &r), -EBADF);
+		} else {
+			CHECK_EQ(vgpu_htab_remove(&t, type, id[k], NULL), 0);
+			CHECK_EQ(vgpu_htab_lookup(&t, type, id[k], &r), -EBADF);
+			live[k] = 0;
+			nlive--;
+		}
+		if (check_failures > 10)
+			break;
+	}
+	CHECK_EQ(vgpu_htab_count(&t, VGPU_HTAB_MAX_TYPES), nlive);
+	/* Drain with pop: every live handle comes out exactly once. */
+	uint32_t popped = 0;
+	for (unsigned type = 0; type < 7; type++) {
+		uint64_t pid;
+		void *r;
+		while (vgpu_htab_pop(&t, type, &pid, &r) == 0) {
+			unsigned k = (unsigned)(((uintptr_t)r - 0x100000) / 64);
+			CHECK(k < N && live[k] && id[k] == pid && k % 7 == type);
+			if (k < N)
+				live[k] = 0;
+			popped++;
+		}
+	}
+	CHECK_EQ(popped, nlive);
+	CHECK_EQ(vgpu_htab_count(&t, VGPU_HTAB_MAX_TYPES), 0);
+	vgpu_htab_destroy(&t);
+}
+
+int main(void)
+{
+	test_basic();
+	test_stale_and_reuse();
+	test_quota();
+	test_model();
+	CHECK_DONE();
+}

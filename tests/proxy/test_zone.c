@@ -1,0 +1,167 @@
+/* SPDX-License-Identifier: MIT */
+/* test_zone.c — unit tests of quota arithmetic, size parsing and a zone's shared tables under threads. */
+#include <errno.h>
+#include <pthread.h>
+#include <stdint.h>
+
+#include "../../proxy/quota.h"
+#include "../../proxy/zone.h"
+#include "check.h"
+
+static void test_size_parse(void)
+{
+	uint64_t v;
+	CHECK_EQ(vgpu_size_parse("0", &v), 0);        CHECK_EQ(v, 0);
+	CHECK_EQ(vgpu_size_parse("4096", &v), 0);     CHECK_EQ(v, 4096);
+	CHECK_EQ(vgpu_size_parse("3K", &v), 0);       CHECK_EQ(v, 3072);
+	CHECK_EQ(vgpu_size_parse("64m", &v), 0);      CHECK_EQ(v, 64ull << 20);
+	CHECK_EQ(vgpu_size_parse("2G", &v), 0);       CHECK_EQ(v, 2ull << 30);
+	CHECK_EQ(vgpu_size_parse("2GiB", &v), 0);     CHECK_EQ(v, 2ull << 30);
+	CHECK_EQ(vgpu_size_parse("1TB", &v), 0);      CHECK_EQ(v, 1ull << 40);
+	CHECK_EQ(vgpu_size_parse("18446744073709551615", &v), 0);
+	CHECK(v == UINT64_MAX);
+	CHECK_EQ(vgpu_size_parse("18446744073709551616", &v), -ERANGE);
+	CHECK_EQ(vgpu_size_parse("16777216T", &v), -ERANGE);
+	CHECK_EQ(vgpu_size_parse("16777215T", &v), 0);
+	CHECK_EQ(vgpu_size_parse("", &v), -EINVAL);
+	CHECK_EQ(vgpu_size_parse("-1", &v), -EINVAL);
+	CHECK_EQ(vgpu_size_parse(" 1", &v), -EINVAL);
+	CHECK_EQ(vgpu_size_parse("1 K", &v), -EINVAL);
+	CHECK_EQ(vgpu_size_parse("1X", &v), -EINVAL);
+	CHECK_EQ(vgpu_size_parse("1KK", &v), -EINVAL);
+	CHECK_EQ(vgpu_size_parse("K", &v), -EINVAL);
+	CHECK_EQ(vgpu_size_parse(NULL, &v), -EINVAL);
+}
+
+static void test_quota(void)
+{
+	struct vgpu_quota q = { .limit = 1000, .used = 0 };
+	CHECK_EQ(vgpu_quota_reserve(&q, 600), 0);
+	CHECK_EQ(vgpu_quota_reserve(&q, 401), -EDQUOT);
+	CHECK_EQ(vgpu_quota_reserve(&q, 400), 0);
+	CHECK_EQ(vgpu_quota_reserve(&q, 1), -EDQUOT);
+	CHECK_EQ(vgpu_quota_reserve(&q, 0), 0);
+	CHECK_EQ(vgpu_quota_reserve(&q, UINT64_MAX), -EDQUOT);
+	vgpu_quota_release(&q, 1000);
+	CHECK_EQ(q.used, 0);
+	CHECK_EQ(vgpu_quota_reserve(&q, UINT64_MAX), -EDQUOT);
+	/* Unlimited: only 2^64 wrap-around is refused. */
+	struct vgpu_quota u = { .limit = 0, .used = 0 };
+	CHECK_EQ(vgpu_quota_reserve(&u, UINT64_MAX - 5), 0);
+	CHECK_EQ(vgpu_quota_reserve(&u, 5), 0);
+	CHECK_EQ(vgpu_quota_reserve(&u, 1), -EDQUOT);
+	uint64_t used = 0;
+	CHECK_EQ(vgpu_quota_reserve_atomic(&used, 10, 10), 0);
+	CHECK_EQ(vgpu_quota_reserve_atomic(&used, 10, 1), -EDQUOT);
+	vgpu_quota_release_atomic(&used, 10);
+	CHECK_EQ(used, 0);
+}
+
+static void test_zone_accounting(void)
+{
+	struct vgpu_zone z;
+	struct vgpu_zone_limits lim = { .mem_bytes = 1 << 20, .handles = 8, .bulk_inflight = 0 };
+	uint64_t res, id;
+	void *r;
+
+	CHECK_EQ(vgpu_zone_init(&z, 1, "a-name-that-is-longer-than-sixty-four-bytes-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", &lim, NULL), 0);
+	CHECK_EQ(z.name[64], '\0');
+	/* Reservation converted into an allocation. */
+	CHECK_EQ(vgpu_zone_mem_reserve(&z, 600 << 10), 0);
+	res = 600 << 10;
+	CHECK_EQ(vgpu_zone_mem_reserve(&z, 500 << 10), -EDQUOT);  /* 600K reserved + 500K > 1M */
+	CHECK_EQ(vgpu_zone_dptr_add(&z, 0x10000000, 600 << 10, &res), 0);
+	CHECK_EQ(res, 0);
+	CHECK_EQ(z.mem.used, 600 << 10);
+	CHECK_EQ(z.stats->mem_bytes, 600 << 10);
+	CHECK_EQ(z.stats->allocs, 1);
+	/* A failed allocation call gives its reservation back. */
+	CHECK_EQ(vgpu_zone_mem_reserve(&z, 400 << 10), 0);
+	vgpu_zone_mem_release(&z, 400 << 10);
+	CHECK_EQ(z.mem.used, 600 << 10);
+	CHECK_EQ(vgpu_zone_mem_reserve(&z, 425 << 10), -EDQUOT);
+	CHECK_EQ(vgpu_zone_dptr_check(&z, 0x10000000 + 100, 200), 0);
+	CHECK_EQ(vgpu_zone_dptr_check(&z, 0x10000000 + (600 << 10) - 1, 2), -EFAULT);
+	CHECK_EQ(vgpu_zone_dptr_remove(&z, 0x10000000 + 1), -ENOENT);
+	CHECK_EQ(vgpu_zone_dptr_remove(&z, 0x10000000), 0);
+	CHECK_EQ(z.mem.used, 0);
+	CHECK_EQ(z.stats->mem_bytes, 0);
+	CHECK_EQ(z.stats->mem_peak, 600 << 10);
+	/* Handles: NULL passes through both ways, quota is the zone's handle limit. */
+	CHECK_EQ(vgpu_zone_handle_in(&z, 1, 0, &r), 0);
+	CHECK(r == NULL);
+	CHECK_EQ(vgpu_zone_handle_new(&z, 1, NULL, &id), 0);
+	CHECK_EQ(id, 0);
+	for (int i = 0; i < 8; i++)
+		CHECK_EQ(vgpu_zone_handle_new(&z, 2, (void *)(uintptr_t)(0x100 + 16 * i), &id), 0);
+	CHECK_EQ(vgpu_zone_handle_new(&z, 2, (void *)(uintptr_t)0x900, &id), -EDQUOT);
+	CHECK_EQ(z.stats->handles, 8);
+	CHECK_EQ(z.stats->handles_by_type[2], 8);
+	vgpu_zone_handle_drop(&z, 2, id);
+	CHECK_EQ(z.stats->handles, 7);
+	CHECK_EQ(vgpu_zone_handle_in(&z, 2, id, &r), -EBADF);
+	int n = 0;
+	while (vgpu_zone_pop_handle(&z, 2, &r) == 0)
+		n++;
+	CHECK_EQ(n, 7);
+	CHECK_EQ(z.stats->handles, 0);
+	vgpu_zone_destroy(&z);
+}
+
+/* Several channel threads of one zone allocate/free against one quota: never above it. */
+struct worker_arg { struct vgpu_zone *z; unsigned idx; int failures; };
+
+static void *hammer(void *p)
+{
+	struct worker_arg *a = p;
+	for (unsigned i = 0; i < 20000; i++) {
+		uint64_t base = 0x1000000000ull + ((uint64_t)a->idx << 28) + (uint64_t)(i % 64) * 0x10000;
+		uint64_t res = 0x8000;
+		if (vgpu_zone_mem_reserve(a->z, res) < 0)
+			continue;
+		if (vgpu_zone_dptr_check(a->z, base, 1) == 0) {  /* still allocated from a previous round */
+			vgpu_zone_mem_release(a->z, res);
+			if (vgpu_zone_dptr_remove(a->z, base) < 0)
+				a->failures++;
+			continue;
+		}
+		if (vgpu_zone_dptr_add(a->z, base, 0x8000, &res) < 0 || res != 0)
+			a->failures++;
+		if (a->z->mem.used > a->z->mem.limit)   /* racy read, but must never be seen above */
+			a->failures++;
+	}
+	return NULL;
+}
+
+static void test_zone_threads(void)
+{
+	struct vgpu_zone z;
+	struct vgpu_zone_limits lim = { .mem_bytes = 40 * 0x8000, .handles = 16, .bulk_inflight = 1 << 20 };
+	pthread_t th[4];
+	struct worker_arg a[4];
+
+	CHECK_EQ(vgpu_zone_init(&z, 2, "t", &lim, NULL), 0);
+	for (unsigned i = 0; i < 4; i++) {
+		a[i] = (struct worker_arg){ &z, i, 0 };
+		CHECK_EQ(pthread_create(&th[i], NULL, hammer, &a[i]), 0);
+	}
+	for (unsigned i = 0; i < 4; i++) {
+		pthread_join(th[i], NULL);
+		CHECK_EQ(a[i].failures, 0);
+	}
+	CHECK(z.mem.used <= lim.mem_bytes);
+	CHECK_EQ(z.mem.used, z.amap.bytes);
+	CHECK_EQ(vgpu_zone_bulk_reserve(&z, 1 << 20), 0);
+	CHECK_EQ(vgpu_zone_bulk_reserve(&z, 1), -EDQUOT);
+	vgpu_zone_bulk_release(&z, 1 << 20);
+	vgpu_zone_destroy(&z);
+}
+
+int main(void)
+{
+	test_size_parse();
+	test_quota();
+	test_zone_accounting();
+	test_zone_threads();
+	CHECK_DONE();
+}
