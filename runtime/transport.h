@@ -1,0 +1,32 @@
+/* SPDX-License-Identifier: MIT */
+/* transport.h — the small internal interface between the ring and its transports (shm, xen). */
+#ifndef VGPU_TRANSPORT_H
+#define VGPU_TRANSPORT_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+struct vgpu_transport;
+
+struct vgpu_transport_ops {
+	/* Wake the peer (it said it is sleeping); word is the peer's futex word in the shared
+	 * header (shm wakes waiters on it; xen ignores it and signals the event channel). */
+	int (*notify)(struct vgpu_transport *t, atomic_uint *word);
+	/* Sleep until woken, until *word != expected (shm: futex semantics; xen: the word is
+	 * only re-checked before sleeping) or timeout_ms passed. Spurious returns are allowed:
+	 * callers always re-check ring state. 0 or -errno (other than timeout/EINTR/EAGAIN). */
+	int (*wait)(struct vgpu_transport *t, atomic_uint *word, uint32_t expected, int timeout_ms);
+	/* 1 if the peer may still be alive, 0 if it is known dead (socket EOF, ...). */
+	int (*alive)(struct vgpu_transport *t);
+	/* Release everything: unmap the region, close fds/handles. */
+	void (*close)(struct vgpu_transport *t);
+	/* Release local resources only (after fork, the other process keeps using them). */
+	void (*forget)(struct vgpu_transport *t);
+};
+
+/* Each transport embeds this first. */
+struct vgpu_transport {
+	const struct vgpu_transport_ops *ops;
+};
+
+#endif

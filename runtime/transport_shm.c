@@ -1,0 +1,388 @@
+/* SPDX-License-Identifier: MIT */
+/* transport_shm.c — shm transport: a sealed memfd region passed over a unix socket, futex wakeups, socket EOF as liveness. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ring.h"
+
+#define SHM_MAX_HELLO 4096u
+
+struct shm_transport {
+	struct vgpu_transport base;
+	int sock;       /* liveness: EOF when the peer's end is closed */
+	void *region;
+	size_t bytes;
+	int dead;
+};
+
+static int shm_notify(struct vgpu_transport *t, atomic_uint *word)
+{
+	(void)t;
+	/* Not FUTEX_PRIVATE: the word lives in a MAP_SHARED mapping used by two processes. */
+	if (syscall(SYS_futex, (uint32_t *)word, FUTEX_WAKE, INT_MAX, NULL, NULL, 0) < 0)
+		return -errno;
+	return 0;
+}
+
+static int shm_wait(struct vgpu_transport *t, atomic_uint *word, uint32_t expected, int timeout_ms)
+{
+	struct timespec ts = { timeout_ms / 1000, (long)(timeout_ms % 1000) * 1000000L };
+
+	(void)t;
+	if (syscall(SYS_futex, (uint32_t *)word, FUTEX_WAIT, expected, &ts, NULL, 0) < 0) {
+		if (errno == EAGAIN || errno == EINTR || errno == ETIMEDOUT)
+			return 0;
+		return -errno;
+	}
+	return 0;
+}
+
+static int shm_alive(struct vgpu_transport *t)
+{
+	struct shm_transport *s = (struct shm_transport *)t;
+	struct pollfd p = { .fd = s->sock, .events = POLLIN | POLLRDHUP };
+
+	if (s->dead)
+		return 0;
+	if (poll(&p, 1, 0) > 0 && (p.revents & (POLLHUP | POLLRDHUP | POLLERR | POLLNVAL)))
+		s->dead = 1;
+	return !s->dead;
+}
+
+static void shm_close(struct vgpu_transport *t)
+{
+	struct shm_transport *s = (struct shm_transport *)t;
+
+	if (s->region)
+		munmap(s->region, s->bytes);
+	if (s->sock >= 0)
+		close(s->sock);
+	free(s);
+}
+
+static const struct vgpu_transport_ops shm_ops = {
+	.notify = shm_notify,
+	.wait = shm_wait,
+	.alive = shm_alive,
+	.close = shm_close,
+	.forget = shm_close, /* closing our fd copy and mapping never affects the other process */
+};
+
+/* Wrap sock + mapping into an endpoint. Takes ownership of sock and the mapping. */
+static int shm_endpoint(int sock, void *region, size_t bytes, const struct vgpu_chan_geom *g,
+			int side, struct vgpu_chan **out)
+{
+	struct shm_transport *s = calloc(1, sizeof(*s));
+
+	if (!s) {
+		munmap(region, bytes);
+		close(sock);
+		vgpu_chan_set_setup_error("out of memory allocating the shm transport");
+		return -ENOMEM;
+	}
+	s->base.ops = &shm_ops;
+	s->sock = sock;
+	s->region = region;
+	s->bytes = bytes;
+	return vgpu_chan_create(region, bytes, g, side, &s->base, out);
+}
+
+/* Create, size, seal and map a fresh region; *fd gets the memfd. */
+static int shm_region_create(const struct vgpu_chan_geom *g, uint32_t start, int *fd /* out */,
+			     void **region /* out */, size_t *bytes /* out */)
+{
+	size_t n;
+	void *p;
+	int f, rc;
+
+	if (vgpu_chan_geom_check(g)) {
+		vgpu_chan_set_setup_error("bad channel geometry msg_ring_bytes=%u bulk_bytes=%u: each must be "
+					  "a power of two (ring %u..%u, bulk %u..%u)", g ? g->msg_ring_bytes : 0,
+					  g ? g->bulk_bytes : 0, VGPU_CHAN_MIN_RING, VGPU_CHAN_MAX_RING,
+					  VGPU_CHAN_MIN_BULK, VGPU_CHAN_MAX_BULK);
+		return -EINVAL;
+	}
+	n = (size_t)vgpu_ring_region_bytes(g);
+	f = memfd_create("vgpu-ring", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (f < 0) {
+		rc = -errno;
+		vgpu_chan_set_setup_error("memfd_create failed: %s", strerror(errno));
+		return rc;
+	}
+	if (ftruncate(f, (off_t)n) < 0) {
+		rc = -errno;
+		vgpu_chan_set_setup_error("sizing the ring memfd to %zu bytes failed: %s", n, strerror(errno));
+		goto err_fd;
+	}
+	/* Sealed size: the peer checks the seals, so it can trust that we cannot shrink the
+	 * file under its mapping (which would SIGBUS it). */
+	if (fcntl(f, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0) {
+		rc = -errno;
+		vgpu_chan_set_setup_error("sealing the ring memfd failed: %s", strerror(errno));
+		goto err_fd;
+	}
+	p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_SHARED, f, 0);
+	if (p == MAP_FAILED) {
+		rc = -errno;
+		vgpu_chan_set_setup_error("mapping the %zu-byte ring region failed: %s", n, strerror(errno));
+		goto err_fd;
+	}
+	vgpu_ring_init_region(p, g, start);
+	*fd = f;
+	*region = p;
+	*bytes = n;
+	return 0;
+err_fd:
+	close(f);
+	return rc;
+}
+
+int vgpu_shm_listen(const char *path, int *lfd /* out */)
+{
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	int fd, rc;
+
+	if (strlen(path) >= sizeof(a.sun_path)) {
+		vgpu_chan_set_setup_error("socket path '%s' is longer than %zu bytes", path, sizeof(a.sun_path) - 1);
+		return -ENAMETOOLONG;
+	}
+	strcpy(a.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		rc = -errno;
+		vgpu_chan_set_setup_error("socket(AF_UNIX) failed: %s", strerror(errno));
+		return rc;
+	}
+	unlink(path); /* a stale socket from a previous run */
+	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(fd, 64) < 0) {
+		rc = -errno;
+		vgpu_chan_set_setup_error("cannot listen on '%s': %s (does its directory exist and is it writable?)",
+					  path, strerror(errno));
+		close(fd);
+		return rc;
+	}
+	*lfd = fd;
+	return 0;
+}
+
+int vgpu_shm_connect(const char *path, const void *hello, uint32_t hello_len,
+		     const struct vgpu_chan_geom *g, struct vgpu_chan **out /* out */)
+{
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	union { char buf[CMSG_SPACE(sizeof(int))]; struct cmsghdr align; } cm;
+	struct iovec iov = { (void *)hello, hello_len };
+	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cm.buf,
+			    .msg_controllen = sizeof(cm.buf) };
+	struct cmsghdr *ch;
+	void *region;
+	size_t bytes;
+	int fd, mfd, rc;
+
+	if (!hello_len || hello_len > SHM_MAX_HELLO) {
+		vgpu_chan_set_setup_error("hello of %u bytes: must be 1..%u", hello_len, SHM_MAX_HELLO);
+		return -EINVAL;
+	}
+	if (strlen(path) >= sizeof(a.sun_path)) {
+		vgpu_chan_set_setup_error("socket path '%s' is too long", path);
+		return -ENAMETOOLONG;
+	}
+	strcpy(a.sun_path, path);
+	rc = shm_region_create(g, 0, &mfd, &region, &bytes);
+	if (rc)
+		return rc;
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		rc = -errno;
+		vgpu_chan_set_setup_error("socket(AF_UNIX) failed: %s", strerror(errno));
+		goto err_map;
+	}
+	if (connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
+		rc = -errno;
+		vgpu_chan_set_setup_error("cannot connect to vgpu-proxy at '%s': %s (is vgpu-proxy running? "
+					  "set VGPU_PROXY to its socket)", path, strerror(errno));
+		goto err_sock;
+	}
+	memset(cm.buf, 0, sizeof(cm.buf));
+	ch = CMSG_FIRSTHDR(&m);
+	ch->cmsg_level = SOL_SOCKET;
+	ch->cmsg_type = SCM_RIGHTS;
+	ch->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(ch), &mfd, sizeof(int));
+	if (sendmsg(fd, &m, MSG_NOSIGNAL) != (ssize_t)hello_len) {
+		rc = errno ? -errno : -EIO;
+		vgpu_chan_set_setup_error("sending hello + region to '%s' failed: %s", path, strerror(-rc));
+		goto err_sock;
+	}
+	close(mfd);
+	return shm_endpoint(fd, region, bytes, g, 0, out);
+err_sock:
+	close(fd);
+err_map:
+	munmap(region, bytes);
+	close(mfd);
+	return rc;
+}
+
+int vgpu_shm_recv_hello(int sock, void *hello, uint32_t cap, uint32_t *len /* out */, int *memfd /* out */)
+{
+	union { char buf[CMSG_SPACE(4 * sizeof(int))]; struct cmsghdr align; } cm;
+	struct iovec iov = { hello, cap };
+	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cm.buf,
+			    .msg_controllen = sizeof(cm.buf) };
+	struct cmsghdr *ch;
+	int fd = -1, nfds = 0, rc = 0;
+	ssize_t n;
+
+	do
+		n = recvmsg(sock, &m, MSG_CMSG_CLOEXEC);
+	while (n < 0 && errno == EINTR);
+	if (n < 0) {
+		rc = -errno;
+		vgpu_chan_set_setup_error("reading the hello failed: %s", strerror(errno));
+		return rc;
+	}
+	/* Collect every passed fd so none leaks, whatever the peer sent. */
+	for (ch = CMSG_FIRSTHDR(&m); ch; ch = CMSG_NXTHDR(&m, ch)) {
+		if (ch->cmsg_level != SOL_SOCKET || ch->cmsg_type != SCM_RIGHTS)
+			continue;
+		size_t k = (ch->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (size_t i = 0; i < k; i++) {
+			int f;
+
+			memcpy(&f, CMSG_DATA(ch) + i * sizeof(int), sizeof(int));
+			if (fd < 0)
+				fd = f;
+			else
+				close(f);
+			nfds++;
+		}
+	}
+	if (n == 0) {
+		rc = -EPIPE;
+		vgpu_chan_set_setup_error("peer closed the socket before sending its hello");
+	} else if (m.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) {
+		rc = -EPROTO;
+		vgpu_chan_set_setup_error("hello truncated (more than %u bytes or too many fds)", cap);
+	} else if (nfds != 1) {
+		rc = -EPROTO;
+		vgpu_chan_set_setup_error("hello carried %d file descriptors, expected exactly 1 (the region)", nfds);
+	}
+	if (rc) {
+		if (fd >= 0)
+			close(fd);
+		return rc;
+	}
+	*len = (uint32_t)n;
+	*memfd = fd;
+	return 0;
+}
+
+int vgpu_shm_attach(int sock, int memfd, struct vgpu_chan **out /* out */)
+{
+	struct vgpu_chan_geom g;
+	struct stat st;
+	char why[200];
+	void *p;
+	int seals, rc;
+
+	if (fstat(memfd, &st) < 0) {
+		rc = -errno;
+		vgpu_chan_set_setup_error("fstat of the region fd failed: %s", strerror(errno));
+		goto err;
+	}
+	seals = fcntl(memfd, F_GET_SEALS);
+	if (seals < 0 || !(seals & F_SEAL_SHRINK)) {
+		rc = -EPROTO;
+		vgpu_chan_set_setup_error("region fd is not a memfd sealed against shrinking (seals 0x%x): "
+					  "refused, it could be truncated under our mapping", seals);
+		goto err;
+	}
+	if (st.st_size < VGPU_RING_PAGE || (uint64_t)st.st_size > vgpu_ring_region_bytes(
+		    &(struct vgpu_chan_geom){ VGPU_CHAN_MAX_RING, VGPU_CHAN_MAX_BULK })) {
+		rc = -EPROTO;
+		vgpu_chan_set_setup_error("region of %lld bytes is outside the possible channel sizes",
+					  (long long)st.st_size);
+		goto err;
+	}
+	p = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0);
+	if (p == MAP_FAILED) {
+		rc = -errno;
+		vgpu_chan_set_setup_error("mapping the %lld-byte region failed: %s", (long long)st.st_size,
+					  strerror(errno));
+		goto err;
+	}
+	close(memfd);
+	rc = vgpu_ring_check_region(p, (uint64_t)st.st_size, &g, why, sizeof(why));
+	if (rc) {
+		vgpu_chan_set_setup_error("refusing channel: %s", why);
+		munmap(p, (size_t)st.st_size);
+		close(sock);
+		return rc;
+	}
+	return shm_endpoint(sock, p, (size_t)st.st_size, &g, 1, out);
+err:
+	close(memfd);
+	close(sock);
+	return rc;
+}
+
+int vgpu_shm_pair_at(const struct vgpu_chan_geom *g, uint32_t start_index,
+		     struct vgpu_chan **client /* out */, struct vgpu_chan **server /* out */)
+{
+	void *region, *region2;
+	size_t bytes;
+	int sv[2], mfd, rc;
+
+	rc = shm_region_create(g, start_index, &mfd, &region, &bytes);
+	if (rc)
+		return rc;
+	/* The server gets its own mapping of the same memfd, as a separate process would. */
+	region2 = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, mfd, 0);
+	if (region2 == MAP_FAILED) {
+		rc = -errno;
+		vgpu_chan_set_setup_error("second mapping of the region failed: %s", strerror(errno));
+		goto err_map;
+	}
+	close(mfd);
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
+		rc = -errno;
+		vgpu_chan_set_setup_error("socketpair failed: %s", strerror(errno));
+		munmap(region2, bytes);
+		munmap(region, bytes);
+		return rc;
+	}
+	rc = shm_endpoint(sv[0], region, bytes, g, 0, client);
+	if (rc) {
+		munmap(region2, bytes);
+		close(sv[1]);
+		return rc;
+	}
+	rc = shm_endpoint(sv[1], region2, bytes, g, 1, server);
+	if (rc) {
+		vgpu_chan_close(*client);
+		*client = NULL;
+	}
+	return rc;
+err_map:
+	munmap(region, bytes);
+	close(mfd);
+	return rc;
+}
+
+int vgpu_shm_pair(const struct vgpu_chan_geom *g, struct vgpu_chan **client /* out */,
+		  struct vgpu_chan **server /* out */)
+{
+	return vgpu_shm_pair_at(g, 0, client, server);
+}
