@@ -23,6 +23,8 @@ RING_TESTS     := $(patsubst %.c,$(B)/%,$(RING_TEST_SRCS))
 $(B)/tests/ring/%: $(B)/tests/ring/%.o $(RING_LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(RING_LIBS)
 
+.PRECIOUS: $(B)/tests/ring/%.o
+
 TESTS += $(RING_TESTS)
 
 .PHONY: test-ring
