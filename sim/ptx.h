@@ -1,0 +1,127 @@
+/* SPDX-License-Identifier: MIT */
+/* PTX front end and interpreter of the simulator: a module parsed once into pre-decoded
+ * instructions over a flat register-slot file, and a block executor that interleaves the
+ * threads of one block so bar.sync and shared memory behave as on a GPU. */
+#ifndef VGPU_SIM_PTX_H
+#define VGPU_SIM_PTX_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Value kinds of registers and instruction types (.b types map to the .u kind). */
+enum ptx_kind { K_U8, K_S8, K_U16, K_S16, K_U32, K_S32, K_U64, K_S64, K_F16, K_F32, K_F64,
+                K_PRED, K_NONE };
+
+/* State spaces. */
+enum ptx_space { SP_GENERIC, SP_GLOBAL, SP_SHARED, SP_LOCAL, SP_PARAM, SP_CONST, SP_REG };
+
+/* One pre-decoded instruction. Every operand is a slot of the frame's register file:
+ * registers, immediates (constant slots), symbol addresses and special registers alike. */
+struct ptx_insn {
+	uint16_t op;        /* enum ptx_op (ptx_parse.c) */
+	uint8_t kind;       /* operation type */
+	uint8_t kind2;      /* cvt: source type; ld/st/atom/cvta: state space */
+	uint8_t mod;        /* compare op, rounding mode, atomic op */
+	uint8_t mod2;       /* setp combiner, vector count, flags */
+	uint8_t size;       /* memory access size in bytes (per vector element) */
+	uint8_t gneg;       /* guard predicate negated */
+	uint32_t guard;     /* predicate slot, 0 = unguarded */
+	uint32_t o[5];      /* operand slots: d, a, b, c, extra */
+	int64_t imm;        /* address offset, branch target, call-site index */
+	uint32_t line;      /* source line, for messages */
+};
+
+/* How a frame slot is filled when a frame is created (special registers, local symbols). */
+struct ptx_fill { uint32_t slot; uint32_t what; uint64_t arg; };
+enum { FILL_TID, FILL_NTID = 3, FILL_CTAID = 6, FILL_NCTAID = 9, FILL_LANEID = 12, FILL_WARPID,
+       FILL_NWARPID, FILL_SMID, FILL_NSMID, FILL_GRIDID, FILL_CLOCK, FILL_LOCAL, FILL_DYNSHARED,
+       FILL_LANEMASK_EQ, FILL_LANEMASK_LT, FILL_LANEMASK_LE, FILL_LANEMASK_GT, FILL_LANEMASK_GE };
+
+/* A module-scope variable (.global/.const) placed in device memory at bind time. */
+struct ptx_var {
+	char name[256];
+	uint8_t space;
+	uint32_t align;
+	uint64_t size;
+	uint8_t *init;      /* size bytes of initial value or NULL (zero) */
+	uint64_t addr;      /* device address after ptx_module_bind() */
+};
+
+struct ptx_gfix { uint32_t slot; uint32_t var; uint64_t addend; };
+
+struct ptx_call {
+	uint32_t callee;    /* function index */
+	uint32_t nargs, nret;
+	uint32_t arg_off[32]; /* caller frame param offsets of the arguments */
+	uint32_t ret_off;   /* caller frame param offset receiving the return value */
+};
+
+struct ptx_func {
+	char name[256];
+	int is_entry, defined;
+	struct ptx_insn *code;
+	uint32_t ncode;
+	uint32_t nslots;
+	uint64_t *tmpl;               /* nslots initial values (constants, symbol addresses) */
+	struct ptx_fill *fills;
+	uint32_t nfills;
+	struct ptx_gfix *gfix;
+	uint32_t ngfix;
+	uint32_t nparams;
+	uint32_t param_off[64], param_size[64];
+	uint32_t param_bytes;         /* bytes of the formal parameters (entries: launch buffer) */
+	uint32_t ret_off, ret_size;   /* .func return value in its frame param buffer */
+	uint32_t frame_param_size;    /* formal params + return + callsite .param variables */
+	uint32_t local_size;          /* .local bytes per frame */
+	uint32_t max_ntid;            /* .maxntid / .reqntid product, 0 = none */
+};
+
+struct ptx_module {
+	struct ptx_func *funcs;
+	uint32_t nfuncs;
+	struct ptx_var *vars;
+	uint32_t nvars;
+	struct ptx_call *calls;
+	uint32_t ncalls;
+	uint32_t shared_static;       /* bytes of .shared variables (all functions) */
+};
+
+/* Parses NUL-terminated PTX text. Returns 0 and *out (free with ptx_module_free), or
+ * -EINVAL for malformed text, -ENOTSUP for an instruction or feature outside the
+ * simulator's set, -ENOMEM; on error err holds "line N: what". */
+int ptx_module_parse(const char *text, struct ptx_module **out, char *err, size_t errlen);
+void ptx_module_free(struct ptx_module *m);
+/* Returns the entry named name or NULL. */
+const struct ptx_func *ptx_module_entry(const struct ptx_module *m, const char *name);
+/* Fills every function's symbol-address slots once vars[i].addr are set. */
+void ptx_module_bind(struct ptx_module *m);
+
+/* A range of memory the interpreter may access directly: device addresses [lo, lo+len)
+ * live at host address lo + delta. */
+struct ptx_range { uint64_t lo, len; int64_t delta; };
+
+/* What the executor needs from the driver: resolve a global address (returns 0 and the
+ * containing live range, or -EFAULT) and an optional access hook. */
+struct ptx_env {
+	int (*resolve)(void *ctx, uint64_t addr, uint64_t len, struct ptx_range *out);
+	void *resolve_ctx;
+	void (*hook)(void *ctx, uint64_t dptr, uint64_t len, int write);
+	void *hook_ctx;
+	uint64_t shared_win, local_win; /* generic-address windows (reserved, never host memory) */
+};
+
+struct ptx_launch {
+	const struct ptx_module *mod;
+	const struct ptx_func *fn;
+	uint32_t grid[3], block[3];
+	uint32_t shared_dyn;
+	const uint8_t *params;        /* fn->param_bytes bytes */
+};
+
+/* Runs block (bx, by, bz) of a launch to completion. Returns 0, -EFAULT for an illegal
+ * address, -EINVAL for a trap or malformed state (err says which instruction and line),
+ * -ENOMEM. Thread-safe: blocks of one launch may run concurrently. */
+int ptx_block_run(const struct ptx_launch *l, const struct ptx_env *env, uint32_t bx,
+                  uint32_t by, uint32_t bz, uint64_t *ninsn, char *err, size_t errlen);
+
+#endif

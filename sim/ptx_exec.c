@@ -1,0 +1,858 @@
+/* SPDX-License-Identifier: MIT */
+/* PTX interpreter: runs one block of a launch. Each thread runs until bar.sync or exit,
+ * then the next one; when every live thread waits at the barrier, all are released.
+ * Dispatch is one switch over (opcode << 4 | type); every operand is a register slot. */
+#include "ptx.h"
+#include "ptx_ops.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define likely(x)   __builtin_expect(!!(x), 1)
+#define unlikely(x) __builtin_expect(!!(x), 0)
+
+struct frame {
+	const struct ptx_func *fn;
+	uint64_t *r;
+	uint8_t *param;
+	uint32_t local_base;
+	uint32_t ret_pc;
+	uint32_t callsite;
+	struct frame *parent;
+};
+
+enum { TS_RUN, TS_BAR, TS_DONE };
+
+struct thr {
+	struct frame *fr;
+	uint32_t pc;
+	uint8_t state;
+	uint8_t *local;
+	uint32_t local_cap, local_top;
+	uint32_t tid[3], lin;
+};
+
+struct blk {
+	const struct ptx_launch *l;
+	const struct ptx_env *env;
+	uint8_t *shared;
+	uint64_t shared_size;
+	uint32_t dyn_base;
+	uint32_t ctaid[3];
+	uint32_t nthreads;
+	struct ptx_range c;       /* cached global range */
+	int fault;
+	char *err;
+	size_t errlen;
+	uint64_t ninsn;
+};
+
+static inline float f32(uint64_t v) { uint32_t b = (uint32_t)v; float f; memcpy(&f, &b, 4); return f; }
+static inline double f64(uint64_t v) { double d; memcpy(&d, &v, 8); return d; }
+static inline uint64_t pf32(float f) { uint32_t b; memcpy(&b, &f, 4); return b; }
+static inline uint64_t pf64(double d) { uint64_t b; memcpy(&b, &d, 8); return b; }
+
+static const char *space_name(int sp)
+{
+	static const char *n[] = {"generic", "global", "shared", "local", "param", "const", "reg"};
+	return sp >= 0 && sp <= SP_REG ? n[sp] : "?";
+}
+
+static void fault(struct blk *b, const struct thr *t, const struct ptx_insn *in, int rc,
+                  const char *what, uint64_t addr)
+{
+	if (b->fault)
+		return;
+	b->fault = rc;
+	int mem = (in->op >> 4) == OP_LD || (in->op >> 4) == OP_ST || (in->op >> 4) == OP_ATOM;
+	snprintf(b->err, b->errlen, "%s 0x%llx%s%s%s in %s (PTX line %u) block (%u,%u,%u) thread "
+	         "(%u,%u,%u)", what, (unsigned long long)addr, mem ? " (" : "",
+	         mem ? space_name(in->kind2) : "", mem ? " space)" : "", t->fr->fn->name, in->line,
+	         b->ctaid[0], b->ctaid[1], b->ctaid[2], t->tid[0], t->tid[1], t->tid[2]);
+}
+
+static uint8_t *global_slow(struct blk *b, uint64_t a, uint32_t n, int w)
+{
+	struct ptx_range r;
+	if (b->env->resolve(b->env->resolve_ctx, a, n, &r) < 0)
+		return NULL;
+	b->c = r;
+	(void)w;
+	return (uint8_t *)(uintptr_t)(a + (uint64_t)r.delta);
+}
+
+static inline uint8_t *global_ptr(struct blk *b, uint64_t a, uint32_t n, int w)
+{
+	if (unlikely(b->env->hook != NULL))
+		b->env->hook(b->env->hook_ctx, a, n, w);
+	uint64_t off = a - b->c.lo;
+	if (likely(off < b->c.len && n <= b->c.len - off))
+		return (uint8_t *)(uintptr_t)(a + (uint64_t)b->c.delta);
+	return global_slow(b, a, n, w);
+}
+
+/* Host pointer for an access of n bytes at address a in space sp, or NULL (fault). */
+static inline uint8_t *mem_ptr(struct blk *b, struct thr *t, int sp, uint64_t a, uint32_t n, int w)
+{
+	switch (sp) {
+	case SP_GLOBAL:
+	case SP_CONST:
+		return global_ptr(b, a, n, w);
+	case SP_SHARED:
+		return a < b->shared_size && n <= b->shared_size - a ? b->shared + a : NULL;
+	case SP_LOCAL:
+		return a < t->local_top && n <= t->local_top - a ? t->local + a : NULL;
+	case SP_PARAM: {
+		uint32_t sz = t->fr->fn->frame_param_size;
+		return a < sz && n <= sz - a ? t->fr->param + a : NULL;
+	}
+	default: {
+		uint64_t s = a - b->env->shared_win;
+		if (s < b->shared_size)
+			return n <= b->shared_size - s ? b->shared + s : NULL;
+		uint64_t lo = a - b->env->local_win;
+		if (lo < (1ull << 32))
+			return lo < t->local_top && n <= t->local_top - lo ? t->local + lo : NULL;
+		return global_ptr(b, a, n, w);
+	}
+	}
+}
+
+static uint64_t fill_value(const struct blk *b, const struct thr *t, const struct frame *fr,
+                           const struct ptx_fill *f)
+{
+	const struct ptx_launch *l = b->l;
+	uint32_t w = f->what;
+	if (w < FILL_NTID)
+		return t->tid[w - FILL_TID];
+	if (w < FILL_CTAID)
+		return l->block[w - FILL_NTID];
+	if (w < FILL_NCTAID)
+		return b->ctaid[w - FILL_CTAID];
+	if (w < FILL_LANEID)
+		return l->grid[w - FILL_NCTAID];
+	uint32_t lane = t->lin & 31;
+	switch (w) {
+	case FILL_LANEID: return lane;
+	case FILL_WARPID: return t->lin / 32;
+	case FILL_NWARPID: return (b->nthreads + 31) / 32;
+	case FILL_SMID: return 0;
+	case FILL_NSMID: return 1;
+	case FILL_GRIDID: return 1;
+	case FILL_CLOCK: {
+		struct timespec ts;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	}
+	case FILL_LOCAL: return fr->local_base + f->arg;
+	case FILL_DYNSHARED: return b->dyn_base;
+	case FILL_LANEMASK_EQ: return 1u << lane;
+	case FILL_LANEMASK_LT: return (1u << lane) - 1;
+	case FILL_LANEMASK_LE: return (uint32_t)((2ull << lane) - 1);
+	case FILL_LANEMASK_GT: return ~(uint32_t)((2ull << lane) - 1);
+	case FILL_LANEMASK_GE: return ~((1u << lane) - 1);
+	default: return 0;
+	}
+}
+
+/* Creates a frame for fn on thread t (local memory from the thread's stack). */
+static struct frame *frame_new(struct blk *b, struct thr *t, const struct ptx_func *fn)
+{
+	size_t rs = (size_t)fn->nslots * 8;
+	struct frame *fr = malloc(sizeof(*fr) + rs + fn->frame_param_size + 8);
+	if (!fr)
+		return NULL;
+	fr->fn = fn;
+	fr->r = (uint64_t *)(fr + 1);
+	fr->param = (uint8_t *)fr->r + rs;
+	memcpy(fr->r, fn->tmpl, rs);
+	memset(fr->param, 0, fn->frame_param_size);
+	fr->parent = NULL;
+	uint32_t base = (t->local_top + 15) & ~15u;
+	if (fn->local_size) {
+		uint64_t need = (uint64_t)base + fn->local_size;
+		if (need > (64u << 20)) {
+			free(fr);
+			return NULL;
+		}
+		if (need > t->local_cap) {
+			uint32_t nc = t->local_cap ? t->local_cap : 256;
+			while (nc < need)
+				nc *= 2;
+			uint8_t *nl = realloc(t->local, nc);
+			if (!nl) {
+				free(fr);
+				return NULL;
+			}
+			memset(nl + t->local_cap, 0, nc - t->local_cap);
+			t->local = nl;
+			t->local_cap = nc;
+		}
+		t->local_top = (uint32_t)need;
+	}
+	fr->local_base = base;
+	for (uint32_t i = 0; i < fn->nfills; i++)
+		fr->r[fn->fills[i].slot] = fill_value(b, t, fr, &fn->fills[i]);
+	return fr;
+}
+
+static inline int64_t sx(uint64_t v, unsigned bytes)
+{
+	unsigned sh = 64 - bytes * 8;
+	return (int64_t)(v << sh) >> sh;
+}
+
+static inline uint64_t mask_of(unsigned bytes) { return bytes >= 8 ? ~0ull : (1ull << (bytes * 8)) - 1; }
+
+static double round_mode(double v, int mode)
+{
+	switch (mode) {
+	case RND_RNI: return nearbyint(v);
+	case RND_RZI: return trunc(v);
+	case RND_RMI: return floor(v);
+	case RND_RPI: return ceil(v);
+	default: return v;
+	}
+}
+
+static uint64_t sat_int(double v, int k)
+{
+	/* float → integer conversion saturates on a GPU; NaN gives 0 */
+	if (isnan(v))
+		return 0;
+	switch (k) {
+	case K_U8: return v <= 0 ? 0 : v >= 255 ? 255 : (uint64_t)v;
+	case K_S8: return (uint8_t)(v <= -128 ? -128 : v >= 127 ? 127 : (int64_t)v);
+	case K_U16: return v <= 0 ? 0 : v >= 65535 ? 65535 : (uint64_t)v;
+	case K_S16: return (uint16_t)(v <= -32768 ? -32768 : v >= 32767 ? 32767 : (int64_t)v);
+	case K_U32: return v <= 0 ? 0 : v >= 4294967295.0 ? 4294967295u : (uint64_t)v;
+	case K_S32: return (uint32_t)(v <= -2147483648.0 ? INT32_MIN : v >= 2147483647.0 ? INT32_MAX : (int32_t)v);
+	case K_U64: return v <= 0 ? 0 : v >= 18446744073709551615.0 ? ~0ull : (uint64_t)v;
+	default: return (uint64_t)(v <= -9223372036854775808.0 ? INT64_MIN :
+	                           v >= 9223372036854775807.0 ? INT64_MAX : (int64_t)v);
+	}
+}
+
+static uint64_t do_cvt(const struct ptx_insn *in, uint64_t a)
+{
+	int dk = in->kind, sk = in->kind2;
+	if (sk == K_F32 || sk == K_F64) {
+		double v = sk == K_F32 ? f32(a) : f64(a);
+		if (dk == K_F32 || dk == K_F64) {
+			v = round_mode(v, in->mod);
+			if (in->mod2 & FL_SAT)
+				v = isnan(v) ? 0 : v < 0 ? 0 : v > 1 ? 1 : v;
+			return dk == K_F32 ? pf32((float)v) : pf64(v);
+		}
+		int m = in->mod == RND_NONE ? RND_RZI : in->mod;
+		return sat_int(round_mode(v, m), dk);
+	}
+	/* integer source: extend by the source type */
+	unsigned ss = sk == K_U8 || sk == K_S8 ? 1 : sk == K_U16 || sk == K_S16 ? 2 :
+	              sk == K_U32 || sk == K_S32 ? 4 : 8;
+	int ssigned = sk == K_S8 || sk == K_S16 || sk == K_S32 || sk == K_S64;
+	uint64_t v = ssigned ? (uint64_t)sx(a, ss) : a & mask_of(ss);
+	if (dk == K_F32)
+		return pf32(ssigned ? (float)(int64_t)v : (float)v);
+	if (dk == K_F64)
+		return pf64(ssigned ? (double)(int64_t)v : (double)v);
+	unsigned ds = dk == K_U8 || dk == K_S8 ? 1 : dk == K_U16 || dk == K_S16 ? 2 :
+	              dk == K_U32 || dk == K_S32 ? 4 : 8;
+	if (in->mod2 & FL_SAT) {
+		int dsigned = dk == K_S8 || dk == K_S16 || dk == K_S32 || dk == K_S64;
+		int64_t lo = dsigned ? -(int64_t)(mask_of(ds) >> 1) - 1 : 0;
+		uint64_t hi = dsigned ? mask_of(ds) >> 1 : mask_of(ds);
+		if (ssigned && (int64_t)v < lo)
+			v = (uint64_t)lo;
+		else if ((!ssigned || (int64_t)v >= 0) && v > hi)
+			v = hi;
+	}
+	return v & mask_of(ds);
+}
+
+static int cmp_int(int c, uint64_t a, uint64_t b, int sgn)
+{
+	int64_t x = (int64_t)a, y = (int64_t)b;
+	switch (c) {
+	case CMP_EQ: return a == b;
+	case CMP_NE: return a != b;
+	case CMP_LT: return sgn ? x < y : a < b;
+	case CMP_LE: return sgn ? x <= y : a <= b;
+	case CMP_GT: return sgn ? x > y : a > b;
+	case CMP_GE: return sgn ? x >= y : a >= b;
+	case CMP_LO: return a < b;
+	case CMP_LS: return a <= b;
+	case CMP_HI: return a > b;
+	case CMP_HS: return a >= b;
+	default: return 0;
+	}
+}
+
+static int cmp_flt(int c, double a, double b)
+{
+	int un = isnan(a) || isnan(b);
+	switch (c) {
+	case CMP_EQ: return !un && a == b;
+	case CMP_NE: return !un && a != b;
+	case CMP_LT: return !un && a < b;
+	case CMP_LE: return !un && a <= b;
+	case CMP_GT: return !un && a > b;
+	case CMP_GE: return !un && a >= b;
+	case CMP_EQU: return un || a == b;
+	case CMP_NEU: return un || a != b;
+	case CMP_LTU: return un || a < b;
+	case CMP_LEU: return un || a <= b;
+	case CMP_GTU: return un || a > b;
+	case CMP_GEU: return un || a >= b;
+	case CMP_NUM: return !un;
+	case CMP_NAN: return un;
+	default: return 0;
+	}
+}
+
+static int do_setp(const struct ptx_insn *in, const uint64_t *r)
+{
+	uint64_t a = r[in->o[1]], b = r[in->o[2]];
+	switch (in->kind) {
+	case K_F32: return cmp_flt(in->mod, f32(a), f32(b));
+	case K_F64: return cmp_flt(in->mod, f64(a), f64(b));
+	case K_S16: return cmp_int(in->mod, (uint64_t)sx(a, 2), (uint64_t)sx(b, 2), 1);
+	case K_S32: return cmp_int(in->mod, (uint64_t)sx(a, 4), (uint64_t)sx(b, 4), 1);
+	case K_S64: return cmp_int(in->mod, a, b, 1);
+	case K_U16: return cmp_int(in->mod, a & 0xffff, b & 0xffff, 0);
+	case K_U32: return cmp_int(in->mod, a & 0xffffffffu, b & 0xffffffffu, 0);
+	case K_PRED: return cmp_int(in->mod, a & 1, b & 1, 0);
+	default: return cmp_int(in->mod, a, b, 0);
+	}
+}
+
+/* Atomic read-modify-write at p; returns the old value. */
+static uint64_t do_atom(const struct ptx_insn *in, uint8_t *p, uint64_t v, uint64_t c)
+{
+	int op = in->mod & 0x7f;
+	if (in->size == 4) {
+		uint32_t *q = (uint32_t *)p, old = __atomic_load_n(q, __ATOMIC_RELAXED), nw;
+		do {
+			uint32_t x = (uint32_t)v;
+			switch (op) {
+			case AT_ADD: nw = in->kind == K_F32 ? (uint32_t)pf32(f32(old) + f32(x)) : old + x; break;
+			case AT_MIN: nw = in->kind == K_S32 ? ((int32_t)old < (int32_t)x ? old : x) :
+			                  in->kind == K_F32 ? (uint32_t)pf32(fminf(f32(old), f32(x))) : (old < x ? old : x); break;
+			case AT_MAX: nw = in->kind == K_S32 ? ((int32_t)old > (int32_t)x ? old : x) :
+			                  in->kind == K_F32 ? (uint32_t)pf32(fmaxf(f32(old), f32(x))) : (old > x ? old : x); break;
+			case AT_INC: nw = old >= x ? 0 : old + 1; break;
+			case AT_DEC: nw = (old == 0 || old > x) ? x : old - 1; break;
+			case AT_AND: nw = old & x; break;
+			case AT_OR: nw = old | x; break;
+			case AT_XOR: nw = old ^ x; break;
+			case AT_EXCH: nw = x; break;
+			default: /* CAS */
+				if (old != x)
+					return old;
+				nw = (uint32_t)c;
+				break;
+			}
+		} while (!__atomic_compare_exchange_n(q, &old, nw, 1, __ATOMIC_RELAXED, __ATOMIC_RELAXED));
+		return old;
+	}
+	uint64_t *q = (uint64_t *)p, old = __atomic_load_n(q, __ATOMIC_RELAXED), nw;
+	do {
+		switch (op) {
+		case AT_ADD: nw = in->kind == K_F64 ? pf64(f64(old) + f64(v)) : old + v; break;
+		case AT_MIN: nw = in->kind == K_S64 ? ((int64_t)old < (int64_t)v ? old : v) :
+		                  in->kind == K_F64 ? pf64(fmin(f64(old), f64(v))) : (old < v ? old : v); break;
+		case AT_MAX: nw = in->kind == K_S64 ? ((int64_t)old > (int64_t)v ? old : v) :
+		                  in->kind == K_F64 ? pf64(fmax(f64(old), f64(v))) : (old > v ? old : v); break;
+		case AT_INC: nw = old >= v ? 0 : old + 1; break;
+		case AT_DEC: nw = (old == 0 || old > v) ? v : old - 1; break;
+		case AT_AND: nw = old & v; break;
+		case AT_OR: nw = old | v; break;
+		case AT_XOR: nw = old ^ v; break;
+		case AT_EXCH: nw = v; break;
+		default:
+			if (old != v)
+				return old;
+			nw = c;
+			break;
+		}
+	} while (!__atomic_compare_exchange_n(q, &old, nw, 1, __ATOMIC_RELAXED, __ATOMIC_RELAXED));
+	return old;
+}
+
+#define C(o, k) ((o) << 4 | (k))
+#define RD r[in->o[0]]
+#define RA r[in->o[1]]
+#define RB r[in->o[2]]
+#define RC r[in->o[3]]
+
+/* unsigned-typed integer ops for 16/32/64 bits (wrapping, no UB) */
+#define U3(OP, E) \
+	case C(OP, K_U16): { uint32_t a = (uint16_t)RA, b = (uint16_t)RB; (void)b; RD = (uint16_t)(E); break; } \
+	case C(OP, K_U32): { uint32_t a = (uint32_t)RA, b = (uint32_t)RB; (void)b; RD = (uint32_t)(E); break; } \
+	case C(OP, K_U64): { uint64_t a = RA, b = RB; (void)b; RD = (E); break; }
+#define S3(OP, E) \
+	case C(OP, K_S16): { int32_t a = (int16_t)RA, b = (int16_t)RB; (void)b; RD = (uint16_t)(E); break; } \
+	case C(OP, K_S32): { int32_t a = (int32_t)RA, b = (int32_t)RB; (void)b; RD = (uint32_t)(E); break; } \
+	case C(OP, K_S64): { int64_t a = (int64_t)RA, b = (int64_t)RB; (void)b; RD = (uint64_t)(E); break; }
+#define F2(OP, EF, ED) \
+	case C(OP, K_F32): { float a = f32(RA), b = f32(RB); (void)b; float v = (EF); \
+		if (in->mod2 & FL_SAT) v = isnan(v) ? 0.0f : v < 0.0f ? 0.0f : v > 1.0f ? 1.0f : v; \
+		RD = pf32(v); break; } \
+	case C(OP, K_F64): { double a = f64(RA), b = f64(RB); (void)b; double v = (ED); \
+		if (in->mod2 & FL_SAT) v = isnan(v) ? 0.0 : v < 0.0 ? 0.0 : v > 1.0 ? 1.0 : v; \
+		RD = pf64(v); break; }
+
+static inline uint32_t shl32(uint32_t a, uint32_t b) { return b >= 32 ? 0 : a << b; }
+static inline uint64_t shl64(uint64_t a, uint32_t b) { return b >= 64 ? 0 : a << b; }
+static inline uint32_t shr32(uint32_t a, uint32_t b) { return b >= 32 ? 0 : a >> b; }
+static inline uint64_t shr64(uint64_t a, uint32_t b) { return b >= 64 ? 0 : a >> b; }
+static inline int32_t sar32(int32_t a, uint32_t b) { return a >> (b >= 32 ? 31 : b); }
+static inline int64_t sar64(int64_t a, uint32_t b) { return a >> (b >= 64 ? 63 : b); }
+
+#define UDIV(a, b, T) ((b) == 0 ? (T)~(T)0 : (a) / (b))
+#define UREM(a, b) ((b) == 0 ? (a) : (a) % (b))
+#define SDIV(a, b, MIN) ((b) == 0 ? -1 : ((a) == (MIN) && (b) == -1) ? (a) : (a) / (b))
+#define SREM(a, b, MIN) ((b) == 0 ? (a) : ((a) == (MIN) && (b) == -1) ? 0 : (a) % (b))
+
+static uint32_t prmt(uint32_t a, uint32_t b, uint32_t s)
+{
+	uint64_t src = (uint64_t)b << 32 | a;
+	uint32_t d = 0;
+	for (int i = 0; i < 4; i++) {
+		uint32_t sel = (s >> (4 * i)) & 0xf;
+		uint32_t byte = (uint32_t)(src >> (8 * (sel & 7))) & 0xff;
+		if (sel & 8)
+			byte = (byte & 0x80) ? 0xff : 0;
+		d |= byte << (8 * i);
+	}
+	return d;
+}
+
+static uint64_t bfe(uint64_t a, uint32_t pos, uint32_t len, unsigned bits, int sgn)
+{
+	pos &= 0xff;
+	len &= 0xff;
+	if (len == 0)
+		return 0;
+	uint64_t v = pos >= bits ? (sgn && ((a >> (bits - 1)) & 1) ? ~0ull : 0) : a >> pos;
+	if (len < 64)
+		v &= (1ull << len) - 1;
+	if (sgn && len < 64) {
+		unsigned top = pos + len - 1 >= bits ? bits - 1 : pos + len - 1;
+		if ((a >> top) & 1)
+			v |= ~0ull << len;
+	}
+	return v & mask_of(bits / 8);
+}
+
+/* Runs thread t until it exits, waits at a barrier or faults. Returns 0 or -errno. */
+static int run_thread(struct blk *b, struct thr *t)
+{
+	struct frame *fr = t->fr;
+	const struct ptx_insn *code = fr->fn->code;
+	uint64_t *r = fr->r;
+	uint32_t pc = t->pc;
+	uint64_t n = 0;
+	int rc = 0;
+	for (;;) {
+		const struct ptx_insn *in = &code[pc++];
+		n++;
+		if (in->guard && (r[in->guard] & 1) == in->gneg)
+			continue;
+		switch (in->op) {
+		case C(OP_NOP, K_NONE): case C(OP_NOP, K_U32): case C(OP_NOP, K_U64):
+			break;
+		case C(OP_MOV, K_U8): case C(OP_MOV, K_U16): case C(OP_MOV, K_U32): case C(OP_MOV, K_U64):
+		case C(OP_MOV, K_F32): case C(OP_MOV, K_F64): case C(OP_MOV, K_PRED):
+			RD = RA;
+			break;
+		U3(OP_ADD, a + b)
+		F2(OP_ADD, a + b, a + b)
+		U3(OP_SUB, a - b)
+		F2(OP_SUB, a - b, a - b)
+		U3(OP_MUL_LO, a * b)
+		F2(OP_MUL_LO, a * b, a * b)
+		case C(OP_MAD_LO, K_U16): RD = (uint16_t)((uint32_t)(uint16_t)RA * (uint16_t)RB + (uint16_t)RC); break;
+		case C(OP_MAD_LO, K_U32): RD = (uint32_t)((uint32_t)RA * (uint32_t)RB + (uint32_t)RC); break;
+		case C(OP_MAD_LO, K_U64): RD = RA * RB + RC; break;
+		case C(OP_FMA, K_F32): {
+			float v = fmaf(f32(RA), f32(RB), f32(RC));
+			if (in->mod2 & FL_SAT)
+				v = isnan(v) ? 0.0f : v < 0.0f ? 0.0f : v > 1.0f ? 1.0f : v;
+			RD = pf32(v);
+			break;
+		}
+		case C(OP_FMA, K_F64): RD = pf64(fma(f64(RA), f64(RB), f64(RC))); break;
+		case C(OP_MUL_HI, K_U16): RD = ((uint32_t)(uint16_t)RA * (uint16_t)RB) >> 16; break;
+		case C(OP_MUL_HI, K_S16): RD = (uint16_t)(((int32_t)(int16_t)RA * (int16_t)RB) >> 16); break;
+		case C(OP_MUL_HI, K_U32): RD = ((uint64_t)(uint32_t)RA * (uint32_t)RB) >> 32; break;
+		case C(OP_MUL_HI, K_S32): RD = (uint32_t)(((int64_t)(int32_t)RA * (int32_t)RB) >> 32); break;
+		case C(OP_MUL_HI, K_U64): RD = (uint64_t)(((unsigned __int128)RA * RB) >> 64); break;
+		case C(OP_MUL_HI, K_S64): RD = (uint64_t)(((__int128)(int64_t)RA * (int64_t)RB) >> 64); break;
+		case C(OP_MAD_HI, K_U32): RD = (uint32_t)((((uint64_t)(uint32_t)RA * (uint32_t)RB) >> 32) + (uint32_t)RC); break;
+		case C(OP_MAD_HI, K_S32): RD = (uint32_t)((uint64_t)(((int64_t)(int32_t)RA * (int32_t)RB) >> 32) + (uint32_t)RC); break;
+		case C(OP_MAD_HI, K_U64): RD = (uint64_t)(((unsigned __int128)RA * RB) >> 64) + RC; break;
+		case C(OP_MAD_HI, K_S64): RD = (uint64_t)(((__int128)(int64_t)RA * (int64_t)RB) >> 64) + RC; break;
+		case C(OP_MUL_WIDE, K_U16): RD = (uint32_t)(uint16_t)RA * (uint16_t)RB; break;
+		case C(OP_MUL_WIDE, K_S16): RD = (uint32_t)((int32_t)(int16_t)RA * (int16_t)RB); break;
+		case C(OP_MUL_WIDE, K_U32): RD = (uint64_t)(uint32_t)RA * (uint32_t)RB; break;
+		case C(OP_MUL_WIDE, K_S32): RD = (uint64_t)((int64_t)(int32_t)RA * (int32_t)RB); break;
+		case C(OP_MAD_WIDE, K_U16): RD = (uint32_t)((uint32_t)(uint16_t)RA * (uint16_t)RB + (uint32_t)RC); break;
+		case C(OP_MAD_WIDE, K_S16): RD = (uint32_t)((uint32_t)((int32_t)(int16_t)RA * (int16_t)RB) + (uint32_t)RC); break;
+		case C(OP_MAD_WIDE, K_U32): RD = (uint64_t)(uint32_t)RA * (uint32_t)RB + RC; break;
+		case C(OP_MAD_WIDE, K_S32): RD = (uint64_t)((int64_t)(int32_t)RA * (int32_t)RB) + RC; break;
+		case C(OP_DIV, K_U16): { uint32_t a = (uint16_t)RA, b = (uint16_t)RB; RD = b ? a / b : 0xffff; break; }
+		case C(OP_DIV, K_U32): { uint32_t a = (uint32_t)RA, b = (uint32_t)RB; RD = UDIV(a, b, uint32_t); break; }
+		case C(OP_DIV, K_U64): { uint64_t a = RA, b = RB; RD = UDIV(a, b, uint64_t); break; }
+		case C(OP_DIV, K_S16): { int32_t a = (int16_t)RA, b = (int16_t)RB; RD = (uint16_t)(b ? a / b : -1); break; }
+		case C(OP_DIV, K_S32): { int32_t a = (int32_t)RA, b = (int32_t)RB; RD = (uint32_t)SDIV(a, b, INT32_MIN); break; }
+		case C(OP_DIV, K_S64): { int64_t a = (int64_t)RA, b = (int64_t)RB; RD = (uint64_t)SDIV(a, b, INT64_MIN); break; }
+		F2(OP_DIV, a / b, a / b)
+		case C(OP_REM, K_U16): { uint32_t a = (uint16_t)RA, b = (uint16_t)RB; RD = UREM(a, b); break; }
+		case C(OP_REM, K_U32): { uint32_t a = (uint32_t)RA, b = (uint32_t)RB; RD = UREM(a, b); break; }
+		case C(OP_REM, K_U64): { uint64_t a = RA, b = RB; RD = UREM(a, b); break; }
+		case C(OP_REM, K_S16): { int32_t a = (int16_t)RA, b = (int16_t)RB; RD = (uint16_t)(b ? a % b : a); break; }
+		case C(OP_REM, K_S32): { int32_t a = (int32_t)RA, b = (int32_t)RB; RD = (uint32_t)SREM(a, b, INT32_MIN); break; }
+		case C(OP_REM, K_S64): { int64_t a = (int64_t)RA, b = (int64_t)RB; RD = (uint64_t)SREM(a, b, INT64_MIN); break; }
+		U3(OP_MIN, a < b ? a : b)
+		S3(OP_MIN, a < b ? a : b)
+		F2(OP_MIN, fminf(a, b), fmin(a, b))
+		U3(OP_MAX, a > b ? a : b)
+		S3(OP_MAX, a > b ? a : b)
+		F2(OP_MAX, fmaxf(a, b), fmax(a, b))
+		U3(OP_NEG, 0 - a)
+		F2(OP_NEG, -a, -a)
+		case C(OP_ABS, K_S16): { int32_t a = (int16_t)RA; RD = (uint16_t)(a < 0 ? -a : a); break; }
+		case C(OP_ABS, K_S32): { uint32_t a = (uint32_t)RA; RD = (int32_t)a < 0 ? 0u - a : a; break; }
+		case C(OP_ABS, K_S64): { uint64_t a = RA; RD = (int64_t)a < 0 ? 0u - a : a; break; }
+		F2(OP_ABS, fabsf(a), fabs(a))
+		U3(OP_AND, a & b)
+		U3(OP_OR, a | b)
+		U3(OP_XOR, a ^ b)
+		U3(OP_NOT, ~a)
+		U3(OP_CNOT, a == 0)
+		case C(OP_AND, K_PRED): RD = (RA & RB) & 1; break;
+		case C(OP_OR, K_PRED): RD = (RA | RB) & 1; break;
+		case C(OP_XOR, K_PRED): RD = (RA ^ RB) & 1; break;
+		case C(OP_NOT, K_PRED): RD = !(RA & 1); break;
+		case C(OP_SHL, K_U16): RD = (uint16_t)shl32((uint16_t)RA, (uint32_t)RB); break;
+		case C(OP_SHL, K_U32): RD = shl32((uint32_t)RA, (uint32_t)RB); break;
+		case C(OP_SHL, K_U64): RD = shl64(RA, (uint32_t)RB); break;
+		case C(OP_SHR, K_U16): RD = (uint16_t)shr32((uint16_t)RA, (uint32_t)RB); break;
+		case C(OP_SHR, K_U32): RD = shr32((uint32_t)RA, (uint32_t)RB); break;
+		case C(OP_SHR, K_U64): RD = shr64(RA, (uint32_t)RB); break;
+		case C(OP_SHR, K_S16): RD = (uint16_t)sar32((int16_t)RA, (uint32_t)RB); break;
+		case C(OP_SHR, K_S32): RD = (uint32_t)sar32((int32_t)RA, (uint32_t)RB); break;
+		case C(OP_SHR, K_S64): RD = (uint64_t)sar64((int64_t)RA, (uint32_t)RB); break;
+		case C(OP_SHF_L, K_U32): {
+			uint32_t s = (uint32_t)RC;
+			s = in->mod ? (s > 32 ? 32 : s) : s & 31;
+			RD = (uint32_t)(((((uint64_t)(uint32_t)RB << 32) | (uint32_t)RA) << s) >> 32);
+			break;
+		}
+		case C(OP_SHF_R, K_U32): {
+			uint32_t s = (uint32_t)RC;
+			s = in->mod ? (s > 32 ? 32 : s) : s & 31;
+			RD = (uint32_t)((((uint64_t)(uint32_t)RB << 32) | (uint32_t)RA) >> s);
+			break;
+		}
+		case C(OP_POPC, K_U32): RD = (uint32_t)__builtin_popcount((uint32_t)RA); break;
+		case C(OP_POPC, K_U64): RD = (uint32_t)__builtin_popcountll(RA); break;
+		case C(OP_CLZ, K_U32): RD = (uint32_t)RA ? (uint32_t)__builtin_clz((uint32_t)RA) : 32; break;
+		case C(OP_CLZ, K_U64): RD = RA ? (uint32_t)__builtin_clzll(RA) : 64; break;
+		case C(OP_BREV, K_U32): {
+			uint32_t v = (uint32_t)RA, o = 0;
+			for (int i = 0; i < 32; i++)
+				o |= ((v >> i) & 1u) << (31 - i);
+			RD = o;
+			break;
+		}
+		case C(OP_BREV, K_U64): {
+			uint64_t v = RA, o = 0;
+			for (int i = 0; i < 64; i++)
+				o |= ((v >> i) & 1ull) << (63 - i);
+			RD = o;
+			break;
+		}
+		case C(OP_BFE, K_U32): RD = bfe((uint32_t)RA, (uint32_t)RB, (uint32_t)RC, 32, 0); break;
+		case C(OP_BFE, K_S32): RD = bfe((uint32_t)RA, (uint32_t)RB, (uint32_t)RC, 32, 1); break;
+		case C(OP_BFE, K_U64): RD = bfe(RA, (uint32_t)RB, (uint32_t)RC, 64, 0); break;
+		case C(OP_BFE, K_S64): RD = bfe(RA, (uint32_t)RB, (uint32_t)RC, 64, 1); break;
+		case C(OP_BFI, K_U32): case C(OP_BFI, K_U64): {
+			unsigned bits = in->kind == K_U32 ? 32 : 64;
+			uint32_t pos = (uint32_t)RC & 0xff, len = (uint32_t)r[in->o[4]] & 0xff;
+			uint64_t v = RB;
+			if (len && pos < bits) {
+				uint64_t m = (len >= 64 ? ~0ull : (1ull << len) - 1) << pos;
+				v = (v & ~m) | ((RA << pos) & m);
+			}
+			RD = v & mask_of(bits / 8);
+			break;
+		}
+		case C(OP_PRMT, K_U32): RD = prmt((uint32_t)RA, (uint32_t)RB, (uint32_t)RC); break;
+		case C(OP_SELP, K_U16): case C(OP_SELP, K_U32): case C(OP_SELP, K_U64):
+		case C(OP_SELP, K_F32): case C(OP_SELP, K_F64):
+			RD = (RC & 1) ? RA : RB;
+			break;
+		case C(OP_RCP, K_F32): RD = pf32(1.0f / f32(RA)); break;
+		case C(OP_RCP, K_F64): RD = pf64(1.0 / f64(RA)); break;
+		case C(OP_SQRT, K_F32): RD = pf32(sqrtf(f32(RA))); break;
+		case C(OP_SQRT, K_F64): RD = pf64(sqrt(f64(RA))); break;
+		case C(OP_RSQRT, K_F32): RD = pf32(1.0f / sqrtf(f32(RA))); break;
+		case C(OP_RSQRT, K_F64): RD = pf64(1.0 / sqrt(f64(RA))); break;
+		case C(OP_EX2, K_F32): RD = pf32(exp2f(f32(RA))); break;
+		case C(OP_EX2, K_F64): RD = pf64(exp2(f64(RA))); break;
+		case C(OP_LG2, K_F32): RD = pf32(log2f(f32(RA))); break;
+		case C(OP_LG2, K_F64): RD = pf64(log2(f64(RA))); break;
+		case C(OP_SIN, K_F32): RD = pf32(sinf(f32(RA))); break;
+		case C(OP_COS, K_F32): RD = pf32(cosf(f32(RA))); break;
+		case C(OP_TANH, K_F32): RD = pf32(tanhf(f32(RA))); break;
+		case C(OP_COPYSIGN, K_F32): RD = pf32(copysignf(f32(RB), f32(RA))); break;
+		case C(OP_COPYSIGN, K_F64): RD = pf64(copysign(f64(RB), f64(RA))); break;
+		default:
+			goto slow;
+		}
+		continue;
+slow:
+		switch (in->op >> 4) {
+		case OP_SETP: {
+			int v = do_setp(in, r);
+			int c = (in->mod2 & SETP_NEG_C) ? !(RC & 1) : (int)(RC & 1);
+			int q = !v;
+			switch (in->mod2 & 3) {
+			case COMB_AND: v = v && c; q = q && c; break;
+			case COMB_OR: v = v || c; q = q || c; break;
+			case COMB_XOR: v = v ^ c; q = q ^ c; break;
+			default: break;
+			}
+			RD = (uint64_t)v;
+			if (in->mod2 & SETP_HAS_Q)
+				r[in->o[4]] = (uint64_t)q;
+			break;
+		}
+		case OP_CVT:
+			RD = do_cvt(in, RA);
+			break;
+		case OP_CVTA_TO:
+			RD = in->kind2 == SP_SHARED ? RA - b->env->shared_win :
+			     in->kind2 == SP_LOCAL ? RA - b->env->local_win : RA;
+			if (in->kind == K_U32)
+				RD = (uint32_t)RD;
+			break;
+		case OP_CVTA_FROM:
+			RD = in->kind2 == SP_SHARED ? (uint32_t)RA + b->env->shared_win :
+			     in->kind2 == SP_LOCAL ? (uint32_t)RA + b->env->local_win : RA;
+			break;
+		case OP_LD: {
+			uint64_t a = r[in->o[4]] + (uint64_t)in->imm;
+			uint32_t sz = in->size, nv = in->mod2;
+			uint8_t *p = mem_ptr(b, t, in->kind2, a, sz * nv, 0);
+			if (unlikely(!p)) {
+				fault(b, t, in, -EFAULT, "illegal address: load from", a);
+				rc = -EFAULT;
+				goto out;
+			}
+			int sgn = in->kind == K_S8 || in->kind == K_S16 || in->kind == K_S32;
+			for (uint32_t i = 0; i < nv; i++) {
+				uint64_t v = 0;
+				memcpy(&v, p + i * sz, sz);
+				if (sgn)
+					v = (uint64_t)sx(v, sz) & mask_of(in->mod);
+				r[in->o[i]] = v;
+			}
+			break;
+		}
+		case OP_ST: {
+			uint64_t a = r[in->o[4]] + (uint64_t)in->imm;
+			uint32_t sz = in->size, nv = in->mod2;
+			uint8_t *p = mem_ptr(b, t, in->kind2, a, sz * nv, 1);
+			if (unlikely(!p) || in->kind2 == SP_CONST) {
+				fault(b, t, in, -EFAULT, "illegal address: store to", a);
+				rc = -EFAULT;
+				goto out;
+			}
+			for (uint32_t i = 0; i < nv; i++)
+				memcpy(p + i * sz, &r[in->o[i]], sz);
+			break;
+		}
+		case OP_ATOM: {
+			uint64_t a = r[in->o[4]] + (uint64_t)in->imm;
+			uint8_t *p = mem_ptr(b, t, in->kind2, a, in->size, 1);
+			if (unlikely(!p) || (a & (in->size - 1))) {
+				fault(b, t, in, -EFAULT, p ? "misaligned atomic at" : "illegal address: atomic on", a);
+				rc = -EFAULT;
+				goto out;
+			}
+			uint64_t old = do_atom(in, p, RA, RB);
+			RD = old;
+			break;
+		}
+		case OP_PACK: {
+			unsigned es = (in->kind == K_U64 || in->kind == K_F64 ? 64 : in->kind == K_U32 ||
+			               in->kind == K_F32 ? 32 : 16) / in->mod2;
+			uint64_t v = 0;
+			for (unsigned i = 0; i < in->mod2; i++)
+				v |= (r[in->o[i]] & (es >= 64 ? ~0ull : (1ull << es) - 1)) << (i * es);
+			r[in->o[4]] = v;
+			break;
+		}
+		case OP_UNPACK: {
+			unsigned es = (in->kind == K_U64 || in->kind == K_F64 ? 64 : in->kind == K_U32 ||
+			               in->kind == K_F32 ? 32 : 16) / in->mod2;
+			uint64_t v = r[in->o[4]];
+			for (unsigned i = 0; i < in->mod2; i++)
+				r[in->o[i]] = (v >> (i * es)) & (es >= 64 ? ~0ull : (1ull << es) - 1);
+			break;
+		}
+		case OP_BRA:
+			pc = (uint32_t)in->imm;
+			break;
+		case OP_CALL: {
+			const struct ptx_call *cs = &b->l->mod->calls[in->imm];
+			const struct ptx_func *cf = &b->l->mod->funcs[cs->callee];
+			struct frame *nf = frame_new(b, t, cf);
+			if (!nf) {
+				fault(b, t, in, -ENOMEM, "out of memory (call stack) at pc", pc);
+				rc = -ENOMEM;
+				goto out;
+			}
+			for (uint32_t i = 0; i < cs->nargs; i++) {
+				uint32_t so = cs->arg_off[i], sz = cf->param_size[i];
+				if (so + sz > fr->fn->frame_param_size)
+					sz = so < fr->fn->frame_param_size ? fr->fn->frame_param_size - so : 0;
+				memcpy(nf->param + cf->param_off[i], fr->param + so, sz);
+			}
+			nf->parent = fr;
+			nf->ret_pc = pc;
+			nf->callsite = (uint32_t)in->imm;
+			fr = t->fr = nf;
+			code = cf->code;
+			r = nf->r;
+			pc = 0;
+			break;
+		}
+		case OP_RET:
+			if (fr->parent) {
+				struct frame *pf = fr->parent;
+				const struct ptx_call *cs = &b->l->mod->calls[fr->callsite];
+				if (cs->nret && fr->fn->ret_size &&
+				    cs->ret_off + fr->fn->ret_size <= pf->fn->frame_param_size)
+					memcpy(pf->param + cs->ret_off, fr->param + fr->fn->ret_off, fr->fn->ret_size);
+				pc = fr->ret_pc;
+				t->local_top = fr->local_base;
+				free(fr);
+				fr = t->fr = pf;
+				code = fr->fn->code;
+				r = fr->r;
+				break;
+			}
+			/* returning from the entry ends the thread */
+			__attribute__((fallthrough));
+		case OP_EXIT:
+			t->state = TS_DONE;
+			goto out;
+		case OP_BAR:
+			t->state = TS_BAR;
+			goto out;
+		case OP_TRAP:
+			fault(b, t, in, -EINVAL, "trap instruction executed at pc", pc - 1);
+			rc = -EINVAL;
+			goto out;
+		default:
+			fault(b, t, in, -EINVAL, "internal error: no handler for opcode", in->op);
+			rc = -EINVAL;
+			goto out;
+		}
+	}
+out:
+	t->pc = pc;
+	b->ninsn += n;
+	return rc;
+}
+
+static void thr_release(struct thr *t)
+{
+	struct frame *f = t->fr;
+	while (f) {
+		struct frame *p = f->parent;
+		free(f);
+		f = p;
+	}
+	t->fr = NULL;
+	free(t->local);
+	t->local = NULL;
+}
+
+int ptx_block_run(const struct ptx_launch *l, const struct ptx_env *env, uint32_t bx,
+                  uint32_t by, uint32_t bz, uint64_t *ninsn, char *err, size_t errlen)
+{
+	struct blk b;
+	memset(&b, 0, sizeof(b));
+	b.l = l;
+	b.env = env;
+	b.err = err;
+	b.errlen = errlen;
+	b.ctaid[0] = bx;
+	b.ctaid[1] = by;
+	b.ctaid[2] = bz;
+	b.nthreads = l->block[0] * l->block[1] * l->block[2];
+	b.dyn_base = (l->mod->shared_static + 15) & ~15u;
+	b.shared_size = (uint64_t)b.dyn_base + l->shared_dyn;
+	int rc = 0;
+	if (b.nthreads == 0 || b.nthreads > 1024)
+		return -EINVAL;
+	b.shared = calloc(1, b.shared_size ? b.shared_size : 1);
+	struct thr *th = calloc(b.nthreads, sizeof(*th));
+	if (!b.shared || !th) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	for (uint32_t i = 0; i < b.nthreads; i++) {
+		struct thr *t = &th[i];
+		t->lin = i;
+		t->tid[0] = i % l->block[0];
+		t->tid[1] = (i / l->block[0]) % l->block[1];
+		t->tid[2] = i / (l->block[0] * l->block[1]);
+		t->fr = frame_new(&b, t, l->fn);
+		if (!t->fr) {
+			rc = -ENOMEM;
+			goto out;
+		}
+		memcpy(t->fr->param, l->params, l->fn->param_bytes);
+	}
+	for (;;) {
+		uint32_t done = 0, bar = 0;
+		for (uint32_t i = 0; i < b.nthreads; i++) {
+			struct thr *t = &th[i];
+			if (t->state == TS_RUN) {
+				rc = run_thread(&b, t);
+				if (rc)
+					goto out;
+			}
+			done += t->state == TS_DONE;
+			bar += t->state == TS_BAR;
+		}
+		if (done == b.nthreads)
+			break;
+		/* every live thread is at the barrier: release them all */
+		for (uint32_t i = 0; i < b.nthreads; i++)
+			if (th[i].state == TS_BAR)
+				th[i].state = TS_RUN;
+		(void)bar;
+	}
+out:
+	if (th)
+		for (uint32_t i = 0; i < b.nthreads; i++)
+			thr_release(&th[i]);
+	free(th);
+	free(b.shared);
+	if (ninsn)
+		*ninsn += b.ninsn;
+	if (rc == -ENOMEM && err && !err[0])
+		snprintf(err, errlen, "out of host memory running block (%u,%u,%u)", bx, by, bz);
+	return rc;
+}

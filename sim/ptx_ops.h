@@ -1,0 +1,34 @@
+/* SPDX-License-Identifier: MIT */
+/* Opcode and modifier numbering shared by the PTX parser and the interpreter. */
+#ifndef VGPU_SIM_PTX_OPS_H
+#define VGPU_SIM_PTX_OPS_H
+
+enum ptx_op {
+	OP_NOP, OP_MOV, OP_ADD, OP_SUB, OP_MUL_LO, OP_MUL_HI, OP_MUL_WIDE, OP_MAD_LO, OP_MAD_HI,
+	OP_MAD_WIDE, OP_DIV, OP_REM, OP_MIN, OP_MAX, OP_NEG, OP_ABS, OP_AND, OP_OR, OP_XOR,
+	OP_NOT, OP_CNOT, OP_SHL, OP_SHR, OP_SHF_L, OP_SHF_R, OP_POPC, OP_CLZ, OP_BREV, OP_BFE,
+	OP_BFI, OP_SETP, OP_SELP, OP_CVT, OP_CVTA_TO, OP_CVTA_FROM, OP_LD, OP_ST, OP_ATOM,
+	OP_BRA, OP_CALL, OP_RET, OP_EXIT, OP_BAR, OP_FMA, OP_RCP, OP_SQRT, OP_RSQRT, OP_EX2,
+	OP_LG2, OP_SIN, OP_COS, OP_TANH, OP_PACK, OP_UNPACK, OP_TRAP, OP_COPYSIGN, OP_PRMT,
+	OP_TESTP, OP_SET, OP_MUL24, OP_MAD24, OP_SAD, OP_FNS, OP_NOPRED,
+	OP_COUNT
+};
+
+/* Comparison operators of setp/set (mod). */
+enum { CMP_EQ, CMP_NE, CMP_LT, CMP_LE, CMP_GT, CMP_GE, CMP_LO, CMP_LS, CMP_HI, CMP_HS,
+       CMP_EQU, CMP_NEU, CMP_LTU, CMP_LEU, CMP_GTU, CMP_GEU, CMP_NUM, CMP_NAN };
+/* setp combiners (mod2 low bits); bit 4: second destination present; bit 5: c negated. */
+enum { COMB_NONE, COMB_AND, COMB_OR, COMB_XOR };
+#define SETP_HAS_Q  0x10
+#define SETP_NEG_C  0x20
+/* Rounding (mod) for cvt and float ops. */
+enum { RND_NONE, RND_RN, RND_RZ, RND_RM, RND_RP, RND_RNI, RND_RZI, RND_RMI, RND_RPI };
+/* Flags in mod2 for arithmetic. */
+#define FL_SAT 0x01
+#define FL_CC  0x02
+/* Atomic operations (mod). */
+enum { AT_ADD, AT_MIN, AT_MAX, AT_INC, AT_DEC, AT_AND, AT_OR, AT_XOR, AT_EXCH, AT_CAS };
+/* ld/st: mod2 = vector count (1, 2, 4); mod bit 0: no result (red). */
+#define AT_RED 0x80
+
+#endif

@@ -1,0 +1,1827 @@
+/* SPDX-License-Identifier: MIT */
+/* PTX text → pre-decoded module: a small lexer, a symbol table with block scopes, and one
+ * builder per instruction family. All text handling happens here, once, at module load. */
+#include "ptx.h"
+#include "ptx_ops.h"
+
+#include <assert.h>
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- lexer -------------------------------------------------------------------------- */
+
+enum { T_EOF, T_ID, T_INT, T_FLT32, T_FLT64, T_FLTDEC, T_STR, T_P };
+
+struct tok {
+	int t;
+	int c;              /* punctuation character */
+	const char *s;      /* identifier/string text (not NUL-terminated) */
+	size_t n;
+	uint64_t v;         /* integer value or float bits */
+	double d;
+	uint32_t line;
+};
+
+struct lex {
+	const char *p;
+	uint32_t line;
+	struct tok cur, peek;
+	int has_peek;
+};
+
+static int id_start(int c) { return isalpha(c) || c == '_' || c == '$' || c == '%' || c == '.'; }
+static int id_char(int c) { return isalnum(c) || c == '_' || c == '$' || c == '.' || c == ':'; }
+
+static void lex_skip(struct lex *L)
+{
+	for (;;) {
+		while (*L->p && isspace((unsigned char)*L->p)) {
+			if (*L->p == '\n')
+				L->line++;
+			L->p++;
+		}
+		if (L->p[0] == '/' && L->p[1] == '/') {
+			while (*L->p && *L->p != '\n')
+				L->p++;
+		} else if (L->p[0] == '/' && L->p[1] == '*') {
+			L->p += 2;
+			while (*L->p && !(L->p[0] == '*' && L->p[1] == '/')) {
+				if (*L->p == '\n')
+					L->line++;
+				L->p++;
+			}
+			if (*L->p)
+				L->p += 2;
+		} else {
+			return;
+		}
+	}
+}
+
+static void lex_raw(struct lex *L, struct tok *t)
+{
+	lex_skip(L);
+	memset(t, 0, sizeof(*t));
+	t->line = L->line;
+	const char *p = L->p;
+	if (!*p) {
+		t->t = T_EOF;
+		return;
+	}
+	unsigned char c = (unsigned char)*p;
+	if (id_start(c)) {
+		const char *s = p++;
+		/* ':' is part of names like L1::evict_last, but a label ends with ':'. */
+		while (*p && id_char((unsigned char)*p)) {
+			if (*p == ':' && p[1] != ':')
+				break;
+			if (*p == ':')
+				p++;
+			p++;
+		}
+		t->t = T_ID;
+		t->s = s;
+		t->n = (size_t)(p - s);
+	} else if (isdigit(c)) {
+		const char *s = p;
+		if (p[0] == '0' && (p[1] == 'f' || p[1] == 'F') && isxdigit((unsigned char)p[2])) {
+			t->t = T_FLT32;
+			t->v = strtoull(p + 2, (char **)&p, 16);
+		} else if (p[0] == '0' && (p[1] == 'd' || p[1] == 'D') && isxdigit((unsigned char)p[2])) {
+			t->t = T_FLT64;
+			t->v = strtoull(p + 2, (char **)&p, 16);
+		} else {
+			const char *q = p;
+			while (isalnum((unsigned char)*q) || *q == '.')
+				q++;
+			int isf = 0;
+			for (const char *r = p; r < q; r++)
+				if (*r == '.' || ((*r == 'e' || *r == 'E') && !(p[1] == 'x' || p[1] == 'X')))
+					isf = 1;
+			if (isf) {
+				t->t = T_FLTDEC;
+				t->d = strtod(p, (char **)&p);
+			} else {
+				t->t = T_INT;
+				if (p[0] == '0' && (p[1] == 'x' || p[1] == 'X'))
+					t->v = strtoull(p + 2, (char **)&p, 16);
+				else if (p[0] == '0' && (p[1] == 'b' || p[1] == 'B'))
+					t->v = strtoull(p + 2, (char **)&p, 2);
+				else if (p[0] == '0' && isdigit((unsigned char)p[1]))
+					t->v = strtoull(p, (char **)&p, 8);
+				else
+					t->v = strtoull(p, (char **)&p, 10);
+				if (*p == 'U' || *p == 'u')
+					p++;
+			}
+		}
+		if (p == s)
+			p++;
+	} else if (c == '"') {
+		const char *s = ++p;
+		while (*p && *p != '"' && *p != '\n')
+			p++;
+		t->t = T_STR;
+		t->s = s;
+		t->n = (size_t)(p - s);
+		if (*p == '"')
+			p++;
+	} else {
+		t->t = T_P;
+		t->c = c;
+		p++;
+	}
+	L->p = p;
+}
+
+static struct tok *lex_next(struct lex *L)
+{
+	if (L->has_peek) {
+		L->cur = L->peek;
+		L->has_peek = 0;
+	} else {
+		lex_raw(L, &L->cur);
+	}
+	return &L->cur;
+}
+
+static struct tok *lex_peek(struct lex *L)
+{
+	if (!L->has_peek) {
+		lex_raw(L, &L->peek);
+		L->has_peek = 1;
+	}
+	return &L->peek;
+}
+
+static int tok_is(const struct tok *t, const char *s)
+{
+	return t->t == T_ID && strlen(s) == t->n && memcmp(t->s, s, t->n) == 0;
+}
+
+static int tok_isp(const struct tok *t, int c) { return t->t == T_P && t->c == c; }
+
+/* ---- parser state ------------------------------------------------------------------- */
+
+enum { S_REG, S_PARAM, S_LOCAL, S_SHARED, S_GLOBAL, S_FUNC, S_DYNSHARED };
+
+struct sym {
+	char name[128];
+	int kind;
+	uint32_t slot;      /* S_REG: register slot; others: cached value slot (0 = none) */
+	uint32_t off;       /* S_PARAM/S_LOCAL: offset; S_SHARED: module shared offset */
+	uint32_t size;
+	uint32_t var;       /* S_GLOBAL: var index; S_FUNC: function index */
+	uint8_t rkind;      /* S_REG: declared kind */
+	int prev;           /* shadowed symbol with the same name, -1 */
+	int hnext;
+};
+
+struct P {
+	struct lex L;
+	struct ptx_module *m;
+	char *err;
+	size_t errlen;
+	int rc;
+	/* symbols: module scope first, function scope on top */
+	struct sym *syms;
+	uint32_t nsyms, capsyms;
+	int *hash;          /* name hash → latest symbol index */
+	uint32_t hsize;
+	uint32_t scope[64];
+	int depth;
+	/* function being built */
+	struct ptx_func *f;
+	uint32_t capcode, capslots, capfills, capgfix;
+	uint8_t *slotkind;
+	struct { char name[128]; uint32_t insn; uint32_t line; } *fix;
+	uint32_t nfix, capfix;
+	struct { char name[128]; uint32_t insn; } *labels;
+	uint32_t nlabels, caplabels;
+	char (*callname)[128];
+	uint32_t capcalls;
+	uint32_t dyn_shared_var;
+};
+
+static int perr(struct P *P, int rc, uint32_t line, const char *fmt, ...)
+{
+	if (P->rc)
+		return P->rc;
+	va_list ap;
+	int n = snprintf(P->err, P->errlen, "line %u: ", line);
+	va_start(ap, fmt);
+	if (n >= 0 && (size_t)n < P->errlen)
+		vsnprintf(P->err + n, P->errlen - (size_t)n, fmt, ap);
+	va_end(ap);
+	P->rc = rc;
+	return rc;
+}
+
+static void *grow(void *p, uint32_t *cap, uint32_t need, size_t elem)
+{
+	if (need <= *cap)
+		return p;
+	uint32_t nc = *cap ? *cap * 2 : 16;
+	while (nc < need)
+		nc *= 2;
+	void *q = realloc(p, (size_t)nc * elem);
+	if (!q)
+		return NULL;
+	memset((char *)q + (size_t)*cap * elem, 0, (size_t)(nc - *cap) * elem);
+	*cap = nc;
+	return q;
+}
+
+static uint32_t hstr(const char *s, size_t n)
+{
+	uint32_t h = 2166136261u;
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ (unsigned char)s[i]) * 16777619u;
+	return h;
+}
+
+static int sym_find(struct P *P, const char *s, size_t n)
+{
+	if (n >= 128)
+		return -1;
+	for (int i = P->hash[hstr(s, n) & (P->hsize - 1)]; i >= 0; i = P->syms[i].hnext)
+		if (strlen(P->syms[i].name) == n && memcmp(P->syms[i].name, s, n) == 0)
+			return i;
+	return -1;
+}
+
+static int hash_rebuild(struct P *P, uint32_t size)
+{
+	int *h = malloc(sizeof(int) * size);
+	if (!h)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < size; i++)
+		h[i] = -1;
+	free(P->hash);
+	P->hash = h;
+	P->hsize = size;
+	for (uint32_t i = 0; i < P->nsyms; i++) {
+		struct sym *y = &P->syms[i];
+		uint32_t b = hstr(y->name, strlen(y->name)) & (size - 1);
+		/* only the latest of a name is reachable; older ones are found through prev */
+		int cur = sym_find(P, y->name, strlen(y->name));
+		if (cur >= 0) {
+			/* replace cur with y in its chain: y shadows cur */
+			int *pp = &h[b];
+			while (*pp != cur)
+				pp = &P->syms[*pp].hnext;
+			*pp = (int)i;
+			y->hnext = P->syms[cur].hnext;
+		} else {
+			y->hnext = h[b];
+			h[b] = (int)i;
+		}
+	}
+	return 0;
+}
+
+static struct sym *sym_add(struct P *P, const char *s, size_t n, int kind, uint32_t line)
+{
+	if (n >= 128) {
+		perr(P, -EINVAL, line, "name longer than 127 characters");
+		return NULL;
+	}
+	struct sym *ns = grow(P->syms, &P->capsyms, P->nsyms + 1, sizeof(*ns));
+	if (!ns) {
+		perr(P, -ENOMEM, line, "out of memory");
+		return NULL;
+	}
+	P->syms = ns;
+	if (P->nsyms + 1 > P->hsize / 2 && hash_rebuild(P, P->hsize * 4) < 0) {
+		perr(P, -ENOMEM, line, "out of memory");
+		return NULL;
+	}
+	int prev = sym_find(P, s, n);
+	struct sym *y = &P->syms[P->nsyms];
+	memset(y, 0, sizeof(*y));
+	memcpy(y->name, s, n);
+	y->name[n] = 0;
+	y->kind = kind;
+	y->prev = prev;
+	uint32_t b = hstr(s, n) & (P->hsize - 1);
+	if (prev >= 0) {
+		int *pp = &P->hash[b];
+		while (*pp != prev)
+			pp = &P->syms[*pp].hnext;
+		*pp = (int)P->nsyms;
+		y->hnext = P->syms[prev].hnext;
+	} else {
+		y->hnext = P->hash[b];
+		P->hash[b] = (int)P->nsyms;
+	}
+	P->nsyms++;
+	return y;
+}
+
+/* Drops symbols down to count n (leaving a scope), unshadowing older ones. */
+static void sym_pop(struct P *P, uint32_t n)
+{
+	while (P->nsyms > n) {
+		int i = (int)P->nsyms - 1;
+		struct sym *y = &P->syms[i];
+		uint32_t b = hstr(y->name, strlen(y->name)) & (P->hsize - 1);
+		int *pp = &P->hash[b];
+		while (*pp != i)
+			pp = &P->syms[*pp].hnext;
+		if (y->prev >= 0) {
+			*pp = y->prev;
+			P->syms[y->prev].hnext = y->hnext;
+		} else {
+			*pp = y->hnext;
+		}
+		P->nsyms--;
+	}
+}
+
+static int kind_of(const struct tok *t)
+{
+	static const struct { const char *n; int k; } tab[] = {
+		{".b8", K_U8}, {".u8", K_U8}, {".s8", K_S8}, {".b16", K_U16}, {".u16", K_U16},
+		{".s16", K_S16}, {".b32", K_U32}, {".u32", K_U32}, {".s32", K_S32},
+		{".b64", K_U64}, {".u64", K_U64}, {".s64", K_S64}, {".f16", K_F16},
+		{".f32", K_F32}, {".f64", K_F64}, {".pred", K_PRED},
+	};
+	for (size_t i = 0; i < sizeof(tab) / sizeof(tab[0]); i++)
+		if (tok_is(t, tab[i].n))
+			return tab[i].k;
+	return -1;
+}
+
+static uint32_t kind_size(int k)
+{
+	static const uint8_t sz[] = {1, 1, 2, 2, 4, 4, 8, 8, 2, 4, 8, 1, 0};
+	return sz[k];
+}
+
+static uint32_t new_slot(struct P *P, int kind, uint64_t init)
+{
+	struct ptx_func *f = P->f;
+	uint32_t s = f->nslots;
+	uint64_t *t = grow(f->tmpl, &P->capslots, s + 1, sizeof(uint64_t));
+	uint32_t cap = P->capslots;
+	if (!t) {
+		perr(P, -ENOMEM, P->L.cur.line, "out of memory");
+		return 1;
+	}
+	f->tmpl = t;
+	uint32_t capk = s ? s : 0;
+	(void)capk;
+	uint8_t *k = realloc(P->slotkind, cap);
+	if (!k) {
+		perr(P, -ENOMEM, P->L.cur.line, "out of memory");
+		return 1;
+	}
+	P->slotkind = k;
+	f->tmpl[s] = init;
+	P->slotkind[s] = (uint8_t)kind;
+	f->nslots++;
+	return s;
+}
+
+static uint32_t new_fill(struct P *P, uint32_t what, uint64_t arg)
+{
+	struct ptx_func *f = P->f;
+	uint32_t s = new_slot(P, K_U64, 0);
+	struct ptx_fill *fl = grow(f->fills, &P->capfills, f->nfills + 1, sizeof(*fl));
+	if (!fl) {
+		perr(P, -ENOMEM, P->L.cur.line, "out of memory");
+		return 1;
+	}
+	f->fills = fl;
+	fl[f->nfills++] = (struct ptx_fill){s, what, arg};
+	return s;
+}
+
+/* ---- declarations ------------------------------------------------------------------- */
+
+static uint32_t align_up(uint32_t v, uint32_t a) { return a ? (v + a - 1) / a * a : v; }
+
+/* Parses "[.align N] [.ptr...] .type name[dims]" after a state-space keyword. */
+struct decl { int kind; uint32_t align; uint64_t count; int array, unsized; const char *name;
+              size_t nlen; uint32_t line; int vec; };
+
+static int parse_decl(struct P *P, struct decl *d)
+{
+	memset(d, 0, sizeof(*d));
+	d->kind = -1;
+	d->count = 1;
+	d->vec = 1;
+	for (;;) {
+		struct tok *t = lex_next(&P->L);
+		d->line = t->line;
+		if (t->t != T_ID)
+			return perr(P, -EINVAL, t->line, "expected a declaration");
+		if (tok_is(t, ".align")) {
+			t = lex_next(&P->L);
+			if (t->t != T_INT || t->v == 0 || t->v > 4096 || (t->v & (t->v - 1)))
+				return perr(P, -EINVAL, t->line, ".align needs a power of two");
+			d->align = (uint32_t)t->v;
+		} else if (tok_is(t, ".v2") || tok_is(t, ".v4")) {
+			d->vec = t->s[2] - '0';
+		} else if (kind_of(t) >= 0) {
+			d->kind = kind_of(t);
+		} else if (tok_is(t, ".ptr") || tok_is(t, ".global") || tok_is(t, ".shared") ||
+		           tok_is(t, ".const") || tok_is(t, ".local")) {
+			continue;
+		} else if (t->s[0] == '.') {
+			return perr(P, -ENOTSUP, t->line, "unsupported declaration attribute '%.*s'",
+			            (int)t->n, t->s);
+		} else {
+			d->name = t->s;
+			d->nlen = t->n;
+			break;
+		}
+	}
+	if (d->kind < 0)
+		return perr(P, -EINVAL, d->line, "declaration of '%.*s' has no type", (int)d->nlen, d->name);
+	if (d->kind == K_F16)
+		return perr(P, -ENOTSUP, d->line, ".f16 values are not supported by the simulator");
+	while (tok_isp(lex_peek(&P->L), '[')) {
+		lex_next(&P->L);
+		struct tok *t = lex_next(&P->L);
+		d->array = 1;
+		if (tok_isp(t, ']')) {
+			d->unsized = 1;
+			continue;
+		}
+		if (t->t != T_INT || t->v > (1ull << 32))
+			return perr(P, -EINVAL, t->line, "bad array size");
+		d->count *= t->v;
+		if (!tok_isp(lex_next(&P->L), ']'))
+			return perr(P, -EINVAL, t->line, "expected ']'");
+	}
+	d->count *= (uint64_t)d->vec;
+	if (!d->align)
+		d->align = kind_size(d->kind) * (uint32_t)d->vec;
+	return 0;
+}
+
+/* Parses "= value" or "= { v, ... }" into buf (elem bytes each, at most cap elements). */
+static int parse_init(struct P *P, uint8_t *buf, uint64_t cap, int kind)
+{
+	uint32_t es = kind_size(kind);
+	uint64_t n = 0;
+	int depth = 0;
+	for (;;) {
+		struct tok *t = lex_next(&P->L);
+		if (tok_isp(t, '{')) {
+			depth++;
+			continue;
+		}
+		if (tok_isp(t, '}')) {
+			if (--depth < 0)
+				return perr(P, -EINVAL, t->line, "unbalanced '}' in initializer");
+			if (depth == 0)
+				break;
+			continue;
+		}
+		if (tok_isp(t, ','))
+			continue;
+		if (tok_isp(t, ';') && depth == 0) {
+			P->L.has_peek = 1;   /* give ';' back */
+			P->L.peek = *t;
+			break;
+		}
+		int neg = 0;
+		if (tok_isp(t, '-')) {
+			neg = 1;
+			t = lex_next(&P->L);
+		}
+		uint64_t v;
+		if (t->t == T_INT)
+			v = neg ? (uint64_t)-(int64_t)t->v : t->v;
+		else if (t->t == T_FLT32 || t->t == T_FLT64 || t->t == T_FLTDEC) {
+			double dv;
+			if (t->t == T_FLT32) { uint32_t b = (uint32_t)t->v; float f; memcpy(&f, &b, 4); dv = f; }
+			else if (t->t == T_FLT64) memcpy(&dv, &t->v, 8);
+			else dv = t->d;
+			if (neg) dv = -dv;
+			if (kind == K_F32) { float f = (float)dv; uint32_t b; memcpy(&b, &f, 4); v = b; }
+			else if (kind == K_F64) memcpy(&v, &dv, 8);
+			else v = (uint64_t)(int64_t)dv;
+		} else {
+			return perr(P, -ENOTSUP, t->line, "unsupported initializer '%.*s' (only numbers)",
+			            (int)t->n, t->s);
+		}
+		if (n >= cap)
+			return perr(P, -EINVAL, t->line, "too many initializer values");
+		memcpy(buf + n * es, &v, es);
+		n++;
+		if (depth == 0)
+			break;
+	}
+	return 0;
+}
+
+/* .global/.const at module scope: a variable placed in device memory. */
+static int parse_var(struct P *P, int space)
+{
+	struct decl d;
+	int rc = parse_decl(P, &d);
+	if (rc)
+		return rc;
+	uint64_t bytes = d.count * kind_size(d.kind);
+	if (bytes > (1ull << 30))
+		return perr(P, -EINVAL, d.line, "variable '%.*s' larger than 1 GiB", (int)d.nlen, d.name);
+	struct ptx_module *m = P->m;
+	struct ptx_var *v = realloc(m->vars, sizeof(*v) * (m->nvars + 1));
+	if (!v)
+		return perr(P, -ENOMEM, d.line, "out of memory");
+	m->vars = v;
+	v = &m->vars[m->nvars];
+	memset(v, 0, sizeof(*v));
+	if (d.nlen >= sizeof(v->name))
+		return perr(P, -EINVAL, d.line, "name too long");
+	memcpy(v->name, d.name, d.nlen);
+	v->space = (uint8_t)space;
+	v->align = d.align;
+	v->size = bytes ? bytes : 1;
+	m->nvars++;
+	struct sym *y = sym_add(P, d.name, d.nlen, S_GLOBAL, d.line);
+	if (!y)
+		return P->rc;
+	y->var = m->nvars - 1;
+	if (tok_isp(lex_peek(&P->L), '=')) {
+		lex_next(&P->L);
+		v->init = calloc(1, v->size);
+		if (!v->init)
+			return perr(P, -ENOMEM, d.line, "out of memory");
+		rc = parse_init(P, v->init, d.count, d.kind);
+		if (rc)
+			return rc;
+	}
+	if (!tok_isp(lex_next(&P->L), ';'))
+		return perr(P, -EINVAL, P->L.cur.line, "expected ';' after variable declaration");
+	return 0;
+}
+
+static int parse_shared(struct P *P, int is_extern)
+{
+	struct decl d;
+	int rc = parse_decl(P, &d);
+	if (rc)
+		return rc;
+	struct sym *y;
+	if (is_extern || d.unsized) {
+		y = sym_add(P, d.name, d.nlen, S_DYNSHARED, d.line);
+	} else {
+		uint64_t bytes = d.count * kind_size(d.kind);
+		uint64_t off = align_up(P->m->shared_static, d.align > 16 ? d.align : 16);
+		if (off + bytes > (1u << 20))
+			return perr(P, -EINVAL, d.line, "shared memory over 1 MiB");
+		y = sym_add(P, d.name, d.nlen, S_SHARED, d.line);
+		if (y) {
+			y->off = (uint32_t)off;
+			P->m->shared_static = (uint32_t)(off + bytes);
+		}
+	}
+	if (!y)
+		return P->rc;
+	if (!tok_isp(lex_next(&P->L), ';'))
+		return perr(P, -EINVAL, P->L.cur.line, "expected ';' after .shared declaration");
+	return 0;
+}
+
+/* .reg .type name<N>, name2, ...; */
+static int parse_reg(struct P *P)
+{
+	struct tok *t = lex_next(&P->L);
+	int vec = 1;
+	if (tok_is(t, ".v2") || tok_is(t, ".v4")) {
+		vec = t->s[2] - '0';
+		t = lex_next(&P->L);
+	}
+	(void)vec;
+	int k = kind_of(t);
+	if (k < 0)
+		return perr(P, -EINVAL, t->line, "expected a register type, got '%.*s'", (int)t->n, t->s);
+	if (k == K_F16)
+		return perr(P, -ENOTSUP, t->line, ".f16 registers are not supported by the simulator");
+	for (;;) {
+		t = lex_next(&P->L);
+		if (t->t != T_ID || t->n > 100)
+			return perr(P, -EINVAL, t->line, "expected a register name");
+		char name[128];
+		memcpy(name, t->s, t->n);
+		size_t nl = t->n;
+		uint32_t line = t->line;
+		if (tok_isp(lex_peek(&P->L), '<')) {
+			lex_next(&P->L);
+			t = lex_next(&P->L);
+			if (t->t != T_INT || t->v > 1000000)
+				return perr(P, -EINVAL, t->line, "bad register count");
+			uint64_t cnt = t->v;
+			if (!tok_isp(lex_next(&P->L), '>'))
+				return perr(P, -EINVAL, t->line, "expected '>'");
+			for (uint64_t i = 0; i < cnt; i++) {
+				int w = snprintf(name + nl, sizeof(name) - nl, "%llu", (unsigned long long)i);
+				struct sym *y = sym_add(P, name, nl + (size_t)w, S_REG, line);
+				if (!y)
+					return P->rc;
+				y->rkind = (uint8_t)k;
+				y->slot = 0;    /* allocated on first use */
+			}
+		} else {
+			struct sym *y = sym_add(P, name, nl, S_REG, line);
+			if (!y)
+				return P->rc;
+			y->rkind = (uint8_t)k;
+		}
+		t = lex_next(&P->L);
+		if (tok_isp(t, ';'))
+			return 0;
+		if (!tok_isp(t, ','))
+			return perr(P, -EINVAL, t->line, "expected ',' or ';' in .reg");
+	}
+}
+
+/* .param inside a body (call sites) or a parameter list; returns the symbol. */
+static struct sym *param_decl(struct P *P, uint32_t *cursor)
+{
+	struct decl d;
+	if (parse_decl(P, &d))
+		return NULL;
+	uint32_t bytes = (uint32_t)(d.count * kind_size(d.kind));
+	if (d.count * kind_size(d.kind) > 65536) {
+		perr(P, -EINVAL, d.line, "parameter larger than 64 KiB");
+		return NULL;
+	}
+	uint32_t off = align_up(*cursor, d.align);
+	*cursor = off + bytes;
+	struct sym *y = sym_add(P, d.name, d.nlen, S_PARAM, d.line);
+	if (y) {
+		y->off = off;
+		y->size = bytes;
+	}
+	return y;
+}
+
+static int parse_local(struct P *P)
+{
+	struct decl d;
+	int rc = parse_decl(P, &d);
+	if (rc)
+		return rc;
+	uint64_t bytes = d.count * kind_size(d.kind);
+	uint32_t off = align_up(P->f->local_size, d.align);
+	if (off + bytes > (1u << 20))
+		return perr(P, -EINVAL, d.line, "local memory over 1 MiB per frame");
+	P->f->local_size = off + (uint32_t)bytes;
+	struct sym *y = sym_add(P, d.name, d.nlen, S_LOCAL, d.line);
+	if (!y)
+		return P->rc;
+	y->off = off;
+	if (!tok_isp(lex_next(&P->L), ';'))
+		return perr(P, -EINVAL, P->L.cur.line, "expected ';' after .local declaration");
+	return 0;
+}
+
+/* ---- operands ----------------------------------------------------------------------- */
+
+enum { O_SLOT, O_ADDR, O_VEC, O_PAIR, O_LABEL };
+
+struct opnd {
+	int t;
+	uint32_t slot, slot2;
+	int64_t imm;
+	uint32_t vec[4];
+	int nvec;
+	int neg;
+	int is_imm;
+	char label[128];
+};
+
+static const struct { const char *n; uint32_t what; } specials[] = {
+	{"%tid.x", FILL_TID}, {"%tid.y", FILL_TID + 1}, {"%tid.z", FILL_TID + 2},
+	{"%ntid.x", FILL_NTID}, {"%ntid.y", FILL_NTID + 1}, {"%ntid.z", FILL_NTID + 2},
+	{"%ctaid.x", FILL_CTAID}, {"%ctaid.y", FILL_CTAID + 1}, {"%ctaid.z", FILL_CTAID + 2},
+	{"%nctaid.x", FILL_NCTAID}, {"%nctaid.y", FILL_NCTAID + 1}, {"%nctaid.z", FILL_NCTAID + 2},
+	{"%laneid", FILL_LANEID}, {"%warpid", FILL_WARPID}, {"%nwarpid", FILL_NWARPID},
+	{"%smid", FILL_SMID}, {"%nsmid", FILL_NSMID}, {"%gridid", FILL_GRIDID},
+	{"%clock", FILL_CLOCK}, {"%clock64", FILL_CLOCK}, {"%globaltimer", FILL_CLOCK},
+	{"%lanemask_eq", FILL_LANEMASK_EQ}, {"%lanemask_lt", FILL_LANEMASK_LT},
+	{"%lanemask_le", FILL_LANEMASK_LE}, {"%lanemask_gt", FILL_LANEMASK_GT},
+	{"%lanemask_ge", FILL_LANEMASK_GE},
+};
+
+static uint32_t const_slot(struct P *P, uint64_t v) { return new_slot(P, K_U64, v); }
+
+/* Value slot for an identifier (register, special register or symbol address). */
+static int ident_slot(struct P *P, const struct tok *t, uint32_t *slot)
+{
+	if (t->n == 1 && t->s[0] == '_') {
+		*slot = new_slot(P, K_U64, 0);
+		return 0;
+	}
+	int i = sym_find(P, t->s, t->n);
+	if (i < 0) {
+		for (size_t k = 0; k < sizeof(specials) / sizeof(specials[0]); k++)
+			if (tok_is(t, specials[k].n)) {
+				*slot = new_fill(P, specials[k].what, 0);
+				return 0;
+			}
+		if (t->s[0] == '%')
+			return perr(P, -ENOTSUP, t->line, "unknown or unsupported register '%.*s'",
+			            (int)t->n, t->s);
+		return perr(P, -EINVAL, t->line, "undeclared name '%.*s'", (int)t->n, t->s);
+	}
+	struct sym *y = &P->syms[i];
+	int fscope = (uint32_t)i >= P->scope[0];
+	switch (y->kind) {
+	case S_REG:
+		if (!y->slot)
+			y->slot = new_slot(P, y->rkind, 0);
+		*slot = y->slot;
+		return 0;
+	case S_PARAM:
+		*slot = const_slot(P, y->off);
+		return 0;
+	case S_LOCAL:
+		if (!fscope)
+			return perr(P, -EINVAL, t->line, "local '%s' used outside its function", y->name);
+		*slot = new_fill(P, FILL_LOCAL, y->off);
+		return 0;
+	case S_SHARED:
+		*slot = const_slot(P, y->off);
+		return 0;
+	case S_DYNSHARED:
+		*slot = new_fill(P, FILL_DYNSHARED, 0);
+		return 0;
+	case S_GLOBAL: {
+		*slot = const_slot(P, 0);
+		struct ptx_func *f = P->f;
+		struct ptx_gfix *g = grow(f->gfix, &P->capgfix, f->ngfix + 1, sizeof(*g));
+		if (!g)
+			return perr(P, -ENOMEM, t->line, "out of memory");
+		f->gfix = g;
+		g[f->ngfix++] = (struct ptx_gfix){*slot, y->var, 0};
+		return 0;
+	}
+	default:
+		return perr(P, -ENOTSUP, t->line, "'%s' cannot be used as a value (function addresses "
+		            "are not supported)", y->name);
+	}
+}
+
+static uint64_t imm_value(struct P *P, const struct tok *t, int neg, int kind)
+{
+	(void)P;
+	if (t->t == T_INT)
+		return neg ? (uint64_t)-(int64_t)t->v : t->v;
+	double d;
+	if (t->t == T_FLT32) {
+		uint32_t b = (uint32_t)t->v;
+		if (kind == K_F32 || kind == K_U32 || kind == K_S32)
+			return neg ? b ^ 0x80000000u : b;
+		float f;
+		memcpy(&f, &b, 4);
+		d = f;
+	} else if (t->t == T_FLT64) {
+		if (kind == K_F64 || kind == K_U64 || kind == K_S64)
+			return neg ? t->v ^ 0x8000000000000000ull : t->v;
+		memcpy(&d, &t->v, 8);
+	} else {
+		d = t->d;
+	}
+	if (neg)
+		d = -d;
+	if (kind == K_F32) {
+		float f = (float)d;
+		uint32_t b;
+		memcpy(&b, &f, 4);
+		return b;
+	}
+	uint64_t b;
+	memcpy(&b, &d, 8);
+	return b;
+}
+
+/* Parses one operand; kind says how to encode a decimal float immediate. */
+static int parse_opnd(struct P *P, struct opnd *o, int kind)
+{
+	memset(o, 0, sizeof(*o));
+	struct tok *t = lex_next(&P->L);
+	if (tok_isp(t, '[')) {
+		o->t = O_ADDR;
+		t = lex_next(&P->L);
+		int neg = 0;
+		if (t->t == T_ID) {
+			int rc = ident_slot(P, t, &o->slot);
+			if (rc)
+				return rc;
+			t = lex_next(&P->L);
+		} else {
+			o->slot = 0;
+			if (tok_isp(t, '-')) {
+				neg = 1;
+				t = lex_next(&P->L);
+			}
+			if (t->t != T_INT)
+				return perr(P, -EINVAL, t->line, "bad address expression");
+			o->imm = neg ? -(int64_t)t->v : (int64_t)t->v;
+			t = lex_next(&P->L);
+		}
+		while (tok_isp(t, '+') || tok_isp(t, '-')) {
+			int sub = t->c == '-';
+			t = lex_next(&P->L);
+			if (tok_isp(t, '-')) {
+				sub = !sub;
+				t = lex_next(&P->L);
+			}
+			if (t->t != T_INT)
+				return perr(P, -EINVAL, t->line, "bad address offset");
+			o->imm += sub ? -(int64_t)t->v : (int64_t)t->v;
+			t = lex_next(&P->L);
+		}
+		if (!tok_isp(t, ']'))
+			return perr(P, -EINVAL, t->line, "expected ']' in address");
+		return 0;
+	}
+	if (tok_isp(t, '{')) {
+		o->t = O_VEC;
+		for (;;) {
+			t = lex_next(&P->L);
+			if (t->t != T_ID || o->nvec >= 4)
+				return perr(P, -EINVAL, t->line, "bad vector operand");
+			int rc = ident_slot(P, t, &o->vec[o->nvec++]);
+			if (rc)
+				return rc;
+			t = lex_next(&P->L);
+			if (tok_isp(t, '}'))
+				return 0;
+			if (!tok_isp(t, ','))
+				return perr(P, -EINVAL, t->line, "expected ',' or '}' in vector operand");
+		}
+	}
+	if (tok_isp(t, '!')) {
+		o->neg = 1;
+		t = lex_next(&P->L);
+	}
+	int neg = 0;
+	if (tok_isp(t, '-')) {
+		neg = 1;
+		t = lex_next(&P->L);
+	}
+	if (t->t == T_INT || t->t == T_FLT32 || t->t == T_FLT64 || t->t == T_FLTDEC) {
+		o->t = O_SLOT;
+		o->is_imm = 1;
+		uint64_t v = imm_value(P, t, neg, kind);
+		if (t->t == T_FLTDEC && kind != K_F32 && kind != K_F64)
+			return perr(P, -EINVAL, t->line, "floating-point literal in an integer instruction");
+		o->imm = (int64_t)v;
+		o->slot = const_slot(P, v);
+		return 0;
+	}
+	if (t->t != T_ID)
+		return perr(P, -EINVAL, t->line, "bad operand");
+	if (t->s[0] == '$' || (P->L.cur.t == T_ID && sym_find(P, t->s, t->n) < 0 && t->s[0] != '%' &&
+	                       !(t->n == 1 && t->s[0] == '_'))) {
+		/* a label (resolved after the body) */
+		if (t->n >= sizeof(o->label))
+			return perr(P, -EINVAL, t->line, "label too long");
+		o->t = O_LABEL;
+		memcpy(o->label, t->s, t->n);
+		return 0;
+	}
+	int rc = ident_slot(P, t, &o->slot);
+	if (rc)
+		return rc;
+	o->t = O_SLOT;
+	if (tok_isp(lex_peek(&P->L), '|')) {
+		lex_next(&P->L);
+		t = lex_next(&P->L);
+		if (t->t != T_ID)
+			return perr(P, -EINVAL, t->line, "expected a predicate after '|'");
+		rc = ident_slot(P, t, &o->slot2);
+		if (rc)
+			return rc;
+		o->t = O_PAIR;
+	} else if (tok_isp(lex_peek(&P->L), '+')) {
+		/* symbol + offset as a value */
+		lex_next(&P->L);
+		t = lex_next(&P->L);
+		if (t->t != T_INT)
+			return perr(P, -EINVAL, t->line, "bad offset after '+'");
+		struct ptx_func *f = P->f;
+		uint32_t s = const_slot(P, 0);
+		if (f->ngfix && f->gfix[f->ngfix - 1].slot == o->slot) {
+			f->gfix[f->ngfix - 1].addend = t->v;
+			f->gfix[f->ngfix - 1].slot = s;
+		} else {
+			f->tmpl[s] = f->tmpl[o->slot] + t->v;
+		}
+		o->slot = s;
+	}
+	return 0;
+}
+
+static int find_func(struct ptx_module *m, const char *s, size_t n);
+
+/* ---- instructions ------------------------------------------------------------------- */
+
+struct mn {
+	char part[12][40];
+	int nparts;
+	int kinds[3];
+	int nkinds;
+};
+
+static int mn_split(const struct tok *t, struct mn *m)
+{
+	memset(m, 0, sizeof(*m));
+	size_t i = 0;
+	while (i < t->n && m->nparts < 12) {
+		size_t j = i;
+		if (t->s[j] == '.')
+			j++;
+		while (j < t->n && t->s[j] != '.')
+			j++;
+		size_t len = j - i;
+		if (len >= sizeof(m->part[0]))
+			return -EINVAL;
+		memcpy(m->part[m->nparts], t->s + i, len);
+		struct tok k = {.t = T_ID, .s = t->s + i, .n = len};
+		int kd = kind_of(&k);
+		if (kd >= 0 && m->nkinds < 3)
+			m->kinds[m->nkinds++] = kd;
+		m->nparts++;
+		i = j;
+	}
+	return 0;
+}
+
+static int mn_has(const struct mn *m, const char *s)
+{
+	for (int i = 1; i < m->nparts; i++)
+		if (strcmp(m->part[i], s) == 0)
+			return 1;
+	return 0;
+}
+
+static struct ptx_insn *emit(struct P *P, uint32_t line)
+{
+	struct ptx_func *f = P->f;
+	struct ptx_insn *c = grow(f->code, &P->capcode, f->ncode + 1, sizeof(*c));
+	if (!c) {
+		perr(P, -ENOMEM, line, "out of memory");
+		return NULL;
+	}
+	f->code = c;
+	struct ptx_insn *in = &c[f->ncode++];
+	memset(in, 0, sizeof(*in));
+	in->line = line;
+	return in;
+}
+
+static int unsigned_kind(int k)
+{
+	switch (k) {
+	case K_S8: return K_U8;
+	case K_S16: return K_U16;
+	case K_S32: return K_U32;
+	case K_S64: return K_U64;
+	default: return k;
+	}
+}
+
+static int is_float(int k) { return k == K_F32 || k == K_F64; }
+
+static int space_of(const struct mn *m)
+{
+	if (mn_has(m, ".global")) return SP_GLOBAL;
+	if (mn_has(m, ".shared") || mn_has(m, ".shared::cta")) return SP_SHARED;
+	if (mn_has(m, ".local")) return SP_LOCAL;
+	if (mn_has(m, ".param")) return SP_PARAM;
+	if (mn_has(m, ".const")) return SP_CONST;
+	return SP_GENERIC;
+}
+
+static int rounding_of(const struct mn *m)
+{
+	static const char *r[] = {"", ".rn", ".rz", ".rm", ".rp", ".rni", ".rzi", ".rmi", ".rpi"};
+	for (int i = 1; i < 9; i++)
+		if (mn_has(m, r[i]))
+			return i;
+	return RND_NONE;
+}
+
+static int cmp_of(const struct mn *m)
+{
+	static const char *c[] = {".eq", ".ne", ".lt", ".le", ".gt", ".ge", ".lo", ".ls", ".hi",
+	                          ".hs", ".equ", ".neu", ".ltu", ".leu", ".gtu", ".geu", ".num",
+	                          ".nan"};
+	for (int i = 0; i < 18; i++)
+		if (mn_has(m, c[i]))
+			return i;
+	return -1;
+}
+
+/* Generic arithmetic: name → opcode and number of sources. */
+static const struct { const char *n; int op; int nsrc; } arith[] = {
+	{"add", OP_ADD, 2}, {"sub", OP_SUB, 2}, {"div", OP_DIV, 2}, {"rem", OP_REM, 2},
+	{"min", OP_MIN, 2}, {"max", OP_MAX, 2}, {"neg", OP_NEG, 1}, {"abs", OP_ABS, 1},
+	{"and", OP_AND, 2}, {"or", OP_OR, 2}, {"xor", OP_XOR, 2}, {"not", OP_NOT, 1},
+	{"cnot", OP_CNOT, 1}, {"shl", OP_SHL, 2}, {"shr", OP_SHR, 2}, {"popc", OP_POPC, 1},
+	{"clz", OP_CLZ, 1}, {"brev", OP_BREV, 1}, {"bfe", OP_BFE, 3}, {"bfi", OP_BFI, 4},
+	{"fma", OP_FMA, 3}, {"rcp", OP_RCP, 1}, {"sqrt", OP_SQRT, 1}, {"rsqrt", OP_RSQRT, 1},
+	{"ex2", OP_EX2, 1}, {"lg2", OP_LG2, 1}, {"sin", OP_SIN, 1}, {"cos", OP_COS, 1},
+	{"tanh", OP_TANH, 1}, {"selp", OP_SELP, 3}, {"copysign", OP_COPYSIGN, 2},
+	{"prmt", OP_PRMT, 3}, {"testp", OP_TESTP, 1},
+};
+
+static int parse_ops(struct P *P, struct opnd *o, int max, int kind, int *n)
+{
+	*n = 0;
+	if (tok_isp(lex_peek(&P->L), ';')) {
+		lex_next(&P->L);
+		return 0;
+	}
+	for (;;) {
+		if (*n >= max)
+			return perr(P, -EINVAL, P->L.cur.line, "too many operands");
+		int rc = parse_opnd(P, &o[(*n)++], kind);
+		if (rc)
+			return rc;
+		struct tok *t = lex_next(&P->L);
+		if (tok_isp(t, ';'))
+			return 0;
+		if (!tok_isp(t, ','))
+			return perr(P, -EINVAL, t->line, "expected ',' or ';' after operand");
+	}
+}
+
+static int need_slots(struct P *P, struct opnd *o, int n, int want, const char *name, uint32_t line)
+{
+	if (n != want)
+		return perr(P, -EINVAL, line, "'%s' takes %d operands, got %d", name, want, n);
+	for (int i = 0; i < n; i++)
+		if (o[i].t != O_SLOT)
+			return perr(P, -EINVAL, line, "operand %d of '%s' must be a register or immediate",
+			            i + 1, name);
+	return 0;
+}
+
+static int parse_call(struct P *P, struct ptx_insn *in, uint32_t line)
+{
+	struct ptx_module *m = P->m;
+	struct ptx_call *c = grow(m->calls, &P->capcalls, m->ncalls + 1, sizeof(*c));
+	if (!c)
+		return perr(P, -ENOMEM, line, "out of memory");
+	m->calls = c;
+	uint32_t cap = P->capcalls;
+	char (*cn)[128] = realloc(P->callname, (size_t)cap * 128);
+	if (!cn)
+		return perr(P, -ENOMEM, line, "out of memory");
+	P->callname = cn;
+	c = &m->calls[m->ncalls];
+	memset(c, 0, sizeof(*c));
+	in->op = OP_CALL;
+	in->imm = m->ncalls;
+	struct tok *t = lex_next(&P->L);
+	if (tok_isp(t, '(')) {
+		t = lex_next(&P->L);
+		int i = t->t == T_ID ? sym_find(P, t->s, t->n) : -1;
+		if (i < 0 || P->syms[i].kind != S_PARAM)
+			return perr(P, -EINVAL, t->line, "call return value must be a .param variable");
+		c->ret_off = P->syms[i].off;
+		c->nret = 1;
+		if (!tok_isp(lex_next(&P->L), ')') || !tok_isp(lex_next(&P->L), ','))
+			return perr(P, -ENOTSUP, t->line, "only one call return value is supported");
+		t = lex_next(&P->L);
+	}
+	if (t->t != T_ID || t->n >= 128)
+		return perr(P, -EINVAL, t->line, "expected a function name in call");
+	int fi = find_func(P->m, t->s, t->n);
+	if (fi < 0)
+		return perr(P, -ENOTSUP, t->line, "indirect call or unknown function '%.*s' "
+		            "(only direct calls to .func are supported)", (int)t->n, t->s);
+	c->callee = (uint32_t)fi;
+	memcpy(P->callname[m->ncalls], t->s, t->n);
+	P->callname[m->ncalls][t->n] = 0;
+	t = lex_next(&P->L);
+	if (tok_isp(t, ',')) {
+		if (!tok_isp(lex_next(&P->L), '('))
+			return perr(P, -EINVAL, t->line, "expected '(' before call arguments");
+		for (;;) {
+			t = lex_next(&P->L);
+			if (tok_isp(t, ')'))
+				break;
+			if (tok_isp(t, ','))
+				continue;
+			int i = t->t == T_ID ? sym_find(P, t->s, t->n) : -1;
+			if (i < 0 || P->syms[i].kind != S_PARAM)
+				return perr(P, -EINVAL, t->line, "call arguments must be .param variables");
+			if (c->nargs >= 32)
+				return perr(P, -ENOTSUP, t->line, "more than 32 call arguments");
+			c->arg_off[c->nargs++] = P->syms[i].off;
+		}
+		t = lex_next(&P->L);
+	}
+	if (!tok_isp(t, ';'))
+		return perr(P, -ENOTSUP, t->line, "call with a prototype list is not supported");
+	m->ncalls++;
+	return 0;
+}
+
+static int add_fix(struct P *P, const char *label, uint32_t line)
+{
+	void *x = grow(P->fix, &P->capfix, P->nfix + 1, sizeof(*P->fix));
+	if (!x)
+		return perr(P, -ENOMEM, line, "out of memory");
+	P->fix = x;
+	snprintf(P->fix[P->nfix].name, sizeof(P->fix[0].name), "%s", label);
+	P->fix[P->nfix].insn = P->f->ncode - 1;
+	P->fix[P->nfix].line = line;
+	P->nfix++;
+	return 0;
+}
+
+/* Parses one instruction whose mnemonic is t (guard already parsed into g/gneg). */
+static int parse_insn(struct P *P, const struct tok *t, uint32_t g, int gneg)
+{
+	uint32_t line = t->line;
+	struct mn m;
+	char name[64];
+	snprintf(name, sizeof(name), "%.*s", (int)(t->n < 60 ? t->n : 60), t->s);
+	if (mn_split(t, &m))
+		return perr(P, -EINVAL, line, "malformed instruction '%s'", name);
+	const char *op = m.part[0];
+	int k = m.nkinds ? m.kinds[m.nkinds - 1] : K_NONE;
+	if (k == K_F16 || mn_has(&m, ".f16x2") || mn_has(&m, ".bf16") || mn_has(&m, ".bf16x2"))
+		return perr(P, -ENOTSUP, line, "unsupported instruction '%s' (half-precision types)", name);
+	struct opnd o[8];
+	int n = 0, rc;
+	struct ptx_insn *in;
+
+	if (!strcmp(op, "call")) {
+		in = emit(P, line);
+		if (!in)
+			return P->rc;
+		in->guard = g;
+		in->gneg = (uint8_t)gneg;
+		return parse_call(P, in, line);
+	}
+	rc = parse_ops(P, o, 8, k, &n);
+	if (rc)
+		return rc;
+	in = emit(P, line);
+	if (!in)
+		return P->rc;
+	in->guard = g;
+	in->gneg = (uint8_t)gneg;
+	in->kind = (uint8_t)k;
+
+	if (!strcmp(op, "mov")) {
+		if (n != 2)
+			return perr(P, -EINVAL, line, "'%s' takes 2 operands", name);
+		if (o[0].t == O_VEC && o[1].t == O_SLOT) {
+			in->op = OP_UNPACK;
+			in->mod2 = (uint8_t)o[0].nvec;
+			memcpy(in->o, o[0].vec, sizeof(o[0].vec));
+			in->o[4] = o[1].slot;
+			return 0;
+		}
+		if (o[1].t == O_VEC && o[0].t == O_SLOT) {
+			in->op = OP_PACK;
+			in->mod2 = (uint8_t)o[1].nvec;
+			memcpy(in->o, o[1].vec, sizeof(o[1].vec));
+			in->o[4] = o[0].slot;
+			return 0;
+		}
+		if ((rc = need_slots(P, o, n, 2, name, line)))
+			return rc;
+		in->op = OP_MOV;
+		in->kind = (uint8_t)(k == K_PRED ? K_PRED : unsigned_kind(k));
+		in->o[0] = o[0].slot;
+		in->o[1] = o[1].slot;
+		return 0;
+	}
+	if (!strcmp(op, "ld") || !strcmp(op, "ldu") || !strcmp(op, "st")) {
+		int isst = op[0] == 's';
+		if (n != 2 || o[isst ? 0 : 1].t != O_ADDR)
+			return perr(P, -EINVAL, line, "'%s' needs a value and an [address]", name);
+		struct opnd *v = &o[isst ? 1 : 0];
+		struct opnd *a = &o[isst ? 0 : 1];
+		in->op = isst ? OP_ST : OP_LD;
+		in->kind2 = (uint8_t)space_of(&m);
+		in->size = (uint8_t)kind_size(k);
+		in->o[4] = a->slot;
+		in->imm = a->imm;
+		if (k == K_PRED || k == K_NONE)
+			return perr(P, -EINVAL, line, "'%s' needs a value type", name);
+		if (v->t == O_VEC) {
+			in->mod2 = (uint8_t)v->nvec;
+			memcpy(in->o, v->vec, sizeof(v->vec));
+		} else if (v->t == O_SLOT) {
+			in->mod2 = 1;
+			in->o[0] = v->slot;
+		} else {
+			return perr(P, -EINVAL, line, "bad value operand of '%s'", name);
+		}
+		if (!isst) {
+			in->mod = (uint8_t)kind_size(P->slotkind[in->o[0]]);
+			if (in->mod < in->size || P->slotkind[in->o[0]] == K_PRED)
+				in->mod = 8;
+		}
+		return 0;
+	}
+	if (!strcmp(op, "atom") || !strcmp(op, "red")) {
+		static const char *aops[] = {".add", ".min", ".max", ".inc", ".dec", ".and", ".or",
+		                             ".xor", ".exch", ".cas"};
+		int ao = -1;
+		for (int i = 0; i < 10; i++)
+			if (mn_has(&m, aops[i]))
+				ao = i;
+		int isred = op[0] == 'r';
+		int want = (isred ? 2 : 3) + (ao == AT_CAS);
+		if (ao < 0 || n != want || o[isred ? 0 : 1].t != O_ADDR || mn_has(&m, ".v2") ||
+		    mn_has(&m, ".v4"))
+			return perr(P, -ENOTSUP, line, "unsupported atomic '%s'", name);
+		if (k == K_U8 || k == K_S8 || k == K_U16 || k == K_S16 || k == K_NONE)
+			return perr(P, -ENOTSUP, line, "unsupported atomic type in '%s'", name);
+		in->op = OP_ATOM;
+		in->mod = (uint8_t)(ao | (isred ? AT_RED : 0));
+		in->kind2 = (uint8_t)space_of(&m);
+		in->size = (uint8_t)kind_size(k);
+		if (ao != AT_MIN && ao != AT_MAX)
+			in->kind = (uint8_t)unsigned_kind(k);
+		struct opnd *a = &o[isred ? 0 : 1];
+		in->o[4] = a->slot;
+		in->imm = a->imm;
+		in->o[0] = isred ? new_slot(P, K_U64, 0) : o[0].slot;
+		in->o[1] = o[isred ? 1 : 2].slot;
+		if (ao == AT_CAS)
+			in->o[2] = o[isred ? 2 : 3].slot;
+		return 0;
+	}
+	if (!strcmp(op, "setp") || !strcmp(op, "set")) {
+		int c = cmp_of(&m);
+		if (c < 0 || (n != 3 && n != 4))
+			return perr(P, -EINVAL, line, "malformed '%s'", name);
+		if (!strcmp(op, "set"))
+			return perr(P, -ENOTSUP, line, "unsupported instruction '%s' (use setp)", name);
+		in->op = OP_SETP;
+		in->mod = (uint8_t)c;
+		in->kind = (uint8_t)m.kinds[m.nkinds - 1];
+		int comb = mn_has(&m, ".and") ? COMB_AND : mn_has(&m, ".or") ? COMB_OR :
+		           mn_has(&m, ".xor") ? COMB_XOR : COMB_NONE;
+		if ((comb != COMB_NONE) != (n == 4))
+			return perr(P, -EINVAL, line, "'%s': combiner and third source go together", name);
+		in->mod2 = (uint8_t)comb;
+		in->o[0] = o[0].slot;
+		if (o[0].t == O_PAIR) {
+			in->mod2 |= SETP_HAS_Q;
+			in->o[4] = o[0].slot2;
+		}
+		in->o[1] = o[1].slot;
+		in->o[2] = o[2].slot;
+		if (n == 4) {
+			in->o[3] = o[3].slot;
+			if (o[3].neg)
+				in->mod2 |= SETP_NEG_C;
+		}
+		return 0;
+	}
+	if (!strcmp(op, "cvt")) {
+		if (m.nkinds != 2 || (rc = need_slots(P, o, n, 2, name, line)))
+			return rc ? rc : perr(P, -EINVAL, line, "'%s' needs two types", name);
+		in->op = OP_CVT;
+		in->kind = (uint8_t)m.kinds[0];
+		in->kind2 = (uint8_t)m.kinds[1];
+		in->mod = (uint8_t)rounding_of(&m);
+		in->mod2 = mn_has(&m, ".sat") ? FL_SAT : 0;
+		in->o[0] = o[0].slot;
+		in->o[1] = o[1].slot;
+		return 0;
+	}
+	if (!strcmp(op, "cvta")) {
+		if ((rc = need_slots(P, o, n, 2, name, line)))
+			return rc;
+		in->op = mn_has(&m, ".to") ? OP_CVTA_TO : OP_CVTA_FROM;
+		in->kind2 = (uint8_t)space_of(&m);
+		in->o[0] = o[0].slot;
+		in->o[1] = o[1].slot;
+		return 0;
+	}
+	if (!strcmp(op, "mul") || !strcmp(op, "mad") || !strcmp(op, "mul24") || !strcmp(op, "mad24")) {
+		int ismad = op[1] == 'a';
+		if (strstr(op, "24"))
+			return perr(P, -ENOTSUP, line, "unsupported instruction '%s'", name);
+		if ((rc = need_slots(P, o, n, ismad ? 4 : 3, name, line)))
+			return rc;
+		if (is_float(k))
+			in->op = ismad ? OP_FMA : OP_MUL_LO;
+		else if (mn_has(&m, ".hi"))
+			in->op = ismad ? OP_MAD_HI : OP_MUL_HI;
+		else if (mn_has(&m, ".wide"))
+			in->op = ismad ? OP_MAD_WIDE : OP_MUL_WIDE;
+		else {
+			in->op = ismad ? OP_MAD_LO : OP_MUL_LO;
+			in->kind = (uint8_t)unsigned_kind(k);
+		}
+		in->mod2 = mn_has(&m, ".sat") ? FL_SAT : 0;
+		for (int i = 0; i < n; i++)
+			in->o[i] = o[i].slot;
+		return 0;
+	}
+	if (!strcmp(op, "shf")) {
+		if ((rc = need_slots(P, o, n, 4, name, line)))
+			return rc;
+		in->op = mn_has(&m, ".l") ? OP_SHF_L : OP_SHF_R;
+		in->mod = mn_has(&m, ".clamp");
+		for (int i = 0; i < n; i++)
+			in->o[i] = o[i].slot;
+		return 0;
+	}
+	for (size_t i = 0; i < sizeof(arith) / sizeof(arith[0]); i++) {
+		if (strcmp(op, arith[i].n))
+			continue;
+		if ((rc = need_slots(P, o, n, arith[i].nsrc + 1, name, line)))
+			return rc;
+		if (k == K_NONE)
+			return perr(P, -EINVAL, line, "'%s' needs a type", name);
+		in->op = (uint16_t)arith[i].op;
+		int ki = k;
+		switch (in->op) {
+		case OP_ADD: case OP_SUB: case OP_NEG: case OP_AND: case OP_OR: case OP_XOR:
+		case OP_NOT: case OP_SHL: case OP_SELP: case OP_CNOT: case OP_POPC: case OP_CLZ:
+		case OP_BREV: case OP_BFI:
+			ki = unsigned_kind(k);
+			break;
+		default:
+			break;
+		}
+		if ((in->op == OP_ADD || in->op == OP_SUB) && mn_has(&m, ".cc"))
+			return perr(P, -ENOTSUP, line, "unsupported instruction '%s' (carry flags)", name);
+		if ((in->op == OP_ADD || in->op == OP_SUB || in->op == OP_MIN || in->op == OP_MAX) &&
+		    mn_has(&m, ".sat") && !is_float(k))
+			return perr(P, -ENOTSUP, line, "unsupported instruction '%s' (integer saturation)", name);
+		if (in->op == OP_TESTP)
+			return perr(P, -ENOTSUP, line, "unsupported instruction '%s'", name);
+		if (in->op == OP_PRMT && m.nparts > 2)
+			return perr(P, -ENOTSUP, line, "unsupported instruction '%s' (prmt modes)", name);
+		in->kind = (uint8_t)ki;
+		in->mod = (uint8_t)rounding_of(&m);
+		in->mod2 = mn_has(&m, ".sat") ? FL_SAT : 0;
+		for (int j = 0; j < n; j++)
+			in->o[j] = o[j].slot;
+		return 0;
+	}
+	if (!strcmp(op, "bra")) {
+		if (n != 1 || o[0].t != O_LABEL)
+			return perr(P, -ENOTSUP, line, "'%s' needs a label (indirect branches unsupported)", name);
+		in->op = OP_BRA;
+		return add_fix(P, o[0].label, line);
+	}
+	if (!strcmp(op, "ret") || !strcmp(op, "exit") || !strcmp(op, "trap")) {
+		in->op = op[0] == 'r' ? OP_RET : op[0] == 'e' ? OP_EXIT : OP_TRAP;
+		return n ? perr(P, -EINVAL, line, "'%s' takes no operands", name) : 0;
+	}
+	if ((!strcmp(op, "bar") || !strcmp(op, "barrier")) &&
+	    (mn_has(&m, ".sync") || m.nparts == 1 || (m.nparts == 2 && mn_has(&m, ".cta")) ||
+	     (mn_has(&m, ".cta") && mn_has(&m, ".sync"))) && !mn_has(&m, ".warp")) {
+		if (n > 2 || n < 1)
+			return perr(P, -EINVAL, line, "'%s' takes a barrier number", name);
+		if (n == 2)
+			return perr(P, -ENOTSUP, line, "'%s' with a thread count is not supported", name);
+		in->op = OP_BAR;
+		return 0;
+	}
+	if (!strcmp(op, "membar") || !strcmp(op, "fence")) {
+		in->op = OP_NOP;
+		return 0;
+	}
+	return perr(P, -ENOTSUP, line, "unsupported instruction '%s'", name);
+}
+
+/* ---- functions and module ----------------------------------------------------------- */
+
+static int parse_params(struct P *P, struct ptx_func *f, int ret)
+{
+	/* '(' already consumed; formal params get frame offsets in order. */
+	uint32_t cursor = ret ? f->frame_param_size : 0;
+	for (;;) {
+		struct tok *t = lex_next(&P->L);
+		if (tok_isp(t, ')'))
+			break;
+		if (tok_isp(t, ','))
+			continue;
+		if (!tok_is(t, ".param") && !tok_is(t, ".reg"))
+			return perr(P, -EINVAL, t->line, "expected .param in parameter list");
+		if (tok_is(t, ".reg"))
+			return perr(P, -ENOTSUP, t->line, ".reg parameters are not supported");
+		struct sym *y = param_decl(P, &cursor);
+		if (!y)
+			return P->rc;
+		if (ret) {
+			f->ret_off = y->off;
+			f->ret_size = y->size;
+		} else {
+			if (f->nparams >= 64)
+				return perr(P, -ENOTSUP, t->line, "more than 64 parameters");
+			f->param_off[f->nparams] = y->off;
+			f->param_size[f->nparams] = y->size;
+			f->nparams++;
+		}
+	}
+	f->frame_param_size = cursor;
+	if (!ret)
+		f->param_bytes = cursor;
+	return 0;
+}
+
+static int finish_func(struct P *P)
+{
+	struct ptx_func *f = P->f;
+	for (uint32_t i = 0; i < P->nfix; i++) {
+		uint32_t j;
+		for (j = 0; j < P->nlabels; j++)
+			if (!strcmp(P->labels[j].name, P->fix[i].name))
+				break;
+		if (j == P->nlabels)
+			return perr(P, -EINVAL, P->fix[i].line, "undefined label '%s'", P->fix[i].name);
+		f->code[P->fix[i].insn].imm = P->labels[j].insn;
+	}
+	/* falling off the end returns */
+	struct ptx_insn *in = emit(P, P->L.cur.line);
+	if (!in)
+		return P->rc;
+	in->op = f->is_entry ? OP_EXIT : OP_RET;
+	/* combine op and kind for the interpreter's single dispatch switch */
+	for (uint32_t i = 0; i < f->ncode; i++) {
+		assert(f->code[i].kind < 16);
+		f->code[i].op = (uint16_t)(f->code[i].op << 4 | f->code[i].kind);
+	}
+	P->nfix = P->nlabels = 0;
+	return 0;
+}
+
+static int parse_body(struct P *P)
+{
+	struct ptx_func *f = P->f;
+	uint32_t scopes[64];
+	int depth = 0;
+	uint32_t cursor = f->frame_param_size;
+	for (;;) {
+		struct tok *t = lex_next(&P->L);
+		if (P->rc)
+			return P->rc;
+		if (t->t == T_EOF)
+			return perr(P, -EINVAL, t->line, "unexpected end of text in '%s'", f->name);
+		if (tok_isp(t, '{')) {
+			if (depth >= 64)
+				return perr(P, -EINVAL, t->line, "blocks nested too deeply");
+			scopes[depth++] = P->nsyms;
+			continue;
+		}
+		if (tok_isp(t, '}')) {
+			if (depth == 0)
+				break;
+			sym_pop(P, scopes[--depth]);
+			continue;
+		}
+		if (tok_isp(t, ';'))
+			continue;
+		uint32_t g = 0;
+		int gneg = 0;
+		if (tok_isp(t, '@')) {
+			t = lex_next(&P->L);
+			if (tok_isp(t, '!')) {
+				gneg = 1;
+				t = lex_next(&P->L);
+			}
+			if (t->t != T_ID)
+				return perr(P, -EINVAL, t->line, "expected a predicate after '@'");
+			int rc = ident_slot(P, t, &g);
+			if (rc)
+				return rc;
+			t = lex_next(&P->L);
+		}
+		if (t->t != T_ID)
+			return perr(P, -EINVAL, t->line, "expected an instruction");
+		if (t->s[0] == '.') {
+			int rc = 0;
+			if (tok_is(t, ".reg"))
+				rc = parse_reg(P);
+			else if (tok_is(t, ".local"))
+				rc = parse_local(P);
+			else if (tok_is(t, ".shared"))
+				rc = parse_shared(P, 0);
+			else if (tok_is(t, ".param")) {
+				if (!param_decl(P, &cursor))
+					return P->rc;
+				f->frame_param_size = cursor;
+				if (!tok_isp(lex_next(&P->L), ';'))
+					return perr(P, -EINVAL, t->line, "expected ';' after .param");
+			} else if (tok_is(t, ".pragma") || tok_is(t, ".loc") || tok_is(t, ".file")) {
+				uint32_t l = t->line;
+				while (P->L.cur.t != T_EOF && !tok_isp(&P->L.cur, ';') &&
+				       lex_peek(&P->L)->line == l)
+					lex_next(&P->L);
+				if (tok_isp(lex_peek(&P->L), ';'))
+					lex_next(&P->L);
+			} else {
+				return perr(P, -ENOTSUP, t->line, "unsupported directive '%.*s' in a body",
+				            (int)t->n, t->s);
+			}
+			if (rc)
+				return rc;
+			continue;
+		}
+		if (tok_isp(lex_peek(&P->L), ':') && !g) {
+			struct tok lt = *t;
+			t = &lt;
+			lex_next(&P->L);
+			void *x = grow(P->labels, &P->caplabels, P->nlabels + 1, sizeof(*P->labels));
+			if (!x || t->n >= sizeof(P->labels[0].name))
+				return perr(P, -ENOMEM, t->line, "out of memory or label too long");
+			P->labels = x;
+			memcpy(P->labels[P->nlabels].name, t->s, t->n);
+			P->labels[P->nlabels].name[t->n] = 0;
+			P->labels[P->nlabels].insn = f->ncode;
+			P->nlabels++;
+			continue;
+		}
+		int rc = parse_insn(P, t, g, gneg);
+		if (rc)
+			return rc;
+	}
+	return finish_func(P);
+}
+
+static int find_func(struct ptx_module *m, const char *s, size_t n)
+{
+	for (uint32_t i = 0; i < m->nfuncs; i++)
+		if (strlen(m->funcs[i].name) == n && memcmp(m->funcs[i].name, s, n) == 0)
+			return (int)i;
+	return -1;
+}
+
+static void func_release(struct ptx_func *f)
+{
+	free(f->tmpl);
+	free(f->code);
+	free(f->fills);
+	free(f->gfix);
+}
+
+/* Parses a .entry/.func header and its body or ';'. Function names live in m->funcs (not in
+ * the symbol table), so a function's own parameters can be popped without losing it. */
+static int parse_func(struct P *P, int is_entry)
+{
+	struct ptx_module *m = P->m;
+	struct ptx_func tmp;
+	memset(&tmp, 0, sizeof(tmp));
+	tmp.is_entry = is_entry;
+	uint32_t scope0 = P->nsyms;
+	P->scope[0] = scope0;
+	P->f = &tmp;
+	P->capcode = P->capslots = P->capfills = P->capgfix = 0;
+	P->nlabels = P->nfix = 0;
+	new_slot(P, K_U64, 0);          /* slot 0: constant zero */
+	int retsym = -1;
+	struct tok *t = lex_next(&P->L);
+	if (!is_entry && tok_isp(t, '(')) {
+		retsym = (int)P->nsyms;
+		if (parse_params(P, &tmp, 1))
+			goto fail;
+		if (P->nsyms != (uint32_t)retsym + 1) {
+			perr(P, -ENOTSUP, t->line, "only one return value is supported");
+			goto fail;
+		}
+		t = lex_next(&P->L);
+	}
+	if (t->t != T_ID || t->n >= sizeof(tmp.name) || t->s[0] == '.') {
+		perr(P, -EINVAL, t->line, "expected a function name");
+		goto fail;
+	}
+	memcpy(tmp.name, t->s, t->n);
+	uint32_t line = t->line;
+	tmp.frame_param_size = 0;
+	if (tok_isp(lex_peek(&P->L), '(')) {
+		lex_next(&P->L);
+		if (parse_params(P, &tmp, 0))
+			goto fail;
+	}
+	if (retsym >= 0) {
+		uint32_t off = align_up(tmp.param_bytes, 8);
+		P->syms[retsym].off = off;
+		tmp.ret_off = off;
+		tmp.ret_size = P->syms[retsym].size;
+		tmp.frame_param_size = off + tmp.ret_size;
+	}
+	for (;;) {
+		t = lex_next(&P->L);
+		if (tok_isp(t, '{') || tok_isp(t, ';') || t->t == T_EOF)
+			break;
+		if (tok_is(t, ".maxntid") || tok_is(t, ".reqntid")) {
+			uint32_t prod = 1;
+			for (;;) {
+				struct tok *v = lex_next(&P->L);
+				if (v->t == T_INT && v->v > 0 && v->v <= 1024)
+					prod *= (uint32_t)v->v;
+				if (!tok_isp(lex_peek(&P->L), ','))
+					break;
+				lex_next(&P->L);
+			}
+			tmp.max_ntid = prod > 1024 ? 1024 : prod;
+		}
+	}
+	if (t->t == T_EOF) {
+		perr(P, -EINVAL, t->line, "unexpected end of text after '%s'", tmp.name);
+		goto fail;
+	}
+	int idx = find_func(m, tmp.name, strlen(tmp.name));
+	if (idx < 0) {
+		struct ptx_func *nf = realloc(m->funcs, sizeof(*nf) * (m->nfuncs + 1));
+		if (!nf) {
+			perr(P, -ENOMEM, line, "out of memory");
+			goto fail;
+		}
+		m->funcs = nf;
+		idx = (int)m->nfuncs++;
+		memset(&m->funcs[idx], 0, sizeof(m->funcs[idx]));
+		memcpy(m->funcs[idx].name, tmp.name, sizeof(tmp.name));
+	}
+	struct ptx_func *dst = &m->funcs[idx];
+	if (!dst->defined) {
+		dst->is_entry = is_entry;
+		dst->nparams = tmp.nparams;
+		memcpy(dst->param_off, tmp.param_off, sizeof(tmp.param_off));
+		memcpy(dst->param_size, tmp.param_size, sizeof(tmp.param_size));
+		dst->param_bytes = tmp.param_bytes;
+		dst->ret_off = tmp.ret_off;
+		dst->ret_size = tmp.ret_size;
+	}
+	if (tok_isp(t, '{')) {
+		if (dst->defined) {
+			perr(P, -EINVAL, line, "function '%s' defined twice", tmp.name);
+			goto fail;
+		}
+		if (parse_body(P))
+			goto fail;
+		tmp.defined = 1;
+		m->funcs[idx] = tmp;
+	} else {
+		func_release(&tmp);
+	}
+	sym_pop(P, scope0);
+	P->f = NULL;
+	return 0;
+fail:
+	func_release(&tmp);
+	sym_pop(P, scope0);
+	P->f = NULL;
+	return P->rc ? P->rc : -EINVAL;
+}
+
+static void skip_line(struct P *P)
+{
+	uint32_t l = P->L.cur.line;
+	while (lex_peek(&P->L)->t != T_EOF && lex_peek(&P->L)->line == l)
+		lex_next(&P->L);
+}
+
+static int parse_module(struct P *P)
+{
+	int is_extern = 0;
+	for (;;) {
+		struct tok *t = lex_next(&P->L);
+		if (P->rc)
+			return P->rc;
+		if (t->t == T_EOF)
+			break;
+		if (tok_isp(t, ';'))
+			continue;
+		if (t->t != T_ID || t->s[0] != '.')
+			return perr(P, -EINVAL, t->line, "expected a directive, got '%.*s'",
+			            t->t == T_ID ? (int)t->n : 1, t->t == T_ID ? t->s : "?");
+		int rc = 0;
+		if (tok_is(t, ".version")) {
+			t = lex_next(&P->L);
+			if (t->t != T_FLTDEC && t->t != T_INT)
+				return perr(P, -EINVAL, t->line, "bad .version");
+		} else if (tok_is(t, ".target") || tok_is(t, ".file") || tok_is(t, ".pragma") ||
+		           tok_is(t, ".loc")) {
+			skip_line(P);
+		} else if (tok_is(t, ".address_size")) {
+			t = lex_next(&P->L);
+			if (t->t != T_INT || t->v != 64)
+				return perr(P, -ENOTSUP, t->line, "only .address_size 64 is supported");
+		} else if (tok_is(t, ".visible") || tok_is(t, ".weak") || tok_is(t, ".common")) {
+			continue;
+		} else if (tok_is(t, ".extern")) {
+			is_extern = 1;
+			continue;
+		} else if (tok_is(t, ".entry")) {
+			rc = parse_func(P, 1);
+		} else if (tok_is(t, ".func")) {
+			rc = parse_func(P, 0);
+		} else if (tok_is(t, ".global") || tok_is(t, ".const")) {
+			if (is_extern)
+				return perr(P, -ENOTSUP, t->line, "external variables are not supported");
+			rc = parse_var(P, tok_is(t, ".global") ? SP_GLOBAL : SP_CONST);
+		} else if (tok_is(t, ".shared")) {
+			rc = parse_shared(P, is_extern);
+		} else if (tok_is(t, ".section")) {
+			/* debug sections: skip the braced block */
+			int depth = 0;
+			do {
+				t = lex_next(&P->L);
+				if (tok_isp(t, '{'))
+					depth++;
+				else if (tok_isp(t, '}'))
+					depth--;
+			} while (t->t != T_EOF && depth > 0);
+		} else {
+			return perr(P, -ENOTSUP, t->line, "unsupported directive '%.*s'", (int)t->n, t->s);
+		}
+		if (rc)
+			return rc;
+		is_extern = 0;
+	}
+	struct ptx_module *m = P->m;
+	for (uint32_t i = 0; i < m->ncalls; i++) {
+		const struct ptx_func *c = &m->funcs[m->calls[i].callee];
+		if (!c->defined)
+			return perr(P, -ENOTSUP, 0, "kernel calls external function '%s', which the "
+			            "simulator does not provide (printf/malloc/… are not supported)", c->name);
+		if (m->calls[i].nargs != c->nparams || m->calls[i].nret != (c->ret_size != 0))
+			return perr(P, -EINVAL, 0, "call to '%s' with a wrong number of arguments", c->name);
+	}
+	return 0;
+}
+
+int ptx_module_parse(const char *text, struct ptx_module **out, char *err, size_t errlen)
+{
+	struct P P;
+	memset(&P, 0, sizeof(P));
+	char dummy[8];
+	P.err = err && errlen ? err : dummy;
+	P.errlen = err && errlen ? errlen : sizeof(dummy);
+	P.err[0] = 0;
+	P.L.p = text;
+	P.L.line = 1;
+	*out = NULL;
+	P.m = calloc(1, sizeof(*P.m));
+	if (!P.m || hash_rebuild(&P, 1024) < 0) {
+		free(P.m);
+		snprintf(P.err, P.errlen, "out of memory");
+		return -ENOMEM;
+	}
+	int rc = parse_module(&P);
+	free(P.syms);
+	free(P.hash);
+	free(P.slotkind);
+	free(P.fix);
+	free(P.labels);
+	free(P.callname);
+	if (rc) {
+		ptx_module_free(P.m);
+		return rc;
+	}
+	*out = P.m;
+	return 0;
+}
+
+void ptx_module_free(struct ptx_module *m)
+{
+	if (!m)
+		return;
+	for (uint32_t i = 0; i < m->nfuncs; i++)
+		func_release(&m->funcs[i]);
+	for (uint32_t i = 0; i < m->nvars; i++)
+		free(m->vars[i].init);
+	free(m->funcs);
+	free(m->vars);
+	free(m->calls);
+	free(m);
+}
+
+const struct ptx_func *ptx_module_entry(const struct ptx_module *m, const char *name)
+{
+	for (uint32_t i = 0; i < m->nfuncs; i++)
+		if (m->funcs[i].is_entry && m->funcs[i].defined && !strcmp(m->funcs[i].name, name))
+			return &m->funcs[i];
+	return NULL;
+}
+
+void ptx_module_bind(struct ptx_module *m)
+{
+	for (uint32_t i = 0; i < m->nfuncs; i++) {
+		struct ptx_func *f = &m->funcs[i];
+		for (uint32_t j = 0; j < f->ngfix; j++) {
+			assert(f->gfix[j].var < m->nvars && f->gfix[j].slot < f->nslots);
+			f->tmpl[f->gfix[j].slot] = m->vars[f->gfix[j].var].addr + f->gfix[j].addend;
+		}
+	}
+}
