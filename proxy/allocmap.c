@@ -81,7 +81,7 @@ int vgpu_allocmap_check(const struct vgpu_allocmap *m, uint64_t p, uint64_t len,
 		return -EFAULT;
 	const struct vgpu_alloc *a = &m->v[i - 1];
 	uint64_t off = p - a->base;           /* no wrap: a->base <= p */
-	if (off > a->size || (off == a->size && len != 0))
+	if (off >= a->size)                   /* p past the end (len 0 included) */
 		return -EFAULT;
 	if (len > a->size - off)              /* no wrap: off <= size */
 		return -EFAULT;

@@ -25,7 +25,7 @@ int vgpu_allocmap_remove(struct vgpu_allocmap *m, uint64_t base, uint64_t *size 
 /*
  * Is [p, p+len) inside ONE allocation? 0 yes, -EFAULT no. Overflow-safe: p+len is never
  * computed, so a range wrapping past 2^64 is rejected. len 0 names no bytes, but p must
- * still lie in an allocation or be its one-past-the-end address (as C pointers may).
+ * still lie inside an allocation (as the codec's dptr_check hook promises).
  * *base (may be NULL) gets the allocation's base on success. O(log n).
  */
 int vgpu_allocmap_check(const struct vgpu_allocmap *m, uint64_t p, uint64_t len, uint64_t *base /* out */);

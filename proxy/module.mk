@@ -11,8 +11,50 @@ $(PROXY_UNIT_TESTS): $(B)/tests/proxy/%: $(B)/tests/proxy/%.o $(PROXY_CORE_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^
 
 PROXY_TESTS := $(PROXY_UNIT_TESTS)
+
+# vgpu-proxy itself. The generic call path needs the codec (runtime/codec*.c) and the
+# generated tables; until they exist the proxy builds without them and refuses every call
+# with CUDA_ERROR_NOT_SUPPORTED (the supervisor, workers and channels still work).
+PROXY := $(B)/proxy/vgpu-proxy
+PROXY_OBJS := $(PROXY_CORE_OBJS) $(addprefix $(B)/proxy/,main.o supervisor.o worker.o handoff.o \
+	backend.o chanloop.o custom.o dispatch.o) \
+	$(patsubst %.c,$(B)/%.o,$(wildcard proxy/custom_*.c))
+PROXY_LIBS := $(RING_LIBS) -ldl
+
+PROXY_CODEC_SRCS := $(wildcard runtime/codec*.c)
+ifneq ($(PROXY_CODEC_SRCS),)
+  PROXY_FEATURES += -DVGPU_HAVE_CODEC=1
+  PROXY_OBJS += $(patsubst %.c,$(B)/%.o,$(PROXY_CODEC_SRCS) $(wildcard runtime/cuerr.c))
+  PROXY_LIBS += -lmsgpackc
+  ifneq ($(wildcard generated/vgpu_dispatch.c),)
+    PROXY_FEATURES += -DVGPU_HAVE_DISPATCH=1
+    PROXY_OBJS += $(B)/generated/vgpu_dispatch.o $(B)/generated/vgpu_calls.o
+  endif
+endif
+
+$(B)/proxy/%.o: CPPFLAGS += $(PROXY_FEATURES)
+
+$(PROXY): $(PROXY_OBJS) $(RING_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(PROXY_LIBS)
+
+ALL += $(PROXY)
+
+# A stand-in driver library for the supervisor tests (cuInit, one device, a few calls), so
+# they run before (and independently of) the simulator.
+PROXY_FAKEDRV := $(B)/tests/proxy/libfakedrv.so
+$(PROXY_FAKEDRV): tests/proxy/fakedrv.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -shared -o $@ $< $(LDFLAGS)
+
+PROXY_SUP_TESTS := $(addprefix $(B)/tests/proxy/,test_supervisor)
+$(PROXY_SUP_TESTS): $(B)/tests/proxy/%: $(B)/tests/proxy/%.o $(RING_LIB) | $(PROXY) $(PROXY_FAKEDRV)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $< $(RING_LIB) $(RING_LIBS)
+
+PROXY_TESTS += $(PROXY_SUP_TESTS)
 TESTS += $(PROXY_TESTS)
 
 .PHONY: test-proxy
-test-proxy: $(PROXY_TESTS)
-	@VGPU_BUILD=$(B) tests/run.sh $(PROXY_TESTS)
+test-proxy: $(PROXY_TESTS) $(PROXY) $(PROXY_FAKEDRV)
+	@VGPU_BUILD=$(B) tests/run.sh --timeout 120 $(PROXY_TESTS)

@@ -5,7 +5,7 @@
 
 #include <stdint.h>
 
-#define VGPU_STATS_HTYPES 16u  /* handle types counted separately (codec handle type < 16) */
+#define VGPU_STATS_HTYPES 24u  /* handle types counted separately (enum vgpu_handle_type < 24) */
 
 /*
  * One page per zone, mmap(MAP_SHARED | MAP_ANONYMOUS) by the supervisor before it forks the

@@ -30,9 +30,10 @@ static void test_bounds(void)
 	/* A range spanning two allocations (and the gap) is not inside ONE allocation. */
 	CHECK_EQ(vgpu_allocmap_check(&m, 0x1000, 0x3000, NULL), -EFAULT);
 	CHECK_EQ(vgpu_allocmap_check(&m, 0x2000, 0x10, NULL), -EFAULT);
-	/* len 0: inside or one-past-the-end is fine, elsewhere not. */
+	/* len 0: p must still be inside an allocation (one past the end is not). */
 	CHECK_EQ(vgpu_allocmap_check(&m, 0x1050, 0, NULL), 0);
-	CHECK_EQ(vgpu_allocmap_check(&m, 0x1100, 0, NULL), 0);
+	CHECK_EQ(vgpu_allocmap_check(&m, 0x10ff, 0, NULL), 0);
+	CHECK_EQ(vgpu_allocmap_check(&m, 0x1100, 0, NULL), -EFAULT);
 	CHECK_EQ(vgpu_allocmap_check(&m, 0x1101, 0, NULL), -EFAULT);
 	CHECK_EQ(vgpu_allocmap_check(&m, 0, 0, NULL), -EFAULT);
 	/* Lengths that would wrap p+len. */

@@ -1,0 +1,164 @@
+/* SPDX-License-Identifier: MIT */
+/* backend.c — finding, loading and describing the driver library a worker calls (see backend.h). */
+#include "backend.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+int vgpu_backend_parse(const char *s)
+{
+	if (!s)
+		return -EINVAL;
+	if (!strcmp(s, "auto"))
+		return VGPU_BACKEND_AUTO;
+	if (!strcmp(s, "cuda"))
+		return VGPU_BACKEND_CUDA;
+	if (!strcmp(s, "sim"))
+		return VGPU_BACKEND_SIM;
+	return -EINVAL;
+}
+
+int vgpu_backend_find_sim(const char *opt, char *buf, unsigned cap)
+{
+	char exe[PATH_MAX];
+	const char *env = getenv("VGPU_SIM_LIB");
+	ssize_t n;
+
+	if (opt && *opt) {
+		snprintf(buf, cap, "%s", opt);
+		return access(buf, R_OK) == 0 ? 0 : -ENOENT;
+	}
+	if (env && *env) {
+		snprintf(buf, cap, "%s", env);
+		return access(buf, R_OK) == 0 ? 0 : -ENOENT;
+	}
+	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n <= 0) {
+		snprintf(buf, cap, "libcudasim.so");
+		return -ENOENT;
+	}
+	exe[n] = '\0';
+	char *slash = strrchr(exe, '/');
+	if (slash)
+		*slash = '\0';
+	/* $(B)/proxy/vgpu-proxy -> $(B)/sim/libcudasim.so; an installed copy may sit beside it. */
+	snprintf(buf, cap, "%s/libcudasim.so", exe);
+	if (access(buf, R_OK) == 0)
+		return 0;
+	snprintf(buf, cap, "%s/../sim/libcudasim.so", exe);
+	return access(buf, R_OK) == 0 ? 0 : -ENOENT;
+}
+
+#define SYM(name) do { *(void **)&b->fn.name = dlsym(b->dl, #name); } while (0)
+
+static int open_lib(struct vgpu_backend *b, const char *path, int kind, char *why, unsigned cap)
+{
+	b->dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+	if (!b->dl) {
+		const char *e = dlerror();
+		snprintf(why, cap, "dlopen %s: %s", path, e ? e : "failed");
+		return -ENOENT;
+	}
+	b->kind = kind;
+	snprintf(b->path, sizeof(b->path), "%s", path);
+	SYM(cuInit);
+	SYM(cuDeviceGetCount);
+	SYM(cuDeviceGet);
+	SYM(cuDeviceGetName);
+	SYM(cuCtxSetCurrent);
+	SYM(cuCtxGetDevice);
+	SYM(cuCtxDestroy_v2);
+	SYM(cuDevicePrimaryCtxRelease_v2);
+	SYM(cuModuleUnload);
+	SYM(cuLibraryUnload);
+	SYM(cuStreamDestroy_v2);
+	SYM(cuEventDestroy_v2);
+	SYM(cuMemFree_v2);
+	if (!b->fn.cuInit) {
+		snprintf(why, cap, "%s does not export cuInit; is it a CUDA driver library?", path);
+		dlclose(b->dl);
+		b->dl = NULL;
+		return -ENOEXEC;
+	}
+	return 0;
+}
+
+/* cuInit(0) and at least one device. */
+static int init_devices(struct vgpu_backend *b, char *why, unsigned cap)
+{
+	int count = 0;
+	CUresult r = b->fn.cuInit(0);
+	if (r != CUDA_SUCCESS) {
+		snprintf(why, cap, "cuInit(0) in %s failed with CUresult %d", b->path, (int)r);
+		return -ENODEV;
+	}
+	if (!b->fn.cuDeviceGetCount || b->fn.cuDeviceGetCount(&count) != CUDA_SUCCESS || count <= 0) {
+		snprintf(why, cap, "%s reports no device", b->path);
+		return -ENODEV;
+	}
+	return 0;
+}
+
+int vgpu_backend_load(int want, const char *sim_path, struct vgpu_backend *b, char *why, unsigned cap)
+{
+	char why_cuda[256] = "";
+	int rc;
+
+	memset(b, 0, sizeof(*b));
+	snprintf(why, cap, "no reason");
+	if (want == VGPU_BACKEND_CUDA || want == VGPU_BACKEND_AUTO) {
+		rc = open_lib(b, "libcuda.so.1", VGPU_BACKEND_CUDA, why_cuda, sizeof(why_cuda));
+		if (rc == 0 && (rc = init_devices(b, why_cuda, sizeof(why_cuda))) < 0)
+			vgpu_backend_unload(b);
+		if (rc == 0)
+			return 0;
+		if (want == VGPU_BACKEND_CUDA) {
+			snprintf(why, cap, "%s", why_cuda);
+			return rc;
+		}
+	}
+	if (!sim_path || !*sim_path) {
+		snprintf(why, cap, "%s%sno simulator library given", why_cuda, *why_cuda ? "; " : "");
+		return -ENOENT;
+	}
+	rc = open_lib(b, sim_path, VGPU_BACKEND_SIM, why, cap);
+	if (rc == 0 && (rc = init_devices(b, why, cap)) < 0)
+		vgpu_backend_unload(b);
+	if (rc < 0 && *why_cuda) {
+		char tmp[256];
+		snprintf(tmp, sizeof(tmp), "%s", why);
+		snprintf(why, cap, "%s; %s", why_cuda, tmp);
+	}
+	return rc;
+}
+
+void vgpu_backend_unload(struct vgpu_backend *b)
+{
+	if (b->dl)
+		dlclose(b->dl);
+	b->dl = NULL;
+}
+
+void vgpu_backend_describe(const struct vgpu_backend *b, char *buf, unsigned cap)
+{
+	int count = 0;
+	char name[128] = "unknown device";
+	CUdevice dev;
+
+	if (b->kind == VGPU_BACKEND_SIM) {
+		snprintf(buf, cap, "simulator (CPU test double) %s", b->path);
+		return;
+	}
+	if (b->fn.cuDeviceGetCount)
+		b->fn.cuDeviceGetCount(&count);
+	if (count > 0 && b->fn.cuDeviceGet && b->fn.cuDeviceGetName &&
+	    b->fn.cuDeviceGet(&dev, 0) == CUDA_SUCCESS)
+		b->fn.cuDeviceGetName(name, (int)sizeof(name), dev);
+	name[sizeof(name) - 1] = '\0';
+	snprintf(buf, cap, "NVIDIA driver, %d GPU%s: %s (%s)", count, count == 1 ? "" : "s", name, b->path);
+}

@@ -1,0 +1,57 @@
+/* SPDX-License-Identifier: MIT */
+/* backend.h — choosing and loading the driver a worker calls: the real libcuda.so.1 or the simulator. */
+#ifndef VGPU_PROXY_BACKEND_H
+#define VGPU_PROXY_BACKEND_H
+
+#include <cuda.h>
+
+enum vgpu_backend_kind { VGPU_BACKEND_AUTO = 0, VGPU_BACKEND_CUDA = 1, VGPU_BACKEND_SIM = 2 };
+
+/* The few entry points the proxy calls itself (init, probing, zone cleanup), resolved with
+ * dlsym independently of the generated table. Any may be NULL when not exported. */
+struct vgpu_backend_fns {
+	CUresult (*cuInit)(unsigned int);
+	CUresult (*cuDeviceGetCount)(int *);
+	CUresult (*cuDeviceGet)(CUdevice *, int);
+	CUresult (*cuDeviceGetName)(char *, int, CUdevice);
+	CUresult (*cuCtxSetCurrent)(CUcontext);
+	CUresult (*cuCtxGetDevice)(CUdevice *);
+	CUresult (*cuCtxDestroy_v2)(CUcontext);
+	CUresult (*cuDevicePrimaryCtxRelease_v2)(CUdevice);
+	CUresult (*cuModuleUnload)(CUmodule);
+	CUresult (*cuLibraryUnload)(CUlibrary);
+	CUresult (*cuStreamDestroy_v2)(CUstream);
+	CUresult (*cuEventDestroy_v2)(CUevent);
+	CUresult (*cuMemFree_v2)(CUdeviceptr);
+};
+
+struct vgpu_backend {
+	int kind;                   /* VGPU_BACKEND_CUDA or VGPU_BACKEND_SIM once loaded */
+	void *dl;                   /* dlopen handle */
+	char path[512];             /* what was loaded */
+	struct vgpu_backend_fns fn;
+	void *drv;                  /* struct vgpu_driver * (generated), NULL if not built in */
+};
+
+/* Where the simulator is: --sim-lib, else $VGPU_SIM_LIB, else ../sim/libcudasim.so or
+ * ./libcudasim.so next to the running binary. Writes the path into buf; 0 if the file
+ * exists, -ENOENT (buf then holds the first place looked at). */
+int vgpu_backend_find_sim(const char *opt, char *buf, unsigned cap);
+
+/*
+ * Load the backend `want` (AUTO: the real driver if libcuda.so.1 loads and reports at least
+ * one device, else the simulator at sim_path) into *b, calling cuInit(0). For AUTO the real
+ * driver is initialised while probing, so call this only in a process allowed to touch it
+ * (a worker, or the supervisor's short-lived probe child). 0 or -errno; *why says what failed.
+ */
+int vgpu_backend_load(int want, const char *sim_path, struct vgpu_backend *b /* out */,
+		      char *why, unsigned why_cap);
+/* Close the dlopen handle. */
+void vgpu_backend_unload(struct vgpu_backend *b);
+/* "simulator (CPU test double) PATH" or "NVIDIA driver, N GPU(s): NAME", into buf. */
+void vgpu_backend_describe(const struct vgpu_backend *b, char *buf, unsigned cap);
+
+/* Parse "auto|cuda|sim": the kind or -EINVAL. */
+int vgpu_backend_parse(const char *s);
+
+#endif

@@ -1,0 +1,400 @@
+/* SPDX-License-Identifier: MIT */
+/* chanloop.c — one channel thread of a worker: receive, decode, call the driver, reply. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "chan.h"
+#include "codec.h"
+#include "log.h"
+#include "proxy.h"
+#include "proxyd.h"
+
+#if defined(VGPU_HAVE_DISPATCH)
+#include "vgpu_dispatch.h"
+#else
+typedef CUresult (*vgpu_thunk_fn)(const struct vgpu_driver *drv, void *const *argv);
+#endif
+
+#if !defined(VGPU_HAVE_CODEC)
+/* runtime/codec.c not built yet: minimal private stand-ins for the scratch buffers, so the
+ * proxy still serves channels (answering every call CUDA_ERROR_NOT_SUPPORTED). */
+#define vgpu_arena_init  pa_arena_init
+#define vgpu_arena_reset pa_arena_reset
+#define vgpu_arena_fini  pa_arena_fini
+#define vgpu_wbuf_reset  pa_wbuf_reset
+#define vgpu_wbuf_free   pa_wbuf_free
+static int pa_arena_init(struct vgpu_arena *a, size_t size)
+{
+	a->base = malloc(size);
+	a->size = size;
+	a->used = 0;
+	return a->base ? 0 : -ENOMEM;
+}
+static void pa_arena_reset(struct vgpu_arena *a) { a->used = 0; }
+static void pa_arena_fini(struct vgpu_arena *a) { free(a->base); a->base = NULL; }
+static void pa_wbuf_reset(struct vgpu_wbuf *w) { w->len = 0; }
+static void pa_wbuf_free(struct vgpu_wbuf *w) { free(w->data); w->data = NULL; w->len = w->cap = 0; }
+#endif
+
+/* Staging buffers at least this large come straight from mmap, so their pages go back to
+ * the system at once (a 64 MiB copy must not leave the worker 64 MiB bigger). */
+#define STAGE_MMAP_MIN (256u << 10)
+
+struct stage { void *p; uint64_t len; int mapped; };
+
+struct chanctx {
+	struct vgpu_zone *z;
+	const struct vgpu_backend *be;
+	struct vgpu_chan *ch;
+	unsigned no;
+	CUresult pending;          /* first failure of an async call not reported yet */
+	struct vgpu_arena arena;
+	struct vgpu_wbuf reply;
+	uint8_t *buf;              /* request payload, private copy */
+	struct stage stage[VGPU_MAX_BULK];
+	unsigned nstage;
+	uint64_t staged_bytes;     /* reserved against the zone's in-flight bulk quota */
+};
+
+static __attribute__((unused)) void *stage_alloc(struct chanctx *cc, uint64_t len)
+{
+	struct stage *s = &cc->stage[cc->nstage];
+	void *p;
+	if (cc->nstage >= VGPU_MAX_BULK || len > SIZE_MAX)
+		return NULL;
+	if (len >= STAGE_MMAP_MIN) {
+		p = mmap(NULL, (size_t)len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (p == MAP_FAILED)
+			return NULL;
+		s->mapped = 1;
+	} else {
+		p = malloc(len ? (size_t)len : 1);
+		if (!p)
+			return NULL;
+		s->mapped = 0;
+	}
+	s->p = p;
+	s->len = len;
+	cc->nstage++;
+	return p;
+}
+
+static void stage_free_all(struct chanctx *cc)
+{
+	for (unsigned i = 0; i < cc->nstage; i++) {
+		if (cc->stage[i].mapped)
+			munmap(cc->stage[i].p, (size_t)cc->stage[i].len);
+		else
+			free(cc->stage[i].p);
+	}
+	cc->nstage = 0;
+	if (cc->staged_bytes)
+		vgpu_zone_bulk_release(cc->z, cc->staged_bytes);
+	cc->staged_bytes = 0;
+}
+
+/* A reply for an opcode the proxy has no descriptor for: msgpack [result]. */
+static void encode_bare_error(struct vgpu_wbuf *w, CUresult res)
+{
+	uint8_t b[6];
+	size_t n = 0;
+	uint32_t v = (uint32_t)res;
+	b[n++] = 0x91;
+	if (v < 0x80) {
+		b[n++] = (uint8_t)v;
+	} else if (v <= 0xffff) {
+		b[n++] = 0xcd; b[n++] = (uint8_t)(v >> 8); b[n++] = (uint8_t)v;
+	} else {
+		b[n++] = 0xce; b[n++] = (uint8_t)(v >> 24); b[n++] = (uint8_t)(v >> 16);
+		b[n++] = (uint8_t)(v >> 8); b[n++] = (uint8_t)v;
+	}
+	if (w->cap < n) {
+		uint8_t *d = realloc(w->data, 64);
+		if (!d)
+			return;
+		w->data = d;
+		w->cap = 64;
+	}
+	memcpy(w->data, b, n);
+	w->len = n;
+}
+
+/* Consume the input bytes listed in bulk without using them (refused call, stream stays in sync). */
+static __attribute__((unused)) int discard_inputs(struct chanctx *cc, const struct vgpu_bulk_list *bulk)
+{
+	for (unsigned i = 0; i < bulk->n && i < VGPU_MAX_BULK; i++) {
+		if (!bulk->seg[i].in)
+			continue;
+		int rc = vgpu_chan_bulk_read_cb(cc->ch, bulk->seg[i].len, NULL, NULL);
+		if (rc < 0)
+			return rc;
+		vgpu_stat_add(&cc->z->stats->bulk_in, bulk->seg[i].len);
+	}
+	return 0;
+}
+
+#if defined(VGPU_HAVE_DISPATCH)
+/*
+ * Storage for the call's bulk buffers (inputs filled from the stream), bounded by the
+ * zone's in-flight bulk quota. On refusal every input byte is still consumed.
+ */
+static CUresult stage_bulk(struct chanctx *cc, struct vgpu_proxy_call *call, const struct vgpu_bulk_list *bulk)
+{
+	uint64_t total = 0;
+	for (unsigned i = 0; i < bulk->n; i++) {
+		if (bulk->seg[i].len > VGPU_BULK_LEN_MAX || total + bulk->seg[i].len < total) {
+			total = UINT64_MAX;
+			break;
+		}
+		total += bulk->seg[i].len;
+	}
+	if (total == UINT64_MAX || vgpu_zone_bulk_reserve(cc->z, total) < 0) {
+		vgpu_warn("%s: %llu bulk bytes exceed the zone's in-flight bulk limit (%llu); refused",
+			  call->desc->name, (unsigned long long)total, (unsigned long long)cc->z->bulk_limit);
+		if ((call->fatal = discard_inputs(cc, bulk)) < 0)
+			return CUDA_ERROR_UNKNOWN;
+		return CUDA_ERROR_OUT_OF_MEMORY;
+	}
+	cc->staged_bytes = total;
+	for (unsigned i = 0; i < bulk->n; i++) {
+		const struct vgpu_bulk_seg *s = &bulk->seg[i];
+		void *p = stage_alloc(cc, s->len);
+		if (!p) {
+			struct vgpu_bulk_list rest = { .n = 0 };
+			for (unsigned j = i; j < bulk->n; j++)
+				rest.seg[rest.n++] = bulk->seg[j];
+			if ((call->fatal = discard_inputs(cc, &rest)) < 0)
+				return CUDA_ERROR_UNKNOWN;
+			return CUDA_ERROR_OUT_OF_MEMORY;
+		}
+		if (s->slot)
+			*s->slot = p;
+		if (s->in) {
+			int rc = vgpu_chan_bulk_read(cc->ch, p, s->len);
+			if (rc < 0) {
+				call->fatal = rc;
+				return CUDA_ERROR_UNKNOWN;
+			}
+			vgpu_stat_add(&cc->z->stats->bulk_in, s->len);
+		}
+	}
+	return CUDA_SUCCESS;
+}
+
+/* Reserve device memory for the call's allocations before the driver sees it. */
+static CUresult reserve_allocs(struct vgpu_proxy_call *call, void **argv)
+{
+	const struct vgpu_call_desc *d = call->desc;
+	for (unsigned i = 0; i < d->nargs; i++) {
+		uint64_t len = 0;
+		if (d->args[i].kind != VGPU_ARG_OUT_DPTR || !(d->args[i].flags & VGPU_ARGF_ALLOC))
+			continue;
+		if (vgpu_arg_length(d, i, argv, &len) < 0)
+			return CUDA_ERROR_INVALID_VALUE;
+		if (vgpu_zone_mem_reserve(call->zone, len) < 0) {
+			vgpu_warn("%s of %llu bytes refused: the zone holds %llu of its %llu-byte memory quota",
+				  d->name, (unsigned long long)len, (unsigned long long)call->zone->mem.used,
+				  (unsigned long long)call->zone->mem.limit);
+			return CUDA_ERROR_OUT_OF_MEMORY;
+		}
+		call->mem_reserved += len;
+	}
+	return CUDA_SUCCESS;
+}
+
+/* The generated path: decode, stage bulk inputs, quota, thunk, encode the reply. */
+static CUresult call_generic(struct chanctx *cc, struct vgpu_proxy_call *call, vgpu_thunk_fn thunk)
+{
+	void *argv[VGPU_MAX_ARGS];
+	struct vgpu_bulk_list bulk = { .n = 0 };
+	CUresult err = CUDA_ERROR_INVALID_VALUE, res;
+
+	int rc = vgpu_decode_request(call->desc, call->msg, call->len, call->arena, call->hooks, call,
+				     argv, &bulk, &err);
+	if (rc < 0) {
+		vgpu_debug("%s: request refused by the decoder (%s)", call->desc->name, strerror(-rc));
+		if (rc == -EBADMSG || rc == -E2BIG) {
+			/* Malformed: what was announced cannot be trusted; the bulk stream may be out
+			 * of sync, so the channel is closed (only a broken or hostile client gets here). */
+			call->fatal = -EPROTO;
+			return err;
+		}
+		if ((call->fatal = discard_inputs(cc, &bulk)) < 0)
+			return err;
+		return err;
+	}
+	if (bulk.n > VGPU_MAX_BULK) {
+		call->fatal = -EPROTO;
+		return CUDA_ERROR_INVALID_VALUE;
+	}
+	if ((res = stage_bulk(cc, call, &bulk)) != CUDA_SUCCESS)
+		return res;
+	if (!thunk) {
+		vgpu_debug("%s: no driver entry point in this backend", call->desc->name);
+		return CUDA_ERROR_NOT_SUPPORTED;
+	}
+	if ((res = reserve_allocs(call, argv)) != CUDA_SUCCESS)
+		return res;
+	res = thunk(call->drv, argv);
+	rc = vgpu_encode_reply(call->desc, argv, res, call->hooks, call, call->reply, &call->bulk_out);
+	if (rc < 0) {
+		vgpu_wbuf_reset(call->reply);
+		call->bulk_out.n = 0;
+		res = CUDA_ERROR_OUT_OF_MEMORY;
+	}
+	return res;
+}
+#endif
+
+/* Look up and run the call; fills call->reply / bulk_out. */
+static CUresult call_run(struct chanctx *cc, struct vgpu_proxy_call *call)
+{
+	unsigned op = call->hdr.opcode;
+	vgpu_thunk_fn thunk = NULL;
+	(void)cc;
+
+#if defined(VGPU_HAVE_DISPATCH)
+	if (op < VGPU_OP_COUNT) {
+		call->desc = vgpu_dispatch_table[op].desc;
+		thunk = vgpu_dispatch_table[op].thunk;
+	}
+#endif
+	if (!call->desc) {
+		vgpu_warn("channel %u: opcode %u is not a call this proxy knows; answered CUDA_ERROR_NOT_SUPPORTED",
+			  cc->no, op);
+		return CUDA_ERROR_NOT_SUPPORTED;
+	}
+	vgpu_proxy_custom_fn custom = vgpu_proxy_custom_get(op);
+	if (custom)
+		return custom(call);
+#if defined(VGPU_HAVE_DISPATCH)
+	return call_generic(cc, call, thunk);
+#else
+	(void)thunk;
+	return CUDA_ERROR_NOT_SUPPORTED;
+#endif
+}
+
+/* Serve one request; <0 when the channel must be closed. */
+static int serve_request(struct chanctx *cc, const struct vgpu_msg_hdr *h, uint32_t len)
+{
+	struct vgpu_proxy_call call = {
+		.zone = cc->z, .chan = cc->ch, .backend = cc->be,
+		.drv = cc->be ? cc->be->drv : NULL,
+		.hdr = *h, .msg = cc->buf, .len = len, .arena = &cc->arena,
+		.hooks = &vgpu_proxy_hooks, .reply = &cc->reply,
+	};
+	int async = (h->flags & VGPU_MSG_F_ASYNC) != 0;
+	int rc = 0;
+
+	vgpu_wbuf_reset(&cc->reply);
+	vgpu_stat_add(&cc->z->stats->calls, 1);
+	if (async)
+		vgpu_stat_add(&cc->z->stats->async_calls, 1);
+
+	CUresult res = call_run(cc, &call);
+	if (call.mem_reserved) {
+		vgpu_zone_mem_release(cc->z, call.mem_reserved);
+		call.mem_reserved = 0;
+	}
+	if (call.fatal < 0) {
+		rc = call.fatal;
+		goto out;
+	}
+	if (res != CUDA_SUCCESS)
+		vgpu_stat_add(&cc->z->stats->errors, 1);
+	if (async) {
+		if (res != CUDA_SUCCESS && cc->pending == CUDA_SUCCESS)
+			cc->pending = res;
+		goto out;
+	}
+	/* A pending asynchronous failure is reported by the next call that synchronises or
+	 * carries nothing back (so no object it created is lost to the client). */
+	if (cc->pending != CUDA_SUCCESS && call.desc &&
+	    ((call.desc->flags & VGPU_CALLF_SYNC) || call.desc->nout == 0)) {
+		res = cc->pending;
+		cc->pending = CUDA_SUCCESS;
+		vgpu_wbuf_reset(&cc->reply);
+		call.bulk_out.n = 0;
+	}
+	if (cc->reply.len == 0) {
+#if defined(VGPU_HAVE_CODEC)
+		if (call.desc)
+			vgpu_encode_error(call.desc, res == CUDA_SUCCESS ? CUDA_ERROR_UNKNOWN : res, &cc->reply);
+		else
+#endif
+			encode_bare_error(&cc->reply, res);
+		call.bulk_out.n = 0;
+	}
+	if (cc->reply.len > UINT32_MAX) {
+		rc = -EMSGSIZE;
+		goto out;
+	}
+	rc = vgpu_chan_send(cc->ch, h->opcode, VGPU_MSG_F_REPLY, h->seq, cc->reply.data, (uint32_t)cc->reply.len);
+	if (rc < 0)
+		goto out;
+	for (unsigned i = 0; i < call.bulk_out.n && i < VGPU_MAX_BULK; i++) {
+		const struct vgpu_bulk_seg *s = &call.bulk_out.seg[i];
+		if ((rc = vgpu_chan_bulk_write(cc->ch, s->ptr, s->len)) < 0)
+			goto out;
+		vgpu_stat_add(&cc->z->stats->bulk_out, s->len);
+	}
+	rc = vgpu_chan_flush(cc->ch);
+out:
+	stage_free_all(cc);
+	vgpu_arena_reset(&cc->arena);
+	return rc;
+}
+
+void vgpu_chan_serve(struct vgpu_zone *z, const struct vgpu_backend *be, struct vgpu_chan *ch, unsigned no)
+{
+	struct chanctx cc = { .z = z, .be = be, .ch = ch, .no = no };
+	struct vgpu_msg_hdr h;
+	const char *why = "closed by the client (BYE)";
+	int rc;
+
+	cc.buf = malloc(VGPU_MSG_MAX);
+	if (!cc.buf || vgpu_arena_init(&cc.arena, VGPU_ARENA_SIZE) < 0) {
+		vgpu_err("channel %u: out of memory setting it up; closing it", no);
+		goto out;
+	}
+	for (;;) {
+		rc = vgpu_chan_recv(ch, &h, cc.buf, VGPU_MSG_MAX);
+		if (rc < 0) {
+			if (rc == -EPIPE)
+				why = "peer gone";
+			else
+				why = *vgpu_chan_strerror(ch) ? vgpu_chan_strerror(ch) : strerror(-rc);
+			if (rc != -EPIPE)
+				vgpu_stat_add(&z->stats->errors, 1);
+			break;
+		}
+		if (h.opcode == VGPU_OP_BYE)
+			break;
+		if (h.opcode >= VGPU_OP_CONTROL_BASE) {
+			vgpu_warn("channel %u: control opcode 0x%x is not valid from a client; closing the channel",
+				  no, h.opcode);
+			vgpu_stat_add(&z->stats->errors, 1);
+			why = "protocol error";
+			break;
+		}
+		rc = serve_request(&cc, &h, (uint32_t)rc);
+		if (rc < 0) {
+			why = rc == -EPIPE ? "peer gone" :
+			      *vgpu_chan_strerror(ch) ? vgpu_chan_strerror(ch) : strerror(-rc);
+			if (rc == -EPROTO)
+				why = *vgpu_chan_strerror(ch) ? vgpu_chan_strerror(ch) : "malformed request";
+			vgpu_stat_add(&z->stats->errors, 1);
+			break;
+		}
+	}
+	vgpu_info("channel %u closed: %s", no, why);
+out:
+	stage_free_all(&cc);
+	vgpu_arena_fini(&cc.arena);
+	vgpu_wbuf_free(&cc.reply);
+	free(cc.buf);
+	vgpu_chan_close(ch);
+}

@@ -1,0 +1,115 @@
+/* SPDX-License-Identifier: MIT */
+/* custom.c — the registry of hand-written handlers and the zone hooks/helpers they use (see proxy.h). */
+#include "proxy.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "log.h"
+#include "proxyd.h"
+
+static vgpu_proxy_custom_fn custom_table[VGPU_PROXY_OP_LIMIT];
+
+void vgpu_proxy_custom_register(unsigned op, vgpu_proxy_custom_fn fn, const char *name)
+{
+	/* Runs from constructors: a bad registration is a build mistake, stop at once. */
+	if (op >= VGPU_PROXY_OP_LIMIT || !fn || custom_table[op]) {
+		fprintf(stderr, "vgpu-proxy: bad custom handler registration %s for opcode %u "
+			"(out of range, NULL or registered twice); fix proxy/custom_*.c\n", name ? name : "?", op);
+		abort();
+	}
+	custom_table[op] = fn;
+}
+
+vgpu_proxy_custom_fn vgpu_proxy_custom_get(unsigned op)
+{
+	return op < VGPU_PROXY_OP_LIMIT ? custom_table[op] : NULL;
+}
+
+/* ---- codec hooks: ctx is the struct vgpu_proxy_call being served ---- */
+
+static int hook_handle_in(void *ctx, unsigned htype, uint64_t id, void **real)
+{
+	struct vgpu_proxy_call *c = ctx;
+	return vgpu_zone_handle_in(c->zone, htype, id, real);
+}
+
+static int hook_handle_new(void *ctx, unsigned htype, void *real, uint64_t *id)
+{
+	struct vgpu_proxy_call *c = ctx;
+	int rc = vgpu_zone_handle_new(c->zone, htype, real, id);
+	if (rc == -EDQUOT)
+		vgpu_warn("handle quota (%u) reached: refusing a new handle of type %u", c->zone->htab.limit, htype);
+	return rc;
+}
+
+static void hook_handle_drop(void *ctx, unsigned htype, uint64_t id)
+{
+	struct vgpu_proxy_call *c = ctx;
+	vgpu_zone_handle_drop(c->zone, htype, id);
+}
+
+static int hook_dptr_check(void *ctx, uint64_t p, uint64_t len)
+{
+	struct vgpu_proxy_call *c = ctx;
+	int rc = vgpu_zone_dptr_check(c->zone, p, len);
+	if (rc < 0)
+		vgpu_debug("%s: device range [0x%llx, +0x%llx) is not inside one of the zone's allocations",
+			   c->desc ? c->desc->name : "?", (unsigned long long)p, (unsigned long long)len);
+	return rc;
+}
+
+static void hook_dptr_alloc(void *ctx, uint64_t p, uint64_t len)
+{
+	struct vgpu_proxy_call *c = ctx;
+	int rc = vgpu_zone_dptr_add(c->zone, p, len, &c->mem_reserved);
+	if (rc < 0)
+		vgpu_err("%s returned allocation [0x%llx, +0x%llx) that cannot be recorded (%s); "
+			 "the zone cannot use it", c->desc ? c->desc->name : "?",
+			 (unsigned long long)p, (unsigned long long)len, rc == -EEXIST ? "overlaps another" : "invalid or out of memory");
+}
+
+static void hook_dptr_free(void *ctx, uint64_t p)
+{
+	struct vgpu_proxy_call *c = ctx;
+	if (vgpu_zone_dptr_remove(c->zone, p) < 0)
+		vgpu_warn("%s freed 0x%llx, which the zone's allocation map did not hold",
+			  c->desc ? c->desc->name : "?", (unsigned long long)p);
+}
+
+const struct vgpu_codec_hooks vgpu_proxy_hooks = {
+	.handle_in = hook_handle_in,
+	.handle_new = hook_handle_new,
+	.handle_drop = hook_handle_drop,
+	.dptr_check = hook_dptr_check,
+	.dptr_alloc = hook_dptr_alloc,
+	.dptr_free = hook_dptr_free,
+};
+
+/* ---- helpers for handlers ---- */
+
+CUresult vgpu_proxy_check_dptr(struct vgpu_proxy_call *call, uint64_t p, uint64_t len)
+{
+	return hook_dptr_check(call, p, len) == 0 ? CUDA_SUCCESS : CUDA_ERROR_INVALID_VALUE;
+}
+
+CUresult vgpu_proxy_handle_in(struct vgpu_proxy_call *call, unsigned htype, uint64_t id, void **real)
+{
+	return vgpu_zone_handle_in(call->zone, htype, id, real) == 0 ? CUDA_SUCCESS : CUDA_ERROR_INVALID_HANDLE;
+}
+
+CUresult vgpu_proxy_handle_new(struct vgpu_proxy_call *call, unsigned htype, void *real, uint64_t *id)
+{
+	return hook_handle_new(call, htype, real, id) == 0 ? CUDA_SUCCESS : CUDA_ERROR_OUT_OF_MEMORY;
+}
+
+CUresult vgpu_proxy_bulk_reserve(struct vgpu_proxy_call *call, uint64_t n)
+{
+	return vgpu_zone_bulk_reserve(call->zone, n) == 0 ? CUDA_SUCCESS : CUDA_ERROR_OUT_OF_MEMORY;
+}
+
+void vgpu_proxy_bulk_release(struct vgpu_proxy_call *call, uint64_t n)
+{
+	vgpu_zone_bulk_release(call->zone, n);
+}

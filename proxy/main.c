@@ -1,0 +1,202 @@
+/* SPDX-License-Identifier: MIT */
+/* main.c — vgpu-proxy's command line: options, the start-up backend probe, then the supervisor. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "proxyd.h"
+#include "quota.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+"usage: vgpu-proxy [OPTIONS]\n"
+"       vgpu-proxy --stats [--listen PATH]\n"
+"\n"
+"Serves CUDA driver calls for zones (libvgpu clients): one worker process per zone,\n"
+"each with its own handles, allocations and quotas.\n"
+"\n"
+"  --listen PATH            unix socket to listen on (default " VGPU_DEFAULT_SOCKET ");\n"
+"                           its directory is created; stats are served on PATH.ctl\n"
+"  --backend auto|cuda|sim  driver: auto = libcuda.so.1 if it reports a GPU, else the\n"
+"                           simulator (default auto)\n"
+"  --sim-lib PATH           simulator library (default: $VGPU_SIM_LIB, else\n"
+"                           libcudasim.so beside the binary or in ../sim/)\n"
+"  --zone-mem-limit BYTES   device memory per zone, K/M/G/T suffixes (default 0 = unlimited)\n"
+"  --zone-handle-limit N    live handles per zone (default 65536)\n"
+"  --zone-bulk-limit BYTES  bulk bytes one zone may have staged at once (default 1G)\n"
+"  --max-zones N            zones at once (default 256)\n"
+"  --transport shm|xen      how zones connect (default shm; xen: not bootstrapped yet)\n"
+"  --log-level LEVEL        error|warn|info|debug (default info)\n"
+"  --foreground             stay in the foreground (the default; no daemon mode)\n"
+"  --stats                  print one line per zone of the running proxy and exit\n"
+"  --help                   this text\n");
+}
+
+/* Decide the backend once, in a short-lived child, so the supervisor never initialises CUDA. */
+static int probe_backend(struct vgpu_proxy_config *cfg)
+{
+	struct { int rc; int kind; char desc[600]; char why[512]; } r;
+	int pfd[2];
+
+	if (pipe(pfd) < 0) {
+		vgpu_err("pipe: %s", strerror(errno));
+		return -errno;
+	}
+	pid_t pid = fork();
+	if (pid < 0) {
+		vgpu_err("fork: %s", strerror(errno));
+		return -errno;
+	}
+	if (pid == 0) {
+		struct vgpu_backend b;
+		memset(&r, 0, sizeof(r));
+		close(pfd[0]);
+		r.rc = vgpu_backend_load(cfg->backend, cfg->sim_path, &b, r.why, sizeof(r.why));
+		if (r.rc == 0) {
+			r.kind = b.kind;
+			vgpu_backend_describe(&b, r.desc, sizeof(r.desc));
+		}
+		ssize_t w = write(pfd[1], &r, sizeof(r));
+		_exit(w == (ssize_t)sizeof(r) ? 0 : 1);
+	}
+	close(pfd[1]);
+	ssize_t n = read(pfd[0], &r, sizeof(r));
+	close(pfd[0]);
+	int st;
+	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+		;
+	if (n != (ssize_t)sizeof(r)) {
+		vgpu_err("the backend probe crashed (status 0x%x); try --backend sim --sim-lib PATH", st);
+		return -EIO;
+	}
+	r.desc[sizeof(r.desc) - 1] = r.why[sizeof(r.why) - 1] = '\0';
+	if (r.rc < 0) {
+		vgpu_err("no usable driver backend: %s. Build the simulator (make) or pass --sim-lib PATH, "
+			 "or --backend cuda on a machine with an NVIDIA GPU", r.why);
+		return r.rc;
+	}
+	cfg->backend_resolved = r.kind;
+	vgpu_info("backend: %s", r.desc);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	enum { O_LISTEN = 1, O_BACKEND, O_SIMLIB, O_MEM, O_HANDLES, O_BULK, O_MAXZ, O_TRANSPORT,
+	       O_LOGLEVEL, O_FG, O_STATS, O_HELP };
+	static const struct option opts[] = {
+		{ "listen", required_argument, 0, O_LISTEN },
+		{ "backend", required_argument, 0, O_BACKEND },
+		{ "sim-lib", required_argument, 0, O_SIMLIB },
+		{ "zone-mem-limit", required_argument, 0, O_MEM },
+		{ "zone-handle-limit", required_argument, 0, O_HANDLES },
+		{ "zone-bulk-limit", required_argument, 0, O_BULK },
+		{ "max-zones", required_argument, 0, O_MAXZ },
+		{ "transport", required_argument, 0, O_TRANSPORT },
+		{ "log-level", required_argument, 0, O_LOGLEVEL },
+		{ "foreground", no_argument, 0, O_FG },
+		{ "stats", no_argument, 0, O_STATS },
+		{ "help", no_argument, 0, O_HELP },
+		{ 0, 0, 0, 0 },
+	};
+	struct vgpu_proxy_config cfg;
+	const char *sim_opt = NULL;
+	int stats = 0, c, rc;
+	uint64_t v;
+
+	memset(&cfg, 0, sizeof(cfg));
+	snprintf(cfg.listen_path, sizeof(cfg.listen_path), "%s", VGPU_DEFAULT_SOCKET);
+	cfg.backend = VGPU_BACKEND_AUTO;
+	cfg.limits.handles = 65536;
+	cfg.limits.bulk_inflight = 1ull << 30;
+	cfg.max_zones = 256;
+
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case O_LISTEN:
+			if (strlen(optarg) + 5 > 107) {   /* PATH.ctl must fit sun_path too */
+				fprintf(stderr, "vgpu-proxy: --listen %s: path too long for a unix socket (max 102 bytes)\n", optarg);
+				return 2;
+			}
+			snprintf(cfg.listen_path, sizeof(cfg.listen_path), "%s", optarg);
+			break;
+		case O_BACKEND:
+			if ((cfg.backend = vgpu_backend_parse(optarg)) < 0) {
+				fprintf(stderr, "vgpu-proxy: --backend %s: expected auto, cuda or sim\n", optarg);
+				return 2;
+			}
+			break;
+		case O_SIMLIB: sim_opt = optarg; break;
+		case O_MEM:
+		case O_BULK:
+			if ((rc = vgpu_size_parse(optarg, &v)) < 0) {
+				fprintf(stderr, "vgpu-proxy: %s %s: expected a byte count such as 512M or 2G (%s)\n",
+					c == O_MEM ? "--zone-mem-limit" : "--zone-bulk-limit", optarg, strerror(-rc));
+				return 2;
+			}
+			if (c == O_MEM)
+				cfg.limits.mem_bytes = v;
+			else
+				cfg.limits.bulk_inflight = v;
+			break;
+		case O_HANDLES:
+		case O_MAXZ:
+			if (vgpu_size_parse(optarg, &v) < 0 || v == 0 || v > (1u << 28)) {
+				fprintf(stderr, "vgpu-proxy: %s %s: expected a number from 1 to 268435456\n",
+					c == O_HANDLES ? "--zone-handle-limit" : "--max-zones", optarg);
+				return 2;
+			}
+			if (c == O_HANDLES)
+				cfg.limits.handles = (uint32_t)v;
+			else
+				cfg.max_zones = (unsigned)v;
+			break;
+		case O_TRANSPORT:
+			if (!strcmp(optarg, "shm"))
+				cfg.transport = VGPU_TRANSPORT_SHM;
+			else if (!strcmp(optarg, "xen"))
+				cfg.transport = VGPU_TRANSPORT_XEN;
+			else {
+				fprintf(stderr, "vgpu-proxy: --transport %s: expected shm or xen\n", optarg);
+				return 2;
+			}
+			break;
+		case O_LOGLEVEL:
+			if ((rc = vgpu_log_parse_level(optarg)) < 0) {
+				fprintf(stderr, "vgpu-proxy: --log-level %s: expected error, warn, info or debug\n", optarg);
+				return 2;
+			}
+			vgpu_log_set_level(rc);
+			break;
+		case O_FG: break;
+		case O_STATS: stats = 1; break;
+		case O_HELP: usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "vgpu-proxy: unexpected argument '%s'; see --help\n", argv[optind]);
+		return 2;
+	}
+	if (stats)
+		return vgpu_stats_client(cfg.listen_path);
+	if (cfg.transport == VGPU_TRANSPORT_XEN) {
+		vgpu_err("--transport xen: Xen zones are not bootstrapped yet (the xenstore handshake is "
+			 "future work); use --transport shm");
+		return 2;
+	}
+	if (vgpu_backend_find_sim(sim_opt, cfg.sim_path, sizeof(cfg.sim_path)) < 0 &&
+	    cfg.backend == VGPU_BACKEND_SIM) {
+		vgpu_err("simulator library not found at %s; build it (make) or pass --sim-lib PATH", cfg.sim_path);
+		return 1;
+	}
+	if (probe_backend(&cfg) < 0)
+		return 1;
+	return vgpu_supervisor_run(&cfg);
+}

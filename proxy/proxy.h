@@ -1,0 +1,82 @@
+/* SPDX-License-Identifier: MIT */
+/* proxy.h — what a hand-written proxy handler (proxy/custom_*.c) gets and may call. */
+#ifndef VGPU_PROXY_H
+#define VGPU_PROXY_H
+
+#include <stdint.h>
+#include <cuda.h>
+
+#include "chan.h"
+#include "codec.h"
+#include "wire.h"
+#include "zone.h"
+
+struct vgpu_driver;   /* generated: every remoted driver entry point (generated/vgpu_dispatch.h) */
+struct vgpu_backend;  /* backend.h: the loaded libcuda.so.1 or libcudasim.so */
+
+/*
+ * One request being served on one channel (built by the channel thread, valid for the
+ * duration of the handler). The payload is a private copy (never shared memory).
+ */
+struct vgpu_proxy_call {
+	struct vgpu_zone *zone;              /* the zone's tables (locked inside the zone_* calls) */
+	struct vgpu_chan *chan;              /* this channel: read bulk inputs / nothing else */
+	const struct vgpu_driver *drv;       /* driver entry points (NULL members: not exported) */
+	const struct vgpu_backend *backend;
+	const struct vgpu_call_desc *desc;   /* the call's descriptor (never NULL for a handler) */
+	struct vgpu_msg_hdr hdr;             /* opcode, flags (VGPU_MSG_F_ASYNC), seq */
+	const void *msg;                     /* request payload */
+	uint32_t len;
+	struct vgpu_arena *arena;            /* per-call scratch, reset after the call */
+	const struct vgpu_codec_hooks *hooks;/* the zone's hooks; pass `call` itself as hctx */
+	/* Filled by the handler: */
+	struct vgpu_wbuf *reply;             /* the encoded reply (vgpu_encode_reply/_error); empty = framework encodes an error reply from the result */
+	struct vgpu_bulk_list bulk_out;      /* output buffers to stream after the reply (n = 0: none) */
+	int fatal;                           /* set to -errno when the channel must be closed (bulk stream out of sync, peer gone) */
+	/* Framework-private: */
+	uint64_t mem_reserved;               /* device bytes reserved before an allocation call */
+};
+
+/*
+ * A custom handler for one opcode. Contract:
+ *  - decode call->msg itself (usually vgpu_decode_request(call->desc, ..., call->hooks,
+ *    call, ...), which translates handles and checks device ranges through the zone);
+ *  - consume EXACTLY the bulk input bytes the request announced (vgpu_chan_bulk_read*),
+ *    even when it refuses the call, or set call->fatal;
+ *  - check every device range it touches with vgpu_proxy_check_dptr();
+ *  - return the call's CUresult; put the reply in call->reply (or leave it empty and an
+ *    error-only reply is sent) and output buffers in call->bulk_out (they must stay valid
+ *    until the handler's arena is reset: allocate them from call->arena or static storage).
+ * The framework sends the reply (not for VGPU_MSG_F_ASYNC requests: then a failure is kept
+ * as the channel's pending error), streams bulk_out, updates the stats, resets the arena.
+ */
+typedef CUresult (*vgpu_proxy_custom_fn)(struct vgpu_proxy_call *call);
+
+/* Register fn for opcode op (< VGPU_OP_COUNT, one handler per opcode). Called from
+ * constructors (VGPU_PROXY_CUSTOM) before main; a duplicate or out-of-range op aborts. */
+void vgpu_proxy_custom_register(unsigned op, vgpu_proxy_custom_fn fn, const char *name);
+/* The handler registered for op, or NULL. */
+vgpu_proxy_custom_fn vgpu_proxy_custom_get(unsigned op);
+
+/* In a proxy/custom_*.c file:  VGPU_PROXY_CUSTOM(VGPU_OP_cuLaunchKernel, handle_launch); */
+#define VGPU_PROXY_CUSTOM(op, fn) \
+	__attribute__((constructor)) static void vgpu_custom_reg_##fn(void) \
+	{ vgpu_proxy_custom_register((op), (fn), #fn); }
+
+/* Helpers for handlers. */
+/* [p, p+len) inside one of the zone's allocations? CUDA_SUCCESS or CUDA_ERROR_INVALID_VALUE. */
+CUresult vgpu_proxy_check_dptr(struct vgpu_proxy_call *call, uint64_t p, uint64_t len);
+/* Wire id -> real handle of type htype (enum vgpu_handle_type); 0 -> NULL.
+ * CUDA_SUCCESS or CUDA_ERROR_INVALID_HANDLE. */
+CUresult vgpu_proxy_handle_in(struct vgpu_proxy_call *call, unsigned htype, uint64_t id, void **real /* out */);
+/* Real handle -> wire id (registering it). CUDA_SUCCESS or CUDA_ERROR_OUT_OF_MEMORY (quota). */
+CUresult vgpu_proxy_handle_new(struct vgpu_proxy_call *call, unsigned htype, void *real, uint64_t *id /* out */);
+/* Reserve/release staging bytes against the zone's in-flight bulk quota
+ * (CUDA_SUCCESS or CUDA_ERROR_OUT_OF_MEMORY). */
+CUresult vgpu_proxy_bulk_reserve(struct vgpu_proxy_call *call, uint64_t n);
+void vgpu_proxy_bulk_release(struct vgpu_proxy_call *call, uint64_t n);
+
+/* The codec hooks of a zone (ctx = struct vgpu_proxy_call *). */
+extern const struct vgpu_codec_hooks vgpu_proxy_hooks;
+
+#endif

@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: MIT */
+/* proxyd.h — vgpu-proxy internals shared by the supervisor, the workers and the channel threads. */
+#ifndef VGPU_PROXYD_H
+#define VGPU_PROXYD_H
+
+#include <stdint.h>
+
+#include "backend.h"
+#include "session.h"
+#include "stats.h"
+#include "zone.h"
+
+#if defined(VGPU_HAVE_DISPATCH)
+#include "vgpu_ops.h"
+#define VGPU_PROXY_OP_LIMIT VGPU_OP_COUNT
+#else
+#define VGPU_PROXY_OP_LIMIT 1024u   /* generated/ not built in: no generated calls at all */
+#endif
+
+enum vgpu_transport { VGPU_TRANSPORT_SHM = 0, VGPU_TRANSPORT_XEN = 1 };
+
+/* Everything the command line decides. */
+struct vgpu_proxy_config {
+	char listen_path[256];
+	int backend;                 /* enum vgpu_backend_kind as asked */
+	int backend_resolved;        /* what the start-up probe found (CUDA or SIM), 0 = none works */
+	char sim_path[512];
+	struct vgpu_zone_limits limits;
+	int transport;
+	unsigned max_zones;
+};
+
+/* What the supervisor passes a new worker (in memory, across fork). */
+struct vgpu_worker_args {
+	const struct vgpu_proxy_config *cfg;
+	uint32_t zone_id;
+	char name[65];
+	uint8_t token[16];
+	int ctrl_fd;                      /* SOCK_SEQPACKET to the supervisor: channel handoffs arrive here */
+	struct vgpu_zone_stats *stats;    /* MAP_SHARED page */
+};
+
+/* One channel handed from the supervisor to a worker: this struct + 2 fds (socket, memfd). */
+struct vgpu_handoff {
+	struct vgpu_hello hello;
+};
+
+/* Send/receive a handoff with its two fds over a SOCK_SEQPACKET socket. 0 or -errno
+ * (-EPIPE/0-length: peer gone -> -EPIPE). recv never leaves fds open on failure. */
+int vgpu_handoff_send(int sock, const struct vgpu_handoff *h, int fd0, int fd1);
+int vgpu_handoff_recv(int sock, struct vgpu_handoff *h /* out */, int *fd0 /* out */, int *fd1 /* out */, int nonblock);
+
+/* The worker process's main: never returns (exits 0 after the zone's last channel closed). */
+void vgpu_worker_main(const struct vgpu_worker_args *a) __attribute__((noreturn));
+
+/* The supervisor: listens, forks workers, reaps them; returns the exit status. */
+int vgpu_supervisor_run(struct vgpu_proxy_config *cfg);
+/* --stats: connect to PATH.ctl and copy what it says to stdout. Exit status. */
+int vgpu_stats_client(const char *listen_path);
+
+/* Channel serving (chanloop.c). */
+struct vgpu_worker;
+struct vgpu_chan;
+struct vgpu_backend;
+/* Serve one attached channel until BYE, peer death or a protocol error; closes it. */
+void vgpu_chan_serve(struct vgpu_zone *z, const struct vgpu_backend *be, struct vgpu_chan *ch, unsigned chan_no);
+/* Load the generated driver table from the backend's dlopen handle (NULL when not built in). */
+int vgpu_dispatch_load(struct vgpu_backend *be);
+
+/* Zone names in logs: printable ASCII only, copied and NUL-terminated into out[65]. */
+void vgpu_name_sanitize(const char *in, unsigned in_len, char out[65]);
+
+#endif

@@ -1,0 +1,503 @@
+/* SPDX-License-Identifier: MIT */
+/* supervisor.c — vgpu-proxy's supervisor: accepts zones, forks one worker per zone, reaps them, serves stats. */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/random.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "chan.h"
+#include "log.h"
+#include "proxyd.h"
+#include "wire.h"
+
+struct szone {
+	uint32_t id;
+	pid_t pid;
+	int ctrl_fd;                     /* handoffs to the worker */
+	uint8_t token[16];
+	char name[65];
+	struct vgpu_zone_stats *stats;   /* MAP_SHARED page, written by the worker */
+};
+
+struct supervisor {
+	struct vgpu_proxy_config *cfg;
+	int lfd, ctl_fd, sig_fd;
+	char ctl_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	struct szone *zones;
+	unsigned nzones;
+	uint32_t next_id;
+	int stopping;
+};
+
+static const char *const htype_names[VGPU_H_COUNT] = {
+	[VGPU_H_CONTEXT] = "ctx", [VGPU_H_MODULE] = "module", [VGPU_H_FUNCTION] = "func",
+	[VGPU_H_LIBRARY] = "library", [VGPU_H_KERNEL] = "kernel", [VGPU_H_ARRAY] = "array",
+	[VGPU_H_MIPMAPPED_ARRAY] = "mipmap", [VGPU_H_TEXREF] = "texref", [VGPU_H_SURFREF] = "surfref",
+	[VGPU_H_EVENT] = "event", [VGPU_H_STREAM] = "stream", [VGPU_H_GRAPHICS_RESOURCE] = "gfxres",
+	[VGPU_H_EXTERNAL_MEMORY] = "extmem", [VGPU_H_EXTERNAL_SEMAPHORE] = "extsem",
+	[VGPU_H_GRAPH] = "graph", [VGPU_H_GRAPH_NODE] = "graphnode", [VGPU_H_GRAPH_EXEC] = "graphexec",
+	[VGPU_H_MEMORY_POOL] = "mempool", [VGPU_H_USER_OBJECT] = "userobj", [VGPU_H_LINK_STATE] = "link",
+	[VGPU_H_GREEN_CTX] = "greenctx", [VGPU_H_DEV_RESOURCE_DESC] = "resdesc",
+};
+_Static_assert(VGPU_H_COUNT <= VGPU_STATS_HTYPES, "stats page counts every handle type");
+
+void vgpu_name_sanitize(const char *in, unsigned in_len, char out[65])
+{
+	unsigned n = 0;
+	for (unsigned i = 0; i < in_len && n < 64 && in[i]; i++) {
+		char ch = in[i];
+		out[n++] = (ch >= 0x21 && ch <= 0x7e && ch != '[' && ch != ']') ? ch : '_';
+	}
+	if (n == 0)
+		out[n++] = '-';
+	out[n] = '\0';
+}
+
+/* Constant-time comparison of two tokens (no early exit on the first differing byte). */
+static int token_eq(const uint8_t *a, const uint8_t *b)
+{
+	uint8_t d = 0;
+	for (unsigned i = 0; i < 16; i++)
+		d |= (uint8_t)(a[i] ^ b[i]);
+	return d == 0;
+}
+
+static struct szone *zone_by_token(struct supervisor *s, const uint8_t *token)
+{
+	struct szone *found = NULL;
+	for (unsigned i = 0; i < s->nzones; i++)
+		if (token_eq(s->zones[i].token, token))
+			found = &s->zones[i];
+	return found;
+}
+
+static void zone_forget(struct supervisor *s, unsigned i)
+{
+	struct szone *z = &s->zones[i];
+	if (z->ctrl_fd >= 0)
+		close(z->ctrl_fd);
+	if (z->stats)
+		munmap(z->stats, sizeof(*z->stats));
+	s->zones[i] = s->zones[--s->nzones];
+}
+
+/* Fork the worker of a new zone and hand it its first channel. Consumes sock and memfd. */
+static void zone_create(struct supervisor *s, const struct vgpu_hello *hello, const char *name, int sock, int memfd)
+{
+	struct vgpu_zone_stats *st = MAP_FAILED;
+	int sv[2] = { -1, -1 };
+	struct szone z;
+
+	if (s->nzones >= s->cfg->max_zones) {
+		vgpu_warn("refusing a new zone '%s' from pid %u: %u zones already (--max-zones)",
+			  name, hello->pid, s->nzones);
+		goto fail;
+	}
+	memset(&z, 0, sizeof(z));
+	if (getrandom(z.token, sizeof(z.token), 0) != (ssize_t)sizeof(z.token)) {
+		vgpu_err("getrandom failed (%s); refusing a new zone", strerror(errno));
+		goto fail;
+	}
+	st = mmap(NULL, sizeof(*st), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (st == MAP_FAILED || socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
+		vgpu_err("cannot create a zone: %s", strerror(errno));
+		goto fail;
+	}
+	z.id = ++s->next_id;
+	snprintf(z.name, sizeof(z.name), "%s", name);
+	z.stats = st;
+	z.ctrl_fd = sv[0];
+	pid_t pid = fork();
+	if (pid < 0) {
+		vgpu_err("cannot fork a worker for zone %u: %s", z.id, strerror(errno));
+		goto fail;
+	}
+	if (pid == 0) {
+		/* Worker: drop everything of the supervisor's and of the other zones. */
+		sigset_t all;
+		close(s->lfd);
+		close(s->ctl_fd);
+		close(s->sig_fd);
+		close(sv[0]);
+		close(sock);
+		close(memfd);
+		for (unsigned i = 0; i < s->nzones; i++) {
+			close(s->zones[i].ctrl_fd);
+			munmap(s->zones[i].stats, sizeof(*s->zones[i].stats));
+		}
+		signal(SIGCHLD, SIG_DFL);
+		signal(SIGTERM, SIG_DFL);
+		signal(SIGINT, SIG_DFL);
+		sigemptyset(&all);
+		sigprocmask(SIG_SETMASK, &all, NULL);
+		struct vgpu_worker_args a = { .cfg = s->cfg, .zone_id = z.id, .ctrl_fd = sv[1], .stats = st };
+		memcpy(a.name, z.name, sizeof(a.name));
+		memcpy(a.token, z.token, sizeof(a.token));
+		vgpu_worker_main(&a);
+	}
+	close(sv[1]);
+	z.pid = pid;
+	struct szone *nz = realloc(s->zones, (s->nzones + 1) * sizeof(*nz));
+	if (!nz) {
+		vgpu_err("out of memory tracking zone %u; stopping its worker", z.id);
+		kill(pid, SIGKILL);
+		close(sv[0]);
+		munmap(st, sizeof(*st));
+		close(sock);
+		close(memfd);
+		return;  /* reaped (and logged) by the SIGCHLD handler */
+	}
+	s->zones = nz;
+	s->zones[s->nzones++] = z;
+	struct vgpu_handoff h = { .hello = *hello };
+	int rc = vgpu_handoff_send(z.ctrl_fd, &h, sock, memfd);
+	if (rc < 0)
+		vgpu_err("zone %u: cannot hand the first channel to worker %d: %s", z.id, (int)pid, strerror(-rc));
+	vgpu_info("zone %u '%s' connected from pid %u: worker %d", z.id, z.name, hello->pid, (int)pid);
+	close(sock);
+	close(memfd);
+	return;
+fail:
+	if (sv[0] >= 0) {
+		close(sv[0]);
+		close(sv[1]);
+	}
+	if (st != MAP_FAILED)
+		munmap(st, sizeof(*st));
+	close(sock);
+	close(memfd);
+}
+
+/* Check a hello from an untrusted client; NULL if acceptable, else what is wrong. */
+static const char *hello_check(const struct vgpu_hello *h, uint32_t len)
+{
+	static const uint8_t zero[16];
+	if (len != sizeof(*h))
+		return "wrong hello size";
+	if (h->magic != VGPU_HELLO_MAGIC)
+		return "wrong magic (not a vgpu client?)";
+	if (h->version != VGPU_PROTO_VERSION)
+		return "unsupported protocol version (libvgpu and vgpu-proxy from different builds?)";
+	if (h->kind != VGPU_HELLO_NEW_ZONE && h->kind != VGPU_HELLO_JOIN)
+		return "unknown hello kind";
+	if (h->reserved != 0)
+		return "reserved field not zero";
+	if (h->kind == VGPU_HELLO_NEW_ZONE && memcmp(h->token, zero, sizeof(zero)) != 0)
+		return "NEW_ZONE hello carries a token";
+	return NULL;
+}
+
+static void on_accept(struct supervisor *s)
+{
+	struct vgpu_hello hello;
+	uint32_t len = 0;
+	int memfd = -1, rc;
+	char name[65];
+
+	int sock = accept4(s->lfd, NULL, NULL, SOCK_CLOEXEC);
+	if (sock < 0) {
+		if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
+			vgpu_warn("accept on %s: %s", s->cfg->listen_path, strerror(errno));
+		return;
+	}
+	/* The supervisor serves everyone: a client that connects and sends nothing must not stall it. */
+	struct timeval tv = { .tv_sec = 2, .tv_usec = 0 };
+	setsockopt(sock, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	memset(&hello, 0, sizeof(hello));
+	rc = vgpu_shm_recv_hello(sock, &hello, sizeof(hello), &len, &memfd);
+	if (rc < 0) {
+		vgpu_warn("refused a connection: no valid hello + region fd (%s; %s)", strerror(-rc),
+			  vgpu_chan_setup_error());
+		goto refuse;
+	}
+	tv.tv_sec = 0;
+	setsockopt(sock, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	const char *bad = hello_check(&hello, len);
+	if (bad) {
+		vgpu_warn("refused a connection (hello of %u bytes): %s", len, bad);
+		goto refuse;
+	}
+	vgpu_name_sanitize(hello.name, sizeof(hello.name), name);
+	if (hello.kind == VGPU_HELLO_NEW_ZONE) {
+		zone_create(s, &hello, name, sock, memfd);
+		return;
+	}
+	struct szone *z = zone_by_token(s, hello.token);
+	if (!z) {
+		vgpu_warn("refused a JOIN from pid %u ('%s'): no zone has that token", hello.pid, name);
+		goto refuse;
+	}
+	struct vgpu_handoff h = { .hello = hello };
+	rc = vgpu_handoff_send(z->ctrl_fd, &h, sock, memfd);
+	if (rc < 0)
+		vgpu_warn("zone %u: cannot hand a joining channel to its worker (%s); closed", z->id, strerror(-rc));
+	else
+		vgpu_debug("zone %u: channel from pid %u joined", z->id, hello.pid);
+	close(sock);
+	close(memfd);
+	return;
+refuse:
+	if (memfd >= 0)
+		close(memfd);
+	close(sock);
+}
+
+static const char *signame(int sig)
+{
+	const char *d = sigdescr_np(sig);
+	return d ? d : "unknown signal";
+}
+
+static void reap(struct supervisor *s)
+{
+	int st;
+	pid_t pid;
+	while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
+		unsigned i;
+		for (i = 0; i < s->nzones && s->zones[i].pid != pid; i++)
+			;
+		char how[96];
+		if (WIFEXITED(st))
+			snprintf(how, sizeof(how), "exited with status %d", WEXITSTATUS(st));
+		else if (WIFSIGNALED(st))
+			snprintf(how, sizeof(how), "killed by signal %d (%s)%s", WTERMSIG(st), signame(WTERMSIG(st)),
+				 WCOREDUMP(st) ? ", core dumped" : "");
+		else
+			snprintf(how, sizeof(how), "ended (status 0x%x)", st);
+		if (i == s->nzones) {
+			vgpu_debug("child %d %s", (int)pid, how);
+			continue;
+		}
+		int clean = WIFEXITED(st) && WEXITSTATUS(st) == 0;
+		vgpu_log(clean ? VGPU_LOG_INFO : VGPU_LOG_WARN, "zone %u '%s': worker %d %s%s", s->zones[i].id,
+			 s->zones[i].name, (int)pid, how, clean ? "" : "; only this zone is affected");
+		zone_forget(s, i);
+	}
+}
+
+/* Write all of buf to a stats client (blocking, short). */
+static void write_all(int fd, const char *buf, size_t n)
+{
+	while (n) {
+		ssize_t w = send(fd, buf, n, MSG_NOSIGNAL);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return;
+		buf += w;
+		n -= (size_t)w;
+	}
+}
+
+static void on_stats(struct supervisor *s)
+{
+	char line[1024];
+	int fd = accept4(s->ctl_fd, NULL, NULL, SOCK_CLOEXEC);
+	if (fd < 0)
+		return;
+	struct timeval tv = { .tv_sec = 1, .tv_usec = 0 };
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	int n = snprintf(line, sizeof(line), "zones %u\n", s->nzones);
+	write_all(fd, line, (size_t)n);
+	for (unsigned i = 0; i < s->nzones; i++) {
+		const struct szone *z = &s->zones[i];
+		const struct vgpu_zone_stats *st = z->stats;
+		size_t k = (size_t)snprintf(line, sizeof(line),
+			"zone %u name=%s pid=%d channels=%llu mem=%llu peak=%llu allocs=%llu handles=%llu",
+			z->id, z->name, (int)z->pid,
+			(unsigned long long)vgpu_stat_get(&st->channels), (unsigned long long)vgpu_stat_get(&st->mem_bytes),
+			(unsigned long long)vgpu_stat_get(&st->mem_peak), (unsigned long long)vgpu_stat_get(&st->allocs),
+			(unsigned long long)vgpu_stat_get(&st->handles));
+		for (unsigned t = 1; t < VGPU_H_COUNT && k < sizeof(line); t++) {
+			uint64_t c = vgpu_stat_get(&st->handles_by_type[t]);
+			if (c && htype_names[t])
+				k += (size_t)snprintf(line + k, sizeof(line) - k, " %s=%llu", htype_names[t], (unsigned long long)c);
+		}
+		if (k < sizeof(line))
+			k += (size_t)snprintf(line + k, sizeof(line) - k,
+				" calls=%llu async=%llu errors=%llu bulk_in=%llu bulk_out=%llu\n",
+				(unsigned long long)vgpu_stat_get(&st->calls), (unsigned long long)vgpu_stat_get(&st->async_calls),
+				(unsigned long long)vgpu_stat_get(&st->errors), (unsigned long long)vgpu_stat_get(&st->bulk_in),
+				(unsigned long long)vgpu_stat_get(&st->bulk_out));
+		if (k >= sizeof(line)) {
+			k = sizeof(line) - 1;
+			line[k - 1] = '\n';
+		}
+		write_all(fd, line, k);
+	}
+	close(fd);
+}
+
+static int listen_ctl(struct supervisor *s)
+{
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	if (snprintf(a.sun_path, sizeof(a.sun_path), "%s.ctl", s->cfg->listen_path) >= (int)sizeof(a.sun_path))
+		return -ENAMETOOLONG;
+	snprintf(s->ctl_path, sizeof(s->ctl_path), "%s", a.sun_path);
+	s->ctl_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (s->ctl_fd < 0)
+		return -errno;
+	unlink(a.sun_path);
+	if (bind(s->ctl_fd, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(s->ctl_fd, 16) < 0) {
+		int e = -errno;
+		close(s->ctl_fd);
+		s->ctl_fd = -1;
+		return e;
+	}
+	return 0;
+}
+
+/* mkdir -p of the directory holding path. */
+static int make_parent_dirs(const char *path)
+{
+	char d[256];
+	snprintf(d, sizeof(d), "%s", path);
+	char *slash = strrchr(d, '/');
+	if (!slash || slash == d)
+		return 0;
+	*slash = '\0';
+	for (char *p = d + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(d, 0755) < 0 && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	if (mkdir(d, 0755) < 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+static void shutdown_all(struct supervisor *s)
+{
+	vgpu_info("stopping: %u zone%s to end", s->nzones, s->nzones == 1 ? "" : "s");
+	for (unsigned i = 0; i < s->nzones; i++)
+		kill(s->zones[i].pid, SIGTERM);
+	for (int tries = 0; s->nzones && tries < 50; tries++) {
+		reap(s);
+		if (s->nzones)
+			usleep(100000);
+	}
+	for (unsigned i = 0; i < s->nzones; i++) {
+		vgpu_warn("zone %u: worker %d ignored SIGTERM for 5 s; killing it", s->zones[i].id, (int)s->zones[i].pid);
+		kill(s->zones[i].pid, SIGKILL);
+	}
+	while (s->nzones) {
+		int st;
+		pid_t pid = waitpid(s->zones[0].pid, &st, 0);
+		if (pid < 0 && errno == EINTR)
+			continue;
+		zone_forget(s, 0);
+	}
+}
+
+int vgpu_supervisor_run(struct vgpu_proxy_config *cfg)
+{
+	struct supervisor s = { .cfg = cfg, .lfd = -1, .ctl_fd = -1, .sig_fd = -1 };
+	sigset_t mask;
+	int rc;
+
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGCHLD);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	s.sig_fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (s.sig_fd < 0) {
+		vgpu_err("signalfd: %s", strerror(errno));
+		return 1;
+	}
+	if ((rc = make_parent_dirs(cfg->listen_path)) < 0) {
+		vgpu_err("cannot create the directory of %s: %s; pick another --listen path or fix permissions",
+			 cfg->listen_path, strerror(-rc));
+		return 1;
+	}
+	if ((rc = vgpu_shm_listen(cfg->listen_path, &s.lfd)) < 0) {
+		vgpu_err("cannot listen on %s: %s (%s)", cfg->listen_path, strerror(-rc), vgpu_chan_setup_error());
+		return 1;
+	}
+	fcntl(s.lfd, F_SETFD, FD_CLOEXEC);
+	fcntl(s.lfd, F_SETFL, fcntl(s.lfd, F_GETFL) | O_NONBLOCK);
+	if ((rc = listen_ctl(&s)) < 0) {
+		vgpu_err("cannot listen on %s.ctl (stats): %s", cfg->listen_path, strerror(-rc));
+		close(s.lfd);
+		unlink(cfg->listen_path);
+		return 1;
+	}
+	vgpu_info("listening on %s (stats: %s)", cfg->listen_path, s.ctl_path);
+
+	while (!s.stopping) {
+		struct pollfd p[3] = { { s.lfd, POLLIN, 0 }, { s.ctl_fd, POLLIN, 0 }, { s.sig_fd, POLLIN, 0 } };
+		if (poll(p, 3, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			vgpu_err("poll: %s", strerror(errno));
+			break;
+		}
+		if (p[2].revents) {
+			struct signalfd_siginfo si;
+			while (read(s.sig_fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+				if (si.ssi_signo == SIGCHLD)
+					reap(&s);
+				else {
+					vgpu_info("%s received", signame((int)si.ssi_signo));
+					s.stopping = 1;
+				}
+			}
+		}
+		if (s.stopping)
+			break;
+		if (p[0].revents)
+			on_accept(&s);
+		if (p[1].revents)
+			on_stats(&s);
+	}
+	close(s.lfd);
+	unlink(cfg->listen_path);
+	shutdown_all(&s);
+	close(s.ctl_fd);
+	unlink(s.ctl_path);
+	close(s.sig_fd);
+	free(s.zones);
+	vgpu_info("stopped");
+	return 0;
+}
+
+int vgpu_stats_client(const char *listen_path)
+{
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	char buf[4096];
+	ssize_t n;
+
+	if (snprintf(a.sun_path, sizeof(a.sun_path), "%s.ctl", listen_path) >= (int)sizeof(a.sun_path)) {
+		fprintf(stderr, "vgpu-proxy --stats: path %s.ctl is too long for a unix socket\n", listen_path);
+		return 2;
+	}
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
+		fprintf(stderr, "vgpu-proxy --stats: cannot connect to %s: %s; is vgpu-proxy running with --listen %s?\n",
+			a.sun_path, strerror(errno), listen_path);
+		if (fd >= 0)
+			close(fd);
+		return 1;
+	}
+	while ((n = read(fd, buf, sizeof(buf))) > 0)
+		if (fwrite(buf, 1, (size_t)n, stdout) != (size_t)n)
+			break;
+	close(fd);
+	return 0;
+}

@@ -1,0 +1,280 @@
+/* SPDX-License-Identifier: MIT */
+/* worker.c — one zone's worker process: attaches its channels, one thread each, frees the zone at the end. */
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "chan.h"
+#include "log.h"
+#include "proxyd.h"
+#include "wire.h"
+
+struct worker {
+	const struct vgpu_worker_args *a;
+	struct vgpu_zone zone;
+	struct vgpu_backend be;
+	int be_ok;
+	pthread_mutex_t lock;
+	unsigned live;         /* channel threads running */
+	unsigned next_no;      /* channel numbers for logs */
+	int wake_fd;           /* eventfd: a channel thread ended */
+};
+
+struct chan_thread_arg {
+	struct worker *w;
+	struct vgpu_chan *ch;
+	unsigned no;
+};
+
+static void *chan_thread(void *p)
+{
+	struct chan_thread_arg *t = p;
+	struct worker *w = t->w;
+	uint64_t one = 1;
+
+	vgpu_chan_serve(&w->zone, &w->be, t->ch, t->no);
+	pthread_mutex_lock(&w->lock);
+	w->live--;
+	vgpu_stat_set(&w->zone.stats->channels, w->live);
+	pthread_mutex_unlock(&w->lock);
+	if (write(w->wake_fd, &one, sizeof(one)) < 0)
+		vgpu_err("cannot wake the worker's main thread: %s", strerror(errno));
+	free(t);
+	return NULL;
+}
+
+/* Attach a handed-over channel, welcome it and start its thread (fds are owned here). */
+static void channel_open(struct worker *w, const struct vgpu_handoff *h, int sock, int memfd)
+{
+	struct vgpu_chan *ch = NULL;
+	struct vgpu_welcome wel;
+	pthread_attr_t attr;
+	pthread_t th;
+	int rc;
+
+	unsigned no = ++w->next_no;
+	rc = vgpu_shm_attach(sock, memfd, &ch);
+	if (rc < 0) {
+		vgpu_warn("channel %u from pid %u: cannot attach its shared region: %s (%s)", no,
+			  h->hello.pid, strerror(-rc), vgpu_chan_setup_error());
+		vgpu_stat_add(&w->zone.stats->errors, 1);
+		return;
+	}
+	memset(&wel, 0, sizeof(wel));
+	wel.status = w->be_ok ? CUDA_SUCCESS : CUDA_ERROR_NO_DEVICE;
+	wel.zone_id = w->a->zone_id;
+	memcpy(wel.token, w->a->token, sizeof(wel.token));
+	wel.backend = w->be_ok ? (uint32_t)w->be.kind : 0;
+	rc = vgpu_chan_send(ch, VGPU_OP_WELCOME, 0, 0, &wel, sizeof(wel));
+	if (rc == 0)
+		rc = vgpu_chan_flush(ch);
+	if (rc < 0 || !w->be_ok) {
+		if (rc < 0)
+			vgpu_warn("channel %u: cannot send the welcome: %s", no, strerror(-rc));
+		else
+			vgpu_warn("channel %u refused: no driver backend in this worker", no);
+		vgpu_chan_close(ch);
+		return;
+	}
+	struct chan_thread_arg *t = malloc(sizeof(*t));
+	if (!t) {
+		vgpu_err("channel %u: out of memory; closing it", no);
+		vgpu_chan_close(ch);
+		return;
+	}
+	*t = (struct chan_thread_arg){ w, ch, no };
+	pthread_mutex_lock(&w->lock);
+	w->live++;
+	vgpu_stat_set(&w->zone.stats->channels, w->live);
+	pthread_mutex_unlock(&w->lock);
+	vgpu_stat_add(&w->zone.stats->channels_total, 1);
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	rc = pthread_create(&th, &attr, chan_thread, t);
+	pthread_attr_destroy(&attr);
+	if (rc != 0) {
+		vgpu_err("channel %u: cannot start its thread: %s; closing it", no, strerror(rc));
+		pthread_mutex_lock(&w->lock);
+		w->live--;
+		vgpu_stat_set(&w->zone.stats->channels, w->live);
+		pthread_mutex_unlock(&w->lock);
+		vgpu_chan_close(ch);
+		free(t);
+		return;
+	}
+	vgpu_info("channel %u opened (%s, client pid %u)", no,
+		  h->hello.kind == VGPU_HELLO_NEW_ZONE ? "new zone" : "join", h->hello.pid);
+}
+
+/*
+ * Free everything the zone still holds, in dependency order: events and streams, then
+ * modules (their functions go with them), then device memory, then contexts. Runs when
+ * no channel thread is left, on the main thread.
+ */
+static void zone_release(struct worker *w)
+{
+	const struct vgpu_backend_fns *f = &w->be.fn;
+	struct vgpu_zone *z = &w->zone;
+	unsigned n_ctx = 0, n_other = 0, n_mem = 0, failed = 0;
+	uint64_t bytes = 0;
+	CUcontext ctxs[256];
+	void *real;
+	struct vgpu_alloc a;
+
+	/* Contexts first out of the table (kept aside), one of them made current for the rest. */
+	while (n_ctx < 256 && vgpu_zone_pop_handle(z, VGPU_H_CONTEXT, &real) == 0)
+		ctxs[n_ctx++] = real;
+	if (n_ctx && f->cuCtxSetCurrent)
+		f->cuCtxSetCurrent(ctxs[0]);
+	while (vgpu_zone_pop_handle(z, VGPU_H_EVENT, &real) == 0) {
+		n_other++;
+		if (f->cuEventDestroy_v2 && f->cuEventDestroy_v2(real) != CUDA_SUCCESS)
+			failed++;
+	}
+	while (vgpu_zone_pop_handle(z, VGPU_H_STREAM, &real) == 0) {
+		n_other++;
+		if (f->cuStreamDestroy_v2 && f->cuStreamDestroy_v2(real) != CUDA_SUCCESS)
+			failed++;
+	}
+	while (vgpu_zone_pop_handle(z, VGPU_H_FUNCTION, &real) == 0)
+		n_other++;                      /* owned by their module */
+	while (vgpu_zone_pop_handle(z, VGPU_H_KERNEL, &real) == 0)
+		n_other++;                      /* owned by their library */
+	while (vgpu_zone_pop_handle(z, VGPU_H_MODULE, &real) == 0) {
+		n_other++;
+		if (f->cuModuleUnload && f->cuModuleUnload(real) != CUDA_SUCCESS)
+			failed++;
+	}
+	while (vgpu_zone_pop_handle(z, VGPU_H_LIBRARY, &real) == 0) {
+		n_other++;
+		if (f->cuLibraryUnload && f->cuLibraryUnload(real) != CUDA_SUCCESS)
+			failed++;
+	}
+	while (vgpu_zone_pop_alloc(z, &a) == 0) {
+		n_mem++;
+		bytes += a.size;
+		CUresult r = f->cuMemFree_v2 ? f->cuMemFree_v2((CUdeviceptr)a.base) : CUDA_ERROR_NOT_SUPPORTED;
+		/* An allocation belongs to one context: try the others when the current one is wrong. */
+		for (unsigned i = 1; r != CUDA_SUCCESS && i < n_ctx && f->cuCtxSetCurrent; i++) {
+			f->cuCtxSetCurrent(ctxs[i]);
+			r = f->cuMemFree_v2((CUdeviceptr)a.base);
+		}
+		if (r != CUDA_SUCCESS)
+			failed++;
+	}
+	/* Whatever other handle types remain have no destroy call of their own here. */
+	for (unsigned t = 0; t < VGPU_H_COUNT; t++)
+		while (vgpu_zone_pop_handle(z, t, &real) == 0)
+			n_other++;
+	if (f->cuCtxSetCurrent)
+		f->cuCtxSetCurrent(NULL);
+	for (unsigned i = 0; i < n_ctx; i++) {
+		if (f->cuCtxDestroy_v2 && f->cuCtxDestroy_v2(ctxs[i]) == CUDA_SUCCESS)
+			continue;
+		/* A primary context cannot be destroyed, only released (once per retain). */
+		CUdevice dev;
+		int released = 0;
+		if (f->cuCtxSetCurrent && f->cuCtxGetDevice && f->cuDevicePrimaryCtxRelease_v2 &&
+		    f->cuCtxSetCurrent(ctxs[i]) == CUDA_SUCCESS && f->cuCtxGetDevice(&dev) == CUDA_SUCCESS) {
+			f->cuCtxSetCurrent(NULL);
+			while (released < 1024 && f->cuDevicePrimaryCtxRelease_v2(dev) == CUDA_SUCCESS)
+				released++;
+		}
+		if (!released)
+			failed++;
+	}
+	vgpu_info("zone freed %llu bytes in %u allocations, %u contexts, %u other handles%s",
+		  (unsigned long long)bytes, n_mem, n_ctx, n_other,
+		  failed ? " (some driver calls failed; the worker's exit releases the rest)" : "");
+}
+
+void vgpu_worker_main(const struct vgpu_worker_args *a)
+{
+	struct worker w;
+	char prefix[96], why[512], desc[600];
+	int rc;
+
+	memset(&w, 0, sizeof(w));
+	w.a = a;
+	snprintf(prefix, sizeof(prefix), "[zone %u %s]", a->zone_id, a->name);
+	vgpu_log_set_prefix(prefix);
+	snprintf(desc, sizeof(desc), "vgpu-zone-%u", a->zone_id);
+	prctl(PR_SET_NAME, desc, 0, 0, 0);
+	prctl(PR_SET_PDEATHSIG, SIGTERM, 0, 0, 0);   /* no orphaned workers if the supervisor dies */
+	signal(SIGPIPE, SIG_IGN);
+	pthread_mutex_init(&w.lock, NULL);
+	w.wake_fd = eventfd(0, EFD_CLOEXEC);
+	if (w.wake_fd < 0 || vgpu_zone_init(&w.zone, a->zone_id, a->name, &a->cfg->limits, a->stats) < 0) {
+		vgpu_err("cannot set the zone up (out of memory or file descriptors); worker exits");
+		_exit(1);
+	}
+	memcpy(w.zone.token, a->token, sizeof(w.zone.token));
+	rc = vgpu_backend_load(a->cfg->backend_resolved, a->cfg->sim_path, &w.be, why, sizeof(why));
+	if (rc == 0) {
+		w.be_ok = 1;
+		if ((rc = vgpu_dispatch_load(&w.be)) < 0)
+			vgpu_warn("driver table not loaded (%s): every generated call will be refused", strerror(-rc));
+		vgpu_backend_describe(&w.be, desc, sizeof(desc));
+		vgpu_info("zone created, backend: %s", desc);
+	} else {
+		vgpu_err("no driver backend: %s; the zone's channels are refused", why);
+	}
+	vgpu_stat_set(&w.zone.stats->channels, 0);
+	__atomic_store_n(&w.zone.stats->ready, 1, __ATOMIC_RELEASE);
+
+	unsigned handoffs = 0;
+	for (;;) {
+		struct pollfd p[2] = { { a->ctrl_fd, POLLIN, 0 }, { w.wake_fd, POLLIN, 0 } };
+		if (poll(p, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			vgpu_err("poll: %s", strerror(errno));
+			break;
+		}
+		if (p[0].revents) {
+			struct vgpu_handoff h;
+			int sock, memfd;
+			rc = vgpu_handoff_recv(a->ctrl_fd, &h, &sock, &memfd, 1);
+			if (rc == 0) {
+				handoffs++;
+				channel_open(&w, &h, sock, memfd);
+			} else if (rc != -EAGAIN) {
+				/* The supervisor is gone: nothing can join any more; finish what is open. */
+				vgpu_warn("lost the supervisor (%s); the worker exits", strerror(-rc));
+				_exit(0);
+			}
+		}
+		if (p[1].revents) {
+			uint64_t v;
+			if (read(w.wake_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+				vgpu_err("eventfd read: %s", strerror(errno));
+		}
+		pthread_mutex_lock(&w.lock);
+		unsigned live = w.live;
+		pthread_mutex_unlock(&w.lock);
+		if (live == 0 && handoffs > 0) {
+			/* Last channel closed; a JOIN already queued keeps the zone alive. */
+			struct pollfd q = { a->ctrl_fd, POLLIN, 0 };
+			if (poll(&q, 1, 0) > 0 && !(q.revents & (POLLHUP | POLLERR)))
+				continue;
+			break;
+		}
+	}
+	shutdown(a->ctrl_fd, SHUT_RDWR);
+	vgpu_info("last channel closed; freeing the zone");
+	if (w.be_ok)
+		zone_release(&w);
+	vgpu_zone_destroy(&w.zone);
+	close(w.wake_fd);
+	/* Device state goes with the process; skip the driver's own atexit teardown ordering. */
+	fflush(NULL);
+	_exit(0);
+}

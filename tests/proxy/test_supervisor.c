@@ -1,0 +1,222 @@
+/* SPDX-License-Identifier: MIT */
+/* test_supervisor.c — vgpu-proxy as a process: welcome, refused hellos, JOIN, unknown opcodes, zone death, stats, fd/RSS flatness, SIGTERM. */
+#include <dirent.h>
+
+#include "check.h"
+#include "proxytest.h"
+
+static long count_fds(pid_t pid)
+{
+	char path[64];
+	long n = 0;
+	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
+	DIR *d = opendir(path);
+	if (!d)
+		return -1;
+	for (struct dirent *e; (e = readdir(d));)
+		if (e->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n;
+}
+
+static long rss_kib(pid_t pid)
+{
+	char path[64], line[256];
+	long kib = -1;
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmRSS: %ld kB", &kib) == 1)
+			break;
+	fclose(f);
+	return kib;
+}
+
+static int token_zero(const uint8_t *t)
+{
+	for (int i = 0; i < 16; i++)
+		if (t[i])
+			return 0;
+	return 1;
+}
+
+/* A refused hello: the channel is closed without a welcome. */
+static void expect_refused(const struct ptest_proxy *p, const struct vgpu_hello *h, uint32_t len, const char *what)
+{
+	struct vgpu_chan *ch = NULL;
+	struct vgpu_welcome w;
+	int rc = ptest_open(p, h, len, &ch, &w);
+	if (rc == 0) {
+		fprintf(stderr, "%s: the proxy accepted it (zone %u)\n", what, w.zone_id);
+		vgpu_chan_close(ch);
+	}
+	CHECK(rc < 0);
+}
+
+int main(void)
+{
+	struct ptest_proxy p = { .pid = -1 };
+	char drv[256], stats[8192];
+	struct vgpu_hello h;
+	struct vgpu_welcome w1, w2, w;
+	struct vgpu_chan *c1 = NULL, *c2 = NULL, *c = NULL;
+	int rc;
+
+	snprintf(drv, sizeof(drv), "%s/tests/proxy/libfakedrv.so", ptest_build());
+	if (access(drv, R_OK) != 0) {
+		printf("%s not built (make test-proxy builds it)\n", drv);
+		return 77;
+	}
+	rc = ptest_start(&p, drv, NULL);
+	if (rc < 0) {
+		fprintf(stderr, "vgpu-proxy did not start: %s\n", strerror(-rc));
+		ptest_dump_log(&p);
+		ptest_cleanup(&p);
+		return 1;
+	}
+
+	/* 1. A new zone gets a welcome with a zone id, a token and the backend. */
+	ptest_hello(&h, VGPU_HELLO_NEW_ZONE, NULL, "alpha");
+	CHECK_EQ(ptest_open(&p, &h, sizeof(h), &c1, &w1), 0);
+	CHECK_EQ(w1.status, 0);
+	CHECK(w1.zone_id > 0);
+	CHECK(!token_zero(w1.token));
+	CHECK_EQ(w1.backend, 2);
+
+	/* 2. JOIN with the token: same zone. */
+	ptest_hello(&h, VGPU_HELLO_JOIN, w1.token, "alpha-t2");
+	CHECK_EQ(ptest_open(&p, &h, sizeof(h), &c2, &w2), 0);
+	CHECK_EQ(w2.zone_id, w1.zone_id);
+	CHECK(memcmp(w2.token, w1.token, 16) == 0);
+
+	/* 3. Bad hellos are refused; the proxy keeps serving. */
+	ptest_hello(&h, VGPU_HELLO_NEW_ZONE, NULL, "bad");
+	h.magic ^= 1;
+	expect_refused(&p, &h, sizeof(h), "wrong magic");
+	ptest_hello(&h, VGPU_HELLO_NEW_ZONE, NULL, "bad");
+	h.version = VGPU_PROTO_VERSION + 1;
+	expect_refused(&p, &h, sizeof(h), "wrong version");
+	ptest_hello(&h, VGPU_HELLO_NEW_ZONE, NULL, "bad");
+	h.kind = 7;
+	expect_refused(&p, &h, sizeof(h), "wrong kind");
+	ptest_hello(&h, VGPU_HELLO_NEW_ZONE, NULL, "bad");
+	h.reserved = 1;
+	expect_refused(&p, &h, sizeof(h), "reserved field");
+	ptest_hello(&h, VGPU_HELLO_NEW_ZONE, NULL, "bad");
+	expect_refused(&p, &h, sizeof(h) - 1, "short hello");
+	uint8_t wrong[16];
+	memcpy(wrong, w1.token, 16);
+	wrong[15] ^= 0x80;
+	ptest_hello(&h, VGPU_HELLO_JOIN, wrong, "intruder");
+	expect_refused(&p, &h, sizeof(h), "unknown JOIN token");
+	ptest_hello(&h, VGPU_HELLO_NEW_ZONE, w1.token, "bad");
+	expect_refused(&p, &h, sizeof(h), "NEW_ZONE with a token");
+
+	/* 4. An opcode no call has: an error reply (NOT_SUPPORTED = 801), the channel stays. */
+	{
+		struct vgpu_msg_hdr mh;
+		uint8_t rep[64];
+		CHECK_EQ(vgpu_chan_send(c1, 0xfe00, 0, 77, "\x90", 1), 0);
+		CHECK_EQ(vgpu_chan_flush(c1), 0);
+		rc = vgpu_chan_recv(c1, &mh, rep, sizeof(rep));
+		CHECK_EQ(rc, 4);
+		CHECK_EQ(mh.seq, 77);
+		CHECK(mh.flags & VGPU_MSG_F_REPLY);
+		CHECK_EQ(mh.opcode, 0xfe00);
+		CHECK(rc == 4 && rep[0] == 0x91 && rep[1] == 0xcd && rep[2] == 0x03 && rep[3] == 0x21);
+		/* Async form: no reply; the next call still works. */
+		CHECK_EQ(vgpu_chan_send(c1, 0xfe01, VGPU_MSG_F_ASYNC, 78, "\x90", 1), 0);
+		CHECK_EQ(vgpu_chan_send(c1, 0xfe02, 0, 79, "\x90", 1), 0);
+		rc = vgpu_chan_recv(c1, &mh, rep, sizeof(rep));
+		CHECK_EQ(mh.seq, 79);
+	}
+
+	/* 5. A second zone runs beside the first; stats list both. */
+	ptest_hello(&h, VGPU_HELLO_NEW_ZONE, NULL, "beta");
+	CHECK_EQ(ptest_open(&p, &h, sizeof(h), &c, &w), 0);
+	CHECK(w.zone_id != w1.zone_id);
+	CHECK(memcmp(w.token, w1.token, 16) != 0);
+	CHECK_EQ(ptest_stats(&p, stats, sizeof(stats)), 0);
+	CHECK(strstr(stats, "zones 2") != NULL);
+	CHECK(strstr(stats, "name=alpha ") != NULL && strstr(stats, "channels=2") != NULL);
+	CHECK(strstr(stats, "name=beta ") != NULL);
+	vgpu_chan_close(c);
+	CHECK_EQ(ptest_wait_zones(&p, 1), 0);
+
+	/* 6. A client process killed while connected: its zone is freed and disappears. */
+	{
+		int pfd[2];
+		CHECK_EQ(pipe(pfd), 0);
+		pid_t kid = fork();
+		if (kid == 0) {
+			struct vgpu_chan *kc;
+			struct vgpu_welcome kw;
+			struct vgpu_hello kh;
+			ptest_hello(&kh, VGPU_HELLO_NEW_ZONE, NULL, "victim");
+			char ok = ptest_open(&p, &kh, sizeof(kh), &kc, &kw) == 0 ? 'y' : 'n';
+			if (write(pfd[1], &ok, 1) != 1)
+				_exit(1);
+			for (;;)
+				pause();
+		}
+		char ok = 0;
+		CHECK_EQ(read(pfd[0], &ok, 1), 1);
+		CHECK_EQ(ok, 'y');
+		CHECK_EQ(ptest_zone_count(&p), 2);
+		kill(kid, SIGKILL);
+		waitpid(kid, NULL, 0);
+		CHECK_EQ(ptest_wait_zones(&p, 1), 0);
+		CHECK_EQ(ptest_stats(&p, stats, sizeof(stats)), 0);
+		CHECK(strstr(stats, "victim") == NULL);
+		close(pfd[0]);
+		close(pfd[1]);
+	}
+
+	/* 7. 200 connect/disconnect cycles leave the supervisor's fds and memory flat. */
+	{
+		long fd0 = -1, rss0 = -1;
+		for (int i = 0; i < 220; i++) {
+			if (i == 20) {
+				CHECK_EQ(ptest_wait_zones(&p, 1), 0);
+				fd0 = count_fds(p.pid);
+				rss0 = rss_kib(p.pid);
+			}
+			ptest_hello(&h, (i & 1) ? VGPU_HELLO_JOIN : VGPU_HELLO_NEW_ZONE, (i & 1) ? w1.token : NULL, "cycle");
+			rc = ptest_open(&p, &h, sizeof(h), &c, &w);
+			CHECK_EQ(rc, 0);
+			if (rc == 0)
+				vgpu_chan_close(c);
+			if (check_failures)
+				break;
+		}
+		CHECK_EQ(ptest_wait_zones(&p, 1), 0);
+		long fd1 = count_fds(p.pid), rss1 = rss_kib(p.pid);
+		printf("supervisor after 200 cycles: fds %ld -> %ld, RSS %ld -> %ld KiB\n", fd0, fd1, rss0, rss1);
+		CHECK(fd0 > 0 && fd1 == fd0);
+		CHECK(rss0 > 0 && rss1 - rss0 < 2048);
+	}
+
+	/* 8. The first zone is untouched by all of the above. */
+	{
+		struct vgpu_msg_hdr mh;
+		uint8_t rep[64];
+		CHECK_EQ(vgpu_chan_send(c2, 0xfe00, 0, 5, "\x90", 1), 0);
+		rc = vgpu_chan_recv(c2, &mh, rep, sizeof(rep));
+		CHECK_EQ(rc, 4);
+		CHECK_EQ(mh.seq, 5);
+	}
+	vgpu_chan_close(c1);
+	vgpu_chan_close(c2);
+	CHECK_EQ(ptest_wait_zones(&p, 0), 0);
+
+	/* 9. SIGTERM: clean exit, socket removed. */
+	CHECK_EQ(ptest_stop(&p), 0);
+	CHECK(access(p.sock, F_OK) != 0);
+	if (check_failures)
+		ptest_dump_log(&p);
+	ptest_cleanup(&p);
+	CHECK_DONE();
+}
