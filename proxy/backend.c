@@ -79,6 +79,8 @@ static int open_lib(struct vgpu_backend *b, const char *path, int kind, char *wh
 	SYM(cuStreamDestroy_v2);
 	SYM(cuEventDestroy_v2);
 	SYM(cuMemFree_v2);
+	SYM(cuStreamSynchronize);
+	SYM(cuCtxSynchronize);
 	if (!b->fn.cuInit) {
 		snprintf(why, cap, "%s does not export cuInit; is it a CUDA driver library?", path);
 		dlclose(b->dl);

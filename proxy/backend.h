@@ -23,6 +23,8 @@ struct vgpu_backend_fns {
 	CUresult (*cuStreamDestroy_v2)(CUstream);
 	CUresult (*cuEventDestroy_v2)(CUevent);
 	CUresult (*cuMemFree_v2)(CUdeviceptr);
+	CUresult (*cuStreamSynchronize)(CUstream);
+	CUresult (*cuCtxSynchronize)(void);
 };
 
 struct vgpu_backend {

@@ -1,10 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /* chanloop.c — one channel thread of a worker: receive, decode, call the driver, reply. */
+/* vgpu_dispatch.h names the driver's _v2 entry points itself: keep cuda.h's renaming macros off. */
+#define __CUDA_API_VERSION_INTERNAL 1
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 
+#include "backend.h"
 #include "chan.h"
 #include "codec.h"
 #include "log.h"
@@ -204,6 +208,51 @@ static CUresult reserve_allocs(struct vgpu_proxy_call *call, void **argv)
 	return CUDA_SUCCESS;
 }
 
+/*
+ * A call that frees device memory must name the START of one of the zone's allocations
+ * (the decoder only checked that the pointer lies inside one); anything else never reaches
+ * the driver.
+ */
+static CUresult check_frees(struct vgpu_proxy_call *call, void **argv)
+{
+	const struct vgpu_call_desc *d = call->desc;
+	for (unsigned i = 0; i < d->nargs; i++) {
+		if (d->args[i].kind != VGPU_ARG_DPTR || !(d->args[i].flags & VGPU_ARGF_FREES))
+			continue;
+		uint64_t p = *(const uint64_t *)argv[i], base = 0;
+		int rc;
+		pthread_mutex_lock(&call->zone->lock);
+		rc = vgpu_allocmap_check(&call->zone->amap, p, 0, &base);
+		pthread_mutex_unlock(&call->zone->lock);
+		if (rc < 0 || base != p) {
+			vgpu_debug("%s(0x%llx): not the start of one of the zone's allocations", d->name,
+				   (unsigned long long)p);
+			return CUDA_ERROR_INVALID_VALUE;
+		}
+	}
+	return CUDA_SUCCESS;
+}
+
+/*
+ * Staging buffers are freed (inputs) or streamed out (outputs) right after the call. A call
+ * on a stream may still be using them (a real asynchronous copy), so wait for that stream
+ * first (the zone's thread does not wait: async requests get no reply anyway).
+ */
+static CUresult wait_staged(struct chanctx *cc, struct vgpu_proxy_call *call, void **argv)
+{
+	const struct vgpu_call_desc *d = call->desc;
+	const struct vgpu_backend_fns *f = &cc->be->fn;
+	for (unsigned i = 0; i < d->nargs; i++) {
+		if (d->args[i].kind != VGPU_ARG_HANDLE || d->args[i].htype != VGPU_H_STREAM)
+			continue;
+		CUstream s = *(CUstream *)argv[i];
+		if (s && f->cuStreamSynchronize)
+			return f->cuStreamSynchronize(s);
+		return f->cuCtxSynchronize ? f->cuCtxSynchronize() : CUDA_SUCCESS;
+	}
+	return CUDA_SUCCESS;
+}
+
 /* The generated path: decode, stage bulk inputs, quota, thunk, encode the reply. */
 static CUresult call_generic(struct chanctx *cc, struct vgpu_proxy_call *call, vgpu_thunk_fn thunk)
 {
@@ -235,9 +284,13 @@ static CUresult call_generic(struct chanctx *cc, struct vgpu_proxy_call *call, v
 		vgpu_debug("%s: no driver entry point in this backend", call->desc->name);
 		return CUDA_ERROR_NOT_SUPPORTED;
 	}
+	if ((res = check_frees(call, argv)) != CUDA_SUCCESS)
+		return res;
 	if ((res = reserve_allocs(call, argv)) != CUDA_SUCCESS)
 		return res;
 	res = thunk(call->drv, argv);
+	if (cc->nstage && res == CUDA_SUCCESS)
+		res = wait_staged(cc, call, argv);
 	rc = vgpu_encode_reply(call->desc, argv, res, call->hooks, call, call->reply, &call->bulk_out);
 	if (rc < 0) {
 		vgpu_wbuf_reset(call->reply);

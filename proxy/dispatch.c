@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* dispatch.c — binds the generated driver table (generated/vgpu_dispatch.c) to a loaded backend. */
+/* vgpu_dispatch.h names the driver's _v2 entry points itself: keep cuda.h's renaming macros off. */
+#define __CUDA_API_VERSION_INTERNAL 1
 #include <errno.h>
 #include <stdlib.h>
 
