@@ -23,7 +23,7 @@ RING_TESTS     := $(patsubst %.c,$(B)/%,$(RING_TEST_SRCS))
 $(B)/tests/ring/%: $(B)/tests/ring/%.o $(RING_LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(RING_LIBS)
 
-.PRECIOUS: $(B)/tests/ring/%.o
+.SECONDARY: $(RING_TEST_SRCS:%.c=$(B)/%.o)
 
 TESTS += $(RING_TESTS)
 
