@@ -270,8 +270,20 @@ static CUresult call_generic(struct chanctx *cc, struct vgpu_proxy_call *call, v
 			call->fatal = -EPROTO;
 			return err;
 		}
-		if ((call->fatal = discard_inputs(cc, &bulk)) < 0)
+		/*
+		 * A well-formed request refused for what it names (a handle or device range the
+		 * zone does not own): the decoder dropped its bulk list, but the client still
+		 * streams the announced input bytes. Decode again without the zone's checks,
+		 * only to learn those lengths, and consume them so the stream stays in sync.
+		 */
+		vgpu_arena_reset(call->arena);
+		CUresult ignored;
+		if (vgpu_decode_request(call->desc, call->msg, call->len, call->arena, NULL, NULL,
+					argv, &bulk, &ignored) < 0) {
+			call->fatal = -EPROTO;
 			return err;
+		}
+		call->fatal = discard_inputs(cc, &bulk);
 		return err;
 	}
 	if (bulk.n > VGPU_MAX_BULK) {

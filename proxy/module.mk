@@ -53,8 +53,20 @@ $(PROXY_SUP_TESTS): $(B)/tests/proxy/%: $(B)/tests/proxy/%.o $(RING_LIB) | $(PRO
 	$(CC) $(LDFLAGS) -o $@ $< $(RING_LIB) $(RING_LIBS)
 
 PROXY_TESTS += $(PROXY_SUP_TESTS)
+
+# Generic calls through a real proxy, encoded by the codec as libvgpu would: needs the codec.
+ifneq ($(PROXY_CODEC_SRCS),)
+ifneq ($(wildcard generated/vgpu_calls.c),)
+PROXY_CALL_TEST := $(B)/tests/proxy/test_calls
+$(PROXY_CALL_TEST): $(B)/tests/proxy/test_calls.o $(patsubst %.c,$(B)/%.o,$(PROXY_CODEC_SRCS) $(wildcard runtime/cuerr.c)) \
+		$(B)/generated/vgpu_calls.o $(RING_LIB) | $(PROXY) $(PROXY_FAKEDRV)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $(filter %.o %.a,$^) $(RING_LIBS) -lmsgpackc
+PROXY_TESTS += $(PROXY_CALL_TEST) tests/proxy/test_calls_sim.sh
+endif
+endif
 TESTS += $(PROXY_TESTS)
 
 .PHONY: test-proxy
-test-proxy: $(PROXY_TESTS) $(PROXY) $(PROXY_FAKEDRV)
+test-proxy: $(filter-out %.sh,$(PROXY_TESTS)) $(PROXY) $(PROXY_FAKEDRV)
 	@VGPU_BUILD=$(B) tests/run.sh --timeout 120 $(PROXY_TESTS)
