@@ -253,6 +253,74 @@ static CUresult wait_staged(struct chanctx *cc, struct vgpu_proxy_call *call, vo
 	return CUDA_SUCCESS;
 }
 
+/*
+ * Streamed host-to-device copy: a synchronous call whose only bulk buffer is an input of
+ * ByteCount bytes going to a range-checked device pointer of the same length, and nothing
+ * else (cuMemcpyHtoD_v2 and its _ptds twin). Instead of staging the whole buffer, the driver
+ * is called once per chunk straight from the shared bulk area, so the copy overlaps the
+ * client's writes and touches each byte once on this side. Returns the arg indexes or -1.
+ */
+struct stream_htod { int dptr, buf, len; };
+
+static int stream_htod_shape(const struct vgpu_call_desc *d, const struct vgpu_bulk_list *bulk,
+			     struct stream_htod *s)
+{
+	if ((d->flags & VGPU_CALLF_ASYNC) || d->nout != 0 || d->nargs != 3 || bulk->n != 1 ||
+	    !bulk->seg[0].in || bulk->seg[0].out || !bulk->seg[0].slot)
+		return -1;
+	s->dptr = s->buf = s->len = -1;
+	for (unsigned i = 0; i < 3; i++) {
+		const struct vgpu_arg_desc *a = &d->args[i];
+		if (a->kind == VGPU_ARG_IN_BUF && a->len_mul == 1 && a->len_arg2 == VGPU_LEN_NONE)
+			s->buf = (int)i;
+		else if (a->kind == VGPU_ARG_DPTR && (a->flags & VGPU_ARGF_RANGE) && a->len_mul == 1 &&
+			 a->len_arg2 == VGPU_LEN_NONE && a->size == 8)
+			s->dptr = (int)i;
+		else if (a->kind == VGPU_ARG_SCALAR && a->size == 8 && !(a->flags & (VGPU_ARGF_SIGNED | VGPU_ARGF_FLOAT)))
+			s->len = (int)i;
+	}
+	if (s->buf < 0 || s->dptr < 0 || s->len < 0 || bulk->seg[0].arg != s->buf ||
+	    d->args[s->buf].len_arg != s->len || d->args[s->dptr].len_arg != s->len)
+		return -1;
+	return 0;
+}
+
+struct stream_ctx {
+	const struct vgpu_proxy_call *call;
+	vgpu_thunk_fn thunk;
+	void **argv;
+	struct stream_htod shape;
+	uint64_t dst;
+	CUresult res;
+};
+
+static int stream_chunk(void *ctx, void *chunk, uint64_t len, uint64_t off)
+{
+	struct stream_ctx *s = ctx;
+	*(uint64_t *)s->argv[s->shape.dptr] = s->dst + off;   /* inside the checked range: off + len <= ByteCount */
+	*(const void **)s->argv[s->shape.buf] = chunk;
+	*(uint64_t *)s->argv[s->shape.len] = len;
+	s->res = s->thunk(s->call->drv, s->argv);
+	return s->res == CUDA_SUCCESS ? 0 : -EIO;
+}
+
+static CUresult call_streamed(struct chanctx *cc, struct vgpu_proxy_call *call, vgpu_thunk_fn thunk,
+			      void **argv, const struct vgpu_bulk_list *bulk, const struct stream_htod *shape)
+{
+	struct stream_ctx s = { .call = call, .thunk = thunk, .argv = argv, .shape = *shape,
+				.dst = *(const uint64_t *)argv[shape->dptr], .res = CUDA_SUCCESS };
+	uint64_t n = bulk->seg[0].len;
+	int rc = vgpu_chan_bulk_read_cb(cc->ch, n, stream_chunk, &s);
+	vgpu_stat_add(&cc->z->stats->bulk_in, n);
+	vgpu_debug("%s: %llu bytes streamed from the bulk area (%s)", call->desc->name,
+		   (unsigned long long)n, s.res == CUDA_SUCCESS ? "ok" : "driver error");
+	if (rc < 0 && rc != -EIO) {
+		call->fatal = rc;
+		return CUDA_ERROR_UNKNOWN;
+	}
+	return s.res;
+}
+
 /* The generated path: decode, stage bulk inputs, quota, thunk, encode the reply. */
 static CUresult call_generic(struct chanctx *cc, struct vgpu_proxy_call *call, vgpu_thunk_fn thunk)
 {
@@ -289,6 +357,15 @@ static CUresult call_generic(struct chanctx *cc, struct vgpu_proxy_call *call, v
 	if (bulk.n > VGPU_MAX_BULK) {
 		call->fatal = -EPROTO;
 		return CUDA_ERROR_INVALID_VALUE;
+	}
+	struct stream_htod shape;
+	if (thunk && stream_htod_shape(call->desc, &bulk, &shape) == 0) {
+		res = call_streamed(cc, call, thunk, argv, &bulk, &shape);
+		if (call->fatal < 0)
+			return res;
+		if (vgpu_encode_reply(call->desc, argv, res, call->hooks, call, call->reply, &call->bulk_out) < 0)
+			vgpu_wbuf_reset(call->reply);
+		return res;
 	}
 	if ((res = stage_bulk(cc, call, &bulk)) != CUDA_SUCCESS)
 		return res;
