@@ -137,6 +137,9 @@ int cg_header_parse(struct cg_header *h, const struct cg_spec *s, const char *pa
 		    const char *const *clang_args, int nclang_args);
 int cg_classify(struct cg_header *h, struct cg_spec *s);
 int cg_emit(const struct cg_header *h, const struct cg_spec *s, const char *outdir);
+/* Release everything the parsers allocated (strings in cg_func point into the spec: free the header first). */
+void cg_header_free(struct cg_header *h);
+void cg_spec_free(struct cg_spec *s);
 void cg_sha256(const void *data, size_t len, uint8_t out[32]);
 
 #endif

@@ -341,3 +341,20 @@ int cg_header_parse(struct cg_header *h, const struct cg_spec *s, const char *pa
 	}
 	return rc;
 }
+
+void cg_header_free(struct cg_header *h)
+{
+	for (int i = 0; i < h->nfuncs; i++) {
+		struct cg_func *f = &h->funcs[i];
+		for (int k = 0; k < f->nparams; k++) {
+			free(f->p[k].name);
+			free(f->p[k].type);
+		}
+		free(f->p);
+		free(f->name);
+		free(f->ret);
+		free(f->file);
+	}
+	free(h->funcs);
+	memset(h, 0, sizeof(*h));
+}

@@ -63,14 +63,17 @@ int main(int argc, char **argv)
 		fprintf(stderr, "vgpu-codegen: output directory '%s' does not exist; create it or pass --out DIR\n", out);
 		return 2;
 	}
+	int rc = 1;
+	memset(&h, 0, sizeof(h));
 	if (cg_spec_parse(&s, spec))
-		return 1;
+		goto out;
 	if (cg_header_parse(&h, &s, header, cargs, ncargs))
-		return 1;
+		goto out;
 	if (cg_classify(&h, &s))
-		return 1;
+		goto out;
 	if (cg_emit(&h, &s, out))
-		return 1;
+		goto out;
+	rc = 0;
 	if (!quiet) {
 		int n[5] = { 0 };
 		for (int i = 0; i < h.nfuncs; i++)
@@ -78,5 +81,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "vgpu-codegen: %d functions: %d generated, %d custom, %d local, %d unsupported -> %s/\n",
 			h.nfuncs, n[CG_GEN], n[CG_CUSTOM], n[CG_LOCAL], n[CG_UNSUP], out);
 	}
-	return 0;
+out:
+	cg_header_free(&h);
+	cg_spec_free(&s);
+	return rc;
 }

@@ -17,3 +17,28 @@ ALL += $(CODEGEN)
 # Rewrites generated/ from cuda.h + spec/cuda.spec (idempotent).
 regen: $(CODEGEN)
 	$(CODEGEN) --header $(CUDA_H) --spec spec/cuda.spec --out generated
+
+# ---- codec (runtime/codec.c, rules here because runtime/module.mk covers the ring) ----
+# Parts that use the codec link $(CODEC_OBJS) and add $(CODEC_LIBS).
+CODEC_OBJS := $(B)/runtime/codec.o $(B)/generated/vgpu_calls.o
+CODEC_LIBS := -lmsgpackc
+
+# ---- tests: make B=build/san SAN=1 test-codegen ----
+CODEGEN_TESTS := $(B)/tests/codegen/codec_test $(B)/tests/codegen/regen_check.sh $(B)/tests/codegen/golden.sh
+
+$(B)/tests/codegen/codec_test: $(B)/tests/codegen/codec_test.o $(CODEC_OBJS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(CODEC_LIBS)
+
+# Scripts are copied next to the binaries so TESTS holds only $(B) paths; they find
+# vgpu-codegen through VGPU_BUILD.
+$(B)/tests/codegen/%.sh: tests/codegen/%.sh $(CODEGEN)
+	@mkdir -p $(dir $@)
+	cp $< $@ && chmod +x $@
+
+.PRECIOUS: $(B)/tests/codegen/%.o
+
+TESTS += $(CODEGEN_TESTS)
+
+.PHONY: test-codegen
+test-codegen: $(CODEGEN_TESTS)
+	@VGPU_BUILD=$(B) tests/run.sh --timeout 300 $(CODEGEN_TESTS)

@@ -212,6 +212,8 @@ static int parse_call_tail(const char *file, int line, struct toks *tk, int i, s
 		} else {
 			struct cg_ann a = { 0 };
 			if (parse_ann(file, line, w, &a)) {
+				free(a.param);
+				free(a.expr);
 				rc = -EINVAL;
 				continue;
 			}
@@ -316,13 +318,13 @@ static int parse_line(struct cg_spec *s, int line, struct toks *tk)
 	c.line = line;
 	if (tk->n < 2) {
 		cg_error(file, line, "%s: expected an opcode, local, unsupported \"REASON\" or custom HANDLER", w0);
-		return -EINVAL;
+		goto bad;
 	}
 	if (!strcmp(tk->t[1], "custom")) {
 		int i = 3;
 		if (tk->n < 3 || !is_ident(tk->t[2])) {
 			cg_error(file, line, "%s: expected: custom HANDLER [OPCODE] [FLAGS] [ANNOTATIONS]", w0);
-			return -EINVAL;
+			goto bad;
 		}
 		c.cls = CG_CUSTOM;
 		c.custom = cg_xstrdup(tk->t[2]);
@@ -330,31 +332,41 @@ static int parse_line(struct cg_spec *s, int line, struct toks *tk)
 		if (i < tk->n && isdigit((unsigned char)tk->t[i][0])) {
 			if ((c.opcode = parse_opcode(tk->t[i])) < 0) {
 				cg_error(file, line, "%s: bad opcode '%s': expected a number from 1 to 65279", w0, tk->t[i]);
-				return -EINVAL;
+				goto bad;
 			}
 			i++;
 		}
 		if (parse_call_tail(file, line, tk, i, &c))
-			return -EINVAL;
+			goto bad;
 	} else if (isdigit((unsigned char)tk->t[1][0])) {
 		if ((c.opcode = parse_opcode(tk->t[1])) < 0) {
 			cg_error(file, line, "%s: bad opcode '%s': expected a number from 1 to 65279", w0, tk->t[1]);
-			return -EINVAL;
+			goto bad;
 		}
 		c.cls = CG_GEN;
 		if (parse_call_tail(file, line, tk, 2, &c))
-			return -EINVAL;
+			goto bad;
 	} else if (parse_simple_class(file, line, tk, 1, &c.cls, &c.reason)) {
-		return -EINVAL;
+		goto bad;
 	}
 	for (int i = 0; i < s->ncalls; i++)
 		if (!strcmp(s->calls[i].name, c.name)) {
 			cg_error(file, line, "%s is already classified at line %d", c.name, s->calls[i].line);
-			return -EINVAL;
+			goto bad;
 		}
 	s->calls = cg_xrealloc(s->calls, sizeof(c) * (size_t)(s->ncalls + 1));
 	s->calls[s->ncalls++] = c;
 	return 0;
+bad:
+	for (int k = 0; k < c.nann; k++) {
+		free(c.ann[k].param);
+		free(c.ann[k].expr);
+	}
+	free(c.ann);
+	free(c.name);
+	free(c.custom);
+	free(c.reason);
+	return -EINVAL;
 }
 
 /* Checks that no opcode is used twice (calls, their variants, holes). */
@@ -437,4 +449,32 @@ int cg_spec_parse(struct cg_spec *s, const char *path)
 	free(buf);
 	check_opcodes(s);
 	return cg_nerrors > errs0 ? -EINVAL : 0;
+}
+
+void cg_spec_free(struct cg_spec *s)
+{
+	for (int i = 0; i < s->ncalls; i++) {
+		struct cg_call *c = &s->calls[i];
+		for (int k = 0; k < c->nann; k++) {
+			free(c->ann[k].param);
+			free(c->ann[k].expr);
+		}
+		free(c->ann);
+		free(c->name);
+		free(c->custom);
+		free(c->reason);
+	}
+	for (int i = 0; i < s->nrules; i++) {
+		free(s->rules[i].glob);
+		free(s->rules[i].reason);
+	}
+	for (int i = 0; i < s->nhandles; i++) {
+		free(s->handles[i].type);
+		free(s->handles[i].htype);
+	}
+	free(s->calls);
+	free(s->rules);
+	free(s->handles);
+	free(s->holes);
+	memset(s, 0, sizeof(*s));
 }
