@@ -46,7 +46,11 @@ static void pa_wbuf_free(struct vgpu_wbuf *w) { free(w->data); w->data = NULL; w
  * the system at once (a 64 MiB copy must not leave the worker 64 MiB bigger). */
 #define STAGE_MMAP_MIN (256u << 10)
 
-struct stage { void *p; uint64_t len; int mapped; };
+struct stage { void *p; uint64_t len; int mapped; };   /* mapped: 1 mmap, 0 malloc, 2 the channel's cache */
+
+/* Each channel keeps one staging buffer up to this size between calls (no malloc/free churn
+ * for the common small copies). */
+#define STAGE_CACHE_MAX (1u << 20)
 
 struct chanctx {
 	struct vgpu_zone *z;
@@ -60,6 +64,9 @@ struct chanctx {
 	struct stage stage[VGPU_MAX_BULK];
 	unsigned nstage;
 	uint64_t staged_bytes;     /* reserved against the zone's in-flight bulk quota */
+	void *cache;               /* reusable staging buffer, cache_len bytes (<= STAGE_CACHE_MAX) */
+	size_t cache_len;
+	int cache_busy;
 };
 
 static __attribute__((unused)) void *stage_alloc(struct chanctx *cc, uint64_t len)
@@ -68,6 +75,22 @@ static __attribute__((unused)) void *stage_alloc(struct chanctx *cc, uint64_t le
 	void *p;
 	if (cc->nstage >= VGPU_MAX_BULK || len > SIZE_MAX)
 		return NULL;
+	if (len <= STAGE_CACHE_MAX && !cc->cache_busy) {
+		if (cc->cache_len < len) {
+			size_t want = len < (64u << 10) ? (64u << 10) : (size_t)len;
+			free(cc->cache);
+			cc->cache_len = 0;
+			if (!(cc->cache = malloc(want)))
+				return NULL;
+			cc->cache_len = want;
+		}
+		cc->cache_busy = 1;
+		s->p = cc->cache;
+		s->len = len;
+		s->mapped = 2;
+		cc->nstage++;
+		return s->p;
+	}
 	if (len >= STAGE_MMAP_MIN) {
 		p = mmap(NULL, (size_t)len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 		if (p == MAP_FAILED)
@@ -88,12 +111,13 @@ static __attribute__((unused)) void *stage_alloc(struct chanctx *cc, uint64_t le
 static void stage_free_all(struct chanctx *cc)
 {
 	for (unsigned i = 0; i < cc->nstage; i++) {
-		if (cc->stage[i].mapped)
+		if (cc->stage[i].mapped == 1)
 			munmap(cc->stage[i].p, (size_t)cc->stage[i].len);
-		else
+		else if (cc->stage[i].mapped == 0)
 			free(cc->stage[i].p);
 	}
 	cc->nstage = 0;
+	cc->cache_busy = 0;
 	if (cc->staged_bytes)
 		vgpu_zone_bulk_release(cc->z, cc->staged_bytes);
 	cc->staged_bytes = 0;
@@ -321,6 +345,93 @@ static CUresult call_streamed(struct chanctx *cc, struct vgpu_proxy_call *call, 
 	return s.res;
 }
 
+/*
+ * Streamed device-to-host copy, the mirror image (cuMemcpyDtoH_v2 and _ptds) for copies of
+ * at least STREAM_DTOH_MIN bytes: the reply (which must precede the bytes) is sent first,
+ * then the driver copies chunk by chunk straight into the shared bulk area. The range was
+ * checked for the whole copy and a one-byte probe copy has just succeeded, so a later chunk
+ * failing is unexpected; if it happens, the rest of the stream is zero-filled and the
+ * failure becomes the channel's pending error, reported by the next synchronising call
+ * (as for an asynchronous copy).
+ */
+#define STREAM_DTOH_MIN (256u << 10)
+
+static int stream_dtoh_shape(const struct vgpu_call_desc *d, const struct vgpu_bulk_list *bulk,
+			     struct stream_htod *s)
+{
+	if ((d->flags & VGPU_CALLF_ASYNC) || d->nout != 1 || d->nargs != 3 || bulk->n != 1 ||
+	    bulk->seg[0].in || !bulk->seg[0].out || !bulk->seg[0].slot || bulk->seg[0].len < STREAM_DTOH_MIN)
+		return -1;
+	s->dptr = s->buf = s->len = -1;
+	for (unsigned i = 0; i < 3; i++) {
+		const struct vgpu_arg_desc *a = &d->args[i];
+		if (a->kind == VGPU_ARG_OUT_BUF && a->len_mul == 1 && a->len_arg2 == VGPU_LEN_NONE)
+			s->buf = (int)i;
+		else if (a->kind == VGPU_ARG_DPTR && (a->flags & VGPU_ARGF_RANGE) && a->len_mul == 1 &&
+			 a->len_arg2 == VGPU_LEN_NONE && a->size == 8)
+			s->dptr = (int)i;
+		else if (a->kind == VGPU_ARG_SCALAR && a->size == 8 && !(a->flags & (VGPU_ARGF_SIGNED | VGPU_ARGF_FLOAT)))
+			s->len = (int)i;
+	}
+	if (s->buf < 0 || s->dptr < 0 || s->len < 0 || bulk->seg[0].arg != s->buf ||
+	    d->args[s->buf].len_arg != s->len || d->args[s->dptr].len_arg != s->len)
+		return -1;
+	return 0;
+}
+
+static int stream_chunk_out(void *ctx, void *chunk, uint64_t len, uint64_t off)
+{
+	struct stream_ctx *s = ctx;
+	*(uint64_t *)s->argv[s->shape.dptr] = s->dst + off;
+	*(void **)s->argv[s->shape.buf] = chunk;
+	*(uint64_t *)s->argv[s->shape.len] = len;
+	s->res = s->thunk(s->call->drv, s->argv);
+	return s->res == CUDA_SUCCESS ? 0 : -EIO;
+}
+
+static CUresult call_streamed_out(struct chanctx *cc, struct vgpu_proxy_call *call, vgpu_thunk_fn thunk,
+				  void **argv, const struct vgpu_bulk_list *bulk, const struct stream_htod *shape)
+{
+	struct stream_ctx s = { .call = call, .thunk = thunk, .argv = argv, .shape = *shape,
+				.dst = *(const uint64_t *)argv[shape->dptr], .res = CUDA_SUCCESS };
+	uint64_t n = bulk->seg[0].len;
+	uint8_t probe;
+	struct vgpu_bulk_list ignored;
+
+	/* Probe: the first byte into private memory; an error is answered normally. */
+	*(void **)argv[shape->buf] = &probe;
+	*(uint64_t *)argv[shape->len] = 1;
+	CUresult res = thunk(call->drv, argv);
+	*(uint64_t *)argv[shape->len] = n;
+	if (res != CUDA_SUCCESS)
+		return res;
+	/* The reply announces n bytes; its buffer pointer is never read (they are streamed below). */
+	if (vgpu_encode_reply(call->desc, argv, CUDA_SUCCESS, call->hooks, call, call->reply, &ignored) < 0)
+		return CUDA_ERROR_OUT_OF_MEMORY;
+	int rc = vgpu_chan_send(cc->ch, call->hdr.opcode, VGPU_MSG_F_REPLY, call->hdr.seq,
+				call->reply->data, (uint32_t)call->reply->len);
+	if (rc == 0)
+		rc = vgpu_chan_flush(cc->ch);
+	if (rc < 0) {
+		call->fatal = rc;
+		return CUDA_ERROR_UNKNOWN;
+	}
+	call->replied = 1;
+	rc = vgpu_chan_bulk_write_cb(cc->ch, n, stream_chunk_out, &s);
+	vgpu_stat_add(&cc->z->stats->bulk_out, n);
+	if (rc < 0 && rc != -EIO) {
+		call->fatal = rc;
+		return CUDA_ERROR_UNKNOWN;
+	}
+	if (s.res != CUDA_SUCCESS) {
+		vgpu_warn("%s failed part-way (CUresult %d) after its reply; reported at the next synchronising call",
+			  call->desc->name, (int)s.res);
+		if (cc->pending == CUDA_SUCCESS)
+			cc->pending = s.res;
+	}
+	return s.res;
+}
+
 /* The generated path: decode, stage bulk inputs, quota, thunk, encode the reply. */
 static CUresult call_generic(struct chanctx *cc, struct vgpu_proxy_call *call, vgpu_thunk_fn thunk)
 {
@@ -366,6 +477,10 @@ static CUresult call_generic(struct chanctx *cc, struct vgpu_proxy_call *call, v
 		if (vgpu_encode_reply(call->desc, argv, res, call->hooks, call, call->reply, &call->bulk_out) < 0)
 			vgpu_wbuf_reset(call->reply);
 		return res;
+	}
+	if (thunk && stream_dtoh_shape(call->desc, &bulk, &shape) == 0) {
+		*bulk.seg[0].slot = &shape;   /* non-NULL placeholder: the reply only announces the length */
+		return call_streamed_out(cc, call, thunk, argv, &bulk, &shape);
 	}
 	if ((res = stage_bulk(cc, call, &bulk)) != CUDA_SUCCESS)
 		return res;
@@ -452,6 +567,8 @@ static int serve_request(struct chanctx *cc, const struct vgpu_msg_hdr *h, uint3
 			cc->pending = res;
 		goto out;
 	}
+	if (call.replied)   /* a streamed copy answered before its bytes */
+		goto out;
 	/* A pending asynchronous failure is reported by the next call that synchronises or
 	 * carries nothing back (so no object it created is lost to the client). */
 	if (cc->pending != CUDA_SUCCESS && call.desc &&
@@ -535,6 +652,7 @@ void vgpu_chan_serve(struct vgpu_zone *z, const struct vgpu_backend *be, struct 
 	vgpu_info("channel %u closed: %s", no, why);
 out:
 	stage_free_all(&cc);
+	free(cc.cache);
 	vgpu_arena_fini(&cc.arena);
 	vgpu_wbuf_free(&cc.reply);
 	free(cc.buf);

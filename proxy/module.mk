@@ -63,6 +63,14 @@ $(PROXY_CALL_TEST): $(B)/tests/proxy/test_calls.o $(patsubst %.c,$(B)/%.o,$(PROX
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $(filter %.o %.a,$^) $(RING_LIBS) -lmsgpackc
 PROXY_TESTS += $(PROXY_CALL_TEST) tests/proxy/test_calls_sim.sh
+
+# Benchmark: calls through the proxy vs the same driver in-process (make bench runs it).
+PROXY_BENCH := $(B)/bench/proxy_calls
+$(PROXY_BENCH): $(B)/tests/proxy/bench_proxy.o $(patsubst %.c,$(B)/%.o,$(PROXY_CODEC_SRCS) $(wildcard runtime/cuerr.c)) \
+		$(B)/generated/vgpu_calls.o $(RING_LIB) | $(PROXY) $(PROXY_FAKEDRV)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $(filter %.o %.a,$^) $(RING_LIBS) -lmsgpackc -ldl
+BENCHES += $(PROXY_BENCH)
 endif
 endif
 TESTS += $(PROXY_TESTS)

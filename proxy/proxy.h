@@ -35,6 +35,7 @@ struct vgpu_proxy_call {
 	int fatal;                           /* set to -errno when the channel must be closed (bulk stream out of sync, peer gone) */
 	/* Framework-private: */
 	uint64_t mem_reserved;               /* device bytes reserved before an allocation call */
+	int replied;                         /* the reply went out already (streamed copies) */
 };
 
 /*

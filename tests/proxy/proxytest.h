@@ -32,14 +32,14 @@ static const char *ptest_build(void)
 	return b && *b ? b : "build/san";
 }
 
-static void ptest_sleep_ms(int ms)
+static __attribute__((unused)) void ptest_sleep_ms(int ms)
 {
 	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
 	nanosleep(&ts, NULL);
 }
 
 /* Start vgpu-proxy with the given driver library and extra options (NULL-terminated). */
-static int ptest_start(struct ptest_proxy *p, const char *drvlib, const char *const *extra)
+static __attribute__((unused)) int ptest_start(struct ptest_proxy *p, const char *drvlib, const char *const *extra)
 {
 	const char *argv[32];
 	int n = 0;
@@ -88,7 +88,7 @@ static int ptest_start(struct ptest_proxy *p, const char *drvlib, const char *co
 	return -ETIMEDOUT;
 }
 
-static void ptest_dump_log(const struct ptest_proxy *p)
+static __attribute__((unused)) void ptest_dump_log(const struct ptest_proxy *p)
 {
 	char cmd[300];
 	snprintf(cmd, sizeof(cmd), "tail -n 40 %s >&2", p->log);
@@ -97,7 +97,7 @@ static void ptest_dump_log(const struct ptest_proxy *p)
 }
 
 /* SIGTERM the proxy and wait: its exit status, or -1. */
-static int ptest_stop(struct ptest_proxy *p)
+static __attribute__((unused)) int ptest_stop(struct ptest_proxy *p)
 {
 	int st;
 	if (p->pid <= 0)
@@ -109,7 +109,7 @@ static int ptest_stop(struct ptest_proxy *p)
 	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
-static void ptest_cleanup(struct ptest_proxy *p)
+static __attribute__((unused)) void ptest_cleanup(struct ptest_proxy *p)
 {
 	char cmd[200];
 	if (p->pid > 0) {
@@ -123,7 +123,7 @@ static void ptest_cleanup(struct ptest_proxy *p)
 	}
 }
 
-static void ptest_hello(struct vgpu_hello *h, uint16_t kind, const uint8_t *token, const char *name)
+static __attribute__((unused)) void ptest_hello(struct vgpu_hello *h, uint16_t kind, const uint8_t *token, const char *name)
 {
 	memset(h, 0, sizeof(*h));
 	h->magic = VGPU_HELLO_MAGIC;
@@ -137,7 +137,7 @@ static void ptest_hello(struct vgpu_hello *h, uint16_t kind, const uint8_t *toke
 
 /* Open a channel with the given hello; on success *w holds the welcome. 0, or -errno
  * (-EPIPE: the proxy closed the channel, i.e. refused it). */
-static int ptest_open(const struct ptest_proxy *p, const struct vgpu_hello *h, uint32_t hlen,
+static __attribute__((unused)) int ptest_open(const struct ptest_proxy *p, const struct vgpu_hello *h, uint32_t hlen,
 		      struct vgpu_chan **ch, struct vgpu_welcome *w)
 {
 	struct vgpu_chan_geom g = { 16u << 10, 1u << 20 };
@@ -161,7 +161,7 @@ static int ptest_open(const struct ptest_proxy *p, const struct vgpu_hello *h, u
 }
 
 /* Run `vgpu-proxy --stats` and read its output into buf. 0 or -1. */
-static int ptest_stats(const struct ptest_proxy *p, char *buf, size_t cap)
+static __attribute__((unused)) int ptest_stats(const struct ptest_proxy *p, char *buf, size_t cap)
 {
 	char cmd[512];
 	snprintf(cmd, sizeof(cmd), "%s --stats --listen %s", p->bin, p->sock);
@@ -174,7 +174,7 @@ static int ptest_stats(const struct ptest_proxy *p, char *buf, size_t cap)
 }
 
 /* Number of zones the stats report, or -1. */
-static int ptest_zone_count(const struct ptest_proxy *p)
+static __attribute__((unused)) int ptest_zone_count(const struct ptest_proxy *p)
 {
 	char buf[8192];
 	unsigned n;
@@ -184,7 +184,7 @@ static int ptest_zone_count(const struct ptest_proxy *p)
 }
 
 /* Wait (up to ~20 s) until the stats report `want` zones. */
-static int ptest_wait_zones(const struct ptest_proxy *p, int want)
+static __attribute__((unused)) int ptest_wait_zones(const struct ptest_proxy *p, int want)
 {
 	for (int i = 0; i < 400; i++) {
 		if (ptest_zone_count(p) == want)
