@@ -42,3 +42,10 @@ TESTS += $(CODEGEN_TESTS)
 .PHONY: test-codegen
 test-codegen: $(CODEGEN_TESTS)
 	@VGPU_BUILD=$(B) tests/run.sh --timeout 300 $(CODEGEN_TESTS)
+
+# ---- benchmark: bench/codec (results in docs/perf/codec.md) ----
+$(B)/bench/codec: $(B)/bench/codec.o $(CODEC_OBJS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(CODEC_LIBS)
+
+ALL     += $(B)/bench/codec
+BENCHES += $(B)/bench/codec

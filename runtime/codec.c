@@ -71,7 +71,8 @@ static int wbuf_write(void *data, const char *buf, size_t len)
 {
 	struct vgpu_wbuf *w = data;
 
-	if (wbuf_reserve(w, len))
+	/* the encoders reserve their worst case up front; growing here is the rare path */
+	if (__builtin_expect(w->cap - w->len < len, 0) && wbuf_reserve(w, len))
 		return -1;
 	memcpy(w->data + w->len, buf, len);
 	w->len += len;
@@ -333,13 +334,19 @@ static inline int rd_fail(struct rd *r, int e)
 	return r->err;
 }
 
-static inline uint64_t be(const uint8_t *p, unsigned n)
+/* Big-endian unsigned of n = 1, 2, 4 or 8 bytes (msgpack's byte order). */
+static inline __attribute__((always_inline)) uint64_t be(const uint8_t *p, unsigned n)
 {
-	uint64_t v = 0;
+	uint16_t v2;
+	uint32_t v4;
+	uint64_t v8;
 
-	for (unsigned i = 0; i < n; i++)
-		v = v << 8 | p[i];
-	return v;
+	switch (n) {
+	case 1: return p[0];
+	case 2: memcpy(&v2, p, 2); return __builtin_bswap16(v2);
+	case 4: memcpy(&v4, p, 4); return __builtin_bswap32(v4);
+	default: memcpy(&v8, p, 8); return __builtin_bswap64(v8);
+	}
 }
 
 /* Takes n bytes (after bounds check) and returns them, or NULL with the error set. */
@@ -394,14 +401,15 @@ static int rd_array(struct rd *r, uint32_t *n)
 }
 
 /* Any msgpack integer: *u = value as two's complement, *neg = negative. */
-static int rd_int(struct rd *r, uint64_t *u, bool *neg)
+static inline __attribute__((always_inline)) int rd_int(struct rd *r, uint64_t *u, bool *neg)
 {
 	const uint8_t *t = rd_take(r, 1), *b;
 	unsigned n;
 
+	*u = 0;
+	*neg = false;
 	if (!t)
 		return r->err;
-	*neg = false;
 	if (*t <= 0x7f) {
 		*u = *t;
 		return 0;
@@ -433,7 +441,7 @@ static int rd_int(struct rd *r, uint64_t *u, bool *neg)
 	return rd_fail(r, -EBADMSG);
 }
 
-static int rd_uint(struct rd *r, uint64_t *u)
+static inline __attribute__((always_inline)) int rd_uint(struct rd *r, uint64_t *u)
 {
 	bool neg;
 
@@ -465,7 +473,7 @@ static const uint8_t *rd_bytes(struct rd *r, int want_str, uint32_t *n)
 }
 
 /* A scalar as the descriptor says, range-checked for its width; stored little-endian in *dst. */
-static int rd_scalar(struct rd *r, const struct vgpu_arg_desc *a, void *dst)
+static inline __attribute__((always_inline)) int rd_scalar(struct rd *r, const struct vgpu_arg_desc *a, void *dst)
 {
 	const uint8_t *t, *b;
 	uint64_t u;
@@ -516,6 +524,19 @@ static CUresult errno_to_cu(int e)
 	case -EBADF: return CUDA_ERROR_INVALID_HANDLE;
 	default: return CUDA_ERROR_INVALID_VALUE;
 	}
+}
+
+/* Arena storage of n bytes that the caller overwrites entirely at once (not zeroed). */
+static inline void *arena_take(struct vgpu_arena *a, size_t n)
+{
+	size_t need = (n + 15) & ~(size_t)15;
+	void *p;
+
+	if (n > a->size || need > a->size - a->used)
+		return NULL;
+	p = a->base + a->used;
+	a->used += need;
+	return p;
 }
 
 /* Arena storage of n bytes for an OUT/INOUT value; slot->v.p points at it. */
@@ -604,8 +625,8 @@ static int decode_arg(const struct vgpu_call_desc *d, unsigned i, struct rd *r, 
 				return r->err;
 			if (n > VGPU_INLINE_MAX)
 				return rd_fail(r, -EBADMSG); /* longer buffers must use the bulk stream */
-			if ((rc = out_storage(ar, s, n)))
-				return rd_fail(r, rc);
+			if (!(s->v.p = arena_take(ar, n ? n : 1)))
+				return rd_fail(r, -ENOMEM);
 			memcpy(s->v.p, b, n);
 			s->len = n;
 			return 0;
