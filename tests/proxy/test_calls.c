@@ -3,17 +3,19 @@
 #define __CUDA_API_VERSION_INTERNAL 1
 #include <cuda.h>
 
+#include <pthread.h>
+
 #include "check.h"
 #include "codec.h"
 #include "proxytest.h"
 #include "vgpu_calls.h"
 
-static uint32_t seq;
+static uint32_t seq;   /* shared by the threads' channels; atomically bumped */
 
 /* One call the way libvgpu makes it: encode, send, stream inputs, wait, decode, read outputs. */
 static CUresult call(struct vgpu_chan *ch, const struct vgpu_call_desc *d, void *const *argv, int async)
 {
-	static uint8_t rbuf[VGPU_MSG_MAX];
+	static __thread uint8_t rbuf[VGPU_MSG_MAX];
 	struct vgpu_wbuf w = { 0 };
 	struct vgpu_bulk_list bl;
 	struct vgpu_msg_hdr h;
@@ -24,7 +26,7 @@ static CUresult call(struct vgpu_chan *ch, const struct vgpu_call_desc *d, void 
 		fprintf(stderr, "%s: encode failed: %s\n", d->name, strerror(-rc));
 		goto out;
 	}
-	uint32_t s = ++seq;
+	uint32_t s = __atomic_add_fetch(&seq, 1, __ATOMIC_RELAXED);
 	if ((rc = vgpu_chan_send(ch, d->opcode, async ? VGPU_MSG_F_ASYNC : 0, s, w.data, (uint32_t)w.len)) < 0)
 		goto io;
 	for (unsigned i = 0; i < bl.n; i++)
@@ -109,6 +111,39 @@ static int stats_field(const struct ptest_proxy *p, const char *zone, const char
 	snprintf(key, sizeof(key), " %s=", field);
 	char *f = strstr(line, key);
 	return f && sscanf(f + strlen(key), "%llu", v) == 1 ? 0 : -1;
+}
+
+/* Several channels (threads) of one zone at once: allocations, copies and frees interleave. */
+struct thr { const struct ptest_proxy *p; const uint8_t *token; unsigned idx; int failures; };
+
+static void *thread_main(void *arg)
+{
+	struct thr *t = arg;
+	struct vgpu_hello h;
+	struct vgpu_welcome w;
+	struct vgpu_chan *ch;
+	enum { M = 200000 };
+	uint8_t *src = malloc(M), *dst = malloc(M);
+
+	ptest_hello(&h, VGPU_HELLO_JOIN, t->token, "za-thread");
+	if (ptest_open(t->p, &h, sizeof(h), &ch, &w) < 0) {
+		t->failures++;
+		goto out;
+	}
+	for (unsigned r = 0; r < 20; r++) {
+		CUdeviceptr d = 0;
+		size_t n = M - r * 1001 - t->idx;
+		for (size_t i = 0; i < n; i++)
+			src[i] = (uint8_t)(i ^ (t->idx * 31 + r));
+		if (mem_alloc(ch, &d, n) != CUDA_SUCCESS || htod(ch, d, src, n) != CUDA_SUCCESS ||
+		    dtoh(ch, dst, d, n) != CUDA_SUCCESS || memcmp(src, dst, n) != 0 || mem_free(ch, d) != CUDA_SUCCESS)
+			t->failures++;
+	}
+	vgpu_chan_close(ch);
+out:
+	free(src);
+	free(dst);
+	return NULL;
 }
 
 int main(int argc, char **argv)
@@ -282,6 +317,22 @@ int main(int argc, char **argv)
 	CHECK_EQ(htod(b, db, src, N), CUDA_SUCCESS);
 	CHECK_EQ(dtoh(b, dst, db, N), CUDA_SUCCESS);
 	CHECK(memcmp(src, dst, N) == 0);
+
+	/* Four more channels of zone A working at once (A holds 3 MiB of its 4 MiB: 4 x 200 KB fits). */
+	{
+		pthread_t th[4];
+		struct thr t[4];
+		for (unsigned i = 0; i < 4; i++) {
+			t[i] = (struct thr){ &p, wa.token, i, 0 };
+			CHECK_EQ(pthread_create(&th[i], NULL, thread_main, &t[i]), 0);
+		}
+		for (unsigned i = 0; i < 4; i++) {
+			pthread_join(th[i], NULL);
+			CHECK_EQ(t[i].failures, 0);
+		}
+		CHECK_EQ(stats_field(&p, "za", "mem", &v), 0);
+		CHECK_EQ(v, 3u << 20);
+	}
 
 	/* Stats of a live zone, then its cleanup on disconnect. */
 	CHECK_EQ(stats_field(&p, "zb", "handles", &v), 0);
