@@ -23,6 +23,12 @@ regen: $(CODEGEN)
 CODEC_OBJS := $(B)/runtime/codec.o $(B)/generated/vgpu_calls.o
 CODEC_LIBS := -lmsgpackc
 
+# The codec runs on every remoted call: -O3 (inlining msgpack-c's packers into the one
+# encoder loop) measurably helps (docs/perf/codec.md). Sanitizer builds keep their -O1.
+ifneq ($(SAN),1)
+$(B)/runtime/codec.o: CFLAGS += -O3
+endif
+
 # ---- tests: make B=build/san SAN=1 test-codegen ----
 CODEGEN_TESTS := $(B)/tests/codegen/codec_test $(B)/tests/codegen/regen_check.sh $(B)/tests/codegen/golden.sh
 

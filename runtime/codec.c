@@ -383,6 +383,7 @@ static int rd_array(struct rd *r, uint32_t *n)
 {
 	const uint8_t *t = rd_take(r, 1), *b;
 
+	*n = 0;
 	if (!t)
 		return r->err;
 	if ((*t & 0xf0) == 0x90) {
@@ -456,6 +457,7 @@ static const uint8_t *rd_bytes(struct rd *r, int want_str, uint32_t *n)
 	const uint8_t *t = rd_take(r, 1), *b;
 	unsigned w = 0;
 
+	*n = 0;
 	if (!t)
 		return NULL;
 	if (want_str && (*t & 0xe0) == 0xa0) {
@@ -726,12 +728,13 @@ int vgpu_decode_request(const struct vgpu_call_desc *d, const void *msg, uint32_
 		rc = -EBADMSG;
 		goto fail;
 	}
-	slots = vgpu_arena_alloc(a, sizeof(*slots) * (d->nargs ? d->nargs : 1));
+	slots = arena_take(a, sizeof(*slots) * (d->nargs ? d->nargs : 1));
 	if (!slots) {
 		rc = -ENOMEM;
 		goto fail;
 	}
 	for (unsigned i = 0; i < d->nargs; i++) {
+		slots[i] = (struct slot){ .v.u = 0 };
 		argv[i] = &slots[i].v;
 		if (decode_arg(d, i, &r, a, h, hctx, &slots[i], bulk)) {
 			rc = r.err;

@@ -52,7 +52,8 @@ void *vgpu_arena_alloc(struct vgpu_arena *a, size_t n);
  *  - proxy, vgpu_decode_request:  ptr = NULL; the caller chooses the storage (its own
  *    bounded buffer, or bulk-area bytes in place) and stores it with *slot = buffer before
  *    the thunk runs; for inputs it then fills it from the stream. Output buffers (from an
- *    OUT_BUF/INOUT_BUF) need storage too: they are listed with out = 1.
+ *    OUT_BUF/INOUT_BUF) need storage too: they are listed with out = 1, and that storage
+ *    must be zeroed (or fully written by the driver) since it goes back to the zone.
  *  - proxy, vgpu_encode_reply:    ptr = the output bytes to stream after the reply.
  */
 struct vgpu_bulk_seg {
@@ -73,8 +74,9 @@ struct vgpu_bulk_list {
  * `void *argv[] = { &p0, &p1, ... }`). Input buffers longer than VGPU_INLINE_MAX are not
  * copied but announced and listed in *bulk (in:1) for the caller to stream after the
  * message; output buffers longer than that are announced too (they come back on the bulk
- * stream after the reply). Uses msgpack-c's packer. Returns 0, or
- * -EINVAL (a NULL pointer where the call needs a buffer, a length over the limit, a
+ * stream after the reply). Uses msgpack-c's packer. A descriptor with a VGPU_ARG_OPAQUE
+ * parameter (a custom call with a hand-written payload) is refused with -ENOTSUP. Returns 0, or
+ * -EINVAL (a negative or overflowing length, a length over the limit, an empty out string, a
  * string too long), -E2BIG (message over VGPU_MSG_MAX or too many bulk buffers), -ENOMEM.
  */
 int vgpu_encode_request(const struct vgpu_call_desc *d, void *const *argv, struct vgpu_wbuf *out,
@@ -98,13 +100,16 @@ int vgpu_decode_reply(const struct vgpu_call_desc *d, void *const *argv, const v
 struct vgpu_codec_hooks {
 	/* wire id -> real handle; id 0 never reaches the hook (NULL). -EBADF = invalid handle. */
 	int (*handle_in)(void *ctx, unsigned htype, uint64_t wire_id, void **real /* out */);
-	/* a new real handle (non-NULL) after a successful call -> its wire id; -errno fails the reply */
+	/* a real handle (non-NULL) returned by a successful call -> its wire id; -errno fails the reply.
+	 * Called for every returned handle, new or not (cuCtxGetCurrent returns an existing one):
+	 * return the existing id when real is already in the table. */
 	int (*handle_new)(void *ctx, unsigned htype, void *real, uint64_t *wire_id /* out */);
 	/* after a successful destroy of the handle wire_id */
 	void (*handle_drop)(void *ctx, unsigned htype, uint64_t wire_id);
 	/* [ptr, ptr+len) inside one allocation of the zone (len 0: ptr inside one); -EFAULT if not */
 	int (*dptr_check)(void *ctx, uint64_t ptr, uint64_t len);
-	/* after a successful allocation of [ptr, ptr+len) */
+	/* after a successful allocation of [ptr, ptr+len); also for module globals
+	 * (cuModuleGetGlobal_v2), so the same range may be reported more than once */
 	void (*dptr_alloc)(void *ctx, uint64_t ptr, uint64_t len);
 	/* after a successful free of the allocation at ptr */
 	void (*dptr_free)(void *ctx, uint64_t ptr);
@@ -135,7 +140,8 @@ int vgpu_decode_request(const struct vgpu_call_desc *d, const void *msg, uint32_
  * Output buffers longer than VGPU_INLINE_MAX are announced and listed in *bulk (out:1)
  * for the caller to stream after the reply. The reply bytes are fully initialised.
  * Returns 0, -ENOMEM, or the -errno of handle_new (then the caller should reply with
- * vgpu_encode_error(CUDA_ERROR_OUT_OF_MEMORY)).
+ * vgpu_encode_error(CUDA_ERROR_OUT_OF_MEMORY)). Async calls get no reply, and none of them
+ * has outputs or lifecycle flags, so the proxy need not call this for them.
  */
 int vgpu_encode_reply(const struct vgpu_call_desc *d, void *const *argv, CUresult res,
 		      const struct vgpu_codec_hooks *h, void *hctx, struct vgpu_wbuf *out,
