@@ -1,2 +1,70 @@
 # SPDX-License-Identifier: MIT
-# sim build rules (included by the top-level Makefile).
+# sim build rules (included by the top-level Makefile): libcudasim.so (CPU test double of
+# the CUDA driver), runtime/modimage.o (shared with libvgpu), the vgpu-sim tool, the test
+# kernels compiled by nvcc, the simulator tests and its benchmark.
+
+SIM_SRCS := sim/driver.c sim/mem.c sim/stream.c sim/exec.c sim/api_mem.c sim/api_stream.c \
+            sim/module.c sim/ptx_parse.c sim/ptx_exec.c
+SIM_OBJS := $(SIM_SRCS:%.c=$(B)/%.o) $(B)/runtime/modimage.o
+SIM_LIB  := $(B)/sim/libcudasim.so
+SIM_LIBS := -lzstd -llz4 -lm
+
+# Only the interpreter loop benefits from more optimisation than the default.
+$(B)/sim/ptx_exec.o: CFLAGS += $(if $(filter 1,$(SAN)),,-O3)
+
+$(SIM_LIB): $(SIM_OBJS) sim/libcudasim.map
+	@mkdir -p $(dir $@)
+	$(CC) -shared -o $@ $(SIM_OBJS) -Wl,--version-script=sim/libcudasim.map \
+	  -Wl,-soname,libcudasim.so $(LDFLAGS) $(SIM_LIBS)
+
+$(B)/sim/vgpu-sim: $(B)/sim/main.o $(SIM_LIB)
+	$(CC) -o $@ $< -L$(B)/sim -lcudasim -Wl,-rpath,'$$ORIGIN' $(LDFLAGS)
+
+ALL += $(SIM_LIB) $(B)/sim/vgpu-sim
+
+# ---- kernels (nvcc): PTX, default fatbin (compressed PTX + sm_75 SASS), SASS-only ----
+KERNEL_DIR := $(B)/tests/kernels
+SIM_KERNELS := $(KERNEL_DIR)/basic.ptx $(KERNEL_DIR)/basic.fatbin $(KERNEL_DIR)/basic.cubin \
+               $(KERNEL_DIR)/basic_lz4.fatbin $(KERNEL_DIR)/basic_sm90.fatbin \
+               $(KERNEL_DIR)/unsupported.ptx
+
+$(KERNEL_DIR)/%.ptx: tests/kernels/%.cu
+	@mkdir -p $(dir $@)
+	$(NVCC) -ptx -arch=compute_75 $< -o $@
+$(KERNEL_DIR)/%.fatbin: tests/kernels/%.cu
+	@mkdir -p $(dir $@)
+	$(NVCC) -fatbin $< -o $@
+$(KERNEL_DIR)/%.cubin: tests/kernels/%.cu
+	@mkdir -p $(dir $@)
+	$(NVCC) -cubin -arch=sm_75 $< -o $@
+$(KERNEL_DIR)/%_lz4.fatbin: tests/kernels/%.cu
+	@mkdir -p $(dir $@)
+	$(NVCC) -fatbin -Xfatbin -compress-mode=speed $< -o $@
+$(KERNEL_DIR)/%_sm90.fatbin: tests/kernels/%.cu
+	@mkdir -p $(dir $@)
+	$(NVCC) -fatbin -gencode arch=compute_90,code=sm_90 $< -o $@
+
+# ---- tests ----
+SIM_TEST_NAMES := test_sim_basic
+SIM_TESTS := $(SIM_TEST_NAMES:%=$(B)/tests/sim/%)
+
+$(B)/tests/sim/test_sim_modimage: $(B)/tests/sim/test_sim_modimage.o $(B)/runtime/modimage.o $(SIM_KERNELS)
+	$(CC) -o $@ $< $(B)/runtime/modimage.o $(LDFLAGS) -lzstd -llz4
+
+$(B)/tests/sim/%: $(B)/tests/sim/%.o $(SIM_LIB) $(SIM_KERNELS)
+	$(CC) -o $@ $< -L$(B)/sim -lcudasim -Wl,-rpath,'$$ORIGIN/../../sim' $(LDFLAGS) -lm
+
+$(SIM_TESTS:%=%.o): tests/sim/simtest.h
+
+TESTS += $(SIM_TESTS)
+
+.PHONY: test-sim
+test-sim: $(SIM_LIB) $(SIM_TESTS)
+	@VGPU_BUILD=$(B) tests/run.sh --timeout 180 $(SIM_TESTS)
+
+# ---- benchmark ----
+$(B)/bench/sim: $(B)/bench/sim.o $(SIM_LIB) $(KERNEL_DIR)/basic.ptx
+	$(CC) -o $@ $< -L$(B)/sim -lcudasim -Wl,-rpath,'$$ORIGIN/../sim' $(LDFLAGS) -lm
+
+BENCHES += $(B)/bench/sim
+.SECONDARY: $(SIM_TESTS:%=%.o)

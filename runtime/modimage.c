@@ -1,0 +1,524 @@
+/* SPDX-License-Identifier: MIT */
+/* Module image inspection (see modimage.h): fatbin entry walking, cubin .nv.info parsing,
+ * PTX .entry signature scanning, ZSTD/LZ4 decompression of compressed fatbin entries. */
+#include "modimage.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <lz4.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zstd.h>
+
+/* Fatbin entry header (observed layout, little-endian):
+ *   0 u16 kind (1 = PTX, 2 = ELF)   2 u16 version   4 u32 header size
+ *   8 u64 payload size (padded)     16 u32 compressed size (0 if not compressed)
+ *   28 u32 sm arch                  40 u64 flags (0x2000 LZ4, 0x8000 ZSTD)
+ *   56 u64 uncompressed size */
+#define FB_KIND_PTX 1
+#define FB_KIND_ELF 2
+#define FB_FLAG_LZ4  0x2000ull
+#define FB_FLAG_ZSTD 0x8000ull
+#define MAX_DECOMPRESSED (256u << 20)
+
+static uint16_t rd16(const uint8_t *p) { uint16_t v; memcpy(&v, p, 2); return v; }
+static uint32_t rd32(const uint8_t *p) { uint32_t v; memcpy(&v, p, 4); return v; }
+static uint64_t rd64(const uint8_t *p) { uint64_t v; memcpy(&v, p, 8); return v; }
+
+struct wrapper { uint32_t magic, version; const void *data; const void *filename; };
+
+const void *vgpu_modimage_unwrap(const void *image)
+{
+	if (!image)
+		return NULL;
+	struct wrapper w;
+	memcpy(&w, image, sizeof(w));
+	return w.magic == VGPU_FATBIN_WRAPPER_MAGIC ? w.data : image;
+}
+
+/* ELF64 extent: the furthest byte any header or section refers to. */
+static int elf_size(const uint8_t *p, size_t max, size_t *len)
+{
+	if (max < 64 || p[4] != 2 /* ELFCLASS64 */ || p[5] != 1 /* little-endian */)
+		return -EINVAL;
+	uint64_t phoff = rd64(p + 0x20), shoff = rd64(p + 0x28);
+	uint16_t phentsize = rd16(p + 0x36), phnum = rd16(p + 0x38);
+	uint16_t shentsize = rd16(p + 0x3a), shnum = rd16(p + 0x3c);
+	uint64_t end = 64;
+	if (phnum) {
+		if (phentsize < 56 || phoff > max || (uint64_t)phnum * phentsize > max - phoff)
+			return -EINVAL;
+		end = phoff + (uint64_t)phnum * phentsize > end ? phoff + (uint64_t)phnum * phentsize : end;
+	}
+	if (shnum) {
+		if (shentsize < 64 || shoff > max || (uint64_t)shnum * shentsize > max - shoff)
+			return -EINVAL;
+		uint64_t e = shoff + (uint64_t)shnum * shentsize;
+		end = e > end ? e : end;
+		for (uint32_t i = 0; i < shnum; i++) {
+			const uint8_t *sh = p + shoff + (uint64_t)i * shentsize;
+			uint32_t type = rd32(sh + 4);
+			uint64_t off = rd64(sh + 0x18), size = rd64(sh + 0x20);
+			if (type == 8 /* SHT_NOBITS */ || type == 0)
+				continue;
+			if (off > max || size > max - off)
+				return -EINVAL;
+			end = off + size > end ? off + size : end;
+		}
+	}
+	if (end > max)
+		return -EINVAL;
+	*len = (size_t)end;
+	return 0;
+}
+
+static int fatbin_size(const uint8_t *p, size_t max, size_t *len)
+{
+	if (max < 16)
+		return -EINVAL;
+	uint16_t hs = rd16(p + 6);
+	uint64_t fs = rd64(p + 8);
+	if (hs < 16 || hs > max || fs > max - hs)
+		return -EINVAL;
+	*len = hs + (size_t)fs;
+	return 0;
+}
+
+int vgpu_modimage_size(const void *image, size_t max, size_t *len)
+{
+	const uint8_t *p = image;
+	if (!p || !len || max < 4)
+		return -EINVAL;
+	uint32_t magic = rd32(p);
+	if (magic == VGPU_FATBIN_WRAPPER_MAGIC) {
+		if (max < sizeof(struct wrapper))
+			return -EINVAL;
+		const uint8_t *in = vgpu_modimage_unwrap(image);
+		if (!in || rd32(in) != VGPU_FATBIN_MAGIC)
+			return -EINVAL;
+		int rc = fatbin_size(in, SIZE_MAX, len);
+		return rc ? rc : VGPU_MODIMAGE_WRAPPER;
+	}
+	if (magic == VGPU_FATBIN_MAGIC) {
+		int rc = fatbin_size(p, max, len);
+		return rc ? rc : VGPU_MODIMAGE_FATBIN;
+	}
+	if (!memcmp(p, "\x7f" "ELF", 4)) {
+		int rc = elf_size(p, max, len);
+		return rc ? rc : VGPU_MODIMAGE_CUBIN;
+	}
+	/* PTX: text up to a NUL */
+	const uint8_t *nul = memchr(p, 0, max);
+	if (!nul || nul == p)
+		return -EINVAL;
+	for (const uint8_t *q = p; q < nul; q++)
+		if (*q < 0x20 && !isspace(*q))
+			return -EINVAL;
+	*len = (size_t)(nul - p) + 1;
+	return VGPU_MODIMAGE_PTX;
+}
+
+/* One fatbin entry, validated against the image bounds. */
+struct fb_entry {
+	uint16_t kind;
+	uint32_t arch;
+	uint64_t flags, usize;
+	const uint8_t *payload;
+	size_t plen;      /* bytes of (possibly compressed) payload */
+};
+
+/* Iterates entries: *off is the cursor (start at 0). Returns 1 with e filled, 0 at the end,
+ * -EINVAL when an entry runs out of bounds. */
+static int fb_next(const uint8_t *p, size_t len, size_t *off, struct fb_entry *e)
+{
+	size_t hs = rd16(p + 6);
+	size_t end = hs + (size_t)rd64(p + 8);
+	if (end > len)
+		return -EINVAL;
+	size_t o = *off ? *off : hs;
+	if (o >= end)
+		return 0;
+	if (end - o < 16)
+		return -EINVAL;
+	const uint8_t *h = p + o;
+	uint32_t ehs = rd32(h + 4);
+	uint64_t psize = rd64(h + 8);
+	if (ehs < 16 || ehs > end - o || psize > end - o - ehs)
+		return -EINVAL;
+	memset(e, 0, sizeof(*e));
+	e->kind = rd16(h);
+	if (ehs >= 64) {
+		e->arch = rd32(h + 28);
+		e->flags = rd64(h + 40);
+		e->usize = rd64(h + 56);
+		uint32_t csize = rd32(h + 16);
+		e->plen = csize && csize <= psize && (e->flags & (FB_FLAG_LZ4 | FB_FLAG_ZSTD)) ? csize : psize;
+	} else {
+		e->plen = psize;
+	}
+	e->payload = h + ehs;
+	*off = o + ehs + psize;
+	return 1;
+}
+
+/* The entry's payload, decompressed: malloc'd with a NUL appended; *n excludes the NUL. */
+static int fb_payload(const struct fb_entry *e, char **out, size_t *n)
+{
+	char *buf;
+	size_t sz;
+	if (e->flags & (FB_FLAG_LZ4 | FB_FLAG_ZSTD)) {
+		if (e->usize == 0 || e->usize > MAX_DECOMPRESSED || e->plen > INT32_MAX)
+			return -EINVAL;
+		buf = malloc(e->usize + 1);
+		if (!buf)
+			return -ENOMEM;
+		if (e->flags & FB_FLAG_ZSTD) {
+			size_t r = ZSTD_decompress(buf, e->usize, e->payload, e->plen);
+			if (ZSTD_isError(r)) {
+				free(buf);
+				return -EINVAL;
+			}
+			sz = r;
+		} else {
+			int r = LZ4_decompress_safe((const char *)e->payload, buf, (int)e->plen, (int)e->usize);
+			if (r < 0) {
+				free(buf);
+				return -EINVAL;
+			}
+			sz = (size_t)r;
+		}
+	} else {
+		buf = malloc(e->plen + 1);
+		if (!buf)
+			return -ENOMEM;
+		memcpy(buf, e->payload, e->plen);
+		sz = e->plen;
+	}
+	buf[sz] = 0;
+	*out = buf;
+	*n = sz;
+	return 0;
+}
+
+int vgpu_modimage_ptx(const void *image, size_t len, char **ptx)
+{
+	const uint8_t *p = image;
+	*ptx = NULL;
+	size_t real;
+	int kind = vgpu_modimage_size(image, len, &real);
+	if (kind < 0)
+		return kind;
+	if (kind == VGPU_MODIMAGE_WRAPPER) {
+		p = vgpu_modimage_unwrap(image);
+		kind = VGPU_MODIMAGE_FATBIN;
+	}
+	if (kind == VGPU_MODIMAGE_PTX) {
+		char *s = malloc(real);
+		if (!s)
+			return -ENOMEM;
+		memcpy(s, p, real);
+		*ptx = s;
+		return 0;
+	}
+	if (kind == VGPU_MODIMAGE_CUBIN)
+		return -ENOEXEC;
+	/* fatbin: the PTX entry with the lowest architecture */
+	size_t off = 0;
+	struct fb_entry e, best;
+	int found = 0, rc;
+	while ((rc = fb_next(p, real, &off, &e)) > 0)
+		if (e.kind == FB_KIND_PTX && (!found || e.arch < best.arch)) {
+			best = e;
+			found = 1;
+		}
+	if (rc < 0)
+		return rc;
+	if (!found)
+		return -ENOEXEC;
+	size_t n;
+	rc = fb_payload(&best, ptx, &n);
+	if (rc)
+		return rc;
+	/* the payload may be padded with NULs; the text must be printable up to there */
+	size_t tl = strlen(*ptx);
+	for (size_t i = 0; i < tl; i++)
+		if ((unsigned char)(*ptx)[i] < 0x20 && !isspace((unsigned char)(*ptx)[i])) {
+			free(*ptx);
+			*ptx = NULL;
+			return -EINVAL;
+		}
+	return 0;
+}
+
+void vgpu_modimage_free_kernels(struct vgpu_kernel_info *k, size_t n)
+{
+	if (!k)
+		return;
+	for (size_t i = 0; i < n; i++)
+		free(k[i].params);
+	free(k);
+}
+
+static int kernels_add(struct vgpu_kernel_info **arr, size_t *n, const char *name, size_t nlen)
+{
+	struct vgpu_kernel_info *a = realloc(*arr, sizeof(*a) * (*n + 1));
+	if (!a)
+		return -ENOMEM;
+	*arr = a;
+	memset(&a[*n], 0, sizeof(a[*n]));
+	if (nlen >= sizeof(a[*n].name))
+		nlen = sizeof(a[*n].name) - 1;
+	memcpy(a[*n].name, name, nlen);
+	(*n)++;
+	return 0;
+}
+
+static int kparam_set(struct vgpu_kernel_info *k, uint32_t ord, uint32_t off, uint32_t size)
+{
+	if (ord >= 4096 || size > 32768 || off > 65536)
+		return -EINVAL;
+	if (ord >= k->nparams) {
+		struct vgpu_kparam *p = realloc(k->params, sizeof(*p) * (ord + 1));
+		if (!p)
+			return -ENOMEM;
+		memset(p + k->nparams, 0, sizeof(*p) * (ord + 1 - k->nparams));
+		k->params = p;
+		k->nparams = ord + 1;
+	}
+	k->params[ord].offset = off;
+	k->params[ord].size = size;
+	if (off + size > k->param_bytes)
+		k->param_bytes = off + size;
+	return 0;
+}
+
+/* PTX: ".entry name ( .param [.align N] .type pname[N], ... )" */
+static const char *skip_ws(const char *s, const char *e)
+{
+	for (;;) {
+		while (s < e && isspace((unsigned char)*s))
+			s++;
+		if (e - s >= 2 && s[0] == '/' && s[1] == '/') {
+			while (s < e && *s != '\n')
+				s++;
+		} else if (e - s >= 2 && s[0] == '/' && s[1] == '*') {
+			const char *c = s + 2;
+			while (e - c >= 2 && !(c[0] == '*' && c[1] == '/'))
+				c++;
+			s = e - c >= 2 ? c + 2 : e;
+		} else {
+			return s;
+		}
+	}
+}
+
+static size_t word_len(const char *s, const char *e)
+{
+	size_t n = 0;
+	while (s + n < e && (isalnum((unsigned char)s[n]) || s[n] == '_' || s[n] == '$' ||
+	                     s[n] == '.' || s[n] == '%'))
+		n++;
+	return n;
+}
+
+static uint32_t ptx_type_size(const char *t, size_t n)
+{
+	if (n < 3)
+		return 0;
+	unsigned bits = (unsigned)atoi(t + 2);
+	if (!strncmp(t, ".pred", 5) && n == 5)
+		return 1;
+	if (strchr("busf", t[1]) && (bits == 8 || bits == 16 || bits == 32 || bits == 64))
+		return bits / 8;
+	return 0;
+}
+
+static int ptx_kernels(const char *s, size_t len, struct vgpu_kernel_info **arr, size_t *n)
+{
+	const char *e = s + len;
+	static const char key[] = ".entry";
+	for (const char *q = s; q < e; ) {
+		const char *hit = memmem(q, (size_t)(e - q), key, sizeof(key) - 1);
+		if (!hit)
+			break;
+		q = hit + sizeof(key) - 1;
+		if (q < e && !isspace((unsigned char)*q))
+			continue;
+		q = skip_ws(q, e);
+		size_t nl = word_len(q, e);
+		if (!nl)
+			return -EINVAL;
+		int rc = kernels_add(arr, n, q, nl);
+		if (rc)
+			return rc;
+		struct vgpu_kernel_info *k = &(*arr)[*n - 1];
+		q = skip_ws(q + nl, e);
+		if (q >= e || *q != '(')
+			continue;       /* no parameters */
+		q++;
+		uint32_t cursor = 0, ord = 0;
+		for (;;) {
+			q = skip_ws(q, e);
+			if (q >= e)
+				return -EINVAL;
+			if (*q == ')')
+				break;
+			if (*q == ',') {
+				q++;
+				continue;
+			}
+			uint32_t align = 0, tsize = 0, count = 1;
+			/* ".param" then attributes, type, name, optional [N] */
+			for (;;) {
+				q = skip_ws(q, e);
+				size_t wl = word_len(q, e);
+				if (!wl)
+					return -EINVAL;
+				if (wl == 6 && !memcmp(q, ".align", 6)) {
+					q = skip_ws(q + wl, e);
+					align = (uint32_t)strtoul(q, NULL, 10);
+					q += word_len(q, e);
+					continue;
+				}
+				if (*q == '.') {
+					uint32_t ts = ptx_type_size(q, wl);
+					if (ts)
+						tsize = ts;
+					q += wl;
+					continue;
+				}
+				q += wl;       /* the name */
+				break;
+			}
+			q = skip_ws(q, e);
+			if (q < e && *q == '[') {
+				count = (uint32_t)strtoul(q + 1, NULL, 10);
+				const char *cb = memchr(q, ']', (size_t)(e - q));
+				if (!cb)
+					return -EINVAL;
+				q = cb + 1;
+			}
+			if (!tsize || count == 0 || count > 65536)
+				return -EINVAL;
+			if (!align)
+				align = tsize;
+			if (align > 4096 || (align & (align - 1)))
+				return -EINVAL;
+			uint32_t off = (cursor + align - 1) & ~(align - 1);
+			rc = kparam_set(k, ord++, off, tsize * count);
+			if (rc)
+				return rc;
+			cursor = off + tsize * count;
+		}
+	}
+	return 0;
+}
+
+/* cubin: .nv.info.<kernel> sections, EIATTR_KPARAM_INFO (0x17) and CBANK_PARAM_SIZE (0x19). */
+static int elf_kernels(const uint8_t *p, size_t len, struct vgpu_kernel_info **arr, size_t *n)
+{
+	size_t real;
+	if (elf_size(p, len, &real))
+		return -EINVAL;
+	uint64_t shoff = rd64(p + 0x28);
+	uint16_t shentsize = rd16(p + 0x3a), shnum = rd16(p + 0x3c), shstrndx = rd16(p + 0x3e);
+	if (shstrndx >= shnum)
+		return -EINVAL;
+	const uint8_t *strsh = p + shoff + (uint64_t)shstrndx * shentsize;
+	uint64_t stroff = rd64(strsh + 0x18), strsize = rd64(strsh + 0x20);
+	for (uint32_t i = 0; i < shnum; i++) {
+		const uint8_t *sh = p + shoff + (uint64_t)i * shentsize;
+		uint32_t nameoff = rd32(sh);
+		uint64_t off = rd64(sh + 0x18), size = rd64(sh + 0x20);
+		if (nameoff >= strsize)
+			return -EINVAL;
+		const char *nm = (const char *)p + stroff + nameoff;
+		size_t nmax = strsize - nameoff;
+		size_t nlen = strnlen(nm, nmax);
+		if (nlen == nmax)
+			return -EINVAL;
+		if (nlen <= 9 || memcmp(nm, ".nv.info.", 9))
+			continue;
+		int rc = kernels_add(arr, n, nm + 9, nlen - 9);
+		if (rc)
+			return rc;
+		struct vgpu_kernel_info *k = &(*arr)[*n - 1];
+		const uint8_t *r = p + off, *end = p + off + size;
+		uint32_t cbank = 0;
+		while (end - r >= 2) {
+			uint8_t fmt = r[0], attr = r[1];
+			if (fmt == 4) {            /* EIFMT_SVAL: u16 size + payload */
+				if (end - r < 4)
+					return -EINVAL;
+				uint16_t sz = rd16(r + 2);
+				if (sz > end - r - 4)
+					return -EINVAL;
+				if (attr == 0x17 && sz >= 12) {
+					uint32_t fl = rd32(r + 12);
+					rc = kparam_set(k, rd16(r + 8), rd16(r + 10), (fl >> 18) & 0x3fff);
+					if (rc)
+						return rc;
+				}
+				r += 4 + sz;
+			} else if (fmt == 3) {     /* EIFMT_HVAL: u16 value */
+				if (end - r < 4)
+					return -EINVAL;
+				if (attr == 0x19)
+					cbank = rd16(r + 2);
+				r += 4;
+			} else if (fmt == 2) {     /* EIFMT_BVAL */
+				r += 4;
+			} else {                   /* EIFMT_NVAL */
+				r += 4;
+			}
+		}
+		if (cbank > k->param_bytes)
+			k->param_bytes = cbank;
+	}
+	return 0;
+}
+
+int vgpu_modimage_kernels(const void *image, size_t len, struct vgpu_kernel_info **out, size_t *n)
+{
+	*out = NULL;
+	*n = 0;
+	size_t real;
+	int kind = vgpu_modimage_size(image, len, &real);
+	if (kind < 0)
+		return kind;
+	const uint8_t *p = kind == VGPU_MODIMAGE_WRAPPER ? vgpu_modimage_unwrap(image) : image;
+	int rc = 0;
+	if (kind == VGPU_MODIMAGE_PTX) {
+		rc = ptx_kernels((const char *)p, real - 1, out, n);
+	} else if (kind == VGPU_MODIMAGE_CUBIN) {
+		rc = elf_kernels(p, real, out, n);
+	} else {
+		/* prefer an ELF entry's .nv.info; fall back to the PTX */
+		size_t off = 0;
+		struct fb_entry e, elf, ptx;
+		int have_elf = 0, have_ptx = 0;
+		while ((rc = fb_next(p, real, &off, &e)) > 0) {
+			if (e.kind == FB_KIND_ELF && !have_elf) { elf = e; have_elf = 1; }
+			if (e.kind == FB_KIND_PTX && !have_ptx) { ptx = e; have_ptx = 1; }
+		}
+		if (rc < 0)
+			return rc;
+		rc = -EINVAL;
+		if (have_elf || have_ptx) {
+			char *buf;
+			size_t bn;
+			rc = fb_payload(have_elf ? &elf : &ptx, &buf, &bn);
+			if (!rc) {
+				rc = have_elf ? elf_kernels((const uint8_t *)buf, bn, out, n)
+				              : ptx_kernels(buf, strlen(buf), out, n);
+				free(buf);
+			}
+		}
+	}
+	if (rc) {
+		vgpu_modimage_free_kernels(*out, *n);
+		*out = NULL;
+		*n = 0;
+	}
+	return rc;
+}

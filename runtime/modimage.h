@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: MIT */
+/* Module images as applications hand them to cuModuleLoadData: PTX text, cubin ELF,
+ * fatbin (raw or behind the nvcc wrapper struct). Finds an image's length, the PTX inside
+ * (decompressing ZSTD/LZ4 entries) and each kernel's parameter layout. Every length and
+ * offset read from an image is bounds-checked: images come from untrusted zones. */
+#ifndef VGPU_MODIMAGE_H
+#define VGPU_MODIMAGE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum vgpu_modimage_kind {
+	VGPU_MODIMAGE_PTX = 1,     /* NUL-terminated PTX text */
+	VGPU_MODIMAGE_CUBIN = 2,   /* ELF */
+	VGPU_MODIMAGE_FATBIN = 3,  /* raw fatbin, magic 0xba55ed50 */
+	VGPU_MODIMAGE_WRAPPER = 4, /* nvcc's fatbin wrapper struct, magic 0x466243b1 */
+};
+
+#define VGPU_FATBIN_MAGIC  0xba55ed50u
+#define VGPU_FATBIN_WRAPPER_MAGIC 0x466243b1u
+
+/* Classifies image and measures it, reading at most max bytes. Returns the kind (> 0) and
+ * *len, or -EINVAL (unrecognised, malformed or longer than max). For a WRAPPER, *len is the
+ * length of the fatbin it points to: send vgpu_modimage_unwrap(image), not image itself.
+ * PTX text must be NUL-terminated within max; *len includes the NUL. */
+int vgpu_modimage_size(const void *image, size_t max, size_t *len /* out */);
+
+/* The fatbin behind a wrapper struct, or image itself when it is not a wrapper. Only for
+ * images in the caller's own address space (the wrapper holds a pointer). */
+const void *vgpu_modimage_unwrap(const void *image);
+
+struct vgpu_kparam { uint32_t offset, size; };
+struct vgpu_kernel_info {
+	char name[256];
+	uint32_t nparams;
+	struct vgpu_kparam *params;  /* nparams entries, by parameter ordinal */
+	uint32_t param_bytes;        /* size of the packed parameter buffer */
+};
+
+/* Parameter layouts of every kernel in the image (len bytes, already measured). From a
+ * cubin's .nv.info.<kernel> EIATTR_KPARAM_INFO records when there is one, else from the PTX
+ * .entry signatures. Returns 0 and a malloc'd array (free with vgpu_modimage_free_kernels),
+ * -EINVAL for a malformed image, -ENOMEM. */
+int vgpu_modimage_kernels(const void *image, size_t len, struct vgpu_kernel_info **out /* out */,
+                          size_t *n /* out */);
+void vgpu_modimage_free_kernels(struct vgpu_kernel_info *k, size_t n);
+
+/* The PTX text for the simulator: decompressed, NUL-terminated, malloc'd (caller frees).
+ * Returns 0, -ENOEXEC when the image holds only SASS (no PTX), -EINVAL when malformed,
+ * -ENOMEM. */
+int vgpu_modimage_ptx(const void *image, size_t len, char **ptx /* out */);
+
+#endif

@@ -1,0 +1,491 @@
+/* SPDX-License-Identifier: MIT */
+/* Driver API entry points for memory: device and pinned host allocations, pointer
+ * attributes, copies (1D, 2D, 3D, sync and async) and memsets. Every device range is
+ * checked against the live allocation table before any byte moves. */
+#include "sim.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CUR_CTX(c) \
+	CUresult rc_; \
+	struct sim_ctx *c = sim_ctx_current(&rc_); \
+	if (!c) \
+		return rc_; \
+	if (c->sticky) \
+		return c->sticky
+
+/* Classifies [p, p+len): 1 live device/pinned memory (is_dev set for device kind),
+ * 0 ordinary host memory, -1 invalid (NULL, freed or out-of-range device pointer). */
+static int ptr_check(uint64_t p, uint64_t len, int *is_dev)
+{
+	struct sim_alloc a;
+	*is_dev = 0;
+	if (!p)
+		return -1;
+	if (p + len < p)
+		return -1;
+	if (sim_mem_find(p, len ? len : 1, &a) == 0) {
+		*is_dev = a.kind == ALLOC_DEVICE;
+		return 1;
+	}
+	if (sim_mem_in_arena(p) || sim_mem_find(p, 1, NULL) == 0)
+		return -1;      /* device pointer not live, or a pinned range overrun */
+	return 0;
+}
+
+CUresult cuMemAlloc(CUdeviceptr *dptr, size_t size)
+{
+	CUR_CTX(c);
+	if (!dptr || size == 0)
+		return CUDA_ERROR_INVALID_VALUE;
+	uint64_t p;
+	int rc = sim_mem_alloc(c, c->dev, size, &p);
+	if (rc)
+		return rc == -ENOMEM ? CUDA_ERROR_OUT_OF_MEMORY : CUDA_ERROR_INVALID_VALUE;
+	*dptr = (CUdeviceptr)p;
+	return CUDA_SUCCESS;
+}
+
+CUresult cuMemAllocPitch(CUdeviceptr *dptr, size_t *pitch, size_t width, size_t height,
+                         unsigned int esize)
+{
+	CUR_CTX(c);
+	if (!dptr || !pitch || !width || !height || (esize != 4 && esize != 8 && esize != 16))
+		return CUDA_ERROR_INVALID_VALUE;
+	size_t pp = (width + 511) & ~(size_t)511;
+	if (pp < width || height > SIZE_MAX / pp)
+		return CUDA_ERROR_INVALID_VALUE;
+	uint64_t p;
+	int rc = sim_mem_alloc(c, c->dev, pp * height, &p);
+	if (rc)
+		return rc == -ENOMEM ? CUDA_ERROR_OUT_OF_MEMORY : CUDA_ERROR_INVALID_VALUE;
+	*dptr = (CUdeviceptr)p;
+	*pitch = pp;
+	return CUDA_SUCCESS;
+}
+
+CUresult cuMemFree(CUdeviceptr dptr)
+{
+	CUresult rc;
+	struct sim_ctx *c = sim_ctx_current(&rc);
+	if (!c)
+		return rc;
+	if (!dptr)
+		return CUDA_SUCCESS;
+	struct sim_alloc a;
+	if (sim_mem_find(dptr, 1, &a) < 0 || a.base != dptr || a.kind != ALLOC_DEVICE)
+		return CUDA_ERROR_INVALID_VALUE;
+	/* like the real driver, freeing synchronises: no queued work may still use it */
+	if (sim_ctx_valid(a.ctx))
+		sim_ctx_sync(a.ctx);
+	return sim_mem_free(dptr, ALLOC_DEVICE) ? CUDA_ERROR_INVALID_VALUE : CUDA_SUCCESS;
+}
+
+CUresult cuMemGetInfo(size_t *free_b, size_t *total)
+{
+	CUresult rc;
+	struct sim_ctx *c = sim_ctx_current(&rc);
+	if (!c)
+		return rc;
+	if (!free_b || !total)
+		return CUDA_ERROR_INVALID_VALUE;
+	uint64_t t = sim_mem_total(), u = sim_mem_used(c->dev);
+	*total = t;
+	*free_b = u < t ? t - u : 0;
+	return CUDA_SUCCESS;
+}
+
+CUresult cuMemGetAddressRange(CUdeviceptr *pbase, size_t *psize, CUdeviceptr dptr)
+{
+	CUresult rc;
+	struct sim_ctx *c = sim_ctx_current(&rc);
+	if (!c)
+		return rc;
+	struct sim_alloc a;
+	if (sim_mem_find(dptr, 1, &a) < 0 || a.kind != ALLOC_DEVICE)
+		return CUDA_ERROR_NOT_FOUND;
+	if (pbase)
+		*pbase = a.base;
+	if (psize)
+		*psize = a.size;
+	return CUDA_SUCCESS;
+}
+
+CUresult cuMemHostAlloc(void **pp, size_t size, unsigned int flags)
+{
+	CUR_CTX(c);
+	if (!pp || !size || (flags & ~(unsigned)(CU_MEMHOSTALLOC_PORTABLE | CU_MEMHOSTALLOC_DEVICEMAP |
+	                                      CU_MEMHOSTALLOC_WRITECOMBINED)))
+		return CUDA_ERROR_INVALID_VALUE;
+	void *p;
+	if (posix_memalign(&p, 4096, size))
+		return CUDA_ERROR_OUT_OF_MEMORY;
+	memset(p, 0, size);
+	if (sim_mem_add_host(c, p, size, ALLOC_HOST, flags)) {
+		free(p);
+		return CUDA_ERROR_OUT_OF_MEMORY;
+	}
+	*pp = p;
+	return CUDA_SUCCESS;
+}
+
+CUresult cuMemAllocHost(void **pp, size_t size)
+{
+	return cuMemHostAlloc(pp, size, 0);
+}
+
+CUresult cuMemFreeHost(void *p)
+{
+	CUresult rc;
+	struct sim_ctx *c = sim_ctx_current(&rc);
+	if (!c)
+		return rc;
+	struct sim_alloc a;
+	if (!p || sim_mem_find((uint64_t)(uintptr_t)p, 1, &a) < 0 || a.base != (uint64_t)(uintptr_t)p ||
+	    a.kind != ALLOC_HOST)
+		return CUDA_ERROR_INVALID_VALUE;
+	if (sim_ctx_valid(a.ctx))
+		sim_ctx_sync(a.ctx);
+	if (sim_mem_free(a.base, ALLOC_HOST))
+		return CUDA_ERROR_INVALID_VALUE;
+	free(p);
+	return CUDA_SUCCESS;
+}
+
+CUresult cuMemHostRegister(void *p, size_t size, unsigned int flags)
+{
+	CUR_CTX(c);
+	if (!p || !size)
+		return CUDA_ERROR_INVALID_VALUE;
+	if (flags & ~(unsigned)(CU_MEMHOSTREGISTER_PORTABLE | CU_MEMHOSTREGISTER_DEVICEMAP |
+	                        CU_MEMHOSTREGISTER_IOMEMORY | CU_MEMHOSTREGISTER_READ_ONLY))
+		return CUDA_ERROR_INVALID_VALUE;
+	if (sim_mem_in_arena((uint64_t)(uintptr_t)p))
+		return CUDA_ERROR_INVALID_VALUE;
+	int rc = sim_mem_add_host(c, p, size, ALLOC_REGISTERED, flags);
+	if (rc == -EEXIST)
+		return CUDA_ERROR_HOST_MEMORY_ALREADY_REGISTERED;
+	return rc ? CUDA_ERROR_OUT_OF_MEMORY : CUDA_SUCCESS;
+}
+
+CUresult cuMemHostUnregister(void *p)
+{
+	CUresult rc;
+	struct sim_ctx *c = sim_ctx_current(&rc);
+	if (!c)
+		return rc;
+	struct sim_alloc a;
+	if (!p || sim_mem_find((uint64_t)(uintptr_t)p, 1, &a) < 0 || a.kind != ALLOC_REGISTERED ||
+	    a.base != (uint64_t)(uintptr_t)p)
+		return CUDA_ERROR_HOST_MEMORY_NOT_REGISTERED;
+	if (sim_ctx_valid(a.ctx))
+		sim_ctx_sync(a.ctx);
+	return sim_mem_free(a.base, ALLOC_REGISTERED) ? CUDA_ERROR_HOST_MEMORY_NOT_REGISTERED
+	                                               : CUDA_SUCCESS;
+}
+
+CUresult cuMemHostGetDevicePointer(CUdeviceptr *pdptr, void *p, unsigned int flags)
+{
+	CUresult rc;
+	struct sim_ctx *c = sim_ctx_current(&rc);
+	if (!c)
+		return rc;
+	struct sim_alloc a;
+	if (!pdptr || flags || !p || sim_mem_find((uint64_t)(uintptr_t)p, 1, &a) < 0 ||
+	    a.kind == ALLOC_DEVICE)
+		return CUDA_ERROR_INVALID_VALUE;
+	*pdptr = (CUdeviceptr)(uintptr_t)p;      /* unified addressing: same value */
+	return CUDA_SUCCESS;
+}
+
+CUresult cuMemHostGetFlags(unsigned int *pflags, void *p)
+{
+	CUresult rc;
+	struct sim_ctx *c = sim_ctx_current(&rc);
+	if (!c)
+		return rc;
+	struct sim_alloc a;
+	if (!pflags || !p || sim_mem_find((uint64_t)(uintptr_t)p, 1, &a) < 0 || a.kind == ALLOC_DEVICE)
+		return CUDA_ERROR_INVALID_VALUE;
+	*pflags = a.flags | CU_MEMHOSTALLOC_DEVICEMAP;
+	return CUDA_SUCCESS;
+}
+
+static CUresult ptr_attr(void *data, CUpointer_attribute attr, CUdeviceptr ptr, int strict)
+{
+	struct sim_alloc a;
+	int found = sim_mem_find(ptr, 1, &a) == 0;
+	if (!found && strict)
+		return CUDA_ERROR_INVALID_VALUE;
+	switch (attr) {
+	case CU_POINTER_ATTRIBUTE_CONTEXT:
+		*(CUcontext *)data = found ? (CUcontext)a.ctx : NULL;
+		break;
+	case CU_POINTER_ATTRIBUTE_MEMORY_TYPE:
+		*(unsigned *)data = !found ? 0 : a.kind == ALLOC_DEVICE ? CU_MEMORYTYPE_DEVICE
+		                                                         : CU_MEMORYTYPE_HOST;
+		break;
+	case CU_POINTER_ATTRIBUTE_DEVICE_POINTER:
+		if (!found)
+			return CUDA_ERROR_INVALID_VALUE;
+		*(CUdeviceptr *)data = ptr;
+		break;
+	case CU_POINTER_ATTRIBUTE_HOST_POINTER:
+		if (!found || a.kind == ALLOC_DEVICE)
+			return CUDA_ERROR_INVALID_VALUE;
+		*(void **)data = (void *)(uintptr_t)ptr;
+		break;
+	case CU_POINTER_ATTRIBUTE_SYNC_MEMOPS:
+	case CU_POINTER_ATTRIBUTE_MAPPED:
+		*(int *)data = found;
+		break;
+	case CU_POINTER_ATTRIBUTE_BUFFER_ID:
+		*(unsigned long long *)data = found ? a.id : 0;
+		break;
+	case CU_POINTER_ATTRIBUTE_IS_MANAGED:
+	case CU_POINTER_ATTRIBUTE_IS_LEGACY_CUDA_IPC_CAPABLE:
+		*(int *)data = 0;
+		break;
+	case CU_POINTER_ATTRIBUTE_DEVICE_ORDINAL:
+		*(int *)data = found ? a.dev : -2;
+		break;
+	case CU_POINTER_ATTRIBUTE_RANGE_START_ADDR:
+		*(CUdeviceptr *)data = found ? a.base : 0;
+		break;
+	case CU_POINTER_ATTRIBUTE_RANGE_SIZE:
+		*(size_t *)data = found ? a.size : 0;
+		break;
+	default:
+		return CUDA_ERROR_INVALID_VALUE;
+	}
+	return CUDA_SUCCESS;
+}
+
+CUresult cuPointerGetAttribute(void *data, CUpointer_attribute attribute, CUdeviceptr ptr)
+{
+	if (!g_inited)
+		return CUDA_ERROR_NOT_INITIALIZED;
+	if (!data)
+		return CUDA_ERROR_INVALID_VALUE;
+	return ptr_attr(data, attribute, ptr, 1);
+}
+
+CUresult cuPointerGetAttributes(unsigned int n, CUpointer_attribute *attrs, void **data, CUdeviceptr ptr)
+{
+	if (!g_inited)
+		return CUDA_ERROR_NOT_INITIALIZED;
+	if (!attrs || !data)
+		return CUDA_ERROR_INVALID_VALUE;
+	for (unsigned i = 0; i < n; i++) {
+		if (!data[i])
+			return CUDA_ERROR_INVALID_VALUE;
+		CUresult rc = ptr_attr(data[i], attrs[i], ptr, 0);
+		if (rc && attrs[i] != CU_POINTER_ATTRIBUTE_DEVICE_POINTER &&
+		    attrs[i] != CU_POINTER_ATTRIBUTE_HOST_POINTER)
+			return rc;
+	}
+	return CUDA_SUCCESS;
+}
+
+/* ---- copies ---- */
+
+static CUresult submit(struct sim_ctx *c, CUstream h, struct sim_op *op, int sync)
+{
+	CUresult rc = CUDA_SUCCESS;
+	struct sim_stream *s = sim_stream_get(c, h, &rc);
+	if (!s) {
+		free(op);
+		return rc;
+	}
+	uint64_t seq = sim_stream_enqueue(s, op);
+	if (sync) {
+		sim_stream_wait(s, seq);
+		return c->sticky;
+	}
+	return CUDA_SUCCESS;
+}
+
+/* Validates a copy and submits it. *_mode: 1 must be live device/pinned, 0 must be host,
+ * 2 either (unified). */
+static CUresult copy_submit(struct sim_ctx *c, struct sim_copy3d *cp, int smode, int dmode,
+                            CUstream h, int sync)
+{
+	if (cp->width == 0 || cp->height == 0 || cp->depth == 0)
+		return CUDA_SUCCESS;
+	if ((cp->height > 1 || cp->depth > 1) && (cp->spitch < cp->width || cp->dpitch < cp->width))
+		return CUDA_ERROR_INVALID_VALUE;
+	if ((cp->depth > 1) && (cp->sheight < cp->height || cp->dheight < cp->height))
+		return CUDA_ERROR_INVALID_VALUE;
+	/* span of each side: ((D-1)*H' + (H-1))*pitch + W, with overflow checks */
+	unsigned __int128 ss = ((unsigned __int128)(cp->depth - 1) * cp->sheight + (cp->height - 1)) *
+	                       cp->spitch + cp->width;
+	unsigned __int128 ds = ((unsigned __int128)(cp->depth - 1) * cp->dheight + (cp->height - 1)) *
+	                       cp->dpitch + cp->width;
+	if (ss > (1ull << 48) || ds > (1ull << 48))
+		return CUDA_ERROR_INVALID_VALUE;
+	int sdev, ddev;
+	int sk = ptr_check(cp->src, (uint64_t)ss, &sdev);
+	int dk = ptr_check(cp->dst, (uint64_t)ds, &ddev);
+	if (sk < 0 || dk < 0)
+		return CUDA_ERROR_INVALID_VALUE;
+	if ((smode == 1 && sk != 1) || (dmode == 1 && dk != 1))
+		return CUDA_ERROR_INVALID_VALUE;
+	cp->src_dev = sdev;
+	cp->dst_dev = ddev;
+	/* pageable host memory, as the real driver treats it: a device-to-host copy into it is
+	 * synchronous, and a copy out of it is staged before the call returns */
+	if (!sync && dk == 0)
+		sync = 1;
+	struct sim_op *op = sim_op_new(OP_COPY);
+	if (!op)
+		return CUDA_ERROR_OUT_OF_MEMORY;
+	op->u.c = *cp;
+	if (!sync && sk == 0) {
+		op->u.c.owned = malloc((size_t)ss);
+		if (!op->u.c.owned) {
+			free(op);
+			return CUDA_ERROR_OUT_OF_MEMORY;
+		}
+		memcpy(op->u.c.owned, (const void *)(uintptr_t)cp->src, (size_t)ss);
+		op->u.c.src = (uint64_t)(uintptr_t)op->u.c.owned;
+	}
+	return submit(c, h, op, sync);
+}
+
+static CUresult copy1d(uint64_t dst, uint64_t src, size_t n, int smode, int dmode, CUstream h, int sync)
+{
+	CUR_CTX(c);
+	struct sim_copy3d cp = {.src = src, .dst = dst, .width = n, .height = 1, .depth = 1};
+	return copy_submit(c, &cp, smode, dmode, h, sync);
+}
+
+CUresult cuMemcpy(CUdeviceptr dst, CUdeviceptr src, size_t n)
+{ return copy1d(dst, src, n, 2, 2, NULL, 1); }
+CUresult cuMemcpyAsync(CUdeviceptr dst, CUdeviceptr src, size_t n, CUstream h)
+{ return copy1d(dst, src, n, 2, 2, h, 0); }
+CUresult cuMemcpyHtoD(CUdeviceptr dst, const void *src, size_t n)
+{ return copy1d(dst, (uint64_t)(uintptr_t)src, n, 2, 1, NULL, 1); }
+CUresult cuMemcpyHtoDAsync(CUdeviceptr dst, const void *src, size_t n, CUstream h)
+{ return copy1d(dst, (uint64_t)(uintptr_t)src, n, 2, 1, h, 0); }
+CUresult cuMemcpyDtoH(void *dst, CUdeviceptr src, size_t n)
+{ return copy1d((uint64_t)(uintptr_t)dst, src, n, 1, 2, NULL, 1); }
+CUresult cuMemcpyDtoHAsync(void *dst, CUdeviceptr src, size_t n, CUstream h)
+{ return copy1d((uint64_t)(uintptr_t)dst, src, n, 1, 2, h, 0); }
+CUresult cuMemcpyDtoD(CUdeviceptr dst, CUdeviceptr src, size_t n)
+{ return copy1d(dst, src, n, 1, 1, NULL, 1); }
+CUresult cuMemcpyDtoDAsync(CUdeviceptr dst, CUdeviceptr src, size_t n, CUstream h)
+{ return copy1d(dst, src, n, 1, 1, h, 0); }
+
+/* Address and mode of one side of a 2D/3D copy. */
+static CUresult side(CUmemorytype t, const void *host, CUdeviceptr dev, uint64_t *addr, int *mode)
+{
+	switch (t) {
+	case CU_MEMORYTYPE_HOST: *addr = (uint64_t)(uintptr_t)host; *mode = 2; return CUDA_SUCCESS;
+	case CU_MEMORYTYPE_DEVICE: *addr = dev; *mode = 1; return CUDA_SUCCESS;
+	case CU_MEMORYTYPE_UNIFIED: *addr = dev; *mode = 2; return CUDA_SUCCESS;
+	case CU_MEMORYTYPE_ARRAY: return CUDA_ERROR_NOT_SUPPORTED;
+	default: return CUDA_ERROR_INVALID_VALUE;
+	}
+}
+
+static CUresult copy2d(const CUDA_MEMCPY2D *p, CUstream h, int sync)
+{
+	CUR_CTX(c);
+	if (!p)
+		return CUDA_ERROR_INVALID_VALUE;
+	struct sim_copy3d cp = {.width = p->WidthInBytes, .height = p->Height, .depth = 1,
+	                        .spitch = p->srcPitch, .dpitch = p->dstPitch, .sheight = p->Height,
+	                        .dheight = p->Height};
+	int sm, dm;
+	CUresult rc = side(p->srcMemoryType, p->srcHost, p->srcDevice, &cp.src, &sm);
+	if (!rc)
+		rc = side(p->dstMemoryType, p->dstHost, p->dstDevice, &cp.dst, &dm);
+	if (rc)
+		return rc;
+	if (p->Height > 1 && (p->srcPitch < p->WidthInBytes || p->dstPitch < p->WidthInBytes))
+		return CUDA_ERROR_INVALID_VALUE;
+	unsigned __int128 so = (unsigned __int128)p->srcY * p->srcPitch + p->srcXInBytes;
+	unsigned __int128 dO = (unsigned __int128)p->dstY * p->dstPitch + p->dstXInBytes;
+	if (so > (1ull << 48) || dO > (1ull << 48))
+		return CUDA_ERROR_INVALID_VALUE;
+	cp.src += (uint64_t)so;
+	cp.dst += (uint64_t)dO;
+	return copy_submit(c, &cp, sm, dm, h, sync);
+}
+
+CUresult cuMemcpy2D(const CUDA_MEMCPY2D *p) { return copy2d(p, NULL, 1); }
+CUresult cuMemcpy2DUnaligned(const CUDA_MEMCPY2D *p) { return copy2d(p, NULL, 1); }
+CUresult cuMemcpy2DAsync(const CUDA_MEMCPY2D *p, CUstream h) { return copy2d(p, h, 0); }
+
+static CUresult copy3d(const CUDA_MEMCPY3D *p, CUstream h, int sync)
+{
+	CUR_CTX(c);
+	if (!p || p->srcLOD || p->dstLOD)
+		return CUDA_ERROR_INVALID_VALUE;
+	struct sim_copy3d cp = {.width = p->WidthInBytes, .height = p->Height, .depth = p->Depth,
+	                        .spitch = p->srcPitch, .dpitch = p->dstPitch,
+	                        .sheight = p->srcHeight, .dheight = p->dstHeight};
+	if (p->Depth <= 1) {
+		cp.sheight = cp.sheight ? cp.sheight : p->Height;
+		cp.dheight = cp.dheight ? cp.dheight : p->Height;
+	}
+	int sm, dm;
+	CUresult rc = side(p->srcMemoryType, p->srcHost, p->srcDevice, &cp.src, &sm);
+	if (!rc)
+		rc = side(p->dstMemoryType, p->dstHost, p->dstDevice, &cp.dst, &dm);
+	if (rc)
+		return rc;
+	unsigned __int128 so = ((unsigned __int128)p->srcZ * cp.sheight + p->srcY) * p->srcPitch + p->srcXInBytes;
+	unsigned __int128 dO = ((unsigned __int128)p->dstZ * cp.dheight + p->dstY) * p->dstPitch + p->dstXInBytes;
+	if (so > (1ull << 48) || dO > (1ull << 48))
+		return CUDA_ERROR_INVALID_VALUE;
+	cp.src += (uint64_t)so;
+	cp.dst += (uint64_t)dO;
+	return copy_submit(c, &cp, sm, dm, h, sync);
+}
+
+CUresult cuMemcpy3D(const CUDA_MEMCPY3D *p) { return copy3d(p, NULL, 1); }
+CUresult cuMemcpy3DAsync(const CUDA_MEMCPY3D *p, CUstream h) { return copy3d(p, h, 0); }
+
+/* ---- memsets ---- */
+
+static CUresult memset2d(uint64_t dst, size_t pitch, uint32_t v, size_t w, size_t hgt, int esize,
+                         CUstream h, int sync)
+{
+	CUR_CTX(c);
+	if (w == 0 || hgt == 0)
+		return CUDA_SUCCESS;
+	if ((esize > 1 && (dst % (uint64_t)esize)) || (hgt > 1 && pitch < w * (size_t)esize))
+		return CUDA_ERROR_INVALID_VALUE;
+	unsigned __int128 span = (unsigned __int128)(hgt - 1) * pitch + (unsigned __int128)w * (unsigned)esize;
+	if (span > (1ull << 48))
+		return CUDA_ERROR_INVALID_VALUE;
+	int isdev;
+	if (ptr_check(dst, (uint64_t)span, &isdev) != 1)
+		return CUDA_ERROR_INVALID_VALUE;
+	struct sim_op *op = sim_op_new(OP_SET);
+	if (!op)
+		return CUDA_ERROR_OUT_OF_MEMORY;
+	op->u.set.dst = dst;
+	op->u.set.pitch = pitch;
+	op->u.set.width = w;
+	op->u.set.height = hgt;
+	op->u.set.value = v;
+	op->u.set.esize = esize;
+	return submit(c, h, op, sync);
+}
+
+CUresult cuMemsetD8(CUdeviceptr d, unsigned char v, size_t n) { return memset2d(d, n, v, n, 1, 1, NULL, 1); }
+CUresult cuMemsetD16(CUdeviceptr d, unsigned short v, size_t n) { return memset2d(d, n * 2, v, n, 1, 2, NULL, 1); }
+CUresult cuMemsetD32(CUdeviceptr d, unsigned int v, size_t n) { return memset2d(d, n * 4, v, n, 1, 4, NULL, 1); }
+CUresult cuMemsetD8Async(CUdeviceptr d, unsigned char v, size_t n, CUstream h) { return memset2d(d, n, v, n, 1, 1, h, 0); }
+CUresult cuMemsetD16Async(CUdeviceptr d, unsigned short v, size_t n, CUstream h) { return memset2d(d, n * 2, v, n, 1, 2, h, 0); }
+CUresult cuMemsetD32Async(CUdeviceptr d, unsigned int v, size_t n, CUstream h) { return memset2d(d, n * 4, v, n, 1, 4, h, 0); }
+CUresult cuMemsetD2D8(CUdeviceptr d, size_t p, unsigned char v, size_t w, size_t hh) { return memset2d(d, p, v, w, hh, 1, NULL, 1); }
+CUresult cuMemsetD2D16(CUdeviceptr d, size_t p, unsigned short v, size_t w, size_t hh) { return memset2d(d, p, v, w, hh, 2, NULL, 1); }
+CUresult cuMemsetD2D32(CUdeviceptr d, size_t p, unsigned int v, size_t w, size_t hh) { return memset2d(d, p, v, w, hh, 4, NULL, 1); }
+CUresult cuMemsetD2D8Async(CUdeviceptr d, size_t p, unsigned char v, size_t w, size_t hh, CUstream h) { return memset2d(d, p, v, w, hh, 1, h, 0); }
+CUresult cuMemsetD2D16Async(CUdeviceptr d, size_t p, unsigned short v, size_t w, size_t hh, CUstream h) { return memset2d(d, p, v, w, hh, 2, h, 0); }
+CUresult cuMemsetD2D32Async(CUdeviceptr d, size_t p, unsigned int v, size_t w, size_t hh, CUstream h) { return memset2d(d, p, v, w, hh, 4, h, 0); }

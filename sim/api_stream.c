@@ -1,0 +1,350 @@
+/* SPDX-License-Identifier: MIT */
+/* Driver API entry points for streams, events and host callbacks. */
+#include "sim.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct sim_event *g_events;
+
+#define CUR_CTX(c) \
+	CUresult rc_; \
+	struct sim_ctx *c = sim_ctx_current(&rc_); \
+	if (!c) \
+		return rc_
+
+CUresult cuStreamCreateWithPriority(CUstream *ph, unsigned int flags, int priority)
+{
+	CUR_CTX(c);
+	if (!ph || (flags & ~(unsigned)CU_STREAM_NON_BLOCKING))
+		return CUDA_ERROR_INVALID_VALUE;
+	if (priority > 0)
+		priority = 0;
+	if (priority < -5)
+		priority = -5;
+	struct sim_stream *s = sim_stream_new(c, flags, priority);
+	if (!s)
+		return CUDA_ERROR_OUT_OF_MEMORY;
+	pthread_mutex_lock(&g_lock);
+	s->next = c->streams;
+	c->streams = s;
+	pthread_mutex_unlock(&g_lock);
+	*ph = (CUstream)s;
+	return CUDA_SUCCESS;
+}
+
+CUresult cuStreamCreate(CUstream *ph, unsigned int flags)
+{
+	return cuStreamCreateWithPriority(ph, flags, 0);
+}
+
+static struct sim_stream *stream_arg(CUstream h, CUresult *rc)
+{
+	if (!g_inited) {
+		*rc = CUDA_ERROR_NOT_INITIALIZED;
+		return NULL;
+	}
+	if (h == NULL || h == CU_STREAM_LEGACY || h == CU_STREAM_PER_THREAD) {
+		struct sim_ctx *c = sim_ctx_current(rc);
+		return c ? sim_stream_get(c, h, rc) : NULL;
+	}
+	struct sim_stream *s = (struct sim_stream *)h;
+	if (s->magic != MAGIC_STREAM) {
+		*rc = CUDA_ERROR_INVALID_HANDLE;
+		return NULL;
+	}
+	*rc = CUDA_SUCCESS;
+	return s;
+}
+
+CUresult cuStreamDestroy(CUstream h)
+{
+	CUresult rc;
+	if (!g_inited)
+		return CUDA_ERROR_NOT_INITIALIZED;
+	struct sim_stream *s = (struct sim_stream *)h;
+	if (!s || s->magic != MAGIC_STREAM || s->is_null)
+		return CUDA_ERROR_INVALID_HANDLE;
+	(void)rc;
+	sim_stream_destroy(s);
+	return CUDA_SUCCESS;
+}
+
+CUresult cuStreamSynchronize(CUstream h)
+{
+	CUresult rc;
+	struct sim_stream *s = stream_arg(h, &rc);
+	if (!s)
+		return rc;
+	pthread_mutex_lock(&g_lock);
+	uint64_t seq = s->enq_seq;
+	pthread_mutex_unlock(&g_lock);
+	sim_stream_wait(s, seq);
+	return s->ctx->sticky;
+}
+
+CUresult cuStreamQuery(CUstream h)
+{
+	CUresult rc;
+	struct sim_stream *s = stream_arg(h, &rc);
+	if (!s)
+		return rc;
+	pthread_mutex_lock(&g_lock);
+	int busy = s->done_seq < s->enq_seq;
+	pthread_mutex_unlock(&g_lock);
+	if (s->ctx->sticky)
+		return s->ctx->sticky;
+	return busy ? CUDA_ERROR_NOT_READY : CUDA_SUCCESS;
+}
+
+CUresult cuStreamGetFlags(CUstream h, unsigned int *flags)
+{
+	CUresult rc;
+	struct sim_stream *s = stream_arg(h, &rc);
+	if (!s)
+		return rc;
+	if (!flags)
+		return CUDA_ERROR_INVALID_VALUE;
+	*flags = s->flags;
+	return CUDA_SUCCESS;
+}
+
+CUresult cuStreamGetPriority(CUstream h, int *priority)
+{
+	CUresult rc;
+	struct sim_stream *s = stream_arg(h, &rc);
+	if (!s)
+		return rc;
+	if (!priority)
+		return CUDA_ERROR_INVALID_VALUE;
+	*priority = s->priority;
+	return CUDA_SUCCESS;
+}
+
+static struct sim_event *event_arg(CUevent h, CUresult *rc)
+{
+	struct sim_event *e = (struct sim_event *)h;
+	if (!g_inited) {
+		*rc = CUDA_ERROR_NOT_INITIALIZED;
+		return NULL;
+	}
+	if (!e || e->magic != MAGIC_EVENT) {
+		*rc = CUDA_ERROR_INVALID_HANDLE;
+		return NULL;
+	}
+	*rc = CUDA_SUCCESS;
+	return e;
+}
+
+CUresult cuStreamWaitEvent(CUstream h, CUevent he, unsigned int flags)
+{
+	CUresult rc;
+	struct sim_stream *s = stream_arg(h, &rc);
+	if (!s)
+		return rc;
+	struct sim_event *e = event_arg(he, &rc);
+	if (!e)
+		return rc;
+	if (flags & ~(unsigned)CU_EVENT_WAIT_EXTERNAL)
+		return CUDA_ERROR_INVALID_VALUE;
+	struct sim_op *op = sim_op_new(OP_WAITONLY);
+	if (!op)
+		return CUDA_ERROR_OUT_OF_MEMORY;
+	pthread_mutex_lock(&g_lock);
+	if (e->stream && e->stream->done_seq < e->seq) {
+		op->deps = malloc(sizeof(*op->deps));
+		if (!op->deps) {
+			pthread_mutex_unlock(&g_lock);
+			free(op);
+			return CUDA_ERROR_OUT_OF_MEMORY;
+		}
+		op->deps[0].s = e->stream;
+		op->deps[0].seq = e->seq;
+		op->ndeps = 1;
+	}
+	pthread_mutex_unlock(&g_lock);
+	sim_stream_enqueue(s, op);
+	return CUDA_SUCCESS;
+}
+
+static CUresult host_op(CUstream h, struct sim_op *op)
+{
+	CUresult rc;
+	struct sim_stream *s = stream_arg(h, &rc);
+	if (!s) {
+		free(op);
+		return rc;
+	}
+	sim_stream_enqueue(s, op);
+	return CUDA_SUCCESS;
+}
+
+CUresult cuStreamAddCallback(CUstream h, CUstreamCallback cb, void *data, unsigned int flags)
+{
+	if (!cb || flags)
+		return CUDA_ERROR_INVALID_VALUE;
+	struct sim_op *op = sim_op_new(OP_CALLBACK);
+	if (!op)
+		return CUDA_ERROR_OUT_OF_MEMORY;
+	op->u.cb.fn = cb;
+	op->u.cb.data = data;
+	return host_op(h, op);
+}
+
+CUresult cuLaunchHostFunc(CUstream h, CUhostFn fn, void *data)
+{
+	if (!fn)
+		return CUDA_ERROR_INVALID_VALUE;
+	struct sim_op *op = sim_op_new(OP_HOSTFN);
+	if (!op)
+		return CUDA_ERROR_OUT_OF_MEMORY;
+	op->u.host.fn = fn;
+	op->u.host.data = data;
+	return host_op(h, op);
+}
+
+/* ---- events ---- */
+
+CUresult cuEventCreate(CUevent *ph, unsigned int flags)
+{
+	CUR_CTX(c);
+	if (!ph || (flags & ~(unsigned)(CU_EVENT_BLOCKING_SYNC | CU_EVENT_DISABLE_TIMING |
+	                                CU_EVENT_INTERPROCESS)))
+		return CUDA_ERROR_INVALID_VALUE;
+	if ((flags & CU_EVENT_INTERPROCESS) && !(flags & CU_EVENT_DISABLE_TIMING))
+		return CUDA_ERROR_INVALID_VALUE;
+	struct sim_event *e = calloc(1, sizeof(*e));
+	if (!e)
+		return CUDA_ERROR_OUT_OF_MEMORY;
+	e->magic = MAGIC_EVENT;
+	e->ctx = c;
+	e->flags = flags;
+	pthread_mutex_lock(&g_lock);
+	e->next = g_events;
+	g_events = e;
+	pthread_mutex_unlock(&g_lock);
+	*ph = (CUevent)e;
+	return CUDA_SUCCESS;
+}
+
+CUresult cuEventDestroy(CUevent h)
+{
+	CUresult rc;
+	struct sim_event *e = event_arg(h, &rc);
+	if (!e)
+		return rc;
+	/* queued records still point at it: wait for them, as destruction is deferred on a GPU */
+	pthread_mutex_lock(&g_lock);
+	struct sim_stream *s = e->stream;
+	uint64_t seq = e->seq;
+	pthread_mutex_unlock(&g_lock);
+	if (s)
+		sim_stream_wait(s, seq);
+	pthread_mutex_lock(&g_lock);
+	struct sim_event **pp = &g_events;
+	while (*pp && *pp != e)
+		pp = &(*pp)->next;
+	if (*pp)
+		*pp = e->next;
+	e->magic = 0;
+	pthread_mutex_unlock(&g_lock);
+	free(e);
+	return CUDA_SUCCESS;
+}
+
+CUresult cuEventRecordWithFlags(CUevent h, CUstream hs, unsigned int flags)
+{
+	CUresult rc;
+	struct sim_event *e = event_arg(h, &rc);
+	if (!e)
+		return rc;
+	struct sim_stream *s = stream_arg(hs, &rc);
+	if (!s)
+		return rc;
+	if (flags & ~(unsigned)CU_EVENT_RECORD_EXTERNAL)
+		return CUDA_ERROR_INVALID_VALUE;
+	if (s->ctx != e->ctx)
+		return CUDA_ERROR_INVALID_CONTEXT;
+	struct sim_op *op = sim_op_new(OP_EVENT);
+	if (!op)
+		return CUDA_ERROR_OUT_OF_MEMORY;
+	pthread_mutex_lock(&g_lock);
+	e->gen++;
+	e->has_ts = 0;
+	op->u.ev.e = e;
+	op->u.ev.gen = e->gen;
+	pthread_mutex_unlock(&g_lock);
+	sim_stream_enqueue(s, op);      /* sets e->stream and e->seq under the lock */
+	return CUDA_SUCCESS;
+}
+
+CUresult cuEventRecord(CUevent h, CUstream hs)
+{
+	return cuEventRecordWithFlags(h, hs, 0);
+}
+
+static int event_done(const struct sim_event *e)
+{
+	return !e->stream || e->stream->done_seq >= e->seq;
+}
+
+CUresult cuEventQuery(CUevent h)
+{
+	CUresult rc;
+	struct sim_event *e = event_arg(h, &rc);
+	if (!e)
+		return rc;
+	pthread_mutex_lock(&g_lock);
+	int done = event_done(e);
+	pthread_mutex_unlock(&g_lock);
+	return done ? CUDA_SUCCESS : CUDA_ERROR_NOT_READY;
+}
+
+CUresult cuEventSynchronize(CUevent h)
+{
+	CUresult rc;
+	struct sim_event *e = event_arg(h, &rc);
+	if (!e)
+		return rc;
+	pthread_mutex_lock(&g_lock);
+	while (!event_done(e))
+		pthread_cond_wait(&g_done, &g_lock);
+	pthread_mutex_unlock(&g_lock);
+	return e->ctx->sticky;
+}
+
+CUresult cuEventElapsedTime(float *ms, CUevent hs, CUevent he)
+{
+	CUresult rc;
+	struct sim_event *a = event_arg(hs, &rc);
+	if (!a)
+		return rc;
+	struct sim_event *b = event_arg(he, &rc);
+	if (!b)
+		return rc;
+	if (!ms)
+		return CUDA_ERROR_INVALID_VALUE;
+	if ((a->flags | b->flags) & CU_EVENT_DISABLE_TIMING)
+		return CUDA_ERROR_INVALID_HANDLE;
+	pthread_mutex_lock(&g_lock);
+	int da = event_done(a), db = event_done(b);
+	int ta = a->has_ts, tb = b->has_ts;
+	struct timespec t0 = a->ts, t1 = b->ts;
+	int recorded = a->gen && b->gen;
+	pthread_mutex_unlock(&g_lock);
+	if (!recorded)
+		return CUDA_ERROR_INVALID_HANDLE;
+	if (!da || !db)
+		return CUDA_ERROR_NOT_READY;
+	if (!ta || !tb)
+		return CUDA_ERROR_INVALID_HANDLE;
+	double d = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+	*ms = (float)d;
+	return CUDA_SUCCESS;
+}
+
+#undef cuEventElapsedTime
+/* The pre-12.x ABI name, same contract. */
+CUresult cuEventElapsedTime(float *ms, CUevent hs, CUevent he);
+CUresult cuEventElapsedTime(float *ms, CUevent hs, CUevent he) { return cuEventElapsedTime_v2(ms, hs, he); }

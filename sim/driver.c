@@ -1,0 +1,689 @@
+/* SPDX-License-Identifier: MIT */
+/* Driver API entry points of libcudasim for initialisation, devices, contexts (including
+ * primary contexts and the per-thread current-context stack), errors and test hooks. */
+#include "sim.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SIM_DEVICE_NAME "vgpu simulator (CPU test double)"
+#define SM_COUNT 8
+
+int g_ndev = 1;
+int g_inited;
+static pthread_once_t init_once = PTHREAD_ONCE_INIT;
+static CUresult init_rc = CUDA_ERROR_NOT_INITIALIZED;
+
+struct primary { struct sim_ctx *ctx; unsigned flags; int refs; };
+static struct primary prim[SIM_MAX_DEVICES];
+
+static __thread struct sim_ctx *tls_stack[64];
+static __thread int tls_depth;
+
+static pthread_mutex_t err_lock = PTHREAD_MUTEX_INITIALIZER;
+static char last_err[1024];
+
+void sim_log(const char *fmt, ...)
+{
+	char buf[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	if (!getenv("VGPU_SIM_QUIET"))
+		fprintf(stderr, "vgpu-sim: %s\n", buf);
+}
+
+void sim_set_error(const char *fmt, ...)
+{
+	va_list ap;
+	pthread_mutex_lock(&err_lock);
+	va_start(ap, fmt);
+	vsnprintf(last_err, sizeof(last_err), fmt, ap);
+	va_end(ap);
+	pthread_mutex_unlock(&err_lock);
+}
+
+/* Test hook: copies the last detailed error message (kernel fault, PTX error) into buf. */
+SIM_EXPORT int vgpu_sim_last_error(char *buf, size_t n)
+{
+	pthread_mutex_lock(&err_lock);
+	int len = snprintf(buf, n, "%s", last_err);
+	pthread_mutex_unlock(&err_lock);
+	return len;
+}
+
+/* Test hook for the fuzzer's memory oracle: fn is called for every device-memory range the
+ * simulator reads or writes on behalf of an API call (copies, memsets, each global access of
+ * a kernel), from whichever thread performs it. Set before launching work; NULL removes. */
+SIM_EXPORT void vgpu_sim_set_access_hook(void (*fn)(void *ctx, uint64_t dptr, uint64_t len, int write),
+                                         void *ctx)
+{
+	sim_hook_ctx = ctx;
+	__atomic_store_n(&sim_hook_fn, fn, __ATOMIC_RELEASE);
+}
+
+/* Test hook: PTX instructions interpreted so far in this process (benchmarks). */
+SIM_EXPORT uint64_t vgpu_sim_insn_count(void) { return g_insn_count; }
+
+static void do_init(void)
+{
+	const char *d = getenv("VGPU_SIM_DEVICES");
+	if (d) {
+		int n = atoi(d);
+		g_ndev = n < 1 ? 1 : n > SIM_MAX_DEVICES ? SIM_MAX_DEVICES : n;
+	}
+	if (sim_mem_init() < 0) {
+		init_rc = CUDA_ERROR_OUT_OF_MEMORY;
+		return;
+	}
+	g_inited = 1;
+	init_rc = CUDA_SUCCESS;
+}
+
+CUresult sim_errno_to_cu(int rc)
+{
+	switch (rc) {
+	case 0: return CUDA_SUCCESS;
+	case -ENOMEM: return CUDA_ERROR_OUT_OF_MEMORY;
+	case -ENOEXEC: return CUDA_ERROR_NO_BINARY_FOR_GPU;
+	case -ENOTSUP: return CUDA_ERROR_INVALID_PTX;
+	case -EFAULT: return CUDA_ERROR_ILLEGAL_ADDRESS;
+	case -ENOENT: return CUDA_ERROR_NOT_FOUND;
+	default: return CUDA_ERROR_INVALID_VALUE;
+	}
+}
+
+CUresult cuInit(unsigned int flags)
+{
+	if (flags != 0)
+		return CUDA_ERROR_INVALID_VALUE;
+	pthread_once(&init_once, do_init);
+	return init_rc;
+}
+
+#define CHECK_INIT() do { if (!g_inited) return CUDA_ERROR_NOT_INITIALIZED; } while (0)
+#define CHECK_DEV(d) do { if ((d) < 0 || (d) >= g_ndev) return CUDA_ERROR_INVALID_DEVICE; } while (0)
+
+CUresult cuDriverGetVersion(int *v)
+{
+	if (!v)
+		return CUDA_ERROR_INVALID_VALUE;
+	*v = CUDA_VERSION;
+	return CUDA_SUCCESS;
+}
+
+CUresult cuDeviceGet(CUdevice *dev, int ordinal)
+{
+	CHECK_INIT();
+	if (!dev)
+		return CUDA_ERROR_INVALID_VALUE;
+	CHECK_DEV(ordinal);
+	*dev = ordinal;
+	return CUDA_SUCCESS;
+}
+
+CUresult cuDeviceGetCount(int *count)
+{
+	CHECK_INIT();
+	if (!count)
+		return CUDA_ERROR_INVALID_VALUE;
+	*count = g_ndev;
+	return CUDA_SUCCESS;
+}
+
+CUresult cuDeviceGetName(char *name, int len, CUdevice dev)
+{
+	CHECK_INIT();
+	if (!name || len <= 0)
+		return CUDA_ERROR_INVALID_VALUE;
+	CHECK_DEV(dev);
+	snprintf(name, (size_t)len, "%s", SIM_DEVICE_NAME);
+	return CUDA_SUCCESS;
+}
+
+CUresult cuDeviceGetUuid(CUuuid *uuid, CUdevice dev)
+{
+	CHECK_INIT();
+	if (!uuid)
+		return CUDA_ERROR_INVALID_VALUE;
+	CHECK_DEV(dev);
+	static const char tag[] = "vgpu-sim-dev";
+	memset(uuid->bytes, 0, sizeof(uuid->bytes));
+	memcpy(uuid->bytes, tag, sizeof(tag) - 1);
+	uuid->bytes[15] = (char)dev;
+	return CUDA_SUCCESS;
+}
+
+#undef cuDeviceGetUuid
+/* The pre-11.4 ABI name, same contract. */
+CUresult cuDeviceGetUuid(CUuuid *uuid, CUdevice dev);
+CUresult cuDeviceGetUuid(CUuuid *uuid, CUdevice dev) { return cuDeviceGetUuid_v2(uuid, dev); }
+
+CUresult cuDeviceTotalMem(size_t *bytes, CUdevice dev)
+{
+	CHECK_INIT();
+	if (!bytes)
+		return CUDA_ERROR_INVALID_VALUE;
+	CHECK_DEV(dev);
+	*bytes = sim_mem_total();
+	return CUDA_SUCCESS;
+}
+
+/* Plausible attributes of a compute capability 7.5 part with SM_COUNT multiprocessors. */
+static int attr_value(CUdevice_attribute a, int dev, int *ok)
+{
+	*ok = 1;
+	switch (a) {
+	case CU_DEVICE_ATTRIBUTE_MAX_THREADS_PER_BLOCK: return 1024;
+	case CU_DEVICE_ATTRIBUTE_MAX_BLOCK_DIM_X: return 1024;
+	case CU_DEVICE_ATTRIBUTE_MAX_BLOCK_DIM_Y: return 1024;
+	case CU_DEVICE_ATTRIBUTE_MAX_BLOCK_DIM_Z: return 64;
+	case CU_DEVICE_ATTRIBUTE_MAX_GRID_DIM_X: return 2147483647;
+	case CU_DEVICE_ATTRIBUTE_MAX_GRID_DIM_Y: return 65535;
+	case CU_DEVICE_ATTRIBUTE_MAX_GRID_DIM_Z: return 65535;
+	case CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK: return 49152;
+	case CU_DEVICE_ATTRIBUTE_TOTAL_CONSTANT_MEMORY: return 65536;
+	case CU_DEVICE_ATTRIBUTE_WARP_SIZE: return 32;
+	case CU_DEVICE_ATTRIBUTE_MAX_PITCH: return 2147483647;
+	case CU_DEVICE_ATTRIBUTE_MAX_REGISTERS_PER_BLOCK: return 65536;
+	case CU_DEVICE_ATTRIBUTE_CLOCK_RATE: return 1500000;
+	case CU_DEVICE_ATTRIBUTE_TEXTURE_ALIGNMENT: return 512;
+	case CU_DEVICE_ATTRIBUTE_GPU_OVERLAP: return 1;
+	case CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT: return SM_COUNT;
+	case CU_DEVICE_ATTRIBUTE_KERNEL_EXEC_TIMEOUT: return 0;
+	case CU_DEVICE_ATTRIBUTE_INTEGRATED: return 0;
+	case CU_DEVICE_ATTRIBUTE_CAN_MAP_HOST_MEMORY: return 1;
+	case CU_DEVICE_ATTRIBUTE_COMPUTE_MODE: return CU_COMPUTEMODE_DEFAULT;
+	case CU_DEVICE_ATTRIBUTE_SURFACE_ALIGNMENT: return 512;
+	case CU_DEVICE_ATTRIBUTE_CONCURRENT_KERNELS: return 1;
+	case CU_DEVICE_ATTRIBUTE_ECC_ENABLED: return 0;
+	case CU_DEVICE_ATTRIBUTE_PCI_BUS_ID: return 0x40 + dev;
+	case CU_DEVICE_ATTRIBUTE_PCI_DEVICE_ID: return 0;
+	case CU_DEVICE_ATTRIBUTE_PCI_DOMAIN_ID: return 0;
+	case CU_DEVICE_ATTRIBUTE_TCC_DRIVER: return 0;
+	case CU_DEVICE_ATTRIBUTE_MEMORY_CLOCK_RATE: return 5001000;
+	case CU_DEVICE_ATTRIBUTE_GLOBAL_MEMORY_BUS_WIDTH: return 256;
+	case CU_DEVICE_ATTRIBUTE_L2_CACHE_SIZE: return 4 << 20;
+	case CU_DEVICE_ATTRIBUTE_MAX_THREADS_PER_MULTIPROCESSOR: return 1024;
+	case CU_DEVICE_ATTRIBUTE_ASYNC_ENGINE_COUNT: return 2;
+	case CU_DEVICE_ATTRIBUTE_UNIFIED_ADDRESSING: return 1;
+	case CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR: return 7;
+	case CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR: return 5;
+	case CU_DEVICE_ATTRIBUTE_STREAM_PRIORITIES_SUPPORTED: return 1;
+	case CU_DEVICE_ATTRIBUTE_GLOBAL_L1_CACHE_SUPPORTED: return 1;
+	case CU_DEVICE_ATTRIBUTE_LOCAL_L1_CACHE_SUPPORTED: return 1;
+	case CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_MULTIPROCESSOR: return 65536;
+	case CU_DEVICE_ATTRIBUTE_MAX_REGISTERS_PER_MULTIPROCESSOR: return 65536;
+	case CU_DEVICE_ATTRIBUTE_MANAGED_MEMORY: return 0;
+	case CU_DEVICE_ATTRIBUTE_MULTI_GPU_BOARD: return 0;
+	case CU_DEVICE_ATTRIBUTE_MULTI_GPU_BOARD_GROUP_ID: return dev;
+	case CU_DEVICE_ATTRIBUTE_HOST_NATIVE_ATOMIC_SUPPORTED: return 0;
+	case CU_DEVICE_ATTRIBUTE_SINGLE_TO_DOUBLE_PRECISION_PERF_RATIO: return 32;
+	case CU_DEVICE_ATTRIBUTE_PAGEABLE_MEMORY_ACCESS: return 0;
+	case CU_DEVICE_ATTRIBUTE_CONCURRENT_MANAGED_ACCESS: return 0;
+	case CU_DEVICE_ATTRIBUTE_COMPUTE_PREEMPTION_SUPPORTED: return 1;
+	case CU_DEVICE_ATTRIBUTE_CAN_USE_HOST_POINTER_FOR_REGISTERED_MEM: return 1;
+	case CU_DEVICE_ATTRIBUTE_COOPERATIVE_LAUNCH: return 1;
+	case CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN: return 65536;
+	case CU_DEVICE_ATTRIBUTE_CAN_FLUSH_REMOTE_WRITES: return 0;
+	case CU_DEVICE_ATTRIBUTE_HOST_REGISTER_SUPPORTED: return 1;
+	case CU_DEVICE_ATTRIBUTE_MAX_BLOCKS_PER_MULTIPROCESSOR: return 16;
+	case CU_DEVICE_ATTRIBUTE_MAX_PERSISTING_L2_CACHE_SIZE: return 0;
+	case CU_DEVICE_ATTRIBUTE_MAX_ACCESS_POLICY_WINDOW_SIZE: return 0;
+	case CU_DEVICE_ATTRIBUTE_RESERVED_SHARED_MEMORY_PER_BLOCK: return 0;
+	case CU_DEVICE_ATTRIBUTE_MEMORY_POOLS_SUPPORTED: return 0;
+	case CU_DEVICE_ATTRIBUTE_VIRTUAL_MEMORY_MANAGEMENT_SUPPORTED: return 0;
+	case CU_DEVICE_ATTRIBUTE_GPU_DIRECT_RDMA_SUPPORTED: return 0;
+	case CU_DEVICE_ATTRIBUTE_CLUSTER_LAUNCH: return 0;
+	case CU_DEVICE_ATTRIBUTE_DEFERRED_MAPPING_CUDA_ARRAY_SUPPORTED: return 0;
+	case CU_DEVICE_ATTRIBUTE_DMA_BUF_SUPPORTED: return 0;
+	case CU_DEVICE_ATTRIBUTE_MEM_SYNC_DOMAIN_COUNT: return 1;
+	case CU_DEVICE_ATTRIBUTE_NUMA_CONFIG: return 0;
+	case CU_DEVICE_ATTRIBUTE_MPS_ENABLED: return 0;
+	case CU_DEVICE_ATTRIBUTE_HOST_NUMA_ID: return -1;
+	default:
+		if ((int)a > 0 && a < CU_DEVICE_ATTRIBUTE_MAX)
+			return 0;      /* texture limits and other features the simulator lacks */
+		*ok = 0;
+		return 0;
+	}
+}
+
+CUresult cuDeviceGetAttribute(int *pi, CUdevice_attribute attrib, CUdevice dev)
+{
+	CHECK_INIT();
+	if (!pi)
+		return CUDA_ERROR_INVALID_VALUE;
+	CHECK_DEV(dev);
+	int ok;
+	int v = attr_value(attrib, dev, &ok);
+	if (!ok)
+		return CUDA_ERROR_INVALID_VALUE;
+	*pi = v;
+	return CUDA_SUCCESS;
+}
+
+CUresult cuDeviceComputeCapability(int *major, int *minor, CUdevice dev)
+{
+	CHECK_INIT();
+	if (!major || !minor)
+		return CUDA_ERROR_INVALID_VALUE;
+	CHECK_DEV(dev);
+	*major = 7;
+	*minor = 5;
+	return CUDA_SUCCESS;
+}
+
+CUresult cuDeviceGetProperties(CUdevprop *p, CUdevice dev)
+{
+	CHECK_INIT();
+	if (!p)
+		return CUDA_ERROR_INVALID_VALUE;
+	CHECK_DEV(dev);
+	memset(p, 0, sizeof(*p));
+	p->maxThreadsPerBlock = 1024;
+	p->maxThreadsDim[0] = 1024;
+	p->maxThreadsDim[1] = 1024;
+	p->maxThreadsDim[2] = 64;
+	p->maxGridSize[0] = 2147483647;
+	p->maxGridSize[1] = 65535;
+	p->maxGridSize[2] = 65535;
+	p->sharedMemPerBlock = 49152;
+	p->totalConstantMemory = 65536;
+	p->SIMDWidth = 32;
+	p->memPitch = 2147483647;
+	p->regsPerBlock = 65536;
+	p->clockRate = 1500000;
+	p->textureAlign = 512;
+	return CUDA_SUCCESS;
+}
+
+/* ---- contexts ---- */
+
+int sim_ctx_valid(const struct sim_ctx *c) { return c && c->magic == MAGIC_CTX; }
+
+struct sim_ctx *sim_ctx_current(CUresult *rc)
+{
+	if (!g_inited) {
+		*rc = CUDA_ERROR_NOT_INITIALIZED;
+		return NULL;
+	}
+	struct sim_ctx *c = tls_depth ? tls_stack[tls_depth - 1] : NULL;
+	if (!c) {
+		*rc = CUDA_ERROR_INVALID_CONTEXT;
+		return NULL;
+	}
+	if (!sim_ctx_valid(c)) {
+		*rc = CUDA_ERROR_CONTEXT_IS_DESTROYED;
+		return NULL;
+	}
+	*rc = CUDA_SUCCESS;
+	return c;
+}
+
+static struct sim_ctx *ctx_new(int dev, unsigned flags)
+{
+	struct sim_ctx *c = calloc(1, sizeof(*c));
+	if (!c)
+		return NULL;
+	c->magic = MAGIC_CTX;
+	c->dev = dev;
+	c->flags = flags;
+	c->limits[CU_LIMIT_STACK_SIZE] = 1024;
+	c->limits[CU_LIMIT_PRINTF_FIFO_SIZE] = 1 << 20;
+	c->limits[CU_LIMIT_MALLOC_HEAP_SIZE] = 8 << 20;
+	c->limits[CU_LIMIT_DEV_RUNTIME_SYNC_DEPTH] = 2;
+	c->limits[CU_LIMIT_DEV_RUNTIME_PENDING_LAUNCH_COUNT] = 2048;
+	c->limits[CU_LIMIT_MAX_L2_FETCH_GRANULARITY] = 64;
+	return c;
+}
+
+extern void sim_modules_destroy_ctx(struct sim_ctx *c);
+
+/* Tears down everything a context owns; the caller has unlinked it from thread stacks. */
+static void ctx_teardown(struct sim_ctx *c)
+{
+	sim_ctx_sync(c);
+	for (;;) {
+		pthread_mutex_lock(&g_lock);
+		struct sim_stream *s = c->streams;
+		pthread_mutex_unlock(&g_lock);
+		if (!s)
+			break;
+		sim_stream_destroy(s);
+	}
+	if (c->null_stream) {
+		sim_stream_destroy(c->null_stream);
+		c->null_stream = NULL;
+	}
+	sim_modules_destroy_ctx(c);
+	sim_mem_free_ctx(c);
+	c->magic = 0;
+	free(c);
+}
+
+static void tls_remove(struct sim_ctx *c)
+{
+	for (int i = 0; i < tls_depth; i++)
+		if (tls_stack[i] == c) {
+			memmove(&tls_stack[i], &tls_stack[i + 1], sizeof(tls_stack[0]) * (size_t)(tls_depth - i - 1));
+			tls_depth--;
+			i--;
+		}
+}
+
+CUresult cuCtxCreate(CUcontext *pctx, CUctxCreateParams *params, unsigned int flags, CUdevice dev)
+{
+	CHECK_INIT();
+	if (!pctx)
+		return CUDA_ERROR_INVALID_VALUE;
+	CHECK_DEV(dev);
+	if (params && (params->execAffinityParams || params->numExecAffinityParams || params->cigParams))
+		return CUDA_ERROR_NOT_SUPPORTED;
+	if (tls_depth >= 64)
+		return CUDA_ERROR_INVALID_VALUE;
+	struct sim_ctx *c = ctx_new(dev, flags);
+	if (!c)
+		return CUDA_ERROR_OUT_OF_MEMORY;
+	tls_stack[tls_depth++] = c;
+	*pctx = (CUcontext)c;
+	return CUDA_SUCCESS;
+}
+
+CUresult cuCtxDestroy(CUcontext ctx)
+{
+	CHECK_INIT();
+	struct sim_ctx *c = (struct sim_ctx *)ctx;
+	if (!sim_ctx_valid(c))
+		return CUDA_ERROR_INVALID_CONTEXT;
+	if (c->is_primary)
+		return CUDA_ERROR_INVALID_CONTEXT;
+	tls_remove(c);
+	ctx_teardown(c);
+	return CUDA_SUCCESS;
+}
+
+CUresult cuCtxPushCurrent(CUcontext ctx)
+{
+	CHECK_INIT();
+	struct sim_ctx *c = (struct sim_ctx *)ctx;
+	if (!sim_ctx_valid(c))
+		return CUDA_ERROR_INVALID_CONTEXT;
+	if (tls_depth >= 64)
+		return CUDA_ERROR_INVALID_VALUE;
+	tls_stack[tls_depth++] = c;
+	return CUDA_SUCCESS;
+}
+
+CUresult cuCtxPopCurrent(CUcontext *pctx)
+{
+	CHECK_INIT();
+	if (!tls_depth)
+		return CUDA_ERROR_INVALID_CONTEXT;
+	struct sim_ctx *c = tls_stack[--tls_depth];
+	if (pctx)
+		*pctx = (CUcontext)c;
+	return CUDA_SUCCESS;
+}
+
+CUresult cuCtxSetCurrent(CUcontext ctx)
+{
+	CHECK_INIT();
+	struct sim_ctx *c = (struct sim_ctx *)ctx;
+	if (!c) {
+		if (tls_depth)
+			tls_depth--;
+		return CUDA_SUCCESS;
+	}
+	if (!sim_ctx_valid(c))
+		return CUDA_ERROR_INVALID_CONTEXT;
+	if (tls_depth)
+		tls_stack[tls_depth - 1] = c;
+	else
+		tls_stack[tls_depth++] = c;
+	return CUDA_SUCCESS;
+}
+
+CUresult cuCtxGetCurrent(CUcontext *pctx)
+{
+	CHECK_INIT();
+	if (!pctx)
+		return CUDA_ERROR_INVALID_VALUE;
+	*pctx = tls_depth ? (CUcontext)tls_stack[tls_depth - 1] : NULL;
+	return CUDA_SUCCESS;
+}
+
+CUresult cuCtxGetDevice(CUdevice *dev)
+{
+	CUresult rc;
+	struct sim_ctx *c = sim_ctx_current(&rc);
+	if (!c)
+		return rc;
+	if (!dev)
+		return CUDA_ERROR_INVALID_VALUE;
+	*dev = c->dev;
+	return CUDA_SUCCESS;
+}
+
+CUresult cuCtxSynchronize(void)
+{
+	CUresult rc;
+	struct sim_ctx *c = sim_ctx_current(&rc);
+	if (!c)
+		return rc;
+	sim_ctx_sync(c);
+	return c->sticky;
+}
+
+CUresult cuCtxGetApiVersion(CUcontext ctx, unsigned int *version)
+{
+	CHECK_INIT();
+	struct sim_ctx *c = (struct sim_ctx *)ctx;
+	if (!c) {
+		CUresult rc;
+		c = sim_ctx_current(&rc);
+		if (!c)
+			return rc;
+	}
+	if (!sim_ctx_valid(c))
+		return CUDA_ERROR_INVALID_CONTEXT;
+	if (!version)
+		return CUDA_ERROR_INVALID_VALUE;
+	*version = 3020;
+	return CUDA_SUCCESS;
+}
+
+CUresult cuCtxGetFlags(unsigned int *flags)
+{
+	CUresult rc;
+	struct sim_ctx *c = sim_ctx_current(&rc);
+	if (!c)
+		return rc;
+	if (!flags)
+		return CUDA_ERROR_INVALID_VALUE;
+	*flags = c->flags;
+	return CUDA_SUCCESS;
+}
+
+CUresult cuCtxSetLimit(CUlimit limit, size_t value)
+{
+	CUresult rc;
+	struct sim_ctx *c = sim_ctx_current(&rc);
+	if (!c)
+		return rc;
+	if ((unsigned)limit >= 16 || limit == CU_LIMIT_PERSISTING_L2_CACHE_SIZE + 1)
+		return CUDA_ERROR_UNSUPPORTED_LIMIT;
+	c->limits[limit] = value;
+	return CUDA_SUCCESS;
+}
+
+CUresult cuCtxGetLimit(size_t *pvalue, CUlimit limit)
+{
+	CUresult rc;
+	struct sim_ctx *c = sim_ctx_current(&rc);
+	if (!c)
+		return rc;
+	if (!pvalue)
+		return CUDA_ERROR_INVALID_VALUE;
+	if ((unsigned)limit >= 16)
+		return CUDA_ERROR_UNSUPPORTED_LIMIT;
+	*pvalue = c->limits[limit];
+	return CUDA_SUCCESS;
+}
+
+CUresult cuCtxGetCacheConfig(CUfunc_cache *pconfig)
+{
+	CUresult rc;
+	struct sim_ctx *c = sim_ctx_current(&rc);
+	if (!c)
+		return rc;
+	if (!pconfig)
+		return CUDA_ERROR_INVALID_VALUE;
+	*pconfig = c->cache_config;
+	return CUDA_SUCCESS;
+}
+
+CUresult cuCtxSetCacheConfig(CUfunc_cache config)
+{
+	CUresult rc;
+	struct sim_ctx *c = sim_ctx_current(&rc);
+	if (!c)
+		return rc;
+	if ((unsigned)config > CU_FUNC_CACHE_PREFER_EQUAL)
+		return CUDA_ERROR_INVALID_VALUE;
+	c->cache_config = config;
+	return CUDA_SUCCESS;
+}
+
+CUresult cuCtxGetStreamPriorityRange(int *least, int *greatest)
+{
+	CHECK_INIT();
+	if (least)
+		*least = 0;
+	if (greatest)
+		*greatest = -5;
+	return CUDA_SUCCESS;
+}
+
+/* ---- primary contexts ---- */
+
+CUresult cuDevicePrimaryCtxRetain(CUcontext *pctx, CUdevice dev)
+{
+	CHECK_INIT();
+	if (!pctx)
+		return CUDA_ERROR_INVALID_VALUE;
+	CHECK_DEV(dev);
+	pthread_mutex_lock(&g_lock);
+	struct primary *p = &prim[dev];
+	if (!p->ctx) {
+		p->ctx = ctx_new(dev, p->flags);
+		if (!p->ctx) {
+			pthread_mutex_unlock(&g_lock);
+			return CUDA_ERROR_OUT_OF_MEMORY;
+		}
+		p->ctx->is_primary = 1;
+	}
+	p->refs++;
+	*pctx = (CUcontext)p->ctx;
+	pthread_mutex_unlock(&g_lock);
+	return CUDA_SUCCESS;
+}
+
+static CUresult primary_drop(CUdevice dev, int reset)
+{
+	pthread_mutex_lock(&g_lock);
+	struct primary *p = &prim[dev];
+	struct sim_ctx *c = NULL;
+	if (!p->ctx || (!reset && p->refs <= 0)) {
+		pthread_mutex_unlock(&g_lock);
+		return reset ? CUDA_SUCCESS : CUDA_ERROR_INVALID_CONTEXT;
+	}
+	if (reset || --p->refs == 0) {
+		c = p->ctx;
+		p->ctx = NULL;
+		p->refs = 0;
+	}
+	pthread_mutex_unlock(&g_lock);
+	if (c) {
+		tls_remove(c);
+		ctx_teardown(c);
+	}
+	return CUDA_SUCCESS;
+}
+
+CUresult cuDevicePrimaryCtxRelease(CUdevice dev)
+{
+	CHECK_INIT();
+	CHECK_DEV(dev);
+	return primary_drop(dev, 0);
+}
+
+CUresult cuDevicePrimaryCtxReset(CUdevice dev)
+{
+	CHECK_INIT();
+	CHECK_DEV(dev);
+	return primary_drop(dev, 1);
+}
+
+CUresult cuDevicePrimaryCtxGetState(CUdevice dev, unsigned int *flags, int *active)
+{
+	CHECK_INIT();
+	if (!flags || !active)
+		return CUDA_ERROR_INVALID_VALUE;
+	CHECK_DEV(dev);
+	pthread_mutex_lock(&g_lock);
+	*flags = prim[dev].flags;
+	*active = prim[dev].ctx != NULL;
+	pthread_mutex_unlock(&g_lock);
+	return CUDA_SUCCESS;
+}
+
+CUresult cuDevicePrimaryCtxSetFlags(CUdevice dev, unsigned int flags)
+{
+	CHECK_INIT();
+	CHECK_DEV(dev);
+	if (flags & ~(unsigned)(CU_CTX_SCHED_MASK | CU_CTX_MAP_HOST | CU_CTX_LMEM_RESIZE_TO_MAX |
+	                        CU_CTX_SYNC_MEMOPS))
+		return CUDA_ERROR_INVALID_VALUE;
+	pthread_mutex_lock(&g_lock);
+	prim[dev].flags = flags;
+	if (prim[dev].ctx)
+		prim[dev].ctx->flags = flags;
+	pthread_mutex_unlock(&g_lock);
+	return CUDA_SUCCESS;
+}
+
+/* ---- errors ---- */
+
+static const struct { CUresult code; const char *name, *text; } errs[] = {
+#include "cuerr_names.h"
+};
+
+CUresult cuGetErrorString(CUresult error, const char **pStr)
+{
+	if (!pStr)
+		return CUDA_ERROR_INVALID_VALUE;
+	for (size_t i = 0; i < sizeof(errs) / sizeof(errs[0]); i++)
+		if (errs[i].code == error) {
+			*pStr = errs[i].text;
+			return CUDA_SUCCESS;
+		}
+	*pStr = NULL;
+	return CUDA_ERROR_INVALID_VALUE;
+}
+
+CUresult cuGetErrorName(CUresult error, const char **pStr)
+{
+	if (!pStr)
+		return CUDA_ERROR_INVALID_VALUE;
+	for (size_t i = 0; i < sizeof(errs) / sizeof(errs[0]); i++)
+		if (errs[i].code == error) {
+			*pStr = errs[i].name;
+			return CUDA_SUCCESS;
+		}
+	*pStr = NULL;
+	return CUDA_ERROR_INVALID_VALUE;
+}

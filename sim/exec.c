@@ -1,0 +1,145 @@
+/* SPDX-License-Identifier: MIT */
+/* Kernel execution: the blocks of a launch are handed out one at a time to a small pool
+ * of worker threads (plus the launching stream's own thread) through an atomic counter. */
+#include "sim.h"
+
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+_Atomic uint64_t g_insn_count;
+
+struct job {
+	struct sim_launch_op *k;
+	struct ptx_env env;
+	uint64_t nblocks;
+	_Atomic uint64_t next;
+	_Atomic int rc;
+	int active;                 /* participants, under pool_lock */
+	char err[512];
+	pthread_mutex_t err_lock;
+	struct job *nextjob;
+};
+
+static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t pool_cond = PTHREAD_COND_INITIALIZER;   /* new job */
+static pthread_cond_t pool_idle = PTHREAD_COND_INITIALIZER;   /* a participant left */
+static struct job *jobs;
+static pthread_once_t pool_once = PTHREAD_ONCE_INIT;
+static uint64_t shared_win, local_win;
+
+static void job_work(struct job *j)
+{
+	const struct ptx_launch *l = &j->k->l;
+	uint64_t gx = l->grid[0], gxy = (uint64_t)l->grid[0] * l->grid[1];
+	uint64_t n = 0;
+	for (;;) {
+		uint64_t b = atomic_fetch_add(&j->next, 1);
+		if (b >= j->nblocks)
+			break;
+		char err[512] = "";
+		int rc = ptx_block_run(l, &j->env, (uint32_t)(b % gx), (uint32_t)((b / gx) % l->grid[1]),
+		                       (uint32_t)(b / gxy), &n, err, sizeof(err));
+		if (rc) {
+			int expect = 0;
+			if (atomic_compare_exchange_strong(&j->rc, &expect, rc)) {
+				pthread_mutex_lock(&j->err_lock);
+				snprintf(j->err, sizeof(j->err), "%s", err);
+				pthread_mutex_unlock(&j->err_lock);
+			}
+			atomic_store(&j->next, j->nblocks);   /* stop handing out blocks */
+			break;
+		}
+	}
+	atomic_fetch_add(&g_insn_count, n);
+}
+
+static void *pool_main(void *arg)
+{
+	(void)arg;
+	pthread_mutex_lock(&pool_lock);
+	for (;;) {
+		struct job *j = jobs;
+		while (j && atomic_load(&j->next) >= j->nblocks)
+			j = j->nextjob;
+		if (!j) {
+			pthread_cond_wait(&pool_cond, &pool_lock);
+			continue;
+		}
+		j->active++;
+		pthread_mutex_unlock(&pool_lock);
+		job_work(j);
+		pthread_mutex_lock(&pool_lock);
+		j->active--;
+		pthread_cond_broadcast(&pool_idle);
+	}
+	return NULL;
+}
+
+static void pool_init(void)
+{
+	long nc = sysconf(_SC_NPROCESSORS_ONLN);
+	const char *e = getenv("VGPU_SIM_THREADS");
+	long n = e ? atol(e) : nc;
+	if (n < 1)
+		n = 1;
+	if (n > 64)
+		n = 64;
+	/* the launching stream thread works too, so n - 1 helpers */
+	for (long i = 0; i + 1 < n; i++) {
+		pthread_t t;
+		pthread_attr_t a;
+		pthread_attr_init(&a);
+		pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+		if (pthread_create(&t, &a, pool_main, NULL))
+			sim_log("cannot start pool thread %ld; continuing with fewer", i);
+		pthread_attr_destroy(&a);
+	}
+	/* generic-address windows: reserved, never readable, so never host memory */
+	void *w = mmap(NULL, 2ull << 32, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (w != MAP_FAILED) {
+		shared_win = (uint64_t)(uintptr_t)w;
+		local_win = shared_win + (1ull << 32);
+	} else {
+		shared_win = 0xffff000000000000ull;
+		local_win = 0xffff800000000000ull;
+	}
+}
+
+int sim_pool_run(struct sim_launch_op *k, char *err, size_t errlen)
+{
+	pthread_once(&pool_once, pool_init);
+	struct job j;
+	memset(&j, 0, sizeof(j));
+	j.k = k;
+	j.env.resolve = sim_mem_resolve;
+	j.env.hook = sim_hook_fn;
+	j.env.hook_ctx = sim_hook_ctx;
+	j.env.shared_win = shared_win;
+	j.env.local_win = local_win;
+	j.nblocks = (uint64_t)k->l.grid[0] * k->l.grid[1] * k->l.grid[2];
+	pthread_mutex_init(&j.err_lock, NULL);
+	pthread_mutex_lock(&pool_lock);
+	j.nextjob = jobs;
+	jobs = &j;
+	j.active = 1;
+	pthread_cond_broadcast(&pool_cond);
+	pthread_mutex_unlock(&pool_lock);
+	job_work(&j);
+	pthread_mutex_lock(&pool_lock);
+	j.active--;
+	while (j.active > 0)
+		pthread_cond_wait(&pool_idle, &pool_lock);
+	struct job **pp = &jobs;
+	while (*pp != &j)
+		pp = &(*pp)->nextjob;
+	*pp = j.nextjob;
+	pthread_mutex_unlock(&pool_lock);
+	pthread_mutex_destroy(&j.err_lock);
+	if (j.rc)
+		snprintf(err, errlen, "%s", j.err);
+	return j.rc;
+}

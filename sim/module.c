@@ -1,0 +1,592 @@
+/* SPDX-License-Identifier: MIT */
+/* Driver API entry points for modules, functions, occupancy and kernel launches: images are
+ * reduced to PTX by runtime/modimage.c, parsed once, their variables placed in device memory;
+ * launches copy the parameters and queue the grid on a stream. */
+#include "sim.h"
+#include "modimage.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SM_COUNT 8
+#define SHARED_DEFAULT 49152
+#define SHARED_OPTIN 65536
+
+#define CUR_CTX(c) \
+	CUresult rc_; \
+	struct sim_ctx *c = sim_ctx_current(&rc_); \
+	if (!c) \
+		return rc_; \
+	if (c->sticky) \
+		return c->sticky
+
+static void write_log(unsigned n, CUjit_option *opts, void **vals, const char *msg)
+{
+	for (unsigned i = 0; opts && vals && i < n; i++) {
+		if (opts[i] != CU_JIT_ERROR_LOG_BUFFER)
+			continue;
+		size_t cap = 0;
+		for (unsigned j = 0; j < n; j++)
+			if (opts[j] == CU_JIT_ERROR_LOG_BUFFER_SIZE_BYTES)
+				cap = (size_t)(uintptr_t)vals[j];
+		if (vals[i] && cap)
+			snprintf(vals[i], cap, "%s", msg);
+	}
+}
+
+void sim_module_destroy(struct sim_module *m)
+{
+	struct sim_func *f = m->funcs;
+	while (f) {
+		struct sim_func *n = f->next;
+		f->magic = 0;
+		free(f);
+		f = n;
+	}
+	for (uint32_t i = 0; m->pm && i < m->pm->nvars; i++)
+		if (m->pm->vars[i].addr)
+			sim_mem_free(m->pm->vars[i].addr, ALLOC_DEVICE);
+	ptx_module_free(m->pm);
+	m->magic = 0;
+	free(m);
+}
+
+void sim_modules_destroy_ctx(struct sim_ctx *c)
+{
+	pthread_mutex_lock(&g_lock);
+	struct sim_module *m = c->modules;
+	c->modules = NULL;
+	pthread_mutex_unlock(&g_lock);
+	while (m) {
+		struct sim_module *n = m->next;
+		sim_module_destroy(m);
+		m = n;
+	}
+}
+
+static CUresult load(CUmodule *out, const void *image, size_t max, unsigned nopt,
+                     CUjit_option *opts, void **vals)
+{
+	CUR_CTX(c);
+	if (!out || !image)
+		return CUDA_ERROR_INVALID_VALUE;
+	char msg[512];
+	size_t len;
+	int kind = vgpu_modimage_size(image, max, &len);
+	if (kind < 0) {
+		snprintf(msg, sizeof(msg), "module image is not PTX text, a cubin or a fatbin, or is "
+		         "truncated/malformed");
+		sim_log("cuModuleLoadData: %s", msg);
+		sim_set_error("%s", msg);
+		write_log(nopt, opts, vals, msg);
+		return CUDA_ERROR_INVALID_IMAGE;
+	}
+	char *ptx = NULL;
+	int rc = vgpu_modimage_ptx(image, max, &ptx);
+	if (rc) {
+		if (rc == -ENOEXEC)
+			snprintf(msg, sizeof(msg), "module holds only SASS for real GPUs and no PTX; the "
+			         "simulator needs PTX: rebuild with PTX included (e.g. nvcc "
+			         "-gencode arch=compute_75,code=compute_75)");
+		else
+			snprintf(msg, sizeof(msg), "cannot extract PTX from the module image (%s)",
+			         rc == -ENOMEM ? "out of memory" : "malformed or truncated fatbin entry");
+		sim_log("cuModuleLoadData: %s", msg);
+		sim_set_error("%s", msg);
+		write_log(nopt, opts, vals, msg);
+		return rc == -ENOEXEC ? CUDA_ERROR_NO_BINARY_FOR_GPU :
+		       rc == -ENOMEM ? CUDA_ERROR_OUT_OF_MEMORY : CUDA_ERROR_INVALID_IMAGE;
+	}
+	struct ptx_module *pm;
+	char err[400];
+	rc = ptx_module_parse(ptx, &pm, err, sizeof(err));
+	free(ptx);
+	if (rc) {
+		snprintf(msg, sizeof(msg), "PTX rejected: %s", err);
+		sim_log("cuModuleLoadData: %s", msg);
+		sim_set_error("%s", msg);
+		write_log(nopt, opts, vals, msg);
+		return rc == -ENOMEM ? CUDA_ERROR_OUT_OF_MEMORY : CUDA_ERROR_INVALID_PTX;
+	}
+	struct sim_module *m = calloc(1, sizeof(*m));
+	if (!m) {
+		ptx_module_free(pm);
+		return CUDA_ERROR_OUT_OF_MEMORY;
+	}
+	m->magic = MAGIC_MODULE;
+	m->ctx = c;
+	m->pm = pm;
+	for (uint32_t i = 0; i < pm->nvars; i++) {
+		struct ptx_var *v = &pm->vars[i];
+		uint64_t p;
+		if (sim_mem_alloc(c, c->dev, v->size, &p)) {
+			sim_module_destroy(m);
+			return CUDA_ERROR_OUT_OF_MEMORY;
+		}
+		v->addr = p;
+		if (v->init)
+			memcpy((void *)(uintptr_t)p, v->init, v->size);
+		else
+			memset((void *)(uintptr_t)p, 0, v->size);
+	}
+	ptx_module_bind(pm);
+	pthread_mutex_lock(&g_lock);
+	m->next = c->modules;
+	c->modules = m;
+	pthread_mutex_unlock(&g_lock);
+	*out = (CUmodule)m;
+	return CUDA_SUCCESS;
+}
+
+CUresult cuModuleLoadData(CUmodule *module, const void *image)
+{
+	return load(module, image, SIZE_MAX >> 1, 0, NULL, NULL);
+}
+
+CUresult cuModuleLoadDataEx(CUmodule *module, const void *image, unsigned int n,
+                            CUjit_option *options, void **values)
+{
+	return load(module, image, SIZE_MAX >> 1, n, options, values);
+}
+
+CUresult cuModuleLoadFatBinary(CUmodule *module, const void *fatCubin)
+{
+	return load(module, fatCubin, SIZE_MAX >> 1, 0, NULL, NULL);
+}
+
+CUresult cuModuleLoad(CUmodule *module, const char *fname)
+{
+	if (!fname || !module)
+		return CUDA_ERROR_INVALID_VALUE;
+	FILE *f = fopen(fname, "rb");
+	if (!f) {
+		sim_log("cuModuleLoad: cannot open '%s'", fname);
+		return CUDA_ERROR_FILE_NOT_FOUND;
+	}
+	size_t cap = 1 << 16, n = 0;
+	char *buf = malloc(cap + 1);
+	while (buf) {
+		size_t r = fread(buf + n, 1, cap - n, f);
+		n += r;
+		if (n < cap)
+			break;
+		if (cap >= (256u << 20)) {
+			free(buf);
+			buf = NULL;
+			break;
+		}
+		char *nb = realloc(buf, cap * 2 + 1);
+		if (!nb) {
+			free(buf);
+			buf = NULL;
+			break;
+		}
+		buf = nb;
+		cap *= 2;
+	}
+	fclose(f);
+	if (!buf)
+		return CUDA_ERROR_OUT_OF_MEMORY;
+	buf[n] = 0;
+	CUresult rc = load(module, buf, n + 1, 0, NULL, NULL);
+	free(buf);
+	return rc;
+}
+
+static struct sim_module *mod_get(CUmodule h, CUresult *rc)
+{
+	struct sim_module *m = (struct sim_module *)h;
+	if (!m || m->magic != MAGIC_MODULE) {
+		*rc = CUDA_ERROR_INVALID_HANDLE;
+		return NULL;
+	}
+	return m;
+}
+
+CUresult cuModuleUnload(CUmodule hmod)
+{
+	CUresult rc;
+	struct sim_ctx *c = sim_ctx_current(&rc);
+	if (!c)
+		return rc;
+	struct sim_module *m = mod_get(hmod, &rc);
+	if (!m)
+		return rc;
+	struct sim_ctx *mc = m->ctx;
+	sim_ctx_sync(mc);
+	pthread_mutex_lock(&g_lock);
+	struct sim_module **pp = &mc->modules;
+	while (*pp && *pp != m)
+		pp = &(*pp)->next;
+	if (*pp)
+		*pp = m->next;
+	pthread_mutex_unlock(&g_lock);
+	sim_module_destroy(m);
+	return CUDA_SUCCESS;
+}
+
+CUresult cuModuleGetFunction(CUfunction *hfunc, CUmodule hmod, const char *name)
+{
+	CUresult rc;
+	if (!g_inited)
+		return CUDA_ERROR_NOT_INITIALIZED;
+	struct sim_module *m = mod_get(hmod, &rc);
+	if (!m)
+		return rc;
+	if (!hfunc || !name)
+		return CUDA_ERROR_INVALID_VALUE;
+	pthread_mutex_lock(&g_lock);
+	for (struct sim_func *f = m->funcs; f; f = f->next)
+		if (!strcmp(f->fn->name, name)) {
+			*hfunc = (CUfunction)f;
+			pthread_mutex_unlock(&g_lock);
+			return CUDA_SUCCESS;
+		}
+	const struct ptx_func *pf = ptx_module_entry(m->pm, name);
+	if (!pf) {
+		pthread_mutex_unlock(&g_lock);
+		return CUDA_ERROR_NOT_FOUND;
+	}
+	struct sim_func *f = calloc(1, sizeof(*f));
+	if (!f) {
+		pthread_mutex_unlock(&g_lock);
+		return CUDA_ERROR_OUT_OF_MEMORY;
+	}
+	f->magic = MAGIC_FUNC;
+	f->mod = m;
+	f->fn = pf;
+	f->max_dyn_shared = SHARED_DEFAULT - (int)m->pm->shared_static;
+	if (f->max_dyn_shared < 0)
+		f->max_dyn_shared = 0;
+	f->carveout = -1;
+	f->next = m->funcs;
+	m->funcs = f;
+	*hfunc = (CUfunction)f;
+	pthread_mutex_unlock(&g_lock);
+	return CUDA_SUCCESS;
+}
+
+CUresult cuModuleGetGlobal(CUdeviceptr *dptr, size_t *bytes, CUmodule hmod, const char *name)
+{
+	CUresult rc;
+	if (!g_inited)
+		return CUDA_ERROR_NOT_INITIALIZED;
+	struct sim_module *m = mod_get(hmod, &rc);
+	if (!m)
+		return rc;
+	if (!name)
+		return CUDA_ERROR_INVALID_VALUE;
+	for (uint32_t i = 0; i < m->pm->nvars; i++)
+		if (!strcmp(m->pm->vars[i].name, name)) {
+			if (dptr)
+				*dptr = m->pm->vars[i].addr;
+			if (bytes)
+				*bytes = m->pm->vars[i].size;
+			return CUDA_SUCCESS;
+		}
+	return CUDA_ERROR_NOT_FOUND;
+}
+
+static struct sim_func *func_get(CUfunction h, CUresult *rc)
+{
+	struct sim_func *f = (struct sim_func *)h;
+	if (!f || f->magic != MAGIC_FUNC) {
+		*rc = CUDA_ERROR_INVALID_HANDLE;
+		return NULL;
+	}
+	return f;
+}
+
+static int max_threads(const struct sim_func *f)
+{
+	return f->fn->max_ntid ? (int)f->fn->max_ntid : 1024;
+}
+
+CUresult cuFuncGetAttribute(int *pi, CUfunction_attribute attrib, CUfunction hfunc)
+{
+	CUresult rc;
+	if (!g_inited)
+		return CUDA_ERROR_NOT_INITIALIZED;
+	struct sim_func *f = func_get(hfunc, &rc);
+	if (!f)
+		return rc;
+	if (!pi)
+		return CUDA_ERROR_INVALID_VALUE;
+	switch (attrib) {
+	case CU_FUNC_ATTRIBUTE_MAX_THREADS_PER_BLOCK: *pi = max_threads(f); break;
+	case CU_FUNC_ATTRIBUTE_SHARED_SIZE_BYTES: *pi = (int)f->mod->pm->shared_static; break;
+	case CU_FUNC_ATTRIBUTE_CONST_SIZE_BYTES: *pi = 0; break;
+	case CU_FUNC_ATTRIBUTE_LOCAL_SIZE_BYTES: *pi = (int)f->fn->local_size; break;
+	case CU_FUNC_ATTRIBUTE_NUM_REGS: *pi = f->fn->nslots > 255 ? 255 : (int)f->fn->nslots; break;
+	case CU_FUNC_ATTRIBUTE_PTX_VERSION: *pi = 75; break;
+	case CU_FUNC_ATTRIBUTE_BINARY_VERSION: *pi = 75; break;
+	case CU_FUNC_ATTRIBUTE_CACHE_MODE_CA: *pi = 0; break;
+	case CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES: *pi = f->max_dyn_shared; break;
+	case CU_FUNC_ATTRIBUTE_PREFERRED_SHARED_MEMORY_CARVEOUT: *pi = f->carveout; break;
+	default: return CUDA_ERROR_INVALID_VALUE;
+	}
+	return CUDA_SUCCESS;
+}
+
+CUresult cuFuncSetAttribute(CUfunction hfunc, CUfunction_attribute attrib, int value)
+{
+	CUresult rc;
+	if (!g_inited)
+		return CUDA_ERROR_NOT_INITIALIZED;
+	struct sim_func *f = func_get(hfunc, &rc);
+	if (!f)
+		return rc;
+	switch (attrib) {
+	case CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES:
+		if (value < 0 || value + (int)f->mod->pm->shared_static > SHARED_OPTIN)
+			return CUDA_ERROR_INVALID_VALUE;
+		f->max_dyn_shared = value;
+		return CUDA_SUCCESS;
+	case CU_FUNC_ATTRIBUTE_PREFERRED_SHARED_MEMORY_CARVEOUT:
+		if (value < -1 || value > 100)
+			return CUDA_ERROR_INVALID_VALUE;
+		f->carveout = value;
+		return CUDA_SUCCESS;
+	default:
+		return CUDA_ERROR_INVALID_VALUE;
+	}
+}
+
+CUresult cuFuncSetCacheConfig(CUfunction hfunc, CUfunc_cache config)
+{
+	CUresult rc;
+	if (!g_inited)
+		return CUDA_ERROR_NOT_INITIALIZED;
+	struct sim_func *f = func_get(hfunc, &rc);
+	if (!f)
+		return rc;
+	if ((unsigned)config > CU_FUNC_CACHE_PREFER_EQUAL)
+		return CUDA_ERROR_INVALID_VALUE;
+	f->cache = config;
+	return CUDA_SUCCESS;
+}
+
+/* ---- occupancy: a plain model of a 1024-thread, 64 KiB-shared, 16-block multiprocessor ---- */
+
+static int occupancy(const struct sim_func *f, int bs, size_t dyn)
+{
+	if (bs <= 0 || bs > max_threads(f))
+		return 0;
+	int warps = (bs + 31) / 32;
+	int by_threads = 32 / warps;
+	size_t sh = f->mod->pm->shared_static + dyn;
+	int by_shared = sh ? (int)(SHARED_OPTIN / sh) : 16;
+	int n = by_threads < by_shared ? by_threads : by_shared;
+	return n > 16 ? 16 : n;
+}
+
+CUresult cuOccupancyMaxActiveBlocksPerMultiprocessorWithFlags(int *numBlocks, CUfunction func,
+                                                              int blockSize, size_t dyn, unsigned int flags)
+{
+	CUresult rc;
+	if (!g_inited)
+		return CUDA_ERROR_NOT_INITIALIZED;
+	struct sim_func *f = func_get(func, &rc);
+	if (!f)
+		return rc;
+	if (!numBlocks || blockSize <= 0 || flags > 1)
+		return CUDA_ERROR_INVALID_VALUE;
+	*numBlocks = occupancy(f, blockSize, dyn);
+	return CUDA_SUCCESS;
+}
+
+CUresult cuOccupancyMaxActiveBlocksPerMultiprocessor(int *numBlocks, CUfunction func, int blockSize, size_t dyn)
+{
+	return cuOccupancyMaxActiveBlocksPerMultiprocessorWithFlags(numBlocks, func, blockSize, dyn, 0);
+}
+
+CUresult cuOccupancyMaxPotentialBlockSizeWithFlags(int *minGridSize, int *blockSize, CUfunction func,
+                                                   CUoccupancyB2DSize b2d, size_t dyn, int limit,
+                                                   unsigned int flags)
+{
+	CUresult rc;
+	if (!g_inited)
+		return CUDA_ERROR_NOT_INITIALIZED;
+	struct sim_func *f = func_get(func, &rc);
+	if (!f)
+		return rc;
+	if (!minGridSize || !blockSize || flags > 1)
+		return CUDA_ERROR_INVALID_VALUE;
+	int maxb = max_threads(f);
+	if (limit > 0 && limit < maxb)
+		maxb = limit;
+	int best = 0, best_bs = 32 < maxb ? 32 : maxb;
+	for (int bs = maxb; bs > 0; bs -= 32) {
+		size_t d = b2d ? b2d(bs) : dyn;
+		int blocks = occupancy(f, bs, d);
+		if (blocks * bs > best) {
+			best = blocks * bs;
+			best_bs = bs;
+		}
+		if (bs <= 32)
+			break;
+	}
+	*blockSize = best_bs;
+	*minGridSize = (best / best_bs) * SM_COUNT;
+	return CUDA_SUCCESS;
+}
+
+CUresult cuOccupancyMaxPotentialBlockSize(int *minGridSize, int *blockSize, CUfunction func,
+                                          CUoccupancyB2DSize b2d, size_t dyn, int limit)
+{
+	return cuOccupancyMaxPotentialBlockSizeWithFlags(minGridSize, blockSize, func, b2d, dyn, limit, 0);
+}
+
+/* ---- launches ---- */
+
+static CUresult launch(struct sim_func *f, const unsigned g[3], const unsigned b[3], unsigned shmem,
+                       CUstream h, void **params, void **extra, int cooperative)
+{
+	CUR_CTX(c);
+	if (f->mod->ctx != c)
+		return CUDA_ERROR_INVALID_CONTEXT;
+	if (!g[0] || !g[1] || !g[2] || !b[0] || !b[1] || !b[2] || g[1] > 65535 || g[2] > 65535 ||
+	    b[0] > 1024 || b[1] > 1024 || b[2] > 64)
+		return CUDA_ERROR_INVALID_VALUE;
+	if ((uint64_t)b[0] * b[1] * b[2] > (uint64_t)max_threads(f))
+		return CUDA_ERROR_INVALID_VALUE;
+	if (shmem > (unsigned)f->max_dyn_shared)
+		return CUDA_ERROR_INVALID_VALUE;
+	if (cooperative && (uint64_t)g[0] * g[1] * g[2] >
+	    (uint64_t)occupancy(f, (int)(b[0] * b[1] * b[2]), shmem) * SM_COUNT)
+		return CUDA_ERROR_COOPERATIVE_LAUNCH_TOO_LARGE;
+	const struct ptx_func *fn = f->fn;
+	uint8_t *buf = calloc(1, fn->param_bytes + 8);
+	if (!buf)
+		return CUDA_ERROR_OUT_OF_MEMORY;
+	if (params && extra) {
+		free(buf);
+		return CUDA_ERROR_INVALID_VALUE;
+	}
+	if (extra) {
+		const void *pb = NULL;
+		size_t *psz = NULL;
+		for (int i = 0; extra[i] != CU_LAUNCH_PARAM_END; i += 2) {
+			if (i > 64 || !extra[i + 1]) {
+				free(buf);
+				return CUDA_ERROR_INVALID_VALUE;
+			}
+			if (extra[i] == CU_LAUNCH_PARAM_BUFFER_POINTER)
+				pb = extra[i + 1];
+			else if (extra[i] == CU_LAUNCH_PARAM_BUFFER_SIZE)
+				psz = extra[i + 1];
+			else {
+				free(buf);
+				return CUDA_ERROR_INVALID_VALUE;
+			}
+		}
+		/* the buffer must hold exactly this kernel's parameters (struct padding allowed) */
+		if (!pb || !psz || *psz < fn->param_bytes || *psz > ((fn->param_bytes + 15u) & ~15u)) {
+			sim_set_error("kernel %s takes %u bytes of parameters; the extra buffer has %zu",
+			              fn->name, fn->param_bytes, psz ? *psz : (size_t)0);
+			free(buf);
+			return CUDA_ERROR_INVALID_VALUE;
+		}
+		memcpy(buf, pb, fn->param_bytes);
+	} else {
+		if (fn->nparams && !params) {
+			free(buf);
+			return CUDA_ERROR_INVALID_VALUE;
+		}
+		for (uint32_t i = 0; i < fn->nparams; i++) {
+			if (!params[i]) {
+				free(buf);
+				return CUDA_ERROR_INVALID_VALUE;
+			}
+			memcpy(buf + fn->param_off[i], params[i], fn->param_size[i]);
+		}
+	}
+	struct sim_op *op = sim_op_new(OP_KERNEL);
+	if (!op) {
+		free(buf);
+		return CUDA_ERROR_OUT_OF_MEMORY;
+	}
+	op->u.k.params = buf;
+	op->u.k.mod = f->mod;
+	op->u.k.l.mod = f->mod->pm;
+	op->u.k.l.fn = fn;
+	memcpy(op->u.k.l.grid, g, sizeof(op->u.k.l.grid));
+	memcpy(op->u.k.l.block, b, sizeof(op->u.k.l.block));
+	op->u.k.l.shared_dyn = shmem;
+	op->u.k.l.params = buf;
+	CUresult rc = CUDA_SUCCESS;
+	struct sim_stream *s = sim_stream_get(c, h, &rc);
+	if (!s) {
+		free(buf);
+		free(op);
+		return rc;
+	}
+	sim_stream_enqueue(s, op);
+	return CUDA_SUCCESS;
+}
+
+CUresult cuLaunchKernel(CUfunction func, unsigned int gx, unsigned int gy, unsigned int gz,
+                        unsigned int bx, unsigned int by, unsigned int bz, unsigned int shmem,
+                        CUstream h, void **params, void **extra)
+{
+	CUresult rc;
+	if (!g_inited)
+		return CUDA_ERROR_NOT_INITIALIZED;
+	struct sim_func *f = func_get(func, &rc);
+	if (!f)
+		return rc;
+	unsigned g[3] = {gx, gy, gz}, b[3] = {bx, by, bz};
+	return launch(f, g, b, shmem, h, params, extra, 0);
+}
+
+CUresult cuLaunchCooperativeKernel(CUfunction func, unsigned int gx, unsigned int gy, unsigned int gz,
+                                   unsigned int bx, unsigned int by, unsigned int bz,
+                                   unsigned int shmem, CUstream h, void **params)
+{
+	CUresult rc;
+	if (!g_inited)
+		return CUDA_ERROR_NOT_INITIALIZED;
+	struct sim_func *f = func_get(func, &rc);
+	if (!f)
+		return rc;
+	unsigned g[3] = {gx, gy, gz}, b[3] = {bx, by, bz};
+	return launch(f, g, b, shmem, h, params, NULL, 1);
+}
+
+CUresult cuLaunchKernelEx(const CUlaunchConfig *config, CUfunction func, void **params, void **extra)
+{
+	CUresult rc;
+	if (!g_inited)
+		return CUDA_ERROR_NOT_INITIALIZED;
+	struct sim_func *f = func_get(func, &rc);
+	if (!f)
+		return rc;
+	if (!config || (config->numAttrs && !config->attrs))
+		return CUDA_ERROR_INVALID_VALUE;
+	int coop = 0;
+	for (unsigned i = 0; i < config->numAttrs; i++) {
+		const CUlaunchAttribute *a = &config->attrs[i];
+		switch (a->id) {
+		case CU_LAUNCH_ATTRIBUTE_COOPERATIVE:
+			coop = a->value.cooperative != 0;
+			break;
+		case CU_LAUNCH_ATTRIBUTE_CLUSTER_DIMENSION:
+			if (a->value.clusterDim.x > 1 || a->value.clusterDim.y > 1 || a->value.clusterDim.z > 1)
+				return CUDA_ERROR_NOT_SUPPORTED;
+			break;
+		case CU_LAUNCH_ATTRIBUTE_PRIORITY:
+		case CU_LAUNCH_ATTRIBUTE_ACCESS_POLICY_WINDOW:
+		case CU_LAUNCH_ATTRIBUTE_SYNCHRONIZATION_POLICY:
+		case CU_LAUNCH_ATTRIBUTE_MEM_SYNC_DOMAIN:
+		case CU_LAUNCH_ATTRIBUTE_MEM_SYNC_DOMAIN_MAP:
+		case CU_LAUNCH_ATTRIBUTE_IGNORE:
+			break;
+		default:
+			return CUDA_ERROR_NOT_SUPPORTED;
+		}
+	}
+	unsigned g[3] = {config->gridDimX, config->gridDimY, config->gridDimZ};
+	unsigned b[3] = {config->blockDimX, config->blockDimY, config->blockDimZ};
+	return launch(f, g, b, config->sharedMemBytes, config->hStream, params, extra, coop);
+}

@@ -1,0 +1,179 @@
+/* SPDX-License-Identifier: MIT */
+/* Internal interfaces of libcudasim: the device-memory arena, contexts, streams, events,
+ * modules, and the block thread pool. CUresult appears only at the API layer. */
+#ifndef VGPU_SIM_H
+#define VGPU_SIM_H
+
+#include <cuda.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "ptx.h"
+
+#define SIM_EXPORT __attribute__((visibility("default")))
+#define SIM_MAX_DEVICES 16
+
+enum { MAGIC_CTX = 0x43545831, MAGIC_STREAM = 0x5354524d, MAGIC_EVENT = 0x45564e54,
+       MAGIC_MODULE = 0x4d4f4455, MAGIC_FUNC = 0x46554e43 };
+
+/* ---- memory (mem.c) ---- */
+enum { ALLOC_DEVICE = 1, ALLOC_HOST = 2, ALLOC_REGISTERED = 3 };
+
+struct sim_alloc {
+	uint64_t base, size;
+	int kind;
+	int dev;
+	unsigned flags;
+	struct sim_ctx *ctx;
+	uint64_t id;
+};
+
+int sim_mem_init(void);
+uint64_t sim_mem_total(void);                     /* per device */
+uint64_t sim_mem_used(int dev);
+/* Allocates size bytes of device memory (256-byte aligned). -ENOMEM when over budget. */
+int sim_mem_alloc(struct sim_ctx *ctx, int dev, uint64_t size, uint64_t *dptr);
+int sim_mem_free(uint64_t dptr, int kind);        /* -EINVAL when not a live base */
+int sim_mem_add_host(struct sim_ctx *ctx, void *p, uint64_t size, int kind, unsigned flags);
+/* Copy of the live allocation containing [a, a+len), or -EINVAL. */
+int sim_mem_find(uint64_t a, uint64_t len, struct sim_alloc *out);
+/* 1 if a lies in the device arena (live or not). */
+int sim_mem_in_arena(uint64_t a);
+void sim_mem_free_ctx(struct sim_ctx *ctx);
+int sim_mem_resolve(void *unused, uint64_t addr, uint64_t len, struct ptx_range *out);
+
+/* access hook for the memory oracle */
+extern void (*sim_hook_fn)(void *ctx, uint64_t dptr, uint64_t len, int write);
+extern void *sim_hook_ctx;
+static inline void sim_hook(uint64_t p, uint64_t len, int write)
+{
+	if (sim_hook_fn && len)
+		sim_hook_fn(sim_hook_ctx, p, len, write);
+}
+
+/* ---- contexts (driver.c) ---- */
+struct sim_stream;
+struct sim_module;
+
+struct sim_ctx {
+	uint32_t magic;
+	int dev;
+	unsigned flags;
+	int is_primary;
+	CUresult sticky;                /* ILLEGAL_ADDRESS etc. after a fault */
+	struct sim_stream *null_stream;
+	struct sim_stream *streams;     /* created streams, under g_lock */
+	struct sim_module *modules;
+	size_t limits[16];
+	CUfunc_cache cache_config;
+};
+
+extern pthread_mutex_t g_lock;      /* streams, events, contexts, modules */
+extern pthread_cond_t g_done;       /* broadcast whenever an op completes */
+extern int g_ndev;
+extern int g_inited;
+
+void sim_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void sim_set_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* The calling thread's current context after checking initialisation; NULL sets *rc. */
+struct sim_ctx *sim_ctx_current(CUresult *rc);
+int sim_ctx_valid(const struct sim_ctx *c);
+CUresult sim_errno_to_cu(int rc);
+
+/* ---- streams and events (stream.c) ---- */
+enum { OP_KERNEL, OP_COPY, OP_SET, OP_EVENT, OP_WAITONLY, OP_HOSTFN, OP_CALLBACK };
+
+struct sim_copy3d {              /* a generic strided copy: depth × height rows of width */
+	uint64_t src, dst;       /* addresses (host or device, all resolved as host addresses) */
+	uint64_t width, height, depth;
+	uint64_t spitch, sheight, dpitch, dheight;
+	int src_dev, dst_dev;    /* which sides are device memory (hook reporting) */
+	void *owned;             /* staging copy of a pageable source, freed with the op */
+};
+
+struct sim_launch_op {
+	struct ptx_launch l;
+	struct sim_module *mod;
+	uint8_t *params;
+};
+
+struct sim_event {
+	uint32_t magic;
+	struct sim_event *next;          /* all events, under g_lock */
+	struct sim_ctx *ctx;
+	unsigned flags;
+	struct sim_stream *stream;       /* last record, NULL if never recorded */
+	uint64_t seq;
+	uint64_t gen;
+	struct timespec ts;
+	int has_ts;
+};
+
+struct sim_op {
+	int kind;
+	uint64_t seq;
+	struct sim_op *next;
+	struct sim_dep { struct sim_stream *s; uint64_t seq; } *deps;  /* malloc'd */
+	int ndeps;
+	union {
+		struct sim_launch_op k;
+		struct sim_copy3d c;
+		struct { uint64_t dst, pitch, width, height; uint32_t value; int esize; } set;
+		struct { struct sim_event *e; uint64_t gen; } ev;
+		struct { void (*fn)(void *); void *data; } host;
+		struct { CUstreamCallback fn; void *data; } cb;
+	} u;
+};
+
+struct sim_stream {
+	uint32_t magic;
+	struct sim_ctx *ctx;
+	unsigned flags;
+	int priority;
+	int is_null;
+	pthread_t thread;
+	int started, stop;
+	struct sim_op *head, *tail;
+	uint64_t enq_seq, done_seq;
+	pthread_cond_t cond;             /* work arrived / stop */
+	struct sim_stream *next;         /* in ctx->streams */
+};
+
+struct sim_stream *sim_stream_new(struct sim_ctx *ctx, unsigned flags, int prio);
+void sim_stream_destroy(struct sim_stream *s);   /* waits for pending work */
+/* Resolves a CUstream handle (NULL/legacy/per-thread → the context's NULL stream). */
+struct sim_stream *sim_stream_get(struct sim_ctx *ctx, CUstream h, CUresult *rc);
+/* Enqueues op (ownership passes) with the legacy-stream dependencies; returns its seq. */
+uint64_t sim_stream_enqueue(struct sim_stream *s, struct sim_op *op);
+void sim_stream_wait(struct sim_stream *s, uint64_t seq);
+void sim_ctx_sync(struct sim_ctx *ctx);
+struct sim_op *sim_op_new(int kind);
+
+/* ---- launches (exec.c) ---- */
+int sim_pool_run(struct sim_launch_op *k, char *err, size_t errlen);
+extern _Atomic uint64_t g_insn_count;
+
+/* ---- modules (module.c) ---- */
+struct sim_func {
+	uint32_t magic;
+	struct sim_module *mod;
+	const struct ptx_func *fn;
+	int max_dyn_shared;
+	int carveout;
+	CUfunc_cache cache;
+	struct sim_func *next;
+};
+
+struct sim_module {
+	uint32_t magic;
+	struct sim_ctx *ctx;
+	struct ptx_module *pm;
+	struct sim_func *funcs;
+	struct sim_module *next;
+};
+
+void sim_module_destroy(struct sim_module *m);
+
+#endif

@@ -1,0 +1,340 @@
+/* SPDX-License-Identifier: MIT */
+/* Streams, events and asynchronous operations: one worker thread per stream runs its ops in
+ * order; dependencies (legacy NULL-stream rules, cuStreamWaitEvent) are (stream, sequence)
+ * pairs waited on under one process-wide lock, with a condition broadcast per completion. */
+#include "sim.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
+pthread_cond_t g_done = PTHREAD_COND_INITIALIZER;
+
+struct sim_op *sim_op_new(int kind)
+{
+	struct sim_op *op = calloc(1, sizeof(*op));
+	if (op)
+		op->kind = kind;
+	return op;
+}
+
+static void op_free(struct sim_op *op)
+{
+	if (op->kind == OP_KERNEL)
+		free(op->u.k.params);
+	if (op->kind == OP_COPY)
+		free(op->u.c.owned);
+	free(op->deps);
+	free(op);
+}
+
+static void copy_run(const struct sim_copy3d *c)
+{
+	for (uint64_t z = 0; z < c->depth; z++)
+		for (uint64_t y = 0; y < c->height; y++) {
+			uint64_t so = (z * c->sheight + y) * c->spitch;
+			uint64_t dO = (z * c->dheight + y) * c->dpitch;
+			if (c->src_dev)
+				sim_hook(c->src + so, c->width, 0);
+			if (c->dst_dev)
+				sim_hook(c->dst + dO, c->width, 1);
+			memmove((void *)(uintptr_t)(c->dst + dO), (const void *)(uintptr_t)(c->src + so),
+			        c->width);
+		}
+}
+
+static void set_run(const struct sim_op *op)
+{
+	for (uint64_t y = 0; y < op->u.set.height; y++) {
+		uint8_t *p = (uint8_t *)(uintptr_t)(op->u.set.dst + y * op->u.set.pitch);
+		uint64_t n = op->u.set.width;
+		sim_hook((uint64_t)(uintptr_t)p, n * (uint64_t)op->u.set.esize, 1);
+		switch (op->u.set.esize) {
+		case 1:
+			memset(p, (int)op->u.set.value, n);
+			break;
+		case 2: {
+			uint16_t v = (uint16_t)op->u.set.value;
+			for (uint64_t i = 0; i < n; i++)
+				memcpy(p + 2 * i, &v, 2);
+			break;
+		}
+		default:
+			for (uint64_t i = 0; i < n; i++)
+				memcpy(p + 4 * i, &op->u.set.value, 4);
+			break;
+		}
+	}
+}
+
+/* Executes one op on the stream's worker (g_lock not held). */
+static void op_run(struct sim_stream *s, struct sim_op *op)
+{
+	struct sim_ctx *ctx = s->ctx;
+	switch (op->kind) {
+	case OP_KERNEL: {
+		if (ctx->sticky != CUDA_SUCCESS)
+			break;       /* a faulted context runs no more kernels */
+		char err[512] = "";
+		int rc = sim_pool_run(&op->u.k, err, sizeof(err));
+		if (rc) {
+			CUresult e = rc == -EFAULT ? CUDA_ERROR_ILLEGAL_ADDRESS :
+			             rc == -ENOMEM ? CUDA_ERROR_LAUNCH_OUT_OF_RESOURCES :
+			             CUDA_ERROR_LAUNCH_FAILED;
+			sim_log("kernel %s failed: %s", op->u.k.l.fn->name, err);
+			sim_set_error("kernel %s: %s", op->u.k.l.fn->name, err);
+			pthread_mutex_lock(&g_lock);
+			if (e != CUDA_ERROR_LAUNCH_OUT_OF_RESOURCES && ctx->sticky == CUDA_SUCCESS)
+				ctx->sticky = e;
+			pthread_mutex_unlock(&g_lock);
+		}
+		break;
+	}
+	case OP_COPY:
+		copy_run(&op->u.c);
+		break;
+	case OP_SET:
+		set_run(op);
+		break;
+	case OP_EVENT: {
+		struct timespec ts;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		pthread_mutex_lock(&g_lock);
+		struct sim_event *e = op->u.ev.e;
+		if (e->gen == op->u.ev.gen) {
+			e->ts = ts;
+			e->has_ts = 1;
+		}
+		pthread_mutex_unlock(&g_lock);
+		break;
+	}
+	case OP_HOSTFN:
+		op->u.host.fn(op->u.host.data);
+		break;
+	case OP_CALLBACK:
+		op->u.cb.fn((CUstream)s, ctx->sticky, op->u.cb.data);
+		break;
+	default:
+		break;
+	}
+}
+
+static int deps_ready(const struct sim_op *op)
+{
+	for (int i = 0; i < op->ndeps; i++)
+		if (op->deps[i].s && op->deps[i].s->done_seq < op->deps[i].seq)
+			return 0;
+	return 1;
+}
+
+static void *stream_main(void *arg)
+{
+	struct sim_stream *s = arg;
+	pthread_mutex_lock(&g_lock);
+	for (;;) {
+		while (!s->head && !s->stop)
+			pthread_cond_wait(&s->cond, &g_lock);
+		if (!s->head)
+			break;
+		struct sim_op *op = s->head;
+		while (!deps_ready(op))
+			pthread_cond_wait(&g_done, &g_lock);
+		pthread_mutex_unlock(&g_lock);
+		op_run(s, op);
+		pthread_mutex_lock(&g_lock);
+		s->head = op->next;
+		if (!s->head)
+			s->tail = NULL;
+		s->done_seq = op->seq;
+		op_free(op);
+		pthread_cond_broadcast(&g_done);
+	}
+	pthread_mutex_unlock(&g_lock);
+	return NULL;
+}
+
+struct sim_stream *sim_stream_new(struct sim_ctx *ctx, unsigned flags, int prio)
+{
+	struct sim_stream *s = calloc(1, sizeof(*s));
+	if (!s)
+		return NULL;
+	s->magic = MAGIC_STREAM;
+	s->ctx = ctx;
+	s->flags = flags;
+	s->priority = prio;
+	pthread_cond_init(&s->cond, NULL);
+	return s;
+}
+
+/* Caller holds g_lock. Starts the worker on first use. */
+static int stream_start(struct sim_stream *s)
+{
+	if (s->started)
+		return 0;
+	if (pthread_create(&s->thread, NULL, stream_main, s))
+		return -EAGAIN;
+	s->started = 1;
+	return 0;
+}
+
+static int add_dep(struct sim_op *op, struct sim_stream *s, uint64_t seq, int *cap)
+{
+	if (!s || s->done_seq >= seq)
+		return 0;
+	if (op->ndeps == *cap) {
+		int nc = *cap ? *cap * 2 : 4;
+		void *d = realloc(op->deps, sizeof(*op->deps) * (size_t)nc);
+		if (!d)
+			return -ENOMEM;
+		op->deps = d;
+		*cap = nc;
+	}
+	op->deps[op->ndeps].s = s;
+	op->deps[op->ndeps].seq = seq;
+	op->ndeps++;
+	return 0;
+}
+
+uint64_t sim_stream_enqueue(struct sim_stream *s, struct sim_op *op)
+{
+	pthread_mutex_lock(&g_lock);
+	int cap = op->ndeps;
+	struct sim_ctx *ctx = s->ctx;
+	/* legacy default stream: it waits for all blocking streams, and they wait for it */
+	if (s->is_null) {
+		for (struct sim_stream *o = ctx->streams; o; o = o->next)
+			if (!(o->flags & CU_STREAM_NON_BLOCKING))
+				add_dep(op, o, o->enq_seq, &cap);
+	} else if (!(s->flags & CU_STREAM_NON_BLOCKING) && ctx->null_stream) {
+		add_dep(op, ctx->null_stream, ctx->null_stream->enq_seq, &cap);
+	}
+	op->seq = ++s->enq_seq;
+	if (op->kind == OP_EVENT && op->u.ev.e->gen == op->u.ev.gen) {
+		op->u.ev.e->stream = s;
+		op->u.ev.e->seq = op->seq;
+	}
+	if (s->tail)
+		s->tail->next = op;
+	else
+		s->head = op;
+	s->tail = op;
+	uint64_t seq = op->seq;
+	if (stream_start(s) < 0) {
+		/* no thread: run inline so work is never lost */
+		sim_log("cannot start a stream worker thread; running synchronously");
+		pthread_mutex_unlock(&g_lock);
+		sim_stream_wait(s, seq);
+		return seq;
+	}
+	pthread_cond_signal(&s->cond);
+	pthread_mutex_unlock(&g_lock);
+	return seq;
+}
+
+void sim_stream_wait(struct sim_stream *s, uint64_t seq)
+{
+	pthread_mutex_lock(&g_lock);
+	if (!s->started) {
+		/* drain inline (thread creation failed) */
+		while (s->head && s->head->seq <= seq) {
+			struct sim_op *op = s->head;
+			pthread_mutex_unlock(&g_lock);
+			op_run(s, op);
+			pthread_mutex_lock(&g_lock);
+			s->head = op->next;
+			if (!s->head)
+				s->tail = NULL;
+			s->done_seq = op->seq;
+			op_free(op);
+		}
+	}
+	while (s->done_seq < seq)
+		pthread_cond_wait(&g_done, &g_lock);
+	pthread_mutex_unlock(&g_lock);
+}
+
+void sim_ctx_sync(struct sim_ctx *ctx)
+{
+	pthread_mutex_lock(&g_lock);
+	struct sim_stream *ss[256];
+	uint64_t seqs[256];
+	int n = 0;
+	if (ctx->null_stream) {
+		ss[n] = ctx->null_stream;
+		seqs[n++] = ctx->null_stream->enq_seq;
+	}
+	for (struct sim_stream *s = ctx->streams; s && n < 256; s = s->next) {
+		ss[n] = s;
+		seqs[n++] = s->enq_seq;
+	}
+	pthread_mutex_unlock(&g_lock);
+	for (int i = 0; i < n; i++)
+		sim_stream_wait(ss[i], seqs[i]);
+	/* streams beyond the first 256: wait for each in turn */
+	pthread_mutex_lock(&g_lock);
+	int i = 0;
+	for (struct sim_stream *s = ctx->streams; s; s = s->next, i++)
+		if (i >= 255)
+			while (s->done_seq < s->enq_seq)
+				pthread_cond_wait(&g_done, &g_lock);
+	pthread_mutex_unlock(&g_lock);
+}
+
+extern struct sim_event *g_events;
+
+void sim_stream_destroy(struct sim_stream *s)
+{
+	sim_stream_wait(s, s->enq_seq);
+	pthread_mutex_lock(&g_lock);
+	s->stop = 1;
+	pthread_cond_signal(&s->cond);
+	int started = s->started;
+	/* nothing may refer to s any more: drop satisfied deps and event records */
+	struct sim_ctx *ctx = s->ctx;
+	struct sim_stream *all[2] = {ctx->null_stream, ctx->streams};
+	for (int k = 0; k < 2; k++)
+		for (struct sim_stream *o = all[k]; o; o = k ? o->next : NULL)
+			for (struct sim_op *op = o->head; op; op = op->next)
+				for (int i = 0; i < op->ndeps; i++)
+					if (op->deps[i].s == s)
+						op->deps[i].s = NULL;
+	for (struct sim_event *e = g_events; e; e = e->next)
+		if (e->stream == s)
+			e->stream = NULL;
+	struct sim_stream **pp = &ctx->streams;
+	while (*pp && *pp != s)
+		pp = &(*pp)->next;
+	if (*pp)
+		*pp = s->next;
+	pthread_mutex_unlock(&g_lock);
+	if (started)
+		pthread_join(s->thread, NULL);
+	pthread_cond_destroy(&s->cond);
+	s->magic = 0;
+	free(s);
+}
+
+struct sim_stream *sim_stream_get(struct sim_ctx *ctx, CUstream h, CUresult *rc)
+{
+	if (h == NULL || h == CU_STREAM_LEGACY || h == CU_STREAM_PER_THREAD) {
+		pthread_mutex_lock(&g_lock);
+		if (!ctx->null_stream) {
+			ctx->null_stream = sim_stream_new(ctx, 0, 0);
+			if (ctx->null_stream)
+				ctx->null_stream->is_null = 1;
+		}
+		struct sim_stream *s = ctx->null_stream;
+		pthread_mutex_unlock(&g_lock);
+		if (!s)
+			*rc = CUDA_ERROR_OUT_OF_MEMORY;
+		return s;
+	}
+	struct sim_stream *s = (struct sim_stream *)h;
+	if (s->magic != MAGIC_STREAM || s->ctx != ctx) {
+		*rc = s->magic != MAGIC_STREAM ? CUDA_ERROR_INVALID_HANDLE : CUDA_ERROR_INVALID_CONTEXT;
+		return NULL;
+	}
+	return s;
+}

@@ -1,0 +1,336 @@
+/* SPDX-License-Identifier: MIT */
+/* libcudasim basics: initialisation, devices, contexts and the per-thread context stack,
+ * primary contexts, device and host memory, pointer attributes, copies and memsets in every
+ * direction, and the error codes for freed, foreign and out-of-range pointers. */
+#include "simtest.h"
+
+#include <pthread.h>
+#include <stdint.h>
+
+static void test_devices(void)
+{
+	int n = 0, v = 0, maj = 0, min = 0, a = 0;
+	char name[128];
+	size_t mem = 0;
+	CK_RC(cuDeviceGetCount(&n), CUDA_ERROR_NOT_INITIALIZED);
+	CK_RC(cuInit(1), CUDA_ERROR_INVALID_VALUE);
+	CK(cuInit(0));
+	CK(cuDriverGetVersion(&v));
+	EXPECT(v == CUDA_VERSION);
+	CK(cuDeviceGetCount(&n));
+	EXPECT(n == 2);            /* VGPU_SIM_DEVICES=2 set by main */
+	CUdevice d;
+	CK(cuDeviceGet(&d, 1));
+	EXPECT(d == 1);
+	CK_RC(cuDeviceGet(&d, 2), CUDA_ERROR_INVALID_DEVICE);
+	CK(cuDeviceGetName(name, sizeof(name), 0));
+	EXPECT(strstr(name, "test double") != NULL);
+	CK(cuDeviceTotalMem(&mem, 0));
+	EXPECT(mem == 64u << 20);  /* VGPU_SIM_MEM=64M */
+	CK(cuDeviceComputeCapability(&maj, &min, 0));
+	EXPECT(maj * 10 + min >= 75);
+	CK(cuDeviceGetAttribute(&a, CU_DEVICE_ATTRIBUTE_WARP_SIZE, 0));
+	EXPECT(a == 32);
+	CK(cuDeviceGetAttribute(&a, CU_DEVICE_ATTRIBUTE_MAX_THREADS_PER_BLOCK, 0));
+	EXPECT(a == 1024);
+	CK(cuDeviceGetAttribute(&a, CU_DEVICE_ATTRIBUTE_UNIFIED_ADDRESSING, 0));
+	EXPECT(a == 1);
+	CK(cuDeviceGetAttribute(&a, CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT, 0));
+	EXPECT(a > 0);
+	CK(cuDeviceGetAttribute(&a, CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK, 0));
+	EXPECT(a >= 48 * 1024);
+	/* every attribute a program may ask answers */
+	for (int i = 1; i < CU_DEVICE_ATTRIBUTE_MAX; i++)
+		CK(cuDeviceGetAttribute(&a, (CUdevice_attribute)i, 0));
+	CK_RC(cuDeviceGetAttribute(&a, CU_DEVICE_ATTRIBUTE_MAX, 0), CUDA_ERROR_INVALID_VALUE);
+	CUuuid u0, u1;
+	CK(cuDeviceGetUuid(&u0, 0));
+	CK(cuDeviceGetUuid(&u1, 1));
+	EXPECT(memcmp(&u0, &u1, sizeof(u0)) != 0);
+	CUdevprop p;
+	CK(cuDeviceGetProperties(&p, 0));
+	EXPECT(p.maxThreadsPerBlock == 1024 && p.SIMDWidth == 32);
+	const char *s;
+	CK(cuGetErrorName(CUDA_ERROR_ILLEGAL_ADDRESS, &s));
+	EXPECT(!strcmp(s, "CUDA_ERROR_ILLEGAL_ADDRESS"));
+	CK(cuGetErrorString(CUDA_ERROR_OUT_OF_MEMORY, &s));
+	EXPECT(s && *s);
+	CK_RC(cuGetErrorName((CUresult)123456, &s), CUDA_ERROR_INVALID_VALUE);
+}
+
+static void *other_thread(void *arg)
+{
+	CUcontext want = arg, cur = (CUcontext)1;
+	/* a new thread starts with no current context */
+	CK(cuCtxGetCurrent(&cur));
+	EXPECT(cur == NULL);
+	CUdeviceptr p;
+	CK_RC(cuMemAlloc(&p, 16), CUDA_ERROR_INVALID_CONTEXT);
+	CK(cuCtxSetCurrent(want));
+	CK(cuCtxGetCurrent(&cur));
+	EXPECT(cur == want);
+	CK(cuMemAlloc(&p, 16));
+	CK(cuMemFree(p));
+	return NULL;
+}
+
+static void test_contexts(void)
+{
+	CUcontext a, b, cur;
+	unsigned ver, flags;
+	CK(cuCtxCreate(&a, NULL, 0, 0));
+	CK(cuCtxGetCurrent(&cur));
+	EXPECT(cur == a);
+	CK(cuCtxCreate(&b, NULL, CU_CTX_SCHED_YIELD, 1));
+	CK(cuCtxGetCurrent(&cur));
+	EXPECT(cur == b);
+	CUdevice d;
+	CK(cuCtxGetDevice(&d));
+	EXPECT(d == 1);
+	CK(cuCtxGetFlags(&flags));
+	EXPECT(flags == CU_CTX_SCHED_YIELD);
+	CK(cuCtxPopCurrent(&cur));
+	EXPECT(cur == b);
+	CK(cuCtxGetCurrent(&cur));
+	EXPECT(cur == a);
+	CK(cuCtxPushCurrent(b));
+	CK(cuCtxGetApiVersion(b, &ver));
+	EXPECT(ver > 0);
+	size_t lim;
+	CK(cuCtxSetLimit(CU_LIMIT_STACK_SIZE, 4096));
+	CK(cuCtxGetLimit(&lim, CU_LIMIT_STACK_SIZE));
+	EXPECT(lim == 4096);
+	CUfunc_cache cc;
+	CK(cuCtxSetCacheConfig(CU_FUNC_CACHE_PREFER_SHARED));
+	CK(cuCtxGetCacheConfig(&cc));
+	EXPECT(cc == CU_FUNC_CACHE_PREFER_SHARED);
+	int lo, hi;
+	CK(cuCtxGetStreamPriorityRange(&lo, &hi));
+	EXPECT(hi <= lo);
+	CK(cuCtxSynchronize());
+	CK(cuCtxDestroy(b));
+	CK(cuCtxGetCurrent(&cur));
+	EXPECT(cur == a);
+	pthread_t t;
+	EXPECT(pthread_create(&t, NULL, other_thread, a) == 0);
+	pthread_join(t, NULL);
+	CK(cuCtxDestroy(a));
+	CK(cuCtxGetCurrent(&cur));
+	EXPECT(cur == NULL);
+	CK_RC(cuCtxSynchronize(), CUDA_ERROR_INVALID_CONTEXT);
+
+	/* primary context */
+	CUcontext p1, p2;
+	unsigned pf;
+	int active;
+	CK(cuDevicePrimaryCtxSetFlags(0, CU_CTX_SCHED_BLOCKING_SYNC));
+	CK(cuDevicePrimaryCtxGetState(0, &pf, &active));
+	EXPECT(!active && pf == CU_CTX_SCHED_BLOCKING_SYNC);
+	CK(cuDevicePrimaryCtxRetain(&p1, 0));
+	CK(cuDevicePrimaryCtxRetain(&p2, 0));
+	EXPECT(p1 == p2);
+	CK(cuDevicePrimaryCtxGetState(0, &pf, &active));
+	EXPECT(active);
+	CK_RC(cuCtxDestroy(p1), CUDA_ERROR_INVALID_CONTEXT);
+	CK(cuDevicePrimaryCtxRelease(0));
+	CK(cuDevicePrimaryCtxGetState(0, &pf, &active));
+	EXPECT(active);
+	CK(cuDevicePrimaryCtxRelease(0));
+	CK(cuDevicePrimaryCtxGetState(0, &pf, &active));
+	EXPECT(!active);
+	CK_RC(cuDevicePrimaryCtxRelease(0), CUDA_ERROR_INVALID_CONTEXT);
+	CK(cuDevicePrimaryCtxReset(0));
+}
+
+static void test_memory(void)
+{
+	CUcontext ctx;
+	CK(cuDevicePrimaryCtxRetain(&ctx, 0));
+	CK(cuCtxSetCurrent(ctx));
+	size_t fr0, tot, fr1;
+	CK(cuMemGetInfo(&fr0, &tot));
+	EXPECT(tot == 64u << 20 && fr0 <= tot);
+	CUdeviceptr a, b;
+	CK(cuMemAlloc(&a, 1 << 20));
+	CK(cuMemGetInfo(&fr1, &tot));
+	EXPECT(fr0 - fr1 >= 1 << 20);
+	CK_RC(cuMemAlloc(&b, 0), CUDA_ERROR_INVALID_VALUE);
+	CK_RC(cuMemAlloc(&b, 65u << 20), CUDA_ERROR_OUT_OF_MEMORY);
+	CK(cuMemAlloc(&b, 1000));
+	EXPECT(a % 256 == 0 && b % 256 == 0 && a != b);
+	CUdeviceptr base;
+	size_t sz;
+	CK(cuMemGetAddressRange(&base, &sz, b + 10));
+	EXPECT(base == b && sz == 1000);
+	CK_RC(cuMemGetAddressRange(&base, &sz, b + 1000), CUDA_ERROR_NOT_FOUND);
+
+	/* copies in every direction through both the explicit and the unified entry points */
+	unsigned char h[1000], g[1000];
+	for (int i = 0; i < 1000; i++)
+		h[i] = (unsigned char)(i * 7 + 3);
+	CK(cuMemcpyHtoD(b, h, 1000));
+	CK(cuMemcpyDtoD(a + 5, b, 1000));
+	memset(g, 0, sizeof(g));
+	CK(cuMemcpyDtoH(g, a + 5, 1000));
+	EXPECT(!memcmp(g, h, 1000));
+	memset(g, 0, sizeof(g));
+	CK(cuMemcpy((CUdeviceptr)(uintptr_t)g, b, 1000));                   /* DtoH */
+	EXPECT(!memcmp(g, h, 1000));
+	CK(cuMemcpy(a, (CUdeviceptr)(uintptr_t)h, 500));                    /* HtoD */
+	CK(cuMemcpy(a + 500, a, 500));                                      /* DtoD */
+	unsigned char hh[500];
+	CK(cuMemcpy((CUdeviceptr)(uintptr_t)hh, (CUdeviceptr)(uintptr_t)h, 500)); /* HtoH */
+	EXPECT(!memcmp(hh, h, 500));
+	CK(cuMemcpyDtoH(g, a + 500, 500));
+	EXPECT(!memcmp(g, h, 500));
+
+	/* error paths: out of range, freed, foreign */
+	CK_RC(cuMemcpyHtoD(b + 1, h, 1000), CUDA_ERROR_INVALID_VALUE);
+	CK_RC(cuMemcpyDtoH(g, b + 1008, 16), CUDA_ERROR_INVALID_VALUE);   /* in the padding after b */
+	CK_RC(cuMemcpyDtoD(b, 0, 16), CUDA_ERROR_INVALID_VALUE);
+	CK_RC(cuMemcpyDtoH(g, (CUdeviceptr)(uintptr_t)h, 16), CUDA_ERROR_INVALID_VALUE);
+	CK_RC(cuMemsetD8(b + 999, 0, 2), CUDA_ERROR_INVALID_VALUE);
+	CUdeviceptr dead;
+	CK(cuMemAlloc(&dead, 4096));
+	CK(cuMemFree(dead));
+	CK_RC(cuMemFree(dead), CUDA_ERROR_INVALID_VALUE);
+	CK_RC(cuMemcpyHtoD(dead, h, 16), CUDA_ERROR_INVALID_VALUE);
+	CK_RC(cuMemcpy((CUdeviceptr)(uintptr_t)g, dead, 16), CUDA_ERROR_INVALID_VALUE);
+	CK_RC(cuMemsetD32(dead, 1, 4), CUDA_ERROR_INVALID_VALUE);
+	CK_RC(cuMemFree(b + 8), CUDA_ERROR_INVALID_VALUE);
+	CK_RC(cuMemFree((CUdeviceptr)(uintptr_t)h), CUDA_ERROR_INVALID_VALUE);
+	CK_RC(cuMemFree(0xdeadbeef000ull), CUDA_ERROR_INVALID_VALUE);
+	unsigned mt = 0;
+	CK_RC(cuPointerGetAttribute(&mt, CU_POINTER_ATTRIBUTE_MEMORY_TYPE, dead), CUDA_ERROR_INVALID_VALUE);
+
+	/* memsets */
+	CK(cuMemsetD8(b, 0xab, 1000));
+	CK(cuMemcpyDtoH(g, b, 1000));
+	for (int i = 0; i < 1000; i++)
+		EXPECT(g[i] == 0xab);
+	CK(cuMemsetD16(b + 2, 0x1234, 10));
+	CK(cuMemsetD32(b + 100, 0xdeadbeef, 5));
+	CK(cuMemcpyDtoH(g, b, 200));
+	uint16_t s16;
+	uint32_t s32;
+	memcpy(&s16, g + 2 + 18, 2);
+	EXPECT(s16 == 0x1234 && g[22] == 0xab && g[1] == 0xab);
+	memcpy(&s32, g + 116, 4);
+	EXPECT(s32 == 0xdeadbeef && g[120] == 0xab);
+	CK_RC(cuMemsetD32(b + 1, 0, 1), CUDA_ERROR_INVALID_VALUE);   /* misaligned */
+
+	/* pitched memory, 2D memset and 2D/3D copies */
+	CUdeviceptr pm;
+	size_t pitch;
+	CK(cuMemAllocPitch(&pm, &pitch, 100, 8, 4));
+	EXPECT(pitch >= 100);
+	CK(cuMemsetD2D8(pm, pitch, 0, pitch, 8));
+	CK(cuMemsetD2D32(pm, pitch, 0x01020304, 10, 8));
+	unsigned char img[8][100];
+	for (int y = 0; y < 8; y++)
+		for (int x = 0; x < 100; x++)
+			img[y][x] = (unsigned char)(x + 3 * y);
+	CUDA_MEMCPY2D c2 = {0};
+	c2.srcMemoryType = CU_MEMORYTYPE_HOST;
+	c2.srcHost = &img[0][10];
+	c2.srcPitch = 100;
+	c2.dstMemoryType = CU_MEMORYTYPE_DEVICE;
+	c2.dstDevice = pm;
+	c2.dstXInBytes = 40;
+	c2.dstY = 1;
+	c2.dstPitch = pitch;
+	c2.WidthInBytes = 50;
+	c2.Height = 6;
+	CK(cuMemcpy2D(&c2));
+	unsigned char *back = malloc(pitch * 8);
+	CK(cuMemcpyDtoH(back, pm, pitch * 8));
+	for (int y = 0; y < 8; y++)
+		for (int x = 0; x < 100; x++) {
+			unsigned char want = (y >= 1 && y < 7 && x >= 40 && x < 90) ? img[y - 1][x - 30]
+			                     : x < 40 ? (unsigned char)(4 - (x & 3)) : 0;
+			EXPECT(back[(size_t)y * pitch + (size_t)x] == want);
+		}
+	c2.Height = 9;          /* one row past the allocation */
+	CK_RC(cuMemcpy2D(&c2), CUDA_ERROR_INVALID_VALUE);
+	c2.Height = 6;
+	c2.srcPitch = 10;       /* pitch below width */
+	CK_RC(cuMemcpy2D(&c2), CUDA_ERROR_INVALID_VALUE);
+	CUDA_MEMCPY3D c3 = {0};
+	c3.srcMemoryType = CU_MEMORYTYPE_DEVICE;
+	c3.srcDevice = pm;
+	c3.srcPitch = pitch;
+	c3.srcHeight = 4;
+	c3.dstMemoryType = CU_MEMORYTYPE_HOST;
+	unsigned char box[2][4][20];
+	c3.dstHost = box;
+	c3.dstPitch = 20;
+	c3.dstHeight = 4;
+	c3.srcXInBytes = 45;
+	c3.WidthInBytes = 20;
+	c3.Height = 4;
+	c3.Depth = 2;
+	CK(cuMemcpy3D(&c3));
+	for (int z = 0; z < 2; z++)
+		for (int y = 0; y < 4; y++)
+			for (int x = 0; x < 20; x++)
+				EXPECT(box[z][y][x] == back[(size_t)(z * 4 + y) * pitch + 45 + (size_t)x]);
+	c3.Depth = 3;
+	CK_RC(cuMemcpy3D(&c3), CUDA_ERROR_INVALID_VALUE);
+	free(back);
+
+	/* pinned and registered host memory */
+	void *hp;
+	CK(cuMemAllocHost(&hp, 4096));
+	CK(cuPointerGetAttribute(&mt, CU_POINTER_ATTRIBUTE_MEMORY_TYPE, (CUdeviceptr)(uintptr_t)hp));
+	EXPECT(mt == CU_MEMORYTYPE_HOST);
+	CUdeviceptr hd;
+	CK(cuMemHostGetDevicePointer(&hd, hp, 0));
+	CK(cuMemcpyDtoD(hd, b, 100));            /* pinned memory is reachable as a device pointer */
+	EXPECT(((unsigned char *)hp)[0] == 0xab);
+	unsigned hf;
+	CK(cuMemHostGetFlags(&hf, hp));
+	CK(cuMemFreeHost(hp));
+	CK_RC(cuMemFreeHost(hp), CUDA_ERROR_INVALID_VALUE);
+	CK(cuMemHostAlloc(&hp, 100, CU_MEMHOSTALLOC_DEVICEMAP));
+	CK(cuMemFreeHost(hp));
+	static char reg[8192];
+	CK(cuMemHostRegister(reg, sizeof(reg), 0));
+	CK_RC(cuMemHostRegister(reg, sizeof(reg), 0), CUDA_ERROR_HOST_MEMORY_ALREADY_REGISTERED);
+	CK(cuMemHostGetDevicePointer(&hd, reg + 100, 0));
+	EXPECT(hd == (CUdeviceptr)(uintptr_t)(reg + 100));
+	CK(cuMemHostUnregister(reg));
+	CK_RC(cuMemHostUnregister(reg), CUDA_ERROR_HOST_MEMORY_NOT_REGISTERED);
+
+	/* pointer attributes */
+	CUcontext pc;
+	CK(cuPointerGetAttribute(&mt, CU_POINTER_ATTRIBUTE_MEMORY_TYPE, a + 3));
+	EXPECT(mt == CU_MEMORYTYPE_DEVICE);
+	CK(cuPointerGetAttribute(&pc, CU_POINTER_ATTRIBUTE_CONTEXT, a));
+	EXPECT(pc == ctx);
+	CUdeviceptr start;
+	CK(cuPointerGetAttribute(&start, CU_POINTER_ATTRIBUTE_RANGE_START_ADDR, a + 77));
+	EXPECT(start == a);
+	CUpointer_attribute at[2] = {CU_POINTER_ATTRIBUTE_MEMORY_TYPE, CU_POINTER_ATTRIBUTE_DEVICE_ORDINAL};
+	int ord = -1;
+	void *data[2] = {&mt, &ord};
+	CK(cuPointerGetAttributes(2, at, data, b));
+	EXPECT(mt == CU_MEMORYTYPE_DEVICE && ord == 0);
+
+	CK(cuMemFree(a));
+	CK(cuMemFree(b));
+	CK(cuMemFree(pm));
+	CK(cuMemGetInfo(&fr1, &tot));
+	EXPECT(fr1 == fr0);
+	CK(cuDevicePrimaryCtxRelease(0));
+}
+
+int main(void)
+{
+	setenv("VGPU_SIM_DEVICES", "2", 1);
+	setenv("VGPU_SIM_MEM", "64M", 1);
+	test_devices();
+	test_contexts();
+	test_memory();
+	printf("test_sim_basic: all checks passed\n");
+	return 0;
+}
