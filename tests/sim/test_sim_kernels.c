@@ -1,0 +1,379 @@
+/* SPDX-License-Identifier: MIT */
+/* Runs the nvcc-compiled kernels of tests/kernels/basic.cu on libcudasim from three images
+ * (nvcc -ptx, the default fatbin with ZSTD-compressed PTX, an LZ4-compressed fatbin) and
+ * compares every result with a host reference computed here. */
+#include "simtest.h"
+
+#include <math.h>
+#include <stdint.h>
+
+static CUmodule mod;
+
+static CUfunction fn(const char *name)
+{
+	CUfunction f;
+	CK(cuModuleGetFunction(&f, mod, name));
+	return f;
+}
+
+static CUdeviceptr dalloc(size_t n)
+{
+	CUdeviceptr p;
+	CK(cuMemAlloc(&p, n));
+	return p;
+}
+
+static int close_to(double a, double b, double rel)
+{
+	return fabs(a - b) <= rel * (fabs(b) + 1e-30) || fabs(a - b) < 1e-30;
+}
+
+static void t_vec_add_saxpy(void)
+{
+	enum { N = 1000 };
+	float a[N], b[N], c[N];
+	for (int i = 0; i < N; i++) {
+		a[i] = (float)i * 0.5f;
+		b[i] = 3.0f - (float)i;
+	}
+	CUdeviceptr da = dalloc(sizeof(a)), db = dalloc(sizeof(b)), dc = dalloc(sizeof(c));
+	CK(cuMemcpyHtoD(da, a, sizeof(a)));
+	CK(cuMemcpyHtoD(db, b, sizeof(b)));
+	int n = N;
+	void *args[] = {&da, &db, &dc, &n};
+	CK(cuLaunchKernel(fn("vec_add"), (N + 127) / 128, 1, 1, 128, 1, 1, 0, NULL, args, NULL));
+	CK(cuMemcpyDtoH(c, dc, sizeof(c)));
+	for (int i = 0; i < N; i++)
+		EXPECT(c[i] == a[i] + b[i]);
+
+	/* saxpy through the `extra` form: one packed buffer laid out like the kernel's params */
+	struct { int n; float a; CUdeviceptr x, y; } pk = {N, 2.5f, da, db};
+	size_t psz = sizeof(pk);
+	void *extra[] = {CU_LAUNCH_PARAM_BUFFER_POINTER, &pk, CU_LAUNCH_PARAM_BUFFER_SIZE, &psz,
+	                 CU_LAUNCH_PARAM_END};
+	CK(cuLaunchKernel(fn("saxpy"), 8, 1, 1, 128, 1, 1, 0, NULL, NULL, extra));
+	CK(cuMemcpyDtoH(c, db, sizeof(c)));
+	for (int i = 0; i < N; i++)
+		EXPECT(c[i] == fmaf(2.5f, a[i], b[i]) || c[i] == 2.5f * a[i] + b[i]);
+
+	/* cuLaunchKernelEx with a cooperative attribute, same kernel */
+	CK(cuMemcpyHtoD(db, b, sizeof(b)));
+	float two = 2.0f;
+	void *args2[] = {&n, &two, &da, &db};
+	CUlaunchAttribute at = {.id = CU_LAUNCH_ATTRIBUTE_COOPERATIVE, .value.cooperative = 1};
+	CUlaunchConfig cfg = {.gridDimX = 8, .gridDimY = 1, .gridDimZ = 1, .blockDimX = 128,
+	                      .blockDimY = 1, .blockDimZ = 1, .attrs = &at, .numAttrs = 1};
+	CK(cuLaunchKernelEx(&cfg, fn("saxpy"), args2, NULL));
+	CK(cuMemcpyDtoH(c, db, sizeof(c)));
+	for (int i = 0; i < N; i++)
+		EXPECT(c[i] == fmaf(2.0f, a[i], b[i]));
+	CK(cuLaunchCooperativeKernel(fn("vec_add"), 8, 1, 1, 128, 1, 1, 0, NULL, args));
+	CK(cuCtxSynchronize());
+	CK(cuMemFree(da));
+	CK(cuMemFree(db));
+	CK(cuMemFree(dc));
+}
+
+static void t_int_ops(void)
+{
+	enum { N = 64 };
+	int a[N], b[N], out[N * 8];
+	unsigned uout[N * 4];
+	long long lout[N * 2];
+	for (int i = 0; i < N; i++) {
+		a[i] = i == 5 ? INT32_MIN : (i * 7919 - 200000) * (i % 3 ? 1 : -1);
+		b[i] = (i % 5 == 0) ? 0 : (i * 31 - 900) ^ (i << 9);
+		if (i == 6) b[i] = 3;
+		if (i == 7) b[i] = -1;
+	}
+	CUdeviceptr da = dalloc(sizeof(a)), db = dalloc(sizeof(b));
+	CUdeviceptr dout = dalloc(sizeof(out)), du = dalloc(sizeof(uout)), dl = dalloc(sizeof(lout));
+	CK(cuMemcpyHtoD(da, a, sizeof(a)));
+	CK(cuMemcpyHtoD(db, b, sizeof(b)));
+	int n = N;
+	void *args[] = {&da, &db, &dout, &du, &dl, &n};
+	CK(cuLaunchKernel(fn("int_ops"), 2, 1, 1, 32, 1, 1, 0, NULL, args, NULL));
+	CK(cuMemcpyDtoH(out, dout, sizeof(out)));
+	CK(cuMemcpyDtoH(uout, du, sizeof(uout)));
+	CK(cuMemcpyDtoH(lout, dl, sizeof(lout)));
+	for (int i = 0; i < N; i++) {
+		int x = a[i], y = b[i];
+		unsigned ux = (unsigned)x, uy = (unsigned)y;
+		int32_t e[8];
+		e[0] = (int32_t)((uint32_t)x * (uint32_t)y - (uint32_t)(x >> 3));
+		e[1] = y != 0 ? (x == INT32_MIN && y == -1 ? x : x / y) : -1;
+		e[2] = y != 0 ? (x == INT32_MIN && y == -1 ? 0 : x % y) : -2;
+		e[3] = (x < y ? x : y) ^ (x > y ? x : y);
+		e[4] = (int32_t)(((uint32_t)x & 0xff0f) | ((uint32_t)y << 4));
+		e[5] = (int32_t)((x < 0 ? 0u - (uint32_t)x : (uint32_t)x) + (uint32_t)~y);
+		e[6] = (int32_t)(((int64_t)x * y) >> 32);
+		e[7] = (x < y && ux > 7) || y == 3;
+		for (int k = 0; k < 8; k++)
+			if (out[i * 8 + k] != e[k]) {
+				fprintf(stderr, "int_ops[%d][%d]: got %d want %d (x=%d y=%d)\n", i, k,
+				        out[i * 8 + k], e[k], x, y);
+				exit(1);
+			}
+		EXPECT(uout[i * 4 + 0] == (uy ? ux / uy : 0u));
+		EXPECT(uout[i * 4 + 1] == (uy ? ux % uy : 0u));
+		EXPECT(uout[i * 4 + 2] == ux >> (uy & 31));
+		EXPECT(uout[i * 4 + 3] == (unsigned)(((uint64_t)ux * uy) >> 32));
+		EXPECT(lout[i * 2 + 0] == (long long)x * y);
+		EXPECT(lout[i * 2 + 1] == ((long long)x * (1 << 20)) / (long long)(y | 1));
+	}
+	CK(cuMemFree(da));
+	CK(cuMemFree(db));
+	CK(cuMemFree(dout));
+	CK(cuMemFree(du));
+	CK(cuMemFree(dl));
+}
+
+static void t_reduce_hist_atomics(void)
+{
+	/* shared-memory tree reduction with __syncthreads */
+	enum { N = 1000, B = 256 };
+	float in[N], out[4];
+	for (int i = 0; i < N; i++)
+		in[i] = (float)(i % 17);
+	CUdeviceptr di = dalloc(sizeof(in)), dout = dalloc(sizeof(out));
+	CK(cuMemcpyHtoD(di, in, sizeof(in)));
+	int n = N;
+	void *args[] = {&di, &dout, &n};
+	CK(cuLaunchKernel(fn("block_reduce"), 4, 1, 1, B, 1, 1, 0, NULL, args, NULL));
+	CK(cuMemcpyDtoH(out, dout, sizeof(out)));
+	for (int blk = 0; blk < 4; blk++) {
+		float s = 0;
+		for (int i = blk * B; i < (blk + 1) * B && i < N; i++)
+			s += in[i];
+		EXPECT(out[blk] == s);
+	}
+	/* atomic histogram: shared atomics, then global atomics, grid-stride loop */
+	enum { M = 3000 };
+	unsigned char data[M];
+	unsigned bins[16] = {0}, want[16] = {0};
+	for (int i = 0; i < M; i++) {
+		data[i] = (unsigned char)((i * 37) ^ (i >> 3));
+		want[data[i] & 15]++;
+	}
+	CUdeviceptr dd = dalloc(M), dbins = dalloc(sizeof(bins));
+	CK(cuMemcpyHtoD(dd, data, M));
+	CK(cuMemsetD32(dbins, 0, 16));
+	int m = M;
+	void *hargs[] = {&dd, &m, &dbins};
+	CK(cuLaunchKernel(fn("histogram"), 3, 1, 1, 64, 1, 1, 0, NULL, hargs, NULL));
+	CK(cuMemcpyDtoH(bins, dbins, sizeof(bins)));
+	EXPECT(!memcmp(bins, want, sizeof(bins)));
+	/* every atomic operation */
+	int v[5] = {0, -1, 0, 5, 0};
+	unsigned u[4] = {0, 0, 0xffffffffu, 0};
+	float f = 0;
+	CUdeviceptr dv = dalloc(sizeof(v)), du = dalloc(sizeof(u)), df = dalloc(sizeof(f));
+	CK(cuMemcpyHtoD(dv, v, sizeof(v)));
+	CK(cuMemcpyHtoD(du, u, sizeof(u)));
+	CK(cuMemcpyHtoD(df, &f, sizeof(f)));
+	void *aargs[] = {&dv, &du, &df};
+	CK(cuLaunchKernel(fn("atomics"), 2, 1, 1, 64, 1, 1, 0, NULL, aargs, NULL));
+	CK(cuMemcpyDtoH(v, dv, sizeof(v)));
+	CK(cuMemcpyDtoH(u, du, sizeof(u)));
+	CK(cuMemcpyDtoH(&f, df, sizeof(f)));
+	EXPECT(v[0] == 127 * 128 / 2);
+	EXPECT(v[1] == 127);
+	EXPECT(v[2] == -127);
+	EXPECT(v[3] == 1005);
+	EXPECT(v[4] == 7);
+	EXPECT(u[0] == 0xffffffffu);
+	EXPECT(u[1] == 0);       /* xor of 0..127 */
+	EXPECT(u[2] == 0);
+	EXPECT(u[3] == 128);
+	EXPECT(f == 64.0f);
+	CK(cuMemFree(di));
+	CK(cuMemFree(dout));
+	CK(cuMemFree(dd));
+	CK(cuMemFree(dbins));
+	CK(cuMemFree(dv));
+	CK(cuMemFree(du));
+	CK(cuMemFree(df));
+}
+
+static void t_grid_stride_params(void)
+{
+	enum { N = 700 };
+	double x[N], y[N];
+	for (int i = 0; i < N; i++)
+		x[i] = (double)i * 1.25;
+	CUdeviceptr dx = dalloc(sizeof(x)), dy = dalloc(sizeof(y));
+	CK(cuMemcpyHtoD(dx, x, sizeof(x)));
+	long long n = N;
+	double k = 0.75;
+	void *args[] = {&dy, &dx, &n, &k};
+	CK(cuLaunchKernel(fn("grid_stride"), 3, 1, 1, 32, 1, 1, 0, NULL, args, NULL));
+	CK(cuMemcpyDtoH(y, dy, sizeof(y)));
+	for (int i = 0; i < N; i++)
+		EXPECT(close_to(y[i], fma(sqrt(x[i]), k, (double)i / 3.0), 1e-14));
+
+	/* mixed-size parameters and a struct by value */
+	struct params { int a; double b; char c; float d[3]; short e; } p = {-7, 2.75, 'q', {1.5f, -2.25f, 8.0f}, -300};
+	char c = -5;
+	short s = 1234;
+	int i = -100000;
+	long long ll = 1LL << 40;
+	float fl = 3.5f;
+	double d = -1.0 / 3.0;
+	unsigned char uc = 250;
+	CUdeviceptr dout = dalloc(14 * sizeof(double));
+	void *pargs[] = {&c, &s, &i, &ll, &fl, &d, &p, &uc, &dout};
+	CK(cuLaunchKernel(fn("many_params"), 1, 1, 1, 32, 1, 1, 0, NULL, pargs, NULL));
+	double out[14];
+	CK(cuMemcpyDtoH(out, dout, sizeof(out)));
+	double want[14] = {c, s, i, (double)ll, fl, d, p.a, p.b, p.c, p.d[0], p.d[1], p.d[2], p.e, uc};
+	for (int j = 0; j < 14; j++)
+		if (out[j] != want[j]) {
+			fprintf(stderr, "many_params out[%d] = %g, want %g\n", j, out[j], want[j]);
+			exit(1);
+		}
+	CK(cuMemFree(dx));
+	CK(cuMemFree(dy));
+	CK(cuMemFree(dout));
+}
+
+static float poly(float x, int k)
+{
+	float r = 0.0f;
+	for (int j = 0; j < k; j++)
+		r = fmaf(r, x, (float)(j + 1));
+	return r;
+}
+
+static void t_globals_calls_floats(void)
+{
+	/* __device__ globals written from the host, read and updated by the kernel */
+	CUdeviceptr dcount, dtab;
+	size_t sc, st;
+	CK(cuModuleGetGlobal(&dcount, &sc, mod, "dev_counter"));
+	CK(cuModuleGetGlobal(&dtab, &st, mod, "dev_table"));
+	EXPECT(sc == 4 && st == 32);
+	CK_RC(cuModuleGetGlobal(&dcount, &sc, mod, "no_such_global"), CUDA_ERROR_NOT_FOUND);
+	int five = 5;
+	float tab[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+	CK(cuMemcpyHtoD(dcount, &five, 4));
+	CK(cuMemcpyHtoD(dtab, tab, sizeof(tab)));
+	CUdeviceptr dout = dalloc(4);
+	void *args[] = {&dout};
+	CK(cuLaunchKernel(fn("use_globals"), 1, 1, 1, 32, 1, 1, 0, NULL, args, NULL));
+	int out, cnt;
+	float t2[8];
+	CK(cuMemcpyDtoH(&out, dout, 4));
+	CK(cuMemcpyDtoH(&cnt, dcount, 4));
+	CK(cuMemcpyDtoH(t2, dtab, sizeof(t2)));
+	EXPECT(out == 5 && cnt == 105);
+	for (int i = 0; i < 8; i++)
+		EXPECT(t2[i] == tab[i] * 2.0f + 5.0f);
+
+	/* a non-inlined __device__ function call */
+	enum { N = 100 };
+	float x[N], y[N];
+	for (int i = 0; i < N; i++)
+		x[i] = (float)i / 50.0f - 1.0f;
+	CUdeviceptr dx = dalloc(sizeof(x)), dy = dalloc(sizeof(y));
+	CK(cuMemcpyHtoD(dx, x, sizeof(x)));
+	int n = N, k = 6;
+	void *cargs[] = {&dx, &dy, &n, &k};
+	CK(cuLaunchKernel(fn("call_func"), 1, 1, 1, 128, 1, 1, 0, NULL, cargs, NULL));
+	CK(cuMemcpyDtoH(y, dy, sizeof(y)));
+	for (int i = 0; i < N; i++)
+		EXPECT(y[i] == poly(x[i], k));
+
+	/* floating point: sqrt, rcp, ex2/lg2/sin/cos approximations, min/max, fma, cvt */
+	float fy[N * 8];
+	double z[N * 2];
+	int iz[N * 2];
+	CUdeviceptr dfy = dalloc(sizeof(fy)), dz = dalloc(sizeof(z)), diz = dalloc(sizeof(iz));
+	void *fargs[] = {&dx, &dfy, &dz, &diz, &n};
+	CK(cuLaunchKernel(fn("float_ops"), 1, 1, 1, 128, 1, 1, 0, NULL, fargs, NULL));
+	CK(cuMemcpyDtoH(fy, dfy, sizeof(fy)));
+	CK(cuMemcpyDtoH(z, dz, sizeof(z)));
+	CK(cuMemcpyDtoH(iz, diz, sizeof(iz)));
+	for (int i = 0; i < N; i++) {
+		float v = x[i];
+		EXPECT(close_to(fy[i * 8 + 0], sqrtf(fabsf(v)), 1e-6));
+		EXPECT(close_to(fy[i * 8 + 1], 1.0f / (v + 10.0f), 1e-6));
+		EXPECT(close_to(fy[i * 8 + 2], expf(v * 0.1f), 1e-5));
+		EXPECT(close_to(fy[i * 8 + 3], logf(fabsf(v) + 1.0f), 1e-5) || fabsf(v) < 1e-3f);
+		EXPECT(fabsf(fy[i * 8 + 4] - (sinf(v) + cosf(v))) < 1e-5f);
+		EXPECT(fy[i * 8 + 5] == fminf(v, 2.0f) + fmaxf(v, -2.0f));
+		EXPECT(close_to(fy[i * 8 + 6], 1.0f / sqrtf(fabsf(v) + 1.0f), 1e-6));
+		EXPECT(close_to(fy[i * 8 + 7], fmaf(v, v, -v) / 3.0f, 1e-6));
+		EXPECT(close_to(z[i * 2 + 0], (double)v * 1.5 - 2.0 / ((double)v + 100.0), 1e-15));
+		EXPECT(z[i * 2 + 1] == floor((double)v * 0.7));
+		EXPECT(iz[i * 2 + 0] == (int)(v * 3.7f));
+		EXPECT(iz[i * 2 + 1] == (int)rintf(v * 2.5f));
+	}
+	CK(cuMemFree(dout));
+	CK(cuMemFree(dx));
+	CK(cuMemFree(dy));
+	CK(cuMemFree(dfy));
+	CK(cuMemFree(dz));
+	CK(cuMemFree(diz));
+}
+
+static void t_func_attrs(void)
+{
+	CUfunction f = fn("block_reduce");
+	int v;
+	CK(cuFuncGetAttribute(&v, CU_FUNC_ATTRIBUTE_MAX_THREADS_PER_BLOCK, f));
+	EXPECT(v == 1024);
+	CK(cuFuncGetAttribute(&v, CU_FUNC_ATTRIBUTE_SHARED_SIZE_BYTES, f));
+	EXPECT(v >= 1024);
+	CK(cuFuncSetAttribute(f, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, 8192));
+	CK(cuFuncGetAttribute(&v, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, f));
+	EXPECT(v == 8192);
+	CK_RC(cuFuncSetAttribute(f, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, 1 << 20),
+	      CUDA_ERROR_INVALID_VALUE);
+	CK(cuFuncSetCacheConfig(f, CU_FUNC_CACHE_PREFER_L1));
+	int blocks, minGrid, bs;
+	CK(cuOccupancyMaxActiveBlocksPerMultiprocessor(&blocks, f, 256, 0));
+	EXPECT(blocks >= 1);
+	CK(cuOccupancyMaxActiveBlocksPerMultiprocessorWithFlags(&blocks, f, 1024, 0, 0));
+	EXPECT(blocks >= 1);
+	CK(cuOccupancyMaxPotentialBlockSize(&minGrid, &bs, f, NULL, 0, 0));
+	EXPECT(bs > 0 && bs <= 1024 && bs % 32 == 0 && minGrid > 0);
+	CK_RC(cuModuleGetFunction(&f, mod, "no_such_kernel"), CUDA_ERROR_NOT_FOUND);
+	CK_RC(cuModuleGetFunction(&f, mod, "_Z4polyfi"), CUDA_ERROR_NOT_FOUND);  /* not an entry */
+}
+
+int main(void)
+{
+	setenv("VGPU_SIM_MEM", "256M", 1);
+	CUcontext ctx;
+	CK(cuInit(0));
+	CK(cuCtxCreate(&ctx, NULL, 0, 0));
+	const char *images[] = {"tests/kernels/basic.ptx", "tests/kernels/basic.fatbin",
+	                        "tests/kernels/basic_lz4.fatbin"};
+	for (int i = 0; i < 3; i++) {
+		void *img = st_read(st_path(images[i]), NULL);
+		CK(cuModuleLoadData(&mod, img));
+		free(img);
+		t_vec_add_saxpy();
+		t_int_ops();
+		t_reduce_hist_atomics();
+		t_grid_stride_params();
+		t_globals_calls_floats();
+		t_func_attrs();
+		CK(cuModuleUnload(mod));
+		printf("%s: all kernels match the host reference\n", images[i]);
+	}
+	/* cuModuleLoad from a file name, and cuModuleLoadFatBinary */
+	CK(cuModuleLoad(&mod, st_path("tests/kernels/basic.ptx")));
+	CK(cuModuleUnload(mod));
+	void *fb = st_read(st_path("tests/kernels/basic.fatbin"), NULL);
+	CK(cuModuleLoadFatBinary(&mod, fb));
+	CK(cuModuleUnload(mod));
+	struct { unsigned magic, version; const void *data; void *unused; } wrap = {0x466243b1, 1, fb, NULL};
+	CK(cuModuleLoadData(&mod, &wrap));
+	t_vec_add_saxpy();
+	CK(cuModuleUnload(mod));
+	free(fb);
+	CK(cuCtxDestroy(ctx));
+	printf("test_sim_kernels: all checks passed\n");
+	return 0;
+}
