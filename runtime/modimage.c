@@ -27,13 +27,15 @@ static uint64_t rd64(const uint8_t *p) { uint64_t v; memcpy(&v, p, 8); return v;
 
 struct wrapper { uint32_t magic, version; const void *data; const void *filename; };
 
+static int magic_is(const uint8_t *p, size_t max, uint32_t magic);
+
 const void *vgpu_modimage_unwrap(const void *image)
 {
-	if (!image)
-		return NULL;
+	if (!image || !magic_is(image, 4, VGPU_FATBIN_WRAPPER_MAGIC))
+		return image;
 	struct wrapper w;
 	memcpy(&w, image, sizeof(w));
-	return w.magic == VGPU_FATBIN_WRAPPER_MAGIC ? w.data : image;
+	return w.data;
 }
 
 /* ELF64 extent: the furthest byte any header or section refers to. */
@@ -84,12 +86,25 @@ static int fatbin_size(const uint8_t *p, size_t max, size_t *len)
 	return 0;
 }
 
+/* Whether the image starts with the 4 bytes of magic (little-endian). Reads byte by byte so
+ * that a short NUL-terminated text of unknown length is never over-read: every magic byte is
+ * non-zero, so the next byte is only read after a non-NUL one. */
+static int magic_is(const uint8_t *p, size_t max, uint32_t magic)
+{
+	for (unsigned i = 0; i < 4; i++)
+		if (i >= max || p[i] != ((magic >> (8 * i)) & 0xff))
+			return 0;
+	return 1;
+}
+
 int vgpu_modimage_size(const void *image, size_t max, size_t *len)
 {
 	const uint8_t *p = image;
-	if (!p || !len || max < 4)
+	if (!p || !len || max < 1)
 		return -EINVAL;
-	uint32_t magic = rd32(p);
+	uint32_t magic = magic_is(p, max, VGPU_FATBIN_WRAPPER_MAGIC) ? VGPU_FATBIN_WRAPPER_MAGIC :
+	                 magic_is(p, max, VGPU_FATBIN_MAGIC) ? VGPU_FATBIN_MAGIC :
+	                 magic_is(p, max, 0x464c457fu) ? 0x464c457fu : 0;
 	if (magic == VGPU_FATBIN_WRAPPER_MAGIC) {
 		if (max < sizeof(struct wrapper))
 			return -EINVAL;
@@ -103,7 +118,7 @@ int vgpu_modimage_size(const void *image, size_t max, size_t *len)
 		int rc = fatbin_size(p, max, len);
 		return rc ? rc : VGPU_MODIMAGE_FATBIN;
 	}
-	if (!memcmp(p, "\x7f" "ELF", 4)) {
+	if (magic == 0x464c457fu) {
 		int rc = elf_size(p, max, len);
 		return rc ? rc : VGPU_MODIMAGE_CUBIN;
 	}

@@ -1,0 +1,205 @@
+/* SPDX-License-Identifier: MIT */
+/* libcudasim error paths: malformed PTX, truncated and corrupted fatbins, an unsupported
+ * instruction, SASS-only modules, illegal addresses (sticky on the context), freed
+ * pointers, wrong launch parameters — each must fail with the driver's code, never crash. */
+#include "simtest.h"
+
+#include <stdint.h>
+#include <unistd.h>
+
+int vgpu_sim_last_error(char *buf, size_t n);
+
+static void expect_msg(const char *needle)
+{
+	char buf[1024];
+	vgpu_sim_last_error(buf, sizeof(buf));
+	if (!strstr(buf, needle)) {
+		fprintf(stderr, "last error '%s' does not mention '%s'\n", buf, needle);
+		exit(1);
+	}
+}
+
+static void t_bad_modules(void)
+{
+	CUmodule m;
+	static const char *bad[] = {
+		".version 7.0\n.target sm_75\n.address_size 64\n.visible .entry k(\n{ ret; }\n",
+		".version 7.0\n.target sm_75\n.address_size 64\n.visible .entry k()\n{\n add.s32 %r1, %r2;\n}\n",
+		".version 7.0\n.target sm_75\n.address_size 64\n.visible .entry k()\n{\n.reg .b32 %r<2>;\n bra NOWHERE;\n}\n",
+		".version 7.0\n.target sm_75\n.address_size 64\n.visible .entry k()\n{\n.reg .b32 %r<2>;\n frobnicate.u32 %r0, %r1;\n}\n",
+		".version 7.0\n.target sm_75\n.address_size 32\n",
+		"\x01\x02garbage",
+		"",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		CUresult rc = cuModuleLoadData(&m, bad[i]);
+		if (rc != CUDA_ERROR_INVALID_PTX && rc != CUDA_ERROR_INVALID_IMAGE) {
+			fprintf(stderr, "bad module %zu loaded with %s\n", i, st_name(rc));
+			exit(1);
+		}
+	}
+	CK_RC(cuModuleLoadData(&m, bad[3]), CUDA_ERROR_INVALID_PTX);
+	expect_msg("frobnicate");
+	expect_msg("line 7");
+
+	/* an instruction outside the supported set: named, with its line */
+	void *u = st_read(st_path("tests/kernels/unsupported.ptx"), NULL);
+	char log[512] = "";
+	CUjit_option opts[2] = {CU_JIT_ERROR_LOG_BUFFER, CU_JIT_ERROR_LOG_BUFFER_SIZE_BYTES};
+	void *vals[2] = {log, (void *)(uintptr_t)sizeof(log)};
+	CK_RC(cuModuleLoadDataEx(&m, u, 2, opts, vals), CUDA_ERROR_INVALID_PTX);
+	EXPECT(strstr(log, "match") && strstr(log, "line "));
+	free(u);
+
+	/* SASS-only fatbin and plain cubin: no PTX to run */
+	void *s90 = st_read(st_path("tests/kernels/basic_sm90.fatbin"), NULL);
+	CK_RC(cuModuleLoadData(&m, s90), CUDA_ERROR_NO_BINARY_FOR_GPU);
+	expect_msg("PTX");
+	free(s90);
+	void *cubin = st_read(st_path("tests/kernels/basic.cubin"), NULL);
+	CK_RC(cuModuleLoadData(&m, cubin), CUDA_ERROR_NO_BINARY_FOR_GPU);
+	free(cubin);
+
+	/* truncated fatbins: every cut point through the headers and into the payload, with the
+	 * fatbin header's size rewritten to match the cut (in-process cuModuleLoadData has no
+	 * length, so the header is all the loader can trust) */
+	size_t n;
+	unsigned char *fb = st_read(st_path("tests/kernels/basic.fatbin"), &n);
+	for (size_t cut = 16; cut < n; cut += (cut < 300 ? 1 : 997)) {
+		unsigned char *t = malloc(cut);
+		memcpy(t, fb, cut);
+		uint64_t body = cut - 16;
+		memcpy(t + 8, &body, 8);
+		CUresult rc = cuModuleLoadData(&m, t);
+		EXPECT(rc == CUDA_ERROR_INVALID_IMAGE || rc == CUDA_ERROR_NO_BINARY_FOR_GPU);
+		free(t);
+	}
+	/* cuModuleLoad knows the file's length: a plainly cut file fails too */
+	char tmp[] = "/tmp/vgpu-sim-truncXXXXXX";
+	int fd = mkstemp(tmp);
+	EXPECT(fd >= 0);
+	EXPECT(write(fd, fb, n / 2) == (ssize_t)(n / 2));
+	close(fd);
+	CK_RC(cuModuleLoad(&m, tmp), CUDA_ERROR_INVALID_IMAGE);
+	unlink(tmp);
+	CK_RC(cuModuleLoad(&m, "/nonexistent/file.ptx"), CUDA_ERROR_FILE_NOT_FOUND);
+	/* a fatbin whose header lies about an entry's size, and corrupted compressed PTX */
+	unsigned char *c = malloc(n);
+	memcpy(c, fb, n);
+	uint64_t huge = 1ull << 40;
+	memcpy(c + 16 + 8, &huge, 8);
+	CK_RC(cuModuleLoadData(&m, c), CUDA_ERROR_INVALID_IMAGE);
+	memcpy(c, fb, n);
+	for (size_t i = n - 200; i < n - 100; i++)
+		c[i] ^= 0x5a;
+	CUresult rc = cuModuleLoadData(&m, c);
+	EXPECT(rc == CUDA_ERROR_INVALID_IMAGE || rc == CUDA_ERROR_INVALID_PTX);
+	free(c);
+	free(fb);
+}
+
+static void t_launch_errors(CUmodule mod)
+{
+	CUfunction f;
+	CK(cuModuleGetFunction(&f, mod, "vec_add"));
+	CUdeviceptr a;
+	CK(cuMemAlloc(&a, 4096));
+	int n = 16;
+	void *args[] = {&a, &a, &a, &n};
+	/* launch configuration errors */
+	CK_RC(cuLaunchKernel(f, 0, 1, 1, 32, 1, 1, 0, NULL, args, NULL), CUDA_ERROR_INVALID_VALUE);
+	CK_RC(cuLaunchKernel(f, 1, 1, 1, 2048, 1, 1, 0, NULL, args, NULL), CUDA_ERROR_INVALID_VALUE);
+	CK_RC(cuLaunchKernel(f, 1, 1, 1, 32, 1, 1, 1 << 20, NULL, args, NULL), CUDA_ERROR_INVALID_VALUE);
+	CK_RC(cuLaunchKernel(f, 1, 1, 1, 32, 1, 1, 0, NULL, NULL, NULL), CUDA_ERROR_INVALID_VALUE);
+	CK_RC(cuLaunchKernel(NULL, 1, 1, 1, 32, 1, 1, 0, NULL, args, NULL), CUDA_ERROR_INVALID_HANDLE);
+	/* wrong parameter count through the extra form: 3 pointers, no int */
+	struct { CUdeviceptr a, b, c; } three = {a, a, a};
+	size_t sz = sizeof(three);
+	void *extra[] = {CU_LAUNCH_PARAM_BUFFER_POINTER, &three, CU_LAUNCH_PARAM_BUFFER_SIZE, &sz,
+	                 CU_LAUNCH_PARAM_END};
+	CK_RC(cuLaunchKernel(f, 1, 1, 1, 32, 1, 1, 0, NULL, NULL, extra), CUDA_ERROR_INVALID_VALUE);
+	expect_msg("28 bytes");
+	/* and with five: too many */
+	struct { CUdeviceptr a, b, c; int n, m; long long x, y; } five = {a, a, a, 1, 2, 3, 4};
+	sz = sizeof(five);
+	extra[1] = &five;
+	CK_RC(cuLaunchKernel(f, 1, 1, 1, 32, 1, 1, 0, NULL, NULL, extra), CUDA_ERROR_INVALID_VALUE);
+	CK_RC(cuLaunchKernel(f, 1, 1, 1, 32, 1, 1, 0, NULL, args, extra), CUDA_ERROR_INVALID_VALUE);
+	/* a freed pointer in a kernel: illegal address at the next synchronisation */
+	CK(cuMemFree(a));
+	CK(cuCtxSynchronize());
+}
+
+static void t_illegal_address(void)
+{
+	CUcontext ctx;
+	CUmodule mod;
+	CK(cuCtxCreate(&ctx, NULL, 0, 0));
+	void *img = st_read(st_path("tests/kernels/basic.ptx"), NULL);
+	CK(cuModuleLoadData(&mod, img));
+	free(img);
+	t_launch_errors(mod);
+	CUfunction f;
+	CK(cuModuleGetFunction(&f, mod, "oob_write"));
+	CUdeviceptr p;
+	CK(cuMemAlloc(&p, 64));
+	long long off = 15;            /* in bounds */
+	void *args[] = {&p, &off};
+	CK(cuLaunchKernel(f, 1, 1, 1, 1, 1, 1, 0, NULL, args, NULL));
+	CK(cuCtxSynchronize());
+	off = 1 << 20;                 /* far out of bounds */
+	CK(cuLaunchKernel(f, 1, 1, 1, 1, 1, 1, 0, NULL, args, NULL));
+	CK_RC(cuCtxSynchronize(), CUDA_ERROR_ILLEGAL_ADDRESS);
+	expect_msg("illegal address");
+	expect_msg("oob_write");
+	/* sticky: the context stays broken */
+	CK_RC(cuCtxSynchronize(), CUDA_ERROR_ILLEGAL_ADDRESS);
+	CUdeviceptr q;
+	CK_RC(cuMemAlloc(&q, 64), CUDA_ERROR_ILLEGAL_ADDRESS);
+	CK_RC(cuLaunchKernel(f, 1, 1, 1, 1, 1, 1, 0, NULL, args, NULL), CUDA_ERROR_ILLEGAL_ADDRESS);
+	CK(cuCtxDestroy(ctx));
+
+	/* a fresh context works again; a freed pointer inside a kernel faults too */
+	CK(cuCtxCreate(&ctx, NULL, 0, 0));
+	img = st_read(st_path("tests/kernels/basic.ptx"), NULL);
+	CK(cuModuleLoadData(&mod, img));
+	free(img);
+	CK(cuModuleGetFunction(&f, mod, "oob_write"));
+	CK(cuMemAlloc(&p, 64));
+	CK(cuMemFree(p));
+	off = 0;
+	CK(cuLaunchKernel(f, 1, 1, 1, 1, 1, 1, 0, NULL, args, NULL));
+	CK_RC(cuCtxSynchronize(), CUDA_ERROR_ILLEGAL_ADDRESS);
+	CK(cuCtxDestroy(ctx));
+
+	/* host pointers are not device memory either */
+	CK(cuCtxCreate(&ctx, NULL, 0, 0));
+	img = st_read(st_path("tests/kernels/basic.ptx"), NULL);
+	CK(cuModuleLoadData(&mod, img));
+	free(img);
+	CK(cuModuleGetFunction(&f, mod, "oob_write"));
+	static int host[4];
+	CUdeviceptr hp = (CUdeviceptr)(uintptr_t)host;
+	void *hargs[] = {&hp, &off};
+	CK(cuLaunchKernel(f, 1, 1, 1, 1, 1, 1, 0, NULL, hargs, NULL));
+	CK_RC(cuCtxSynchronize(), CUDA_ERROR_ILLEGAL_ADDRESS);
+	EXPECT(host[0] == 0);
+	CK(cuCtxDestroy(ctx));
+}
+
+int main(void)
+{
+	setenv("VGPU_SIM_MEM", "64M", 1);
+	setenv("VGPU_SIM_QUIET", "1", 1);
+	CUmodule m;
+	CK_RC(cuModuleLoadData(&m, "x"), CUDA_ERROR_NOT_INITIALIZED);
+	CK(cuInit(0));
+	CK_RC(cuModuleLoadData(&m, "x"), CUDA_ERROR_INVALID_CONTEXT);
+	CUcontext ctx;
+	CK(cuCtxCreate(&ctx, NULL, 0, 0));
+	t_bad_modules();
+	CK(cuCtxDestroy(ctx));
+	t_illegal_address();
+	printf("test_sim_errors: all checks passed\n");
+	return 0;
+}
