@@ -432,8 +432,13 @@ static CUresult call_streamed_out(struct chanctx *cc, struct vgpu_proxy_call *ca
 	return s.res;
 }
 
-/* The generated path: decode, stage bulk inputs, quota, thunk, encode the reply. */
-static CUresult call_generic(struct chanctx *cc, struct vgpu_proxy_call *call, vgpu_thunk_fn thunk)
+/*
+ * The generated path: decode, stage bulk inputs, quota, thunk, encode the reply. A wire
+ * handler (proxy.h, a hand-written call carried as a custom_wire.h message) takes the
+ * thunk's place: same decoding, checks and staging, its own driver part.
+ */
+static CUresult call_generic(struct chanctx *cc, struct vgpu_proxy_call *call, vgpu_thunk_fn thunk,
+			     vgpu_proxy_wire_fn wire)
 {
 	void *argv[VGPU_MAX_ARGS];
 	struct vgpu_bulk_list bulk = { .n = 0 };
@@ -470,7 +475,7 @@ static CUresult call_generic(struct chanctx *cc, struct vgpu_proxy_call *call, v
 		return CUDA_ERROR_INVALID_VALUE;
 	}
 	struct stream_htod shape;
-	if (thunk && stream_htod_shape(call->desc, &bulk, &shape) == 0) {
+	if (!wire && thunk && stream_htod_shape(call->desc, &bulk, &shape) == 0) {
 		res = call_streamed(cc, call, thunk, argv, &bulk, &shape);
 		if (call->fatal < 0)
 			return res;
@@ -478,13 +483,13 @@ static CUresult call_generic(struct chanctx *cc, struct vgpu_proxy_call *call, v
 			vgpu_wbuf_reset(call->reply);
 		return res;
 	}
-	if (thunk && stream_dtoh_shape(call->desc, &bulk, &shape) == 0) {
+	if (!wire && thunk && stream_dtoh_shape(call->desc, &bulk, &shape) == 0) {
 		*bulk.seg[0].slot = &shape;   /* non-NULL placeholder: the reply only announces the length */
 		return call_streamed_out(cc, call, thunk, argv, &bulk, &shape);
 	}
 	if ((res = stage_bulk(cc, call, &bulk)) != CUDA_SUCCESS)
 		return res;
-	if (!thunk) {
+	if (!thunk && !wire) {
 		vgpu_debug("%s: no driver entry point in this backend", call->desc->name);
 		return CUDA_ERROR_NOT_SUPPORTED;
 	}
@@ -492,7 +497,7 @@ static CUresult call_generic(struct chanctx *cc, struct vgpu_proxy_call *call, v
 		return res;
 	if ((res = reserve_allocs(call, argv)) != CUDA_SUCCESS)
 		return res;
-	res = thunk(call->drv, argv);
+	res = wire ? wire(call, argv) : thunk(call->drv, argv);
 	if (cc->nstage && res == CUDA_SUCCESS)
 		res = wait_staged(cc, call, argv);
 	rc = vgpu_encode_reply(call->desc, argv, res, call->hooks, call, call->reply, &call->bulk_out);
@@ -527,7 +532,19 @@ static CUresult call_run(struct chanctx *cc, struct vgpu_proxy_call *call)
 	if (custom)
 		return custom(call);
 #if defined(VGPU_HAVE_DISPATCH)
-	return call_generic(cc, call, thunk);
+	const struct vgpu_call_desc *wdesc = NULL;
+	vgpu_proxy_wire_fn wire = vgpu_proxy_wire_get(op, &wdesc);
+	if (wire) {
+		call->desc = wdesc;
+		return call_generic(cc, call, NULL, wire);
+	}
+	if (call->desc->flags & VGPU_CALLF_CUSTOM) {
+		/* A custom call whose handler is not built in: refuse it, keep the channel. */
+		vgpu_warn("channel %u: %s has no handler in this proxy; answered CUDA_ERROR_NOT_SUPPORTED",
+			  cc->no, call->desc->name);
+		return CUDA_ERROR_NOT_SUPPORTED;
+	}
+	return call_generic(cc, call, thunk, NULL);
 #else
 	(void)thunk;
 	return CUDA_ERROR_NOT_SUPPORTED;

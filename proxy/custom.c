@@ -27,6 +27,32 @@ vgpu_proxy_custom_fn vgpu_proxy_custom_get(unsigned op)
 	return op < VGPU_PROXY_OP_LIMIT ? custom_table[op] : NULL;
 }
 
+static struct {
+	vgpu_proxy_wire_fn fn;
+	const struct vgpu_call_desc *desc;
+} wire_table[VGPU_PROXY_OP_LIMIT];
+
+void vgpu_proxy_wire_register(unsigned op, const struct vgpu_call_desc *desc, vgpu_proxy_wire_fn fn,
+			      const char *name)
+{
+	if (op >= VGPU_PROXY_OP_LIMIT || !fn || !desc || desc->opcode != op || wire_table[op].fn || custom_table[op]) {
+		fprintf(stderr, "vgpu-proxy: bad wire handler registration %s for opcode %u "
+			"(out of range, NULL, mismatched or registered twice); fix proxy/custom_*.c\n",
+			name ? name : "?", op);
+		abort();
+	}
+	wire_table[op].fn = fn;
+	wire_table[op].desc = desc;
+}
+
+vgpu_proxy_wire_fn vgpu_proxy_wire_get(unsigned op, const struct vgpu_call_desc **desc)
+{
+	if (op >= VGPU_PROXY_OP_LIMIT || !wire_table[op].fn)
+		return NULL;
+	*desc = wire_table[op].desc;
+	return wire_table[op].fn;
+}
+
 /* ---- codec hooks: ctx is the struct vgpu_proxy_call being served ---- */
 
 static int hook_handle_in(void *ctx, unsigned htype, uint64_t id, void **real)

@@ -20,6 +20,12 @@ PROXY_OBJS := $(PROXY_CORE_OBJS) $(addprefix $(B)/proxy/,main.o supervisor.o wor
 	backend.o chanloop.o custom.o dispatch.o) \
 	$(patsubst %.c,$(B)/%.o,$(wildcard proxy/custom_*.c))
 PROXY_LIBS := $(RING_LIBS) -ldl
+# The hand-written calls' handlers (proxy/custom_calls.c) share the wire tables with libvgpu
+# and check module images with the same parser the simulator uses.
+ifneq ($(wildcard proxy/custom_calls.c),)
+  PROXY_OBJS += $(B)/runtime/custom_wire.o $(B)/runtime/modimage.o
+  PROXY_LIBS += -lzstd -llz4
+endif
 
 PROXY_CODEC_SRCS := $(wildcard runtime/codec*.c)
 ifneq ($(PROXY_CODEC_SRCS),)
@@ -57,8 +63,8 @@ PROXY_TESTS += $(PROXY_SUP_TESTS)
 # Generic calls through a real proxy, encoded by the codec as libvgpu would: needs the codec.
 ifneq ($(PROXY_CODEC_SRCS),)
 ifneq ($(wildcard generated/vgpu_calls.c),)
-PROXY_CALL_TEST := $(B)/tests/proxy/test_calls
-$(PROXY_CALL_TEST): $(B)/tests/proxy/test_calls.o $(patsubst %.c,$(B)/%.o,$(PROXY_CODEC_SRCS) $(wildcard runtime/cuerr.c)) \
+PROXY_CALL_TEST := $(B)/tests/proxy/test_calls $(B)/tests/proxy/test_hostile
+$(PROXY_CALL_TEST): $(B)/tests/proxy/%: $(B)/tests/proxy/%.o $(patsubst %.c,$(B)/%.o,$(PROXY_CODEC_SRCS) $(wildcard runtime/cuerr.c)) \
 		$(B)/generated/vgpu_calls.o $(RING_LIB) | $(PROXY) $(PROXY_FAKEDRV)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $(filter %.o %.a,$^) $(RING_LIBS) -lmsgpackc

@@ -64,6 +64,20 @@ vgpu_proxy_custom_fn vgpu_proxy_custom_get(unsigned op);
 	__attribute__((constructor)) static void vgpu_custom_reg_##fn(void) \
 	{ vgpu_proxy_custom_register((op), (fn), #fn); }
 
+/*
+ * A hand-written call carried as one of the messages of runtime/custom_wire.h. The framework
+ * decodes it with desc exactly like a generated call (handles translated, declared device
+ * ranges checked, bulk buffers staged within the zone's limits, allocations reserved) and
+ * encodes the reply; fn is only the driver part, with argv as a thunk gets it. Pending-error
+ * and async rules are those of desc's flags.
+ */
+typedef CUresult (*vgpu_proxy_wire_fn)(struct vgpu_proxy_call *call, void **argv);
+/* Register fn and its wire descriptor for opcode op (constructor time; misuse aborts). */
+void vgpu_proxy_wire_register(unsigned op, const struct vgpu_call_desc *desc, vgpu_proxy_wire_fn fn,
+			      const char *name);
+/* The wire handler of op and its descriptor, or NULL. */
+vgpu_proxy_wire_fn vgpu_proxy_wire_get(unsigned op, const struct vgpu_call_desc **desc /* out */);
+
 /* Helpers for handlers. */
 /* [p, p+len) inside one of the zone's allocations? CUDA_SUCCESS or CUDA_ERROR_INVALID_VALUE. */
 CUresult vgpu_proxy_check_dptr(struct vgpu_proxy_call *call, uint64_t p, uint64_t len);

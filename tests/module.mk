@@ -1,2 +1,32 @@
 # SPDX-License-Identifier: MIT
-# tests build rules (included by the top-level Makefile).
+# tests build rules (included by the top-level Makefile): end-to-end and isolation programs.
+#
+# Each program in tests/e2e/ is an ordinary driver-API program linked against -lcuda; it runs
+# through libvgpu + vgpu-proxy and directly on the backend (tests/e2e/run.sh), so every one
+# gets a small wrapper script in $(B)/tests/e2e/ that the runner executes.
+
+E2E_NAMES := device memory kernels threads procaddr errors
+E2E_PROGS := $(E2E_NAMES:%=$(B)/tests/e2e/%)
+E2E_TESTS := $(E2E_NAMES:%=$(B)/tests/e2e/e2e_%.sh)
+E2E_KERNELS := $(B)/tests/kernels/basic.ptx $(B)/tests/kernels/basic.fatbin
+
+$(B)/tests/e2e/%: $(B)/tests/e2e/%.o $(LIBVGPU)
+	$(CC) $(LDFLAGS) -o $@ $< -L$(B)/libvgpu -lcuda -lm
+
+$(B)/tests/e2e/e2e_%.sh: $(B)/tests/e2e/% $(E2E_KERNELS) tests/e2e/run.sh
+	printf '#!/bin/sh\nexec tests/e2e/run.sh %s\n' $< > $@ && chmod +x $@
+
+.PRECIOUS: $(B)/tests/e2e/%.o $(E2E_PROGS)
+
+TESTS += $(E2E_TESTS)
+
+.PHONY: test-e2e test-gpu
+test-e2e: $(ALL) $(E2E_TESTS)
+	@VGPU_E2E_BACKEND=$(VGPU_E2E_BACKEND) VGPU_BUILD=$(B) tests/run.sh --timeout 300 $(E2E_TESTS)
+
+# The same programs against the real driver, for machines with an NVIDIA GPU.
+VGPU_E2E_BACKEND ?= sim
+test-gpu:
+	@if ! nvidia-smi -L >/dev/null 2>&1; then \
+	  echo "test-gpu: skipped: no NVIDIA GPU here (nvidia-smi -L fails)"; exit 0; fi; \
+	$(MAKE) --no-print-directory B=build/rel VGPU_E2E_BACKEND=cuda test-e2e

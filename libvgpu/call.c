@@ -1,0 +1,138 @@
+/* SPDX-License-Identifier: MIT */
+/* call.c — the one generic call path of libvgpu: encode, send, stream bulk, await and decode the reply. */
+#include "client.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <string.h>
+
+#include "cuerr.h"
+#include "session.h"
+#include "vgpu_client.h"
+#include "vgpu_ops.h"
+
+/* Mark the channel dead after a transport failure; later calls on it fail fast. */
+static CUresult conn_fail(struct vgpu_conn *c, const char *what, int rc)
+{
+	if (!c->broken)
+		vgpu_client_log(0, "lost the channel to vgpu-proxy while %s: %s%s%s", what, strerror(-rc),
+				*vgpu_chan_strerror(c->chan) ? ": " : "", vgpu_chan_strerror(c->chan));
+	c->broken = 1;
+	return CUDA_ERROR_DEVICE_UNAVAILABLE;
+}
+
+/* Keep the local device-allocation map in step with successful allocations and frees. */
+static void track_allocations(const struct vgpu_call_desc *d, void *const *argv)
+{
+	for (unsigned i = 0; i < d->nargs; i++) {
+		const struct vgpu_arg_desc *a = &d->args[i];
+		uint64_t len;
+
+		if (a->kind == VGPU_ARG_OUT_DPTR && (a->flags & VGPU_ARGF_ALLOC)) {
+			CUdeviceptr *p = *(CUdeviceptr **)argv[i];
+			if (p && vgpu_arg_length(d, i, argv, &len) == 0)
+				vgpu_dmap_add(*p, len);
+		} else if (a->kind == VGPU_ARG_DPTR && (a->flags & VGPU_ARGF_FREES)) {
+			vgpu_dmap_del(*(CUdeviceptr *)argv[i]);
+		}
+	}
+}
+
+CUresult vgpu_call_on(struct vgpu_conn *c, const struct vgpu_call_desc *d, void *const *argv)
+{
+	struct vgpu_bulk_list bulk;
+	struct vgpu_msg_hdr h;
+	uint16_t flags = (d->flags & VGPU_CALLF_ASYNC) ? VGPU_MSG_F_ASYNC : 0;
+	CUresult res;
+	int rc;
+
+	vgpu_wbuf_reset(&c->wbuf);
+	rc = vgpu_encode_request(d, argv, &c->wbuf, &bulk);
+	if (rc < 0) {
+		vgpu_client_log(2, "%s: arguments cannot be sent (%s)", d->name, strerror(-rc));
+		return rc == -ENOMEM ? CUDA_ERROR_OUT_OF_MEMORY : CUDA_ERROR_INVALID_VALUE;
+	}
+	rc = vgpu_chan_send(c->chan, d->opcode, flags, ++c->seq, c->wbuf.data, (uint32_t)c->wbuf.len);
+	if (rc < 0)
+		return conn_fail(c, "sending a request", rc);
+	for (unsigned i = 0; i < bulk.n; i++) {
+		if (!bulk.seg[i].in)
+			continue;
+		/* The proxy is waiting for these bytes: make sure it has seen the message first. */
+		vgpu_chan_flush(c->chan);
+		rc = vgpu_chan_bulk_write(c->chan, bulk.seg[i].ptr, bulk.seg[i].len);
+		if (rc < 0)
+			return conn_fail(c, "streaming call data", rc);
+	}
+	if (flags & VGPU_MSG_F_ASYNC) {
+		/* Posted: batched with later messages; the next blocking call or flush wakes the proxy. */
+		return CUDA_SUCCESS;
+	}
+
+	for (;;) {
+		rc = vgpu_chan_recv(c->chan, &h, c->rbuf, VGPU_CLIENT_MAX_MSG);
+		if (rc < 0)
+			return conn_fail(c, "waiting for a reply", rc);
+		if ((h.flags & VGPU_MSG_F_REPLY) && h.seq == c->seq && h.opcode == d->opcode)
+			break;
+		/* Only replies to our own synchronous requests ever arrive; anything else is a broken peer. */
+		vgpu_client_log(0, "%s: unexpected message from vgpu-proxy (opcode 0x%x seq %u, expected seq %u)",
+				d->name, h.opcode, h.seq, c->seq);
+		c->broken = 1;
+		return CUDA_ERROR_DEVICE_UNAVAILABLE;
+	}
+	if (vgpu_decode_reply(d, argv, c->rbuf, (uint32_t)rc, &res, &bulk) < 0) {
+		vgpu_client_log(0, "%s: malformed reply from vgpu-proxy (%d bytes)", d->name, rc);
+		c->broken = 1;
+		return CUDA_ERROR_DEVICE_UNAVAILABLE;
+	}
+	for (unsigned i = 0; i < bulk.n; i++) {
+		if (!bulk.seg[i].out)
+			continue;
+		rc = vgpu_chan_bulk_read(c->chan, bulk.seg[i].ptr, bulk.seg[i].len);
+		if (rc < 0)
+			return conn_fail(c, "receiving call data", rc);
+	}
+	if (res == CUDA_SUCCESS) {
+		track_allocations(d, argv);
+		vgpu_modules_after_call(d, argv);
+	}
+	return res;
+}
+
+CUresult vgpu_client_call(const struct vgpu_call_desc *d, void *const *argv)
+{
+	CUresult err;
+	struct vgpu_conn *c;
+
+	/* cuInit is where the zone comes into being: connect first, then forward the call. */
+	if (d->opcode == VGPU_OP_cuInit && (err = vgpu_zone_open()) != CUDA_SUCCESS)
+		return err;
+	/* Unified-address copies: route by where each pointer lives (memcpy.c). */
+	if ((d->opcode == VGPU_OP_cuMemcpy || d->opcode == VGPU_OP_cuMemcpy_ptds || d->opcode == VGPU_OP_cuMemcpyAsync ||
+	     d->opcode == VGPU_OP_cuMemcpyAsync_ptsz) && vgpu_memcpy_unified(d, argv, &err))
+		return err;
+	c = vgpu_conn_get(&err);
+	if (!c)
+		return err;
+	return vgpu_call_on(c, d, argv);
+}
+
+CUresult vgpu_client_unsupported(const char *name)
+{
+	/* One line per function name, not per call: a tight loop must not flood stderr. */
+	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+	static const char *logged[64];
+	static unsigned nlogged;
+	int seen = 0;
+
+	pthread_mutex_lock(&lock);
+	for (unsigned i = 0; i < nlogged && !seen; i++)
+		seen = logged[i] == name;
+	if (!seen && nlogged < sizeof(logged) / sizeof(logged[0]))
+		logged[nlogged++] = name;
+	pthread_mutex_unlock(&lock);
+	if (!seen)
+		vgpu_client_log(1, "%s is not supported by vgpu; returning CUDA_ERROR_NOT_SUPPORTED", name);
+	return CUDA_ERROR_NOT_SUPPORTED;
+}

@@ -1,0 +1,64 @@
+/* SPDX-License-Identifier: MIT */
+/* client.h — libvgpu internals: the zone connection, per-thread channels and the call path. */
+#ifndef VGPU_LIBVGPU_CLIENT_H
+#define VGPU_LIBVGPU_CLIENT_H
+
+#include <stdint.h>
+#include <cuda.h>
+
+#include "chan.h"
+#include "codec.h"
+#include "vgpu_client.h"
+
+/* One application thread's channel to the proxy (created lazily, closed at thread exit). */
+struct vgpu_conn {
+	struct vgpu_chan *chan;
+	uint32_t seq;            /* sequence number of the last request sent */
+	uint64_t generation;     /* client generation it was opened in (changes on fork) */
+	struct vgpu_wbuf wbuf;   /* request encoding buffer, reused */
+	uint8_t *rbuf;           /* reply buffer, VGPU_CLIENT_MAX_MSG bytes */
+	int broken;              /* the channel failed; every call returns DEVICE_UNAVAILABLE */
+};
+
+/* Largest message libvgpu accepts; larger payloads travel on the bulk stream. */
+#define VGPU_CLIENT_MAX_MSG VGPU_MSG_MAX
+/* Channel geometry libvgpu asks for: room for a burst of async calls, and a 4 MiB bulk area. */
+#define VGPU_CLIENT_RING_BYTES (256u << 10)
+#define VGPU_CLIENT_BULK_BYTES (4u << 20)
+
+/*
+ * The calling thread's channel, opening it (JOIN) on first use. NULL when cuInit has not
+ * succeeded in this process (*err = CUDA_ERROR_NOT_INITIALIZED) or the proxy is unreachable
+ * (*err = CUDA_ERROR_DEVICE_UNAVAILABLE, one log line says why).
+ */
+struct vgpu_conn *vgpu_conn_get(CUresult *err /* out */);
+
+/*
+ * Send one call described by d with arguments argv (argv[i] points at parameter i) on the
+ * thread's channel and, unless d is async, wait for and decode its reply.
+ */
+CUresult vgpu_call_on(struct vgpu_conn *c, const struct vgpu_call_desc *d, void *const *argv);
+
+/* cuInit's connection step: opens the zone on first use. CUDA_ERROR_NO_DEVICE when unreachable. */
+CUresult vgpu_zone_open(void);
+/* 1 = real driver behind the proxy, 2 = simulator (test double), 0 = not connected. */
+uint32_t vgpu_zone_backend(void);
+
+/* Log a line to stderr prefixed "vgpu: " when VGPU_LOG allows level (0 err, 1 warn, 2 info, 3 debug). */
+void vgpu_client_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* After a successful call: keep the kernel-layout registry in step (module.c). */
+void vgpu_modules_after_call(const struct vgpu_call_desc *d, void *const *argv);
+
+/* cuMemcpy/cuMemcpyAsync with a zone host pointer on one side: 1 = handled (*res), 0 = send as is. */
+int vgpu_memcpy_unified(const struct vgpu_call_desc *d, void *const *argv, CUresult *res /* out */);
+
+/* 0 when p lies in host memory from cuMemHostAlloc/cuMemHostRegister (flags then set), else -1. */
+int vgpu_hostmem_lookup(const void *p, unsigned *flags /* out */);
+
+/* Device-allocation bookkeeping of this process, to tell device from host pointers. */
+void vgpu_dmap_add(CUdeviceptr p, size_t len);
+void vgpu_dmap_del(CUdeviceptr p);
+int vgpu_dmap_contains(CUdeviceptr p, size_t len);
+
+#endif

@@ -1,0 +1,236 @@
+/* SPDX-License-Identifier: MIT */
+/* conn.c — libvgpu's connection to vgpu-proxy: the zone (opened by cuInit) and one channel per thread. */
+#include "client.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "session.h"
+
+/*
+ * Process-wide zone state. The token identifies this process's zone to the proxy; every
+ * thread's channel JOINs it. generation changes in a forked child, so channels inherited
+ * from the parent are never used by the child (they belong to the parent's zone).
+ */
+static struct {
+	pthread_mutex_t lock;
+	int initialized;          /* cuInit succeeded in this generation */
+	uint8_t token[16];
+	uint32_t zone_id;
+	uint32_t backend;
+	uint64_t generation;
+	pid_t pid;
+	int log_level;
+} zone = { .lock = PTHREAD_MUTEX_INITIALIZER, .log_level = -1 };
+
+static pthread_key_t conn_key;
+static pthread_once_t conn_key_once = PTHREAD_ONCE_INIT;
+static __thread struct vgpu_conn *tls_conn;
+
+void vgpu_client_log(int level, const char *fmt, ...)
+{
+	va_list ap;
+	char buf[512];
+
+	if (zone.log_level < 0) {
+		const char *e = getenv("VGPU_LOG");
+		zone.log_level = e ? atoi(e) : 1;
+	}
+	if (level > zone.log_level)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "vgpu: %s\n", buf);
+}
+
+static const char *proxy_path(void)
+{
+	const char *p = getenv("VGPU_PROXY");
+	return (p && *p) ? p : VGPU_DEFAULT_SOCKET;
+}
+
+static void conn_free(struct vgpu_conn *c)
+{
+	if (!c)
+		return;
+	if (c->chan && !c->broken && c->generation == zone.generation) {
+		/* Orderly goodbye; the proxy also copes with the channel just vanishing. */
+		vgpu_chan_send(c->chan, VGPU_OP_BYE, VGPU_MSG_F_ASYNC, ++c->seq, NULL, 0);
+		vgpu_chan_flush(c->chan);
+	}
+	vgpu_chan_close(c->chan);
+	vgpu_wbuf_free(&c->wbuf);
+	free(c->rbuf);
+	free(c);
+}
+
+static void conn_key_destroy(void *p)
+{
+	conn_free(p);
+}
+
+static void conn_key_make(void)
+{
+	pthread_key_create(&conn_key, conn_key_destroy);
+}
+
+/* In the child of fork(): forget the parent's zone; cuInit in the child opens a new one. */
+static void atfork_child(void)
+{
+	pthread_mutex_init(&zone.lock, NULL);
+	zone.initialized = 0;
+	zone.generation++;
+	zone.pid = getpid();
+	/*
+	 * The inherited channel belongs to the parent's zone: release this process's mapping
+	 * without telling the proxy (the parent keeps using it). Other threads' channels did
+	 * not survive fork() as threads; their memory is reclaimed with the process.
+	 */
+	if (tls_conn) {
+		vgpu_chan_forget(tls_conn->chan);
+		tls_conn->chan = NULL;
+		tls_conn->broken = 1;
+	}
+}
+
+__attribute__((constructor)) static void client_ctor(void)
+{
+	pthread_atfork(NULL, NULL, atfork_child);
+	zone.pid = getpid();
+}
+
+/*
+ * Open a channel to the proxy. kind = NEW_ZONE (cuInit) or JOIN (later threads). On success
+ * the welcome has been received and, for NEW_ZONE, the zone's token recorded.
+ */
+static int conn_open(uint16_t kind, struct vgpu_conn **out /* out */)
+{
+	struct vgpu_hello hello;
+	struct vgpu_welcome w;
+	struct vgpu_msg_hdr h;
+	struct vgpu_conn *c;
+	struct vgpu_chan_geom g = { VGPU_CLIENT_RING_BYTES, VGPU_CLIENT_BULK_BYTES };
+	const char *path = proxy_path();
+	const char *name;
+	int rc;
+
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	c->rbuf = malloc(VGPU_CLIENT_MAX_MSG);
+	if (!c->rbuf) {
+		rc = -ENOMEM;
+		goto fail;
+	}
+
+	memset(&hello, 0, sizeof(hello));
+	hello.magic = VGPU_HELLO_MAGIC;
+	hello.version = VGPU_PROTO_VERSION;
+	hello.kind = kind;
+	hello.pid = (uint32_t)getpid();
+	if (kind == VGPU_HELLO_JOIN)
+		memcpy(hello.token, zone.token, sizeof(hello.token));
+	name = getenv("VGPU_ZONE_NAME");
+	snprintf(hello.name, sizeof(hello.name), "%s", name && *name ? name : program_invocation_short_name);
+
+	rc = vgpu_shm_connect(path, &hello, sizeof(hello), &g, &c->chan);
+	if (rc < 0) {
+		vgpu_client_log(0, "cannot reach vgpu-proxy at %s: %s (%s); start vgpu-proxy or set VGPU_PROXY=/path/to/proxy.sock",
+				path, strerror(-rc), vgpu_chan_setup_error());
+		goto fail;
+	}
+	rc = vgpu_chan_recv(c->chan, &h, &w, sizeof(w));
+	if (rc < 0) {
+		vgpu_client_log(0, "vgpu-proxy at %s closed the channel before welcoming it (%s): %s",
+				path, strerror(-rc), vgpu_chan_strerror(c->chan));
+		goto fail;
+	}
+	if (h.opcode != VGPU_OP_WELCOME || rc != (int)sizeof(w)) {
+		vgpu_client_log(0, "vgpu-proxy at %s sent opcode 0x%x (%d bytes) instead of a welcome; version mismatch?",
+				path, h.opcode, rc);
+		rc = -EPROTO;
+		goto fail;
+	}
+	if (w.status != 0) {
+		vgpu_client_log(0, "vgpu-proxy at %s refused the channel (CUresult %u)", path, w.status);
+		rc = -EACCES;
+		goto fail;
+	}
+	if (kind == VGPU_HELLO_NEW_ZONE) {
+		memcpy(zone.token, w.token, sizeof(zone.token));
+		zone.zone_id = w.zone_id;
+		zone.backend = w.backend;
+		vgpu_client_log(2, "connected to %s as zone %u (backend: %s)", path, w.zone_id,
+				w.backend == 2 ? "simulator, a CPU test double" : "GPU driver");
+	}
+	c->generation = zone.generation;
+	*out = c;
+	return 0;
+fail:
+	conn_free(c);
+	return rc;
+}
+
+static void conn_install(struct vgpu_conn *c)
+{
+	pthread_once(&conn_key_once, conn_key_make);
+	pthread_setspecific(conn_key, c);
+	tls_conn = c;
+}
+
+/* cuInit's connection step: the first call opens the zone; later calls are no-ops. */
+CUresult vgpu_zone_open(void)
+{
+	struct vgpu_conn *c;
+	CUresult r = CUDA_SUCCESS;
+
+	pthread_mutex_lock(&zone.lock);
+	if (!zone.initialized) {
+		if (conn_open(VGPU_HELLO_NEW_ZONE, &c) < 0) {
+			r = CUDA_ERROR_NO_DEVICE;
+		} else {
+			if (tls_conn)
+				conn_free(tls_conn);
+			conn_install(c);
+			zone.initialized = 1;
+		}
+	}
+	pthread_mutex_unlock(&zone.lock);
+	return r;
+}
+
+struct vgpu_conn *vgpu_conn_get(CUresult *err /* out */)
+{
+	struct vgpu_conn *c = tls_conn;
+
+	if (c && c->generation == zone.generation && !c->broken)
+		return c;
+	if (c && c->broken) {
+		*err = CUDA_ERROR_DEVICE_UNAVAILABLE;
+		return NULL;
+	}
+	if (!__atomic_load_n(&zone.initialized, __ATOMIC_ACQUIRE)) {
+		if (zone.generation > 0)
+			vgpu_client_log(1, "CUDA call in a child process after fork() before cuInit(): "
+					"the parent's connection is not inherited; call cuInit(0) in the child");
+		*err = CUDA_ERROR_NOT_INITIALIZED;
+		return NULL;
+	}
+	if (conn_open(VGPU_HELLO_JOIN, &c) < 0) {
+		*err = CUDA_ERROR_DEVICE_UNAVAILABLE;
+		return NULL;
+	}
+	conn_install(c);
+	return c;
+}
+
+uint32_t vgpu_zone_backend(void)
+{
+	return zone.backend;
+}

@@ -1,0 +1,228 @@
+/* SPDX-License-Identifier: MIT */
+/* memcpy.c — copies whose C arguments cannot cross the wire as is: 2D/3D copies and unified-address cuMemcpy. */
+#include "client.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "custom_wire.h"
+#include "vgpu_calls.h"
+#include "vgpu_ops.h"
+
+#define COPY_DESC(fn) \
+	static const struct vgpu_call_desc desc_##fn = \
+		VGPU_WIRE_DESC(#fn, VGPU_OP_##fn, VGPU_CALLF_CUSTOM, vgpu_wire_copy_args, VGPU_CW_NARGS)
+COPY_DESC(cuMemcpy2D_v2);
+COPY_DESC(cuMemcpy2D_v2_ptds);
+COPY_DESC(cuMemcpy2DUnaligned_v2);
+COPY_DESC(cuMemcpy2DUnaligned_v2_ptds);
+COPY_DESC(cuMemcpy2DAsync_v2);
+COPY_DESC(cuMemcpy2DAsync_v2_ptsz);
+COPY_DESC(cuMemcpy3D_v2);
+COPY_DESC(cuMemcpy3D_v2_ptds);
+COPY_DESC(cuMemcpy3DAsync_v2);
+COPY_DESC(cuMemcpy3DAsync_v2_ptsz);
+
+/* Unified addressing: a pointer is device memory when it lies in one of the zone's allocations. */
+static void resolve_unified(CUmemorytype *type, const void **host, CUdeviceptr *dev)
+{
+	if (*type != CU_MEMORYTYPE_UNIFIED)
+		return;
+	if (vgpu_dmap_contains(*dev, 1)) {
+		*type = CU_MEMORYTYPE_DEVICE;
+	} else {
+		*type = CU_MEMORYTYPE_HOST;
+		*host = (const void *)(uintptr_t)*dev;
+	}
+}
+
+/* Address of row (y, z) of a host rectangle. */
+static const char *host_row(const void *base, size_t x, size_t y, size_t z, size_t pitch, size_t height,
+			    size_t row_y, size_t row_z)
+{
+	return (const char *)base + ((z + row_z) * height + (y + row_y)) * pitch + x;
+}
+
+/*
+ * The one implementation of every 2D/3D copy. The host side (at most one: host-to-host is
+ * done here) travels packed row after row, so the proxy sees a dense rectangle and never a
+ * zone pointer; device sides are checked by the proxy against the zone's allocations.
+ */
+static CUresult copy3d(const struct vgpu_call_desc *d, CUDA_MEMCPY3D c, CUstream stream, int async, int ptsz)
+{
+	const void *src_host = c.srcHost;
+	void *dst_host = c.dstHost;
+	size_t w = c.WidthInBytes, h = c.Height, dp = c.Depth ? c.Depth : 1;
+	uint64_t total, in_bytes = 0, out_bytes = 0;
+	const void *host_in = NULL;
+	void *host_out = NULL, *tmp = NULL;
+	unsigned flags = async ? VGPU_COPY_F_ASYNC : 0;
+	CUresult r;
+
+	resolve_unified(&c.srcMemoryType, &src_host, &c.srcDevice);
+	resolve_unified(&c.dstMemoryType, (const void **)&dst_host, &c.dstDevice);
+	if (c.srcMemoryType == CU_MEMORYTYPE_ARRAY || c.dstMemoryType == CU_MEMORYTYPE_ARRAY)
+		return vgpu_client_unsupported("CUDA arrays in cuMemcpy2D/3D");
+	if (__builtin_mul_overflow(w, h, &total) || __builtin_mul_overflow(total, dp, &total))
+		return CUDA_ERROR_INVALID_VALUE;
+	if (ptsz && !stream)
+		stream = CU_STREAM_PER_THREAD;
+	c.Depth = dp;
+
+	if (c.srcMemoryType == CU_MEMORYTYPE_HOST && c.dstMemoryType == CU_MEMORYTYPE_HOST) {
+		CUresult err;
+		if (!vgpu_conn_get(&err))
+			return err;
+		for (size_t z = 0; z < dp; z++)
+			for (size_t y = 0; y < h; y++)
+				memmove((char *)host_row(dst_host, c.dstXInBytes, c.dstY, c.dstZ, c.dstPitch, c.dstHeight, y, z),
+					host_row(src_host, c.srcXInBytes, c.srcY, c.srcZ, c.srcPitch, c.srcHeight, y, z), w);
+		return CUDA_SUCCESS;
+	}
+	if (c.srcMemoryType == CU_MEMORYTYPE_HOST) {
+		if (!src_host)
+			return CUDA_ERROR_INVALID_VALUE;
+		const char *first = host_row(src_host, c.srcXInBytes, c.srcY, c.srcZ, c.srcPitch, c.srcHeight, 0, 0);
+		if ((c.srcPitch == w || h * dp == 1) && (dp == 1 || c.srcHeight == h)) {
+			host_in = first; /* already dense: send in place */
+		} else {
+			char *p = tmp = malloc(total ? total : 1);
+			if (!p)
+				return CUDA_ERROR_OUT_OF_MEMORY;
+			for (size_t z = 0; z < dp; z++)
+				for (size_t y = 0; y < h; y++, p += w)
+					memcpy(p, host_row(src_host, c.srcXInBytes, c.srcY, c.srcZ, c.srcPitch, c.srcHeight, y, z), w);
+			host_in = tmp;
+		}
+		in_bytes = total;
+		c.srcHost = NULL;
+		c.srcXInBytes = c.srcY = c.srcZ = 0;
+		c.srcPitch = w;
+		c.srcHeight = h;
+	}
+	/* Where the rows go on the zone's side once they come back (before c is rewritten). */
+	const size_t dx = c.dstXInBytes, dy = c.dstY, dz = c.dstZ, dpitch = c.dstPitch, dheight = c.dstHeight;
+	if (c.dstMemoryType == CU_MEMORYTYPE_HOST) {
+		if (!dst_host) {
+			free(tmp);
+			return CUDA_ERROR_INVALID_VALUE;
+		}
+		void *o = malloc(total ? total : 1);
+		if (!o) {
+			free(tmp);
+			return CUDA_ERROR_OUT_OF_MEMORY;
+		}
+		host_out = o;
+		out_bytes = total;
+		c.dstHost = NULL;
+		c.dstXInBytes = c.dstY = c.dstZ = 0;
+		c.dstPitch = w;
+		c.dstHeight = h;
+	}
+
+	const CUDA_MEMCPY3D *cp = &c;
+	void *argv[VGPU_CW_NARGS] = {
+		[VGPU_CW_COPY] = &cp, [VGPU_CW_HOST_IN] = &host_in, [VGPU_CW_HOST_IN_BYTES] = &in_bytes,
+		[VGPU_CW_HOST_OUT] = &host_out, [VGPU_CW_HOST_OUT_BYTES] = &out_bytes,
+		[VGPU_CW_STREAM] = &stream, [VGPU_CW_FLAGS] = &flags,
+	};
+	r = vgpu_client_call(d, argv);
+	if (r == CUDA_SUCCESS && host_out) {
+		const char *p = host_out;
+		for (size_t z = 0; z < dp; z++)
+			for (size_t y = 0; y < h; y++, p += w)
+				memcpy((char *)host_row(dst_host, dx, dy, dz, dpitch, dheight, y, z), p, w);
+	}
+	free(host_out);
+	free(tmp);
+	return r;
+}
+
+/* A 2D copy is a 3D copy of depth 1. */
+static CUresult copy2d(const struct vgpu_call_desc *d, const CUDA_MEMCPY2D *p, CUstream stream, int async, int ptsz)
+{
+	CUDA_MEMCPY3D c;
+
+	if (!p)
+		return CUDA_ERROR_INVALID_VALUE;
+	memset(&c, 0, sizeof(c));
+	c.srcXInBytes = p->srcXInBytes;
+	c.srcY = p->srcY;
+	c.srcMemoryType = p->srcMemoryType;
+	c.srcHost = p->srcHost;
+	c.srcDevice = p->srcDevice;
+	c.srcArray = p->srcArray;
+	c.srcPitch = p->srcPitch;
+	c.srcHeight = p->Height;
+	c.dstXInBytes = p->dstXInBytes;
+	c.dstY = p->dstY;
+	c.dstMemoryType = p->dstMemoryType;
+	c.dstHost = p->dstHost;
+	c.dstDevice = p->dstDevice;
+	c.dstArray = p->dstArray;
+	c.dstPitch = p->dstPitch;
+	c.dstHeight = p->Height;
+	c.WidthInBytes = p->WidthInBytes;
+	c.Height = p->Height;
+	c.Depth = 1;
+	return copy3d(d, c, stream, async, ptsz);
+}
+
+static CUresult copy3d_p(const struct vgpu_call_desc *d, const CUDA_MEMCPY3D *p, CUstream stream, int async, int ptsz)
+{
+	if (!p)
+		return CUDA_ERROR_INVALID_VALUE;
+	return copy3d(d, *p, stream, async, ptsz);
+}
+
+CUresult CUDAAPI cuMemcpy2D_v2(const CUDA_MEMCPY2D *p) { return copy2d(&desc_cuMemcpy2D_v2, p, NULL, 0, 0); }
+CUresult CUDAAPI cuMemcpy2D_v2_ptds(const CUDA_MEMCPY2D *p) { return copy2d(&desc_cuMemcpy2D_v2_ptds, p, NULL, 0, 1); }
+CUresult CUDAAPI cuMemcpy2DUnaligned_v2(const CUDA_MEMCPY2D *p) { return copy2d(&desc_cuMemcpy2DUnaligned_v2, p, NULL, 0, 0); }
+CUresult CUDAAPI cuMemcpy2DUnaligned_v2_ptds(const CUDA_MEMCPY2D *p) { return copy2d(&desc_cuMemcpy2DUnaligned_v2_ptds, p, NULL, 0, 1); }
+CUresult CUDAAPI cuMemcpy2DAsync_v2(const CUDA_MEMCPY2D *p, CUstream s) { return copy2d(&desc_cuMemcpy2DAsync_v2, p, s, 1, 0); }
+CUresult CUDAAPI cuMemcpy2DAsync_v2_ptsz(const CUDA_MEMCPY2D *p, CUstream s) { return copy2d(&desc_cuMemcpy2DAsync_v2_ptsz, p, s, 1, 1); }
+CUresult CUDAAPI cuMemcpy3D_v2(const CUDA_MEMCPY3D *p) { return copy3d_p(&desc_cuMemcpy3D_v2, p, NULL, 0, 0); }
+CUresult CUDAAPI cuMemcpy3D_v2_ptds(const CUDA_MEMCPY3D *p) { return copy3d_p(&desc_cuMemcpy3D_v2_ptds, p, NULL, 0, 1); }
+CUresult CUDAAPI cuMemcpy3DAsync_v2(const CUDA_MEMCPY3D *p, CUstream s) { return copy3d_p(&desc_cuMemcpy3DAsync_v2, p, s, 1, 0); }
+CUresult CUDAAPI cuMemcpy3DAsync_v2_ptsz(const CUDA_MEMCPY3D *p, CUstream s) { return copy3d_p(&desc_cuMemcpy3DAsync_v2_ptsz, p, s, 1, 1); }
+
+/*
+ * cuMemcpy / cuMemcpyAsync take unified addresses: either side may be zone host memory.
+ * The generic stubs call this before sending; it classifies both pointers with the zone's
+ * allocation record and sends the matching directed copy instead. Returns 1 when it handled
+ * the call (result in *res), 0 when the call is device-to-device and goes out unchanged.
+ */
+int vgpu_memcpy_unified(const struct vgpu_call_desc *d, void *const *argv, CUresult *res /* out */)
+{
+	CUdeviceptr dst = *(CUdeviceptr *)argv[0], src = *(CUdeviceptr *)argv[1];
+	size_t n = *(size_t *)argv[2];
+	int ddev = vgpu_dmap_contains(dst, n ? n : 1), sdev = vgpu_dmap_contains(src, n ? n : 1);
+	int async = d->opcode == VGPU_OP_cuMemcpyAsync || d->opcode == VGPU_OP_cuMemcpyAsync_ptsz;
+	int ptsz = d->opcode == VGPU_OP_cuMemcpy_ptds || d->opcode == VGPU_OP_cuMemcpyAsync_ptsz;
+	CUstream s = async ? *(CUstream *)argv[3] : NULL;
+
+	if (ddev && sdev)
+		return 0;
+	if (!ddev && !sdev) {
+		CUresult err;
+		if (!vgpu_conn_get(&err)) {
+			*res = err;
+			return 1;
+		}
+		memmove((void *)(uintptr_t)dst, (const void *)(uintptr_t)src, n);
+		*res = CUDA_SUCCESS;
+		return 1;
+	}
+	if (ddev) {
+		const void *h = (const void *)(uintptr_t)src;
+		void *a[4] = { &dst, &h, &n, &s };
+		*res = vgpu_client_call(async ? (ptsz ? &vgpu_call_cuMemcpyHtoDAsync_v2_ptsz : &vgpu_call_cuMemcpyHtoDAsync_v2)
+					      : (ptsz ? &vgpu_call_cuMemcpyHtoD_v2_ptds : &vgpu_call_cuMemcpyHtoD_v2), a);
+	} else {
+		void *h = (void *)(uintptr_t)dst;
+		void *a[4] = { &h, &src, &n, &s };
+		*res = vgpu_client_call(async ? (ptsz ? &vgpu_call_cuMemcpyDtoHAsync_v2_ptsz : &vgpu_call_cuMemcpyDtoHAsync_v2)
+					      : (ptsz ? &vgpu_call_cuMemcpyDtoH_v2_ptds : &vgpu_call_cuMemcpyDtoH_v2), a);
+	}
+	return 1;
+}

@@ -1,0 +1,188 @@
+/* SPDX-License-Identifier: MIT */
+/* misc.c — the smaller hand-written calls: context creation, pointer attributes, occupancy, function names. */
+#include "client.h"
+
+#include <string.h>
+
+#include "custom_wire.h"
+#include "kernels.h"
+#include "vgpu_calls.h"
+#include "vgpu_ops.h"
+
+static const struct vgpu_call_desc desc_ctx_create =
+	VGPU_WIRE_DESC("cuCtxCreate_v4", VGPU_OP_cuCtxCreate_v4, VGPU_CALLF_CUSTOM, vgpu_wire_ctx_create_args, VGPU_XW_NARGS);
+static const struct vgpu_call_desc desc_pointer_attr =
+	VGPU_WIRE_DESC("cuPointerGetAttribute", VGPU_OP_cuPointerGetAttribute, VGPU_CALLF_CUSTOM,
+		       vgpu_wire_pointer_attr_args, VGPU_PW_NARGS);
+
+/* CUDA 13's cuCtxCreate. Execution-affinity and CIG parameters would hand the zone control of
+ * SM partitioning and graphics interop on the shared GPU: refused. */
+CUresult CUDAAPI cuCtxCreate_v4(CUcontext *pctx, CUctxCreateParams *params, unsigned int flags, CUdevice dev)
+{
+	if (params && (params->numExecAffinityParams || params->execAffinityParams || params->cigParams))
+		return vgpu_client_unsupported("cuCtxCreate_v4 with execution-affinity or CIG parameters");
+	void *argv[VGPU_XW_NARGS] = { [VGPU_XW_PCTX] = &pctx, [VGPU_XW_FLAGS] = &flags, [VGPU_XW_DEV] = &dev };
+	return vgpu_client_call(&desc_ctx_create, argv);
+}
+
+/* Bytes of *data for the attributes vgpu answers. 0 = not supported. */
+static size_t attr_size(CUpointer_attribute a)
+{
+	switch (a) {
+	case CU_POINTER_ATTRIBUTE_CONTEXT:        return sizeof(CUcontext);
+	case CU_POINTER_ATTRIBUTE_MEMORY_TYPE:    return sizeof(unsigned int);
+	case CU_POINTER_ATTRIBUTE_DEVICE_POINTER: return sizeof(CUdeviceptr);
+	case CU_POINTER_ATTRIBUTE_HOST_POINTER:   return sizeof(void *);
+	case CU_POINTER_ATTRIBUTE_BUFFER_ID:      return sizeof(unsigned long long);
+	case CU_POINTER_ATTRIBUTE_IS_MANAGED:     return sizeof(unsigned int);
+	case CU_POINTER_ATTRIBUTE_DEVICE_ORDINAL: return sizeof(int);
+	case CU_POINTER_ATTRIBUTE_RANGE_START_ADDR: return sizeof(CUdeviceptr);
+	case CU_POINTER_ATTRIBUTE_RANGE_SIZE:     return sizeof(size_t);
+	case CU_POINTER_ATTRIBUTE_MAPPED:         return sizeof(unsigned int);
+	default:                                  return 0;
+	}
+}
+
+/* A zone host pointer: answered here (the proxy knows nothing of zone memory). */
+static CUresult host_pointer_attr(void *data, CUpointer_attribute a, CUdeviceptr ptr)
+{
+	unsigned flags;
+
+	if (vgpu_hostmem_lookup((const void *)(uintptr_t)ptr, &flags) < 0)
+		return CUDA_ERROR_INVALID_VALUE; /* not memory the driver knows, as the driver says */
+	switch (a) {
+	case CU_POINTER_ATTRIBUTE_MEMORY_TYPE:
+		*(unsigned int *)data = CU_MEMORYTYPE_HOST;
+		return CUDA_SUCCESS;
+	case CU_POINTER_ATTRIBUTE_HOST_POINTER:
+		*(void **)data = (void *)(uintptr_t)ptr;
+		return CUDA_SUCCESS;
+	case CU_POINTER_ATTRIBUTE_IS_MANAGED:
+	case CU_POINTER_ATTRIBUTE_MAPPED:
+		*(unsigned int *)data = a == CU_POINTER_ATTRIBUTE_MAPPED;
+		return CUDA_SUCCESS;
+	default:
+		return CUDA_ERROR_INVALID_VALUE;
+	}
+}
+
+CUresult CUDAAPI cuPointerGetAttribute(void *data, CUpointer_attribute attribute, CUdeviceptr ptr)
+{
+	size_t sz = attr_size(attribute);
+	uint64_t value = 0;
+	unsigned int a = attribute;
+	CUresult r;
+
+	if (!data)
+		return CUDA_ERROR_INVALID_VALUE;
+	if (!sz)
+		return vgpu_client_unsupported("cuPointerGetAttribute for this attribute");
+	if (!vgpu_dmap_contains(ptr, 1)) {
+		CUresult err;
+		if (!vgpu_conn_get(&err))
+			return err;
+		return host_pointer_attr(data, attribute, ptr);
+	}
+	if (attribute == CU_POINTER_ATTRIBUTE_HOST_POINTER)
+		return CUDA_ERROR_INVALID_VALUE; /* device memory has no host mapping in a zone */
+	uint64_t *pv = &value;
+	void *argv[VGPU_PW_NARGS] = { [VGPU_PW_VALUE] = &pv, [VGPU_PW_ATTR] = &a, [VGPU_PW_PTR] = &ptr };
+	r = vgpu_client_call(&desc_pointer_attr, argv);
+	if (r == CUDA_SUCCESS)
+		memcpy(data, &value, sz); /* little-endian: the low bytes are the narrower value */
+	return r;
+}
+
+CUresult CUDAAPI cuPointerGetAttributes(unsigned int numAttributes, CUpointer_attribute *attributes, void **data,
+					CUdeviceptr ptr)
+{
+	if (!attributes || !data)
+		return CUDA_ERROR_INVALID_VALUE;
+	for (unsigned i = 0; i < numAttributes; i++) {
+		if (!data[i])
+			continue;
+		CUresult r = cuPointerGetAttribute(data[i], attributes[i], ptr);
+		/* The driver leaves unsupported attributes' data untouched and carries on. */
+		if (r != CUDA_SUCCESS && r != CUDA_ERROR_NOT_SUPPORTED)
+			return r;
+	}
+	return CUDA_SUCCESS;
+}
+
+CUresult CUDAAPI cuPointerSetAttribute(const void *value, CUpointer_attribute attribute, CUdeviceptr ptr)
+{
+	(void)value;
+	(void)attribute;
+	(void)ptr;
+	return vgpu_client_unsupported("cuPointerSetAttribute");
+}
+
+/* The name is known in the zone from the cuModuleGetFunction that produced hfunc. */
+CUresult CUDAAPI cuFuncGetName(const char **name, CUfunction hfunc)
+{
+	struct vgpu_kernel_info ki;
+
+	if (!name || !hfunc)
+		return CUDA_ERROR_INVALID_VALUE;
+	if (vgpu_kernels_lookup(hfunc, &ki) < 0)
+		return CUDA_ERROR_INVALID_HANDLE;
+	*name = vgpu_kernels_name(hfunc);
+	return *name ? CUDA_SUCCESS : CUDA_ERROR_INVALID_HANDLE;
+}
+
+CUresult CUDAAPI cuModuleEnumerateFunctions(CUfunction *functions, unsigned int numFunctions, CUmodule mod)
+{
+	(void)functions;
+	(void)numFunctions;
+	(void)mod;
+	return vgpu_client_unsupported("cuModuleEnumerateFunctions");
+}
+
+/*
+ * The block-size search runs in the zone because the application's callback (dynamic shared
+ * memory per block size) runs here; each candidate is one remote occupancy query.
+ */
+static CUresult max_potential_block_size(int *minGridSize, int *blockSize, CUfunction func,
+					 CUoccupancyB2DSize cb, size_t dynamicSMemSize, int blockSizeLimit,
+					 unsigned int flags)
+{
+	int maxThreads = 0, sms = 0, best = 0, bestBlocks = 0;
+	CUdevice dev;
+	CUresult r;
+
+	if (!minGridSize || !blockSize || !func)
+		return CUDA_ERROR_INVALID_VALUE;
+	if ((r = cuFuncGetAttribute(&maxThreads, CU_FUNC_ATTRIBUTE_MAX_THREADS_PER_BLOCK, func)) != CUDA_SUCCESS ||
+	    (r = cuCtxGetDevice(&dev)) != CUDA_SUCCESS ||
+	    (r = cuDeviceGetAttribute(&sms, CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT, dev)) != CUDA_SUCCESS)
+		return r;
+	if (blockSizeLimit > 0 && blockSizeLimit < maxThreads)
+		maxThreads = blockSizeLimit;
+	for (int bs = maxThreads - maxThreads % 32; bs > 0; bs -= 32) {
+		int blocks = 0;
+		size_t smem = cb ? cb(bs) : dynamicSMemSize;
+		r = cuOccupancyMaxActiveBlocksPerMultiprocessorWithFlags(&blocks, func, bs, smem, flags);
+		if (r != CUDA_SUCCESS)
+			return r;
+		if (blocks * bs > bestBlocks * best) {
+			best = bs;
+			bestBlocks = blocks;
+		}
+	}
+	*blockSize = best;
+	*minGridSize = bestBlocks * sms;
+	return CUDA_SUCCESS;
+}
+
+CUresult CUDAAPI cuOccupancyMaxPotentialBlockSize(int *minGridSize, int *blockSize, CUfunction func,
+						  CUoccupancyB2DSize cb, size_t dynamicSMemSize, int blockSizeLimit)
+{
+	return max_potential_block_size(minGridSize, blockSize, func, cb, dynamicSMemSize, blockSizeLimit, 0);
+}
+
+CUresult CUDAAPI cuOccupancyMaxPotentialBlockSizeWithFlags(int *minGridSize, int *blockSize, CUfunction func,
+							   CUoccupancyB2DSize cb, size_t dynamicSMemSize,
+							   int blockSizeLimit, unsigned int flags)
+{
+	return max_potential_block_size(minGridSize, blockSize, func, cb, dynamicSMemSize, blockSizeLimit, flags);
+}

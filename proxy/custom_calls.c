@@ -1,0 +1,344 @@
+/* SPDX-License-Identifier: MIT */
+/* custom_calls.c — proxy handlers of the hand-written calls: context creation, module loads, launches, 2D/3D copies, pointer attributes. */
+#define __CUDA_API_VERSION_INTERNAL 1
+#include "proxy.h"
+
+#include <stdint.h>
+#include <string.h>
+
+#include "custom_wire.h"
+#include "log.h"
+#include "modimage.h"
+#include "vgpu_dispatch.h"
+#include "vgpu_ops.h"
+
+/*
+ * Every handler here runs after the framework decoded its message with the wire descriptor
+ * from custom_wire.h: handles are already translated (a foreign one never gets here), the
+ * declared device ranges checked, buffers staged within the zone's limits. What is left is
+ * what the descriptor cannot say, checked below before the driver sees anything.
+ */
+
+#define ARG(T, i) (*(T *)argv[i])
+
+/* ---------------------------------------------------------------- contexts */
+
+static CUresult ctx_create(struct vgpu_proxy_call *call, void **argv)
+{
+	if (!call->drv->cuCtxCreate_v4)
+		return CUDA_ERROR_NOT_SUPPORTED;
+	return call->drv->cuCtxCreate_v4(ARG(CUcontext *, VGPU_XW_PCTX), NULL, ARG(unsigned, VGPU_XW_FLAGS),
+					  ARG(CUdevice, VGPU_XW_DEV));
+}
+
+/* ---------------------------------------------------------------- modules */
+
+/*
+ * The driver parses the image without being told its length, so the image must describe
+ * itself as no longer than the bytes actually received: otherwise a crafted header would make
+ * the driver read past the staging buffer.
+ */
+static CUresult module_load(struct vgpu_proxy_call *call, void **argv)
+{
+	const void *image = ARG(const void *, VGPU_MW_IMAGE);
+	uint64_t len = ARG(uint64_t, VGPU_MW_IMAGE_BYTES);
+	size_t self_len = 0;
+
+	if (!image || len == 0 || vgpu_modimage_size(image, len, &self_len) < 0 || self_len > len) {
+		vgpu_info("%s: refused a module image of %llu bytes that is not a well-formed PTX, cubin or fatbin",
+			  call->desc->name, (unsigned long long)len);
+		return CUDA_ERROR_INVALID_IMAGE;
+	}
+	if (!call->drv->cuModuleLoadData)
+		return CUDA_ERROR_NOT_SUPPORTED;
+	return call->drv->cuModuleLoadData(ARG(CUmodule *, VGPU_MW_MODULE), image);
+}
+
+/* ---------------------------------------------------------------- launches */
+
+/* Launch attributes a zone may set: none of them names memory or another object. */
+static int launch_attr_allowed(CUlaunchAttributeID id)
+{
+	switch (id) {
+	case CU_LAUNCH_ATTRIBUTE_COOPERATIVE:
+	case CU_LAUNCH_ATTRIBUTE_CLUSTER_DIMENSION:
+	case CU_LAUNCH_ATTRIBUTE_CLUSTER_SCHEDULING_POLICY_PREFERENCE:
+	case CU_LAUNCH_ATTRIBUTE_PRIORITY:
+	case CU_LAUNCH_ATTRIBUTE_SYNCHRONIZATION_POLICY:
+	case CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+/*
+ * Parameters arrive packed, with the layout the zone learned from the module image. They are
+ * copied into a zeroed buffer twice the largest parameter space, so that whatever size the
+ * driver believes a parameter has, reading it stays inside memory of this call.
+ */
+static CUresult launch(struct vgpu_proxy_call *call, void **argv)
+{
+	const struct vgpu_driver *drv = call->drv;
+	const uint8_t *params = ARG(const uint8_t *, VGPU_LW_PARAMS);
+	uint32_t pbytes = ARG(uint32_t, VGPU_LW_PARAM_BYTES);
+	const uint32_t *layout = ARG(const uint32_t *, VGPU_LW_LAYOUT);
+	uint32_t nparams = ARG(uint32_t, VGPU_LW_NPARAMS);
+	const CUlaunchAttribute *attrs = ARG(const CUlaunchAttribute *, VGPU_LW_ATTRS);
+	uint32_t nattrs = ARG(uint32_t, VGPU_LW_NATTRS);
+	uint32_t kind = ARG(uint32_t, VGPU_LW_KIND);
+	CUfunction f = ARG(CUfunction, VGPU_LW_F);
+	CUstream s = ARG(CUstream, VGPU_LW_STREAM);
+	uint8_t *buf;
+	void **kp = NULL;
+	size_t bufsz = 2 * (size_t)VGPU_KPARAM_MAX;
+
+	if (!f || pbytes > VGPU_KPARAM_MAX || nparams > VGPU_KPARAM_COUNT_MAX || nattrs > VGPU_LAUNCH_ATTR_MAX ||
+	    kind > VGPU_LAUNCH_EX || (kind != VGPU_LAUNCH_EX && nattrs) || (pbytes && !params))
+		return CUDA_ERROR_INVALID_VALUE;
+	buf = vgpu_arena_alloc(call->arena, bufsz);
+	if (!buf)
+		return CUDA_ERROR_OUT_OF_MEMORY;
+	if (pbytes)
+		memcpy(buf, params, pbytes);
+	if (nparams) {
+		kp = vgpu_arena_alloc(call->arena, (nparams + 1) * sizeof(void *));
+		if (!kp)
+			return CUDA_ERROR_OUT_OF_MEMORY;
+		for (uint32_t i = 0; i < nparams; i++) {
+			uint64_t off = layout[2 * i], sz = layout[2 * i + 1];
+			if (off + sz > pbytes) {
+				vgpu_debug("%s: parameter %u at [%llu, +%llu) lies outside the %u packed bytes",
+					   call->desc->name, i, (unsigned long long)off, (unsigned long long)sz, pbytes);
+				return CUDA_ERROR_INVALID_VALUE;
+			}
+			kp[i] = buf + off;
+		}
+	}
+	for (uint32_t i = 0; i < nattrs; i++) {
+		if (!launch_attr_allowed(attrs[i].id)) {
+			vgpu_info("%s: launch attribute %d refused (it names memory or objects)", call->desc->name,
+				  (int)attrs[i].id);
+			return CUDA_ERROR_NOT_SUPPORTED;
+		}
+	}
+
+	/* Without a layout (the zone could not parse the image) the packed buffer goes as `extra`. */
+	size_t extra_size = pbytes;
+	void *extra[] = { CU_LAUNCH_PARAM_BUFFER_POINTER, buf, CU_LAUNCH_PARAM_BUFFER_SIZE, &extra_size,
+			  CU_LAUNCH_PARAM_END };
+	void **ex = (!nparams && pbytes) ? extra : NULL;
+	unsigned gx = ARG(unsigned, VGPU_LW_GX), gy = ARG(unsigned, VGPU_LW_GY), gz = ARG(unsigned, VGPU_LW_GZ);
+	unsigned bx = ARG(unsigned, VGPU_LW_BX), by = ARG(unsigned, VGPU_LW_BY), bz = ARG(unsigned, VGPU_LW_BZ);
+	unsigned shm = ARG(unsigned, VGPU_LW_SHMEM);
+
+	switch (kind) {
+	case VGPU_LAUNCH_PLAIN:
+		if (!drv->cuLaunchKernel)
+			return CUDA_ERROR_NOT_SUPPORTED;
+		return drv->cuLaunchKernel(f, gx, gy, gz, bx, by, bz, shm, s, ex ? NULL : kp, ex);
+	case VGPU_LAUNCH_COOPERATIVE:
+		if (!drv->cuLaunchCooperativeKernel)
+			return CUDA_ERROR_NOT_SUPPORTED;
+		if (ex)
+			return CUDA_ERROR_INVALID_VALUE; /* no `extra` form exists for cooperative launches */
+		return drv->cuLaunchCooperativeKernel(f, gx, gy, gz, bx, by, bz, shm, s, kp);
+	default: {
+		CUlaunchConfig cfg = { gx, gy, gz, bx, by, bz, shm, s, (CUlaunchAttribute *)attrs, nattrs };
+		if (!drv->cuLaunchKernelEx)
+			return CUDA_ERROR_NOT_SUPPORTED;
+		return drv->cuLaunchKernelEx(&cfg, f, ex ? NULL : kp, ex);
+	}
+	}
+}
+
+/* ---------------------------------------------------------------- 2D/3D copies */
+
+/*
+ * The bytes a w x h x d box at (x, y, z) of a pitched volume spans: it starts at
+ * z*pitch*height + y*pitch + x and covers (d-1)*pitch*height + (h-1)*pitch + w bytes.
+ * -1 when any step overflows or rows would overlap (pitch < w).
+ */
+static int box_extent(uint64_t x, uint64_t y, uint64_t z, uint64_t pitch, uint64_t height, uint64_t w,
+		      uint64_t h, uint64_t d, uint64_t *first /* out */, uint64_t *len /* out */)
+{
+	uint64_t slice, start, span, t;
+
+	if (w == 0 || h == 0 || d == 0) {
+		*first = x;
+		*len = 0;
+		return 0;
+	}
+	if ((h > 1 || d > 1) && pitch < w)
+		return -1;
+	if (__builtin_mul_overflow(pitch, height, &slice) || __builtin_mul_overflow(z, slice, &start) ||
+	    __builtin_mul_overflow(y, pitch, &t) || __builtin_add_overflow(start, t, &start) ||
+	    __builtin_add_overflow(start, x, &start) || __builtin_mul_overflow(d - 1, slice, &span) ||
+	    __builtin_mul_overflow(h - 1, pitch, &t) || __builtin_add_overflow(span, t, &span) ||
+	    __builtin_add_overflow(span, w, &span))
+		return -1;
+	*first = start;
+	*len = span;
+	return 0;
+}
+
+/* Check one side of a copy: a device box inside one zone allocation, or the staged host rows. */
+static CUresult copy_side(struct vgpu_proxy_call *call, CUmemorytype type, CUdeviceptr dev, uint64_t x, uint64_t y,
+			  uint64_t z, uint64_t pitch, uint64_t height, const CUDA_MEMCPY3D *c, uint64_t host_bytes)
+{
+	uint64_t d = c->Depth ? c->Depth : 1, off, len, total;
+
+	if (type == CU_MEMORYTYPE_DEVICE) {
+		if (d > 1 && height < c->Height)
+			return CUDA_ERROR_INVALID_VALUE;
+		if (box_extent(x, y, z, pitch, height, c->WidthInBytes, c->Height, d, &off, &len) < 0 ||
+		    dev + off < dev)
+			return CUDA_ERROR_INVALID_VALUE;
+		return vgpu_proxy_check_dptr(call, dev + off, len);
+	}
+	if (type != CU_MEMORYTYPE_HOST)
+		return CUDA_ERROR_NOT_SUPPORTED; /* arrays: not remoted */
+	/* The zone sends host rows dense: exactly w*h*d bytes at (0,0,0) with pitch w. */
+	if (__builtin_mul_overflow((uint64_t)c->WidthInBytes, (uint64_t)c->Height, &total) ||
+	    __builtin_mul_overflow(total, d, &total) || total != host_bytes || x || y || z ||
+	    pitch != c->WidthInBytes || height != c->Height)
+		return CUDA_ERROR_INVALID_VALUE;
+	return CUDA_SUCCESS;
+}
+
+static CUresult copy3d(struct vgpu_proxy_call *call, void **argv)
+{
+	const struct vgpu_driver *drv = call->drv;
+	CUDA_MEMCPY3D c = *ARG(const CUDA_MEMCPY3D *, VGPU_CW_COPY);
+	void *in = ARG(void *, VGPU_CW_HOST_IN), *out = ARG(void *, VGPU_CW_HOST_OUT);
+	uint64_t in_bytes = ARG(uint64_t, VGPU_CW_HOST_IN_BYTES), out_bytes = ARG(uint64_t, VGPU_CW_HOST_OUT_BYTES);
+	CUstream s = ARG(CUstream, VGPU_CW_STREAM);
+	int async = ARG(uint32_t, VGPU_CW_FLAGS) & VGPU_COPY_F_ASYNC;
+	CUresult r;
+
+	if (c.srcMemoryType == CU_MEMORYTYPE_HOST && c.dstMemoryType == CU_MEMORYTYPE_HOST)
+		return CUDA_ERROR_INVALID_VALUE; /* host-to-host never leaves the zone */
+	if ((c.srcMemoryType == CU_MEMORYTYPE_HOST) != (in_bytes > 0 || in != NULL) ||
+	    (c.dstMemoryType == CU_MEMORYTYPE_HOST) != (out_bytes > 0 || out != NULL))
+		return CUDA_ERROR_INVALID_VALUE;
+	if ((r = copy_side(call, c.srcMemoryType, c.srcDevice, c.srcXInBytes, c.srcY, c.srcZ, c.srcPitch,
+			   c.srcHeight, &c, in_bytes)) != CUDA_SUCCESS ||
+	    (r = copy_side(call, c.dstMemoryType, c.dstDevice, c.dstXInBytes, c.dstY, c.dstZ, c.dstPitch,
+			   c.dstHeight, &c, out_bytes)) != CUDA_SUCCESS)
+		return r;
+	c.srcHost = in;
+	c.dstHost = out;
+	c.srcArray = c.dstArray = NULL;
+	c.reserved0 = c.reserved1 = NULL;
+	c.srcLOD = c.dstLOD = 0;
+	if (!async) {
+		if (!drv->cuMemcpy3D_v2)
+			return CUDA_ERROR_NOT_SUPPORTED;
+		return drv->cuMemcpy3D_v2(&c);
+	}
+	if (!drv->cuMemcpy3DAsync_v2 || !drv->cuStreamSynchronize)
+		return CUDA_ERROR_NOT_SUPPORTED;
+	r = drv->cuMemcpy3DAsync_v2(&c, s);
+	/* Staged host rows are released after this call: the copy must be done with them. */
+	if (r == CUDA_SUCCESS && (in || out))
+		r = drv->cuStreamSynchronize(s);
+	return r;
+}
+
+/* ---------------------------------------------------------------- pointer attributes */
+
+static CUresult pointer_attr(struct vgpu_proxy_call *call, void **argv)
+{
+	uint64_t *value = ARG(uint64_t *, VGPU_PW_VALUE);
+	CUpointer_attribute a = (CUpointer_attribute)ARG(uint32_t, VGPU_PW_ATTR);
+	CUdeviceptr p = ARG(CUdeviceptr, VGPU_PW_PTR);
+	CUresult r;
+
+	if (!value || vgpu_proxy_check_dptr(call, p, 1) != CUDA_SUCCESS)
+		return CUDA_ERROR_INVALID_VALUE;
+	if (!call->drv->cuPointerGetAttribute)
+		return CUDA_ERROR_NOT_SUPPORTED;
+	*value = 0;
+	switch (a) {
+	case CU_POINTER_ATTRIBUTE_CONTEXT: {
+		CUcontext ctx = NULL;
+		r = call->drv->cuPointerGetAttribute(&ctx, a, p);
+		if (r != CUDA_SUCCESS)
+			return r;
+		/* The zone sees its own handle for the context, never the driver's pointer. */
+		return vgpu_proxy_handle_new(call, VGPU_H_CONTEXT, ctx, value);
+	}
+	case CU_POINTER_ATTRIBUTE_MEMORY_TYPE:
+	case CU_POINTER_ATTRIBUTE_DEVICE_POINTER:
+	case CU_POINTER_ATTRIBUTE_BUFFER_ID:
+	case CU_POINTER_ATTRIBUTE_IS_MANAGED:
+	case CU_POINTER_ATTRIBUTE_DEVICE_ORDINAL:
+	case CU_POINTER_ATTRIBUTE_RANGE_START_ADDR:
+	case CU_POINTER_ATTRIBUTE_RANGE_SIZE:
+	case CU_POINTER_ATTRIBUTE_MAPPED:
+		return call->drv->cuPointerGetAttribute(value, a, p);
+	default:
+		return CUDA_ERROR_NOT_SUPPORTED;
+	}
+}
+
+/* ---------------------------------------------------------------- registration */
+
+#define WIRE(nm, op, fl, args, n) \
+	static const struct vgpu_call_desc wire_##nm = VGPU_WIRE_DESC(#nm, op, fl, args, n)
+
+WIRE(cuCtxCreate_v4, VGPU_OP_cuCtxCreate_v4, VGPU_CALLF_CUSTOM, vgpu_wire_ctx_create_args, VGPU_XW_NARGS);
+WIRE(cuModuleLoadData, VGPU_OP_cuModuleLoadData, VGPU_CALLF_CUSTOM, vgpu_wire_module_args, VGPU_MW_NARGS);
+WIRE(cuModuleLoadDataEx, VGPU_OP_cuModuleLoadDataEx, VGPU_CALLF_CUSTOM, vgpu_wire_module_args, VGPU_MW_NARGS);
+WIRE(cuModuleLoadFatBinary, VGPU_OP_cuModuleLoadFatBinary, VGPU_CALLF_CUSTOM, vgpu_wire_module_args, VGPU_MW_NARGS);
+#define LAUNCH_WIRE(nm) WIRE(nm, VGPU_OP_##nm, VGPU_CALLF_ASYNC | VGPU_CALLF_CUSTOM, vgpu_wire_launch_args, VGPU_LW_NARGS)
+LAUNCH_WIRE(cuLaunchKernel);
+LAUNCH_WIRE(cuLaunchKernel_ptsz);
+LAUNCH_WIRE(cuLaunchCooperativeKernel);
+LAUNCH_WIRE(cuLaunchCooperativeKernel_ptsz);
+LAUNCH_WIRE(cuLaunchKernelEx);
+LAUNCH_WIRE(cuLaunchKernelEx_ptsz);
+#define COPY_WIRE(nm) WIRE(nm, VGPU_OP_##nm, VGPU_CALLF_CUSTOM, vgpu_wire_copy_args, VGPU_CW_NARGS)
+COPY_WIRE(cuMemcpy2D_v2);
+COPY_WIRE(cuMemcpy2D_v2_ptds);
+COPY_WIRE(cuMemcpy2DUnaligned_v2);
+COPY_WIRE(cuMemcpy2DUnaligned_v2_ptds);
+COPY_WIRE(cuMemcpy2DAsync_v2);
+COPY_WIRE(cuMemcpy2DAsync_v2_ptsz);
+COPY_WIRE(cuMemcpy3D_v2);
+COPY_WIRE(cuMemcpy3D_v2_ptds);
+COPY_WIRE(cuMemcpy3DAsync_v2);
+COPY_WIRE(cuMemcpy3DAsync_v2_ptsz);
+WIRE(cuPointerGetAttribute, VGPU_OP_cuPointerGetAttribute, VGPU_CALLF_CUSTOM, vgpu_wire_pointer_attr_args, VGPU_PW_NARGS);
+
+__attribute__((constructor)) static void custom_calls_register(void)
+{
+	static const struct {
+		const struct vgpu_call_desc *d;
+		vgpu_proxy_wire_fn fn;
+	} tab[] = {
+		{ &wire_cuCtxCreate_v4, ctx_create },
+		{ &wire_cuModuleLoadData, module_load },
+		{ &wire_cuModuleLoadDataEx, module_load },
+		{ &wire_cuModuleLoadFatBinary, module_load },
+		{ &wire_cuLaunchKernel, launch },
+		{ &wire_cuLaunchKernel_ptsz, launch },
+		{ &wire_cuLaunchCooperativeKernel, launch },
+		{ &wire_cuLaunchCooperativeKernel_ptsz, launch },
+		{ &wire_cuLaunchKernelEx, launch },
+		{ &wire_cuLaunchKernelEx_ptsz, launch },
+		{ &wire_cuMemcpy2D_v2, copy3d },
+		{ &wire_cuMemcpy2D_v2_ptds, copy3d },
+		{ &wire_cuMemcpy2DUnaligned_v2, copy3d },
+		{ &wire_cuMemcpy2DUnaligned_v2_ptds, copy3d },
+		{ &wire_cuMemcpy2DAsync_v2, copy3d },
+		{ &wire_cuMemcpy2DAsync_v2_ptsz, copy3d },
+		{ &wire_cuMemcpy3D_v2, copy3d },
+		{ &wire_cuMemcpy3D_v2_ptds, copy3d },
+		{ &wire_cuMemcpy3DAsync_v2, copy3d },
+		{ &wire_cuMemcpy3DAsync_v2_ptsz, copy3d },
+		{ &wire_cuPointerGetAttribute, pointer_attr },
+	};
+	for (size_t i = 0; i < sizeof(tab) / sizeof(tab[0]); i++)
+		vgpu_proxy_wire_register(tab[i].d->opcode, tab[i].d, tab[i].fn, tab[i].d->name);
+}

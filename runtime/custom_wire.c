@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: MIT */
+/* custom_wire.c — the argument tables of the hand-written calls' messages (see custom_wire.h). */
+#include "custom_wire.h"
+
+#include <cuda.h>
+
+#define N VGPU_LEN_NONE
+#define SCALAR(nm, sz) { .name = nm, .kind = VGPU_ARG_SCALAR, .size = sz, .len_arg = N, .len_arg2 = N }
+#define HANDLE(nm, ht) { .name = nm, .kind = VGPU_ARG_HANDLE, .size = 8, .htype = ht, .len_arg = N, .len_arg2 = N }
+#define INBUF(nm, la, mul, max) \
+	{ .name = nm, .kind = VGPU_ARG_IN_BUF, .len_arg = la, .len_arg2 = N, .len_mul = mul, .max_len = max }
+
+const struct vgpu_arg_desc vgpu_wire_launch_args[VGPU_LW_NARGS] = {
+	[VGPU_LW_F]       = HANDLE("f", VGPU_H_FUNCTION),
+	[VGPU_LW_GX]      = SCALAR("gridDimX", 4),
+	[VGPU_LW_GY]      = SCALAR("gridDimY", 4),
+	[VGPU_LW_GZ]      = SCALAR("gridDimZ", 4),
+	[VGPU_LW_BX]      = SCALAR("blockDimX", 4),
+	[VGPU_LW_BY]      = SCALAR("blockDimY", 4),
+	[VGPU_LW_BZ]      = SCALAR("blockDimZ", 4),
+	[VGPU_LW_SHMEM]   = SCALAR("sharedMemBytes", 4),
+	[VGPU_LW_STREAM]  = HANDLE("hStream", VGPU_H_STREAM),
+	[VGPU_LW_PARAMS]  = INBUF("params", VGPU_LW_PARAM_BYTES, 1, VGPU_KPARAM_MAX),
+	[VGPU_LW_PARAM_BYTES] = SCALAR("paramBytes", 4),
+	[VGPU_LW_LAYOUT]  = INBUF("layout", VGPU_LW_NPARAMS, 8, 8ull * VGPU_KPARAM_COUNT_MAX),
+	[VGPU_LW_NPARAMS] = SCALAR("nparams", 4),
+	[VGPU_LW_ATTRS]   = INBUF("attrs", VGPU_LW_NATTRS, sizeof(CUlaunchAttribute),
+				  sizeof(CUlaunchAttribute) * VGPU_LAUNCH_ATTR_MAX),
+	[VGPU_LW_NATTRS]  = SCALAR("numAttrs", 4),
+	[VGPU_LW_KIND]    = SCALAR("kind", 4),
+};
+
+const struct vgpu_arg_desc vgpu_wire_module_args[VGPU_MW_NARGS] = {
+	[VGPU_MW_MODULE] = { .name = "module", .kind = VGPU_ARG_OUT_HANDLE, .size = 8, .htype = VGPU_H_MODULE,
+			     .len_arg = N, .len_arg2 = N, .flags = VGPU_ARGF_NEW },
+	[VGPU_MW_IMAGE]  = INBUF("image", VGPU_MW_IMAGE_BYTES, 1, VGPU_MODULE_IMAGE_MAX),
+	[VGPU_MW_IMAGE_BYTES] = SCALAR("imageBytes", 8),
+};
+
+const struct vgpu_arg_desc vgpu_wire_copy_args[VGPU_CW_NARGS] = {
+	[VGPU_CW_COPY] = { .name = "copy", .kind = VGPU_ARG_IN_STRUCT, .len_arg = N, .len_arg2 = N,
+			   .struct_size = sizeof(CUDA_MEMCPY3D), .len_mul = sizeof(CUDA_MEMCPY3D),
+			   .max_len = sizeof(CUDA_MEMCPY3D) },
+	[VGPU_CW_HOST_IN] = INBUF("hostIn", VGPU_CW_HOST_IN_BYTES, 1, 1ull << 40),
+	[VGPU_CW_HOST_IN_BYTES] = SCALAR("hostInBytes", 8),
+	[VGPU_CW_HOST_OUT] = { .name = "hostOut", .kind = VGPU_ARG_OUT_BUF, .len_arg = VGPU_CW_HOST_OUT_BYTES,
+			       .len_arg2 = N, .len_mul = 1, .max_len = 1ull << 40 },
+	[VGPU_CW_HOST_OUT_BYTES] = SCALAR("hostOutBytes", 8),
+	[VGPU_CW_STREAM] = HANDLE("hStream", VGPU_H_STREAM),
+	[VGPU_CW_FLAGS] = SCALAR("flags", 4),
+};
+
+const struct vgpu_arg_desc vgpu_wire_ctx_create_args[VGPU_XW_NARGS] = {
+	[VGPU_XW_PCTX] = { .name = "pctx", .kind = VGPU_ARG_OUT_HANDLE, .size = 8, .htype = VGPU_H_CONTEXT,
+			   .len_arg = N, .len_arg2 = N, .flags = VGPU_ARGF_NEW },
+	[VGPU_XW_FLAGS] = SCALAR("flags", 4),
+	[VGPU_XW_DEV] = { .name = "dev", .kind = VGPU_ARG_SCALAR, .size = 4, .len_arg = N, .len_arg2 = N,
+			  .flags = VGPU_ARGF_SIGNED },
+};
+
+const struct vgpu_arg_desc vgpu_wire_pointer_attr_args[VGPU_PW_NARGS] = {
+	[VGPU_PW_VALUE] = { .name = "value", .kind = VGPU_ARG_OUT_SCALAR, .size = 8, .len_arg = N, .len_arg2 = N },
+	[VGPU_PW_ATTR] = SCALAR("attribute", 4),
+	[VGPU_PW_PTR] = { .name = "ptr", .kind = VGPU_ARG_DPTR, .size = 8, .len_arg = N, .len_arg2 = N },
+};

@@ -1,0 +1,75 @@
+/* SPDX-License-Identifier: MIT */
+/* custom_wire.h — wire descriptors of the hand-written calls, shared by libvgpu's stubs and the proxy's handlers. */
+#ifndef VGPU_CUSTOM_WIRE_H
+#define VGPU_CUSTOM_WIRE_H
+
+#include <stdint.h>
+#include "wire.h"
+
+/*
+ * A custom call's C signature cannot cross the wire as is (kernelParams, struct pointers
+ * with host pointers inside, images without a length). libvgpu rewrites it into one of the
+ * messages below, sent under the call's own opcode; the proxy handler registered for that
+ * opcode decodes it with the same descriptor through the generic, bounded decoder.
+ */
+
+/* Largest packed kernel parameter buffer the driver accepts (CUDA 12.1+: 32764 bytes). */
+#define VGPU_KPARAM_MAX 32764u
+/* Most kernel parameters and launch attributes one launch may carry. */
+#define VGPU_KPARAM_COUNT_MAX 4096u
+#define VGPU_LAUNCH_ATTR_MAX 32u
+/* Largest module image accepted (PTX, cubin or fatbin). */
+#define VGPU_MODULE_IMAGE_MAX (256ull << 20)
+
+/* Launch kinds (wire_launch argument `kind`). */
+enum vgpu_launch_kind {
+	VGPU_LAUNCH_PLAIN = 0,       /* cuLaunchKernel */
+	VGPU_LAUNCH_COOPERATIVE = 1, /* cuLaunchCooperativeKernel */
+	VGPU_LAUNCH_EX = 2,          /* cuLaunchKernelEx (attributes in attrs) */
+};
+
+/*
+ * Launch: [f, gridX, gridY, gridZ, blockX, blockY, blockZ, sharedMem, stream,
+ *          params (bin, packed by value), paramBytes, layout (bin, nparams x {u32 offset,
+ *          u32 size}), nparams, attrs (bin, nattrs x CUlaunchAttribute), nattrs, kind].
+ * Async: no reply; a failure surfaces at the next synchronising call.
+ */
+enum {
+	VGPU_LW_F, VGPU_LW_GX, VGPU_LW_GY, VGPU_LW_GZ, VGPU_LW_BX, VGPU_LW_BY, VGPU_LW_BZ,
+	VGPU_LW_SHMEM, VGPU_LW_STREAM, VGPU_LW_PARAMS, VGPU_LW_PARAM_BYTES, VGPU_LW_LAYOUT,
+	VGPU_LW_NPARAMS, VGPU_LW_ATTRS, VGPU_LW_NATTRS, VGPU_LW_KIND, VGPU_LW_NARGS
+};
+extern const struct vgpu_arg_desc vgpu_wire_launch_args[VGPU_LW_NARGS];
+
+/* Module load: [module (out, new handle), image (bin), imageBytes]. */
+enum { VGPU_MW_MODULE, VGPU_MW_IMAGE, VGPU_MW_IMAGE_BYTES, VGPU_MW_NARGS };
+extern const struct vgpu_arg_desc vgpu_wire_module_args[VGPU_MW_NARGS];
+
+/*
+ * 2D/3D copy, normalised by the client to a CUDA_MEMCPY3D with at most one host side:
+ * [copy (struct CUDA_MEMCPY3D, host pointers zeroed), hostIn (bin: the host rectangle
+ *  packed row after row, HtoD), hostInBytes, hostOut (out bin, DtoH), hostOutBytes,
+ *  stream, flags].
+ */
+enum { VGPU_CW_COPY, VGPU_CW_HOST_IN, VGPU_CW_HOST_IN_BYTES, VGPU_CW_HOST_OUT,
+       VGPU_CW_HOST_OUT_BYTES, VGPU_CW_STREAM, VGPU_CW_FLAGS, VGPU_CW_NARGS };
+#define VGPU_COPY_F_ASYNC 0x1u
+extern const struct vgpu_arg_desc vgpu_wire_copy_args[VGPU_CW_NARGS];
+
+/* Context creation (cuCtxCreate_v4 without affinity/CIG parameters): [pctx (out, new), flags, dev]. */
+enum { VGPU_XW_PCTX, VGPU_XW_FLAGS, VGPU_XW_DEV, VGPU_XW_NARGS };
+extern const struct vgpu_arg_desc vgpu_wire_ctx_create_args[VGPU_XW_NARGS];
+
+/*
+ * One pointer attribute of a device pointer: [value (out u64), attribute, ptr]. The client
+ * narrows value to the attribute's C type; the proxy answers only attributes it can express
+ * in the zone's terms (a context becomes the zone's handle id).
+ */
+enum { VGPU_PW_VALUE, VGPU_PW_ATTR, VGPU_PW_PTR, VGPU_PW_NARGS };
+extern const struct vgpu_arg_desc vgpu_wire_pointer_attr_args[VGPU_PW_NARGS];
+
+/* Build a call descriptor for one of the wire layouts above under opcode op. */
+#define VGPU_WIRE_DESC(nm, op, fl, argtab, n) \
+	{ .name = (nm), .opcode = (op), .flags = (fl), .nargs = (n), .nout = 0, .args = (argtab), .custom = (nm) }
+
+#endif

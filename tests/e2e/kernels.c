@@ -1,0 +1,217 @@
+/* SPDX-License-Identifier: MIT */
+/* kernels.c — end to end: modules from PTX and fatbin, launches with kernelParams, `extra` and cuLaunchKernelEx, globals, streams, events. */
+#include "e2e.h"
+
+#include <math.h>
+#include <stdint.h>
+
+struct params {
+	int a;
+	double b;
+	char c;
+	float d[3];
+	short e;
+};
+
+static void vec_add(CUmodule mod, CUstream s)
+{
+	CUfunction f;
+	const int n = 1000;
+	float a[1000], b[1000], c[1000];
+	CUdeviceptr da, db, dc;
+
+	CK(cuModuleGetFunction(&f, mod, "vec_add"));
+	for (int i = 0; i < n; i++) {
+		a[i] = (float)i * 0.5f;
+		b[i] = 3.0f - (float)i;
+	}
+	CK(cuMemAlloc(&da, sizeof(a)));
+	CK(cuMemAlloc(&db, sizeof(b)));
+	CK(cuMemAlloc(&dc, sizeof(c)));
+	CK(cuMemcpyHtoD(da, a, sizeof(a)));
+	CK(cuMemcpyHtoD(db, b, sizeof(b)));
+	int nn = n;
+	void *args[] = { &da, &db, &dc, &nn };
+	CK(cuLaunchKernel(f, (n + 127) / 128, 1, 1, 128, 1, 1, 0, s, args, NULL));
+	CK(cuStreamSynchronize(s));
+	CK(cuMemcpyDtoH(c, dc, sizeof(c)));
+	for (int i = 0; i < n; i++)
+		EXPECT(c[i] == a[i] + b[i]);
+	CK(cuMemFree(da));
+	CK(cuMemFree(db));
+	CK(cuMemFree(dc));
+}
+
+/* saxpy through the `extra` form: the parameters packed by hand as nvcc lays them out. */
+static void saxpy_extra(CUmodule mod)
+{
+	CUfunction f;
+	float x[256], y[256], ref[256];
+	CUdeviceptr dx, dy;
+	struct {
+		int n;
+		float a;
+		CUdeviceptr x, y;
+	} pk;
+
+	CK(cuModuleGetFunction(&f, mod, "saxpy"));
+	for (int i = 0; i < 256; i++) {
+		x[i] = (float)i;
+		y[i] = 1.0f;
+		ref[i] = 2.5f * x[i] + 1.0f;
+	}
+	CK(cuMemAlloc(&dx, sizeof(x)));
+	CK(cuMemAlloc(&dy, sizeof(y)));
+	CK(cuMemcpyHtoD(dx, x, sizeof(x)));
+	CK(cuMemcpyHtoD(dy, y, sizeof(y)));
+	pk.n = 256;
+	pk.a = 2.5f;
+	pk.x = dx;
+	pk.y = dy;
+	size_t sz = sizeof(pk);
+	void *extra[] = { CU_LAUNCH_PARAM_BUFFER_POINTER, &pk, CU_LAUNCH_PARAM_BUFFER_SIZE, &sz, CU_LAUNCH_PARAM_END };
+	CK(cuLaunchKernel(f, 2, 1, 1, 128, 1, 1, 0, NULL, NULL, extra));
+	CK(cuCtxSynchronize());
+	CK(cuMemcpyDtoH(y, dy, sizeof(y)));
+	for (int i = 0; i < 256; i++)
+		EXPECT(y[i] == ref[i]);
+	CK(cuMemFree(dx));
+	CK(cuMemFree(dy));
+}
+
+/* Mixed-size parameters and a struct by value, launched with cuLaunchKernelEx. */
+static void many_params(CUmodule mod)
+{
+	CUfunction f;
+	CUdeviceptr dout;
+	double out[14];
+	char c = -5;
+	short s = 1234;
+	int i = -77777;
+	long long ll = 1ll << 40;
+	float fl = 1.5f;
+	double d = -2.25;
+	struct params p = { 42, 3.5, 'x', { 1.0f, 2.0f, 3.0f }, -9 };
+	unsigned char uc = 200;
+
+	CK(cuModuleGetFunction(&f, mod, "many_params"));
+	CK(cuMemAlloc(&dout, sizeof(out)));
+	void *args[] = { &c, &s, &i, &ll, &fl, &d, &p, &uc, &dout };
+	CUlaunchConfig cfg = { 0 };
+	cfg.gridDimX = cfg.gridDimY = cfg.gridDimZ = 1;
+	cfg.blockDimX = 32;
+	cfg.blockDimY = cfg.blockDimZ = 1;
+	CK(cuLaunchKernelEx(&cfg, f, args, NULL));
+	CK(cuMemcpyDtoH(out, dout, sizeof(out)));
+	EXPECT(out[0] == -5 && out[1] == 1234 && out[2] == -77777 && out[3] == (double)(1ll << 40));
+	EXPECT(out[4] == 1.5 && out[5] == -2.25 && out[6] == 42 && out[7] == 3.5 && out[8] == 'x');
+	EXPECT(out[9] == 1.0 && out[10] == 2.0 && out[11] == 3.0 && out[12] == -9 && out[13] == 200);
+	CK(cuMemFree(dout));
+}
+
+/* __device__ globals written from the host, changed by a kernel, read back. */
+static void globals(CUmodule mod)
+{
+	CUfunction f;
+	CUdeviceptr counter, table, dout;
+	size_t csz = 0, tsz = 0;
+	int v = 5, out = 0;
+	float t[8], t2[8];
+
+	CK(cuModuleGetGlobal(&counter, &csz, mod, "dev_counter"));
+	CK(cuModuleGetGlobal(&table, &tsz, mod, "dev_table"));
+	EXPECT(csz == sizeof(int) && tsz == sizeof(t));
+	for (int i = 0; i < 8; i++)
+		t[i] = (float)i;
+	CK(cuMemcpyHtoD(counter, &v, sizeof(v)));
+	CK(cuMemcpyHtoD(table, t, sizeof(t)));
+	CK(cuModuleGetFunction(&f, mod, "use_globals"));
+	CK(cuMemAlloc(&dout, sizeof(int)));
+	void *args[] = { &dout };
+	CK(cuLaunchKernel(f, 1, 1, 1, 32, 1, 1, 0, NULL, args, NULL));
+	CK(cuMemcpyDtoH(&out, dout, sizeof(out)));
+	CK(cuMemcpyDtoH(&v, counter, sizeof(v)));
+	CK(cuMemcpyDtoH(t2, table, sizeof(t2)));
+	EXPECT(out == 5 && v == 105);
+	for (int i = 0; i < 8; i++)
+		EXPECT(t2[i] == t[i] * 2.0f + 5.0f);
+	CK(cuMemFree(dout));
+	CK_ERR(cuModuleGetGlobal(&counter, &csz, mod, "no_such_global"), CUDA_ERROR_NOT_FOUND);
+}
+
+/* A block reduction timed with events on a stream. */
+static void reduce_timed(CUmodule mod, CUstream s)
+{
+	CUfunction f;
+	CUevent e0, e1;
+	const int n = 4096;
+	float *in = malloc(n * sizeof(float)), part[16], ms = -1.0f;
+	CUdeviceptr din, dpart;
+	double sum = 0, ref = 0;
+
+	for (int i = 0; i < n; i++) {
+		in[i] = (float)(i % 17) - 8.0f;
+		ref += in[i];
+	}
+	CK(cuModuleGetFunction(&f, mod, "block_reduce"));
+	CK(cuEventCreate(&e0, CU_EVENT_DEFAULT));
+	CK(cuEventCreate(&e1, CU_EVENT_DEFAULT));
+	CK(cuMemAlloc(&din, n * sizeof(float)));
+	CK(cuMemAlloc(&dpart, sizeof(part)));
+	CK(cuMemcpyHtoDAsync(din, in, n * sizeof(float), s));
+	CK(cuEventRecord(e0, s));
+	int nn = n;
+	void *args[] = { &din, &dpart, &nn };
+	CK(cuLaunchKernel(f, 16, 1, 1, 256, 1, 1, 0, s, args, NULL));
+	CK(cuEventRecord(e1, s));
+	CK(cuEventSynchronize(e1));
+	CK(cuEventQuery(e1));
+	CK(cuEventElapsedTime(&ms, e0, e1));
+	EXPECT(ms >= 0.0f);
+	CK(cuMemcpyDtoH(part, dpart, sizeof(part)));
+	for (int i = 0; i < 16; i++)
+		sum += part[i];
+	EXPECT(fabs(sum - ref) < 1e-3);
+	CK(cuEventDestroy(e0));
+	CK(cuEventDestroy(e1));
+	CK(cuMemFree(din));
+	CK(cuMemFree(dpart));
+	free(in);
+}
+
+int main(void)
+{
+	CUdevice dev;
+	CUcontext ctx;
+	CUmodule ptx, fat;
+	CUstream s;
+	size_t len;
+
+	CK(cuInit(0));
+	CK(cuDeviceGet(&dev, 0));
+	CK(cuCtxCreate(&ctx, NULL, 0, dev));
+	CK(cuStreamCreate(&s, 0));
+
+	/* The same kernels from PTX text (cuModuleLoadData) and from a file (cuModuleLoad, fatbin). */
+	void *text = e2e_read_file(e2e_kernel_path("basic.ptx"), &len);
+	CK(cuModuleLoadData(&ptx, text));
+	free(text);
+	CK(cuModuleLoad(&fat, e2e_kernel_path("basic.fatbin")));
+	CUmodule mods[2] = { ptx, fat };
+	for (int m = 0; m < 2; m++) {
+		vec_add(mods[m], s);
+		saxpy_extra(mods[m]);
+		many_params(mods[m]);
+		globals(mods[m]);
+		reduce_timed(mods[m], s);
+		printf("module %s: ok\n", m ? "fatbin" : "ptx");
+	}
+	CUfunction f;
+	CK_ERR(cuModuleGetFunction(&f, ptx, "no_such_kernel"), CUDA_ERROR_NOT_FOUND);
+	CK(cuModuleUnload(ptx));
+	CK(cuModuleUnload(fat));
+	CK(cuStreamDestroy(s));
+	CK(cuCtxDestroy(ctx));
+	printf("kernels: ok\n");
+	return 0;
+}
