@@ -122,9 +122,14 @@ int vgpu_modimage_size(const void *image, size_t max, size_t *len)
 		int rc = elf_size(p, max, len);
 		return rc ? rc : VGPU_MODIMAGE_CUBIN;
 	}
-	/* PTX: text up to a NUL */
+	/* PTX: text up to a NUL, starting (after blanks) with a directive or a comment */
 	const uint8_t *nul = memchr(p, 0, max);
 	if (!nul || nul == p)
+		return -EINVAL;
+	const uint8_t *q0 = p;
+	while (q0 < nul && isspace(*q0))
+		q0++;
+	if (q0 == nul || (*q0 != '.' && *q0 != '/'))
 		return -EINVAL;
 	for (const uint8_t *q = p; q < nul; q++)
 		if (*q < 0x20 && !isspace(*q))
@@ -441,6 +446,8 @@ static int elf_kernels(const uint8_t *p, size_t len, struct vgpu_kernel_info **a
 		return -EINVAL;
 	const uint8_t *strsh = p + shoff + (uint64_t)shstrndx * shentsize;
 	uint64_t stroff = rd64(strsh + 0x18), strsize = rd64(strsh + 0x20);
+	if (stroff > real || strsize > real - stroff)
+		return -EINVAL;
 	for (uint32_t i = 0; i < shnum; i++) {
 		const uint8_t *sh = p + shoff + (uint64_t)i * shentsize;
 		uint32_t nameoff = rd32(sh);
@@ -454,6 +461,8 @@ static int elf_kernels(const uint8_t *p, size_t len, struct vgpu_kernel_info **a
 			return -EINVAL;
 		if (nlen <= 9 || memcmp(nm, ".nv.info.", 9))
 			continue;
+		if (off > real || size > real - off)
+			return -EINVAL;
 		int rc = kernels_add(arr, n, nm + 9, nlen - 9);
 		if (rc)
 			return rc;

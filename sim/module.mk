@@ -45,7 +45,8 @@ $(KERNEL_DIR)/%_sm90.fatbin: tests/kernels/%.cu
 	$(NVCC) -fatbin -gencode arch=compute_90,code=sm_90 $< -o $@
 
 # ---- tests ----
-SIM_TEST_NAMES := test_sim_basic test_sim_kernels test_sim_errors test_sim_streams
+SIM_TEST_NAMES := test_sim_basic test_sim_kernels test_sim_errors test_sim_streams \
+                  test_sim_modimage
 SIM_TESTS := $(SIM_TEST_NAMES:%=$(B)/tests/sim/%)
 
 $(B)/tests/sim/test_sim_modimage: $(B)/tests/sim/test_sim_modimage.o $(B)/runtime/modimage.o $(SIM_KERNELS)

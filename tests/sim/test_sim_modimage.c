@@ -1,0 +1,203 @@
+/* SPDX-License-Identifier: MIT */
+/* runtime/modimage.c: image kinds and lengths, PTX extraction from ZSTD and LZ4 fatbins,
+ * SASS-only detection, kernel parameter layouts from PTX, cubin and fatbin (which must
+ * agree with each other and with the C layout), and robustness against truncated and
+ * randomly corrupted images (run under ASan). */
+#include "modimage.h"
+
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define EXPECT(cond) do { \
+	if (!(cond)) { \
+		fprintf(stderr, "%s:%d: expected %s\n", __FILE__, __LINE__, #cond); \
+		exit(1); \
+	} } while (0)
+
+static void *rd(const char *rel, size_t *n)
+{
+	char path[1024];
+	const char *b = getenv("VGPU_BUILD");
+	snprintf(path, sizeof(path), "%s/%s", b ? b : "build/rel", rel);
+	FILE *f = fopen(path, "rb");
+	if (!f) {
+		fprintf(stderr, "cannot open %s\n", path);
+		exit(1);
+	}
+	fseek(f, 0, SEEK_END);
+	long len = ftell(f);
+	fseek(f, 0, SEEK_SET);
+	char *p = malloc((size_t)len + 1);
+	EXPECT(p && fread(p, 1, (size_t)len, f) == (size_t)len);
+	fclose(f);
+	p[len] = 0;
+	*n = (size_t)len;
+	return p;
+}
+
+static const struct vgpu_kernel_info *find(const struct vgpu_kernel_info *k, size_t n, const char *name)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(k[i].name, name))
+			return &k[i];
+	fprintf(stderr, "kernel %s not found\n", name);
+	exit(1);
+}
+
+struct params { int a; double b; char c; float d[3]; short e; };
+
+static void check_layouts(const struct vgpu_kernel_info *k, size_t n, const char *what)
+{
+	EXPECT(n >= 12);
+	const struct vgpu_kernel_info *mp = find(k, n, "many_params");
+	/* (char, short, int, long long, float, double, struct params, unsigned char, double *) */
+	static const uint32_t off[] = {0, 2, 4, 8, 16, 24, 32, 72, 80};
+	static const uint32_t sz[] = {1, 2, 4, 8, 4, 8, sizeof(struct params), 1, 8};
+	EXPECT(sizeof(struct params) == 40 && _Alignof(struct params) == 8);
+	if (mp->nparams != 9) {
+		fprintf(stderr, "%s: many_params has %u params\n", what, mp->nparams);
+		exit(1);
+	}
+	for (int i = 0; i < 9; i++)
+		if (mp->params[i].offset != off[i] || mp->params[i].size != sz[i]) {
+			fprintf(stderr, "%s: param %d at %u size %u, want %u/%u\n", what, i,
+			        mp->params[i].offset, mp->params[i].size, off[i], sz[i]);
+			exit(1);
+		}
+	EXPECT(mp->param_bytes == 88);
+	const struct vgpu_kernel_info *va = find(k, n, "vec_add");
+	EXPECT(va->nparams == 4 && va->param_bytes == 28);
+	EXPECT(va->params[3].offset == 24 && va->params[3].size == 4);
+	const struct vgpu_kernel_info *gs = find(k, n, "grid_stride");
+	EXPECT(gs->nparams == 4 && gs->params[3].offset == 24 && gs->params[3].size == 8);
+}
+
+static void same_kernels(const struct vgpu_kernel_info *a, size_t na,
+                         const struct vgpu_kernel_info *b, size_t nb)
+{
+	EXPECT(na == nb);
+	for (size_t i = 0; i < na; i++) {
+		const struct vgpu_kernel_info *o = find(b, nb, a[i].name);
+		EXPECT(o->nparams == a[i].nparams && o->param_bytes == a[i].param_bytes);
+		for (uint32_t j = 0; j < o->nparams; j++)
+			EXPECT(o->params[j].offset == a[i].params[j].offset &&
+			       o->params[j].size == a[i].params[j].size);
+	}
+}
+
+static uint32_t rng = 12345;
+static uint32_t next(void) { rng = rng * 1103515245u + 12345u; return rng >> 8; }
+
+/* Random corruption must never crash (ASan watches) nor claim more bytes than given. */
+static void mutate(const unsigned char *img, size_t n, int rounds)
+{
+	unsigned char *c = malloc(n);
+	for (int r = 0; r < rounds; r++) {
+		memcpy(c, img, n);
+		int flips = 1 + (int)(next() % 8);
+		for (int i = 0; i < flips; i++) {
+			size_t at = next() % (next() % 4 ? (n < 160 ? n : 160) : n);
+			c[at] = (unsigned char)next();
+		}
+		size_t len;
+		if (vgpu_modimage_size(c, n, &len) > 0 && memcmp(c, "\xb1\x43\x62\x46", 4))
+			EXPECT(len <= n);
+		char *ptx = NULL;
+		if (vgpu_modimage_ptx(c, n, &ptx) == 0)
+			free(ptx);
+		struct vgpu_kernel_info *k;
+		size_t nk;
+		if (vgpu_modimage_kernels(c, n, &k, &nk) == 0)
+			vgpu_modimage_free_kernels(k, nk);
+	}
+	free(c);
+}
+
+int main(void)
+{
+	size_t np, nf, nl, nc, n9;
+	char *ptx = rd("tests/kernels/basic.ptx", &np);
+	unsigned char *fb = rd("tests/kernels/basic.fatbin", &nf);
+	unsigned char *lz = rd("tests/kernels/basic_lz4.fatbin", &nl);
+	unsigned char *cub = rd("tests/kernels/basic.cubin", &nc);
+	unsigned char *s90 = rd("tests/kernels/basic_sm90.fatbin", &n9);
+	size_t len;
+
+	/* kinds and lengths */
+	EXPECT(vgpu_modimage_size(ptx, np + 1, &len) == VGPU_MODIMAGE_PTX && len == np + 1);
+	EXPECT(vgpu_modimage_size(ptx, np, &len) == -EINVAL);     /* NUL not within max */
+	EXPECT(vgpu_modimage_size(fb, nf, &len) == VGPU_MODIMAGE_FATBIN && len == nf);
+	EXPECT(vgpu_modimage_size(fb, nf - 1, &len) == -EINVAL);
+	EXPECT(vgpu_modimage_size(cub, nc, &len) == VGPU_MODIMAGE_CUBIN && len <= nc && len > nc / 2);
+	EXPECT(vgpu_modimage_size(cub, len - 1, &len) == -EINVAL);
+	struct { uint32_t magic, version; const void *data; void *unused; } w = {VGPU_FATBIN_WRAPPER_MAGIC, 1, fb, NULL};
+	EXPECT(vgpu_modimage_size(&w, sizeof(w), &len) == VGPU_MODIMAGE_WRAPPER && len == nf);
+	EXPECT(vgpu_modimage_unwrap(&w) == fb && vgpu_modimage_unwrap(fb) == fb);
+	EXPECT(vgpu_modimage_size("P", 2, &len) == -EINVAL);
+	EXPECT(vgpu_modimage_size(" .v", 4, &len) == VGPU_MODIMAGE_PTX && len == 4);
+	EXPECT(vgpu_modimage_size("", 1, &len) == -EINVAL);
+	EXPECT(vgpu_modimage_size("\x7f" "E", 3, &len) == -EINVAL);
+
+	/* PTX extraction: ZSTD and LZ4 entries decompress to the same text */
+	char *pz, *pl, *pp;
+	EXPECT(vgpu_modimage_ptx(fb, nf, &pz) == 0);
+	EXPECT(vgpu_modimage_ptx(lz, nl, &pl) == 0);
+	EXPECT(vgpu_modimage_ptx(ptx, np + 1, &pp) == 0 && !strcmp(pp, ptx));
+	free(pp);
+	EXPECT(!strcmp(pz, pl));
+	EXPECT(strstr(pz, ".entry vec_add") && strstr(pz, ".entry many_params"));
+	EXPECT(vgpu_modimage_ptx(&w, sizeof(w), &pp) == 0 && !strcmp(pp, pz));
+	free(pp);
+	char *none;
+	EXPECT(vgpu_modimage_ptx(s90, n9, &none) == -ENOEXEC);
+	EXPECT(vgpu_modimage_ptx(cub, nc, &none) == -ENOEXEC);
+
+	/* kernel layouts from four sources agree with the C ABI and with each other */
+	struct vgpu_kernel_info *k1, *k2, *k3, *k4, *k5;
+	size_t n1, n2, n3, n4, n5;
+	EXPECT(vgpu_modimage_kernels(ptx, np + 1, &k1, &n1) == 0);
+	EXPECT(vgpu_modimage_kernels(fb, nf, &k2, &n2) == 0);     /* from the ELF's .nv.info */
+	EXPECT(vgpu_modimage_kernels(cub, nc, &k3, &n3) == 0);
+	EXPECT(vgpu_modimage_kernels(lz, nl, &k4, &n4) == 0);
+	EXPECT(vgpu_modimage_kernels(pz, strlen(pz) + 1, &k5, &n5) == 0);
+	check_layouts(k1, n1, "ptx");
+	check_layouts(k2, n2, "fatbin");
+	check_layouts(k3, n3, "cubin");
+	same_kernels(k1, n1, k2, n2);
+	same_kernels(k1, n1, k3, n3);
+	same_kernels(k1, n1, k4, n4);
+	same_kernels(k1, n1, k5, n5);
+	vgpu_modimage_free_kernels(k1, n1);
+	vgpu_modimage_free_kernels(k2, n2);
+	vgpu_modimage_free_kernels(k3, n3);
+	vgpu_modimage_free_kernels(k4, n4);
+	vgpu_modimage_free_kernels(k5, n5);
+	EXPECT(vgpu_modimage_kernels(s90, n9, &k1, &n1) == 0 && n1 >= 12);   /* SASS has .nv.info */
+	vgpu_modimage_free_kernels(k1, n1);
+
+	/* truncation at every length of the headers, and corruption */
+	for (size_t cut = 0; cut < 400; cut++) {
+		char *t;
+		struct vgpu_kernel_info *k;
+		size_t nk;
+		EXPECT(vgpu_modimage_size(fb, cut, &len) < 0);
+		EXPECT(vgpu_modimage_ptx(fb, cut, &t) < 0);
+		EXPECT(vgpu_modimage_kernels(cub, cut, &k, &nk) < 0);
+	}
+	mutate(fb, nf, 3000);
+	mutate(lz, nl, 1500);
+	mutate(cub, nc, 3000);
+	mutate((unsigned char *)ptx, np + 1, 500);
+	free(pz);
+	free(pl);
+	free(ptx);
+	free(fb);
+	free(lz);
+	free(cub);
+	free(s90);
+	printf("test_sim_modimage: all checks passed\n");
+	return 0;
+}
