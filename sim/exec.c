@@ -30,6 +30,7 @@ static pthread_cond_t pool_idle = PTHREAD_COND_INITIALIZER;   /* a participant l
 static struct job *jobs;
 static pthread_once_t pool_once = PTHREAD_ONCE_INIT;
 static uint64_t shared_win, local_win;
+static uint64_t max_insns;
 
 static void job_work(struct job *j)
 {
@@ -82,6 +83,8 @@ static void *pool_main(void *arg)
 static void pool_init(void)
 {
 	long nc = sysconf(_SC_NPROCESSORS_ONLN);
+	const char *wd = getenv("VGPU_SIM_WATCHDOG_INSNS");
+	max_insns = wd ? strtoull(wd, NULL, 0) : 10000000000ull;
 	const char *e = getenv("VGPU_SIM_THREADS");
 	long n = e ? atol(e) : nc;
 	if (n < 1)
@@ -120,6 +123,7 @@ int sim_pool_run(struct sim_launch_op *k, char *err, size_t errlen)
 	j.env.hook_ctx = sim_hook_ctx;
 	j.env.shared_win = shared_win;
 	j.env.local_win = local_win;
+	j.env.max_insns = max_insns;
 	j.nblocks = (uint64_t)k->l.grid[0] * k->l.grid[1] * k->l.grid[2];
 	pthread_mutex_init(&j.err_lock, NULL);
 	pthread_mutex_lock(&pool_lock);

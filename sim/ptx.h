@@ -108,6 +108,7 @@ struct ptx_env {
 	void (*hook)(void *ctx, uint64_t dptr, uint64_t len, int write);
 	void *hook_ctx;
 	uint64_t shared_win, local_win; /* generic-address windows (reserved, never host memory) */
+	uint64_t max_insns;             /* per-block watchdog: -ETIMEDOUT past it (0: none) */
 };
 
 struct ptx_launch {
@@ -119,8 +120,9 @@ struct ptx_launch {
 };
 
 /* Runs block (bx, by, bz) of a launch to completion. Returns 0, -EFAULT for an illegal
- * address, -EINVAL for a trap or malformed state (err says which instruction and line),
- * -ENOMEM. Thread-safe: blocks of one launch may run concurrently. */
+ * address, -EINVAL for a trap, misalignment or call-stack overflow (err says which
+ * instruction and line), -ETIMEDOUT past env->max_insns, -ENOMEM. Thread-safe: blocks of
+ * one launch may run concurrently. */
 int ptx_block_run(const struct ptx_launch *l, const struct ptx_env *env, uint32_t bx,
                   uint32_t by, uint32_t bz, uint64_t *ninsn, char *err, size_t errlen);
 

@@ -34,6 +34,7 @@ struct thr {
 	uint8_t *local;
 	uint32_t local_cap, local_top;
 	uint32_t tid[3], lin;
+	uint32_t depth;           /* call depth */
 };
 
 struct blk {
@@ -709,9 +710,20 @@ slow:
 			break;
 		}
 		case OP_BRA:
+			if ((uint32_t)in->imm < pc && b->env->max_insns &&
+			    unlikely(b->ninsn + n > b->env->max_insns)) {
+				fault(b, t, in, -ETIMEDOUT, "watchdog: instruction budget exhausted at pc", pc - 1);
+				rc = -ETIMEDOUT;
+				goto out;
+			}
 			pc = (uint32_t)in->imm;
 			break;
 		case OP_CALL: {
+			if (unlikely(++t->depth > 1024)) {
+				fault(b, t, in, -EINVAL, "call stack overflow (recursion deeper than 1024) at pc", pc - 1);
+				rc = -EINVAL;
+				goto out;
+			}
 			const struct ptx_call *cs = &b->l->mod->calls[in->imm];
 			const struct ptx_func *cf = &b->l->mod->funcs[cs->callee];
 			struct frame *nf = frame_new(b, t, cf);
@@ -743,6 +755,7 @@ slow:
 				    cs->ret_off + fr->fn->ret_size <= pf->fn->frame_param_size)
 					memcpy(pf->param + cs->ret_off, fr->param + fr->fn->ret_off, fr->fn->ret_size);
 				pc = fr->ret_pc;
+				t->depth--;
 				t->local_top = fr->local_base;
 				free(fr);
 				fr = t->fr = pf;

@@ -1145,8 +1145,67 @@ static int add_fix(struct P *P, const char *label, uint32_t line)
 	return 0;
 }
 
-/* Parses one instruction whose mnemonic is t (guard already parsed into g/gneg). */
+#define KB(k) (1u << (k))
+#define KI (KB(K_U16) | KB(K_U32) | KB(K_U64))
+#define KS (KB(K_S16) | KB(K_S32) | KB(K_S64))
+#define KF (KB(K_F32) | KB(K_F64))
+#define KALL (KI | KS | KF | KB(K_U8) | KB(K_S8))
+
+/* Types the interpreter implements for each opcode (after signedness folding). */
+static uint32_t op_kinds(int op)
+{
+	switch (op) {
+	case OP_MOV: return KI | KF | KB(K_PRED) | KB(K_U8);
+	case OP_ADD: case OP_SUB: case OP_MUL_LO: return KI | KF;
+	case OP_MAD_LO: case OP_NEG: case OP_SELP: return op == OP_MAD_LO ? KI : KI | KF;
+	case OP_FMA: case OP_RCP: case OP_SQRT: case OP_RSQRT: case OP_EX2: case OP_LG2:
+	case OP_COPYSIGN: return KF;
+	case OP_SIN: case OP_COS: case OP_TANH: return KB(K_F32);
+	case OP_MUL_HI: return KI | KS;
+	case OP_MAD_HI: return KB(K_U32) | KB(K_S32) | KB(K_U64) | KB(K_S64);
+	case OP_MUL_WIDE: case OP_MAD_WIDE: return KB(K_U16) | KB(K_S16) | KB(K_U32) | KB(K_S32);
+	case OP_DIV: case OP_MIN: case OP_MAX: return KI | KS | KF;
+	case OP_REM: return KI | KS;
+	case OP_ABS: return KS | KF;
+	case OP_AND: case OP_OR: case OP_XOR: case OP_NOT: return KI | KB(K_PRED);
+	case OP_CNOT: case OP_SHL: return KI;
+	case OP_SHR: return KI | KS;
+	case OP_SHF_L: case OP_SHF_R: case OP_PRMT: return KB(K_U32);
+	case OP_POPC: case OP_CLZ: case OP_BREV: case OP_BFI: return KB(K_U32) | KB(K_U64);
+	case OP_BFE: return KB(K_U32) | KB(K_S32) | KB(K_U64) | KB(K_S64);
+	case OP_SETP: return KI | KS | KF | KB(K_PRED);
+	case OP_CVT: case OP_LD: case OP_ST: return KALL;
+	case OP_ATOM: return KB(K_U32) | KB(K_S32) | KB(K_U64) | KB(K_S64) | KF;
+	case OP_PACK: case OP_UNPACK: return KB(K_U16) | KB(K_U32) | KB(K_U64) | KF;
+	default: return ~0u;   /* control flow, cvta, nop: type-independent */
+	}
+}
+
+static int parse_insn_raw(struct P *P, const struct tok *t, uint32_t g, int gneg);
+
+/* Parses one instruction whose mnemonic is t (guard already parsed into g/gneg), then
+ * checks that the interpreter implements its opcode for its type. */
 static int parse_insn(struct P *P, const struct tok *t, uint32_t g, int gneg)
+{
+	char name[64];
+	uint32_t line = t->line;
+	snprintf(name, sizeof(name), "%.*s", (int)(t->n < 60 ? t->n : 60), t->s);
+	uint32_t before = P->f->ncode;
+	int rc = parse_insn_raw(P, t, g, gneg);
+	if (rc || P->f->ncode == before)
+		return rc;
+	const struct ptx_insn *in = &P->f->code[P->f->ncode - 1];
+	if (in->kind >= 16 || !(op_kinds(in->op) & (1u << in->kind)) ||
+	    (in->op == OP_CVT && (in->kind2 >= 16 || !(KALL & (1u << in->kind2)))))
+		return perr(P, -ENOTSUP, line, "unsupported instruction '%s' (type not implemented)", name);
+	if ((in->op == OP_PACK || in->op == OP_UNPACK) && in->mod2 != 2 && in->mod2 != 4)
+		return perr(P, -ENOTSUP, line, "unsupported instruction '%s' (vector size)", name);
+	if ((in->op == OP_LD || in->op == OP_ST) && in->mod2 != 1 && in->mod2 != 2 && in->mod2 != 4)
+		return perr(P, -ENOTSUP, line, "unsupported instruction '%s' (vector size)", name);
+	return 0;
+}
+
+static int parse_insn_raw(struct P *P, const struct tok *t, uint32_t g, int gneg)
 {
 	uint32_t line = t->line;
 	struct mn m;
@@ -1269,6 +1328,9 @@ static int parse_insn(struct P *P, const struct tok *t, uint32_t g, int gneg)
 			return perr(P, -EINVAL, line, "malformed '%s'", name);
 		if (!strcmp(op, "set"))
 			return perr(P, -ENOTSUP, line, "unsupported instruction '%s' (use setp)", name);
+		if (m.nkinds < 1 || o[0].t == O_ADDR || o[1].t != O_SLOT || o[2].t != O_SLOT ||
+		    (n == 4 && o[3].t != O_SLOT))
+			return perr(P, -EINVAL, line, "malformed '%s'", name);
 		in->op = OP_SETP;
 		in->mod = (uint8_t)c;
 		in->kind = (uint8_t)m.kinds[m.nkinds - 1];
