@@ -40,6 +40,12 @@ endif
 
 $(B)/proxy/%.o: CPPFLAGS += $(PROXY_FEATURES)
 
+# Objects built before the codec or generated/ appeared lack the generic path: rebuild them
+# when the feature set changes (the stamp is rewritten only when it differs).
+PROXY_STAMP := $(B)/proxy/.features
+$(shell mkdir -p $(B)/proxy && (echo '$(PROXY_FEATURES)' | cmp -s - $(PROXY_STAMP) || echo '$(PROXY_FEATURES)' > $(PROXY_STAMP)))
+$(filter $(B)/proxy/%.o,$(PROXY_OBJS)): $(PROXY_STAMP)
+
 $(PROXY): $(PROXY_OBJS) $(RING_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PROXY_LIBS)

@@ -106,14 +106,16 @@ int main(int argc, char **argv)
 	CUresult (*d_free)(CUdeviceptr) = (CUresult (*)(CUdeviceptr))dlsym(dl, "cuMemFree_v2");
 	CUresult (*d_htod)(CUdeviceptr, const void *, size_t) = (CUresult (*)(CUdeviceptr, const void *, size_t))dlsym(dl, "cuMemcpyHtoD_v2");
 	CUresult (*d_dtoh)(void *, CUdeviceptr, size_t) = (CUresult (*)(void *, CUdeviceptr, size_t))dlsym(dl, "cuMemcpyDtoH_v2");
-	CUresult (*d_ctxcreate)(CUcontext *, unsigned, CUdevice) = (CUresult (*)(CUcontext *, unsigned, CUdevice))dlsym(dl, "cuCtxCreate_v2");
-	if (!d_init || !d_ver || !d_alloc || !d_free || !d_htod || !d_dtoh || !d_ctxcreate) {
+	CUresult (*d_retain)(CUcontext *, CUdevice) = (CUresult (*)(CUcontext *, CUdevice))dlsym(dl, "cuDevicePrimaryCtxRetain");
+	CUresult (*d_setcur)(CUcontext) = (CUresult (*)(CUcontext))dlsym(dl, "cuCtxSetCurrent");
+	if (!d_init || !d_ver || !d_alloc || !d_free || !d_htod || !d_dtoh || !d_retain || !d_setcur) {
 		printf("%s lacks an entry point the benchmark needs\n", lib);
 		return 77;
 	}
 	CUcontext dctx;
 	d_init(0);
-	d_ctxcreate(&dctx, 0, 0);
+	d_retain(&dctx, 0);
+	d_setcur(dctx);
 
 	const char *extra[] = { "--log-level", "warn", NULL };
 	if (ptest_start(&p, lib, extra) < 0) {
@@ -135,10 +137,14 @@ int main(int argc, char **argv)
 	}
 	struct vgpu_wbuf wb = { 0 };
 	CUcontext ctx, *pctx = &ctx;
-	unsigned fl = 0;
 	CUdevice dev = 0;
-	void *cv[] = { &pctx, &fl, &dev };
-	call(ch, &vgpu_call_cuCtxCreate_v2, cv, &wb);
+	void *cv[] = { &pctx, &dev };
+	void *sv[] = { &ctx };
+	if (call(ch, &vgpu_call_cuDevicePrimaryCtxRetain, cv, &wb) != CUDA_SUCCESS ||
+	    call(ch, &vgpu_call_cuCtxSetCurrent, sv, &wb) != CUDA_SUCCESS) {
+		fprintf(stderr, "cannot set a context up through the proxy\n");
+		return 1;
+	}
 
 	printf("driver: %s   (proxy build %s; shm transport, default geometry)\n", lib, ptest_build());
 	printf("%-34s %14s %14s %8s\n", "operation", "direct", "via proxy", "ratio");
