@@ -638,6 +638,34 @@ static void hook_cases(struct vgpu_arena *ar)
 		CHECK(vgpu_decode_reply(&vgpu_call_cuMemAllocPitch_v2, argv, r.data, (uint32_t)r.len, &res, &b) == 0 && out == 0x5000,
 		      "pitch reply");
 	}
+	/* a range whose length expression overflows 64 bits is refused, not wrapped */
+	{
+		unsigned long long p = 0x10000;
+		size_t pitch = 1ull << 62, w8 = 1, h8 = 8;
+		unsigned char uc = 1;
+		void *argv[] = { &p, &pitch, &uc, &w8, &h8 };
+		CHECK(vgpu_encode_request(&vgpu_call_cuMemsetD2D8_v2, argv, &w, &b) == 0, "encode memset2d");
+		vgpu_arena_reset(ar);
+		CHECK(vgpu_decode_request(&vgpu_call_cuMemsetD2D8_v2, w.data, (uint32_t)w.len, ar, &hooks, &l, pargv, &b, &err) == -EFAULT &&
+		      err == CUDA_ERROR_INVALID_VALUE, "overflowing range accepted");
+		size_t cnt = 1ull << 62;
+		CUdeviceptr dp = 0x1000;
+		unsigned int ui = 0;
+		void *a32[] = { &dp, &ui, &cnt }; /* N*4 overflows */
+		CHECK(vgpu_encode_request(&vgpu_call_cuMemsetD32_v2, a32, &w, &b) == 0, "encode memset32");
+		vgpu_arena_reset(ar);
+		CHECK(vgpu_decode_request(&vgpu_call_cuMemsetD32_v2, w.data, (uint32_t)w.len, ar, &hooks, &l, pargv, &b, &err) == -EFAULT,
+		      "N*4 overflow accepted");
+	}
+	/* a negative length: the client refuses to encode, the proxy refuses to decode */
+	{
+		char name[16], *pn = name;
+		int len = -1, dev = 0;
+		void *argv[] = { &pn, &len, &dev };
+		CHECK(vgpu_encode_request(&vgpu_call_cuDeviceGetName, argv, &w, &b) == -EINVAL, "negative capacity encoded");
+		uint8_t m[] = { 0x93, 0x10, 0xff, 0x00 }; /* capacity 16, len -1 */
+		CHECK(dec(&vgpu_call_cuDeviceGetName, m, sizeof(m), ar, &err) == -EBADMSG, "negative len accepted");
+	}
 	/* handles: translated in, registered out, dropped on destroy; bad ones refused */
 	{
 		CUstream s = (CUstream)(uintptr_t)0x42;

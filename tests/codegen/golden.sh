@@ -14,6 +14,11 @@ fx=tests/codegen/fixtures
 if [ ! -x "$cg" ]; then echo "golden: $cg not built"; exit 1; fi
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 fail=0; n=0
+# the command line itself
+if ! "$cg" --help | grep -q '^usage: vgpu-codegen'; then echo "FAIL --help"; fail=1; fi
+if ! "$cg" --version | grep -qx 'vgpu-codegen [0-9][0-9.]*'; then echo "FAIL --version"; fail=1; fi
+"$cg" --bogus 2>/dev/null; if [ $? -ne 2 ]; then echo "FAIL: an unknown option must exit 2"; fail=1; fi
+"$cg" --out "$tmp/missing" 2>/dev/null; if [ $? -ne 2 ]; then echo "FAIL: a missing output directory must exit 2"; fail=1; fi
 for spec in "$fx"/*.spec; do
   name=$(basename "$spec" .spec); n=$((n+1))
   out="$tmp/$name"; mkdir -p "$out"
