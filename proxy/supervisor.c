@@ -28,6 +28,7 @@ struct szone {
 	int ctrl_fd;                     /* handoffs to the worker */
 	uint8_t token[16];
 	char name[65];
+	uint32_t client_pid;             /* as the NEW_ZONE hello claimed (logs/stats only, never trusted) */
 	struct vgpu_zone_stats *stats;   /* MAP_SHARED page, written by the worker */
 };
 
@@ -116,6 +117,7 @@ static void zone_create(struct supervisor *s, const struct vgpu_hello *hello, co
 		goto fail;
 	}
 	z.id = ++s->next_id;
+	z.client_pid = hello->pid;
 	snprintf(z.name, sizeof(z.name), "%s", name);
 	z.stats = st;
 	z.ctrl_fd = sv[0];
@@ -315,8 +317,8 @@ static void on_stats(struct supervisor *s)
 		const struct szone *z = &s->zones[i];
 		const struct vgpu_zone_stats *st = z->stats;
 		size_t k = (size_t)snprintf(line, sizeof(line),
-			"zone %u name=%s pid=%d channels=%llu mem=%llu peak=%llu allocs=%llu handles=%llu",
-			z->id, z->name, (int)z->pid,
+			"zone %u name=%s client=%u worker=%d channels=%llu mem=%llu peak=%llu allocs=%llu handles=%llu",
+			z->id, z->name, z->client_pid, (int)z->pid,
 			(unsigned long long)vgpu_stat_get(&st->channels), (unsigned long long)vgpu_stat_get(&st->mem_bytes),
 			(unsigned long long)vgpu_stat_get(&st->mem_peak), (unsigned long long)vgpu_stat_get(&st->allocs),
 			(unsigned long long)vgpu_stat_get(&st->handles));

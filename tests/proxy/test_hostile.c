@@ -37,11 +37,12 @@ static int pid_of_zone(const struct ptest_proxy *p, const char *name)
 {
 	char buf[8192], key[80];
 	int pid;
-	snprintf(key, sizeof(key), "name=%s pid=", name);
+	snprintf(key, sizeof(key), "name=%s client=", name);
 	if (ptest_stats(p, buf, sizeof(buf)) < 0)
 		return -1;
 	char *s = strstr(buf, key);
-	return s && sscanf(s + strlen(key), "%d", &pid) == 1 ? pid : -1;
+	unsigned client;
+	return s && sscanf(s + strlen(key), "%u worker=%d", &client, &pid) == 2 ? pid : -1;
 }
 
 int main(void)
