@@ -345,6 +345,27 @@ static void mutate(const struct vgpu_call_desc *d, struct vgpu_arena *ar, int ro
 	make_args(d, cv, cargv);
 	if (vgpu_encode_request(d, cargv, &req, &cb))
 		goto out;
+	/* replies too: the client decoder must stay inside the caller's buffers */
+	vgpu_arena_reset(ar);
+	if (vgpu_decode_request(d, req.data, (uint32_t)req.len, ar, NULL, NULL, pargv, &pb, &err) == 0) {
+		struct vgpu_wbuf rep = { 0 };
+		struct vgpu_bulk_list rb;
+		for (unsigned k = 0; k < pb.n; k++)
+			*pb.seg[k].slot = NULL; /* bulk storage is not needed to encode the reply */
+		if (pb.n == 0 && vgpu_encode_reply(d, pargv, CUDA_SUCCESS, NULL, NULL, &rep, &rb) == 0) {
+			for (int k = 0; k < rounds; k++) {
+				uint8_t m[VGPU_MSG_MAX];
+				size_t n = rep.len;
+				CUresult res;
+				memcpy(m, rep.data, n);
+				for (int flips = 1 + (int)rnd_below(4); flips; flips--)
+					m[rnd_below(n)] = (uint8_t)rnd();
+				int rc = vgpu_decode_reply(d, cargv, m, (uint32_t)n, &res, &rb);
+				CHECK(rc == 0 || rc == -EBADMSG, "%s: decode_reply returned %d", d->name, rc);
+			}
+		}
+		vgpu_wbuf_free(&rep);
+	}
 	for (int k = 0; k < rounds; k++) {
 		uint8_t m[VGPU_MSG_MAX];
 		size_t n = req.len;
