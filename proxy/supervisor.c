@@ -32,9 +32,20 @@ struct szone {
 	struct vgpu_zone_stats *stats;   /* MAP_SHARED page, written by the worker */
 };
 
+/* Accepted connections whose hello has not arrived yet (polled, never waited for). */
+#define PENDING_MAX 64
+#define HELLO_TIMEOUT_MS 2000
+
+struct pending {
+	int fd;
+	int64_t deadline_ms;   /* CLOCK_MONOTONIC */
+};
+
 struct supervisor {
 	struct vgpu_proxy_config *cfg;
 	int lfd, ctl_fd, sig_fd;
+	struct pending pend[PENDING_MAX];
+	unsigned npend;
 	char ctl_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	struct szone *zones;
 	unsigned nzones;
@@ -201,22 +212,67 @@ static const char *hello_check(const struct vgpu_hello *h, uint32_t len)
 	return NULL;
 }
 
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * Accept a connection and park it until its hello is readable: the supervisor serves every
+ * zone from one thread, so it never blocks on a client. The oldest parked connection is
+ * dropped when the table is full; each is dropped after HELLO_TIMEOUT_MS.
+ */
 static void on_accept(struct supervisor *s)
+{
+	int sock = accept4(s->lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+	if (sock < 0) {
+		if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
+			vgpu_warn("accept on %s: %s", s->cfg->listen_path, strerror(errno));
+		return;
+	}
+	if (s->npend == PENDING_MAX) {
+		vgpu_warn("%u connections without a hello; dropping the oldest", PENDING_MAX);
+		close(s->pend[0].fd);
+		memmove(&s->pend[0], &s->pend[1], (PENDING_MAX - 1) * sizeof(s->pend[0]));
+		s->npend--;
+	}
+	s->pend[s->npend++] = (struct pending){ sock, now_ms() + HELLO_TIMEOUT_MS };
+}
+
+static void pending_remove(struct supervisor *s, unsigned i)
+{
+	memmove(&s->pend[i], &s->pend[i + 1], (s->npend - i - 1) * sizeof(s->pend[0]));
+	s->npend--;
+}
+
+/* Drop parked connections past their deadline; returns the poll timeout until the next one. */
+static int pending_expire(struct supervisor *s)
+{
+	int64_t now = now_ms(), next = -1;
+	for (unsigned i = 0; i < s->npend;) {
+		if (s->pend[i].deadline_ms <= now) {
+			vgpu_warn("refused a connection: no hello within %d ms", HELLO_TIMEOUT_MS);
+			close(s->pend[i].fd);
+			pending_remove(s, i);
+			continue;
+		}
+		if (next < 0 || s->pend[i].deadline_ms - now < next)
+			next = s->pend[i].deadline_ms - now;
+		i++;
+	}
+	return (int)next;
+}
+
+/* A parked connection is readable: take its hello and route the channel. Consumes sock. */
+static void on_hello(struct supervisor *s, int sock)
 {
 	struct vgpu_hello hello;
 	uint32_t len = 0;
 	int memfd = -1, rc;
 	char name[65];
 
-	int sock = accept4(s->lfd, NULL, NULL, SOCK_CLOEXEC);
-	if (sock < 0) {
-		if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
-			vgpu_warn("accept on %s: %s", s->cfg->listen_path, strerror(errno));
-		return;
-	}
-	/* The supervisor serves everyone: a client that connects and sends nothing must not stall it. */
-	struct timeval tv = { .tv_sec = 2, .tv_usec = 0 };
-	setsockopt(sock, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	memset(&hello, 0, sizeof(hello));
 	rc = vgpu_shm_recv_hello(sock, &hello, sizeof(hello), &len, &memfd);
 	if (rc < 0) {
@@ -224,8 +280,8 @@ static void on_accept(struct supervisor *s)
 			  vgpu_chan_setup_error());
 		goto refuse;
 	}
-	tv.tv_sec = 0;
-	setsockopt(sock, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	/* The worker's channel uses the socket for liveness; give it back its blocking mode. */
+	fcntl(sock, F_SETFL, fcntl(sock, F_GETFL) & ~O_NONBLOCK);
 	const char *bad = hello_check(&hello, len);
 	if (bad) {
 		vgpu_warn("refused a connection (hello of %u bytes): %s", len, bad);
@@ -443,8 +499,12 @@ int vgpu_supervisor_run(struct vgpu_proxy_config *cfg)
 	vgpu_info("listening on %s (stats: %s)", cfg->listen_path, s.ctl_path);
 
 	while (!s.stopping) {
-		struct pollfd p[3] = { { s.lfd, POLLIN, 0 }, { s.ctl_fd, POLLIN, 0 }, { s.sig_fd, POLLIN, 0 } };
-		if (poll(p, 3, -1) < 0) {
+		struct pollfd p[3 + PENDING_MAX] = { { s.lfd, POLLIN, 0 }, { s.ctl_fd, POLLIN, 0 }, { s.sig_fd, POLLIN, 0 } };
+		int timeout = pending_expire(&s);
+		unsigned np = s.npend;
+		for (unsigned i = 0; i < np; i++)
+			p[3 + i] = (struct pollfd){ s.pend[i].fd, POLLIN, 0 };
+		if (poll(p, 3 + np, timeout) < 0) {
 			if (errno == EINTR)
 				continue;
 			vgpu_err("poll: %s", strerror(errno));
@@ -463,11 +523,27 @@ int vgpu_supervisor_run(struct vgpu_proxy_config *cfg)
 		}
 		if (s.stopping)
 			break;
+		/* Parked connections first (by fd, since on_accept may reorder the table). */
+		for (unsigned i = 0; i < np; i++) {
+			if (!p[3 + i].revents)
+				continue;
+			for (unsigned j = 0; j < s.npend; j++) {
+				if (s.pend[j].fd == p[3 + i].fd) {
+					int fd = s.pend[j].fd;
+					pending_remove(&s, j);
+					on_hello(&s, fd);
+					break;
+				}
+			}
+		}
 		if (p[0].revents)
 			on_accept(&s);
 		if (p[1].revents)
 			on_stats(&s);
 	}
+	for (unsigned i = 0; i < s.npend; i++)
+		close(s.pend[i].fd);
+	s.npend = 0;
 	close(s.lfd);
 	unlink(cfg->listen_path);
 	shutdown_all(&s);

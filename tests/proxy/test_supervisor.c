@@ -1,6 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* test_supervisor.c — vgpu-proxy as a process: welcome, refused hellos, JOIN, unknown opcodes, zone death, stats, fd/RSS flatness, SIGTERM. */
 #include <dirent.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 
 #include "check.h"
 #include "proxytest.h"
@@ -114,6 +117,33 @@ int main(void)
 	expect_refused(&p, &h, sizeof(h), "unknown JOIN token");
 	ptest_hello(&h, VGPU_HELLO_NEW_ZONE, w1.token, "bad");
 	expect_refused(&p, &h, sizeof(h), "NEW_ZONE with a token");
+
+	/* 3b. Clients that connect and say nothing (more than the proxy parks) do not stop it
+	 * from serving others, and are closed. */
+	{
+		int silent[70];
+		struct sockaddr_un sa = { .sun_family = AF_UNIX };
+		CHECK(strlen(p.sock) < sizeof(sa.sun_path));
+		memcpy(sa.sun_path, p.sock, strlen(p.sock) + 1 < sizeof(sa.sun_path) ? strlen(p.sock) + 1 : sizeof(sa.sun_path) - 1);
+		for (int i = 0; i < 70; i++) {
+			silent[i] = socket(AF_UNIX, SOCK_SEQPACKET, 0);   /* the listener's type */
+			int crc = connect(silent[i], (struct sockaddr *)&sa, sizeof(sa));
+			if (crc < 0)
+				fprintf(stderr, "connect %s (pid %d): %s\n", sa.sun_path, (int)p.pid, strerror(errno));
+			CHECK(silent[i] >= 0 && crc == 0);
+		}
+		ptest_hello(&h, VGPU_HELLO_JOIN, w1.token, "after-silent");
+		CHECK_EQ(ptest_open(&p, &h, sizeof(h), &c, &w), 0);
+		CHECK_EQ(w.zone_id, w1.zone_id);
+		if (c)
+			vgpu_chan_close(c);
+		for (int i = 0; i < 70; i++) {
+			struct pollfd pf = { silent[i], POLLIN, 0 };
+			char b;
+			CHECK(poll(&pf, 1, 20000) == 1 && read(silent[i], &b, 1) == 0);   /* EOF from the proxy */
+			close(silent[i]);
+		}
+	}
 
 	/* 4. An opcode no call has: an error reply (NOT_SUPPORTED = 801), the channel stays. */
 	{
