@@ -120,6 +120,8 @@ struct cg_header {
 	const char *path;
 	const char *base;        /* basename for messages */
 	long cuda_version;
+	const char *extra[8];     /* more headers declaring cu* functions (e.g. cudaProfiler.h) */
+	int nextra;
 	struct cg_func *funcs;
 	int nfuncs;
 };
@@ -133,8 +135,8 @@ void *cg_xrealloc(void *p, size_t n);
 char *cg_xstrdup(const char *s);
 
 int cg_spec_parse(struct cg_spec *s, const char *path);
-int cg_header_parse(struct cg_header *h, const struct cg_spec *s, const char *path,
-		    const char *const *clang_args, int nclang_args);
+int cg_header_parse(struct cg_header *h, const struct cg_spec *s, const char *path, const char *const *extra,
+		    int nextra, const char *const *clang_args, int nclang_args);
 int cg_classify(struct cg_header *h, struct cg_spec *s);
 int cg_emit(const struct cg_header *h, const struct cg_spec *s, const char *outdir);
 /* Release everything the parsers allocated (strings in cg_func point into the spec: free the header first). */

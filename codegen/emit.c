@@ -120,6 +120,15 @@ static void proto(FILE *f, const struct cg_func *fn, const char *name_prefix, co
 	fputc(')', f);
 }
 
+/* #include lines for the extra headers (by basename, found on the include path). */
+static void include_extra(FILE *f)
+{
+	for (int i = 0; i < H->nextra; i++) {
+		const char *b = strrchr(H->extra[i], '/');
+		fprintf(f, "#include <%s>\n", b ? b + 1 : H->extra[i]);
+	}
+}
+
 static int op_count(void)
 {
 	int max = 0;
@@ -258,7 +267,9 @@ static int emit_client(const char *dir)
 	fprintf(o.f, "/* vgpu_client.c — libvgpu's exported cu* entry points: thin calls of the generic encoder, and unsupported stubs.\n");
 	fprintf(o.f, " * Custom and local calls are hand-written in libvgpu/. Built in libcuda's own view of cuda.h so that the\n");
 	fprintf(o.f, " * versioned, per-thread-stream and legacy ABI names can all be defined. */\n");
-	fprintf(o.f, "#define __CUDA_API_VERSION_INTERNAL 1\n#include <cuda.h>\n\n#include \"vgpu_client.h\"\n");
+	fprintf(o.f, "#define __CUDA_API_VERSION_INTERNAL 1\n#include <cuda.h>\n");
+	include_extra(o.f);
+	fprintf(o.f, "\n#include \"vgpu_client.h\"\n");
 	for (int i = 0; i < nbyop; i++) {
 		const struct cg_func *fn = byop[i];
 		if (fn->cls != CG_GEN)
@@ -300,7 +311,9 @@ static int emit_dispatch(const char *dir)
 		return -EIO;
 	header(o.f, "/*", "*/");
 	fprintf(o.f, "/* vgpu_dispatch.h — the proxy's view: driver entry points (dlsym'd) and the opcode-indexed dispatch table. */\n");
-	fprintf(o.f, "#ifndef VGPU_DISPATCH_H\n#define VGPU_DISPATCH_H\n\n#include <cuda.h>\n#include \"vgpu_calls.h\"\n\n");
+	fprintf(o.f, "#ifndef VGPU_DISPATCH_H\n#define VGPU_DISPATCH_H\n\n#include <cuda.h>\n");
+	include_extra(o.f);
+	fprintf(o.f, "#include \"vgpu_calls.h\"\n\n");
 	fprintf(o.f, "/* One pointer per remoted call (generated and custom); NULL when the backend lacks it. */\n");
 	fprintf(o.f, "struct vgpu_driver {\n");
 	for (int i = 0; i < nbyop; i++) {
@@ -329,7 +342,9 @@ static int emit_dispatch(const char *dir)
 		return -EIO;
 	header(o.f, "/*", "*/");
 	fprintf(o.f, "/* vgpu_dispatch.c — proxy side: dlsym of the driver's entry points, one thunk per remoted call, the dispatch table. */\n");
-	fprintf(o.f, "#define __CUDA_API_VERSION_INTERNAL 1\n#include <cuda.h>\n\n#include <dlfcn.h>\n#include <errno.h>\n#include <stddef.h>\n#include <stdio.h>\n#include <string.h>\n\n#include \"vgpu_dispatch.h\"\n\n");
+	fprintf(o.f, "#define __CUDA_API_VERSION_INTERNAL 1\n#include <cuda.h>\n");
+	include_extra(o.f);
+	fprintf(o.f, "\n#include <dlfcn.h>\n#include <errno.h>\n#include <stddef.h>\n#include <stdio.h>\n#include <string.h>\n\n#include \"vgpu_dispatch.h\"\n\n");
 	fprintf(o.f, "static const struct {\n\tconst char *name;\n\tsize_t off;\n} syms[] = {\n");
 	for (int i = 0; i < nbyop; i++)
 		fprintf(o.f, "\t{ \"%s\", offsetof(struct vgpu_driver, %s) },\n", byop[i]->name, byop[i]->name);
@@ -407,7 +422,12 @@ static int emit_coverage(const char *dir)
 		return -EIO;
 	header(o.f, "<!--", "-->");
 	fprintf(o.f, "# CUDA driver API coverage (%s, CUDA_VERSION %ld)\n\n", H->base, H->cuda_version);
-	fprintf(o.f, "Every `cu*` function that %s declares (public view plus libcuda's internal view: versioned,\n", H->base);
+	fprintf(o.f, "Every `cu*` function that %s", H->base);
+	for (int i = 0; i < H->nextra; i++) {
+		const char *b = strrchr(H->extra[i], '/');
+		fprintf(o.f, "%s%s", i + 1 == H->nextra ? " and " : ", ", b ? b + 1 : H->extra[i]);
+	}
+	fprintf(o.f, " declare%s (public view plus libcuda's internal view: versioned,\n", H->nextra ? "" : "s");
 	fprintf(o.f, "per-thread-stream and legacy ABI names), with its class from `spec/cuda.spec`.\n\n");
 	fprintf(o.f, "| class | count | meaning |\n|---|---:|---|\n");
 	fprintf(o.f, "| generated | %d | stub, descriptor and thunk all generated |\n", n[CG_GEN]);

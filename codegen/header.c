@@ -14,6 +14,7 @@ struct walk {
 	const struct cg_spec *s;
 	int internal;
 	CXFile main_file;
+	const char *path;
 };
 
 static char *dup_cx(CXString s)
@@ -219,7 +220,7 @@ static enum CXChildVisitResult visit(CXCursor cur, CXCursor parent, CXClientData
 		f->in_public = 1;
 	if (f->p || f->nparams)
 		return CXChildVisit_Continue; /* first view (public) wins; prototypes agree */
-	f->file = cg_xstrdup(w->h->path);
+	f->file = cg_xstrdup(w->path);
 	f->line = line;
 	CXType ft = clang_getCursorType(cur);
 	f->ret = dup_cx(clang_getTypeSpelling(clang_getResultType(ft)));
@@ -243,8 +244,8 @@ static enum CXChildVisitResult visit(CXCursor cur, CXCursor parent, CXClientData
 	return CXChildVisit_Continue;
 }
 
-static int parse_view(struct cg_header *h, const struct cg_spec *s, CXIndex idx, const char *const *args, int nargs,
-		      int internal)
+static int parse_view(struct cg_header *h, const struct cg_spec *s, CXIndex idx, const char *path,
+		      const char *const *args, int nargs, int internal)
 {
 	const char *argv[64];
 	int n = 0;
@@ -257,11 +258,16 @@ static int parse_view(struct cg_header *h, const struct cg_spec *s, CXIndex idx,
 	argv[n++] = "-std=gnu11";
 	if (internal)
 		argv[n++] = "-D__CUDA_API_VERSION_INTERNAL";
+	/* the header's own directory, for its <cuda.h> includes */
+	char idir[4096];
+	const char *slash = strrchr(path, '/');
+	snprintf(idir, sizeof(idir), "-I%.*s", slash ? (int)(slash - path) : 1, slash ? path : ".");
+	argv[n++] = idir;
 	for (int i = 0; i < nargs && n < 63; i++)
 		argv[n++] = args[i];
-	ec = clang_parseTranslationUnit2(idx, h->path, argv, n, NULL, 0, CXTranslationUnit_SkipFunctionBodies, &tu);
+	ec = clang_parseTranslationUnit2(idx, path, argv, n, NULL, 0, CXTranslationUnit_SkipFunctionBodies, &tu);
 	if (ec != CXError_Success) {
-		cg_error(h->path, 0, "libclang could not parse the header (error %d); check the path and -I options", (int)ec);
+		cg_error(path, 0, "libclang could not parse the header (error %d); check the path and -I options", (int)ec);
 		return -EINVAL;
 	}
 	for (unsigned i = 0; i < clang_getNumDiagnostics(tu); i++) {
@@ -275,7 +281,7 @@ static int parse_view(struct cg_header *h, const struct cg_spec *s, CXIndex idx,
 		}
 		clang_disposeDiagnostic(d);
 	}
-	struct walk w = { h, s, internal, clang_getFile(tu, h->path) };
+	struct walk w = { h, s, internal, clang_getFile(tu, path), path };
 	clang_visitChildren(clang_getTranslationUnitCursor(tu), visit, &w);
 	clang_disposeTranslationUnit(tu);
 	return rc;
@@ -315,8 +321,8 @@ static int is_variant(const char *name)
 	return n > 5 && (!strcmp(name + n - 5, "_ptds") || !strcmp(name + n - 5, "_ptsz"));
 }
 
-int cg_header_parse(struct cg_header *h, const struct cg_spec *s, const char *path, const char *const *clang_args,
-		    int nclang_args)
+int cg_header_parse(struct cg_header *h, const struct cg_spec *s, const char *path, const char *const *extra,
+		    int nextra, const char *const *clang_args, int nclang_args)
 {
 	CXIndex idx;
 	int rc;
@@ -331,9 +337,15 @@ int cg_header_parse(struct cg_header *h, const struct cg_spec *s, const char *pa
 		return -EINVAL;
 	}
 	idx = clang_createIndex(0, 0);
-	rc = parse_view(h, s, idx, clang_args, nclang_args, 0);
+	rc = parse_view(h, s, idx, path, clang_args, nclang_args, 0);
 	if (!rc)
-		rc = parse_view(h, s, idx, clang_args, nclang_args, 1);
+		rc = parse_view(h, s, idx, path, clang_args, nclang_args, 1);
+	for (int i = 0; i < nextra && i < 8 && !rc; i++) {
+		h->extra[h->nextra++] = extra[i];
+		rc = parse_view(h, s, idx, extra[i], clang_args, nclang_args, 0);
+		if (!rc)
+			rc = parse_view(h, s, idx, extra[i], clang_args, nclang_args, 1);
+	}
 	clang_disposeIndex(idx);
 	for (int i = 0; i < h->nfuncs; i++) {
 		struct cg_func *f = &h->funcs[i];

@@ -11,12 +11,15 @@
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: vgpu-codegen [--header CUDA_H] [--spec SPEC] [--out DIR] [-IDIR|-DNAME[=V]]...\n"
+		"usage: vgpu-codegen [--header CUDA_H] [--extra-header H]... [--spec SPEC] [--out DIR]\n"
+		"                    [-IDIR|-DNAME[=V]]...\n"
 		"\n"
 		"Walks CUDA_H (default /usr/local/cuda/include/cuda.h) with libclang, applies the\n"
 		"annotations and pinned opcodes of SPEC (default spec/cuda.spec, format in docs/SPEC.md)\n"
 		"and writes into DIR (default generated/): vgpu_ops.h, vgpu_calls.[ch], vgpu_client.[ch],\n"
 		"vgpu_dispatch.[ch], libvgpu.map and COVERAGE.md. Output is deterministic.\n"
+		"--extra-header adds the cu* functions of another header libcuda implements\n"
+		"(e.g. cudaProfiler.h); at most 8.\n"
 		"\n"
 		"Every function of CUDA_H must be classified by the spec; errors are printed as\n"
 		"FILE:LINE: error: ... and the exit status is 1 (2 for usage errors).\n"
@@ -29,8 +32,8 @@ static void usage(FILE *f)
 int main(int argc, char **argv)
 {
 	const char *header = "/usr/local/cuda/include/cuda.h", *spec = "spec/cuda.spec", *out = "generated";
-	const char *cargs[32];
-	int ncargs = 0, quiet = 0;
+	const char *cargs[32], *extra[8];
+	int ncargs = 0, nextra = 0, quiet = 0;
 	struct cg_spec s;
 	struct cg_header h;
 	struct stat st;
@@ -52,6 +55,8 @@ int main(int argc, char **argv)
 				spec = argv[++i];
 			else
 				out = argv[++i];
+		} else if (!strcmp(a, "--extra-header") && i + 1 < argc && nextra < 8) {
+			extra[nextra++] = argv[++i];
 		} else if ((!strncmp(a, "-I", 2) || !strncmp(a, "-D", 2)) && a[2] && ncargs < 32) {
 			cargs[ncargs++] = a;
 		} else {
@@ -67,7 +72,7 @@ int main(int argc, char **argv)
 	memset(&h, 0, sizeof(h));
 	if (cg_spec_parse(&s, spec))
 		goto out;
-	if (cg_header_parse(&h, &s, header, cargs, ncargs))
+	if (cg_header_parse(&h, &s, header, extra, nextra, cargs, ncargs))
 		goto out;
 	if (cg_classify(&h, &s))
 		goto out;

@@ -16,7 +16,7 @@ ALL += $(CODEGEN)
 
 # Rewrites generated/ from cuda.h + spec/cuda.spec (idempotent).
 regen: $(CODEGEN)
-	$(CODEGEN) --header $(CUDA_H) --spec spec/cuda.spec --out generated
+	$(CODEGEN) --header $(CUDA_H) --extra-header $(dir $(CUDA_H))cudaProfiler.h --spec spec/cuda.spec --out generated
 
 # ---- codec (runtime/codec.c, rules here because runtime/module.mk covers the ring) ----
 # Parts that use the codec link $(CODEC_OBJS) and add $(CODEC_LIBS).
@@ -30,7 +30,8 @@ $(B)/runtime/codec.o: CFLAGS += -O3
 endif
 
 # ---- tests: make B=build/san SAN=1 test-codegen ----
-CODEGEN_TESTS := $(B)/tests/codegen/codec_test $(B)/tests/codegen/regen_check.sh $(B)/tests/codegen/golden.sh
+CODEGEN_TESTS := $(B)/tests/codegen/codec_test $(B)/tests/codegen/regen_check.sh $(B)/tests/codegen/golden.sh \
+                 $(B)/tests/codegen/abi_check.sh
 
 $(B)/tests/codegen/codec_test: $(B)/tests/codegen/codec_test.o $(CODEC_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(CODEC_LIBS)

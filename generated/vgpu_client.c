@@ -4,6 +4,7 @@
  * versioned, per-thread-stream and legacy ABI names can all be defined. */
 #define __CUDA_API_VERSION_INTERNAL 1
 #include <cuda.h>
+#include <cudaProfiler.h>
 
 #include "vgpu_client.h"
 
@@ -3862,6 +3863,24 @@ CUresult CUDAAPI cuParamSetv(CUfunction hfunc, int offset, void *ptr, unsigned i
 	(void)ptr;
 	(void)numbytes;
 	return vgpu_client_unsupported("cuParamSetv");
+}
+
+CUresult CUDAAPI cuProfilerInitialize(const char *configFile, const char *outputFile, CUoutput_mode outputMode)
+{
+	(void)configFile;
+	(void)outputFile;
+	(void)outputMode;
+	return vgpu_client_unsupported("cuProfilerInitialize");
+}
+
+CUresult CUDAAPI cuProfilerStart(void)
+{
+	return vgpu_client_unsupported("cuProfilerStart");
+}
+
+CUresult CUDAAPI cuProfilerStop(void)
+{
+	return vgpu_client_unsupported("cuProfilerStop");
 }
 
 CUresult CUDAAPI cuSignalExternalSemaphoresAsync(const CUexternalSemaphore *extSemArray, const CUDA_EXTERNAL_SEMAPHORE_SIGNAL_PARAMS *paramsArray, unsigned int numExtSems, CUstream stream)

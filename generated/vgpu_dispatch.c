@@ -2,6 +2,7 @@
 /* vgpu_dispatch.c — proxy side: dlsym of the driver's entry points, one thunk per remoted call, the dispatch table. */
 #define __CUDA_API_VERSION_INTERNAL 1
 #include <cuda.h>
+#include <cudaProfiler.h>
 
 #include <dlfcn.h>
 #include <errno.h>

@@ -4,6 +4,7 @@
 #define VGPU_DISPATCH_H
 
 #include <cuda.h>
+#include <cudaProfiler.h>
 #include "vgpu_calls.h"
 
 /* One pointer per remoted call (generated and custom); NULL when the backend lacks it. */

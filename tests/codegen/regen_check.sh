@@ -2,6 +2,7 @@
 # SPDX-License-Identifier: MIT
 # Fails when generated/ is not what vgpu-codegen makes from cuda.h + spec/cuda.spec now,
 # and checks that two runs give byte-identical output (deterministic, idempotent).
+# Keep the options in step with the regen target in codegen/module.mk.
 set -u
 if [ "${1:-}" = "--help" ]; then
   echo "usage: regen_check.sh   (cwd = repo root, VGPU_BUILD = build dir holding codegen/vgpu-codegen)"
@@ -14,7 +15,7 @@ if [ ! -r "$cuda_h" ]; then echo "regen_check: $cuda_h not found; install the CU
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 mkdir "$tmp/a" "$tmp/b"
 for d in a b; do
-  if ! "$cg" --quiet --header "$cuda_h" --spec spec/cuda.spec --out "$tmp/$d"; then
+  if ! "$cg" --quiet --header "$cuda_h" --extra-header "$(dirname "$cuda_h")/cudaProfiler.h" --spec spec/cuda.spec --out "$tmp/$d"; then
     echo "regen_check: vgpu-codegen failed on spec/cuda.spec (see above)"; exit 1
   fi
 done
