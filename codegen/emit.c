@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "codegen.h"
 #include "wire.h"
@@ -33,12 +34,40 @@ static int out_open(struct out *o, const char *dir, const char *name)
 	return 0;
 }
 
-/* Moves the finished file into place (a failed run never leaves a half-written output). */
+/* 1 if files a and b have the same bytes. */
+static int same_content(const char *a, const char *b)
+{
+	FILE *fa = fopen(a, "rb"), *fb = fopen(b, "rb");
+	int same = fa && fb;
+	char ba[8192], bb[8192];
+
+	while (same) {
+		size_t na = fread(ba, 1, sizeof(ba), fa), nb = fread(bb, 1, sizeof(bb), fb);
+		if (na != nb || memcmp(ba, bb, na))
+			same = 0;
+		else if (na == 0)
+			break;
+	}
+	if (fa)
+		fclose(fa);
+	if (fb)
+		fclose(fb);
+	return same;
+}
+
+/*
+ * Moves the finished file into place (a failed run never leaves a half-written output);
+ * an unchanged file keeps its timestamp, so a no-op regen rebuilds nothing.
+ */
 static int out_close(struct out *o)
 {
 	if (fclose(o->f)) {
 		cg_error(o->tmp, 0, "write failed: %s", strerror(errno));
 		return -EIO;
+	}
+	if (same_content(o->tmp, o->path)) {
+		unlink(o->tmp);
+		return 0;
 	}
 	if (rename(o->tmp, o->path)) {
 		cg_error(o->path, 0, "cannot replace: %s", strerror(errno));
