@@ -6,6 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "ring.h"
 
@@ -234,15 +237,22 @@ static int64_t in_avail(struct vgpu_chan *c)
 	return rc ? rc : (int64_t)(uint32_t)(c->in_prod_seen - c->in_cons);
 }
 
-/* Free bytes on the outgoing message ring (validated), or -EPROTO. */
-static int64_t out_free(struct vgpu_chan *c)
+/* Free bytes on the outgoing message ring (validated), or -EPROTO. The peer's index is
+ * only re-read when our cached view does not already show need bytes free: it is a
+ * cache line the consumer writes, so reading it on every send costs a cross-core miss. */
+static int64_t out_free(struct vgpu_chan *c, uint32_t need)
 {
+	uint32_t cached = c->geom.msg_ring_bytes - (uint32_t)(c->out_prod - c->out_cons_seen);
+	uint32_t k;
+	int rc;
+
+	if (cached >= need)
+		return cached;
 	/* acquire: pairs with the consumer's release store of msg_cons; its copies out of the
 	 * freed space are complete before we overwrite it. */
-	uint32_t k = atomic_load_explicit(&c->hdr->dir[c->side].msg_cons, memory_order_acquire);
-	int rc = idx_check(c, "message consumer index", k, &c->out_cons_seen, c->out_prod,
-			   c->geom.msg_ring_bytes, VGPU_RING_ALIGN, 0);
-
+	k = atomic_load_explicit(&c->hdr->dir[c->side].msg_cons, memory_order_acquire);
+	rc = idx_check(c, "message consumer index", k, &c->out_cons_seen, c->out_prod,
+		       c->geom.msg_ring_bytes, VGPU_RING_ALIGN, 0);
 	return rc ? rc : (int64_t)c->geom.msg_ring_bytes - (uint32_t)(c->out_prod - c->out_cons_seen);
 }
 
@@ -283,10 +293,13 @@ static int chan_kick(struct vgpu_chan *c, uint32_t want)
 
 int vgpu_chan_flush(struct vgpu_chan *c)
 {
-	if (!c->need_flush)
+	uint32_t want = (c->need_flush ? VGPU_RING_WANT_DATA : 0) |
+			(c->need_space_kick ? VGPU_RING_WANT_SPACE : 0);
+
+	if (!want)
 		return 0;
-	c->need_flush = 0;
-	return chan_kick(c, VGPU_RING_WANT_DATA);
+	c->need_flush = c->need_space_kick = 0;
+	return chan_kick(c, want);
 }
 
 static uint64_t now_ns(void)
@@ -315,7 +328,7 @@ static int chan_ready(struct vgpu_chan *c, enum wait_kind k, uint32_t need)
 
 	switch (k) {
 	case W_MSG:        v = in_avail(c); break;
-	case W_SPACE:      v = out_free(c); break;
+	case W_SPACE:      v = out_free(c, need); break;
 	case W_BULK_IN:    v = bin_avail(c); break;
 	case W_BULK_SPACE: v = bout_free(c); break;
 	default:           return -EINVAL;
@@ -432,7 +445,7 @@ int vgpu_chan_send(struct vgpu_chan *c, uint16_t opcode, uint16_t flags, uint32_
 		return chan_note(c, -EPIPE, "peer closed the channel");
 	total = msg_total(len);
 	for (;;) {
-		int64_t f = out_free(c);
+		int64_t f = out_free(c, total);
 
 		if (f < 0)
 			return (int)f;
@@ -465,15 +478,20 @@ static int recv_common(struct vgpu_chan *c, struct vgpu_msg_hdr *hdr, void *buf,
 	if (c->err)
 		return c->err;
 	for (;;) {
-		avail = in_avail(c);
+		/* Messages already seen (a batch) need no new look at the peer's index. */
+		avail = c->in_prod_seen != c->in_cons ? (int64_t)(uint32_t)(c->in_prod_seen - c->in_cons)
+						     : in_avail(c);
 		if (avail < 0)
 			return (int)avail;
 		if (avail)
 			break;
 		if (!block) {
-			/* Nothing queued: tell a lagging peer the truth, else -EAGAIN. */
-			r = peer_closed(c) ? chan_note(c, -EPIPE, "peer closed the channel") : -EAGAIN;
-			return r;
+			/* Nothing queued: the caller goes on to something else, so deliver the
+			 * wakeups we still owe the peer now. */
+			r = vgpu_chan_flush(c);
+			if (r < 0)
+				return r;
+			return peer_closed(c) ? chan_note(c, -EPIPE, "peer closed the channel") : -EAGAIN;
 		}
 		r = chan_wait(c, W_MSG, 1);
 		if (r < 0)
@@ -501,9 +519,17 @@ static int recv_common(struct vgpu_chan *c, struct vgpu_msg_hdr *hdr, void *buf,
 	/* release: our copies out of the ring above complete before the producer can see the
 	 * space as free; pairs with its acquire load in out_free. */
 	atomic_store_explicit(&c->hdr->dir[1 - c->side].msg_cons, c->in_cons, memory_order_release);
-	r = chan_kick(c, VGPU_RING_WANT_SPACE);
-	if (r < 0)
-		return r;
+	/* Tell a producer waiting for space. The fence this takes would sit on the round-trip
+	 * critical path (it waits for the index store to reach the peer), so when the ring
+	 * was at most half full (a producer rarely waits then) the wakeup is only owed, and
+	 * paid by the next flush, send-side block or receive-side block. */
+	if (avail > c->geom.msg_ring_bytes / 2) {
+		r = chan_kick(c, VGPU_RING_WANT_SPACE);
+		if (r < 0)
+			return r;
+	} else {
+		c->need_space_kick = 1;
+	}
 	*hdr = h;
 	return (int)h.len;
 }
@@ -608,9 +634,39 @@ static int copy_from_src(void *ctx, void *chunk, uint64_t len, uint64_t off)
 	return 0;
 }
 
+/* Copy a large chunk out of the bulk area with non-temporal stores: the destination is a
+ * big buffer this core will not read back soon, so skipping the read-for-ownership of
+ * each destination line saves memory bandwidth. Small chunks use memcpy. */
+static void copy_out(uint8_t *dst, const uint8_t *src, uint64_t n)
+{
+#if defined(__SSE2__)
+	if (n >= (32u << 10)) {
+		uint64_t head = (16 - ((uintptr_t)dst & 15)) & 15;
+
+		memcpy(dst, src, head);
+		dst += head, src += head, n -= head;
+		for (; n >= 64; n -= 64, dst += 64, src += 64) {
+			__m128i a = _mm_loadu_si128((const __m128i *)(const void *)src);
+			__m128i b = _mm_loadu_si128((const __m128i *)(const void *)(src + 16));
+			__m128i c = _mm_loadu_si128((const __m128i *)(const void *)(src + 32));
+			__m128i d = _mm_loadu_si128((const __m128i *)(const void *)(src + 48));
+
+			_mm_stream_si128((__m128i *)(void *)dst, a);
+			_mm_stream_si128((__m128i *)(void *)(dst + 16), b);
+			_mm_stream_si128((__m128i *)(void *)(dst + 32), c);
+			_mm_stream_si128((__m128i *)(void *)(dst + 48), d);
+		}
+		/* sfence: the streaming stores are weakly ordered; make them visible before
+		 * the caller's later stores (and before it reports the data as read). */
+		_mm_sfence();
+	}
+#endif
+	memcpy(dst, src, n);
+}
+
 static int copy_to_dst(void *ctx, void *chunk, uint64_t len, uint64_t off)
 {
-	memcpy((uint8_t *)ctx + off, chunk, len);
+	copy_out((uint8_t *)ctx + off, chunk, len);
 	return 0;
 }
 

@@ -89,6 +89,7 @@ struct vgpu_chan {
 	uint32_t bout_prod, bout_cons_seen;
 	uint32_t bin_cons, bin_prod_seen;
 	int need_flush;                /* we published something the peer may be waiting for */
+	int need_space_kick;           /* we freed ring space the peer may be waiting for */
 	uint32_t bulk_chunk;           /* largest bulk step published at once (pipelining) */
 	uint32_t spin_ns;
 	int err;                       /* sticky -EPROTO / -EMSGSIZE once broken */
