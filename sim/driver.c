@@ -16,7 +16,10 @@ int g_inited;
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 static CUresult init_rc = CUDA_ERROR_NOT_INITIALIZED;
 
-struct primary { struct sim_ctx *ctx; unsigned flags; int refs; };
+/* dead: the primary context's storage after its last release. Like the real driver, the
+ * handle value stays the same across release/retain and a released handle is never freed
+ * memory (a stale CUcontext fails with CUDA_ERROR_CONTEXT_IS_DESTROYED, never a use after free). */
+struct primary { struct sim_ctx *ctx; unsigned flags; int refs; struct sim_ctx *dead; };
 static struct primary prim[SIM_MAX_DEVICES];
 
 static __thread struct sim_ctx *tls_stack[64];
@@ -324,11 +327,9 @@ struct sim_ctx *sim_ctx_current(CUresult *rc)
 	return c;
 }
 
-static struct sim_ctx *ctx_new(int dev, unsigned flags)
+static struct sim_ctx *ctx_init(struct sim_ctx *c, int dev, unsigned flags)
 {
-	struct sim_ctx *c = calloc(1, sizeof(*c));
-	if (!c)
-		return NULL;
+	memset(c, 0, sizeof(*c));
 	c->magic = MAGIC_CTX;
 	c->dev = dev;
 	c->flags = flags;
@@ -341,10 +342,17 @@ static struct sim_ctx *ctx_new(int dev, unsigned flags)
 	return c;
 }
 
+static struct sim_ctx *ctx_new(int dev, unsigned flags)
+{
+	struct sim_ctx *c = malloc(sizeof(*c));
+	return c ? ctx_init(c, dev, flags) : NULL;
+}
+
 extern void sim_modules_destroy_ctx(struct sim_ctx *c);
 
-/* Tears down everything a context owns; the caller has unlinked it from thread stacks. */
-static void ctx_teardown(struct sim_ctx *c)
+/* Tears down everything a context owns but keeps its storage (magic cleared); the caller
+ * has unlinked it from thread stacks. */
+static void ctx_release(struct sim_ctx *c)
 {
 	sim_ctx_sync(c);
 	for (;;) {
@@ -362,6 +370,11 @@ static void ctx_teardown(struct sim_ctx *c)
 	sim_modules_destroy_ctx(c);
 	sim_mem_free_ctx(c);
 	c->magic = 0;
+}
+
+static void ctx_teardown(struct sim_ctx *c)
+{
+	ctx_release(c);
 	free(c);
 }
 
@@ -579,7 +592,8 @@ CUresult cuDevicePrimaryCtxRetain(CUcontext *pctx, CUdevice dev)
 	pthread_mutex_lock(&g_lock);
 	struct primary *p = &prim[dev];
 	if (!p->ctx) {
-		p->ctx = ctx_new(dev, p->flags);
+		p->ctx = p->dead ? ctx_init(p->dead, dev, p->flags) : ctx_new(dev, p->flags);
+		p->dead = NULL;
 		if (!p->ctx) {
 			pthread_mutex_unlock(&g_lock);
 			return CUDA_ERROR_OUT_OF_MEMORY;
@@ -609,7 +623,12 @@ static CUresult primary_drop(CUdevice dev, int reset)
 	pthread_mutex_unlock(&g_lock);
 	if (c) {
 		tls_remove(c);
-		ctx_teardown(c);
+		ctx_release(c);
+		pthread_mutex_lock(&g_lock);
+		if (p->dead)
+			free(p->dead);   /* a reset raced a retain: keep one shell per device */
+		p->dead = c;
+		pthread_mutex_unlock(&g_lock);
 	}
 	return CUDA_SUCCESS;
 }

@@ -25,7 +25,7 @@ struct frame {
 	struct frame *parent;
 };
 
-enum { TS_RUN, TS_BAR, TS_DONE };
+enum { TS_RUN, TS_BAR, TS_DONE, TS_WARP };
 
 struct thr {
 	struct frame *fr;
@@ -45,6 +45,7 @@ struct blk {
 	uint32_t dyn_base;
 	uint32_t ctaid[3];
 	uint32_t nthreads;
+	struct thr *th;           /* all threads of the block */
 	struct ptx_range c;       /* cached global range */
 	int fault;
 	char *err;
@@ -771,6 +772,14 @@ slow:
 		case OP_BAR:
 			t->state = TS_BAR;
 			goto out;
+		case OP_SHFL:
+		case OP_VOTE:
+		case OP_WARPSYNC:
+		case OP_ACTIVEMASK:
+			/* park here; warp_resolve() runs it for all lanes at once */
+			t->state = TS_WARP;
+			pc--;
+			goto out;
 		case OP_TRAP:
 			fault(b, t, in, -EINVAL, "trap instruction executed at pc", pc - 1);
 			rc = -EINVAL;
@@ -785,6 +794,108 @@ out:
 	t->pc = pc;
 	b->ninsn += n;
 	return rc;
+}
+
+/* Lane j's view of a shuffle (PTX ISA shfl semantics): source lane and validity. */
+static uint32_t shfl_src(int mode, uint32_t lane, uint32_t bval, uint32_t c, int *ok)
+{
+	uint32_t cval = c & 31, seg = (c >> 8) & 31;
+	uint32_t maxl = (lane & seg) | (cval & ~seg), minl = lane & seg;
+	int32_t j;
+	switch (mode) {
+	case SHFL_UP: j = (int32_t)lane - (int32_t)(bval & 31); *ok = j >= (int32_t)maxl; break;
+	case SHFL_DOWN: j = (int32_t)(lane + (bval & 31)); *ok = j <= (int32_t)maxl; break;
+	case SHFL_BFLY: j = (int32_t)(lane ^ (bval & 31)); *ok = j <= (int32_t)maxl; break;
+	default: j = (int32_t)(minl | ((bval & 31) & ~seg)); *ok = j <= (int32_t)maxl; break;
+	}
+	return *ok ? (uint32_t)j : lane;
+}
+
+/* Runs every warp collective whose participating lanes are all parked at it. Returns 1 if
+ * one ran, 0 if none could, -EINVAL (fault set) on lanes parked at different collectives. */
+static int warp_resolve(struct blk *b)
+{
+	int progress = 0;
+	for (uint32_t w0 = 0; w0 < b->nthreads; w0 += 32) {
+		uint32_t nl = b->nthreads - w0 < 32 ? b->nthreads - w0 : 32;
+		struct thr *lanes = &b->th[w0], *lead = NULL;
+		for (uint32_t i = 0; i < nl && !lead; i++)
+			if (lanes[i].state == TS_WARP)
+				lead = &lanes[i];
+		if (!lead)
+			continue;
+		const struct ptx_insn *in = &lead->fr->fn->code[lead->pc];
+		const uint32_t op = in->op >> 4;
+		uint32_t mask = (in->mod2 & WARP_FULLMASK) || op == OP_ACTIVEMASK ? ~0u
+		                : (uint32_t)lead->fr->r[in->imm];
+		uint32_t part = 0;
+		int ready = 1;
+		for (uint32_t i = 0; i < nl; i++) {
+			struct thr *t = &lanes[i];
+			if (!(mask >> i & 1) || t->state == TS_DONE)
+				continue;
+			/* activemask: the lanes converged here, whatever the others wait for */
+			if (op == OP_ACTIVEMASK && (t->state == TS_BAR || (t->state == TS_WARP &&
+			    (t->fr->fn != lead->fr->fn || t->pc != lead->pc))))
+				continue;
+			if (t->state != TS_WARP) {
+				ready = 0;
+				continue;
+			}
+			if (t->fr->fn != lead->fr->fn || t->pc != lead->pc) {
+				fault(b, t, in, -EINVAL, "lanes of a warp wait at different warp-synchronous "
+				      "instructions; pc", t->pc);
+				return -EINVAL;
+			}
+			part |= 1u << i;
+		}
+		if (!ready)
+			continue;
+		uint64_t res[32], pres[32];
+		uint32_t ballot = 0;
+		int all = 1, any = 0;
+		for (uint32_t i = 0; i < nl; i++)
+			if (part >> i & 1) {
+				int p = (int)(lanes[i].fr->r[in->o[1]] & 1) ^ !!(in->mod2 & WARP_NEG_A);
+				ballot |= (uint32_t)p << i;
+				all &= p;
+				any |= p;
+			}
+		for (uint32_t i = 0; i < nl; i++) {
+			if (!(part >> i & 1))
+				continue;
+			uint64_t *r = lanes[i].fr->r;
+			if (op == OP_SHFL) {
+				int ok;
+				uint32_t j = shfl_src(in->mod, i, (uint32_t)r[in->o[2]], (uint32_t)r[in->o[3]], &ok);
+				if (j >= nl || !(part >> j & 1))
+					j = i;      /* inactive source lane: undefined on a GPU, own value here */
+				res[i] = (uint32_t)lanes[j].fr->r[in->o[1]];
+				pres[i] = (uint64_t)ok;
+			} else if (op == OP_VOTE) {
+				res[i] = in->mod == VOTE_ALL ? (uint64_t)all : in->mod == VOTE_ANY ? (uint64_t)any :
+				         in->mod == VOTE_UNI ? (uint64_t)(all || !any) : ballot;
+			}
+		}
+		for (uint32_t i = 0; i < nl; i++) {
+			if (!(part >> i & 1))
+				continue;
+			uint64_t *r = lanes[i].fr->r;
+			if (op == OP_ACTIVEMASK) {
+				r[in->o[0]] = part;
+			} else if (op == OP_SHFL) {
+				r[in->o[0]] = res[i];
+				if (in->mod2 & WARP_HAS_P)
+					r[in->o[4]] = pres[i];
+			} else if (op == OP_VOTE) {
+				r[in->o[0]] = res[i];
+			}
+			lanes[i].pc++;
+			lanes[i].state = TS_RUN;
+		}
+		progress = 1;
+	}
+	return progress;
 }
 
 static void thr_release(struct thr *t)
@@ -837,8 +948,9 @@ int ptx_block_run(const struct ptx_launch *l, const struct ptx_env *env, uint32_
 		}
 		memcpy(t->fr->param, l->params, l->fn->param_bytes);
 	}
+	b.th = th;
 	for (;;) {
-		uint32_t done = 0, bar = 0;
+		uint32_t done = 0, warp = 0;
 		for (uint32_t i = 0; i < b.nthreads; i++) {
 			struct thr *t = &th[i];
 			if (t->state == TS_RUN) {
@@ -847,15 +959,33 @@ int ptx_block_run(const struct ptx_launch *l, const struct ptx_env *env, uint32_
 					goto out;
 			}
 			done += t->state == TS_DONE;
-			bar += t->state == TS_BAR;
+			warp += t->state == TS_WARP;
 		}
 		if (done == b.nthreads)
 			break;
+		if (warp) {
+			rc = warp_resolve(&b);
+			if (rc > 0) {
+				rc = 0;
+				continue;
+			}
+			if (rc < 0)
+				goto out;
+			/* lanes wait for a collective while others wait at bar.sync: deadlock */
+			for (uint32_t i = 0; i < b.nthreads; i++)
+				if (th[i].state == TS_WARP) {
+					fault(&b, &th[i], &th[i].fr->fn->code[th[i].pc], -EINVAL,
+					      "deadlock: warp-synchronous instruction while other lanes wait at "
+					      "bar.sync; pc", th[i].pc);
+					break;
+				}
+			rc = -EINVAL;
+			goto out;
+		}
 		/* every live thread is at the barrier: release them all */
 		for (uint32_t i = 0; i < b.nthreads; i++)
 			if (th[i].state == TS_BAR)
 				th[i].state = TS_RUN;
-		(void)bar;
 	}
 out:
 	if (th)

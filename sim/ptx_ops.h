@@ -11,6 +11,7 @@ enum ptx_op {
 	OP_BRA, OP_CALL, OP_RET, OP_EXIT, OP_BAR, OP_FMA, OP_RCP, OP_SQRT, OP_RSQRT, OP_EX2,
 	OP_LG2, OP_SIN, OP_COS, OP_TANH, OP_PACK, OP_UNPACK, OP_TRAP, OP_COPYSIGN, OP_PRMT,
 	OP_TESTP, OP_SET, OP_MUL24, OP_MAD24, OP_SAD, OP_FNS, OP_NOPRED,
+	OP_SHFL, OP_VOTE, OP_WARPSYNC, OP_ACTIVEMASK,
 	OP_COUNT
 };
 
@@ -30,5 +31,12 @@ enum { RND_NONE, RND_RN, RND_RZ, RND_RM, RND_RP, RND_RNI, RND_RZI, RND_RMI, RND_
 enum { AT_ADD, AT_MIN, AT_MAX, AT_INC, AT_DEC, AT_AND, AT_OR, AT_XOR, AT_EXCH, AT_CAS };
 /* ld/st: mod2 = vector count (1, 2, 4); mod bit 0: no result (red). */
 #define AT_RED 0x80
+
+/* Warp collectives: shfl modes and vote modes (mod); mod2 flags. */
+enum { SHFL_UP, SHFL_DOWN, SHFL_BFLY, SHFL_IDX };
+enum { VOTE_ALL, VOTE_ANY, VOTE_UNI, VOTE_BALLOT };
+#define WARP_HAS_P    0x01   /* shfl: second (predicate) destination in o[4] */
+#define WARP_FULLMASK 0x02   /* no membermask operand: all lanes */
+#define WARP_NEG_A    0x04   /* vote: source predicate negated */
 
 #endif

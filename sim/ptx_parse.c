@@ -1177,6 +1177,8 @@ static uint32_t op_kinds(int op)
 	case OP_CVT: case OP_LD: case OP_ST: return KALL;
 	case OP_ATOM: return KB(K_U32) | KB(K_S32) | KB(K_U64) | KB(K_S64) | KF;
 	case OP_PACK: case OP_UNPACK: return KB(K_U16) | KB(K_U32) | KB(K_U64) | KF;
+	case OP_SHFL: case OP_ACTIVEMASK: return KB(K_U32);
+	case OP_VOTE: return KB(K_U32) | KB(K_PRED);
 	default: return ~0u;   /* control flow, cvta, nop: type-independent */
 	}
 }
@@ -1456,6 +1458,71 @@ static int parse_insn_raw(struct P *P, const struct tok *t, uint32_t g, int gneg
 		if (n == 2)
 			return perr(P, -ENOTSUP, line, "'%s' with a thread count is not supported", name);
 		in->op = OP_BAR;
+		return 0;
+	}
+	if (!strcmp(op, "shfl")) {
+		static const char *modes[] = {".up", ".down", ".bfly", ".idx"};
+		int md = -1;
+		for (int i = 0; i < 4; i++)
+			if (mn_has(&m, modes[i]))
+				md = i;
+		int sync = mn_has(&m, ".sync");
+		if (md < 0 || n != (sync ? 5 : 4) || o[0].t == O_ADDR || o[0].t == O_VEC)
+			return perr(P, -EINVAL, line, "malformed '%s'", name);
+		for (int i = 1; i < n; i++)
+			if (o[i].t != O_SLOT)
+				return perr(P, -EINVAL, line, "malformed '%s'", name);
+		in->op = OP_SHFL;
+		in->mod = (uint8_t)md;
+		in->o[0] = o[0].slot;
+		in->o[1] = o[1].slot;
+		in->o[2] = o[2].slot;
+		in->o[3] = o[3].slot;
+		if (o[0].t == O_PAIR) {
+			in->o[4] = o[0].slot2;
+			in->mod2 |= WARP_HAS_P;
+		}
+		if (sync)
+			in->imm = o[4].slot;
+		else
+			in->mod2 |= WARP_FULLMASK;
+		return 0;
+	}
+	if (!strcmp(op, "vote")) {
+		static const char *modes[] = {".all", ".any", ".uni", ".ballot"};
+		int md = -1;
+		for (int i = 0; i < 4; i++)
+			if (mn_has(&m, modes[i]))
+				md = i;
+		int sync = mn_has(&m, ".sync");
+		if (md < 0 || n != (sync ? 3 : 2) || o[0].t != O_SLOT || o[1].t != O_SLOT ||
+		    (sync && o[2].t != O_SLOT))
+			return perr(P, -EINVAL, line, "malformed '%s'", name);
+		in->op = OP_VOTE;
+		in->mod = (uint8_t)md;
+		in->o[0] = o[0].slot;
+		in->o[1] = o[1].slot;
+		if (o[1].neg)
+			in->mod2 |= WARP_NEG_A;
+		if (sync)
+			in->imm = o[2].slot;
+		else
+			in->mod2 |= WARP_FULLMASK;
+		return 0;
+	}
+	if ((!strcmp(op, "bar") || !strcmp(op, "barrier")) && mn_has(&m, ".warp") && mn_has(&m, ".sync")) {
+		if (n != 1 || o[0].t != O_SLOT)
+			return perr(P, -EINVAL, line, "malformed '%s'", name);
+		in->op = OP_WARPSYNC;
+		in->kind = K_NONE;
+		in->imm = o[0].slot;
+		return 0;
+	}
+	if (!strcmp(op, "activemask")) {
+		if (n != 1 || o[0].t != O_SLOT)
+			return perr(P, -EINVAL, line, "malformed '%s'", name);
+		in->op = OP_ACTIVEMASK;
+		in->o[0] = o[0].slot;
 		return 0;
 	}
 	if (!strcmp(op, "membar") || !strcmp(op, "fence")) {

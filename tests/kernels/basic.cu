@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // Ordinary kernels shared by the simulator tests and the end-to-end tests: arithmetic,
-// shared memory with barriers, atomics, grid-stride loops, mixed parameters, device globals.
+// shared memory with barriers, atomics, grid-stride loops, mixed parameters, device globals,
+// warp shuffles and votes.
 #include <stdint.h>
 
 extern "C" __global__ void vec_add(const float *a, const float *b, float *c, int n)
@@ -159,6 +160,38 @@ extern "C" __global__ void float_ops(const float *x, float *y, double *z, int *i
     z[i * 2 + 1] = floor((double)v * 0.7);
     iz[i * 2 + 0] = (int)(v * 3.7f);
     iz[i * 2 + 1] = __float2int_rn(v * 2.5f);
+}
+
+extern "C" __global__ void warp_ops(const int *in, int *out, unsigned *ballots)
+{
+    int t = blockIdx.x * blockDim.x + threadIdx.x;
+    int v = in[t];
+    int s = v;
+    for (int o = 16; o > 0; o >>= 1)
+        s += __shfl_down_sync(0xffffffffu, s, o);
+    int x = v;
+    for (int o = 1; o < 32; o <<= 1)
+        x = max(x, __shfl_xor_sync(0xffffffffu, x, o));
+    int b = __shfl_sync(0xffffffffu, v, 7);
+    int up = v;
+    for (int o = 1; o < 32; o <<= 1) {
+        int y = __shfl_up_sync(0xffffffffu, up, o);
+        if ((threadIdx.x & 31) >= o)
+            up += y;
+    }
+    unsigned bal = __ballot_sync(0xffffffffu, v & 1);
+    int any = __any_sync(0xffffffffu, v > 100);
+    int all = __all_sync(0xffffffffu, v >= 0);
+    __syncwarp();
+    unsigned am = __activemask();
+    out[t * 6 + 0] = s;
+    out[t * 6 + 1] = x;
+    out[t * 6 + 2] = b;
+    out[t * 6 + 3] = up;
+    out[t * 6 + 4] = any | (all << 1);
+    out[t * 6 + 5] = (int)am;
+    if ((threadIdx.x & 31) == 0)
+        ballots[t / 32] = bal;
 }
 
 extern "C" __global__ void oob_write(int *p, long long off)

@@ -316,6 +316,58 @@ static void t_globals_calls_floats(void)
 	CK(cuMemFree(diz));
 }
 
+static void t_warp(void)
+{
+	enum { N = 128 };
+	int in[N], out[N * 6];
+	unsigned bal[N / 32];
+	for (int i = 0; i < N; i++)
+		in[i] = (i * 37 + 11) % 97 - (i == 70 ? 200 : 0) + (i == 100 ? 150 : 0);
+	CUdeviceptr di = dalloc(sizeof(in)), dout = dalloc(sizeof(out)), db = dalloc(sizeof(bal));
+	CK(cuMemcpyHtoD(di, in, sizeof(in)));
+	void *args[] = {&di, &dout, &db};
+	CK(cuLaunchKernel(fn("warp_ops"), 2, 1, 1, 64, 1, 1, 0, NULL, args, NULL));
+	CK(cuMemcpyDtoH(out, dout, sizeof(out)));
+	CK(cuMemcpyDtoH(bal, db, sizeof(bal)));
+	for (int w = 0; w < N / 32; w++) {
+		const int *v = &in[w * 32];
+		int s[32], up[32], mx = v[0], any = 0, all = 1;
+		unsigned ballot = 0;
+		for (int l = 0; l < 32; l++) {
+			s[l] = up[l] = v[l];
+			mx = v[l] > mx ? v[l] : mx;
+			any |= v[l] > 100;
+			all &= v[l] >= 0;
+			ballot |= (unsigned)(v[l] & 1) << l;
+		}
+		for (int o = 16; o > 0; o >>= 1) {       /* shfl.down: out-of-range lanes keep their own */
+			int nx[32];
+			for (int l = 0; l < 32; l++)
+				nx[l] = s[l] + (l + o < 32 ? s[l + o] : s[l]);
+			memcpy(s, nx, sizeof(s));
+		}
+		for (int o = 1; o < 32; o <<= 1) {
+			int nx[32];
+			for (int l = 0; l < 32; l++)
+				nx[l] = up[l] + (l >= o ? up[l - o] : 0);
+			memcpy(up, nx, sizeof(up));
+		}
+		EXPECT(bal[w] == ballot);
+		for (int l = 0; l < 32; l++) {
+			const int *o = &out[(w * 32 + l) * 6];
+			EXPECT(o[0] == s[l]);
+			EXPECT(o[1] == mx);
+			EXPECT(o[2] == v[7]);
+			EXPECT(o[3] == up[l]);
+			EXPECT(o[4] == (any | (all << 1)));
+			EXPECT((unsigned)o[5] == 0xffffffffu);
+		}
+	}
+	CK(cuMemFree(di));
+	CK(cuMemFree(dout));
+	CK(cuMemFree(db));
+}
+
 static void t_func_attrs(void)
 {
 	CUfunction f = fn("block_reduce");
@@ -358,6 +410,7 @@ int main(void)
 		t_reduce_hist_atomics();
 		t_grid_stride_params();
 		t_globals_calls_floats();
+		t_warp();
 		t_func_attrs();
 		CK(cuModuleUnload(mod));
 		printf("%s: all kernels match the host reference\n", images[i]);
