@@ -3,7 +3,7 @@
 # the CUDA driver), runtime/modimage.o (shared with libvgpu), the vgpu-sim tool, the test
 # kernels compiled by nvcc, the simulator tests and its benchmark.
 
-SIM_SRCS := sim/driver.c sim/mem.c sim/stream.c sim/exec.c sim/api_mem.c sim/api_stream.c \
+SIM_SRCS := sim/driver.c sim/mem.c sim/stream.c sim/exec.c sim/api_mem.c sim/api_stream.c sim/ptds.c \
             sim/module.c sim/ptx_parse.c sim/ptx_exec.c
 SIM_OBJS := $(SIM_SRCS:%.c=$(B)/%.o) $(B)/runtime/modimage.o
 SIM_LIB  := $(B)/sim/libcudasim.so
@@ -12,10 +12,12 @@ SIM_LIBS := -lzstd -llz4 -lm
 # Only the interpreter loop benefits from more optimisation than the default.
 $(B)/sim/ptx_exec.o: CFLAGS += $(if $(filter 1,$(SAN)),,-O3)
 
-$(SIM_LIB): $(SIM_OBJS) sim/libcudasim.map
+# -z nodelete: the block pool and stream threads run library code until the process exits,
+# so dlclose must never unmap it.
+$(SIM_LIB): $(SIM_OBJS) sim/libcudasim.map sim/module.mk
 	@mkdir -p $(dir $@)
 	$(CC) -shared -o $@ $(SIM_OBJS) -Wl,--version-script=sim/libcudasim.map \
-	  -Wl,-soname,libcudasim.so $(LDFLAGS) $(SIM_LIBS)
+	  -Wl,-soname,libcudasim.so -Wl,-z,nodelete $(LDFLAGS) $(SIM_LIBS)
 
 $(B)/sim/vgpu-sim: $(B)/sim/main.o $(SIM_LIB)
 	$(CC) -o $@ $< -L$(B)/sim -lcudasim -Wl,-rpath,'$$ORIGIN' $(LDFLAGS)
@@ -46,11 +48,15 @@ $(KERNEL_DIR)/%_sm90.fatbin: tests/kernels/%.cu
 
 # ---- tests ----
 SIM_TEST_NAMES := test_sim_basic test_sim_kernels test_sim_errors test_sim_streams \
-                  test_sim_modimage
+                  test_sim_modimage test_sim_abi
 SIM_TESTS := $(SIM_TEST_NAMES:%=$(B)/tests/sim/%)
 
 $(B)/tests/sim/test_sim_modimage: $(B)/tests/sim/test_sim_modimage.o $(B)/runtime/modimage.o $(SIM_KERNELS)
 	$(CC) -o $@ $< $(B)/runtime/modimage.o $(LDFLAGS) -lzstd -llz4
+
+# the ABI test dlopens the library the way vgpu-proxy does
+$(B)/tests/sim/test_sim_abi: $(B)/tests/sim/test_sim_abi.o $(SIM_LIB)
+	$(CC) -o $@ $< $(LDFLAGS) -ldl
 
 $(B)/tests/sim/%: $(B)/tests/sim/%.o $(SIM_LIB) $(SIM_KERNELS)
 	$(CC) -o $@ $< -L$(B)/sim -lcudasim -Wl,-rpath,'$$ORIGIN/../../sim' $(LDFLAGS) -lm

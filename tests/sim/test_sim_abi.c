@@ -1,0 +1,95 @@
+/* SPDX-License-Identifier: MIT */
+/* libcudasim as the proxy sees it: dlopen'd, every driver ABI name of the ordinary
+ * driver-API program set resolvable by dlsym (with the _v2/_v4 suffixes cuda.h maps to and
+ * the per-thread-stream twins), internal symbols hidden, and calls through the resolved
+ * pointers working. */
+#include "simtest.h"
+
+#include <dlfcn.h>
+
+static const char *required[] = {
+	"cuInit", "cuDriverGetVersion", "cuDeviceGet", "cuDeviceGetCount", "cuDeviceGetName",
+	"cuDeviceGetUuid", "cuDeviceGetUuid_v2", "cuDeviceTotalMem_v2", "cuDeviceGetAttribute",
+	"cuDeviceComputeCapability", "cuDeviceGetProperties", "cuDevicePrimaryCtxRetain",
+	"cuDevicePrimaryCtxRelease_v2", "cuDevicePrimaryCtxReset_v2", "cuDevicePrimaryCtxGetState",
+	"cuDevicePrimaryCtxSetFlags_v2", "cuCtxCreate_v4", "cuCtxDestroy_v2", "cuCtxPushCurrent_v2",
+	"cuCtxPopCurrent_v2", "cuCtxSetCurrent", "cuCtxGetCurrent", "cuCtxGetDevice",
+	"cuCtxSynchronize", "cuCtxGetApiVersion", "cuCtxGetFlags", "cuCtxSetLimit", "cuCtxGetLimit",
+	"cuCtxGetCacheConfig", "cuCtxSetCacheConfig", "cuCtxGetStreamPriorityRange",
+	"cuMemAlloc_v2", "cuMemFree_v2", "cuMemAllocPitch_v2", "cuMemGetInfo_v2",
+	"cuMemGetAddressRange_v2", "cuMemAllocHost_v2", "cuMemFreeHost", "cuMemHostAlloc",
+	"cuMemHostGetDevicePointer_v2", "cuMemHostRegister_v2", "cuMemHostUnregister",
+	"cuMemHostGetFlags", "cuPointerGetAttribute", "cuPointerGetAttributes", "cuMemcpy",
+	"cuMemcpyAsync", "cuMemcpyHtoD_v2", "cuMemcpyDtoH_v2", "cuMemcpyDtoD_v2",
+	"cuMemcpyHtoDAsync_v2", "cuMemcpyDtoHAsync_v2", "cuMemcpyDtoDAsync_v2", "cuMemcpy2D_v2",
+	"cuMemcpy2DUnaligned_v2", "cuMemcpy2DAsync_v2", "cuMemcpy3D_v2", "cuMemcpy3DAsync_v2",
+	"cuMemsetD8_v2", "cuMemsetD16_v2", "cuMemsetD32_v2", "cuMemsetD2D8_v2", "cuMemsetD2D16_v2",
+	"cuMemsetD2D32_v2", "cuMemsetD8Async", "cuMemsetD16Async", "cuMemsetD32Async",
+	"cuMemsetD2D8Async", "cuMemsetD2D16Async", "cuMemsetD2D32Async", "cuModuleLoad",
+	"cuModuleLoadData", "cuModuleLoadDataEx", "cuModuleLoadFatBinary", "cuModuleUnload",
+	"cuModuleGetFunction", "cuModuleGetGlobal_v2", "cuFuncGetAttribute", "cuFuncSetAttribute",
+	"cuFuncSetCacheConfig", "cuOccupancyMaxActiveBlocksPerMultiprocessor",
+	"cuOccupancyMaxActiveBlocksPerMultiprocessorWithFlags", "cuOccupancyMaxPotentialBlockSize",
+	"cuOccupancyMaxPotentialBlockSizeWithFlags", "cuLaunchKernel", "cuLaunchKernelEx",
+	"cuLaunchCooperativeKernel", "cuStreamCreate", "cuStreamCreateWithPriority",
+	"cuStreamDestroy_v2", "cuStreamSynchronize", "cuStreamQuery", "cuStreamWaitEvent",
+	"cuStreamGetFlags", "cuStreamGetPriority", "cuStreamAddCallback", "cuLaunchHostFunc",
+	"cuEventCreate", "cuEventDestroy_v2", "cuEventRecord", "cuEventRecordWithFlags",
+	"cuEventSynchronize", "cuEventQuery", "cuEventElapsedTime", "cuEventElapsedTime_v2",
+	"cuGetErrorString", "cuGetErrorName", "cuMemcpyHtoD_v2_ptds", "cuMemcpy_ptds",
+	"cuMemcpyAsync_ptsz", "cuLaunchKernel_ptsz", "cuLaunchKernelEx_ptsz", "cuStreamQuery_ptsz",
+	"cuStreamSynchronize_ptsz", "cuEventRecord_ptsz", "cuMemsetD32_v2_ptds",
+	"cuMemcpy3DAsync_v2_ptsz", "vgpu_sim_set_access_hook", "vgpu_sim_last_error",
+	"vgpu_sim_insn_count",
+};
+
+static const char *hidden[] = {
+	"sim_mem_alloc", "sim_stream_enqueue", "ptx_module_parse", "ptx_block_run",
+	"vgpu_modimage_size", "vgpu_modimage_ptx", "g_lock", "sim_log",
+};
+
+int main(void)
+{
+	const char *path = st_path("sim/libcudasim.so");
+	void *dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+	if (!dl) {
+		fprintf(stderr, "dlopen %s: %s\n", path, dlerror());
+		return 1;
+	}
+	int missing = 0;
+	for (size_t i = 0; i < sizeof(required) / sizeof(required[0]); i++)
+		if (!dlsym(dl, required[i])) {
+			fprintf(stderr, "missing export: %s\n", required[i]);
+			missing++;
+		}
+	for (size_t i = 0; i < sizeof(hidden) / sizeof(hidden[0]); i++)
+		if (dlsym(dl, hidden[i])) {
+			fprintf(stderr, "internal symbol exported: %s\n", hidden[i]);
+			missing++;
+		}
+	EXPECT(missing == 0);
+	/* calls through the resolved pointers, as the proxy makes them */
+	CUresult (*init)(unsigned) = (CUresult (*)(unsigned))dlsym(dl, "cuInit");
+	CUresult (*create)(CUcontext *, CUctxCreateParams *, unsigned, CUdevice) =
+		(CUresult (*)(CUcontext *, CUctxCreateParams *, unsigned, CUdevice))dlsym(dl, "cuCtxCreate_v4");
+	CUresult (*alloc)(CUdeviceptr *, size_t) = (CUresult (*)(CUdeviceptr *, size_t))dlsym(dl, "cuMemAlloc_v2");
+	CUresult (*set)(CUdeviceptr, unsigned, size_t) =
+		(CUresult (*)(CUdeviceptr, unsigned, size_t))dlsym(dl, "cuMemsetD32_v2_ptds");
+	CUresult (*dtoh)(void *, CUdeviceptr, size_t) =
+		(CUresult (*)(void *, CUdeviceptr, size_t))dlsym(dl, "cuMemcpyDtoH_v2");
+	CUresult (*destroy)(CUcontext) = (CUresult (*)(CUcontext))dlsym(dl, "cuCtxDestroy_v2");
+	CUcontext c;
+	CUdeviceptr p;
+	unsigned v[4] = {0};
+	EXPECT(init(0) == CUDA_SUCCESS);
+	EXPECT(create(&c, NULL, 0, 0) == CUDA_SUCCESS);
+	EXPECT(alloc(&p, 16) == CUDA_SUCCESS);
+	EXPECT(set(p, 0xfeedu, 4) == CUDA_SUCCESS);
+	EXPECT(dtoh(v, p, 16) == CUDA_SUCCESS);
+	EXPECT(v[0] == 0xfeedu && v[3] == 0xfeedu);
+	EXPECT(destroy(c) == CUDA_SUCCESS);
+	dlclose(dl);
+	printf("test_sim_abi: %zu ABI names resolve, internals hidden\n",
+	       sizeof(required) / sizeof(required[0]));
+	return 0;
+}
