@@ -47,8 +47,8 @@ static inline const char *st_name(CUresult r)
 /* Path of a build artefact under $VGPU_BUILD (default build/rel). */
 static inline const char *st_path(const char *rel)
 {
-	static char buf[4][1024];
-	static int i;
+	static __thread char buf[4][1024];
+	static __thread int i;
 	const char *b = getenv("VGPU_BUILD");
 	char *p = buf[i++ & 3];
 	snprintf(p, sizeof(buf[0]), "%s/%s", b ? b : "build/rel", rel);
