@@ -117,6 +117,8 @@ static const char *hint(const struct cg_param *p)
 		return "annotate it PARAM:outstr(EXPR)";
 	if (p->tclass == T_PTR && (p->pointee_void || p->pointee == T_SCALAR))
 		return "annotate it PARAM:in(EXPR), PARAM:out(EXPR) or PARAM:inout(EXPR)";
+	if (p->tclass == T_PTR && p->pointee == T_HANDLE)
+		return "an array of handles: annotate it PARAM:in(COUNT) or PARAM:out(COUNT)";
 	return "no wire form fits it: make the call custom or unsupported";
 }
 
@@ -191,6 +193,16 @@ static int apply_ann(const char *file, int line, const struct cg_func *f, struct
 			}
 			bad = "inout without a length needs a pointer to a non-const scalar or POD struct";
 			break;
+		}
+		if (p->tclass == T_PTR && p->pointee == T_HANDLE && a->kind != A_INOUT) {
+			if (a->kind == A_OUT && p->pointee_const) {
+				bad = "an output handle array cannot be const";
+				break;
+			}
+			p->kind = a->kind == A_IN ? VGPU_ARG_IN_HANDLE_ARRAY : VGPU_ARG_OUT_HANDLE_ARRAY;
+			p->wire_size = 8;
+			p->max_len = VGPU_HANDLE_ARRAY_MAX;
+			return parse_len_expr(file, line, f, p, a->expr, 1);
 		}
 		if (p->tclass != T_PTR || p->pointee == T_PTR || p->pointee == T_HANDLE ||
 		    (p->pointee_record && (p->pointee_has_ptr || p->pointee_size <= 0))) {
@@ -286,7 +298,7 @@ static int count_out(const struct cg_func *f)
 		switch (f->p[i].kind) {
 		case VGPU_ARG_OUT_SCALAR: case VGPU_ARG_OUT_HANDLE: case VGPU_ARG_OUT_DPTR: case VGPU_ARG_INOUT_SCALAR:
 		case VGPU_ARG_OUT_BUF: case VGPU_ARG_INOUT_BUF: case VGPU_ARG_OUT_STRING: case VGPU_ARG_OUT_STRUCT:
-		case VGPU_ARG_INOUT_STRUCT:
+		case VGPU_ARG_INOUT_STRUCT: case VGPU_ARG_OUT_HANDLE_ARRAY:
 			n++;
 			break;
 		default:

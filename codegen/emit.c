@@ -87,6 +87,7 @@ static const char *kind_name(int k)
 		[VGPU_ARG_STRING] = "VGPU_ARG_STRING", [VGPU_ARG_OUT_STRING] = "VGPU_ARG_OUT_STRING",
 		[VGPU_ARG_IN_STRUCT] = "VGPU_ARG_IN_STRUCT", [VGPU_ARG_OUT_STRUCT] = "VGPU_ARG_OUT_STRUCT",
 		[VGPU_ARG_INOUT_STRUCT] = "VGPU_ARG_INOUT_STRUCT", [VGPU_ARG_OPAQUE] = "VGPU_ARG_OPAQUE",
+		[VGPU_ARG_IN_HANDLE_ARRAY] = "VGPU_ARG_IN_HANDLE_ARRAY", [VGPU_ARG_OUT_HANDLE_ARRAY] = "VGPU_ARG_OUT_HANDLE_ARRAY",
 	};
 	return k > 0 && k < VGPU_ARG_KIND_MAX ? n[k] : "0";
 }
@@ -225,7 +226,9 @@ static int emit_calls(const char *dir)
 			fprintf(o.f, "\nstatic const struct vgpu_arg_desc args_%s[%d] = {\n", fn->name, fn->nparams);
 			for (int k = 0; k < fn->nparams; k++) {
 				const struct cg_param *p = &fn->p[k];
-				int ht = p->kind == VGPU_ARG_OUT_HANDLE ? p->pointee_htype : p->kind == VGPU_ARG_HANDLE ? p->htype : -1;
+				int ht = p->kind == VGPU_ARG_HANDLE ? p->htype :
+					 p->kind == VGPU_ARG_OUT_HANDLE || p->kind == VGPU_ARG_IN_HANDLE_ARRAY ||
+					 p->kind == VGPU_ARG_OUT_HANDLE_ARRAY ? p->pointee_htype : -1;
 				fprintf(o.f, "\t{ .name = \"%s\", .kind = %s, .size = %d, .htype = ", p->name, kind_name(p->kind),
 					p->kind == VGPU_ARG_OPAQUE ? 0 : p->wire_size);
 				if (ht >= 0)
@@ -250,6 +253,7 @@ static int emit_calls(const char *dir)
 				case VGPU_ARG_OUT_SCALAR: case VGPU_ARG_OUT_HANDLE: case VGPU_ARG_OUT_DPTR:
 				case VGPU_ARG_INOUT_SCALAR: case VGPU_ARG_OUT_BUF: case VGPU_ARG_INOUT_BUF:
 				case VGPU_ARG_OUT_STRING: case VGPU_ARG_OUT_STRUCT: case VGPU_ARG_INOUT_STRUCT:
+				case VGPU_ARG_OUT_HANDLE_ARRAY:
 					nout++;
 					break;
 				}

@@ -119,7 +119,7 @@ static bool is_out(unsigned kind)
 	switch (kind) {
 	case VGPU_ARG_OUT_SCALAR: case VGPU_ARG_OUT_HANDLE: case VGPU_ARG_OUT_DPTR: case VGPU_ARG_INOUT_SCALAR:
 	case VGPU_ARG_OUT_BUF: case VGPU_ARG_INOUT_BUF: case VGPU_ARG_OUT_STRING: case VGPU_ARG_OUT_STRUCT:
-	case VGPU_ARG_INOUT_STRUCT:
+	case VGPU_ARG_INOUT_STRUCT: case VGPU_ARG_OUT_HANDLE_ARRAY:
 		return true;
 	}
 	return false;
@@ -309,6 +309,21 @@ int vgpu_encode_request(const struct vgpu_call_desc *d, void *const *argv, struc
 			if ((rc = vgpu_arg_length(d, i, argv, &len)) || !len)
 				return -EINVAL;
 			e = msgpack_pack_uint64(&pk, len < a->max_len ? len : a->max_len);
+			break;
+		case VGPU_ARG_IN_HANDLE_ARRAY: case VGPU_ARG_OUT_HANDLE_ARRAY:
+			if (!p) {
+				e = msgpack_pack_nil(&pk);
+				break;
+			}
+			if (vgpu_arg_length(d, i, argv, &len) || len > a->max_len || len > VGPU_HANDLE_ARRAY_MAX)
+				return -EINVAL;
+			if (a->kind == VGPU_ARG_OUT_HANDLE_ARRAY) {
+				e = msgpack_pack_uint64(&pk, len);
+				break;
+			}
+			e = msgpack_pack_array(&pk, (size_t)len);
+			for (uint64_t k = 0; k < len && !e; k++)
+				e = msgpack_pack_uint64(&pk, (uint64_t)(uintptr_t)((void *const *)p)[k]);
 			break;
 		default:
 			return -ENOTSUP; /* VGPU_ARG_OPAQUE: hand-written code carries this call */
@@ -661,6 +676,39 @@ static int decode_arg(const struct vgpu_call_desc *d, unsigned i, struct rd *r, 
 		memcpy(s->v.p, b, n); /* the arena zeroed the terminator */
 		return 0;
 	}
+	case VGPU_ARG_IN_HANDLE_ARRAY: {
+		void **h_arr;
+		if (rd_nil(r))
+			return 0;
+		if (rd_array(r, &n))
+			return r->err;
+		/* bound the count before allocating: each id takes at least one byte */
+		if (n > a->max_len || n > VGPU_HANDLE_ARRAY_MAX || n > (uint64_t)(r->end - r->p))
+			return rd_fail(r, -E2BIG);
+		if (!(h_arr = arena_take(ar, sizeof(void *) * (n ? n : 1))))
+			return rd_fail(r, -ENOMEM);
+		for (uint32_t k = 0; k < n; k++) {
+			if (rd_uint(r, &u))
+				return r->err;
+			h_arr[k] = (void *)(uintptr_t)u;
+			if (u && h && h->handle_in && (rc = h->handle_in(hctx, a->htype, u, &h_arr[k])))
+				return rd_fail(r, rc < 0 ? rc : -EBADF);
+		}
+		s->v.p = h_arr;
+		s->len = n;
+		s->present = 1;
+		return 0;
+	}
+	case VGPU_ARG_OUT_HANDLE_ARRAY:
+		if (rd_nil(r))
+			return 0;
+		if (rd_uint(r, &u))
+			return r->err;
+		if (u > a->max_len || u > VGPU_HANDLE_ARRAY_MAX)
+			return rd_fail(r, -E2BIG);
+		s->present = s->wanted = 1;
+		s->len = u;
+		return (rc = out_storage(ar, s, sizeof(void *) * (size_t)u)) ? rd_fail(r, rc) : 0;
 	case VGPU_ARG_OUT_STRING:
 		if (rd_nil(r))
 			return 0;
@@ -686,6 +734,7 @@ static int check_lengths(const struct vgpu_call_desc *d, void **argv, const stru
 
 		switch (a->kind) {
 		case VGPU_ARG_IN_BUF: case VGPU_ARG_INOUT_BUF: case VGPU_ARG_OUT_BUF: case VGPU_ARG_OUT_STRING:
+		case VGPU_ARG_IN_HANDLE_ARRAY: case VGPU_ARG_OUT_HANDLE_ARRAY:
 			if (!s->present)
 				continue; /* NULL pointer */
 			if (vgpu_arg_length(d, i, argv, &len))
@@ -823,6 +872,16 @@ int vgpu_encode_reply(const struct vgpu_call_desc *d, void *const *argv, CUresul
 					e = msgpack_pack_uint64(&pk, s->len);
 				}
 				break;
+			case VGPU_ARG_OUT_HANDLE_ARRAY:
+				e = msgpack_pack_array(&pk, (size_t)s->len);
+				for (uint64_t k = 0; k < s->len && !e; k++) {
+					void *real = ((void *const *)p)[k];
+					uint64_t id = (uint64_t)(uintptr_t)real;
+					if (real && h && h->handle_new && (rc = h->handle_new(hctx, a->htype, real, &id)))
+						return rc < 0 ? rc : -ENOMEM;
+					e = msgpack_pack_uint64(&pk, id);
+				}
+				break;
 			case VGPU_ARG_OUT_STRING: {
 				size_t n = strnlen(p, (size_t)s->len - 1);
 				e = msgpack_pack_str(&pk, n) || msgpack_pack_str_body(&pk, p, n);
@@ -902,6 +961,17 @@ static int reply_arg(const struct vgpu_call_desc *d, unsigned i, void *const *ar
 			return rd_fail(r, -EBADMSG);
 		if ((rc = bulk_add(bulk, p, len, NULL, i, 0, 1)))
 			return rd_fail(r, rc);
+		return 0;
+	case VGPU_ARG_OUT_HANDLE_ARRAY:
+		if (vgpu_arg_length(d, i, argv, &len) || rd_array(r, &n))
+			return rd_fail(r, -EBADMSG);
+		if (n != len)
+			return rd_fail(r, -EBADMSG);
+		for (uint32_t k = 0; k < n; k++) {
+			if (rd_uint(r, &u))
+				return r->err;
+			((void **)p)[k] = (void *)(uintptr_t)u;
+		}
 		return 0;
 	case VGPU_ARG_OUT_STRING:
 		if (vgpu_arg_length(d, i, argv, &len) || !len)

@@ -28,6 +28,8 @@ enum vgpu_arg_kind {
 	VGPU_ARG_OUT_STRUCT,     /* T* of a fixed-size POD struct written by the call */
 	VGPU_ARG_INOUT_STRUCT,   /* T* of a fixed-size POD struct read and written */
 	VGPU_ARG_OPAQUE,         /* custom calls only: carried by hand-written code; the generic codec refuses it */
+	VGPU_ARG_IN_HANDLE_ARRAY,  /* const CUx* of `length` handles (length counts elements) */
+	VGPU_ARG_OUT_HANDLE_ARRAY, /* CUx* of `length` handles written by the call */
 	VGPU_ARG_KIND_MAX
 };
 
@@ -68,6 +70,9 @@ enum vgpu_handle_type {
 #define VGPU_ARGF_FREES    0x0020u /* DPTR: the call frees the allocation starting at p */
 #define VGPU_ARGF_RANGE    0x0040u /* DPTR: check [p, p+len) against the zone's allocations */
 
+/* Default bound of a handle array, in elements. */
+#define VGPU_HANDLE_ARRAY_MAX 1024u
+
 /* No length parameter (struct vgpu_arg_desc.len_arg / len_arg2). */
 #define VGPU_LEN_NONE 0xffu
 
@@ -76,7 +81,8 @@ enum vgpu_handle_type {
  *   value(len_arg) [* value(len_arg2)] * len_mul        when len_arg != VGPU_LEN_NONE
  *   len_mul                                              otherwise
  * where value() of a SCALAR is its value and of an OUT/INOUT_SCALAR the value it points
- * at (read after the call; used for allocation sizes such as a pitch).
+ * at (read after the call; used for allocation sizes such as a pitch). The length is in
+ * bytes, except for handle arrays where it counts handles (and max_len too).
  */
 struct vgpu_arg_desc {
 	const char *name;   /* parameter name in cuda.h */

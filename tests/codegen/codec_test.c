@@ -62,6 +62,15 @@ static bool is_len_of_something(const struct vgpu_call_desc *d, unsigned k)
 	return false;
 }
 
+static bool feeds_handle_array(const struct vgpu_call_desc *d, unsigned k)
+{
+	for (unsigned i = 0; i < d->nargs; i++)
+		if ((d->args[i].len_arg == k || d->args[i].len_arg2 == k) &&
+		    (d->args[i].kind == VGPU_ARG_IN_HANDLE_ARRAY || d->args[i].kind == VGPU_ARG_OUT_HANDLE_ARRAY))
+			return true;
+	return false;
+}
+
 static void store(void *dst, uint64_t v, unsigned size)
 {
 	memcpy(dst, &v, size);
@@ -100,7 +109,8 @@ static void make_args(const struct vgpu_call_desc *d, struct cval *cv, void **ar
 		argv[i] = &cv[i].v;
 		if (a->kind == VGPU_ARG_SCALAR) {
 			bool small = is_len_of_something(d, i);
-			uint64_t v = rnd_scalar(a, small, rnd_below(4) == 0 ? 3 * VGPU_INLINE_MAX : 300);
+			uint64_t v = rnd_scalar(a, small, feeds_handle_array(d, i) ? 40 :
+							  rnd_below(4) == 0 ? 3 * VGPU_INLINE_MAX : 300);
 			if (small && a->size < 8)
 				v &= (1ull << (8 * a->size - 1)) - 1; /* non-negative */
 			if (small && !v)
@@ -142,6 +152,16 @@ static void make_args(const struct vgpu_call_desc *d, struct cval *cv, void **ar
 			if (a->kind != VGPU_ARG_OUT_BUF && a->kind != VGPU_ARG_OUT_STRING)
 				for (size_t k = 0; k < len; k++)
 					cv[i].buf[k] = (uint8_t)rnd();
+			cv[i].v.p = cv[i].buf;
+			break;
+		case VGPU_ARG_IN_HANDLE_ARRAY: case VGPU_ARG_OUT_HANDLE_ARRAY:
+			if (null || vgpu_arg_length(d, i, argv, &len))
+				break;
+			cv[i].buflen = len * sizeof(void *);
+			cv[i].buf = calloc(1, cv[i].buflen + 1);
+			if (a->kind == VGPU_ARG_IN_HANDLE_ARRAY)
+				for (size_t k = 0; k < len; k++)
+					((void **)cv[i].buf)[k] = (void *)(uintptr_t)(rnd_below(5) ? rnd() : 0);
 			cv[i].v.p = cv[i].buf;
 			break;
 		case VGPU_ARG_STRING: {
@@ -230,14 +250,14 @@ static void round_trip(const struct vgpu_call_desc *d, struct vgpu_arena *ar)
 				CHECK(!strcmp(pp, (char *)cv[i].buf), "%s: string %s differs", d->name, a->name);
 			break;
 		case VGPU_ARG_IN_BUF: case VGPU_ARG_INOUT_BUF: case VGPU_ARG_IN_STRUCT: case VGPU_ARG_INOUT_STRUCT:
-		case VGPU_ARG_INOUT_SCALAR:
+		case VGPU_ARG_INOUT_SCALAR: case VGPU_ARG_IN_HANDLE_ARRAY:
 			CHECK(!cv[i].buf == !pp, "%s: %s NULL-ness differs", d->name, a->name);
 			if (cv[i].buf && pp)
 				CHECK(!memcmp(pp, cv[i].buf, a->kind == VGPU_ARG_INOUT_SCALAR ? a->size : cv[i].buflen),
 				      "%s: %s bytes differ", d->name, a->name);
 			break;
 		case VGPU_ARG_OUT_SCALAR: case VGPU_ARG_OUT_HANDLE: case VGPU_ARG_OUT_DPTR: case VGPU_ARG_OUT_STRUCT:
-		case VGPU_ARG_OUT_BUF: case VGPU_ARG_OUT_STRING:
+		case VGPU_ARG_OUT_BUF: case VGPU_ARG_OUT_STRING: case VGPU_ARG_OUT_HANDLE_ARRAY:
 			if (cv[i].buf)
 				CHECK(pp != NULL, "%s: out %s lost", d->name, a->name);
 			break;
@@ -264,6 +284,7 @@ static void round_trip(const struct vgpu_call_desc *d, struct vgpu_arena *ar)
 			break;
 		}
 		case VGPU_ARG_OUT_STRUCT: case VGPU_ARG_INOUT_STRUCT: case VGPU_ARG_OUT_BUF: case VGPU_ARG_INOUT_BUF:
+		case VGPU_ARG_OUT_HANDLE_ARRAY:
 			n = cv[i].buflen;
 			for (size_t k = 0; k < n; k++)
 				pp[k] = (uint8_t)rnd();
@@ -535,6 +556,36 @@ static void negative_cases(struct vgpu_arena *ar)
 	vgpu_wbuf_free(&w);
 }
 
+/* Handle arrays: no generated call uses them yet, so a descriptor written here exercises them. */
+static const struct vgpu_arg_desc ha_args[4] = {
+	{ .name = "in", .kind = VGPU_ARG_IN_HANDLE_ARRAY, .size = 8, .htype = VGPU_H_STREAM, .len_arg = 1,
+	  .len_arg2 = VGPU_LEN_NONE, .len_mul = 1, .max_len = VGPU_HANDLE_ARRAY_MAX },
+	{ .name = "n", .kind = VGPU_ARG_SCALAR, .size = 4, .len_arg = VGPU_LEN_NONE, .len_arg2 = VGPU_LEN_NONE },
+	{ .name = "out", .kind = VGPU_ARG_OUT_HANDLE_ARRAY, .size = 8, .htype = VGPU_H_EVENT, .len_arg = 3,
+	  .len_arg2 = VGPU_LEN_NONE, .len_mul = 1, .max_len = VGPU_HANDLE_ARRAY_MAX },
+	{ .name = "m", .kind = VGPU_ARG_SCALAR, .size = 4, .len_arg = VGPU_LEN_NONE, .len_arg2 = VGPU_LEN_NONE },
+};
+static const struct vgpu_call_desc ha_desc = { .name = "handle-arrays", .opcode = 1, .nargs = 4, .nout = 1, .args = ha_args };
+
+static void handle_array_cases(struct vgpu_arena *ar)
+{
+	CUresult err;
+	/* array32 claiming 2^32-1 ids: refused before anything is allocated */
+	uint8_t bomb[] = { 0x94, 0xdd, 0xff, 0xff, 0xff, 0xff, 0x01, 0x02, 0xc0, 0x00 };
+	size_t used = ar->used;
+	CHECK(dec(&ha_desc, bomb, sizeof(bomb), ar, &err) == -E2BIG, "handle array count bomb accepted");
+	CHECK(ar->used <= used + 4 * sizeof(void *) * 8, "arena grew for a refused array");
+	/* count must match n; ids must be unsigned */
+	uint8_t mis[] = { 0x94, 0x92, 0x01, 0x02, 0x03, 0xc0, 0x00 };
+	CHECK(dec(&ha_desc, mis, sizeof(mis), ar, &err) == -EBADMSG, "handle array count mismatch accepted");
+	uint8_t neg[] = { 0x94, 0x91, 0xff, 0x01, 0xc0, 0x00 };
+	CHECK(dec(&ha_desc, neg, sizeof(neg), ar, &err) == -EBADMSG, "negative handle id accepted");
+	uint8_t ok[] = { 0x94, 0x92, 0x00, 0x07, 0x02, 0x03, 0x03 };
+	CHECK(dec(&ha_desc, ok, sizeof(ok), ar, &err) == 0, "valid handle arrays refused");
+	uint8_t big[] = { 0x94, 0xc0, 0x00, 0xcd, 0x04, 0x01, 0xcd, 0x04, 0x01 }; /* 1025 outputs */
+	CHECK(dec(&ha_desc, big, sizeof(big), ar, &err) == -E2BIG, "1025-handle output accepted");
+}
+
 /* Hooks that record what the codec asked for. */
 struct hook_log {
 	int handle_in, handle_new, handle_drop, check, alloc, free_;
@@ -755,7 +806,11 @@ int main(int argc, char **argv)
 			round_trip(d, &ar);
 		mutate(d, &ar, 200);
 	}
+	for (int k = 0; k < rounds * 5; k++)
+		round_trip(&ha_desc, &ar);
+	mutate(&ha_desc, &ar, 500);
 	negative_cases(&ar);
+	handle_array_cases(&ar);
 	hook_cases(&ar);
 	vgpu_arena_fini(&ar);
 	printf("%d descriptors round-tripped (%d rounds each), %d failures\n", ncalls, rounds, failures);
