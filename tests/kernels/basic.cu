@@ -194,6 +194,33 @@ extern "C" __global__ void warp_ops(const int *in, int *out, unsigned *ballots)
         ballots[t / 32] = bal;
 }
 
+struct big {
+    float v[8];
+    int n;
+};
+
+__constant__ float coeffs[4];
+
+/* 2D grid and block, dynamic shared memory, a dynamically indexed local array, a struct
+ * read through the parameter space, __constant__ data, __ldg, 64-bit and double atomics. */
+extern "C" __global__ void features(const struct big p, float *out, const float *__restrict__ in,
+                                    double *dacc, unsigned long long *uacc, int k)
+{
+    extern __shared__ float dyn[];
+    int t = threadIdx.y * blockDim.x + threadIdx.x;
+    int gid = (blockIdx.y * gridDim.x + blockIdx.x) * (blockDim.x * blockDim.y) + t;
+    float local[16];
+    for (int i = 0; i < 16; i++)
+        local[i] = in[(gid + i) % 64] * (float)i;
+    dyn[t] = local[(t + k) & 15] + p.v[t & 7] + coeffs[t & 3] + (float)p.n;
+    __syncthreads();
+    float s = dyn[(t + 1) % (blockDim.x * blockDim.y)];
+    out[gid] = s + __ldg(&in[gid % 64]);
+    atomicAdd(dacc, (double)gid);
+    atomicMax(uacc, (unsigned long long)gid * 1000000007ull);
+    atomicAdd(uacc + 1, 1ull);
+}
+
 extern "C" __global__ void oob_write(int *p, long long off)
 {
     p[off] = 1;

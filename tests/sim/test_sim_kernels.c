@@ -368,6 +368,54 @@ static void t_warp(void)
 	CK(cuMemFree(db));
 }
 
+static void t_features(void)
+{
+	struct big { float v[8]; int n; } p = {{1, 2, 3, 4, 5, 6, 7, 8}, 100};
+	float in[64], coeffs[4] = {0.5f, -1.5f, 2.5f, 10.0f};
+	for (int i = 0; i < 64; i++)
+		in[i] = (float)((i * 13) % 29) - 7.0f;
+	enum { BX = 8, BY = 4, GX = 2, GY = 3, T = BX * BY, N = T * GX * GY };
+	CUdeviceptr dc, dout = dalloc(N * sizeof(float)), din = dalloc(sizeof(in));
+	CUdeviceptr dd = dalloc(sizeof(double)), du = dalloc(2 * sizeof(unsigned long long));
+	size_t csz;
+	CK(cuModuleGetGlobal(&dc, &csz, mod, "coeffs"));
+	EXPECT(csz == sizeof(coeffs));
+	CK(cuMemcpyHtoD(dc, coeffs, sizeof(coeffs)));
+	CK(cuMemcpyHtoD(din, in, sizeof(in)));
+	CK(cuMemsetD8(dd, 0, sizeof(double)));
+	CK(cuMemsetD8(du, 0, 2 * sizeof(unsigned long long)));
+	int k = 5;
+	void *args[] = {&p, &dout, &din, &dd, &du, &k};
+	CK(cuLaunchKernel(fn("features"), GX, GY, 1, BX, BY, 1, T * sizeof(float), NULL, args, NULL));
+	float out[N];
+	double dsum;
+	unsigned long long u[2];
+	CK(cuMemcpyDtoH(out, dout, sizeof(out)));
+	CK(cuMemcpyDtoH(&dsum, dd, sizeof(dsum)));
+	CK(cuMemcpyDtoH(u, du, sizeof(u)));
+	for (int blk = 0; blk < GX * GY; blk++) {
+		float dyn[T];
+		for (int t = 0; t < T; t++) {
+			int gid = blk * T + t, j = (t + k) & 15;
+			float loc = in[(gid + j) % 64] * (float)j;
+			dyn[t] = loc + p.v[t & 7] + coeffs[t & 3] + (float)p.n;
+		}
+		for (int t = 0; t < T; t++) {
+			int gid = blk * T + t;
+			EXPECT(out[gid] == dyn[(t + 1) % T] + in[gid % 64]);
+		}
+	}
+	EXPECT(dsum == (double)(N - 1) * N / 2);
+	EXPECT(u[0] == (unsigned long long)(N - 1) * 1000000007ull && u[1] == N);
+	/* more dynamic shared memory than the function allows */
+	CK_RC(cuLaunchKernel(fn("features"), 1, 1, 1, 32, 1, 1, 1 << 17, NULL, args, NULL),
+	      CUDA_ERROR_INVALID_VALUE);
+	CK(cuMemFree(dout));
+	CK(cuMemFree(din));
+	CK(cuMemFree(dd));
+	CK(cuMemFree(du));
+}
+
 static void t_func_attrs(void)
 {
 	CUfunction f = fn("block_reduce");
@@ -411,6 +459,7 @@ int main(void)
 		t_grid_stride_params();
 		t_globals_calls_floats();
 		t_warp();
+		t_features();
 		t_func_attrs();
 		CK(cuModuleUnload(mod));
 		printf("%s: all kernels match the host reference\n", images[i]);
