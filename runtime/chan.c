@@ -344,15 +344,6 @@ static int peer_closed(struct vgpu_chan *c)
 	return atomic_load_explicit(&c->hdr->side[1 - c->side].closed, memory_order_relaxed) != 0;
 }
 
-static int peer_gone(struct vgpu_chan *c)
-{
-	if (peer_closed(c))
-		return chan_note(c, -EPIPE, "peer closed the channel");
-	if (!c->t->ops->alive(c->t))
-		return chan_note(c, -EPIPE, "peer is gone (transport reports it dead)");
-	return 0;
-}
-
 /*
  * Block until condition k (>= need bytes) holds: flush our pending notifications, spin for
  * spin_ns, then sleep announcing what we wait for, waking every VGPU_CHAN_LIVENESS_MS to
@@ -379,7 +370,9 @@ static int chan_wait(struct vgpu_chan *c, enum wait_kind k, uint32_t need)
 				break;
 		}
 	}
-	for (;;) {
+	/* The transport's liveness probe is a syscall, so it runs only when a sleep timed out
+	 * (or every 64 wakeups, in case a peer keeps waking us without progress). */
+	for (uint32_t iter = 1, probe = 0;; iter++) {
 		uint32_t e = atomic_load_explicit(&me->evt, memory_order_relaxed);
 
 		atomic_store_explicit(&me->sleeping, want, memory_order_relaxed);
@@ -387,15 +380,19 @@ static int chan_wait(struct vgpu_chan *c, enum wait_kind k, uint32_t need)
 		 * chan_ready; pairs with the fence in chan_kick (Dekker). */
 		atomic_thread_fence(memory_order_seq_cst);
 		r = chan_ready(c, k, need);
-		if (!r)
-			r = peer_gone(c);
+		if (!r && peer_closed(c))
+			r = chan_note(c, -EPIPE, "peer closed the channel");
+		if (!r && (probe || !(iter & 63)) && !c->t->ops->alive(c->t))
+			r = chan_note(c, -EPIPE, "peer is gone (transport reports it dead)");
 		if (r)
 			break;
 		r = c->t->ops->wait(c->t, &me->evt, e, VGPU_CHAN_LIVENESS_MS);
-		if (r < 0) {
+		probe = r == -ETIMEDOUT;
+		if (r < 0 && !probe) {
 			chan_note(c, r, "waiting for the peer failed: %s", strerror(-r));
 			break;
 		}
+		r = 0;
 	}
 	atomic_store_explicit(&me->sleeping, 0, memory_order_relaxed);
 	return r < 0 ? r : 0;

@@ -14,7 +14,8 @@ struct vgpu_transport_ops {
 	int (*notify)(struct vgpu_transport *t, atomic_uint *word);
 	/* Sleep until woken, until *word != expected (shm: futex semantics; xen: the word is
 	 * only re-checked before sleeping) or timeout_ms passed. Spurious returns are allowed:
-	 * callers always re-check ring state. 0 or -errno (other than timeout/EINTR/EAGAIN). */
+	 * callers always re-check ring state. 0 when woken (or spuriously), -ETIMEDOUT when
+	 * timeout_ms passed, other -errno on failure. */
 	int (*wait)(struct vgpu_transport *t, atomic_uint *word, uint32_t expected, int timeout_ms);
 	/* 1 if the peer may still be alive, 0 if it is known dead (socket EOF, ...). */
 	int (*alive)(struct vgpu_transport *t);

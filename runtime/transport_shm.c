@@ -42,7 +42,9 @@ static int shm_wait(struct vgpu_transport *t, atomic_uint *word, uint32_t expect
 
 	(void)t;
 	if (syscall(SYS_futex, (uint32_t *)word, FUTEX_WAIT, expected, &ts, NULL, 0) < 0) {
-		if (errno == EAGAIN || errno == EINTR || errno == ETIMEDOUT)
+		if (errno == ETIMEDOUT)
+			return -ETIMEDOUT;
+		if (errno == EAGAIN || errno == EINTR)
 			return 0;
 		return -errno;
 	}

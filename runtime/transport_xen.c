@@ -120,12 +120,17 @@ static int xen_wait(struct vgpu_transport *t, atomic_uint *word, uint32_t expect
 	struct xen_transport *x = (struct xen_transport *)t;
 	struct pollfd p = { .fd = xenevtchn_fd(x->xce), .events = POLLIN };
 	xenevtchn_port_or_error_t port;
+	int n;
 
 	/* A notify that came between the caller's re-check and here bumped the word. */
 	if (atomic_load_explicit(word, memory_order_relaxed) != expected)
 		return 0;
-	if (poll(&p, 1, timeout_ms) <= 0)
-		return 0;
+	n = poll(&p, 1, timeout_ms);
+
+	if (n == 0)
+		return -ETIMEDOUT;
+	if (n < 0)
+		return errno == EINTR ? 0 : -errno;
 	/* Consume and re-arm. The event may be spurious (bind_interdomain can leave one
 	 * pending); the caller re-checks ring state in a loop anyway. */
 	port = xenevtchn_pending(x->xce);
