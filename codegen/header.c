@@ -331,6 +331,19 @@ int cg_header_parse(struct cg_header *h, const struct cg_spec *s, const char *pa
 	memset(h, 0, sizeof(*h));
 	h->path = path;
 	h->base = slash ? slash + 1 : path;
+	FILE *probe = fopen(path, "r");
+	if (!probe) {
+		cg_error(path, 0, "cannot open the header: %s (give its path with --header)", strerror(errno));
+		return -ENOENT;
+	}
+	fclose(probe);
+	for (int i = 0; i < nextra; i++) {
+		if (!(probe = fopen(extra[i], "r"))) {
+			cg_error(extra[i], 0, "cannot open the header: %s (check --extra-header)", strerror(errno));
+			return -ENOENT;
+		}
+		fclose(probe);
+	}
 	h->cuda_version = read_cuda_version(path);
 	if (h->cuda_version < 0) {
 		cg_error(path, 0, "no '#define CUDA_VERSION N' found; is this cuda.h?");
