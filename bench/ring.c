@@ -485,7 +485,12 @@ int main(int argc, char **argv)
 			"Blocking: spin 0 on both sides, so every message is a futex wake + wait.\n"
 			"Bulk: the writer copies from a 64 MiB buffer into the ring while the reader copies\n"
 			"out into its own 64 MiB buffer on the other core; memcpy copies the same 64 MiB\n"
-			"buffers on one core.\n", VGPU_CHAN_DEFAULT_SPIN_NS, reps, cpu,
+			"buffers on one core.\n\n"
+			"On this 2-vCPU machine the two vCPUs are sometimes two threads of one physical core\n"
+			"(cache-line ping-pong ~0.1 us) and sometimes not (~0.4 us); the ring's absolute\n"
+			"latency and message rate move with it (0.2 vs 0.9 us, 16 vs 4 M msg/s), the ratio\n"
+			"to the ping-pong stays about 2-2.7x. Re-run `make bench` to see which one you got.\n",
+			VGPU_CHAN_DEFAULT_SPIN_NS, reps, cpu,
 			sysconf(_SC_NPROCESSORS_ONLN), un.release, report);
 		fclose(f);
 		printf("wrote %s\n", out);
