@@ -342,9 +342,20 @@ static struct sim_ctx *ctx_init(struct sim_ctx *c, int dev, unsigned flags)
 	return c;
 }
 
+/* Storage of destroyed contexts (up to 256), reused by later creations rather than freed:
+ * another thread's context stack may still hold a destroyed CUcontext, and using it must
+ * give CUDA_ERROR_CONTEXT_IS_DESTROYED, not a use after free. */
+static struct sim_ctx *ctx_shells[256];
+static int nshells;
+static pthread_mutex_t shell_lock = PTHREAD_MUTEX_INITIALIZER;   /* may nest inside g_lock */
+
 static struct sim_ctx *ctx_new(int dev, unsigned flags)
 {
-	struct sim_ctx *c = malloc(sizeof(*c));
+	pthread_mutex_lock(&shell_lock);
+	struct sim_ctx *c = nshells ? ctx_shells[--nshells] : NULL;
+	pthread_mutex_unlock(&shell_lock);
+	if (!c)
+		c = malloc(sizeof(*c));
 	return c ? ctx_init(c, dev, flags) : NULL;
 }
 
@@ -375,7 +386,13 @@ static void ctx_release(struct sim_ctx *c)
 static void ctx_teardown(struct sim_ctx *c)
 {
 	ctx_release(c);
-	free(c);
+	pthread_mutex_lock(&shell_lock);
+	if (nshells < (int)(sizeof(ctx_shells) / sizeof(ctx_shells[0]))) {
+		ctx_shells[nshells++] = c;
+		c = NULL;
+	}
+	pthread_mutex_unlock(&shell_lock);
+	free(c);     /* beyond the shell cache: freed (a stale handle is then undefined) */
 }
 
 static void tls_remove(struct sim_ctx *c)

@@ -74,8 +74,35 @@ static void *other_thread(void *arg)
 	return NULL;
 }
 
+static pthread_barrier_t bar;
+
+static void *stale_thread(void *arg)
+{
+	CK(cuCtxSetCurrent(arg));
+	CK(cuCtxSynchronize());
+	pthread_barrier_wait(&bar);       /* main destroys the context now */
+	pthread_barrier_wait(&bar);
+	CK_RC(cuCtxSynchronize(), CUDA_ERROR_CONTEXT_IS_DESTROYED);
+	CUdeviceptr p;
+	CK_RC(cuMemAlloc(&p, 16), CUDA_ERROR_CONTEXT_IS_DESTROYED);
+	CK(cuCtxSetCurrent(NULL));
+	return NULL;
+}
+
 static void test_contexts(void)
 {
+	/* a context destroyed while current on another thread */
+	CUcontext z;
+	pthread_t zt;
+	pthread_barrier_init(&bar, NULL, 2);
+	CK(cuCtxCreate(&z, NULL, 0, 0));
+	EXPECT(pthread_create(&zt, NULL, stale_thread, z) == 0);
+	pthread_barrier_wait(&bar);
+	CK(cuCtxDestroy(z));
+	pthread_barrier_wait(&bar);
+	pthread_join(zt, NULL);
+	pthread_barrier_destroy(&bar);
+
 	CUcontext a, b, cur;
 	unsigned ver, flags;
 	CK(cuCtxCreate(&a, NULL, 0, 0));
