@@ -105,15 +105,8 @@ int vgpu_modimage_size(const void *image, size_t max, size_t *len)
 	uint32_t magic = magic_is(p, max, VGPU_FATBIN_WRAPPER_MAGIC) ? VGPU_FATBIN_WRAPPER_MAGIC :
 	                 magic_is(p, max, VGPU_FATBIN_MAGIC) ? VGPU_FATBIN_MAGIC :
 	                 magic_is(p, max, 0x464c457fu) ? 0x464c457fu : 0;
-	if (magic == VGPU_FATBIN_WRAPPER_MAGIC) {
-		if (max < sizeof(struct wrapper))
-			return -EINVAL;
-		const uint8_t *in = vgpu_modimage_unwrap(image);
-		if (!in || rd32(in) != VGPU_FATBIN_MAGIC)
-			return -EINVAL;
-		int rc = fatbin_size(in, SIZE_MAX, len);
-		return rc ? rc : VGPU_MODIMAGE_WRAPPER;
-	}
+	if (magic == VGPU_FATBIN_WRAPPER_MAGIC)
+		return -EINVAL;     /* holds a pointer: only vgpu_modimage_unwrap may follow it */
 	if (magic == VGPU_FATBIN_MAGIC) {
 		int rc = fatbin_size(p, max, len);
 		return rc ? rc : VGPU_MODIMAGE_FATBIN;
@@ -228,10 +221,6 @@ int vgpu_modimage_ptx(const void *image, size_t len, char **ptx)
 	int kind = vgpu_modimage_size(image, len, &real);
 	if (kind < 0)
 		return kind;
-	if (kind == VGPU_MODIMAGE_WRAPPER) {
-		p = vgpu_modimage_unwrap(image);
-		kind = VGPU_MODIMAGE_FATBIN;
-	}
 	if (kind == VGPU_MODIMAGE_PTX) {
 		char *s = malloc(real);
 		if (!s)
@@ -510,7 +499,7 @@ int vgpu_modimage_kernels(const void *image, size_t len, struct vgpu_kernel_info
 	int kind = vgpu_modimage_size(image, len, &real);
 	if (kind < 0)
 		return kind;
-	const uint8_t *p = kind == VGPU_MODIMAGE_WRAPPER ? vgpu_modimage_unwrap(image) : image;
+	const uint8_t *p = image;
 	int rc = 0;
 	if (kind == VGPU_MODIMAGE_PTX) {
 		rc = ptx_kernels((const char *)p, real - 1, out, n);

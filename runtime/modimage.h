@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* Module images as applications hand them to cuModuleLoadData: PTX text, cubin ELF,
- * fatbin (raw or behind the nvcc wrapper struct). Finds an image's length, the PTX inside
+ * fatbin (raw, or behind the nvcc wrapper struct, which only vgpu_modimage_unwrap reads). Finds an image's length, the PTX inside
  * (decompressing ZSTD/LZ4 entries) and each kernel's parameter layout. Every length and
  * offset read from an image is bounds-checked: images come from untrusted zones. */
 #ifndef VGPU_MODIMAGE_H
@@ -13,20 +13,20 @@ enum vgpu_modimage_kind {
 	VGPU_MODIMAGE_PTX = 1,     /* NUL-terminated PTX text */
 	VGPU_MODIMAGE_CUBIN = 2,   /* ELF */
 	VGPU_MODIMAGE_FATBIN = 3,  /* raw fatbin, magic 0xba55ed50 */
-	VGPU_MODIMAGE_WRAPPER = 4, /* nvcc's fatbin wrapper struct, magic 0x466243b1 */
 };
 
 #define VGPU_FATBIN_MAGIC  0xba55ed50u
 #define VGPU_FATBIN_WRAPPER_MAGIC 0x466243b1u
 
-/* Classifies image and measures it, reading at most max bytes. Returns the kind (> 0) and
- * *len, or -EINVAL (unrecognised, malformed or longer than max). For a WRAPPER, *len is the
- * length of the fatbin it points to: send vgpu_modimage_unwrap(image), not image itself.
- * PTX text must be NUL-terminated within max; *len includes the NUL. */
+/* Classifies image and measures it, reading at most max bytes and never following a
+ * pointer stored in it. Returns the kind (> 0) and *len, or -EINVAL (unrecognised,
+ * malformed, longer than max, or nvcc's wrapper struct: unwrap that first). PTX text must be
+ * NUL-terminated within max; *len includes the NUL. Safe on untrusted bytes. */
 int vgpu_modimage_size(const void *image, size_t max, size_t *len /* out */);
 
-/* The fatbin behind a wrapper struct, or image itself when it is not a wrapper. Only for
- * images in the caller's own address space (the wrapper holds a pointer). */
+/* The fatbin behind nvcc's wrapper struct (magic 0x466243b1), or image itself when it is
+ * not one. It dereferences the pointer inside the struct: only for images in the caller's
+ * own address space, never for bytes received from a zone. */
 const void *vgpu_modimage_unwrap(const void *image);
 
 struct vgpu_kparam { uint32_t offset, size; };

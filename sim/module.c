@@ -71,6 +71,9 @@ static CUresult load(CUmodule *out, const void *image, size_t max, unsigned nopt
 	CUR_CTX(c);
 	if (!out || !image)
 		return CUDA_ERROR_INVALID_VALUE;
+	/* in-process caller: its own wrapper struct may be followed (vgpu-proxy never passes
+	 * one, vgpu_modimage_size rejects them on received bytes) */
+	image = vgpu_modimage_unwrap(image);
 	char msg[512];
 	size_t len;
 	int kind = vgpu_modimage_size(image, max, &len);
