@@ -19,7 +19,7 @@
 #define FB_KIND_ELF 2
 #define FB_FLAG_LZ4  0x2000ull
 #define FB_FLAG_ZSTD 0x8000ull
-#define MAX_DECOMPRESSED (256u << 20)
+#define MAX_DECOMPRESSED (64u << 20)   /* bounds a decompression bomb */
 
 static uint16_t rd16(const uint8_t *p) { uint16_t v; memcpy(&v, p, 2); return v; }
 static uint32_t rd32(const uint8_t *p) { uint32_t v; memcpy(&v, p, 4); return v; }

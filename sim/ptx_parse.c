@@ -177,6 +177,8 @@ struct sym {
 	uint32_t size;
 	uint32_t var;       /* S_GLOBAL: var index; S_FUNC: function index */
 	uint8_t rkind;      /* S_REG: declared kind */
+	uint32_t count;     /* S_REG declared as name<count>: a range, one slot per index */
+	uint32_t *slots;    /* range slots, allocated on first use (0 = not yet) */
 	int prev;           /* shadowed symbol with the same name, -1 */
 	int hnext;
 };
@@ -328,6 +330,8 @@ static void sym_pop(struct P *P, uint32_t n)
 	while (P->nsyms > n) {
 		int i = (int)P->nsyms - 1;
 		struct sym *y = &P->syms[i];
+		free(y->slots);
+		y->slots = NULL;
 		uint32_t b = hstr(y->name, strlen(y->name)) & (P->hsize - 1);
 		int *pp = &P->hash[b];
 		while (*pp != i)
@@ -617,19 +621,17 @@ static int parse_reg(struct P *P)
 		if (tok_isp(lex_peek(&P->L), '<')) {
 			lex_next(&P->L);
 			t = lex_next(&P->L);
-			if (t->t != T_INT || t->v > 1000000)
-				return perr(P, -EINVAL, t->line, "bad register count");
+			if (t->t != T_INT || t->v == 0 || t->v > (1u << 20))
+				return perr(P, -EINVAL, t->line, "bad register count (1 to 1048576)");
 			uint64_t cnt = t->v;
 			if (!tok_isp(lex_next(&P->L), '>'))
 				return perr(P, -EINVAL, t->line, "expected '>'");
-			for (uint64_t i = 0; i < cnt; i++) {
-				int w = snprintf(name + nl, sizeof(name) - nl, "%llu", (unsigned long long)i);
-				struct sym *y = sym_add(P, name, nl + (size_t)w, S_REG, line);
-				if (!y)
-					return P->rc;
-				y->rkind = (uint8_t)k;
-				y->slot = 0;    /* allocated on first use */
-			}
+			/* one symbol for the whole range: %r<1000000> costs nothing until used */
+			struct sym *y = sym_add(P, name, nl, S_REG, line);
+			if (!y)
+				return P->rc;
+			y->rkind = (uint8_t)k;
+			y->count = (uint32_t)cnt;
 		} else {
 			struct sym *y = sym_add(P, name, nl, S_REG, line);
 			if (!y)
@@ -723,6 +725,27 @@ static int ident_slot(struct P *P, const struct tok *t, uint32_t *slot)
 		return 0;
 	}
 	int i = sym_find(P, t->s, t->n);
+	if (i < 0 && t->s[0] == '%') {
+		/* %r123: member 123 of a range declared %r<N> */
+		size_t pl = t->n;
+		while (pl > 1 && isdigit((unsigned char)t->s[pl - 1]))
+			pl--;
+		int ri = pl < t->n && (t->n - pl) <= 7 && !(t->s[pl] == '0' && t->n - pl > 1)
+		         ? sym_find(P, t->s, pl) : -1;
+		if (ri >= 0 && P->syms[ri].kind == S_REG && P->syms[ri].count) {
+			struct sym *y = &P->syms[ri];
+			uint32_t idx = (uint32_t)strtoul(t->s + pl, NULL, 10);
+			if (idx >= y->count)
+				return perr(P, -EINVAL, t->line, "register '%.*s' beyond its declaration %s<%u>",
+				            (int)t->n, t->s, y->name, y->count);
+			if (!y->slots && !(y->slots = calloc(y->count, sizeof(uint32_t))))
+				return perr(P, -ENOMEM, t->line, "out of memory");
+			if (!y->slots[idx])
+				y->slots[idx] = new_slot(P, y->rkind, 0);
+			*slot = y->slots[idx];
+			return 0;
+		}
+	}
 	if (i < 0) {
 		for (size_t k = 0; k < sizeof(specials) / sizeof(specials[0]); k++)
 			if (tok_is(t, specials[k].n)) {
@@ -738,6 +761,8 @@ static int ident_slot(struct P *P, const struct tok *t, uint32_t *slot)
 	int fscope = (uint32_t)i >= P->scope[0];
 	switch (y->kind) {
 	case S_REG:
+		if (y->count)
+			return perr(P, -EINVAL, t->line, "'%s' names a register range, not a register", y->name);
 		if (!y->slot)
 			y->slot = new_slot(P, y->rkind, 0);
 		*slot = y->slot;
@@ -1908,6 +1933,7 @@ int ptx_module_parse(const char *text, struct ptx_module **out, char *err, size_
 		return -ENOMEM;
 	}
 	int rc = parse_module(&P);
+	sym_pop(&P, 0);
 	free(P.syms);
 	free(P.hash);
 	free(P.slotkind);

@@ -38,6 +38,19 @@ static void t_bad_modules(void)
 			exit(1);
 		}
 	}
+	/* register ranges: beyond the declaration, absurd sizes; huge ranges cost nothing */
+	CK_RC(cuModuleLoadData(&m, ".version 7.0\n.target sm_75\n.address_size 64\n.visible .entry k()\n"
+	                           "{\n.reg .b32 %r<5>;\n mov.u32 %r5, 1;\n}\n"), CUDA_ERROR_INVALID_PTX);
+	CK_RC(cuModuleLoadData(&m, ".version 7.0\n.target sm_75\n.address_size 64\n.visible .entry k()\n"
+	                           "{\n.reg .b32 %r<2000000>;\n}\n"), CUDA_ERROR_INVALID_PTX);
+	char *big = malloc(200 * 40 + 256);
+	int off = sprintf(big, ".version 7.0\n.target sm_75\n.address_size 64\n.visible .entry k()\n{\n");
+	for (int i = 0; i < 200; i++)
+		off += sprintf(big + off, ".reg .b32 %%q%c%c<1048576>;\n", 'a' + i / 26, 'a' + i % 26);
+	sprintf(big + off, " mov.u32 %%qhr1048575, 1;\n ret;\n}\n");
+	CK(cuModuleLoadData(&m, big));
+	CK(cuModuleUnload(m));
+	free(big);
 	CK_RC(cuModuleLoadData(&m, bad[3]), CUDA_ERROR_INVALID_PTX);
 	expect_msg("frobnicate");
 	expect_msg("line 7");
