@@ -203,6 +203,55 @@ static void test_index_wraparound(void)
 	}
 }
 
+struct drain_ctx {
+	struct vgpu_chan *s;
+	uint32_t count, got;
+};
+
+static void *drain_all(void *arg)
+{
+	struct drain_ctx *d = arg;
+	struct vgpu_msg_hdr h;
+	uint8_t buf[64];
+
+	while (d->got < d->count && vgpu_chan_recv(d->s, &h, buf, sizeof(buf)) >= 0)
+		d->got++;
+	return NULL;
+}
+
+/* Notify suppression: the producer wakes the consumer only from flush (or when it must
+ * block), never per message. The ring is big enough that the producer never blocks, so
+ * the consumer's wakeup counter can grow at most once per flush. */
+static void test_notify_suppression(void)
+{
+	struct drain_ctx d = { .count = 2048 };
+	struct vgpu_chan *c;
+	uint8_t buf[16] = { 0 };
+	const struct vgpu_chan_geom g = { 128u << 10, 8192 };
+	uint32_t flushes = 0;
+	pthread_t th;
+
+	MUST(vgpu_shm_pair(&g, &c, &d.s));
+	vgpu_chan_set_spin(d.s, 0); /* the consumer sleeps whenever the ring is empty */
+	CHECK_EQ(pthread_create(&th, NULL, drain_all, &d), 0);
+	for (uint32_t i = 0; i < d.count; i++) {
+		CHECK_EQ(vgpu_chan_send(c, 1, 0, i, buf, sizeof(buf)), 0);
+		if (i % 64 == 63) {
+			CHECK_EQ(vgpu_chan_flush(c), 0);
+			flushes++;
+		}
+		if (i % 8 == 7)
+			usleep(50); /* pacing: let the consumer drain and go to sleep in between */
+	}
+	pthread_join(th, NULL);
+	CHECK_EQ(d.got, d.count);
+	CHECK(atomic_load(&c->hdr->side[1].evt) <= flushes);
+	printf("notify suppression: %u messages, %u flushes, %u wakeups\n", d.count, flushes,
+	       atomic_load(&c->hdr->side[1].evt));
+	vgpu_chan_close(c);
+	vgpu_chan_close(d.s);
+}
+
 static void test_geometry_checks(void)
 {
 	struct vgpu_chan *c = NULL, *s = NULL;
@@ -230,5 +279,6 @@ int main(int argc, char **argv)
 	test_batches_and_wrap();
 	test_index_wraparound();
 	test_geometry_checks();
+	test_notify_suppression();
 	return ring_test_done("ring_basic");
 }
