@@ -18,6 +18,7 @@ struct job {
 	uint64_t nblocks;
 	_Atomic uint64_t next;
 	_Atomic int rc;
+	_Atomic uint64_t insns;     /* interpreted so far, all participants */
 	int active;                 /* participants, under pool_lock */
 	char err[512];
 	pthread_mutex_t err_lock;
@@ -42,8 +43,18 @@ static void job_work(struct job *j)
 		if (b >= j->nblocks)
 			break;
 		char err[512] = "";
+		uint64_t before = n;
 		int rc = ptx_block_run(l, &j->env, (uint32_t)(b % gx), (uint32_t)((b / gx) % l->grid[1]),
 		                       (uint32_t)(b / gxy), &n, err, sizeof(err));
+		/* the watchdog also bounds the whole launch, however many blocks it has */
+		uint64_t total = atomic_fetch_add(&j->insns, n - before) + (n - before);
+		if (!rc && max_insns && total > max_insns && b + 1 < j->nblocks) {
+			rc = -ETIMEDOUT;
+			snprintf(err, sizeof(err), "watchdog: launch of %s exceeded %llu instructions after "
+			         "%llu of %llu blocks (VGPU_SIM_WATCHDOG_INSNS)", l->fn->name,
+			         (unsigned long long)max_insns, (unsigned long long)b + 1,
+			         (unsigned long long)j->nblocks);
+		}
 		if (rc) {
 			int expect = 0;
 			if (atomic_compare_exchange_strong(&j->rc, &expect, rc)) {

@@ -454,7 +454,7 @@ static CUresult launch(struct sim_func *f, const unsigned g[3], const unsigned b
 		return CUDA_ERROR_INVALID_VALUE;
 	if ((uint64_t)b[0] * b[1] * b[2] > (uint64_t)max_threads(f))
 		return CUDA_ERROR_INVALID_VALUE;
-	if (shmem > (unsigned)f->max_dyn_shared)
+	if (shmem > (unsigned)f->max_dyn_shared || f->mod->pm->shared_static + (uint64_t)shmem > SHARED_OPTIN)
 		return CUDA_ERROR_INVALID_VALUE;
 	if (cooperative && (uint64_t)g[0] * g[1] * g[2] >
 	    (uint64_t)occupancy(f, (int)(b[0] * b[1] * b[2]), shmem) * SM_COUNT)

@@ -177,7 +177,7 @@ static struct frame *frame_new(struct blk *b, struct thr *t, const struct ptx_fu
 	uint32_t base = (t->local_top + 15) & ~15u;
 	if (fn->local_size) {
 		uint64_t need = (uint64_t)base + fn->local_size;
-		if (need > (64u << 20)) {
+		if (need > (256u << 10)) {    /* 256 KiB of local memory per thread, all frames */
 			free(fr);
 			return NULL;
 		}

@@ -580,8 +580,8 @@ static int parse_shared(struct P *P, int is_extern)
 	} else {
 		uint64_t bytes = d.count * kind_size(d.kind);
 		uint64_t off = align_up(P->m->shared_static, d.align > 16 ? d.align : 16);
-		if (off + bytes > (1u << 20))
-			return perr(P, -EINVAL, d.line, "shared memory over 1 MiB");
+		if (off + bytes > (64u << 10))
+			return perr(P, -EINVAL, d.line, "static shared memory over 64 KiB");
 		y = sym_add(P, d.name, d.nlen, S_SHARED, d.line);
 		if (y) {
 			y->off = (uint32_t)off;
@@ -675,8 +675,8 @@ static int parse_local(struct P *P)
 		return rc;
 	uint64_t bytes = d.count * kind_size(d.kind);
 	uint32_t off = align_up(P->f->local_size, d.align);
-	if (off + bytes > (1u << 20))
-		return perr(P, -EINVAL, d.line, "local memory over 1 MiB per frame");
+	if (off + bytes > (256u << 10))
+		return perr(P, -EINVAL, d.line, "local memory over 256 KiB per thread");
 	P->f->local_size = off + (uint32_t)bytes;
 	struct sym *y = sym_add(P, d.name, d.nlen, S_LOCAL, d.line);
 	if (!y)

@@ -200,9 +200,45 @@ static void t_illegal_address(void)
 	CK(cuCtxDestroy(ctx));
 }
 
+/* An endless loop, endless recursion and an endless grid each fail their launch cleanly. */
+static void t_runaway(void)
+{
+	static const char *src =
+		".version 7.0\n.target sm_75\n.address_size 64\n"
+		".func rec()\n{\n call.uni rec, ();\n ret;\n}\n"
+		".visible .entry spin()\n{\n$L_top:\n bra.uni $L_top;\n}\n"
+		".visible .entry deep()\n{\n call.uni rec, ();\n ret;\n}\n"
+		".visible .entry nop()\n{\n.reg .b32 %r<2>;\n mov.u32 %r1, %tid.x;\n ret;\n}\n";
+	CUcontext ctx;
+	CUmodule m;
+	CUfunction f;
+	CK(cuCtxCreate(&ctx, NULL, 0, 0));
+	CK(cuModuleLoadData(&m, src));
+	CK(cuModuleGetFunction(&f, m, "spin"));
+	CK(cuLaunchKernel(f, 1, 1, 1, 1, 1, 1, 0, NULL, NULL, NULL));
+	CK_RC(cuCtxSynchronize(), CUDA_ERROR_LAUNCH_TIMEOUT);
+	expect_msg("watchdog");
+	CK(cuCtxDestroy(ctx));
+	CK(cuCtxCreate(&ctx, NULL, 0, 0));
+	CK(cuModuleLoadData(&m, src));
+	CK(cuModuleGetFunction(&f, m, "deep"));
+	CK(cuLaunchKernel(f, 1, 1, 1, 1, 1, 1, 0, NULL, NULL, NULL));
+	CK_RC(cuCtxSynchronize(), CUDA_ERROR_LAUNCH_FAILED);
+	expect_msg("recursion");
+	CK(cuCtxDestroy(ctx));
+	CK(cuCtxCreate(&ctx, NULL, 0, 0));
+	CK(cuModuleLoadData(&m, src));
+	CK(cuModuleGetFunction(&f, m, "nop"));
+	CK(cuLaunchKernel(f, 2000000000u, 1, 1, 32, 1, 1, 0, NULL, NULL, NULL));
+	CK_RC(cuCtxSynchronize(), CUDA_ERROR_LAUNCH_TIMEOUT);
+	expect_msg("blocks");
+	CK(cuCtxDestroy(ctx));
+}
+
 int main(void)
 {
 	setenv("VGPU_SIM_MEM", "64M", 1);
+	setenv("VGPU_SIM_WATCHDOG_INSNS", "1000000", 1);
 	setenv("VGPU_SIM_QUIET", "1", 1);
 	CUmodule m;
 	CK_RC(cuModuleLoadData(&m, "x"), CUDA_ERROR_NOT_INITIALIZED);
@@ -213,6 +249,7 @@ int main(void)
 	t_bad_modules();
 	CK(cuCtxDestroy(ctx));
 	t_illegal_address();
+	t_runaway();
 	printf("test_sim_errors: all checks passed\n");
 	return 0;
 }
