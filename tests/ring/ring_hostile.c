@@ -39,7 +39,7 @@ static atomic_uint *index_word(struct vgpu_ring_hdr *h, uint32_t k)
 	}
 }
 
-/* The hostile side (client endpoint c, so it produces direction 0): a mix of honest-looking
+/* The hostile side (endpoint c, either side): a mix of honest-looking
  * traffic and corruption of everything it can reach, for `secs` seconds. */
 static void hostile(struct vgpu_chan *c, double secs)
 {
@@ -47,24 +47,25 @@ static void hostile(struct vgpu_chan *c, double secs)
 	uint32_t ring = geom.msg_ring_bytes, bulk = geom.bulk_bytes;
 	double end = now_s() + secs;
 	uint8_t buf[512];
+	int o = c->side, i = 1 - c->side; /* our (hostile) direction and the victim's */
 
 	while (now_s() < end) {
 		uint32_t op = rnd() % 400, r = rnd();
-		uint32_t prod = atomic_load(&h->dir[0].msg_prod);
+		uint32_t prod = atomic_load(&h->dir[o].msg_prod);
 		struct vgpu_msg_hdr m = { .len = r % 200, .opcode = (uint16_t)r, .seq = r };
 		struct vgpu_msg_hdr got;
 
 		if (op >= 16) { /* mostly honest traffic, so the victim runs a while between faults */
-			uint32_t used = prod - atomic_load(&h->dir[0].msg_cons);
-			uint32_t bfree = bulk - (atomic_load(&h->dir[0].bulk_prod) - atomic_load(&h->dir[0].bulk_cons));
-			uint32_t bavail = atomic_load(&h->dir[1].bulk_prod) - atomic_load(&h->dir[1].bulk_cons);
+			uint32_t used = prod - atomic_load(&h->dir[o].msg_cons);
+			uint32_t bfree = bulk - (atomic_load(&h->dir[o].bulk_prod) - atomic_load(&h->dir[o].bulk_cons));
+			uint32_t bavail = atomic_load(&h->dir[i].bulk_prod) - atomic_load(&h->dir[i].bulk_cons);
 
 			if (op % 3 == 0 && used <= ring - 256) {
 				vgpu_chan_send(c, 3, 0, r, buf, r % 200);
 				vgpu_chan_flush(c);
 			} else if (op % 3 == 1 && bfree <= bulk && bavail <= bulk) {
-				atomic_fetch_add(&h->dir[0].bulk_prod, r % 4096 < bfree ? r % 4096 : bfree);
-				atomic_fetch_add(&h->dir[1].bulk_cons, r % 4096 < bavail ? r % 4096 : bavail);
+				atomic_fetch_add(&h->dir[o].bulk_prod, r % 4096 < bfree ? r % 4096 : bfree);
+				atomic_fetch_add(&h->dir[i].bulk_cons, r % 4096 < bavail ? r % 4096 : bavail);
 			} else {
 				vgpu_chan_try_recv(c, &got, buf, sizeof(buf));
 			}
@@ -80,12 +81,12 @@ static void hostile(struct vgpu_chan *c, double secs)
 			if (rnd() % 8 == 0)
 				m.reserved = rnd() | 1;  /* reserved != 0 */
 			memcpy(c->out_ring + (prod & (ring - 1) & ~15u), &m, sizeof(m));
-			atomic_store(&h->dir[0].msg_prod, prod + ((sizeof(m) + (m.len % 200) + 15) & ~15u));
+			atomic_store(&h->dir[o].msg_prod, prod + ((sizeof(m) + (m.len % 200) + 15) & ~15u));
 			break;
 		case 4: /* garbage bytes published as messages */
 			for (uint32_t i = 0; i < 64; i++)
 				c->out_ring[(prod + i) & (ring - 1)] = (uint8_t)rnd();
-			atomic_store(&h->dir[0].msg_prod, prod + 16 * (1 + rnd() % 4));
+			atomic_store(&h->dir[o].msg_prod, prod + 16 * (1 + rnd() % 4));
 			break;
 		case 5: /* any index: random, slightly off, or far off */
 		{
@@ -109,21 +110,21 @@ static void hostile(struct vgpu_chan *c, double secs)
 			c->in_bulk[rnd() & (bulk - 1)] = (uint8_t)rnd();
 			break;
 		case 8: /* honest-ish bulk producer and consumer, with random amounts */
-			atomic_fetch_add(&h->dir[0].bulk_prod, rnd() % 4096);
-			atomic_fetch_add(&h->dir[1].bulk_cons, rnd() % 4096);
+			atomic_fetch_add(&h->dir[o].bulk_prod, rnd() % 4096);
+			atomic_fetch_add(&h->dir[i].bulk_cons, rnd() % 4096);
 			break;
 		case 9: /* wakeup spam */
-			atomic_fetch_add(&h->side[1].evt, 1);
-			syscall(SYS_futex, &h->side[1].evt, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
+			atomic_fetch_add(&h->side[i].evt, 1);
+			syscall(SYS_futex, &h->side[i].evt, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
 			break;
 		case 10: /* lie about sleeping, or claim we closed (rarely) */
-			atomic_store(&h->side[0].sleeping, rnd());
+			atomic_store(&h->side[o].sleeping, rnd());
 			if (rnd() % 200 == 0)
-				atomic_store(&h->side[0].closed, 1);
+				atomic_store(&h->side[o].closed, 1);
 			break;
 		case 11: /* rewrite a message header the victim may be reading right now */
 			m.len = rnd();
-			memcpy(c->out_ring + (atomic_load(&h->dir[0].msg_cons) & (ring - 1) & ~15u), &m, 8);
+			memcpy(c->out_ring + (atomic_load(&h->dir[o].msg_cons) & (ring - 1) & ~15u), &m, 8);
 			break;
 		default:
 			if (rnd() % 4 == 0)
@@ -135,7 +136,7 @@ static void hostile(struct vgpu_chan *c, double secs)
 
 struct tally { unsigned rounds, eproto, epipe, emsgsize, msgs, bulk_ok; };
 
-/* The victim (server endpoint s): keeps sending, receiving and streaming bulk data until
+/* The victim (the other endpoint): keeps sending, receiving and streaming bulk data until
  * the channel fails; every failure must carry a reason. */
 static void victim(struct vgpu_chan *s, struct tally *t)
 {
@@ -209,6 +210,12 @@ int main(int argc, char **argv)
 		pid = fork();
 		if (pid < 0)
 			return 1;
+		if (t.rounds & 1) { /* odd rounds: the zone (client) is the victim */
+			struct vgpu_chan *tmp = c;
+
+			c = s;
+			s = tmp;
+		}
 		if (pid == 0) {
 			rnd_state ^= (uint64_t)getpid() << 20;
 			vgpu_chan_forget(s);
