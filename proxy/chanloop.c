@@ -235,26 +235,53 @@ static CUresult reserve_allocs(struct vgpu_proxy_call *call, void **argv)
 /*
  * A call that frees device memory must name the START of one of the zone's allocations
  * (the decoder only checked that the pointer lies inside one); anything else never reaches
- * the driver.
+ * the driver. Allocations about to be freed and handles about to be destroyed are detached
+ * from the zone's tables first (zone.h), and reattached by finish_destroys if the driver
+ * refuses.
  */
-static CUresult check_frees(struct vgpu_proxy_call *call, void **argv)
+static CUresult prepare_destroys(struct vgpu_proxy_call *call, void **argv)
 {
 	const struct vgpu_call_desc *d = call->desc;
 	for (unsigned i = 0; i < d->nargs; i++) {
-		if (d->args[i].kind != VGPU_ARG_DPTR || !(d->args[i].flags & VGPU_ARGF_FREES))
-			continue;
-		uint64_t p = *(const uint64_t *)argv[i], base = 0;
-		int rc;
-		pthread_mutex_lock(&call->zone->lock);
-		rc = vgpu_allocmap_check(&call->zone->amap, p, 0, &base);
-		pthread_mutex_unlock(&call->zone->lock);
-		if (rc < 0 || base != p) {
-			vgpu_debug("%s(0x%llx): not the start of one of the zone's allocations", d->name,
-				   (unsigned long long)p);
-			return CUDA_ERROR_INVALID_VALUE;
+		const struct vgpu_arg_desc *a = &d->args[i];
+		if (a->kind == VGPU_ARG_DPTR && (a->flags & VGPU_ARGF_FREES)) {
+			uint64_t p = *(const uint64_t *)argv[i], size = 0;
+			if (vgpu_zone_alloc_detach(call->zone, p, &size) < 0) {
+				vgpu_debug("%s(0x%llx): not the start of one of the zone's allocations", d->name,
+					   (unsigned long long)p);
+				return CUDA_ERROR_INVALID_VALUE;
+			}
+			call->freed[call->nfreed].base = p;
+			call->freed[call->nfreed++].size = size;
+		} else if (a->kind == VGPU_ARG_HANDLE && (a->flags & VGPU_ARGF_DESTROYS)) {
+			void *real = *(void **)argv[i];
+			uint64_t id;
+			if (real && vgpu_zone_handle_detach(call->zone, a->htype, real, &id) == 0) {
+				call->detached[call->ndetached].htype = a->htype;
+				call->detached[call->ndetached++].id = id;
+			}
 		}
 	}
 	return CUDA_SUCCESS;
+}
+
+/*
+ * After the call, with the driver's result: on failure put back what prepare_destroys took
+ * out; on success make sure the destroyed handles are gone (the reply encoder normally
+ * dropped them already; dropping again is harmless, an id is never reissued).
+ */
+static void finish_destroys(struct vgpu_proxy_call *call, CUresult res)
+{
+	for (unsigned i = 0; i < call->nfreed; i++)
+		if (res != CUDA_SUCCESS)
+			vgpu_zone_alloc_reattach(call->zone, call->freed[i].base, call->freed[i].size);
+	for (unsigned i = 0; i < call->ndetached; i++) {
+		if (res != CUDA_SUCCESS)
+			vgpu_zone_handle_reattach(call->zone, call->detached[i].htype, call->detached[i].id);
+		else
+			vgpu_zone_handle_drop(call->zone, call->detached[i].htype, call->detached[i].id);
+	}
+	call->nfreed = call->ndetached = 0;
 }
 
 /*
@@ -493,14 +520,17 @@ static CUresult call_generic(struct chanctx *cc, struct vgpu_proxy_call *call, v
 		vgpu_debug("%s: no driver entry point in this backend", call->desc->name);
 		return CUDA_ERROR_NOT_SUPPORTED;
 	}
-	if ((res = check_frees(call, argv)) != CUDA_SUCCESS)
-		return res;
 	if ((res = reserve_allocs(call, argv)) != CUDA_SUCCESS)
 		return res;
+	if ((res = prepare_destroys(call, argv)) != CUDA_SUCCESS) {
+		finish_destroys(call, res);
+		return res;
+	}
 	res = wire ? wire(call, argv) : thunk(call->drv, argv);
 	if (cc->nstage && res == CUDA_SUCCESS)
 		res = wait_staged(cc, call, argv);
 	rc = vgpu_encode_reply(call->desc, argv, res, call->hooks, call, call->reply, &call->bulk_out);
+	finish_destroys(call, res);
 	if (rc < 0) {
 		vgpu_wbuf_reset(call->reply);
 		call->bulk_out.n = 0;

@@ -99,6 +99,9 @@ static void hook_dptr_alloc(void *ctx, uint64_t p, uint64_t len)
 static void hook_dptr_free(void *ctx, uint64_t p)
 {
 	struct vgpu_proxy_call *c = ctx;
+	for (unsigned i = 0; i < c->nfreed; i++)
+		if (c->freed[i].base == p)
+			return;   /* detached before the call (chanloop.c) */
 	if (vgpu_zone_dptr_remove(c->zone, p) < 0)
 		vgpu_warn("%s freed 0x%llx, which the zone's allocation map did not hold",
 			  c->desc ? c->desc->name : "?", (unsigned long long)p);

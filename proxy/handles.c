@@ -11,7 +11,7 @@ struct vgpu_hslot {
 	void *real;          /* NULL when free */
 	uint32_t gen;        /* generation of the current/next occupant, never 0 */
 	uint16_t type;       /* type + 1 when live, 0 when free */
-	uint16_t pad;
+	uint16_t dying;      /* 1: being destroyed (vgpu_htab_detach); not looked up, not in the hash */
 	uint32_t next_free;  /* index+1 of the next free slot when free */
 };
 
@@ -36,7 +36,7 @@ static int hash_rebuild(struct vgpu_htab *t, uint32_t hcap)
 		return -ENOMEM;
 	for (uint32_t i = 0; i < t->used; i++) {
 		const struct vgpu_hslot *s = &t->slots[i];
-		if (!s->type)
+		if (!s->type || s->dying)
 			continue;
 		uint32_t b = (uint32_t)hash_key(s->type - 1u, s->real) & (hcap - 1);
 		while (h[b] != HASH_EMPTY)
@@ -80,10 +80,17 @@ static void hash_add(struct vgpu_htab *t, unsigned type, const void *real, uint3
 int vgpu_htab_init(struct vgpu_htab *t, uint32_t limit)
 {
 	memset(t, 0, sizeof(*t));
-	if (limit == 0 || limit > (UINT32_MAX >> 2))
+	if (limit == 0 || limit > (1u << 30) - 1)
 		return -EINVAL;
 	t->limit = limit;
 	return 0;
+}
+
+void vgpu_htab_set_key(struct vgpu_htab *t, uint64_t key)
+{
+	assert(t->used == 0);
+	/* index+1 < 2^30 (the limit is capped at 2^30), so bit 31 of the low word survives the xor. */
+	t->key = key | 0x80000000ull;
 }
 
 void vgpu_htab_destroy(struct vgpu_htab *t)
@@ -127,7 +134,7 @@ int vgpu_htab_insert(struct vgpu_htab *t, unsigned type, void *real, uint64_t *i
 		uint32_t b = hash_find(t, type, real);
 		if (b != UINT32_MAX) {
 			idx = t->hash[b] - 1;
-			*id = ((uint64_t)t->slots[idx].gen << 32) | (idx + 1u);
+			*id = (((uint64_t)t->slots[idx].gen << 32) | (idx + 1u)) ^ t->key;
 			return 0;
 		}
 	}
@@ -152,7 +159,7 @@ int vgpu_htab_insert(struct vgpu_htab *t, unsigned type, void *real, uint64_t *i
 	hash_add(t, type, real, idx);
 	t->live++;
 	t->count[type]++;
-	*id = ((uint64_t)s->gen << 32) | (idx + 1u);
+	*id = (((uint64_t)s->gen << 32) | (idx + 1u)) ^ t->key;
 	if (added)
 		*added = 1;
 	return 0;
@@ -163,6 +170,7 @@ static int64_t slot_of(const struct vgpu_htab *t, unsigned type, uint64_t id)
 {
 	if (id == 0)
 		return -ENOENT;
+	id ^= t->key;
 	uint32_t lo = (uint32_t)id, gen = (uint32_t)(id >> 32);
 	if (type >= VGPU_HTAB_MAX_TYPES || lo == 0 || lo > t->used)
 		return -EBADF;
@@ -172,9 +180,18 @@ static int64_t slot_of(const struct vgpu_htab *t, unsigned type, uint64_t id)
 	return lo - 1;
 }
 
-int vgpu_htab_lookup(const struct vgpu_htab *t, unsigned type, uint64_t id, void **real)
+/* Like slot_of, but a dying slot does not count as live. */
+static int64_t live_slot_of(const struct vgpu_htab *t, unsigned type, uint64_t id)
 {
 	int64_t i = slot_of(t, type, id);
+	if (i >= 0 && t->slots[i].dying)
+		return -EBADF;
+	return i;
+}
+
+int vgpu_htab_lookup(const struct vgpu_htab *t, unsigned type, uint64_t id, void **real)
+{
+	int64_t i = live_slot_of(t, type, id);
 	if (i < 0)
 		return (int)i;
 	*real = t->slots[i].real;
@@ -185,10 +202,13 @@ static void slot_free(struct vgpu_htab *t, uint32_t idx)
 {
 	struct vgpu_hslot *s = &t->slots[idx];
 	unsigned type = s->type - 1u;
-	uint32_t b = hash_find(t, type, s->real);
-	assert(b != UINT32_MAX);
-	t->hash[b] = HASH_DELETED;
-	t->tombs++;
+	if (!s->dying) {
+		uint32_t b = hash_find(t, type, s->real);
+		assert(b != UINT32_MAX && t->hash[b] == idx + 1);
+		t->hash[b] = HASH_DELETED;
+		t->tombs++;
+	}
+	s->dying = 0;
 	s->real = NULL;
 	s->type = 0;
 	/* A new generation makes every id of the old occupant stale; 0 is skipped on wrap. */
@@ -230,7 +250,7 @@ int vgpu_htab_pop(struct vgpu_htab *t, unsigned type, uint64_t *id, void **real)
 		struct vgpu_hslot *s = &t->slots[i];
 		if (s->type != type + 1u)
 			continue;
-		*id = ((uint64_t)s->gen << 32) | (i + 1u);
+		*id = (((uint64_t)s->gen << 32) | (i + 1u)) ^ t->key;
 		*real = s->real;
 		slot_free(t, i);
 		return 0;
@@ -242,4 +262,33 @@ int vgpu_htab_pop(struct vgpu_htab *t, unsigned type, uint64_t *id, void **real)
 uint32_t vgpu_htab_count(const struct vgpu_htab *t, unsigned type)
 {
 	return type < VGPU_HTAB_MAX_TYPES ? t->count[type] : t->live;
+}
+
+int vgpu_htab_detach(struct vgpu_htab *t, unsigned type, void *real, uint64_t *id)
+{
+	if (type >= VGPU_HTAB_MAX_TYPES || !real || !t->hcap)
+		return -ENOENT;
+	uint32_t b = hash_find(t, type, real);
+	if (b == UINT32_MAX)
+		return -ENOENT;
+	uint32_t idx = t->hash[b] - 1;
+	struct vgpu_hslot *s = &t->slots[idx];
+	t->hash[b] = HASH_DELETED;
+	t->tombs++;
+	s->dying = 1;
+	*id = (((uint64_t)s->gen << 32) | (idx + 1u)) ^ t->key;
+	return 0;
+}
+
+int vgpu_htab_reattach(struct vgpu_htab *t, unsigned type, uint64_t id)
+{
+	int64_t i = slot_of(t, type, id);
+	if (i < 0 || !t->slots[i].dying)
+		return -EBADF;
+	struct vgpu_hslot *s = &t->slots[i];
+	/* The driver refused to destroy it, so nobody can have been handed the same pointer. */
+	assert(hash_find(t, type, s->real) == UINT32_MAX);
+	s->dying = 0;
+	hash_add(t, type, s->real, (uint32_t)i);
+	return 0;
 }

@@ -32,10 +32,18 @@ struct vgpu_htab {
 	uint32_t hcap;             /* power of two, >= 2 * cap */
 	uint32_t tombs;            /* HASH_DELETED buckets; the hash is rebuilt when they pile up */
 	uint32_t count[VGPU_HTAB_MAX_TYPES]; /* live handles per type */
+	uint64_t key;              /* ids on the wire are (gen << 32 | index+1) ^ key (see set_key) */
 };
 
 /* Initialise an empty table that holds at most limit (>= 1) live handles. 0 or -EINVAL. */
 int vgpu_htab_init(struct vgpu_htab *t, uint32_t limit);
+/*
+ * Give the table a secret so that its ids differ from every other table's: each zone's
+ * worker sets a random key, so an id copied from another zone names nothing here (instead
+ * of, by coincidence of numbering, one of this zone's own handles). The key's low word
+ * always has its top bit set, so no id ever encodes to 0 (NULL). Call before any insert.
+ */
+void vgpu_htab_set_key(struct vgpu_htab *t, uint64_t key);
 /* Free the table's memory (the real handles are the caller's business). */
 void vgpu_htab_destroy(struct vgpu_htab *t);
 /*
@@ -56,6 +64,16 @@ int vgpu_htab_remove_real(struct vgpu_htab *t, unsigned type, void *real);
 /* Take any one live handle of type out of the table (for cleanup): 0 with *id and *real set, or
  * -ENOENT when none is left. */
 int vgpu_htab_pop(struct vgpu_htab *t, unsigned type, uint64_t *id /* out */, void **real /* out */);
+/*
+ * Destroying a handle races with other threads of the zone: the driver may hand the freed
+ * pointer to a concurrent create before the table forgets the old entry. So a destroy
+ * first DETACHES the entry (lookups of its id fail, the same real pointer registers as a
+ * new handle), calls the driver, then removes it (vgpu_htab_remove, which accepts detached
+ * entries) or, if the driver refused, REATTACHES it with its id unchanged.
+ * detach: by real pointer; *id gets the entry's id; -ENOENT if not registered.
+ */
+int vgpu_htab_detach(struct vgpu_htab *t, unsigned type, void *real, uint64_t *id /* out */);
+int vgpu_htab_reattach(struct vgpu_htab *t, unsigned type, uint64_t id);
 /* Live handles of type, or of all types when type >= VGPU_HTAB_MAX_TYPES. */
 uint32_t vgpu_htab_count(const struct vgpu_htab *t, unsigned type);
 

@@ -36,6 +36,10 @@ struct vgpu_proxy_call {
 	/* Framework-private: */
 	uint64_t mem_reserved;               /* device bytes reserved before an allocation call */
 	int replied;                         /* the reply went out already (streamed copies) */
+	struct { uint64_t base, size; } freed[VGPU_MAX_ARGS];      /* allocations detached before a free */
+	unsigned nfreed;
+	struct { unsigned htype; uint64_t id; } detached[VGPU_MAX_ARGS]; /* handles detached before a destroy */
+	unsigned ndetached;
 };
 
 /*

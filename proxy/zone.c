@@ -2,9 +2,15 @@
 /* zone.c — a zone's tables behind one lock, and the accounting that goes with them (see zone.h). */
 #include "zone.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/random.h>
+
+#include <cuda.h>
+
+#include "wire.h"
 
 int vgpu_zone_init(struct vgpu_zone *z, uint32_t id, const char *name,
 		   const struct vgpu_zone_limits *lim, struct vgpu_zone_stats *stats)
@@ -17,6 +23,16 @@ int vgpu_zone_init(struct vgpu_zone *z, uint32_t id, const char *name,
 	z->mem.limit = lim->mem_bytes;
 	z->bulk_limit = lim->bulk_inflight;
 	z->stats = stats ? stats : &z->own_stats;
+	/*
+	 * Handle ids on the wire are the table's ids XORed with a random per-zone key whose top
+	 * bit is set: every zone's first context would otherwise be the same number, so a handle
+	 * copied from another zone would silently name one of this zone's own objects instead of
+	 * failing. With the key it fails (CUDA_ERROR_INVALID_HANDLE), and wire ids are never 0
+	 * (NULL) nor the special stream values CU_STREAM_LEGACY (1) and CU_STREAM_PER_THREAD (2).
+	 */
+	if (getrandom(&z->id_key, sizeof(z->id_key), 0) != sizeof(z->id_key))
+		z->id_key = (uint64_t)(uintptr_t)z ^ ((uint64_t)id << 40);
+	z->id_key |= 1ull << 63;
 	if ((rc = vgpu_htab_init(&z->htab, lim->handles)) < 0)
 		return rc;
 	vgpu_allocmap_init(&z->amap);
@@ -57,8 +73,13 @@ int vgpu_zone_handle_in(struct vgpu_zone *z, unsigned htype, uint64_t id, void *
 		*real = NULL;
 		return 0;
 	}
+	/* The driver's own special stream handles are names, not objects: they pass as they are. */
+	if (htype == VGPU_H_STREAM && (id == (uintptr_t)CU_STREAM_LEGACY || id == (uintptr_t)CU_STREAM_PER_THREAD)) {
+		*real = (void *)(uintptr_t)id;
+		return 0;
+	}
 	pthread_mutex_lock(&z->lock);
-	rc = vgpu_htab_lookup(&z->htab, htype, id, real);
+	rc = vgpu_htab_lookup(&z->htab, htype, id ^ z->id_key, real);
 	pthread_mutex_unlock(&z->lock);
 	return rc;
 }
@@ -70,10 +91,16 @@ int vgpu_zone_handle_new(struct vgpu_zone *z, unsigned htype, void *real, uint64
 		*id = 0;
 		return 0;
 	}
+	if (htype == VGPU_H_STREAM && (real == (void *)CU_STREAM_LEGACY || real == (void *)CU_STREAM_PER_THREAD)) {
+		*id = (uintptr_t)real;
+		return 0;
+	}
 	pthread_mutex_lock(&z->lock);
 	rc = vgpu_htab_insert(&z->htab, htype, real, id, NULL);
-	if (rc == 0)
+	if (rc == 0) {
+		*id ^= z->id_key;
 		stats_handles(z, htype);
+	}
 	pthread_mutex_unlock(&z->lock);
 	return rc;
 }
@@ -81,7 +108,7 @@ int vgpu_zone_handle_new(struct vgpu_zone *z, unsigned htype, void *real, uint64
 void vgpu_zone_handle_drop(struct vgpu_zone *z, unsigned htype, uint64_t id)
 {
 	pthread_mutex_lock(&z->lock);
-	if (vgpu_htab_remove(&z->htab, htype, id, NULL) == 0)
+	if (id && vgpu_htab_remove(&z->htab, htype, id ^ z->id_key, NULL) == 0)
 		stats_handles(z, htype);
 	pthread_mutex_unlock(&z->lock);
 }
@@ -178,4 +205,44 @@ int vgpu_zone_pop_alloc(struct vgpu_zone *z, struct vgpu_alloc *a)
 	}
 	pthread_mutex_unlock(&z->lock);
 	return rc;
+}
+
+int vgpu_zone_handle_detach(struct vgpu_zone *z, unsigned htype, void *real, uint64_t *id)
+{
+	int rc;
+	pthread_mutex_lock(&z->lock);
+	rc = vgpu_htab_detach(&z->htab, htype, real, id);
+	pthread_mutex_unlock(&z->lock);
+	return rc;
+}
+
+void vgpu_zone_handle_reattach(struct vgpu_zone *z, unsigned htype, uint64_t id)
+{
+	pthread_mutex_lock(&z->lock);
+	int rc = vgpu_htab_reattach(&z->htab, htype, id);
+	pthread_mutex_unlock(&z->lock);
+	assert(rc == 0);
+	(void)rc;
+}
+
+int vgpu_zone_alloc_detach(struct vgpu_zone *z, uint64_t p, uint64_t *size)
+{
+	int rc;
+	pthread_mutex_lock(&z->lock);
+	rc = vgpu_allocmap_remove(&z->amap, p, size);
+	if (rc == 0) {
+		z->mem.used -= *size <= z->mem.used ? *size : z->mem.used;
+		stats_mem(z);
+	}
+	pthread_mutex_unlock(&z->lock);
+	return rc;
+}
+
+void vgpu_zone_alloc_reattach(struct vgpu_zone *z, uint64_t p, uint64_t size)
+{
+	uint64_t none = 0;
+	/* Cannot overlap: the range stayed allocated in the driver, so it was never handed out. */
+	int rc = vgpu_zone_dptr_add(z, p, size, &none);
+	assert(rc == 0);
+	(void)rc;
 }

@@ -27,6 +27,7 @@ struct vgpu_zone {
 	uint32_t id;
 	char name[65];
 	uint8_t token[16];
+	uint64_t id_key;                  /* wire id = table id ^ id_key (see vgpu_zone_init) */
 	pthread_mutex_t lock;
 	struct vgpu_htab htab;
 	struct vgpu_allocmap amap;
@@ -68,6 +69,21 @@ void vgpu_zone_mem_release(struct vgpu_zone *z, uint64_t n);
 /* In-flight bulk bytes (staging buffers of copies), lock-free. -EDQUOT over the limit. */
 int vgpu_zone_bulk_reserve(struct vgpu_zone *z, uint64_t n);
 void vgpu_zone_bulk_release(struct vgpu_zone *z, uint64_t n);
+
+/*
+ * Destroy/free in two steps, so that a concurrent create on another channel thread that gets
+ * the same pointer back from the driver is not confused with the dying object (handles.h):
+ *   handle_detach  before the destroy call: the id stops resolving (-ENOENT if unknown)
+ *   handle_reattach if the driver refused: the id resolves again
+ *   alloc_detach   before the free call: the allocation leaves the map, its bytes the
+ *                  quota (*size gets its size; -ENOENT unless p is an allocation's start)
+ *   alloc_reattach if the driver refused: back in the map, charged again
+ * After a successful call handle_drop / dptr_remove finish (dptr_remove then says -ENOENT).
+ */
+int vgpu_zone_handle_detach(struct vgpu_zone *z, unsigned htype, void *real, uint64_t *id /* out */);
+void vgpu_zone_handle_reattach(struct vgpu_zone *z, unsigned htype, uint64_t id);
+int vgpu_zone_alloc_detach(struct vgpu_zone *z, uint64_t p, uint64_t *size /* out */);
+void vgpu_zone_alloc_reattach(struct vgpu_zone *z, uint64_t p, uint64_t size);
 
 /* Cleanup helpers (worker teardown): take one handle of htype / one allocation out. */
 int vgpu_zone_pop_handle(struct vgpu_zone *z, unsigned htype, void **real /* out */);

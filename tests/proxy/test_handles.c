@@ -162,8 +162,82 @@ static void test_model(void)
 	vgpu_htab_destroy(&t);
 }
 
+/* Two tables with different keys: the same slot numbering never gives the same ids. */
+static void test_keys(void)
+{
+	struct vgpu_htab a, b;
+	uint64_t ia[16], ib[16];
+	void *r;
+
+	CHECK_EQ(vgpu_htab_init(&a, 64), 0);
+	CHECK_EQ(vgpu_htab_init(&b, 64), 0);
+	vgpu_htab_set_key(&a, 0x1234567800000000ull);
+	vgpu_htab_set_key(&b, 0x0badcafe00abcdefull);
+	for (int i = 0; i < 16; i++) {
+		CHECK_EQ(vgpu_htab_insert(&a, 1, P(0x1000 + 16 * i), &ia[i], NULL), 0);
+		CHECK_EQ(vgpu_htab_insert(&b, 1, P(0x1000 + 16 * i), &ib[i], NULL), 0);
+		CHECK(ia[i] != 0 && ib[i] != 0);
+	}
+	for (int i = 0; i < 16; i++) {
+		CHECK_EQ(vgpu_htab_lookup(&a, 1, ia[i], &r), 0);
+		CHECK(r == P(0x1000 + 16 * i));
+		CHECK_EQ(vgpu_htab_lookup(&b, 1, ia[i], &r), -EBADF);   /* a's id is foreign in b */
+		CHECK_EQ(vgpu_htab_lookup(&a, 1, ib[i], &r), -EBADF);
+	}
+	/* Keyed ids are still stale after removal and never 0, even with an all-zero key. */
+	CHECK_EQ(vgpu_htab_remove(&a, 1, ia[3], NULL), 0);
+	CHECK_EQ(vgpu_htab_lookup(&a, 1, ia[3], &r), -EBADF);
+	vgpu_htab_destroy(&a);
+	vgpu_htab_destroy(&b);
+	CHECK_EQ(vgpu_htab_init(&a, 8), 0);
+	vgpu_htab_set_key(&a, 0);
+	CHECK_EQ(vgpu_htab_insert(&a, 0, P(0x10), &ia[0], NULL), 0);
+	CHECK(ia[0] != 0);
+	CHECK_EQ(vgpu_htab_lookup(&a, 0, 0, &r), -ENOENT);
+	vgpu_htab_destroy(&a);
+}
+
+/* Destroy in two steps: a detached entry does not resolve, and the same pointer re-registers. */
+static void test_detach(void)
+{
+	struct vgpu_htab t;
+	uint64_t a, a2, again, b;
+	void *r;
+
+	CHECK_EQ(vgpu_htab_init(&t, 8), 0);
+	vgpu_htab_set_key(&t, 0x5555aaaa00000000ull);
+	CHECK_EQ(vgpu_htab_insert(&t, 2, P(0x100), &a, NULL), 0);
+	CHECK_EQ(vgpu_htab_detach(&t, 2, P(0x100), &again), 0);
+	CHECK_EQ(again, a);
+	CHECK_EQ(vgpu_htab_lookup(&t, 2, a, &r), -EBADF);
+	CHECK_EQ(vgpu_htab_detach(&t, 2, P(0x100), &again), -ENOENT);
+	/* The driver refused: the same id resolves again. */
+	CHECK_EQ(vgpu_htab_reattach(&t, 2, a), 0);
+	CHECK_EQ(vgpu_htab_reattach(&t, 2, a), -EBADF);
+	CHECK_EQ(vgpu_htab_lookup(&t, 2, a, &r), 0);
+	CHECK(r == P(0x100));
+	/* The driver destroyed it and at once handed the same pointer to a new object. */
+	CHECK_EQ(vgpu_htab_detach(&t, 2, P(0x100), &again), 0);
+	CHECK_EQ(vgpu_htab_insert(&t, 2, P(0x100), &a2, NULL), 0);
+	CHECK(a2 != a);
+	CHECK_EQ(vgpu_htab_remove(&t, 2, a, NULL), 0);          /* the old entry goes */
+	CHECK_EQ(vgpu_htab_lookup(&t, 2, a2, &r), 0);           /* the new one stays */
+	CHECK(r == P(0x100));
+	CHECK_EQ(vgpu_htab_insert(&t, 2, P(0x100), &b, NULL), 0);
+	CHECK_EQ(b, a2);                                         /* and is what the pointer maps to */
+	CHECK_EQ(vgpu_htab_count(&t, 2), 1);
+	/* Detached entries count against the quota until removed, and pop drains them. */
+	CHECK_EQ(vgpu_htab_detach(&t, 2, P(0x100), &again), 0);
+	uint64_t pid;
+	CHECK_EQ(vgpu_htab_pop(&t, 2, &pid, &r), 0);
+	CHECK_EQ(vgpu_htab_count(&t, 2), 0);
+	vgpu_htab_destroy(&t);
+}
+
 int main(void)
 {
+	test_detach();
+	test_keys();
 	test_basic();
 	test_stale_and_reuse();
 	test_quota();
