@@ -1,2 +1,70 @@
 # SPDX-License-Identifier: MIT
-# fuzz build rules (included by the top-level Makefile).
+# fuzz build rules (included by the top-level Makefile): the decoder/dispatch fuzz target in
+# three builds, the ring-consumer target, the corpus replay and fuzz smoke tests, and the
+# adversarial tests (tests/adversarial/).
+#
+#   $(B)/fuzz/vgpu-fuzz            gcc, $(CFLAGS) (ASan+UBSan with SAN=1): replays files (make test)
+#   $(B)/fuzz/afl/vgpu-fuzz        afl-clang-fast, AFL_USE_ASAN + AFL_USE_UBSAN, persistent mode
+#   $(B)/fuzz/afl/vgpu-fuzz-cmplog afl-clang-fast, AFL_LLVM_CMPLOG (for afl-fuzz -c)
+#   $(B)/fuzz/afl/libcudasim.so    the simulator without sanitizers (loaded by the AFL builds)
+#   $(B)/fuzz/vgpu-fuzz-ring       the ring consumer target (gcc replay build)
+#   $(B)/fuzz/afl/vgpu-fuzz-ring   the same for afl-fuzz
+
+AFL_CC ?= afl-clang-fast
+
+# The proxy's call path without the ring, the supervisor or the workers. handles.c comes in
+# through fuzz/htab_peek.c (the oracles read its slots).
+FZ_PROXY_OBJS := $(filter-out $(addprefix $(B)/proxy/,main.o supervisor.o worker.o handoff.o handles.o),$(PROXY_OBJS))
+FZ_OBJS := $(addprefix $(B)/fuzz/,harness.o main.o htab_peek.o) $(FZ_PROXY_OBJS)
+FZ_LIBS := -ldl -lmsgpackc -lzstd -llz4
+
+FZ := $(B)/fuzz/vgpu-fuzz
+$(B)/fuzz/%.o: CPPFLAGS += -Iproxy -DVGPU_HAVE_CODEC=1 -DVGPU_HAVE_DISPATCH=1
+
+$(FZ): $(FZ_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(FZ_LIBS)
+
+# ---- AFL++ builds: every source of the call path compiled by afl-clang-fast ----
+FZ_AFL_DIR  := $(B)/fuzz/afl
+FZ_AFL_SRCS := fuzz/harness.c fuzz/main.c fuzz/htab_peek.c $(patsubst $(B)/%.o,%.c,$(FZ_PROXY_OBJS))
+FZ_AFL_FLAGS := -D_GNU_SOURCE -Iruntime -Igenerated -Iproxy -I$(B)/gen -I$(CUDA_HOME)/include \
+	-DVGPU_HAVE_CODEC=1 -DVGPU_HAVE_DISPATCH=1 -std=gnu11 -g -O2 -fPIC -pthread -Wno-everything
+FZ_AFL_DEPS := $(FZ_AFL_SRCS) $(wildcard fuzz/*.h proxy/*.h runtime/*.h generated/*.h) $(CUERR_TABLE)
+
+$(FZ_AFL_DIR)/vgpu-fuzz: $(FZ_AFL_DEPS) | $(FZ_AFL_DIR)/libcudasim.so
+	@mkdir -p $(dir $@)
+	AFL_QUIET=1 AFL_USE_ASAN=1 AFL_USE_UBSAN=1 $(AFL_CC) $(FZ_AFL_FLAGS) -o $@ $(FZ_AFL_SRCS) $(FZ_LIBS)
+
+$(FZ_AFL_DIR)/vgpu-fuzz-cmplog: $(FZ_AFL_DEPS) | $(FZ_AFL_DIR)/libcudasim.so
+	@mkdir -p $(dir $@)
+	AFL_QUIET=1 AFL_LLVM_CMPLOG=1 $(AFL_CC) $(FZ_AFL_FLAGS) -o $@ $(FZ_AFL_SRCS) $(FZ_LIBS)
+
+# The simulator for the AFL builds: no sanitizer (it would clash with clang's ASan runtime)
+# and no coverage instrumentation (the target is the proxy, not the test double).
+$(FZ_AFL_DIR)/libcudasim.so: $(SIM_SRCS) runtime/modimage.c sim/libcudasim.map $(wildcard sim/*.h)
+	@mkdir -p $(dir $@)
+	gcc -D_GNU_SOURCE -Iruntime -I$(CUDA_HOME)/include -std=gnu11 -g -O2 -fPIC -pthread -shared \
+	  -o $@ $(SIM_SRCS) runtime/modimage.c -Wl,--version-script=sim/libcudasim.map \
+	  -Wl,-soname,libcudasim.so -lzstd -llz4 -lm
+
+FZ_AFL_ALL := $(FZ_AFL_DIR)/vgpu-fuzz $(FZ_AFL_DIR)/vgpu-fuzz-cmplog $(FZ_AFL_DIR)/libcudasim.so
+
+.PHONY: fuzz-build
+fuzz-build: $(FZ) $(FZ_AFL_ALL)
+
+ALL += $(FZ)
+
+# ---- tests ----
+# Replay: the seed corpus and every regression input through the sanitizer build (no AFL).
+# Smoke: fuzz/run.sh for FUZZ_SMOKE_SECONDS (30) with the AFL builds, when afl++ is installed.
+FZ_TESTS := fuzz/test_replay.sh fuzz/test_smoke.sh
+fuzz/test_replay.sh: $(FZ) $(SIM_LIB)
+ifneq ($(shell command -v $(AFL_CC) 2>/dev/null),)
+fuzz/test_smoke.sh: $(FZ_AFL_ALL)
+endif
+TESTS += $(FZ_TESTS)
+
+.PHONY: test-fuzz
+test-fuzz: $(FZ_TESTS)
+	@VGPU_BUILD=$(B) tests/run.sh --timeout 300 $(FZ_TESTS)

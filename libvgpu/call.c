@@ -8,6 +8,7 @@
 
 #include "cuerr.h"
 #include "session.h"
+#include "trace.h"
 #include "vgpu_client.h"
 #include "vgpu_ops.h"
 
@@ -55,6 +56,8 @@ CUresult vgpu_call_on(struct vgpu_conn *c, const struct vgpu_call_desc *d, void 
 	rc = vgpu_chan_send(c->chan, d->opcode, flags, ++c->seq, c->wbuf.data, (uint32_t)c->wbuf.len);
 	if (rc < 0)
 		return conn_fail(c, "sending a request", rc);
+	if (__builtin_expect(vgpu_trace_enabled, 0))
+		vgpu_trace_msg(c, d->opcode, flags, c->seq, c->wbuf.data, (uint32_t)c->wbuf.len);
 	for (unsigned i = 0; i < bulk.n; i++) {
 		if (!bulk.seg[i].in)
 			continue;
@@ -63,6 +66,8 @@ CUresult vgpu_call_on(struct vgpu_conn *c, const struct vgpu_call_desc *d, void 
 		rc = vgpu_chan_bulk_write(c->chan, bulk.seg[i].ptr, bulk.seg[i].len);
 		if (rc < 0)
 			return conn_fail(c, "streaming call data", rc);
+		if (__builtin_expect(vgpu_trace_enabled, 0))
+			vgpu_trace_bulk(c, d->opcode, c->seq, bulk.seg[i].ptr, bulk.seg[i].len);
 	}
 	if (flags & VGPU_MSG_F_ASYNC) {
 		/* Posted: batched with later messages; the next blocking call or flush wakes the proxy. */

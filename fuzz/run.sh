@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# fuzz/run.sh — a time-bounded AFL++ campaign on vgpu-proxy's decoder and dispatch (or the ring consumer); fails on any crash or hang.
+set -u
+
+usage() {
+	cat <<'EOF'
+usage: fuzz/run.sh [--target decoder|ring] [--out DIR] [--no-build] [--no-cmplog] [--help]
+
+Runs afl-fuzz for FUZZ_SECONDS (default 60) on one target, then prints execs/s, total execs,
+paths (corpus entries) and edge coverage, and exits 1 if afl-fuzz saved any crash or hang
+(afl-fuzz 4.04c itself exits 0 even then). Inputs that crashed are left in OUT/default/crashes:
+replay one with  $VGPU_BUILD/fuzz/vgpu-fuzz FILE  (the sanitizer build prints the report).
+
+  --target T    decoder (default): session scripts through the proxy's channel loop, decoder,
+                dispatch and zone tables into the simulator, with isolation oracles;
+                ring: arbitrary shared-region contents against the ring consumer.
+  --out DIR     afl-fuzz output directory (default: $VGPU_BUILD/fuzz/out-TARGET, emptied first)
+  --no-build    do not run make fuzz-build first
+  --no-cmplog   do not add the CMPLOG build (-c)
+
+Environment: FUZZ_SECONDS (60), VGPU_BUILD (build/rel), AFL_FUZZ (afl-fuzz), FUZZ_TIMEOUT_MS (2000).
+Seeds: fuzz/corpus/ (decoder) or fuzz/corpus-ring/; dictionary fuzz/vgpu.dict.
+EOF
+}
+
+target=decoder out= build=1 cmplog=1
+while [ $# -gt 0 ]; do
+	case $1 in
+	-h|--help) usage; exit 0 ;;
+	--target) target=${2:?--target needs decoder or ring}; shift ;;
+	--out) out=${2:?--out needs a directory}; shift ;;
+	--no-build) build=0 ;;
+	--no-cmplog) cmplog=0 ;;
+	*) echo "fuzz/run.sh: unknown argument '$1'; see fuzz/run.sh --help" >&2; exit 2 ;;
+	esac
+	shift
+done
+
+B=${VGPU_BUILD:-build/rel}
+secs=${FUZZ_SECONDS:-60}
+afl=${AFL_FUZZ:-afl-fuzz}
+tmo=${FUZZ_TIMEOUT_MS:-2000}
+case $target in
+decoder) bin=$B/fuzz/afl/vgpu-fuzz; cmp=$B/fuzz/afl/vgpu-fuzz-cmplog; seeds=fuzz/corpus ;;
+ring) bin=$B/fuzz/afl/vgpu-fuzz-ring; cmp=$B/fuzz/afl/vgpu-fuzz-ring-cmplog; seeds=fuzz/corpus-ring ;;
+*) echo "fuzz/run.sh: --target must be decoder or ring, not '$target'" >&2; exit 2 ;;
+esac
+out=${out:-$B/fuzz/out-$target}
+
+if ! command -v "$afl" >/dev/null 2>&1; then
+	echo "fuzz/run.sh: $afl is not installed; run deploy/deps.sh (it installs afl++)" >&2
+	exit 77
+fi
+if [ $build = 1 ]; then
+	san=0; case $B in *san*) san=1 ;; esac
+	make --no-print-directory -s B="$B" SAN=$san fuzz-build >/dev/null || {
+		echo "fuzz/run.sh: building the fuzz targets failed (make B=$B fuzz-build)" >&2; exit 1; }
+fi
+for f in "$bin" "$seeds"; do
+	[ -e "$f" ] || { echo "fuzz/run.sh: $f is missing; run make B=$B fuzz-build" >&2; exit 1; }
+done
+
+rm -rf "$out"
+mkdir -p "$out"
+export AFL_NO_UI=1 AFL_SKIP_CPUFREQ=1 AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1 AFL_NO_AFFINITY=1
+export AFL_SKIP_BIN_CHECK=${AFL_SKIP_BIN_CHECK:-} AFL_QUIET=1
+# The target is persistent: leaks are checked by the replay test (LeakSanitizer at exit), not here.
+export ASAN_OPTIONS=abort_on_error=1:symbolize=0:detect_leaks=0:allocator_may_return_null=1:handle_abort=0
+export UBSAN_OPTIONS=halt_on_error=1:abort_on_error=1:print_stacktrace=0
+export VGPU_SIM_LIB=${VGPU_SIM_LIB:-$PWD/$B/fuzz/afl/libcudasim.so}
+
+args=(-i "$seeds" -o "$out" -m none -t "$tmo" -V "$secs" -x fuzz/vgpu.dict)
+[ $cmplog = 1 ] && [ -x "$cmp" ] && args+=(-c "$cmp")
+echo "fuzz/run.sh: $target for ${secs}s: $afl ${args[*]} -- $bin"
+"$afl" "${args[@]}" -- "$bin" >"$out/afl.log" 2>&1
+rc=$?
+stats=$out/default/fuzzer_stats
+if [ ! -f "$stats" ]; then
+	echo "fuzz/run.sh: afl-fuzz did not start (exit $rc); the end of its log:" >&2
+	tail -30 "$out/afl.log" >&2
+	exit 1
+fi
+get() { sed -n "s/^$1 *: *//p" "$stats"; }
+echo "run time       : $(get run_time)s"
+echo "execs/s        : $(get execs_per_sec)"
+echo "total execs    : $(get execs_done)"
+echo "paths (corpus) : $(get corpus_count) (found here: $(get corpus_found))"
+echo "edge coverage  : $(get edges_found) edges, bitmap $(get bitmap_cvg)"
+echo "stability      : $(get stability)"
+echo "crashes/hangs  : $(get saved_crashes) / $(get saved_hangs)"
+n_crash=$(find "$out/default/crashes" -type f ! -name README.txt 2>/dev/null | wc -l)
+n_hang=$(find "$out/default/hangs" -type f 2>/dev/null | wc -l)
+if [ "$n_crash" -gt 0 ] || [ "$n_hang" -gt 0 ] || [ "$(get saved_crashes)" != 0 ] || [ "$(get saved_hangs)" != 0 ]; then
+	echo "FAIL: afl-fuzz saved $n_crash crash(es) and $n_hang hang(s) in $out/default/{crashes,hangs};" \
+	     "replay each with $B/fuzz/vgpu-fuzz FILE, fix, and add the input to fuzz/regress/"
+	exit 1
+fi
+if [ $rc -ne 0 ]; then
+	echo "FAIL: afl-fuzz exited $rc; see $out/afl.log" >&2
+	exit 1
+fi
+echo "PASS: no crash and no hang in ${secs}s"

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# fuzz/test_replay.sh — replays the seed corpus and every regression input through the sanitizer build of vgpu-fuzz (no AFL needed).
+set -u
+if [ "${1:-}" = --help ]; then
+	echo "usage: fuzz/test_replay.sh  (VGPU_BUILD=build/san): runs \$VGPU_BUILD/fuzz/vgpu-fuzz on fuzz/corpus/* and fuzz/regress/*"
+	exit 0
+fi
+B=${VGPU_BUILD:-build/san}
+bin=$B/fuzz/vgpu-fuzz
+if [ ! -x "$bin" ]; then
+	echo "FAIL: $bin is not built (make B=$B $bin)"; exit 1
+fi
+n=0 failed=0
+for f in fuzz/corpus/* fuzz/regress/*; do
+	[ -f "$f" ] || continue
+	case $f in *.md) continue ;; esac
+	n=$((n + 1))
+	# allops-*: inputs that need the opcodes the fuzzer holds back (fuzz/known/README.md).
+	all=0; case $(basename "$f") in allops-*) all=1 ;; esac
+	if ! out=$(VGPU_FUZZ_ALL_OPS=$all "$bin" "$f" 2>&1); then
+		echo "FAIL: $f:"; echo "$out" | grep -v "lacks .* remoted entry points" | tail -40
+		failed=$((failed + 1))
+	fi
+done
+if [ $n -eq 0 ]; then
+	echo "FAIL: no input found in fuzz/corpus or fuzz/regress"; exit 1
+fi
+echo "$((n - failed)) of $n inputs replayed cleanly (ASan+UBSan+LeakSanitizer and the isolation oracles)"
+[ $failed -eq 0 ]
