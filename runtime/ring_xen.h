@@ -22,6 +22,9 @@ struct vgpu_xen_dir {
 };
 static_assert(sizeof(struct vgpu_xen_dir) == 4096, "a directory entry is exactly one page");
 
+/* Where the Xen device nodes live ("/dev/xen"); tests point it at stand-ins. */
+extern const char *vgpu_xen_devdir;
+
 /* Largest region, in pages, a backend accepts (the largest valid geometry). */
 uint32_t vgpu_xen_max_pages(void);
 /* Directory pages needed for a region of total pages. */

@@ -187,19 +187,23 @@ static const struct vgpu_transport_ops xen_ops = {
 	.forget = xen_forget,
 };
 
+const char *vgpu_xen_devdir = "/dev/xen";
+
 /* -ENOENT with a clear message when this is not a Xen domain with the device nodes. */
 static int xen_check_nodes(const char *grant_node)
 {
-	const char *nodes[] = { grant_node, "/dev/xen/evtchn" };
+	const char *nodes[] = { grant_node, "evtchn" };
+	char path[256];
 
 	for (unsigned i = 0; i < 2; i++) {
-		if (access(nodes[i], R_OK | W_OK) < 0) {
+		snprintf(path, sizeof(path), "%s/%s", vgpu_xen_devdir, nodes[i]);
+		if (access(path, R_OK | W_OK) < 0) {
 			int e = errno;
 
 			vgpu_chan_set_setup_error("Xen transport unavailable: %s: %s (not running in a Xen "
 						  "domain, or the xen-gntalloc/xen-gntdev/xen-evtchn modules "
 						  "are not loaded; use the shm transport instead)",
-						  nodes[i], strerror(e));
+						  path, strerror(e));
 			return e == ENOENT ? -ENOENT : -e;
 		}
 	}
@@ -220,7 +224,7 @@ int vgpu_xen_create(uint16_t backend_domid, const struct vgpu_chan_geom *g,
 					  g ? g->msg_ring_bytes : 0, g ? g->bulk_bytes : 0);
 		return -EINVAL;
 	}
-	rc = xen_check_nodes("/dev/xen/gntalloc");
+	rc = xen_check_nodes("gntalloc");
 	if (rc)
 		return rc;
 	x = calloc(1, sizeof(*x));
@@ -331,7 +335,7 @@ int vgpu_xen_attach(const struct vgpu_xen_info *info, struct vgpu_chan **out /* 
 	char why[200];
 	int rc;
 
-	rc = xen_check_nodes("/dev/xen/gntdev");
+	rc = xen_check_nodes("gntdev");
 	if (rc)
 		return rc;
 	x = calloc(1, sizeof(*x));
