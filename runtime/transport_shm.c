@@ -19,6 +19,31 @@
 
 #define SHM_MAX_HELLO 4096u
 
+/* Map a region with an inaccessible page on each side: any access just outside the region
+ * (a bug) faults at once instead of silently touching a neighbouring mapping. */
+static void *map_guarded(int fd, size_t bytes)
+{
+	uint8_t *base = mmap(NULL, bytes + 2 * VGPU_RING_PAGE, PROT_NONE,
+			     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	void *p;
+
+	if (base == MAP_FAILED)
+		return MAP_FAILED;
+	p = mmap(base + VGPU_RING_PAGE, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd, 0);
+	if (p == MAP_FAILED) {
+		int e = errno;
+
+		munmap(base, bytes + 2 * VGPU_RING_PAGE);
+		errno = e;
+	}
+	return p;
+}
+
+static void unmap_guarded(void *p, size_t bytes)
+{
+	munmap((uint8_t *)p - VGPU_RING_PAGE, bytes + 2 * VGPU_RING_PAGE);
+}
+
 struct shm_transport {
 	struct vgpu_transport base;
 	int sock;       /* liveness: EOF when the peer's end is closed */
@@ -68,7 +93,7 @@ static void shm_close(struct vgpu_transport *t)
 	struct shm_transport *s = (struct shm_transport *)t;
 
 	if (s->region)
-		munmap(s->region, s->bytes);
+		unmap_guarded(s->region, s->bytes);
 	if (s->sock >= 0)
 		close(s->sock);
 	free(s);
@@ -89,7 +114,7 @@ static int shm_endpoint(int sock, void *region, size_t bytes, const struct vgpu_
 	struct shm_transport *s = calloc(1, sizeof(*s));
 
 	if (!s) {
-		munmap(region, bytes);
+		unmap_guarded(region, bytes);
 		close(sock);
 		vgpu_chan_set_setup_error("out of memory allocating the shm transport");
 		return -ENOMEM;
@@ -135,7 +160,7 @@ static int shm_region_create(const struct vgpu_chan_geom *g, uint32_t start, int
 		vgpu_chan_set_setup_error("sealing the ring memfd failed: %s", strerror(errno));
 		goto err_fd;
 	}
-	p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_SHARED, f, 0);
+	p = map_guarded(f, n);
 	if (p == MAP_FAILED) {
 		rc = -errno;
 		vgpu_chan_set_setup_error("mapping the %zu-byte ring region failed: %s", n, strerror(errno));
@@ -232,7 +257,7 @@ int vgpu_shm_connect(const char *path, const void *hello, uint32_t hello_len,
 err_sock:
 	close(fd);
 err_map:
-	munmap(region, bytes);
+	unmap_guarded(region, bytes);
 	close(mfd);
 	return rc;
 }
@@ -318,7 +343,7 @@ int vgpu_shm_attach(int sock, int memfd, struct vgpu_chan **out /* out */)
 					  (long long)st.st_size);
 		goto err;
 	}
-	p = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0);
+	p = map_guarded(memfd, (size_t)st.st_size);
 	if (p == MAP_FAILED) {
 		rc = -errno;
 		vgpu_chan_set_setup_error("mapping the %lld-byte region failed: %s", (long long)st.st_size,
@@ -329,7 +354,7 @@ int vgpu_shm_attach(int sock, int memfd, struct vgpu_chan **out /* out */)
 	rc = vgpu_ring_check_region(p, (uint64_t)st.st_size, &g, why, sizeof(why));
 	if (rc) {
 		vgpu_chan_set_setup_error("refusing channel: %s", why);
-		munmap(p, (size_t)st.st_size);
+		unmap_guarded(p, (size_t)st.st_size);
 		close(sock);
 		return rc;
 	}
@@ -351,7 +376,7 @@ int vgpu_shm_pair_at(const struct vgpu_chan_geom *g, uint32_t start_index,
 	if (rc)
 		return rc;
 	/* The server gets its own mapping of the same memfd, as a separate process would. */
-	region2 = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, mfd, 0);
+	region2 = map_guarded(mfd, bytes);
 	if (region2 == MAP_FAILED) {
 		rc = -errno;
 		vgpu_chan_set_setup_error("second mapping of the region failed: %s", strerror(errno));
@@ -361,13 +386,13 @@ int vgpu_shm_pair_at(const struct vgpu_chan_geom *g, uint32_t start_index,
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
 		rc = -errno;
 		vgpu_chan_set_setup_error("socketpair failed: %s", strerror(errno));
-		munmap(region2, bytes);
-		munmap(region, bytes);
+		unmap_guarded(region2, bytes);
+		unmap_guarded(region, bytes);
 		return rc;
 	}
 	rc = shm_endpoint(sv[0], region, bytes, g, 0, client);
 	if (rc) {
-		munmap(region2, bytes);
+		unmap_guarded(region2, bytes);
 		close(sv[1]);
 		return rc;
 	}
@@ -378,7 +403,7 @@ int vgpu_shm_pair_at(const struct vgpu_chan_geom *g, uint32_t start_index,
 	}
 	return rc;
 err_map:
-	munmap(region, bytes);
+	unmap_guarded(region, bytes);
 	close(mfd);
 	return rc;
 }
