@@ -4,13 +4,15 @@
 # kernels compiled by nvcc, the simulator tests and its benchmark.
 
 SIM_SRCS := sim/driver.c sim/mem.c sim/stream.c sim/exec.c sim/api_mem.c sim/api_stream.c sim/ptds.c \
-            sim/module.c sim/ptx_parse.c sim/ptx_exec.c
+            sim/module.c sim/ptx_parse.c sim/ptx_exec.c sim/fround.c
 SIM_OBJS := $(SIM_SRCS:%.c=$(B)/%.o) $(B)/runtime/modimage.o
 SIM_LIB  := $(B)/sim/libcudasim.so
 SIM_LIBS := -lzstd -llz4 -lm
 
-# Only the interpreter loop benefits from more optimisation than the default.
+# Only the interpreter loop benefits from more optimisation than the default; the directed
+# rounding helpers must not have their operations moved across rounding-mode changes.
 $(B)/sim/ptx_exec.o: CFLAGS += $(if $(filter 1,$(SAN)),,-O3)
+$(B)/sim/fround.o: CFLAGS += -frounding-math
 
 # -z nodelete: the block pool and stream threads run library code until the process exits,
 # so dlclose must never unmap it.
@@ -28,7 +30,7 @@ ALL += $(SIM_LIB) $(B)/sim/vgpu-sim
 KERNEL_DIR := $(B)/tests/kernels
 SIM_KERNELS := $(KERNEL_DIR)/basic.ptx $(KERNEL_DIR)/basic.fatbin $(KERNEL_DIR)/basic.cubin \
                $(KERNEL_DIR)/basic_lz4.fatbin $(KERNEL_DIR)/basic_sm90.fatbin \
-               $(KERNEL_DIR)/unsupported.ptx
+               $(KERNEL_DIR)/unsupported.ptx $(KERNEL_DIR)/math.ptx
 
 $(KERNEL_DIR)/%.ptx: tests/kernels/%.cu
 	@mkdir -p $(dir $@)
@@ -48,7 +50,7 @@ $(KERNEL_DIR)/%_sm90.fatbin: tests/kernels/%.cu
 
 # ---- tests ----
 SIM_TEST_NAMES := test_sim_basic test_sim_kernels test_sim_errors test_sim_streams \
-                  test_sim_modimage test_sim_abi
+                  test_sim_modimage test_sim_abi test_sim_math
 SIM_TESTS := $(SIM_TEST_NAMES:%=$(B)/tests/sim/%)
 
 $(B)/tests/sim/test_sim_modimage: $(B)/tests/sim/test_sim_modimage.o $(B)/runtime/modimage.o $(SIM_KERNELS)

@@ -4,6 +4,7 @@
  * Dispatch is one switch over (opcode << 4 | type); every operand is a register slot. */
 #include "ptx.h"
 #include "ptx_ops.h"
+#include "fround.h"
 
 #include <errno.h>
 #include <math.h>
@@ -244,6 +245,9 @@ static uint64_t do_cvt(const struct ptx_insn *in, uint64_t a)
 	int dk = in->kind, sk = in->kind2;
 	if (sk == K_F32 || sk == K_F64) {
 		double v = sk == K_F32 ? f32(a) : f64(a);
+		if (dk == K_F32 && sk == K_F64 &&
+		    (in->mod == RND_RZ || in->mod == RND_RM || in->mod == RND_RP))
+			return sim_fround_cvt(dk, in->mod, 0, 0, 0, 1, a);
 		if (dk == K_F32 || dk == K_F64) {
 			v = round_mode(v, in->mod);
 			if (in->mod2 & FL_SAT)
@@ -258,6 +262,8 @@ static uint64_t do_cvt(const struct ptx_insn *in, uint64_t a)
 	              sk == K_U32 || sk == K_S32 ? 4 : 8;
 	int ssigned = sk == K_S8 || sk == K_S16 || sk == K_S32 || sk == K_S64;
 	uint64_t v = ssigned ? (uint64_t)sx(a, ss) : a & mask_of(ss);
+	if ((dk == K_F32 || dk == K_F64) && (in->mod == RND_RZ || in->mod == RND_RM || in->mod == RND_RP))
+		return sim_fround_cvt(dk, in->mod, (int64_t)v, v, ssigned, 0, 0);
 	if (dk == K_F32)
 		return pf32(ssigned ? (float)(int64_t)v : (float)v);
 	if (dk == K_F64)
@@ -639,6 +645,69 @@ slow:
 		case OP_CVT:
 			RD = do_cvt(in, RA);
 			break;
+		case OP_FRND:
+			RD = sim_fround_op(in->kind2, in->kind, in->mod, RA, RB, RC, in->mod2 & FL_SAT);
+			break;
+		case OP_CADD: case OP_CSUB: case OP_CMADLO: case OP_CMADHI: {
+			uint64_t cin = (in->mod2 & CC_IN) ? (r[in->o[4]] & 1) : 0, cout;
+			unsigned __int128 v;
+			int sub = (in->op >> 4) == OP_CSUB;
+			if ((in->kind & ~1) == K_U32) {
+				uint64_t a = (uint32_t)RA, bb = (uint32_t)RB, cc = (uint32_t)RC, w;
+				if (sub) {
+					w = a - bb - cin;
+					cout = a < bb + cin;          /* borrow */
+				} else {
+					uint64_t addend = (in->op >> 4) == OP_CADD ? bb :
+					    (in->op >> 4) == OP_CMADLO ? (uint32_t)(a * bb) :
+					    in->kind == K_S32 ? (uint32_t)((uint64_t)((int64_t)(int32_t)a * (int32_t)bb) >> 32)
+					                      : (a * bb) >> 32;
+					uint64_t third = (in->op >> 4) == OP_CADD ? 0 : cc;
+					if ((in->op >> 4) == OP_CADD) {
+						w = a + bb + cin;
+					} else {
+						w = addend + third + cin;
+					}
+					cout = w >> 32;
+				}
+				RD = (uint32_t)w;
+			} else {
+				uint64_t a = RA, bb = RB, cc = RC;
+				if (sub) {
+					RD = a - bb - cin;
+					cout = (unsigned __int128)a < (unsigned __int128)bb + cin;
+				} else {
+					if ((in->op >> 4) == OP_CADD)
+						v = (unsigned __int128)a + bb + cin;
+					else {
+						uint64_t pr = (in->op >> 4) == OP_CMADLO ? a * bb :
+						    in->kind == K_S64 ? (uint64_t)(((__int128)(int64_t)a * (int64_t)bb) >> 64)
+						                      : (uint64_t)(((unsigned __int128)a * bb) >> 64);
+						v = (unsigned __int128)pr + cc + cin;
+					}
+					RD = (uint64_t)v;
+					cout = (uint64_t)(v >> 64);
+				}
+			}
+			if (in->mod2 & CC_OUT)
+				r[in->o[4]] = cout & 1;
+			break;
+		}
+		case OP_BFIND: {
+			unsigned bits = (in->kind == K_U32 || in->kind == K_S32) ? 32 : 64;
+			uint64_t a = bits == 32 ? (uint32_t)RA : RA;
+			if ((in->kind == K_S32 || in->kind == K_S64) && ((a >> (bits - 1)) & 1))
+				a = ~a & (bits == 32 ? 0xffffffffull : ~0ull);   /* first bit unlike the sign */
+			uint32_t res;
+			if (!a)
+				res = 0xffffffffu;
+			else {
+				uint32_t pos = 63 - (uint32_t)__builtin_clzll(a);
+				res = in->mod ? bits - 1 - pos : pos;
+			}
+			RD = res;
+			break;
+		}
 		case OP_CVTA_TO:
 			RD = in->kind2 == SP_SHARED ? RA - b->env->shared_win :
 			     in->kind2 == SP_LOCAL ? RA - b->env->local_win : RA;

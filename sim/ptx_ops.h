@@ -12,6 +12,7 @@ enum ptx_op {
 	OP_LG2, OP_SIN, OP_COS, OP_TANH, OP_PACK, OP_UNPACK, OP_TRAP, OP_COPYSIGN, OP_PRMT,
 	OP_TESTP, OP_SET, OP_MUL24, OP_MAD24, OP_SAD, OP_FNS, OP_NOPRED,
 	OP_SHFL, OP_VOTE, OP_WARPSYNC, OP_ACTIVEMASK,
+	OP_CADD, OP_CSUB, OP_CMADLO, OP_CMADHI, OP_BFIND, OP_FRND,
 	OP_COUNT
 };
 
@@ -31,6 +32,10 @@ enum { RND_NONE, RND_RN, RND_RZ, RND_RM, RND_RP, RND_RNI, RND_RZI, RND_RMI, RND_
 enum { AT_ADD, AT_MIN, AT_MAX, AT_INC, AT_DEC, AT_AND, AT_OR, AT_XOR, AT_EXCH, AT_CAS };
 /* ld/st: mod2 = vector count (1, 2, 4); mod bit 0: no result (red). */
 #define AT_RED 0x80
+
+/* Carry-chain arithmetic (OP_CADD ...): mod2 flags; o[4] is the frame's CC.CF slot. */
+#define CC_OUT 0x01          /* .cc: write the carry (borrow for subtraction) */
+#define CC_IN  0x02          /* addc/subc/madc: consume it */
 
 /* Warp collectives: shfl modes and vote modes (mod); mod2 flags. */
 enum { SHFL_UP, SHFL_DOWN, SHFL_BFLY, SHFL_IDX };

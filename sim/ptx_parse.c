@@ -207,6 +207,7 @@ struct P {
 	char (*callname)[128];
 	uint32_t capcalls;
 	uint32_t dyn_shared_var;
+	uint32_t cc_slot;       /* the function's CC.CF register, 0 until first used */
 };
 
 static int perr(struct P *P, int rc, uint32_t line, const char *fmt, ...)
@@ -502,7 +503,7 @@ static int parse_init(struct P *P, uint8_t *buf, uint64_t cap, int kind)
 		}
 		uint64_t v;
 		if (t->t == T_INT)
-			v = neg ? (uint64_t)-(int64_t)t->v : t->v;
+			v = neg ? 0 - t->v : t->v;
 		else if (t->t == T_FLT32 || t->t == T_FLT64 || t->t == T_FLTDEC) {
 			double dv;
 			if (t->t == T_FLT32) { uint32_t b = (uint32_t)t->v; float f; memcpy(&f, &b, 4); dv = f; }
@@ -801,7 +802,7 @@ static uint64_t imm_value(struct P *P, const struct tok *t, int neg, int kind)
 {
 	(void)P;
 	if (t->t == T_INT)
-		return neg ? (uint64_t)-(int64_t)t->v : t->v;
+		return neg ? 0 - t->v : t->v;
 	double d;
 	if (t->t == T_FLT32) {
 		uint32_t b = (uint32_t)t->v;
@@ -852,7 +853,7 @@ static int parse_opnd(struct P *P, struct opnd *o, int kind)
 			}
 			if (t->t != T_INT)
 				return perr(P, -EINVAL, t->line, "bad address expression");
-			o->imm = neg ? -(int64_t)t->v : (int64_t)t->v;
+			o->imm = (int64_t)(neg ? 0 - t->v : t->v);
 			t = lex_next(&P->L);
 		}
 		while (tok_isp(t, '+') || tok_isp(t, '-')) {
@@ -864,7 +865,7 @@ static int parse_opnd(struct P *P, struct opnd *o, int kind)
 			}
 			if (t->t != T_INT)
 				return perr(P, -EINVAL, t->line, "bad address offset");
-			o->imm += sub ? -(int64_t)t->v : (int64_t)t->v;
+			o->imm = (int64_t)((uint64_t)o->imm + (sub ? 0 - t->v : t->v));
 			t = lex_next(&P->L);
 		}
 		if (!tok_isp(t, ']'))
@@ -1203,6 +1204,9 @@ static uint32_t op_kinds(int op)
 	case OP_ATOM: return KB(K_U32) | KB(K_S32) | KB(K_U64) | KB(K_S64) | KF;
 	case OP_PACK: case OP_UNPACK: return KB(K_U16) | KB(K_U32) | KB(K_U64) | KF;
 	case OP_SHFL: case OP_ACTIVEMASK: return KB(K_U32);
+	case OP_CADD: case OP_CSUB: case OP_CMADLO: return KB(K_U32) | KB(K_U64);
+	case OP_CMADHI: case OP_BFIND: return KB(K_U32) | KB(K_S32) | KB(K_U64) | KB(K_S64);
+	case OP_FRND: return KF;
 	case OP_VOTE: return KB(K_U32) | KB(K_PRED);
 	default: return ~0u;   /* control flow, cvta, nop: type-independent */
 	}
@@ -1221,7 +1225,15 @@ static int parse_insn(struct P *P, const struct tok *t, uint32_t g, int gneg)
 	int rc = parse_insn_raw(P, t, g, gneg);
 	if (rc || P->f->ncode == before)
 		return rc;
-	const struct ptx_insn *in = &P->f->code[P->f->ncode - 1];
+	struct ptx_insn *in = &P->f->code[P->f->ncode - 1];
+	/* directed rounding on float arithmetic runs through fround.c */
+	if ((in->kind == K_F32 || in->kind == K_F64) &&
+	    (in->mod == RND_RZ || in->mod == RND_RM || in->mod == RND_RP) &&
+	    (in->op == OP_ADD || in->op == OP_SUB || in->op == OP_MUL_LO || in->op == OP_FMA ||
+	     in->op == OP_DIV || in->op == OP_SQRT || in->op == OP_RCP)) {
+		in->kind2 = (uint8_t)in->op;
+		in->op = OP_FRND;
+	}
 	if (in->kind >= 16 || !(op_kinds(in->op) & (1u << in->kind)) ||
 	    (in->op == OP_CVT && (in->kind2 >= 16 || !(KALL & (1u << in->kind2)))))
 		return perr(P, -ENOTSUP, line, "unsupported instruction '%s' (type not implemented)", name);
@@ -1401,6 +1413,38 @@ static int parse_insn_raw(struct P *P, const struct tok *t, uint32_t g, int gneg
 		in->o[1] = o[1].slot;
 		return 0;
 	}
+	/* carry chains: add.cc addc sub.cc subc mad.lo.cc madc.lo madc.hi */
+	int isaddc = !strcmp(op, "addc"), issubc = !strcmp(op, "subc"), ismadc = !strcmp(op, "madc");
+	if (isaddc || issubc || ismadc || (mn_has(&m, ".cc") &&
+	    (!strcmp(op, "add") || !strcmp(op, "sub") || !strcmp(op, "mad")))) {
+		int ismad = ismadc || !strcmp(op, "mad");
+		if ((rc = need_slots(P, o, n, ismad ? 4 : 3, name, line)))
+			return rc;
+		if (k != K_U32 && k != K_S32 && k != K_U64 && k != K_S64)
+			return perr(P, -ENOTSUP, line, "unsupported instruction '%s' (carry type)", name);
+		if (ismad && !mn_has(&m, ".lo") && !mn_has(&m, ".hi"))
+			return perr(P, -EINVAL, line, "'%s' needs .lo or .hi", name);
+		in->op = ismad ? (mn_has(&m, ".hi") ? OP_CMADHI : OP_CMADLO) :
+		         (issubc || !strcmp(op, "sub")) ? OP_CSUB : OP_CADD;
+		if (in->op != OP_CMADHI)
+			in->kind = (uint8_t)unsigned_kind(k);
+		in->mod2 = (uint8_t)((mn_has(&m, ".cc") ? CC_OUT : 0) | (isaddc || issubc || ismadc ? CC_IN : 0));
+		if (!P->cc_slot)
+			P->cc_slot = new_slot(P, K_U32, 0);
+		in->o[4] = P->cc_slot;
+		for (int i = 0; i < n; i++)
+			in->o[i] = o[i].slot;
+		return 0;
+	}
+	if (!strcmp(op, "bfind")) {
+		if ((rc = need_slots(P, o, n, 2, name, line)))
+			return rc;
+		in->op = OP_BFIND;
+		in->mod = (uint8_t)mn_has(&m, ".shiftamt");
+		in->o[0] = o[0].slot;
+		in->o[1] = o[1].slot;
+		return 0;
+	}
 	if (!strcmp(op, "mul") || !strcmp(op, "mad") || !strcmp(op, "mul24") || !strcmp(op, "mad24")) {
 		int ismad = op[1] == 'a';
 		if (strstr(op, "24"))
@@ -1418,6 +1462,7 @@ static int parse_insn_raw(struct P *P, const struct tok *t, uint32_t g, int gneg
 			in->kind = (uint8_t)unsigned_kind(k);
 		}
 		in->mod2 = mn_has(&m, ".sat") ? FL_SAT : 0;
+		in->mod = (uint8_t)rounding_of(&m);
 		for (int i = 0; i < n; i++)
 			in->o[i] = o[i].slot;
 		return 0;
@@ -1741,6 +1786,7 @@ static int parse_func(struct P *P, int is_entry)
 	P->f = &tmp;
 	P->capcode = P->capslots = P->capfills = P->capgfix = 0;
 	P->nlabels = P->nfix = 0;
+	P->cc_slot = 0;
 	new_slot(P, K_U64, 0);          /* slot 0: constant zero */
 	int retsym = -1;
 	struct tok *t = lex_next(&P->L);

@@ -1,0 +1,94 @@
+// SPDX-License-Identifier: MIT
+// Kernels whose PTX exercises the less common parts of the interpreter: a tiled matrix
+// multiply, the accurate single and double precision math library (carry-chain argument
+// reduction, directed rounding), bit manipulation intrinsics and conversions.
+#include <stdint.h>
+
+#define TILE 16
+
+extern "C" __global__ void matmul(const float *A, const float *B, float *C, int n)
+{
+    __shared__ float As[TILE][TILE], Bs[TILE][TILE];
+    int r = blockIdx.y * TILE + threadIdx.y, c = blockIdx.x * TILE + threadIdx.x;
+    float acc = 0;
+    for (int t = 0; t < (n + TILE - 1) / TILE; t++) {
+        As[threadIdx.y][threadIdx.x] = (r < n && t * TILE + threadIdx.x < n) ? A[r * n + t * TILE + threadIdx.x] : 0;
+        Bs[threadIdx.y][threadIdx.x] = (c < n && t * TILE + threadIdx.y < n) ? B[(t * TILE + threadIdx.y) * n + c] : 0;
+        __syncthreads();
+        for (int k = 0; k < TILE; k++)
+            acc += As[threadIdx.y][k] * Bs[k][threadIdx.x];
+        __syncthreads();
+    }
+    if (r < n && c < n)
+        C[r * n + c] = acc;
+}
+
+extern "C" __global__ void mathf(const float *x, float *y, int n)
+{
+    int i = blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= n)
+        return;
+    float v = x[i];
+    y[i * 12 + 0] = expf(v);
+    y[i * 12 + 1] = logf(fabsf(v) + 1);
+    y[i * 12 + 2] = sinf(v);
+    y[i * 12 + 3] = cosf(v);
+    y[i * 12 + 4] = powf(fabsf(v), 1.5f);
+    y[i * 12 + 5] = tanhf(v);
+    y[i * 12 + 6] = floorf(v) + ceilf(v) + roundf(v) + truncf(v);
+    y[i * 12 + 7] = sqrtf(fabsf(v));
+    y[i * 12 + 8] = atan2f(v, 1.5f);
+    y[i * 12 + 9] = fmodf(v, 0.7f);
+    y[i * 12 + 10] = erff(v);
+    y[i * 12 + 11] = v / 3.3f;
+}
+
+extern "C" __global__ void mathd(const double *x, double *y, int n)
+{
+    int i = blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= n)
+        return;
+    double v = x[i];
+    y[i * 6 + 0] = exp(v);
+    y[i * 6 + 1] = log(fabs(v) + 1);
+    y[i * 6 + 2] = sin(v);
+    y[i * 6 + 3] = pow(fabs(v), 1.5);
+    y[i * 6 + 4] = v / 3.3;
+    y[i * 6 + 5] = sqrt(fabs(v)) + rsqrt(fabs(v) + 1);
+}
+
+extern "C" __global__ void bits(const unsigned *a, const unsigned long long *b, unsigned *o,
+                                unsigned long long *o2, int n)
+{
+    int i = blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= n)
+        return;
+    unsigned x = a[i];
+    unsigned long long y = b[i];
+    o[i * 8 + 0] = __popc(x);
+    o[i * 8 + 1] = __clz(x);
+    o[i * 8 + 2] = __brev(x);
+    o[i * 8 + 3] = __ffs(x);
+    o[i * 8 + 4] = __byte_perm(x, x >> 3, 0x3210 ^ (i & 7));
+    o[i * 8 + 5] = __popcll(y);
+    o[i * 8 + 6] = __clzll(y);
+    o[i * 8 + 7] = __funnelshift_l(x, x * 3, i);
+    o2[(i + 1) * 4 + 0] = y / (x | 1);
+    o2[(i + 1) * 4 + 1] = y % (x | 1);
+    o2[(i + 1) * 4 + 2] = (long long)y / -(long long)(x | 1);
+    o2[(i + 1) * 4 + 3] = __umul64hi(y, y);
+    atomicCAS(&o2[0], 0ull, 12345ull);
+    atomicAdd(&o2[1], y);
+}
+
+extern "C" __global__ void conv(const float *f, const double *d, int *i32, long long *i64,
+                                unsigned *u32, float *fo, int n)
+{
+    int i = blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= n)
+        return;
+    i32[i] = (int)f[i] + __float2int_rd(f[i]) + __float2int_ru(f[i]) + (int)d[i];
+    i64[i] = (long long)d[i] + __double2ll_rn(d[i]);
+    u32[i] = (unsigned)fabsf(f[i]) + __float2uint_rn(fabsf(f[i]));
+    fo[i] = (float)d[i] + __int2float_rz(i * 1000003) + __uint2float_rn(u32[i]) + (float)(i64[i] >> 2);
+}

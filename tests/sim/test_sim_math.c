@@ -1,0 +1,243 @@
+/* SPDX-License-Identifier: MIT */
+/* Runs tests/kernels/math.cu on libcudasim: a tiled matrix multiply, CUDA's accurate float
+ * and double math library (whose PTX uses carry chains, bfind and directed rounding), bit
+ * intrinsics and conversions, each against a host reference (exact where the operation is
+ * exact, within a few ulp for transcendental functions). */
+#include "simtest.h"
+
+#include <math.h>
+#include <stdint.h>
+
+static CUmodule mod;
+
+static CUfunction fn(const char *name)
+{
+	CUfunction f;
+	CK(cuModuleGetFunction(&f, mod, name));
+	return f;
+}
+
+static CUdeviceptr up(const void *h, size_t n)
+{
+	CUdeviceptr p;
+	CK(cuMemAlloc(&p, n));
+	if (h)
+		CK(cuMemcpyHtoD(p, h, n));
+	return p;
+}
+
+static int near_rel(double got, double want, double rel, double abs_tol)
+{
+	if (isnan(want))
+		return isnan(got);
+	if (got == want)          /* also equal infinities */
+		return 1;
+	return fabs(got - want) <= rel * fabs(want) + abs_tol;
+}
+
+#define NEAR(got, want, rel, abs_tol, what, i) do { \
+	double g_ = (got), w_ = (want); \
+	if (!near_rel(g_, w_, rel, abs_tol)) { \
+		fprintf(stderr, "%s[%d]: got %.17g want %.17g\n", what, i, g_, w_); \
+		exit(1); \
+	} } while (0)
+
+static void t_matmul(void)
+{
+	enum { N = 40 };
+	static float a[N * N], b[N * N], c[N * N];
+	for (int i = 0; i < N * N; i++) {
+		a[i] = (float)((i * 7) % 13) - 6.0f;
+		b[i] = (float)((i * 5) % 11) * 0.5f;
+	}
+	CUdeviceptr da = up(a, sizeof(a)), db = up(b, sizeof(b)), dc = up(NULL, sizeof(c));
+	int n = N;
+	void *args[] = {&da, &db, &dc, &n};
+	CK(cuLaunchKernel(fn("matmul"), 3, 3, 1, 16, 16, 1, 0, NULL, args, NULL));
+	CK(cuMemcpyDtoH(c, dc, sizeof(c)));
+	for (int r = 0; r < N; r++)
+		for (int col = 0; col < N; col++) {
+			float s = 0;
+			for (int k = 0; k < N; k++)
+				s += a[r * N + k] * b[k * N + col];
+			EXPECT(c[r * N + col] == s);    /* small integers and halves: exact */
+		}
+	CK(cuMemFree(da));
+	CK(cuMemFree(db));
+	CK(cuMemFree(dc));
+}
+
+static void t_mathf(void)
+{
+	enum { N = 96 };
+	float x[N], y[N * 12];
+	for (int i = 0; i < N; i++)   /* includes large arguments that take the slow sin/cos path */
+		x[i] = (i % 3 == 0) ? (float)i * 1234.5678f - 40000.0f : (float)i / 7.0f - 6.0f;
+	CUdeviceptr dx = up(x, sizeof(x)), dy = up(NULL, sizeof(y));
+	int n = N;
+	void *args[] = {&dx, &dy, &n};
+	CK(cuLaunchKernel(fn("mathf"), 1, 1, 1, 128, 1, 1, 0, NULL, args, NULL));
+	CK(cuMemcpyDtoH(y, dy, sizeof(y)));
+	for (int i = 0; i < N; i++) {
+		double v = x[i];
+		const float *o = &y[i * 12];
+		NEAR(o[0], exp(v), 4e-7, 1e-38, "expf", i);
+		NEAR(o[1], log(fabs(v) + 1), 4e-7, 1e-7, "logf", i);
+		NEAR(o[2], sin(v), 4e-7, 1e-7, "sinf", i);
+		NEAR(o[3], cos(v), 4e-7, 1e-7, "cosf", i);
+		NEAR(o[4], pow(fabs(v), 1.5), 4e-7, 1e-30, "powf", i);
+		NEAR(o[5], tanh(v), 4e-7, 1e-7, "tanhf", i);
+		EXPECT(o[6] == floorf(x[i]) + ceilf(x[i]) + roundf(x[i]) + truncf(x[i]));
+		EXPECT(o[7] == sqrtf(fabsf(x[i])));
+		NEAR(o[8], atan2(v, 1.5), 4e-7, 1e-7, "atan2f", i);
+		EXPECT(o[9] == fmodf(x[i], 0.7f));
+		NEAR(o[10], erf(v), 4e-7, 1e-7, "erff", i);
+		EXPECT(o[11] == x[i] / 3.3f);
+	}
+	CK(cuMemFree(dx));
+	CK(cuMemFree(dy));
+}
+
+static void t_mathd(void)
+{
+	enum { N = 64 };
+	double x[N], y[N * 6];
+	for (int i = 0; i < N; i++)
+		x[i] = (i % 4 == 0) ? (double)i * 98765.4321 - 3e6 : (double)i / 9.0 - 3.0;
+	CUdeviceptr dx = up(x, sizeof(x)), dy = up(NULL, sizeof(y));
+	int n = N;
+	void *args[] = {&dx, &dy, &n};
+	CK(cuLaunchKernel(fn("mathd"), 1, 1, 1, 64, 1, 1, 0, NULL, args, NULL));
+	CK(cuMemcpyDtoH(y, dy, sizeof(y)));
+	for (int i = 0; i < N; i++) {
+		double v = x[i];
+		const double *o = &y[i * 6];
+		NEAR(o[0], exp(v), 1e-15, 1e-300, "exp", i);
+		NEAR(o[1], log(fabs(v) + 1), 1e-15, 1e-16, "log", i);
+		NEAR(o[2], sin(v), 1e-15, 1e-16, "sin", i);
+		NEAR(o[3], pow(fabs(v), 1.5), 1e-15, 1e-300, "pow", i);
+		EXPECT(o[4] == v / 3.3);
+		NEAR(o[5], sqrt(fabs(v)) + 1.0 / sqrt(fabs(v) + 1), 1e-15, 1e-16, "sqrt+rsqrt", i);
+	}
+	CK(cuMemFree(dx));
+	CK(cuMemFree(dy));
+}
+
+static uint32_t brev32(uint32_t v)
+{
+	uint32_t o = 0;
+	for (int i = 0; i < 32; i++)
+		o |= ((v >> i) & 1u) << (31 - i);
+	return o;
+}
+
+static uint32_t byte_perm(uint32_t x, uint32_t y, uint32_t s)
+{
+	uint64_t v = ((uint64_t)y << 32) | x;
+	uint32_t r = 0;
+	for (int i = 0; i < 4; i++)
+		r |= (uint32_t)((v >> (8 * ((s >> (4 * i)) & 7))) & 0xff) << (8 * i);
+	return r;
+}
+
+static void t_bits(void)
+{
+	enum { N = 64 };
+	unsigned a[N], o[N * 8];
+	unsigned long long b[N], o2[(N + 1) * 4];
+	for (int i = 0; i < N; i++) {
+		a[i] = i == 0 ? 0 : 0x9e3779b9u * (unsigned)i ^ (unsigned)(i << 20);
+		b[i] = i == 1 ? 0 : 0xbf58476d1ce4e5b9ull * (unsigned long long)(i + 3);
+	}
+	CUdeviceptr da = up(a, sizeof(a)), db = up(b, sizeof(b)), dout = up(NULL, sizeof(o));
+	CUdeviceptr do2 = up(NULL, sizeof(o2));
+	CK(cuMemsetD8(do2, 0, sizeof(o2)));
+	int n = N;
+	void *args[] = {&da, &db, &dout, &do2, &n};
+	CK(cuLaunchKernel(fn("bits"), 2, 1, 1, 32, 1, 1, 0, NULL, args, NULL));
+	CK(cuMemcpyDtoH(o, dout, sizeof(o)));
+	CK(cuMemcpyDtoH(o2, do2, sizeof(o2)));
+	unsigned long long sum = 0;
+	for (int i = 0; i < N; i++) {
+		unsigned x = a[i];
+		unsigned long long y = b[i];
+		sum += y;
+		EXPECT(o[i * 8 + 0] == (unsigned)__builtin_popcount(x));
+		EXPECT(o[i * 8 + 1] == (x ? (unsigned)__builtin_clz(x) : 32u));
+		EXPECT(o[i * 8 + 2] == brev32(x));
+		EXPECT(o[i * 8 + 3] == (unsigned)__builtin_ffs((int)x));
+		EXPECT(o[i * 8 + 4] == byte_perm(x, x >> 3, 0x3210u ^ (unsigned)(i & 7)));
+		EXPECT(o[i * 8 + 5] == (unsigned)__builtin_popcountll(y));
+		EXPECT(o[i * 8 + 6] == (y ? (unsigned)__builtin_clzll(y) : 64u));
+		unsigned sh = (unsigned)i & 31;
+		EXPECT(o[i * 8 + 7] == (sh ? (x * 3u) << sh | x >> (32 - sh) : x * 3u));
+		const unsigned long long *q = &o2[(i + 1) * 4];
+		EXPECT(q[0] == y / (x | 1));
+		EXPECT(q[1] == y % (x | 1));
+		EXPECT(q[2] == (unsigned long long)((long long)y / -(long long)(x | 1)));
+		EXPECT(q[3] == (unsigned long long)(((unsigned __int128)y * y) >> 64));
+	}
+	EXPECT(o2[0] == 12345ull && o2[1] == sum);
+	CK(cuMemFree(da));
+	CK(cuMemFree(db));
+	CK(cuMemFree(dout));
+	CK(cuMemFree(do2));
+}
+
+static void t_conv(void)
+{
+	enum { N = 64 };
+	float f[N], fo[N];
+	double d[N];
+	int i32[N];
+	long long i64[N];
+	unsigned u32[N];
+	for (int i = 0; i < N; i++) {
+		f[i] = (float)i * 1.37f - 40.5f;
+		d[i] = (double)i * -2.71 + 30.5 + (i == 7 ? 0.5 : 0);
+	}
+	CUdeviceptr df = up(f, sizeof(f)), dd = up(d, sizeof(d)), d32 = up(NULL, sizeof(i32));
+	CUdeviceptr d64 = up(NULL, sizeof(i64)), du = up(NULL, sizeof(u32)), dfo = up(NULL, sizeof(fo));
+	int n = N;
+	void *args[] = {&df, &dd, &d32, &d64, &du, &dfo, &n};
+	CK(cuLaunchKernel(fn("conv"), 1, 1, 1, 64, 1, 1, 0, NULL, args, NULL));
+	CK(cuMemcpyDtoH(i32, d32, sizeof(i32)));
+	CK(cuMemcpyDtoH(i64, d64, sizeof(i64)));
+	CK(cuMemcpyDtoH(u32, du, sizeof(u32)));
+	CK(cuMemcpyDtoH(fo, dfo, sizeof(fo)));
+	for (int i = 0; i < N; i++) {
+		EXPECT(i32[i] == (int)f[i] + (int)floorf(f[i]) + (int)ceilf(f[i]) + (int)d[i]);
+		EXPECT(i64[i] == (long long)d[i] + (long long)nearbyint(d[i]));
+		EXPECT(u32[i] == (unsigned)fabsf(f[i]) + (unsigned)nearbyintf(fabsf(f[i])));
+		/* int → float rounded toward zero: the largest float not above |i * 1000003| */
+		int iv = i * 1000003;
+		float rz = (float)iv;
+		if ((long long)rz > iv)
+			rz = nextafterf(rz, 0.0f);
+		float want = (float)d[i] + rz + (float)u32[i] + (float)(i64[i] >> 2);
+		EXPECT(fo[i] == want);
+	}
+	CK(cuMemFree(df));
+	CK(cuMemFree(dd));
+	CK(cuMemFree(d32));
+	CK(cuMemFree(d64));
+	CK(cuMemFree(du));
+	CK(cuMemFree(dfo));
+}
+
+int main(void)
+{
+	setenv("VGPU_SIM_MEM", "64M", 1);
+	CUcontext ctx;
+	CK(cuInit(0));
+	CK(cuCtxCreate(&ctx, NULL, 0, 0));
+	CK(cuModuleLoad(&mod, st_path("tests/kernels/math.ptx")));
+	t_matmul();
+	t_mathf();
+	t_mathd();
+	t_bits();
+	t_conv();
+	CK(cuCtxDestroy(ctx));
+	printf("test_sim_math: all checks passed\n");
+	return 0;
+}
