@@ -303,6 +303,31 @@ static void test_memory(void)
 				EXPECT(box[z][y][x] == back[(size_t)(z * 4 + y) * pitch + 45 + (size_t)x]);
 	c3.Depth = 3;
 	CK_RC(cuMemcpy3D(&c3), CUDA_ERROR_INVALID_VALUE);
+	/* the asynchronous and unaligned forms do the same on a stream */
+	CUstream st;
+	CK(cuStreamCreate(&st, 0));
+	c3.Depth = 2;
+	memset(box, 0, sizeof(box));
+	CK(cuMemcpy3DAsync(&c3, st));
+	CK(cuStreamSynchronize(st));
+	EXPECT(box[1][3][19] == back[(size_t)7 * pitch + 64]);
+	c2.srcPitch = 100;
+	c2.Height = 6;
+	CK(cuMemsetD2D16Async(pm, pitch, 0x0707, pitch / 2, 8, st));
+	CK(cuMemcpy2DAsync(&c2, st));
+	CK(cuMemcpyDtoHAsync(back, pm, pitch * 8, st));     /* pageable: synchronous */
+	EXPECT(back[pitch + 40] == img[0][10] && back[0] == 7 && back[pitch * 7 + 95] == 7);
+	CK(cuMemcpy2DUnaligned(&c2));
+	CK(cuMemsetD2D8Async(pm, pitch, 1, 4, 2, st));
+	CK(cuMemsetD2D32Async(pm + 8, pitch, 0x02020202, 1, 2, st));
+	CK(cuMemsetD8Async(pm + 12, 3, 1, st));
+	CK(cuMemsetD16Async(pm + 14, 0x0404, 1, st));
+	CK(cuMemsetD32Async(pm + 16, 0x05050505, 1, st));
+	CK(cuStreamSynchronize(st));
+	CK(cuMemcpyDtoH(back, pm, pitch * 2));
+	static const unsigned char row0[20] = {1, 1, 1, 1, 7, 7, 7, 7, 2, 2, 2, 2, 3, 7, 4, 4, 5, 5, 5, 5};
+	EXPECT(!memcmp(back, row0, 20) && back[pitch] == 1 && back[pitch + 8] == 2 && back[pitch + 12] == 7);
+	CK(cuStreamDestroy(st));
 	free(back);
 
 	/* pinned and registered host memory */
