@@ -30,11 +30,12 @@ int vgpu_zone_init(struct vgpu_zone *z, uint32_t id, const char *name,
 	 * failing. With the key it fails (CUDA_ERROR_INVALID_HANDLE), and wire ids are never 0
 	 * (NULL) nor the special stream values CU_STREAM_LEGACY (1) and CU_STREAM_PER_THREAD (2).
 	 */
-	if (getrandom(&z->id_key, sizeof(z->id_key), 0) != sizeof(z->id_key))
-		z->id_key = (uint64_t)(uintptr_t)z ^ ((uint64_t)id << 40);
-	z->id_key |= 1ull << 63;
+	uint64_t key;
+	if (getrandom(&key, sizeof(key), 0) != sizeof(key))
+		key = (uint64_t)(uintptr_t)z ^ ((uint64_t)id << 40);
 	if ((rc = vgpu_htab_init(&z->htab, lim->handles)) < 0)
 		return rc;
+	vgpu_htab_set_key(&z->htab, key);   /* low word's top bit set: ids are never 0, 1 or 2 */
 	vgpu_allocmap_init(&z->amap);
 	if ((rc = -pthread_mutex_init(&z->lock, NULL)) < 0) {
 		vgpu_htab_destroy(&z->htab);
@@ -79,12 +80,17 @@ int vgpu_zone_handle_in(struct vgpu_zone *z, unsigned htype, uint64_t id, void *
 		return 0;
 	}
 	pthread_mutex_lock(&z->lock);
-	rc = vgpu_htab_lookup(&z->htab, htype, id ^ z->id_key, real);
+	rc = vgpu_htab_lookup(&z->htab, htype, id, real);
 	pthread_mutex_unlock(&z->lock);
 	return rc;
 }
 
 int vgpu_zone_handle_new(struct vgpu_zone *z, unsigned htype, void *real, uint64_t *id)
+{
+	return vgpu_zone_handle_new_owned(z, htype, real, NULL, id);
+}
+
+int vgpu_zone_handle_new_owned(struct vgpu_zone *z, unsigned htype, void *real, const void *owner, uint64_t *id)
 {
 	int rc;
 	if (!real) {
@@ -96,11 +102,9 @@ int vgpu_zone_handle_new(struct vgpu_zone *z, unsigned htype, void *real, uint64
 		return 0;
 	}
 	pthread_mutex_lock(&z->lock);
-	rc = vgpu_htab_insert(&z->htab, htype, real, id, NULL);
-	if (rc == 0) {
-		*id ^= z->id_key;
+	rc = vgpu_htab_insert_owned(&z->htab, htype, real, owner, id, NULL);
+	if (rc == 0)
 		stats_handles(z, htype);
-	}
 	pthread_mutex_unlock(&z->lock);
 	return rc;
 }
@@ -108,7 +112,7 @@ int vgpu_zone_handle_new(struct vgpu_zone *z, unsigned htype, void *real, uint64
 void vgpu_zone_handle_drop(struct vgpu_zone *z, unsigned htype, uint64_t id)
 {
 	pthread_mutex_lock(&z->lock);
-	if (id && vgpu_htab_remove(&z->htab, htype, id ^ z->id_key, NULL) == 0)
+	if (id && vgpu_htab_remove(&z->htab, htype, id, NULL) == 0)
 		stats_handles(z, htype);
 	pthread_mutex_unlock(&z->lock);
 }
@@ -124,9 +128,14 @@ int vgpu_zone_dptr_check(struct vgpu_zone *z, uint64_t p, uint64_t len)
 
 int vgpu_zone_dptr_add(struct vgpu_zone *z, uint64_t p, uint64_t len, uint64_t *reserved)
 {
+	return vgpu_zone_dptr_add_owned(z, p, len, NULL, reserved);
+}
+
+int vgpu_zone_dptr_add_owned(struct vgpu_zone *z, uint64_t p, uint64_t len, const void *owner, uint64_t *reserved)
+{
 	int rc;
 	pthread_mutex_lock(&z->lock);
-	rc = vgpu_allocmap_add(&z->amap, p, len);
+	rc = vgpu_allocmap_add_owned(&z->amap, p, len, owner);
 	if (rc == 0) {
 		uint64_t from_res = 0;
 		if (reserved) {
@@ -245,4 +254,36 @@ void vgpu_zone_alloc_reattach(struct vgpu_zone *z, uint64_t p, uint64_t size)
 	int rc = vgpu_zone_dptr_add(z, p, size, &none);
 	assert(rc == 0);
 	(void)rc;
+}
+
+int vgpu_zone_handle_take(struct vgpu_zone *z, unsigned htype, uint64_t id, void **real)
+{
+	int rc;
+	pthread_mutex_lock(&z->lock);
+	rc = vgpu_htab_remove(&z->htab, htype, id, real);
+	if (rc == 0)
+		stats_handles(z, htype);
+	pthread_mutex_unlock(&z->lock);
+	return rc;
+}
+
+void vgpu_zone_purge_owner(struct vgpu_zone *z, const void *owner, unsigned *handles, unsigned *allocs,
+			   uint64_t *bytes)
+{
+	uint64_t b = 0;
+	unsigned h, a;
+	pthread_mutex_lock(&z->lock);
+	h = vgpu_htab_purge(&z->htab, owner);
+	a = vgpu_allocmap_purge(&z->amap, owner, &b);
+	z->mem.used -= b <= z->mem.used ? b : z->mem.used;
+	for (unsigned t = 0; t < VGPU_STATS_HTYPES; t++)
+		stats_handles(z, t);
+	stats_mem(z);
+	pthread_mutex_unlock(&z->lock);
+	if (handles)
+		*handles = h;
+	if (allocs)
+		*allocs = a;
+	if (bytes)
+		*bytes = b;
 }

@@ -27,7 +27,6 @@ struct vgpu_zone {
 	uint32_t id;
 	char name[65];
 	uint8_t token[16];
-	uint64_t id_key;                  /* wire id = table id ^ id_key (see vgpu_zone_init) */
 	pthread_mutex_t lock;
 	struct vgpu_htab htab;
 	struct vgpu_allocmap amap;
@@ -56,6 +55,18 @@ void vgpu_zone_destroy(struct vgpu_zone *z);
  *   dptr_remove forget the allocation starting at p and release its bytes (-ENOENT if none)
  */
 int vgpu_zone_handle_in(struct vgpu_zone *z, unsigned htype, uint64_t id, void **real /* out */);
+/* handle_new / dptr_add remembering the context the object was made in (owner, may be
+ * NULL), so that destroying that context forgets them too (vgpu_zone_purge_owner). */
+int vgpu_zone_handle_new_owned(struct vgpu_zone *z, unsigned htype, void *real, const void *owner,
+			       uint64_t *id /* out */);
+int vgpu_zone_dptr_add_owned(struct vgpu_zone *z, uint64_t p, uint64_t len, const void *owner,
+			     uint64_t *reserved /* in/out */);
+/* Remove id (detached or not); *real (may be NULL) gets what it mapped to. -EBADF if unknown. */
+int vgpu_zone_handle_take(struct vgpu_zone *z, unsigned htype, uint64_t id, void **real /* out */);
+/* A context was destroyed: forget the handles and allocations made in it (the driver freed
+ * them with it). Counts into *handles / *allocs / *bytes (any may be NULL). */
+void vgpu_zone_purge_owner(struct vgpu_zone *z, const void *owner, unsigned *handles, unsigned *allocs,
+			   uint64_t *bytes);
 int vgpu_zone_handle_new(struct vgpu_zone *z, unsigned htype, void *real, uint64_t *id /* out */);
 void vgpu_zone_handle_drop(struct vgpu_zone *z, unsigned htype, uint64_t id);
 int vgpu_zone_dptr_check(struct vgpu_zone *z, uint64_t p, uint64_t len);

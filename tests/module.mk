@@ -20,9 +20,19 @@ $(B)/tests/e2e/e2e_%.sh: $(B)/tests/e2e/% $(E2E_KERNELS) tests/e2e/run.sh
 
 TESTS += $(E2E_TESTS)
 
+# Isolation between zones (tests/isolation/run.sh drives both programs against one proxy).
+ISO_PROGS := $(B)/tests/isolation/two_zones $(B)/tests/isolation/cycles
+$(B)/tests/isolation/%: $(B)/tests/isolation/%.o $(LIBVGPU)
+	$(CC) $(LDFLAGS) -o $@ $< -L$(B)/libvgpu -lcuda
+$(B)/tests/isolation/isolation.sh: $(ISO_PROGS) $(E2E_KERNELS) tests/isolation/run.sh
+	printf '#!/bin/sh\nexec tests/isolation/run.sh\n' > $@ && chmod +x $@
+.PRECIOUS: $(B)/tests/isolation/%.o
+
+TESTS += $(B)/tests/isolation/isolation.sh
+
 .PHONY: test-e2e test-gpu
-test-e2e: $(ALL) $(E2E_TESTS)
-	@VGPU_E2E_BACKEND=$(VGPU_E2E_BACKEND) VGPU_BUILD=$(B) tests/run.sh --timeout 300 $(E2E_TESTS)
+test-e2e: $(ALL) $(E2E_TESTS) $(B)/tests/isolation/isolation.sh
+	@VGPU_E2E_BACKEND=$(VGPU_E2E_BACKEND) VGPU_BUILD=$(B) tests/run.sh --timeout 300 $(E2E_TESTS) $(B)/tests/isolation/isolation.sh
 
 # The same programs against the real driver, for machines with an NVIDIA GPU.
 VGPU_E2E_BACKEND ?= sim

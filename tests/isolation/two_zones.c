@@ -1,0 +1,237 @@
+/* SPDX-License-Identifier: MIT */
+/* two_zones.c — isolation: a second zone using the first zone's handles and memory, its quota, and a zone killed mid-transfer. */
+#include "../e2e/e2e.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdint.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/* What zone A shows zone B: the raw values it got from the driver API. */
+struct a_objects {
+	uint64_t ctx, mod, func, stream, event, dptr;
+};
+
+#define PATTERN_BYTES (1u << 20)
+
+static void pipe_write(int fd, const void *p, size_t n)
+{
+	EXPECT(write(fd, p, n) == (ssize_t)n);
+}
+
+static void pipe_read(int fd, void *p, size_t n)
+{
+	EXPECT(read(fd, p, n) == (ssize_t)n);
+}
+
+/* Zone A: creates one of everything, publishes it, waits, then checks nothing was touched. */
+static int zone_a(int out, int in)
+{
+	CUdevice dev;
+	CUcontext ctx;
+	CUmodule mod;
+	CUfunction f;
+	CUstream s;
+	CUevent e;
+	CUdeviceptr d;
+	unsigned char *pat = malloc(PATTERN_BYTES), *back = malloc(PATTERN_BYTES);
+	char go;
+
+	for (unsigned i = 0; i < PATTERN_BYTES; i++)
+		pat[i] = (unsigned char)(i * 7 + 1);
+	CK(cuInit(0));
+	CK(cuDeviceGet(&dev, 0));
+	CK(cuCtxCreate(&ctx, NULL, 0, dev));
+	CK(cuModuleLoad(&mod, e2e_kernel_path("basic.ptx")));
+	CK(cuModuleGetFunction(&f, mod, "vec_add"));
+	CK(cuStreamCreate(&s, 0));
+	CK(cuEventCreate(&e, 0));
+	/* Zones have separate address spaces, so two zones can hold the same device address; a
+	 * leading allocation keeps A's buffer away from the addresses B's own allocations get. */
+	CUdeviceptr pad;
+	CK(cuMemAlloc(&pad, 8u << 20));
+	CK(cuMemAlloc(&d, PATTERN_BYTES));
+	CK(cuMemcpyHtoD(d, pat, PATTERN_BYTES));
+	struct a_objects o = { (uintptr_t)ctx, (uintptr_t)mod, (uintptr_t)f, (uintptr_t)s, (uintptr_t)e, d };
+	pipe_write(out, &o, sizeof(o));
+	pipe_read(in, &go, 1);
+
+	/* Everything of A still works and A's memory is as A left it. */
+	CUcontext cur;
+	CK(cuCtxGetCurrent(&cur));
+	EXPECT(cur == ctx);
+	CK(cuMemcpyDtoH(back, d, PATTERN_BYTES));
+	EXPECT(memcmp(pat, back, PATTERN_BYTES) == 0);
+	CK(cuEventRecord(e, s));
+	CK(cuStreamSynchronize(s));
+	CK(cuEventQuery(e));
+	CUfunction f2;
+	CK(cuModuleGetFunction(&f2, mod, "saxpy"));
+	CK(cuMemFree(d));
+	CK(cuCtxDestroy(ctx));
+	printf("zone A: objects and memory intact\n");
+	return 0;
+}
+
+/* Zone B: every use of A's objects fails with the driver's error; A's memory is out of reach. */
+static int zone_b(int in, int out, size_t quota)
+{
+	struct a_objects o;
+	CUdevice dev;
+	CUcontext ctx;
+	CUfunction f;
+	CUdeviceptr mine, p;
+	unsigned char buf[64] = { 0 };
+	int n = 64;
+
+	pipe_read(in, &o, sizeof(o));
+	CK(cuInit(0));
+	CK(cuDeviceGet(&dev, 0));
+	CK(cuCtxCreate(&ctx, NULL, 0, dev));
+	CK(cuMemAlloc(&mine, 4096));
+	EXPECT(o.dptr + PATTERN_BYTES <= mine || o.dptr >= mine + 4096);
+
+	/* A's handles. */
+	CK_ERR(cuCtxSetCurrent((CUcontext)(uintptr_t)o.ctx), CUDA_ERROR_INVALID_HANDLE);
+	CK_ERR(cuCtxDestroy((CUcontext)(uintptr_t)o.ctx), CUDA_ERROR_INVALID_HANDLE);
+	CK_ERR(cuModuleGetFunction(&f, (CUmodule)(uintptr_t)o.mod, "vec_add"), CUDA_ERROR_INVALID_HANDLE);
+	CK_ERR(cuModuleUnload((CUmodule)(uintptr_t)o.mod), CUDA_ERROR_INVALID_HANDLE);
+	CK_ERR(cuStreamSynchronize((CUstream)(uintptr_t)o.stream), CUDA_ERROR_INVALID_HANDLE);
+	CK_ERR(cuStreamDestroy((CUstream)(uintptr_t)o.stream), CUDA_ERROR_INVALID_HANDLE);
+	CK_ERR(cuEventQuery((CUevent)(uintptr_t)o.event), CUDA_ERROR_INVALID_HANDLE);
+	CK_ERR(cuEventDestroy((CUevent)(uintptr_t)o.event), CUDA_ERROR_INVALID_HANDLE);
+	/* Asynchronous misuse surfaces at the next synchronising call, as on the driver. */
+	/* (the `extra` form: B has no layout for a function it never got from its own module) */
+	struct { CUdeviceptr a, b, c; int n; } pk = { mine, mine, mine, n };
+	size_t pksz = sizeof(pk);
+	void *extra[] = { CU_LAUNCH_PARAM_BUFFER_POINTER, &pk, CU_LAUNCH_PARAM_BUFFER_SIZE, &pksz, CU_LAUNCH_PARAM_END };
+	CK(cuLaunchKernel((CUfunction)(uintptr_t)o.func, 1, 1, 1, 32, 1, 1, 0, NULL, NULL, extra));
+	CK_ERR(cuCtxSynchronize(), CUDA_ERROR_INVALID_HANDLE);
+	CK(cuCtxSynchronize());
+
+	/* A's memory: reads, writes, copies within, memset, free. */
+	CK_ERR(cuMemcpyDtoH(buf, o.dptr, sizeof(buf)), CUDA_ERROR_INVALID_VALUE);
+	CK_ERR(cuMemcpyHtoD(o.dptr, buf, sizeof(buf)), CUDA_ERROR_INVALID_VALUE);
+	CK_ERR(cuMemcpyDtoD(mine, o.dptr, sizeof(buf)), CUDA_ERROR_INVALID_VALUE);
+	CK_ERR(cuMemcpyDtoD(o.dptr, mine, sizeof(buf)), CUDA_ERROR_INVALID_VALUE);
+	CK_ERR(cuMemcpyDtoD(o.dptr + 64, o.dptr, sizeof(buf)), CUDA_ERROR_INVALID_VALUE);
+	CK_ERR(cuMemsetD8(o.dptr, 0, 16), CUDA_ERROR_INVALID_VALUE);
+	CK_ERR(cuMemFree(o.dptr), CUDA_ERROR_INVALID_VALUE);
+	/* Ranges that start in B's own allocation and run past it. */
+	CK_ERR(cuMemcpyHtoD(mine + 4090, buf, 16), CUDA_ERROR_INVALID_VALUE);
+	CK_ERR(cuMemcpyDtoH(buf, mine - 8, 16), CUDA_ERROR_INVALID_VALUE);
+
+	/* Quota: one allocation over it fails; filling it fails at the limit; B goes on working. */
+	CK_ERR(cuMemAlloc(&p, quota + 1), CUDA_ERROR_OUT_OF_MEMORY);
+	CUdeviceptr chunks[256];
+	int k = 0;
+	CUresult r;
+	while (k < 256 && (r = cuMemAlloc(&chunks[k], quota / 8)) == CUDA_SUCCESS)
+		k++;
+	EXPECT(k >= 6 && k < 256);
+	EXPECT(r == CUDA_ERROR_OUT_OF_MEMORY);
+	while (k > 0)
+		CK(cuMemFree(chunks[--k]));
+	CK(cuMemcpyHtoD(mine, buf, sizeof(buf)));
+	CK(cuMemFree(mine));
+	CK(cuCtxDestroy(ctx));
+	printf("zone B: every use of zone A's objects refused\n");
+	pipe_write(out, "d", 1);
+	return 0;
+}
+
+/* A zone that keeps copying 64 MiB buffers until it is killed. */
+static int zone_copier(int out)
+{
+	CUdevice dev;
+	CUcontext ctx;
+	CUdeviceptr d;
+	size_t n = 64u << 20;
+	unsigned char *h = calloc(1, n);
+
+	CK(cuInit(0));
+	CK(cuDeviceGet(&dev, 0));
+	CK(cuCtxCreate(&ctx, NULL, 0, dev));
+	CK(cuMemAlloc(&d, n));
+	pipe_write(out, "r", 1);
+	for (;;) {
+		CK(cuMemcpyHtoD(d, h, n));
+		CK(cuMemcpyDtoH(h, d, n));
+	}
+}
+
+/* A zone that does a full 64 MiB round trip and checks it. */
+static int zone_survivor(void)
+{
+	CUdevice dev;
+	CUcontext ctx;
+	CUdeviceptr d;
+	size_t n = 64u << 20;
+	unsigned char *h = malloc(n), *g = malloc(n);
+
+	for (size_t i = 0; i < n; i++)
+		h[i] = (unsigned char)(i ^ (i >> 9));
+	CK(cuInit(0));
+	CK(cuDeviceGet(&dev, 0));
+	CK(cuCtxCreate(&ctx, NULL, 0, dev));
+	CK(cuMemAlloc(&d, n));
+	CK(cuMemcpyHtoD(d, h, n));
+	CK(cuMemcpyDtoH(g, d, n));
+	EXPECT(memcmp(h, g, n) == 0);
+	CK(cuMemFree(d));
+	CK(cuCtxDestroy(ctx));
+	printf("survivor zone: 64 MiB round trip correct while another zone was killed\n");
+	return 0;
+}
+
+static int wait_ok(pid_t pid, const char *what)
+{
+	int st;
+	if (waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+		fprintf(stderr, "FAIL: %s did not exit cleanly (status 0x%x)\n", what, st);
+		return 1;
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	size_t quota = argc > 1 ? strtoull(argv[1], NULL, 0) : (64u << 20);
+	int ab[2], ba[2], done[2];
+	pid_t a, b;
+	char c;
+
+	if (argc > 1 && strcmp(argv[1], "--help") == 0) {
+		printf("usage: two_zones [QUOTA_BYTES]\nRuns zones A and B (and a killed zone) against the proxy in $VGPU_PROXY.\n");
+		return 0;
+	}
+	fflush(stdout);
+	EXPECT(pipe(ab) == 0 && pipe(ba) == 0 && pipe(done) == 0);
+	if ((a = fork()) == 0)
+		exit(zone_a(ab[1], ba[0]));
+	if ((b = fork()) == 0)
+		exit(zone_b(ab[0], done[1], quota));
+	pipe_read(done[0], &c, 1);
+	pipe_write(ba[1], "g", 1);
+	if (wait_ok(b, "zone B") || wait_ok(a, "zone A"))
+		return 1;
+
+	/* Kill a zone in the middle of its transfers; another zone must be unaffected. */
+	int ready[2];
+	EXPECT(pipe(ready) == 0);
+	pid_t k = fork();
+	if (k == 0)
+		exit(zone_copier(ready[1]));
+	pipe_read(ready[0], &c, 1);
+	usleep(300 * 1000);
+	kill(k, SIGKILL);
+	waitpid(k, NULL, 0);
+	pid_t s = fork();
+	if (s == 0)
+		exit(zone_survivor());
+	if (wait_ok(s, "survivor zone"))
+		return 1;
+	printf("isolation: ok\n");
+	return 0;
+}
