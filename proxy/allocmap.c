@@ -34,6 +34,11 @@ static uint32_t upper_bound(const struct vgpu_allocmap *m, uint64_t p)
 
 int vgpu_allocmap_add(struct vgpu_allocmap *m, uint64_t base, uint64_t size)
 {
+	return vgpu_allocmap_add_owned(m, base, size, NULL);
+}
+
+int vgpu_allocmap_add_owned(struct vgpu_allocmap *m, uint64_t base, uint64_t size, const void *owner)
+{
 	if (size == 0 || base > UINT64_MAX - size + 1)  /* last byte base+size-1 must not wrap */
 		return -EINVAL;
 	uint32_t i = upper_bound(m, base);
@@ -53,7 +58,7 @@ int vgpu_allocmap_add(struct vgpu_allocmap *m, uint64_t base, uint64_t size)
 		m->cap = ncap;
 	}
 	memmove(&m->v[i + 1], &m->v[i], (size_t)(m->n - i) * sizeof(*m->v));
-	m->v[i] = (struct vgpu_alloc){ base, size };
+	m->v[i] = (struct vgpu_alloc){ base, size, owner };
 	m->n++;
 	m->bytes += size;
 	return 0;
@@ -97,4 +102,25 @@ int vgpu_allocmap_pop(struct vgpu_allocmap *m, struct vgpu_alloc *a)
 	*a = m->v[--m->n];
 	m->bytes -= a->size;
 	return 0;
+}
+
+unsigned vgpu_allocmap_purge(struct vgpu_allocmap *m, const void *owner, uint64_t *bytes)
+{
+	uint32_t w = 0;
+	unsigned n = 0;
+	uint64_t sum = 0;
+	for (uint32_t r = 0; r < m->n; r++) {
+		if (owner && m->v[r].owner == owner) {
+			n++;
+			sum += m->v[r].size;
+			continue;
+		}
+		m->v[w++] = m->v[r];   /* order (by base) is kept */
+	}
+	m->n = w;
+	assert(m->bytes >= sum);
+	m->bytes -= sum;
+	if (bytes)
+		*bytes = sum;
+	return n;
 }

@@ -5,7 +5,7 @@
 
 #include <stdint.h>
 
-struct vgpu_alloc { uint64_t base, size; };
+struct vgpu_alloc { uint64_t base, size; const void *owner; /* context it was made in, or NULL */ };
 
 /* Sorted by base, non-overlapping. Not thread-safe by itself (the zone locks). */
 struct vgpu_allocmap {
@@ -19,6 +19,11 @@ void vgpu_allocmap_destroy(struct vgpu_allocmap *m);
 /* Record [base, base+size). size 0 or a range that wraps past 2^64 -> -EINVAL; overlapping
  * an existing allocation -> -EEXIST; -ENOMEM. O(n) insert (memmove), O(log n) search. */
 int vgpu_allocmap_add(struct vgpu_allocmap *m, uint64_t base, uint64_t size);
+/* Same, remembering the context the allocation belongs to (vgpu_allocmap_purge). */
+int vgpu_allocmap_add_owned(struct vgpu_allocmap *m, uint64_t base, uint64_t size, const void *owner);
+/* Forget every allocation of owner (its context was destroyed, and the driver with it freed
+ * them). Returns how many; *bytes (may be NULL) gets their total size. O(n). */
+unsigned vgpu_allocmap_purge(struct vgpu_allocmap *m, const void *owner, uint64_t *bytes /* out */);
 /* Forget the allocation that starts exactly at base; *size (may be NULL) gets its size.
  * -ENOENT when no allocation starts there (a pointer into the middle is not a base). */
 int vgpu_allocmap_remove(struct vgpu_allocmap *m, uint64_t base, uint64_t *size /* out */);

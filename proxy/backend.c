@@ -71,6 +71,7 @@ static int open_lib(struct vgpu_backend *b, const char *path, int kind, char *wh
 	SYM(cuDeviceGet);
 	SYM(cuDeviceGetName);
 	SYM(cuCtxSetCurrent);
+	SYM(cuCtxGetCurrent);
 	SYM(cuCtxGetDevice);
 	SYM(cuCtxDestroy_v2);
 	SYM(cuDevicePrimaryCtxRelease_v2);

@@ -15,6 +15,7 @@ struct vgpu_backend_fns {
 	CUresult (*cuDeviceGet)(CUdevice *, int);
 	CUresult (*cuDeviceGetName)(char *, int, CUdevice);
 	CUresult (*cuCtxSetCurrent)(CUcontext);
+	CUresult (*cuCtxGetCurrent)(CUcontext *);
 	CUresult (*cuCtxGetDevice)(CUdevice *);
 	CUresult (*cuCtxDestroy_v2)(CUcontext);
 	CUresult (*cuDevicePrimaryCtxRelease_v2)(CUdevice);

@@ -279,7 +279,7 @@ static void finish_destroys(struct vgpu_proxy_call *call, CUresult res)
 		if (res != CUDA_SUCCESS)
 			vgpu_zone_handle_reattach(call->zone, call->detached[i].htype, call->detached[i].id);
 		else
-			vgpu_zone_handle_drop(call->zone, call->detached[i].htype, call->detached[i].id);
+			vgpu_proxy_handle_destroyed(call, call->detached[i].htype, call->detached[i].id);
 	}
 	call->nfreed = call->ndetached = 0;
 }

@@ -61,10 +61,20 @@ static int hook_handle_in(void *ctx, unsigned htype, uint64_t id, void **real)
 	return vgpu_zone_handle_in(c->zone, htype, id, real);
 }
 
+/* The context current on this thread: objects made now belong to it. */
+static const void *current_ctx(const struct vgpu_proxy_call *c)
+{
+	CUcontext cur = NULL;
+	if (c->backend && c->backend->fn.cuCtxGetCurrent && c->backend->fn.cuCtxGetCurrent(&cur) != CUDA_SUCCESS)
+		cur = NULL;
+	return cur;
+}
+
 static int hook_handle_new(void *ctx, unsigned htype, void *real, uint64_t *id)
 {
 	struct vgpu_proxy_call *c = ctx;
-	int rc = vgpu_zone_handle_new(c->zone, htype, real, id);
+	const void *owner = htype == VGPU_H_CONTEXT ? NULL : current_ctx(c);
+	int rc = vgpu_zone_handle_new_owned(c->zone, htype, real, owner, id);
 	if (rc == -EDQUOT)
 		vgpu_warn("handle quota (%u) reached: refusing a new handle of type %u", c->zone->htab.limit, htype);
 	return rc;
@@ -72,8 +82,21 @@ static int hook_handle_new(void *ctx, unsigned htype, void *real, uint64_t *id)
 
 static void hook_handle_drop(void *ctx, unsigned htype, uint64_t id)
 {
-	struct vgpu_proxy_call *c = ctx;
-	vgpu_zone_handle_drop(c->zone, htype, id);
+	vgpu_proxy_handle_destroyed(ctx, htype, id);
+}
+
+void vgpu_proxy_handle_destroyed(struct vgpu_proxy_call *c, unsigned htype, uint64_t id)
+{
+	void *real = NULL;
+	if (vgpu_zone_handle_take(c->zone, htype, id, &real) < 0 || htype != VGPU_H_CONTEXT)
+		return;
+	/* cuCtxDestroy took the context's streams, events, modules and memory with it. */
+	unsigned h = 0, a = 0;
+	uint64_t b = 0;
+	vgpu_zone_purge_owner(c->zone, real, &h, &a, &b);
+	if (h || a)
+		vgpu_debug("context destroyed with %u handles and %u allocations (%llu bytes) of its own; forgotten",
+			   h, a, (unsigned long long)b);
 }
 
 static int hook_dptr_check(void *ctx, uint64_t p, uint64_t len)
@@ -89,7 +112,7 @@ static int hook_dptr_check(void *ctx, uint64_t p, uint64_t len)
 static void hook_dptr_alloc(void *ctx, uint64_t p, uint64_t len)
 {
 	struct vgpu_proxy_call *c = ctx;
-	int rc = vgpu_zone_dptr_add(c->zone, p, len, &c->mem_reserved);
+	int rc = vgpu_zone_dptr_add_owned(c->zone, p, len, current_ctx(c), &c->mem_reserved);
 	if (rc < 0)
 		vgpu_err("%s returned allocation [0x%llx, +0x%llx) that cannot be recorded (%s); "
 			 "the zone cannot use it", c->desc ? c->desc->name : "?",

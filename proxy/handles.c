@@ -13,6 +13,7 @@ struct vgpu_hslot {
 	uint16_t type;       /* type + 1 when live, 0 when free */
 	uint16_t dying;      /* 1: being destroyed (vgpu_htab_detach); not looked up, not in the hash */
 	uint32_t next_free;  /* index+1 of the next free slot when free */
+	const void *owner;   /* context it was made in, or NULL (vgpu_htab_purge) */
 };
 
 #define HASH_EMPTY   0u
@@ -123,6 +124,12 @@ static int grow(struct vgpu_htab *t)
 
 int vgpu_htab_insert(struct vgpu_htab *t, unsigned type, void *real, uint64_t *id, int *added)
 {
+	return vgpu_htab_insert_owned(t, type, real, NULL, id, added);
+}
+
+int vgpu_htab_insert_owned(struct vgpu_htab *t, unsigned type, void *real, const void *owner, uint64_t *id,
+			   int *added)
+{
 	uint32_t idx;
 	int rc;
 
@@ -156,6 +163,7 @@ int vgpu_htab_insert(struct vgpu_htab *t, unsigned type, void *real, uint64_t *i
 	s->real = real;
 	s->type = (uint16_t)(type + 1u);
 	s->next_free = 0;
+	s->owner = owner;
 	hash_add(t, type, real, idx);
 	t->live++;
 	t->count[type]++;
@@ -210,6 +218,7 @@ static void slot_free(struct vgpu_htab *t, uint32_t idx)
 	}
 	s->dying = 0;
 	s->real = NULL;
+	s->owner = NULL;
 	s->type = 0;
 	/* A new generation makes every id of the old occupant stale; 0 is skipped on wrap. */
 	if (++s->gen == 0)
@@ -291,4 +300,18 @@ int vgpu_htab_reattach(struct vgpu_htab *t, unsigned type, uint64_t id)
 	s->dying = 0;
 	hash_add(t, type, s->real, (uint32_t)i);
 	return 0;
+}
+
+unsigned vgpu_htab_purge(struct vgpu_htab *t, const void *owner)
+{
+	unsigned n = 0;
+	if (!owner)
+		return 0;
+	for (uint32_t i = 0; i < t->used; i++) {
+		if (t->slots[i].type && t->slots[i].owner == owner && t->slots[i].real != owner) {
+			slot_free(t, i);
+			n++;
+		}
+	}
+	return n;
 }

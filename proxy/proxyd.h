@@ -67,6 +67,11 @@ void vgpu_chan_serve(struct vgpu_zone *z, const struct vgpu_backend *be, struct 
 /* Load the generated driver table from the backend's dlopen handle (NULL when not built in). */
 int vgpu_dispatch_load(struct vgpu_backend *be);
 
+struct vgpu_proxy_call;
+/* A handle was destroyed by a successful call: forget it, and if it was a context, every
+ * handle and allocation made in it. Idempotent. */
+void vgpu_proxy_handle_destroyed(struct vgpu_proxy_call *c, unsigned htype, uint64_t id);
+
 /* Zone names in logs: printable ASCII only, copied and NUL-terminated into out[65]. */
 void vgpu_name_sanitize(const char *in, unsigned in_len, char out[65]);
 

@@ -199,19 +199,18 @@ static void zone_release(struct worker *w)
 }
 
 /*
- * Make this zone's numbers its own. Handle ids get a per-zone key, so an id copied from
- * another zone names nothing here. And every worker is forked from the same supervisor, so
+ * Make this zone's addresses its own (handle ids are already keyed per zone by
+ * vgpu_zone_init). Every worker is forked from the same supervisor, so
  * without help a backend that places device memory with mmap (the simulator) would hand
  * every zone the same addresses; a random-sized PROT_NONE reservation (address space only,
  * never touched) before the backend loads moves its mappings, so another zone's device
  * pointer is almost never one of this zone's. (A real GPU has its own address layout.)
  */
-static void zone_randomise(struct worker *w)
+static void zone_randomise(void)
 {
 	uint64_t r[2] = { 0, 0 };
 	if (getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r))
 		vgpu_warn("getrandom failed (%s); handle ids and addresses less distinct across zones", strerror(errno));
-	vgpu_htab_set_key(&w->zone.htab, r[0]);
 	size_t len = (size_t)(1 + r[1] % 8192) << 21;   /* 2 MiB .. 16 GiB, 2 MiB steps */
 	if (mmap(NULL, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0) == MAP_FAILED)
 		vgpu_debug("address-space shift of %zu bytes not reserved: %s", len, strerror(errno));
@@ -238,7 +237,7 @@ void vgpu_worker_main(const struct vgpu_worker_args *a)
 		_exit(1);
 	}
 	memcpy(w.zone.token, a->token, sizeof(w.zone.token));
-	zone_randomise(&w);
+	zone_randomise();
 	rc = vgpu_backend_load(a->cfg->backend_resolved, a->cfg->sim_path, &w.be, why, sizeof(why));
 	if (rc == 0) {
 		w.be_ok = 1;

@@ -157,8 +157,48 @@ static void test_zone_threads(void)
 	vgpu_zone_destroy(&z);
 }
 
+/* Destroying a context forgets what was made in it, and nothing else. */
+static void test_purge(void)
+{
+	struct vgpu_zone z;
+	struct vgpu_zone_limits lim = { .mem_bytes = 0, .handles = 64, .bulk_inflight = 0 };
+	void *ctx1 = (void *)(uintptr_t)0x1000, *ctx2 = (void *)(uintptr_t)0x2000, *r;
+	uint64_t c1, c2, s1, s2, e2, res = 0;
+	unsigned h, a;
+	uint64_t b;
+
+	CHECK_EQ(vgpu_zone_init(&z, 3, "p", &lim, NULL), 0);
+	CHECK_EQ(vgpu_zone_handle_new_owned(&z, 1, ctx1, NULL, &c1), 0);
+	CHECK_EQ(vgpu_zone_handle_new_owned(&z, 1, ctx2, NULL, &c2), 0);
+	CHECK_EQ(vgpu_zone_handle_new_owned(&z, 11, (void *)(uintptr_t)0x3000, ctx1, &s1), 0);
+	CHECK_EQ(vgpu_zone_handle_new_owned(&z, 11, (void *)(uintptr_t)0x3100, ctx2, &s2), 0);
+	CHECK_EQ(vgpu_zone_handle_new_owned(&z, 10, (void *)(uintptr_t)0x3200, ctx2, &e2), 0);
+	CHECK_EQ(vgpu_zone_dptr_add_owned(&z, 0x100000, 0x1000, ctx1, &res), 0);
+	CHECK_EQ(vgpu_zone_dptr_add_owned(&z, 0x200000, 0x2000, ctx1, &res), 0);
+	CHECK_EQ(vgpu_zone_dptr_add_owned(&z, 0x300000, 0x4000, ctx2, &res), 0);
+	CHECK_EQ(z.mem.used, 0x7000);
+	CHECK_EQ(vgpu_zone_handle_take(&z, 1, c1, &r), 0);
+	CHECK(r == ctx1);
+	vgpu_zone_purge_owner(&z, ctx1, &h, &a, &b);
+	CHECK_EQ(h, 1);
+	CHECK_EQ(a, 2);
+	CHECK_EQ(b, 0x3000);
+	CHECK_EQ(z.mem.used, 0x4000);
+	CHECK_EQ(z.stats->mem_bytes, 0x4000);
+	CHECK_EQ(z.stats->handles, 3);
+	CHECK_EQ(vgpu_zone_handle_in(&z, 11, s1, &r), -EBADF);      /* made in ctx1: gone */
+	CHECK_EQ(vgpu_zone_handle_in(&z, 11, s2, &r), 0);           /* ctx2's: kept */
+	CHECK_EQ(vgpu_zone_handle_in(&z, 1, c2, &r), 0);
+	CHECK_EQ(vgpu_zone_dptr_check(&z, 0x100000, 1), -EFAULT);
+	CHECK_EQ(vgpu_zone_dptr_check(&z, 0x300000, 0x4000), 0);
+	vgpu_zone_purge_owner(&z, NULL, &h, &a, &b);                /* NULL owner: nothing */
+	CHECK_EQ(h + a, 0);
+	vgpu_zone_destroy(&z);
+}
+
 int main(void)
 {
+	test_purge();
 	test_size_parse();
 	test_quota();
 	test_zone_accounting();
