@@ -102,3 +102,8 @@ CUresult CUDAAPI cuGetProcAddress_v2(const char *symbol, void **pfn, int cudaVer
 {
 	return procaddr_lookup(symbol, pfn, cudaVersion, flags, symbolStatus);
 }
+
+CUresult CUDAAPI cuGetProcAddress(const char *symbol, void **pfn, int cudaVersion, cuuint64_t flags)
+{
+	return procaddr_lookup(symbol, pfn, cudaVersion, flags, NULL);
+}
