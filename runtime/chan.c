@@ -176,7 +176,7 @@ int vgpu_chan_create(void *region, uint64_t region_bytes, const struct vgpu_chan
 	c->in_bulk = c->region + vgpu_ring_bulk_off(g, in);
 	c->ring_mask = g->msg_ring_bytes - 1;
 	c->bulk_mask = g->bulk_bytes - 1;
-	c->spin_ns = VGPU_CHAN_DEFAULT_SPIN_NS;
+	c->spin_ns = c->spin_cur = VGPU_CHAN_DEFAULT_SPIN_NS;
 	c->bulk_chunk = g->bulk_bytes / 4 < (256u << 10) ? g->bulk_bytes / 4 : (256u << 10);
 	/* Our own indices start where the header says (the creator set them; nobody else
 	 * writes them). Read once; from now on only our private copies count. */
@@ -358,17 +358,26 @@ static int chan_wait(struct vgpu_chan *c, enum wait_kind k, uint32_t need)
 	r = vgpu_chan_flush(c);
 	if (r < 0)
 		return r;
-	if (c->spin_ns) {
-		uint64_t end = now_ns() + c->spin_ns;
+	/* Adaptive spin: spinning pays only while the peer runs on another core. When a spin
+	 * ends in sleep anyway (the peer was descheduled, or is busy for long), the next spin is
+	 * halved; when it succeeds it doubles back up to spin_ns. On an oversubscribed machine
+	 * this turns a spin_ns-long useless spin per call into a plain blocking wait. */
+	if (c->spin_cur) {
+		uint64_t end = now_ns() + c->spin_cur;
 
 		for (uint32_t i = 1;; i++) {
 			r = chan_ready(c, k, need);
-			if (r)
+			if (r) {
+				if (r > 0 && c->spin_cur < c->spin_ns)
+					c->spin_cur = c->spin_cur * 2 > c->spin_ns ? c->spin_ns : c->spin_cur * 2;
 				return r < 0 ? r : 0;
+			}
 			cpu_relax();
 			if (!(i & 63) && (now_ns() > end || peer_closed(c)))
 				break;
 		}
+		if (c->spin_cur > c->spin_ns / 32)
+			c->spin_cur /= 2;
 	}
 	/* The transport's liveness probe is a syscall, so it runs only when a sleep timed out
 	 * (or every 64 wakeups, in case a peer keeps waking us without progress). */
@@ -690,7 +699,7 @@ const char *vgpu_chan_strerror(const struct vgpu_chan *c)
 
 void vgpu_chan_set_spin(struct vgpu_chan *c, uint32_t spin_ns)
 {
-	c->spin_ns = spin_ns;
+	c->spin_ns = c->spin_cur = spin_ns;
 }
 
 void vgpu_chan_close(struct vgpu_chan *c)

@@ -88,9 +88,10 @@ void vgpu_chan_close(struct vgpu_chan *c);
 /* Free this endpoint's local resources WITHOUT telling the peer (the other process's copy
  * after fork() keeps the channel open). NULL is fine. */
 void vgpu_chan_forget(struct vgpu_chan *c);
-/* Tuning: how long (ns) a blocking call spins before sleeping (0 = always sleep at once;
- * default VGPU_CHAN_DEFAULT_SPIN_NS). A sleeping side re-checks peer liveness every
- * VGPU_CHAN_LIVENESS_MS milliseconds. */
+/* Tuning: the longest (ns) a blocking call spins before sleeping (0 = always sleep at once;
+ * default VGPU_CHAN_DEFAULT_SPIN_NS). The spin adapts below this bound: it halves after a
+ * spin that ended in sleep and doubles after one that succeeded. A sleeping side re-checks
+ * peer liveness every VGPU_CHAN_LIVENESS_MS milliseconds. */
 #define VGPU_CHAN_DEFAULT_SPIN_NS 50000u
 #define VGPU_CHAN_LIVENESS_MS 100
 void vgpu_chan_set_spin(struct vgpu_chan *c, uint32_t spin_ns);

@@ -91,7 +91,8 @@ struct vgpu_chan {
 	int need_flush;                /* we published something the peer may be waiting for */
 	int need_space_kick;           /* we freed ring space the peer may be waiting for */
 	uint32_t bulk_chunk;           /* largest bulk step published at once (pipelining) */
-	uint32_t spin_ns;
+	uint32_t spin_ns;              /* longest spin before sleeping (vgpu_chan_set_spin) */
+	uint32_t spin_cur;             /* current adaptive spin, spin_ns/32 .. spin_ns */
 	int err;                       /* sticky -EPROTO / -EMSGSIZE once broken */
 	char errmsg[192];
 	struct vgpu_transport *t;
