@@ -1,18 +1,65 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
-# make demo: until vgpu-proxy exists, a ring demo — two processes exchange messages and a
-# bulk stream over the shm transport and print round-trip time and bandwidth.
-set -eu
+# make demo: vgpu-proxy on the real GPU (or the simulator when there is none), two zones
+# running CUDA programs at once through libvgpu, their stats, an isolation attempt refused.
+set -u
 if [ "${1:-}" = "--help" ] || [ $# -ne 1 ]; then
   echo "usage: tests/demo.sh BUILD_DIR   (e.g. build/rel; run by 'make demo')"
   [ "${1:-}" = "--help" ] && exit 0 || exit 2
 fi
-bench=$1/bench/ring
-if [ ! -x "$bench" ]; then
-  echo "demo: $bench is missing; build it first with: make B=$1 all" >&2
-  exit 1
+B=$1
+quota=$((256 << 20))
+app=$B/tests/demo/zone_app
+kernels=$PWD/$B/tests/kernels/basic.fatbin
+for f in "$B/proxy/vgpu-proxy" "$B/libvgpu/libcuda.so.1" "$app" "$kernels"; do
+  [ -e "$f" ] || { echo "demo: $f is missing; build with: make B=$B all $app" >&2; exit 1; }
+done
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/vgpu-demo.XXXXXX")
+proxy_pid=
+cleanup() {
+  [ -n "$proxy_pid" ] && kill -TERM "$proxy_pid" 2>/dev/null && wait "$proxy_pid" 2>/dev/null
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+
+say "1. vgpu-proxy starts (Dom0 side); it picks the real NVIDIA driver if a GPU answers, else the simulator"
+"$B/proxy/vgpu-proxy" --listen "$tmp/proxy.sock" --backend auto --sim-lib "$PWD/$B/sim/libcudasim.so" \
+  --zone-mem-limit "$quota" --log-level info >"$tmp/proxy.log" 2>&1 &
+proxy_pid=$!
+for _ in $(seq 100); do [ -S "$tmp/proxy.sock" ] && break; sleep 0.1; done
+[ -S "$tmp/proxy.sock" ] || { echo "demo: vgpu-proxy did not start:"; cat "$tmp/proxy.log"; exit 1; }
+sed 's/^/   proxy | /' "$tmp/proxy.log"
+if grep -q "simulator" "$tmp/proxy.log"; then
+  echo "   (no GPU here: the backend is libcudasim.so, a CPU test double of the CUDA driver)"
 fi
-echo "vgpu ring demo: a client and a server process talk over a memfd grant ring"
-echo "(the full demo with vgpu-proxy replaces this once the proxy lands)"
+
+export VGPU_PROXY=$tmp/proxy.sock LD_LIBRARY_PATH=$PWD/$B/libvgpu
+say "2. two zones run unmodified CUDA programs at once, each with libvgpu as its libcuda.so.1"
+VGPU_ZONE_NAME=tenant-a "$app" vecadd "$kernels" 12 "$tmp/shared-addr" >"$tmp/a.out" 2>&1 &
+a=$!
+VGPU_ZONE_NAME=tenant-b "$app" reduce "$kernels" 40 >"$tmp/b.out" 2>&1 &
+b=$!
+sleep 0.7
+say "3. per-zone usage while they run (vgpu-proxy --stats)"
+"$B/proxy/vgpu-proxy" --stats --listen "$tmp/proxy.sock" | sed 's/^/   /'
+wait $a; ra=$?
+wait $b; rb=$?
+sed 's/^/   /' "$tmp/a.out" "$tmp/b.out"
+
+say "4. a third zone tries to read tenant-a's device memory and to exceed its $((quota >> 20)) MiB quota"
+VGPU_ZONE_NAME=intruder "$app" intruder "$kernels" "$tmp/shared-addr" "$quota" >"$tmp/c.out" 2>&1
+rc=$?
+sed 's/^/   /' "$tmp/c.out"
+
+say "5. the proxy's account of the zones (each freed everything when it ended)"
+sleep 0.3
+grep -E "connected|freed|refused|exited" "$tmp/proxy.log" | sed 's/^/   proxy | /'
+kill -TERM "$proxy_pid"; wait "$proxy_pid"; prc=$?; proxy_pid=
+
 echo
-"$bench" --quick
+if [ $ra -eq 0 ] && [ $rb -eq 0 ] && [ $rc -eq 0 ] && [ $prc -eq 0 ]; then
+  echo "demo: both zones computed correct results; the intruder was refused; the proxy stopped cleanly"
+else
+  echo "demo: FAILED (tenant-a $ra, tenant-b $rb, intruder $rc, proxy $prc)"; exit 1
+fi
