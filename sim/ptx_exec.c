@@ -23,10 +23,13 @@ struct frame {
 	uint32_t local_base;
 	uint32_t ret_pc;
 	uint32_t callsite;
+	int heap;                 /* malloc'd (calls) rather than in the block's arena */
 	struct frame *parent;
 };
 
 enum { TS_RUN, TS_BAR, TS_DONE, TS_WARP };
+
+#define RCACHE 4
 
 struct thr {
 	struct frame *fr;
@@ -47,7 +50,7 @@ struct blk {
 	uint32_t ctaid[3];
 	uint32_t nthreads;
 	struct thr *th;           /* all threads of the block */
-	struct ptx_range c;       /* cached global range */
+	struct ptx_range c[RCACHE]; /* recently used live allocations, most recent first */
 	int fault;
 	char *err;
 	size_t errlen;
@@ -78,13 +81,24 @@ static void fault(struct blk *b, const struct thr *t, const struct ptx_insn *in,
 	         b->ctaid[0], b->ctaid[1], b->ctaid[2], t->tid[0], t->tid[1], t->tid[2]);
 }
 
-static uint8_t *global_slow(struct blk *b, uint64_t a, uint32_t n, int w)
+/* Miss path: the other cached ranges, then the allocation table (which takes a lock). The
+ * found range goes to entry 0 so that the fast path tries it first next time. */
+static uint8_t *global_slow(struct blk *b, uint64_t a, uint32_t n)
 {
+	for (int i = 1; i < RCACHE; i++) {
+		uint64_t off = a - b->c[i].lo;
+		if (off < b->c[i].len && n <= b->c[i].len - off) {
+			struct ptx_range t = b->c[0];
+			b->c[0] = b->c[i];
+			b->c[i] = t;
+			return (uint8_t *)(uintptr_t)(a + (uint64_t)b->c[0].delta);
+		}
+	}
 	struct ptx_range r;
 	if (b->env->resolve(b->env->resolve_ctx, a, n, &r) < 0)
 		return NULL;
-	b->c = r;
-	(void)w;
+	memmove(&b->c[1], &b->c[0], sizeof(b->c[0]) * (RCACHE - 1));
+	b->c[0] = r;
 	return (uint8_t *)(uintptr_t)(a + (uint64_t)r.delta);
 }
 
@@ -92,10 +106,10 @@ static inline uint8_t *global_ptr(struct blk *b, uint64_t a, uint32_t n, int w)
 {
 	if (unlikely(b->env->hook != NULL))
 		b->env->hook(b->env->hook_ctx, a, n, w);
-	uint64_t off = a - b->c.lo;
-	if (likely(off < b->c.len && n <= b->c.len - off))
-		return (uint8_t *)(uintptr_t)(a + (uint64_t)b->c.delta);
-	return global_slow(b, a, n, w);
+	uint64_t off = a - b->c[0].lo;
+	if (likely(off < b->c[0].len && n <= b->c[0].len - off))
+		return (uint8_t *)(uintptr_t)(a + (uint64_t)b->c[0].delta);
+	return global_slow(b, a, n);
 }
 
 /* Host pointer for an access of n bytes at address a in space sp, or NULL (fault). */
@@ -163,12 +177,20 @@ static uint64_t fill_value(const struct blk *b, const struct thr *t, const struc
 }
 
 /* Creates a frame for fn on thread t (local memory from the thread's stack). */
-static struct frame *frame_new(struct blk *b, struct thr *t, const struct ptx_func *fn)
+static size_t frame_bytes(const struct ptx_func *fn)
+{
+	return (sizeof(struct frame) + (size_t)fn->nslots * 8 + fn->frame_param_size + 15) & ~(size_t)15;
+}
+
+/* Creates a frame for fn on thread t in mem (frame_bytes(fn) bytes, e.g. the block's entry
+ * frame arena) or, when mem is NULL, on the heap (calls). */
+static struct frame *frame_new(struct blk *b, struct thr *t, const struct ptx_func *fn, void *mem)
 {
 	size_t rs = (size_t)fn->nslots * 8;
-	struct frame *fr = malloc(sizeof(*fr) + rs + fn->frame_param_size + 8);
+	struct frame *fr = mem ? mem : malloc(frame_bytes(fn));
 	if (!fr)
 		return NULL;
+	fr->heap = !mem;
 	fr->fn = fn;
 	fr->r = (uint64_t *)(fr + 1);
 	fr->param = (uint8_t *)fr->r + rs;
@@ -179,7 +201,8 @@ static struct frame *frame_new(struct blk *b, struct thr *t, const struct ptx_fu
 	if (fn->local_size) {
 		uint64_t need = (uint64_t)base + fn->local_size;
 		if (need > (256u << 10)) {    /* 256 KiB of local memory per thread, all frames */
-			free(fr);
+			if (fr->heap)
+				free(fr);
 			return NULL;
 		}
 		if (need > t->local_cap) {
@@ -188,7 +211,8 @@ static struct frame *frame_new(struct blk *b, struct thr *t, const struct ptx_fu
 				nc *= 2;
 			uint8_t *nl = realloc(t->local, nc);
 			if (!nl) {
-				free(fr);
+				if (fr->heap)
+					free(fr);
 				return NULL;
 			}
 			memset(nl + t->local_cap, 0, nc - t->local_cap);
@@ -796,7 +820,7 @@ slow:
 			}
 			const struct ptx_call *cs = &b->l->mod->calls[in->imm];
 			const struct ptx_func *cf = &b->l->mod->funcs[cs->callee];
-			struct frame *nf = frame_new(b, t, cf);
+			struct frame *nf = frame_new(b, t, cf, NULL);
 			if (!nf) {
 				fault(b, t, in, -ENOMEM, "out of memory (call stack) at pc", pc);
 				rc = -ENOMEM;
@@ -972,7 +996,8 @@ static void thr_release(struct thr *t)
 	struct frame *f = t->fr;
 	while (f) {
 		struct frame *p = f->parent;
-		free(f);
+		if (f->heap)
+			free(f);
 		f = p;
 	}
 	t->fr = NULL;
@@ -1000,7 +1025,9 @@ int ptx_block_run(const struct ptx_launch *l, const struct ptx_env *env, uint32_
 		return -EINVAL;
 	b.shared = calloc(1, b.shared_size ? b.shared_size : 1);
 	struct thr *th = calloc(b.nthreads, sizeof(*th));
-	if (!b.shared || !th) {
+	size_t fb = frame_bytes(l->fn);
+	uint8_t *arena = malloc(fb * b.nthreads);      /* all entry frames in one allocation */
+	if (!b.shared || !th || !arena) {
 		rc = -ENOMEM;
 		goto out;
 	}
@@ -1010,7 +1037,7 @@ int ptx_block_run(const struct ptx_launch *l, const struct ptx_env *env, uint32_
 		t->tid[0] = i % l->block[0];
 		t->tid[1] = (i / l->block[0]) % l->block[1];
 		t->tid[2] = i / (l->block[0] * l->block[1]);
-		t->fr = frame_new(&b, t, l->fn);
+		t->fr = frame_new(&b, t, l->fn, arena + fb * i);
 		if (!t->fr) {
 			rc = -ENOMEM;
 			goto out;
@@ -1062,6 +1089,7 @@ out:
 			thr_release(&th[i]);
 	free(th);
 	free(b.shared);
+	free(arena);
 	if (ninsn)
 		*ninsn += b.ninsn;
 	if (rc == -ENOMEM && err && !err[0])
