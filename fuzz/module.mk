@@ -68,3 +68,21 @@ TESTS += $(FZ_TESTS)
 .PHONY: test-fuzz
 test-fuzz: $(FZ_TESTS)
 	@VGPU_BUILD=$(B) tests/run.sh --timeout 300 $(FZ_TESTS)
+
+# ---- adversarial tests: a real vgpu-proxy (simulator) and a hand-made hostile client ----
+ADV_SRCS  := $(wildcard tests/adversarial/adv_*.c)
+ADV_TESTS := $(ADV_SRCS:%.c=$(B)/%)
+ADV_LINK  := $(patsubst %.c,$(B)/%.o,$(wildcard runtime/codec*.c) runtime/cuerr.c) $(B)/generated/vgpu_calls.o $(RING_LIB)
+
+$(B)/tests/adversarial/%.o: CPPFLAGS += -Itests/proxy -Itests/adversarial
+$(ADV_SRCS:%.c=$(B)/%.o): tests/adversarial/adv.h
+$(ADV_TESTS): $(B)/tests/adversarial/%: $(B)/tests/adversarial/%.o $(ADV_LINK) | $(PROXY) $(SIM_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $(filter %.o %.a,$^) $(RING_LIBS) -lmsgpackc
+.SECONDARY: $(ADV_SRCS:%.c=$(B)/%.o)
+
+TESTS += $(ADV_TESTS)
+
+.PHONY: test-adversarial
+test-adversarial: $(ADV_TESTS) $(PROXY) $(SIM_LIB)
+	@VGPU_BUILD=$(B) tests/run.sh --timeout 300 $(ADV_TESTS)
