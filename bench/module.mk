@@ -7,3 +7,11 @@ $(B)/bench/ring: $(B)/bench/ring.o $(RING_LIB)
 
 ALL     += $(B)/bench/ring
 BENCHES += $(B)/bench/ring
+
+# bench/zone: an ordinary driver-API program timed through libvgpu+proxy and directly (bench/zone.sh).
+$(B)/bench/zone_app: $(B)/bench/zone.o $(LIBVGPU)
+	$(CC) $(LDFLAGS) -o $@ $< -L$(B)/libvgpu -lcuda
+$(B)/bench/zone.sh: $(B)/bench/zone_app bench/zone.sh
+	printf '#!/bin/sh\nexec bench/zone.sh "$$@"\n' > $@ && chmod +x $@
+ALL     += $(B)/bench/zone_app
+BENCHES += $(B)/bench/zone.sh

@@ -1,0 +1,98 @@
+/* SPDX-License-Identifier: MIT */
+/* zone.c — driver-API workload timings; bench/zone.sh runs it through libvgpu+proxy and directly on the same driver, and compares. */
+#include <cuda.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define CK(x) do { CUresult r_ = (x); if (r_ != CUDA_SUCCESS) { \
+	fprintf(stderr, "bench/zone: %s failed (%d) at line %d\n", #x, (int)r_, __LINE__); exit(1); } } while (0)
+
+static double now(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
+/* Best of `reps` timings of `iters` iterations of body, in seconds per iteration. */
+#define BEST(reps, iters, body) ({ \
+	double best_ = 1e30; \
+	for (int r_ = 0; r_ < (reps); r_++) { \
+		double t0_ = now(); \
+		for (long i_ = 0; i_ < (iters); i_++) { body; } \
+		double dt_ = (now() - t0_) / (double)(iters); \
+		if (dt_ < best_) best_ = dt_; \
+	} \
+	best_; })
+
+int main(int argc, char **argv)
+{
+	int quick = argc > 1 && strcmp(argv[1], "--quick") == 0;
+	const char *image = getenv("VGPU_BENCH_KERNELS");
+	CUdevice dev;
+	CUcontext ctx;
+	CUmodule mod;
+	CUfunction f;
+	CUdeviceptr d;
+	int reps = quick ? 1 : 3;
+
+	if (argc > 1 && strcmp(argv[1], "--help") == 0) {
+		printf("usage: zone [--quick]   (VGPU_BENCH_KERNELS=path/to/basic.fatbin)\n"
+		       "Prints `name value unit` lines: trivial call, alloc+free, launch posting, HtoD/DtoH bandwidth.\n");
+		return 0;
+	}
+	CK(cuInit(0));
+	CK(cuDeviceGet(&dev, 0));
+	CK(cuCtxCreate(&ctx, NULL, 0, dev));
+	CK(cuModuleLoad(&mod, image ? image : "build/rel/tests/kernels/basic.fatbin"));
+	CK(cuModuleGetFunction(&f, mod, "vec_add"));
+
+	CUdevice got;
+	double t = BEST(reps, quick ? 2000 : 50000, CK(cuCtxGetDevice(&got)));
+	printf("trivial_call_ns %.1f ns\n", t * 1e9);
+
+	t = BEST(reps, quick ? 500 : 10000, { CK(cuMemAlloc(&d, 1 << 20)); CK(cuMemFree(d)); });
+	printf("alloc_free_ns %.1f ns\n", t * 1e9);
+
+	/* Launch posting: n = 0 so each kernel returns at once; time only the posting calls. */
+	CK(cuMemAlloc(&d, 4096));
+	int zero = 0;
+	void *args[] = { &d, &d, &d, &zero };
+	long nl = quick ? 2000 : 20000;
+	double best = 1e30;
+	for (int r = 0; r < reps; r++) {
+		double t0 = now();
+		for (long i = 0; i < nl; i++)
+			CK(cuLaunchKernel(f, 1, 1, 1, 32, 1, 1, 0, NULL, args, NULL));
+		double dt = now() - t0;
+		CK(cuCtxSynchronize());
+		if (dt < best)
+			best = dt;
+	}
+	printf("launch_post_per_s %.0f launches/s\n", (double)nl / best);
+	CK(cuMemFree(d));
+
+	static const size_t sizes[] = { 4u << 10, 64u << 10, 1u << 20, 4u << 20, 16u << 20, 64u << 20, 256u << 20 };
+	size_t maxs = quick ? (16u << 20) : (256u << 20);
+	unsigned char *h = malloc(maxs);
+	memset(h, 1, maxs);
+	CK(cuMemAlloc(&d, maxs));
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]) && sizes[i] <= maxs; i++) {
+		size_t n = sizes[i];
+		long it = (long)((quick ? 64u << 20 : 512u << 20) / n);
+		if (it < 2)
+			it = 2;
+		double th = BEST(reps, it, CK(cuMemcpyHtoD(d, h, n)));
+		double td = BEST(reps, it, CK(cuMemcpyDtoH(h, d, n)));
+		printf("htod_%zuKiB %.3f GB/s\n", n >> 10, (double)n / th * 1e-9);
+		printf("dtoh_%zuKiB %.3f GB/s\n", n >> 10, (double)n / td * 1e-9);
+	}
+	CK(cuMemFree(d));
+	CK(cuModuleUnload(mod));
+	CK(cuCtxDestroy(ctx));
+	free(h);
+	return 0;
+}
