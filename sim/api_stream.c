@@ -63,8 +63,11 @@ CUresult cuStreamDestroy(CUstream h)
 	CUresult rc;
 	if (!g_inited)
 		return CUDA_ERROR_NOT_INITIALIZED;
+	/* The special stream names are not objects: nothing to read through them. */
+	if (!h || h == CU_STREAM_LEGACY || h == CU_STREAM_PER_THREAD)
+		return CUDA_ERROR_INVALID_HANDLE;
 	struct sim_stream *s = (struct sim_stream *)h;
-	if (!s || s->magic != MAGIC_STREAM || s->is_null)
+	if (s->magic != MAGIC_STREAM || s->is_null)
 		return CUDA_ERROR_INVALID_HANDLE;
 	(void)rc;
 	sim_stream_destroy(s);
