@@ -39,7 +39,7 @@ static const char *required[] = {
 	"cuGetErrorString", "cuGetErrorName", "cuMemcpyHtoD_v2_ptds", "cuMemcpy_ptds",
 	"cuMemcpyAsync_ptsz", "cuLaunchKernel_ptsz", "cuLaunchKernelEx_ptsz", "cuStreamQuery_ptsz",
 	"cuStreamSynchronize_ptsz", "cuEventRecord_ptsz", "cuMemsetD32_v2_ptds",
-	"cuMemcpy3DAsync_v2_ptsz", "vgpu_sim_set_access_hook", "vgpu_sim_last_error",
+	"cuMemcpy3DAsync_v2_ptsz", "cuGetProcAddress", "cuGetProcAddress_v2", "vgpu_sim_set_access_hook", "vgpu_sim_last_error",
 	"vgpu_sim_insn_count",
 };
 
@@ -88,6 +88,26 @@ int main(void)
 	EXPECT(dtoh(v, p, 16) == CUDA_SUCCESS);
 	EXPECT(v[0] == 0xfeedu && v[3] == 0xfeedu);
 	EXPECT(destroy(c) == CUDA_SUCCESS);
+
+	/* cuGetProcAddress: the variant for a version and stream mode, among our own exports */
+	typedef CUresult (*gpa_t)(const char *, void **, int, cuuint64_t, CUdriverProcAddressQueryResult *);
+	gpa_t gpa = (gpa_t)dlsym(dl, "cuGetProcAddress_v2");
+	CUdriverProcAddressQueryResult st;
+	void *fp;
+	EXPECT(gpa("cuMemAlloc", &fp, 12000, 0, &st) == CUDA_SUCCESS && st == CU_GET_PROC_ADDRESS_SUCCESS);
+	EXPECT(fp == dlsym(dl, "cuMemAlloc_v2"));
+	EXPECT(gpa("cuMemcpyHtoD", &fp, 13000, CU_GET_PROC_ADDRESS_PER_THREAD_DEFAULT_STREAM, &st) == 0);
+	EXPECT(fp == dlsym(dl, "cuMemcpyHtoD_v2_ptds"));
+	EXPECT(gpa("cuMemcpyHtoD", &fp, 13000, CU_GET_PROC_ADDRESS_LEGACY_STREAM, &st) == 0);
+	EXPECT(fp == dlsym(dl, "cuMemcpyHtoD_v2"));
+	EXPECT(gpa("cuCtxCreate", &fp, 13000, 0, &st) == 0 && fp == dlsym(dl, "cuCtxCreate_v4"));
+	/* CUDA 12.0 meant the exec-affinity signature, which is not here: never the v4 one */
+	EXPECT(gpa("cuCtxCreate", &fp, 12000, 0, &st) == CUDA_ERROR_NOT_FOUND && fp == NULL);
+	EXPECT(gpa("cuLaunchKernelEx", &fp, 11000, 0, &st) == CUDA_ERROR_NOT_FOUND &&
+	       st == CU_GET_PROC_ADDRESS_VERSION_NOT_SUFFICIENT);
+	EXPECT(gpa("cuNoSuchCall", &fp, 13000, 0, &st) == CUDA_ERROR_NOT_FOUND &&
+	       st == CU_GET_PROC_ADDRESS_SYMBOL_NOT_FOUND);
+	EXPECT(gpa("cuGraphCreate", &fp, 13000, 0, &st) == CUDA_ERROR_NOT_FOUND);   /* not simulated */
 	dlclose(dl);
 	printf("test_sim_abi: %zu ABI names resolve, internals hidden\n",
 	       sizeof(required) / sizeof(required[0]));
