@@ -526,6 +526,7 @@ static CUresult call_generic(struct chanctx *cc, struct vgpu_proxy_call *call, v
 		finish_destroys(call, res);
 		return res;
 	}
+	call->argv = argv;
 	res = wire ? wire(call, argv) : thunk(call->drv, argv);
 	if (cc->nstage && res == CUDA_SUCCESS)
 		res = wait_staged(cc, call, argv);

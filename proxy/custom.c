@@ -70,10 +70,29 @@ static const void *current_ctx(const struct vgpu_proxy_call *c)
 	return cur;
 }
 
+/*
+ * What a new handle belongs to: a function or kernel to the module or library the call
+ * named (cuModuleGetFunction, cuLibraryGetKernel), anything else but a context to the
+ * context current on this thread. Destroying the owner forgets it (vgpu_zone_purge_owner).
+ */
+static const void *new_handle_owner(const struct vgpu_proxy_call *c, unsigned htype)
+{
+	if (htype == VGPU_H_CONTEXT)
+		return NULL;
+	if ((htype == VGPU_H_FUNCTION || htype == VGPU_H_KERNEL) && c->desc && c->argv) {
+		for (unsigned i = 0; i < c->desc->nargs; i++) {
+			const struct vgpu_arg_desc *a = &c->desc->args[i];
+			if (a->kind == VGPU_ARG_HANDLE && (a->htype == VGPU_H_MODULE || a->htype == VGPU_H_LIBRARY))
+				return *(void *const *)c->argv[i];
+		}
+	}
+	return current_ctx(c);
+}
+
 static int hook_handle_new(void *ctx, unsigned htype, void *real, uint64_t *id)
 {
 	struct vgpu_proxy_call *c = ctx;
-	const void *owner = htype == VGPU_H_CONTEXT ? NULL : current_ctx(c);
+	const void *owner = new_handle_owner(c, htype);
 	int rc = vgpu_zone_handle_new_owned(c->zone, htype, real, owner, id);
 	if (rc == -EDQUOT)
 		vgpu_warn("handle quota (%u) reached: refusing a new handle of type %u", c->zone->htab.limit, htype);
@@ -88,14 +107,15 @@ static void hook_handle_drop(void *ctx, unsigned htype, uint64_t id)
 void vgpu_proxy_handle_destroyed(struct vgpu_proxy_call *c, unsigned htype, uint64_t id)
 {
 	void *real = NULL;
-	if (vgpu_zone_handle_take(c->zone, htype, id, &real) < 0 || htype != VGPU_H_CONTEXT)
+	if (vgpu_zone_handle_take(c->zone, htype, id, &real) < 0 || !real)
 		return;
-	/* cuCtxDestroy took the context's streams, events, modules and memory with it. */
+	/* cuCtxDestroy took the context's streams, events, modules and memory with it;
+	 * cuModuleUnload its functions. */
 	unsigned h = 0, a = 0;
 	uint64_t b = 0;
 	vgpu_zone_purge_owner(c->zone, real, &h, &a, &b);
 	if (h || a)
-		vgpu_debug("context destroyed with %u handles and %u allocations (%llu bytes) of its own; forgotten",
+		vgpu_debug("handle destroyed with %u handles and %u allocations (%llu bytes) of its own; forgotten",
 			   h, a, (unsigned long long)b);
 }
 

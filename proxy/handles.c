@@ -304,14 +304,37 @@ int vgpu_htab_reattach(struct vgpu_htab *t, unsigned type, uint64_t id)
 
 unsigned vgpu_htab_purge(struct vgpu_htab *t, const void *owner)
 {
+	/* Owners nest (context > module > function): purge breadth-first with a worklist. */
+	const void *small[32], **work = small;
+	size_t nwork = 0, cap = 32;
 	unsigned n = 0;
+
 	if (!owner)
 		return 0;
-	for (uint32_t i = 0; i < t->used; i++) {
-		if (t->slots[i].type && t->slots[i].owner == owner && t->slots[i].real != owner) {
+	work[nwork++] = owner;
+	while (nwork) {
+		const void *o = work[--nwork];
+		for (uint32_t i = 0; i < t->used; i++) {
+			struct vgpu_hslot *s = &t->slots[i];
+			if (!s->type || s->owner != o || s->real == o)
+				continue;
+			void *child = s->real;
 			slot_free(t, i);
 			n++;
+			if (nwork == cap) {
+				const void **nw = malloc(2 * cap * sizeof(*nw));
+				if (!nw)
+					continue;   /* out of memory: the grandchildren stay listed (harmless, freed at zone end) */
+				memcpy(nw, work, nwork * sizeof(*nw));
+				if (work != small)
+					free(work);
+				work = nw;
+				cap *= 2;
+			}
+			work[nwork++] = child;
 		}
 	}
+	if (work != small)
+		free(work);
 	return n;
 }

@@ -57,8 +57,9 @@ int vgpu_htab_insert(struct vgpu_htab *t, unsigned type, void *real, uint64_t *i
 /* Same, remembering the context the handle was made in (vgpu_htab_purge). */
 int vgpu_htab_insert_owned(struct vgpu_htab *t, unsigned type, void *real, const void *owner,
 			   uint64_t *id /* out */, int *added /* out, may be NULL */);
-/* Forget every handle made in context owner (not owner's own entry): the context was
- * destroyed and the driver destroyed them with it. Returns how many. O(n). */
+/* Forget every handle owned by owner (not owner's own entry), and theirs in turn: the
+ * owner (a context, a module) was destroyed and the driver destroyed them with it.
+ * Returns how many. O(n) per level. */
 unsigned vgpu_htab_purge(struct vgpu_htab *t, const void *owner);
 /* Translate id of type to its real handle. id 0 -> -ENOENT (callers decide if NULL is
  * allowed); stale, foreign or wrong-type id -> -EBADF. */

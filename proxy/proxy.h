@@ -40,6 +40,7 @@ struct vgpu_proxy_call {
 	unsigned nfreed;
 	struct { unsigned htype; uint64_t id; } detached[VGPU_MAX_ARGS]; /* handles detached before a destroy */
 	unsigned ndetached;
+	void **argv;                         /* decoded arguments while the reply is encoded (owners of new handles) */
 };
 
 /*

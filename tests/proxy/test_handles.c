@@ -234,8 +234,40 @@ static void test_detach(void)
 	vgpu_htab_destroy(&t);
 }
 
+/* Purging an owner takes what it owns, and what those own (context > module > function). */
+static void test_purge_nested(void)
+{
+	struct vgpu_htab t;
+	uint64_t ctx, mod, fn1, fn2, other, st;
+	void *r;
+
+	CHECK_EQ(vgpu_htab_init(&t, 64), 0);
+	CHECK_EQ(vgpu_htab_insert_owned(&t, 1, P(0x10), NULL, &ctx, NULL), 0);
+	CHECK_EQ(vgpu_htab_insert_owned(&t, 2, P(0x20), P(0x10), &mod, NULL), 0);
+	CHECK_EQ(vgpu_htab_insert_owned(&t, 3, P(0x30), P(0x20), &fn1, NULL), 0);
+	CHECK_EQ(vgpu_htab_insert_owned(&t, 3, P(0x31), P(0x20), &fn2, NULL), 0);
+	CHECK_EQ(vgpu_htab_insert_owned(&t, 11, P(0x40), P(0x10), &st, NULL), 0);
+	CHECK_EQ(vgpu_htab_insert_owned(&t, 11, P(0x41), P(0x99), &other, NULL), 0);
+	/* Unloading the module alone takes its functions only. */
+	CHECK_EQ(vgpu_htab_purge(&t, P(0x20)), 2);
+	CHECK_EQ(vgpu_htab_lookup(&t, 3, fn1, &r), -EBADF);
+	CHECK_EQ(vgpu_htab_lookup(&t, 2, mod, &r), 0);
+	CHECK_EQ(vgpu_htab_insert_owned(&t, 3, P(0x30), P(0x20), &fn1, NULL), 0);
+	/* The context takes the module, its function and the stream; nothing else. */
+	CHECK_EQ(vgpu_htab_remove(&t, 1, ctx, NULL), 0);
+	CHECK_EQ(vgpu_htab_purge(&t, P(0x10)), 3);
+	CHECK_EQ(vgpu_htab_lookup(&t, 2, mod, &r), -EBADF);
+	CHECK_EQ(vgpu_htab_lookup(&t, 3, fn1, &r), -EBADF);
+	CHECK_EQ(vgpu_htab_lookup(&t, 11, st, &r), -EBADF);
+	CHECK_EQ(vgpu_htab_lookup(&t, 11, other, &r), 0);
+	CHECK_EQ(vgpu_htab_count(&t, VGPU_HTAB_MAX_TYPES), 1);
+	CHECK_EQ(vgpu_htab_purge(&t, NULL), 0);
+	vgpu_htab_destroy(&t);
+}
+
 int main(void)
 {
+	test_purge_nested();
 	test_detach();
 	test_keys();
 	test_basic();
