@@ -510,7 +510,8 @@ static CUresult call_generic(struct chanctx *cc, struct vgpu_proxy_call *call, v
 			vgpu_wbuf_reset(call->reply);
 		return res;
 	}
-	if (!wire && thunk && stream_dtoh_shape(call->desc, &bulk, &shape) == 0) {
+	/* (An async-flagged request gets no reply, so its output cannot be streamed after one.) */
+	if (!wire && thunk && !(call->hdr.flags & VGPU_MSG_F_ASYNC) && stream_dtoh_shape(call->desc, &bulk, &shape) == 0) {
 		*bulk.seg[0].slot = &shape;   /* non-NULL placeholder: the reply only announces the length */
 		return call_streamed_out(cc, call, thunk, argv, &bulk, &shape);
 	}

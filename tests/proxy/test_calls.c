@@ -294,6 +294,16 @@ int main(int argc, char **argv)
 	CHECK_EQ(call(a, &vgpu_call_cuMemcpyHtoDAsync_v2, av, 1), CUDA_SUCCESS);
 	CHECK_EQ(ctx_sync(a), CUDA_ERROR_INVALID_VALUE);
 	CHECK_EQ(ctx_sync(a), CUDA_SUCCESS);
+	/* A large device-to-host copy flagged async by a confused client: no reply, no bulk
+	 * bytes; the next call's reply is the next thing on the channel. */
+	{
+		void *dstp = dst;
+		size_t nn = N;
+		void *xv[] = { &dstp, &da, &nn };
+		CHECK_EQ(call(a, &vgpu_call_cuMemcpyDtoH_v2, xv, 1), CUDA_SUCCESS);
+		CHECK_EQ(ctx_sync(a), CUDA_SUCCESS);
+		CHECK_EQ(dtoh(a, dst, da, 64), CUDA_SUCCESS);
+	}
 
 	/* Zone A's process dies in the middle of a large transfer: everything A held is freed,
 	 * B carries on. (A separate client process, so that it can be killed.) */
