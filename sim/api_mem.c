@@ -489,3 +489,98 @@ CUresult cuMemsetD2D32(CUdeviceptr d, size_t p, unsigned int v, size_t w, size_t
 CUresult cuMemsetD2D8Async(CUdeviceptr d, size_t p, unsigned char v, size_t w, size_t hh, CUstream h) { return memset2d(d, p, v, w, hh, 1, h, 0); }
 CUresult cuMemsetD2D16Async(CUdeviceptr d, size_t p, unsigned short v, size_t w, size_t hh, CUstream h) { return memset2d(d, p, v, w, hh, 2, h, 0); }
 CUresult cuMemsetD2D32Async(CUdeviceptr d, size_t p, unsigned int v, size_t w, size_t hh, CUstream h) { return memset2d(d, p, v, w, hh, 4, h, 0); }
+
+/* ---- peers and stream-ordered allocation ---- */
+
+static CUresult peer_check(CUcontext dst, CUcontext src)
+{
+	if (!sim_ctx_valid((struct sim_ctx *)dst) || !sim_ctx_valid((struct sim_ctx *)src))
+		return CUDA_ERROR_INVALID_CONTEXT;
+	return CUDA_SUCCESS;
+}
+
+/* All devices share one address space here, so a peer copy is an ordinary copy. */
+CUresult cuMemcpyPeer(CUdeviceptr dst, CUcontext dctx, CUdeviceptr src, CUcontext sctx, size_t n)
+{
+	CUresult rc = peer_check(dctx, sctx);
+	return rc ? rc : copy1d(dst, src, n, 1, 1, NULL, 1);
+}
+
+CUresult cuMemcpyPeerAsync(CUdeviceptr dst, CUcontext dctx, CUdeviceptr src, CUcontext sctx,
+                           size_t n, CUstream h)
+{
+	CUresult rc = peer_check(dctx, sctx);
+	return rc ? rc : copy1d(dst, src, n, 1, 1, h, 0);
+}
+
+static CUresult copy3d_peer(const CUDA_MEMCPY3D_PEER *p, CUstream h, int sync)
+{
+	if (!p)
+		return CUDA_ERROR_INVALID_VALUE;
+	CUresult rc = peer_check(p->dstContext, p->srcContext);
+	if (rc)
+		return rc;
+	CUDA_MEMCPY3D c = {
+		.srcXInBytes = p->srcXInBytes, .srcY = p->srcY, .srcZ = p->srcZ, .srcLOD = p->srcLOD,
+		.srcMemoryType = p->srcMemoryType, .srcHost = p->srcHost, .srcDevice = p->srcDevice,
+		.srcArray = p->srcArray, .srcPitch = p->srcPitch, .srcHeight = p->srcHeight,
+		.dstXInBytes = p->dstXInBytes, .dstY = p->dstY, .dstZ = p->dstZ, .dstLOD = p->dstLOD,
+		.dstMemoryType = p->dstMemoryType, .dstHost = p->dstHost, .dstDevice = p->dstDevice,
+		.dstArray = p->dstArray, .dstPitch = p->dstPitch, .dstHeight = p->dstHeight,
+		.WidthInBytes = p->WidthInBytes, .Height = p->Height, .Depth = p->Depth,
+	};
+	return copy3d(&c, h, sync);
+}
+
+CUresult cuMemcpy3DPeer(const CUDA_MEMCPY3D_PEER *p) { return copy3d_peer(p, NULL, 1); }
+CUresult cuMemcpy3DPeerAsync(const CUDA_MEMCPY3D_PEER *p, CUstream h) { return copy3d_peer(p, h, 0); }
+CUresult cuMemcpyPeer_ptds(CUdeviceptr dst, CUcontext dctx, CUdeviceptr src, CUcontext sctx, size_t n);
+CUresult cuMemcpyPeer_ptds(CUdeviceptr dst, CUcontext dctx, CUdeviceptr src, CUcontext sctx, size_t n)
+{ return cuMemcpyPeer(dst, dctx, src, sctx, n); }
+CUresult cuMemcpyPeerAsync_ptsz(CUdeviceptr dst, CUcontext dctx, CUdeviceptr src, CUcontext sctx,
+                                size_t n, CUstream h);
+CUresult cuMemcpyPeerAsync_ptsz(CUdeviceptr dst, CUcontext dctx, CUdeviceptr src, CUcontext sctx,
+                                size_t n, CUstream h)
+{ return cuMemcpyPeerAsync(dst, dctx, src, sctx, n, h); }
+CUresult cuMemcpy3DPeer_ptds(const CUDA_MEMCPY3D_PEER *p);
+CUresult cuMemcpy3DPeer_ptds(const CUDA_MEMCPY3D_PEER *p) { return copy3d_peer(p, NULL, 1); }
+CUresult cuMemcpy3DPeerAsync_ptsz(const CUDA_MEMCPY3D_PEER *p, CUstream h);
+CUresult cuMemcpy3DPeerAsync_ptsz(const CUDA_MEMCPY3D_PEER *p, CUstream h) { return copy3d_peer(p, h, 0); }
+
+/* Stream-ordered allocation: the memory is taken at once (earlier than the stream would,
+ * which is allowed) and given back when the stream reaches the free. */
+CUresult cuMemAllocAsync(CUdeviceptr *dptr, size_t size, CUstream h)
+{
+	CUR_CTX(c);
+	CUresult rc = CUDA_SUCCESS;
+	if (!sim_stream_get(c, h, &rc))
+		return rc;
+	return cuMemAlloc(dptr, size);
+}
+
+CUresult cuMemFreeAsync(CUdeviceptr dptr, CUstream h)
+{
+	CUR_CTX(c);
+	struct sim_alloc a;
+	if (!dptr || sim_mem_find(dptr, 1, &a) < 0 || a.base != dptr || a.kind != ALLOC_DEVICE)
+		return CUDA_ERROR_INVALID_VALUE;
+	struct sim_op *op = sim_op_new(OP_MEMFREE);
+	if (!op)
+		return CUDA_ERROR_OUT_OF_MEMORY;
+	op->u.free_dptr = dptr;
+	return submit(c, h, op, 0);
+}
+
+CUresult cuMemAllocAsync_ptsz(CUdeviceptr *dptr, size_t size, CUstream h);
+CUresult cuMemAllocAsync_ptsz(CUdeviceptr *dptr, size_t size, CUstream h) { return cuMemAllocAsync(dptr, size, h); }
+CUresult cuMemFreeAsync_ptsz(CUdeviceptr dptr, CUstream h);
+CUresult cuMemFreeAsync_ptsz(CUdeviceptr dptr, CUstream h) { return cuMemFreeAsync(dptr, h); }
+
+CUresult cuPointerSetAttribute(const void *value, CUpointer_attribute attribute, CUdeviceptr ptr)
+{
+	if (!g_inited)
+		return CUDA_ERROR_NOT_INITIALIZED;
+	if (!value || attribute != CU_POINTER_ATTRIBUTE_SYNC_MEMOPS || sim_mem_find(ptr, 1, NULL) < 0)
+		return CUDA_ERROR_INVALID_VALUE;
+	return CUDA_SUCCESS;      /* every copy is already synchronous with respect to memory */
+}

@@ -329,8 +329,10 @@ struct sim_ctx *sim_ctx_current(CUresult *rc)
 
 static struct sim_ctx *ctx_init(struct sim_ctx *c, int dev, unsigned flags)
 {
+	static _Atomic uint64_t ids;
 	memset(c, 0, sizeof(*c));
 	c->magic = MAGIC_CTX;
+	c->id = ++ids;
 	c->dev = dev;
 	c->flags = flags;
 	c->limits[CU_LIMIT_STACK_SIZE] = 1024;

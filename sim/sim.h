@@ -67,6 +67,9 @@ struct sim_ctx {
 	struct sim_module *modules;
 	size_t limits[16];
 	CUfunc_cache cache_config;
+	CUsharedconfig shared_config;
+	uint64_t id;                    /* cuCtxGetId: unique over the process lifetime */
+	struct sim_ctx *peers[SIM_MAX_DEVICES * 4];   /* cuCtxEnablePeerAccess, NULL-padded */
 };
 
 extern pthread_mutex_t g_lock;      /* streams, events, contexts, modules */
@@ -83,7 +86,7 @@ int sim_ctx_valid(const struct sim_ctx *c);
 CUresult sim_errno_to_cu(int rc);
 
 /* ---- streams and events (stream.c) ---- */
-enum { OP_KERNEL, OP_COPY, OP_SET, OP_EVENT, OP_WAITONLY, OP_HOSTFN, OP_CALLBACK };
+enum { OP_KERNEL, OP_COPY, OP_SET, OP_EVENT, OP_WAITONLY, OP_HOSTFN, OP_CALLBACK, OP_MEMFREE };
 
 struct sim_copy3d {              /* a generic strided copy: depth × height rows of width */
 	uint64_t src, dst;       /* addresses (host or device, all resolved as host addresses) */
@@ -124,6 +127,7 @@ struct sim_op {
 		struct { struct sim_event *e; uint64_t gen; } ev;
 		struct { void (*fn)(void *); void *data; } host;
 		struct { CUstreamCallback fn; void *data; } cb;
+		uint64_t free_dptr;      /* OP_MEMFREE (cuMemFreeAsync) */
 	} u;
 };
 
@@ -137,6 +141,7 @@ struct sim_stream {
 	int started, stop;
 	struct sim_op *head, *tail;
 	uint64_t enq_seq, done_seq;
+	uint64_t id;                     /* cuStreamGetId */
 	pthread_cond_t cond;             /* work arrived / stop */
 	struct sim_stream *next;         /* in ctx->streams */
 };

@@ -117,6 +117,11 @@ static void op_run(struct sim_stream *s, struct sim_op *op)
 	case OP_CALLBACK:
 		op->u.cb.fn((CUstream)s, ctx->sticky, op->u.cb.data);
 		break;
+	case OP_MEMFREE:
+		if (sim_mem_free(op->u.free_dptr, ALLOC_DEVICE))
+			sim_log("cuMemFreeAsync: 0x%llx was no longer allocated when the stream reached "
+			        "the free", (unsigned long long)op->u.free_dptr);
+		break;
 	default:
 		break;
 	}
@@ -161,7 +166,9 @@ struct sim_stream *sim_stream_new(struct sim_ctx *ctx, unsigned flags, int prio)
 	struct sim_stream *s = calloc(1, sizeof(*s));
 	if (!s)
 		return NULL;
+	static _Atomic uint64_t ids;
 	s->magic = MAGIC_STREAM;
+	s->id = ++ids;
 	s->ctx = ctx;
 	s->flags = flags;
 	s->priority = prio;

@@ -39,7 +39,10 @@ static const char *required[] = {
 	"cuGetErrorString", "cuGetErrorName", "cuMemcpyHtoD_v2_ptds", "cuMemcpy_ptds",
 	"cuMemcpyAsync_ptsz", "cuLaunchKernel_ptsz", "cuLaunchKernelEx_ptsz", "cuStreamQuery_ptsz",
 	"cuStreamSynchronize_ptsz", "cuEventRecord_ptsz", "cuMemsetD32_v2_ptds",
-	"cuMemcpy3DAsync_v2_ptsz", "cuGetProcAddress", "cuGetProcAddress_v2", "vgpu_sim_set_access_hook", "vgpu_sim_last_error",
+	"cuMemcpy3DAsync_v2_ptsz", "cuCtxDestroy", "cuCtxPopCurrent", "cuCtxPushCurrent",
+	"cuStreamDestroy", "cuEventDestroy", "cuDevicePrimaryCtxRelease", "cuCtxCreate",
+	"cuCtxCreate_v2", "cuMemcpyPeer", "cuMemAllocAsync", "cuMemFreeAsync", "cuFuncGetName",
+	"cuModuleEnumerateFunctions", "cuStreamGetCtx", "cuCtxGetId", "cuGetProcAddress", "cuGetProcAddress_v2", "vgpu_sim_set_access_hook", "vgpu_sim_last_error",
 	"vgpu_sim_insn_count",
 };
 

@@ -448,6 +448,79 @@ static void test_nulls(void)
 	CK(cuCtxDestroy(ctx));
 }
 
+/* Context/stream queries, peers across the two simulated devices, stream-ordered memory. */
+static void test_extras(void)
+{
+	CUcontext a, b, cur;
+	CK(cuCtxCreate(&b, NULL, 0, 1));
+	CK(cuCtxCreate(&a, NULL, 0, 0));
+	unsigned long long ia, ib;
+	CK(cuCtxGetId(a, &ia));
+	CK(cuCtxGetId(b, &ib));
+	EXPECT(ia != ib);
+	CUdevice d;
+	CK(cuCtxGetDevice_v2(&d, b));
+	EXPECT(d == 1);
+	CK(cuCtxSynchronize_v2(b));
+	CUstream s;
+	CK(cuStreamCreate(&s, 0));
+	CK(cuStreamGetCtx(s, &cur));
+	EXPECT(cur == a);
+	CK(cuStreamGetDevice(s, &d));
+	EXPECT(d == 0);
+	unsigned long long sid, nid;
+	CK(cuStreamGetId(s, &sid));
+	CK(cuStreamGetId(NULL, &nid));
+	EXPECT(sid != nid);
+	/* peers */
+	int can;
+	CK(cuDeviceCanAccessPeer(&can, 0, 1));
+	EXPECT(can == 1);
+	CK(cuDeviceCanAccessPeer(&can, 0, 0));
+	EXPECT(can == 0);
+	CK(cuCtxEnablePeerAccess(b, 0));
+	CK_RC(cuCtxEnablePeerAccess(b, 0), CUDA_ERROR_PEER_ACCESS_ALREADY_ENABLED);
+	CK(cuCtxDisablePeerAccess(b));
+	CK_RC(cuCtxDisablePeerAccess(b), CUDA_ERROR_PEER_ACCESS_NOT_ENABLED);
+	CUdeviceptr pa, pb;
+	CK(cuMemAlloc(&pa, 64));
+	CK(cuCtxPushCurrent(b));
+	CK(cuMemAlloc(&pb, 64));
+	CK(cuCtxPopCurrent(&cur));
+	CK(cuMemsetD32(pa, 0x11223344, 16));
+	CK(cuMemcpyPeer(pb, b, pa, a, 64));
+	unsigned v[16];
+	CK(cuMemcpyDtoH(v, pb, 64));
+	EXPECT(v[0] == 0x11223344 && v[15] == 0x11223344);
+	/* PCI bus id round trip */
+	char bus[32];
+	CK(cuDeviceGetPCIBusId(bus, sizeof(bus), 1));
+	CK(cuDeviceGetByPCIBusId(&d, bus));
+	EXPECT(d == 1);
+	CK_RC(cuDeviceGetByPCIBusId(&d, "0000:ff:00.0"), CUDA_ERROR_INVALID_DEVICE);
+	/* stream-ordered allocation: the free happens when the stream reaches it */
+	size_t f0, f1, f2, tot;
+	CUdeviceptr q;
+	CK(cuMemGetInfo(&f0, &tot));
+	CK(cuMemAllocAsync(&q, 1 << 20, s));
+	CK(cuMemsetD8Async(q, 0, 1 << 20, s));
+	CK(cuMemGetInfo(&f1, &tot));
+	EXPECT(f0 - f1 >= 1 << 20);
+	CK(cuMemFreeAsync(q, s));
+	CK(cuStreamSynchronize(s));
+	CK(cuMemGetInfo(&f2, &tot));
+	EXPECT(f2 == f0);
+	CK_RC(cuMemFreeAsync(q, s), CUDA_ERROR_INVALID_VALUE);
+	CK(cuCtxResetPersistingL2Cache());
+	CK(cuCtxSetFlags(CU_CTX_SCHED_SPIN));
+	unsigned fl;
+	CK(cuCtxGetFlags(&fl));
+	EXPECT(fl == CU_CTX_SCHED_SPIN);
+	CK(cuStreamDestroy(s));
+	CK(cuCtxDestroy(a));
+	CK(cuCtxDestroy(b));
+}
+
 int main(void)
 {
 	setenv("VGPU_SIM_DEVICES", "2", 1);
@@ -456,6 +529,7 @@ int main(void)
 	test_contexts();
 	test_memory();
 	test_nulls();
+	test_extras();
 	printf("test_sim_basic: all checks passed\n");
 	return 0;
 }

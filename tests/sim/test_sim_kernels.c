@@ -437,6 +437,30 @@ static void t_func_attrs(void)
 	EXPECT(blocks >= 1);
 	CK(cuOccupancyMaxPotentialBlockSize(&minGrid, &bs, f, NULL, 0, 0));
 	EXPECT(bs > 0 && bs <= 1024 && bs % 32 == 0 && minGrid > 0);
+	/* introspection */
+	const char *name;
+	CUmodule m2;
+	CK(cuFuncGetName(&name, f));
+	EXPECT(!strcmp(name, "block_reduce"));
+	CK(cuFuncGetModule(&m2, f));
+	EXPECT(m2 == mod);
+	size_t poff, psz;
+	CUfunction mp = fn("many_params");
+	CK(cuFuncGetParamInfo(mp, 6, &poff, &psz));
+	EXPECT(poff == 32 && psz == 40);
+	CK_RC(cuFuncGetParamInfo(mp, 9, &poff, &psz), CUDA_ERROR_INVALID_VALUE);
+	unsigned nf;
+	CK(cuModuleGetFunctionCount(&nf, mod));
+	EXPECT(nf >= 14);
+	CUfunction all[64];
+	CK(cuModuleEnumerateFunctions(all, nf, mod));
+	int seen = 0;
+	for (unsigned i = 0; i < nf; i++)
+		seen += all[i] == mp;
+	EXPECT(seen == 1);
+	size_t avail;
+	CK(cuOccupancyAvailableDynamicSMemPerBlock(&avail, f, 2, 256));
+	EXPECT(avail > 0 && avail < 65536);
 	CK_RC(cuModuleGetFunction(&f, mod, "no_such_kernel"), CUDA_ERROR_NOT_FOUND);
 	CK_RC(cuModuleGetFunction(&f, mod, "_Z4polyfi"), CUDA_ERROR_NOT_FOUND);  /* not an entry */
 }
