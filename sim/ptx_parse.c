@@ -167,7 +167,7 @@ static int tok_isp(const struct tok *t, int c) { return t->t == T_P && t->c == c
 
 /* ---- parser state ------------------------------------------------------------------- */
 
-enum { S_REG, S_PARAM, S_LOCAL, S_SHARED, S_GLOBAL, S_FUNC, S_DYNSHARED };
+enum { S_REG, S_PARAM, S_LOCAL, S_SHARED, S_GLOBAL, S_DYNSHARED };
 
 struct sym {
 	char name[128];
@@ -175,7 +175,7 @@ struct sym {
 	uint32_t slot;      /* S_REG: register slot; others: cached value slot (0 = none) */
 	uint32_t off;       /* S_PARAM/S_LOCAL: offset; S_SHARED: module shared offset */
 	uint32_t size;
-	uint32_t var;       /* S_GLOBAL: var index; S_FUNC: function index */
+	uint32_t var;       /* S_GLOBAL: var index */
 	uint8_t rkind;      /* S_REG: declared kind */
 	uint32_t count;     /* S_REG declared as name<count>: a range, one slot per index */
 	uint32_t *slots;    /* range slots, allocated on first use (0 = not yet) */
@@ -204,9 +204,7 @@ struct P {
 	uint32_t nfix, capfix;
 	struct { char name[128]; uint32_t insn; } *labels;
 	uint32_t nlabels, caplabels;
-	char (*callname)[128];
 	uint32_t capcalls;
-	uint32_t dyn_shared_var;
 	uint32_t cc_slot;       /* the function's CC.CF register, 0 until first used */
 };
 
@@ -378,8 +376,6 @@ static uint32_t new_slot(struct P *P, int kind, uint64_t init)
 		return 1;
 	}
 	f->tmpl = t;
-	uint32_t capk = s ? s : 0;
-	(void)capk;
 	uint8_t *k = realloc(P->slotkind, cap);
 	if (!k) {
 		perr(P, -ENOMEM, P->L.cur.line, "out of memory");
@@ -1103,11 +1099,6 @@ static int parse_call(struct P *P, struct ptx_insn *in, uint32_t line)
 	if (!c)
 		return perr(P, -ENOMEM, line, "out of memory");
 	m->calls = c;
-	uint32_t cap = P->capcalls;
-	char (*cn)[128] = realloc(P->callname, (size_t)cap * 128);
-	if (!cn)
-		return perr(P, -ENOMEM, line, "out of memory");
-	P->callname = cn;
 	c = &m->calls[m->ncalls];
 	memset(c, 0, sizeof(*c));
 	in->op = OP_CALL;
@@ -1131,8 +1122,6 @@ static int parse_call(struct P *P, struct ptx_insn *in, uint32_t line)
 		return perr(P, -ENOTSUP, t->line, "indirect call or unknown function '%.*s' "
 		            "(only direct calls to .func are supported)", (int)t->n, t->s);
 	c->callee = (uint32_t)fi;
-	memcpy(P->callname[m->ncalls], t->s, t->n);
-	P->callname[m->ncalls][t->n] = 0;
 	t = lex_next(&P->L);
 	if (tok_isp(t, ',')) {
 		if (!tok_isp(lex_next(&P->L), '('))
@@ -1985,7 +1974,6 @@ int ptx_module_parse(const char *text, struct ptx_module **out, char *err, size_
 	free(P.slotkind);
 	free(P.fix);
 	free(P.labels);
-	free(P.callname);
 	if (rc) {
 		ptx_module_free(P.m);
 		return rc;
