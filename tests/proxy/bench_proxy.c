@@ -86,14 +86,27 @@ int main(int argc, char **argv)
 {
 	struct ptest_proxy p = { .pid = -1 };
 	char lib[256];
-	int quick = argc > 1 && !strcmp(argv[1], "--quick");
-	if (argc > 1 && !strcmp(argv[1], "--help")) {
-		printf("usage: bench_proxy [--quick]\nCalls through vgpu-proxy (shm transport) vs the same driver library called in-process.\n"
-		       "Uses $VGPU_BUILD/sim/libcudasim.so if built, else the test stand-in driver.\n");
-		return 0;
+	int quick = 0;
+	const char *drvopt = NULL;
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--quick")) {
+			quick = 1;
+		} else if (!strcmp(argv[i], "--driver") && i + 1 < argc) {
+			drvopt = argv[++i];
+		} else {
+			printf("usage: proxy_calls [--quick] [--driver LIB]\n"
+			       "Calls through vgpu-proxy (shm transport) vs the same driver library called in-process,\n"
+			       "plus a bare ring round trip. LIB defaults to $VGPU_BUILD/sim/libcudasim.so if built, else\n"
+			       "the test stand-in driver $VGPU_BUILD/tests/proxy/libfakedrv.so (plain memcpy: shows the\n"
+			       "proxy's own overhead).\n");
+			return strcmp(argv[i], "--help") ? 2 : 0;
+		}
 	}
-	snprintf(lib, sizeof(lib), "%s/sim/libcudasim.so", ptest_build());
-	if (access(lib, R_OK) != 0)
+	if (drvopt)
+		snprintf(lib, sizeof(lib), "%s", drvopt);
+	else
+		snprintf(lib, sizeof(lib), "%s/sim/libcudasim.so", ptest_build());
+	if (!drvopt && access(lib, R_OK) != 0)
 		snprintf(lib, sizeof(lib), "%s/tests/proxy/libfakedrv.so", ptest_build());
 	void *dl = dlopen(lib, RTLD_NOW | RTLD_LOCAL);
 	if (!dl) {
