@@ -74,7 +74,7 @@ $(PROXY_CALL_TEST): $(B)/tests/proxy/%: $(B)/tests/proxy/%.o $(patsubst %.c,$(B)
 		$(B)/generated/vgpu_calls.o $(RING_LIB) | $(PROXY) $(PROXY_FAKEDRV)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $(filter %.o %.a,$^) $(RING_LIBS) -lmsgpackc
-PROXY_TESTS += $(PROXY_CALL_TEST) tests/proxy/test_calls_sim.sh
+PROXY_TESTS += $(PROXY_CALL_TEST) tests/proxy/test_calls_sim.sh tests/proxy/test_hostile_sim.sh
 
 # Benchmark: calls through the proxy vs the same driver in-process (make bench runs it).
 PROXY_BENCH := $(B)/bench/proxy_calls
