@@ -70,6 +70,8 @@ static int zone_a(int out, int in)
 	CK(cuModuleGetFunction(&f2, mod, "saxpy"));
 	CK(cuMemFree(d));
 	CK(cuCtxDestroy(ctx));
+	free(pat);
+	free(back);
 	printf("zone A: objects and memory intact\n");
 	return 0;
 }
@@ -181,6 +183,8 @@ static int zone_survivor(void)
 	EXPECT(memcmp(h, g, n) == 0);
 	CK(cuMemFree(d));
 	CK(cuCtxDestroy(ctx));
+	free(h);
+	free(g);
 	printf("survivor zone: 64 MiB round trip correct while another zone was killed\n");
 	return 0;
 }
