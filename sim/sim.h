@@ -144,6 +144,7 @@ struct sim_stream {
 	uint64_t id;                     /* cuStreamGetId */
 	pthread_cond_t cond;             /* work arrived / stop */
 	struct sim_stream *next;         /* in ctx->streams */
+	struct sim_stream *gnext;        /* in the process-wide list (stream.c) */
 };
 
 struct sim_stream *sim_stream_new(struct sim_ctx *ctx, unsigned flags, int prio);

@@ -11,6 +11,7 @@
 
 pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
 pthread_cond_t g_done = PTHREAD_COND_INITIALIZER;
+static struct sim_stream *g_streams;      /* every stream of the process, under g_lock */
 
 struct sim_op *sim_op_new(int kind)
 {
@@ -161,7 +162,8 @@ static void *stream_main(void *arg)
 	return NULL;
 }
 
-struct sim_stream *sim_stream_new(struct sim_ctx *ctx, unsigned flags, int prio)
+/* A stream not yet in the process-wide list; the caller links it under g_lock. */
+static struct sim_stream *stream_alloc(struct sim_ctx *ctx, unsigned flags, int prio)
 {
 	struct sim_stream *s = calloc(1, sizeof(*s));
 	if (!s)
@@ -173,6 +175,18 @@ struct sim_stream *sim_stream_new(struct sim_ctx *ctx, unsigned flags, int prio)
 	s->flags = flags;
 	s->priority = prio;
 	pthread_cond_init(&s->cond, NULL);
+	return s;
+}
+
+struct sim_stream *sim_stream_new(struct sim_ctx *ctx, unsigned flags, int prio)
+{
+	struct sim_stream *s = stream_alloc(ctx, flags, prio);
+	if (!s)
+		return NULL;
+	pthread_mutex_lock(&g_lock);
+	s->gnext = g_streams;
+	g_streams = s;
+	pthread_mutex_unlock(&g_lock);
 	return s;
 }
 
@@ -263,51 +277,72 @@ void sim_stream_wait(struct sim_stream *s, uint64_t seq)
 	pthread_mutex_unlock(&g_lock);
 }
 
+/* Waits for the work every stream of ctx had queued when the call began. Streams may be
+ * destroyed by other threads meanwhile, so nothing is kept across a wait but stream ids:
+ * after each wake-up the context's list is walked again. Caller does not hold g_lock. */
 void sim_ctx_sync(struct sim_ctx *ctx)
 {
 	pthread_mutex_lock(&g_lock);
-	struct sim_stream *ss[256];
-	uint64_t seqs[256];
-	int n = 0;
-	if (ctx->null_stream) {
-		ss[n] = ctx->null_stream;
-		seqs[n++] = ctx->null_stream->enq_seq;
+	size_t n = ctx->null_stream ? 1 : 0;
+	for (struct sim_stream *s = ctx->streams; s; s = s->next)
+		n++;
+	struct { uint64_t id, seq; } *snap = malloc((n ? n : 1) * sizeof(*snap));
+	size_t k = 0;
+	if (snap) {
+		if (ctx->null_stream)
+			snap[k++] = (typeof(*snap)){ctx->null_stream->id, ctx->null_stream->enq_seq};
+		for (struct sim_stream *s = ctx->streams; s; s = s->next)
+			snap[k++] = (typeof(*snap)){s->id, s->enq_seq};
 	}
-	for (struct sim_stream *s = ctx->streams; s && n < 256; s = s->next) {
-		ss[n] = s;
-		seqs[n++] = s->enq_seq;
-	}
-	pthread_mutex_unlock(&g_lock);
-	for (int i = 0; i < n; i++)
-		sim_stream_wait(ss[i], seqs[i]);
-	/* streams beyond the first 256: wait for each in turn */
-	pthread_mutex_lock(&g_lock);
-	int i = 0;
-	for (struct sim_stream *s = ctx->streams; s; s = s->next, i++)
-		if (i >= 255)
-			while (s->done_seq < s->enq_seq)
+restart:
+	for (int pass = 0; pass < 2; pass++) {
+		for (struct sim_stream *s = pass ? ctx->streams : ctx->null_stream; s;
+		     s = pass ? s->next : NULL) {
+			uint64_t target = 0;
+			int found = !snap;          /* no snapshot (out of memory): wait for all */
+			for (size_t i = 0; i < k; i++)
+				if (snap[i].id == s->id) {
+					target = snap[i].seq;
+					found = 1;
+					break;
+				}
+			if (!snap)
+				target = s->enq_seq;
+			if (found && s->done_seq < target) {
 				pthread_cond_wait(&g_done, &g_lock);
+				goto restart;
+			}
+		}
+	}
 	pthread_mutex_unlock(&g_lock);
+	free(snap);
 }
 
 extern struct sim_event *g_events;
 
 void sim_stream_destroy(struct sim_stream *s)
 {
-	sim_stream_wait(s, s->enq_seq);
+	pthread_mutex_lock(&g_lock);
+	uint64_t last = s->enq_seq;
+	pthread_mutex_unlock(&g_lock);
+	sim_stream_wait(s, last);
 	pthread_mutex_lock(&g_lock);
 	s->stop = 1;
 	pthread_cond_signal(&s->cond);
 	int started = s->started;
-	/* nothing may refer to s any more: drop satisfied deps and event records */
+	/* nothing may refer to s any more: drop its (satisfied) dependencies in every stream of
+	 * the process, cross-context event waits included, and event records */
 	struct sim_ctx *ctx = s->ctx;
-	struct sim_stream *all[2] = {ctx->null_stream, ctx->streams};
-	for (int k = 0; k < 2; k++)
-		for (struct sim_stream *o = all[k]; o; o = k ? o->next : NULL)
-			for (struct sim_op *op = o->head; op; op = op->next)
-				for (int i = 0; i < op->ndeps; i++)
-					if (op->deps[i].s == s)
-						op->deps[i].s = NULL;
+	for (struct sim_stream *o = g_streams; o; o = o->gnext)
+		for (struct sim_op *op = o->head; op; op = op->next)
+			for (int i = 0; i < op->ndeps; i++)
+				if (op->deps[i].s == s)
+					op->deps[i].s = NULL;
+	struct sim_stream **gp = &g_streams;
+	while (*gp && *gp != s)
+		gp = &(*gp)->gnext;
+	if (*gp)
+		*gp = s->gnext;
 	for (struct sim_event *e = g_events; e; e = e->next)
 		if (e->stream == s)
 			e->stream = NULL;
@@ -329,9 +364,12 @@ struct sim_stream *sim_stream_get(struct sim_ctx *ctx, CUstream h, CUresult *rc)
 	if (h == NULL || h == CU_STREAM_LEGACY || h == CU_STREAM_PER_THREAD) {
 		pthread_mutex_lock(&g_lock);
 		if (!ctx->null_stream) {
-			ctx->null_stream = sim_stream_new(ctx, 0, 0);
-			if (ctx->null_stream)
+			ctx->null_stream = stream_alloc(ctx, 0, 0);
+			if (ctx->null_stream) {
 				ctx->null_stream->is_null = 1;
+				ctx->null_stream->gnext = g_streams;
+				g_streams = ctx->null_stream;
+			}
 		}
 		struct sim_stream *s = ctx->null_stream;
 		pthread_mutex_unlock(&g_lock);
