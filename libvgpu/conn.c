@@ -93,9 +93,14 @@ static void atfork_child(void)
 	 * not survive fork() as threads; their memory is reclaimed with the process.
 	 */
 	if (tls_conn) {
-		vgpu_chan_forget(tls_conn->chan);
-		tls_conn->chan = NULL;
-		tls_conn->broken = 1;
+		struct vgpu_conn *c = tls_conn;
+		vgpu_chan_forget(c->chan);
+		c->chan = NULL;
+		tls_conn = NULL;
+		pthread_setspecific(conn_key, NULL); /* installed with tls_conn, so the key exists */
+		vgpu_wbuf_free(&c->wbuf);
+		free(c->rbuf);
+		free(c);
 	}
 }
 

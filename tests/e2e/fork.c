@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: MIT */
+/* fork.c — end to end: a child forked after cuInit must call cuInit itself, then works beside its parent. */
+#include "e2e.h"
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+/* Allocate, copy a pattern through device memory and back, check it. */
+static void round_trip(unsigned char seed)
+{
+	unsigned char in[4096], out[4096];
+	CUdeviceptr d;
+
+	for (int i = 0; i < 4096; i++)
+		in[i] = (unsigned char)(i * seed);
+	CK(cuMemAlloc(&d, sizeof(in)));
+	CK(cuMemcpyHtoD(d, in, sizeof(in)));
+	CK(cuMemcpyDtoH(out, d, sizeof(out)));
+	EXPECT(memcmp(in, out, sizeof(in)) == 0);
+	CK(cuMemFree(d));
+}
+
+int main(void)
+{
+	CUdevice dev;
+	CUcontext ctx;
+	int st;
+
+	CK(cuInit(0));
+	CK(cuDeviceGet(&dev, 0));
+	CK(cuCtxCreate(&ctx, NULL, 0, dev));
+	round_trip(3);
+
+	pid_t p = fork();
+	EXPECT(p >= 0);
+	if (p == 0) {
+		int n = 0;
+		/* Through vgpu the parent's connection is not inherited: CUDA needs cuInit again. */
+		if (getenv("VGPU_E2E_PROXY"))
+			CK_ERR(cuDeviceGetCount(&n), CUDA_ERROR_NOT_INITIALIZED);
+		CK(cuInit(0));
+		CK(cuDeviceGetCount(&n));
+		EXPECT(n >= 1);
+		CUcontext c2;
+		CK(cuCtxCreate(&c2, NULL, 0, dev));
+		round_trip(5);
+		CK(cuCtxDestroy(c2));
+		_exit(0);
+	}
+	round_trip(7); /* the parent keeps working while the child runs */
+	EXPECT(waitpid(p, &st, 0) == p && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	round_trip(9);
+	CK(cuCtxDestroy(ctx));
+	printf("fork: ok\n");
+	return 0;
+}
