@@ -9,6 +9,13 @@
 
 int vgpu_handoff_send(int sock, const struct vgpu_handoff *h, int fd0, int fd1)
 {
+	if (h->transport == VGPU_TRANSPORT_XEN) {   /* nothing to pass but the bootstrap info */
+		ssize_t n;
+		do
+			n = send(sock, h, sizeof(*h), MSG_NOSIGNAL);
+		while (n < 0 && errno == EINTR);
+		return n < 0 ? -errno : n == (ssize_t)sizeof(*h) ? 0 : -EIO;
+	}
 	union { char buf[CMSG_SPACE(2 * sizeof(int))]; struct cmsghdr align; } u;
 	struct iovec iov = { .iov_base = (void *)h, .iov_len = sizeof(*h) };
 	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof(u.buf) };
@@ -53,12 +60,15 @@ int vgpu_handoff_recv(int sock, struct vgpu_handoff *h, int *fd0, int *fd1, int 
 	}
 	if (n == 0 && ngot == 0)
 		return -EPIPE;
-	if (n != (ssize_t)sizeof(*h) || ngot != 2 || (m.msg_flags & (MSG_TRUNC | MSG_CTRUNC))) {
+	int want = (n == (ssize_t)sizeof(*h) && h->transport == VGPU_TRANSPORT_XEN) ? 0 : 2;
+	if (n != (ssize_t)sizeof(*h) || ngot != want || (m.msg_flags & (MSG_TRUNC | MSG_CTRUNC))) {
 		for (int i = 0; i < ngot; i++)
 			close(got[i]);
 		return -EPROTO;
 	}
-	*fd0 = got[0];
-	*fd1 = got[1];
+	if (want) {
+		*fd0 = got[0];
+		*fd1 = got[1];
+	}
 	return 0;
 }

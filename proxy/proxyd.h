@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "backend.h"
+#include "chan.h"
 #include "session.h"
 #include "stats.h"
 #include "zone.h"
@@ -28,6 +29,8 @@ struct vgpu_proxy_config {
 	struct vgpu_zone_limits limits;
 	int transport;
 	unsigned max_zones;
+	struct vgpu_xen_info xen_zones[16];  /* --xen-zone DOMID:PORT:GREF (until xenstore bootstrap exists) */
+	unsigned n_xen_zones;
 };
 
 /* What the supervisor passes a new worker (in memory, across fork). */
@@ -43,6 +46,9 @@ struct vgpu_worker_args {
 /* One channel handed from the supervisor to a worker: this struct + 2 fds (socket, memfd). */
 struct vgpu_handoff {
 	struct vgpu_hello hello;
+	uint32_t transport;          /* enum vgpu_transport: SHM carries 2 fds, XEN none (xen below) */
+	uint32_t pad;
+	struct vgpu_xen_info xen;    /* XEN: where the zone published its channel */
 };
 
 /* Send/receive a handoff with its two fds over a SOCK_SEQPACKET socket. 0 or -errno

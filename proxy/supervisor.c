@@ -106,8 +106,9 @@ static void zone_forget(struct supervisor *s, unsigned i)
 }
 
 /* Fork the worker of a new zone and hand it its first channel. Consumes sock and memfd. */
-static void zone_create(struct supervisor *s, const struct vgpu_hello *hello, const char *name, int sock, int memfd)
+static void zone_create(struct supervisor *s, const struct vgpu_handoff *first, const char *name, int sock, int memfd)
 {
+	const struct vgpu_hello *hello = &first->hello;
 	struct vgpu_zone_stats *st = MAP_FAILED;
 	int sv[2] = { -1, -1 };
 	struct szone z;
@@ -144,8 +145,10 @@ static void zone_create(struct supervisor *s, const struct vgpu_hello *hello, co
 		close(s->ctl_fd);
 		close(s->sig_fd);
 		close(sv[0]);
-		close(sock);
-		close(memfd);
+		if (sock >= 0)
+			close(sock);
+		if (memfd >= 0)
+			close(memfd);
 		for (unsigned i = 0; i < s->nzones; i++) {
 			close(s->zones[i].ctrl_fd);
 			munmap(s->zones[i].stats, sizeof(*s->zones[i].stats));
@@ -174,13 +177,14 @@ static void zone_create(struct supervisor *s, const struct vgpu_hello *hello, co
 	}
 	s->zones = nz;
 	s->zones[s->nzones++] = z;
-	struct vgpu_handoff h = { .hello = *hello };
-	int rc = vgpu_handoff_send(z.ctrl_fd, &h, sock, memfd);
+	int rc = vgpu_handoff_send(z.ctrl_fd, first, sock, memfd);
 	if (rc < 0)
 		vgpu_err("zone %u: cannot hand the first channel to worker %d: %s", z.id, (int)pid, strerror(-rc));
 	vgpu_info("zone %u '%s' connected from pid %u: worker %d", z.id, z.name, hello->pid, (int)pid);
-	close(sock);
-	close(memfd);
+	if (sock >= 0)
+		close(sock);
+	if (memfd >= 0)
+		close(memfd);
 	return;
 fail:
 	if (sv[0] >= 0) {
@@ -189,8 +193,10 @@ fail:
 	}
 	if (st != MAP_FAILED)
 		munmap(st, sizeof(*st));
-	close(sock);
-	close(memfd);
+	if (sock >= 0)
+		close(sock);
+	if (memfd >= 0)
+		close(memfd);
 }
 
 /* Check a hello from an untrusted client; NULL if acceptable, else what is wrong. */
@@ -289,7 +295,8 @@ static void on_hello(struct supervisor *s, int sock)
 	}
 	vgpu_name_sanitize(hello.name, sizeof(hello.name), name);
 	if (hello.kind == VGPU_HELLO_NEW_ZONE) {
-		zone_create(s, &hello, name, sock, memfd);
+		struct vgpu_handoff first = { .hello = hello, .transport = VGPU_TRANSPORT_SHM };
+		zone_create(s, &first, name, sock, memfd);
 		return;
 	}
 	struct szone *z = zone_by_token(s, hello.token);
@@ -297,7 +304,7 @@ static void on_hello(struct supervisor *s, int sock)
 		vgpu_warn("refused a JOIN from pid %u ('%s'): no zone has that token", hello.pid, name);
 		goto refuse;
 	}
-	struct vgpu_handoff h = { .hello = hello };
+	struct vgpu_handoff h = { .hello = hello, .transport = VGPU_TRANSPORT_SHM };
 	rc = vgpu_handoff_send(z->ctrl_fd, &h, sock, memfd);
 	if (rc < 0)
 		vgpu_warn("zone %u: cannot hand a joining channel to its worker (%s); closed", z->id, strerror(-rc));
@@ -497,6 +504,21 @@ int vgpu_supervisor_run(struct vgpu_proxy_config *cfg)
 		return 1;
 	}
 	vgpu_info("listening on %s (stats: %s)", cfg->listen_path, s.ctl_path);
+	if (cfg->transport == VGPU_TRANSPORT_XEN) {
+		vgpu_warn("--transport xen: Xen zones are not bootstrapped from xenstore yet; serving the %u "
+			  "zone%s named with --xen-zone (local shm zones are still accepted)",
+			  cfg->n_xen_zones, cfg->n_xen_zones == 1 ? "" : "s");
+		for (unsigned i = 0; i < cfg->n_xen_zones; i++) {
+			struct vgpu_handoff first = { .transport = VGPU_TRANSPORT_XEN, .xen = cfg->xen_zones[i] };
+			char name[65];
+			first.hello.magic = VGPU_HELLO_MAGIC;
+			first.hello.version = VGPU_PROTO_VERSION;
+			first.hello.kind = VGPU_HELLO_NEW_ZONE;
+			snprintf(name, sizeof(name), "xen-dom%u", cfg->xen_zones[i].domid);
+			memcpy(first.hello.name, name, strlen(name));
+			zone_create(&s, &first, name, -1, -1);
+		}
+	}
 
 	while (!s.stopping) {
 		struct pollfd p[3 + PENDING_MAX] = { { s.lfd, POLLIN, 0 }, { s.ctl_fd, POLLIN, 0 }, { s.sig_fd, POLLIN, 0 } };

@@ -63,10 +63,18 @@ static void channel_open(struct worker *w, const struct vgpu_handoff *h, int soc
 	int rc;
 
 	unsigned no = ++w->next_no;
-	rc = vgpu_shm_attach(sock, memfd, &ch);
+	if (h->transport == VGPU_TRANSPORT_XEN)
+		rc = vgpu_xen_attach(&h->xen, &ch);
+	else
+		rc = vgpu_shm_attach(sock, memfd, &ch);
 	if (rc < 0) {
-		vgpu_warn("channel %u from pid %u: cannot attach its shared region: %s (%s)", no,
-			  h->hello.pid, strerror(-rc), vgpu_chan_setup_error());
+		if (h->transport == VGPU_TRANSPORT_XEN)
+			vgpu_err("channel %u: cannot attach the Xen channel of domain %u (port %u, gref %u): %s (%s)",
+				 no, h->xen.domid, h->xen.evtchn_port, h->xen.dir_gref, strerror(-rc),
+				 vgpu_chan_setup_error());
+		else
+			vgpu_warn("channel %u from pid %u: cannot attach its shared region: %s (%s)", no,
+				  h->hello.pid, strerror(-rc), vgpu_chan_setup_error());
 		vgpu_stat_add(&w->zone.stats->errors, 1);
 		return;
 	}
@@ -112,8 +120,11 @@ static void channel_open(struct worker *w, const struct vgpu_handoff *h, int soc
 		free(t);
 		return;
 	}
-	vgpu_info("channel %u opened (%s, client pid %u)", no,
-		  h->hello.kind == VGPU_HELLO_NEW_ZONE ? "new zone" : "join", h->hello.pid);
+	if (h->transport == VGPU_TRANSPORT_XEN)
+		vgpu_info("channel %u opened (Xen domain %u)", no, h->xen.domid);
+	else
+		vgpu_info("channel %u opened (%s, client pid %u)", no,
+			  h->hello.kind == VGPU_HELLO_NEW_ZONE ? "new zone" : "join", h->hello.pid);
 }
 
 /*

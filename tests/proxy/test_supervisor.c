@@ -248,5 +248,26 @@ int main(void)
 	if (check_failures)
 		ptest_dump_log(&p);
 	ptest_cleanup(&p);
+
+	/* 10. --transport xen with a zone named on the command line: here (no /dev/xen) its
+	 * channel cannot be attached; the zone ends, the proxy says why and keeps serving. */
+	{
+		struct ptest_proxy x = { .pid = -1 };
+		const char *xargs[] = { "--transport", "xen", "--xen-zone", "7:11:13", NULL };
+		char cmd[400];
+		CHECK_EQ(ptest_start(&x, drv, xargs), 0);
+		CHECK_EQ(ptest_wait_zones(&x, 0), 0);
+		snprintf(cmd, sizeof(cmd), "grep -q 'Xen channel of domain 7 (port 11, gref 13)' %s", x.log);
+		CHECK(system(cmd) == 0);
+		ptest_hello(&h, VGPU_HELLO_NEW_ZONE, NULL, "local");
+		CHECK_EQ(ptest_open(&x, &h, sizeof(h), &c, &w), 0);
+		if (c)
+			vgpu_chan_close(c);
+		CHECK_EQ(ptest_wait_zones(&x, 0), 0);
+		CHECK_EQ(ptest_stop(&x), 0);
+		if (check_failures)
+			ptest_dump_log(&x);
+		ptest_cleanup(&x);
+	}
 	CHECK_DONE();
 }
