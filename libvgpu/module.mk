@@ -3,7 +3,7 @@
 
 LIBVGPU     := $(B)/libvgpu/libcuda.so.1
 LIBVGPU_SRC := $(wildcard libvgpu/*.c) generated/vgpu_client.c generated/vgpu_calls.c \
-               runtime/codec.c runtime/cuerr.c runtime/modimage.c runtime/custom_wire.c
+               runtime/codec.c runtime/cuerr.c runtime/modimage.c runtime/custom_wire.c runtime/procaddr.c
 LIBVGPU_OBJ := $(LIBVGPU_SRC:%.c=$(B)/%.o)
 LIBVGPU_MAP := generated/libvgpu.map
 
@@ -24,7 +24,8 @@ $(PROCADDR_TABLE): $(CUDA_TYPEDEFS_H) libvgpu/procaddr_table.awk
 	grep -o 'PFN_cu[A-Za-z0-9_]*_v[0-9]*\(_ptsz\|_ptds\)\?)' $< | LC_ALL=C sort -u \
 	  | sed -E 's/^PFN_(cu[A-Za-z0-9_]*)_v([0-9]+)(_(ptsz|ptds))?\)$$/\1 \2 \4/; s/ $$/ -/' \
 	  | awk -f libvgpu/procaddr_table.awk | LC_ALL=C sort > $@.tmp && mv $@.tmp $@
-$(B)/libvgpu/procaddr.o: $(PROCADDR_TABLE)
+$(B)/runtime/procaddr.o: $(PROCADDR_TABLE)
+$(B)/runtime/procaddr.o: CPPFLAGS += -I$(B)/gen
 
 $(LIBVGPU_OBJ): CPPFLAGS += -Ilibvgpu -I$(B)/gen -D__CUDA_API_VERSION_INTERNAL=1
 $(LIBVGPU): $(LIBVGPU_OBJ) $(RING_LIB) $(LIBVGPU_MAP)
