@@ -461,6 +461,7 @@ int vgpu_chan_send(struct vgpu_chan *c, uint16_t opcode, uint16_t flags, uint32_
 		if (r < 0)
 			return r;
 	}
+	assert(total <= c->geom.msg_ring_bytes && !(c->out_prod & (VGPU_RING_ALIGN - 1)));
 	/* The header starts at a multiple of 16 in a ring whose size is a multiple of 16, so
 	 * it is contiguous; the payload may wrap to the ring start (byte-stream wrap). */
 	ring_write(c->out_ring, c->ring_mask, c->out_prod, &h, sizeof(h));
@@ -505,6 +506,7 @@ static int recv_common(struct vgpu_chan *c, struct vgpu_msg_hdr *hdr, void *buf,
 	}
 	/* avail is a non-zero multiple of 16, so a whole header is there and contiguous.
 	 * Copy it out once; only the copy is examined (no double fetch). */
+	assert(avail % VGPU_RING_ALIGN == 0 && avail <= c->geom.msg_ring_bytes);
 	ring_read(c->in_ring, c->ring_mask, c->in_cons, &h, sizeof(h));
 	if (h.reserved != 0)
 		return chan_fail(c, -EPROTO, "peer wrote msg reserved field 0x%08x != 0 at index 0x%08x",
