@@ -88,3 +88,20 @@ TESTS += $(ADV_TESTS)
 .PHONY: test-adversarial
 test-adversarial: $(ADV_TESTS) $(PROXY) $(SIM_LIB)
 	@VGPU_BUILD=$(B) tests/run.sh --timeout 300 $(ADV_TESTS)
+
+# ---- the ring-consumer target (runtime/chan.c against a hostile shared region) ----
+FZ_RING := $(B)/fuzz/vgpu-fuzz-ring
+$(FZ_RING): $(B)/fuzz/ring.o $(RING_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(RING_LIBS)
+FZ_RING_SRCS := fuzz/ring.c runtime/chan.c
+$(FZ_AFL_DIR)/vgpu-fuzz-ring: $(FZ_RING_SRCS) $(wildcard runtime/*.h)
+	@mkdir -p $(dir $@)
+	AFL_QUIET=1 AFL_USE_ASAN=1 AFL_USE_UBSAN=1 $(AFL_CC) $(FZ_AFL_FLAGS) -o $@ $(FZ_RING_SRCS)
+$(FZ_AFL_DIR)/vgpu-fuzz-ring-cmplog: $(FZ_RING_SRCS) $(wildcard runtime/*.h)
+	@mkdir -p $(dir $@)
+	AFL_QUIET=1 AFL_LLVM_CMPLOG=1 $(AFL_CC) $(FZ_AFL_FLAGS) -o $@ $(FZ_RING_SRCS)
+ALL += $(FZ_RING)
+FZ_AFL_ALL += $(FZ_AFL_DIR)/vgpu-fuzz-ring $(FZ_AFL_DIR)/vgpu-fuzz-ring-cmplog
+fuzz-build: $(FZ_RING) $(FZ_AFL_DIR)/vgpu-fuzz-ring $(FZ_AFL_DIR)/vgpu-fuzz-ring-cmplog
+fuzz/test_replay.sh: $(FZ_RING)

@@ -70,7 +70,8 @@ export ASAN_OPTIONS=abort_on_error=1:symbolize=0:detect_leaks=0:allocator_may_re
 export UBSAN_OPTIONS=halt_on_error=1:abort_on_error=1:print_stacktrace=0
 export VGPU_SIM_LIB=${VGPU_SIM_LIB:-$PWD/$B/fuzz/afl/libcudasim.so}
 
-args=(-i "$seeds" -o "$out" -m none -t "$tmo" -V "$secs" -x fuzz/vgpu.dict)
+args=(-i "$seeds" -o "$out" -m none -t "$tmo" -V "$secs")
+[ $target = decoder ] && args+=(-x fuzz/vgpu.dict)
 [ $cmplog = 1 ] && [ -x "$cmp" ] && args+=(-c "$cmp")
 echo "fuzz/run.sh: $target for ${secs}s: $afl ${args[*]} -- $bin"
 "$afl" "${args[@]}" -- "$bin" >"$out/afl.log" 2>&1

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
-# fuzz/test_replay.sh — replays the seed corpus and every regression input through the sanitizer build of vgpu-fuzz (no AFL needed).
+# fuzz/test_replay.sh — replays the seed corpora and every regression input through the sanitizer builds of vgpu-fuzz and vgpu-fuzz-ring (no AFL needed).
 set -u
 if [ "${1:-}" = --help ]; then
 	echo "usage: fuzz/test_replay.sh  (VGPU_BUILD=build/san): runs \$VGPU_BUILD/fuzz/vgpu-fuzz on fuzz/corpus/* and fuzz/regress/*"
@@ -20,6 +20,15 @@ for f in fuzz/corpus/* fuzz/regress/*; do
 	all=0; case $(basename "$f") in allops-*) all=1 ;; esac
 	if ! out=$(VGPU_FUZZ_ALL_OPS=$all "$bin" "$f" 2>&1); then
 		echo "FAIL: $f:"; echo "$out" | grep -v "lacks .* remoted entry points" | tail -40
+		failed=$((failed + 1))
+	fi
+done
+ring=$B/fuzz/vgpu-fuzz-ring
+for f in fuzz/corpus-ring/* fuzz/regress-ring/*; do
+	[ -f "$f" ] || continue
+	n=$((n + 1))
+	if ! out=$("$ring" "$f" 2>&1); then
+		echo "FAIL: $f (ring target):"; echo "$out" | tail -40
 		failed=$((failed + 1))
 	fi
 done
