@@ -62,6 +62,54 @@ static inline double f64(uint64_t v) { double d; memcpy(&d, &v, 8); return d; }
 static inline uint64_t pf32(float f) { uint32_t b; memcpy(&b, &f, 4); return b; }
 static inline uint64_t pf64(double d) { uint64_t b; memcpy(&b, &d, 8); return b; }
 
+/* IEEE half precision <-> double. Every half is exact in a double, and so are sums and
+ * products of two halves and a*b+c of three, so computing in double and rounding once
+ * (to nearest even) gives the correctly rounded half result. */
+static inline double h2d(uint64_t v)
+{
+	uint32_t h = (uint32_t)v & 0xffff, e = (h >> 10) & 31, m = h & 1023;
+	double r = e == 0 ? ldexp((double)m, -24) : e == 31 ? (m ? NAN : INFINITY) :
+	           ldexp((double)(1024 + m), (int)e - 25);
+	return (h & 0x8000) ? -r : r;
+}
+
+static uint64_t d2h(double x)
+{
+	uint32_t sign = signbit(x) ? 0x8000 : 0;
+	if (isnan(x))
+		return sign | 0x7e00;
+	double a = fabs(x);
+	if (a >= 65520.0)                 /* halfway above 65504 and beyond round to infinity */
+		return sign | 0x7c00;
+	int e;
+	frexp(a, &e);
+	double q = a >= 0x1p-14 ? ldexp(1.0, e - 11) : 0x1p-24;   /* spacing of halves near a */
+	double r = nearbyint(a / q) * q;
+	if (r < 0x1p-14)
+		return sign | (uint32_t)(r / 0x1p-24);
+	int e2;
+	double mant = frexp(r, &e2);      /* r = mant * 2^e2, mant in [0.5, 1) */
+	return sign | (uint32_t)(e2 + 14) << 10 | (uint32_t)((mant * 2.0 - 1.0) * 1024.0);
+}
+
+static inline uint64_t h2op(uint64_t a, uint64_t b, uint64_t c, int op)
+{
+	uint64_t r = 0;
+	for (int i = 0; i < 2; i++) {
+		double x = h2d(a >> (16 * i)), y = h2d(b >> (16 * i)), z = h2d(c >> (16 * i)), v;
+		switch (op) {
+		case OP_ADD: v = x + y; break;
+		case OP_SUB: v = x - y; break;
+		case OP_MUL_LO: v = x * y; break;
+		case OP_FMA: v = x * y + z; break;
+		case OP_MIN: v = fmin(x, y); break;
+		default: v = fmax(x, y); break;
+		}
+		r |= d2h(v) << (16 * i);
+	}
+	return r;
+}
+
 static const char *space_name(int sp)
 {
 	static const char *n[] = {"generic", "global", "shared", "local", "param", "const", "reg"};
@@ -267,8 +315,14 @@ static uint64_t sat_int(double v, int k)
 static uint64_t do_cvt(const struct ptx_insn *in, uint64_t a)
 {
 	int dk = in->kind, sk = in->kind2;
-	if (sk == K_F32 || sk == K_F64) {
-		double v = sk == K_F32 ? f32(a) : f64(a);
+	if (sk == K_F32 || sk == K_F64 || sk == K_F16) {
+		double v = sk == K_F32 ? f32(a) : sk == K_F64 ? f64(a) : h2d(a);
+		if (dk == K_F16) {
+			v = round_mode(v, in->mod);
+			if (in->mod2 & FL_SAT)
+				v = isnan(v) ? 0 : v < 0 ? 0 : v > 1 ? 1 : v;
+			return d2h(v);          /* one rounding from the exact value */
+		}
 		if (dk == K_F32 && sk == K_F64 &&
 		    (in->mod == RND_RZ || in->mod == RND_RM || in->mod == RND_RP))
 			return sim_fround_cvt(dk, in->mod, 0, 0, 0, 1, a);
@@ -288,6 +342,8 @@ static uint64_t do_cvt(const struct ptx_insn *in, uint64_t a)
 	uint64_t v = ssigned ? (uint64_t)sx(a, ss) : a & mask_of(ss);
 	if ((dk == K_F32 || dk == K_F64) && (in->mod == RND_RZ || in->mod == RND_RM || in->mod == RND_RP))
 		return sim_fround_cvt(dk, in->mod, (int64_t)v, v, ssigned, 0, 0);
+	if (dk == K_F16)      /* |v| >= 2^53 is far beyond the half range either way */
+		return d2h(ssigned ? (double)(int64_t)v : (double)v);
 	if (dk == K_F32)
 		return pf32(ssigned ? (float)(int64_t)v : (float)v);
 	if (dk == K_F64)
@@ -352,6 +408,7 @@ static int do_setp(const struct ptx_insn *in, const uint64_t *r)
 	switch (in->kind) {
 	case K_F32: return cmp_flt(in->mod, f32(a), f32(b));
 	case K_F64: return cmp_flt(in->mod, f64(a), f64(b));
+	case K_F16: return cmp_flt(in->mod, h2d(a), h2d(b));
 	case K_S16: return cmp_int(in->mod, (uint64_t)sx(a, 2), (uint64_t)sx(b, 2), 1);
 	case K_S32: return cmp_int(in->mod, (uint64_t)sx(a, 4), (uint64_t)sx(b, 4), 1);
 	case K_S64: return cmp_int(in->mod, a, b, 1);
@@ -645,6 +702,34 @@ static int run_thread(struct blk *b, struct thr *t)
 		case C(OP_TANH, K_F32): RD = pf32(tanhf(f32(RA))); break;
 		case C(OP_COPYSIGN, K_F32): RD = pf32(copysignf(f32(RB), f32(RA))); break;
 		case C(OP_COPYSIGN, K_F64): RD = pf64(copysign(f64(RB), f64(RA))); break;
+		case C(OP_MOV, K_F16): case C(OP_MOV, K_F16X2):
+			RD = RA;
+			break;
+		case C(OP_SELP, K_F16):
+			RD = (RC & 1) ? RA : RB;
+			break;
+		case C(OP_ADD, K_F16): RD = d2h(h2d(RA) + h2d(RB)); break;
+		case C(OP_SUB, K_F16): RD = d2h(h2d(RA) - h2d(RB)); break;
+		case C(OP_MUL_LO, K_F16): RD = d2h(h2d(RA) * h2d(RB)); break;
+		case C(OP_FMA, K_F16): RD = d2h(h2d(RA) * h2d(RB) + h2d(RC)); break;
+		case C(OP_MIN, K_F16): RD = d2h(fmin(h2d(RA), h2d(RB))); break;
+		case C(OP_MAX, K_F16): RD = d2h(fmax(h2d(RA), h2d(RB))); break;
+		case C(OP_NEG, K_F16): RD = (RA ^ 0x8000) & 0xffff; break;
+		case C(OP_ABS, K_F16): RD = RA & 0x7fff; break;
+		case C(OP_NEG, K_F16X2): RD = (RA ^ 0x80008000u) & 0xffffffffu; break;
+		case C(OP_ABS, K_F16X2): RD = RA & 0x7fff7fffu; break;
+		case C(OP_ADD, K_F16X2): case C(OP_SUB, K_F16X2): case C(OP_MUL_LO, K_F16X2):
+		case C(OP_FMA, K_F16X2): case C(OP_MIN, K_F16X2): case C(OP_MAX, K_F16X2): {
+			uint64_t v = h2op(RA, RB, RC, in->op >> 4);
+			if (in->mod2 & FL_SAT)
+				for (int i = 0; i < 2; i++) {
+					double x = h2d(v >> (16 * i));
+					x = isnan(x) ? 0.0 : x < 0.0 ? 0.0 : x > 1.0 ? 1.0 : x;
+					v = (v & ~(0xffffull << (16 * i))) | d2h(x) << (16 * i);
+				}
+			RD = v;
+			break;
+		}
 		default:
 			goto slow;
 		}

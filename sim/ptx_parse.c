@@ -351,7 +351,7 @@ static int kind_of(const struct tok *t)
 		{".b8", K_U8}, {".u8", K_U8}, {".s8", K_S8}, {".b16", K_U16}, {".u16", K_U16},
 		{".s16", K_S16}, {".b32", K_U32}, {".u32", K_U32}, {".s32", K_S32},
 		{".b64", K_U64}, {".u64", K_U64}, {".s64", K_S64}, {".f16", K_F16},
-		{".f32", K_F32}, {".f64", K_F64}, {".pred", K_PRED},
+		{".f32", K_F32}, {".f64", K_F64}, {".pred", K_PRED}, {".f16x2", K_F16X2},
 	};
 	for (size_t i = 0; i < sizeof(tab) / sizeof(tab[0]); i++)
 		if (tok_is(t, tab[i].n))
@@ -361,7 +361,7 @@ static int kind_of(const struct tok *t)
 
 static uint32_t kind_size(int k)
 {
-	static const uint8_t sz[] = {1, 1, 2, 2, 4, 4, 8, 8, 2, 4, 8, 1, 0};
+	static const uint8_t sz[] = {1, 1, 2, 2, 4, 4, 8, 8, 2, 4, 8, 1, 0, 4};
 	return sz[k];
 }
 
@@ -444,8 +444,6 @@ static int parse_decl(struct P *P, struct decl *d)
 	}
 	if (d->kind < 0)
 		return perr(P, -EINVAL, d->line, "declaration of '%.*s' has no type", (int)d->nlen, d->name);
-	if (d->kind == K_F16)
-		return perr(P, -ENOTSUP, d->line, ".f16 values are not supported by the simulator");
 	while (tok_isp(lex_peek(&P->L), '[')) {
 		lex_next(&P->L);
 		struct tok *t = lex_next(&P->L);
@@ -605,8 +603,6 @@ static int parse_reg(struct P *P)
 	int k = kind_of(t);
 	if (k < 0)
 		return perr(P, -EINVAL, t->line, "expected a register type, got '%.*s'", (int)t->n, t->s);
-	if (k == K_F16)
-		return perr(P, -ENOTSUP, t->line, ".f16 registers are not supported by the simulator");
 	for (;;) {
 		t = lex_next(&P->L);
 		if (t->t != T_ID || t->n > 100)
@@ -1164,32 +1160,38 @@ static int add_fix(struct P *P, const char *label, uint32_t line)
 #define KI (KB(K_U16) | KB(K_U32) | KB(K_U64))
 #define KS (KB(K_S16) | KB(K_S32) | KB(K_S64))
 #define KF (KB(K_F32) | KB(K_F64))
-#define KALL (KI | KS | KF | KB(K_U8) | KB(K_S8))
+#define KALL (KI | KS | KF | KB(K_U8) | KB(K_S8) | KB(K_F16))
+#define KH (KB(K_F16) | KB(K_F16X2))
 
 /* Types the interpreter implements for each opcode (after signedness folding). */
 static uint32_t op_kinds(int op)
 {
 	switch (op) {
-	case OP_MOV: return KI | KF | KB(K_PRED) | KB(K_U8);
-	case OP_ADD: case OP_SUB: case OP_MUL_LO: return KI | KF;
-	case OP_MAD_LO: case OP_NEG: case OP_SELP: return op == OP_MAD_LO ? KI : KI | KF;
-	case OP_FMA: case OP_RCP: case OP_SQRT: case OP_RSQRT: case OP_EX2: case OP_LG2:
+	case OP_MOV: return KI | KF | KB(K_PRED) | KB(K_U8) | KH;
+	case OP_ADD: case OP_SUB: case OP_MUL_LO: return KI | KF | KH;
+	case OP_MAD_LO: return KI;
+	case OP_NEG: return KI | KF | KH;
+	case OP_SELP: return KI | KF | KB(K_F16);
+	case OP_FMA: return KF | KH;
+	case OP_RCP: case OP_SQRT: case OP_RSQRT: case OP_EX2: case OP_LG2:
 	case OP_COPYSIGN: return KF;
 	case OP_SIN: case OP_COS: case OP_TANH: return KB(K_F32);
 	case OP_MUL_HI: return KI | KS;
 	case OP_MAD_HI: return KB(K_U32) | KB(K_S32) | KB(K_U64) | KB(K_S64);
 	case OP_MUL_WIDE: case OP_MAD_WIDE: return KB(K_U16) | KB(K_S16) | KB(K_U32) | KB(K_S32);
-	case OP_DIV: case OP_MIN: case OP_MAX: return KI | KS | KF;
+	case OP_DIV: return KI | KS | KF;
+	case OP_MIN: case OP_MAX: return KI | KS | KF | KH;
 	case OP_REM: return KI | KS;
-	case OP_ABS: return KS | KF;
+	case OP_ABS: return KS | KF | KH;
 	case OP_AND: case OP_OR: case OP_XOR: case OP_NOT: return KI | KB(K_PRED);
 	case OP_CNOT: case OP_SHL: return KI;
 	case OP_SHR: return KI | KS;
 	case OP_SHF_L: case OP_SHF_R: case OP_PRMT: return KB(K_U32);
 	case OP_POPC: case OP_CLZ: case OP_BREV: case OP_BFI: return KB(K_U32) | KB(K_U64);
 	case OP_BFE: return KB(K_U32) | KB(K_S32) | KB(K_U64) | KB(K_S64);
-	case OP_SETP: return KI | KS | KF | KB(K_PRED);
-	case OP_CVT: case OP_LD: case OP_ST: return KALL;
+	case OP_SETP: return KI | KS | KF | KB(K_PRED) | KB(K_F16);
+	case OP_CVT: return KALL;
+	case OP_LD: case OP_ST: return KALL | KH;
 	case OP_ATOM: return KB(K_U32) | KB(K_S32) | KB(K_U64) | KB(K_S64) | KF;
 	case OP_PACK: case OP_UNPACK: return KB(K_U16) | KB(K_U32) | KB(K_U64) | KF;
 	case OP_SHFL: case OP_ACTIVEMASK: return KB(K_U32);
@@ -1243,8 +1245,8 @@ static int parse_insn_raw(struct P *P, const struct tok *t, uint32_t g, int gneg
 		return perr(P, -EINVAL, line, "malformed instruction '%s'", name);
 	const char *op = m.part[0];
 	int k = m.nkinds ? m.kinds[m.nkinds - 1] : K_NONE;
-	if (k == K_F16 || mn_has(&m, ".f16x2") || mn_has(&m, ".bf16") || mn_has(&m, ".bf16x2"))
-		return perr(P, -ENOTSUP, line, "unsupported instruction '%s' (half-precision types)", name);
+	if (mn_has(&m, ".bf16") || mn_has(&m, ".bf16x2") || mn_has(&m, ".e4m3x2") || mn_has(&m, ".e5m2x2"))
+		return perr(P, -ENOTSUP, line, "unsupported instruction '%s' (bfloat16/fp8 types)", name);
 	struct opnd o[8];
 	int n = 0, rc;
 	struct ptx_insn *in;

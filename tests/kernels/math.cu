@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 // Kernels whose PTX exercises the less common parts of the interpreter: a tiled matrix
 // multiply, the accurate single and double precision math library (carry-chain argument
-// reduction, directed rounding), bit manipulation intrinsics and conversions.
+// reduction, directed rounding), bit manipulation intrinsics, conversions, half precision.
+#include <cuda_fp16.h>
 #include <stdint.h>
 
 #define TILE 16
@@ -91,4 +92,24 @@ extern "C" __global__ void conv(const float *f, const double *d, int *i32, long 
     i64[i] = (long long)d[i] + __double2ll_rn(d[i]);
     u32[i] = (unsigned)fabsf(f[i]) + __float2uint_rn(fabsf(f[i]));
     fo[i] = (float)d[i] + __int2float_rz(i * 1000003) + __uint2float_rn(u32[i]) + (float)(i64[i] >> 2);
+}
+
+extern "C" __global__ void half_ops(const float *x, float *y, __half *h, int n)
+{
+    int i = blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= n)
+        return;
+    __half a = __float2half(x[i]), b = __float2half(x[i] * 0.25f + 1.0f);
+    __half s = __hadd(a, b), p = __hmul(a, b), f = __hfma(a, b, s), d = __hsub(a, b);
+    __half2 v = __halves2half2(a, b), w = __hmul2(v, v);
+    __half2 z = __hfma2(v, w, v);
+    y[i * 8 + 0] = __half2float(s);
+    y[i * 8 + 1] = __half2float(p);
+    y[i * 8 + 2] = __half2float(f);
+    y[i * 8 + 3] = __half2float(d);
+    y[i * 8 + 4] = __low2float(z);
+    y[i * 8 + 5] = __high2float(z);
+    y[i * 8 + 6] = __hlt(a, b) ? 1.0f : 0.0f;
+    y[i * 8 + 7] = __half2float(__hmax(a, b)) + __half2float(__hneg(a));
+    h[i] = __hdiv(a, b);
 }

@@ -225,6 +225,60 @@ static void t_conv(void)
 	CK(cuMemFree(dfo));
 }
 
+/* Half precision against GCC's _Float16 (each operation computed exactly in double and
+ * rounded once, as a GPU rounds it). */
+static int same_half(float got, _Float16 want)
+{
+	return (isnan(got) && isnan((float)want)) || got == (float)want;
+}
+
+static void t_half(void)
+{
+	static const float xs[] = {0.0f, -0.0f, 1.0f, -1.5f, 3.14159f, 1000.5f, -65504.0f, 70000.0f,
+	                           1e-6f, -3e-5f, 6e-8f, 2.0e-7f, 123.456f, -7.77f, 0.333333f, 4096.3f};
+	enum { N = 64 };
+	float x[N], y[N * 8];
+	uint16_t h[N];
+	for (int i = 0; i < N; i++)
+		x[i] = i < 16 ? xs[i] : (float)(i * 37 % 101) / 7.0f - 6.0f;
+	CUdeviceptr dx = up(x, sizeof(x)), dy = up(NULL, sizeof(y)), dh = up(NULL, sizeof(h));
+	int n = N;
+	void *args[] = {&dx, &dy, &dh, &n};
+	CK(cuLaunchKernel(fn("half_ops"), 1, 1, 1, 64, 1, 1, 0, NULL, args, NULL));
+	CK(cuMemcpyDtoH(y, dy, sizeof(y)));
+	CK(cuMemcpyDtoH(h, dh, sizeof(h)));
+	for (int i = 0; i < N; i++) {
+		_Float16 a = (_Float16)x[i], b = (_Float16)fmaf(x[i], 0.25f, 1.0f);
+		_Float16 s = (_Float16)((double)a + (double)b);
+		_Float16 p = (_Float16)((double)a * (double)b);
+		_Float16 f = (_Float16)((double)a * (double)b + (double)s);
+		_Float16 d = (_Float16)((double)a - (double)b);
+		_Float16 wa = (_Float16)((double)a * a), wb = (_Float16)((double)b * b);
+		_Float16 za = (_Float16)((double)a * wa + a), zb = (_Float16)((double)b * wb + b);
+		const float *o = &y[i * 8];
+		if (!same_half(o[0], s) || !same_half(o[1], p) || !same_half(o[2], f) ||
+		    !same_half(o[3], d) || !same_half(o[4], za) || !same_half(o[5], zb)) {
+			fprintf(stderr, "half[%d] x=%g: got %g %g %g %g %g %g want %g %g %g %g %g %g\n", i,
+			        (double)x[i], (double)o[0], (double)o[1], (double)o[2], (double)o[3],
+			        (double)o[4], (double)o[5], (double)s, (double)p, (double)f, (double)d,
+			        (double)za, (double)zb);
+			exit(1);
+		}
+		EXPECT(o[6] == ((float)a < (float)b ? 1.0f : 0.0f));
+		float mx = (float)a > (float)b ? (float)a : (float)b;
+		float w7 = mx + (float)(-a);
+		EXPECT((isnan(o[7]) && isnan(w7)) || o[7] == w7);
+		_Float16 q = (_Float16)((double)a / (double)b);
+		uint16_t qb;
+		memcpy(&qb, &q, 2);
+		int diff = (int)h[i] - (int)qb;
+		EXPECT(diff >= -1 && diff <= 1);      /* __hdiv: within one unit in the last place */
+	}
+	CK(cuMemFree(dx));
+	CK(cuMemFree(dy));
+	CK(cuMemFree(dh));
+}
+
 int main(void)
 {
 	setenv("VGPU_SIM_MEM", "64M", 1);
@@ -237,6 +291,7 @@ int main(void)
 	t_mathd();
 	t_bits();
 	t_conv();
+	t_half();
 	CK(cuCtxDestroy(ctx));
 	printf("test_sim_math: all checks passed\n");
 	return 0;
