@@ -1235,6 +1235,23 @@ static int parse_insn(struct P *P, const struct tok *t, uint32_t g, int gneg)
 	return 0;
 }
 
+/* Instruction names the parser knows how to build (modifiers are checked per builder). */
+static int known_op(const char *op)
+{
+	static const char *const ops[] = {
+		"mov", "ld", "ldu", "st", "atom", "red", "setp", "set", "cvt", "cvta", "mul", "mad",
+		"mul24", "mad24", "shf", "add", "sub", "addc", "subc", "madc", "div", "rem", "min",
+		"max", "neg", "abs", "and", "or", "xor", "not", "cnot", "shl", "shr", "popc", "clz",
+		"brev", "bfe", "bfi", "bfind", "fma", "rcp", "sqrt", "rsqrt", "ex2", "lg2", "sin",
+		"cos", "tanh", "selp", "copysign", "prmt", "testp", "bra", "ret", "exit", "trap",
+		"bar", "barrier", "membar", "fence", "shfl", "vote", "activemask", "call",
+	};
+	for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++)
+		if (!strcmp(op, ops[i]))
+			return 1;
+	return 0;
+}
+
 static int parse_insn_raw(struct P *P, const struct tok *t, uint32_t g, int gneg)
 {
 	uint32_t line = t->line;
@@ -1244,6 +1261,8 @@ static int parse_insn_raw(struct P *P, const struct tok *t, uint32_t g, int gneg
 	if (mn_split(t, &m))
 		return perr(P, -EINVAL, line, "malformed instruction '%s'", name);
 	const char *op = m.part[0];
+	if (!known_op(op))   /* before its operands, whose syntax may be unknown too (tex, ...) */
+		return perr(P, -ENOTSUP, line, "unsupported instruction '%s'", name);
 	int k = m.nkinds ? m.kinds[m.nkinds - 1] : K_NONE;
 	if (mn_has(&m, ".bf16") || mn_has(&m, ".bf16x2") || mn_has(&m, ".e4m3x2") || mn_has(&m, ".e5m2x2"))
 		return perr(P, -ENOTSUP, line, "unsupported instruction '%s' (bfloat16/fp8 types)", name);
