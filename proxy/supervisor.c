@@ -153,6 +153,9 @@ static void zone_create(struct supervisor *s, const struct vgpu_handoff *first, 
 			close(s->zones[i].ctrl_fd);
 			munmap(s->zones[i].stats, sizeof(*s->zones[i].stats));
 		}
+		/* Other clients' parked sockets too: a copy here would hide their peer's death. */
+		for (unsigned i = 0; i < s->npend; i++)
+			close(s->pend[i].fd);
 		signal(SIGCHLD, SIG_DFL);
 		signal(SIGTERM, SIG_DFL);
 		signal(SIGINT, SIG_DFL);

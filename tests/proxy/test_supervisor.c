@@ -137,6 +137,22 @@ int main(void)
 		CHECK_EQ(w.zone_id, w1.zone_id);
 		if (c)
 			vgpu_chan_close(c);
+		/* A worker forked while 64 connections are parked holds none of them (a copy would
+		 * hide those clients' deaths): its descriptors stay few. */
+		ptest_hello(&h, VGPU_HELLO_NEW_ZONE, NULL, "fdcheck");
+		CHECK_EQ(ptest_open(&p, &h, sizeof(h), &c, &w), 0);
+		{
+			char buf[8192], *z = NULL;
+			unsigned client;
+			int wpid = -1;
+			if (ptest_stats(&p, buf, sizeof(buf)) == 0 && (z = strstr(buf, "name=fdcheck client=")))
+				sscanf(z, "name=fdcheck client=%u worker=%d", &client, &wpid);
+			long nfd = wpid > 0 ? count_fds(wpid) : -1;
+			printf("worker forked with 64 parked connections holds %ld fds\n", nfd);
+			CHECK(nfd > 0 && nfd < 32);
+		}
+		if (c)
+			vgpu_chan_close(c);
 		for (int i = 0; i < 70; i++) {
 			struct pollfd pf = { silent[i], POLLIN, 0 };
 			char b;
