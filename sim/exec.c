@@ -3,6 +3,7 @@
  * of worker threads (plus the launching stream's own thread) through an atomic counter. */
 #include "sim.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -148,6 +149,7 @@ int sim_pool_run(struct sim_launch_op *k, char *err, size_t errlen)
 	j.active--;
 	while (j.active > 0)
 		pthread_cond_wait(&pool_idle, &pool_lock);
+	assert(j.active == 0 && atomic_load(&j.next) >= j.nblocks);
 	struct job **pp = &jobs;
 	while (*pp != &j)
 		pp = &(*pp)->nextjob;

@@ -4,6 +4,7 @@
  * allocations, device and pinned host alike, searched in O(log n). */
 #include "sim.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -187,6 +188,7 @@ out:
 /* Removes entry i (device memory goes back to the arena, zeroed by MADV_DONTNEED). */
 static void tab_remove(size_t i)
 {
+	assert(i < ntab);
 	struct sim_alloc a = tab[i];
 	memmove(&tab[i], &tab[i + 1], (ntab - i - 1) * sizeof(*tab));
 	ntab--;
@@ -194,6 +196,7 @@ static void tab_remove(size_t i)
 		return;
 	uint64_t sz = (a.size + ALIGN - 1) & ~(uint64_t)(ALIGN - 1);
 	uint64_t off = a.base - (uint64_t)(uintptr_t)arena;
+	assert(off < arena_size && sz <= arena_size - off && used[a.dev] >= sz);
 	used[a.dev] -= sz;
 	if (sz >= 65536)
 		madvise(arena + off, sz & ~(uint64_t)4095, MADV_DONTNEED);

@@ -6,6 +6,7 @@
 #include "ptx_ops.h"
 #include "fround.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -234,6 +235,7 @@ static size_t frame_bytes(const struct ptx_func *fn)
  * frame arena) or, when mem is NULL, on the heap (calls). */
 static struct frame *frame_new(struct blk *b, struct thr *t, const struct ptx_func *fn, void *mem)
 {
+	assert(fn->defined && fn->nslots > 0);
 	size_t rs = (size_t)fn->nslots * 8;
 	struct frame *fr = mem ? mem : malloc(frame_bytes(fn));
 	if (!fr)

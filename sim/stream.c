@@ -4,6 +4,7 @@
  * pairs waited on under one process-wide lock, with a condition broadcast per completion. */
 #include "sim.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -146,6 +147,7 @@ static void *stream_main(void *arg)
 		if (!s->head)
 			break;
 		struct sim_op *op = s->head;
+		assert(op->seq == s->done_seq + 1);     /* in order, none skipped */
 		while (!deps_ready(op))
 			pthread_cond_wait(&g_done, &g_lock);
 		pthread_mutex_unlock(&g_lock);
