@@ -956,6 +956,8 @@ slow:
 		case OP_VOTE:
 		case OP_WARPSYNC:
 		case OP_ACTIVEMASK:
+		case OP_MATCH:
+		case OP_REDUX:
 			/* park here; warp_resolve() runs it for all lanes at once */
 			t->state = TS_WARP;
 			pc--;
@@ -1057,11 +1059,67 @@ static int warp_resolve(struct blk *b)
 				         in->mod == VOTE_UNI ? (uint64_t)(all || !any) : ballot;
 			}
 		}
+		/* match and redux: over the participants' source values */
+		uint64_t red = 0;
+		int red_init = 0, all_eq = 1;
+		uint64_t first = 0;
+		for (uint32_t i = 0; i < nl; i++) {
+			if (!(part >> i & 1) || (op != OP_MATCH && op != OP_REDUX))
+				continue;
+			uint64_t v = lanes[i].fr->r[in->o[1]];
+			if (op == OP_MATCH && in->kind == K_U32)
+				v = (uint32_t)v;
+			if (!red_init) {
+				first = v;
+				red = (uint32_t)v;
+				red_init = 1;
+				continue;
+			}
+			all_eq &= v == first;
+			if (op == OP_REDUX) {
+				uint32_t x = (uint32_t)v, acc = (uint32_t)red;
+				int sgn = in->kind == K_S32;
+				switch (in->mod) {
+				case REDUX_ADD: acc += x; break;
+				case REDUX_MIN: acc = sgn ? ((int32_t)x < (int32_t)acc ? x : acc) : (x < acc ? x : acc); break;
+				case REDUX_MAX: acc = sgn ? ((int32_t)x > (int32_t)acc ? x : acc) : (x > acc ? x : acc); break;
+				case REDUX_AND: acc &= x; break;
+				case REDUX_OR: acc |= x; break;
+				default: acc ^= x; break;
+				}
+				red = acc;
+			}
+		}
 		for (uint32_t i = 0; i < nl; i++) {
 			if (!(part >> i & 1))
 				continue;
 			uint64_t *r = lanes[i].fr->r;
-			if (op == OP_ACTIVEMASK) {
+			if (op == OP_MATCH) {
+				uint64_t mine = r[in->o[1]], same = 0;
+				if (in->kind == K_U32)
+					mine = (uint32_t)mine;
+				for (uint32_t j = 0; j < nl; j++)
+					if (part >> j & 1) {
+						uint64_t o = lanes[j].fr->r[in->o[1]];
+						if (in->kind == K_U32)
+							o = (uint32_t)o;
+						same |= (uint64_t)(o == mine) << j;
+					}
+				res[i] = in->mod == MATCH_ANY ? same : all_eq ? part : 0;
+				pres[i] = (uint64_t)all_eq;
+			}
+		}
+		for (uint32_t i = 0; i < nl; i++) {
+			if (!(part >> i & 1))
+				continue;
+			uint64_t *r = lanes[i].fr->r;
+			if (op == OP_MATCH) {
+				r[in->o[0]] = res[i];
+				if (in->mod2 & WARP_HAS_P)
+					r[in->o[4]] = pres[i];
+			} else if (op == OP_REDUX) {
+				r[in->o[0]] = (uint32_t)red;
+			} else if (op == OP_ACTIVEMASK) {
 				r[in->o[0]] = part;
 			} else if (op == OP_SHFL) {
 				r[in->o[0]] = res[i];

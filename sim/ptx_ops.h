@@ -12,7 +12,7 @@ enum ptx_op {
 	OP_LG2, OP_SIN, OP_COS, OP_TANH, OP_PACK, OP_UNPACK, OP_TRAP, OP_COPYSIGN, OP_PRMT,
 	OP_TESTP,
 	OP_SHFL, OP_VOTE, OP_WARPSYNC, OP_ACTIVEMASK,
-	OP_CADD, OP_CSUB, OP_CMADLO, OP_CMADHI, OP_BFIND, OP_FRND,
+	OP_CADD, OP_CSUB, OP_CMADLO, OP_CMADHI, OP_BFIND, OP_FRND, OP_MATCH, OP_REDUX,
 	OP_COUNT
 };
 
@@ -40,6 +40,8 @@ enum { AT_ADD, AT_MIN, AT_MAX, AT_INC, AT_DEC, AT_AND, AT_OR, AT_XOR, AT_EXCH, A
 /* Warp collectives: shfl modes and vote modes (mod); mod2 flags. */
 enum { SHFL_UP, SHFL_DOWN, SHFL_BFLY, SHFL_IDX };
 enum { VOTE_ALL, VOTE_ANY, VOTE_UNI, VOTE_BALLOT };
+enum { MATCH_ANY, MATCH_ALL };
+enum { REDUX_ADD, REDUX_MIN, REDUX_MAX, REDUX_AND, REDUX_OR, REDUX_XOR };
 #define WARP_HAS_P    0x01   /* shfl: second (predicate) destination in o[4] */
 #define WARP_FULLMASK 0x02   /* no membermask operand: all lanes */
 #define WARP_NEG_A    0x04   /* vote: source predicate negated */

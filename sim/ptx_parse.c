@@ -1199,6 +1199,8 @@ static uint32_t op_kinds(int op)
 	case OP_CMADHI: case OP_BFIND: return KB(K_U32) | KB(K_S32) | KB(K_U64) | KB(K_S64);
 	case OP_FRND: return KF;
 	case OP_VOTE: return KB(K_U32) | KB(K_PRED);
+	case OP_MATCH: return KB(K_U32) | KB(K_U64);
+	case OP_REDUX: return KB(K_U32) | KB(K_S32);
 	default: return ~0u;   /* control flow, cvta, nop: type-independent */
 	}
 }
@@ -1244,7 +1246,8 @@ static int known_op(const char *op)
 		"max", "neg", "abs", "and", "or", "xor", "not", "cnot", "shl", "shr", "popc", "clz",
 		"brev", "bfe", "bfi", "bfind", "fma", "rcp", "sqrt", "rsqrt", "ex2", "lg2", "sin",
 		"cos", "tanh", "selp", "copysign", "prmt", "testp", "bra", "ret", "exit", "trap",
-		"bar", "barrier", "membar", "fence", "shfl", "vote", "activemask", "call",
+		"bar", "barrier", "membar", "fence", "shfl", "vote", "activemask", "call", "match",
+		"redux",
 	};
 	for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++)
 		if (!strcmp(op, ops[i]))
@@ -1596,6 +1599,32 @@ static int parse_insn_raw(struct P *P, const struct tok *t, uint32_t g, int gneg
 		in->op = OP_WARPSYNC;
 		in->kind = K_NONE;
 		in->imm = o[0].slot;
+		return 0;
+	}
+	if (!strcmp(op, "match") || !strcmp(op, "redux")) {
+		int ismatch = op[0] == 'm';
+		static const char *rops[] = {".add", ".min", ".max", ".and", ".or", ".xor"};
+		int md = -1;
+		if (ismatch)
+			md = mn_has(&m, ".any") ? MATCH_ANY : mn_has(&m, ".all") ? MATCH_ALL : -1;
+		else
+			for (int i = 0; i < 6; i++)
+				if (mn_has(&m, rops[i]))
+					md = i;
+		if (md < 0 || !mn_has(&m, ".sync") || n != 3 || o[0].t == O_ADDR || o[0].t == O_VEC ||
+		    o[1].t != O_SLOT || o[2].t != O_SLOT || (!ismatch && o[0].t == O_PAIR))
+			return perr(P, -EINVAL, line, "malformed '%s'", name);
+		in->op = ismatch ? OP_MATCH : OP_REDUX;
+		in->mod = (uint8_t)md;
+		if (!ismatch && md >= REDUX_AND)
+			in->kind = K_U32;
+		in->o[0] = o[0].slot;
+		in->o[1] = o[1].slot;
+		if (o[0].t == O_PAIR) {
+			in->o[4] = o[0].slot2;
+			in->mod2 |= WARP_HAS_P;
+		}
+		in->imm = o[2].slot;
 		return 0;
 	}
 	if (!strcmp(op, "activemask")) {

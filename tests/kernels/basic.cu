@@ -194,6 +194,17 @@ extern "C" __global__ void warp_ops(const int *in, int *out, unsigned *ballots)
         ballots[t / 32] = bal;
 }
 
+extern "C" __global__ void warp_match(const int *in, unsigned *out)
+{
+    int t = blockIdx.x * blockDim.x + threadIdx.x;
+    int pred;
+    unsigned any = __match_any_sync(0xffffffffu, in[t] % 5);
+    unsigned all = __match_all_sync(0xffffffffu, in[t] / 1000, &pred);
+    out[t * 3 + 0] = any;
+    out[t * 3 + 1] = all;
+    out[t * 3 + 2] = pred;
+}
+
 struct big {
     float v[8];
     int n;

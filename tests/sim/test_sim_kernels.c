@@ -366,6 +366,74 @@ static void t_warp(void)
 	CK(cuMemFree(di));
 	CK(cuMemFree(dout));
 	CK(cuMemFree(db));
+
+	/* match.any / match.all: warp 0 all below 1000 (all equal in /1000), warp 1 not */
+	int mi[64];
+	unsigned mo[64 * 3];
+	for (int i = 0; i < 64; i++)
+		mi[i] = (i * 7) % 23 + (i == 40 ? 5000 : 0);
+	CUdeviceptr dmi = dalloc(sizeof(mi)), dmo = dalloc(sizeof(mo));
+	CK(cuMemcpyHtoD(dmi, mi, sizeof(mi)));
+	void *margs[] = {&dmi, &dmo};
+	CK(cuLaunchKernel(fn("warp_match"), 1, 1, 1, 64, 1, 1, 0, NULL, margs, NULL));
+	CK(cuMemcpyDtoH(mo, dmo, sizeof(mo)));
+	for (int i = 0; i < 64; i++) {
+		int w0 = i & ~31;
+		unsigned any = 0;
+		int alleq = 1;
+		for (int l = 0; l < 32; l++) {
+			any |= (unsigned)(mi[w0 + l] % 5 == mi[i] % 5) << l;
+			alleq &= mi[w0 + l] / 1000 == mi[w0] / 1000;
+		}
+		EXPECT(mo[i * 3 + 0] == any);
+		EXPECT(mo[i * 3 + 1] == (alleq ? 0xffffffffu : 0u));
+		EXPECT(mo[i * 3 + 2] == (unsigned)alleq);
+	}
+	CK(cuMemFree(dmi));
+	CK(cuMemFree(dmo));
+}
+
+/* redux.sync (sm_80 PTX, written by hand since the kernels are built for sm_75) */
+static void t_redux(void)
+{
+	static const char *src =
+		".version 7.0\n.target sm_80\n.address_size 64\n"
+		".visible .entry red(.param .u64 pin, .param .u64 pout)\n{\n"
+		".reg .b32 %r<8>;\n.reg .b64 %rd<6>;\n"
+		" ld.param.u64 %rd1, [pin];\n ld.param.u64 %rd2, [pout];\n"
+		" mov.u32 %r1, %tid.x;\n mul.wide.u32 %rd3, %r1, 4;\n add.s64 %rd4, %rd1, %rd3;\n"
+		" ld.global.u32 %r2, [%rd4];\n"
+		" redux.sync.add.s32 %r3, %r2, -1;\n redux.sync.min.s32 %r4, %r2, -1;\n"
+		" redux.sync.max.u32 %r5, %r2, -1;\n redux.sync.xor.b32 %r6, %r2, -1;\n"
+		" mul.wide.u32 %rd3, %r1, 16;\n add.s64 %rd5, %rd2, %rd3;\n"
+		" st.global.v4.u32 [%rd5], {%r3, %r4, %r5, %r6};\n ret;\n}\n";
+	CUmodule m;
+	CUfunction f;
+	CK(cuModuleLoadData(&m, src));
+	CK(cuModuleGetFunction(&f, m, "red"));
+	int in[32];
+	unsigned out[32 * 4];
+	int sum = 0, mn = 1 << 30, x = 0;
+	unsigned mx = 0;
+	for (int i = 0; i < 32; i++) {
+		in[i] = (i * 2654435761u) % 1000 - 500;
+		sum += in[i];
+		mn = in[i] < mn ? in[i] : mn;
+		mx = (unsigned)in[i] > mx ? (unsigned)in[i] : mx;
+		x ^= in[i];
+	}
+	CUdeviceptr di = dalloc(sizeof(in)), dout = dalloc(sizeof(out));
+	CK(cuMemcpyHtoD(di, in, sizeof(in)));
+	void *args[] = {&di, &dout};
+	CK(cuLaunchKernel(f, 1, 1, 1, 32, 1, 1, 0, NULL, args, NULL));
+	CK(cuMemcpyDtoH(out, dout, sizeof(out)));
+	for (int i = 0; i < 32; i++) {
+		EXPECT((int)out[i * 4 + 0] == sum && (int)out[i * 4 + 1] == mn);
+		EXPECT(out[i * 4 + 2] == mx && (int)out[i * 4 + 3] == x);
+	}
+	CK(cuMemFree(di));
+	CK(cuMemFree(dout));
+	CK(cuModuleUnload(m));
 }
 
 static void t_features(void)
@@ -488,6 +556,7 @@ int main(void)
 		CK(cuModuleUnload(mod));
 		printf("%s: all kernels match the host reference\n", images[i]);
 	}
+	t_redux();
 	/* cuModuleLoad from a file name, and cuModuleLoadFatBinary */
 	CK(cuModuleLoad(&mod, st_path("tests/kernels/basic.ptx")));
 	CK(cuModuleUnload(mod));
