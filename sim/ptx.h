@@ -54,6 +54,7 @@ struct ptx_call {
 	uint32_t nargs, nret;
 	uint32_t arg_off[32]; /* caller frame param offsets of the arguments */
 	uint32_t ret_off;   /* caller frame param offset receiving the return value */
+	uint32_t line;      /* of the call, for messages */
 };
 
 struct ptx_func {

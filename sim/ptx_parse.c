@@ -901,8 +901,8 @@ static int parse_opnd(struct P *P, struct opnd *o, int kind)
 	}
 	if (t->t != T_ID)
 		return perr(P, -EINVAL, t->line, "bad operand");
-	if (t->s[0] == '$' || (P->L.cur.t == T_ID && sym_find(P, t->s, t->n) < 0 && t->s[0] != '%' &&
-	                       !(t->n == 1 && t->s[0] == '_'))) {
+	/* not a declared name: a label (nvcc's labels and string constants both start with $) */
+	if (sym_find(P, t->s, t->n) < 0 && t->s[0] != '%' && !(t->n == 1 && t->s[0] == '_')) {
 		/* a label (resolved after the body) */
 		if (t->n >= sizeof(o->label))
 			return perr(P, -EINVAL, t->line, "label too long");
@@ -1099,6 +1099,7 @@ static int parse_call(struct P *P, struct ptx_insn *in, uint32_t line)
 	memset(c, 0, sizeof(*c));
 	in->op = OP_CALL;
 	in->imm = m->ncalls;
+	c->line = line;
 	struct tok *t = lex_next(&P->L);
 	if (tok_isp(t, '(')) {
 		t = lex_next(&P->L);
@@ -1992,10 +1993,11 @@ static int parse_module(struct P *P)
 	for (uint32_t i = 0; i < m->ncalls; i++) {
 		const struct ptx_func *c = &m->funcs[m->calls[i].callee];
 		if (!c->defined)
-			return perr(P, -ENOTSUP, 0, "kernel calls external function '%s', which the "
-			            "simulator does not provide (printf/malloc/… are not supported)", c->name);
+			return perr(P, -ENOTSUP, m->calls[i].line, "call to external function '%s', which "
+			            "the simulator does not provide (printf/malloc/… are not supported)", c->name);
 		if (m->calls[i].nargs != c->nparams || m->calls[i].nret != (c->ret_size != 0))
-			return perr(P, -EINVAL, 0, "call to '%s' with a wrong number of arguments", c->name);
+			return perr(P, -EINVAL, m->calls[i].line, "call to '%s' with a wrong number of "
+			            "arguments", c->name);
 	}
 	return 0;
 }

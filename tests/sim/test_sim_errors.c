@@ -72,6 +72,19 @@ static void t_bad_modules(void)
 	expect_msg("unsupported instruction 'tex.1d.v4.f32.s32'");
 	expect_msg("line 10");
 
+	/* printf: a call to an external function the simulator lacks */
+	CK_RC(cuModuleLoadData(&m, ".version 7.0\n.target sm_75\n.address_size 64\n"
+	                           ".extern .func (.param .b32 r) vprintf(.param .b64 a, .param .b64 b);\n"
+	                           ".global .align 1 .b8 $str[3] = {104, 105, 0};\n"
+	                           ".visible .entry k()\n{\n.reg .b64 %rd<3>;\n.reg .b32 %r<2>;\n"
+	                           " mov.u64 %rd1, $str;\n cvta.global.u64 %rd2, %rd1;\n"
+	                           " { .param .b64 p0; st.param.b64 [p0], %rd2; .param .b64 p1;\n"
+	                           " st.param.b64 [p1], 0; .param .b32 rv;\n"
+	                           " call.uni (rv), vprintf, (p0, p1);\n ld.param.b32 %r1, [rv]; }\n"
+	                           " ret;\n}\n"), CUDA_ERROR_INVALID_PTX);
+	expect_msg("vprintf");
+	expect_msg("line 14");
+
 	/* SASS-only fatbin and plain cubin: no PTX to run */
 	void *s90 = st_read(st_path("tests/kernels/basic_sm90.fatbin"), NULL);
 	CK_RC(cuModuleLoadData(&m, s90), CUDA_ERROR_NO_BINARY_FOR_GPU);
