@@ -40,6 +40,7 @@ struct thr {
 	uint32_t local_cap, local_top;
 	uint32_t tid[3], lin;
 	uint32_t depth;           /* call depth */
+	int vol_pass;             /* released to perform the volatile access it is parked at */
 };
 
 struct blk {
@@ -830,8 +831,14 @@ slow:
 			     in->kind2 == SP_LOCAL ? (uint32_t)RA + b->env->local_win : RA;
 			break;
 		case OP_LD: {
+			if (unlikely(in->mod2 & LDST_VOLATILE) && !t->vol_pass) {
+				t->state = TS_WARP;     /* warp lockstep: see warp_resolve() */
+				pc--;
+				goto out;
+			}
+			t->vol_pass = 0;
 			uint64_t a = r[in->o[4]] + (uint64_t)in->imm;
-			uint32_t sz = in->size, nv = in->mod2;
+			uint32_t sz = in->size, nv = LDST_VEC(in->mod2);
 			uint8_t *p = mem_ptr(b, t, in->kind2, a, sz * nv, 0);
 			if (unlikely(!p)) {
 				fault(b, t, in, -EFAULT, "illegal address: load from", a);
@@ -849,8 +856,14 @@ slow:
 			break;
 		}
 		case OP_ST: {
+			if (unlikely(in->mod2 & LDST_VOLATILE) && !t->vol_pass) {
+				t->state = TS_WARP;
+				pc--;
+				goto out;
+			}
+			t->vol_pass = 0;
 			uint64_t a = r[in->o[4]] + (uint64_t)in->imm;
-			uint32_t sz = in->size, nv = in->mod2;
+			uint32_t sz = in->size, nv = LDST_VEC(in->mod2);
 			uint8_t *p = mem_ptr(b, t, in->kind2, a, sz * nv, 1);
 			if (unlikely(!p) || in->kind2 == SP_CONST) {
 				fault(b, t, in, -EFAULT, "illegal address: store to", a);
@@ -1006,6 +1019,31 @@ static int warp_resolve(struct blk *b)
 				lead = &lanes[i];
 		if (!lead)
 			continue;
+		/* Volatile loads and stores first: the lanes parked at the earliest one all perform
+		 * it before any goes further, which is the lockstep order legacy warp-synchronous
+		 * code (volatile shared memory without __syncwarp) relies on. */
+		struct thr *vlead = NULL;
+		for (uint32_t i = 0; i < nl; i++) {
+			struct thr *t = &lanes[i];
+			if (t->state != TS_WARP)
+				continue;
+			const struct ptx_insn *ti = &t->fr->fn->code[t->pc];
+			uint32_t top = ti->op >> 4;
+			if ((top == OP_LD || top == OP_ST) && (ti->mod2 & LDST_VOLATILE) &&
+			    (!vlead || (t->fr->fn == vlead->fr->fn && t->pc < vlead->pc)))
+				vlead = t;
+		}
+		if (vlead) {
+			for (uint32_t i = 0; i < nl; i++) {
+				struct thr *t = &lanes[i];
+				if (t->state == TS_WARP && t->fr->fn == vlead->fr->fn && t->pc == vlead->pc) {
+					t->vol_pass = 1;
+					t->state = TS_RUN;
+				}
+			}
+			progress = 1;
+			continue;
+		}
 		const struct ptx_insn *in = &lead->fr->fn->code[lead->pc];
 		const uint32_t op = in->op >> 4;
 		uint32_t mask = (in->mod2 & WARP_FULLMASK) || op == OP_ACTIVEMASK ? ~0u

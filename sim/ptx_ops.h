@@ -30,7 +30,9 @@ enum { RND_NONE, RND_RN, RND_RZ, RND_RM, RND_RP, RND_RNI, RND_RZI, RND_RMI, RND_
 #define FL_CC  0x02
 /* Atomic operations (mod). */
 enum { AT_ADD, AT_MIN, AT_MAX, AT_INC, AT_DEC, AT_AND, AT_OR, AT_XOR, AT_EXCH, AT_CAS };
-/* ld/st: mod2 = vector count (1, 2, 4); mod bit 0: no result (red). */
+/* ld/st: mod2 = vector count (1, 2, 4) | LDST_VOLATILE. */
+#define LDST_VOLATILE 0x80
+#define LDST_VEC(m) ((m) & 7)
 #define AT_RED 0x80
 
 /* Carry-chain arithmetic (OP_CADD ...): mod2 flags; o[4] is the frame's CC.CF slot. */

@@ -1233,7 +1233,8 @@ static int parse_insn(struct P *P, const struct tok *t, uint32_t g, int gneg)
 		return perr(P, -ENOTSUP, line, "unsupported instruction '%s' (type not implemented)", name);
 	if ((in->op == OP_PACK || in->op == OP_UNPACK) && in->mod2 != 2 && in->mod2 != 4)
 		return perr(P, -ENOTSUP, line, "unsupported instruction '%s' (vector size)", name);
-	if ((in->op == OP_LD || in->op == OP_ST) && in->mod2 != 1 && in->mod2 != 2 && in->mod2 != 4)
+	if ((in->op == OP_LD || in->op == OP_ST) && LDST_VEC(in->mod2) != 1 && LDST_VEC(in->mod2) != 2 &&
+	    LDST_VEC(in->mod2) != 4)
 		return perr(P, -ENOTSUP, line, "unsupported instruction '%s' (vector size)", name);
 	return 0;
 }
@@ -1339,6 +1340,10 @@ static int parse_insn_raw(struct P *P, const struct tok *t, uint32_t g, int gneg
 		} else {
 			return perr(P, -EINVAL, line, "bad value operand of '%s'", name);
 		}
+		/* volatile shared/global accesses are where legacy warp-synchronous code exchanges
+		 * data: the interpreter runs them in warp lockstep */
+		if (mn_has(&m, ".volatile") && in->kind2 != SP_LOCAL && in->kind2 != SP_PARAM)
+			in->mod2 |= LDST_VOLATILE;
 		if (!isst) {
 			in->mod = (uint8_t)kind_size(P->slotkind[in->o[0]]);
 			if (in->mod < in->size || P->slotkind[in->o[0]] == K_PRED)

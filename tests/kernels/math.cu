@@ -113,3 +113,41 @@ extern "C" __global__ void half_ops(const float *x, float *y, __half *h, int n)
     y[i * 8 + 7] = __half2float(__hmax(a, b)) + __half2float(__hneg(a));
     h[i] = __hdiv(a, b);
 }
+
+// Legacy warp-synchronous reduction (the old CUDA samples' reduce6 tail): the last 32 threads
+// exchange partial sums through volatile shared memory without __syncwarp, relying on
+// lockstep execution.
+__device__ void warp_tail(volatile float *s, int t)
+{
+    s[t] += s[t + 32];
+    s[t] += s[t + 16];
+    s[t] += s[t + 8];
+    s[t] += s[t + 4];
+    s[t] += s[t + 2];
+    s[t] += s[t + 1];
+}
+
+extern "C" __global__ void legacy_reduce(const float *g, float *o, unsigned n)
+{
+    extern __shared__ float s[];
+    unsigned t = threadIdx.x, i = blockIdx.x * 512 + t, stride = 512 * gridDim.x;
+    float sum = 0;
+    while (i < n) {
+        sum += g[i];
+        if (i + 256 < n)
+            sum += g[i + 256];
+        i += stride;
+    }
+    s[t] = sum;
+    __syncthreads();
+    if (t < 128)
+        s[t] = sum = sum + s[t + 128];
+    __syncthreads();
+    if (t < 64)
+        s[t] = sum = sum + s[t + 64];
+    __syncthreads();
+    if (t < 32)
+        warp_tail(s, t);
+    if (t == 0)
+        o[blockIdx.x] = s[0];
+}

@@ -279,6 +279,27 @@ static void t_half(void)
 	CK(cuMemFree(dh));
 }
 
+/* Legacy warp-synchronous code: volatile shared memory in warp lockstep. */
+static void t_legacy_reduce(void)
+{
+	enum { N = 5000 };
+	static float in[N];
+	float part[4];
+	double want = 0;
+	for (int i = 0; i < N; i++) {
+		in[i] = (float)(i % 7);
+		want += in[i];
+	}
+	CUdeviceptr di = up(in, sizeof(in)), dout = up(NULL, sizeof(part));
+	unsigned n = N;
+	void *args[] = {&di, &dout, &n};
+	CK(cuLaunchKernel(fn("legacy_reduce"), 4, 1, 1, 256, 1, 1, 256 * sizeof(float), NULL, args, NULL));
+	CK(cuMemcpyDtoH(part, dout, sizeof(part)));
+	EXPECT((double)part[0] + part[1] + part[2] + part[3] == want);   /* small integers: exact */
+	CK(cuMemFree(di));
+	CK(cuMemFree(dout));
+}
+
 int main(void)
 {
 	setenv("VGPU_SIM_MEM", "64M", 1);
@@ -292,6 +313,7 @@ int main(void)
 	t_bits();
 	t_conv();
 	t_half();
+	t_legacy_reduce();
 	CK(cuCtxDestroy(ctx));
 	printf("test_sim_math: all checks passed\n");
 	return 0;
