@@ -831,12 +831,14 @@ slow:
 			     in->kind2 == SP_LOCAL ? (uint32_t)RA + b->env->local_win : RA;
 			break;
 		case OP_LD: {
-			if (unlikely(in->mod2 & LDST_VOLATILE) && !t->vol_pass) {
-				t->state = TS_WARP;     /* warp lockstep: see warp_resolve() */
-				pc--;
-				goto out;
+			if (unlikely(in->mod2 & LDST_VOLATILE)) {
+				if (!t->vol_pass) {
+					t->state = TS_WARP;     /* warp lockstep: see warp_resolve() */
+					pc--;
+					goto out;
+				}
+				t->vol_pass = 0;
 			}
-			t->vol_pass = 0;
 			uint64_t a = r[in->o[4]] + (uint64_t)in->imm;
 			uint32_t sz = in->size, nv = LDST_VEC(in->mod2);
 			uint8_t *p = mem_ptr(b, t, in->kind2, a, sz * nv, 0);
@@ -856,12 +858,14 @@ slow:
 			break;
 		}
 		case OP_ST: {
-			if (unlikely(in->mod2 & LDST_VOLATILE) && !t->vol_pass) {
-				t->state = TS_WARP;
-				pc--;
-				goto out;
+			if (unlikely(in->mod2 & LDST_VOLATILE)) {
+				if (!t->vol_pass) {
+					t->state = TS_WARP;
+					pc--;
+					goto out;
+				}
+				t->vol_pass = 0;
 			}
-			t->vol_pass = 0;
 			uint64_t a = r[in->o[4]] + (uint64_t)in->imm;
 			uint32_t sz = in->size, nv = LDST_VEC(in->mod2);
 			uint8_t *p = mem_ptr(b, t, in->kind2, a, sz * nv, 1);
