@@ -181,8 +181,12 @@ static void zone_create(struct supervisor *s, const struct vgpu_handoff *first, 
 	s->zones = nz;
 	s->zones[s->nzones++] = z;
 	int rc = vgpu_handoff_send(z.ctrl_fd, first, sock, memfd);
-	if (rc < 0)
-		vgpu_err("zone %u: cannot hand the first channel to worker %d: %s", z.id, (int)pid, strerror(-rc));
+	if (rc < 0) {
+		/* A worker without its first channel would wait for ever: end it (reaped as usual). */
+		vgpu_err("zone %u: cannot hand the first channel to worker %d: %s; stopping it", z.id, (int)pid,
+			 strerror(-rc));
+		kill(pid, SIGKILL);
+	}
 	vgpu_info("zone %u '%s' connected from pid %u: worker %d", z.id, z.name, hello->pid, (int)pid);
 	if (sock >= 0)
 		close(sock);
