@@ -221,6 +221,28 @@ int main(void)
 		close(pfd[1]);
 	}
 
+	/* 6b. A worker that dies (a driver crash, say): its client sees the channel gone, the
+	 * supervisor reaps it and the other zones are untouched (checked in 8). */
+	{
+		char buf[8192], *zl;
+		unsigned client;
+		int wpid = -1;
+		struct vgpu_msg_hdr mh;
+		uint8_t rep[64];
+		ptest_hello(&h, VGPU_HELLO_NEW_ZONE, NULL, "crashy");
+		CHECK_EQ(ptest_open(&p, &h, sizeof(h), &c, &w), 0);
+		if (ptest_stats(&p, buf, sizeof(buf)) == 0 && (zl = strstr(buf, "name=crashy client=")))
+			sscanf(zl, "name=crashy client=%u worker=%d", &client, &wpid);
+		CHECK(wpid > 0);
+		if (wpid > 0 && c) {
+			kill(wpid, SIGKILL);
+			CHECK_EQ(vgpu_chan_recv(c, &mh, rep, sizeof(rep)), -EPIPE);
+		}
+		if (c)
+			vgpu_chan_close(c);
+		CHECK_EQ(ptest_wait_zones(&p, 1), 0);
+	}
+
 	/* 7. 200 connect/disconnect cycles leave the supervisor's fds and memory flat. */
 	{
 		long fd0 = -1, rss0 = -1;
