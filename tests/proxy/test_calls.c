@@ -157,7 +157,7 @@ int main(int argc, char **argv)
 	struct vgpu_chan *a = NULL, *b = NULL;
 	unsigned long long v;
 	const int sim = argc > 1 && !strcmp(argv[1], "--sim");
-	const char *extra[] = { "--zone-mem-limit", "4M", "--zone-handle-limit", "8", NULL };
+	const char *extra[] = { "--zone-mem-limit", "4M", "--zone-handle-limit", "8", "--zone-bulk-limit", "1M", NULL };
 
 	if (sim)
 		snprintf(drv, sizeof(drv), "%s/sim/libcudasim.so", ptest_build());
@@ -294,6 +294,29 @@ int main(int argc, char **argv)
 	CHECK_EQ(call(a, &vgpu_call_cuMemcpyHtoDAsync_v2, av, 1), CUDA_SUCCESS);
 	CHECK_EQ(ctx_sync(a), CUDA_ERROR_INVALID_VALUE);
 	CHECK_EQ(ctx_sync(a), CUDA_SUCCESS);
+	/* In-flight bulk quota (1 MiB): an async copy staging 2 MiB is refused (reported at the
+	 * next synchronising call), its bytes are still consumed, and the zone goes on. */
+	{
+		uint8_t *big2 = calloc(1, 2u << 20);
+		const void *bp = big2;
+		size_t bn = 2u << 20;
+		CUdeviceptr bdst = da;
+		void *bv[] = { &bdst, &bp, &bn, &s0 };
+		CUdeviceptr big3 = 0;
+		CHECK_EQ(mem_free(a, big), CUDA_SUCCESS);
+		CHECK_EQ(mem_alloc(a, &big3, 2u << 20), CUDA_SUCCESS);
+		bdst = big3;
+		CHECK_EQ(call(a, &vgpu_call_cuMemcpyHtoDAsync_v2, bv, 1), CUDA_SUCCESS);
+		CHECK_EQ(ctx_sync(a), CUDA_ERROR_OUT_OF_MEMORY);
+		bn = 512u << 10;   /* within the limit: fine */
+		CHECK_EQ(call(a, &vgpu_call_cuMemcpyHtoDAsync_v2, bv, 1), CUDA_SUCCESS);
+		CHECK_EQ(ctx_sync(a), CUDA_SUCCESS);
+		CHECK_EQ(dtoh(a, dst, da, 4093), CUDA_SUCCESS);
+		CHECK(memcmp(src, dst, 4093) == 0);
+		big = big3;
+		free(big2);
+	}
+
 	/* A large device-to-host copy flagged async by a confused client: no reply, no bulk
 	 * bytes; the next call's reply is the next thing on the channel. */
 	{
