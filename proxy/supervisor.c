@@ -352,9 +352,12 @@ static void reap(struct supervisor *s)
 			vgpu_debug("child %d %s", (int)pid, how);
 			continue;
 		}
-		int clean = WIFEXITED(st) && WEXITSTATUS(st) == 0;
+		/* Exit 0, or SIGTERM while the proxy itself is stopping, is a normal end. */
+		int clean = (WIFEXITED(st) && WEXITSTATUS(st) == 0) ||
+			    (s->stopping && WIFSIGNALED(st) && WTERMSIG(st) == SIGTERM);
 		vgpu_log(clean ? VGPU_LOG_INFO : VGPU_LOG_WARN, "zone %u '%s': worker %d %s%s", s->zones[i].id,
-			 s->zones[i].name, (int)pid, how, clean ? "" : "; only this zone is affected");
+			 s->zones[i].name, (int)pid, how,
+			 clean ? "" : "; only this zone is affected, its client sees the channel closed");
 		zone_forget(s, i);
 	}
 }
