@@ -217,7 +217,7 @@ CUresult cuEventCreate(CUevent *ph, unsigned int flags)
 		return CUDA_ERROR_INVALID_VALUE;
 	if ((flags & CU_EVENT_INTERPROCESS) && !(flags & CU_EVENT_DISABLE_TIMING))
 		return CUDA_ERROR_INVALID_VALUE;
-	struct sim_event *e = calloc(1, sizeof(*e));
+	struct sim_event *e = sim_shell_alloc(SHELL_EVENT, sizeof(*e));
 	if (!e)
 		return CUDA_ERROR_OUT_OF_MEMORY;
 	e->magic = MAGIC_EVENT;
@@ -252,7 +252,7 @@ CUresult cuEventDestroy(CUevent h)
 		*pp = e->next;
 	e->magic = 0;
 	pthread_mutex_unlock(&g_lock);
-	free(e);
+	sim_shell_free(SHELL_EVENT, e);
 	return CUDA_SUCCESS;
 }
 

@@ -41,7 +41,7 @@ void sim_module_destroy(struct sim_module *m)
 	while (f) {
 		struct sim_func *n = f->next;
 		f->magic = 0;
-		free(f);
+		sim_shell_free(SHELL_FUNC, f);
 		f = n;
 	}
 	for (uint32_t i = 0; m->pm && i < m->pm->nvars; i++)
@@ -49,7 +49,7 @@ void sim_module_destroy(struct sim_module *m)
 			sim_mem_free(m->pm->vars[i].addr, ALLOC_DEVICE);
 	ptx_module_free(m->pm);
 	m->magic = 0;
-	free(m);
+	sim_shell_free(SHELL_MODULE, m);
 }
 
 void sim_modules_destroy_ctx(struct sim_ctx *c)
@@ -112,7 +112,7 @@ static CUresult load(CUmodule *out, const void *image, size_t max, unsigned nopt
 		write_log(nopt, opts, vals, msg);
 		return rc == -ENOMEM ? CUDA_ERROR_OUT_OF_MEMORY : CUDA_ERROR_INVALID_PTX;
 	}
-	struct sim_module *m = calloc(1, sizeof(*m));
+	struct sim_module *m = sim_shell_alloc(SHELL_MODULE, sizeof(*m));
 	if (!m) {
 		ptx_module_free(pm);
 		return CUDA_ERROR_OUT_OF_MEMORY;
@@ -251,7 +251,7 @@ CUresult cuModuleGetFunction(CUfunction *hfunc, CUmodule hmod, const char *name)
 		pthread_mutex_unlock(&g_lock);
 		return CUDA_ERROR_NOT_FOUND;
 	}
-	struct sim_func *f = calloc(1, sizeof(*f));
+	struct sim_func *f = sim_shell_alloc(SHELL_FUNC, sizeof(*f));
 	if (!f) {
 		pthread_mutex_unlock(&g_lock);
 		return CUDA_ERROR_OUT_OF_MEMORY;

@@ -17,6 +17,12 @@
 enum { MAGIC_CTX = 0x43545831, MAGIC_STREAM = 0x5354524d, MAGIC_EVENT = 0x45564e54,
        MAGIC_MODULE = 0x4d4f4455, MAGIC_FUNC = 0x46554e43 };
 
+/* ---- handle object storage (shell.c): destroyed objects keep their memory for reuse, so
+ * a stale handle fails its magic check instead of reading freed memory ---- */
+enum { SHELL_STREAM, SHELL_EVENT, SHELL_MODULE, SHELL_FUNC, SHELL_TYPES };
+void *sim_shell_alloc(int type, size_t size);   /* zeroed */
+void sim_shell_free(int type, void *p);         /* caller has cleared the magic */
+
 /* ---- memory (mem.c) ---- */
 enum { ALLOC_DEVICE = 1, ALLOC_HOST = 2, ALLOC_REGISTERED = 3 };
 

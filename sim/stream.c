@@ -167,7 +167,7 @@ static void *stream_main(void *arg)
 /* A stream not yet in the process-wide list; the caller links it under g_lock. */
 static struct sim_stream *stream_alloc(struct sim_ctx *ctx, unsigned flags, int prio)
 {
-	struct sim_stream *s = calloc(1, sizeof(*s));
+	struct sim_stream *s = sim_shell_alloc(SHELL_STREAM, sizeof(*s));
 	if (!s)
 		return NULL;
 	static _Atomic uint64_t ids;
@@ -358,7 +358,7 @@ void sim_stream_destroy(struct sim_stream *s)
 		pthread_join(s->thread, NULL);
 	pthread_cond_destroy(&s->cond);
 	s->magic = 0;
-	free(s);
+	sim_shell_free(SHELL_STREAM, s);
 }
 
 struct sim_stream *sim_stream_get(struct sim_ctx *ctx, CUstream h, CUresult *rc)

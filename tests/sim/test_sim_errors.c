@@ -256,6 +256,37 @@ static void t_runaway(void)
 	CK(cuCtxDestroy(ctx));
 }
 
+/* Handles used after their object is gone fail with INVALID_HANDLE (under ASan: no use
+ * after free), including streams of a released primary context. */
+static void t_stale_handles(void)
+{
+	CUcontext pc;
+	CUstream s;
+	CUevent e;
+	CUmodule m;
+	CUfunction f;
+	CK(cuDevicePrimaryCtxRetain(&pc, 0));
+	CK(cuCtxSetCurrent(pc));
+	CK(cuStreamCreate(&s, 0));
+	CK(cuEventCreate(&e, 0));
+	void *img = st_read(st_path("tests/kernels/basic.ptx"), NULL);
+	CK(cuModuleLoadData(&m, img));
+	free(img);
+	CK(cuModuleGetFunction(&f, m, "vec_add"));
+	CK(cuModuleUnload(m));
+	CK_RC(cuModuleGetFunction(&f, m, "vec_add"), CUDA_ERROR_INVALID_HANDLE);
+	CK_RC(cuLaunchKernel(f, 1, 1, 1, 1, 1, 1, 0, NULL, NULL, NULL), CUDA_ERROR_INVALID_HANDLE);
+	CK_RC(cuFuncSetCacheConfig(f, CU_FUNC_CACHE_PREFER_L1), CUDA_ERROR_INVALID_HANDLE);
+	CK(cuEventDestroy(e));
+	CK_RC(cuEventQuery(e), CUDA_ERROR_INVALID_HANDLE);
+	CK_RC(cuEventRecord(e, NULL), CUDA_ERROR_INVALID_HANDLE);
+	CK(cuDevicePrimaryCtxRelease(0));             /* takes the stream with it */
+	CK_RC(cuStreamSynchronize(s), CUDA_ERROR_INVALID_HANDLE);
+	CK_RC(cuStreamQuery(s), CUDA_ERROR_INVALID_HANDLE);
+	CK_RC(cuStreamDestroy(s), CUDA_ERROR_INVALID_HANDLE);
+	CK(cuCtxSetCurrent(NULL));
+}
+
 int main(void)
 {
 	setenv("VGPU_SIM_MEM", "64M", 1);
@@ -271,6 +302,7 @@ int main(void)
 	CK(cuCtxDestroy(ctx));
 	t_illegal_address();
 	t_runaway();
+	t_stale_handles();
 	printf("test_sim_errors: all checks passed\n");
 	return 0;
 }
