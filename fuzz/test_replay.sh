@@ -35,5 +35,5 @@ done
 if [ $n -eq 0 ]; then
 	echo "FAIL: no input found in fuzz/corpus or fuzz/regress"; exit 1
 fi
-echo "$((n - failed)) of $n inputs replayed cleanly (ASan+UBSan+LeakSanitizer and the isolation oracles)"
+echo "$((n - failed)) of $n inputs replayed cleanly (isolation oracles; ASan+UBSan+LeakSanitizer in a SAN=1 build)"
 [ $failed -eq 0 ]
