@@ -226,13 +226,26 @@ uint64_t sim_stream_enqueue(struct sim_stream *s, struct sim_op *op)
 	pthread_mutex_lock(&g_lock);
 	int cap = op->ndeps;
 	struct sim_ctx *ctx = s->ctx;
-	/* legacy default stream: it waits for all blocking streams, and they wait for it */
+	/* legacy default stream: it waits for all blocking streams, and they wait for it. If a
+	 * dependency cannot be recorded (out of memory), the caller waits for it here instead:
+	 * synchronous, but never out of order. */
 	if (s->is_null) {
 		for (struct sim_stream *o = ctx->streams; o; o = o->next)
-			if (!(o->flags & CU_STREAM_NON_BLOCKING))
-				add_dep(op, o, o->enq_seq, &cap);
-	} else if (!(s->flags & CU_STREAM_NON_BLOCKING) && ctx->null_stream) {
-		add_dep(op, ctx->null_stream, ctx->null_stream->enq_seq, &cap);
+			if (!(o->flags & CU_STREAM_NON_BLOCKING) && add_dep(op, o, o->enq_seq, &cap) < 0) {
+				/* storage of a destroyed stream is kept (shell.c): the magic says it is gone */
+				uint64_t want = o->enq_seq, id = o->id;
+				struct sim_stream *w = o;
+				while (w->magic == MAGIC_STREAM && w->id == id && w->done_seq < want)
+					pthread_cond_wait(&g_done, &g_lock);
+				o = ctx->streams;   /* the list may have changed while waiting: start over */
+				if (!o)
+					break;
+			}
+	} else if (!(s->flags & CU_STREAM_NON_BLOCKING) && ctx->null_stream &&
+	           add_dep(op, ctx->null_stream, ctx->null_stream->enq_seq, &cap) < 0) {
+		uint64_t want = ctx->null_stream->enq_seq;
+		while (ctx->null_stream && ctx->null_stream->done_seq < want)
+			pthread_cond_wait(&g_done, &g_lock);
 	}
 	op->seq = ++s->enq_seq;
 	if (op->kind == OP_EVENT && op->u.ev.e->gen == op->u.ev.gen) {
