@@ -75,6 +75,7 @@ static int open_lib(struct vgpu_backend *b, const char *path, int kind, char *wh
 	SYM(cuCtxGetDevice);
 	SYM(cuCtxDestroy_v2);
 	SYM(cuDevicePrimaryCtxRelease_v2);
+	SYM(cuDevicePrimaryCtxGetState);
 	SYM(cuModuleUnload);
 	SYM(cuLibraryUnload);
 	SYM(cuStreamDestroy_v2);

@@ -19,6 +19,7 @@ struct vgpu_backend_fns {
 	CUresult (*cuCtxGetDevice)(CUdevice *);
 	CUresult (*cuCtxDestroy_v2)(CUcontext);
 	CUresult (*cuDevicePrimaryCtxRelease_v2)(CUdevice);
+	CUresult (*cuDevicePrimaryCtxGetState)(CUdevice, unsigned int *, int *);
 	CUresult (*cuModuleUnload)(CUmodule);
 	CUresult (*cuLibraryUnload)(CUlibrary);
 	CUresult (*cuStreamDestroy_v2)(CUstream);

@@ -460,6 +460,56 @@ static CUresult call_streamed_out(struct chanctx *cc, struct vgpu_proxy_call *ca
 }
 
 /*
+ * Primary contexts go away without a call that names them: the last
+ * cuDevicePrimaryCtxRelease, or a reset, destroys the device's primary context and all it
+ * owned. The zone remembers which context each retain returned; after a release the
+ * driver is asked whether the context is still active, and if not (or after a reset) the
+ * zone forgets it and everything made in it, as for cuCtxDestroy.
+ */
+static void track_primary_before(struct vgpu_proxy_call *call, void **argv)
+{
+	if (call->hdr.opcode != VGPU_OP_cuDevicePrimaryCtxRetain)
+		return;
+	CUcontext *out = *(CUcontext **)argv[0];
+	int dev = *(const int *)argv[1];
+	if (out && *out && dev >= 0 && dev < VGPU_ZONE_MAX_DEVICES) {
+		pthread_mutex_lock(&call->zone->lock);
+		call->zone->primary[dev] = *out;
+		pthread_mutex_unlock(&call->zone->lock);
+	}
+}
+
+static void track_primary_after(struct chanctx *cc, struct vgpu_proxy_call *call, void **argv)
+{
+	unsigned op = call->hdr.opcode;
+	int reset = op == VGPU_OP_cuDevicePrimaryCtxReset_v2 || op == VGPU_OP_cuDevicePrimaryCtxReset;
+	if (!reset && op != VGPU_OP_cuDevicePrimaryCtxRelease_v2 && op != VGPU_OP_cuDevicePrimaryCtxRelease)
+		return;
+	int dev = *(const int *)argv[0];
+	if (dev < 0 || dev >= VGPU_ZONE_MAX_DEVICES)
+		return;
+	if (!reset) {
+		unsigned flags = 0;
+		int active = 1;
+		const struct vgpu_backend_fns *f = &cc->be->fn;
+		if (!f->cuDevicePrimaryCtxGetState || f->cuDevicePrimaryCtxGetState(dev, &flags, &active) != CUDA_SUCCESS ||
+		    active)
+			return;
+	}
+	pthread_mutex_lock(&call->zone->lock);
+	void *ctx = call->zone->primary[dev];
+	call->zone->primary[dev] = NULL;
+	pthread_mutex_unlock(&call->zone->lock);
+	if (!ctx)
+		return;
+	unsigned h = 0, a = 0;
+	uint64_t b = 0;
+	vgpu_zone_forget_context(call->zone, ctx, &h, &a, &b);
+	vgpu_debug("device %d's primary context is gone (%s): forgot it with %u handles and %u allocations (%llu bytes)",
+		   dev, reset ? "reset" : "last release", h, a, (unsigned long long)b);
+}
+
+/*
  * The generated path: decode, stage bulk inputs, quota, thunk, encode the reply. A wire
  * handler (proxy.h, a hand-written call carried as a custom_wire.h message) takes the
  * thunk's place: same decoding, checks and staging, its own driver part.
@@ -531,8 +581,12 @@ static CUresult call_generic(struct chanctx *cc, struct vgpu_proxy_call *call, v
 	res = wire ? wire(call, argv) : thunk(call->drv, argv);
 	if (cc->nstage && res == CUDA_SUCCESS)
 		res = wait_staged(cc, call, argv);
+	if (res == CUDA_SUCCESS)
+		track_primary_before(call, argv);
 	rc = vgpu_encode_reply(call->desc, argv, res, call->hooks, call, call->reply, &call->bulk_out);
 	finish_destroys(call, res);
+	if (res == CUDA_SUCCESS)
+		track_primary_after(cc, call, argv);
 	if (rc < 0) {
 		vgpu_wbuf_reset(call->reply);
 		call->bulk_out.n = 0;

@@ -287,3 +287,13 @@ void vgpu_zone_purge_owner(struct vgpu_zone *z, const void *owner, unsigned *han
 	if (bytes)
 		*bytes = b;
 }
+
+void vgpu_zone_forget_context(struct vgpu_zone *z, void *ctx, unsigned *handles, unsigned *allocs,
+			      uint64_t *bytes)
+{
+	pthread_mutex_lock(&z->lock);
+	if (vgpu_htab_remove_real(&z->htab, VGPU_H_CONTEXT, ctx) == 0)
+		stats_handles(z, VGPU_H_CONTEXT);
+	pthread_mutex_unlock(&z->lock);
+	vgpu_zone_purge_owner(z, ctx, handles, allocs, bytes);
+}

@@ -11,6 +11,8 @@
 #include "quota.h"
 #include "stats.h"
 
+#define VGPU_ZONE_MAX_DEVICES 64
+
 struct vgpu_zone_limits {
 	uint64_t mem_bytes;      /* device memory quota, 0 = unlimited */
 	uint32_t handles;        /* live handles quota (>= 1) */
@@ -33,6 +35,7 @@ struct vgpu_zone {
 	struct vgpu_quota mem;
 	uint64_t bulk_limit;
 	uint64_t bulk_used;               /* atomic (vgpu_quota_*_atomic) */
+	void *primary[VGPU_ZONE_MAX_DEVICES]; /* each device's primary context as last retained, or NULL */
 	struct vgpu_zone_stats *stats;    /* never NULL (points at a private struct if none given) */
 	struct vgpu_zone_stats own_stats;
 };
@@ -95,6 +98,13 @@ int vgpu_zone_handle_detach(struct vgpu_zone *z, unsigned htype, void *real, uin
 void vgpu_zone_handle_reattach(struct vgpu_zone *z, unsigned htype, uint64_t id);
 int vgpu_zone_alloc_detach(struct vgpu_zone *z, uint64_t p, uint64_t *size /* out */);
 void vgpu_zone_alloc_reattach(struct vgpu_zone *z, uint64_t p, uint64_t size);
+
+/*
+ * A context went away without a call naming it (the last cuDevicePrimaryCtxRelease, or a
+ * reset of the primary context): forget its own handle and everything made in it.
+ */
+void vgpu_zone_forget_context(struct vgpu_zone *z, void *ctx, unsigned *handles, unsigned *allocs,
+			      uint64_t *bytes);
 
 /* Cleanup helpers (worker teardown): take one handle of htype / one allocation out. */
 int vgpu_zone_pop_handle(struct vgpu_zone *z, unsigned htype, void **real /* out */);
