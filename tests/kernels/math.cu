@@ -151,3 +151,15 @@ extern "C" __global__ void legacy_reduce(const float *g, float *o, unsigned n)
     if (t == 0)
         o[blockIdx.x] = s[0];
 }
+
+// A struct passed by value and indexed by thread: nvcc takes the parameter's address
+// (mov.b64 %rd, param) and loads through it (ld.param [%rd]).
+struct table40 {
+    int a[40];
+};
+
+extern "C" __global__ void struct_index(struct table40 s, int *out)
+{
+    int t = threadIdx.x;
+    out[t] = s.a[t % 40] * 2;
+}

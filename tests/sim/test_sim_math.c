@@ -300,6 +300,21 @@ static void t_legacy_reduce(void)
 	CK(cuMemFree(dout));
 }
 
+static void t_struct_index(void)
+{
+	struct { int a[40]; } s;
+	int out[64];
+	for (int i = 0; i < 40; i++)
+		s.a[i] = i * i - 7;
+	CUdeviceptr dout = up(NULL, sizeof(out));
+	void *args[] = {&s, &dout};
+	CK(cuLaunchKernel(fn("struct_index"), 1, 1, 1, 64, 1, 1, 0, NULL, args, NULL));
+	CK(cuMemcpyDtoH(out, dout, sizeof(out)));
+	for (int i = 0; i < 64; i++)
+		EXPECT(out[i] == s.a[i % 40] * 2);
+	CK(cuMemFree(dout));
+}
+
 int main(void)
 {
 	setenv("VGPU_SIM_MEM", "64M", 1);
@@ -314,6 +329,7 @@ int main(void)
 	t_conv();
 	t_half();
 	t_legacy_reduce();
+	t_struct_index();
 	CK(cuCtxDestroy(ctx));
 	printf("test_sim_math: all checks passed\n");
 	return 0;
