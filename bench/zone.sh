@@ -16,13 +16,11 @@ for a in "$@"; do
 done
 backend=${VGPU_E2E_BACKEND:-sim}
 sim=$PWD/$B/sim/libcudasim.so
-tmp=$(mktemp -d); pid=
-trap '[ -n "$pid" ] && kill $pid 2>/dev/null; wait 2>/dev/null; rm -rf "$tmp"' EXIT
-"$B/proxy/vgpu-proxy" --listen "$tmp/p.sock" --backend "$backend" --sim-lib "$sim" --log-level warn >"$tmp/proxy.log" 2>&1 &
-pid=$!
-for _ in $(seq 100); do [ -S "$tmp/p.sock" ] && break; sleep 0.1; done
+. tests/proxy_lib.sh
+proxy_start "$B" "$backend" --log-level warn || exit 1
+tmp=$PROXY_TMP
 export VGPU_BENCH_KERNELS=$PWD/$B/tests/kernels/basic.fatbin
-VGPU_PROXY=$tmp/p.sock LD_LIBRARY_PATH=$PWD/$B/libvgpu "$B/bench/zone_app" $quick >"$tmp/zone.txt"
+VGPU_PROXY=$PROXY_SOCK LD_LIBRARY_PATH=$PWD/$B/libvgpu "$B/bench/zone_app" $quick >"$tmp/zone.txt"
 mkdir "$tmp/direct"
 if [ "$backend" = sim ]; then ln -s "$sim" "$tmp/direct/libcuda.so.1"; fi
 LD_LIBRARY_PATH=$tmp/direct "$B/bench/zone_app" $quick >"$tmp/direct.txt"

@@ -14,27 +14,18 @@ kernels=$PWD/$B/tests/kernels/basic.fatbin
 for f in "$B/proxy/vgpu-proxy" "$B/libvgpu/libcuda.so.1" "$app" "$kernels"; do
   [ -e "$f" ] || { echo "demo: $f is missing; build with: make B=$B all $app" >&2; exit 1; }
 done
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/vgpu-demo.XXXXXX")
-proxy_pid=
-cleanup() {
-  [ -n "$proxy_pid" ] && kill -TERM "$proxy_pid" 2>/dev/null && wait "$proxy_pid" 2>/dev/null
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
+. tests/proxy_lib.sh
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
 say "1. vgpu-proxy starts (Dom0 side); it picks the real NVIDIA driver if a GPU answers, else the simulator"
-"$B/proxy/vgpu-proxy" --listen "$tmp/proxy.sock" --backend auto --sim-lib "$PWD/$B/sim/libcudasim.so" \
-  --zone-mem-limit "$quota" --log-level info >"$tmp/proxy.log" 2>&1 &
-proxy_pid=$!
-for _ in $(seq 100); do [ -S "$tmp/proxy.sock" ] && break; sleep 0.1; done
-[ -S "$tmp/proxy.sock" ] || { echo "demo: vgpu-proxy did not start:"; cat "$tmp/proxy.log"; exit 1; }
+proxy_start "$B" auto --zone-mem-limit "$quota" --log-level info || exit 1
+tmp=$PROXY_TMP
 sed 's/^/   proxy | /' "$tmp/proxy.log"
 if grep -q "simulator" "$tmp/proxy.log"; then
   echo "   (no GPU here: the backend is libcudasim.so, a CPU test double of the CUDA driver)"
 fi
 
-export VGPU_PROXY=$tmp/proxy.sock LD_LIBRARY_PATH=$PWD/$B/libvgpu
+export VGPU_PROXY=$PROXY_SOCK LD_LIBRARY_PATH=$PWD/$B/libvgpu
 say "2. two zones run unmodified CUDA programs at once, each with libvgpu as its libcuda.so.1"
 VGPU_ZONE_NAME=tenant-a "$app" vecadd "$kernels" 12 "$tmp/shared-addr" >"$tmp/a.out" 2>&1 &
 a=$!
@@ -55,7 +46,7 @@ sed 's/^/   /' "$tmp/c.out"
 say "5. the proxy's account of the zones (each freed everything when it ended)"
 sleep 0.3
 grep -E "connected|freed|refused|exited" "$tmp/proxy.log" | sed 's/^/   proxy | /'
-kill -TERM "$proxy_pid"; wait "$proxy_pid"; prc=$?; proxy_pid=
+proxy_stop; prc=$?
 
 echo
 if [ $ra -eq 0 ] && [ $rb -eq 0 ] && [ $rc -eq 0 ] && [ $prc -eq 0 ]; then

@@ -11,28 +11,14 @@ backend=${VGPU_E2E_BACKEND:-sim}
 name=$(basename "$prog")
 
 sim=$PWD/$B/sim/libcudasim.so
-if [ "$backend" = sim ] && [ ! -f "$sim" ]; then
-  echo "skip: $sim is not built (the simulator backend is needed without a GPU)"; exit 77
-fi
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/vgpu-e2e-$name.XXXXXX")
-proxy_pid=
-cleanup() {
-  [ -n "$proxy_pid" ] && kill -TERM "$proxy_pid" 2>/dev/null && wait "$proxy_pid" 2>/dev/null
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-
-"$B/proxy/vgpu-proxy" --listen "$tmp/proxy.sock" --backend "$backend" --sim-lib "$sim" --log-level info \
-  >"$tmp/proxy.log" 2>&1 &
-proxy_pid=$!
-for _ in $(seq 100); do [ -S "$tmp/proxy.sock" ] && break; sleep 0.1; done
-if [ ! -S "$tmp/proxy.sock" ]; then
-  echo "FAIL: vgpu-proxy did not start; its log:"; cat "$tmp/proxy.log"; exit 1
-fi
+. tests/proxy_lib.sh
+proxy_need_sim "$B" "$backend"
+proxy_start "$B" "$backend" --log-level info || exit 1
+tmp=$PROXY_TMP
 
 export VGPU_KERNELS=$PWD/$B/tests/kernels
 echo "== $name through libvgpu + vgpu-proxy ($backend)"
-VGPU_PROXY=$tmp/proxy.sock VGPU_E2E_PROXY=1 LD_LIBRARY_PATH=$PWD/$B/libvgpu "$prog" >"$tmp/zone.out" 2>"$tmp/zone.err"
+VGPU_PROXY=$PROXY_SOCK VGPU_E2E_PROXY=1 LD_LIBRARY_PATH=$PWD/$B/libvgpu "$prog" >"$tmp/zone.out" 2>"$tmp/zone.err"
 rc=$?
 cat "$tmp/zone.out" "$tmp/zone.err"
 if [ $rc -ne 0 ]; then
@@ -56,7 +42,7 @@ if ! diff -u "$tmp/direct.out" "$tmp/zone.out"; then
   echo "FAIL: $name printed something different through the proxy"; exit 1
 fi
 
-kill -TERM "$proxy_pid"; wait "$proxy_pid"; prc=$?; proxy_pid=
+proxy_stop; prc=$?
 if [ $prc -ne 0 ]; then
   echo "FAIL: vgpu-proxy exited $prc on SIGTERM; its log:"; cat "$tmp/proxy.log"; exit 1
 fi

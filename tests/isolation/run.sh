@@ -7,27 +7,14 @@
 set -u
 B=${VGPU_BUILD:-build/san}
 backend=${VGPU_E2E_BACKEND:-sim}
-sim=$PWD/$B/sim/libcudasim.so
 quota=$((64 << 20))
-if [ "$backend" = sim ] && [ ! -f "$sim" ]; then
-  echo "skip: $sim is not built (the simulator backend is needed without a GPU)"; exit 77
-fi
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/vgpu-iso.XXXXXX")
-proxy_pid=
-cleanup() {
-  [ -n "$proxy_pid" ] && kill -TERM "$proxy_pid" 2>/dev/null && wait "$proxy_pid" 2>/dev/null
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-fail() { echo "FAIL: $*"; echo "--- proxy log:"; cat "$tmp/proxy.log"; exit 1; }
+. tests/proxy_lib.sh
+proxy_need_sim "$B" "$backend"
+fail() { echo "FAIL: $*"; echo "--- proxy log:"; cat "$PROXY_LOG"; exit 1; }
+proxy_start "$B" "$backend" --zone-mem-limit "$quota" --log-level info || exit 1
+tmp=$PROXY_TMP proxy_pid=$PROXY_PID
 
-"$B/proxy/vgpu-proxy" --listen "$tmp/proxy.sock" --backend "$backend" --sim-lib "$sim" \
-  --zone-mem-limit "$quota" --log-level info >"$tmp/proxy.log" 2>&1 &
-proxy_pid=$!
-for _ in $(seq 100); do [ -S "$tmp/proxy.sock" ] && break; sleep 0.1; done
-[ -S "$tmp/proxy.sock" ] || fail "vgpu-proxy did not start"
-
-export VGPU_PROXY=$tmp/proxy.sock LD_LIBRARY_PATH=$PWD/$B/libvgpu VGPU_KERNELS=$PWD/$B/tests/kernels
+export VGPU_PROXY=$PROXY_SOCK LD_LIBRARY_PATH=$PWD/$B/libvgpu VGPU_KERNELS=$PWD/$B/tests/kernels
 export VGPU_LOG=0
 
 # Wait until the proxy reports no zone (workers notice a vanished zone within ~100 ms).
@@ -58,6 +45,6 @@ echo "supervisor: fds $fd0 -> $fd1, RSS ${rss0} kB -> ${rss1} kB over 200 zones"
 [ $((rss1 - rss0)) -lt 2048 ] || fail "supervisor memory grew by $((rss1 - rss0)) kB over 200 zones"
 
 if grep -E "AddressSanitizer|runtime error|LeakSanitizer" "$tmp/proxy.log"; then fail "sanitizer report in the proxy"; fi
-kill -TERM "$proxy_pid"; wait "$proxy_pid"; prc=$?; proxy_pid=
+proxy_stop; prc=$?
 [ $prc -eq 0 ] || fail "vgpu-proxy exited $prc on SIGTERM"
 echo "PASS: isolation"

@@ -1,0 +1,45 @@
+# SPDX-License-Identifier: MIT
+# Sourced by the scripts that run zones against a private vgpu-proxy (end-to-end, isolation,
+# demo, benchmark): start it on a socket in a temporary directory, stop it, clean up.
+#   proxy_start BUILD_DIR BACKEND [vgpu-proxy options...]   sets PROXY_TMP, PROXY_SOCK, PROXY_PID, PROXY_LOG
+#   proxy_stop                                              SIGTERM, wait; returns the proxy's exit status
+# An EXIT trap stops the proxy and removes PROXY_TMP whatever happens.
+
+PROXY_PID=
+PROXY_TMP=
+
+proxy_cleanup() {
+  if [ -n "$PROXY_PID" ]; then kill -TERM "$PROXY_PID" 2>/dev/null; wait "$PROXY_PID" 2>/dev/null; fi
+  [ -n "$PROXY_TMP" ] && rm -rf "$PROXY_TMP"
+}
+trap proxy_cleanup EXIT
+
+proxy_start() {
+  local b=$1 backend=$2
+  shift 2
+  PROXY_TMP=$(mktemp -d "${TMPDIR:-/tmp}/vgpu-$(basename "$0" .sh).XXXXXX")
+  PROXY_SOCK=$PROXY_TMP/proxy.sock
+  PROXY_LOG=$PROXY_TMP/proxy.log
+  "$b/proxy/vgpu-proxy" --listen "$PROXY_SOCK" --backend "$backend" --sim-lib "$PWD/$b/sim/libcudasim.so" \
+    "$@" >"$PROXY_LOG" 2>&1 &
+  PROXY_PID=$!
+  for _ in $(seq 100); do [ -S "$PROXY_SOCK" ] && return 0; sleep 0.1; done
+  echo "vgpu-proxy did not start; its log:"; cat "$PROXY_LOG"
+  return 1
+}
+
+proxy_stop() {
+  local rc
+  kill -TERM "$PROXY_PID"; wait "$PROXY_PID"; rc=$?
+  PROXY_PID=
+  return $rc
+}
+
+# The simulator is needed when there is no GPU; say so (exit 77 = skip) if it is not built.
+proxy_need_sim() {
+  local b=$1 backend=$2
+  if [ "$backend" = sim ] && [ ! -f "$b/sim/libcudasim.so" ]; then
+    echo "skip: $b/sim/libcudasim.so is not built (the simulator backend is needed without a GPU)"
+    exit 77
+  fi
+}
