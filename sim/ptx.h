@@ -121,9 +121,9 @@ struct ptx_launch {
 };
 
 /* Runs block (bx, by, bz) of a launch to completion. Returns 0, -EFAULT for an illegal
- * address, -EINVAL for a trap, misalignment or call-stack overflow (err says which
- * instruction and line), -ETIMEDOUT past env->max_insns, -ENOMEM. Thread-safe: blocks of
- * one launch may run concurrently. */
+ * address, -EILSEQ for a misaligned one, -EINVAL for a trap or call-stack overflow (err says
+ * which instruction and line), -ETIMEDOUT past env->max_insns, -ENOMEM. Thread-safe: blocks
+ * of one launch may run concurrently. */
 int ptx_block_run(const struct ptx_launch *l, const struct ptx_env *env, uint32_t bx,
                   uint32_t by, uint32_t bz, uint64_t *ninsn, char *err, size_t errlen);
 

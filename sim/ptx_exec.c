@@ -841,6 +841,11 @@ slow:
 			}
 			uint64_t a = r[in->o[4]] + (uint64_t)in->imm;
 			uint32_t sz = in->size, nv = LDST_VEC(in->mod2);
+			if (unlikely(a & (sz * nv - 1)) && in->kind2 != SP_PARAM) {
+				fault(b, t, in, -EILSEQ, "misaligned address: load from", a);
+				rc = -EILSEQ;
+				goto out;
+			}
 			uint8_t *p = mem_ptr(b, t, in->kind2, a, sz * nv, 0);
 			if (unlikely(!p)) {
 				fault(b, t, in, -EFAULT, "illegal address: load from", a);
@@ -868,6 +873,11 @@ slow:
 			}
 			uint64_t a = r[in->o[4]] + (uint64_t)in->imm;
 			uint32_t sz = in->size, nv = LDST_VEC(in->mod2);
+			if (unlikely(a & (sz * nv - 1)) && in->kind2 != SP_PARAM) {
+				fault(b, t, in, -EILSEQ, "misaligned address: store to", a);
+				rc = -EILSEQ;
+				goto out;
+			}
 			uint8_t *p = mem_ptr(b, t, in->kind2, a, sz * nv, 1);
 			if (unlikely(!p) || in->kind2 == SP_CONST) {
 				fault(b, t, in, -EFAULT, "illegal address: store to", a);
@@ -882,8 +892,8 @@ slow:
 			uint64_t a = r[in->o[4]] + (uint64_t)in->imm;
 			uint8_t *p = mem_ptr(b, t, in->kind2, a, in->size, 1);
 			if (unlikely(!p) || (a & (in->size - 1))) {
-				fault(b, t, in, -EFAULT, p ? "misaligned atomic at" : "illegal address: atomic on", a);
-				rc = -EFAULT;
+				rc = p ? -EILSEQ : -EFAULT;
+				fault(b, t, in, rc, p ? "misaligned address: atomic on" : "illegal address: atomic on", a);
 				goto out;
 			}
 			uint64_t old = do_atom(in, p, RA, RB);

@@ -206,6 +206,21 @@ static void t_illegal_address(void)
 	CK_RC(cuCtxSynchronize(), CUDA_ERROR_ILLEGAL_ADDRESS);
 	CK(cuCtxDestroy(ctx));
 
+	/* a misaligned access is its own sticky error, as on a GPU */
+	CK(cuCtxCreate(&ctx, NULL, 0, 0));
+	img = st_read(st_path("tests/kernels/basic.ptx"), NULL);
+	CK(cuModuleLoadData(&mod, img));
+	free(img);
+	CK(cuModuleGetFunction(&f, mod, "oob_write"));
+	CK(cuMemAlloc(&p, 64));
+	CUdeviceptr odd = p + 2;
+	off = 0;
+	void *margs[] = {&odd, &off};
+	CK(cuLaunchKernel(f, 1, 1, 1, 1, 1, 1, 0, NULL, margs, NULL));
+	CK_RC(cuCtxSynchronize(), CUDA_ERROR_MISALIGNED_ADDRESS);
+	expect_msg("misaligned");
+	CK(cuCtxDestroy(ctx));
+
 	/* host pointers are not device memory either */
 	CK(cuCtxCreate(&ctx, NULL, 0, 0));
 	img = st_read(st_path("tests/kernels/basic.ptx"), NULL);
