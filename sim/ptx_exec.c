@@ -757,6 +757,14 @@ slow:
 		case OP_CVT:
 			RD = do_cvt(in, RA);
 			break;
+		case OP_ISSPACEP: {
+			uint64_t a = RA;
+			int sh = a - b->env->shared_win < (1ull << 32);
+			int lo = a - b->env->local_win < (1ull << 32);
+			RD = in->kind2 == SP_SHARED ? sh : in->kind2 == SP_LOCAL ? lo :
+			     in->kind2 == SP_GLOBAL || in->kind2 == SP_CONST ? (!sh && !lo) : 0;
+			break;
+		}
 		case OP_FRND:
 			RD = sim_fround_op(in->kind2, in->kind, in->mod, RA, RB, RC, in->mod2 & FL_SAT);
 			break;

@@ -1249,7 +1249,7 @@ static int known_op(const char *op)
 		"brev", "bfe", "bfi", "bfind", "fma", "rcp", "sqrt", "rsqrt", "ex2", "lg2", "sin",
 		"cos", "tanh", "selp", "copysign", "prmt", "testp", "bra", "ret", "exit", "trap",
 		"bar", "barrier", "membar", "fence", "shfl", "vote", "activemask", "call", "match",
-		"redux",
+		"redux", "prefetch", "prefetchu", "nanosleep", "pmevent", "isspacep",
 	};
 	for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++)
 		if (!strcmp(op, ops[i]))
@@ -1638,6 +1638,23 @@ static int parse_insn_raw(struct P *P, const struct tok *t, uint32_t g, int gneg
 			return perr(P, -EINVAL, line, "malformed '%s'", name);
 		in->op = OP_ACTIVEMASK;
 		in->o[0] = o[0].slot;
+		return 0;
+	}
+	if (!strcmp(op, "isspacep")) {
+		if (n != 2 || o[0].t != O_SLOT || o[1].t != O_SLOT || space_of(&m) == SP_GENERIC)
+			return perr(P, -EINVAL, line, "malformed '%s'", name);
+		in->op = OP_ISSPACEP;
+		in->kind = K_NONE;
+		in->kind2 = (uint8_t)space_of(&m);
+		in->o[0] = o[0].slot;
+		in->o[1] = o[1].slot;
+		return 0;
+	}
+	/* hints and delays with no effect on results: prefetches, sleeps, profiler events */
+	if (!strcmp(op, "prefetch") || !strcmp(op, "prefetchu") || !strcmp(op, "nanosleep") ||
+	    !strcmp(op, "pmevent")) {
+		in->op = OP_NOP;
+		in->kind = K_NONE;
 		return 0;
 	}
 	if (!strcmp(op, "membar") || !strcmp(op, "fence")) {

@@ -436,6 +436,34 @@ static void t_redux(void)
 	CK(cuModuleUnload(m));
 }
 
+/* isspacep on global and shared generic addresses; nanosleep and prefetch are accepted. */
+static void t_spaces(void)
+{
+	static const char *src =
+		".version 7.0\n.target sm_75\n.address_size 64\n"
+		".visible .entry sp(.param .u64 pout)\n{\n"
+		".shared .align 4 .b8 sh[16];\n.reg .pred %p<5>;\n.reg .b32 %r<6>;\n.reg .b64 %rd<5>;\n"
+		" ld.param.u64 %rd1, [pout];\n mov.u64 %rd2, sh;\n cvta.shared.u64 %rd3, %rd2;\n"
+		" isspacep.global %p1, %rd1;\n isspacep.shared %p2, %rd1;\n"
+		" isspacep.global %p3, %rd3;\n isspacep.shared %p4, %rd3;\n"
+		" nanosleep.u32 100;\n prefetch.global.L2 [%rd1];\n"
+		" selp.u32 %r1, 1, 0, %p1;\n selp.u32 %r2, 1, 0, %p2;\n"
+		" selp.u32 %r3, 1, 0, %p3;\n selp.u32 %r4, 1, 0, %p4;\n"
+		" cvta.to.global.u64 %rd4, %rd1;\n st.global.v4.u32 [%rd4], {%r1, %r2, %r3, %r4};\n ret;\n}\n";
+	CUmodule m;
+	CUfunction f;
+	CK(cuModuleLoadData(&m, src));
+	CK(cuModuleGetFunction(&f, m, "sp"));
+	CUdeviceptr d = dalloc(16);
+	void *args[] = {&d};
+	CK(cuLaunchKernel(f, 1, 1, 1, 1, 1, 1, 0, NULL, args, NULL));
+	unsigned o[4];
+	CK(cuMemcpyDtoH(o, d, sizeof(o)));
+	EXPECT(o[0] == 1 && o[1] == 0 && o[2] == 0 && o[3] == 1);
+	CK(cuMemFree(d));
+	CK(cuModuleUnload(m));
+}
+
 static void t_features(void)
 {
 	struct big { float v[8]; int n; } p = {{1, 2, 3, 4, 5, 6, 7, 8}, 100};
@@ -557,6 +585,7 @@ int main(void)
 		printf("%s: all kernels match the host reference\n", images[i]);
 	}
 	t_redux();
+	t_spaces();
 	/* cuModuleLoad from a file name, and cuModuleLoadFatBinary */
 	CK(cuModuleLoad(&mod, st_path("tests/kernels/basic.ptx")));
 	CK(cuModuleUnload(mod));
