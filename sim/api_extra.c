@@ -194,6 +194,53 @@ CUresult cuStreamGetId_ptsz(CUstream h, unsigned long long *id) { return cuStrea
 CUresult cuStreamGetDevice_ptsz(CUstream h, CUdevice *dev);
 CUresult cuStreamGetDevice_ptsz(CUstream h, CUdevice *dev) { return cuStreamGetDevice(h, dev); }
 
+/* ---- stream memory operations ---- */
+
+static CUresult memval(CUstream h, CUdeviceptr addr, uint64_t value, int size, int wait,
+                       unsigned flags)
+{
+	CUresult rc;
+	struct sim_stream *s = stream_q(h, &rc);
+	if (!s)
+		return rc;
+	if (s->ctx->sticky)
+		return s->ctx->sticky;
+	unsigned allowed = wait ? 3u | CU_STREAM_WAIT_VALUE_FLUSH : CU_STREAM_WRITE_VALUE_NO_MEMORY_BARRIER;
+	if ((flags & ~allowed) || (addr & (uint64_t)(size - 1)) || sim_mem_find(addr, (uint64_t)size, NULL) < 0)
+		return CUDA_ERROR_INVALID_VALUE;
+	struct sim_op *op = sim_op_new(OP_MEMVAL);
+	if (!op)
+		return CUDA_ERROR_OUT_OF_MEMORY;
+	op->u.mv.addr = addr;
+	op->u.mv.value = value;
+	op->u.mv.size = size;
+	op->u.mv.wait = wait;
+	op->u.mv.flags = flags;
+	sim_stream_enqueue(s, op);
+	return CUDA_SUCCESS;
+}
+
+CUresult cuStreamWriteValue32(CUstream h, CUdeviceptr addr, cuuint32_t v, unsigned int flags)
+{ return memval(h, addr, v, 4, 0, flags); }
+CUresult cuStreamWaitValue32(CUstream h, CUdeviceptr addr, cuuint32_t v, unsigned int flags)
+{ return memval(h, addr, v, 4, 1, flags); }
+CUresult cuStreamWriteValue64(CUstream h, CUdeviceptr addr, cuuint64_t v, unsigned int flags)
+{ return memval(h, addr, v, 8, 0, flags); }
+CUresult cuStreamWaitValue64(CUstream h, CUdeviceptr addr, cuuint64_t v, unsigned int flags)
+{ return memval(h, addr, v, 8, 1, flags); }
+CUresult cuStreamWriteValue32_v2_ptsz(CUstream h, CUdeviceptr addr, cuuint32_t v, unsigned int flags);
+CUresult cuStreamWriteValue32_v2_ptsz(CUstream h, CUdeviceptr addr, cuuint32_t v, unsigned int flags)
+{ return memval(h, addr, v, 4, 0, flags); }
+CUresult cuStreamWaitValue32_v2_ptsz(CUstream h, CUdeviceptr addr, cuuint32_t v, unsigned int flags);
+CUresult cuStreamWaitValue32_v2_ptsz(CUstream h, CUdeviceptr addr, cuuint32_t v, unsigned int flags)
+{ return memval(h, addr, v, 4, 1, flags); }
+CUresult cuStreamWriteValue64_v2_ptsz(CUstream h, CUdeviceptr addr, cuuint64_t v, unsigned int flags);
+CUresult cuStreamWriteValue64_v2_ptsz(CUstream h, CUdeviceptr addr, cuuint64_t v, unsigned int flags)
+{ return memval(h, addr, v, 8, 0, flags); }
+CUresult cuStreamWaitValue64_v2_ptsz(CUstream h, CUdeviceptr addr, cuuint64_t v, unsigned int flags);
+CUresult cuStreamWaitValue64_v2_ptsz(CUstream h, CUdeviceptr addr, cuuint64_t v, unsigned int flags)
+{ return memval(h, addr, v, 8, 1, flags); }
+
 /* ---- devices and peers: every simulated device shares one host address space ---- */
 
 #define CHECK_DEV(d) do { if (!g_inited) return CUDA_ERROR_NOT_INITIALIZED; \

@@ -92,7 +92,8 @@ int sim_ctx_valid(const struct sim_ctx *c);
 CUresult sim_errno_to_cu(int rc);
 
 /* ---- streams and events (stream.c) ---- */
-enum { OP_KERNEL, OP_COPY, OP_SET, OP_EVENT, OP_WAITONLY, OP_HOSTFN, OP_CALLBACK, OP_MEMFREE };
+enum { OP_KERNEL, OP_COPY, OP_SET, OP_EVENT, OP_WAITONLY, OP_HOSTFN, OP_CALLBACK, OP_MEMFREE,
+       OP_MEMVAL };
 
 struct sim_copy3d {              /* a generic strided copy: depth × height rows of width */
 	uint64_t src, dst;       /* addresses (host or device, all resolved as host addresses) */
@@ -134,6 +135,7 @@ struct sim_op {
 		struct { void (*fn)(void *); void *data; } host;
 		struct { CUstreamCallback fn; void *data; } cb;
 		uint64_t free_dptr;      /* OP_MEMFREE (cuMemFreeAsync) */
+		struct { uint64_t addr, value; int size, wait; unsigned flags; } mv;   /* OP_MEMVAL */
 	} u;
 };
 

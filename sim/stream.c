@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
 pthread_cond_t g_done = PTHREAD_COND_INITIALIZER;
@@ -120,6 +121,39 @@ static void op_run(struct sim_stream *s, struct sim_op *op)
 	case OP_CALLBACK:
 		op->u.cb.fn((CUstream)s, ctx->sticky, op->u.cb.data);
 		break;
+	case OP_MEMVAL: {
+		/* cuStreamWriteValue / cuStreamWaitValue: the address was checked at enqueue */
+		void *p = (void *)(uintptr_t)op->u.mv.addr;
+		uint64_t want = op->u.mv.value;
+		sim_hook(op->u.mv.addr, (uint64_t)op->u.mv.size, !op->u.mv.wait);
+		if (!op->u.mv.wait) {
+			if (op->u.mv.size == 4)
+				__atomic_store_n((uint32_t *)p, (uint32_t)want, __ATOMIC_SEQ_CST);
+			else
+				__atomic_store_n((uint64_t *)p, want, __ATOMIC_SEQ_CST);
+			break;
+		}
+		for (;;) {     /* like a GPU, waits as long as it takes */
+			uint64_t v = op->u.mv.size == 4 ? __atomic_load_n((uint32_t *)p, __ATOMIC_SEQ_CST)
+			                                 : __atomic_load_n((uint64_t *)p, __ATOMIC_SEQ_CST);
+			int ok;
+			switch (op->u.mv.flags & 3) {
+			case CU_STREAM_WAIT_VALUE_GEQ:
+				ok = op->u.mv.size == 4 ? (int32_t)((uint32_t)v - (uint32_t)want) >= 0
+				                        : (int64_t)(v - want) >= 0;
+				break;
+			case CU_STREAM_WAIT_VALUE_EQ: ok = v == want; break;
+			case CU_STREAM_WAIT_VALUE_AND: ok = (v & want) != 0; break;
+			default:
+				ok = (~(v | want) & (op->u.mv.size == 4 ? 0xffffffffull : ~0ull)) != 0;
+				break;
+			}
+			if (ok)
+				break;
+			usleep(20);
+		}
+		break;
+	}
 	case OP_MEMFREE:
 		if (sim_mem_free(op->u.free_dptr, ALLOC_DEVICE))
 			sim_log("cuMemFreeAsync: 0x%llx was no longer allocated when the stream reached "

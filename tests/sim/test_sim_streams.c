@@ -236,6 +236,44 @@ static void hook(void *ctx, uint64_t p, uint64_t len, int write)
 	pthread_mutex_unlock(&h->m);
 }
 
+/* cuStreamWaitValue/WriteValue: one stream waits for a flag another stream writes. */
+static void t_memops(void)
+{
+	CUstream a, b;
+	CUdeviceptr flag, data;
+	CK(cuStreamCreate(&a, CU_STREAM_NON_BLOCKING));
+	CK(cuStreamCreate(&b, CU_STREAM_NON_BLOCKING));
+	CK(cuMemAlloc(&flag, 16));
+	CK(cuMemAlloc(&data, 4));
+	CK(cuMemsetD8(flag, 0, 16));
+	CK(cuMemsetD32(data, 0, 1));
+	CK(cuStreamWaitValue32(a, flag, 1, CU_STREAM_WAIT_VALUE_EQ));
+	CK(cuMemsetD32Async(data, 77, 1, a));
+	CK(cuStreamWaitValue64(a, flag + 8, 5, CU_STREAM_WAIT_VALUE_GEQ));
+	usleep(20000);
+	CK_RC(cuStreamQuery(a), CUDA_ERROR_NOT_READY);      /* still waiting for the flag */
+	gate_set(0);
+	CK(cuLaunchHostFunc(b, gate_wait, &G));
+	CK(cuStreamWriteValue32(b, flag, 1, 0));
+	CK(cuStreamWriteValue64(b, flag + 8, 9, CU_STREAM_WRITE_VALUE_NO_MEMORY_BARRIER));
+	usleep(10000);
+	CK_RC(cuStreamQuery(a), CUDA_ERROR_NOT_READY);
+	gate_set(1);
+	CK(cuStreamSynchronize(a));
+	unsigned v;
+	CK(cuMemcpyDtoH(&v, data, 4));
+	EXPECT(v == 77);
+	CK_RC(cuStreamWaitValue32(a, flag + 1, 1, 0), CUDA_ERROR_INVALID_VALUE);    /* misaligned */
+	CK_RC(cuStreamWriteValue32(a, 0x1000, 1, 0), CUDA_ERROR_INVALID_VALUE);     /* not memory */
+	int nor;
+	CK(cuDeviceGetAttribute(&nor, CU_DEVICE_ATTRIBUTE_CAN_USE_STREAM_WAIT_VALUE_NOR, 0));
+	EXPECT(nor == 1);
+	CK(cuStreamDestroy(a));
+	CK(cuStreamDestroy(b));
+	CK(cuMemFree(flag));
+	CK(cuMemFree(data));
+}
+
 int main(void)
 {
 	setenv("VGPU_SIM_MEM", "128M", 1);
@@ -257,6 +295,7 @@ int main(void)
 	CK(cuMemcpyHtoD(db, hb, sizeof(hb)));
 	t_async();
 	t_events_callbacks();
+	t_memops();
 
 	pthread_t t[4];
 	for (int i = 0; i < 4; i++)
