@@ -37,7 +37,7 @@
  */
 
 /* Limits of each fuzzed zone: small, so quota paths are reached and runs stay fast. */
-#define FZ_MEM_LIMIT   (64ull << 20)
+#define FZ_MEM_LIMIT   (128ull << 20)
 #define FZ_HANDLES     256u
 #define FZ_BULK_LIMIT  (16ull << 20)
 
@@ -52,6 +52,10 @@ struct vgpu_chan {                 /* the harness's stand-in for one ring endpoi
 };
 
 enum fz_cmd { FZ_NONE = 0, FZ_SERVE, FZ_CLOSE, FZ_QUIT };
+
+#define FZ_MAX_VALS   32
+#define FZ_MAX_ALIAS  256
+#define FZ_ALIAS_SPAN (16ull << 20)   /* a value up to this far above a recorded one is translated with it */
 
 struct fz_zone {
 	int idx;
@@ -68,6 +72,12 @@ struct fz_zone {
 	uint32_t len;
 	uint32_t seq;
 	int want_reply;                /* a synchronous request is being served */
+	/* value translation for recorded sessions (see FZ_REC_ALIAS) */
+	uint64_t last_vals[FZ_MAX_VALS];   /* uint64 values of the last reply, in order */
+	unsigned n_last;
+	struct { uint64_t from, to; } alias[FZ_MAX_ALIAS];
+	unsigned n_alias;
+	uint8_t xbuf[VGPU_MSG_MAX];        /* translated copy of the message */
 };
 
 static struct {
@@ -82,6 +92,15 @@ static struct {
 } g = { .active = -1 };
 
 #define FZ_CHUNK (64u << 10)
+
+/*
+ * VGPU_FUZZ_SABOTAGE=memory|ownership|reply: the harness itself breaks the property the
+ * named oracle guards (checks zone A's device accesses against zone B's allocations; adds
+ * a handle to the other zone's table during a message; truncates a reply by one byte), so
+ * fuzz/test_replay.sh can show that each oracle does fire. Never set while fuzzing.
+ */
+enum { SAB_NONE = 0, SAB_MEMORY, SAB_OWNERSHIP, SAB_REPLY };
+static int sabotage;
 
 static void fz_violation(const char *fmt, ...)
 {
@@ -106,8 +125,7 @@ static int rec_peek(int *zone)
 		return -1;
 	uint8_t ctl = g.in[g.off];
 	*zone = ctl & 1;
-	int k = (ctl >> 1) & 3;
-	return k == FZ_REC_MSG2 ? FZ_REC_MSG : k;
+	return (ctl >> 1) & 3;
 }
 
 /* Header fields of the record at g.off, zero-filled past the end; advances past the header. */
@@ -132,11 +150,17 @@ static const uint8_t *rec_body(uint32_t *len)
 
 /* ---- the reply oracle: a reply is exactly one msgpack array [CUresult, ...] ---- */
 
-/* Skip one msgpack object at p[*o..n); 0 or -1 when malformed/truncated/too deep. */
-static int mp_skip(const uint8_t *p, size_t n, size_t *o, int depth)
+/* Called with the offset of each uint64 (0xcf) value met by mp_walk. */
+typedef void (*mp_u64_fn)(void *ctx, size_t off);
+
+/* Skip one msgpack object at p[*o..n), calling fn (may be NULL) for each uint64 inside it
+ * (not inside bin/str payloads); 0 or -1 when malformed/truncated/too deep. */
+static int mp_walk(const uint8_t *p, size_t n, size_t *o, int depth, mp_u64_fn fn, void *ctx)
 {
 	if (depth > 64 || *o >= n)
 		return -1;
+	if (p[*o] == 0xcf && fn && *o + 9 <= n)
+		fn(ctx, *o);
 	uint8_t t = p[(*o)++];
 	uint64_t cnt = 0, len = 0;
 	size_t w;
@@ -173,15 +197,38 @@ bytes:
 	return 0;
 items:
 	for (uint64_t i = 0; i < cnt; i++)
-		if (mp_skip(p, n, o, depth + 1) < 0)
+		if (mp_walk(p, n, o, depth + 1, fn, ctx) < 0)
 			return -1;
 	return 0;
 }
 
-static void check_reply(const struct fz_zone *zz, uint16_t opcode, uint16_t flags, uint32_t seq,
+static uint64_t rd_be64(const uint8_t *p)
+{
+	uint64_t v = 0;
+	for (int i = 0; i < 8; i++)
+		v = v << 8 | p[i];
+	return v;
+}
+
+static void wr_be64(uint8_t *p, uint64_t v)
+{
+	for (int i = 7; i >= 0; i--, v >>= 8)
+		p[i] = (uint8_t)v;
+}
+
+struct vals { uint64_t *v; unsigned n, cap; const uint8_t *p; };
+static void collect_u64(void *ctx, size_t off)
+{
+	struct vals *vs = ctx;
+	if (vs->n < vs->cap)
+		vs->v[vs->n++] = rd_be64(vs->p + off + 1);
+}
+
+static void check_reply(struct fz_zone *zz, uint16_t opcode, uint16_t flags, uint32_t seq,
 			const uint8_t *p, uint32_t len)
 {
 	size_t o = 0;
+	struct vals vs = { zz->last_vals, 0, FZ_MAX_VALS, p };
 	FZ_CHECK(zz->want_reply, "zone %d: a reply (opcode %u) for an asynchronous request", zz->idx, opcode);
 	FZ_CHECK(flags & VGPU_MSG_F_REPLY, "zone %d: a message without F_REPLY", zz->idx);
 	FZ_CHECK(opcode == zz->hdr.opcode && seq == zz->hdr.seq,
@@ -200,9 +247,64 @@ static void check_reply(const struct fz_zone *zz, uint16_t opcode, uint16_t flag
 		 zz->idx, opcode, len, len ? p[0] : 0);
 	FZ_CHECK(p[at] <= 0x7f || p[at] == 0xcc || p[at] == 0xcd || p[at] == 0xce,
 		 "zone %d opcode %u: reply's result is not an unsigned integer (0x%02x)", zz->idx, opcode, p[at]);
-	FZ_CHECK(mp_skip(p, len, &o, 0) == 0 && o == len,
+	FZ_CHECK(mp_walk(p, len, &o, 0, collect_u64, &vs) == 0 && o == len,
 		 "zone %d opcode %u: reply of %u bytes is not exactly one well-formed msgpack object (%zu used)",
 		 zz->idx, opcode, len, o);
+	zz->n_last = vs.n;
+}
+
+/* ---- recorded sessions: translating the values the recording proxy handed out ---- */
+
+/*
+ * A trace holds the handle ids and device pointers the RECORDING proxy handed out; here
+ * they differ (per-zone random handle keys, another arena address). An ALIAS record (the
+ * recorded reply) pairs each uint64 of that reply with the uint64 at the same place in the
+ * reply this harness just produced, and later requests of the zone get every uint64 v with
+ * a pair from <= v < from + FZ_ALIAS_SPAN rewritten to to + (v - from) (pointer arithmetic
+ * inside an allocation keeps working). Values the fuzzer invents are left alone unless they
+ * fall in such a span. A fuzzing aid only: the proxy sees ordinary messages either way.
+ */
+static void alias_add(struct fz_zone *zz, const uint8_t *rec, uint32_t len)
+{
+	uint64_t traced[FZ_MAX_VALS];
+	struct vals vs = { traced, 0, FZ_MAX_VALS, rec };
+	size_t o = 0;
+	mp_walk(rec, len, &o, 0, collect_u64, &vs);
+	for (unsigned i = 0; i < vs.n && i < zz->n_last; i++) {
+		if (traced[i] == zz->last_vals[i])
+			continue;
+		unsigned k = zz->n_alias < FZ_MAX_ALIAS ? zz->n_alias++ : (unsigned)(traced[i] % FZ_MAX_ALIAS);
+		zz->alias[k].from = traced[i];
+		zz->alias[k].to = zz->last_vals[i];
+	}
+	zz->n_last = 0;
+}
+
+static void translate_u64(void *ctx, size_t off)
+{
+	struct fz_zone *zz = ctx;
+	uint64_t v = rd_be64(zz->xbuf + off + 1), best = 0, to = 0;
+	int found = 0;
+	for (unsigned i = 0; i < zz->n_alias; i++)
+		if (zz->alias[i].from <= v && v - zz->alias[i].from < FZ_ALIAS_SPAN &&
+		    (!found || zz->alias[i].from > best)) {
+			best = zz->alias[i].from;
+			to = zz->alias[i].to;
+			found = 1;
+		}
+	if (found)
+		wr_be64(zz->xbuf + off + 1, to + (v - best));
+}
+
+/* The zone's message with recorded values translated (a private copy), or as it is. */
+static const uint8_t *alias_apply(struct fz_zone *zz, const uint8_t *msg, uint32_t len)
+{
+	size_t o = 0;
+	if (!zz->n_alias || len > sizeof(zz->xbuf))
+		return msg;
+	memcpy(zz->xbuf, msg, len);
+	mp_walk(zz->xbuf, len, &o, 0, translate_u64, zz);
+	return zz->xbuf;
 }
 
 /* ---- the channel stand-in (the API of runtime/chan.h that the proxy's call path uses) ---- */
@@ -263,7 +365,11 @@ int vgpu_chan_send(struct vgpu_chan *c, uint16_t opcode, uint16_t flags, uint32_
 		return -EPIPE;
 	if (len > VGPU_MSG_MAX)
 		return -EMSGSIZE;
-	check_reply(chan_zone(c), opcode, flags, seq, payload, len);
+	if (sabotage == SAB_OWNERSHIP) {
+		uint64_t id;   /* a message of this zone changes the other zone's table */
+		vgpu_zone_handle_new(&g.z[!c->zone].zone, VGPU_H_EVENT, (void *)(uintptr_t)0x1000, &id);
+	}
+	check_reply(chan_zone(c), opcode, flags, seq, payload, sabotage == SAB_REPLY && len ? len - 1 : len);
 	chan_zone(c)->want_reply = 0;   /* exactly one reply per request */
 	return 0;
 }
@@ -486,7 +592,7 @@ static void mem_hook(void *ctx, uint64_t p, uint64_t len, int write)
 	int z = atomic_load(&g.active);
 	if (z < 0)
 		return;   /* teardown of the harness itself */
-	struct vgpu_zone *zn = &g.z[z].zone;
+	struct vgpu_zone *zn = &g.z[sabotage == SAB_MEMORY ? !z : z].zone;
 	pthread_mutex_lock(&zn->lock);
 	int rc = vgpu_allocmap_check(&zn->amap, p, len, NULL);
 	pthread_mutex_unlock(&zn->lock);
@@ -521,6 +627,7 @@ static const uint16_t known_bug_ops[] = {
 	VGPU_OP_cuDevicePrimaryCtxReset_v2, VGPU_OP_cuDevicePrimaryCtxReset,
 };
 static int all_ops;
+
 
 static int op_held_back(uint16_t op)
 {
@@ -601,6 +708,8 @@ static void zones_init(void)
 			abort();
 		g.z[i].seq = 0;
 		g.z[i].chan_no = 0;
+		g.z[i].n_alias = 0;
+		g.z[i].n_last = 0;
 	}
 }
 
@@ -612,6 +721,15 @@ int fz_setup(void)
 	if (g.ready)
 		return 0;
 	all_ops = getenv("VGPU_FUZZ_ALL_OPS") && atoi(getenv("VGPU_FUZZ_ALL_OPS"));
+	const char *sab = getenv("VGPU_FUZZ_SABOTAGE");
+	if (sab && *sab) {
+		sabotage = !strcmp(sab, "memory") ? SAB_MEMORY : !strcmp(sab, "ownership") ? SAB_OWNERSHIP :
+			   !strcmp(sab, "reply") ? SAB_REPLY : -1;
+		if (sabotage < 0) {
+			fprintf(stderr, "vgpu-fuzz: VGPU_FUZZ_SABOTAGE=%s: expected memory, ownership or reply\n", sab);
+			return -EINVAL;
+		}
+	}
 	vgpu_log_set_level(getenv("VGPU_FUZZ_LOG") ? vgpu_log_parse_level(getenv("VGPU_FUZZ_LOG")) : -1);
 	setenv("VGPU_SIM_QUIET", "1", 0);
 	setenv("VGPU_SIM_MEM", "256M", 0);
@@ -667,6 +785,14 @@ void fz_run_one(const uint8_t *data, size_t len)
 			rec_body(&n);
 			continue;
 		}
+		if (k == FZ_REC_ALIAS) {
+			uint8_t h[FZ_BULK_HDR];
+			rec_header(h, sizeof(h));
+			uint32_t n = rd_u32(h + 1);
+			const uint8_t *rec = rec_body(&n);
+			alias_add(zz, rec, n);
+			continue;
+		}
 		if (k == FZ_REC_CLOSE) {
 			g.off++;
 			if (zz->serving)
@@ -678,7 +804,7 @@ void fz_run_one(const uint8_t *data, size_t len)
 		zz->hdr.opcode = rd_u16(h + 1);
 		zz->hdr.flags = rd_u16(h + 3) & (uint16_t)~VGPU_MSG_F_REPLY;   /* the ring refuses F_REPLY from a client */
 		zz->len = rd_u32(h + 5);
-		zz->payload = rec_body(&zz->len);
+		zz->payload = alias_apply(zz, rec_body(&zz->len), zz->len);
 		if (op_held_back(zz->hdr.opcode))
 			continue;
 		zz->hdr.len = zz->len;

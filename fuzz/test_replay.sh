@@ -32,6 +32,17 @@ for f in fuzz/corpus-ring/* fuzz/regress-ring/*; do
 		failed=$((failed + 1))
 	fi
 done
+# The oracles can fire: with the harness breaking each property on purpose
+# (VGPU_FUZZ_SABOTAGE), a seed that exercises it must abort with the oracle's message.
+for sab in memory:fuzz/corpus/memory-0064 ownership:fuzz/corpus/device-all reply:fuzz/corpus/device-all; do
+	n=$((n + 1))
+	out=$(VGPU_FUZZ_SABOTAGE=${sab%%:*} "$bin" "${sab#*:}" 2>&1)
+	rc=$?
+	if [ $rc -eq 0 ] || ! echo "$out" | grep -q "ORACLE VIOLATED"; then
+		echo "FAIL: the ${sab%%:*} oracle did not fire on ${sab#*:} with VGPU_FUZZ_SABOTAGE=${sab%%:*} (exit $rc)"
+		failed=$((failed + 1))
+	fi
+done
 if [ $n -eq 0 ]; then
 	echo "FAIL: no input found in fuzz/corpus or fuzz/regress"; exit 1
 fi

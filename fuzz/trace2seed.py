@@ -4,7 +4,8 @@
 """usage: fuzz/trace2seed.py [--max-bulk N] [--split N] OUT_DIR TRACE...
 
 Each trace becomes one or more seeds: requests become MSG records (zone 0; a trace's second
-channel becomes zone 1, so multi-threaded programs give two-zone scripts), bulk inputs BULK
+channel becomes zone 1, so multi-threaded programs give two-zone scripts), replies carrying
+ids or pointers ALIAS records (the harness translates recorded values), bulk inputs BULK
 records cut to --max-bulk bytes (default 4096: the declared length stays in the request, so a
 longer transfer ends as 'client gone mid-transfer'; big copies are shrunk in the request
 instead when they fit, see below). --split N also writes seeds of the first N, 2N, ...
@@ -47,6 +48,9 @@ def script(recs, max_bulk):
                 if full <= max_bulk:
                     b = body + bytes(full - len(body))
             out += struct.pack("<BI", zone | 1 << 1, len(b)) + b
+        elif kind == 3 and b"\xcf" in body:
+            # the recorded reply: lets the harness translate this proxy's ids and pointers
+            out += struct.pack("<BI", zone | 3 << 1, len(body)) + body
 
 
 def main(argv):

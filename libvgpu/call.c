@@ -86,6 +86,8 @@ CUresult vgpu_call_on(struct vgpu_conn *c, const struct vgpu_call_desc *d, void 
 		c->broken = 1;
 		return CUDA_ERROR_DEVICE_UNAVAILABLE;
 	}
+	if (__builtin_expect(vgpu_trace_enabled, 0))
+		vgpu_trace_reply(c, d->opcode, c->seq, c->rbuf, (uint32_t)rc);
 	if (vgpu_decode_reply(d, argv, c->rbuf, (uint32_t)rc, &res, &bulk) < 0) {
 		vgpu_client_log(0, "%s: malformed reply from vgpu-proxy (%d bytes)", d->name, rc);
 		c->broken = 1;

@@ -2,6 +2,9 @@
 /* trace.c — VGPU_TRACE=FILE: records every request and bulk input this process sends to vgpu-proxy. */
 #include "trace.h"
 
+/* The flags recorded with a reply (VGPU_MSG_F_REPLY, session.h). */
+#define VGPU_MSG_F_REPLY_TRACE 0x0002u
+
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -81,4 +84,9 @@ void vgpu_trace_bulk(const void *key, uint16_t opcode, uint32_t seq, const void 
 	uint32_t full = n > UINT32_MAX ? UINT32_MAX : (uint32_t)n;
 	trace_write(VGPU_TRACE_BULK, key, opcode, 0, seq, data, n > VGPU_TRACE_BULK_MAX ? VGPU_TRACE_BULK_MAX : (uint32_t)n,
 		    full);
+}
+
+void vgpu_trace_reply(const void *key, uint16_t opcode, uint32_t seq, const void *payload, uint32_t len)
+{
+	trace_write(VGPU_TRACE_REPLY, key, opcode, VGPU_MSG_F_REPLY_TRACE, seq, payload, len, len);
 }
