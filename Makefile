@@ -35,6 +35,7 @@ BENCHES :=
 .PHONY: all deps demo test check regen bench bench-run fuzz clean
 .DEFAULT_GOAL := all
 
+include runtime/tables.mk
 include runtime/module.mk
 include codegen/module.mk
 include sim/module.mk

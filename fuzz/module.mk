@@ -44,7 +44,7 @@ $(FZ_AFL_DIR)/vgpu-fuzz-cmplog: $(FZ_AFL_DEPS) | $(FZ_AFL_DIR)/libcudasim.so
 # and no coverage instrumentation (the target is the proxy, not the test double).
 # (Same sources, include paths and libraries as sim/module.mk's own build.)
 $(FZ_AFL_DIR)/libcudasim.so: $(SIM_SRCS) runtime/modimage.c sim/libcudasim.map $(wildcard sim/*.h) \
-		$(if $(filter sim/procaddr.c,$(SIM_SRCS)),$(B)/sim/procaddr_table.h)
+		$(PROCADDR_TABLE) $(CUERR_TABLE)
 	@mkdir -p $(dir $@)
 	gcc -D_GNU_SOURCE -Iruntime -I$(B)/sim -I$(B)/gen -I$(CUDA_HOME)/include -std=gnu11 -g -O2 -fPIC -pthread \
 	  -shared -o $@ $(SIM_SRCS) runtime/modimage.c -Wl,--version-script=sim/libcudasim.map \

@@ -4,13 +4,16 @@
 
 #include "procaddr.h"
 
+/* An address inside this library (a function's address may be the executable's PLT stub). */
+static const char libvgpu_anchor;
+
 CUresult CUDAAPI cuGetProcAddress_v2(const char *symbol, void **pfn, int cudaVersion, cuuint64_t flags,
 				     CUdriverProcAddressQueryResult *symbolStatus)
 {
-	return vgpu_procaddr_lookup((const void *)&cuGetProcAddress_v2, symbol, pfn, cudaVersion, flags, symbolStatus);
+	return vgpu_procaddr_lookup(&libvgpu_anchor, symbol, pfn, cudaVersion, flags, symbolStatus);
 }
 
 CUresult CUDAAPI cuGetProcAddress(const char *symbol, void **pfn, int cudaVersion, cuuint64_t flags)
 {
-	return vgpu_procaddr_lookup((const void *)&cuGetProcAddress_v2, symbol, pfn, cudaVersion, flags, NULL);
+	return vgpu_procaddr_lookup(&libvgpu_anchor, symbol, pfn, cudaVersion, flags, NULL);
 }

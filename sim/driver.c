@@ -696,34 +696,4 @@ CUresult cuDevicePrimaryCtxSetFlags(CUdevice dev, unsigned int flags)
 	return CUDA_SUCCESS;
 }
 
-/* ---- errors ---- */
-
-static const struct { CUresult code; const char *name, *text; } errs[] = {
-#include "cuerr_names.h"
-};
-
-CUresult cuGetErrorString(CUresult error, const char **pStr)
-{
-	if (!pStr)
-		return CUDA_ERROR_INVALID_VALUE;
-	for (size_t i = 0; i < sizeof(errs) / sizeof(errs[0]); i++)
-		if (errs[i].code == error) {
-			*pStr = errs[i].text;
-			return CUDA_SUCCESS;
-		}
-	*pStr = NULL;
-	return CUDA_ERROR_INVALID_VALUE;
-}
-
-CUresult cuGetErrorName(CUresult error, const char **pStr)
-{
-	if (!pStr)
-		return CUDA_ERROR_INVALID_VALUE;
-	for (size_t i = 0; i < sizeof(errs) / sizeof(errs[0]); i++)
-		if (errs[i].code == error) {
-			*pStr = errs[i].name;
-			return CUDA_SUCCESS;
-		}
-	*pStr = NULL;
-	return CUDA_ERROR_INVALID_VALUE;
-}
+/* ---- errors: cuGetErrorString/cuGetErrorName are runtime/cuerr_api.c ---- */

@@ -5,19 +5,10 @@
 
 SIM_SRCS := sim/driver.c sim/mem.c sim/stream.c sim/exec.c sim/api_mem.c sim/api_stream.c sim/ptds.c \
             sim/module.c sim/ptx_parse.c sim/ptx_exec.c sim/fround.c sim/procaddr.c \
-            sim/api_extra.c sim/shell.c
+            sim/api_extra.c sim/shell.c runtime/procaddr.c runtime/cuerr.c runtime/cuerr_api.c
 SIM_OBJS := $(SIM_SRCS:%.c=$(B)/%.o) $(B)/runtime/modimage.o
 SIM_LIB  := $(B)/sim/libcudasim.so
 SIM_LIBS := -lzstd -llz4 -lm -ldl
-
-# cuGetProcAddress's table: every PFN_<name>_v<version>[_ptds|_ptsz] of cudaTypedefs.h.
-$(B)/sim/procaddr_table.h: $(CUDA_HOME)/include/cudaTypedefs.h sim/procaddr.awk
-	@mkdir -p $(dir $@)
-	grep -o 'PFN_cu[A-Za-z0-9]*_v[0-9]*\(_pt[sd][sz]\)\?)' $< | tr -d ')' | sort -u | \
-	  sed -E 's/^PFN_(cu[A-Za-z0-9]*)_v([0-9]+)(_(pt[sd][sz]))?$$/\1 \2 \4/' | \
-	  awk -f sim/procaddr.awk | sort > $@.tmp && mv $@.tmp $@
-$(B)/sim/procaddr.o: $(B)/sim/procaddr_table.h
-$(B)/sim/procaddr.o: CPPFLAGS += -I$(B)/sim
 
 # Only the interpreter loop benefits from more optimisation than the default; the directed
 # rounding helpers must not have their operations moved across rounding-mode changes.

@@ -1,7 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* local.c — driver calls libvgpu answers inside the zone, without asking the proxy. */
-#include "client.h"
-
+/* cuerr_api.c — cuGetErrorString and cuGetErrorName, answered locally by libvgpu and the simulator alike. */
 #include "cuerr.h"
 
 CUresult CUDAAPI cuGetErrorString(CUresult error, const char **pStr)
