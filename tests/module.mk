@@ -45,4 +45,4 @@ test-gpu:
 DEMO_APP := $(B)/tests/demo/zone_app
 $(DEMO_APP): $(B)/tests/demo/zone_app.o $(LIBVGPU)
 	$(CC) $(LDFLAGS) -o $@ $< -L$(B)/libvgpu -lcuda
-ALL += $(DEMO_APP)
+ALL += $(DEMO_APP) $(E2E_KERNELS)
