@@ -85,6 +85,7 @@ static struct {
 	struct fz_zone z[FZ_ZONES];
 	sem_t main_go;                 /* zone thread -> main: done with the message / channel closed */
 	_Atomic int active;            /* zone whose call is running (memory oracle), -1 none */
+	_Atomic int kernel_msg;        /* that call launches a kernel (memory oracle: see mem_hook) */
 	const uint8_t *in;             /* the script */
 	size_t in_len, off;
 	uint8_t *scratch;              /* bulk output chunks are written here, then dropped */
@@ -504,10 +505,18 @@ static void *zone_thread(void *arg)
 	return NULL;
 }
 
+static int is_launch(uint16_t op)
+{
+	return op == VGPU_OP_cuLaunchKernel || op == VGPU_OP_cuLaunchKernel_ptsz || op == VGPU_OP_cuLaunchKernelEx ||
+	       op == VGPU_OP_cuLaunchKernelEx_ptsz || op == VGPU_OP_cuLaunchCooperativeKernel ||
+	       op == VGPU_OP_cuLaunchCooperativeKernel_ptsz;
+}
+
 /* Give zone z the turn with command cmd and wait until it hands it back. */
 static void zone_turn(struct fz_zone *zz, enum fz_cmd cmd)
 {
 	zz->cmd = cmd;
+	atomic_store(&g.kernel_msg, cmd == FZ_SERVE && is_launch(zz->hdr.opcode));
 	atomic_store(&g.active, zz->idx);
 	sem_post(&zz->go);
 	while (sem_wait(&g.main_go) < 0 && errno == EINTR)
@@ -585,13 +594,21 @@ static void check_after_message(int z, uint64_t other_before)
 	fz_htab_walk(&me->zone.htab, check_foreign, &x);
 }
 
-/* The simulator reports every device range it reads or writes for an API call. */
+/*
+ * The simulator reports every device range it reads or writes for an API call (kernels:
+ * each global access it is about to attempt, before it checks the address). Kernel
+ * accesses are not checked: pointers inside kernel parameters are not the proxy's to check
+ * (isolation there comes from each zone's own context and worker process), and with both
+ * zones in one simulator here a kernel could reach the other zone's allocations in a way
+ * the proxy cannot. Every other access (copies, memsets) was range-checked by the proxy and
+ * must lie inside one of the calling zone's allocations.
+ */
 static void mem_hook(void *ctx, uint64_t p, uint64_t len, int write)
 {
 	(void)ctx;
 	int z = atomic_load(&g.active);
-	if (z < 0)
-		return;   /* teardown of the harness itself */
+	if (z < 0 || atomic_load(&g.kernel_msg))
+		return;   /* teardown of the harness itself, or a kernel (above) */
 	struct vgpu_zone *zn = &g.z[sabotage == SAB_MEMORY ? !z : z].zone;
 	pthread_mutex_lock(&zn->lock);
 	int rc = vgpu_allocmap_check(&zn->amap, p, len, NULL);

@@ -34,7 +34,7 @@ for f in fuzz/corpus-ring/* fuzz/regress-ring/*; do
 done
 # The oracles can fire: with the harness breaking each property on purpose
 # (VGPU_FUZZ_SABOTAGE), a seed that exercises it must abort with the oracle's message.
-for sab in memory:fuzz/corpus/memory-0064 ownership:fuzz/corpus/device-all reply:fuzz/corpus/device-all; do
+for sab in memory:fuzz/corpus/memory-0064 ownership:fuzz/corpus/memory-0064 reply:fuzz/corpus/memory-0064; do
 	n=$((n + 1))
 	out=$(VGPU_FUZZ_SABOTAGE=${sab%%:*} "$bin" "${sab#*:}" 2>&1)
 	rc=$?

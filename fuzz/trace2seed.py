@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: MIT
 # trace2seed.py — turns VGPU_TRACE files (docs/TRACE.md) into vgpu-fuzz session scripts (fuzz/harness.h).
-"""usage: fuzz/trace2seed.py [--max-bulk N] [--split N] OUT_DIR TRACE...
+"""usage: fuzz/trace2seed.py [--max-bulk N] [--drop-bulk-over N] [--split N] OUT_DIR TRACE...
 
 Each trace becomes one or more seeds: requests become MSG records (zone 0; a trace's second
 channel becomes zone 1, so multi-threaded programs give two-zone scripts), replies carrying
@@ -9,7 +9,9 @@ ids or pointers ALIAS records (the harness translates recorded values), bulk inp
 records cut to --max-bulk bytes (default 4096: the declared length stays in the request, so a
 longer transfer ends as 'client gone mid-transfer'; big copies are shrunk in the request
 instead when they fit, see below). --split N also writes seeds of the first N, 2N, ...
-messages (shorter seeds run faster). Prints one line per seed written."""
+messages (shorter seeds run faster). --drop-bulk-over N leaves out every request whose bulk
+input is larger than N bytes (with its bulk bytes and reply), e.g. a second, large module
+image, so the rest of the session stays small. Prints one line per seed written."""
 import os
 import struct
 import sys
@@ -33,6 +35,12 @@ def read_trace(path):
     return recs
 
 
+def drop_big(recs, limit):
+    """Drops each request whose bulk input exceeds limit bytes, with its bulk and reply."""
+    drop = {(r[1], r[4]) for r in recs if r[0] == 2 and r[6] > limit}
+    return [r for r in recs if (r[1], r[4]) not in drop]
+
+
 def script(recs, max_bulk):
     chans, out, nmsg = {}, bytearray(), 0
     for kind, chan, op, flags, seq, body, full in recs:
@@ -54,7 +62,7 @@ def script(recs, max_bulk):
 
 
 def main(argv):
-    max_bulk, split = 4096, 0
+    max_bulk, split, drop = 4096, 0, None
     args = argv[1:]
     if not args or args[0] in ("-h", "--help"):
         print(__doc__)
@@ -62,6 +70,8 @@ def main(argv):
     while args and args[0].startswith("--"):
         if args[0] == "--max-bulk":
             max_bulk = int(args[1]); args = args[2:]
+        elif args[0] == "--drop-bulk-over":
+            drop = int(args[1]); args = args[2:]
         elif args[0] == "--split":
             split = int(args[1]); args = args[2:]
         else:
@@ -73,7 +83,10 @@ def main(argv):
     for t in traces:
         name = os.path.splitext(os.path.basename(t))[0]
         last = None
-        for n, s in script(read_trace(t), max_bulk):
+        recs = read_trace(t)
+        if drop is not None:
+            recs = drop_big(recs, drop)
+        for n, s in script(recs, max_bulk):
             last = (n, s)
             if split and n % split == 0:
                 p = os.path.join(outdir, f"{name}-{n:04d}")
