@@ -409,7 +409,7 @@ int main(int argc, char **argv)
 	double cl, sock, spin, block, rate, srate, mc, bulk;
 	size_t buf = 64u << 20;
 	uint8_t *src, *dst;
-	char cpu[128], report[4096];
+	char cpu[128], report[4096], load[64];
 	struct utsname un;
 	FILE *f;
 
@@ -436,6 +436,12 @@ int main(int argc, char **argv)
 	memset(dst, 0xa5, buf);
 	cpu_model(cpu, sizeof(cpu));
 	uname(&un);
+	f = fopen("/proc/loadavg", "r");
+	if (!f || !fgets(load, sizeof(load), f))
+		snprintf(load, sizeof(load), "unknown");
+	load[strcspn(load, " ")] = 0;
+	if (f)
+		fclose(f);
 
 	/* Best of `reps` for every figure, ring and baselines alike: the machine is shared, and
 	 * the best run is the one least disturbed by other work. */
@@ -480,7 +486,8 @@ int main(int argc, char **argv)
 			"(64 KiB message rings, 4 MiB bulk areas), default spin %u ns. Each figure is the\n"
 			"best of %d repetitions (ring and baselines alike): the machine is shared with\n"
 			"other work, and single runs vary by 2x or more.\n\n"
-			"- CPU: %s, %ld online CPUs, kernel %s\n\n%s\n"
+			"- CPU: %s, %ld online CPUs, kernel %s\n"
+			"- 1-minute load average when the run started: %s (other work shares the machine)\n\n%s\n"
 			"Round trips: client `send` + `flush` + `recv`, server `recv` + `send` + `flush`.\n"
 			"Blocking: spin 0 on both sides, so every message is a futex wake + wait.\n"
 			"Bulk: the writer copies from a 64 MiB buffer into the ring while the reader copies\n"
@@ -491,7 +498,7 @@ int main(int argc, char **argv)
 			"latency and message rate move with it (0.2 vs 0.9 us, 16 vs 4 M msg/s), the ratio\n"
 			"to the ping-pong stays about 2-2.7x. Re-run `make bench` to see which one you got.\n",
 			VGPU_CHAN_DEFAULT_SPIN_NS, reps, cpu,
-			sysconf(_SC_NPROCESSORS_ONLN), un.release, report);
+			sysconf(_SC_NPROCESSORS_ONLN), un.release, load, report);
 		fclose(f);
 		printf("wrote %s\n", out);
 	}
