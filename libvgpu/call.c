@@ -70,8 +70,13 @@ CUresult vgpu_call_on(struct vgpu_conn *c, const struct vgpu_call_desc *d, void 
 			vgpu_trace_bulk(c, d->opcode, c->seq, bulk.seg[i].ptr, bulk.seg[i].len);
 	}
 	if (flags & VGPU_MSG_F_ASYNC) {
-		/* Posted: batched with later messages; the next blocking call or flush wakes the proxy. */
-		return CUDA_SUCCESS;
+		/*
+		 * Posted. The proxy must start on it now (the application may compute for a long
+		 * time before its next CUDA call), but a busy proxy is not signalled per message:
+		 * flush wakes it only when it said it is going to sleep (notify suppression).
+		 */
+		rc = vgpu_chan_flush(c->chan);
+		return rc < 0 ? conn_fail(c, "posting a request", rc) : CUDA_SUCCESS;
 	}
 
 	for (;;) {
