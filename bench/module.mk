@@ -15,3 +15,11 @@ $(B)/bench/zone.sh: $(B)/bench/zone_app bench/zone.sh
 	printf '#!/bin/sh\nexec bench/zone.sh "$$@"\n' > $@ && chmod +x $@
 ALL     += $(B)/bench/zone_app
 BENCHES += $(B)/bench/zone.sh
+
+# The end-to-end benchmark against the real driver, for machines with an NVIDIA GPU.
+.PHONY: bench-gpu
+bench-gpu:
+	@if ! nvidia-smi -L >/dev/null 2>&1; then \
+	  echo "bench-gpu: skipped: no NVIDIA GPU here (nvidia-smi -L fails)"; exit 0; fi; \
+	$(MAKE) --no-print-directory B=build/rel all build/rel/bench/zone.sh && \
+	VGPU_E2E_BACKEND=cuda VGPU_BUILD=build/rel bench/zone.sh --no-write
