@@ -19,7 +19,7 @@
  *   FZ_REC_ALIAS (3):        u32 len, then the reply a recording proxy gave to the zone's last
  *                request: its uint64 values (handle ids, device pointers) are paired with those
  *                of the reply served here, and later requests of the zone are translated
- *                (fuzz/harness.c, alias_add), so recorded sessions stay meaningful.
+ *                (fuzz/alias.c), so recorded sessions stay meaningful.
  * Bits 3-7 are ignored. Each zone's messages are served by its own channel thread, as in
  * the proxy; the script decides the interleaving exactly (one message at a time).
  */

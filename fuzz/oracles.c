@@ -1,0 +1,172 @@
+/* SPDX-License-Identifier: MIT */
+/* oracles.c — the isolation oracles of the decoder/dispatch fuzz target (docs/SECURITY.md lists what each guards). */
+/* vgpu_dispatch.h names the driver's _v2 entry points itself: keep cuda.h's renaming macros off. */
+#define __CUDA_API_VERSION_INTERNAL 1
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "fz.h"
+#include "htab_peek.h"
+#include "session.h"
+#include "vgpu_dispatch.h"
+
+int fz_sabotage;
+
+void fz_violation(const char *fmt, ...)
+{
+	va_list ap;
+	fputs("vgpu-fuzz: ISOLATION ORACLE VIOLATED: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	abort();
+}
+
+/* ---- the reply oracle: a reply is exactly one msgpack array [CUresult, ...] ---- */
+
+struct vals { uint64_t *v; unsigned n, cap; const uint8_t *p; };
+static void collect_u64(void *ctx, size_t off)
+{
+	struct vals *vs = ctx;
+	if (vs->n < vs->cap)
+		vs->v[vs->n++] = fz_rd_be64(vs->p + off + 1);
+}
+
+void fz_check_reply(struct fz_zone *zz, uint16_t opcode, uint16_t flags, uint32_t seq,
+			const uint8_t *p, uint32_t len)
+{
+	size_t o = 0;
+	struct vals vs = { zz->last_vals, 0, FZ_MAX_VALS, p };
+	FZ_CHECK(zz->want_reply, "zone %d: a reply (opcode %u) for an asynchronous request", zz->idx, opcode);
+	FZ_CHECK(flags & VGPU_MSG_F_REPLY, "zone %d: a message without F_REPLY", zz->idx);
+	FZ_CHECK(opcode == zz->hdr.opcode && seq == zz->hdr.seq,
+		 "zone %d: reply opcode %u seq %u answers request opcode %u seq %u", zz->idx, opcode, seq,
+		 zz->hdr.opcode, zz->hdr.seq);
+	/* The array header: fixarray, array16 or array32 (a call with 15+ parameters). */
+	size_t at = 1;
+	uint32_t cnt = 0;
+	if (len >= 1 && (p[0] & 0xf0) == 0x90)
+		cnt = p[0] & 0x0f;
+	else if (len >= 3 && p[0] == 0xdc)
+		cnt = (uint32_t)p[1] << 8 | p[2], at = 3;
+	else if (len >= 5 && p[0] == 0xdd)
+		cnt = (uint32_t)p[1] << 24 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 8 | p[4], at = 5;
+	FZ_CHECK(cnt >= 1 && at < len, "zone %d opcode %u: reply is not a non-empty msgpack array (len %u, first byte 0x%02x)",
+		 zz->idx, opcode, len, len ? p[0] : 0);
+	FZ_CHECK(p[at] <= 0x7f || p[at] == 0xcc || p[at] == 0xcd || p[at] == 0xce,
+		 "zone %d opcode %u: reply's result is not an unsigned integer (0x%02x)", zz->idx, opcode, p[at]);
+	FZ_CHECK(fz_mp_walk(p, len, &o, 0, collect_u64, &vs) == 0 && o == len,
+		 "zone %d opcode %u: reply of %u bytes is not exactly one well-formed msgpack object (%zu used)",
+		 zz->idx, opcode, len, o);
+	zz->n_last = vs.n;
+}
+
+/* ---- ownership, quota, memory, dispatch ---- */
+
+
+uint64_t fz_zone_digest(struct vgpu_zone *z)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+	pthread_mutex_lock(&z->lock);
+	h = fz_htab_digest(&z->htab, h);
+	h = fz_fnv(h, &z->amap.n, sizeof(z->amap.n));
+	h = fz_fnv(h, &z->amap.bytes, sizeof(z->amap.bytes));
+	if (z->amap.v)
+		h = fz_fnv(h, z->amap.v, (size_t)z->amap.n * sizeof(*z->amap.v));
+	h = fz_fnv(h, &z->mem, sizeof(z->mem));
+	pthread_mutex_unlock(&z->lock);
+	return h;
+}
+
+struct xcheck { const struct vgpu_htab *other; int zone; unsigned type; void *real; int found; };
+
+static void find_real(void *ctx, unsigned type, void *real)
+{
+	struct xcheck *x = ctx;
+	if (type == x->type && real == x->real)
+		x->found = 1;
+}
+
+static void check_foreign(void *ctx, unsigned type, void *real)
+{
+	struct xcheck *x = ctx;
+	/*
+	 * Contexts are exempt: both zones run in ONE simulator here, so both legitimately hold
+	 * the device's primary context; in the proxy each zone's worker process has its own.
+	 */
+	if (type == VGPU_H_CONTEXT)
+		return;
+	x->type = type;
+	x->real = real;
+	x->found = 0;
+	fz_htab_walk(x->other, find_real, x);
+	FZ_CHECK(!x->found, "zone %d's table maps a type-%u object (%p) that zone %d's table maps too",
+		 x->zone, type, real, !x->zone);
+}
+
+static void check_zone_counters(struct fz_zone *zz)
+{
+	struct vgpu_zone *z = &zz->zone;
+	pthread_mutex_lock(&z->lock);
+	FZ_CHECK(z->htab.live <= z->htab.limit, "zone %d holds %u handles over its quota %u", zz->idx,
+		 z->htab.live, z->htab.limit);
+	FZ_CHECK(z->mem.used == z->amap.bytes,
+		 "zone %d: device-memory counter %llu differs from its allocation map's %llu bytes between calls",
+		 zz->idx, (unsigned long long)z->mem.used, (unsigned long long)z->amap.bytes);
+	FZ_CHECK(atomic_load((_Atomic uint64_t *)&z->bulk_used) == 0,
+		 "zone %d: %llu in-flight bulk bytes still reserved between calls", zz->idx,
+		 (unsigned long long)z->bulk_used);
+	pthread_mutex_unlock(&z->lock);
+}
+
+/* After a message of zone z: the other zone's state is untouched, no object is in both tables. */
+void fz_check_after_message(int z, uint64_t other_before)
+{
+	struct fz_zone *me = &fz.z[z], *other = &fz.z[!z];
+	FZ_CHECK(fz_zone_digest(&other->zone) == other_before,
+		 "a message of zone %d (opcode %u) changed zone %d's handle table or allocation map", z,
+		 me->hdr.opcode, !z);
+	check_zone_counters(me);
+	struct xcheck x = { .other = &other->zone.htab, .zone = z };
+	fz_htab_walk(&me->zone.htab, check_foreign, &x);
+}
+
+/*
+ * The simulator reports every device range it reads or writes for an API call (kernels:
+ * each global access it is about to attempt, before it checks the address). Kernel
+ * accesses are not checked: pointers inside kernel parameters are not the proxy's to check
+ * (isolation there comes from each zone's own context and worker process), and with both
+ * zones in one simulator here a kernel could reach the other zone's allocations in a way
+ * the proxy cannot. Every other access (copies, memsets) was range-checked by the proxy and
+ * must lie inside one of the calling zone's allocations.
+ */
+void fz_mem_hook(void *ctx, uint64_t p, uint64_t len, int write)
+{
+	(void)ctx;
+	int z = atomic_load(&fz.active);
+	if (z < 0 || atomic_load(&fz.kernel_msg))
+		return;   /* teardown of the harness itself, or a kernel (above) */
+	struct vgpu_zone *zn = &fz.z[fz_sabotage == SAB_MEMORY ? !z : z].zone;
+	pthread_mutex_lock(&zn->lock);
+	int rc = vgpu_allocmap_check(&zn->amap, p, len, NULL);
+	pthread_mutex_unlock(&zn->lock);
+	FZ_CHECK(rc == 0, "zone %d's call made the backend %s device range [0x%llx, +0x%llx), which is not inside "
+		 "one of the zone's allocations", z, write ? "write" : "read", (unsigned long long)p,
+		 (unsigned long long)len);
+}
+
+/* Only calls the spec classifies as remoted have a thunk; hand-written ones have none. */
+void fz_check_dispatch_table(void)
+{
+	for (unsigned op = 0; op < VGPU_OP_COUNT; op++) {
+		const struct vgpu_dispatch_entry *e = &vgpu_dispatch_table[op];
+		if (!e->thunk)
+			continue;
+		FZ_CHECK(e->desc && e->desc->opcode == op, "dispatch entry %u has a thunk but no matching descriptor", op);
+		FZ_CHECK(!(e->desc->flags & VGPU_CALLF_CUSTOM), "dispatch entry %u (%s) is custom but has a generated thunk",
+			 op, e->desc->name);
+	}
+}
