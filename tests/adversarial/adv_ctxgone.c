@@ -24,14 +24,6 @@ static int gone(long r) { return r == CUDA_ERROR_INVALID_HANDLE || r == CUDA_ERR
 
 int main(void)
 {
-	/* Known open bug (fuzz/known/README.md): releasing/resetting a primary context leaves its
-	 * streams in the zone's table, and the next use of one is a use-after-free in the
-	 * zone's worker. Run with VGPU_KNOWN_BUGS=1 to check a fix. */
-	if (!getenv("VGPU_KNOWN_BUGS") || !atoi(getenv("VGPU_KNOWN_BUGS"))) {
-		printf("skip: known open bug, primary-context release leaves stale stream ids (fuzz/known/README.md); "
-		       "VGPU_KNOWN_BUGS=1 runs it\n");
-		return 77;
-	}
 	struct ptest_proxy p;
 	struct adv_zone a, b;
 	CUcontext ca = NULL, cb = NULL;
