@@ -74,7 +74,7 @@ test-fuzz: $(FZ_TESTS)
 # ---- adversarial tests: a real vgpu-proxy (simulator) and a hand-made hostile client ----
 ADV_SRCS  := $(wildcard tests/adversarial/adv_*.c)
 ADV_TESTS := $(ADV_SRCS:%.c=$(B)/%)
-ADV_LINK  := $(patsubst %.c,$(B)/%.o,$(wildcard runtime/codec*.c) runtime/cuerr.c) $(B)/generated/vgpu_calls.o $(RING_LIB)
+ADV_LINK  := $(patsubst %.c,$(B)/%.o,$(wildcard runtime/codec*.c) runtime/cuerr.c runtime/custom_wire.c) $(B)/generated/vgpu_calls.o $(RING_LIB)
 
 $(B)/tests/adversarial/%.o: CPPFLAGS += -Itests/proxy -Itests/adversarial
 $(ADV_SRCS:%.c=$(B)/%.o): tests/adversarial/adv.h
