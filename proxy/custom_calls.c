@@ -3,7 +3,9 @@
 #define __CUDA_API_VERSION_INTERNAL 1
 #include "proxy.h"
 
+#include <pthread.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "custom_wire.h"
@@ -74,14 +76,36 @@ static int launch_attr_allowed(CUlaunchAttributeID id)
 
 /*
  * Parameters arrive packed, with the layout the zone learned from the module image. They are
- * copied into a zeroed buffer twice the largest parameter space, so that whatever size the
- * driver believes a parameter has, reading it stays inside memory of this call.
+ * copied into a buffer twice the largest parameter space that is all zeros between launches,
+ * so that whatever size the driver believes a parameter has, reading it stays inside memory
+ * that holds only this launch's bytes. The driver copies parameters during the launch call,
+ * so the bytes are cleared again right after it. One buffer per channel thread: zeroing
+ * 64 KiB per launch would cost more than the rest of the launch.
  */
-static CUresult launch(struct vgpu_proxy_call *call, void **argv)
+static pthread_key_t launch_buf_key;
+static pthread_once_t launch_buf_once = PTHREAD_ONCE_INIT;
+
+static void launch_buf_key_make(void)
+{
+	pthread_key_create(&launch_buf_key, free);
+}
+
+static uint8_t *launch_buf(void)
+{
+	uint8_t *b;
+
+	pthread_once(&launch_buf_once, launch_buf_key_make);
+	b = pthread_getspecific(launch_buf_key);
+	if (!b && (b = calloc(1, 2 * (size_t)VGPU_KPARAM_MAX)) && pthread_setspecific(launch_buf_key, b) != 0) {
+		free(b);
+		b = NULL;
+	}
+	return b;
+}
+
+static CUresult launch_call(struct vgpu_proxy_call *call, void **argv, uint8_t *buf, uint32_t pbytes)
 {
 	const struct vgpu_driver *drv = call->drv;
-	const uint8_t *params = ARG(const uint8_t *, VGPU_LW_PARAMS);
-	uint32_t pbytes = ARG(uint32_t, VGPU_LW_PARAM_BYTES);
 	const uint32_t *layout = ARG(const uint32_t *, VGPU_LW_LAYOUT);
 	uint32_t nparams = ARG(uint32_t, VGPU_LW_NPARAMS);
 	const CUlaunchAttribute *attrs = ARG(const CUlaunchAttribute *, VGPU_LW_ATTRS);
@@ -89,18 +113,11 @@ static CUresult launch(struct vgpu_proxy_call *call, void **argv)
 	uint32_t kind = ARG(uint32_t, VGPU_LW_KIND);
 	CUfunction f = ARG(CUfunction, VGPU_LW_F);
 	CUstream s = ARG(CUstream, VGPU_LW_STREAM);
-	uint8_t *buf;
 	void **kp = NULL;
-	size_t bufsz = 2 * (size_t)VGPU_KPARAM_MAX;
 
-	if (!f || pbytes > VGPU_KPARAM_MAX || nparams > VGPU_KPARAM_COUNT_MAX || nattrs > VGPU_LAUNCH_ATTR_MAX ||
-	    kind > VGPU_LAUNCH_EX || (kind != VGPU_LAUNCH_EX && nattrs) || (pbytes && !params))
+	if (!f || nparams > VGPU_KPARAM_COUNT_MAX || nattrs > VGPU_LAUNCH_ATTR_MAX ||
+	    kind > VGPU_LAUNCH_EX || (kind != VGPU_LAUNCH_EX && nattrs))
 		return CUDA_ERROR_INVALID_VALUE;
-	buf = vgpu_arena_alloc(call->arena, bufsz);
-	if (!buf)
-		return CUDA_ERROR_OUT_OF_MEMORY;
-	if (pbytes)
-		memcpy(buf, params, pbytes);
 	if (nparams) {
 		kp = vgpu_arena_alloc(call->arena, (nparams + 1) * sizeof(void *));
 		if (!kp)
@@ -150,6 +167,24 @@ static CUresult launch(struct vgpu_proxy_call *call, void **argv)
 		return drv->cuLaunchKernelEx(&cfg, f, ex ? NULL : kp, ex);
 	}
 	}
+}
+
+static CUresult launch(struct vgpu_proxy_call *call, void **argv)
+{
+	const uint8_t *params = ARG(const uint8_t *, VGPU_LW_PARAMS);
+	uint32_t pbytes = ARG(uint32_t, VGPU_LW_PARAM_BYTES);
+	uint8_t *buf;
+	CUresult r;
+
+	if (pbytes > VGPU_KPARAM_MAX || (pbytes && !params))
+		return CUDA_ERROR_INVALID_VALUE;
+	if (!(buf = launch_buf()))
+		return CUDA_ERROR_OUT_OF_MEMORY;
+	if (pbytes)
+		memcpy(buf, params, pbytes);
+	r = launch_call(call, argv, buf, pbytes);
+	memset(buf, 0, pbytes);
+	return r;
 }
 
 /* ---------------------------------------------------------------- 2D/3D copies */
