@@ -98,9 +98,8 @@ static void atfork_child(void)
 		c->chan = NULL;
 		tls_conn = NULL;
 		pthread_setspecific(conn_key, NULL); /* installed with tls_conn, so the key exists */
-		vgpu_wbuf_free(&c->wbuf);
-		free(c->rbuf);
-		free(c);
+		c->broken = 1; /* no BYE: the channel is the parent's */
+		conn_free(c);
 	}
 }
 

@@ -309,20 +309,24 @@ static CUresult wait_staged(struct chanctx *cc, struct vgpu_proxy_call *call, vo
  * ByteCount bytes going to a range-checked device pointer of the same length, and nothing
  * else (cuMemcpyHtoD_v2 and its _ptds twin). Instead of staging the whole buffer, the driver
  * is called once per chunk straight from the shared bulk area, so the copy overlaps the
- * client's writes and touches each byte once on this side. Returns the arg indexes or -1.
+ * client's writes and touches each byte once on this side. stream_shape(out = 0) recognises
+ * that call, and with out = 1 its mirror image (below); returns the arg indexes or -1.
  */
 struct stream_htod { int dptr, buf, len; };
 
-static int stream_htod_shape(const struct vgpu_call_desc *d, const struct vgpu_bulk_list *bulk,
-			     struct stream_htod *s)
+static int stream_shape(const struct vgpu_call_desc *d, const struct vgpu_bulk_list *bulk, int out,
+			struct stream_htod *s)
 {
-	if ((d->flags & VGPU_CALLF_ASYNC) || d->nout != 0 || d->nargs != 3 || bulk->n != 1 ||
-	    !bulk->seg[0].in || bulk->seg[0].out || !bulk->seg[0].slot)
+	const struct vgpu_bulk_seg *g = &bulk->seg[0];
+
+	if ((d->flags & VGPU_CALLF_ASYNC) || d->nout != (out ? 1 : 0) || d->nargs != 3 || bulk->n != 1 ||
+	    g->in == out || g->out != out || !g->slot)
 		return -1;
 	s->dptr = s->buf = s->len = -1;
 	for (unsigned i = 0; i < 3; i++) {
 		const struct vgpu_arg_desc *a = &d->args[i];
-		if (a->kind == VGPU_ARG_IN_BUF && a->len_mul == 1 && a->len_arg2 == VGPU_LEN_NONE)
+		if (a->kind == (out ? VGPU_ARG_OUT_BUF : VGPU_ARG_IN_BUF) && a->len_mul == 1 &&
+		    a->len_arg2 == VGPU_LEN_NONE)
 			s->buf = (int)i;
 		else if (a->kind == VGPU_ARG_DPTR && (a->flags & VGPU_ARGF_RANGE) && a->len_mul == 1 &&
 			 a->len_arg2 == VGPU_LEN_NONE && a->size == 8)
@@ -330,7 +334,7 @@ static int stream_htod_shape(const struct vgpu_call_desc *d, const struct vgpu_b
 		else if (a->kind == VGPU_ARG_SCALAR && a->size == 8 && !(a->flags & (VGPU_ARGF_SIGNED | VGPU_ARGF_FLOAT)))
 			s->len = (int)i;
 	}
-	if (s->buf < 0 || s->dptr < 0 || s->len < 0 || bulk->seg[0].arg != s->buf ||
+	if (s->buf < 0 || s->dptr < 0 || s->len < 0 || g->arg != s->buf ||
 	    d->args[s->buf].len_arg != s->len || d->args[s->dptr].len_arg != s->len)
 		return -1;
 	return 0;
@@ -349,7 +353,7 @@ static int stream_chunk(void *ctx, void *chunk, uint64_t len, uint64_t off)
 {
 	struct stream_ctx *s = ctx;
 	*(uint64_t *)s->argv[s->shape.dptr] = s->dst + off;   /* inside the checked range: off + len <= ByteCount */
-	*(const void **)s->argv[s->shape.buf] = chunk;
+	*(void **)s->argv[s->shape.buf] = chunk;   /* input chunk to read, or output space to fill */
 	*(uint64_t *)s->argv[s->shape.len] = len;
 	s->res = s->thunk(s->call->drv, s->argv);
 	return s->res == CUDA_SUCCESS ? 0 : -EIO;
@@ -383,39 +387,6 @@ static CUresult call_streamed(struct chanctx *cc, struct vgpu_proxy_call *call, 
  */
 #define STREAM_DTOH_MIN (256u << 10)
 
-static int stream_dtoh_shape(const struct vgpu_call_desc *d, const struct vgpu_bulk_list *bulk,
-			     struct stream_htod *s)
-{
-	if ((d->flags & VGPU_CALLF_ASYNC) || d->nout != 1 || d->nargs != 3 || bulk->n != 1 ||
-	    bulk->seg[0].in || !bulk->seg[0].out || !bulk->seg[0].slot || bulk->seg[0].len < STREAM_DTOH_MIN)
-		return -1;
-	s->dptr = s->buf = s->len = -1;
-	for (unsigned i = 0; i < 3; i++) {
-		const struct vgpu_arg_desc *a = &d->args[i];
-		if (a->kind == VGPU_ARG_OUT_BUF && a->len_mul == 1 && a->len_arg2 == VGPU_LEN_NONE)
-			s->buf = (int)i;
-		else if (a->kind == VGPU_ARG_DPTR && (a->flags & VGPU_ARGF_RANGE) && a->len_mul == 1 &&
-			 a->len_arg2 == VGPU_LEN_NONE && a->size == 8)
-			s->dptr = (int)i;
-		else if (a->kind == VGPU_ARG_SCALAR && a->size == 8 && !(a->flags & (VGPU_ARGF_SIGNED | VGPU_ARGF_FLOAT)))
-			s->len = (int)i;
-	}
-	if (s->buf < 0 || s->dptr < 0 || s->len < 0 || bulk->seg[0].arg != s->buf ||
-	    d->args[s->buf].len_arg != s->len || d->args[s->dptr].len_arg != s->len)
-		return -1;
-	return 0;
-}
-
-static int stream_chunk_out(void *ctx, void *chunk, uint64_t len, uint64_t off)
-{
-	struct stream_ctx *s = ctx;
-	*(uint64_t *)s->argv[s->shape.dptr] = s->dst + off;
-	*(void **)s->argv[s->shape.buf] = chunk;
-	*(uint64_t *)s->argv[s->shape.len] = len;
-	s->res = s->thunk(s->call->drv, s->argv);
-	return s->res == CUDA_SUCCESS ? 0 : -EIO;
-}
-
 static CUresult call_streamed_out(struct chanctx *cc, struct vgpu_proxy_call *call, vgpu_thunk_fn thunk,
 				  void **argv, const struct vgpu_bulk_list *bulk, const struct stream_htod *shape)
 {
@@ -444,7 +415,7 @@ static CUresult call_streamed_out(struct chanctx *cc, struct vgpu_proxy_call *ca
 		return CUDA_ERROR_UNKNOWN;
 	}
 	call->replied = 1;
-	rc = vgpu_chan_bulk_write_cb(cc->ch, n, stream_chunk_out, &s);
+	rc = vgpu_chan_bulk_write_cb(cc->ch, n, stream_chunk, &s);
 	vgpu_stat_add(&cc->z->stats->bulk_out, n);
 	if (rc < 0 && rc != -EIO) {
 		call->fatal = rc;
@@ -552,7 +523,7 @@ static CUresult call_generic(struct chanctx *cc, struct vgpu_proxy_call *call, v
 		return CUDA_ERROR_INVALID_VALUE;
 	}
 	struct stream_htod shape;
-	if (!wire && thunk && stream_htod_shape(call->desc, &bulk, &shape) == 0) {
+	if (!wire && thunk && stream_shape(call->desc, &bulk, 0, &shape) == 0) {
 		res = call_streamed(cc, call, thunk, argv, &bulk, &shape);
 		if (call->fatal < 0)
 			return res;
@@ -561,7 +532,8 @@ static CUresult call_generic(struct chanctx *cc, struct vgpu_proxy_call *call, v
 		return res;
 	}
 	/* (An async-flagged request gets no reply, so its output cannot be streamed after one.) */
-	if (!wire && thunk && !(call->hdr.flags & VGPU_MSG_F_ASYNC) && stream_dtoh_shape(call->desc, &bulk, &shape) == 0) {
+	if (!wire && thunk && !(call->hdr.flags & VGPU_MSG_F_ASYNC) && stream_shape(call->desc, &bulk, 1, &shape) == 0 &&
+	    bulk.seg[0].len >= STREAM_DTOH_MIN) {
 		*bulk.seg[0].slot = &shape;   /* non-NULL placeholder: the reply only announces the length */
 		return call_streamed_out(cc, call, thunk, argv, &bulk, &shape);
 	}
