@@ -120,10 +120,6 @@ CUresult vgpu_client_call(const struct vgpu_call_desc *d, void *const *argv)
 	/* cuInit is where the zone comes into being: connect first, then forward the call. */
 	if (d->opcode == VGPU_OP_cuInit && (err = vgpu_zone_open()) != CUDA_SUCCESS)
 		return err;
-	/* Unified-address copies: route by where each pointer lives (memcpy.c). */
-	if ((d->opcode == VGPU_OP_cuMemcpy || d->opcode == VGPU_OP_cuMemcpy_ptds || d->opcode == VGPU_OP_cuMemcpyAsync ||
-	     d->opcode == VGPU_OP_cuMemcpyAsync_ptsz) && vgpu_memcpy_unified(d, argv, &err))
-		return err;
 	c = vgpu_conn_get(&err);
 	if (!c)
 		return err;

@@ -50,9 +50,6 @@ void vgpu_client_log(int level, const char *fmt, ...) __attribute__((format(prin
 /* After a successful call: keep the kernel-layout registry in step (module.c). */
 void vgpu_modules_after_call(const struct vgpu_call_desc *d, void *const *argv);
 
-/* cuMemcpy/cuMemcpyAsync with a zone host pointer on one side: 1 = handled (*res), 0 = send as is. */
-int vgpu_memcpy_unified(const struct vgpu_call_desc *d, void *const *argv, CUresult *res /* out */);
-
 /* 0 when p lies in host memory from cuMemHostAlloc/cuMemHostRegister (flags then set), else -1. */
 int vgpu_hostmem_lookup(const void *p, unsigned *flags /* out */);
 

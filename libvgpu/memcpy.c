@@ -187,42 +187,43 @@ CUresult CUDAAPI cuMemcpy3DAsync_v2(const CUDA_MEMCPY3D *p, CUstream s) { return
 CUresult CUDAAPI cuMemcpy3DAsync_v2_ptsz(const CUDA_MEMCPY3D *p, CUstream s) { return copy3d_p(&desc_cuMemcpy3DAsync_v2_ptsz, p, s, 1, 1); }
 
 /*
- * cuMemcpy / cuMemcpyAsync take unified addresses: either side may be zone host memory.
- * The generic stubs call this before sending; it classifies both pointers with the zone's
- * allocation record and sends the matching directed copy instead. Returns 1 when it handled
- * the call (result in *res), 0 when the call is device-to-device and goes out unchanged.
+ * cuMemcpy / cuMemcpyAsync take unified addresses: either side may be zone host memory, which
+ * the proxy must never be asked to touch. Both pointers are classified with the zone's record
+ * of its allocations and the matching directed copy is sent; host-to-host stays in the zone.
  */
-int vgpu_memcpy_unified(const struct vgpu_call_desc *d, void *const *argv, CUresult *res /* out */)
+static CUresult memcpy_unified(CUdeviceptr dst, CUdeviceptr src, size_t n, CUstream s, int async, int ptsz)
 {
-	CUdeviceptr dst = *(CUdeviceptr *)argv[0], src = *(CUdeviceptr *)argv[1];
-	size_t n = *(size_t *)argv[2];
 	int ddev = vgpu_dmap_contains(dst, n ? n : 1), sdev = vgpu_dmap_contains(src, n ? n : 1);
-	int async = d->opcode == VGPU_OP_cuMemcpyAsync || d->opcode == VGPU_OP_cuMemcpyAsync_ptsz;
-	int ptsz = d->opcode == VGPU_OP_cuMemcpy_ptds || d->opcode == VGPU_OP_cuMemcpyAsync_ptsz;
-	CUstream s = async ? *(CUstream *)argv[3] : NULL;
+	const struct vgpu_call_desc *d;
+	CUresult err;
 
-	if (ddev && sdev)
-		return 0;
 	if (!ddev && !sdev) {
-		CUresult err;
-		if (!vgpu_conn_get(&err)) {
-			*res = err;
-			return 1;
-		}
+		if (!vgpu_conn_get(&err))
+			return err;
 		memmove((void *)(uintptr_t)dst, (const void *)(uintptr_t)src, n);
-		*res = CUDA_SUCCESS;
-		return 1;
+		return CUDA_SUCCESS;
+	}
+	if (ddev && sdev) {
+		void *a[4] = { &dst, &src, &n, &s };
+		d = async ? (ptsz ? &vgpu_call_cuMemcpyDtoDAsync_v2_ptsz : &vgpu_call_cuMemcpyDtoDAsync_v2)
+			  : (ptsz ? &vgpu_call_cuMemcpyDtoD_v2_ptds : &vgpu_call_cuMemcpyDtoD_v2);
+		return vgpu_client_call(d, a);
 	}
 	if (ddev) {
 		const void *h = (const void *)(uintptr_t)src;
 		void *a[4] = { &dst, &h, &n, &s };
-		*res = vgpu_client_call(async ? (ptsz ? &vgpu_call_cuMemcpyHtoDAsync_v2_ptsz : &vgpu_call_cuMemcpyHtoDAsync_v2)
-					      : (ptsz ? &vgpu_call_cuMemcpyHtoD_v2_ptds : &vgpu_call_cuMemcpyHtoD_v2), a);
-	} else {
-		void *h = (void *)(uintptr_t)dst;
-		void *a[4] = { &h, &src, &n, &s };
-		*res = vgpu_client_call(async ? (ptsz ? &vgpu_call_cuMemcpyDtoHAsync_v2_ptsz : &vgpu_call_cuMemcpyDtoHAsync_v2)
-					      : (ptsz ? &vgpu_call_cuMemcpyDtoH_v2_ptds : &vgpu_call_cuMemcpyDtoH_v2), a);
+		d = async ? (ptsz ? &vgpu_call_cuMemcpyHtoDAsync_v2_ptsz : &vgpu_call_cuMemcpyHtoDAsync_v2)
+			  : (ptsz ? &vgpu_call_cuMemcpyHtoD_v2_ptds : &vgpu_call_cuMemcpyHtoD_v2);
+		return vgpu_client_call(d, a);
 	}
-	return 1;
+	void *h = (void *)(uintptr_t)dst;
+	void *a[4] = { &h, &src, &n, &s };
+	d = async ? (ptsz ? &vgpu_call_cuMemcpyDtoHAsync_v2_ptsz : &vgpu_call_cuMemcpyDtoHAsync_v2)
+		  : (ptsz ? &vgpu_call_cuMemcpyDtoH_v2_ptds : &vgpu_call_cuMemcpyDtoH_v2);
+	return vgpu_client_call(d, a);
 }
+
+CUresult CUDAAPI cuMemcpy(CUdeviceptr dst, CUdeviceptr src, size_t n) { return memcpy_unified(dst, src, n, NULL, 0, 0); }
+CUresult CUDAAPI cuMemcpy_ptds(CUdeviceptr dst, CUdeviceptr src, size_t n) { return memcpy_unified(dst, src, n, NULL, 0, 1); }
+CUresult CUDAAPI cuMemcpyAsync(CUdeviceptr dst, CUdeviceptr src, size_t n, CUstream s) { return memcpy_unified(dst, src, n, s, 1, 0); }
+CUresult CUDAAPI cuMemcpyAsync_ptsz(CUdeviceptr dst, CUdeviceptr src, size_t n, CUstream s) { return memcpy_unified(dst, src, n, s, 1, 1); }
