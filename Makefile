@@ -44,6 +44,9 @@ include libvgpu/module.mk
 include tests/module.mk
 include bench/module.mk
 include fuzz/module.mk
+# Whole-system tests (Xen under QEMU, Kubernetes through the CRI); each file adds its own target.
+-include tests/xen/module.mk
+-include tests/k8s/module.mk
 
 all: $(ALL)
 

@@ -11,6 +11,11 @@ PKGS=(
   afl++                            # fuzzing (fuzz/)
   libxen-dev                       # Xen grant-table / event-channel transport
   libzstd-dev liblz4-dev           # decompressing PTX inside nvcc fatbins (sim/)
+  # make test-xen: Xen 4.17 booted under QEMU (TCG), Dom0 and zone images built from these
+  xen-hypervisor-4.17-amd64 xen-utils-4.17 qemu-system-x86 linux-image-amd64 busybox-static cpio
+  # make test-k8s: private containerd + runc, the Go shim, the CRI driven from Python
+  containerd runc golang-go golang-github-containerd-containerd-dev
+  python3-grpcio python3-grpc-tools python3-protobuf protobuf-compiler
 )
 PKGS+=(${VGPU_EXTRA_PKGS:-})
 
