@@ -26,6 +26,7 @@ static struct {
 	uint64_t generation;
 	pid_t pid;
 	int log_level;
+	CUresult refused;         /* the last cuInit's refusal by the proxy (its welcome status), 0 if none */
 } zone = { .lock = PTHREAD_MUTEX_INITIALIZER, .log_level = -1 };
 
 static pthread_key_t conn_key;
@@ -47,6 +48,53 @@ void vgpu_client_log(int level, const char *fmt, ...)
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
 	fprintf(stderr, "vgpu: %s\n", buf);
+}
+
+/*
+ * The registration token this process's zone is opened with: VGPU_ZONE_TOKEN (32 hex
+ * digits), else the first line of the file VGPU_ZONE_TOKEN_FILE, else none (all zero; the
+ * proxy accepts that unless it runs with --require-registration). -EINVAL when set but bad.
+ */
+static int zone_token_load(uint8_t tok[16])
+{
+	char buf[80];
+	const char *src = getenv("VGPU_ZONE_TOKEN"), *what = "VGPU_ZONE_TOKEN";
+	const char *file = getenv("VGPU_ZONE_TOKEN_FILE");
+
+	memset(tok, 0, 16);
+	if ((!src || !*src) && file && *file) {
+		FILE *f = fopen(file, "re");
+		if (!f) {
+			vgpu_client_log(0, "VGPU_ZONE_TOKEN_FILE=%s: %s", file, strerror(errno));
+			return -EINVAL;
+		}
+		if (!fgets(buf, sizeof(buf), f))
+			buf[0] = '\0';
+		fclose(f);
+		buf[strcspn(buf, "\r\n")] = '\0';
+		src = buf;
+		what = "VGPU_ZONE_TOKEN_FILE";
+	}
+	if (!src || !*src)
+		return 0;
+	for (unsigned i = 0; i < 32; i++) {
+		char ch = src[i];
+		int d = (ch >= '0' && ch <= '9') ? ch - '0' : (ch >= 'a' && ch <= 'f') ? ch - 'a' + 10 :
+			(ch >= 'A' && ch <= 'F') ? ch - 'A' + 10 : -1;
+		if (d < 0) {
+			vgpu_client_log(0, "%s: expected 32 hexadecimal digits (a zone token from vgpuctl register)", what);
+			memset(tok, 0, 16);
+			return -EINVAL;
+		}
+		tok[i / 2] = (uint8_t)(tok[i / 2] << 4 | d);
+	}
+	if (src[32] != '\0') {
+		vgpu_client_log(0, "%s: expected 32 hexadecimal digits, got more", what);
+		memset(tok, 0, 16);
+		return -EINVAL;
+	}
+	explicit_bzero(buf, sizeof(buf));
+	return 0;
 }
 
 static const char *proxy_path(void)
@@ -138,12 +186,17 @@ static int conn_open(uint16_t kind, struct vgpu_conn **out /* out */)
 	hello.version = VGPU_PROTO_VERSION;
 	hello.kind = kind;
 	hello.pid = (uint32_t)getpid();
-	if (kind == VGPU_HELLO_JOIN)
+	if (kind == VGPU_HELLO_JOIN) {
 		memcpy(hello.token, zone.token, sizeof(hello.token));
+	} else if ((rc = zone_token_load(hello.token)) < 0) {
+		zone.refused = CUDA_ERROR_NOT_PERMITTED;
+		goto fail;
+	}
 	name = getenv("VGPU_ZONE_NAME");
 	snprintf(hello.name, sizeof(hello.name), "%s", name && *name ? name : program_invocation_short_name);
 
 	rc = vgpu_shm_connect(path, &hello, sizeof(hello), &g, &c->chan);
+	explicit_bzero(hello.token, sizeof(hello.token));
 	if (rc < 0) {
 		vgpu_client_log(0, "cannot reach vgpu-proxy at %s: %s (%s); start vgpu-proxy or set VGPU_PROXY=/path/to/proxy.sock",
 				path, strerror(-rc), vgpu_chan_setup_error());
@@ -162,7 +215,14 @@ static int conn_open(uint16_t kind, struct vgpu_conn **out /* out */)
 		goto fail;
 	}
 	if (w.status != 0) {
-		vgpu_client_log(0, "vgpu-proxy at %s refused the channel (CUresult %u)", path, w.status);
+		if (w.status == CUDA_ERROR_NOT_PERMITTED)
+			vgpu_client_log(0, "vgpu-proxy at %s refused this zone: no valid registration token "
+					"(VGPU_ZONE_TOKEN / VGPU_ZONE_TOKEN_FILE; the proxy requires one, or it was unregistered)",
+					path);
+		else
+			vgpu_client_log(0, "vgpu-proxy at %s refused the channel (CUresult %u)", path, w.status);
+		if (kind == VGPU_HELLO_NEW_ZONE)
+			zone.refused = (CUresult)w.status;
 		rc = -EACCES;
 		goto fail;
 	}
@@ -196,8 +256,9 @@ CUresult vgpu_zone_open(void)
 
 	pthread_mutex_lock(&zone.lock);
 	if (!zone.initialized) {
+		zone.refused = CUDA_SUCCESS;
 		if (conn_open(VGPU_HELLO_NEW_ZONE, &c) < 0) {
-			r = CUDA_ERROR_NO_DEVICE;
+			r = zone.refused ? zone.refused : CUDA_ERROR_NO_DEVICE;
 		} else {
 			if (tls_conn)
 				conn_free(tls_conn);

@@ -37,6 +37,8 @@ static void usage(FILE *f)
 "                           port P and directory grant ref G (repeatable, up to 16)\n"
 "  --log-level LEVEL        error|warn|info|debug (default info)\n"
 "  --foreground             stay in the foreground (the default; no daemon mode)\n"
+"  --require-registration   zones must present a registration's token (VGPU_ZONE_TOKEN in the\n"
+"                           client); registrations are made with vgpuctl on PATH.ctl\n"
 "  --stats                  print one line per zone of the running proxy and exit\n"
 "  --help                   this text\n");
 }
@@ -92,7 +94,7 @@ static int probe_backend(struct vgpu_proxy_config *cfg)
 int main(int argc, char **argv)
 {
 	enum { O_LISTEN = 1, O_BACKEND, O_SIMLIB, O_MEM, O_HANDLES, O_BULK, O_MAXZ, O_TRANSPORT,
-	       O_LOGLEVEL, O_FG, O_STATS, O_HELP, O_XENZONE };
+	       O_LOGLEVEL, O_FG, O_STATS, O_HELP, O_XENZONE, O_REQREG };
 	static const struct option opts[] = {
 		{ "listen", required_argument, 0, O_LISTEN },
 		{ "backend", required_argument, 0, O_BACKEND },
@@ -106,6 +108,7 @@ int main(int argc, char **argv)
 		{ "log-level", required_argument, 0, O_LOGLEVEL },
 		{ "foreground", no_argument, 0, O_FG },
 		{ "stats", no_argument, 0, O_STATS },
+		{ "require-registration", no_argument, 0, O_REQREG },
 		{ "help", no_argument, 0, O_HELP },
 		{ 0, 0, 0, 0 },
 	};
@@ -194,6 +197,7 @@ int main(int argc, char **argv)
 			break;
 		case O_FG: break;
 		case O_STATS: stats = 1; break;
+		case O_REQREG: cfg.require_registration = 1; break;
 		case O_HELP: usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
@@ -203,7 +207,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	if (stats)
-		return vgpu_stats_client(cfg.listen_path);
+		return vgpu_ctl_client("vgpu-proxy --stats", cfg.listen_path, "stats", stdout) == 2 ? 1 : 0;
 	if (cfg.n_xen_zones && cfg.transport != VGPU_TRANSPORT_XEN) {
 		fprintf(stderr, "vgpu-proxy: --xen-zone needs --transport xen\n");
 		return 2;

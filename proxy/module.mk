@@ -17,7 +17,7 @@ PROXY_TESTS := $(PROXY_UNIT_TESTS)
 # with CUDA_ERROR_NOT_SUPPORTED (the supervisor, workers and channels still work).
 PROXY := $(B)/proxy/vgpu-proxy
 PROXY_OBJS := $(PROXY_CORE_OBJS) $(addprefix $(B)/proxy/,main.o supervisor.o worker.o handoff.o \
-	backend.o chanloop.o custom.o dispatch.o) \
+	backend.o chanloop.o custom.o dispatch.o ctlclient.o) \
 	$(patsubst %.c,$(B)/%.o,$(wildcard proxy/custom_*.c))
 PROXY_LIBS := $(RING_LIBS) -ldl
 # The hand-written calls' handlers (proxy/custom_calls.c) share the wire tables with libvgpu
@@ -51,6 +51,13 @@ $(PROXY): $(PROXY_OBJS) $(RING_LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PROXY_LIBS)
 
 ALL += $(PROXY)
+
+# vgpuctl: the orchestrator's client of the control socket (register/unregister/list/stats).
+VGPUCTL := $(B)/proxy/vgpuctl
+$(VGPUCTL): $(addprefix $(B)/proxy/,vgpuctl.o ctlclient.o quota.o)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^
+ALL += $(VGPUCTL)
 
 # A stand-in driver library for the supervisor tests (cuInit, one device, a few calls), so
 # they run before (and independently of) the simulator.

@@ -4,6 +4,7 @@
 #define VGPU_PROXYD_H
 
 #include <stdint.h>
+#include <stdio.h>
 
 #include "backend.h"
 #include "chan.h"
@@ -20,6 +21,9 @@
 
 enum vgpu_transport { VGPU_TRANSPORT_SHM = 0, VGPU_TRANSPORT_XEN = 1 };
 
+/* Longest registration name (control socket: register NAME). */
+#define VGPU_REG_NAME_MAX 63
+
 /* Everything the command line decides. */
 struct vgpu_proxy_config {
 	char listen_path[256];
@@ -29,6 +33,7 @@ struct vgpu_proxy_config {
 	struct vgpu_zone_limits limits;
 	int transport;
 	unsigned max_zones;
+	int require_registration;    /* NEW_ZONE hellos must carry a registration's token */
 	struct vgpu_xen_info xen_zones[16];  /* --xen-zone DOMID:PORT:GREF (until xenstore bootstrap exists) */
 	unsigned n_xen_zones;
 };
@@ -41,6 +46,7 @@ struct vgpu_worker_args {
 	uint8_t token[16];
 	int ctrl_fd;                      /* SOCK_SEQPACKET to the supervisor: channel handoffs arrive here */
 	struct vgpu_zone_stats *stats;    /* MAP_SHARED page */
+	struct vgpu_zone_limits limits;   /* its registration's, else the command line's */
 };
 
 /* One channel handed from the supervisor to a worker: this struct + 2 fds (socket, memfd). */
@@ -61,8 +67,10 @@ void vgpu_worker_main(const struct vgpu_worker_args *a) __attribute__((noreturn)
 
 /* The supervisor: listens, forks workers, reaps them; returns the exit status. */
 int vgpu_supervisor_run(struct vgpu_proxy_config *cfg);
-/* --stats: connect to PATH.ctl and copy what it says to stdout. Exit status. */
-int vgpu_stats_client(const char *listen_path);
+/* Send one control command line (no newline) to PATH.ctl and copy the answer to out.
+ * Returns 0 when the answer was read and does not start with "error", 1 when it does,
+ * 2 when the proxy cannot be reached (said on stderr, prefixed with who). */
+int vgpu_ctl_client(const char *who, const char *listen_path, const char *cmd, FILE *out);
 
 /* Channel serving (chanloop.c). */
 struct vgpu_worker;

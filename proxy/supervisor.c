@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* supervisor.c — vgpu-proxy's supervisor: accepts zones, forks one worker per zone, reaps them, serves stats. */
 #include <errno.h>
+#include <stdarg.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -30,7 +31,21 @@ struct szone {
 	char name[65];
 	uint32_t client_pid;             /* as the NEW_ZONE hello claimed (logs/stats only, never trusted) */
 	struct vgpu_zone_stats *stats;   /* MAP_SHARED page, written by the worker */
+	char reg[VGPU_REG_NAME_MAX + 1]; /* registration it was opened with, "" if none */
+	int ending;                      /* SIGKILLed by an unregister */
 };
+
+/*
+ * A registration: a name (e.g. a pod's UID), a secret token and the limits of the zones
+ * opened with it. Made and dropped by the orchestrator through the control socket; a
+ * NEW_ZONE hello carrying the token opens a zone under it.
+ */
+struct reg {
+	char name[VGPU_REG_NAME_MAX + 1];
+	uint8_t token[16];
+	struct vgpu_zone_limits lim;
+};
+#define REG_MAX 4096
 
 /* Accepted connections whose hello has not arrived yet (polled, never waited for). */
 #define PENDING_MAX 64
@@ -51,6 +66,8 @@ struct supervisor {
 	unsigned nzones;
 	uint32_t next_id;
 	int stopping;
+	struct reg *regs;
+	unsigned nregs;
 };
 
 static const char *const htype_names[VGPU_H_COUNT] = {
@@ -95,6 +112,49 @@ static struct szone *zone_by_token(struct supervisor *s, const uint8_t *token)
 	return found;
 }
 
+static const uint8_t zero_token[16];
+
+/* The registration whose token this is; every entry is compared (no early exit). */
+static struct reg *reg_by_token(struct supervisor *s, const uint8_t *token)
+{
+	struct reg *found = NULL;
+	for (unsigned i = 0; i < s->nregs; i++)
+		if (token_eq(s->regs[i].token, token))
+			found = &s->regs[i];
+	return found;
+}
+
+static struct reg *reg_by_name(struct supervisor *s, const char *name)
+{
+	for (unsigned i = 0; i < s->nregs; i++)
+		if (!strcmp(s->regs[i].name, name))
+			return &s->regs[i];
+	return NULL;
+}
+
+static unsigned reg_zone_count(const struct supervisor *s, const char *name)
+{
+	unsigned n = 0;
+	for (unsigned i = 0; i < s->nzones; i++)
+		n += !strcmp(s->zones[i].reg, name);
+	return n;
+}
+
+/*
+ * Tell a client its channel is refused (welcome with a CUresult), so that its cuInit fails
+ * with a reason rather than a closed connection. Consumes sock and memfd.
+ */
+static void refuse_channel(int sock, int memfd, uint32_t status)
+{
+	struct vgpu_chan *ch = NULL;
+	struct vgpu_welcome w = { .status = status };
+	if (vgpu_shm_attach(sock, memfd, &ch) < 0)
+		return; /* it closed both fds */
+	if (vgpu_chan_send(ch, VGPU_OP_WELCOME, 0, 0, &w, sizeof(w)) == 0)
+		vgpu_chan_flush(ch);
+	vgpu_chan_close(ch);
+}
+
 static void zone_forget(struct supervisor *s, unsigned i)
 {
 	struct szone *z = &s->zones[i];
@@ -105,8 +165,10 @@ static void zone_forget(struct supervisor *s, unsigned i)
 	s->zones[i] = s->zones[--s->nzones];
 }
 
-/* Fork the worker of a new zone and hand it its first channel. Consumes sock and memfd. */
-static void zone_create(struct supervisor *s, const struct vgpu_handoff *first, const char *name, int sock, int memfd)
+/* Fork the worker of a new zone and hand it its first channel, with the limits of its
+ * registration r (NULL: the command line's). Consumes sock and memfd. */
+static void zone_create(struct supervisor *s, const struct vgpu_handoff *first, const char *name,
+			const struct reg *r, int sock, int memfd)
 {
 	const struct vgpu_hello *hello = &first->hello;
 	struct vgpu_zone_stats *st = MAP_FAILED;
@@ -131,6 +193,8 @@ static void zone_create(struct supervisor *s, const struct vgpu_handoff *first, 
 	z.id = ++s->next_id;
 	z.client_pid = hello->pid;
 	snprintf(z.name, sizeof(z.name), "%s", name);
+	if (r)
+		snprintf(z.reg, sizeof(z.reg), "%s", r->name);
 	z.stats = st;
 	z.ctrl_fd = sv[0];
 	pid_t pid = fork();
@@ -145,6 +209,7 @@ static void zone_create(struct supervisor *s, const struct vgpu_handoff *first, 
 		close(s->ctl_fd);
 		close(s->sig_fd);
 		close(sv[0]);
+		free(s->regs);  /* other pods' tokens have no business in this zone's process */
 		if (sock >= 0)
 			close(sock);
 		if (memfd >= 0)
@@ -161,7 +226,8 @@ static void zone_create(struct supervisor *s, const struct vgpu_handoff *first, 
 		signal(SIGINT, SIG_DFL);
 		sigemptyset(&all);
 		sigprocmask(SIG_SETMASK, &all, NULL);
-		struct vgpu_worker_args a = { .cfg = s->cfg, .zone_id = z.id, .ctrl_fd = sv[1], .stats = st };
+		struct vgpu_worker_args a = { .cfg = s->cfg, .zone_id = z.id, .ctrl_fd = sv[1], .stats = st,
+					      .limits = r ? r->lim : s->cfg->limits };
 		memcpy(a.name, z.name, sizeof(a.name));
 		memcpy(a.token, z.token, sizeof(a.token));
 		vgpu_worker_main(&a);
@@ -187,7 +253,8 @@ static void zone_create(struct supervisor *s, const struct vgpu_handoff *first, 
 			 strerror(-rc));
 		kill(pid, SIGKILL);
 	}
-	vgpu_info("zone %u '%s' connected from pid %u: worker %d", z.id, z.name, hello->pid, (int)pid);
+	vgpu_info("zone %u '%s' connected from pid %u: worker %d%s%s", z.id, z.name, hello->pid, (int)pid,
+		  r ? ", registration " : "", r ? r->name : "");
 	if (sock >= 0)
 		close(sock);
 	if (memfd >= 0)
@@ -209,7 +276,6 @@ fail:
 /* Check a hello from an untrusted client; NULL if acceptable, else what is wrong. */
 static const char *hello_check(const struct vgpu_hello *h, uint32_t len)
 {
-	static const uint8_t zero[16];
 	if (len != sizeof(*h))
 		return "wrong hello size";
 	if (h->magic != VGPU_HELLO_MAGIC)
@@ -220,8 +286,6 @@ static const char *hello_check(const struct vgpu_hello *h, uint32_t len)
 		return "unknown hello kind";
 	if (h->reserved != 0)
 		return "reserved field not zero";
-	if (h->kind == VGPU_HELLO_NEW_ZONE && memcmp(h->token, zero, sizeof(zero)) != 0)
-		return "NEW_ZONE hello carries a token";
 	return NULL;
 }
 
@@ -303,7 +367,23 @@ static void on_hello(struct supervisor *s, int sock)
 	vgpu_name_sanitize(hello.name, sizeof(hello.name), name);
 	if (hello.kind == VGPU_HELLO_NEW_ZONE) {
 		struct vgpu_handoff first = { .hello = hello, .transport = VGPU_TRANSPORT_SHM };
-		zone_create(s, &first, name, sock, memfd);
+		const struct reg *r = NULL;
+		if (!token_eq(hello.token, zero_token)) {
+			r = reg_by_token(s, hello.token);
+			if (!r) {
+				vgpu_warn("refused a new zone from pid %u ('%s'): its token matches no registration "
+					  "(never issued, or unregistered)", hello.pid, name);
+				refuse_channel(sock, memfd, CUDA_ERROR_NOT_PERMITTED);
+				return;
+			}
+		} else if (s->cfg->require_registration) {
+			vgpu_warn("refused a new zone from pid %u ('%s'): it has no registration token and "
+				  "--require-registration is set", hello.pid, name);
+			refuse_channel(sock, memfd, CUDA_ERROR_NOT_PERMITTED);
+			return;
+		}
+		/* A registered zone is named by its registration (trusted), not by the client. */
+		zone_create(s, &first, r ? r->name : name, r, sock, memfd);
 		return;
 	}
 	struct szone *z = zone_by_token(s, hello.token);
@@ -332,11 +412,10 @@ static const char *signame(int sig)
 	return d ? d : "unknown signal";
 }
 
-static void reap(struct supervisor *s)
+/* Child pid ended with wait status st: log it and, if it was a zone's worker, forget the zone. */
+static void reaped(struct supervisor *s, pid_t pid, int st)
 {
-	int st;
-	pid_t pid;
-	while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
+	{
 		unsigned i;
 		for (i = 0; i < s->nzones && s->zones[i].pid != pid; i++)
 			;
@@ -350,16 +429,26 @@ static void reap(struct supervisor *s)
 			snprintf(how, sizeof(how), "ended (status 0x%x)", st);
 		if (i == s->nzones) {
 			vgpu_debug("child %d %s", (int)pid, how);
-			continue;
+			return;
 		}
-		/* Exit 0, or SIGTERM while the proxy itself is stopping, is a normal end. */
+		/* Exit 0, SIGTERM while the proxy itself is stopping, or SIGKILL by an unregister,
+		 * is a normal end. */
 		int clean = (WIFEXITED(st) && WEXITSTATUS(st) == 0) ||
-			    (s->stopping && WIFSIGNALED(st) && WTERMSIG(st) == SIGTERM);
+			    (s->stopping && WIFSIGNALED(st) && WTERMSIG(st) == SIGTERM) ||
+			    (s->zones[i].ending && WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
 		vgpu_log(clean ? VGPU_LOG_INFO : VGPU_LOG_WARN, "zone %u '%s': worker %d %s%s", s->zones[i].id,
 			 s->zones[i].name, (int)pid, how,
 			 clean ? "" : "; only this zone is affected, its client sees the channel closed");
 		zone_forget(s, i);
 	}
+}
+
+static void reap(struct supervisor *s)
+{
+	int st;
+	pid_t pid;
+	while ((pid = waitpid(-1, &st, WNOHANG)) > 0)
+		reaped(s, pid, st);
 }
 
 /* Write all of buf to a stats client (blocking, short). */
@@ -376,14 +465,9 @@ static void write_all(int fd, const char *buf, size_t n)
 	}
 }
 
-static void on_stats(struct supervisor *s)
+static void ctl_stats(struct supervisor *s, int fd)
 {
 	char line[1024];
-	int fd = accept4(s->ctl_fd, NULL, NULL, SOCK_CLOEXEC);
-	if (fd < 0)
-		return;
-	struct timeval tv = { .tv_sec = 1, .tv_usec = 0 };
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	int n = snprintf(line, sizeof(line), "zones %u\n", s->nzones);
 	write_all(fd, line, (size_t)n);
 	for (unsigned i = 0; i < s->nzones; i++) {
@@ -402,16 +486,206 @@ static void on_stats(struct supervisor *s)
 		}
 		if (k < sizeof(line))
 			k += (size_t)snprintf(line + k, sizeof(line) - k,
-				" calls=%llu async=%llu errors=%llu bulk_in=%llu bulk_out=%llu\n",
+				" calls=%llu async=%llu errors=%llu bulk_in=%llu bulk_out=%llu reg=%s\n",
 				(unsigned long long)vgpu_stat_get(&st->calls), (unsigned long long)vgpu_stat_get(&st->async_calls),
 				(unsigned long long)vgpu_stat_get(&st->errors), (unsigned long long)vgpu_stat_get(&st->bulk_in),
-				(unsigned long long)vgpu_stat_get(&st->bulk_out));
+				(unsigned long long)vgpu_stat_get(&st->bulk_out), z->reg[0] ? z->reg : "-");
 		if (k >= sizeof(line)) {
 			k = sizeof(line) - 1;
 			line[k - 1] = '\n';
 		}
 		write_all(fd, line, k);
 	}
+}
+
+
+static void ctl_reply(int fd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void ctl_reply(int fd, const char *fmt, ...)
+{
+	char line[512];
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(line, sizeof(line) - 1, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	if ((size_t)n > sizeof(line) - 2)
+		n = (int)sizeof(line) - 2;
+	line[n++] = '\n';
+	write_all(fd, line, (size_t)n);
+}
+
+/* Registration names: what a pod UID or a Xen domain name is made of. 0 if acceptable. */
+static int reg_name_ok(const char *n)
+{
+	size_t len = strlen(n);
+	if (len == 0 || len > VGPU_REG_NAME_MAX)
+		return 0;
+	for (const char *p = n; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+		      *p == '.' || *p == '_' || *p == '-'))
+			return 0;
+	return 1;
+}
+
+static void ctl_register(struct supervisor *s, int fd, char *args)
+{
+	char *save = NULL, *name = strtok_r(args, " ", &save);
+	struct reg r;
+
+	if (!name || !reg_name_ok(name)) {
+		ctl_reply(fd, "error register: expected a name of 1-%d characters from [A-Za-z0-9._-]", VGPU_REG_NAME_MAX);
+		return;
+	}
+	memset(&r, 0, sizeof(r));
+	snprintf(r.name, sizeof(r.name), "%s", name);
+	r.lim = s->cfg->limits;
+	for (char *kv; (kv = strtok_r(NULL, " ", &save));) {
+		uint64_t v;
+		if (!strncmp(kv, "mem=", 4) && vgpu_size_parse(kv + 4, &v) == 0) {
+			r.lim.mem_bytes = v ? v : s->cfg->limits.mem_bytes;
+		} else if (!strncmp(kv, "handles=", 8) && vgpu_size_parse(kv + 8, &v) == 0 && v >= 1 && v <= 1u << 24) {
+			r.lim.handles = (uint32_t)v;
+		} else {
+			ctl_reply(fd, "error register %s: bad option '%.64s' (expected mem=BYTES[K|M|G|T] or handles=1..16777216)",
+				  name, kv);
+			return;
+		}
+	}
+	if (reg_by_name(s, name)) {
+		ctl_reply(fd, "error register %s: already registered (unregister it first)", name);
+		return;
+	}
+	if (s->nregs >= REG_MAX) {
+		ctl_reply(fd, "error register %s: %u registrations already", name, REG_MAX);
+		return;
+	}
+	if (getrandom(r.token, sizeof(r.token), 0) != (ssize_t)sizeof(r.token)) {
+		ctl_reply(fd, "error register %s: getrandom failed: %s", name, strerror(errno));
+		return;
+	}
+	struct reg *nr = realloc(s->regs, (s->nregs + 1) * sizeof(*nr));
+	if (!nr) {
+		ctl_reply(fd, "error register %s: out of memory", name);
+		return;
+	}
+	s->regs = nr;
+	s->regs[s->nregs++] = r;
+	char hex[33];
+	for (unsigned i = 0; i < 16; i++)
+		snprintf(hex + 2 * i, 3, "%02x", r.token[i]);
+	vgpu_info("registered '%s' (mem limit %llu, handle limit %u)", name, (unsigned long long)r.lim.mem_bytes,
+		  r.lim.handles);
+	ctl_reply(fd, "ok %s", hex);
+	explicit_bzero(hex, sizeof(hex));
+}
+
+/*
+ * Drop a registration: its token stops working at once and its zones end now (SIGKILL,
+ * then waited for, so that when the answer arrives the driver has released what they held
+ * and stats no longer list them).
+ */
+static void ctl_unregister(struct supervisor *s, int fd, char *args)
+{
+	char *save = NULL, *name = strtok_r(args, " ", &save);
+	struct reg *r = name ? reg_by_name(s, name) : NULL;
+	unsigned ended = 0;
+
+	if (!name || strtok_r(NULL, " ", &save)) {
+		ctl_reply(fd, "error unregister: expected one name");
+		return;
+	}
+	if (!r) {
+		ctl_reply(fd, "error unregister %.64s: not registered", name);
+		return;
+	}
+	*r = s->regs[--s->nregs];
+	for (unsigned i = 0; i < s->nzones; i++) {
+		if (!strcmp(s->zones[i].reg, name)) {
+			s->zones[i].ending = 1;
+			kill(s->zones[i].pid, SIGKILL);
+		}
+	}
+	for (unsigned i = 0; i < s->nzones;) {
+		if (!s->zones[i].ending) {
+			i++;
+			continue;
+		}
+		int st;
+		pid_t pid = waitpid(s->zones[i].pid, &st, 0);
+		if (pid < 0 && errno == EINTR)
+			continue;
+		if (pid < 0) { /* already reaped elsewhere: cannot happen, but never loop for ever */
+			zone_forget(s, i);
+		} else {
+			reaped(s, pid, st); /* forgets zone i: the next one moved into slot i */
+		}
+		ended++;
+	}
+	vgpu_info("unregistered '%s': %u zone%s ended", name, ended, ended == 1 ? "" : "s");
+	ctl_reply(fd, "ok %u", ended);
+}
+
+static void ctl_list(struct supervisor *s, int fd)
+{
+	ctl_reply(fd, "regs %u", s->nregs);
+	for (unsigned i = 0; i < s->nregs; i++)
+		ctl_reply(fd, "reg %s mem=%llu handles=%u zones=%u", s->regs[i].name,
+			  (unsigned long long)s->regs[i].lim.mem_bytes, s->regs[i].lim.handles,
+			  reg_zone_count(s, s->regs[i].name));
+}
+
+/*
+ * One control connection: one command line, its answer, close. The socket is the
+ * orchestrator's (mode 0600), but its input is still checked; a client that sends nothing
+ * within 1 s is dropped.
+ */
+static void on_ctl(struct supervisor *s)
+{
+	char cmd[512];
+	size_t n = 0;
+	int fd = accept4(s->ctl_fd, NULL, NULL, SOCK_CLOEXEC);
+	if (fd < 0)
+		return;
+	struct timeval tv = { .tv_sec = 1, .tv_usec = 0 };
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	while (n < sizeof(cmd) - 1) {
+		ssize_t r = recv(fd, cmd + n, sizeof(cmd) - 1 - n, 0);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		n += (size_t)r;
+		if (memchr(cmd, '\n', n))
+			break;
+	}
+	cmd[n] = '\0';
+	char *nl = strchr(cmd, '\n');
+	if (!nl) {
+		ctl_reply(fd, "error %s", n == sizeof(cmd) - 1 ? "command line too long" : "no command line (expected one line ending in a newline)");
+		close(fd);
+		return;
+	}
+	*nl = '\0';
+	if (nl > cmd && nl[-1] == '\r')
+		nl[-1] = '\0';
+	char *args = strchr(cmd, ' ');
+	if (args)
+		*args++ = '\0';
+	else
+		args = cmd + strlen(cmd);
+	if (!strcmp(cmd, "stats") && !*args)
+		ctl_stats(s, fd);
+	else if (!strcmp(cmd, "list") && !*args)
+		ctl_list(s, fd);
+	else if (!strcmp(cmd, "register"))
+		ctl_register(s, fd, args);
+	else if (!strcmp(cmd, "unregister"))
+		ctl_unregister(s, fd, args);
+	else
+		ctl_reply(fd, "error unknown command '%.32s' (expected stats, list, register NAME [mem=B] [handles=N], unregister NAME)", cmd);
+	explicit_bzero(cmd, sizeof(cmd));
 	close(fd);
 }
 
@@ -425,7 +699,9 @@ static int listen_ctl(struct supervisor *s)
 	if (s->ctl_fd < 0)
 		return -errno;
 	unlink(a.sun_path);
-	if (bind(s->ctl_fd, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(s->ctl_fd, 16) < 0) {
+	/* The control socket registers zones: the node's orchestrator (root) only. */
+	if (bind(s->ctl_fd, (struct sockaddr *)&a, sizeof(a)) < 0 || chmod(a.sun_path, 0600) < 0 ||
+	    listen(s->ctl_fd, 16) < 0) {
 		int e = -errno;
 		close(s->ctl_fd);
 		s->ctl_fd = -1;
@@ -526,7 +802,7 @@ int vgpu_supervisor_run(struct vgpu_proxy_config *cfg)
 			first.hello.kind = VGPU_HELLO_NEW_ZONE;
 			snprintf(name, sizeof(name), "xen-dom%u", cfg->xen_zones[i].domid);
 			memcpy(first.hello.name, name, strlen(name));
-			zone_create(&s, &first, name, -1, -1);
+			zone_create(&s, &first, name, NULL, -1, -1);
 		}
 	}
 
@@ -571,7 +847,7 @@ int vgpu_supervisor_run(struct vgpu_proxy_config *cfg)
 		if (p[0].revents)
 			on_accept(&s);
 		if (p[1].revents)
-			on_stats(&s);
+			on_ctl(&s);
 	}
 	for (unsigned i = 0; i < s.npend; i++)
 		close(s.pend[i].fd);
@@ -583,31 +859,9 @@ int vgpu_supervisor_run(struct vgpu_proxy_config *cfg)
 	unlink(s.ctl_path);
 	close(s.sig_fd);
 	free(s.zones);
+	if (s.regs)
+		explicit_bzero(s.regs, s.nregs * sizeof(*s.regs));
+	free(s.regs);
 	vgpu_info("stopped");
-	return 0;
-}
-
-int vgpu_stats_client(const char *listen_path)
-{
-	struct sockaddr_un a = { .sun_family = AF_UNIX };
-	char buf[4096];
-	ssize_t n;
-
-	if (snprintf(a.sun_path, sizeof(a.sun_path), "%s.ctl", listen_path) >= (int)sizeof(a.sun_path)) {
-		fprintf(stderr, "vgpu-proxy --stats: path %s.ctl is too long for a unix socket\n", listen_path);
-		return 2;
-	}
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
-		fprintf(stderr, "vgpu-proxy --stats: cannot connect to %s: %s; is vgpu-proxy running with --listen %s?\n",
-			a.sun_path, strerror(errno), listen_path);
-		if (fd >= 0)
-			close(fd);
-		return 1;
-	}
-	while ((n = read(fd, buf, sizeof(buf))) > 0)
-		if (fwrite(buf, 1, (size_t)n, stdout) != (size_t)n)
-			break;
-	close(fd);
 	return 0;
 }

@@ -243,7 +243,7 @@ void vgpu_worker_main(const struct vgpu_worker_args *a)
 	signal(SIGPIPE, SIG_IGN);
 	pthread_mutex_init(&w.lock, NULL);
 	w.wake_fd = eventfd(0, EFD_CLOEXEC);
-	if (w.wake_fd < 0 || vgpu_zone_init(&w.zone, a->zone_id, a->name, &a->cfg->limits, a->stats) < 0) {
+	if (w.wake_fd < 0 || vgpu_zone_init(&w.zone, a->zone_id, a->name, &a->limits, a->stats) < 0) {
 		vgpu_err("cannot set the zone up (out of memory or file descriptors); worker exits");
 		_exit(1);
 	}

@@ -21,7 +21,7 @@ $(B)/tests/e2e/e2e_%.sh: $(B)/tests/e2e/% $(E2E_KERNELS) tests/e2e/run.sh
 TESTS += $(E2E_TESTS)
 
 # Isolation between zones (tests/isolation/run.sh drives both programs against one proxy).
-ISO_PROGS := $(B)/tests/isolation/two_zones $(B)/tests/isolation/cycles
+ISO_PROGS := $(B)/tests/isolation/two_zones $(B)/tests/isolation/cycles $(B)/tests/isolation/zone_hold
 $(B)/tests/isolation/%: $(B)/tests/isolation/%.o $(LIBVGPU)
 	$(CC) $(LDFLAGS) -o $@ $< -L$(B)/libvgpu -lcuda
 $(B)/tests/isolation/isolation.sh: $(ISO_PROGS) $(E2E_KERNELS) tests/isolation/run.sh
@@ -29,6 +29,11 @@ $(B)/tests/isolation/isolation.sh: $(ISO_PROGS) $(E2E_KERNELS) tests/isolation/r
 .PRECIOUS: $(B)/tests/isolation/%.o
 
 TESTS += $(B)/tests/isolation/isolation.sh
+
+# Registrations: zones attach only with their own token, with its limits; dropping one ends its zones.
+$(B)/tests/isolation/registration.sh: $(ISO_PROGS) $(B)/tests/e2e/device tests/isolation/registration.sh
+	printf '#!/bin/sh\nexec tests/isolation/registration.sh\n' > $@ && chmod +x $@
+TESTS += $(B)/tests/isolation/registration.sh
 
 .PHONY: test-e2e test-gpu
 test-e2e: $(ALL) $(E2E_TESTS) $(B)/tests/isolation/isolation.sh

@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# Zone registration against a real vgpu-proxy started with --require-registration:
+#   the control socket is root's only; a zone without a token, with a forged token or with
+#   a dropped registration's token is refused (CUDA_ERROR_NOT_PERMITTED from cuInit); a
+#   registered zone runs with its registration's name and memory limit; unregistering ends
+#   its live zones at once and frees what they held; bad control commands are refused.
+set -u
+B=${VGPU_BUILD:-build/san}
+backend=${VGPU_E2E_BACKEND:-sim}
+. tests/proxy_lib.sh
+proxy_need_sim "$B" "$backend"
+fail() { echo "FAIL: $*"; echo "--- proxy log:"; cat "$PROXY_LOG"; exit 1; }
+pass() { echo "ok: $*"; }
+proxy_start "$B" "$backend" --require-registration --log-level info || exit 1
+tmp=$PROXY_TMP
+ctl() { "$B/proxy/vgpuctl" --listen "$PROXY_SOCK" "$@"; }
+export VGPU_PROXY=$PROXY_SOCK LD_LIBRARY_PATH=$PWD/$B/libvgpu VGPU_LOG=0
+hold=$B/tests/isolation/zone_hold
+device=$B/tests/e2e/device
+MiB=$((1 << 20))
+
+mode=$(stat -c %a "$PROXY_SOCK.ctl")
+[ "$mode" = 600 ] || fail "control socket mode is $mode, expected 600"
+pass "control socket is mode 600"
+
+out=$("$device" 2>&1) && fail "a zone without a token was accepted: $out"
+grep -q CUDA_ERROR_NOT_PERMITTED <<<"$out" || fail "no token: expected CUDA_ERROR_NOT_PERMITTED, got: $out"
+pass "a zone without a token is refused (CUDA_ERROR_NOT_PERMITTED)"
+
+tok_a=$(ctl register pod-a --mem 16M) || fail "register pod-a"
+[[ $tok_a =~ ^[0-9a-f]{32}$ ]] || fail "register printed '$tok_a', expected 32 hex digits"
+tok_b=$(ctl register pod-b --mem 1M) || fail "register pod-b"
+[ "$tok_a" != "$tok_b" ] || fail "two registrations got the same token"
+err=$(ctl register pod-a 2>&1) && fail "registering pod-a twice succeeded"
+grep -q "already registered" <<<"$err" || fail "duplicate register: unexpected message: $err"
+for bad in 'a/b' '../x' "$(printf 'x%.0s' $(seq 64))"; do
+  err=$(ctl register "$bad" 2>&1) && fail "register accepted the name '$bad'"
+done
+err=$(ctl register pod-c --mem lots 2>&1) && fail "register accepted --mem lots"
+out=$(printf 'register pod-d color=red\n' | python3 -c '
+import socket,sys
+s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); s.sendall(sys.stdin.buffer.read())
+print(s.makefile().read(), end="")' "$PROXY_SOCK.ctl")
+grep -q '^error .*bad option' <<<"$out" || fail "raw 'register pod-d color=red' answered: $out"
+out=$(printf 'frobnicate\n' | python3 -c '
+import socket,sys
+s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); s.sendall(sys.stdin.buffer.read())
+print(s.makefile().read(), end="")' "$PROXY_SOCK.ctl")
+grep -q '^error unknown command' <<<"$out" || fail "an unknown command answered: $out"
+ctl list | grep -q '^regs 2$' || fail "list after the refused commands: $(ctl list)"
+pass "register: 32-hex tokens, distinct; duplicates, bad names, bad options, unknown commands refused"
+
+out=$(VGPU_ZONE_TOKEN=$(printf '%032x' 12345) "$device" 2>&1) && fail "a forged token was accepted: $out"
+grep -q CUDA_ERROR_NOT_PERMITTED <<<"$out" || fail "forged token: got: $out"
+out=$(VGPU_ZONE_TOKEN=xyz "$device" 2>&1) && fail "a malformed token was accepted: $out"
+grep -q CUDA_ERROR_NOT_PERMITTED <<<"$out" || fail "malformed token: got: $out"
+pass "forged and malformed tokens are refused"
+
+out=$(VGPU_ZONE_TOKEN=$tok_a "$device" 2>&1) || fail "pod-a's zone failed: $out"
+echo "$tok_b" >"$tmp/tok_b"
+out=$(VGPU_ZONE_TOKEN_FILE=$tmp/tok_b "$device" 2>&1) || fail "pod-b's zone (token file) failed: $out"
+pass "registered zones run (token in the environment, token in a file)"
+
+# pod-b's 1 MiB limit holds; pod-a's 16 MiB allows 4 MiB.
+out=$(VGPU_ZONE_TOKEN=$tok_b "$hold" $((4 * MiB)) </dev/null 2>&1) && fail "pod-b allocated past its 1 MiB limit: $out"
+grep -q 'cuMemAlloc.*CUDA_ERROR_OUT_OF_MEMORY' <<<"$out" || fail "pod-b over its limit: got: $out"
+pass "a registration's memory limit holds (CUDA_ERROR_OUT_OF_MEMORY)"
+
+# A live zone of pod-a: named after its registration in stats, counted by list.
+mkfifo "$tmp/in"
+VGPU_ZONE_TOKEN=$tok_a "$hold" $((4 * MiB)) <"$tmp/in" >"$tmp/hold.out" 2>&1 &
+hold_pid=$!
+exec 3>"$tmp/in"
+for _ in $(seq 100); do grep -q ready "$tmp/hold.out" && break; sleep 0.1; done
+grep -q ready "$tmp/hold.out" || fail "zone_hold never got ready: $(cat "$tmp/hold.out")"
+st=$(ctl stats)
+grep -q "name=pod-a .* mem=$((4 * MiB)) .* reg=pod-a$" <<<"$st" || fail "stats do not show pod-a's zone with 4 MiB: $st"
+ctl list | grep -q '^reg pod-a mem=16777216 handles=65536 zones=1$' || fail "list: $(ctl list)"
+pass "a registered zone is listed under its registration with its memory"
+
+n=$(ctl unregister pod-a) || fail "unregister pod-a"
+[ "$n" = 1 ] || fail "unregister pod-a ended $n zones, expected 1"
+st=$(ctl stats)
+grep -q '^zones 0$' <<<"$st" || fail "after unregister, stats: $st"
+ctl list | grep -q pod-a && fail "pod-a still listed after unregister"
+echo go >&3
+exec 3>&-
+wait "$hold_pid"
+rc=$?
+[ $rc = 3 ] || fail "pod-a's process exited $rc after its zone ended (expected 3: a failed call): $(cat "$tmp/hold.out")"
+out=$(VGPU_ZONE_TOKEN=$tok_a "$device" 2>&1) && fail "pod-a's dropped token still works: $out"
+grep -q CUDA_ERROR_NOT_PERMITTED <<<"$out" || fail "dropped token: got: $out"
+pass "unregister ends the live zone at once (stats: 0 zones), its process sees calls fail, its token is refused"
+
+err=$(ctl unregister pod-a 2>&1) && fail "unregistering pod-a twice succeeded"
+grep -q "not registered" <<<"$err" || fail "second unregister: $err"
+[ "$(ctl unregister pod-b)" = 0 ] || fail "unregister pod-b (no live zone)"
+ctl list | grep -q '^regs 0$' || fail "list at the end: $(ctl list)"
+pass "unregister of an unknown name is refused; nothing is left registered"
+
+proxy_stop || fail "vgpu-proxy exited non-zero"
+grep -q '\] error: \|AddressSanitizer\|runtime error' "$PROXY_LOG" && fail "proxy log has errors"
+echo "registration: all checks passed"
