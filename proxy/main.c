@@ -31,10 +31,10 @@ static void usage(FILE *f)
 "  --zone-handle-limit N    live handles per zone (default 65536)\n"
 "  --zone-bulk-limit BYTES  bulk bytes one zone may have staged at once (default 1G)\n"
 "  --max-zones N            zones at once (default 256)\n"
-"  --transport shm|xen      how zones connect (default shm). xen: the xenstore bootstrap\n"
-"                           is future work; zones are named with --xen-zone\n"
-"  --xen-zone D:P:G         serve the Xen zone of domain D whose channel is event channel\n"
-"                           port P and directory grant ref G (repeatable, up to 16)\n"
+"  --transport shm|xen      how zones connect (default shm). xen (in Dom0): also watch xenstore\n"
+"                           for channels that guest domains publish under\n"
+"                           /local/domain/<domid>/data/vgpu/ (see docs/XEN.md); a zone of a\n"
+"                           domain ends when the domain goes away\n"
 "  --log-level LEVEL        error|warn|info|debug (default info)\n"
 "  --foreground             stay in the foreground (the default; no daemon mode)\n"
 "  --require-registration   zones must present a registration's token (VGPU_ZONE_TOKEN in the\n"
@@ -94,7 +94,7 @@ static int probe_backend(struct vgpu_proxy_config *cfg)
 int main(int argc, char **argv)
 {
 	enum { O_LISTEN = 1, O_BACKEND, O_SIMLIB, O_MEM, O_HANDLES, O_BULK, O_MAXZ, O_TRANSPORT,
-	       O_LOGLEVEL, O_FG, O_STATS, O_HELP, O_XENZONE, O_REQREG };
+	       O_LOGLEVEL, O_FG, O_STATS, O_HELP, O_REQREG };
 	static const struct option opts[] = {
 		{ "listen", required_argument, 0, O_LISTEN },
 		{ "backend", required_argument, 0, O_BACKEND },
@@ -104,7 +104,6 @@ int main(int argc, char **argv)
 		{ "zone-bulk-limit", required_argument, 0, O_BULK },
 		{ "max-zones", required_argument, 0, O_MAXZ },
 		{ "transport", required_argument, 0, O_TRANSPORT },
-		{ "xen-zone", required_argument, 0, O_XENZONE },
 		{ "log-level", required_argument, 0, O_LOGLEVEL },
 		{ "foreground", no_argument, 0, O_FG },
 		{ "stats", no_argument, 0, O_STATS },
@@ -174,20 +173,6 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			break;
-		case O_XENZONE: {
-			unsigned d, port, gref;
-			char tail;
-			if (sscanf(optarg, "%u:%u:%u%c", &d, &port, &gref, &tail) != 3 || d > 0xffff) {
-				fprintf(stderr, "vgpu-proxy: --xen-zone %s: expected DOMID:PORT:GREF, e.g. 5:12:8\n", optarg);
-				return 2;
-			}
-			if (cfg.n_xen_zones == 16) {
-				fprintf(stderr, "vgpu-proxy: --xen-zone: at most 16\n");
-				return 2;
-			}
-			cfg.xen_zones[cfg.n_xen_zones++] = (struct vgpu_xen_info){ (uint16_t)d, port, gref };
-			break;
-		}
 		case O_LOGLEVEL:
 			if ((rc = vgpu_log_parse_level(optarg)) < 0) {
 				fprintf(stderr, "vgpu-proxy: --log-level %s: expected error, warn, info or debug\n", optarg);
@@ -208,10 +193,6 @@ int main(int argc, char **argv)
 	}
 	if (stats)
 		return vgpu_ctl_client("vgpu-proxy --stats", cfg.listen_path, "stats", stdout) == 2 ? 1 : 0;
-	if (cfg.n_xen_zones && cfg.transport != VGPU_TRANSPORT_XEN) {
-		fprintf(stderr, "vgpu-proxy: --xen-zone needs --transport xen\n");
-		return 2;
-	}
 	if (vgpu_backend_find_sim(sim_opt, cfg.sim_path, sizeof(cfg.sim_path)) < 0 &&
 	    cfg.backend == VGPU_BACKEND_SIM) {
 		vgpu_err("simulator library not found at %s; build it (make) or pass --sim-lib PATH", cfg.sim_path);

@@ -34,8 +34,6 @@ struct vgpu_proxy_config {
 	int transport;
 	unsigned max_zones;
 	int require_registration;    /* NEW_ZONE hellos must carry a registration's token */
-	struct vgpu_xen_info xen_zones[16];  /* --xen-zone DOMID:PORT:GREF (until xenstore bootstrap exists) */
-	unsigned n_xen_zones;
 };
 
 /* What the supervisor passes a new worker (in memory, across fork). */
@@ -55,6 +53,7 @@ struct vgpu_handoff {
 	uint32_t transport;          /* enum vgpu_transport: SHM carries 2 fds, XEN none (xen below) */
 	uint32_t pad;
 	struct vgpu_xen_info xen;    /* XEN: where the zone published its channel */
+	char xs_dir[64];             /* XEN: its xenstore directory (the worker answers there) */
 };
 
 /* Send/receive a handoff with its two fds over a SOCK_SEQPACKET socket. 0 or -errno

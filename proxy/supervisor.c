@@ -18,7 +18,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <xenstore.h>
+
 #include "chan.h"
+#include "xenbus.h"
 #include "log.h"
 #include "proxyd.h"
 #include "wire.h"
@@ -32,8 +35,10 @@ struct szone {
 	uint32_t client_pid;             /* as the NEW_ZONE hello claimed (logs/stats only, never trusted) */
 	struct vgpu_zone_stats *stats;   /* MAP_SHARED page, written by the worker */
 	char reg[VGPU_REG_NAME_MAX + 1]; /* registration it was opened with, "" if none */
-	int ending;                      /* SIGKILLed by an unregister */
+	int ending;                      /* SIGKILLed by an unregister or its domain's end */
+	uint32_t domid;                  /* Xen zones: the guest domain; NO_DOMID for local (shm) zones */
 };
+#define NO_DOMID 0xffffffffu
 
 /*
  * A registration: a name (e.g. a pod's UID), a secret token and the limits of the zones
@@ -68,6 +73,7 @@ struct supervisor {
 	int stopping;
 	struct reg *regs;
 	unsigned nregs;
+	struct xs_handle *xs;            /* --transport xen: xenstore, watched */
 };
 
 static const char *const htype_names[VGPU_H_COUNT] = {
@@ -195,6 +201,7 @@ static void zone_create(struct supervisor *s, const struct vgpu_handoff *first, 
 	snprintf(z.name, sizeof(z.name), "%s", name);
 	if (r)
 		snprintf(z.reg, sizeof(z.reg), "%s", r->name);
+	z.domid = first->transport == VGPU_TRANSPORT_XEN ? first->xen.domid : NO_DOMID;
 	z.stats = st;
 	z.ctrl_fd = sv[0];
 	pid_t pid = fork();
@@ -209,6 +216,8 @@ static void zone_create(struct supervisor *s, const struct vgpu_handoff *first, 
 		close(s->ctl_fd);
 		close(s->sig_fd);
 		close(sv[0]);
+		if (s->xs)
+			xs_daemon_destroy_postfork(s->xs); /* the worker opens its own when it needs one */
 		free(s->regs);  /* other pods' tokens have no business in this zone's process */
 		if (sock >= 0)
 			close(sock);
@@ -342,6 +351,53 @@ static int pending_expire(struct supervisor *s)
 	return (int)next;
 }
 
+/*
+ * Send a checked hello's channel where it belongs: a NEW_ZONE to a new worker (with its
+ * registration's limits), a JOIN to the worker of the zone whose token it names, which must
+ * be a zone of the same domain (Xen) or a local zone (shm). Returns NULL when the channel
+ * was taken (sock and memfd consumed), else why it is refused (nothing consumed), with
+ * *status the CUresult to tell the client (0: just close).
+ */
+static const char *route(struct supervisor *s, struct vgpu_handoff *h, const char *name, uint32_t domid,
+			 int sock, int memfd, uint32_t *status)
+{
+	const struct vgpu_hello *hello = &h->hello;
+	*status = 0;
+	if (hello->kind == VGPU_HELLO_NEW_ZONE) {
+		const struct reg *r = NULL;
+		if (!token_eq(hello->token, zero_token)) {
+			r = reg_by_token(s, hello->token);
+			if (!r) {
+				*status = CUDA_ERROR_NOT_PERMITTED;
+				return "its token matches no registration (never issued, or unregistered)";
+			}
+		} else if (s->cfg->require_registration) {
+			*status = CUDA_ERROR_NOT_PERMITTED;
+			return "it has no registration token and --require-registration is set";
+		}
+		if (s->nzones >= s->cfg->max_zones) {
+			*status = CUDA_ERROR_OUT_OF_MEMORY;
+			return "too many zones (--max-zones)";
+		}
+		/* A registered zone is named by its registration (trusted), not by the client. */
+		zone_create(s, h, r ? r->name : name, r, sock, memfd);
+		return NULL;
+	}
+	struct szone *z = zone_by_token(s, hello->token);
+	if (!z || z->domid != domid)
+		return "no zone of this domain has that token";
+	int rc = vgpu_handoff_send(z->ctrl_fd, h, sock, memfd);
+	if (rc < 0)
+		vgpu_warn("zone %u: cannot hand a joining channel to its worker (%s); closed", z->id, strerror(-rc));
+	else
+		vgpu_debug("zone %u: channel from pid %u joined", z->id, hello->pid);
+	if (sock >= 0)
+		close(sock);
+	if (memfd >= 0)
+		close(memfd);
+	return NULL;
+}
+
 /* A parked connection is readable: take its hello and route the channel. Consumes sock. */
 static void on_hello(struct supervisor *s, int sock)
 {
@@ -365,45 +421,177 @@ static void on_hello(struct supervisor *s, int sock)
 		goto refuse;
 	}
 	vgpu_name_sanitize(hello.name, sizeof(hello.name), name);
-	if (hello.kind == VGPU_HELLO_NEW_ZONE) {
-		struct vgpu_handoff first = { .hello = hello, .transport = VGPU_TRANSPORT_SHM };
-		const struct reg *r = NULL;
-		if (!token_eq(hello.token, zero_token)) {
-			r = reg_by_token(s, hello.token);
-			if (!r) {
-				vgpu_warn("refused a new zone from pid %u ('%s'): its token matches no registration "
-					  "(never issued, or unregistered)", hello.pid, name);
-				refuse_channel(sock, memfd, CUDA_ERROR_NOT_PERMITTED);
-				return;
-			}
-		} else if (s->cfg->require_registration) {
-			vgpu_warn("refused a new zone from pid %u ('%s'): it has no registration token and "
-				  "--require-registration is set", hello.pid, name);
-			refuse_channel(sock, memfd, CUDA_ERROR_NOT_PERMITTED);
-			return;
-		}
-		/* A registered zone is named by its registration (trusted), not by the client. */
-		zone_create(s, &first, r ? r->name : name, r, sock, memfd);
+	struct vgpu_handoff h = { .hello = hello, .transport = VGPU_TRANSPORT_SHM };
+	uint32_t status = 0;
+	const char *why = route(s, &h, name, NO_DOMID, sock, memfd, &status);
+	if (!why)
+		return;
+	vgpu_warn("refused a %s from pid %u ('%s'): %s", hello.kind == VGPU_HELLO_NEW_ZONE ? "new zone" : "JOIN",
+		  hello.pid, name, why);
+	if (status) {
+		refuse_channel(sock, memfd, status);
 		return;
 	}
-	struct szone *z = zone_by_token(s, hello.token);
-	if (!z) {
-		vgpu_warn("refused a JOIN from pid %u ('%s'): no zone has that token", hello.pid, name);
-		goto refuse;
-	}
-	struct vgpu_handoff h = { .hello = hello, .transport = VGPU_TRANSPORT_SHM };
-	rc = vgpu_handoff_send(z->ctrl_fd, &h, sock, memfd);
-	if (rc < 0)
-		vgpu_warn("zone %u: cannot hand a joining channel to its worker (%s); closed", z->id, strerror(-rc));
-	else
-		vgpu_debug("zone %u: channel from pid %u joined", z->id, hello.pid);
-	close(sock);
-	close(memfd);
-	return;
 refuse:
 	if (memfd >= 0)
 		close(memfd);
 	close(sock);
+}
+
+/* ---- Xen zones: channels published in xenstore (runtime/xenbus.h) ---- */
+
+struct xs_keys {
+	struct xs_handle *xs;
+	const char *dir;
+	char *val[12];
+	unsigned n;
+};
+
+/* vgpu_xs_parse_chan's getter: read dir/key (values are kept until keys_free). */
+static const char *xs_key_get(void *ctx, const char *key)
+{
+	struct xs_keys *k = ctx;
+	char path[128];
+	unsigned len;
+	if (k->n == sizeof(k->val) / sizeof(k->val[0]))
+		return NULL;
+	snprintf(path, sizeof(path), "%s/%s", k->dir, key);
+	char *v = xs_read(k->xs, XBT_NULL, path, &len);
+	if (!v)
+		return NULL;
+	if (strlen(v) != len) { /* embedded NUL: not a string */
+		free(v);
+		return NULL;
+	}
+	return k->val[k->n++] = v;
+}
+
+static void keys_free(struct xs_keys *k)
+{
+	for (unsigned i = 0; i < k->n; i++) {
+		explicit_bzero(k->val[i], strlen(k->val[i]));
+		free(k->val[i]);
+	}
+	k->n = 0;
+}
+
+static void xs_put(struct supervisor *s, const char *dir, const char *key, const char *val)
+{
+	char path[128];
+	snprintf(path, sizeof(path), "%s/%s", dir, key);
+	if (!xs_write(s->xs, XBT_NULL, path, val, strlen(val)))
+		vgpu_warn("cannot write %s in xenstore: %s", path, strerror(errno));
+}
+
+/* A channel directory changed: if it is ready, check its claims and route it. */
+static void xen_chan(struct supervisor *s, uint16_t domid, const char *dir)
+{
+	struct xs_keys k = { .xs = s->xs, .dir = dir };
+	struct vgpu_xs_chan c;
+	char name[65];
+
+	const char *state = xs_key_get(&k, "state");
+	if (!state || strcmp(state, "ready") != 0) {
+		keys_free(&k);
+		return;
+	}
+	keys_free(&k);
+	const char *why = vgpu_xs_parse_chan(xs_key_get, &k, domid, &c);
+	keys_free(&k);
+	if (!why && s->nzones >= s->cfg->max_zones)
+		why = "too many zones (--max-zones)";
+	if (why) {
+		vgpu_warn("refused the channel %s of domain %u: %s", dir, domid, why);
+		xs_put(s, dir, "error", why);
+		xs_put(s, dir, "state", "refused");
+		return;
+	}
+	/* Taken: a second watch event for this directory must not route it again. */
+	xs_put(s, dir, "state", "connecting");
+	vgpu_name_sanitize(c.hello.name, sizeof(c.hello.name), name);
+	struct vgpu_handoff h = { .hello = c.hello, .transport = VGPU_TRANSPORT_XEN, .xen = c.xen };
+	snprintf(h.xs_dir, sizeof(h.xs_dir), "%s", dir);
+	uint32_t status = 0;
+	why = route(s, &h, name, domid, -1, -1, &status);
+	explicit_bzero(&c, sizeof(c));
+	explicit_bzero(&h.hello.token, sizeof(h.hello.token));
+	if (why) {
+		vgpu_warn("refused a %s from domain %u ('%s'): %s",
+			  h.hello.kind == VGPU_HELLO_NEW_ZONE ? "new zone" : "JOIN", domid, name, why);
+		xs_put(s, dir, "error", why);
+		xs_put(s, dir, "state", "refused");
+	}
+}
+
+/* Every channel directory of every domain (at start, and when the watch says "look again"). */
+static void xen_scan(struct supervisor *s)
+{
+	unsigned nd = 0;
+	char **doms = xs_directory(s->xs, XBT_NULL, "/local/domain", &nd);
+	for (unsigned i = 0; doms && i < nd; i++) {
+		char path[96], dir[128];
+		unsigned nc = 0;
+		snprintf(path, sizeof(path), "/local/domain/%.12s/" VGPU_XS_DIR, doms[i]);
+		char **chans = xs_directory(s->xs, XBT_NULL, path, &nc);
+		for (unsigned j = 0; chans && j < nc; j++) {
+			uint16_t domid;
+			char full[160];
+			snprintf(full, sizeof(full), "%s/%.40s", path, chans[j]);
+			if (vgpu_xs_chan_path(full, &domid, dir, sizeof(dir)) == 0)
+				xen_chan(s, domid, dir);
+		}
+		free(chans);
+	}
+	free(doms);
+}
+
+/* A domain was released: end the zones of every domain that is gone. */
+static void xen_domains_check(struct supervisor *s)
+{
+	for (unsigned i = 0; i < s->nzones; i++) {
+		struct szone *z = &s->zones[i];
+		if (z->domid == NO_DOMID || z->ending || xs_is_domain_introduced(s->xs, z->domid))
+			continue;
+		vgpu_info("zone %u '%s': domain %u is gone; ending the zone", z->id, z->name, z->domid);
+		z->ending = 1;
+		kill(z->pid, SIGKILL);
+	}
+}
+
+static void on_xs(struct supervisor *s)
+{
+	char **ev;
+	while ((ev = xs_check_watch(s->xs))) {
+		const char *path = ev[XS_WATCH_PATH], *tok = ev[XS_WATCH_TOKEN];
+		uint16_t domid;
+		char dir[128];
+		if (!strcmp(tok, "gone"))
+			xen_domains_check(s);
+		else if (!strcmp(path, "/local/domain"))
+			xen_scan(s);
+		else if (vgpu_xs_chan_path(path, &domid, dir, sizeof(dir)) == 0)
+			xen_chan(s, domid, dir);
+		free(ev);
+	}
+}
+
+static int xen_start(struct supervisor *s)
+{
+	s->xs = xs_open(0);
+	if (!s->xs) {
+		vgpu_err("--transport xen: cannot open xenstore: %s (not Dom0, or xenstored not running)",
+			 strerror(errno));
+		return -1;
+	}
+	/* The first event of each watch fires at once: it triggers the initial scan. */
+	if (!xs_watch(s->xs, "/local/domain", "chan") || !xs_watch(s->xs, "@releaseDomain", "gone")) {
+		vgpu_err("--transport xen: cannot watch xenstore: %s", strerror(errno));
+		xs_close(s->xs);
+		s->xs = NULL;
+		return -1;
+	}
+	vgpu_info("watching xenstore for Xen zones (/local/domain/*/" VGPU_XS_DIR "/*)");
+	return 0;
 }
 
 static const char *signame(int sig)
@@ -790,29 +978,22 @@ int vgpu_supervisor_run(struct vgpu_proxy_config *cfg)
 		return 1;
 	}
 	vgpu_info("listening on %s (stats: %s)", cfg->listen_path, s.ctl_path);
-	if (cfg->transport == VGPU_TRANSPORT_XEN) {
-		vgpu_warn("--transport xen: Xen zones are not bootstrapped from xenstore yet; serving the %u "
-			  "zone%s named with --xen-zone (local shm zones are still accepted)",
-			  cfg->n_xen_zones, cfg->n_xen_zones == 1 ? "" : "s");
-		for (unsigned i = 0; i < cfg->n_xen_zones; i++) {
-			struct vgpu_handoff first = { .transport = VGPU_TRANSPORT_XEN, .xen = cfg->xen_zones[i] };
-			char name[65];
-			first.hello.magic = VGPU_HELLO_MAGIC;
-			first.hello.version = VGPU_PROTO_VERSION;
-			first.hello.kind = VGPU_HELLO_NEW_ZONE;
-			snprintf(name, sizeof(name), "xen-dom%u", cfg->xen_zones[i].domid);
-			memcpy(first.hello.name, name, strlen(name));
-			zone_create(&s, &first, name, NULL, -1, -1);
-		}
+	if (cfg->transport == VGPU_TRANSPORT_XEN && (rc = xen_start(&s)) < 0) {
+		close(s.lfd);
+		unlink(cfg->listen_path);
+		close(s.ctl_fd);
+		unlink(s.ctl_path);
+		return 1;
 	}
 
 	while (!s.stopping) {
-		struct pollfd p[3 + PENDING_MAX] = { { s.lfd, POLLIN, 0 }, { s.ctl_fd, POLLIN, 0 }, { s.sig_fd, POLLIN, 0 } };
+		struct pollfd p[4 + PENDING_MAX] = { { s.lfd, POLLIN, 0 }, { s.ctl_fd, POLLIN, 0 }, { s.sig_fd, POLLIN, 0 },
+						     { s.xs ? xs_fileno(s.xs) : -1, POLLIN, 0 } };
 		int timeout = pending_expire(&s);
 		unsigned np = s.npend;
 		for (unsigned i = 0; i < np; i++)
-			p[3 + i] = (struct pollfd){ s.pend[i].fd, POLLIN, 0 };
-		if (poll(p, 3 + np, timeout) < 0) {
+			p[4 + i] = (struct pollfd){ s.pend[i].fd, POLLIN, 0 };
+		if (poll(p, 4 + np, timeout) < 0) {
 			if (errno == EINTR)
 				continue;
 			vgpu_err("poll: %s", strerror(errno));
@@ -833,10 +1014,10 @@ int vgpu_supervisor_run(struct vgpu_proxy_config *cfg)
 			break;
 		/* Parked connections first (by fd, since on_accept may reorder the table). */
 		for (unsigned i = 0; i < np; i++) {
-			if (!p[3 + i].revents)
+			if (!p[4 + i].revents)
 				continue;
 			for (unsigned j = 0; j < s.npend; j++) {
-				if (s.pend[j].fd == p[3 + i].fd) {
+				if (s.pend[j].fd == p[4 + i].fd) {
 					int fd = s.pend[j].fd;
 					pending_remove(&s, j);
 					on_hello(&s, fd);
@@ -848,6 +1029,8 @@ int vgpu_supervisor_run(struct vgpu_proxy_config *cfg)
 			on_accept(&s);
 		if (p[1].revents)
 			on_ctl(&s);
+		if (p[3].revents)
+			on_xs(&s);
 	}
 	for (unsigned i = 0; i < s.npend; i++)
 		close(s.pend[i].fd);
@@ -859,6 +1042,8 @@ int vgpu_supervisor_run(struct vgpu_proxy_config *cfg)
 	unlink(s.ctl_path);
 	close(s.sig_fd);
 	free(s.zones);
+	if (s.xs)
+		xs_close(s.xs);
 	if (s.regs)
 		explicit_bzero(s.regs, s.nregs * sizeof(*s.regs));
 	free(s.regs);

@@ -14,6 +14,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <xenstore.h>
+
 #include "chan.h"
 #include "log.h"
 #include "proxyd.h"
@@ -34,7 +36,35 @@ struct chan_thread_arg {
 	struct worker *w;
 	struct vgpu_chan *ch;
 	unsigned no;
+	char xs_dir[64];       /* Xen channels: the zone's xenstore directory, removed at the end */
 };
+
+/*
+ * Xen channels: answer in the channel's xenstore directory (state, and error when refused),
+ * or remove it (state NULL) when the channel has ended. A short-lived connection each time:
+ * this happens once or twice per channel.
+ */
+static void xs_answer(const char *dir, const char *state, const char *error)
+{
+	char path[96];
+	struct xs_handle *xs = xs_open(0);
+	if (!xs) {
+		vgpu_warn("cannot open xenstore to answer in %s: %s", dir, strerror(errno));
+		return;
+	}
+	if (!state) {
+		xs_rm(xs, XBT_NULL, dir);
+	} else {
+		if (error) {
+			snprintf(path, sizeof(path), "%s/error", dir);
+			xs_write(xs, XBT_NULL, path, error, strlen(error));
+		}
+		snprintf(path, sizeof(path), "%s/state", dir);
+		if (!xs_write(xs, XBT_NULL, path, state, strlen(state)))
+			vgpu_warn("cannot write %s in xenstore: %s", path, strerror(errno));
+	}
+	xs_close(xs);
+}
 
 static void *chan_thread(void *p)
 {
@@ -43,6 +73,8 @@ static void *chan_thread(void *p)
 	uint64_t one = 1;
 
 	vgpu_chan_serve(&w->zone, &w->be, t->ch, t->no);
+	if (t->xs_dir[0])
+		xs_answer(t->xs_dir, NULL, NULL);
 	pthread_mutex_lock(&w->lock);
 	w->live--;
 	vgpu_stat_set(&w->zone.stats->channels, w->live);
@@ -68,11 +100,12 @@ static void channel_open(struct worker *w, const struct vgpu_handoff *h, int soc
 	else
 		rc = vgpu_shm_attach(sock, memfd, &ch);
 	if (rc < 0) {
-		if (h->transport == VGPU_TRANSPORT_XEN)
-			vgpu_err("channel %u: cannot attach the Xen channel of domain %u (port %u, gref %u): %s (%s)",
-				 no, h->xen.domid, h->xen.evtchn_port, h->xen.dir_gref, strerror(-rc),
-				 vgpu_chan_setup_error());
-		else
+		if (h->transport == VGPU_TRANSPORT_XEN) {
+			vgpu_warn("channel %u: cannot attach the Xen channel of domain %u (port %u, gref %u): %s (%s)",
+				  no, h->xen.domid, h->xen.evtchn_port, h->xen.dir_gref, strerror(-rc),
+				  vgpu_chan_setup_error());
+			xs_answer(h->xs_dir, "refused", vgpu_chan_setup_error());
+		} else
 			vgpu_warn("channel %u from pid %u: cannot attach its shared region: %s (%s)", no,
 				  h->hello.pid, strerror(-rc), vgpu_chan_setup_error());
 		vgpu_stat_add(&w->zone.stats->errors, 1);
@@ -91,16 +124,22 @@ static void channel_open(struct worker *w, const struct vgpu_handoff *h, int soc
 			vgpu_warn("channel %u: cannot send the welcome: %s", no, strerror(-rc));
 		else
 			vgpu_warn("channel %u refused: no driver backend in this worker", no);
+		if (h->transport == VGPU_TRANSPORT_XEN)
+			xs_answer(h->xs_dir, "refused", rc < 0 ? "cannot send the welcome" : "no driver backend");
 		vgpu_chan_close(ch);
 		return;
 	}
+	if (h->transport == VGPU_TRANSPORT_XEN)
+		xs_answer(h->xs_dir, "connected", NULL);
 	struct chan_thread_arg *t = malloc(sizeof(*t));
 	if (!t) {
 		vgpu_err("channel %u: out of memory; closing it", no);
 		vgpu_chan_close(ch);
 		return;
 	}
-	*t = (struct chan_thread_arg){ w, ch, no };
+	*t = (struct chan_thread_arg){ w, ch, no, "" };
+	if (h->transport == VGPU_TRANSPORT_XEN)
+		snprintf(t->xs_dir, sizeof(t->xs_dir), "%s", h->xs_dir);
 	pthread_mutex_lock(&w->lock);
 	w->live++;
 	vgpu_stat_set(&w->zone.stats->channels, w->live);

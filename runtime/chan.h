@@ -115,12 +115,14 @@ int vgpu_shm_pair(const struct vgpu_chan_geom *g, struct vgpu_chan **client /* o
 
 /* runtime/transport_xen.c: libxengnttab/libxenevtchn. The zone allocates+grants the pages
  * (xengntshr / gntalloc) and an unbound event channel for the backend domain; Dom0 maps the
- * grants (xengnttab / gntdev) and binds the event channel. Bootstrap info (what the zone
- * publishes, e.g. via xenstore later). Without /dev/xen both return -ENOENT. */
+ * grants (xengnttab / gntdev) and binds the event channel. Bootstrap info: what the zone
+ * publishes in xenstore (runtime/xenbus.h). Without /dev/xen both return -ENOENT. */
 struct vgpu_xen_info {
 	uint16_t domid;       /* the zone's (granting) domain id */
 	uint32_t evtchn_port; /* unbound port allocated by the zone for the backend */
 	uint32_t dir_gref;    /* grant ref of the first directory page listing the region's grefs */
+	uint32_t npages;      /* region pages: set by create; attach refuses a directory listing
+			       * another count before mapping the region (0: not checked) */
 };
 int vgpu_xen_create(uint16_t backend_domid, const struct vgpu_chan_geom *g,
 		    struct vgpu_xen_info *info /* out */, struct vgpu_chan **out /* out */);

@@ -274,6 +274,7 @@ int vgpu_xen_create(uint16_t backend_domid, const struct vgpu_chan_geom *g,
 	info->domid = 0x7ff0; /* DOMID_SELF placeholder: the caller publishes its real domid */
 	info->evtchn_port = x->port;
 	info->dir_gref = dir_refs[0];
+	info->npages = x->npages;
 	free(refs);
 	free(dir_refs);
 	return vgpu_chan_create(x->region, bytes, g, 0, &x->base, out);
@@ -352,6 +353,13 @@ int vgpu_xen_attach(const struct vgpu_xen_info *info, struct vgpu_chan **out /* 
 	rc = xen_read_dir(x->gt, info, &refs, &x->npages);
 	if (rc)
 		goto err;
+	if (info->npages && x->npages != info->npages) {
+		free(refs);
+		rc = -EPROTO;
+		vgpu_chan_set_setup_error("refusing channel from domain %u: its directory lists %u pages, "
+					  "it announced %u", info->domid, x->npages, info->npages);
+		goto err;
+	}
 	x->region = xengnttab_map_domain_grant_refs(x->gt, x->npages, info->domid, refs,
 						    PROT_READ | PROT_WRITE);
 	free(refs);

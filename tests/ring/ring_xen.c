@@ -95,7 +95,7 @@ int main(int argc, char **argv)
 	CHECK_EQ(vgpu_xen_create(0, &VGPU_CHAN_DEFAULT_GEOM, &info, &c), -ENOENT);
 	CHECK(strstr(vgpu_chan_setup_error(), "/dev/xen/gntalloc"));
 	CHECK(strstr(vgpu_chan_setup_error(), "not running in a Xen domain"));
-	info = (struct vgpu_xen_info){ 5, 10, 20 };
+	info = (struct vgpu_xen_info){ 5, 10, 20, 0 };
 	CHECK_EQ(vgpu_xen_attach(&info, &c), -ENOENT);
 	CHECK(strstr(vgpu_chan_setup_error(), "/dev/xen/gntdev"));
 	CHECK(c == NULL);

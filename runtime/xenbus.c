@@ -1,0 +1,272 @@
+/* SPDX-License-Identifier: MIT */
+/* xenbus.c — the Xen transport's bootstrap through xenstore: parsing a zone's claims, and publishing a channel (see xenbus.h). */
+#include "xenbus.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <xenstore.h>
+
+#include "ring.h"
+#include "ring_xen.h"
+
+/* A decimal u32 with no sign, no spaces, no leading zeros (but "0"), at most 10 digits. */
+static int parse_u32(const char *s, uint32_t *out)
+{
+	uint64_t v = 0;
+	if (!s || !*s || strlen(s) > 10 || (s[0] == '0' && s[1]))
+		return -1;
+	for (const char *p = s; *p; p++) {
+		if (*p < '0' || *p > '9')
+			return -1;
+		v = v * 10 + (uint64_t)(*p - '0');
+	}
+	if (v > UINT32_MAX)
+		return -1;
+	*out = (uint32_t)v;
+	return 0;
+}
+
+static int parse_token(const char *s, uint8_t tok[16])
+{
+	if (!s || strlen(s) != 32)
+		return -1;
+	for (unsigned i = 0; i < 32; i++) {
+		char c = s[i];
+		int d = (c >= '0' && c <= '9') ? c - '0' : (c >= 'a' && c <= 'f') ? c - 'a' + 10 : -1;
+		if (d < 0)
+			return -1;
+		tok[i / 2] = (uint8_t)(tok[i / 2] << 4 | d);
+	}
+	return 0;
+}
+
+const char *vgpu_xs_parse_chan(const char *(*get)(void *ctx, const char *key), void *ctx, uint16_t domid,
+			       struct vgpu_xs_chan *out)
+{
+	static const char *const nums[] = { "dir-gref", "evtchn", "ring-pages", "msg-ring-bytes", "bulk-bytes" };
+	uint32_t v[5];
+	const char *s;
+
+	memset(out, 0, sizeof(*out));
+	if (domid == 0 || domid >= 0x7ff0)
+		return "not a guest domain id";
+	s = get(ctx, "state");
+	if (!s || strcmp(s, "ready") != 0)
+		return "state is not \"ready\"";
+	for (unsigned i = 0; i < 5; i++)
+		if (parse_u32(get(ctx, nums[i]), &v[i]) < 0)
+			return nums[i][0] == 'd' ? "dir-gref missing or not a decimal u32" :
+			       nums[i][0] == 'e' ? "evtchn missing or not a decimal u32" :
+			       nums[i][0] == 'r' ? "ring-pages missing or not a decimal u32" :
+			       nums[i][0] == 'm' ? "msg-ring-bytes missing or not a decimal u32" :
+						   "bulk-bytes missing or not a decimal u32";
+	out->xen.domid = domid;
+	out->xen.dir_gref = v[0];
+	out->xen.evtchn_port = v[1];
+	out->xen.npages = v[2];
+	out->geom.msg_ring_bytes = v[3];
+	out->geom.bulk_bytes = v[4];
+	if (v[1] == 0)
+		return "evtchn 0 is never a bound port";
+	if (vgpu_chan_geom_check(&out->geom))
+		return "msg-ring-bytes/bulk-bytes are not a valid ring geometry (powers of two within the limits)";
+	uint64_t bytes = vgpu_ring_region_bytes(&out->geom);
+	if (bytes % 4096 || bytes / 4096 != v[2])
+		return "ring-pages does not match the geometry";
+	if (v[2] < 2 || v[2] > vgpu_xen_max_pages())
+		return "ring-pages out of range";
+
+	s = get(ctx, "kind");
+	if (s && !strcmp(s, "new"))
+		out->hello.kind = VGPU_HELLO_NEW_ZONE;
+	else if (s && !strcmp(s, "join"))
+		out->hello.kind = VGPU_HELLO_JOIN;
+	else
+		return "kind must be \"new\" or \"join\"";
+	s = get(ctx, "token");
+	if (s && parse_token(s, out->hello.token) < 0)
+		return "token is not 32 lower-case hex digits";
+	if (!s && out->hello.kind == VGPU_HELLO_JOIN)
+		return "join without a token";
+	s = get(ctx, "name");
+	if (s) {
+		size_t n = strlen(s);
+		if (n > sizeof(out->hello.name))
+			return "name longer than 64 bytes";
+		memcpy(out->hello.name, s, n);
+	}
+	s = get(ctx, "pid");
+	if (s && parse_u32(s, &out->hello.pid) < 0)
+		return "pid is not a decimal u32";
+	out->hello.magic = VGPU_HELLO_MAGIC;
+	out->hello.version = VGPU_PROTO_VERSION;
+	return NULL;
+}
+
+int vgpu_xs_chan_path(const char *path, uint16_t *domid, char *dir, size_t dir_len)
+{
+	static const char pre[] = "/local/domain/";
+	const char *p = path, *id;
+	uint32_t d = 0;
+	unsigned digits = 0;
+
+	if (strncmp(p, pre, sizeof(pre) - 1))
+		return -EINVAL;
+	p += sizeof(pre) - 1;
+	for (; *p >= '0' && *p <= '9' && digits < 6; p++, digits++)
+		d = d * 10 + (uint32_t)(*p - '0');
+	if (!digits || d >= 0x7ff0 || strncmp(p, "/" VGPU_XS_DIR "/", sizeof(VGPU_XS_DIR) + 1))
+		return -EINVAL;
+	id = p + sizeof(VGPU_XS_DIR) + 1;
+	size_t idlen = strcspn(id, "/");
+	if (idlen == 0 || idlen > 32)
+		return -EINVAL;
+	size_t n = (size_t)(id + idlen - path);
+	if (n + 1 > dir_len)
+		return -ENAMETOOLONG;
+	memcpy(dir, path, n);
+	dir[n] = '\0';
+	*domid = (uint16_t)d;
+	return 0;
+}
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int vgpu_xs_connect(const struct vgpu_hello *hello, const struct vgpu_chan_geom *g, int timeout_ms,
+		    struct vgpu_chan **out)
+{
+	static unsigned seq;
+	struct vgpu_xen_info info;
+	struct vgpu_chan *ch = NULL;
+	struct xs_handle *xs;
+	char dir[64], key[96], val[80], state[16] = "";
+	int rc;
+
+	rc = vgpu_xen_create(0, g, &info, &ch);
+	if (rc < 0)
+		return rc;
+	xs = xs_open(0);
+	if (!xs) {
+		rc = -errno;
+		vgpu_chan_set_setup_error("cannot open xenstore: %s (xenbus device missing in this domain?)",
+					  strerror(errno));
+		vgpu_chan_close(ch);
+		return rc;
+	}
+	snprintf(dir, sizeof(dir), VGPU_XS_DIR "/%u-%u", (unsigned)getpid(), __atomic_add_fetch(&seq, 1, __ATOMIC_RELAXED));
+	for (int attempt = 0;; attempt++) {
+		xs_transaction_t t = xs_transaction_start(xs);
+		int ok = t != XBT_NULL;
+		char name[65];
+		snprintf(name, sizeof(name), "%.*s", (int)strnlen(hello->name, sizeof(hello->name)), hello->name);
+		const struct { const char *k; unsigned v; } nums[] = {
+			{ "dir-gref", info.dir_gref }, { "evtchn", info.evtchn_port }, { "ring-pages", info.npages },
+			{ "msg-ring-bytes", g->msg_ring_bytes }, { "bulk-bytes", g->bulk_bytes }, { "pid", hello->pid },
+		};
+		for (unsigned i = 0; ok && i < sizeof(nums) / sizeof(nums[0]); i++) {
+			snprintf(key, sizeof(key), "%s/%s", dir, nums[i].k);
+			snprintf(val, sizeof(val), "%u", nums[i].v);
+			ok = xs_write(xs, t, key, val, strlen(val));
+		}
+		static const uint8_t zero[16];
+		if (ok && memcmp(hello->token, zero, 16)) {
+			for (unsigned i = 0; i < 16; i++)
+				snprintf(val + 2 * i, 3, "%02x", hello->token[i]);
+			snprintf(key, sizeof(key), "%s/token", dir);
+			ok = xs_write(xs, t, key, val, 32);
+			memset(val, 0, sizeof(val));
+		}
+		if (ok) {
+			snprintf(key, sizeof(key), "%s/kind", dir);
+			const char *k = hello->kind == VGPU_HELLO_JOIN ? "join" : "new";
+			ok = xs_write(xs, t, key, k, strlen(k));
+		}
+		if (ok) {
+			snprintf(key, sizeof(key), "%s/name", dir);
+			ok = xs_write(xs, t, key, name, strlen(name));
+		}
+		if (ok) {
+			snprintf(key, sizeof(key), "%s/state", dir);
+			ok = xs_write(xs, t, key, "ready", 5);
+		}
+		if (t == XBT_NULL)
+			break;
+		if (!ok) {
+			xs_transaction_end(xs, t, 1);
+			break;
+		}
+		if (xs_transaction_end(xs, t, 0))
+			break;
+		if (errno != EAGAIN || attempt == 10)
+			break; /* nothing was published: reported below */
+	}
+	snprintf(key, sizeof(key), "%s/state", dir);
+	/* Published? (a failed transaction left nothing) */
+	unsigned len = 0;
+	char *st = xs_read(xs, XBT_NULL, key, &len);
+	if (!st) {
+		rc = errno ? -errno : -EIO;
+		vgpu_chan_set_setup_error("cannot publish the channel in xenstore under %s: %s", dir, strerror(-rc));
+		goto fail;
+	}
+	free(st);
+	/* Wait for the proxy's answer: a watch on the state key (it fires once at once too). */
+	if (!xs_watch(xs, key, "vgpu")) {
+		rc = -errno;
+		vgpu_chan_set_setup_error("cannot watch %s: %s", key, strerror(errno));
+		goto fail;
+	}
+	int64_t deadline = now_ms() + timeout_ms;
+	for (;;) {
+		st = xs_read(xs, XBT_NULL, key, &len);
+		snprintf(state, sizeof(state), "%s", st ? st : "");
+		free(st);
+		if (strcmp(state, "ready") != 0)
+			break;
+		int64_t left = deadline - now_ms();
+		if (left <= 0)
+			break;
+		struct pollfd p = { .fd = xs_fileno(xs), .events = POLLIN };
+		if (poll(&p, 1, (int)left) > 0) {
+			char **ev;
+			while ((ev = xs_check_watch(xs)))
+				free(ev);
+		}
+	}
+	xs_unwatch(xs, key, "vgpu");
+	if (!strcmp(state, "connected")) {
+		xs_close(xs);
+		*out = ch;
+		return 0;
+	}
+	if (!strcmp(state, "refused")) {
+		snprintf(key, sizeof(key), "%s/error", dir);
+		char *why = xs_read(xs, XBT_NULL, key, &len);
+		vgpu_chan_set_setup_error("vgpu-proxy refused the channel: %s", why ? why : "(no reason given)");
+		free(why);
+		rc = -EACCES;
+	} else if (!strcmp(state, "ready")) {
+		vgpu_chan_set_setup_error("no answer from vgpu-proxy in Dom0 within %d ms (is it running with "
+					  "--transport xen?)", timeout_ms);
+		rc = -ETIMEDOUT;
+	} else {
+		vgpu_chan_set_setup_error("unexpected channel state '%s' in xenstore", state);
+		rc = -EPROTO;
+	}
+fail:
+	xs_rm(xs, XBT_NULL, dir);
+	xs_close(xs);
+	vgpu_chan_close(ch);
+	return rc;
+}
