@@ -17,10 +17,19 @@ struct vgpu_xen_dir {
 	uint32_t first;       /* region page index of refs[0] */
 	uint32_t count;       /* refs used in this page, 1..VGPU_XEN_DIR_REFS */
 	uint32_t next;        /* gref of the next directory page; 0 on the last page */
-	uint32_t reserved[3]; /* 0 */
+	uint32_t alive;       /* page 0: gref of the liveness page (0: none); other pages: 0 */
+	uint32_t reserved[2]; /* 0 */
 	uint32_t refs[VGPU_XEN_DIR_REFS];
 };
 static_assert(sizeof(struct vgpu_xen_dir) == 4096, "a directory entry is exactly one page");
+
+/*
+ * The liveness page, granted writable by the zone with an unmap notification: the kernel
+ * clears a byte and signals the channel's event when the granting process goes away
+ * (exit, crash, SIGKILL), and likewise for the backend's mapping of it.
+ */
+#define VGPU_XEN_ALIVE_ZONE    0  /* byte the zone sets to 1; its kernel clears it when the zone's process ends */
+#define VGPU_XEN_ALIVE_BACKEND 1  /* 0xff until the backend maps the page and sets it to 1; cleared when the backend ends */
 
 /* Where the Xen device nodes live ("/dev/xen"); tests point it at stand-ins. */
 extern const char *vgpu_xen_devdir;

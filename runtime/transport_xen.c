@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* transport_xen.c — Xen transport: the zone grants the region (gntalloc), Dom0 maps it (gntdev), event channels for wakeups. */
 #include <errno.h>
+#include <stddef.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,7 +60,7 @@ int vgpu_xen_dir_decode(const void *page, uint32_t page_no, uint32_t *total /* i
 			 page_no, d.magic, VGPU_XEN_DIR_MAGIC);
 		return -EPROTO;
 	}
-	if (d.reserved[0] | d.reserved[1] | d.reserved[2]) {
+	if (d.reserved[0] | d.reserved[1] | (page_no ? d.alive : 0)) {
 		snprintf(why, why_len, "directory page %u: reserved fields not zero", page_no);
 		return -EPROTO;
 	}
@@ -104,6 +105,8 @@ struct xen_transport {
 	xengntshr_handle *gs;    /* zone side */
 	xengnttab_handle *gt;    /* backend side */
 	void *region, *dir;
+	volatile uint8_t *alive; /* the liveness page (ring_xen.h), NULL if the zone gave none */
+	int backend;             /* this end maps (Dom0) rather than grants (the zone) */
 	uint32_t npages, ndir;
 };
 
@@ -139,16 +142,22 @@ static int xen_wait(struct vgpu_transport *t, atomic_uint *word, uint32_t expect
 	return 0;
 }
 
+/* The peer's byte in the liveness page; its kernel clears it when the peer's process
+ * ends. Backend side: the zone's byte. Zone side: the backend's, once it has attached. */
 static int xen_alive(struct vgpu_transport *t)
 {
-	(void)t;
-	return 1; /* the peer's closed flag and (later) xenstore watches report its end */
+	struct xen_transport *x = (struct xen_transport *)t;
+	if (!x->alive)
+		return 1;
+	return x->backend ? x->alive[VGPU_XEN_ALIVE_ZONE] != 0 : x->alive[VGPU_XEN_ALIVE_BACKEND] != 0;
 }
 
 static void xen_release(struct xen_transport *x, int forget)
 {
 	if (x->gs) {
 		if (!forget) {
+			if (x->alive)
+				xengntshr_unshare(x->gs, (void *)x->alive, 1);
 			if (x->region)
 				xengntshr_unshare(x->gs, x->region, x->npages);
 			if (x->dir)
@@ -157,6 +166,8 @@ static void xen_release(struct xen_transport *x, int forget)
 		xengntshr_close(x->gs);
 	}
 	if (x->gt) {
+		if (!forget && x->alive)
+			xengnttab_unmap(x->gt, (void *)x->alive, 1);
 		if (!forget && x->region)
 			xengnttab_unmap(x->gt, x->region, x->npages);
 		xengnttab_close(x->gt);
@@ -271,6 +282,19 @@ int vgpu_xen_create(uint16_t backend_domid, const struct vgpu_chan_geom *g,
 		goto err;
 	}
 	x->port = (evtchn_port_t)port;
+	/* Liveness: when this process ends, its kernel clears our byte and signals the port. */
+	uint32_t alive_ref = 0;
+	x->alive = xengntshr_share_page_notify(x->gs, backend_domid, &alive_ref, 1, VGPU_XEN_ALIVE_ZONE, x->port);
+	if (!x->alive) {
+		rc = -errno;
+		vgpu_chan_set_setup_error("granting the liveness page to domain %u failed: %s", backend_domid,
+					  strerror(errno));
+		goto err;
+	}
+	memset((void *)x->alive, 0, XEN_PAGE);
+	x->alive[VGPU_XEN_ALIVE_ZONE] = 1;
+	x->alive[VGPU_XEN_ALIVE_BACKEND] = 0xff;
+	((struct vgpu_xen_dir *)x->dir)->alive = alive_ref;
 	info->domid = 0x7ff0; /* DOMID_SELF placeholder: the caller publishes its real domid */
 	info->evtchn_port = x->port;
 	info->dir_gref = dir_refs[0];
@@ -287,7 +311,7 @@ err:
 
 /* Walk the directory chain the zone published; *refs_out is malloc'd (npages entries). */
 static int xen_read_dir(xengnttab_handle *gt, const struct vgpu_xen_info *info,
-			uint32_t **refs_out, uint32_t *npages)
+			uint32_t **refs_out, uint32_t *npages, uint32_t *alive_ref)
 {
 	uint32_t total = 0, next = info->dir_gref, *refs = NULL;
 	char why[200];
@@ -303,6 +327,8 @@ static int xen_read_dir(xengnttab_handle *gt, const struct vgpu_xen_info *info,
 			break;
 		}
 		rc = vgpu_xen_dir_decode(p, i, &total, refs, &next, why, sizeof(why));
+		if (!rc && i == 0)
+			memcpy(alive_ref, (const uint8_t *)p + offsetof(struct vgpu_xen_dir, alive), sizeof(*alive_ref));
 		if (!rc && i == 0) {
 			refs = calloc(total, sizeof(*refs));
 			if (!refs)
@@ -331,7 +357,7 @@ int vgpu_xen_attach(const struct vgpu_xen_info *info, struct vgpu_chan **out /* 
 {
 	struct xen_transport *x;
 	struct vgpu_chan_geom g;
-	uint32_t *refs = NULL;
+	uint32_t *refs = NULL, alive_ref = 0;
 	xenevtchn_port_or_error_t port;
 	char why[200];
 	int rc;
@@ -350,7 +376,8 @@ int vgpu_xen_attach(const struct vgpu_xen_info *info, struct vgpu_chan **out /* 
 		vgpu_chan_set_setup_error("opening gntdev/evtchn failed: %s", strerror(errno));
 		goto err;
 	}
-	rc = xen_read_dir(x->gt, info, &refs, &x->npages);
+	x->backend = 1;
+	rc = xen_read_dir(x->gt, info, &refs, &x->npages, &alive_ref);
 	if (rc)
 		goto err;
 	if (info->npages && x->npages != info->npages) {
@@ -382,6 +409,19 @@ int vgpu_xen_attach(const struct vgpu_xen_info *info, struct vgpu_chan **out /* 
 		goto err;
 	}
 	x->port = (evtchn_port_t)port;
+	if (alive_ref) {
+		/* Liveness both ways: the zone's byte tells us it lives; ours is cleared (and the
+		 * zone signalled) by this kernel when this process ends. */
+		x->alive = xengnttab_map_grant_ref_notify(x->gt, info->domid, alive_ref, PROT_READ | PROT_WRITE,
+							  VGPU_XEN_ALIVE_BACKEND, x->port);
+		if (!x->alive) {
+			rc = -errno;
+			vgpu_chan_set_setup_error("mapping the liveness page (gref %u) of domain %u failed: %s",
+						  alive_ref, info->domid, strerror(errno));
+			goto err;
+		}
+		x->alive[VGPU_XEN_ALIVE_BACKEND] = 1;
+	}
 	return vgpu_chan_create(x->region, (uint64_t)x->npages * XEN_PAGE, &g, 1, &x->base, out);
 err:
 	xen_release(x, 0);

@@ -60,6 +60,15 @@ void *xengntshr_share_pages(xengntshr_handle *h, uint32_t domid, int count, uint
 	return p;
 }
 
+/* The unmap notification cannot be modelled (a SIGKILLed process runs no code): the page is
+ * shared like any other, and the test below clears the byte itself to play the kernel. */
+void *xengntshr_share_page_notify(xengntshr_handle *h, uint32_t domid, uint32_t *ref, int writable,
+				  uint32_t notify_offset, evtchn_port_t notify_port)
+{
+	(void)notify_offset; (void)notify_port;
+	return xengntshr_share_pages(h, domid, 1, ref, writable);
+}
+
 int xengntshr_unshare(xengntshr_handle *h, void *start, uint32_t count)
 {
 	(void)h;
@@ -101,6 +110,13 @@ void *xengnttab_map_domain_grant_refs(xengnttab_handle *h, uint32_t count, uint3
 void *xengnttab_map_grant_ref(xengnttab_handle *h, uint32_t domid, uint32_t ref, int prot)
 {
 	return xengnttab_map_domain_grant_refs(h, 1, domid, &ref, prot);
+}
+
+void *xengnttab_map_grant_ref_notify(xengnttab_handle *h, uint32_t domid, uint32_t ref, int prot,
+				     uint32_t notify_offset, evtchn_port_t notify_port)
+{
+	(void)notify_offset; (void)notify_port;
+	return xengnttab_map_grant_ref(h, domid, ref, prot);
 }
 
 int xengnttab_unmap(xengnttab_handle *h, void *start, uint32_t count)
@@ -315,6 +331,41 @@ int main(int argc, char **argv)
 	printf("%u event-channel notifications\n", atomic_load(&pool_next[16]));
 	vgpu_chan_close(s);
 	free(big);
+
+	/*
+	 * Liveness: a second zone dies without closing (SIGKILL). Its kernel would clear the
+	 * zone byte of the liveness page named by directory page 0; here the test does it. A
+	 * receive waiting for that zone must end with -EPIPE, not wait for ever.
+	 */
+	if (pipe(pfd) < 0)
+		return 1;
+	pid = fork();
+	if (pid == 0) {
+		close(pfd[0]);
+		_exit(zone(pfd[1]));
+	}
+	close(pfd[1]);
+	CHECK(read(pfd[0], &info, sizeof(info)) == sizeof(info));
+	close(pfd[0]);
+	MUST(vgpu_xen_attach(&info, &s));
+	{
+		xengnttab_handle *gt = xengnttab_open(NULL, 0);
+		struct vgpu_xen_dir *d0 = xengnttab_map_grant_ref(gt, 3, info.dir_gref, PROT_READ);
+		CHECK(d0 && d0->alive >= REF0);
+		uint8_t *alive = xengnttab_map_grant_ref(gt, 3, d0->alive, PROT_READ | PROT_WRITE);
+		CHECK(alive && alive[VGPU_XEN_ALIVE_ZONE] == 1 && alive[VGPU_XEN_ALIVE_BACKEND] == 1);
+		CHECK_EQ(vgpu_chan_send(s, OP_ECHO, 0, 1, buf, 16), 0);
+		CHECK_EQ(vgpu_chan_flush(s), 0);
+		CHECK_EQ(vgpu_chan_recv(s, &h, back, sizeof(back)), 16);
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		alive[VGPU_XEN_ALIVE_ZONE] = 0; /* what the zone's kernel does when its process ends */
+		CHECK_ERR(s, vgpu_chan_recv(s, &h, back, sizeof(back)), -EPIPE, "dead");
+		xengnttab_unmap(gt, alive, 1);
+		xengnttab_unmap(gt, d0, 1);
+		xengnttab_close(gt);
+	}
+	vgpu_chan_close(s);
 	for (int i = 0; i < 3; i++) {
 		snprintf(path, sizeof(path), "%s/%s", dir, (const char *[]){ "gntalloc", "gntdev", "evtchn" }[i]);
 		unlink(path);
