@@ -1,0 +1,274 @@
+// SPDX-License-Identifier: MIT
+
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestParseBytes(t *testing.T) {
+	for in, want := range map[string]uint64{
+		"": 0, "0": 0, "4096": 4096, "4Mi": 4 << 20, "1Gi": 1 << 30, "2G": 2e9, "3k": 3000, " 5Ki ": 5 << 10,
+	} {
+		got, err := parseBytes(in)
+		if err != nil || got != want {
+			t.Errorf("parseBytes(%q) = %d, %v; want %d", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"-1", "1.5Gi", "Gi", "12X", "99999999999999999999", "20000000Ti"} {
+		if _, err := parseBytes(in); err == nil {
+			t.Errorf("parseBytes(%q) accepted", in)
+		}
+	}
+}
+
+func TestQuotas(t *testing.T) {
+	cfg := defaultConfig()
+	cfg.DefaultMemory, cfg.MaxMemory, cfg.MaxHandles = "1Gi", "4Gi", 1000
+	if err := cfg.check(); err != nil {
+		t.Fatal(err)
+	}
+	mem, h, err := quotas(cfg, map[string]string{})
+	if err != nil || mem != 1<<30 || h != 1000 {
+		t.Errorf("defaults: %d %d %v", mem, h, err)
+	}
+	mem, h, err = quotas(cfg, map[string]string{annMemory: "2Gi", annHandles: "10"})
+	if err != nil || mem != 2<<30 || h != 10 {
+		t.Errorf("annotated: %d %d %v", mem, h, err)
+	}
+	for _, a := range []map[string]string{
+		{annMemory: "8Gi"}, {annMemory: "0"}, {annMemory: "lots"}, {annHandles: "1001"}, {annHandles: "-3"},
+	} {
+		if _, _, err := quotas(cfg, a); err == nil {
+			t.Errorf("quotas(%v) accepted", a)
+		}
+	}
+	// No cap: an unannotated pod gets the proxy's default (0 = not sent).
+	cfg = defaultConfig()
+	_ = cfg.check()
+	if mem, h, err := quotas(cfg, nil); err != nil || mem != 0 || h != 0 {
+		t.Errorf("no defaults: %d %d %v", mem, h, err)
+	}
+}
+
+func TestConfigFile(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "shim.json")
+	os.WriteFile(p, []byte(`{"proxy_socket": "/x/p.sock", "max_memory": "2Gi"}`), 0o600)
+	c, err := loadConfig(p, true)
+	if err != nil || c.ControlSocket != "/x/p.sock.ctl" || c.maxMemory != 2<<30 || c.Libvgpu != defaultConfig().Libvgpu {
+		t.Fatalf("loadConfig: %+v %v", c, err)
+	}
+	os.WriteFile(p, []byte(`{"proxy_sock": "/x"}`), 0o600)
+	if _, err := loadConfig(p, true); err == nil {
+		t.Error("unknown field accepted")
+	}
+	os.WriteFile(p, []byte(`{"state_dir": "relative"}`), 0o600)
+	if _, err := loadConfig(p, true); err == nil {
+		t.Error("relative path accepted")
+	}
+	if _, err := loadConfig(filepath.Join(dir, "none.json"), true); err == nil {
+		t.Error("missing explicit config accepted")
+	}
+	if _, err := loadConfig(filepath.Join(dir, "none.json"), false); err != nil {
+		t.Errorf("missing default config: %v", err)
+	}
+}
+
+func TestInject(t *testing.T) {
+	dir := t.TempDir()
+	spec := `{"ociVersion":"1.0.2","process":{"args":["/app"],"env":["PATH=/bin","LD_LIBRARY_PATH=/opt/lib","VGPU_PROXY=/evil"],"futureField":7},
+"mounts":[{"destination":"/proc","type":"proc","source":"proc"},{"destination":"/usr/local/vgpu/lib/libcuda.so.1","type":"bind","source":"/host/fake"}],
+"annotations":{"io.kubernetes.cri.container-type":"container"},"linux":{"unknownThing":{"a":1}}}`
+	os.WriteFile(filepath.Join(dir, "config.json"), []byte(spec), 0o640)
+	s, err := readBundleSpec(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := defaultConfig()
+	cfg.ExtraLibs = []string{"/usr/lib/x86_64-linux-gnu/libzstd.so.1"}
+	_ = cfg.check()
+	z := &zoneRecord{Name: "pod-x", TokenFile: "/run/vgpu/pods/sb/token"}
+	if err := s.inject(buildInjection(cfg, z)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.write(); err != nil {
+		t.Fatal(err)
+	}
+	data, _ := os.ReadFile(filepath.Join(dir, "config.json"))
+	var out struct {
+		Process struct {
+			Env         []string
+			FutureField int `json:"futureField"`
+		}
+		Mounts []ociMount
+		Linux  map[string]json.RawMessage
+	}
+	if err := json.Unmarshal(data, &out); err != nil {
+		t.Fatal(err)
+	}
+	env := strings.Join(out.Process.Env, " ")
+	for _, want := range []string{"PATH=/bin", "LD_LIBRARY_PATH=/usr/local/vgpu/lib:/opt/lib", "VGPU_PROXY=/run/vgpu/proxy.sock",
+		"VGPU_ZONE_TOKEN_FILE=/run/vgpu/zone-token", "VGPU_ZONE_NAME=pod-x"} {
+		if !strings.Contains(" "+env+" ", " "+want+" ") {
+			t.Errorf("env %q lacks %q", env, want)
+		}
+	}
+	if strings.Contains(env, "/evil") {
+		t.Errorf("the pod's own VGPU_PROXY survived: %q", env)
+	}
+	if out.Process.FutureField != 7 || out.Linux["unknownThing"] == nil {
+		t.Errorf("unknown spec fields were lost: %s", data)
+	}
+	dest := map[string]ociMount{}
+	for _, m := range out.Mounts {
+		if _, dup := dest[m.Destination]; dup {
+			t.Errorf("two mounts at %s", m.Destination)
+		}
+		dest[m.Destination] = m
+	}
+	if m := dest["/usr/local/vgpu/lib/libcuda.so.1"]; m.Source != cfg.Libvgpu || !contains(m.Options, "ro") {
+		t.Errorf("libcuda mount: %+v", m)
+	}
+	if m := dest["/usr/local/vgpu/lib/libzstd.so.1"]; m.Source != cfg.ExtraLibs[0] {
+		t.Errorf("extra lib mount: %+v", m)
+	}
+	if m := dest["/run/vgpu/proxy.sock"]; m.Source != "/run/vgpu/proxy.sock" {
+		t.Errorf("socket mount: %+v", m)
+	}
+	if m := dest["/run/vgpu/zone-token"]; m.Source != z.TokenFile || !contains(m.Options, "ro") {
+		t.Errorf("token mount: %+v", m)
+	}
+	for d, m := range dest {
+		if strings.HasSuffix(m.Source, ".ctl") || d == "/run/vgpu" {
+			t.Errorf("control socket or socket directory exposed: %+v", m)
+		}
+	}
+	if st, _ := os.Stat(filepath.Join(dir, "config.json")); st.Mode().Perm() != 0o640 {
+		t.Errorf("config.json mode changed to %v", st.Mode())
+	}
+}
+
+func contains(l []string, s string) bool {
+	for _, x := range l {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// fakeProxy answers the control protocol like vgpu-proxy does.
+func fakeProxy(t *testing.T) (string, *[]string) {
+	p := filepath.Join(t.TempDir(), "p.sock.ctl")
+	l, err := net.Listen("unix", p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	regs := map[string]bool{}
+	var seen []string
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			line, _ := bufio.NewReader(c).ReadString('\n')
+			line = strings.TrimSpace(line)
+			seen = append(seen, line)
+			f := strings.Fields(line)
+			switch {
+			case f[0] == "register" && regs[f[1]]:
+				c.Write([]byte("error registration exists\n"))
+			case f[0] == "register":
+				regs[f[1]] = true
+				c.Write([]byte("ok 0123456789abcdef0123456789ABCDEF\n"))
+			case f[0] == "unregister" && regs[f[1]]:
+				delete(regs, f[1])
+				c.Write([]byte("ok 2\n"))
+			case f[0] == "unregister":
+				c.Write([]byte("error no such registration\n"))
+			case f[0] == "list":
+				for n := range regs {
+					c.Write([]byte("reg " + n + " mem=0 handles=0 zones=0\n"))
+				}
+			}
+			c.Close()
+		}
+	}()
+	return p, &seen
+}
+
+func TestProxyCtl(t *testing.T) {
+	p, seen := fakeProxy(t)
+	ctl := proxyCtl{p}
+	tok, err := ctl.Register("pod-1", 4<<20, 10)
+	if err != nil || tok != "0123456789abcdef0123456789abcdef" {
+		t.Fatalf("register: %q %v", tok, err)
+	}
+	if (*seen)[0] != "register pod-1 mem=4194304 handles=10" {
+		t.Errorf("sent %q", (*seen)[0])
+	}
+	if _, err := ctl.Register("pod-1", 0, 0); err == nil || !strings.Contains(err.Error(), "exists") {
+		t.Errorf("duplicate register: %v", err)
+	}
+	if ok, err := ctl.Registered("pod-1"); !ok || err != nil {
+		t.Errorf("Registered: %v %v", ok, err)
+	}
+	if n, err := ctl.Unregister("pod-1"); n != 2 || err != nil {
+		t.Errorf("unregister: %d %v", n, err)
+	}
+	if _, err := ctl.Unregister("pod-1"); err == nil {
+		t.Error("second unregister succeeded")
+	}
+	if _, err := ctl.Register("bad name", 0, 0); err == nil {
+		t.Error("bad name accepted")
+	}
+	if _, err := (proxyCtl{p + ".none"}).Register("x", 0, 0); err == nil || !strings.Contains(err.Error(), "vgpu-proxy running") {
+		t.Errorf("missing socket: %v", err)
+	}
+}
+
+func TestZoneName(t *testing.T) {
+	if n := podZoneName(map[string]string{annSandboxUID: "0b5a6c2e-1f7e-4c44-9d43-1a2b3c4d5e6f"}, "abc"); n != "pod-0b5a6c2e-1f7e-4c44-9d43-1a2b3c4d5e6f" {
+		t.Errorf("uid name %q", n)
+	}
+	id := strings.Repeat("f", 64)
+	if n := podZoneName(nil, id); n != "sandbox-"+strings.Repeat("f", 32) || !zoneNameRE.MatchString(n) {
+		t.Errorf("id name %q", n)
+	}
+	if n := podZoneName(map[string]string{annSandboxUID: "has space/slash"}, "x"); n != "sandbox-x" {
+		t.Errorf("bad uid name %q", n)
+	}
+}
+
+func TestXLConfig(t *testing.T) {
+	c := defaultConfig()
+	c.Xen.Kernel, c.Xen.Ramdisk, c.Xen.Bridge, c.Xen.Cmdline = "/var/lib/vgpu/zone/vmlinuz", "/var/lib/vgpu/zone/initrd", "xenbr0", "console=hvc0"
+	_ = c.check()
+	text, err := xlConfig(&c.Xen, "vgpu-pod-1", "pod-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`name = "vgpu-pod-1"`, `type = "pvh"`, `kernel = "/var/lib/vgpu/zone/vmlinuz"`,
+		`ramdisk = "/var/lib/vgpu/zone/initrd"`, `extra = "console=hvc0 vgpu.zone=pod-1"`, "memory = 512", "vcpus = 1",
+		`vif = [ "bridge=xenbr0" ]`, `on_crash = "destroy"`} {
+		if !strings.Contains(text, want+"\n") {
+			t.Errorf("xl config lacks %q:\n%s", want, text)
+		}
+	}
+	if strings.Contains(text, "token") {
+		t.Error("the token is in the xl config (it goes to xenstore)")
+	}
+	c.Xen.Kernel = ""
+	if _, err := xlConfig(&c.Xen, "d", "z"); err == nil {
+		t.Error("no kernel accepted")
+	}
+}

@@ -1,0 +1,16 @@
+# SPDX-License-Identifier: MIT
+# The "vgpu" RuntimeClass through the CRI (included by the top-level Makefile):
+#   make shim       build containerd-shim-vgpu-v1 into build/shim (offline, Debian's Go packages)
+#   make test-k8s   release build of the proxy, libvgpu and the simulator, then tests/k8s/run.sh:
+#                   a private containerd with the vgpu handler, pods driven through the CRI
+# Neither is part of `make test` (they need root, containerd and Go); run them on a node.
+
+.PHONY: shim test-k8s
+shim:
+	@deploy/shim/build.sh build/shim
+
+test-k8s:
+	@$(MAKE) --no-print-directory B=build/rel build/rel/proxy/vgpu-proxy build/rel/proxy/vgpuctl \
+	  build/rel/libvgpu/libcuda.so.1 build/rel/sim/libcudasim.so
+	@deploy/shim/build.sh --test build/shim
+	@tests/k8s/run.sh build/rel
