@@ -218,7 +218,11 @@ static void zone_create(struct supervisor *s, const struct vgpu_handoff *first, 
 		close(sv[0]);
 		if (s->xs)
 			xs_daemon_destroy_postfork(s->xs); /* the worker opens its own when it needs one */
-		free(s->regs);  /* other pods' tokens have no business in this zone's process */
+		/* Other pods' tokens have no business in this zone's process (r points in there). */
+		struct vgpu_zone_limits lim = r ? r->lim : s->cfg->limits;
+		if (s->regs)
+			explicit_bzero(s->regs, s->nregs * sizeof(*s->regs));
+		free(s->regs);
 		if (sock >= 0)
 			close(sock);
 		if (memfd >= 0)
@@ -236,7 +240,7 @@ static void zone_create(struct supervisor *s, const struct vgpu_handoff *first, 
 		sigemptyset(&all);
 		sigprocmask(SIG_SETMASK, &all, NULL);
 		struct vgpu_worker_args a = { .cfg = s->cfg, .zone_id = z.id, .ctrl_fd = sv[1], .stats = st,
-					      .limits = r ? r->lim : s->cfg->limits };
+					      .limits = lim };
 		memcpy(a.name, z.name, sizeof(a.name));
 		memcpy(a.token, z.token, sizeof(a.token));
 		vgpu_worker_main(&a);
@@ -960,6 +964,9 @@ int vgpu_supervisor_run(struct vgpu_proxy_config *cfg)
 		vgpu_err("signalfd: %s", strerror(errno));
 		return 1;
 	}
+	/* Xenstore first: a proxy asked to serve Xen zones that cannot see them must not start. */
+	if (cfg->transport == VGPU_TRANSPORT_XEN && xen_start(&s) < 0)
+		return 1;
 	if ((rc = make_parent_dirs(cfg->listen_path)) < 0) {
 		vgpu_err("cannot create the directory of %s: %s; pick another --listen path or fix permissions",
 			 cfg->listen_path, strerror(-rc));
@@ -978,14 +985,6 @@ int vgpu_supervisor_run(struct vgpu_proxy_config *cfg)
 		return 1;
 	}
 	vgpu_info("listening on %s (stats: %s)", cfg->listen_path, s.ctl_path);
-	if (cfg->transport == VGPU_TRANSPORT_XEN && (rc = xen_start(&s)) < 0) {
-		close(s.lfd);
-		unlink(cfg->listen_path);
-		close(s.ctl_fd);
-		unlink(s.ctl_path);
-		return 1;
-	}
-
 	while (!s.stopping) {
 		struct pollfd p[4 + PENDING_MAX] = { { s.lfd, POLLIN, 0 }, { s.ctl_fd, POLLIN, 0 }, { s.sig_fd, POLLIN, 0 },
 						     { s.xs ? xs_fileno(s.xs) : -1, POLLIN, 0 } };
