@@ -76,7 +76,14 @@ cleanup() {
     echo "cleanup: stopping leftover shims: $pids"
     for p in $pids; do kill -KILL "$p" 2>/dev/null; done
   fi
-  # Shim sockets (containerd 1.6 keeps them in /run/containerd/s) named in our bundles.
+  # Containers whose shim is gone (runc state in its default root for namespace k8s.io;
+  # only the ids of our bundles), then the shim sockets (containerd 1.6 keeps them in
+  # /run/containerd/s) named in those bundles.
+  for m in "$T"/state/io.containerd.runtime.v2.task/k8s.io/*/; do
+    [ -d "$m" ] || continue
+    echo "cleanup: removing leftover container $(basename "$m")"
+    runc --root /run/containerd/runc/k8s.io delete --force "$(basename "$m")" >/dev/null 2>&1
+  done
   for m in "$T"/state/io.containerd.runtime.v2.task/*/*/address; do
     [ -f "$m" ] && rm -f "$(sed 's|^unix://||' "$m")"
   done
