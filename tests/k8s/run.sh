@@ -178,13 +178,11 @@ disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapsho
     default_runtime_name = "runc"
     [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
       runtime_type = "io.containerd.runc.v2"
-    # The vgpu RuntimeClass's handler (deploy/k8s/containerd-vgpu.toml on a real node).
-    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.vgpu]
-      runtime_type = "io.containerd.vgpu.v1"
-      pod_annotations = ["vgpu.dev/*"]
-      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.vgpu.options]
-        ConfigPath = "$T/shim.json"
 EOF
+# The vgpu RuntimeClass's handler: the snippet a node installs, with this run's shim config.
+grep -q '^ *ConfigPath = "/etc/vgpu/shim.json"$' deploy/k8s/containerd-vgpu.toml ||
+  { echo "run.sh: error: deploy/k8s/containerd-vgpu.toml has no ConfigPath line to point at the test's config" >&2; exit 1; }
+sed "s|\"/etc/vgpu/shim.json\"|\"$T/shim.json\"|" deploy/k8s/containerd-vgpu.toml >>"$T/containerd.toml"
 
 echo "== starting a private containerd ($CSOCK)"
 # The shim is found on containerd's PATH (containerd 1.6 ignores runtime_path for sandboxes).
