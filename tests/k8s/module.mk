@@ -13,4 +13,5 @@ test-k8s:
 	@$(MAKE) --no-print-directory B=build/rel build/rel/proxy/vgpu-proxy build/rel/proxy/vgpuctl \
 	  build/rel/libvgpu/libcuda.so.1 build/rel/sim/libcudasim.so
 	@deploy/shim/build.sh --test build/shim
-	@tests/k8s/run.sh build/rel
+	@rc=0; tests/k8s/run.sh build/rel || rc=$$?; \
+	if [ $$rc -eq 77 ]; then echo "test-k8s: skipped (see the reason above)"; exit 0; fi; exit $$rc
