@@ -130,6 +130,23 @@ class Pod:
             self.id = None
 
 
+def shim_pids(sandbox_id):
+    """Processes of containerd-shim-vgpu-v1 serving that sandbox (started by our containerd)."""
+    pids = []
+    for p in os.listdir("/proc"):
+        if not p.isdigit():
+            continue
+        try:
+            with open("/proc/%s/cmdline" % p, "rb") as f:
+                argv = f.read().split(b"\0")
+        except OSError:
+            continue
+        if (argv and argv[0].endswith(b"containerd-shim-vgpu-v1") and b"-id" in argv
+                and sandbox_id.encode() in argv and A.cri.encode() in argv):
+            pids.append(int(p))
+    return pids
+
+
 def wait_for(cond, timeout=10):
     end = time.time() + timeout
     while True:
@@ -181,6 +198,25 @@ def checks():
     ok = pb_.zone not in regs and pb_.zone not in zones and pa.zone in regs
     result(ok, "deleting pod B while its CUDA process runs ends its zone and registration, and only its own",
            "zones=%r regs=%r" % (zones, regs))
+
+    # The pod's shim dies (SIGKILL) while its CUDA process holds memory: containerd runs
+    # "containerd-shim-vgpu-v1 delete" in the sandbox bundle, which ends the zone from the
+    # record kept there.
+    pe = Pod("vgpu-crash", "vgpu", {"vgpu.dev/memory": "32Mi"}).run()
+    pe.start("check", [str(4 * mib), "/hold/release-e"], hold_mount)
+    out = pe.wait_output("check", ok_re)
+    shims = shim_pids(pe.id)
+    regs, zones, _ = proxy_state()
+    ok = re.search(ok_re, out) is not None and len(shims) == 1 and pe.zone in zones
+    if ok:
+        os.kill(shims[0], 9)
+        log("killed the shim of pod %s (pid %d)" % (pe.name, shims[0]))
+        gone = wait_for(lambda: pe.zone not in proxy_state()[0] and pe.zone not in proxy_state()[1], 30)
+        regs, zones, _ = proxy_state()
+        ok = bool(gone)
+    result(ok, "when a vgpu pod's shim is killed, containerd's cleanup (shim delete) ends the pod's zone and "
+           "registration", "shims=%r zones=%r regs=%r out=%r" % (shims, zones, regs, out))
+    pe.delete()
 
     # A quota too small for what the program allocates.
     pc = Pod("vgpu-small", "vgpu", {"vgpu.dev/memory": "4Mi"}).run()
