@@ -194,6 +194,7 @@ def checks():
     rc, out = pa.wait_exit("check")
     result(rc == 0, "vgpu pod A's container exits 0 after verifying its data", "exit %r: %s" % (rc, out))
     pb_.delete()
+    wait_for(lambda: pb_.zone not in proxy_state()[1])  # its worker is reaped just after
     regs, zones, count = proxy_state()
     ok = pb_.zone not in regs and pb_.zone not in zones and pa.zone in regs
     result(ok, "deleting pod B while its CUDA process runs ends its zone and registration, and only its own",
@@ -262,6 +263,7 @@ def checks():
     # Everything deleted: nothing of any pod remains in the proxy or on the node.
     for p in (pa, pc, pd):
         p.delete()
+    wait_for(lambda: proxy_state()[2] == 0)
     regs, zones, count = proxy_state()
     stats = vgpuctl("stats")
     left = sorted(os.listdir(A.state_dir)) if os.path.isdir(A.state_dir) else []
