@@ -105,3 +105,20 @@ ALL += $(FZ_RING)
 FZ_AFL_ALL += $(FZ_AFL_DIR)/vgpu-fuzz-ring $(FZ_AFL_DIR)/vgpu-fuzz-ring-cmplog
 fuzz-build: $(FZ_RING) $(FZ_AFL_DIR)/vgpu-fuzz-ring $(FZ_AFL_DIR)/vgpu-fuzz-ring-cmplog
 fuzz/test_replay.sh: $(FZ_RING)
+
+# ---- the Xen bootstrap target (xenstore claims + grant directory, before any mapping) ----
+FZ_XS := $(B)/fuzz/vgpu-fuzz-xs
+$(FZ_XS): $(B)/fuzz/xs.o $(RING_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(RING_LIBS)
+FZ_XS_SRCS := fuzz/xs.c runtime/xenbus.c runtime/transport_xen.c runtime/chan.c
+$(FZ_AFL_DIR)/vgpu-fuzz-xs: $(FZ_XS_SRCS) $(wildcard runtime/*.h)
+	@mkdir -p $(dir $@)
+	AFL_QUIET=1 AFL_USE_ASAN=1 AFL_USE_UBSAN=1 $(AFL_CC) $(FZ_AFL_FLAGS) -o $@ $(FZ_XS_SRCS) $(RING_LIBS)
+$(FZ_AFL_DIR)/vgpu-fuzz-xs-cmplog: $(FZ_XS_SRCS) $(wildcard runtime/*.h)
+	@mkdir -p $(dir $@)
+	AFL_QUIET=1 AFL_LLVM_CMPLOG=1 $(AFL_CC) $(FZ_AFL_FLAGS) -o $@ $(FZ_XS_SRCS) $(RING_LIBS)
+ALL += $(FZ_XS)
+FZ_AFL_ALL += $(FZ_AFL_DIR)/vgpu-fuzz-xs $(FZ_AFL_DIR)/vgpu-fuzz-xs-cmplog
+fuzz-build: $(FZ_XS) $(FZ_AFL_DIR)/vgpu-fuzz-xs $(FZ_AFL_DIR)/vgpu-fuzz-xs-cmplog
+fuzz/test_replay.sh: $(FZ_XS)

@@ -5,7 +5,7 @@ set -u
 
 usage() {
 	cat <<'EOF'
-usage: fuzz/run.sh [--target decoder|ring] [--out DIR] [--no-build] [--no-cmplog] [--help]
+usage: fuzz/run.sh [--target decoder|ring|xs] [--out DIR] [--no-build] [--no-cmplog] [--help]
 
 Runs afl-fuzz for FUZZ_SECONDS (default 60) on one target, then prints execs/s, total execs,
 paths (corpus entries) and edge coverage, and exits 1 if afl-fuzz saved any crash or hang
@@ -15,12 +15,13 @@ replay one with  $VGPU_BUILD/fuzz/vgpu-fuzz FILE  (the sanitizer build prints th
   --target T    decoder (default): session scripts through the proxy's channel loop, decoder,
                 dispatch and zone tables into the simulator, with isolation oracles;
                 ring: arbitrary shared-region contents against the ring consumer.
+                xs: a Xen guest's xenstore claims and grant directory pages.
   --out DIR     afl-fuzz output directory (default: $VGPU_BUILD/fuzz/out-TARGET, emptied first)
   --no-build    do not run make fuzz-build first
   --no-cmplog   do not add the CMPLOG build (-c)
 
 Environment: FUZZ_SECONDS (60), VGPU_BUILD (build/rel), AFL_FUZZ (afl-fuzz), FUZZ_TIMEOUT_MS (2000).
-Seeds: fuzz/corpus/ (decoder) or fuzz/corpus-ring/; dictionary fuzz/vgpu.dict.
+Seeds: fuzz/corpus/ (decoder), fuzz/corpus-ring/ or fuzz/corpus-xs/; dictionary fuzz/vgpu.dict.
 EOF
 }
 
@@ -28,7 +29,7 @@ target=decoder out= build=1 cmplog=1
 while [ $# -gt 0 ]; do
 	case $1 in
 	-h|--help) usage; exit 0 ;;
-	--target) target=${2:?--target needs decoder or ring}; shift ;;
+	--target) target=${2:?--target needs decoder, ring or xs}; shift ;;
 	--out) out=${2:?--out needs a directory}; shift ;;
 	--no-build) build=0 ;;
 	--no-cmplog) cmplog=0 ;;
@@ -44,7 +45,8 @@ tmo=${FUZZ_TIMEOUT_MS:-2000}
 case $target in
 decoder) bin=$B/fuzz/afl/vgpu-fuzz; cmp=$B/fuzz/afl/vgpu-fuzz-cmplog; seeds=fuzz/corpus ;;
 ring) bin=$B/fuzz/afl/vgpu-fuzz-ring; cmp=$B/fuzz/afl/vgpu-fuzz-ring-cmplog; seeds=fuzz/corpus-ring ;;
-*) echo "fuzz/run.sh: --target must be decoder or ring, not '$target'" >&2; exit 2 ;;
+xs) bin=$B/fuzz/afl/vgpu-fuzz-xs; cmp=$B/fuzz/afl/vgpu-fuzz-xs-cmplog; seeds=fuzz/corpus-xs ;;
+*) echo "fuzz/run.sh: --target must be decoder, ring or xs, not '$target'" >&2; exit 2 ;;
 esac
 out=${out:-$B/fuzz/out-$target}
 

@@ -32,6 +32,15 @@ for f in fuzz/corpus-ring/* fuzz/regress-ring/*; do
 		failed=$((failed + 1))
 	fi
 done
+xs=$B/fuzz/vgpu-fuzz-xs
+for f in fuzz/corpus-xs/* fuzz/regress-xs/*; do
+	[ -f "$f" ] || continue
+	n=$((n + 1))
+	if ! out=$("$xs" "$f" 2>&1); then
+		echo "FAIL: $f (xs target):"; echo "$out" | tail -40
+		failed=$((failed + 1))
+	fi
+done
 # The oracles can fire: with the harness breaking each property on purpose
 # (VGPU_FUZZ_SABOTAGE), a seed that exercises it must abort with the oracle's message.
 for sab in memory:fuzz/corpus/memory-0064 ownership:fuzz/corpus/memory-0064 reply:fuzz/corpus/memory-0064; do
