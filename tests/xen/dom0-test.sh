@@ -28,7 +28,7 @@ for t in ring_xen ring_xen_mock xen_loopback; do
     *) ok=0; why="$why $t exited $rc;" ;;
   esac
 done
-rtt=$(grep -h 'rtt' /tmp/xen_loopback.log | sed 's/^xen_loopback: //' | tr '\n' ';')
+rtt=$(grep -h 'rtt' /tmp/xen_loopback.log | sed 's/^xen_loopback: //' | tr '\n' ';' | sed 's/;$//; s/;/; /g')
 if [ $ok = 1 ]; then result 1 PASS "Xen transport in Dom0 (TCG: $rtt)"; else result 1 FAIL "$why"; fi
 
 # ---- the proxy, serving zones that bootstrap through xenstore ----
@@ -126,10 +126,15 @@ if start_zone zone-kill zone_stream; then
   if [ $w != 0 ]; then
     why="$why zone-kill (domain $dom) never streamed (status $w);"
   else
-    sleep 1 # well inside a transfer: one round is many bulk chunks
-    before=$(zone_lines)
-    echo "$before" | sed 's/^/VGPU-XEN LOG 3 stats before destroy: /'
-    [ -n "$before" ] || why="$why the streaming zone is not in the proxy's stats;"
+    # two samples of the zone's bulk counters: they move, so the destroy lands mid-transfer
+    # (a round is 2 x 16 MiB in chunks of at most 256 KiB)
+    s1=$(zone_lines); sleep 0.5; before=$(zone_lines)
+    echo "$s1" | sed 's/^/VGPU-XEN LOG 3 stats: /'
+    echo "$before" | sed 's/^/VGPU-XEN LOG 3 stats 0.5 s later, just before xl destroy: /'
+    b1=$(echo "$s1" | sed -n 's/.* bulk_in=\([0-9]*\).*/\1/p'); b2=$(echo "$before" | sed -n 's/.* bulk_in=\([0-9]*\).*/\1/p')
+    if [ -z "$before" ]; then why="$why the streaming zone is not in the proxy's stats;"
+    elif [ -z "$b1" ] || [ "$b1" = "$b2" ]; then why="$why the zone's bulk_in did not move (${b1:-?} then ${b2:-?}): no transfer in flight;"
+    fi
     say "xl destroy zone-kill (domain $dom) mid-transfer"
     xl destroy zone-kill
     i=0

@@ -47,6 +47,8 @@ for need in /usr/bin/qemu-system-x86_64:qemu-system-x86 "$xen_gz":xen-hypervisor
             "${kernel:-/boot/vmlinuz-none}":linux-image-amd64; do
   [ -e "${need%%:*}" ] || skip "${need%%:*} missing (install ${need#*:}; deploy/deps.sh lists the packages)"
 done
+[ -d "$B" ] || { echo "FAIL: build tree $B does not exist (make test-xen builds it)"; exit 1; }
+B=$(cd "$B" && pwd)
 for f in "$B/proxy/vgpu-proxy" "$B/sim/libcudasim.so" "$B/libvgpu/libcuda.so.1" "$B/tests/xen/xen_loopback"; do
   [ -f "$f" ] || { echo "FAIL: $f is not built (make test-xen builds everything)"; exit 1; }
 done
@@ -57,9 +59,9 @@ say "building the zone image"
 deploy/zone-image/build.sh --build "$B" --kernel "$kernel" "$out/zone" | sed 's/^/       /'
 say "expected output: the zone programs directly on the simulator"
 rm -rf "$out/expected" "$out/direct"; mkdir -p "$out/expected" "$out/direct"
-ln -s "$PWD/$B/sim/libcudasim.so" "$out/direct/libcuda.so.1"
+ln -s "$B/sim/libcudasim.so" "$out/direct/libcuda.so.1"
 for p in device memory kernels threads procaddr errors fork; do
-  if ! VGPU_KERNELS=$PWD/$B/tests/kernels LD_LIBRARY_PATH=$out/direct timeout 60 "$B/tests/e2e/$p" \
+  if ! VGPU_KERNELS=$B/tests/kernels LD_LIBRARY_PATH=$out/direct timeout 60 "$B/tests/e2e/$p" \
        >"$out/expected/$p.out" 2>"$out/expected/$p.err"; then
     echo "FAIL: $p fails directly on the simulator, so there is nothing to compare the zone with:"
     cat "$out/expected/$p.err"; exit 1
