@@ -130,19 +130,23 @@ class Pod:
             self.id = None
 
 
+def cmdline(pid):
+    try:
+        with open("/proc/%s/cmdline" % pid, "rb") as f:
+            return f.read().replace(b"\0", b" ").decode(errors="replace").strip()
+    except OSError:
+        return ""
+
+
 def shim_pids(sandbox_id):
-    """Processes of containerd-shim-vgpu-v1 serving that sandbox (started by our containerd)."""
+    """Processes of containerd-shim-vgpu-v1 started by our containerd (for that sandbox)."""
     pids = []
     for p in os.listdir("/proc"):
         if not p.isdigit():
             continue
-        try:
-            with open("/proc/%s/cmdline" % p, "rb") as f:
-                argv = f.read().split(b"\0")
-        except OSError:
-            continue
-        if (argv and argv[0].endswith(b"containerd-shim-vgpu-v1") and b"-id" in argv
-                and sandbox_id.encode() in argv and A.cri.encode() in argv):
+        argv = cmdline(p).split(" ")
+        if (argv and argv[0].endswith("containerd-shim-vgpu-v1") and A.cri in argv
+                and (sandbox_id is None or sandbox_id in argv)):
             pids.append(int(p))
     return pids
 
@@ -272,6 +276,8 @@ def checks():
            "stats=%r regs=%r state=%r" % (stats, regs, left))
     listed = cri.ListPodSandbox(pb.ListPodSandboxRequest(), timeout=30).items
     result(len(listed) == 0, "ListPodSandbox is empty", repr([s.id for s in listed]))
+    left = wait_for(lambda: not shim_pids(None), 10)
+    result(left, "no shim process is left", " | ".join(cmdline(p) for p in shim_pids(None)))
 
 
 def cleanup():
