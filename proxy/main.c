@@ -37,6 +37,8 @@ static void usage(FILE *f)
 "                           domain ends when the domain goes away\n"
 "  --log-level LEVEL        error|warn|info|debug (default info)\n"
 "  --foreground             stay in the foreground (the default; no daemon mode)\n"
+"  --socket-mode MODE       permissions of the zone socket PATH, octal (default 0660; 0666 lets\n"
+"                           non-root users in pods connect: use it with --require-registration)\n"
 "  --require-registration   zones must present a registration's token (VGPU_ZONE_TOKEN in the\n"
 "                           client); registrations are made with vgpuctl on PATH.ctl\n"
 "  --stats                  print one line per zone of the running proxy and exit\n"
@@ -94,7 +96,7 @@ static int probe_backend(struct vgpu_proxy_config *cfg)
 int main(int argc, char **argv)
 {
 	enum { O_LISTEN = 1, O_BACKEND, O_SIMLIB, O_MEM, O_HANDLES, O_BULK, O_MAXZ, O_TRANSPORT,
-	       O_LOGLEVEL, O_FG, O_STATS, O_HELP, O_REQREG };
+	       O_LOGLEVEL, O_FG, O_STATS, O_HELP, O_REQREG, O_SOCKMODE };
 	static const struct option opts[] = {
 		{ "listen", required_argument, 0, O_LISTEN },
 		{ "backend", required_argument, 0, O_BACKEND },
@@ -108,6 +110,7 @@ int main(int argc, char **argv)
 		{ "foreground", no_argument, 0, O_FG },
 		{ "stats", no_argument, 0, O_STATS },
 		{ "require-registration", no_argument, 0, O_REQREG },
+		{ "socket-mode", required_argument, 0, O_SOCKMODE },
 		{ "help", no_argument, 0, O_HELP },
 		{ 0, 0, 0, 0 },
 	};
@@ -122,6 +125,7 @@ int main(int argc, char **argv)
 	cfg.limits.handles = 65536;
 	cfg.limits.bulk_inflight = 1ull << 30;
 	cfg.max_zones = 256;
+	cfg.socket_mode = 0660;
 
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
@@ -183,6 +187,16 @@ int main(int argc, char **argv)
 		case O_FG: break;
 		case O_STATS: stats = 1; break;
 		case O_REQREG: cfg.require_registration = 1; break;
+		case O_SOCKMODE: {
+			char *end;
+			unsigned long m = strtoul(optarg, &end, 8);
+			if (!*optarg || *end || m > 0777) {
+				fprintf(stderr, "vgpu-proxy: --socket-mode %s: expected an octal mode such as 0660 or 0666\n", optarg);
+				return 2;
+			}
+			cfg.socket_mode = (unsigned)m;
+			break;
+		}
 		case O_HELP: usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}

@@ -34,6 +34,7 @@ struct vgpu_proxy_config {
 	int transport;
 	unsigned max_zones;
 	int require_registration;    /* NEW_ZONE hellos must carry a registration's token */
+	unsigned socket_mode;        /* permissions of the zone socket */
 };
 
 /* What the supervisor passes a new worker (in memory, across fork). */
@@ -45,6 +46,8 @@ struct vgpu_worker_args {
 	int ctrl_fd;                      /* SOCK_SEQPACKET to the supervisor: channel handoffs arrive here */
 	struct vgpu_zone_stats *stats;    /* MAP_SHARED page */
 	struct vgpu_zone_limits limits;   /* its registration's, else the command line's */
+	struct vgpu_pool *pool;           /* its registration's shared budget (slot pool_slot), or NULL */
+	int pool_slot;
 };
 
 /* One channel handed from the supervisor to a worker: this struct + 2 fds (socket, memfd). */

@@ -37,6 +37,8 @@ struct szone {
 	char reg[VGPU_REG_NAME_MAX + 1]; /* registration it was opened with, "" if none */
 	int ending;                      /* SIGKILLed by an unregister or its domain's end */
 	uint32_t domid;                  /* Xen zones: the guest domain; NO_DOMID for local (shm) zones */
+	struct vgpu_pool *pool;          /* its registration's budget (slot pool_slot), or NULL */
+	int pool_slot;
 };
 #define NO_DOMID 0xffffffffu
 
@@ -49,6 +51,7 @@ struct reg {
 	char name[VGPU_REG_NAME_MAX + 1];
 	uint8_t token[16];
 	struct vgpu_zone_limits lim;
+	struct vgpu_pool *pool;          /* device memory of all its zones together */
 };
 #define REG_MAX 4096
 
@@ -164,6 +167,8 @@ static void refuse_channel(int sock, int memfd, uint32_t status)
 static void zone_forget(struct supervisor *s, unsigned i)
 {
 	struct szone *z = &s->zones[i];
+	if (z->pool)
+		vgpu_pool_slot_drop(z->pool, z->pool_slot); /* a killed worker's bytes leave the budget */
 	if (z->ctrl_fd >= 0)
 		close(z->ctrl_fd);
 	if (z->stats)
@@ -179,7 +184,7 @@ static void zone_create(struct supervisor *s, const struct vgpu_handoff *first, 
 	const struct vgpu_hello *hello = &first->hello;
 	struct vgpu_zone_stats *st = MAP_FAILED;
 	int sv[2] = { -1, -1 };
-	struct szone z;
+	struct szone z = { .pool_slot = -1 };
 
 	if (s->nzones >= s->cfg->max_zones) {
 		vgpu_warn("refusing a new zone '%s' from pid %u: %u zones already (--max-zones)",
@@ -187,6 +192,16 @@ static void zone_create(struct supervisor *s, const struct vgpu_handoff *first, 
 		goto fail;
 	}
 	memset(&z, 0, sizeof(z));
+	z.pool_slot = -1;
+	if (r) {
+		z.pool_slot = vgpu_pool_slot_take(r->pool);
+		if (z.pool_slot < 0) {
+			vgpu_warn("refusing a new zone of registration '%s': it has %u zones already", r->name,
+				  VGPU_POOL_SLOTS);
+			goto fail;
+		}
+		z.pool = r->pool;
+	}
 	if (getrandom(z.token, sizeof(z.token), 0) != (ssize_t)sizeof(z.token)) {
 		vgpu_err("getrandom failed (%s); refusing a new zone", strerror(errno));
 		goto fail;
@@ -220,6 +235,9 @@ static void zone_create(struct supervisor *s, const struct vgpu_handoff *first, 
 			xs_daemon_destroy_postfork(s->xs); /* the worker opens its own when it needs one */
 		/* Other pods' tokens have no business in this zone's process (r points in there). */
 		struct vgpu_zone_limits lim = r ? r->lim : s->cfg->limits;
+		for (unsigned i = 0; i < s->nregs; i++)
+			if (s->regs[i].pool != z.pool)
+				vgpu_pool_destroy(s->regs[i].pool);
 		if (s->regs)
 			explicit_bzero(s->regs, s->nregs * sizeof(*s->regs));
 		free(s->regs);
@@ -240,7 +258,7 @@ static void zone_create(struct supervisor *s, const struct vgpu_handoff *first, 
 		sigemptyset(&all);
 		sigprocmask(SIG_SETMASK, &all, NULL);
 		struct vgpu_worker_args a = { .cfg = s->cfg, .zone_id = z.id, .ctrl_fd = sv[1], .stats = st,
-					      .limits = lim };
+					      .limits = lim, .pool = z.pool, .pool_slot = z.pool_slot };
 		memcpy(a.name, z.name, sizeof(a.name));
 		memcpy(a.token, z.token, sizeof(a.token));
 		vgpu_worker_main(&a);
@@ -251,11 +269,14 @@ static void zone_create(struct supervisor *s, const struct vgpu_handoff *first, 
 	if (!nz) {
 		vgpu_err("out of memory tracking zone %u; stopping its worker", z.id);
 		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		if (z.pool)
+			vgpu_pool_slot_drop(z.pool, z.pool_slot);
 		close(sv[0]);
 		munmap(st, sizeof(*st));
 		close(sock);
 		close(memfd);
-		return;  /* reaped (and logged) by the SIGCHLD handler */
+		return;
 	}
 	s->zones = nz;
 	s->zones[s->nzones++] = z;
@@ -274,6 +295,8 @@ static void zone_create(struct supervisor *s, const struct vgpu_handoff *first, 
 		close(memfd);
 	return;
 fail:
+	if (z.pool)
+		vgpu_pool_slot_drop(z.pool, z.pool_slot);
 	if (sv[0] >= 0) {
 		close(sv[0]);
 		close(sv[1]);
@@ -762,6 +785,12 @@ static void ctl_register(struct supervisor *s, int fd, char *args)
 		return;
 	}
 	s->regs = nr;
+	r.pool = vgpu_pool_create(r.lim.mem_bytes);
+	if (!r.pool) {
+		ctl_reply(fd, "error register %s: cannot map its memory budget: %s", name, strerror(errno));
+		return;
+	}
+	s->regs = nr;
 	s->regs[s->nregs++] = r;
 	char hex[33];
 	for (unsigned i = 0; i < 16; i++)
@@ -791,6 +820,7 @@ static void ctl_unregister(struct supervisor *s, int fd, char *args)
 		ctl_reply(fd, "error unregister %.64s: not registered", name);
 		return;
 	}
+	struct vgpu_pool *pool = r->pool;
 	*r = s->regs[--s->nregs];
 	for (unsigned i = 0; i < s->nzones; i++) {
 		if (!strcmp(s->zones[i].reg, name)) {
@@ -814,6 +844,7 @@ static void ctl_unregister(struct supervisor *s, int fd, char *args)
 		}
 		ended++;
 	}
+	vgpu_pool_destroy(pool); /* its zones are all reaped: nothing maps it any more here */
 	vgpu_info("unregistered '%s': %u zone%s ended", name, ended, ended == 1 ? "" : "s");
 	ctl_reply(fd, "ok %u", ended);
 }
@@ -822,9 +853,9 @@ static void ctl_list(struct supervisor *s, int fd)
 {
 	ctl_reply(fd, "regs %u", s->nregs);
 	for (unsigned i = 0; i < s->nregs; i++)
-		ctl_reply(fd, "reg %s mem=%llu handles=%u zones=%u", s->regs[i].name,
+		ctl_reply(fd, "reg %s mem=%llu handles=%u zones=%u used=%llu", s->regs[i].name,
 			  (unsigned long long)s->regs[i].lim.mem_bytes, s->regs[i].lim.handles,
-			  reg_zone_count(s, s->regs[i].name));
+			  reg_zone_count(s, s->regs[i].name), (unsigned long long)vgpu_pool_total(s->regs[i].pool));
 }
 
 /*
@@ -976,6 +1007,8 @@ int vgpu_supervisor_run(struct vgpu_proxy_config *cfg)
 		vgpu_err("cannot listen on %s: %s (%s)", cfg->listen_path, strerror(-rc), vgpu_chan_setup_error());
 		return 1;
 	}
+	if (chmod(cfg->listen_path, cfg->socket_mode) < 0)
+		vgpu_warn("cannot set mode %04o on %s: %s", cfg->socket_mode, cfg->listen_path, strerror(errno));
 	fcntl(s.lfd, F_SETFD, FD_CLOEXEC);
 	fcntl(s.lfd, F_SETFL, fcntl(s.lfd, F_GETFL) | O_NONBLOCK);
 	if ((rc = listen_ctl(&s)) < 0) {
@@ -1043,6 +1076,8 @@ int vgpu_supervisor_run(struct vgpu_proxy_config *cfg)
 	free(s.zones);
 	if (s.xs)
 		xs_close(s.xs);
+	for (unsigned i = 0; i < s.nregs; i++)
+		vgpu_pool_destroy(s.regs[i].pool);
 	if (s.regs)
 		explicit_bzero(s.regs, s.nregs * sizeof(*s.regs));
 	free(s.regs);

@@ -287,6 +287,8 @@ void vgpu_worker_main(const struct vgpu_worker_args *a)
 		_exit(1);
 	}
 	memcpy(w.zone.token, a->token, sizeof(w.zone.token));
+	if (a->pool)
+		vgpu_zone_set_pool(&w.zone, a->pool, a->pool_slot);
 	zone_randomise();
 	rc = vgpu_backend_load(a->cfg->backend_resolved, a->cfg->sim_path, &w.be, why, sizeof(why));
 	if (rc == 0) {

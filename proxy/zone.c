@@ -58,8 +58,32 @@ static void stats_handles(struct vgpu_zone *z, unsigned htype)
 		vgpu_stat_set(&z->stats->handles_by_type[htype], vgpu_htab_count(&z->htab, htype));
 }
 
+/* Bring the pool's charge for this zone to mem.used (under z->lock). Growth here is memory
+ * that exists already (charged past the limit); reservations are checked in mem_reserve. */
+static void pool_sync(struct vgpu_zone *z)
+{
+	if (!z->pool)
+		return;
+	if (z->mem.used > z->pool_charged)
+		vgpu_pool_charge(z->pool, z->pool_slot, z->mem.used - z->pool_charged, 1);
+	else if (z->mem.used < z->pool_charged)
+		vgpu_pool_uncharge(z->pool, z->pool_slot, z->pool_charged - z->mem.used);
+	z->pool_charged = z->mem.used;
+}
+
+void vgpu_zone_set_pool(struct vgpu_zone *z, struct vgpu_pool *pool, int slot)
+{
+	pthread_mutex_lock(&z->lock);
+	z->pool = pool;
+	z->pool_slot = slot;
+	z->pool_charged = 0;
+	pool_sync(z);
+	pthread_mutex_unlock(&z->lock);
+}
+
 static void stats_mem(struct vgpu_zone *z)
 {
+	pool_sync(z);
 	uint64_t b = z->amap.bytes;
 	vgpu_stat_set(&z->stats->mem_bytes, b);
 	vgpu_stat_set(&z->stats->allocs, z->amap.n);
@@ -170,6 +194,13 @@ int vgpu_zone_mem_reserve(struct vgpu_zone *z, uint64_t n)
 	int rc;
 	pthread_mutex_lock(&z->lock);
 	rc = vgpu_quota_reserve(&z->mem, n);
+	if (rc == 0 && z->pool) {
+		rc = vgpu_pool_charge(z->pool, z->pool_slot, n, 0);
+		if (rc == 0)
+			z->pool_charged += n;
+		else
+			vgpu_quota_release(&z->mem, n);
+	}
 	pthread_mutex_unlock(&z->lock);
 	return rc;
 }
@@ -178,6 +209,7 @@ void vgpu_zone_mem_release(struct vgpu_zone *z, uint64_t n)
 {
 	pthread_mutex_lock(&z->lock);
 	vgpu_quota_release(&z->mem, n);
+	pool_sync(z);
 	pthread_mutex_unlock(&z->lock);
 }
 

@@ -8,6 +8,7 @@
 
 #include "allocmap.h"
 #include "handles.h"
+#include "pool.h"
 #include "quota.h"
 #include "stats.h"
 
@@ -38,11 +39,17 @@ struct vgpu_zone {
 	void *primary[VGPU_ZONE_MAX_DEVICES]; /* each device's primary context as last retained, or NULL */
 	struct vgpu_zone_stats *stats;    /* never NULL (points at a private struct if none given) */
 	struct vgpu_zone_stats own_stats;
+	struct vgpu_pool *pool;           /* the registration's shared budget, or NULL */
+	int pool_slot;
+	uint64_t pool_charged;            /* what this zone has charged to pool: follows mem.used */
 };
 
 /* Initialise z (id, name copied and NUL-terminated, limits); stats may be NULL. 0 or -errno. */
 int vgpu_zone_init(struct vgpu_zone *z, uint32_t id, const char *name,
 		   const struct vgpu_zone_limits *lim, struct vgpu_zone_stats *stats);
+/* Share a registration's budget (slot given by the supervisor): mem.used is mirrored in it,
+ * and a reservation fails when either the zone's quota or the pool's would be exceeded. */
+void vgpu_zone_set_pool(struct vgpu_zone *z, struct vgpu_pool *pool, int slot);
 /* Free the tables (not the driver objects: the worker releases those first, see worker.c). */
 void vgpu_zone_destroy(struct vgpu_zone *z);
 

@@ -12,7 +12,7 @@ backend=${VGPU_E2E_BACKEND:-sim}
 proxy_need_sim "$B" "$backend"
 fail() { echo "FAIL: $*"; echo "--- proxy log:"; cat "$PROXY_LOG"; exit 1; }
 pass() { echo "ok: $*"; }
-proxy_start "$B" "$backend" --require-registration --log-level info || exit 1
+proxy_start "$B" "$backend" --require-registration --socket-mode 0666 --log-level info || exit 1
 tmp=$PROXY_TMP
 ctl() { "$B/proxy/vgpuctl" --listen "$PROXY_SOCK" "$@"; }
 export VGPU_PROXY=$PROXY_SOCK LD_LIBRARY_PATH=$PWD/$B/libvgpu VGPU_LOG=0
@@ -22,7 +22,9 @@ MiB=$((1 << 20))
 
 mode=$(stat -c %a "$PROXY_SOCK.ctl")
 [ "$mode" = 600 ] || fail "control socket mode is $mode, expected 600"
-pass "control socket is mode 600"
+mode=$(stat -c %a "$PROXY_SOCK")
+[ "$mode" = 666 ] || fail "zone socket mode is $mode, expected 666 (--socket-mode 0666)"
+pass "control socket is mode 600, the zone socket as --socket-mode says"
 
 out=$("$device" 2>&1) && fail "a zone without a token was accepted: $out"
 grep -q CUDA_ERROR_NOT_PERMITTED <<<"$out" || fail "no token: expected CUDA_ERROR_NOT_PERMITTED, got: $out"
@@ -67,18 +69,45 @@ out=$(VGPU_ZONE_TOKEN=$tok_b "$hold" $((4 * MiB)) </dev/null 2>&1) && fail "pod-
 grep -q 'cuMemAlloc.*CUDA_ERROR_OUT_OF_MEMORY' <<<"$out" || fail "pod-b over its limit: got: $out"
 pass "a registration's memory limit holds (CUDA_ERROR_OUT_OF_MEMORY)"
 
-# A live zone of pod-a: named after its registration in stats, counted by list.
-mkfifo "$tmp/in"
-VGPU_ZONE_TOKEN=$tok_a "$hold" $((4 * MiB)) <"$tmp/in" >"$tmp/hold.out" 2>&1 &
-hold_pid=$!
-exec 3>"$tmp/in"
-for _ in $(seq 100); do grep -q ready "$tmp/hold.out" && break; sleep 0.1; done
-grep -q ready "$tmp/hold.out" || fail "zone_hold never got ready: $(cat "$tmp/hold.out")"
+# A live zone of pod-a (a process holding memory until it reads a line).
+start_hold() { # BYTES: sets hold_pid; its input is fd 3
+  rm -f "$tmp/in" "$tmp/hold.out"
+  mkfifo "$tmp/in"
+  VGPU_ZONE_TOKEN=$tok_a "$hold" "$1" <"$tmp/in" >"$tmp/hold.out" 2>&1 &
+  hold_pid=$!
+  exec 3>"$tmp/in"
+  for _ in $(seq 100); do grep -q ready "$tmp/hold.out" && break; sleep 0.1; done
+  grep -q ready "$tmp/hold.out" || fail "zone_hold never got ready: $(cat "$tmp/hold.out")"
+}
+start_hold $((4 * MiB))
 st=$(ctl stats)
 grep -q "name=pod-a .* mem=$((4 * MiB)) .* reg=pod-a$" <<<"$st" || fail "stats do not show pod-a's zone with 4 MiB: $st"
-ctl list | grep -q '^reg pod-a mem=16777216 handles=65536 zones=1$' || fail "list: $(ctl list)"
+ctl list | grep -q "^reg pod-a mem=16777216 handles=65536 zones=1 used=$((4 * MiB))$" || fail "list: $(ctl list)"
 pass "a registered zone is listed under its registration with its memory"
 
+# The limit is the registration's (a pod's), not each process's: with 4 MiB held by one
+# process, another process of pod-a gets 12 MiB but not 13.
+out=$(VGPU_ZONE_TOKEN=$tok_a "$hold" $((13 * MiB)) </dev/null 2>&1) && fail "pod-a's second process went past the shared 16 MiB: $out"
+grep -q 'cuMemAlloc.*CUDA_ERROR_OUT_OF_MEMORY' <<<"$out" || fail "pod-a, 4 + 13 MiB: got: $out"
+out=$(VGPU_ZONE_TOKEN=$tok_a "$hold" $((12 * MiB)) </dev/null 2>&1) || fail "pod-a, 4 + 12 MiB refused: $out"
+pass "the memory limit is shared by all the processes of a registration (4 + 13 MiB refused, 4 + 12 MiB served)"
+
+# A worker killed behind the proxy's back: its bytes leave the registration's budget.
+for _ in $(seq 50); do ctl list | grep -q "^reg pod-a .* zones=1 used=$((4 * MiB))$" && break; sleep 0.1; done
+wpid=$(ctl stats | awk '/reg=pod-a$/ { for (i = 1; i <= NF; i++) if ($i ~ /^worker=/) print substr($i, 8) }')
+[ -n "$wpid" ] || fail "no worker pid for pod-a in: $(ctl stats)"
+kill -KILL "$wpid"
+for _ in $(seq 50); do ctl list | grep -q '^reg pod-a .* zones=0 used=0$' && break; sleep 0.1; done
+ctl list | grep -q '^reg pod-a .* zones=0 used=0$' || fail "after its worker was killed, list: $(ctl list)"
+echo go >&3
+exec 3>&-
+wait "$hold_pid"
+[ $? = 3 ] || fail "the process whose worker was killed did not see its calls fail: $(cat "$tmp/hold.out")"
+out=$(VGPU_ZONE_TOKEN=$tok_a "$hold" $((16 * MiB)) </dev/null 2>&1) || fail "pod-a's whole budget after the kill: $out"
+pass "a killed worker's memory returns to its registration's budget (16 MiB served again)"
+
+for _ in $(seq 50); do ctl list | grep -q '^reg pod-a .* zones=0 used=0$' && break; sleep 0.1; done
+start_hold $((4 * MiB))
 n=$(ctl unregister pod-a) || fail "unregister pod-a"
 [ "$n" = 1 ] || fail "unregister pod-a ended $n zones, expected 1"
 st=$(ctl stats)
