@@ -68,12 +68,13 @@ wait_console() {
 }
 # check_prog NAME PROG: PROG's rc is 0 and its stdout in zone NAME equals the expected output
 check_prog() {
-  tr -d '\r' <"$CONS/guest-$1.log" | awk -v p="$2" -v out="/tmp/$1-$2.out" '
-    $0 == "VGPU-ZONE BEGIN " p { on = 1; printf "" > out; next }
+  tr -d '\r' <"$CONS/guest-$1.log" | awk -v p="$2" -v out="/tmp/$1-$2.out" -v err="/tmp/$1-$2.err" '
+    $0 == "VGPU-ZONE BEGIN " p { on = 1; printf "" > out; printf "" > err; next }
     on && /^O\|/ { print substr($0, 3) > out; next }
+    on && /^E\|/ { print substr($0, 3) > err; next }
     on && index($0, "VGPU-ZONE END " p " rc=") == 1 { sub(/.* rc=/, ""); print; exit }' >"/tmp/$1-$2.rc"
   rc=$(cat "/tmp/$1-$2.rc")
-  [ "$rc" = 0 ] || { echo "$2 exited ${rc:-?(no result)}"; return 1; }
+  [ "$rc" = 0 ] || { echo "$2 exited ${rc:-?(no result)} ($(head -n 1 "/tmp/$1-$2.err" 2>/dev/null))"; return 1; }
   diff -u "/vgpu/expected/$2.out" "/tmp/$1-$2.out" >"/tmp/$1-$2.diff" ||
     { echo "$2 printed something else than on the simulator directly"; return 1; }
 }
@@ -98,7 +99,10 @@ if start_zone zone-a "$PROGS"; then
   why=
   if [ $w != 0 ]; then why="zone-a did not finish (status $w: 1 ended early, 2 timeout);"; fi
   for p in $(echo $PROGS | tr , ' '); do
-    r=$(check_prog zone-a "$p") || { why="$why $r;"; evidence 2 "/tmp/zone-a-$p.diff"; }
+    # the first failure with its reason, the others by name (usually the same cause)
+    r=$(check_prog zone-a "$p") || {
+      if [ -z "$why" ]; then why="$r;"; else why="$why ${r%% (*};"; fi
+      evidence 2 "/tmp/zone-a-$p.diff"; }
   done
   xl destroy zone-a >/dev/null 2>&1
   if [ -z "$why" ]; then

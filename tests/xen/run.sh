@@ -119,7 +119,11 @@ for step in 1 2 3; do
   else
     fail=1
     echo "FAIL: step $step: ${names[$step]}: ${detail[$step]:-no result (QEMU exit status $qrc)}"
-    grep -a "^VGPU-XEN LOG $step " "$log" | tr -d '\r' | tail -n 60 | sed 's/^VGPU-XEN LOG [0-9] /    /' || true
+    # the zones' error lines and diffs first, then the end of the rest (proxy log)
+    grep -a "^VGPU-XEN LOG $step " "$log" | tr -d '\r' | sed 's/^VGPU-XEN LOG [0-9] //' >"$out/evidence-$step.txt" || true
+    grep -E '^(E\||VGPU-ZONE (BEGIN|END)|[-+@]|stats)' "$out/evidence-$step.txt" | head -n 40 | sed 's/^/    /' || true
+    echo "    ..."
+    grep -vE '^(E\||O\||VGPU-ZONE (BEGIN|END)|[-+@]|stats)' "$out/evidence-$step.txt" | tail -n 30 | sed 's/^/    /' || true
   fi
 done
 if [ -z "${res[1]:-}" ]; then
