@@ -13,7 +13,7 @@ set -euo pipefail
 
 usage() {
   cat <<'USAGE'
-usage: tests/xen/run.sh [--build DIR] [--timeout SECONDS] [--keep]
+usage: tests/xen/run.sh [--build DIR] [--timeout SECONDS]
 
   --build DIR        release build tree with the programs (default build/rel; make test-xen
                      builds it)
