@@ -232,7 +232,8 @@ int vgpu_xs_connect(const struct vgpu_hello *hello, const struct vgpu_chan_geom 
 		st = xs_read(xs, XBT_NULL, key, &len);
 		snprintf(state, sizeof(state), "%s", st ? st : "");
 		free(st);
-		if (strcmp(state, "ready") != 0)
+		/* ready: not seen yet; connecting: taken, its worker is attaching. */
+		if (strcmp(state, "ready") != 0 && strcmp(state, "connecting") != 0)
 			break;
 		int64_t left = deadline - now_ms();
 		if (left <= 0)
@@ -256,9 +257,10 @@ int vgpu_xs_connect(const struct vgpu_hello *hello, const struct vgpu_chan_geom 
 		vgpu_chan_set_setup_error("vgpu-proxy refused the channel: %s", why ? why : "(no reason given)");
 		free(why);
 		rc = -EACCES;
-	} else if (!strcmp(state, "ready")) {
-		vgpu_chan_set_setup_error("no answer from vgpu-proxy in Dom0 within %d ms (is it running with "
-					  "--transport xen?)", timeout_ms);
+	} else if (!strcmp(state, "ready") || !strcmp(state, "connecting")) {
+		vgpu_chan_set_setup_error("no answer from vgpu-proxy in Dom0 within %d ms (%s; is it running with "
+					  "--transport xen?)", timeout_ms,
+					  state[0] == 'r' ? "it never took the channel" : "it took the channel but never attached");
 		rc = -ETIMEDOUT;
 	} else {
 		vgpu_chan_set_setup_error("unexpected channel state '%s' in xenstore", state);
