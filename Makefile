@@ -3,7 +3,9 @@
 #
 #   make            build everything (release flags) into build/rel
 #   make demo       install missing packages, build, run the demo
-#   make test       install missing packages, build with ASan+UBSan into build/san, run all tests
+#   make test       install missing packages, build with ASan+UBSan into build/san, run all tests;
+#                   then the whole-system tests: test-k8s (containerd + the shim, through the
+#                   CRI) and test-xen (Xen 4.17 under QEMU, zones as PV guests)
 #   make regen      run vgpu-codegen over cuda.h + spec/cuda.spec, rewrite generated/
 #   make bench      run the benchmarks (release build), print ratios
 #   make fuzz       run the AFL++ campaign (FUZZ_SECONDS, default 60)
@@ -59,6 +61,8 @@ demo: deps
 
 test: deps
 	@$(MAKE) --no-print-directory B=build/san SAN=1 check
+	@$(MAKE) --no-print-directory test-k8s
+	@$(MAKE) --no-print-directory test-xen
 
 # Builds every test, then runs them all through one runner with a per-test timeout.
 check: $(ALL) $(TESTS)

@@ -3,7 +3,8 @@
 #   make shim       build containerd-shim-vgpu-v1 into build/shim (offline, Debian's Go packages)
 #   make test-k8s   release build of the proxy, libvgpu and the simulator, then tests/k8s/run.sh:
 #                   a private containerd with the vgpu handler, pods driven through the CRI
-# Neither is part of `make test` (they need root, containerd and Go); run them on a node.
+# `make test` runs test-k8s after the unit and end-to-end tests; without root it says why
+# and counts as skipped.
 
 .PHONY: shim test-k8s
 shim:
