@@ -21,6 +21,11 @@ proxy_start "$B" "$backend" --log-level warn || exit 1
 tmp=$PROXY_TMP
 export VGPU_BENCH_KERNELS=$PWD/$B/tests/kernels/basic.fatbin
 VGPU_PROXY=$PROXY_SOCK LD_LIBRARY_PATH=$PWD/$B/libvgpu "$B/bench/zone_app" $quick >"$tmp/zone.txt"
+# The same program in a registered zone: its allocations also go through the registration's
+# shared memory budget (proxy/pool.c); compared with the unregistered run just above.
+tok=$("$B/proxy/vgpuctl" --listen "$PROXY_SOCK" register bench --mem 64G)
+VGPU_ZONE_TOKEN=$tok VGPU_PROXY=$PROXY_SOCK LD_LIBRARY_PATH=$PWD/$B/libvgpu "$B/bench/zone_app" $quick >"$tmp/reg.txt"
+"$B/proxy/vgpuctl" --listen "$PROXY_SOCK" unregister bench >/dev/null
 mkdir "$tmp/direct"
 if [ "$backend" = sim ]; then ln -s "$sim" "$tmp/direct/libcuda.so.1"; fi
 LD_LIBRARY_PATH=$tmp/direct "$B/bench/zone_app" $quick >"$tmp/direct.txt"
@@ -44,6 +49,10 @@ cpu=$(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)
   echo "Bare ring round trip (bench/ring, 64 B, spinning) in the same run: ${ring_rtt:-?} us;"
   t=$(awk '/^trivial_call_ns/ {print $2}' "$tmp/zone.txt")
   awk -v t="$t" -v r="${ring_rtt:-0}" 'BEGIN { if (r > 0) printf "trivial call through vgpu = %.2fx the bare ring round trip (goal <= 2x).\n", t / 1000 / r }'
+  echo
+  a=$(awk '/^alloc_free_ns/ {print $2}' "$tmp/zone.txt")
+  g=$(awk '/^alloc_free_ns/ {print $2}' "$tmp/reg.txt")
+  awk -v a="$a" -v g="$g" 'BEGIN { if (a > 0) printf "alloc+free in a registered zone (shared budget, proxy/pool.c): %s ns vs %s ns unregistered in the same run = %.2fx.\n", g, a, g / a }'
 } >"$tmp/report.md"
 cat "$tmp/report.md"
 if [ -n "$write" ]; then cp "$tmp/report.md" "$out"; echo "(written to $out)"; fi
