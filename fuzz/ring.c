@@ -136,38 +136,8 @@ static void fz_ring_one(const uint8_t *data, size_t len)
 	free(region);
 }
 
-#ifdef __AFL_FUZZ_TESTCASE_LEN
-__AFL_FUZZ_INIT();
-#endif
-
-int main(int argc, char **argv)
-{
-	if (argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
-		printf("usage: vgpu-fuzz-ring [FILE...]\n"
-		       "Fuzzes the ring consumer (runtime/chan.c) with a hostile peer writing arbitrary\n"
-		       "header, index, length and payload values into the shared region (format: fuzz/ring.c).\n"
-		       "AFL++ persistent mode when built by afl-clang-fast; else replays each FILE once.\n");
-		return 0;
-	}
-#ifdef __AFL_FUZZ_TESTCASE_LEN
-	if (argc < 2) {
-		__AFL_INIT();
-		unsigned char *b = __AFL_FUZZ_TESTCASE_BUF;
-		while (__AFL_LOOP(100000))
-			fz_ring_one(b, (size_t)__AFL_FUZZ_TESTCASE_LEN);
-		return 0;
-	}
-#endif
-	for (int i = 1; i < argc; i++) {
-		FILE *f = fopen(argv[i], "rb");
-		static uint8_t data[1 << 20];
-		if (!f) {
-			fprintf(stderr, "vgpu-fuzz-ring: cannot open %s\n", argv[i]);
-			return 1;
-		}
-		size_t n = fread(data, 1, sizeof(data), f);
-		fclose(f);
-		fz_ring_one(data, n);
-	}
-	return 0;
-}
+#include "fz_target.h"
+FZ_TARGET_MAIN("vgpu-fuzz-ring",
+		 "Fuzzes the ring consumer (runtime/chan.c) with a hostile peer writing arbitrary\n"
+		 "header, index, length and payload values into the shared region (format: fuzz/ring.c).\n",
+		 fz_ring_one)

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
-# fuzz/test_replay.sh — replays the seed corpora and every regression input through the sanitizer builds of vgpu-fuzz and vgpu-fuzz-ring (no AFL needed).
+# fuzz/test_replay.sh — replays the seed corpora and every regression input through the sanitizer builds of vgpu-fuzz, vgpu-fuzz-ring and vgpu-fuzz-xs (no AFL needed).
 set -u
 if [ "${1:-}" = --help ]; then
 	echo "usage: fuzz/test_replay.sh  (VGPU_BUILD=build/san): runs \$VGPU_BUILD/fuzz/vgpu-fuzz on fuzz/corpus/* and fuzz/regress/*"
@@ -23,24 +23,21 @@ for f in fuzz/corpus/* fuzz/regress/*; do
 		failed=$((failed + 1))
 	fi
 done
-ring=$B/fuzz/vgpu-fuzz-ring
-for f in fuzz/corpus-ring/* fuzz/regress-ring/*; do
-	[ -f "$f" ] || continue
-	n=$((n + 1))
-	if ! out=$("$ring" "$f" 2>&1); then
-		echo "FAIL: $f (ring target):"; echo "$out" | tail -40
-		failed=$((failed + 1))
-	fi
-done
-xs=$B/fuzz/vgpu-fuzz-xs
-for f in fuzz/corpus-xs/* fuzz/regress-xs/*; do
-	[ -f "$f" ] || continue
-	n=$((n + 1))
-	if ! out=$("$xs" "$f" 2>&1); then
-		echo "FAIL: $f (xs target):"; echo "$out" | tail -40
-		failed=$((failed + 1))
-	fi
-done
+# The small targets: each file of their seed and regression directories once.
+replay() { # TARGET-BINARY LABEL DIR...
+	local bin=$1 label=$2 f out
+	shift 2
+	for f in "$@"; do
+		[ -f "$f" ] || continue
+		n=$((n + 1))
+		if ! out=$("$bin" "$f" 2>&1); then
+			echo "FAIL: $f ($label target):"; echo "$out" | tail -40
+			failed=$((failed + 1))
+		fi
+	done
+}
+replay "$B/fuzz/vgpu-fuzz-ring" ring fuzz/corpus-ring/* fuzz/regress-ring/*
+replay "$B/fuzz/vgpu-fuzz-xs" xs fuzz/corpus-xs/* fuzz/regress-xs/*
 # The oracles can fire: with the harness breaking each property on purpose
 # (VGPU_FUZZ_SABOTAGE), a seed that exercises it must abort with the oracle's message.
 for sab in memory:fuzz/corpus/memory-0064 ownership:fuzz/corpus/memory-0064 reply:fuzz/corpus/memory-0064; do

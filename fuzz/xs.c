@@ -134,38 +134,8 @@ static void fz_xs_one(const uint8_t *d, size_t n)
 		claims(d + 1, n - 1);
 }
 
-#ifdef __AFL_FUZZ_TESTCASE_LEN
-__AFL_FUZZ_INIT();
-#endif
-
-int main(int argc, char **argv)
-{
-	if (argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
-		printf("usage: vgpu-fuzz-xs [FILE...]\n"
-		       "Fuzzes Dom0's checks of a Xen guest's xenstore claims and grant directory pages\n"
-		       "(runtime/xenbus.c, runtime/transport_xen.c; input format: fuzz/xs.c).\n"
-		       "AFL++ persistent mode when built by afl-clang-fast; else replays each FILE once.\n");
-		return 0;
-	}
-#ifdef __AFL_FUZZ_TESTCASE_LEN
-	if (argc < 2) {
-		__AFL_INIT();
-		unsigned char *b = __AFL_FUZZ_TESTCASE_BUF;
-		while (__AFL_LOOP(100000))
-			fz_xs_one(b, (size_t)__AFL_FUZZ_TESTCASE_LEN);
-		return 0;
-	}
-#endif
-	for (int i = 1; i < argc; i++) {
-		static uint8_t data[1 << 16];
-		FILE *f = fopen(argv[i], "rb");
-		if (!f) {
-			fprintf(stderr, "vgpu-fuzz-xs: cannot open %s\n", argv[i]);
-			return 1;
-		}
-		size_t n = fread(data, 1, sizeof(data), f);
-		fclose(f);
-		fz_xs_one(data, n);
-	}
-	return 0;
-}
+#include "fz_target.h"
+FZ_TARGET_MAIN("vgpu-fuzz-xs",
+		 "Fuzzes Dom0's checks of a Xen guest's xenstore claims and grant directory pages\n"
+		 "(runtime/xenbus.c, runtime/transport_xen.c; input format: fuzz/xs.c).\n",
+		 fz_xs_one)
