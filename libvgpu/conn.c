@@ -51,10 +51,19 @@ void vgpu_client_log(int level, const char *fmt, ...)
 	fprintf(stderr, "vgpu: %s\n", buf);
 }
 
+/* VGPU_TRANSPORT=xen: this process runs in a Xen guest and reaches the proxy through
+ * grant tables + event channels (bootstrapped through xenstore); default shm. */
+static int use_xen(void)
+{
+	const char *t = getenv("VGPU_TRANSPORT");
+	return t && !strcmp(t, "xen");
+}
+
 /*
  * The registration token this process's zone is opened with: VGPU_ZONE_TOKEN (32 hex
- * digits), else the first line of the file VGPU_ZONE_TOKEN_FILE, else none (all zero; the
- * proxy accepts that unless it runs with --require-registration). -EINVAL when set but bad.
+ * digits), else the first line of the file VGPU_ZONE_TOKEN_FILE, else (Xen guests) the key
+ * vgpu/token Dom0 wrote under the guest's xenstore home, else none (all zero; the proxy
+ * accepts that unless it runs with --require-registration). -EINVAL when set but bad.
  */
 static int zone_token_load(uint8_t tok[16])
 {
@@ -76,6 +85,17 @@ static int zone_token_load(uint8_t tok[16])
 		src = buf;
 		what = "VGPU_ZONE_TOKEN_FILE";
 	}
+	if ((!src || !*src) && use_xen()) {
+		/* A Xen guest: the token Dom0 left in xenstore for this domain, if any. */
+		int rc = vgpu_xs_zone_token(buf, sizeof(buf));
+		if (rc == 0) {
+			src = buf;
+			what = "xenstore " VGPU_XS_TOKEN_KEY;
+		} else if (rc != -ENOENT) {
+			vgpu_client_log(1, "cannot read %s from xenstore: %s; opening the zone without a token",
+					VGPU_XS_TOKEN_KEY, strerror(-rc));
+		}
+	}
 	if (!src || !*src)
 		return 0;
 	for (unsigned i = 0; i < 32; i++) {
@@ -96,14 +116,6 @@ static int zone_token_load(uint8_t tok[16])
 	}
 	explicit_bzero(buf, sizeof(buf));
 	return 0;
-}
-
-/* VGPU_TRANSPORT=xen: this process runs in a Xen guest and reaches the proxy through
- * grant tables + event channels (bootstrapped through xenstore); default shm. */
-static int use_xen(void)
-{
-	const char *t = getenv("VGPU_TRANSPORT");
-	return t && !strcmp(t, "xen");
 }
 
 static const char *proxy_path(void)

@@ -136,6 +136,23 @@ int vgpu_xs_chan_path(const char *path, uint16_t *domid, char *dir, size_t dir_l
 	return 0;
 }
 
+int vgpu_xs_zone_token(char *hex, size_t cap)
+{
+	unsigned len = 0;
+	struct xs_handle *xs = xs_open(0);
+	if (!xs)
+		return -errno;
+	char *v = xs_read(xs, XBT_NULL, VGPU_XS_TOKEN_KEY, &len);
+	int rc = v ? 0 : (errno == ENOENT ? -ENOENT : -errno);
+	if (v) {
+		snprintf(hex, cap, "%.*s", (int)len, v);
+		explicit_bzero(v, len);
+		free(v);
+	}
+	xs_close(xs);
+	return rc;
+}
+
 static int64_t now_ms(void)
 {
 	struct timespec ts;

@@ -54,6 +54,14 @@ const char *vgpu_xs_parse_chan(const char *(*get)(void *ctx, const char *key), v
 int vgpu_xs_chan_path(const char *path, uint16_t *domid /* out */, char *dir /* out */, size_t dir_len);
 
 /*
+ * Zone side: the zone token Dom0's toolstack left for this guest at "vgpu/token" under its
+ * home (written by Dom0 before the guest runs, readable by the guest only). Copies the value
+ * (NUL-terminated, at most cap - 1 bytes) into hex: 0, -ENOENT when there is none, or -errno.
+ */
+#define VGPU_XS_TOKEN_KEY "vgpu/token"
+int vgpu_xs_zone_token(char *hex, size_t cap);
+
+/*
  * Zone side: create a channel to Dom0 with geometry g and publish it with hello's kind,
  * token, name and pid; wait (up to timeout_ms) until the proxy says connected or refused.
  * 0 with *out; -EACCES when refused (the proxy's reason in vgpu_chan_setup_error()),

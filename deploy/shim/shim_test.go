@@ -4,6 +4,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"net"
 	"os"
@@ -270,5 +271,58 @@ func TestXLConfig(t *testing.T) {
 	c.Xen.Kernel = ""
 	if _, err := xlConfig(&c.Xen, "d", "z"); err == nil {
 		t.Error("no kernel accepted")
+	}
+}
+
+// TestXenBootSequence runs xenBoot and xenDestroy against stand-in xl and
+// xenstore-* commands that record their arguments: the domain is created
+// paused, handed its zone name and token readable by it alone, then unpaused;
+// a failure while publishing destroys the half-booted domain.
+func TestXenBootSequence(t *testing.T) {
+	dir := t.TempDir()
+	logf := filepath.Join(dir, "calls")
+	fake := "#!/bin/sh\necho \"$(basename \"$0\") $*\" >>" + logf + "\n" +
+		"[ \"$1\" = domid ] && echo 7\n" +
+		"[ -n \"$FAIL_ON\" ] && [ \"$(basename \"$0\")\" = \"$FAIL_ON\" ] && exit 1\nexit 0\n"
+	for _, n := range []string{"xl", "xenstore-write", "xenstore-chmod"} {
+		if err := os.WriteFile(filepath.Join(dir, n), []byte(fake), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tok := filepath.Join(dir, "token")
+	if err := os.WriteFile(tok, []byte("00112233445566778899aabbccddeeff\n"), 0o400); err != nil {
+		t.Fatal(err)
+	}
+	c := defaultConfig()
+	c.Xen.Kernel, c.Xen.XL, c.Xen.Xenstore, c.Xen.ConfigDir = "/zone/vmlinuz", filepath.Join(dir, "xl"), filepath.Join(dir, "xenstore-write"), dir
+	_ = c.check()
+	z := &zoneRecord{Name: "pod-1", TokenFile: tok}
+	if err := xenBoot(context.Background(), c, z); err != nil {
+		t.Fatal(err)
+	}
+	if err := xenDestroy(context.Background(), z); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := os.ReadFile(logf)
+	want := "xl create -q -p " + filepath.Join(dir, "vgpu-pod-1.cfg") + "\n" +
+		"xl domid vgpu-pod-1\n" +
+		"xenstore-write /local/domain/7/vgpu/zone pod-1 /local/domain/7/vgpu/token 00112233445566778899aabbccddeeff\n" +
+		"xenstore-chmod /local/domain/7/vgpu/zone n0 r7\n" +
+		"xenstore-chmod /local/domain/7/vgpu/token n0 r7\n" +
+		"xl unpause vgpu-pod-1\n" +
+		"xl destroy vgpu-pod-1\n"
+	if string(got) != want {
+		t.Errorf("commands:\n%s\nwant:\n%s", got, want)
+	}
+
+	os.Remove(logf)
+	t.Setenv("FAIL_ON", "xenstore-chmod")
+	z = &zoneRecord{Name: "pod-2", TokenFile: tok}
+	if err := xenBoot(context.Background(), c, z); err == nil {
+		t.Fatal("xenBoot succeeded although xenstore-chmod failed")
+	}
+	got, _ = os.ReadFile(logf)
+	if !strings.HasSuffix(string(got), "xl destroy vgpu-pod-2\n") || strings.Contains(string(got), "unpause") {
+		t.Errorf("a failed publish must destroy the paused domain, never unpause it:\n%s", got)
 	}
 }

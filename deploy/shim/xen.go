@@ -4,11 +4,13 @@ package main
 
 // Xen mode: one domU per pod, booted from the zone image when the pod's
 // sandbox is created and destroyed with it. The zone's name and token are
-// handed to the guest through xenstore (/local/domain/<domid>/vgpu/).
-//
-// Not tested on a Xen host by this repository's tests (they run containerd
-// without Xen); "containerd-shim-vgpu-v1 xl-config" prints the generated
-// configuration so that it can be checked by hand and by the unit tests.
+// handed to the guest through xenstore (/local/domain/<domid>/vgpu/), written
+// while the domain is still paused and readable by that domain alone; the
+// guest's libvgpu reads vgpu/token when VGPU_ZONE_TOKEN is not set. make
+// test-xen runs this same sequence (with xl and xenstore-* from a shell) in a
+// Dom0 under QEMU; this Go code itself has not run on a Xen host.
+// "containerd-shim-vgpu-v1 xl-config" prints the generated configuration so
+// that it can be checked by hand and by the unit tests.
 
 import (
 	"context"
@@ -71,29 +73,59 @@ func xenBoot(ctx context.Context, cfg *Config, z *zoneRecord) error {
 		return fmt.Errorf("vgpu shim: xl config: %w", err)
 	}
 	z.XLConfig, z.XL = path, cfg.Xen.XL
-	if out, err := exec.CommandContext(ctx, cfg.Xen.XL, "create", "-q", path).CombinedOutput(); err != nil {
-		return fmt.Errorf("vgpu shim: %s create %s: %v: %s", cfg.Xen.XL, path, err, strings.TrimSpace(string(out)))
+	// Paused until its token is in place: the guest's first cuInit reads it.
+	if out, err := exec.CommandContext(ctx, cfg.Xen.XL, "create", "-q", "-p", path).CombinedOutput(); err != nil {
+		return fmt.Errorf("vgpu shim: %s create -p %s: %v: %s", cfg.Xen.XL, path, err, strings.TrimSpace(string(out)))
 	}
 	z.Domain = dom
-	out, err := exec.CommandContext(ctx, cfg.Xen.XL, "domid", dom).Output()
+	domid, err := xenPublish(ctx, cfg, z, dom)
 	if err != nil {
-		return fmt.Errorf("vgpu shim: %s domid %s: %w", cfg.Xen.XL, dom, err)
-	}
-	domid, err := strconv.Atoi(strings.TrimSpace(string(out)))
-	if err != nil {
-		return fmt.Errorf("vgpu shim: %s domid %s: %q is not a domain id", cfg.Xen.XL, dom, out)
-	}
-	token, err := os.ReadFile(z.TokenFile)
-	if err != nil {
-		return fmt.Errorf("vgpu shim: %w", err)
-	}
-	base := fmt.Sprintf("/local/domain/%d/vgpu", domid)
-	if out, err := exec.CommandContext(ctx, cfg.Xen.Xenstore,
-		base+"/zone", z.Name, base+"/token", strings.TrimSpace(string(token))).CombinedOutput(); err != nil {
-		return fmt.Errorf("vgpu shim: %s %s: %v: %s", cfg.Xen.Xenstore, base, err, strings.TrimSpace(string(out)))
+		if derr := xenDestroy(ctx, z); derr != nil {
+			log.G(ctx).WithError(derr).Warn("vgpu: cleaning up a half-booted zone")
+		}
+		return err
 	}
 	log.G(ctx).WithField("zone", z.Name).Infof("vgpu: booted domain %s (domid %d) from %s", dom, domid, path)
 	return nil
+}
+
+// xenstoreTool is the xenstore-* command next to the configured xenstore-write.
+func xenstoreTool(cfg *Config, name string) string {
+	if dir := filepath.Dir(cfg.Xen.Xenstore); dir != "." {
+		return filepath.Join(dir, name)
+	}
+	return name
+}
+
+// xenPublish hands the paused domain its zone name and token (readable by that
+// domain only: owner Dom0, read for the guest), then unpauses it.
+func xenPublish(ctx context.Context, cfg *Config, z *zoneRecord, dom string) (int, error) {
+	out, err := exec.CommandContext(ctx, cfg.Xen.XL, "domid", dom).Output()
+	if err != nil {
+		return 0, fmt.Errorf("vgpu shim: %s domid %s: %w", cfg.Xen.XL, dom, err)
+	}
+	domid, err := strconv.Atoi(strings.TrimSpace(string(out)))
+	if err != nil {
+		return 0, fmt.Errorf("vgpu shim: %s domid %s: %q is not a domain id", cfg.Xen.XL, dom, out)
+	}
+	token, err := os.ReadFile(z.TokenFile)
+	if err != nil {
+		return 0, fmt.Errorf("vgpu shim: %w", err)
+	}
+	base := fmt.Sprintf("/local/domain/%d/vgpu", domid)
+	perm := fmt.Sprintf("r%d", domid)
+	steps := [][]string{
+		{cfg.Xen.Xenstore, base + "/zone", z.Name, base + "/token", strings.TrimSpace(string(token))},
+		{xenstoreTool(cfg, "xenstore-chmod"), base + "/zone", "n0", perm},
+		{xenstoreTool(cfg, "xenstore-chmod"), base + "/token", "n0", perm},
+		{cfg.Xen.XL, "unpause", dom},
+	}
+	for _, st := range steps {
+		if out, err := exec.CommandContext(ctx, st[0], st[1:]...).CombinedOutput(); err != nil {
+			return 0, fmt.Errorf("vgpu shim: %s %s: %v: %s", st[0], st[1], err, strings.TrimSpace(string(out)))
+		}
+	}
+	return domid, nil
 }
 
 func xenDestroy(ctx context.Context, z *zoneRecord) error {

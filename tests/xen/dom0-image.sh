@@ -52,7 +52,7 @@ for t in xl xenstored xen-init-dom0 xenconsoled xenstore; do
   src=$xbin/$t; [ "$t" = xenstore ] && src=/usr/bin/xenstore
   ir_elf "$src" "/usr/sbin/$t"
 done
-for t in read write ls list rm; do ln -sf xenstore "$IR_ROOT/usr/sbin/xenstore-$t"; done
+for t in read write ls list rm chmod; do ln -sf xenstore "$IR_ROOT/usr/sbin/xenstore-$t"; done
 ir_file /etc/xen/xl.conf /etc/xen/xl.conf
 mkdir -p "$IR_ROOT"/var/lib/xen "$IR_ROOT"/var/lib/xenstored "$IR_ROOT"/var/log/xen/console
 # privcmd + xenfs for the toolstack, evtchn, gntdev (map zones' grants) and gntalloc (the
@@ -60,6 +60,7 @@ mkdir -p "$IR_ROOT"/var/lib/xen "$IR_ROOT"/var/lib/xenstored "$IR_ROOT"/var/log/
 ir_modules "$kver" xen-evtchn xen-gntdev xen-gntalloc=limit=8192 xen-privcmd xenfs
 
 ir_elf "$B/proxy/vgpu-proxy" /vgpu/bin/vgpu-proxy
+ir_elf "$B/proxy/vgpuctl" /vgpu/bin/vgpuctl
 ir_elf "$B/sim/libcudasim.so" /vgpu/lib/libcudasim.so 755
 for t in ring_xen ring_xen_mock; do ir_elf "$B/tests/ring/$t" "/vgpu/bin/$t"; done
 ir_elf "$B/tests/xen/xen_loopback" /vgpu/bin/xen_loopback

@@ -6,7 +6,10 @@
 #   VGPU-XEN RESULT <step> PASS|FAIL <detail>
 #   VGPU-XEN LOG <step> <a line of evidence: test output, proxy log, zone console>
 # Steps: 1 the Xen transport in Dom0, 2 zone programs through vgpu-proxy over grant tables and
-# event channels, 3 a zone destroyed mid-transfer is cleaned up and a second zone is served.
+# event channels, 3 a zone destroyed mid-transfer is cleaned up and a second zone is served,
+# 4 a zone whose token is not a registration's is refused. The proxy runs with
+# --require-registration: each zone is registered and given its token through xenstore
+# (vgpu/token under its home, readable by it alone) while it is still paused.
 SOCK=/run/vgpu/proxy.sock
 CONS=/var/log/xen/console
 PROXY_PID=
@@ -37,7 +40,7 @@ start_proxy() {
   mkdir -p /run/vgpu
   say "starting vgpu-proxy --transport xen (simulator backend)"
   vgpu-proxy --transport xen --listen "$SOCK" --backend sim --sim-lib /vgpu/lib/libcudasim.so \
-    --log-level debug >/tmp/proxy.log 2>&1 &
+    --require-registration --log-level debug >/tmp/proxy.log 2>&1 &
   PROXY_PID=$!
   i=0
   while [ $i -lt 100 ]; do
@@ -48,12 +51,27 @@ start_proxy() {
   return 1
 }
 
-# start_zone NAME PROGRAMS: boot a PV zone running PROGRAMS (comma-separated)
+# start_zone NAME PROGRAMS [TOKEN]: boot a PV zone running PROGRAMS (comma-separated). It is
+# created paused, registered with the proxy as NAME (or given TOKEN instead), handed its token
+# in xenstore, then unpaused: what an orchestrator does for each zone.
 start_zone() {
   rm -f "$CONS/guest-$1.log"
-  xl create /vgpu/zone/zone.cfg "name=\"$1\"" \
+  xl create -p /vgpu/zone/zone.cfg "name=\"$1\"" \
     "extra=\"console=hvc0 quiet loglevel=3 vgpu.name=$1 vgpu.run=$2\"" >"/tmp/xl-$1.log" 2>&1 || {
     cat "/tmp/xl-$1.log"; return 1; }
+  d=$(xl domid "$1") || return 1
+  tok=${3:-}
+  if [ -z "$tok" ]; then
+    tok=$(vgpuctl --listen "$SOCK" register "$1" 2>>"/tmp/xl-$1.log") || return 1
+  fi
+  xenstore-write "/local/domain/$d/vgpu/token" "$tok" &&
+    xenstore-chmod "/local/domain/$d/vgpu/token" n0 "r$d" || return 1
+  xl unpause "$1" >>"/tmp/xl-$1.log" 2>&1
+}
+# stop_zone NAME: destroy it and drop its registration
+stop_zone() {
+  xl destroy "$1" >/dev/null 2>&1
+  vgpuctl --listen "$SOCK" unregister "$1" >/dev/null 2>&1
 }
 # wait_console NAME PATTERN SECONDS: 0 when the zone's console shows PATTERN, 1 when the zone
 # ended without it, 2 on timeout
@@ -104,7 +122,7 @@ if start_zone zone-a "$PROGS"; then
       if [ -z "$why" ]; then why="$r;"; else why="$why ${r%% (*};"; fi
       evidence 2 "/tmp/zone-a-$p.diff"; }
   done
-  xl destroy zone-a >/dev/null 2>&1
+  stop_zone zone-a
   if [ -z "$why" ]; then
     result 2 PASS "7 programs in a PV zone through libvgpu + vgpu-proxy over grant tables and event channels, output equal to the simulator's"
   else
@@ -154,7 +172,7 @@ if start_zone zone-kill zone_stream; then
       why="$why $workers1 vgpu-proxy processes after the zone ended, $workers0 before it;"
     kill -0 $PROXY_PID 2>/dev/null || why="$why vgpu-proxy died;"
   fi
-  xl destroy zone-kill >/dev/null 2>&1
+  stop_zone zone-kill
 else
   evidence 3 /tmp/xl-zone-kill.log
   why="$why xl create zone-kill failed;"
@@ -167,7 +185,7 @@ if start_zone zone-b device,memory; then
   for p in device memory; do
     r=$(check_prog zone-b "$p") || { why="$why zone-b: $r;"; evidence 3 "/tmp/zone-b-$p.diff"; }
   done
-  xl destroy zone-b >/dev/null 2>&1
+  stop_zone zone-b
 else
   evidence 3 /tmp/xl-zone-b.log
   why="$why xl create zone-b failed;"
@@ -177,6 +195,31 @@ if [ -z "$why" ]; then
 else
   evidence 3 /tmp/proxy.log
   result 3 FAIL "$why"
+fi
+# ---- step 4: a guest whose token is not a registration's gets no GPU ----
+say "step 4: booting zone-forged (device) with a token that was never registered"
+why=
+if start_zone zone-forged device 00112233445566778899aabbccddeeff; then
+  wait_console zone-forged "VGPU-ZONE DONE" 120; w=$?
+  evidence 4 "$CONS/guest-zone-forged.log"
+  [ $w = 0 ] || why="zone-forged did not finish (status $w);"
+  tr -d '\r' <"$CONS/guest-zone-forged.log" >/tmp/forged.log
+  grep -q '^VGPU-ZONE END device rc=0' /tmp/forged.log && why="$why device ran with a forged token;"
+  grep -q 'cuInit.*CUDA_ERROR_NOT_PERMITTED' /tmp/forged.log ||
+    why="$why device did not fail with CUDA_ERROR_NOT_PERMITTED;"
+  grep -q 'refused a new zone from domain' /tmp/proxy.log || why="$why the proxy did not log the refusal;"
+  stop_zone zone-forged
+else
+  evidence 4 /tmp/xl-zone-forged.log
+  why="$why xl create zone-forged failed;"
+fi
+left=$(vgpuctl --listen "$SOCK" list | grep -c '^reg ')
+[ "$left" = 0 ] || why="$why $left registrations left after every zone was stopped;"
+if [ -z "$why" ]; then
+  result 4 PASS "a guest with a token that is no registration's is refused (cuInit: CUDA_ERROR_NOT_PERMITTED); no registration left"
+else
+  evidence 4 /tmp/proxy.log
+  result 4 FAIL "$why"
 fi
 say "stopping vgpu-proxy"
 kill -TERM $PROXY_PID
