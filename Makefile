@@ -59,7 +59,8 @@ demo: deps
 	@$(MAKE) --no-print-directory B=build/rel all
 	@tests/demo.sh build/rel
 
-test: deps
+test:
+	@deploy/deps.sh --all
 	@$(MAKE) --no-print-directory B=build/san SAN=1 check
 	@$(MAKE) --no-print-directory test-k8s
 	@$(MAKE) --no-print-directory test-xen

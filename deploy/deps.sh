@@ -1,8 +1,17 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
-# Installs the Debian packages vgpu needs to build and test, only when some are missing.
-# Idempotent and fast (one dpkg query) when everything is present.
+# Installs the Debian packages vgpu needs, only when some are missing. Idempotent and fast
+# (one dpkg query) when everything is present.
+#   deploy/deps.sh          what building, the demo and the unit/end-to-end tests need
+#   deploy/deps.sh --all    also the whole-system tests' (Xen under QEMU, containerd + Go)
 set -euo pipefail
+all=0
+case ${1:-} in
+  --all) all=1 ;;
+  "") ;;
+  --help|-h) sed -n '3,6p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+  *) echo "deps: unknown option $1 (expected --all or nothing)" >&2; exit 2 ;;
+esac
 
 PKGS=(
   build-essential pkg-config
@@ -11,12 +20,16 @@ PKGS=(
   afl++                            # fuzzing (fuzz/)
   libxen-dev                       # Xen grant-table / event-channel transport
   libzstd-dev liblz4-dev           # decompressing PTX inside nvcc fatbins (sim/)
-  # make test-xen: Xen 4.17 booted under QEMU (TCG), Dom0 and zone images built from these
-  xen-hypervisor-4.17-amd64 xen-utils-4.17 qemu-system-x86 linux-image-amd64 busybox-static cpio
-  # make test-k8s: private containerd + runc, the Go shim, the CRI driven from Python
-  containerd runc golang-go golang-github-containerd-containerd-dev
-  python3-grpcio python3-grpc-tools python3-protobuf protobuf-compiler
 )
+if [ $all = 1 ]; then
+  PKGS+=(
+    # make test-xen: Xen 4.17 booted under QEMU (TCG), Dom0 and zone images built from these
+    xen-hypervisor-4.17-amd64 xen-utils-4.17 qemu-system-x86 linux-image-amd64 busybox-static cpio
+    # make test-k8s and make shim: private containerd + runc, the Go shim, the CRI from Python
+    containerd runc golang-go golang-github-containerd-containerd-dev
+    python3-grpcio python3-grpc-tools python3-protobuf protobuf-compiler
+  )
+fi
 PKGS+=(${VGPU_EXTRA_PKGS:-})
 
 missing=()

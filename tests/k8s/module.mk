@@ -11,6 +11,7 @@ shim:
 	@deploy/shim/build.sh build/shim
 
 test-k8s:
+	@deploy/deps.sh --all
 	@$(MAKE) --no-print-directory B=build/rel build/rel/proxy/vgpu-proxy build/rel/proxy/vgpuctl \
 	  build/rel/libvgpu/libcuda.so.1 build/rel/sim/libcudasim.so
 	@deploy/shim/build.sh --test build/shim

@@ -11,7 +11,7 @@
 #   tests/k8s/run.sh [--keep] [BUILD_DIR]     BUILD_DIR: release build (default build/rel)
 #   --keep   leave the work directory (logs) in place
 # Needs root (exit 77 = skipped otherwise), containerd, runc, python3-grpcio, grpc_tools,
-# Go (the shim is built by deploy/shim/build.sh): deploy/deps.sh installs them.
+# Go (the shim is built by deploy/shim/build.sh): deploy/deps.sh --all installs them.
 set -euo pipefail
 
 usage() { sed -n '3,14p' "$0" | sed 's/^# \{0,1\}//'; }
@@ -34,7 +34,7 @@ if [ "$(id -u)" -ne 0 ]; then
   exit 77
 fi
 PY=/usr/bin/python3   # Debian's python3-grpcio / python3-grpc-tools live there
-need() { command -v "$1" >/dev/null || { echo "run.sh: error: $1 not found ($2; deploy/deps.sh installs it)" >&2; exit 1; }; }
+need() { command -v "$1" >/dev/null || { echo "run.sh: error: $1 not found ($2; deploy/deps.sh --all installs it)" >&2; exit 1; }; }
 need containerd "package containerd"
 need ctr "package containerd"
 need runc "package runc"

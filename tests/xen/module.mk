@@ -25,6 +25,7 @@ $(XEN_STREAM): $(B)/tests/xen/zone_stream.o $(LIBVGPU)
 xen-progs: $(ALL) $(RING_TESTS) $(E2E_PROGS) $(E2E_KERNELS) $(XEN_PROGS)
 
 test-xen:
+	@deploy/deps.sh --all
 	@$(MAKE) --no-print-directory B=build/rel SAN=0 xen-progs
 	@rc=0; tests/xen/run.sh --build build/rel || rc=$$?; \
 	if [ $$rc -eq 77 ]; then echo "test-xen: skipped (see the reason above)"; exit 0; fi; exit $$rc

@@ -45,7 +45,7 @@ kernel=$(ls /boot/vmlinuz-* 2>/dev/null | sort -V | tail -n 1 || true)
 for need in /usr/bin/qemu-system-x86_64:qemu-system-x86 "$xen_gz":xen-hypervisor-4.17-amd64 \
             /usr/lib/xen-4.17/bin/xl:xen-utils-4.17 /bin/busybox:busybox-static /usr/bin/cpio:cpio \
             "${kernel:-/boot/vmlinuz-none}":linux-image-amd64; do
-  [ -e "${need%%:*}" ] || skip "${need%%:*} missing (install ${need#*:}; deploy/deps.sh lists the packages)"
+  [ -e "${need%%:*}" ] || skip "${need%%:*} missing (install ${need#*:}; deploy/deps.sh --all installs the packages)"
 done
 [ -d "$B" ] || { echo "FAIL: build tree $B does not exist (make test-xen builds it)"; exit 1; }
 B=$(cd "$B" && pwd)
