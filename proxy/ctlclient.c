@@ -9,15 +9,15 @@
 
 #include "proxyd.h"
 
-int vgpu_ctl_client(const char *who, const char *listen_path, const char *cmd, FILE *out)
+int vgpu_ctl_client(const char *who, const char *ctl_path, const char *cmd, FILE *out)
 {
 	struct sockaddr_un a = { .sun_family = AF_UNIX };
 	char buf[4096], line[600];
 	ssize_t n;
 	int first = 1, error = 0;
 
-	if (snprintf(a.sun_path, sizeof(a.sun_path), "%s.ctl", listen_path) >= (int)sizeof(a.sun_path)) {
-		fprintf(stderr, "%s: path %s.ctl is too long for a unix socket\n", who, listen_path);
+	if (snprintf(a.sun_path, sizeof(a.sun_path), "%s", ctl_path) >= (int)sizeof(a.sun_path)) {
+		fprintf(stderr, "%s: path %s is too long for a unix socket\n", who, ctl_path);
 		return 2;
 	}
 	int len = snprintf(line, sizeof(line), "%s\n", cmd);
@@ -27,9 +27,8 @@ int vgpu_ctl_client(const char *who, const char *listen_path, const char *cmd, F
 	}
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
-		fprintf(stderr, "%s: cannot connect to %s: %s; is vgpu-proxy running with --listen %s%s?\n", who,
-			a.sun_path, strerror(errno), listen_path,
-			errno == EACCES ? " (the control socket is root's only)" : "");
+		fprintf(stderr, "%s: cannot connect to the control socket %s: %s; is vgpu-proxy running (--listen, --ctl)?%s\n",
+			who, a.sun_path, strerror(errno), errno == EACCES ? " (the control socket is root's only)" : "");
 		if (fd >= 0)
 			close(fd);
 		return 2;

@@ -16,13 +16,13 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 "usage: vgpu-proxy [OPTIONS]\n"
-"       vgpu-proxy --stats [--listen PATH]\n"
+"       vgpu-proxy --stats [--listen PATH | --ctl PATH]\n"
 "\n"
 "Serves CUDA driver calls for zones (libvgpu clients): one worker process per zone,\n"
 "each with its own handles, allocations and quotas.\n"
 "\n"
 "  --listen PATH            unix socket to listen on (default " VGPU_DEFAULT_SOCKET ");\n"
-"                           its directory is created; stats are served on PATH.ctl\n"
+"                           its directory is created; stats are served on PATH.ctl (--ctl)\n"
 "  --backend auto|cuda|sim  driver: auto = libcuda.so.1 if it reports a GPU, else the\n"
 "                           simulator (default auto)\n"
 "  --sim-lib PATH           simulator library (default: $VGPU_SIM_LIB, else\n"
@@ -39,6 +39,12 @@ static void usage(FILE *f)
 "  --foreground             stay in the foreground (the default; no daemon mode)\n"
 "  --socket-mode MODE       permissions of the zone socket PATH, octal (default 0660; 0666 lets\n"
 "                           non-root users in pods connect: use it with --require-registration)\n"
+"  --ctl PATH               the control socket (registrations, stats; mode 0600; default\n"
+"                           PATH.ctl). Put it outside the zone socket's directory when pods\n"
+"                           get that directory mounted\n"
+"  --registry FILE          keep registrations in FILE (mode 0600, rewritten atomically on\n"
+"                           every change) and restore them at start: running pods keep\n"
+"                           their tokens across a proxy restart\n"
 "  --require-registration   zones must present a registration's token (VGPU_ZONE_TOKEN in the\n"
 "                           client); registrations are made with vgpuctl on PATH.ctl\n"
 "  --stats                  print one line per zone of the running proxy and exit\n"
@@ -96,7 +102,7 @@ static int probe_backend(struct vgpu_proxy_config *cfg)
 int main(int argc, char **argv)
 {
 	enum { O_LISTEN = 1, O_BACKEND, O_SIMLIB, O_MEM, O_HANDLES, O_BULK, O_MAXZ, O_TRANSPORT,
-	       O_LOGLEVEL, O_FG, O_STATS, O_HELP, O_REQREG, O_SOCKMODE };
+	       O_LOGLEVEL, O_FG, O_STATS, O_HELP, O_REQREG, O_SOCKMODE, O_CTL, O_REGISTRY };
 	static const struct option opts[] = {
 		{ "listen", required_argument, 0, O_LISTEN },
 		{ "backend", required_argument, 0, O_BACKEND },
@@ -111,6 +117,8 @@ int main(int argc, char **argv)
 		{ "stats", no_argument, 0, O_STATS },
 		{ "require-registration", no_argument, 0, O_REQREG },
 		{ "socket-mode", required_argument, 0, O_SOCKMODE },
+		{ "ctl", required_argument, 0, O_CTL },
+		{ "registry", required_argument, 0, O_REGISTRY },
 		{ "help", no_argument, 0, O_HELP },
 		{ 0, 0, 0, 0 },
 	};
@@ -197,6 +205,21 @@ int main(int argc, char **argv)
 			cfg.socket_mode = (unsigned)m;
 			break;
 		}
+		case O_CTL:
+			if (strlen(optarg) > 107) {
+				fprintf(stderr, "vgpu-proxy: --ctl %s: path too long for a unix socket (max 107 bytes)\n", optarg);
+				return 2;
+			}
+			snprintf(cfg.ctl_path, sizeof(cfg.ctl_path), "%s", optarg);
+			break;
+		case O_REGISTRY:
+			if (optarg[0] != '/' || strlen(optarg) >= sizeof(cfg.registry_path) - 8) {
+				fprintf(stderr, "vgpu-proxy: --registry %s: expected an absolute path (at most %zu bytes)\n",
+					optarg, sizeof(cfg.registry_path) - 9);
+				return 2;
+			}
+			snprintf(cfg.registry_path, sizeof(cfg.registry_path), "%s", optarg);
+			break;
 		case O_HELP: usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
@@ -205,8 +228,13 @@ int main(int argc, char **argv)
 		fprintf(stderr, "vgpu-proxy: unexpected argument '%s'; see --help\n", argv[optind]);
 		return 2;
 	}
+	if (!cfg.ctl_path[0] &&
+	    snprintf(cfg.ctl_path, sizeof(cfg.ctl_path), "%.102s.ctl", cfg.listen_path) >= (int)sizeof(cfg.ctl_path)) {
+		fprintf(stderr, "vgpu-proxy: %s.ctl is too long for a unix socket; pass --ctl PATH\n", cfg.listen_path);
+		return 2;
+	}
 	if (stats)
-		return vgpu_ctl_client("vgpu-proxy --stats", cfg.listen_path, "stats", stdout) == 2 ? 1 : 0;
+		return vgpu_ctl_client("vgpu-proxy --stats", cfg.ctl_path, "stats", stdout) == 2 ? 1 : 0;
 	if (vgpu_backend_find_sim(sim_opt, cfg.sim_path, sizeof(cfg.sim_path)) < 0 &&
 	    cfg.backend == VGPU_BACKEND_SIM) {
 		vgpu_err("simulator library not found at %s; build it (make) or pass --sim-lib PATH", cfg.sim_path);

@@ -35,6 +35,8 @@ struct vgpu_proxy_config {
 	unsigned max_zones;
 	int require_registration;    /* NEW_ZONE hellos must carry a registration's token */
 	unsigned socket_mode;        /* permissions of the zone socket */
+	char ctl_path[108];          /* control socket (default listen_path + ".ctl") */
+	char registry_path[256];     /* registrations kept here ("" = in memory only) */
 };
 
 /* What the supervisor passes a new worker (in memory, across fork). */
@@ -69,10 +71,10 @@ void vgpu_worker_main(const struct vgpu_worker_args *a) __attribute__((noreturn)
 
 /* The supervisor: listens, forks workers, reaps them; returns the exit status. */
 int vgpu_supervisor_run(struct vgpu_proxy_config *cfg);
-/* Send one control command line (no newline) to PATH.ctl and copy the answer to out.
+/* Send one control command line (no newline) to the control socket ctl_path and copy the answer to out.
  * Returns 0 when the answer was read and does not start with "error", 1 when it does,
  * 2 when the proxy cannot be reached (said on stderr, prefixed with who). */
-int vgpu_ctl_client(const char *who, const char *listen_path, const char *cmd, FILE *out);
+int vgpu_ctl_client(const char *who, const char *ctl_path, const char *cmd, FILE *out);
 
 /* Channel serving (chanloop.c). */
 struct vgpu_worker;

@@ -743,6 +743,180 @@ static int reg_name_ok(const char *n)
 	return 1;
 }
 
+/* ---- the registry file (--registry): registrations that outlive a proxy restart ---- */
+
+#define REGISTRY_HEADER "# vgpu-proxy registrations v1: reg NAME TOKEN mem=BYTES handles=N"
+
+static int hex_token(const char *h, uint8_t tok[16])
+{
+	if (strlen(h) != 32)
+		return -1;
+	for (unsigned i = 0; i < 32; i++) {
+		int d = (h[i] >= '0' && h[i] <= '9') ? h[i] - '0' : (h[i] >= 'a' && h[i] <= 'f') ? h[i] - 'a' + 10 : -1;
+		if (d < 0)
+			return -1;
+		tok[i / 2] = (uint8_t)(tok[i / 2] << 4 | d);
+	}
+	return 0;
+}
+
+static int dec_u64(const char *p, uint64_t *v)
+{
+	if (!*p || strlen(p) > 20)
+		return -1;
+	uint64_t x = 0;
+	for (; *p; p++) {
+		if (*p < '0' || *p > '9' || x > (UINT64_MAX - (uint64_t)(*p - '0')) / 10)
+			return -1;
+		x = x * 10 + (uint64_t)(*p - '0');
+	}
+	*v = x;
+	return 0;
+}
+
+/* Write every registration to FILE.tmp (0600), fsync, rename over FILE. 0 or -errno. */
+static int registry_save(struct supervisor *s)
+{
+	const char *path = s->cfg->registry_path;
+	char tmp[sizeof(s->cfg->registry_path) + 8];
+	if (!path[0])
+		return 0;
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	FILE *f = fdopen(fd, "w");
+	if (!f) {
+		int e = -errno;
+		close(fd);
+		unlink(tmp);
+		return e;
+	}
+	fprintf(f, "%s\n", REGISTRY_HEADER);
+	for (unsigned i = 0; i < s->nregs; i++) {
+		const struct reg *r = &s->regs[i];
+		fprintf(f, "reg %s ", r->name);
+		for (unsigned j = 0; j < 16; j++)
+			fprintf(f, "%02x", r->token[j]);
+		fprintf(f, " mem=%llu handles=%u\n", (unsigned long long)r->lim.mem_bytes, r->lim.handles);
+	}
+	int rc = (fflush(f) == 0 && fsync(fd) == 0) ? 0 : -errno;
+	if (fclose(f) != 0 && rc == 0)
+		rc = -errno;
+	if (rc == 0 && rename(tmp, path) < 0)
+		rc = -errno;
+	if (rc < 0) {
+		unlink(tmp);
+		return rc;
+	}
+	char dir[sizeof(s->cfg->registry_path)];
+	snprintf(dir, sizeof(dir), "%s", path);
+	char *slash = strrchr(dir, '/');
+	if (slash) {
+		*(slash == dir ? slash + 1 : slash) = '\0';
+		int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (dfd >= 0) {
+			fsync(dfd);
+			close(dfd);
+		}
+	}
+	return 0;
+}
+
+static int reg_add(struct supervisor *s, const struct reg *r)
+{
+	struct reg *nr = realloc(s->regs, (s->nregs + 1) * sizeof(*nr));
+	if (!nr)
+		return -ENOMEM;
+	s->regs = nr;
+	s->regs[s->nregs] = *r;
+	s->regs[s->nregs].pool = vgpu_pool_create(r->lim.mem_bytes);
+	if (!s->regs[s->nregs].pool)
+		return -errno;
+	s->nregs++;
+	return 0;
+}
+
+/* Restore the registrations of FILE at start. A missing file is an empty registry; anything
+ * malformed stops the proxy with the file and line (a half-read registry would silently
+ * cut pods off). 0 or -1. */
+static int registry_load(struct supervisor *s)
+{
+	const char *path = s->cfg->registry_path;
+	char line[512];
+	unsigned no = 0;
+	struct stat st;
+
+	if (!path[0])
+		return 0;
+	FILE *f = fopen(path, "re");
+	if (!f) {
+		if (errno == ENOENT) {
+			vgpu_info("registry %s does not exist yet: starting with no registrations", path);
+			return 0;
+		}
+		vgpu_err("cannot read the registry %s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (fstat(fileno(f), &st) == 0 && (st.st_mode & 077)) {
+		vgpu_err("registry %s is readable or writable by others (mode %04o): it holds zone tokens; "
+			 "chmod 600 it", path, (unsigned)(st.st_mode & 07777));
+		fclose(f);
+		return -1;
+	}
+	const char *why = NULL;
+	while (!why && fgets(line, sizeof(line), f)) {
+		no++;
+		size_t n = strlen(line);
+		if (n == sizeof(line) - 1 && line[n - 1] != '\n') {
+			why = "line too long";
+			break;
+		}
+		line[strcspn(line, "\n")] = '\0';
+		if (line[0] == '#' || line[0] == '\0')
+			continue;
+		char *save = NULL, *f0 = strtok_r(line, " ", &save), *name = strtok_r(NULL, " ", &save);
+		char *tok = strtok_r(NULL, " ", &save), *mem = strtok_r(NULL, " ", &save);
+		char *han = strtok_r(NULL, " ", &save), *extra = strtok_r(NULL, " ", &save);
+		struct reg r;
+		uint64_t m, h;
+		memset(&r, 0, sizeof(r));
+		if (!f0 || strcmp(f0, "reg") || !han || extra)
+			why = "expected: reg NAME TOKEN mem=BYTES handles=N";
+		else if (!reg_name_ok(name))
+			why = "bad name (1-63 characters from [A-Za-z0-9._-])";
+		else if (hex_token(tok, r.token) < 0)
+			why = "bad token (32 lower-case hex digits)";
+		else if (strncmp(mem, "mem=", 4) || dec_u64(mem + 4, &m) < 0)
+			why = "bad mem= (a decimal byte count)";
+		else if (strncmp(han, "handles=", 8) || dec_u64(han + 8, &h) < 0 || h < 1 || h > (1u << 24))
+			why = "bad handles= (1..16777216)";
+		else if (reg_by_name(s, name))
+			why = "name registered twice";
+		else if (reg_by_token(s, r.token))
+			why = "token used twice";
+		if (why)
+			break;
+		snprintf(r.name, sizeof(r.name), "%s", name);
+		r.lim = s->cfg->limits;
+		r.lim.mem_bytes = m;
+		r.lim.handles = (uint32_t)h;
+		if (reg_add(s, &r) < 0)
+			why = "out of memory";
+		explicit_bzero(line, sizeof(line));
+	}
+	explicit_bzero(line, sizeof(line));
+	if (!why && ferror(f))
+		why = strerror(errno);
+	fclose(f);
+	if (why) {
+		vgpu_err("registry %s:%u: %s; fix or remove the line (or the file) and start again", path, no, why);
+		return -1;
+	}
+	vgpu_info("registry %s: %u registration%s restored", path, s->nregs, s->nregs == 1 ? "" : "s");
+	return 0;
+}
+
 static void ctl_register(struct supervisor *s, int fd, char *args)
 {
 	char *save = NULL, *name = strtok_r(args, " ", &save);
@@ -779,19 +953,18 @@ static void ctl_register(struct supervisor *s, int fd, char *args)
 		ctl_reply(fd, "error register %s: getrandom failed: %s", name, strerror(errno));
 		return;
 	}
-	struct reg *nr = realloc(s->regs, (s->nregs + 1) * sizeof(*nr));
-	if (!nr) {
-		ctl_reply(fd, "error register %s: out of memory", name);
+	int rc = reg_add(s, &r);
+	if (rc < 0) {
+		ctl_reply(fd, "error register %s: %s", name, strerror(-rc));
 		return;
 	}
-	s->regs = nr;
-	r.pool = vgpu_pool_create(r.lim.mem_bytes);
-	if (!r.pool) {
-		ctl_reply(fd, "error register %s: cannot map its memory budget: %s", name, strerror(errno));
+	if ((rc = registry_save(s)) < 0) {
+		/* Not kept, not given: a registration the next start would forget is a trap. */
+		vgpu_pool_destroy(s->regs[--s->nregs].pool);
+		ctl_reply(fd, "error register %s: cannot write the registry %s: %s", name, s->cfg->registry_path,
+			  strerror(-rc));
 		return;
 	}
-	s->regs = nr;
-	s->regs[s->nregs++] = r;
 	char hex[33];
 	for (unsigned i = 0; i < 16; i++)
 		snprintf(hex + 2 * i, 3, "%02x", r.token[i]);
@@ -845,6 +1018,10 @@ static void ctl_unregister(struct supervisor *s, int fd, char *args)
 		ended++;
 	}
 	vgpu_pool_destroy(pool); /* its zones are all reaped: nothing maps it any more here */
+	int rc = registry_save(s);
+	if (rc < 0)
+		vgpu_err("unregistered '%s' but cannot rewrite the registry %s: %s; it would come back at the next start",
+			 name, s->cfg->registry_path, strerror(-rc));
 	vgpu_info("unregistered '%s': %u zone%s ended", name, ended, ended == 1 ? "" : "s");
 	ctl_reply(fd, "ok %u", ended);
 }
@@ -912,11 +1089,16 @@ static void on_ctl(struct supervisor *s)
 	close(fd);
 }
 
+static int make_parent_dirs(const char *path);
+
 static int listen_ctl(struct supervisor *s)
 {
 	struct sockaddr_un a = { .sun_family = AF_UNIX };
-	if (snprintf(a.sun_path, sizeof(a.sun_path), "%s.ctl", s->cfg->listen_path) >= (int)sizeof(a.sun_path))
+	if (snprintf(a.sun_path, sizeof(a.sun_path), "%s", s->cfg->ctl_path) >= (int)sizeof(a.sun_path))
 		return -ENAMETOOLONG;
+	int rc = make_parent_dirs(a.sun_path);
+	if (rc < 0)
+		return rc;
 	snprintf(s->ctl_path, sizeof(s->ctl_path), "%s", a.sun_path);
 	s->ctl_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (s->ctl_fd < 0)
@@ -998,6 +1180,8 @@ int vgpu_supervisor_run(struct vgpu_proxy_config *cfg)
 	/* Xenstore first: a proxy asked to serve Xen zones that cannot see them must not start. */
 	if (cfg->transport == VGPU_TRANSPORT_XEN && xen_start(&s) < 0)
 		return 1;
+	if (registry_load(&s) < 0)
+		return 1;
 	if ((rc = make_parent_dirs(cfg->listen_path)) < 0) {
 		vgpu_err("cannot create the directory of %s: %s; pick another --listen path or fix permissions",
 			 cfg->listen_path, strerror(-rc));
@@ -1012,7 +1196,7 @@ int vgpu_supervisor_run(struct vgpu_proxy_config *cfg)
 	fcntl(s.lfd, F_SETFD, FD_CLOEXEC);
 	fcntl(s.lfd, F_SETFL, fcntl(s.lfd, F_GETFL) | O_NONBLOCK);
 	if ((rc = listen_ctl(&s)) < 0) {
-		vgpu_err("cannot listen on %s.ctl (stats): %s", cfg->listen_path, strerror(-rc));
+		vgpu_err("cannot listen on the control socket %s: %s", cfg->ctl_path, strerror(-rc));
 		close(s.lfd);
 		unlink(cfg->listen_path);
 		return 1;

@@ -22,7 +22,9 @@ static const char usage[] =
 "  list           one line per registration: name, limits, live zones\n"
 "  stats          one line per live zone (as vgpu-proxy --stats)\n"
 "\n"
-"  --listen PATH  the proxy's --listen socket (default " VGPU_DEFAULT_SOCKET ")\n"
+"  --listen PATH  the proxy's --listen socket (default " VGPU_DEFAULT_SOCKET "); the control\n"
+"                 socket is PATH.ctl\n"
+"  --ctl PATH     the control socket itself (vgpu-proxy --ctl)\n"
 "  --help         this text\n"
 "\n"
 "Exit status: 0 done, 1 the proxy refused (its reason is printed), 2 usage or cannot reach it.\n";
@@ -31,19 +33,21 @@ int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "listen", required_argument, 0, 'l' },
+		{ "ctl", required_argument, 0, 'c' },
 		{ "mem", required_argument, 0, 'm' },
 		{ "handles", required_argument, 0, 'n' },
 		{ "help", no_argument, 0, 'h' },
 		{ 0, 0, 0, 0 },
 	};
-	const char *listen = VGPU_DEFAULT_SOCKET, *mem = NULL, *handles = NULL;
-	char cmd[512];
+	const char *listen = VGPU_DEFAULT_SOCKET, *ctl = NULL, *mem = NULL, *handles = NULL;
+	char cmd[512], ctlbuf[128];
 	uint64_t v;
 	int c;
 
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
 		case 'l': listen = optarg; break;
+		case 'c': ctl = optarg; break;
 		case 'm':
 			if (vgpu_size_parse(optarg, &v) < 0) {
 				fprintf(stderr, "vgpuctl: --mem %s: expected a size such as 512M or 2G\n", optarg);
@@ -61,6 +65,13 @@ int main(int argc, char **argv)
 		case 'h': fputs(usage, stdout); return 0;
 		default: fputs(usage, stderr); return 2;
 		}
+	}
+	if (!ctl) {
+		if (snprintf(ctlbuf, sizeof(ctlbuf), "%s.ctl", listen) >= (int)sizeof(ctlbuf)) {
+			fprintf(stderr, "vgpuctl: --listen %s: path too long\n", listen);
+			return 2;
+		}
+		ctl = ctlbuf;
 	}
 	if (optind >= argc) {
 		fprintf(stderr, "vgpuctl: no command\n%s", usage);
@@ -92,7 +103,7 @@ int main(int argc, char **argv)
 			perror("vgpuctl");
 			return 2;
 		}
-		int rc = vgpu_ctl_client("vgpuctl", listen, cmd, m);
+		int rc = vgpu_ctl_client("vgpuctl", ctl, cmd, m);
 		fclose(m);
 		if (rc == 0 && len > 3 && !strncmp(ans, "ok ", 3))
 			fputs(ans + 3, stdout);
@@ -103,5 +114,5 @@ int main(int argc, char **argv)
 		free(ans);
 		return rc == 0 ? 0 : rc;
 	}
-	return vgpu_ctl_client("vgpuctl", listen, cmd, stdout);
+	return vgpu_ctl_client("vgpuctl", ctl, cmd, stdout);
 }

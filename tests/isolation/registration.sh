@@ -130,4 +130,39 @@ pass "unregister of an unknown name is refused; nothing is left registered"
 
 proxy_stop || fail "vgpu-proxy exited non-zero"
 grep -q '\] error: \|AddressSanitizer\|runtime error' "$PROXY_LOG" && fail "proxy log has errors"
+
+# --registry and --ctl: registrations outlive a restart; the control socket lives elsewhere.
+reg=$tmp/state/registry ctlsock=$tmp/ctl/control.sock zsock=$tmp/zones/proxy.sock
+run_proxy() { # extra options...; sets P2 (pid), waits for the control socket
+  "$B/proxy/vgpu-proxy" --listen "$zsock" --ctl "$ctlsock" --registry "$reg" --backend "$backend" \
+    --sim-lib "$PWD/$B/sim/libcudasim.so" --require-registration "$@" >>"$tmp/p2.log" 2>&1 &
+  P2=$!
+  for _ in $(seq 100); do [ -S "$ctlsock" ] && return 0; kill -0 $P2 2>/dev/null || return 1; sleep 0.1; done
+  return 1
+}
+c2() { "$B/proxy/vgpuctl" --ctl "$ctlsock" "$@"; }
+mkdir -p "$tmp/state"
+run_proxy || { cat "$tmp/p2.log"; fail "the proxy with --registry did not start"; }
+[ ! -e "$zsock.ctl" ] || fail "--ctl given, yet $zsock.ctl exists"
+t1=$(c2 register keep --mem 8M --handles 99) && t2=$(c2 register drop) || fail "register with --registry"
+[ "$(c2 unregister drop)" = 0 ] || fail "unregister drop"
+[ "$(stat -c %a "$reg")" = 600 ] || fail "registry mode $(stat -c %a "$reg"), expected 600"
+grep -q "^reg keep $t1 mem=8388608 handles=99$" "$reg" || fail "registry content: $(cat "$reg")"
+grep -q drop "$reg" && fail "an unregistered name is still in the registry"
+kill -TERM $P2; wait $P2
+run_proxy || { cat "$tmp/p2.log"; fail "the proxy did not restart with its registry"; }
+c2 list | grep -q '^reg keep mem=8388608 handles=99 zones=0 used=0$' || fail "after restart, list: $(c2 list)"
+out=$(VGPU_PROXY=$zsock VGPU_ZONE_TOKEN=$t1 "$device" 2>&1) || fail "keep's token after the restart: $out"
+out=$(VGPU_PROXY=$zsock VGPU_ZONE_TOKEN=$t2 "$device" 2>&1) && fail "drop's token works after the restart: $out"
+kill -TERM $P2; wait $P2
+pass "--registry: registrations (token, limits) survive a restart, dropped ones do not; the file is 0600"
+
+cp "$reg" "$tmp/good"
+sed -i "s/$t1/${t1%?}g/" "$reg"
+run_proxy && { kill $P2; fail "the proxy started with a malformed registry"; }
+grep -q "registry $reg:2: bad token" "$tmp/p2.log" || fail "malformed registry: $(tail -n 2 "$tmp/p2.log")"
+cp "$tmp/good" "$reg"; chmod 644 "$reg"
+run_proxy && { kill $P2; fail "the proxy started with a registry others can read"; }
+grep -q "readable or writable by others" "$tmp/p2.log" || fail "mode 644 registry: $(tail -n 2 "$tmp/p2.log")"
+pass "a malformed registry (file:line) or one others can read stops the proxy at start"
 echo "registration: all checks passed"
