@@ -36,6 +36,11 @@ type Config struct {
 	ContainerLibDir string `json:"container_lib_dir"`
 	// ContainerSocket is where the zone socket appears inside containers (VGPU_PROXY).
 	ContainerSocket string `json:"container_socket"`
+	// MountSocketDir mounts the zone socket's directory (at ContainerSocket's
+	// directory) instead of the socket file: a restarted proxy's new socket then
+	// reaches running pods. That directory must hold nothing else of the
+	// proxy's (the control socket elsewhere: vgpu-proxy --ctl).
+	MountSocketDir bool `json:"mount_socket_dir"`
 	// ContainerTokenFile is where the pod's token appears inside containers (VGPU_ZONE_TOKEN_FILE).
 	ContainerTokenFile string `json:"container_token_file"`
 	// StateDir holds one root-only directory per vgpu pod (its token and registration).
@@ -121,6 +126,18 @@ func (c *Config) check() error {
 	} {
 		if !filepath.IsAbs(p) {
 			return fmt.Errorf("vgpu shim config %s: %s must be an absolute path, got %q", c.source, name, p)
+		}
+	}
+	if c.MountSocketDir {
+		dir := filepath.Dir(filepath.Clean(c.ProxySocket))
+		if dir == "/" || strings.HasPrefix(filepath.Clean(c.ControlSocket), dir+"/") {
+			return fmt.Errorf("vgpu shim config %s: mount_socket_dir: the control socket %s would be mounted "+
+				"into pods with %s; give the zone socket a directory of its own (vgpu-proxy --ctl elsewhere)",
+				c.source, c.ControlSocket, dir)
+		}
+		if filepath.Base(c.ProxySocket) != filepath.Base(c.ContainerSocket) {
+			return fmt.Errorf("vgpu shim config %s: mount_socket_dir: container_socket must end in %q like proxy_socket",
+				c.source, filepath.Base(c.ProxySocket))
 		}
 	}
 	for _, l := range c.ExtraLibs {

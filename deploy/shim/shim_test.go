@@ -326,3 +326,43 @@ func TestXenBootSequence(t *testing.T) {
 		t.Errorf("a failed publish must destroy the paused domain, never unpause it:\n%s", got)
 	}
 }
+
+// TestMountSocketDir: with mount_socket_dir the zone socket's directory is
+// mounted (so a restarted proxy's socket reaches running pods), and a config
+// that would mount the control socket with it is refused.
+func TestMountSocketDir(t *testing.T) {
+	c := defaultConfig()
+	c.ProxySocket, c.ControlSocket, c.ContainerSocket = "/run/vgpu/zone/proxy.sock", "/run/vgpu/ctl.sock", "/run/vgpu/zone/proxy.sock"
+	c.MountSocketDir = true
+	if err := c.check(); err != nil {
+		t.Fatal(err)
+	}
+	inj := buildInjection(c, &zoneRecord{Name: "pod-x", TokenFile: "/t"})
+	found := false
+	for _, m := range inj.Mounts {
+		if m.Source == "/run/vgpu/zone/proxy.sock" {
+			t.Errorf("the socket file is mounted although mount_socket_dir is set: %+v", m)
+		}
+		if m.Source == "/run/vgpu/zone" && m.Destination == "/run/vgpu/zone" && contains(m.Options, "ro") {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("no read-only mount of the socket directory: %+v", inj.Mounts)
+	}
+	if inj.Env["VGPU_PROXY"] != "/run/vgpu/zone/proxy.sock" {
+		t.Errorf("VGPU_PROXY %q", inj.Env["VGPU_PROXY"])
+	}
+	for _, bad := range []struct{ sock, ctl, csock string }{
+		{"/run/vgpu/proxy.sock", "", "/run/vgpu/proxy.sock"},                             // ctl defaults to proxy.sock.ctl beside it
+		{"/run/vgpu/zone/proxy.sock", "/run/vgpu/zone/ctl", "/run/vgpu/zone/proxy.sock"}, // ctl in the same directory
+		{"/proxy.sock", "/run/ctl.sock", "/proxy.sock"},                                  // the root directory
+		{"/run/vgpu/zone/proxy.sock", "/run/ctl.sock", "/run/vgpu/zone/other.sock"},      // different socket names
+	} {
+		c := defaultConfig()
+		c.ProxySocket, c.ControlSocket, c.ContainerSocket, c.MountSocketDir = bad.sock, bad.ctl, bad.csock, true
+		if err := c.check(); err == nil {
+			t.Errorf("accepted mount_socket_dir with socket %s, control %q, container %s", bad.sock, bad.ctl, bad.csock)
+		}
+	}
+}

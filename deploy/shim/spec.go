@@ -203,10 +203,14 @@ func buildInjection(c *Config, z *zoneRecord) *injection {
 			Destination: filepath.Join(c.ContainerLibDir, filepath.Base(l)), Type: "bind", Source: l,
 			Options: ro})
 	}
-	// The zone socket only: never its directory, which holds the root-only
-	// control socket beside it.
+	// The zone socket only, or (mount_socket_dir) its directory, which then
+	// holds nothing else (config check): a restarted proxy's socket shows up in it.
+	sockDst, sockSrc := c.ContainerSocket, c.ProxySocket
+	if c.MountSocketDir {
+		sockDst, sockSrc = filepath.Dir(c.ContainerSocket), filepath.Dir(c.ProxySocket)
+	}
 	inj.Mounts = append(inj.Mounts, ociMount{
-		Destination: c.ContainerSocket, Type: "bind", Source: c.ProxySocket,
+		Destination: sockDst, Type: "bind", Source: sockSrc,
 		Options: []string{"rbind", "ro", "nosuid", "nodev", "noexec"}})
 	inj.Mounts = append(inj.Mounts, ociMount{
 		Destination: c.ContainerTokenFile, Type: "bind", Source: z.TokenFile,

@@ -37,7 +37,8 @@ def result(ok, what, detail=""):
 
 
 def vgpuctl(*args):
-    out = subprocess.run([A.vgpuctl, "--listen", A.proxy] + list(args), capture_output=True, text=True, timeout=20)
+    where = ["--ctl", A.ctl] if A.ctl else ["--listen", A.proxy]
+    out = subprocess.run([A.vgpuctl] + where + list(args), capture_output=True, text=True, timeout=20)
     if out.returncode != 0:
         raise RuntimeError("vgpuctl %s: exit %d: %s" % (" ".join(args), out.returncode, out.stderr.strip()))
     return out.stdout
@@ -197,6 +198,20 @@ def checks():
     open(os.path.join(hold, "release-a"), "w").close()
     rc, out = pa.wait_exit("check")
     result(rc == 0, "vgpu pod A's container exits 0 after verifying its data", "exit %r: %s" % (rc, out))
+
+    # The proxy restarts under running pods (an upgrade): registrations come back from its
+    # registry, and the new zone socket appears in the directory the pods have mounted.
+    if A.restart_proxy:
+        r = subprocess.run(A.restart_proxy, shell=True, capture_output=True, text=True, timeout=60)
+        log("restarted vgpu-proxy (exit %d)" % r.returncode)
+        regs, _, _ = proxy_state()
+        pa.start("check2", [str(8 * mib)])
+        rc2, out2 = pa.wait_exit("check2")
+        result(r.returncode == 0 and pa.zone in regs and pb_.zone in regs and rc2 == 0
+               and re.search(ok_re, out2) is not None,
+               "after a proxy restart, the pods' registrations are restored and a new CUDA process in "
+               "running pod A reaches a verified result", "restart=%r regs=%r exit=%r: %s"
+               % (r.returncode, regs, rc2, out2))
     pb_.delete()
     wait_for(lambda: pb_.zone not in proxy_state()[1])  # its worker is reaped just after
     regs, zones, count = proxy_state()
@@ -295,7 +310,9 @@ def main():
     ap.add_argument("--gen", required=True, help="directory with cri_pb2.py / cri_pb2_grpc.py")
     ap.add_argument("--cri", required=True, help="containerd socket")
     ap.add_argument("--vgpuctl")
-    ap.add_argument("--proxy", help="vgpu-proxy zone socket (its control socket is PROXY.ctl)")
+    ap.add_argument("--proxy", help="vgpu-proxy zone socket (its control socket is PROXY.ctl unless --ctl)")
+    ap.add_argument("--ctl", help="vgpu-proxy control socket")
+    ap.add_argument("--restart-proxy", help="shell command that restarts vgpu-proxy (same --registry)")
     ap.add_argument("--image", help="image with /cuda_check")
     ap.add_argument("--work", help="directory for logs and hold files")
     ap.add_argument("--state-dir", help="the shim's state_dir")

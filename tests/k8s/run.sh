@@ -50,9 +50,11 @@ CUDA_HOME=${CUDA_HOME:-/usr/local/cuda}
 T=$(mktemp -d /tmp/vgpu-k8s.XXXXXX)
 chmod 711 "$T"
 CSOCK=$T/containerd.sock
-PROXY_SOCK=$T/proxy/proxy.sock
+# The zone socket has a directory of its own (pods get that directory mounted, so a
+# restarted proxy's socket reaches them); the control socket and the registry live beside it.
+PROXY_SOCK=$T/proxy/zone/proxy.sock
+PROXY_CTL=$T/proxy/ctl.sock
 CTD_PID=
-PROXY_PID=
 
 # Every process whose command line names our containerd socket: the shims it started.
 our_shims() {
@@ -87,7 +89,7 @@ cleanup() {
   for m in "$T"/state/io.containerd.runtime.v2.task/*/*/address; do
     [ -f "$m" ] && rm -f "$(sed 's|^unix://||' "$m")"
   done
-  if [ -n "$PROXY_PID" ]; then kill -TERM "$PROXY_PID" 2>/dev/null; wait "$PROXY_PID" 2>/dev/null; fi
+  [ -x "$T/proxy/stop.sh" ] && "$T/proxy/stop.sh"
   # Anything still mounted under the work directory (rootfs, shm, netns), deepest first.
   awk -v t="$T/" 'index($2, t) == 1 { print $2 }' /proc/self/mounts | sort -r | while read -r m; do
     umount -l "$m" 2>/dev/null
@@ -128,17 +130,34 @@ while read -r lib; do
   cp -L "$lib" "$LIBDIR/"; extra+=("\"$LIBDIR/$(basename "$lib")\"")
 done < <(ldd "$B/libvgpu/libcuda.so.1" | awk '$2 == "=>" && $3 ~ /^\// { print $3 }')
 
-echo "== starting vgpu-proxy (simulator backend, --require-registration)"
+echo "== starting vgpu-proxy (simulator backend, --require-registration, --registry)"
 mkdir -p "$T/proxy"
-"$B/proxy/vgpu-proxy" --listen "$PROXY_SOCK" --backend sim --sim-lib "$ROOT/$B/sim/libcudasim.so" \
-  --require-registration --log-level info >"$T/proxy.log" 2>&1 &
-PROXY_PID=$!
-for _ in $(seq 100); do [ -S "$PROXY_SOCK.ctl" ] && break; sleep 0.1; done
-[ -S "$PROXY_SOCK.ctl" ] || { echo "FAIL: vgpu-proxy did not start"; cat "$T/proxy.log"; exit 1; }
+# stop.sh / start.sh: also used by the checks to restart the proxy under running pods.
+cat >"$T/proxy/stop.sh" <<EOF
+#!/bin/sh
+p=\$(cat "$T/proxy/pid" 2>/dev/null) || exit 0
+kill -TERM "\$p" 2>/dev/null
+for i in \$(seq 100); do kill -0 "\$p" 2>/dev/null || break; sleep 0.1; done
+rm -f "$T/proxy/pid"
+EOF
+cat >"$T/proxy/start.sh" <<EOF
+#!/bin/sh
+"$ROOT/$B/proxy/vgpu-proxy" --listen "$PROXY_SOCK" --ctl "$PROXY_CTL" --registry "$T/proxy/registry" \\
+  --backend sim --sim-lib "$ROOT/$B/sim/libcudasim.so" --require-registration --socket-mode 0666 \\
+  --log-level info >>"$T/proxy.log" 2>&1 &
+echo \$! >"$T/proxy/pid"
+for i in \$(seq 100); do [ -S "$PROXY_CTL" ] && exit 0; sleep 0.1; done
+echo "vgpu-proxy did not start"; exit 1
+EOF
+chmod +x "$T/proxy/stop.sh" "$T/proxy/start.sh"
+"$T/proxy/start.sh" || { echo "FAIL: vgpu-proxy did not start"; cat "$T/proxy.log"; exit 1; }
 
 cat >"$T/shim.json" <<EOF
 {
   "proxy_socket": "$PROXY_SOCK",
+  "control_socket": "$PROXY_CTL",
+  "container_socket": "/run/vgpu/zone/proxy.sock",
+  "mount_socket_dir": true,
   "libvgpu": "$LIBDIR/libcuda.so.1",
   "extra_libs": [$(IFS=,; echo "${extra[*]:-}")],
   "state_dir": "$T/pods",
@@ -199,6 +218,7 @@ echo "   images: $(ctr -a "$CSOCK" -n k8s.io images ls -q | grep vgpu | tr '\n' 
 echo "== checks through the CRI"
 set +e
 "$PY" tests/k8s/cri_check.py --gen "$T/gen" --cri "$CSOCK" --vgpuctl "$B/proxy/vgpuctl" --proxy "$PROXY_SOCK" \
+  --ctl "$PROXY_CTL" --restart-proxy "$T/proxy/stop.sh && $T/proxy/start.sh" \
   --image docker.io/vgpu/cuda-check:test --work "$T" --state-dir "$T/pods" --libvgpu-dir "$LIBDIR"
 rc=$?
 set -e
