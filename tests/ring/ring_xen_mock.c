@@ -249,6 +249,23 @@ static int zone(int info_pipe)
 	return rc;
 }
 
+/* Fork a zone process; its bootstrap info arrives in *info. Its pid, or -1. */
+static pid_t spawn_zone(struct vgpu_xen_info *info)
+{
+	int pfd[2];
+	if (pipe(pfd) < 0)
+		return -1;
+	pid_t pid = fork();
+	if (pid == 0) {
+		close(pfd[0]);
+		_exit(zone(pfd[1]));
+	}
+	close(pfd[1]);
+	ssize_t n = read(pfd[0], info, sizeof(*info));
+	close(pfd[0]);
+	return pid > 0 && n == (ssize_t)sizeof(*info) ? pid : -1;
+}
+
 int main(int argc, char **argv)
 {
 	char dir[] = "/tmp/vgpu-xen-devXXXXXX", path[64];
@@ -256,7 +273,6 @@ int main(int argc, char **argv)
 	struct vgpu_chan *s = NULL;
 	struct vgpu_msg_hdr h;
 	uint8_t buf[4096], back[4096], *big;
-	int pfd[2];
 	pid_t pid;
 
 	if (argc > 1) {
@@ -276,16 +292,11 @@ int main(int argc, char **argv)
 	ev_to_zone = eventfd(0, EFD_NONBLOCK);
 	ev_to_back = eventfd(0, EFD_NONBLOCK);
 	if (pool_fd < 0 || ftruncate(pool_fd, (off_t)POOL_PAGES * PG) < 0 || pool_next == MAP_FAILED ||
-	    ev_to_zone < 0 || ev_to_back < 0 || pipe(pfd) < 0)
+	    ev_to_zone < 0 || ev_to_back < 0)
 		return 1;
 
-	pid = fork();
-	if (pid == 0) {
-		close(pfd[0]);
-		_exit(zone(pfd[1]));
-	}
-	close(pfd[1]);
-	if (read(pfd[0], &info, sizeof(info)) != sizeof(info)) {
+	pid = spawn_zone(&info);
+	if (pid < 0) {
 		fprintf(stderr, "no bootstrap info from the zone\n");
 		return 1;
 	}
@@ -337,16 +348,8 @@ int main(int argc, char **argv)
 	 * zone byte of the liveness page named by directory page 0; here the test does it. A
 	 * receive waiting for that zone must end with -EPIPE, not wait for ever.
 	 */
-	if (pipe(pfd) < 0)
-		return 1;
-	pid = fork();
-	if (pid == 0) {
-		close(pfd[0]);
-		_exit(zone(pfd[1]));
-	}
-	close(pfd[1]);
-	CHECK(read(pfd[0], &info, sizeof(info)) == sizeof(info));
-	close(pfd[0]);
+	pid = spawn_zone(&info);
+	CHECK(pid > 0);
 	MUST(vgpu_xen_attach(&info, &s));
 	{
 		xengnttab_handle *gt = xengnttab_open(NULL, 0);

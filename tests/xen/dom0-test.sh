@@ -96,6 +96,10 @@ check_prog() {
   diff -u "/vgpu/expected/$2.out" "/tmp/$1-$2.out" >"/tmp/$1-$2.diff" ||
     { echo "$2 printed something else than on the simulator directly"; return 1; }
 }
+# finish STEP TEXT: PASS with TEXT when $why is empty, else FAIL with $why and the proxy log
+finish() {
+  if [ -z "$why" ]; then result "$1" PASS "$2"; else evidence "$1" /tmp/proxy.log; result "$1" FAIL "$why"; fi
+}
 # zone_lines: stats lines of live zones
 zone_lines() { proxy_stats | grep '^zone ' ; }
 
@@ -123,12 +127,7 @@ if start_zone zone-a "$PROGS"; then
       evidence 2 "/tmp/zone-a-$p.diff"; }
   done
   stop_zone zone-a
-  if [ -z "$why" ]; then
-    result 2 PASS "7 programs in a PV zone through libvgpu + vgpu-proxy over grant tables and event channels, output equal to the simulator's"
-  else
-    evidence 2 /tmp/proxy.log
-    result 2 FAIL "$why"
-  fi
+  finish 2 "7 programs in a PV zone through libvgpu + vgpu-proxy over grant tables and event channels, output equal to the simulator's"
 else
   evidence 2 /tmp/xl-zone-a.log
   result 2 FAIL "xl create zone-a failed"
@@ -190,12 +189,7 @@ else
   evidence 3 /tmp/xl-zone-b.log
   why="$why xl create zone-b failed;"
 fi
-if [ -z "$why" ]; then
-  result 3 PASS "zone destroyed mid-transfer: the proxy dropped it and its worker; a second zone ran device+memory"
-else
-  evidence 3 /tmp/proxy.log
-  result 3 FAIL "$why"
-fi
+finish 3 "zone destroyed mid-transfer: the proxy dropped it and its worker; a second zone ran device+memory"
 # ---- step 4: a guest whose token is not a registration's gets no GPU ----
 say "step 4: booting zone-forged (device) with a token that was never registered"
 why=
@@ -215,12 +209,7 @@ else
 fi
 left=$(vgpuctl --listen "$SOCK" list | grep -c '^reg ')
 [ "$left" = 0 ] || why="$why $left registrations left after every zone was stopped;"
-if [ -z "$why" ]; then
-  result 4 PASS "a guest with a token that is no registration's is refused (cuInit: CUDA_ERROR_NOT_PERMITTED); no registration left"
-else
-  evidence 4 /tmp/proxy.log
-  result 4 FAIL "$why"
-fi
+finish 4 "a guest with a token that is no registration's is refused (cuInit: CUDA_ERROR_NOT_PERMITTED); no registration left"
 say "stopping vgpu-proxy"
 kill -TERM $PROXY_PID
 wait $PROXY_PID
