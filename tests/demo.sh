@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
-# make demo: vgpu-proxy on the real GPU (or the simulator when there is none), two zones
-# running CUDA programs at once through libvgpu, their stats, an isolation attempt refused.
+# make demo: vgpu-proxy on the real GPU (or the simulator when there is none), zones registered
+# by the orchestrator, two of them running CUDA programs at once through libvgpu, their stats,
+# an isolation attempt and an unregistered process refused.
 set -u
 if [ "${1:-}" = "--help" ] || [ $# -ne 1 ]; then
   echo "usage: tests/demo.sh BUILD_DIR   (e.g. build/rel; run by 'make demo')"
@@ -11,14 +12,14 @@ B=$1
 quota=$((256 << 20))
 app=$B/tests/demo/zone_app
 kernels=$PWD/$B/tests/kernels/basic.fatbin
-for f in "$B/proxy/vgpu-proxy" "$B/libvgpu/libcuda.so.1" "$app" "$kernels"; do
+for f in "$B/proxy/vgpu-proxy" "$B/proxy/vgpuctl" "$B/libvgpu/libcuda.so.1" "$app" "$kernels"; do
   [ -e "$f" ] || { echo "demo: $f is missing; build with: make B=$B all $app" >&2; exit 1; }
 done
 . tests/proxy_lib.sh
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
 say "1. vgpu-proxy starts (Dom0 side); it picks the real NVIDIA driver if a GPU answers, else the simulator"
-proxy_start "$B" auto --zone-mem-limit "$quota" --log-level info || exit 1
+proxy_start "$B" auto --zone-mem-limit "$quota" --require-registration --log-level info || exit 1
 tmp=$PROXY_TMP
 sed 's/^/   proxy | /' "$tmp/proxy.log"
 if grep -q "simulator" "$tmp/proxy.log"; then
@@ -26,31 +27,47 @@ if grep -q "simulator" "$tmp/proxy.log"; then
 fi
 
 export VGPU_PROXY=$PROXY_SOCK LD_LIBRARY_PATH=$PWD/$B/libvgpu
-say "2. two zones run unmodified CUDA programs at once, each with libvgpu as its libcuda.so.1"
-VGPU_ZONE_NAME=tenant-a "$app" vecadd "$kernels" 12 "$tmp/shared-addr" >"$tmp/a.out" 2>&1 &
+ctl() { "$B/proxy/vgpuctl" --listen "$PROXY_SOCK" "$@"; }
+say "2. the orchestrator registers three zones (vgpuctl, root-only control socket) and hands each its token"
+ta=$(ctl register tenant-a --mem "$quota") && tb=$(ctl register tenant-b --mem "$quota") &&
+  tc=$(ctl register intruder --mem "$quota") || { echo "demo: vgpuctl register failed"; exit 1; }
+ctl list | sed 's/^/   /'
+
+say "3. two zones run unmodified CUDA programs at once, each with libvgpu as its libcuda.so.1"
+VGPU_ZONE_TOKEN=$ta "$app" vecadd "$kernels" 12 "$tmp/shared-addr" >"$tmp/a.out" 2>&1 &
 a=$!
-VGPU_ZONE_NAME=tenant-b "$app" reduce "$kernels" 40 >"$tmp/b.out" 2>&1 &
+VGPU_ZONE_TOKEN=$tb "$app" reduce "$kernels" 40 >"$tmp/b.out" 2>&1 &
 b=$!
 sleep 0.7
-say "3. per-zone usage while they run (vgpu-proxy --stats)"
+say "4. per-zone usage while they run (vgpu-proxy --stats)"
 "$B/proxy/vgpu-proxy" --stats --listen "$tmp/proxy.sock" | sed 's/^/   /'
 wait $a; ra=$?
 wait $b; rb=$?
 sed 's/^/   /' "$tmp/a.out" "$tmp/b.out"
 
-say "4. a third zone tries to read tenant-a's device memory and to exceed its $((quota >> 20)) MiB quota"
-VGPU_ZONE_NAME=intruder "$app" intruder "$kernels" "$tmp/shared-addr" "$quota" >"$tmp/c.out" 2>&1
+say "5. a third zone tries to read tenant-a's device memory and to exceed its $((quota >> 20)) MiB quota"
+VGPU_ZONE_TOKEN=$tc "$app" intruder "$kernels" "$tmp/shared-addr" "$quota" >"$tmp/c.out" 2>&1
 rc=$?
 sed 's/^/   /' "$tmp/c.out"
 
-say "5. the proxy's account of the zones (each freed everything when it ended)"
+say "6. a process without a registration token is refused at cuInit"
+VGPU_LOG=0 "$app" reduce "$kernels" 1 >"$tmp/d.out" 2>&1
+rd=$?
+sed 's/^/   /' "$tmp/d.out"
+if [ $rd -ne 0 ] && grep -q CUDA_ERROR_NOT_PERMITTED "$tmp/d.out"; then rd=0; else rd=1; fi
+# The orchestrator drops the registrations once the zones have ended on their own.
+for _ in $(seq 50); do ctl stats | grep -q '^zones 0$' && break; sleep 0.1; done
+for z in tenant-a tenant-b intruder; do ctl unregister "$z" >/dev/null || rd=1; done
+
+say "7. the proxy's account of the zones (each freed everything when it ended)"
 sleep 0.3
-grep -E "connected|freed|refused|exited" "$tmp/proxy.log" | sed 's/^/   proxy | /'
+grep -E "registered|connected|freed|refused|exited|killed" "$tmp/proxy.log" | sed 's/^/   proxy | /'
 proxy_stop; prc=$?
 
 echo
-if [ $ra -eq 0 ] && [ $rb -eq 0 ] && [ $rc -eq 0 ] && [ $prc -eq 0 ]; then
-  echo "demo: both zones computed correct results; the intruder was refused; the proxy stopped cleanly"
+if [ $ra -eq 0 ] && [ $rb -eq 0 ] && [ $rc -eq 0 ] && [ $rd -eq 0 ] && [ $prc -eq 0 ]; then
+  echo "demo: both zones computed correct results; the intruder and the unregistered process were refused;"
+  echo "      the proxy stopped cleanly"
 else
-  echo "demo: FAILED (tenant-a $ra, tenant-b $rb, intruder $rc, proxy $prc)"; exit 1
+  echo "demo: FAILED (tenant-a $ra, tenant-b $rb, intruder $rc, unregistered $rd, proxy $prc)"; exit 1
 fi
