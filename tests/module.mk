@@ -51,3 +51,9 @@ DEMO_APP := $(B)/tests/demo/zone_app
 $(DEMO_APP): $(B)/tests/demo/zone_app.o $(LIBVGPU)
 	$(CC) $(LDFLAGS) -o $@ $< -L$(B)/libvgpu -lcuda
 ALL += $(DEMO_APP) $(E2E_KERNELS)
+
+# make test runs the demo too (on the simulator: the proxy's auto backend finds no GPU in CI),
+# so that `make demo` cannot rot unnoticed.
+$(B)/tests/demo/demo.sh: $(DEMO_APP) $(E2E_KERNELS) tests/demo.sh
+	printf '#!/bin/sh\nexec tests/demo.sh %s\n' $(B) > $@ && chmod +x $@
+TESTS += $(B)/tests/demo/demo.sh

@@ -33,7 +33,12 @@ static int vecadd(CUmodule m, int rounds, const char *share)
 	float *a = malloc(n * 4), *b = malloc(n * 4), *c = malloc(n * 4);
 	CUdeviceptr da, db, dc;
 	CUfunction f = get(m, "vec_add");
+	int rc = 0;
 
+	if (!a || !b || !c) {
+		fprintf(stderr, "[%s] out of host memory\n", who);
+		return 1;
+	}
 	check(cuMemAlloc(&da, n * 4), "cuMemAlloc");
 	check(cuMemAlloc(&db, n * 4), "cuMemAlloc");
 	check(cuMemAlloc(&dc, n * 4), "cuMemAlloc");
@@ -45,7 +50,7 @@ static int vecadd(CUmodule m, int rounds, const char *share)
 			fclose(fp);
 		}
 	}
-	for (int r = 0; r < rounds; r++) {
+	for (int r = 0; r < rounds && !rc; r++) {
 		for (int i = 0; i < n; i++) {
 			a[i] = (float)(i % 1000) * 0.5f;
 			b[i] = (float)r;
@@ -56,16 +61,24 @@ static int vecadd(CUmodule m, int rounds, const char *share)
 		void *args[] = { &da, &db, &dc, &nn };
 		check(cuLaunchKernel(f, n / 256, 1, 1, 256, 1, 1, 0, NULL, args, NULL), "cuLaunchKernel");
 		check(cuMemcpyDtoH(c, dc, n * 4), "cuMemcpyDtoH");
-		for (int i = 0; i < n; i++) {
+		for (int i = 0; i < n && !rc; i++) {
 			if (c[i] != a[i] + b[i]) {
 				fprintf(stderr, "[%s] round %d: c[%d] = %g, expected %g\n", who, r, i, c[i], a[i] + b[i]);
-				return 1;
+				rc = 1;
 			}
 		}
-		printf("[%s] round %d: %d-element vector add verified\n", who, r + 1, n);
-		fflush(stdout);
+		if (!rc) {
+			printf("[%s] round %d: %d-element vector add verified\n", who, r + 1, n);
+			fflush(stdout);
+		}
 	}
-	return 0;
+	check(cuMemFree(da), "cuMemFree");
+	check(cuMemFree(db), "cuMemFree");
+	check(cuMemFree(dc), "cuMemFree");
+	free(a);
+	free(b);
+	free(c);
+	return rc;
 }
 
 /* reduce: sums 256K values with a shared-memory block reduction, repeated. */
@@ -75,10 +88,15 @@ static int reduce(CUmodule m, int rounds)
 	float *in = malloc(n * 4), *part = malloc(blocks * 4);
 	CUdeviceptr din, dpart;
 	CUfunction f = get(m, "block_reduce");
+	int rc = 0;
 
+	if (!in || !part) {
+		fprintf(stderr, "[%s] out of host memory\n", who);
+		return 1;
+	}
 	check(cuMemAlloc(&din, n * 4), "cuMemAlloc");
 	check(cuMemAlloc(&dpart, blocks * 4), "cuMemAlloc");
-	for (int r = 0; r < rounds; r++) {
+	for (int r = 0; r < rounds && !rc; r++) {
 		double ref = 0, sum = 0;
 		for (int i = 0; i < n; i++) {
 			in[i] = (float)((i * 7 + r) % 13) - 6.0f;
@@ -93,12 +111,17 @@ static int reduce(CUmodule m, int rounds)
 			sum += part[i];
 		if (sum != ref) {
 			fprintf(stderr, "[%s] round %d: sum %g, expected %g\n", who, r, sum, ref);
-			return 1;
+			rc = 1;
+		} else {
+			printf("[%s] round %d: reduction of %d values = %.0f verified\n", who, r + 1, n, sum);
+			fflush(stdout);
 		}
-		printf("[%s] round %d: reduction of %d values = %.0f verified\n", who, r + 1, n, sum);
-		fflush(stdout);
 	}
-	return 0;
+	check(cuMemFree(din), "cuMemFree");
+	check(cuMemFree(dpart), "cuMemFree");
+	free(in);
+	free(part);
+	return rc;
 }
 
 /* intruder: tries to read another zone's device memory, and to take more than its quota. */
