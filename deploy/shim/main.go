@@ -23,6 +23,8 @@ Commands for people:
   containerd-shim-vgpu-v1 --help
   containerd-shim-vgpu-v1 check-config [FILE]     load and check a shim config (default %s)
   containerd-shim-vgpu-v1 xl-config [FILE] ZONE   print the xl config xen mode would use for ZONE
+  containerd-shim-vgpu-v1 gc [FILE]               unregister the pod-* / sandbox-* registrations
+                                                  that no pod on this node owns any more
 
 The config (JSON) is found through the runtime's options (ConfigPath), then
 $VGPU_SHIM_CONFIG, then %s. Pod annotations read: vgpu.dev/memory, vgpu.dev/handles.
@@ -34,7 +36,7 @@ func main() {
 		case "--help", "-h", "help":
 			fmt.Printf(usage, DefaultConfigPath, DefaultConfigPath)
 			return
-		case "check-config", "xl-config":
+		case "check-config", "xl-config", "gc":
 			if err := tool(os.Args[1], os.Args[2:]); err != nil {
 				fmt.Fprintln(os.Stderr, "containerd-shim-vgpu-v1:", err)
 				os.Exit(1)
@@ -47,7 +49,7 @@ func main() {
 
 func tool(cmd string, args []string) error {
 	path, explicit := DefaultConfigPath, false
-	if (cmd == "check-config" && len(args) == 1) || (cmd == "xl-config" && len(args) == 2) {
+	if ((cmd == "check-config" || cmd == "gc") && len(args) == 1) || (cmd == "xl-config" && len(args) == 2) {
 		path, explicit, args = args[0], true, args[1:]
 	}
 	cfg, err := loadConfig(path, explicit)
@@ -55,6 +57,15 @@ func tool(cmd string, args []string) error {
 		return err
 	}
 	switch cmd {
+	case "gc":
+		if len(args) != 0 {
+			return fmt.Errorf("usage: gc [FILE]")
+		}
+		n, err := gcRegistrations(cfg, os.Stdout)
+		if err == nil {
+			fmt.Printf("gc: %d registration(s) dropped\n", n)
+		}
+		return err
 	case "check-config":
 		if len(args) != 0 {
 			return fmt.Errorf("usage: check-config [FILE]")

@@ -97,6 +97,25 @@ func (p proxyCtl) Unregister(name string) (int, error) {
 	return v, nil
 }
 
+// List returns the names of every registration.
+func (p proxyCtl) List() ([]string, error) {
+	out, err := p.command("list")
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	for _, l := range strings.Split(out, "\n") {
+		f := strings.Fields(l)
+		if len(f) > 0 && f[0] == "error" {
+			return nil, fmt.Errorf("vgpu-proxy refused \"list\": %s", l)
+		}
+		if len(f) >= 2 && f[0] == "reg" {
+			names = append(names, f[1])
+		}
+	}
+	return names, nil
+}
+
 // Registered reports whether a registration of that name exists.
 func (p proxyCtl) Registered(name string) (bool, error) {
 	out, err := p.command("list")

@@ -259,6 +259,16 @@ func (s *service) registerZone(ctx context.Context, cfg *Config, id, name string
 		return nil, err
 	}
 	ctl := proxyCtl{cfg.ControlSocket}
+	// The pod's state directory names the zone before it is registered, so that
+	// "gc" never takes a registration being made for an orphan.
+	podDir := filepath.Join(cfg.StateDir, id)
+	if err := os.MkdirAll(podDir, 0o700); err != nil {
+		return nil, fmt.Errorf("vgpu shim: pod state dir: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(podDir, "name"), []byte(name+"\n"), 0o600); err != nil {
+		os.RemoveAll(podDir)
+		return nil, fmt.Errorf("vgpu shim: pod state dir: %w", err)
+	}
 	token, err := ctl.Register(name, mem, handles)
 	if err != nil {
 		// A registration left by an earlier sandbox of the same pod (its
@@ -270,6 +280,7 @@ func (s *service) registerZone(ctx context.Context, cfg *Config, id, name string
 			}
 		}
 		if err != nil {
+			os.RemoveAll(podDir)
 			return nil, err
 		}
 	}

@@ -366,3 +366,47 @@ func TestMountSocketDir(t *testing.T) {
 		}
 	}
 }
+
+// TestGC: only shim-made registrations that no pod state directory names are
+// dropped; a pod being created (its name file written, no record yet) keeps its own.
+func TestGC(t *testing.T) {
+	p, seen := fakeProxy(t)
+	ctl := proxyCtl{p}
+	for _, n := range []string{"pod-a", "pod-b", "sandbox-c", "pod-d", "other"} {
+		if _, err := ctl.Register(n, 0, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	state := t.TempDir()
+	os.MkdirAll(filepath.Join(state, "sa"), 0o700)
+	rec, _ := json.Marshal(&zoneRecord{Name: "pod-a", ControlSocket: p, PodDir: filepath.Join(state, "sa")})
+	os.WriteFile(filepath.Join(state, "sa", "zone.json"), rec, 0o600)
+	os.MkdirAll(filepath.Join(state, "sc"), 0o700)
+	os.WriteFile(filepath.Join(state, "sc", "name"), []byte("sandbox-c\n"), 0o600)
+	os.MkdirAll(filepath.Join(state, "empty"), 0o700)
+	c := defaultConfig()
+	c.StateDir, c.ControlSocket = state, p
+	var out strings.Builder
+	n, err := gcRegistrations(c, &out)
+	if err != nil || n != 2 {
+		t.Fatalf("gc: %d %v\n%s", n, err, out.String())
+	}
+	names, _ := ctl.List()
+	got := strings.Join(sortedCopy(names), " ")
+	if got != "other pod-a sandbox-c" {
+		t.Errorf("left registered: %q (sent %q)", got, *seen)
+	}
+	if !strings.Contains(out.String(), "unregistered pod-b") || !strings.Contains(out.String(), "unregistered pod-d") {
+		t.Errorf("gc output: %q", out.String())
+	}
+}
+
+func sortedCopy(in []string) []string {
+	out := append([]string(nil), in...)
+	for i := 1; i < len(out); i++ {
+		for j := i; j > 0 && out[j] < out[j-1]; j-- {
+			out[j], out[j-1] = out[j-1], out[j]
+		}
+	}
+	return out
+}

@@ -238,6 +238,24 @@ def checks():
            "registration", "shims=%r zones=%r regs=%r out=%r" % (shims, zones, regs, out))
     pe.delete()
 
+    # A pod deleted while the proxy is down: its shim cannot unregister it, and the proxy's
+    # registry brings the registration back; "containerd-shim-vgpu-v1 gc" drops it, and only it.
+    if A.stop_proxy and A.start_proxy and A.gc:
+        po = Pod("vgpu-orphan", "vgpu", {"vgpu.dev/memory": "8Mi"}).run()
+        sh = lambda c: subprocess.run(c, shell=True, capture_output=True, text=True, timeout=60)
+        r1 = sh(A.stop_proxy)
+        po.delete()
+        r2 = sh(A.start_proxy)
+        before = proxy_state()[0]
+        g = sh(A.gc)
+        log(" | ".join(g.stdout.strip().splitlines()))
+        after = proxy_state()[0]
+        result(r1.returncode == 0 and r2.returncode == 0 and po.zone in before and g.returncode == 0
+               and po.zone not in after and pa.zone in after,
+               "a pod deleted while the proxy was down keeps its registration (restored by --registry) until "
+               "the shim's gc drops it, and only it",
+               "before=%r after=%r gc=%r %s" % (list(before), list(after), g.returncode, g.stdout + g.stderr))
+
     # A quota too small for what the program allocates.
     pc = Pod("vgpu-small", "vgpu", {"vgpu.dev/memory": "4Mi"}).run()
     pc.start("check", [str(8 * mib)])
@@ -313,6 +331,9 @@ def main():
     ap.add_argument("--proxy", help="vgpu-proxy zone socket (its control socket is PROXY.ctl unless --ctl)")
     ap.add_argument("--ctl", help="vgpu-proxy control socket")
     ap.add_argument("--restart-proxy", help="shell command that restarts vgpu-proxy (same --registry)")
+    ap.add_argument("--stop-proxy", help="shell command that stops vgpu-proxy")
+    ap.add_argument("--start-proxy", help="shell command that starts vgpu-proxy (same --registry)")
+    ap.add_argument("--gc", help="shell command: containerd-shim-vgpu-v1 gc with the test's shim config")
     ap.add_argument("--image", help="image with /cuda_check")
     ap.add_argument("--work", help="directory for logs and hold files")
     ap.add_argument("--state-dir", help="the shim's state_dir")

@@ -219,6 +219,7 @@ echo "== checks through the CRI"
 set +e
 "$PY" tests/k8s/cri_check.py --gen "$T/gen" --cri "$CSOCK" --vgpuctl "$B/proxy/vgpuctl" --proxy "$PROXY_SOCK" \
   --ctl "$PROXY_CTL" --restart-proxy "$T/proxy/stop.sh && $T/proxy/start.sh" \
+  --stop-proxy "$T/proxy/stop.sh" --start-proxy "$T/proxy/start.sh" --gc "$SHIM gc $T/shim.json" \
   --image docker.io/vgpu/cuda-check:test --work "$T" --state-dir "$T/pods" --libvgpu-dir "$LIBDIR"
 rc=$?
 set -e
