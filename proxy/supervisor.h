@@ -1,0 +1,90 @@
+/* SPDX-License-Identifier: MIT */
+/* supervisor.h — the supervisor's state, shared by supervisor.c (zones, channels, workers), sv_ctl.c (control socket, registrations, registry) and sv_xen.c (Xen zones through xenstore). */
+#ifndef VGPU_PROXY_SUPERVISOR_H
+#define VGPU_PROXY_SUPERVISOR_H
+
+#include <stdint.h>
+#include <sys/types.h>
+#include <sys/un.h>
+
+#include "pool.h"
+#include "proxyd.h"
+
+struct szone {
+	uint32_t id;
+	pid_t pid;
+	int ctrl_fd;                     /* handoffs to the worker */
+	uint8_t token[16];
+	char name[65];
+	uint32_t client_pid;             /* as the NEW_ZONE hello claimed (logs/stats only, never trusted) */
+	struct vgpu_zone_stats *stats;   /* MAP_SHARED page, written by the worker */
+	char reg[VGPU_REG_NAME_MAX + 1]; /* registration it was opened with, "" if none */
+	int ending;                      /* SIGKILLed by an unregister or its domain's end */
+	uint32_t domid;                  /* Xen zones: the guest domain; NO_DOMID for local (shm) zones */
+	struct vgpu_pool *pool;          /* its registration's budget (slot pool_slot), or NULL */
+	int pool_slot;
+};
+#define NO_DOMID 0xffffffffu
+
+/*
+ * A registration: a name (e.g. a pod's UID), a secret token and the limits of the zones
+ * opened with it. Made and dropped by the orchestrator through the control socket; a
+ * NEW_ZONE hello carrying the token opens a zone under it.
+ */
+struct reg {
+	char name[VGPU_REG_NAME_MAX + 1];
+	uint8_t token[16];
+	struct vgpu_zone_limits lim;
+	struct vgpu_pool *pool;          /* device memory of all its zones together */
+};
+#define REG_MAX 4096
+
+/* Accepted connections whose hello has not arrived yet (polled, never waited for). */
+#define PENDING_MAX 64
+#define HELLO_TIMEOUT_MS 2000
+
+struct pending {
+	int fd;
+	int64_t deadline_ms;   /* CLOCK_MONOTONIC */
+};
+
+struct supervisor {
+	struct vgpu_proxy_config *cfg;
+	int lfd, ctl_fd, sig_fd;
+	struct pending pend[PENDING_MAX];
+	unsigned npend;
+	char ctl_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	struct szone *zones;
+	unsigned nzones;
+	uint32_t next_id;
+	int stopping;
+	struct reg *regs;
+	unsigned nregs;
+	struct xs_handle *xs;            /* --transport xen: xenstore, watched */
+};
+
+extern const uint8_t sv_zero_token[16];
+
+/* supervisor.c */
+int token_eq(const uint8_t *a, const uint8_t *b);
+void zone_forget(struct supervisor *s, unsigned i);
+void zone_create(struct supervisor *s, const struct vgpu_handoff *first, const char *name,
+		 const struct reg *r, int sock, int memfd);
+const char *route(struct supervisor *s, struct vgpu_handoff *h, const char *name, uint32_t domid,
+		  int sock, int memfd, uint32_t *status);
+void reaped(struct supervisor *s, pid_t pid, int st);
+int make_parent_dirs(const char *path);
+
+/* sv_ctl.c */
+struct reg *reg_by_token(struct supervisor *s, const uint8_t *token);
+struct reg *reg_by_name(struct supervisor *s, const char *name);
+unsigned reg_zone_count(const struct supervisor *s, const char *name);
+int registry_load(struct supervisor *s);
+int listen_ctl(struct supervisor *s);
+void on_ctl(struct supervisor *s);
+
+/* sv_xen.c */
+int xen_start(struct supervisor *s);
+void on_xs(struct supervisor *s);
+
+#endif

@@ -1,0 +1,502 @@
+/* SPDX-License-Identifier: MIT */
+/* sv_ctl.c — vgpu-proxy's control socket: registrations (register, unregister, list), stats, and the registry file that keeps registrations across restarts. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "supervisor.h"
+#include "wire.h"
+
+static const char *const htype_names[VGPU_H_COUNT] = {
+	[VGPU_H_CONTEXT] = "ctx", [VGPU_H_MODULE] = "module", [VGPU_H_FUNCTION] = "func",
+	[VGPU_H_LIBRARY] = "library", [VGPU_H_KERNEL] = "kernel", [VGPU_H_ARRAY] = "array",
+	[VGPU_H_MIPMAPPED_ARRAY] = "mipmap", [VGPU_H_TEXREF] = "texref", [VGPU_H_SURFREF] = "surfref",
+	[VGPU_H_EVENT] = "event", [VGPU_H_STREAM] = "stream", [VGPU_H_GRAPHICS_RESOURCE] = "gfxres",
+	[VGPU_H_EXTERNAL_MEMORY] = "extmem", [VGPU_H_EXTERNAL_SEMAPHORE] = "extsem",
+	[VGPU_H_GRAPH] = "graph", [VGPU_H_GRAPH_NODE] = "graphnode", [VGPU_H_GRAPH_EXEC] = "graphexec",
+	[VGPU_H_MEMORY_POOL] = "mempool", [VGPU_H_USER_OBJECT] = "userobj", [VGPU_H_LINK_STATE] = "link",
+	[VGPU_H_GREEN_CTX] = "greenctx", [VGPU_H_DEV_RESOURCE_DESC] = "resdesc",
+};
+_Static_assert(VGPU_H_COUNT <= VGPU_STATS_HTYPES, "stats page counts every handle type");
+
+/* The registration whose token this is; every entry is compared (no early exit). */
+struct reg *reg_by_token(struct supervisor *s, const uint8_t *token)
+{
+	struct reg *found = NULL;
+	for (unsigned i = 0; i < s->nregs; i++)
+		if (token_eq(s->regs[i].token, token))
+			found = &s->regs[i];
+	return found;
+}
+
+struct reg *reg_by_name(struct supervisor *s, const char *name)
+{
+	for (unsigned i = 0; i < s->nregs; i++)
+		if (!strcmp(s->regs[i].name, name))
+			return &s->regs[i];
+	return NULL;
+}
+
+unsigned reg_zone_count(const struct supervisor *s, const char *name)
+{
+	unsigned n = 0;
+	for (unsigned i = 0; i < s->nzones; i++)
+		n += !strcmp(s->zones[i].reg, name);
+	return n;
+}
+
+/* Write all of buf to a stats client (blocking, short). */
+static void write_all(int fd, const char *buf, size_t n)
+{
+	while (n) {
+		ssize_t w = send(fd, buf, n, MSG_NOSIGNAL);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return;
+		buf += w;
+		n -= (size_t)w;
+	}
+}
+
+static void ctl_stats(struct supervisor *s, int fd)
+{
+	char line[1024];
+	int n = snprintf(line, sizeof(line), "zones %u\n", s->nzones);
+	write_all(fd, line, (size_t)n);
+	for (unsigned i = 0; i < s->nzones; i++) {
+		const struct szone *z = &s->zones[i];
+		const struct vgpu_zone_stats *st = z->stats;
+		size_t k = (size_t)snprintf(line, sizeof(line),
+			"zone %u name=%s client=%u worker=%d channels=%llu mem=%llu peak=%llu allocs=%llu handles=%llu",
+			z->id, z->name, z->client_pid, (int)z->pid,
+			(unsigned long long)vgpu_stat_get(&st->channels), (unsigned long long)vgpu_stat_get(&st->mem_bytes),
+			(unsigned long long)vgpu_stat_get(&st->mem_peak), (unsigned long long)vgpu_stat_get(&st->allocs),
+			(unsigned long long)vgpu_stat_get(&st->handles));
+		for (unsigned t = 1; t < VGPU_H_COUNT && k < sizeof(line); t++) {
+			uint64_t c = vgpu_stat_get(&st->handles_by_type[t]);
+			if (c && htype_names[t])
+				k += (size_t)snprintf(line + k, sizeof(line) - k, " %s=%llu", htype_names[t], (unsigned long long)c);
+		}
+		if (k < sizeof(line))
+			k += (size_t)snprintf(line + k, sizeof(line) - k,
+				" calls=%llu async=%llu errors=%llu bulk_in=%llu bulk_out=%llu reg=%s\n",
+				(unsigned long long)vgpu_stat_get(&st->calls), (unsigned long long)vgpu_stat_get(&st->async_calls),
+				(unsigned long long)vgpu_stat_get(&st->errors), (unsigned long long)vgpu_stat_get(&st->bulk_in),
+				(unsigned long long)vgpu_stat_get(&st->bulk_out), z->reg[0] ? z->reg : "-");
+		if (k >= sizeof(line)) {
+			k = sizeof(line) - 1;
+			line[k - 1] = '\n';
+		}
+		write_all(fd, line, k);
+	}
+}
+
+static void ctl_reply(int fd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void ctl_reply(int fd, const char *fmt, ...)
+{
+	char line[512];
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(line, sizeof(line) - 1, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	if ((size_t)n > sizeof(line) - 2)
+		n = (int)sizeof(line) - 2;
+	line[n++] = '\n';
+	write_all(fd, line, (size_t)n);
+}
+
+/* Registration names: what a pod UID or a Xen domain name is made of. 0 if acceptable. */
+static int reg_name_ok(const char *n)
+{
+	size_t len = strlen(n);
+	if (len == 0 || len > VGPU_REG_NAME_MAX)
+		return 0;
+	for (const char *p = n; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+		      *p == '.' || *p == '_' || *p == '-'))
+			return 0;
+	return 1;
+}
+
+/* ---- the registry file (--registry): registrations that outlive a proxy restart ---- */
+
+#define REGISTRY_HEADER "# vgpu-proxy registrations v1: reg NAME TOKEN mem=BYTES handles=N"
+
+static int hex_token(const char *h, uint8_t tok[16])
+{
+	if (strlen(h) != 32)
+		return -1;
+	for (unsigned i = 0; i < 32; i++) {
+		int d = (h[i] >= '0' && h[i] <= '9') ? h[i] - '0' : (h[i] >= 'a' && h[i] <= 'f') ? h[i] - 'a' + 10 : -1;
+		if (d < 0)
+			return -1;
+		tok[i / 2] = (uint8_t)(tok[i / 2] << 4 | d);
+	}
+	return 0;
+}
+
+static int dec_u64(const char *p, uint64_t *v)
+{
+	if (!*p || strlen(p) > 20)
+		return -1;
+	uint64_t x = 0;
+	for (; *p; p++) {
+		if (*p < '0' || *p > '9' || x > (UINT64_MAX - (uint64_t)(*p - '0')) / 10)
+			return -1;
+		x = x * 10 + (uint64_t)(*p - '0');
+	}
+	*v = x;
+	return 0;
+}
+
+/* Write every registration to FILE.tmp (0600), fsync, rename over FILE. 0 or -errno. */
+static int registry_save(struct supervisor *s)
+{
+	const char *path = s->cfg->registry_path;
+	char tmp[sizeof(s->cfg->registry_path) + 8];
+	if (!path[0])
+		return 0;
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	FILE *f = fdopen(fd, "w");
+	if (!f) {
+		int e = -errno;
+		close(fd);
+		unlink(tmp);
+		return e;
+	}
+	fprintf(f, "%s\n", REGISTRY_HEADER);
+	for (unsigned i = 0; i < s->nregs; i++) {
+		const struct reg *r = &s->regs[i];
+		fprintf(f, "reg %s ", r->name);
+		for (unsigned j = 0; j < 16; j++)
+			fprintf(f, "%02x", r->token[j]);
+		fprintf(f, " mem=%llu handles=%u\n", (unsigned long long)r->lim.mem_bytes, r->lim.handles);
+	}
+	int rc = (fflush(f) == 0 && fsync(fd) == 0) ? 0 : -errno;
+	if (fclose(f) != 0 && rc == 0)
+		rc = -errno;
+	if (rc == 0 && rename(tmp, path) < 0)
+		rc = -errno;
+	if (rc < 0) {
+		unlink(tmp);
+		return rc;
+	}
+	char dir[sizeof(s->cfg->registry_path)];
+	snprintf(dir, sizeof(dir), "%s", path);
+	char *slash = strrchr(dir, '/');
+	if (slash) {
+		*(slash == dir ? slash + 1 : slash) = '\0';
+		int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (dfd >= 0) {
+			fsync(dfd);
+			close(dfd);
+		}
+	}
+	return 0;
+}
+
+static int reg_add(struct supervisor *s, const struct reg *r)
+{
+	struct reg *nr = realloc(s->regs, (s->nregs + 1) * sizeof(*nr));
+	if (!nr)
+		return -ENOMEM;
+	s->regs = nr;
+	s->regs[s->nregs] = *r;
+	s->regs[s->nregs].pool = vgpu_pool_create(r->lim.mem_bytes);
+	if (!s->regs[s->nregs].pool)
+		return -errno;
+	s->nregs++;
+	return 0;
+}
+
+/* Restore the registrations of FILE at start. A missing file is an empty registry; anything
+ * malformed stops the proxy with the file and line (a half-read registry would silently
+ * cut pods off). 0 or -1. */
+int registry_load(struct supervisor *s)
+{
+	const char *path = s->cfg->registry_path;
+	char line[512];
+	unsigned no = 0;
+	struct stat st;
+
+	if (!path[0])
+		return 0;
+	FILE *f = fopen(path, "re");
+	if (!f) {
+		if (errno == ENOENT) {
+			vgpu_info("registry %s does not exist yet: starting with no registrations", path);
+			return 0;
+		}
+		vgpu_err("cannot read the registry %s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (fstat(fileno(f), &st) == 0 && (st.st_mode & 077)) {
+		vgpu_err("registry %s is readable or writable by others (mode %04o): it holds zone tokens; "
+			 "chmod 600 it", path, (unsigned)(st.st_mode & 07777));
+		fclose(f);
+		return -1;
+	}
+	const char *why = NULL;
+	while (!why && fgets(line, sizeof(line), f)) {
+		no++;
+		size_t n = strlen(line);
+		if (n == sizeof(line) - 1 && line[n - 1] != '\n') {
+			why = "line too long";
+			break;
+		}
+		line[strcspn(line, "\n")] = '\0';
+		if (line[0] == '#' || line[0] == '\0')
+			continue;
+		char *save = NULL, *f0 = strtok_r(line, " ", &save), *name = strtok_r(NULL, " ", &save);
+		char *tok = strtok_r(NULL, " ", &save), *mem = strtok_r(NULL, " ", &save);
+		char *han = strtok_r(NULL, " ", &save), *extra = strtok_r(NULL, " ", &save);
+		struct reg r;
+		uint64_t m, h;
+		memset(&r, 0, sizeof(r));
+		if (!f0 || strcmp(f0, "reg") || !han || extra)
+			why = "expected: reg NAME TOKEN mem=BYTES handles=N";
+		else if (!reg_name_ok(name))
+			why = "bad name (1-63 characters from [A-Za-z0-9._-])";
+		else if (hex_token(tok, r.token) < 0)
+			why = "bad token (32 lower-case hex digits)";
+		else if (strncmp(mem, "mem=", 4) || dec_u64(mem + 4, &m) < 0)
+			why = "bad mem= (a decimal byte count)";
+		else if (strncmp(han, "handles=", 8) || dec_u64(han + 8, &h) < 0 || h < 1 || h > (1u << 24))
+			why = "bad handles= (1..16777216)";
+		else if (reg_by_name(s, name))
+			why = "name registered twice";
+		else if (reg_by_token(s, r.token))
+			why = "token used twice";
+		if (why)
+			break;
+		snprintf(r.name, sizeof(r.name), "%s", name);
+		r.lim = s->cfg->limits;
+		r.lim.mem_bytes = m;
+		r.lim.handles = (uint32_t)h;
+		if (reg_add(s, &r) < 0)
+			why = "out of memory";
+		explicit_bzero(line, sizeof(line));
+	}
+	explicit_bzero(line, sizeof(line));
+	if (!why && ferror(f))
+		why = strerror(errno);
+	fclose(f);
+	if (why) {
+		vgpu_err("registry %s:%u: %s; fix or remove the line (or the file) and start again", path, no, why);
+		return -1;
+	}
+	vgpu_info("registry %s: %u registration%s restored", path, s->nregs, s->nregs == 1 ? "" : "s");
+	return 0;
+}
+
+static void ctl_register(struct supervisor *s, int fd, char *args)
+{
+	char *save = NULL, *name = strtok_r(args, " ", &save);
+	struct reg r;
+
+	if (!name || !reg_name_ok(name)) {
+		ctl_reply(fd, "error register: expected a name of 1-%d characters from [A-Za-z0-9._-]", VGPU_REG_NAME_MAX);
+		return;
+	}
+	memset(&r, 0, sizeof(r));
+	snprintf(r.name, sizeof(r.name), "%s", name);
+	r.lim = s->cfg->limits;
+	for (char *kv; (kv = strtok_r(NULL, " ", &save));) {
+		uint64_t v;
+		if (!strncmp(kv, "mem=", 4) && vgpu_size_parse(kv + 4, &v) == 0) {
+			r.lim.mem_bytes = v ? v : s->cfg->limits.mem_bytes;
+		} else if (!strncmp(kv, "handles=", 8) && vgpu_size_parse(kv + 8, &v) == 0 && v >= 1 && v <= 1u << 24) {
+			r.lim.handles = (uint32_t)v;
+		} else {
+			ctl_reply(fd, "error register %s: bad option '%.64s' (expected mem=BYTES[K|M|G|T] or handles=1..16777216)",
+				  name, kv);
+			return;
+		}
+	}
+	if (reg_by_name(s, name)) {
+		ctl_reply(fd, "error register %s: already registered (unregister it first)", name);
+		return;
+	}
+	if (s->nregs >= REG_MAX) {
+		ctl_reply(fd, "error register %s: %u registrations already", name, REG_MAX);
+		return;
+	}
+	if (getrandom(r.token, sizeof(r.token), 0) != (ssize_t)sizeof(r.token)) {
+		ctl_reply(fd, "error register %s: getrandom failed: %s", name, strerror(errno));
+		return;
+	}
+	int rc = reg_add(s, &r);
+	if (rc < 0) {
+		ctl_reply(fd, "error register %s: %s", name, strerror(-rc));
+		return;
+	}
+	if ((rc = registry_save(s)) < 0) {
+		/* Not kept, not given: a registration the next start would forget is a trap. */
+		vgpu_pool_destroy(s->regs[--s->nregs].pool);
+		ctl_reply(fd, "error register %s: cannot write the registry %s: %s", name, s->cfg->registry_path,
+			  strerror(-rc));
+		return;
+	}
+	char hex[33];
+	for (unsigned i = 0; i < 16; i++)
+		snprintf(hex + 2 * i, 3, "%02x", r.token[i]);
+	vgpu_info("registered '%s' (mem limit %llu, handle limit %u)", name, (unsigned long long)r.lim.mem_bytes,
+		  r.lim.handles);
+	ctl_reply(fd, "ok %s", hex);
+	explicit_bzero(hex, sizeof(hex));
+}
+
+/*
+ * Drop a registration: its token stops working at once and its zones end now (SIGKILL,
+ * then waited for, so that when the answer arrives the driver has released what they held
+ * and stats no longer list them).
+ */
+static void ctl_unregister(struct supervisor *s, int fd, char *args)
+{
+	char *save = NULL, *name = strtok_r(args, " ", &save);
+	struct reg *r = name ? reg_by_name(s, name) : NULL;
+	unsigned ended = 0;
+
+	if (!name || strtok_r(NULL, " ", &save)) {
+		ctl_reply(fd, "error unregister: expected one name");
+		return;
+	}
+	if (!r) {
+		ctl_reply(fd, "error unregister %.64s: not registered", name);
+		return;
+	}
+	struct vgpu_pool *pool = r->pool;
+	*r = s->regs[--s->nregs];
+	for (unsigned i = 0; i < s->nzones; i++) {
+		if (!strcmp(s->zones[i].reg, name)) {
+			s->zones[i].ending = 1;
+			kill(s->zones[i].pid, SIGKILL);
+		}
+	}
+	for (unsigned i = 0; i < s->nzones;) {
+		if (!s->zones[i].ending) {
+			i++;
+			continue;
+		}
+		int st;
+		pid_t pid = waitpid(s->zones[i].pid, &st, 0);
+		if (pid < 0 && errno == EINTR)
+			continue;
+		if (pid < 0) { /* already reaped elsewhere: cannot happen, but never loop for ever */
+			zone_forget(s, i);
+		} else {
+			reaped(s, pid, st); /* forgets zone i: the next one moved into slot i */
+		}
+		ended++;
+	}
+	vgpu_pool_destroy(pool); /* its zones are all reaped: nothing maps it any more here */
+	int rc = registry_save(s);
+	if (rc < 0)
+		vgpu_err("unregistered '%s' but cannot rewrite the registry %s: %s; it would come back at the next start",
+			 name, s->cfg->registry_path, strerror(-rc));
+	vgpu_info("unregistered '%s': %u zone%s ended", name, ended, ended == 1 ? "" : "s");
+	ctl_reply(fd, "ok %u", ended);
+}
+
+static void ctl_list(struct supervisor *s, int fd)
+{
+	ctl_reply(fd, "regs %u", s->nregs);
+	for (unsigned i = 0; i < s->nregs; i++)
+		ctl_reply(fd, "reg %s mem=%llu handles=%u zones=%u used=%llu", s->regs[i].name,
+			  (unsigned long long)s->regs[i].lim.mem_bytes, s->regs[i].lim.handles,
+			  reg_zone_count(s, s->regs[i].name), (unsigned long long)vgpu_pool_total(s->regs[i].pool));
+}
+
+/*
+ * One control connection: one command line, its answer, close. The socket is the
+ * orchestrator's (mode 0600), but its input is still checked; a client that sends nothing
+ * within 1 s is dropped.
+ */
+void on_ctl(struct supervisor *s)
+{
+	char cmd[512];
+	size_t n = 0;
+	int fd = accept4(s->ctl_fd, NULL, NULL, SOCK_CLOEXEC);
+	if (fd < 0)
+		return;
+	struct timeval tv = { .tv_sec = 1, .tv_usec = 0 };
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	while (n < sizeof(cmd) - 1) {
+		ssize_t r = recv(fd, cmd + n, sizeof(cmd) - 1 - n, 0);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		n += (size_t)r;
+		if (memchr(cmd, '\n', n))
+			break;
+	}
+	cmd[n] = '\0';
+	char *nl = strchr(cmd, '\n');
+	if (!nl) {
+		ctl_reply(fd, "error %s", n == sizeof(cmd) - 1 ? "command line too long" : "no command line (expected one line ending in a newline)");
+		close(fd);
+		return;
+	}
+	*nl = '\0';
+	if (nl > cmd && nl[-1] == '\r')
+		nl[-1] = '\0';
+	char *args = strchr(cmd, ' ');
+	if (args)
+		*args++ = '\0';
+	else
+		args = cmd + strlen(cmd);
+	if (!strcmp(cmd, "stats") && !*args)
+		ctl_stats(s, fd);
+	else if (!strcmp(cmd, "list") && !*args)
+		ctl_list(s, fd);
+	else if (!strcmp(cmd, "register"))
+		ctl_register(s, fd, args);
+	else if (!strcmp(cmd, "unregister"))
+		ctl_unregister(s, fd, args);
+	else
+		ctl_reply(fd, "error unknown command '%.32s' (expected stats, list, register NAME [mem=B] [handles=N], unregister NAME)", cmd);
+	explicit_bzero(cmd, sizeof(cmd));
+	close(fd);
+}
+
+int listen_ctl(struct supervisor *s)
+{
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	if (snprintf(a.sun_path, sizeof(a.sun_path), "%s", s->cfg->ctl_path) >= (int)sizeof(a.sun_path))
+		return -ENAMETOOLONG;
+	int rc = make_parent_dirs(a.sun_path);
+	if (rc < 0)
+		return rc;
+	snprintf(s->ctl_path, sizeof(s->ctl_path), "%s", a.sun_path);
+	s->ctl_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (s->ctl_fd < 0)
+		return -errno;
+	unlink(a.sun_path);
+	/* The control socket registers zones: the node's orchestrator (root) only. */
+	if (bind(s->ctl_fd, (struct sockaddr *)&a, sizeof(a)) < 0 || chmod(a.sun_path, 0600) < 0 ||
+	    listen(s->ctl_fd, 16) < 0) {
+		int e = -errno;
+		close(s->ctl_fd);
+		s->ctl_fd = -1;
+		return e;
+	}
+	return 0;
+}
