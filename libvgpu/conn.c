@@ -98,20 +98,9 @@ static int zone_token_load(uint8_t tok[16])
 	}
 	if (!src || !*src)
 		return 0;
-	for (unsigned i = 0; i < 32; i++) {
-		char ch = src[i];
-		int d = (ch >= '0' && ch <= '9') ? ch - '0' : (ch >= 'a' && ch <= 'f') ? ch - 'a' + 10 :
-			(ch >= 'A' && ch <= 'F') ? ch - 'A' + 10 : -1;
-		if (d < 0) {
-			vgpu_client_log(0, "%s: expected 32 hexadecimal digits (a zone token from vgpuctl register)", what);
-			memset(tok, 0, 16);
-			return -EINVAL;
-		}
-		tok[i / 2] = (uint8_t)(tok[i / 2] << 4 | d);
-	}
-	if (src[32] != '\0') {
-		vgpu_client_log(0, "%s: expected 32 hexadecimal digits, got more", what);
-		memset(tok, 0, 16);
+	if (vgpu_token_parse(src, 1, tok) < 0) {
+		vgpu_client_log(0, "%s: expected 32 hexadecimal digits (a zone token from vgpuctl register)", what);
+		explicit_bzero(buf, sizeof(buf));
 		return -EINVAL;
 	}
 	explicit_bzero(buf, sizeof(buf));

@@ -135,19 +135,6 @@ static int reg_name_ok(const char *n)
 
 #define REGISTRY_HEADER "# vgpu-proxy registrations v1: reg NAME TOKEN mem=BYTES handles=N"
 
-static int hex_token(const char *h, uint8_t tok[16])
-{
-	if (strlen(h) != 32)
-		return -1;
-	for (unsigned i = 0; i < 32; i++) {
-		int d = (h[i] >= '0' && h[i] <= '9') ? h[i] - '0' : (h[i] >= 'a' && h[i] <= 'f') ? h[i] - 'a' + 10 : -1;
-		if (d < 0)
-			return -1;
-		tok[i / 2] = (uint8_t)(tok[i / 2] << 4 | d);
-	}
-	return 0;
-}
-
 static int dec_u64(const char *p, uint64_t *v)
 {
 	if (!*p || strlen(p) > 20)
@@ -183,10 +170,11 @@ static int registry_save(struct supervisor *s)
 	fprintf(f, "%s\n", REGISTRY_HEADER);
 	for (unsigned i = 0; i < s->nregs; i++) {
 		const struct reg *r = &s->regs[i];
-		fprintf(f, "reg %s ", r->name);
-		for (unsigned j = 0; j < 16; j++)
-			fprintf(f, "%02x", r->token[j]);
-		fprintf(f, " mem=%llu handles=%u\n", (unsigned long long)r->lim.mem_bytes, r->lim.handles);
+		char hex[33];
+		vgpu_token_format(r->token, hex);
+		fprintf(f, "reg %s %s mem=%llu handles=%u\n", r->name, hex, (unsigned long long)r->lim.mem_bytes,
+			r->lim.handles);
+		explicit_bzero(hex, sizeof(hex));
 	}
 	int rc = (fflush(f) == 0 && fsync(fd) == 0) ? 0 : -errno;
 	if (fclose(f) != 0 && rc == 0)
@@ -273,7 +261,7 @@ int registry_load(struct supervisor *s)
 			why = "expected: reg NAME TOKEN mem=BYTES handles=N";
 		else if (!reg_name_ok(name))
 			why = "bad name (1-63 characters from [A-Za-z0-9._-])";
-		else if (hex_token(tok, r.token) < 0)
+		else if (vgpu_token_parse(tok, 0, r.token) < 0)
 			why = "bad token (32 lower-case hex digits)";
 		else if (strncmp(mem, "mem=", 4) || dec_u64(mem + 4, &m) < 0)
 			why = "bad mem= (a decimal byte count)";
@@ -354,8 +342,7 @@ static void ctl_register(struct supervisor *s, int fd, char *args)
 		return;
 	}
 	char hex[33];
-	for (unsigned i = 0; i < 16; i++)
-		snprintf(hex + 2 * i, 3, "%02x", r.token[i]);
+	vgpu_token_format(r.token, hex);
 	vgpu_info("registered '%s' (mem limit %llu, handle limit %u)", name, (unsigned long long)r.lim.mem_bytes,
 		  r.lim.handles);
 	ctl_reply(fd, "ok %s", hex);

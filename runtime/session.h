@@ -50,6 +50,43 @@ struct vgpu_welcome {
 	uint32_t reserved;
 };
 
+/*
+ * Zone tokens as text (environment, files, xenstore, the control socket): 32 hex digits.
+ * vgpu_token_parse accepts exactly 32 digits and the end of the string; upper case only
+ * with any_case (what people type). 0, or -1 with tok zeroed.
+ */
+static inline int vgpu_token_parse(const char *hex, int any_case, uint8_t tok[16])
+{
+	for (unsigned i = 0; i < 32; i++) {
+		char c = hex ? hex[i] : '\0';
+		int d = (c >= '0' && c <= '9') ? c - '0' : (c >= 'a' && c <= 'f') ? c - 'a' + 10 :
+			(any_case && c >= 'A' && c <= 'F') ? c - 'A' + 10 : -1;
+		if (d < 0) {
+			for (unsigned j = 0; j < 16; j++)
+				tok[j] = 0;
+			return -1;
+		}
+		tok[i / 2] = (uint8_t)(tok[i / 2] << 4 | d);
+	}
+	if (hex[32] != '\0') {
+		for (unsigned j = 0; j < 16; j++)
+			tok[j] = 0;
+		return -1;
+	}
+	return 0;
+}
+
+/* The 32 lower-case hex digits of tok, NUL-terminated. */
+static inline void vgpu_token_format(const uint8_t tok[16], char hex[33])
+{
+	static const char digits[] = "0123456789abcdef";
+	for (unsigned i = 0; i < 16; i++) {
+		hex[2 * i] = digits[tok[i] >> 4];
+		hex[2 * i + 1] = digits[tok[i] & 15];
+	}
+	hex[32] = '\0';
+}
+
 /* Message flags (struct vgpu_msg_hdr.flags). */
 #define VGPU_MSG_F_ASYNC 0x0001u /* request: no reply will be sent; errors surface at the next sync call */
 #define VGPU_MSG_F_REPLY 0x0002u /* reply to the request with the same seq */

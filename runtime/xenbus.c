@@ -32,20 +32,6 @@ static int parse_u32(const char *s, uint32_t *out)
 	return 0;
 }
 
-static int parse_token(const char *s, uint8_t tok[16])
-{
-	if (!s || strlen(s) != 32)
-		return -1;
-	for (unsigned i = 0; i < 32; i++) {
-		char c = s[i];
-		int d = (c >= '0' && c <= '9') ? c - '0' : (c >= 'a' && c <= 'f') ? c - 'a' + 10 : -1;
-		if (d < 0)
-			return -1;
-		tok[i / 2] = (uint8_t)(tok[i / 2] << 4 | d);
-	}
-	return 0;
-}
-
 const char *vgpu_xs_parse_chan(const char *(*get)(void *ctx, const char *key), void *ctx, uint16_t domid,
 			       struct vgpu_xs_chan *out)
 {
@@ -90,7 +76,7 @@ const char *vgpu_xs_parse_chan(const char *(*get)(void *ctx, const char *key), v
 	else
 		return "kind must be \"new\" or \"join\"";
 	s = get(ctx, "token");
-	if (s && parse_token(s, out->hello.token) < 0)
+	if (s && vgpu_token_parse(s, 0, out->hello.token) < 0)
 		return "token is not 32 lower-case hex digits";
 	if (!s && out->hello.kind == VGPU_HELLO_JOIN)
 		return "join without a token";
@@ -198,8 +184,7 @@ int vgpu_xs_connect(const struct vgpu_hello *hello, const struct vgpu_chan_geom 
 		}
 		static const uint8_t zero[16];
 		if (ok && memcmp(hello->token, zero, 16)) {
-			for (unsigned i = 0; i < 16; i++)
-				snprintf(val + 2 * i, 3, "%02x", hello->token[i]);
+			vgpu_token_format(hello->token, val);
 			snprintf(key, sizeof(key), "%s/token", dir);
 			ok = xs_write(xs, t, key, val, 32);
 			memset(val, 0, sizeof(val));
