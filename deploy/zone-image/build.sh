@@ -76,6 +76,7 @@ if [ "$tests" = 1 ]; then
     [ -f "$p" ] || ir_die "test program $p not built (run make xen-progs)"
     ir_elf "$p" "/opt/vgpu/bin/$(basename "$p")"
   done
+  ln -sf zone_stream "$IR_ROOT/opt/vgpu/bin/zone_crash"   # the same program, dying mid-transfer
   for k in "$B"/tests/kernels/*; do
     case $k in *.ptx|*.fatbin|*.cubin) ir_file "$k" "/opt/vgpu/kernels/$(basename "$k")" ;; esac
   done

@@ -7,7 +7,8 @@
 #   VGPU-XEN LOG <step> <a line of evidence: test output, proxy log, zone console>
 # Steps: 1 the Xen transport in Dom0, 2 zone programs through vgpu-proxy over grant tables and
 # event channels, 3 a zone destroyed mid-transfer is cleaned up and a second zone is served,
-# 4 a zone whose token is not a registration's is refused. The proxy runs with
+# 4 a zone whose token is not a registration's is refused, 5 a process that dies inside a
+# live guest loses its zone while the guest's next process is served. The proxy runs with
 # --require-registration: each zone is registered and given its token through xenstore
 # (vgpu/token under its home, readable by it alone) while it is still paused.
 SOCK=/run/vgpu/proxy.sock
@@ -210,6 +211,34 @@ fi
 left=$(vgpuctl --listen "$SOCK" list | grep -c '^reg ')
 [ "$left" = 0 ] || why="$why $left registrations left after every zone was stopped;"
 finish 4 "a guest with a token that is no registration's is refused (cuInit: CUDA_ERROR_NOT_PERMITTED); no registration left"
+# ---- step 5: a process that dies inside a live guest: its zone ends, the guest's others stay ----
+say "step 5: booting zone-crash (zone_crash SIGKILLs itself mid-transfer, then zone_stream runs)"
+why=
+if start_zone zone-crash zone_crash,zone_stream; then
+  wait_console zone-crash "O|zone_stream: streaming" 120; w=$?
+  evidence 5 "$CONS/guest-zone-crash.log"
+  grep -q 'zone_crash: SIGKILL to myself mid-transfer' "$CONS/guest-zone-crash.log" ||
+    why="zone_crash did not reach its SIGKILL;"
+  [ $w = 0 ] || why="$why the second program never streamed (status $w);"
+  if [ -z "$why" ]; then
+    i=0
+    while [ $i -lt 100 ] && [ "$(zone_lines | grep -c 'reg=zone-crash$')" != 1 ]; do sleep 0.1; i=$((i + 1)); done
+    n=$(zone_lines | grep -c 'reg=zone-crash$')
+    zone_lines | sed 's/^/VGPU-XEN LOG 5 stats: /'
+    if [ "$n" != 1 ]; then
+      why="$why $n zones of the guest listed 10 s after its first process died (expected 1: the streaming one);"
+    else
+      say "the dead process's zone was dropped $((i / 10)).$((i % 10)) s after the second one streamed"
+    fi
+    xl domid zone-crash >/dev/null 2>&1 || why="$why the guest is gone: the check proved nothing;"
+  fi
+  stop_zone zone-crash
+else
+  evidence 5 /tmp/xl-zone-crash.log
+  why="$why xl create zone-crash failed;"
+fi
+finish 5 "a process SIGKILLed inside a live guest mid-transfer: its zone ended (liveness page), the guest's next process was served"
+
 say "stopping vgpu-proxy"
 kill -TERM $PROXY_PID
 wait $PROXY_PID
