@@ -7,6 +7,10 @@
 #      driver-API programs run through libvgpu; their output must equal the simulator's
 #   3. a zone destroyed (xl destroy) in the middle of a transfer is dropped by the proxy, and a
 #      second zone is served afterwards
+#   4. a guest whose token is no registration's is refused (the proxy runs with
+#      --require-registration; each zone gets its token through xenstore while paused)
+#   5. a process SIGKILLed inside a live guest loses its zone (the liveness page), and the
+#      guest's next process is served
 # Builds the zone image (deploy/zone-image/build.sh) and the Dom0 image (dom0-image.sh) into
 # build/xen first. SKIP (exit 77) only where Xen/QEMU cannot run here. QEMU is always stopped.
 set -euo pipefail
