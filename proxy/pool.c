@@ -1,19 +1,20 @@
 /* SPDX-License-Identifier: MIT */
-/* pool.c — a registration's device-memory budget shared by its zones' workers (see pool.h). */
+/* pool.c — a registration's budgets (device memory, handles) shared by its zones' workers (see pool.h). */
 #include "pool.h"
 
 #include <errno.h>
 #include <string.h>
 #include <sys/mman.h>
 
-struct vgpu_pool *vgpu_pool_create(uint64_t limit)
+struct vgpu_pool *vgpu_pool_create(uint64_t mem_limit, uint64_t handle_limit)
 {
 	pthread_mutexattr_t a;
 	struct vgpu_pool *p = mmap(NULL, sizeof(*p), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (p == MAP_FAILED)
 		return NULL;
 	memset(p, 0, sizeof(*p));
-	p->limit = limit;
+	p->limit[VGPU_POOL_MEM] = mem_limit;
+	p->limit[VGPU_POOL_HANDLES] = handle_limit;
 	pthread_mutexattr_init(&a);
 	pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED);
 	pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST);
@@ -33,15 +34,26 @@ void vgpu_pool_destroy(struct vgpu_pool *p)
 		munmap(p, sizeof(*p));
 }
 
-/* Lock; if the previous owner died inside, the total may lag its slots: recompute it. */
+/* Lock; if the previous owner died inside, the totals may lag the slots: recompute them. */
 static void pool_lock(struct vgpu_pool *p)
 {
 	if (pthread_mutex_lock(&p->lock) == EOWNERDEAD) {
-		uint64_t t = 0;
-		for (unsigned i = 0; i < VGPU_POOL_SLOTS; i++)
-			t += p->slot[i];
-		p->total = t;
+		for (unsigned r = 0; r < VGPU_POOL_NRES; r++) {
+			uint64_t t = 0;
+			for (unsigned i = 0; i < VGPU_POOL_SLOTS; i++)
+				t += p->slot[i][r];
+			p->total[r] = t;
+		}
 		pthread_mutex_consistent(&p->lock);
+	}
+}
+
+/* Remove slot i's share from the totals and zero it (lock held). */
+static void slot_clear(struct vgpu_pool *p, unsigned i)
+{
+	for (unsigned r = 0; r < VGPU_POOL_NRES; r++) {
+		p->total[r] -= p->slot[i][r] <= p->total[r] ? p->slot[i][r] : p->total[r];
+		p->slot[i][r] = 0;
 	}
 }
 
@@ -52,8 +64,7 @@ int vgpu_pool_slot_take(struct vgpu_pool *p)
 	for (unsigned i = 0; i < VGPU_POOL_SLOTS && s < 0; i++) {
 		if (!p->used[i]) {
 			p->used[i] = 1;
-			p->total -= p->slot[i]; /* 0 unless a drop was missed */
-			p->slot[i] = 0;
+			slot_clear(p, i); /* nothing, unless a drop was missed */
 			s = (int)i;
 		}
 	}
@@ -66,40 +77,42 @@ void vgpu_pool_slot_drop(struct vgpu_pool *p, int slot)
 	if (slot < 0 || slot >= VGPU_POOL_SLOTS)
 		return;
 	pool_lock(p);
-	p->total -= p->slot[slot] <= p->total ? p->slot[slot] : p->total;
-	p->slot[slot] = 0;
+	slot_clear(p, (unsigned)slot);
 	p->used[slot] = 0;
 	pthread_mutex_unlock(&p->lock);
 }
 
-int vgpu_pool_charge(struct vgpu_pool *p, int slot, uint64_t n, int force)
+int vgpu_pool_charge(struct vgpu_pool *p, int slot, enum vgpu_pool_res res, uint64_t n, int force)
 {
 	int rc = 0;
+	uint64_t lim = p->limit[res];
 	pool_lock(p);
-	if (!force && p->limit && (p->total > p->limit || n > p->limit - p->total)) {
+	uint64_t *t = &p->total[res], *sl = &p->slot[slot][res];
+	if (!force && lim && (*t > lim || n > lim - *t)) {
 		rc = -EDQUOT;
 	} else {
-		p->slot[slot] = n > UINT64_MAX - p->slot[slot] ? UINT64_MAX : p->slot[slot] + n;
-		p->total = n > UINT64_MAX - p->total ? UINT64_MAX : p->total + n;
+		*sl = n > UINT64_MAX - *sl ? UINT64_MAX : *sl + n;
+		*t = n > UINT64_MAX - *t ? UINT64_MAX : *t + n;
 	}
 	pthread_mutex_unlock(&p->lock);
 	return rc;
 }
 
-void vgpu_pool_uncharge(struct vgpu_pool *p, int slot, uint64_t n)
+void vgpu_pool_uncharge(struct vgpu_pool *p, int slot, enum vgpu_pool_res res, uint64_t n)
 {
 	pool_lock(p);
-	if (n > p->slot[slot])
-		n = p->slot[slot];
-	p->slot[slot] -= n;
-	p->total -= n <= p->total ? n : p->total;
+	uint64_t *t = &p->total[res], *sl = &p->slot[slot][res];
+	if (n > *sl)
+		n = *sl;
+	*sl -= n;
+	*t -= n <= *t ? n : *t;
 	pthread_mutex_unlock(&p->lock);
 }
 
-uint64_t vgpu_pool_total(struct vgpu_pool *p)
+uint64_t vgpu_pool_total(struct vgpu_pool *p, enum vgpu_pool_res res)
 {
 	pool_lock(p);
-	uint64_t t = p->total;
+	uint64_t t = p->total[res];
 	pthread_mutex_unlock(&p->lock);
 	return t;
 }

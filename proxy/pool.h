@@ -1,12 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * pool.h — a device-memory budget shared by every zone of one registration (e.g. all the
- * CUDA processes of one pod), across worker processes.
+ * pool.h — the budgets shared by every zone of one registration (e.g. all the CUDA
+ * processes of one pod), across worker processes: device memory and live handles.
  *
  * One MAP_SHARED page per registration, made by the supervisor before it forks the
- * registration's workers. Each worker charges and uncharges its own slot and the total
+ * registration's workers. Each worker charges and uncharges its own slot and the totals
  * under a process-shared robust mutex; when a worker dies (even holding the mutex), the
- * supervisor drops its slot from the total, so the budget never keeps a dead zone's bytes.
+ * supervisor drops its slot from the totals, so a budget never keeps a dead zone's share.
  */
 #ifndef VGPU_PROXY_POOL_H
 #define VGPU_PROXY_POOL_H
@@ -16,26 +16,32 @@
 
 #define VGPU_POOL_SLOTS 256   /* zones (processes) of one registration at once */
 
+enum vgpu_pool_res {
+	VGPU_POOL_MEM = 0,      /* device bytes (allocated or reserved) */
+	VGPU_POOL_HANDLES = 1,  /* live handles */
+	VGPU_POOL_NRES
+};
+
 struct vgpu_pool {
-	pthread_mutex_t lock;          /* PTHREAD_PROCESS_SHARED | PTHREAD_MUTEX_ROBUST */
-	uint64_t limit;                /* 0 = unlimited */
-	uint64_t total;                /* == sum(slot) whenever lock is free */
-	uint64_t slot[VGPU_POOL_SLOTS];
-	uint8_t used[VGPU_POOL_SLOTS]; /* slot handed to a live zone (supervisor only) */
+	pthread_mutex_t lock;                         /* PTHREAD_PROCESS_SHARED | PTHREAD_MUTEX_ROBUST */
+	uint64_t limit[VGPU_POOL_NRES];               /* 0 = unlimited */
+	uint64_t total[VGPU_POOL_NRES];               /* == the sum of the slots whenever lock is free */
+	uint64_t slot[VGPU_POOL_SLOTS][VGPU_POOL_NRES];
+	uint8_t used[VGPU_POOL_SLOTS];                /* slot handed to a live zone (supervisor only) */
 };
 
 /* Map and initialise a pool (NULL on failure, errno set); free with vgpu_pool_destroy. */
-struct vgpu_pool *vgpu_pool_create(uint64_t limit);
+struct vgpu_pool *vgpu_pool_create(uint64_t mem_limit, uint64_t handle_limit);
 void vgpu_pool_destroy(struct vgpu_pool *p);
 /* Supervisor: a free slot for a new zone (-1 when all VGPU_POOL_SLOTS are taken); after the
- * zone's worker has ended, give it back: its bytes leave the total. */
+ * zone's worker has ended, give it back: its share leaves the totals. */
 int vgpu_pool_slot_take(struct vgpu_pool *p);
 void vgpu_pool_slot_drop(struct vgpu_pool *p, int slot);
-/* Worker: charge n bytes to slot; force = 1 charges past the limit (memory that exists
+/* Worker: charge n units of res to slot; force = 1 charges past the limit (what exists
  * already), else -EDQUOT when total + n would exceed it. */
-int vgpu_pool_charge(struct vgpu_pool *p, int slot, uint64_t n, int force);
-void vgpu_pool_uncharge(struct vgpu_pool *p, int slot, uint64_t n);
-/* The current total (for stats). */
-uint64_t vgpu_pool_total(struct vgpu_pool *p);
+int vgpu_pool_charge(struct vgpu_pool *p, int slot, enum vgpu_pool_res res, uint64_t n, int force);
+void vgpu_pool_uncharge(struct vgpu_pool *p, int slot, enum vgpu_pool_res res, uint64_t n);
+/* The current total of res (for list). */
+uint64_t vgpu_pool_total(struct vgpu_pool *p, enum vgpu_pool_res res);
 
 #endif

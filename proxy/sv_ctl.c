@@ -206,7 +206,7 @@ static int reg_add(struct supervisor *s, const struct reg *r)
 		return -ENOMEM;
 	s->regs = nr;
 	s->regs[s->nregs] = *r;
-	s->regs[s->nregs].pool = vgpu_pool_create(r->lim.mem_bytes);
+	s->regs[s->nregs].pool = vgpu_pool_create(r->lim.mem_bytes, r->lim.handles);
 	if (!s->regs[s->nregs].pool)
 		return -errno;
 	s->nregs++;
@@ -405,9 +405,11 @@ static void ctl_list(struct supervisor *s, int fd)
 {
 	ctl_reply(fd, "regs %u", s->nregs);
 	for (unsigned i = 0; i < s->nregs; i++)
-		ctl_reply(fd, "reg %s mem=%llu handles=%u zones=%u used=%llu", s->regs[i].name,
+		ctl_reply(fd, "reg %s mem=%llu handles=%u zones=%u used=%llu handles_used=%llu", s->regs[i].name,
 			  (unsigned long long)s->regs[i].lim.mem_bytes, s->regs[i].lim.handles,
-			  reg_zone_count(s, s->regs[i].name), (unsigned long long)vgpu_pool_total(s->regs[i].pool));
+			  reg_zone_count(s, s->regs[i].name),
+			  (unsigned long long)vgpu_pool_total(s->regs[i].pool, VGPU_POOL_MEM),
+			  (unsigned long long)vgpu_pool_total(s->regs[i].pool, VGPU_POOL_HANDLES));
 }
 
 /*

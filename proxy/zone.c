@@ -51,8 +51,11 @@ void vgpu_zone_destroy(struct vgpu_zone *z)
 	vgpu_allocmap_destroy(&z->amap);
 }
 
+static void pool_sync_handles(struct vgpu_zone *z);
+
 static void stats_handles(struct vgpu_zone *z, unsigned htype)
 {
+	pool_sync_handles(z);
 	vgpu_stat_set(&z->stats->handles, vgpu_htab_count(&z->htab, VGPU_HTAB_MAX_TYPES));
 	if (htype < VGPU_STATS_HTYPES)
 		vgpu_stat_set(&z->stats->handles_by_type[htype], vgpu_htab_count(&z->htab, htype));
@@ -65,10 +68,23 @@ static void pool_sync(struct vgpu_zone *z)
 	if (!z->pool)
 		return;
 	if (z->mem.used > z->pool_charged)
-		vgpu_pool_charge(z->pool, z->pool_slot, z->mem.used - z->pool_charged, 1);
+		vgpu_pool_charge(z->pool, z->pool_slot, VGPU_POOL_MEM, z->mem.used - z->pool_charged, 1);
 	else if (z->mem.used < z->pool_charged)
-		vgpu_pool_uncharge(z->pool, z->pool_slot, z->pool_charged - z->mem.used);
+		vgpu_pool_uncharge(z->pool, z->pool_slot, VGPU_POOL_MEM, z->pool_charged - z->mem.used);
 	z->pool_charged = z->mem.used;
+}
+
+/* The same for the live handle count (under z->lock). */
+static void pool_sync_handles(struct vgpu_zone *z)
+{
+	if (!z->pool)
+		return;
+	uint64_t n = vgpu_htab_count(&z->htab, VGPU_HTAB_MAX_TYPES);
+	if (n > z->pool_handles)
+		vgpu_pool_charge(z->pool, z->pool_slot, VGPU_POOL_HANDLES, n - z->pool_handles, 1);
+	else if (n < z->pool_handles)
+		vgpu_pool_uncharge(z->pool, z->pool_slot, VGPU_POOL_HANDLES, z->pool_handles - n);
+	z->pool_handles = n;
 }
 
 void vgpu_zone_set_pool(struct vgpu_zone *z, struct vgpu_pool *pool, int slot)
@@ -77,7 +93,9 @@ void vgpu_zone_set_pool(struct vgpu_zone *z, struct vgpu_pool *pool, int slot)
 	z->pool = pool;
 	z->pool_slot = slot;
 	z->pool_charged = 0;
+	z->pool_handles = 0;
 	pool_sync(z);
+	pool_sync_handles(z);
 	pthread_mutex_unlock(&z->lock);
 }
 
@@ -126,9 +144,19 @@ int vgpu_zone_handle_new_owned(struct vgpu_zone *z, unsigned htype, void *real, 
 		return 0;
 	}
 	pthread_mutex_lock(&z->lock);
+	/* The registration's budget first: one more handle, taken back by the sync below when
+	 * the object was known already or the insert failed. */
+	if (z->pool && (rc = vgpu_pool_charge(z->pool, z->pool_slot, VGPU_POOL_HANDLES, 1, 0)) < 0) {
+		pthread_mutex_unlock(&z->lock);
+		return rc;
+	}
+	if (z->pool)
+		z->pool_handles++;
 	rc = vgpu_htab_insert_owned(&z->htab, htype, real, owner, id, NULL);
 	if (rc == 0)
 		stats_handles(z, htype);
+	else
+		pool_sync_handles(z);
 	pthread_mutex_unlock(&z->lock);
 	return rc;
 }
@@ -195,7 +223,7 @@ int vgpu_zone_mem_reserve(struct vgpu_zone *z, uint64_t n)
 	pthread_mutex_lock(&z->lock);
 	rc = vgpu_quota_reserve(&z->mem, n);
 	if (rc == 0 && z->pool) {
-		rc = vgpu_pool_charge(z->pool, z->pool_slot, n, 0);
+		rc = vgpu_pool_charge(z->pool, z->pool_slot, VGPU_POOL_MEM, n, 0);
 		if (rc == 0)
 			z->pool_charged += n;
 		else

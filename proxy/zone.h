@@ -42,13 +42,15 @@ struct vgpu_zone {
 	struct vgpu_pool *pool;           /* the registration's shared budget, or NULL */
 	int pool_slot;
 	uint64_t pool_charged;            /* what this zone has charged to pool: follows mem.used */
+	uint64_t pool_handles;            /* handles charged to pool: follows the table's count */
 };
 
 /* Initialise z (id, name copied and NUL-terminated, limits); stats may be NULL. 0 or -errno. */
 int vgpu_zone_init(struct vgpu_zone *z, uint32_t id, const char *name,
 		   const struct vgpu_zone_limits *lim, struct vgpu_zone_stats *stats);
-/* Share a registration's budget (slot given by the supervisor): mem.used is mirrored in it,
- * and a reservation fails when either the zone's quota or the pool's would be exceeded. */
+/* Share a registration's budgets (slot given by the supervisor): mem.used and the live
+ * handle count are mirrored in it, and a reservation or a new handle fails when either the
+ * zone's quota or the pool's would be exceeded. */
 void vgpu_zone_set_pool(struct vgpu_zone *z, struct vgpu_pool *pool, int slot);
 /* Free the tables (not the driver objects: the worker releases those first, see worker.c). */
 void vgpu_zone_destroy(struct vgpu_zone *z);

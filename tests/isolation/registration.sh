@@ -82,7 +82,7 @@ start_hold() { # BYTES: sets hold_pid; its input is fd 3
 start_hold $((4 * MiB))
 st=$(ctl stats)
 grep -q "name=pod-a .* mem=$((4 * MiB)) .* reg=pod-a$" <<<"$st" || fail "stats do not show pod-a's zone with 4 MiB: $st"
-ctl list | grep -q "^reg pod-a mem=16777216 handles=65536 zones=1 used=$((4 * MiB))$" || fail "list: $(ctl list)"
+ctl list | grep -q "^reg pod-a mem=16777216 handles=65536 zones=1 used=$((4 * MiB)) handles_used=1$" || fail "list: $(ctl list)"
 pass "a registered zone is listed under its registration with its memory"
 
 # The limit is the registration's (a pod's), not each process's: with 4 MiB held by one
@@ -92,13 +92,37 @@ grep -q 'cuMemAlloc.*CUDA_ERROR_OUT_OF_MEMORY' <<<"$out" || fail "pod-a, 4 + 13 
 out=$(VGPU_ZONE_TOKEN=$tok_a "$hold" $((12 * MiB)) </dev/null 2>&1) || fail "pod-a, 4 + 12 MiB refused: $out"
 pass "the memory limit is shared by all the processes of a registration (4 + 13 MiB refused, 4 + 12 MiB served)"
 
+# The handle limit is the registration's too: each zone_hold holds one handle (its context);
+# with handles=2, two processes fit and a third is refused.
+hold_bg() { # TOKEN OUTFILE: a holder that waits on fd 4's fifo
+  VGPU_ZONE_TOKEN=$1 "$hold" 4096 <"$tmp/hin" >"$2" 2>&1 &
+}
+tok_h=$(ctl register pod-h --handles 2) || fail "register pod-h"
+rm -f "$tmp/hin"; mkfifo "$tmp/hin"
+hold_bg "$tok_h" "$tmp/h1.out"; h1=$!
+hold_bg "$tok_h" "$tmp/h2.out"; h2=$!
+exec 4>"$tmp/hin"
+for _ in $(seq 100); do grep -q ready "$tmp/h1.out" && grep -q ready "$tmp/h2.out" && break; sleep 0.1; done
+grep -q ready "$tmp/h1.out" && grep -q ready "$tmp/h2.out" || fail "two holders of pod-h: $(cat "$tmp/h1.out" "$tmp/h2.out")"
+ctl list | grep -q '^reg pod-h .* zones=2 .* handles_used=2$' || fail "pod-h list: $(ctl list)"
+out=$(VGPU_ZONE_TOKEN=$tok_h "$hold" 4096 </dev/null 2>&1) && fail "a third process of pod-h got a context past handles=2: $out"
+grep -q 'cuCtxCreate.*CUDA_ERROR_OUT_OF_MEMORY' <<<"$out" || fail "pod-h's third process: got: $out"
+echo go >&4; echo go >&4
+exec 4>&-
+wait $h1 || fail "pod-h's first holder failed: $(cat "$tmp/h1.out")"
+wait $h2 || fail "pod-h's second holder failed: $(cat "$tmp/h2.out")"
+for _ in $(seq 50); do ctl list | grep -q '^reg pod-h .* zones=0 used=0 handles_used=0$' && break; sleep 0.1; done
+ctl list | grep -q '^reg pod-h .* zones=0 used=0 handles_used=0$' || fail "pod-h after its processes ended: $(ctl list)"
+[ "$(ctl unregister pod-h)" = 0 ] || fail "unregister pod-h"
+pass "the handle limit is shared by a registration's processes (2 contexts served, the third refused)"
+
 # A worker killed behind the proxy's back: its bytes leave the registration's budget.
-for _ in $(seq 50); do ctl list | grep -q "^reg pod-a .* zones=1 used=$((4 * MiB))$" && break; sleep 0.1; done
+for _ in $(seq 50); do ctl list | grep -q "^reg pod-a .* zones=1 used=$((4 * MiB)) handles_used=1$" && break; sleep 0.1; done
 wpid=$(ctl stats | awk '/reg=pod-a$/ { for (i = 1; i <= NF; i++) if ($i ~ /^worker=/) print substr($i, 8) }')
 [ -n "$wpid" ] || fail "no worker pid for pod-a in: $(ctl stats)"
 kill -KILL "$wpid"
-for _ in $(seq 50); do ctl list | grep -q '^reg pod-a .* zones=0 used=0$' && break; sleep 0.1; done
-ctl list | grep -q '^reg pod-a .* zones=0 used=0$' || fail "after its worker was killed, list: $(ctl list)"
+for _ in $(seq 50); do ctl list | grep -q '^reg pod-a .* zones=0 used=0 handles_used=0$' && break; sleep 0.1; done
+ctl list | grep -q '^reg pod-a .* zones=0 used=0 handles_used=0$' || fail "after its worker was killed, list: $(ctl list)"
 echo go >&3
 exec 3>&-
 wait "$hold_pid"
@@ -106,7 +130,7 @@ wait "$hold_pid"
 out=$(VGPU_ZONE_TOKEN=$tok_a "$hold" $((16 * MiB)) </dev/null 2>&1) || fail "pod-a's whole budget after the kill: $out"
 pass "a killed worker's memory returns to its registration's budget (16 MiB served again)"
 
-for _ in $(seq 50); do ctl list | grep -q '^reg pod-a .* zones=0 used=0$' && break; sleep 0.1; done
+for _ in $(seq 50); do ctl list | grep -q '^reg pod-a .* zones=0 used=0 handles_used=0$' && break; sleep 0.1; done
 start_hold $((4 * MiB))
 n=$(ctl unregister pod-a) || fail "unregister pod-a"
 [ "$n" = 1 ] || fail "unregister pod-a ended $n zones, expected 1"
@@ -151,7 +175,7 @@ grep -q "^reg keep $t1 mem=8388608 handles=99$" "$reg" || fail "registry content
 grep -q drop "$reg" && fail "an unregistered name is still in the registry"
 kill -TERM $P2; wait $P2
 run_proxy || { cat "$tmp/p2.log"; fail "the proxy did not restart with its registry"; }
-c2 list | grep -q '^reg keep mem=8388608 handles=99 zones=0 used=0$' || fail "after restart, list: $(c2 list)"
+c2 list | grep -q '^reg keep mem=8388608 handles=99 zones=0 used=0 handles_used=0$' || fail "after restart, list: $(c2 list)"
 out=$(VGPU_PROXY=$zsock VGPU_ZONE_TOKEN=$t1 "$device" 2>&1) || fail "keep's token after the restart: $out"
 out=$(VGPU_PROXY=$zsock VGPU_ZONE_TOKEN=$t2 "$device" 2>&1) && fail "drop's token works after the restart: $out"
 kill -TERM $P2; wait $P2
