@@ -94,13 +94,7 @@ void zone_create(struct supervisor *s, const struct vgpu_handoff *first, const c
 	int sv[2] = { -1, -1 };
 	struct szone z = { .pool_slot = -1 };
 
-	if (s->nzones >= s->cfg->max_zones) {
-		vgpu_warn("refusing a new zone '%s' from pid %u: %u zones already (--max-zones)",
-			  name, hello->pid, s->nzones);
-		goto fail;
-	}
-	memset(&z, 0, sizeof(z));
-	z.pool_slot = -1;
+	/* (route() has checked --max-zones.) */
 	if (r) {
 		z.pool_slot = vgpu_pool_slot_take(r->pool);
 		if (z.pool_slot < 0) {
@@ -382,32 +376,30 @@ static const char *signame(int sig)
 /* Child pid ended with wait status st: log it and, if it was a zone's worker, forget the zone. */
 void reaped(struct supervisor *s, pid_t pid, int st)
 {
-	{
-		unsigned i;
-		for (i = 0; i < s->nzones && s->zones[i].pid != pid; i++)
-			;
-		char how[96];
-		if (WIFEXITED(st))
-			snprintf(how, sizeof(how), "exited with status %d", WEXITSTATUS(st));
-		else if (WIFSIGNALED(st))
-			snprintf(how, sizeof(how), "killed by signal %d (%s)%s", WTERMSIG(st), signame(WTERMSIG(st)),
-				 WCOREDUMP(st) ? ", core dumped" : "");
-		else
-			snprintf(how, sizeof(how), "ended (status 0x%x)", st);
-		if (i == s->nzones) {
-			vgpu_debug("child %d %s", (int)pid, how);
-			return;
-		}
-		/* Exit 0, SIGTERM while the proxy itself is stopping, or SIGKILL by an unregister,
-		 * is a normal end. */
-		int clean = (WIFEXITED(st) && WEXITSTATUS(st) == 0) ||
-			    (s->stopping && WIFSIGNALED(st) && WTERMSIG(st) == SIGTERM) ||
-			    (s->zones[i].ending && WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
-		vgpu_log(clean ? VGPU_LOG_INFO : VGPU_LOG_WARN, "zone %u '%s': worker %d %s%s", s->zones[i].id,
-			 s->zones[i].name, (int)pid, how,
-			 clean ? "" : "; only this zone is affected, its client sees the channel closed");
-		zone_forget(s, i);
+	unsigned i;
+	for (i = 0; i < s->nzones && s->zones[i].pid != pid; i++)
+		;
+	char how[96];
+	if (WIFEXITED(st))
+		snprintf(how, sizeof(how), "exited with status %d", WEXITSTATUS(st));
+	else if (WIFSIGNALED(st))
+		snprintf(how, sizeof(how), "killed by signal %d (%s)%s", WTERMSIG(st), signame(WTERMSIG(st)),
+			 WCOREDUMP(st) ? ", core dumped" : "");
+	else
+		snprintf(how, sizeof(how), "ended (status 0x%x)", st);
+	if (i == s->nzones) {
+		vgpu_debug("child %d %s", (int)pid, how);
+		return;
 	}
+	/* Exit 0, SIGTERM while the proxy itself is stopping, or SIGKILL by an unregister or a
+	 * domain's end, is a normal end. */
+	int clean = (WIFEXITED(st) && WEXITSTATUS(st) == 0) ||
+		    (s->stopping && WIFSIGNALED(st) && WTERMSIG(st) == SIGTERM) ||
+		    (s->zones[i].ending && WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
+	vgpu_log(clean ? VGPU_LOG_INFO : VGPU_LOG_WARN, "zone %u '%s': worker %d %s%s", s->zones[i].id,
+		 s->zones[i].name, (int)pid, how,
+		 clean ? "" : "; only this zone is affected, its client sees the channel closed");
+	zone_forget(s, i);
 }
 
 static void reap(struct supervisor *s)

@@ -135,20 +135,6 @@ static int reg_name_ok(const char *n)
 
 #define REGISTRY_HEADER "# vgpu-proxy registrations v1: reg NAME TOKEN mem=BYTES handles=N"
 
-static int dec_u64(const char *p, uint64_t *v)
-{
-	if (!*p || strlen(p) > 20)
-		return -1;
-	uint64_t x = 0;
-	for (; *p; p++) {
-		if (*p < '0' || *p > '9' || x > (UINT64_MAX - (uint64_t)(*p - '0')) / 10)
-			return -1;
-		x = x * 10 + (uint64_t)(*p - '0');
-	}
-	*v = x;
-	return 0;
-}
-
 /* Write every registration to FILE.tmp (0600), fsync, rename over FILE. 0 or -errno. */
 static int registry_save(struct supervisor *s)
 {
@@ -263,9 +249,9 @@ int registry_load(struct supervisor *s)
 			why = "bad name (1-63 characters from [A-Za-z0-9._-])";
 		else if (vgpu_token_parse(tok, 0, r.token) < 0)
 			why = "bad token (32 lower-case hex digits)";
-		else if (strncmp(mem, "mem=", 4) || dec_u64(mem + 4, &m) < 0)
-			why = "bad mem= (a decimal byte count)";
-		else if (strncmp(han, "handles=", 8) || dec_u64(han + 8, &h) < 0 || h < 1 || h > (1u << 24))
+		else if (strncmp(mem, "mem=", 4) || vgpu_size_parse(mem + 4, &m) < 0)
+			why = "bad mem= (a byte count)";
+		else if (strncmp(han, "handles=", 8) || vgpu_size_parse(han + 8, &h) < 0 || h < 1 || h > (1u << 24))
 			why = "bad handles= (1..16777216)";
 		else if (reg_by_name(s, name))
 			why = "name registered twice";

@@ -55,6 +55,13 @@ static void xs_put(struct supervisor *s, const char *dir, const char *key, const
 		vgpu_warn("cannot write %s in xenstore: %s", path, strerror(errno));
 }
 
+/* The proxy's answer to a channel it will not serve: why, then the state the zone waits on. */
+static void xs_refuse(struct supervisor *s, const char *dir, const char *why)
+{
+	xs_put(s, dir, "error", why);
+	xs_put(s, dir, "state", "refused");
+}
+
 /* A channel directory changed: if it is ready, check its claims and route it. */
 static void xen_chan(struct supervisor *s, uint16_t domid, const char *dir)
 {
@@ -70,12 +77,9 @@ static void xen_chan(struct supervisor *s, uint16_t domid, const char *dir)
 	keys_free(&k);
 	const char *why = vgpu_xs_parse_chan(xs_key_get, &k, domid, &c);
 	keys_free(&k);
-	if (!why && s->nzones >= s->cfg->max_zones)
-		why = "too many zones (--max-zones)";
 	if (why) {
 		vgpu_warn("refused the channel %s of domain %u: %s", dir, domid, why);
-		xs_put(s, dir, "error", why);
-		xs_put(s, dir, "state", "refused");
+		xs_refuse(s, dir, why);
 		return;
 	}
 	/* Taken: a second watch event for this directory must not route it again. */
@@ -90,8 +94,7 @@ static void xen_chan(struct supervisor *s, uint16_t domid, const char *dir)
 	if (why) {
 		vgpu_warn("refused a %s from domain %u ('%s'): %s",
 			  h.hello.kind == VGPU_HELLO_NEW_ZONE ? "new zone" : "JOIN", domid, name, why);
-		xs_put(s, dir, "error", why);
-		xs_put(s, dir, "state", "refused");
+		xs_refuse(s, dir, why);
 	}
 }
 

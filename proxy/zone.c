@@ -51,40 +51,36 @@ void vgpu_zone_destroy(struct vgpu_zone *z)
 	vgpu_allocmap_destroy(&z->amap);
 }
 
-static void pool_sync_handles(struct vgpu_zone *z);
+static void pool_follow(struct vgpu_zone *z, enum vgpu_pool_res res, uint64_t now, uint64_t *charged);
 
 static void stats_handles(struct vgpu_zone *z, unsigned htype)
 {
-	pool_sync_handles(z);
-	vgpu_stat_set(&z->stats->handles, vgpu_htab_count(&z->htab, VGPU_HTAB_MAX_TYPES));
+	uint64_t n = vgpu_htab_count(&z->htab, VGPU_HTAB_MAX_TYPES);
+	pool_follow(z, VGPU_POOL_HANDLES, n, &z->pool_handles);
+	vgpu_stat_set(&z->stats->handles, n);
 	if (htype < VGPU_STATS_HTYPES)
 		vgpu_stat_set(&z->stats->handles_by_type[htype], vgpu_htab_count(&z->htab, htype));
 }
 
-/* Bring the pool's charge for this zone to mem.used (under z->lock). Growth here is memory
- * that exists already (charged past the limit); reservations are checked in mem_reserve. */
-static void pool_sync(struct vgpu_zone *z)
+/*
+ * Bring this zone's charge of res in the registration's pool to now (under z->lock).
+ * Growth here is what exists already (charged past the limit); reservations and new
+ * handles are checked before they are made (vgpu_zone_mem_reserve, handle_new_owned).
+ */
+static void pool_follow(struct vgpu_zone *z, enum vgpu_pool_res res, uint64_t now, uint64_t *charged)
 {
 	if (!z->pool)
 		return;
-	if (z->mem.used > z->pool_charged)
-		vgpu_pool_charge(z->pool, z->pool_slot, VGPU_POOL_MEM, z->mem.used - z->pool_charged, 1);
-	else if (z->mem.used < z->pool_charged)
-		vgpu_pool_uncharge(z->pool, z->pool_slot, VGPU_POOL_MEM, z->pool_charged - z->mem.used);
-	z->pool_charged = z->mem.used;
+	if (now > *charged)
+		vgpu_pool_charge(z->pool, z->pool_slot, res, now - *charged, 1);
+	else if (now < *charged)
+		vgpu_pool_uncharge(z->pool, z->pool_slot, res, *charged - now);
+	*charged = now;
 }
 
-/* The same for the live handle count (under z->lock). */
-static void pool_sync_handles(struct vgpu_zone *z)
+static void pool_sync(struct vgpu_zone *z)
 {
-	if (!z->pool)
-		return;
-	uint64_t n = vgpu_htab_count(&z->htab, VGPU_HTAB_MAX_TYPES);
-	if (n > z->pool_handles)
-		vgpu_pool_charge(z->pool, z->pool_slot, VGPU_POOL_HANDLES, n - z->pool_handles, 1);
-	else if (n < z->pool_handles)
-		vgpu_pool_uncharge(z->pool, z->pool_slot, VGPU_POOL_HANDLES, z->pool_handles - n);
-	z->pool_handles = n;
+	pool_follow(z, VGPU_POOL_MEM, z->mem.used, &z->pool_charged);
 }
 
 void vgpu_zone_set_pool(struct vgpu_zone *z, struct vgpu_pool *pool, int slot)
@@ -95,7 +91,7 @@ void vgpu_zone_set_pool(struct vgpu_zone *z, struct vgpu_pool *pool, int slot)
 	z->pool_charged = 0;
 	z->pool_handles = 0;
 	pool_sync(z);
-	pool_sync_handles(z);
+	pool_follow(z, VGPU_POOL_HANDLES, vgpu_htab_count(&z->htab, VGPU_HTAB_MAX_TYPES), &z->pool_handles);
 	pthread_mutex_unlock(&z->lock);
 }
 
@@ -156,7 +152,7 @@ int vgpu_zone_handle_new_owned(struct vgpu_zone *z, unsigned htype, void *real, 
 	if (rc == 0)
 		stats_handles(z, htype);
 	else
-		pool_sync_handles(z);
+		pool_follow(z, VGPU_POOL_HANDLES, vgpu_htab_count(&z->htab, VGPU_HTAB_MAX_TYPES), &z->pool_handles);
 	pthread_mutex_unlock(&z->lock);
 	return rc;
 }

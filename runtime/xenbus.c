@@ -35,7 +35,13 @@ static int parse_u32(const char *s, uint32_t *out)
 const char *vgpu_xs_parse_chan(const char *(*get)(void *ctx, const char *key), void *ctx, uint16_t domid,
 			       struct vgpu_xs_chan *out)
 {
-	static const char *const nums[] = { "dir-gref", "evtchn", "ring-pages", "msg-ring-bytes", "bulk-bytes" };
+	static const struct { const char *key, *why; } nums[] = {
+		{ "dir-gref", "dir-gref missing or not a decimal u32" },
+		{ "evtchn", "evtchn missing or not a decimal u32" },
+		{ "ring-pages", "ring-pages missing or not a decimal u32" },
+		{ "msg-ring-bytes", "msg-ring-bytes missing or not a decimal u32" },
+		{ "bulk-bytes", "bulk-bytes missing or not a decimal u32" },
+	};
 	uint32_t v[5];
 	const char *s;
 
@@ -46,12 +52,8 @@ const char *vgpu_xs_parse_chan(const char *(*get)(void *ctx, const char *key), v
 	if (!s || strcmp(s, "ready") != 0)
 		return "state is not \"ready\"";
 	for (unsigned i = 0; i < 5; i++)
-		if (parse_u32(get(ctx, nums[i]), &v[i]) < 0)
-			return nums[i][0] == 'd' ? "dir-gref missing or not a decimal u32" :
-			       nums[i][0] == 'e' ? "evtchn missing or not a decimal u32" :
-			       nums[i][0] == 'r' ? "ring-pages missing or not a decimal u32" :
-			       nums[i][0] == 'm' ? "msg-ring-bytes missing or not a decimal u32" :
-						   "bulk-bytes missing or not a decimal u32";
+		if (parse_u32(get(ctx, nums[i].key), &v[i]) < 0)
+			return nums[i].why;
 	out->xen.domid = domid;
 	out->xen.dir_gref = v[0];
 	out->xen.evtchn_port = v[1];
@@ -153,7 +155,7 @@ int vgpu_xs_connect(const struct vgpu_hello *hello, const struct vgpu_chan_geom 
 	struct vgpu_xen_info info;
 	struct vgpu_chan *ch = NULL;
 	struct xs_handle *xs;
-	char dir[64], key[96], val[80], state[16] = "";
+	char dir[64], key[96], state[16] = "";
 	int rc;
 
 	rc = vgpu_xen_create(0, g, &info, &ch);
@@ -168,51 +170,41 @@ int vgpu_xs_connect(const struct vgpu_hello *hello, const struct vgpu_chan_geom 
 		return rc;
 	}
 	snprintf(dir, sizeof(dir), VGPU_XS_DIR "/%u-%u", (unsigned)getpid(), __atomic_add_fetch(&seq, 1, __ATOMIC_RELAXED));
-	for (int attempt = 0;; attempt++) {
+	/* The channel's keys, state last (what the proxy watches for). */
+	char nums[6][12], name[65], tok[33] = "";
+	static const uint8_t zero[16];
+	const unsigned numv[6] = { info.dir_gref, info.evtchn_port, info.npages, g->msg_ring_bytes, g->bulk_bytes,
+				   hello->pid };
+	for (unsigned i = 0; i < 6; i++)
+		snprintf(nums[i], sizeof(nums[i]), "%u", numv[i]);
+	snprintf(name, sizeof(name), "%.*s", (int)strnlen(hello->name, sizeof(hello->name)), hello->name);
+	if (memcmp(hello->token, zero, sizeof(zero)))
+		vgpu_token_format(hello->token, tok);
+	const struct { const char *k, *v; } kv[] = {
+		{ "dir-gref", nums[0] }, { "evtchn", nums[1] }, { "ring-pages", nums[2] },
+		{ "msg-ring-bytes", nums[3] }, { "bulk-bytes", nums[4] }, { "pid", nums[5] },
+		{ "token", tok }, { "kind", hello->kind == VGPU_HELLO_JOIN ? "join" : "new" }, { "name", name },
+		{ "state", "ready" },
+	};
+	for (int attempt = 0; attempt <= 10; attempt++) {
 		xs_transaction_t t = xs_transaction_start(xs);
-		int ok = t != XBT_NULL;
-		char name[65];
-		snprintf(name, sizeof(name), "%.*s", (int)strnlen(hello->name, sizeof(hello->name)), hello->name);
-		const struct { const char *k; unsigned v; } nums[] = {
-			{ "dir-gref", info.dir_gref }, { "evtchn", info.evtchn_port }, { "ring-pages", info.npages },
-			{ "msg-ring-bytes", g->msg_ring_bytes }, { "bulk-bytes", g->bulk_bytes }, { "pid", hello->pid },
-		};
-		for (unsigned i = 0; ok && i < sizeof(nums) / sizeof(nums[0]); i++) {
-			snprintf(key, sizeof(key), "%s/%s", dir, nums[i].k);
-			snprintf(val, sizeof(val), "%u", nums[i].v);
-			ok = xs_write(xs, t, key, val, strlen(val));
-		}
-		static const uint8_t zero[16];
-		if (ok && memcmp(hello->token, zero, 16)) {
-			vgpu_token_format(hello->token, val);
-			snprintf(key, sizeof(key), "%s/token", dir);
-			ok = xs_write(xs, t, key, val, 32);
-			memset(val, 0, sizeof(val));
-		}
-		if (ok) {
-			snprintf(key, sizeof(key), "%s/kind", dir);
-			const char *k = hello->kind == VGPU_HELLO_JOIN ? "join" : "new";
-			ok = xs_write(xs, t, key, k, strlen(k));
-		}
-		if (ok) {
-			snprintf(key, sizeof(key), "%s/name", dir);
-			ok = xs_write(xs, t, key, name, strlen(name));
-		}
-		if (ok) {
-			snprintf(key, sizeof(key), "%s/state", dir);
-			ok = xs_write(xs, t, key, "ready", 5);
-		}
 		if (t == XBT_NULL)
 			break;
+		int ok = 1;
+		for (unsigned i = 0; ok && i < sizeof(kv) / sizeof(kv[0]); i++) {
+			if (!kv[i].v[0])
+				continue; /* no token */
+			snprintf(key, sizeof(key), "%s/%s", dir, kv[i].k);
+			ok = xs_write(xs, t, key, kv[i].v, strlen(kv[i].v));
+		}
 		if (!ok) {
 			xs_transaction_end(xs, t, 1);
 			break;
 		}
-		if (xs_transaction_end(xs, t, 0))
-			break;
-		if (errno != EAGAIN || attempt == 10)
-			break; /* nothing was published: reported below */
+		if (xs_transaction_end(xs, t, 0) || errno != EAGAIN)
+			break; /* published, or not at all: the read below tells */
 	}
+	explicit_bzero(tok, sizeof(tok));
 	snprintf(key, sizeof(key), "%s/state", dir);
 	/* Published? (a failed transaction left nothing) */
 	unsigned len = 0;
