@@ -48,7 +48,7 @@ static void violated(const char *what)
 static void claims(const uint8_t *d, size_t n)
 {
 	uint16_t domid = n ? d[0] : 0;
-	char *text = malloc(n + 1 > 1 ? n : 1), *save = NULL;
+	char *text = malloc(n ? n : 1), *save = NULL; /* the text after byte 0, and its NUL */
 	struct kvs t = { .n = 0 };
 	size_t len = n ? n - 1 : 0;
 

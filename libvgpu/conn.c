@@ -205,27 +205,27 @@ static int conn_open(uint16_t kind, struct vgpu_conn **out /* out */)
 	name = getenv("VGPU_ZONE_NAME");
 	snprintf(hello.name, sizeof(hello.name), "%s", name && *name ? name : program_invocation_short_name);
 
-	if (use_xen()) {
+	int xen = use_xen();
+	if (xen) {
 		/* In a Xen guest: the channel is granted to Dom0 and published in xenstore. */
 		const char *t = getenv("VGPU_XEN_TIMEOUT_MS");
 		path = "Dom0 (Xen transport)";
 		rc = vgpu_xs_connect(&hello, &g, t && atoi(t) > 0 ? atoi(t) : 30000, &c->chan);
-		explicit_bzero(hello.token, sizeof(hello.token));
-		if (rc < 0) {
-			vgpu_client_log(0, "cannot open a channel to vgpu-proxy in Dom0: %s (%s)", strerror(-rc),
-					vgpu_chan_setup_error());
-			if (rc == -EACCES && kind == VGPU_HELLO_NEW_ZONE)
-				zone.refused = CUDA_ERROR_NOT_PERMITTED;
-			goto fail;
-		}
 	} else {
 		rc = vgpu_shm_connect(path, &hello, sizeof(hello), &g, &c->chan);
-		explicit_bzero(hello.token, sizeof(hello.token));
-		if (rc < 0) {
-			vgpu_client_log(0, "cannot reach vgpu-proxy at %s: %s (%s); start vgpu-proxy or set VGPU_PROXY=/path/to/proxy.sock",
-					path, strerror(-rc), vgpu_chan_setup_error());
-			goto fail;
-		}
+	}
+	explicit_bzero(hello.token, sizeof(hello.token));
+	if (rc < 0 && xen) {
+		vgpu_client_log(0, "cannot open a channel to vgpu-proxy in Dom0: %s (%s)", strerror(-rc),
+				vgpu_chan_setup_error());
+		if (rc == -EACCES && kind == VGPU_HELLO_NEW_ZONE)
+			zone.refused = CUDA_ERROR_NOT_PERMITTED;
+		goto fail;
+	}
+	if (rc < 0) {
+		vgpu_client_log(0, "cannot reach vgpu-proxy at %s: %s (%s); start vgpu-proxy or set VGPU_PROXY=/path/to/proxy.sock",
+				path, strerror(-rc), vgpu_chan_setup_error());
+		goto fail;
 	}
 	rc = vgpu_chan_recv(c->chan, &h, &w, sizeof(w));
 	if (rc < 0) {

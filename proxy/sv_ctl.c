@@ -363,7 +363,8 @@ static void ctl_unregister(struct supervisor *s, int fd, char *args)
 		}
 	}
 	for (unsigned i = 0; i < s->nzones;) {
-		if (!s->zones[i].ending) {
+		/* Only this registration's: a zone of a vanished Xen domain is ending too. */
+		if (!s->zones[i].ending || strcmp(s->zones[i].reg, name)) {
 			i++;
 			continue;
 		}

@@ -327,9 +327,8 @@ static int xen_read_dir(xengnttab_handle *gt, const struct vgpu_xen_info *info,
 			break;
 		}
 		rc = vgpu_xen_dir_decode(p, i, &total, refs, &next, why, sizeof(why));
-		if (!rc && i == 0)
-			memcpy(alive_ref, (const uint8_t *)p + offsetof(struct vgpu_xen_dir, alive), sizeof(*alive_ref));
 		if (!rc && i == 0) {
+			memcpy(alive_ref, (const uint8_t *)p + offsetof(struct vgpu_xen_dir, alive), sizeof(*alive_ref));
 			refs = calloc(total, sizeof(*refs));
 			if (!refs)
 				rc = -ENOMEM;
