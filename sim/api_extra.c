@@ -3,6 +3,7 @@
  * access, function and module introspection, legacy configuration calls, and the
  * pre-_v2 ABI names whose signatures are unchanged (vgpu-proxy resolves those too). */
 #include "sim.h"
+#include "library.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -337,6 +338,9 @@ CUresult cuDeviceGetByPCIBusId(CUdevice *dev, const char *id)
 
 static struct sim_func *func_q(CUfunction h, CUresult *rc)
 {
+	/* a CUkernel stands for its function in the current context (runtime/library.c) */
+	if (g_inited && (*rc = vgpu_library_resolve(&h)) != CUDA_SUCCESS)
+		return NULL;
 	struct sim_func *f = (struct sim_func *)h;
 	*rc = !g_inited ? CUDA_ERROR_NOT_INITIALIZED :
 	      (!f || f->magic != MAGIC_FUNC) ? CUDA_ERROR_INVALID_HANDLE : CUDA_SUCCESS;

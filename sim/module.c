@@ -3,6 +3,7 @@
  * reduced to PTX by runtime/modimage.c, parsed once, their variables placed in device memory;
  * launches copy the parameters and queue the grid on a stream. */
 #include "sim.h"
+#include "library.h"
 #include "modimage.h"
 
 #include <errno.h>
@@ -293,6 +294,9 @@ CUresult cuModuleGetGlobal(CUdeviceptr *dptr, size_t *bytes, CUmodule hmod, cons
 
 static struct sim_func *func_get(CUfunction h, CUresult *rc)
 {
+	/* a CUkernel stands for its function in the current context (runtime/library.c) */
+	if ((*rc = vgpu_library_resolve(&h)) != CUDA_SUCCESS)
+		return NULL;
 	struct sim_func *f = (struct sim_func *)h;
 	if (!f || f->magic != MAGIC_FUNC) {
 		*rc = CUDA_ERROR_INVALID_HANDLE;

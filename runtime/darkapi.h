@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: MIT */
+/* darkapi.h — cuGetExportTable: the private tables the CUDA runtime asks the driver for, built on vgpu_drv. */
+#ifndef VGPU_DARKAPI_H
+#define VGPU_DARKAPI_H
+
+#include <stdint.h>
+#include <cuda.h>
+
+/*
+ * The table for id in *table. Known tables are implemented over the public driver API
+ * (runtime/drvtab.h), with the slots whose meaning is known; every other slot is a function
+ * that logs its table and slot and returns CUDA_ERROR_NOT_SUPPORTED. An unknown id gets
+ * CUDA_ERROR_NOT_SUPPORTED and one log line naming it (once per id); a table deliberately
+ * not offered gets CUDA_ERROR_NOT_FOUND, as a driver without it answers.
+ */
+CUresult vgpu_darkapi_get(const void **table /* out */, const CUuuid *id);
+
+/* The UUID as text, "6bd5fb6c-5bf4-e74a-8987-d93912fd9df9" (buf: 37 bytes). */
+void vgpu_uuid_format(const CUuuid *id, char buf[37]);
+
+/*
+ * The runtime's integrity hash (the INTEGRITY_CHECK table's slot 1) over the given inputs:
+ * HMAC with MD2 (RFC 1319) and a fixed 16-byte key, exposed for the unit test.
+ */
+struct vgpu_integrity_device {
+	CUuuid uuid;
+	int32_t pci_domain, pci_bus, pci_device;
+};
+void vgpu_darkapi_integrity_hash(uint32_t version, uint64_t unix_seconds, uint32_t driver_version,
+				 uint32_t pid, uint32_t thread, const void *cudart_table,
+				 const void *integrity_table, const void *fn,
+				 const struct vgpu_integrity_device *devs, unsigned ndev,
+				 uint64_t out[2] /* out */);
+
+/* MD2 of len bytes (RFC 1319), for the unit test. */
+void vgpu_md2(const void *data, size_t len, uint8_t digest[16] /* out */);
+
+#endif

@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: MIT */
+/* drvtab.h — the public driver entry points that the export tables and the library API are built on. */
+#ifndef VGPU_DRVTAB_H
+#define VGPU_DRVTAB_H
+
+#include <cuda.h>
+
+/*
+ * runtime/darkapi.c and runtime/library.c implement what the CUDA runtime asks of a driver
+ * beyond the public calls (cuGetExportTable's tables, the CUlibrary/CUkernel API) once, over
+ * the public driver API. Each library that exports them fills this table with its own entry
+ * points: libcudasim.so with the simulator's, libvgpu with its remoted stubs. Every member
+ * must be set; none may be NULL.
+ */
+struct vgpu_drvtab {
+	CUresult (*driver_get_version)(int *version);
+	CUresult (*device_get_count)(int *count);
+	CUresult (*device_get_uuid)(CUuuid *uuid, CUdevice dev);
+	CUresult (*device_get_attribute)(int *pi, CUdevice_attribute attrib, CUdevice dev);
+	CUresult (*primary_ctx_retain)(CUcontext *pctx, CUdevice dev);
+	CUresult (*ctx_create)(CUcontext *pctx, unsigned int flags, CUdevice dev);
+	/*
+	 * A key for ctx (NULL: the calling thread's current context) that no other context of
+	 * the process's lifetime ever has; CUDA_ERROR_INVALID_CONTEXT when ctx is NULL and none
+	 * is current. Keys let per-context caches outlive a destroyed context's handle safely.
+	 */
+	CUresult (*ctx_key)(CUcontext ctx, unsigned long long *key);
+	/*
+	 * 1 when mod is still the module that was loaded into the context with key ctx_key (a
+	 * module handle of a destroyed context may name another module since); 0 otherwise.
+	 */
+	int (*module_alive)(CUmodule mod, unsigned long long ctx_key);
+	CUresult (*module_load_data)(CUmodule *mod, const void *image);
+	CUresult (*module_unload)(CUmodule mod);
+	CUresult (*module_get_function)(CUfunction *f, CUmodule mod, const char *name);
+	CUresult (*module_get_global)(CUdeviceptr *dptr, size_t *bytes, CUmodule mod, const char *name);
+	CUresult (*module_get_function_count)(unsigned int *count, CUmodule mod);
+	CUresult (*module_enumerate_functions)(CUfunction *fns, unsigned int n, CUmodule mod);
+	CUresult (*func_get_attribute)(int *pi, CUfunction_attribute attrib, CUfunction f);
+	CUresult (*func_set_attribute)(CUfunction f, CUfunction_attribute attrib, int value);
+	CUresult (*func_set_cache_config)(CUfunction f, CUfunc_cache config);
+	CUresult (*func_get_name)(const char **name, CUfunction f);
+	CUresult (*func_get_param_info)(CUfunction f, size_t index, size_t *offset, size_t *size);
+	/* one line to the library's log (stderr, with the library's prefix) */
+	void (*log)(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+};
+
+/* Defined once by each library that links runtime/darkapi.o and runtime/library.o. */
+extern const struct vgpu_drvtab vgpu_drv;
+
+#endif

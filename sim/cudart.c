@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: MIT */
+/* cudart.c — what the CUDA runtime needs beyond the public calls: export tables and libraries, over the simulator. */
+#include "sim.h"
+
+#include "darkapi.h"
+#include "drvtab.h"
+#include "library.h"
+
+/* Context ids are unique over the process's lifetime (driver.c), so they are the keys. */
+static CUresult sim_ctx_key(CUcontext ctx, unsigned long long *key)
+{
+	return cuCtxGetId(ctx, key);
+}
+
+static CUresult sim_ctx_create(CUcontext *pctx, unsigned int flags, CUdevice dev)
+{
+	return cuCtxCreate_v4(pctx, NULL, flags, dev);
+}
+
+static int sim_module_alive(CUmodule mod, unsigned long long ctx_key)
+{
+	const struct sim_module *m = (const struct sim_module *)mod;
+
+	pthread_mutex_lock(&g_lock);
+	int alive = m && m->magic == MAGIC_MODULE && m->ctx && m->ctx->id == ctx_key;
+	pthread_mutex_unlock(&g_lock);
+	return alive;
+}
+
+const struct vgpu_drvtab vgpu_drv = {
+	.driver_get_version = cuDriverGetVersion,
+	.device_get_count = cuDeviceGetCount,
+	.device_get_uuid = cuDeviceGetUuid_v2,
+	.device_get_attribute = cuDeviceGetAttribute,
+	.primary_ctx_retain = cuDevicePrimaryCtxRetain,
+	.ctx_create = sim_ctx_create,
+	.ctx_key = sim_ctx_key,
+	.module_alive = sim_module_alive,
+	.module_load_data = cuModuleLoadData,
+	.module_unload = cuModuleUnload,
+	.module_get_function = cuModuleGetFunction,
+	.module_get_global = cuModuleGetGlobal_v2,
+	.module_get_function_count = cuModuleGetFunctionCount,
+	.module_enumerate_functions = cuModuleEnumerateFunctions,
+	.func_get_attribute = cuFuncGetAttribute,
+	.func_set_attribute = cuFuncSetAttribute,
+	.func_set_cache_config = cuFuncSetCacheConfig,
+	.func_get_name = cuFuncGetName,
+	.func_get_param_info = cuFuncGetParamInfo,
+	.log = sim_log,
+};
+
+CUresult cuGetExportTable(const void **ppExportTable, const CUuuid *pExportTableId)
+{
+	return vgpu_darkapi_get(ppExportTable, pExportTableId);
+}
