@@ -44,6 +44,7 @@ include sim/module.mk
 include proxy/module.mk
 include libvgpu/module.mk
 include tests/module.mk
+include tests/runtime/module.mk
 include bench/module.mk
 include fuzz/module.mk
 # Whole-system tests (Xen under QEMU, Kubernetes through the CRI); each file adds its own target.

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cuerr.h"
+#include "library.h"
 #include "session.h"
 #include "trace.h"
 #include "vgpu_client.h"
@@ -47,6 +48,11 @@ CUresult vgpu_call_on(struct vgpu_conn *c, const struct vgpu_call_desc *d, void 
 	CUresult res;
 	int rc;
 
+	/* A CUkernel stands for its function in the current context wherever a CUfunction goes. */
+	for (unsigned i = 0; i < d->nargs; i++)
+		if (d->args[i].kind == VGPU_ARG_HANDLE && d->args[i].htype == VGPU_H_FUNCTION &&
+		    (res = vgpu_library_resolve((CUfunction *)argv[i])) != CUDA_SUCCESS)
+			return res;
 	vgpu_wbuf_reset(&c->wbuf);
 	rc = vgpu_encode_request(d, argv, &c->wbuf, &bulk);
 	if (rc < 0) {

@@ -7,6 +7,7 @@
 
 #include "custom_wire.h"
 #include "kernels.h"
+#include "library.h"
 #include "vgpu_ops.h"
 
 #define LAUNCH_DESC(fn) \
@@ -75,6 +76,24 @@ static CUresult parse_extra(void **extra, const void **buf /* out */, size_t *si
 }
 
 /*
+ * A launch is posted without waiting, but the driver refuses an impossible shape at the
+ * call, and programs check for that right after (cudaGetLastError): the limits every CUDA
+ * device shares are checked here, so the error comes back where the driver gives it.
+ * Device-specific limits (shared memory, a kernel's own thread limit) are the proxy's and
+ * surface at the next synchronising call.
+ */
+static int launch_shape_ok(const struct launch *l)
+{
+	const unsigned *g = l->grid, *b = l->block;
+
+	if (!g[0] || !g[1] || !g[2] || !b[0] || !b[1] || !b[2])
+		return 0;
+	if (g[1] > 65535 || g[2] > 65535 || b[0] > 1024 || b[1] > 1024 || b[2] > 64)
+		return 0;
+	return (uint64_t)b[0] * b[1] * b[2] <= 1024;
+}
+
+/*
  * Build and post one launch. Parameters come either as kernelParams (then the layout learned
  * from the module image says where each goes and how big it is) or as an already packed
  * `extra` buffer (sent as is; the layout, when known, travels with it).
@@ -83,14 +102,19 @@ static CUresult launch_common(const struct vgpu_call_desc *d, struct launch *l, 
 			      void **extra, int ptsz)
 {
 	struct vgpu_kernel_info ki;
-	int known = vgpu_kernels_lookup(l->f, &ki) == 0;
 	unsigned char buf[VGPU_KPARAM_MAX];
 	uint32_t layout[2 * 256];
 	uint32_t *lay = layout;
-	CUresult r = CUDA_SUCCESS;
+	CUresult r = vgpu_library_resolve(&l->f); /* a CUkernel launches its function */
+
+	if (r != CUDA_SUCCESS)
+		return r;
+	int known = vgpu_kernels_lookup(l->f, &ki) == 0;
 
 	if (!l->f)
 		return CUDA_ERROR_INVALID_HANDLE;
+	if (!launch_shape_ok(l))
+		return CUDA_ERROR_INVALID_VALUE;
 	if (ptsz && !l->stream)
 		l->stream = CU_STREAM_PER_THREAD;
 	if (known && ki.nparams > 256) {

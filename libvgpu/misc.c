@@ -6,6 +6,7 @@
 
 #include "custom_wire.h"
 #include "kernels.h"
+#include "library.h"
 #include "vgpu_calls.h"
 #include "vgpu_ops.h"
 
@@ -102,9 +103,15 @@ CUresult CUDAAPI cuPointerGetAttributes(unsigned int numAttributes, CUpointer_at
 		if (!data[i])
 			continue;
 		CUresult r = cuPointerGetAttribute(data[i], attributes[i], ptr);
-		/* The driver leaves unsupported attributes' data untouched and carries on. */
-		if (r != CUDA_SUCCESS && r != CUDA_ERROR_NOT_SUPPORTED)
+		/*
+		 * As the driver: a pointer it does not know, or an attribute without a value for
+		 * this pointer (the host address of device memory), gets the attribute's zero
+		 * value, and the call succeeds; unsupported attributes' data is left untouched.
+		 */
+		if (r == CUDA_ERROR_DEVICE_UNAVAILABLE || r == CUDA_ERROR_NOT_INITIALIZED)
 			return r;
+		if (r != CUDA_SUCCESS && attr_size(attributes[i]))
+			memset(data[i], 0, attr_size(attributes[i]));
 	}
 	return CUDA_SUCCESS;
 }
@@ -121,9 +128,12 @@ CUresult CUDAAPI cuPointerSetAttribute(const void *value, CUpointer_attribute at
 CUresult CUDAAPI cuFuncGetName(const char **name, CUfunction hfunc)
 {
 	struct vgpu_kernel_info ki;
+	CUresult r;
 
 	if (!name || !hfunc)
 		return CUDA_ERROR_INVALID_VALUE;
+	if ((r = vgpu_library_resolve(&hfunc)) != CUDA_SUCCESS)
+		return r;
 	if (vgpu_kernels_lookup(hfunc, &ki) < 0)
 		return CUDA_ERROR_INVALID_HANDLE;
 	*name = vgpu_kernels_name(hfunc);
@@ -152,6 +162,8 @@ static CUresult max_potential_block_size(int *minGridSize, int *blockSize, CUfun
 
 	if (!minGridSize || !blockSize || !func)
 		return CUDA_ERROR_INVALID_VALUE;
+	if ((r = vgpu_library_resolve(&func)) != CUDA_SUCCESS)
+		return r;
 	if ((r = cuFuncGetAttribute(&maxThreads, CU_FUNC_ATTRIBUTE_MAX_THREADS_PER_BLOCK, func)) != CUDA_SUCCESS ||
 	    (r = cuCtxGetDevice(&dev)) != CUDA_SUCCESS ||
 	    (r = cuDeviceGetAttribute(&sms, CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT, dev)) != CUDA_SUCCESS)

@@ -67,6 +67,7 @@ static int open_lib(struct vgpu_backend *b, const char *path, int kind, char *wh
 	b->kind = kind;
 	snprintf(b->path, sizeof(b->path), "%s", path);
 	SYM(cuInit);
+	SYM(cuDriverGetVersion);
 	SYM(cuDeviceGetCount);
 	SYM(cuDeviceGet);
 	SYM(cuDeviceGetName);
@@ -92,13 +93,22 @@ static int open_lib(struct vgpu_backend *b, const char *path, int kind, char *wh
 	return 0;
 }
 
-/* cuInit(0) and at least one device. */
+/*
+ * cuInit(0), a driver at least as new as the API zones are told they have (libvgpu answers
+ * cuDriverGetVersion itself with CUDA_VERSION), and at least one device.
+ */
 static int init_devices(struct vgpu_backend *b, char *why, unsigned cap)
 {
-	int count = 0;
+	int count = 0, version = 0;
 	CUresult r = b->fn.cuInit(0);
 	if (r != CUDA_SUCCESS) {
 		snprintf(why, cap, "cuInit(0) in %s failed with CUresult %d", b->path, (int)r);
+		return -ENODEV;
+	}
+	if (!b->fn.cuDriverGetVersion || b->fn.cuDriverGetVersion(&version) != CUDA_SUCCESS ||
+	    version < CUDA_VERSION) {
+		snprintf(why, cap, "%s implements CUDA %d.%d; zones are promised CUDA %d.%d: update the driver",
+			 b->path, version / 1000, version % 1000 / 10, CUDA_VERSION / 1000, CUDA_VERSION % 1000 / 10);
 		return -ENODEV;
 	}
 	if (!b->fn.cuDeviceGetCount || b->fn.cuDeviceGetCount(&count) != CUDA_SUCCESS || count <= 0) {

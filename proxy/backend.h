@@ -11,6 +11,7 @@ enum vgpu_backend_kind { VGPU_BACKEND_AUTO = 0, VGPU_BACKEND_CUDA = 1, VGPU_BACK
  * dlsym independently of the generated table. Any may be NULL when not exported. */
 struct vgpu_backend_fns {
 	CUresult (*cuInit)(unsigned int);
+	CUresult (*cuDriverGetVersion)(int *);
 	CUresult (*cuDeviceGetCount)(int *);
 	CUresult (*cuDeviceGet)(CUdevice *, int);
 	CUresult (*cuDeviceGetName)(char *, int, CUdevice);

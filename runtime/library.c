@@ -349,11 +349,31 @@ static CUresult kernel_new(struct lib *l, const char *name, CUkernel *out)
 	return CUDA_SUCCESS;
 }
 
+/* 1 when the image names kernel `name`, 0 when it does not, -1 when its kernels cannot be listed. */
+static int image_has_kernel(const struct lib *l, const char *name)
+{
+	struct vgpu_kernel_info *k = NULL;
+	size_t n = 0;
+	int found = 0;
+
+	if (vgpu_modimage_kernels(l->image, l->len, &k, &n) < 0)
+		return -1;
+	for (size_t i = 0; i < n && !found; i++)
+		found = !strcmp(k[i].name, name);
+	vgpu_modimage_free_kernels(k, n);
+	return found;
+}
+
+/*
+ * cudart asks for its kernels before it makes a context current, so the name is checked in
+ * the image itself; only an image whose kernels cannot be listed (a SASS-only cubin without
+ * parameter records) is checked by loading it into the current context.
+ */
 CUresult CUDAAPI cuLibraryGetKernel(CUkernel *pKernel, CUlibrary library, const char *name)
 {
 	CUfunction f;
 	CUmodule mod;
-	CUresult r;
+	CUresult r = CUDA_SUCCESS;
 
 	if (!pKernel || !name)
 		return CUDA_ERROR_INVALID_VALUE;
@@ -363,10 +383,18 @@ CUresult CUDAAPI cuLibraryGetKernel(CUkernel *pKernel, CUlibrary library, const 
 		pthread_mutex_unlock(&lock);
 		return CUDA_ERROR_INVALID_HANDLE;
 	}
-	/* The name must exist: checked in the current context's module. */
-	r = lib_module(l, &mod, NULL);
-	if (r == CUDA_SUCCESS)
-		r = vgpu_drv.module_get_function(&f, mod, name);
+	switch (image_has_kernel(l, name)) {
+	case 0:
+		r = CUDA_ERROR_NOT_FOUND;
+		break;
+	case 1:
+		break;
+	default:
+		r = lib_module(l, &mod, NULL);
+		if (r == CUDA_SUCCESS)
+			r = vgpu_drv.module_get_function(&f, mod, name);
+		break;
+	}
 	if (r == CUDA_SUCCESS)
 		r = kernel_new(l, name, pKernel);
 	pthread_mutex_unlock(&lock);
@@ -447,26 +475,6 @@ CUresult CUDAAPI cuLibraryGetGlobal(CUdeviceptr *dptr, size_t *bytes, CUlibrary 
 		r = vgpu_drv.module_get_global(dptr, bytes, mod, name);
 	pthread_mutex_unlock(&lock);
 	return r;
-}
-
-CUresult CUDAAPI cuLibraryGetManaged(CUdeviceptr *dptr, size_t *bytes, CUlibrary library, const char *name)
-{
-	(void)dptr;
-	(void)bytes;
-	(void)library;
-	(void)name;
-	vgpu_drv.log("cuLibraryGetManaged: __managed__ variables are not supported");
-	return CUDA_ERROR_NOT_SUPPORTED;
-}
-
-CUresult CUDAAPI cuLibraryGetUnifiedFunction(void **fptr, CUlibrary library, const char *symbol)
-{
-	(void)library;
-	(void)symbol;
-	if (fptr)
-		*fptr = NULL;
-	vgpu_drv.log("cuLibraryGetUnifiedFunction: unified functions are not supported");
-	return CUDA_ERROR_NOT_SUPPORTED;
 }
 
 CUresult CUDAAPI cuKernelGetFunction(CUfunction *pFunc, CUkernel kernel)

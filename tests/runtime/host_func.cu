@@ -1,0 +1,39 @@
+// SPDX-License-Identifier: MIT
+// host_func — cudaLaunchHostFunc and stream callbacks run in stream order after the device work.
+#include "rt.h"
+
+__global__ void set(int *p, int v) { *p = v; }
+
+static int *g_host;
+static int seen[3];
+
+static void CUDART_CB after(void *arg) { seen[(long)arg] = *g_host; }
+
+static void CUDART_CB cb(cudaStream_t, cudaError_t status, void *arg)
+{
+	seen[(long)arg] = status == cudaSuccess ? *g_host : -1;
+}
+
+int main()
+{
+	int *d;
+	cudaStream_t s;
+	CHECK(cudaMallocHost(&g_host, sizeof(int)));
+	CHECK(cudaMalloc(&d, sizeof(int)));
+	CHECK(cudaStreamCreate(&s));
+	for (long k = 0; k < 3; k++) {
+		set<<<1, 1, 0, s>>>(d, (int)(k + 1) * 11);
+		CHECK(cudaMemcpyAsync(g_host, d, sizeof(int), cudaMemcpyDeviceToHost, s));
+		if (k == 1)
+			CHECK(cudaStreamAddCallback(s, cb, (void *)k, 0));
+		else
+			CHECK(cudaLaunchHostFunc(s, after, (void *)k));
+	}
+	CHECK(cudaStreamSynchronize(s));
+	int want[3] = { 11, 22, 33 };
+	VERIFY(seen, want, 3, 0, "host_func order");
+	CHECK(cudaStreamDestroy(s));
+	CHECK(cudaFree(d));
+	CHECK(cudaFreeHost(g_host));
+	return 0;
+}

@@ -1,0 +1,33 @@
+# SPDX-License-Identifier: MIT
+# Runtime-API test programs (included by the top-level Makefile). Each tests/runtime/NAME.cu is
+# built by nvcc with its defaults (fatbin with sm_75 SASS and compute_75 PTX, the CUDA runtime
+# linked statically) and again with -cudart shared; tests/runtime/run.sh runs both through
+# libvgpu + vgpu-proxy and directly on the backend. Under SAN=1 the host code is sanitized too.
+
+RT_NAMES := $(basename $(notdir $(wildcard tests/runtime/*.cu)))
+RT_TESTS := $(RT_NAMES:%=$(B)/tests/runtime/rt_%.sh)
+RT_NVCC  := $(NVCC) -Itests/runtime -Xcompiler=-Wall
+ifeq ($(SAN),1)
+  RT_NVCC += -Xcompiler=-fsanitize=address -Xcompiler=-fsanitize=undefined \
+             -Xcompiler=-fno-omit-frame-pointer -Xlinker=-lasan -Xlinker=-lubsan
+endif
+# -cudart shared: the runtime from the toolkit, found through the binary's run path.
+RT_SHARED := -cudart shared -Xlinker=-rpath=$(CUDA_HOME)/lib64
+
+$(B)/tests/runtime/%: tests/runtime/%.cu tests/runtime/rt.h
+	@mkdir -p $(dir $@)
+	$(RT_NVCC) $< -o $@
+$(B)/tests/runtime/%_shared: tests/runtime/%.cu tests/runtime/rt.h
+	@mkdir -p $(dir $@)
+	$(RT_NVCC) $(RT_SHARED) $< -o $@
+
+$(B)/tests/runtime/rt_%.sh: $(B)/tests/runtime/% $(B)/tests/runtime/%_shared tests/runtime/run.sh $(LIBVGPU) $(SIM_LIB)
+	printf '#!/bin/sh\nexec tests/runtime/run.sh %s %s\n' $(B)/tests/runtime/$* $(B)/tests/runtime/$*_shared > $@ && chmod +x $@
+
+.PRECIOUS: $(RT_NAMES:%=$(B)/tests/runtime/%) $(RT_NAMES:%=$(B)/tests/runtime/%_shared)
+
+TESTS += $(RT_TESTS)
+
+.PHONY: test-runtime
+test-runtime: $(ALL) $(RT_TESTS)
+	@VGPU_E2E_BACKEND=$(VGPU_E2E_BACKEND) VGPU_BUILD=$(B) tests/run.sh --timeout 300 $(RT_TESTS)

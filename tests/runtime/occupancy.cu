@@ -1,0 +1,34 @@
+// SPDX-License-Identifier: MIT
+// occupancy — the occupancy calculator picks a block size; the kernel runs with it and is checked.
+#include "rt.h"
+
+__global__ void square(int *p, int n)
+{
+	int i = blockIdx.x * blockDim.x + threadIdx.x;
+	if (i < n)
+		p[i] = p[i] * p[i];
+}
+
+int main()
+{
+	int minGrid = 0, block = 0, active = 0;
+	CHECK(cudaOccupancyMaxPotentialBlockSize(&minGrid, &block, square, 0, 0));
+	EXPECT(block > 0 && block <= 1024 && block % 32 == 0 && minGrid > 0, "block %d grid %d", block, minGrid);
+	CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&active, square, block, 0));
+	EXPECT(active >= 1, "%d active blocks", active);
+	const int n = 3000;
+	int h[n], want[n], *d;
+	for (int i = 0; i < n; i++) {
+		h[i] = i % 1000;
+		want[i] = h[i] * h[i];
+	}
+	CHECK(cudaMalloc(&d, sizeof(h)));
+	CHECK(cudaMemcpy(d, h, sizeof(h), cudaMemcpyHostToDevice));
+	square<<<(n + block - 1) / block, block>>>(d, n);
+	CHECK(cudaGetLastError());
+	CHECK(cudaMemcpy(h, d, sizeof(h), cudaMemcpyDeviceToHost));
+	VERIFY(h, want, n, 0, "occupancy");
+	printf("occupancy: block size %d\n", block);
+	CHECK(cudaFree(d));
+	return 0;
+}

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# Runs one runtime-API test program (tests/runtime/NAME.cu), built twice by nvcc — with the
+# CUDA runtime linked statically (nvcc's default) and with -cudart shared — each through
+# libvgpu + vgpu-proxy and directly on the backend (tests/e2e/run.sh), and checks that the
+# two builds print the same. Each program verifies its own results against the host.
+#   tests/runtime/run.sh STATIC_BINARY SHARED_BINARY
+set -u
+static=${1:?usage: tests/runtime/run.sh STATIC_BINARY SHARED_BINARY}
+shared=${2:?usage: tests/runtime/run.sh STATIC_BINARY SHARED_BINARY}
+B=${VGPU_BUILD:-build/san}
+backend=${VGPU_E2E_BACKEND:-sim}
+tmp=$(mktemp -d /tmp/vgpu-rt.XXXXXX)
+trap 'rm -rf "$tmp"' EXIT
+
+for bin in "$static" "$shared"; do
+  tests/e2e/run.sh "$bin" >"$tmp/$(basename "$bin").log" 2>&1
+  rc=$?
+  cat "$tmp/$(basename "$bin").log"
+  [ $rc -eq 0 ] || exit 1
+done
+
+# The static and shared builds print the same thing (directly on the backend).
+mkdir "$tmp/lib"
+if [ "$backend" = sim ]; then
+  ln -s "$PWD/$B/sim/libcudasim.so" "$tmp/lib/libcuda.so.1"
+fi
+for bin in "$static" "$shared"; do
+  VGPU_SIM_QUIET=1 LD_LIBRARY_PATH=$tmp/lib "$bin" >"$tmp/$(basename "$bin").out" 2>/dev/null
+done
+if ! diff -u "$tmp/$(basename "$static").out" "$tmp/$(basename "$shared").out"; then
+  echo "FAIL: $(basename "$static") prints differently when built with -cudart shared"
+  exit 1
+fi
+echo "PASS: $(basename "$static"): static and shared cudart, directly and through vgpu, all agree"
