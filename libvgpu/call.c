@@ -118,10 +118,30 @@ CUresult vgpu_call_on(struct vgpu_conn *c, const struct vgpu_call_desc *d, void 
 	return res;
 }
 
+/*
+ * cuDriverGetVersion is valid before cuInit (cudart asks first, to decide whether the driver
+ * is new enough), so libvgpu answers it itself, always the same: the CUDA version of the
+ * driver API it implements. The proxy refuses a backend older than that, so the answer
+ * holds whatever driver serves the zone. (The call keeps its opcode: the proxy still serves
+ * it, as the cheapest round trip for tests and benchmarks that speak the wire directly.)
+ */
+static CUresult driver_version(void *const *argv)
+{
+	int *v = *(int **)argv[0];
+
+	if (!v)
+		return CUDA_ERROR_INVALID_VALUE;
+	*v = CUDA_VERSION;
+	return CUDA_SUCCESS;
+}
+
 CUresult vgpu_client_call(const struct vgpu_call_desc *d, void *const *argv)
 {
 	CUresult err;
 	struct vgpu_conn *c;
+
+	if (d->opcode == VGPU_OP_cuDriverGetVersion)
+		return driver_version(argv);
 
 	/* cuInit is where the zone comes into being: connect first, then forward the call. */
 	if (d->opcode == VGPU_OP_cuInit && (err = vgpu_zone_open()) != CUDA_SUCCESS)

@@ -83,15 +83,3 @@ CUresult CUDAAPI cuGetExportTable(const void **ppExportTable, const CUuuid *pExp
 	return vgpu_darkapi_get(ppExportTable, pExportTableId);
 }
 
-/*
- * Valid before cuInit (cudart asks first, to decide whether the driver is new enough), so it
- * is answered here: the CUDA version of the driver API libvgpu implements, whatever the
- * driver behind the proxy is (the proxy refuses a backend older than that).
- */
-CUresult CUDAAPI cuDriverGetVersion(int *driverVersion)
-{
-	if (!driverVersion)
-		return CUDA_ERROR_INVALID_VALUE;
-	*driverVersion = CUDA_VERSION;
-	return CUDA_SUCCESS;
-}

@@ -51,11 +51,16 @@ $(KERNEL_DIR)/%_sm90.fatbin: tests/kernels/%.cu
 
 # ---- tests ----
 SIM_TEST_NAMES := test_sim_basic test_sim_kernels test_sim_errors test_sim_streams \
-                  test_sim_modimage test_sim_abi test_sim_math test_sim_threads
+                  test_sim_modimage test_sim_abi test_sim_math test_sim_threads \
+                  test_sim_cudart
 SIM_TESTS := $(SIM_TEST_NAMES:%=$(B)/tests/sim/%)
 
 $(B)/tests/sim/test_sim_modimage: $(B)/tests/sim/test_sim_modimage.o $(B)/runtime/modimage.o $(SIM_KERNELS)
 	$(CC) -o $@ $< $(B)/runtime/modimage.o $(LDFLAGS) -lzstd -llz4
+
+# the export-table test also calls the hash helpers of runtime/darkapi.o directly
+$(B)/tests/sim/test_sim_cudart: $(B)/tests/sim/test_sim_cudart.o $(B)/runtime/darkapi.o $(SIM_LIB) $(SIM_KERNELS)
+	$(CC) -o $@ $< $(B)/runtime/darkapi.o -L$(B)/sim -lcudasim -Wl,-rpath,'$$ORIGIN/../../sim' $(LDFLAGS)
 
 # the ABI test dlopens the library the way vgpu-proxy does
 $(B)/tests/sim/test_sim_abi: $(B)/tests/sim/test_sim_abi.o $(SIM_LIB)

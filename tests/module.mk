@@ -44,7 +44,7 @@ VGPU_E2E_BACKEND ?= sim
 test-gpu:
 	@if ! nvidia-smi -L >/dev/null 2>&1; then \
 	  echo "test-gpu: skipped: no NVIDIA GPU here (nvidia-smi -L fails)"; exit 0; fi; \
-	$(MAKE) --no-print-directory B=build/rel VGPU_E2E_BACKEND=cuda test-e2e
+	$(MAKE) --no-print-directory B=build/rel VGPU_E2E_BACKEND=cuda test-e2e test-runtime
 
 # The demo's tenant program (make demo runs tests/demo.sh).
 DEMO_APP := $(B)/tests/demo/zone_app
