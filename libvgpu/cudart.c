@@ -56,25 +56,10 @@ static void zone_log(const char *fmt, ...)
 }
 
 const struct vgpu_drvtab vgpu_drv = {
-	.driver_get_version = cuDriverGetVersion,
-	.device_get_count = cuDeviceGetCount,
-	.device_get_uuid = cuDeviceGetUuid_v2,
-	.device_get_attribute = cuDeviceGetAttribute,
-	.primary_ctx_retain = cuDevicePrimaryCtxRetain,
+	VGPU_DRVTAB_PUBLIC_CALLS,
 	.ctx_create = zone_ctx_create,
 	.ctx_key = zone_ctx_key,
 	.module_alive = zone_module_alive,
-	.module_load_data = cuModuleLoadData,
-	.module_unload = cuModuleUnload,
-	.module_get_function = cuModuleGetFunction,
-	.module_get_global = cuModuleGetGlobal_v2,
-	.module_get_function_count = cuModuleGetFunctionCount,
-	.module_enumerate_functions = cuModuleEnumerateFunctions,
-	.func_get_attribute = cuFuncGetAttribute,
-	.func_set_attribute = cuFuncSetAttribute,
-	.func_set_cache_config = cuFuncSetCacheConfig,
-	.func_get_name = cuFuncGetName,
-	.func_get_param_info = cuFuncGetParamInfo,
 	.log = zone_log,
 };
 

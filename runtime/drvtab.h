@@ -45,6 +45,25 @@ struct vgpu_drvtab {
 	void (*log)(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 };
 
+/* The members each library fills with its own public entry point of the same name. */
+#define VGPU_DRVTAB_PUBLIC_CALLS \
+	.driver_get_version = cuDriverGetVersion, \
+	.device_get_count = cuDeviceGetCount, \
+	.device_get_uuid = cuDeviceGetUuid_v2, \
+	.device_get_attribute = cuDeviceGetAttribute, \
+	.primary_ctx_retain = cuDevicePrimaryCtxRetain, \
+	.module_load_data = cuModuleLoadData, \
+	.module_unload = cuModuleUnload, \
+	.module_get_function = cuModuleGetFunction, \
+	.module_get_global = cuModuleGetGlobal_v2, \
+	.module_get_function_count = cuModuleGetFunctionCount, \
+	.module_enumerate_functions = cuModuleEnumerateFunctions, \
+	.func_get_attribute = cuFuncGetAttribute, \
+	.func_set_attribute = cuFuncSetAttribute, \
+	.func_set_cache_config = cuFuncSetCacheConfig, \
+	.func_get_name = cuFuncGetName, \
+	.func_get_param_info = cuFuncGetParamInfo
+
 /* Defined once by each library that links runtime/darkapi.o and runtime/library.o. */
 extern const struct vgpu_drvtab vgpu_drv;
 
