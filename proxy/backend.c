@@ -68,6 +68,9 @@ static int open_lib(struct vgpu_backend *b, const char *path, int kind, char *wh
 	snprintf(b->path, sizeof(b->path), "%s", path);
 	SYM(cuInit);
 	SYM(cuDriverGetVersion);
+	SYM(cuGraphExecDestroy);
+	SYM(cuGraphDestroy);
+	SYM(cuStreamIsCapturing);
 	SYM(cuDeviceGetCount);
 	SYM(cuDeviceGet);
 	SYM(cuDeviceGetName);

@@ -12,6 +12,9 @@ enum vgpu_backend_kind { VGPU_BACKEND_AUTO = 0, VGPU_BACKEND_CUDA = 1, VGPU_BACK
 struct vgpu_backend_fns {
 	CUresult (*cuInit)(unsigned int);
 	CUresult (*cuDriverGetVersion)(int *);
+	CUresult (*cuGraphExecDestroy)(CUgraphExec);
+	CUresult (*cuGraphDestroy)(CUgraph);
+	CUresult (*cuStreamIsCapturing)(CUstream, CUstreamCaptureStatus *);
 	CUresult (*cuDeviceGetCount)(int *);
 	CUresult (*cuDeviceGet)(CUdevice *, int);
 	CUresult (*cuDeviceGetName)(char *, int, CUdevice);

@@ -481,6 +481,26 @@ static void track_primary_after(struct chanctx *cc, struct vgpu_proxy_call *call
 }
 
 /*
+ * A call that moves host bytes (it has bulk segments) on a stream being captured into a
+ * graph: the graph would record the proxy's staging address, read or written long after
+ * the call when the graph runs. Such copies are refused; device-only work is captured.
+ */
+static int host_copy_on_capturing_stream(const struct vgpu_proxy_call *call, void **argv)
+{
+	const struct vgpu_call_desc *d = call->desc;
+	CUstreamCaptureStatus st = CU_STREAM_CAPTURE_STATUS_NONE;
+
+	if (!call->backend || !call->backend->fn.cuStreamIsCapturing)
+		return 0;
+	for (unsigned i = 0; i < d->nargs; i++)
+		if (d->args[i].kind == VGPU_ARG_HANDLE && d->args[i].htype == VGPU_H_STREAM &&
+		    call->backend->fn.cuStreamIsCapturing(*(CUstream *)argv[i], &st) == CUDA_SUCCESS &&
+		    st != CU_STREAM_CAPTURE_STATUS_NONE)
+			return 1;
+	return 0;
+}
+
+/*
  * The generated path: decode, stage bulk inputs, quota, thunk, encode the reply. A wire
  * handler (proxy.h, a hand-written call carried as a custom_wire.h message) takes the
  * thunk's place: same decoding, checks and staging, its own driver part.
@@ -521,6 +541,12 @@ static CUresult call_generic(struct chanctx *cc, struct vgpu_proxy_call *call, v
 	if (bulk.n > VGPU_MAX_BULK) {
 		call->fatal = -EPROTO;
 		return CUDA_ERROR_INVALID_VALUE;
+	}
+	if (bulk.n && host_copy_on_capturing_stream(call, argv)) {
+		vgpu_debug("%s: refused: its stream is being captured into a graph, which would keep "
+			   "the address of the proxy's staging memory", call->desc->name);
+		call->fatal = discard_inputs(cc, &bulk);
+		return CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED;
 	}
 	struct stream_htod shape;
 	if (!wire && thunk && stream_shape(call->desc, &bulk, 0, &shape) == 0) {

@@ -196,6 +196,19 @@ static void zone_release(struct worker *w)
 		if (f->cuStreamDestroy_v2 && f->cuStreamDestroy_v2(real) != CUDA_SUCCESS)
 			failed++;
 	}
+	/* Executable graphs, then graphs (their nodes go with them): they use modules and memory. */
+	while (vgpu_zone_pop_handle(z, VGPU_H_GRAPH_EXEC, &real) == 0) {
+		n_other++;
+		if (f->cuGraphExecDestroy && f->cuGraphExecDestroy(real) != CUDA_SUCCESS)
+			failed++;
+	}
+	while (vgpu_zone_pop_handle(z, VGPU_H_GRAPH, &real) == 0) {
+		n_other++;
+		if (f->cuGraphDestroy && f->cuGraphDestroy(real) != CUDA_SUCCESS)
+			failed++;
+	}
+	while (vgpu_zone_pop_handle(z, VGPU_H_GRAPH_NODE, &real) == 0)
+		n_other++;                      /* owned by their graph */
 	while (vgpu_zone_pop_handle(z, VGPU_H_FUNCTION, &real) == 0)
 		n_other++;                      /* owned by their module */
 	while (vgpu_zone_pop_handle(z, VGPU_H_KERNEL, &real) == 0)

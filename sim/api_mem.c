@@ -307,6 +307,16 @@ static CUresult submit(struct sim_ctx *c, CUstream h, struct sim_op *op, int syn
 	return CUDA_SUCCESS;
 }
 
+static int stream_capturing(struct sim_ctx *c, CUstream h)
+{
+	CUresult rc;
+	struct sim_stream *s = sim_stream_get(c, h, &rc);
+	pthread_mutex_lock(&g_lock);
+	int capturing = s && s->capture;
+	pthread_mutex_unlock(&g_lock);
+	return capturing;
+}
+
 /* Validates a copy and submits it. *_mode: 1 must be live device/pinned, 0 must be host,
  * 2 either (unified). */
 static CUresult copy_submit(struct sim_ctx *c, struct sim_copy3d *cp, int smode, int dmode,
@@ -342,7 +352,8 @@ static CUresult copy_submit(struct sim_ctx *c, struct sim_copy3d *cp, int smode,
 	if (!op)
 		return CUDA_ERROR_OUT_OF_MEMORY;
 	op->u.c = *cp;
-	if (!sync && sk == 0) {
+	/* a copy captured into a graph reads the host memory when the graph runs, as on a GPU */
+	if (!sync && sk == 0 && !stream_capturing(c, h)) {
 		op->u.c.owned = malloc((size_t)ss);
 		if (!op->u.c.owned) {
 			free(op);

@@ -82,7 +82,10 @@ CUresult cuStreamSynchronize(CUstream h)
 		return rc;
 	pthread_mutex_lock(&g_lock);
 	uint64_t seq = s->enq_seq;
+	int capturing = s->capture != NULL;
 	pthread_mutex_unlock(&g_lock);
+	if (capturing)
+		return CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED; /* work being captured never completes */
 	sim_stream_wait(s, seq);
 	return s->ctx->sticky;
 }
@@ -94,8 +97,10 @@ CUresult cuStreamQuery(CUstream h)
 	if (!s)
 		return rc;
 	pthread_mutex_lock(&g_lock);
-	int busy = s->done_seq < s->enq_seq;
+	int busy = s->done_seq < s->enq_seq, capturing = s->capture != NULL;
 	pthread_mutex_unlock(&g_lock);
+	if (capturing)
+		return CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED;
 	if (s->ctx->sticky)
 		return s->ctx->sticky;
 	return busy ? CUDA_ERROR_NOT_READY : CUDA_SUCCESS;
@@ -155,6 +160,13 @@ CUresult cuStreamWaitEvent(CUstream h, CUevent he, unsigned int flags)
 	if (!op)
 		return CUDA_ERROR_OUT_OF_MEMORY;
 	pthread_mutex_lock(&g_lock);
+	if (e->capture && !s->capture) {
+		/* waiting on an event recorded inside a capture: this stream joins that capture */
+		s->capture = e->capture;
+		pthread_mutex_unlock(&g_lock);
+		free(op);
+		return CUDA_SUCCESS;
+	}
 	if (e->stream && e->stream->done_seq < e->seq) {
 		op->deps = malloc(sizeof(*op->deps));
 		if (!op->deps) {

@@ -119,6 +119,7 @@ struct sim_event {
 	uint64_t gen;
 	struct timespec ts;
 	int has_ts;
+	struct sim_graph *capture;       /* recorded inside this capture (graph.c), under g_lock */
 };
 
 struct sim_op {
@@ -153,6 +154,7 @@ struct sim_stream {
 	pthread_cond_t cond;             /* work arrived / stop */
 	struct sim_stream *next;         /* in ctx->streams */
 	struct sim_stream *gnext;        /* in the process-wide list (stream.c) */
+	struct sim_graph *capture;       /* the capture this stream's work goes to (graph.c) */
 };
 
 struct sim_stream *sim_stream_new(struct sim_ctx *ctx, unsigned flags, int prio);
@@ -164,6 +166,14 @@ uint64_t sim_stream_enqueue(struct sim_stream *s, struct sim_op *op);
 void sim_stream_wait(struct sim_stream *s, uint64_t seq);
 void sim_ctx_sync(struct sim_ctx *ctx);
 struct sim_op *sim_op_new(int kind);
+void sim_op_free(struct sim_op *op);
+/* Every stream of the process (linked by gnext), under g_lock. */
+struct sim_stream *sim_streams_all(void);
+
+/* ---- graphs (graph.c) ---- */
+struct sim_graph;
+/* g_lock held: op (ownership passes) goes into s's capture instead of running. */
+void sim_graph_capture_op(struct sim_stream *s, struct sim_op *op);
 
 /* ---- launches (exec.c) ---- */
 int sim_pool_run(struct sim_launch_op *k, char *err, size_t errlen);

@@ -23,7 +23,7 @@ struct sim_op *sim_op_new(int kind)
 	return op;
 }
 
-static void op_free(struct sim_op *op)
+void sim_op_free(struct sim_op *op)
 {
 	if (op->kind == OP_KERNEL)
 		free(op->u.k.params);
@@ -192,7 +192,7 @@ static void *stream_main(void *arg)
 		if (!s->head)
 			s->tail = NULL;
 		s->done_seq = op->seq;
-		op_free(op);
+		sim_op_free(op);
 		pthread_cond_broadcast(&g_done);
 	}
 	pthread_mutex_unlock(&g_lock);
@@ -256,9 +256,20 @@ static int add_dep(struct sim_op *op, struct sim_stream *s, uint64_t seq, int *c
 	return 0;
 }
 
+struct sim_stream *sim_streams_all(void)
+{
+	return g_streams;
+}
+
 uint64_t sim_stream_enqueue(struct sim_stream *s, struct sim_op *op)
 {
 	pthread_mutex_lock(&g_lock);
+	if (s->capture) {
+		/* captured, not run: nothing to wait for (sequence 0 is always done) */
+		sim_graph_capture_op(s, op);
+		pthread_mutex_unlock(&g_lock);
+		return 0;
+	}
 	int cap = op->ndeps;
 	struct sim_ctx *ctx = s->ctx;
 	/* legacy default stream: it waits for all blocking streams, and they wait for it. If a
@@ -319,7 +330,7 @@ void sim_stream_wait(struct sim_stream *s, uint64_t seq)
 			if (!s->head)
 				s->tail = NULL;
 			s->done_seq = op->seq;
-			op_free(op);
+			sim_op_free(op);
 		}
 	}
 	while (s->done_seq < seq)

@@ -1,0 +1,75 @@
+// SPDX-License-Identifier: MIT
+// graph_capture — device work captured from a stream into a graph (fork/join over two
+// streams), instantiated once and relaunched; host copies stay outside the graph.
+#include "rt.h"
+
+__global__ void inc(int *p, int n)
+{
+	int i = blockIdx.x * blockDim.x + threadIdx.x;
+	if (i < n)
+		p[i] += 1;
+}
+
+__global__ void dbl(int *p, int n)
+{
+	int i = blockIdx.x * blockDim.x + threadIdx.x;
+	if (i < n)
+		p[i] *= 2;
+}
+
+int main()
+{
+	const int n = 1024;
+	int h[n], out[n], want[n], *d, *e;
+	cudaStream_t s, side;
+	cudaEvent_t fork, join;
+	cudaGraph_t g;
+	cudaGraphExec_t ge;
+	CHECK(cudaStreamCreate(&s));
+	CHECK(cudaStreamCreate(&side));
+	CHECK(cudaEventCreateWithFlags(&fork, cudaEventDisableTiming));
+	CHECK(cudaEventCreateWithFlags(&join, cudaEventDisableTiming));
+	CHECK(cudaMalloc(&d, sizeof(h)));
+	CHECK(cudaMalloc(&e, sizeof(h)));
+
+	CHECK(cudaStreamBeginCapture(s, cudaStreamCaptureModeGlobal));
+	cudaStreamCaptureStatus st;
+	CHECK(cudaStreamIsCapturing(s, &st));
+	EXPECT(st == cudaStreamCaptureStatusActive, "capture status %d", (int)st);
+	inc<<<n / 256, 256, 0, s>>>(d, n);
+	CHECK(cudaEventRecord(fork, s));
+	CHECK(cudaStreamWaitEvent(side, fork, 0)); /* side joins the capture */
+	CHECK(cudaMemsetAsync(e, 0, sizeof(h), side));
+	CHECK(cudaEventRecord(join, side));
+	CHECK(cudaStreamWaitEvent(s, join, 0));
+	dbl<<<n / 256, 256, 0, s>>>(d, n);
+	CHECK(cudaMemcpyAsync(e, d, sizeof(h), cudaMemcpyDeviceToDevice, s));
+	CHECK(cudaStreamEndCapture(s, &g));
+	CHECK(cudaStreamIsCapturing(s, &st));
+	EXPECT(st == cudaStreamCaptureStatusNone, "still capturing after the end");
+	size_t nodes = 0;
+	CHECK(cudaGraphGetNodes(g, NULL, &nodes));
+	EXPECT(nodes == 4, "%zu nodes captured", nodes);
+	CHECK(cudaGraphInstantiate(&ge, g, 0));
+
+	for (int round = 0; round < 3; round++) {
+		for (int i = 0; i < n; i++) {
+			h[i] = i * (round + 1);
+			want[i] = (h[i] + 1) * 2;
+		}
+		CHECK(cudaMemcpy(d, h, sizeof(h), cudaMemcpyHostToDevice));
+		CHECK(cudaGraphLaunch(ge, s));
+		CHECK(cudaStreamSynchronize(s));
+		CHECK(cudaMemcpy(out, e, sizeof(out), cudaMemcpyDeviceToHost));
+		VERIFY(out, want, n, 0, "graph_capture launch");
+	}
+	CHECK(cudaGraphExecDestroy(ge));
+	CHECK(cudaGraphDestroy(g));
+	CHECK(cudaFree(d));
+	CHECK(cudaFree(e));
+	CHECK(cudaEventDestroy(fork));
+	CHECK(cudaEventDestroy(join));
+	CHECK(cudaStreamDestroy(s));
+	CHECK(cudaStreamDestroy(side));
+	return 0;
+}
