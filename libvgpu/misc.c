@@ -198,3 +198,63 @@ CUresult CUDAAPI cuOccupancyMaxPotentialBlockSizeWithFlags(int *minGridSize, int
 {
 	return max_potential_block_size(minGridSize, blockSize, func, cb, dynamicSMemSize, blockSizeLimit, flags);
 }
+
+/* ---------------------------------------------------------------- memory pools */
+
+static const struct vgpu_call_desc desc_pool_create =
+	VGPU_WIRE_DESC("cuMemPoolCreate", VGPU_OP_cuMemPoolCreate, VGPU_CALLF_CUSTOM, vgpu_wire_pool_create_args,
+		       VGPU_MPW_NARGS);
+static const struct vgpu_call_desc desc_pool_set_attr =
+	VGPU_WIRE_DESC("cuMemPoolSetAttribute", VGPU_OP_cuMemPoolSetAttribute, VGPU_CALLF_CUSTOM,
+		       vgpu_wire_pool_set_attr_args, VGPU_PAW_NARGS);
+static const struct vgpu_call_desc desc_pool_get_attr =
+	VGPU_WIRE_DESC("cuMemPoolGetAttribute", VGPU_OP_cuMemPoolGetAttribute, VGPU_CALLF_CUSTOM,
+		       vgpu_wire_pool_get_attr_args, VGPU_PAG_NARGS);
+
+/* The props travel as plain numbers; the Windows-only pointer must be NULL, as on Linux. */
+CUresult CUDAAPI cuMemPoolCreate(CUmemoryPool *pool, const CUmemPoolProps *poolProps)
+{
+	if (!pool || !poolProps || poolProps->win32SecurityAttributes)
+		return CUDA_ERROR_INVALID_VALUE;
+	uint32_t at = poolProps->allocType, ht = poolProps->handleTypes, lt = poolProps->location.type,
+		 usage = poolProps->usage;
+	int32_t lid = poolProps->location.id;
+	uint64_t max = poolProps->maxSize;
+	void *argv[VGPU_MPW_NARGS] = {
+		[VGPU_MPW_POOL] = &pool, [VGPU_MPW_ALLOC_TYPE] = &at, [VGPU_MPW_HANDLE_TYPES] = &ht,
+		[VGPU_MPW_LOC_TYPE] = &lt, [VGPU_MPW_LOC_ID] = &lid, [VGPU_MPW_MAX_SIZE] = &max,
+		[VGPU_MPW_USAGE] = &usage,
+	};
+	return vgpu_client_call(&desc_pool_create, argv);
+}
+
+CUresult CUDAAPI cuMemPoolSetAttribute(CUmemoryPool pool, CUmemPool_attribute attr, void *value)
+{
+	uint32_t a = attr;
+	uint64_t v;
+
+	if (!value)
+		return CUDA_ERROR_INVALID_VALUE;
+	v = vgpu_pool_attr_is_int(a) ? (uint64_t)(uint32_t)*(int *)value : *(cuuint64_t *)value;
+	void *argv[VGPU_PAW_NARGS] = { [VGPU_PAW_POOL] = &pool, [VGPU_PAW_ATTR] = &a, [VGPU_PAW_VALUE] = &v };
+	return vgpu_client_call(&desc_pool_set_attr, argv);
+}
+
+CUresult CUDAAPI cuMemPoolGetAttribute(CUmemoryPool pool, CUmemPool_attribute attr, void *value)
+{
+	uint32_t a = attr;
+	uint64_t v = 0, *pv = &v;
+	CUresult r;
+
+	if (!value)
+		return CUDA_ERROR_INVALID_VALUE;
+	void *argv[VGPU_PAG_NARGS] = { [VGPU_PAG_VALUE] = &pv, [VGPU_PAG_POOL] = &pool, [VGPU_PAG_ATTR] = &a };
+	r = vgpu_client_call(&desc_pool_get_attr, argv);
+	if (r == CUDA_SUCCESS) {
+		if (vgpu_pool_attr_is_int(a))
+			*(int *)value = (int)(uint32_t)v;
+		else
+			*(cuuint64_t *)value = v;
+	}
+	return r;
+}

@@ -70,6 +70,7 @@ static int open_lib(struct vgpu_backend *b, const char *path, int kind, char *wh
 	SYM(cuDriverGetVersion);
 	SYM(cuGraphExecDestroy);
 	SYM(cuGraphDestroy);
+	SYM(cuMemPoolDestroy);
 	SYM(cuStreamIsCapturing);
 	SYM(cuDeviceGetCount);
 	SYM(cuDeviceGet);

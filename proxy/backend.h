@@ -14,6 +14,7 @@ struct vgpu_backend_fns {
 	CUresult (*cuDriverGetVersion)(int *);
 	CUresult (*cuGraphExecDestroy)(CUgraphExec);
 	CUresult (*cuGraphDestroy)(CUgraph);
+	CUresult (*cuMemPoolDestroy)(CUmemoryPool);
 	CUresult (*cuStreamIsCapturing)(CUstream, CUstreamCaptureStatus *);
 	CUresult (*cuDeviceGetCount)(int *);
 	CUresult (*cuDeviceGet)(CUdevice *, int);

@@ -317,6 +317,62 @@ static CUresult pointer_attr(struct vgpu_proxy_call *call, void **argv)
 	}
 }
 
+/* ---------------------------------------------------------------- memory pools */
+
+/*
+ * The driver's props are built here from plain numbers: no pointer of the zone reaches it.
+ * An exportable pool would let its memory be imported by another process (another zone):
+ * refused.
+ */
+static CUresult pool_create(struct vgpu_proxy_call *call, void **argv)
+{
+	CUmemPoolProps props;
+
+	if (!call->drv->cuMemPoolCreate)
+		return CUDA_ERROR_NOT_SUPPORTED;
+	if (ARG(uint32_t, VGPU_MPW_HANDLE_TYPES) != CU_MEM_HANDLE_TYPE_NONE) {
+		vgpu_info("cuMemPoolCreate: refused an exportable pool (handle types 0x%x)",
+			  ARG(uint32_t, VGPU_MPW_HANDLE_TYPES));
+		return CUDA_ERROR_NOT_PERMITTED;
+	}
+	memset(&props, 0, sizeof(props));
+	props.allocType = (CUmemAllocationType)ARG(uint32_t, VGPU_MPW_ALLOC_TYPE);
+	props.handleTypes = CU_MEM_HANDLE_TYPE_NONE;
+	props.location.type = (CUmemLocationType)ARG(uint32_t, VGPU_MPW_LOC_TYPE);
+	props.location.id = ARG(int32_t, VGPU_MPW_LOC_ID);
+	props.maxSize = (size_t)ARG(uint64_t, VGPU_MPW_MAX_SIZE);
+	props.usage = (unsigned short)ARG(uint32_t, VGPU_MPW_USAGE);
+	return call->drv->cuMemPoolCreate(ARG(CUmemoryPool *, VGPU_MPW_POOL), &props);
+}
+
+static CUresult pool_set_attribute(struct vgpu_proxy_call *call, void **argv)
+{
+	unsigned attr = ARG(uint32_t, VGPU_PAW_ATTR);
+	uint64_t v = ARG(uint64_t, VGPU_PAW_VALUE);
+	int iv = (int)v;
+
+	if (!call->drv->cuMemPoolSetAttribute)
+		return CUDA_ERROR_NOT_SUPPORTED;
+	return call->drv->cuMemPoolSetAttribute(ARG(CUmemoryPool, VGPU_PAW_POOL), (CUmemPool_attribute)attr,
+						vgpu_pool_attr_is_int(attr) ? (void *)&iv : (void *)&v);
+}
+
+static CUresult pool_get_attribute(struct vgpu_proxy_call *call, void **argv)
+{
+	unsigned attr = ARG(uint32_t, VGPU_PAG_ATTR);
+	uint64_t *out = ARG(uint64_t *, VGPU_PAG_VALUE), v = 0;
+	int iv = 0;
+	CUresult r;
+
+	if (!call->drv->cuMemPoolGetAttribute)
+		return CUDA_ERROR_NOT_SUPPORTED;
+	r = call->drv->cuMemPoolGetAttribute(ARG(CUmemoryPool, VGPU_PAG_POOL), (CUmemPool_attribute)attr,
+					     vgpu_pool_attr_is_int(attr) ? (void *)&iv : (void *)&v);
+	if (r == CUDA_SUCCESS && out)
+		*out = vgpu_pool_attr_is_int(attr) ? (uint64_t)(uint32_t)iv : v;
+	return r;
+}
+
 /* ---------------------------------------------------------------- registration */
 
 #define WIRE(nm, op, fl, args, n) \
@@ -344,6 +400,11 @@ COPY_WIRE(cuMemcpy3D_v2);
 COPY_WIRE(cuMemcpy3D_v2_ptds);
 COPY_WIRE(cuMemcpy3DAsync_v2);
 COPY_WIRE(cuMemcpy3DAsync_v2_ptsz);
+WIRE(cuMemPoolCreate, VGPU_OP_cuMemPoolCreate, VGPU_CALLF_CUSTOM, vgpu_wire_pool_create_args, VGPU_MPW_NARGS);
+WIRE(cuMemPoolSetAttribute, VGPU_OP_cuMemPoolSetAttribute, VGPU_CALLF_CUSTOM, vgpu_wire_pool_set_attr_args,
+     VGPU_PAW_NARGS);
+WIRE(cuMemPoolGetAttribute, VGPU_OP_cuMemPoolGetAttribute, VGPU_CALLF_CUSTOM, vgpu_wire_pool_get_attr_args,
+     VGPU_PAG_NARGS);
 WIRE(cuPointerGetAttribute, VGPU_OP_cuPointerGetAttribute, VGPU_CALLF_CUSTOM, vgpu_wire_pointer_attr_args, VGPU_PW_NARGS);
 
 __attribute__((constructor)) static void custom_calls_register(void)
@@ -353,6 +414,9 @@ __attribute__((constructor)) static void custom_calls_register(void)
 		vgpu_proxy_wire_fn fn;
 	} tab[] = {
 		{ &wire_cuCtxCreate_v4, ctx_create },
+		{ &wire_cuMemPoolCreate, pool_create },
+		{ &wire_cuMemPoolSetAttribute, pool_set_attribute },
+		{ &wire_cuMemPoolGetAttribute, pool_get_attribute },
 		{ &wire_cuModuleLoadData, module_load },
 		{ &wire_cuModuleLoadDataEx, module_load },
 		{ &wire_cuModuleLoadFatBinary, module_load },

@@ -235,6 +235,12 @@ static void zone_release(struct worker *w)
 		if (r != CUDA_SUCCESS)
 			failed++;
 	}
+	/* Pools after their allocations; a device's default pool cannot be destroyed (nor needs it). */
+	while (vgpu_zone_pop_handle(z, VGPU_H_MEMORY_POOL, &real) == 0) {
+		n_other++;
+		if (f->cuMemPoolDestroy)
+			f->cuMemPoolDestroy(real);
+	}
 	/* Whatever other handle types remain have no destroy call of their own here. */
 	for (unsigned t = 0; t < VGPU_H_COUNT; t++)
 		while (vgpu_zone_pop_handle(z, t, &real) == 0)

@@ -63,3 +63,27 @@ const struct vgpu_arg_desc vgpu_wire_pointer_attr_args[VGPU_PW_NARGS] = {
 	[VGPU_PW_ATTR] = SCALAR("attribute", 4),
 	[VGPU_PW_PTR] = { .name = "ptr", .kind = VGPU_ARG_DPTR, .size = 8, .len_arg = N, .len_arg2 = N },
 };
+
+const struct vgpu_arg_desc vgpu_wire_pool_create_args[VGPU_MPW_NARGS] = {
+	[VGPU_MPW_POOL] = { .name = "pool", .kind = VGPU_ARG_OUT_HANDLE, .size = 8, .htype = VGPU_H_MEMORY_POOL,
+			    .len_arg = N, .len_arg2 = N, .flags = VGPU_ARGF_NEW },
+	[VGPU_MPW_ALLOC_TYPE] = SCALAR("allocType", 4),
+	[VGPU_MPW_HANDLE_TYPES] = SCALAR("handleTypes", 4),
+	[VGPU_MPW_LOC_TYPE] = SCALAR("locationType", 4),
+	[VGPU_MPW_LOC_ID] = { .name = "locationId", .kind = VGPU_ARG_SCALAR, .size = 4, .len_arg = N, .len_arg2 = N,
+			      .flags = VGPU_ARGF_SIGNED },
+	[VGPU_MPW_MAX_SIZE] = SCALAR("maxSize", 8),
+	[VGPU_MPW_USAGE] = SCALAR("usage", 4),
+};
+
+const struct vgpu_arg_desc vgpu_wire_pool_set_attr_args[VGPU_PAW_NARGS] = {
+	[VGPU_PAW_POOL] = HANDLE("pool", VGPU_H_MEMORY_POOL),
+	[VGPU_PAW_ATTR] = SCALAR("attr", 4),
+	[VGPU_PAW_VALUE] = SCALAR("value", 8),
+};
+
+const struct vgpu_arg_desc vgpu_wire_pool_get_attr_args[VGPU_PAG_NARGS] = {
+	[VGPU_PAG_VALUE] = { .name = "value", .kind = VGPU_ARG_OUT_SCALAR, .size = 8, .len_arg = N, .len_arg2 = N },
+	[VGPU_PAG_POOL] = HANDLE("pool", VGPU_H_MEMORY_POOL),
+	[VGPU_PAG_ATTR] = SCALAR("attr", 4),
+};

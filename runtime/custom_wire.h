@@ -68,6 +68,30 @@ extern const struct vgpu_arg_desc vgpu_wire_ctx_create_args[VGPU_XW_NARGS];
 enum { VGPU_PW_VALUE, VGPU_PW_ATTR, VGPU_PW_PTR, VGPU_PW_NARGS };
 extern const struct vgpu_arg_desc vgpu_wire_pointer_attr_args[VGPU_PW_NARGS];
 
+/*
+ * A memory pool from its properties, pointer-free: [pool (out handle), allocType, handleTypes,
+ * locationType, locationId, maxSize, usage]. The proxy builds the driver's CUmemPoolProps
+ * itself (no host pointer of the zone ever reaches the driver).
+ */
+enum { VGPU_MPW_POOL, VGPU_MPW_ALLOC_TYPE, VGPU_MPW_HANDLE_TYPES, VGPU_MPW_LOC_TYPE, VGPU_MPW_LOC_ID,
+       VGPU_MPW_MAX_SIZE, VGPU_MPW_USAGE, VGPU_MPW_NARGS };
+extern const struct vgpu_arg_desc vgpu_wire_pool_create_args[VGPU_MPW_NARGS];
+
+/*
+ * A memory pool attribute, its value widened to 64 bits whatever its C type (int or
+ * cuuint64_t by attribute): set [pool, attr, value], get [value (out), pool, attr].
+ */
+enum { VGPU_PAW_POOL, VGPU_PAW_ATTR, VGPU_PAW_VALUE, VGPU_PAW_NARGS };
+extern const struct vgpu_arg_desc vgpu_wire_pool_set_attr_args[VGPU_PAW_NARGS];
+enum { VGPU_PAG_VALUE, VGPU_PAG_POOL, VGPU_PAG_ATTR, VGPU_PAG_NARGS };
+extern const struct vgpu_arg_desc vgpu_wire_pool_get_attr_args[VGPU_PAG_NARGS];
+
+/* 1 when a memory pool attribute's value is an int (the reuse flags), 0 for a cuuint64_t. */
+static inline int vgpu_pool_attr_is_int(unsigned attr)
+{
+	return attr >= 1 && attr <= 3; /* CU_MEMPOOL_ATTR_REUSE_* */
+}
+
 /* Build a call descriptor for one of the wire layouts above under opcode op. */
 #define VGPU_WIRE_DESC(nm, op, fl, argtab, n) \
 	{ .name = (nm), .opcode = (op), .flags = (fl), .nargs = (n), .nout = 0, .args = (argtab), .custom = (nm) }

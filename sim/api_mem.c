@@ -560,7 +560,8 @@ CUresult cuMemcpy3DPeerAsync_ptsz(const CUDA_MEMCPY3D_PEER *p, CUstream h) { ret
 
 /* Stream-ordered allocation: the memory is taken at once (earlier than the stream would,
  * which is allowed) and given back when the stream reaches the free. */
-CUresult cuMemAllocAsync(CUdeviceptr *dptr, size_t size, CUstream h)
+/* Stream-ordered allocation without a pool's bookkeeping (pool.c keeps that). */
+CUresult sim_mem_alloc_async(CUdeviceptr *dptr, size_t size, CUstream h)
 {
 	CUR_CTX(c);
 	CUresult rc = CUDA_SUCCESS;

@@ -215,6 +215,8 @@ int sim_mem_free(uint64_t dptr, int kind)
 		rc = 0;
 	}
 	pthread_rwlock_unlock(&mem_lock);
+	if (rc == 0 && kind == ALLOC_DEVICE)
+		sim_pool_forget(dptr);
 	return rc;
 }
 

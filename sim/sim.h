@@ -170,6 +170,11 @@ void sim_op_free(struct sim_op *op);
 /* Every stream of the process (linked by gnext), under g_lock. */
 struct sim_stream *sim_streams_all(void);
 
+/* ---- memory pools (pool.c) ---- */
+CUresult sim_mem_alloc_async(CUdeviceptr *dptr, size_t size, CUstream h);
+/* Device memory at base was freed: the pool it came from, if any, no longer counts it. */
+void sim_pool_forget(uint64_t base);
+
 /* ---- graphs (graph.c) ---- */
 struct sim_graph;
 /* g_lock held: op (ownership passes) goes into s's capture instead of running. */
