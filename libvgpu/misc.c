@@ -258,3 +258,65 @@ CUresult CUDAAPI cuMemPoolGetAttribute(CUmemoryPool pool, CUmemPool_attribute at
 	}
 	return r;
 }
+
+/* ---------------------------------------------------------------- stream capture */
+
+static const struct vgpu_call_desc desc_capture_info =
+	VGPU_WIRE_DESC("cuStreamGetCaptureInfo_v3", VGPU_OP_cuStreamGetCaptureInfo_v3, VGPU_CALLF_CUSTOM,
+		       vgpu_wire_capture_info_args, VGPU_CIW_NARGS);
+static const struct vgpu_call_desc desc_capture_info_ptsz =
+	VGPU_WIRE_DESC("cuStreamGetCaptureInfo_v3_ptsz", VGPU_OP_cuStreamGetCaptureInfo_v3_ptsz, VGPU_CALLF_CUSTOM,
+		       vgpu_wire_capture_info_args, VGPU_CIW_NARGS);
+
+/*
+ * The driver hands out pointers to its own arrays of the capture's dependencies, valid until
+ * the next call on the thread; libvgpu's copies live in the calling thread's storage just as
+ * long.
+ */
+static __thread CUgraphNode capture_deps[VGPU_CAPTURE_DEPS_MAX];
+static __thread CUgraphEdgeData capture_edges[VGPU_CAPTURE_DEPS_MAX];
+
+static CUresult capture_info(const struct vgpu_call_desc *d, CUstream hStream, CUstreamCaptureStatus *status,
+			     cuuint64_t *id, CUgraph *graph, const CUgraphNode **deps,
+			     const CUgraphEdgeData **edges, size_t *ndeps)
+{
+	uint32_t st = 0, *pst = &st;
+	uint64_t n = VGPU_CAPTURE_DEPS_MAX, *pn = &n;
+	CUgraphNode *pd = capture_deps;
+	CUgraphEdgeData *pe = capture_edges;
+	CUresult r;
+
+	if (!status)
+		return CUDA_ERROR_INVALID_VALUE;
+	void *argv[VGPU_CIW_NARGS] = { [VGPU_CIW_STREAM] = &hStream, [VGPU_CIW_STATUS] = &pst, [VGPU_CIW_ID] = &id,
+				       [VGPU_CIW_GRAPH] = &graph, [VGPU_CIW_DEPS] = &pd, [VGPU_CIW_EDGES] = &pe,
+				       [VGPU_CIW_NDEPS] = &pn };
+	r = vgpu_client_call(d, argv);
+	if (r != CUDA_SUCCESS)
+		return r;
+	*status = (CUstreamCaptureStatus)st;
+	if (deps)
+		*deps = n ? capture_deps : NULL;
+	if (edges)
+		*edges = n ? capture_edges : NULL;
+	if (ndeps)
+		*ndeps = (size_t)n;
+	return CUDA_SUCCESS;
+}
+
+CUresult CUDAAPI cuStreamGetCaptureInfo_v3(CUstream hStream, CUstreamCaptureStatus *captureStatus_out,
+					   cuuint64_t *id_out, CUgraph *graph_out, const CUgraphNode **dependencies_out,
+					   const CUgraphEdgeData **edgeData_out, size_t *numDependencies_out)
+{
+	return capture_info(&desc_capture_info, hStream, captureStatus_out, id_out, graph_out, dependencies_out,
+			    edgeData_out, numDependencies_out);
+}
+
+CUresult CUDAAPI cuStreamGetCaptureInfo_v3_ptsz(CUstream hStream, CUstreamCaptureStatus *captureStatus_out,
+						cuuint64_t *id_out, CUgraph *graph_out,
+						const CUgraphNode **dependencies_out,
+						const CUgraphEdgeData **edgeData_out, size_t *numDependencies_out)
+{
+	return capture_info(&desc_capture_info_ptsz, hStream, captureStatus_out, id_out, graph_out,
+			    dependencies_out, edgeData_out, numDependencies_out);
+}

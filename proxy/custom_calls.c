@@ -373,6 +373,47 @@ static CUresult pool_get_attribute(struct vgpu_proxy_call *call, void **argv)
 	return r;
 }
 
+/* ---------------------------------------------------------------- stream capture */
+
+/* The driver's arrays are copied into the staged ones, whose capacity the zone announced. */
+static CUresult capture_info(struct vgpu_proxy_call *call, void **argv)
+{
+	CUstreamCaptureStatus st = CU_STREAM_CAPTURE_STATUS_NONE;
+	const CUgraphNode *deps = NULL;
+	const CUgraphEdgeData *edges = NULL;
+	uint64_t *cap = ARG(uint64_t *, VGPU_CIW_NDEPS);
+	size_t n = 0;
+	CUresult r;
+
+	if (!call->drv->cuStreamGetCaptureInfo_v3 || !cap)
+		return call->drv->cuStreamGetCaptureInfo_v3 ? CUDA_ERROR_INVALID_VALUE : CUDA_ERROR_NOT_SUPPORTED;
+	r = call->drv->cuStreamGetCaptureInfo_v3(ARG(CUstream, VGPU_CIW_STREAM), &st, ARG(cuuint64_t *, VGPU_CIW_ID),
+						 ARG(CUgraph *, VGPU_CIW_GRAPH), &deps, &edges, &n);
+	if (r != CUDA_SUCCESS)
+		return r;
+	if (ARG(uint32_t *, VGPU_CIW_STATUS))
+		*ARG(uint32_t *, VGPU_CIW_STATUS) = st;
+	if (n > *cap) {
+		vgpu_info("cuStreamGetCaptureInfo: %zu dependencies, more than the %llu announced", n,
+			  (unsigned long long)*cap);
+		return CUDA_ERROR_NOT_SUPPORTED;
+	}
+	CUgraphNode *out = ARG(CUgraphNode *, VGPU_CIW_DEPS);
+	CUgraphEdgeData *eout = ARG(CUgraphEdgeData *, VGPU_CIW_EDGES);
+	for (size_t i = 0; i < n; i++) {
+		if (out)
+			out[i] = deps ? deps[i] : NULL;
+		if (eout) {
+			if (edges)
+				eout[i] = edges[i];
+			else
+				memset(&eout[i], 0, sizeof(eout[i]));
+		}
+	}
+	*cap = n;
+	return CUDA_SUCCESS;
+}
+
 /* ---------------------------------------------------------------- registration */
 
 #define WIRE(nm, op, fl, args, n) \
@@ -405,6 +446,10 @@ WIRE(cuMemPoolSetAttribute, VGPU_OP_cuMemPoolSetAttribute, VGPU_CALLF_CUSTOM, vg
      VGPU_PAW_NARGS);
 WIRE(cuMemPoolGetAttribute, VGPU_OP_cuMemPoolGetAttribute, VGPU_CALLF_CUSTOM, vgpu_wire_pool_get_attr_args,
      VGPU_PAG_NARGS);
+WIRE(cuStreamGetCaptureInfo_v3, VGPU_OP_cuStreamGetCaptureInfo_v3, VGPU_CALLF_CUSTOM, vgpu_wire_capture_info_args,
+     VGPU_CIW_NARGS);
+WIRE(cuStreamGetCaptureInfo_v3_ptsz, VGPU_OP_cuStreamGetCaptureInfo_v3_ptsz, VGPU_CALLF_CUSTOM,
+     vgpu_wire_capture_info_args, VGPU_CIW_NARGS);
 WIRE(cuPointerGetAttribute, VGPU_OP_cuPointerGetAttribute, VGPU_CALLF_CUSTOM, vgpu_wire_pointer_attr_args, VGPU_PW_NARGS);
 
 __attribute__((constructor)) static void custom_calls_register(void)
@@ -415,6 +460,8 @@ __attribute__((constructor)) static void custom_calls_register(void)
 	} tab[] = {
 		{ &wire_cuCtxCreate_v4, ctx_create },
 		{ &wire_cuMemPoolCreate, pool_create },
+		{ &wire_cuStreamGetCaptureInfo_v3, capture_info },
+		{ &wire_cuStreamGetCaptureInfo_v3_ptsz, capture_info },
 		{ &wire_cuMemPoolSetAttribute, pool_set_attribute },
 		{ &wire_cuMemPoolGetAttribute, pool_get_attribute },
 		{ &wire_cuModuleLoadData, module_load },

@@ -87,3 +87,19 @@ const struct vgpu_arg_desc vgpu_wire_pool_get_attr_args[VGPU_PAG_NARGS] = {
 	[VGPU_PAG_POOL] = HANDLE("pool", VGPU_H_MEMORY_POOL),
 	[VGPU_PAG_ATTR] = SCALAR("attr", 4),
 };
+
+const struct vgpu_arg_desc vgpu_wire_capture_info_args[VGPU_CIW_NARGS] = {
+	[VGPU_CIW_STREAM] = HANDLE("hStream", VGPU_H_STREAM),
+	[VGPU_CIW_STATUS] = { .name = "captureStatus", .kind = VGPU_ARG_OUT_SCALAR, .size = 4, .len_arg = N,
+			      .len_arg2 = N },
+	[VGPU_CIW_ID] = { .name = "id", .kind = VGPU_ARG_OUT_SCALAR, .size = 8, .len_arg = N, .len_arg2 = N },
+	[VGPU_CIW_GRAPH] = { .name = "graph", .kind = VGPU_ARG_OUT_HANDLE, .size = 8, .htype = VGPU_H_GRAPH,
+			     .len_arg = N, .len_arg2 = N },
+	[VGPU_CIW_DEPS] = { .name = "dependencies", .kind = VGPU_ARG_OUT_HANDLE_ARRAY, .size = 8,
+			    .htype = VGPU_H_GRAPH_NODE, .len_arg = VGPU_CIW_NDEPS, .len_arg2 = N, .len_mul = 1,
+			    .max_len = VGPU_CAPTURE_DEPS_MAX },
+	[VGPU_CIW_EDGES] = { .name = "edgeData", .kind = VGPU_ARG_OUT_BUF, .len_arg = VGPU_CIW_NDEPS, .len_arg2 = N,
+			     .len_mul = sizeof(CUgraphEdgeData), .max_len = sizeof(CUgraphEdgeData) * VGPU_CAPTURE_DEPS_MAX },
+	[VGPU_CIW_NDEPS] = { .name = "numDependencies", .kind = VGPU_ARG_INOUT_SCALAR, .size = 8, .len_arg = N,
+			     .len_arg2 = N },
+};

@@ -86,6 +86,16 @@ extern const struct vgpu_arg_desc vgpu_wire_pool_set_attr_args[VGPU_PAW_NARGS];
 enum { VGPU_PAG_VALUE, VGPU_PAG_POOL, VGPU_PAG_ATTR, VGPU_PAG_NARGS };
 extern const struct vgpu_arg_desc vgpu_wire_pool_get_attr_args[VGPU_PAG_NARGS];
 
+/*
+ * A stream's capture state: [stream, status (out), id (out), graph (out handle), deps (out
+ * handle array of capacity ndeps), edges (out, ndeps CUgraphEdgeData), ndeps (inout)]. The
+ * driver answers with pointers into its own memory; the proxy copies the arrays out.
+ */
+#define VGPU_CAPTURE_DEPS_MAX 256
+enum { VGPU_CIW_STREAM, VGPU_CIW_STATUS, VGPU_CIW_ID, VGPU_CIW_GRAPH, VGPU_CIW_DEPS, VGPU_CIW_EDGES,
+       VGPU_CIW_NDEPS, VGPU_CIW_NARGS };
+extern const struct vgpu_arg_desc vgpu_wire_capture_info_args[VGPU_CIW_NARGS];
+
 /* 1 when a memory pool attribute's value is an int (the reuse flags), 0 for a cuuint64_t. */
 static inline int vgpu_pool_attr_is_int(unsigned attr)
 {

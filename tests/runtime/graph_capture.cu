@@ -37,6 +37,16 @@ int main()
 	CHECK(cudaStreamIsCapturing(s, &st));
 	EXPECT(st == cudaStreamCaptureStatusActive, "capture status %d", (int)st);
 	inc<<<n / 256, 256, 0, s>>>(d, n);
+	unsigned long long id = 0;
+	cudaGraph_t building = NULL;
+	const cudaGraphNode_t *deps = NULL;
+	size_t ndeps = 0;
+	CHECK(cudaStreamGetCaptureInfo(s, &st, &id, &building, &deps, NULL, &ndeps));
+	EXPECT(st == cudaStreamCaptureStatusActive && id != 0 && building != NULL && ndeps == 1 && deps != NULL,
+	       "capture info: status %d, id %llu, %zu dependencies", (int)st, id, ndeps);
+	cudaGraphNodeType type;
+	CHECK(cudaGraphNodeGetType(deps[0], &type));
+	EXPECT(type == cudaGraphNodeTypeKernel, "the capture's frontier is a node of type %d", (int)type);
 	CHECK(cudaEventRecord(fork, s));
 	CHECK(cudaStreamWaitEvent(side, fork, 0)); /* side joins the capture */
 	CHECK(cudaMemsetAsync(e, 0, sizeof(h), side));
