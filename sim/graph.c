@@ -6,20 +6,27 @@
 #include <string.h>
 
 /*
- * A graph is the list of operations captured from its streams, in the order they were
- * issued; it runs as that sequence on the launch stream (one valid order of any graph built
- * by capture, and never looser than the graph's own dependencies). Captured operations are
- * the simulator's ordinary stream operations (struct sim_op), kept as templates and cloned
- * for every launch. Event records and waits inside a capture make streams join it (the
- * fork/join pattern) and are not nodes themselves, as with the driver.
+ * A graph is a set of nodes with dependencies. An instantiated graph runs its nodes in one
+ * topological order, one after the other on the launch stream: never looser than the
+ * graph's dependencies. Operation nodes are the simulator's ordinary stream operations
+ * (struct sim_op), kept as templates and cloned for every launch. A captured node depends
+ * on the node captured before it (issue order); event records and waits inside a capture
+ * make streams join it (the fork/join pattern) and are not nodes themselves, as with the
+ * driver.
  */
 
 struct sim_gnode {
 	uint32_t magic;
 	struct sim_graph *g;
 	CUgraphNodeType type;
-	struct sim_op *op;            /* template; NULL for an empty node */
-	struct sim_gnode *next;
+	struct sim_op *op;            /* template of an operation node; NULL otherwise */
+	struct sim_event *event;      /* event record and wait nodes */
+	struct sim_graph *child;      /* child graph nodes: a clone owned by the node */
+	struct sim_gnode **deps;      /* the nodes this one waits for */
+	size_t ndeps, capdeps;
+	struct sim_gnode *clone_of;   /* cuGraphNodeFindInClone */
+	size_t order;                 /* scratch: topological sort */
+	struct sim_gnode *next;       /* in the graph, in creation order */
 };
 
 struct sim_graph {
@@ -31,11 +38,21 @@ struct sim_graph {
 	CUresult capture_err;         /* a capture invalidated by an unsupported operation */
 };
 
+/* One step of an executable graph: an operation template, or an event to record or wait for. */
+struct sim_gstep {
+	struct sim_op *op;
+	struct sim_event *event;
+	int wait;                     /* event: 1 wait for it, 0 record it */
+	const struct sim_gnode *node; /* the node of the instantiated graph it came from */
+	int enabled;
+};
+
 struct sim_gexec {
 	uint32_t magic;
 	struct sim_ctx *ctx;
-	struct sim_op **ops;          /* templates, in launch order */
-	size_t n;
+	struct sim_gstep *steps;      /* in launch order (a topological order of the graph) */
+	size_t n, cap;
+	unsigned long long flags;
 };
 
 enum { MAGIC_GRAPH = 0x47524150, MAGIC_GNODE = 0x474e4f44, MAGIC_GEXEC = 0x47455843 };
@@ -80,6 +97,82 @@ static CUgraphNodeType node_type(const struct sim_op *op)
 	}
 }
 
+/* ---- nodes and graphs ---- */
+
+static struct sim_graph *graph_new(struct sim_ctx *c)
+{
+	struct sim_graph *g = calloc(1, sizeof(*g));
+	if (g) {
+		g->magic = MAGIC_GRAPH;
+		g->ctx = c;
+	}
+	return g;
+}
+
+static void graph_free(struct sim_graph *g);
+
+static void node_free(struct sim_gnode *n)
+{
+	if (n->op)
+		sim_op_free(n->op);
+	if (n->child)
+		graph_free(n->child);
+	free(n->deps);
+	n->magic = 0;
+	free(n);
+}
+
+static void graph_free(struct sim_graph *g)
+{
+	for (struct sim_gnode *n = g->head, *next; n; n = next) {
+		next = n->next;
+		node_free(n);
+	}
+	g->magic = 0;
+	free(g);
+}
+
+static int node_add_dep(struct sim_gnode *n, struct sim_gnode *d)
+{
+	for (size_t i = 0; i < n->ndeps; i++)
+		if (n->deps[i] == d)
+			return 0;
+	if (n->ndeps == n->capdeps) {
+		size_t nc = n->capdeps ? n->capdeps * 2 : 4;
+		void *p = realloc(n->deps, nc * sizeof(*n->deps));
+		if (!p)
+			return -1;
+		n->deps = p;
+		n->capdeps = nc;
+	}
+	n->deps[n->ndeps++] = d;
+	return 0;
+}
+
+/* A new node at the end of g, after deps (NULL on out of memory). */
+static struct sim_gnode *node_append(struct sim_graph *g, CUgraphNodeType type, struct sim_gnode *const *deps,
+				     size_t ndeps)
+{
+	struct sim_gnode *n = calloc(1, sizeof(*n));
+	if (!n)
+		return NULL;
+	n->magic = MAGIC_GNODE;
+	n->g = g;
+	n->type = type;
+	for (size_t i = 0; i < ndeps; i++)
+		if (node_add_dep(n, deps[i]) < 0) {
+			node_free(n);
+			return NULL;
+		}
+	if (g->tail)
+		g->tail->next = n;
+	else
+		g->head = n;
+	g->tail = n;
+	g->n++;
+	return n;
+}
+
 /* Called by sim_stream_enqueue, g_lock held: op (ownership passes) joins s's capture. */
 void sim_graph_capture_op(struct sim_stream *s, struct sim_op *op)
 {
@@ -107,26 +200,17 @@ void sim_graph_capture_op(struct sim_stream *s, struct sim_op *op)
 	default:
 		break;
 	}
-	struct sim_gnode *n = calloc(1, sizeof(*n));
+	/* each captured node follows the one captured before it: issue order, never looser */
+	struct sim_gnode *prev = g->tail;
+	struct sim_gnode *n = node_append(g, node_type(op), &prev, prev ? 1 : 0);
 	if (!n) {
 		if (!g->capture_err)
 			g->capture_err = CUDA_ERROR_OUT_OF_MEMORY;
 		sim_op_free(op);
 		return;
 	}
-	n->magic = MAGIC_GNODE;
-	n->g = g;
-	n->type = node_type(op);
 	n->op = op;
-	if (g->tail)
-		g->tail->next = n;
-	else
-		g->head = n;
-	g->tail = n;
-	g->n++;
 }
-
-/* ---- handles ---- */
 
 static struct sim_graph *graph_get(CUgraph h, CUresult *rc)
 {
@@ -134,6 +218,14 @@ static struct sim_graph *graph_get(CUgraph h, CUresult *rc)
 	*rc = !g_inited ? CUDA_ERROR_NOT_INITIALIZED :
 	      (!g || g->magic != MAGIC_GRAPH) ? CUDA_ERROR_INVALID_VALUE : CUDA_SUCCESS;
 	return *rc ? NULL : g;
+}
+
+static struct sim_gnode *node_get(CUgraphNode h, CUresult *rc)
+{
+	struct sim_gnode *n = (struct sim_gnode *)h;
+	*rc = !g_inited ? CUDA_ERROR_NOT_INITIALIZED :
+	      (!n || n->magic != MAGIC_GNODE) ? CUDA_ERROR_INVALID_VALUE : CUDA_SUCCESS;
+	return *rc ? NULL : n;
 }
 
 static struct sim_gexec *exec_get(CUgraphExec h, CUresult *rc)
@@ -152,27 +244,409 @@ static struct sim_stream *capture_stream(CUstream h, CUresult *rc)
 	return sim_stream_get(c, h, rc);
 }
 
-static struct sim_graph *graph_new(struct sim_ctx *c)
+/* Dependencies named by the caller: every one a node of g. */
+static CUresult deps_check(struct sim_graph *g, const CUgraphNode *deps, size_t n)
 {
-	struct sim_graph *g = calloc(1, sizeof(*g));
-	if (g) {
-		g->magic = MAGIC_GRAPH;
-		g->ctx = c;
+	if (n && !deps)
+		return CUDA_ERROR_INVALID_VALUE;
+	for (size_t i = 0; i < n; i++) {
+		CUresult rc;
+		struct sim_gnode *d = node_get(deps[i], &rc);
+		if (!d)
+			return rc;
+		if (d->g != g)
+			return CUDA_ERROR_INVALID_VALUE;
 	}
-	return g;
+	return CUDA_SUCCESS;
 }
 
-static void graph_free(struct sim_graph *g)
+static CUresult add_node(CUgraphNode *out, CUgraph hg, const CUgraphNode *deps, size_t n, CUgraphNodeType type,
+			 struct sim_gnode **node)
 {
-	for (struct sim_gnode *n = g->head, *next; n; n = next) {
-		next = n->next;
-		if (n->op)
-			sim_op_free(n->op);
-		n->magic = 0;
-		free(n);
+	CUresult rc;
+	struct sim_graph *g = graph_get(hg, &rc);
+	if (!g)
+		return rc;
+	if (!out)
+		return CUDA_ERROR_INVALID_VALUE;
+	if ((rc = deps_check(g, deps, n)) != CUDA_SUCCESS)
+		return rc;
+	struct sim_gnode *nd = node_append(g, type, (struct sim_gnode *const *)deps, n);
+	if (!nd)
+		return CUDA_ERROR_OUT_OF_MEMORY;
+	*out = (CUgraphNode)nd;
+	if (node)
+		*node = nd;
+	return CUDA_SUCCESS;
+}
+
+CUresult cuGraphAddEmptyNode(CUgraphNode *out, CUgraph hg, const CUgraphNode *deps, size_t n)
+{
+	return add_node(out, hg, deps, n, CU_GRAPH_NODE_TYPE_EMPTY, NULL);
+}
+
+static CUresult add_event_node(CUgraphNode *out, CUgraph hg, const CUgraphNode *deps, size_t n, CUevent he,
+			       CUgraphNodeType type)
+{
+	struct sim_event *e = (struct sim_event *)he;
+	struct sim_gnode *nd;
+	if (!e || e->magic != MAGIC_EVENT)
+		return g_inited ? CUDA_ERROR_INVALID_VALUE : CUDA_ERROR_NOT_INITIALIZED;
+	CUresult rc = add_node(out, hg, deps, n, type, &nd);
+	if (rc == CUDA_SUCCESS)
+		nd->event = e;
+	return rc;
+}
+
+CUresult cuGraphAddEventRecordNode(CUgraphNode *out, CUgraph hg, const CUgraphNode *deps, size_t n, CUevent e)
+{
+	return add_event_node(out, hg, deps, n, e, CU_GRAPH_NODE_TYPE_EVENT_RECORD);
+}
+
+CUresult cuGraphAddEventWaitNode(CUgraphNode *out, CUgraph hg, const CUgraphNode *deps, size_t n, CUevent e)
+{
+	return add_event_node(out, hg, deps, n, e, CU_GRAPH_NODE_TYPE_WAIT_EVENT);
+}
+
+static CUresult node_event(CUgraphNode h, CUevent *out, CUevent set, CUgraphNodeType type)
+{
+	CUresult rc;
+	struct sim_gnode *n = node_get(h, &rc);
+	if (!n)
+		return rc;
+	if (n->type != type || (!out && !set))
+		return CUDA_ERROR_INVALID_VALUE;
+	if (set) {
+		struct sim_event *e = (struct sim_event *)set;
+		if (e->magic != MAGIC_EVENT)
+			return CUDA_ERROR_INVALID_VALUE;
+		n->event = e;
+	} else {
+		*out = (CUevent)n->event;
 	}
-	g->magic = 0;
-	free(g);
+	return CUDA_SUCCESS;
+}
+
+CUresult cuGraphEventRecordNodeGetEvent(CUgraphNode h, CUevent *out)
+{
+	return node_event(h, out, NULL, CU_GRAPH_NODE_TYPE_EVENT_RECORD);
+}
+
+CUresult cuGraphEventRecordNodeSetEvent(CUgraphNode h, CUevent e)
+{
+	return e ? node_event(h, NULL, e, CU_GRAPH_NODE_TYPE_EVENT_RECORD) : CUDA_ERROR_INVALID_VALUE;
+}
+
+CUresult cuGraphEventWaitNodeGetEvent(CUgraphNode h, CUevent *out)
+{
+	return node_event(h, out, NULL, CU_GRAPH_NODE_TYPE_WAIT_EVENT);
+}
+
+CUresult cuGraphEventWaitNodeSetEvent(CUgraphNode h, CUevent e)
+{
+	return e ? node_event(h, NULL, e, CU_GRAPH_NODE_TYPE_WAIT_EVENT) : CUDA_ERROR_INVALID_VALUE;
+}
+
+static struct sim_graph *graph_clone(const struct sim_graph *g);
+
+CUresult cuGraphAddChildGraphNode(CUgraphNode *out, CUgraph hg, const CUgraphNode *deps, size_t n, CUgraph child)
+{
+	CUresult rc;
+	struct sim_graph *c = graph_get(child, &rc), *copy;
+	struct sim_gnode *nd;
+	if (!c)
+		return rc;
+	if (child == hg)
+		return CUDA_ERROR_INVALID_VALUE;
+	if (!(copy = graph_clone(c)))
+		return CUDA_ERROR_OUT_OF_MEMORY;
+	rc = add_node(out, hg, deps, n, CU_GRAPH_NODE_TYPE_GRAPH, &nd);
+	if (rc != CUDA_SUCCESS) {
+		graph_free(copy);
+		return rc;
+	}
+	nd->child = copy;
+	return CUDA_SUCCESS;
+}
+
+CUresult cuGraphChildGraphNodeGetGraph(CUgraphNode h, CUgraph *out)
+{
+	CUresult rc;
+	struct sim_gnode *n = node_get(h, &rc);
+	if (!n)
+		return rc;
+	if (!out || n->type != CU_GRAPH_NODE_TYPE_GRAPH)
+		return CUDA_ERROR_INVALID_VALUE;
+	*out = (CUgraph)n->child;
+	return CUDA_SUCCESS;
+}
+
+CUresult cuGraphNodeGetType(CUgraphNode h, CUgraphNodeType *type)
+{
+	CUresult rc;
+	struct sim_gnode *n = node_get(h, &rc);
+	if (!n)
+		return rc;
+	if (!type)
+		return CUDA_ERROR_INVALID_VALUE;
+	*type = n->type;
+	return CUDA_SUCCESS;
+}
+
+CUresult cuGraphDestroyNode(CUgraphNode h)
+{
+	CUresult rc;
+	struct sim_gnode *n = node_get(h, &rc);
+	if (!n)
+		return rc;
+	struct sim_graph *g = n->g;
+	/* out of the list, and out of every other node's dependencies */
+	struct sim_gnode **pp = &g->head, *prev = NULL;
+	while (*pp != n) {
+		prev = *pp;
+		pp = &(*pp)->next;
+	}
+	*pp = n->next;
+	if (g->tail == n)
+		g->tail = prev;
+	g->n--;
+	for (struct sim_gnode *o = g->head; o; o = o->next)
+		for (size_t i = 0; i < o->ndeps; i++)
+			if (o->deps[i] == n)
+				o->deps[i--] = o->deps[--o->ndeps];
+	node_free(n);
+	return CUDA_SUCCESS;
+}
+
+/* Edges between nodes of one graph; NULL edge data means plain completion edges. */
+static CUresult edges_check(struct sim_graph *g, const CUgraphNode *from, const CUgraphNode *to,
+			    const CUgraphEdgeData *data, size_t n)
+{
+	CUresult rc;
+	if (n && (!from || !to))
+		return CUDA_ERROR_INVALID_VALUE;
+	if ((rc = deps_check(g, from, n)) != CUDA_SUCCESS || (rc = deps_check(g, to, n)) != CUDA_SUCCESS)
+		return rc;
+	for (size_t i = 0; data && i < n; i++)
+		if (data[i].from_port || data[i].to_port || data[i].type)
+			return CUDA_ERROR_NOT_SUPPORTED;   /* only full-completion edges here */
+	for (size_t i = 0; i < n; i++)
+		if (from[i] == to[i])
+			return CUDA_ERROR_INVALID_VALUE;
+	return CUDA_SUCCESS;
+}
+
+CUresult cuGraphAddDependencies_v2(CUgraph hg, const CUgraphNode *from, const CUgraphNode *to,
+				   const CUgraphEdgeData *data, size_t n)
+{
+	CUresult rc;
+	struct sim_graph *g = graph_get(hg, &rc);
+	if (!g)
+		return rc;
+	if ((rc = edges_check(g, from, to, data, n)) != CUDA_SUCCESS)
+		return rc;
+	for (size_t i = 0; i < n; i++)
+		if (node_add_dep((struct sim_gnode *)to[i], (struct sim_gnode *)from[i]) < 0)
+			return CUDA_ERROR_OUT_OF_MEMORY;
+	return CUDA_SUCCESS;
+}
+
+CUresult cuGraphRemoveDependencies_v2(CUgraph hg, const CUgraphNode *from, const CUgraphNode *to,
+				      const CUgraphEdgeData *data, size_t n)
+{
+	CUresult rc;
+	struct sim_graph *g = graph_get(hg, &rc);
+	if (!g)
+		return rc;
+	if ((rc = edges_check(g, from, to, data, n)) != CUDA_SUCCESS)
+		return rc;
+	for (size_t i = 0; i < n; i++) {
+		struct sim_gnode *t = (struct sim_gnode *)to[i];
+		size_t k = 0;
+		while (k < t->ndeps && t->deps[k] != (struct sim_gnode *)from[i])
+			k++;
+		if (k == t->ndeps)
+			return CUDA_ERROR_INVALID_VALUE;
+		t->deps[k] = t->deps[--t->ndeps];
+	}
+	return CUDA_SUCCESS;
+}
+
+/* Writes up to *num entries; *num becomes the count (or the total when out is NULL). */
+static void put_node(CUgraphNode *out, CUgraphEdgeData *data, size_t i, size_t cap, struct sim_gnode *n)
+{
+	if (out && i < cap)
+		out[i] = (CUgraphNode)n;
+	if (out && data && i < cap)
+		memset(&data[i], 0, sizeof(data[i]));
+}
+
+CUresult cuGraphNodeGetDependencies_v2(CUgraphNode h, CUgraphNode *deps, CUgraphEdgeData *data, size_t *num)
+{
+	CUresult rc;
+	struct sim_gnode *n = node_get(h, &rc);
+	if (!n)
+		return rc;
+	if (!num)
+		return CUDA_ERROR_INVALID_VALUE;
+	for (size_t i = 0; i < n->ndeps; i++)
+		put_node(deps, data, i, *num, n->deps[i]);
+	*num = deps && *num < n->ndeps ? *num : n->ndeps;
+	return CUDA_SUCCESS;
+}
+
+CUresult cuGraphNodeGetDependentNodes_v2(CUgraphNode h, CUgraphNode *out, CUgraphEdgeData *data, size_t *num)
+{
+	CUresult rc;
+	struct sim_gnode *n = node_get(h, &rc);
+	size_t k = 0;
+	if (!n)
+		return rc;
+	if (!num)
+		return CUDA_ERROR_INVALID_VALUE;
+	for (struct sim_gnode *o = n->g->head; o; o = o->next)
+		for (size_t i = 0; i < o->ndeps; i++)
+			if (o->deps[i] == n)
+				put_node(out, data, k++, *num, o);
+	*num = out && *num < k ? *num : k;
+	return CUDA_SUCCESS;
+}
+
+CUresult cuGraphGetEdges_v2(CUgraph hg, CUgraphNode *from, CUgraphNode *to, CUgraphEdgeData *data, size_t *num)
+{
+	CUresult rc;
+	struct sim_graph *g = graph_get(hg, &rc);
+	size_t k = 0;
+	if (!g)
+		return rc;
+	if (!num || (!from) != (!to))
+		return CUDA_ERROR_INVALID_VALUE;
+	for (struct sim_gnode *o = g->head; o; o = o->next)
+		for (size_t i = 0; i < o->ndeps; i++, k++) {
+			put_node(from, data, k, *num, o->deps[i]);
+			put_node(to, NULL, k, *num, o);
+		}
+	*num = from && *num < k ? *num : k;
+	return CUDA_SUCCESS;
+}
+
+static CUresult list_nodes(CUgraph h, CUgraphNode *nodes, size_t *num, int roots)
+{
+	CUresult rc;
+	struct sim_graph *g = graph_get(h, &rc);
+	size_t k = 0;
+	if (!g)
+		return rc;
+	if (!num)
+		return CUDA_ERROR_INVALID_VALUE;
+	for (struct sim_gnode *n = g->head; n; n = n->next)
+		if (!roots || !n->ndeps)
+			put_node(nodes, NULL, k++, *num, n);
+	*num = nodes && *num < k ? *num : k;
+	return CUDA_SUCCESS;
+}
+
+CUresult cuGraphGetNodes(CUgraph h, CUgraphNode *nodes, size_t *num)
+{
+	return list_nodes(h, nodes, num, 0);
+}
+
+CUresult cuGraphGetRootNodes(CUgraph h, CUgraphNode *nodes, size_t *num)
+{
+	return list_nodes(h, nodes, num, 1);
+}
+
+CUresult cuGraphCreate(CUgraph *out, unsigned int flags)
+{
+	CUresult rc;
+	struct sim_ctx *c = sim_ctx_current(&rc);
+	if (!c)
+		return rc;
+	if (!out || flags)
+		return CUDA_ERROR_INVALID_VALUE;
+	struct sim_graph *g = graph_new(c);
+	if (!g)
+		return CUDA_ERROR_OUT_OF_MEMORY;
+	*out = (CUgraph)g;
+	return CUDA_SUCCESS;
+}
+
+CUresult cuGraphDestroy(CUgraph h)
+{
+	CUresult rc;
+	struct sim_graph *g = graph_get(h, &rc);
+	if (!g)
+		return rc;
+	if (g->capture_id)
+		return CUDA_ERROR_ILLEGAL_STATE; /* still being captured into */
+	graph_free(g);
+	return CUDA_SUCCESS;
+}
+
+/* A deep copy; each new node remembers the node it copies (cuGraphNodeFindInClone). */
+static struct sim_graph *graph_clone(const struct sim_graph *g)
+{
+	struct sim_graph *c = graph_new(g->ctx);
+	if (!c)
+		return NULL;
+	for (struct sim_gnode *n = g->head; n; n = n->next) {
+		struct sim_gnode *m = node_append(c, n->type, NULL, 0);
+		if (!m || (n->op && !(m->op = op_clone(n->op))) || (n->child && !(m->child = graph_clone(n->child)))) {
+			graph_free(c);
+			return NULL;
+		}
+		m->event = n->event;
+		m->clone_of = (struct sim_gnode *)n;
+		n->order = c->n - 1;      /* the copy's index, to rebuild the edges below */
+	}
+	struct sim_gnode **byindex = calloc(c->n ? c->n : 1, sizeof(*byindex));
+	if (!byindex) {
+		graph_free(c);
+		return NULL;
+	}
+	size_t i = 0;
+	for (struct sim_gnode *m = c->head; m; m = m->next)
+		byindex[i++] = m;
+	for (struct sim_gnode *n = g->head, *m = c->head; n; n = n->next, m = m->next)
+		for (size_t k = 0; k < n->ndeps; k++)
+			if (node_add_dep(m, byindex[n->deps[k]->order]) < 0) {
+				free(byindex);
+				graph_free(c);
+				return NULL;
+			}
+	free(byindex);
+	return c;
+}
+
+CUresult cuGraphClone(CUgraph *out, CUgraph h)
+{
+	CUresult rc;
+	struct sim_graph *g = graph_get(h, &rc);
+	if (!g)
+		return rc;
+	if (!out)
+		return CUDA_ERROR_INVALID_VALUE;
+	struct sim_graph *c = graph_clone(g);
+	if (!c)
+		return CUDA_ERROR_OUT_OF_MEMORY;
+	*out = (CUgraph)c;
+	return CUDA_SUCCESS;
+}
+
+CUresult cuGraphNodeFindInClone(CUgraphNode *out, CUgraphNode orig, CUgraph hclone)
+{
+	CUresult rc;
+	struct sim_graph *c = graph_get(hclone, &rc);
+	if (!c)
+		return rc;
+	if (!out || !orig)
+		return CUDA_ERROR_INVALID_VALUE;
+	for (struct sim_gnode *m = c->head; m; m = m->next)
+		if (m->clone_of == (struct sim_gnode *)orig) {
+			*out = (CUgraphNode)m;
+			return CUDA_SUCCESS;
+		}
+	return CUDA_ERROR_INVALID_VALUE;
 }
 
 /* ---- capture ---- */
@@ -296,114 +770,80 @@ CUresult cuThreadExchangeStreamCaptureMode(CUstreamCaptureMode *mode)
 	return CUDA_SUCCESS;
 }
 
-/* ---- graphs ---- */
+/* ---- executable graphs ---- */
 
-CUresult cuGraphCreate(CUgraph *out, unsigned int flags)
+static int exec_push(struct sim_gexec *x, struct sim_gstep st)
 {
-	CUresult rc;
-	struct sim_ctx *c = sim_ctx_current(&rc);
-
-	if (!c)
-		return rc;
-	if (!out || flags)
-		return CUDA_ERROR_INVALID_VALUE;
-	struct sim_graph *g = graph_new(c);
-	if (!g)
-		return CUDA_ERROR_OUT_OF_MEMORY;
-	*out = (CUgraph)g;
-	return CUDA_SUCCESS;
-}
-
-CUresult cuGraphDestroy(CUgraph h)
-{
-	CUresult rc;
-	struct sim_graph *g = graph_get(h, &rc);
-
-	if (!g)
-		return rc;
-	if (g->capture_id)
-		return CUDA_ERROR_ILLEGAL_STATE; /* still being captured into */
-	graph_free(g);
-	return CUDA_SUCCESS;
-}
-
-CUresult cuGraphClone(CUgraph *out, CUgraph h)
-{
-	CUresult rc;
-	struct sim_graph *g = graph_get(h, &rc);
-
-	if (!g)
-		return rc;
-	if (!out)
-		return CUDA_ERROR_INVALID_VALUE;
-	struct sim_graph *c = graph_new(g->ctx);
-	if (!c)
-		return CUDA_ERROR_OUT_OF_MEMORY;
-	for (struct sim_gnode *n = g->head; n; n = n->next) {
-		struct sim_gnode *m = calloc(1, sizeof(*m));
-		if (!m || (n->op && !(m->op = op_clone(n->op)))) {
-			free(m);
-			graph_free(c);
-			return CUDA_ERROR_OUT_OF_MEMORY;
-		}
-		m->magic = MAGIC_GNODE;
-		m->g = c;
-		m->type = n->type;
-		if (c->tail)
-			c->tail->next = m;
-		else
-			c->head = m;
-		c->tail = m;
-		c->n++;
+	if (x->n == x->cap) {
+		size_t nc = x->cap ? x->cap * 2 : 16;
+		void *p = realloc(x->steps, nc * sizeof(*x->steps));
+		if (!p)
+			return -1;
+		x->steps = p;
+		x->cap = nc;
 	}
-	*out = (CUgraph)c;
+	x->steps[x->n++] = st;
+	return 0;
+}
+
+/*
+ * Appends g's nodes to x in a topological order (Kahn's algorithm, ties in creation order),
+ * child graphs inlined. CUDA_ERROR_INVALID_VALUE when the dependencies have a cycle.
+ */
+static CUresult exec_add_graph(struct sim_gexec *x, struct sim_graph *g)
+{
+	size_t placed = 0;
+	for (struct sim_gnode *n = g->head; n; n = n->next)
+		n->order = 0;          /* 0: not placed yet */
+	while (placed < g->n) {
+		int progress = 0;
+		for (struct sim_gnode *n = g->head; n; n = n->next) {
+			if (n->order)
+				continue;
+			size_t i = 0;
+			while (i < n->ndeps && n->deps[i]->order)
+				i++;
+			if (i < n->ndeps)
+				continue;
+			n->order = ++placed;
+			progress = 1;
+			struct sim_gstep st = { .node = n, .enabled = 1 };
+			if (n->child) {
+				CUresult rc = exec_add_graph(x, n->child);
+				if (rc != CUDA_SUCCESS)
+					return rc;
+				continue;
+			}
+			if (n->op && !(st.op = op_clone(n->op)))
+				return CUDA_ERROR_OUT_OF_MEMORY;
+			st.event = n->event;
+			st.wait = n->type == CU_GRAPH_NODE_TYPE_WAIT_EVENT;
+			if ((st.op || st.event) && exec_push(x, st) < 0) {
+				if (st.op)
+					sim_op_free(st.op);
+				return CUDA_ERROR_OUT_OF_MEMORY;
+			}
+		}
+		if (!progress)
+			return CUDA_ERROR_INVALID_VALUE;   /* a cycle */
+	}
 	return CUDA_SUCCESS;
 }
 
-static CUresult list_nodes(CUgraph h, CUgraphNode *nodes, size_t *num, int roots)
+static void exec_free(struct sim_gexec *x)
 {
-	CUresult rc;
-	struct sim_graph *g = graph_get(h, &rc);
-
-	if (!g)
-		return rc;
-	if (!num)
-		return CUDA_ERROR_INVALID_VALUE;
-	size_t have = roots ? (g->head ? 1 : 0) : g->n, i = 0;
-	if (nodes)
-		for (struct sim_gnode *n = g->head; n && i < *num && i < have; n = n->next)
-			nodes[i++] = (CUgraphNode)n;
-	*num = nodes ? i : have;
-	return CUDA_SUCCESS;
-}
-
-CUresult cuGraphGetNodes(CUgraph h, CUgraphNode *nodes, size_t *num)
-{
-	return list_nodes(h, nodes, num, 0);
-}
-
-CUresult cuGraphGetRootNodes(CUgraph h, CUgraphNode *nodes, size_t *num)
-{
-	return list_nodes(h, nodes, num, 1);
-}
-
-CUresult cuGraphNodeGetType(CUgraphNode h, CUgraphNodeType *type)
-{
-	struct sim_gnode *n = (struct sim_gnode *)h;
-
-	if (!g_inited)
-		return CUDA_ERROR_NOT_INITIALIZED;
-	if (!n || n->magic != MAGIC_GNODE || !type)
-		return CUDA_ERROR_INVALID_VALUE;
-	*type = n->type;
-	return CUDA_SUCCESS;
+	for (size_t i = 0; i < x->n; i++)
+		if (x->steps[i].op)
+			sim_op_free(x->steps[i].op);
+	free(x->steps);
+	x->magic = 0;
+	free(x);
 }
 
 CUresult cuGraphInstantiateWithFlags(CUgraphExec *out, CUgraph h, unsigned long long flags)
 {
 	CUresult rc;
 	struct sim_graph *g = graph_get(h, &rc);
-
 	if (!g)
 		return rc;
 	if (!out || (flags & ~(unsigned long long)(CUDA_GRAPH_INSTANTIATE_FLAG_AUTO_FREE_ON_LAUNCH |
@@ -411,23 +851,14 @@ CUresult cuGraphInstantiateWithFlags(CUgraphExec *out, CUgraph h, unsigned long 
 						   CUDA_GRAPH_INSTANTIATE_FLAG_USE_NODE_PRIORITY)))
 		return CUDA_ERROR_INVALID_VALUE;
 	struct sim_gexec *x = calloc(1, sizeof(*x));
-	if (!x || (g->n && !(x->ops = calloc(g->n, sizeof(*x->ops))))) {
-		free(x);
+	if (!x)
 		return CUDA_ERROR_OUT_OF_MEMORY;
-	}
 	x->magic = MAGIC_GEXEC;
 	x->ctx = g->ctx;
-	for (struct sim_gnode *n = g->head; n; n = n->next) {
-		if (!n->op)
-			continue;
-		if (!(x->ops[x->n] = op_clone(n->op))) {
-			while (x->n)
-				sim_op_free(x->ops[--x->n]);
-			free(x->ops);
-			free(x);
-			return CUDA_ERROR_OUT_OF_MEMORY;
-		}
-		x->n++;
+	x->flags = flags;
+	if ((rc = exec_add_graph(x, g)) != CUDA_SUCCESS) {
+		exec_free(x);
+		return rc;
 	}
 	*out = (CUgraphExec)x;
 	return CUDA_SUCCESS;
@@ -437,23 +868,87 @@ CUresult cuGraphExecDestroy(CUgraphExec h)
 {
 	CUresult rc;
 	struct sim_gexec *x = exec_get(h, &rc);
-
 	if (!x)
 		return rc;
 	sim_ctx_sync(x->ctx);          /* launches still queued use the exec's kernels' modules */
-	for (size_t i = 0; i < x->n; i++)
-		sim_op_free(x->ops[i]);
-	free(x->ops);
-	x->magic = 0;
-	free(x);
+	exec_free(x);
 	return CUDA_SUCCESS;
+}
+
+CUresult cuGraphExecGetFlags(CUgraphExec h, cuuint64_t *flags)
+{
+	CUresult rc;
+	struct sim_gexec *x = exec_get(h, &rc);
+	if (!x)
+		return rc;
+	if (!flags)
+		return CUDA_ERROR_INVALID_VALUE;
+	*flags = x->flags;
+	return CUDA_SUCCESS;
+}
+
+static struct sim_gstep *exec_step(struct sim_gexec *x, CUgraphNode h)
+{
+	for (size_t i = 0; i < x->n; i++)
+		if (x->steps[i].node == (const struct sim_gnode *)h)
+			return &x->steps[i];
+	return NULL;
+}
+
+CUresult cuGraphNodeSetEnabled(CUgraphExec h, CUgraphNode node, unsigned int enabled)
+{
+	CUresult rc;
+	struct sim_gexec *x = exec_get(h, &rc);
+	if (!x)
+		return rc;
+	struct sim_gstep *st = exec_step(x, node);
+	if (!st || !st->op)            /* only kernel, copy and memset nodes can be disabled */
+		return CUDA_ERROR_INVALID_VALUE;
+	st->enabled = enabled != 0;
+	return CUDA_SUCCESS;
+}
+
+CUresult cuGraphNodeGetEnabled(CUgraphExec h, CUgraphNode node, unsigned int *enabled)
+{
+	CUresult rc;
+	struct sim_gexec *x = exec_get(h, &rc);
+	if (!x)
+		return rc;
+	struct sim_gstep *st = exec_step(x, node);
+	if (!st || !st->op || !enabled)
+		return CUDA_ERROR_INVALID_VALUE;
+	*enabled = (unsigned)st->enabled;
+	return CUDA_SUCCESS;
+}
+
+static CUresult exec_set_event(CUgraphExec h, CUgraphNode node, CUevent he, int wait)
+{
+	CUresult rc;
+	struct sim_gexec *x = exec_get(h, &rc);
+	struct sim_event *e = (struct sim_event *)he;
+	if (!x)
+		return rc;
+	struct sim_gstep *st = exec_step(x, node);
+	if (!st || !st->event || st->wait != wait || !e || e->magic != MAGIC_EVENT)
+		return CUDA_ERROR_INVALID_VALUE;
+	st->event = e;
+	return CUDA_SUCCESS;
+}
+
+CUresult cuGraphExecEventRecordNodeSetEvent(CUgraphExec h, CUgraphNode node, CUevent e)
+{
+	return exec_set_event(h, node, e, 0);
+}
+
+CUresult cuGraphExecEventWaitNodeSetEvent(CUgraphExec h, CUgraphNode node, CUevent e)
+{
+	return exec_set_event(h, node, e, 1);
 }
 
 CUresult cuGraphLaunch(CUgraphExec h, CUstream hs)
 {
 	CUresult rc;
 	struct sim_gexec *x = exec_get(h, &rc);
-
 	if (!x)
 		return rc;
 	struct sim_stream *s = capture_stream(hs, &rc);
@@ -464,10 +959,21 @@ CUresult cuGraphLaunch(CUgraphExec h, CUstream hs)
 	if (s->ctx->sticky)
 		return s->ctx->sticky;
 	for (size_t i = 0; i < x->n; i++) {
-		struct sim_op *op = op_clone(x->ops[i]);
-		if (!op)
-			return CUDA_ERROR_OUT_OF_MEMORY;
-		sim_stream_enqueue(s, op);
+		const struct sim_gstep *st = &x->steps[i];
+		if (st->op) {
+			if (!st->enabled)
+				continue;
+			struct sim_op *op = op_clone(st->op);
+			if (!op)
+				return CUDA_ERROR_OUT_OF_MEMORY;
+			sim_stream_enqueue(s, op);
+		} else if (st->wait) {
+			rc = cuStreamWaitEvent((CUstream)s, (CUevent)st->event, 0);
+		} else {
+			rc = cuEventRecord((CUevent)st->event, (CUstream)s);
+		}
+		if (rc != CUDA_SUCCESS)
+			return rc;
 	}
 	return CUDA_SUCCESS;
 }
@@ -479,6 +985,40 @@ CUresult cuGraphUpload(CUgraphExec h, CUstream hs)
 	if (!exec_get(h, &rc))
 		return rc;
 	return capture_stream(hs, &rc) ? CUDA_SUCCESS : rc;
+}
+
+/* ---- graph memory: the simulator keeps none for graphs ---- */
+
+CUresult cuDeviceGraphMemTrim(CUdevice dev)
+{
+	if (!g_inited)
+		return CUDA_ERROR_NOT_INITIALIZED;
+	return dev >= 0 && dev < g_ndev ? CUDA_SUCCESS : CUDA_ERROR_INVALID_DEVICE;
+}
+
+CUresult cuDeviceGetGraphMemAttribute(CUdevice dev, CUgraphMem_attribute attr, void *value)
+{
+	if (!g_inited)
+		return CUDA_ERROR_NOT_INITIALIZED;
+	if (dev < 0 || dev >= g_ndev)
+		return CUDA_ERROR_INVALID_DEVICE;
+	if (!value || attr < CU_GRAPH_MEM_ATTR_USED_MEM_CURRENT || attr > CU_GRAPH_MEM_ATTR_RESERVED_MEM_HIGH)
+		return CUDA_ERROR_INVALID_VALUE;
+	*(cuuint64_t *)value = 0;
+	return CUDA_SUCCESS;
+}
+
+CUresult cuDeviceSetGraphMemAttribute(CUdevice dev, CUgraphMem_attribute attr, void *value)
+{
+	if (!g_inited)
+		return CUDA_ERROR_NOT_INITIALIZED;
+	if (dev < 0 || dev >= g_ndev)
+		return CUDA_ERROR_INVALID_DEVICE;
+	/* only the high-water marks can be reset, to 0 */
+	if (!value || (attr != CU_GRAPH_MEM_ATTR_USED_MEM_HIGH && attr != CU_GRAPH_MEM_ATTR_RESERVED_MEM_HIGH) ||
+	    *(cuuint64_t *)value != 0)
+		return CUDA_ERROR_INVALID_VALUE;
+	return CUDA_SUCCESS;
 }
 
 /* The per-thread-default-stream twins. */
