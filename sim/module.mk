@@ -5,7 +5,7 @@
 
 SIM_SRCS := sim/driver.c sim/mem.c sim/stream.c sim/exec.c sim/api_mem.c sim/api_stream.c sim/ptds.c \
             sim/module.c sim/ptx_parse.c sim/ptx_exec.c sim/fround.c sim/procaddr.c \
-            sim/api_extra.c sim/shell.c sim/cudart.c sim/graph.c sim/pool.c runtime/darkapi.c runtime/library.c runtime/procaddr.c runtime/cuerr.c runtime/cuerr_api.c
+            sim/api_extra.c sim/shell.c sim/cudart.c sim/graph.c sim/pool.c runtime/darkapi.c runtime/library.c runtime/legacy.c runtime/procaddr.c runtime/cuerr.c runtime/cuerr_api.c
 SIM_OBJS := $(SIM_SRCS:%.c=$(B)/%.o) $(B)/runtime/modimage.o
 SIM_LIB  := $(B)/sim/libcudasim.so
 SIM_LIBS := -lzstd -llz4 -lm -ldl
@@ -52,7 +52,7 @@ $(KERNEL_DIR)/%_sm90.fatbin: tests/kernels/%.cu
 # ---- tests ----
 SIM_TEST_NAMES := test_sim_basic test_sim_kernels test_sim_errors test_sim_streams \
                   test_sim_modimage test_sim_abi test_sim_math test_sim_threads \
-                  test_sim_cudart
+                  test_sim_cudart test_sim_cuerr
 SIM_TESTS := $(SIM_TEST_NAMES:%=$(B)/tests/sim/%)
 
 $(B)/tests/sim/test_sim_modimage: $(B)/tests/sim/test_sim_modimage.o $(B)/runtime/modimage.o $(SIM_KERNELS)
@@ -61,6 +61,13 @@ $(B)/tests/sim/test_sim_modimage: $(B)/tests/sim/test_sim_modimage.o $(B)/runtim
 # the export-table test also calls the hash helpers of runtime/darkapi.o directly
 $(B)/tests/sim/test_sim_cudart: $(B)/tests/sim/test_sim_cudart.o $(B)/runtime/darkapi.o $(SIM_LIB) $(SIM_KERNELS)
 	$(CC) -o $@ $< $(B)/runtime/darkapi.o -L$(B)/sim -lcudasim -Wl,-rpath,'$$ORIGIN/../../sim' $(LDFLAGS)
+
+# the error-string test also reads runtime/cuerr.o's table directly, and the list of CUresult
+# names made from cuda.h (runtime/tables.mk); it needs no kernels
+$(B)/tests/sim/test_sim_cuerr.o: $(CUERR_NAMES)
+$(B)/tests/sim/test_sim_cuerr.o: CPPFLAGS += -I$(B)/gen
+$(B)/tests/sim/test_sim_cuerr: $(B)/tests/sim/test_sim_cuerr.o $(B)/runtime/cuerr.o $(SIM_LIB)
+	$(CC) -o $@ $< $(B)/runtime/cuerr.o -L$(B)/sim -lcudasim -Wl,-rpath,'$$ORIGIN/../../sim' $(LDFLAGS)
 
 # the ABI test dlopens the library the way vgpu-proxy does
 $(B)/tests/sim/test_sim_abi: $(B)/tests/sim/test_sim_abi.o $(SIM_LIB)

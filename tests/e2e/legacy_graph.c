@@ -1,0 +1,80 @@
+/* SPDX-License-Identifier: MIT */
+/* legacy_graph.c — end to end: graph and capture calls as a program built with CUDA 10/11 fetches them (older ABI versions). */
+#include "e2e.h"
+
+typedef CUresult (*pfn_begin_v1)(CUstream);
+typedef CUresult (*pfn_info_v1)(CUstream, CUstreamCaptureStatus *, cuuint64_t *);
+typedef CUresult (*pfn_inst_v1)(CUgraphExec *, CUgraph, CUgraphNode *, char *, size_t);
+typedef CUresult (*pfn_edges_v1)(CUgraph, CUgraphNode *, CUgraphNode *, size_t *);
+typedef CUresult (*pfn_adddep_v1)(CUgraph, const CUgraphNode *, const CUgraphNode *, size_t);
+
+/* The entry point a program built with CUDA `version` gets for `name`. */
+static void *entry(const char *name, int version)
+{
+	CUdriverProcAddressQueryResult st;
+	void *p = NULL;
+	CK(cuGetProcAddress(name, &p, version, CU_GET_PROC_ADDRESS_DEFAULT, &st));
+	EXPECT(p && st == CU_GET_PROC_ADDRESS_SUCCESS);
+	return p;
+}
+
+int main(void)
+{
+	CUdevice dev;
+	CUcontext ctx;
+	CUstream s;
+	CUdeviceptr d;
+	CUgraph g;
+	CUgraphExec ge;
+	CUgraphNode errnode = (CUgraphNode)1, a, b;
+	char log[16] = "x";
+	unsigned vals[256];
+
+	CK(cuInit(0));
+	CK(cuDeviceGet(&dev, 0));
+	CK(cuDevicePrimaryCtxRetain(&ctx, dev));
+	CK(cuCtxSetCurrent(ctx));
+	CK(cuStreamCreate(&s, CU_STREAM_NON_BLOCKING));
+	CK(cuMemAlloc(&d, sizeof(vals)));
+
+	pfn_begin_v1 begin = (pfn_begin_v1)entry("cuStreamBeginCapture", 10000);
+	pfn_info_v1 info = (pfn_info_v1)entry("cuStreamGetCaptureInfo", 10010);
+	pfn_inst_v1 inst = (pfn_inst_v1)entry("cuGraphInstantiate", 10000);
+	pfn_edges_v1 edges = (pfn_edges_v1)entry("cuGraphGetEdges", 10000);
+	pfn_adddep_v1 adddep = (pfn_adddep_v1)entry("cuGraphAddDependencies", 10000);
+
+	CK(begin(s));
+	CUstreamCaptureStatus st = CU_STREAM_CAPTURE_STATUS_NONE;
+	cuuint64_t id = 0;
+	CK(info(s, &st, &id));
+	EXPECT(st == CU_STREAM_CAPTURE_STATUS_ACTIVE && id != 0);
+	CK(cuMemsetD32Async(d, 0x1234, 256, s));
+	CK(cuStreamEndCapture(s, &g));
+
+	/* two empty nodes joined by an edge through the old form */
+	CK(cuGraphAddEmptyNode(&a, g, NULL, 0));
+	CK(cuGraphAddEmptyNode(&b, g, NULL, 0));
+	CK(adddep(g, &a, &b, 1));
+	size_t n = 0;
+	CK(edges(g, NULL, NULL, &n));
+	EXPECT(n == 1);
+
+	CK(inst(&ge, g, &errnode, log, sizeof(log)));
+	EXPECT(errnode == NULL && log[0] == 0);
+	for (int round = 0; round < 2; round++) {
+		memset(vals, 0, sizeof(vals));
+		CK(cuMemsetD32(d, 0, 256));
+		CK(cuGraphLaunch(ge, s));
+		CK(cuStreamSynchronize(s));
+		CK(cuMemcpyDtoH(vals, d, sizeof(vals)));
+		for (int i = 0; i < 256; i++)
+			EXPECT(vals[i] == 0x1234);
+	}
+	printf("legacy_graph: capture, edges and instantiate through their CUDA 10 entry points\n");
+	CK(cuGraphExecDestroy(ge));
+	CK(cuGraphDestroy(g));
+	CK(cuMemFree(d));
+	CK(cuStreamDestroy(s));
+	CK(cuDevicePrimaryCtxRelease(dev));
+	return 0;
+}
