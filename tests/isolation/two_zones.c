@@ -11,6 +11,7 @@
 /* What zone A shows zone B: the raw values it got from the driver API. */
 struct a_objects {
 	uint64_t ctx, mod, func, stream, event, dptr;
+	uint64_t graph, exec, pool, library, kernel;
 };
 
 #define PATTERN_BYTES (1u << 20)
@@ -53,7 +54,26 @@ static int zone_a(int out, int in)
 	CK(cuMemAlloc(&pad, 8u << 20));
 	CK(cuMemAlloc(&d, PATTERN_BYTES));
 	CK(cuMemcpyHtoD(d, pat, PATTERN_BYTES));
-	struct a_objects o = { (uintptr_t)ctx, (uintptr_t)mod, (uintptr_t)f, (uintptr_t)s, (uintptr_t)e, d };
+	/* A graph (a memset captured on A's stream) and its executable graph, a memory pool, a
+	 * library and one of its kernels. */
+	CUgraph g;
+	CUgraphExec ge;
+	CUmemoryPool pool;
+	CUlibrary lib;
+	CUkernel k;
+	CUdeviceptr gd;
+	CK(cuMemAlloc(&gd, 4096));
+	CK(cuStreamBeginCapture(s, CU_STREAM_CAPTURE_MODE_GLOBAL));
+	CK(cuMemsetD32Async(gd, 0x5a5a5a5a, 1024, s));
+	CK(cuStreamEndCapture(s, &g));
+	CK(cuGraphInstantiate(&ge, g, 0));
+	CUmemPoolProps props = { .allocType = CU_MEM_ALLOCATION_TYPE_PINNED,
+				 .location = { .type = CU_MEM_LOCATION_TYPE_DEVICE, .id = 0 } };
+	CK(cuMemPoolCreate(&pool, &props));
+	CK(cuLibraryLoadFromFile(&lib, e2e_kernel_path("basic.fatbin"), NULL, NULL, 0, NULL, NULL, 0));
+	CK(cuLibraryGetKernel(&k, lib, "vec_add"));
+	struct a_objects o = { (uintptr_t)ctx, (uintptr_t)mod, (uintptr_t)f, (uintptr_t)s, (uintptr_t)e, d,
+			       (uintptr_t)g, (uintptr_t)ge, (uintptr_t)pool, (uintptr_t)lib, (uintptr_t)k };
 	pipe_write(out, &o, sizeof(o));
 	pipe_read(in, &go, 1);
 
@@ -68,6 +88,24 @@ static int zone_a(int out, int in)
 	CK(cuEventQuery(e));
 	CUfunction f2;
 	CK(cuModuleGetFunction(&f2, mod, "saxpy"));
+	/* A's graph, pool and library still work. */
+	unsigned words[1024];
+	CK(cuMemsetD32(gd, 0, 1024));
+	CK(cuGraphLaunch(ge, s));
+	CK(cuStreamSynchronize(s));
+	CK(cuMemcpyDtoH(words, gd, sizeof(words)));
+	for (unsigned i = 0; i < 1024; i++)
+		EXPECT(words[i] == 0x5a5a5a5a);
+	CUdeviceptr pd;
+	CK(cuMemAllocFromPoolAsync(&pd, 4096, pool, s));
+	CK(cuMemFreeAsync(pd, s));
+	CK(cuStreamSynchronize(s));
+	CK(cuKernelGetFunction(&f2, k));
+	CK(cuGraphExecDestroy(ge));
+	CK(cuGraphDestroy(g));
+	CK(cuMemPoolDestroy(pool));
+	CK(cuLibraryUnload(lib));
+	CK(cuMemFree(gd));
 	CK(cuMemFree(d));
 	CK(cuCtxDestroy(ctx));
 	free(pat);
@@ -112,6 +150,34 @@ static int zone_b(int in, int out, size_t quota)
 	CK_ERR(cuCtxSynchronize(), CUDA_ERROR_INVALID_HANDLE);
 	CK(cuCtxSynchronize());
 
+	/* A's graph, executable graph, pool, library and kernel. */
+	size_t nn = 0;
+	CK_ERR(cuGraphGetNodes((CUgraph)(uintptr_t)o.graph, NULL, &nn), CUDA_ERROR_INVALID_HANDLE);
+	CK_ERR(cuGraphDestroy((CUgraph)(uintptr_t)o.graph), CUDA_ERROR_INVALID_HANDLE);
+	CK_ERR(cuGraphUpload((CUgraphExec)(uintptr_t)o.exec, NULL), CUDA_ERROR_INVALID_HANDLE);
+	CK_ERR(cuGraphExecDestroy((CUgraphExec)(uintptr_t)o.exec), CUDA_ERROR_INVALID_HANDLE);
+	CK(cuGraphLaunch((CUgraphExec)(uintptr_t)o.exec, NULL));
+	CK_ERR(cuCtxSynchronize(), CUDA_ERROR_INVALID_HANDLE);
+	CK(cuCtxSynchronize());
+	CK_ERR(cuMemAllocFromPoolAsync(&p, 4096, (CUmemoryPool)(uintptr_t)o.pool, NULL), CUDA_ERROR_INVALID_HANDLE);
+	cuuint64_t thr = 0;
+	CK_ERR(cuMemPoolSetAttribute((CUmemoryPool)(uintptr_t)o.pool, CU_MEMPOOL_ATTR_RELEASE_THRESHOLD, &thr),
+	       CUDA_ERROR_INVALID_HANDLE);
+	CK_ERR(cuMemPoolDestroy((CUmemoryPool)(uintptr_t)o.pool), CUDA_ERROR_INVALID_HANDLE);
+	CUkernel kk;
+	CK_ERR(cuLibraryGetKernel(&kk, (CUlibrary)(uintptr_t)o.library, "vec_add"), CUDA_ERROR_INVALID_HANDLE);
+	CK_ERR(cuLibraryUnload((CUlibrary)(uintptr_t)o.library), CUDA_ERROR_INVALID_HANDLE);
+	CK_ERR(cuKernelGetFunction(&f, (CUkernel)(uintptr_t)o.kernel), CUDA_ERROR_INVALID_HANDLE);
+	CK(cuLaunchKernel((CUfunction)(uintptr_t)o.kernel, 1, 1, 1, 32, 1, 1, 0, NULL, NULL, extra));
+	CK_ERR(cuCtxSynchronize(), CUDA_ERROR_INVALID_HANDLE);
+	CK(cuCtxSynchronize());
+	/* An exportable pool could hand its memory to another zone: refused. */
+	CUmemPoolProps xprops = { .allocType = CU_MEM_ALLOCATION_TYPE_PINNED,
+				  .handleTypes = CU_MEM_HANDLE_TYPE_POSIX_FILE_DESCRIPTOR,
+				  .location = { .type = CU_MEM_LOCATION_TYPE_DEVICE, .id = 0 } };
+	CUmemoryPool xpool;
+	CK_ERR(cuMemPoolCreate(&xpool, &xprops), CUDA_ERROR_NOT_PERMITTED);
+
 	/* A's memory: reads, writes, copies within, memset, free. */
 	CK_ERR(cuMemcpyDtoH(buf, o.dptr, sizeof(buf)), CUDA_ERROR_INVALID_VALUE);
 	CK_ERR(cuMemcpyHtoD(o.dptr, buf, sizeof(buf)), CUDA_ERROR_INVALID_VALUE);
@@ -135,6 +201,15 @@ static int zone_b(int in, int out, size_t quota)
 	EXPECT(r == CUDA_ERROR_OUT_OF_MEMORY);
 	while (k > 0)
 		CK(cuMemFree(chunks[--k]));
+	/* Stream-ordered allocation is charged to the same quota, from any pool. */
+	CUmemoryPool defpool;
+	CK(cuDeviceGetDefaultMemPool(&defpool, dev));
+	CK_ERR(cuMemAllocFromPoolAsync(&p, quota + 1, defpool, NULL), CUDA_ERROR_OUT_OF_MEMORY);
+	CK_ERR(cuMemAllocAsync(&p, quota + 1, NULL), CUDA_ERROR_OUT_OF_MEMORY);
+	CK(cuMemAllocAsync(&p, quota / 2, NULL));
+	CK_ERR(cuMemAllocAsync(&chunks[0], quota / 2 + 4096, NULL), CUDA_ERROR_OUT_OF_MEMORY);
+	CK(cuMemFreeAsync(p, NULL));
+	CK(cuCtxSynchronize());
 	CK(cuMemcpyHtoD(mine, buf, sizeof(buf)));
 	CK(cuMemFree(mine));
 	CK(cuCtxDestroy(ctx));
