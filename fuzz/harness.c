@@ -269,11 +269,18 @@ static void *zone_thread(void *arg)
 	return NULL;
 }
 
+/*
+ * Messages whose device accesses the memory oracle leaves alone: kernel launches, and graph
+ * launches (their kernels, and copies and memsets whose ranges were checked when they were
+ * captured), all confined by the zone's own context and worker process, as docs/SECURITY.md
+ * says.
+ */
 static int is_launch(uint16_t op)
 {
 	return op == VGPU_OP_cuLaunchKernel || op == VGPU_OP_cuLaunchKernel_ptsz || op == VGPU_OP_cuLaunchKernelEx ||
 	       op == VGPU_OP_cuLaunchKernelEx_ptsz || op == VGPU_OP_cuLaunchCooperativeKernel ||
-	       op == VGPU_OP_cuLaunchCooperativeKernel_ptsz;
+	       op == VGPU_OP_cuLaunchCooperativeKernel_ptsz || op == VGPU_OP_cuGraphLaunch ||
+	       op == VGPU_OP_cuGraphLaunch_ptsz;
 }
 
 /* Give zone z the turn with command cmd and wait until it hands it back. */
