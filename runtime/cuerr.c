@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* cuerr.c — CUresult name/description lookup over a table extracted from cuda.h at build time. */
+/* cuerr.c — CUresult name/description lookup over a table made at build time (runtime/cuerr_table.awk). */
 #include "cuerr.h"
 
 #include <stddef.h>
@@ -10,7 +10,7 @@ struct cuerr_entry {
 	const char *text;
 };
 
-/* Sorted by value because cuda.h lists the enumerators in ascending order; checked below. */
+/* Sorted by value: cuda.h lists the enumerators in ascending order, which cuerr_table.awk checks. */
 static const struct cuerr_entry cuerr_table[] = {
 #include "cuerr_table.h"
 };

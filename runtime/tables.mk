@@ -2,13 +2,23 @@
 # Tables made from the CUDA headers at build time, shared by libvgpu and the simulator
 # (included by the top-level Makefile before the other modules, which depend on them).
 
-# CUresult names and descriptions (runtime/cuerr.c), from the enum in cuda.h.
+# CUresult names and descriptions (runtime/cuerr.c), from the enum in cuda.h: the driver's
+# cuGetErrorString strings of runtime/cuerr_strings.txt, else cuda.h's doc comment. The awk
+# script fails the build when that file names a code cuda.h does not have.
 CUERR_TABLE := $(B)/gen/cuerr_table.h
-$(CUERR_TABLE): $(CUDA_H) runtime/cuerr_table.awk
+$(CUERR_TABLE): $(CUDA_H) runtime/cuerr_table.awk runtime/cuerr_strings.txt
 	@mkdir -p $(dir $@)
-	awk -f runtime/cuerr_table.awk $(CUDA_H) > $@.tmp && mv $@.tmp $@
+	awk -f runtime/cuerr_table.awk runtime/cuerr_strings.txt $(CUDA_H) > $@.tmp && mv $@.tmp $@
 $(B)/runtime/cuerr.o: $(CUERR_TABLE)
 $(B)/runtime/cuerr.o: CPPFLAGS += -I$(B)/gen
+
+# Every CUresult name of cuda.h as CUERR_NAME(name) lines, for tests/sim/test_sim_cuerr.c;
+# made apart from the table so that a code the table lost is noticed.
+CUERR_NAMES := $(B)/gen/cuerr_names.h
+$(CUERR_NAMES): $(CUDA_H)
+	@mkdir -p $(dir $@)
+	sed -n '/^typedef enum cudaError_enum/,/^}/s/^[[:space:]]*\(CUDA_[A-Z0-9_]*\)[[:space:]]*=.*/CUERR_NAME(\1)/p' \
+	  $(CUDA_H) > $@.tmp && mv $@.tmp $@
 
 # cuGetProcAddress's version table (runtime/procaddr.c), from the PFN typedefs of cudaTypedefs.h.
 CUDA_TYPEDEFS_H := $(dir $(CUDA_H))cudaTypedefs.h

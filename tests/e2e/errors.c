@@ -13,10 +13,18 @@ int main(void)
 	char buf[64];
 	const char *s = NULL;
 
-	/* Answered locally, before anything else. */
+	/* Answered locally, before anything else, with the driver's own strings. */
 	CK(cuGetErrorString(CUDA_ERROR_OUT_OF_MEMORY, &s));
-	EXPECT(s && strlen(s) > 0);
+	EXPECT(s && !strcmp(s, "out of memory"));
+	CK(cuGetErrorString(CUDA_ERROR_INVALID_VALUE, &s));
+	EXPECT(s && !strcmp(s, "invalid argument"));
+	CK(cuGetErrorName(CUDA_ERROR_ILLEGAL_ADDRESS, &s));
+	EXPECT(s && !strcmp(s, "CUDA_ERROR_ILLEGAL_ADDRESS"));
 	CK_ERR(cuGetErrorName((CUresult)123456, &s), CUDA_ERROR_INVALID_VALUE);
+	EXPECT(s == NULL);
+	s = "untouched";
+	CK_ERR(cuGetErrorString((CUresult)123456, &s), CUDA_ERROR_INVALID_VALUE);
+	EXPECT(s == NULL);
 
 	/* Before cuInit. */
 	CK_ERR(cuDeviceGetCount(&count), CUDA_ERROR_NOT_INITIALIZED);
