@@ -213,10 +213,12 @@ static int apply_ann(const char *file, int line, const struct cg_func *f, struct
 			bad = "an output buffer cannot be const";
 			break;
 		}
+		/* the defaults of a lone struct (its own size) or string do not bound an array of them */
+		int was_single = p->kind == VGPU_ARG_IN_STRUCT || p->kind == VGPU_ARG_OUT_STRUCT;
 		p->kind = a->kind == A_IN ? VGPU_ARG_IN_BUF : a->kind == A_OUT ? VGPU_ARG_OUT_BUF : VGPU_ARG_INOUT_BUF;
 		p->wire_size = 0;
 		p->flags &= ~(unsigned)(VGPU_ARGF_SIGNED | VGPU_ARGF_FLOAT);
-		if (!p->max_len || p->max_len == 4096)
+		if (!p->max_len || p->max_len == 4096 || was_single)
 			p->max_len = 1ull << 40;
 		return parse_len_expr(file, line, f, p, a->expr, elem);
 	case A_OUTSTR:

@@ -336,6 +336,12 @@ static void zone_teardown(struct fz_zone *zz)
 		f->cuEventDestroy_v2(real);
 	while (vgpu_zone_pop_handle(z, VGPU_H_STREAM, &real) == 0)
 		f->cuStreamDestroy_v2(real);
+	while (vgpu_zone_pop_handle(z, VGPU_H_GRAPH_EXEC, &real) == 0)
+		if (f->cuGraphExecDestroy)
+			f->cuGraphExecDestroy(real);
+	while (vgpu_zone_pop_handle(z, VGPU_H_GRAPH, &real) == 0)
+		if (f->cuGraphDestroy)
+			f->cuGraphDestroy(real);
 	while (vgpu_zone_pop_handle(z, VGPU_H_FUNCTION, &real) == 0)
 		;
 	while (vgpu_zone_pop_handle(z, VGPU_H_KERNEL, &real) == 0)
@@ -345,6 +351,13 @@ static void zone_teardown(struct fz_zone *zz)
 	while (vgpu_zone_pop_handle(z, VGPU_H_LIBRARY, &real) == 0)
 		if (f->cuLibraryUnload)
 			f->cuLibraryUnload(real);
+	uint64_t vp, vsz, vh;
+	while (vgpu_vmm_pop_range(z, &vp, &vsz) == 0)
+		if (f->cuMemUnmap)
+			f->cuMemUnmap((CUdeviceptr)vp, (size_t)vsz);
+	while (vgpu_vmm_pop_handle(z, &vh) == 0)
+		if (f->cuMemRelease)
+			f->cuMemRelease((CUmemGenericAllocationHandle)vh);
 	while (vgpu_zone_pop_alloc(z, &a) == 0) {
 		CUresult r = f->cuMemFree_v2((CUdeviceptr)a.base);
 		for (unsigned i = 1; r != CUDA_SUCCESS && i < n_ctx; i++) {
@@ -352,6 +365,9 @@ static void zone_teardown(struct fz_zone *zz)
 			r = f->cuMemFree_v2((CUdeviceptr)a.base);
 		}
 	}
+	while (vgpu_zone_pop_handle(z, VGPU_H_MEMORY_POOL, &real) == 0)
+		if (f->cuMemPoolDestroy)
+			f->cuMemPoolDestroy(real);
 	for (unsigned t = 0; t < VGPU_H_COUNT; t++)
 		while (vgpu_zone_pop_handle(z, t, &real) == 0)
 			;
@@ -368,7 +384,7 @@ static void zone_teardown(struct fz_zone *zz)
 	}
 	f->cuCtxSetCurrent(NULL);
 	/* Quotas: everything the zone held is given back. */
-	FZ_CHECK(z->htab.live == 0 && z->amap.n == 0 && z->mem.used == 0 && z->bulk_used == 0,
+	FZ_CHECK(z->htab.live == 0 && z->amap.n == 0 && z->vmm.ranges.n == 0 && z->mem.used == 0 && z->bulk_used == 0,
 		 "zone %d after teardown: %u handles, %u allocations, %llu bytes charged, %llu bulk bytes", zz->idx,
 		 z->htab.live, z->amap.n, (unsigned long long)z->mem.used, (unsigned long long)z->bulk_used);
 	vgpu_zone_destroy(z);

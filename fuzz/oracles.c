@@ -113,9 +113,10 @@ static void check_zone_counters(struct fz_zone *zz)
 	pthread_mutex_lock(&z->lock);
 	FZ_CHECK(z->htab.live <= z->htab.limit, "zone %d holds %u handles over its quota %u", zz->idx,
 		 z->htab.live, z->htab.limit);
-	FZ_CHECK(z->mem.used == z->amap.bytes,
-		 "zone %d: device-memory counter %llu differs from its allocation map's %llu bytes between calls",
-		 zz->idx, (unsigned long long)z->mem.used, (unsigned long long)z->amap.bytes);
+	FZ_CHECK(z->mem.used == z->amap.bytes + z->vmm.bytes,
+		 "zone %d: device-memory counter %llu differs from its allocation map's %llu bytes plus %llu bytes "
+		 "of physical memory between calls", zz->idx, (unsigned long long)z->mem.used,
+		 (unsigned long long)z->amap.bytes, (unsigned long long)z->vmm.bytes);
 	FZ_CHECK(atomic_load((_Atomic uint64_t *)&z->bulk_used) == 0,
 		 "zone %d: %llu in-flight bulk bytes still reserved between calls", zz->idx,
 		 (unsigned long long)z->bulk_used);
@@ -152,6 +153,8 @@ void fz_mem_hook(void *ctx, uint64_t p, uint64_t len, int write)
 	struct vgpu_zone *zn = &fz.z[fz_sabotage == SAB_MEMORY ? !z : z].zone;
 	pthread_mutex_lock(&zn->lock);
 	int rc = vgpu_allocmap_check(&zn->amap, p, len, NULL);
+	if (rc != 0)
+		rc = vgpu_vmm_covers(&zn->vmm, p, len);
 	pthread_mutex_unlock(&zn->lock);
 	FZ_CHECK(rc == 0, "zone %d's call made the backend %s device range [0x%llx, +0x%llx), which is not inside "
 		 "one of the zone's allocations", z, write ? "write" : "read", (unsigned long long)p,

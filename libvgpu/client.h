@@ -57,5 +57,7 @@ int vgpu_hostmem_lookup(const void *p, unsigned *flags /* out */);
 void vgpu_dmap_add(CUdeviceptr p, size_t len);
 void vgpu_dmap_del(CUdeviceptr p);
 int vgpu_dmap_contains(CUdeviceptr p, size_t len);
+/* The recorded range holding p: 0 with *base and *len set, or -1. */
+int vgpu_dmap_find(CUdeviceptr p, uint64_t *base /* out */, uint64_t *len /* out */);
 
 #endif

@@ -86,3 +86,19 @@ int vgpu_dmap_contains(CUdeviceptr p, size_t len)
 	pthread_mutex_unlock(&dmap.lock);
 	return hit;
 }
+
+int vgpu_dmap_find(CUdeviceptr p, uint64_t *base, uint64_t *len)
+{
+	int rc = -1;
+	size_t i;
+
+	pthread_mutex_lock(&dmap.lock);
+	i = dmap_upper(p);
+	if (i > 0 && p - dmap.r[i - 1].base < dmap.r[i - 1].len) {
+		*base = dmap.r[i - 1].base;
+		*len = dmap.r[i - 1].len;
+		rc = 0;
+	}
+	pthread_mutex_unlock(&dmap.lock);
+	return rc;
+}

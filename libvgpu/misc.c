@@ -320,3 +320,106 @@ CUresult CUDAAPI cuStreamGetCaptureInfo_v3_ptsz(CUstream hStream, CUstreamCaptur
 	return capture_info(&desc_capture_info_ptsz, hStream, captureStatus_out, id_out, graph_out,
 			    dependencies_out, edgeData_out, numDependencies_out);
 }
+
+/* ---------------------------------------------------------------- virtual memory management */
+
+#define VMM_DESC(var, fn, args, n) \
+	static const struct vgpu_call_desc var = \
+		VGPU_WIRE_DESC(#fn, VGPU_OP_##fn, VGPU_CALLF_CUSTOM, args, n)
+VMM_DESC(desc_mem_create, cuMemCreate, vgpu_wire_mem_create_args, VGPU_VCW_NARGS);
+VMM_DESC(desc_mem_release, cuMemRelease, vgpu_wire_mem_release_args, VGPU_VRW_NARGS);
+VMM_DESC(desc_mem_map, cuMemMap, vgpu_wire_mem_map_args, VGPU_VMW_NARGS);
+VMM_DESC(desc_mem_unmap, cuMemUnmap, vgpu_wire_mem_unmap_args, VGPU_VUW_NARGS);
+VMM_DESC(desc_mem_granularity, cuMemGetAllocationGranularity, vgpu_wire_mem_granularity_args, VGPU_VGW_NARGS);
+
+/* An allocation's properties as the wire's plain numbers; the Windows-only pointer must be NULL. */
+struct wire_prop { uint32_t type, htypes, loc_type, compression, rdma, usage; int32_t loc_id; };
+
+static int prop_to_wire(const CUmemAllocationProp *p, struct wire_prop *w)
+{
+	if (!p || p->win32HandleMetaData)
+		return -1;
+	*w = (struct wire_prop){ p->type, p->requestedHandleTypes, p->location.type, p->allocFlags.compressionType,
+				 p->allocFlags.gpuDirectRDMACapable, p->allocFlags.usage, p->location.id };
+	return 0;
+}
+
+#define PROP_ARGV(pfx, w) \
+	[pfx##_TYPE] = &(w).type, [pfx##_HTYPES] = &(w).htypes, [pfx##_LOC_TYPE] = &(w).loc_type, \
+	[pfx##_LOC_ID] = &(w).loc_id, [pfx##_COMPRESSION] = &(w).compression, [pfx##_RDMA] = &(w).rdma, \
+	[pfx##_USAGE] = &(w).usage
+
+CUresult CUDAAPI cuMemCreate(CUmemGenericAllocationHandle *handle, size_t size, const CUmemAllocationProp *prop,
+			     unsigned long long flags)
+{
+	struct wire_prop w;
+	uint64_t sz = size, fl = flags, *ph = (uint64_t *)handle;
+
+	if (!handle || prop_to_wire(prop, &w) < 0)
+		return CUDA_ERROR_INVALID_VALUE;
+	void *argv[VGPU_VCW_NARGS] = { [VGPU_VCW_HANDLE] = &ph, [VGPU_VCW_SIZE] = &sz, PROP_ARGV(VGPU_VCW, w),
+				       [VGPU_VCW_FLAGS] = &fl };
+	return vgpu_client_call(&desc_mem_create, argv);
+}
+
+CUresult CUDAAPI cuMemRelease(CUmemGenericAllocationHandle handle)
+{
+	uint64_t h = handle;
+	void *argv[VGPU_VRW_NARGS] = { [VGPU_VRW_HANDLE] = &h };
+	return vgpu_client_call(&desc_mem_release, argv);
+}
+
+CUresult CUDAAPI cuMemMap(CUdeviceptr ptr, size_t size, size_t offset, CUmemGenericAllocationHandle handle,
+			  unsigned long long flags)
+{
+	uint64_t p = ptr, sz = size, off = offset, h = handle, fl = flags;
+	void *argv[VGPU_VMW_NARGS] = { [VGPU_VMW_PTR] = &p, [VGPU_VMW_SIZE] = &sz, [VGPU_VMW_OFFSET] = &off,
+				       [VGPU_VMW_HANDLE] = &h, [VGPU_VMW_FLAGS] = &fl };
+	CUresult r = vgpu_client_call(&desc_mem_map, argv);
+	if (r == CUDA_SUCCESS)
+		vgpu_dmap_add(ptr, size);   /* device memory now, for copies' direction */
+	return r;
+}
+
+CUresult CUDAAPI cuMemUnmap(CUdeviceptr ptr, size_t size)
+{
+	uint64_t p = ptr, sz = size;
+	void *argv[VGPU_VUW_NARGS] = { [VGPU_VUW_PTR] = &p, [VGPU_VUW_SIZE] = &sz };
+	CUresult r = vgpu_client_call(&desc_mem_unmap, argv);
+	/* the map may have been made of several ranges: forget each one inside */
+	for (uint64_t q = ptr; r == CUDA_SUCCESS && q < ptr + size;) {
+		uint64_t base, len;
+		if (vgpu_dmap_find(q, &base, &len) < 0 || base != q)
+			break;
+		vgpu_dmap_del(q);
+		q += len;
+	}
+	return r;
+}
+
+CUresult CUDAAPI cuMemGetAllocationGranularity(size_t *granularity, const CUmemAllocationProp *prop,
+					       CUmemAllocationGranularity_flags option)
+{
+	struct wire_prop w;
+	uint64_t g = 0, *pg = &g;
+	uint32_t opt = option;
+	CUresult r;
+
+	if (!granularity || prop_to_wire(prop, &w) < 0)
+		return CUDA_ERROR_INVALID_VALUE;
+	void *argv[VGPU_VGW_NARGS] = { [VGPU_VGW_GRAN] = &pg, [VGPU_VGW_OPTION] = &opt, PROP_ARGV(VGPU_VGW, w) };
+	r = vgpu_client_call(&desc_mem_granularity, argv);
+	if (r == CUDA_SUCCESS)
+		*granularity = (size_t)g;
+	return r;
+}
+
+VMM_DESC(desc_mem_address_free, cuMemAddressFree, vgpu_wire_mem_unmap_args, VGPU_VUW_NARGS);
+
+/* (a reservation is an address range, not an allocation: it travels as plain numbers) */
+CUresult CUDAAPI cuMemAddressFree(CUdeviceptr ptr, size_t size)
+{
+	uint64_t p = ptr, sz = size;
+	void *argv[VGPU_VUW_NARGS] = { [VGPU_VUW_PTR] = &p, [VGPU_VUW_SIZE] = &sz };
+	return vgpu_client_call(&desc_mem_address_free, argv);
+}

@@ -71,6 +71,8 @@ static int open_lib(struct vgpu_backend *b, const char *path, int kind, char *wh
 	SYM(cuGraphExecDestroy);
 	SYM(cuGraphDestroy);
 	SYM(cuMemPoolDestroy);
+	SYM(cuMemUnmap);
+	SYM(cuMemRelease);
 	SYM(cuStreamIsCapturing);
 	SYM(cuDeviceGetCount);
 	SYM(cuDeviceGet);

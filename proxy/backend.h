@@ -15,6 +15,8 @@ struct vgpu_backend_fns {
 	CUresult (*cuGraphExecDestroy)(CUgraphExec);
 	CUresult (*cuGraphDestroy)(CUgraph);
 	CUresult (*cuMemPoolDestroy)(CUmemoryPool);
+	CUresult (*cuMemUnmap)(CUdeviceptr, size_t);
+	CUresult (*cuMemRelease)(CUmemGenericAllocationHandle);
 	CUresult (*cuStreamIsCapturing)(CUstream, CUstreamCaptureStatus *);
 	CUresult (*cuDeviceGetCount)(int *);
 	CUresult (*cuDeviceGet)(CUdevice *, int);

@@ -13,6 +13,7 @@
 #include "modimage.h"
 #include "vgpu_dispatch.h"
 #include "vgpu_ops.h"
+#include "vmm.h"
 
 /*
  * Every handler here runs after the framework decoded its message with the wire descriptor
@@ -414,6 +415,139 @@ static CUresult capture_info(struct vgpu_proxy_call *call, void **argv)
 	return CUDA_SUCCESS;
 }
 
+/* ---------------------------------------------------------------- virtual memory management */
+
+static void alloc_prop(CUmemAllocationProp *p, void **argv, unsigned first)
+{
+	/* first: the index of "type"; the other property arguments follow it in the same order
+	 * in both layouts (runtime/custom_wire.h) */
+	memset(p, 0, sizeof(*p));
+	p->type = (CUmemAllocationType)ARG(uint32_t, first);
+	p->requestedHandleTypes = (CUmemAllocationHandleType)ARG(uint32_t, first + 1);
+	p->location.type = (CUmemLocationType)ARG(uint32_t, first + 2);
+	p->location.id = ARG(int32_t, first + 3);
+	p->allocFlags.compressionType = (unsigned char)ARG(uint32_t, first + 4);
+	p->allocFlags.gpuDirectRDMACapable = (unsigned char)ARG(uint32_t, first + 5);
+	p->allocFlags.usage = (unsigned short)ARG(uint32_t, first + 6);
+}
+
+/* Physical memory is charged to the zone before the driver sees the call; exportable memory is refused. */
+static CUresult mem_create(struct vgpu_proxy_call *call, void **argv)
+{
+	uint64_t size = ARG(uint64_t, VGPU_VCW_SIZE), *out = ARG(uint64_t *, VGPU_VCW_HANDLE);
+	CUmemGenericAllocationHandle h = 0;
+	CUmemAllocationProp prop;
+	CUresult r;
+
+	if (!call->drv->cuMemCreate)
+		return CUDA_ERROR_NOT_SUPPORTED;
+	if (!out || !size)
+		return CUDA_ERROR_INVALID_VALUE;
+	alloc_prop(&prop, argv, VGPU_VCW_TYPE);
+	if (prop.requestedHandleTypes != CU_MEM_HANDLE_TYPE_NONE) {
+		vgpu_info("cuMemCreate: refused exportable memory (handle types 0x%x)", prop.requestedHandleTypes);
+		return CUDA_ERROR_NOT_PERMITTED;
+	}
+	if (vgpu_vmm_create_reserve(call->zone, size) < 0) {
+		vgpu_warn("cuMemCreate of %llu bytes refused: the zone holds %llu of its %llu-byte memory quota",
+			  (unsigned long long)size, (unsigned long long)call->zone->mem.used,
+			  (unsigned long long)call->zone->mem.limit);
+		return CUDA_ERROR_OUT_OF_MEMORY;
+	}
+	r = call->drv->cuMemCreate(&h, (size_t)size, &prop, ARG(uint64_t, VGPU_VCW_FLAGS));
+	if (vgpu_vmm_create_done(call->zone, h, size, r == CUDA_SUCCESS) < 0) {
+		if (call->drv->cuMemRelease)
+			call->drv->cuMemRelease(h);
+		vgpu_vmm_create_done(call->zone, h, size, 0);
+		return CUDA_ERROR_OUT_OF_MEMORY;
+	}
+	if (r == CUDA_SUCCESS)
+		*out = h;
+	return r;
+}
+
+static CUresult mem_release(struct vgpu_proxy_call *call, void **argv)
+{
+	uint64_t h = ARG(uint64_t, VGPU_VRW_HANDLE);
+	CUresult r;
+
+	if (!call->drv->cuMemRelease)
+		return CUDA_ERROR_NOT_SUPPORTED;
+	if (vgpu_vmm_release_check(call->zone, h) < 0)
+		return CUDA_ERROR_INVALID_VALUE;     /* not an allocation of this zone */
+	r = call->drv->cuMemRelease((CUmemGenericAllocationHandle)h);
+	if (r == CUDA_SUCCESS)
+		vgpu_vmm_release_done(call->zone, h);
+	return r;
+}
+
+/* Only the zone's own physical memory, within its size; the range enters the zone's map. */
+static CUresult mem_map(struct vgpu_proxy_call *call, void **argv)
+{
+	uint64_t ptr = ARG(uint64_t, VGPU_VMW_PTR), size = ARG(uint64_t, VGPU_VMW_SIZE),
+		 off = ARG(uint64_t, VGPU_VMW_OFFSET), h = ARG(uint64_t, VGPU_VMW_HANDLE);
+	CUresult r;
+
+	if (!call->drv->cuMemMap || !call->drv->cuMemUnmap)
+		return CUDA_ERROR_NOT_SUPPORTED;
+	if (!ptr || vgpu_vmm_map_check(call->zone, h, off, size) < 0 || ptr > UINT64_MAX - size)
+		return CUDA_ERROR_INVALID_VALUE;
+	r = call->drv->cuMemMap((CUdeviceptr)ptr, (size_t)size, (size_t)off, (CUmemGenericAllocationHandle)h,
+				ARG(uint64_t, VGPU_VMW_FLAGS));
+	if (r == CUDA_SUCCESS && vgpu_vmm_map_done(call->zone, ptr, size, h) < 0) {
+		call->drv->cuMemUnmap((CUdeviceptr)ptr, (size_t)size);
+		return CUDA_ERROR_INVALID_VALUE;
+	}
+	return r;
+}
+
+/* Only whole ranges the zone mapped; they leave the zone's map. */
+static CUresult mem_unmap(struct vgpu_proxy_call *call, void **argv)
+{
+	uint64_t ptr = ARG(uint64_t, VGPU_VUW_PTR), size = ARG(uint64_t, VGPU_VUW_SIZE);
+	CUresult r;
+
+	if (!call->drv->cuMemUnmap)
+		return CUDA_ERROR_NOT_SUPPORTED;
+	if (vgpu_vmm_unmap_check(call->zone, ptr, size) < 0)
+		return CUDA_ERROR_INVALID_VALUE;
+	r = call->drv->cuMemUnmap((CUdeviceptr)ptr, (size_t)size);
+	if (r == CUDA_SUCCESS)
+		vgpu_vmm_unmap_done(call->zone, ptr, size);
+	return r;
+}
+
+/* A reservation is not an allocation: its address is checked against the zone's mapped ranges only. */
+static CUresult mem_address_free(struct vgpu_proxy_call *call, void **argv)
+{
+	uint64_t ptr = ARG(uint64_t, VGPU_VUW_PTR), size = ARG(uint64_t, VGPU_VUW_SIZE);
+
+	if (!call->drv->cuMemAddressFree)
+		return CUDA_ERROR_NOT_SUPPORTED;
+	if (!ptr || !size || ptr > UINT64_MAX - size || vgpu_vmm_any_mapped(call->zone, ptr, size))
+		return CUDA_ERROR_INVALID_VALUE;   /* still mapped: unmap first, as the driver requires */
+	return call->drv->cuMemAddressFree((CUdeviceptr)ptr, (size_t)size);
+}
+
+static CUresult mem_granularity(struct vgpu_proxy_call *call, void **argv)
+{
+	CUmemAllocationProp prop;
+	uint64_t *out = ARG(uint64_t *, VGPU_VGW_GRAN);
+	size_t g = 0;
+	CUresult r;
+
+	if (!call->drv->cuMemGetAllocationGranularity)
+		return CUDA_ERROR_NOT_SUPPORTED;
+	if (!out)
+		return CUDA_ERROR_INVALID_VALUE;
+	alloc_prop(&prop, argv, VGPU_VGW_TYPE);
+	r = call->drv->cuMemGetAllocationGranularity(&g, &prop,
+						     (CUmemAllocationGranularity_flags)ARG(uint32_t, VGPU_VGW_OPTION));
+	if (r == CUDA_SUCCESS)
+		*out = g;
+	return r;
+}
+
 /* ---------------------------------------------------------------- registration */
 
 #define WIRE(nm, op, fl, args, n) \
@@ -450,6 +584,13 @@ WIRE(cuStreamGetCaptureInfo_v3, VGPU_OP_cuStreamGetCaptureInfo_v3, VGPU_CALLF_CU
      VGPU_CIW_NARGS);
 WIRE(cuStreamGetCaptureInfo_v3_ptsz, VGPU_OP_cuStreamGetCaptureInfo_v3_ptsz, VGPU_CALLF_CUSTOM,
      vgpu_wire_capture_info_args, VGPU_CIW_NARGS);
+WIRE(cuMemCreate, VGPU_OP_cuMemCreate, VGPU_CALLF_CUSTOM, vgpu_wire_mem_create_args, VGPU_VCW_NARGS);
+WIRE(cuMemRelease, VGPU_OP_cuMemRelease, VGPU_CALLF_CUSTOM, vgpu_wire_mem_release_args, VGPU_VRW_NARGS);
+WIRE(cuMemMap, VGPU_OP_cuMemMap, VGPU_CALLF_CUSTOM, vgpu_wire_mem_map_args, VGPU_VMW_NARGS);
+WIRE(cuMemUnmap, VGPU_OP_cuMemUnmap, VGPU_CALLF_CUSTOM, vgpu_wire_mem_unmap_args, VGPU_VUW_NARGS);
+WIRE(cuMemAddressFree, VGPU_OP_cuMemAddressFree, VGPU_CALLF_CUSTOM, vgpu_wire_mem_unmap_args, VGPU_VUW_NARGS);
+WIRE(cuMemGetAllocationGranularity, VGPU_OP_cuMemGetAllocationGranularity, VGPU_CALLF_CUSTOM,
+     vgpu_wire_mem_granularity_args, VGPU_VGW_NARGS);
 WIRE(cuPointerGetAttribute, VGPU_OP_cuPointerGetAttribute, VGPU_CALLF_CUSTOM, vgpu_wire_pointer_attr_args, VGPU_PW_NARGS);
 
 __attribute__((constructor)) static void custom_calls_register(void)
@@ -460,6 +601,12 @@ __attribute__((constructor)) static void custom_calls_register(void)
 	} tab[] = {
 		{ &wire_cuCtxCreate_v4, ctx_create },
 		{ &wire_cuMemPoolCreate, pool_create },
+		{ &wire_cuMemCreate, mem_create },
+		{ &wire_cuMemRelease, mem_release },
+		{ &wire_cuMemMap, mem_map },
+		{ &wire_cuMemUnmap, mem_unmap },
+		{ &wire_cuMemAddressFree, mem_address_free },
+		{ &wire_cuMemGetAllocationGranularity, mem_granularity },
 		{ &wire_cuStreamGetCaptureInfo_v3, capture_info },
 		{ &wire_cuStreamGetCaptureInfo_v3_ptsz, capture_info },
 		{ &wire_cuMemPoolSetAttribute, pool_set_attribute },

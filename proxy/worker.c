@@ -223,6 +223,18 @@ static void zone_release(struct worker *w)
 		if (f->cuLibraryUnload && f->cuLibraryUnload(real) != CUDA_SUCCESS)
 			failed++;
 	}
+	/* Mapped ranges, then physical allocations (virtual memory management): unmap, release. */
+	uint64_t vp, vsz, vh;
+	while (vgpu_vmm_pop_range(z, &vp, &vsz) == 0) {
+		n_mem++;
+		if (f->cuMemUnmap && f->cuMemUnmap((CUdeviceptr)vp, (size_t)vsz) != CUDA_SUCCESS)
+			failed++;
+	}
+	while (vgpu_vmm_pop_handle(z, &vh) == 0) {
+		n_other++;
+		if (f->cuMemRelease && f->cuMemRelease((CUmemGenericAllocationHandle)vh) != CUDA_SUCCESS)
+			failed++;
+	}
 	while (vgpu_zone_pop_alloc(z, &a) == 0) {
 		n_mem++;
 		bytes += a.size;

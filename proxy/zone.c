@@ -37,6 +37,7 @@ int vgpu_zone_init(struct vgpu_zone *z, uint32_t id, const char *name,
 		return rc;
 	vgpu_htab_set_key(&z->htab, key);   /* low word's top bit set: ids are never 0, 1 or 2 */
 	vgpu_allocmap_init(&z->amap);
+	vgpu_vmm_init(&z->vmm);
 	if ((rc = -pthread_mutex_init(&z->lock, NULL)) < 0) {
 		vgpu_htab_destroy(&z->htab);
 		return rc;
@@ -49,6 +50,7 @@ void vgpu_zone_destroy(struct vgpu_zone *z)
 	pthread_mutex_destroy(&z->lock);
 	vgpu_htab_destroy(&z->htab);
 	vgpu_allocmap_destroy(&z->amap);
+	vgpu_vmm_destroy(&z->vmm);
 }
 
 static void pool_follow(struct vgpu_zone *z, enum vgpu_pool_res res, uint64_t now, uint64_t *charged);
@@ -98,7 +100,7 @@ void vgpu_zone_set_pool(struct vgpu_zone *z, struct vgpu_pool *pool, int slot)
 static void stats_mem(struct vgpu_zone *z)
 {
 	pool_sync(z);
-	uint64_t b = z->amap.bytes;
+	uint64_t b = z->amap.bytes + z->vmm.bytes;
 	vgpu_stat_set(&z->stats->mem_bytes, b);
 	vgpu_stat_set(&z->stats->allocs, z->amap.n);
 	if (b > vgpu_stat_get(&z->stats->mem_peak))
@@ -165,11 +167,18 @@ void vgpu_zone_handle_drop(struct vgpu_zone *z, unsigned htype, uint64_t id)
 	pthread_mutex_unlock(&z->lock);
 }
 
+void vgpu_zone_mem_changed(struct vgpu_zone *z)
+{
+	stats_mem(z);
+}
+
 int vgpu_zone_dptr_check(struct vgpu_zone *z, uint64_t p, uint64_t len)
 {
 	int rc;
 	pthread_mutex_lock(&z->lock);
 	rc = vgpu_allocmap_check(&z->amap, p, len, NULL);
+	if (rc != 0)   /* or inside ranges mapped by virtual memory management */
+		rc = vgpu_vmm_covers(&z->vmm, p, len);
 	pthread_mutex_unlock(&z->lock);
 	return rc;
 }

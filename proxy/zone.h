@@ -11,6 +11,7 @@
 #include "pool.h"
 #include "quota.h"
 #include "stats.h"
+#include "vmm.h"
 
 #define VGPU_ZONE_MAX_DEVICES 64
 
@@ -22,9 +23,9 @@ struct vgpu_zone_limits {
 
 /*
  * Shared by all channel threads of the zone's worker; every table access holds lock.
- * Device-memory accounting: mem.used = bytes of recorded allocations + reservations made
- * before allocation calls that have not completed yet (so concurrent threads cannot
- * together overshoot the quota).
+ * Device-memory accounting: mem.used = bytes of recorded allocations + physical memory of
+ * virtual memory management (vmm.bytes) + reservations made before allocation calls that
+ * have not completed yet (so concurrent threads cannot together overshoot the quota).
  */
 struct vgpu_zone {
 	uint32_t id;
@@ -43,7 +44,11 @@ struct vgpu_zone {
 	int pool_slot;
 	uint64_t pool_charged;            /* what this zone has charged to pool: follows mem.used */
 	uint64_t pool_handles;            /* handles charged to pool: follows the table's count */
+	struct vgpu_vmm vmm;              /* physical allocations and mapped ranges (vmm.h) */
 };
+
+/* Under z->lock: after a change to the zone's memory (stats and the registration's budget follow). */
+void vgpu_zone_mem_changed(struct vgpu_zone *z);
 
 /* Initialise z (id, name copied and NUL-terminated, limits); stats may be NULL. 0 or -errno. */
 int vgpu_zone_init(struct vgpu_zone *z, uint32_t id, const char *name,

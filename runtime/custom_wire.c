@@ -103,3 +103,44 @@ const struct vgpu_arg_desc vgpu_wire_capture_info_args[VGPU_CIW_NARGS] = {
 	[VGPU_CIW_NDEPS] = { .name = "numDependencies", .kind = VGPU_ARG_INOUT_SCALAR, .size = 8, .len_arg = N,
 			     .len_arg2 = N },
 };
+
+#define PROP_ARGS(pfx) \
+	[pfx##_TYPE] = SCALAR("type", 4), \
+	[pfx##_HTYPES] = SCALAR("requestedHandleTypes", 4), \
+	[pfx##_LOC_TYPE] = SCALAR("locationType", 4), \
+	[pfx##_LOC_ID] = { .name = "locationId", .kind = VGPU_ARG_SCALAR, .size = 4, .len_arg = N, .len_arg2 = N, \
+			   .flags = VGPU_ARGF_SIGNED }, \
+	[pfx##_COMPRESSION] = SCALAR("compressionType", 4), \
+	[pfx##_RDMA] = SCALAR("gpuDirectRDMACapable", 4), \
+	[pfx##_USAGE] = SCALAR("usage", 4)
+
+const struct vgpu_arg_desc vgpu_wire_mem_create_args[VGPU_VCW_NARGS] = {
+	[VGPU_VCW_HANDLE] = { .name = "handle", .kind = VGPU_ARG_OUT_SCALAR, .size = 8, .len_arg = N, .len_arg2 = N },
+	[VGPU_VCW_SIZE] = SCALAR("size", 8),
+	PROP_ARGS(VGPU_VCW),
+	[VGPU_VCW_FLAGS] = SCALAR("flags", 8),
+};
+
+const struct vgpu_arg_desc vgpu_wire_mem_granularity_args[VGPU_VGW_NARGS] = {
+	[VGPU_VGW_GRAN] = { .name = "granularity", .kind = VGPU_ARG_OUT_SCALAR, .size = 8, .len_arg = N,
+			    .len_arg2 = N },
+	[VGPU_VGW_OPTION] = SCALAR("option", 4),
+	PROP_ARGS(VGPU_VGW),
+};
+
+const struct vgpu_arg_desc vgpu_wire_mem_map_args[VGPU_VMW_NARGS] = {
+	[VGPU_VMW_PTR] = SCALAR("ptr", 8),
+	[VGPU_VMW_SIZE] = SCALAR("size", 8),
+	[VGPU_VMW_OFFSET] = SCALAR("offset", 8),
+	[VGPU_VMW_HANDLE] = SCALAR("handle", 8),
+	[VGPU_VMW_FLAGS] = SCALAR("flags", 8),
+};
+
+const struct vgpu_arg_desc vgpu_wire_mem_unmap_args[VGPU_VUW_NARGS] = {
+	[VGPU_VUW_PTR] = SCALAR("ptr", 8),
+	[VGPU_VUW_SIZE] = SCALAR("size", 8),
+};
+
+const struct vgpu_arg_desc vgpu_wire_mem_release_args[VGPU_VRW_NARGS] = {
+	[VGPU_VRW_HANDLE] = SCALAR("handle", 8),
+};

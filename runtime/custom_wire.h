@@ -96,6 +96,26 @@ enum { VGPU_CIW_STREAM, VGPU_CIW_STATUS, VGPU_CIW_ID, VGPU_CIW_GRAPH, VGPU_CIW_D
        VGPU_CIW_NDEPS, VGPU_CIW_NARGS };
 extern const struct vgpu_arg_desc vgpu_wire_capture_info_args[VGPU_CIW_NARGS];
 
+/*
+ * Virtual memory management. An allocation's properties travel as plain numbers (the
+ * props' Windows-only pointer never does): [type, requested handle types, location type,
+ * location id, compression type, RDMA capable, usage], after the call's own leading
+ * arguments. Handles (CUmemGenericAllocationHandle) and addresses are plain 64-bit numbers
+ * that the proxy checks against the zone's own records.
+ */
+enum { VGPU_VCW_HANDLE, VGPU_VCW_SIZE, VGPU_VCW_TYPE, VGPU_VCW_HTYPES, VGPU_VCW_LOC_TYPE, VGPU_VCW_LOC_ID,
+       VGPU_VCW_COMPRESSION, VGPU_VCW_RDMA, VGPU_VCW_USAGE, VGPU_VCW_FLAGS, VGPU_VCW_NARGS };
+extern const struct vgpu_arg_desc vgpu_wire_mem_create_args[VGPU_VCW_NARGS];
+enum { VGPU_VGW_GRAN, VGPU_VGW_OPTION, VGPU_VGW_TYPE, VGPU_VGW_HTYPES, VGPU_VGW_LOC_TYPE, VGPU_VGW_LOC_ID,
+       VGPU_VGW_COMPRESSION, VGPU_VGW_RDMA, VGPU_VGW_USAGE, VGPU_VGW_NARGS };
+extern const struct vgpu_arg_desc vgpu_wire_mem_granularity_args[VGPU_VGW_NARGS];
+enum { VGPU_VMW_PTR, VGPU_VMW_SIZE, VGPU_VMW_OFFSET, VGPU_VMW_HANDLE, VGPU_VMW_FLAGS, VGPU_VMW_NARGS };
+extern const struct vgpu_arg_desc vgpu_wire_mem_map_args[VGPU_VMW_NARGS];
+enum { VGPU_VUW_PTR, VGPU_VUW_SIZE, VGPU_VUW_NARGS };
+extern const struct vgpu_arg_desc vgpu_wire_mem_unmap_args[VGPU_VUW_NARGS];
+enum { VGPU_VRW_HANDLE, VGPU_VRW_NARGS };
+extern const struct vgpu_arg_desc vgpu_wire_mem_release_args[VGPU_VRW_NARGS];
+
 /* 1 when a memory pool attribute's value is an int (the reuse flags), 0 for a cuuint64_t. */
 static inline int vgpu_pool_attr_is_int(unsigned attr)
 {

@@ -27,7 +27,7 @@ static int ptr_check(uint64_t p, uint64_t len, int *is_dev)
 	if (p + len < p)
 		return -1;
 	if (sim_mem_find(p, len ? len : 1, &a) == 0) {
-		*is_dev = a.kind == ALLOC_DEVICE;
+		*is_dev = a.kind == ALLOC_DEVICE || a.kind == ALLOC_VMM;
 		return 1;
 	}
 	if (sim_mem_in_arena(p) || sim_mem_find(p, 1, NULL) == 0)
@@ -224,8 +224,8 @@ static CUresult ptr_attr(void *data, CUpointer_attribute attr, CUdeviceptr ptr, 
 		*(CUcontext *)data = found ? (CUcontext)a.ctx : NULL;
 		break;
 	case CU_POINTER_ATTRIBUTE_MEMORY_TYPE:
-		*(unsigned *)data = !found ? 0 : a.kind == ALLOC_DEVICE ? CU_MEMORYTYPE_DEVICE
-		                                                         : CU_MEMORYTYPE_HOST;
+		*(unsigned *)data = !found ? 0 : a.kind == ALLOC_DEVICE || a.kind == ALLOC_VMM ? CU_MEMORYTYPE_DEVICE
+		                                                                                : CU_MEMORYTYPE_HOST;
 		break;
 	case CU_POINTER_ATTRIBUTE_DEVICE_POINTER:
 		if (!found)
@@ -233,7 +233,7 @@ static CUresult ptr_attr(void *data, CUpointer_attribute attr, CUdeviceptr ptr, 
 		*(CUdeviceptr *)data = ptr;
 		break;
 	case CU_POINTER_ATTRIBUTE_HOST_POINTER:
-		if (!found || a.kind == ALLOC_DEVICE)
+		if (!found || a.kind == ALLOC_DEVICE || a.kind == ALLOC_VMM)
 			return CUDA_ERROR_INVALID_VALUE;
 		*(void **)data = (void *)(uintptr_t)ptr;
 		break;

@@ -220,6 +220,15 @@ int sim_mem_free(uint64_t dptr, int kind)
 	return rc;
 }
 
+int sim_mem_add_vmm(uint64_t base, uint64_t size, int dev)
+{
+	struct sim_alloc a = {.base = base, .size = size, .kind = ALLOC_VMM, .dev = dev};
+	pthread_rwlock_wrlock(&mem_lock);
+	int rc = tab_insert(&a);
+	pthread_rwlock_unlock(&mem_lock);
+	return rc;
+}
+
 int sim_mem_add_host(struct sim_ctx *ctx, void *p, uint64_t size, int kind, unsigned flags)
 {
 	struct sim_alloc a = {.base = (uint64_t)(uintptr_t)p, .size = size, .kind = kind,
@@ -242,6 +251,18 @@ int sim_mem_find(uint64_t a, uint64_t len, struct sim_alloc *out)
 			if (out)
 				*out = *e;
 			rc = 0;
+		} else if (off < e->size && e->kind == ALLOC_VMM) {
+			/* mapped ranges that follow each other make one span (a segment grown by
+			 * granules): the answer is that span, as one allocation */
+			struct sim_alloc span = *e;
+			for (size_t j = i; j < ntab && tab[j].kind == ALLOC_VMM && tab[j].base == span.base + span.size &&
+			     len > span.size - off; j++)
+				span.size += tab[j].size;
+			if (len <= span.size - off) {
+				if (out)
+					*out = span;
+				rc = 0;
+			}
 		}
 	}
 	pthread_rwlock_unlock(&mem_lock);

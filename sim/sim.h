@@ -24,7 +24,7 @@ void *sim_shell_alloc(int type, size_t size);   /* zeroed */
 void sim_shell_free(int type, void *p);         /* caller has cleared the magic */
 
 /* ---- memory (mem.c) ---- */
-enum { ALLOC_DEVICE = 1, ALLOC_HOST = 2, ALLOC_REGISTERED = 3 };
+enum { ALLOC_DEVICE = 1, ALLOC_HOST = 2, ALLOC_REGISTERED = 3, ALLOC_VMM = 4 /* mapped by vmm.c */ };
 
 struct sim_alloc {
 	uint64_t base, size;
@@ -42,6 +42,8 @@ uint64_t sim_mem_used(int dev);
 int sim_mem_alloc(struct sim_ctx *ctx, int dev, uint64_t size, uint64_t *dptr);
 int sim_mem_free(uint64_t dptr, int kind);        /* -EINVAL when not a live base */
 int sim_mem_add_host(struct sim_ctx *ctx, void *p, uint64_t size, int kind, unsigned flags);
+/* A range mapped by virtual memory management (vmm.c), reachable as device memory of dev. */
+int sim_mem_add_vmm(uint64_t base, uint64_t size, int dev);
 /* Copy of the live allocation containing [a, a+len), or -EINVAL. */
 int sim_mem_find(uint64_t a, uint64_t len, struct sim_alloc *out);
 /* 1 if a lies in the device arena (live or not). */

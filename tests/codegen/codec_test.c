@@ -116,6 +116,12 @@ static void make_args(const struct vgpu_call_desc *d, struct cval *cv, void **ar
 			if (small && !v)
 				v = 1;
 			store(&cv[i].v, v, a->size);
+		} else if (a->kind == VGPU_ARG_INOUT_SCALAR && is_len_of_something(d, i)) {
+			/* a length passed by pointer (capacity in, count out): small, never NULL */
+			cv[i].buflen = 8;
+			cv[i].buf = calloc(1, 8);
+			store(cv[i].buf, 1 + rnd_below(feeds_handle_array(d, i) ? 40 : 300), a->size);
+			cv[i].v.p = cv[i].buf;
 		}
 	}
 	for (unsigned i = 0; i < d->nargs; i++) {
@@ -131,7 +137,7 @@ static void make_args(const struct vgpu_call_desc *d, struct cval *cv, void **ar
 			break;
 		case VGPU_ARG_OUT_SCALAR: case VGPU_ARG_OUT_HANDLE: case VGPU_ARG_OUT_DPTR: case VGPU_ARG_INOUT_SCALAR:
 		case VGPU_ARG_OUT_STRUCT: case VGPU_ARG_IN_STRUCT: case VGPU_ARG_INOUT_STRUCT:
-			if (null)
+			if (null || cv[i].buf)   /* (a length by pointer was made above) */
 				break;
 			cv[i].buflen = a->struct_size ? a->struct_size : 8;
 			cv[i].buf = calloc(1, cv[i].buflen);

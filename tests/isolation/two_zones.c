@@ -12,6 +12,8 @@
 struct a_objects {
 	uint64_t ctx, mod, func, stream, event, dptr;
 	uint64_t graph, exec, pool, library, kernel;
+	uint64_t phys, mapped;      /* a physical allocation and the address it is mapped at */
+	uint64_t gran;
 };
 
 #define PATTERN_BYTES (1u << 20)
@@ -72,8 +74,22 @@ static int zone_a(int out, int in)
 	CK(cuMemPoolCreate(&pool, &props));
 	CK(cuLibraryLoadFromFile(&lib, e2e_kernel_path("basic.fatbin"), NULL, NULL, 0, NULL, NULL, 0));
 	CK(cuLibraryGetKernel(&k, lib, "vec_add"));
+	/* Virtual memory management: one granule, reserved, created, mapped, opened, filled. */
+	CUmemAllocationProp vprop = { .type = CU_MEM_ALLOCATION_TYPE_PINNED,
+				      .location = { .type = CU_MEM_LOCATION_TYPE_DEVICE, .id = 0 } };
+	CUmemAccessDesc acc = { .location = vprop.location, .flags = CU_MEM_ACCESS_FLAGS_PROT_READWRITE };
+	size_t gran;
+	CUdeviceptr va;
+	CUmemGenericAllocationHandle ph;
+	CK(cuMemGetAllocationGranularity(&gran, &vprop, CU_MEM_ALLOC_GRANULARITY_MINIMUM));
+	CK(cuMemAddressReserve(&va, gran, 0, 0, 0));
+	CK(cuMemCreate(&ph, gran, &vprop, 0));
+	CK(cuMemMap(va, gran, 0, ph, 0));
+	CK(cuMemSetAccess(va, gran, &acc, 1));
+	CK(cuMemsetD8(va, 0xa5, gran));
 	struct a_objects o = { (uintptr_t)ctx, (uintptr_t)mod, (uintptr_t)f, (uintptr_t)s, (uintptr_t)e, d,
-			       (uintptr_t)g, (uintptr_t)ge, (uintptr_t)pool, (uintptr_t)lib, (uintptr_t)k };
+			       (uintptr_t)g, (uintptr_t)ge, (uintptr_t)pool, (uintptr_t)lib, (uintptr_t)k,
+			       ph, va, gran };
 	pipe_write(out, &o, sizeof(o));
 	pipe_read(in, &go, 1);
 
@@ -101,6 +117,13 @@ static int zone_a(int out, int in)
 	CK(cuMemFreeAsync(pd, s));
 	CK(cuStreamSynchronize(s));
 	CK(cuKernelGetFunction(&f2, k));
+	unsigned char vb[64];
+	CK(cuMemcpyDtoH(vb, va, sizeof(vb)));
+	for (unsigned i = 0; i < sizeof(vb); i++)
+		EXPECT(vb[i] == 0xa5);
+	CK(cuMemUnmap(va, gran));
+	CK(cuMemRelease(ph));
+	CK(cuMemAddressFree(va, gran));
 	CK(cuGraphExecDestroy(ge));
 	CK(cuGraphDestroy(g));
 	CK(cuMemPoolDestroy(pool));
@@ -171,6 +194,28 @@ static int zone_b(int in, int out, size_t quota)
 	CK(cuLaunchKernel((CUfunction)(uintptr_t)o.kernel, 1, 1, 1, 32, 1, 1, 0, NULL, NULL, extra));
 	CK_ERR(cuCtxSynchronize(), CUDA_ERROR_INVALID_HANDLE);
 	CK(cuCtxSynchronize());
+	/* A's physical allocation and mapped range: not B's to map, release, read or unmap. */
+	CUdeviceptr bva;
+	CUmemAllocationProp vprop = { .type = CU_MEM_ALLOCATION_TYPE_PINNED,
+				      .location = { .type = CU_MEM_LOCATION_TYPE_DEVICE, .id = 0 } };
+	CK(cuMemAddressReserve(&bva, o.gran, 0, 0, 0));
+	CK_ERR(cuMemMap(bva, o.gran, 0, (CUmemGenericAllocationHandle)o.phys, 0), CUDA_ERROR_INVALID_VALUE);
+	CK_ERR(cuMemRelease((CUmemGenericAllocationHandle)o.phys), CUDA_ERROR_INVALID_VALUE);
+	CK_ERR(cuMemcpyDtoH(buf, o.mapped, sizeof(buf)), CUDA_ERROR_INVALID_VALUE);
+	CK_ERR(cuMemUnmap(o.mapped, o.gran), CUDA_ERROR_INVALID_VALUE);
+	/* Physical memory is charged to B's quota before the driver sees it; exportable memory is refused. */
+	CUmemGenericAllocationHandle bh;
+	size_t over = ((quota / o.gran) + 1) * o.gran;
+	CK_ERR(cuMemCreate(&bh, over, &vprop, 0), CUDA_ERROR_OUT_OF_MEMORY);
+	CUmemAllocationProp xvprop = vprop;
+	xvprop.requestedHandleTypes = CU_MEM_HANDLE_TYPE_POSIX_FILE_DESCRIPTOR;
+	CK_ERR(cuMemCreate(&bh, o.gran, &xvprop, 0), CUDA_ERROR_NOT_PERMITTED);
+	CK(cuMemCreate(&bh, o.gran, &vprop, 0));
+	CK_ERR(cuMemAlloc(&p, quota - o.gran + 4096), CUDA_ERROR_OUT_OF_MEMORY);   /* the granule counts */
+	CK(cuMemRelease(bh));
+	CK(cuMemAlloc(&p, quota - o.gran + 4096));                                /* and is given back */
+	CK(cuMemFree(p));
+	CK(cuMemAddressFree(bva, o.gran));
 	/* An exportable pool could hand its memory to another zone: refused. */
 	CUmemPoolProps xprops = { .allocType = CU_MEM_ALLOCATION_TYPE_PINNED,
 				  .handleTypes = CU_MEM_HANDLE_TYPE_POSIX_FILE_DESCRIPTOR,

@@ -110,7 +110,7 @@ int main(void)
 	       st == CU_GET_PROC_ADDRESS_VERSION_NOT_SUFFICIENT);
 	EXPECT(gpa("cuNoSuchCall", &fp, 13000, 0, &st) == CUDA_ERROR_NOT_FOUND &&
 	       st == CU_GET_PROC_ADDRESS_SYMBOL_NOT_FOUND);
-	EXPECT(gpa("cuGraphCreate", &fp, 13000, 0, &st) == CUDA_ERROR_NOT_FOUND);   /* not simulated */
+	EXPECT(gpa("cuTexObjectCreate", &fp, 13000, 0, &st) == CUDA_ERROR_NOT_FOUND);   /* not simulated */
 	dlclose(dl);
 	printf("test_sim_abi: %zu ABI names resolve, internals hidden\n",
 	       sizeof(required) / sizeof(required[0]));

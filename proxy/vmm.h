@@ -1,0 +1,63 @@
+/* SPDX-License-Identifier: MIT */
+/* vmm.h — a zone's virtual memory management: its physical allocations (charged) and mapped ranges (checked). */
+#ifndef VGPU_PROXY_VMM_H
+#define VGPU_PROXY_VMM_H
+
+#include <stdint.h>
+
+#include "allocmap.h"
+
+/*
+ * cuMemCreate makes physical memory the zone is charged for at once (before the driver is
+ * called); cuMemMap makes a range of the zone's own address reservation show it. Mapped
+ * ranges go into their own map, next to the zone's allocations: copies and memsets may
+ * touch them (vgpu_zone_dptr_check looks in both), frees may not (cuMemFree never names a
+ * mapped range). The charge goes back when the handle is released and no range maps it any
+ * more, as the driver frees the memory then.
+ */
+struct vgpu_vmm_phys {
+	uint64_t handle;     /* the driver's CUmemGenericAllocationHandle */
+	uint64_t size;
+	uint32_t maps;       /* ranges mapping it */
+	uint8_t released;    /* cuMemRelease done; freed with its last mapping */
+};
+
+struct vgpu_vmm {
+	struct vgpu_vmm_phys *v;
+	uint32_t n, cap;
+	uint64_t bytes;                /* physical bytes charged to the zone's quota */
+	struct vgpu_allocmap ranges;   /* mapped ranges; owner = the vgpu_vmm_phys's handle */
+};
+
+struct vgpu_zone;
+
+void vgpu_vmm_init(struct vgpu_vmm *m);
+void vgpu_vmm_destroy(struct vgpu_vmm *m);
+
+/* Charge size bytes for a cuMemCreate about to run: 0, or -ENOSPC over the quota. */
+int vgpu_vmm_create_reserve(struct vgpu_zone *z, uint64_t size);
+/* After the driver answered: record handle (ok) or give the charge back (!ok). */
+int vgpu_vmm_create_done(struct vgpu_zone *z, uint64_t handle, uint64_t size, int ok);
+/* Is [offset, offset+size) inside the zone's physical allocation handle? 0, or -EINVAL. */
+int vgpu_vmm_map_check(struct vgpu_zone *z, uint64_t handle, uint64_t offset, uint64_t size);
+/* After a successful cuMemMap: [ptr, ptr+size) maps handle. -EEXIST if it overlaps a range. */
+int vgpu_vmm_map_done(struct vgpu_zone *z, uint64_t ptr, uint64_t size, uint64_t handle);
+/* Is [ptr, ptr+size) exactly a run of whole mapped ranges? 0, or -EINVAL. */
+int vgpu_vmm_unmap_check(struct vgpu_zone *z, uint64_t ptr, uint64_t size);
+/* After a successful cuMemUnmap of a range vgpu_vmm_unmap_check accepted. */
+void vgpu_vmm_unmap_done(struct vgpu_zone *z, uint64_t ptr, uint64_t size);
+/* cuMemRelease of handle: 0 when it is the zone's (and not yet released), else -EINVAL. */
+int vgpu_vmm_release_check(struct vgpu_zone *z, uint64_t handle);
+void vgpu_vmm_release_done(struct vgpu_zone *z, uint64_t handle);
+/*
+ * Under the zone lock: is [p, p+len) inside mapped ranges that follow each other without a
+ * gap (a buffer may span the granules a segment grew by)? 0, or -EFAULT. len 0: p inside one.
+ */
+int vgpu_vmm_covers(const struct vgpu_vmm *m, uint64_t p, uint64_t len);
+/* Does any mapped range of the zone overlap [ptr, ptr+size)? */
+int vgpu_vmm_any_mapped(struct vgpu_zone *z, uint64_t ptr, uint64_t size);
+/* Teardown: take any mapped range out (0, or -ENOENT when none), then any handle not released. */
+int vgpu_vmm_pop_range(struct vgpu_zone *z, uint64_t *ptr /* out */, uint64_t *size /* out */);
+int vgpu_vmm_pop_handle(struct vgpu_zone *z, uint64_t *handle /* out */);
+
+#endif
