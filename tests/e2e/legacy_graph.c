@@ -2,11 +2,14 @@
 /* legacy_graph.c — end to end: graph and capture calls as a program built with CUDA 10/11 fetches them (older ABI versions). */
 #include "e2e.h"
 
+#include <cudaProfiler.h>
+
 typedef CUresult (*pfn_begin_v1)(CUstream);
 typedef CUresult (*pfn_info_v1)(CUstream, CUstreamCaptureStatus *, cuuint64_t *);
 typedef CUresult (*pfn_inst_v1)(CUgraphExec *, CUgraph, CUgraphNode *, char *, size_t);
 typedef CUresult (*pfn_edges_v1)(CUgraph, CUgraphNode *, CUgraphNode *, size_t *);
 typedef CUresult (*pfn_adddep_v1)(CUgraph, const CUgraphNode *, const CUgraphNode *, size_t);
+typedef CUresult (*pfn_write32_v1)(CUstream, CUdeviceptr, cuuint32_t, unsigned int);
 
 /* The entry point a program built with CUDA `version` gets for `name`. */
 static void *entry(const char *name, int version)
@@ -70,6 +73,14 @@ int main(void)
 		for (int i = 0; i < 256; i++)
 			EXPECT(vals[i] == 0x1234);
 	}
+	/* a stream memory operation as CUDA 9 fetched it, and the profiler bracket benchmarks use */
+	pfn_write32_v1 write32 = (pfn_write32_v1)entry("cuStreamWriteValue32", 9000);
+	CK(cuProfilerStart());
+	CK(write32(s, d, 0xfeedu, 0));
+	CK(cuStreamSynchronize(s));
+	CK(cuProfilerStop());
+	CK(cuMemcpyDtoH(vals, d, 4));
+	EXPECT(vals[0] == 0xfeedu);
 	printf("legacy_graph: capture, edges and instantiate through their CUDA 10 entry points\n");
 	CK(cuGraphExecDestroy(ge));
 	CK(cuGraphDestroy(g));
