@@ -140,3 +140,15 @@ CUresult CUDAAPI cuStreamWriteValue64_ptsz(CUstream stream, CUdeviceptr addr, cu
 {
 	return cuStreamWriteValue64_v2_ptsz(stream, addr, value, flags);
 }
+
+CUresult CUDAAPI cuStreamUpdateCaptureDependencies(CUstream hStream, CUgraphNode *dependencies,
+						   size_t numDependencies, unsigned int flags)
+{
+	return cuStreamUpdateCaptureDependencies_v2(hStream, dependencies, NULL, numDependencies, flags);
+}
+
+CUresult CUDAAPI cuStreamUpdateCaptureDependencies_ptsz(CUstream hStream, CUgraphNode *dependencies,
+							size_t numDependencies, unsigned int flags)
+{
+	return cuStreamUpdateCaptureDependencies_v2_ptsz(hStream, dependencies, NULL, numDependencies, flags);
+}

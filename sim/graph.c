@@ -36,6 +36,9 @@ struct sim_graph {
 	size_t n;
 	uint64_t capture_id;          /* 0 once its capture ended */
 	CUresult capture_err;         /* a capture invalidated by an unsupported operation */
+	struct sim_gnode **frontier;  /* what the next captured node depends on (capture only) */
+	size_t nfrontier, capfrontier;
+	int made_by_capture;          /* the capture created it (rather than a program's cuGraphCreate) */
 };
 
 /* One step of an executable graph: an operation template, or an event to record or wait for. */
@@ -128,6 +131,7 @@ static void graph_free(struct sim_graph *g)
 		next = n->next;
 		node_free(n);
 	}
+	free(g->frontier);
 	g->magic = 0;
 	free(g);
 }
@@ -173,6 +177,35 @@ static struct sim_gnode *node_append(struct sim_graph *g, CUgraphNodeType type, 
 	return n;
 }
 
+/* The capture's frontier becomes nodes (add: joins them to it). -1 when out of memory. */
+static int frontier_update(struct sim_graph *g, struct sim_gnode *const *nodes, size_t n, int add)
+{
+	if (!add)
+		g->nfrontier = 0;
+	for (size_t i = 0; i < n; i++) {
+		size_t k = 0;
+		while (k < g->nfrontier && g->frontier[k] != nodes[i])
+			k++;
+		if (k < g->nfrontier)
+			continue;
+		if (g->nfrontier == g->capfrontier) {
+			size_t nc = g->capfrontier ? 2 * g->capfrontier : 4;
+			void *p = realloc(g->frontier, nc * sizeof(*g->frontier));
+			if (!p)
+				return -1;
+			g->frontier = p;
+			g->capfrontier = nc;
+		}
+		g->frontier[g->nfrontier++] = nodes[i];
+	}
+	return 0;
+}
+
+static int frontier_set(struct sim_graph *g, struct sim_gnode *const *nodes, size_t n)
+{
+	return frontier_update(g, nodes, n, 0);
+}
+
 /* Called by sim_stream_enqueue, g_lock held: op (ownership passes) joins s's capture. */
 void sim_graph_capture_op(struct sim_stream *s, struct sim_op *op)
 {
@@ -200,10 +233,10 @@ void sim_graph_capture_op(struct sim_stream *s, struct sim_op *op)
 	default:
 		break;
 	}
-	/* each captured node follows the one captured before it: issue order, never looser */
-	struct sim_gnode *prev = g->tail;
-	struct sim_gnode *n = node_append(g, node_type(op), &prev, prev ? 1 : 0);
-	if (!n) {
+	/* each captured node follows the capture's frontier (the node captured before it, unless
+	 * the program set the dependencies), and becomes the frontier: issue order, never looser */
+	struct sim_gnode *n = node_append(g, node_type(op), g->frontier, g->nfrontier);
+	if (!n || frontier_set(g, &n, 1) < 0) {
 		if (!g->capture_err)
 			g->capture_err = CUDA_ERROR_OUT_OF_MEMORY;
 		sim_op_free(op);
@@ -651,7 +684,9 @@ CUresult cuGraphNodeFindInClone(CUgraphNode *out, CUgraphNode orig, CUgraph hclo
 
 /* ---- capture ---- */
 
-CUresult cuStreamBeginCapture_v2(CUstream h, CUstreamCaptureMode mode)
+/* Starts capturing h into g (a new graph when into is NULL), after deps. */
+static CUresult begin_capture(CUstream h, CUgraph into, const CUgraphNode *deps, const CUgraphEdgeData *data,
+			      size_t ndeps, CUstreamCaptureMode mode)
 {
 	static _Atomic uint64_t ids;
 	CUresult rc;
@@ -665,19 +700,63 @@ CUresult cuStreamBeginCapture_v2(CUstream h, CUstreamCaptureMode mode)
 	struct sim_stream *s = capture_stream(h, &rc);
 	if (!s)
 		return rc;
-	struct sim_graph *g = graph_new(s->ctx);
+	struct sim_graph *g = into ? graph_get(into, &rc) : graph_new(s->ctx);
 	if (!g)
-		return CUDA_ERROR_OUT_OF_MEMORY;
+		return into ? rc : CUDA_ERROR_OUT_OF_MEMORY;
+	for (size_t i = 0; data && i < ndeps; i++)
+		if (data[i].from_port || data[i].to_port || data[i].type)
+			return CUDA_ERROR_NOT_SUPPORTED;
+	if (into && ((rc = deps_check(g, deps, ndeps)) != CUDA_SUCCESS || g->capture_id))
+		return rc != CUDA_SUCCESS ? rc : CUDA_ERROR_ILLEGAL_STATE;
 	pthread_mutex_lock(&g_lock);
-	if (s->capture) {
+	if (s->capture || frontier_set(g, (struct sim_gnode *const *)deps, ndeps) < 0) {
+		int busy = s->capture != NULL;
 		pthread_mutex_unlock(&g_lock);
-		free(g);
-		return CUDA_ERROR_ILLEGAL_STATE;
+		if (!into)
+			graph_free(g);
+		return busy ? CUDA_ERROR_ILLEGAL_STATE : CUDA_ERROR_OUT_OF_MEMORY;
 	}
+	g->made_by_capture = !into;
+	g->capture_err = CUDA_SUCCESS;
 	g->capture_id = ++ids;
 	s->capture = g;
 	pthread_mutex_unlock(&g_lock);
 	return CUDA_SUCCESS;
+}
+
+CUresult cuStreamBeginCapture_v2(CUstream h, CUstreamCaptureMode mode)
+{
+	return begin_capture(h, NULL, NULL, NULL, 0, mode);
+}
+
+CUresult cuStreamBeginCaptureToGraph(CUstream h, CUgraph g, const CUgraphNode *deps, const CUgraphEdgeData *data,
+				     size_t ndeps, CUstreamCaptureMode mode)
+{
+	if (!g)
+		return CUDA_ERROR_INVALID_VALUE;
+	return begin_capture(h, g, deps, data, ndeps, mode);
+}
+
+CUresult cuStreamUpdateCaptureDependencies_v2(CUstream h, CUgraphNode *deps, const CUgraphEdgeData *data,
+					      size_t ndeps, unsigned int flags)
+{
+	CUresult rc;
+	struct sim_stream *s = capture_stream(h, &rc);
+	if (!s)
+		return rc;
+	if (flags > CU_STREAM_SET_CAPTURE_DEPENDENCIES)
+		return CUDA_ERROR_INVALID_VALUE;
+	for (size_t i = 0; data && i < ndeps; i++)
+		if (data[i].from_port || data[i].to_port || data[i].type)
+			return CUDA_ERROR_NOT_SUPPORTED;
+	pthread_mutex_lock(&g_lock);
+	struct sim_graph *g = s->capture;
+	rc = !g ? CUDA_ERROR_ILLEGAL_STATE : deps_check(g, deps, ndeps);
+	if (rc == CUDA_SUCCESS &&
+	    frontier_update(g, (struct sim_gnode *const *)deps, ndeps, flags == CU_STREAM_ADD_CAPTURE_DEPENDENCIES) < 0)
+		rc = CUDA_ERROR_OUT_OF_MEMORY;
+	pthread_mutex_unlock(&g_lock);
+	return rc;
 }
 
 CUresult cuStreamEndCapture(CUstream h, CUgraph *out)
@@ -703,10 +782,13 @@ CUresult cuStreamEndCapture(CUstream h, CUgraph *out)
 		if (e->capture == g)
 			e->capture = NULL;
 	g->capture_id = 0;
+	g->nfrontier = 0;
 	pthread_mutex_unlock(&g_lock);
 	if (g->capture_err) {
 		rc = g->capture_err;
-		graph_free(g);
+		g->capture_err = CUDA_SUCCESS;
+		if (g->made_by_capture)
+			graph_free(g);   /* a program's own graph stays its own, as it is */
 		*out = NULL;
 		return rc == CUDA_ERROR_OUT_OF_MEMORY ? rc : CUDA_ERROR_STREAM_CAPTURE_INVALIDATED;
 	}
@@ -744,15 +826,22 @@ CUresult cuStreamGetCaptureInfo_v3(CUstream h, CUstreamCaptureStatus *status, cu
 		*id = g ? g->capture_id : 0;
 	if (graph)
 		*graph = (CUgraph)g;
-	/* the capture's frontier: its last node, the one the next operation depends on */
-	static __thread CUgraphNode frontier;
-	frontier = g && g->tail ? (CUgraphNode)g->tail : NULL;
+	/* the capture's frontier: the nodes the next operation depends on (valid until the
+	 * thread's next call, as the driver's answer is) */
+	static __thread CUgraphNode copy[64];
+	size_t nf = g ? g->nfrontier : 0;
+	if (nf > 64) {
+		pthread_mutex_unlock(&g_lock);
+		return CUDA_ERROR_NOT_SUPPORTED;
+	}
+	for (size_t i = 0; i < nf; i++)
+		copy[i] = (CUgraphNode)g->frontier[i];
 	if (deps)
-		*deps = frontier ? &frontier : NULL;
+		*deps = nf ? copy : NULL;
 	if (edges)
 		*edges = NULL;
 	if (ndeps)
-		*ndeps = frontier ? 1 : 0;
+		*ndeps = nf;
 	pthread_mutex_unlock(&g_lock);
 	return CUDA_SUCCESS;
 }
@@ -1022,6 +1111,20 @@ CUresult cuDeviceSetGraphMemAttribute(CUdevice dev, CUgraphMem_attribute attr, v
 }
 
 /* The per-thread-default-stream twins. */
+CUresult cuStreamBeginCaptureToGraph_ptsz(CUstream h, CUgraph g, const CUgraphNode *deps,
+					  const CUgraphEdgeData *data, size_t ndeps, CUstreamCaptureMode mode);
+CUresult cuStreamBeginCaptureToGraph_ptsz(CUstream h, CUgraph g, const CUgraphNode *deps,
+					  const CUgraphEdgeData *data, size_t ndeps, CUstreamCaptureMode mode)
+{
+	return cuStreamBeginCaptureToGraph(h ? h : CU_STREAM_PER_THREAD, g, deps, data, ndeps, mode);
+}
+CUresult cuStreamUpdateCaptureDependencies_v2_ptsz(CUstream h, CUgraphNode *deps, const CUgraphEdgeData *data,
+						   size_t ndeps, unsigned int flags);
+CUresult cuStreamUpdateCaptureDependencies_v2_ptsz(CUstream h, CUgraphNode *deps, const CUgraphEdgeData *data,
+						   size_t ndeps, unsigned int flags)
+{
+	return cuStreamUpdateCaptureDependencies_v2(h ? h : CU_STREAM_PER_THREAD, deps, data, ndeps, flags);
+}
 CUresult cuStreamBeginCapture_v2_ptsz(CUstream h, CUstreamCaptureMode mode);
 CUresult cuStreamBeginCapture_v2_ptsz(CUstream h, CUstreamCaptureMode mode)
 {

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // graph_build — a graph built node by node around a captured child graph: empty, child graph
-// and event nodes, dependencies added and removed, edges listed, a clone, relaunches.
+// and event nodes, dependencies added and removed, edges listed, more work captured into the
+// graph with updated dependencies, a clone, relaunches.
 #include "rt.h"
 
 __global__ void axpb(int *p, int a, int b, int n)
@@ -56,6 +57,19 @@ int main()
 	CHECK(cudaGraphNodeGetType(body, &t));
 	EXPECT(t == cudaGraphNodeTypeGraph, "child node of type %d", (int)t);
 
+	/* more work captured into the same graph, after the record node; the second kernel also
+	 * waits for the start node (dependencies updated during the capture) */
+	cudaGraph_t same = NULL;
+	CHECK(cudaStreamBeginCaptureToGraph(s, g, &rec, NULL, 1, cudaStreamCaptureModeThreadLocal));
+	axpb<<<n / 128, 128, 0, s>>>(d, 1, 5, n);
+	CHECK(cudaStreamUpdateCaptureDependencies(s, &start, NULL, 1, cudaStreamAddCaptureDependencies));
+	axpb<<<n / 128, 128, 0, s>>>(d, 2, 0, n);
+	CHECK(cudaStreamEndCapture(s, &same));
+	EXPECT(same == g, "capturing into a graph gave another graph");
+	CHECK(cudaGraphGetNodes(g, NULL, &nodes));
+	CHECK(cudaGraphGetEdges(g, NULL, NULL, NULL, &edges));
+	EXPECT(nodes == 5 && edges == 5, "%zu nodes, %zu edges after the capture", nodes, edges);
+
 	/* a clone knows its nodes' originals, and is what gets instantiated */
 	cudaGraphNode_t body2;
 	CHECK(cudaGraphClone(&copy, g));
@@ -70,7 +84,7 @@ int main()
 	for (int round = 0; round < 3; round++) {
 		for (int i = 0; i < n; i++) {
 			h[i] = i - round;
-			want[i] = 3 * h[i] + 1 - 2;
+			want[i] = 2 * (3 * h[i] + 1 - 2 + 5);
 		}
 		CHECK(cudaMemcpy(d, h, sizeof(h), cudaMemcpyHostToDevice));
 		CHECK(cudaGraphLaunch(ge, s));
