@@ -423,3 +423,116 @@ CUresult CUDAAPI cuMemAddressFree(CUdeviceptr ptr, size_t size)
 	void *argv[VGPU_VUW_NARGS] = { [VGPU_VUW_PTR] = &p, [VGPU_VUW_SIZE] = &sz };
 	return vgpu_client_call(&desc_mem_address_free, argv);
 }
+
+/* ---------------------------------------------------------------- tensor maps */
+
+static const struct vgpu_call_desc desc_tmap_encode =
+	VGPU_WIRE_DESC("cuTensorMapEncodeTiled", VGPU_OP_cuTensorMapEncodeTiled, VGPU_CALLF_CUSTOM,
+		       vgpu_wire_tmap_encode_args, VGPU_TMW_NARGS);
+static const struct vgpu_call_desc desc_tmap_replace =
+	VGPU_WIRE_DESC("cuTensorMapReplaceAddress", VGPU_OP_cuTensorMapReplaceAddress, VGPU_CALLF_CUSTOM,
+		       vgpu_wire_tmap_replace_args, VGPU_TRW_NARGS);
+
+/* The arrays every encoder has (dims, strides of all but the first dimension, element strides). */
+static CUresult tmap_common(struct vgpu_tmap_args *a, CUtensorMapDataType type, cuuint32_t rank, void *address,
+			    const cuuint64_t *dims, const cuuint64_t *strides, const cuuint32_t *estrides,
+			    CUtensorMapInterleave il, CUtensorMapSwizzle sw, CUtensorMapL2promotion l2,
+			    CUtensorMapFloatOOBfill oob)
+{
+	memset(a, 0, sizeof(*a));
+	if (rank < 1 || rank > VGPU_TMAP_RANK_MAX || !dims || !estrides || (rank > 1 && !strides))
+		return CUDA_ERROR_INVALID_VALUE;
+	*a = (struct vgpu_tmap_args){ .data_type = type, .rank = rank, .interleave = il, .swizzle = sw, .l2 = l2,
+				      .oob = oob, .address = (uint64_t)(uintptr_t)address };
+	for (cuuint32_t i = 0; i < rank; i++) {
+		a->dims[i] = dims[i];
+		a->element_strides[i] = estrides[i];
+		if (i + 1 < rank)
+			a->strides[i] = strides[i];
+	}
+	return CUDA_SUCCESS;
+}
+
+static CUresult tmap_send(CUtensorMap *map, struct vgpu_tmap_args *a)
+{
+	if (!map)
+		return CUDA_ERROR_INVALID_VALUE;
+	void *argv[VGPU_TMW_NARGS] = { [VGPU_TMW_MAP] = &map, [VGPU_TMW_ARGS] = &a };
+	return vgpu_client_call(&desc_tmap_encode, argv);
+}
+
+CUresult CUDAAPI cuTensorMapEncodeTiled(CUtensorMap *tensorMap, CUtensorMapDataType tensorDataType,
+					cuuint32_t tensorRank, void *globalAddress, const cuuint64_t *globalDim,
+					const cuuint64_t *globalStrides, const cuuint32_t *boxDim,
+					const cuuint32_t *elementStrides, CUtensorMapInterleave interleave,
+					CUtensorMapSwizzle swizzle, CUtensorMapL2promotion l2Promotion,
+					CUtensorMapFloatOOBfill oobFill)
+{
+	struct vgpu_tmap_args a;
+	CUresult r = tmap_common(&a, tensorDataType, tensorRank, globalAddress, globalDim, globalStrides,
+				 elementStrides, interleave, swizzle, l2Promotion, oobFill);
+	if (r != CUDA_SUCCESS || !boxDim)
+		return r != CUDA_SUCCESS ? r : CUDA_ERROR_INVALID_VALUE;
+	a.kind = VGPU_TMAP_TILED;
+	for (cuuint32_t i = 0; i < tensorRank; i++)
+		a.box[i] = boxDim[i];
+	return tmap_send(tensorMap, &a);
+}
+
+CUresult CUDAAPI cuTensorMapEncodeIm2col(CUtensorMap *tensorMap, CUtensorMapDataType tensorDataType,
+					 cuuint32_t tensorRank, void *globalAddress, const cuuint64_t *globalDim,
+					 const cuuint64_t *globalStrides, const int *pixelBoxLowerCorner,
+					 const int *pixelBoxUpperCorner, cuuint32_t channelsPerPixel,
+					 cuuint32_t pixelsPerColumn, const cuuint32_t *elementStrides,
+					 CUtensorMapInterleave interleave, CUtensorMapSwizzle swizzle,
+					 CUtensorMapL2promotion l2Promotion, CUtensorMapFloatOOBfill oobFill)
+{
+	struct vgpu_tmap_args a;
+	CUresult r = tmap_common(&a, tensorDataType, tensorRank, globalAddress, globalDim, globalStrides,
+				 elementStrides, interleave, swizzle, l2Promotion, oobFill);
+	if (r != CUDA_SUCCESS)
+		return r;
+	if (tensorRank < 3 || !pixelBoxLowerCorner || !pixelBoxUpperCorner)
+		return CUDA_ERROR_INVALID_VALUE;
+	a.kind = VGPU_TMAP_IM2COL;
+	a.channels_per_pixel = channelsPerPixel;
+	a.pixels_per_column = pixelsPerColumn;
+	for (cuuint32_t i = 0; i + 2 < tensorRank; i++) {
+		a.lower[i] = pixelBoxLowerCorner[i];
+		a.upper[i] = pixelBoxUpperCorner[i];
+	}
+	return tmap_send(tensorMap, &a);
+}
+
+CUresult CUDAAPI cuTensorMapEncodeIm2colWide(CUtensorMap *tensorMap, CUtensorMapDataType tensorDataType,
+					     cuuint32_t tensorRank, void *globalAddress, const cuuint64_t *globalDim,
+					     const cuuint64_t *globalStrides, int pixelBoxLowerCornerWidth,
+					     int pixelBoxUpperCornerWidth, cuuint32_t channelsPerPixel,
+					     cuuint32_t pixelsPerColumn, const cuuint32_t *elementStrides,
+					     CUtensorMapInterleave interleave, CUtensorMapIm2ColWideMode mode,
+					     CUtensorMapSwizzle swizzle, CUtensorMapL2promotion l2Promotion,
+					     CUtensorMapFloatOOBfill oobFill)
+{
+	struct vgpu_tmap_args a;
+	CUresult r = tmap_common(&a, tensorDataType, tensorRank, globalAddress, globalDim, globalStrides,
+				 elementStrides, interleave, swizzle, l2Promotion, oobFill);
+	if (r != CUDA_SUCCESS)
+		return r;
+	a.kind = VGPU_TMAP_IM2COL_WIDE;
+	a.lower_w = pixelBoxLowerCornerWidth;
+	a.upper_w = pixelBoxUpperCornerWidth;
+	a.channels_per_pixel = channelsPerPixel;
+	a.pixels_per_column = pixelsPerColumn;
+	a.wide_mode = mode;
+	return tmap_send(tensorMap, &a);
+}
+
+CUresult CUDAAPI cuTensorMapReplaceAddress(CUtensorMap *tensorMap, void *globalAddress)
+{
+	uint64_t addr = (uint64_t)(uintptr_t)globalAddress;
+
+	if (!tensorMap)
+		return CUDA_ERROR_INVALID_VALUE;
+	void *argv[VGPU_TRW_NARGS] = { [VGPU_TRW_MAP] = &tensorMap, [VGPU_TRW_ADDRESS] = &addr };
+	return vgpu_client_call(&desc_tmap_replace, argv);
+}

@@ -548,6 +548,61 @@ static CUresult mem_granularity(struct vgpu_proxy_call *call, void **argv)
 	return r;
 }
 
+/* ---------------------------------------------------------------- tensor maps */
+
+/*
+ * A tensor map is numbers for the GPU's copy engine: the driver encodes them without
+ * touching memory. Its address must lie in the zone's own memory (the engine, like kernels,
+ * is then confined by the zone's context); the arrays are read within the announced rank.
+ */
+static CUresult tmap_encode(struct vgpu_proxy_call *call, void **argv)
+{
+	const struct vgpu_tmap_args *a = ARG(const struct vgpu_tmap_args *, VGPU_TMW_ARGS);
+	CUtensorMap *map = ARG(CUtensorMap *, VGPU_TMW_MAP);
+	const struct vgpu_driver *d = call->drv;
+	void *addr;
+
+	if (!a || !map || a->rank < 1 || a->rank > VGPU_TMAP_RANK_MAX)
+		return CUDA_ERROR_INVALID_VALUE;
+	if (vgpu_proxy_check_dptr(call, a->address, 0) != CUDA_SUCCESS)
+		return CUDA_ERROR_INVALID_VALUE;
+	addr = (void *)(uintptr_t)a->address;
+	switch (a->kind) {
+	case VGPU_TMAP_TILED:
+		if (!d->cuTensorMapEncodeTiled)
+			return CUDA_ERROR_NOT_SUPPORTED;
+		return d->cuTensorMapEncodeTiled(map, a->data_type, a->rank, addr, a->dims, a->strides, a->box,
+						 a->element_strides, a->interleave, a->swizzle, a->l2, a->oob);
+	case VGPU_TMAP_IM2COL:
+		if (!d->cuTensorMapEncodeIm2col)
+			return CUDA_ERROR_NOT_SUPPORTED;
+		return d->cuTensorMapEncodeIm2col(map, a->data_type, a->rank, addr, a->dims, a->strides, a->lower,
+						  a->upper, a->channels_per_pixel, a->pixels_per_column,
+						  a->element_strides, a->interleave, a->swizzle, a->l2, a->oob);
+	case VGPU_TMAP_IM2COL_WIDE:
+		if (!d->cuTensorMapEncodeIm2colWide)
+			return CUDA_ERROR_NOT_SUPPORTED;
+		return d->cuTensorMapEncodeIm2colWide(map, a->data_type, a->rank, addr, a->dims, a->strides, a->lower_w,
+						      a->upper_w, a->channels_per_pixel, a->pixels_per_column,
+						      a->element_strides, a->interleave, a->wide_mode, a->swizzle,
+						      a->l2, a->oob);
+	default:
+		return CUDA_ERROR_INVALID_VALUE;
+	}
+}
+
+static CUresult tmap_replace(struct vgpu_proxy_call *call, void **argv)
+{
+	uint64_t addr = ARG(uint64_t, VGPU_TRW_ADDRESS);
+	CUtensorMap *map = ARG(CUtensorMap *, VGPU_TRW_MAP);
+
+	if (!call->drv->cuTensorMapReplaceAddress)
+		return CUDA_ERROR_NOT_SUPPORTED;
+	if (!map || vgpu_proxy_check_dptr(call, addr, 0) != CUDA_SUCCESS)
+		return CUDA_ERROR_INVALID_VALUE;
+	return call->drv->cuTensorMapReplaceAddress(map, (void *)(uintptr_t)addr);
+}
+
 /* ---------------------------------------------------------------- registration */
 
 #define WIRE(nm, op, fl, args, n) \
@@ -591,6 +646,12 @@ WIRE(cuMemUnmap, VGPU_OP_cuMemUnmap, VGPU_CALLF_CUSTOM, vgpu_wire_mem_unmap_args
 WIRE(cuMemAddressFree, VGPU_OP_cuMemAddressFree, VGPU_CALLF_CUSTOM, vgpu_wire_mem_unmap_args, VGPU_VUW_NARGS);
 WIRE(cuMemGetAllocationGranularity, VGPU_OP_cuMemGetAllocationGranularity, VGPU_CALLF_CUSTOM,
      vgpu_wire_mem_granularity_args, VGPU_VGW_NARGS);
+#define TMAP_WIRE(nm) WIRE(nm, VGPU_OP_##nm, VGPU_CALLF_CUSTOM, vgpu_wire_tmap_encode_args, VGPU_TMW_NARGS)
+TMAP_WIRE(cuTensorMapEncodeTiled);
+TMAP_WIRE(cuTensorMapEncodeIm2col);
+TMAP_WIRE(cuTensorMapEncodeIm2colWide);
+WIRE(cuTensorMapReplaceAddress, VGPU_OP_cuTensorMapReplaceAddress, VGPU_CALLF_CUSTOM, vgpu_wire_tmap_replace_args,
+     VGPU_TRW_NARGS);
 WIRE(cuPointerGetAttribute, VGPU_OP_cuPointerGetAttribute, VGPU_CALLF_CUSTOM, vgpu_wire_pointer_attr_args, VGPU_PW_NARGS);
 
 __attribute__((constructor)) static void custom_calls_register(void)
@@ -601,6 +662,10 @@ __attribute__((constructor)) static void custom_calls_register(void)
 	} tab[] = {
 		{ &wire_cuCtxCreate_v4, ctx_create },
 		{ &wire_cuMemPoolCreate, pool_create },
+		{ &wire_cuTensorMapEncodeTiled, tmap_encode },
+		{ &wire_cuTensorMapEncodeIm2col, tmap_encode },
+		{ &wire_cuTensorMapEncodeIm2colWide, tmap_encode },
+		{ &wire_cuTensorMapReplaceAddress, tmap_replace },
 		{ &wire_cuMemCreate, mem_create },
 		{ &wire_cuMemRelease, mem_release },
 		{ &wire_cuMemMap, mem_map },

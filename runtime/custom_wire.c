@@ -144,3 +144,19 @@ const struct vgpu_arg_desc vgpu_wire_mem_unmap_args[VGPU_VUW_NARGS] = {
 const struct vgpu_arg_desc vgpu_wire_mem_release_args[VGPU_VRW_NARGS] = {
 	[VGPU_VRW_HANDLE] = SCALAR("handle", 8),
 };
+
+const struct vgpu_arg_desc vgpu_wire_tmap_encode_args[VGPU_TMW_NARGS] = {
+	[VGPU_TMW_MAP] = { .name = "tensorMap", .kind = VGPU_ARG_OUT_STRUCT, .len_arg = N, .len_arg2 = N,
+			   .struct_size = sizeof(CUtensorMap), .len_mul = sizeof(CUtensorMap),
+			   .max_len = sizeof(CUtensorMap) },
+	[VGPU_TMW_ARGS] = { .name = "args", .kind = VGPU_ARG_IN_STRUCT, .len_arg = N, .len_arg2 = N,
+			    .struct_size = sizeof(struct vgpu_tmap_args), .len_mul = sizeof(struct vgpu_tmap_args),
+			    .max_len = sizeof(struct vgpu_tmap_args) },
+};
+
+const struct vgpu_arg_desc vgpu_wire_tmap_replace_args[VGPU_TRW_NARGS] = {
+	[VGPU_TRW_MAP] = { .name = "tensorMap", .kind = VGPU_ARG_INOUT_STRUCT, .len_arg = N, .len_arg2 = N,
+			   .struct_size = sizeof(CUtensorMap), .len_mul = sizeof(CUtensorMap),
+			   .max_len = sizeof(CUtensorMap) },
+	[VGPU_TRW_ADDRESS] = SCALAR("globalAddress", 8),
+};

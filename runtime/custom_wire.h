@@ -116,6 +116,27 @@ extern const struct vgpu_arg_desc vgpu_wire_mem_unmap_args[VGPU_VUW_NARGS];
 enum { VGPU_VRW_HANDLE, VGPU_VRW_NARGS };
 extern const struct vgpu_arg_desc vgpu_wire_mem_release_args[VGPU_VRW_NARGS];
 
+/*
+ * Tensor map encoding (the TMA descriptors of compute capability 9.0 and up, a pure
+ * encoding of numbers): every argument of the three encoders in one fixed struct, and the
+ * 128-byte map back. Rank is at most 5.
+ */
+#define VGPU_TMAP_RANK_MAX 5
+enum { VGPU_TMAP_TILED, VGPU_TMAP_IM2COL, VGPU_TMAP_IM2COL_WIDE };
+struct vgpu_tmap_args {
+	uint32_t kind, data_type, rank, interleave, swizzle, l2, oob, wide_mode;
+	uint32_t channels_per_pixel, pixels_per_column;
+	int32_t lower_w, upper_w;
+	uint64_t address;
+	uint64_t dims[VGPU_TMAP_RANK_MAX], strides[VGPU_TMAP_RANK_MAX];
+	uint32_t box[VGPU_TMAP_RANK_MAX], element_strides[VGPU_TMAP_RANK_MAX];
+	int32_t lower[VGPU_TMAP_RANK_MAX], upper[VGPU_TMAP_RANK_MAX];
+};
+enum { VGPU_TMW_MAP, VGPU_TMW_ARGS, VGPU_TMW_NARGS };
+extern const struct vgpu_arg_desc vgpu_wire_tmap_encode_args[VGPU_TMW_NARGS];
+enum { VGPU_TRW_MAP, VGPU_TRW_ADDRESS, VGPU_TRW_NARGS };
+extern const struct vgpu_arg_desc vgpu_wire_tmap_replace_args[VGPU_TRW_NARGS];
+
 /* 1 when a memory pool attribute's value is an int (the reuse flags), 0 for a cuuint64_t. */
 static inline int vgpu_pool_attr_is_int(unsigned attr)
 {

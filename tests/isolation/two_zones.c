@@ -216,6 +216,14 @@ static int zone_b(int in, int out, size_t quota)
 	CK(cuMemAlloc(&p, quota - o.gran + 4096));                                /* and is given back */
 	CK(cuMemFree(p));
 	CK(cuMemAddressFree(bva, o.gran));
+	/* A tensor map over A's memory: refused (the copy engine would reach it by address). */
+	CUtensorMap tm;
+	cuuint64_t tdims[1] = { 256 };
+	cuuint32_t tbox[1] = { 64 }, tes[1] = { 1 };
+	CK_ERR(cuTensorMapEncodeTiled(&tm, CU_TENSOR_MAP_DATA_TYPE_FLOAT32, 1, (void *)(uintptr_t)o.dptr, tdims, NULL,
+				      tbox, tes, CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_NONE,
+				      CU_TENSOR_MAP_L2_PROMOTION_NONE, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE),
+	       CUDA_ERROR_INVALID_VALUE);
 	/* An exportable pool could hand its memory to another zone: refused. */
 	CUmemPoolProps xprops = { .allocType = CU_MEM_ALLOCATION_TYPE_PINNED,
 				  .handleTypes = CU_MEM_HANDLE_TYPE_POSIX_FILE_DESCRIPTOR,
