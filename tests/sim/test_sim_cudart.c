@@ -2,7 +2,10 @@
 /* test_sim_cudart — the export tables (runtime/darkapi.c) and the library/kernel API (runtime/library.c) on the simulator. */
 #include "simtest.h"
 
+#include <stdbool.h>
 #include <stdint.h>
+
+#include <cudaProfiler.h>
 
 #include "darkapi.h"
 #include "drvtab.h"
@@ -234,6 +237,37 @@ static void test_library(void)
 	printf("ok: library and kernel API\n");
 }
 
+/* ---- host facilities a zone cannot reach: answered locally, the same in libvgpu ---- */
+
+static void cb_log(void *d, CUlogLevel l, char *m, size_t n) { (void)d; (void)l; (void)m; (void)n; }
+static void cb_async(CUasyncNotificationInfo *i, void *d, CUasyncCallbackHandle h) { (void)i; (void)d; (void)h; }
+
+static void test_local_calls(void)
+{
+	CUlogsCallbackHandle lh;
+	CUasyncCallbackHandle ah;
+	CUlogIterator it = 5;
+	char buf[16] = "x";
+	size_t sz = sizeof(buf);
+	bool on = true;
+	size_t bsz = sizeof(on);
+
+	CK(cuProfilerStart());
+	CK(cuProfilerStop());
+	CK(cuLogsRegisterCallback(cb_log, NULL, &lh));
+	CK(cuLogsCurrent(&it, 0));
+	CK(cuLogsDumpToMemory(&it, buf, &sz, 0));
+	EXPECT(sz == 0 && buf[0] == 0);   /* a zone's driver log is empty */
+	CK(cuLogsUnregisterCallback(lh));
+	CK(cuDeviceRegisterAsyncNotification(0, cb_async, NULL, &ah));
+	CK(cuDeviceUnregisterAsyncNotification(0, ah));
+	CK_RC(cuDeviceRegisterAsyncNotification(99, cb_async, NULL, &ah), CUDA_ERROR_INVALID_DEVICE);
+	CK(cuCoredumpGetAttribute(CU_COREDUMP_ENABLE_ON_EXCEPTION, &on, &bsz));
+	EXPECT(!on && bsz == sizeof(bool));   /* core dumps are the host's: off, and may not be turned on */
+	CK_RC(cuCoredumpSetAttribute(CU_COREDUMP_ENABLE_ON_EXCEPTION, &on, &bsz), CUDA_ERROR_NOT_PERMITTED);
+	printf("ok: profiler, log, notifications and core dumps answered locally\n");
+}
+
 int main(void)
 {
 	setenv("VGPU_SIM_QUIET", "1", 1);
@@ -241,5 +275,6 @@ int main(void)
 	CK(cuInit(0));
 	test_export_tables();
 	test_library();
+	test_local_calls();
 	return 0;
 }
