@@ -152,3 +152,116 @@ CUresult CUDAAPI cuStreamUpdateCaptureDependencies_ptsz(CUstream hStream, CUgrap
 {
 	return cuStreamUpdateCaptureDependencies_v2_ptsz(hStream, dependencies, NULL, numDependencies, flags);
 }
+
+/* ---- the first, 32-bit-size versions of calls whose results fit them ---- */
+
+static unsigned int clamp32(size_t v)
+{
+	return v > 0xffffffffu ? 0xffffffffu : (unsigned int)v;
+}
+
+CUresult CUDAAPI cuDeviceTotalMem(unsigned int *bytes, CUdevice dev)
+{
+	size_t b = 0;
+	CUresult r;
+
+	if (!bytes)
+		return CUDA_ERROR_INVALID_VALUE;
+	r = cuDeviceTotalMem_v2(&b, dev);
+	if (r == CUDA_SUCCESS)
+		*bytes = clamp32(b);   /* the old ABI cannot say more than 4 GiB */
+	return r;
+}
+
+CUresult CUDAAPI cuMemGetInfo(unsigned int *free, unsigned int *total)
+{
+	size_t f = 0, t = 0;
+	CUresult r;
+
+	if (!free || !total)
+		return CUDA_ERROR_INVALID_VALUE;
+	r = cuMemGetInfo_v2(&f, &t);
+	if (r == CUDA_SUCCESS) {
+		*free = clamp32(f);
+		*total = clamp32(t);
+	}
+	return r;
+}
+
+CUresult CUDAAPI cuMemAllocHost(void **pp, unsigned int bytesize)
+{
+	return cuMemAllocHost_v2(pp, bytesize);
+}
+
+CUresult CUDAAPI cuMemHostRegister(void *p, size_t bytesize, unsigned int Flags)
+{
+	return cuMemHostRegister_v2(p, bytesize, Flags);
+}
+
+/* cuCtxCreate with execution affinity: without affinity parameters it is the plain form. */
+CUresult CUDAAPI cuCtxCreate_v3(CUcontext *pctx, CUexecAffinityParam *paramsArray, int numParams, unsigned int flags,
+				CUdevice dev)
+{
+	if (numParams < 0 || (numParams && !paramsArray))
+		return CUDA_ERROR_INVALID_VALUE;
+	if (numParams)
+		return CUDA_ERROR_NOT_SUPPORTED;   /* SM-count affinity is the host's to partition */
+	return cuCtxCreate_v4(pctx, NULL, flags, dev);
+}
+
+/* CUDA arrays: a library without them (the simulator has none) answers NOT_SUPPORTED here too. */
+extern __typeof__(cuArrayCreate_v2) cuArrayCreate_v2 __attribute__((weak));
+extern __typeof__(cuArrayGetDescriptor_v2) cuArrayGetDescriptor_v2 __attribute__((weak));
+extern __typeof__(cuArray3DCreate_v2) cuArray3DCreate_v2 __attribute__((weak));
+extern __typeof__(cuArray3DGetDescriptor_v2) cuArray3DGetDescriptor_v2 __attribute__((weak));
+
+CUresult CUDAAPI cuArrayCreate(CUarray *pHandle, const CUDA_ARRAY_DESCRIPTOR_v1 *d)
+{
+	if (!cuArrayCreate_v2)
+		return CUDA_ERROR_NOT_SUPPORTED;
+	if (!d)
+		return CUDA_ERROR_INVALID_VALUE;
+	CUDA_ARRAY_DESCRIPTOR v2 = { d->Width, d->Height, d->Format, d->NumChannels };
+	return cuArrayCreate_v2(pHandle, &v2);
+}
+
+CUresult CUDAAPI cuArrayGetDescriptor(CUDA_ARRAY_DESCRIPTOR_v1 *d, CUarray hArray)
+{
+	CUDA_ARRAY_DESCRIPTOR v2;
+	CUresult r;
+
+	if (!cuArrayGetDescriptor_v2)
+		return CUDA_ERROR_NOT_SUPPORTED;
+	if (!d)
+		return CUDA_ERROR_INVALID_VALUE;
+	r = cuArrayGetDescriptor_v2(&v2, hArray);
+	if (r == CUDA_SUCCESS)
+		*d = (CUDA_ARRAY_DESCRIPTOR_v1){ clamp32(v2.Width), clamp32(v2.Height), v2.Format, v2.NumChannels };
+	return r;
+}
+
+CUresult CUDAAPI cuArray3DCreate(CUarray *pHandle, const CUDA_ARRAY3D_DESCRIPTOR_v1 *d)
+{
+	if (!cuArray3DCreate_v2)
+		return CUDA_ERROR_NOT_SUPPORTED;
+	if (!d)
+		return CUDA_ERROR_INVALID_VALUE;
+	CUDA_ARRAY3D_DESCRIPTOR v2 = { d->Width, d->Height, d->Depth, d->Format, d->NumChannels, d->Flags };
+	return cuArray3DCreate_v2(pHandle, &v2);
+}
+
+CUresult CUDAAPI cuArray3DGetDescriptor(CUDA_ARRAY3D_DESCRIPTOR_v1 *d, CUarray hArray)
+{
+	CUDA_ARRAY3D_DESCRIPTOR v2;
+	CUresult r;
+
+	if (!cuArray3DGetDescriptor_v2)
+		return CUDA_ERROR_NOT_SUPPORTED;
+	if (!d)
+		return CUDA_ERROR_INVALID_VALUE;
+	r = cuArray3DGetDescriptor_v2(&v2, hArray);
+	if (r == CUDA_SUCCESS)
+		*d = (CUDA_ARRAY3D_DESCRIPTOR_v1){ clamp32(v2.Width), clamp32(v2.Height), clamp32(v2.Depth), v2.Format,
+						   v2.NumChannels, v2.Flags };
+	return r;
+}

@@ -11,6 +11,16 @@ typedef CUresult (*pfn_edges_v1)(CUgraph, CUgraphNode *, CUgraphNode *, size_t *
 typedef CUresult (*pfn_adddep_v1)(CUgraph, const CUgraphNode *, const CUgraphNode *, size_t);
 typedef CUresult (*pfn_write32_v1)(CUstream, CUdeviceptr, cuuint32_t, unsigned int);
 
+/* The first ABI versions, as a program built with CUDA 3 calls them (cuda.h maps the names on). */
+#undef cuDeviceTotalMem
+#undef cuMemGetInfo
+#undef cuMemAllocHost
+CUresult cuDeviceTotalMem(unsigned int *bytes, CUdevice dev);
+CUresult cuMemGetInfo(unsigned int *free, unsigned int *total);
+CUresult cuMemAllocHost(void **pp, unsigned int bytesize);
+CUresult cuCtxCreate_v3(CUcontext *pctx, CUexecAffinityParam *paramsArray, int numParams, unsigned int flags,
+			CUdevice dev);
+
 /* The entry point a program built with CUDA `version` gets for `name`. */
 static void *entry(const char *name, int version)
 {
@@ -81,6 +91,18 @@ int main(void)
 	CK(cuProfilerStop());
 	CK(cuMemcpyDtoH(vals, d, 4));
 	EXPECT(vals[0] == 0xfeedu);
+	/* the first, 32-bit-size versions of memory and context calls */
+	unsigned int total32 = 0, free32 = 0, all32 = 0;
+	CK(cuDeviceTotalMem(&total32, dev));
+	CK(cuMemGetInfo(&free32, &all32));
+	EXPECT(total32 > 0 && free32 <= all32);
+	void *ph = NULL;
+	CK(cuMemAllocHost(&ph, 4096));
+	CK(cuMemFreeHost(ph));
+	CUcontext c3;
+	CK(cuCtxCreate_v3(&c3, NULL, 0, 0, dev));
+	CK(cuCtxDestroy(c3));
+	CK(cuCtxSetCurrent(ctx));
 	printf("legacy_graph: capture, edges and instantiate through their CUDA 10 entry points\n");
 	CK(cuGraphExecDestroy(ge));
 	CK(cuGraphDestroy(g));
