@@ -333,7 +333,7 @@ VMM_DESC(desc_mem_unmap, cuMemUnmap, vgpu_wire_mem_unmap_args, VGPU_VUW_NARGS);
 VMM_DESC(desc_mem_granularity, cuMemGetAllocationGranularity, vgpu_wire_mem_granularity_args, VGPU_VGW_NARGS);
 
 /* An allocation's properties as the wire's plain numbers; the Windows-only pointer must be NULL. */
-struct wire_prop { uint32_t type, htypes, loc_type, compression, rdma, usage; int32_t loc_id; };
+#define wire_prop vgpu_wire_prop
 
 static int prop_to_wire(const CUmemAllocationProp *p, struct wire_prop *w)
 {
@@ -535,4 +535,40 @@ CUresult CUDAAPI cuTensorMapReplaceAddress(CUtensorMap *tensorMap, void *globalA
 		return CUDA_ERROR_INVALID_VALUE;
 	void *argv[VGPU_TRW_NARGS] = { [VGPU_TRW_MAP] = &tensorMap, [VGPU_TRW_ADDRESS] = &addr };
 	return vgpu_client_call(&desc_tmap_replace, argv);
+}
+
+VMM_DESC(desc_mem_retain, cuMemRetainAllocationHandle, vgpu_wire_mem_retain_args, VGPU_VTW_NARGS);
+VMM_DESC(desc_mem_props, cuMemGetAllocationPropertiesFromHandle, vgpu_wire_mem_props_args, VGPU_VPW_NARGS);
+
+CUresult CUDAAPI cuMemRetainAllocationHandle(CUmemGenericAllocationHandle *handle, void *addr)
+{
+	uint64_t a = (uint64_t)(uintptr_t)addr, *ph = (uint64_t *)handle;
+
+	if (!handle)
+		return CUDA_ERROR_INVALID_VALUE;
+	void *argv[VGPU_VTW_NARGS] = { [VGPU_VTW_HANDLE] = &ph, [VGPU_VTW_ADDR] = &a };
+	return vgpu_client_call(&desc_mem_retain, argv);
+}
+
+CUresult CUDAAPI cuMemGetAllocationPropertiesFromHandle(CUmemAllocationProp *prop, CUmemGenericAllocationHandle handle)
+{
+	struct vgpu_wire_prop w, *pw = &w;
+	uint64_t h = handle;
+	CUresult r;
+
+	if (!prop)
+		return CUDA_ERROR_INVALID_VALUE;
+	void *argv[VGPU_VPW_NARGS] = { [VGPU_VPW_PROP] = &pw, [VGPU_VPW_HANDLE] = &h };
+	r = vgpu_client_call(&desc_mem_props, argv);
+	if (r == CUDA_SUCCESS) {
+		memset(prop, 0, sizeof(*prop));
+		prop->type = (CUmemAllocationType)w.type;
+		prop->requestedHandleTypes = (CUmemAllocationHandleType)w.htypes;
+		prop->location.type = (CUmemLocationType)w.loc_type;
+		prop->location.id = w.loc_id;
+		prop->allocFlags.compressionType = (unsigned char)w.compression;
+		prop->allocFlags.gpuDirectRDMACapable = (unsigned char)w.rdma;
+		prop->allocFlags.usage = (unsigned short)w.usage;
+	}
+	return r;
 }

@@ -529,6 +529,51 @@ static CUresult mem_address_free(struct vgpu_proxy_call *call, void **argv)
 	return call->drv->cuMemAddressFree((CUdeviceptr)ptr, (size_t)size);
 }
 
+/* A handle of the zone's mapped memory, retained: one more release is then owed. */
+static CUresult mem_retain(struct vgpu_proxy_call *call, void **argv)
+{
+	uint64_t addr = ARG(uint64_t, VGPU_VTW_ADDR), *out = ARG(uint64_t *, VGPU_VTW_HANDLE), mine;
+	CUmemGenericAllocationHandle h = 0;
+	CUresult r;
+
+	if (!call->drv->cuMemRetainAllocationHandle)
+		return CUDA_ERROR_NOT_SUPPORTED;
+	if (!out || vgpu_vmm_handle_at(call->zone, addr, &mine) < 0)
+		return CUDA_ERROR_INVALID_VALUE;
+	r = call->drv->cuMemRetainAllocationHandle(&h, (void *)(uintptr_t)addr);
+	if (r == CUDA_SUCCESS) {
+		if (h != mine) {
+			/* the driver names another handle than the zone mapped there: give it back */
+			if (call->drv->cuMemRelease)
+				call->drv->cuMemRelease(h);
+			return CUDA_ERROR_INVALID_VALUE;
+		}
+		vgpu_vmm_retain_done(call->zone, h);
+		*out = h;
+	}
+	return r;
+}
+
+static CUresult mem_props(struct vgpu_proxy_call *call, void **argv)
+{
+	uint64_t h = ARG(uint64_t, VGPU_VPW_HANDLE);
+	struct vgpu_wire_prop *out = ARG(struct vgpu_wire_prop *, VGPU_VPW_PROP);
+	CUmemAllocationProp p;
+	CUresult r;
+
+	if (!call->drv->cuMemGetAllocationPropertiesFromHandle)
+		return CUDA_ERROR_NOT_SUPPORTED;
+	if (!out || vgpu_vmm_handle_check(call->zone, h) < 0)
+		return CUDA_ERROR_INVALID_VALUE;
+	memset(&p, 0, sizeof(p));
+	r = call->drv->cuMemGetAllocationPropertiesFromHandle(&p, (CUmemGenericAllocationHandle)h);
+	if (r == CUDA_SUCCESS)
+		*out = (struct vgpu_wire_prop){ p.type, p.requestedHandleTypes, p.location.type,
+						p.allocFlags.compressionType, p.allocFlags.gpuDirectRDMACapable,
+						p.allocFlags.usage, p.location.id };
+	return r;
+}
+
 static CUresult mem_granularity(struct vgpu_proxy_call *call, void **argv)
 {
 	CUmemAllocationProp prop;
@@ -644,6 +689,10 @@ WIRE(cuMemRelease, VGPU_OP_cuMemRelease, VGPU_CALLF_CUSTOM, vgpu_wire_mem_releas
 WIRE(cuMemMap, VGPU_OP_cuMemMap, VGPU_CALLF_CUSTOM, vgpu_wire_mem_map_args, VGPU_VMW_NARGS);
 WIRE(cuMemUnmap, VGPU_OP_cuMemUnmap, VGPU_CALLF_CUSTOM, vgpu_wire_mem_unmap_args, VGPU_VUW_NARGS);
 WIRE(cuMemAddressFree, VGPU_OP_cuMemAddressFree, VGPU_CALLF_CUSTOM, vgpu_wire_mem_unmap_args, VGPU_VUW_NARGS);
+WIRE(cuMemRetainAllocationHandle, VGPU_OP_cuMemRetainAllocationHandle, VGPU_CALLF_CUSTOM, vgpu_wire_mem_retain_args,
+     VGPU_VTW_NARGS);
+WIRE(cuMemGetAllocationPropertiesFromHandle, VGPU_OP_cuMemGetAllocationPropertiesFromHandle, VGPU_CALLF_CUSTOM,
+     vgpu_wire_mem_props_args, VGPU_VPW_NARGS);
 WIRE(cuMemGetAllocationGranularity, VGPU_OP_cuMemGetAllocationGranularity, VGPU_CALLF_CUSTOM,
      vgpu_wire_mem_granularity_args, VGPU_VGW_NARGS);
 #define TMAP_WIRE(nm) WIRE(nm, VGPU_OP_##nm, VGPU_CALLF_CUSTOM, vgpu_wire_tmap_encode_args, VGPU_TMW_NARGS)
@@ -670,6 +719,8 @@ __attribute__((constructor)) static void custom_calls_register(void)
 		{ &wire_cuMemRelease, mem_release },
 		{ &wire_cuMemMap, mem_map },
 		{ &wire_cuMemUnmap, mem_unmap },
+		{ &wire_cuMemRetainAllocationHandle, mem_retain },
+		{ &wire_cuMemGetAllocationPropertiesFromHandle, mem_props },
 		{ &wire_cuMemAddressFree, mem_address_free },
 		{ &wire_cuMemGetAllocationGranularity, mem_granularity },
 		{ &wire_cuStreamGetCaptureInfo_v3, capture_info },

@@ -64,7 +64,7 @@ int vgpu_vmm_create_done(struct vgpu_zone *z, uint64_t handle, uint64_t size, in
 		m->v = nv;
 		m->cap = nc;
 	}
-	m->v[m->n++] = (struct vgpu_vmm_phys){ .handle = handle, .size = size };
+	m->v[m->n++] = (struct vgpu_vmm_phys){ .handle = handle, .size = size, .refs = 1 };
 	m->bytes += size;
 out:
 	pthread_mutex_unlock(&z->lock);
@@ -75,7 +75,7 @@ int vgpu_vmm_map_check(struct vgpu_zone *z, uint64_t handle, uint64_t offset, ui
 {
 	pthread_mutex_lock(&z->lock);
 	struct vgpu_vmm_phys *p = phys_find(&z->vmm, handle);
-	int ok = p && !p->released && size && offset <= p->size && size <= p->size - offset;
+	int ok = p && p->refs && size && offset <= p->size && size <= p->size - offset;
 	pthread_mutex_unlock(&z->lock);
 	return ok ? 0 : -EINVAL;
 }
@@ -129,7 +129,7 @@ static void range_drop(struct vgpu_zone *z, uint64_t base, const void *owner)
 	uint64_t sz;
 	vgpu_allocmap_remove(&z->vmm.ranges, base, &sz);
 	struct vgpu_vmm_phys *p = phys_find(&z->vmm, (uint64_t)(uintptr_t)owner);
-	if (p && p->maps && --p->maps == 0 && p->released)
+	if (p && p->maps && --p->maps == 0 && !p->refs)
 		phys_drop(z, p);
 }
 
@@ -154,7 +154,7 @@ int vgpu_vmm_release_check(struct vgpu_zone *z, uint64_t handle)
 {
 	pthread_mutex_lock(&z->lock);
 	struct vgpu_vmm_phys *p = phys_find(&z->vmm, handle);
-	int rc = p && !p->released ? 0 : -EINVAL;
+	int rc = p && p->refs ? 0 : -EINVAL;
 	pthread_mutex_unlock(&z->lock);
 	return rc;
 }
@@ -163,11 +163,8 @@ void vgpu_vmm_release_done(struct vgpu_zone *z, uint64_t handle)
 {
 	pthread_mutex_lock(&z->lock);
 	struct vgpu_vmm_phys *p = phys_find(&z->vmm, handle);
-	if (p) {
-		p->released = 1;
-		if (!p->maps)
-			phys_drop(z, p);
-	}
+	if (p && p->refs && --p->refs == 0 && !p->maps)
+		phys_drop(z, p);
 	vgpu_zone_mem_changed(z);
 	pthread_mutex_unlock(&z->lock);
 }
@@ -192,10 +189,9 @@ int vgpu_vmm_pop_handle(struct vgpu_zone *z, uint64_t *handle)
 	int rc = -ENOENT;
 	pthread_mutex_lock(&z->lock);
 	for (uint32_t i = 0; i < z->vmm.n; i++)
-		if (!z->vmm.v[i].released) {
+		if (z->vmm.v[i].refs) {
 			*handle = z->vmm.v[i].handle;
-			z->vmm.v[i].released = 1;
-			if (!z->vmm.v[i].maps)
+			if (--z->vmm.v[i].refs == 0 && !z->vmm.v[i].maps)
 				phys_drop(z, &z->vmm.v[i]);
 			rc = 0;
 			break;
@@ -234,4 +230,38 @@ int vgpu_vmm_any_mapped(struct vgpu_zone *z, uint64_t ptr, uint64_t size)
 	}
 	pthread_mutex_unlock(&z->lock);
 	return hit;
+}
+
+int vgpu_vmm_handle_at(struct vgpu_zone *z, uint64_t p, uint64_t *handle)
+{
+	uint64_t base;
+	int rc = -EINVAL;
+	pthread_mutex_lock(&z->lock);
+	if (vgpu_allocmap_check(&z->vmm.ranges, p, 0, &base) == 0) {
+		const struct vgpu_alloc *a = range_at(&z->vmm.ranges, base);
+		if (a) {
+			*handle = (uint64_t)(uintptr_t)a->owner;
+			rc = 0;
+		}
+	}
+	pthread_mutex_unlock(&z->lock);
+	return rc;
+}
+
+void vgpu_vmm_retain_done(struct vgpu_zone *z, uint64_t handle)
+{
+	pthread_mutex_lock(&z->lock);
+	struct vgpu_vmm_phys *p = phys_find(&z->vmm, handle);
+	if (p)
+		p->refs++;
+	pthread_mutex_unlock(&z->lock);
+}
+
+int vgpu_vmm_handle_check(struct vgpu_zone *z, uint64_t handle)
+{
+	pthread_mutex_lock(&z->lock);
+	struct vgpu_vmm_phys *p = phys_find(&z->vmm, handle);
+	int rc = p && p->refs ? 0 : -EINVAL;
+	pthread_mutex_unlock(&z->lock);
+	return rc;
 }

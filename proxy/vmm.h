@@ -19,7 +19,7 @@ struct vgpu_vmm_phys {
 	uint64_t handle;     /* the driver's CUmemGenericAllocationHandle */
 	uint64_t size;
 	uint32_t maps;       /* ranges mapping it */
-	uint8_t released;    /* cuMemRelease done; freed with its last mapping */
+	uint32_t refs;       /* cuMemCreate and each cuMemRetainAllocationHandle, less each cuMemRelease */
 };
 
 struct vgpu_vmm {
@@ -46,7 +46,7 @@ int vgpu_vmm_map_done(struct vgpu_zone *z, uint64_t ptr, uint64_t size, uint64_t
 int vgpu_vmm_unmap_check(struct vgpu_zone *z, uint64_t ptr, uint64_t size);
 /* After a successful cuMemUnmap of a range vgpu_vmm_unmap_check accepted. */
 void vgpu_vmm_unmap_done(struct vgpu_zone *z, uint64_t ptr, uint64_t size);
-/* cuMemRelease of handle: 0 when it is the zone's (and not yet released), else -EINVAL. */
+/* cuMemRelease of handle: 0 when it is the zone's (and not released as often as it was taken), else -EINVAL. */
 int vgpu_vmm_release_check(struct vgpu_zone *z, uint64_t handle);
 void vgpu_vmm_release_done(struct vgpu_zone *z, uint64_t handle);
 /*
@@ -54,9 +54,15 @@ void vgpu_vmm_release_done(struct vgpu_zone *z, uint64_t handle);
  * gap (a buffer may span the granules a segment grew by)? 0, or -EFAULT. len 0: p inside one.
  */
 int vgpu_vmm_covers(const struct vgpu_vmm *m, uint64_t p, uint64_t len);
+/* The handle mapped at p (cuMemRetainAllocationHandle): 0, or -EINVAL when p is in no mapped range. */
+int vgpu_vmm_handle_at(struct vgpu_zone *z, uint64_t p, uint64_t *handle /* out */);
+/* After a successful retain of handle: one more release is owed. */
+void vgpu_vmm_retain_done(struct vgpu_zone *z, uint64_t handle);
+/* Is handle one of the zone's live physical allocations? 0, or -EINVAL. */
+int vgpu_vmm_handle_check(struct vgpu_zone *z, uint64_t handle);
 /* Does any mapped range of the zone overlap [ptr, ptr+size)? */
 int vgpu_vmm_any_mapped(struct vgpu_zone *z, uint64_t ptr, uint64_t size);
-/* Teardown: take any mapped range out (0, or -ENOENT when none), then any handle not released. */
+/* Teardown: take any mapped range out (0, or -ENOENT when none), then each reference still held. */
 int vgpu_vmm_pop_range(struct vgpu_zone *z, uint64_t *ptr /* out */, uint64_t *size /* out */);
 int vgpu_vmm_pop_handle(struct vgpu_zone *z, uint64_t *handle /* out */);
 

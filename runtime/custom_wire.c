@@ -160,3 +160,15 @@ const struct vgpu_arg_desc vgpu_wire_tmap_replace_args[VGPU_TRW_NARGS] = {
 			   .max_len = sizeof(CUtensorMap) },
 	[VGPU_TRW_ADDRESS] = SCALAR("globalAddress", 8),
 };
+
+const struct vgpu_arg_desc vgpu_wire_mem_retain_args[VGPU_VTW_NARGS] = {
+	[VGPU_VTW_HANDLE] = { .name = "handle", .kind = VGPU_ARG_OUT_SCALAR, .size = 8, .len_arg = N, .len_arg2 = N },
+	[VGPU_VTW_ADDR] = SCALAR("addr", 8),
+};
+
+const struct vgpu_arg_desc vgpu_wire_mem_props_args[VGPU_VPW_NARGS] = {
+	[VGPU_VPW_PROP] = { .name = "prop", .kind = VGPU_ARG_OUT_STRUCT, .len_arg = N, .len_arg2 = N,
+			    .struct_size = sizeof(struct vgpu_wire_prop), .len_mul = sizeof(struct vgpu_wire_prop),
+			    .max_len = sizeof(struct vgpu_wire_prop) },
+	[VGPU_VPW_HANDLE] = SCALAR("handle", 8),
+};

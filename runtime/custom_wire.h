@@ -137,6 +137,16 @@ extern const struct vgpu_arg_desc vgpu_wire_tmap_encode_args[VGPU_TMW_NARGS];
 enum { VGPU_TRW_MAP, VGPU_TRW_ADDRESS, VGPU_TRW_NARGS };
 extern const struct vgpu_arg_desc vgpu_wire_tmap_replace_args[VGPU_TRW_NARGS];
 
+/* cuMemRetainAllocationHandle: [handle (out), address]; cuMemGetAllocationPropertiesFromHandle: [props (out), handle]. */
+struct vgpu_wire_prop {
+	uint32_t type, htypes, loc_type, compression, rdma, usage;
+	int32_t loc_id;
+};
+enum { VGPU_VTW_HANDLE, VGPU_VTW_ADDR, VGPU_VTW_NARGS };
+extern const struct vgpu_arg_desc vgpu_wire_mem_retain_args[VGPU_VTW_NARGS];
+enum { VGPU_VPW_PROP, VGPU_VPW_HANDLE, VGPU_VPW_NARGS };
+extern const struct vgpu_arg_desc vgpu_wire_mem_props_args[VGPU_VPW_NARGS];
+
 /* 1 when a memory pool attribute's value is an int (the reuse flags), 0 for a cuuint64_t. */
 static inline int vgpu_pool_attr_is_int(unsigned attr)
 {

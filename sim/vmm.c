@@ -24,6 +24,8 @@ struct sim_phys {
 	int fd;
 	uint64_t size;
 	int dev;
+	uint32_t refs;               /* cuMemCreate and each retain, less each release */
+	uint32_t maps;               /* mappings of it; freed when both are 0 */
 	struct sim_phys *next;
 };
 
@@ -33,6 +35,7 @@ struct sim_map {
 	int access;                  /* cuMemSetAccess done: in the allocation table */
 	struct sim_map *next;
 };
+
 
 struct sim_resv {
 	uint64_t base, size;
@@ -126,12 +129,27 @@ CUresult cuMemAddressFree(CUdeviceptr ptr, size_t size)
 	return CUDA_SUCCESS;
 }
 
+/* A live handle: one the program still holds a reference to. Under vmm_lock. */
 static struct sim_phys *phys_get(CUmemGenericAllocationHandle h)
 {
 	for (struct sim_phys *p = physs; p; p = p->next)
-		if ((uint64_t)(uintptr_t)p == h && p->magic == MAGIC_PHYS)
+		if ((uint64_t)(uintptr_t)p == h && p->magic == MAGIC_PHYS && p->refs)
 			return p;
 	return NULL;
+}
+
+/* Under vmm_lock: free p once nothing holds or maps it. */
+static void phys_maybe_free(struct sim_phys *p)
+{
+	if (p->refs || p->maps)
+		return;
+	struct sim_phys **pp = &physs;
+	while (*pp != p)
+		pp = &(*pp)->next;
+	*pp = p->next;
+	close(p->fd);
+	p->magic = 0;
+	free(p);
 }
 
 CUresult cuMemCreate(CUmemGenericAllocationHandle *handle, size_t size, const CUmemAllocationProp *prop,
@@ -154,6 +172,7 @@ CUresult cuMemCreate(CUmemGenericAllocationHandle *handle, size_t size, const CU
 		return CUDA_ERROR_OUT_OF_MEMORY;
 	}
 	p->magic = MAGIC_PHYS;
+	p->refs = 1;
 	p->size = size;
 	p->dev = prop->location.id;
 	pthread_mutex_lock(&vmm_lock);
@@ -164,28 +183,59 @@ CUresult cuMemCreate(CUmemGenericAllocationHandle *handle, size_t size, const CU
 	return CUDA_SUCCESS;
 }
 
-/* The memory lives on in its mappings (the memfd stays referenced by them) until unmapped. */
+/* The memory lives on in its mappings until the last is unmapped. */
 CUresult cuMemRelease(CUmemGenericAllocationHandle h)
 {
 	if (!g_inited)
 		return CUDA_ERROR_NOT_INITIALIZED;
 	pthread_mutex_lock(&vmm_lock);
-	struct sim_phys *p = phys_get(h), **pp = &physs;
+	struct sim_phys *p = phys_get(h);
 	if (!p) {
 		pthread_mutex_unlock(&vmm_lock);
 		return CUDA_ERROR_INVALID_VALUE;
 	}
-	while (*pp != p)
-		pp = &(*pp)->next;
-	*pp = p->next;
-	for (struct sim_map *m = maps; m; m = m->next)
-		if (m->phys == p)
-			m->phys = NULL;   /* still mapped: the mapping keeps the bytes */
+	p->refs--;
+	phys_maybe_free(p);
 	pthread_mutex_unlock(&vmm_lock);
-	close(p->fd);
-	p->magic = 0;
-	free(p);
 	return CUDA_SUCCESS;
+}
+
+CUresult cuMemRetainAllocationHandle(CUmemGenericAllocationHandle *handle, void *addr)
+{
+	if (!g_inited)
+		return CUDA_ERROR_NOT_INITIALIZED;
+	if (!handle)
+		return CUDA_ERROR_INVALID_VALUE;
+	uint64_t a = (uint64_t)(uintptr_t)addr;
+	CUresult rc = CUDA_ERROR_INVALID_VALUE;
+	pthread_mutex_lock(&vmm_lock);
+	for (struct sim_map *m = maps; m; m = m->next)
+		if (a >= m->base && a - m->base < m->size) {
+			m->phys->refs++;
+			*handle = (CUmemGenericAllocationHandle)(uintptr_t)m->phys;
+			rc = CUDA_SUCCESS;
+			break;
+		}
+	pthread_mutex_unlock(&vmm_lock);
+	return rc;
+}
+
+CUresult cuMemGetAllocationPropertiesFromHandle(CUmemAllocationProp *prop, CUmemGenericAllocationHandle h)
+{
+	if (!g_inited)
+		return CUDA_ERROR_NOT_INITIALIZED;
+	if (!prop)
+		return CUDA_ERROR_INVALID_VALUE;
+	pthread_mutex_lock(&vmm_lock);
+	struct sim_phys *p = phys_get(h);
+	if (p) {
+		memset(prop, 0, sizeof(*prop));
+		prop->type = CU_MEM_ALLOCATION_TYPE_PINNED;
+		prop->location.type = CU_MEM_LOCATION_TYPE_DEVICE;
+		prop->location.id = p->dev;
+	}
+	pthread_mutex_unlock(&vmm_lock);
+	return p ? CUDA_SUCCESS : CUDA_ERROR_INVALID_VALUE;
 }
 
 CUresult cuMemMap(CUdeviceptr ptr, size_t size, size_t offset, CUmemGenericAllocationHandle h,
@@ -212,6 +262,7 @@ CUresult cuMemMap(CUdeviceptr ptr, size_t size, size_t offset, CUmemGenericAlloc
 	m->base = ptr;
 	m->size = size;
 	m->phys = p;
+	p->maps++;
 	m->next = maps;
 	maps = m;
 	pthread_mutex_unlock(&vmm_lock);
@@ -223,6 +274,8 @@ static void map_drop(struct sim_map *m)
 {
 	if (m->access)
 		sim_mem_free(m->base, ALLOC_VMM);
+	m->phys->maps--;
+	phys_maybe_free(m->phys);
 	mmap((void *)(uintptr_t)m->base, m->size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED,
 	     -1, 0);
 	free(m);
@@ -290,7 +343,7 @@ CUresult cuMemSetAccess(CUdeviceptr ptr, size_t size, const CUmemAccessDesc *des
 		if (mprotect((void *)(uintptr_t)m->base, m->size, open ? PROT_READ | PROT_WRITE : PROT_NONE) < 0) {
 			rc = CUDA_ERROR_INVALID_VALUE;
 		} else if (open && !m->access) {
-			if (sim_mem_add_vmm(m->base, m->size, m->phys ? m->phys->dev : 0) < 0)
+			if (sim_mem_add_vmm(m->base, m->size, m->phys->dev) < 0)
 				rc = CUDA_ERROR_OUT_OF_MEMORY;
 			else
 				m->access = 1;

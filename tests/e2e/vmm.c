@@ -71,6 +71,17 @@ int main(void)
 	CK(cuMemRelease(h[3]));
 	CK_ERR(cuMemRelease(h[3]), CUDA_ERROR_INVALID_VALUE);
 
+	/* the handle behind an address, retained (one more release owed), and its properties */
+	CUmemGenericAllocationHandle rh;
+	CUmemAllocationProp got;
+	CK(cuMemRetainAllocationHandle(&rh, (void *)(uintptr_t)(base + gran + 64)));
+	EXPECT(rh == h[1]);
+	CK(cuMemGetAllocationPropertiesFromHandle(&got, rh));
+	EXPECT(got.type == CU_MEM_ALLOCATION_TYPE_PINNED && got.location.type == CU_MEM_LOCATION_TYPE_DEVICE &&
+	       got.location.id == dev);
+	CK(cuMemRelease(rh));
+	CK_ERR(cuMemRetainAllocationHandle(&rh, (void *)(uintptr_t)(base + 3 * gran)), CUDA_ERROR_INVALID_VALUE);
+
 	/* the handles go while their mappings stay usable; unmapping frees the memory */
 	for (int i = 0; i < 3; i++)
 		CK(cuMemRelease(h[i]));

@@ -203,6 +203,11 @@ static int zone_b(int in, int out, size_t quota)
 	CK_ERR(cuMemRelease((CUmemGenericAllocationHandle)o.phys), CUDA_ERROR_INVALID_VALUE);
 	CK_ERR(cuMemcpyDtoH(buf, o.mapped, sizeof(buf)), CUDA_ERROR_INVALID_VALUE);
 	CK_ERR(cuMemUnmap(o.mapped, o.gran), CUDA_ERROR_INVALID_VALUE);
+	CUmemGenericAllocationHandle rh;
+	CUmemAllocationProp rp;
+	CK_ERR(cuMemRetainAllocationHandle(&rh, (void *)(uintptr_t)o.mapped), CUDA_ERROR_INVALID_VALUE);
+	CK_ERR(cuMemGetAllocationPropertiesFromHandle(&rp, (CUmemGenericAllocationHandle)o.phys),
+	       CUDA_ERROR_INVALID_VALUE);
 	/* Physical memory is charged to B's quota before the driver sees it; exportable memory is refused. */
 	CUmemGenericAllocationHandle bh;
 	size_t over = ((quota / o.gran) + 1) * o.gran;
