@@ -572,3 +572,55 @@ CUresult CUDAAPI cuMemGetAllocationPropertiesFromHandle(CUmemAllocationProp *pro
 	}
 	return r;
 }
+
+/* ---------------------------------------------------------------- stream attributes */
+
+#define SATTR_DESC(var, fn, args, n) \
+	static const struct vgpu_call_desc var = \
+		VGPU_WIRE_DESC(#fn, VGPU_OP_##fn, VGPU_CALLF_CUSTOM, args, n)
+SATTR_DESC(desc_sset, cuStreamSetAttribute, vgpu_wire_stream_set_attr_args, VGPU_SAW_NARGS);
+SATTR_DESC(desc_sset_ptsz, cuStreamSetAttribute_ptsz, vgpu_wire_stream_set_attr_args, VGPU_SAW_NARGS);
+SATTR_DESC(desc_sget, cuStreamGetAttribute, vgpu_wire_stream_get_attr_args, VGPU_SAG_NARGS);
+SATTR_DESC(desc_sget_ptsz, cuStreamGetAttribute_ptsz, vgpu_wire_stream_get_attr_args, VGPU_SAG_NARGS);
+
+static CUresult stream_set_attr(const struct vgpu_call_desc *d, CUstream s, CUstreamAttrID attr,
+				const CUstreamAttrValue *value)
+{
+	uint32_t a = attr;
+
+	if (!value)
+		return CUDA_ERROR_INVALID_VALUE;
+	void *argv[VGPU_SAW_NARGS] = { [VGPU_SAW_STREAM] = &s, [VGPU_SAW_ATTR] = &a, [VGPU_SAW_VALUE] = &value };
+	return vgpu_client_call(d, argv);
+}
+
+static CUresult stream_get_attr(const struct vgpu_call_desc *d, CUstream s, CUstreamAttrID attr,
+				CUstreamAttrValue *value)
+{
+	uint32_t a = attr;
+
+	if (!value)
+		return CUDA_ERROR_INVALID_VALUE;
+	void *argv[VGPU_SAG_NARGS] = { [VGPU_SAG_VALUE] = &value, [VGPU_SAG_STREAM] = &s, [VGPU_SAG_ATTR] = &a };
+	return vgpu_client_call(d, argv);
+}
+
+CUresult CUDAAPI cuStreamSetAttribute(CUstream hStream, CUstreamAttrID attr, const CUstreamAttrValue *value)
+{
+	return stream_set_attr(&desc_sset, hStream, attr, value);
+}
+
+CUresult CUDAAPI cuStreamSetAttribute_ptsz(CUstream hStream, CUstreamAttrID attr, const CUstreamAttrValue *value)
+{
+	return stream_set_attr(&desc_sset_ptsz, hStream, attr, value);
+}
+
+CUresult CUDAAPI cuStreamGetAttribute(CUstream hStream, CUstreamAttrID attr, CUstreamAttrValue *value)
+{
+	return stream_get_attr(&desc_sget, hStream, attr, value);
+}
+
+CUresult CUDAAPI cuStreamGetAttribute_ptsz(CUstream hStream, CUstreamAttrID attr, CUstreamAttrValue *value)
+{
+	return stream_get_attr(&desc_sget_ptsz, hStream, attr, value);
+}

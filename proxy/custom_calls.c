@@ -648,6 +648,53 @@ static CUresult tmap_replace(struct vgpu_proxy_call *call, void **argv)
 	return call->drv->cuTensorMapReplaceAddress(map, (void *)(uintptr_t)addr);
 }
 
+/* ---------------------------------------------------------------- stream attributes */
+
+/* The stream attributes a zone may set or read: none names another object; a window's
+ * address must lie in one of the zone's allocations (it is a cache hint over that range). */
+static int stream_attr_allowed(unsigned attr)
+{
+	return attr == CU_LAUNCH_ATTRIBUTE_ACCESS_POLICY_WINDOW || attr == CU_LAUNCH_ATTRIBUTE_SYNCHRONIZATION_POLICY ||
+	       attr == CU_LAUNCH_ATTRIBUTE_PRIORITY || attr == CU_LAUNCH_ATTRIBUTE_MEM_SYNC_DOMAIN_MAP ||
+	       attr == CU_LAUNCH_ATTRIBUTE_MEM_SYNC_DOMAIN;
+}
+
+static CUresult stream_set_attr(struct vgpu_proxy_call *call, void **argv)
+{
+	unsigned attr = ARG(uint32_t, VGPU_SAW_ATTR);
+	const CUstreamAttrValue *v = ARG(const CUstreamAttrValue *, VGPU_SAW_VALUE);
+	CUstreamAttrValue copy;
+	CUresult (*fn)(CUstream, CUstreamAttrID, const CUstreamAttrValue *);
+
+	fn = call->desc->opcode == VGPU_OP_cuStreamSetAttribute ? call->drv->cuStreamSetAttribute
+								  : call->drv->cuStreamSetAttribute_ptsz;
+	if (!fn)
+		return CUDA_ERROR_NOT_SUPPORTED;
+	if (!v || !stream_attr_allowed(attr))
+		return CUDA_ERROR_INVALID_VALUE;
+	copy = *v;
+	if (attr == CU_LAUNCH_ATTRIBUTE_ACCESS_POLICY_WINDOW && copy.accessPolicyWindow.num_bytes &&
+	    vgpu_proxy_check_dptr(call, (uint64_t)(uintptr_t)copy.accessPolicyWindow.base_ptr,
+				  copy.accessPolicyWindow.num_bytes) != CUDA_SUCCESS)
+		return CUDA_ERROR_INVALID_VALUE;
+	return fn(ARG(CUstream, VGPU_SAW_STREAM), (CUstreamAttrID)attr, &copy);
+}
+
+static CUresult stream_get_attr(struct vgpu_proxy_call *call, void **argv)
+{
+	unsigned attr = ARG(uint32_t, VGPU_SAG_ATTR);
+	CUstreamAttrValue *out = ARG(CUstreamAttrValue *, VGPU_SAG_VALUE);
+	CUresult (*fn)(CUstream, CUstreamAttrID, CUstreamAttrValue *);
+
+	fn = call->desc->opcode == VGPU_OP_cuStreamGetAttribute ? call->drv->cuStreamGetAttribute
+								  : call->drv->cuStreamGetAttribute_ptsz;
+	if (!fn)
+		return CUDA_ERROR_NOT_SUPPORTED;
+	if (!out || !stream_attr_allowed(attr))
+		return CUDA_ERROR_INVALID_VALUE;
+	return fn(ARG(CUstream, VGPU_SAG_STREAM), (CUstreamAttrID)attr, out);
+}
+
 /* ---------------------------------------------------------------- registration */
 
 #define WIRE(nm, op, fl, args, n) \
@@ -701,6 +748,14 @@ TMAP_WIRE(cuTensorMapEncodeIm2col);
 TMAP_WIRE(cuTensorMapEncodeIm2colWide);
 WIRE(cuTensorMapReplaceAddress, VGPU_OP_cuTensorMapReplaceAddress, VGPU_CALLF_CUSTOM, vgpu_wire_tmap_replace_args,
      VGPU_TRW_NARGS);
+WIRE(cuStreamSetAttribute, VGPU_OP_cuStreamSetAttribute, VGPU_CALLF_CUSTOM, vgpu_wire_stream_set_attr_args,
+     VGPU_SAW_NARGS);
+WIRE(cuStreamSetAttribute_ptsz, VGPU_OP_cuStreamSetAttribute_ptsz, VGPU_CALLF_CUSTOM, vgpu_wire_stream_set_attr_args,
+     VGPU_SAW_NARGS);
+WIRE(cuStreamGetAttribute, VGPU_OP_cuStreamGetAttribute, VGPU_CALLF_CUSTOM, vgpu_wire_stream_get_attr_args,
+     VGPU_SAG_NARGS);
+WIRE(cuStreamGetAttribute_ptsz, VGPU_OP_cuStreamGetAttribute_ptsz, VGPU_CALLF_CUSTOM, vgpu_wire_stream_get_attr_args,
+     VGPU_SAG_NARGS);
 WIRE(cuPointerGetAttribute, VGPU_OP_cuPointerGetAttribute, VGPU_CALLF_CUSTOM, vgpu_wire_pointer_attr_args, VGPU_PW_NARGS);
 
 __attribute__((constructor)) static void custom_calls_register(void)
@@ -711,6 +766,10 @@ __attribute__((constructor)) static void custom_calls_register(void)
 	} tab[] = {
 		{ &wire_cuCtxCreate_v4, ctx_create },
 		{ &wire_cuMemPoolCreate, pool_create },
+		{ &wire_cuStreamSetAttribute, stream_set_attr },
+		{ &wire_cuStreamSetAttribute_ptsz, stream_set_attr },
+		{ &wire_cuStreamGetAttribute, stream_get_attr },
+		{ &wire_cuStreamGetAttribute_ptsz, stream_get_attr },
 		{ &wire_cuTensorMapEncodeTiled, tmap_encode },
 		{ &wire_cuTensorMapEncodeIm2col, tmap_encode },
 		{ &wire_cuTensorMapEncodeIm2colWide, tmap_encode },

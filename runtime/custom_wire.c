@@ -172,3 +172,19 @@ const struct vgpu_arg_desc vgpu_wire_mem_props_args[VGPU_VPW_NARGS] = {
 			    .max_len = sizeof(struct vgpu_wire_prop) },
 	[VGPU_VPW_HANDLE] = SCALAR("handle", 8),
 };
+
+const struct vgpu_arg_desc vgpu_wire_stream_set_attr_args[VGPU_SAW_NARGS] = {
+	[VGPU_SAW_STREAM] = HANDLE("hStream", VGPU_H_STREAM),
+	[VGPU_SAW_ATTR] = SCALAR("attr", 4),
+	[VGPU_SAW_VALUE] = { .name = "value", .kind = VGPU_ARG_IN_STRUCT, .len_arg = N, .len_arg2 = N,
+			     .struct_size = sizeof(CUstreamAttrValue), .len_mul = sizeof(CUstreamAttrValue),
+			     .max_len = sizeof(CUstreamAttrValue) },
+};
+
+const struct vgpu_arg_desc vgpu_wire_stream_get_attr_args[VGPU_SAG_NARGS] = {
+	[VGPU_SAG_VALUE] = { .name = "value", .kind = VGPU_ARG_OUT_STRUCT, .len_arg = N, .len_arg2 = N,
+			     .struct_size = sizeof(CUstreamAttrValue), .len_mul = sizeof(CUstreamAttrValue),
+			     .max_len = sizeof(CUstreamAttrValue) },
+	[VGPU_SAG_STREAM] = HANDLE("hStream", VGPU_H_STREAM),
+	[VGPU_SAG_ATTR] = SCALAR("attr", 4),
+};

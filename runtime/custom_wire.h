@@ -147,6 +147,16 @@ extern const struct vgpu_arg_desc vgpu_wire_mem_retain_args[VGPU_VTW_NARGS];
 enum { VGPU_VPW_PROP, VGPU_VPW_HANDLE, VGPU_VPW_NARGS };
 extern const struct vgpu_arg_desc vgpu_wire_mem_props_args[VGPU_VPW_NARGS];
 
+/*
+ * A stream attribute: set [stream, attr, value (the CUstreamAttrValue union's bytes)], get
+ * [value (out), stream, attr]. Only the stream attributes that name no object are carried;
+ * an access policy window's address must lie in the zone's memory.
+ */
+enum { VGPU_SAW_STREAM, VGPU_SAW_ATTR, VGPU_SAW_VALUE, VGPU_SAW_NARGS };
+extern const struct vgpu_arg_desc vgpu_wire_stream_set_attr_args[VGPU_SAW_NARGS];
+enum { VGPU_SAG_VALUE, VGPU_SAG_STREAM, VGPU_SAG_ATTR, VGPU_SAG_NARGS };
+extern const struct vgpu_arg_desc vgpu_wire_stream_get_attr_args[VGPU_SAG_NARGS];
+
 /* 1 when a memory pool attribute's value is an int (the reuse flags), 0 for a cuuint64_t. */
 static inline int vgpu_pool_attr_is_int(unsigned attr)
 {

@@ -363,3 +363,60 @@ CUresult cuEventElapsedTime(float *ms, CUevent hs, CUevent he)
 /* The pre-12.x ABI name, same contract. */
 CUresult cuEventElapsedTime(float *ms, CUevent hs, CUevent he);
 CUresult cuEventElapsedTime(float *ms, CUevent hs, CUevent he) { return cuEventElapsedTime_v2(ms, hs, he); }
+
+/* ---- stream attributes: kept per stream; the priority is the stream's own ---- */
+
+static int stream_attr_known(CUstreamAttrID attr)
+{
+	return attr == CU_LAUNCH_ATTRIBUTE_ACCESS_POLICY_WINDOW || attr == CU_LAUNCH_ATTRIBUTE_SYNCHRONIZATION_POLICY ||
+	       attr == CU_LAUNCH_ATTRIBUTE_PRIORITY || attr == CU_LAUNCH_ATTRIBUTE_MEM_SYNC_DOMAIN_MAP ||
+	       attr == CU_LAUNCH_ATTRIBUTE_MEM_SYNC_DOMAIN;
+}
+
+CUresult cuStreamSetAttribute(CUstream h, CUstreamAttrID attr, const CUstreamAttrValue *value)
+{
+	CUresult rc;
+	struct sim_stream *s = stream_arg(h, &rc);
+	if (!s)
+		return rc;
+	if (!value || !stream_attr_known(attr))
+		return CUDA_ERROR_INVALID_VALUE;
+	pthread_mutex_lock(&g_lock);
+	if (attr == CU_LAUNCH_ATTRIBUTE_PRIORITY) {
+		/* clamped to the device's range, as stream creation does */
+		int p = value->priority;
+		s->priority = p > 0 ? 0 : p < -5 ? -5 : p;
+	} else {
+		s->attrs[attr] = *value;
+	}
+	pthread_mutex_unlock(&g_lock);
+	return CUDA_SUCCESS;
+}
+
+CUresult cuStreamGetAttribute(CUstream h, CUstreamAttrID attr, CUstreamAttrValue *value)
+{
+	CUresult rc;
+	struct sim_stream *s = stream_arg(h, &rc);
+	if (!s)
+		return rc;
+	if (!value || !stream_attr_known(attr))
+		return CUDA_ERROR_INVALID_VALUE;
+	pthread_mutex_lock(&g_lock);
+	*value = s->attrs[attr];
+	if (attr == CU_LAUNCH_ATTRIBUTE_PRIORITY)
+		value->priority = s->priority;
+	pthread_mutex_unlock(&g_lock);
+	return CUDA_SUCCESS;
+}
+
+CUresult cuStreamSetAttribute_ptsz(CUstream h, CUstreamAttrID attr, const CUstreamAttrValue *value);
+CUresult cuStreamSetAttribute_ptsz(CUstream h, CUstreamAttrID attr, const CUstreamAttrValue *value)
+{
+	return cuStreamSetAttribute(h ? h : CU_STREAM_PER_THREAD, attr, value);
+}
+
+CUresult cuStreamGetAttribute_ptsz(CUstream h, CUstreamAttrID attr, CUstreamAttrValue *value);
+CUresult cuStreamGetAttribute_ptsz(CUstream h, CUstreamAttrID attr, CUstreamAttrValue *value)
+{
+	return cuStreamGetAttribute(h ? h : CU_STREAM_PER_THREAD, attr, value);
+}

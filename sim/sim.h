@@ -157,6 +157,7 @@ struct sim_stream {
 	struct sim_stream *next;         /* in ctx->streams */
 	struct sim_stream *gnext;        /* in the process-wide list (stream.c) */
 	struct sim_graph *capture;       /* the capture this stream's work goes to (graph.c) */
+	CUstreamAttrValue attrs[11];     /* stream attributes set, by CUlaunchAttributeID (api_stream.c) */
 };
 
 struct sim_stream *sim_stream_new(struct sim_ctx *ctx, unsigned flags, int prio);

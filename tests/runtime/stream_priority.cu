@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// stream_priority — the priority range, streams at both ends of it, and their queried priorities.
+// stream_priority — the priority range, streams at both ends of it, their queried priorities, and stream attributes.
 #include "rt.h"
 
 __global__ void mark(int *p, int v) { p[threadIdx.x] = v; }
@@ -18,6 +18,16 @@ int main()
 	unsigned flags = 0;
 	CHECK(cudaStreamGetFlags(hi, &flags));
 	EXPECT(flags == cudaStreamNonBlocking, "flags %u", flags);
+	/* the same through stream attributes: the priority, and a synchronization policy */
+	cudaStreamAttrValue v = {}, back = {};
+	v.priority = greatest;
+	CHECK(cudaStreamSetAttribute(lo, cudaStreamAttributePriority, &v));
+	CHECK(cudaStreamGetAttribute(lo, cudaStreamAttributePriority, &back));
+	EXPECT(back.priority == greatest, "priority attribute %d", back.priority);
+	v.syncPolicy = cudaSyncPolicyYield;
+	CHECK(cudaStreamSetAttribute(hi, cudaStreamAttributeSynchronizationPolicy, &v));
+	CHECK(cudaStreamGetAttribute(hi, cudaStreamAttributeSynchronizationPolicy, &back));
+	EXPECT(back.syncPolicy == cudaSyncPolicyYield, "sync policy %d", (int)back.syncPolicy);
 	int *d, h[64], want[64];
 	CHECK(cudaMalloc(&d, sizeof(h)));
 	mark<<<1, 32, 0, lo>>>(d, 1);
