@@ -624,3 +624,46 @@ CUresult CUDAAPI cuStreamGetAttribute_ptsz(CUstream hStream, CUstreamAttrID attr
 {
 	return stream_get_attr(&desc_sget_ptsz, hStream, attr, value);
 }
+
+/* ---------------------------------------------------------------- cluster occupancy */
+
+static const struct vgpu_call_desc desc_occ_size =
+	VGPU_WIRE_DESC("cuOccupancyMaxPotentialClusterSize", VGPU_OP_cuOccupancyMaxPotentialClusterSize,
+		       VGPU_CALLF_CUSTOM, vgpu_wire_occ_cluster_args, VGPU_OCW_NARGS);
+static const struct vgpu_call_desc desc_occ_active =
+	VGPU_WIRE_DESC("cuOccupancyMaxActiveClusters", VGPU_OP_cuOccupancyMaxActiveClusters, VGPU_CALLF_CUSTOM,
+		       vgpu_wire_occ_cluster_args, VGPU_OCW_NARGS);
+
+static CUresult occ_cluster(const struct vgpu_call_desc *d, int *out, CUfunction f, const CUlaunchConfig *c)
+{
+	CUresult r;
+
+	if (!out || !c || (c->numAttrs && !c->attrs))
+		return CUDA_ERROR_INVALID_VALUE;
+	if ((r = vgpu_library_resolve(&f)) != CUDA_SUCCESS)
+		return r;
+	const void *attrs = c->attrs;
+	unsigned int nattrs = c->numAttrs, g[3] = { c->gridDimX, c->gridDimY, c->gridDimZ },
+		     b[3] = { c->blockDimX, c->blockDimY, c->blockDimZ }, shm = c->sharedMemBytes;
+	CUstream s = c->hStream;
+	int32_t v = 0, *pv = &v;
+	void *argv[VGPU_OCW_NARGS] = {
+		[VGPU_OCW_OUT] = &pv, [VGPU_OCW_F] = &f, [VGPU_OCW_GX] = &g[0], [VGPU_OCW_GY] = &g[1],
+		[VGPU_OCW_GZ] = &g[2], [VGPU_OCW_BX] = &b[0], [VGPU_OCW_BY] = &b[1], [VGPU_OCW_BZ] = &b[2],
+		[VGPU_OCW_SHMEM] = &shm, [VGPU_OCW_STREAM] = &s, [VGPU_OCW_ATTRS] = &attrs, [VGPU_OCW_NATTRS] = &nattrs,
+	};
+	r = vgpu_client_call(d, argv);
+	if (r == CUDA_SUCCESS)
+		*out = v;
+	return r;
+}
+
+CUresult CUDAAPI cuOccupancyMaxPotentialClusterSize(int *clusterSize, CUfunction func, const CUlaunchConfig *config)
+{
+	return occ_cluster(&desc_occ_size, clusterSize, func, config);
+}
+
+CUresult CUDAAPI cuOccupancyMaxActiveClusters(int *numClusters, CUfunction func, const CUlaunchConfig *config)
+{
+	return occ_cluster(&desc_occ_active, numClusters, func, config);
+}

@@ -648,6 +648,32 @@ static CUresult tmap_replace(struct vgpu_proxy_call *call, void **argv)
 	return call->drv->cuTensorMapReplaceAddress(map, (void *)(uintptr_t)addr);
 }
 
+/* ---------------------------------------------------------------- cluster occupancy */
+
+/* The configuration is rebuilt here from numbers and checked attributes; the opcode says which query. */
+static CUresult occ_cluster(struct vgpu_proxy_call *call, void **argv)
+{
+	const CUlaunchAttribute *attrs = ARG(const CUlaunchAttribute *, VGPU_OCW_ATTRS);
+	uint32_t nattrs = ARG(uint32_t, VGPU_OCW_NATTRS);
+	int *out = ARG(int *, VGPU_OCW_OUT);
+	int size_query = call->desc->opcode == VGPU_OP_cuOccupancyMaxPotentialClusterSize;
+	CUresult (*fn)(int *, CUfunction, const CUlaunchConfig *) =
+		size_query ? call->drv->cuOccupancyMaxPotentialClusterSize : call->drv->cuOccupancyMaxActiveClusters;
+
+	if (!fn)
+		return CUDA_ERROR_NOT_SUPPORTED;
+	if (!out || nattrs > VGPU_LAUNCH_ATTR_MAX || (nattrs && !attrs))
+		return CUDA_ERROR_INVALID_VALUE;
+	for (uint32_t i = 0; i < nattrs; i++)
+		if (!launch_attr_allowed(attrs[i].id))
+			return CUDA_ERROR_NOT_SUPPORTED;
+	CUlaunchConfig cfg = { ARG(unsigned, VGPU_OCW_GX), ARG(unsigned, VGPU_OCW_GY), ARG(unsigned, VGPU_OCW_GZ),
+			       ARG(unsigned, VGPU_OCW_BX), ARG(unsigned, VGPU_OCW_BY), ARG(unsigned, VGPU_OCW_BZ),
+			       ARG(unsigned, VGPU_OCW_SHMEM), ARG(CUstream, VGPU_OCW_STREAM),
+			       (CUlaunchAttribute *)attrs, nattrs };
+	return fn(out, ARG(CUfunction, VGPU_OCW_F), &cfg);
+}
+
 /* ---------------------------------------------------------------- stream attributes */
 
 /* The stream attributes a zone may set or read: none names another object; a window's
@@ -756,6 +782,10 @@ WIRE(cuStreamGetAttribute, VGPU_OP_cuStreamGetAttribute, VGPU_CALLF_CUSTOM, vgpu
      VGPU_SAG_NARGS);
 WIRE(cuStreamGetAttribute_ptsz, VGPU_OP_cuStreamGetAttribute_ptsz, VGPU_CALLF_CUSTOM, vgpu_wire_stream_get_attr_args,
      VGPU_SAG_NARGS);
+WIRE(cuOccupancyMaxPotentialClusterSize, VGPU_OP_cuOccupancyMaxPotentialClusterSize, VGPU_CALLF_CUSTOM,
+     vgpu_wire_occ_cluster_args, VGPU_OCW_NARGS);
+WIRE(cuOccupancyMaxActiveClusters, VGPU_OP_cuOccupancyMaxActiveClusters, VGPU_CALLF_CUSTOM, vgpu_wire_occ_cluster_args,
+     VGPU_OCW_NARGS);
 WIRE(cuPointerGetAttribute, VGPU_OP_cuPointerGetAttribute, VGPU_CALLF_CUSTOM, vgpu_wire_pointer_attr_args, VGPU_PW_NARGS);
 
 __attribute__((constructor)) static void custom_calls_register(void)
@@ -766,6 +796,8 @@ __attribute__((constructor)) static void custom_calls_register(void)
 	} tab[] = {
 		{ &wire_cuCtxCreate_v4, ctx_create },
 		{ &wire_cuMemPoolCreate, pool_create },
+		{ &wire_cuOccupancyMaxPotentialClusterSize, occ_cluster },
+		{ &wire_cuOccupancyMaxActiveClusters, occ_cluster },
 		{ &wire_cuStreamSetAttribute, stream_set_attr },
 		{ &wire_cuStreamSetAttribute_ptsz, stream_set_attr },
 		{ &wire_cuStreamGetAttribute, stream_get_attr },

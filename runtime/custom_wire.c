@@ -188,3 +188,20 @@ const struct vgpu_arg_desc vgpu_wire_stream_get_attr_args[VGPU_SAG_NARGS] = {
 	[VGPU_SAG_STREAM] = HANDLE("hStream", VGPU_H_STREAM),
 	[VGPU_SAG_ATTR] = SCALAR("attr", 4),
 };
+
+const struct vgpu_arg_desc vgpu_wire_occ_cluster_args[VGPU_OCW_NARGS] = {
+	[VGPU_OCW_OUT] = { .name = "result", .kind = VGPU_ARG_OUT_SCALAR, .size = 4, .len_arg = N, .len_arg2 = N,
+			   .flags = VGPU_ARGF_SIGNED },
+	[VGPU_OCW_F] = HANDLE("func", VGPU_H_FUNCTION),
+	[VGPU_OCW_GX] = SCALAR("gridDimX", 4),
+	[VGPU_OCW_GY] = SCALAR("gridDimY", 4),
+	[VGPU_OCW_GZ] = SCALAR("gridDimZ", 4),
+	[VGPU_OCW_BX] = SCALAR("blockDimX", 4),
+	[VGPU_OCW_BY] = SCALAR("blockDimY", 4),
+	[VGPU_OCW_BZ] = SCALAR("blockDimZ", 4),
+	[VGPU_OCW_SHMEM] = SCALAR("sharedMemBytes", 4),
+	[VGPU_OCW_STREAM] = HANDLE("hStream", VGPU_H_STREAM),
+	[VGPU_OCW_ATTRS] = INBUF("attrs", VGPU_OCW_NATTRS, sizeof(CUlaunchAttribute),
+				 sizeof(CUlaunchAttribute) * VGPU_LAUNCH_ATTR_MAX),
+	[VGPU_OCW_NATTRS] = SCALAR("numAttrs", 4),
+};

@@ -157,6 +157,14 @@ extern const struct vgpu_arg_desc vgpu_wire_stream_set_attr_args[VGPU_SAW_NARGS]
 enum { VGPU_SAG_VALUE, VGPU_SAG_STREAM, VGPU_SAG_ATTR, VGPU_SAG_NARGS };
 extern const struct vgpu_arg_desc vgpu_wire_stream_get_attr_args[VGPU_SAG_NARGS];
 
+/*
+ * Cluster occupancy of a launch configuration: [result (out), f, grid, block, shared memory,
+ * stream, attributes (n), n, which (0: potential cluster size, 1: active clusters)].
+ */
+enum { VGPU_OCW_OUT, VGPU_OCW_F, VGPU_OCW_GX, VGPU_OCW_GY, VGPU_OCW_GZ, VGPU_OCW_BX, VGPU_OCW_BY, VGPU_OCW_BZ,
+       VGPU_OCW_SHMEM, VGPU_OCW_STREAM, VGPU_OCW_ATTRS, VGPU_OCW_NATTRS, VGPU_OCW_NARGS };
+extern const struct vgpu_arg_desc vgpu_wire_occ_cluster_args[VGPU_OCW_NARGS];
+
 /* 1 when a memory pool attribute's value is an int (the reuse flags), 0 for a cuuint64_t. */
 static inline int vgpu_pool_attr_is_int(unsigned attr)
 {

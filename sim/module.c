@@ -452,6 +452,51 @@ CUresult cuOccupancyMaxPotentialBlockSize(int *minGridSize, int *blockSize, CUfu
 	return cuOccupancyMaxPotentialBlockSizeWithFlags(minGridSize, blockSize, func, b2d, dyn, limit, 0);
 }
 
+/* Thread-block clusters: a compute capability 7.5 device has none, so a cluster is one block. */
+static CUresult cluster_config(CUfunction func, const CUlaunchConfig *config, struct sim_func **f, int *bs)
+{
+	CUresult rc;
+	if (!g_inited)
+		return CUDA_ERROR_NOT_INITIALIZED;
+	if (!(*f = func_get(func, &rc)))
+		return rc;
+	if (!config || (config->numAttrs && !config->attrs))
+		return CUDA_ERROR_INVALID_VALUE;
+	for (unsigned i = 0; i < config->numAttrs; i++)
+		if (config->attrs[i].id == CU_LAUNCH_ATTRIBUTE_CLUSTER_DIMENSION &&
+		    (config->attrs[i].value.clusterDim.x > 1 || config->attrs[i].value.clusterDim.y > 1 ||
+		     config->attrs[i].value.clusterDim.z > 1))
+			return CUDA_ERROR_NOT_SUPPORTED;
+	*bs = (int)(config->blockDimX * config->blockDimY * config->blockDimZ);
+	return CUDA_SUCCESS;
+}
+
+CUresult cuOccupancyMaxPotentialClusterSize(int *clusterSize, CUfunction func, const CUlaunchConfig *config)
+{
+	struct sim_func *f;
+	int bs;
+	CUresult rc = cluster_config(func, config, &f, &bs);
+	if (rc != CUDA_SUCCESS)
+		return rc;
+	if (!clusterSize)
+		return CUDA_ERROR_INVALID_VALUE;
+	*clusterSize = occupancy(f, bs, config->sharedMemBytes) ? 1 : 0;
+	return CUDA_SUCCESS;
+}
+
+CUresult cuOccupancyMaxActiveClusters(int *numClusters, CUfunction func, const CUlaunchConfig *config)
+{
+	struct sim_func *f;
+	int bs;
+	CUresult rc = cluster_config(func, config, &f, &bs);
+	if (rc != CUDA_SUCCESS)
+		return rc;
+	if (!numClusters)
+		return CUDA_ERROR_INVALID_VALUE;
+	*numClusters = occupancy(f, bs, config->sharedMemBytes) * SM_COUNT;
+	return CUDA_SUCCESS;
+}
+
 /* ---- launches ---- */
 
 static CUresult launch(struct sim_func *f, const unsigned g[3], const unsigned b[3], unsigned shmem,

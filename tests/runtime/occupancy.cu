@@ -16,6 +16,14 @@ int main()
 	EXPECT(block > 0 && block <= 1024 && block % 32 == 0 && minGrid > 0, "block %d grid %d", block, minGrid);
 	CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&active, square, block, 0));
 	EXPECT(active >= 1, "%d active blocks", active);
+	/* clusters of blocks: a device without them answers clusters of one block */
+	cudaLaunchConfig_t cfg = {};
+	cfg.gridDim = dim3(16);
+	cfg.blockDim = dim3(block);
+	int cs = 0, clusters = 0;
+	CHECK(cudaOccupancyMaxPotentialClusterSize(&cs, square, &cfg));
+	CHECK(cudaOccupancyMaxActiveClusters(&clusters, square, &cfg));
+	EXPECT(cs >= 1 && clusters >= 1, "cluster size %d, %d active clusters", cs, clusters);
 	const int n = 3000;
 	int h[n], want[n], *d;
 	for (int i = 0; i < n; i++) {
