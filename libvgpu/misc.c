@@ -667,3 +667,29 @@ CUresult CUDAAPI cuOccupancyMaxActiveClusters(int *numClusters, CUfunction func,
 {
 	return occ_cluster(&desc_occ_active, numClusters, func, config);
 }
+
+/* ---------------------------------------------------------------- executable graph update */
+
+static const struct vgpu_call_desc desc_graph_update =
+	VGPU_WIRE_DESC("cuGraphExecUpdate_v2", VGPU_OP_cuGraphExecUpdate_v2, VGPU_CALLF_CUSTOM,
+		       vgpu_wire_graph_update_args, VGPU_GUW_NARGS);
+
+CUresult CUDAAPI cuGraphExecUpdate_v2(CUgraphExec hGraphExec, CUgraph hGraph, CUgraphExecUpdateResultInfo *resultInfo)
+{
+	uint32_t res = 0, *pres = &res, status = CUDA_ERROR_UNKNOWN, *pstatus = &status;
+	CUgraphNode err = NULL, from = NULL, *perr = &err, *pfrom = &from;
+	CUresult r;
+
+	if (!resultInfo)
+		return CUDA_ERROR_INVALID_VALUE;
+	void *argv[VGPU_GUW_NARGS] = { [VGPU_GUW_EXEC] = &hGraphExec, [VGPU_GUW_GRAPH] = &hGraph,
+				       [VGPU_GUW_RESULT] = &pres, [VGPU_GUW_ERR] = &perr, [VGPU_GUW_ERR_FROM] = &pfrom,
+				       [VGPU_GUW_STATUS] = &pstatus };
+	r = vgpu_client_call(&desc_graph_update, argv);
+	if (r != CUDA_SUCCESS)
+		return r;
+	resultInfo->result = (CUgraphExecUpdateResult)res;
+	resultInfo->errorNode = err;
+	resultInfo->errorFromNode = from;
+	return (CUresult)status;
+}

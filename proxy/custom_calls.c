@@ -648,6 +648,30 @@ static CUresult tmap_replace(struct vgpu_proxy_call *call, void **argv)
 	return call->drv->cuTensorMapReplaceAddress(map, (void *)(uintptr_t)addr);
 }
 
+/* ---------------------------------------------------------------- executable graph update */
+
+/* The result info holds node handles: it travels as its three fields, the nodes translated. */
+static CUresult graph_update(struct vgpu_proxy_call *call, void **argv)
+{
+	CUgraphExecUpdateResultInfo info;
+	CUresult r;
+
+	if (!call->drv->cuGraphExecUpdate_v2)
+		return CUDA_ERROR_NOT_SUPPORTED;
+	memset(&info, 0, sizeof(info));
+	r = call->drv->cuGraphExecUpdate_v2(ARG(CUgraphExec, VGPU_GUW_EXEC), ARG(CUgraph, VGPU_GUW_GRAPH), &info);
+	if (ARG(uint32_t *, VGPU_GUW_RESULT))
+		*ARG(uint32_t *, VGPU_GUW_RESULT) = info.result;
+	if (ARG(CUgraphNode *, VGPU_GUW_ERR))
+		*ARG(CUgraphNode *, VGPU_GUW_ERR) = info.errorNode;
+	if (ARG(CUgraphNode *, VGPU_GUW_ERR_FROM))
+		*ARG(CUgraphNode *, VGPU_GUW_ERR_FROM) = info.errorFromNode;
+	if (!ARG(uint32_t *, VGPU_GUW_STATUS))
+		return CUDA_ERROR_INVALID_VALUE;
+	*ARG(uint32_t *, VGPU_GUW_STATUS) = (uint32_t)r;
+	return CUDA_SUCCESS;   /* the driver's answer travels in status, with the result info */
+}
+
 /* ---------------------------------------------------------------- cluster occupancy */
 
 /* The configuration is rebuilt here from numbers and checked attributes; the opcode says which query. */
@@ -786,6 +810,8 @@ WIRE(cuOccupancyMaxPotentialClusterSize, VGPU_OP_cuOccupancyMaxPotentialClusterS
      vgpu_wire_occ_cluster_args, VGPU_OCW_NARGS);
 WIRE(cuOccupancyMaxActiveClusters, VGPU_OP_cuOccupancyMaxActiveClusters, VGPU_CALLF_CUSTOM, vgpu_wire_occ_cluster_args,
      VGPU_OCW_NARGS);
+WIRE(cuGraphExecUpdate_v2, VGPU_OP_cuGraphExecUpdate_v2, VGPU_CALLF_CUSTOM, vgpu_wire_graph_update_args,
+     VGPU_GUW_NARGS);
 WIRE(cuPointerGetAttribute, VGPU_OP_cuPointerGetAttribute, VGPU_CALLF_CUSTOM, vgpu_wire_pointer_attr_args, VGPU_PW_NARGS);
 
 __attribute__((constructor)) static void custom_calls_register(void)
@@ -796,6 +822,7 @@ __attribute__((constructor)) static void custom_calls_register(void)
 	} tab[] = {
 		{ &wire_cuCtxCreate_v4, ctx_create },
 		{ &wire_cuMemPoolCreate, pool_create },
+		{ &wire_cuGraphExecUpdate_v2, graph_update },
 		{ &wire_cuOccupancyMaxPotentialClusterSize, occ_cluster },
 		{ &wire_cuOccupancyMaxActiveClusters, occ_cluster },
 		{ &wire_cuStreamSetAttribute, stream_set_attr },

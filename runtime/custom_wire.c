@@ -205,3 +205,14 @@ const struct vgpu_arg_desc vgpu_wire_occ_cluster_args[VGPU_OCW_NARGS] = {
 				 sizeof(CUlaunchAttribute) * VGPU_LAUNCH_ATTR_MAX),
 	[VGPU_OCW_NATTRS] = SCALAR("numAttrs", 4),
 };
+
+const struct vgpu_arg_desc vgpu_wire_graph_update_args[VGPU_GUW_NARGS] = {
+	[VGPU_GUW_EXEC] = HANDLE("hGraphExec", VGPU_H_GRAPH_EXEC),
+	[VGPU_GUW_GRAPH] = HANDLE("hGraph", VGPU_H_GRAPH),
+	[VGPU_GUW_RESULT] = { .name = "result", .kind = VGPU_ARG_OUT_SCALAR, .size = 4, .len_arg = N, .len_arg2 = N },
+	[VGPU_GUW_ERR] = { .name = "errorNode", .kind = VGPU_ARG_OUT_HANDLE, .size = 8, .htype = VGPU_H_GRAPH_NODE,
+			   .len_arg = N, .len_arg2 = N },
+	[VGPU_GUW_ERR_FROM] = { .name = "errorFromNode", .kind = VGPU_ARG_OUT_HANDLE, .size = 8,
+				.htype = VGPU_H_GRAPH_NODE, .len_arg = N, .len_arg2 = N },
+	[VGPU_GUW_STATUS] = { .name = "status", .kind = VGPU_ARG_OUT_SCALAR, .size = 4, .len_arg = N, .len_arg2 = N },
+};

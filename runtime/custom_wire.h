@@ -165,6 +165,15 @@ enum { VGPU_OCW_OUT, VGPU_OCW_F, VGPU_OCW_GX, VGPU_OCW_GY, VGPU_OCW_GZ, VGPU_OCW
        VGPU_OCW_SHMEM, VGPU_OCW_STREAM, VGPU_OCW_ATTRS, VGPU_OCW_NATTRS, VGPU_OCW_NARGS };
 extern const struct vgpu_arg_desc vgpu_wire_occ_cluster_args[VGPU_OCW_NARGS];
 
+/*
+ * cuGraphExecUpdate: [exec, graph, result (out), error node (out handle), its upstream node
+ * (out handle), the driver's CUresult (out)]. The result info matters most when the update
+ * fails, so the message itself succeeds and carries the driver's answer as a field.
+ */
+enum { VGPU_GUW_EXEC, VGPU_GUW_GRAPH, VGPU_GUW_RESULT, VGPU_GUW_ERR, VGPU_GUW_ERR_FROM, VGPU_GUW_STATUS,
+       VGPU_GUW_NARGS };
+extern const struct vgpu_arg_desc vgpu_wire_graph_update_args[VGPU_GUW_NARGS];
+
 /* 1 when a memory pool attribute's value is an int (the reuse flags), 0 for a cuuint64_t. */
 static inline int vgpu_pool_attr_is_int(unsigned attr)
 {

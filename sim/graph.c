@@ -953,6 +953,63 @@ CUresult cuGraphInstantiateWithFlags(CUgraphExec *out, CUgraph h, unsigned long 
 	return CUDA_SUCCESS;
 }
 
+/*
+ * The executable graph takes the new graph's operations when both run the same kinds of
+ * steps in the same order (same topology); otherwise it is left as it was.
+ */
+CUresult cuGraphExecUpdate_v2(CUgraphExec h, CUgraph hg, CUgraphExecUpdateResultInfo *info)
+{
+	CUresult rc;
+	struct sim_gexec *x = exec_get(h, &rc);
+	if (!x)
+		return rc;
+	struct sim_graph *g = graph_get(hg, &rc);
+	if (!g)
+		return rc;
+	if (!info)
+		return CUDA_ERROR_INVALID_VALUE;
+	memset(info, 0, sizeof(*info));
+	struct sim_gexec fresh = { .magic = MAGIC_GEXEC, .ctx = g->ctx };
+	if ((rc = exec_add_graph(&fresh, g)) != CUDA_SUCCESS) {
+		for (size_t i = 0; i < fresh.n; i++)
+			if (fresh.steps[i].op)
+				sim_op_free(fresh.steps[i].op);
+		free(fresh.steps);
+		info->result = CU_GRAPH_EXEC_UPDATE_ERROR;
+		return rc;
+	}
+	int same = fresh.n == x->n;
+	for (size_t i = 0; same && i < x->n; i++) {
+		const struct sim_gstep *a = &x->steps[i], *b = &fresh.steps[i];
+		same = (!a->op) == (!b->op) && (!a->event) == (!b->event) && a->wait == b->wait &&
+		       (!a->op || a->op->kind == b->op->kind);
+		if (!same) {
+			info->errorNode = (CUgraphNode)b->node;
+			info->result = CU_GRAPH_EXEC_UPDATE_ERROR_NODE_TYPE_CHANGED;
+		}
+	}
+	if (!same && !info->result)
+		info->result = CU_GRAPH_EXEC_UPDATE_ERROR_TOPOLOGY_CHANGED;
+	if (same) {
+		sim_ctx_sync(x->ctx);     /* launches still queued use the old operations */
+		for (size_t i = 0; i < x->n; i++) {
+			struct sim_gstep *a = &x->steps[i];
+			if (a->op)
+				sim_op_free(a->op);
+			a->op = fresh.steps[i].op;
+			a->event = fresh.steps[i].event;
+			a->node = fresh.steps[i].node;
+			fresh.steps[i].op = NULL;
+		}
+		info->result = CU_GRAPH_EXEC_UPDATE_SUCCESS;
+	}
+	for (size_t i = 0; i < fresh.n; i++)
+		if (fresh.steps[i].op)
+			sim_op_free(fresh.steps[i].op);
+	free(fresh.steps);
+	return same ? CUDA_SUCCESS : CUDA_ERROR_GRAPH_EXEC_UPDATE_FAILURE;
+}
+
 CUresult cuGraphExecDestroy(CUgraphExec h)
 {
 	CUresult rc;

@@ -73,6 +73,40 @@ int main()
 		CHECK(cudaMemcpy(out, e, sizeof(out), cudaMemcpyDeviceToHost));
 		VERIFY(out, want, n, 0, "graph_capture launch");
 	}
+	/* the same shape captured again with other work: the executable graph takes it over */
+	cudaGraph_t g2, g3;
+	CHECK(cudaStreamBeginCapture(s, cudaStreamCaptureModeGlobal));
+	dbl<<<n / 256, 256, 0, s>>>(d, n);
+	CHECK(cudaEventRecord(fork, s));
+	CHECK(cudaStreamWaitEvent(side, fork, 0));
+	CHECK(cudaMemsetAsync(e, 0, sizeof(h), side));
+	CHECK(cudaEventRecord(join, side));
+	CHECK(cudaStreamWaitEvent(s, join, 0));
+	inc<<<n / 256, 256, 0, s>>>(d, n);
+	CHECK(cudaMemcpyAsync(e, d, sizeof(h), cudaMemcpyDeviceToDevice, s));
+	CHECK(cudaStreamEndCapture(s, &g2));
+	cudaGraphExecUpdateResultInfo info;
+	CHECK(cudaGraphExecUpdate(ge, g2, &info));
+	EXPECT(info.result == cudaGraphExecUpdateSuccess, "update result %d", (int)info.result);
+	for (int i = 0; i < n; i++) {
+		h[i] = i;
+		want[i] = 2 * i + 1;
+	}
+	CHECK(cudaMemcpy(d, h, sizeof(h), cudaMemcpyHostToDevice));
+	CHECK(cudaGraphLaunch(ge, s));
+	CHECK(cudaStreamSynchronize(s));
+	CHECK(cudaMemcpy(out, e, sizeof(out), cudaMemcpyDeviceToHost));
+	VERIFY(out, want, n, 0, "graph_capture updated");
+	/* another shape: refused, the executable graph unchanged */
+	CHECK(cudaStreamBeginCapture(s, cudaStreamCaptureModeGlobal));
+	inc<<<n / 256, 256, 0, s>>>(d, n);
+	CHECK(cudaStreamEndCapture(s, &g3));
+	cudaError_t ue = cudaGraphExecUpdate(ge, g3, &info);
+	EXPECT(ue == cudaErrorGraphExecUpdateFailure && info.result != cudaGraphExecUpdateSuccess,
+	       "update to another shape: %s, result %d", cudaGetErrorName(ue), (int)info.result);
+	cudaGetLastError();
+	CHECK(cudaGraphDestroy(g2));
+	CHECK(cudaGraphDestroy(g3));
 	CHECK(cudaGraphExecDestroy(ge));
 	CHECK(cudaGraphDestroy(g));
 	CHECK(cudaFree(d));
