@@ -693,3 +693,53 @@ CUresult CUDAAPI cuGraphExecUpdate_v2(CUgraphExec hGraphExec, CUgraph hGraph, CU
 	resultInfo->errorFromNode = from;
 	return (CUresult)status;
 }
+
+/* ---------------------------------------------------------------- graph node parameters and attributes */
+
+#define NODE_DESC(var, fn, args, n) \
+	static const struct vgpu_call_desc var = \
+		VGPU_WIRE_DESC(#fn, VGPU_OP_##fn, VGPU_CALLF_CUSTOM, args, n)
+NODE_DESC(desc_memset_node, cuGraphMemsetNodeSetParams, vgpu_wire_memset_node_args, VGPU_MNW_NARGS);
+NODE_DESC(desc_exec_memset_node, cuGraphExecMemsetNodeSetParams, vgpu_wire_exec_memset_node_args, VGPU_MXW_NARGS);
+NODE_DESC(desc_knode_set, cuGraphKernelNodeSetAttribute, vgpu_wire_knode_set_attr_args, VGPU_KAW_NARGS);
+NODE_DESC(desc_knode_get, cuGraphKernelNodeGetAttribute, vgpu_wire_knode_get_attr_args, VGPU_KAG_NARGS);
+
+CUresult CUDAAPI cuGraphMemsetNodeSetParams(CUgraphNode hNode, const CUDA_MEMSET_NODE_PARAMS *nodeParams)
+{
+	if (!nodeParams)
+		return CUDA_ERROR_INVALID_VALUE;
+	void *argv[VGPU_MNW_NARGS] = { [VGPU_MNW_NODE] = &hNode, [VGPU_MNW_PARAMS] = &nodeParams };
+	return vgpu_client_call(&desc_memset_node, argv);
+}
+
+CUresult CUDAAPI cuGraphExecMemsetNodeSetParams(CUgraphExec hGraphExec, CUgraphNode hNode,
+						const CUDA_MEMSET_NODE_PARAMS *memsetParams, CUcontext ctx)
+{
+	if (!memsetParams)
+		return CUDA_ERROR_INVALID_VALUE;
+	void *argv[VGPU_MXW_NARGS] = { [VGPU_MXW_EXEC] = &hGraphExec, [VGPU_MXW_NODE] = &hNode,
+				       [VGPU_MXW_PARAMS] = &memsetParams, [VGPU_MXW_CTX] = &ctx };
+	return vgpu_client_call(&desc_exec_memset_node, argv);
+}
+
+CUresult CUDAAPI cuGraphKernelNodeSetAttribute(CUgraphNode hNode, CUkernelNodeAttrID attr,
+					       const CUkernelNodeAttrValue *value)
+{
+	uint32_t a = attr;
+
+	if (!value)
+		return CUDA_ERROR_INVALID_VALUE;
+	void *argv[VGPU_KAW_NARGS] = { [VGPU_KAW_NODE] = &hNode, [VGPU_KAW_ATTR] = &a, [VGPU_KAW_VALUE] = &value };
+	return vgpu_client_call(&desc_knode_set, argv);
+}
+
+CUresult CUDAAPI cuGraphKernelNodeGetAttribute(CUgraphNode hNode, CUkernelNodeAttrID attr,
+					       CUkernelNodeAttrValue *value_out)
+{
+	uint32_t a = attr;
+
+	if (!value_out)
+		return CUDA_ERROR_INVALID_VALUE;
+	void *argv[VGPU_KAG_NARGS] = { [VGPU_KAG_VALUE] = &value_out, [VGPU_KAG_NODE] = &hNode, [VGPU_KAG_ATTR] = &a };
+	return vgpu_client_call(&desc_knode_get, argv);
+}

@@ -672,6 +672,82 @@ static CUresult graph_update(struct vgpu_proxy_call *call, void **argv)
 	return CUDA_SUCCESS;   /* the driver's answer travels in status, with the result info */
 }
 
+/* ---------------------------------------------------------------- graph node parameters and attributes */
+
+/* A memset node's destination is checked like a memset's: the whole box inside one allocation. */
+static CUresult memset_node_check(struct vgpu_proxy_call *call, const CUDA_MEMSET_NODE_PARAMS *p)
+{
+	uint64_t row, span;
+
+	if (!p || !p->width || !p->height || (p->elementSize != 1 && p->elementSize != 2 && p->elementSize != 4) ||
+	    __builtin_mul_overflow((uint64_t)p->width, (uint64_t)p->elementSize, &row) ||
+	    (p->height > 1 && p->pitch < row) ||
+	    __builtin_mul_overflow((uint64_t)(p->height - 1), (uint64_t)(p->height > 1 ? p->pitch : 0), &span) ||
+	    __builtin_add_overflow(span, row, &span))
+		return CUDA_ERROR_INVALID_VALUE;
+	return vgpu_proxy_check_dptr(call, p->dst, span);
+}
+
+static CUresult memset_node_set(struct vgpu_proxy_call *call, void **argv)
+{
+	const CUDA_MEMSET_NODE_PARAMS *p = ARG(const CUDA_MEMSET_NODE_PARAMS *, VGPU_MNW_PARAMS);
+	CUresult r;
+
+	if (!call->drv->cuGraphMemsetNodeSetParams)
+		return CUDA_ERROR_NOT_SUPPORTED;
+	if ((r = memset_node_check(call, p)) != CUDA_SUCCESS)
+		return r;
+	return call->drv->cuGraphMemsetNodeSetParams(ARG(CUgraphNode, VGPU_MNW_NODE), p);
+}
+
+static CUresult exec_memset_node_set(struct vgpu_proxy_call *call, void **argv)
+{
+	const CUDA_MEMSET_NODE_PARAMS *p = ARG(const CUDA_MEMSET_NODE_PARAMS *, VGPU_MXW_PARAMS);
+	CUresult r;
+
+	if (!call->drv->cuGraphExecMemsetNodeSetParams)
+		return CUDA_ERROR_NOT_SUPPORTED;
+	if ((r = memset_node_check(call, p)) != CUDA_SUCCESS)
+		return r;
+	return call->drv->cuGraphExecMemsetNodeSetParams(ARG(CUgraphExec, VGPU_MXW_EXEC), ARG(CUgraphNode, VGPU_MXW_NODE),
+							 p, ARG(CUcontext, VGPU_MXW_CTX));
+}
+
+/* The kernel node attributes a zone may set: those a launch may carry, and a checked window. */
+static int knode_attr_allowed(unsigned attr)
+{
+	return launch_attr_allowed((CUlaunchAttributeID)attr) || attr == CU_LAUNCH_ATTRIBUTE_ACCESS_POLICY_WINDOW ||
+	       attr == CU_LAUNCH_ATTRIBUTE_MEM_SYNC_DOMAIN_MAP || attr == CU_LAUNCH_ATTRIBUTE_MEM_SYNC_DOMAIN;
+}
+
+static CUresult knode_set_attr(struct vgpu_proxy_call *call, void **argv)
+{
+	unsigned attr = ARG(uint32_t, VGPU_KAW_ATTR);
+	const CUkernelNodeAttrValue *v = ARG(const CUkernelNodeAttrValue *, VGPU_KAW_VALUE);
+
+	if (!call->drv->cuGraphKernelNodeSetAttribute)
+		return CUDA_ERROR_NOT_SUPPORTED;
+	if (!v || !knode_attr_allowed(attr))
+		return CUDA_ERROR_INVALID_VALUE;
+	if (attr == CU_LAUNCH_ATTRIBUTE_ACCESS_POLICY_WINDOW && v->accessPolicyWindow.num_bytes &&
+	    vgpu_proxy_check_dptr(call, (uint64_t)(uintptr_t)v->accessPolicyWindow.base_ptr,
+				  v->accessPolicyWindow.num_bytes) != CUDA_SUCCESS)
+		return CUDA_ERROR_INVALID_VALUE;
+	return call->drv->cuGraphKernelNodeSetAttribute(ARG(CUgraphNode, VGPU_KAW_NODE), (CUkernelNodeAttrID)attr, v);
+}
+
+static CUresult knode_get_attr(struct vgpu_proxy_call *call, void **argv)
+{
+	unsigned attr = ARG(uint32_t, VGPU_KAG_ATTR);
+	CUkernelNodeAttrValue *out = ARG(CUkernelNodeAttrValue *, VGPU_KAG_VALUE);
+
+	if (!call->drv->cuGraphKernelNodeGetAttribute)
+		return CUDA_ERROR_NOT_SUPPORTED;
+	if (!out || !knode_attr_allowed(attr))
+		return CUDA_ERROR_INVALID_VALUE;
+	return call->drv->cuGraphKernelNodeGetAttribute(ARG(CUgraphNode, VGPU_KAG_NODE), (CUkernelNodeAttrID)attr, out);
+}
+
 /* ---------------------------------------------------------------- cluster occupancy */
 
 /* The configuration is rebuilt here from numbers and checked attributes; the opcode says which query. */
@@ -812,6 +888,14 @@ WIRE(cuOccupancyMaxActiveClusters, VGPU_OP_cuOccupancyMaxActiveClusters, VGPU_CA
      VGPU_OCW_NARGS);
 WIRE(cuGraphExecUpdate_v2, VGPU_OP_cuGraphExecUpdate_v2, VGPU_CALLF_CUSTOM, vgpu_wire_graph_update_args,
      VGPU_GUW_NARGS);
+WIRE(cuGraphMemsetNodeSetParams, VGPU_OP_cuGraphMemsetNodeSetParams, VGPU_CALLF_CUSTOM, vgpu_wire_memset_node_args,
+     VGPU_MNW_NARGS);
+WIRE(cuGraphExecMemsetNodeSetParams, VGPU_OP_cuGraphExecMemsetNodeSetParams, VGPU_CALLF_CUSTOM,
+     vgpu_wire_exec_memset_node_args, VGPU_MXW_NARGS);
+WIRE(cuGraphKernelNodeSetAttribute, VGPU_OP_cuGraphKernelNodeSetAttribute, VGPU_CALLF_CUSTOM,
+     vgpu_wire_knode_set_attr_args, VGPU_KAW_NARGS);
+WIRE(cuGraphKernelNodeGetAttribute, VGPU_OP_cuGraphKernelNodeGetAttribute, VGPU_CALLF_CUSTOM,
+     vgpu_wire_knode_get_attr_args, VGPU_KAG_NARGS);
 WIRE(cuPointerGetAttribute, VGPU_OP_cuPointerGetAttribute, VGPU_CALLF_CUSTOM, vgpu_wire_pointer_attr_args, VGPU_PW_NARGS);
 
 __attribute__((constructor)) static void custom_calls_register(void)
@@ -822,6 +906,10 @@ __attribute__((constructor)) static void custom_calls_register(void)
 	} tab[] = {
 		{ &wire_cuCtxCreate_v4, ctx_create },
 		{ &wire_cuMemPoolCreate, pool_create },
+		{ &wire_cuGraphMemsetNodeSetParams, memset_node_set },
+		{ &wire_cuGraphExecMemsetNodeSetParams, exec_memset_node_set },
+		{ &wire_cuGraphKernelNodeSetAttribute, knode_set_attr },
+		{ &wire_cuGraphKernelNodeGetAttribute, knode_get_attr },
 		{ &wire_cuGraphExecUpdate_v2, graph_update },
 		{ &wire_cuOccupancyMaxPotentialClusterSize, occ_cluster },
 		{ &wire_cuOccupancyMaxActiveClusters, occ_cluster },

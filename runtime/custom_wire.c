@@ -216,3 +216,32 @@ const struct vgpu_arg_desc vgpu_wire_graph_update_args[VGPU_GUW_NARGS] = {
 				.htype = VGPU_H_GRAPH_NODE, .len_arg = N, .len_arg2 = N },
 	[VGPU_GUW_STATUS] = { .name = "status", .kind = VGPU_ARG_OUT_SCALAR, .size = 4, .len_arg = N, .len_arg2 = N },
 };
+
+#define INSTRUCT(nm, T) { .name = nm, .kind = VGPU_ARG_IN_STRUCT, .len_arg = N, .len_arg2 = N, \
+			  .struct_size = sizeof(T), .len_mul = sizeof(T), .max_len = sizeof(T) }
+#define OUTSTRUCT(nm, T) { .name = nm, .kind = VGPU_ARG_OUT_STRUCT, .len_arg = N, .len_arg2 = N, \
+			   .struct_size = sizeof(T), .len_mul = sizeof(T), .max_len = sizeof(T) }
+
+const struct vgpu_arg_desc vgpu_wire_memset_node_args[VGPU_MNW_NARGS] = {
+	[VGPU_MNW_NODE] = HANDLE("hNode", VGPU_H_GRAPH_NODE),
+	[VGPU_MNW_PARAMS] = INSTRUCT("nodeParams", CUDA_MEMSET_NODE_PARAMS),
+};
+
+const struct vgpu_arg_desc vgpu_wire_exec_memset_node_args[VGPU_MXW_NARGS] = {
+	[VGPU_MXW_EXEC] = HANDLE("hGraphExec", VGPU_H_GRAPH_EXEC),
+	[VGPU_MXW_NODE] = HANDLE("hNode", VGPU_H_GRAPH_NODE),
+	[VGPU_MXW_PARAMS] = INSTRUCT("memsetParams", CUDA_MEMSET_NODE_PARAMS),
+	[VGPU_MXW_CTX] = HANDLE("ctx", VGPU_H_CONTEXT),
+};
+
+const struct vgpu_arg_desc vgpu_wire_knode_set_attr_args[VGPU_KAW_NARGS] = {
+	[VGPU_KAW_NODE] = HANDLE("hNode", VGPU_H_GRAPH_NODE),
+	[VGPU_KAW_ATTR] = SCALAR("attr", 4),
+	[VGPU_KAW_VALUE] = INSTRUCT("value", CUkernelNodeAttrValue),
+};
+
+const struct vgpu_arg_desc vgpu_wire_knode_get_attr_args[VGPU_KAG_NARGS] = {
+	[VGPU_KAG_VALUE] = OUTSTRUCT("value_out", CUkernelNodeAttrValue),
+	[VGPU_KAG_NODE] = HANDLE("hNode", VGPU_H_GRAPH_NODE),
+	[VGPU_KAG_ATTR] = SCALAR("attr", 4),
+};

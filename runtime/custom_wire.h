@@ -174,6 +174,20 @@ enum { VGPU_GUW_EXEC, VGPU_GUW_GRAPH, VGPU_GUW_RESULT, VGPU_GUW_ERR, VGPU_GUW_ER
        VGPU_GUW_NARGS };
 extern const struct vgpu_arg_desc vgpu_wire_graph_update_args[VGPU_GUW_NARGS];
 
+/*
+ * Graph node parameters and attributes: a memset node's parameters [node, params] and in an
+ * executable graph [exec, node, params, ctx] (the destination checked like a memset's); a
+ * kernel node's attribute set [node, attr, value], get [value (out), node, attr].
+ */
+enum { VGPU_MNW_NODE, VGPU_MNW_PARAMS, VGPU_MNW_NARGS };
+extern const struct vgpu_arg_desc vgpu_wire_memset_node_args[VGPU_MNW_NARGS];
+enum { VGPU_MXW_EXEC, VGPU_MXW_NODE, VGPU_MXW_PARAMS, VGPU_MXW_CTX, VGPU_MXW_NARGS };
+extern const struct vgpu_arg_desc vgpu_wire_exec_memset_node_args[VGPU_MXW_NARGS];
+enum { VGPU_KAW_NODE, VGPU_KAW_ATTR, VGPU_KAW_VALUE, VGPU_KAW_NARGS };
+extern const struct vgpu_arg_desc vgpu_wire_knode_set_attr_args[VGPU_KAW_NARGS];
+enum { VGPU_KAG_VALUE, VGPU_KAG_NODE, VGPU_KAG_ATTR, VGPU_KAG_NARGS };
+extern const struct vgpu_arg_desc vgpu_wire_knode_get_attr_args[VGPU_KAG_NARGS];
+
 /* 1 when a memory pool attribute's value is an int (the reuse flags), 0 for a cuuint64_t. */
 static inline int vgpu_pool_attr_is_int(unsigned attr)
 {

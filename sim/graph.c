@@ -25,6 +25,7 @@ struct sim_gnode {
 	struct sim_gnode **deps;      /* the nodes this one waits for */
 	size_t ndeps, capdeps;
 	struct sim_gnode *clone_of;   /* cuGraphNodeFindInClone */
+	CUkernelNodeAttrValue attrs[17]; /* kernel node attributes set, by CUlaunchAttributeID */
 	size_t order;                 /* scratch: topological sort */
 	struct sim_gnode *next;       /* in the graph, in creation order */
 };
@@ -414,6 +415,107 @@ CUresult cuGraphChildGraphNodeGetGraph(CUgraphNode h, CUgraph *out)
 	return CUDA_SUCCESS;
 }
 
+/* ---- memset nodes' parameters ---- */
+
+static CUresult memset_params_check(const CUDA_MEMSET_NODE_PARAMS *p)
+{
+	if (!p || !p->dst || !p->width || !p->height ||
+	    (p->elementSize != 1 && p->elementSize != 2 && p->elementSize != 4) ||
+	    (p->height > 1 && p->pitch < p->width * p->elementSize))
+		return CUDA_ERROR_INVALID_VALUE;
+	uint64_t span = (p->height - 1) * (uint64_t)(p->height > 1 ? p->pitch : 0) + p->width * p->elementSize;
+	return sim_mem_find(p->dst, span, NULL) == 0 ? CUDA_SUCCESS : CUDA_ERROR_INVALID_VALUE;
+}
+
+static void memset_op_set(struct sim_op *op, const CUDA_MEMSET_NODE_PARAMS *p)
+{
+	op->u.set.dst = p->dst;
+	op->u.set.pitch = p->height > 1 ? p->pitch : p->width * p->elementSize;
+	op->u.set.width = p->width;
+	op->u.set.height = p->height;
+	op->u.set.value = p->value;
+	op->u.set.esize = (int)p->elementSize;
+}
+
+CUresult cuGraphMemsetNodeGetParams(CUgraphNode h, CUDA_MEMSET_NODE_PARAMS *p)
+{
+	CUresult rc;
+	struct sim_gnode *n = node_get(h, &rc);
+	if (!n)
+		return rc;
+	if (!p || n->type != CU_GRAPH_NODE_TYPE_MEMSET || !n->op)
+		return CUDA_ERROR_INVALID_VALUE;
+	memset(p, 0, sizeof(*p));
+	p->dst = n->op->u.set.dst;
+	p->pitch = n->op->u.set.pitch;
+	p->value = n->op->u.set.value;
+	p->elementSize = (unsigned)n->op->u.set.esize;
+	p->width = n->op->u.set.width;
+	p->height = n->op->u.set.height;
+	return CUDA_SUCCESS;
+}
+
+CUresult cuGraphMemsetNodeSetParams(CUgraphNode h, const CUDA_MEMSET_NODE_PARAMS *p)
+{
+	CUresult rc;
+	struct sim_gnode *n = node_get(h, &rc);
+	if (!n)
+		return rc;
+	if (n->type != CU_GRAPH_NODE_TYPE_MEMSET || !n->op || (rc = memset_params_check(p)) != CUDA_SUCCESS)
+		return n->type != CU_GRAPH_NODE_TYPE_MEMSET || !n->op ? CUDA_ERROR_INVALID_VALUE : rc;
+	memset_op_set(n->op, p);
+	return CUDA_SUCCESS;
+}
+
+/* ---- kernel nodes' attributes: kept per node ---- */
+
+static struct sim_gnode *kernel_node(CUgraphNode h, CUkernelNodeAttrID attr, CUresult *rc)
+{
+	struct sim_gnode *n = node_get(h, rc);
+	if (n && (n->type != CU_GRAPH_NODE_TYPE_KERNEL || (unsigned)attr > 16)) {
+		*rc = CUDA_ERROR_INVALID_VALUE;
+		return NULL;
+	}
+	return n;
+}
+
+CUresult cuGraphKernelNodeGetAttribute(CUgraphNode h, CUkernelNodeAttrID attr, CUkernelNodeAttrValue *value_out)
+{
+	CUresult rc;
+	struct sim_gnode *n = kernel_node(h, attr, &rc);
+	if (!n)
+		return rc;
+	if (!value_out)
+		return CUDA_ERROR_INVALID_VALUE;
+	*value_out = n->attrs[attr];
+	return CUDA_SUCCESS;
+}
+
+CUresult cuGraphKernelNodeSetAttribute(CUgraphNode h, CUkernelNodeAttrID attr, const CUkernelNodeAttrValue *value)
+{
+	CUresult rc;
+	struct sim_gnode *n = kernel_node(h, attr, &rc);
+	if (!n)
+		return rc;
+	if (!value)
+		return CUDA_ERROR_INVALID_VALUE;
+	if (attr == CU_LAUNCH_ATTRIBUTE_CLUSTER_DIMENSION &&
+	    (value->clusterDim.x > 1 || value->clusterDim.y > 1 || value->clusterDim.z > 1))
+		return CUDA_ERROR_NOT_SUPPORTED;   /* no clusters on the simulated device */
+	n->attrs[attr] = *value;
+	return CUDA_SUCCESS;
+}
+
+CUresult cuGraphKernelNodeCopyAttributes(CUgraphNode dst, CUgraphNode src)
+{
+	CUresult rc;
+	struct sim_gnode *d = kernel_node(dst, 0, &rc), *s2 = d ? kernel_node(src, 0, &rc) : NULL;
+	if (!d || !s2)
+		return rc;
+	memcpy(d->attrs, s2->attrs, sizeof(d->attrs));
+	return CUDA_SUCCESS;
+}
+
 CUresult cuGraphNodeGetType(CUgraphNode h, CUgraphNodeType *type)
 {
 	CUresult rc;
@@ -629,6 +731,7 @@ static struct sim_graph *graph_clone(const struct sim_graph *g)
 			return NULL;
 		}
 		m->event = n->event;
+		memcpy(m->attrs, n->attrs, sizeof(m->attrs));
 		m->clone_of = (struct sim_gnode *)n;
 		n->order = c->n - 1;      /* the copy's index, to rebuild the edges below */
 	}
@@ -1089,6 +1192,23 @@ CUresult cuGraphExecEventRecordNodeSetEvent(CUgraphExec h, CUgraphNode node, CUe
 CUresult cuGraphExecEventWaitNodeSetEvent(CUgraphExec h, CUgraphNode node, CUevent e)
 {
 	return exec_set_event(h, node, e, 1);
+}
+
+CUresult cuGraphExecMemsetNodeSetParams(CUgraphExec h, CUgraphNode node, const CUDA_MEMSET_NODE_PARAMS *p, CUcontext ctx)
+{
+	CUresult rc;
+	struct sim_gexec *x = exec_get(h, &rc);
+	(void)ctx;
+	if (!x)
+		return rc;
+	struct sim_gstep *st = exec_step(x, node);
+	if (!st || !st->op || st->op->kind != OP_SET)
+		return CUDA_ERROR_INVALID_VALUE;
+	if ((rc = memset_params_check(p)) != CUDA_SUCCESS)
+		return rc;
+	sim_ctx_sync(x->ctx);     /* a launch still queued keeps its own copy, but be plain about it */
+	memset_op_set(st->op, p);
+	return CUDA_SUCCESS;
 }
 
 CUresult cuGraphLaunch(CUgraphExec h, CUstream hs)

@@ -65,7 +65,26 @@ int main()
 	EXPECT(t == cudaGraphNodeTypeKernel, "generic node of type %d", (int)t);
 	CHECK(cudaGraphNodeGetType(ms, &t));
 	EXPECT(t == cudaGraphNodeTypeMemset, "memset node of type %d", (int)t);
+	/* the memset node's parameters read back and changed; a kernel node's attribute set and copied */
+	cudaMemsetParams back = {};
+	CHECK(cudaGraphMemsetNodeGetParams(ms, &back));
+	EXPECT(back.dst == (void *)y && back.elementSize == 4 && back.width == (size_t)n && back.height == 1,
+	       "memset node parameters read back wrong");
+	mp.value = 9;
+	CHECK(cudaGraphMemsetNodeSetParams(ms, &mp));
+	CHECK(cudaGraphMemsetNodeGetParams(ms, &back));
+	EXPECT(back.value == 9, "memset value %u", back.value);
+	int lo = 0, hi = 0;
+	CHECK(cudaDeviceGetStreamPriorityRange(&lo, &hi));
+	cudaKernelNodeAttrValue av = {}, ab = {};
+	av.priority = hi;
+	CHECK(cudaGraphKernelNodeSetAttribute(k1, cudaKernelNodeAttributePriority, &av));
+	CHECK(cudaGraphKernelNodeCopyAttributes(k2, k1));
+	CHECK(cudaGraphKernelNodeGetAttribute(k2, cudaKernelNodeAttributePriority, &ab));
+	EXPECT(ab.priority == hi, "copied priority %d", ab.priority);
 	CHECK(cudaGraphInstantiate(&ge, g, 0));
+	mp.value = 0;
+	CHECK(cudaGraphExecMemsetNodeSetParams(ge, ms, &mp));
 
 	for (int round = 0; round < 3; round++) {
 		for (int i = 0; i < n; i++) {
