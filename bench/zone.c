@@ -82,6 +82,30 @@ int main(int argc, char **argv)
 		}
 		printf("%s %.0f launches/s\n", runs[k].name, (double)nl / best);
 	}
+	/*
+	 * The same burst launching a CUkernel of a library, as programs built with the CUDA
+	 * runtime do: the kernel is resolved to its function in the current context first.
+	 */
+	{
+		CUlibrary lib;
+		CUkernel kern;
+		long nl = quick ? 100 : 1000;
+		double best = 1e30;
+		CK(cuLibraryLoadFromFile(&lib, image ? image : "build/rel/tests/kernels/basic.fatbin", NULL, NULL, 0,
+					 NULL, NULL, 0));
+		CK(cuLibraryGetKernel(&kern, lib, "vec_add"));
+		for (int r = 0; r < reps + 2; r++) {
+			double t0 = now();
+			for (long i = 0; i < nl; i++)
+				CK(cuLaunchKernel((CUfunction)kern, 1, 1, 1, 32, 1, 1, 0, NULL, args, NULL));
+			double dt = now() - t0;
+			CK(cuCtxSynchronize());
+			if (dt < best)
+				best = dt;
+		}
+		printf("launch_kernel_burst_per_s %.0f launches/s\n", (double)nl / best);
+		CK(cuLibraryUnload(lib));
+	}
 	CK(cuMemFree(d));
 
 	static const size_t sizes[] = { 4u << 10, 64u << 10, 1u << 20, 4u << 20, 16u << 20, 64u << 20, 256u << 20 };

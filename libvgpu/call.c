@@ -115,6 +115,7 @@ CUresult vgpu_call_on(struct vgpu_conn *c, const struct vgpu_call_desc *d, void 
 		track_allocations(d, argv);
 		vgpu_modules_after_call(d, argv);
 	}
+	vgpu_cudart_after_call(d);
 	return res;
 }
 

@@ -2,8 +2,10 @@
 /* cudart.c — what the CUDA runtime needs beyond the public calls, in the zone: export tables and libraries. */
 #include "client.h"
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "darkapi.h"
 #include "drvtab.h"
@@ -15,13 +17,52 @@
  * handles charged as for cuModuleLoadData), so the proxy sees nothing new to trust.
  */
 
+/*
+ * The calling thread's current context, asked of the proxy once and kept until this thread
+ * makes a call that can change it (any cuCtx* or cuDevicePrimaryCtx* call): a CUkernel launch
+ * resolves its function in the current context, and must not cost a round trip each time.
+ */
+static __thread int cur_ctx_known;
+static __thread CUcontext cur_ctx;
+
+void vgpu_cudart_after_call(const struct vgpu_call_desc *d)
+{
+	if (cur_ctx_known && (!strncmp(d->name, "cuCtx", 5) || !strncmp(d->name, "cuDevicePrimaryCtx", 18)))
+		cur_ctx_known = 0;
+}
+
+/* A forked child starts a zone of its own: nothing it inherited names its contexts. */
+static void forget_in_child(void)
+{
+	cur_ctx_known = 0;
+}
+
+__attribute__((constructor)) static void cudart_atfork(void)
+{
+	pthread_atfork(NULL, NULL, forget_in_child);
+}
+
+static CUresult current_ctx(CUcontext *ctx)
+{
+	CUresult r;
+
+	if (!cur_ctx_known) {
+		r = cuCtxGetCurrent(&cur_ctx);
+		if (r != CUDA_SUCCESS)
+			return r;
+		cur_ctx_known = 1;
+	}
+	*ctx = cur_ctx;
+	return CUDA_SUCCESS;
+}
+
 /* Context handles are proxy-assigned ids that carry a generation: never reused, so they are keys. */
 static CUresult zone_ctx_key(CUcontext ctx, unsigned long long *key)
 {
 	CUresult r;
 
 	if (!ctx) {
-		r = cuCtxGetCurrent(&ctx);
+		r = current_ctx(&ctx);
 		if (r != CUDA_SUCCESS)
 			return r;
 		if (!ctx)
