@@ -571,14 +571,21 @@ static CUresult edges_check(struct sim_graph *g, const CUgraphNode *from, const 
 	return CUDA_SUCCESS;
 }
 
+/* The graph of an edge list the caller names, checked; NULL with *rc set otherwise. */
+static struct sim_graph *edges_graph(CUgraph hg, const CUgraphNode *from, const CUgraphNode *to,
+				     const CUgraphEdgeData *data, size_t n, CUresult *rc)
+{
+	struct sim_graph *g = graph_get(hg, rc);
+	if (g && (*rc = edges_check(g, from, to, data, n)) != CUDA_SUCCESS)
+		g = NULL;
+	return g;
+}
+
 CUresult cuGraphAddDependencies_v2(CUgraph hg, const CUgraphNode *from, const CUgraphNode *to,
 				   const CUgraphEdgeData *data, size_t n)
 {
 	CUresult rc;
-	struct sim_graph *g = graph_get(hg, &rc);
-	if (!g)
-		return rc;
-	if ((rc = edges_check(g, from, to, data, n)) != CUDA_SUCCESS)
+	if (!edges_graph(hg, from, to, data, n, &rc))
 		return rc;
 	for (size_t i = 0; i < n; i++)
 		if (node_add_dep((struct sim_gnode *)to[i], (struct sim_gnode *)from[i]) < 0)
@@ -590,10 +597,7 @@ CUresult cuGraphRemoveDependencies_v2(CUgraph hg, const CUgraphNode *from, const
 				      const CUgraphEdgeData *data, size_t n)
 {
 	CUresult rc;
-	struct sim_graph *g = graph_get(hg, &rc);
-	if (!g)
-		return rc;
-	if ((rc = edges_check(g, from, to, data, n)) != CUDA_SUCCESS)
+	if (!edges_graph(hg, from, to, data, n, &rc))
 		return rc;
 	for (size_t i = 0; i < n; i++) {
 		struct sim_gnode *t = (struct sim_gnode *)to[i];
