@@ -9,6 +9,8 @@
 #   make regen      run vgpu-codegen over cuda.h + spec/cuda.spec, rewrite generated/
 #   make bench      run the benchmarks (release build), print ratios
 #   make fuzz       run the AFL++ campaign (FUZZ_SECONDS, default 60)
+#   make gpu-kit    build a self-contained tree for a GPU machine; make gpu-check runs every
+#                   GPU check from it and writes one report (docs/GPU.md)
 #   make clean      remove build/
 
 CUDA_HOME    ?= /usr/local/cuda
@@ -45,6 +47,7 @@ include proxy/module.mk
 include libvgpu/module.mk
 include tests/module.mk
 include tests/runtime/module.mk
+include tests/gpu/module.mk
 include bench/module.mk
 include fuzz/module.mk
 # Whole-system tests (Xen under QEMU, Kubernetes through the CRI); each file adds its own target.

@@ -27,8 +27,10 @@ tok=$("$B/proxy/vgpuctl" --listen "$PROXY_SOCK" register bench --mem 64G)
 VGPU_ZONE_TOKEN=$tok VGPU_PROXY=$PROXY_SOCK LD_LIBRARY_PATH=$PWD/$B/libvgpu "$B/bench/zone_app" $quick >"$tmp/reg.txt"
 "$B/proxy/vgpuctl" --listen "$PROXY_SOCK" unregister bench >/dev/null
 mkdir "$tmp/direct"
-if [ "$backend" = sim ]; then ln -s "$sim" "$tmp/direct/libcuda.so.1"; fi
-LD_LIBRARY_PATH=$tmp/direct "$B/bench/zone_app" $quick >"$tmp/direct.txt"
+# On the real driver the inherited library path stays: it may be how libcuda.so.1 is found.
+libpath=${LD_LIBRARY_PATH:-}
+if [ "$backend" = sim ]; then ln -s "$sim" "$tmp/direct/libcuda.so.1"; libpath=$tmp/direct; fi
+LD_LIBRARY_PATH=$libpath "$B/bench/zone_app" $quick >"$tmp/direct.txt"
 ring_rtt=$("$B/bench/ring" --quick --no-write | awk -F'|' '/spinning/ && /ping-pong/ {gsub(/ us| /, "", $3); print $3; exit}')
 
 cpu=$(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)

@@ -39,12 +39,14 @@ TESTS += $(B)/tests/isolation/registration.sh
 test-e2e: $(ALL) $(E2E_TESTS) $(B)/tests/isolation/isolation.sh
 	@VGPU_E2E_BACKEND=$(VGPU_E2E_BACKEND) VGPU_BUILD=$(B) tests/run.sh --timeout 300 $(E2E_TESTS) $(B)/tests/isolation/isolation.sh
 
-# The same programs against the real driver, for machines with an NVIDIA GPU.
+# The same programs against the real driver, for machines with an NVIDIA GPU; then cuBLAS,
+# cuFFT and PyTorch directly and through vgpu (tests/gpu/module.mk). make gpu-check does all
+# of it, and the benchmark, from a prebuilt tree and writes one report (docs/GPU.md).
 VGPU_E2E_BACKEND ?= sim
 test-gpu:
 	@if ! nvidia-smi -L >/dev/null 2>&1; then \
 	  echo "test-gpu: skipped: no NVIDIA GPU here (nvidia-smi -L fails)"; exit 0; fi; \
-	$(MAKE) --no-print-directory B=build/rel VGPU_E2E_BACKEND=cuda test-e2e test-runtime
+	$(MAKE) --no-print-directory B=build/rel VGPU_E2E_BACKEND=cuda test-e2e test-runtime test-gpu-libs
 
 # The demo's tenant program (make demo runs tests/demo.sh).
 DEMO_APP := $(B)/tests/demo/zone_app

@@ -1,0 +1,327 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# make gpu-check: every GPU check in one run on a machine with an NVIDIA GPU (or, with
+# VGPU_E2E_BACKEND=sim, on the simulator), each step under a timeout, one report at the end.
+set -u
+usage() {
+  cat <<EOF
+usage: tests/gpu/check.sh [--build DIR] [--out DIR] [--budget SECONDS] [--jobs N]
+Runs, each under a timeout and each recorded as PASS, FAIL or SKIP (a failure does not stop
+the run): the driver-API end-to-end suite and the runtime-API suite (directly and through vgpu,
+outputs identical), the simulator's refusal of SASS-only libraries, cuBLAS and cuFFT directly
+and through vgpu, PyTorch directly and through vgpu (when torch imports), and the end-to-end
+benchmark. Writes OUT/docs/perf/gpu.md (GPU, driver, date, every figure), OUT/summary.md and
+OUT/logs/, and ends with the summary table.
+  --build DIR       the build tree (default build/rel). Used as it is when DIR/lib/gpu-kit.files
+                    lists only files that exist (make B=DIR gpu-kit, docs/GPU.md); otherwise it is
+                    built only where the build dependencies are installed
+  --out DIR         where everything is written (default \$OUT if set, else build/gpu-check)
+  --no-build        never build: an incomplete DIR is a failed step (the other steps still run)
+  --budget SECONDS  the whole run's time limit; later steps get what is left (default 450)
+  --jobs N          test scripts run at once in the two suites (default 4, at most the CPUs)
+VGPU_E2E_BACKEND=cuda|sim|auto (default auto: cuda when nvidia-smi -L answers, else sim).
+PYTHON (default python3) is the interpreter with torch. Exit: 0 when no step failed.
+EOF
+}
+B=build/rel
+out=${OUT:-build/gpu-check}
+budget=450
+jobs=4
+build_ok=1
+while [ $# -gt 0 ]; do
+  case $1 in
+    --help) usage; exit 0 ;;
+    --build) B=${2:?--build needs a directory}; shift 2 ;;
+    --out) out=${2:?--out needs a directory}; shift 2 ;;
+    --no-build) build_ok=; shift ;;
+    --budget) budget=${2:?--budget needs seconds}; shift 2 ;;
+    --jobs) jobs=${2:?--jobs needs a number}; shift 2 ;;
+    --run-tests) # internal: --run-tests JOBS PER_TEST_TIMEOUT LOGPREFIX TEST... (one step's tests at once)
+      shift; j=$1 per=$2 prefix=$3; shift 3
+      slices=(); i=0
+      for t in "$@"; do slices[i % j]+="$t "; i=$((i + 1)); done
+      pids=()
+      for s in "${slices[@]}"; do
+        # shellcheck disable=SC2086
+        tests/run.sh --timeout "$per" $s >"$prefix.${#pids[@]}" 2>&1 &
+        pids+=($!)
+      done
+      rc=0
+      for p in "${pids[@]}"; do wait "$p" || rc=1; done
+      cat "$prefix".*
+      awk '/^[0-9]+ passed, [0-9]+ failed/ { p += $1; f += $3; s += $5 }
+           END { printf "\n%d passed, %d failed", p, f; if (s) printf ", %d skipped", s; print "" }' "$prefix".*
+      exit $rc ;;
+    *) echo "check.sh: unknown option $1" >&2; usage >&2; exit 2 ;;
+  esac
+done
+B=${B%/}
+mkdir -p "$out/logs" "$out/docs/perf" || exit 2
+out=$(cd "$out" && pwd)
+report=$out/docs/perf/gpu.md
+self=$PWD/tests/gpu/check.sh
+ncpu=$(nproc 2>/dev/null || echo 2)
+[ "$jobs" -gt "$ncpu" ] && jobs=$ncpu
+[ "$jobs" -lt 1 ] && jobs=1
+t_start=$(date +%s)
+deadline=$((t_start + budget))
+
+backend=${VGPU_E2E_BACKEND:-auto}
+if [ "$backend" = auto ]; then
+  if nvidia-smi -L >/dev/null 2>&1 || [ -e /proc/driver/nvidia/version ]; then backend=cuda; else backend=sim; fi
+fi
+case $backend in
+  cuda|sim) ;;
+  *) echo "check.sh: VGPU_E2E_BACKEND must be cuda, sim or auto, not '$backend'" >&2; exit 2 ;;
+esac
+export VGPU_E2E_BACKEND=$backend VGPU_BUILD=$B
+# The kit's own copies of the libraries its programs need (make gpu-kit); zones get them from
+# $B/libvgpu, where the scripts point LD_LIBRARY_PATH.
+export LD_LIBRARY_PATH=$PWD/$B/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+py=${PYTHON:-python3}
+
+# ---- steps: each records NAME RESULT SECONDS DETAIL ----
+names=(); results=(); secs=(); details=()
+record() {
+  local d=$4
+  [ ${#d} -gt 300 ] && d="${d:0:297}..."
+  names+=("$1"); results+=("$2"); secs+=("$3"); details+=("$d")
+  printf '%-5s %-11s %4ss  %s\n' "$2" "$1" "$3" "$d"
+}
+left() { echo $((deadline - $(date +%s))); }
+# step NAME WANT_SECONDS CMD...: runs CMD under min(WANT, time left), output in logs/NAME.log;
+# sets rc (124 = timed out, 125 = not run: no time left) and took.
+step() {
+  local name=$1 want=$2 t; shift 2
+  t=$(left); [ "$t" -gt "$want" ] && t=$want
+  echo "== $name (up to ${t}s): $*" >"$out/logs/$name.log"
+  if [ "$t" -lt 15 ]; then rc=125; took=0; return; fi
+  local t0; t0=$(date +%s)
+  timeout --kill-after=10 "$t" "$@" >>"$out/logs/$name.log" 2>&1
+  rc=$?
+  took=$(($(date +%s) - t0))
+  [ $rc -eq 137 ] && rc=124
+  step_limit=$t
+}
+last_line() { grep -v '^\s*$' "$out/logs/$1.log" | tail -n 1; }
+# judge NAME [DETAIL]: records a step from rc (0 pass, 77 skip, else fail)
+judge() {
+  local name=$1 detail=${2:-}
+  case $rc in
+    0) record "$name" PASS "$took" "${detail:-$(last_line "$name")}" ;;
+    77) record "$name" SKIP "$took" "$(last_line "$name" | sed 's/^skip: //')" ;;
+    124) record "$name" FAIL "$took" "timed out after ${step_limit}s; ${detail:-$(last_line "$name")}" ;;
+    125) record "$name" SKIP 0 "no time left in the ${budget}s budget" ;;
+    *) record "$name" FAIL "$took" "exit $rc: ${detail:-$(last_line "$name")}" ;;
+  esac
+}
+
+echo "gpu-check: build $B, backend $backend, output $out, budget ${budget}s, $jobs jobs"
+
+# 1. the build tree: a complete kit is used as it is; nothing is rebuilt on the GPU machine.
+kit=$B/lib/gpu-kit.files
+missing=()
+if [ -f "$kit" ]; then
+  while read -r f; do [ -e "$f" ] || missing+=("$f"); done <"$kit"
+fi
+t0=$(date +%s)
+if [ -f "$kit" ] && [ ${#missing[@]} -eq 0 ]; then
+  record kit PASS 0 "prebuilt $B used as it is: $(sed -n 's/^commit: //p' "$B/lib/gpu-kit.info" 2>/dev/null)"
+elif [ -n "$build_ok" ] && [ -e /usr/include/msgpack.h ] && [ -x "$(command -v "${NVCC:-${CUDA_HOME:-/usr/local/cuda}/bin/nvcc}")" ]; then
+  why="no $kit"
+  [ -f "$kit" ] && why="${#missing[@]} of its files missing (first: ${missing[0]})"
+  echo "gpu-check: $B is not a complete kit ($why): building it (make B=$B gpu-kit)"
+  step kit 400 make -j"$ncpu" --no-print-directory B="$B" gpu-kit
+  judge kit "built here: make B=$B gpu-kit ($why)"
+else
+  why="no $kit"
+  [ -f "$kit" ] && why="${#missing[@]} of its files missing (first: ${missing[0]})"
+  record kit FAIL 0 "$B is not a complete kit ($why)${build_ok:+ and this machine lacks the build dependencies}: build it elsewhere with make B=$B gpu-kit and bring $B (docs/GPU.md)"
+fi
+# The kit's programs must load here (glibc version, the copied libraries): ldd says what is not.
+notfound=
+for f in "$B/proxy/vgpu-proxy" "$B/sim/libcudasim.so" "$B/bench/ring" "$B/tests/gpu/cublas_gemm" "$B/tests/gpu/cufft_c2c"; do
+  [ -e "$f" ] || continue
+  notfound+=$(ldd "$f" 2>&1 | grep -E 'not found|No such' | sed "s|^|$(basename "$f"): |")
+done
+notfound+=$(LD_LIBRARY_PATH=$PWD/$B/libvgpu ldd "$B/libvgpu/libcuda.so.1" 2>&1 | grep -E 'not found|No such' | sed 's/^/libvgpu: /')
+if [ -n "$notfound" ]; then
+  record loader FAIL 0 "the kit's programs cannot load here: $(echo "$notfound" | tr -s ' \t\n' ' ' | cut -c1-300)"
+fi
+
+# 2. the machine
+if [ "$backend" = cuda ]; then
+  gpu=$(nvidia-smi --query-gpu=name,driver_version,memory.total,compute_cap --format=csv,noheader 2>/dev/null ||
+        nvidia-smi --query-gpu=name,driver_version --format=csv,noheader 2>/dev/null)
+  [ -n "$gpu" ] || gpu="unknown (nvidia-smi does not answer), $(sed -n 's/.*Kernel Module *\([0-9.]*\).*/\1/p' /proc/driver/nvidia/version 2>/dev/null)"
+  gpu_name=$(echo "$gpu" | head -n 1 | cut -d, -f1 | sed 's/^ *//')
+  driver=$(echo "$gpu" | head -n 1 | cut -d, -f2 | sed 's/^ *//')
+  cuda_drv=$(nvidia-smi 2>/dev/null | sed -n 's/.*CUDA Version: *\([0-9.]*\).*/\1/p' | head -n 1)
+  backend_label="the NVIDIA driver ($gpu_name, driver $driver, CUDA ${cuda_drv:-?})"
+  # Without persistence mode the driver tears the GPU down whenever no process has it open,
+  # and every cuInit (each test program, each zone's worker) pays for bringing it up again:
+  # an nvidia-smi polling in the background keeps it up for the run. It changes no result.
+  persistence=$(nvidia-smi --query-gpu=persistence_mode --format=csv,noheader 2>/dev/null | head -n 1)
+  if [ "$persistence" = Disabled ]; then
+    nvidia-smi --query-gpu=name --format=csv,noheader -l 5 >/dev/null 2>&1 &
+    keeper=$!
+    trap 'kill "$keeper" 2>/dev/null' EXIT
+    persistence="Disabled (a background nvidia-smi kept the driver loaded during the run)"
+  fi
+else
+  gpu="none: the simulator (libcudasim.so, a CPU test double of the CUDA driver) stands in"
+  gpu_name="none (simulator)"; driver="none (simulator)"; cuda_drv=
+  backend_label="the simulator, a CPU test double of the driver (no GPU: the figures below are not GPU figures)"
+fi
+echo "gpu-check: backend: $backend_label"
+
+# 3. the driver-API end-to-end suite (tests/e2e + isolation), directly and through vgpu
+# isolation.sh first: its 200 zones take longest; the others run beside it
+e2e_tests=("$B/tests/isolation/isolation.sh" "$B"/tests/e2e/e2e_*.sh)
+per=$(( $(left) < 150 ? $(left) : 150 ))
+step e2e 180 "$self" --run-tests "$jobs" "$per" "$out/logs/e2e.part" "${e2e_tests[@]}"
+judge e2e
+# 4. the runtime-API suite (tests/runtime: static and shared cudart), directly and through vgpu
+per=$(( $(left) < 120 ? $(left) : 120 ))
+step runtime 240 "$self" --run-tests "$jobs" "$per" "$out/logs/runtime.part" "$B"/tests/runtime/rt_*.sh
+judge runtime
+rm -f "$out"/logs/*.part.*
+mkdir -p "$out/logs/tests"
+for t in "${e2e_tests[@]}" "$B"/tests/runtime/rt_*.sh; do
+  l=$B/test-logs/$(basename "$t").log
+  [ -f "$l" ] && cp "$l" "$out/logs/tests/"
+done
+
+# 5. the simulator refuses the SASS-only CUDA libraries cleanly (the kit has the simulator)
+step sass-only 60 tests/gpu/sass_only.sh
+judge sass-only
+
+# 6, 7. cuBLAS and cuFFT directly and through vgpu
+for p in cublas_gemm cufft_c2c; do
+  step "$p" 90 tests/gpu/lib_compare.sh --out "$out/libs" "$B/tests/gpu/$p"
+  d=
+  [ -f "$out/libs/$p.time" ] && d="$(grep -c 'verified' "$out/libs/$p.direct.out") checks verified; $(cat "$out/libs/$p.time")"
+  [ $rc -eq 0 ] || d=
+  judge "$p" "$d"
+done
+
+# 8. PyTorch directly and through vgpu
+PYTORCH_TIMEOUT=$(( $(left) / 2 < 150 ? $(left) / 2 : 150 )) PYTHON=$py \
+  step pytorch 320 tests/gpu/pytorch_compare.sh --out "$out/pytorch"
+d=
+[ -f "$out/pytorch/pytorch.txt" ] && d=$(grep -E '^(losses|step time conv)' "$out/pytorch/pytorch.txt" | tr '\n' ';' | sed 's/;$//')
+judge pytorch "$d"
+
+# 9. the end-to-end benchmark (make bench-gpu): the full one when there is time and a GPU
+quick=
+if [ "$backend" = sim ] || [ "$(left)" -lt 200 ]; then quick=--quick; fi
+step bench 240 bench/zone.sh --no-write $quick
+if [ $rc -eq 0 ]; then
+  judge bench "$(grep -c '^| [a-z]' "$out/logs/bench.log") measurements${quick:+ (--quick)}; $(grep -o 'trivial call through vgpu = [0-9.]*x[^.]*' "$out/logs/bench.log")"
+else
+  judge bench
+fi
+
+# ---- the report ----
+total=$(($(date +%s) - t_start))
+nfail=0
+for r in "${results[@]}"; do [ "$r" = FAIL ] && nfail=$((nfail + 1)); done
+summary() {
+  echo "| step | result | seconds | detail |"
+  echo "|---|---|---:|---|"
+  for i in "${!names[@]}"; do
+    echo "| ${names[i]} | ${results[i]} | ${secs[i]} | $(echo "${details[i]}" | sed 's/|/\\|/g') |"
+  done
+}
+summary >"$out/summary.md"
+section_tests() { # section_tests STEP: every test of a step with its time, from its log
+  grep -E '^(PASS|FAIL|SKIP) ' "$out/logs/$1.log" | sort -k2,2 | sed 's/^/    /'
+  grep -E '^[0-9]+ passed, [0-9]+ failed' "$out/logs/$1.log" | tail -n 1 | sed 's/^/    /'
+  grep -E '^--- ' "$out/logs/$1.log" | sed 's/^--- /    failed: /'
+}
+{
+  echo "# GPU check (\`make gpu-check\`, tests/gpu/check.sh)"
+  echo
+  if [ "$backend" = cuda ]; then
+    echo "GPU: **$gpu_name**, driver $driver (CUDA ${cuda_drv:-?}); \`nvidia-smi --query-gpu\`: $gpu."
+    echo "Persistence mode: ${persistence:-unknown}."
+  else
+    echo "**No GPU: run on the simulator** (\`VGPU_E2E_BACKEND=sim\`), libcudasim.so, a CPU test"
+    echo "double of the CUDA driver. The steps that need a GPU are skipped; no figure here is a GPU figure."
+  fi
+  echo
+  echo "Date: $(date -u +'%Y-%m-%d %H:%M UTC'). Host: $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo), $ncpu CPUs."
+  echo "Build: \`$B\`; $(tr '\n' ';' <"$B/lib/gpu-kit.info" 2>/dev/null | sed 's/;$//; s/;/; /g')."
+  echo "Backend: $backend_label. Whole run: ${total}s of a ${budget}s budget; $nfail step(s) failed."
+  echo
+  echo "## Summary"
+  echo
+  summary
+  echo
+  echo "## Driver-API end-to-end suite (tests/e2e, isolation): directly and through vgpu, outputs identical"
+  echo
+  section_tests e2e
+  echo
+  echo "## Runtime-API suite (tests/runtime, static and shared cudart): directly and through vgpu"
+  echo
+  section_tests runtime
+  echo
+  echo "## CUDA libraries on the simulator (tests/gpu/sass_only.sh)"
+  echo
+  grep -E '^(ok|FAIL|PASS|note):' "$out/logs/sass-only.log" | sed 's/^/    /'
+  echo
+  for p in cublas_gemm cufft_c2c; do
+    case $p in cublas_gemm) what="cuBLAS: SGEMM, DGEMM, strided-batched SGEMM" ;; *) what="cuFFT: 1D C2C forward+inverse, R2C" ;; esac
+    echo "## $p ($what) directly and through vgpu"
+    echo
+    if [ -f "$out/libs/$p.time" ]; then
+      echo "Wall time of the whole program (its library's initialization included): $(cat "$out/libs/$p.time")."
+      echo
+      if [ -f "$out/libs/$p.perf.md" ]; then
+        echo "GPU time of the library calls (CUDA events around 20 calls; stderr of the programs):"
+        echo
+        cat "$out/libs/$p.perf.md"
+        echo
+      fi
+      echo "Output directly on the driver:"
+      echo
+      sed 's/^/    /' "$out/libs/$p.direct.out"
+      if ! cmp -s "$out/libs/$p.direct.out" "$out/libs/$p.vgpu.out"; then
+        echo; echo "Through vgpu it printed:"; echo; sed 's/^/    /' "$out/libs/$p.vgpu.out"
+      fi
+      for r in direct vgpu; do
+        if grep -v '^perf ' "$out/libs/$p.$r.err" | grep -q .; then
+          echo; echo "Its stderr ($r):"; echo
+          grep -v '^perf ' "$out/libs/$p.$r.err" | grep -v '^\s*$' | head -n 8 | sed 's/^/    /'
+        fi
+      done
+    else
+      echo "    $(last_line "$p")"
+    fi
+    echo
+  done
+  echo "## PyTorch (tests/gpu/pytorch_step.py) directly and through vgpu"
+  echo
+  if [ -f "$out/pytorch/pytorch.txt" ]; then
+    sed 's/^/- /' "$out/pytorch/pytorch.txt"
+  else
+    echo "    $(last_line pytorch)"
+  fi
+  echo
+  echo "## End-to-end benchmark (bench/zone.sh${quick:+ $quick})"
+  echo
+  if grep -q '^# End-to-end benchmark' "$out/logs/bench.log"; then
+    sed -n '/^# End-to-end benchmark/,$p' "$out/logs/bench.log" | sed '1d; s/^#/###/'
+  else
+    echo "    $(last_line bench)"
+  fi
+  echo
+  echo "Logs: \`logs/\` beside \`docs/\` in the output folder (one per step; \`logs/tests/\` per test)."
+} >"$report"
+
+echo
+echo "gpu-check summary ($backend_label; ${total}s):"
+summary
+echo
+echo "gpu-check: report written to $report (logs in $out/logs)"
+[ $nfail -eq 0 ]

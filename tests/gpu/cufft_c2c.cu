@@ -1,0 +1,194 @@
+// SPDX-License-Identifier: MIT
+// cufft_c2c — cuFFT 1D complex-to-complex forward + inverse and real-to-complex transforms checked against a host DFT.
+//
+// Prints the same lines on every run of the same build (sizes, "verified", the error rounded
+// up to a power of ten), so its output directly on the driver and through vgpu can be diffed.
+// Exit 0 = all verified, 1 = a failure, 3 = the device cannot run cuFFT's kernels (no binary
+// for it: the simulator, which runs PTX only, and cuFFT ships SASS).
+#include <cufft.h>
+#include <vector>
+#include "gpucheck.h"
+
+static const char *cufft_name(cufftResult r)
+{
+	switch (r) {
+	case CUFFT_SUCCESS: return "CUFFT_SUCCESS";
+	case CUFFT_INVALID_PLAN: return "CUFFT_INVALID_PLAN";
+	case CUFFT_ALLOC_FAILED: return "CUFFT_ALLOC_FAILED";
+	case CUFFT_INVALID_TYPE: return "CUFFT_INVALID_TYPE";
+	case CUFFT_INVALID_VALUE: return "CUFFT_INVALID_VALUE";
+	case CUFFT_INTERNAL_ERROR: return "CUFFT_INTERNAL_ERROR";
+	case CUFFT_EXEC_FAILED: return "CUFFT_EXEC_FAILED";
+	case CUFFT_SETUP_FAILED: return "CUFFT_SETUP_FAILED";
+	case CUFFT_INVALID_SIZE: return "CUFFT_INVALID_SIZE";
+	case CUFFT_UNALIGNED_DATA: return "CUFFT_UNALIGNED_DATA";
+	case CUFFT_INVALID_DEVICE: return "CUFFT_INVALID_DEVICE";
+	case CUFFT_NO_WORKSPACE: return "CUFFT_NO_WORKSPACE";
+	case CUFFT_NOT_IMPLEMENTED: return "CUFFT_NOT_IMPLEMENTED";
+	case CUFFT_NOT_SUPPORTED: return "CUFFT_NOT_SUPPORTED";
+	default: return "CUFFT_(other)";
+	}
+}
+
+/* A failed cuFFT call ends the program. A failure whose runtime error says the kernel image
+ * is unusable is the "no binary for this device" exit (3). */
+#define CHECK_FFT(call)                                                                      \
+	do {                                                                                 \
+		cufftResult r_ = (call);                                                     \
+		if (r_ != CUFFT_SUCCESS) {                                                   \
+			cudaError_t e_ = cudaGetLastError();                                 \
+			if (no_kernel_image(e_))                                             \
+				exit_no_kernel_image("cuFFT", #call, cudaGetErrorName(e_));  \
+			printf("FAIL %s:%d: %s: %s (last runtime error %s)\n", __FILE__,    \
+			       __LINE__, #call, cufft_name(r_), cudaGetErrorName(e_));      \
+			exit(1);                                                             \
+		}                                                                            \
+	} while (0)
+
+/* A fixed pattern in [-1, 1): identical on every run. */
+static void fill(std::vector<float> &v, unsigned seed)
+{
+	unsigned x = seed * 2654435761u + 7;
+	for (auto &e : v) {
+		x = x * 1664525u + 1013904223u;
+		e = (float)((int)(x >> 20) - 2048) / 2048.0f;
+	}
+}
+
+/* The naive O(n^2) DFT in double: out[k] = sum_j in[j] e^(sign 2 pi i j k / n). */
+static void dft(const double *re, const double *im, int n, int sign, double *ore, double *oim)
+{
+	for (int k = 0; k < n; k++) {
+		double sr = 0, si = 0;
+		for (int j = 0; j < n; j++) {
+			double a = sign * 2 * M_PI * (double)(((long)j * k) % n) / n;
+			sr += re[j] * std::cos(a) - im[j] * std::sin(a);
+			si += re[j] * std::sin(a) + im[j] * std::cos(a);
+		}
+		ore[k] = sr, oim[k] = si;
+	}
+}
+
+/* Forward then inverse C2C of batch signals of length n (in place on the device); the
+ * forward result is checked against the DFT, the inverse (divided by n) against the input.
+ * Errors are relative to the largest magnitude of the expected values. */
+static void c2c(int n, int batch, cudaStream_t s)
+{
+	std::vector<float> in((size_t)2 * n * batch), out(in.size());
+	fill(in, (unsigned)n);
+	cufftComplex *d;
+	CHECK_RT(cudaMalloc(&d, in.size() * sizeof(float)));
+	CHECK_RT(cudaMemcpy(d, in.data(), in.size() * sizeof(float), cudaMemcpyHostToDevice));
+	cufftHandle plan;
+	CHECK_FFT(cufftPlan1d(&plan, n, CUFFT_C2C, batch));
+	CHECK_FFT(cufftSetStream(plan, s));
+	CHECK_FFT(cufftExecC2C(plan, d, d, CUFFT_FORWARD));
+	CHECK_RT(cudaStreamSynchronize(s));
+	CHECK_RT(cudaMemcpy(out.data(), d, out.size() * sizeof(float), cudaMemcpyDeviceToHost));
+	std::vector<double> re(n), im(n), wr(n), wi(n);
+	double fwd = 0;
+	for (int b = 0; b < batch; b++) {
+		const float *x = &in[(size_t)2 * n * b], *y = &out[(size_t)2 * n * b];
+		for (int j = 0; j < n; j++)
+			re[j] = x[2 * j], im[j] = x[2 * j + 1];
+		dft(re.data(), im.data(), n, -1, wr.data(), wi.data());
+		double big = 0, err = 0;
+		for (int k = 0; k < n; k++) {
+			big = std::fmax(big, std::hypot(wr[k], wi[k]));
+			err = std::fmax(err, std::hypot(y[2 * k] - wr[k], y[2 * k + 1] - wi[k]));
+		}
+		fwd = std::fmax(fwd, err / big);
+	}
+	CHECK_FFT(cufftExecC2C(plan, d, d, CUFFT_INVERSE));
+	CHECK_RT(cudaStreamSynchronize(s));
+	CHECK_RT(cudaMemcpy(out.data(), d, out.size() * sizeof(float), cudaMemcpyDeviceToHost));
+	{
+		/* the time of one forward+inverse pair, to stderr (it differs between runs); the
+		 * results were copied out above: unscaled, the values grow and may overflow here */
+		const int reps = 20;
+		cudaEvent_t e0, e1;
+		CHECK_RT(cudaEventCreate(&e0));
+		CHECK_RT(cudaEventCreate(&e1));
+		CHECK_RT(cudaEventRecord(e0, s));
+		for (int r = 0; r < reps; r++) {
+			CHECK_FFT(cufftExecC2C(plan, d, d, CUFFT_FORWARD));
+			CHECK_FFT(cufftExecC2C(plan, d, d, CUFFT_INVERSE));
+		}
+		CHECK_RT(cudaEventRecord(e1, s));
+		CHECK_RT(cudaEventSynchronize(e1));
+		float ms = 0;
+		CHECK_RT(cudaEventElapsedTime(&ms, e0, e1));
+		fprintf(stderr, "perf c2c n=%d batch=%d: %.1f us per forward+inverse\n", n, batch, ms * 1e3 / reps);
+		CHECK_RT(cudaEventDestroy(e0));
+		CHECK_RT(cudaEventDestroy(e1));
+	}
+	double inv = 0, big = 0;
+	for (size_t i = 0; i < in.size(); i++)
+		big = std::fmax(big, std::fabs(in[i]));
+	for (size_t i = 0; i < in.size(); i++)
+		inv = std::fmax(inv, std::fabs(out[i] / n - in[i]) / big);
+	CHECK_FFT(cufftDestroy(plan));
+	CHECK_RT(cudaFree(d));
+	char what[64];
+	printf("c2c n=%d batch=%d: forward and inverse\n", n, batch);
+	snprintf(what, sizeof(what), "c2c n=%d forward", n);
+	print_error_bucket(what, fwd, 1e-5);
+	snprintf(what, sizeof(what), "c2c n=%d inverse/n", n);
+	print_error_bucket(what, inv, 1e-5);
+}
+
+/* R2C of batch real signals of length n: n/2+1 outputs each, checked against the DFT. */
+static void r2c(int n, int batch, cudaStream_t s)
+{
+	const int m = n / 2 + 1;
+	std::vector<float> in((size_t)n * batch), out((size_t)2 * m * batch);
+	fill(in, (unsigned)n + 99);
+	float *din;
+	cufftComplex *dout;
+	CHECK_RT(cudaMalloc(&din, in.size() * sizeof(float)));
+	CHECK_RT(cudaMalloc(&dout, out.size() * sizeof(float)));
+	CHECK_RT(cudaMemcpy(din, in.data(), in.size() * sizeof(float), cudaMemcpyHostToDevice));
+	cufftHandle plan;
+	CHECK_FFT(cufftPlan1d(&plan, n, CUFFT_R2C, batch));
+	CHECK_FFT(cufftSetStream(plan, s));
+	CHECK_FFT(cufftExecR2C(plan, din, dout));
+	CHECK_RT(cudaStreamSynchronize(s));
+	CHECK_RT(cudaMemcpy(out.data(), dout, out.size() * sizeof(float), cudaMemcpyDeviceToHost));
+	std::vector<double> re(n), im(n, 0.0), wr(n), wi(n);
+	double worst = 0;
+	for (int b = 0; b < batch; b++) {
+		for (int j = 0; j < n; j++)
+			re[j] = in[(size_t)n * b + j];
+		dft(re.data(), im.data(), n, -1, wr.data(), wi.data());
+		const float *y = &out[(size_t)2 * m * b];
+		double big = 0, err = 0;
+		for (int k = 0; k < m; k++) {
+			big = std::fmax(big, std::hypot(wr[k], wi[k]));
+			err = std::fmax(err, std::hypot(y[2 * k] - wr[k], y[2 * k + 1] - wi[k]));
+		}
+		worst = std::fmax(worst, err / big);
+	}
+	CHECK_FFT(cufftDestroy(plan));
+	CHECK_RT(cudaFree(din));
+	CHECK_RT(cudaFree(dout));
+	char what[64];
+	printf("r2c n=%d batch=%d: %d outputs each\n", n, batch, m);
+	snprintf(what, sizeof(what), "r2c n=%d", n);
+	print_error_bucket(what, worst, 1e-5);
+}
+
+int main()
+{
+	CHECK_RT(cudaSetDevice(0));
+	int version = 0;
+	CHECK_FFT(cufftGetVersion(&version));
+	cudaStream_t s;
+	CHECK_RT(cudaStreamCreate(&s));
+	c2c(1024, 4, s);      /* a power of two */
+	c2c(1000, 3, s);      /* 2^3 5^3: mixed radix */
+	c2c(997, 2, s);       /* a prime: Bluestein */
+	r2c(512, 2, s);
+	CHECK_RT(cudaStreamDestroy(s));
+	printf("cufft_c2c: all verified\n");
+	return 0;
+}

@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# make gpu-kit: makes a build tree self-contained for a GPU machine without the build
+# dependencies: copies the shared libraries its programs need beyond glibc, the C++ runtime and
+# the CUDA toolkit into BUILD/lib (and libvgpu's into BUILD/libvgpu, beside it), then lists every
+# file of the kit in BUILD/lib/gpu-kit.files (tests/gpu/check.sh uses the tree only when all
+# exist) and where it was built in BUILD/lib/gpu-kit.info.
+set -eu
+if [ "${1:-}" = "--help" ] || [ $# -lt 2 ]; then
+  echo "usage: tests/gpu/kit.sh BUILD_DIR FILE...   (run by 'make B=BUILD_DIR gpu-kit')"
+  echo "Copies the non-system shared libraries FILE... need into BUILD_DIR/lib, writes"
+  echo "BUILD_DIR/lib/gpu-kit.files and BUILD_DIR/lib/gpu-kit.info, and prints the paths to carry."
+  [ "${1:-}" = "--help" ] && exit 0 || exit 2
+fi
+B=${1%/}
+shift
+
+# Present on any machine that can run the kit: glibc, the compiler's runtime, the NVIDIA driver
+# and the CUDA toolkit (nvcc is there). Everything else a program needs is copied.
+system='^(linux-vdso|ld-linux-x86-64|libc|libm|libdl|libpthread|librt|libresolv|libutil|libstdc\+\+|libgcc_s|libcuda|libcudart|libcublas|libcublasLt|libcufft|libnvJitLink|libnvrtc)\.so'
+
+is_elf() { [ "$(head -c 4 "$1" 2>/dev/null | od -An -c | tr -d ' ')" = '177ELF' ]; }
+
+# needed FILE: "soname path" of each shared library FILE loads, as resolved here.
+needed() { ldd "$1" 2>/dev/null | awk '$2 == "=>" && $3 ~ /^\// { print $1, $3 }'; }
+
+mkdir -p "$B/lib"
+staged=()
+stage() { # stage DIR SONAME PATH: copy PATH (the file, not a link) to DIR/SONAME once
+  if [ ! -e "$1/$2" ] || ! cmp -s "$3" "$1/$2"; then cp -fL "$3" "$1/$2"; fi
+  staged+=("$1/$2")
+}
+for f in "$@"; do
+  [ -f "$f" ] || { echo "kit.sh: $f is missing" >&2; exit 1; }
+  is_elf "$f" || continue
+  while read -r so path; do
+    [[ $so =~ $system ]] && continue
+    stage "$B/lib" "$so" "$path"
+    # zones run with LD_LIBRARY_PATH=BUILD/libvgpu only: libvgpu's own needs go beside it
+    [ "$f" = "$B/libvgpu/libcuda.so.1" ] && stage "$B/libvgpu" "$so" "$path"
+  done < <(needed "$f")
+done
+
+{
+  printf '%s\n' "$@"
+  printf '%s\n' "${staged[@]}" | sort -u
+} >"$B/lib/gpu-kit.files.tmp"
+mv "$B/lib/gpu-kit.files.tmp" "$B/lib/gpu-kit.files"
+{
+  echo "commit: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD 2>/dev/null || echo ' (with uncommitted changes)')"
+  echo "built: $(date -u +%Y-%m-%dT%H:%MZ) on $(. /etc/os-release 2>/dev/null && echo "$PRETTY_NAME"), $(ldd --version | head -n 1 | awk '{print "glibc", $NF}')"
+  echo "nvcc: $(${NVCC:-nvcc} --version 2>/dev/null | awk -F', ' '/release/ {print $2}')"
+  echo "needs at run time: glibc >= $(for f in "$@"; do is_elf "$f" && objdump -T "$f" 2>/dev/null; done |
+      grep -o 'GLIBC_[0-9.]*' | sed 's/GLIBC_//' | sort -uV | tail -n 1)"
+} >"$B/lib/gpu-kit.info"
+
+echo "gpu-kit: $(wc -l <"$B/lib/gpu-kit.files") files in $B (list: $B/lib/gpu-kit.files)"
+sed 's/^/gpu-kit: /' "$B/lib/gpu-kit.info"
+echo "gpu-kit: libraries copied into $B/lib: $(cd "$B/lib" && ls -- *.so* 2>/dev/null | tr '\n' ' ')"
+# What to carry to the GPU machine: the tree, or, if it is over 64 MiB, only the kit's folders.
+total=$(du -sb "$B" | awk '{print $1}')
+kit=$(sed "s|^$B/\([^/]*\).*|$B/\1|" "$B/lib/gpu-kit.files" | sort -u | tr '\n' ' ')
+kit_bytes=$(du -scb $kit | awk 'END {print $1}')
+echo "gpu-kit: $B is $((total >> 20)) MiB; the kit's own paths ($kit) are $((kit_bytes >> 20)) MiB"
+if [ "$total" -le $((64 << 20)) ]; then
+  echo "gpu-kit: carry: $B"
+else
+  echo "gpu-kit: carry: $kit (the whole tree is over 64 MiB)"
+fi

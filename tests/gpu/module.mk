@@ -1,0 +1,59 @@
+# SPDX-License-Identifier: MIT
+# GPU checks (included by the top-level Makefile): the CUDA-library programs (cuBLAS, cuFFT),
+# their refusal on the simulator (in make test), their comparison through vgpu on a GPU
+# (make test-gpu), and the one-command GPU run: make gpu-kit builds a self-contained tree,
+# make gpu-check runs everything on a GPU machine and writes one report (docs/GPU.md).
+
+# cuBLAS and cuFFT come with the toolkit; without them the programs are not built and the
+# tests that need them skip.
+GPU_CUDA_LIBS := $(and $(wildcard $(CUDA_HOME)/lib64/libcublas.so),$(wildcard $(CUDA_HOME)/lib64/libcufft.so))
+GPU_PROGS := $(B)/tests/gpu/cublas_gemm $(B)/tests/gpu/cufft_c2c
+GPU_NVCC  := $(NVCC) -Itests/gpu -Xcompiler=-Wall -Xlinker=-rpath=$(CUDA_HOME)/lib64
+ifeq ($(SAN),1)
+  # the sanitized libvgpu and simulator need the ASan runtime in the program
+  GPU_NVCC += -Xcompiler=-fsanitize=address -Xcompiler=-fsanitize=undefined \
+              -Xcompiler=-fno-omit-frame-pointer -Xlinker=-lasan -Xlinker=-lubsan
+endif
+
+$(B)/tests/gpu/cublas_gemm: tests/gpu/cublas_gemm.cu tests/gpu/gpucheck.h
+	@mkdir -p $(dir $@)
+	$(GPU_NVCC) $< -o $@ -lcublas
+$(B)/tests/gpu/cufft_c2c: tests/gpu/cufft_c2c.cu tests/gpu/gpucheck.h
+	@mkdir -p $(dir $@)
+	$(GPU_NVCC) $< -o $@ -lcufft
+
+# make test: on the simulator both programs must fail cleanly (no crash, no hang).
+GPU_SASS_ONLY := $(B)/tests/gpu/sass_only.sh
+$(GPU_SASS_ONLY): $(if $(GPU_CUDA_LIBS),$(GPU_PROGS)) $(LIBVGPU) $(SIM_LIB) $(PROXY) tests/gpu/sass_only.sh
+	@mkdir -p $(dir $@)
+	printf '#!/bin/sh\nexec tests/gpu/sass_only.sh\n' > $@ && chmod +x $@
+TESTS += $(GPU_SASS_ONLY)
+
+# make test-gpu: each program directly and through vgpu on the real driver, and PyTorch.
+GPU_LIB_TESTS := $(B)/tests/gpu/lib_cublas_gemm.sh $(B)/tests/gpu/lib_cufft_c2c.sh
+$(B)/tests/gpu/lib_%.sh: $(if $(GPU_CUDA_LIBS),$(B)/tests/gpu/%) tests/gpu/lib_compare.sh
+	@mkdir -p $(dir $@)
+	printf '#!/bin/sh\nexec tests/gpu/lib_compare.sh %s\n' $(B)/tests/gpu/$* > $@ && chmod +x $@
+GPU_TORCH_TEST := $(B)/tests/gpu/pytorch_compare.sh
+$(GPU_TORCH_TEST): tests/gpu/pytorch_compare.sh tests/gpu/pytorch_step.py
+	@mkdir -p $(dir $@)
+	printf '#!/bin/sh\nexec tests/gpu/pytorch_compare.sh\n' > $@ && chmod +x $@
+
+.PHONY: test-gpu-libs gpu-kit gpu-check
+test-gpu-libs: $(PROXY) $(LIBVGPU) $(GPU_LIB_TESTS) $(GPU_TORCH_TEST)
+	@VGPU_E2E_BACKEND=$(VGPU_E2E_BACKEND) VGPU_BUILD=$(B) tests/run.sh --timeout 300 $(GPU_LIB_TESTS) $(GPU_TORCH_TEST)
+
+# Everything make gpu-check runs, built into $(B) and made self-contained (tests/gpu/kit.sh):
+# build it here, carry $(B) to the GPU machine, run make gpu-check there (docs/GPU.md).
+GPU_KIT_FILES := $(PROXY) $(VGPUCTL) $(LIBVGPU) $(SIM_LIB) $(SIM_KERNELS) \
+	$(E2E_PROGS) $(E2E_TESTS) $(ISO_PROGS) $(B)/tests/isolation/isolation.sh \
+	$(RT_NAMES:%=$(B)/tests/runtime/%) $(RT_NAMES:%=$(B)/tests/runtime/%_shared) $(RT_TESTS) \
+	$(B)/bench/ring $(B)/bench/zone_app $(B)/bench/zone.sh \
+	$(if $(GPU_CUDA_LIBS),$(GPU_PROGS) $(GPU_LIB_TESTS)) $(GPU_SASS_ONLY) $(GPU_TORCH_TEST)
+gpu-kit: $(GPU_KIT_FILES)
+	@tests/gpu/kit.sh $(B) $(GPU_KIT_FILES)
+
+# One command on a GPU machine: every GPU check, one report. Uses a complete prebuilt $(B)
+# (make gpu-kit) as it is; $(OUT) (when set) is where everything is written.
+gpu-check:
+	@tests/gpu/check.sh --build $(B) $(if $(OUT),--out $(OUT))
