@@ -234,8 +234,8 @@ static CUresult reserve_allocs(struct vgpu_proxy_call *call, void **argv)
 
 /*
  * A call that frees device memory must name the START of one of the zone's allocations
- * (the decoder only checked that the pointer lies inside one); anything else never reaches
- * the driver. Allocations about to be freed and handles about to be destroyed are detached
+ * (the decoder only checked that the pointer lies inside one) or be NULL, which the driver
+ * accepts as a no-op (cuBLAS frees NULL as it starts); anything else never reaches the driver. Allocations about to be freed and handles about to be destroyed are detached
  * from the zone's tables first (zone.h), and reattached by finish_destroys if the driver
  * refuses.
  */
@@ -246,6 +246,8 @@ static CUresult prepare_destroys(struct vgpu_proxy_call *call, void **argv)
 		const struct vgpu_arg_desc *a = &d->args[i];
 		if (a->kind == VGPU_ARG_DPTR && (a->flags & VGPU_ARGF_FREES)) {
 			uint64_t p = *(const uint64_t *)argv[i], size = 0;
+			if (!p)
+				continue; /* freeing NULL: the driver's answer (success) */
 			if (vgpu_zone_alloc_detach(call->zone, p, &size) < 0) {
 				vgpu_debug("%s(0x%llx): not the start of one of the zone's allocations", d->name,
 					   (unsigned long long)p);

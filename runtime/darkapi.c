@@ -39,7 +39,6 @@ UNSUPPORTED(rt, "CUDART_INTERFACE", 9)
 UNSUPPORTED(rt, "CUDART_INTERFACE", 10)
 UNSUPPORTED(rt, "CUDART_INTERFACE", 11)
 UNSUPPORTED(tls, "TOOLS_TLS", 1)
-UNSUPPORTED(tls, "TOOLS_TLS", 2)
 UNSUPPORTED(tls, "TOOLS_TLS", 3)
 UNSUPPORTED(hooks, "TOOLS_RUNTIME_CALLBACK_HOOKS", 1)
 UNSUPPORTED(hooks, "TOOLS_RUNTIME_CALLBACK_HOOKS", 3)
@@ -105,8 +104,21 @@ static const void *const tab_cudart[13] = {
 
 /* ---------------------------------------------------------------- TOOLS_TLS */
 
+/* Slot 2: the calling thread's current context (cuBLAS asks before each call it makes). */
+static CUresult tls_current_ctx(CUcontext *pctx)
+{
+	CUresult r;
+
+	if (!pctx)
+		return CUDA_ERROR_INVALID_VALUE;
+	*pctx = NULL;
+	if ((r = vgpu_drv.ctx_get_current(pctx)) != CUDA_SUCCESS)
+		return r;
+	return *pctx ? CUDA_SUCCESS : CUDA_ERROR_INVALID_CONTEXT;
+}
+
 static const void *const tab_tools_tls[4] = {
-	(void *)(uintptr_t)sizeof(tab_tools_tls), (void *)unsup_tls_1, (void *)unsup_tls_2, (void *)unsup_tls_3,
+	(void *)(uintptr_t)sizeof(tab_tools_tls), (void *)unsup_tls_1, (void *)tls_current_ctx, (void *)unsup_tls_3,
 };
 
 /* ---------------------------------------------------------------- TOOLS_RUNTIME_CALLBACK_HOOKS */
@@ -262,6 +274,62 @@ static uint32_t cc_global(void)
 
 static const void *const tab_ctx_checks[4] = {
 	(void *)(uintptr_t)sizeof(tab_ctx_checks), (void *)unsup_cc_1, (void *)cc_context_check, (void *)cc_global,
+};
+
+/* ---------------------------------------------------------------- CONTEXT_STREAM */
+
+/*
+ * 93 slots, asked for by the CUDA libraries (cuFFT, cuBLAS). Three are known: slot 4 gives a
+ * context's identity, slot 51 turns a public stream handle into the driver's private one and
+ * slot 39 gives that private stream's identity. Our private stream is the public handle
+ * itself (NULL, CU_STREAM_LEGACY and CU_STREAM_PER_THREAD included): every use of it goes
+ * through the public API, which checks it.
+ */
+static CUresult cs_ctx_key(CUcontext ctx, unsigned long long *key)
+{
+	if (!key)
+		return CUDA_ERROR_INVALID_VALUE;
+	return vgpu_drv.ctx_key(ctx, key);
+}
+
+static CUresult cs_stream_identity(CUcontext ctx, const void *priv, unsigned long long *id)
+{
+	(void)ctx;
+	if (!id)
+		return CUDA_ERROR_INVALID_VALUE;
+	*id = (unsigned long long)(uintptr_t)priv;
+	return CUDA_SUCCESS;
+}
+
+static CUresult cs_stream_private(CUcontext ctx, CUstream stream, void **priv, int per_thread)
+{
+	(void)ctx;
+	if (!priv)
+		return CUDA_ERROR_INVALID_VALUE;
+	*priv = (!stream && per_thread) ? (void *)CU_STREAM_PER_THREAD : (void *)stream;
+	return CUDA_SUCCESS;
+}
+
+#define CS_SLOTS 93
+/* generated for every slot; the three known ones are left unused */
+#define CS_UNSUP(n) __attribute__((unused)) UNSUPPORTED(cs, "CONTEXT_STREAM", n)
+#define CS_UNSUP10(t) CS_UNSUP(t##0) CS_UNSUP(t##1) CS_UNSUP(t##2) CS_UNSUP(t##3) CS_UNSUP(t##4) \
+	CS_UNSUP(t##5) CS_UNSUP(t##6) CS_UNSUP(t##7) CS_UNSUP(t##8) CS_UNSUP(t##9)
+CS_UNSUP(1) CS_UNSUP(2) CS_UNSUP(3) CS_UNSUP(4) CS_UNSUP(5) CS_UNSUP(6) CS_UNSUP(7) CS_UNSUP(8) CS_UNSUP(9)
+CS_UNSUP10(1) CS_UNSUP10(2) CS_UNSUP10(3) CS_UNSUP10(4) CS_UNSUP10(5) CS_UNSUP10(6) CS_UNSUP10(7)
+CS_UNSUP10(8) CS_UNSUP(90) CS_UNSUP(91) CS_UNSUP(92)
+
+#define CS_SLOT(n) [n] = (void *)unsup_cs_##n
+#define CS_SLOT10(t) CS_SLOT(t##0), CS_SLOT(t##1), CS_SLOT(t##2), CS_SLOT(t##3), CS_SLOT(t##4), \
+	CS_SLOT(t##5), CS_SLOT(t##6), CS_SLOT(t##7), CS_SLOT(t##8), CS_SLOT(t##9)
+static const void *const tab_ctx_stream[CS_SLOTS] = {
+	[0] = (void *)(uintptr_t)sizeof(tab_ctx_stream),
+	CS_SLOT(1), CS_SLOT(2), CS_SLOT(3), CS_SLOT(5), CS_SLOT(6), CS_SLOT(7), CS_SLOT(8), CS_SLOT(9),
+	CS_SLOT10(1), CS_SLOT10(2), CS_SLOT(30), CS_SLOT(31), CS_SLOT(32), CS_SLOT(33), CS_SLOT(34),
+	CS_SLOT(35), CS_SLOT(36), CS_SLOT(37), CS_SLOT(38), CS_SLOT10(4), CS_SLOT(50), CS_SLOT(52),
+	CS_SLOT(53), CS_SLOT(54), CS_SLOT(55), CS_SLOT(56), CS_SLOT(57), CS_SLOT(58), CS_SLOT(59),
+	CS_SLOT10(6), CS_SLOT10(7), CS_SLOT10(8), CS_SLOT(90), CS_SLOT(91), CS_SLOT(92),
+	[4] = (void *)cs_ctx_key, [39] = (void *)cs_stream_identity, [51] = (void *)cs_stream_private,
 };
 
 /* ---------------------------------------------------------------- INTEGRITY_CHECK */
@@ -431,6 +499,8 @@ static const struct darkapi_table tables[] = {
 			   0xac, 0xc5, 0x1d, 0x29, 0xce, 0xa6, 0x31, 0xae }, tab_heap },
 	{ "CONTEXT_CHECKS", { 0x26, 0x3e, 0x88, 0x60, 0x7c, 0xd2, 0x61, 0x43,
 			      0x92, 0xf6, 0xbb, 0xd5, 0x00, 0x6d, 0xfa, 0x7e }, tab_ctx_checks },
+	{ "CONTEXT_STREAM", { 0x21, 0x31, 0x8c, 0x60, 0x97, 0x14, 0x32, 0x48,
+			      0x8c, 0xa6, 0x41, 0xff, 0x73, 0x24, 0xc8, 0xf2 }, tab_ctx_stream },
 	{ "INTEGRITY_CHECK", { 0xd4, 0x08, 0x20, 0x55, 0xbd, 0xe6, 0x70, 0x4b,
 			       0x8d, 0x34, 0xba, 0x12, 0x3c, 0x66, 0xe1, 0xf2 }, tab_integrity },
 	/*

@@ -19,6 +19,7 @@ struct vgpu_drvtab {
 	CUresult (*device_get_attribute)(int *pi, CUdevice_attribute attrib, CUdevice dev);
 	CUresult (*primary_ctx_retain)(CUcontext *pctx, CUdevice dev);
 	CUresult (*ctx_create)(CUcontext *pctx, unsigned int flags, CUdevice dev);
+	CUresult (*ctx_get_current)(CUcontext *pctx);
 	/*
 	 * A key for ctx (NULL: the calling thread's current context) that no other context of
 	 * the process's lifetime ever has; CUDA_ERROR_INVALID_CONTEXT when ctx is NULL and none
@@ -52,6 +53,7 @@ struct vgpu_drvtab {
 	.device_get_uuid = cuDeviceGetUuid_v2, \
 	.device_get_attribute = cuDeviceGetAttribute, \
 	.primary_ctx_retain = cuDevicePrimaryCtxRetain, \
+	.ctx_get_current = cuCtxGetCurrent, \
 	.module_load_data = cuModuleLoadData, \
 	.module_unload = cuModuleUnload, \
 	.module_get_function = cuModuleGetFunction, \

@@ -186,6 +186,8 @@ int main(void)
 	CK(cuMemFree(p2));
 	CK(cuMemFree(u));
 	CK(cuMemFree(big));
+	/* freeing NULL is a no-op that succeeds, as on the driver (cuBLAS does it as it starts) */
+	CK(cuMemFree(0));
 	CK(cuStreamDestroy(s));
 	CK(cuDevicePrimaryCtxRelease(dev));
 	free(h);

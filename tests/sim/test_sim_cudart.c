@@ -66,6 +66,63 @@ static const CUuuid BYPASS = { { 0xf8, 0xcf, 0xf9, 0x51, 0x21, 0x46, 0x8b, 0x4e,
 static const CUuuid INTEGRITY = { { 0xd4, 0x08, 0x20, 0x55, 0xbd, 0xe6, 0x70, 0x4b,
 				    0x8d, 0x34, 0xba, 0x12, 0x3c, 0x66, 0xe1, 0xf2 } };
 
+static const CUuuid TOOLS_TLS = { { 0x42, 0xd8, 0x5a, 0x81, 0x23, 0xf6, 0xcb, 0x47,
+				    0x82, 0x98, 0xf6, 0xe7, 0x8a, 0x3a, 0xec, 0xdc } };
+static const CUuuid CTX_STREAM = { { 0x21, 0x31, 0x8c, 0x60, 0x97, 0x14, 0x32, 0x48,
+				     0x8c, 0xa6, 0x41, 0xff, 0x73, 0x24, 0xc8, 0xf2 } };
+
+/* TOOLS_TLS slot 2 and CONTEXT_STREAM slots 4, 39 and 51, which cuBLAS and cuFFT use. */
+static void test_library_tables(CUcontext pctx)
+{
+	const void *t = NULL;
+
+	CK(cuGetExportTable(&t, &TOOLS_TLS));
+	CUresult (*current)(CUcontext *) = (CUresult(*)(CUcontext *))((const void *const *)t)[2];
+	CUcontext c = (CUcontext)1;
+	CK(cuCtxSetCurrent(NULL));
+	CK_RC(current(&c), CUDA_ERROR_INVALID_CONTEXT);
+	EXPECT(c == NULL);
+	CK(cuCtxSetCurrent(pctx));
+	CK(current(&c));
+	EXPECT(c == pctx);
+	CK_RC(current(NULL), CUDA_ERROR_INVALID_VALUE);
+
+	CK(cuGetExportTable(&t, &CTX_STREAM));
+	const void *const *cs = t;
+	EXPECT((uintptr_t)cs[0] == 93 * sizeof(void *));
+	CUresult (*ctx_key)(CUcontext, unsigned long long *) = (CUresult(*)(CUcontext, unsigned long long *))cs[4];
+	CUresult (*sid)(CUcontext, const void *, unsigned long long *) =
+		(CUresult(*)(CUcontext, const void *, unsigned long long *))cs[39];
+	CUresult (*priv)(CUcontext, CUstream, void **, int) = (CUresult(*)(CUcontext, CUstream, void **, int))cs[51];
+	unsigned long long k1 = 0, k2 = 0, id = 0;
+	CK(ctx_key(pctx, &k1));
+	CK(ctx_key(NULL, &k2));
+	EXPECT(k1 == k2 && k1 != 0);
+	CUcontext other;
+	CK(cuCtxCreate(&other, NULL, 0, 0));
+	CK(ctx_key(other, &k2));
+	EXPECT(k2 != k1);
+	CK(cuCtxDestroy(other));
+	CK_RC(ctx_key(other, &k2), CUDA_ERROR_INVALID_CONTEXT);
+	CK(cuCtxSetCurrent(pctx));
+	CUstream s;
+	void *p = NULL;
+	CK(cuStreamCreate(&s, 0));
+	CK(priv(pctx, s, &p, 0));
+	CK(sid(pctx, p, &id));
+	EXPECT(p == (void *)s && id == (unsigned long long)(uintptr_t)s);
+	CK(priv(pctx, NULL, &p, 1));
+	EXPECT(p == (void *)CU_STREAM_PER_THREAD);
+	CK(priv(pctx, NULL, &p, 0));
+	EXPECT(p == NULL);
+	CK_RC(priv(pctx, s, NULL, 0), CUDA_ERROR_INVALID_VALUE);
+	CK_RC(sid(pctx, p, NULL), CUDA_ERROR_INVALID_VALUE);
+	/* the slots whose meaning is unknown refuse */
+	CK_RC(((CUresult(*)(void))cs[1])(), CUDA_ERROR_NOT_SUPPORTED);
+	CK_RC(((CUresult(*)(void))cs[92])(), CUDA_ERROR_NOT_SUPPORTED);
+	CK(cuStreamDestroy(s));
+}
+
 static void test_export_tables(void)
 {
 	const void *t = (const void *)1;
@@ -126,6 +183,7 @@ static void test_export_tables(void)
 	CK(check(13002, 1700000000, h2));
 	EXPECT(h1[0] == h2[0] && h1[1] == h2[1]);
 	CK_RC(check(13002, 1, NULL), CUDA_ERROR_INVALID_VALUE);
+	test_library_tables(pctx);
 	free(fat);
 	printf("ok: export tables\n");
 }
