@@ -28,34 +28,82 @@ static double now(void)
 	} \
 	best_; })
 
+/* Iterations of one timed copy of n bytes: about 512 MiB moved (64 MiB quick), at least 2. */
+static long iters_for(size_t n, int quick)
+{
+	long it = (long)((quick ? 64u << 20 : 512u << 20) / n);
+	return it < 2 ? 2 : it;
+}
+
+/*
+ * HtoD and DtoH bandwidth between host buffer h and device buffer d (both at least maxs
+ * bytes) for each size up to maxs, printed as htod_<tag><N>KiB / dtoh_<tag><N>KiB.
+ */
+static void copies(const char *tag, void *h, CUdeviceptr d, const size_t *sizes, size_t nsizes, size_t maxs,
+		   int quick, int reps)
+{
+	for (size_t i = 0; i < nsizes && sizes[i] <= maxs; i++) {
+		size_t n = sizes[i];
+		long it = iters_for(n, quick);
+		double th = BEST(reps, it, CK(cuMemcpyHtoD(d, h, n)));
+		double td = BEST(reps, it, CK(cuMemcpyDtoH(h, d, n)));
+		printf("htod_%s%zuKiB %.3f GB/s\n", tag, n >> 10, (double)n / th * 1e-9);
+		printf("dtoh_%s%zuKiB %.3f GB/s\n", tag, n >> 10, (double)n / td * 1e-9);
+	}
+}
+
 int main(int argc, char **argv)
 {
-	int quick = argc > 1 && strcmp(argv[1], "--quick") == 0;
+	int quick = 0, alloc_only = 0;
 	const char *image = getenv("VGPU_BENCH_KERNELS");
 	CUdevice dev;
 	CUcontext ctx;
 	CUmodule mod;
 	CUfunction f;
 	CUdeviceptr d;
-	int reps = quick ? 1 : 3;
 
-	if (argc > 1 && strcmp(argv[1], "--help") == 0) {
-		printf("usage: zone [--quick]   (VGPU_BENCH_KERNELS=path/to/basic.fatbin)\n"
-		       "Prints `name value unit` lines: trivial call, alloc+free, launch posting, HtoD/DtoH bandwidth.\n");
-		return 0;
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--quick") == 0) {
+			quick = 1;
+		} else if (strcmp(argv[i], "--alloc-free") == 0) {
+			alloc_only = 1;
+		} else if (strcmp(argv[i], "--help") == 0) {
+			printf("usage: zone [--quick] [--alloc-free]   (VGPU_BENCH_KERNELS=path/to/basic.fatbin)\n"
+			       "Prints `name value unit` lines: trivial call, idle cuCtxSynchronize, alloc+free, launch\n"
+			       "posting, HtoD/DtoH bandwidth from pageable and from page-locked (cuMemAllocHost) memory.\n"
+			       "--quick: fewer iterations, copies up to 16 MiB; --alloc-free: print only alloc_free_ns\n"
+			       "and stop there.\n");
+			return 0;
+		} else {
+			fprintf(stderr, "bench/zone: unknown option %s (try --help)\n", argv[i]);
+			return 2;
+		}
 	}
+	int reps = quick ? 1 : 3;
 	CK(cuInit(0));
 	CK(cuDeviceGet(&dev, 0));
 	CK(cuCtxCreate(&ctx, NULL, 0, dev));
 	CK(cuModuleLoad(&mod, image ? image : "build/rel/tests/kernels/basic.fatbin"));
 	CK(cuModuleGetFunction(&f, mod, "vec_add"));
 
+	/* With --alloc-free these two still run, unprinted, so alloc+free starts from the same state. */
 	CUdevice got;
 	double t = BEST(reps, quick ? 2000 : 50000, CK(cuCtxGetDevice(&got)));
-	printf("trivial_call_ns %.1f ns\n", t * 1e9);
+	if (!alloc_only)
+		printf("trivial_call_ns %.1f ns\n", t * 1e9);
+
+	/* Nothing queued: what a synchronisation costs when there is nothing to wait for. */
+	t = BEST(reps, quick ? 2000 : 20000, CK(cuCtxSynchronize()));
+	if (!alloc_only)
+		printf("ctx_sync_ns %.1f ns\n", t * 1e9);
 
 	t = BEST(reps, quick ? 500 : 10000, { CK(cuMemAlloc(&d, 1 << 20)); CK(cuMemFree(d)); });
 	printf("alloc_free_ns %.1f ns\n", t * 1e9);
+	if (alloc_only) {
+		CK(cuModuleUnload(mod));
+		CK(cuCtxDestroy(ctx));
+		return 0;
+	}
 
 	/*
 	 * Launches (n = 0, so each kernel returns at once). Burst: 1000 launches, which fit in the
@@ -108,24 +156,36 @@ int main(int argc, char **argv)
 	}
 	CK(cuMemFree(d));
 
-	static const size_t sizes[] = { 4u << 10, 64u << 10, 1u << 20, 4u << 20, 16u << 20, 64u << 20, 256u << 20 };
+	/* Pageable copies first; the pageable buffer is freed before the pinned one is allocated. */
+	static const size_t pageable[] = { 4u << 10, 64u << 10, 1u << 20, 4u << 20, 16u << 20, 64u << 20, 256u << 20 };
+	static const size_t pinned[] = { 4u << 10, 64u << 10, 1u << 20, 4u << 20, 64u << 20, 256u << 20 };
 	size_t maxs = quick ? (16u << 20) : (256u << 20);
 	unsigned char *h = malloc(maxs);
+	if (!h) {
+		fprintf(stderr, "bench/zone: cannot allocate %zu bytes of host memory\n", maxs);
+		return 1;
+	}
 	memset(h, 1, maxs);
 	CK(cuMemAlloc(&d, maxs));
-	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]) && sizes[i] <= maxs; i++) {
-		size_t n = sizes[i];
-		long it = (long)((quick ? 64u << 20 : 512u << 20) / n);
-		if (it < 2)
-			it = 2;
-		double th = BEST(reps, it, CK(cuMemcpyHtoD(d, h, n)));
-		double td = BEST(reps, it, CK(cuMemcpyDtoH(h, d, n)));
-		printf("htod_%zuKiB %.3f GB/s\n", n >> 10, (double)n / th * 1e-9);
-		printf("dtoh_%zuKiB %.3f GB/s\n", n >> 10, (double)n / td * 1e-9);
-	}
+	copies("", h, d, pageable, sizeof(pageable) / sizeof(pageable[0]), maxs, quick, reps);
+	free(h);
+
+	/* Page-locked host memory: the copies the driver can DMA directly. */
+	void *hp;
+	CK(cuMemAllocHost(&hp, maxs));
+	memset(hp, 1, maxs);
+	copies("pinned_", hp, d, pinned, sizeof(pinned) / sizeof(pinned[0]), maxs, quick, reps);
+
+	/* The same from a stream: each iteration queues one copy and waits for it. */
+	CUstream s;
+	size_t na = maxs < (64u << 20) ? maxs : (64u << 20);
+	CK(cuStreamCreate(&s, CU_STREAM_NON_BLOCKING));
+	t = BEST(reps, iters_for(na, quick), { CK(cuMemcpyHtoDAsync(d, hp, na, s)); CK(cuStreamSynchronize(s)); });
+	printf("htod_pinned_async_%zuMiB %.3f GB/s\n", na >> 20, (double)na / t * 1e-9);
+	CK(cuStreamDestroy(s));
+	CK(cuMemFreeHost(hp));
 	CK(cuMemFree(d));
 	CK(cuModuleUnload(mod));
 	CK(cuCtxDestroy(ctx));
-	free(h);
 	return 0;
 }

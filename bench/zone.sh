@@ -1,60 +1,160 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 # End-to-end benchmark: bench/zone through libvgpu + vgpu-proxy versus the same program calling
-# the same driver directly in-process, side by side in one run, plus the bare ring round trip.
-# Writes docs/perf/zone.md unless --quick or --no-write.
+# the same driver directly in-process, run several times alternating the two sides so that the
+# host's drift falls on both equally; reports min/median/max and the ratio of the medians, plus
+# the bare ring round trip. Writes docs/perf/zone.md unless --quick or --no-write.
 set -eu
 B=${VGPU_BUILD:-build/rel}
-quick=; write=1; out=docs/perf/zone.md
-for a in "$@"; do
-  case $a in
+quick=; write=1; runs=; out=docs/perf/zone.md
+usage="usage: bench/zone.sh [--quick] [--no-write] [--runs N]   (VGPU_BUILD=build/rel; VGPU_E2E_BACKEND=sim|cuda)
+  --runs N    run the program N times through vgpu and N times directly, alternating
+              (default 5, 1 with --quick); each figure is reported as min/median/max over
+              the runs, and through vgpu is compared with direct by the ratio of the medians
+  --quick     fewer iterations, copies up to 16 MiB; implies --no-write
+  --no-write  print the report without writing $out"
+while [ $# -gt 0 ]; do
+  case $1 in
     --quick) quick=--quick; write= ;;
     --no-write) write= ;;
-    --help) echo "usage: bench/zone.sh [--quick] [--no-write]   (VGPU_BUILD=build/rel; VGPU_E2E_BACKEND=sim|cuda)"; exit 0 ;;
-    *) echo "bench/zone.sh: unknown option $a" >&2; exit 2 ;;
+    --runs) [ $# -ge 2 ] || { echo "bench/zone.sh: --runs needs a number" >&2; exit 2; }; runs=$2; shift ;;
+    --runs=*) runs=${1#--runs=} ;;
+    --help) echo "$usage"; exit 0 ;;
+    *) echo "bench/zone.sh: unknown option $1 (try --help)" >&2; exit 2 ;;
   esac
+  shift
 done
+[ -n "$runs" ] || { [ -n "$quick" ] && runs=1 || runs=5; }
+case $runs in ''|*[!0-9]*|0) echo "bench/zone.sh: --runs wants a positive number, not '$runs'" >&2; exit 2 ;; esac
+export LC_ALL=C   # decimal points in what awk and sort read and print
+
 backend=${VGPU_E2E_BACKEND:-sim}
 sim=$PWD/$B/sim/libcudasim.so
 . tests/proxy_lib.sh
 proxy_start "$B" "$backend" --log-level warn || exit 1
 tmp=$PROXY_TMP
 export VGPU_BENCH_KERNELS=$PWD/$B/tests/kernels/basic.fatbin
-VGPU_PROXY=$PROXY_SOCK LD_LIBRARY_PATH=$PWD/$B/libvgpu "$B/bench/zone_app" $quick >"$tmp/zone.txt"
-# The same program in a registered zone: its allocations also go through the registration's
-# shared memory budget (proxy/pool.c); compared with the unregistered run just above.
-tok=$("$B/proxy/vgpuctl" --listen "$PROXY_SOCK" register bench --mem 64G)
-VGPU_ZONE_TOKEN=$tok VGPU_PROXY=$PROXY_SOCK LD_LIBRARY_PATH=$PWD/$B/libvgpu "$B/bench/zone_app" $quick >"$tmp/reg.txt"
-"$B/proxy/vgpuctl" --listen "$PROXY_SOCK" unregister bench >/dev/null
 mkdir "$tmp/direct"
 # On the real driver the inherited library path stays: it may be how libcuda.so.1 is found.
 libpath=${LD_LIBRARY_PATH:-}
 if [ "$backend" = sim ]; then ln -s "$sim" "$tmp/direct/libcuda.so.1"; libpath=$tmp/direct; fi
-LD_LIBRARY_PATH=$libpath "$B/bench/zone_app" $quick >"$tmp/direct.txt"
-ring_rtt=$("$B/bench/ring" --quick --no-write | awk -F'|' '/spinning/ && /ping-pong/ {gsub(/ us| /, "", $3); print $3; exit}')
 
+through_vgpu() { VGPU_PROXY=$PROXY_SOCK LD_LIBRARY_PATH=$PWD/$B/libvgpu "$B/bench/zone_app" $quick >"$tmp/zone.$1.txt"; }
+direct() { LD_LIBRARY_PATH=$libpath "$B/bench/zone_app" $quick >"$tmp/direct.$1.txt"; }
+
+# A registered zone's allocations also go through the registration's shared memory budget
+# (proxy/pool.c); its alloc+free is compared with the unregistered runs.
+tok=$("$B/proxy/vgpuctl" --listen "$PROXY_SOCK" register bench --mem 64G)
+for i in $(seq "$runs"); do
+  echo "bench/zone: run $i/$runs (through vgpu and direct, $((SECONDS / 60)) min so far) ..." >&2
+  # Odd runs start with the zone, even runs with direct: a steady drift favours neither.
+  if [ $((i % 2)) = 1 ]; then through_vgpu "$i"; direct "$i"; else direct "$i"; through_vgpu "$i"; fi
+  VGPU_ZONE_TOKEN=$tok VGPU_PROXY=$PROXY_SOCK LD_LIBRARY_PATH=$PWD/$B/libvgpu \
+    "$B/bench/zone_app" $quick --alloc-free >"$tmp/reg.$i.txt"
+  "$B/bench/ring" --quick --no-write |
+    awk -F'|' '/spinning/ && /ping-pong/ {gsub(/ us| /, "", $3); print "ring_rtt_us", $3, "us"; exit}' >"$tmp/ring.$i.txt"
+done
+"$B/proxy/vgpuctl" --listen "$PROXY_SOCK" unregister bench >/dev/null
+echo "bench/zone: $runs run(s) done in $SECONDS s" >&2
+
+# summarize FILE...: `name min median max unit` for each figure of the `name value unit`
+# files, in the order the program prints them (line number, then value, sorted).
+summarize() {
+  awk '{ print FNR, $0 }' "$@" | sort -k1,1n -k3,3g | awk '
+    function flush(  med, d) {
+      if (!n) return
+      if (n % 2) med = v[(n + 1) / 2]
+      else { d = index(v[1], ".") ? length(v[1]) - index(v[1], ".") : 0
+             med = sprintf("%." d "f", (v[n / 2] + v[n / 2 + 1]) / 2) }
+      print name, v[1], med, v[n], unit; n = 0
+    }
+    $2 != name { flush(); name = $2; unit = $4 }
+    { v[++n] = $3 }
+    END { flush() }'
+}
+summarize "$tmp"/zone.*.txt >"$tmp/zone.sum"
+summarize "$tmp"/direct.*.txt >"$tmp/direct.sum"
+summarize "$tmp"/reg.*.txt >"$tmp/reg.sum"
+summarize "$tmp"/ring.*.txt >"$tmp/ring.sum"
+
+# The table and the goals, from the two summaries (direct first, then through vgpu).
+report_body() {
+  awk '
+    NR == FNR { dmin[$1] = $2; dmed[$1] = $3; dmax[$1] = $4; next }
+    { order[++n] = $1; zmin[$1] = $2; zmed[$1] = $3; zmax[$1] = $4; unit[$1] = $5 }
+    function ratio(k) { return dmed[k] > 0 ? zmed[k] / dmed[k] : 0 }
+    function kib(k,  s) { s = k; sub(/KiB$/, "", s); sub(/.*_/, "", s); return s + 0 }
+    function size(k,  s) { s = kib(k); return s >= 1024 ? s / 1024 " MiB" : s " KiB" }
+    function verdict(ok) { return ok ? "met" : "**not met**" }
+    # Bandwidth goal: every figure matching re at >= min_kib has a ratio of medians >= want.
+    function bw_goal(what, re, min_kib, want,  i, k, list, ok) {
+      ok = 1; list = ""
+      for (i = 1; i <= n; i++) {
+        k = order[i]
+        if (k !~ re || kib(k) < min_kib || !(k in dmed)) continue
+        list = list (list ? ", " : "") sprintf("%s %s %.2fx", substr(k, 1, 4) == "htod" ? "HtoD" : "DtoH", size(k), ratio(k))
+        if (ratio(k) < want) ok = 0
+      }
+      if (list == "") { list = "no figures"; ok = 0 }
+      printf "| %s | %s | %s |\n", what, list, verdict(ok)
+    }
+    # Small-copy goal: time through vgpu <= want x (trivial call through vgpu + direct copy time).
+    function lat_goal(what, prefix, want,  i, k, tz, td, tc, list, ok) {
+      ok = 1; list = ""; tc = zmed["trivial_call_ns"] / 1000
+      for (i = 1; i <= n; i++) {
+        k = order[i]
+        if (k !~ "^" prefix "[0-9]+KiB$" || kib(k) > 64 || !(k in dmed) || zmed[k] <= 0 || dmed[k] <= 0) continue
+        tz = kib(k) * 1024 / (zmed[k] * 1000); td = kib(k) * 1024 / (dmed[k] * 1000)
+        list = list (list ? "; " : "") sprintf("%s: %.1f us vs %.2f + %.1f us = %.2fx", size(k), tz, tc, td, tz / (tc + td))
+        if (tz > want * (tc + td)) ok = 0
+      }
+      if (list == "") { list = "no figures"; ok = 0 }
+      printf "| %s | %s | %s |\n", what, list, verdict(ok)
+    }
+    END {
+      print "| measurement | through vgpu min/median/max | direct min/median/max | ratio of medians |"
+      print "|---|---:|---:|---:|"
+      for (i = 1; i <= n; i++) {
+        k = order[i]
+        if (!(k in dmed)) continue
+        printf "| %s | %s / **%s** / %s %s | %s / **%s** / %s %s | %.2fx |\n", k, zmin[k], zmed[k], zmax[k], unit[k],
+          dmin[k], dmed[k], dmax[k], unit[k], ratio(k)
+      }
+      print ""
+      print "## Goals"
+      print ""
+      print "From the medians above (through vgpu / direct; for the small copies, time per copy)."
+      print ""
+      print "| goal | figures | |"
+      print "|---|---|---|"
+      bw_goal("Pinned HtoD/DtoH at >= 1 MiB: >= 0.9x direct", "^(htod|dtoh)_pinned_[0-9]+KiB$", 1024, 0.9)
+      bw_goal("Pageable HtoD/DtoH at >= 4 MiB: >= 0.8x direct", "^(htod|dtoh)_[0-9]+KiB$", 4096, 0.8)
+      lat_goal("DtoH 4 and 64 KiB, pageable: <= 2x (trivial call through vgpu + direct copy)", "dtoh_", 2)
+      lat_goal("DtoH 4 and 64 KiB, pinned: <= 2x (trivial call through vgpu + direct copy)", "dtoh_pinned_", 2)
+    }' "$tmp/direct.sum" "$tmp/zone.sum"
+}
+
+med() { awk -v k="$2" '$1 == k { print $3 }' "$1"; }
 cpu=$(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)
+ring=$(med "$tmp/ring.sum" ring_rtt_us)
 {
   echo "# End-to-end benchmark (\`make bench\`, bench/zone.sh)"
   echo
-  echo "bench/zone run twice in one go: as a zone (libvgpu -> ring -> vgpu-proxy -> $backend backend)"
-  echo "and directly on the same backend in-process. Ratio = through vgpu / direct: for"
-  echo "times lower is better, for rates and bandwidths higher is better. CPU: $cpu, $(nproc) CPUs. Backend: $backend."
+  echo "bench/zone as a zone (libvgpu -> ring -> vgpu-proxy -> $backend backend) and directly on the"
+  echo "same backend in-process, $runs run(s) of each${quick:+ (--quick)}, alternating (odd runs start with the zone,"
+  echo "even runs with direct). Each run's figure is the best of the repetitions inside bench/zone;"
+  echo "the table gives min / **median** / max over the runs, and the ratio of the medians ="
+  echo "through vgpu / direct: for times lower is better, for rates and bandwidths higher is better."
+  echo "CPU: $cpu, $(nproc) CPUs. Backend: $backend."
   echo
-  echo "| measurement | through vgpu | direct | ratio |"
-  echo "|---|---:|---:|---:|"
-  join <(sort "$tmp/zone.txt") <(sort "$tmp/direct.txt") | sort -t_ -k1,1 -s | while read -r k zv u dv u2; do
-    r=$(awk -v a="$zv" -v b="$dv" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }')
-    echo "| $k | $zv $u | $dv $u2 | ${r}x |"
-  done
+  report_body
   echo
-  echo "Bare ring round trip (bench/ring, 64 B, spinning) in the same run: ${ring_rtt:-?} us;"
-  t=$(awk '/^trivial_call_ns/ {print $2}' "$tmp/zone.txt")
-  awk -v t="$t" -v r="${ring_rtt:-0}" 'BEGIN { if (r > 0) printf "trivial call through vgpu = %.2fx the bare ring round trip (goal <= 2x).\n", t / 1000 / r }'
+  echo "Bare ring round trip (bench/ring, 64 B, spinning), median of one per run: ${ring:-?} us;"
+  awk -v t="$(med "$tmp/zone.sum" trivial_call_ns)" -v r="${ring:-0}" \
+    'BEGIN { if (r > 0) printf "trivial call through vgpu = %.2fx the bare ring round trip (medians; goal <= 2x).\n", t / 1000 / r }'
   echo
-  a=$(awk '/^alloc_free_ns/ {print $2}' "$tmp/zone.txt")
-  g=$(awk '/^alloc_free_ns/ {print $2}' "$tmp/reg.txt")
-  awk -v a="$a" -v g="$g" 'BEGIN { if (a > 0) printf "alloc+free in a registered zone (shared budget, proxy/pool.c): %s ns vs %s ns unregistered in the same run = %.2fx.\n", g, a, g / a }'
+  awk -v a="$(med "$tmp/zone.sum" alloc_free_ns)" -v g="$(med "$tmp/reg.sum" alloc_free_ns)" 'BEGIN { if (a > 0)
+    printf "alloc+free in a registered zone (shared budget, proxy/pool.c): median %s ns vs %s ns unregistered in the same runs = %.2fx.\n", g, a, g / a }'
 } >"$tmp/report.md"
 cat "$tmp/report.md"
 if [ -n "$write" ]; then cp "$tmp/report.md" "$out"; echo "(written to $out)"; fi
