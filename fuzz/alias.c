@@ -32,7 +32,12 @@ void fz_alias_add(struct fz_zone *zz, const uint8_t *rec, uint32_t len)
 	for (unsigned i = 0; i < vs.n && i < zz->n_last; i++) {
 		if (traced[i] == zz->last_vals[i])
 			continue;
-		unsigned k = zz->n_alias < FZ_MAX_ALIAS ? zz->n_alias++ : (unsigned)(traced[i] % FZ_MAX_ALIAS);
+		/* a value handed out again (an address reused after a free) names the newest object */
+		unsigned k = 0;
+		while (k < zz->n_alias && zz->alias[k].from != traced[i])
+			k++;
+		if (k == zz->n_alias)
+			k = zz->n_alias < FZ_MAX_ALIAS ? zz->n_alias++ : (unsigned)(traced[i] % FZ_MAX_ALIAS);
 		zz->alias[k].from = traced[i];
 		zz->alias[k].to = zz->last_vals[i];
 	}

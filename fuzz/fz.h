@@ -18,6 +18,8 @@
 #define FZ_MEM_LIMIT   (128ull << 20)
 #define FZ_HANDLES     256u
 #define FZ_BULK_LIMIT  (16ull << 20)
+#define FZ_PINNED_MAX   (8ull << 20)  /* largest pinned region the harness passes (harness.c) */
+#define FZ_PINNED_LIMIT (16ull << 20) /* each zone's pinned quota: a third region may be refused */
 
 #define FZ_CHECK(cond, ...) do { if (!(cond)) fz_violation(__VA_ARGS__); } while (0)
 

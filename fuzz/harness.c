@@ -13,6 +13,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "backend.h"
 #include "chan.h"
@@ -235,6 +238,44 @@ void vgpu_chan_bulk_areas(struct vgpu_chan *c, void **base, size_t *len)
 	*len = FZ_CHUNK;
 }
 
+/*
+ * The memfd a zone passes with VGPU_OP_PINNED_MAP: a fresh sealed one of the size the message
+ * declares (its first element), up to FZ_PINNED_MAX, else of 64 KiB (the map is then refused
+ * for its size, as a lying zone's would be). Sparse: only the pages copies touch cost memory.
+ */
+int vgpu_chan_recv_fd(struct vgpu_chan *c, int *fd)
+{
+	const struct fz_zone *zz = chan_zone(c);
+	const uint8_t *p = zz->payload;
+	uint64_t want = 64u << 10, v = 0;
+
+	*fd = -1;
+	if (c->broken)
+		return -EPIPE;
+	if (zz->len >= 2 && (p[0] & 0xf0) == 0x90) {   /* [bytes, ...]: a uint in any width */
+		if (p[1] < 0x80)
+			v = p[1];
+		else if (p[1] == 0xcd && zz->len >= 4)
+			v = (uint64_t)p[2] << 8 | p[3];
+		else if (p[1] == 0xce && zz->len >= 6)
+			v = (uint64_t)p[2] << 24 | (uint64_t)p[3] << 16 | (uint64_t)p[4] << 8 | p[5];
+		else if (p[1] == 0xcf && zz->len >= 10)
+			v = fz_rd_be64(p + 2);
+	}
+	if (v && v <= FZ_PINNED_MAX)
+		want = v;
+	int f = memfd_create("fz-pinned", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (f < 0)
+		return -errno;
+	if (ftruncate(f, (off_t)want) < 0 ||
+	    fcntl(f, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0) {
+		close(f);
+		return -EIO;
+	}
+	*fd = f;
+	return 0;
+}
+
 const char *vgpu_chan_strerror(const struct vgpu_chan *c) { return c->why; }
 void vgpu_chan_close(struct vgpu_chan *c) { free(c); }
 void vgpu_chan_set_spin(struct vgpu_chan *c, uint32_t spin_ns) { (void)c; (void)spin_ns; }
@@ -371,6 +412,10 @@ static void zone_teardown(struct fz_zone *zz)
 	for (unsigned t = 0; t < VGPU_H_COUNT; t++)
 		while (vgpu_zone_pop_handle(z, t, &real) == 0)
 			;
+	for (unsigned i = 0; i < n_ctx && z->pinned.n; i++)
+		if (f->cuCtxSetCurrent(ctxs[i]) == CUDA_SUCCESS)
+			f->cuCtxSynchronize();
+	vgpu_pinned_fini(&z->pinned, &(struct vgpu_pinned_drv){ .host_unregister = f->cuMemHostUnregister });
 	f->cuCtxSetCurrent(NULL);
 	for (unsigned i = 0; i < n_ctx; i++) {
 		if (f->cuCtxDestroy_v2(ctxs[i]) == CUDA_SUCCESS)
@@ -393,7 +438,7 @@ static void zone_teardown(struct fz_zone *zz)
 static void zones_init(void)
 {
 	struct vgpu_zone_limits lim = { .mem_bytes = FZ_MEM_LIMIT, .handles = FZ_HANDLES,
-					.bulk_inflight = FZ_BULK_LIMIT };
+					.bulk_inflight = FZ_BULK_LIMIT, .pinned_bytes = FZ_PINNED_LIMIT };
 	for (int i = 0; i < FZ_ZONES; i++) {
 		char name[16];
 		snprintf(name, sizeof(name), "fuzz%d", i);
@@ -503,7 +548,9 @@ void fz_run_one(const uint8_t *data, size_t len)
 		zz->hdr.len = zz->len;
 		zz->hdr.seq = ++zz->seq;
 		zz->hdr.reserved = 0;
-		zz->want_reply = !(zz->hdr.flags & VGPU_MSG_F_ASYNC) && zz->hdr.opcode < VGPU_OP_CONTROL_BASE;
+		zz->want_reply = !(zz->hdr.flags & VGPU_MSG_F_ASYNC) &&
+				 (zz->hdr.opcode < VGPU_OP_CONTROL_BASE || zz->hdr.opcode == VGPU_OP_PINNED_MAP ||
+				  zz->hdr.opcode == VGPU_OP_PINNED_UNMAP || zz->hdr.opcode == VGPU_OP_PINNED_COPY);
 		zz->has_msg = 1;
 		uint64_t other_before = fz_zone_digest(&fz.z[!z].zone);
 		zone_turn(zz, FZ_SERVE);

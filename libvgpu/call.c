@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cuerr.h"
+#include "custom_wire.h"
 #include "library.h"
 #include "session.h"
 #include "trace.h"
@@ -136,6 +137,70 @@ static CUresult driver_version(void *const *argv)
 	return CUDA_SUCCESS;
 }
 
+CUresult vgpu_pinned_call(const struct vgpu_call_desc *d, void *const *argv, int fd)
+{
+	CUresult err;
+	struct vgpu_conn *c = vgpu_conn_get(&err);
+	int rc;
+
+	if (!c)
+		return err;
+	/* the region's memfd travels beside the ring, just before the message that names it */
+	if (fd >= 0 && (rc = vgpu_chan_send_fd(c->chan, fd)) < 0)
+		return rc == -EOPNOTSUPP ? CUDA_ERROR_NOT_SUPPORTED : conn_fail(c, "passing a region", rc);
+	return vgpu_call_on(c, d, argv);
+}
+
+/*
+ * A copy between device memory and pinned memory shared with the worker (hostmem.c) goes as
+ * VGPU_OP_PINNED_COPY: the worker copies on its own mapping, no byte crosses the ring. Other
+ * copies take the generic path. Returns -1 when the call is not such a copy.
+ */
+static int pinned_copy(const struct vgpu_call_desc *d, void *const *argv, CUresult *res /* out */)
+{
+	uint64_t id, off, bytes, dptr;
+	uint32_t dir, flags = 0;
+	CUstream stream = NULL;
+	const void *host;
+
+	switch (d->opcode) {
+	case VGPU_OP_cuMemcpyHtoD_v2: case VGPU_OP_cuMemcpyHtoD_v2_ptds:
+	case VGPU_OP_cuMemcpyHtoDAsync_v2: case VGPU_OP_cuMemcpyHtoDAsync_v2_ptsz:
+		dir = VGPU_PINNED_HTOD;
+		dptr = *(const CUdeviceptr *)argv[0];
+		host = *(const void *const *)argv[1];
+		break;
+	case VGPU_OP_cuMemcpyDtoH_v2: case VGPU_OP_cuMemcpyDtoH_v2_ptds:
+	case VGPU_OP_cuMemcpyDtoHAsync_v2: case VGPU_OP_cuMemcpyDtoHAsync_v2_ptsz:
+		dir = VGPU_PINNED_DTOH;
+		host = *(void *const *)argv[0];
+		dptr = *(const CUdeviceptr *)argv[1];
+		break;
+	default:
+		return -1;
+	}
+	bytes = *(const size_t *)argv[2];
+	if (!bytes || !host || vgpu_hostmem_pinned(host, bytes, &id, &off) < 0)
+		return -1;
+	/* (the generated DtoHAsync is not a posted call: its bytes come back in the reply) */
+	if (d->opcode == VGPU_OP_cuMemcpyHtoDAsync_v2 || d->opcode == VGPU_OP_cuMemcpyHtoDAsync_v2_ptsz ||
+	    d->opcode == VGPU_OP_cuMemcpyDtoHAsync_v2 || d->opcode == VGPU_OP_cuMemcpyDtoHAsync_v2_ptsz) {
+		flags |= VGPU_PINNED_F_ASYNC;
+		stream = *(const CUstream *)argv[3];
+	}
+	if (d->opcode == VGPU_OP_cuMemcpyHtoD_v2_ptds || d->opcode == VGPU_OP_cuMemcpyDtoH_v2_ptds ||
+	    d->opcode == VGPU_OP_cuMemcpyHtoDAsync_v2_ptsz || d->opcode == VGPU_OP_cuMemcpyDtoHAsync_v2_ptsz)
+		flags |= VGPU_PINNED_F_PTDS;
+	void *av[VGPU_PCW_NARGS] = {
+		[VGPU_PCW_ID] = &id, [VGPU_PCW_DIR] = &dir, [VGPU_PCW_FLAGS] = &flags, [VGPU_PCW_OFFSET] = &off,
+		[VGPU_PCW_BYTES] = &bytes, [VGPU_PCW_DPTR] = &dptr, [VGPU_PCW_STREAM] = &stream,
+	};
+	/* posted like the async call it stands for; the synchronous form waits for the answer */
+	*res = vgpu_pinned_call((flags & VGPU_PINNED_F_ASYNC) ? &vgpu_wire_pinned_copy_async : &vgpu_wire_pinned_copy,
+				av, -1);
+	return 0;
+}
+
 CUresult vgpu_client_call(const struct vgpu_call_desc *d, void *const *argv)
 {
 	CUresult err;
@@ -143,6 +208,8 @@ CUresult vgpu_client_call(const struct vgpu_call_desc *d, void *const *argv)
 
 	if (d->opcode == VGPU_OP_cuDriverGetVersion)
 		return driver_version(argv);
+	if (pinned_copy(d, argv, &err) == 0)
+		return err;
 
 	/* cuInit is where the zone comes into being: connect first, then forward the call. */
 	if (d->opcode == VGPU_OP_cuInit && (err = vgpu_zone_open()) != CUDA_SUCCESS)

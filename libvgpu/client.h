@@ -53,6 +53,15 @@ void vgpu_cudart_after_call(const struct vgpu_call_desc *d);
 /* After a successful call: keep the kernel-layout registry in step (module.c). */
 void vgpu_modules_after_call(const struct vgpu_call_desc *d, void *const *argv);
 
+/*
+ * A pinned-memory message (runtime/custom_wire.h) on the thread's channel, passing fd beside
+ * the ring first when fd >= 0 (CUDA_ERROR_NOT_SUPPORTED when the transport cannot).
+ */
+CUresult vgpu_pinned_call(const struct vgpu_call_desc *d, void *const *argv, int fd);
+
+/* [p, p + n) inside one pinned region shared with the worker: 0 with its id and the offset. */
+int vgpu_hostmem_pinned(const void *p, size_t n, uint64_t *id /* out */, uint64_t *off /* out */);
+
 /* 0 when p lies in host memory from cuMemHostAlloc/cuMemHostRegister (flags then set), else -1. */
 int vgpu_hostmem_lookup(const void *p, unsigned *flags /* out */);
 

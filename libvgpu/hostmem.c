@@ -2,23 +2,33 @@
 /* hostmem.c — page-locked host memory calls, answered in the zone (its memory never leaves it). */
 #include "client.h"
 
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
+
+#include "custom_wire.h"
 
 /*
- * A zone's "pinned" host memory is ordinary memory of the zone: the GPU can never DMA into a
- * guest's pages directly (that is the point of the isolation), so every copy goes through
- * the ring's bulk area, which the proxy pins on its side. We still honour the API: memory
- * from cuMemHostAlloc is page-aligned and locked (best effort), and registered ranges are
- * remembered so cuMemHostGetFlags and cuPointerGetAttribute answer as the driver would.
+ * Pinned host memory. cuMemHostAlloc/cuMemAllocHost (and cudaMallocHost through them) make
+ * a sealed memfd, map it and pass it to the zone's worker, which maps it too (and, on a GPU,
+ * registers it with the driver): a copy between it and device memory then names (region,
+ * offset, length) and moves no byte through the ring (VGPU_OP_PINNED_*, session.h). The
+ * worker checks every range it is named; the regions count against the zone's pinned quota.
+ * Where that is not possible (Xen transport, quota reached, VGPU_PINNED=0) the memory is
+ * ordinary memory of the zone, copied through the ring's bulk area like pageable memory;
+ * one log line says so. Registered ranges (cuMemHostRegister) are remembered so
+ * cuMemHostGetFlags and cuPointerGetAttribute answer as the driver would; their copies go
+ * through the ring (the zone's existing pages cannot be shared after the fact).
  */
 struct hrange {
 	void *base;
 	size_t len;
 	unsigned flags;
-	int owned; /* allocated by cuMemHostAlloc (freed by cuMemFreeHost) vs registered */
+	int owned;   /* allocated by cuMemHostAlloc (freed by cuMemFreeHost) vs registered */
+	uint64_t id; /* the worker's id of the region shared with it; 0: not shared */
 };
 
 static struct {
@@ -27,7 +37,7 @@ static struct {
 	size_t n, cap;
 } hmap = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
-static int hmap_add(void *p, size_t len, unsigned flags, int owned)
+static int hmap_add(void *p, size_t len, unsigned flags, int owned, uint64_t id)
 {
 	pthread_mutex_lock(&hmap.lock);
 	if (hmap.n == hmap.cap) {
@@ -40,7 +50,7 @@ static int hmap_add(void *p, size_t len, unsigned flags, int owned)
 		hmap.r = r;
 		hmap.cap = cap;
 	}
-	hmap.r[hmap.n++] = (struct hrange){ p, len, flags, owned };
+	hmap.r[hmap.n++] = (struct hrange){ p, len, flags, owned, id };
 	pthread_mutex_unlock(&hmap.lock);
 	return 0;
 }
@@ -81,6 +91,91 @@ int vgpu_hostmem_lookup(const void *p, unsigned *flags /* out */)
 	return rc;
 }
 
+int vgpu_hostmem_pinned(const void *p, size_t n, uint64_t *id /* out */, uint64_t *off /* out */)
+{
+	int rc = -1;
+
+	pthread_mutex_lock(&hmap.lock);
+	for (size_t i = 0; i < hmap.n; i++) {
+		const char *b = hmap.r[i].base;
+		if (hmap.r[i].id && (const char *)p >= b && (size_t)((const char *)p - b) <= hmap.r[i].len &&
+		    n <= hmap.r[i].len - (size_t)((const char *)p - b)) {
+			*id = hmap.r[i].id;
+			*off = (uint64_t)((const char *)p - b);
+			rc = 0;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&hmap.lock);
+	return rc;
+}
+
+/* After fork the child's zone is a new one: the parent's regions are not shared with it. */
+static void hostmem_atfork_child(void)
+{
+	pthread_mutex_init(&hmap.lock, NULL);
+	for (size_t i = 0; i < hmap.n; i++)
+		hmap.r[i].id = 0;
+}
+
+__attribute__((constructor)) static void hostmem_ctor(void)
+{
+	pthread_atfork(NULL, NULL, hostmem_atfork_child);
+}
+
+/*
+ * A region shared with the worker: a sealed memfd of bytes (page multiple) mapped here,
+ * passed to the worker, which answers with its id. NULL (nothing left behind) when the
+ * transport, the quota or the system does not allow it.
+ */
+static void *pinned_region(size_t bytes, uint64_t *id /* out */)
+{
+	static int off_logged;
+	const char *e = getenv("VGPU_PINNED");
+	uint64_t want = bytes, *pid = id;
+	void *av[VGPU_PMW_NARGS] = { [VGPU_PMW_BYTES] = &want, [VGPU_PMW_ID] = &pid };
+	CUresult r;
+	void *p = MAP_FAILED;
+	int fd;
+
+	if (e && !strcmp(e, "0"))
+		return NULL;
+	fd = memfd_create("vgpu-pinned", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (fd < 0)
+		return NULL;
+	/* sealed: the worker maps it too, and refuses one that could shrink under its mapping */
+	if (ftruncate(fd, (off_t)bytes) == 0 &&
+	    fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) == 0)
+		p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED) {
+		close(fd);
+		return NULL;
+	}
+	r = vgpu_pinned_call(&vgpu_wire_pinned_map, av, fd);
+	close(fd);
+	if (r != CUDA_SUCCESS) {
+		munmap(p, bytes);
+		if (!__atomic_exchange_n(&off_logged, 1, __ATOMIC_RELAXED))
+			vgpu_client_log(1, "pinned host memory of %zu bytes could not be shared with vgpu-proxy "
+					"(CUresult %u%s); it is ordinary memory, copied through the ring",
+					bytes, (unsigned)r,
+					r == CUDA_ERROR_NOT_SUPPORTED ? ": the transport cannot pass it" :
+					r == CUDA_ERROR_OUT_OF_MEMORY ? ": the zone's pinned quota is used up" : "");
+		return NULL;
+	}
+	return p;
+}
+
+/* Unmap here and, for a shared region, in the worker (after the copies queued on it). */
+static void pinned_unmap(void *p, size_t len, uint64_t id)
+{
+	if (id) {
+		void *av[VGPU_PUW_NARGS] = { [VGPU_PUW_ID] = &id };
+		(void)vgpu_pinned_call(&vgpu_wire_pinned_unmap, av, -1);
+	}
+	munmap(p, len);
+}
+
 static CUresult need_init(void)
 {
 	CUresult err = CUDA_SUCCESS;
@@ -98,12 +193,17 @@ CUresult CUDAAPI cuMemHostAlloc(void **pp, size_t bytesize, unsigned int Flags)
 		return CUDA_ERROR_INVALID_VALUE;
 	if (Flags & ~(unsigned)(CU_MEMHOSTALLOC_PORTABLE | CU_MEMHOSTALLOC_DEVICEMAP | CU_MEMHOSTALLOC_WRITECOMBINED))
 		return CUDA_ERROR_INVALID_VALUE;
-	p = mmap(NULL, bytesize, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (p == MAP_FAILED)
-		return CUDA_ERROR_OUT_OF_MEMORY;
-	(void)mlock(p, bytesize); /* best effort: RLIMIT_MEMLOCK may forbid it */
-	if (hmap_add(p, bytesize, Flags, 1) < 0) {
-		munmap(p, bytesize);
+	size_t page = (size_t)sysconf(_SC_PAGESIZE), len = (bytesize + page - 1) & ~(page - 1);
+	uint64_t id = 0;
+	p = pinned_region(len, &id);
+	if (!p) {
+		p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (p == MAP_FAILED)
+			return CUDA_ERROR_OUT_OF_MEMORY;
+	}
+	(void)mlock(p, len); /* best effort: RLIMIT_MEMLOCK may forbid it */
+	if (hmap_add(p, len, Flags, 1, id) < 0) {
+		pinned_unmap(p, len, id);
 		return CUDA_ERROR_OUT_OF_MEMORY;
 	}
 	*pp = p;
@@ -121,7 +221,7 @@ CUresult CUDAAPI cuMemFreeHost(void *p)
 
 	if (hmap_take(p, 1, &h) < 0)
 		return CUDA_ERROR_INVALID_VALUE;
-	munmap(h.base, h.len);
+	pinned_unmap(h.base, h.len, h.id);
 	return CUDA_SUCCESS;
 }
 
@@ -137,7 +237,7 @@ CUresult CUDAAPI cuMemHostRegister_v2(void *p, size_t bytesize, unsigned int Fla
 		return CUDA_ERROR_NOT_SUPPORTED;
 	if (vgpu_hostmem_lookup(p, NULL) == 0)
 		return CUDA_ERROR_HOST_MEMORY_ALREADY_REGISTERED;
-	return hmap_add(p, bytesize, Flags, 0) < 0 ? CUDA_ERROR_OUT_OF_MEMORY : CUDA_SUCCESS;
+	return hmap_add(p, bytesize, Flags, 0, 0) < 0 ? CUDA_ERROR_OUT_OF_MEMORY : CUDA_SUCCESS;
 }
 
 CUresult CUDAAPI cuMemHostUnregister(void *p)

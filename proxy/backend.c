@@ -90,6 +90,8 @@ static int open_lib(struct vgpu_backend *b, const char *path, int kind, char *wh
 	SYM(cuMemFree_v2);
 	SYM(cuStreamSynchronize);
 	SYM(cuCtxSynchronize);
+	SYM(cuMemHostRegister_v2);
+	SYM(cuMemHostUnregister);
 	if (!b->fn.cuInit) {
 		snprintf(why, cap, "%s does not export cuInit; is it a CUDA driver library?", path);
 		dlclose(b->dl);

@@ -34,6 +34,8 @@ struct vgpu_backend_fns {
 	CUresult (*cuMemFree_v2)(CUdeviceptr);
 	CUresult (*cuStreamSynchronize)(CUstream);
 	CUresult (*cuCtxSynchronize)(void);
+	CUresult (*cuMemHostRegister_v2)(void *, size_t, unsigned int);
+	CUresult (*cuMemHostUnregister)(void *);
 };
 
 struct vgpu_backend {

@@ -11,6 +11,7 @@
 #include "backend.h"
 #include "chan.h"
 #include "codec.h"
+#include "custom_wire.h"
 #include "log.h"
 #include "proxy.h"
 #include "proxyd.h"
@@ -594,6 +595,118 @@ static CUresult call_generic(struct chanctx *cc, struct vgpu_proxy_call *call, v
 	}
 	return res;
 }
+/* ---------------------------------------------------------------- pinned host memory */
+
+/*
+ * VGPU_OP_PINNED_* (session.h, runtime/custom_wire.h): decoded by the generic path like any
+ * call, so the device range of a copy is checked against the zone's allocations and its
+ * stream translated before this runs; the region and the range inside it are checked here.
+ */
+static struct vgpu_pinned_drv pinned_drv(const struct vgpu_proxy_call *call)
+{
+	const struct vgpu_backend_fns *f = &call->backend->fn;
+
+	return (struct vgpu_pinned_drv){ .host_register = f->cuMemHostRegister_v2,
+					 .host_unregister = f->cuMemHostUnregister,
+					 .ctx_synchronize = f->cuCtxSynchronize };
+}
+
+static CUresult pinned_map_wire(struct vgpu_proxy_call *call, void **argv)
+{
+	uint64_t bytes = *(const uint64_t *)argv[VGPU_PMW_BYTES];
+	uint64_t *id = *(uint64_t **)argv[VGPU_PMW_ID];
+	struct vgpu_pinned_drv d = pinned_drv(call);
+	const char *why;
+	CUresult res;
+	int fd, rc;
+
+	if ((rc = vgpu_chan_recv_fd(call->chan, &fd)) < 0) {
+		vgpu_warn("pinned region of %llu bytes refused: no memfd came with it (%s)",
+			  (unsigned long long)bytes, strerror(-rc));
+		return CUDA_ERROR_INVALID_VALUE;
+	}
+	res = vgpu_pinned_map(&call->zone->pinned, fd, bytes, &d, id, &why);
+	if (res != CUDA_SUCCESS)
+		vgpu_warn("pinned region of %llu bytes refused: %s", (unsigned long long)bytes, why);
+	else
+		vgpu_debug("pinned region 0x%llx of %llu bytes mapped", (unsigned long long)*id,
+			   (unsigned long long)bytes);
+	vgpu_stat_set(&call->zone->stats->pinned_bytes, __atomic_load_n(&call->zone->pinned.bytes, __ATOMIC_RELAXED));
+	return res;
+}
+
+static CUresult pinned_unmap_wire(struct vgpu_proxy_call *call, void **argv)
+{
+	struct vgpu_pinned_drv d = pinned_drv(call);
+	CUresult res = vgpu_pinned_unmap(&call->zone->pinned, *(const uint64_t *)argv[VGPU_PUW_ID], &d);
+
+	vgpu_stat_set(&call->zone->stats->pinned_bytes, __atomic_load_n(&call->zone->pinned.bytes, __ATOMIC_RELAXED));
+	return res;
+}
+
+static CUresult pinned_copy_wire(struct vgpu_proxy_call *call, void **argv)
+{
+	const struct vgpu_driver *drv = call->drv;
+	const struct vgpu_backend_fns *f = &call->backend->fn;
+	struct vgpu_zone *z = call->zone;
+	uint64_t id = *(const uint64_t *)argv[VGPU_PCW_ID], off = *(const uint64_t *)argv[VGPU_PCW_OFFSET];
+	uint64_t n = *(const uint64_t *)argv[VGPU_PCW_BYTES];
+	uint32_t dir = *(const uint32_t *)argv[VGPU_PCW_DIR], flags = *(const uint32_t *)argv[VGPU_PCW_FLAGS];
+	CUdeviceptr d = (CUdeviceptr)*(const uint64_t *)argv[VGPU_PCW_DPTR];
+	CUstream stream = *(CUstream *)argv[VGPU_PCW_STREAM];
+	int async = (flags & VGPU_PINNED_F_ASYNC) != 0, ptds = (flags & VGPU_PINNED_F_PTDS) != 0;
+	CUresult res;
+
+	/* the message's form (posted or not) must be the one flags announce */
+	if ((dir != VGPU_PINNED_HTOD && dir != VGPU_PINNED_DTOH) || (flags & ~(VGPU_PINNED_F_ASYNC | VGPU_PINNED_F_PTDS)) ||
+	    async != ((call->hdr.flags & VGPU_MSG_F_ASYNC) != 0) || (!async && stream) || n > SIZE_MAX)
+		return CUDA_ERROR_INVALID_VALUE;
+	if (!drv)
+		return CUDA_ERROR_NOT_SUPPORTED;
+	if (async && f->cuStreamIsCapturing && stream != CU_STREAM_LEGACY) {
+		/* the region's address must not end up in a graph that may outlive it */
+		CUstreamCaptureStatus st = CU_STREAM_CAPTURE_STATUS_NONE;
+		if (f->cuStreamIsCapturing(ptds && !stream ? CU_STREAM_PER_THREAD : stream, &st) == CUDA_SUCCESS &&
+		    st != CU_STREAM_CAPTURE_STATUS_NONE)
+			return CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED;
+	}
+	void *host = vgpu_pinned_get(&z->pinned, id, off, n);
+	if (!host) {
+		vgpu_debug("pinned copy: [%llu, +%llu) is not inside pinned region 0x%llx of the zone",
+			   (unsigned long long)off, (unsigned long long)n, (unsigned long long)id);
+		return CUDA_ERROR_INVALID_VALUE;
+	}
+	if (dir == VGPU_PINNED_HTOD)
+		res = async ? (ptds ? drv->cuMemcpyHtoDAsync_v2_ptsz : drv->cuMemcpyHtoDAsync_v2)(d, host, n, stream)
+			    : (ptds ? drv->cuMemcpyHtoD_v2_ptds : drv->cuMemcpyHtoD_v2)(d, host, n);
+	else
+		res = async ? (ptds ? drv->cuMemcpyDtoHAsync_v2_ptsz : drv->cuMemcpyDtoHAsync_v2)(host, d, n, stream)
+			    : (ptds ? drv->cuMemcpyDtoH_v2_ptds : drv->cuMemcpyDtoH_v2)(host, d, n);
+	vgpu_pinned_put(&z->pinned);
+	vgpu_debug("pinned copy %s %llu bytes %s stream %p: %d", dir == VGPU_PINNED_HTOD ? "HtoD" : "DtoH",
+		   (unsigned long long)n, async ? "async" : "sync", (void *)stream, (int)res);
+	if (res == CUDA_SUCCESS)
+		vgpu_stat_add(&z->stats->pinned_copied, n);
+	return res;
+}
+
+/* The descriptor and handler of a pinned-memory message, or NULL when op is not one. */
+static vgpu_proxy_wire_fn pinned_op(const struct vgpu_msg_hdr *h, const struct vgpu_call_desc **d)
+{
+	switch (h->opcode) {
+	case VGPU_OP_PINNED_MAP:
+		*d = &vgpu_wire_pinned_map;
+		return pinned_map_wire;
+	case VGPU_OP_PINNED_UNMAP:
+		*d = &vgpu_wire_pinned_unmap;
+		return pinned_unmap_wire;
+	case VGPU_OP_PINNED_COPY:
+		*d = (h->flags & VGPU_MSG_F_ASYNC) ? &vgpu_wire_pinned_copy_async : &vgpu_wire_pinned_copy;
+		return pinned_copy_wire;
+	}
+	return NULL;
+}
+
 #endif
 
 /* Look up and run the call; fills call->reply / bulk_out. */
@@ -604,6 +717,9 @@ static CUresult call_run(struct chanctx *cc, struct vgpu_proxy_call *call)
 	(void)cc;
 
 #if defined(VGPU_HAVE_DISPATCH)
+	vgpu_proxy_wire_fn pinned = pinned_op(&call->hdr, &call->desc);
+	if (pinned)
+		return call_generic(cc, call, NULL, pinned);
 	if (op < VGPU_OP_COUNT) {
 		call->desc = vgpu_dispatch_table[op].desc;
 		thunk = vgpu_dispatch_table[op].thunk;
@@ -735,7 +851,8 @@ void vgpu_chan_serve(struct vgpu_zone *z, const struct vgpu_backend *be, struct 
 		}
 		if (h.opcode == VGPU_OP_BYE)
 			break;
-		if (h.opcode >= VGPU_OP_CONTROL_BASE) {
+		if (h.opcode >= VGPU_OP_CONTROL_BASE && h.opcode != VGPU_OP_PINNED_MAP &&
+		    h.opcode != VGPU_OP_PINNED_UNMAP && h.opcode != VGPU_OP_PINNED_COPY) {
 			vgpu_warn("channel %u: control opcode 0x%x is not valid from a client; closing the channel",
 				  no, h.opcode);
 			vgpu_stat_add(&z->stats->errors, 1);

@@ -30,6 +30,9 @@ static void usage(FILE *f)
 "  --zone-mem-limit BYTES   device memory per zone, K/M/G/T suffixes (default 0 = unlimited)\n"
 "  --zone-handle-limit N    live handles per zone (default 65536)\n"
 "  --zone-bulk-limit BYTES  bulk bytes one zone may have staged at once (default 1G)\n"
+"  --zone-pinned-limit BYTES  pinned host memory one zone may share with its worker for\n"
+"                           copies without the ring (default 4G; 0: none, pinned memory\n"
+"                           is then ordinary memory of the zone, copied through the ring)\n"
 "  --max-zones N            zones at once (default 256)\n"
 "  --transport shm|xen      how zones connect (default shm). xen (in Dom0): also watch xenstore\n"
 "                           for channels that guest domains publish under\n"
@@ -102,7 +105,7 @@ static int probe_backend(struct vgpu_proxy_config *cfg)
 int main(int argc, char **argv)
 {
 	enum { O_LISTEN = 1, O_BACKEND, O_SIMLIB, O_MEM, O_HANDLES, O_BULK, O_MAXZ, O_TRANSPORT,
-	       O_LOGLEVEL, O_FG, O_STATS, O_HELP, O_REQREG, O_SOCKMODE, O_CTL, O_REGISTRY };
+	       O_LOGLEVEL, O_FG, O_STATS, O_HELP, O_REQREG, O_SOCKMODE, O_CTL, O_REGISTRY, O_PINNED };
 	static const struct option opts[] = {
 		{ "listen", required_argument, 0, O_LISTEN },
 		{ "backend", required_argument, 0, O_BACKEND },
@@ -110,6 +113,7 @@ int main(int argc, char **argv)
 		{ "zone-mem-limit", required_argument, 0, O_MEM },
 		{ "zone-handle-limit", required_argument, 0, O_HANDLES },
 		{ "zone-bulk-limit", required_argument, 0, O_BULK },
+		{ "zone-pinned-limit", required_argument, 0, O_PINNED },
 		{ "max-zones", required_argument, 0, O_MAXZ },
 		{ "transport", required_argument, 0, O_TRANSPORT },
 		{ "log-level", required_argument, 0, O_LOGLEVEL },
@@ -132,6 +136,7 @@ int main(int argc, char **argv)
 	cfg.backend = VGPU_BACKEND_AUTO;
 	cfg.limits.handles = 65536;
 	cfg.limits.bulk_inflight = 1ull << 30;
+	cfg.limits.pinned_bytes = 4ull << 30;
 	cfg.max_zones = 256;
 	cfg.socket_mode = 0660;
 
@@ -153,15 +158,19 @@ int main(int argc, char **argv)
 		case O_SIMLIB: sim_opt = optarg; break;
 		case O_MEM:
 		case O_BULK:
+		case O_PINNED:
 			if ((rc = vgpu_size_parse(optarg, &v)) < 0) {
 				fprintf(stderr, "vgpu-proxy: %s %s: expected a byte count such as 512M or 2G (%s)\n",
-					c == O_MEM ? "--zone-mem-limit" : "--zone-bulk-limit", optarg, strerror(-rc));
+					c == O_MEM ? "--zone-mem-limit" : c == O_BULK ? "--zone-bulk-limit" :
+					"--zone-pinned-limit", optarg, strerror(-rc));
 				return 2;
 			}
 			if (c == O_MEM)
 				cfg.limits.mem_bytes = v;
-			else
+			else if (c == O_BULK)
 				cfg.limits.bulk_inflight = v;
+			else
+				cfg.limits.pinned_bytes = v;
 			break;
 		case O_HANDLES:
 		case O_MAXZ:

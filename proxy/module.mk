@@ -2,7 +2,7 @@
 # proxy build rules (included by the top-level Makefile).
 
 # Per-zone data structures: no driver, no ring; unit-tested on their own.
-PROXY_CORE_OBJS := $(addprefix $(B)/proxy/,handles.o allocmap.o quota.o zone.o log.o pool.o vmm.o)
+PROXY_CORE_OBJS := $(addprefix $(B)/proxy/,handles.o allocmap.o quota.o zone.o log.o pool.o vmm.o pinned.o)
 
 PROXY_UNIT_TESTS := $(addprefix $(B)/tests/proxy/,test_handles test_allocmap test_zone)
 

@@ -24,6 +24,8 @@ struct vgpu_zone_stats {
 	uint64_t errors;          /* calls answered with an error, refused messages */
 	uint64_t bulk_in;         /* bulk bytes received from the zone */
 	uint64_t bulk_out;        /* bulk bytes sent to the zone */
+	uint64_t pinned_bytes;    /* pinned host memory shared with the worker now (pinned.h) */
+	uint64_t pinned_copied;   /* bytes copied from or to it: moved without the ring */
 	uint64_t channels;        /* open channels now */
 	uint64_t channels_total;  /* channels ever opened */
 	uint32_t ready;           /* 1 once the worker runs */

@@ -90,10 +90,12 @@ static void ctl_stats(struct supervisor *s, int fd)
 		}
 		if (k < sizeof(line))
 			k += (size_t)snprintf(line + k, sizeof(line) - k,
-				" calls=%llu async=%llu errors=%llu bulk_in=%llu bulk_out=%llu reg=%s\n",
+				" calls=%llu async=%llu errors=%llu bulk_in=%llu bulk_out=%llu pinned=%llu"
+				" pinned_copied=%llu reg=%s\n",
 				(unsigned long long)vgpu_stat_get(&st->calls), (unsigned long long)vgpu_stat_get(&st->async_calls),
 				(unsigned long long)vgpu_stat_get(&st->errors), (unsigned long long)vgpu_stat_get(&st->bulk_in),
-				(unsigned long long)vgpu_stat_get(&st->bulk_out), z->reg[0] ? z->reg : "-");
+				(unsigned long long)vgpu_stat_get(&st->bulk_out), (unsigned long long)vgpu_stat_get(&st->pinned_bytes),
+				(unsigned long long)vgpu_stat_get(&st->pinned_copied), z->reg[0] ? z->reg : "-");
 		if (k >= sizeof(line)) {
 			k = sizeof(line) - 1;
 			line[k - 1] = '\n';

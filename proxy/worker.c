@@ -257,6 +257,13 @@ static void zone_release(struct worker *w)
 	for (unsigned t = 0; t < VGPU_H_COUNT; t++)
 		while (vgpu_zone_pop_handle(z, t, &real) == 0)
 			n_other++;
+	/* Pinned regions while a context is current (the driver's registrations go with them):
+	 * the copies queued on them are finished first. */
+	uint64_t pinned = z->pinned.bytes;
+	for (unsigned i = 0; i < n_ctx && pinned && f->cuCtxSetCurrent && f->cuCtxSynchronize; i++)
+		if (f->cuCtxSetCurrent(ctxs[i]) == CUDA_SUCCESS)
+			f->cuCtxSynchronize();
+	vgpu_pinned_fini(&z->pinned, &(struct vgpu_pinned_drv){ .host_unregister = f->cuMemHostUnregister });
 	if (f->cuCtxSetCurrent)
 		f->cuCtxSetCurrent(NULL);
 	for (unsigned i = 0; i < n_ctx; i++) {
@@ -274,6 +281,12 @@ static void zone_release(struct worker *w)
 		if (!released)
 			failed++;
 	}
+	if (pinned)
+		vgpu_info("zone unmapped %llu bytes of pinned host memory", (unsigned long long)pinned);
+	uint64_t moved = vgpu_stat_get(&z->stats->pinned_copied);
+	if (moved)
+		vgpu_info("zone moved %llu bytes between pinned host memory and the device without the ring",
+			  (unsigned long long)moved);
 	vgpu_info("zone freed %llu bytes in %u allocations, %u contexts, %u other handles%s",
 		  (unsigned long long)bytes, n_mem, n_ctx, n_other,
 		  failed ? " (some driver calls failed; the worker's exit releases the rest)" : "");

@@ -38,7 +38,12 @@ int vgpu_zone_init(struct vgpu_zone *z, uint32_t id, const char *name,
 	vgpu_htab_set_key(&z->htab, key);   /* low word's top bit set: ids are never 0, 1 or 2 */
 	vgpu_allocmap_init(&z->amap);
 	vgpu_vmm_init(&z->vmm);
+	if ((rc = vgpu_pinned_init(&z->pinned, lim->pinned_bytes)) < 0) {
+		vgpu_htab_destroy(&z->htab);
+		return rc;
+	}
 	if ((rc = -pthread_mutex_init(&z->lock, NULL)) < 0) {
+		vgpu_pinned_fini(&z->pinned, &(struct vgpu_pinned_drv){ 0 });
 		vgpu_htab_destroy(&z->htab);
 		return rc;
 	}
@@ -51,6 +56,8 @@ void vgpu_zone_destroy(struct vgpu_zone *z)
 	vgpu_htab_destroy(&z->htab);
 	vgpu_allocmap_destroy(&z->amap);
 	vgpu_vmm_destroy(&z->vmm);
+	/* the worker unmapped the regions after releasing the driver's objects (worker.c) */
+	vgpu_pinned_fini(&z->pinned, &(struct vgpu_pinned_drv){ 0 });
 }
 
 static void pool_follow(struct vgpu_zone *z, enum vgpu_pool_res res, uint64_t now, uint64_t *charged);

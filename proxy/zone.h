@@ -8,6 +8,7 @@
 
 #include "allocmap.h"
 #include "handles.h"
+#include "pinned.h"
 #include "pool.h"
 #include "quota.h"
 #include "stats.h"
@@ -19,6 +20,7 @@ struct vgpu_zone_limits {
 	uint64_t mem_bytes;      /* device memory quota, 0 = unlimited */
 	uint32_t handles;        /* live handles quota (>= 1) */
 	uint64_t bulk_inflight;  /* bulk bytes being staged at once by all the zone's channels, 0 = unlimited */
+	uint64_t pinned_bytes;   /* pinned host memory shared with the worker (pinned.h), 0 = none */
 };
 
 /*
@@ -45,6 +47,7 @@ struct vgpu_zone {
 	uint64_t pool_charged;            /* what this zone has charged to pool: follows mem.used */
 	uint64_t pool_handles;            /* handles charged to pool: follows the table's count */
 	struct vgpu_vmm vmm;              /* physical allocations and mapped ranges (vmm.h) */
+	struct vgpu_pinned pinned;        /* pinned host memory regions (pinned.h), own lock */
 };
 
 /* Under z->lock: after a change to the zone's memory (stats and the registration's budget follow). */

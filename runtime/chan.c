@@ -694,6 +694,17 @@ void vgpu_chan_bulk_areas(struct vgpu_chan *c, void **base /* out */, size_t *le
 	*len = 2 * (size_t)c->geom.bulk_bytes;
 }
 
+int vgpu_chan_send_fd(struct vgpu_chan *c, int fd)
+{
+	return c->t->ops->send_fd ? c->t->ops->send_fd(c->t, fd) : -EOPNOTSUPP;
+}
+
+int vgpu_chan_recv_fd(struct vgpu_chan *c, int *fd /* out */)
+{
+	*fd = -1;
+	return c->t->ops->recv_fd ? c->t->ops->recv_fd(c->t, fd) : -EOPNOTSUPP;
+}
+
 const char *vgpu_chan_strerror(const struct vgpu_chan *c)
 {
 	return c ? c->errmsg : "no channel";

@@ -78,6 +78,12 @@ int vgpu_chan_bulk_write_cb(struct vgpu_chan *c, uint64_t n, vgpu_bulk_fn fn, vo
 /* The shared bulk areas, both directions, contiguous (for cuMemHostRegister on a GPU machine). */
 void vgpu_chan_bulk_areas(struct vgpu_chan *c, void **base /* out */, size_t *len /* out */);
 
+/* Pass a file descriptor to the peer beside the rings (shm transport: SCM_RIGHTS on the
+ * channel's socket), and take the one the peer passed, without waiting. -EOPNOTSUPP when
+ * the transport cannot (Xen); recv: -ENOENT none queued, -EPROTO anything but one fd. */
+int vgpu_chan_send_fd(struct vgpu_chan *c, int fd);
+int vgpu_chan_recv_fd(struct vgpu_chan *c, int *fd /* out */);
+
 /* Human-readable reason of the last failure on this channel ("peer wrote msg len 0xffffff00
  * > ring max 65520 at index 0x...") for logs. "" when nothing failed. */
 const char *vgpu_chan_strerror(const struct vgpu_chan *c);

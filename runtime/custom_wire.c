@@ -4,6 +4,8 @@
 
 #include <cuda.h>
 
+#include "session.h"
+
 #define N VGPU_LEN_NONE
 #define SCALAR(nm, sz) { .name = nm, .kind = VGPU_ARG_SCALAR, .size = sz, .len_arg = N, .len_arg2 = N }
 #define HANDLE(nm, ht) { .name = nm, .kind = VGPU_ARG_HANDLE, .size = 8, .htype = ht, .len_arg = N, .len_arg2 = N }
@@ -245,3 +247,32 @@ const struct vgpu_arg_desc vgpu_wire_knode_get_attr_args[VGPU_KAG_NARGS] = {
 	[VGPU_KAG_NODE] = HANDLE("hNode", VGPU_H_GRAPH_NODE),
 	[VGPU_KAG_ATTR] = SCALAR("attr", 4),
 };
+
+static const struct vgpu_arg_desc pinned_map_args[VGPU_PMW_NARGS] = {
+	[VGPU_PMW_BYTES] = SCALAR("bytes", 8),
+	[VGPU_PMW_ID] = { .name = "id", .kind = VGPU_ARG_OUT_SCALAR, .size = 8, .len_arg = N, .len_arg2 = N },
+};
+static const struct vgpu_arg_desc pinned_unmap_args[VGPU_PUW_NARGS] = {
+	[VGPU_PUW_ID] = SCALAR("id", 8),
+};
+static const struct vgpu_arg_desc pinned_copy_args[VGPU_PCW_NARGS] = {
+	[VGPU_PCW_ID]     = SCALAR("id", 8),
+	[VGPU_PCW_DIR]    = SCALAR("dir", 4),
+	[VGPU_PCW_FLAGS]  = SCALAR("flags", 4),
+	[VGPU_PCW_OFFSET] = SCALAR("offset", 8),
+	[VGPU_PCW_BYTES]  = SCALAR("bytes", 8),
+	[VGPU_PCW_DPTR]   = { .name = "dptr", .kind = VGPU_ARG_DPTR, .size = 8, .len_arg = VGPU_PCW_BYTES,
+			      .len_arg2 = N, .len_mul = 1, .max_len = UINT64_MAX, .flags = VGPU_ARGF_RANGE },
+	[VGPU_PCW_STREAM] = HANDLE("stream", VGPU_H_STREAM),
+};
+
+/* nout set by hand: a map's reply carries the new id even when an async error is pending. */
+const struct vgpu_call_desc vgpu_wire_pinned_map = {
+	.name = "vgpuPinnedMap", .opcode = VGPU_OP_PINNED_MAP, .flags = VGPU_CALLF_CUSTOM,
+	.nargs = VGPU_PMW_NARGS, .nout = 1, .args = pinned_map_args, .custom = "vgpuPinnedMap" };
+const struct vgpu_call_desc vgpu_wire_pinned_unmap = VGPU_WIRE_DESC("vgpuPinnedUnmap", VGPU_OP_PINNED_UNMAP,
+	VGPU_CALLF_CUSTOM | VGPU_CALLF_SYNC, pinned_unmap_args, VGPU_PUW_NARGS);
+const struct vgpu_call_desc vgpu_wire_pinned_copy = VGPU_WIRE_DESC("vgpuPinnedCopy", VGPU_OP_PINNED_COPY,
+	VGPU_CALLF_CUSTOM | VGPU_CALLF_SYNC, pinned_copy_args, VGPU_PCW_NARGS);
+const struct vgpu_call_desc vgpu_wire_pinned_copy_async = VGPU_WIRE_DESC("vgpuPinnedCopyAsync",
+	VGPU_OP_PINNED_COPY, VGPU_CALLF_CUSTOM | VGPU_CALLF_ASYNC, pinned_copy_args, VGPU_PCW_NARGS);

@@ -39,7 +39,13 @@ struct vgpu_hello {
 enum vgpu_control_op {
 	VGPU_OP_WELCOME = 0xff00, /* proxy -> client, first message on every channel */
 	VGPU_OP_BYE     = 0xff01, /* client -> proxy, orderly close of this channel (no reply) */
+	/* Pinned host memory shared with the proxy (docs/ARCHITECTURE.md, "Pinned memory"). */
+	VGPU_OP_PINNED_MAP   = 0xff02, /* client -> proxy: map the memfd just passed on the socket */
+	VGPU_OP_PINNED_UNMAP = 0xff03, /* client -> proxy: forget a region (after its copies) */
+	VGPU_OP_PINNED_COPY  = 0xff04, /* client -> proxy: a copy between a region and device memory */
 };
+
+/* Their messages are msgpack like every call's, described in runtime/custom_wire.h. */
 
 /* Payload of VGPU_OP_WELCOME. status != 0 means refused (a CUresult); the proxy then closes. */
 struct vgpu_welcome {

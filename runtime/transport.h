@@ -23,6 +23,11 @@ struct vgpu_transport_ops {
 	void (*close)(struct vgpu_transport *t);
 	/* Release local resources only (after fork, the other process keeps using them). */
 	void (*forget)(struct vgpu_transport *t);
+	/* Optional (NULL: the transport cannot): pass a file descriptor to the peer, and take
+	 * one the peer passed without waiting (-ENOENT: none queued, -EPROTO: not exactly one
+	 * fd with its one-byte record). The receiver owns what it gets. */
+	int (*send_fd)(struct vgpu_transport *t, int fd);
+	int (*recv_fd)(struct vgpu_transport *t, int *fd);
 };
 
 /* Each transport embeds this first. */

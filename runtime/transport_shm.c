@@ -99,12 +99,107 @@ static void shm_close(struct vgpu_transport *t)
 	free(s);
 }
 
+/* One SOCK_SEQPACKET record of len bytes carrying fd (SCM_RIGHTS). 0 or -errno. */
+static int send_with_fd(int sock, const void *data, uint32_t len, int fd)
+{
+	union { char buf[CMSG_SPACE(sizeof(int))]; struct cmsghdr align; } cm;
+	struct iovec iov = { (void *)data, len };
+	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cm.buf,
+			    .msg_controllen = sizeof(cm.buf) };
+	struct cmsghdr *ch;
+
+	memset(cm.buf, 0, sizeof(cm.buf));
+	ch = CMSG_FIRSTHDR(&m);
+	ch->cmsg_level = SOL_SOCKET;
+	ch->cmsg_type = SCM_RIGHTS;
+	ch->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(ch), &fd, sizeof(int));
+	if (sendmsg(sock, &m, MSG_NOSIGNAL) != (ssize_t)len)
+		return errno ? -errno : -EIO;
+	return 0;
+}
+
+/*
+ * Receive one record of at most cap bytes and the fds it carries: the first is returned in
+ * *fd (-1: none), every other one is closed so none leaks, whatever the peer sent; *nfds
+ * counts them all. Returns the record's length, or -errno (-EPROTO: truncated).
+ */
+static ssize_t recv_with_fd(int sock, void *buf, uint32_t cap, int flags, int *fd /* out */, int *nfds /* out */)
+{
+	union { char buf[CMSG_SPACE(4 * sizeof(int))]; struct cmsghdr align; } cm;
+	struct iovec iov = { buf, cap };
+	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cm.buf,
+			    .msg_controllen = sizeof(cm.buf) };
+	struct cmsghdr *ch;
+	ssize_t n;
+
+	*fd = -1;
+	*nfds = 0;
+	do
+		n = recvmsg(sock, &m, MSG_CMSG_CLOEXEC | flags);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -errno;
+	for (ch = CMSG_FIRSTHDR(&m); ch; ch = CMSG_NXTHDR(&m, ch)) {
+		if (ch->cmsg_level != SOL_SOCKET || ch->cmsg_type != SCM_RIGHTS)
+			continue;
+		size_t k = (ch->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (size_t i = 0; i < k; i++) {
+			int f;
+
+			memcpy(&f, CMSG_DATA(ch) + i * sizeof(int), sizeof(int));
+			if (*fd < 0)
+				*fd = f;
+			else
+				close(f);
+			(*nfds)++;
+		}
+	}
+	if (m.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) {
+		if (*fd >= 0)
+			close(*fd);
+		*fd = -1;
+		return -EPROTO;
+	}
+	return n;
+}
+
+/* Pass a file descriptor to the peer on the channel's socket (a one-byte record). */
+static int shm_send_fd(struct vgpu_transport *t, int fd)
+{
+	struct shm_transport *s = (struct shm_transport *)t;
+	uint8_t tag = 'F';
+
+	return send_with_fd(s->sock, &tag, 1, fd);
+}
+
+/* Take the next record from the socket, without waiting: it must be one byte and one fd. */
+static int shm_recv_fd(struct vgpu_transport *t, int *fd /* out */)
+{
+	struct shm_transport *s = (struct shm_transport *)t;
+	uint8_t tag[2];
+	int nfds;
+	ssize_t n = recv_with_fd(s->sock, tag, sizeof(tag), MSG_DONTWAIT, fd, &nfds);
+
+	if (n < 0)
+		return n == -EWOULDBLOCK ? -ENOENT : (int)n;
+	if (n != 1 || nfds != 1) {
+		if (*fd >= 0)
+			close(*fd);
+		*fd = -1;
+		return n == 0 ? -EPIPE : -EPROTO;
+	}
+	return 0;
+}
+
 static const struct vgpu_transport_ops shm_ops = {
 	.notify = shm_notify,
 	.wait = shm_wait,
 	.alive = shm_alive,
 	.close = shm_close,
 	.forget = shm_close, /* closing our fd copy and mapping never affects the other process */
+	.send_fd = shm_send_fd,
+	.recv_fd = shm_recv_fd,
 };
 
 /* Wrap sock + mapping into an endpoint. Takes ownership of sock and the mapping. */
@@ -208,11 +303,6 @@ int vgpu_shm_connect(const char *path, const void *hello, uint32_t hello_len,
 		     const struct vgpu_chan_geom *g, struct vgpu_chan **out /* out */)
 {
 	struct sockaddr_un a = { .sun_family = AF_UNIX };
-	union { char buf[CMSG_SPACE(sizeof(int))]; struct cmsghdr align; } cm;
-	struct iovec iov = { (void *)hello, hello_len };
-	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cm.buf,
-			    .msg_controllen = sizeof(cm.buf) };
-	struct cmsghdr *ch;
 	void *region;
 	size_t bytes;
 	int fd, mfd, rc;
@@ -241,14 +331,7 @@ int vgpu_shm_connect(const char *path, const void *hello, uint32_t hello_len,
 					  "set VGPU_PROXY to its socket)", path, strerror(errno));
 		goto err_sock;
 	}
-	memset(cm.buf, 0, sizeof(cm.buf));
-	ch = CMSG_FIRSTHDR(&m);
-	ch->cmsg_level = SOL_SOCKET;
-	ch->cmsg_type = SCM_RIGHTS;
-	ch->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(ch), &mfd, sizeof(int));
-	if (sendmsg(fd, &m, MSG_NOSIGNAL) != (ssize_t)hello_len) {
-		rc = errno ? -errno : -EIO;
+	if ((rc = send_with_fd(fd, hello, hello_len, mfd)) < 0) {
 		vgpu_chan_set_setup_error("sending hello + region to '%s' failed: %s", path, strerror(-rc));
 		goto err_sock;
 	}
@@ -264,44 +347,20 @@ err_map:
 
 int vgpu_shm_recv_hello(int sock, void *hello, uint32_t cap, uint32_t *len /* out */, int *memfd /* out */)
 {
-	union { char buf[CMSG_SPACE(4 * sizeof(int))]; struct cmsghdr align; } cm;
-	struct iovec iov = { hello, cap };
-	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cm.buf,
-			    .msg_controllen = sizeof(cm.buf) };
-	struct cmsghdr *ch;
-	int fd = -1, nfds = 0, rc = 0;
-	ssize_t n;
+	int fd, nfds, rc = 0;
+	ssize_t n = recv_with_fd(sock, hello, cap, 0, &fd, &nfds);
 
-	do
-		n = recvmsg(sock, &m, MSG_CMSG_CLOEXEC);
-	while (n < 0 && errno == EINTR);
-	if (n < 0) {
-		rc = -errno;
-		vgpu_chan_set_setup_error("reading the hello failed: %s", strerror(errno));
-		return rc;
+	if (n == -EPROTO) {
+		vgpu_chan_set_setup_error("hello truncated (more than %u bytes or too many fds)", cap);
+		return -EPROTO;
 	}
-	/* Collect every passed fd so none leaks, whatever the peer sent. */
-	for (ch = CMSG_FIRSTHDR(&m); ch; ch = CMSG_NXTHDR(&m, ch)) {
-		if (ch->cmsg_level != SOL_SOCKET || ch->cmsg_type != SCM_RIGHTS)
-			continue;
-		size_t k = (ch->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-		for (size_t i = 0; i < k; i++) {
-			int f;
-
-			memcpy(&f, CMSG_DATA(ch) + i * sizeof(int), sizeof(int));
-			if (fd < 0)
-				fd = f;
-			else
-				close(f);
-			nfds++;
-		}
+	if (n < 0) {
+		vgpu_chan_set_setup_error("reading the hello failed: %s", strerror((int)-n));
+		return (int)n;
 	}
 	if (n == 0) {
 		rc = -EPIPE;
 		vgpu_chan_set_setup_error("peer closed the socket before sending its hello");
-	} else if (m.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) {
-		rc = -EPROTO;
-		vgpu_chan_set_setup_error("hello truncated (more than %u bytes or too many fds)", cap);
 	} else if (nfds != 1) {
 		rc = -EPROTO;
 		vgpu_chan_set_setup_error("hello carried %d file descriptors, expected exactly 1 (the region)", nfds);

@@ -1,0 +1,150 @@
+/* SPDX-License-Identifier: MIT */
+/* pinned.c — the zone's pinned host memory regions (see pinned.h). */
+#include "pinned.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+int vgpu_pinned_init(struct vgpu_pinned *p, uint64_t limit)
+{
+	memset(p, 0, sizeof(*p));
+	if (getrandom(&p->key, sizeof(p->key), 0) != sizeof(p->key))
+		p->key = (uint64_t)(uintptr_t)p;
+	p->key |= 1ull << 63;   /* ids are never 0 */
+	p->limit = limit;
+	if (pthread_rwlock_init(&p->lock, NULL) != 0)
+		return -ENOMEM;
+	p->live = 1;
+	return 0;
+}
+
+/* Slot of wire id, or -1. Under the lock. */
+static int slot_of(const struct vgpu_pinned *p, uint64_t id)
+{
+	uint64_t s = (id ^ p->key) - 1;
+
+	return s < p->n && p->r[s].base ? (int)s : -1;
+}
+
+CUresult vgpu_pinned_map(struct vgpu_pinned *p, int fd, uint64_t bytes, const struct vgpu_pinned_drv *d,
+			 uint64_t *id /* out */, const char **why /* out */)
+{
+	const int need = F_SEAL_SHRINK | F_SEAL_GROW;
+	long page = sysconf(_SC_PAGESIZE);
+	struct stat st;
+	CUresult res = CUDA_SUCCESS;
+	void *m = MAP_FAILED;
+	int seals;
+
+	*why = "";
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		*why = "the passed descriptor is not a memfd";
+		res = CUDA_ERROR_INVALID_VALUE;
+	} else if ((seals = fcntl(fd, F_GET_SEALS)) < 0 || (seals & need) != need) {
+		/* unsealed, the zone could shrink it under our mapping and make us fault */
+		*why = "the memfd is not sealed against shrinking and growing";
+		res = CUDA_ERROR_INVALID_VALUE;
+	} else if (bytes == 0 || (uint64_t)st.st_size != bytes || bytes % (uint64_t)page) {
+		*why = "the memfd's size is not the declared size (a non-zero multiple of the page size)";
+		res = CUDA_ERROR_INVALID_VALUE;
+	}
+	if (res != CUDA_SUCCESS) {
+		close(fd);
+		return res;
+	}
+	pthread_rwlock_wrlock(&p->lock);
+	uint32_t s = 0;
+	while (s < p->n && p->r[s].base)
+		s++;
+	if (bytes > p->limit || p->bytes > p->limit - bytes) {
+		*why = "the zone's pinned-memory quota (--zone-pinned-limit) would be exceeded";
+		res = CUDA_ERROR_OUT_OF_MEMORY;
+	} else if (s == VGPU_PINNED_MAX_REGIONS) {
+		*why = "the zone has as many pinned regions as it may";
+		res = CUDA_ERROR_OUT_OF_MEMORY;
+	} else if (s == p->cap) {
+		uint32_t cap = p->cap ? p->cap * 2 : 16;
+		struct vgpu_pinned_region *r = realloc(p->r, cap * sizeof(*r));
+		if (r) {
+			p->r = r;
+			p->cap = cap;
+		} else {
+			*why = "out of memory";
+			res = CUDA_ERROR_OUT_OF_MEMORY;
+		}
+	}
+	if (res == CUDA_SUCCESS && (m = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)) == MAP_FAILED) {
+		*why = "mapping the region failed";
+		res = CUDA_ERROR_OUT_OF_MEMORY;
+	}
+	close(fd);
+	if (res == CUDA_SUCCESS) {
+		/* On a GPU the driver then DMAs straight from and to it; failing that it stages. */
+		int reg = d->host_register && d->host_register(m, bytes, 0) == CUDA_SUCCESS;
+		p->r[s] = (struct vgpu_pinned_region){ m, bytes, reg };
+		if (s == p->n)
+			p->n++;
+		p->bytes += bytes;
+		*id = p->key ^ ((uint64_t)s + 1);
+	}
+	pthread_rwlock_unlock(&p->lock);
+	return res;
+}
+
+static void region_free(struct vgpu_pinned *p, uint32_t s, const struct vgpu_pinned_drv *d)
+{
+	struct vgpu_pinned_region *r = &p->r[s];
+
+	if (r->registered && d->host_unregister)
+		d->host_unregister(r->base);
+	munmap(r->base, r->bytes);
+	p->bytes -= r->bytes;
+	memset(r, 0, sizeof(*r));
+}
+
+CUresult vgpu_pinned_unmap(struct vgpu_pinned *p, uint64_t id, const struct vgpu_pinned_drv *d)
+{
+	pthread_rwlock_wrlock(&p->lock);
+	int s = slot_of(p, id);
+	if (s >= 0) {
+		/* like the driver's cuMemFreeHost: the copies queued on it are finished first */
+		if (d->ctx_synchronize)
+			d->ctx_synchronize();
+		region_free(p, (uint32_t)s, d);
+	}
+	pthread_rwlock_unlock(&p->lock);
+	return s >= 0 ? CUDA_SUCCESS : CUDA_ERROR_INVALID_VALUE;
+}
+
+void *vgpu_pinned_get(struct vgpu_pinned *p, uint64_t id, uint64_t off, uint64_t len)
+{
+	pthread_rwlock_rdlock(&p->lock);
+	int s = slot_of(p, id);
+	if (s >= 0 && off <= p->r[s].bytes && len <= p->r[s].bytes - off)
+		return (char *)p->r[s].base + off;
+	pthread_rwlock_unlock(&p->lock);
+	return NULL;
+}
+
+void vgpu_pinned_put(struct vgpu_pinned *p)
+{
+	pthread_rwlock_unlock(&p->lock);
+}
+
+void vgpu_pinned_fini(struct vgpu_pinned *p, const struct vgpu_pinned_drv *d)
+{
+	if (!p->live)
+		return;
+	for (uint32_t s = 0; s < p->n; s++)
+		if (p->r[s].base)
+			region_free(p, s, d);
+	free(p->r);
+	pthread_rwlock_destroy(&p->lock);
+	memset(p, 0, sizeof(*p));
+}

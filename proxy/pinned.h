@@ -1,0 +1,69 @@
+/* SPDX-License-Identifier: MIT */
+/* pinned.h — a zone's pinned host memory: regions the zone shares with its worker, for copies without the ring. */
+#ifndef VGPU_PROXY_PINNED_H
+#define VGPU_PROXY_PINNED_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include <cuda.h>
+
+/*
+ * Host memory a zone allocates as pinned (cuMemHostAlloc, cuMemAllocHost) is a sealed memfd
+ * that the zone passes to its worker, which maps it too. A copy between such memory and
+ * device memory then names (region id, offset, length) and the worker calls the driver on
+ * its own mapping: no byte crosses the ring. Every (id, offset, length) is checked against
+ * the region's size; ids are the zone's own (a random key XOR the slot: another zone's ids
+ * name nothing here). The regions' total size is the zone's pinned-memory quota.
+ *
+ * Copies hold the table's read lock from the check until the driver has queued the copy;
+ * unmapping takes the write lock, synchronises the calling thread's context (so no queued
+ * copy still reads or writes the region) and only then unmaps.
+ */
+struct vgpu_pinned_region {
+	void *base;         /* the worker's mapping, NULL: free slot */
+	uint64_t bytes;
+	int registered;     /* cuMemHostRegister'ed on the backend */
+};
+
+struct vgpu_pinned {
+	pthread_rwlock_t lock;
+	struct vgpu_pinned_region *r;
+	uint32_t n, cap;    /* slots in use up to n; cap allocated */
+	uint64_t key;       /* wire id = key ^ (slot + 1); top bit set: ids are never 0 */
+	uint64_t bytes;     /* mapped in all regions */
+	uint64_t limit;     /* quota, 0 = none may be mapped */
+	int live;           /* between init and fini */
+};
+
+#define VGPU_PINNED_MAX_REGIONS 4096u
+
+/* The backend calls the table uses; any may be NULL (then skipped). */
+struct vgpu_pinned_drv {
+	CUresult (*host_register)(void *p, size_t bytes, unsigned int flags);
+	CUresult (*host_unregister)(void *p);
+	CUresult (*ctx_synchronize)(void);
+};
+
+int vgpu_pinned_init(struct vgpu_pinned *p, uint64_t limit);
+/*
+ * Map the memfd fd (ownership taken: closed in every case) of declared size bytes as a new
+ * region: it must be a memfd sealed against shrinking and growing, exactly bytes long
+ * (a multiple of the page size), and fit the quota. CUDA_SUCCESS with *id, else
+ * CUDA_ERROR_INVALID_VALUE (not such a memfd) or CUDA_ERROR_OUT_OF_MEMORY (quota, table,
+ * mmap); *why says which.
+ */
+CUresult vgpu_pinned_map(struct vgpu_pinned *p, int fd, uint64_t bytes, const struct vgpu_pinned_drv *d,
+			 uint64_t *id /* out */, const char **why /* out */);
+/* Forget region id (after its queued copies). CUDA_ERROR_INVALID_VALUE if there is none. */
+CUresult vgpu_pinned_unmap(struct vgpu_pinned *p, uint64_t id, const struct vgpu_pinned_drv *d);
+/*
+ * The worker's address of [off, off + len) in region id, with the read lock held (end the
+ * use with vgpu_pinned_put); NULL (no lock held) when the range is not inside the region.
+ */
+void *vgpu_pinned_get(struct vgpu_pinned *p, uint64_t id, uint64_t off, uint64_t len);
+void vgpu_pinned_put(struct vgpu_pinned *p);
+/* Unmap everything (the zone is gone and its contexts with it). Again: nothing. */
+void vgpu_pinned_fini(struct vgpu_pinned *p, const struct vgpu_pinned_drv *d);
+
+#endif
