@@ -196,6 +196,12 @@ static int copy_fn(void *ctx, void *chunk, uint64_t len, uint64_t off)
 	return 0;
 }
 
+int vgpu_chan_bulk_read_cb_step(struct vgpu_chan *c, uint64_t n, uint32_t step, vgpu_bulk_fn fn, void *ctx)
+{
+	(void)step;
+	return vgpu_chan_bulk_read_cb(c, n, fn, ctx);
+}
+
 int vgpu_chan_bulk_read(struct vgpu_chan *c, void *dst, uint64_t n)
 {
 	struct copy_ctx cc = { dst };
@@ -214,6 +220,12 @@ int vgpu_chan_bulk_write_cb(struct vgpu_chan *c, uint64_t n, vgpu_bulk_fn fn, vo
 		done += take;
 	}
 	return first;
+}
+
+int vgpu_chan_bulk_write_cb_step(struct vgpu_chan *c, uint64_t n, uint32_t step, vgpu_bulk_fn fn, void *ctx)
+{
+	(void)step;
+	return vgpu_chan_bulk_write_cb(c, n, fn, ctx);
 }
 
 int vgpu_chan_bulk_write(struct vgpu_chan *c, const void *src, uint64_t n)

@@ -68,6 +68,8 @@ struct chanctx {
 	void *cache;               /* reusable staging buffer, cache_len bytes (<= STAGE_CACHE_MAX) */
 	size_t cache_len;
 	int cache_busy;
+	int bulk_tried;            /* bulk_register ran */
+	void *bulk_registered;     /* the bulk areas, when registered with the driver */
 };
 
 static __attribute__((unused)) void *stage_alloc(struct chanctx *cc, uint64_t len)
@@ -343,6 +345,14 @@ static int stream_shape(const struct vgpu_call_desc *d, const struct vgpu_bulk_l
 	return 0;
 }
 
+/*
+ * Each chunk is one driver call, whose fixed cost (a synchronising copy: tens of
+ * microseconds on the simulator, several on a GPU) is only small against a large chunk;
+ * the chunks stay a quarter of the bulk area at most, so the client's copy of one
+ * overlaps the driver's copy of the next.
+ */
+#define STREAM_DRIVER_STEP (1u << 20)
+
 struct stream_ctx {
 	const struct vgpu_proxy_call *call;
 	vgpu_thunk_fn thunk;
@@ -362,13 +372,40 @@ static int stream_chunk(void *ctx, void *chunk, uint64_t len, uint64_t off)
 	return s->res == CUDA_SUCCESS ? 0 : -EIO;
 }
 
+/*
+ * On a GPU the channel's bulk areas are registered with the driver (once, at the first
+ * streamed copy, when the zone has a context current): the DMA engine then reads and writes
+ * the ring itself, instead of the driver staging every streamed chunk through its own
+ * pinned buffer. Streamed copies are synchronous, and a synchronous copy from or to pinned
+ * memory has finished when the call returns, so the ring's bytes are never reused under a
+ * copy. Failing, the copies work as before. (The simulator copies from the ring directly
+ * either way.)
+ */
+static void bulk_register(struct chanctx *cc)
+{
+	const struct vgpu_backend_fns *f = &cc->be->fn;
+	void *base;
+	size_t len;
+
+	if (cc->bulk_tried || cc->be->kind != VGPU_BACKEND_CUDA || !f->cuMemHostRegister_v2)
+		return;
+	cc->bulk_tried = 1;
+	vgpu_chan_bulk_areas(cc->ch, &base, &len);
+	CUresult r = f->cuMemHostRegister_v2(base, len, CU_MEMHOSTREGISTER_PORTABLE);
+	if (r == CUDA_SUCCESS)
+		cc->bulk_registered = base;
+	vgpu_debug("channel %u: bulk areas (%zu bytes) %s with the driver (CUresult %d)", cc->no, len,
+		   r == CUDA_SUCCESS ? "registered" : "not registered", (int)r);
+}
+
 static CUresult call_streamed(struct chanctx *cc, struct vgpu_proxy_call *call, vgpu_thunk_fn thunk,
 			      void **argv, const struct vgpu_bulk_list *bulk, const struct stream_htod *shape)
 {
 	struct stream_ctx s = { .call = call, .thunk = thunk, .argv = argv, .shape = *shape,
 				.dst = *(const uint64_t *)argv[shape->dptr], .res = CUDA_SUCCESS };
 	uint64_t n = bulk->seg[0].len;
-	int rc = vgpu_chan_bulk_read_cb(cc->ch, n, stream_chunk, &s);
+	bulk_register(cc);
+	int rc = vgpu_chan_bulk_read_cb_step(cc->ch, n, STREAM_DRIVER_STEP, stream_chunk, &s);
 	vgpu_stat_add(&cc->z->stats->bulk_in, n);
 	vgpu_debug("%s: %llu bytes streamed from the bulk area (%s)", call->desc->name,
 		   (unsigned long long)n, s.res == CUDA_SUCCESS ? "ok" : "driver error");
@@ -418,7 +455,8 @@ static CUresult call_streamed_out(struct chanctx *cc, struct vgpu_proxy_call *ca
 		return CUDA_ERROR_UNKNOWN;
 	}
 	call->replied = 1;
-	rc = vgpu_chan_bulk_write_cb(cc->ch, n, stream_chunk, &s);
+	bulk_register(cc);
+	rc = vgpu_chan_bulk_write_cb_step(cc->ch, n, STREAM_DRIVER_STEP, stream_chunk, &s);
 	vgpu_stat_add(&cc->z->stats->bulk_out, n);
 	if (rc < 0 && rc != -EIO) {
 		call->fatal = rc;
@@ -871,6 +909,8 @@ void vgpu_chan_serve(struct vgpu_zone *z, const struct vgpu_backend *be, struct 
 	}
 	vgpu_info("channel %u closed: %s", no, why);
 out:
+	if (cc.bulk_registered && be && be->fn.cuMemHostUnregister)
+		be->fn.cuMemHostUnregister(cc.bulk_registered);
 	stage_free_all(&cc);
 	free(cc.cache);
 	vgpu_arena_fini(&cc.arena);

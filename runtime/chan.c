@@ -552,7 +552,23 @@ int vgpu_chan_try_recv(struct vgpu_chan *c, struct vgpu_msg_hdr *hdr, void *buf,
 	return recv_common(c, hdr, buf, cap, 0);
 }
 
+/* The step of a callback that is a driver call: large enough that its fixed cost is small
+ * against the bytes it moves, small enough that the peer's copy overlaps the next one. */
+static uint32_t cb_step(const struct vgpu_chan *c, uint32_t step, uint64_t left)
+{
+	if (step > c->geom.bulk_bytes / 4)
+		step = c->geom.bulk_bytes / 4;
+	if (step < 1)
+		step = 1;
+	return left < step ? (uint32_t)left : step;
+}
+
 int vgpu_chan_bulk_write_cb(struct vgpu_chan *c, uint64_t n, vgpu_bulk_fn fn, void *ctx)
+{
+	return vgpu_chan_bulk_write_cb_step(c, n, c->bulk_chunk, fn, ctx);
+}
+
+int vgpu_chan_bulk_write_cb_step(struct vgpu_chan *c, uint64_t n, uint32_t step, vgpu_bulk_fn fn, void *ctx)
 {
 	uint64_t off = 0;
 	int first_err = 0, r;
@@ -561,22 +577,23 @@ int vgpu_chan_bulk_write_cb(struct vgpu_chan *c, uint64_t n, vgpu_bulk_fn fn, vo
 		return c->err;
 	while (off < n) {
 		int64_t f = bout_free(c);
-		uint32_t pos, chunk;
+		uint32_t pos, chunk, want = cb_step(c, step, n - off);
 
 		if (f < 0)
 			return (int)f;
-		if (f == 0) {
+		/* a step's worth of space, or what is left up to the area's end */
+		if (f < want && f < c->geom.bulk_bytes - (c->bout_prod & c->bulk_mask)) {
 			if (peer_closed(c))
 				return chan_note(c, -EPIPE, "peer closed the channel during a bulk write");
-			r = chan_wait(c, W_BULK_SPACE, 1);
+			r = chan_wait(c, W_BULK_SPACE, want);
 			if (r < 0)
 				return r;
 			continue;
 		}
 		pos = c->bout_prod & c->bulk_mask;
 		chunk = (uint32_t)f;
-		if (chunk > c->bulk_chunk)
-			chunk = c->bulk_chunk;
+		if (chunk > want)
+			chunk = want;
 		if (chunk > c->geom.bulk_bytes - pos)
 			chunk = c->geom.bulk_bytes - pos; /* contiguous up to the area's end */
 		if (chunk > n - off)
@@ -599,6 +616,11 @@ int vgpu_chan_bulk_write_cb(struct vgpu_chan *c, uint64_t n, vgpu_bulk_fn fn, vo
 
 int vgpu_chan_bulk_read_cb(struct vgpu_chan *c, uint64_t n, vgpu_bulk_fn fn, void *ctx)
 {
+	return vgpu_chan_bulk_read_cb_step(c, n, 1, fn, ctx);
+}
+
+int vgpu_chan_bulk_read_cb_step(struct vgpu_chan *c, uint64_t n, uint32_t step, vgpu_bulk_fn fn, void *ctx)
+{
 	uint64_t off = 0;
 	int first_err = 0, r;
 
@@ -606,12 +628,13 @@ int vgpu_chan_bulk_read_cb(struct vgpu_chan *c, uint64_t n, vgpu_bulk_fn fn, voi
 		return c->err;
 	while (off < n) {
 		int64_t a = bin_avail(c);
-		uint32_t pos, chunk;
+		uint32_t pos, chunk, want = cb_step(c, step, n - off);
 
 		if (a < 0)
 			return (int)a;
-		if (a == 0) {
-			r = chan_wait(c, W_BULK_IN, 1);
+		/* a step's worth of bytes, or all there is up to the area's end */
+		if (a < want && a < c->geom.bulk_bytes - (c->bin_cons & c->bulk_mask)) {
+			r = chan_wait(c, W_BULK_IN, want);
 			if (r < 0)
 				return r;
 			continue;

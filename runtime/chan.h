@@ -75,6 +75,11 @@ int vgpu_chan_bulk_read(struct vgpu_chan *c, void *dst, uint64_t n);
 typedef int (*vgpu_bulk_fn)(void *ctx, void *chunk, uint64_t len, uint64_t off);
 int vgpu_chan_bulk_read_cb(struct vgpu_chan *c, uint64_t n, vgpu_bulk_fn fn, void *ctx);
 int vgpu_chan_bulk_write_cb(struct vgpu_chan *c, uint64_t n, vgpu_bulk_fn fn, void *ctx);
+/* The same, calling fn on at least step bytes at a time (less only at the area's end and for
+ * the last piece; step is capped at a quarter of the area): for an fn with a fixed cost per
+ * call, such as a driver copy, which should move a lot at once yet overlap the peer. */
+int vgpu_chan_bulk_read_cb_step(struct vgpu_chan *c, uint64_t n, uint32_t step, vgpu_bulk_fn fn, void *ctx);
+int vgpu_chan_bulk_write_cb_step(struct vgpu_chan *c, uint64_t n, uint32_t step, vgpu_bulk_fn fn, void *ctx);
 /* The shared bulk areas, both directions, contiguous (for cuMemHostRegister on a GPU machine). */
 void vgpu_chan_bulk_areas(struct vgpu_chan *c, void **base /* out */, size_t *len /* out */);
 
