@@ -554,7 +554,9 @@ void fz_run_one(const uint8_t *data, size_t len)
 		zz->hdr.opcode = rd_u16(h + 1);
 		zz->hdr.flags = rd_u16(h + 3) & (uint16_t)~VGPU_MSG_F_REPLY;   /* the ring refuses F_REPLY from a client */
 		zz->len = rd_u32(h + 5);
-		zz->payload = fz_alias_apply(zz, rec_body(&zz->len), zz->len);
+		/* rec_body clamps the length first (an argument next to it could be read before) */
+		const uint8_t *body = rec_body(&zz->len);
+		zz->payload = fz_alias_apply(zz, body, zz->len);
 		if (op_held_back(zz->hdr.opcode))
 			continue;
 		zz->hdr.len = zz->len;
