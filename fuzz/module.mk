@@ -14,7 +14,7 @@ AFL_CC ?= afl-clang-fast
 
 # The proxy's call path without the ring, the supervisor or the workers. handles.c comes in
 # through fuzz/htab_peek.c (the oracles read its slots).
-FZ_PROXY_OBJS := $(filter-out $(addprefix $(B)/proxy/,main.o supervisor.o sv_ctl.o sv_xen.o worker.o handoff.o handles.o),$(PROXY_OBJS))
+FZ_PROXY_OBJS := $(filter-out $(addprefix $(B)/proxy/,main.o supervisor.o sv_ctl.o sv_xen.o worker.o handoff.o handles.o adopt.o),$(PROXY_OBJS))
 FZ_OBJS := $(addprefix $(B)/fuzz/,harness.o oracles.o alias.o msgpack.o main.o htab_peek.o) $(FZ_PROXY_OBJS)
 FZ_LIBS := -ldl -lmsgpackc -lzstd -llz4
 

@@ -50,6 +50,12 @@ static void usage(FILE *f)
 "                           their tokens across a proxy restart\n"
 "  --require-registration   zones must present a registration's token (VGPU_ZONE_TOKEN in the\n"
 "                           client); registrations are made with vgpuctl on PATH.ctl\n"
+"  --state-dir DIR          zones outlive the supervisor: each worker listens on\n"
+"                           DIR/zone-ID.sock, SIGTERM (an upgrade) or a crash leaves them\n"
+"                           running, and a supervisor started with the same options adopts\n"
+"                           them (use it with --registry; SIGINT still ends every zone)\n"
+"  --adopt-timeout SECONDS  with --state-dir: a worker no supervisor adopts within this\n"
+"                           ends its zone (default 300)\n"
 "  --stats                  print one line per zone of the running proxy and exit\n"
 "  --help                   this text\n");
 }
@@ -105,7 +111,7 @@ static int probe_backend(struct vgpu_proxy_config *cfg)
 int main(int argc, char **argv)
 {
 	enum { O_LISTEN = 1, O_BACKEND, O_SIMLIB, O_MEM, O_HANDLES, O_BULK, O_MAXZ, O_TRANSPORT,
-	       O_LOGLEVEL, O_FG, O_STATS, O_HELP, O_REQREG, O_SOCKMODE, O_CTL, O_REGISTRY, O_PINNED };
+	       O_LOGLEVEL, O_FG, O_STATS, O_HELP, O_REQREG, O_SOCKMODE, O_CTL, O_REGISTRY, O_PINNED, O_STATEDIR, O_ADOPT };
 	static const struct option opts[] = {
 		{ "listen", required_argument, 0, O_LISTEN },
 		{ "backend", required_argument, 0, O_BACKEND },
@@ -123,6 +129,8 @@ int main(int argc, char **argv)
 		{ "socket-mode", required_argument, 0, O_SOCKMODE },
 		{ "ctl", required_argument, 0, O_CTL },
 		{ "registry", required_argument, 0, O_REGISTRY },
+		{ "state-dir", required_argument, 0, O_STATEDIR },
+		{ "adopt-timeout", required_argument, 0, O_ADOPT },
 		{ "help", no_argument, 0, O_HELP },
 		{ 0, 0, 0, 0 },
 	};
@@ -137,6 +145,7 @@ int main(int argc, char **argv)
 	cfg.limits.handles = 65536;
 	cfg.limits.bulk_inflight = 1ull << 30;
 	cfg.limits.pinned_bytes = 4ull << 30;
+	cfg.adopt_timeout_s = 300;
 	cfg.max_zones = 256;
 	cfg.socket_mode = 0660;
 
@@ -228,6 +237,22 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			snprintf(cfg.registry_path, sizeof(cfg.registry_path), "%s", optarg);
+			break;
+		case O_STATEDIR:
+			/* zone-<id>.sock must fit a unix socket path */
+			if (optarg[0] != '/' || strlen(optarg) > 80) {
+				fprintf(stderr, "vgpu-proxy: --state-dir %s: expected an absolute path of at most 80 bytes\n",
+					optarg);
+				return 2;
+			}
+			snprintf(cfg.state_dir, sizeof(cfg.state_dir), "%s", optarg);
+			break;
+		case O_ADOPT:
+			if (vgpu_size_parse(optarg, &v) < 0 || v == 0 || v > 86400) {
+				fprintf(stderr, "vgpu-proxy: --adopt-timeout %s: expected seconds from 1 to 86400\n", optarg);
+				return 2;
+			}
+			cfg.adopt_timeout_s = (unsigned)v;
 			break;
 		case O_HELP: usage(stdout); return 0;
 		default: usage(stderr); return 2;

@@ -5,13 +5,24 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
-struct vgpu_pool *vgpu_pool_create(uint64_t mem_limit, uint64_t handle_limit)
+struct vgpu_pool *vgpu_pool_create(uint64_t mem_limit, uint64_t handle_limit, int *fd /* out */)
 {
 	pthread_mutexattr_t a;
-	struct vgpu_pool *p = mmap(NULL, sizeof(*p), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	if (p == MAP_FAILED)
+	struct vgpu_pool *p;
+
+	/* a memfd, so that a supervisor started after this one can map the same budget */
+	*fd = memfd_create("vgpu-pool", MFD_CLOEXEC);
+	if (*fd < 0)
 		return NULL;
+	if (ftruncate(*fd, sizeof(*p)) < 0 ||
+	    (p = mmap(NULL, sizeof(*p), PROT_READ | PROT_WRITE, MAP_SHARED, *fd, 0)) == MAP_FAILED) {
+		close(*fd);
+		*fd = -1;
+		return NULL;
+	}
 	memset(p, 0, sizeof(*p));
 	p->limit[VGPU_POOL_MEM] = mem_limit;
 	p->limit[VGPU_POOL_HANDLES] = handle_limit;
@@ -22,10 +33,23 @@ struct vgpu_pool *vgpu_pool_create(uint64_t mem_limit, uint64_t handle_limit)
 	pthread_mutexattr_destroy(&a);
 	if (rc) {
 		munmap(p, sizeof(*p));
+		close(*fd);
+		*fd = -1;
 		errno = rc;
 		return NULL;
 	}
 	return p;
+}
+
+struct vgpu_pool *vgpu_pool_map(int fd)
+{
+	struct stat st;
+	struct vgpu_pool *p;
+
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_size != sizeof(*p))
+		return NULL;
+	p = mmap(NULL, sizeof(*p), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	return p == MAP_FAILED ? NULL : p;
 }
 
 void vgpu_pool_destroy(struct vgpu_pool *p)

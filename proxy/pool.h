@@ -31,7 +31,9 @@ struct vgpu_pool {
 };
 
 /* Map and initialise a pool (NULL on failure, errno set); free with vgpu_pool_destroy. */
-struct vgpu_pool *vgpu_pool_create(uint64_t mem_limit, uint64_t handle_limit);
+struct vgpu_pool *vgpu_pool_create(uint64_t mem_limit, uint64_t handle_limit, int *fd /* out */);
+/* Map the pool behind fd (a memfd from vgpu_pool_create in another process); NULL if it is not one. */
+struct vgpu_pool *vgpu_pool_map(int fd);
 void vgpu_pool_destroy(struct vgpu_pool *p);
 /* Supervisor: a free slot for a new zone (-1 when all VGPU_POOL_SLOTS are taken); after the
  * zone's worker has ended, give it back: its share leaves the totals. */

@@ -37,6 +37,8 @@ struct vgpu_proxy_config {
 	unsigned socket_mode;        /* permissions of the zone socket */
 	char ctl_path[108];          /* control socket (default listen_path + ".ctl") */
 	char registry_path[256];     /* registrations kept here ("" = in memory only) */
+	char state_dir[200];         /* --state-dir: zones outlive the supervisor ("" = they do not) */
+	unsigned adopt_timeout_s;    /* a worker without a supervisor this long ends its zone */
 };
 
 /* What the supervisor passes a new worker (in memory, across fork). */
@@ -47,6 +49,10 @@ struct vgpu_worker_args {
 	uint8_t token[16];
 	int ctrl_fd;                      /* SOCK_SEQPACKET to the supervisor: channel handoffs arrive here */
 	struct vgpu_zone_stats *stats;    /* MAP_SHARED page */
+	int stats_fd;                     /* its memfd (passed on to a supervisor that adopts the zone) */
+	int pool_fd;                      /* the registration budget's memfd, or -1 */
+	uint32_t client_pid, domid;       /* as the supervisor knows them, for an adopting one */
+	char reg[64];                     /* its registration's name, "" if none */
 	struct vgpu_zone_limits limits;   /* its registration's, else the command line's */
 	struct vgpu_pool *pool;           /* its registration's shared budget (slot pool_slot), or NULL */
 	int pool_slot;
@@ -59,6 +65,38 @@ struct vgpu_handoff {
 	uint32_t pad;
 	struct vgpu_xen_info xen;    /* XEN: where the zone published its channel */
 	char xs_dir[64];             /* XEN: its xenstore directory (the worker answers there) */
+};
+
+/* One SOCK_SEQPACKET record of exactly len bytes with up to VGPU_FDS_MAX fds. recv: a record
+ * of another length or with more than maxfds fds is -EPROTO, and every fd it carried is
+ * closed; 0-length with no fd: -EPIPE (peer gone). 0 or -errno. */
+#define VGPU_FDS_MAX 4
+int vgpu_fds_send(int sock, const void *buf, size_t len, const int *fds, unsigned nfds);
+int vgpu_fds_recv(int sock, void *buf, size_t len, int *fds /* out */, unsigned maxfds, unsigned *nfds /* out */,
+		  int nonblock);
+
+/*
+ * Adoption (--state-dir): a worker whose supervisor is gone listens on STATE_DIR/zone-ID.sock;
+ * a new supervisor connects, sends a request and gets the zone's description with its stats
+ * page's memfd and, for a registered zone, its registration budget's memfd; that connection
+ * is the worker's control socket from then on (channel handoffs arrive on it).
+ */
+#define VGPU_ADOPT_MAGIC 0x54504441u /* "ADPT" */
+struct vgpu_adopt_req {
+	uint32_t magic, version;     /* VGPU_ADOPT_MAGIC, VGPU_PROTO_VERSION */
+};
+struct vgpu_adopt_info {
+	uint32_t magic, version;
+	uint32_t zone_id;
+	int32_t pid;                  /* the worker */
+	uint32_t client_pid;
+	uint32_t domid;
+	int32_t pool_slot;            /* -1: no registration budget (no second fd) */
+	uint32_t ending;              /* the worker is ending its zone: do not adopt it */
+	uint8_t token[16];
+	char name[65];
+	char reg[64];
+	char pad[7];
 };
 
 /* Send/receive a handoff with its two fds over a SOCK_SEQPACKET socket. 0 or -errno

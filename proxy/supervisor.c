@@ -75,6 +75,12 @@ static void refuse_channel(int sock, int memfd, uint32_t status)
 void zone_forget(struct supervisor *s, unsigned i)
 {
 	struct szone *z = &s->zones[i];
+	if (s->cfg->state_dir[0] && !s->leaving) {
+		/* its worker is gone (or going): no supervisor is to look for it */
+		char path[300];
+		snprintf(path, sizeof(path), "%s/zone-%u.sock", s->cfg->state_dir, z->id);
+		unlink(path);
+	}
 	if (z->pool)
 		vgpu_pool_slot_drop(z->pool, z->pool_slot); /* a killed worker's bytes leave the budget */
 	if (z->ctrl_fd >= 0)
@@ -91,7 +97,7 @@ void zone_create(struct supervisor *s, const struct vgpu_handoff *first, const c
 {
 	const struct vgpu_hello *hello = &first->hello;
 	struct vgpu_zone_stats *st = MAP_FAILED;
-	int sv[2] = { -1, -1 };
+	int sv[2] = { -1, -1 }, stats_fd = -1, pool_fd = -1;
 	struct szone z = { .pool_slot = -1 };
 
 	/* (route() has checked --max-zones.) */
@@ -108,7 +114,10 @@ void zone_create(struct supervisor *s, const struct vgpu_handoff *first, const c
 		vgpu_err("getrandom failed (%s); refusing a new zone", strerror(errno));
 		goto fail;
 	}
-	st = mmap(NULL, sizeof(*st), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	/* the stats page is a memfd, so that a supervisor started later can map it too */
+	stats_fd = memfd_create("vgpu-zone-stats", MFD_CLOEXEC);
+	if (stats_fd >= 0 && ftruncate(stats_fd, sizeof(*st)) == 0)
+		st = mmap(NULL, sizeof(*st), PROT_READ | PROT_WRITE, MAP_SHARED, stats_fd, 0);
 	if (st == MAP_FAILED || socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
 		vgpu_err("cannot create a zone: %s", strerror(errno));
 		goto fail;
@@ -137,9 +146,10 @@ void zone_create(struct supervisor *s, const struct vgpu_handoff *first, const c
 			xs_daemon_destroy_postfork(s->xs); /* the worker opens its own when it needs one */
 		/* Other pods' tokens have no business in this zone's process (r points in there). */
 		struct vgpu_zone_limits lim = r ? r->lim : s->cfg->limits;
+		pool_fd = r ? r->pool_fd : -1;
 		for (unsigned i = 0; i < s->nregs; i++)
 			if (s->regs[i].pool != z.pool)
-				vgpu_pool_destroy(s->regs[i].pool);
+				reg_pool_release(&s->regs[i]);
 		if (s->regs)
 			explicit_bzero(s->regs, s->nregs * sizeof(*s->regs));
 		free(s->regs);
@@ -160,12 +170,16 @@ void zone_create(struct supervisor *s, const struct vgpu_handoff *first, const c
 		sigemptyset(&all);
 		sigprocmask(SIG_SETMASK, &all, NULL);
 		struct vgpu_worker_args a = { .cfg = s->cfg, .zone_id = z.id, .ctrl_fd = sv[1], .stats = st,
-					      .limits = lim, .pool = z.pool, .pool_slot = z.pool_slot };
+					      .stats_fd = stats_fd, .pool_fd = pool_fd, .client_pid = z.client_pid,
+					      .domid = z.domid, .limits = lim, .pool = z.pool, .pool_slot = z.pool_slot };
+		snprintf(a.reg, sizeof(a.reg), "%s", z.reg);
 		memcpy(a.name, z.name, sizeof(a.name));
 		memcpy(a.token, z.token, sizeof(a.token));
 		vgpu_worker_main(&a);
 	}
 	close(sv[1]);
+	close(stats_fd);   /* the worker keeps its copy; the mapping is what this process needs */
+	stats_fd = -1;
 	z.pid = pid;
 	struct szone *nz = realloc(s->zones, (s->nzones + 1) * sizeof(*nz));
 	if (!nz) {
@@ -205,6 +219,8 @@ fail:
 	}
 	if (st != MAP_FAILED)
 		munmap(st, sizeof(*st));
+	if (stats_fd >= 0)
+		close(stats_fd);
 	if (sock >= 0)
 		close(sock);
 	if (memfd >= 0)
@@ -432,6 +448,22 @@ int make_parent_dirs(const char *path)
 	return 0;
 }
 
+/*
+ * SIGTERM with --state-dir (an upgrade, a DaemonSet rolling): the zones stay. Their workers
+ * see the control socket close, keep serving their channels and wait for the next
+ * supervisor to adopt them (adopt.c).
+ */
+static void leave_all(struct supervisor *s)
+{
+	vgpu_info("stopping: %u zone%s left running for the next supervisor (state in %s)", s->nzones,
+		  s->nzones == 1 ? "" : "s", s->cfg->state_dir);
+	s->leaving = 1;
+	while (s->nzones) {
+		s->zones[0].pool = NULL;   /* their budget is theirs: no slot is given back */
+		zone_forget(s, 0);
+	}
+}
+
 static void shutdown_all(struct supervisor *s)
 {
 	vgpu_info("stopping: %u zone%s to end", s->nzones, s->nzones == 1 ? "" : "s");
@@ -439,6 +471,10 @@ static void shutdown_all(struct supervisor *s)
 		kill(s->zones[i].pid, SIGTERM);
 	for (int tries = 0; s->nzones && tries < 50; tries++) {
 		reap(s);
+		struct pollfd p[ADOPT_POLL_MAX];
+		unsigned na = (unsigned)adopt_poll_fill(s, p, ADOPT_POLL_MAX);
+		if (na && poll(p, na, 0) > 0)
+			adopt_poll_check(s, p, na);
 		if (s->nzones)
 			usleep(100000);
 	}
@@ -497,14 +533,17 @@ int vgpu_supervisor_run(struct vgpu_proxy_config *cfg)
 		return 1;
 	}
 	vgpu_info("listening on %s (stats: %s)", cfg->listen_path, s.ctl_path);
+	adopt_all(&s);
 	while (!s.stopping) {
-		struct pollfd p[4 + PENDING_MAX] = { { s.lfd, POLLIN, 0 }, { s.ctl_fd, POLLIN, 0 }, { s.sig_fd, POLLIN, 0 },
-						     { s.xs ? xs_fileno(s.xs) : -1, POLLIN, 0 } };
+		struct pollfd p[4 + PENDING_MAX + ADOPT_POLL_MAX] = {
+			{ s.lfd, POLLIN, 0 }, { s.ctl_fd, POLLIN, 0 }, { s.sig_fd, POLLIN, 0 },
+			{ s.xs ? xs_fileno(s.xs) : -1, POLLIN, 0 } };
 		int timeout = pending_expire(&s);
 		unsigned np = s.npend;
 		for (unsigned i = 0; i < np; i++)
 			p[4 + i] = (struct pollfd){ s.pend[i].fd, POLLIN, 0 };
-		if (poll(p, 4 + np, timeout) < 0) {
+		unsigned na = (unsigned)adopt_poll_fill(&s, p + 4 + np, ADOPT_POLL_MAX);
+		if (poll(p, 4 + np + na, timeout) < 0) {
 			if (errno == EINTR)
 				continue;
 			vgpu_err("poll: %s", strerror(errno));
@@ -518,6 +557,7 @@ int vgpu_supervisor_run(struct vgpu_proxy_config *cfg)
 				else {
 					vgpu_info("%s received", signame((int)si.ssi_signo));
 					s.stopping = 1;
+					s.stop_signal = (int)si.ssi_signo;
 				}
 			}
 		}
@@ -536,6 +576,7 @@ int vgpu_supervisor_run(struct vgpu_proxy_config *cfg)
 				}
 			}
 		}
+		adopt_poll_check(&s, p + 4 + np, na);
 		if (p[0].revents)
 			on_accept(&s);
 		if (p[1].revents)
@@ -548,7 +589,10 @@ int vgpu_supervisor_run(struct vgpu_proxy_config *cfg)
 	s.npend = 0;
 	close(s.lfd);
 	unlink(cfg->listen_path);
-	shutdown_all(&s);
+	if (cfg->state_dir[0] && s.stop_signal == SIGTERM)
+		leave_all(&s);
+	else
+		shutdown_all(&s);
 	close(s.ctl_fd);
 	unlink(s.ctl_path);
 	close(s.sig_fd);
@@ -556,7 +600,7 @@ int vgpu_supervisor_run(struct vgpu_proxy_config *cfg)
 	if (s.xs)
 		xs_close(s.xs);
 	for (unsigned i = 0; i < s.nregs; i++)
-		vgpu_pool_destroy(s.regs[i].pool);
+		reg_pool_release(&s.regs[i]);
 	if (s.regs)
 		explicit_bzero(s.regs, s.nregs * sizeof(*s.regs));
 	free(s.regs);

@@ -4,6 +4,7 @@
 #define VGPU_PROXY_SUPERVISOR_H
 
 #include <stdint.h>
+#include <poll.h>
 #include <sys/types.h>
 #include <sys/un.h>
 
@@ -23,6 +24,8 @@ struct szone {
 	uint32_t domid;                  /* Xen zones: the guest domain; NO_DOMID for local (shm) zones */
 	struct vgpu_pool *pool;          /* its registration's budget (slot pool_slot), or NULL */
 	int pool_slot;
+	int adopted;                     /* started by an earlier supervisor: not our child, its end
+					  * is seen as the control socket closing (adopt.c) */
 };
 #define NO_DOMID 0xffffffffu
 
@@ -36,6 +39,7 @@ struct reg {
 	uint8_t token[16];
 	struct vgpu_zone_limits lim;
 	struct vgpu_pool *pool;          /* device memory of all its zones together */
+	int pool_fd;                     /* the pool's memfd (zones' workers keep it to pass on) */
 };
 #define REG_MAX 4096
 
@@ -58,6 +62,8 @@ struct supervisor {
 	unsigned nzones;
 	uint32_t next_id;
 	int stopping;
+	int stop_signal;                 /* what stopped it (SIGTERM keeps zones with --state-dir) */
+	int leaving;                     /* stopping, its zones left for the next supervisor */
 	struct reg *regs;
 	unsigned nregs;
 	struct xs_handle *xs;            /* --transport xen: xenstore, watched */
@@ -74,6 +80,13 @@ const char *route(struct supervisor *s, struct vgpu_handoff *h, const char *name
 		  int sock, int memfd, uint32_t *status);
 void reaped(struct supervisor *s, pid_t pid, int st);
 int make_parent_dirs(const char *path);
+
+/* adopt.c: zones that outlive their supervisor (--state-dir) */
+#define ADOPT_POLL_MAX 1024   /* adopted zones watched at once (the rest are seen at their next JOIN) */
+void adopt_all(struct supervisor *s);
+int adopt_poll_fill(struct supervisor *s, struct pollfd *p, unsigned max);
+void adopt_poll_check(struct supervisor *s, const struct pollfd *p, unsigned n);
+void reg_pool_release(struct reg *r);
 
 /* sv_ctl.c */
 struct reg *reg_by_token(struct supervisor *s, const uint8_t *token);

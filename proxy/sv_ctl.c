@@ -194,7 +194,7 @@ static int reg_add(struct supervisor *s, const struct reg *r)
 		return -ENOMEM;
 	s->regs = nr;
 	s->regs[s->nregs] = *r;
-	s->regs[s->nregs].pool = vgpu_pool_create(r->lim.mem_bytes, r->lim.handles);
+	s->regs[s->nregs].pool = vgpu_pool_create(r->lim.mem_bytes, r->lim.handles, &s->regs[s->nregs].pool_fd);
 	if (!s->regs[s->nregs].pool)
 		return -errno;
 	s->nregs++;
@@ -324,7 +324,7 @@ static void ctl_register(struct supervisor *s, int fd, char *args)
 	}
 	if ((rc = registry_save(s)) < 0) {
 		/* Not kept, not given: a registration the next start would forget is a trap. */
-		vgpu_pool_destroy(s->regs[--s->nregs].pool);
+		reg_pool_release(&s->regs[--s->nregs]);
 		ctl_reply(fd, "error register %s: cannot write the registry %s: %s", name, s->cfg->registry_path,
 			  strerror(-rc));
 		return;
@@ -356,7 +356,7 @@ static void ctl_unregister(struct supervisor *s, int fd, char *args)
 		ctl_reply(fd, "error unregister %.64s: not registered", name);
 		return;
 	}
-	struct vgpu_pool *pool = r->pool;
+	struct reg gone = *r;
 	*r = s->regs[--s->nregs];
 	for (unsigned i = 0; i < s->nzones; i++) {
 		if (!strcmp(s->zones[i].reg, name)) {
@@ -381,7 +381,7 @@ static void ctl_unregister(struct supervisor *s, int fd, char *args)
 		}
 		ended++;
 	}
-	vgpu_pool_destroy(pool); /* its zones are all reaped: nothing maps it any more here */
+	reg_pool_release(&gone); /* its zones are all reaped: nothing maps it any more here */
 	int rc = registry_save(s);
 	if (rc < 0)
 		vgpu_err("unregistered '%s' but cannot rewrite the registry %s: %s; it would come back at the next start",

@@ -12,6 +12,9 @@
 #include <sys/random.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <xenstore.h>
@@ -310,6 +313,79 @@ static void zone_randomise(void)
 		vgpu_debug("address-space shift of %zu bytes not reserved: %s", len, strerror(errno));
 }
 
+/* ---------------------------------------------------------------- outliving the supervisor */
+
+/* STATE_DIR/zone-ID.sock: where a new supervisor finds this worker (--state-dir). -1 if off. */
+static int adopt_listen(const struct vgpu_worker_args *a, char *path, size_t cap)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd;
+
+	if (!a->cfg->state_dir[0])
+		return -1;
+	snprintf(path, cap, "%s/zone-%u.sock", a->cfg->state_dir, a->zone_id);
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		vgpu_warn("state socket path %s is too long; this zone cannot outlive the supervisor", path);
+		return -1;
+	}
+	strcpy(sa.sun_path, path);
+	unlink(path);
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || chmod(path, 0600) < 0 ||
+	    listen(fd, 4) < 0) {
+		vgpu_warn("cannot listen on %s (%s); this zone cannot outlive the supervisor", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		unlink(path);
+		return -1;
+	}
+	return fd;
+}
+
+/*
+ * A connection on the state socket: a new supervisor asking for the zone. Only an orphaned
+ * worker answers (two supervisors never share a zone); the answer is the zone's description
+ * with its stats page and budget, and the connection becomes the control socket.
+ * Returns the new control socket, or -1 (connection closed).
+ */
+static int adopt_accept(const struct vgpu_worker_args *a, int lfd, int have_supervisor)
+{
+	struct timeval tv = { 1, 0 };
+	struct vgpu_adopt_req req;
+	struct vgpu_adopt_info info;
+	int fds[2] = { a->stats_fd, a->pool_fd }, fdsn[1];
+	unsigned n;
+	int c = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+
+	if (c < 0)
+		return -1;
+	setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	if (have_supervisor || vgpu_fds_recv(c, &req, sizeof(req), fdsn, 0, &n, 0) < 0 ||
+	    req.magic != VGPU_ADOPT_MAGIC || req.version != VGPU_PROTO_VERSION) {
+		vgpu_warn("state socket: %s; closed", have_supervisor ? "a second supervisor asked for the zone" :
+			  "not an adoption request");
+		close(c);
+		return -1;
+	}
+	memset(&info, 0, sizeof(info));
+	info.magic = VGPU_ADOPT_MAGIC;
+	info.version = VGPU_PROTO_VERSION;
+	info.zone_id = a->zone_id;
+	info.pid = (int32_t)getpid();
+	info.client_pid = a->client_pid;
+	info.domid = a->domid;
+	info.pool_slot = a->pool_fd >= 0 ? a->pool_slot : -1;
+	memcpy(info.token, a->token, sizeof(info.token));
+	snprintf(info.name, sizeof(info.name), "%s", a->name);
+	snprintf(info.reg, sizeof(info.reg), "%s", a->reg);
+	if (vgpu_fds_send(c, &info, sizeof(info), fds, a->pool_fd >= 0 ? 2 : 1) < 0) {
+		close(c);
+		return -1;
+	}
+	vgpu_info("adopted by a new supervisor");
+	return c;
+}
+
 void vgpu_worker_main(const struct vgpu_worker_args *a)
 {
 	struct worker w;
@@ -322,7 +398,9 @@ void vgpu_worker_main(const struct vgpu_worker_args *a)
 	vgpu_log_set_prefix(prefix);
 	snprintf(desc, sizeof(desc), "vgpu-zone-%u", a->zone_id);
 	prctl(PR_SET_NAME, desc, 0, 0, 0);
-	prctl(PR_SET_PDEATHSIG, SIGTERM, 0, 0, 0);   /* no orphaned workers if the supervisor dies */
+	/* No orphaned workers if the supervisor dies, unless zones are to outlive it (--state-dir). */
+	if (!a->cfg->state_dir[0])
+		prctl(PR_SET_PDEATHSIG, SIGTERM, 0, 0, 0);
 	signal(SIGPIPE, SIG_IGN);
 	pthread_mutex_init(&w.lock, NULL);
 	w.wake_fd = eventfd(0, EFD_CLOEXEC);
@@ -348,9 +426,27 @@ void vgpu_worker_main(const struct vgpu_worker_args *a)
 	__atomic_store_n(&w.zone.stats->ready, 1, __ATOMIC_RELEASE);
 
 	unsigned handoffs = 0;
+	char state_path[256];
+	int ctrl = a->ctrl_fd, alfd = adopt_listen(a, state_path, sizeof(state_path));
+	struct timespec orphaned = { 0, 0 };   /* when the supervisor went away (ctrl < 0) */
+	int timed_out = 0;
 	for (;;) {
-		struct pollfd p[2] = { { a->ctrl_fd, POLLIN, 0 }, { w.wake_fd, POLLIN, 0 } };
-		if (poll(p, 2, -1) < 0) {
+		struct pollfd p[3] = { { ctrl, POLLIN, 0 }, { w.wake_fd, POLLIN, 0 }, { alfd, POLLIN, 0 } };
+		int timeout = -1;
+		if (ctrl < 0) {
+			struct timespec now;
+			clock_gettime(CLOCK_MONOTONIC, &now);
+			long left = (long)a->cfg->adopt_timeout_s * 1000 -
+				    ((now.tv_sec - orphaned.tv_sec) * 1000 + (now.tv_nsec - orphaned.tv_nsec) / 1000000);
+			if (left <= 0) {
+				vgpu_warn("no supervisor adopted the zone within %u s (--adopt-timeout); ending it",
+					  a->cfg->adopt_timeout_s);
+				timed_out = 1;
+				break;
+			}
+			timeout = (int)left;
+		}
+		if (poll(p, 3, timeout) < 0) {
 			if (errno == EINTR)
 				continue;
 			vgpu_err("poll: %s", strerror(errno));
@@ -359,15 +455,27 @@ void vgpu_worker_main(const struct vgpu_worker_args *a)
 		if (p[0].revents) {
 			struct vgpu_handoff h;
 			int sock, memfd;
-			rc = vgpu_handoff_recv(a->ctrl_fd, &h, &sock, &memfd, 1);
+			rc = vgpu_handoff_recv(ctrl, &h, &sock, &memfd, 1);
 			if (rc == 0) {
 				handoffs++;
 				channel_open(&w, &h, sock, memfd);
-			} else if (rc != -EAGAIN) {
+			} else if (rc != -EAGAIN && alfd < 0) {
 				/* The supervisor is gone: nothing can join any more; finish what is open. */
 				vgpu_warn("lost the supervisor (%s); the worker exits", strerror(-rc));
 				_exit(0);
+			} else if (rc != -EAGAIN) {
+				/* Its channels go on; a supervisor started with the same --state-dir adopts it. */
+				vgpu_warn("lost the supervisor (%s); the zone's channels go on, waiting up to %u s for a "
+					  "new supervisor to adopt it", strerror(-rc), a->cfg->adopt_timeout_s);
+				close(ctrl);
+				ctrl = -1;
+				clock_gettime(CLOCK_MONOTONIC, &orphaned);
 			}
+		}
+		if (p[2].revents) {
+			int c = adopt_accept(a, alfd, ctrl >= 0);
+			if (c >= 0)
+				ctrl = c;
 		}
 		if (p[1].revents) {
 			uint64_t v;
@@ -379,13 +487,24 @@ void vgpu_worker_main(const struct vgpu_worker_args *a)
 		pthread_mutex_unlock(&w.lock);
 		if (live == 0 && handoffs > 0) {
 			/* Last channel closed; a JOIN already queued keeps the zone alive. */
-			struct pollfd q = { a->ctrl_fd, POLLIN, 0 };
-			if (poll(&q, 1, 0) > 0 && !(q.revents & (POLLHUP | POLLERR)))
+			struct pollfd q = { ctrl, POLLIN, 0 };
+			if (ctrl >= 0 && poll(&q, 1, 0) > 0 && !(q.revents & (POLLHUP | POLLERR)))
 				continue;
 			break;
 		}
 	}
-	shutdown(a->ctrl_fd, SHUT_RDWR);
+	if (alfd >= 0) {
+		close(alfd);
+		unlink(state_path);
+	}
+	if (ctrl >= 0)
+		shutdown(ctrl, SHUT_RDWR);
+	if (timed_out) {
+		/* channel threads still run: the process's end closes their channels and releases
+		 * what the zone held in the driver */
+		fflush(NULL);
+		_exit(0);
+	}
 	vgpu_info("last channel closed; freeing the zone");
 	if (w.be_ok)
 		zone_release(&w);

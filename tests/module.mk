@@ -59,3 +59,14 @@ ALL += $(DEMO_APP) $(E2E_KERNELS)
 $(B)/tests/demo/demo.sh: $(DEMO_APP) $(E2E_KERNELS) tests/demo.sh
 	printf '#!/bin/sh\nexec tests/demo.sh %s\n' $(B) > $@ && chmod +x $@
 TESTS += $(B)/tests/demo/demo.sh
+
+# Zones outliving their supervisor (vgpu-proxy --state-dir): restarts under a running program.
+$(B)/tests/restart/stream_app: $(B)/tests/restart/stream_app.o $(LIBVGPU)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $< -L$(B)/libvgpu -lcuda -lpthread
+.PRECIOUS: $(B)/tests/restart/%.o
+$(B)/tests/restart/restart.sh: $(B)/tests/restart/stream_app $(B)/tests/isolation/zone_hold $(PROXY) $(VGPUCTL) \
+		$(E2E_KERNELS) tests/restart/run.sh
+	@mkdir -p $(dir $@)
+	printf '#!/bin/sh\nexec tests/restart/run.sh\n' > $@ && chmod +x $@
+TESTS += $(B)/tests/restart/restart.sh

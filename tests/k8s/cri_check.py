@@ -202,9 +202,15 @@ def checks():
     # The proxy restarts under running pods (an upgrade): registrations come back from its
     # registry, and the new zone socket appears in the directory the pods have mounted.
     if A.restart_proxy:
+        _, zones_before, _ = proxy_state()
+        worker_b = [z.get("worker") for z in zones_before.get(pb_.zone, [])]
         r = subprocess.run(A.restart_proxy, shell=True, capture_output=True, text=True, timeout=60)
         log("restarted vgpu-proxy (exit %d)" % r.returncode)
-        regs, _, _ = proxy_state()
+        regs, zones_after, _ = proxy_state()
+        # (vgpu-proxy --state-dir: the zones of running CUDA processes are adopted, not ended)
+        result(len(worker_b) == 1 and [z.get("worker") for z in zones_after.get(pb_.zone, [])] == worker_b,
+               "the running CUDA process of pod B keeps its zone across the proxy restart (same zone, "
+               "same worker)", "before=%r after=%r" % (worker_b, zones_after.get(pb_.zone)))
         pa.start("check2", [str(8 * mib)])
         rc2, out2 = pa.wait_exit("check2")
         result(r.returncode == 0 and pa.zone in regs and pb_.zone in regs and rc2 == 0

@@ -143,6 +143,7 @@ EOF
 cat >"$T/proxy/start.sh" <<EOF
 #!/bin/sh
 "$ROOT/$B/proxy/vgpu-proxy" --listen "$PROXY_SOCK" --ctl "$PROXY_CTL" --registry "$T/proxy/registry" \\
+  --state-dir "$T/proxy/state" \\
   --backend sim --sim-lib "$ROOT/$B/sim/libcudasim.so" --require-registration --socket-mode 0666 \\
   --log-level info >>"$T/proxy.log" 2>&1 &
 echo \$! >"$T/proxy/pid"

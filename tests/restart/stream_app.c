@@ -1,0 +1,105 @@
+/* SPDX-License-Identifier: MIT */
+/* stream_app.c — a zone that keeps copying and launching, verifying every round, while vgpu-proxy's supervisor is restarted under it. */
+#include <cuda.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define CK(call) do { CUresult r_ = (call); if (r_ != CUDA_SUCCESS) { \
+	const char *n_ = NULL; cuGetErrorName(r_, &n_); \
+	fprintf(stderr, "FAIL %s:%d: %s -> %s\n", __FILE__, __LINE__, #call, n_ ? n_ : "?"); exit(1); } } while (0)
+
+enum { N = 1 << 16 };
+static CUcontext ctx;
+static CUfunction vec_add;
+
+/* One round: a, b up, c = a + b by the kernel, c down and checked; async copies on s. */
+static void round_trip(CUstream s, int k)
+{
+	static __thread float a[N], b[N], c[N];
+	CUdeviceptr da, db, dc;
+	int n = N;
+
+	for (int i = 0; i < N; i++) {
+		a[i] = (float)(i + k);
+		b[i] = (float)(2 * k);
+	}
+	CK(cuMemAlloc(&da, sizeof(a)));
+	CK(cuMemAlloc(&db, sizeof(b)));
+	CK(cuMemAlloc(&dc, sizeof(c)));
+	CK(cuMemcpyHtoDAsync(da, a, sizeof(a), s));
+	CK(cuMemcpyHtoDAsync(db, b, sizeof(b), s));
+	void *args[] = { &da, &db, &dc, &n };
+	CK(cuLaunchKernel(vec_add, N / 256, 1, 1, 256, 1, 1, 0, s, args, NULL));
+	CK(cuMemcpyDtoHAsync(c, dc, sizeof(c), s));
+	CK(cuStreamSynchronize(s));
+	for (int i = 0; i < N; i++)
+		if (c[i] != a[i] + b[i]) {
+			fprintf(stderr, "FAIL: round %d: c[%d] = %g, expected %g\n", k, i, c[i], a[i] + b[i]);
+			exit(1);
+		}
+	CK(cuMemFree(da));
+	CK(cuMemFree(db));
+	CK(cuMemFree(dc));
+}
+
+/* A thread started later: its channel JOINs the zone through whichever supervisor runs then. */
+static void *late_thread(void *arg)
+{
+	CUstream s;
+	(void)arg;
+	CK(cuCtxSetCurrent(ctx));
+	CK(cuStreamCreate(&s, CU_STREAM_NON_BLOCKING));
+	for (int k = 0; k < 5; k++)
+		round_trip(s, 1000 + k);
+	CK(cuStreamDestroy(s));
+	return NULL;
+}
+
+int main(int argc, char **argv)
+{
+	const char *image = argc > 1 ? argv[1] : "build/san/tests/kernels/basic.fatbin";
+	double seconds = argc > 2 ? atof(argv[2]) : 5;
+	CUdevice dev;
+	CUmodule mod;
+	CUstream s;
+	struct timespec t0, t;
+	int rounds = 0, late_started = 0;
+	pthread_t late;
+
+	if (argc > 1 && !strcmp(argv[1], "--help")) {
+		printf("usage: stream_app [KERNEL_IMAGE [SECONDS]]\nCopies and launches for SECONDS (default 5), "
+		       "verifying every round; a thread started halfway joins the zone.\n");
+		return 0;
+	}
+	CK(cuInit(0));
+	CK(cuDeviceGet(&dev, 0));
+	CK(cuCtxCreate(&ctx, NULL, 0, dev));
+	CK(cuModuleLoad(&mod, image));
+	CK(cuModuleGetFunction(&vec_add, mod, "vec_add"));
+	CK(cuStreamCreate(&s, CU_STREAM_NON_BLOCKING));
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		round_trip(s, rounds++);
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		double el = (double)(t.tv_sec - t0.tv_sec) + (double)(t.tv_nsec - t0.tv_nsec) * 1e-9;
+		if (!late_started && el > seconds / 2) {
+			if (pthread_create(&late, NULL, late_thread, NULL) != 0)
+				return 1;
+			late_started = 1;
+		}
+		if (el > seconds)
+			break;
+		usleep(20000);
+	}
+	if (late_started)
+		pthread_join(late, NULL);
+	CK(cuStreamDestroy(s));
+	CK(cuModuleUnload(mod));
+	CK(cuCtxDestroy(ctx));
+	printf("stream_app: %d rounds verified, and a late thread's 5\n", rounds);
+	return 0;
+}
