@@ -53,6 +53,13 @@ struct fz_zone {
 	uint32_t len;
 	uint32_t seq;
 	int want_reply;                /* a synchronous request is being served */
+	int in_msg;                    /* a message was handed over; its checks are still to run */
+	uint64_t other_before;         /* digest of the other zone's tables before that message */
+	/* Digest of THIS zone's tables, valid (dg_ok) while the zone serves nothing: it is
+	 * invalidated whenever the zone is given a message or a close, and set after each message
+	 * of the other zone, when the ownership oracle has just computed it (harness.c). */
+	uint64_t dg;
+	int dg_ok;
 	/* value translation for recorded sessions (see FZ_REC_ALIAS) */
 	uint64_t last_vals[FZ_MAX_VALS];   /* uint64 values of the last reply, in order */
 	unsigned n_last;

@@ -31,11 +31,15 @@
  * vgpu_chan_serve() (proxy/chanloop.c) on a struct vgpu_chan implemented HERE instead of
  * runtime/chan.c: receiving a message hands over the next record of the script, bulk reads
  * consume the BULK records that follow it, replies and bulk outputs are checked and
- * dropped. The main thread walks the script and passes control to one zone thread at a
- * time (semaphores), so every run is sequential and repeatable. Everything after the ring
- * is the proxy's code: chanloop.c, custom.c, custom_calls.c, the codec, the generated
- * dispatch table, zone.c / allocmap.c / quota.c, and the simulator behind them. The ring
- * itself (runtime/chan.c) is fuzzed by the separate ring target.
+ * dropped. Exactly one thread walks the script at any time, so every run is sequential
+ * and repeatable: a zone thread takes its own zone's records itself (the next message, a
+ * close, a new channel after one), and only when the other zone's record or the end of
+ * the script comes does it hand control back to the main thread (semaphores), which gives
+ * it to the other zone. (A hand-over costs two thread wake-ups, once most of the time of a
+ * message on a 2-core machine; most scripts speak for one zone at a time.) Everything
+ * after the ring is the proxy's code: chanloop.c, custom.c, custom_calls.c, the codec, the
+ * generated dispatch table, zone.c / allocmap.c / quota.c, and the simulator behind them.
+ * The ring itself (runtime/chan.c) is fuzzed by the separate ring target.
  */
 
 struct fz_state fz = { .active = -1 };
@@ -93,6 +97,9 @@ static void zone_quiesce(void)
 		fz.be.fn.cuCtxSynchronize();
 }
 
+static void msg_done(struct fz_zone *zz);
+static int own_next(struct fz_zone *zz);
+
 int vgpu_chan_recv(struct vgpu_chan *c, struct vgpu_msg_hdr *hdr, void *buf, uint32_t cap)
 {
 	struct fz_zone *zz = chan_zone(c);
@@ -113,8 +120,17 @@ int vgpu_chan_recv(struct vgpu_chan *c, struct vgpu_msg_hdr *hdr, void *buf, uin
 			chan_fail(c, "peer gone");
 			return -EPIPE;
 		}
-		/* Message done: let the main thread check the oracles and pick the next one. */
+		/* Message done: its queued work runs, the oracles check it, and the zone's own
+		 * next record is taken here; another zone's record or the end goes to main. */
 		zone_quiesce();
+		msg_done(zz);
+		int k = own_next(zz);
+		if (k == FZ_REC_MSG)
+			continue;
+		if (k == FZ_REC_CLOSE) {
+			chan_fail(c, "peer gone");
+			return -EPIPE;
+		}
 		sem_post(&fz.main_go);
 		while (sem_wait(&zz->go) < 0 && errno == EINTR)
 			;
@@ -302,7 +318,7 @@ static void *zone_thread(void *arg)
 			;
 		if (zz->cmd == FZ_QUIT)
 			break;
-		if (zz->cmd == FZ_SERVE && zz->has_msg) {
+		while (zz->cmd == FZ_SERVE && zz->has_msg) {
 			struct vgpu_chan *c = calloc(1, sizeof(*c));
 			if (!c)
 				abort();
@@ -316,6 +332,13 @@ static void *zone_thread(void *arg)
 			zz->serving = 0;
 			zz->has_msg = 0;
 			zz->want_reply = 0;
+			msg_done(zz);   /* a message that closed the channel, if one did */
+			if (zz->cmd != FZ_SERVE)
+				break;      /* closed by the main thread */
+			/* The channel closed itself or by the zone's own CLOSE record: the zone's next
+			 * message opens a new one here; a CLOSE with no channel open does nothing. */
+			while (own_next(zz) == FZ_REC_CLOSE)
+				;
 		}
 		sem_post(&fz.main_go);
 	}
@@ -340,7 +363,8 @@ static int is_launch(uint16_t op)
 static void zone_turn(struct fz_zone *zz, enum fz_cmd cmd)
 {
 	zz->cmd = cmd;
-	atomic_store(&fz.kernel_msg, cmd == FZ_SERVE && is_launch(zz->hdr.opcode));
+	if (cmd != FZ_SERVE)
+		atomic_store(&fz.kernel_msg, 0);   /* msg_take set it for a message */
 	atomic_store(&fz.active, zz->idx);
 	sem_post(&zz->go);
 	while (sem_wait(&fz.main_go) < 0 && errno == EINTR)
@@ -367,6 +391,105 @@ static int op_held_back(uint16_t op)
 		if (op == known_bug_ops[i])
 			return 1;
 	return 0;
+}
+
+/* ---- walking the script (whichever thread has the turn) ---- */
+
+/* Digest of zone zz's tables: the one the oracle last computed while zz was idle, if any. */
+static uint64_t zone_digest(struct fz_zone *zz)
+{
+	if (!zz->dg_ok) {
+		zz->dg = fz_zone_digest(&zz->zone);
+		zz->dg_ok = 1;
+	}
+	return zz->dg;
+}
+
+/* Consumes the records no zone thread is needed for (BULK bytes nobody asked for, ALIAS
+ * records); the kind of the next record (FZ_REC_MSG or FZ_REC_CLOSE, *zone set), or -1 at
+ * the end of the script. */
+static int script_next(int *zone)
+{
+	for (;;) {
+		int k = rec_peek(zone);
+		if (k != FZ_REC_BULK && k != FZ_REC_ALIAS)
+			return k;
+		uint8_t h[FZ_BULK_HDR];
+		rec_header(h, sizeof(h));
+		uint32_t n = rd_u32(h + 1);
+		const uint8_t *rec = rec_body(&n);
+		if (k == FZ_REC_ALIAS)
+			fz_alias_add(&fz.z[*zone], rec, n);
+	}
+}
+
+/*
+ * Takes the MSG record at fz.off for zone zz: the message is handed over (has_msg) and the
+ * digest of the other zone's tables kept for the ownership oracle; 0 when the opcode is
+ * held back (the record is consumed all the same).
+ */
+static int msg_take(struct fz_zone *zz)
+{
+	uint8_t h[FZ_MSG_HDR];
+	rec_header(h, sizeof(h));
+	zz->hdr.opcode = rd_u16(h + 1);
+	zz->hdr.flags = rd_u16(h + 3) & (uint16_t)~VGPU_MSG_F_REPLY;   /* the ring refuses F_REPLY from a client */
+	zz->len = rd_u32(h + 5);
+	/* rec_body clamps the length first (an argument next to it could be read before) */
+	const uint8_t *body = rec_body(&zz->len);
+	zz->payload = fz_alias_apply(zz, body, zz->len);
+	if (op_held_back(zz->hdr.opcode))
+		return 0;
+	zz->hdr.len = zz->len;
+	zz->hdr.seq = ++zz->seq;
+	zz->hdr.reserved = 0;
+	zz->want_reply = !(zz->hdr.flags & VGPU_MSG_F_ASYNC) &&
+			 (zz->hdr.opcode < VGPU_OP_CONTROL_BASE || zz->hdr.opcode == VGPU_OP_PINNED_MAP ||
+			  zz->hdr.opcode == VGPU_OP_PINNED_UNMAP || zz->hdr.opcode == VGPU_OP_PINNED_COPY);
+	zz->other_before = zone_digest(&fz.z[!zz->idx]);
+	zz->dg_ok = 0;   /* this zone's tables may change from now on */
+	zz->in_msg = 1;
+	atomic_store(&fz.kernel_msg, is_launch(zz->hdr.opcode));
+	atomic_store(&fz.active, zz->idx);
+	zz->has_msg = 1;
+	return 1;
+}
+
+/* After a message of zone zz (its queued work done): the per-message oracles. */
+static void msg_done(struct fz_zone *zz)
+{
+	if (!zz->in_msg)
+		return;
+	zz->in_msg = 0;
+	FZ_CHECK(!zz->want_reply, "zone %d: synchronous request opcode %u got no reply and the channel stayed open",
+		 zz->idx, zz->hdr.opcode);
+	fz_check_after_message(zz->idx, zz->other_before);
+	/* The other zone's digest was just found equal to other_before; nothing but its own
+	 * messages and closes changes its tables, so the next message need not compute it. */
+	fz.z[!zz->idx].dg = zz->other_before;
+	fz.z[!zz->idx].dg_ok = 1;
+}
+
+/*
+ * On zone zz's thread, between its messages: takes the zone's own next record. FZ_REC_MSG:
+ * a message is handed over (has_msg); FZ_REC_CLOSE: the zone's channel is to close (the
+ * record is consumed); -1: the other zone's record or the end, left to the main thread.
+ */
+static int own_next(struct fz_zone *zz)
+{
+	for (;;) {
+		int z, k = script_next(&z);
+		if (k < 0 || z != zz->idx)
+			return -1;
+		if (k == FZ_REC_CLOSE) {
+			fz.off++;
+			zz->dg_ok = 0;
+			atomic_store(&fz.kernel_msg, 0);
+			return FZ_REC_CLOSE;
+		}
+		if (msg_take(zz))
+			return FZ_REC_MSG;
+	}
 }
 
 /* ---- per-run state ---- */
@@ -458,6 +581,8 @@ static void zones_init(void)
 			abort();
 		fz.z[i].seq = 0;
 		fz.z[i].chan_no = 0;
+		fz.z[i].in_msg = 0;
+		fz.z[i].dg_ok = 0;
 		fz.z[i].n_alias = 0;
 		fz.z[i].n_last = 0;
 	}
@@ -524,53 +649,20 @@ void fz_run_one(const uint8_t *data, size_t len)
 	fz.off = 0;
 	zones_init();
 	for (;;) {
-		int z, k = rec_peek(&z);
+		int z, k = script_next(&z);
 		if (k < 0)
 			break;
 		struct fz_zone *zz = &fz.z[z];
-		if (k == FZ_REC_BULK) {           /* bulk bytes nobody asked for: skipped */
-			uint8_t h[FZ_BULK_HDR];
-			rec_header(h, sizeof(h));
-			uint32_t n = rd_u32(h + 1);
-			rec_body(&n);
-			continue;
-		}
-		if (k == FZ_REC_ALIAS) {
-			uint8_t h[FZ_BULK_HDR];
-			rec_header(h, sizeof(h));
-			uint32_t n = rd_u32(h + 1);
-			const uint8_t *rec = rec_body(&n);
-			fz_alias_add(zz, rec, n);
-			continue;
-		}
 		if (k == FZ_REC_CLOSE) {
 			fz.off++;
-			if (zz->serving)
+			if (zz->serving) {
+				zz->dg_ok = 0;
 				zone_turn(zz, FZ_CLOSE);
+			}
 			continue;
 		}
-		uint8_t h[FZ_MSG_HDR];
-		rec_header(h, sizeof(h));
-		zz->hdr.opcode = rd_u16(h + 1);
-		zz->hdr.flags = rd_u16(h + 3) & (uint16_t)~VGPU_MSG_F_REPLY;   /* the ring refuses F_REPLY from a client */
-		zz->len = rd_u32(h + 5);
-		/* rec_body clamps the length first (an argument next to it could be read before) */
-		const uint8_t *body = rec_body(&zz->len);
-		zz->payload = fz_alias_apply(zz, body, zz->len);
-		if (op_held_back(zz->hdr.opcode))
-			continue;
-		zz->hdr.len = zz->len;
-		zz->hdr.seq = ++zz->seq;
-		zz->hdr.reserved = 0;
-		zz->want_reply = !(zz->hdr.flags & VGPU_MSG_F_ASYNC) &&
-				 (zz->hdr.opcode < VGPU_OP_CONTROL_BASE || zz->hdr.opcode == VGPU_OP_PINNED_MAP ||
-				  zz->hdr.opcode == VGPU_OP_PINNED_UNMAP || zz->hdr.opcode == VGPU_OP_PINNED_COPY);
-		zz->has_msg = 1;
-		uint64_t other_before = fz_zone_digest(&fz.z[!z].zone);
-		zone_turn(zz, FZ_SERVE);
-		FZ_CHECK(!zz->want_reply, "zone %d: synchronous request opcode %u got no reply and the channel stayed open",
-			 z, zz->hdr.opcode);
-		fz_check_after_message(z, other_before);
+		if (msg_take(zz))
+			zone_turn(zz, FZ_SERVE);   /* the zone serves its following records too */
 	}
 	for (int i = 0; i < FZ_ZONES; i++)
 		if (fz.z[i].serving)
