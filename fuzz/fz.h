@@ -60,6 +60,8 @@ struct fz_zone {
 	 * of the other zone, when the ownership oracle has just computed it (harness.c). */
 	uint64_t dg;
 	int dg_ok;
+	struct vgpu_arena arena;           /* the channel loop's arena, kept between channels (arena.c) */
+	int arena_busy;                    /* handed to the open channel */
 	/* value translation for recorded sessions (see FZ_REC_ALIAS) */
 	uint64_t last_vals[FZ_MAX_VALS];   /* uint64 values of the last reply, in order */
 	unsigned n_last;
@@ -81,6 +83,8 @@ struct fz_state {
 	int ready;
 };
 extern struct fz_state fz;
+/* Index of the zone whose channel thread this is, -1 on any other thread. */
+extern _Thread_local int fz_self;
 
 #define FZ_CHUNK (64u << 10)
 

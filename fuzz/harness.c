@@ -43,6 +43,7 @@
  */
 
 struct fz_state fz = { .active = -1 };
+_Thread_local int fz_self = -1;
 
 /* ---- reading the script ---- */
 
@@ -313,6 +314,7 @@ void vgpu_chan_set_spin(struct vgpu_chan *c, uint32_t spin_ns) { (void)c; (void)
 static void *zone_thread(void *arg)
 {
 	struct fz_zone *zz = arg;
+	fz_self = zz->idx;
 	for (;;) {
 		while (sem_wait(&zz->go) < 0 && errno == EINTR)
 			;
