@@ -299,11 +299,11 @@ static CUresult submit(struct sim_ctx *c, CUstream h, struct sim_op *op, int syn
 		free(op);
 		return rc;
 	}
-	uint64_t seq = sim_stream_enqueue(s, op);
 	if (sync) {
-		sim_stream_wait(s, seq);
+		sim_stream_run_sync(s, op);
 		return c->sticky;
 	}
+	sim_stream_enqueue(s, op);
 	return CUDA_SUCCESS;
 }
 

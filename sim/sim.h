@@ -150,6 +150,7 @@ struct sim_stream {
 	int is_null;
 	pthread_t thread;
 	int started, stop;
+	int inline_busy;                 /* head is being run by a caller (sim_stream_run_sync) */
 	struct sim_op *head, *tail;
 	uint64_t enq_seq, done_seq;
 	uint64_t id;                     /* cuStreamGetId */
@@ -166,6 +167,9 @@ void sim_stream_destroy(struct sim_stream *s);   /* waits for pending work */
 struct sim_stream *sim_stream_get(struct sim_ctx *ctx, CUstream h, CUresult *rc);
 /* Enqueues op (ownership passes) with the legacy-stream dependencies; returns its seq. */
 uint64_t sim_stream_enqueue(struct sim_stream *s, struct sim_op *op);
+/* Enqueue op and wait for it. When nothing is queued before it, it runs in the calling
+ * thread (no hand-off to the stream's worker and back), in the same order. */
+void sim_stream_run_sync(struct sim_stream *s, struct sim_op *op);
 void sim_stream_wait(struct sim_stream *s, uint64_t seq);
 void sim_ctx_sync(struct sim_ctx *ctx);
 struct sim_op *sim_op_new(int kind);

@@ -177,8 +177,10 @@ static void *stream_main(void *arg)
 	struct sim_stream *s = arg;
 	pthread_mutex_lock(&g_lock);
 	for (;;) {
-		while (!s->head && !s->stop)
+		while ((!s->head || s->inline_busy) && !s->stop)
 			pthread_cond_wait(&s->cond, &g_lock);
+		while (s->inline_busy)   /* stopping: let the caller finish the op it runs */
+			pthread_cond_wait(&g_done, &g_lock);
 		if (!s->head)
 			break;
 		struct sim_op *op = s->head;
@@ -261,6 +263,9 @@ struct sim_stream *sim_streams_all(void)
 	return g_streams;
 }
 
+/* Caller holds g_lock: the dependencies of op and its place at the stream's tail. */
+static uint64_t enqueue_locked(struct sim_stream *s, struct sim_op *op);
+
 uint64_t sim_stream_enqueue(struct sim_stream *s, struct sim_op *op)
 {
 	pthread_mutex_lock(&g_lock);
@@ -270,6 +275,56 @@ uint64_t sim_stream_enqueue(struct sim_stream *s, struct sim_op *op)
 		pthread_mutex_unlock(&g_lock);
 		return 0;
 	}
+	uint64_t seq = enqueue_locked(s, op);
+	if (stream_start(s) < 0) {
+		/* no thread: run inline so work is never lost */
+		sim_log("cannot start a stream worker thread; running synchronously");
+		pthread_mutex_unlock(&g_lock);
+		sim_stream_wait(s, seq);
+		return seq;
+	}
+	pthread_cond_signal(&s->cond);
+	pthread_mutex_unlock(&g_lock);
+	return seq;
+}
+
+void sim_stream_run_sync(struct sim_stream *s, struct sim_op *op)
+{
+	pthread_mutex_lock(&g_lock);
+	if (s->capture) {
+		sim_graph_capture_op(s, op);
+		pthread_mutex_unlock(&g_lock);
+		return;
+	}
+	uint64_t seq = enqueue_locked(s, op);
+	if (s->head != op || !deps_ready(op) || !s->started) {
+		/* work before it, or the worker is not running yet: the ordinary way */
+		if (stream_start(s) == 0)
+			pthread_cond_signal(&s->cond);
+		pthread_mutex_unlock(&g_lock);
+		sim_stream_wait(s, seq);
+		return;
+	}
+	/* Nothing before it: run it here. The worker leaves the head alone meanwhile; what is
+	 * queued behind it waits, as it would behind the worker. */
+	s->inline_busy = 1;
+	pthread_mutex_unlock(&g_lock);
+	op_run(s, op);
+	pthread_mutex_lock(&g_lock);
+	s->inline_busy = 0;
+	s->head = op->next;
+	if (!s->head)
+		s->tail = NULL;
+	s->done_seq = op->seq;
+	sim_op_free(op);
+	if (s->head)
+		pthread_cond_signal(&s->cond);
+	pthread_cond_broadcast(&g_done);
+	pthread_mutex_unlock(&g_lock);
+}
+
+static uint64_t enqueue_locked(struct sim_stream *s, struct sim_op *op)
+{
 	int cap = op->ndeps;
 	struct sim_ctx *ctx = s->ctx;
 	/* legacy default stream: it waits for all blocking streams, and they wait for it. If a
@@ -303,17 +358,7 @@ uint64_t sim_stream_enqueue(struct sim_stream *s, struct sim_op *op)
 	else
 		s->head = op;
 	s->tail = op;
-	uint64_t seq = op->seq;
-	if (stream_start(s) < 0) {
-		/* no thread: run inline so work is never lost */
-		sim_log("cannot start a stream worker thread; running synchronously");
-		pthread_mutex_unlock(&g_lock);
-		sim_stream_wait(s, seq);
-		return seq;
-	}
-	pthread_cond_signal(&s->cond);
-	pthread_mutex_unlock(&g_lock);
-	return seq;
+	return op->seq;
 }
 
 void sim_stream_wait(struct sim_stream *s, uint64_t seq)
