@@ -79,14 +79,15 @@ struct fz_state {
 	_Atomic int kernel_msg;        /* that call launches a kernel (memory oracle: see mem_hook) */
 	const uint8_t *in;             /* the script */
 	size_t in_len, off;
-	uint8_t *scratch;              /* bulk output chunks are written here, then dropped */
+	uint8_t *scratch;              /* bulk pieces (FZ_BULK_AREA / 4) are copied or written here */
 	int ready;
 };
 extern struct fz_state fz;
 /* Index of the zone whose channel thread this is, -1 on any other thread. */
 extern _Thread_local int fz_self;
 
-#define FZ_CHUNK (64u << 10)
+#define FZ_CHUNK (64u << 10)        /* piece of a bulk transfer without a step (harness.c) */
+#define FZ_BULK_AREA (4u << 20)     /* the bulk area a step is capped by (a quarter of it) */
 
 
 /*

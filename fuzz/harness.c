@@ -161,10 +161,22 @@ int vgpu_chan_send(struct vgpu_chan *c, uint16_t opcode, uint16_t flags, uint32_
 
 int vgpu_chan_flush(struct vgpu_chan *c) { return c->broken ? -EPIPE : 0; }
 
+/*
+ * Largest piece a bulk callback gets at once: FZ_CHUNK, or the step a caller asks for up to
+ * a quarter of the bulk area, as runtime/chan.c does (the harness's area is FZ_BULK_AREA).
+ * The proxy's streamed copies ask for 1 MiB steps, one driver call each: in 64 KiB pieces a
+ * 64 MiB copy was 1,024 synchronous simulator calls, each two thread wake-ups.
+ */
+static uint64_t piece_max(uint32_t step)
+{
+	return step <= FZ_CHUNK ? FZ_CHUNK : step < FZ_BULK_AREA / 4 ? step : FZ_BULK_AREA / 4;
+}
+
 /* Walks the zone's bulk input: the BULK records right after the message. fn (may be NULL)
- * gets each piece; after its first error the rest is still consumed. Short input = the
- * client went away mid-transfer: -EPIPE and the channel is dead. */
-int vgpu_chan_bulk_read_cb(struct vgpu_chan *c, uint64_t n, vgpu_bulk_fn fn, void *ctx)
+ * gets each piece (at most max bytes, never two records' bytes); after its first error the
+ * rest is still consumed. Short input = the client went away mid-transfer: -EPIPE and the
+ * channel is dead. */
+static int bulk_read(struct vgpu_chan *c, uint64_t n, uint64_t max, vgpu_bulk_fn fn, void *ctx)
 {
 	struct fz_zone *zz = chan_zone(c);
 	uint64_t done = 0;
@@ -190,8 +202,8 @@ int vgpu_chan_bulk_read_cb(struct vgpu_chan *c, uint64_t n, vgpu_bulk_fn fn, voi
 				continue;
 		}
 		uint64_t take = n - done < left_in_rec ? n - done : left_in_rec;
-		if (take > FZ_CHUNK)
-			take = FZ_CHUNK;
+		if (take > max)
+			take = max;
 		if (fn && !first) {
 			/* A private copy: the proxy may not rely on anything but its bytes. */
 			memcpy(fz.scratch, rec_p, (size_t)take);
@@ -213,10 +225,14 @@ static int copy_fn(void *ctx, void *chunk, uint64_t len, uint64_t off)
 	return 0;
 }
 
+int vgpu_chan_bulk_read_cb(struct vgpu_chan *c, uint64_t n, vgpu_bulk_fn fn, void *ctx)
+{
+	return bulk_read(c, n, FZ_CHUNK, fn, ctx);
+}
+
 int vgpu_chan_bulk_read_cb_step(struct vgpu_chan *c, uint64_t n, uint32_t step, vgpu_bulk_fn fn, void *ctx)
 {
-	(void)step;
-	return vgpu_chan_bulk_read_cb(c, n, fn, ctx);
+	return bulk_read(c, n, piece_max(step), fn, ctx);
 }
 
 int vgpu_chan_bulk_read(struct vgpu_chan *c, void *dst, uint64_t n)
@@ -225,13 +241,14 @@ int vgpu_chan_bulk_read(struct vgpu_chan *c, void *dst, uint64_t n)
 	return vgpu_chan_bulk_read_cb(c, n, copy_fn, &cc);
 }
 
-int vgpu_chan_bulk_write_cb(struct vgpu_chan *c, uint64_t n, vgpu_bulk_fn fn, void *ctx)
+/* The zone's bulk output: fn fills pieces of at most max bytes, which are dropped. */
+static int bulk_write(struct vgpu_chan *c, uint64_t n, uint64_t max, vgpu_bulk_fn fn, void *ctx)
 {
 	int first = 0;
 	if (c->broken)
 		return -EPIPE;
 	for (uint64_t done = 0; done < n;) {
-		uint64_t take = n - done < FZ_CHUNK ? n - done : FZ_CHUNK;
+		uint64_t take = n - done < max ? n - done : max;
 		if (fn && !first)
 			first = fn(ctx, fz.scratch, take, done);
 		done += take;
@@ -239,10 +256,14 @@ int vgpu_chan_bulk_write_cb(struct vgpu_chan *c, uint64_t n, vgpu_bulk_fn fn, vo
 	return first;
 }
 
+int vgpu_chan_bulk_write_cb(struct vgpu_chan *c, uint64_t n, vgpu_bulk_fn fn, void *ctx)
+{
+	return bulk_write(c, n, FZ_CHUNK, fn, ctx);
+}
+
 int vgpu_chan_bulk_write_cb_step(struct vgpu_chan *c, uint64_t n, uint32_t step, vgpu_bulk_fn fn, void *ctx)
 {
-	(void)step;
-	return vgpu_chan_bulk_write_cb(c, n, fn, ctx);
+	return bulk_write(c, n, piece_max(step), fn, ctx);
 }
 
 int vgpu_chan_bulk_write(struct vgpu_chan *c, const void *src, uint64_t n)
@@ -264,7 +285,7 @@ void vgpu_chan_bulk_areas(struct vgpu_chan *c, void **base, size_t *len)
 {
 	(void)c;
 	*base = fz.scratch;
-	*len = FZ_CHUNK;
+	*len = FZ_BULK_AREA / 4;
 }
 
 /*
@@ -631,7 +652,7 @@ int fz_setup(void)
 	}
 	set_hook(fz_mem_hook, NULL);
 	fz_check_dispatch_table();
-	if (!(fz.scratch = malloc(FZ_CHUNK)))
+	if (!(fz.scratch = malloc(FZ_BULK_AREA / 4)))
 		return -ENOMEM;
 	sem_init(&fz.main_go, 0, 0);
 	for (int i = 0; i < FZ_ZONES; i++) {
