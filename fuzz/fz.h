@@ -81,6 +81,7 @@ struct fz_state {
 	size_t in_len, off;
 	uint8_t *scratch;              /* bulk pieces (FZ_BULK_AREA / 4) are copied or written here */
 	int ready;
+	int trace;                     /* VGPU_FUZZ_TRACE: print a line per reply (comparing harness versions) */
 };
 extern struct fz_state fz;
 /* Index of the zone whose channel thread this is, -1 on any other thread. */

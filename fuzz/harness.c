@@ -619,6 +619,7 @@ int fz_setup(void)
 	if (fz.ready)
 		return 0;
 	all_ops = getenv("VGPU_FUZZ_ALL_OPS") && atoi(getenv("VGPU_FUZZ_ALL_OPS"));
+	fz.trace = getenv("VGPU_FUZZ_TRACE") && atoi(getenv("VGPU_FUZZ_TRACE"));
 	const char *sab = getenv("VGPU_FUZZ_SABOTAGE");
 	if (sab && *sab) {
 		fz_sabotage = !strcmp(sab, "memory") ? SAB_MEMORY : !strcmp(sab, "ownership") ? SAB_OWNERSHIP :

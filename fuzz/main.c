@@ -20,7 +20,9 @@ static void usage(FILE *f)
 		"violation (docs/SECURITY.md). Built by afl-clang-fast it is an AFL++ persistent-mode\n"
 		"target (input from afl-fuzz); built by gcc it replays each FILE (or stdin) once.\n"
 		"Script format: fuzz/harness.h. Environment: VGPU_SIM_LIB (simulator path),\n"
-		"VGPU_FUZZ_LOG=error|warn|info|debug (proxy log level, default silent).\n");
+		"VGPU_FUZZ_LOG=error|warn|info|debug (proxy log level, default silent),\n"
+		"VGPU_FUZZ_TRACE=1 (a line per reply: zone, opcode, sequence, length, result; for\n"
+		"checking that a change of the harness leaves runs as they were).\n");
 }
 
 static int run_file(const char *path)

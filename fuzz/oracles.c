@@ -62,6 +62,14 @@ void fz_check_reply(struct fz_zone *zz, uint16_t opcode, uint16_t flags, uint32_
 		 "zone %d opcode %u: reply of %u bytes is not exactly one well-formed msgpack object (%zu used)",
 		 zz->idx, opcode, len, o);
 	zz->n_last = vs.n;
+	if (fz.trace) {
+		unsigned w = p[at] <= 0x7f ? 0 : p[at] == 0xcc ? 1 : p[at] == 0xcd ? 2 : 4;
+		uint32_t res = w ? 0 : p[at];
+		for (unsigned i = 1; i <= w && at + i < len; i++)
+			res = res << 8 | p[at + i];
+		fprintf(stderr, "vgpu-fuzz: zone %d reply opcode %u seq %u len %u result %u\n", zz->idx, opcode, seq,
+			len, res);
+	}
 }
 
 /* ---- ownership, quota, memory, dispatch ---- */
