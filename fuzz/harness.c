@@ -593,6 +593,19 @@ static void zone_teardown(struct fz_zone *zz)
 	vgpu_zone_destroy(z);
 }
 
+/*
+ * The keys of each zone's handle ids and pinned-region ids: fixed here, where the proxy
+ * draws them at random, so that a run is repeatable (a script that does arithmetic on an
+ * id, or a translated recorded id that lands next to one, named a handle or not depending
+ * on the draw: unstable paths for AFL). They still differ between the zones, which is what
+ * the keys are for (another zone's id names nothing); the top bits are set by
+ * vgpu_htab_set_key and here, as the proxy's own keys have them.
+ */
+static const uint64_t zone_keys[FZ_ZONES][2] = {
+	{ 0x6a09e667f3bcc908ull, 0xbb67ae8584caa73bull },
+	{ 0x3c6ef372fe94f82bull, 0xa54ff53a5f1d36f1ull },
+};
+
 static void zones_init(void)
 {
 	struct vgpu_zone_limits lim = { .mem_bytes = FZ_MEM_LIMIT, .handles = FZ_HANDLES,
@@ -602,6 +615,8 @@ static void zones_init(void)
 		snprintf(name, sizeof(name), "fuzz%d", i);
 		if (vgpu_zone_init(&fz.z[i].zone, (uint32_t)i + 1, name, &lim, NULL) < 0)
 			abort();
+		vgpu_htab_set_key(&fz.z[i].zone.htab, zone_keys[i][0]);   /* the table is still empty */
+		fz.z[i].zone.pinned.key = zone_keys[i][1] | 1ull << 63;   /* as vgpu_pinned_init: ids never 0 */
 		fz.z[i].seq = 0;
 		fz.z[i].chan_no = 0;
 		fz.z[i].in_msg = 0;
