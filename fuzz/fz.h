@@ -125,6 +125,10 @@ void fz_mem_hook(void *ctx, uint64_t p, uint64_t len, int write);
 /* Every generated thunk belongs to a generated (not custom) call of the same opcode. */
 void fz_check_dispatch_table(void);
 
+/* ---- the harness's driver (waits.c) ---- */
+/* Route the generated table's cuStreamWaitValue* through the harness (after vgpu_dispatch_load). */
+void fz_waits_install(void);
+
 /* ---- recorded sessions (alias.c) ---- */
 /* An ALIAS record for zone zz: pair the recorded reply's values with those of zz's last reply. */
 void fz_alias_add(struct fz_zone *zz, const uint8_t *rec, uint32_t len);

@@ -648,6 +648,9 @@ int fz_setup(void)
 	setenv("VGPU_SIM_QUIET", "1", 0);
 	setenv("VGPU_SIM_MEM", "256M", 0);
 	setenv("VGPU_SIM_THREADS", "1", 0);
+	/* A launch that runs 10 million instructions fails with CUDA_ERROR_LAUNCH_TIMEOUT (the
+	 * simulator's default, 10^10, is minutes: an AFL hang). The corpus needs under 10^5. */
+	setenv("VGPU_SIM_WATCHDOG_INSNS", "10000000", 0);
 	if ((rc = vgpu_backend_find_sim(getenv("VGPU_SIM_LIB"), path, sizeof(path))) < 0) {
 		fprintf(stderr, "vgpu-fuzz: the simulator is not at %s; build it (make) or set VGPU_SIM_LIB\n", path);
 		return rc;
@@ -660,6 +663,7 @@ int fz_setup(void)
 		fprintf(stderr, "vgpu-fuzz: cannot bind the generated driver table: %s\n", strerror(-rc));
 		return rc;
 	}
+	fz_waits_install();
 	void (*set_hook)(void (*)(void *, uint64_t, uint64_t, int), void *) =
 		(void (*)(void (*)(void *, uint64_t, uint64_t, int), void *))dlsym(fz.be.dl, "vgpu_sim_set_access_hook");
 	if (!set_hook) {
