@@ -60,6 +60,13 @@ CUresult vgpu_call_on(struct vgpu_conn *c, const struct vgpu_call_desc *d, void 
 		vgpu_client_log(2, "%s: arguments cannot be sent (%s)", d->name, strerror(-rc));
 		return rc == -ENOMEM ? CUDA_ERROR_OUT_OF_MEMORY : CUDA_ERROR_INVALID_VALUE;
 	}
+	/* A device-to-host copy through the bulk area: its bytes come before its reply, read
+	 * straight into the destination while the proxy's driver copies the next chunk. */
+	struct vgpu_copy_shape shape;
+	int data_first = !(flags & VGPU_MSG_F_ASYNC) && bulk.n == 1 && bulk.seg[0].out && !bulk.seg[0].in &&
+			 vgpu_copy_shape(d, 1, &shape) == 0;
+	if (data_first)
+		flags |= VGPU_MSG_F_DATA_FIRST;
 	rc = vgpu_chan_send(c->chan, d->opcode, flags, ++c->seq, c->wbuf.data, (uint32_t)c->wbuf.len);
 	if (rc < 0)
 		return conn_fail(c, "sending a request", rc);
@@ -86,6 +93,12 @@ CUresult vgpu_call_on(struct vgpu_conn *c, const struct vgpu_call_desc *d, void 
 		return rc < 0 ? conn_fail(c, "posting a request", rc) : CUDA_SUCCESS;
 	}
 
+	if (data_first) {
+		vgpu_chan_flush(c->chan);
+		rc = vgpu_chan_bulk_read(c->chan, bulk.seg[0].ptr, bulk.seg[0].len);
+		if (rc < 0)
+			return conn_fail(c, "receiving call data", rc);
+	}
 	for (;;) {
 		rc = vgpu_chan_recv(c->chan, &h, c->rbuf, VGPU_CLIENT_MAX_MSG);
 		if (rc < 0)
@@ -105,7 +118,7 @@ CUresult vgpu_call_on(struct vgpu_conn *c, const struct vgpu_call_desc *d, void 
 		c->broken = 1;
 		return CUDA_ERROR_DEVICE_UNAVAILABLE;
 	}
-	for (unsigned i = 0; i < bulk.n; i++) {
+	for (unsigned i = 0; i < bulk.n && !data_first; i++) {
 		if (!bulk.seg[i].out)
 			continue;
 		rc = vgpu_chan_bulk_read(c->chan, bulk.seg[i].ptr, bulk.seg[i].len);

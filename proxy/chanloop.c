@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include "backend.h"
 #include "chan.h"
@@ -317,30 +318,13 @@ static CUresult wait_staged(struct chanctx *cc, struct vgpu_proxy_call *call, vo
  * client's writes and touches each byte once on this side. stream_shape(out = 0) recognises
  * that call, and with out = 1 its mirror image (below); returns the arg indexes or -1.
  */
-struct stream_htod { int dptr, buf, len; };
-
 static int stream_shape(const struct vgpu_call_desc *d, const struct vgpu_bulk_list *bulk, int out,
-			struct stream_htod *s)
+			struct vgpu_copy_shape *s)
 {
 	const struct vgpu_bulk_seg *g = &bulk->seg[0];
 
-	if ((d->flags & VGPU_CALLF_ASYNC) || d->nout != (out ? 1 : 0) || d->nargs != 3 || bulk->n != 1 ||
-	    g->in == out || g->out != out || !g->slot)
-		return -1;
-	s->dptr = s->buf = s->len = -1;
-	for (unsigned i = 0; i < 3; i++) {
-		const struct vgpu_arg_desc *a = &d->args[i];
-		if (a->kind == (out ? VGPU_ARG_OUT_BUF : VGPU_ARG_IN_BUF) && a->len_mul == 1 &&
-		    a->len_arg2 == VGPU_LEN_NONE)
-			s->buf = (int)i;
-		else if (a->kind == VGPU_ARG_DPTR && (a->flags & VGPU_ARGF_RANGE) && a->len_mul == 1 &&
-			 a->len_arg2 == VGPU_LEN_NONE && a->size == 8)
-			s->dptr = (int)i;
-		else if (a->kind == VGPU_ARG_SCALAR && a->size == 8 && !(a->flags & (VGPU_ARGF_SIGNED | VGPU_ARGF_FLOAT)))
-			s->len = (int)i;
-	}
-	if (s->buf < 0 || s->dptr < 0 || s->len < 0 || g->arg != s->buf ||
-	    d->args[s->buf].len_arg != s->len || d->args[s->dptr].len_arg != s->len)
+	if (bulk->n != 1 || g->in == out || g->out != out || !g->slot || vgpu_copy_shape(d, out, s) < 0 ||
+	    g->arg != s->buf)
 		return -1;
 	return 0;
 }
@@ -357,7 +341,7 @@ struct stream_ctx {
 	const struct vgpu_proxy_call *call;
 	vgpu_thunk_fn thunk;
 	void **argv;
-	struct stream_htod shape;
+	struct vgpu_copy_shape shape;
 	uint64_t dst;
 	CUresult res;
 };
@@ -399,7 +383,7 @@ static void bulk_register(struct chanctx *cc)
 }
 
 static CUresult call_streamed(struct chanctx *cc, struct vgpu_proxy_call *call, vgpu_thunk_fn thunk,
-			      void **argv, const struct vgpu_bulk_list *bulk, const struct stream_htod *shape)
+			      void **argv, const struct vgpu_bulk_list *bulk, const struct vgpu_copy_shape *shape)
 {
 	struct stream_ctx s = { .call = call, .thunk = thunk, .argv = argv, .shape = *shape,
 				.dst = *(const uint64_t *)argv[shape->dptr], .res = CUDA_SUCCESS };
@@ -417,58 +401,39 @@ static CUresult call_streamed(struct chanctx *cc, struct vgpu_proxy_call *call, 
 }
 
 /*
- * Streamed device-to-host copy, the mirror image (cuMemcpyDtoH_v2 and _ptds) for copies of
- * at least STREAM_DTOH_MIN bytes: the reply (which must precede the bytes) is sent first,
- * then the driver copies chunk by chunk straight into the shared bulk area. The range was
- * checked for the whole copy and a one-byte probe copy has just succeeded, so a later chunk
- * failing is unexpected; if it happens, the rest of the stream is zero-filled and the
- * failure becomes the channel's pending error, reported by the next synchronising call
- * (as for an asynchronous copy).
+ * Streamed device-to-host copy, the mirror image (cuMemcpyDtoH_v2 and _ptds, requested with
+ * VGPU_MSG_F_DATA_FIRST): the driver copies chunk by chunk straight into the shared bulk area
+ * and the reply follows the bytes, with the copy's true result. If a chunk fails, the rest of
+ * the stream is zero-filled (the client reads exactly the announced length either way).
  */
-#define STREAM_DTOH_MIN (256u << 10)
-
 static CUresult call_streamed_out(struct chanctx *cc, struct vgpu_proxy_call *call, vgpu_thunk_fn thunk,
-				  void **argv, const struct vgpu_bulk_list *bulk, const struct stream_htod *shape)
+				  void **argv, const struct vgpu_bulk_list *bulk, const struct vgpu_copy_shape *shape)
 {
 	struct stream_ctx s = { .call = call, .thunk = thunk, .argv = argv, .shape = *shape,
 				.dst = *(const uint64_t *)argv[shape->dptr], .res = CUDA_SUCCESS };
 	uint64_t n = bulk->seg[0].len;
-	uint8_t probe;
-	struct vgpu_bulk_list ignored;
 
-	/* Probe: the first byte into private memory; an error is answered normally. */
-	*(void **)argv[shape->buf] = &probe;
-	*(uint64_t *)argv[shape->len] = 1;
-	CUresult res = thunk(call->drv, argv);
-	*(uint64_t *)argv[shape->len] = n;
-	if (res != CUDA_SUCCESS)
-		return res;
-	/* The reply announces n bytes; its buffer pointer is never read (they are streamed below). */
-	if (vgpu_encode_reply(call->desc, argv, CUDA_SUCCESS, call->hooks, call, call->reply, &ignored) < 0)
-		return CUDA_ERROR_OUT_OF_MEMORY;
-	int rc = vgpu_chan_send(cc->ch, call->hdr.opcode, VGPU_MSG_F_REPLY, call->hdr.seq,
-				call->reply->data, (uint32_t)call->reply->len);
-	if (rc == 0)
-		rc = vgpu_chan_flush(cc->ch);
-	if (rc < 0) {
-		call->fatal = rc;
-		return CUDA_ERROR_UNKNOWN;
-	}
-	call->replied = 1;
 	bulk_register(cc);
-	rc = vgpu_chan_bulk_write_cb_step(cc->ch, n, STREAM_DRIVER_STEP, stream_chunk, &s);
+	int rc = vgpu_chan_bulk_write_cb_step(cc->ch, n, STREAM_DRIVER_STEP, stream_chunk, &s);
 	vgpu_stat_add(&cc->z->stats->bulk_out, n);
+	*(uint64_t *)argv[shape->len] = n;
 	if (rc < 0 && rc != -EIO) {
 		call->fatal = rc;
 		return CUDA_ERROR_UNKNOWN;
 	}
-	if (s.res != CUDA_SUCCESS) {
-		vgpu_warn("%s failed part-way (CUresult %d) after its reply; reported at the next synchronising call",
-			  call->desc->name, (int)s.res);
-		if (cc->pending == CUDA_SUCCESS)
-			cc->pending = s.res;
-	}
 	return s.res;
+}
+
+/* A data-first request refused before its copy: its client still reads the announced bytes. */
+static void data_first_zeros(struct chanctx *cc, struct vgpu_proxy_call *call, const struct vgpu_bulk_list *bulk)
+{
+	int rc = 0;
+
+	for (unsigned i = 0; i < bulk->n && i < VGPU_MAX_BULK && rc >= 0; i++)
+		if (bulk->seg[i].out)
+			rc = vgpu_chan_bulk_write_cb(cc->ch, bulk->seg[i].len, NULL, NULL);
+	if (rc < 0)
+		call->fatal = rc;
 }
 
 /*
@@ -553,6 +518,14 @@ static CUresult call_generic(struct chanctx *cc, struct vgpu_proxy_call *call, v
 	struct vgpu_bulk_list bulk = { .n = 0 };
 	CUresult err = CUDA_ERROR_INVALID_VALUE, res;
 
+	int data_first = (call->hdr.flags & VGPU_MSG_F_DATA_FIRST) != 0;
+	struct vgpu_copy_shape shape;
+	/* only a synchronous device-to-host copy may ask for its bytes before its reply */
+	if (data_first && ((call->hdr.flags & VGPU_MSG_F_ASYNC) || wire || vgpu_copy_shape(call->desc, 1, &shape) < 0)) {
+		vgpu_debug("%s: VGPU_MSG_F_DATA_FIRST on a call that is not a device-to-host copy", call->desc->name);
+		call->fatal = -EPROTO;
+		return CUDA_ERROR_INVALID_VALUE;
+	}
 	int rc = vgpu_decode_request(call->desc, call->msg, call->len, call->arena, call->hooks, call,
 				     argv, &bulk, &err);
 	if (rc < 0) {
@@ -577,6 +550,8 @@ static CUresult call_generic(struct chanctx *cc, struct vgpu_proxy_call *call, v
 			return err;
 		}
 		call->fatal = discard_inputs(cc, &bulk);
+		if (data_first && call->fatal == 0)
+			data_first_zeros(cc, call, &bulk);
 		return err;
 	}
 	if (bulk.n > VGPU_MAX_BULK) {
@@ -587,9 +562,30 @@ static CUresult call_generic(struct chanctx *cc, struct vgpu_proxy_call *call, v
 		vgpu_debug("%s: refused: its stream is being captured into a graph, which would keep "
 			   "the address of the proxy's staging memory", call->desc->name);
 		call->fatal = discard_inputs(cc, &bulk);
+		if (data_first && call->fatal == 0)
+			data_first_zeros(cc, call, &bulk);
 		return CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED;
 	}
-	struct stream_htod shape;
+	if (data_first) {
+		struct vgpu_bulk_list none = { .n = 0 };
+		if (stream_shape(call->desc, &bulk, 1, &shape) < 0 || bulk.seg[0].len <= VGPU_INLINE_MAX) {
+			/* (its bytes would be in the reply: nothing for the client to read first) */
+			call->fatal = -EPROTO;
+			return CUDA_ERROR_INVALID_VALUE;
+		}
+		if (!thunk) {
+			data_first_zeros(cc, call, &bulk);
+			return CUDA_ERROR_NOT_SUPPORTED;
+		}
+		*bulk.seg[0].slot = &shape;   /* non-NULL placeholder: the reply only announces the length */
+		res = call_streamed_out(cc, call, thunk, argv, &bulk, &shape);
+		if (call->fatal < 0)
+			return res;
+		/* the reply announces the length its client has already read */
+		if (vgpu_encode_reply(call->desc, argv, res, call->hooks, call, call->reply, &none) < 0)
+			vgpu_wbuf_reset(call->reply);
+		return res;
+	}
 	if (!wire && thunk && stream_shape(call->desc, &bulk, 0, &shape) == 0) {
 		res = call_streamed(cc, call, thunk, argv, &bulk, &shape);
 		if (call->fatal < 0)
@@ -597,12 +593,6 @@ static CUresult call_generic(struct chanctx *cc, struct vgpu_proxy_call *call, v
 		if (vgpu_encode_reply(call->desc, argv, res, call->hooks, call, call->reply, &call->bulk_out) < 0)
 			vgpu_wbuf_reset(call->reply);
 		return res;
-	}
-	/* (An async-flagged request gets no reply, so its output cannot be streamed after one.) */
-	if (!wire && thunk && !(call->hdr.flags & VGPU_MSG_F_ASYNC) && stream_shape(call->desc, &bulk, 1, &shape) == 0 &&
-	    bulk.seg[0].len >= STREAM_DTOH_MIN) {
-		*bulk.seg[0].slot = &shape;   /* non-NULL placeholder: the reply only announces the length */
-		return call_streamed_out(cc, call, thunk, argv, &bulk, &shape);
 	}
 	if ((res = stage_bulk(cc, call, &bulk)) != CUDA_SUCCESS)
 		return res;
@@ -661,6 +651,10 @@ static CUresult pinned_map_wire(struct vgpu_proxy_call *call, void **argv)
 	if ((rc = vgpu_chan_recv_fd(call->chan, &fd)) < 0) {
 		vgpu_warn("pinned region of %llu bytes refused: no memfd came with it (%s)",
 			  (unsigned long long)bytes, strerror(-rc));
+		return CUDA_ERROR_INVALID_VALUE;
+	}
+	if (!id) {   /* nowhere to put the id: the region could never be named, so it is not mapped */
+		close(fd);
 		return CUDA_ERROR_INVALID_VALUE;
 	}
 	res = vgpu_pinned_map(&call->zone->pinned, fd, bytes, &d, id, &why);
@@ -824,8 +818,6 @@ static int serve_request(struct chanctx *cc, const struct vgpu_msg_hdr *h, uint3
 			cc->pending = res;
 		goto out;
 	}
-	if (call.replied)   /* a streamed copy answered before its bytes */
-		goto out;
 	/* A pending asynchronous failure is reported by the next call that synchronises or
 	 * carries nothing back (so no object it created is lost to the client). */
 	if (cc->pending != CUDA_SUCCESS && call.desc &&

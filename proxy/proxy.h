@@ -35,7 +35,6 @@ struct vgpu_proxy_call {
 	int fatal;                           /* set to -errno when the channel must be closed (bulk stream out of sync, peer gone) */
 	/* Framework-private: */
 	uint64_t mem_reserved;               /* device bytes reserved before an allocation call */
-	int replied;                         /* the reply went out already (streamed copies) */
 	struct { uint64_t base, size; } freed[VGPU_MAX_ARGS];      /* allocations detached before a free */
 	unsigned nfreed;
 	struct { unsigned htype; uint64_t id; } detached[VGPU_MAX_ARGS]; /* handles detached before a destroy */

@@ -1011,3 +1011,25 @@ bad:
 	bulk->n = 0;
 	return -EBADMSG;
 }
+
+int vgpu_copy_shape(const struct vgpu_call_desc *d, int out, struct vgpu_copy_shape *s /* out */)
+{
+	if ((d->flags & (VGPU_CALLF_ASYNC | VGPU_CALLF_CUSTOM)) || d->nout != (out ? 1 : 0) || d->nargs != 3)
+		return -1;
+	s->dptr = s->buf = s->len = -1;
+	for (unsigned i = 0; i < 3; i++) {
+		const struct vgpu_arg_desc *a = &d->args[i];
+		if (a->kind == (out ? VGPU_ARG_OUT_BUF : VGPU_ARG_IN_BUF) && a->len_mul == 1 &&
+		    a->len_arg2 == VGPU_LEN_NONE)
+			s->buf = (int)i;
+		else if (a->kind == VGPU_ARG_DPTR && (a->flags & VGPU_ARGF_RANGE) && a->len_mul == 1 &&
+			 a->len_arg2 == VGPU_LEN_NONE && a->size == 8)
+			s->dptr = (int)i;
+		else if (a->kind == VGPU_ARG_SCALAR && a->size == 8 && !(a->flags & (VGPU_ARGF_SIGNED | VGPU_ARGF_FLOAT)))
+			s->len = (int)i;
+	}
+	if (s->buf < 0 || s->dptr < 0 || s->len < 0 || d->args[s->buf].len_arg != s->len ||
+	    d->args[s->dptr].len_arg != s->len)
+		return -1;
+	return 0;
+}

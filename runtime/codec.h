@@ -156,4 +156,14 @@ int vgpu_encode_error(const struct vgpu_call_desc *d, CUresult res, struct vgpu_
  */
 int vgpu_arg_length(const struct vgpu_call_desc *d, unsigned i, void *const *argv, uint64_t *len /* out */);
 
+/*
+ * A plain copy between one host buffer and a range-checked device pointer of the same
+ * length and nothing else (cuMemcpyHtoD_v2 with out = 0, cuMemcpyDtoH_v2 with out = 1, and
+ * their _ptds twins): 0 with the three parameter indexes, else -1. Such copies are streamed
+ * through the bulk area chunk by chunk; a device-to-host one sends its bytes before its
+ * reply (VGPU_MSG_F_DATA_FIRST).
+ */
+struct vgpu_copy_shape { int buf, dptr, len; };
+int vgpu_copy_shape(const struct vgpu_call_desc *d, int out, struct vgpu_copy_shape *s /* out */);
+
 #endif

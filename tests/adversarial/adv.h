@@ -188,6 +188,16 @@ static __attribute__((unused)) int adv_alive(struct adv_zone *z)
 	return adv_call(z, &vgpu_call_cuDriverGetVersion, av) == CUDA_SUCCESS && ver > 0;
 }
 
+/* Wait (up to 5 s) until n zones have ended on their own: their channels closed, their
+ * workers logged the zone freed. (Stopping the proxy before would kill the workers.) */
+static __attribute__((unused)) void adv_wait_zones_ended(const struct ptest_proxy *p, int n)
+{
+	char cmd[512];
+	snprintf(cmd, sizeof(cmd), "for i in $(seq 100); do [ $(grep -c 'zone freed' %s) -ge %d ] && exit 0; "
+		 "sleep 0.05; done; exit 1", p->log, n);
+	CHECK_EQ(system(cmd), 0);
+}
+
 /* Stop the proxy; fail if it exited badly or a sanitizer/crash line is in its log. */
 static __attribute__((unused)) void adv_finish(struct ptest_proxy *p)
 {
