@@ -20,6 +20,7 @@
 #include "backend.h"
 #include "chan.h"
 #include "codec.h"
+#include "htab_peek.h"
 #include "log.h"
 #include "proxyd.h"
 #include "session.h"
@@ -90,12 +91,45 @@ static void chan_fail(struct vgpu_chan *c, const char *why)
 
 static struct fz_zone *chan_zone(const struct vgpu_chan *c) { return &fz.z[c->zone]; }
 
-/* A synchronising point between messages: the zone's queued work runs before the next
- * message, so the memory oracle attributes every access to the zone that asked for it. */
-static void zone_quiesce(void)
+struct ctx_list { CUcontext v[16]; unsigned n; };
+
+static void ctx_collect(void *ctx, unsigned type, void *real)
 {
-	if (fz.be.fn.cuCtxSynchronize)
-		fz.be.fn.cuCtxSynchronize();
+	struct ctx_list *l = ctx;
+	if (type == VGPU_H_CONTEXT && l->n < sizeof(l->v) / sizeof(l->v[0]))
+		l->v[l->n++] = real;
+}
+
+/*
+ * A synchronising point between messages: the work zone zz queued runs before the next
+ * message, so the memory oracle attributes every access to the zone that asked for it. The
+ * current context first, then every other context in the zone's table (pushed and popped,
+ * so the thread's context stack is left as it was): a zone's streams keep running in their
+ * own context after it stops being current (a new channel starts with none), and such work
+ * ran during the next message, possibly the other zone's (a false alarm of the memory oracle
+ * seen in a campaign).
+ */
+static void zone_quiesce(struct fz_zone *zz)
+{
+	const struct vgpu_backend_fns *f = &fz.be.fn;
+	const struct vgpu_driver *d = fz.be.drv;
+	struct ctx_list l = { .n = 0 };
+	CUcontext cur = NULL, popped;
+
+	if (!f->cuCtxSynchronize)
+		return;
+	f->cuCtxSynchronize();
+	pthread_mutex_lock(&zz->zone.lock);
+	fz_htab_walk(&zz->zone.htab, ctx_collect, &l);
+	pthread_mutex_unlock(&zz->zone.lock);
+	if (!l.n || !d || !d->cuCtxPushCurrent_v2 || !d->cuCtxPopCurrent_v2 || !f->cuCtxGetCurrent)
+		return;
+	f->cuCtxGetCurrent(&cur);
+	for (unsigned i = 0; i < l.n; i++)
+		if (l.v[i] != cur && d->cuCtxPushCurrent_v2(l.v[i]) == CUDA_SUCCESS) {
+			f->cuCtxSynchronize();
+			d->cuCtxPopCurrent_v2(&popped);
+		}
 }
 
 static void msg_done(struct fz_zone *zz);
@@ -123,7 +157,7 @@ int vgpu_chan_recv(struct vgpu_chan *c, struct vgpu_msg_hdr *hdr, void *buf, uin
 		}
 		/* Message done: its queued work runs, the oracles check it, and the zone's own
 		 * next record is taken here; another zone's record or the end goes to main. */
-		zone_quiesce();
+		zone_quiesce(zz);
 		msg_done(zz);
 		int k = own_next(zz);
 		if (k == FZ_REC_MSG)
@@ -351,7 +385,7 @@ static void *zone_thread(void *arg)
 				fz.be.fn.cuCtxSetCurrent(NULL);
 			zz->serving = 1;
 			vgpu_chan_serve(&zz->zone, &fz.be, c, ++zz->chan_no);
-			zone_quiesce();
+			zone_quiesce(zz);
 			zz->serving = 0;
 			zz->has_msg = 0;
 			zz->want_reply = 0;
