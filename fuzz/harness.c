@@ -33,11 +33,13 @@
  * runtime/chan.c: receiving a message hands over the next record of the script, bulk reads
  * consume the BULK records that follow it, replies and bulk outputs are checked and
  * dropped. Exactly one thread walks the script at any time, so every run is sequential
- * and repeatable: a zone thread takes its own zone's records itself (the next message, a
- * close, a new channel after one), and only when the other zone's record or the end of
- * the script comes does it hand control back to the main thread (semaphores), which gives
- * it to the other zone. (A hand-over costs two thread wake-ups, once most of the time of a
- * message on a 2-core machine; most scripts speak for one zone at a time.) Everything
+ * and repeatable: a zone's thread takes its own zone's records itself (the next message, a
+ * close, a new channel after one). Zone 0's channels run on the main thread; zone 1 has a
+ * thread of its own, to which the main thread hands zone 1's records (semaphores) and
+ * which hands the turn back at a record of zone 0 or the end of the script. (A hand-over
+ * costs two thread wake-ups, once most of the time of a message on a 2-core machine, and
+ * every idle thread costs two more per AFL++ iteration, which stops and continues the
+ * whole process; most scripts speak for one zone at a time.) Everything
  * after the ring is the proxy's code: chanloop.c, custom.c, custom_calls.c, the codec, the
  * generated dispatch table, zone.c / allocmap.c / quota.c, and the simulator behind them.
  * The ring itself (runtime/chan.c) is fuzzed by the separate ring target.
@@ -134,6 +136,7 @@ static void zone_quiesce(struct fz_zone *zz)
 
 static void msg_done(struct fz_zone *zz);
 static int own_next(struct fz_zone *zz);
+static int other_zones(void);
 
 int vgpu_chan_recv(struct vgpu_chan *c, struct vgpu_msg_hdr *hdr, void *buf, uint32_t cap)
 {
@@ -156,19 +159,31 @@ int vgpu_chan_recv(struct vgpu_chan *c, struct vgpu_msg_hdr *hdr, void *buf, uin
 			return -EPIPE;
 		}
 		/* Message done: its queued work runs, the oracles check it, and the zone's own
-		 * next record is taken here; another zone's record or the end goes to main. */
+		 * next record is taken here. */
 		zone_quiesce(zz);
 		msg_done(zz);
-		int k = own_next(zz);
-		if (k == FZ_REC_MSG)
-			continue;
-		if (k == FZ_REC_CLOSE) {
-			chan_fail(c, "peer gone");
-			return -EPIPE;
+		for (;;) {
+			int k = own_next(zz);
+			if (k == FZ_REC_MSG)
+				break;
+			if (k == FZ_REC_CLOSE) {
+				chan_fail(c, "peer gone");
+				return -EPIPE;
+			}
+			if (zz->idx != 0) {
+				/* zone 1: the main thread goes on; it answers with a message or a close */
+				sem_post(&fz.main_go);
+				while (sem_wait(&zz->go) < 0 && errno == EINTR)
+					;
+				break;
+			}
+			/* zone 0, on the main thread: zone 1's records are handed out from here; the
+			 * end of the script closes the channel, as it closes every channel */
+			if (other_zones() < 0) {
+				chan_fail(c, "peer gone");
+				return -EPIPE;
+			}
 		}
-		sem_post(&fz.main_go);
-		while (sem_wait(&zz->go) < 0 && errno == EINTR)
-			;
 	}
 }
 
@@ -366,6 +381,38 @@ void vgpu_chan_set_spin(struct vgpu_chan *c, uint32_t spin_ns) { (void)c; (void)
 
 /* ---- zone threads ---- */
 
+/*
+ * Zone zz's channels, on the calling thread (zone 0: the main thread; zone 1: its own), while
+ * the script gives the zone messages: the message handed over (has_msg) opens a channel, the
+ * zone's next ones are served on it, and after it closes the zone's next message opens the
+ * next channel. Returns at another zone's record or the end of the script.
+ */
+static void zone_serve(struct fz_zone *zz)
+{
+	while (zz->cmd == FZ_SERVE && zz->has_msg) {
+		struct vgpu_chan *c = calloc(1, sizeof(*c));
+		if (!c)
+			abort();
+		c->zone = zz->idx;
+		/* A new channel is a new proxy thread: no current context. */
+		if (fz.be.fn.cuCtxSetCurrent)
+			fz.be.fn.cuCtxSetCurrent(NULL);
+		zz->serving = 1;
+		vgpu_chan_serve(&zz->zone, &fz.be, c, ++zz->chan_no);
+		zone_quiesce(zz);
+		zz->serving = 0;
+		zz->has_msg = 0;
+		zz->want_reply = 0;
+		msg_done(zz);   /* a message that closed the channel, if one did */
+		if (zz->cmd != FZ_SERVE)
+			break;      /* closed by the main thread */
+		/* The channel closed itself or by the zone's own CLOSE record: the zone's next
+		 * message opens a new one here; a CLOSE with no channel open does nothing. */
+		while (own_next(zz) == FZ_REC_CLOSE)
+			;
+	}
+}
+
 static void *zone_thread(void *arg)
 {
 	struct fz_zone *zz = arg;
@@ -375,28 +422,7 @@ static void *zone_thread(void *arg)
 			;
 		if (zz->cmd == FZ_QUIT)
 			break;
-		while (zz->cmd == FZ_SERVE && zz->has_msg) {
-			struct vgpu_chan *c = calloc(1, sizeof(*c));
-			if (!c)
-				abort();
-			c->zone = zz->idx;
-			/* A new channel is a new proxy thread: no current context. */
-			if (fz.be.fn.cuCtxSetCurrent)
-				fz.be.fn.cuCtxSetCurrent(NULL);
-			zz->serving = 1;
-			vgpu_chan_serve(&zz->zone, &fz.be, c, ++zz->chan_no);
-			zone_quiesce(zz);
-			zz->serving = 0;
-			zz->has_msg = 0;
-			zz->want_reply = 0;
-			msg_done(zz);   /* a message that closed the channel, if one did */
-			if (zz->cmd != FZ_SERVE)
-				break;      /* closed by the main thread */
-			/* The channel closed itself or by the zone's own CLOSE record: the zone's next
-			 * message opens a new one here; a CLOSE with no channel open does nothing. */
-			while (own_next(zz) == FZ_REC_CLOSE)
-				;
-		}
+		zone_serve(zz);
 		sem_post(&fz.main_go);
 	}
 	return NULL;
@@ -416,7 +442,7 @@ static int is_launch(uint16_t op)
 	       op == VGPU_OP_cuGraphLaunch_ptsz;
 }
 
-/* Give zone z the turn with command cmd and wait until it hands it back. */
+/* Give zone zz (1) the turn with command cmd and wait until its thread hands it back. */
 static void zone_turn(struct fz_zone *zz, enum fz_cmd cmd)
 {
 	zz->cmd = cmd;
@@ -525,6 +551,32 @@ static void msg_done(struct fz_zone *zz)
 	 * messages and closes changes its tables, so the next message need not compute it. */
 	fz.z[!zz->idx].dg = zz->other_before;
 	fz.z[!zz->idx].dg_ok = 1;
+}
+
+/*
+ * On the main thread: zone 1's records, each handed to its thread (which serves its following
+ * records too), up to a record of zone 0 (0) or the end of the script (-1).
+ */
+static int other_zones(void)
+{
+	for (;;) {
+		int z, k = script_next(&z);
+		if (k < 0)
+			return -1;
+		if (z == 0)
+			return 0;
+		struct fz_zone *zz = &fz.z[z];
+		if (k == FZ_REC_CLOSE) {
+			fz.off++;
+			if (zz->serving) {
+				zz->dg_ok = 0;
+				zone_turn(zz, FZ_CLOSE);
+			}
+			continue;
+		}
+		if (msg_take(zz))
+			zone_turn(zz, FZ_SERVE);
+	}
 }
 
 /*
@@ -709,10 +761,11 @@ int fz_setup(void)
 	if (!(fz.scratch = malloc(FZ_BULK_AREA / 4)))
 		return -ENOMEM;
 	sem_init(&fz.main_go, 0, 0);
+	fz_self = 0;   /* zone 0's channels run on this thread */
 	for (int i = 0; i < FZ_ZONES; i++) {
 		fz.z[i].idx = i;
 		sem_init(&fz.z[i].go, 0, 0);
-		if ((rc = pthread_create(&fz.z[i].thread, NULL, zone_thread, &fz.z[i])) != 0)
+		if (i && (rc = pthread_create(&fz.z[i].thread, NULL, zone_thread, &fz.z[i])) != 0)
 			return -rc;
 	}
 	fz.ready = 1;
@@ -725,23 +778,21 @@ void fz_run_one(const uint8_t *data, size_t len)
 	fz.in_len = len;
 	fz.off = 0;
 	zones_init();
-	for (;;) {
-		int z, k = script_next(&z);
-		if (k < 0)
-			break;
-		struct fz_zone *zz = &fz.z[z];
-		if (k == FZ_REC_CLOSE) {
+	struct fz_zone *z0 = &fz.z[0];
+	while (other_zones() == 0) {
+		/* a record of zone 0, which has no channel open: a close does nothing */
+		int z;
+		if (rec_peek(&z) == FZ_REC_CLOSE) {
 			fz.off++;
-			if (zz->serving) {
-				zz->dg_ok = 0;
-				zone_turn(zz, FZ_CLOSE);
-			}
 			continue;
 		}
-		if (msg_take(zz))
-			zone_turn(zz, FZ_SERVE);   /* the zone serves its following records too */
+		if (msg_take(z0)) {
+			z0->cmd = FZ_SERVE;
+			zone_serve(z0);   /* until zone 1's record or the end */
+			z0->cmd = FZ_NONE;
+		}
 	}
-	for (int i = 0; i < FZ_ZONES; i++)
+	for (int i = 1; i < FZ_ZONES; i++)
 		if (fz.z[i].serving)
 			zone_turn(&fz.z[i], FZ_CLOSE);
 	for (int i = 0; i < FZ_ZONES; i++)
