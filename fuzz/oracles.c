@@ -2,6 +2,7 @@
 /* oracles.c — the isolation oracles of the decoder/dispatch fuzz target (docs/SECURITY.md lists what each guards). */
 /* vgpu_dispatch.h names the driver's _v2 entry points itself: keep cuda.h's renaming macros off. */
 #define __CUDA_API_VERSION_INTERNAL 1
+#include <dlfcn.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -98,14 +99,44 @@ static void find_real(void *ctx, unsigned type, void *real)
 		x->found = 1;
 }
 
+/*
+ * 1 when pool is a device's default or current memory pool: state of the device in the
+ * process (cuDeviceGetDefaultMemPool, cuDeviceSetMemPool/GetMemPool), which both zones reach
+ * here, in one simulator, and which each zone's worker process has on its own in the proxy.
+ */
+static int device_pool(void *pool)
+{
+	static CUresult (*get_default)(CUmemoryPool *, CUdevice), (*get_current)(CUmemoryPool *, CUdevice),
+		(*count)(int *);
+	static int looked;
+	int n = 0;
+
+	if (!looked) {
+		*(void **)&get_default = dlsym(fz.be.dl, "cuDeviceGetDefaultMemPool");
+		*(void **)&get_current = dlsym(fz.be.dl, "cuDeviceGetMemPool");
+		*(void **)&count = dlsym(fz.be.dl, "cuDeviceGetCount");
+		looked = 1;
+	}
+	if (!get_default || !get_current || !count || count(&n) != CUDA_SUCCESS)
+		return 0;
+	for (int d = 0; d < n; d++) {
+		CUmemoryPool p = NULL;
+		if ((get_default(&p, d) == CUDA_SUCCESS && p == pool) ||
+		    (get_current(&p, d) == CUDA_SUCCESS && p == pool))
+			return 1;
+	}
+	return 0;
+}
+
 static void check_foreign(void *ctx, unsigned type, void *real)
 {
 	struct xcheck *x = ctx;
 	/*
 	 * Contexts are exempt: both zones run in ONE simulator here, so both legitimately hold
 	 * the device's primary context; in the proxy each zone's worker process has its own.
+	 * The same holds for the device's default and current memory pools.
 	 */
-	if (type == VGPU_H_CONTEXT)
+	if (type == VGPU_H_CONTEXT || (type == VGPU_H_MEMORY_POOL && device_pool(real)))
 		return;
 	x->type = type;
 	x->real = real;
