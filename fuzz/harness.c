@@ -603,6 +603,22 @@ static int own_next(struct fz_zone *zz)
 
 /* ---- per-run state ---- */
 
+/*
+ * Pools destroyed by this run's teardowns so far. A device's default or current pool is
+ * shared by both zones here (one simulator; each worker process has its own in the proxy),
+ * so it can be in both zones' tables: the second teardown must not destroy it again.
+ */
+static void *gone_pools[2 * FZ_HANDLES];
+static unsigned n_gone_pools;
+
+static int pool_gone(void *pool)
+{
+	for (unsigned i = 0; i < n_gone_pools; i++)
+		if (gone_pools[i] == pool)
+			return 1;
+	return 0;
+}
+
 /* Free what the zone still holds, as the worker does when a zone goes away (worker.c). */
 static void zone_teardown(struct fz_zone *zz)
 {
@@ -651,8 +667,11 @@ static void zone_teardown(struct fz_zone *zz)
 		}
 	}
 	while (vgpu_zone_pop_handle(z, VGPU_H_MEMORY_POOL, &real) == 0)
-		if (f->cuMemPoolDestroy)
+		if (f->cuMemPoolDestroy && !pool_gone(real)) {
 			f->cuMemPoolDestroy(real);
+			if (n_gone_pools < sizeof(gone_pools) / sizeof(gone_pools[0]))
+				gone_pools[n_gone_pools++] = real;
+		}
 	for (unsigned t = 0; t < VGPU_H_COUNT; t++)
 		while (vgpu_zone_pop_handle(z, t, &real) == 0)
 			;
@@ -795,6 +814,7 @@ void fz_run_one(const uint8_t *data, size_t len)
 	for (int i = 1; i < FZ_ZONES; i++)
 		if (fz.z[i].serving)
 			zone_turn(&fz.z[i], FZ_CLOSE);
+	n_gone_pools = 0;
 	for (int i = 0; i < FZ_ZONES; i++)
 		zone_teardown(&fz.z[i]);
 }
