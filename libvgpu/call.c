@@ -63,8 +63,11 @@ CUresult vgpu_call_on(struct vgpu_conn *c, const struct vgpu_call_desc *d, void 
 	/* A device-to-host copy through the bulk area: its bytes come before its reply, read
 	 * straight into the destination while the proxy's driver copies the next chunk. */
 	struct vgpu_copy_shape shape;
-	int data_first = !(flags & VGPU_MSG_F_ASYNC) && bulk.n == 1 && bulk.seg[0].out && !bulk.seg[0].in &&
-			 vgpu_copy_shape(d, 1, &shape) == 0;
+	void *df_dst = NULL;
+	uint64_t df_len = 0;
+	int data_first = !(flags & VGPU_MSG_F_ASYNC) && bulk.n == 0 && vgpu_copy_shape(d, 1, &shape) == 0 &&
+			 (df_dst = *(void **)argv[shape.buf]) != NULL &&
+			 (df_len = *(const uint64_t *)argv[shape.len]) > VGPU_INLINE_MAX;
 	if (data_first)
 		flags |= VGPU_MSG_F_DATA_FIRST;
 	rc = vgpu_chan_send(c->chan, d->opcode, flags, ++c->seq, c->wbuf.data, (uint32_t)c->wbuf.len);
@@ -95,7 +98,7 @@ CUresult vgpu_call_on(struct vgpu_conn *c, const struct vgpu_call_desc *d, void 
 
 	if (data_first) {
 		vgpu_chan_flush(c->chan);
-		rc = vgpu_chan_bulk_read(c->chan, bulk.seg[0].ptr, bulk.seg[0].len);
+		rc = vgpu_chan_bulk_read(c->chan, df_dst, df_len);
 		if (rc < 0)
 			return conn_fail(c, "receiving call data", rc);
 	}
