@@ -381,6 +381,7 @@ static int chan_wait(struct vgpu_chan *c, enum wait_kind k, uint32_t need)
 	}
 	/* The transport's liveness probe is a syscall, so it runs only when a sleep timed out
 	 * (or every 64 wakeups, in case a peer keeps waking us without progress). */
+	uint64_t slept_at = now_ns();
 	for (uint32_t iter = 1, probe = 0;; iter++) {
 		uint32_t e = atomic_load_explicit(&me->evt, memory_order_relaxed);
 
@@ -404,6 +405,11 @@ static int chan_wait(struct vgpu_chan *c, enum wait_kind k, uint32_t need)
 		r = 0;
 	}
 	atomic_store_explicit(&me->sleeping, 0, memory_order_relaxed);
+	/* Ready within spin_ns, sleep and wake-up included: a full spin would have caught it
+	 * without the wake-up, so the spin grows again. (Halving alone would, once it is short,
+	 * never see a spin succeed against a peer that answers in a few microseconds.) */
+	if (r > 0 && c->spin_cur < c->spin_ns && now_ns() - slept_at < c->spin_ns)
+		c->spin_cur = c->spin_cur * 2 > c->spin_ns ? c->spin_ns : c->spin_cur * 2;
 	return r < 0 ? r : 0;
 }
 
