@@ -93,7 +93,7 @@ static int adopt_one(struct supervisor *s, const char *path, uint32_t id_from_na
 	setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	setsockopt(c, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	if ((rc = vgpu_fds_send(c, &req, sizeof(req), NULL, 0)) < 0 ||
-	    (rc = vgpu_fds_recv(c, &info, sizeof(info), fds, 2, &n, 0)) < 0) {
+	    (rc = vgpu_record_recv(c, &info, sizeof(info), fds, 2, &n, 0)) < 0) {
 		vgpu_warn("%s: no answer to the adoption request (%s)", path, strerror(-rc));
 		close(c);
 		return -1;

@@ -7,71 +7,20 @@
 
 #include "proxyd.h"
 
-int vgpu_fds_send(int sock, const void *buf, size_t len, const int *fds, unsigned nfds)
+int vgpu_record_recv(int sock, void *buf, size_t len, int *fds, unsigned maxfds, unsigned *nfds, int nonblock)
 {
-	union { char buf[CMSG_SPACE(VGPU_FDS_MAX * sizeof(int))]; struct cmsghdr align; } u;
-	struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
-	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1 };
-	ssize_t n;
+	ssize_t n = vgpu_fds_recv(sock, buf, len, fds, maxfds, nfds, nonblock ? MSG_DONTWAIT : 0);
 
-	if (nfds > VGPU_FDS_MAX)
-		return -EINVAL;
-	if (nfds) {
-		memset(u.buf, 0, sizeof(u.buf));
-		m.msg_control = u.buf;
-		m.msg_controllen = CMSG_SPACE(nfds * sizeof(int));
-		struct cmsghdr *c = CMSG_FIRSTHDR(&m);
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(nfds * sizeof(int));
-		memcpy(CMSG_DATA(c), fds, nfds * sizeof(int));
-	}
-	do
-		n = sendmsg(sock, &m, MSG_NOSIGNAL);
-	while (n < 0 && errno == EINTR);
 	if (n < 0)
-		return -errno;
-	return n == (ssize_t)len ? 0 : -EIO;
-}
-
-int vgpu_fds_recv(int sock, void *buf, size_t len, int *fds, unsigned maxfds, unsigned *nfds, int nonblock)
-{
-	union { char buf[CMSG_SPACE((VGPU_FDS_MAX + 2) * sizeof(int))]; struct cmsghdr align; } u;
-	struct iovec iov = { .iov_base = buf, .iov_len = len };
-	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof(u.buf) };
-	int got[VGPU_FDS_MAX + 2];
-	unsigned ngot = 0;
-	ssize_t n;
-
-	*nfds = 0;
-	do
-		n = recvmsg(sock, &m, MSG_CMSG_CLOEXEC | (nonblock ? MSG_DONTWAIT : 0));
-	while (n < 0 && errno == EINTR);
-	if (n < 0)
-		return -errno;
-	for (struct cmsghdr *c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c)) {
-		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
-			continue;
-		size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-		for (size_t i = 0; i < k; i++) {
-			int f;
-			memcpy(&f, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
-			if (ngot < sizeof(got) / sizeof(got[0]))
-				got[ngot++] = f;
-			else
-				close(f);
-		}
-	}
-	if (n == 0 && ngot == 0)
+		return (int)n;
+	if (n == 0 && *nfds == 0)
 		return -EPIPE;
 	/* a record of another length, or more fds than asked for: refused, nothing left open */
-	if (n != (ssize_t)len || ngot > maxfds || (m.msg_flags & (MSG_TRUNC | MSG_CTRUNC))) {
-		for (unsigned i = 0; i < ngot; i++)
-			close(got[i]);
+	if (n != (ssize_t)len || *nfds > maxfds) {
+		vgpu_fds_close(fds, *nfds < maxfds ? *nfds : maxfds);
+		*nfds = 0;
 		return -EPROTO;
 	}
-	memcpy(fds, got, ngot * sizeof(int));
-	*nfds = ngot;
 	return 0;
 }
 
@@ -87,14 +36,13 @@ int vgpu_handoff_recv(int sock, struct vgpu_handoff *h, int *fd0, int *fd1, int 
 {
 	int fds[2];
 	unsigned n;
-	int rc = vgpu_fds_recv(sock, h, sizeof(*h), fds, 2, &n, nonblock);
+	int rc = vgpu_record_recv(sock, h, sizeof(*h), fds, 2, &n, nonblock);
 
 	*fd0 = *fd1 = -1;
 	if (rc < 0)
 		return rc;
 	if (n != (h->transport == VGPU_TRANSPORT_XEN ? 0u : 2u)) {
-		for (unsigned i = 0; i < n; i++)
-			close(fds[i]);
+		vgpu_fds_close(fds, n);
 		return -EPROTO;
 	}
 	if (n) {

@@ -67,13 +67,10 @@ struct vgpu_handoff {
 	char xs_dir[64];             /* XEN: its xenstore directory (the worker answers there) */
 };
 
-/* One SOCK_SEQPACKET record of exactly len bytes with up to VGPU_FDS_MAX fds. recv: a record
- * of another length or with more than maxfds fds is -EPROTO, and every fd it carried is
- * closed; 0-length with no fd: -EPIPE (peer gone). 0 or -errno. */
-#define VGPU_FDS_MAX 4
-int vgpu_fds_send(int sock, const void *buf, size_t len, const int *fds, unsigned nfds);
-int vgpu_fds_recv(int sock, void *buf, size_t len, int *fds /* out */, unsigned maxfds, unsigned *nfds /* out */,
-		  int nonblock);
+/* One record of exactly len bytes with at most maxfds fds (chan.h vgpu_fds_recv), else
+ * -EPROTO with every fd closed; 0-length with no fd: -EPIPE (peer gone). 0 or -errno. */
+int vgpu_record_recv(int sock, void *buf, size_t len, int *fds /* out */, unsigned maxfds, unsigned *nfds /* out */,
+		     int nonblock);
 
 /*
  * Adoption (--state-dir): a worker whose supervisor is gone listens on STATE_DIR/zone-ID.sock;

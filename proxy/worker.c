@@ -360,7 +360,7 @@ static int adopt_accept(const struct vgpu_worker_args *a, int lfd, int have_supe
 	if (c < 0)
 		return -1;
 	setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	if (have_supervisor || vgpu_fds_recv(c, &req, sizeof(req), fdsn, 0, &n, 0) < 0 ||
+	if (have_supervisor || vgpu_record_recv(c, &req, sizeof(req), fdsn, 0, &n, 0) < 0 ||
 	    req.magic != VGPU_ADOPT_MAGIC || req.version != VGPU_PROTO_VERSION) {
 		vgpu_warn("state socket: %s; closed", have_supervisor ? "a second supervisor asked for the zone" :
 			  "not an adoption request");

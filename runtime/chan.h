@@ -5,6 +5,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 /*
  * A channel is one shared region holding a header page, a message ring per direction and a
@@ -88,6 +89,17 @@ void vgpu_chan_bulk_areas(struct vgpu_chan *c, void **base /* out */, size_t *le
  * the transport cannot (Xen); recv: -ENOENT none queued, -EPROTO anything but one fd. */
 int vgpu_chan_send_fd(struct vgpu_chan *c, int fd);
 int vgpu_chan_recv_fd(struct vgpu_chan *c, int *fd /* out */);
+
+/* SOCK_SEQPACKET records with file descriptors (SCM_RIGHTS), as the shm transport passes
+ * its region and pinned memory, and the proxy's processes their channels. send: one record
+ * of len bytes with nfds (<= VGPU_FDS_MAX) fds, 0 or -errno. recv: one record of at most
+ * cap bytes; its length or -errno; the first maxfds fds are kept in fds, the others closed,
+ * *nfds counts them all (so keep min(*nfds, maxfds)); -EPROTO, all closed: truncated. */
+#define VGPU_FDS_MAX 4
+int vgpu_fds_send(int sock, const void *buf, size_t len, const int *fds, unsigned nfds);
+ssize_t vgpu_fds_recv(int sock, void *buf, size_t cap, int *fds /* out */, unsigned maxfds, unsigned *nfds /* out */,
+		      int flags);
+void vgpu_fds_close(const int *fds, unsigned n);
 
 /* Human-readable reason of the last failure on this channel ("peer wrote msg len 0xffffff00
  * > ring max 65520 at index 0x...") for logs. "" when nothing failed. */

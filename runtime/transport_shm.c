@@ -99,48 +99,51 @@ static void shm_close(struct vgpu_transport *t)
 	free(s);
 }
 
-/* One SOCK_SEQPACKET record of len bytes carrying fd (SCM_RIGHTS). 0 or -errno. */
-static int send_with_fd(int sock, const void *data, uint32_t len, int fd)
+int vgpu_fds_send(int sock, const void *buf, size_t len, const int *fds, unsigned nfds)
 {
-	union { char buf[CMSG_SPACE(sizeof(int))]; struct cmsghdr align; } cm;
-	struct iovec iov = { (void *)data, len };
-	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cm.buf,
-			    .msg_controllen = sizeof(cm.buf) };
-	struct cmsghdr *ch;
+	union { char buf[CMSG_SPACE(VGPU_FDS_MAX * sizeof(int))]; struct cmsghdr align; } cm;
+	struct iovec iov = { (void *)buf, len };
+	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1 };
+	ssize_t n;
 
-	memset(cm.buf, 0, sizeof(cm.buf));
-	ch = CMSG_FIRSTHDR(&m);
-	ch->cmsg_level = SOL_SOCKET;
-	ch->cmsg_type = SCM_RIGHTS;
-	ch->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(ch), &fd, sizeof(int));
-	if (sendmsg(sock, &m, MSG_NOSIGNAL) != (ssize_t)len)
-		return errno ? -errno : -EIO;
-	return 0;
+	if (nfds > VGPU_FDS_MAX)
+		return -EINVAL;
+	if (nfds) {
+		memset(cm.buf, 0, sizeof(cm.buf));
+		m.msg_control = cm.buf;
+		m.msg_controllen = CMSG_SPACE(nfds * sizeof(int));
+		struct cmsghdr *ch = CMSG_FIRSTHDR(&m);
+		ch->cmsg_level = SOL_SOCKET;
+		ch->cmsg_type = SCM_RIGHTS;
+		ch->cmsg_len = CMSG_LEN(nfds * sizeof(int));
+		memcpy(CMSG_DATA(ch), fds, nfds * sizeof(int));
+	}
+	do
+		n = sendmsg(sock, &m, MSG_NOSIGNAL);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -errno;
+	return n == (ssize_t)len ? 0 : -EIO;
 }
 
-/*
- * Receive one record of at most cap bytes and the fds it carries: the first is returned in
- * *fd (-1: none), every other one is closed so none leaks, whatever the peer sent; *nfds
- * counts them all. Returns the record's length, or -errno (-EPROTO: truncated).
- */
-static ssize_t recv_with_fd(int sock, void *buf, uint32_t cap, int flags, int *fd /* out */, int *nfds /* out */)
+ssize_t vgpu_fds_recv(int sock, void *buf, size_t cap, int *fds /* out */, unsigned maxfds, unsigned *nfds /* out */,
+		      int flags)
 {
-	union { char buf[CMSG_SPACE(4 * sizeof(int))]; struct cmsghdr align; } cm;
+	union { char buf[CMSG_SPACE((VGPU_FDS_MAX + 4) * sizeof(int))]; struct cmsghdr align; } cm;
 	struct iovec iov = { buf, cap };
 	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cm.buf,
 			    .msg_controllen = sizeof(cm.buf) };
-	struct cmsghdr *ch;
+	unsigned kept = 0;
 	ssize_t n;
 
-	*fd = -1;
 	*nfds = 0;
 	do
 		n = recvmsg(sock, &m, MSG_CMSG_CLOEXEC | flags);
 	while (n < 0 && errno == EINTR);
 	if (n < 0)
 		return -errno;
-	for (ch = CMSG_FIRSTHDR(&m); ch; ch = CMSG_NXTHDR(&m, ch)) {
+	/* every fd the peer passed is either kept or closed: none leaks, whatever it sent */
+	for (struct cmsghdr *ch = CMSG_FIRSTHDR(&m); ch; ch = CMSG_NXTHDR(&m, ch)) {
 		if (ch->cmsg_level != SOL_SOCKET || ch->cmsg_type != SCM_RIGHTS)
 			continue;
 		size_t k = (ch->cmsg_len - CMSG_LEN(0)) / sizeof(int);
@@ -148,20 +151,25 @@ static ssize_t recv_with_fd(int sock, void *buf, uint32_t cap, int flags, int *f
 			int f;
 
 			memcpy(&f, CMSG_DATA(ch) + i * sizeof(int), sizeof(int));
-			if (*fd < 0)
-				*fd = f;
+			if (kept < maxfds)
+				fds[kept++] = f;
 			else
 				close(f);
 			(*nfds)++;
 		}
 	}
 	if (m.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) {
-		if (*fd >= 0)
-			close(*fd);
-		*fd = -1;
+		vgpu_fds_close(fds, kept);
+		*nfds = 0;
 		return -EPROTO;
 	}
 	return n;
+}
+
+void vgpu_fds_close(const int *fds, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++)
+		close(fds[i]);
 }
 
 /* Pass a file descriptor to the peer on the channel's socket (a one-byte record). */
@@ -170,7 +178,7 @@ static int shm_send_fd(struct vgpu_transport *t, int fd)
 	struct shm_transport *s = (struct shm_transport *)t;
 	uint8_t tag = 'F';
 
-	return send_with_fd(s->sock, &tag, 1, fd);
+	return vgpu_fds_send(s->sock, &tag, 1, &fd, 1);
 }
 
 /* Take the next record from the socket, without waiting: it must be one byte and one fd. */
@@ -178,14 +186,15 @@ static int shm_recv_fd(struct vgpu_transport *t, int *fd /* out */)
 {
 	struct shm_transport *s = (struct shm_transport *)t;
 	uint8_t tag[2];
-	int nfds;
-	ssize_t n = recv_with_fd(s->sock, tag, sizeof(tag), MSG_DONTWAIT, fd, &nfds);
+	unsigned nfds;
+	ssize_t n = vgpu_fds_recv(s->sock, tag, sizeof(tag), fd, 1, &nfds, MSG_DONTWAIT);
 
-	if (n < 0)
+	if (n < 0) {
+		*fd = -1;
 		return n == -EWOULDBLOCK ? -ENOENT : (int)n;
+	}
 	if (n != 1 || nfds != 1) {
-		if (*fd >= 0)
-			close(*fd);
+		vgpu_fds_close(fd, nfds ? 1 : 0);
 		*fd = -1;
 		return n == 0 ? -EPIPE : -EPROTO;
 	}
@@ -331,7 +340,7 @@ int vgpu_shm_connect(const char *path, const void *hello, uint32_t hello_len,
 					  "set VGPU_PROXY to its socket)", path, strerror(errno));
 		goto err_sock;
 	}
-	if ((rc = send_with_fd(fd, hello, hello_len, mfd)) < 0) {
+	if ((rc = vgpu_fds_send(fd, hello, hello_len, &mfd, 1)) < 0) {
 		vgpu_chan_set_setup_error("sending hello + region to '%s' failed: %s", path, strerror(-rc));
 		goto err_sock;
 	}
@@ -347,8 +356,9 @@ err_map:
 
 int vgpu_shm_recv_hello(int sock, void *hello, uint32_t cap, uint32_t *len /* out */, int *memfd /* out */)
 {
-	int fd, nfds, rc = 0;
-	ssize_t n = recv_with_fd(sock, hello, cap, 0, &fd, &nfds);
+	int fd = -1, rc = 0;
+	unsigned nfds;
+	ssize_t n = vgpu_fds_recv(sock, hello, cap, &fd, 1, &nfds, 0);
 
 	if (n == -EPROTO) {
 		vgpu_chan_set_setup_error("hello truncated (more than %u bytes or too many fds)", cap);
@@ -363,11 +373,10 @@ int vgpu_shm_recv_hello(int sock, void *hello, uint32_t cap, uint32_t *len /* ou
 		vgpu_chan_set_setup_error("peer closed the socket before sending its hello");
 	} else if (nfds != 1) {
 		rc = -EPROTO;
-		vgpu_chan_set_setup_error("hello carried %d file descriptors, expected exactly 1 (the region)", nfds);
+		vgpu_chan_set_setup_error("hello carried %u file descriptors, expected exactly 1 (the region)", nfds);
 	}
 	if (rc) {
-		if (fd >= 0)
-			close(fd);
+		vgpu_fds_close(&fd, nfds ? 1 : 0);
 		return rc;
 	}
 	*len = (uint32_t)n;
