@@ -174,39 +174,33 @@ CUresult vgpu_pinned_call(const struct vgpu_call_desc *d, void *const *argv, int
  */
 static int pinned_copy(const struct vgpu_call_desc *d, void *const *argv, CUresult *res /* out */)
 {
-	uint64_t id, off, bytes, dptr;
-	uint32_t dir, flags = 0;
-	CUstream stream = NULL;
-	const void *host;
+	/* The copies that may name pinned memory: direction and form of each. (The generated
+	 * DtoHAsync is not a posted call, its bytes come back in the reply; as a pinned copy it is.) */
+	static const struct { uint16_t op; uint8_t dir, flags; } copies[] = {
+		{ VGPU_OP_cuMemcpyHtoD_v2, VGPU_PINNED_HTOD, 0 },
+		{ VGPU_OP_cuMemcpyHtoD_v2_ptds, VGPU_PINNED_HTOD, VGPU_PINNED_F_PTDS },
+		{ VGPU_OP_cuMemcpyHtoDAsync_v2, VGPU_PINNED_HTOD, VGPU_PINNED_F_ASYNC },
+		{ VGPU_OP_cuMemcpyHtoDAsync_v2_ptsz, VGPU_PINNED_HTOD, VGPU_PINNED_F_ASYNC | VGPU_PINNED_F_PTDS },
+		{ VGPU_OP_cuMemcpyDtoH_v2, VGPU_PINNED_DTOH, 0 },
+		{ VGPU_OP_cuMemcpyDtoH_v2_ptds, VGPU_PINNED_DTOH, VGPU_PINNED_F_PTDS },
+		{ VGPU_OP_cuMemcpyDtoHAsync_v2, VGPU_PINNED_DTOH, VGPU_PINNED_F_ASYNC },
+		{ VGPU_OP_cuMemcpyDtoHAsync_v2_ptsz, VGPU_PINNED_DTOH, VGPU_PINNED_F_ASYNC | VGPU_PINNED_F_PTDS },
+	};
+	unsigned k = 0;
 
-	switch (d->opcode) {
-	case VGPU_OP_cuMemcpyHtoD_v2: case VGPU_OP_cuMemcpyHtoD_v2_ptds:
-	case VGPU_OP_cuMemcpyHtoDAsync_v2: case VGPU_OP_cuMemcpyHtoDAsync_v2_ptsz:
-		dir = VGPU_PINNED_HTOD;
-		dptr = *(const CUdeviceptr *)argv[0];
-		host = *(const void *const *)argv[1];
-		break;
-	case VGPU_OP_cuMemcpyDtoH_v2: case VGPU_OP_cuMemcpyDtoH_v2_ptds:
-	case VGPU_OP_cuMemcpyDtoHAsync_v2: case VGPU_OP_cuMemcpyDtoHAsync_v2_ptsz:
-		dir = VGPU_PINNED_DTOH;
-		host = *(void *const *)argv[0];
-		dptr = *(const CUdeviceptr *)argv[1];
-		break;
-	default:
+	while (k < sizeof(copies) / sizeof(copies[0]) && copies[k].op != d->opcode)
+		k++;
+	if (k == sizeof(copies) / sizeof(copies[0]))
 		return -1;
-	}
-	bytes = *(const size_t *)argv[2];
+	uint32_t dir = copies[k].dir, flags = copies[k].flags;
+	/* HtoD (dst device, src host, n[, stream]); DtoH (dst host, src device, n[, stream]) */
+	int htod = dir == VGPU_PINNED_HTOD;
+	const void *host = *(const void *const *)argv[htod ? 1 : 0];
+	uint64_t dptr = *(const CUdeviceptr *)argv[htod ? 0 : 1], bytes = *(const size_t *)argv[2], id, off;
+	CUstream stream = (flags & VGPU_PINNED_F_ASYNC) ? *(const CUstream *)argv[3] : NULL;
+
 	if (!bytes || !host || vgpu_hostmem_pinned(host, bytes, &id, &off) < 0)
 		return -1;
-	/* (the generated DtoHAsync is not a posted call: its bytes come back in the reply) */
-	if (d->opcode == VGPU_OP_cuMemcpyHtoDAsync_v2 || d->opcode == VGPU_OP_cuMemcpyHtoDAsync_v2_ptsz ||
-	    d->opcode == VGPU_OP_cuMemcpyDtoHAsync_v2 || d->opcode == VGPU_OP_cuMemcpyDtoHAsync_v2_ptsz) {
-		flags |= VGPU_PINNED_F_ASYNC;
-		stream = *(const CUstream *)argv[3];
-	}
-	if (d->opcode == VGPU_OP_cuMemcpyHtoD_v2_ptds || d->opcode == VGPU_OP_cuMemcpyDtoH_v2_ptds ||
-	    d->opcode == VGPU_OP_cuMemcpyHtoDAsync_v2_ptsz || d->opcode == VGPU_OP_cuMemcpyDtoHAsync_v2_ptsz)
-		flags |= VGPU_PINNED_F_PTDS;
 	void *av[VGPU_PCW_NARGS] = {
 		[VGPU_PCW_ID] = &id, [VGPU_PCW_DIR] = &dir, [VGPU_PCW_FLAGS] = &flags, [VGPU_PCW_OFFSET] = &off,
 		[VGPU_PCW_BYTES] = &bytes, [VGPU_PCW_DPTR] = &dptr, [VGPU_PCW_STREAM] = &stream,

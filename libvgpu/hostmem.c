@@ -35,6 +35,7 @@ static struct {
 	pthread_mutex_t lock;
 	struct hrange *r;
 	size_t n, cap;
+	unsigned shared;   /* ranges with an id: every copy asks, most find none (read unlocked) */
 } hmap = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
 static int hmap_add(void *p, size_t len, unsigned flags, int owned, uint64_t id)
@@ -51,6 +52,8 @@ static int hmap_add(void *p, size_t len, unsigned flags, int owned, uint64_t id)
 		hmap.cap = cap;
 	}
 	hmap.r[hmap.n++] = (struct hrange){ p, len, flags, owned, id };
+	if (id)
+		__atomic_add_fetch(&hmap.shared, 1, __ATOMIC_RELAXED);
 	pthread_mutex_unlock(&hmap.lock);
 	return 0;
 }
@@ -64,6 +67,8 @@ static int hmap_take(void *p, int owned, struct hrange *out /* out */)
 	for (size_t i = 0; i < hmap.n; i++) {
 		if (hmap.r[i].base == p && hmap.r[i].owned == owned) {
 			*out = hmap.r[i];
+			if (hmap.r[i].id)
+				__atomic_sub_fetch(&hmap.shared, 1, __ATOMIC_RELAXED);
 			hmap.r[i] = hmap.r[--hmap.n];
 			rc = 0;
 			break;
@@ -95,6 +100,9 @@ int vgpu_hostmem_pinned(const void *p, size_t n, uint64_t *id /* out */, uint64_
 {
 	int rc = -1;
 
+	if (!__atomic_load_n(&hmap.shared, __ATOMIC_RELAXED))
+		return -1;   /* no region shared with the worker: a pageable copy pays no lock */
+
 	pthread_mutex_lock(&hmap.lock);
 	for (size_t i = 0; i < hmap.n; i++) {
 		const char *b = hmap.r[i].base;
@@ -116,6 +124,7 @@ static void hostmem_atfork_child(void)
 	pthread_mutex_init(&hmap.lock, NULL);
 	for (size_t i = 0; i < hmap.n; i++)
 		hmap.r[i].id = 0;
+	hmap.shared = 0;
 }
 
 __attribute__((constructor)) static void hostmem_ctor(void)
