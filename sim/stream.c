@@ -172,6 +172,16 @@ static int deps_ready(const struct sim_op *op)
 	return 1;
 }
 
+/* g_lock held: op, s's head, has run; the next one is the head now. */
+static void head_done(struct sim_stream *s, struct sim_op *op)
+{
+	s->head = op->next;
+	if (!s->head)
+		s->tail = NULL;
+	s->done_seq = op->seq;
+	sim_op_free(op);
+}
+
 static void *stream_main(void *arg)
 {
 	struct sim_stream *s = arg;
@@ -190,11 +200,7 @@ static void *stream_main(void *arg)
 		pthread_mutex_unlock(&g_lock);
 		op_run(s, op);
 		pthread_mutex_lock(&g_lock);
-		s->head = op->next;
-		if (!s->head)
-			s->tail = NULL;
-		s->done_seq = op->seq;
-		sim_op_free(op);
+		head_done(s, op);
 		pthread_cond_broadcast(&g_done);
 	}
 	pthread_mutex_unlock(&g_lock);
@@ -312,11 +318,7 @@ void sim_stream_run_sync(struct sim_stream *s, struct sim_op *op)
 	op_run(s, op);
 	pthread_mutex_lock(&g_lock);
 	s->inline_busy = 0;
-	s->head = op->next;
-	if (!s->head)
-		s->tail = NULL;
-	s->done_seq = op->seq;
-	sim_op_free(op);
+	head_done(s, op);
 	if (s->head)
 		pthread_cond_signal(&s->cond);
 	pthread_cond_broadcast(&g_done);
@@ -371,11 +373,7 @@ void sim_stream_wait(struct sim_stream *s, uint64_t seq)
 			pthread_mutex_unlock(&g_lock);
 			op_run(s, op);
 			pthread_mutex_lock(&g_lock);
-			s->head = op->next;
-			if (!s->head)
-				s->tail = NULL;
-			s->done_seq = op->seq;
-			sim_op_free(op);
+			head_done(s, op);
 		}
 	}
 	while (s->done_seq < seq)
