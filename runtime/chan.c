@@ -344,6 +344,12 @@ static int peer_closed(struct vgpu_chan *c)
 	return atomic_load_explicit(&c->hdr->side[1 - c->side].closed, memory_order_relaxed) != 0;
 }
 
+/* A stoppable wait for the next message was asked to stop (vgpu_chan_recv_stoppable). */
+static int stopped(const struct vgpu_chan *c, enum wait_kind k)
+{
+	return k == W_MSG && c->stop && atomic_load_explicit(c->stop, memory_order_acquire);
+}
+
 /*
  * Block until condition k (>= need bytes) holds: flush our pending notifications, spin for
  * spin_ns, then sleep announcing what we wait for, waking every VGPU_CHAN_LIVENESS_MS to
@@ -373,7 +379,7 @@ static int chan_wait(struct vgpu_chan *c, enum wait_kind k, uint32_t need)
 				return r < 0 ? r : 0;
 			}
 			cpu_relax();
-			if (!(i & 63) && (now_ns() > end || peer_closed(c)))
+			if (!(i & 63) && (now_ns() > end || peer_closed(c) || stopped(c, k)))
 				break;
 		}
 		if (c->spin_cur > c->spin_ns / 32)
@@ -392,6 +398,8 @@ static int chan_wait(struct vgpu_chan *c, enum wait_kind k, uint32_t need)
 		r = chan_ready(c, k, need);
 		if (!r && peer_closed(c))
 			r = chan_note(c, -EPIPE, "peer closed the channel");
+		if (!r && stopped(c, k))
+			r = -EINTR; /* not a channel failure: nothing was consumed */
 		if (!r && (probe || !(iter & 63)) && !c->t->ops->alive(c->t))
 			r = chan_note(c, -EPIPE, "peer is gone (transport reports it dead)");
 		if (r)
@@ -556,6 +564,27 @@ int vgpu_chan_recv(struct vgpu_chan *c, struct vgpu_msg_hdr *hdr, void *buf, uin
 int vgpu_chan_try_recv(struct vgpu_chan *c, struct vgpu_msg_hdr *hdr, void *buf, uint32_t cap)
 {
 	return recv_common(c, hdr, buf, cap, 0);
+}
+
+int vgpu_chan_recv_stoppable(struct vgpu_chan *c, struct vgpu_msg_hdr *hdr, void *buf, uint32_t cap,
+			     const atomic_int *stop)
+{
+	if (atomic_load_explicit(stop, memory_order_acquire))
+		return -EINTR;
+	c->stop = stop;
+	int r = recv_common(c, hdr, buf, cap, 1);
+	c->stop = NULL;
+	return r;
+}
+
+int vgpu_chan_interrupt(struct vgpu_chan *c)
+{
+	struct vgpu_ring_side *me = &c->hdr->side[c->side];
+
+	/* Like the peer's kick, aimed at ourselves: a sleeping wait fails its futex compare.
+	 * (Xen: the wait re-checks at its next liveness tick, VGPU_CHAN_LIVENESS_MS.) */
+	atomic_fetch_add_explicit(&me->evt, 1, memory_order_relaxed);
+	return c->t->ops->notify(c->t, &me->evt);
 }
 
 /* The step of a callback that is a driver call: large enough that its fixed cost is small

@@ -3,6 +3,7 @@
 #ifndef VGPU_CHAN_H
 #define VGPU_CHAN_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -100,6 +101,16 @@ int vgpu_fds_send(int sock, const void *buf, size_t len, const int *fds, unsigne
 ssize_t vgpu_fds_recv(int sock, void *buf, size_t cap, int *fds /* out */, unsigned maxfds, unsigned *nfds /* out */,
 		      int flags);
 void vgpu_fds_close(const int *fds, unsigned n);
+
+/*
+ * vgpu_chan_recv that gives up waiting for the next message when *stop becomes non-zero:
+ * -EINTR, nothing consumed, the channel intact (a zone being quiesced stops its channels at a
+ * message boundary). Waits inside a request (bulk data, ring space) are never stopped.
+ * Another thread makes a sleeping receive re-check *stop with vgpu_chan_interrupt.
+ */
+int vgpu_chan_recv_stoppable(struct vgpu_chan *c, struct vgpu_msg_hdr *hdr, void *buf, uint32_t cap,
+			     const atomic_int *stop);
+int vgpu_chan_interrupt(struct vgpu_chan *c);
 
 /* Human-readable reason of the last failure on this channel ("peer wrote msg len 0xffffff00
  * > ring max 65520 at index 0x...") for logs. "" when nothing failed. */

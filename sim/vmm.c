@@ -83,8 +83,27 @@ CUresult cuMemAddressReserve(CUdeviceptr *ptr, size_t size, size_t alignment, CU
 	struct sim_resv *r = calloc(1, sizeof(*r));
 	if (!r)
 		return CUDA_ERROR_OUT_OF_MEMORY;
-	/* over-reserve, then trim to an aligned range (the hint addr is only a hint) */
-	(void)addr;
+	/* Like the driver, take the hint when that range is free and suitably aligned (a zone
+	 * restored from a checkpoint gets its old addresses back this way); otherwise it is only
+	 * a hint: over-reserve, then trim to an aligned range. */
+	if (addr && !(addr % align) && addr + size > addr) {
+		void *at = mmap((void *)(uintptr_t)addr, size, PROT_NONE,
+				MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE, -1, 0);
+		if (at != MAP_FAILED && (uint64_t)(uintptr_t)at != addr) {
+			munmap(at, size);   /* a kernel without MAP_FIXED_NOREPLACE placed it elsewhere */
+			at = MAP_FAILED;
+		}
+		if (at != MAP_FAILED) {
+			r->base = addr;
+			r->size = size;
+			pthread_mutex_lock(&vmm_lock);
+			r->next = resvs;
+			resvs = r;
+			pthread_mutex_unlock(&vmm_lock);
+			*ptr = addr;
+			return CUDA_SUCCESS;
+		}
+	}
 	uint8_t *raw = mmap(NULL, size + align, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (raw == MAP_FAILED) {
 		free(r);
