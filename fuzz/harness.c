@@ -377,6 +377,14 @@ int vgpu_chan_recv_fd(struct vgpu_chan *c, int *fd)
 
 const char *vgpu_chan_strerror(const struct vgpu_chan *c) { return c->why; }
 void vgpu_chan_close(struct vgpu_chan *c) { free(c); }
+/* Workers quiesce zones through these; the harness never stops a channel. */
+int vgpu_chan_recv_stoppable(struct vgpu_chan *c, struct vgpu_msg_hdr *hdr, void *buf, uint32_t cap,
+			     const atomic_int *stop)
+{
+	(void)stop;
+	return vgpu_chan_recv(c, hdr, buf, cap);
+}
+int vgpu_chan_interrupt(struct vgpu_chan *c) { (void)c; return 0; }
 void vgpu_chan_set_spin(struct vgpu_chan *c, uint32_t spin_ns) { (void)c; (void)spin_ns; }
 
 /* ---- zone threads ---- */
@@ -398,7 +406,8 @@ static void zone_serve(struct fz_zone *zz)
 		if (fz.be.fn.cuCtxSetCurrent)
 			fz.be.fn.cuCtxSetCurrent(NULL);
 		zz->serving = 1;
-		vgpu_chan_serve(&zz->zone, &fz.be, c, ++zz->chan_no);
+		vgpu_chan_serve(&zz->zone, &fz.be, c, ++zz->chan_no, NULL);
+		vgpu_chan_close(c);
 		zone_quiesce(zz);
 		zz->serving = 0;
 		zz->has_msg = 0;

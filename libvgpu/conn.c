@@ -107,10 +107,23 @@ static int zone_token_load(uint8_t tok[16])
 	return 0;
 }
 
-static const char *proxy_path(void)
+/* Where the zone went when it was migrated to another proxy ("" if it was not): its new
+ * channels are opened there (the old proxy's welcome said so). */
+static pthread_mutex_t moved_lock = PTHREAD_MUTEX_INITIALIZER;
+static char moved_path[108];
+
+/* The proxy socket a channel of kind opens on, copied into buf. */
+static const char *proxy_path(uint16_t kind, char *buf, size_t cap)
 {
 	const char *p = getenv("VGPU_PROXY");
-	return (p && *p) ? p : VGPU_DEFAULT_SOCKET;
+	snprintf(buf, cap, "%s", (p && *p) ? p : VGPU_DEFAULT_SOCKET);
+	if (kind == VGPU_HELLO_JOIN) {
+		pthread_mutex_lock(&moved_lock);
+		if (moved_path[0])
+			snprintf(buf, cap, "%s", moved_path);
+		pthread_mutex_unlock(&moved_lock);
+	}
+	return buf;
 }
 
 static void conn_free(struct vgpu_conn *c)
@@ -144,6 +157,8 @@ static void atfork_child(void)
 	pthread_mutex_init(&zone.lock, NULL);
 	zone.initialized = 0;
 	zone.generation++;
+	pthread_mutex_init(&moved_lock, NULL);
+	moved_path[0] = '\0';   /* the child's zone will be a new one, where VGPU_PROXY says */
 	zone.pid = getpid();
 	/*
 	 * The inherited channel belongs to the parent's zone: release this process's mapping
@@ -171,14 +186,15 @@ __attribute__((constructor)) static void client_ctor(void)
  * Open a channel to the proxy. kind = NEW_ZONE (cuInit) or JOIN (later threads). On success
  * the welcome has been received and, for NEW_ZONE, the zone's token recorded.
  */
-static int conn_open(uint16_t kind, struct vgpu_conn **out /* out */)
+static int conn_open_hop(uint16_t kind, struct vgpu_conn **out /* out */, unsigned hops)
 {
 	struct vgpu_hello hello;
 	struct vgpu_welcome w;
 	struct vgpu_msg_hdr h;
 	struct vgpu_conn *c;
 	struct vgpu_chan_geom g = { VGPU_CLIENT_RING_BYTES, VGPU_CLIENT_BULK_BYTES };
-	const char *path = proxy_path();
+	char pathbuf[sizeof(moved_path) + 8];
+	const char *path = proxy_path(kind, pathbuf, sizeof(pathbuf));
 	const char *name;
 	int rc;
 
@@ -239,6 +255,17 @@ static int conn_open(uint16_t kind, struct vgpu_conn **out /* out */)
 		rc = -EPROTO;
 		goto fail;
 	}
+	if (w.status == VGPU_STATUS_MOVED && kind == VGPU_HELLO_JOIN && hops < 4 && !xen) {
+		/* The zone was migrated to another proxy while this process ran: JOIN it there. */
+		w.moved_to[sizeof(w.moved_to) - 1] = '\0';
+		vgpu_client_log(2, "zone %u moved from %s to %s; opening the channel there", zone.zone_id, path,
+				w.moved_to);
+		pthread_mutex_lock(&moved_lock);
+		memcpy(moved_path, w.moved_to, sizeof(moved_path));
+		pthread_mutex_unlock(&moved_lock);
+		conn_free(c);
+		return conn_open_hop(kind, out, hops + 1);
+	}
 	if (w.status != 0) {
 		if (w.status == CUDA_ERROR_NOT_PERMITTED)
 			vgpu_client_log(0, "vgpu-proxy at %s refused this zone: no valid registration token "
@@ -264,6 +291,11 @@ static int conn_open(uint16_t kind, struct vgpu_conn **out /* out */)
 fail:
 	conn_free(c);
 	return rc;
+}
+
+static int conn_open(uint16_t kind, struct vgpu_conn **out /* out */)
+{
+	return conn_open_hop(kind, out, 0);
 }
 
 static void conn_install(struct vgpu_conn *c)

@@ -92,6 +92,23 @@ static int open_lib(struct vgpu_backend *b, const char *path, int kind, char *wh
 	SYM(cuCtxSynchronize);
 	SYM(cuMemHostRegister_v2);
 	SYM(cuMemHostUnregister);
+	SYM(cuCtxGetFlags);
+	SYM(cuDevicePrimaryCtxRetain);
+	SYM(cuCtxCreate_v2);
+	SYM(cuModuleLoadData);
+	SYM(cuModuleGetFunction);
+	SYM(cuFuncGetName);
+	SYM(cuStreamGetFlags);
+	SYM(cuStreamGetPriority);
+	SYM(cuStreamCreateWithPriority);
+	SYM(cuEventCreate);
+	SYM(cuMemcpyDtoH_v2);
+	SYM(cuMemcpyHtoD_v2);
+	SYM(cuMemAddressReserve);
+	SYM(cuMemAddressFree);
+	SYM(cuMemCreate);
+	SYM(cuMemMap);
+	SYM(cuMemSetAccess);
 	if (!b->fn.cuInit) {
 		snprintf(why, cap, "%s does not export cuInit; is it a CUDA driver library?", path);
 		dlclose(b->dl);

@@ -36,6 +36,24 @@ struct vgpu_backend_fns {
 	CUresult (*cuCtxSynchronize)(void);
 	CUresult (*cuMemHostRegister_v2)(void *, size_t, unsigned int);
 	CUresult (*cuMemHostUnregister)(void *);
+	/* checkpoint and restore (ckpt.c) */
+	CUresult (*cuCtxGetFlags)(unsigned int *);
+	CUresult (*cuDevicePrimaryCtxRetain)(CUcontext *, CUdevice);
+	CUresult (*cuCtxCreate_v2)(CUcontext *, unsigned int, CUdevice);
+	CUresult (*cuModuleLoadData)(CUmodule *, const void *);
+	CUresult (*cuModuleGetFunction)(CUfunction *, CUmodule, const char *);
+	CUresult (*cuFuncGetName)(const char **, CUfunction);
+	CUresult (*cuStreamGetFlags)(CUstream, unsigned int *);
+	CUresult (*cuStreamGetPriority)(CUstream, int *);
+	CUresult (*cuStreamCreateWithPriority)(CUstream *, unsigned int, int);
+	CUresult (*cuEventCreate)(CUevent *, unsigned int);
+	CUresult (*cuMemcpyDtoH_v2)(void *, CUdeviceptr, size_t);
+	CUresult (*cuMemcpyHtoD_v2)(CUdeviceptr, const void *, size_t);
+	CUresult (*cuMemAddressReserve)(CUdeviceptr *, size_t, size_t, CUdeviceptr, unsigned long long);
+	CUresult (*cuMemAddressFree)(CUdeviceptr, size_t);
+	CUresult (*cuMemCreate)(CUmemGenericAllocationHandle *, size_t, const CUmemAllocationProp *, unsigned long long);
+	CUresult (*cuMemMap)(CUdeviceptr, size_t, size_t, CUmemGenericAllocationHandle, unsigned long long);
+	CUresult (*cuMemSetAccess)(CUdeviceptr, size_t, const CUmemAccessDesc *, size_t);
 };
 
 struct vgpu_backend {

@@ -511,6 +511,11 @@ static int host_copy_on_capturing_stream(const struct vgpu_proxy_call *call, voi
  * handler (proxy.h, a hand-written call carried as a custom_wire.h message) takes the
  * thunk's place: same decoding, checks and staging, its own driver part.
  */
+static int is_free_op(uint16_t op)
+{
+	return op == VGPU_OP_cuMemFree_v2 || op == VGPU_OP_cuMemFreeAsync || op == VGPU_OP_cuMemFreeAsync_ptsz;
+}
+
 static CUresult call_generic(struct chanctx *cc, struct vgpu_proxy_call *call, vgpu_thunk_fn thunk,
 			     vgpu_proxy_wire_fn wire)
 {
@@ -607,7 +612,17 @@ static CUresult call_generic(struct chanctx *cc, struct vgpu_proxy_call *call, v
 		return res;
 	}
 	call->argv = argv;
-	res = wire ? wire(call, argv) : thunk(call->drv, argv);
+	int restored = 0;
+	if (!wire && call->zone->ck.nspan && is_free_op(call->hdr.opcode)) {
+		/* memory a restore recreated is a virtual-memory mapping, freed its own way */
+		int r = 0;
+		restored = vgpu_ckpt_free(call->zone, cc->be, (uint64_t)*(CUdeviceptr *)argv[0], &r);
+		res = (CUresult)r;
+	}
+	if (!restored)
+		res = wire ? wire(call, argv) : thunk(call->drv, argv);
+	if (res == CUDA_SUCCESS && call->hdr.opcode == VGPU_OP_cuModuleGetGlobal_v2)
+		__atomic_add_fetch(&call->zone->ck.globals, 1, __ATOMIC_RELAXED);
 	if (cc->nstage && res == CUDA_SUCCESS)
 		res = wait_staged(cc, call, argv);
 	if (res == CUDA_SUCCESS)
@@ -856,20 +871,36 @@ out:
 	return rc;
 }
 
-void vgpu_chan_serve(struct vgpu_zone *z, const struct vgpu_backend *be, struct vgpu_chan *ch, unsigned no)
+int vgpu_chan_serve(struct vgpu_zone *z, const struct vgpu_backend *be, struct vgpu_chan *ch, unsigned no,
+		    const struct vgpu_serve_opts *o)
 {
 	struct chanctx cc = { .z = z, .be = be, .ch = ch, .no = no };
 	struct vgpu_msg_hdr h;
 	const char *why = "closed by the client (BYE)";
-	int rc;
+	int rc, handed = 0;
 
 	cc.buf = malloc(VGPU_MSG_MAX);
 	if (!cc.buf || vgpu_arena_init(&cc.arena, VGPU_ARENA_SIZE) < 0) {
 		vgpu_err("channel %u: out of memory setting it up; closing it", no);
 		goto out;
 	}
+	if (o && o->initial_ctx && be && be->fn.cuCtxSetCurrent)
+		be->fn.cuCtxSetCurrent(o->initial_ctx);
 	for (;;) {
-		rc = vgpu_chan_recv(ch, &h, cc.buf, VGPU_MSG_MAX);
+		rc = o && o->stop ? vgpu_chan_recv_stoppable(ch, &h, cc.buf, VGPU_MSG_MAX, o->stop)
+				  : vgpu_chan_recv(ch, &h, cc.buf, VGPU_MSG_MAX);
+		if (rc == -EINTR) {
+			/* the zone is being quiesced: stopped between two requests */
+			CUcontext cur = NULL;
+			if (be && be->fn.cuCtxGetCurrent)
+				be->fn.cuCtxGetCurrent(&cur);
+			if (o->park(o->arg, cur)) {
+				handed = 1;
+				why = "handed over to another worker";
+				break;
+			}
+			continue;
+		}
 		if (rc < 0) {
 			if (rc == -EPIPE)
 				why = "peer gone";
@@ -908,5 +939,5 @@ out:
 	vgpu_arena_fini(&cc.arena);
 	vgpu_wbuf_free(&cc.reply);
 	free(cc.buf);
-	vgpu_chan_close(ch);
+	return handed;
 }

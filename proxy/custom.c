@@ -109,6 +109,8 @@ void vgpu_proxy_handle_destroyed(struct vgpu_proxy_call *c, unsigned htype, uint
 	void *real = NULL;
 	if (vgpu_zone_handle_take(c->zone, htype, id, &real) < 0 || !real)
 		return;
+	if (htype == VGPU_H_MODULE)
+		vgpu_ckpt_forget_image(c->zone, real);
 	/* cuCtxDestroy took the context's streams, events, modules and memory with it;
 	 * cuModuleUnload its functions. */
 	unsigned h = 0, a = 0;

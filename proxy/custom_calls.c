@@ -54,7 +54,10 @@ static CUresult module_load(struct vgpu_proxy_call *call, void **argv)
 	}
 	if (!call->drv->cuModuleLoadData)
 		return CUDA_ERROR_NOT_SUPPORTED;
-	return call->drv->cuModuleLoadData(ARG(CUmodule *, VGPU_MW_MODULE), image);
+	CUresult r = call->drv->cuModuleLoadData(ARG(CUmodule *, VGPU_MW_MODULE), image);
+	if (r == CUDA_SUCCESS)   /* a checkpoint carries the image to load it again */
+		vgpu_ckpt_note_image(call->zone, *ARG(CUmodule *, VGPU_MW_MODULE), image, self_len);
+	return r;
 }
 
 /* ---------------------------------------------------------------- launches */

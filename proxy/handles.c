@@ -338,3 +338,89 @@ unsigned vgpu_htab_purge(struct vgpu_htab *t, const void *owner)
 		free(work);
 	return n;
 }
+
+/* ---------------------------------------------------------------- checkpoint / restore */
+
+int vgpu_htab_slot(const struct vgpu_htab *t, uint32_t i, unsigned *type, void **real, const void **owner,
+		   uint32_t *gen)
+{
+	if (i >= t->used)
+		return -ENOENT;
+	const struct vgpu_hslot *s = &t->slots[i];
+	*gen = s->gen;
+	if (!s->type || s->dying)
+		return 0;
+	*type = s->type - 1u;
+	*real = s->real;
+	*owner = s->owner;
+	return 1;
+}
+
+uint64_t vgpu_htab_id_of(const struct vgpu_htab *t, uint32_t i)
+{
+	return (((uint64_t)t->slots[i].gen << 32) | (i + 1u)) ^ t->key;
+}
+
+int vgpu_htab_restore_begin(struct vgpu_htab *t, uint64_t key, uint32_t used)
+{
+	if (t->used || t->live)
+		return -EBUSY;
+	if (used > t->limit)
+		return -EDQUOT;
+	vgpu_htab_set_key(t, key);
+	while (t->cap < used) {
+		int rc = grow(t);
+		if (rc < 0)
+			return rc;
+	}
+	if (!t->hcap && grow(t) < 0)
+		return -ENOMEM;
+	t->used = used;
+	return 0;
+}
+
+int vgpu_htab_restore_slot(struct vgpu_htab *t, uint32_t i, uint32_t gen, unsigned type, void *real,
+			   const void *owner)
+{
+	if (i >= t->used || gen == 0 || (real && (type >= VGPU_HTAB_MAX_TYPES)))
+		return -EINVAL;
+	struct vgpu_hslot *s = &t->slots[i];
+	if (s->type)
+		return -EEXIST;
+	s->gen = gen;
+	if (!real)
+		return 0;
+	if (t->live >= t->limit)
+		return -EDQUOT;
+	if (hash_find(t, type, real) != UINT32_MAX)
+		return -EEXIST;   /* the driver gave two objects the same handle */
+	s->real = real;
+	s->type = (uint16_t)(type + 1u);
+	s->owner = owner;
+	hash_add(t, type, real, i);
+	t->live++;
+	t->count[type]++;
+	return 0;
+}
+
+void vgpu_htab_restore_end(struct vgpu_htab *t)
+{
+	/* Free slots in ascending order, as a table that never freed would hand them out. */
+	t->free_head = 0;
+	for (uint32_t i = t->used; i-- > 0;)
+		if (!t->slots[i].type) {
+			t->slots[i].next_free = t->free_head;
+			t->free_head = i + 1;
+		}
+}
+
+int vgpu_htab_find(const struct vgpu_htab *t, unsigned type, const void *real, uint64_t *id)
+{
+	if (!t->hcap || type >= VGPU_HTAB_MAX_TYPES)
+		return -ENOENT;
+	uint32_t b = hash_find(t, type, real);
+	if (b == UINT32_MAX)
+		return -ENOENT;
+	*id = vgpu_htab_id_of(t, t->hash[b] - 1);
+	return 0;
+}

@@ -84,4 +84,25 @@ int vgpu_htab_reattach(struct vgpu_htab *t, unsigned type, uint64_t id);
 /* Live handles of type, or of all types when type >= VGPU_HTAB_MAX_TYPES. */
 uint32_t vgpu_htab_count(const struct vgpu_htab *t, unsigned type);
 
+/*
+ * Checkpoint / restore (ckpt.c): a table is written slot by slot (generation, and type, real
+ * handle and owner when live) and rebuilt the same, so every id a zone holds names the same
+ * object afterwards and ids it held before stay stale.
+ *   slot:          slot i < used: 1 live (all out-params set), 0 free (*gen only), -ENOENT past used
+ *   id_of:         the wire id slot i (< used) has with its current generation
+ *   restore_begin: an empty table takes key and `used` free slots (-EDQUOT over its limit)
+ *   restore_slot:  slot i gets generation gen and, when real != NULL, a live handle
+ *                  (-EEXIST: slot already set, or the same (type, real) twice; -EDQUOT)
+ *   restore_end:   the free slots join the free list
+ *   find:          the id of (type, real) if registered, else -ENOENT
+ */
+int vgpu_htab_slot(const struct vgpu_htab *t, uint32_t i, unsigned *type /* out */, void **real /* out */,
+		   const void **owner /* out */, uint32_t *gen /* out */);
+uint64_t vgpu_htab_id_of(const struct vgpu_htab *t, uint32_t i);
+int vgpu_htab_restore_begin(struct vgpu_htab *t, uint64_t key, uint32_t used);
+int vgpu_htab_restore_slot(struct vgpu_htab *t, uint32_t i, uint32_t gen, unsigned type, void *real,
+			   const void *owner);
+void vgpu_htab_restore_end(struct vgpu_htab *t);
+int vgpu_htab_find(const struct vgpu_htab *t, unsigned type, const void *real, uint64_t *id /* out */);
+
 #endif

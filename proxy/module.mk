@@ -2,7 +2,7 @@
 # proxy build rules (included by the top-level Makefile).
 
 # Per-zone data structures: no driver, no ring; unit-tested on their own.
-PROXY_CORE_OBJS := $(addprefix $(B)/proxy/,handles.o allocmap.o quota.o zone.o log.o pool.o vmm.o pinned.o)
+PROXY_CORE_OBJS := $(addprefix $(B)/proxy/,handles.o allocmap.o quota.o zone.o log.o pool.o vmm.o pinned.o ckpt.o)
 
 PROXY_UNIT_TESTS := $(addprefix $(B)/tests/proxy/,test_handles test_allocmap test_zone)
 
@@ -54,9 +54,9 @@ ALL += $(PROXY)
 
 # vgpuctl: the orchestrator's client of the control socket (register/unregister/list/stats).
 VGPUCTL := $(B)/proxy/vgpuctl
-$(VGPUCTL): $(addprefix $(B)/proxy/,vgpuctl.o ctlclient.o quota.o)
+$(VGPUCTL): $(addprefix $(B)/proxy/,vgpuctl.o vgpuctl_ckpt.o ctlclient.o quota.o) $(RING_LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^
+	$(CC) $(LDFLAGS) -o $@ $^ $(RING_LIBS)
 ALL += $(VGPUCTL)
 
 # A stand-in driver library for the supervisor tests (cuInit, one device, a few calls), so

@@ -56,6 +56,7 @@ struct vgpu_worker_args {
 	struct vgpu_zone_limits limits;   /* its registration's, else the command line's */
 	struct vgpu_pool *pool;           /* its registration's shared budget (slot pool_slot), or NULL */
 	int pool_slot;
+	int restore_fd;                   /* a checkpoint to recreate the zone from (ckpt.h), or -1 */
 };
 
 /* One channel handed from the supervisor to a worker: this struct + 2 fds (socket, memfd). */
@@ -96,6 +97,51 @@ struct vgpu_adopt_info {
 	char pad[7];
 };
 
+/*
+ * Requests on a worker's state socket besides adoption (docs/ARCHITECTURE.md, "Checkpoint
+ * and migration"): CKPT (+ the output file's fd) stops the zone's channels at a message
+ * boundary, finishes its device work and writes the checkpoint, then lets the zone go on
+ * unless VGPU_STATE_F_STAY_STOPPED; THAW lets a stopped zone go on; TAKE (with the zone's
+ * token, the zone stopped) hands every channel over: one VGPU_STATE_CHAN record with the
+ * channel's socket and memfd each, then a VGPU_STATE_DONE record, and the worker ends
+ * without its peers noticing. Each answer is a struct vgpu_state_reply.
+ */
+#define VGPU_STATE_CKPT 0x54504b43u /* "CKPT" */
+#define VGPU_STATE_THAW 0x57414854u /* "THAW" */
+#define VGPU_STATE_TAKE 0x454b4154u /* "TAKE" */
+#define VGPU_STATE_CHAN 0x4e414843u /* "CHAN" */
+#define VGPU_STATE_DONE 0x454e4f44u /* "DONE" */
+#define VGPU_STATE_RSTR 0x52545352u /* "RSTR": a restoring worker's outcome, to its supervisor */
+#define VGPU_STATE_F_STAY_STOPPED 1u
+struct vgpu_state_req {
+	uint32_t magic, version;     /* VGPU_STATE_*, VGPU_PROTO_VERSION */
+	uint32_t flags, pad;
+	uint8_t token[16];           /* TAKE: the zone's token */
+	char dest[108];              /* TAKE: where the zone's new channels go (the taker's --listen) */
+};
+/* A worker that handed its zone over tells its supervisor where it went (before it exits),
+ * so that JOINs of the zone's new threads are sent there. */
+struct vgpu_state_moved {
+	uint32_t magic, version;     /* VGPU_STATE_MOVD */
+	char dest[108];
+};
+#define VGPU_STATE_MOVD 0x44564f4du /* "MOVD" */
+struct vgpu_state_reply {
+	uint32_t magic, version;
+	int32_t status;              /* 0 or -errno */
+	uint32_t handles, allocs, channels;
+	uint64_t mem_bytes, file_bytes;
+	uint64_t stop_ns;            /* CKPT: from asking the channels to stop to all stopped */
+	uint64_t work_ns;            /* CKPT: writing; RSTR: restoring; TAKE: handing over */
+	uint32_t zone_id, pad;
+	char msg[256];
+};
+struct vgpu_state_chan {
+	uint32_t magic, version;
+	uint64_t ctx_id;             /* the channel's current context (wire id), 0 = none */
+	uint32_t no, pad;
+};
+
 /* Send/receive a handoff with its two fds over a SOCK_SEQPACKET socket. 0 or -errno
  * (-EPIPE/0-length: peer gone -> -EPIPE). recv never leaves fds open on failure. */
 int vgpu_handoff_send(int sock, const struct vgpu_handoff *h, int fd0, int fd1);
@@ -115,8 +161,19 @@ int vgpu_ctl_client(const char *who, const char *ctl_path, const char *cmd, FILE
 struct vgpu_worker;
 struct vgpu_chan;
 struct vgpu_backend;
-/* Serve one attached channel until BYE, peer death or a protocol error; closes it. */
-void vgpu_chan_serve(struct vgpu_zone *z, const struct vgpu_backend *be, struct vgpu_chan *ch, unsigned chan_no);
+/* How a worker steers a channel thread (may be NULL: plain serving). */
+struct vgpu_serve_opts {
+	const atomic_int *stop;     /* when non-zero the channel stops at its next message boundary and calls park */
+	/* In the channel thread, cur = its current context: returns when the zone goes on (0)
+	 * or when the channel was handed over to another worker (1). */
+	int (*park)(void *arg, void *cur);
+	void *arg;
+	void *initial_ctx;          /* made current before the first request (a channel taken over) */
+};
+/* Serve one attached channel until BYE, peer death or a protocol error (0: the caller closes
+ * it) or until it was handed over (1: the caller forgets it, its peer must not notice). */
+int vgpu_chan_serve(struct vgpu_zone *z, const struct vgpu_backend *be, struct vgpu_chan *ch, unsigned chan_no,
+		    const struct vgpu_serve_opts *o);
 /* Load the generated driver table from the backend's dlopen handle (NULL when not built in). */
 int vgpu_dispatch_load(struct vgpu_backend *be);
 

@@ -61,10 +61,12 @@ const uint8_t sv_zero_token[16];
  * Tell a client its channel is refused (welcome with a CUresult), so that its cuInit fails
  * with a reason rather than a closed connection. Consumes sock and memfd.
  */
-static void refuse_channel(int sock, int memfd, uint32_t status)
+static void refuse_channel(int sock, int memfd, uint32_t status, const char *moved_to)
 {
 	struct vgpu_chan *ch = NULL;
 	struct vgpu_welcome w = { .status = status };
+	if (moved_to)
+		snprintf(w.moved_to, sizeof(w.moved_to), "%s", moved_to);
 	if (vgpu_shm_attach(sock, memfd, &ch) < 0)
 		return; /* it closed both fds */
 	if (vgpu_chan_send(ch, VGPU_OP_WELCOME, 0, 0, &w, sizeof(w)) == 0)
@@ -83,6 +85,16 @@ void zone_forget(struct supervisor *s, unsigned i)
 	}
 	if (z->pool)
 		vgpu_pool_slot_drop(z->pool, z->pool_slot); /* a killed worker's bytes leave the budget */
+	struct vgpu_state_moved m;
+	if (z->ctrl_fd >= 0 && recv(z->ctrl_fd, &m, sizeof(m), MSG_DONTWAIT) == (ssize_t)sizeof(m) &&
+	    m.magic == VGPU_STATE_MOVD && m.version == VGPU_PROTO_VERSION) {
+		/* handed over to another proxy: its new threads are sent there */
+		unsigned k = s->nmoved++ % (sizeof(s->moved) / sizeof(s->moved[0]));
+		memcpy(s->moved[k].token, z->token, sizeof(z->token));
+		memcpy(s->moved[k].dest, m.dest, sizeof(m.dest));
+		s->moved[k].dest[sizeof(m.dest) - 1] = '\0';
+		vgpu_info("zone %u '%s' moved to %s; its new channels are sent there", z->id, z->name, s->moved[k].dest);
+	}
 	if (z->ctrl_fd >= 0)
 		close(z->ctrl_fd);
 	if (z->stats)
@@ -92,10 +104,10 @@ void zone_forget(struct supervisor *s, unsigned i)
 
 /* Fork the worker of a new zone and hand it its first channel, with the limits of its
  * registration r (NULL: the command line's). Consumes sock and memfd. */
-void zone_create(struct supervisor *s, const struct vgpu_handoff *first, const char *name,
-			const struct reg *r, int sock, int memfd)
+int zone_create(struct supervisor *s, const struct vgpu_handoff *first, const char *name,
+		const struct reg *r, int sock, int memfd, const uint8_t *token, int restore_fd)
 {
-	const struct vgpu_hello *hello = &first->hello;
+	const struct vgpu_hello *hello = first ? &first->hello : NULL;
 	struct vgpu_zone_stats *st = MAP_FAILED;
 	int sv[2] = { -1, -1 }, stats_fd = -1, pool_fd = -1;
 	struct szone z = { .pool_slot = -1 };
@@ -110,7 +122,9 @@ void zone_create(struct supervisor *s, const struct vgpu_handoff *first, const c
 		}
 		z.pool = r->pool;
 	}
-	if (getrandom(z.token, sizeof(z.token), 0) != (ssize_t)sizeof(z.token)) {
+	if (token)
+		memcpy(z.token, token, sizeof(z.token));   /* a restored zone keeps its JOIN token */
+	else if (getrandom(z.token, sizeof(z.token), 0) != (ssize_t)sizeof(z.token)) {
 		vgpu_err("getrandom failed (%s); refusing a new zone", strerror(errno));
 		goto fail;
 	}
@@ -123,11 +137,11 @@ void zone_create(struct supervisor *s, const struct vgpu_handoff *first, const c
 		goto fail;
 	}
 	z.id = ++s->next_id;
-	z.client_pid = hello->pid;
+	z.client_pid = hello ? hello->pid : 0;
 	snprintf(z.name, sizeof(z.name), "%s", name);
 	if (r)
 		snprintf(z.reg, sizeof(z.reg), "%s", r->name);
-	z.domid = first->transport == VGPU_TRANSPORT_XEN ? first->xen.domid : NO_DOMID;
+	z.domid = first && first->transport == VGPU_TRANSPORT_XEN ? first->xen.domid : NO_DOMID;
 	z.stats = st;
 	z.ctrl_fd = sv[0];
 	pid_t pid = fork();
@@ -141,6 +155,8 @@ void zone_create(struct supervisor *s, const struct vgpu_handoff *first, const c
 		close(s->lfd);
 		close(s->ctl_fd);
 		close(s->sig_fd);
+		if (s->ctl_conn >= 0)
+			close(s->ctl_conn);
 		close(sv[0]);
 		if (s->xs)
 			xs_daemon_destroy_postfork(s->xs); /* the worker opens its own when it needs one */
@@ -171,7 +187,8 @@ void zone_create(struct supervisor *s, const struct vgpu_handoff *first, const c
 		sigprocmask(SIG_SETMASK, &all, NULL);
 		struct vgpu_worker_args a = { .cfg = s->cfg, .zone_id = z.id, .ctrl_fd = sv[1], .stats = st,
 					      .stats_fd = stats_fd, .pool_fd = pool_fd, .client_pid = z.client_pid,
-					      .domid = z.domid, .limits = lim, .pool = z.pool, .pool_slot = z.pool_slot };
+					      .domid = z.domid, .limits = lim, .pool = z.pool, .pool_slot = z.pool_slot,
+					      .restore_fd = restore_fd };
 		snprintf(a.reg, sizeof(a.reg), "%s", z.reg);
 		memcpy(a.name, z.name, sizeof(a.name));
 		memcpy(a.token, z.token, sizeof(a.token));
@@ -192,10 +209,15 @@ void zone_create(struct supervisor *s, const struct vgpu_handoff *first, const c
 		munmap(st, sizeof(*st));
 		close(sock);
 		close(memfd);
-		return;
+		return -1;
 	}
 	s->zones = nz;
 	s->zones[s->nzones++] = z;
+	if (!first) {
+		vgpu_info("zone %u '%s' being restored from a checkpoint: worker %d%s%s", z.id, z.name, (int)pid,
+			  r ? ", registration " : "", r ? r->name : "");
+		return (int)s->nzones - 1;
+	}
 	int rc = vgpu_handoff_send(z.ctrl_fd, first, sock, memfd);
 	if (rc < 0) {
 		/* A worker without its first channel would wait for ever: end it (reaped as usual). */
@@ -209,7 +231,7 @@ void zone_create(struct supervisor *s, const struct vgpu_handoff *first, const c
 		close(sock);
 	if (memfd >= 0)
 		close(memfd);
-	return;
+	return (int)s->nzones - 1;
 fail:
 	if (z.pool)
 		vgpu_pool_slot_drop(z.pool, z.pool_slot);
@@ -225,6 +247,7 @@ fail:
 		close(sock);
 	if (memfd >= 0)
 		close(memfd);
+	return -1;
 }
 
 /* Check a hello from an untrusted client; NULL if acceptable, else what is wrong. */
@@ -304,10 +327,11 @@ static int pending_expire(struct supervisor *s)
  * *status the CUresult to tell the client (0: just close).
  */
 const char *route(struct supervisor *s, struct vgpu_handoff *h, const char *name, uint32_t domid,
-			 int sock, int memfd, uint32_t *status)
+			 int sock, int memfd, uint32_t *status, const char **moved_to)
 {
 	const struct vgpu_hello *hello = &h->hello;
 	*status = 0;
+	*moved_to = NULL;
 	if (hello->kind == VGPU_HELLO_NEW_ZONE) {
 		const struct reg *r = NULL;
 		if (!token_eq(hello->token, sv_zero_token)) {
@@ -325,10 +349,19 @@ const char *route(struct supervisor *s, struct vgpu_handoff *h, const char *name
 			return "too many zones (--max-zones)";
 		}
 		/* A registered zone is named by its registration (trusted), not by the client. */
-		zone_create(s, h, r ? r->name : name, r, sock, memfd);
+		zone_create(s, h, r ? r->name : name, r, sock, memfd, NULL, -1);
 		return NULL;
 	}
 	struct szone *z = zone_by_token(s, hello->token);
+	if (!z && domid == NO_DOMID) {
+		unsigned n = s->nmoved < 64 ? s->nmoved : 64;
+		for (unsigned k = 0; k < n; k++)
+			if (token_eq(s->moved[k].token, hello->token)) {
+				*status = VGPU_STATUS_MOVED;
+				*moved_to = s->moved[k].dest;
+				return "its zone moved to another proxy (told where)";
+			}
+	}
 	if (!z || z->domid != domid)
 		return "no zone of this domain has that token";
 	int rc = vgpu_handoff_send(z->ctrl_fd, h, sock, memfd);
@@ -368,13 +401,14 @@ static void on_hello(struct supervisor *s, int sock)
 	vgpu_name_sanitize(hello.name, sizeof(hello.name), name);
 	struct vgpu_handoff h = { .hello = hello, .transport = VGPU_TRANSPORT_SHM };
 	uint32_t status = 0;
-	const char *why = route(s, &h, name, NO_DOMID, sock, memfd, &status);
+	const char *moved_to = NULL;
+	const char *why = route(s, &h, name, NO_DOMID, sock, memfd, &status, &moved_to);
 	if (!why)
 		return;
 	vgpu_warn("refused a %s from pid %u ('%s'): %s", hello.kind == VGPU_HELLO_NEW_ZONE ? "new zone" : "JOIN",
 		  hello.pid, name, why);
 	if (status) {
-		refuse_channel(sock, memfd, status);
+		refuse_channel(sock, memfd, status, moved_to);
 		return;
 	}
 refuse:
@@ -493,7 +527,7 @@ static void shutdown_all(struct supervisor *s)
 
 int vgpu_supervisor_run(struct vgpu_proxy_config *cfg)
 {
-	struct supervisor s = { .cfg = cfg, .lfd = -1, .ctl_fd = -1, .sig_fd = -1 };
+	struct supervisor s = { .cfg = cfg, .lfd = -1, .ctl_fd = -1, .sig_fd = -1, .ctl_conn = -1 };
 	sigset_t mask;
 	int rc;
 

@@ -55,6 +55,7 @@ struct pending {
 struct supervisor {
 	struct vgpu_proxy_config *cfg;
 	int lfd, ctl_fd, sig_fd;
+	int ctl_conn;                    /* the control connection being answered, -1 (a worker forked meanwhile must not keep it) */
 	struct pending pend[PENDING_MAX];
 	unsigned npend;
 	char ctl_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
@@ -67,6 +68,8 @@ struct supervisor {
 	struct reg *regs;
 	unsigned nregs;
 	struct xs_handle *xs;            /* --transport xen: xenstore, watched */
+	struct { uint8_t token[16]; char dest[108]; } moved[64]; /* zones migrated away, newest last */
+	unsigned nmoved;                 /* entries ever added (the table keeps the last 64) */
 };
 
 extern const uint8_t sv_zero_token[16];
@@ -74,10 +77,12 @@ extern const uint8_t sv_zero_token[16];
 /* supervisor.c */
 int token_eq(const uint8_t *a, const uint8_t *b);
 void zone_forget(struct supervisor *s, unsigned i);
-void zone_create(struct supervisor *s, const struct vgpu_handoff *first, const char *name,
-		 const struct reg *r, int sock, int memfd);
+/* A new zone's worker, given its first channel; or (first NULL) a zone restored from the
+ * checkpoint restore_fd with its old token. Returns the zone's index, -1 if none was made. */
+int zone_create(struct supervisor *s, const struct vgpu_handoff *first, const char *name,
+		const struct reg *r, int sock, int memfd, const uint8_t *token, int restore_fd);
 const char *route(struct supervisor *s, struct vgpu_handoff *h, const char *name, uint32_t domid,
-		  int sock, int memfd, uint32_t *status);
+		  int sock, int memfd, uint32_t *status, const char **moved_to /* out: VGPU_STATUS_MOVED */);
 void reaped(struct supervisor *s, pid_t pid, int st);
 int make_parent_dirs(const char *path);
 

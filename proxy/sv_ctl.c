@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* sv_ctl.c — vgpu-proxy's control socket: registrations (register, unregister, list), stats, and the registry file that keeps registrations across restarts. */
 #include <errno.h>
+#include <poll.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -13,6 +15,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "ckpt.h"
 #include "log.h"
 #include "supervisor.h"
 #include "wire.h"
@@ -401,6 +404,109 @@ static void ctl_list(struct supervisor *s, int fd)
 			  (unsigned long long)vgpu_pool_total(s->regs[i].pool, VGPU_POOL_HANDLES));
 }
 
+/* where ID: the zone's state socket, where checkpoint and thaw requests go (vgpuctl). */
+static void ctl_where(struct supervisor *s, int fd, const char *args)
+{
+	char *end;
+	unsigned long id = strtoul(args, &end, 10);
+	if (!*args || *end || id == 0 || id > UINT32_MAX) {
+		ctl_reply(fd, "error where: expected a zone id (see vgpuctl stats)");
+		return;
+	}
+	if (!s->cfg->state_dir[0]) {
+		ctl_reply(fd, "error zones have no state socket: start vgpu-proxy with --state-dir DIR to checkpoint or migrate them");
+		return;
+	}
+	for (unsigned i = 0; i < s->nzones; i++)
+		if (s->zones[i].id == id && !s->zones[i].ending) {
+			ctl_reply(fd, "ok %s/zone-%lu.sock", s->cfg->state_dir, id);
+			return;
+		}
+	ctl_reply(fd, "error no live zone %lu here", id);
+}
+
+/*
+ * restore PATH: recreate a zone from a checkpoint in a new worker (which checks the whole
+ * file, rebuilds the zone and takes its channels over from the worker that wrote it, when
+ * that one still waits) and answer with the outcome. Blocks the supervisor for as long.
+ */
+static void ctl_restore(struct supervisor *s, int fd, const char *path)
+{
+	struct vgpu_ckpt_meta meta;
+	char why[256];
+
+	if (path[0] != '/') {
+		ctl_reply(fd, "error restore: expected the checkpoint's absolute path");
+		return;
+	}
+	int cf = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (cf < 0) {
+		ctl_reply(fd, "error restore: cannot open %s: %s", path, strerror(errno));
+		return;
+	}
+	if (vgpu_ckpt_peek(cf, &meta, why, sizeof(why)) < 0) {
+		ctl_reply(fd, "error restore: %s: %s", path, why);
+		close(cf);
+		return;
+	}
+	if (s->nzones >= s->cfg->max_zones) {
+		ctl_reply(fd, "error restore: this proxy has its --max-zones %u zones", s->cfg->max_zones);
+		close(cf);
+		return;
+	}
+	for (unsigned i = 0; i < s->nzones; i++)
+		if (token_eq(s->zones[i].token, meta.token)) {
+			ctl_reply(fd, "error restore: that zone is live here already (zone %u)", s->zones[i].id);
+			close(cf);
+			return;
+		}
+	const struct reg *r = NULL;
+	for (unsigned i = 0; meta.reg[0] && i < s->nregs; i++)
+		if (!strcmp(s->regs[i].name, meta.reg))
+			r = &s->regs[i];
+	if (meta.reg[0] && !r && s->cfg->require_registration) {
+		ctl_reply(fd, "error restore: the zone belongs to registration '%s', which this proxy does not have "
+			  "(register it first: the proxy runs with --require-registration)", meta.reg);
+		close(cf);
+		return;
+	}
+	int idx = zone_create(s, NULL, meta.name, r, -1, -1, meta.token, cf);
+	close(cf);
+	if (idx < 0) {
+		ctl_reply(fd, "error restore: cannot start a worker for the zone (see the proxy's log)");
+		return;
+	}
+	struct szone *z = &s->zones[idx];
+	struct vgpu_state_reply rr;
+	struct pollfd p = { z->ctrl_fd, POLLIN, 0 };
+	ssize_t n = -1;
+	if (poll(&p, 1, 600000) == 1)
+		n = recv(z->ctrl_fd, &rr, sizeof(rr), 0);
+	int ok = n == (ssize_t)sizeof(rr) && rr.magic == VGPU_STATE_RSTR && rr.status == 0;
+	if (!ok) {
+		/* The worker ends (it exits by itself after a failure): gone before the answer, so
+		 * that a refused restore leaves nothing behind. */
+		pid_t pid = z->pid;
+		int st;
+		z->ending = 1;
+		if (n != (ssize_t)sizeof(rr) || rr.magic != VGPU_STATE_RSTR)
+			kill(pid, SIGKILL);
+		while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+			;
+		reaped(s, pid, st);
+		if (n != (ssize_t)sizeof(rr) || rr.magic != VGPU_STATE_RSTR) {
+			ctl_reply(fd, "error restore: the zone's worker did not report (see the proxy's log)");
+			return;
+		}
+		rr.msg[sizeof(rr.msg) - 1] = '\0';
+		ctl_reply(fd, "error restore: %s", rr.msg);
+		return;
+	}
+	ctl_reply(fd, "ok zone %u restored from zone %u of the checkpoint: %u handles, %u allocations (%llu bytes), "
+		  "%u channels taken over, %.1f ms", z->id, meta.zone_id, rr.handles, rr.allocs,
+		  (unsigned long long)rr.mem_bytes, rr.channels, rr.work_ns / 1e6);
+}
+
 /*
  * One control connection: one command line, its answer, close. The socket is the
  * orchestrator's (mode 0600), but its input is still checked; a client that sends nothing
@@ -441,6 +547,7 @@ void on_ctl(struct supervisor *s)
 		*args++ = '\0';
 	else
 		args = cmd + strlen(cmd);
+	s->ctl_conn = fd;
 	if (!strcmp(cmd, "stats") && !*args)
 		ctl_stats(s, fd);
 	else if (!strcmp(cmd, "list") && !*args)
@@ -449,9 +556,15 @@ void on_ctl(struct supervisor *s)
 		ctl_register(s, fd, args);
 	else if (!strcmp(cmd, "unregister"))
 		ctl_unregister(s, fd, args);
+	else if (!strcmp(cmd, "where"))
+		ctl_where(s, fd, args);
+	else if (!strcmp(cmd, "restore"))
+		ctl_restore(s, fd, args);
 	else
-		ctl_reply(fd, "error unknown command '%.32s' (expected stats, list, register NAME [mem=B] [handles=N], unregister NAME)", cmd);
+		ctl_reply(fd, "error unknown command '%.32s' (expected stats, list, register NAME [mem=B] [handles=N], "
+			  "unregister NAME, where ID, restore PATH)", cmd);
 	explicit_bzero(cmd, sizeof(cmd));
+	s->ctl_conn = -1;
 	close(fd);
 }
 

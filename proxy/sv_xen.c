@@ -88,7 +88,8 @@ static void xen_chan(struct supervisor *s, uint16_t domid, const char *dir)
 	struct vgpu_handoff h = { .hello = c.hello, .transport = VGPU_TRANSPORT_XEN, .xen = c.xen };
 	snprintf(h.xs_dir, sizeof(h.xs_dir), "%s", dir);
 	uint32_t status = 0;
-	why = route(s, &h, name, domid, -1, -1, &status);
+	const char *moved_to;
+	why = route(s, &h, name, domid, -1, -1, &status, &moved_to);
 	explicit_bzero(&c, sizeof(c));
 	explicit_bzero(&h.hello.token, sizeof(h.hello.token));
 	if (why) {

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* vgpuctl — the node orchestrator's command line to vgpu-proxy: register and drop zones, list, stats. */
+/* vgpuctl — the node orchestrator's command line to vgpu-proxy: register and drop zones, list, stats, checkpoint and migrate. */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -7,6 +7,7 @@
 
 #include "proxyd.h"
 #include "quota.h"
+#include "vgpuctl.h"
 
 static const char usage[] =
 "usage: vgpuctl [--listen PATH] COMMAND\n"
@@ -21,6 +22,18 @@ static const char usage[] =
 "                 drop it: the token stops working and its zones end now; prints how many\n"
 "  list           one line per registration: name, limits, live zones\n"
 "  stats          one line per live zone (as vgpu-proxy --stats)\n"
+"  checkpoint ZONE FILE [--stop]\n"
+"                 stop zone ZONE (an id from stats) between two calls, finish its device\n"
+"                 work and write its whole state to FILE (mode 0600: it holds the zone's\n"
+"                 token); the zone then goes on, or with --stop stays stopped until it is\n"
+"                 restored elsewhere or thawed (needs vgpu-proxy --state-dir)\n"
+"  thaw ZONE      let a stopped zone go on\n"
+"  restore FILE   recreate the zone of a checkpoint in this proxy, same handles and device\n"
+"                 addresses; its channels move over from the proxy that wrote it when that\n"
+"                 one still holds the zone stopped\n"
+"  migrate ZONE --to CTL [--tmp DIR]\n"
+"                 checkpoint --stop, restore on the proxy whose control socket is CTL,\n"
+"                 thaw again if that fails; prints how long the zone was paused\n"
 "\n"
 "  --listen PATH  the proxy's --listen socket (default " VGPU_DEFAULT_SOCKET "); the control\n"
 "                 socket is PATH.ctl\n"
@@ -37,8 +50,13 @@ int main(int argc, char **argv)
 		{ "mem", required_argument, 0, 'm' },
 		{ "handles", required_argument, 0, 'n' },
 		{ "help", no_argument, 0, 'h' },
+		{ "stop", no_argument, 0, 's' },
+		{ "to", required_argument, 0, 't' },
+		{ "tmp", required_argument, 0, 'T' },
 		{ 0, 0, 0, 0 },
 	};
+	const char *to = NULL, *tmp = NULL;
+	int stop = 0;
 	const char *listen = VGPU_DEFAULT_SOCKET, *ctl = NULL, *mem = NULL, *handles = NULL;
 	char cmd[512], ctlbuf[128];
 	uint64_t v;
@@ -62,6 +80,9 @@ int main(int argc, char **argv)
 			}
 			handles = optarg;
 			break;
+		case 's': stop = 1; break;
+		case 't': to = optarg; break;
+		case 'T': tmp = optarg; break;
 		case 'h': fputs(usage, stdout); return 0;
 		default: fputs(usage, stderr); return 2;
 		}
@@ -79,6 +100,19 @@ int main(int argc, char **argv)
 	}
 	const char *verb = argv[optind];
 	int nargs = argc - optind - 1;
+	int plain = !mem && !handles;
+	if (!strcmp(verb, "checkpoint") && nargs == 2 && plain && !to && !tmp)
+		return vgpuctl_checkpoint(ctl, argv[optind + 1], argv[optind + 2], stop);
+	if (!strcmp(verb, "thaw") && nargs == 1 && plain && !stop && !to && !tmp)
+		return vgpuctl_thaw(ctl, argv[optind + 1]);
+	if (!strcmp(verb, "restore") && nargs == 1 && plain && !stop && !to && !tmp)
+		return vgpuctl_restore(ctl, argv[optind + 1]);
+	if (!strcmp(verb, "migrate") && nargs == 1 && plain && !stop && to)
+		return vgpuctl_migrate(ctl, argv[optind + 1], to, tmp);
+	if (stop || to || tmp) {
+		fprintf(stderr, "vgpuctl: bad command line for '%s'\n%s", verb, usage);
+		return 2;
+	}
 	if (!strcmp(verb, "register") && nargs == 1) {
 		snprintf(cmd, sizeof(cmd), "register %s%s%s%s%s", argv[optind + 1], mem ? " mem=" : "", mem ? mem : "",
 			 handles ? " handles=" : "", handles ? handles : "");

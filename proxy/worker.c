@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* worker.c — one zone's worker process: attaches its channels, one thread each, frees the zone at the end. */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -24,15 +25,24 @@
 #include "proxyd.h"
 #include "wire.h"
 
+struct chan_thread_arg;
+
 struct worker {
 	const struct vgpu_worker_args *a;
 	struct vgpu_zone zone;
 	struct vgpu_backend be;
 	int be_ok;
 	pthread_mutex_t lock;
+	pthread_cond_t cond;   /* a channel parked or left; the zone goes on or is handed over */
 	unsigned live;         /* channel threads running */
+	unsigned parked;       /* of them, stopped between two requests (stop set) */
 	unsigned next_no;      /* channel numbers for logs */
 	int wake_fd;           /* eventfd: a channel thread ended */
+	atomic_int stop;       /* channels stop at their next message boundary (checkpoint) */
+	int handed;            /* the channels were handed to another worker: end without a trace */
+	struct chan_thread_arg *chans; /* live channel threads, under lock */
+	char state_path[256];  /* our state socket ("" without --state-dir) */
+	char moved_to[108];    /* handed over: the proxy socket the zone moved to */
 };
 
 struct chan_thread_arg {
@@ -40,7 +50,29 @@ struct chan_thread_arg {
 	struct vgpu_chan *ch;
 	unsigned no;
 	char xs_dir[64];       /* Xen channels: the zone's xenstore directory, removed at the end */
+	int sock, memfd;       /* shm channels: our copies, to hand the channel over (-1: none) */
+	void *cur;             /* parked: the thread's current context */
+	void *initial_ctx;     /* taken over: made current first */
+	struct chan_thread_arg *next, **pprev;
 };
+
+/* In a channel thread stopped between two requests: wait until the zone goes on (0) or
+ * its channels were handed over (1). */
+static int chan_park(void *p, void *cur)
+{
+	struct chan_thread_arg *t = p;
+	struct worker *w = t->w;
+	pthread_mutex_lock(&w->lock);
+	t->cur = cur;
+	w->parked++;
+	pthread_cond_broadcast(&w->cond);
+	while (atomic_load(&w->stop) && !w->handed)
+		pthread_cond_wait(&w->cond, &w->lock);
+	w->parked--;
+	int handed = w->handed;
+	pthread_mutex_unlock(&w->lock);
+	return handed;
+}
 
 /*
  * Xen channels: answer in the channel's xenstore directory (state, and error when refused),
@@ -75,33 +107,58 @@ static void *chan_thread(void *p)
 	struct worker *w = t->w;
 	uint64_t one = 1;
 
-	vgpu_chan_serve(&w->zone, &w->be, t->ch, t->no);
-	if (t->xs_dir[0])
-		xs_answer(t->xs_dir, NULL, NULL);
+	struct vgpu_serve_opts o = { .stop = &w->stop, .park = chan_park, .arg = t, .initial_ctx = t->initial_ctx };
+	int handed = vgpu_chan_serve(&w->zone, &w->be, t->ch, t->no, &o);
 	pthread_mutex_lock(&w->lock);
+	*t->pprev = t->next;          /* out of the list before the channel goes (vgpu_chan_interrupt) */
+	if (t->next)
+		t->next->pprev = t->pprev;
 	w->live--;
 	vgpu_stat_set(&w->zone.stats->channels, w->live);
+	pthread_cond_broadcast(&w->cond);
 	pthread_mutex_unlock(&w->lock);
+	if (handed) {
+		vgpu_chan_forget(t->ch);  /* the other worker serves it now: no goodbye */
+	} else {
+		vgpu_chan_close(t->ch);
+		if (t->xs_dir[0])
+			xs_answer(t->xs_dir, NULL, NULL);
+	}
+	if (t->sock >= 0)
+		close(t->sock);
+	if (t->memfd >= 0)
+		close(t->memfd);
 	if (write(w->wake_fd, &one, sizeof(one)) < 0)
 		vgpu_err("cannot wake the worker's main thread: %s", strerror(errno));
 	free(t);
 	return NULL;
 }
 
+static int channel_start(struct worker *w, struct vgpu_chan *ch, unsigned no, const char *xs_dir, int sock,
+			 int memfd, void *initial_ctx);
+
 /* Attach a handed-over channel, welcome it and start its thread (fds are owned here). */
 static void channel_open(struct worker *w, const struct vgpu_handoff *h, int sock, int memfd)
 {
 	struct vgpu_chan *ch = NULL;
 	struct vgpu_welcome wel;
-	pthread_attr_t attr;
-	pthread_t th;
-	int rc;
+	int rc, sock2 = -1, memfd2 = -1;
 
 	unsigned no = ++w->next_no;
-	if (h->transport == VGPU_TRANSPORT_XEN)
+	if (h->transport == VGPU_TRANSPORT_XEN) {
 		rc = vgpu_xen_attach(&h->xen, &ch);
-	else
+	} else {
+		/* our own copies, should the channel move to another worker (migration) */
+		sock2 = fcntl(sock, F_DUPFD_CLOEXEC, 0);
+		memfd2 = fcntl(memfd, F_DUPFD_CLOEXEC, 0);
 		rc = vgpu_shm_attach(sock, memfd, &ch);
+	}
+	if (rc < 0) {
+		if (sock2 >= 0)
+			close(sock2);
+		if (memfd2 >= 0)
+			close(memfd2);
+	}
 	if (rc < 0) {
 		if (h->transport == VGPU_TRANSPORT_XEN) {
 			vgpu_warn("channel %u: cannot attach the Xen channel of domain %u (port %u, gref %u): %s (%s)",
@@ -130,43 +187,74 @@ static void channel_open(struct worker *w, const struct vgpu_handoff *h, int soc
 		if (h->transport == VGPU_TRANSPORT_XEN)
 			xs_answer(h->xs_dir, "refused", rc < 0 ? "cannot send the welcome" : "no driver backend");
 		vgpu_chan_close(ch);
+		if (sock2 >= 0)
+			close(sock2);
+		if (memfd2 >= 0)
+			close(memfd2);
 		return;
 	}
 	if (h->transport == VGPU_TRANSPORT_XEN)
 		xs_answer(h->xs_dir, "connected", NULL);
-	struct chan_thread_arg *t = malloc(sizeof(*t));
-	if (!t) {
-		vgpu_err("channel %u: out of memory; closing it", no);
-		vgpu_chan_close(ch);
+	if (channel_start(w, ch, no, h->transport == VGPU_TRANSPORT_XEN ? h->xs_dir : "", sock2, memfd2, NULL) < 0)
 		return;
-	}
-	*t = (struct chan_thread_arg){ w, ch, no, "" };
-	if (h->transport == VGPU_TRANSPORT_XEN)
-		snprintf(t->xs_dir, sizeof(t->xs_dir), "%s", h->xs_dir);
-	pthread_mutex_lock(&w->lock);
-	w->live++;
-	vgpu_stat_set(&w->zone.stats->channels, w->live);
-	pthread_mutex_unlock(&w->lock);
-	vgpu_stat_add(&w->zone.stats->channels_total, 1);
-	pthread_attr_init(&attr);
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	rc = pthread_create(&th, &attr, chan_thread, t);
-	pthread_attr_destroy(&attr);
-	if (rc != 0) {
-		vgpu_err("channel %u: cannot start its thread: %s; closing it", no, strerror(rc));
-		pthread_mutex_lock(&w->lock);
-		w->live--;
-		vgpu_stat_set(&w->zone.stats->channels, w->live);
-		pthread_mutex_unlock(&w->lock);
-		vgpu_chan_close(ch);
-		free(t);
-		return;
-	}
 	if (h->transport == VGPU_TRANSPORT_XEN)
 		vgpu_info("channel %u opened (Xen domain %u)", no, h->xen.domid);
 	else
 		vgpu_info("channel %u opened (%s, client pid %u)", no,
 			  h->hello.kind == VGPU_HELLO_NEW_ZONE ? "new zone" : "join", h->hello.pid);
+}
+
+/* Start a channel's thread (ch and the fds are owned here from now on). */
+static int channel_start(struct worker *w, struct vgpu_chan *ch, unsigned no, const char *xs_dir, int sock,
+			 int memfd, void *initial_ctx)
+{
+	pthread_attr_t attr;
+	pthread_t th;
+	struct chan_thread_arg *t = malloc(sizeof(*t));
+	if (!t) {
+		vgpu_err("channel %u: out of memory; closing it", no);
+		vgpu_chan_close(ch);
+		if (sock >= 0)
+			close(sock);
+		if (memfd >= 0)
+			close(memfd);
+		return -ENOMEM;
+	}
+	*t = (struct chan_thread_arg){ .w = w, .ch = ch, .no = no, .sock = sock, .memfd = memfd,
+				       .initial_ctx = initial_ctx };
+	snprintf(t->xs_dir, sizeof(t->xs_dir), "%s", xs_dir);
+	pthread_mutex_lock(&w->lock);
+	w->live++;
+	t->next = w->chans;
+	if (t->next)
+		t->next->pprev = &t->next;
+	t->pprev = &w->chans;
+	w->chans = t;
+	vgpu_stat_set(&w->zone.stats->channels, w->live);
+	pthread_mutex_unlock(&w->lock);
+	vgpu_stat_add(&w->zone.stats->channels_total, 1);
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	int rc = pthread_create(&th, &attr, chan_thread, t);
+	pthread_attr_destroy(&attr);
+	if (rc != 0) {
+		vgpu_err("channel %u: cannot start its thread: %s; closing it", no, strerror(rc));
+		pthread_mutex_lock(&w->lock);
+		w->live--;
+		*t->pprev = t->next;
+		if (t->next)
+			t->next->pprev = t->pprev;
+		vgpu_stat_set(&w->zone.stats->channels, w->live);
+		pthread_mutex_unlock(&w->lock);
+		vgpu_chan_close(ch);
+		if (sock >= 0)
+			close(sock);
+		if (memfd >= 0)
+			close(memfd);
+		free(t);
+		return -rc;
+	}
+	return 0;
 }
 
 /*
@@ -343,27 +431,18 @@ static int adopt_listen(const struct vgpu_worker_args *a, char *path, size_t cap
 }
 
 /*
- * A connection on the state socket: a new supervisor asking for the zone. Only an orphaned
- * worker answers (two supervisors never share a zone); the answer is the zone's description
- * with its stats page and budget, and the connection becomes the control socket.
+ * A new supervisor asked for the zone on the state socket (c, its request read). Only an
+ * orphaned worker answers (two supervisors never share a zone); the answer is the zone's
+ * description with its stats page and budget, and the connection becomes the control socket.
  * Returns the new control socket, or -1 (connection closed).
  */
-static int adopt_accept(const struct vgpu_worker_args *a, int lfd, int have_supervisor)
+static int adopt_answer(const struct vgpu_worker_args *a, int c, int have_supervisor)
 {
-	struct timeval tv = { 1, 0 };
-	struct vgpu_adopt_req req;
 	struct vgpu_adopt_info info;
-	int fds[2] = { a->stats_fd, a->pool_fd }, fdsn[1];
-	unsigned n;
-	int c = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+	int fds[2] = { a->stats_fd, a->pool_fd };
 
-	if (c < 0)
-		return -1;
-	setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	if (have_supervisor || vgpu_record_recv(c, &req, sizeof(req), fdsn, 0, &n, 0) < 0 ||
-	    req.magic != VGPU_ADOPT_MAGIC || req.version != VGPU_PROTO_VERSION) {
-		vgpu_warn("state socket: %s; closed", have_supervisor ? "a second supervisor asked for the zone" :
-			  "not an adoption request");
+	if (have_supervisor) {
+		vgpu_warn("state socket: a second supervisor asked for the zone; closed");
 		close(c);
 		return -1;
 	}
@@ -386,6 +465,333 @@ static int adopt_accept(const struct vgpu_worker_args *a, int lfd, int have_supe
 	return c;
 }
 
+/* ---------------------------------------------------------------- checkpoint and migration */
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* Stop every channel at its next message boundary (new ones park at once). 0, or -ETIMEDOUT
+ * when one stays busy in a request for timeout_ms (the zone then goes on). */
+static int zone_stop(struct worker *w, int timeout_ms, char *why, size_t cap)
+{
+	struct timespec dl;
+	clock_gettime(CLOCK_REALTIME, &dl);
+	dl.tv_sec += timeout_ms / 1000;
+	dl.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+	if (dl.tv_nsec >= 1000000000L) {
+		dl.tv_sec++;
+		dl.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&w->lock);
+	atomic_store(&w->stop, 1);
+	for (struct chan_thread_arg *t = w->chans; t; t = t->next)
+		vgpu_chan_interrupt(t->ch);
+	int rc = 0;
+	while (w->parked < w->live && rc == 0)
+		rc = pthread_cond_timedwait(&w->cond, &w->lock, &dl);
+	unsigned parked = w->parked, live = w->live;
+	pthread_mutex_unlock(&w->lock);
+	if (parked < live) {
+		snprintf(why, cap, "%u of the zone's %u channels stayed busy in a request for %d ms; the zone goes on",
+			 live - parked, live, timeout_ms);
+		return -ETIMEDOUT;
+	}
+	return 0;
+}
+
+static void zone_go_on(struct worker *w)
+{
+	pthread_mutex_lock(&w->lock);
+	atomic_store(&w->stop, 0);
+	pthread_cond_broadcast(&w->cond);
+	pthread_mutex_unlock(&w->lock);
+}
+
+static void state_reply(int c, struct vgpu_state_reply *r, uint32_t magic)
+{
+	r->magic = magic;
+	r->version = VGPU_PROTO_VERSION;
+	if (send(c, r, sizeof(*r), MSG_NOSIGNAL) != (ssize_t)sizeof(*r))
+		vgpu_warn("state socket: cannot send the answer: %s", strerror(errno));
+}
+
+/* CKPT: stop, write the checkpoint to fd, go on unless asked to stay stopped. */
+static void do_checkpoint(struct worker *w, int c, const struct vgpu_state_req *q, int fd)
+{
+	struct vgpu_state_reply r = { .zone_id = w->a->zone_id };
+	struct vgpu_ckpt_sum sum;
+	uint64_t t0 = mono_ns();
+
+	if (!w->be_ok) {
+		r.status = -ENODEV;
+		snprintf(r.msg, sizeof(r.msg), "the zone has no driver backend");
+	} else if (w->handed) {
+		r.status = -ESRCH;
+		snprintf(r.msg, sizeof(r.msg), "the zone was handed over to another worker");
+	} else if ((r.status = zone_stop(w, 10000, r.msg, sizeof(r.msg))) == 0) {
+		uint64_t t1 = mono_ns();
+		r.stop_ns = t1 - t0;
+		r.status = vgpu_ckpt_write(fd, &w->zone, &w->be, (uint32_t)w->be.kind, w->a->reg, w->state_path,
+					   &sum, r.msg, sizeof(r.msg));
+		r.work_ns = mono_ns() - t1;
+		if (r.status == 0) {
+			r.handles = sum.handles;
+			r.allocs = sum.allocs;
+			r.mem_bytes = sum.mem_bytes;
+			r.file_bytes = sum.file_bytes;
+			pthread_mutex_lock(&w->lock);
+			r.channels = w->live;
+			pthread_mutex_unlock(&w->lock);
+		}
+	}
+	int stay = r.status == 0 && (q->flags & VGPU_STATE_F_STAY_STOPPED);
+	if (!stay)
+		zone_go_on(w);
+	if (r.status == 0)
+		vgpu_info("checkpoint written: %u handles, %u allocations (%llu bytes), %llu-byte file; channels stopped "
+			  "in %.1f ms, written in %.1f ms; %s", r.handles, r.allocs, (unsigned long long)r.mem_bytes,
+			  (unsigned long long)r.file_bytes, r.stop_ns / 1e6, r.work_ns / 1e6,
+			  stay ? "the zone stays stopped until it is taken over or thawed" : "the zone goes on");
+	else
+		vgpu_warn("checkpoint refused: %s", r.msg);
+	state_reply(c, &r, VGPU_STATE_CKPT);
+}
+
+static int token_equal(const uint8_t *x, const uint8_t *y)
+{
+	volatile uint8_t d = 0;
+	for (unsigned i = 0; i < 16; i++)
+		d |= x[i] ^ y[i];
+	return d == 0;
+}
+
+/* TAKE: hand every channel of the stopped zone to the asking worker; this worker then ends. */
+static void do_take(struct worker *w, int c, const struct vgpu_state_req *q)
+{
+	struct vgpu_state_reply r = { .zone_id = w->a->zone_id };
+	uint64_t t0 = mono_ns();
+
+	pthread_mutex_lock(&w->lock);
+	if (!token_equal(q->token, w->a->token)) {
+		r.status = -EACCES;
+		snprintf(r.msg, sizeof(r.msg), "not this zone's token");
+	} else if (!atomic_load(&w->stop) || w->parked < w->live) {
+		r.status = -EBUSY;
+		snprintf(r.msg, sizeof(r.msg), "the zone is running (take it after vgpuctl checkpoint --stop)");
+	} else {
+		for (struct chan_thread_arg *t = w->chans; t; t = t->next)
+			if (t->sock < 0 || t->memfd < 0) {
+				r.status = -EOPNOTSUPP;
+				snprintf(r.msg, sizeof(r.msg), "channel %u cannot move to another worker (Xen channel)", t->no);
+			}
+	}
+	for (struct chan_thread_arg *t = w->chans; t && r.status == 0; t = t->next) {
+		struct vgpu_state_chan m = { .magic = VGPU_STATE_CHAN, .version = VGPU_PROTO_VERSION, .no = t->no };
+		uint64_t id;
+		if (t->cur && vgpu_htab_find(&w->zone.htab, VGPU_H_CONTEXT, t->cur, &id) == 0)
+			m.ctx_id = id;
+		int fds[2] = { t->sock, t->memfd };
+		if (vgpu_fds_send(c, &m, sizeof(m), fds, 2) < 0) {
+			r.status = -EPIPE;
+			snprintf(r.msg, sizeof(r.msg), "sending channel %u failed: %s", t->no, strerror(errno));
+		} else {
+			r.channels++;
+		}
+	}
+	if (r.status == 0) {
+		w->handed = 1;   /* the other worker has the channels' fds: ours only go away */
+		memcpy(w->moved_to, q->dest, sizeof(w->moved_to));
+		w->moved_to[sizeof(w->moved_to) - 1] = '\0';
+	}
+	pthread_mutex_unlock(&w->lock);
+	r.work_ns = mono_ns() - t0;
+	state_reply(c, &r, VGPU_STATE_DONE);
+	if (r.status == 0) {
+		vgpu_info("zone handed over to another worker: %u channels", r.channels);
+		pthread_mutex_lock(&w->lock);
+		pthread_cond_broadcast(&w->cond);
+		pthread_mutex_unlock(&w->lock);
+	} else {
+		vgpu_warn("take-over refused: %s", r.msg);
+	}
+}
+
+/* A restored zone takes its channels from the worker that wrote the checkpoint. They are
+ * served only once the whole take-over succeeded: until then the source keeps them. */
+#define TAKE_MAX 1024
+static int take_channels(struct worker *w, const char *path, uint32_t *taken, char *why, size_t cap)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct vgpu_state_req q = { .magic = VGPU_STATE_TAKE, .version = VGPU_PROTO_VERSION };
+	struct timeval tv = { 30, 0 };
+	struct got { struct vgpu_chan *ch; int sock, memfd; uint64_t ctx_id; } *got = NULL;
+	unsigned n = 0;
+	int rc = -EPROTO;
+
+	*taken = 0;
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		snprintf(why, cap, "source state socket path too long");
+		return -ENAMETOOLONG;
+	}
+	strcpy(sa.sun_path, path);
+	int c = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (c < 0 || connect(c, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		snprintf(why, cap, "cannot reach the zone's worker at %s to take its channels over: %s", path, strerror(errno));
+		if (c >= 0)
+			close(c);
+		return -ECONNREFUSED;
+	}
+	setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	memcpy(q.token, w->a->token, sizeof(q.token));
+	if (w->a->cfg->transport == VGPU_TRANSPORT_SHM)
+		snprintf(q.dest, sizeof(q.dest), "%.107s", w->a->cfg->listen_path);
+	got = calloc(TAKE_MAX, sizeof(*got));
+	if (!got || send(c, &q, sizeof(q), MSG_NOSIGNAL) != (ssize_t)sizeof(q)) {
+		snprintf(why, cap, "cannot ask the zone's worker: %s", got ? strerror(errno) : "out of memory");
+		close(c);
+		free(got);
+		return -EPIPE;
+	}
+	for (;;) {
+		union { struct vgpu_state_chan ch; struct vgpu_state_reply r; } u;
+		int fds[2];
+		unsigned nfds = 0;
+		ssize_t len = vgpu_fds_recv(c, &u, sizeof(u), fds, 2, &nfds, 0);
+		if (len == (ssize_t)sizeof(u.ch) && u.ch.magic == VGPU_STATE_CHAN && nfds == 2 && n < TAKE_MAX) {
+			struct got *g = &got[n];
+			g->sock = fcntl(fds[0], F_DUPFD_CLOEXEC, 0);
+			g->memfd = fcntl(fds[1], F_DUPFD_CLOEXEC, 0);
+			g->ctx_id = u.ch.ctx_id;
+			if (g->sock < 0 || g->memfd < 0 || vgpu_shm_attach(fds[0], fds[1], &g->ch) < 0) {
+				snprintf(why, cap, "a channel taken over cannot be attached: %s", vgpu_chan_setup_error());
+				if (g->sock >= 0)
+					close(g->sock);
+				if (g->memfd >= 0)
+					close(g->memfd);
+				break;
+			}
+			n++;
+			continue;
+		}
+		vgpu_fds_close(fds, nfds);
+		if (len == (ssize_t)sizeof(u.r) && u.r.magic == VGPU_STATE_DONE) {
+			u.r.msg[sizeof(u.r.msg) - 1] = '\0';
+			if (u.r.status < 0)
+				snprintf(why, cap, "the zone's worker refused to hand its channels over: %.150s", u.r.msg);
+			else if (u.r.channels != n)
+				snprintf(why, cap, "the zone's worker sent %u channels but says %u", n, u.r.channels);
+			else
+				rc = 0;
+			if (u.r.status < 0)
+				rc = u.r.status;
+			break;
+		}
+		snprintf(why, cap, "the zone's worker's answer was cut short (%s)", len < 0 ? strerror((int)-len) : "bad record");
+		break;
+	}
+	close(c);
+	for (unsigned i = 0; i < n; i++) {
+		if (rc < 0) {
+			/* not ours: forget the mapping without a word to the program */
+			vgpu_chan_forget(got[i].ch);
+			close(got[i].sock);
+			close(got[i].memfd);
+			continue;
+		}
+		void *ctx = NULL;
+		if (got[i].ctx_id)
+			vgpu_htab_lookup(&w->zone.htab, VGPU_H_CONTEXT, got[i].ctx_id, &ctx);
+		if (channel_start(w, got[i].ch, ++w->next_no, "", got[i].sock, got[i].memfd, ctx) == 0)
+			(*taken)++;
+	}
+	free(got);
+	return rc;
+}
+
+/*
+ * A connection on the state socket: a new supervisor asking for the zone (ADPT; returns the
+ * new control socket), or a checkpoint, thaw or take-over request (answered here, -1).
+ */
+static int state_accept(struct worker *w, int lfd, int have_supervisor)
+{
+	const struct vgpu_worker_args *a = w->a;
+	struct timeval tv = { 1, 0 };
+	struct vgpu_state_req q;
+	int fds[1];
+	unsigned n = 0;
+	int c = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+
+	if (c < 0)
+		return -1;
+	setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	memset(&q, 0, sizeof(q));
+	ssize_t len = vgpu_fds_recv(c, &q, sizeof(q), fds, 1, &n, 0);
+	if (len == (ssize_t)sizeof(struct vgpu_adopt_req) && q.magic == VGPU_ADOPT_MAGIC &&
+	    q.version == VGPU_PROTO_VERSION && n == 0) {
+		vgpu_fds_close(fds, n);
+		return adopt_answer(a, c, have_supervisor);
+	}
+	if (len != (ssize_t)sizeof(q) || q.version != VGPU_PROTO_VERSION ||
+	    !((q.magic == VGPU_STATE_CKPT && n == 1) || ((q.magic == VGPU_STATE_THAW || q.magic == VGPU_STATE_TAKE) && n == 0))) {
+		vgpu_warn("state socket: not a request this worker knows; closed");
+		vgpu_fds_close(fds, n);
+		close(c);
+		return -1;
+	}
+	if (q.magic == VGPU_STATE_CKPT) {
+		do_checkpoint(w, c, &q, fds[0]);
+		close(fds[0]);
+	} else if (q.magic == VGPU_STATE_THAW) {
+		struct vgpu_state_reply r = { .zone_id = a->zone_id };
+		if (w->handed) {
+			r.status = -ESRCH;
+			snprintf(r.msg, sizeof(r.msg), "the zone was handed over to another worker");
+		} else {
+			zone_go_on(w);
+			vgpu_info("the zone goes on (thawed)");
+		}
+		state_reply(c, &r, VGPU_STATE_THAW);
+	} else {
+		do_take(w, c, &q);
+	}
+	close(c);
+	return -1;
+}
+
+/* Recreate the zone from a checkpoint (restore_fd) before serving; 0 or -errno (reported). */
+static int zone_restore(struct worker *w, const uint8_t *buf, size_t len, const struct vgpu_ckpt_meta *meta,
+			struct vgpu_state_reply *r)
+{
+	struct vgpu_ckpt_sum sum;
+	uint64_t t0 = mono_ns();
+	int rc = vgpu_ckpt_restore(buf, len, &w->zone, &w->be, &sum, r->msg, sizeof(r->msg));
+	if (rc < 0)
+		return rc;
+	r->handles = sum.handles;
+	r->allocs = sum.allocs;
+	r->mem_bytes = sum.mem_bytes;
+	r->file_bytes = len;
+	/* The zone's programs reach it through their channels: without them nothing would ever
+	 * use the restored zone (a client cannot reconnect a channel yet), so that is a failure. */
+	if (!meta->source[0]) {
+		snprintf(r->msg, sizeof(r->msg), "the checkpoint names no worker to take the zone's channels from "
+			 "(the proxy that wrote it ran without --state-dir)");
+		return -ENOENT;
+	}
+	rc = take_channels(w, meta->source, &r->channels, r->msg, sizeof(r->msg));
+	if (rc < 0)
+		return rc;
+	r->work_ns = mono_ns() - t0;
+	vgpu_info("zone restored from a checkpoint of zone %u: %u handles, %u allocations (%llu bytes), "
+		  "%u channels taken over, in %.1f ms", meta->zone_id, r->handles, r->allocs,
+		  (unsigned long long)r->mem_bytes, r->channels, r->work_ns / 1e6);
+	return 0;
+}
+
 void vgpu_worker_main(const struct vgpu_worker_args *a)
 {
 	struct worker w;
@@ -403,6 +809,7 @@ void vgpu_worker_main(const struct vgpu_worker_args *a)
 		prctl(PR_SET_PDEATHSIG, SIGTERM, 0, 0, 0);
 	signal(SIGPIPE, SIG_IGN);
 	pthread_mutex_init(&w.lock, NULL);
+	pthread_cond_init(&w.cond, NULL);
 	w.wake_fd = eventfd(0, EFD_CLOEXEC);
 	if (w.wake_fd < 0 || vgpu_zone_init(&w.zone, a->zone_id, a->name, &a->limits, a->stats) < 0) {
 		vgpu_err("cannot set the zone up (out of memory or file descriptors); worker exits");
@@ -411,8 +818,29 @@ void vgpu_worker_main(const struct vgpu_worker_args *a)
 	memcpy(w.zone.token, a->token, sizeof(w.zone.token));
 	if (a->pool)
 		vgpu_zone_set_pool(&w.zone, a->pool, a->pool_slot);
+	/* A restore: hold the zone's device addresses before anything else maps memory (the
+	 * address-space shift below, the file's buffer, the driver), then check the whole file. */
+	uint8_t *ck_buf = NULL;
+	size_t ck_len = 0;
+	struct vgpu_ckpt_meta ck_meta;
+	struct vgpu_state_reply rr = { .magic = VGPU_STATE_RSTR, .version = VGPU_PROTO_VERSION, .zone_id = a->zone_id };
+	uint64_t t_start = mono_ns(), t_checked = 0, t_driver = 0;
+	if (a->restore_fd >= 0) {
+		rc = vgpu_ckpt_reserve(a->restore_fd, rr.msg, sizeof(rr.msg));
+		if (rc == 0 && (rc = vgpu_ckpt_load(a->restore_fd, &ck_buf, &ck_len, &ck_meta, rr.msg, sizeof(rr.msg))) < 0)
+			vgpu_ckpt_unreserve();
+		close(a->restore_fd);
+		if (rc < 0) {
+			rr.status = rc;
+			vgpu_err("cannot restore the zone: %s", rr.msg);
+			send(a->ctrl_fd, &rr, sizeof(rr), MSG_NOSIGNAL);
+			_exit(1);
+		}
+		t_checked = mono_ns();
+	}
 	zone_randomise();
 	rc = vgpu_backend_load(a->cfg->backend_resolved, a->cfg->sim_path, &w.be, why, sizeof(why));
+	t_driver = mono_ns();
 	if (rc == 0) {
 		w.be_ok = 1;
 		if ((rc = vgpu_dispatch_load(&w.be)) < 0)
@@ -426,8 +854,37 @@ void vgpu_worker_main(const struct vgpu_worker_args *a)
 	__atomic_store_n(&w.zone.stats->ready, 1, __ATOMIC_RELEASE);
 
 	unsigned handoffs = 0;
-	char state_path[256];
-	int ctrl = a->ctrl_fd, alfd = adopt_listen(a, state_path, sizeof(state_path));
+	char *state_path = w.state_path;
+	int ctrl = a->ctrl_fd, alfd = adopt_listen(a, w.state_path, sizeof(w.state_path));
+	if (a->restore_fd >= 0) {
+		if (!w.be_ok) {
+			rr.status = -ENODEV;
+			snprintf(rr.msg, sizeof(rr.msg), "no driver backend: %.200s", why);
+		} else if (ck_meta.backend != (uint32_t)w.be.kind) {
+			rr.status = -EPROTO;
+			snprintf(rr.msg, sizeof(rr.msg), "the checkpoint was taken on the %s, this proxy runs on the %s",
+				 ck_meta.backend == VGPU_BACKEND_SIM ? "simulator" : "NVIDIA driver",
+				 w.be.kind == VGPU_BACKEND_SIM ? "simulator" : "NVIDIA driver");
+		} else {
+			rr.status = zone_restore(&w, ck_buf, ck_len, &ck_meta, &rr);
+			vgpu_info("restore timeline: file read and checked %.1f ms, driver loaded %.1f ms, zone rebuilt "
+				  "and channels taken over %.1f ms", (t_checked - t_start) / 1e6, (t_driver - t_checked) / 1e6,
+				  rr.work_ns / 1e6);
+			rr.work_ns = mono_ns() - t_start;
+		}
+		free(ck_buf);
+		vgpu_ckpt_unreserve();
+		if (rr.status < 0)
+			vgpu_err("cannot restore the zone: %s", rr.msg);
+		send(ctrl, &rr, sizeof(rr), MSG_NOSIGNAL);
+		if (rr.status < 0) {
+			if (alfd >= 0)
+				unlink(state_path);
+			_exit(1);
+		}
+		/* no channel to serve (the source was gone): the zone has nothing to wait for */
+		handoffs = rr.channels ? rr.channels : 1;
+	}
 	struct timespec orphaned = { 0, 0 };   /* when the supervisor went away (ctrl < 0) */
 	int timed_out = 0;
 	for (;;) {
@@ -473,7 +930,7 @@ void vgpu_worker_main(const struct vgpu_worker_args *a)
 			}
 		}
 		if (p[2].revents) {
-			int c = adopt_accept(a, alfd, ctrl >= 0);
+			int c = state_accept(&w, alfd, ctrl >= 0);
 			if (c >= 0)
 				ctrl = c;
 		}
@@ -497,8 +954,19 @@ void vgpu_worker_main(const struct vgpu_worker_args *a)
 		close(alfd);
 		unlink(state_path);
 	}
+	if (w.handed && w.moved_to[0] && ctrl >= 0) {
+		struct vgpu_state_moved m = { .magic = VGPU_STATE_MOVD, .version = VGPU_PROTO_VERSION };
+		memcpy(m.dest, w.moved_to, sizeof(m.dest));
+		send(ctrl, &m, sizeof(m), MSG_NOSIGNAL | MSG_DONTWAIT);
+	}
 	if (ctrl >= 0)
 		shutdown(ctrl, SHUT_RDWR);
+	if (w.handed) {
+		/* the zone lives on in another worker: its device state here is a stale copy */
+		vgpu_info("zone handed over%s%s; worker exits", w.moved_to[0] ? " to " : "", w.moved_to);
+		fflush(NULL);
+		_exit(0);
+	}
 	if (timed_out) {
 		/* channel threads still run: the process's end closes their channels and releases
 		 * what the zone held in the driver */
@@ -506,8 +974,10 @@ void vgpu_worker_main(const struct vgpu_worker_args *a)
 		_exit(0);
 	}
 	vgpu_info("last channel closed; freeing the zone");
-	if (w.be_ok)
+	if (w.be_ok) {
+		vgpu_ckpt_release_all(&w.zone, &w.be);
 		zone_release(&w);
+	}
 	vgpu_zone_destroy(&w.zone);
 	close(w.wake_fd);
 	/* Device state goes with the process; skip the driver's own atexit teardown ordering. */

@@ -58,6 +58,7 @@ void vgpu_zone_destroy(struct vgpu_zone *z)
 	vgpu_vmm_destroy(&z->vmm);
 	/* the worker unmapped the regions after releasing the driver's objects (worker.c) */
 	vgpu_pinned_fini(&z->pinned, &(struct vgpu_pinned_drv){ 0 });
+	vgpu_ckpt_zone_fini(&z->ck);
 }
 
 static void pool_follow(struct vgpu_zone *z, enum vgpu_pool_res res, uint64_t now, uint64_t *charged);
@@ -368,4 +369,13 @@ void vgpu_zone_forget_context(struct vgpu_zone *z, void *ctx, unsigned *handles,
 		stats_handles(z, VGPU_H_CONTEXT);
 	pthread_mutex_unlock(&z->lock);
 	vgpu_zone_purge_owner(z, ctx, handles, allocs, bytes);
+}
+
+void vgpu_zone_tables_restored(struct vgpu_zone *z)
+{
+	pthread_mutex_lock(&z->lock);
+	for (unsigned t = 0; t < VGPU_H_COUNT; t++)
+		stats_handles(z, t);
+	vgpu_zone_mem_changed(z);
+	pthread_mutex_unlock(&z->lock);
 }

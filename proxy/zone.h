@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "allocmap.h"
+#include "ckpt.h"
 #include "handles.h"
 #include "pinned.h"
 #include "pool.h"
@@ -48,6 +49,7 @@ struct vgpu_zone {
 	uint64_t pool_handles;            /* handles charged to pool: follows the table's count */
 	struct vgpu_vmm vmm;              /* physical allocations and mapped ranges (vmm.h) */
 	struct vgpu_pinned pinned;        /* pinned host memory regions (pinned.h), own lock */
+	struct vgpu_ckpt_zone ck;         /* what a checkpoint needs beyond the tables (ckpt.h) */
 };
 
 /* Under z->lock: after a change to the zone's memory (stats and the registration's budget follow). */
@@ -122,6 +124,9 @@ void vgpu_zone_alloc_reattach(struct vgpu_zone *z, uint64_t p, uint64_t size);
  */
 void vgpu_zone_forget_context(struct vgpu_zone *z, void *ctx, unsigned *handles, unsigned *allocs,
 			      uint64_t *bytes);
+
+/* After a restore filled the tables directly (ckpt.c): stats and budgets follow them. */
+void vgpu_zone_tables_restored(struct vgpu_zone *z);
 
 /* Cleanup helpers (worker teardown): take one handle of htype / one allocation out. */
 int vgpu_zone_pop_handle(struct vgpu_zone *z, unsigned htype, void **real /* out */);

@@ -54,7 +54,11 @@ struct vgpu_welcome {
 	uint8_t  token[16]; /* the zone's token, to JOIN more channels */
 	uint32_t backend;   /* 1 = real driver, 2 = simulator (test double) */
 	uint32_t reserved;
+	char moved_to[108]; /* status VGPU_STATUS_MOVED: the proxy socket the zone moved to */
 };
+/* Welcome status of a JOIN whose zone was migrated to another proxy (not a CUresult): the
+ * client opens its channels at welcome.moved_to from then on. */
+#define VGPU_STATUS_MOVED 0x44564d56u /* "VMVD" */
 
 /*
  * Zone tokens as text (environment, files, xenstore, the control socket): 32 hex digits.

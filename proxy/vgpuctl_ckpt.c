@@ -1,0 +1,180 @@
+/* SPDX-License-Identifier: MIT */
+/* vgpuctl_ckpt.c — vgpuctl's checkpoint, thaw, restore and migrate commands. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "proxyd.h"
+#include "vgpuctl.h"
+
+static double now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+/* One control command; its answer (one line, "ok ..." or "error ...") into ans. 0/1/2 as vgpu_ctl_client. */
+static int ctl_ask(const char *ctl, const char *cmd, char *ans, size_t cap)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *m = open_memstream(&buf, &len);
+	if (!m) {
+		snprintf(ans, cap, "out of memory");
+		return 2;
+	}
+	int rc = vgpu_ctl_client("vgpuctl", ctl, cmd, m);
+	fclose(m);
+	snprintf(ans, cap, "%s", buf ? buf : "");
+	ans[strcspn(ans, "\n")] = '\0';
+	free(buf);
+	return rc;
+}
+
+/* A request on a zone's state socket (found through the control socket); the answer into *r. */
+static int state_ask(const char *ctl, const char *zone, const struct vgpu_state_req *q, int fd,
+		     struct vgpu_state_reply *r)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	char cmd[64], ans[600];
+	if (strspn(zone, "0123456789") != strlen(zone) || !*zone || strlen(zone) > 10) {
+		fprintf(stderr, "vgpuctl: '%s' is not a zone id (see vgpuctl stats)\n", zone);
+		return 2;
+	}
+	snprintf(cmd, sizeof(cmd), "where %s", zone);
+	int rc = ctl_ask(ctl, cmd, ans, sizeof(ans));
+	if (rc != 0) {
+		if (rc == 1)
+			fprintf(stderr, "vgpuctl: %s\n", !strncmp(ans, "error ", 6) ? ans + 6 : ans);
+		return rc;
+	}
+	if (strncmp(ans, "ok ", 3) || strlen(ans + 3) >= sizeof(sa.sun_path)) {
+		fprintf(stderr, "vgpuctl: unexpected answer to 'where': %s\n", ans);
+		return 2;
+	}
+	strcpy(sa.sun_path, ans + 3);
+	int c = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (c < 0 || connect(c, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		fprintf(stderr, "vgpuctl: cannot reach zone %s's worker at %s: %s\n", zone, sa.sun_path, strerror(errno));
+		if (c >= 0)
+			close(c);
+		return 2;
+	}
+	if (vgpu_fds_send(c, q, sizeof(*q), &fd, fd >= 0 ? 1 : 0) < 0 ||
+	    recv(c, r, sizeof(*r), 0) != (ssize_t)sizeof(*r)) {
+		fprintf(stderr, "vgpuctl: zone %s's worker did not answer: %s\n", zone, strerror(errno));
+		close(c);
+		return 2;
+	}
+	close(c);
+	r->msg[sizeof(r->msg) - 1] = '\0';
+	return r->status < 0 ? 1 : 0;
+}
+
+static int checkpoint(const char *ctl, const char *zone, const char *file, int stay, struct vgpu_state_reply *r)
+{
+	struct vgpu_state_req q = { .magic = VGPU_STATE_CKPT, .version = VGPU_PROTO_VERSION,
+				    .flags = stay ? VGPU_STATE_F_STAY_STOPPED : 0 };
+	/* the file is ours (the caller's permissions), and it holds the zone's token: 0600 */
+	int fd = open(file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		fprintf(stderr, "vgpuctl: cannot create %s: %s\n", file, strerror(errno));
+		return 2;
+	}
+	int rc = state_ask(ctl, zone, &q, fd, r);
+	close(fd);
+	if (rc != 0) {
+		unlink(file);
+		if (rc == 1)
+			fprintf(stderr, "vgpuctl: checkpoint of zone %s refused: %s\n", zone, r->msg);
+	}
+	return rc;
+}
+
+int vgpuctl_checkpoint(const char *ctl, const char *zone, const char *file, int stay)
+{
+	struct vgpu_state_reply r;
+	int rc = checkpoint(ctl, zone, file, stay, &r);
+	if (rc == 0)
+		printf("checkpoint of zone %s: %u handles, %u allocations (%llu bytes), %u channels; %llu-byte file %s; "
+		       "stopped in %.1f ms, written in %.1f ms; zone %s\n", zone, r.handles, r.allocs,
+		       (unsigned long long)r.mem_bytes, r.channels, (unsigned long long)r.file_bytes, file,
+		       r.stop_ns / 1e6, r.work_ns / 1e6, stay ? "stays stopped (vgpuctl thaw, or restore it elsewhere)" : "goes on");
+	return rc;
+}
+
+int vgpuctl_thaw(const char *ctl, const char *zone)
+{
+	struct vgpu_state_req q = { .magic = VGPU_STATE_THAW, .version = VGPU_PROTO_VERSION };
+	struct vgpu_state_reply r;
+	int rc = state_ask(ctl, zone, &q, -1, &r);
+	if (rc == 0)
+		printf("zone %s goes on\n", zone);
+	else if (rc == 1)
+		fprintf(stderr, "vgpuctl: thaw of zone %s refused: %s\n", zone, r.msg);
+	return rc;
+}
+
+static int restore(const char *ctl, const char *file, char *ans, size_t cap)
+{
+	char abs[PATH_MAX], cmd[PATH_MAX + 16];
+	if (!realpath(file, abs)) {
+		snprintf(ans, cap, "error %s: %s", file, strerror(errno));
+		return 2;
+	}
+	snprintf(cmd, sizeof(cmd), "restore %s", abs);
+	if (strpbrk(cmd, "\n\r")) {
+		snprintf(ans, cap, "error a path cannot contain a line break");
+		return 2;
+	}
+	return ctl_ask(ctl, cmd, ans, cap);
+}
+
+int vgpuctl_restore(const char *ctl, const char *file)
+{
+	char ans[700];
+	int rc = restore(ctl, file, ans, sizeof(ans));
+	if (rc == 0)
+		printf("%s\n", !strncmp(ans, "ok ", 3) ? ans + 3 : ans);
+	else
+		fprintf(stderr, "vgpuctl: %s\n", !strncmp(ans, "error ", 6) ? ans + 6 : ans);
+	return rc;
+}
+
+int vgpuctl_migrate(const char *ctl, const char *zone, const char *to_ctl, const char *tmpdir)
+{
+	char file[PATH_MAX], ans[700];
+	struct vgpu_state_reply r;
+	if (!tmpdir)
+		tmpdir = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+	snprintf(file, sizeof(file), "%s/vgpu-migrate-%s-%d.ckpt", tmpdir, zone, (int)getpid());
+	double t0 = now_ms();
+	int rc = checkpoint(ctl, zone, file, 1, &r);
+	if (rc != 0)
+		return rc;
+	double t1 = now_ms();
+	rc = restore(to_ctl, file, ans, sizeof(ans));
+	double t2 = now_ms();
+	unlink(file);
+	if (rc != 0) {
+		fprintf(stderr, "vgpuctl: restore on %s failed: %s\n", to_ctl, !strncmp(ans, "error ", 6) ? ans + 6 : ans);
+		if (vgpuctl_thaw(ctl, zone) != 0)
+			fprintf(stderr, "vgpuctl: zone %s stays stopped on %s: thaw it by hand\n", zone, ctl);
+		else
+			fprintf(stderr, "vgpuctl: zone %s goes on where it was\n", zone);
+		return rc;
+	}
+	printf("zone %s migrated: %s\n", zone, !strncmp(ans, "ok ", 3) ? ans + 3 : ans);
+	printf("paused at most %.1f ms (channels stopped in %.1f ms, checkpoint of %llu bytes written in %.1f ms, "
+	       "restored and channels taken over in %.1f ms)\n", t2 - t0, r.stop_ns / 1e6,
+	       (unsigned long long)r.file_bytes, r.work_ns / 1e6, t2 - t1);
+	return 0;
+}
