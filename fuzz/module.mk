@@ -123,3 +123,21 @@ ALL += $(FZ_XS)
 FZ_AFL_ALL += $(FZ_AFL_DIR)/vgpu-fuzz-xs $(FZ_AFL_DIR)/vgpu-fuzz-xs-cmplog
 fuzz-build: $(FZ_XS) $(FZ_AFL_DIR)/vgpu-fuzz-xs $(FZ_AFL_DIR)/vgpu-fuzz-xs-cmplog
 fuzz/test_replay.sh: $(FZ_XS)
+
+# ---- checkpoint files (what vgpuctl restore hands a proxy) ----
+FZ_CKPT := $(B)/fuzz/vgpu-fuzz-ckpt
+FZ_CKPT_CORE := $(addprefix $(B)/proxy/,ckpt.o zone.o handles.o allocmap.o quota.o log.o pool.o vmm.o pinned.o)
+$(FZ_CKPT): $(B)/fuzz/ckpt.o $(FZ_CKPT_CORE)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ -lpthread
+FZ_CKPT_SRCS := fuzz/ckpt.c $(patsubst $(B)/%.o,%.c,$(FZ_CKPT_CORE))
+$(FZ_AFL_DIR)/vgpu-fuzz-ckpt: $(FZ_CKPT_SRCS) $(wildcard proxy/*.h runtime/*.h)
+	@mkdir -p $(dir $@)
+	AFL_QUIET=1 AFL_USE_ASAN=1 AFL_USE_UBSAN=1 $(AFL_CC) $(FZ_AFL_FLAGS) -Iproxy -o $@ $(FZ_CKPT_SRCS) -lpthread
+$(FZ_AFL_DIR)/vgpu-fuzz-ckpt-cmplog: $(FZ_CKPT_SRCS) $(wildcard proxy/*.h runtime/*.h)
+	@mkdir -p $(dir $@)
+	AFL_QUIET=1 AFL_LLVM_CMPLOG=1 $(AFL_CC) $(FZ_AFL_FLAGS) -Iproxy -o $@ $(FZ_CKPT_SRCS) -lpthread
+ALL += $(FZ_CKPT)
+FZ_AFL_ALL += $(FZ_AFL_DIR)/vgpu-fuzz-ckpt $(FZ_AFL_DIR)/vgpu-fuzz-ckpt-cmplog
+fuzz-build: $(FZ_CKPT) $(FZ_AFL_DIR)/vgpu-fuzz-ckpt $(FZ_AFL_DIR)/vgpu-fuzz-ckpt-cmplog
+fuzz/test_replay.sh: $(FZ_CKPT)

@@ -5,7 +5,7 @@ set -u
 
 usage() {
 	cat <<'EOF'
-usage: fuzz/run.sh [--target decoder|ring|xs] [--out DIR] [--no-build] [--no-cmplog]
+usage: fuzz/run.sh [--target decoder|ring|xs|ckpt] [--out DIR] [--no-build] [--no-cmplog]
                    [--record] [--note TEXT] [--help]
 
 Runs afl-fuzz for FUZZ_SECONDS (default 60) on one target, then prints execs/s, total execs,
@@ -23,6 +23,7 @@ again fails it.
                 dispatch and zone tables into the simulator, with isolation oracles;
                 ring: arbitrary shared-region contents against the ring consumer.
                 xs: a Xen guest's xenstore claims and grant directory pages.
+                ckpt: checkpoint files as a proxy reads them before restoring a zone.
   --out DIR     afl-fuzz output directory (default: $VGPU_BUILD/fuzz/out-TARGET, emptied first)
   --no-build    do not run make fuzz-build first
   --no-cmplog   do not add the CMPLOG build (-c)
@@ -32,7 +33,7 @@ again fails it.
 
 Environment: FUZZ_SECONDS (60), VGPU_BUILD (build/rel), AFL_FUZZ (afl-fuzz), FUZZ_TIMEOUT_MS (2000),
 AFL_HANG_TMOUT (5 x FUZZ_TIMEOUT_MS), FUZZ_STRICT_HANGS, FUZZ_RECORD.
-Seeds: fuzz/corpus/ (decoder), fuzz/corpus-ring/ or fuzz/corpus-xs/; dictionary fuzz/vgpu.dict.
+Seeds: fuzz/corpus/ (decoder), fuzz/corpus-ring/, fuzz/corpus-xs/ or fuzz/corpus-ckpt/; dictionary fuzz/vgpu.dict.
 EOF
 }
 
@@ -40,7 +41,7 @@ target=decoder out= build=1 cmplog=1 record=0 note=
 while [ $# -gt 0 ]; do
 	case $1 in
 	-h|--help) usage; exit 0 ;;
-	--target) target=${2:?--target needs decoder, ring or xs}; shift ;;
+	--target) target=${2:?--target needs decoder, ring, xs or ckpt}; shift ;;
 	--out) out=${2:?--out needs a directory}; shift ;;
 	--no-build) build=0 ;;
 	--no-cmplog) cmplog=0 ;;
@@ -59,7 +60,8 @@ case $target in
 decoder) bin=$B/fuzz/afl/vgpu-fuzz; cmp=$B/fuzz/afl/vgpu-fuzz-cmplog; seeds=fuzz/corpus; replay=$B/fuzz/vgpu-fuzz ;;
 ring) bin=$B/fuzz/afl/vgpu-fuzz-ring; cmp=$B/fuzz/afl/vgpu-fuzz-ring-cmplog; seeds=fuzz/corpus-ring; replay=$B/fuzz/vgpu-fuzz-ring ;;
 xs) bin=$B/fuzz/afl/vgpu-fuzz-xs; cmp=$B/fuzz/afl/vgpu-fuzz-xs-cmplog; seeds=fuzz/corpus-xs; replay=$B/fuzz/vgpu-fuzz-xs ;;
-*) echo "fuzz/run.sh: --target must be decoder, ring or xs, not '$target'" >&2; exit 2 ;;
+ckpt) bin=$B/fuzz/afl/vgpu-fuzz-ckpt; cmp=$B/fuzz/afl/vgpu-fuzz-ckpt-cmplog; seeds=fuzz/corpus-ckpt; replay=$B/fuzz/vgpu-fuzz-ckpt ;;
+*) echo "fuzz/run.sh: --target must be decoder, ring, xs or ckpt, not '$target'" >&2; exit 2 ;;
 esac
 out=${out:-$B/fuzz/out-$target}
 record_file=${FUZZ_RECORD:-docs/perf/fuzz.md}

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
-# fuzz/test_replay.sh — replays the seed corpora and every regression input through the sanitizer builds of vgpu-fuzz, vgpu-fuzz-ring and vgpu-fuzz-xs (no AFL needed).
+# fuzz/test_replay.sh — replays the seed corpora and every regression input through the sanitizer builds of vgpu-fuzz, vgpu-fuzz-ring, vgpu-fuzz-xs and vgpu-fuzz-ckpt (no AFL needed).
 set -u
 if [ "${1:-}" = --help ]; then
 	echo "usage: fuzz/test_replay.sh  (VGPU_BUILD=build/san): runs \$VGPU_BUILD/fuzz/vgpu-fuzz on fuzz/corpus/* and fuzz/regress/*"
@@ -38,6 +38,7 @@ replay() { # TARGET-BINARY LABEL DIR...
 }
 replay "$B/fuzz/vgpu-fuzz-ring" ring fuzz/corpus-ring/* fuzz/regress-ring/*
 replay "$B/fuzz/vgpu-fuzz-xs" xs fuzz/corpus-xs/* fuzz/regress-xs/*
+replay "$B/fuzz/vgpu-fuzz-ckpt" ckpt fuzz/corpus-ckpt/* fuzz/regress-ckpt/*
 # The oracles can fire: with the harness breaking each property on purpose
 # (VGPU_FUZZ_SABOTAGE), a seed that exercises it must abort with the oracle's message.
 for sab in memory:fuzz/corpus/memory-0064 ownership:fuzz/corpus/memory-0064 reply:fuzz/corpus/memory-0064; do

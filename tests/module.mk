@@ -70,3 +70,9 @@ $(B)/tests/restart/restart.sh: $(B)/tests/restart/stream_app $(B)/tests/isolatio
 	@mkdir -p $(dir $@)
 	printf '#!/bin/sh\nexec tests/restart/run.sh\n' > $@ && chmod +x $@
 TESTS += $(B)/tests/restart/restart.sh
+
+# Checkpoint, restore and migration of a running zone between two proxies.
+$(B)/tests/migrate/migrate.sh: $(B)/tests/restart/stream_app $(PROXY) $(VGPUCTL) $(E2E_KERNELS) tests/migrate/run.sh
+	@mkdir -p $(dir $@)
+	printf '#!/bin/sh\nexec tests/migrate/run.sh\n' > $@ && chmod +x $@
+TESTS += $(B)/tests/migrate/migrate.sh

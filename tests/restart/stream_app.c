@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* stream_app.c — a zone that keeps copying and launching, verifying every round, while vgpu-proxy's supervisor is restarted under it. */
+/* stream_app.c — a zone that keeps copying and launching, verifying every round, while vgpu-proxy's supervisor is restarted or the zone migrated under it. */
 #include <cuda.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -59,10 +59,39 @@ static void *late_thread(void *arg)
 	return NULL;
 }
 
+/* Device memory held for the whole run (HOLD_BYTES): a pattern that must survive. */
+static uint32_t hold_word(uint64_t i) { return (uint32_t)(i * 2654435761u) ^ 0x5a5a5a5au; }
+
+static void hold_check(CUdeviceptr d, uint64_t bytes, uint64_t off, uint64_t len)
+{
+	static uint32_t buf[1 << 18];
+	for (uint64_t o = off; o < off + len; o += sizeof(buf)) {
+		uint64_t k = off + len - o < sizeof(buf) ? off + len - o : sizeof(buf);
+		CK(cuMemcpyDtoH(buf, d + o, k));
+		for (uint64_t i = 0; i < k / 4; i++)
+			if (buf[i] != hold_word(o / 4 + i)) {
+				fprintf(stderr, "FAIL: held memory word %llu of %llu changed\n",
+					(unsigned long long)(o / 4 + i), (unsigned long long)(bytes / 4));
+				exit(1);
+			}
+	}
+}
+
+static double now_s(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
 int main(int argc, char **argv)
 {
 	const char *image = argc > 1 ? argv[1] : "build/san/tests/kernels/basic.fatbin";
 	double seconds = argc > 2 ? atof(argv[2]) : 5;
+	uint64_t hold = argc > 3 ? strtoull(argv[3], NULL, 0) & ~3ull : 0;
+	int late_wanted = !(argc > 4 && !strcmp(argv[4], "--no-late"));
+	CUdeviceptr dhold = 0;
+	double worst = 0;
 	CUdevice dev;
 	CUmodule mod;
 	CUstream s;
@@ -71,8 +100,10 @@ int main(int argc, char **argv)
 	pthread_t late;
 
 	if (argc > 1 && !strcmp(argv[1], "--help")) {
-		printf("usage: stream_app [KERNEL_IMAGE [SECONDS]]\nCopies and launches for SECONDS (default 5), "
-		       "verifying every round; a thread started halfway joins the zone.\n");
+		printf("usage: stream_app [KERNEL_IMAGE [SECONDS [HOLD_BYTES [--no-late]]]]\nCopies and launches for "
+		       "SECONDS (default 5), verifying every round; a thread started halfway joins the zone (not with "
+		       "--no-late); HOLD_BYTES of device memory keep a pattern checked every round and at the end; "
+		       "prints the longest round.\n");
 		return 0;
 	}
 	CK(cuInit(0));
@@ -81,12 +112,28 @@ int main(int argc, char **argv)
 	CK(cuModuleLoad(&mod, image));
 	CK(cuModuleGetFunction(&vec_add, mod, "vec_add"));
 	CK(cuStreamCreate(&s, CU_STREAM_NON_BLOCKING));
+	if (hold) {
+		uint32_t *h = malloc(hold);
+		if (!h)
+			return 1;
+		for (uint64_t i = 0; i < hold / 4; i++)
+			h[i] = hold_word(i);
+		CK(cuMemAlloc(&dhold, hold));
+		CK(cuMemcpyHtoD(dhold, h, hold));
+		free(h);
+	}
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (;;) {
+		double r0 = now_s();
 		round_trip(s, rounds++);
+		if (hold)   /* a 64 KiB slice that moves through the buffer */
+			hold_check(dhold, hold, ((uint64_t)rounds * 65536) % hold & ~3ull,
+				   hold - ((uint64_t)rounds * 65536) % hold < 65536 ? hold - ((uint64_t)rounds * 65536) % hold : 65536);
+		if (now_s() - r0 > worst)
+			worst = now_s() - r0;
 		clock_gettime(CLOCK_MONOTONIC, &t);
 		double el = (double)(t.tv_sec - t0.tv_sec) + (double)(t.tv_nsec - t0.tv_nsec) * 1e-9;
-		if (!late_started && el > seconds / 2) {
+		if (late_wanted && !late_started && el > seconds / 2) {
 			if (pthread_create(&late, NULL, late_thread, NULL) != 0)
 				return 1;
 			late_started = 1;
@@ -97,9 +144,14 @@ int main(int argc, char **argv)
 	}
 	if (late_started)
 		pthread_join(late, NULL);
+	if (hold) {
+		hold_check(dhold, hold, 0, hold);
+		CK(cuMemFree(dhold));
+	}
 	CK(cuStreamDestroy(s));
 	CK(cuModuleUnload(mod));
 	CK(cuCtxDestroy(ctx));
-	printf("stream_app: %d rounds verified, and a late thread's 5\n", rounds);
+	printf("stream_app: %d rounds verified%s%s; longest round %.1f ms\n", rounds,
+	       late_started ? ", and a late thread's 5" : "", hold ? ", held memory intact" : "", worst * 1e3);
 	return 0;
 }

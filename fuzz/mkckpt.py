@@ -1,0 +1,90 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""Writes the seed corpus of the checkpoint-file fuzz target (fuzz/corpus-ckpt/): checkpoints
+built record by record as proxy/ckpt.c writes them. Byte 0 of each seed selects the form
+(fuzz/ckpt.c): 0 = payload only (the target adds a valid header), 1 = a whole file."""
+import os
+import struct
+import sys
+import zlib
+
+R_ZONE, R_SLOTS, R_CTX, R_MODULE, R_FUNC, R_STREAM, R_EVENT, R_ALLOC, R_END = range(1, 10)
+NO_SLOT = 0xFFFFFFFF
+
+
+def rec(t, body):
+    return struct.pack("<IIQ", t, 0, len(body)) + body
+
+
+def s(v):
+    v = v.encode()
+    return struct.pack("<I", len(v)) + v
+
+
+def zone(slots, name="app", reg="", source="/run/vgpu/state/zone-1.sock"):
+    return rec(R_ZONE, struct.pack("<IIQ", 1, slots, 0x1234567880000000) + bytes(range(16)) + s(name) + s(reg) + s(source))
+
+
+def slots(gens):
+    return rec(R_SLOTS, struct.pack("<I", len(gens)) + b"".join(struct.pack("<I", g) for g in gens))
+
+
+def end(records):
+    return rec(R_END, struct.pack("<I", len(records)))
+
+
+PTX = b""".version 8.0
+.target sm_80
+.address_size 64
+.visible .entry k(.param .u64 p)
+{
+ret;
+}
+"""
+
+
+def crc32c(data):
+    crc = 0xFFFFFFFF
+    for b in data:
+        crc ^= b
+        for _ in range(8):
+            crc = (crc >> 1) ^ 0x82F63B78 if crc & 1 else crc >> 1
+    return crc ^ 0xFFFFFFFF
+
+
+def full_file(payload):
+    hdr = b"VGPUCKPT" + struct.pack("<IIQII", 1, 64, len(payload), crc32c(payload), 2)
+    return hdr + bytes(64 - len(hdr)) + payload
+
+
+def seeds():
+    recs = [zone(8), slots([1, 1, 3, 1, 2, 1, 1, 5]),
+            rec(R_CTX, struct.pack("<IIII", 0, 1, 0, 0)),
+            rec(R_CTX, struct.pack("<IIII", 5, 0, 0, 8)),
+            rec(R_MODULE, struct.pack("<IIQ", 1, 0, len(PTX)) + PTX),
+            rec(R_FUNC, struct.pack("<III", 2, 1, 1) + b"k"),
+            rec(R_STREAM, struct.pack("<IIII", 3, 0, 1, 0xFFFFFFFF)),
+            rec(R_EVENT, struct.pack("<III", 4, NO_SLOT, 0)),
+            rec(R_ALLOC, struct.pack("<QQII", 0x7F0000200000, 64, 0, 0) + bytes(range(64))),
+            rec(R_ALLOC, struct.pack("<QQII", 0x7F0000200040, 16, 5, 0) + b"\xaa" * 16)]
+    full = b"".join(recs)
+    yield "all-records", b"\x00" + full + end(recs)
+    yield "whole-file", b"\x01" + full_file(full + end(recs))
+    yield "empty-zone", b"\x00" + zone(0, source="") + slots([]) + end([0, 0])
+    alloc = rec(R_ALLOC, struct.pack("<QQII", 0x7F0000200000, 64, NO_SLOT, 0) + bytes(64))
+    yield "allocs-only", b"\x00" + zone(1) + slots([1]) + alloc + end([0, 0, 0])
+    yield "ctx-module", b"\x00" + b"".join(recs[:5]) + end(recs[:5])
+
+
+def main():
+    out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), "corpus-ckpt")
+    os.makedirs(out, exist_ok=True)
+    for name, data in seeds():
+        with open(os.path.join(out, name), "wb") as f:
+            f.write(data)
+    assert crc32c(b"123456789") == 0xE3069283  # the CRC-32C check value
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
