@@ -8,7 +8,7 @@ import struct
 import sys
 import zlib
 
-R_ZONE, R_SLOTS, R_CTX, R_MODULE, R_FUNC, R_STREAM, R_EVENT, R_ALLOC, R_END = range(1, 10)
+R_ZONE, R_RANGES, R_SLOTS, R_CTX, R_MODULE, R_FUNC, R_STREAM, R_EVENT, R_ALLOC, R_END = range(1, 11)
 NO_SLOT = 0xFFFFFFFF
 
 
@@ -29,8 +29,13 @@ def slots(gens):
     return rec(R_SLOTS, struct.pack("<I", len(gens)) + b"".join(struct.pack("<I", g) for g in gens))
 
 
-def end(records):
-    return rec(R_END, struct.pack("<I", len(records)))
+def ranges(pairs):
+    return rec(R_RANGES, struct.pack("<II", len(pairs), 0) + b"".join(struct.pack("<QQ", b, n) for b, n in pairs))
+
+
+def end(body_so_far, nrec):
+    """The end record: how many records came before it, and the CRC-32C of the bytes before it."""
+    return rec(R_END, struct.pack("<II", nrec, crc32c(body_so_far)))
 
 
 PTX = b""".version 8.0
@@ -53,27 +58,32 @@ def crc32c(data):
 
 
 def full_file(payload):
-    hdr = b"VGPUCKPT" + struct.pack("<IIQII", 1, 64, len(payload), crc32c(payload), 2)
+    hdr = b"VGPUCKPT" + struct.pack("<IIQII", 1, 64, len(payload), 0, 2)
     return hdr + bytes(64 - len(hdr)) + payload
 
 
+def payload(records):
+    body = b"".join(records)
+    return body + end(body, len(records))
+
+
 def seeds():
-    recs = [zone(8), slots([1, 1, 3, 1, 2, 1, 1, 5]),
+    a1 = rec(R_ALLOC, struct.pack("<QQII", 0x7F0000200000, 64, 0, 0) + bytes(range(64)))
+    a2 = rec(R_ALLOC, struct.pack("<QQII", 0x7F0000200040, 16, 5, 0) + b"\xaa" * 16)
+    recs = [zone(8), ranges([(0x7F0000200000, 64), (0x7F0000200040, 16)]), slots([1, 1, 3, 1, 2, 1, 1, 5]),
             rec(R_CTX, struct.pack("<IIII", 0, 1, 0, 0)),
             rec(R_CTX, struct.pack("<IIII", 5, 0, 0, 8)),
             rec(R_MODULE, struct.pack("<IIQ", 1, 0, len(PTX)) + PTX),
             rec(R_FUNC, struct.pack("<III", 2, 1, 1) + b"k"),
             rec(R_STREAM, struct.pack("<IIII", 3, 0, 1, 0xFFFFFFFF)),
             rec(R_EVENT, struct.pack("<III", 4, NO_SLOT, 0)),
-            rec(R_ALLOC, struct.pack("<QQII", 0x7F0000200000, 64, 0, 0) + bytes(range(64))),
-            rec(R_ALLOC, struct.pack("<QQII", 0x7F0000200040, 16, 5, 0) + b"\xaa" * 16)]
-    full = b"".join(recs)
-    yield "all-records", b"\x00" + full + end(recs)
-    yield "whole-file", b"\x01" + full_file(full + end(recs))
-    yield "empty-zone", b"\x00" + zone(0, source="") + slots([]) + end([0, 0])
+            a1, a2]
+    yield "all-records", b"\x00" + payload(recs)
+    yield "whole-file", b"\x01" + full_file(payload(recs))
+    yield "empty-zone", b"\x00" + payload([zone(0, source=""), ranges([]), slots([])])
     alloc = rec(R_ALLOC, struct.pack("<QQII", 0x7F0000200000, 64, NO_SLOT, 0) + bytes(64))
-    yield "allocs-only", b"\x00" + zone(1) + slots([1]) + alloc + end([0, 0, 0])
-    yield "ctx-module", b"\x00" + b"".join(recs[:5]) + end(recs[:5])
+    yield "allocs-only", b"\x00" + payload([zone(1), ranges([(0x7F0000200000, 64)]), slots([1]), alloc])
+    yield "ctx-module", b"\x00" + payload([zone(8), ranges([]), recs[2], recs[3], recs[4], recs[5]])
 
 
 def main():

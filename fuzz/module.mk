@@ -126,17 +126,18 @@ fuzz/test_replay.sh: $(FZ_XS)
 
 # ---- checkpoint files (what vgpuctl restore hands a proxy) ----
 FZ_CKPT := $(B)/fuzz/vgpu-fuzz-ckpt
-FZ_CKPT_CORE := $(addprefix $(B)/proxy/,ckpt.o zone.o handles.o allocmap.o quota.o log.o pool.o vmm.o pinned.o)
+FZ_CKPT_CORE := $(addprefix $(B)/proxy/,ckpt.o zone.o handles.o allocmap.o quota.o log.o pool.o vmm.o pinned.o) \
+	$(B)/runtime/modimage.o
 $(FZ_CKPT): $(B)/fuzz/ckpt.o $(FZ_CKPT_CORE)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ -lpthread
+	$(CC) $(LDFLAGS) -o $@ $^ $(PROXY_CORE_LIBS) -lpthread
 FZ_CKPT_SRCS := fuzz/ckpt.c $(patsubst $(B)/%.o,%.c,$(FZ_CKPT_CORE))
 $(FZ_AFL_DIR)/vgpu-fuzz-ckpt: $(FZ_CKPT_SRCS) $(wildcard proxy/*.h runtime/*.h)
 	@mkdir -p $(dir $@)
-	AFL_QUIET=1 AFL_USE_ASAN=1 AFL_USE_UBSAN=1 $(AFL_CC) $(FZ_AFL_FLAGS) -Iproxy -o $@ $(FZ_CKPT_SRCS) -lpthread
+	AFL_QUIET=1 AFL_USE_ASAN=1 AFL_USE_UBSAN=1 $(AFL_CC) $(FZ_AFL_FLAGS) -Iproxy -o $@ $(FZ_CKPT_SRCS) $(PROXY_CORE_LIBS) -lpthread
 $(FZ_AFL_DIR)/vgpu-fuzz-ckpt-cmplog: $(FZ_CKPT_SRCS) $(wildcard proxy/*.h runtime/*.h)
 	@mkdir -p $(dir $@)
-	AFL_QUIET=1 AFL_LLVM_CMPLOG=1 $(AFL_CC) $(FZ_AFL_FLAGS) -Iproxy -o $@ $(FZ_CKPT_SRCS) -lpthread
+	AFL_QUIET=1 AFL_LLVM_CMPLOG=1 $(AFL_CC) $(FZ_AFL_FLAGS) -Iproxy -o $@ $(FZ_CKPT_SRCS) $(PROXY_CORE_LIBS) -lpthread
 ALL += $(FZ_CKPT)
 FZ_AFL_ALL += $(FZ_AFL_DIR)/vgpu-fuzz-ckpt $(FZ_AFL_DIR)/vgpu-fuzz-ckpt-cmplog
 fuzz-build: $(FZ_CKPT) $(FZ_AFL_DIR)/vgpu-fuzz-ckpt $(FZ_AFL_DIR)/vgpu-fuzz-ckpt-cmplog

@@ -7,12 +7,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "backend.h"
 #include "log.h"
+#include "modimage.h"
 #include "wire.h"
 #include "zone.h"
 
@@ -21,7 +24,7 @@
 #endif
 
 enum rec {
-	R_ZONE = 1, R_SLOTS, R_CTX, R_MODULE, R_FUNC, R_STREAM, R_EVENT, R_ALLOC, R_END,
+	R_ZONE = 1, R_RANGES, R_SLOTS, R_CTX, R_MODULE, R_FUNC, R_STREAM, R_EVENT, R_ALLOC, R_END,
 };
 #define NO_SLOT UINT32_MAX
 #define SPAN_ALIGN (2ull << 20)      /* the virtual memory API's granularity on every backend we know */
@@ -149,34 +152,34 @@ struct writer {
 	int fd;
 	uint8_t *buf;
 	size_t n, cap;
-	uint64_t off;      /* file offset of buf[0] */
-	uint32_t crc;
+	uint64_t done;     /* payload bytes handed to write() */
+	uint32_t crc;      /* of the payload written so far (buf included once flushed) */
 	int err;
 };
 
 static void w_flush(struct writer *w)
 {
-	size_t done = 0;
+	size_t off = 0;
 	if (w->err || !w->n)
 		return;
-	w->crc = vgpu_crc32c(w->crc, w->buf, w->n);
-	while (done < w->n) {
-		ssize_t r = pwrite(w->fd, w->buf + done, w->n - done, (off_t)(w->off + done));
+	while (off < w->n) {
+		ssize_t r = write(w->fd, w->buf + off, w->n - off);
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r <= 0) {
 			w->err = r < 0 ? -errno : -EIO;
 			return;
 		}
-		done += (size_t)r;
+		off += (size_t)r;
 	}
-	w->off += w->n;
 	w->n = 0;
 }
 
 static void w_bytes(struct writer *w, const void *p, size_t n)
 {
 	const uint8_t *s = p;
+	w->crc = vgpu_crc32c(w->crc, p, n);
+	w->done += n;
 	while (n && !w->err) {
 		if (w->n == w->cap)
 			w_flush(w);
@@ -226,7 +229,6 @@ static const char *htype_name(unsigned t)
 	return t < VGPU_H_COUNT && n[t] ? n[t] : "handle";
 }
 
-/* What the format cannot carry yet; "" when the zone can be written. */
 static int blockers(const struct vgpu_zone *z, const struct vgpu_backend *be, char *why, size_t cap)
 {
 	for (unsigned t = 1; t < VGPU_H_COUNT; t++) {
@@ -262,12 +264,122 @@ static const struct vgpu_ckpt_image *image_of(const struct vgpu_zone *z, const v
 	return NULL;
 }
 
+/* One handle record to write, gathered (with its driver queries) before anything is written,
+ * so that the header can announce the payload's exact length. */
+struct plan {
+	uint32_t type, slot, owner, a, b;
+	const void *bytes;     /* module image, function name */
+	uint64_t len;
+};
+
+static void ctx_current(const struct vgpu_zone *z, const struct vgpu_backend_fns *f, uint32_t ctx_slot)
+{
+	void *c = NULL;
+	if (ctx_slot != NO_SLOT && vgpu_htab_lookup(&z->htab, VGPU_H_CONTEXT, vgpu_htab_id_of(&z->htab, ctx_slot), &c) == 0 && c)
+		f->cuCtxSetCurrent(c);
+}
+
+/* The handle records, in dependency order; *n of them in *out (free it). */
+static int plan_handles(struct vgpu_zone *z, const struct vgpu_backend_fns *f, struct plan **out, uint32_t *n,
+			char *why, size_t why_len)
+{
+	static const unsigned order[] = { VGPU_H_CONTEXT, VGPU_H_MODULE, VGPU_H_FUNCTION, VGPU_H_STREAM, VGPU_H_EVENT };
+	uint32_t used = z->htab.used, k = 0;
+	struct plan *p = calloc(used ? used : 1, sizeof(*p));
+	CUresult r = CUDA_SUCCESS;
+	if (!p)
+		return fail(why, why_len, -ENOMEM, "out of memory");
+	for (unsigned o = 0; o < sizeof(order) / sizeof(order[0]); o++) {
+		for (uint32_t i = 0; i < used; i++) {
+			unsigned t; void *real; const void *own; uint32_t gen;
+			if (vgpu_htab_slot(&z->htab, i, &t, &real, &own, &gen) != 1 || t != order[o])
+				continue;
+			struct plan *q = &p[k];
+			*q = (struct plan){ .slot = i, .owner = own ? owner_slot(z, own) : NO_SLOT };
+			switch (t) {
+			case VGPU_H_CONTEXT: {
+				CUdevice dev = 0;
+				unsigned flags = 0;
+				if ((r = f->cuCtxSetCurrent(real)) || (r = f->cuCtxGetDevice(&dev)) || (r = f->cuCtxGetFlags(&flags)))
+					goto drv;
+				q->type = R_CTX;
+				q->a = dev >= 0 && dev < (int)VGPU_ZONE_MAX_DEVICES && z->primary[dev] == real;
+				q->b = (uint32_t)dev;
+				q->len = flags;
+				q->owner = NO_SLOT;
+				break;
+			}
+			case VGPU_H_MODULE: {
+				const struct vgpu_ckpt_image *im = image_of(z, real);
+				if (!im) {
+					free(p);
+					return fail(why, why_len, -EOPNOTSUPP, "module slot %u was loaded in a way whose image "
+						    "the proxy did not keep (a JIT-linked image)", i);
+				}
+				q->type = R_MODULE;
+				q->bytes = im->bytes;
+				q->len = im->len;
+				break;
+			}
+			case VGPU_H_FUNCTION: {
+				const char *name = NULL;
+				if ((r = f->cuFuncGetName(&name, real)) || !name)
+					goto drv;
+				size_t nl = strnlen(name, VGPU_CKPT_NAME_MAX + 1);
+				if (nl == 0 || nl > VGPU_CKPT_NAME_MAX || slot_of_real(z, VGPU_H_MODULE, own) == NO_SLOT) {
+					free(p);
+					return fail(why, why_len, -EOPNOTSUPP, "function slot %u has no module the checkpoint "
+						    "can name (or a %zu-byte name)", i, nl);
+				}
+				q->type = R_FUNC;
+				q->bytes = name;   /* the driver's, valid while the module is loaded */
+				q->len = nl;
+				break;
+			}
+			case VGPU_H_STREAM: {
+				unsigned flags = 0;
+				int prio = 0;
+				ctx_current(z, f, q->owner);
+				if ((r = f->cuStreamGetFlags(real, &flags)) || (r = f->cuStreamGetPriority(real, &prio)))
+					goto drv;
+				q->type = R_STREAM;
+				q->a = flags;
+				q->b = (uint32_t)prio;
+				break;
+			}
+			case VGPU_H_EVENT:
+				q->type = R_EVENT;
+				break;
+			}
+			k++;
+		}
+	}
+	*out = p;
+	*n = k;
+	return 0;
+drv:
+	free(p);
+	return fail(why, why_len, -EIO, "the driver failed a query while planning the checkpoint (CUresult %d)", (int)r);
+}
+
+static uint64_t plan_bytes(const struct plan *q)
+{
+	switch (q->type) {
+	case R_CTX:    return 16 + 16;
+	case R_MODULE: return 16 + 16 + q->len;
+	case R_FUNC:   return 16 + 12 + q->len;
+	case R_STREAM: return 16 + 16;
+	default:       return 16 + 12;   /* R_EVENT */
+	}
+}
+
 int vgpu_ckpt_write(int fd, struct vgpu_zone *z, const struct vgpu_backend *be, uint32_t backend_kind,
 		    const char *reg, const char *source, struct vgpu_ckpt_sum *sum, char *why, size_t why_len)
 {
 	const struct vgpu_backend_fns *f = &be->fn;
-	struct writer w = { .fd = fd, .cap = 4u << 20, .off = VGPU_CKPT_HDR_BYTES };
-	uint32_t used = z->htab.used, nrec = 0;
+	struct writer w = { .fd = fd, .cap = 4u << 20 };
+	struct plan *pl = NULL;
+	uint32_t used = z->htab.used, npl = 0, nrec = 0;
 	int rc;
 	CUresult r;
 
@@ -286,13 +398,33 @@ int vgpu_ckpt_write(int fd, struct vgpu_zone *z, const struct vgpu_backend *be, 
 					    "the zone's device state is not consistent", i, (int)r);
 		}
 	}
+	if ((rc = plan_handles(z, f, &pl, &npl, why, why_len)) < 0)
+		goto out;
 	w.buf = malloc(w.cap);
-	if (!w.buf)
-		return fail(why, why_len, -ENOMEM, "out of memory for the write buffer");
-
-	/* ZONE */
+	if (!w.buf) {
+		rc = fail(why, why_len, -ENOMEM, "out of memory for the write buffer");
+		goto out;
+	}
+	/* the payload's length, announced in the header (a reader of a stream knows its end) */
 	const char *s_reg = reg ? reg : "", *s_src = source ? source : "";
-	w_rec(&w, R_ZONE, 4 + 4 + 8 + 16 + 12 + strlen(z->name) + strlen(s_reg) + strlen(s_src));
+	uint64_t zone_len = 4 + 4 + 8 + 16 + 12 + strlen(z->name) + strlen(s_reg) + strlen(s_src);
+	uint64_t payload = 16 + zone_len + 16 + 8 + 16ull * z->amap.n + 16 + 4 + 4ull * used + 16 + 8;
+	for (uint32_t i = 0; i < npl; i++)
+		payload += plan_bytes(&pl[i]);
+	for (uint32_t a = 0; a < z->amap.n; a++)
+		payload += 16 + 24 + z->amap.v[a].size;
+
+	uint8_t hdr[VGPU_CKPT_HDR_BYTES] = { 0 };
+	uint32_t v32;
+	memcpy(hdr, VGPU_CKPT_MAGIC, 8);
+	v32 = VGPU_CKPT_VERSION; memcpy(hdr + 8, &v32, 4);
+	v32 = VGPU_CKPT_HDR_BYTES; memcpy(hdr + 12, &v32, 4);
+	memcpy(hdr + 16, &payload, 8);
+	memcpy(hdr + 28, &backend_kind, 4);
+	memcpy(w.buf, hdr, sizeof(hdr));   /* outside the payload: no CRC, not counted */
+	w.n = sizeof(hdr);
+
+	w_rec(&w, R_ZONE, zone_len);
 	w_u32(&w, z->id);
 	w_u32(&w, used);
 	w_u64(&w, z->htab.key);
@@ -300,6 +432,15 @@ int vgpu_ckpt_write(int fd, struct vgpu_zone *z, const struct vgpu_backend *be, 
 	w_str(&w, z->name);
 	w_str(&w, s_reg);
 	w_str(&w, s_src);
+	nrec++;
+	/* RANGES: every allocation's range, before anything that needs memory in the reader */
+	w_rec(&w, R_RANGES, 8 + 16ull * z->amap.n);
+	w_u32(&w, z->amap.n);
+	w_u32(&w, 0);
+	for (uint32_t a = 0; a < z->amap.n; a++) {
+		w_u64(&w, z->amap.v[a].base);
+		w_u64(&w, z->amap.v[a].size);
+	}
 	nrec++;
 	/* SLOTS: every slot's generation, so ids given out before stay stale after */
 	w_rec(&w, R_SLOTS, 4 + 4ull * used);
@@ -310,87 +451,24 @@ int vgpu_ckpt_write(int fd, struct vgpu_zone *z, const struct vgpu_backend *be, 
 		w_u32(&w, gen);
 	}
 	nrec++;
-	/* handles, one pass per type in dependency order */
-	static const unsigned order[] = { VGPU_H_CONTEXT, VGPU_H_MODULE, VGPU_H_FUNCTION, VGPU_H_STREAM, VGPU_H_EVENT };
-	for (unsigned o = 0; o < sizeof(order) / sizeof(order[0]) && !w.err; o++) {
-		for (uint32_t i = 0; i < used && !w.err; i++) {
-			unsigned t; void *real; const void *own; uint32_t gen;
-			if (vgpu_htab_slot(&z->htab, i, &t, &real, &own, &gen) != 1 || t != order[o])
-				continue;
-			uint32_t os = own ? owner_slot(z, own) : NO_SLOT;
-			switch (t) {
-			case VGPU_H_CONTEXT: {
-				CUdevice dev = 0;
-				unsigned flags = 0, primary = 0;
-				if ((r = f->cuCtxSetCurrent(real)) || (r = f->cuCtxGetDevice(&dev)) ||
-				    (r = f->cuCtxGetFlags(&flags)))
-					goto drv;
-				primary = dev >= 0 && dev < (int)VGPU_ZONE_MAX_DEVICES && z->primary[dev] == real;
-				w_rec(&w, R_CTX, 16);
-				w_u32(&w, i); w_u32(&w, primary); w_u32(&w, (uint32_t)dev); w_u32(&w, flags);
-				break;
-			}
-			case VGPU_H_MODULE: {
-				const struct vgpu_ckpt_image *im = image_of(z, real);
-				if (!im) {
-					rc = fail(why, why_len, -EOPNOTSUPP, "module slot %u was loaded in a way whose image "
-						  "the proxy did not keep (a file path or JIT-linked image)", i);
-					goto out;
-				}
-				w_rec(&w, R_MODULE, 16 + im->len);
-				w_u32(&w, i); w_u32(&w, os); w_u64(&w, im->len);
-				w_bytes(&w, im->bytes, im->len);
-				break;
-			}
-			case VGPU_H_FUNCTION: {
-				const char *name = NULL;
-				if ((r = f->cuFuncGetName(&name, real)) || !name)
-					goto drv;
-				size_t nl = strnlen(name, VGPU_CKPT_NAME_MAX + 1);
-				if (nl == 0 || nl > VGPU_CKPT_NAME_MAX || slot_of_real(z, VGPU_H_MODULE, own) == NO_SLOT) {
-					rc = fail(why, why_len, -EOPNOTSUPP, "function slot %u has no module the checkpoint "
-						  "can name (or a %zu-byte name)", i, nl);
-					goto out;
-				}
-				w_rec(&w, R_FUNC, 12 + nl);
-				w_u32(&w, i); w_u32(&w, os); w_u32(&w, (uint32_t)nl);
-				w_bytes(&w, name, nl);
-				break;
-			}
-			case VGPU_H_STREAM: {
-				unsigned flags = 0;
-				int prio = 0;
-				if (os != NO_SLOT) {
-					void *c = NULL;
-					vgpu_htab_lookup(&z->htab, VGPU_H_CONTEXT, vgpu_htab_id_of(&z->htab, os), &c);
-					if (c)
-						f->cuCtxSetCurrent(c);
-				}
-				if ((r = f->cuStreamGetFlags(real, &flags)) || (r = f->cuStreamGetPriority(real, &prio)))
-					goto drv;
-				w_rec(&w, R_STREAM, 16);
-				w_u32(&w, i); w_u32(&w, os); w_u32(&w, flags); w_u32(&w, (uint32_t)prio);
-				break;
-			}
-			case VGPU_H_EVENT:
-				w_rec(&w, R_EVENT, 12);
-				w_u32(&w, i); w_u32(&w, os); w_u32(&w, 0);
-				break;
-			}
-			nrec++;
-			sum->handles++;
+	for (uint32_t i = 0; i < npl && !w.err; i++, nrec++) {
+		const struct plan *q = &pl[i];
+		w_rec(&w, q->type, plan_bytes(q) - 16);
+		w_u32(&w, q->slot);
+		switch (q->type) {
+		case R_CTX:    w_u32(&w, q->a); w_u32(&w, q->b); w_u32(&w, (uint32_t)q->len); break;
+		case R_MODULE: w_u32(&w, q->owner); w_u64(&w, q->len); w_bytes(&w, q->bytes, q->len); break;
+		case R_FUNC:   w_u32(&w, q->owner); w_u32(&w, (uint32_t)q->len); w_bytes(&w, q->bytes, q->len); break;
+		case R_STREAM: w_u32(&w, q->owner); w_u32(&w, q->a); w_u32(&w, q->b); break;
+		default:       w_u32(&w, q->owner); w_u32(&w, 0); break;
 		}
+		sum->handles++;
 	}
-	/* allocations with their bytes, straight from the device into the write buffer */
+	/* allocations with their bytes, from the device into the write buffer */
 	for (uint32_t a = 0; a < z->amap.n && !w.err; a++) {
 		const struct vgpu_alloc *al = &z->amap.v[a];
 		uint32_t os = al->owner ? slot_of_real(z, VGPU_H_CONTEXT, al->owner) : NO_SLOT;
-		if (os != NO_SLOT) {
-			void *c = NULL;
-			vgpu_htab_lookup(&z->htab, VGPU_H_CONTEXT, vgpu_htab_id_of(&z->htab, os), &c);
-			if (c)
-				f->cuCtxSetCurrent(c);
-		}
+		ctx_current(z, f, os);
 		w_rec(&w, R_ALLOC, 24 + al->size);
 		w_u64(&w, al->base); w_u64(&w, al->size); w_u32(&w, os); w_u32(&w, 0);
 		for (uint64_t done = 0; done < al->size && !w.err;) {
@@ -401,8 +479,13 @@ int vgpu_ckpt_write(int fd, struct vgpu_zone *z, const struct vgpu_backend *be, 
 			uint64_t k = al->size - done;
 			if (k > w.cap - w.n)
 				k = w.cap - w.n;
-			if ((r = f->cuMemcpyDtoH_v2(w.buf + w.n, (CUdeviceptr)(al->base + done), (size_t)k)))
-				goto drv;
+			if ((r = f->cuMemcpyDtoH_v2(w.buf + w.n, (CUdeviceptr)(al->base + done), (size_t)k))) {
+				rc = fail(why, why_len, -EIO, "reading the allocation at 0x%llx failed (CUresult %d)",
+					  (unsigned long long)al->base, (int)r);
+				goto out;
+			}
+			w.crc = vgpu_crc32c(w.crc, w.buf + w.n, (size_t)k);
+			w.done += k;
 			w.n += k;
 			done += k;
 		}
@@ -410,38 +493,76 @@ int vgpu_ckpt_write(int fd, struct vgpu_zone *z, const struct vgpu_backend *be, 
 		sum->allocs++;
 		sum->mem_bytes += al->size;
 	}
-	w_rec(&w, R_END, 4);
+	/* END: how many records came before it, and the CRC-32C of every payload byte before it */
+	uint32_t crc = w.crc;
+	w_rec(&w, R_END, 8);
 	w_u32(&w, nrec);
+	w_u32(&w, crc);
 	w_flush(&w);
 	if (w.err) {
-		rc = fail(why, why_len, w.err, "writing the checkpoint failed: %s", strerror(-w.err));
+		rc = fail(why, why_len, w.err, "writing the checkpoint failed: %s%s", strerror(-w.err),
+			  w.err == -EPIPE ? " (the reader went away)" : "");
 		goto out;
 	}
-	uint8_t hdr[VGPU_CKPT_HDR_BYTES] = { 0 };
-	uint32_t v32;
-	uint64_t payload = w.off - VGPU_CKPT_HDR_BYTES;
-	memcpy(hdr, VGPU_CKPT_MAGIC, 8);
-	v32 = VGPU_CKPT_VERSION; memcpy(hdr + 8, &v32, 4);
-	v32 = VGPU_CKPT_HDR_BYTES; memcpy(hdr + 12, &v32, 4);
-	memcpy(hdr + 16, &payload, 8);
-	memcpy(hdr + 24, &w.crc, 4);
-	memcpy(hdr + 28, &backend_kind, 4);
-	if (pwrite(fd, hdr, sizeof(hdr), 0) != (ssize_t)sizeof(hdr) || ftruncate(fd, (off_t)w.off) < 0) {
-		rc = fail(why, why_len, -errno ? -errno : -EIO, "writing the checkpoint header failed: %s", strerror(errno));
+	if (w.done != payload) {
+		rc = fail(why, why_len, -EIO, "wrote %llu payload bytes, announced %llu",
+			  (unsigned long long)w.done, (unsigned long long)payload);
 		goto out;
 	}
-	sum->file_bytes = w.off;
+	sum->file_bytes = VGPU_CKPT_HDR_BYTES + payload;
 	rc = 0;
-	goto out;
-drv:
-	rc = fail(why, why_len, -EIO, "the driver failed a query while writing (CUresult %d)", (int)r);
 out:
 	f->cuCtxSetCurrent(NULL);
+	free(pl);
 	free(w.buf);
 	return rc;
 }
 
 /* ---------------------------------------------------------------- reading */
+
+/*
+ * The payload, read once and in order from a buffer (the fuzz target, vgpu_ckpt_check) or a
+ * descriptor (a file or a stream from the writing worker): every byte read is checked against
+ * the length the header announced and goes into the CRC that the end record must match.
+ */
+struct src {
+	const uint8_t *buf;     /* buffer source, else NULL */
+	int fd;
+	uint64_t total, off;    /* payload length announced, bytes read */
+	uint32_t crc;
+	int err;                /* -errno of a failed read, -EPROTO past the announced length */
+};
+
+static int src_read(struct src *s, void *dst, uint64_t n)
+{
+	if (s->err)
+		return s->err;
+	if (n > s->total - s->off)
+		return s->err = -EPROTO;
+	if (s->buf) {
+		if (dst)
+			memcpy(dst, s->buf + VGPU_CKPT_HDR_BYTES + s->off, (size_t)n);
+		s->crc = vgpu_crc32c(s->crc, s->buf + VGPU_CKPT_HDR_BYTES + s->off, (size_t)n);
+		s->off += n;
+		return 0;
+	}
+	uint8_t scratch[16384];
+	while (n) {
+		size_t want = dst ? (size_t)n : (n < sizeof(scratch) ? (size_t)n : sizeof(scratch));
+		uint8_t *to = dst ? dst : scratch;
+		ssize_t r = read(s->fd, to, want);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return s->err = r < 0 ? -errno : -ENODATA;
+		s->crc = vgpu_crc32c(s->crc, to, (size_t)r);
+		s->off += (uint64_t)r;
+		n -= (uint64_t)r;
+		if (dst)
+			dst = (uint8_t *)dst + r;
+	}
+	return 0;
+}
 
 struct rd {
 	const uint8_t *p;
@@ -490,7 +611,35 @@ static int zone_rec(struct rd *b, struct vgpu_ckpt_meta *z, uint64_t *key)
 	rd_str(b, z->name, sizeof(z->name));
 	rd_str(b, z->reg, sizeof(z->reg));
 	rd_str(b, z->source, sizeof(z->source));
-	return b->bad || b->off != b->n || z->slots > (1u << 30) - 1 || !(*key & 0x80000000ull) ? -1 : 0;
+	return b->bad || b->off != b->n || z->slots > VGPU_CKPT_MAX_SLOTS || !(*key & 0x80000000ull) ? -1 : 0;
+}
+
+/* Header checks (the payload length against the file's when it has one, else 0). */
+static int hdr_check(const uint8_t *buf, size_t len, uint64_t file_len, uint64_t *payload, uint32_t *backend,
+		     char *why, size_t cap)
+{
+	uint32_t version, hdr_bytes;
+	if (len < VGPU_CKPT_HDR_BYTES || memcmp(buf, VGPU_CKPT_MAGIC, 8))
+		return fail(why, cap, -EINVAL, "not a vgpu checkpoint (no %s header)", VGPU_CKPT_MAGIC);
+	memcpy(&version, buf + 8, 4);
+	memcpy(&hdr_bytes, buf + 12, 4);
+	memcpy(payload, buf + 16, 8);
+	memcpy(backend, buf + 28, 4);
+	if (version != VGPU_CKPT_VERSION || hdr_bytes != VGPU_CKPT_HDR_BYTES)
+		return fail(why, cap, -EPROTO, "checkpoint format version %u (header %u bytes); this proxy reads version %u",
+			    version, hdr_bytes, VGPU_CKPT_VERSION);
+	for (unsigned i = 24; i < VGPU_CKPT_HDR_BYTES; i++)
+		if (buf[i] && (i < 28 || i >= 32))
+			return fail(why, cap, -EPROTO, "reserved header byte %u is not zero", i);
+	if (*payload > VGPU_CKPT_MAX_BYTES)
+		return fail(why, cap, -EFBIG, "the header announces %llu bytes, more than the %llu this proxy reads",
+			    (unsigned long long)*payload, (unsigned long long)VGPU_CKPT_MAX_BYTES);
+	if (file_len && *payload != file_len - VGPU_CKPT_HDR_BYTES)
+		return fail(why, cap, -EPROTO, "the header announces %llu bytes after it, the file has %llu (truncated or extended)",
+			    (unsigned long long)*payload, (unsigned long long)(file_len - VGPU_CKPT_HDR_BYTES));
+	if (*backend != VGPU_BACKEND_CUDA && *backend != VGPU_BACKEND_SIM)
+		return fail(why, cap, -EPROTO, "unknown backend kind %u", *backend);
+	return 0;
 }
 
 /* What each slot holds, as the records build it up (the checker's and the restorer's view). */
@@ -499,6 +648,8 @@ struct model {
 	uint8_t *type;        /* per slot: 0 free, else vgpu_handle_type */
 	uint32_t *gen;
 	int32_t *dev;         /* contexts: their device */
+	uint64_t *range;      /* RANGES: base, size pairs */
+	uint32_t nrange, nalloc;
 };
 
 /* One parsed record, handed to the restorer. */
@@ -506,10 +657,13 @@ struct item {
 	uint32_t type;
 	uint32_t slot, owner, a, b;   /* meaning per type (see parse) */
 	uint64_t base, size;
-	const uint8_t *data;          /* image, name or allocation bytes */
+	const uint8_t *data;          /* image or name (ALLOC: its bytes are read from src by the restorer) */
 	size_t len;
+	struct src *src;
 };
 
+/* The restorer's steps: each handle and allocation record once it has passed its checks
+ * (ALLOC: the restorer reads its bytes from it->src, or they are skipped without one). */
 typedef int (*apply_fn)(void *ctx, const struct model *m, const struct item *it, char *why, size_t cap);
 
 static int slot_is(const struct model *m, uint32_t s, unsigned type)
@@ -517,51 +671,110 @@ static int slot_is(const struct model *m, uint32_t s, unsigned type)
 	return s < m->used && m->type[s] == type;
 }
 
+static void model_free(struct model *m)
+{
+	free(m->type);
+	free(m->gen);
+	free(m->dev);
+	free(m->range);
+	memset(m, 0, sizeof(*m));
+}
+
+/* Largest body read into memory per record type (ALLOC's bytes are streamed). */
+static uint64_t body_max(uint32_t type)
+{
+	switch (type) {
+	case R_ZONE:   return 4096;
+	case R_RANGES: return 8 + 16ull * VGPU_CKPT_MAX_ALLOCS;
+	case R_SLOTS:  return 4 + 4ull * VGPU_CKPT_MAX_SLOTS;
+	case R_MODULE: return 16 + VGPU_CKPT_MAX_IMAGE;
+	case R_FUNC:   return 12 + VGPU_CKPT_NAME_MAX;
+	default:       return 24;
+	}
+}
+
 /*
- * Walk the payload, checking every record against the model; call apply (if any) for each
- * handle and allocation record once it has passed. meta gets the zone record.
+ * Walk the payload from s, checking every record against the model; call apply (if any)
+ * for each record once it has passed. Stops after the zone and ranges records when
+ * stop_after_ranges (the reader then reserves addresses before going on). meta gets the
+ * zone record and counts.
  */
-static int parse(const uint8_t *buf, size_t len, struct vgpu_ckpt_meta *meta, apply_fn apply, void *actx,
+struct parser {
+	struct src *s;
+	struct model m;
+	uint64_t key;          /* the zone record's handle-table key */
+	uint64_t last_end;
+	uint32_t nrec, stage;
+	int ended;
+};
+
+static int parse(struct parser *ps, struct vgpu_ckpt_meta *meta, apply_fn apply, void *actx, int stop_after_ranges,
 		 char *why, size_t cap)
 {
-	struct rd r = { buf + VGPU_CKPT_HDR_BYTES, len - VGPU_CKPT_HDR_BYTES, 0, 0 };
-	struct model m = { 0 };
-	uint64_t last_end = 0;
-	uint32_t nrec = 0, stage = 0;
-	int rc = 0, ended = 0;
+	struct src *s = ps->s;
+	struct model *m = &ps->m;
+	uint8_t *body = NULL;
+	int rc = 0;
 
-	while (r.off < r.n) {
-		size_t at = r.off + VGPU_CKPT_HDR_BYTES;
-		uint32_t type = rd_u32(&r), zero = rd_u32(&r);
-		uint64_t blen = rd_u64(&r);
-		if (r.bad || zero || blen > r.n - r.off) {
-			rc = fail(why, cap, -EPROTO, "record at offset %zu: %s", at,
-				  r.bad ? "truncated header" : zero ? "reserved field not zero" :
-				  "length runs past the end of the file");
-			goto out;
+	while (!ps->ended) {
+		uint64_t at = VGPU_CKPT_HDR_BYTES + s->off;
+		uint32_t crc_before = s->crc;
+		uint8_t rh[16];
+		if (s->off == s->total) {
+			rc = fail(why, cap, -EPROTO, "the checkpoint ends without its end record (truncated?)");
+			break;
 		}
-		if (ended) {
-			rc = fail(why, cap, -EPROTO, "record at offset %zu follows the end record", at);
-			goto out;
+		if (src_read(s, rh, 16) < 0) {
+			rc = fail(why, cap, -EPROTO, "record at offset %llu: %s", (unsigned long long)at,
+				  s->err == -EPROTO ? "header runs past the announced length" : "cut short");
+			break;
 		}
-		struct rd b = { r.p + r.off, (size_t)blen, 0, 0 };
-		struct item it = { .type = type, .owner = NO_SLOT };
-		r.off += (size_t)blen;
-		/* records come in a fixed order: zone, slots, handles by type, allocations, end */
-		if ((nrec == 0) != (type == R_ZONE) || (nrec == 1) != (type == R_SLOTS) ||
-		    (type >= R_CTX && type <= R_ALLOC && type < stage) || type < R_ZONE || type > R_END) {
-			rc = fail(why, cap, -EPROTO, "record at offset %zu: type %u out of order or unknown", at, type);
-			goto out;
+		uint32_t type, zero;
+		uint64_t blen;
+		memcpy(&type, rh, 4);
+		memcpy(&zero, rh + 4, 4);
+		memcpy(&blen, rh + 8, 8);
+		if (zero || blen > s->total - s->off) {
+			rc = fail(why, cap, -EPROTO, "record at offset %llu: %s", (unsigned long long)at,
+				  zero ? "reserved field not zero" : "length runs past the announced end");
+			break;
+		}
+		/* records come in a fixed order: zone, ranges, slots, handles by type, allocations, end */
+		if ((ps->nrec == 0) != (type == R_ZONE) || (ps->nrec == 1) != (type == R_RANGES) ||
+		    (ps->nrec == 2) != (type == R_SLOTS) || type < R_ZONE || type > R_END ||
+		    (type >= R_CTX && type < ps->stage)) {
+			rc = fail(why, cap, -EPROTO, "record at offset %llu: type %u out of order or unknown",
+				  (unsigned long long)at, type);
+			break;
 		}
 		if (type >= R_CTX)
-			stage = type;
-		nrec++;
+			ps->stage = type;
+		ps->nrec++;
+		/* the body, except an allocation's bytes, into memory */
+		uint64_t inmem = type == R_ALLOC ? (blen < 24 ? blen : 24) : blen;
+		if (inmem > body_max(type)) {
+			rc = fail(why, cap, -EFBIG, "record at offset %llu: a type %u body of %llu bytes is over its limit",
+				  (unsigned long long)at, type, (unsigned long long)blen);
+			break;
+		}
+		free(body);
+		body = malloc(inmem ? (size_t)inmem : 1);
+		if (!body) {
+			rc = fail(why, cap, -ENOMEM, "out of memory reading a %llu-byte record", (unsigned long long)inmem);
+			break;
+		}
+		if (src_read(s, body, inmem) < 0) {
+			rc = fail(why, cap, -EPROTO, "record at offset %llu is cut short", (unsigned long long)at);
+			break;
+		}
+		struct rd b = { body, (size_t)inmem, 0, 0 };
+		struct item it = { .type = type, .owner = NO_SLOT, .src = s };
 		switch (type) {
 		case R_ZONE: {
 			struct vgpu_ckpt_meta z = { 0 };
 			uint64_t key;
 			if (zone_rec(&b, &z, &key) < 0) {
-				rc = fail(why, cap, -EPROTO, "zone record at offset %zu is malformed", at);
+				rc = fail(why, cap, -EPROTO, "zone record at offset %llu is malformed", (unsigned long long)at);
 				goto out;
 			}
 			if (meta) {
@@ -569,175 +782,231 @@ static int parse(const uint8_t *buf, size_t len, struct vgpu_ckpt_meta *meta, ap
 				*meta = z;
 				meta->backend = backend;
 			}
-			m.used = z.slots;
-			m.type = calloc(m.used ? m.used : 1, 1);
-			m.gen = calloc(m.used ? m.used : 1, 4);
-			m.dev = calloc(m.used ? m.used : 1, 4);
-			if (!m.type || !m.gen || !m.dev) {
-				rc = fail(why, cap, -ENOMEM, "out of memory for %u handle slots", m.used);
+			m->used = z.slots;
+			m->type = calloc(m->used ? m->used : 1, 1);
+			m->gen = calloc(m->used ? m->used : 1, 4);
+			m->dev = calloc(m->used ? m->used : 1, 4);
+			if (!m->type || !m->gen || !m->dev) {
+				rc = fail(why, cap, -ENOMEM, "out of memory for %u handle slots", m->used);
 				goto out;
 			}
 			it.base = key;
+			ps->key = key;
+			break;
+		}
+		case R_RANGES: {
+			uint32_t n = rd_u32(&b), pad = rd_u32(&b);
+			if (b.bad || pad || n > VGPU_CKPT_MAX_ALLOCS || b.n != 8 + 16ull * n) {
+				rc = fail(why, cap, -EPROTO, "ranges record at offset %llu is malformed", (unsigned long long)at);
+				goto out;
+			}
+			m->range = calloc(2ull * n + 1, 8);
+			if (!m->range) {
+				rc = fail(why, cap, -ENOMEM, "out of memory for %u ranges", n);
+				goto out;
+			}
+			uint64_t last = 0;
+			for (uint32_t i = 0; i < n; i++) {
+				uint64_t base = rd_u64(&b), size = rd_u64(&b);
+				if (size == 0 || base < last || base + size < base || base < SPAN_ALIGN || base + size > (1ull << 47)) {
+					rc = fail(why, cap, -EPROTO, "range %u [0x%llx, +0x%llx) is empty, out of order, overlaps the "
+						  "one before it or lies outside user address space", i,
+						  (unsigned long long)base, (unsigned long long)size);
+					goto out;
+				}
+				last = base + size;
+				m->range[2 * i] = base;
+				m->range[2 * i + 1] = size;
+				if (meta)
+					meta->mem_bytes += size;
+			}
+			m->nrange = n;
+			if (meta)
+				meta->allocs = n;
 			break;
 		}
 		case R_SLOTS:
-			if (rd_u32(&b) != m.used || b.n != 4 + 4ull * m.used) {
-				rc = fail(why, cap, -EPROTO, "slots record at offset %zu does not list the zone's %u slots", at, m.used);
+			if (rd_u32(&b) != m->used || b.n != 4 + 4ull * m->used) {
+				rc = fail(why, cap, -EPROTO, "slots record at offset %llu does not list the zone's %u slots",
+					  (unsigned long long)at, m->used);
 				goto out;
 			}
-			for (uint32_t i = 0; i < m.used; i++)
-				if ((m.gen[i] = rd_u32(&b)) == 0) {
+			for (uint32_t i = 0; i < m->used; i++)
+				if ((m->gen[i] = rd_u32(&b)) == 0) {
 					rc = fail(why, cap, -EPROTO, "slot %u has generation 0", i);
 					goto out;
 				}
 			break;
 		case R_CTX:
 			it.slot = rd_u32(&b); it.a = rd_u32(&b); it.b = rd_u32(&b); it.size = rd_u32(&b);
-			if (b.bad || b.off != b.n || it.slot >= m.used || m.type[it.slot] || it.a > 1 ||
+			if (b.bad || b.off != b.n || it.slot >= m->used || m->type[it.slot] || it.a > 1 ||
 			    it.b >= VGPU_ZONE_MAX_DEVICES) {
-				rc = fail(why, cap, -EPROTO, "context record at offset %zu is malformed or names a bad slot/device", at);
+				rc = fail(why, cap, -EPROTO, "context record at offset %llu is malformed or names a bad slot/device",
+					  (unsigned long long)at);
 				goto out;
 			}
-			m.type[it.slot] = VGPU_H_CONTEXT;
-			m.dev[it.slot] = (int32_t)it.b;
+			m->type[it.slot] = VGPU_H_CONTEXT;
+			m->dev[it.slot] = (int32_t)it.b;
 			break;
 		case R_MODULE:
 			it.slot = rd_u32(&b); it.owner = rd_u32(&b); it.len = rd_u64(&b);
 			it.data = b.p + b.off;
 			if (b.bad || it.len == 0 || it.len > VGPU_CKPT_MAX_IMAGE || it.len != b.n - b.off ||
-			    it.slot >= m.used || m.type[it.slot] || (it.owner != NO_SLOT && !slot_is(&m, it.owner, VGPU_H_CONTEXT))) {
-				rc = fail(why, cap, -EPROTO, "module record at offset %zu is malformed or names a bad slot", at);
+			    it.slot >= m->used || m->type[it.slot] || (it.owner != NO_SLOT && !slot_is(m, it.owner, VGPU_H_CONTEXT))) {
+				rc = fail(why, cap, -EPROTO, "module record at offset %llu is malformed or names a bad slot",
+					  (unsigned long long)at);
 				goto out;
 			}
-			m.type[it.slot] = VGPU_H_MODULE;
+			m->type[it.slot] = VGPU_H_MODULE;
 			break;
 		case R_FUNC:
 			it.slot = rd_u32(&b); it.owner = rd_u32(&b); it.len = rd_u32(&b);
 			it.data = b.p + b.off;
 			if (b.bad || it.len == 0 || it.len > VGPU_CKPT_NAME_MAX || it.len != b.n - b.off ||
-			    memchr(it.data, 0, it.len) || it.slot >= m.used || m.type[it.slot] ||
-			    !slot_is(&m, it.owner, VGPU_H_MODULE)) {
-				rc = fail(why, cap, -EPROTO, "function record at offset %zu is malformed or names a bad slot", at);
+			    memchr(it.data, 0, it.len) || it.slot >= m->used || m->type[it.slot] ||
+			    !slot_is(m, it.owner, VGPU_H_MODULE)) {
+				rc = fail(why, cap, -EPROTO, "function record at offset %llu is malformed or names a bad slot",
+					  (unsigned long long)at);
 				goto out;
 			}
-			m.type[it.slot] = VGPU_H_FUNCTION;
+			m->type[it.slot] = VGPU_H_FUNCTION;
 			break;
 		case R_STREAM:
 		case R_EVENT:
 			it.slot = rd_u32(&b); it.owner = rd_u32(&b); it.a = rd_u32(&b);
 			if (type == R_STREAM)
 				it.b = rd_u32(&b);
-			if (b.bad || b.off != b.n || it.slot >= m.used || m.type[it.slot] ||
-			    (it.owner != NO_SLOT && !slot_is(&m, it.owner, VGPU_H_CONTEXT)) ||
+			if (b.bad || b.off != b.n || it.slot >= m->used || m->type[it.slot] ||
+			    (it.owner != NO_SLOT && !slot_is(m, it.owner, VGPU_H_CONTEXT)) ||
 			    it.a & ~(type == R_STREAM ? (uint32_t)CU_STREAM_NON_BLOCKING :
 				     (uint32_t)(CU_EVENT_BLOCKING_SYNC | CU_EVENT_DISABLE_TIMING))) {
-				rc = fail(why, cap, -EPROTO, "%s record at offset %zu is malformed or names a bad slot",
-					  type == R_STREAM ? "stream" : "event", at);
+				rc = fail(why, cap, -EPROTO, "%s record at offset %llu is malformed or names a bad slot",
+					  type == R_STREAM ? "stream" : "event", (unsigned long long)at);
 				goto out;
 			}
-			m.type[it.slot] = type == R_STREAM ? VGPU_H_STREAM : VGPU_H_EVENT;
+			m->type[it.slot] = type == R_STREAM ? VGPU_H_STREAM : VGPU_H_EVENT;
 			break;
-		case R_ALLOC:
+		case R_ALLOC: {
 			it.base = rd_u64(&b); it.size = rd_u64(&b); it.owner = rd_u32(&b); it.a = rd_u32(&b);
-			it.data = b.p + b.off;
-			it.len = b.n - b.off;
-			if (b.bad || it.a || it.size == 0 || it.size != it.len || it.base + it.size < it.base ||
-			    it.base < last_end || it.base < SPAN_ALIGN || it.base + it.size > (1ull << 47) ||
-			    (it.owner != NO_SLOT && !slot_is(&m, it.owner, VGPU_H_CONTEXT))) {
-				rc = fail(why, cap, -EPROTO, "allocation record at offset %zu is malformed, out of order, "
-					  "overlaps the one before it or lies outside user address space", at);
+			uint32_t k = m->nalloc;
+			if (b.bad || it.a || blen != 24 + it.size || k >= m->nrange ||
+			    it.base != m->range[2 * k] || it.size != m->range[2 * k + 1] ||
+			    (it.owner != NO_SLOT && !slot_is(m, it.owner, VGPU_H_CONTEXT))) {
+				rc = fail(why, cap, -EPROTO, "allocation record at offset %llu is malformed or is not range %u "
+					  "of the ranges record", (unsigned long long)at, k);
 				goto out;
 			}
-			last_end = it.base + it.size;
-			if (meta) {
-				meta->allocs++;
-				meta->mem_bytes += it.size;
-			}
+			m->nalloc++;
 			break;
-		case R_END:
-			if (rd_u32(&b) != nrec - 1 || b.n != 4) {
-				rc = fail(why, cap, -EPROTO, "end record at offset %zu does not count the %u records before it", at, nrec - 1);
+		}
+		case R_END: {
+			uint32_t n = rd_u32(&b), crc = rd_u32(&b);
+			if (b.bad || b.n != 8 || n != ps->nrec - 1) {
+				rc = fail(why, cap, -EPROTO, "end record at offset %llu does not count the %u records before it",
+					  (unsigned long long)at, ps->nrec - 1);
 				goto out;
 			}
-			ended = 1;
+			if (crc != crc_before) {
+				rc = fail(why, cap, -EPROTO, "checksum mismatch (the end record says 0x%08x, the contents give "
+					  "0x%08x): corrupted", crc, crc_before);
+				goto out;
+			}
+			if (m->nalloc != m->nrange) {
+				rc = fail(why, cap, -EPROTO, "%u allocations for %u ranges", m->nalloc, m->nrange);
+				goto out;
+			}
+			if (s->off != s->total) {
+				rc = fail(why, cap, -EPROTO, "%llu bytes after the end record", (unsigned long long)(s->total - s->off));
+				goto out;
+			}
+			ps->ended = 1;
 			break;
+		}
 		}
 		if (type >= R_CTX && type <= R_EVENT && meta)
 			meta->handles++;
-		if (apply && type != R_END && (rc = apply(actx, &m, &it, why, cap)) < 0)
+		if (apply && (rc = apply(actx, m, &it, why, cap)) < 0)
 			goto out;
+		if (type == R_ALLOC && (!apply || it.src)) {
+			/* no restorer read its bytes: skip them (they still count for the checksum) */
+			if (src_read(s, NULL, it.size) < 0) {
+				rc = fail(why, cap, -EPROTO, "the bytes of the allocation at offset %llu are cut short",
+					  (unsigned long long)at);
+				goto out;
+			}
+		}
+		if (stop_after_ranges && type == R_RANGES)
+			break;
 	}
-	if (!ended)
-		rc = fail(why, cap, -EPROTO, "the file ends without its end record (truncated?)");
 out:
-	free(m.type);
-	free(m.gen);
-	free(m.dev);
+	free(body);
 	return rc;
 }
-
-static int hdr_check(const uint8_t *buf, size_t len, uint64_t file_len, uint32_t *crc, uint32_t *backend,
-		     char *why, size_t cap);
 
 int vgpu_ckpt_check(const uint8_t *buf, size_t len, struct vgpu_ckpt_meta *meta, char *why, size_t cap)
 {
 	struct vgpu_ckpt_meta tmp;
-	uint32_t crc, backend;
+	uint64_t payload;
+	uint32_t backend;
 
 	if (!meta)
 		meta = &tmp;
 	memset(meta, 0, sizeof(*meta));
-	int rc = hdr_check(buf, len, len, &crc, &backend, why, cap);
+	int rc = hdr_check(buf, len, len, &payload, &backend, why, cap);
 	if (rc < 0)
 		return rc;
-	uint32_t got = vgpu_crc32c(0, buf + VGPU_CKPT_HDR_BYTES, len - VGPU_CKPT_HDR_BYTES);
-	if (got != crc)
-		return fail(why, cap, -EPROTO, "checksum mismatch (file says 0x%08x, contents give 0x%08x): corrupted", crc, got);
 	meta->backend = backend;
-	rc = parse(buf, len, meta, NULL, NULL, why, cap);
+	struct src s = { .buf = buf, .fd = -1, .total = payload };
+	struct parser ps = { .s = &s };
+	rc = parse(&ps, meta, NULL, NULL, 0, why, cap);
+	model_free(&ps.m);
 	meta->file_bytes = len;
 	return rc;
 }
 
-/* Header checks shared by check and peek (the payload length against the file's). */
-static int hdr_check(const uint8_t *buf, size_t len, uint64_t file_len, uint32_t *crc, uint32_t *backend,
-		     char *why, size_t cap)
-{
-	uint32_t version, hdr_bytes;
-	uint64_t payload;
-	if (len < VGPU_CKPT_HDR_BYTES || memcmp(buf, VGPU_CKPT_MAGIC, 8))
-		return fail(why, cap, -EINVAL, "not a vgpu checkpoint (no %s header)", VGPU_CKPT_MAGIC);
-	memcpy(&version, buf + 8, 4);
-	memcpy(&hdr_bytes, buf + 12, 4);
-	memcpy(&payload, buf + 16, 8);
-	memcpy(crc, buf + 24, 4);
-	memcpy(backend, buf + 28, 4);
-	if (version != VGPU_CKPT_VERSION || hdr_bytes != VGPU_CKPT_HDR_BYTES)
-		return fail(why, cap, -EPROTO, "checkpoint format version %u (header %u bytes); this proxy reads version %u",
-			    version, hdr_bytes, VGPU_CKPT_VERSION);
-	for (unsigned i = 32; i < VGPU_CKPT_HDR_BYTES; i++)
-		if (buf[i])
-			return fail(why, cap, -EPROTO, "reserved header byte %u is not zero", i);
-	if (payload != file_len - VGPU_CKPT_HDR_BYTES)
-		return fail(why, cap, -EPROTO, "the header announces %llu bytes after it, the file has %llu (truncated or extended)",
-			    (unsigned long long)payload, (unsigned long long)(file_len - VGPU_CKPT_HDR_BYTES));
-	if (*backend != VGPU_BACKEND_CUDA && *backend != VGPU_BACKEND_SIM)
-		return fail(why, cap, -EPROTO, "unknown backend kind %u", *backend);
-	return 0;
-}
-
+/* Read the header and the zone record from fd without consuming them (pread on a file,
+ * MSG_PEEK on a socket). */
 int vgpu_ckpt_peek(int fd, struct vgpu_ckpt_meta *meta, char *why, size_t cap)
 {
 	uint8_t b[VGPU_CKPT_HDR_BYTES + 16 + 4096];
 	struct stat st;
-	uint32_t crc, backend;
+	uint64_t payload;
+	uint32_t backend;
+	ssize_t n;
+
 	memset(meta, 0, sizeof(*meta));
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
-		return fail(why, cap, -EINVAL, "the checkpoint is not a regular file");
-	ssize_t n = pread(fd, b, sizeof(b), 0);
-	if (n < 0)
-		return fail(why, cap, -errno, "cannot read the checkpoint: %s", strerror(errno));
-	int rc = hdr_check(b, (size_t)n, (uint64_t)st.st_size, &crc, &backend, why, cap);
+	if (fstat(fd, &st) < 0)
+		return fail(why, cap, -errno, "cannot stat the checkpoint: %s", strerror(errno));
+	int sock = S_ISSOCK(st.st_mode);
+	if (!sock && !S_ISREG(st.st_mode))
+		return fail(why, cap, -EINVAL, "the checkpoint is neither a regular file nor a stream");
+	if (sock) {
+		/* the writer sends the header and zone record first: wait for them, consume nothing */
+		size_t want = VGPU_CKPT_HDR_BYTES + 16;
+		for (int waited = 0;; waited++) {
+			n = recv(fd, b, sizeof(b), MSG_PEEK | MSG_DONTWAIT);
+			if (n < 0 && errno != EAGAIN && errno != EINTR)
+				return fail(why, cap, -errno, "cannot read the checkpoint stream: %s", strerror(errno));
+			if (n >= (ssize_t)VGPU_CKPT_HDR_BYTES + 16) {
+				uint64_t blen;
+				memcpy(&blen, b + VGPU_CKPT_HDR_BYTES + 8, 8);
+				want = VGPU_CKPT_HDR_BYTES + 16 + (blen <= 4096 ? (size_t)blen : 0);
+			}
+			if (n >= (ssize_t)want || n == 0)
+				break;   /* enough, or the writer ended early (checked below) */
+			if (waited >= 60000)
+				return fail(why, cap, -ETIMEDOUT, "no checkpoint arrived on the stream within 60 s");
+			struct pollfd p = { fd, POLLIN, 0 };
+			poll(&p, 1, 1);
+		}
+		if (n < 0)
+			n = 0;
+	} else {
+		n = pread(fd, b, sizeof(b), 0);
+		if (n < 0)
+			return fail(why, cap, -errno, "cannot read the checkpoint: %s", strerror(errno));
+	}
+	int rc = hdr_check(b, (size_t)n, sock ? 0 : (uint64_t)st.st_size, &payload, &backend, why, cap);
 	if (rc < 0)
 		return rc;
 	struct rd r = { b + VGPU_CKPT_HDR_BYTES, (size_t)n - VGPU_CKPT_HDR_BYTES, 0, 0 };
@@ -749,141 +1018,219 @@ int vgpu_ckpt_peek(int fd, struct vgpu_ckpt_meta *meta, char *why, size_t cap)
 	if (zone_rec(&z, meta, &key) < 0)
 		return fail(why, cap, -EPROTO, "the checkpoint's zone record is malformed");
 	meta->backend = backend;
-	meta->file_bytes = (uint64_t)st.st_size;
+	meta->file_bytes = VGPU_CKPT_HDR_BYTES + payload;
 	return 0;
-}
-
-int vgpu_ckpt_load(int fd, uint8_t **out, size_t *outlen, struct vgpu_ckpt_meta *meta, char *why, size_t cap)
-{
-	struct stat st;
-	*out = NULL;
-	*outlen = 0;
-	if (fstat(fd, &st) < 0)
-		return fail(why, cap, -errno, "cannot stat the checkpoint: %s", strerror(errno));
-	if (!S_ISREG(st.st_mode))
-		return fail(why, cap, -EINVAL, "the checkpoint is not a regular file");
-	if ((uint64_t)st.st_size > VGPU_CKPT_MAX_BYTES)
-		return fail(why, cap, -EFBIG, "checkpoint of %lld bytes is larger than the %llu this proxy reads",
-			    (long long)st.st_size, (unsigned long long)VGPU_CKPT_MAX_BYTES);
-	size_t len = (size_t)st.st_size, got = 0;
-	uint8_t *buf = malloc(len ? len : 1);
-	if (!buf)
-		return fail(why, cap, -ENOMEM, "out of memory reading a %zu-byte checkpoint", len);
-	while (got < len) {
-		ssize_t r = pread(fd, buf + got, len - got, (off_t)got);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			break;
-		got += (size_t)r;
-	}
-	int rc = vgpu_ckpt_check(buf, got, meta, why, cap);
-	if (rc < 0) {
-		free(buf);
-		return rc;
-	}
-	*out = buf;
-	*outlen = got;
-	return 0;
-}
-
-/* ---------------------------------------------------------------- address ranges */
-
-/* The granule-aligned ranges the allocations need, merged (allocations share granules). */
-struct spans { struct vgpu_ckpt_span *v; uint32_t n, cap; };
-
-static int spans_apply(void *ctx, const struct model *m, const struct item *it, char *why, size_t cap)
-{
-	struct spans *s = ctx;
-	(void)m;
-	if (it->type != R_ALLOC)
-		return 0;
-	uint64_t lo = it->base & ~(SPAN_ALIGN - 1), hi = (it->base + it->size + SPAN_ALIGN - 1) & ~(SPAN_ALIGN - 1);
-	if (s->n && lo <= s->v[s->n - 1].base + s->v[s->n - 1].size) {
-		struct vgpu_ckpt_span *l = &s->v[s->n - 1];
-		if (hi > l->base + l->size)
-			l->size = hi - l->base;
-		return 0;
-	}
-	if (s->n == s->cap) {
-		uint32_t nc = s->cap ? s->cap * 2 : 16;
-		struct vgpu_ckpt_span *nv = realloc(s->v, nc * sizeof(*nv));
-		if (!nv)
-			return fail(why, cap, -ENOMEM, "out of memory");
-		s->v = nv;
-		s->cap = nc;
-	}
-	s->v[s->n++] = (struct vgpu_ckpt_span){ lo, hi - lo, 0, 0 };
-	return 0;
-}
-
-static struct spans held;   /* reserved before the backend loads (one restore per worker) */
-
-int vgpu_ckpt_reserve(int fd, char *why, size_t cap)
-{
-	struct spans s = { 0 };
-	struct stat st;
-	uint64_t off = VGPU_CKPT_HDR_BYTES, last_end = 0;
-	int rc = 0;
-
-	/* Only the record headers and the allocations' ranges are read here, so that nothing of
-	 * this process (not even the buffer the file is then read into) takes those addresses
-	 * first; vgpu_ckpt_load checks the whole file afterwards. */
-	if (fstat(fd, &st) < 0)
-		return fail(why, cap, -errno, "cannot stat the checkpoint: %s", strerror(errno));
-	while (off + 16 <= (uint64_t)st.st_size) {
-		uint8_t h[32];
-		if (pread(fd, h, sizeof(h), (off_t)off) < 16)
-			break;
-		uint32_t type;
-		uint64_t blen;
-		memcpy(&type, h, 4);
-		memcpy(&blen, h + 8, 8);
-		if (blen > (uint64_t)st.st_size - off - 16)
-			break;   /* malformed: vgpu_ckpt_load says where */
-		if (type == R_ALLOC && blen >= 24) {
-			struct item it = { .type = R_ALLOC };
-			memcpy(&it.base, h + 16, 8);
-			memcpy(&it.size, h + 24, 8);
-			if (it.size == 0 || it.base < last_end || it.base + it.size < it.base ||
-			    it.base < SPAN_ALIGN || it.base + it.size > (1ull << 47))
-				break;
-			last_end = it.base + it.size;
-			if ((rc = spans_apply(&s, NULL, &it, why, cap)) < 0) {
-				free(s.v);
-				return rc;
-			}
-		}
-		off += 16 + blen;
-	}
-	for (uint32_t i = 0; i < s.n; i++) {
-		void *p = mmap((void *)(uintptr_t)s.v[i].base, s.v[i].size, PROT_NONE,
-			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE, -1, 0);
-		if (p == MAP_FAILED || (uint64_t)(uintptr_t)p != s.v[i].base) {
-			if (p != MAP_FAILED)
-				munmap(p, s.v[i].size);
-			rc = fail(why, cap, -EADDRINUSE, "device addresses [0x%llx, +0x%llx) are in use in this worker; "
-				  "the zone's pointers cannot keep their values here",
-				  (unsigned long long)s.v[i].base, (unsigned long long)s.v[i].size);
-			for (uint32_t j = 0; j < i; j++)
-				munmap((void *)(uintptr_t)s.v[j].base, s.v[j].size);
-			free(s.v);
-			return rc;
-		}
-	}
-	held = s;
-	return 0;
-}
-
-void vgpu_ckpt_unreserve(void)
-{
-	for (uint32_t i = 0; i < held.n; i++)
-		munmap((void *)(uintptr_t)held.v[i].base, held.v[i].size);
-	free(held.v);
-	memset(&held, 0, sizeof(held));
 }
 
 /* ---------------------------------------------------------------- restoring */
+
+struct vgpu_ckpt_reader {
+	struct src s;
+	struct parser ps;
+	struct vgpu_ckpt_meta meta;
+	struct vgpu_ckpt_span *span;   /* the ranges' granules, reserved (PROT_NONE) */
+	uint32_t nspan;
+};
+
+/* The granule-aligned spans the ranges need, merged (allocations share granules). */
+static int spans_of(const struct model *m, struct vgpu_ckpt_span **out, uint32_t *nout, char *why, size_t cap)
+{
+	struct vgpu_ckpt_span *v = calloc(m->nrange ? m->nrange : 1, sizeof(*v));
+	uint32_t n = 0;
+	if (!v)
+		return fail(why, cap, -ENOMEM, "out of memory");
+	for (uint32_t i = 0; i < m->nrange; i++) {
+		uint64_t base = m->range[2 * i], size = m->range[2 * i + 1];
+		uint64_t lo = base & ~(SPAN_ALIGN - 1), hi = (base + size + SPAN_ALIGN - 1) & ~(SPAN_ALIGN - 1);
+		if (n && lo <= v[n - 1].base + v[n - 1].size) {
+			if (hi > v[n - 1].base + v[n - 1].size)
+				v[n - 1].size = hi - v[n - 1].base;
+			continue;
+		}
+		v[n++] = (struct vgpu_ckpt_span){ lo, hi - lo, 0, 0 };
+	}
+	*out = v;
+	*nout = n;
+	return 0;
+}
+
+void vgpu_ckpt_close(struct vgpu_ckpt_reader *r)
+{
+	if (!r)
+		return;
+	for (uint32_t i = 0; i < r->nspan; i++)
+		munmap((void *)(uintptr_t)r->span[i].base, r->span[i].size);
+	free(r->span);
+	model_free(&r->ps.m);
+	free(r);
+}
+
+int vgpu_ckpt_open(int fd, struct vgpu_ckpt_reader **out, struct vgpu_ckpt_meta *meta, char *why, size_t cap)
+{
+	uint8_t hdr[VGPU_CKPT_HDR_BYTES];
+	struct stat st;
+	uint32_t backend;
+	size_t got = 0;
+	int rc;
+
+	*out = NULL;
+	if (fstat(fd, &st) < 0)
+		return fail(why, cap, -errno, "cannot stat the checkpoint: %s", strerror(errno));
+	while (got < sizeof(hdr)) {
+		ssize_t n = read(fd, hdr + got, sizeof(hdr) - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	struct vgpu_ckpt_reader *r = calloc(1, sizeof(*r));
+	if (!r)
+		return fail(why, cap, -ENOMEM, "out of memory");
+	r->s.fd = fd;
+	r->ps.s = &r->s;
+	if ((rc = hdr_check(hdr, got, S_ISREG(st.st_mode) ? (uint64_t)st.st_size : 0, &r->s.total, &backend, why, cap)) < 0)
+		goto fail;
+	r->meta.backend = backend;
+	/* the zone and ranges records only: nothing else maps memory before the ranges are held */
+	if ((rc = parse(&r->ps, &r->meta, NULL, NULL, 1, why, cap)) < 0)
+		goto fail;
+	if (r->ps.ended || r->ps.nrec != 2) {
+		rc = fail(why, cap, -EPROTO, "the checkpoint has no ranges record");
+		goto fail;
+	}
+	if ((rc = spans_of(&r->ps.m, &r->span, &r->nspan, why, cap)) < 0)
+		goto fail;
+	for (uint32_t i = 0; i < r->nspan; i++) {
+		void *p = mmap((void *)(uintptr_t)r->span[i].base, r->span[i].size, PROT_NONE,
+			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE, -1, 0);
+		if (p == MAP_FAILED || (uint64_t)(uintptr_t)p != r->span[i].base) {
+			if (p != MAP_FAILED)
+				munmap(p, r->span[i].size);
+			rc = fail(why, cap, -EADDRINUSE, "device addresses [0x%llx, +0x%llx) are in use in this worker; "
+				  "the zone's pointers cannot keep their values here",
+				  (unsigned long long)r->span[i].base, (unsigned long long)r->span[i].size);
+			r->nspan = i;
+			goto fail;
+		}
+	}
+	*meta = r->meta;
+	meta->file_bytes = VGPU_CKPT_HDR_BYTES + r->s.total;
+	*out = r;
+	return 0;
+fail:
+	vgpu_ckpt_close(r);
+	return rc;
+}
+
+/*
+ * An allocation's bytes reach the device through two buffers: while a helper thread copies
+ * one to the device, the restorer reads the next from the source, so reading the stream and
+ * the driver's copy (for a fresh allocation, mostly its first touch) overlap.
+ */
+struct copier {
+	const struct vgpu_backend_fns *f;
+	pthread_t th;
+	int started, quit;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct { uint8_t *buf; size_t len; uint64_t dst; void *ctx; int full; } slot[2];
+	unsigned next;            /* the slot the restorer fills next */
+	CUresult err;             /* the first failed copy's */
+};
+
+static void *copier_main(void *p)
+{
+	struct copier *c = p;
+	void *cur = NULL;
+	unsigned i = 0;
+	pthread_mutex_lock(&c->mu);
+	for (;;) {
+		while (!c->slot[i].full && !c->quit)
+			pthread_cond_wait(&c->cv, &c->mu);
+		if (!c->slot[i].full)
+			break;
+		pthread_mutex_unlock(&c->mu);
+		CUresult r = CUDA_SUCCESS;
+		if (c->slot[i].ctx != cur && (r = c->f->cuCtxSetCurrent(c->slot[i].ctx)) == CUDA_SUCCESS)
+			cur = c->slot[i].ctx;
+		if (r == CUDA_SUCCESS)
+			r = c->f->cuMemcpyHtoD_v2((CUdeviceptr)c->slot[i].dst, c->slot[i].buf, c->slot[i].len);
+		pthread_mutex_lock(&c->mu);
+		if (r != CUDA_SUCCESS && c->err == CUDA_SUCCESS)
+			c->err = r;
+		c->slot[i].full = 0;
+		pthread_cond_broadcast(&c->cv);
+		i ^= 1;
+	}
+	pthread_mutex_unlock(&c->mu);
+	if (cur)
+		c->f->cuCtxSetCurrent(NULL);
+	return NULL;
+}
+
+static int copier_start(struct copier *c, const struct vgpu_backend_fns *f)
+{
+	memset(c, 0, sizeof(*c));
+	c->f = f;
+	pthread_mutex_init(&c->mu, NULL);
+	pthread_cond_init(&c->cv, NULL);
+	for (int i = 0; i < 2; i++)
+		if (!(c->slot[i].buf = malloc(COPY_STEP)))
+			return -ENOMEM;
+	if (pthread_create(&c->th, NULL, copier_main, c) != 0)
+		return -EAGAIN;
+	c->started = 1;
+	return 0;
+}
+
+/* The next buffer to fill, once the helper is done with it. */
+static uint8_t *copier_buf(struct copier *c)
+{
+	pthread_mutex_lock(&c->mu);
+	while (c->slot[c->next].full)
+		pthread_cond_wait(&c->cv, &c->mu);
+	pthread_mutex_unlock(&c->mu);
+	return c->slot[c->next].buf;
+}
+
+static void copier_submit(struct copier *c, size_t len, uint64_t dst, void *ctx)
+{
+	pthread_mutex_lock(&c->mu);
+	c->slot[c->next].len = len;
+	c->slot[c->next].dst = dst;
+	c->slot[c->next].ctx = ctx;
+	c->slot[c->next].full = 1;
+	c->next ^= 1;
+	pthread_cond_broadcast(&c->cv);
+	pthread_mutex_unlock(&c->mu);
+}
+
+/* Wait until every submitted copy is done: the first failure's CUresult, or success. */
+static CUresult copier_drain(struct copier *c)
+{
+	pthread_mutex_lock(&c->mu);
+	while (c->slot[0].full || c->slot[1].full)
+		pthread_cond_wait(&c->cv, &c->mu);
+	CUresult r = c->err;
+	pthread_mutex_unlock(&c->mu);
+	return r;
+}
+
+static void copier_stop(struct copier *c)
+{
+	if (c->started) {
+		pthread_mutex_lock(&c->mu);
+		c->quit = 1;
+		pthread_cond_broadcast(&c->cv);
+		pthread_mutex_unlock(&c->mu);
+		pthread_join(c->th, NULL);
+	}
+	for (int i = 0; i < 2; i++)
+		free(c->slot[i].buf);
+	pthread_mutex_destroy(&c->mu);
+	pthread_cond_destroy(&c->cv);
+}
 
 struct restorer {
 	struct vgpu_zone *z;
@@ -891,6 +1238,7 @@ struct restorer {
 	void **real;              /* per slot: the new real handle */
 	struct vgpu_ckpt_sum *sum;
 	uint64_t key;
+	struct copier cp;         /* an allocation's bytes on their way to the device */
 };
 
 static CUresult set_ctx(struct restorer *rs, uint32_t ctx_slot)
@@ -935,11 +1283,12 @@ static int span_map(struct restorer *rs, struct vgpu_ckpt_span *sp, int dev, cha
 	return 0;
 }
 
-static int restore_apply(void *ctx, const struct model *m, const struct item *it, char *why, size_t cap)
+static int restore_apply(void *ctx, const struct model *m, const struct item *cit, char *why, size_t cap)
 {
 	struct restorer *rs = ctx;
 	const struct vgpu_backend_fns *f = rs->f;
 	struct vgpu_zone *z = rs->z;
+	struct item *it = (struct item *)cit;
 	void *real = NULL;
 	const void *owner = NULL;
 	unsigned htype = 0;
@@ -947,9 +1296,6 @@ static int restore_apply(void *ctx, const struct model *m, const struct item *it
 	int rc;
 
 	switch (it->type) {
-	case R_ZONE:
-		rs->key = it->base;
-		return 0;
 	case R_SLOTS:
 		if (!(rs->real = calloc(m->used ? m->used : 1, sizeof(void *))))
 			return fail(why, cap, -ENOMEM, "out of memory");
@@ -975,8 +1321,12 @@ static int restore_apply(void *ctx, const struct model *m, const struct item *it
 	}
 	case R_MODULE: {
 		CUmodule mod = NULL;
+		size_t self_len = 0;
 		htype = VGPU_H_MODULE;
 		owner = it->owner != NO_SLOT ? rs->real[it->owner] : NULL;
+		/* like a zone's own load: the image must describe itself within its bytes */
+		if (vgpu_modimage_size(it->data, it->len, &self_len) < 0 || self_len > it->len)
+			return fail(why, cap, -EPROTO, "module slot %u: not a well-formed PTX, cubin or fatbin image", it->slot);
 		if ((r = set_ctx(rs, it->owner)) || !f->cuModuleLoadData || (r = f->cuModuleLoadData(&mod, it->data)))
 			break;
 		real = mod;
@@ -1026,12 +1376,26 @@ static int restore_apply(void *ctx, const struct model *m, const struct item *it
 			break;
 		if (!ck->span[s].handle && (rc = span_map(rs, &ck->span[s], dev, why, cap)) < 0)
 			return rc;
-		for (uint64_t done = 0; done < it->size; done += COPY_STEP) {
+		/* the bytes from the source to the device, a step at a time, reading the next step
+		 * while the helper copies the last */
+		void *ctx = NULL;
+		if (it->owner != NO_SLOT)
+			ctx = rs->real[it->owner];
+		else if (f->cuCtxGetCurrent)
+			f->cuCtxGetCurrent((CUcontext *)&ctx);
+		for (uint64_t done = 0; done < it->size;) {
 			size_t k = it->size - done < COPY_STEP ? (size_t)(it->size - done) : COPY_STEP;
-			if ((r = f->cuMemcpyHtoD_v2((CUdeviceptr)(it->base + done), it->data + done, k)))
-				break;
+			uint8_t *buf = copier_buf(&rs->cp);
+			if (src_read(it->src, buf, k) < 0) {
+				copier_drain(&rs->cp);
+				return fail(why, cap, -EPROTO, "the bytes of the allocation at 0x%llx are cut short",
+					    (unsigned long long)it->base);
+			}
+			copier_submit(&rs->cp, k, it->base + done, ctx);
+			done += k;
 		}
-		if (r)
+		it->src = NULL;   /* read */
+		if ((r = copier_drain(&rs->cp)))
 			break;
 		uint64_t reserved = 0;
 		if ((rc = vgpu_zone_dptr_add_owned(z, it->base, it->size,
@@ -1061,35 +1425,44 @@ static int restore_apply(void *ctx, const struct model *m, const struct item *it
 	return 0;
 }
 
-int vgpu_ckpt_restore(const uint8_t *buf, size_t len, struct vgpu_zone *z, const struct vgpu_backend *be,
+int vgpu_ckpt_restore(struct vgpu_ckpt_reader *rd, struct vgpu_zone *z, const struct vgpu_backend *be,
 		      struct vgpu_ckpt_sum *sum, char *why, size_t why_len)
 {
 	const struct vgpu_backend_fns *f = &be->fn;
 	struct restorer rs = { .z = z, .f = f, .sum = sum };
+	int rc;
+
 	memset(sum, 0, sizeof(*sum));
 	if (!f->cuCtxSetCurrent || !f->cuMemAddressReserve || !f->cuMemCreate || !f->cuMemMap ||
-	    !f->cuMemSetAccess || !f->cuMemRelease || !f->cuMemAddressFree || !f->cuMemUnmap || !f->cuMemcpyHtoD_v2)
+	    !f->cuMemSetAccess || !f->cuMemRelease || !f->cuMemAddressFree || !f->cuMemUnmap || !f->cuMemcpyHtoD_v2) {
+		vgpu_ckpt_close(rd);
 		return fail(why, why_len, -EOPNOTSUPP, "the driver lacks an entry point restoring needs");
-	/* the ranges reserved before the backend loaded become the zone's restored spans */
-	z->ck.span = held.v;
-	z->ck.nspan = held.n;
-	memset(&held, 0, sizeof(held));
-	int rc = parse(buf, len, NULL, restore_apply, &rs, why, why_len);
+	}
+	rs.key = rd->ps.key;   /* from the zone record, read at open */
+	if (copier_start(&rs.cp, f) < 0) {
+		copier_stop(&rs.cp);
+		vgpu_ckpt_close(rd);
+		return fail(why, why_len, -ENOMEM, "cannot start the copy helper");
+	}
+	/* the spans reserved at open become the zone's restored spans */
+	z->ck.span = rd->span;
+	z->ck.nspan = rd->nspan;
+	rd->span = NULL;
+	rd->nspan = 0;
+	rc = parse(&rd->ps, NULL, restore_apply, &rs, 0, why, why_len);
 	pthread_mutex_lock(&z->lock);
 	vgpu_htab_restore_end(&z->htab);
 	pthread_mutex_unlock(&z->lock);
 	if (rc == 0 && z->mem.limit && z->mem.used > z->mem.limit)
 		rc = fail(why, why_len, -EDQUOT, "the zone holds %llu bytes of device memory; this proxy's limit for it is %llu",
 			  (unsigned long long)z->mem.used, (unsigned long long)z->mem.limit);
-	if (rc == 0) {
-		/* spans no allocation used (none: they were computed from the allocations) */
-		for (uint32_t i = 0; i < z->ck.nspan; i++)
-			if (!z->ck.span[i].handle)
-				munmap((void *)(uintptr_t)z->ck.span[i].base, z->ck.span[i].size);
+	if (rc == 0)
 		vgpu_zone_tables_restored(z);
-	}
+	sum->file_bytes = VGPU_CKPT_HDR_BYTES + rd->s.off;
 	f->cuCtxSetCurrent(NULL);
 	free(rs.real);
+	copier_stop(&rs.cp);
+	vgpu_ckpt_close(rd);
 	return rc;
 }
 

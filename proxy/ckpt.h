@@ -7,32 +7,38 @@
 #include <stdint.h>
 
 /*
- * File format (docs/ARCHITECTURE.md, "Checkpoint and migration"): a 64-byte header
- *   "VGPUCKPT", u32 version, u32 header bytes (64), u64 payload bytes, u32 CRC-32C of the
- *   payload, u32 backend kind, zeros
+ * Format (docs/ARCHITECTURE.md, "Checkpoint, restore and migration"): a 64-byte header
+ *   "VGPUCKPT", u32 version, u32 header bytes (64), u64 payload bytes, 4 zero bytes,
+ *   u32 backend kind, zeros
  * then records { u32 type, u32 zero, u64 body length, body }, little-endian, in this order:
- * ZONE, SLOTS, then contexts, modules, functions, streams, events, allocations (with their
- * bytes), END. Handles are named by their slot in the zone's handle table, so the table is
- * rebuilt slot by slot and every id the zone holds names the same object afterwards.
- * The reader trusts nothing: header, checksum and every record are checked (bounds, order,
- * references to earlier slots of the right type, non-overlapping allocations) before
- * anything is created.
+ * ZONE, RANGES (every allocation's address range), SLOTS, contexts, modules, functions,
+ * streams, events, allocations (with their bytes), and END (the number of records before it
+ * and the CRC-32C of every payload byte before it). It is written and read in one pass, so
+ * the same code reads a file and the stream of a migration; the payload length is known
+ * before writing. Handles are named by their slot in the zone's handle table, so the table
+ * is rebuilt slot by slot and every id the zone holds names the same object afterwards.
+ * The reader trusts nothing: header, every record (bounds, order, references to earlier
+ * slots of the right type, allocations exactly as the ranges announced them) and the
+ * checksum are checked; a restore that fails at any point leaves its new zone to be
+ * discarded, and the zone's channels are taken over only after the end record checked out.
  */
 #define VGPU_CKPT_MAGIC      "VGPUCKPT"
 #define VGPU_CKPT_VERSION    1u
 #define VGPU_CKPT_HDR_BYTES  64u
-#define VGPU_CKPT_MAX_BYTES  (1ull << 40)   /* larger files are refused before reading */
+#define VGPU_CKPT_MAX_BYTES  (1ull << 40)   /* larger payloads are refused before reading */
 #define VGPU_CKPT_MAX_IMAGE  (256u << 20)   /* one module image */
 #define VGPU_CKPT_NAME_MAX   1024u          /* one function name */
+#define VGPU_CKPT_MAX_SLOTS  (1u << 24)     /* handle-table slots (vgpuctl --handles' bound) */
+#define VGPU_CKPT_MAX_ALLOCS (1u << 20)     /* device allocations */
 
 /* What a checkpoint says about its zone (read before a worker exists for it). */
 struct vgpu_ckpt_meta {
 	uint32_t backend;          /* enum vgpu_backend_kind it was taken on */
 	uint32_t zone_id;          /* on the proxy it was taken on */
 	uint32_t slots;            /* handle table slots */
-	uint32_t handles, allocs;  /* live handles, device allocations */
+	uint32_t handles, allocs;  /* live handles, device allocations (as far as read) */
 	uint64_t mem_bytes;        /* bytes in those allocations */
-	uint64_t file_bytes;
+	uint64_t file_bytes;       /* header + announced payload */
 	char name[65];
 	char reg[64];              /* registration it was opened with, "" if none */
 	uint8_t token[16];         /* the zone's JOIN token: a credential, the file is 0600 */
@@ -66,47 +72,38 @@ struct vgpu_ckpt_sum {
 };
 
 /*
- * Write zone z (every channel stopped, nothing else touching it) to fd from its current
- * offset-independent start (the file is rewritten from offset 0 and truncated). The zone's
- * device work is finished first. 0, or -errno with why saying what stopped it (a handle
- * type that cannot be checkpointed, a driver error, a write error); on failure the file's
- * contents are unspecified (the caller removes it).
+ * Write zone z (every channel stopped, nothing else touching it) to fd, a new file or a
+ * stream, in one pass. The zone's device work is finished first. 0, or -errno with why
+ * saying what stopped it (a handle type that cannot be checkpointed, a driver error, a
+ * write error such as the reader of a stream going away).
  */
 int vgpu_ckpt_write(int fd, struct vgpu_zone *z, const struct vgpu_backend *be, uint32_t backend_kind,
 		    const char *reg, const char *source, struct vgpu_ckpt_sum *sum /* out */,
 		    char *why, size_t why_len);
 
-/*
- * Read a whole checkpoint file into memory (*buf, *len; free() it) and check it: header,
- * version, checksum and the structure of every record. meta (may be NULL) gets what it says.
- * 0, or -EINVAL / -EPROTO / -EFBIG / -errno with why saying what is wrong and where.
- */
-int vgpu_ckpt_load(int fd, uint8_t **buf /* out */, size_t *len /* out */, struct vgpu_ckpt_meta *meta,
-		   char *why, size_t why_len);
-/* Only the header and the zone record (the supervisor, to set the zone up; the worker then
- * reads and checks the whole file). */
-int vgpu_ckpt_peek(int fd, struct vgpu_ckpt_meta *meta /* out */, char *why, size_t why_len);
-/* The same checks on bytes in memory (the fuzz target). */
+/* Check a whole checkpoint in memory (the fuzz target): every rule the restorer applies. */
 int vgpu_ckpt_check(const uint8_t *buf, size_t len, struct vgpu_ckpt_meta *meta, char *why, size_t why_len);
+/* The header and zone record of a file (pread) or stream (MSG_PEEK, waiting up to 60 s for
+ * the writer), consuming nothing: the supervisor, to set the zone up. */
+int vgpu_ckpt_peek(int fd, struct vgpu_ckpt_meta *meta /* out */, char *why, size_t why_len);
 
 /*
- * First of all (before the file is read in, before the backend loads): reserve (PROT_NONE)
- * the address ranges the checkpoint's allocations need, so that nothing else lands there;
- * vgpu_ckpt_restore hands them to the driver. Reads only record headers; a malformed file
- * is left to vgpu_ckpt_load to describe. -EADDRINUSE when a range is taken. Undone by
- * vgpu_ckpt_restore or _unreserve.
+ * Restoring, in a new worker. open, first of all (before anything else maps memory, before
+ * the backend loads): reads the header, zone and ranges records from fd and reserves
+ * (PROT_NONE) the 2 MiB granules the allocations need, so that nothing lands where the
+ * zone's pointers point (-EADDRINUSE when one is taken). restore then reads the rest,
+ * rebuilding contexts, modules, functions, streams, events and allocations with their
+ * bytes in the empty zone z on backend be, each at its old handle id and device address,
+ * and checks the end record. Both free the reader; close frees it without restoring.
+ * 0, or -errno with why; after a failed restore the zone is half built and must be
+ * discarded (its worker exits).
  */
-int vgpu_ckpt_reserve(int fd, char *why, size_t why_len);
-void vgpu_ckpt_unreserve(void);
-
-/*
- * Recreate the checkpoint (already checked by vgpu_ckpt_load) in the new, empty zone z on
- * backend be: contexts, modules, functions, streams, events and allocations with their
- * bytes, each at its old handle id and device address. 0, or -errno with why; on failure
- * the zone is half built and must be discarded (its worker exits).
- */
-int vgpu_ckpt_restore(const uint8_t *buf, size_t len, struct vgpu_zone *z, const struct vgpu_backend *be,
+struct vgpu_ckpt_reader;
+int vgpu_ckpt_open(int fd, struct vgpu_ckpt_reader **r /* out */, struct vgpu_ckpt_meta *meta /* out */,
+		   char *why, size_t why_len);
+int vgpu_ckpt_restore(struct vgpu_ckpt_reader *r, struct vgpu_zone *z, const struct vgpu_backend *be,
 		      struct vgpu_ckpt_sum *sum /* out */, char *why, size_t why_len);
+void vgpu_ckpt_close(struct vgpu_ckpt_reader *r);
 
 /*
  * cuMemFree / cuMemFreeAsync of a restored allocation (its memory is a mapping of the

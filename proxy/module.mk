@@ -2,13 +2,15 @@
 # proxy build rules (included by the top-level Makefile).
 
 # Per-zone data structures: no driver, no ring; unit-tested on their own.
-PROXY_CORE_OBJS := $(addprefix $(B)/proxy/,handles.o allocmap.o quota.o zone.o log.o pool.o vmm.o pinned.o ckpt.o)
+PROXY_CORE_OBJS := $(addprefix $(B)/proxy/,handles.o allocmap.o quota.o zone.o log.o pool.o vmm.o pinned.o ckpt.o) \
+	$(B)/runtime/modimage.o
+PROXY_CORE_LIBS := -lzstd -llz4   # modimage.o: compressed fatbin members
 
 PROXY_UNIT_TESTS := $(addprefix $(B)/tests/proxy/,test_handles test_allocmap test_zone)
 
 $(PROXY_UNIT_TESTS): $(B)/tests/proxy/%: $(B)/tests/proxy/%.o $(PROXY_CORE_OBJS)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^
+	$(CC) $(LDFLAGS) -o $@ $^ $(PROXY_CORE_LIBS)
 
 PROXY_TESTS := $(PROXY_UNIT_TESTS)
 
@@ -23,7 +25,7 @@ PROXY_LIBS := $(RING_LIBS) -ldl
 # The hand-written calls' handlers (proxy/custom_calls.c) share the wire tables with libvgpu
 # and check module images with the same parser the simulator uses.
 ifneq ($(wildcard proxy/custom_calls.c),)
-  PROXY_OBJS += $(B)/runtime/custom_wire.o $(B)/runtime/modimage.o
+  PROXY_OBJS += $(B)/runtime/custom_wire.o
   PROXY_LIBS += -lzstd -llz4
 endif
 

@@ -430,11 +430,10 @@ static void ctl_where(struct supervisor *s, int fd, const char *args)
  * file, rebuilds the zone and takes its channels over from the worker that wrote it, when
  * that one still waits) and answer with the outcome. Blocks the supervisor for as long.
  */
+static void ctl_restore_from(struct supervisor *s, int fd, int cf, const char *path);
+
 static void ctl_restore(struct supervisor *s, int fd, const char *path)
 {
-	struct vgpu_ckpt_meta meta;
-	char why[256];
-
 	if (path[0] != '/') {
 		ctl_reply(fd, "error restore: expected the checkpoint's absolute path");
 		return;
@@ -444,6 +443,16 @@ static void ctl_restore(struct supervisor *s, int fd, const char *path)
 		ctl_reply(fd, "error restore: cannot open %s: %s", path, strerror(errno));
 		return;
 	}
+	ctl_restore_from(s, fd, cf, path);
+}
+
+/* restore-fd: the same from a stream passed with the command (vgpuctl migrate: the writing
+ * worker's output, read as it is written). */
+static void ctl_restore_from(struct supervisor *s, int fd, int cf, const char *path)
+{
+	struct vgpu_ckpt_meta meta;
+	char why[256];
+
 	if (vgpu_ckpt_peek(cf, &meta, why, sizeof(why)) < 0) {
 		ctl_reply(fd, "error restore: %s: %s", path, why);
 		close(cf);
@@ -522,8 +531,22 @@ void on_ctl(struct supervisor *s)
 	struct timeval tv = { .tv_sec = 1, .tv_usec = 0 };
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	int passed = -1;   /* a descriptor sent with the command (restore-fd) */
 	while (n < sizeof(cmd) - 1) {
-		ssize_t r = recv(fd, cmd + n, sizeof(cmd) - 1 - n, 0);
+		ssize_t r;
+		if (n == 0) {
+			int fds[1];
+			unsigned nf = 0;
+			r = vgpu_fds_recv(fd, cmd, sizeof(cmd) - 1, fds, 1, &nf, 0);
+			if (r < 0) {
+				errno = (int)-r;
+				r = -1;
+			}
+			if (nf)
+				passed = fds[0];
+		} else {
+			r = recv(fd, cmd + n, sizeof(cmd) - 1 - n, 0);
+		}
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r <= 0)
@@ -536,6 +559,8 @@ void on_ctl(struct supervisor *s)
 	char *nl = strchr(cmd, '\n');
 	if (!nl) {
 		ctl_reply(fd, "error %s", n == sizeof(cmd) - 1 ? "command line too long" : "no command line (expected one line ending in a newline)");
+		if (passed >= 0)
+			close(passed);
 		close(fd);
 		return;
 	}
@@ -560,11 +585,16 @@ void on_ctl(struct supervisor *s)
 		ctl_where(s, fd, args);
 	else if (!strcmp(cmd, "restore"))
 		ctl_restore(s, fd, args);
-	else
+	else if (!strcmp(cmd, "restore-fd") && !*args && passed >= 0) {
+		ctl_restore_from(s, fd, passed, "the stream");
+		passed = -1;
+	} else
 		ctl_reply(fd, "error unknown command '%.32s' (expected stats, list, register NAME [mem=B] [handles=N], "
-			  "unregister NAME, where ID, restore PATH)", cmd);
+			  "unregister NAME, where ID, restore PATH, restore-fd with a descriptor)", cmd);
 	explicit_bzero(cmd, sizeof(cmd));
 	s->ctl_conn = -1;
+	if (passed >= 0)
+		close(passed);
 	close(fd);
 }
 

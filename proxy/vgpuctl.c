@@ -31,9 +31,10 @@ static const char usage[] =
 "  restore FILE   recreate the zone of a checkpoint in this proxy, same handles and device\n"
 "                 addresses; its channels move over from the proxy that wrote it when that\n"
 "                 one still holds the zone stopped\n"
-"  migrate ZONE --to CTL [--tmp DIR]\n"
-"                 checkpoint --stop, restore on the proxy whose control socket is CTL,\n"
-"                 thaw again if that fails; prints how long the zone was paused\n"
+"  migrate ZONE --to CTL\n"
+"                 move the zone to the proxy whose control socket is CTL while its\n"
+"                 program runs: stopped, streamed straight into a restore there, its\n"
+"                 channels taken over; on failure it goes on here. Prints the pause\n"
 "\n"
 "  --listen PATH  the proxy's --listen socket (default " VGPU_DEFAULT_SOCKET "); the control\n"
 "                 socket is PATH.ctl\n"
@@ -52,10 +53,9 @@ int main(int argc, char **argv)
 		{ "help", no_argument, 0, 'h' },
 		{ "stop", no_argument, 0, 's' },
 		{ "to", required_argument, 0, 't' },
-		{ "tmp", required_argument, 0, 'T' },
 		{ 0, 0, 0, 0 },
 	};
-	const char *to = NULL, *tmp = NULL;
+	const char *to = NULL;
 	int stop = 0;
 	const char *listen = VGPU_DEFAULT_SOCKET, *ctl = NULL, *mem = NULL, *handles = NULL;
 	char cmd[512], ctlbuf[128];
@@ -82,7 +82,6 @@ int main(int argc, char **argv)
 			break;
 		case 's': stop = 1; break;
 		case 't': to = optarg; break;
-		case 'T': tmp = optarg; break;
 		case 'h': fputs(usage, stdout); return 0;
 		default: fputs(usage, stderr); return 2;
 		}
@@ -101,15 +100,15 @@ int main(int argc, char **argv)
 	const char *verb = argv[optind];
 	int nargs = argc - optind - 1;
 	int plain = !mem && !handles;
-	if (!strcmp(verb, "checkpoint") && nargs == 2 && plain && !to && !tmp)
+	if (!strcmp(verb, "checkpoint") && nargs == 2 && plain && !to)
 		return vgpuctl_checkpoint(ctl, argv[optind + 1], argv[optind + 2], stop);
-	if (!strcmp(verb, "thaw") && nargs == 1 && plain && !stop && !to && !tmp)
+	if (!strcmp(verb, "thaw") && nargs == 1 && plain && !stop && !to)
 		return vgpuctl_thaw(ctl, argv[optind + 1]);
-	if (!strcmp(verb, "restore") && nargs == 1 && plain && !stop && !to && !tmp)
+	if (!strcmp(verb, "restore") && nargs == 1 && plain && !stop && !to)
 		return vgpuctl_restore(ctl, argv[optind + 1]);
 	if (!strcmp(verb, "migrate") && nargs == 1 && plain && !stop && to)
-		return vgpuctl_migrate(ctl, argv[optind + 1], to, tmp);
-	if (stop || to || tmp) {
+		return vgpuctl_migrate(ctl, argv[optind + 1], to);
+	if (stop || to) {
 		fprintf(stderr, "vgpuctl: bad command line for '%s'\n%s", verb, usage);
 		return 2;
 	}

@@ -6,6 +6,6 @@
 int vgpuctl_checkpoint(const char *ctl, const char *zone, const char *file, int stay_stopped);
 int vgpuctl_thaw(const char *ctl, const char *zone);
 int vgpuctl_restore(const char *ctl, const char *file);
-int vgpuctl_migrate(const char *ctl, const char *zone, const char *to_ctl, const char *tmpdir);
+int vgpuctl_migrate(const char *ctl, const char *zone, const char *to_ctl);
 
 #endif

@@ -149,32 +149,124 @@ int vgpuctl_restore(const char *ctl, const char *file)
 	return rc;
 }
 
-int vgpuctl_migrate(const char *ctl, const char *zone, const char *to_ctl, const char *tmpdir)
+/* Connect to a control socket and send one command line with fd beside it: the connection,
+ * whose answer is read later (ctl_answer), or -1 (said on stderr). */
+static int ctl_send_fd(const char *ctl, const char *cmd, int fd)
 {
-	char file[PATH_MAX], ans[700];
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	if (strlen(ctl) >= sizeof(sa.sun_path)) {
+		fprintf(stderr, "vgpuctl: %s: path too long\n", ctl);
+		return -1;
+	}
+	strcpy(sa.sun_path, ctl);
+	int c = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (c < 0 || connect(c, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    vgpu_fds_send(c, cmd, strlen(cmd), &fd, 1) < 0) {
+		fprintf(stderr, "vgpuctl: cannot reach the proxy at %s: %s\n", ctl, strerror(errno));
+		if (c >= 0)
+			close(c);
+		return -1;
+	}
+	return c;
+}
+
+/* The one-line answer on a control connection (closed here): 0 "ok ...", 1 otherwise. */
+static int ctl_answer(int c, char *ans, size_t cap)
+{
+	size_t n = 0;
+	while (n < cap - 1) {
+		ssize_t r = recv(c, ans + n, cap - 1 - n, 0);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		n += (size_t)r;
+		if (memchr(ans, '\n', n))
+			break;
+	}
+	ans[n] = '\0';
+	ans[strcspn(ans, "\n")] = '\0';
+	close(c);
+	if (!n)
+		snprintf(ans, cap, "error the proxy closed the connection without an answer");
+	return strncmp(ans, "ok ", 3) ? 1 : 0;
+}
+
+/*
+ * migrate: the checkpoint goes straight from the zone's worker into the restoring worker on
+ * the other proxy through a socket pair, read as it is written (no file): the new proxy is
+ * asked first (it waits for the stream), then the zone is stopped and written.
+ */
+int vgpuctl_migrate(const char *ctl, const char *zone, const char *to_ctl)
+{
+	char ans[700], cmd[64], where[600];
+	struct vgpu_state_req q = { .magic = VGPU_STATE_CKPT, .version = VGPU_PROTO_VERSION,
+				    .flags = VGPU_STATE_F_STAY_STOPPED };
 	struct vgpu_state_reply r;
-	if (!tmpdir)
-		tmpdir = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
-	snprintf(file, sizeof(file), "%s/vgpu-migrate-%s-%d.ckpt", tmpdir, zone, (int)getpid());
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int sv[2];
+
+	if (strspn(zone, "0123456789") != strlen(zone) || !*zone || strlen(zone) > 10) {
+		fprintf(stderr, "vgpuctl: '%s' is not a zone id (see vgpuctl stats)\n", zone);
+		return 2;
+	}
+	snprintf(cmd, sizeof(cmd), "where %s", zone);
+	int rc = ctl_ask(ctl, cmd, where, sizeof(where));
+	if (rc != 0 || strncmp(where, "ok ", 3) || strlen(where + 3) >= sizeof(sa.sun_path)) {
+		fprintf(stderr, "vgpuctl: %s\n", !strncmp(where, "error ", 6) ? where + 6 : where);
+		return rc ? rc : 2;
+	}
+	strcpy(sa.sun_path, where + 3);
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
+		perror("vgpuctl: socketpair");
+		return 2;
+	}
+	int big = 16 << 20;   /* room for a few write steps in flight (root may exceed the default cap) */
+	if (setsockopt(sv[0], SOL_SOCKET, SO_SNDBUFFORCE, &big, sizeof(big)) < 0)
+		setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &big, sizeof(big));
+	if (setsockopt(sv[1], SOL_SOCKET, SO_RCVBUFFORCE, &big, sizeof(big)) < 0)
+		setsockopt(sv[1], SOL_SOCKET, SO_RCVBUF, &big, sizeof(big));
+	int b = ctl_send_fd(to_ctl, "restore-fd\n", sv[1]);
+	close(sv[1]);
+	if (b < 0) {
+		close(sv[0]);
+		return 2;
+	}
 	double t0 = now_ms();
-	int rc = checkpoint(ctl, zone, file, 1, &r);
-	if (rc != 0)
-		return rc;
+	int a = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (a < 0 || connect(a, (struct sockaddr *)&sa, sizeof(sa)) < 0 || vgpu_fds_send(a, &q, sizeof(q), &sv[0], 1) < 0) {
+		fprintf(stderr, "vgpuctl: cannot reach zone %s's worker at %s: %s\n", zone, sa.sun_path, strerror(errno));
+		if (a >= 0)
+			close(a);
+		close(sv[0]);
+		ctl_answer(b, ans, sizeof(ans));   /* the new proxy sees the stream end: nothing restored */
+		return 2;
+	}
+	close(sv[0]);
+	int ra = recv(a, &r, sizeof(r), 0) == (ssize_t)sizeof(r) ? 0 : -1;
+	close(a);
 	double t1 = now_ms();
-	rc = restore(to_ctl, file, ans, sizeof(ans));
+	int rb = ctl_answer(b, ans, sizeof(ans));
 	double t2 = now_ms();
-	unlink(file);
-	if (rc != 0) {
+	if (ra < 0 || r.status < 0) {
+		r.msg[sizeof(r.msg) - 1] = '\0';
+		fprintf(stderr, "vgpuctl: checkpoint of zone %s failed: %s\n", zone, ra < 0 ? "no answer from its worker" : r.msg);
+		if (rb)
+			fprintf(stderr, "vgpuctl: (the other proxy: %s)\n", !strncmp(ans, "error ", 6) ? ans + 6 : ans);
+		fprintf(stderr, "vgpuctl: zone %s goes on where it was\n", zone);
+		return 1;
+	}
+	if (rb) {
 		fprintf(stderr, "vgpuctl: restore on %s failed: %s\n", to_ctl, !strncmp(ans, "error ", 6) ? ans + 6 : ans);
 		if (vgpuctl_thaw(ctl, zone) != 0)
 			fprintf(stderr, "vgpuctl: zone %s stays stopped on %s: thaw it by hand\n", zone, ctl);
 		else
 			fprintf(stderr, "vgpuctl: zone %s goes on where it was\n", zone);
-		return rc;
+		return 1;
 	}
-	printf("zone %s migrated: %s\n", zone, !strncmp(ans, "ok ", 3) ? ans + 3 : ans);
-	printf("paused at most %.1f ms (channels stopped in %.1f ms, checkpoint of %llu bytes written in %.1f ms, "
-	       "restored and channels taken over in %.1f ms)\n", t2 - t0, r.stop_ns / 1e6,
+	printf("zone %s migrated: %s\n", zone, ans + 3);
+	printf("paused at most %.1f ms (channels stopped in %.1f ms; %llu bytes streamed, written in %.1f ms; "
+	       "restored and channels taken over %.1f ms after the last byte)\n", t2 - t0, r.stop_ns / 1e6,
 	       (unsigned long long)r.file_bytes, r.work_ns / 1e6, t2 - t1);
 	return 0;
 }

@@ -762,19 +762,19 @@ static int state_accept(struct worker *w, int lfd, int have_supervisor)
 	return -1;
 }
 
-/* Recreate the zone from a checkpoint (restore_fd) before serving; 0 or -errno (reported). */
-static int zone_restore(struct worker *w, const uint8_t *buf, size_t len, const struct vgpu_ckpt_meta *meta,
+/* Recreate the zone from a checkpoint (opened as ck) before serving; 0 or -errno (reported). */
+static int zone_restore(struct worker *w, struct vgpu_ckpt_reader *ck, const struct vgpu_ckpt_meta *meta,
 			struct vgpu_state_reply *r)
 {
 	struct vgpu_ckpt_sum sum;
 	uint64_t t0 = mono_ns();
-	int rc = vgpu_ckpt_restore(buf, len, &w->zone, &w->be, &sum, r->msg, sizeof(r->msg));
+	int rc = vgpu_ckpt_restore(ck, &w->zone, &w->be, &sum, r->msg, sizeof(r->msg));
 	if (rc < 0)
 		return rc;
 	r->handles = sum.handles;
 	r->allocs = sum.allocs;
 	r->mem_bytes = sum.mem_bytes;
-	r->file_bytes = len;
+	r->file_bytes = sum.file_bytes;
 	/* The zone's programs reach it through their channels: without them nothing would ever
 	 * use the restored zone (a client cannot reconnect a channel yet), so that is a failure. */
 	if (!meta->source[0]) {
@@ -819,18 +819,15 @@ void vgpu_worker_main(const struct vgpu_worker_args *a)
 	if (a->pool)
 		vgpu_zone_set_pool(&w.zone, a->pool, a->pool_slot);
 	/* A restore: hold the zone's device addresses before anything else maps memory (the
-	 * address-space shift below, the file's buffer, the driver), then check the whole file. */
-	uint8_t *ck_buf = NULL;
-	size_t ck_len = 0;
+	 * address-space shift below, the driver); the rest is read once the driver is up. */
+	struct vgpu_ckpt_reader *ck = NULL;
 	struct vgpu_ckpt_meta ck_meta;
 	struct vgpu_state_reply rr = { .magic = VGPU_STATE_RSTR, .version = VGPU_PROTO_VERSION, .zone_id = a->zone_id };
 	uint64_t t_start = mono_ns(), t_checked = 0, t_driver = 0;
 	if (a->restore_fd >= 0) {
-		rc = vgpu_ckpt_reserve(a->restore_fd, rr.msg, sizeof(rr.msg));
-		if (rc == 0 && (rc = vgpu_ckpt_load(a->restore_fd, &ck_buf, &ck_len, &ck_meta, rr.msg, sizeof(rr.msg))) < 0)
-			vgpu_ckpt_unreserve();
-		close(a->restore_fd);
+		rc = vgpu_ckpt_open(a->restore_fd, &ck, &ck_meta, rr.msg, sizeof(rr.msg));
 		if (rc < 0) {
+			close(a->restore_fd);
 			rr.status = rc;
 			vgpu_err("cannot restore the zone: %s", rr.msg);
 			send(a->ctrl_fd, &rr, sizeof(rr), MSG_NOSIGNAL);
@@ -866,14 +863,15 @@ void vgpu_worker_main(const struct vgpu_worker_args *a)
 				 ck_meta.backend == VGPU_BACKEND_SIM ? "simulator" : "NVIDIA driver",
 				 w.be.kind == VGPU_BACKEND_SIM ? "simulator" : "NVIDIA driver");
 		} else {
-			rr.status = zone_restore(&w, ck_buf, ck_len, &ck_meta, &rr);
-			vgpu_info("restore timeline: file read and checked %.1f ms, driver loaded %.1f ms, zone rebuilt "
+			rr.status = zone_restore(&w, ck, &ck_meta, &rr);
+			ck = NULL;
+			vgpu_info("restore timeline: addresses held %.1f ms, driver loaded %.1f ms, zone read, rebuilt "
 				  "and channels taken over %.1f ms", (t_checked - t_start) / 1e6, (t_driver - t_checked) / 1e6,
 				  rr.work_ns / 1e6);
 			rr.work_ns = mono_ns() - t_start;
 		}
-		free(ck_buf);
-		vgpu_ckpt_unreserve();
+		vgpu_ckpt_close(ck);
+		close(a->restore_fd);
 		if (rr.status < 0)
 			vgpu_err("cannot restore the zone: %s", rr.msg);
 		send(ctrl, &rr, sizeof(rr), MSG_NOSIGNAL);

@@ -116,16 +116,18 @@ ctl b stats | grep -q ' channels=2 ' || fail "the program's late thread did not 
 grep -q "its zone moved to another proxy" "$tmp/a.log" || fail "proxy A did not send the late thread to B"
 pass "a thread started after the move joined the zone on B (A redirected its JOIN)"
 
-# B -> A in one command, its pause measured.
+# B -> A in one command, its pause measured: both channels move.
 out=$(ctl b migrate "$zb" --to "$tmp/a.sock.ctl") || fail "migrate B -> A failed: $out"
+grep -q "2 channels taken over" <<<"$out" || fail "not both channels moved: $out"
 pause=$(grep -o 'paused at most [0-9.]* ms' <<<"$out" | grep -o '[0-9.]*')
 [ -n "$pause" ] || fail "migrate did not report the pause: $out"
+for _ in $(seq 50); do [ "$(nzones b)" = 0 ] && break; sleep 0.1; done
 [ "$(nzones b)" = 0 ] && [ "$(nzones a)" = 1 ] || fail "after migrate B -> A: A has $(nzones a) zones, B $(nzones b)"
 pass "migrated B -> A: $(tr '\n' ' ' <<<"$out")"
 
 wait "$app_pid"; rc=$?; app_pid=
 [ $rc -eq 0 ] || fail "the program failed across the moves (exit $rc)"
-grep -q "rounds verified, and a late thread.s 5, held memory intact" "$tmp/app.out" || fail "unexpected program output"
+grep -Eq "rounds verified, and a late thread.s ([5-9]|[1-9][0-9]+), held memory intact" "$tmp/app.out" || fail "unexpected program output"
 pass "the program ran on across 3 moves, every round, its late thread's and its 64 MiB verified: $(cat "$tmp/app.out")"
 for p in $pa $pb; do kill -INT "$p"; done
 for p in $pa $pb; do wait "$p"; done

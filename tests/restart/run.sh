@@ -86,7 +86,7 @@ pass "SIGTERM upgrade to a fresh binary: the zone adopted as it was"
 
 wait "$app_pid"; rc=$?; app_pid=
 [ $rc -eq 0 ] || fail "the program failed across the restarts (exit $rc): $(cat "$tmp/app.out")"
-grep -q "rounds verified, and a late thread's 5" "$tmp/app.out" || fail "unexpected output: $(cat "$tmp/app.out")"
+grep -Eq "rounds verified, and a late thread's ([5-9]|[1-9][0-9]+)" "$tmp/app.out" || fail "unexpected output: $(cat "$tmp/app.out")"
 pass "the program ran on, all rounds verified, a thread started after a restart joined: $(cat "$tmp/app.out")"
 
 # 20 restarts under an idle zone: nothing accumulates.
