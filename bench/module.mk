@@ -23,3 +23,12 @@ bench-gpu:
 	  echo "bench-gpu: skipped: no NVIDIA GPU here (nvidia-smi -L fails)"; exit 0; fi; \
 	$(MAKE) --no-print-directory B=build/rel all build/rel/bench/zone.sh && \
 	VGPU_E2E_BACKEND=cuda VGPU_BUILD=build/rel bench/zone.sh --no-write
+
+# bench/migrate.sh: the pause of moving a zone between two proxies, against moving its memory in one process.
+$(B)/bench/move_floor: $(B)/bench/move_floor.o $(LIBVGPU)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $< -L$(B)/libvgpu -lcuda
+$(B)/bench/migrate.sh: $(B)/bench/move_floor $(B)/tests/restart/stream_app bench/migrate.sh
+	printf '#!/bin/sh\nexec bench/migrate.sh "$$@"\n' > $@ && chmod +x $@
+ALL     += $(B)/bench/move_floor
+BENCHES += $(B)/bench/migrate.sh
