@@ -265,8 +265,70 @@ static void test_purge_nested(void)
 	vgpu_htab_destroy(&t);
 }
 
+/* A table rebuilt slot by slot from another (checkpoint/restore): every live id names the
+ * new object, stale ids stay stale, new ids never repeat an id the old table issued. */
+static void test_restore(void)
+{
+	struct vgpu_htab a, b, small;
+	uint64_t ids[8], stale[3], id;
+	void *r;
+
+	CHECK_EQ(vgpu_htab_init(&a, 64), 0);
+	vgpu_htab_set_key(&a, 0x1234567800000000ull);
+	for (int i = 0; i < 8; i++)
+		CHECK_EQ(vgpu_htab_insert_owned(&a, 1 + i % 3, P(0x1000 * (i + 1)), i ? P(0x1000) : NULL, &ids[i], NULL), 0);
+	/* three destroyed: their ids are stale, their slots free with a newer generation */
+	for (int i = 0; i < 3; i++) {
+		stale[i] = ids[5 + i];
+		CHECK_EQ(vgpu_htab_remove(&a, 1 + (5 + i) % 3, stale[i], NULL), 0);
+	}
+	CHECK_EQ(vgpu_htab_init(&b, 64), 0);
+	CHECK_EQ(vgpu_htab_restore_begin(&b, a.key, a.used), 0);
+	for (uint32_t i = 0; i < a.used; i++) {
+		unsigned t = 0;
+		void *real = NULL;
+		const void *own = NULL;
+		uint32_t gen = 0;
+		int live = vgpu_htab_slot(&a, i, &t, &real, &own, &gen);
+		CHECK(live == 0 || live == 1);
+		/* the new objects live elsewhere; owners translated the same way */
+		CHECK_EQ(vgpu_htab_restore_slot(&b, i, gen, t, live ? P((uintptr_t)real + 0x100000) : NULL,
+						 own ? P((uintptr_t)own + 0x100000) : NULL), 0);
+	}
+	CHECK_EQ(vgpu_htab_slot(&a, a.used, &(unsigned){0}, &r, &(const void *){NULL}, &(uint32_t){0}), -ENOENT);
+	/* a slot set twice, and the same object twice, are refused */
+	CHECK_EQ(vgpu_htab_restore_slot(&b, 0, 1, 1, P(0x999000), NULL), -EEXIST);
+	vgpu_htab_restore_end(&b);
+	for (int i = 0; i < 5; i++) {
+		CHECK_EQ(vgpu_htab_lookup(&b, 1 + i % 3, ids[i], &r), 0);
+		CHECK(r == P(0x1000 * (i + 1) + 0x100000));
+		CHECK_EQ(vgpu_htab_find(&b, 1 + i % 3, r, &id), 0);
+		CHECK_EQ(id, ids[i]);
+	}
+	for (int i = 0; i < 3; i++)
+		CHECK_EQ(vgpu_htab_lookup(&b, 1 + (5 + i) % 3, stale[i], &r), -EBADF);
+	CHECK_EQ(vgpu_htab_count(&b, VGPU_HTAB_MAX_TYPES), 5);
+	/* new handles reuse the free slots with new generations: never an old id */
+	for (int i = 0; i < 6; i++) {
+		CHECK_EQ(vgpu_htab_insert(&b, 2, P(0x900000 + 0x1000 * i), &id, NULL), 0);
+		for (int j = 0; j < 8; j++)
+			CHECK(id != ids[j]);
+	}
+	/* owners came along: destroying the owner forgets what it owned */
+	CHECK_EQ(vgpu_htab_purge(&b, P(0x101000)), 4);
+	CHECK_EQ(vgpu_htab_lookup(&b, 2, ids[1], &r), -EBADF);
+	/* only an empty table is rebuilt, within its limit */
+	CHECK_EQ(vgpu_htab_restore_begin(&b, a.key, 4), -EBUSY);
+	CHECK_EQ(vgpu_htab_init(&small, 4), 0);
+	CHECK_EQ(vgpu_htab_restore_begin(&small, a.key, 8), -EDQUOT);
+	vgpu_htab_destroy(&small);
+	vgpu_htab_destroy(&a);
+	vgpu_htab_destroy(&b);
+}
+
 int main(void)
 {
+	test_restore();
 	test_purge_nested();
 	test_detach();
 	test_keys();
