@@ -86,35 +86,28 @@ CUresult cuMemAddressReserve(CUdeviceptr *ptr, size_t size, size_t alignment, CU
 	/* Like the driver, take the hint when that range is free and suitably aligned (a zone
 	 * restored from a checkpoint gets its old addresses back this way); otherwise it is only
 	 * a hint: over-reserve, then trim to an aligned range. */
+	uint64_t base = 0;
 	if (addr && !(addr % align) && addr + size > addr) {
 		void *at = mmap((void *)(uintptr_t)addr, size, PROT_NONE,
 				MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE, -1, 0);
-		if (at != MAP_FAILED && (uint64_t)(uintptr_t)at != addr) {
+		if (at != MAP_FAILED && (uint64_t)(uintptr_t)at != addr)
 			munmap(at, size);   /* a kernel without MAP_FIXED_NOREPLACE placed it elsewhere */
-			at = MAP_FAILED;
-		}
-		if (at != MAP_FAILED) {
-			r->base = addr;
-			r->size = size;
-			pthread_mutex_lock(&vmm_lock);
-			r->next = resvs;
-			resvs = r;
-			pthread_mutex_unlock(&vmm_lock);
-			*ptr = addr;
-			return CUDA_SUCCESS;
-		}
+		else if (at != MAP_FAILED)
+			base = addr;
 	}
-	uint8_t *raw = mmap(NULL, size + align, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (raw == MAP_FAILED) {
-		free(r);
-		return CUDA_ERROR_OUT_OF_MEMORY;
+	if (!base) {
+		uint8_t *raw = mmap(NULL, size + align, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		if (raw == MAP_FAILED) {
+			free(r);
+			return CUDA_ERROR_OUT_OF_MEMORY;
+		}
+		base = ((uint64_t)(uintptr_t)raw + align - 1) & ~(align - 1);
+		if (base > (uint64_t)(uintptr_t)raw)
+			munmap(raw, base - (uint64_t)(uintptr_t)raw);
+		uint64_t end = (uint64_t)(uintptr_t)raw + size + align;
+		if (end > base + size)
+			munmap((void *)(uintptr_t)(base + size), end - (base + size));
 	}
-	uint64_t base = ((uint64_t)(uintptr_t)raw + align - 1) & ~(align - 1);
-	if (base > (uint64_t)(uintptr_t)raw)
-		munmap(raw, base - (uint64_t)(uintptr_t)raw);
-	uint64_t end = (uint64_t)(uintptr_t)raw + size + align;
-	if (end > base + size)
-		munmap((void *)(uintptr_t)(base + size), end - (base + size));
 	r->base = base;
 	r->size = size;
 	pthread_mutex_lock(&vmm_lock);

@@ -5,7 +5,8 @@
 # holds 64 MiB of device memory is checkpointed while it runs, stopped and thawed, moved
 # from proxy A to proxy B with checkpoint --stop + restore (a thread it starts then joins the
 # zone on B through A's redirect), and back with migrate, both channels moving; its results
-# and the held memory are verified and it sees no error. Corrupted, truncated,
+# and the held memory are verified and it sees no error, and its registration's budget
+# follows it. A zone with pinned host memory is refused a checkpoint and goes on. Corrupted, truncated,
 # foreign and future-version checkpoint files are refused with a clear error and leave
 # the receiving proxy without a zone. Prints the measured pause.
 set -u
@@ -37,7 +38,7 @@ pass() { echo "ok: $*"; }
 
 start() { # start NAME: a proxy listening on $tmp/NAME.sock with state in $tmp/state-NAME
   "$PWD/$B/proxy/vgpu-proxy" --listen "$tmp/$1.sock" --backend sim --sim-lib "$sim" \
-    --state-dir "$tmp/state-$1" --log-level info >"$tmp/$1.log" 2>&1 &
+    --state-dir "$tmp/state-$1" --require-registration --log-level info >"$tmp/$1.log" 2>&1 &
   eval "p$1=$!"
   for _ in $(seq 100); do grep -q "listening on" "$tmp/$1.log" && return 0; sleep 0.1; done
   fail "proxy $1 did not start"
@@ -49,8 +50,11 @@ nzones() { ctl "$1" stats | awk '$1 == "zones" { print $2 }'; }
 
 start a
 start b
-export VGPU_PROXY=$tmp/a.sock LD_LIBRARY_PATH=$PWD/$B/libvgpu VGPU_LOG=1
-"$B/tests/restart/stream_app" "$PWD/$B/tests/kernels/basic.fatbin" 16 $((64 << 20)) >"$tmp/app.out" 2>&1 &
+# The pod's registration exists on both nodes (the orchestrator makes it where the pod may run).
+tok=$(ctl a register pod1 --mem 256M) || fail "register on A"
+ctl b register pod1 --mem 256M >/dev/null || fail "register on B"
+export VGPU_PROXY=$tmp/a.sock LD_LIBRARY_PATH=$PWD/$B/libvgpu VGPU_LOG=1 VGPU_ZONE_TOKEN=$tok
+"$B/tests/restart/stream_app" "$PWD/$B/tests/kernels/basic.fatbin" 18 $((64 << 20)) >"$tmp/app.out" 2>&1 &
 app_pid=$!
 for _ in $(seq 100); do [ -n "$(zone_of a)" ] && break; sleep 0.1; done
 za=$(zone_of a)
@@ -108,6 +112,12 @@ zb=$(zone_of b)
 c0=$(calls_of b); sleep 0.5; c1=$(calls_of b)
 [ "$c1" -gt "$c0" ] || fail "the program makes no calls on proxy B ($c0 -> $c1)"
 pass "moved A -> B with checkpoint --stop + restore: $out"
+# Its registration's budget moved with it: charged on B, released on A.
+ctl b stats | grep -q ' reg=pod1' || fail "the restored zone is not under registration pod1 on B: $(ctl b stats)"
+used_b=$(ctl b list | awk '$2 == "pod1" { for (i = 3; i <= NF; i++) if ($i ~ /^used=/) print substr($i, 6) }')
+[ "${used_b:-0}" -ge $((64 << 20)) ] || fail "registration pod1 on B is not charged the zone's memory: $(ctl b list)"
+ctl a list | grep -q '^reg pod1 .* zones=0 used=0 ' || fail "registration pod1 on A still holds the zone: $(ctl a list)"
+pass "the zone's memory moved to registration pod1's budget on B ($used_b bytes) and left A's"
 
 # The program's thread started now opens its channel where VGPU_PROXY says, at A: A tells it
 # the zone moved to B, and it joins there.
@@ -124,6 +134,22 @@ pause=$(grep -o 'paused at most [0-9.]* ms' <<<"$out" | grep -o '[0-9.]*')
 for _ in $(seq 50); do [ "$(nzones b)" = 0 ] && break; sleep 0.1; done
 [ "$(nzones b)" = 0 ] && [ "$(nzones a)" = 1 ] || fail "after migrate B -> A: A has $(nzones a) zones, B $(nzones b)"
 pass "migrated B -> A: $(tr '\n' ' ' <<<"$out")"
+
+# A zone holding what a checkpoint cannot carry (pinned host memory shared with its worker)
+# is refused with the reason, and goes on.
+zmain=$(zone_of a)
+"$B/tests/restart/stream_app" "$PWD/$B/tests/kernels/basic.fatbin" 3 0 --no-late --pinned >"$tmp/pinned.out" 2>&1 &
+ppid=$!
+others() { ctl a stats | awk -v m="$zmain" '$1 == "zone" && $2 != m { print $2; exit }'; }
+for _ in $(seq 100); do [ -n "$(others)" ] && break; sleep 0.1; done
+zp=$(others)
+[ -n "$zp" ] || fail "the pinned-memory program's zone does not show"
+sleep 0.3
+if out=$(ctl a checkpoint "$zp" "$tmp/pinned.ckpt" 2>&1); then fail "a zone with pinned memory was checkpointed: $out"; fi
+grep -q "pinned host memory" <<<"$out" || fail "unexpected refusal: $out"
+[ ! -e "$tmp/pinned.ckpt" ] || fail "a refused checkpoint left its file behind"
+wait "$ppid" || fail "the pinned-memory program failed after the refused checkpoint: $(cat "$tmp/pinned.out")"
+pass "a zone with pinned host memory: ${out#vgpuctl: }; it went on and finished"
 
 wait "$app_pid"; rc=$?; app_pid=
 [ $rc -eq 0 ] || fail "the program failed across the moves (exit $rc)"

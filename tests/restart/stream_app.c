@@ -95,7 +95,13 @@ int main(int argc, char **argv)
 	const char *image = argc > 1 ? argv[1] : "build/san/tests/kernels/basic.fatbin";
 	double seconds = argc > 2 ? atof(argv[2]) : 5;
 	uint64_t hold = argc > 3 ? strtoull(argv[3], NULL, 0) & ~3ull : 0;
-	int late_wanted = !(argc > 4 && !strcmp(argv[4], "--no-late"));
+	int late_wanted = 1, pinned = 0;
+	for (int i = 4; i < argc; i++) {
+		if (!strcmp(argv[i], "--no-late"))
+			late_wanted = 0;
+		else if (!strcmp(argv[i], "--pinned"))
+			pinned = 1;
+	}
 	CUdeviceptr dhold = 0;
 	double worst = 0;
 	CUdevice dev;
@@ -106,10 +112,10 @@ int main(int argc, char **argv)
 	pthread_t late;
 
 	if (argc > 1 && !strcmp(argv[1], "--help")) {
-		printf("usage: stream_app [KERNEL_IMAGE [SECONDS [HOLD_BYTES [--no-late]]]]\nCopies and launches for "
-		       "SECONDS (default 5), verifying every round; a thread started halfway joins the zone (not with "
-		       "--no-late); HOLD_BYTES of device memory keep a pattern checked every round and at the end; "
-		       "prints the longest round.\n");
+		printf("usage: stream_app [KERNEL_IMAGE [SECONDS [HOLD_BYTES [--no-late] [--pinned]]]]\nCopies and "
+		       "launches for SECONDS (default 5), verifying every round; a thread started halfway joins the zone "
+		       "(not with --no-late); HOLD_BYTES of device memory keep a pattern checked every round and at the "
+		       "end; --pinned holds 1 MiB of pinned host memory too; prints the longest round.\n");
 		return 0;
 	}
 	CK(cuInit(0));
@@ -128,6 +134,9 @@ int main(int argc, char **argv)
 		CK(cuMemcpyHtoD(dhold, h, hold));
 		free(h);
 	}
+	void *host_pinned = NULL;
+	if (pinned)
+		CK(cuMemAllocHost(&host_pinned, 1 << 20));
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (;;) {
 		double r0 = now_s();
@@ -155,6 +164,8 @@ int main(int argc, char **argv)
 		hold_check(dhold, hold, 0, hold);
 		CK(cuMemFree(dhold));
 	}
+	if (host_pinned)
+		CK(cuMemFreeHost(host_pinned));
 	CK(cuStreamDestroy(s));
 	CK(cuModuleUnload(mod));
 	CK(cuCtxDestroy(ctx));
