@@ -82,6 +82,10 @@ struct fz_state {
 	uint8_t *scratch;              /* bulk pieces (FZ_BULK_AREA / 4) are copied or written here */
 	int ready;
 	int trace;                     /* VGPU_FUZZ_TRACE: print a line per reply (comparing harness versions) */
+	/* The simulator's address spaces: each zone's thread allocates and launches in space
+	 * idx + 1, as each zone's worker is its own process in the proxy (kernel oracle). */
+	void (*set_space)(unsigned space);
+	unsigned (*kernel_space)(void);  /* in the access hook: 0, or 1 + the space of the running kernel */
 };
 extern struct fz_state fz;
 /* Index of the zone whose channel thread this is, -1 on any other thread. */
@@ -92,12 +96,14 @@ extern _Thread_local int fz_self;
 
 
 /*
- * VGPU_FUZZ_SABOTAGE=memory|ownership|reply: the harness itself breaks the property the
- * named oracle guards (checks zone A's device accesses against zone B's allocations; adds
- * a handle to the other zone's table during a message; truncates a reply by one byte), so
+ * VGPU_FUZZ_SABOTAGE=memory|ownership|reply|kernel|spaces: the harness itself breaks the property
+ * the named oracle guards (checks zone A's device accesses against zone B's allocations;
+ * adds a handle to the other zone's table during a message; truncates a reply by one byte;
+ * takes a kernel's accesses of its own zone's memory for the other zone's; turns the
+ * simulator's address-space confinement off, so that a kernel can reach the other zone), so
  * fuzz/test_replay.sh can show that each oracle does fire. Never set while fuzzing.
  */
-enum { SAB_NONE = 0, SAB_MEMORY, SAB_OWNERSHIP, SAB_REPLY };
+enum { SAB_NONE = 0, SAB_MEMORY, SAB_OWNERSHIP, SAB_REPLY, SAB_KERNEL, SAB_SPACES };
 extern int fz_sabotage;
 
 

@@ -426,6 +426,7 @@ static void *zone_thread(void *arg)
 {
 	struct fz_zone *zz = arg;
 	fz_self = zz->idx;
+	fz.set_space((unsigned)zz->idx + 1);
 	for (;;) {
 		while (sem_wait(&zz->go) < 0 && errno == EINTR)
 			;
@@ -752,9 +753,10 @@ int fz_setup(void)
 	const char *sab = getenv("VGPU_FUZZ_SABOTAGE");
 	if (sab && *sab) {
 		fz_sabotage = !strcmp(sab, "memory") ? SAB_MEMORY : !strcmp(sab, "ownership") ? SAB_OWNERSHIP :
-			   !strcmp(sab, "reply") ? SAB_REPLY : -1;
+			   !strcmp(sab, "reply") ? SAB_REPLY : !strcmp(sab, "kernel") ? SAB_KERNEL :
+			   !strcmp(sab, "spaces") ? SAB_SPACES : -1;
 		if (fz_sabotage < 0) {
-			fprintf(stderr, "vgpu-fuzz: VGPU_FUZZ_SABOTAGE=%s: expected memory, ownership or reply\n", sab);
+			fprintf(stderr, "vgpu-fuzz: VGPU_FUZZ_SABOTAGE=%s: expected memory, ownership, reply, kernel or spaces\n", sab);
 			return -EINVAL;
 		}
 	}
@@ -762,6 +764,9 @@ int fz_setup(void)
 	setenv("VGPU_SIM_QUIET", "1", 0);
 	setenv("VGPU_SIM_MEM", "256M", 0);
 	setenv("VGPU_SIM_THREADS", "1", 0);
+	/* device pointers as in seeds recorded with the same base (fuzz/README.md): kernel
+	 * parameters hold raw pointers, which the harness's aliases cannot translate */
+	setenv("VGPU_SIM_ARENA_BASE", FZ_SIM_ARENA_BASE, 0);
 	/* A launch that runs 10 million instructions fails with CUDA_ERROR_LAUNCH_TIMEOUT (the
 	 * simulator's default, 10^10, is minutes: an AFL hang). The corpus needs under 10^5. */
 	setenv("VGPU_SIM_WATCHDOG_INSNS", "10000000", 0);
@@ -785,6 +790,16 @@ int fz_setup(void)
 		return -ENOSYS;
 	}
 	set_hook(fz_mem_hook, NULL);
+	*(void **)&fz.set_space = dlsym(fz.be.dl, "vgpu_sim_set_space");
+	*(void **)&fz.kernel_space = dlsym(fz.be.dl, "vgpu_sim_kernel_space");
+	if (!fz.set_space || !fz.kernel_space) {
+		fprintf(stderr, "vgpu-fuzz: %s has no address spaces (vgpu_sim_set_space); the kernel oracle needs them\n", path);
+		return -ENOSYS;
+	}
+	fz.set_space(1);   /* zone 0 runs on this thread */
+	void (*space_checks)(int) = (void (*)(int))dlsym(fz.be.dl, "vgpu_sim_space_checks");
+	if (fz_sabotage == SAB_SPACES && space_checks)
+		space_checks(0);
 	fz_check_dispatch_table();
 	if (!(fz.scratch = malloc(FZ_BULK_AREA / 4)))
 		return -ENOMEM;

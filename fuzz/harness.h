@@ -27,6 +27,7 @@ enum { FZ_REC_MSG = 0, FZ_REC_BULK = 1, FZ_REC_CLOSE = 2, FZ_REC_ALIAS = 3 };
 #define FZ_MSG_HDR  9u   /* ctl + opcode + flags + len */
 #define FZ_BULK_HDR 5u   /* ctl + len */
 #define FZ_ZONES    2
+#define FZ_SIM_ARENA_BASE "0x300000000000"   /* where the harness's simulator puts device memory */
 
 /* Run one session script through the proxy's call path; oracles abort on a violation. */
 void fz_run_one(const uint8_t *data, size_t len);

@@ -174,21 +174,43 @@ void fz_check_after_message(int z, uint64_t other_before)
 	fz_htab_walk(&me->zone.htab, check_foreign, &x);
 }
 
+/* Does [p, p + len) touch memory of zone zn (an allocation or a mapped range)? */
+static int touches(struct fz_zone *zn, uint64_t p, uint64_t len)
+{
+	pthread_mutex_lock(&zn->zone.lock);
+	int hit = vgpu_allocmap_check(&zn->zone.amap, p, 1, NULL) == 0 ||
+		  vgpu_allocmap_check(&zn->zone.amap, p + len - 1, 1, NULL) == 0 ||
+		  vgpu_vmm_covers(&zn->zone.vmm, p, 1) == 0 || vgpu_vmm_covers(&zn->zone.vmm, p + len - 1, 1) == 0;
+	pthread_mutex_unlock(&zn->zone.lock);
+	return hit;
+}
+
 /*
- * The simulator reports every device range it reads or writes for an API call (kernels:
- * each global access it is about to attempt, before it checks the address). Kernel
- * accesses are not checked: pointers inside kernel parameters are not the proxy's to check
- * (isolation there comes from each zone's own context and worker process), and with both
- * zones in one simulator here a kernel could reach the other zone's allocations in a way
- * the proxy cannot. Every other access (copies, memsets) was range-checked by the proxy and
- * must lie inside one of the calling zone's allocations.
+ * The simulator reports every device range it reads or writes for an API call, and each
+ * global access a kernel makes (after the address resolved). Copies and memsets were
+ * range-checked by the proxy and must lie inside one of the calling zone's allocations.
+ * Kernel accesses are not the proxy's to check (pointers inside kernel parameters): there
+ * isolation comes from each zone's worker being its own process, which the simulator's
+ * address spaces model here (each zone's thread allocates and launches in its own; a kernel
+ * reaching another space's memory faults, CUDA_ERROR_ILLEGAL_ADDRESS). The oracle: no
+ * access a kernel of one zone makes touches the other zone's memory.
  */
 void fz_mem_hook(void *ctx, uint64_t p, uint64_t len, int write)
 {
 	(void)ctx;
+	unsigned ks = fz.kernel_space();
+	if (ks) {
+		int kz = (int)ks - 2;          /* space = zone + 1, ks = space + 1 */
+		if (kz < 0 || kz >= FZ_ZONES || !len)
+			return;                /* the harness's own kernels (none), or nothing touched */
+		int other = fz_sabotage == SAB_KERNEL ? kz : !kz;
+		FZ_CHECK(!touches(&fz.z[other], p, len), "a kernel of zone %d %s zone %d's memory [0x%llx, +0x%llx)",
+			 kz, write ? "wrote" : "read", other, (unsigned long long)p, (unsigned long long)len);
+		return;
+	}
 	int z = atomic_load(&fz.active);
 	if (z < 0 || atomic_load(&fz.kernel_msg))
-		return;   /* teardown of the harness itself, or a kernel (above) */
+		return;   /* teardown of the harness itself, or a graph launch's copies (checked when captured) */
 	struct vgpu_zone *zn = &fz.z[fz_sabotage == SAB_MEMORY ? !z : z].zone;
 	pthread_mutex_lock(&zn->lock);
 	int rc = vgpu_allocmap_check(&zn->amap, p, len, NULL);

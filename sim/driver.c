@@ -71,6 +71,17 @@ SIM_EXPORT void vgpu_sim_set_access_hook(void (*fn)(void *ctx, uint64_t dptr, ui
 /* Test hook: PTX instructions interpreted so far in this process (benchmarks). */
 SIM_EXPORT uint64_t vgpu_sim_insn_count(void) { return g_insn_count; }
 
+/* Test hook: the calling thread's address space from now on (sim.h, "Address spaces"): what
+ * it allocates belongs to space, and the kernels it launches reach only that space's memory
+ * (other memory faults with CUDA_ERROR_ILLEGAL_ADDRESS). The fuzz harness gives each zone
+ * its own, as each zone's worker is its own process in the proxy. */
+SIM_EXPORT void vgpu_sim_set_space(unsigned space) { sim_space = space; }
+/* Test hook: 0 turns the confinement off (the fuzz harness's VGPU_FUZZ_SABOTAGE=spaces,
+ * showing that its kernel oracle fires when a kernel reaches another space). */
+SIM_EXPORT void vgpu_sim_space_checks(int on) { sim_space_checks = on; }
+/* From an access hook: 0 for an API call's access, else 1 + the space of the kernel making it. */
+SIM_EXPORT unsigned vgpu_sim_kernel_space(void) { return sim_kernel_space; }
+
 static void do_init(void)
 {
 	const char *d = getenv("VGPU_SIM_DEVICES");

@@ -37,6 +37,8 @@ static uint64_t max_insns;
 static void job_work(struct job *j)
 {
 	const struct ptx_launch *l = &j->k->l;
+	unsigned outer = sim_kernel_space;
+	sim_kernel_space = j->k->space + 1;
 	uint64_t gx = l->grid[0], gxy = (uint64_t)l->grid[0] * l->grid[1];
 	uint64_t n = 0;
 	for (;;) {
@@ -68,6 +70,7 @@ static void job_work(struct job *j)
 		}
 	}
 	atomic_fetch_add(&g_insn_count, n);
+	sim_kernel_space = outer;
 }
 
 static void *pool_main(void *arg)
@@ -131,6 +134,7 @@ int sim_pool_run(struct sim_launch_op *k, char *err, size_t errlen)
 	memset(&j, 0, sizeof(j));
 	j.k = k;
 	j.env.resolve = sim_mem_resolve;
+	j.env.resolve_ctx = (void *)(uintptr_t)k->space;
 	j.env.hook = sim_hook_fn;
 	j.env.hook_ctx = sim_hook_ctx;
 	j.env.shared_win = shared_win;

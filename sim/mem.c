@@ -50,9 +50,25 @@ int sim_mem_init(void)
 		per_dev = 1ull << 40;
 	per_dev = (per_dev + ALIGN - 1) & ~(uint64_t)(ALIGN - 1);
 	arena_size = per_dev * (uint64_t)g_ndev;
-	/* reserved, backed lazily: untouched pages cost nothing */
-	void *p = mmap(NULL, arena_size, PROT_READ | PROT_WRITE,
-	               MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	/* reserved, backed lazily: untouched pages cost nothing. VGPU_SIM_ARENA_BASE (hex, a
+	 * test hook) places it at a fixed address when that is free, so device pointers repeat
+	 * from run to run: a session recorded against one simulator replays into another with
+	 * the same pointers, even inside kernel parameters (the fuzz harness's seeds). */
+	void *p = MAP_FAILED;
+	const char *fixed = getenv("VGPU_SIM_ARENA_BASE");
+	uint64_t want = fixed && *fixed ? strtoull(fixed, NULL, 16) & ~(uint64_t)0xfffff : 0;
+	if (want) {
+		p = mmap((void *)(uintptr_t)want, arena_size, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE, -1, 0);
+		if (p != MAP_FAILED && (uint64_t)(uintptr_t)p != want) {
+			munmap(p, arena_size);
+			p = MAP_FAILED;
+		}
+		if (p == MAP_FAILED)
+			sim_log("VGPU_SIM_ARENA_BASE=%s: that range is taken; device memory goes elsewhere", fixed);
+	}
+	if (p == MAP_FAILED)
+		p = mmap(NULL, arena_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (p == MAP_FAILED) {
 		sim_log("cannot reserve %llu bytes of address space for device memory (VGPU_SIM_MEM); "
 		        "set VGPU_SIM_MEM lower", (unsigned long long)arena_size);
@@ -115,6 +131,7 @@ static int tab_insert(const struct sim_alloc *a)
 	memmove(&tab[i + 1], &tab[i], (ntab - i) * sizeof(*tab));
 	tab[i] = *a;
 	tab[i].id = next_id++;
+	tab[i].space = sim_space;
 	ntab++;
 	return 0;
 }
@@ -269,11 +286,13 @@ int sim_mem_find(uint64_t a, uint64_t len, struct sim_alloc *out)
 	return rc;
 }
 
-int sim_mem_resolve(void *unused, uint64_t addr, uint64_t len, struct ptx_range *out)
+__thread unsigned sim_space, sim_kernel_space;
+int sim_space_checks = 1;
+
+int sim_mem_resolve(void *space, uint64_t addr, uint64_t len, struct ptx_range *out)
 {
-	(void)unused;
 	struct sim_alloc a;
-	if (sim_mem_find(addr, len, &a) < 0)
+	if (sim_mem_find(addr, len, &a) < 0 || (a.space != (unsigned)(uintptr_t)space && sim_space_checks))
 		return -EFAULT;
 	out->lo = a.base;
 	out->len = a.size;

@@ -567,6 +567,7 @@ static CUresult launch(struct sim_func *f, const unsigned g[3], const unsigned b
 		return CUDA_ERROR_OUT_OF_MEMORY;
 	}
 	op->u.k.params = buf;
+	op->u.k.space = sim_space;
 	op->u.k.mod = f->mod;
 	op->u.k.l.mod = f->mod->pm;
 	op->u.k.l.fn = fn;

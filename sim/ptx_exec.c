@@ -152,14 +152,18 @@ static uint8_t *global_slow(struct blk *b, uint64_t a, uint32_t n)
 	return (uint8_t *)(uintptr_t)(a + (uint64_t)r.delta);
 }
 
+/* The hook sees each access the kernel makes (one that resolved), never a refused one. */
 static inline uint8_t *global_ptr(struct blk *b, uint64_t a, uint32_t n, int w)
 {
-	if (unlikely(b->env->hook != NULL))
-		b->env->hook(b->env->hook_ctx, a, n, w);
 	uint64_t off = a - b->c[0].lo;
+	uint8_t *p;
 	if (likely(off < b->c[0].len && n <= b->c[0].len - off))
-		return (uint8_t *)(uintptr_t)(a + (uint64_t)b->c[0].delta);
-	return global_slow(b, a, n);
+		p = (uint8_t *)(uintptr_t)(a + (uint64_t)b->c[0].delta);
+	else
+		p = global_slow(b, a, n);
+	if (unlikely(b->env->hook != NULL) && p)
+		b->env->hook(b->env->hook_ctx, a, n, w);
+	return p;
 }
 
 /* Host pointer for an access of n bytes at address a in space sp, or NULL (fault). */

@@ -33,7 +33,18 @@ struct sim_alloc {
 	unsigned flags;
 	struct sim_ctx *ctx;
 	uint64_t id;
+	unsigned space;          /* address space of the thread that made it (vgpu_sim_set_space) */
 };
+
+/*
+ * Address spaces (a test hook, vgpu_sim_set_space): memory belongs to the space of the
+ * thread that allocated it, and a kernel reaches only memory of its launcher's space, as a
+ * GPU kernel reaches only what its process mapped. Everything is space 0 unless a caller
+ * (the fuzz harness, serving two zones in one process) says otherwise.
+ */
+extern __thread unsigned sim_space;
+extern __thread unsigned sim_kernel_space;   /* while running a kernel: its space + 1, else 0 */
+extern int sim_space_checks;                 /* 0: kernels reach every space (a sabotage for tests) */
 
 int sim_mem_init(void);
 uint64_t sim_mem_total(void);                     /* per device */
@@ -49,7 +60,8 @@ int sim_mem_find(uint64_t a, uint64_t len, struct sim_alloc *out);
 /* 1 if a lies in the device arena (live or not). */
 int sim_mem_in_arena(uint64_t a);
 void sim_mem_free_ctx(struct sim_ctx *ctx);
-int sim_mem_resolve(void *unused, uint64_t addr, uint64_t len, struct ptx_range *out);
+/* A kernel's global access: ctx is its address space (cast); memory of another space faults. */
+int sim_mem_resolve(void *space, uint64_t addr, uint64_t len, struct ptx_range *out);
 
 /* access hook for the memory oracle */
 extern void (*sim_hook_fn)(void *ctx, uint64_t dptr, uint64_t len, int write);
@@ -109,6 +121,7 @@ struct sim_launch_op {
 	struct ptx_launch l;
 	struct sim_module *mod;
 	uint8_t *params;
+	unsigned space;          /* the launcher's address space */
 };
 
 struct sim_event {

@@ -561,6 +561,45 @@ static void t_func_attrs(void)
 	CK_RC(cuModuleGetFunction(&f, mod, "_Z4polyfi"), CUDA_ERROR_NOT_FOUND);  /* not an entry */
 }
 
+void vgpu_sim_set_space(unsigned space);
+
+/* Address spaces (the fuzz harness's two zones in one process): a kernel reaches only memory
+ * allocated in its launcher's space; the other space's memory faults as unmapped memory does. */
+static void t_address_spaces(void)
+{
+	CUcontext c;
+	CUmodule m;
+	CUfunction f;
+	enum { N = 256 };
+	float h[N];
+	int n = N;
+	CK(cuCtxCreate(&c, NULL, 0, 0));
+	void *img = st_read(st_path("tests/kernels/basic.ptx"), NULL);
+	CK(cuModuleLoadData(&m, img));
+	free(img);
+	CK(cuModuleGetFunction(&f, m, "vec_add"));
+	vgpu_sim_set_space(1);
+	CUdeviceptr a1 = dalloc(sizeof(h)), b1 = dalloc(sizeof(h)), c1 = dalloc(sizeof(h));
+	for (int i = 0; i < N; i++)
+		h[i] = (float)i;
+	CK(cuMemcpyHtoD(a1, h, sizeof(h)));
+	CK(cuMemcpyHtoD(b1, h, sizeof(h)));
+	void *args1[] = {&a1, &b1, &c1, &n};
+	CK(cuLaunchKernel(f, 2, 1, 1, 128, 1, 1, 0, NULL, args1, NULL));
+	CK(cuMemcpyDtoH(h, c1, sizeof(h)));
+	EXPECT(h[7] == 14.0f && h[255] == 510.0f);   /* its own space: works */
+	vgpu_sim_set_space(2);
+	CUdeviceptr c2 = dalloc(sizeof(h));
+	void *args2[] = {&a1, &b1, &c2, &n};          /* space 1's inputs from space 2 */
+	CUresult r = cuLaunchKernel(f, 2, 1, 1, 128, 1, 1, 0, NULL, args2, NULL);
+	if (r == CUDA_SUCCESS)
+		r = cuCtxSynchronize();
+	EXPECT(r == CUDA_ERROR_ILLEGAL_ADDRESS);
+	vgpu_sim_set_space(0);
+	CK(cuCtxDestroy(c));
+	printf("address spaces: a kernel reaches only its launcher's space\n");
+}
+
 int main(void)
 {
 	setenv("VGPU_SIM_MEM", "256M", 1);
@@ -586,6 +625,7 @@ int main(void)
 	}
 	t_redux();
 	t_spaces();
+	t_address_spaces();
 	/* cuModuleLoad from a file name, and cuModuleLoadFatBinary */
 	CK(cuModuleLoad(&mod, st_path("tests/kernels/basic.ptx")));
 	CK(cuModuleUnload(mod));
