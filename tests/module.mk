@@ -72,7 +72,11 @@ $(B)/tests/restart/restart.sh: $(B)/tests/restart/stream_app $(B)/tests/isolatio
 TESTS += $(B)/tests/restart/restart.sh
 
 # Checkpoint, restore and migration of a running zone between two proxies.
-$(B)/tests/migrate/migrate.sh: $(B)/tests/restart/stream_app $(PROXY) $(VGPUCTL) $(E2E_KERNELS) tests/migrate/run.sh
+$(B)/tests/migrate/rt_loop: tests/migrate/rt_loop.cu tests/runtime/rt.h
+	@mkdir -p $(dir $@)
+	$(RT_NVCC) $< -o $@
+$(B)/tests/migrate/migrate.sh: $(B)/tests/restart/stream_app $(B)/tests/migrate/rt_loop $(PROXY) $(VGPUCTL) $(E2E_KERNELS) \
+		tests/migrate/run.sh
 	@mkdir -p $(dir $@)
 	printf '#!/bin/sh\nexec tests/migrate/run.sh\n' > $@ && chmod +x $@
 TESTS += $(B)/tests/migrate/migrate.sh

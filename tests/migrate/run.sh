@@ -6,7 +6,8 @@
 # from proxy A to proxy B with checkpoint --stop + restore (a thread it starts then joins the
 # zone on B through A's redirect), and back with migrate, both channels moving; its results
 # and the held memory are verified and it sees no error, and its registration's budget
-# follows it. A zone with pinned host memory is refused a checkpoint and goes on. Corrupted, truncated,
+# follows it. A zone with pinned host memory is refused a checkpoint and goes on. An nvcc-built
+# CUDA runtime program is moved there and back too. Corrupted, truncated,
 # foreign and future-version checkpoint files are refused with a clear error and leave
 # the receiving proxy without a zone. Prints the measured pause.
 set -u
@@ -155,6 +156,20 @@ wait "$app_pid"; rc=$?; app_pid=
 [ $rc -eq 0 ] || fail "the program failed across the moves (exit $rc)"
 grep -Eq "rounds verified, and a late thread.s ([5-9]|[1-9][0-9]+), held memory intact" "$tmp/app.out" || fail "unexpected program output"
 pass "the program ran on across 3 moves, every round, its late thread's and its 64 MiB verified: $(cat "$tmp/app.out")"
+# An unmodified CUDA runtime program (nvcc defaults, the runtime linked statically): its
+# zone holds what the runtime made (primary context, its module and kernels, a stream, an
+# event) and 64 MiB; moved A -> B -> A while it runs, every round and the memory verified.
+"$B/tests/migrate/rt_loop" 6 >"$tmp/rt.out" 2>&1 &
+rt_pid=$!
+for _ in $(seq 100); do [ -n "$(zone_of a)" ] && break; sleep 0.1; done
+sleep 1.5
+out=$(ctl a migrate "$(zone_of a)" --to "$tmp/b.sock.ctl") || fail "migrating the runtime program A -> B failed: $out"
+sleep 1
+out2=$(ctl b migrate "$(zone_of b)" --to "$tmp/a.sock.ctl") || fail "migrating the runtime program B -> A failed: $out2"
+wait "$rt_pid" || fail "the runtime program failed across the moves: $(cat "$tmp/rt.out")"
+grep -q "rounds verified, held memory intact" "$tmp/rt.out" || fail "unexpected runtime program output: $(cat "$tmp/rt.out")"
+pass "a CUDA runtime program (static cudart) moved A -> B -> A while running: $(grep -o 'paused at most [0-9.]* ms' <<<"$out$out2" | tr '\n' ' ')- $(cat "$tmp/rt.out")"
+
 for p in $pa $pb; do kill -INT "$p"; done
 for p in $pa $pb; do wait "$p"; done
 pa= pb=
