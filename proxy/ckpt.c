@@ -242,10 +242,6 @@ static int blockers(const struct vgpu_zone *z, const struct vgpu_backend *be, ch
 	if (z->vmm.n || z->vmm.ranges.n)
 		return fail(why, cap, -EOPNOTSUPP, "the zone uses the virtual memory management API "
 			    "(%u physical allocations), which checkpoints do not carry", z->vmm.n);
-	if (z->pinned.bytes)
-		return fail(why, cap, -EOPNOTSUPP, "the zone shares %llu bytes of pinned host memory with the "
-			    "proxy, which a checkpoint cannot carry (it is the process's own memory)",
-			    (unsigned long long)z->pinned.bytes);
 	if (z->ck.globals)
 		return fail(why, cap, -EOPNOTSUPP, "the zone took the address of a module global "
 			    "(cuModuleGetGlobal), which cannot keep its address in a restored module");

@@ -32,8 +32,9 @@ static int slot_of(const struct vgpu_pinned *p, uint64_t id)
 	return s < p->n && p->r[s].base ? (int)s : -1;
 }
 
-CUresult vgpu_pinned_map(struct vgpu_pinned *p, int fd, uint64_t bytes, const struct vgpu_pinned_drv *d,
-			 uint64_t *id /* out */, const char **why /* out */)
+/* map (at == UINT32_MAX: the first free slot) or map_at. */
+static CUresult map_region(struct vgpu_pinned *p, int fd, uint64_t bytes, const struct vgpu_pinned_drv *d,
+			   uint32_t at, uint64_t *id, const char **why)
 {
 	const int need = F_SEAL_SHRINK | F_SEAL_GROW;
 	long page = sysconf(_SC_PAGESIZE);
@@ -60,18 +61,28 @@ CUresult vgpu_pinned_map(struct vgpu_pinned *p, int fd, uint64_t bytes, const st
 	}
 	pthread_rwlock_wrlock(&p->lock);
 	uint32_t s = 0;
-	while (s < p->n && p->r[s].base)
-		s++;
-	if (bytes > p->limit || p->bytes > p->limit - bytes) {
+	if (at == UINT32_MAX) {
+		while (s < p->n && p->r[s].base)
+			s++;
+	} else {
+		s = at;
+	}
+	if (at != UINT32_MAX && (at >= VGPU_PINNED_MAX_REGIONS || (at < p->n && p->r[at].base))) {
+		*why = "that region slot is taken or out of range";
+		res = CUDA_ERROR_INVALID_VALUE;
+	} else if (bytes > p->limit || p->bytes > p->limit - bytes) {
 		*why = "the zone's pinned-memory quota (--zone-pinned-limit) would be exceeded";
 		res = CUDA_ERROR_OUT_OF_MEMORY;
 	} else if (s == VGPU_PINNED_MAX_REGIONS) {
 		*why = "the zone has as many pinned regions as it may";
 		res = CUDA_ERROR_OUT_OF_MEMORY;
-	} else if (s == p->cap) {
-		uint32_t cap = p->cap ? p->cap * 2 : 16;
+	} else if (s >= p->cap) {
+		uint32_t cap = p->cap ? p->cap : 16;
+		while (cap <= s)
+			cap *= 2;
 		struct vgpu_pinned_region *r = realloc(p->r, cap * sizeof(*r));
 		if (r) {
+			memset(r + p->cap, 0, (cap - p->cap) * sizeof(*r));
 			p->r = r;
 			p->cap = cap;
 		} else {
@@ -83,18 +94,57 @@ CUresult vgpu_pinned_map(struct vgpu_pinned *p, int fd, uint64_t bytes, const st
 		*why = "mapping the region failed";
 		res = CUDA_ERROR_OUT_OF_MEMORY;
 	}
-	close(fd);
+	if (res != CUDA_SUCCESS)
+		close(fd);
 	if (res == CUDA_SUCCESS) {
 		/* On a GPU the driver then DMAs straight from and to it; failing that it stages. */
 		int reg = d->host_register && d->host_register(m, bytes, 0) == CUDA_SUCCESS;
-		p->r[s] = (struct vgpu_pinned_region){ m, bytes, reg };
-		if (s == p->n)
-			p->n++;
+		p->r[s] = (struct vgpu_pinned_region){ m, bytes, reg, fd };
+		for (uint32_t k = p->n; k < s; k++)
+			p->r[k] = (struct vgpu_pinned_region){ .fd = -1 };   /* free slots below it */
+		if (s >= p->n)
+			p->n = s + 1;
 		p->bytes += bytes;
 		*id = p->key ^ ((uint64_t)s + 1);
 	}
 	pthread_rwlock_unlock(&p->lock);
 	return res;
+}
+
+CUresult vgpu_pinned_map(struct vgpu_pinned *p, int fd, uint64_t bytes, const struct vgpu_pinned_drv *d,
+			 uint64_t *id /* out */, const char **why /* out */)
+{
+	return map_region(p, fd, bytes, d, UINT32_MAX, id, why);
+}
+
+int vgpu_pinned_export(struct vgpu_pinned *p, uint32_t i, int *fd, uint64_t *bytes)
+{
+	pthread_rwlock_rdlock(&p->lock);
+	int rc = i >= p->n ? -1 : p->r[i].base ? 1 : 0;
+	if (rc == 1) {
+		*fd = p->r[i].fd;
+		*bytes = p->r[i].bytes;
+	}
+	pthread_rwlock_unlock(&p->lock);
+	return rc;
+}
+
+CUresult vgpu_pinned_map_at(struct vgpu_pinned *p, uint64_t key, uint32_t slot, int fd, uint64_t bytes,
+			    const struct vgpu_pinned_drv *d, const char **why)
+{
+	uint64_t id;
+	pthread_rwlock_wrlock(&p->lock);
+	int empty = p->bytes == 0;
+	if (empty)
+		p->key = key | 1ull << 63;
+	int ok = p->key == (key | 1ull << 63);
+	pthread_rwlock_unlock(&p->lock);
+	if (!ok) {
+		*why = "the zone's region ids were set already";
+		close(fd);
+		return CUDA_ERROR_INVALID_VALUE;
+	}
+	return map_region(p, fd, bytes, d, slot, &id, why);
 }
 
 static void region_free(struct vgpu_pinned *p, uint32_t s, const struct vgpu_pinned_drv *d)
@@ -104,8 +154,11 @@ static void region_free(struct vgpu_pinned *p, uint32_t s, const struct vgpu_pin
 	if (r->registered && d->host_unregister)
 		d->host_unregister(r->base);
 	munmap(r->base, r->bytes);
+	if (r->fd >= 0)
+		close(r->fd);
 	p->bytes -= r->bytes;
 	memset(r, 0, sizeof(*r));
+	r->fd = -1;
 }
 
 CUresult vgpu_pinned_unmap(struct vgpu_pinned *p, uint64_t id, const struct vgpu_pinned_drv *d)

@@ -24,6 +24,7 @@ struct vgpu_pinned_region {
 	void *base;         /* the worker's mapping, NULL: free slot */
 	uint64_t bytes;
 	int registered;     /* cuMemHostRegister'ed on the backend */
+	int fd;             /* the memfd, kept to hand the region to another worker (migration) */
 };
 
 struct vgpu_pinned {
@@ -55,6 +56,16 @@ int vgpu_pinned_init(struct vgpu_pinned *p, uint64_t limit);
  */
 CUresult vgpu_pinned_map(struct vgpu_pinned *p, int fd, uint64_t bytes, const struct vgpu_pinned_drv *d,
 			 uint64_t *id /* out */, const char **why /* out */);
+/*
+ * Migration: the regions move to another worker with the zone's channels, keeping their ids.
+ *   export: slot i's memfd (still ours) and size, 1; 0 for a free slot; -1 past the last
+ *   map_at: like map, into slot (which must be free) of a table whose key becomes key when
+ *           it is empty (-> CUDA_ERROR_INVALID_VALUE when another key is set already)
+ */
+int vgpu_pinned_export(struct vgpu_pinned *p, uint32_t i, int *fd /* out */, uint64_t *bytes /* out */);
+CUresult vgpu_pinned_map_at(struct vgpu_pinned *p, uint64_t key, uint32_t slot, int fd, uint64_t bytes,
+			    const struct vgpu_pinned_drv *d, const char **why /* out */);
+
 /* Forget region id (after its queued copies). CUDA_ERROR_INVALID_VALUE if there is none. */
 CUresult vgpu_pinned_unmap(struct vgpu_pinned *p, uint64_t id, const struct vgpu_pinned_drv *d);
 /*

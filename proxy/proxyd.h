@@ -102,9 +102,10 @@ struct vgpu_adopt_info {
  * and migration"): CKPT (+ the output file's fd) stops the zone's channels at a message
  * boundary, finishes its device work and writes the checkpoint, then lets the zone go on
  * unless VGPU_STATE_F_STAY_STOPPED; THAW lets a stopped zone go on; TAKE (with the zone's
- * token, the zone stopped) hands every channel over: one VGPU_STATE_CHAN record with the
- * channel's socket and memfd each, then a VGPU_STATE_DONE record, and the worker ends
- * without its peers noticing. Each answer is a struct vgpu_state_reply.
+ * token, the zone stopped) hands the zone's pinned host memory regions over (one
+ * VGPU_STATE_PINR record with the region's memfd each) and every channel (one
+ * VGPU_STATE_CHAN record with the channel's socket and memfd each), then a VGPU_STATE_DONE
+ * record, and the worker ends without its peers noticing. Each answer is a struct vgpu_state_reply.
  */
 #define VGPU_STATE_CKPT 0x54504b43u /* "CKPT" */
 #define VGPU_STATE_THAW 0x57414854u /* "THAW" */
@@ -135,6 +136,13 @@ struct vgpu_state_reply {
 	uint64_t work_ns;            /* CKPT: writing; RSTR: restoring; TAKE: handing over */
 	uint32_t zone_id, pad;
 	char msg[256];
+};
+#define VGPU_STATE_PINR 0x524e4950u /* "PINR": a pinned host memory region (with its memfd) */
+struct vgpu_state_pinned {
+	uint32_t magic, version;
+	uint64_t key;                /* the zone's region-id key */
+	uint64_t bytes;
+	uint32_t slot, pad;
 };
 struct vgpu_state_chan {
 	uint32_t magic, version;

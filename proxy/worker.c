@@ -12,6 +12,7 @@
 #include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -589,6 +590,20 @@ static void do_take(struct worker *w, int c, const struct vgpu_state_req *q)
 				snprintf(r.msg, sizeof(r.msg), "channel %u cannot move to another worker (Xen channel)", t->no);
 			}
 	}
+	/* pinned regions first: the taker maps them before it serves any channel */
+	for (uint32_t i = 0; r.status == 0; i++) {
+		struct vgpu_state_pinned pr = { .magic = VGPU_STATE_PINR, .version = VGPU_PROTO_VERSION,
+						.key = w->zone.pinned.key, .slot = i };
+		int fd, e = vgpu_pinned_export(&w->zone.pinned, i, &fd, &pr.bytes);
+		if (e < 0)
+			break;
+		if (e == 0)
+			continue;
+		if (vgpu_fds_send(c, &pr, sizeof(pr), &fd, 1) < 0) {
+			r.status = -EPIPE;
+			snprintf(r.msg, sizeof(r.msg), "sending pinned region %u failed: %s", i, strerror(errno));
+		}
+	}
 	for (struct chan_thread_arg *t = w->chans; t && r.status == 0; t = t->next) {
 		struct vgpu_state_chan m = { .magic = VGPU_STATE_CHAN, .version = VGPU_PROTO_VERSION, .no = t->no };
 		uint64_t id;
@@ -656,11 +671,23 @@ static int take_channels(struct worker *w, const char *path, uint32_t *taken, ch
 		free(got);
 		return -EPIPE;
 	}
+	const struct vgpu_pinned_drv pd = { .host_register = w->be.fn.cuMemHostRegister_v2,
+					    .host_unregister = w->be.fn.cuMemHostUnregister };
 	for (;;) {
-		union { struct vgpu_state_chan ch; struct vgpu_state_reply r; } u;
+		union { struct vgpu_state_chan ch; struct vgpu_state_reply r; struct vgpu_state_pinned p; } u;
 		int fds[2];
 		unsigned nfds = 0;
 		ssize_t len = vgpu_fds_recv(c, &u, sizeof(u), fds, 2, &nfds, 0);
+		if (len == (ssize_t)sizeof(u.p) && u.p.magic == VGPU_STATE_PINR && nfds == 1) {
+			const char *pwhy = "";
+			if (vgpu_pinned_map_at(&w->zone.pinned, u.p.key, u.p.slot, fds[0], u.p.bytes, &pd, &pwhy) != CUDA_SUCCESS) {
+				snprintf(why, cap, "the zone's pinned region %u (%llu bytes) cannot be mapped here: %s", u.p.slot,
+					 (unsigned long long)u.p.bytes, pwhy);
+				break;
+			}
+			vgpu_stat_set(&w->zone.stats->pinned_bytes, w->zone.pinned.bytes);
+			continue;
+		}
 		if (len == (ssize_t)sizeof(u.ch) && u.ch.magic == VGPU_STATE_CHAN && nfds == 2 && n < TAKE_MAX) {
 			struct got *g = &got[n];
 			g->sock = fcntl(fds[0], F_DUPFD_CLOEXEC, 0);
@@ -808,6 +835,12 @@ void vgpu_worker_main(const struct vgpu_worker_args *a)
 	if (!a->cfg->state_dir[0])
 		prctl(PR_SET_PDEATHSIG, SIGTERM, 0, 0, 0);
 	signal(SIGPIPE, SIG_IGN);
+	/* each pinned region keeps its memfd and each channel two descriptors (migration) */
+	struct rlimit nofile;
+	if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {
+		nofile.rlim_cur = nofile.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &nofile);
+	}
 	pthread_mutex_init(&w.lock, NULL);
 	pthread_cond_init(&w.cond, NULL);
 	w.wake_fd = eventfd(0, EFD_CLOEXEC);

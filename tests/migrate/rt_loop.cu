@@ -78,6 +78,9 @@ int main(int argc, char **argv)
 	CHECK(cudaFree(dhold));
 	CHECK(cudaEventDestroy(ev));
 	CHECK(cudaStreamDestroy(s));
+	free(x);
+	free(y);
+	free(h);
 	printf("rt_loop: %d rounds verified, held memory intact; longest round %.1f ms\n", rounds, worst * 1e3);
 	return 0;
 }

@@ -6,7 +6,8 @@
 # from proxy A to proxy B with checkpoint --stop + restore (a thread it starts then joins the
 # zone on B through A's redirect), and back with migrate, both channels moving; its results
 # and the held memory are verified and it sees no error, and its registration's budget
-# follows it. A zone with pinned host memory is refused a checkpoint and goes on. An nvcc-built
+# follows it. A zone with a module global's address is refused a checkpoint and goes on; one
+# copying through pinned host memory moves there and back. An nvcc-built
 # CUDA runtime program is moved there and back too. Corrupted, truncated,
 # foreign and future-version checkpoint files are refused with a clear error and leave
 # the receiving proxy without a zone. Prints the measured pause.
@@ -136,21 +137,35 @@ for _ in $(seq 50); do [ "$(nzones b)" = 0 ] && break; sleep 0.1; done
 [ "$(nzones b)" = 0 ] && [ "$(nzones a)" = 1 ] || fail "after migrate B -> A: A has $(nzones a) zones, B $(nzones b)"
 pass "migrated B -> A: $(tr '\n' ' ' <<<"$out")"
 
-# A zone holding what a checkpoint cannot carry (pinned host memory shared with its worker)
-# is refused with the reason, and goes on.
+# A zone holding what a checkpoint cannot carry (the address of a module global) is refused
+# with the reason, and goes on; one copying through pinned host memory moves with it (its
+# regions are handed over with the channels, same ids) and back.
 zmain=$(zone_of a)
-"$B/tests/restart/stream_app" "$PWD/$B/tests/kernels/basic.fatbin" 3 0 --no-late --pinned >"$tmp/pinned.out" 2>&1 &
-ppid=$!
 others() { ctl a stats | awk -v m="$zmain" '$1 == "zone" && $2 != m { print $2; exit }'; }
+"$B/tests/restart/stream_app" "$PWD/$B/tests/kernels/basic.fatbin" 2 0 --no-late --global >"$tmp/global.out" 2>&1 &
+gpid=$!
+for _ in $(seq 100); do [ -n "$(others)" ] && break; sleep 0.1; done
+zg=$(others)
+[ -n "$zg" ] || fail "the module-global program's zone does not show"
+sleep 0.3
+if out=$(ctl a checkpoint "$zg" "$tmp/global.ckpt" 2>&1); then fail "a zone with a module global's address was checkpointed: $out"; fi
+grep -q "module global" <<<"$out" || fail "unexpected refusal: $out"
+[ ! -e "$tmp/global.ckpt" ] || fail "a refused checkpoint left its file behind"
+wait "$gpid" || fail "the module-global program failed after the refused checkpoint: $(cat "$tmp/global.out")"
+pass "a zone holding a module global's address: ${out#vgpuctl: }; it went on and finished"
+for _ in $(seq 50); do [ -z "$(others)" ] && break; sleep 0.1; done
+"$B/tests/restart/stream_app" "$PWD/$B/tests/kernels/basic.fatbin" 4 0 --no-late --pinned >"$tmp/pinned.out" 2>&1 &
+ppid=$!
 for _ in $(seq 100); do [ -n "$(others)" ] && break; sleep 0.1; done
 zp=$(others)
 [ -n "$zp" ] || fail "the pinned-memory program's zone does not show"
-sleep 0.3
-if out=$(ctl a checkpoint "$zp" "$tmp/pinned.ckpt" 2>&1); then fail "a zone with pinned memory was checkpointed: $out"; fi
-grep -q "pinned host memory" <<<"$out" || fail "unexpected refusal: $out"
-[ ! -e "$tmp/pinned.ckpt" ] || fail "a refused checkpoint left its file behind"
-wait "$ppid" || fail "the pinned-memory program failed after the refused checkpoint: $(cat "$tmp/pinned.out")"
-pass "a zone with pinned host memory: ${out#vgpuctl: }; it went on and finished"
+sleep 0.5
+out=$(ctl a migrate "$zp" --to "$tmp/b.sock.ctl") || fail "migrating a zone with pinned memory failed: $out"
+ctl b stats | grep -q ' pinned=1048576 ' || fail "the pinned region did not move to B: $(ctl b stats)"
+sleep 0.5
+out2=$(ctl b migrate "$(zone_of b)" --to "$tmp/a.sock.ctl") || fail "migrating it back failed: $out2"
+wait "$ppid" || fail "the pinned-memory program failed across the moves: $(cat "$tmp/pinned.out")"
+pass "a zone copying through pinned host memory moved A -> B -> A, its region with it: $(cat "$tmp/pinned.out")"
 
 wait "$app_pid"; rc=$?; app_pid=
 [ $rc -eq 0 ] || fail "the program failed across the moves (exit $rc)"

@@ -95,12 +95,14 @@ int main(int argc, char **argv)
 	const char *image = argc > 1 ? argv[1] : "build/san/tests/kernels/basic.fatbin";
 	double seconds = argc > 2 ? atof(argv[2]) : 5;
 	uint64_t hold = argc > 3 ? strtoull(argv[3], NULL, 0) & ~3ull : 0;
-	int late_wanted = 1, pinned = 0;
+	int late_wanted = 1, pinned = 0, global = 0;
 	for (int i = 4; i < argc; i++) {
 		if (!strcmp(argv[i], "--no-late"))
 			late_wanted = 0;
 		else if (!strcmp(argv[i], "--pinned"))
 			pinned = 1;
+		else if (!strcmp(argv[i], "--global"))
+			global = 1;
 	}
 	CUdeviceptr dhold = 0;
 	double worst = 0;
@@ -112,10 +114,11 @@ int main(int argc, char **argv)
 	pthread_t late;
 
 	if (argc > 1 && !strcmp(argv[1], "--help")) {
-		printf("usage: stream_app [KERNEL_IMAGE [SECONDS [HOLD_BYTES [--no-late] [--pinned]]]]\nCopies and "
+		printf("usage: stream_app [KERNEL_IMAGE [SECONDS [HOLD_BYTES [--no-late] [--pinned] [--global]]]]\nCopies and "
 		       "launches for SECONDS (default 5), verifying every round; a thread started halfway joins the zone "
 		       "(not with --no-late); HOLD_BYTES of device memory keep a pattern checked every round and at the "
-		       "end; --pinned holds 1 MiB of pinned host memory too; prints the longest round.\n");
+		       "end; --pinned copies through 1 MiB of pinned host memory every round; --global takes a module global's "
+		       "address; prints the longest round.\n");
 		return 0;
 	}
 	CK(cuInit(0));
@@ -135,12 +138,33 @@ int main(int argc, char **argv)
 		free(h);
 	}
 	void *host_pinned = NULL;
-	if (pinned)
+	CUdeviceptr dpin = 0;
+	if (pinned) {
 		CK(cuMemAllocHost(&host_pinned, 1 << 20));
+		CK(cuMemAlloc(&dpin, 1 << 20));
+	}
+	if (global) {
+		CUdeviceptr g;
+		size_t gsz;
+		CK(cuModuleGetGlobal(&g, &gsz, mod, "dev_counter"));
+	}
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (;;) {
 		double r0 = now_s();
 		round_trip(s, rounds++);
+		if (pinned) {   /* there and back through the pinned region (copies without the ring) */
+			uint32_t *w = host_pinned;
+			for (int i = 0; i < (1 << 18); i++)
+				w[i] = (uint32_t)(i ^ rounds);
+			CK(cuMemcpyHtoD(dpin, host_pinned, 1 << 20));
+			memset(host_pinned, 0, 1 << 20);
+			CK(cuMemcpyDtoH(host_pinned, dpin, 1 << 20));
+			for (int i = 0; i < (1 << 18); i++)
+				if (w[i] != (uint32_t)(i ^ rounds)) {
+					fprintf(stderr, "FAIL: round %d: pinned word %d = %u\n", rounds, i, w[i]);
+					exit(1);
+				}
+		}
 		if (hold)   /* a 64 KiB slice that moves through the buffer */
 			hold_check(dhold, hold, ((uint64_t)rounds * 65536) % hold & ~3ull,
 				   hold - ((uint64_t)rounds * 65536) % hold < 65536 ? hold - ((uint64_t)rounds * 65536) % hold : 65536);
@@ -164,8 +188,10 @@ int main(int argc, char **argv)
 		hold_check(dhold, hold, 0, hold);
 		CK(cuMemFree(dhold));
 	}
-	if (host_pinned)
+	if (host_pinned) {
 		CK(cuMemFreeHost(host_pinned));
+		CK(cuMemFree(dpin));
+	}
 	CK(cuStreamDestroy(s));
 	CK(cuModuleUnload(mod));
 	CK(cuCtxDestroy(ctx));
