@@ -14,7 +14,7 @@
 set -u
 B=${VGPU_BUILD:-build/san}
 case ${1:-} in
-  --help) sed -n '3,9p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+  --help) sed -n '3,/^set -u/p' "$0" | grep '^#' | sed 's/^# \{0,1\}//'; exit 0 ;;
 esac
 sim=$PWD/$B/sim/libcudasim.so
 [ -f "$sim" ] || { echo "skip: $sim is not built"; exit 77; }
@@ -142,11 +142,17 @@ pass "migrated B -> A: $(tr '\n' ' ' <<<"$out")"
 # regions are handed over with the channels, same ids) and back.
 zmain=$(zone_of a)
 others() { ctl a stats | awk -v m="$zmain" '$1 == "zone" && $2 != m { print $2; exit }'; }
-"$B/tests/restart/stream_app" "$PWD/$B/tests/kernels/basic.fatbin" 2 0 --no-late --global >"$tmp/global.out" 2>&1 &
-gpid=$!
-for _ in $(seq 100); do [ -n "$(others)" ] && break; sleep 0.1; done
-zg=$(others)
-[ -n "$zg" ] || fail "the module-global program's zone does not show"
+side() { # side OUT ARGS...: a second stream_app on A; sets spid and szone
+  local out=$1
+  shift
+  "$B/tests/restart/stream_app" "$PWD/$B/tests/kernels/basic.fatbin" "$@" >"$out" 2>&1 &
+  spid=$!
+  for _ in $(seq 100); do [ -n "$(others)" ] && break; sleep 0.1; done
+  szone=$(others)
+  [ -n "$szone" ] || fail "the zone of stream_app $* does not show"
+}
+side "$tmp/global.out" 2 0 --no-late --global
+gpid=$spid zg=$szone
 sleep 0.3
 if out=$(ctl a checkpoint "$zg" "$tmp/global.ckpt" 2>&1); then fail "a zone with a module global's address was checkpointed: $out"; fi
 grep -q "module global" <<<"$out" || fail "unexpected refusal: $out"
@@ -154,11 +160,8 @@ grep -q "module global" <<<"$out" || fail "unexpected refusal: $out"
 wait "$gpid" || fail "the module-global program failed after the refused checkpoint: $(cat "$tmp/global.out")"
 pass "a zone holding a module global's address: ${out#vgpuctl: }; it went on and finished"
 for _ in $(seq 50); do [ -z "$(others)" ] && break; sleep 0.1; done
-"$B/tests/restart/stream_app" "$PWD/$B/tests/kernels/basic.fatbin" 4 0 --no-late --pinned >"$tmp/pinned.out" 2>&1 &
-ppid=$!
-for _ in $(seq 100); do [ -n "$(others)" ] && break; sleep 0.1; done
-zp=$(others)
-[ -n "$zp" ] || fail "the pinned-memory program's zone does not show"
+side "$tmp/pinned.out" 4 0 --no-late --pinned
+ppid=$spid zp=$szone
 sleep 0.5
 out=$(ctl a migrate "$zp" --to "$tmp/b.sock.ctl") || fail "migrating a zone with pinned memory failed: $out"
 ctl b stats | grep -q ' pinned=1048576 ' || fail "the pinned region did not move to B: $(ctl b stats)"
