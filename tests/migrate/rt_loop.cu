@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 // rt_loop — an ordinary CUDA runtime program (nvcc defaults: the runtime linked statically)
-// that keeps launching and copying for a while, holding 64 MiB, verifying every round; the
-// migration test moves its zone between proxies while it runs.
+// that keeps launching, copying and allocating stream-ordered memory for a while, holding
+// 64 MiB, verifying every round; the migration test moves its zone between proxies while
+// it runs.
 #include <cstring>
 #include <ctime>
 #include <unistd.h>
@@ -57,7 +58,11 @@ int main(int argc, char **argv)
 		double r0 = now_s();
 		for (int i = 0; i < n; i++)
 			x[i] = (float)(i % 1000) + rounds;
-		CHECK(cudaMemcpyAsync(dx, x, n * sizeof(float), cudaMemcpyHostToDevice, s));
+		float *dt;   /* stream-ordered memory from the device's default pool, each round */
+		CHECK(cudaMallocAsync(&dt, n * sizeof(float), s));
+		CHECK(cudaMemcpyAsync(dt, x, n * sizeof(float), cudaMemcpyHostToDevice, s));
+		CHECK(cudaMemcpyAsync(dx, dt, n * sizeof(float), cudaMemcpyDeviceToDevice, s));
+		CHECK(cudaFreeAsync(dt, s));
 		axpb<<<n / 256, 256, 0, s>>>(dx, dy, 2.0f, (float)rounds, n);
 		CHECK(cudaGetLastError());
 		CHECK(cudaEventRecord(ev, s));
