@@ -177,10 +177,11 @@ pass "the program ran on across 3 moves, every round, its late thread's and its 
 # An unmodified CUDA runtime program (nvcc defaults, the runtime linked statically): its
 # zone holds what the runtime made (primary context, its module and kernels, a stream, an
 # event) and 64 MiB; moved A -> B -> A while it runs, every round and the memory verified.
+for _ in $(seq 50); do [ "$(nzones a)" = 0 ] && break; sleep 0.1; done
 "$B/tests/migrate/rt_loop" 6 >"$tmp/rt.out" 2>&1 &
 rt_pid=$!
-for _ in $(seq 100); do [ -n "$(zone_of a)" ] && break; sleep 0.1; done
-sleep 1.5
+# once it is past its start-up (the runtime loads its module on the first launch)
+for _ in $(seq 200); do [ "$(calls_of a 2>/dev/null || echo 0)" -gt 300 ] 2>/dev/null && break; sleep 0.1; done
 out=$(ctl a migrate "$(zone_of a)" --to "$tmp/b.sock.ctl") || fail "migrating the runtime program A -> B failed: $out"
 sleep 1
 out2=$(ctl b migrate "$(zone_of b)" --to "$tmp/a.sock.ctl") || fail "migrating the runtime program B -> A failed: $out2"
