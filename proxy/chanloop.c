@@ -623,6 +623,11 @@ static CUresult call_generic(struct chanctx *cc, struct vgpu_proxy_call *call, v
 		res = wire ? wire(call, argv) : thunk(call->drv, argv);
 	if (res == CUDA_SUCCESS && call->hdr.opcode == VGPU_OP_cuModuleGetGlobal_v2)
 		__atomic_add_fetch(&call->zone->ck.globals, 1, __ATOMIC_RELAXED);
+	if (res == CUDA_SUCCESS && call->hdr.opcode == VGPU_OP_cuEventCreate) {
+		CUevent *pe = *(CUevent **)argv[0];   /* argv[i] points at parameter i */
+		if (pe && *pe && *(unsigned *)argv[1])
+			vgpu_ckpt_note_event(call->zone, *pe, *(unsigned *)argv[1]);
+	}
 	if (cc->nstage && res == CUDA_SUCCESS)
 		res = wait_staged(cc, call, argv);
 	if (res == CUDA_SUCCESS)

@@ -137,11 +137,45 @@ void vgpu_ckpt_forget_image(struct vgpu_zone *z, const void *module)
 	pthread_mutex_unlock(&z->lock);
 }
 
+void vgpu_ckpt_note_event(struct vgpu_zone *z, const void *event, unsigned flags)
+{
+	struct vgpu_ckpt_zone *ck = &z->ck;
+	pthread_mutex_lock(&z->lock);
+	uint32_t i = 0;
+	/* an entry of an event destroyed since (its handle reused, or no longer in the table) is
+	 * overwritten: the table stays as large as the zone's live events at most twice over */
+	while (i < ck->nev && ck->ev[i].event != event && vgpu_htab_find(&z->htab, VGPU_H_EVENT, ck->ev[i].event, &(uint64_t){0}) == 0)
+		i++;
+	if (i == ck->nev && ck->nev == ck->capev) {
+		uint32_t ncap = ck->capev ? ck->capev * 2 : 16;
+		struct vgpu_ckpt_event *n = realloc(ck->ev, ncap * sizeof(*n));
+		if (!n) {
+			pthread_mutex_unlock(&z->lock);
+			return;   /* only costs the flags in a checkpoint */
+		}
+		ck->ev = n;
+		ck->capev = ncap;
+	}
+	if (i == ck->nev)
+		ck->nev++;
+	ck->ev[i] = (struct vgpu_ckpt_event){ event, flags };
+	pthread_mutex_unlock(&z->lock);
+}
+
+static unsigned event_flags(const struct vgpu_zone *z, const void *event)
+{
+	for (uint32_t i = 0; i < z->ck.nev; i++)
+		if (z->ck.ev[i].event == event)
+			return z->ck.ev[i].flags & (CU_EVENT_BLOCKING_SYNC | CU_EVENT_DISABLE_TIMING);
+	return 0;
+}
+
 void vgpu_ckpt_zone_fini(struct vgpu_ckpt_zone *ck)
 {
 	for (uint32_t i = 0; i < ck->nimg; i++)
 		free(ck->img[i].bytes);
 	free(ck->img);
+	free(ck->ev);
 	free(ck->span);
 	memset(ck, 0, sizeof(*ck));
 }
@@ -345,6 +379,7 @@ static int plan_handles(struct vgpu_zone *z, const struct vgpu_backend_fns *f, s
 			}
 			case VGPU_H_EVENT:
 				q->type = R_EVENT;
+				q->a = event_flags(z, real);
 				break;
 			}
 			k++;
@@ -456,7 +491,7 @@ int vgpu_ckpt_write(int fd, struct vgpu_zone *z, const struct vgpu_backend *be, 
 		case R_MODULE: w_u32(&w, q->owner); w_u64(&w, q->len); w_bytes(&w, q->bytes, q->len); break;
 		case R_FUNC:   w_u32(&w, q->owner); w_u32(&w, (uint32_t)q->len); w_bytes(&w, q->bytes, q->len); break;
 		case R_STREAM: w_u32(&w, q->owner); w_u32(&w, q->a); w_u32(&w, q->b); break;
-		default:       w_u32(&w, q->owner); w_u32(&w, 0); break;
+		default:       w_u32(&w, q->owner); w_u32(&w, q->a); break;
 		}
 		sum->handles++;
 	}
@@ -1418,6 +1453,8 @@ static int restore_apply(void *ctx, const struct model *m, const struct item *ci
 	rs->sum->handles++;
 	if (it->type == R_MODULE)
 		vgpu_ckpt_note_image(z, real, it->data, it->len);
+	if (it->type == R_EVENT && it->a)
+		vgpu_ckpt_note_event(z, real, it->a);
 	return 0;
 }
 

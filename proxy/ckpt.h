@@ -48,9 +48,12 @@ struct vgpu_ckpt_meta {
 /* Per-zone bookkeeping the checkpoint needs, kept while the zone runs (zone.h embeds it). */
 struct vgpu_ckpt_image { const void *module; uint8_t *bytes; size_t len; };
 struct vgpu_ckpt_span { uint64_t base, size, handle; uint32_t refs; };
+struct vgpu_ckpt_event { const void *event; unsigned flags; };
 struct vgpu_ckpt_zone {
 	struct vgpu_ckpt_image *img;    /* images of loaded modules, by real module */
 	uint32_t nimg, capimg;
+	struct vgpu_ckpt_event *ev;     /* events' creation flags (the driver has no query for them) */
+	uint32_t nev, capev;
 	struct vgpu_ckpt_span *span;    /* restored allocations' address ranges (virtual memory API) */
 	uint32_t nspan;
 	uint64_t globals;               /* module globals handed out (their addresses cannot move) */
@@ -64,6 +67,8 @@ struct vgpu_backend;
 void vgpu_ckpt_note_image(struct vgpu_zone *z, const void *module, const void *image, size_t len);
 void vgpu_ckpt_forget_image(struct vgpu_zone *z, const void *module);
 void vgpu_ckpt_zone_fini(struct vgpu_ckpt_zone *ck);
+/* An event was created with flags (after a successful cuEventCreate; takes the zone's lock). */
+void vgpu_ckpt_note_event(struct vgpu_zone *z, const void *event, unsigned flags);
 
 /* Summary of a write or restore, for logs and vgpuctl. */
 struct vgpu_ckpt_sum {

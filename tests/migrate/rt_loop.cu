@@ -75,6 +75,10 @@ int main(int argc, char **argv)
 			worst = now_s() - r0;
 		usleep(20000);
 	}
+	/* the event was made without timing, and stays so wherever the zone went */
+	float ms;
+	EXPECT(cudaEventElapsedTime(&ms, ev, ev) == cudaErrorInvalidResourceHandle, "a timing-less event timed");
+	cudaGetLastError();
 	CHECK(cudaMemcpy(h, dhold, hold_n * sizeof(unsigned), cudaMemcpyDeviceToHost));
 	for (size_t i = 0; i < hold_n; i++)
 		EXPECT(h[i] == ((unsigned)(i * 2654435761u) ^ 0xa5a5a5a5u), "held word %zu changed", i);
