@@ -178,7 +178,7 @@ pass "the program ran on across 3 moves, every round, its late thread's and its 
 # zone holds what the runtime made (primary context, its module and kernels, a stream, an
 # event) and 64 MiB; moved A -> B -> A while it runs, every round and the memory verified.
 for _ in $(seq 50); do [ "$(nzones a)" = 0 ] && break; sleep 0.1; done
-"$B/tests/migrate/rt_loop" 6 >"$tmp/rt.out" 2>&1 &
+"$B/tests/migrate/rt_loop" 12 >"$tmp/rt.out" 2>&1 &
 rt_pid=$!
 # once it is past its start-up (the runtime loads its module on the first launch)
 for _ in $(seq 200); do [ "$(calls_of a 2>/dev/null || echo 0)" -gt 300 ] 2>/dev/null && break; sleep 0.1; done
