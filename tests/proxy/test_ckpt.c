@@ -1,0 +1,144 @@
+/* SPDX-License-Identifier: MIT */
+/* test_ckpt.c — unit tests of the checkpoint reader's rules (proxy/ckpt.c): a valid checkpoint, then one broken rule at a time. */
+#include <stdint.h>
+#include <string.h>
+
+#include "../../proxy/ckpt.h"
+#include "check.h"
+
+enum { R_ZONE = 1, R_RANGES, R_SLOTS, R_CTX, R_MODULE, R_FUNC, R_STREAM, R_EVENT, R_ALLOC, R_END };
+#define NO_SLOT 0xffffffffu
+
+static uint8_t buf[1 << 16];
+static size_t n;
+static uint32_t nrec;
+
+static void put(const void *p, size_t k) { memcpy(buf + n, p, k); n += k; }
+static void u32(uint32_t v) { put(&v, 4); }
+static void u64(uint64_t v) { put(&v, 8); }
+static void str(const char *s) { u32((uint32_t)strlen(s)); put(s, strlen(s)); }
+static void rec(uint32_t type, uint64_t len) { u32(type); u32(0); u64(len); nrec++; }
+
+static const char ptx[] = ".version 8.0\n.target sm_80\n.address_size 64\n.visible .entry k()\n{\nret;\n}\n";
+
+/* What each test may change before the checkpoint is assembled. */
+struct shape {
+	uint32_t slots;          /* the zone's table size */
+	uint32_t ctx_slot, mod_owner, fn_module, stream_flags, ev_flags;
+	uint64_t base2;          /* the second allocation's base */
+	int swap_records;        /* put the event before the stream */
+	int alloc_not_ranged;    /* the second allocation differs from its range */
+	int bad_crc, trailing;
+	uint32_t version;
+};
+
+static const struct shape good = { .slots = 6, .ctx_slot = 0, .mod_owner = 0, .fn_module = 1, .stream_flags = 1,
+				   .ev_flags = 2, .base2 = 0x7f0000201000ull, .version = VGPU_CKPT_VERSION };
+
+static void build(const struct shape *s)
+{
+	n = VGPU_CKPT_HDR_BYTES;
+	nrec = 0;
+	rec(R_ZONE, 4 + 4 + 8 + 16 + 12 + 3 + 0 + 0);
+	u32(7); u32(s->slots); u64(0x1234567880000000ull);
+	for (int i = 0; i < 16; i++) { uint8_t b = (uint8_t)i; put(&b, 1); }
+	str("app"); str(""); str("");
+	rec(R_RANGES, 8 + 32);
+	u32(2); u32(0);
+	u64(0x7f0000200000ull); u64(4096);
+	u64(s->base2); u64(64);
+	rec(R_SLOTS, 4 + 4ull * s->slots);
+	u32(s->slots);
+	for (uint32_t i = 0; i < s->slots; i++)
+		u32(1 + i);
+	rec(R_CTX, 16);
+	u32(s->ctx_slot); u32(1); u32(0); u32(0);
+	rec(R_MODULE, 16 + sizeof(ptx) - 1);
+	u32(1); u32(s->mod_owner); u64(sizeof(ptx) - 1); put(ptx, sizeof(ptx) - 1);
+	rec(R_FUNC, 12 + 1);
+	u32(2); u32(s->fn_module); u32(1); put("k", 1);
+	if (s->swap_records) {   /* records of one type come before those of the next */
+		rec(R_EVENT, 12);
+		u32(4); u32(NO_SLOT); u32(s->ev_flags);
+	}
+	rec(R_STREAM, 16);
+	u32(3); u32(0); u32(s->stream_flags); u32(0);
+	if (!s->swap_records) {
+		rec(R_EVENT, 12);
+		u32(4); u32(NO_SLOT); u32(s->ev_flags);
+	}
+	rec(R_ALLOC, 24 + 4096);
+	u64(0x7f0000200000ull); u64(4096); u32(0); u32(0);
+	memset(buf + n, 0x5a, 4096); n += 4096;
+	rec(R_ALLOC, 24 + 64);
+	u64(s->alloc_not_ranged ? s->base2 + 64 : s->base2); u64(64); u32(NO_SLOT); u32(0);
+	memset(buf + n, 0xa5, 64); n += 64;
+	uint32_t crc = vgpu_crc32c(0, buf + VGPU_CKPT_HDR_BYTES, n - VGPU_CKPT_HDR_BYTES);
+	rec(R_END, 8);
+	u32(nrec - 1); u32(s->bad_crc ? crc ^ 1 : crc);
+	if (s->trailing)
+		u32(0);
+	uint64_t payload = n - VGPU_CKPT_HDR_BYTES;
+	uint32_t v, backend = 2;
+	memset(buf, 0, VGPU_CKPT_HDR_BYTES);
+	memcpy(buf, VGPU_CKPT_MAGIC, 8);
+	v = s->version; memcpy(buf + 8, &v, 4);
+	v = VGPU_CKPT_HDR_BYTES; memcpy(buf + 12, &v, 4);
+	memcpy(buf + 16, &payload, 8);
+	memcpy(buf + 28, &backend, 4);
+}
+
+/* Refused, and the reason names what is wrong. */
+static void refused(const struct shape *s, const char *reason)
+{
+	struct vgpu_ckpt_meta m;
+	char why[256] = "";
+	build(s);
+	int rc = vgpu_ckpt_check(buf, n, &m, why, sizeof(why));
+	CHECK(rc < 0);
+	if (!strstr(why, reason)) {
+		fprintf(stderr, "expected a refusal naming '%s', got '%s'\n", reason, why);
+		check_failures++;
+	}
+}
+
+int main(void)
+{
+	struct vgpu_ckpt_meta m;
+	char why[256] = "";
+	struct shape s;
+
+	/* the valid one, and what it says about itself */
+	build(&good);
+	CHECK_EQ(vgpu_ckpt_check(buf, n, &m, why, sizeof(why)), 0);
+	CHECK_EQ(m.zone_id, 7);
+	CHECK_EQ(m.slots, 6);
+	CHECK_EQ(m.handles, 5);
+	CHECK_EQ(m.allocs, 2);
+	CHECK_EQ(m.mem_bytes, 4096 + 64);
+	CHECK(!strcmp(m.name, "app"));
+	/* one rule broken at a time */
+	s = good; s.version = 2;                 refused(&s, "format version 2");
+	s = good; s.bad_crc = 1;                 refused(&s, "checksum mismatch");
+	s = good; s.trailing = 1;                refused(&s, "after the end record");
+	s = good; s.ctx_slot = 6;                refused(&s, "context record");      /* slot past the table */
+	s = good; s.mod_owner = 3;               refused(&s, "module record");       /* owner is no context (yet) */
+	s = good; s.fn_module = 0;               refused(&s, "function record");     /* a context, not a module */
+	s = good; s.swap_records = 1;            refused(&s, "out of order");        /* an event before streams */
+	s = good; s.stream_flags = 0x10;         refused(&s, "stream record");       /* unknown flag */
+	s = good; s.ev_flags = 0x100;            refused(&s, "event record");
+	s = good; s.base2 = 0x7f0000200800ull;   refused(&s, "overlaps");            /* inside the first range */
+	s = good; s.base2 = 0xffffffffffffffc0ull; refused(&s, "user address space");
+	s = good; s.alloc_not_ranged = 1;        refused(&s, "is not range 1");
+	/* cut anywhere: refused, never read past the end */
+	build(&good);
+	size_t full = n;
+	for (size_t cut = 0; cut < full; cut += 7) {
+		why[0] = '\0';
+		CHECK(vgpu_ckpt_check(buf, cut, &m, why, sizeof(why)) < 0);
+		CHECK(why[0] != '\0');
+	}
+	/* the CRC-32C check value */
+	CHECK_EQ(vgpu_crc32c(0, "123456789", 9), 0xe3069283u);
+	CHECK_DONE();
+}
