@@ -72,7 +72,7 @@ ENV
 if [ "$tests" = 1 ]; then
   # as tests/e2e/run.sh does for programs that run through the proxy
   echo "VGPU_E2E_PROXY=1" >>"$IR_ROOT/etc/vgpu/zone.env"
-  for p in "$B"/tests/e2e/{device,memory,kernels,threads,procaddr,errors,fork} "$B/tests/xen/zone_stream"; do
+  for p in "$B"/tests/e2e/{device,memory,kernels,threads,procaddr,errors,fork,pinned} "$B/tests/xen/zone_stream"; do
     [ -f "$p" ] || ir_die "test program $p not built (run make xen-progs)"
     ir_elf "$p" "/opt/vgpu/bin/$(basename "$p")"
   done

@@ -112,7 +112,7 @@ if ! start_proxy; then
 fi
 
 # ---- step 2: driver-API programs in a zone, through libvgpu over grants + event channels ----
-PROGS=device,memory,kernels,threads,procaddr,errors,fork
+PROGS=device,memory,kernels,threads,procaddr,errors,fork,pinned
 say "step 2: booting zone-a (PV domU, 256 MB) to run $PROGS"
 if start_zone zone-a "$PROGS"; then
   say "zone-a is domain $(xl domid zone-a 2>/dev/null); waiting for its programs"
@@ -128,7 +128,7 @@ if start_zone zone-a "$PROGS"; then
       evidence 2 "/tmp/zone-a-$p.diff"; }
   done
   stop_zone zone-a
-  finish 2 "7 programs in a PV zone through libvgpu + vgpu-proxy over grant tables and event channels, output equal to the simulator's"
+  finish 2 "8 programs in a PV zone through libvgpu + vgpu-proxy over grant tables and event channels (pinned host memory copied through the ring: no descriptor passing between domains), output equal to the simulator's"
 else
   evidence 2 /tmp/xl-zone-a.log
   result 2 FAIL "xl create zone-a failed"
