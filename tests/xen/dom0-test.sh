@@ -41,7 +41,8 @@ start_proxy() {
   mkdir -p /run/vgpu
   say "starting vgpu-proxy --transport xen (simulator backend)"
   vgpu-proxy --transport xen --listen "$SOCK" --backend sim --sim-lib /vgpu/lib/libcudasim.so \
-    --require-registration --log-level debug >/tmp/proxy.log 2>&1 &
+    --require-registration --state-dir /run/vgpu/state --registry /run/vgpu/registry \
+    --log-level debug >>/tmp/proxy.log 2>&1 &
   PROXY_PID=$!
   i=0
   while [ $i -lt 100 ]; do
@@ -239,8 +240,47 @@ else
 fi
 finish 5 "a process SIGKILLed inside a live guest mid-transfer: its zone ended (liveness page), the guest's next process was served"
 
+# ---- step 6: the proxy restarted (an upgrade) under a guest streaming copies ----
+say "step 6: booting zone-restart (zone_stream), then restarting vgpu-proxy under it"
+why=
+if start_zone zone-restart zone_stream; then
+  wait_console zone-restart "O|zone_stream: streaming" 120; w=$?
+  [ $w = 0 ] || why="zone-restart never streamed (status $w);"
+  if [ -z "$why" ]; then
+    before=$(zone_lines | grep 'reg=zone-restart$')
+    wpid=$(echo "$before" | sed -n 's/.* worker=\([0-9]*\).*/\1/p')
+    echo "$before" | sed 's/^/VGPU-XEN LOG 6 before: /'
+    say "SIGTERM to the supervisor (pid $PROXY_PID): its zones are left running"
+    kill -TERM $PROXY_PID
+    wait $PROXY_PID
+    kill -0 "$wpid" 2>/dev/null || why="$why the zone's worker $wpid ended with the supervisor;"
+    start_proxy || why="$why the new supervisor did not start;"
+    i=0
+    while [ $i -lt 100 ] && ! grep -q "adopted from" /tmp/proxy.log; do sleep 0.1; i=$((i + 1)); done
+    grep -q "adopted from" /tmp/proxy.log || why="$why the new supervisor adopted nothing;"
+    s1=$(zone_lines | grep 'reg=zone-restart$'); sleep 1; s2=$(zone_lines | grep 'reg=zone-restart$')
+    echo "$s2" | sed 's/^/VGPU-XEN LOG 6 after: /'
+    b1=$(echo "$s1" | sed -n 's/.* bulk_in=\([0-9]*\).*/\1/p'); b2=$(echo "$s2" | sed -n 's/.* bulk_in=\([0-9]*\).*/\1/p')
+    w2=$(echo "$s2" | sed -n 's/.* worker=\([0-9]*\).*/\1/p')
+    [ "$w2" = "$wpid" ] || why="$why the zone's worker is ${w2:-gone} after the restart, was $wpid;"
+    if [ -z "$b1" ] || [ "$b1" = "$b2" ]; then why="$why the guest's copies did not go on after the restart (bulk_in ${b1:-?} then ${b2:-?});"; fi
+    grep -q "VGPU-ZONE END zone_stream" "$CONS/guest-zone-restart.log" && why="$why zone_stream ended in the guest;"
+    # the adopted zone still ends with its domain
+    xl destroy zone-restart >/dev/null 2>&1
+    i=0
+    while [ $i -lt 100 ] && [ -n "$(zone_lines | grep 'reg=zone-restart$')" ]; do sleep 0.1; i=$((i + 1)); done
+    [ -z "$(zone_lines | grep 'reg=zone-restart$')" ] || why="$why the adopted zone outlived its domain;"
+  fi
+  evidence 6 "$CONS/guest-zone-restart.log"
+  stop_zone zone-restart
+else
+  evidence 6 /tmp/xl-zone-restart.log
+  why="$why xl create zone-restart failed;"
+fi
+finish 6 "vgpu-proxy restarted (SIGTERM, new supervisor with the same --state-dir) under a guest streaming copies: the same worker went on serving it, and the adopted zone ended with its domain"
+
 say "stopping vgpu-proxy"
-kill -TERM $PROXY_PID
+kill -INT $PROXY_PID   # SIGINT: its zones end too (SIGTERM would leave them for a next supervisor)
 wait $PROXY_PID
 echo "VGPU-XEN LOG proxy exit status $?"
 exit 0

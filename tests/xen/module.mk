@@ -2,7 +2,7 @@
 # tests/xen build rules (included by the top-level Makefile): the Xen transport and the proxy
 # for real, in Xen 4.17 booted under QEMU (TCG). tests/xen/run.sh builds the images and runs it.
 #
-#   make test-xen     release build (build/rel), zone image, Dom0 image, boot, five steps
+#   make test-xen     release build (build/rel), zone image, Dom0 image, boot, six steps
 #
 # `make test` runs it after the unit, end-to-end and Kubernetes tests (about 70 s of QEMU);
 # it says SKIP with the reason (exit 77: counted as skipped) where it cannot run (not root).

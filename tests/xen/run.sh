@@ -117,9 +117,10 @@ names=([1]="Xen transport in Dom0 (self-grant loopback, bulk, peer death)"
        [2]="zone programs through libvgpu + vgpu-proxy over grant tables and event channels"
        [3]="zone destroyed mid-transfer is freed; a second zone is served"
        [4]="a guest whose token is no registration's is refused"
-       [5]="a process dying inside a live guest loses its zone")
+       [5]="a process dying inside a live guest loses its zone"
+       [6]="the proxy restarted under a running guest keeps its zone")
 fail=0
-for step in 1 2 3 4 5; do
+for step in 1 2 3 4 5 6; do
   if [ "${res[$step]:-}" = PASS ]; then
     echo "PASS: step $step: ${detail[$step]}"
   else
