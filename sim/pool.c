@@ -33,7 +33,11 @@ struct pool_alloc {
 
 static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct sim_pool default_pools[SIM_MAX_DEVICES];
-static struct sim_pool *current_pools[SIM_MAX_DEVICES];
+/* The current pool is the process's choice: one per address space (sim.h), as each zone's
+ * worker is its own process in the proxy. */
+#define POOL_SPACES 4
+static struct sim_pool *current_pools_by_space[POOL_SPACES][SIM_MAX_DEVICES];
+#define current_pools (current_pools_by_space[sim_space % POOL_SPACES])
 static struct pool_alloc *allocs;
 static size_t nallocs, capallocs;
 
@@ -174,9 +178,10 @@ CUresult cuMemPoolDestroy(CUmemoryPool h)
 	if (p->is_default)
 		return CUDA_ERROR_INVALID_VALUE;
 	pthread_mutex_lock(&pool_lock);
-	for (int d = 0; d < SIM_MAX_DEVICES; d++)
-		if (current_pools[d] == p)
-			current_pools[d] = NULL;
+	for (int sp = 0; sp < POOL_SPACES; sp++)
+		for (int d = 0; d < SIM_MAX_DEVICES; d++)
+			if (current_pools_by_space[sp][d] == p)
+				current_pools_by_space[sp][d] = NULL;
 	/* allocations still live stay valid; they no longer count for a pool */
 	for (size_t i = 0; i < nallocs; i++)
 		if (allocs[i].pool == p)
