@@ -39,9 +39,9 @@ static int ctl_ask(const char *ctl, const char *cmd, char *ans, size_t cap)
 	return rc;
 }
 
-/* A request on a zone's state socket (found through the control socket); the answer into *r. */
-static int state_ask(const char *ctl, const char *zone, const struct vgpu_state_req *q, int fd,
-		     struct vgpu_state_reply *r)
+/* Connect to zone's worker on its state socket (found through the control socket): 0 with
+ * *out the connection, else 1 or 2 as vgpuctl exits (said on stderr). */
+static int state_connect(const char *ctl, const char *zone, int *out)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	char cmd[64], ans[600];
@@ -68,6 +68,17 @@ static int state_ask(const char *ctl, const char *zone, const struct vgpu_state_
 			close(c);
 		return 2;
 	}
+	*out = c;
+	return 0;
+}
+
+/* A request on a zone's state socket; the answer into *r. */
+static int state_ask(const char *ctl, const char *zone, const struct vgpu_state_req *q, int fd,
+		     struct vgpu_state_reply *r)
+{
+	int c, rc = state_connect(ctl, zone, &c);
+	if (rc != 0)
+		return rc;
 	if (vgpu_fds_send(c, q, sizeof(*q), &fd, fd >= 0 ? 1 : 0) < 0 ||
 	    recv(c, r, sizeof(*r), 0) != (ssize_t)sizeof(*r)) {
 		fprintf(stderr, "vgpuctl: zone %s's worker did not answer: %s\n", zone, strerror(errno));
@@ -199,26 +210,18 @@ static int ctl_answer(int c, char *ans, size_t cap)
  */
 int vgpuctl_migrate(const char *ctl, const char *zone, const char *to_ctl)
 {
-	char ans[700], cmd[64], where[600];
+	char ans[700];
 	struct vgpu_state_req q = { .magic = VGPU_STATE_CKPT, .version = VGPU_PROTO_VERSION,
 				    .flags = VGPU_STATE_F_STAY_STOPPED };
 	struct vgpu_state_reply r;
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int sv[2];
+	int sv[2], a;
 
-	if (strspn(zone, "0123456789") != strlen(zone) || !*zone || strlen(zone) > 10) {
-		fprintf(stderr, "vgpuctl: '%s' is not a zone id (see vgpuctl stats)\n", zone);
-		return 2;
-	}
-	snprintf(cmd, sizeof(cmd), "where %s", zone);
-	int rc = ctl_ask(ctl, cmd, where, sizeof(where));
-	if (rc != 0 || strncmp(where, "ok ", 3) || strlen(where + 3) >= sizeof(sa.sun_path)) {
-		fprintf(stderr, "vgpuctl: %s\n", !strncmp(where, "error ", 6) ? where + 6 : where);
-		return rc ? rc : 2;
-	}
-	strcpy(sa.sun_path, where + 3);
+	int rc = state_connect(ctl, zone, &a);   /* before the other proxy waits for a stream */
+	if (rc != 0)
+		return rc;
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
 		perror("vgpuctl: socketpair");
+		close(a);
 		return 2;
 	}
 	int big = 16 << 20;   /* room for a few write steps in flight (root may exceed the default cap) */
@@ -229,15 +232,14 @@ int vgpuctl_migrate(const char *ctl, const char *zone, const char *to_ctl)
 	int b = ctl_send_fd(to_ctl, "restore-fd\n", sv[1]);
 	close(sv[1]);
 	if (b < 0) {
+		close(a);
 		close(sv[0]);
 		return 2;
 	}
 	double t0 = now_ms();
-	int a = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-	if (a < 0 || connect(a, (struct sockaddr *)&sa, sizeof(sa)) < 0 || vgpu_fds_send(a, &q, sizeof(q), &sv[0], 1) < 0) {
-		fprintf(stderr, "vgpuctl: cannot reach zone %s's worker at %s: %s\n", zone, sa.sun_path, strerror(errno));
-		if (a >= 0)
-			close(a);
+	if (vgpu_fds_send(a, &q, sizeof(q), &sv[0], 1) < 0) {
+		fprintf(stderr, "vgpuctl: cannot ask zone %s's worker: %s\n", zone, strerror(errno));
+		close(a);
 		close(sv[0]);
 		ctl_answer(b, ans, sizeof(ans));   /* the new proxy sees the stream end: nothing restored */
 		return 2;

@@ -257,22 +257,9 @@ static void test_attach_rules(void)
 /* Send raw bytes with nfds copies of fd attached. */
 static void send_raw(int sock, const void *b, size_t n, int fd, int nfds)
 {
-	union { char buf[CMSG_SPACE(4 * sizeof(int))]; struct cmsghdr a; } cm;
-	struct iovec iov = { (void *)b, n };
-	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1 };
-	int fds[4] = { fd, fd, fd, fd };
+	int fds[VGPU_FDS_MAX] = { fd, fd, fd, fd };
 
-	if (nfds) {
-		memset(cm.buf, 0, sizeof(cm.buf));
-		m.msg_control = cm.buf;
-		m.msg_controllen = CMSG_SPACE(nfds * sizeof(int));
-		struct cmsghdr *ch = CMSG_FIRSTHDR(&m);
-		ch->cmsg_level = SOL_SOCKET;
-		ch->cmsg_type = SCM_RIGHTS;
-		ch->cmsg_len = CMSG_LEN(nfds * sizeof(int));
-		memcpy(CMSG_DATA(ch), fds, nfds * sizeof(int));
-	}
-	if (sendmsg(sock, &m, 0) < 0)
+	if (vgpu_fds_send(sock, b, n, fds, (unsigned)nfds) < 0)
 		abort();
 }
 
