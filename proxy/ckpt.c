@@ -821,7 +821,6 @@ static int parse(struct parser *ps, struct vgpu_ckpt_meta *meta, apply_fn apply,
 				rc = fail(why, cap, -ENOMEM, "out of memory for %u handle slots", m->used);
 				goto out;
 			}
-			it.base = key;
 			ps->key = key;
 			break;
 		}
