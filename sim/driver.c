@@ -82,6 +82,34 @@ SIM_EXPORT void vgpu_sim_space_checks(int on) { sim_space_checks = on; }
 /* From an access hook: 0 for an API call's access, else 1 + the space of the kernel making it. */
 SIM_EXPORT unsigned vgpu_sim_kernel_space(void) { return sim_kernel_space; }
 
+/*
+ * Test hook for a harness that runs several callers on one thread in turn (the fuzz target's
+ * zones as fibers): the calling thread's own driver state (its context stack and its stream
+ * capture mode) saved into buf, or replaced by what buf holds. buf is opaque, of
+ * vgpu_sim_thread_state_size() bytes; a buffer saved on a thread that never made a context
+ * current is a fresh thread's state. The address space is set apart (vgpu_sim_set_space).
+ */
+struct sim_thread_state {
+	struct sim_ctx *stack[64];
+	int depth;
+	CUstreamCaptureMode mode;
+};
+SIM_EXPORT size_t vgpu_sim_thread_state_size(void) { return sizeof(struct sim_thread_state); }
+SIM_EXPORT void vgpu_sim_thread_state_save(void *buf)
+{
+	struct sim_thread_state *t = buf;
+	memcpy(t->stack, tls_stack, sizeof(tls_stack));
+	t->depth = tls_depth;
+	t->mode = sim_capture_mode(NULL);
+}
+SIM_EXPORT void vgpu_sim_thread_state_load(const void *buf)
+{
+	const struct sim_thread_state *t = buf;
+	memcpy(tls_stack, t->stack, sizeof(tls_stack));
+	tls_depth = t->depth >= 0 && t->depth <= 64 ? t->depth : 0;
+	sim_capture_mode(&t->mode);
+}
+
 static void do_init(void)
 {
 	const char *d = getenv("VGPU_SIM_DEVICES");

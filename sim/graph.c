@@ -953,6 +953,14 @@ CUresult cuStreamGetCaptureInfo_v3(CUstream h, CUstreamCaptureStatus *status, cu
 	return CUDA_SUCCESS;
 }
 
+/* The calling thread's capture mode; set to *set first when set is not NULL. */
+CUstreamCaptureMode sim_capture_mode(const CUstreamCaptureMode *set)
+{
+	if (set)
+		tls_mode = *set;
+	return tls_mode;
+}
+
 CUresult cuThreadExchangeStreamCaptureMode(CUstreamCaptureMode *mode)
 {
 	if (!mode)

@@ -45,6 +45,8 @@ struct sim_alloc {
 extern __thread unsigned sim_space;
 extern __thread unsigned sim_kernel_space;   /* while running a kernel: its space + 1, else 0 */
 extern int sim_space_checks;                 /* 0: kernels reach every space (a sabotage for tests) */
+/* The calling thread's stream capture mode (graph.c); set to *set first when set is not NULL. */
+CUstreamCaptureMode sim_capture_mode(const CUstreamCaptureMode *set);
 
 int sim_mem_init(void);
 uint64_t sim_mem_total(void);                     /* per device */

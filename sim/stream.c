@@ -303,15 +303,16 @@ void sim_stream_run_sync(struct sim_stream *s, struct sim_op *op)
 		return;
 	}
 	uint64_t seq = enqueue_locked(s, op);
-	if (s->head != op || !deps_ready(op) || !s->started) {
-		/* work before it, or the worker is not running yet: the ordinary way */
+	if (s->head != op || !deps_ready(op)) {
+		/* work before it: the ordinary way */
 		if (stream_start(s) == 0)
 			pthread_cond_signal(&s->cond);
 		pthread_mutex_unlock(&g_lock);
 		sim_stream_wait(s, seq);
 		return;
 	}
-	/* Nothing before it: run it here. The worker leaves the head alone meanwhile; what is
+	/* Nothing before it: run it here. The worker, if the stream has one yet (a stream only
+	 * ever used synchronously never needs one), leaves the head alone meanwhile; what is
 	 * queued behind it waits, as it would behind the worker. */
 	s->inline_busy = 1;
 	pthread_mutex_unlock(&g_lock);
@@ -367,8 +368,9 @@ void sim_stream_wait(struct sim_stream *s, uint64_t seq)
 {
 	pthread_mutex_lock(&g_lock);
 	if (!s->started) {
-		/* drain inline (thread creation failed) */
-		while (s->head && s->head->seq <= seq) {
+		/* drain inline (thread creation failed), but not the op another caller runs
+		 * inline right now (sim_stream_run_sync): that one is waited for below */
+		while (s->head && s->head->seq <= seq && !s->inline_busy) {
 			struct sim_op *op = s->head;
 			pthread_mutex_unlock(&g_lock);
 			op_run(s, op);
