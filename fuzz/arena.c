@@ -1,12 +1,12 @@
 /* SPDX-License-Identifier: MIT */
-/* arena.c — each zone thread keeps the channel loop's 1 MiB scratch arena between its channels (linked with --wrap). */
+/* arena.c — each zone's fiber keeps the channel loop's 1 MiB scratch arena between its channels (linked with --wrap). */
 /*
  * Why: vgpu_chan_serve() allocates a VGPU_ARENA_SIZE (1 MiB) arena per channel and frees it
  * when the channel closes; a run opens a channel per zone plus one after every CLOSE. Under
  * ASan a block that large is a fresh mmap with its shadow poisoned, unpoisoned, poisoned
  * again in the quarantine and unmapped: page faults and system calls that were over half
- * of a typical run's time. Here the first arena a zone thread asks for is kept, and later
- * channels of that thread get the same block.
+ * of a typical run's time. Here the first arena a zone's fiber asks for is kept, and later
+ * channels of that zone get the same block.
  *
  * What stays the same: the channel loop sees a block of the size it asked for, empty
  * (used = 0); vgpu_arena_alloc zeroes every piece it hands out, so nothing of an earlier
@@ -14,7 +14,7 @@
  * real allocation; and between vgpu_arena_fini and the next channel's vgpu_arena_init the
  * whole block is poisoned, so a pointer into a closed channel's arena that is used later
  * is still an ASan report (use-after-poison instead of heap-use-after-free). Any other
- * caller (not a zone thread, another size, a second arena on one thread) gets the real
+ * caller (not a zone's fiber, another size, a second arena on one fiber) gets the real
  * functions.
  */
 #include <sanitizer/asan_interface.h>

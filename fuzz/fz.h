@@ -4,9 +4,9 @@
 #define VGPU_FUZZ_FZ_H
 
 #include <pthread.h>
-#include <semaphore.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <ucontext.h>
 
 #include "backend.h"
 #include "chan.h"
@@ -32,7 +32,7 @@ struct vgpu_chan {                 /* the harness's stand-in for one ring endpoi
 	char why[128];
 };
 
-enum fz_cmd { FZ_NONE = 0, FZ_SERVE, FZ_CLOSE, FZ_QUIT };
+enum fz_cmd { FZ_NONE = 0, FZ_SERVE, FZ_CLOSE };
 
 #define FZ_MAX_VALS   32
 #define FZ_MAX_ALIAS  256
@@ -41,10 +41,14 @@ enum fz_cmd { FZ_NONE = 0, FZ_SERVE, FZ_CLOSE, FZ_QUIT };
 struct fz_zone {
 	int idx;
 	struct vgpu_zone zone;
-	pthread_t thread;
-	sem_t go;                      /* main -> zone thread: your turn */
+	/* Each zone's channels run on a fiber of the main thread (zone 0's is the thread's own
+	 * stack): a turn is a swapcontext, not a thread wake-up (harness.c, "Turns"). */
+	ucontext_t uc;
+	void *stack;                   /* the fiber's stack (NULL for zone 0 until ASan names it) */
+	size_t stack_size;
+	void *sim_state;               /* the simulator's per-thread state while another zone runs */
 	enum fz_cmd cmd;
-	int serving;                   /* vgpu_chan_serve() running on this thread */
+	int serving;                   /* vgpu_chan_serve() running on this fiber */
 	unsigned chan_no;
 	/* the message handed over (valid while has_msg) */
 	int has_msg;
@@ -74,7 +78,6 @@ struct fz_zone {
 struct fz_state {
 	struct vgpu_backend be;
 	struct fz_zone z[FZ_ZONES];
-	sem_t main_go;                 /* zone thread -> main: done with the message / channel closed */
 	_Atomic int active;            /* zone whose call is running (memory oracle), -1 none */
 	_Atomic int kernel_msg;        /* that call launches a kernel (memory oracle: see mem_hook) */
 	const uint8_t *in;             /* the script */
@@ -82,13 +85,16 @@ struct fz_state {
 	uint8_t *scratch;              /* bulk pieces (FZ_BULK_AREA / 4) are copied or written here */
 	int ready;
 	int trace;                     /* VGPU_FUZZ_TRACE: print a line per reply (comparing harness versions) */
-	/* The simulator's address spaces: each zone's thread allocates and launches in space
+	/* The simulator's address spaces: each zone's fiber allocates and launches in space
 	 * idx + 1, as each zone's worker is its own process in the proxy (kernel oracle). */
 	void (*set_space)(unsigned space);
+	void (*state_save)(void *buf);   /* vgpu_sim_thread_state_save / _load: what a fiber keeps */
+	void (*state_load)(const void *buf);
+	int turn_from;                   /* the fiber that made the last switch */
 	unsigned (*kernel_space)(void);  /* in the access hook: 0, or 1 + the space of the running kernel */
 };
 extern struct fz_state fz;
-/* Index of the zone whose channel thread this is, -1 on any other thread. */
+/* Index of the zone whose fiber runs on this thread, -1 on any other thread. */
 extern _Thread_local int fz_self;
 
 #define FZ_CHUNK (64u << 10)        /* piece of a bulk transfer without a step (harness.c) */

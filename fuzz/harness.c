@@ -7,7 +7,6 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
-#include <semaphore.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -15,6 +14,7 @@
 #include <string.h>
 #include <fcntl.h>
 #include <sys/mman.h>
+#include <ucontext.h>
 #include <unistd.h>
 
 #include "backend.h"
@@ -28,18 +28,17 @@
 #include "zone.h"
 
 /*
- * How it works. Each zone has a persistent "channel thread" that runs the proxy's own
- * vgpu_chan_serve() (proxy/chanloop.c) on a struct vgpu_chan implemented HERE instead of
- * runtime/chan.c: receiving a message hands over the next record of the script, bulk reads
- * consume the BULK records that follow it, replies and bulk outputs are checked and
- * dropped. Exactly one thread walks the script at any time, so every run is sequential
- * and repeatable: a zone's thread takes its own zone's records itself (the next message, a
- * close, a new channel after one). Zone 0's channels run on the main thread; zone 1 has a
- * thread of its own, to which the main thread hands zone 1's records (semaphores) and
- * which hands the turn back at a record of zone 0 or the end of the script. (A hand-over
- * costs two thread wake-ups, once most of the time of a message on a 2-core machine, and
- * every idle thread costs two more per AFL++ iteration, which stops and continues the
- * whole process; most scripts speak for one zone at a time.) Everything
+ * How it works. Each zone has a "channel fiber" that runs the proxy's own vgpu_chan_serve()
+ * (proxy/chanloop.c) on a struct vgpu_chan implemented HERE instead of runtime/chan.c:
+ * receiving a message hands over the next record of the script, bulk reads consume the BULK
+ * records that follow it, replies and bulk outputs are checked and dropped. Exactly one
+ * fiber walks the script at any time, so every run is sequential and repeatable: a zone's
+ * fiber takes its own zone's records itself (the next message, a close, a new channel after
+ * one). Zone 0's channels run on the main thread's own stack; zone 1's on a stack of its
+ * own, to which the main fiber hands zone 1's records and which hands the turn back at a
+ * record of zone 0 or the end of the script. A turn is a swapcontext on the one thread
+ * (see "Turns"): no wake-up, and AFL++, which stops and continues the whole process every
+ * iteration, has one thread to stop (the simulator's stream threads aside). Everything
  * after the ring is the proxy's code: chanloop.c, custom.c, custom_calls.c, the codec, the
  * generated dispatch table, zone.c / allocmap.c / quota.c, and the simulator behind them.
  * The ring itself (runtime/chan.c) is fuzzed by the separate ring target.
@@ -134,6 +133,80 @@ static void zone_quiesce(struct fz_zone *zz)
 		}
 }
 
+/*
+ * ---- Turns ----
+ * Zone 1's channel loop runs on a fiber (makecontext) of the main thread. What the proxy and
+ * the simulator keep per thread goes with the turn: the simulator's context stack and
+ * capture mode (vgpu_sim_thread_state_save/_load), its address space (each zone its own, as
+ * each zone's worker is its own process), and fz_self. The proxy's channel loop keeps
+ * nothing per thread across a request, and a turn changes only between two requests (in
+ * vgpu_chan_recv), so each zone sees what a thread of its own would. ASan is told about
+ * each stack switch (weak: builds without it have no such functions).
+ */
+extern void __sanitizer_start_switch_fiber(void **fake_stack_save, const void *bottom, size_t size)
+	__attribute__((weak));
+extern void __sanitizer_finish_switch_fiber(void *fake_stack_save, const void **bottom_old, size_t *size_old)
+	__attribute__((weak));
+
+/* libc's swapcontext itself. ASan's interceptor of it clears the shadow of the whole stack
+ * it switches to, every time (1 MiB of memset for an 8 MiB stack): the annotations around
+ * the switch are what ASan needs to know about the fibers, and the stacks are only ever
+ * switched between, never abandoned, so their shadow stays true. */
+static int (*fz_swapcontext)(ucontext_t *, const ucontext_t *) = swapcontext;
+
+/* On the fiber that just got the turn: ASan learns the stack it came from (the main
+ * thread's is named this way, the first time zone 1 runs). */
+static void turn_arrived(void)
+{
+	const void *bottom;
+	size_t size;
+	if (!__sanitizer_finish_switch_fiber)
+		return;
+	__sanitizer_finish_switch_fiber(NULL, &bottom, &size);
+	if (!fz.z[fz.turn_from].stack) {
+		fz.z[fz.turn_from].stack = (void *)bottom;
+		fz.z[fz.turn_from].stack_size = size;
+	}
+}
+
+/* From zone from's fiber to zone to's; returns when some fiber gives from the turn again. */
+static void turn_to(int from, int to)
+{
+	struct fz_zone *f = &fz.z[from], *t = &fz.z[to];
+	fz.state_save(f->sim_state);
+	fz.state_load(t->sim_state);
+	fz.set_space((unsigned)to + 1);
+	fz_self = to;
+	fz.turn_from = from;
+	if (__sanitizer_start_switch_fiber)
+		__sanitizer_start_switch_fiber(NULL, t->stack, t->stack_size);
+	if (fz_swapcontext(&f->uc, &t->uc) < 0)
+		abort();
+	turn_arrived();
+}
+
+static void zone_fiber(void);
+
+/* Zone idx's fiber (idx > 0): a stack with a guard page below it, started at zone_fiber. */
+static int fiber_init(struct fz_zone *zz)
+{
+	size_t size = 8u << 20, guard = 4096;
+	uint8_t *m = mmap(NULL, size + guard, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK,
+			  -1, 0);
+	if (m == MAP_FAILED)
+		return -errno;
+	mprotect(m, guard, PROT_NONE);
+	if (getcontext(&zz->uc) < 0)
+		return -errno;
+	zz->stack = m + guard;
+	zz->stack_size = size;
+	zz->uc.uc_stack.ss_sp = zz->stack;
+	zz->uc.uc_stack.ss_size = size;
+	zz->uc.uc_link = NULL;   /* zone_fiber never returns */
+	makecontext(&zz->uc, zone_fiber, 0);
+	return 0;
+}
+
 static void msg_done(struct fz_zone *zz);
 static int own_next(struct fz_zone *zz);
 static int other_zones(void);
@@ -154,7 +227,7 @@ int vgpu_chan_recv(struct vgpu_chan *c, struct vgpu_msg_hdr *hdr, void *buf, uin
 			memcpy(buf, zz->payload, zz->len);
 			return (int)zz->len;
 		}
-		if (zz->cmd == FZ_CLOSE || zz->cmd == FZ_QUIT) {
+		if (zz->cmd == FZ_CLOSE) {
 			chan_fail(c, "peer gone");
 			return -EPIPE;
 		}
@@ -171,14 +244,12 @@ int vgpu_chan_recv(struct vgpu_chan *c, struct vgpu_msg_hdr *hdr, void *buf, uin
 				return -EPIPE;
 			}
 			if (zz->idx != 0) {
-				/* zone 1: the main thread goes on; it answers with a message or a close */
-				sem_post(&fz.main_go);
-				while (sem_wait(&zz->go) < 0 && errno == EINTR)
-					;
+				/* zone 1: the main fiber goes on; it answers with a message or a close */
+				turn_to(zz->idx, 0);
 				break;
 			}
-			/* zone 0, on the main thread: zone 1's records are handed out from here; the
-			 * end of the script closes the channel, as it closes every channel */
+			/* zone 0, the main fiber: zone 1's records are handed out from here; the end
+			 * of the script closes the channel, as it closes every channel */
 			if (other_zones() < 0) {
 				chan_fail(c, "peer gone");
 				return -EPIPE;
@@ -387,7 +458,7 @@ int vgpu_chan_recv_stoppable(struct vgpu_chan *c, struct vgpu_msg_hdr *hdr, void
 int vgpu_chan_interrupt(struct vgpu_chan *c) { (void)c; return 0; }
 void vgpu_chan_set_spin(struct vgpu_chan *c, uint32_t spin_ns) { (void)c; (void)spin_ns; }
 
-/* ---- zone threads ---- */
+/* ---- zone fibers ---- */
 
 /*
  * Zone zz's channels, on the calling thread (zone 0: the main thread; zone 1: its own), while
@@ -422,20 +493,15 @@ static void zone_serve(struct fz_zone *zz)
 	}
 }
 
-static void *zone_thread(void *arg)
+/* Zone 1's fiber: serves each turn the main fiber gives it, then hands the turn back. */
+static void zone_fiber(void)
 {
-	struct fz_zone *zz = arg;
-	fz_self = zz->idx;
-	fz.set_space((unsigned)zz->idx + 1);
+	turn_arrived();
+	struct fz_zone *zz = &fz.z[fz_self];
 	for (;;) {
-		while (sem_wait(&zz->go) < 0 && errno == EINTR)
-			;
-		if (zz->cmd == FZ_QUIT)
-			break;
 		zone_serve(zz);
-		sem_post(&fz.main_go);
+		turn_to(zz->idx, 0);
 	}
-	return NULL;
 }
 
 /*
@@ -452,16 +518,14 @@ static int is_launch(uint16_t op)
 	       op == VGPU_OP_cuGraphLaunch_ptsz;
 }
 
-/* Give zone zz (1) the turn with command cmd and wait until its thread hands it back. */
+/* Give zone zz (1) the turn with command cmd; returns when its fiber hands it back. */
 static void zone_turn(struct fz_zone *zz, enum fz_cmd cmd)
 {
 	zz->cmd = cmd;
 	if (cmd != FZ_SERVE)
 		atomic_store(&fz.kernel_msg, 0);   /* msg_take set it for a message */
 	atomic_store(&fz.active, zz->idx);
-	sem_post(&zz->go);
-	while (sem_wait(&fz.main_go) < 0 && errno == EINTR)
-		;
+	turn_to(0, zz->idx);
 	atomic_store(&fz.active, -1);
 	zz->cmd = FZ_NONE;
 }
@@ -498,7 +562,7 @@ static uint64_t zone_digest(struct fz_zone *zz)
 	return zz->dg;
 }
 
-/* Consumes the records no zone thread is needed for (BULK bytes nobody asked for, ALIAS
+/* Consumes the records no zone's fiber is needed for (BULK bytes nobody asked for, ALIAS
  * records); the kind of the next record (FZ_REC_MSG or FZ_REC_CLOSE, *zone set), or -1 at
  * the end of the script. */
 static int script_next(int *zone)
@@ -564,7 +628,7 @@ static void msg_done(struct fz_zone *zz)
 }
 
 /*
- * On the main thread: zone 1's records, each handed to its thread (which serves its following
+ * On the main fiber: zone 1's records, each handed to its fiber (which serves its following
  * records too), up to a record of zone 0 (0) or the end of the script (-1).
  */
 static int other_zones(void)
@@ -803,13 +867,25 @@ int fz_setup(void)
 	fz_check_dispatch_table();
 	if (!(fz.scratch = malloc(FZ_BULK_AREA / 4)))
 		return -ENOMEM;
-	sem_init(&fz.main_go, 0, 0);
-	fz_self = 0;   /* zone 0's channels run on this thread */
+	*(void **)&fz.state_save = dlsym(fz.be.dl, "vgpu_sim_thread_state_save");
+	*(void **)&fz.state_load = dlsym(fz.be.dl, "vgpu_sim_thread_state_load");
+	size_t (*state_size)(void) = (size_t (*)(void))dlsym(fz.be.dl, "vgpu_sim_thread_state_size");
+	if (!fz.state_save || !fz.state_load || !state_size) {
+		fprintf(stderr, "vgpu-fuzz: %s has no vgpu_sim_thread_state_*; the zones' fibers need them\n", path);
+		return -ENOSYS;
+	}
+	void *libc = dlopen("libc.so.6", RTLD_LAZY | RTLD_NOLOAD);
+	void *sc = libc ? dlsym(libc, "swapcontext") : NULL;
+	if (sc)
+		*(void **)&fz_swapcontext = sc;
+	fz_self = 0;   /* zone 0's channels run on this thread's own stack */
 	for (int i = 0; i < FZ_ZONES; i++) {
 		fz.z[i].idx = i;
-		sem_init(&fz.z[i].go, 0, 0);
-		if (i && (rc = pthread_create(&fz.z[i].thread, NULL, zone_thread, &fz.z[i])) != 0)
-			return -rc;
+		if (!(fz.z[i].sim_state = malloc(state_size())))
+			return -ENOMEM;
+		fz.state_save(fz.z[i].sim_state);   /* nothing current yet: a fresh thread's state */
+		if (i && (rc = fiber_init(&fz.z[i])) < 0)
+			return rc;
 	}
 	fz.ready = 1;
 	return 0;

@@ -31,7 +31,7 @@ enum { FZ_REC_MSG = 0, FZ_REC_BULK = 1, FZ_REC_CLOSE = 2, FZ_REC_ALIAS = 3 };
 
 /* Run one session script through the proxy's call path; oracles abort on a violation. */
 void fz_run_one(const uint8_t *data, size_t len);
-/* Load the simulator backend, the generated driver table, start the zone threads. 0 or -errno. */
+/* Load the simulator backend, the generated driver table, set up the zones' fibers. 0 or -errno. */
 int fz_setup(void);
 
 #endif

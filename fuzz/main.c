@@ -65,7 +65,7 @@ int main(int argc, char **argv)
 		}
 #ifdef __AFL_FUZZ_TESTCASE_LEN
 	if (argc < 2) {
-		/* Fork server first: the zone threads and the simulator's threads must be started
+		/* Fork server first: the zones' fibers and the simulator's threads must be started
 		 * in the process that runs the test cases (a fork keeps only the calling thread). */
 		__AFL_INIT();
 		if (fz_setup() < 0)

@@ -191,7 +191,7 @@ static int touches(struct fz_zone *zn, uint64_t p, uint64_t len)
  * range-checked by the proxy and must lie inside one of the calling zone's allocations.
  * Kernel accesses are not the proxy's to check (pointers inside kernel parameters): there
  * isolation comes from each zone's worker being its own process, which the simulator's
- * address spaces model here (each zone's thread allocates and launches in its own; a kernel
+ * address spaces model here (each zone's fiber allocates and launches in its own; a kernel
  * reaching another space's memory faults, CUDA_ERROR_ILLEGAL_ADDRESS). The oracle: no
  * access a kernel of one zone makes touches the other zone's memory.
  */
