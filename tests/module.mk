@@ -75,8 +75,12 @@ TESTS += $(B)/tests/restart/restart.sh
 $(B)/tests/migrate/rt_loop: tests/migrate/rt_loop.cu tests/runtime/rt.h
 	@mkdir -p $(dir $@)
 	$(RT_NVCC) $< -o $@
-$(B)/tests/migrate/migrate.sh: $(B)/tests/restart/stream_app $(B)/tests/migrate/rt_loop $(PROXY) $(VGPUCTL) $(E2E_KERNELS) \
-		tests/migrate/run.sh
+$(B)/tests/migrate/state_poke.o: CPPFLAGS += -Iproxy
+$(B)/tests/migrate/state_poke: $(B)/tests/migrate/state_poke.o $(RING_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(RING_LIBS)
+$(B)/tests/migrate/migrate.sh: $(B)/tests/restart/stream_app $(B)/tests/migrate/rt_loop $(B)/tests/migrate/state_poke \
+		$(PROXY) $(VGPUCTL) $(E2E_KERNELS) tests/migrate/run.sh
 	@mkdir -p $(dir $@)
 	printf '#!/bin/sh\nexec tests/migrate/run.sh\n' > $@ && chmod +x $@
 TESTS += $(B)/tests/migrate/migrate.sh

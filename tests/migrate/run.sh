@@ -71,6 +71,27 @@ c0=$(calls_of a); sleep 0.5; c1=$(calls_of a)
 [ "$c1" -gt "$c0" ] || fail "the zone did not go on after a checkpoint ($c0 -> $c1 calls)"
 pass "checkpoint of a running zone: $out"
 
+# Hostile requests on the zone's state socket (anyone who can reach STATE_DIR): each is closed
+# or refused with its reason, the worker keeps no fd of them, and the zone goes on, unstopped.
+wpid=$(grep -o "zone $za '[^']*' connected from pid [0-9]*: worker [0-9]*" "$tmp/a.log" | head -n 1 | awk '{ print $NF }')
+[ -n "$wpid" ] || fail "proxy A did not log the zone's worker"
+nfd0=$(ls /proc/"$wpid"/fd | wc -l)
+poke() { # KIND EXPECTED
+  local o
+  o=$("$B/tests/migrate/state_poke" "$tmp/state-a/zone-$za.sock" "$1" 2>&1) || fail "state socket, $1: $o"
+  grep -q "$2" <<<"$o" || fail "state socket, $1: expected '$2', got: $o"
+}
+for k in short oversize version magic ckpt-nofd ckpt-2fds thaw-fds adopt; do poke "$k" "^closed"; done
+poke take-token "status=-13 msg=not this zone's token"
+poke ckpt-rdonly "status=-9 msg=writing the checkpoint failed"
+poke silent "^closed after 1[0-9][0-9][0-9] ms"
+kill -0 "$wpid" 2>/dev/null || fail "the worker died of a hostile state-socket request"
+nfd1=$(ls /proc/"$wpid"/fd | wc -l)
+[ "$nfd1" = "$nfd0" ] || fail "the worker's open fds went $nfd0 -> $nfd1 across the hostile requests"
+c0=$(calls_of a); sleep 0.5; c1=$(calls_of a)
+[ "$c1" -gt "$c0" ] || fail "the zone did not go on after the hostile requests ($c0 -> $c1 calls)"
+pass "11 hostile state-socket requests closed or refused (wrong size, version, magic, fd count, token, a read-only file, silence); the worker kept $nfd0 fds and the zone went on"
+
 # Bad files are refused by B with a reason, and B is left without a zone.
 refused() { # FILE EXPECTED-REASON WHAT
   local o
