@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "harness.h"
 
@@ -22,7 +23,9 @@ static void usage(FILE *f)
 		"Script format: fuzz/harness.h. Environment: VGPU_SIM_LIB (simulator path),\n"
 		"VGPU_FUZZ_LOG=error|warn|info|debug (proxy log level, default silent),\n"
 		"VGPU_FUZZ_TRACE=1 (a line per reply: zone, opcode, sequence, length, result; for\n"
-		"checking that a change of the harness leaves runs as they were).\n");
+		"checking that a change of the harness leaves runs as they were),\n"
+		"VGPU_FUZZ_TIME=1 (a line per FILE: microseconds it took, its size, its name; for\n"
+		"finding what makes executions slow).\n");
 }
 
 static int run_file(const char *path)
@@ -51,7 +54,16 @@ static int run_file(const char *path)
 		fprintf(stderr, "vgpu-fuzz: out of memory reading %s\n", path);
 		return -1;
 	}
+	static int timed = -1;
+	if (timed < 0)
+		timed = getenv("VGPU_FUZZ_TIME") && atoi(getenv("VGPU_FUZZ_TIME"));
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	fz_run_one(buf, len);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	if (timed)
+		fprintf(stderr, "vgpu-fuzz: time %.0f us %zu bytes %s\n",
+			(t1.tv_sec - t0.tv_sec) * 1e6 + (t1.tv_nsec - t0.tv_nsec) / 1e3, len, path);
 	free(buf);
 	return 0;
 }
