@@ -56,7 +56,7 @@ start b
 tok=$(ctl a register pod1 --mem 256M) || fail "register on A"
 ctl b register pod1 --mem 256M >/dev/null || fail "register on B"
 export VGPU_PROXY=$tmp/a.sock LD_LIBRARY_PATH=$PWD/$B/libvgpu VGPU_LOG=1 VGPU_ZONE_TOKEN=$tok
-"$B/tests/restart/stream_app" "$PWD/$B/tests/kernels/basic.fatbin" 18 $((64 << 20)) >"$tmp/app.out" 2>&1 &
+"$B/tests/restart/stream_app" "$PWD/$B/tests/kernels/basic.fatbin" 26 $((64 << 20)) >"$tmp/app.out" 2>&1 &
 app_pid=$!
 for _ in $(seq 100); do [ -n "$(zone_of a)" ] && break; sleep 0.1; done
 za=$(zone_of a)
@@ -91,6 +91,26 @@ nfd1=$(ls /proc/"$wpid"/fd | wc -l)
 c0=$(calls_of a); sleep 0.5; c1=$(calls_of a)
 [ "$c1" -gt "$c0" ] || fail "the zone did not go on after the hostile requests ($c0 -> $c1 calls)"
 pass "11 hostile state-socket requests closed or refused (wrong size, version, magic, fd count, token, a read-only file, silence); the worker kept $nfd0 fds and the zone went on"
+
+# Hostile restore commands on B's control socket: each answered with its reason, B keeps no
+# descriptor of them and has no zone.
+sfd0=$(ls /proc/"$pb"/fd | wc -l)
+cpoke() { # KIND EXPECTED
+  local o
+  o=$("$B/tests/migrate/state_poke" --ctl "$tmp/b.sock.ctl" "$1" 2>&1) || fail "restore command $1: $o"
+  grep -q "$2" <<<"$o" || fail "restore command $1: expected '$2', got: $o"
+}
+cpoke restore-pipe "neither a regular file nor a stream"
+cpoke restore-garbage "not a vgpu checkpoint"
+cpoke restore-empty "not a vgpu checkpoint"
+cpoke restore-2fds "not a vgpu checkpoint"
+cpoke restore-nofd "error unknown command 'restore-fd'"
+cpoke restore-relative "expected the checkpoint's absolute path"
+cpoke restore-dir "neither a regular file nor a stream"
+sfd1=$(ls /proc/"$pb"/fd | wc -l)
+[ "$sfd1" = "$sfd0" ] || fail "proxy B's open fds went $sfd0 -> $sfd1 across the hostile restore commands"
+[ "$(nzones b)" = 0 ] || fail "a hostile restore command left a zone on proxy B: $(ctl b stats)"
+pass "7 hostile restore commands (a pipe, garbage or nothing on the stream, two descriptors, none, a relative path, a directory) refused with their reason; B kept $sfd0 fds and no zone"
 
 # Bad files are refused by B with a reason, and B is left without a zone.
 refused() { # FILE EXPECTED-REASON WHAT

@@ -18,11 +18,80 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: state_poke SOCKET KIND\n"
+		"       state_poke --ctl CTL KIND\n"
 		"Connects to a vgpu-proxy worker's state socket (STATE_DIR/zone-ID.sock) and sends one\n"
 		"request of KIND, then prints 'closed after N ms' (the worker hung up without an answer)\n"
 		"or 'answer magic=... status=N msg=...'. Exit 0 when it got either, 1 otherwise.\n"
 		"KIND: short, oversize, version, magic, ckpt-nofd, ckpt-2fds, thaw-fds, take-token,\n"
-		"      ckpt-rdonly, adopt, silent\n");
+		"      ckpt-rdonly, adopt, silent\n"
+		"--ctl: one restore command on a supervisor's control socket CTL, its answer printed.\n"
+		"KIND: restore-pipe, restore-garbage, restore-empty, restore-2fds, restore-nofd,\n"
+		"      restore-relative, restore-dir\n");
+}
+
+/* --ctl: one hostile restore command on a supervisor's control socket; prints its answer. */
+static int ctl_poke(const char *path, const char *kind)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		fprintf(stderr, "state_poke: %s: path too long\n", path);
+		return 2;
+	}
+	strcpy(sa.sun_path, path);
+	int c = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (c < 0 || connect(c, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		fprintf(stderr, "state_poke: cannot connect to %s: %s\n", path, strerror(errno));
+		return 1;
+	}
+	int sv[2] = { -1, -1 }, fds[2], nfds = 0, rc;
+	const char *cmd = "restore-fd\n";
+	if (!strcmp(kind, "restore-pipe")) {
+		if (pipe2(sv, O_CLOEXEC) < 0 || write(sv[1], "VGPUCKPT", 8) != 8)
+			return 1;
+		fds[nfds++] = sv[0];
+	} else if (!strcmp(kind, "restore-garbage") || !strcmp(kind, "restore-empty") ||
+		   !strcmp(kind, "restore-2fds")) {
+		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+			return 1;
+		if (!strcmp(kind, "restore-garbage")) {
+			char junk[200];
+			memset(junk, 0xa5, sizeof(junk));
+			if (write(sv[1], junk, sizeof(junk)) != (ssize_t)sizeof(junk))
+				return 1;
+		}
+		fds[nfds++] = sv[0];
+		if (!strcmp(kind, "restore-2fds"))
+			fds[nfds++] = sv[0];
+	} else if (!strcmp(kind, "restore-nofd")) {
+	} else if (!strcmp(kind, "restore-relative")) {
+		cmd = "restore snap.ckpt\n";
+	} else if (!strcmp(kind, "restore-dir")) {
+		cmd = "restore /\n";
+	} else {
+		fprintf(stderr, "state_poke: unknown --ctl KIND '%s'\n", kind);
+		return 2;
+	}
+	if ((rc = vgpu_fds_send(c, cmd, strlen(cmd), fds, (unsigned)nfds)) < 0) {
+		fprintf(stderr, "state_poke: sending the command failed: %s\n", strerror(-rc));
+		return 1;
+	}
+	if (sv[0] >= 0)
+		close(sv[0]);
+	if (sv[1] >= 0)
+		close(sv[1]);   /* the writer ends: the stream holds what was written */
+	char ans[512];
+	size_t n = 0;
+	while (n < sizeof(ans) - 1) {
+		ssize_t r = recv(c, ans + n, sizeof(ans) - 1 - n, 0);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		n += (size_t)r;
+	}
+	ans[n] = '\0';
+	printf("%s%s", n ? ans : "no answer", n && ans[n - 1] == '\n' ? "" : "\n");
+	return n ? 0 : 1;
 }
 
 static double ms_since(const struct timespec *t0)
@@ -38,6 +107,8 @@ int main(int argc, char **argv)
 		usage(stdout);
 		return 0;
 	}
+	if (argc == 4 && !strcmp(argv[1], "--ctl"))
+		return ctl_poke(argv[2], argv[3]);
 	if (argc != 3) {
 		usage(stderr);
 		return 2;
