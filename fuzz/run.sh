@@ -5,12 +5,13 @@ set -u
 
 usage() {
 	cat <<'EOF'
-usage: fuzz/run.sh [--target decoder|ring|xs|ckpt] [--out DIR] [--no-build] [--no-cmplog]
-                   [--record] [--note TEXT] [--help]
+usage: fuzz/run.sh [--target decoder|ring|xs|ckpt] [--out DIR] [--jobs N] [--no-build]
+                   [--no-cmplog] [--record] [--note TEXT] [--help]
 
 Runs afl-fuzz for FUZZ_SECONDS (default 60) on one target, then prints execs/s, total execs,
 paths (corpus entries) and edge coverage, and exits 1 if afl-fuzz saved any crash or hang
-(afl-fuzz 4.04c itself exits 0 even then). Inputs that crashed are left in OUT/default/crashes:
+(afl-fuzz 4.04c itself exits 0 even then). Inputs that crashed are left in OUT/default/crashes
+(OUT/main and OUT/fK with --jobs):
 replay one with  $VGPU_BUILD/fuzz/vgpu-fuzz FILE  (the sanitizer build prints the report).
 
 Hangs: a test case that runs past the timeout is run again by afl-fuzz with AFL_HANG_TMOUT
@@ -25,24 +26,29 @@ again fails it.
                 xs: a Xen guest's xenstore claims and grant directory pages.
                 ckpt: checkpoint files as a proxy reads them before restoring a zone.
   --out DIR     afl-fuzz output directory (default: $VGPU_BUILD/fuzz/out-TARGET, emptied first)
+  --jobs N      N afl-fuzz instances on one queue (a main one, with the CMPLOG build, and N-1
+                secondaries: one core each); the figures are their sums, edges the most any
+                instance saw (default 1, or FUZZ_JOBS)
   --no-build    do not run make fuzz-build first
   --no-cmplog   do not add the CMPLOG build (-c)
   --record      append a row with this run's numbers to the campaign table at the end of
-                docs/perf/fuzz.md (FUZZ_RECORD=FILE: another file)
+                docs/perf/fuzz.md (FUZZ_RECORD=FILE: another file) and update its cumulative
+                table (fuzz/totals.py)
   --note TEXT   the row's notes column (what this run was for)
 
-Environment: FUZZ_SECONDS (60), VGPU_BUILD (build/rel), AFL_FUZZ (afl-fuzz), FUZZ_TIMEOUT_MS (2000),
+Environment: FUZZ_SECONDS (60), FUZZ_JOBS (1), VGPU_BUILD (build/rel), AFL_FUZZ (afl-fuzz), FUZZ_TIMEOUT_MS (2000),
 AFL_HANG_TMOUT (5 x FUZZ_TIMEOUT_MS), FUZZ_STRICT_HANGS, FUZZ_RECORD.
 Seeds: fuzz/corpus/ (decoder), fuzz/corpus-ring/, fuzz/corpus-xs/ or fuzz/corpus-ckpt/; dictionary fuzz/vgpu.dict.
 EOF
 }
 
-target=decoder out= build=1 cmplog=1 record=0 note=
+target=decoder out= build=1 cmplog=1 record=0 note= jobs=${FUZZ_JOBS:-1}
 while [ $# -gt 0 ]; do
 	case $1 in
 	-h|--help) usage; exit 0 ;;
 	--target) target=${2:?--target needs decoder, ring, xs or ckpt}; shift ;;
 	--out) out=${2:?--out needs a directory}; shift ;;
+	--jobs) jobs=${2:?--jobs needs a number}; shift ;;
 	--no-build) build=0 ;;
 	--no-cmplog) cmplog=0 ;;
 	--record) record=1 ;;
@@ -52,6 +58,9 @@ while [ $# -gt 0 ]; do
 	shift
 done
 
+case $jobs in
+''|*[!0-9]*|0) echo "fuzz/run.sh: --jobs must be a number of instances (1 or more), not '$jobs'" >&2; exit 2 ;;
+esac
 B=${VGPU_BUILD:-build/rel}
 secs=${FUZZ_SECONDS:-60}
 afl=${AFL_FUZZ:-afl-fuzz}
@@ -103,34 +112,55 @@ export VGPU_SIM_LIB=${VGPU_SIM_LIB:-$absB/fuzz/afl/libcudasim.so}
 
 args=(-i "$seeds" -o "$out" -m none -t "$tmo" -V "$secs")
 [ $target = decoder ] && args+=(-x fuzz/vgpu.dict)
-[ $cmplog = 1 ] && [ -x "$cmp" ] && args+=(-c "$cmp")
-echo "fuzz/run.sh: $target for ${secs}s: $afl ${args[*]} -- $bin"
+cargs=()
+[ $cmplog = 1 ] && [ -x "$cmp" ] && cargs=(-c "$cmp")
 load0=$(cut -d' ' -f1 /proc/loadavg 2>/dev/null)
-"$afl" "${args[@]}" -- "$bin" >"$out/afl.log" 2>&1
-rc=$?
+if [ "$jobs" = 1 ]; then
+	insts=(default)
+	echo "fuzz/run.sh: $target for ${secs}s: $afl ${args[*]} ${cargs[*]} -- $bin"
+	"$afl" "${args[@]}" "${cargs[@]}" -- "$bin" >"$out/afl.log" 2>&1
+	rc=$?
+else
+	# One queue: the main instance (deterministic stages, CMPLOG) and secondaries that sync
+	# with it; each writes its own log.
+	insts=(main) pids=()
+	echo "fuzz/run.sh: $target for ${secs}s, $jobs instances: $afl ${args[*]} -M main ${cargs[*]} -- $bin (and -S f2..f$jobs)"
+	"$afl" "${args[@]}" -M main "${cargs[@]}" -- "$bin" >"$out/afl-main.log" 2>&1 &
+	pids+=($!)
+	for ((k = 2; k <= jobs; k++)); do
+		insts+=("f$k")
+		"$afl" "${args[@]}" -S "f$k" -- "$bin" >"$out/afl-f$k.log" 2>&1 &
+		pids+=($!)
+	done
+	rc=0
+	for p in "${pids[@]}"; do wait "$p" || rc=$?; done
+fi
 load1=$(cut -d' ' -f1 /proc/loadavg 2>/dev/null)
-stats=$out/default/fuzzer_stats
+stats=$out/${insts[0]}/fuzzer_stats
 if [ ! -f "$stats" ]; then
 	echo "fuzz/run.sh: afl-fuzz did not start (exit $rc); the end of its log:" >&2
-	tail -30 "$out/afl.log" >&2
+	tail -30 "$out"/afl*.log >&2
 	exit 1
 fi
 get() { sed -n "s/^$1 *: *//p" "$stats"; }
+# a figure summed over the instances (execs, rates, crashes), or the largest (edges)
+sum() { local t=0 v i; for i in "${insts[@]}"; do v=$(sed -n "s/^$1 *: *//p" "$out/$i/fuzzer_stats" 2>/dev/null); t=$(awk -v a="$t" -v b="${v:-0}" 'BEGIN { printf "%.2f", a + b }'); done; echo "${t%.00}"; }
+most() { local m=0 v i; for i in "${insts[@]}"; do v=$(sed -n "s/^$1 *: *//p" "$out/$i/fuzzer_stats" 2>/dev/null); [ "${v:-0}" -gt "$m" ] && m=$v; done; echo "$m"; }
 echo "run time       : $(get run_time)s"
-echo "execs/s        : $(get execs_per_sec)"
-echo "total execs    : $(get execs_done)"
+echo "execs/s        : $(sum execs_per_sec)${insts[1]:+ (summed over $jobs instances)}"
+echo "total execs    : $(sum execs_done)"
 echo "paths (corpus) : $(get corpus_count) (found here: $(get corpus_found))"
-echo "edge coverage  : $(get edges_found) edges, bitmap $(get bitmap_cvg)"
+echo "edge coverage  : $(most edges_found) edges, bitmap $(get bitmap_cvg)"
 echo "stability      : $(get stability)"
-echo "crashes/hangs  : $(get saved_crashes) / $(get saved_hangs)"
-n_crash=$(find "$out/default/crashes" -type f ! -name README.txt 2>/dev/null | wc -l)
-n_hang=$(find "$out/default/hangs" -type f 2>/dev/null | wc -l)
+echo "crashes/hangs  : $(sum saved_crashes) / $(sum saved_hangs)"
+n_crash=$(find "$out"/*/crashes -type f ! -name README.txt 2>/dev/null | wc -l)
+n_hang=$(find "$out"/*/hangs -type f 2>/dev/null | wc -l)
 # Each saved hang once more, in a fresh process with a generous limit: one that finishes was
 # a stalled machine, or needs the state earlier test cases left (it stays in hangs/ either way).
 [ -x "$replay" ] || replay=$bin
 lim=$(( (tmo * 10 + 999) / 1000 ))
 n_hang_real=0 n_hang_slow=0
-for f in "$out"/default/hangs/*; do
+for f in "$out"/*/hangs/*; do
 	[ -f "$f" ] || continue
 	t0=$(date +%s%N)
 	timeout -k 5 "$lim" "$replay" "$f" >/dev/null 2>&1
@@ -149,24 +179,28 @@ if [ $record = 1 ]; then
 	git diff --quiet HEAD -- fuzz proxy runtime sim generated 2>/dev/null || commit="$commit+wt"
 	hangs=$n_hang
 	[ $n_hang_slow -gt 0 ] && hangs="$n_hang ($n_hang_slow finished on replay)"
-	printf '| %s | %s | %s | %s | %s | %s / %s | %s | %s | %s | %s | load %s-%s%s |\n' \
-		"$(date -u +%F)" "$target" "$(get run_time)" "$(get execs_done)" "$(get execs_per_sec)" \
-		"$(get corpus_count)" "$(get edges_found)" "$(get stability)" "$n_crash" "$hangs" "$commit" \
-		"$load0" "$load1" "${note:+; $note}" >>"$record_file"
+	inst_note=
+	[ "$jobs" -gt 1 ] && inst_note="; $jobs instances, execs and execs/s summed"
+	printf '| %s | %s | %s | %s | %s | %s / %s | %s | %s | %s | %s | load %s-%s%s%s |\n' \
+		"$(date -u +%F)" "$target" "$(get run_time)" "$(sum execs_done)" "$(sum execs_per_sec)" \
+		"$(get corpus_count)" "$(most edges_found)" "$(get stability)" "$n_crash" "$hangs" "$commit" \
+		"$load0" "$load1" "$inst_note" "${note:+; $note}" >>"$record_file"
 	echo "recorded in    : $record_file"
+	python3 "$(dirname "$0")/totals.py" --write "$record_file" ||
+		echo "fuzz/run.sh: the cumulative table of $record_file was not updated" >&2
 fi
 if [ "$n_crash" -gt 0 ] || [ "$(get saved_crashes)" != 0 ] || [ $n_hang_real -gt 0 ] ||
    { [ "${FUZZ_STRICT_HANGS:-0}" = 1 ] && [ "$n_hang" -gt 0 ]; }; then
 	echo "FAIL: afl-fuzz saved $n_crash crash(es) and $n_hang hang(s) ($n_hang_real hang or fail again when replayed)" \
-	     "in $out/default/{crashes,hangs}; replay each with $replay FILE, fix, and add the input to fuzz/regress/"
+	     "in $out/*/{crashes,hangs}; replay each with $replay FILE, fix, and add the input to fuzz/regress/"
 	exit 1
 fi
 if [ "$n_hang" -gt 0 ]; then
 	echo "note: $n_hang hang(s) finished when replayed: timeouts of a loaded machine, not counted" \
-	     "(FUZZ_STRICT_HANGS=1 counts them); they are in $out/default/hangs"
+	     "(FUZZ_STRICT_HANGS=1 counts them); they are in $out/*/hangs"
 fi
 if [ $rc -ne 0 ]; then
-	echo "FAIL: afl-fuzz exited $rc; see $out/afl.log" >&2
+	echo "FAIL: afl-fuzz exited $rc; see $out/afl*.log" >&2
 	exit 1
 fi
 echo "PASS: no crash and no hang in ${secs}s"
