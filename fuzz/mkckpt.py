@@ -8,7 +8,7 @@ import struct
 import sys
 import zlib
 
-R_ZONE, R_RANGES, R_SLOTS, R_CTX, R_MODULE, R_FUNC, R_STREAM, R_EVENT, R_ALLOC, R_END = range(1, 11)
+R_ZONE, R_RANGES, R_SLOTS, R_CTX, R_MODULE, R_FUNC, R_STREAM, R_EVENT, R_ALLOC, R_END, R_POOL = range(1, 12)
 NO_SLOT = 0xFFFFFFFF
 
 
@@ -84,6 +84,13 @@ def seeds():
     alloc = rec(R_ALLOC, struct.pack("<QQII", 0x7F0000200000, 64, NO_SLOT, 0) + bytes(64))
     yield "allocs-only", b"\x00" + payload([zone(1), ranges([(0x7F0000200000, 64)]), slots([1]), alloc])
     yield "ctx-module", b"\x00" + payload([zone(8), ranges([]), recs[2], recs[3], recs[4], recs[5]])
+    # memory pools (between the events and the allocations): slot 6 one the zone created,
+    # current on its device, slot 7 device 0's default pool
+    # slot, owner, kind, device, allocation type, location type, usage, current, max size,
+    # release threshold, reuse flags, 0
+    created = rec(R_POOL, struct.pack("<IIIIIIIIQQII", 6, 0, 1, 0, 1, 1, 0, 1, 1 << 30, 1 << 20, 5, 0))
+    default = rec(R_POOL, struct.pack("<IIIIIIIIQQII", 7, NO_SLOT, 0, 0, 0, 0, 0, 0, 0, 48 << 20, 7, 0))
+    yield "pools", b"\x00" + payload(recs[:9] + [created, default] + recs[9:])
 
 
 def main():

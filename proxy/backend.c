@@ -109,6 +109,12 @@ static int open_lib(struct vgpu_backend *b, const char *path, int kind, char *wh
 	SYM(cuMemCreate);
 	SYM(cuMemMap);
 	SYM(cuMemSetAccess);
+	SYM(cuDeviceGetDefaultMemPool);
+	SYM(cuDeviceGetMemPool);
+	SYM(cuDeviceSetMemPool);
+	SYM(cuMemPoolCreate);
+	SYM(cuMemPoolGetAttribute);
+	SYM(cuMemPoolSetAttribute);
 	if (!b->fn.cuInit) {
 		snprintf(why, cap, "%s does not export cuInit; is it a CUDA driver library?", path);
 		dlclose(b->dl);

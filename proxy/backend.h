@@ -54,6 +54,12 @@ struct vgpu_backend_fns {
 	CUresult (*cuMemCreate)(CUmemGenericAllocationHandle *, size_t, const CUmemAllocationProp *, unsigned long long);
 	CUresult (*cuMemMap)(CUdeviceptr, size_t, size_t, CUmemGenericAllocationHandle, unsigned long long);
 	CUresult (*cuMemSetAccess)(CUdeviceptr, size_t, const CUmemAccessDesc *, size_t);
+	CUresult (*cuDeviceGetDefaultMemPool)(CUmemoryPool *, CUdevice);
+	CUresult (*cuDeviceGetMemPool)(CUmemoryPool *, CUdevice);
+	CUresult (*cuDeviceSetMemPool)(CUdevice, CUmemoryPool);
+	CUresult (*cuMemPoolCreate)(CUmemoryPool *, const CUmemPoolProps *);
+	CUresult (*cuMemPoolGetAttribute)(CUmemoryPool, CUmemPool_attribute, void *);
+	CUresult (*cuMemPoolSetAttribute)(CUmemoryPool, CUmemPool_attribute, void *);
 };
 
 struct vgpu_backend {

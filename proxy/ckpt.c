@@ -25,7 +25,15 @@
 
 enum rec {
 	R_ZONE = 1, R_RANGES, R_SLOTS, R_CTX, R_MODULE, R_FUNC, R_STREAM, R_EVENT, R_ALLOC, R_END,
+	R_POOL,   /* added after the others: it comes between the events and the allocations */
 };
+/* Where each record type comes in a file (the numbers above are fixed by the format). */
+static unsigned rank(uint32_t type)
+{
+	return type == R_POOL ? 2 * R_EVENT + 1 : type == R_ALLOC || type == R_END ? 2 * type + 2 : 2 * type;
+}
+#define POOL_BODY 56u       /* slot, owner, kind, device, type, location, usage, current, max, threshold, reuse, 0 */
+#define POOL_REUSE_ALL 7u   /* follow event dependencies, opportunistic, internal dependencies */
 #define NO_SLOT UINT32_MAX
 #define SPAN_ALIGN (2ull << 20)      /* the virtual memory API's granularity on every backend we know */
 #define COPY_STEP (4u << 20)
@@ -162,6 +170,40 @@ void vgpu_ckpt_note_event(struct vgpu_zone *z, const void *event, unsigned flags
 	pthread_mutex_unlock(&z->lock);
 }
 
+void vgpu_ckpt_note_pool(struct vgpu_zone *z, const void *pool, const CUmemPoolProps *props)
+{
+	struct vgpu_ckpt_zone *ck = &z->ck;
+	pthread_mutex_lock(&z->lock);
+	uint32_t i = 0;
+	/* as for events: an entry of a pool no longer in the table is overwritten */
+	while (i < ck->npool && ck->pool[i].pool != pool &&
+	       vgpu_htab_find(&z->htab, VGPU_H_MEMORY_POOL, ck->pool[i].pool, &(uint64_t){0}) == 0)
+		i++;
+	if (i == ck->npool && ck->npool == ck->cappool) {
+		uint32_t ncap = ck->cappool ? ck->cappool * 2 : 8;
+		struct vgpu_ckpt_pool *n = realloc(ck->pool, ncap * sizeof(*n));
+		if (!n) {
+			pthread_mutex_unlock(&z->lock);
+			return;   /* only costs the ability to checkpoint the pool */
+		}
+		ck->pool = n;
+		ck->cappool = ncap;
+	}
+	if (i == ck->npool)
+		ck->npool++;
+	ck->pool[i] = (struct vgpu_ckpt_pool){ pool, (uint32_t)props->allocType, (uint32_t)props->location.type,
+					       props->usage, props->location.id, props->maxSize };
+	pthread_mutex_unlock(&z->lock);
+}
+
+static const struct vgpu_ckpt_pool *pool_props(const struct vgpu_zone *z, const void *pool)
+{
+	for (uint32_t i = 0; i < z->ck.npool; i++)
+		if (z->ck.pool[i].pool == pool)
+			return &z->ck.pool[i];
+	return NULL;
+}
+
 static unsigned event_flags(const struct vgpu_zone *z, const void *event)
 {
 	for (uint32_t i = 0; i < z->ck.nev; i++)
@@ -176,6 +218,7 @@ void vgpu_ckpt_zone_fini(struct vgpu_ckpt_zone *ck)
 		free(ck->img[i].bytes);
 	free(ck->img);
 	free(ck->ev);
+	free(ck->pool);
 	free(ck->span);
 	memset(ck, 0, sizeof(*ck));
 }
@@ -267,10 +310,10 @@ static int blockers(const struct vgpu_zone *z, const struct vgpu_backend *be, ch
 {
 	for (unsigned t = 1; t < VGPU_H_COUNT; t++) {
 		if (t == VGPU_H_CONTEXT || t == VGPU_H_MODULE || t == VGPU_H_FUNCTION || t == VGPU_H_STREAM ||
-		    t == VGPU_H_EVENT || !z->htab.count[t])
+		    t == VGPU_H_EVENT || t == VGPU_H_MEMORY_POOL || !z->htab.count[t])
 			continue;
 		return fail(why, cap, -EOPNOTSUPP, "the zone holds %u %s handle%s, which checkpoints do not carry "
-			    "(supported: contexts, modules, functions, streams, events, device memory)",
+			    "(supported: contexts, modules, functions, streams, events, memory pools, device memory)",
 			    z->htab.count[t], htype_name(t), z->htab.count[t] == 1 ? "" : "s");
 	}
 	if (z->vmm.n || z->vmm.ranges.n)
@@ -283,6 +326,9 @@ static int blockers(const struct vgpu_zone *z, const struct vgpu_backend *be, ch
 	if (!f->cuCtxSetCurrent || !f->cuCtxGetDevice || !f->cuCtxGetFlags || !f->cuFuncGetName ||
 	    !f->cuStreamGetFlags || !f->cuStreamGetPriority || !f->cuMemcpyDtoH_v2 || !f->cuCtxSynchronize)
 		return fail(why, cap, -EOPNOTSUPP, "the driver lacks an entry point checkpoints need");
+	if (z->htab.count[VGPU_H_MEMORY_POOL] && (!f->cuDeviceGetDefaultMemPool || !f->cuDeviceGetMemPool ||
+						   !f->cuMemPoolGetAttribute || !f->cuDeviceGetCount))
+		return fail(why, cap, -EOPNOTSUPP, "the driver lacks the memory-pool queries checkpoints need");
 	return 0;
 }
 
@@ -300,7 +346,61 @@ struct plan {
 	uint32_t type, slot, owner, a, b;
 	const void *bytes;     /* module image, function name */
 	uint64_t len;
+	uint32_t pool[6];      /* R_POOL: kind, device, type, location, usage, current */
+	uint64_t pool_max, pool_threshold;
+	uint32_t pool_reuse;
 };
+
+/* R_POOL: what a pool is (a device's default pool, or one the zone created, by its noted
+ * properties), its attributes and whether it is its device's current pool. */
+static int plan_pool(const struct vgpu_zone *z, const struct vgpu_backend_fns *f, const void *real, struct plan *q,
+		     char *why, size_t cap)
+{
+	int ndev = 0;
+	CUresult r;
+	q->type = R_POOL;
+	if ((r = f->cuDeviceGetCount(&ndev)))
+		return fail(why, cap, -EIO, "the driver failed a query while planning the checkpoint (CUresult %d)", (int)r);
+	q->pool[0] = UINT32_MAX;
+	for (int d = 0; d < ndev && d < (int)VGPU_ZONE_MAX_DEVICES; d++) {
+		CUmemoryPool p = NULL;
+		if (f->cuDeviceGetDefaultMemPool(&p, (CUdevice)d) == CUDA_SUCCESS && p == real) {
+			q->pool[0] = 0;
+			q->pool[1] = (uint32_t)d;
+		}
+	}
+	const struct vgpu_ckpt_pool *pp = q->pool[0] ? pool_props(z, real) : NULL;
+	if (q->pool[0]) {
+		if (!pp || pp->loc_type != CU_MEM_LOCATION_TYPE_DEVICE || pp->loc_id < 0 ||
+		    pp->loc_id >= (int32_t)VGPU_ZONE_MAX_DEVICES || pp->alloc_type != CU_MEM_ALLOCATION_TYPE_PINNED)
+			return fail(why, cap, -EOPNOTSUPP, "memory pool slot %u is not a device's default pool nor one the "
+				    "zone created on a device", q->slot);
+		q->pool[0] = 1;
+		q->pool[1] = (uint32_t)pp->loc_id;
+		q->pool[2] = pp->alloc_type;
+		q->pool[3] = pp->loc_type;
+		q->pool[4] = pp->usage;
+		q->pool_max = pp->max_size;
+	}
+	CUmemoryPool cur = NULL;
+	q->pool[5] = f->cuDeviceGetMemPool(&cur, (CUdevice)q->pool[1]) == CUDA_SUCCESS && cur == real;
+	CUmemoryPool h = (CUmemoryPool)(uintptr_t)real;
+	cuuint64_t thr = 0;
+	int reuse;
+	if ((r = f->cuMemPoolGetAttribute(h, CU_MEMPOOL_ATTR_RELEASE_THRESHOLD, &thr)))
+		return fail(why, cap, -EIO, "the driver failed a query while planning the checkpoint (CUresult %d)", (int)r);
+	q->pool_threshold = thr;
+	for (unsigned k = 0; k < 3; k++) {
+		reuse = 0;
+		if ((r = f->cuMemPoolGetAttribute(h, (CUmemPool_attribute)(CU_MEMPOOL_ATTR_REUSE_FOLLOW_EVENT_DEPENDENCIES + k),
+						  &reuse)))
+			return fail(why, cap, -EIO, "the driver failed a query while planning the checkpoint (CUresult %d)",
+				    (int)r);
+		if (reuse)
+			q->pool_reuse |= 1u << k;
+	}
+	return 0;
+}
 
 static void ctx_current(const struct vgpu_zone *z, const struct vgpu_backend_fns *f, uint32_t ctx_slot)
 {
@@ -313,7 +413,8 @@ static void ctx_current(const struct vgpu_zone *z, const struct vgpu_backend_fns
 static int plan_handles(struct vgpu_zone *z, const struct vgpu_backend_fns *f, struct plan **out, uint32_t *n,
 			char *why, size_t why_len)
 {
-	static const unsigned order[] = { VGPU_H_CONTEXT, VGPU_H_MODULE, VGPU_H_FUNCTION, VGPU_H_STREAM, VGPU_H_EVENT };
+	static const unsigned order[] = { VGPU_H_CONTEXT, VGPU_H_MODULE, VGPU_H_FUNCTION, VGPU_H_STREAM, VGPU_H_EVENT,
+					  VGPU_H_MEMORY_POOL };
 	uint32_t used = z->htab.used, k = 0;
 	struct plan *p = calloc(used ? used : 1, sizeof(*p));
 	CUresult r = CUDA_SUCCESS;
@@ -381,6 +482,14 @@ static int plan_handles(struct vgpu_zone *z, const struct vgpu_backend_fns *f, s
 				q->type = R_EVENT;
 				q->a = event_flags(z, real);
 				break;
+			case VGPU_H_MEMORY_POOL: {
+				int prc = plan_pool(z, f, real, q, why, why_len);
+				if (prc < 0) {
+					free(p);
+					return prc;
+				}
+				break;
+			}
 			}
 			k++;
 		}
@@ -400,6 +509,7 @@ static uint64_t plan_bytes(const struct plan *q)
 	case R_MODULE: return 16 + 16 + q->len;
 	case R_FUNC:   return 16 + 12 + q->len;
 	case R_STREAM: return 16 + 16;
+	case R_POOL:   return 16 + POOL_BODY;
 	default:       return 16 + 12;   /* R_EVENT */
 	}
 }
@@ -491,6 +601,15 @@ int vgpu_ckpt_write(int fd, struct vgpu_zone *z, const struct vgpu_backend *be, 
 		case R_MODULE: w_u32(&w, q->owner); w_u64(&w, q->len); w_bytes(&w, q->bytes, q->len); break;
 		case R_FUNC:   w_u32(&w, q->owner); w_u32(&w, (uint32_t)q->len); w_bytes(&w, q->bytes, q->len); break;
 		case R_STREAM: w_u32(&w, q->owner); w_u32(&w, q->a); w_u32(&w, q->b); break;
+		case R_POOL:
+			w_u32(&w, q->owner);
+			for (unsigned k = 0; k < 6; k++)
+				w_u32(&w, q->pool[k]);
+			w_u64(&w, q->pool_max);
+			w_u64(&w, q->pool_threshold);
+			w_u32(&w, q->pool_reuse);
+			w_u32(&w, 0);
+			break;
 		default:       w_u32(&w, q->owner); w_u32(&w, q->a); break;
 		}
 		sum->handles++;
@@ -691,6 +810,7 @@ struct item {
 	const uint8_t *data;          /* image or name (ALLOC: its bytes are read from src by the restorer) */
 	size_t len;
 	struct src *src;
+	uint32_t pool[6];             /* POOL: kind, device, type, location, usage, current */
 };
 
 /* The restorer's steps: each handle and allocation record once it has passed its checks
@@ -720,6 +840,7 @@ static uint64_t body_max(uint32_t type)
 	case R_SLOTS:  return 4 + 4ull * VGPU_CKPT_MAX_SLOTS;
 	case R_MODULE: return 16 + VGPU_CKPT_MAX_IMAGE;
 	case R_FUNC:   return 12 + VGPU_CKPT_NAME_MAX;
+	case R_POOL:   return POOL_BODY;
 	default:       return 24;
 	}
 }
@@ -772,14 +893,14 @@ static int parse(struct parser *ps, struct vgpu_ckpt_meta *meta, apply_fn apply,
 		}
 		/* records come in a fixed order: zone, ranges, slots, handles by type, allocations, end */
 		if ((ps->nrec == 0) != (type == R_ZONE) || (ps->nrec == 1) != (type == R_RANGES) ||
-		    (ps->nrec == 2) != (type == R_SLOTS) || type < R_ZONE || type > R_END ||
-		    (type >= R_CTX && type < ps->stage)) {
+		    (ps->nrec == 2) != (type == R_SLOTS) || type < R_ZONE || type > R_POOL ||
+		    (type >= R_CTX && rank(type) < ps->stage)) {
 			rc = fail(why, cap, -EPROTO, "record at offset %llu: type %u out of order or unknown",
 				  (unsigned long long)at, type);
 			break;
 		}
 		if (type >= R_CTX)
-			ps->stage = type;
+			ps->stage = rank(type);
 		ps->nrec++;
 		/* the body, except an allocation's bytes, into memory */
 		uint64_t inmem = type == R_ALLOC ? (blen < 24 ? blen : 24) : blen;
@@ -916,6 +1037,28 @@ static int parse(struct parser *ps, struct vgpu_ckpt_meta *meta, apply_fn apply,
 			}
 			m->type[it.slot] = type == R_STREAM ? VGPU_H_STREAM : VGPU_H_EVENT;
 			break;
+		case R_POOL: {
+			it.slot = rd_u32(&b); it.owner = rd_u32(&b);
+			for (unsigned k = 0; k < 6; k++)
+				it.pool[k] = rd_u32(&b);
+			it.size = rd_u64(&b);    /* max size */
+			it.base = rd_u64(&b);    /* release threshold */
+			it.a = rd_u32(&b);       /* reuse flags */
+			uint32_t pad = rd_u32(&b);
+			int created = it.pool[0] == 1;
+			if (b.bad || b.off != b.n || it.slot >= m->used || m->type[it.slot] || pad ||
+			    (it.owner != NO_SLOT && !slot_is(m, it.owner, VGPU_H_CONTEXT)) || it.pool[0] > 1 ||
+			    it.pool[1] >= VGPU_ZONE_MAX_DEVICES || it.pool[5] > 1 || it.a & ~POOL_REUSE_ALL ||
+			    (created ? it.pool[2] != CU_MEM_ALLOCATION_TYPE_PINNED || it.pool[3] != CU_MEM_LOCATION_TYPE_DEVICE ||
+				       it.pool[4] > 0xffff
+				     : it.pool[2] || it.pool[3] || it.pool[4] || it.size)) {
+				rc = fail(why, cap, -EPROTO, "memory pool record at offset %llu is malformed or names a bad "
+					  "slot, device or property", (unsigned long long)at);
+				goto out;
+			}
+			m->type[it.slot] = VGPU_H_MEMORY_POOL;
+			break;
+		}
 		case R_ALLOC: {
 			it.base = rd_u64(&b); it.size = rd_u64(&b); it.owner = rd_u32(&b); it.a = rd_u32(&b);
 			uint32_t k = m->nalloc;
@@ -953,7 +1096,7 @@ static int parse(struct parser *ps, struct vgpu_ckpt_meta *meta, apply_fn apply,
 			break;
 		}
 		}
-		if (type >= R_CTX && type <= R_EVENT && meta)
+		if (((type >= R_CTX && type <= R_EVENT) || type == R_POOL) && meta)
 			meta->handles++;
 		if (apply && (rc = apply(actx, m, &it, why, cap)) < 0)
 			goto out;
@@ -1391,6 +1534,43 @@ static int restore_apply(void *ctx, const struct model *m, const struct item *ci
 		if ((r = set_ctx(rs, it->owner)) || !f->cuEventCreate || (r = f->cuEventCreate(&e, it->a)))
 			break;
 		real = e;
+		break;
+	}
+	case R_POOL: {
+		CUmemoryPool pool = NULL;
+		CUdevice dev = (CUdevice)it->pool[1];
+		htype = VGPU_H_MEMORY_POOL;
+		owner = it->owner != NO_SLOT ? rs->real[it->owner] : NULL;
+		if (!f->cuDeviceGetDefaultMemPool || !f->cuMemPoolCreate || !f->cuMemPoolSetAttribute ||
+		    !f->cuDeviceSetMemPool)
+			return fail(why, cap, -EOPNOTSUPP, "memory pool slot %u: the driver lacks the memory-pool calls", it->slot);
+		CUmemPoolProps props;
+		memset(&props, 0, sizeof(props));
+		if (it->pool[0] == 0) {
+			if ((r = f->cuDeviceGetDefaultMemPool(&pool, dev)))
+				break;
+		} else {
+			props.allocType = (CUmemAllocationType)it->pool[2];
+			props.handleTypes = CU_MEM_HANDLE_TYPE_NONE;
+			props.location.type = (CUmemLocationType)it->pool[3];
+			props.location.id = (int)it->pool[1];
+			props.usage = (unsigned short)it->pool[4];
+			props.maxSize = (size_t)it->size;
+			if ((r = set_ctx(rs, it->owner)) || (r = f->cuMemPoolCreate(&pool, &props)))
+				break;
+		}
+		cuuint64_t thr = it->base;
+		if ((r = f->cuMemPoolSetAttribute(pool, CU_MEMPOOL_ATTR_RELEASE_THRESHOLD, &thr)))
+			break;
+		for (unsigned k = 0; k < 3 && !r; k++) {
+			int v = (it->a >> k) & 1;
+			r = f->cuMemPoolSetAttribute(pool, (CUmemPool_attribute)(CU_MEMPOOL_ATTR_REUSE_FOLLOW_EVENT_DEPENDENCIES + k), &v);
+		}
+		if (!r && it->pool[5])
+			r = f->cuDeviceSetMemPool(dev, pool);
+		if (!r && it->pool[0] == 1)
+			vgpu_ckpt_note_pool(z, pool, &props);
+		real = pool;
 		break;
 	}
 	case R_ALLOC: {

@@ -5,6 +5,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <cuda.h>
 
 /*
  * Format (docs/ARCHITECTURE.md, "Checkpoint, restore and migration"): a 64-byte header
@@ -12,7 +13,9 @@
  *   u32 backend kind, zeros
  * then records { u32 type, u32 zero, u64 body length, body }, little-endian, in this order:
  * ZONE, RANGES (every allocation's address range), SLOTS, contexts, modules, functions,
- * streams, events, allocations (with their bytes), and END (the number of records before it
+ * streams, events, memory pools (record type 11: a device's default pool, or a created
+ * one with its properties; attributes and which pool is the device's current one),
+ * allocations (with their bytes), and END (the number of records before it
  * and the CRC-32C of every payload byte before it). It is written and read in one pass, so
  * the same code reads a file and the stream of a migration; the payload length is known
  * before writing. Handles are named by their slot in the zone's handle table, so the table
@@ -49,11 +52,15 @@ struct vgpu_ckpt_meta {
 struct vgpu_ckpt_image { const void *module; uint8_t *bytes; size_t len; };
 struct vgpu_ckpt_span { uint64_t base, size, handle; uint32_t refs; };
 struct vgpu_ckpt_event { const void *event; unsigned flags; };
+/* A pool the zone created: its properties (the driver has no query for them). */
+struct vgpu_ckpt_pool { const void *pool; uint32_t alloc_type, loc_type, usage; int32_t loc_id; uint64_t max_size; };
 struct vgpu_ckpt_zone {
 	struct vgpu_ckpt_image *img;    /* images of loaded modules, by real module */
 	uint32_t nimg, capimg;
 	struct vgpu_ckpt_event *ev;     /* events' creation flags (the driver has no query for them) */
 	uint32_t nev, capev;
+	struct vgpu_ckpt_pool *pool;    /* created pools' properties */
+	uint32_t npool, cappool;
 	struct vgpu_ckpt_span *span;    /* restored allocations' address ranges (virtual memory API) */
 	uint32_t nspan;
 	uint64_t globals;               /* module globals handed out (their addresses cannot move) */
@@ -69,6 +76,9 @@ void vgpu_ckpt_forget_image(struct vgpu_zone *z, const void *module);
 void vgpu_ckpt_zone_fini(struct vgpu_ckpt_zone *ck);
 /* An event was created with flags (after a successful cuEventCreate; takes the zone's lock). */
 void vgpu_ckpt_note_event(struct vgpu_zone *z, const void *event, unsigned flags);
+/* A pool was created with these properties (after a successful cuMemPoolCreate; takes the
+ * zone's lock). */
+void vgpu_ckpt_note_pool(struct vgpu_zone *z, const void *pool, const CUmemPoolProps *props);
 
 /* Summary of a write or restore, for logs and vgpuctl. */
 struct vgpu_ckpt_sum {

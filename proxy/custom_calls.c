@@ -346,7 +346,11 @@ static CUresult pool_create(struct vgpu_proxy_call *call, void **argv)
 	props.location.id = ARG(int32_t, VGPU_MPW_LOC_ID);
 	props.maxSize = (size_t)ARG(uint64_t, VGPU_MPW_MAX_SIZE);
 	props.usage = (unsigned short)ARG(uint32_t, VGPU_MPW_USAGE);
-	return call->drv->cuMemPoolCreate(ARG(CUmemoryPool *, VGPU_MPW_POOL), &props);
+	CUmemoryPool *out = ARG(CUmemoryPool *, VGPU_MPW_POOL);
+	CUresult r = call->drv->cuMemPoolCreate(out, &props);
+	if (r == CUDA_SUCCESS && out && *out)
+		vgpu_ckpt_note_pool(call->zone, *out, &props);   /* the driver cannot be asked for them later */
+	return r;
 }
 
 static CUresult pool_set_attribute(struct vgpu_proxy_call *call, void **argv)

@@ -7,7 +7,7 @@
 # zone on B through A's redirect), and back with migrate, both channels moving; its results
 # and the held memory are verified and it sees no error, and its registration's budget
 # follows it. A zone with a module global's address is refused a checkpoint and goes on; one
-# copying through pinned host memory moves there and back. An nvcc-built
+# copying through pinned host memory moves there and back, and one using memory pools. An nvcc-built
 # CUDA runtime program is moved there and back too. Corrupted, truncated,
 # foreign and future-version checkpoint files are refused with a clear error and leave
 # the receiving proxy without a zone. Prints the measured pause.
@@ -210,6 +210,17 @@ sleep 0.5
 out2=$(ctl b migrate "$(zone_of b)" --to "$tmp/a.sock.ctl") || fail "migrating it back failed: $out2"
 wait "$ppid" || fail "the pinned-memory program failed across the moves: $(cat "$tmp/pinned.out")"
 pass "a zone copying through pinned host memory moved A -> B -> A, its region with it: $(cat "$tmp/pinned.out")"
+# Memory pools move too: the default pool's release threshold, a created pool (same handle,
+# its attributes) that is the device's current pool, both allocating every round.
+for _ in $(seq 50); do [ -z "$(others)" ] && break; sleep 0.1; done
+side "$tmp/pools.out" 4 0 --no-late --pools
+qpid=$spid zq=$szone
+sleep 0.5
+out=$(ctl a migrate "$zq" --to "$tmp/b.sock.ctl") || fail "migrating a zone with memory pools failed: $out"
+sleep 0.5
+out2=$(ctl b migrate "$(zone_of b)" --to "$tmp/a.sock.ctl") || fail "migrating it back failed: $out2"
+wait "$qpid" || fail "the memory-pool program failed across the moves: $(cat "$tmp/pools.out")"
+pass "a zone with memory pools (a default pool's threshold, a created pool made current, both allocating) moved A -> B -> A: $(cat "$tmp/pools.out")"
 
 wait "$app_pid"; rc=$?; app_pid=
 [ $rc -eq 0 ] || fail "the program failed across the moves (exit $rc)"

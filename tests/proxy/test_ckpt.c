@@ -6,7 +6,7 @@
 #include "../../proxy/ckpt.h"
 #include "check.h"
 
-enum { R_ZONE = 1, R_RANGES, R_SLOTS, R_CTX, R_MODULE, R_FUNC, R_STREAM, R_EVENT, R_ALLOC, R_END };
+enum { R_ZONE = 1, R_RANGES, R_SLOTS, R_CTX, R_MODULE, R_FUNC, R_STREAM, R_EVENT, R_ALLOC, R_END, R_POOL };
 #define NO_SLOT 0xffffffffu
 
 static uint8_t buf[1 << 16];
@@ -30,10 +30,22 @@ struct shape {
 	int alloc_not_ranged;    /* the second allocation differs from its range */
 	int bad_crc, trailing;
 	uint32_t version;
+	/* the memory pool record (slot 5): kind (0 a device's default, 1 created), device,
+	 * allocation type, location type, reuse flags, its padding word; where it comes */
+	uint32_t pool_kind, pool_dev, pool_type, pool_loc, pool_reuse, pool_pad;
+	int pool_where;          /* 0 after the events (its place), 1 before them, 2 after the allocations */
 };
 
 static const struct shape good = { .slots = 6, .ctx_slot = 0, .mod_owner = 0, .fn_module = 1, .stream_flags = 1,
-				   .ev_flags = 2, .base2 = 0x7f0000201000ull, .version = VGPU_CKPT_VERSION };
+				   .ev_flags = 2, .base2 = 0x7f0000201000ull, .version = VGPU_CKPT_VERSION,
+				   .pool_kind = 1, .pool_dev = 0, .pool_type = 1, .pool_loc = 1, .pool_reuse = 5 };
+
+static void pool_rec(const struct shape *s)
+{
+	rec(R_POOL, 56);
+	u32(5); u32(0); u32(s->pool_kind); u32(s->pool_dev); u32(s->pool_type); u32(s->pool_loc);
+	u32(0); u32(1); u64(s->pool_kind ? 1ull << 30 : 0); u64(1ull << 20); u32(s->pool_reuse); u32(s->pool_pad);
+}
 
 static void build(const struct shape *s)
 {
@@ -57,6 +69,8 @@ static void build(const struct shape *s)
 	u32(1); u32(s->mod_owner); u64(sizeof(ptx) - 1); put(ptx, sizeof(ptx) - 1);
 	rec(R_FUNC, 12 + 1);
 	u32(2); u32(s->fn_module); u32(1); put("k", 1);
+	if (s->pool_where == 1)
+		pool_rec(s);
 	if (s->swap_records) {   /* records of one type come before those of the next */
 		rec(R_EVENT, 12);
 		u32(4); u32(NO_SLOT); u32(s->ev_flags);
@@ -67,12 +81,16 @@ static void build(const struct shape *s)
 		rec(R_EVENT, 12);
 		u32(4); u32(NO_SLOT); u32(s->ev_flags);
 	}
+	if (s->pool_where == 0)
+		pool_rec(s);
 	rec(R_ALLOC, 24 + 4096);
 	u64(0x7f0000200000ull); u64(4096); u32(0); u32(0);
 	memset(buf + n, 0x5a, 4096); n += 4096;
 	rec(R_ALLOC, 24 + 64);
 	u64(s->alloc_not_ranged ? s->base2 + 64 : s->base2); u64(64); u32(NO_SLOT); u32(0);
 	memset(buf + n, 0xa5, 64); n += 64;
+	if (s->pool_where == 2)
+		pool_rec(s);
 	uint32_t crc = vgpu_crc32c(0, buf + VGPU_CKPT_HDR_BYTES, n - VGPU_CKPT_HDR_BYTES);
 	rec(R_END, 8);
 	u32(nrec - 1); u32(s->bad_crc ? crc ^ 1 : crc);
@@ -113,7 +131,7 @@ int main(void)
 	CHECK_EQ(vgpu_ckpt_check(buf, n, &m, why, sizeof(why)), 0);
 	CHECK_EQ(m.zone_id, 7);
 	CHECK_EQ(m.slots, 6);
-	CHECK_EQ(m.handles, 5);
+	CHECK_EQ(m.handles, 6);
 	CHECK_EQ(m.allocs, 2);
 	CHECK_EQ(m.mem_bytes, 4096 + 64);
 	CHECK(!strcmp(m.name, "app"));
@@ -130,6 +148,17 @@ int main(void)
 	s = good; s.base2 = 0x7f0000200800ull;   refused(&s, "overlaps");            /* inside the first range */
 	s = good; s.base2 = 0xffffffffffffffc0ull; refused(&s, "user address space");
 	s = good; s.alloc_not_ranged = 1;        refused(&s, "is not range 1");
+	s = good; s.pool_kind = 0; s.pool_type = s.pool_loc = 0;
+	CHECK_EQ((build(&s), vgpu_ckpt_check(buf, n, &m, why, sizeof(why))), 0);   /* a device's default pool */
+	s = good; s.pool_kind = 2;               refused(&s, "memory pool record");  /* neither default nor created */
+	s = good; s.pool_kind = 0;               refused(&s, "memory pool record");  /* a default pool with properties */
+	s = good; s.pool_type = 2;               refused(&s, "memory pool record");  /* not pinned device memory */
+	s = good; s.pool_loc = 2;                refused(&s, "memory pool record");  /* not on a device */
+	s = good; s.pool_dev = 64;               refused(&s, "memory pool record");  /* no such device */
+	s = good; s.pool_reuse = 8;              refused(&s, "memory pool record");  /* unknown reuse flag */
+	s = good; s.pool_pad = 1;                refused(&s, "memory pool record");
+	s = good; s.pool_where = 1;              refused(&s, "out of order");        /* before the events */
+	s = good; s.pool_where = 2;              refused(&s, "out of order");        /* after the allocations */
 	/* cut anywhere: refused, never read past the end */
 	build(&good);
 	size_t full = n;

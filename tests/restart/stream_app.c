@@ -95,7 +95,7 @@ int main(int argc, char **argv)
 	const char *image = argc > 1 ? argv[1] : "build/san/tests/kernels/basic.fatbin";
 	double seconds = argc > 2 ? atof(argv[2]) : 5;
 	uint64_t hold = argc > 3 ? strtoull(argv[3], NULL, 0) & ~3ull : 0;
-	int late_wanted = 1, pinned = 0, global = 0;
+	int late_wanted = 1, pinned = 0, global = 0, pools = 0;
 	for (int i = 4; i < argc; i++) {
 		if (!strcmp(argv[i], "--no-late"))
 			late_wanted = 0;
@@ -103,6 +103,8 @@ int main(int argc, char **argv)
 			pinned = 1;
 		else if (!strcmp(argv[i], "--global"))
 			global = 1;
+		else if (!strcmp(argv[i], "--pools"))
+			pools = 1;
 	}
 	CUdeviceptr dhold = 0;
 	double worst = 0;
@@ -114,11 +116,13 @@ int main(int argc, char **argv)
 	pthread_t late;
 
 	if (argc > 1 && !strcmp(argv[1], "--help")) {
-		printf("usage: stream_app [KERNEL_IMAGE [SECONDS [HOLD_BYTES [--no-late] [--pinned] [--global]]]]\nCopies and "
+		printf("usage: stream_app [KERNEL_IMAGE [SECONDS [HOLD_BYTES [--no-late] [--pinned] [--global] [--pools]]]]\n"
+		       "Copies and "
 		       "launches for SECONDS (default 5), verifying every round; a thread started halfway joins the zone "
 		       "(not with --no-late); HOLD_BYTES of device memory keep a pattern checked every round and at the "
 		       "end; --pinned copies through 1 MiB of pinned host memory every round; --global takes a module global's "
-		       "address; prints the longest round.\n");
+		       "address; --pools sets the default pool's release threshold, creates a pool, makes it the device's current "
+		       "one and allocates from both every round, checking that all of it holds; prints the longest round.\n");
 		return 0;
 	}
 	CK(cuInit(0));
@@ -148,6 +152,21 @@ int main(int argc, char **argv)
 		size_t gsz;
 		CK(cuModuleGetGlobal(&g, &gsz, mod, "dev_counter"));
 	}
+	CUmemoryPool dpool = NULL, mpool = NULL;
+	if (pools) {
+		cuuint64_t thr = 48ull << 20;
+		int no = 0;
+		CUmemPoolProps props;
+		memset(&props, 0, sizeof(props));
+		props.allocType = CU_MEM_ALLOCATION_TYPE_PINNED;
+		props.location.type = CU_MEM_LOCATION_TYPE_DEVICE;
+		props.location.id = dev;
+		CK(cuDeviceGetDefaultMemPool(&dpool, dev));
+		CK(cuMemPoolSetAttribute(dpool, CU_MEMPOOL_ATTR_RELEASE_THRESHOLD, &thr));
+		CK(cuMemPoolCreate(&mpool, &props));
+		CK(cuMemPoolSetAttribute(mpool, CU_MEMPOOL_ATTR_REUSE_ALLOW_OPPORTUNISTIC, &no));
+		CK(cuDeviceSetMemPool(dev, mpool));
+	}
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (;;) {
 		double r0 = now_s();
@@ -164,6 +183,33 @@ int main(int argc, char **argv)
 					fprintf(stderr, "FAIL: round %d: pinned word %d = %u\n", rounds, i, w[i]);
 					exit(1);
 				}
+		}
+		if (pools) {   /* the pools, their attributes and the current pool hold; both allocate */
+			cuuint64_t thr = 0;
+			int opp = 1;
+			CUmemoryPool cur = NULL;
+			CUdeviceptr p1, p2;
+			uint32_t w = (uint32_t)rounds * 2654435761u, back = 0;
+			CK(cuMemPoolGetAttribute(dpool, CU_MEMPOOL_ATTR_RELEASE_THRESHOLD, &thr));
+			CK(cuMemPoolGetAttribute(mpool, CU_MEMPOOL_ATTR_REUSE_ALLOW_OPPORTUNISTIC, &opp));
+			CK(cuDeviceGetMemPool(&cur, dev));
+			if (thr != 48ull << 20 || opp != 0 || cur != mpool) {
+				fprintf(stderr, "FAIL: round %d: default pool threshold %llu, created pool opportunistic reuse %d, "
+					"current pool %s\n", rounds, (unsigned long long)thr, opp, cur == mpool ? "kept" : "changed");
+				exit(1);
+			}
+			CK(cuMemAllocFromPoolAsync(&p1, 1 << 20, mpool, s));
+			CK(cuMemAllocAsync(&p2, 4096, s));   /* from the current pool */
+			CK(cuMemcpyHtoDAsync(p1 + 4096, &w, 4, s));
+			CK(cuMemcpyDtoDAsync(p2, p1 + 4096, 4, s));
+			CK(cuMemcpyDtoHAsync(&back, p2, 4, s));
+			CK(cuMemFreeAsync(p1, s));
+			CK(cuMemFreeAsync(p2, s));
+			CK(cuStreamSynchronize(s));
+			if (back != w) {
+				fprintf(stderr, "FAIL: round %d: pool memory read back %u, wrote %u\n", rounds, back, w);
+				exit(1);
+			}
 		}
 		if (hold)   /* a 64 KiB slice that moves through the buffer */
 			hold_check(dhold, hold, ((uint64_t)rounds * 65536) % hold & ~3ull,
@@ -191,6 +237,10 @@ int main(int argc, char **argv)
 	if (host_pinned) {
 		CK(cuMemFreeHost(host_pinned));
 		CK(cuMemFree(dpin));
+	}
+	if (pools) {
+		CK(cuDeviceSetMemPool(dev, dpool));
+		CK(cuMemPoolDestroy(mpool));
 	}
 	CK(cuStreamDestroy(s));
 	CK(cuModuleUnload(mod));
