@@ -194,9 +194,14 @@ void adopt_poll_check(struct supervisor *s, const struct pollfd *p, unsigned n)
 		char b;
 		if (!p[k].revents)
 			continue;
-		ssize_t r = recv(p[k].fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
-		if (r > 0 || (r < 0 && (errno == EAGAIN || errno == EINTR)))
-			continue;   /* still there */
+		/* Hung up: ended, even with a record still unread (a worker that handed its zone
+		 * over says where it went, then exits: zone_forget reads that). Otherwise data or
+		 * nothing to read means it is still there. */
+		if (!(p[k].revents & (POLLHUP | POLLERR))) {
+			ssize_t r = recv(p[k].fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+			if (r > 0 || (r < 0 && (errno == EAGAIN || errno == EINTR)))
+				continue;   /* still there */
+		}
 		for (unsigned i = 0; i < s->nzones; i++) {
 			if (s->zones[i].ctrl_fd != p[k].fd)
 				continue;

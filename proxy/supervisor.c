@@ -50,7 +50,7 @@ static struct szone *zone_by_token(struct supervisor *s, const uint8_t *token)
 {
 	struct szone *found = NULL;
 	for (unsigned i = 0; i < s->nzones; i++)
-		if (token_eq(s->zones[i].token, token))
+		if (!s->zones[i].replaced && token_eq(s->zones[i].token, token))
 			found = &s->zones[i];
 	return found;
 }
@@ -86,7 +86,7 @@ void zone_forget(struct supervisor *s, unsigned i)
 	if (z->pool)
 		vgpu_pool_slot_drop(z->pool, z->pool_slot); /* a killed worker's bytes leave the budget */
 	struct vgpu_state_moved m;
-	if (z->ctrl_fd >= 0 && recv(z->ctrl_fd, &m, sizeof(m), MSG_DONTWAIT) == (ssize_t)sizeof(m) &&
+	if (z->ctrl_fd >= 0 && !z->replaced && recv(z->ctrl_fd, &m, sizeof(m), MSG_DONTWAIT) == (ssize_t)sizeof(m) &&
 	    m.magic == VGPU_STATE_MOVD && m.version == VGPU_PROTO_VERSION) {
 		/* handed over to another proxy: its new threads are sent there */
 		unsigned k = s->nmoved++ % (sizeof(s->moved) / sizeof(s->moved[0]));

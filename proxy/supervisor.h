@@ -26,6 +26,8 @@ struct szone {
 	int pool_slot;
 	int adopted;                     /* started by an earlier supervisor: not our child, its end
 					  * is seen as the control socket closing (adopt.c) */
+	int replaced;                    /* restored into a new worker of this proxy (vgpuctl migrate
+					  * to itself): its worker hands over and exits; JOINs go to the new one */
 };
 #define NO_DOMID 0xffffffffu
 

@@ -430,7 +430,7 @@ static void ctl_where(struct supervisor *s, int fd, const char *args)
  * file, rebuilds the zone and takes its channels over from the worker that wrote it, when
  * that one still waits) and answer with the outcome. Blocks the supervisor for as long.
  */
-static void ctl_restore_from(struct supervisor *s, int fd, int cf, const char *path);
+static void ctl_restore_from(struct supervisor *s, int fd, int cf, const char *path, uint32_t replace);
 
 static void ctl_restore(struct supervisor *s, int fd, const char *path)
 {
@@ -443,12 +443,14 @@ static void ctl_restore(struct supervisor *s, int fd, const char *path)
 		ctl_reply(fd, "error restore: cannot open %s: %s", path, strerror(errno));
 		return;
 	}
-	ctl_restore_from(s, fd, cf, path);
+	ctl_restore_from(s, fd, cf, path, 0);
 }
 
-/* restore-fd: the same from a stream passed with the command (vgpuctl migrate: the writing
- * worker's output, read as it is written). */
-static void ctl_restore_from(struct supervisor *s, int fd, int cf, const char *path)
+/* restore-fd [replace=ID]: the same from a stream passed with the command (vgpuctl migrate:
+ * the writing worker's output, read as it is written). replace=ID: the zone is this proxy's
+ * zone ID moving into a new worker (vgpuctl migrate to the proxy it is on, e.g. onto an
+ * upgraded binary); its token may be live here, in that zone only. */
+static void ctl_restore_from(struct supervisor *s, int fd, int cf, const char *path, uint32_t replace)
 {
 	struct vgpu_ckpt_meta meta;
 	char why[256];
@@ -464,7 +466,7 @@ static void ctl_restore_from(struct supervisor *s, int fd, int cf, const char *p
 		return;
 	}
 	for (unsigned i = 0; i < s->nzones; i++)
-		if (token_eq(s->zones[i].token, meta.token)) {
+		if (token_eq(s->zones[i].token, meta.token) && (s->zones[i].id != replace || s->zones[i].replaced)) {
 			ctl_reply(fd, "error restore: that zone is live here already (zone %u)", s->zones[i].id);
 			close(cf);
 			return;
@@ -511,6 +513,11 @@ static void ctl_restore_from(struct supervisor *s, int fd, int cf, const char *p
 		ctl_reply(fd, "error restore: %s", rr.msg);
 		return;
 	}
+	for (unsigned i = 0; replace && i < s->nzones; i++)
+		if (s->zones[i].id == replace && token_eq(s->zones[i].token, meta.token)) {
+			s->zones[i].replaced = 1;   /* its worker hands over and exits; new threads join here */
+			vgpu_info("zone %u '%s' goes on as zone %u in a new worker", replace, s->zones[i].name, z->id);
+		}
 	ctl_reply(fd, "ok zone %u restored from zone %u of the checkpoint: %u handles, %u allocations (%llu bytes), "
 		  "%u channels taken over, %.1f ms", z->id, meta.zone_id, rr.handles, rr.allocs,
 		  (unsigned long long)rr.mem_bytes, rr.channels, rr.work_ns / 1e6);
@@ -585,12 +592,18 @@ void on_ctl(struct supervisor *s)
 		ctl_where(s, fd, args);
 	else if (!strcmp(cmd, "restore"))
 		ctl_restore(s, fd, args);
-	else if (!strcmp(cmd, "restore-fd") && !*args && passed >= 0) {
-		ctl_restore_from(s, fd, passed, "the stream");
-		passed = -1;
+	else if (!strcmp(cmd, "restore-fd") && passed >= 0 && (!*args || !strncmp(args, "replace=", 8))) {
+		char *end = NULL;
+		unsigned long rid = *args ? strtoul(args + 8, &end, 10) : 0;
+		if (*args && (!end || *end || end == args + 8 || rid == 0 || rid > UINT32_MAX)) {
+			ctl_reply(fd, "error restore-fd: replace= expects a zone id of this proxy");
+		} else {
+			ctl_restore_from(s, fd, passed, "the stream", (uint32_t)rid);
+			passed = -1;   /* consumed */
+		}
 	} else
 		ctl_reply(fd, "error unknown command '%.32s' (expected stats, list, register NAME [mem=B] [handles=N], "
-			  "unregister NAME, where ID, restore PATH, restore-fd with a descriptor)", cmd);
+			  "unregister NAME, where ID, restore PATH, restore-fd [replace=ID] with a descriptor)", cmd);
 	explicit_bzero(cmd, sizeof(cmd));
 	s->ctl_conn = -1;
 	if (passed >= 0)

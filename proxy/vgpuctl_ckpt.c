@@ -229,7 +229,12 @@ int vgpuctl_migrate(const char *ctl, const char *zone, const char *to_ctl)
 		setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &big, sizeof(big));
 	if (setsockopt(sv[1], SOL_SOCKET, SO_RCVBUFFORCE, &big, sizeof(big)) < 0)
 		setsockopt(sv[1], SOL_SOCKET, SO_RCVBUF, &big, sizeof(big));
-	int b = ctl_send_fd(to_ctl, "restore-fd\n", sv[1]);
+	/* To the proxy the zone is on: the zone moves into a new worker of it (an upgraded
+	 * binary's, after a supervisor upgrade), replacing itself there. */
+	char cmd[64] = "restore-fd\n", ra_path[PATH_MAX], rb_path[PATH_MAX];
+	if (realpath(ctl, ra_path) && realpath(to_ctl, rb_path) && !strcmp(ra_path, rb_path))
+		snprintf(cmd, sizeof(cmd), "restore-fd replace=%lu\n", strtoul(zone, NULL, 10));
+	int b = ctl_send_fd(to_ctl, cmd, sv[1]);
 	close(sv[1]);
 	if (b < 0) {
 		close(a);

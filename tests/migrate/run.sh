@@ -104,13 +104,14 @@ cpoke restore-pipe "neither a regular file nor a stream"
 cpoke restore-garbage "not a vgpu checkpoint"
 cpoke restore-empty "not a vgpu checkpoint"
 cpoke restore-2fds "not a vgpu checkpoint"
+cpoke restore-replace-bad "replace= expects a zone id"
 cpoke restore-nofd "error unknown command 'restore-fd'"
 cpoke restore-relative "expected the checkpoint's absolute path"
 cpoke restore-dir "neither a regular file nor a stream"
 sfd1=$(ls /proc/"$pb"/fd | wc -l)
 [ "$sfd1" = "$sfd0" ] || fail "proxy B's open fds went $sfd0 -> $sfd1 across the hostile restore commands"
 [ "$(nzones b)" = 0 ] || fail "a hostile restore command left a zone on proxy B: $(ctl b stats)"
-pass "7 hostile restore commands (a pipe, garbage or nothing on the stream, two descriptors, none, a relative path, a directory) refused with their reason; B kept $sfd0 fds and no zone"
+pass "8 hostile restore commands (a pipe, garbage or nothing on the stream, two descriptors, a bad replace=, none, a relative path, a directory) refused with their reason; B kept $sfd0 fds and no zone"
 
 # Bad files are refused by B with a reason, and B is left without a zone.
 refused() { # FILE EXPECTED-REASON WHAT

@@ -25,7 +25,7 @@ static void usage(FILE *f)
 		"KIND: short, oversize, version, magic, ckpt-nofd, ckpt-2fds, thaw-fds, take-token,\n"
 		"      ckpt-rdonly, adopt, silent\n"
 		"--ctl: one restore command on a supervisor's control socket CTL, its answer printed.\n"
-		"KIND: restore-pipe, restore-garbage, restore-empty, restore-2fds, restore-nofd,\n"
+		"KIND: restore-pipe, restore-garbage, restore-empty, restore-2fds, restore-replace-bad, restore-nofd,\n"
 		"      restore-relative, restore-dir\n");
 }
 
@@ -62,6 +62,11 @@ static int ctl_poke(const char *path, const char *kind)
 		fds[nfds++] = sv[0];
 		if (!strcmp(kind, "restore-2fds"))
 			fds[nfds++] = sv[0];
+	} else if (!strcmp(kind, "restore-replace-bad")) {
+		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+			return 1;
+		fds[nfds++] = sv[0];
+		cmd = "restore-fd replace=1x\n";
 	} else if (!strcmp(kind, "restore-nofd")) {
 	} else if (!strcmp(kind, "restore-relative")) {
 		cmd = "restore snap.ckpt\n";

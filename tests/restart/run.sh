@@ -3,14 +3,16 @@
 # Zones outlive their supervisor (vgpu-proxy --state-dir): a program streaming copies and
 # launches, in a registered zone, runs across a SIGKILL of the supervisor and a new one
 # started with the same options, then across a SIGTERM upgrade to a fresh copy of the
-# binary; its results are verified and it sees no error. The zone (id, worker, registration,
-# memory) and the registration's budget are the same before and after. Then 20 restarts in
+# binary, and then moved (vgpuctl migrate to the same proxy) from its old worker into a
+# worker of the upgraded binary; its results are verified and it sees no error. The zone
+# (id, worker, registration, memory) and the registration's budget are the same across the
+# restarts. Then 20 restarts in
 # a row leave one worker per zone, no fd or memory growth in it, and no stray supervisor;
 # SIGINT ends every zone and leaves nothing in the state directory.
 set -u
 B=${VGPU_BUILD:-build/san}
 case ${1:-} in
-  --help) sed -n '3,9p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+  --help) sed -n '3,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 esac
 sim=$PWD/$B/sim/libcudasim.so
 [ -f "$sim" ] || { echo "skip: $sim is not built"; exit 77; }
@@ -83,6 +85,20 @@ start "$tmp/vgpu-proxy-new"
 adopted || fail "the upgraded supervisor adopted nothing"
 [ "$(zone_line)" = "$before" ] || fail "the zone changed across the upgrade"
 pass "SIGTERM upgrade to a fresh binary: the zone adopted as it was"
+# Its worker still runs the old binary: moving the zone to this same proxy puts it in a new
+# worker of the upgraded one (forked by the new supervisor), the program running on.
+zid=$(ctl stats | awk '$1 == "zone" { print $2; exit }')
+old_w=$(ctl stats | awk '$1 == "zone" { for (i = 3; i <= NF; i++) if ($i ~ /^worker=/) print substr($i, 8); exit }')
+out=$(ctl migrate "$zid" --to "$sock.ctl") || fail "moving the zone into a worker of the upgraded binary failed: $out"
+# the old worker exits once it has handed the zone over; the supervisor sees it go
+for _ in $(seq 50); do [ "$(ctl stats | grep -c '^zone ')" = 1 ] && break; sleep 0.1; done
+[ "$(ctl stats | grep -c '^zone ')" = 1 ] || fail "not one zone after the move: $(ctl stats)"
+new_w=$(ctl stats | awk '$1 == "zone" { for (i = 3; i <= NF; i++) if ($i ~ /^worker=/) print substr($i, 8); exit }')
+[ -n "$new_w" ] && [ "$new_w" != "$old_w" ] || fail "the zone is still in worker $old_w"
+[ "$(readlink "/proc/$new_w/exe")" = "$tmp/vgpu-proxy-new" ] || fail "worker $new_w runs $(readlink "/proc/$new_w/exe"), not the upgraded binary"
+for _ in $(seq 50); do kill -0 "$old_w" 2>/dev/null || break; sleep 0.1; done
+kill -0 "$old_w" 2>/dev/null && fail "the old worker $old_w did not exit after handing the zone over"
+pass "the zone moved from worker $old_w (old binary) into worker $new_w of the upgraded binary: $(head -n 1 <<<"$out")"
 
 wait "$app_pid"; rc=$?; app_pid=
 [ $rc -eq 0 ] || fail "the program failed across the restarts (exit $rc): $(cat "$tmp/app.out")"
