@@ -103,6 +103,23 @@ uint32_t vgpu_crc32c(uint32_t crc, const void *data, size_t n)
 
 /* ---------------------------------------------------------------- per-zone bookkeeping */
 
+/* Room for one more of the n elements of *arr (capacity *cap, elem bytes each); -1 when out
+ * of memory (the array is left as it was). */
+static int room_for_one(void *arr, uint32_t *cap, uint32_t n, size_t elem, uint32_t first)
+{
+	void *old;
+	if (n < *cap)
+		return 0;
+	memcpy(&old, arr, sizeof(old));   /* arr: the address of a typed pointer */
+	uint32_t ncap = *cap ? *cap * 2 : first;
+	void *g = realloc(old, (size_t)ncap * elem);
+	if (!g)
+		return -1;
+	memcpy(arr, &g, sizeof(g));
+	*cap = ncap;
+	return 0;
+}
+
 void vgpu_ckpt_note_image(struct vgpu_zone *z, const void *module, const void *image, size_t len)
 {
 	struct vgpu_ckpt_zone *ck = &z->ck;
@@ -113,16 +130,10 @@ void vgpu_ckpt_note_image(struct vgpu_zone *z, const void *module, const void *i
 	uint32_t i = 0;
 	while (i < ck->nimg && ck->img[i].module != module)
 		i++;
-	if (i == ck->nimg && ck->nimg == ck->capimg) {
-		uint32_t ncap = ck->capimg ? ck->capimg * 2 : 8;
-		struct vgpu_ckpt_image *n = realloc(ck->img, ncap * sizeof(*n));
-		if (!n) {
-			pthread_mutex_unlock(&z->lock);
-			free(copy);
-			return;
-		}
-		ck->img = n;
-		ck->capimg = ncap;
+	if (i == ck->nimg && room_for_one(&ck->img, &ck->capimg, ck->nimg, sizeof(*ck->img), 8) < 0) {
+		pthread_mutex_unlock(&z->lock);
+		free(copy);
+		return;
 	}
 	if (i == ck->nimg)
 		ck->nimg++;
@@ -154,15 +165,9 @@ void vgpu_ckpt_note_event(struct vgpu_zone *z, const void *event, unsigned flags
 	 * overwritten: the table stays as large as the zone's live events at most twice over */
 	while (i < ck->nev && ck->ev[i].event != event && vgpu_htab_find(&z->htab, VGPU_H_EVENT, ck->ev[i].event, &(uint64_t){0}) == 0)
 		i++;
-	if (i == ck->nev && ck->nev == ck->capev) {
-		uint32_t ncap = ck->capev ? ck->capev * 2 : 16;
-		struct vgpu_ckpt_event *n = realloc(ck->ev, ncap * sizeof(*n));
-		if (!n) {
-			pthread_mutex_unlock(&z->lock);
-			return;   /* only costs the flags in a checkpoint */
-		}
-		ck->ev = n;
-		ck->capev = ncap;
+	if (i == ck->nev && room_for_one(&ck->ev, &ck->capev, ck->nev, sizeof(*ck->ev), 16) < 0) {
+		pthread_mutex_unlock(&z->lock);
+		return;   /* only costs the flags in a checkpoint */
 	}
 	if (i == ck->nev)
 		ck->nev++;
@@ -179,15 +184,9 @@ void vgpu_ckpt_note_pool(struct vgpu_zone *z, const void *pool, const CUmemPoolP
 	while (i < ck->npool && ck->pool[i].pool != pool &&
 	       vgpu_htab_find(&z->htab, VGPU_H_MEMORY_POOL, ck->pool[i].pool, &(uint64_t){0}) == 0)
 		i++;
-	if (i == ck->npool && ck->npool == ck->cappool) {
-		uint32_t ncap = ck->cappool ? ck->cappool * 2 : 8;
-		struct vgpu_ckpt_pool *n = realloc(ck->pool, ncap * sizeof(*n));
-		if (!n) {
-			pthread_mutex_unlock(&z->lock);
-			return;   /* only costs the ability to checkpoint the pool */
-		}
-		ck->pool = n;
-		ck->cappool = ncap;
+	if (i == ck->npool && room_for_one(&ck->pool, &ck->cappool, ck->npool, sizeof(*ck->pool), 8) < 0) {
+		pthread_mutex_unlock(&z->lock);
+		return;   /* only costs the ability to checkpoint the pool */
 	}
 	if (i == ck->npool)
 		ck->npool++;
