@@ -115,6 +115,11 @@ static int open_lib(struct vgpu_backend *b, const char *path, int kind, char *wh
 	SYM(cuMemPoolCreate);
 	SYM(cuMemPoolGetAttribute);
 	SYM(cuMemPoolSetAttribute);
+	SYM(cuEventElapsedTime_v2);
+	if (!b->fn.cuEventElapsedTime_v2)
+		*(void **)&b->fn.cuEventElapsedTime_v2 = dlsym(b->dl, "cuEventElapsedTime");
+	SYM(cuEventRecord);
+	SYM(cuEventSynchronize);
 	if (!b->fn.cuInit) {
 		snprintf(why, cap, "%s does not export cuInit; is it a CUDA driver library?", path);
 		dlclose(b->dl);

@@ -60,6 +60,9 @@ struct vgpu_backend_fns {
 	CUresult (*cuMemPoolCreate)(CUmemoryPool *, const CUmemPoolProps *);
 	CUresult (*cuMemPoolGetAttribute)(CUmemoryPool, CUmemPool_attribute, void *);
 	CUresult (*cuMemPoolSetAttribute)(CUmemoryPool, CUmemPool_attribute, void *);
+	CUresult (*cuEventElapsedTime_v2)(float *, CUevent, CUevent);   /* or the pre-12.8 cuEventElapsedTime */
+	CUresult (*cuEventRecord)(CUevent, CUstream);
+	CUresult (*cuEventSynchronize)(CUevent);
 };
 
 struct vgpu_backend {

@@ -34,6 +34,10 @@ static unsigned rank(uint32_t type)
 }
 #define POOL_BODY 56u       /* slot, owner, kind, device, type, location, usage, current, max, threshold, reuse, 0 */
 #define POOL_REUSE_ALL 7u   /* follow event dependencies, opportunistic, internal dependencies */
+/* In an event record's flags: the event had been recorded and its work was done (a timing
+ * event: cuEventElapsedTime(e, e) tells; without timing, recorded and never recorded behave
+ * alike). The restorer records it again, so that an elapsed time spanning the move works. */
+#define EV_RECORDED (1u << 31)
 #define NO_SLOT UINT32_MAX
 #define SPAN_ALIGN (2ull << 20)      /* the virtual memory API's granularity on every backend we know */
 #define COPY_STEP (4u << 20)
@@ -477,10 +481,16 @@ static int plan_handles(struct vgpu_zone *z, const struct vgpu_backend_fns *f, s
 				q->b = (uint32_t)prio;
 				break;
 			}
-			case VGPU_H_EVENT:
+			case VGPU_H_EVENT: {
+				float ms;
 				q->type = R_EVENT;
 				q->a = event_flags(z, real);
+				ctx_current(z, f, q->owner);
+				if (!(q->a & CU_EVENT_DISABLE_TIMING) && f->cuEventElapsedTime_v2 &&
+				    f->cuEventElapsedTime_v2(&ms, real, real) == CUDA_SUCCESS)
+					q->a |= EV_RECORDED;
 				break;
+			}
 			case VGPU_H_MEMORY_POOL: {
 				int prc = plan_pool(z, f, real, q, why, why_len);
 				if (prc < 0) {
@@ -1029,7 +1039,8 @@ static int parse(struct parser *ps, struct vgpu_ckpt_meta *meta, apply_fn apply,
 			if (b.bad || b.off != b.n || it.slot >= m->used || m->type[it.slot] ||
 			    (it.owner != NO_SLOT && !slot_is(m, it.owner, VGPU_H_CONTEXT)) ||
 			    it.a & ~(type == R_STREAM ? (uint32_t)CU_STREAM_NON_BLOCKING :
-				     (uint32_t)(CU_EVENT_BLOCKING_SYNC | CU_EVENT_DISABLE_TIMING))) {
+				     (uint32_t)(CU_EVENT_BLOCKING_SYNC | CU_EVENT_DISABLE_TIMING | EV_RECORDED)) ||
+			    (type == R_EVENT && (it.a & EV_RECORDED) && (it.a & CU_EVENT_DISABLE_TIMING))) {
 				rc = fail(why, cap, -EPROTO, "%s record at offset %llu is malformed or names a bad slot",
 					  type == R_STREAM ? "stream" : "event", (unsigned long long)at);
 				goto out;
@@ -1530,8 +1541,14 @@ static int restore_apply(void *ctx, const struct model *m, const struct item *ci
 		CUevent e = NULL;
 		htype = VGPU_H_EVENT;
 		owner = it->owner != NO_SLOT ? rs->real[it->owner] : NULL;
-		if ((r = set_ctx(rs, it->owner)) || !f->cuEventCreate || (r = f->cuEventCreate(&e, it->a)))
+		if ((r = set_ctx(rs, it->owner)) || !f->cuEventCreate || (r = f->cuEventCreate(&e, it->a & ~EV_RECORDED)))
 			break;
+		if ((it->a & EV_RECORDED) && f->cuEventRecord && f->cuEventSynchronize &&
+		    ((r = f->cuEventRecord(e, NULL)) || (r = f->cuEventSynchronize(e)))) {
+			if (f->cuEventDestroy_v2)
+				f->cuEventDestroy_v2(e);
+			break;
+		}
 		real = e;
 		break;
 	}
@@ -1631,8 +1648,8 @@ static int restore_apply(void *ctx, const struct model *m, const struct item *ci
 	rs->sum->handles++;
 	if (it->type == R_MODULE)
 		vgpu_ckpt_note_image(z, real, it->data, it->len);
-	if (it->type == R_EVENT && it->a)
-		vgpu_ckpt_note_event(z, real, it->a);
+	if (it->type == R_EVENT && (it->a & ~EV_RECORDED))
+		vgpu_ckpt_note_event(z, real, it->a & ~EV_RECORDED);
 	return 0;
 }
 

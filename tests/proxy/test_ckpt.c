@@ -145,6 +145,9 @@ int main(void)
 	s = good; s.swap_records = 1;            refused(&s, "out of order");        /* an event before streams */
 	s = good; s.stream_flags = 0x10;         refused(&s, "stream record");       /* unknown flag */
 	s = good; s.ev_flags = 0x100;            refused(&s, "event record");
+	s = good; s.ev_flags = 0x80000000u;      /* a timing event that had been recorded */
+	CHECK_EQ((build(&s), vgpu_ckpt_check(buf, n, &m, why, sizeof(why))), 0);
+	s = good; s.ev_flags = 0x80000002u;      refused(&s, "event record");       /* recorded, yet no timing */
 	s = good; s.base2 = 0x7f0000200800ull;   refused(&s, "overlaps");            /* inside the first range */
 	s = good; s.base2 = 0xffffffffffffffc0ull; refused(&s, "user address space");
 	s = good; s.alloc_not_ranged = 1;        refused(&s, "is not range 1");

@@ -95,7 +95,7 @@ int main(int argc, char **argv)
 	const char *image = argc > 1 ? argv[1] : "build/san/tests/kernels/basic.fatbin";
 	double seconds = argc > 2 ? atof(argv[2]) : 5;
 	uint64_t hold = argc > 3 ? strtoull(argv[3], NULL, 0) & ~3ull : 0;
-	int late_wanted = 1, pinned = 0, global = 0, pools = 0;
+	int late_wanted = 1, pinned = 0, global = 0, pools = 0, timing = 0;
 	for (int i = 4; i < argc; i++) {
 		if (!strcmp(argv[i], "--no-late"))
 			late_wanted = 0;
@@ -105,6 +105,8 @@ int main(int argc, char **argv)
 			global = 1;
 		else if (!strcmp(argv[i], "--pools"))
 			pools = 1;
+		else if (!strcmp(argv[i], "--timing"))
+			timing = 1;
 	}
 	CUdeviceptr dhold = 0;
 	double worst = 0;
@@ -116,13 +118,14 @@ int main(int argc, char **argv)
 	pthread_t late;
 
 	if (argc > 1 && !strcmp(argv[1], "--help")) {
-		printf("usage: stream_app [KERNEL_IMAGE [SECONDS [HOLD_BYTES [--no-late] [--pinned] [--global] [--pools]]]]\n"
+		printf("usage: stream_app [KERNEL_IMAGE [SECONDS [HOLD_BYTES [--no-late] [--pinned] [--global] [--pools] [--timing]]]]\n"
 		       "Copies and "
 		       "launches for SECONDS (default 5), verifying every round; a thread started halfway joins the zone "
 		       "(not with --no-late); HOLD_BYTES of device memory keep a pattern checked every round and at the "
 		       "end; --pinned copies through 1 MiB of pinned host memory every round; --global takes a module global's "
 		       "address; --pools sets the default pool's release threshold, creates a pool, makes it the device's current "
-		       "one and allocates from both every round, checking that all of it holds; prints the longest round.\n");
+		       "one and allocates from both every round, checking that all of it holds; --timing records an event at the "
+		       "start and times every round from it (cuEventElapsedTime); prints the longest round.\n");
 		return 0;
 	}
 	CK(cuInit(0));
@@ -166,6 +169,12 @@ int main(int argc, char **argv)
 		CK(cuMemPoolCreate(&mpool, &props));
 		CK(cuMemPoolSetAttribute(mpool, CU_MEMPOOL_ATTR_REUSE_ALLOW_OPPORTUNISTIC, &no));
 		CK(cuDeviceSetMemPool(dev, mpool));
+	}
+	CUevent ev_start = NULL, ev_now = NULL;
+	if (timing) {
+		CK(cuEventCreate(&ev_start, CU_EVENT_DEFAULT));
+		CK(cuEventCreate(&ev_now, CU_EVENT_DEFAULT));
+		CK(cuEventRecord(ev_start, s));
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (;;) {
@@ -211,6 +220,16 @@ int main(int argc, char **argv)
 				exit(1);
 			}
 		}
+		if (timing) {   /* an elapsed time from the start event, whatever happened since */
+			float ms = -1;
+			CK(cuEventRecord(ev_now, s));
+			CK(cuEventSynchronize(ev_now));
+			CK(cuEventElapsedTime(&ms, ev_start, ev_now));
+			if (!(ms >= 0)) {
+				fprintf(stderr, "FAIL: round %d: %g ms elapsed since the start event\n", rounds, ms);
+				exit(1);
+			}
+		}
 		if (hold)   /* a 64 KiB slice that moves through the buffer */
 			hold_check(dhold, hold, ((uint64_t)rounds * 65536) % hold & ~3ull,
 				   hold - ((uint64_t)rounds * 65536) % hold < 65536 ? hold - ((uint64_t)rounds * 65536) % hold : 65536);
@@ -241,6 +260,10 @@ int main(int argc, char **argv)
 	if (pools) {
 		CK(cuDeviceSetMemPool(dev, dpool));
 		CK(cuMemPoolDestroy(mpool));
+	}
+	if (timing) {
+		CK(cuEventDestroy(ev_start));
+		CK(cuEventDestroy(ev_now));
 	}
 	CK(cuStreamDestroy(s));
 	CK(cuModuleUnload(mod));
