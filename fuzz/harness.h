@@ -20,8 +20,9 @@
  *                request: its uint64 values (handle ids, device pointers) are paired with those
  *                of the reply served here, and later requests of the zone are translated
  *                (fuzz/alias.c), so recorded sessions stay meaningful.
- * Bits 3-7 are ignored. Each zone's messages are served by its own channel thread, as in
- * the proxy; the script decides the interleaving exactly (one message at a time).
+ * Bits 3-7 are ignored. Each zone's messages are served by its own channel loop, as in the
+ * proxy (each on its own fiber); the script decides the interleaving exactly (one message
+ * at a time).
  */
 enum { FZ_REC_MSG = 0, FZ_REC_BULK = 1, FZ_REC_CLOSE = 2, FZ_REC_ALIAS = 3 };
 #define FZ_MSG_HDR  9u   /* ctl + opcode + flags + len */

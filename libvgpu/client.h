@@ -43,6 +43,8 @@ CUresult vgpu_call_on(struct vgpu_conn *c, const struct vgpu_call_desc *d, void 
 CUresult vgpu_zone_open(void);
 /* 1 = real driver behind the proxy, 2 = simulator (test double), 0 = not connected. */
 uint32_t vgpu_zone_backend(void);
+/* 1 in a Xen guest (VGPU_TRANSPORT=xen): the channels are granted pages, not a socket. */
+int vgpu_client_xen(void);
 
 /* Log a line to stderr prefixed "vgpu: " when VGPU_LOG allows level (0 err, 1 warn, 2 info, 3 debug). */
 void vgpu_client_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -352,6 +352,11 @@ struct vgpu_conn *vgpu_conn_get(CUresult *err /* out */)
 	return c;
 }
 
+int vgpu_client_xen(void)
+{
+	return use_xen();
+}
+
 uint32_t vgpu_zone_backend(void)
 {
 	return zone.backend;

@@ -9,6 +9,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <xengnttab.h>
+
 #include "custom_wire.h"
 
 /*
@@ -17,7 +19,9 @@
  * registers it with the driver): a copy between it and device memory then names (region,
  * offset, length) and moves no byte through the ring (VGPU_OP_PINNED_*, session.h). The
  * worker checks every range it is named; the regions count against the zone's pinned quota.
- * Where that is not possible (Xen transport, quota reached, VGPU_PINNED=0) the memory is
+ * In a Xen guest the region is pages granted to Dom0 instead (gntalloc), which the worker
+ * maps (VGPU_OP_PINNED_GRANT): the same copies without the ring, across domains.
+ * Where that is not possible (quota reached, no gntalloc, VGPU_PINNED=0) the memory is
  * ordinary memory of the zone, copied through the ring's bulk area like pageable memory;
  * one log line says so. Registered ranges (cuMemHostRegister) are remembered so
  * cuMemHostGetFlags and cuPointerGetAttribute answer as the driver would; their copies go
@@ -132,6 +136,54 @@ __attribute__((constructor)) static void hostmem_ctor(void)
 	pthread_atfork(NULL, NULL, hostmem_atfork_child);
 }
 
+/* Xen: the guest's handle for granting pages (opened once, kept). */
+static pthread_mutex_t gs_lock = PTHREAD_MUTEX_INITIALIZER;
+static xengntshr_handle *gs;
+
+static void pinned_refused(size_t bytes, CUresult r)
+{
+	static int off_logged;
+	if (!__atomic_exchange_n(&off_logged, 1, __ATOMIC_RELAXED))
+		vgpu_client_log(1, "pinned host memory of %zu bytes could not be shared with vgpu-proxy "
+				"(CUresult %u%s); it is ordinary memory, copied through the ring",
+				bytes, (unsigned)r,
+				r == CUDA_ERROR_NOT_SUPPORTED ? ": the transport cannot pass it" :
+				r == CUDA_ERROR_OUT_OF_MEMORY ? ": the zone's pinned quota is used up" : "");
+}
+
+/* In a Xen guest: bytes (page multiple) of pages granted to Dom0, which the zone's worker maps
+ * and answers with its id; NULL (nothing left behind) when that is not possible. */
+static void *granted_region(size_t bytes, uint64_t *id /* out */)
+{
+	uint32_t n = (uint32_t)(bytes / 4096u);
+	if (bytes % 4096u || n == 0 || n > VGPU_PINNED_GRANT_MAX_PAGES)
+		return NULL;
+	pthread_mutex_lock(&gs_lock);
+	if (!gs)
+		gs = xengntshr_open(NULL, 0);
+	xengntshr_handle *h = gs;
+	pthread_mutex_unlock(&gs_lock);
+	uint32_t *refs = h ? malloc((size_t)n * sizeof(*refs)) : NULL;
+	void *p = refs ? xengntshr_share_pages(h, 0, n, refs, 1) : NULL;
+	if (!p) {
+		free(refs);
+		pinned_refused(bytes, CUDA_ERROR_NOT_SUPPORTED);
+		return NULL;
+	}
+	uint64_t want = bytes, *pid = id;
+	const uint32_t *pr = refs;
+	void *av[VGPU_PGW_NARGS] = { [VGPU_PGW_BYTES] = &want, [VGPU_PGW_NREFS] = &n, [VGPU_PGW_REFS] = &pr,
+				     [VGPU_PGW_ID] = &pid };
+	CUresult r = vgpu_pinned_call(&vgpu_wire_pinned_grant, av, -1);
+	free(refs);
+	if (r != CUDA_SUCCESS) {
+		xengntshr_unshare(h, p, n);
+		pinned_refused(bytes, r);
+		return NULL;
+	}
+	return p;
+}
+
 /*
  * A region shared with the worker: a sealed memfd of bytes (page multiple) mapped here,
  * passed to the worker, which answers with its id. NULL (nothing left behind) when the
@@ -139,7 +191,6 @@ __attribute__((constructor)) static void hostmem_ctor(void)
  */
 static void *pinned_region(size_t bytes, uint64_t *id /* out */)
 {
-	static int off_logged;
 	const char *e = getenv("VGPU_PINNED");
 	uint64_t want = bytes, *pid = id;
 	void *av[VGPU_PMW_NARGS] = { [VGPU_PMW_BYTES] = &want, [VGPU_PMW_ID] = &pid };
@@ -149,6 +200,8 @@ static void *pinned_region(size_t bytes, uint64_t *id /* out */)
 
 	if (e && !strcmp(e, "0"))
 		return NULL;
+	if (vgpu_client_xen())
+		return granted_region(bytes, id);
 	fd = memfd_create("vgpu-pinned", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	if (fd < 0)
 		return NULL;
@@ -164,12 +217,7 @@ static void *pinned_region(size_t bytes, uint64_t *id /* out */)
 	close(fd);
 	if (r != CUDA_SUCCESS) {
 		munmap(p, bytes);
-		if (!__atomic_exchange_n(&off_logged, 1, __ATOMIC_RELAXED))
-			vgpu_client_log(1, "pinned host memory of %zu bytes could not be shared with vgpu-proxy "
-					"(CUresult %u%s); it is ordinary memory, copied through the ring",
-					bytes, (unsigned)r,
-					r == CUDA_ERROR_NOT_SUPPORTED ? ": the transport cannot pass it" :
-					r == CUDA_ERROR_OUT_OF_MEMORY ? ": the zone's pinned quota is used up" : "");
+		pinned_refused(bytes, r);
 		return NULL;
 	}
 	return p;
@@ -181,6 +229,10 @@ static void pinned_unmap(void *p, size_t len, uint64_t id)
 	if (id) {
 		void *av[VGPU_PUW_NARGS] = { [VGPU_PUW_ID] = &id };
 		(void)vgpu_pinned_call(&vgpu_wire_pinned_unmap, av, -1);
+		if (vgpu_client_xen() && gs) {   /* in a Xen guest every shared region is granted pages */
+			xengntshr_unshare(gs, p, (uint32_t)(len / 4096u));
+			return;
+		}
 	}
 	munmap(p, len);
 }

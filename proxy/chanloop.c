@@ -687,6 +687,42 @@ static CUresult pinned_map_wire(struct vgpu_proxy_call *call, void **argv)
 	return res;
 }
 
+const struct vgpu_grant_mapper *vgpu_grant_mapper;
+
+/* A Xen guest's pinned region: the pages it granted to Dom0, mapped here (no memfd can cross
+ * domains). Every reference must map; the region is then checked and counted like a memfd's. */
+static CUresult pinned_grant_wire(struct vgpu_proxy_call *call, void **argv)
+{
+	uint64_t bytes = *(const uint64_t *)argv[VGPU_PGW_BYTES];
+	uint32_t n = *(const uint32_t *)argv[VGPU_PGW_NREFS];
+	const uint32_t *refs = *(const uint32_t **)argv[VGPU_PGW_REFS];
+	uint64_t *id = *(uint64_t **)argv[VGPU_PGW_ID];
+	const struct vgpu_grant_mapper *gm = vgpu_grant_mapper;
+	struct vgpu_pinned_drv d = pinned_drv(call);
+	const char *why;
+
+	if (!id || !refs || n == 0 || n > VGPU_PINNED_GRANT_MAX_PAGES || bytes != (uint64_t)n * 4096u) {
+		vgpu_warn("granted pinned region refused: %u references for %llu bytes (one per 4 KiB page, at most %u)",
+			  n, (unsigned long long)bytes, VGPU_PINNED_GRANT_MAX_PAGES);
+		return CUDA_ERROR_INVALID_VALUE;
+	}
+	if (!gm)
+		return CUDA_ERROR_NOT_SUPPORTED;   /* not a Xen guest's zone */
+	void *base = gm->map(gm->ctx, n, refs);
+	if (!base) {
+		vgpu_warn("granted pinned region of %u pages refused: its grant references do not map", n);
+		return CUDA_ERROR_INVALID_VALUE;
+	}
+	CUresult res = vgpu_pinned_map_mem(&call->zone->pinned, base, bytes, gm->unmap, gm->ctx, &d, id, &why);
+	if (res != CUDA_SUCCESS)
+		vgpu_warn("granted pinned region of %llu bytes refused: %s", (unsigned long long)bytes, why);
+	else
+		vgpu_debug("granted pinned region 0x%llx of %llu bytes mapped", (unsigned long long)*id,
+			   (unsigned long long)bytes);
+	vgpu_stat_set(&call->zone->stats->pinned_bytes, __atomic_load_n(&call->zone->pinned.bytes, __ATOMIC_RELAXED));
+	return res;
+}
+
 static CUresult pinned_unmap_wire(struct vgpu_proxy_call *call, void **argv)
 {
 	struct vgpu_pinned_drv d = pinned_drv(call);
@@ -752,6 +788,9 @@ static vgpu_proxy_wire_fn pinned_op(const struct vgpu_msg_hdr *h, const struct v
 	case VGPU_OP_PINNED_UNMAP:
 		*d = &vgpu_wire_pinned_unmap;
 		return pinned_unmap_wire;
+	case VGPU_OP_PINNED_GRANT:
+		*d = &vgpu_wire_pinned_grant;
+		return pinned_grant_wire;
 	case VGPU_OP_PINNED_COPY:
 		*d = (h->flags & VGPU_MSG_F_ASYNC) ? &vgpu_wire_pinned_copy_async : &vgpu_wire_pinned_copy;
 		return pinned_copy_wire;
@@ -918,7 +957,7 @@ int vgpu_chan_serve(struct vgpu_zone *z, const struct vgpu_backend *be, struct v
 		if (h.opcode == VGPU_OP_BYE)
 			break;
 		if (h.opcode >= VGPU_OP_CONTROL_BASE && h.opcode != VGPU_OP_PINNED_MAP &&
-		    h.opcode != VGPU_OP_PINNED_UNMAP && h.opcode != VGPU_OP_PINNED_COPY) {
+		    h.opcode != VGPU_OP_PINNED_UNMAP && h.opcode != VGPU_OP_PINNED_COPY && h.opcode != VGPU_OP_PINNED_GRANT) {
 			vgpu_warn("channel %u: control opcode 0x%x is not valid from a client; closing the channel",
 				  no, h.opcode);
 			vgpu_stat_add(&z->stats->errors, 1);

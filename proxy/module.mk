@@ -6,7 +6,7 @@ PROXY_CORE_OBJS := $(addprefix $(B)/proxy/,handles.o allocmap.o quota.o zone.o l
 	$(B)/runtime/modimage.o
 PROXY_CORE_LIBS := -lzstd -llz4   # modimage.o: compressed fatbin members
 
-PROXY_UNIT_TESTS := $(addprefix $(B)/tests/proxy/,test_handles test_allocmap test_zone test_ckpt)
+PROXY_UNIT_TESTS := $(addprefix $(B)/tests/proxy/,test_handles test_allocmap test_zone test_ckpt test_pinned)
 
 $(PROXY_UNIT_TESTS): $(B)/tests/proxy/%: $(B)/tests/proxy/%.o $(PROXY_CORE_OBJS)
 	@mkdir -p $(dir $@)

@@ -32,9 +32,11 @@ static int slot_of(const struct vgpu_pinned *p, uint64_t id)
 	return s < p->n && p->r[s].base ? (int)s : -1;
 }
 
-/* map (at == UINT32_MAX: the first free slot) or map_at. */
-static CUresult map_region(struct vgpu_pinned *p, int fd, uint64_t bytes, const struct vgpu_pinned_drv *d,
-			   uint32_t at, uint64_t *id, const char **why)
+/* map (at == UINT32_MAX: the first free slot) or map_at of memfd fd; or, with fd < 0, the
+ * worker's own mapping base (released with release on failure). */
+static CUresult map_region(struct vgpu_pinned *p, int fd, void *base, void (*release)(void *, void *, uint64_t),
+			   void *rctx, uint64_t bytes, const struct vgpu_pinned_drv *d, uint32_t at, uint64_t *id,
+			   const char **why)
 {
 	const int need = F_SEAL_SHRINK | F_SEAL_GROW;
 	long page = sysconf(_SC_PAGESIZE);
@@ -44,7 +46,12 @@ static CUresult map_region(struct vgpu_pinned *p, int fd, uint64_t bytes, const 
 	int seals;
 
 	*why = "";
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+	if (fd < 0) {
+		if (bytes == 0 || bytes % (uint64_t)page) {
+			*why = "the region's size is not a non-zero multiple of the page size";
+			res = CUDA_ERROR_INVALID_VALUE;
+		}
+	} else if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
 		*why = "the passed descriptor is not a memfd";
 		res = CUDA_ERROR_INVALID_VALUE;
 	} else if ((seals = fcntl(fd, F_GET_SEALS)) < 0 || (seals & need) != need) {
@@ -56,7 +63,10 @@ static CUresult map_region(struct vgpu_pinned *p, int fd, uint64_t bytes, const 
 		res = CUDA_ERROR_INVALID_VALUE;
 	}
 	if (res != CUDA_SUCCESS) {
-		close(fd);
+		if (fd >= 0)
+			close(fd);
+		else
+			release(rctx, base, bytes);
 		return res;
 	}
 	pthread_rwlock_wrlock(&p->lock);
@@ -90,16 +100,22 @@ static CUresult map_region(struct vgpu_pinned *p, int fd, uint64_t bytes, const 
 			res = CUDA_ERROR_OUT_OF_MEMORY;
 		}
 	}
-	if (res == CUDA_SUCCESS && (m = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)) == MAP_FAILED) {
+	if (res == CUDA_SUCCESS && fd < 0)
+		m = base;
+	else if (res == CUDA_SUCCESS && (m = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)) == MAP_FAILED) {
 		*why = "mapping the region failed";
 		res = CUDA_ERROR_OUT_OF_MEMORY;
 	}
-	if (res != CUDA_SUCCESS)
-		close(fd);
+	if (res != CUDA_SUCCESS) {
+		if (fd >= 0)
+			close(fd);
+		else
+			release(rctx, base, bytes);
+	}
 	if (res == CUDA_SUCCESS) {
 		/* On a GPU the driver then DMAs straight from and to it; failing that it stages. */
 		int reg = d->host_register && d->host_register(m, bytes, 0) == CUDA_SUCCESS;
-		p->r[s] = (struct vgpu_pinned_region){ m, bytes, reg, fd };
+		p->r[s] = (struct vgpu_pinned_region){ m, bytes, reg, fd, fd < 0 ? release : NULL, rctx };
 		for (uint32_t k = p->n; k < s; k++)
 			p->r[k] = (struct vgpu_pinned_region){ .fd = -1 };   /* free slots below it */
 		if (s >= p->n)
@@ -114,13 +130,22 @@ static CUresult map_region(struct vgpu_pinned *p, int fd, uint64_t bytes, const 
 CUresult vgpu_pinned_map(struct vgpu_pinned *p, int fd, uint64_t bytes, const struct vgpu_pinned_drv *d,
 			 uint64_t *id /* out */, const char **why /* out */)
 {
-	return map_region(p, fd, bytes, d, UINT32_MAX, id, why);
+	return map_region(p, fd, NULL, NULL, NULL, bytes, d, UINT32_MAX, id, why);
+}
+
+CUresult vgpu_pinned_map_mem(struct vgpu_pinned *p, void *base, uint64_t bytes,
+			     void (*release)(void *ctx, void *base, uint64_t bytes), void *ctx,
+			     const struct vgpu_pinned_drv *d, uint64_t *id, const char **why)
+{
+	return map_region(p, -1, base, release, ctx, bytes, d, UINT32_MAX, id, why);
 }
 
 int vgpu_pinned_export(struct vgpu_pinned *p, uint32_t i, int *fd, uint64_t *bytes)
 {
 	pthread_rwlock_rdlock(&p->lock);
-	int rc = i >= p->n ? -1 : p->r[i].base ? 1 : 0;
+	/* a region the worker mapped itself (a Xen guest's grants) has no descriptor to hand
+	 * over; Xen zones are never taken over (their channels cannot move either) */
+	int rc = i >= p->n ? -1 : p->r[i].base && p->r[i].fd >= 0 ? 1 : 0;
 	if (rc == 1) {
 		*fd = p->r[i].fd;
 		*bytes = p->r[i].bytes;
@@ -144,7 +169,7 @@ CUresult vgpu_pinned_map_at(struct vgpu_pinned *p, uint64_t key, uint32_t slot, 
 		close(fd);
 		return CUDA_ERROR_INVALID_VALUE;
 	}
-	return map_region(p, fd, bytes, d, slot, &id, why);
+	return map_region(p, fd, NULL, NULL, NULL, bytes, d, slot, &id, why);
 }
 
 static void region_free(struct vgpu_pinned *p, uint32_t s, const struct vgpu_pinned_drv *d)
@@ -153,7 +178,10 @@ static void region_free(struct vgpu_pinned *p, uint32_t s, const struct vgpu_pin
 
 	if (r->registered && d->host_unregister)
 		d->host_unregister(r->base);
-	munmap(r->base, r->bytes);
+	if (r->release)
+		r->release(r->release_ctx, r->base, r->bytes);
+	else
+		munmap(r->base, r->bytes);
 	if (r->fd >= 0)
 		close(r->fd);
 	p->bytes -= r->bytes;

@@ -25,6 +25,8 @@ struct vgpu_pinned_region {
 	uint64_t bytes;
 	int registered;     /* cuMemHostRegister'ed on the backend */
 	int fd;             /* the memfd, kept to hand the region to another worker (migration) */
+	void (*release)(void *ctx, void *base, uint64_t bytes);   /* not a memfd mapping: how to undo it */
+	void *release_ctx;
 };
 
 struct vgpu_pinned {
@@ -56,6 +58,14 @@ int vgpu_pinned_init(struct vgpu_pinned *p, uint64_t limit);
  */
 CUresult vgpu_pinned_map(struct vgpu_pinned *p, int fd, uint64_t bytes, const struct vgpu_pinned_drv *d,
 			 uint64_t *id /* out */, const char **why /* out */);
+/*
+ * A region the worker mapped itself (a Xen guest's granted pages): base, bytes (a non-zero
+ * page multiple) and release(ctx, base, bytes) to unmap it, called when the region goes and
+ * at once when it is refused (quota, table). Not movable to another worker.
+ */
+CUresult vgpu_pinned_map_mem(struct vgpu_pinned *p, void *base, uint64_t bytes,
+			     void (*release)(void *ctx, void *base, uint64_t bytes), void *ctx,
+			     const struct vgpu_pinned_drv *d, uint64_t *id /* out */, const char **why /* out */);
 /*
  * Migration: the regions move to another worker with the zone's channels, keeping their ids.
  *   export: slot i's memfd (still ours) and size, 1; 0 for a free slot; -1 past the last

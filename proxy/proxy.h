@@ -43,6 +43,19 @@ struct vgpu_proxy_call {
 };
 
 /*
+ * How the worker of a Xen guest's zone maps the pages the guest granted it (set by the
+ * worker for such zones, NULL elsewhere: VGPU_OP_PINNED_GRANT is then refused). map returns
+ * the worker's address of the n pages refs name (granted by the zone's own domain; the
+ * hypervisor checks that) or NULL; unmap undoes it.
+ */
+struct vgpu_grant_mapper {
+	void *(*map)(void *ctx, uint32_t n, const uint32_t *refs);
+	void (*unmap)(void *ctx, void *base, uint64_t bytes);
+	void *ctx;
+};
+extern const struct vgpu_grant_mapper *vgpu_grant_mapper;
+
+/*
  * A custom handler for one opcode. Contract:
  *  - decode call->msg itself (usually vgpu_decode_request(call->desc, ..., call->hooks,
  *    call, ...), which translates handles and checks device ranges through the zone);

@@ -19,10 +19,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <xengnttab.h>
 #include <xenstore.h>
 
 #include "chan.h"
 #include "log.h"
+#include "proxy.h"
 #include "proxyd.h"
 #include "wire.h"
 
@@ -138,6 +140,37 @@ static void *chan_thread(void *p)
 static int channel_start(struct worker *w, struct vgpu_chan *ch, unsigned no, const char *xs_dir, int sock,
 			 int memfd, void *initial_ctx);
 
+/*
+ * A Xen guest's pinned host memory: the pages it granted to Dom0 (chanloop.c,
+ * VGPU_OP_PINNED_GRANT), mapped here through gntdev from the zone's own domain only (the
+ * hypervisor refuses references that domain did not grant to us).
+ */
+static struct {
+	pthread_mutex_t lock;
+	xengnttab_handle *gt;
+	uint32_t domid;
+} grants = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+static void *grant_map(void *ctx, uint32_t n, const uint32_t *refs)
+{
+	(void)ctx;
+	pthread_mutex_lock(&grants.lock);
+	if (!grants.gt && !(grants.gt = xengnttab_open(NULL, 0)))
+		vgpu_warn("cannot open gntdev for the zone's granted pinned memory: %s", strerror(errno));
+	xengnttab_handle *gt = grants.gt;
+	pthread_mutex_unlock(&grants.lock);
+	return gt ? xengnttab_map_domain_grant_refs(gt, n, grants.domid, (uint32_t *)refs, PROT_READ | PROT_WRITE) : NULL;
+}
+
+static void grant_unmap(void *ctx, void *base, uint64_t bytes)
+{
+	(void)ctx;
+	if (grants.gt)
+		xengnttab_unmap(grants.gt, base, (uint32_t)(bytes / 4096u));
+}
+
+static const struct vgpu_grant_mapper grant_mapper = { grant_map, grant_unmap, NULL };
+
 /* Attach a handed-over channel, welcome it and start its thread (fds are owned here). */
 static void channel_open(struct worker *w, const struct vgpu_handoff *h, int sock, int memfd)
 {
@@ -148,6 +181,10 @@ static void channel_open(struct worker *w, const struct vgpu_handoff *h, int soc
 	unsigned no = ++w->next_no;
 	if (h->transport == VGPU_TRANSPORT_XEN) {
 		rc = vgpu_xen_attach(&h->xen, &ch);
+		if (rc == 0 && !vgpu_grant_mapper) {
+			grants.domid = h->xen.domid;   /* a worker serves one zone: one domain */
+			vgpu_grant_mapper = &grant_mapper;
+		}
 	} else {
 		/* our own copies, should the channel move to another worker (migration) */
 		sock2 = fcntl(sock, F_DUPFD_CLOEXEC, 0);

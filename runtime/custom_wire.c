@@ -252,6 +252,12 @@ static const struct vgpu_arg_desc pinned_map_args[VGPU_PMW_NARGS] = {
 	[VGPU_PMW_BYTES] = SCALAR("bytes", 8),
 	[VGPU_PMW_ID] = { .name = "id", .kind = VGPU_ARG_OUT_SCALAR, .size = 8, .len_arg = N, .len_arg2 = N },
 };
+static const struct vgpu_arg_desc pinned_grant_args[VGPU_PGW_NARGS] = {
+	[VGPU_PGW_BYTES] = SCALAR("bytes", 8),
+	[VGPU_PGW_NREFS] = SCALAR("nrefs", 4),
+	[VGPU_PGW_REFS] = INBUF("refs", VGPU_PGW_NREFS, 4, 4ull * VGPU_PINNED_GRANT_MAX_PAGES),
+	[VGPU_PGW_ID] = { .name = "id", .kind = VGPU_ARG_OUT_SCALAR, .size = 8, .len_arg = N, .len_arg2 = N },
+};
 static const struct vgpu_arg_desc pinned_unmap_args[VGPU_PUW_NARGS] = {
 	[VGPU_PUW_ID] = SCALAR("id", 8),
 };
@@ -270,6 +276,9 @@ static const struct vgpu_arg_desc pinned_copy_args[VGPU_PCW_NARGS] = {
 const struct vgpu_call_desc vgpu_wire_pinned_map = {
 	.name = "vgpuPinnedMap", .opcode = VGPU_OP_PINNED_MAP, .flags = VGPU_CALLF_CUSTOM,
 	.nargs = VGPU_PMW_NARGS, .nout = 1, .args = pinned_map_args, .custom = "vgpuPinnedMap" };
+const struct vgpu_call_desc vgpu_wire_pinned_grant = {
+	.name = "vgpuPinnedGrant", .opcode = VGPU_OP_PINNED_GRANT, .flags = VGPU_CALLF_CUSTOM,
+	.nargs = VGPU_PGW_NARGS, .nout = 1, .args = pinned_grant_args, .custom = "vgpuPinnedGrant" };
 const struct vgpu_call_desc vgpu_wire_pinned_unmap = VGPU_WIRE_DESC("vgpuPinnedUnmap", VGPU_OP_PINNED_UNMAP,
 	VGPU_CALLF_CUSTOM | VGPU_CALLF_SYNC, pinned_unmap_args, VGPU_PUW_NARGS);
 const struct vgpu_call_desc vgpu_wire_pinned_copy = VGPU_WIRE_DESC("vgpuPinnedCopy", VGPU_OP_PINNED_COPY,

@@ -191,6 +191,8 @@ extern const struct vgpu_arg_desc vgpu_wire_knode_get_attr_args[VGPU_KAG_NARGS];
 /*
  * Pinned host memory shared with the zone's worker (session.h VGPU_OP_PINNED_*, proxy/pinned.h).
  *   map:   [bytes, id (out u64)]            after the region's memfd was passed beside the ring
+ *   grant: [bytes, nrefs, refs (nrefs u32 grant references, one per 4 KiB page), id (out u64)]
+ *          a Xen guest's region: pages it granted to Dom0, mapped by the zone's worker
  *   unmap: [id]
  *   copy:  [id, dir, flags, offset, bytes, dptr (range-checked over bytes), stream]
  * The copy is sent under the async descriptor (no reply) when flags has VGPU_PINNED_F_ASYNC.
@@ -199,11 +201,13 @@ enum { VGPU_PINNED_HTOD = 1, VGPU_PINNED_DTOH = 2 };
 #define VGPU_PINNED_F_ASYNC 1u /* the Async form: queued on stream, no reply */
 #define VGPU_PINNED_F_PTDS  2u /* the _ptds/_ptsz form: the NULL stream is the per-thread one */
 enum { VGPU_PMW_BYTES, VGPU_PMW_ID, VGPU_PMW_NARGS };
+enum { VGPU_PGW_BYTES, VGPU_PGW_NREFS, VGPU_PGW_REFS, VGPU_PGW_ID, VGPU_PGW_NARGS };
+#define VGPU_PINNED_GRANT_MAX_PAGES 16384u   /* 64 MiB: the references fit one message or bulk step */
 enum { VGPU_PUW_ID, VGPU_PUW_NARGS };
 enum { VGPU_PCW_ID, VGPU_PCW_DIR, VGPU_PCW_FLAGS, VGPU_PCW_OFFSET, VGPU_PCW_BYTES, VGPU_PCW_DPTR,
        VGPU_PCW_STREAM, VGPU_PCW_NARGS };
 extern const struct vgpu_call_desc vgpu_wire_pinned_map, vgpu_wire_pinned_unmap, vgpu_wire_pinned_copy,
-	vgpu_wire_pinned_copy_async;
+	vgpu_wire_pinned_copy_async, vgpu_wire_pinned_grant;
 
 /* 1 when a memory pool attribute's value is an int (the reuse flags), 0 for a cuuint64_t. */
 static inline int vgpu_pool_attr_is_int(unsigned attr)

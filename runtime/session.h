@@ -43,6 +43,7 @@ enum vgpu_control_op {
 	VGPU_OP_PINNED_MAP   = 0xff02, /* client -> proxy: map the memfd just passed on the socket */
 	VGPU_OP_PINNED_UNMAP = 0xff03, /* client -> proxy: forget a region (after its copies) */
 	VGPU_OP_PINNED_COPY  = 0xff04, /* client -> proxy: a copy between a region and device memory */
+	VGPU_OP_PINNED_GRANT = 0xff05, /* client (Xen guest) -> proxy: map the pages it granted to Dom0 */
 };
 
 /* Their messages are msgpack like every call's, described in runtime/custom_wire.h. */

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* adv_pinned.c — pinned host memory shared with the worker: lying regions, ranges outside them, other zones' ids and memory, the quota. */
+/* adv_pinned.c — pinned host memory shared with the worker: lying regions, ranges outside them, other zones' ids and memory, the quota, granted pages outside Xen. */
 #include "adv.h"
 #include "custom_wire.h"
 
@@ -98,6 +98,18 @@ int main(void)
 	CHECK_EQ(map(&a, 0, region_fd(R, 1, NULL), &id), CUDA_ERROR_INVALID_VALUE);
 	CHECK_EQ(map(&a, R, open("/dev/zero", O_RDWR | O_CLOEXEC), &id), CUDA_ERROR_INVALID_VALUE);
 	CHECK(adv_alive(&a));
+	/* Granted pages (a Xen guest's regions) on a zone whose channel is not Xen: refused, and
+	 * nothing mapped (the worker has no domain to map them from). */
+	{
+		uint64_t gb = 4 * 4096;
+		uint32_t gn = 4, grefs[4] = { 8, 9, 10, 11 };
+		const uint32_t *gp = grefs;
+		uint64_t *gid = &id;
+		void *gav[VGPU_PGW_NARGS] = { [VGPU_PGW_BYTES] = &gb, [VGPU_PGW_NREFS] = &gn, [VGPU_PGW_REFS] = &gp,
+					      [VGPU_PGW_ID] = &gid };
+		CHECK_EQ(adv_call(&a, &vgpu_wire_pinned_grant, gav), CUDA_ERROR_NOT_SUPPORTED);
+		CHECK(adv_alive(&a));
+	}
 
 	/* A true region: a copy through it moves the zone's bytes both ways. */
 	CHECK_EQ(map(&a, R, region_fd(R, 1, (void **)&ra), &ida), CUDA_SUCCESS);
