@@ -659,6 +659,18 @@ static struct vgpu_pinned_drv pinned_drv(const struct vgpu_proxy_call *call)
 					 .ctx_synchronize = f->cuCtxSynchronize };
 }
 
+/* After a map or grant: say how it went, and the zone's pinned bytes in its stats. */
+static CUresult pinned_mapped(struct vgpu_proxy_call *call, CUresult res, const char *what, uint64_t bytes,
+			      const uint64_t *id, const char *why)
+{
+	if (res != CUDA_SUCCESS)
+		vgpu_warn("%s of %llu bytes refused: %s", what, (unsigned long long)bytes, why);
+	else
+		vgpu_debug("%s 0x%llx of %llu bytes mapped", what, (unsigned long long)*id, (unsigned long long)bytes);
+	vgpu_stat_set(&call->zone->stats->pinned_bytes, __atomic_load_n(&call->zone->pinned.bytes, __ATOMIC_RELAXED));
+	return res;
+}
+
 static CUresult pinned_map_wire(struct vgpu_proxy_call *call, void **argv)
 {
 	uint64_t bytes = *(const uint64_t *)argv[VGPU_PMW_BYTES];
@@ -678,13 +690,7 @@ static CUresult pinned_map_wire(struct vgpu_proxy_call *call, void **argv)
 		return CUDA_ERROR_INVALID_VALUE;
 	}
 	res = vgpu_pinned_map(&call->zone->pinned, fd, bytes, &d, id, &why);
-	if (res != CUDA_SUCCESS)
-		vgpu_warn("pinned region of %llu bytes refused: %s", (unsigned long long)bytes, why);
-	else
-		vgpu_debug("pinned region 0x%llx of %llu bytes mapped", (unsigned long long)*id,
-			   (unsigned long long)bytes);
-	vgpu_stat_set(&call->zone->stats->pinned_bytes, __atomic_load_n(&call->zone->pinned.bytes, __ATOMIC_RELAXED));
-	return res;
+	return pinned_mapped(call, res, "pinned region", bytes, id, why);
 }
 
 const struct vgpu_grant_mapper *vgpu_grant_mapper;
@@ -714,13 +720,7 @@ static CUresult pinned_grant_wire(struct vgpu_proxy_call *call, void **argv)
 		return CUDA_ERROR_INVALID_VALUE;
 	}
 	CUresult res = vgpu_pinned_map_mem(&call->zone->pinned, base, bytes, gm->unmap, gm->ctx, &d, id, &why);
-	if (res != CUDA_SUCCESS)
-		vgpu_warn("granted pinned region of %llu bytes refused: %s", (unsigned long long)bytes, why);
-	else
-		vgpu_debug("granted pinned region 0x%llx of %llu bytes mapped", (unsigned long long)*id,
-			   (unsigned long long)bytes);
-	vgpu_stat_set(&call->zone->stats->pinned_bytes, __atomic_load_n(&call->zone->pinned.bytes, __ATOMIC_RELAXED));
-	return res;
+	return pinned_mapped(call, res, "granted pinned region", bytes, id, why);
 }
 
 static CUresult pinned_unmap_wire(struct vgpu_proxy_call *call, void **argv)
