@@ -61,9 +61,10 @@ ir_file "$here/init" /init 755
 # libvgpu where the dynamic loader looks by default, so unmodified programs find it
 ir_elf "$lib" /usr/lib/x86_64-linux-gnu/libcuda.so.1 755
 ln -s libcuda.so.1 "$IR_ROOT/usr/lib/x86_64-linux-gnu/libcuda.so"
-# grant pages (gntalloc; 65536 grants = 256 MiB, libvgpu maps one ~8 MiB channel per thread)
+# grant pages (gntalloc; 131072 grants = 512 MiB: libvgpu maps one ~8 MiB channel per thread,
+# and grants each pinned region page by page; the xl config's max_grant_frames bounds it too)
 # and event channels; the xenbus device (/dev/xen/xenbus, for libxenstore) is built in
-ir_modules "$kver" xen-evtchn xen-gntalloc=limit=65536
+ir_modules "$kver" xen-evtchn xen-gntalloc=limit=131072
 mkdir -p "$IR_ROOT/etc/vgpu"
 cat >"$IR_ROOT/etc/vgpu/zone.env" <<ENV
 VGPU_TRANSPORT=xen
@@ -72,7 +73,8 @@ ENV
 if [ "$tests" = 1 ]; then
   # as tests/e2e/run.sh does for programs that run through the proxy
   echo "VGPU_E2E_PROXY=1" >>"$IR_ROOT/etc/vgpu/zone.env"
-  for p in "$B"/tests/e2e/{device,memory,kernels,threads,procaddr,errors,fork,pinned} "$B/tests/xen/zone_stream"; do
+  for p in "$B"/tests/e2e/{device,memory,kernels,threads,procaddr,errors,fork,pinned} "$B/tests/xen/zone_stream" \
+           "$B/tests/xen/zone_grants"; do
     [ -f "$p" ] || ir_die "test program $p not built (run make xen-progs)"
     ir_elf "$p" "/opt/vgpu/bin/$(basename "$p")"
   done

@@ -114,8 +114,8 @@ fi
 
 # ---- step 2: driver-API programs in a zone, through libvgpu over grants + event channels ----
 PROGS=device,memory,kernels,threads,procaddr,errors,fork,pinned
-say "step 2: booting zone-a (PV domU, 256 MB) to run $PROGS"
-if start_zone zone-a "$PROGS"; then
+say "step 2: booting zone-a (PV domU, 256 MB) to run $PROGS and zone_grants"
+if start_zone zone-a "$PROGS,zone_grants"; then
   say "zone-a is domain $(xl domid zone-a 2>/dev/null); waiting for its programs"
   wait_console zone-a "VGPU-ZONE DONE" 150; w=$?
   say "zone-a finished (wait status $w)"
@@ -128,13 +128,19 @@ if start_zone zone-a "$PROGS"; then
       if [ -z "$why" ]; then why="$r;"; else why="$why ${r%% (*};"; fi
       evidence 2 "/tmp/zone-a-$p.diff"; }
   done
+  # zone_grants: hostile pinned regions (references never granted, read-only, too few) are
+  # refused and the channel goes on; its own verdict, no simulator run to compare with
+  check_prog zone-a zone_grants >/dev/null 2>&1   # only to extract its output and exit status
+  if ! grep -q '^zone_grants: PASS' /tmp/zone-a-zone_grants.out 2>/dev/null || [ "$(cat /tmp/zone-a-zone_grants.rc)" != 0 ]; then
+    why="$why zone_grants: $(grep -v 'as expected' /tmp/zone-a-zone_grants.out 2>/dev/null | head -n 2 | tr '\n' ' ')$(head -n 1 /tmp/zone-a-zone_grants.err 2>/dev/null);"
+  fi
   stop_zone zone-a
   # The pinned program's regions are pages the guest granted to Dom0, which its worker maps:
   # its copies move no byte through the ring (the worker says how many at the zone's end).
   for _ in $(seq 50); do grep -q "pinned host memory and the device without the ring" /tmp/proxy.log && break; sleep 0.2; done
   moved=$(grep -o "moved [0-9]* bytes between pinned host memory and the device without the ring" /tmp/proxy.log | awk '{ s += $2 } END { print s + 0 }')
   [ "${moved:-0}" -gt 0 ] || why="$why pinned copies went through the ring, not through the granted pages;"
-  finish 2 "8 programs in a PV zone through libvgpu + vgpu-proxy over grant tables and event channels, output equal to the simulator's; pinned host memory is pages the guest granted to Dom0: $moved bytes copied without the ring"
+  finish 2 "8 programs in a PV zone through libvgpu + vgpu-proxy over grant tables and event channels, output equal to the simulator's; pinned host memory is pages the guest granted to Dom0: $moved bytes copied without the ring; pinned regions of references never granted, granted read-only or too few refused, the channel served on"
 else
   evidence 2 /tmp/xl-zone-a.log
   result 2 FAIL "xl create zone-a failed"

@@ -9,7 +9,8 @@
 
 XEN_LOOPBACK := $(B)/tests/xen/xen_loopback
 XEN_STREAM   := $(B)/tests/xen/zone_stream
-XEN_PROGS    := $(XEN_LOOPBACK) $(XEN_STREAM)
+XEN_GRANTS   := $(B)/tests/xen/zone_grants
+XEN_PROGS    := $(XEN_LOOPBACK) $(XEN_STREAM) $(XEN_GRANTS)
 
 $(XEN_LOOPBACK): $(B)/tests/xen/xen_loopback.o $(RING_LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(RING_LIBS)
@@ -17,7 +18,11 @@ $(XEN_LOOPBACK): $(B)/tests/xen/xen_loopback.o $(RING_LIB)
 $(XEN_STREAM): $(B)/tests/xen/zone_stream.o $(LIBVGPU)
 	$(CC) $(LDFLAGS) -o $@ $< -L$(B)/libvgpu -lcuda
 
-.SECONDARY: $(B)/tests/xen/xen_loopback.o $(B)/tests/xen/zone_stream.o
+# a hostile client speaking the wire itself (the codec, as tests/adversarial do)
+$(XEN_GRANTS): $(B)/tests/xen/zone_grants.o $(ADV_LINK)
+	$(CC) $(LDFLAGS) -o $@ $(filter %.o %.a,$^) $(RING_LIBS) -lmsgpackc
+
+.SECONDARY: $(B)/tests/xen/xen_loopback.o $(B)/tests/xen/zone_stream.o $(B)/tests/xen/zone_grants.o
 
 .PHONY: test-xen xen-progs
 # Everything the two images carry: libvgpu, the proxy, the simulator, the ring tests, the

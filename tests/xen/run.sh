@@ -89,7 +89,7 @@ trap 'stop_qemu; exit 130' INT TERM
 say "booting Xen 4.17 + Dom0 under QEMU TCG (2 vCPUs, 2 GiB; Dom0 1 GiB); serial console in $log"
 timeout --kill-after=5 "$timeout_s" qemu-system-x86_64 -machine q35 -accel tcg -cpu qemu64,+svm \
   -m 2048 -smp 2 -display none -monitor none -serial stdio -no-reboot -kernel "$out/xen.elf" \
-  -append "console=com1 dom0_mem=1024M,max:1024M noreboot" \
+  -append "console=com1 dom0_mem=1024M,max:1024M noreboot gnttab_max_frames=256" \
   -initrd "$kernel console=hvc0 earlyprintk=xen,$out/dom0.cpio.gz" </dev/null >"$log" 2>&1 &
 qpid=$!
 
