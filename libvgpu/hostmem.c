@@ -140,15 +140,15 @@ __attribute__((constructor)) static void hostmem_ctor(void)
 static pthread_mutex_t gs_lock = PTHREAD_MUTEX_INITIALIZER;
 static xengntshr_handle *gs;
 
-static void pinned_refused(size_t bytes, CUresult r)
+/* Said once per process: pinned memory that could not be shared is ordinary memory. */
+static void pinned_refused(size_t bytes, CUresult r, const char *why)
 {
 	static int off_logged;
 	if (!__atomic_exchange_n(&off_logged, 1, __ATOMIC_RELAXED))
 		vgpu_client_log(1, "pinned host memory of %zu bytes could not be shared with vgpu-proxy "
-				"(CUresult %u%s); it is ordinary memory, copied through the ring",
-				bytes, (unsigned)r,
-				r == CUDA_ERROR_NOT_SUPPORTED ? ": the transport cannot pass it" :
-				r == CUDA_ERROR_OUT_OF_MEMORY ? ": the zone's pinned quota is used up" : "");
+				"(%s); it is ordinary memory, copied through the ring", bytes,
+				why ? why : r == CUDA_ERROR_NOT_SUPPORTED ? "the transport cannot pass it" :
+				r == CUDA_ERROR_OUT_OF_MEMORY ? "the zone's pinned quota is used up" : "refused by the proxy");
 }
 
 /* In a Xen guest: bytes (page multiple) of pages granted to Dom0, which the zone's worker maps
@@ -156,8 +156,10 @@ static void pinned_refused(size_t bytes, CUresult r)
 static void *granted_region(size_t bytes, uint64_t *id /* out */)
 {
 	uint32_t n = (uint32_t)(bytes / 4096u);
-	if (bytes % 4096u || n == 0 || n > VGPU_PINNED_GRANT_MAX_PAGES)
+	if (bytes % 4096u || n == 0 || n > VGPU_PINNED_GRANT_MAX_PAGES) {
+		pinned_refused(bytes, CUDA_ERROR_NOT_SUPPORTED, "a granted region holds at most 64 MiB");
 		return NULL;
+	}
 	pthread_mutex_lock(&gs_lock);
 	if (!gs)
 		gs = xengntshr_open(NULL, 0);
@@ -167,7 +169,8 @@ static void *granted_region(size_t bytes, uint64_t *id /* out */)
 	void *p = refs ? xengntshr_share_pages(h, 0, n, refs, 1) : NULL;
 	if (!p) {
 		free(refs);
-		pinned_refused(bytes, CUDA_ERROR_NOT_SUPPORTED);
+		pinned_refused(bytes, CUDA_ERROR_NOT_SUPPORTED, !h ? "no gntalloc device to grant its pages" :
+			       "granting its pages failed: the guest's grant table is full (max_grant_frames)");
 		return NULL;
 	}
 	uint64_t want = bytes, *pid = id;
@@ -178,7 +181,7 @@ static void *granted_region(size_t bytes, uint64_t *id /* out */)
 	free(refs);
 	if (r != CUDA_SUCCESS) {
 		xengntshr_unshare(h, p, n);
-		pinned_refused(bytes, r);
+		pinned_refused(bytes, r, NULL);
 		return NULL;
 	}
 	return p;
@@ -217,7 +220,7 @@ static void *pinned_region(size_t bytes, uint64_t *id /* out */)
 	close(fd);
 	if (r != CUDA_SUCCESS) {
 		munmap(p, bytes);
-		pinned_refused(bytes, r);
+		pinned_refused(bytes, r, NULL);
 		return NULL;
 	}
 	return p;
