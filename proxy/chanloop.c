@@ -956,8 +956,7 @@ int vgpu_chan_serve(struct vgpu_zone *z, const struct vgpu_backend *be, struct v
 		}
 		if (h.opcode == VGPU_OP_BYE)
 			break;
-		if (h.opcode >= VGPU_OP_CONTROL_BASE && h.opcode != VGPU_OP_PINNED_MAP &&
-		    h.opcode != VGPU_OP_PINNED_UNMAP && h.opcode != VGPU_OP_PINNED_COPY && h.opcode != VGPU_OP_PINNED_GRANT) {
+		if (h.opcode >= VGPU_OP_CONTROL_BASE && !vgpu_op_is_pinned(h.opcode)) {
 			vgpu_warn("channel %u: control opcode 0x%x is not valid from a client; closing the channel",
 				  no, h.opcode);
 			vgpu_stat_add(&z->stats->errors, 1);

@@ -363,7 +363,7 @@ static int plan_pool(const struct vgpu_zone *z, const struct vgpu_backend_fns *f
 	CUresult r;
 	q->type = R_POOL;
 	if ((r = f->cuDeviceGetCount(&ndev)))
-		return fail(why, cap, -EIO, "the driver failed a query while planning the checkpoint (CUresult %d)", (int)r);
+		goto drv;
 	q->pool[0] = UINT32_MAX;
 	for (int d = 0; d < ndev && d < (int)VGPU_ZONE_MAX_DEVICES; d++) {
 		CUmemoryPool p = NULL;
@@ -391,18 +391,19 @@ static int plan_pool(const struct vgpu_zone *z, const struct vgpu_backend_fns *f
 	cuuint64_t thr = 0;
 	int reuse;
 	if ((r = f->cuMemPoolGetAttribute(h, CU_MEMPOOL_ATTR_RELEASE_THRESHOLD, &thr)))
-		return fail(why, cap, -EIO, "the driver failed a query while planning the checkpoint (CUresult %d)", (int)r);
+		goto drv;
 	q->pool_threshold = thr;
 	for (unsigned k = 0; k < 3; k++) {
 		reuse = 0;
 		if ((r = f->cuMemPoolGetAttribute(h, (CUmemPool_attribute)(CU_MEMPOOL_ATTR_REUSE_FOLLOW_EVENT_DEPENDENCIES + k),
 						  &reuse)))
-			return fail(why, cap, -EIO, "the driver failed a query while planning the checkpoint (CUresult %d)",
-				    (int)r);
+			goto drv;
 		if (reuse)
 			q->pool_reuse |= 1u << k;
 	}
 	return 0;
+drv:
+	return fail(why, cap, -EIO, "the driver failed a query while planning the checkpoint (CUresult %d)", (int)r);
 }
 
 static void ctx_current(const struct vgpu_zone *z, const struct vgpu_backend_fns *f, uint32_t ctx_slot)
@@ -485,10 +486,11 @@ static int plan_handles(struct vgpu_zone *z, const struct vgpu_backend_fns *f, s
 				float ms;
 				q->type = R_EVENT;
 				q->a = event_flags(z, real);
-				ctx_current(z, f, q->owner);
-				if (!(q->a & CU_EVENT_DISABLE_TIMING) && f->cuEventElapsedTime_v2 &&
-				    f->cuEventElapsedTime_v2(&ms, real, real) == CUDA_SUCCESS)
-					q->a |= EV_RECORDED;
+				if (!(q->a & CU_EVENT_DISABLE_TIMING) && f->cuEventElapsedTime_v2) {
+					ctx_current(z, f, q->owner);
+					if (f->cuEventElapsedTime_v2(&ms, real, real) == CUDA_SUCCESS)
+						q->a |= EV_RECORDED;
+				}
 				break;
 			}
 			case VGPU_H_MEMORY_POOL: {

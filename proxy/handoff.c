@@ -17,7 +17,7 @@ int vgpu_record_recv(int sock, void *buf, size_t len, int *fds, unsigned maxfds,
 		return -EPIPE;
 	/* a record of another length, or more fds than asked for: refused, nothing left open */
 	if (n != (ssize_t)len || *nfds > maxfds) {
-		vgpu_fds_close(fds, *nfds < maxfds ? *nfds : maxfds);
+		vgpu_fds_close_kept(fds, *nfds, maxfds);
 		*nfds = 0;
 		return -EPROTO;
 	}

@@ -32,6 +32,15 @@ static int slot_of(const struct vgpu_pinned *p, uint64_t id)
 	return s < p->n && p->r[s].base ? (int)s : -1;
 }
 
+/* A region refused: its memfd closed, or the worker's own mapping released. */
+static void give_back(int fd, void *base, void (*release)(void *, void *, uint64_t), void *rctx, uint64_t bytes)
+{
+	if (fd >= 0)
+		close(fd);
+	else
+		release(rctx, base, bytes);
+}
+
 /* map (at == UINT32_MAX: the first free slot) or map_at of memfd fd; or, with fd < 0, the
  * worker's own mapping base (released with release on failure). */
 static CUresult map_region(struct vgpu_pinned *p, int fd, void *base, void (*release)(void *, void *, uint64_t),
@@ -63,10 +72,7 @@ static CUresult map_region(struct vgpu_pinned *p, int fd, void *base, void (*rel
 		res = CUDA_ERROR_INVALID_VALUE;
 	}
 	if (res != CUDA_SUCCESS) {
-		if (fd >= 0)
-			close(fd);
-		else
-			release(rctx, base, bytes);
+		give_back(fd, base, release, rctx, bytes);
 		return res;
 	}
 	pthread_rwlock_wrlock(&p->lock);
@@ -106,12 +112,8 @@ static CUresult map_region(struct vgpu_pinned *p, int fd, void *base, void (*rel
 		*why = "mapping the region failed";
 		res = CUDA_ERROR_OUT_OF_MEMORY;
 	}
-	if (res != CUDA_SUCCESS) {
-		if (fd >= 0)
-			close(fd);
-		else
-			release(rctx, base, bytes);
-	}
+	if (res != CUDA_SUCCESS)
+		give_back(fd, base, release, rctx, bytes);
 	if (res == CUDA_SUCCESS) {
 		/* On a GPU the driver then DMAs straight from and to it; failing that it stages. */
 		int reg = d->host_register && d->host_register(m, bytes, 0) == CUDA_SUCCESS;

@@ -741,7 +741,7 @@ static int take_channels(struct worker *w, const char *path, uint32_t *taken, ch
 			n++;
 			continue;
 		}
-		vgpu_fds_close(fds, nfds < 2 ? nfds : 2);   /* nfds counts every fd passed; the others are closed */
+		vgpu_fds_close_kept(fds, nfds, 2);
 		if (len == (ssize_t)sizeof(u.r) && u.r.magic == VGPU_STATE_DONE) {
 			u.r.msg[sizeof(u.r.msg) - 1] = '\0';
 			if (u.r.status < 0)
@@ -794,7 +794,6 @@ static int state_accept(struct worker *w, int lfd, int have_supervisor)
 	setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	memset(&q, 0, sizeof(q));
 	ssize_t len = vgpu_fds_recv(c, &q, sizeof(q), fds, 1, &n, 0);
-	unsigned kept = n < 1 ? n : 1;   /* n counts every fd passed; the others are closed */
 	if (len == (ssize_t)sizeof(struct vgpu_adopt_req) && q.magic == VGPU_ADOPT_MAGIC &&
 	    q.version == VGPU_PROTO_VERSION && n == 0)
 		return adopt_answer(a, c, have_supervisor);
@@ -806,7 +805,7 @@ static int state_accept(struct worker *w, int lfd, int have_supervisor)
 		else
 			vgpu_warn("state socket: not a request this worker knows (%zd bytes, %u fds, magic 0x%08x); closed",
 				  len, n, len >= 4 ? q.magic : 0);
-		vgpu_fds_close(fds, kept);
+		vgpu_fds_close_kept(fds, n, 1);
 		close(c);
 		return -1;
 	}

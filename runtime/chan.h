@@ -95,12 +95,15 @@ int vgpu_chan_recv_fd(struct vgpu_chan *c, int *fd /* out */);
  * its region and pinned memory, and the proxy's processes their channels. send: one record
  * of len bytes with nfds (<= VGPU_FDS_MAX) fds, 0 or -errno. recv: one record of at most
  * cap bytes; its length or -errno; the first maxfds fds are kept in fds, the others closed,
- * *nfds counts them all (so keep min(*nfds, maxfds)); -EPROTO, all closed: truncated. */
+ * *nfds counts them all (close what was kept with vgpu_fds_close_kept); -EPROTO, all closed:
+ * truncated. */
 #define VGPU_FDS_MAX 4
 int vgpu_fds_send(int sock, const void *buf, size_t len, const int *fds, unsigned nfds);
 ssize_t vgpu_fds_recv(int sock, void *buf, size_t cap, int *fds /* out */, unsigned maxfds, unsigned *nfds /* out */,
 		      int flags);
 void vgpu_fds_close(const int *fds, unsigned n);
+/* Close what vgpu_fds_recv kept in fds of the nfds it counted (at most maxfds of them). */
+void vgpu_fds_close_kept(const int *fds, unsigned nfds, unsigned maxfds);
 
 /*
  * vgpu_chan_recv that gives up waiting for the next message when *stop becomes non-zero:

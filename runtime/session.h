@@ -47,6 +47,11 @@ enum vgpu_control_op {
 };
 
 /* Their messages are msgpack like every call's, described in runtime/custom_wire.h. */
+/* The control opcodes a client may send besides BYE: the pinned-memory messages. */
+static inline int vgpu_op_is_pinned(uint16_t op)
+{
+	return op >= VGPU_OP_PINNED_MAP && op <= VGPU_OP_PINNED_GRANT;
+}
 
 /* Payload of VGPU_OP_WELCOME. status != 0 means refused (a CUresult); the proxy then closes. */
 struct vgpu_welcome {

@@ -172,6 +172,11 @@ void vgpu_fds_close(const int *fds, unsigned n)
 		close(fds[i]);
 }
 
+void vgpu_fds_close_kept(const int *fds, unsigned nfds, unsigned maxfds)
+{
+	vgpu_fds_close(fds, nfds < maxfds ? nfds : maxfds);
+}
+
 /* Pass a file descriptor to the peer on the channel's socket (a one-byte record). */
 static int shm_send_fd(struct vgpu_transport *t, int fd)
 {
@@ -194,7 +199,7 @@ static int shm_recv_fd(struct vgpu_transport *t, int *fd /* out */)
 		return n == -EWOULDBLOCK ? -ENOENT : (int)n;
 	}
 	if (n != 1 || nfds != 1) {
-		vgpu_fds_close(fd, nfds ? 1 : 0);
+		vgpu_fds_close_kept(fd, nfds, 1);
 		*fd = -1;
 		return n == 0 ? -EPIPE : -EPROTO;
 	}
@@ -376,7 +381,7 @@ int vgpu_shm_recv_hello(int sock, void *hello, uint32_t cap, uint32_t *len /* ou
 		vgpu_chan_set_setup_error("hello carried %u file descriptors, expected exactly 1 (the region)", nfds);
 	}
 	if (rc) {
-		vgpu_fds_close(&fd, nfds ? 1 : 0);
+		vgpu_fds_close_kept(&fd, nfds, 1);
 		return rc;
 	}
 	*len = (uint32_t)n;

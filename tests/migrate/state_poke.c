@@ -196,7 +196,7 @@ int main(int argc, char **argv)
 	int got[4];
 	unsigned ngot = 0;
 	ssize_t n = vgpu_fds_recv(c, &u, sizeof(u), got, 4, &ngot, 0);
-	vgpu_fds_close(got, ngot < 4 ? ngot : 4);
+	vgpu_fds_close_kept(got, ngot, 4);
 	if (n == 0 || n == -ECONNRESET) {
 		printf("closed after %.0f ms\n", ms_since(&t0));
 		return 0;
