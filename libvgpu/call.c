@@ -70,11 +70,23 @@ CUresult vgpu_call_on(struct vgpu_conn *c, const struct vgpu_call_desc *d, void 
 			 (df_len = *(const uint64_t *)argv[shape.len]) > VGPU_INLINE_MAX;
 	if (data_first)
 		flags |= VGPU_MSG_F_DATA_FIRST;
+	/* A synchronous copy: its answer comes after the bytes are moved; the waits for it spin
+	 * on through that time (vgpu_chan_expect). */
+	struct vgpu_copy_shape cs;
+	uint64_t expect = 0;
+	if (flags & VGPU_MSG_F_ASYNC)
+		;
+	else if (vgpu_copy_shape(d, 1, &cs) == 0 || vgpu_copy_shape(d, 0, &cs) == 0)
+		expect = *(const uint64_t *)argv[cs.len];
+	else if (d->opcode == VGPU_OP_PINNED_COPY)
+		expect = *(const uint64_t *)argv[VGPU_PCW_BYTES];
 	rc = vgpu_chan_send(c->chan, d->opcode, flags, ++c->seq, c->wbuf.data, (uint32_t)c->wbuf.len);
 	if (rc < 0)
 		return conn_fail(c, "sending a request", rc);
 	if (__builtin_expect(vgpu_trace_enabled, 0))
 		vgpu_trace_msg(c, d->opcode, flags, c->seq, c->wbuf.data, (uint32_t)c->wbuf.len);
+	if (expect)
+		vgpu_chan_expect(c->chan, expect);
 	for (unsigned i = 0; i < bulk.n; i++) {
 		if (!bulk.seg[i].in)
 			continue;

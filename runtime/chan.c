@@ -302,6 +302,10 @@ int vgpu_chan_flush(struct vgpu_chan *c)
 	return chan_kick(c, want);
 }
 
+/* A wait that slept counts as one a full spin would have caught when it ended within this
+ * many spin_ns (see chan_wait). */
+#define VGPU_CHAN_REGROW_FACTOR 4u
+
 static uint64_t now_ns(void)
 {
 	struct timespec ts;
@@ -369,7 +373,9 @@ static int chan_wait(struct vgpu_chan *c, enum wait_kind k, uint32_t need)
 	 * halved; when it succeeds it doubles back up to spin_ns. On an oversubscribed machine
 	 * this turns a spin_ns-long useless spin per call into a plain blocking wait. */
 	if (c->spin_cur) {
-		uint64_t end = now_ns() + c->spin_cur;
+		/* an expected long answer extends the spin in proportion to how well the peer
+		 * has been keeping up (spin_cur / spin_ns) */
+		uint64_t end = now_ns() + c->spin_cur + (uint64_t)c->spin_extra * c->spin_cur / c->spin_ns;
 
 		for (uint32_t i = 1;; i++) {
 			r = chan_ready(c, k, need);
@@ -413,10 +419,14 @@ static int chan_wait(struct vgpu_chan *c, enum wait_kind k, uint32_t need)
 		r = 0;
 	}
 	atomic_store_explicit(&me->sleeping, 0, memory_order_relaxed);
-	/* Ready within spin_ns, sleep and wake-up included: a full spin would have caught it
-	 * without the wake-up, so the spin grows again. (Halving alone would, once it is short,
-	 * never see a spin succeed against a peer that answers in a few microseconds.) */
-	if (r > 0 && c->spin_cur < c->spin_ns && now_ns() - slept_at < c->spin_ns)
+	/* Ready soon after the spin gave up: a full spin would (nearly) have caught it without
+	 * the wake-up, so the spin grows again. (Halving alone would, once it is short, never see
+	 * a spin succeed against a peer that answers in a few microseconds.) The wait measured
+	 * here includes our own wake-up, which on a virtual machine takes tens of microseconds:
+	 * against spin_ns alone, a peer answering in 30 us would keep both sides at the shortest
+	 * spin, each paying the other's wake-up on every call. A peer that was descheduled keeps
+	 * us waiting for a scheduler slice, milliseconds, far beyond this bound. */
+	if (r > 0 && c->spin_cur < c->spin_ns && now_ns() - slept_at < VGPU_CHAN_REGROW_FACTOR * (uint64_t)c->spin_ns)
 		c->spin_cur = c->spin_cur * 2 > c->spin_ns ? c->spin_ns : c->spin_cur * 2;
 	return r < 0 ? r : 0;
 }
@@ -457,6 +467,7 @@ int vgpu_chan_send(struct vgpu_chan *c, uint16_t opcode, uint16_t flags, uint32_
 	uint32_t total, max = vgpu_chan_max_msg(&c->geom);
 	int r;
 
+	c->spin_extra = 0; /* a new request: what was expected of the last one is over */
 	if (c->err)
 		return c->err;
 	if (len > max)
@@ -771,6 +782,13 @@ const char *vgpu_chan_strerror(const struct vgpu_chan *c)
 void vgpu_chan_set_spin(struct vgpu_chan *c, uint32_t spin_ns)
 {
 	c->spin_ns = c->spin_cur = spin_ns;
+}
+
+void vgpu_chan_expect(struct vgpu_chan *c, uint64_t bytes)
+{
+	uint64_t ns = bytes / VGPU_CHAN_SPIN_FLOOR_BPNS;
+
+	c->spin_extra = ns > VGPU_CHAN_SPIN_MAX_NS ? VGPU_CHAN_SPIN_MAX_NS : (uint32_t)ns;
 }
 
 void vgpu_chan_close(struct vgpu_chan *c)

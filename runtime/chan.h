@@ -132,6 +132,15 @@ void vgpu_chan_forget(struct vgpu_chan *c);
 #define VGPU_CHAN_DEFAULT_SPIN_NS 50000u
 #define VGPU_CHAN_LIVENESS_MS 100
 void vgpu_chan_set_spin(struct vgpu_chan *c, uint32_t spin_ns);
+/* The answer to the request just sent moves `bytes` bytes (a synchronous copy): until the
+ * next send, a wait may spin on for as long as that takes at VGPU_CHAN_SPIN_FLOOR_BPNS bytes
+ * per nanosecond, at most VGPU_CHAN_SPIN_MAX_NS in all, scaled down like the adaptive spin
+ * when the peer has not been answering in time. The caller is blocked on the copy either
+ * way (as it would be in the driver, which spins too); without this, a copy longer than the
+ * spin pays a sleep and a wake-up on top of its own time. */
+#define VGPU_CHAN_SPIN_FLOOR_BPNS 4u
+#define VGPU_CHAN_SPIN_MAX_NS 2000000u
+void vgpu_chan_expect(struct vgpu_chan *c, uint64_t bytes);
 
 /* runtime/transport_shm.c: memfd region passed over a unix socket with SCM_RIGHTS; the
  * socket also gives liveness (EOF = peer dead). */

@@ -93,6 +93,7 @@ struct vgpu_chan {
 	uint32_t bulk_chunk;           /* largest bulk step published at once (pipelining) */
 	uint32_t spin_ns;              /* longest spin before sleeping (vgpu_chan_set_spin) */
 	uint32_t spin_cur;             /* current adaptive spin, spin_ns/32 .. spin_ns */
+	uint32_t spin_extra;           /* vgpu_chan_expect: more spin until the next send (ns) */
 	const atomic_int *stop;        /* vgpu_chan_recv_stoppable: waiting for a message ends when set */
 	int err;                       /* sticky -EPROTO / -EMSGSIZE once broken */
 	char errmsg[192];

@@ -252,6 +252,61 @@ static void test_notify_suppression(void)
 	vgpu_chan_close(d.s);
 }
 
+/* A reply sent `delay_us` after the request, from another thread. */
+struct late_ctx {
+	struct vgpu_chan *s;
+	unsigned delay_us;
+	int ok;
+};
+
+static void *answer_late(void *arg)
+{
+	struct late_ctx *l = arg;
+	struct vgpu_msg_hdr h;
+	uint8_t buf[16];
+
+	l->ok = vgpu_chan_recv(l->s, &h, buf, sizeof(buf)) == 4;
+	usleep(l->delay_us);
+	l->ok = l->ok && vgpu_chan_send(l->s, h.opcode, 0, h.seq, buf, 4) == 0 && vgpu_chan_flush(l->s) == 0;
+	return NULL;
+}
+
+/*
+ * The adaptive spin. A wait at its shortest spin whose answer comes after the full spin but
+ * well within VGPU_CHAN_REGROW_FACTOR spins, wake-up included, grows the spin again (judged
+ * against one spin, a peer that answers a little later than the spin would keep both sides
+ * sleeping and waking each other on every call). vgpu_chan_expect is capped and lasts until
+ * the next send.
+ */
+static void test_spin_adaptation(void)
+{
+	struct late_ctx l = { .delay_us = 12000 };
+	struct vgpu_chan *c;
+	struct vgpu_msg_hdr h;
+	uint8_t buf[16] = { 0 };
+	pthread_t th;
+
+	MUST(vgpu_shm_pair(&small, &c, &l.s));
+	vgpu_chan_set_spin(c, 10000000); /* 10 ms: the 12 ms answer is late, not 40 ms late */
+	c->spin_cur = c->spin_ns / 32;
+	CHECK_EQ(pthread_create(&th, NULL, answer_late, &l), 0);
+	CHECK_EQ(vgpu_chan_send(c, 7, 0, 1, buf, 4), 0);
+	CHECK_EQ(vgpu_chan_recv(c, &h, buf, sizeof(buf)), 4);
+	pthread_join(th, NULL);
+	CHECK(l.ok);
+	CHECK_EQ(h.seq, 1);
+	CHECK_EQ(c->spin_cur, c->spin_ns / 16);
+
+	vgpu_chan_expect(c, 4u << 20);
+	CHECK_EQ(c->spin_extra, (4u << 20) / VGPU_CHAN_SPIN_FLOOR_BPNS);
+	vgpu_chan_expect(c, 1ull << 40);
+	CHECK_EQ(c->spin_extra, VGPU_CHAN_SPIN_MAX_NS);
+	CHECK_EQ(vgpu_chan_send(c, 7, 0, 2, buf, 4), 0);
+	CHECK_EQ(c->spin_extra, 0);
+	vgpu_chan_close(c);
+	vgpu_chan_close(l.s);
+}
+
 static void test_geometry_checks(void)
 {
 	struct vgpu_chan *c = NULL, *s = NULL;
@@ -280,5 +335,6 @@ int main(int argc, char **argv)
 	test_index_wraparound();
 	test_geometry_checks();
 	test_notify_suppression();
+	test_spin_adaptation();
 	return ring_test_done("ring_basic");
 }
