@@ -64,6 +64,12 @@ int vgpu_allocmap_add_owned(struct vgpu_allocmap *m, uint64_t base, uint64_t siz
 	return 0;
 }
 
+const struct vgpu_alloc *vgpu_allocmap_at(const struct vgpu_allocmap *m, uint64_t base)
+{
+	uint32_t i = upper_bound(m, base);
+	return i > 0 && m->v[i - 1].base == base ? &m->v[i - 1] : NULL;
+}
+
 int vgpu_allocmap_remove(struct vgpu_allocmap *m, uint64_t base, uint64_t *size)
 {
 	uint32_t i = upper_bound(m, base);

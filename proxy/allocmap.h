@@ -5,7 +5,7 @@
 
 #include <stdint.h>
 
-struct vgpu_alloc { uint64_t base, size; const void *owner; /* context it was made in, or NULL */ };
+struct vgpu_alloc { uint64_t base, size; const void *owner; /* context it was made in, module of a global, or NULL */ };
 
 /* Sorted by base, non-overlapping. Not thread-safe by itself (the zone locks). */
 struct vgpu_allocmap {
@@ -34,6 +34,8 @@ int vgpu_allocmap_remove(struct vgpu_allocmap *m, uint64_t base, uint64_t *size 
  * *base (may be NULL) gets the allocation's base on success. O(log n).
  */
 int vgpu_allocmap_check(const struct vgpu_allocmap *m, uint64_t p, uint64_t len, uint64_t *base /* out */);
+/* The allocation that starts exactly at base, or NULL. Valid until the map changes. */
+const struct vgpu_alloc *vgpu_allocmap_at(const struct vgpu_allocmap *m, uint64_t base);
 /* Take any allocation out (for cleanup): 0 with *a set, -ENOENT when empty. */
 int vgpu_allocmap_pop(struct vgpu_allocmap *m, struct vgpu_alloc *a /* out */);
 

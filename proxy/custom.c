@@ -70,6 +70,19 @@ static const void *current_ctx(const struct vgpu_proxy_call *c)
 	return cur;
 }
 
+/* The module or library the call names (cuModuleGetFunction, cuModuleGetGlobal, ...), or NULL. */
+static const void *named_module(const struct vgpu_proxy_call *c)
+{
+	if (!c->desc || !c->argv)
+		return NULL;
+	for (unsigned i = 0; i < c->desc->nargs; i++) {
+		const struct vgpu_arg_desc *a = &c->desc->args[i];
+		if (a->kind == VGPU_ARG_HANDLE && (a->htype == VGPU_H_MODULE || a->htype == VGPU_H_LIBRARY))
+			return *(void *const *)c->argv[i];
+	}
+	return NULL;
+}
+
 /*
  * What a new handle belongs to: a function or kernel to the module or library the call
  * named (cuModuleGetFunction, cuLibraryGetKernel), anything else but a context to the
@@ -77,15 +90,12 @@ static const void *current_ctx(const struct vgpu_proxy_call *c)
  */
 static const void *new_handle_owner(const struct vgpu_proxy_call *c, unsigned htype)
 {
+	const void *mod;
+
 	if (htype == VGPU_H_CONTEXT)
 		return NULL;
-	if ((htype == VGPU_H_FUNCTION || htype == VGPU_H_KERNEL) && c->desc && c->argv) {
-		for (unsigned i = 0; i < c->desc->nargs; i++) {
-			const struct vgpu_arg_desc *a = &c->desc->args[i];
-			if (a->kind == VGPU_ARG_HANDLE && (a->htype == VGPU_H_MODULE || a->htype == VGPU_H_LIBRARY))
-				return *(void *const *)c->argv[i];
-		}
-	}
+	if ((htype == VGPU_H_FUNCTION || htype == VGPU_H_KERNEL) && (mod = named_module(c)))
+		return mod;
 	return current_ctx(c);
 }
 
@@ -131,10 +141,17 @@ static int hook_dptr_check(void *ctx, uint64_t p, uint64_t len)
 	return rc;
 }
 
+/*
+ * A new device range the zone may use: an allocation of the current context, or a module's
+ * global (cuModuleGetGlobal), which belongs to its module: it goes when the module is
+ * unloaded, and the driver may then hand its addresses out again. Asked for again, the same
+ * global is the same range of the same owner, already recorded.
+ */
 static void hook_dptr_alloc(void *ctx, uint64_t p, uint64_t len)
 {
 	struct vgpu_proxy_call *c = ctx;
-	int rc = vgpu_zone_dptr_add_owned(c->zone, p, len, current_ctx(c), &c->mem_reserved);
+	const void *owner = named_module(c);
+	int rc = vgpu_zone_dptr_add_owned(c->zone, p, len, owner ? owner : current_ctx(c), &c->mem_reserved);
 	if (rc < 0)
 		vgpu_err("%s returned allocation [0x%llx, +0x%llx) that cannot be recorded (%s); "
 			 "the zone cannot use it", c->desc ? c->desc->name : "?",

@@ -201,6 +201,11 @@ int vgpu_zone_dptr_add_owned(struct vgpu_zone *z, uint64_t p, uint64_t len, cons
 	int rc;
 	pthread_mutex_lock(&z->lock);
 	rc = vgpu_allocmap_add_owned(&z->amap, p, len, owner);
+	if (rc == -EEXIST) {
+		const struct vgpu_alloc *a = vgpu_allocmap_at(&z->amap, p);
+		if (a && a->size == len && a->owner == owner)
+			rc = 1;   /* this very range of this owner: recorded (and charged) before */
+	}
 	if (rc == 0) {
 		uint64_t from_res = 0;
 		if (reserved) {

@@ -77,8 +77,10 @@ void vgpu_zone_destroy(struct vgpu_zone *z);
  *   dptr_remove forget the allocation starting at p and release its bytes (-ENOENT if none)
  */
 int vgpu_zone_handle_in(struct vgpu_zone *z, unsigned htype, uint64_t id, void **real /* out */);
-/* handle_new / dptr_add remembering the context the object was made in (owner, may be
- * NULL), so that destroying that context forgets them too (vgpu_zone_purge_owner). */
+/* handle_new / dptr_add remembering what the object belongs to (owner, may be NULL: the
+ * context it was made in, the module of a global), so that destroying that owner forgets
+ * them too (vgpu_zone_purge_owner). dptr_add_owned returns 1, charging nothing, when exactly
+ * this range of this owner is already recorded (a module's global asked for again). */
 int vgpu_zone_handle_new_owned(struct vgpu_zone *z, unsigned htype, void *real, const void *owner,
 			       uint64_t *id /* out */);
 int vgpu_zone_dptr_add_owned(struct vgpu_zone *z, uint64_t p, uint64_t len, const void *owner,

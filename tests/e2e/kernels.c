@@ -139,6 +139,31 @@ static void globals(CUmodule mod)
 	CK_ERR(cuModuleGetGlobal(&counter, &csz, mod, "no_such_global"), CUDA_ERROR_NOT_FOUND);
 }
 
+/*
+ * A global asked for twice is the same range; once its module is unloaded the driver may
+ * hand its addresses out again (the simulator does at once), and the new allocation must be
+ * usable over its whole length.
+ */
+static void global_then_unload(void)
+{
+	CUmodule m;
+	CUdeviceptr g1, g2, d;
+	size_t s1 = 0, s2 = 0;
+	int v = 7, back = 0;
+
+	CK(cuModuleLoad(&m, e2e_kernel_path("basic.fatbin")));
+	CK(cuModuleGetGlobal(&g1, &s1, m, "dev_counter"));
+	CK(cuModuleGetGlobal(&g2, &s2, m, "dev_counter"));
+	EXPECT(g1 == g2 && s1 == s2 && s1 == sizeof(int));
+	CK(cuMemcpyHtoD(g2, &v, sizeof(v)));
+	CK(cuModuleUnload(m));
+	CK(cuMemAlloc(&d, 1 << 20));
+	CK(cuMemcpyHtoD(d + (1 << 20) - sizeof(v), &v, sizeof(v)));
+	CK(cuMemcpyDtoH(&back, d + (1 << 20) - sizeof(v), sizeof(back)));
+	EXPECT(back == v);
+	CK(cuMemFree(d));
+}
+
 /* A block reduction timed with events on a stream. */
 static void reduce_timed(CUmodule mod, CUstream s)
 {
@@ -206,6 +231,7 @@ int main(void)
 		reduce_timed(mods[m], s);
 		printf("module %s: ok\n", m ? "fatbin" : "ptx");
 	}
+	global_then_unload();
 	CUfunction f;
 	CK_ERR(cuModuleGetFunction(&f, ptx, "no_such_kernel"), CUDA_ERROR_NOT_FOUND);
 	CK(cuModuleUnload(ptx));

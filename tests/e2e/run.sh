@@ -43,16 +43,24 @@ if ! diff -u "$tmp/direct.out" "$tmp/zone.out"; then
 fi
 
 # What the proxy must have logged for this program (tests/e2e/NAME.proxylog: one
-# extended regular expression per line), e.g. that a path was taken at all.
+# extended regular expression per line), e.g. that a path was taken at all; a line
+# starting with '!' names what no line of the log may match.
 expect=tests/e2e/$name.proxylog
 if [ -f "$expect" ]; then
   # the zone ends when its worker notices the program is gone (within a liveness period)
   for _ in $(seq 100); do grep -q "zone freed" "$tmp/proxy.log" && break; sleep 0.1; done
   while IFS= read -r re; do
     [ -n "$re" ] || continue
-    if ! grep -qE "$re" "$tmp/proxy.log"; then
-      echo "FAIL: the proxy log has no line matching '$re' ($expect); its log:"; cat "$tmp/proxy.log"; exit 1
-    fi
+    case $re in
+      '!'*)
+        if grep -E "${re#!}" "$tmp/proxy.log"; then
+          echo "FAIL: the proxy log has the line above, matching '${re#!}' ($expect); its log:"; cat "$tmp/proxy.log"; exit 1
+        fi ;;
+      *)
+        if ! grep -qE "$re" "$tmp/proxy.log"; then
+          echo "FAIL: the proxy log has no line matching '$re' ($expect); its log:"; cat "$tmp/proxy.log"; exit 1
+        fi ;;
+    esac
   done <"$expect"
 fi
 proxy_stop; prc=$?

@@ -85,6 +85,20 @@ static void test_zone_accounting(void)
 	CHECK_EQ(vgpu_zone_dptr_remove(&z, 0x10000000 + 1), -ENOENT);
 	CHECK_EQ(vgpu_zone_dptr_remove(&z, 0x10000000), 0);
 	CHECK_EQ(z.mem.used, 0);
+	/* A module's global asked for twice: the same range of the same owner is recorded and
+	 * charged once; any other overlap is refused; unloading the module forgets it. */
+	const void *mod = (const void *)(uintptr_t)0x5000, *other = (const void *)(uintptr_t)0x6000;
+	res = 0;
+	CHECK_EQ(vgpu_zone_dptr_add_owned(&z, 0x20000000, 64, mod, &res), 0);
+	CHECK_EQ(vgpu_zone_dptr_add_owned(&z, 0x20000000, 64, mod, &res), 1);
+	CHECK_EQ(z.mem.used, 64);
+	CHECK_EQ(vgpu_zone_dptr_add_owned(&z, 0x20000000, 64, other, &res), -EEXIST);
+	CHECK_EQ(vgpu_zone_dptr_add_owned(&z, 0x20000000, 128, mod, &res), -EEXIST);
+	CHECK_EQ(vgpu_zone_dptr_add_owned(&z, 0x20000000 + 8, 8, mod, &res), -EEXIST);
+	CHECK_EQ(z.mem.used, 64);
+	vgpu_zone_purge_owner(&z, mod, NULL, NULL, NULL);
+	CHECK_EQ(z.mem.used, 0);
+	CHECK_EQ(vgpu_zone_dptr_check(&z, 0x20000000, 4), -EFAULT);
 	CHECK_EQ(z.stats->mem_bytes, 0);
 	CHECK_EQ(z.stats->mem_peak, 600 << 10);
 	/* Handles: NULL passes through both ways, quota is the zone's handle limit. */
