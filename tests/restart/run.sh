@@ -130,7 +130,8 @@ rss1=$(awk '/VmRSS/ {print $2}' /proc/"$wpid"/status)
 [ "$rss1" -le $((rss0 + 4096)) ] || fail "the worker's memory went from $rss0 to $rss1 KiB over 20 restarts"
 budget1=$(ctl list | grep '^reg pod1')
 [ "$budget1" = "$budget0" ] || fail "the registration's budget changed over 20 restarts: '$budget0' -> '$budget1'"
-nsup=$(pgrep -c -x vgpu-proxy)
+# supervisors (workers rename themselves vgpu-zone-N) of this test, not other proxies on the machine
+nsup=$(for p in $(pgrep -x vgpu-proxy); do grep -qaF -- "$sock" /proc/"$p"/cmdline 2>/dev/null && echo "$p"; done | wc -l)
 [ "$nsup" -eq 1 ] || fail "$nsup supervisors running after 20 restarts"
 echo "go" >&7; exec 7>&-
 wait "$app_pid"; rc=$?; app_pid=
