@@ -8,7 +8,7 @@ import struct
 import sys
 import zlib
 
-R_ZONE, R_RANGES, R_SLOTS, R_CTX, R_MODULE, R_FUNC, R_STREAM, R_EVENT, R_ALLOC, R_END, R_POOL = range(1, 12)
+R_ZONE, R_RANGES, R_SLOTS, R_CTX, R_MODULE, R_FUNC, R_STREAM, R_EVENT, R_ALLOC, R_END, R_POOL, R_GLOBAL = range(1, 13)
 NO_SLOT = 0xFFFFFFFF
 
 
@@ -91,6 +91,11 @@ def seeds():
     created = rec(R_POOL, struct.pack("<IIIIIIIIQQII", 6, 0, 1, 0, 1, 1, 0, 1, 1 << 30, 1 << 20, 5, 0))
     default = rec(R_POOL, struct.pack("<IIIIIIIIQQII", 7, NO_SLOT, 0, 0, 0, 0, 0, 0, 0, 48 << 20, 7, 0))
     yield "pools", b"\x00" + payload(recs[:9] + [created, default] + recs[9:])
+    # module globals (after the allocations): the module in slot 1 keeps two globals at the
+    # two allocations' addresses; module slot, name length, address, size, name
+    g1 = rec(R_GLOBAL, struct.pack("<IIQQ", 1, 11, 0x7F0000200000, 64) + b"dev_counter")
+    g2 = rec(R_GLOBAL, struct.pack("<IIQQ", 1, 7, 0x7F0000200040, 16) + b"c_scale")
+    yield "globals", b"\x00" + payload(recs + [g1, g2])
 
 
 def main():

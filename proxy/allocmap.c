@@ -70,6 +70,15 @@ const struct vgpu_alloc *vgpu_allocmap_at(const struct vgpu_allocmap *m, uint64_
 	return i > 0 && m->v[i - 1].base == base ? &m->v[i - 1] : NULL;
 }
 
+int vgpu_allocmap_set_owner(struct vgpu_allocmap *m, uint64_t base, const void *owner)
+{
+	uint32_t i = upper_bound(m, base);
+	if (i == 0 || m->v[i - 1].base != base)
+		return -ENOENT;
+	m->v[i - 1].owner = owner;
+	return 0;
+}
+
 int vgpu_allocmap_remove(struct vgpu_allocmap *m, uint64_t base, uint64_t *size)
 {
 	uint32_t i = upper_bound(m, base);

@@ -36,6 +36,8 @@ int vgpu_allocmap_remove(struct vgpu_allocmap *m, uint64_t base, uint64_t *size 
 int vgpu_allocmap_check(const struct vgpu_allocmap *m, uint64_t p, uint64_t len, uint64_t *base /* out */);
 /* The allocation that starts exactly at base, or NULL. Valid until the map changes. */
 const struct vgpu_alloc *vgpu_allocmap_at(const struct vgpu_allocmap *m, uint64_t base);
+/* Give the allocation that starts exactly at base a new owner: 0, or -ENOENT. */
+int vgpu_allocmap_set_owner(struct vgpu_allocmap *m, uint64_t base, const void *owner);
 /* Take any allocation out (for cleanup): 0 with *a set, -ENOENT when empty. */
 int vgpu_allocmap_pop(struct vgpu_allocmap *m, struct vgpu_alloc *a /* out */);
 

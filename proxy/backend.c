@@ -120,6 +120,10 @@ static int open_lib(struct vgpu_backend *b, const char *path, int kind, char *wh
 		*(void **)&b->fn.cuEventElapsedTime_v2 = dlsym(b->dl, "cuEventElapsedTime");
 	SYM(cuEventRecord);
 	SYM(cuEventSynchronize);
+	if (kind == VGPU_BACKEND_SIM) {
+		SYM(vgpu_sim_module_place_global);
+		SYM(vgpu_sim_module_global_at);
+	}
 	if (!b->fn.cuInit) {
 		snprintf(why, cap, "%s does not export cuInit; is it a CUDA driver library?", path);
 		dlclose(b->dl);

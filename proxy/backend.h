@@ -63,6 +63,11 @@ struct vgpu_backend_fns {
 	CUresult (*cuEventElapsedTime_v2)(float *, CUevent, CUevent);   /* or the pre-12.8 cuEventElapsedTime */
 	CUresult (*cuEventRecord)(CUevent, CUstream);
 	CUresult (*cuEventSynchronize)(CUevent);
+	/* the simulator's own (a test double, not a driver entry point): put a module's global at
+	 * a given address, so that a restored zone's globals keep theirs (ckpt.c) */
+	CUresult (*vgpu_sim_module_place_global)(CUmodule, const char *, CUdeviceptr, size_t);
+	/* and list a module's globals (all of them go into a checkpoint, asked for or not) */
+	CUresult (*vgpu_sim_module_global_at)(CUmodule, unsigned, const char **, CUdeviceptr *, size_t *);
 };
 
 struct vgpu_backend {

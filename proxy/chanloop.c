@@ -621,8 +621,15 @@ static CUresult call_generic(struct chanctx *cc, struct vgpu_proxy_call *call, v
 	}
 	if (!restored)
 		res = wire ? wire(call, argv) : thunk(call->drv, argv);
-	if (res == CUDA_SUCCESS && call->hdr.opcode == VGPU_OP_cuModuleGetGlobal_v2)
-		__atomic_add_fetch(&call->zone->ck.globals, 1, __ATOMIC_RELAXED);
+	if (res == CUDA_SUCCESS && call->hdr.opcode == VGPU_OP_cuModuleGetGlobal_v2) {
+		/* (dptr, bytes, module, name): the zone now holds the global's address */
+		CUdeviceptr *pd = *(CUdeviceptr **)argv[0];
+		size_t *pb = *(size_t **)argv[1];
+		if (pd && pb)
+			vgpu_ckpt_note_global(call->zone, *(void **)argv[2], *(const char **)argv[3], *pd, *pb);
+		else if (pd)
+			vgpu_ckpt_note_global(call->zone, *(void **)argv[2], *(const char **)argv[3], *pd, 0);
+	}
 	if (res == CUDA_SUCCESS && call->hdr.opcode == VGPU_OP_cuEventCreate) {
 		CUevent *pe = *(CUevent **)argv[0];   /* argv[i] points at parameter i */
 		if (pe && *pe && *(unsigned *)argv[1])

@@ -26,11 +26,13 @@
 enum rec {
 	R_ZONE = 1, R_RANGES, R_SLOTS, R_CTX, R_MODULE, R_FUNC, R_STREAM, R_EVENT, R_ALLOC, R_END,
 	R_POOL,   /* added after the others: it comes between the events and the allocations */
+	R_GLOBAL, /* and this one between the allocations and the end */
 };
 /* Where each record type comes in a file (the numbers above are fixed by the format). */
 static unsigned rank(uint32_t type)
 {
-	return type == R_POOL ? 2 * R_EVENT + 1 : type == R_ALLOC || type == R_END ? 2 * type + 2 : 2 * type;
+	return type == R_POOL ? 2 * R_EVENT + 1 : type == R_GLOBAL ? 2 * R_ALLOC + 3 :
+	       type == R_ALLOC || type == R_END ? 2 * type + 2 : 2 * type;
 }
 #define POOL_BODY 56u       /* slot, owner, kind, device, type, location, usage, current, max, threshold, reuse, 0 */
 #define POOL_REUSE_ALL 7u   /* follow event dependencies, opportunistic, internal dependencies */
@@ -215,10 +217,58 @@ static unsigned event_flags(const struct vgpu_zone *z, const void *event)
 	return 0;
 }
 
+void vgpu_ckpt_note_global(struct vgpu_zone *z, const void *module, const char *name, uint64_t addr, uint64_t size)
+{
+	struct vgpu_ckpt_zone *ck = &z->ck;
+	char *copy = name ? strndup(name, VGPU_CKPT_NAME_MAX) : NULL;
+	pthread_mutex_lock(&z->lock);
+	uint32_t i = 0;
+	while (i < ck->nglob && !(ck->glob[i].module == module && ck->glob[i].addr == addr))
+		i++;
+	if (i < ck->nglob) {
+		free(copy);   /* asked for again */
+	} else if (room_for_one(&ck->glob, &ck->capglob, ck->nglob, sizeof(*ck->glob), 8) == 0) {
+		/* a NULL name (out of memory) is kept too: the writer refuses a zone with one */
+		ck->glob[ck->nglob++] = (struct vgpu_ckpt_global){ module, addr, size, copy };
+	} else {
+		free(copy);
+		ck->glob_lost = 1;
+	}
+	pthread_mutex_unlock(&z->lock);
+}
+
+void vgpu_ckpt_module_gone(struct vgpu_zone *z, const struct vgpu_backend *be, const void *module)
+{
+	struct vgpu_ckpt_zone *ck = &z->ck;
+	vgpu_ckpt_forget_image(z, module);
+	for (;;) {
+		uint64_t addr = 0;
+		int found = 0;
+		pthread_mutex_lock(&z->lock);
+		for (uint32_t i = 0; i < ck->nglob; i++)
+			if (ck->glob[i].module == module) {
+				addr = ck->glob[i].addr;
+				free(ck->glob[i].name);
+				ck->glob[i] = ck->glob[--ck->nglob];
+				found = 1;
+				break;
+			}
+		pthread_mutex_unlock(&z->lock);
+		if (!found)
+			break;
+		/* a restored global lives in memory the restore mapped (vgpu_ckpt_free: no-op otherwise) */
+		int res;
+		vgpu_ckpt_free(z, be, addr, &res);
+	}
+}
+
 void vgpu_ckpt_zone_fini(struct vgpu_ckpt_zone *ck)
 {
 	for (uint32_t i = 0; i < ck->nimg; i++)
 		free(ck->img[i].bytes);
+	for (uint32_t i = 0; i < ck->nglob; i++)
+		free(ck->glob[i].name);
+	free(ck->glob);
 	free(ck->img);
 	free(ck->ev);
 	free(ck->pool);
@@ -322,9 +372,22 @@ static int blockers(const struct vgpu_zone *z, const struct vgpu_backend *be, ch
 	if (z->vmm.n || z->vmm.ranges.n)
 		return fail(why, cap, -EOPNOTSUPP, "the zone uses the virtual memory management API "
 			    "(%u physical allocations), which checkpoints do not carry", z->vmm.n);
-	if (z->ck.globals)
+	if ((z->ck.nglob || z->ck.glob_lost) && !be->fn.vgpu_sim_module_place_global)
 		return fail(why, cap, -EOPNOTSUPP, "the zone took the address of a module global "
-			    "(cuModuleGetGlobal), which cannot keep its address in a restored module");
+			    "(cuModuleGetGlobal), which this driver cannot keep in a restored module "
+			    "(the simulator can; on a GPU it takes the driver's process checkpoint)");
+	if (z->ck.glob_lost)
+		return fail(why, cap, -ENOMEM, "a module global the zone took the address of was not noted "
+			    "(out of memory when it was asked for)");
+	for (uint32_t i = 0; i < z->ck.nglob; i++) {
+		const struct vgpu_ckpt_global *g = &z->ck.glob[i];
+		const struct vgpu_alloc *a = vgpu_allocmap_at(&z->amap, g->addr);
+		if (!g->name || !a || a->size != g->size || a->owner != g->module ||
+		    slot_of_real(z, VGPU_H_MODULE, g->module) == NO_SLOT)
+			return fail(why, cap, -EOPNOTSUPP, "module global %s at 0x%llx is not one of the zone's "
+				    "ranges of a loaded module (its size was not asked for)", g->name ? g->name : "(unnamed)",
+				    (unsigned long long)g->addr);
+	}
 	const struct vgpu_backend_fns *f = &be->fn;
 	if (!f->cuCtxSetCurrent || !f->cuCtxGetDevice || !f->cuCtxGetFlags || !f->cuFuncGetName ||
 	    !f->cuStreamGetFlags || !f->cuStreamGetPriority || !f->cuMemcpyDtoH_v2 || !f->cuCtxSynchronize)
@@ -333,6 +396,39 @@ static int blockers(const struct vgpu_zone *z, const struct vgpu_backend *be, ch
 						   !f->cuMemPoolGetAttribute || !f->cuDeviceGetCount))
 		return fail(why, cap, -EOPNOTSUPP, "the driver lacks the memory-pool queries checkpoints need");
 	return 0;
+}
+
+/*
+ * A module global keeps what the kernels left in it even if the program never asked for its
+ * address: where the backend can list a module's globals (the simulator), every one of every
+ * loaded module is taken as if the program had asked (noted, its range recorded as the
+ * module's), so that its bytes and its place go into the checkpoint. A GPU driver lists
+ * none: there a restored module's globals start from their initial values
+ * (docs/ARCHITECTURE.md). The zone is stopped.
+ */
+static void take_all_globals(struct vgpu_zone *z, const struct vgpu_backend *be)
+{
+	const struct vgpu_backend_fns *f = &be->fn;
+	if (!f->vgpu_sim_module_global_at || !f->vgpu_sim_module_place_global)
+		return;
+	for (uint32_t i = 0;; i++) {
+		unsigned t; void *real; const void *own; uint32_t gen;
+		pthread_mutex_lock(&z->lock);
+		int more = i < z->htab.used;
+		int have = more && vgpu_htab_slot(&z->htab, i, &t, &real, &own, &gen) == 1 && t == VGPU_H_MODULE;
+		pthread_mutex_unlock(&z->lock);
+		if (!more)
+			break;
+		if (!have)
+			continue;
+		const char *name;
+		CUdeviceptr addr;
+		size_t size;
+		for (unsigned k = 0; f->vgpu_sim_module_global_at((CUmodule)real, k, &name, &addr, &size) == CUDA_SUCCESS; k++) {
+			if (vgpu_zone_dptr_add_owned(z, addr, size, real, NULL) >= 0)
+				vgpu_ckpt_note_global(z, real, name, addr, size);
+		}
+	}
 }
 
 static const struct vgpu_ckpt_image *image_of(const struct vgpu_zone *z, const void *module)
@@ -536,6 +632,7 @@ int vgpu_ckpt_write(int fd, struct vgpu_zone *z, const struct vgpu_backend *be, 
 	CUresult r;
 
 	memset(sum, 0, sizeof(*sum));
+	take_all_globals(z, be);
 	pthread_mutex_lock(&z->lock);
 	rc = blockers(z, be, why, why_len);
 	pthread_mutex_unlock(&z->lock);
@@ -565,6 +662,8 @@ int vgpu_ckpt_write(int fd, struct vgpu_zone *z, const struct vgpu_backend *be, 
 		payload += plan_bytes(&pl[i]);
 	for (uint32_t a = 0; a < z->amap.n; a++)
 		payload += 16 + 24 + z->amap.v[a].size;
+	for (uint32_t g = 0; g < z->ck.nglob; g++)
+		payload += 16 + 24 + strlen(z->ck.glob[g].name);
 
 	uint8_t hdr[VGPU_CKPT_HDR_BYTES] = { 0 };
 	uint32_t v32;
@@ -653,6 +752,18 @@ int vgpu_ckpt_write(int fd, struct vgpu_zone *z, const struct vgpu_backend *be, 
 		nrec++;
 		sum->allocs++;
 		sum->mem_bytes += al->size;
+	}
+	/* GLOBAL: module globals the zone holds the address of (their bytes came with the
+	 * allocations above) */
+	for (uint32_t g = 0; g < z->ck.nglob && !w.err; g++, nrec++) {
+		const struct vgpu_ckpt_global *gl = &z->ck.glob[g];
+		uint32_t len = (uint32_t)strlen(gl->name);
+		w_rec(&w, R_GLOBAL, 24ull + len);
+		w_u32(&w, slot_of_real(z, VGPU_H_MODULE, gl->module));
+		w_u32(&w, len);
+		w_u64(&w, gl->addr);
+		w_u64(&w, gl->size);
+		w_bytes(&w, gl->name, len);
 	}
 	/* END: how many records came before it, and the CRC-32C of every payload byte before it */
 	uint32_t crc = w.crc;
@@ -852,6 +963,7 @@ static uint64_t body_max(uint32_t type)
 	case R_MODULE: return 16 + VGPU_CKPT_MAX_IMAGE;
 	case R_FUNC:   return 12 + VGPU_CKPT_NAME_MAX;
 	case R_POOL:   return POOL_BODY;
+	case R_GLOBAL: return 24 + VGPU_CKPT_NAME_MAX;
 	default:       return 24;
 	}
 }
@@ -904,7 +1016,7 @@ static int parse(struct parser *ps, struct vgpu_ckpt_meta *meta, apply_fn apply,
 		}
 		/* records come in a fixed order: zone, ranges, slots, handles by type, allocations, end */
 		if ((ps->nrec == 0) != (type == R_ZONE) || (ps->nrec == 1) != (type == R_RANGES) ||
-		    (ps->nrec == 2) != (type == R_SLOTS) || type < R_ZONE || type > R_POOL ||
+		    (ps->nrec == 2) != (type == R_SLOTS) || type < R_ZONE || type > R_GLOBAL ||
 		    (type >= R_CTX && rank(type) < ps->stage)) {
 			rc = fail(why, cap, -EPROTO, "record at offset %llu: type %u out of order or unknown",
 				  (unsigned long long)at, type);
@@ -1069,6 +1181,27 @@ static int parse(struct parser *ps, struct vgpu_ckpt_meta *meta, apply_fn apply,
 				goto out;
 			}
 			m->type[it.slot] = VGPU_H_MEMORY_POOL;
+			break;
+		}
+		case R_GLOBAL: {
+			it.owner = rd_u32(&b); it.len = rd_u32(&b); it.base = rd_u64(&b); it.size = rd_u64(&b);
+			it.data = b.p + b.off;
+			/* the range must be one whose allocation record came before */
+			uint32_t lo = 0, hi = m->nalloc;
+			while (lo < hi) {
+				uint32_t mid = lo + (hi - lo) / 2;
+				if (m->range[2 * mid] < it.base)
+					lo = mid + 1;
+				else
+					hi = mid;
+			}
+			if (b.bad || it.len == 0 || it.len > VGPU_CKPT_NAME_MAX || it.len != b.n - b.off ||
+			    memchr(it.data, 0, it.len) || !slot_is(m, it.owner, VGPU_H_MODULE) || lo == m->nalloc ||
+			    m->range[2 * lo] != it.base || m->range[2 * lo + 1] != it.size) {
+				rc = fail(why, cap, -EPROTO, "global record at offset %llu is malformed, names no module or "
+					  "is not the range of an allocation before it", (unsigned long long)at);
+				goto out;
+			}
 			break;
 		}
 		case R_ALLOC: {
@@ -1632,6 +1765,28 @@ static int restore_apply(void *ctx, const struct model *m, const struct item *ci
 		ck->span[s].refs++;
 		rs->sum->allocs++;
 		rs->sum->mem_bytes += it->size;
+		return 0;
+	}
+	case R_GLOBAL: {
+		/* the global's bytes are in place (its allocation record): the module's global moves
+		 * there, and the range belongs to its module again */
+		char name[VGPU_CKPT_NAME_MAX + 1];
+		CUmodule mod = rs->real[it->owner];
+		memcpy(name, it->data, it->len);
+		name[it->len] = 0;
+		if (!f->vgpu_sim_module_place_global)
+			return fail(why, cap, -EOPNOTSUPP, "module global %s: this driver cannot put a module's global "
+				    "at a given address (the simulator can)", name);
+		if ((r = f->vgpu_sim_module_place_global(mod, name, (CUdeviceptr)it->base, (size_t)it->size)))
+			return fail(why, cap, -EIO, "module global %s cannot take its address 0x%llx back (CUresult %d)",
+				    name, (unsigned long long)it->base, (int)r);
+		pthread_mutex_lock(&z->lock);
+		rc = vgpu_allocmap_set_owner(&z->amap, it->base, mod);
+		pthread_mutex_unlock(&z->lock);
+		if (rc < 0)
+			return fail(why, cap, -EPROTO, "module global %s: no allocation at 0x%llx", name,
+				    (unsigned long long)it->base);
+		vgpu_ckpt_note_global(z, mod, name, it->base, it->size);
 		return 0;
 	}
 	default:

@@ -15,7 +15,9 @@
  * ZONE, RANGES (every allocation's address range), SLOTS, contexts, modules, functions,
  * streams, events, memory pools (record type 11: a device's default pool, or a created
  * one with its properties; attributes and which pool is the device's current one),
- * allocations (with their bytes), and END (the number of records before it
+ * allocations (with their bytes), module globals the zone was given the address of (record
+ * type 12: module slot, address, size, name; only on a backend that can place a global at
+ * an address, the simulator), and END (the number of records before it
  * and the CRC-32C of every payload byte before it). It is written and read in one pass, so
  * the same code reads a file and the stream of a migration; the payload length is known
  * before writing. Handles are named by their slot in the zone's handle table, so the table
@@ -54,6 +56,8 @@ struct vgpu_ckpt_span { uint64_t base, size, handle; uint32_t refs; };
 struct vgpu_ckpt_event { const void *event; unsigned flags; };
 /* A pool the zone created: its properties (the driver has no query for them). */
 struct vgpu_ckpt_pool { const void *pool; uint32_t alloc_type, loc_type, usage; int32_t loc_id; uint64_t max_size; };
+/* A module global the zone was given the address of (cuModuleGetGlobal): it must keep it. */
+struct vgpu_ckpt_global { const void *module; uint64_t addr, size; char *name; };
 struct vgpu_ckpt_zone {
 	struct vgpu_ckpt_image *img;    /* images of loaded modules, by real module */
 	uint32_t nimg, capimg;
@@ -63,7 +67,9 @@ struct vgpu_ckpt_zone {
 	uint32_t npool, cappool;
 	struct vgpu_ckpt_span *span;    /* restored allocations' address ranges (virtual memory API) */
 	uint32_t nspan;
-	uint64_t globals;               /* module globals handed out (their addresses cannot move) */
+	struct vgpu_ckpt_global *glob;  /* module globals handed out (their addresses cannot move) */
+	uint32_t nglob, capglob;
+	int glob_lost;                  /* a global could not be noted (out of memory) */
 };
 
 struct vgpu_zone;
@@ -79,6 +85,12 @@ void vgpu_ckpt_note_event(struct vgpu_zone *z, const void *event, unsigned flags
 /* A pool was created with these properties (after a successful cuMemPoolCreate; takes the
  * zone's lock). */
 void vgpu_ckpt_note_pool(struct vgpu_zone *z, const void *pool, const CUmemPoolProps *props);
+/* The zone was given the address of a module's global (after a successful cuModuleGetGlobal;
+ * takes the zone's lock). Out of memory makes the zone impossible to checkpoint. */
+void vgpu_ckpt_note_global(struct vgpu_zone *z, const void *module, const char *name, uint64_t addr, uint64_t size);
+/* A module was unloaded: forget its image and globals, and release the memory a restore
+ * placed its globals in (under no lock: takes the zone's). */
+void vgpu_ckpt_module_gone(struct vgpu_zone *z, const struct vgpu_backend *be, const void *module);
 
 /* Summary of a write or restore, for logs and vgpuctl. */
 struct vgpu_ckpt_sum {

@@ -119,16 +119,17 @@ void vgpu_proxy_handle_destroyed(struct vgpu_proxy_call *c, unsigned htype, uint
 	void *real = NULL;
 	if (vgpu_zone_handle_take(c->zone, htype, id, &real) < 0 || !real)
 		return;
-	if (htype == VGPU_H_MODULE)
-		vgpu_ckpt_forget_image(c->zone, real);
 	/* cuCtxDestroy took the context's streams, events, modules and memory with it;
-	 * cuModuleUnload its functions. */
+	 * cuModuleUnload its functions and globals. */
 	unsigned h = 0, a = 0;
 	uint64_t b = 0;
 	vgpu_zone_purge_owner(c->zone, real, &h, &a, &b);
 	if (h || a)
 		vgpu_debug("handle destroyed with %u handles and %u allocations (%llu bytes) of its own; forgotten",
 			   h, a, (unsigned long long)b);
+	/* (after the purge: no range of a global the restore mapped is left to pass a check) */
+	if (htype == VGPU_H_MODULE)
+		vgpu_ckpt_module_gone(c->zone, c->backend, real);
 }
 
 static int hook_dptr_check(void *ctx, uint64_t p, uint64_t len)

@@ -46,7 +46,7 @@ void sim_module_destroy(struct sim_module *m)
 		f = n;
 	}
 	for (uint32_t i = 0; m->pm && i < m->pm->nvars; i++)
-		if (m->pm->vars[i].addr)
+		if (m->pm->vars[i].addr && !m->pm->vars[i].placed)
 			sim_mem_free(m->pm->vars[i].addr, ALLOC_DEVICE);
 	ptx_module_free(m->pm);
 	m->magic = 0;
@@ -290,6 +290,72 @@ CUresult cuModuleGetGlobal(CUdeviceptr *dptr, size_t *bytes, CUmodule hmod, cons
 			return CUDA_SUCCESS;
 		}
 	return CUDA_ERROR_NOT_FOUND;
+}
+
+/*
+ * Not a driver entry point: the simulator's own, for vgpu-proxy's restore of a checkpoint
+ * (proxy/ckpt.c), where a global must keep the address the program was given before. Makes
+ * global `name` of the module live at [addr, addr + size), device memory of the module's
+ * device that the caller allocated (and filled), instead of the storage the load gave it,
+ * which is freed; kernels of the module use the new address from their next launch, and
+ * cuModuleGetGlobal returns it. The caller keeps owning that memory: unloading the module
+ * does not free it. A GPU driver has nothing like it (a module's globals are where the load
+ * put them), so the proxy carries globals in checkpoints only on the simulator.
+ */
+CUresult vgpu_sim_module_place_global(CUmodule hmod, const char *name, CUdeviceptr addr, size_t size)
+{
+	CUresult rc;
+	struct sim_alloc a;
+
+	if (!g_inited)
+		return CUDA_ERROR_NOT_INITIALIZED;
+	struct sim_module *m = mod_get(hmod, &rc);
+	if (!m)
+		return rc;
+	if (!name)
+		return CUDA_ERROR_INVALID_VALUE;
+	for (uint32_t i = 0; i < m->pm->nvars; i++) {
+		struct ptx_var *v = &m->pm->vars[i];
+		if (strcmp(v->name, name))
+			continue;
+		if (v->size != size || sim_mem_find(addr, size, &a) ||
+		    (a.kind != ALLOC_DEVICE && a.kind != ALLOC_VMM) || a.dev != m->ctx->dev)
+			return CUDA_ERROR_INVALID_VALUE;
+		if (v->addr == addr)
+			return CUDA_SUCCESS;
+		if (!v->placed)
+			sim_mem_free(v->addr, ALLOC_DEVICE);
+		v->addr = addr;
+		v->placed = 1;
+		pthread_mutex_lock(&g_lock);
+		ptx_module_bind(m->pm);
+		pthread_mutex_unlock(&g_lock);
+		return CUDA_SUCCESS;
+	}
+	return CUDA_ERROR_NOT_FOUND;
+}
+
+/*
+ * Not a driver entry point either: global i of the module (0, 1, ... until NOT_FOUND), so
+ * that a checkpoint carries every global's contents, not only those the program asked for.
+ */
+CUresult vgpu_sim_module_global_at(CUmodule hmod, unsigned i, const char **name, CUdeviceptr *addr, size_t *size)
+{
+	CUresult rc;
+
+	if (!g_inited)
+		return CUDA_ERROR_NOT_INITIALIZED;
+	struct sim_module *m = mod_get(hmod, &rc);
+	if (!m)
+		return rc;
+	if (!name || !addr || !size)
+		return CUDA_ERROR_INVALID_VALUE;
+	if (i >= m->pm->nvars)
+		return CUDA_ERROR_NOT_FOUND;
+	*name = m->pm->vars[i].name;
+	*addr = m->pm->vars[i].addr;
+	*size = m->pm->vars[i].size;
+	return CUDA_SUCCESS;
 }
 
 static struct sim_func *func_get(CUfunction h, CUresult *rc)

@@ -45,6 +45,7 @@ struct ptx_var {
 	uint64_t size;
 	uint8_t *init;      /* size bytes of initial value or NULL (zero) */
 	uint64_t addr;      /* device address after ptx_module_bind() */
+	int placed;         /* addr was given by vgpu_sim_module_place_global: not the module's to free */
 };
 
 struct ptx_gfix { uint32_t slot; uint32_t var; uint64_t addend; };

@@ -2,17 +2,23 @@
 // rt_loop — an ordinary CUDA runtime program (nvcc defaults: the runtime linked statically)
 // that keeps launching, copying and allocating stream-ordered memory for a while, holding
 // 64 MiB, verifying every round; the migration test moves its zone between proxies while
-// it runs.
+// it runs. A __constant__ set with cudaMemcpyToSymbol every round and a __device__ counter
+// the kernel keeps must keep their addresses and contents across the moves.
 #include <cstring>
 #include <ctime>
 #include <unistd.h>
 #include "rt.h"
 
-__global__ void axpb(const float *x, float *y, float a, float b, int n)
+__constant__ float c_scale;
+__device__ unsigned d_rounds;
+
+__global__ void axpb(const float *x, float *y, float b, int n)
 {
 	int i = blockIdx.x * blockDim.x + threadIdx.x;
 	if (i < n)
-		y[i] = a * x[i] + b;
+		y[i] = c_scale * x[i] + b;
+	if (i == 0)
+		d_rounds++;
 }
 
 __global__ void fill(unsigned *p, size_t n)
@@ -63,13 +69,15 @@ int main(int argc, char **argv)
 		CHECK(cudaMemcpyAsync(dt, x, n * sizeof(float), cudaMemcpyHostToDevice, s));
 		CHECK(cudaMemcpyAsync(dx, dt, n * sizeof(float), cudaMemcpyDeviceToDevice, s));
 		CHECK(cudaFreeAsync(dt, s));
-		axpb<<<n / 256, 256, 0, s>>>(dx, dy, 2.0f, (float)rounds, n);
+		float scale = (float)(2 + rounds % 3);
+		CHECK(cudaMemcpyToSymbolAsync(c_scale, &scale, sizeof(scale), 0, cudaMemcpyHostToDevice, s));
+		axpb<<<n / 256, 256, 0, s>>>(dx, dy, (float)rounds, n);
 		CHECK(cudaGetLastError());
 		CHECK(cudaEventRecord(ev, s));
 		CHECK(cudaEventSynchronize(ev));
 		CHECK(cudaMemcpy(y, dy, n * sizeof(float), cudaMemcpyDeviceToHost));
 		for (int i = 0; i < n; i++)
-			EXPECT(y[i] == 2.0f * x[i] + rounds, "round %d: y[%d] = %g", rounds, i, y[i]);
+			EXPECT(y[i] == scale * x[i] + rounds, "round %d: y[%d] = %g", rounds, i, y[i]);
 		rounds++;
 		if (now_s() - r0 > worst)
 			worst = now_s() - r0;
@@ -79,6 +87,9 @@ int main(int argc, char **argv)
 	float ms;
 	EXPECT(cudaEventElapsedTime(&ms, ev, ev) == cudaErrorInvalidResourceHandle, "a timing-less event timed");
 	cudaGetLastError();
+	unsigned kept = 0;
+	CHECK(cudaMemcpyFromSymbol(&kept, d_rounds, sizeof(kept)));
+	EXPECT(kept == (unsigned)rounds, "the kernel counted %u rounds in a __device__ global, the program %d", kept, rounds);
 	CHECK(cudaMemcpy(h, dhold, hold_n * sizeof(unsigned), cudaMemcpyDeviceToHost));
 	for (size_t i = 0; i < hold_n; i++)
 		EXPECT(h[i] == ((unsigned)(i * 2654435761u) ^ 0xa5a5a5a5u), "held word %zu changed", i);
@@ -90,6 +101,6 @@ int main(int argc, char **argv)
 	free(x);
 	free(y);
 	free(h);
-	printf("rt_loop: %d rounds verified, held memory intact; longest round %.1f ms\n", rounds, worst * 1e3);
+	printf("rt_loop: %d rounds verified, globals kept, held memory intact; longest round %.1f ms\n", rounds, worst * 1e3);
 	return 0;
 }

@@ -6,7 +6,7 @@
 #include "../../proxy/ckpt.h"
 #include "check.h"
 
-enum { R_ZONE = 1, R_RANGES, R_SLOTS, R_CTX, R_MODULE, R_FUNC, R_STREAM, R_EVENT, R_ALLOC, R_END, R_POOL };
+enum { R_ZONE = 1, R_RANGES, R_SLOTS, R_CTX, R_MODULE, R_FUNC, R_STREAM, R_EVENT, R_ALLOC, R_END, R_POOL, R_GLOBAL };
 #define NO_SLOT 0xffffffffu
 
 static uint8_t buf[1 << 16];
@@ -34,6 +34,14 @@ struct shape {
 	 * allocation type, location type, reuse flags, its padding word; where it comes */
 	uint32_t pool_kind, pool_dev, pool_type, pool_loc, pool_reuse, pool_pad;
 	int pool_where;          /* 0 after the events (its place), 1 before them, 2 after the allocations */
+	/* the module global record: where (0 none, 1 after the allocations: its place, 2 before
+	 * them), its module slot, range and name */
+	int glob_where;
+	uint32_t glob_module;
+	uint64_t glob_base, glob_size;
+	const char *glob_name;
+	uint32_t glob_name_len;  /* what the record says the name's length is (0: its length) */
+	uint32_t glob_bytes;     /* name bytes written (0: strlen) */
 };
 
 static const struct shape good = { .slots = 6, .ctx_slot = 0, .mod_owner = 0, .fn_module = 1, .stream_flags = 1,
@@ -45,6 +53,14 @@ static void pool_rec(const struct shape *s)
 	rec(R_POOL, 56);
 	u32(5); u32(0); u32(s->pool_kind); u32(s->pool_dev); u32(s->pool_type); u32(s->pool_loc);
 	u32(0); u32(1); u64(s->pool_kind ? 1ull << 30 : 0); u64(1ull << 20); u32(s->pool_reuse); u32(s->pool_pad);
+}
+
+static void glob_rec(const struct shape *s)
+{
+	uint32_t len = s->glob_bytes ? s->glob_bytes : (uint32_t)strlen(s->glob_name);
+	rec(R_GLOBAL, 24 + len);
+	u32(s->glob_module); u32(s->glob_name_len ? s->glob_name_len : len); u64(s->glob_base); u64(s->glob_size);
+	put(s->glob_name, len);
 }
 
 static void build(const struct shape *s)
@@ -83,6 +99,8 @@ static void build(const struct shape *s)
 	}
 	if (s->pool_where == 0)
 		pool_rec(s);
+	if (s->glob_where == 2)
+		glob_rec(s);
 	rec(R_ALLOC, 24 + 4096);
 	u64(0x7f0000200000ull); u64(4096); u32(0); u32(0);
 	memset(buf + n, 0x5a, 4096); n += 4096;
@@ -91,6 +109,8 @@ static void build(const struct shape *s)
 	memset(buf + n, 0xa5, 64); n += 64;
 	if (s->pool_where == 2)
 		pool_rec(s);
+	if (s->glob_where == 1)
+		glob_rec(s);
 	uint32_t crc = vgpu_crc32c(0, buf + VGPU_CKPT_HDR_BYTES, n - VGPU_CKPT_HDR_BYTES);
 	rec(R_END, 8);
 	u32(nrec - 1); u32(s->bad_crc ? crc ^ 1 : crc);
@@ -162,6 +182,23 @@ int main(void)
 	s = good; s.pool_pad = 1;                refused(&s, "memory pool record");
 	s = good; s.pool_where = 1;              refused(&s, "out of order");        /* before the events */
 	s = good; s.pool_where = 2;              refused(&s, "out of order");        /* after the allocations */
+	/* a module global: the second allocation's range, named, of the module in slot 1 */
+	const struct shape glob = { .slots = 6, .ctx_slot = 0, .mod_owner = 0, .fn_module = 1, .stream_flags = 1,
+				    .ev_flags = 2, .base2 = 0x7f0000201000ull, .version = VGPU_CKPT_VERSION,
+				    .pool_kind = 1, .pool_dev = 0, .pool_type = 1, .pool_loc = 1, .pool_reuse = 5,
+				    .glob_where = 1, .glob_module = 1, .glob_base = 0x7f0000201000ull, .glob_size = 64,
+				    .glob_name = "dev_table" };
+	CHECK_EQ((build(&glob), vgpu_ckpt_check(buf, n, &m, why, sizeof(why))), 0);
+	CHECK_EQ(m.handles, 6);                                                      /* not a handle */
+	s = glob; s.glob_where = 2;              refused(&s, "global record");       /* before the allocations: none came before it */
+	s = glob; s.glob_module = 0;             refused(&s, "global record");       /* a context, not a module */
+	s = glob; s.glob_module = 6;             refused(&s, "global record");       /* past the table */
+	s = glob; s.glob_base += 8;              refused(&s, "global record");       /* inside, not a range */
+	s = glob; s.glob_size = 65;              refused(&s, "global record");       /* longer than its range */
+	s = glob; s.glob_base = 0x7f0000300000ull; refused(&s, "global record");     /* no range there */
+	s = glob; s.glob_name = "";              refused(&s, "global record");       /* no name */
+	s = glob; s.glob_name_len = 4;           refused(&s, "global record");       /* length disagrees */
+	s = glob; s.glob_name = "a\0b"; s.glob_bytes = 3; refused(&s, "global record"); /* a NUL inside */
 	/* cut anywhere: refused, never read past the end */
 	build(&good);
 	size_t full = n;

@@ -122,8 +122,8 @@ int main(int argc, char **argv)
 		       "Copies and "
 		       "launches for SECONDS (default 5), verifying every round; a thread started halfway joins the zone "
 		       "(not with --no-late); HOLD_BYTES of device memory keep a pattern checked every round and at the "
-		       "end; --pinned copies through 1 MiB of pinned host memory every round; --global takes a module global's "
-		       "address; --pools sets the default pool's release threshold, creates a pool, makes it the device's current "
+		       "end; --pinned copies through 1 MiB of pinned host memory every round; --global writes a module global every round and checks what "
+		       "the module's kernel reads there; --pools sets the default pool's release threshold, creates a pool, makes it the device's current "
 		       "one and allocates from both every round, checking that all of it holds; --timing records an event at the "
 		       "start and times every round from it (cuEventElapsedTime); prints the longest round.\n");
 		return 0;
@@ -150,10 +150,13 @@ int main(int argc, char **argv)
 		CK(cuMemAllocHost(&host_pinned, 1 << 20));
 		CK(cuMemAlloc(&dpin, 1 << 20));
 	}
+	CUdeviceptr gcount = 0, gout = 0;
+	CUfunction guse = NULL;
 	if (global) {
-		CUdeviceptr g;
 		size_t gsz;
-		CK(cuModuleGetGlobal(&g, &gsz, mod, "dev_counter"));
+		CK(cuModuleGetGlobal(&gcount, &gsz, mod, "dev_counter"));
+		CK(cuModuleGetFunction(&guse, mod, "use_globals"));
+		CK(cuMemAlloc(&gout, sizeof(int)));
 	}
 	CUmemoryPool dpool = NULL, mpool = NULL;
 	if (pools) {
@@ -192,6 +195,19 @@ int main(int argc, char **argv)
 					fprintf(stderr, "FAIL: round %d: pinned word %d = %u\n", rounds, i, w[i]);
 					exit(1);
 				}
+		}
+		if (global) {   /* the global keeps its address: written there, the module's kernel reads it */
+			int v = rounds, seen = -1, after = -1;
+			void *gargs[] = { &gout };
+			CK(cuMemcpyHtoD(gcount, &v, sizeof(v)));
+			CK(cuLaunchKernel(guse, 1, 1, 1, 32, 1, 1, 0, NULL, gargs, NULL));
+			CK(cuMemcpyDtoH(&seen, gout, sizeof(seen)));
+			CK(cuMemcpyDtoH(&after, gcount, sizeof(after)));
+			if (seen != v || after != v + 100) {
+				fprintf(stderr, "FAIL: round %d: the kernel read %d from dev_counter (written %d), left %d\n",
+					rounds, seen, v, after);
+				exit(1);
+			}
 		}
 		if (pools) {   /* the pools, their attributes and the current pool hold; both allocate */
 			cuuint64_t thr = 0;

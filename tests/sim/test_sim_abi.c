@@ -43,7 +43,7 @@ static const char *required[] = {
 	"cuStreamDestroy", "cuEventDestroy", "cuDevicePrimaryCtxRelease", "cuCtxCreate",
 	"cuCtxCreate_v2", "cuMemcpyPeer", "cuMemAllocAsync", "cuMemFreeAsync", "cuFuncGetName",
 	"cuModuleEnumerateFunctions", "cuStreamGetCtx", "cuCtxGetId", "cuGetProcAddress", "cuGetProcAddress_v2", "vgpu_sim_set_access_hook", "vgpu_sim_last_error",
-	"vgpu_sim_insn_count",
+	"vgpu_sim_insn_count", "vgpu_sim_module_place_global", "vgpu_sim_module_global_at",
 };
 
 static const char *hidden[] = {

@@ -244,6 +244,56 @@ static float poly(float x, int k)
 	return r;
 }
 
+CUresult vgpu_sim_module_place_global(CUmodule hmod, const char *name, CUdeviceptr addr, size_t size);
+CUresult vgpu_sim_module_global_at(CUmodule hmod, unsigned i, const char **name, CUdeviceptr *addr, size_t *size);
+
+/*
+ * The restore hooks (proxy/ckpt.c): a module's globals listed, and one placed at memory the
+ * caller allocated, where the module's kernels and cuModuleGetGlobal then find it; bad
+ * places are refused; unloading the module leaves the caller's memory alone.
+ */
+static void t_place_global(void)
+{
+	CUmodule m;
+	void *img = st_read(st_path("tests/kernels/basic.ptx"), NULL);
+	CK(cuModuleLoadData(&m, img));
+	free(img);
+	const char *name;
+	CUdeviceptr a, g;
+	size_t sz, gsz;
+	int found = 0;
+	for (unsigned i = 0; vgpu_sim_module_global_at(m, i, &name, &a, &sz) == CUDA_SUCCESS; i++) {
+		CK(cuModuleGetGlobal(&g, &gsz, m, name));
+		EXPECT(g == a && gsz == sz);
+		found += !strcmp(name, "dev_counter") || !strcmp(name, "dev_table");
+	}
+	EXPECT(found == 2);
+	CUdeviceptr place = dalloc(4), wrong = dalloc(8), dout = dalloc(4);
+	CK_RC(vgpu_sim_module_place_global(m, "dev_counter", wrong, 8), CUDA_ERROR_INVALID_VALUE);   /* its size is 4 */
+	CK_RC(vgpu_sim_module_place_global(m, "dev_counter", place + 2, 4), CUDA_ERROR_INVALID_VALUE); /* runs past */
+	CK_RC(vgpu_sim_module_place_global(m, "dev_counter", 0x1000, 4), CUDA_ERROR_INVALID_VALUE);   /* not memory */
+	CK_RC(vgpu_sim_module_place_global(m, "no_such_global", place, 4), CUDA_ERROR_NOT_FOUND);
+	int v = 41, out = 0, after = 0;
+	CK(cuMemcpyHtoD(place, &v, 4));
+	CK(vgpu_sim_module_place_global(m, "dev_counter", place, 4));
+	CK(cuModuleGetGlobal(&g, &gsz, m, "dev_counter"));
+	EXPECT(g == place);
+	CUfunction f;
+	CK(cuModuleGetFunction(&f, m, "use_globals"));
+	void *args[] = {&dout};
+	CK(cuLaunchKernel(f, 1, 1, 1, 32, 1, 1, 0, NULL, args, NULL));
+	CK(cuMemcpyDtoH(&out, dout, 4));
+	CK(cuMemcpyDtoH(&after, place, 4));
+	EXPECT(out == 41 && after == 141);
+	CK(cuModuleUnload(m));
+	CK(cuMemcpyDtoH(&after, place, 4));   /* still the caller's */
+	EXPECT(after == 141);
+	CK(cuMemFree(place));
+	CK(cuMemFree(wrong));
+	CK(cuMemFree(dout));
+	printf("module globals: listed, placed at the caller's memory, kept by it after unload\n");
+}
+
 static void t_globals_calls_floats(void)
 {
 	/* __device__ globals written from the host, read and updated by the kernel */
@@ -624,6 +674,7 @@ int main(void)
 		printf("%s: all kernels match the host reference\n", images[i]);
 	}
 	t_redux();
+	t_place_global();
 	t_spaces();
 	t_address_spaces();
 	/* cuModuleLoad from a file name, and cuModuleLoadFatBinary */
