@@ -271,25 +271,37 @@ CUresult cuModuleGetFunction(CUfunction *hfunc, CUmodule hmod, const char *name)
 	return CUDA_SUCCESS;
 }
 
+/* Global `name` of module hmod (*mod set too), or NULL with *rc saying why. */
+static struct ptx_var *global_get(CUmodule hmod, const char *name, struct sim_module **mod, CUresult *rc)
+{
+	if (!g_inited) {
+		*rc = CUDA_ERROR_NOT_INITIALIZED;
+		return NULL;
+	}
+	struct sim_module *m = mod_get(hmod, rc);
+	if (!m)
+		return NULL;
+	*rc = name ? CUDA_ERROR_NOT_FOUND : CUDA_ERROR_INVALID_VALUE;
+	for (uint32_t i = 0; name && i < m->pm->nvars; i++)
+		if (!strcmp(m->pm->vars[i].name, name)) {
+			*mod = m;
+			return &m->pm->vars[i];
+		}
+	return NULL;
+}
+
 CUresult cuModuleGetGlobal(CUdeviceptr *dptr, size_t *bytes, CUmodule hmod, const char *name)
 {
 	CUresult rc;
-	if (!g_inited)
-		return CUDA_ERROR_NOT_INITIALIZED;
-	struct sim_module *m = mod_get(hmod, &rc);
-	if (!m)
+	struct sim_module *m;
+	struct ptx_var *v = global_get(hmod, name, &m, &rc);
+	if (!v)
 		return rc;
-	if (!name)
-		return CUDA_ERROR_INVALID_VALUE;
-	for (uint32_t i = 0; i < m->pm->nvars; i++)
-		if (!strcmp(m->pm->vars[i].name, name)) {
-			if (dptr)
-				*dptr = m->pm->vars[i].addr;
-			if (bytes)
-				*bytes = m->pm->vars[i].size;
-			return CUDA_SUCCESS;
-		}
-	return CUDA_ERROR_NOT_FOUND;
+	if (dptr)
+		*dptr = v->addr;
+	if (bytes)
+		*bytes = v->size;
+	return CUDA_SUCCESS;
 }
 
 /*
@@ -305,34 +317,25 @@ CUresult cuModuleGetGlobal(CUdeviceptr *dptr, size_t *bytes, CUmodule hmod, cons
 CUresult vgpu_sim_module_place_global(CUmodule hmod, const char *name, CUdeviceptr addr, size_t size)
 {
 	CUresult rc;
+	struct sim_module *m;
 	struct sim_alloc a;
+	struct ptx_var *v = global_get(hmod, name, &m, &rc);
 
-	if (!g_inited)
-		return CUDA_ERROR_NOT_INITIALIZED;
-	struct sim_module *m = mod_get(hmod, &rc);
-	if (!m)
+	if (!v)
 		return rc;
-	if (!name)
+	if (v->size != size || sim_mem_find(addr, size, &a) || (a.kind != ALLOC_DEVICE && a.kind != ALLOC_VMM) ||
+	    a.dev != m->ctx->dev)
 		return CUDA_ERROR_INVALID_VALUE;
-	for (uint32_t i = 0; i < m->pm->nvars; i++) {
-		struct ptx_var *v = &m->pm->vars[i];
-		if (strcmp(v->name, name))
-			continue;
-		if (v->size != size || sim_mem_find(addr, size, &a) ||
-		    (a.kind != ALLOC_DEVICE && a.kind != ALLOC_VMM) || a.dev != m->ctx->dev)
-			return CUDA_ERROR_INVALID_VALUE;
-		if (v->addr == addr)
-			return CUDA_SUCCESS;
-		if (!v->placed)
-			sim_mem_free(v->addr, ALLOC_DEVICE);
-		v->addr = addr;
-		v->placed = 1;
-		pthread_mutex_lock(&g_lock);
-		ptx_module_bind(m->pm);
-		pthread_mutex_unlock(&g_lock);
+	if (v->addr == addr)
 		return CUDA_SUCCESS;
-	}
-	return CUDA_ERROR_NOT_FOUND;
+	if (!v->placed)
+		sim_mem_free(v->addr, ALLOC_DEVICE);
+	v->addr = addr;
+	v->placed = 1;
+	pthread_mutex_lock(&g_lock);
+	ptx_module_bind(m->pm);
+	pthread_mutex_unlock(&g_lock);
+	return CUDA_SUCCESS;
 }
 
 /*

@@ -195,35 +195,27 @@ side() { # side OUT ARGS...: a second stream_app on A; sets spid and szone
   szone=$(others)
   [ -n "$szone" ] || fail "the zone of stream_app $* does not show"
 }
-side "$tmp/global.out" 4 0 --no-late --global
-gpid=$spid zg=$szone
-sleep 0.5
-out=$(ctl a migrate "$zg" --to "$tmp/b.sock.ctl") || fail "migrating a zone holding a module global failed: $out"
-sleep 0.5
-out2=$(ctl b migrate "$(zone_of b)" --to "$tmp/a.sock.ctl") || fail "migrating it back failed: $out2"
-wait "$gpid" || fail "the module-global program failed across the moves: $(cat "$tmp/global.out")"
-pass "a zone writing a module global every round, read by its kernel, moved A -> B -> A: $(cat "$tmp/global.out")"
-for _ in $(seq 50); do [ -z "$(others)" ] && break; sleep 0.1; done
-side "$tmp/pinned.out" 4 0 --no-late --pinned
-ppid=$spid zp=$szone
-sleep 0.5
-out=$(ctl a migrate "$zp" --to "$tmp/b.sock.ctl") || fail "migrating a zone with pinned memory failed: $out"
-ctl b stats | grep -q ' pinned=1048576 ' || fail "the pinned region did not move to B: $(ctl b stats)"
-sleep 0.5
-out2=$(ctl b migrate "$(zone_of b)" --to "$tmp/a.sock.ctl") || fail "migrating it back failed: $out2"
-wait "$ppid" || fail "the pinned-memory program failed across the moves: $(cat "$tmp/pinned.out")"
-pass "a zone copying through pinned host memory moved A -> B -> A, its region with it: $(cat "$tmp/pinned.out")"
+# there_and_back NAME WHAT FLAG [CHECK_ON_B]: stream_app FLAG on A, moved to B (where
+# CHECK_ON_B, a command, must hold) and back while it runs; it must finish verified.
+there_and_back() {
+  local name=$1 what=$2 flag=$3 check=${4:-}
+  for _ in $(seq 50); do [ -z "$(others)" ] && break; sleep 0.1; done
+  side "$tmp/$name.out" 4 0 --no-late "$flag"
+  local pid=$spid z=$szone out out2
+  sleep 0.5
+  out=$(ctl a migrate "$z" --to "$tmp/b.sock.ctl") || fail "migrating a zone $what failed: $out"
+  [ -z "$check" ] || eval "$check" || fail "on B, '$check' does not hold: $(ctl b stats)"
+  sleep 0.5
+  out2=$(ctl b migrate "$(zone_of b)" --to "$tmp/a.sock.ctl") || fail "migrating it back failed: $out2"
+  wait "$pid" || fail "the program $what failed across the moves: $(cat "$tmp/$name.out")"
+  pass "a zone $what moved A -> B -> A: $(cat "$tmp/$name.out")"
+}
+there_and_back global "writing a module global every round, read by its kernel," --global
+there_and_back pinned "copying through pinned host memory (its region moving with it)" --pinned \
+  "ctl b stats | grep -q ' pinned=1048576 '"
 # Memory pools move too: the default pool's release threshold, a created pool (same handle,
 # its attributes) that is the device's current pool, both allocating every round.
-for _ in $(seq 50); do [ -z "$(others)" ] && break; sleep 0.1; done
-side "$tmp/pools.out" 4 0 --no-late --pools
-qpid=$spid zq=$szone
-sleep 0.5
-out=$(ctl a migrate "$zq" --to "$tmp/b.sock.ctl") || fail "migrating a zone with memory pools failed: $out"
-sleep 0.5
-out2=$(ctl b migrate "$(zone_of b)" --to "$tmp/a.sock.ctl") || fail "migrating it back failed: $out2"
-wait "$qpid" || fail "the memory-pool program failed across the moves: $(cat "$tmp/pools.out")"
-pass "a zone with memory pools (a default pool's threshold, a created pool made current, both allocating) moved A -> B -> A: $(cat "$tmp/pools.out")"
+there_and_back pools "with memory pools (a default pool's threshold, a created pool made current, both allocating)" --pools
 
 wait "$app_pid"; rc=$?; app_pid=
 [ $rc -eq 0 ] || fail "the program failed across the moves (exit $rc)"
