@@ -727,7 +727,14 @@ int vgpu_ckpt_write(int fd, struct vgpu_zone *z, const struct vgpu_backend *be, 
 	/* allocations with their bytes, from the device into the write buffer */
 	for (uint32_t a = 0; a < z->amap.n && !w.err; a++) {
 		const struct vgpu_alloc *al = &z->amap.v[a];
+		/* made in a context, or a module's global: then its module's context (its device) */
 		uint32_t os = al->owner ? slot_of_real(z, VGPU_H_CONTEXT, al->owner) : NO_SLOT;
+		uint32_t ms = al->owner && os == NO_SLOT ? slot_of_real(z, VGPU_H_MODULE, al->owner) : NO_SLOT;
+		if (ms != NO_SLOT) {
+			unsigned t; void *real; const void *own; uint32_t gen;
+			if (vgpu_htab_slot(&z->htab, ms, &t, &real, &own, &gen) == 1 && own)
+				os = slot_of_real(z, VGPU_H_CONTEXT, own);
+		}
 		ctx_current(z, f, os);
 		w_rec(&w, R_ALLOC, 24 + al->size);
 		w_u64(&w, al->base); w_u64(&w, al->size); w_u32(&w, os); w_u32(&w, 0);
