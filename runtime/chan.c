@@ -369,9 +369,10 @@ static int chan_wait(struct vgpu_chan *c, enum wait_kind k, uint32_t need)
 	if (r < 0)
 		return r;
 	/* Adaptive spin: spinning pays only while the peer runs on another core. When a spin
-	 * ends in sleep anyway (the peer was descheduled, or is busy for long), the next spin is
-	 * halved; when it succeeds it doubles back up to spin_ns. On an oversubscribed machine
-	 * this turns a spin_ns-long useless spin per call into a plain blocking wait. */
+	 * ends in a long sleep (the peer was descheduled, or is busy for long), the next spin is
+	 * halved; when it succeeds, or the sleep was short (below), it doubles back up to
+	 * spin_ns. On an oversubscribed machine this turns a spin_ns-long useless spin per call
+	 * into a plain blocking wait. */
 	if (c->spin_cur) {
 		/* an expected long answer extends the spin in proportion to how well the peer
 		 * has been keeping up (spin_cur / spin_ns) */
@@ -388,8 +389,6 @@ static int chan_wait(struct vgpu_chan *c, enum wait_kind k, uint32_t need)
 			if (!(i & 63) && (now_ns() > end || peer_closed(c) || stopped(c, k)))
 				break;
 		}
-		if (c->spin_cur > c->spin_ns / 32)
-			c->spin_cur /= 2;
 	}
 	/* The transport's liveness probe is a syscall, so it runs only when a sleep timed out
 	 * (or every 64 wakeups, in case a peer keeps waking us without progress). */
@@ -419,15 +418,22 @@ static int chan_wait(struct vgpu_chan *c, enum wait_kind k, uint32_t need)
 		r = 0;
 	}
 	atomic_store_explicit(&me->sleeping, 0, memory_order_relaxed);
-	/* Ready soon after the spin gave up: a full spin would (nearly) have caught it without
-	 * the wake-up, so the spin grows again. (Halving alone would, once it is short, never see
-	 * a spin succeed against a peer that answers in a few microseconds.) The wait measured
-	 * here includes our own wake-up, which on a virtual machine takes tens of microseconds:
-	 * against spin_ns alone, a peer answering in 30 us would keep both sides at the shortest
-	 * spin, each paying the other's wake-up on every call. A peer that was descheduled keeps
-	 * us waiting for a scheduler slice, milliseconds, far beyond this bound. */
-	if (r > 0 && c->spin_cur < c->spin_ns && now_ns() - slept_at < VGPU_CHAN_REGROW_FACTOR * (uint64_t)c->spin_ns)
-		c->spin_cur = c->spin_cur * 2 > c->spin_ns ? c->spin_ns : c->spin_cur * 2;
+	/* The spin's outcome is judged once the wait is over. Ready soon after the spin gave up:
+	 * a full spin would (nearly) have caught it without the wake-up, so the spin grows.
+	 * (Halving alone would, once it is short, never see a spin succeed against a peer that
+	 * answers in a few microseconds; halving first and growing back would leave it where it
+	 * was, which is as bad when both sides sleep: each then waits for the other's wake-up,
+	 * longer than the short spin, on every call.) The wait measured here includes our own
+	 * wake-up, which on a virtual machine takes tens of microseconds: against spin_ns alone,
+	 * a peer answering in 30 us would keep both sides at the shortest spin. A peer that was
+	 * descheduled keeps us waiting for a scheduler slice, milliseconds, far beyond this
+	 * bound: then the spin halves, down to spin_ns / 32. */
+	if (r > 0 && c->spin_cur) {
+		if (now_ns() - slept_at < VGPU_CHAN_REGROW_FACTOR * (uint64_t)c->spin_ns)
+			c->spin_cur = c->spin_cur * 2 > c->spin_ns ? c->spin_ns : c->spin_cur * 2;
+		else if (c->spin_cur > c->spin_ns / 32)
+			c->spin_cur /= 2;
+	}
 	return r < 0 ? r : 0;
 }
 

@@ -271,31 +271,45 @@ static void *answer_late(void *arg)
 	return NULL;
 }
 
-/*
- * The adaptive spin. A wait at its shortest spin whose answer comes after the full spin but
- * well within VGPU_CHAN_REGROW_FACTOR spins, wake-up included, grows the spin again (judged
- * against one spin, a peer that answers a little later than the spin would keep both sides
- * sleeping and waking each other on every call). vgpu_chan_expect is capped and lasts until
- * the next send.
- */
-static void test_spin_adaptation(void)
+/* One request on c answered by l's thread after delay_us; 1 when it went through. */
+static int late_round(struct vgpu_chan *c, struct late_ctx *l, unsigned delay_us, uint32_t seq)
 {
-	struct late_ctx l = { .delay_us = 12000 };
-	struct vgpu_chan *c;
 	struct vgpu_msg_hdr h;
 	uint8_t buf[16] = { 0 };
 	pthread_t th;
 
-	MUST(vgpu_shm_pair(&small, &c, &l.s));
-	vgpu_chan_set_spin(c, 10000000); /* 10 ms: the 12 ms answer is late, not 40 ms late */
-	c->spin_cur = c->spin_ns / 32;
-	CHECK_EQ(pthread_create(&th, NULL, answer_late, &l), 0);
-	CHECK_EQ(vgpu_chan_send(c, 7, 0, 1, buf, 4), 0);
-	CHECK_EQ(vgpu_chan_recv(c, &h, buf, sizeof(buf)), 4);
+	l->delay_us = delay_us;
+	l->ok = 0;
+	if (pthread_create(&th, NULL, answer_late, l) != 0)
+		return 0;
+	int ok = vgpu_chan_send(c, 7, 0, seq, buf, 4) == 0 && vgpu_chan_recv(c, &h, buf, sizeof(buf)) == 4;
 	pthread_join(th, NULL);
-	CHECK(l.ok);
-	CHECK_EQ(h.seq, 1);
+	return ok && l->ok && h.seq == seq;
+}
+
+/*
+ * The adaptive spin. Waits at the shortest spin whose answers come after the spin but well
+ * within VGPU_CHAN_REGROW_FACTOR spins, wake-up included, grow the spin round after round
+ * (judged against one spin, or halved first and grown back, a peer that answers a little
+ * later than the spin would keep both sides sleeping and waking each other on every call);
+ * a wait far beyond that halves it. vgpu_chan_expect is capped and lasts until the next send.
+ */
+static void test_spin_adaptation(void)
+{
+	struct late_ctx l = { 0 };
+	struct vgpu_chan *c;
+	uint8_t buf[16] = { 0 };
+
+	MUST(vgpu_shm_pair(&small, &c, &l.s));
+	vgpu_chan_set_spin(c, 10000000); /* 10 ms: a 12 ms answer is late, not 40 ms late */
+	c->spin_cur = c->spin_ns / 32;
+	CHECK(late_round(c, &l, 12000, 1));
 	CHECK_EQ(c->spin_cur, c->spin_ns / 16);
+	CHECK(late_round(c, &l, 12000, 2));
+	CHECK(late_round(c, &l, 12000, 3));
+	CHECK_EQ(c->spin_cur, c->spin_ns / 4);
+	CHECK(late_round(c, &l, 50000, 4)); /* 50 ms: beyond 4 spins */
+	CHECK_EQ(c->spin_cur, c->spin_ns / 8);
 
 	vgpu_chan_expect(c, 4u << 20);
 	CHECK_EQ(c->spin_extra, (4u << 20) / VGPU_CHAN_SPIN_FLOOR_BPNS);
