@@ -177,17 +177,22 @@ echo "gpu-check: backend: $backend_label"
 
 # 3. the driver-API end-to-end suite (tests/e2e + isolation), directly and through vgpu
 # isolation.sh first: its 200 zones take longest; the others run beside it
-e2e_tests=("$B/tests/isolation/isolation.sh" "$B"/tests/e2e/e2e_*.sh)
+# The tests of this tree's sources (tests/e2e/*.c, tests/runtime/*.cu), not whatever scripts
+# an older build left in $B: a stale one would test code that is no longer there.
+e2e_tests=("$B/tests/isolation/isolation.sh")
+for s in tests/e2e/*.c; do e2e_tests+=("$B/tests/e2e/e2e_$(basename "$s" .c).sh"); done
+rt_tests=()
+for s in tests/runtime/*.cu; do rt_tests+=("$B/tests/runtime/rt_$(basename "$s" .cu).sh"); done
 per=$(( $(left) < 150 ? $(left) : 150 ))
 step e2e 180 "$self" --run-tests "$jobs" "$per" "$out/logs/e2e.part" "${e2e_tests[@]}"
 judge e2e
 # 4. the runtime-API suite (tests/runtime: static and shared cudart), directly and through vgpu
 per=$(( $(left) < 120 ? $(left) : 120 ))
-step runtime 240 "$self" --run-tests "$jobs" "$per" "$out/logs/runtime.part" "$B"/tests/runtime/rt_*.sh
+step runtime 240 "$self" --run-tests "$jobs" "$per" "$out/logs/runtime.part" "${rt_tests[@]}"
 judge runtime
 rm -f "$out"/logs/*.part.*
 mkdir -p "$out/logs/tests"
-for t in "${e2e_tests[@]}" "$B"/tests/runtime/rt_*.sh; do
+for t in "${e2e_tests[@]}" "${rt_tests[@]}"; do
   l=$B/test-logs/$(basename "$t").log
   [ -f "$l" ] && cp "$l" "$out/logs/tests/"
 done
