@@ -36,7 +36,7 @@ static int ft_wait(struct vgpu_transport *t, atomic_uint *w, uint32_t e, int ms)
 }
 static int ft_alive(struct vgpu_transport *t) { (void)t; return 0; }   /* nothing will come later */
 static void ft_close(struct vgpu_transport *t) { free(t); }
-static const struct vgpu_transport_ops ft_ops = { ft_notify, ft_wait, ft_alive, ft_close, ft_close, NULL, NULL };
+static const struct vgpu_transport_ops ft_ops = { ft_notify, ft_wait, ft_alive, ft_close, ft_close, NULL, NULL, 0 };
 
 static void fail(const char *what, long rc)
 {

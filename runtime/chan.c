@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* chan.c — the transport-independent grant ring: messages, bulk streams, wakeups and validation of everything the peer writes. */
 #include <errno.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -368,12 +369,27 @@ static int chan_wait(struct vgpu_chan *c, enum wait_kind k, uint32_t need)
 	r = vgpu_chan_flush(c);
 	if (r < 0)
 		return r;
+	/* A peer that last waited on the CPU we run on cannot answer while we spin: it needs
+	 * this CPU (both on one core, the scheduler's choice on a busy machine). Spinning there
+	 * cost 110 us per call where sleeping at once lets it run. The CPU numbers only compare
+	 * under one kernel; a hostile peer can only make us sleep sooner. */
+	int colocated = 0;
+	if (c->t->ops->shares_cpus) {
+		int cpu = sched_getcpu();
+		if (cpu >= 0) {
+			uint32_t mine = (uint32_t)cpu + 1;
+			/* written only when it changed: the line is the one the peer reads to kick us */
+			if (atomic_load_explicit(&me->cpu, memory_order_relaxed) != mine)
+				atomic_store_explicit(&me->cpu, mine, memory_order_relaxed);
+			colocated = atomic_load_explicit(&c->hdr->side[1 - c->side].cpu, memory_order_relaxed) == mine;
+		}
+	}
 	/* Adaptive spin: spinning pays only while the peer runs on another core. When a spin
 	 * ends in a long sleep (the peer was descheduled, or is busy for long), the next spin is
 	 * halved; when it succeeds, or the sleep was short (below), it doubles back up to
 	 * spin_ns. On an oversubscribed machine this turns a spin_ns-long useless spin per call
 	 * into a plain blocking wait. */
-	if (c->spin_cur) {
+	if (c->spin_cur && !colocated) {
 		/* an expected long answer extends the spin in proportion to how well the peer
 		 * has been keeping up (spin_cur / spin_ns) */
 		uint64_t end = now_ns() + c->spin_cur + (uint64_t)c->spin_extra * c->spin_cur / c->spin_ns;

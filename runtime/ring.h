@@ -41,6 +41,7 @@ struct vgpu_ring_side {
 	_Alignas(VGPU_CACHELINE) atomic_uint sleeping; /* WANT_* mask: "about to sleep, notify me when" */
 	atomic_uint evt;                              /* futex word: bumped by each notify */
 	atomic_uint closed;                           /* 1: this side closed cleanly */
+	atomic_uint cpu;                              /* 1 + the CPU this side last waited on (0: not said) */
 };
 
 /* The header page. Geometry is written once by the creator; the attacher copies and

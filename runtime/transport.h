@@ -28,6 +28,9 @@ struct vgpu_transport_ops {
 	 * fd with its one-byte record). The receiver owns what it gets. */
 	int (*send_fd)(struct vgpu_transport *t, int fd);
 	int (*recv_fd)(struct vgpu_transport *t, int *fd);
+	/* 1 when both ends run under one kernel, so that the CPU numbers they publish compare
+	 * (shm); 0 when not (xen: each domain numbers its own vCPUs). */
+	int shares_cpus;
 };
 
 /* Each transport embeds this first. */

@@ -214,6 +214,7 @@ static const struct vgpu_transport_ops shm_ops = {
 	.forget = shm_close, /* closing our fd copy and mapping never affects the other process */
 	.send_fd = shm_send_fd,
 	.recv_fd = shm_recv_fd,
+	.shares_cpus = 1,
 };
 
 /* Wrap sock + mapping into an endpoint. Takes ownership of sock and the mapping. */

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* ring_basic.c — single-process grant-ring tests: empty/full ring, batches, message wrap, size limits, index wraparound across 2^32. */
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 
 #include "ring_test.h"
@@ -310,6 +311,17 @@ static void test_spin_adaptation(void)
 	CHECK_EQ(c->spin_cur, c->spin_ns / 4);
 	CHECK(late_round(c, &l, 50000, 4)); /* 50 ms: beyond 4 spins */
 	CHECK_EQ(c->spin_cur, c->spin_ns / 8);
+	/* A waiting side says which CPU it waits on (1 + its number), so that a peer on the same
+	 * CPU sleeps at once instead of spinning while the CPU it needs is taken. */
+	cpu_set_t one, old;
+	CHECK_EQ(sched_getaffinity(0, sizeof(old), &old), 0);
+	CPU_ZERO(&one);
+	CPU_SET(sched_getcpu(), &one);
+	CHECK_EQ(sched_setaffinity(0, sizeof(one), &one), 0);
+	int cpu = sched_getcpu();
+	CHECK(late_round(c, &l, 1000, 5));
+	CHECK_EQ(atomic_load(&c->hdr->side[0].cpu), (unsigned)cpu + 1);
+	CHECK_EQ(sched_setaffinity(0, sizeof(old), &old), 0);
 
 	vgpu_chan_expect(c, 4u << 20);
 	CHECK_EQ(c->spin_extra, (4u << 20) / VGPU_CHAN_SPIN_FLOOR_BPNS);
