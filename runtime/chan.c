@@ -371,8 +371,8 @@ static int chan_wait(struct vgpu_chan *c, enum wait_kind k, uint32_t need)
 		return r;
 	/* A peer that last waited on the CPU we run on cannot answer while we spin: it needs
 	 * this CPU (both on one core, the scheduler's choice on a busy machine). Spinning there
-	 * cost 110 us per call where sleeping at once lets it run. The CPU numbers only compare
-	 * under one kernel; a hostile peer can only make us sleep sooner. */
+	 * cost 110 us per call; the spin yields the CPU instead (below). The CPU numbers only
+	 * compare under one kernel; a hostile peer can only make us yield. */
 	int colocated = 0;
 	if (c->t->ops->shares_cpus) {
 		int cpu = sched_getcpu();
@@ -389,7 +389,7 @@ static int chan_wait(struct vgpu_chan *c, enum wait_kind k, uint32_t need)
 	 * halved; when it succeeds, or the sleep was short (below), it doubles back up to
 	 * spin_ns. On an oversubscribed machine this turns a spin_ns-long useless spin per call
 	 * into a plain blocking wait. */
-	if (c->spin_cur && !colocated) {
+	if (c->spin_cur) {
 		/* an expected long answer extends the spin in proportion to how well the peer
 		 * has been keeping up (spin_cur / spin_ns) */
 		uint64_t end = now_ns() + c->spin_cur + (uint64_t)c->spin_extra * c->spin_cur / c->spin_ns;
@@ -401,8 +401,14 @@ static int chan_wait(struct vgpu_chan *c, enum wait_kind k, uint32_t need)
 					c->spin_cur = c->spin_cur * 2 > c->spin_ns ? c->spin_ns : c->spin_cur * 2;
 				return r < 0 ? r : 0;
 			}
-			cpu_relax();
-			if (!(i & 63) && (now_ns() > end || peer_closed(c) || stopped(c, k)))
+			/* on the peer's CPU: give it the CPU instead of spinning on it. Staying
+			 * runnable (rather than sleeping at once) leaves both runnable on one CPU,
+			 * which is what makes the scheduler move one of them to an idle CPU. */
+			if (colocated)
+				sched_yield();
+			else
+				cpu_relax();
+			if ((colocated || !(i & 63)) && (now_ns() > end || peer_closed(c) || stopped(c, k)))
 				break;
 		}
 	}
