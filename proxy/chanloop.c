@@ -625,10 +625,8 @@ static CUresult call_generic(struct chanctx *cc, struct vgpu_proxy_call *call, v
 		/* (dptr, bytes, module, name): the zone now holds the global's address */
 		CUdeviceptr *pd = *(CUdeviceptr **)argv[0];
 		size_t *pb = *(size_t **)argv[1];
-		if (pd && pb)
-			vgpu_ckpt_note_global(call->zone, *(void **)argv[2], *(const char **)argv[3], *pd, *pb);
-		else if (pd)
-			vgpu_ckpt_note_global(call->zone, *(void **)argv[2], *(const char **)argv[3], *pd, 0);
+		if (pd)
+			vgpu_ckpt_note_global(call->zone, *(void **)argv[2], *(const char **)argv[3], *pd, pb ? *pb : 0);
 	}
 	if (res == CUDA_SUCCESS && call->hdr.opcode == VGPU_OP_cuEventCreate) {
 		CUevent *pe = *(CUevent **)argv[0];   /* argv[i] points at parameter i */
