@@ -60,26 +60,20 @@ CUresult vgpu_call_on(struct vgpu_conn *c, const struct vgpu_call_desc *d, void 
 		vgpu_client_log(2, "%s: arguments cannot be sent (%s)", d->name, strerror(-rc));
 		return rc == -ENOMEM ? CUDA_ERROR_OUT_OF_MEMORY : CUDA_ERROR_INVALID_VALUE;
 	}
+	/* A synchronous copy: its answer comes after the bytes are moved, so the waits for it
+	 * spin on through that time (vgpu_chan_expect). */
+	struct vgpu_copy_shape shape;
+	int sync = !(flags & VGPU_MSG_F_ASYNC);
+	int out = sync && vgpu_copy_shape(d, 1, &shape) == 0;
+	uint64_t expect = out || (sync && vgpu_copy_shape(d, 0, &shape) == 0) ? *(const uint64_t *)argv[shape.len] :
+			  sync && d->opcode == VGPU_OP_PINNED_COPY ? *(const uint64_t *)argv[VGPU_PCW_BYTES] : 0;
 	/* A device-to-host copy through the bulk area: its bytes come before its reply, read
 	 * straight into the destination while the proxy's driver copies the next chunk. */
-	struct vgpu_copy_shape shape;
-	void *df_dst = NULL;
-	uint64_t df_len = 0;
-	int data_first = !(flags & VGPU_MSG_F_ASYNC) && bulk.n == 0 && vgpu_copy_shape(d, 1, &shape) == 0 &&
-			 (df_dst = *(void **)argv[shape.buf]) != NULL &&
-			 (df_len = *(const uint64_t *)argv[shape.len]) > VGPU_INLINE_MAX;
+	void *df_dst = out ? *(void **)argv[shape.buf] : NULL;
+	uint64_t df_len = expect;
+	int data_first = out && bulk.n == 0 && df_dst && df_len > VGPU_INLINE_MAX;
 	if (data_first)
 		flags |= VGPU_MSG_F_DATA_FIRST;
-	/* A synchronous copy: its answer comes after the bytes are moved; the waits for it spin
-	 * on through that time (vgpu_chan_expect). */
-	struct vgpu_copy_shape cs;
-	uint64_t expect = 0;
-	if (flags & VGPU_MSG_F_ASYNC)
-		;
-	else if (vgpu_copy_shape(d, 1, &cs) == 0 || vgpu_copy_shape(d, 0, &cs) == 0)
-		expect = *(const uint64_t *)argv[cs.len];
-	else if (d->opcode == VGPU_OP_PINNED_COPY)
-		expect = *(const uint64_t *)argv[VGPU_PCW_BYTES];
 	rc = vgpu_chan_send(c->chan, d->opcode, flags, ++c->seq, c->wbuf.data, (uint32_t)c->wbuf.len);
 	if (rc < 0)
 		return conn_fail(c, "sending a request", rc);
