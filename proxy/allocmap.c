@@ -64,27 +64,33 @@ int vgpu_allocmap_add_owned(struct vgpu_allocmap *m, uint64_t base, uint64_t siz
 	return 0;
 }
 
-const struct vgpu_alloc *vgpu_allocmap_at(const struct vgpu_allocmap *m, uint64_t base)
+/* Index of the allocation that starts exactly at base, or UINT32_MAX. */
+static uint32_t index_at(const struct vgpu_allocmap *m, uint64_t base)
 {
 	uint32_t i = upper_bound(m, base);
-	return i > 0 && m->v[i - 1].base == base ? &m->v[i - 1] : NULL;
+	return i > 0 && m->v[i - 1].base == base ? i - 1 : UINT32_MAX;
+}
+
+const struct vgpu_alloc *vgpu_allocmap_at(const struct vgpu_allocmap *m, uint64_t base)
+{
+	uint32_t i = index_at(m, base);
+	return i == UINT32_MAX ? NULL : &m->v[i];
 }
 
 int vgpu_allocmap_set_owner(struct vgpu_allocmap *m, uint64_t base, const void *owner)
 {
-	uint32_t i = upper_bound(m, base);
-	if (i == 0 || m->v[i - 1].base != base)
+	uint32_t i = index_at(m, base);
+	if (i == UINT32_MAX)
 		return -ENOENT;
-	m->v[i - 1].owner = owner;
+	m->v[i].owner = owner;
 	return 0;
 }
 
 int vgpu_allocmap_remove(struct vgpu_allocmap *m, uint64_t base, uint64_t *size)
 {
-	uint32_t i = upper_bound(m, base);
-	if (i == 0 || m->v[i - 1].base != base)
+	uint32_t i = index_at(m, base);
+	if (i == UINT32_MAX)
 		return -ENOENT;
-	i--;
 	if (size)
 		*size = m->v[i].size;
 	assert(m->bytes >= m->v[i].size);
