@@ -307,6 +307,12 @@ int vgpu_chan_flush(struct vgpu_chan *c)
  * many spin_ns (see chan_wait). */
 #define VGPU_CHAN_REGROW_FACTOR 4u
 
+/* The adaptive spin doubles, up to spin_ns. */
+static void spin_grow(struct vgpu_chan *c)
+{
+	c->spin_cur = c->spin_cur > c->spin_ns / 2 ? c->spin_ns : c->spin_cur * 2;
+}
+
 static uint64_t now_ns(void)
 {
 	struct timespec ts;
@@ -397,8 +403,8 @@ static int chan_wait(struct vgpu_chan *c, enum wait_kind k, uint32_t need)
 		for (uint32_t i = 1;; i++) {
 			r = chan_ready(c, k, need);
 			if (r) {
-				if (r > 0 && c->spin_cur < c->spin_ns)
-					c->spin_cur = c->spin_cur * 2 > c->spin_ns ? c->spin_ns : c->spin_cur * 2;
+				if (r > 0)
+					spin_grow(c);
 				return r < 0 ? r : 0;
 			}
 			/* on the peer's CPU: give it the CPU instead of spinning on it. Staying
@@ -452,7 +458,7 @@ static int chan_wait(struct vgpu_chan *c, enum wait_kind k, uint32_t need)
 	 * bound: then the spin halves, down to spin_ns / 32. */
 	if (r > 0 && c->spin_cur) {
 		if (now_ns() - slept_at < VGPU_CHAN_REGROW_FACTOR * (uint64_t)c->spin_ns)
-			c->spin_cur = c->spin_cur * 2 > c->spin_ns ? c->spin_ns : c->spin_cur * 2;
+			spin_grow(c);
 		else if (c->spin_cur > c->spin_ns / 32)
 			c->spin_cur /= 2;
 	}
