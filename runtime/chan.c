@@ -77,6 +77,7 @@ void vgpu_ring_init_region(void *region, const struct vgpu_chan_geom *g, uint32_
 		atomic_init(&h->side[d].sleeping, 0);
 		atomic_init(&h->side[d].evt, 0);
 		atomic_init(&h->side[d].closed, 0);
+		atomic_init(&h->side[d].saved, 0);
 	}
 	/* The region reaches the peer only through a later syscall (sendmsg / grant), which
 	 * orders these plain stores before anything the peer does. */
@@ -355,6 +356,11 @@ static int peer_closed(struct vgpu_chan *c)
 	return atomic_load_explicit(&c->hdr->side[1 - c->side].closed, memory_order_relaxed) != 0;
 }
 
+static int peer_saved(const struct vgpu_chan *c)
+{
+	return c->side == 0 && atomic_load_explicit(&c->hdr->side[1].saved, memory_order_acquire) != 0;
+}
+
 /* A stoppable wait for the next message was asked to stop (vgpu_chan_recv_stoppable). */
 static int stopped(const struct vgpu_chan *c, enum wait_kind k)
 {
@@ -433,8 +439,13 @@ static int chan_wait(struct vgpu_chan *c, enum wait_kind k, uint32_t need)
 			r = chan_note(c, -EPIPE, "peer closed the channel");
 		if (!r && stopped(c, k))
 			r = -EINTR; /* not a channel failure: nothing was consumed */
-		if (!r && (probe || !(iter & 63)) && !c->t->ops->alive(c->t))
+		if (!r && (probe || !(iter & 63)) && !c->t->ops->alive(c->t)) {
+			/* A server that vanished with its zone saved in a checkpoint: the zone may be
+			 * restored, and this ring served again from where it stopped. */
+			if (c->rejoin && peer_saved(c) && c->rejoin(c, c->rejoin_arg) == 0)
+				continue;
 			r = chan_note(c, -EPIPE, "peer is gone (transport reports it dead)");
+		}
 		if (r)
 			break;
 		r = c->t->ops->wait(c->t, &me->evt, e, VGPU_CHAN_LIVENESS_MS);
@@ -823,6 +834,26 @@ void vgpu_chan_expect(struct vgpu_chan *c, uint64_t bytes)
 	uint64_t ns = bytes / VGPU_CHAN_SPIN_FLOOR_BPNS;
 
 	c->spin_extra = ns > VGPU_CHAN_SPIN_MAX_NS ? VGPU_CHAN_SPIN_MAX_NS : (uint32_t)ns;
+}
+
+void vgpu_chan_set_saved(struct vgpu_chan *c, int saved)
+{
+	/* release: the indices recorded with the checkpoint are the ones published before it */
+	atomic_store_explicit(&c->hdr->side[c->side].saved, saved ? 1u : 0u, memory_order_release);
+}
+
+void vgpu_chan_set_rejoin(struct vgpu_chan *c, vgpu_rejoin_fn fn, void *arg)
+{
+	c->rejoin = fn;
+	c->rejoin_arg = arg;
+}
+
+void vgpu_chan_position(const struct vgpu_chan *c, uint32_t pos[4])
+{
+	pos[0] = c->in_cons;
+	pos[1] = c->bin_cons;
+	pos[2] = c->out_prod;
+	pos[3] = c->bout_prod;
 }
 
 void vgpu_chan_close(struct vgpu_chan *c)

@@ -142,6 +142,20 @@ void vgpu_chan_set_spin(struct vgpu_chan *c, uint32_t spin_ns);
 #define VGPU_CHAN_SPIN_MAX_NS 2000000u
 void vgpu_chan_expect(struct vgpu_chan *c, uint64_t bytes);
 
+/*
+ * Saved channels (docs/ARCHITECTURE.md, "Rejoining a restored zone"). A server whose zone
+ * stays stopped with its state in a checkpoint marks each channel saved (and clears the
+ * mark when the zone goes on, or when a new server takes the ring over). A client whose
+ * server vanished while the mark was set calls its rejoin function from inside the wait
+ * (set with vgpu_chan_set_rejoin): 0 means a restored server serves the ring again (the
+ * wait goes on where it was), anything else fails the channel as before. Position: what
+ * this end has consumed and produced (messages, bulk bytes), as four free-running indices.
+ */
+typedef int (*vgpu_rejoin_fn)(struct vgpu_chan *c, void *arg);
+void vgpu_chan_set_saved(struct vgpu_chan *c, int saved);
+void vgpu_chan_set_rejoin(struct vgpu_chan *c, vgpu_rejoin_fn fn, void *arg);
+void vgpu_chan_position(const struct vgpu_chan *c, uint32_t pos[4]);
+
 /* runtime/transport_shm.c: memfd region passed over a unix socket with SCM_RIGHTS; the
  * socket also gives liveness (EOF = peer dead). */
 int vgpu_shm_listen(const char *path, int *lfd /* out */); /* unlinks stale socket */
@@ -154,6 +168,12 @@ int vgpu_shm_recv_hello(int sock, void *hello, uint32_t cap, uint32_t *len /* ou
  * validate the geometry ONCE, create the server endpoint. Takes ownership of both fds
  * (closes them on failure too). */
 int vgpu_shm_attach(int sock, int memfd, struct vgpu_chan **out /* out */);
+/* Client, rejoining (from its rejoin function): connect to path and send hello bytes with
+ * the channel's own region (the client keeps a copy of its memfd); *sock gets the socket,
+ * which the caller owns until vgpu_shm_resocket makes it the channel's. -ENOTSUP for a
+ * channel of another transport. */
+int vgpu_shm_redial(struct vgpu_chan *c, const char *path, const void *hello, uint32_t hello_len, int *sock /* out */);
+void vgpu_shm_resocket(struct vgpu_chan *c, int sock);
 /* Both endpoints in one call over a socketpair (tests, benchmarks; usable across fork():
  * each process then vgpu_chan_forget()s the endpoint it does not use). */
 int vgpu_shm_pair(const struct vgpu_chan_geom *g, struct vgpu_chan **client /* out */,

@@ -42,6 +42,9 @@ struct vgpu_ring_side {
 	atomic_uint evt;                              /* futex word: bumped by each notify */
 	atomic_uint closed;                           /* 1: this side closed cleanly */
 	atomic_uint cpu;                              /* 1 + the CPU this side last waited on (0: not said) */
+	atomic_uint saved;                            /* server: stopped with its state in a checkpoint at
+							 these indices; if it vanishes, the client may
+							 rejoin a restore of it (vgpu_chan_set_saved) */
 };
 
 /* The header page. Geometry is written once by the creator; the attacher copies and
@@ -96,6 +99,8 @@ struct vgpu_chan {
 	uint32_t spin_cur;             /* current adaptive spin, spin_ns/32 .. spin_ns */
 	uint32_t spin_extra;           /* vgpu_chan_expect: more spin until the next send (ns) */
 	const atomic_int *stop;        /* vgpu_chan_recv_stoppable: waiting for a message ends when set */
+	vgpu_rejoin_fn rejoin;         /* client: the peer vanished while saved (vgpu_chan_set_rejoin) */
+	void *rejoin_arg;
 	int err;                       /* sticky -EPROTO / -EMSGSIZE once broken */
 	char errmsg[192];
 	struct vgpu_transport *t;

@@ -47,6 +47,7 @@ static void unmap_guarded(void *p, size_t bytes)
 struct shm_transport {
 	struct vgpu_transport base;
 	int sock;       /* liveness: EOF when the peer's end is closed */
+	int memfd;      /* client: the region's memfd, to offer it again when rejoining (-1: none) */
 	void *region;
 	size_t bytes;
 	int dead;
@@ -96,6 +97,8 @@ static void shm_close(struct vgpu_transport *t)
 		unmap_guarded(s->region, s->bytes);
 	if (s->sock >= 0)
 		close(s->sock);
+	if (s->memfd >= 0)
+		close(s->memfd);
 	free(s);
 }
 
@@ -231,6 +234,7 @@ static int shm_endpoint(int sock, void *region, size_t bytes, const struct vgpu_
 	}
 	s->base.ops = &shm_ops;
 	s->sock = sock;
+	s->memfd = -1;
 	s->region = region;
 	s->bytes = bytes;
 	return vgpu_chan_create(region, bytes, g, side, &s->base, out);
@@ -314,10 +318,36 @@ int vgpu_shm_listen(const char *path, int *lfd /* out */)
 	return 0;
 }
 
+/* A connected socket to path, or -errno (the setup error says why). */
+static int shm_dial(const char *path)
+{
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	int fd, rc;
+
+	if (strlen(path) >= sizeof(a.sun_path)) {
+		vgpu_chan_set_setup_error("socket path '%s' is too long", path);
+		return -ENAMETOOLONG;
+	}
+	strcpy(a.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		rc = -errno;
+		vgpu_chan_set_setup_error("socket(AF_UNIX) failed: %s", strerror(errno));
+		return rc;
+	}
+	if (connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
+		rc = -errno;
+		vgpu_chan_set_setup_error("cannot connect to vgpu-proxy at '%s': %s (is vgpu-proxy running? "
+					  "set VGPU_PROXY to its socket)", path, strerror(errno));
+		close(fd);
+		return rc;
+	}
+	return fd;
+}
+
 int vgpu_shm_connect(const char *path, const void *hello, uint32_t hello_len,
 		     const struct vgpu_chan_geom *g, struct vgpu_chan **out /* out */)
 {
-	struct sockaddr_un a = { .sun_family = AF_UNIX };
 	void *region;
 	size_t bytes;
 	int fd, mfd, rc;
@@ -326,38 +356,66 @@ int vgpu_shm_connect(const char *path, const void *hello, uint32_t hello_len,
 		vgpu_chan_set_setup_error("hello of %u bytes: must be 1..%u", hello_len, SHM_MAX_HELLO);
 		return -EINVAL;
 	}
-	if (strlen(path) >= sizeof(a.sun_path)) {
-		vgpu_chan_set_setup_error("socket path '%s' is too long", path);
-		return -ENAMETOOLONG;
-	}
-	strcpy(a.sun_path, path);
 	rc = shm_region_create(g, 0, &mfd, &region, &bytes);
 	if (rc)
 		return rc;
-	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	fd = shm_dial(path);
 	if (fd < 0) {
-		rc = -errno;
-		vgpu_chan_set_setup_error("socket(AF_UNIX) failed: %s", strerror(errno));
+		rc = fd;
 		goto err_map;
-	}
-	if (connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
-		rc = -errno;
-		vgpu_chan_set_setup_error("cannot connect to vgpu-proxy at '%s': %s (is vgpu-proxy running? "
-					  "set VGPU_PROXY to its socket)", path, strerror(errno));
-		goto err_sock;
 	}
 	if ((rc = vgpu_fds_send(fd, hello, hello_len, &mfd, 1)) < 0) {
 		vgpu_chan_set_setup_error("sending hello + region to '%s' failed: %s", path, strerror(-rc));
-		goto err_sock;
+		close(fd);
+		goto err_map;
 	}
-	close(mfd);
-	return shm_endpoint(fd, region, bytes, g, 0, out);
-err_sock:
-	close(fd);
+	rc = shm_endpoint(fd, region, bytes, g, 0, out);
+	if (rc < 0) {
+		close(mfd);
+		return rc;
+	}
+	/* kept, should the channel have to rejoin a restored zone (vgpu_shm_redial) */
+	((struct shm_transport *)(*out)->t)->memfd = mfd;
+	return 0;
 err_map:
 	unmap_guarded(region, bytes);
 	close(mfd);
 	return rc;
+}
+
+int vgpu_shm_redial(struct vgpu_chan *c, const char *path, const void *hello, uint32_t hello_len, int *sock)
+{
+	struct shm_transport *s = (struct shm_transport *)c->t;
+	int fd, rc;
+
+	if (c->t->ops != &shm_ops || s->memfd < 0) {
+		vgpu_chan_set_setup_error("the channel is not a client's shared-memory channel");
+		return -ENOTSUP;
+	}
+	if (!hello_len || hello_len > SHM_MAX_HELLO) {
+		vgpu_chan_set_setup_error("hello of %u bytes: must be 1..%u", hello_len, SHM_MAX_HELLO);
+		return -EINVAL;
+	}
+	fd = shm_dial(path);
+	if (fd < 0)
+		return fd;
+	if ((rc = vgpu_fds_send(fd, hello, hello_len, &s->memfd, 1)) < 0) {
+		vgpu_chan_set_setup_error("sending hello + region to '%s' failed: %s", path, strerror(-rc));
+		close(fd);
+		return rc;
+	}
+	*sock = fd;
+	return 0;
+}
+
+void vgpu_shm_resocket(struct vgpu_chan *c, int sock)
+{
+	struct shm_transport *s = (struct shm_transport *)c->t;
+
+	if (s->sock >= 0)
+		close(s->sock);
+	s->sock = sock;
+	s->dead = 0;
 }
 
 int vgpu_shm_recv_hello(int sock, void *hello, uint32_t cap, uint32_t *len /* out */, int *memfd /* out */)

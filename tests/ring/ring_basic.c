@@ -3,6 +3,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
+#include <sys/socket.h>
 
 #include "ring_test.h"
 
@@ -347,6 +348,90 @@ static void test_geometry_checks(void)
 	CHECK_EQ(vgpu_chan_geom_check(&VGPU_CHAN_DEFAULT_GEOM), 0);
 }
 
+/*
+ * A server that vanishes with its channel saved: the client's wait calls its rejoin
+ * function, which here plays the restored server (accept, attach the same ring at the
+ * position the old server left it, answer the request that queued meanwhile). Without the
+ * saved mark the function is never called and the wait fails as before.
+ */
+struct rejoin_ctx {
+	int lfd, calls;
+	const char *path;
+	uint32_t saved_pos[4], attached_pos[4];
+	uint16_t served_op;
+};
+
+static int rejoin_fn(struct vgpu_chan *c, void *arg)
+{
+	struct rejoin_ctx *r = arg;
+	struct vgpu_chan *srv = NULL;
+	struct vgpu_msg_hdr h;
+	uint8_t hello[8], buf[64];
+	uint32_t len;
+	int sock, asock, memfd;
+
+	r->calls++;
+	if (vgpu_shm_redial(c, r->path, "rejoin", 6, &sock) < 0 || (asock = accept(r->lfd, NULL, NULL)) < 0 ||
+	    vgpu_shm_recv_hello(asock, hello, sizeof(hello), &len, &memfd) < 0 ||
+	    vgpu_shm_attach(asock, memfd, &srv) < 0)
+		return -1;
+	vgpu_chan_position(srv, r->attached_pos);
+	if (vgpu_chan_try_recv(srv, &h, buf, sizeof(buf)) < 0)
+		return -1;
+	r->served_op = h.opcode;
+	if (vgpu_chan_send(srv, h.opcode, 0, h.seq, "answer", 6) || vgpu_chan_flush(srv))
+		return -1;
+	vgpu_chan_forget(srv);   /* its reply stays in the ring */
+	vgpu_shm_resocket(c, sock);
+	return 0;
+}
+
+static void test_rejoin(void)
+{
+	char path[64];
+	struct rejoin_ctx r = { .path = path };
+	struct vgpu_chan *c, *s;
+	struct vgpu_msg_hdr h;
+	uint8_t buf[64];
+	uint32_t len;
+	int memfd;
+
+	for (int saved = 0; saved <= 1; saved++) {
+		snprintf(path, sizeof(path), "/tmp/vgpu-ring-rejoin-%d.sock", (int)getpid());
+		MUST(vgpu_shm_listen(path, &r.lfd));
+		MUST(vgpu_shm_connect(path, "hello", 5, &small, &c));
+		int asock = accept(r.lfd, NULL, NULL);
+		CHECK(asock >= 0);
+		MUST(vgpu_shm_recv_hello(asock, buf, sizeof(buf), &len, &memfd));
+		MUST(vgpu_shm_attach(asock, memfd, &s));
+		vgpu_chan_set_rejoin(c, rejoin_fn, &r);
+		/* one request served, then the zone is saved and a second one queues */
+		CHECK_EQ(vgpu_chan_send(c, 1, 0, 1, "first", 5), 0);
+		CHECK_EQ(vgpu_chan_flush(c), 0);
+		CHECK_EQ(vgpu_chan_recv(s, &h, buf, sizeof(buf)), 5);
+		if (saved)
+			vgpu_chan_set_saved(s, 1);
+		vgpu_chan_position(s, r.saved_pos);
+		CHECK_EQ(vgpu_chan_send(c, 2, 0, 2, "second", 6), 0);
+		vgpu_chan_forget(s);     /* the server vanishes: no closed mark, its socket gone */
+		r.calls = 0;
+		int n = vgpu_chan_recv(c, &h, buf, sizeof(buf));
+		if (saved) {
+			CHECK_EQ(n, 6);      /* the answer of the restored server */
+			CHECK_EQ(h.seq, 2u);
+			CHECK_EQ(r.calls, 1);
+			CHECK_EQ(r.served_op, 2);   /* the queued request, not the first one again */
+			CHECK_EQ(memcmp(r.attached_pos, r.saved_pos, sizeof(r.saved_pos)), 0);
+		} else {
+			CHECK_EQ(n, -EPIPE);
+			CHECK_EQ(r.calls, 0);
+		}
+		vgpu_chan_close(c);
+		close(r.lfd);
+		unlink(path);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	if (argc > 1) {
@@ -362,5 +447,6 @@ int main(int argc, char **argv)
 	test_geometry_checks();
 	test_notify_suppression();
 	test_spin_adaptation();
+	test_rejoin();
 	return ring_test_done("ring_basic");
 }
