@@ -66,6 +66,9 @@ int vgpu_hostmem_pinned(const void *p, size_t n, uint64_t *id /* out */, uint64_
 
 /* 0 when p lies in host memory from cuMemHostAlloc/cuMemHostRegister (flags then set), else -1. */
 int vgpu_hostmem_lookup(const void *p, unsigned *flags /* out */);
+/* Rejoining a restored zone: send the memfd of every pinned region shared with the zone on
+ * sock (vgpu_rejoin_pinned records, session.h), then the last record. 0 or -errno. */
+int vgpu_hostmem_offer(int sock);
 
 /* Device-allocation bookkeeping of this process, to tell device from host pointers. */
 void vgpu_dmap_add(CUdeviceptr p, size_t len);

@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "session.h"
@@ -182,6 +184,106 @@ __attribute__((constructor)) static void client_ctor(void)
 	zone.pid = getpid();
 }
 
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* How long a channel whose server vanished with the zone saved waits for the zone's restore
+ * (VGPU_REJOIN_MS; default 5 minutes, 0: never). */
+static int rejoin_wait_ms(void)
+{
+	const char *e = getenv("VGPU_REJOIN_MS");
+	return e && *e ? atoi(e) : 300000;
+}
+
+/*
+ * One attempt to offer this thread's ring to a restore of the zone at path: the REJOIN
+ * hello with the ring's memfd, every pinned region's memfd, then the proxy's answer on the
+ * socket. 0: served again (the socket is the channel's now); VGPU_REJOIN_LATER: not there
+ * (yet); else refused for good (why says so).
+ */
+static int rejoin_once(struct vgpu_chan *ch, const char *path, char *why, size_t cap)
+{
+	struct vgpu_hello hello = { .magic = VGPU_HELLO_MAGIC, .version = VGPU_PROTO_VERSION,
+				    .kind = VGPU_HELLO_REJOIN, .pid = (uint32_t)getpid() };
+	struct vgpu_rejoin_answer a;
+	struct timeval tv = { 30, 0 };
+	int sock, rc;
+	unsigned nfds = 0;
+	int fd;
+
+	memcpy(hello.token, zone.token, sizeof(hello.token));
+	snprintf(hello.name, sizeof(hello.name), "%s", program_invocation_short_name);
+	rc = vgpu_shm_redial(ch, path, &hello, sizeof(hello), &sock);
+	explicit_bzero(hello.token, sizeof(hello.token));
+	if (rc < 0) {
+		snprintf(why, cap, "%s", vgpu_chan_setup_error());
+		return rc == -ENOTSUP ? rc : VGPU_REJOIN_LATER;
+	}
+	if ((rc = vgpu_hostmem_offer(sock)) < 0) {
+		snprintf(why, cap, "sending the pinned regions failed: %s", strerror(-rc));
+		close(sock);
+		return VGPU_REJOIN_LATER;
+	}
+	setsockopt(sock, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	ssize_t n = vgpu_fds_recv(sock, &a, sizeof(a), &fd, 1, &nfds, 0);
+	vgpu_fds_close_kept(&fd, nfds, 1);
+	if (n != (ssize_t)sizeof(a) || a.magic != VGPU_REJOIN_ANSWER_MAGIC) {
+		snprintf(why, cap, "the proxy closed the connection without an answer");
+		close(sock);
+		return VGPU_REJOIN_LATER;
+	}
+	a.msg[sizeof(a.msg) - 1] = '\0';
+	snprintf(why, cap, "%s", a.msg);
+	if (a.status != 0) {
+		close(sock);
+		return a.status == VGPU_REJOIN_LATER ? VGPU_REJOIN_LATER : (a.status < 0 ? a.status : -EPROTO);
+	}
+	vgpu_shm_resocket(ch, sock);
+	return 0;
+}
+
+/*
+ * The channel's server vanished while the zone was saved in a checkpoint (chan.c calls this
+ * from inside the wait): offer the ring to the zone's restore, where new channels of the
+ * zone open, until it answers or VGPU_REJOIN_MS passes. 0: the wait goes on, served again.
+ */
+static int rejoin(struct vgpu_chan *ch, void *arg)
+{
+	char path[sizeof(moved_path) + 8], why[160] = "";
+	int wait_ms = rejoin_wait_ms();
+	int64_t deadline = mono_ms() + (wait_ms > 0 ? wait_ms : 0);
+	(void)arg;
+
+	if (wait_ms <= 0)
+		return -1;
+	proxy_path(VGPU_HELLO_JOIN, path, sizeof(path));
+	vgpu_client_log(1, "zone %u: its worker is gone with the zone saved in a checkpoint; waiting up to %d s "
+			"for the zone to be restored at %s (VGPU_REJOIN_MS)", zone.zone_id, wait_ms / 1000, path);
+	for (unsigned tries = 1;; tries++) {
+		int rc = rejoin_once(ch, path, why, sizeof(why));
+		if (rc == 0) {
+			vgpu_client_log(1, "zone %u: channel served again by the restored zone at %s (%s)", zone.zone_id,
+					path, why);
+			return 0;
+		}
+		if (rc != VGPU_REJOIN_LATER) {
+			vgpu_client_log(0, "zone %u: the restored zone at %s refused this channel: %s", zone.zone_id, path, why);
+			return -1;
+		}
+		if (mono_ms() >= deadline) {
+			vgpu_client_log(0, "zone %u: not restored within %d ms (%u tries; last: %s); the channel fails",
+					zone.zone_id, wait_ms, tries, why);
+			return -1;
+		}
+		struct timespec nap = { 0, 100 * 1000000L };
+		nanosleep(&nap, NULL);
+	}
+}
+
 /*
  * Open a channel to the proxy. kind = NEW_ZONE (cuInit) or JOIN (later threads). On success
  * the welcome has been received and, for NEW_ZONE, the zone's token recorded.
@@ -286,6 +388,8 @@ static int conn_open_hop(uint16_t kind, struct vgpu_conn **out /* out */, unsign
 				w.backend == 2 ? "simulator, a CPU test double" : "GPU driver");
 	}
 	c->generation = zone.generation;
+	if (!xen)
+		vgpu_chan_set_rejoin(c->chan, rejoin, NULL);
 	*out = c;
 	return 0;
 fail:

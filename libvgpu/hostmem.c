@@ -12,6 +12,7 @@
 #include <xengnttab.h>
 
 #include "custom_wire.h"
+#include "session.h"
 
 /*
  * Pinned host memory. cuMemHostAlloc/cuMemAllocHost (and cudaMallocHost through them) make
@@ -33,6 +34,7 @@ struct hrange {
 	unsigned flags;
 	int owned;   /* allocated by cuMemHostAlloc (freed by cuMemFreeHost) vs registered */
 	uint64_t id; /* the worker's id of the region shared with it; 0: not shared */
+	int fd;      /* a shared region's memfd, offered again if the zone is restored (-1: none) */
 };
 
 static struct {
@@ -42,7 +44,7 @@ static struct {
 	unsigned shared;   /* ranges with an id: every copy asks, most find none (read unlocked) */
 } hmap = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
-static int hmap_add(void *p, size_t len, unsigned flags, int owned, uint64_t id)
+static int hmap_add(void *p, size_t len, unsigned flags, int owned, uint64_t id, int fd)
 {
 	pthread_mutex_lock(&hmap.lock);
 	if (hmap.n == hmap.cap) {
@@ -55,7 +57,7 @@ static int hmap_add(void *p, size_t len, unsigned flags, int owned, uint64_t id)
 		hmap.r = r;
 		hmap.cap = cap;
 	}
-	hmap.r[hmap.n++] = (struct hrange){ p, len, flags, owned, id };
+	hmap.r[hmap.n++] = (struct hrange){ p, len, flags, owned, id, fd };
 	if (id)
 		__atomic_add_fetch(&hmap.shared, 1, __ATOMIC_RELAXED);
 	pthread_mutex_unlock(&hmap.lock);
@@ -122,12 +124,34 @@ int vgpu_hostmem_pinned(const void *p, size_t n, uint64_t *id /* out */, uint64_
 	return rc;
 }
 
+int vgpu_hostmem_offer(int sock)
+{
+	struct vgpu_rejoin_pinned rec = { .magic = VGPU_REJOIN_PINNED_MAGIC };
+	int rc = 0;
+
+	pthread_mutex_lock(&hmap.lock);
+	for (size_t i = 0; i < hmap.n && rc == 0; i++) {
+		if (!hmap.r[i].id || hmap.r[i].fd < 0)
+			continue;
+		rec.id = hmap.r[i].id;
+		rec.bytes = hmap.r[i].len;
+		rc = vgpu_fds_send(sock, &rec, sizeof(rec), &hmap.r[i].fd, 1);
+	}
+	pthread_mutex_unlock(&hmap.lock);
+	rec.id = rec.bytes = 0;
+	return rc < 0 ? rc : vgpu_fds_send(sock, &rec, sizeof(rec), NULL, 0);
+}
+
 /* After fork the child's zone is a new one: the parent's regions are not shared with it. */
 static void hostmem_atfork_child(void)
 {
 	pthread_mutex_init(&hmap.lock, NULL);
-	for (size_t i = 0; i < hmap.n; i++)
+	for (size_t i = 0; i < hmap.n; i++) {
 		hmap.r[i].id = 0;
+		if (hmap.r[i].fd >= 0)
+			close(hmap.r[i].fd);
+		hmap.r[i].fd = -1;
+	}
 	hmap.shared = 0;
 }
 
@@ -192,7 +216,7 @@ static void *granted_region(size_t bytes, uint64_t *id /* out */)
  * passed to the worker, which answers with its id. NULL (nothing left behind) when the
  * transport, the quota or the system does not allow it.
  */
-static void *pinned_region(size_t bytes, uint64_t *id /* out */)
+static void *pinned_region(size_t bytes, uint64_t *id /* out */, int *kept /* out */)
 {
 	const char *e = getenv("VGPU_PINNED");
 	uint64_t want = bytes, *pid = id;
@@ -217,12 +241,13 @@ static void *pinned_region(size_t bytes, uint64_t *id /* out */)
 		return NULL;
 	}
 	r = vgpu_pinned_call(&vgpu_wire_pinned_map, av, fd);
-	close(fd);
 	if (r != CUDA_SUCCESS) {
+		close(fd);
 		munmap(p, bytes);
 		pinned_refused(bytes, r, NULL);
 		return NULL;
 	}
+	*kept = fd;   /* offered again should the zone be restored elsewhere (rejoining) */
 	return p;
 }
 
@@ -259,14 +284,17 @@ CUresult CUDAAPI cuMemHostAlloc(void **pp, size_t bytesize, unsigned int Flags)
 		return CUDA_ERROR_INVALID_VALUE;
 	size_t page = (size_t)sysconf(_SC_PAGESIZE), len = (bytesize + page - 1) & ~(page - 1);
 	uint64_t id = 0;
-	p = pinned_region(len, &id);
+	int fd = -1;
+	p = pinned_region(len, &id, &fd);
 	if (!p) {
 		p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 		if (p == MAP_FAILED)
 			return CUDA_ERROR_OUT_OF_MEMORY;
 	}
 	(void)mlock(p, len); /* best effort: RLIMIT_MEMLOCK may forbid it */
-	if (hmap_add(p, len, Flags, 1, id) < 0) {
+	if (hmap_add(p, len, Flags, 1, id, fd) < 0) {
+		if (fd >= 0)
+			close(fd);
 		pinned_unmap(p, len, id);
 		return CUDA_ERROR_OUT_OF_MEMORY;
 	}
@@ -286,6 +314,8 @@ CUresult CUDAAPI cuMemFreeHost(void *p)
 	if (hmap_take(p, 1, &h) < 0)
 		return CUDA_ERROR_INVALID_VALUE;
 	pinned_unmap(h.base, h.len, h.id);
+	if (h.fd >= 0)
+		close(h.fd);
 	return CUDA_SUCCESS;
 }
 
@@ -301,7 +331,7 @@ CUresult CUDAAPI cuMemHostRegister_v2(void *p, size_t bytesize, unsigned int Fla
 		return CUDA_ERROR_NOT_SUPPORTED;
 	if (vgpu_hostmem_lookup(p, NULL) == 0)
 		return CUDA_ERROR_HOST_MEMORY_ALREADY_REGISTERED;
-	return hmap_add(p, bytesize, Flags, 0, 0) < 0 ? CUDA_ERROR_OUT_OF_MEMORY : CUDA_SUCCESS;
+	return hmap_add(p, bytesize, Flags, 0, 0, -1) < 0 ? CUDA_ERROR_OUT_OF_MEMORY : CUDA_SUCCESS;
 }
 
 CUresult CUDAAPI cuMemHostUnregister(void *p)

@@ -26,14 +26,21 @@
 enum rec {
 	R_ZONE = 1, R_RANGES, R_SLOTS, R_CTX, R_MODULE, R_FUNC, R_STREAM, R_EVENT, R_ALLOC, R_END,
 	R_POOL,   /* added after the others: it comes between the events and the allocations */
-	R_GLOBAL, /* and this one between the allocations and the end */
+	R_GLOBAL, /* and the ones from here between the allocations and the end */
+	R_PINNED, R_CHAN,
 };
 /* Where each record type comes in a file (the numbers above are fixed by the format). */
 static unsigned rank(uint32_t type)
 {
-	return type == R_POOL ? 2 * R_EVENT + 1 : type == R_GLOBAL ? 2 * R_ALLOC + 3 :
-	       type == R_ALLOC || type == R_END ? 2 * type + 2 : 2 * type;
+	static const uint8_t order[] = {
+		[R_ZONE] = 1, [R_RANGES] = 2, [R_SLOTS] = 3, [R_CTX] = 4, [R_MODULE] = 5, [R_FUNC] = 6,
+		[R_STREAM] = 7, [R_EVENT] = 8, [R_POOL] = 9, [R_ALLOC] = 10, [R_GLOBAL] = 11,
+		[R_PINNED] = 12, [R_CHAN] = 13, [R_END] = 14,
+	};
+	return type < sizeof(order) ? order[type] : 0;
 }
+#define PINNED_BODY 32u     /* slot, 0, bytes, memfd inode, id key */
+#define CHAN_BODY 32u       /* ring memfd inode, current context slot, 0, four ring indices */
 #define POOL_BODY 56u       /* slot, owner, kind, device, type, location, usage, current, max, threshold, reuse, 0 */
 #define POOL_REUSE_ALL 7u   /* follow event dependencies, opportunistic, internal dependencies */
 /* In an event record's flags: the event had been recorded and its work was done (a timing
@@ -273,6 +280,8 @@ void vgpu_ckpt_zone_fini(struct vgpu_ckpt_zone *ck)
 	free(ck->ev);
 	free(ck->pool);
 	free(ck->span);
+	free(ck->chan);
+	free(ck->pin);
 	memset(ck, 0, sizeof(*ck));
 }
 
@@ -621,9 +630,30 @@ static uint64_t plan_bytes(const struct plan *q)
 	}
 }
 
-int vgpu_ckpt_write(int fd, struct vgpu_zone *z, const struct vgpu_backend *be, uint32_t backend_kind,
-		    const char *reg, const char *source, struct vgpu_ckpt_sum *sum, char *why, size_t why_len)
+/* The zone's pinned regions that have a memfd, with its inode (for a rejoining program to
+ * offer them again); at most VGPU_PINNED_MAX_REGIONS. */
+static uint32_t pinned_list(struct vgpu_zone *z, struct vgpu_ckpt_pin *out)
 {
+	uint32_t n = 0;
+	for (uint32_t i = 0; i < VGPU_PINNED_MAX_REGIONS; i++) {
+		int fd;
+		uint64_t bytes;
+		struct stat st;
+		int e = vgpu_pinned_export(&z->pinned, i, &fd, &bytes);
+		if (e < 0)
+			break;
+		if (e == 1 && fstat(fd, &st) == 0)
+			out[n++] = (struct vgpu_ckpt_pin){ .ino = (uint64_t)st.st_ino, .bytes = bytes, .slot = i };
+	}
+	return n;
+}
+
+int vgpu_ckpt_write(int fd, struct vgpu_zone *z, const struct vgpu_backend *be, uint32_t backend_kind,
+		    const char *reg, const char *source, const struct vgpu_ckpt_chan *chans, uint32_t nchan,
+		    struct vgpu_ckpt_sum *sum, char *why, size_t why_len)
+{
+	struct vgpu_ckpt_pin *pins = NULL;
+	uint32_t npins = 0;
 	const struct vgpu_backend_fns *f = &be->fn;
 	struct writer w = { .fd = fd, .cap = 4u << 20 };
 	struct plan *pl = NULL;
@@ -649,11 +679,18 @@ int vgpu_ckpt_write(int fd, struct vgpu_zone *z, const struct vgpu_backend *be, 
 	}
 	if ((rc = plan_handles(z, f, &pl, &npl, why, why_len)) < 0)
 		goto out;
+	if (nchan > VGPU_CKPT_MAX_CHANS) {
+		rc = fail(why, why_len, -E2BIG, "the zone has %u channels; a checkpoint holds at most %u", nchan,
+			  VGPU_CKPT_MAX_CHANS);
+		goto out;
+	}
+	pins = calloc(VGPU_PINNED_MAX_REGIONS, sizeof(*pins));
 	w.buf = malloc(w.cap);
-	if (!w.buf) {
+	if (!w.buf || !pins) {
 		rc = fail(why, why_len, -ENOMEM, "out of memory for the write buffer");
 		goto out;
 	}
+	npins = pinned_list(z, pins);
 	/* the payload's length, announced in the header (a reader of a stream knows its end) */
 	const char *s_reg = reg ? reg : "", *s_src = source ? source : "";
 	uint64_t zone_len = 4 + 4 + 8 + 16 + 12 + strlen(z->name) + strlen(s_reg) + strlen(s_src);
@@ -664,6 +701,7 @@ int vgpu_ckpt_write(int fd, struct vgpu_zone *z, const struct vgpu_backend *be, 
 		payload += 16 + 24 + z->amap.v[a].size;
 	for (uint32_t g = 0; g < z->ck.nglob; g++)
 		payload += 16 + 24 + strlen(z->ck.glob[g].name);
+	payload += (16ull + PINNED_BODY) * npins + (16ull + CHAN_BODY) * nchan;
 
 	uint8_t hdr[VGPU_CKPT_HDR_BYTES] = { 0 };
 	uint32_t v32;
@@ -772,6 +810,25 @@ int vgpu_ckpt_write(int fd, struct vgpu_zone *z, const struct vgpu_backend *be, 
 		w_u64(&w, gl->size);
 		w_bytes(&w, gl->name, len);
 	}
+	/* PINNED and CHAN: what a program must offer again to rejoin a restore of the zone
+	 * should this worker vanish while the zone is saved */
+	for (uint32_t i = 0; i < npins && !w.err; i++, nrec++) {
+		w_rec(&w, R_PINNED, PINNED_BODY);
+		w_u32(&w, pins[i].slot);
+		w_u32(&w, 0);
+		w_u64(&w, pins[i].bytes);
+		w_u64(&w, pins[i].ino);
+		w_u64(&w, z->pinned.key);
+	}
+	for (uint32_t i = 0; i < nchan && !w.err; i++, nrec++) {
+		uint32_t cs = chans[i].ctx ? slot_of_real(z, VGPU_H_CONTEXT, chans[i].ctx) : NO_SLOT;
+		w_rec(&w, R_CHAN, CHAN_BODY);
+		w_u64(&w, chans[i].ino);
+		w_u32(&w, cs);
+		w_u32(&w, 0);
+		for (unsigned k = 0; k < 4; k++)
+			w_u32(&w, chans[i].pos[k]);
+	}
 	/* END: how many records came before it, and the CRC-32C of every payload byte before it */
 	uint32_t crc = w.crc;
 	w_rec(&w, R_END, 8);
@@ -793,6 +850,7 @@ int vgpu_ckpt_write(int fd, struct vgpu_zone *z, const struct vgpu_backend *be, 
 out:
 	f->cuCtxSetCurrent(NULL);
 	free(pl);
+	free(pins);
 	free(w.buf);
 	return rc;
 }
@@ -929,6 +987,10 @@ struct model {
 	int32_t *dev;         /* contexts: their device */
 	uint64_t *range;      /* RANGES: base, size pairs */
 	uint32_t nrange, nalloc;
+	uint32_t npin, last_pin_slot;
+	uint64_t pin_key;
+	uint64_t *chan_ino;   /* CHAN: the rings' inodes so far (no ring twice) */
+	uint32_t nchan;
 };
 
 /* One parsed record, handed to the restorer. */
@@ -940,6 +1002,8 @@ struct item {
 	size_t len;
 	struct src *src;
 	uint32_t pool[6];             /* POOL: kind, device, type, location, usage, current */
+	uint64_t key;                 /* PINNED: the id key */
+	uint32_t pos[4];              /* CHAN: ring indices */
 };
 
 /* The restorer's steps: each handle and allocation record once it has passed its checks
@@ -957,6 +1021,7 @@ static void model_free(struct model *m)
 	free(m->gen);
 	free(m->dev);
 	free(m->range);
+	free(m->chan_ino);
 	memset(m, 0, sizeof(*m));
 }
 
@@ -971,6 +1036,8 @@ static uint64_t body_max(uint32_t type)
 	case R_FUNC:   return 12 + VGPU_CKPT_NAME_MAX;
 	case R_POOL:   return POOL_BODY;
 	case R_GLOBAL: return 24 + VGPU_CKPT_NAME_MAX;
+	case R_PINNED: return PINNED_BODY;
+	case R_CHAN:   return CHAN_BODY;
 	default:       return 24;
 	}
 }
@@ -1023,7 +1090,7 @@ static int parse(struct parser *ps, struct vgpu_ckpt_meta *meta, apply_fn apply,
 		}
 		/* records come in a fixed order: zone, ranges, slots, handles by type, allocations, end */
 		if ((ps->nrec == 0) != (type == R_ZONE) || (ps->nrec == 1) != (type == R_RANGES) ||
-		    (ps->nrec == 2) != (type == R_SLOTS) || type < R_ZONE || type > R_GLOBAL ||
+		    (ps->nrec == 2) != (type == R_SLOTS) || type < R_ZONE || type > R_CHAN ||
 		    (type >= R_CTX && rank(type) < ps->stage)) {
 			rc = fail(why, cap, -EPROTO, "record at offset %llu: type %u out of order or unknown",
 				  (unsigned long long)at, type);
@@ -1209,6 +1276,42 @@ static int parse(struct parser *ps, struct vgpu_ckpt_meta *meta, apply_fn apply,
 					  "is not the range of an allocation before it", (unsigned long long)at);
 				goto out;
 			}
+			break;
+		}
+		case R_PINNED: {
+			/* base: the memfd's inode; size: the region's bytes; slots ascending, one key */
+			it.slot = rd_u32(&b); it.a = rd_u32(&b); it.size = rd_u64(&b); it.base = rd_u64(&b); it.key = rd_u64(&b);
+			if (b.bad || it.a || it.slot >= VGPU_PINNED_MAX_REGIONS || !it.size || it.size > VGPU_CKPT_MAX_BYTES ||
+			    !it.base || !(it.key >> 63) || (m->npin && (it.slot <= m->last_pin_slot || it.key != m->pin_key))) {
+				rc = fail(why, cap, -EPROTO, "pinned region record at offset %llu is malformed, out of order "
+					  "or of another key", (unsigned long long)at);
+				goto out;
+			}
+			m->npin++;
+			m->last_pin_slot = it.slot;
+			m->pin_key = it.key;
+			break;
+		}
+		case R_CHAN: {
+			/* base: the ring memfd's inode; owner: the thread's current context slot */
+			it.base = rd_u64(&b); it.owner = rd_u32(&b); it.a = rd_u32(&b);
+			for (unsigned k = 0; k < 4; k++)
+				it.pos[k] = rd_u32(&b);
+			int dup = 0;
+			for (uint32_t k = 0; k < m->nchan; k++)
+				dup |= m->chan_ino[k] == it.base;
+			if (!m->chan_ino && !(m->chan_ino = calloc(VGPU_CKPT_MAX_CHANS, sizeof(*m->chan_ino)))) {
+				rc = fail(why, cap, -ENOMEM, "out of memory reading the channel records");
+				goto out;
+			}
+			if (b.bad || it.a || !it.base || dup || m->nchan >= VGPU_CKPT_MAX_CHANS ||
+			    (it.owner != NO_SLOT && !slot_is(m, it.owner, VGPU_H_CONTEXT)) ||
+			    ((it.pos[0] | it.pos[2]) & 15)) {
+				rc = fail(why, cap, -EPROTO, "channel record at offset %llu is malformed, names no context, "
+					  "a ring twice or more than %u rings", (unsigned long long)at, VGPU_CKPT_MAX_CHANS);
+				goto out;
+			}
+			m->chan_ino[m->nchan++] = it.base;
 			break;
 		}
 		case R_ALLOC: {
@@ -1794,6 +1897,25 @@ static int restore_apply(void *ctx, const struct model *m, const struct item *ci
 			return fail(why, cap, -EPROTO, "module global %s: no allocation at 0x%llx", name,
 				    (unsigned long long)it->base);
 		vgpu_ckpt_note_global(z, mod, name, it->base, it->size);
+		return 0;
+	}
+	case R_PINNED:
+	case R_CHAN: {
+		/* kept for the program's channels to rejoin, should the source be gone */
+		struct vgpu_ckpt_zone *ck = &z->ck;
+		if (it->type == R_PINNED) {
+			if (!ck->pin && !(ck->pin = calloc(VGPU_PINNED_MAX_REGIONS, sizeof(*ck->pin))))
+				return fail(why, cap, -ENOMEM, "out of memory for the pinned region records");
+			ck->pin[ck->npin++] = (struct vgpu_ckpt_pin){ .ino = it->base, .bytes = it->size, .slot = it->slot };
+			ck->pin_key = it->key;
+		} else {
+			if (!ck->chan && !(ck->chan = calloc(VGPU_CKPT_MAX_CHANS, sizeof(*ck->chan))))
+				return fail(why, cap, -ENOMEM, "out of memory for the channel records");
+			struct vgpu_ckpt_chan *c = &ck->chan[ck->nchan++];
+			c->ino = it->base;
+			c->ctx = it->owner != NO_SLOT ? rs->real[it->owner] : NULL;
+			memcpy(c->pos, it->pos, sizeof(c->pos));
+		}
 		return 0;
 	}
 	default:

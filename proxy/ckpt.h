@@ -17,7 +17,9 @@
  * one with its properties; attributes and which pool is the device's current one),
  * allocations (with their bytes), module globals the zone was given the address of (record
  * type 12: module slot, address, size, name; only on a backend that can place a global at
- * an address, the simulator), and END (the number of records before it
+ * an address, the simulator), pinned host memory regions (type 13: slot, size, the
+ * memfd's inode, the zone's region-id key), channels (type 14: the ring memfd's inode, the
+ * thread's current context slot, the server end's four ring indices), and END (the number of records before it
  * and the CRC-32C of every payload byte before it). It is written and read in one pass, so
  * the same code reads a file and the stream of a migration; the payload length is known
  * before writing. Handles are named by their slot in the zone's handle table, so the table
@@ -35,6 +37,7 @@
 #define VGPU_CKPT_NAME_MAX   1024u          /* one function name */
 #define VGPU_CKPT_MAX_SLOTS  (1u << 24)     /* handle-table slots (vgpuctl --handles' bound) */
 #define VGPU_CKPT_MAX_ALLOCS (1u << 20)     /* device allocations */
+#define VGPU_CKPT_MAX_CHANS  1024u          /* channels (threads) of a zone */
 
 /* What a checkpoint says about its zone (read before a worker exists for it). */
 struct vgpu_ckpt_meta {
@@ -58,6 +61,13 @@ struct vgpu_ckpt_event { const void *event; unsigned flags; };
 struct vgpu_ckpt_pool { const void *pool; uint32_t alloc_type, loc_type, usage; int32_t loc_id; uint64_t max_size; };
 /* A module global the zone was given the address of (cuModuleGetGlobal): it must keep it. */
 struct vgpu_ckpt_global { const void *module; uint64_t addr, size; char *name; };
+/* A channel of the zone when it was saved: its ring (the memfd's inode), the context its
+ * thread had current (writer: the real context; restored: the new real context) and the
+ * server end's position (vgpu_chan_position), which a rejoining ring must still be at. */
+struct vgpu_ckpt_chan { uint64_t ino; const void *ctx; uint32_t pos[4]; uint32_t rejoined; };
+/* A pinned host memory region of the zone when it was saved: its slot and size, and the
+ * memfd's inode the rejoining program must offer it with. */
+struct vgpu_ckpt_pin { uint64_t ino, bytes; uint32_t slot, mapped; };
 struct vgpu_ckpt_zone {
 	struct vgpu_ckpt_image *img;    /* images of loaded modules, by real module */
 	uint32_t nimg, capimg;
@@ -70,6 +80,12 @@ struct vgpu_ckpt_zone {
 	struct vgpu_ckpt_global *glob;  /* module globals handed out (their addresses cannot move) */
 	uint32_t nglob, capglob;
 	int glob_lost;                  /* a global could not be noted (out of memory) */
+	/* restored: the channels and pinned regions the zone had, to be rejoined */
+	struct vgpu_ckpt_chan *chan;
+	uint32_t nchan;
+	struct vgpu_ckpt_pin *pin;
+	uint32_t npin;
+	uint64_t pin_key;               /* the regions' id key */
 };
 
 struct vgpu_zone;
@@ -105,8 +121,8 @@ struct vgpu_ckpt_sum {
  * write error such as the reader of a stream going away).
  */
 int vgpu_ckpt_write(int fd, struct vgpu_zone *z, const struct vgpu_backend *be, uint32_t backend_kind,
-		    const char *reg, const char *source, struct vgpu_ckpt_sum *sum /* out */,
-		    char *why, size_t why_len);
+		    const char *reg, const char *source, const struct vgpu_ckpt_chan *chans, uint32_t nchan,
+		    struct vgpu_ckpt_sum *sum /* out */, char *why, size_t why_len);
 
 /* Check a whole checkpoint in memory (the fuzz target): every rule the restorer applies. */
 int vgpu_ckpt_check(const uint8_t *buf, size_t len, struct vgpu_ckpt_meta *meta, char *why, size_t why_len);

@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /* handoff.c — records with file descriptors between the proxy's processes: a zone's channel (hello + socket + memfd) from the supervisor to its worker, a worker's state to a new supervisor. */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "log.h"
 #include "proxyd.h"
 
 int vgpu_record_recv(int sock, void *buf, size_t len, int *fds, unsigned maxfds, unsigned *nfds, int nonblock)
@@ -50,4 +52,12 @@ int vgpu_handoff_recv(int sock, struct vgpu_handoff *h, int *fd0, int *fd1, int 
 		*fd1 = fds[1];
 	}
 	return 0;
+}
+
+void vgpu_rejoin_answer(int sock, int status, const char *msg)
+{
+	struct vgpu_rejoin_answer a = { .magic = VGPU_REJOIN_ANSWER_MAGIC, .status = status };
+	snprintf(a.msg, sizeof(a.msg), "%s", msg);
+	if (send(sock, &a, sizeof(a), MSG_NOSIGNAL | MSG_DONTWAIT) != (ssize_t)sizeof(a))
+		vgpu_warn("cannot answer a rejoining channel: %s", strerror(errno));
 }

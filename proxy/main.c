@@ -57,6 +57,8 @@ static void usage(FILE *f)
 "                           needed to checkpoint, restore and migrate zones (vgpuctl)\n"
 "  --adopt-timeout SECONDS  with --state-dir: a worker no supervisor adopts within this\n"
 "                           ends its zone (default 300)\n"
+"  --rejoin-timeout SECONDS a zone restored from a file whose worker is gone waits this long\n"
+"                           for its programs' channels to rejoin (default 300)\n"
 "  --stats                  print one line per zone of the running proxy and exit\n"
 "  --help                   this text\n");
 }
@@ -112,7 +114,7 @@ static int probe_backend(struct vgpu_proxy_config *cfg)
 int main(int argc, char **argv)
 {
 	enum { O_LISTEN = 1, O_BACKEND, O_SIMLIB, O_MEM, O_HANDLES, O_BULK, O_MAXZ, O_TRANSPORT,
-	       O_LOGLEVEL, O_FG, O_STATS, O_HELP, O_REQREG, O_SOCKMODE, O_CTL, O_REGISTRY, O_PINNED, O_STATEDIR, O_ADOPT };
+	       O_LOGLEVEL, O_FG, O_STATS, O_HELP, O_REQREG, O_SOCKMODE, O_CTL, O_REGISTRY, O_PINNED, O_STATEDIR, O_ADOPT, O_REJOIN };
 	static const struct option opts[] = {
 		{ "listen", required_argument, 0, O_LISTEN },
 		{ "backend", required_argument, 0, O_BACKEND },
@@ -132,6 +134,7 @@ int main(int argc, char **argv)
 		{ "registry", required_argument, 0, O_REGISTRY },
 		{ "state-dir", required_argument, 0, O_STATEDIR },
 		{ "adopt-timeout", required_argument, 0, O_ADOPT },
+		{ "rejoin-timeout", required_argument, 0, O_REJOIN },
 		{ "help", no_argument, 0, O_HELP },
 		{ 0, 0, 0, 0 },
 	};
@@ -147,6 +150,7 @@ int main(int argc, char **argv)
 	cfg.limits.bulk_inflight = 1ull << 30;
 	cfg.limits.pinned_bytes = 4ull << 30;
 	cfg.adopt_timeout_s = 300;
+	cfg.rejoin_timeout_s = 300;
 	cfg.max_zones = 256;
 	cfg.socket_mode = 0660;
 
@@ -254,6 +258,13 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			cfg.adopt_timeout_s = (unsigned)v;
+			break;
+		case O_REJOIN:
+			if (vgpu_size_parse(optarg, &v) < 0 || v == 0 || v > 86400) {
+				fprintf(stderr, "vgpu-proxy: --rejoin-timeout %s: expected seconds from 1 to 86400\n", optarg);
+				return 2;
+			}
+			cfg.rejoin_timeout_s = (unsigned)v;
 			break;
 		case O_HELP: usage(stdout); return 0;
 		default: usage(stderr); return 2;

@@ -39,6 +39,7 @@ struct vgpu_proxy_config {
 	char registry_path[256];     /* registrations kept here ("" = in memory only) */
 	char state_dir[200];         /* --state-dir: zones outlive the supervisor ("" = they do not) */
 	unsigned adopt_timeout_s;    /* a worker without a supervisor this long ends its zone */
+	unsigned rejoin_timeout_s;   /* a zone restored without its source waits this long for its channels */
 };
 
 /* What the supervisor passes a new worker (in memory, across fork). */
@@ -154,6 +155,8 @@ struct vgpu_state_chan {
  * (-EPIPE/0-length: peer gone -> -EPIPE). recv never leaves fds open on failure. */
 int vgpu_handoff_send(int sock, const struct vgpu_handoff *h, int fd0, int fd1);
 int vgpu_handoff_recv(int sock, struct vgpu_handoff *h /* out */, int *fd0 /* out */, int *fd1 /* out */, int nonblock);
+/* Answer a rejoining channel on its socket (session.h: 0, VGPU_REJOIN_LATER or -errno). */
+void vgpu_rejoin_answer(int sock, int status, const char *msg);
 
 /* The worker process's main: never returns (exits 0 after the zone's last channel closed). */
 void vgpu_worker_main(const struct vgpu_worker_args *a) __attribute__((noreturn));

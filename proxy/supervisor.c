@@ -259,7 +259,7 @@ static const char *hello_check(const struct vgpu_hello *h, uint32_t len)
 		return "wrong magic (not a vgpu client?)";
 	if (h->version != VGPU_PROTO_VERSION)
 		return "unsupported protocol version (libvgpu and vgpu-proxy from different builds?)";
-	if (h->kind != VGPU_HELLO_NEW_ZONE && h->kind != VGPU_HELLO_JOIN)
+	if (h->kind != VGPU_HELLO_NEW_ZONE && h->kind != VGPU_HELLO_JOIN && h->kind != VGPU_HELLO_REJOIN)
 		return "unknown hello kind";
 	if (h->reserved != 0)
 		return "reserved field not zero";
@@ -352,8 +352,10 @@ const char *route(struct supervisor *s, struct vgpu_handoff *h, const char *name
 		zone_create(s, h, r ? r->name : name, r, sock, memfd, NULL, -1);
 		return NULL;
 	}
+	if (hello->kind == VGPU_HELLO_REJOIN && domid != NO_DOMID)
+		return "rejoining is for shared-memory channels";
 	struct szone *z = zone_by_token(s, hello->token);
-	if (!z && domid == NO_DOMID) {
+	if (!z && domid == NO_DOMID && hello->kind == VGPU_HELLO_JOIN) {
 		unsigned n = s->nmoved < 64 ? s->nmoved : 64;
 		for (unsigned k = 0; k < n; k++)
 			if (token_eq(s->moved[k].token, hello->token)) {
@@ -368,7 +370,8 @@ const char *route(struct supervisor *s, struct vgpu_handoff *h, const char *name
 	if (rc < 0)
 		vgpu_warn("zone %u: cannot hand a joining channel to its worker (%s); closed", z->id, strerror(-rc));
 	else
-		vgpu_debug("zone %u: channel from pid %u joined", z->id, hello->pid);
+		vgpu_debug("zone %u: channel from pid %u %s", z->id, hello->pid,
+			   hello->kind == VGPU_HELLO_REJOIN ? "rejoins (handed to its worker to check)" : "joined");
 	if (sock >= 0)
 		close(sock);
 	if (memfd >= 0)
@@ -405,6 +408,13 @@ static void on_hello(struct supervisor *s, int sock)
 	const char *why = route(s, &h, name, NO_DOMID, sock, memfd, &status, &moved_to);
 	if (!why)
 		return;
+	if (hello.kind == VGPU_HELLO_REJOIN) {
+		/* answered on the socket: the ring holds the zone's queued requests */
+		vgpu_debug("a channel from pid %u ('%s') rejoining a zone not here (%s): told to try again", hello.pid,
+			   name, why);
+		vgpu_rejoin_answer(sock, VGPU_REJOIN_LATER, "no zone with that token here (not restored yet?)");
+		goto refuse;
+	}
 	vgpu_warn("refused a %s from pid %u ('%s'): %s", hello.kind == VGPU_HELLO_NEW_ZONE ? "new zone" : "JOIN",
 		  hello.pid, name, why);
 	if (status) {

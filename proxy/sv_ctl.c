@@ -518,9 +518,10 @@ static void ctl_restore_from(struct supervisor *s, int fd, int cf, const char *p
 			s->zones[i].replaced = 1;   /* its worker hands over and exits; new threads join here */
 			vgpu_info("zone %u '%s' goes on as zone %u in a new worker", replace, s->zones[i].name, z->id);
 		}
+	rr.msg[sizeof(rr.msg) - 1] = '\0';
 	ctl_reply(fd, "ok zone %u restored from zone %u of the checkpoint: %u handles, %u allocations (%llu bytes), "
-		  "%u channels taken over, %.1f ms", z->id, meta.zone_id, rr.handles, rr.allocs,
-		  (unsigned long long)rr.mem_bytes, rr.channels, rr.work_ns / 1e6);
+		  "%u channels taken over, %.1f ms%s%s", z->id, meta.zone_id, rr.handles, rr.allocs,
+		  (unsigned long long)rr.mem_bytes, rr.channels, rr.work_ns / 1e6, rr.msg[0] ? "; " : "", rr.msg);
 }
 
 /*

@@ -46,6 +46,8 @@ struct worker {
 	struct chan_thread_arg *chans; /* live channel threads, under lock */
 	char state_path[256];  /* our state socket ("" without --state-dir) */
 	char moved_to[108];    /* handed over: the proxy socket the zone moved to */
+	uint64_t rejoin_until; /* restored without its source: its channels may rejoin until then
+				  (CLOCK_MONOTONIC ns; 0: none expected) */
 };
 
 struct chan_thread_arg {
@@ -111,6 +113,7 @@ static void *chan_thread(void *p)
 	uint64_t one = 1;
 
 	struct vgpu_serve_opts o = { .stop = &w->stop, .park = chan_park, .arg = t, .initial_ctx = t->initial_ctx };
+	vgpu_chan_set_saved(t->ch, 0);   /* a ring taken over or rejoined: this worker serves it now */
 	int handed = vgpu_chan_serve(&w->zone, &w->be, t->ch, t->no, &o);
 	pthread_mutex_lock(&w->lock);
 	*t->pprev = t->next;          /* out of the list before the channel goes (vgpu_chan_interrupt) */
@@ -136,9 +139,6 @@ static void *chan_thread(void *p)
 	free(t);
 	return NULL;
 }
-
-static int channel_start(struct worker *w, struct vgpu_chan *ch, unsigned no, const char *xs_dir, int sock,
-			 int memfd, void *initial_ctx);
 
 /*
  * A Xen guest's pinned host memory: the pages it granted to Dom0 (chanloop.c,
@@ -171,6 +171,133 @@ static void grant_unmap(void *ctx, void *base, uint64_t bytes)
 
 static const struct vgpu_grant_mapper grant_mapper = { grant_map, grant_unmap, NULL };
 
+static uint64_t mono_ns(void);
+
+/*
+ * The pinned regions a rejoining program offers (vgpu_rejoin_pinned records after its
+ * hello): each the zone had when it was saved (same inode and size) and not mapped here yet
+ * is mapped at its old slot, so its id names it again. 0, or -errno with why.
+ */
+static int rejoin_regions(struct worker *w, int sock, char *why, size_t cap)
+{
+	const struct vgpu_pinned_drv pd = { .host_register = w->be.fn.cuMemHostRegister_v2,
+					    .host_unregister = w->be.fn.cuMemHostUnregister };
+	struct vgpu_ckpt_zone *ck = &w->zone.ck;
+	struct timeval tv = { 5, 0 };
+	setsockopt(sock, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	for (unsigned n = 0;; n++) {
+		struct vgpu_rejoin_pinned r;
+		int fd = -1;
+		unsigned nfds = 0;
+		int rc = vgpu_record_recv(sock, &r, sizeof(r), &fd, 1, &nfds, 0);
+		if (rc < 0 || r.magic != VGPU_REJOIN_PINNED_MAGIC || r.reserved || n > VGPU_REJOIN_MAX_PINNED ||
+		    nfds != (r.id ? 1u : 0u)) {
+			vgpu_fds_close_kept(&fd, nfds, 1);
+			snprintf(why, cap, "the pinned region records after the hello are malformed or cut short (%s)",
+				 rc < 0 ? strerror(-rc) : "bad record");
+			return -EPROTO;
+		}
+		if (!r.id)
+			return 0;
+		struct stat st;
+		struct vgpu_ckpt_pin *p = NULL;
+		if (fstat(fd, &st) == 0)
+			for (uint32_t i = 0; i < ck->npin && !p; i++)
+				if (ck->pin[i].ino == (uint64_t)st.st_ino && ck->pin[i].bytes == r.bytes &&
+				    r.id == (ck->pin_key ^ ((uint64_t)ck->pin[i].slot + 1)))
+					p = &ck->pin[i];
+		if (!p || p->mapped) {
+			close(fd);   /* a region the zone did not have when saved, or mapped already */
+			continue;
+		}
+		const char *pwhy = "";
+		if (vgpu_pinned_map_at(&w->zone.pinned, ck->pin_key, p->slot, fd, p->bytes, &pd, &pwhy) != CUDA_SUCCESS) {
+			snprintf(why, cap, "the zone's pinned region %u (%llu bytes) cannot be mapped here: %s", p->slot,
+				 (unsigned long long)p->bytes, pwhy);
+			return -ENOMEM;
+		}
+		p->mapped = 1;
+		vgpu_stat_set(&w->zone.stats->pinned_bytes, w->zone.pinned.bytes);
+		vgpu_info("pinned region %u (%llu bytes) offered again and mapped at its old id", p->slot,
+			  (unsigned long long)p->bytes);
+	}
+}
+
+/*
+ * A channel rejoining a zone restored without its source worker (hello kind REJOIN): the
+ * ring must be one the checkpoint lists, at exactly the position it was saved at (a ring
+ * served after the checkpoint belongs to a zone that went on: its state is not this one),
+ * and rejoin once. Answered on the socket; served from where it stopped.
+ */
+static int channel_start(struct worker *w, struct vgpu_chan *ch, unsigned no, const char *xs_dir, int sock,
+			 int memfd, void *initial_ctx);
+static void channel_rejoin(struct worker *w, const struct vgpu_handoff *h, int sock, int memfd)
+{
+	struct vgpu_ckpt_zone *ck = &w->zone.ck;
+	struct vgpu_ckpt_chan *c = NULL;
+	struct vgpu_chan *ch = NULL;
+	struct stat st;
+	char why[120] = "";
+	int rc = -ESTALE, sock2 = -1, memfd2 = -1;
+	unsigned no = ++w->next_no;
+
+	if (fstat(memfd, &st) == 0)
+		for (uint32_t i = 0; i < ck->nchan && !c; i++)
+			if (ck->chan[i].ino == (uint64_t)st.st_ino)
+				c = &ck->chan[i];
+	if (!w->rejoin_until || !c || c->rejoined) {
+		snprintf(why, sizeof(why), "%s", !w->rejoin_until ? "this zone was not restored without its source" :
+			 !c ? "the zone's checkpoint does not list this channel (opened after it was taken?)" :
+			 "this channel rejoined already");
+	} else {
+		sock2 = fcntl(sock, F_DUPFD_CLOEXEC, 0);
+		memfd2 = fcntl(memfd, F_DUPFD_CLOEXEC, 0);
+		int asock = fcntl(sock, F_DUPFD_CLOEXEC, 0);   /* records and the answer: attach owns sock */
+		rc = sock2 < 0 || memfd2 < 0 || asock < 0 ? -EMFILE : vgpu_shm_attach(sock, memfd, &ch);
+		if (rc == -EMFILE) {
+			close(sock);
+			close(memfd);
+		}
+		sock = asock;
+		memfd = -1;
+		uint32_t pos[4];
+		if (rc < 0) {
+			snprintf(why, sizeof(why), "cannot attach the ring: %s", rc == -EMFILE ? strerror(EMFILE) :
+				 vgpu_chan_setup_error());
+		} else if (vgpu_chan_position(ch, pos), memcmp(pos, c->pos, sizeof(pos)) != 0) {
+			snprintf(why, sizeof(why), "the ring moved on after the checkpoint (consumed 0x%x, checkpoint 0x%x): "
+				 "the zone went on after it was saved", pos[0], c->pos[0]);
+			rc = -ESTALE;
+		} else {
+			rc = rejoin_regions(w, sock, why, sizeof(why));
+		}
+	}
+	if (rc < 0) {
+		vgpu_warn("channel %u from pid %u cannot rejoin: %s", no, h->hello.pid, why);
+		if (sock >= 0)
+			vgpu_rejoin_answer(sock, rc, why);
+		if (ch)
+			vgpu_chan_forget(ch);   /* not ours to close: the program keeps its ring */
+		int fds[4] = { sock, memfd, sock2, memfd2 };
+		for (unsigned i = 0; i < 4; i++)
+			if (fds[i] >= 0)
+				close(fds[i]);
+		return;
+	}
+	c->rejoined = 1;
+	uint32_t left = 0;
+	for (uint32_t i = 0; i < ck->nchan; i++)
+		left += !ck->chan[i].rejoined;
+	if (!left)
+		w->rejoin_until = 0;   /* all back: the zone ends with its last channel again */
+	snprintf(why, sizeof(why), "zone %u serves it again", w->a->zone_id);
+	vgpu_rejoin_answer(sock, 0, why);
+	close(sock);
+	if (channel_start(w, ch, no, "", sock2, memfd2, (void *)c->ctx) == 0)
+		vgpu_info("channel %u rejoined (client pid %u), served from where the checkpoint left it", no,
+			  h->hello.pid);
+}
+
 /* Attach a handed-over channel, welcome it and start its thread (fds are owned here). */
 static void channel_open(struct worker *w, const struct vgpu_handoff *h, int sock, int memfd)
 {
@@ -178,6 +305,10 @@ static void channel_open(struct worker *w, const struct vgpu_handoff *h, int soc
 	struct vgpu_welcome wel;
 	int rc, sock2 = -1, memfd2 = -1;
 
+	if (h->transport == VGPU_TRANSPORT_SHM && h->hello.kind == VGPU_HELLO_REJOIN) {
+		channel_rejoin(w, h, sock, memfd);
+		return;
+	}
 	unsigned no = ++w->next_no;
 	if (h->transport == VGPU_TRANSPORT_XEN) {
 		rc = vgpu_xen_attach(&h->xen, &ch);
@@ -544,6 +675,8 @@ static int zone_stop(struct worker *w, int timeout_ms, char *why, size_t cap)
 static void zone_go_on(struct worker *w)
 {
 	pthread_mutex_lock(&w->lock);
+	for (struct chan_thread_arg *t = w->chans; t; t = t->next)
+		vgpu_chan_set_saved(t->ch, 0);   /* from here on the checkpoint is behind the zone */
 	atomic_store(&w->stop, 0);
 	pthread_cond_broadcast(&w->cond);
 	pthread_mutex_unlock(&w->lock);
@@ -573,8 +706,30 @@ static void do_checkpoint(struct worker *w, int c, const struct vgpu_state_req *
 	} else if ((r.status = zone_stop(w, 10000, r.msg, sizeof(r.msg))) == 0) {
 		uint64_t t1 = mono_ns();
 		r.stop_ns = t1 - t0;
-		r.status = vgpu_ckpt_write(fd, &w->zone, &w->be, (uint32_t)w->be.kind, w->a->reg, w->state_path,
-					   &sum, r.msg, sizeof(r.msg));
+		/* every channel's ring (shm: its memfd's inode), its thread's current context and
+		 * position: what a program rejoining a restore of the zone is checked against */
+		struct vgpu_ckpt_chan *chans = calloc(VGPU_CKPT_MAX_CHANS + 1, sizeof(*chans));
+		uint32_t nchan = 0;
+		pthread_mutex_lock(&w->lock);
+		for (struct chan_thread_arg *t = w->chans; t && chans; t = t->next) {
+			struct stat st;
+			if (t->memfd < 0 || fstat(t->memfd, &st) < 0)
+				continue;
+			if (nchan <= VGPU_CKPT_MAX_CHANS) {
+				chans[nchan] = (struct vgpu_ckpt_chan){ .ino = (uint64_t)st.st_ino, .ctx = t->cur };
+				vgpu_chan_position(t->ch, chans[nchan].pos);
+			}
+			nchan++;
+		}
+		pthread_mutex_unlock(&w->lock);
+		if (!chans) {
+			r.status = -ENOMEM;
+			snprintf(r.msg, sizeof(r.msg), "out of memory listing the zone's channels");
+		} else {
+			r.status = vgpu_ckpt_write(fd, &w->zone, &w->be, (uint32_t)w->be.kind, w->a->reg, w->state_path,
+						   chans, nchan, &sum, r.msg, sizeof(r.msg));
+		}
+		free(chans);
 		r.work_ns = mono_ns() - t1;
 		if (r.status == 0) {
 			r.handles = sum.handles;
@@ -587,8 +742,17 @@ static void do_checkpoint(struct worker *w, int c, const struct vgpu_state_req *
 		}
 	}
 	int stay = r.status == 0 && (q->flags & VGPU_STATE_F_STAY_STOPPED);
-	if (!stay)
+	if (!stay) {
 		zone_go_on(w);
+	} else {
+		/* saved and stopped: should this worker vanish now, the programs' channels wait for a
+		 * restore of the zone to rejoin (libvgpu, VGPU_REJOIN_MS) instead of failing */
+		pthread_mutex_lock(&w->lock);
+		for (struct chan_thread_arg *t = w->chans; t; t = t->next)
+			if (t->memfd >= 0)
+				vgpu_chan_set_saved(t->ch, 1);
+		pthread_mutex_unlock(&w->lock);
+	}
 	if (r.status == 0)
 		vgpu_info("checkpoint written: %u handles, %u allocations (%llu bytes), %llu-byte file; channels stopped "
 			  "in %.1f ms, written in %.1f ms; %s", r.handles, r.allocs, (unsigned long long)r.mem_bytes,
@@ -685,6 +849,12 @@ static int take_channels(struct worker *w, const char *path, uint32_t *taken, ch
 	int rc = -EPROTO;
 
 	*taken = 0;
+	if (!strcmp(path, w->state_path)) {
+		/* the source's socket path is ours now (a new proxy numbered this zone as the old
+		 * one did): the source is gone */
+		snprintf(why, cap, "the zone's worker at %s is gone (this worker listens there now)", path);
+		return -ECONNREFUSED;
+	}
 	if (strlen(path) >= sizeof(sa.sun_path)) {
 		snprintf(why, cap, "source state socket path too long");
 		return -ENAMETOOLONG;
@@ -842,14 +1012,26 @@ static int zone_restore(struct worker *w, struct vgpu_ckpt_reader *ck, const str
 	r->allocs = sum.allocs;
 	r->mem_bytes = sum.mem_bytes;
 	r->file_bytes = sum.file_bytes;
-	/* The zone's programs reach it through their channels: without them nothing would ever
-	 * use the restored zone (a client cannot reconnect a channel yet), so that is a failure. */
-	if (!meta->source[0]) {
-		snprintf(r->msg, sizeof(r->msg), "the checkpoint names no worker to take the zone's channels from "
-			 "(the proxy that wrote it ran without --state-dir)");
-		return -ENOENT;
+	/* The zone's programs reach it through their channels: taken over from the worker that
+	 * wrote the checkpoint if it is still there, else offered again by the programs
+	 * themselves (rejoining, when their server vanished with the zone saved). */
+	rc = meta->source[0] ? take_channels(w, meta->source, &r->channels, r->msg, sizeof(r->msg)) : -ECONNREFUSED;
+	/* (a worker of another zone at the source's path refuses our token: the source is gone too) */
+	if ((rc == -ECONNREFUSED || rc == -EACCES) && w->zone.ck.nchan) {
+		w->rejoin_until = mono_ns() + (uint64_t)w->a->cfg->rejoin_timeout_s * 1000000000ull;
+		r->work_ns = mono_ns() - t0;
+		vgpu_info("zone restored from a checkpoint of zone %u: %u handles, %u allocations (%llu bytes), in %.1f ms; "
+			  "its worker is gone (%s), so its %u channels and %u pinned regions are waited for as their "
+			  "programs rejoin, up to %u s (--rejoin-timeout)", meta->zone_id, r->handles, r->allocs,
+			  (unsigned long long)r->mem_bytes, r->work_ns / 1e6, meta->source[0] ? "not reachable" :
+			  "the checkpoint names none", w->zone.ck.nchan, w->zone.ck.npin, w->a->cfg->rejoin_timeout_s);
+		snprintf(r->msg, sizeof(r->msg), "its worker is gone: its programs' %u channels rejoin as they notice "
+			 "(waited for up to %u s)", w->zone.ck.nchan, w->a->cfg->rejoin_timeout_s);
+		return 0;
 	}
-	rc = take_channels(w, meta->source, &r->channels, r->msg, sizeof(r->msg));
+	if (rc == -ECONNREFUSED && !meta->source[0])
+		snprintf(r->msg, sizeof(r->msg), "the checkpoint names no worker to take the zone's channels from "
+			 "and no channel to wait for");
 	if (rc < 0)
 		return rc;
 	r->work_ns = mono_ns() - t0;
@@ -961,6 +1143,23 @@ void vgpu_worker_main(const struct vgpu_worker_args *a)
 	for (;;) {
 		struct pollfd p[3] = { { ctrl, POLLIN, 0 }, { w.wake_fd, POLLIN, 0 }, { alfd, POLLIN, 0 } };
 		int timeout = -1;
+		uint64_t now_ns = mono_ns();
+		if (w.rejoin_until && now_ns >= w.rejoin_until) {
+			uint32_t left = 0;
+			for (uint32_t i = 0; i < w.zone.ck.nchan; i++)
+				left += !w.zone.ck.chan[i].rejoined;
+			if (left)
+				vgpu_info("%u of the zone's %u saved channels did not rejoin within %u s (--rejoin-timeout)",
+					  left, w.zone.ck.nchan, a->cfg->rejoin_timeout_s);
+			w.rejoin_until = 0;
+			pthread_mutex_lock(&w.lock);
+			unsigned live = w.live;
+			pthread_mutex_unlock(&w.lock);
+			if (!live)
+				break;
+		}
+		if (w.rejoin_until)
+			timeout = (int)((w.rejoin_until - now_ns) / 1000000u) + 1;
 		if (ctrl < 0) {
 			struct timespec now;
 			clock_gettime(CLOCK_MONOTONIC, &now);
@@ -972,7 +1171,8 @@ void vgpu_worker_main(const struct vgpu_worker_args *a)
 				timed_out = 1;
 				break;
 			}
-			timeout = (int)left;
+			if (timeout < 0 || left < timeout)
+				timeout = (int)left;
 		}
 		if (poll(p, 3, timeout) < 0) {
 			if (errno == EINTR)
@@ -1013,7 +1213,7 @@ void vgpu_worker_main(const struct vgpu_worker_args *a)
 		pthread_mutex_lock(&w.lock);
 		unsigned live = w.live;
 		pthread_mutex_unlock(&w.lock);
-		if (live == 0 && handoffs > 0) {
+		if (live == 0 && handoffs > 0 && !w.rejoin_until) {
 			/* Last channel closed; a JOIN already queued keeps the zone alive. */
 			struct pollfd q = { ctrl, POLLIN, 0 };
 			if (ctrl >= 0 && poll(&q, 1, 0) > 0 && !(q.revents & (POLLHUP | POLLERR)))

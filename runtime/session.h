@@ -14,6 +14,33 @@
 enum vgpu_hello_kind {
 	VGPU_HELLO_NEW_ZONE = 1, /* first channel of a zone: the proxy creates the zone (a worker process) */
 	VGPU_HELLO_JOIN     = 2, /* another channel (thread) of an existing zone, named by its token */
+	VGPU_HELLO_REJOIN   = 3, /* a channel whose server vanished with the zone saved: the same ring,
+				    offered to the zone's restore (answered on the socket, below) */
+};
+
+/*
+ * Rejoining (docs/ARCHITECTURE.md, "Rejoining a restored zone"). After the REJOIN hello
+ * (with the ring's memfd) the client sends one vgpu_rejoin_pinned record with the memfd of
+ * each pinned host memory region it shares with the zone, then a vgpu_rejoin_pinned record
+ * with id 0 and no fd; the proxy answers with one vgpu_rejoin_answer on the socket (never
+ * in the ring, which holds the zone's queued requests). status 0: the ring is served again;
+ * VGPU_REJOIN_LATER: the zone is not (yet) here, try again; anything else: refused for good
+ * (a -errno, msg says why).
+ */
+#define VGPU_REJOIN_PINNED_MAGIC 0x50524a56u /* "VJRP" */
+#define VGPU_REJOIN_ANSWER_MAGIC 0x41524a56u /* "VJRA" */
+#define VGPU_REJOIN_MAX_PINNED   4096u
+#define VGPU_REJOIN_LATER        1
+struct vgpu_rejoin_pinned {
+	uint32_t magic;     /* VGPU_REJOIN_PINNED_MAGIC */
+	uint32_t reserved;  /* 0 */
+	uint64_t id;        /* the region's id in the zone (0: the last record, no fd) */
+	uint64_t bytes;     /* its size */
+};
+struct vgpu_rejoin_answer {
+	uint32_t magic;     /* VGPU_REJOIN_ANSWER_MAGIC */
+	int32_t  status;
+	char     msg[120];
 };
 
 /*

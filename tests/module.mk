@@ -84,3 +84,7 @@ $(B)/tests/migrate/migrate.sh: $(B)/tests/restart/stream_app $(B)/tests/migrate/
 	@mkdir -p $(dir $@)
 	printf '#!/bin/sh\nexec tests/migrate/run.sh\n' > $@ && chmod +x $@
 TESTS += $(B)/tests/migrate/migrate.sh
+$(B)/tests/migrate/rejoin.sh: $(B)/tests/restart/stream_app $(PROXY) $(VGPUCTL) $(E2E_KERNELS) tests/migrate/rejoin.sh
+	@mkdir -p $(dir $@)
+	printf '#!/bin/sh\nexec tests/migrate/rejoin.sh\n' > $@ && chmod +x $@
+TESTS += $(B)/tests/migrate/rejoin.sh

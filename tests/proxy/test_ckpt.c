@@ -6,7 +6,8 @@
 #include "../../proxy/ckpt.h"
 #include "check.h"
 
-enum { R_ZONE = 1, R_RANGES, R_SLOTS, R_CTX, R_MODULE, R_FUNC, R_STREAM, R_EVENT, R_ALLOC, R_END, R_POOL, R_GLOBAL };
+enum { R_ZONE = 1, R_RANGES, R_SLOTS, R_CTX, R_MODULE, R_FUNC, R_STREAM, R_EVENT, R_ALLOC, R_END, R_POOL, R_GLOBAL,
+       R_PINNED, R_CHAN };
 #define NO_SLOT 0xffffffffu
 
 static uint8_t buf[1 << 16];
@@ -42,6 +43,15 @@ struct shape {
 	const char *glob_name;
 	uint32_t glob_name_len;  /* what the record says the name's length is (0: its length) */
 	uint32_t glob_bytes;     /* name bytes written (0: strlen) */
+	/* pinned region and channel records (after the allocations and globals): how many of
+	 * each (pinned slots 0, 1, ...; channels' inodes 100, 101, ...), and one field broken */
+	uint32_t npin, nchan;
+	uint32_t pin_slot2;      /* the second region's slot (0: 1) */
+	uint64_t pin_bytes, pin_ino, pin_key2, pin_pad;   /* of the last region (0: a good value) */
+	uint32_t chan_ctx, chan_pad, chan_pos0;           /* of the last channel */
+	uint64_t chan_ino;                                /* of the last channel (0: a good value) */
+	int chan_before_pin;                              /* write channels before the regions */
+	int chans_before_allocs;                          /* write the channels before the allocations */
 };
 
 static const struct shape good = { .slots = 6, .ctx_slot = 0, .mod_owner = 0, .fn_module = 1, .stream_flags = 1,
@@ -61,6 +71,29 @@ static void glob_rec(const struct shape *s)
 	rec(R_GLOBAL, 24 + len);
 	u32(s->glob_module); u32(s->glob_name_len ? s->glob_name_len : len); u64(s->glob_base); u64(s->glob_size);
 	put(s->glob_name, len);
+}
+
+static void pins_rec(const struct shape *s)
+{
+	for (uint32_t i = 0; i < s->npin; i++) {
+		int last = i + 1 == s->npin;
+		rec(R_PINNED, 32);
+		u32(i == 1 && s->pin_slot2 ? s->pin_slot2 : i); u32(last ? (uint32_t)s->pin_pad : 0);
+		u64(last && s->pin_bytes ? s->pin_bytes : 1u << 20);
+		u64(last && s->pin_ino ? s->pin_ino : 50 + i);
+		u64(last && s->pin_key2 ? s->pin_key2 : 0x8000000000001234ull);
+	}
+}
+
+static void chans_rec(const struct shape *s)
+{
+	for (uint32_t i = 0; i < s->nchan; i++) {
+		int last = i + 1 == s->nchan;
+		rec(R_CHAN, 32);
+		u64(last && s->chan_ino ? s->chan_ino : 100 + i);
+		u32(last ? s->chan_ctx : 0); u32(last ? s->chan_pad : 0);
+		u32(last && s->chan_pos0 ? s->chan_pos0 : 0x40); u32(0); u32(0x40); u32(0);
+	}
 }
 
 static void build(const struct shape *s)
@@ -101,6 +134,8 @@ static void build(const struct shape *s)
 		pool_rec(s);
 	if (s->glob_where == 2)
 		glob_rec(s);
+	if (s->chans_before_allocs)
+		chans_rec(s);
 	rec(R_ALLOC, 24 + 4096);
 	u64(0x7f0000200000ull); u64(4096); u32(0); u32(0);
 	memset(buf + n, 0x5a, 4096); n += 4096;
@@ -111,6 +146,11 @@ static void build(const struct shape *s)
 		pool_rec(s);
 	if (s->glob_where == 1)
 		glob_rec(s);
+	if (s->chan_before_pin)
+		chans_rec(s);
+	pins_rec(s);
+	if (!s->chan_before_pin && !s->chans_before_allocs)
+		chans_rec(s);
 	uint32_t crc = vgpu_crc32c(0, buf + VGPU_CKPT_HDR_BYTES, n - VGPU_CKPT_HDR_BYTES);
 	rec(R_END, 8);
 	u32(nrec - 1); u32(s->bad_crc ? crc ^ 1 : crc);
@@ -199,6 +239,25 @@ int main(void)
 	s = glob; s.glob_name = "";              refused(&s, "global record");       /* no name */
 	s = glob; s.glob_name_len = 4;           refused(&s, "global record");       /* length disagrees */
 	s = glob; s.glob_name = "a\0b"; s.glob_bytes = 3; refused(&s, "global record"); /* a NUL inside */
+	/* pinned regions and channels, as a zone saved with checkpoint --stop lists them */
+	struct shape sv = good;
+	sv.npin = 2; sv.nchan = 3;
+	CHECK_EQ((build(&sv), vgpu_ckpt_check(buf, n, &m, why, sizeof(why))), 0);
+	CHECK_EQ(m.handles, 6);                                                      /* neither is a handle */
+	s = sv; s.chan_ctx = NO_SLOT;                                                /* a thread with no context */
+	CHECK_EQ((build(&s), vgpu_ckpt_check(buf, n, &m, why, sizeof(why))), 0);
+	s = sv; s.npin = 3; s.pin_slot2 = 5;     refused(&s, "pinned region record"); /* slots not ascending (5 then 2) */
+	s = sv; s.pin_bytes = 1ull << 41;        refused(&s, "pinned region record"); /* larger than any file */
+	s = sv; s.npin = 1; s.pin_key2 = 0x1234; refused(&s, "pinned region record"); /* a key without its top bit */
+	s = sv; s.pin_key2 = 0x8000000000005678ull; refused(&s, "pinned region record"); /* another key */
+	s = sv; s.pin_pad = 1;                   refused(&s, "pinned region record");
+	s = sv; s.chan_ctx = 1;                  refused(&s, "channel record");       /* a module, not a context */
+	s = sv; s.chan_ctx = 6;                  refused(&s, "channel record");       /* past the table */
+	s = sv; s.chan_pad = 1;                  refused(&s, "channel record");
+	s = sv; s.chan_pos0 = 0x41;              refused(&s, "channel record");       /* a message index not aligned */
+	s = sv; s.chan_ino = 100;                refused(&s, "channel record");       /* the first ring again */
+	s = sv; s.chan_before_pin = 1;           refused(&s, "out of order");         /* channels before the regions */
+	s = sv; s.chans_before_allocs = 1;       refused(&s, "out of order");         /* before the allocations */
 	/* cut anywhere: refused, never read past the end */
 	build(&good);
 	size_t full = n;
