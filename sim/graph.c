@@ -26,6 +26,7 @@ struct sim_gnode {
 	size_t ndeps, capdeps;
 	struct sim_gnode *clone_of;   /* cuGraphNodeFindInClone */
 	CUkernelNodeAttrValue attrs[17]; /* kernel node attributes set, by CUlaunchAttributeID */
+	void **kparams;               /* kernel nodes: cuGraphKernelNodeGetParams' pointers into op */
 	size_t order;                 /* scratch: topological sort */
 	struct sim_gnode *next;       /* in the graph, in creation order */
 };
@@ -122,6 +123,7 @@ static void node_free(struct sim_gnode *n)
 	if (n->child)
 		graph_free(n->child);
 	free(n->deps);
+	free(n->kparams);
 	n->magic = 0;
 	free(n);
 }
@@ -452,6 +454,88 @@ CUresult cuGraphMemsetNodeGetParams(CUgraphNode h, CUDA_MEMSET_NODE_PARAMS *p)
 	p->elementSize = (unsigned)n->op->u.set.esize;
 	p->width = n->op->u.set.width;
 	p->height = n->op->u.set.height;
+	return CUDA_SUCCESS;
+}
+
+/* A kernel node's launch as captured: its function, shape and a pointer to each parameter's
+ * value (valid while the node lives), as the driver gives them. */
+CUresult cuGraphKernelNodeGetParams_v2(CUgraphNode h, CUDA_KERNEL_NODE_PARAMS *p)
+{
+	CUresult rc;
+	struct sim_gnode *n = node_get(h, &rc);
+	if (!n)
+		return rc;
+	if (!p || n->type != CU_GRAPH_NODE_TYPE_KERNEL || !n->op)
+		return CUDA_ERROR_INVALID_VALUE;
+	const struct sim_launch_op *k = &n->op->u.k;
+	struct sim_func *f = NULL;
+	pthread_mutex_lock(&g_lock);
+	for (struct sim_func *x = k->mod->funcs; x && !f; x = x->next)
+		if (x->fn == k->l.fn)
+			f = x;
+	pthread_mutex_unlock(&g_lock);
+	if (!f)
+		return CUDA_ERROR_INVALID_HANDLE;
+	if (!n->kparams && k->l.fn->nparams) {
+		void **v = calloc(k->l.fn->nparams, sizeof(*v));
+		if (!v)
+			return CUDA_ERROR_OUT_OF_MEMORY;
+		for (uint32_t i = 0; i < k->l.fn->nparams; i++)
+			v[i] = k->params + k->l.fn->param_off[i];
+		n->kparams = v;
+	}
+	memset(p, 0, sizeof(*p));
+	p->func = (CUfunction)f;
+	p->gridDimX = k->l.grid[0]; p->gridDimY = k->l.grid[1]; p->gridDimZ = k->l.grid[2];
+	p->blockDimX = k->l.block[0]; p->blockDimY = k->l.block[1]; p->blockDimZ = k->l.block[2];
+	p->sharedMemBytes = k->l.shared_dyn;
+	p->kernelParams = n->kparams;
+	return CUDA_SUCCESS;
+}
+
+/* The same under its name before CUDA 12 (older ABI), which the libraries also look up. */
+#undef cuGraphKernelNodeGetParams
+CUresult cuGraphKernelNodeGetParams(CUgraphNode h, CUDA_KERNEL_NODE_PARAMS_v1 *p);
+CUresult cuGraphKernelNodeGetParams(CUgraphNode h, CUDA_KERNEL_NODE_PARAMS_v1 *p)
+{
+	CUDA_KERNEL_NODE_PARAMS v2;
+	if (!p)
+		return CUDA_ERROR_INVALID_VALUE;
+	CUresult rc = cuGraphKernelNodeGetParams_v2(h, &v2);
+	if (rc == CUDA_SUCCESS)
+		memcpy(p, &v2, sizeof(*p));   /* v1 is v2's first fields */
+	return rc;
+}
+
+/* A copy node as captured: both sides by address (the simulator's device addresses are
+ * addresses of this process), pitches and extent. */
+CUresult cuGraphMemcpyNodeGetParams(CUgraphNode h, CUDA_MEMCPY3D *p)
+{
+	CUresult rc;
+	struct sim_gnode *n = node_get(h, &rc);
+	if (!n)
+		return rc;
+	if (!p || n->type != CU_GRAPH_NODE_TYPE_MEMCPY || !n->op)
+		return CUDA_ERROR_INVALID_VALUE;
+	const struct sim_copy3d *c = &n->op->u.c;
+	memset(p, 0, sizeof(*p));
+	p->srcMemoryType = c->src_dev ? CU_MEMORYTYPE_DEVICE : CU_MEMORYTYPE_HOST;
+	if (c->src_dev)
+		p->srcDevice = (CUdeviceptr)c->src;
+	else
+		p->srcHost = (const void *)(uintptr_t)c->src;
+	p->srcPitch = c->spitch;
+	p->srcHeight = c->sheight;
+	p->dstMemoryType = c->dst_dev ? CU_MEMORYTYPE_DEVICE : CU_MEMORYTYPE_HOST;
+	if (c->dst_dev)
+		p->dstDevice = (CUdeviceptr)c->dst;
+	else
+		p->dstHost = (void *)(uintptr_t)c->dst;
+	p->dstPitch = c->dpitch;
+	p->dstHeight = c->dheight;
+	p->WidthInBytes = c->width;
+	p->Height = c->height;
+	p->Depth = c->depth;
 	return CUDA_SUCCESS;
 }
 

@@ -17,7 +17,6 @@ static CUresult not_in_simulator(const char *call)
 #undef cuLinkCreate
 #undef cuLinkAddData
 #undef cuLinkAddFile
-#undef cuGraphKernelNodeGetParams
 #undef cuGraphExecKernelNodeSetParams
 #undef cuMemPrefetchAsync
 
@@ -62,13 +61,8 @@ CUresult cuLinkDestroy(CUlinkState state)
 	return not_in_simulator("cuLinkDestroy");
 }
 
-/* Kernel nodes' parameters: graphs are built by stream capture here (docs/COMPATIBILITY.md). */
-CUresult cuGraphKernelNodeGetParams_v2(CUgraphNode node, CUDA_KERNEL_NODE_PARAMS *params)
-{
-	(void)node, (void)params;
-	return not_in_simulator("cuGraphKernelNodeGetParams_v2");
-}
-
+/* Setting a kernel node's parameters in an executable graph: graphs are built by stream
+ * capture here (docs/COMPATIBILITY.md); the node keeps what was captured. */
 CUresult cuGraphExecKernelNodeSetParams_v2(CUgraphExec exec, CUgraphNode node, const CUDA_KERNEL_NODE_PARAMS *params)
 {
 	(void)exec, (void)node, (void)params;
@@ -83,13 +77,6 @@ CUresult cuMemPrefetchAsync_v2(CUdeviceptr p, size_t count, CUmemLocation loc, u
 }
 
 /* The same under their names before CUDA 12 (older ABI), which the libraries also look up. */
-CUresult cuGraphKernelNodeGetParams(CUgraphNode node, CUDA_KERNEL_NODE_PARAMS_v1 *params);
-CUresult cuGraphKernelNodeGetParams(CUgraphNode node, CUDA_KERNEL_NODE_PARAMS_v1 *params)
-{
-	(void)node, (void)params;
-	return not_in_simulator("cuGraphKernelNodeGetParams");
-}
-
 CUresult cuGraphExecKernelNodeSetParams(CUgraphExec exec, CUgraphNode node, const CUDA_KERNEL_NODE_PARAMS_v1 *params);
 CUresult cuGraphExecKernelNodeSetParams(CUgraphExec exec, CUgraphNode node, const CUDA_KERNEL_NODE_PARAMS_v1 *params)
 {
