@@ -713,6 +713,7 @@ static void zone_teardown(struct fz_zone *zz)
 	while (vgpu_zone_pop_handle(z, VGPU_H_GRAPH_EXEC, &real) == 0)
 		if (f->cuGraphExecDestroy)
 			f->cuGraphExecDestroy(real);
+	vgpu_ckpt_release_all(z, &fz.be);   /* the executable graphs' copies of their graphs */
 	while (vgpu_zone_pop_handle(z, VGPU_H_GRAPH, &real) == 0)
 		if (f->cuGraphDestroy)
 			f->cuGraphDestroy(real);

@@ -9,7 +9,7 @@ import sys
 import zlib
 
 (R_ZONE, R_RANGES, R_SLOTS, R_CTX, R_MODULE, R_FUNC, R_STREAM, R_EVENT, R_ALLOC, R_END, R_POOL, R_GLOBAL,
- R_PINNED, R_CHAN) = range(1, 15)
+ R_PINNED, R_CHAN, R_GRAPH, R_GEXEC) = range(1, 17)
 NO_SLOT = 0xFFFFFFFF
 
 
@@ -106,6 +106,25 @@ def seeds():
     c1 = rec(R_CHAN, struct.pack("<QIIIIII", 777, 0, 0, 0x1040, 0x2000, 0x1040, 0))
     c2 = rec(R_CHAN, struct.pack("<QIIIIII", 778, NO_SLOT, 0, 0x10, 0, 0x10, 0))
     yield "rejoin", b"\x00" + payload(recs + [g1, g2, p1, p2, c1, c2])
+    # a graph (slot 6, with a node handle at slot 7) and an executable graph's copy, after the
+    # globals: node count, 0, then per node {slot, type, dependencies, body bytes,
+    # dependency indices, body}: a kernel (function slot 2, grid, block, shared memory, one
+    # 8-byte parameter), a memset after it, an event record node and an empty node after both
+    def nodes(kslot):
+        kbody = struct.pack("<IIIIIIIIII", 2, 4, 1, 1, 64, 1, 1, 0, 1, 8) + struct.pack("<Q", 0x7F0000200000)
+        mbody = struct.pack("<QQIIQQ", 0x7F0000200000, 0, 7, 4, 16, 1)
+        cbody = struct.pack("<QQQQQQQQQ", 0x7F0000200000, 0x7F0000200040, 0, 0, 0, 0, 16, 1, 1)
+        return (struct.pack("<II", 5, 0)
+                + struct.pack("<IIII", kslot, 0, 0, len(kbody)) + kbody
+                + struct.pack("<IIIII", NO_SLOT, 2, 1, len(mbody), 0) + mbody
+                + struct.pack("<IIIII", NO_SLOT, 1, 1, len(cbody), 1) + cbody
+                + struct.pack("<IIIIII", NO_SLOT, 7, 1, 4, 2, 4)
+                + struct.pack("<IIIIII", NO_SLOT, 5, 2, 0, 2, 3))
+    gslots = slots([1, 1, 3, 1, 2, 1, 1, 1, 1])
+    graph = rec(R_GRAPH, struct.pack("<II", 6, 0) + nodes(7))
+    gexec = rec(R_GEXEC, struct.pack("<IIQ", 8, 0, 1) + nodes(NO_SLOT))
+    grecs = [zone(9), recs[1], gslots] + recs[3:]
+    yield "graphs", b"\x00" + payload(grecs + [graph, gexec])
 
 
 def main():

@@ -120,6 +120,24 @@ static int open_lib(struct vgpu_backend *b, const char *path, int kind, char *wh
 		*(void **)&b->fn.cuEventElapsedTime_v2 = dlsym(b->dl, "cuEventElapsedTime");
 	SYM(cuEventRecord);
 	SYM(cuEventSynchronize);
+	SYM(cuFuncGetParamInfo);
+	SYM(cuGraphCreate);
+	SYM(cuGraphClone);
+	SYM(cuGraphGetNodes);
+	SYM(cuGraphNodeGetType);
+	SYM(cuGraphNodeGetDependencies_v2);
+	SYM(cuGraphKernelNodeGetParams_v2);
+	SYM(cuGraphMemsetNodeGetParams);
+	SYM(cuGraphMemcpyNodeGetParams);
+	SYM(cuGraphEventRecordNodeGetEvent);
+	SYM(cuGraphEventWaitNodeGetEvent);
+	SYM(cuGraphAddKernelNode_v2);
+	SYM(cuGraphAddMemsetNode);
+	SYM(cuGraphAddMemcpyNode);
+	SYM(cuGraphAddEmptyNode);
+	SYM(cuGraphAddEventRecordNode);
+	SYM(cuGraphAddEventWaitNode);
+	SYM(cuGraphInstantiateWithFlags);
 	if (kind == VGPU_BACKEND_SIM) {
 		SYM(vgpu_sim_module_place_global);
 		SYM(vgpu_sim_module_global_at);

@@ -63,6 +63,25 @@ struct vgpu_backend_fns {
 	CUresult (*cuEventElapsedTime_v2)(float *, CUevent, CUevent);   /* or the pre-12.8 cuEventElapsedTime */
 	CUresult (*cuEventRecord)(CUevent, CUstream);
 	CUresult (*cuEventSynchronize)(CUevent);
+	/* graphs in checkpoints: described through the driver's queries, rebuilt node by node */
+	CUresult (*cuFuncGetParamInfo)(CUfunction, size_t, size_t *, size_t *);
+	CUresult (*cuGraphCreate)(CUgraph *, unsigned int);
+	CUresult (*cuGraphClone)(CUgraph *, CUgraph);
+	CUresult (*cuGraphGetNodes)(CUgraph, CUgraphNode *, size_t *);
+	CUresult (*cuGraphNodeGetType)(CUgraphNode, CUgraphNodeType *);
+	CUresult (*cuGraphNodeGetDependencies_v2)(CUgraphNode, CUgraphNode *, CUgraphEdgeData *, size_t *);
+	CUresult (*cuGraphKernelNodeGetParams_v2)(CUgraphNode, CUDA_KERNEL_NODE_PARAMS *);
+	CUresult (*cuGraphMemsetNodeGetParams)(CUgraphNode, CUDA_MEMSET_NODE_PARAMS *);
+	CUresult (*cuGraphMemcpyNodeGetParams)(CUgraphNode, CUDA_MEMCPY3D *);
+	CUresult (*cuGraphEventRecordNodeGetEvent)(CUgraphNode, CUevent *);
+	CUresult (*cuGraphEventWaitNodeGetEvent)(CUgraphNode, CUevent *);
+	CUresult (*cuGraphAddKernelNode_v2)(CUgraphNode *, CUgraph, const CUgraphNode *, size_t, const CUDA_KERNEL_NODE_PARAMS *);
+	CUresult (*cuGraphAddMemsetNode)(CUgraphNode *, CUgraph, const CUgraphNode *, size_t, const CUDA_MEMSET_NODE_PARAMS *, CUcontext);
+	CUresult (*cuGraphAddMemcpyNode)(CUgraphNode *, CUgraph, const CUgraphNode *, size_t, const CUDA_MEMCPY3D *, CUcontext);
+	CUresult (*cuGraphAddEmptyNode)(CUgraphNode *, CUgraph, const CUgraphNode *, size_t);
+	CUresult (*cuGraphAddEventRecordNode)(CUgraphNode *, CUgraph, const CUgraphNode *, size_t, CUevent);
+	CUresult (*cuGraphAddEventWaitNode)(CUgraphNode *, CUgraph, const CUgraphNode *, size_t, CUevent);
+	CUresult (*cuGraphInstantiateWithFlags)(CUgraphExec *, CUgraph, unsigned long long);
 	/* the simulator's own (a test double, not a driver entry point): put a module's global at
 	 * a given address, so that a restored zone's globals keep theirs (ckpt.c) */
 	CUresult (*vgpu_sim_module_place_global)(CUmodule, const char *, CUdeviceptr, size_t);

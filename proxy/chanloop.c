@@ -436,6 +436,39 @@ static void data_first_zeros(struct chanctx *cc, struct vgpu_proxy_call *call, c
 		call->fatal = rc;
 }
 
+
+/*
+ * Executable graphs for checkpoints (ckpt.c): each keeps a copy of the graph it was made
+ * from, since the driver cannot describe an executable graph; calls that change one in a way
+ * the copy does not follow make it impossible to checkpoint, with that call named.
+ * argv[i] points at parameter i.
+ */
+static void note_graph_exec(struct vgpu_proxy_call *call, void **argv)
+{
+	switch (call->hdr.opcode) {
+	case VGPU_OP_cuGraphInstantiateWithFlags: {
+		CUgraphExec *pe = *(CUgraphExec **)argv[0];
+		if (pe && *pe)
+			vgpu_ckpt_gexec_made(call->zone, call->backend, *pe, *(CUgraph *)argv[1],
+					     *(unsigned long long *)argv[2]);
+		break;
+	}
+	case VGPU_OP_cuGraphExecDestroy:
+		vgpu_ckpt_gexec_gone(call->zone, call->backend, *(CUgraphExec *)argv[0]);
+		break;
+	case VGPU_OP_cuGraphExecEventRecordNodeSetEvent:
+	case VGPU_OP_cuGraphExecEventWaitNodeSetEvent:
+	case VGPU_OP_cuGraphNodeSetEnabled:
+		vgpu_ckpt_gexec_changed(call->zone, *(CUgraphExec *)argv[0], call->desc->name);
+		break;
+	case VGPU_OP_cuGraphKernelNodeCopyAttributes:
+		vgpu_ckpt_graph_attrs(call->zone, call->desc->name);
+		break;
+	default:
+		break;
+	}
+}
+
 /*
  * Primary contexts go away without a call that names them: the last
  * cuDevicePrimaryCtxRelease, or a reset, destroys the device's primary context and all it
@@ -628,6 +661,8 @@ static CUresult call_generic(struct chanctx *cc, struct vgpu_proxy_call *call, v
 		if (pd)
 			vgpu_ckpt_note_global(call->zone, *(void **)argv[2], *(const char **)argv[3], *pd, pb ? *pb : 0);
 	}
+	if (res == CUDA_SUCCESS)
+		note_graph_exec(call, argv);
 	if (res == CUDA_SUCCESS && call->hdr.opcode == VGPU_OP_cuEventCreate) {
 		CUevent *pe = *(CUevent **)argv[0];   /* argv[i] points at parameter i */
 		if (pe && *pe && *(unsigned *)argv[1])

@@ -28,6 +28,7 @@ enum rec {
 	R_POOL,   /* added after the others: it comes between the events and the allocations */
 	R_GLOBAL, /* and the ones from here between the allocations and the end */
 	R_PINNED, R_CHAN,
+	R_GRAPH, R_GEXEC, /* between the globals and the pinned regions */
 };
 /* Where each record type comes in a file (the numbers above are fixed by the format). */
 static unsigned rank(uint32_t type)
@@ -35,12 +36,20 @@ static unsigned rank(uint32_t type)
 	static const uint8_t order[] = {
 		[R_ZONE] = 1, [R_RANGES] = 2, [R_SLOTS] = 3, [R_CTX] = 4, [R_MODULE] = 5, [R_FUNC] = 6,
 		[R_STREAM] = 7, [R_EVENT] = 8, [R_POOL] = 9, [R_ALLOC] = 10, [R_GLOBAL] = 11,
-		[R_PINNED] = 12, [R_CHAN] = 13, [R_END] = 14,
+		[R_GRAPH] = 12, [R_GEXEC] = 13, [R_PINNED] = 14, [R_CHAN] = 15, [R_END] = 16,
 	};
 	return type < sizeof(order) ? order[type] : 0;
 }
 #define PINNED_BODY 32u     /* slot, 0, bytes, memfd inode, id key */
 #define CHAN_BODY 32u       /* ring memfd inode, current context slot, 0, four ring indices */
+/* Graphs: a graph's or executable graph's nodes, each { u32 slot, u32 type, u32 dependencies,
+ * u32 body bytes, u32 dependency[] (indices of nodes before it), body }; bounds of what a
+ * reader accepts */
+#define GRAPH_MAX_NODES 65536u
+#define GRAPH_MAX_PARAMS 1024u
+#define GRAPH_MAX_PARAM_BYTES 32768u
+#define GRAPH_MAX_BODY (64u << 20)
+#define GEXEC_FLAGS 0xfull  /* auto free on launch, upload, device launch, node priority */
 #define POOL_BODY 56u       /* slot, owner, kind, device, type, location, usage, current, max, threshold, reuse, 0 */
 #define POOL_REUSE_ALL 7u   /* follow event dependencies, opportunistic, internal dependencies */
 /* In an event record's flags: the event had been recorded and its work was done (a timing
@@ -269,6 +278,95 @@ void vgpu_ckpt_module_gone(struct vgpu_zone *z, const struct vgpu_backend *be, c
 	}
 }
 
+static struct vgpu_ckpt_gexec *gexec_of(struct vgpu_zone *z, const void *exec)
+{
+	for (uint32_t i = 0; i < z->ck.ngx; i++)
+		if (z->ck.gx[i].exec == exec)
+			return &z->ck.gx[i];
+	return NULL;
+}
+
+/* A copy of graph (NULL if the driver cannot make one). Under no lock. */
+static void *graph_copy(const struct vgpu_backend *be, void *graph)
+{
+	CUgraph c = NULL;
+	if (!be->fn.cuGraphClone || be->fn.cuGraphClone(&c, (CUgraph)graph) != CUDA_SUCCESS)
+		return NULL;
+	return c;
+}
+
+void vgpu_ckpt_gexec_made(struct vgpu_zone *z, const struct vgpu_backend *be, const void *exec, void *graph,
+			  uint64_t flags)
+{
+	void *c = graph_copy(be, graph);
+	pthread_mutex_lock(&z->lock);
+	struct vgpu_ckpt_gexec *g = gexec_of(z, exec);
+	if (!g && room_for_one(&z->ck.gx, &z->ck.capgx, z->ck.ngx, sizeof(*z->ck.gx), 8) == 0)
+		g = &z->ck.gx[z->ck.ngx++];
+	void *old = NULL;
+	if (g) {
+		old = g->exec == exec ? g->clone : NULL;
+		*g = (struct vgpu_ckpt_gexec){ .exec = exec, .clone = c, .flags = flags };
+	}
+	if (!g || !c)
+		z->ck.gx_lost = 1;
+	pthread_mutex_unlock(&z->lock);
+	if (!g && c)
+		be->fn.cuGraphDestroy(c);
+	if (old)
+		be->fn.cuGraphDestroy(old);
+}
+
+void vgpu_ckpt_gexec_updated(struct vgpu_zone *z, const struct vgpu_backend *be, const void *exec, void *graph)
+{
+	void *c = graph_copy(be, graph), *old = NULL;
+	pthread_mutex_lock(&z->lock);
+	struct vgpu_ckpt_gexec *g = gexec_of(z, exec);
+	if (g) {
+		old = g->clone;
+		g->clone = c;
+		c = NULL;
+		if (!g->clone)
+			z->ck.gx_lost = 1;
+	}
+	pthread_mutex_unlock(&z->lock);
+	if (c)
+		be->fn.cuGraphDestroy(c);
+	if (old)
+		be->fn.cuGraphDestroy(old);
+}
+
+void vgpu_ckpt_gexec_changed(struct vgpu_zone *z, const void *exec, const char *call)
+{
+	pthread_mutex_lock(&z->lock);
+	struct vgpu_ckpt_gexec *g = gexec_of(z, exec);
+	if (g && !g->changed)
+		g->changed = call;
+	pthread_mutex_unlock(&z->lock);
+}
+
+void vgpu_ckpt_gexec_gone(struct vgpu_zone *z, const struct vgpu_backend *be, const void *exec)
+{
+	void *old = NULL;
+	pthread_mutex_lock(&z->lock);
+	struct vgpu_ckpt_gexec *g = gexec_of(z, exec);
+	if (g) {
+		old = g->clone;
+		*g = z->ck.gx[--z->ck.ngx];
+	}
+	pthread_mutex_unlock(&z->lock);
+	if (old)
+		be->fn.cuGraphDestroy(old);
+}
+
+void vgpu_ckpt_graph_attrs(struct vgpu_zone *z, const char *call)
+{
+	pthread_mutex_lock(&z->lock);
+	if (!z->ck.graph_attrs)
+		z->ck.graph_attrs = call;
+	pthread_mutex_unlock(&z->lock);
+}
+
 void vgpu_ckpt_zone_fini(struct vgpu_ckpt_zone *ck)
 {
 	for (uint32_t i = 0; i < ck->nimg; i++)
@@ -282,6 +380,7 @@ void vgpu_ckpt_zone_fini(struct vgpu_ckpt_zone *ck)
 	free(ck->span);
 	free(ck->chan);
 	free(ck->pin);
+	free(ck->gx);   /* the copies went with the driver's state (vgpu_ckpt_release_all) */
 	memset(ck, 0, sizeof(*ck));
 }
 
@@ -372,11 +471,25 @@ static int blockers(const struct vgpu_zone *z, const struct vgpu_backend *be, ch
 {
 	for (unsigned t = 1; t < VGPU_H_COUNT; t++) {
 		if (t == VGPU_H_CONTEXT || t == VGPU_H_MODULE || t == VGPU_H_FUNCTION || t == VGPU_H_STREAM ||
-		    t == VGPU_H_EVENT || t == VGPU_H_MEMORY_POOL || !z->htab.count[t])
+		    t == VGPU_H_EVENT || t == VGPU_H_MEMORY_POOL || t == VGPU_H_GRAPH || t == VGPU_H_GRAPH_NODE ||
+		    t == VGPU_H_GRAPH_EXEC || !z->htab.count[t])
 			continue;
 		return fail(why, cap, -EOPNOTSUPP, "the zone holds %u %s handle%s, which checkpoints do not carry "
-			    "(supported: contexts, modules, functions, streams, events, memory pools, device memory)",
+			    "(supported: contexts, modules, functions, streams, events, memory pools, graphs, "
+			    "executable graphs, device memory)",
 			    z->htab.count[t], htype_name(t), z->htab.count[t] == 1 ? "" : "s");
+	}
+	if (z->htab.count[VGPU_H_GRAPH] || z->htab.count[VGPU_H_GRAPH_EXEC]) {
+		const struct vgpu_backend_fns *g = &be->fn;
+		if (!g->cuGraphGetNodes || !g->cuGraphNodeGetType || !g->cuGraphNodeGetDependencies_v2 ||
+		    !g->cuGraphCreate || !g->cuGraphDestroy || !g->cuGraphInstantiateWithFlags)
+			return fail(why, cap, -EOPNOTSUPP, "the driver lacks the graph queries checkpoints need");
+		if (z->ck.graph_attrs)
+			return fail(why, cap, -EOPNOTSUPP, "the zone set kernel node attributes (%s), which checkpoints "
+				    "do not carry", z->ck.graph_attrs);
+		if (z->ck.gx_lost)
+			return fail(why, cap, -ENOMEM, "an executable graph's copy of its graph could not be made "
+				    "(out of memory when it was instantiated or updated)");
 	}
 	if (z->vmm.n || z->vmm.ranges.n)
 		return fail(why, cap, -EOPNOTSUPP, "the zone uses the virtual memory management API "
@@ -630,6 +743,326 @@ static uint64_t plan_bytes(const struct plan *q)
 	}
 }
 
+/* ---------------------------------------------------------------- graphs */
+
+struct gbuf { uint8_t *p; size_t n, cap; int err; };
+
+static void gb_put(struct gbuf *b, const void *v, size_t k)
+{
+	if (b->err)
+		return;
+	if (b->n + k > b->cap) {
+		size_t cap = b->cap ? b->cap : 256;
+		while (cap < b->n + k)
+			cap *= 2;
+		uint8_t *np = realloc(b->p, cap);
+		if (!np) {
+			b->err = -ENOMEM;
+			return;
+		}
+		b->p = np;
+		b->cap = cap;
+	}
+	memcpy(b->p + b->n, v, k);
+	b->n += k;
+}
+static void gb_u32(struct gbuf *b, uint32_t v) { gb_put(b, &v, 4); }
+static void gb_u64(struct gbuf *b, uint64_t v) { gb_put(b, &v, 8); }
+
+static const char *node_type_name(unsigned t)
+{
+	switch (t) {
+	case CU_GRAPH_NODE_TYPE_HOST:            return "host function";
+	case CU_GRAPH_NODE_TYPE_GRAPH:           return "child graph";
+	case CU_GRAPH_NODE_TYPE_EXT_SEMAS_SIGNAL:
+	case CU_GRAPH_NODE_TYPE_EXT_SEMAS_WAIT:  return "external semaphore";
+	case CU_GRAPH_NODE_TYPE_MEM_ALLOC:       return "memory allocation";
+	case CU_GRAPH_NODE_TYPE_MEM_FREE:        return "memory free";
+	case CU_GRAPH_NODE_TYPE_BATCH_MEM_OP:    return "batch memory operation";
+	case CU_GRAPH_NODE_TYPE_CONDITIONAL:     return "conditional";
+	default:                                 return "unknown";
+	}
+}
+
+static uint32_t node_index(CUgraphNode *nodes, size_t n, CUgraphNode x)
+{
+	for (size_t i = 0; i < n; i++)
+		if (nodes[i] == x)
+			return (uint32_t)i;
+	return NO_SLOT;
+}
+
+/* Node x's dependencies as indices into nodes (NULL and *k 0 when it has none; -1 on error). */
+static int node_deps(const struct vgpu_backend_fns *f, CUgraphNode *nodes, size_t n, CUgraphNode x,
+		     uint32_t **out, size_t *k)
+{
+	size_t m = 0;
+	*out = NULL;
+	*k = 0;
+	if (f->cuGraphNodeGetDependencies_v2(x, NULL, NULL, &m) != CUDA_SUCCESS || m > n)
+		return -1;
+	if (!m)
+		return 0;
+	CUgraphNode *d = calloc(m, sizeof(*d));
+	uint32_t *idx = calloc(m, sizeof(*idx));
+	size_t got = m;
+	int rc = d && idx && f->cuGraphNodeGetDependencies_v2(x, d, NULL, &got) == CUDA_SUCCESS && got == m ? 0 : -1;
+	for (size_t i = 0; rc == 0 && i < m; i++)
+		if ((idx[i] = node_index(nodes, n, d[i])) == NO_SLOT)
+			rc = -1;
+	free(d);
+	if (rc < 0) {
+		free(idx);
+		return -1;
+	}
+	*out = idx;
+	*k = m;
+	return 0;
+}
+
+/* What rebuilding node x takes (its body), by type; 0 or -errno with why. */
+static int node_body(const struct vgpu_zone *z, const struct vgpu_backend_fns *f, CUgraphNode x, unsigned type,
+		     struct gbuf *nb, char *why, size_t cap)
+{
+	CUresult r = CUDA_SUCCESS;
+	switch (type) {
+	case CU_GRAPH_NODE_TYPE_KERNEL: {
+		CUDA_KERNEL_NODE_PARAMS p;
+		memset(&p, 0, sizeof(p));
+		if (!f->cuGraphKernelNodeGetParams_v2 || !f->cuFuncGetParamInfo ||
+		    (r = f->cuGraphKernelNodeGetParams_v2(x, &p)) != CUDA_SUCCESS)
+			break;
+		uint32_t fs = p.func ? slot_of_real(z, VGPU_H_FUNCTION, p.func) : NO_SLOT;
+		if (fs == NO_SLOT)
+			return fail(why, cap, -EOPNOTSUPP, "a kernel node runs a function the zone holds no handle of "
+				    "(a library's kernel?), which checkpoints do not carry");
+		uint32_t np = 0, total = 0;
+		size_t sizes[GRAPH_MAX_PARAMS];
+		for (; np < GRAPH_MAX_PARAMS; np++) {
+			size_t off, sz;
+			if (f->cuFuncGetParamInfo(p.func, np, &off, &sz) != CUDA_SUCCESS)
+				break;
+			sizes[np] = sz;
+			total += (uint32_t)sz;
+		}
+		if (total > GRAPH_MAX_PARAM_BYTES || (np && !p.kernelParams))
+			return fail(why, cap, -EOPNOTSUPP, "a kernel node's %u parameters (%u bytes) cannot be read back",
+				    np, total);
+		gb_u32(nb, fs);
+		gb_u32(nb, p.gridDimX); gb_u32(nb, p.gridDimY); gb_u32(nb, p.gridDimZ);
+		gb_u32(nb, p.blockDimX); gb_u32(nb, p.blockDimY); gb_u32(nb, p.blockDimZ);
+		gb_u32(nb, p.sharedMemBytes);
+		gb_u32(nb, np);
+		for (uint32_t i = 0; i < np; i++) {
+			if (!p.kernelParams[i])
+				return fail(why, cap, -EOPNOTSUPP, "a kernel node's parameter %u cannot be read back", i);
+			gb_u32(nb, (uint32_t)sizes[i]);
+			gb_put(nb, p.kernelParams[i], sizes[i]);
+		}
+		return 0;
+	}
+	case CU_GRAPH_NODE_TYPE_MEMCPY: {
+		CUDA_MEMCPY3D c;
+		memset(&c, 0, sizeof(c));
+		if (!f->cuGraphMemcpyNodeGetParams || (r = f->cuGraphMemcpyNodeGetParams(x, &c)) != CUDA_SUCCESS)
+			break;
+		if (c.srcMemoryType != CU_MEMORYTYPE_DEVICE || c.dstMemoryType != CU_MEMORYTYPE_DEVICE ||
+		    c.srcXInBytes || c.srcY || c.srcZ || c.srcLOD || c.dstXInBytes || c.dstY || c.dstZ || c.dstLOD)
+			return fail(why, cap, -EOPNOTSUPP, "a copy node that is not a plain copy between device addresses");
+		gb_u64(nb, c.srcDevice); gb_u64(nb, c.dstDevice);
+		gb_u64(nb, c.srcPitch); gb_u64(nb, c.srcHeight); gb_u64(nb, c.dstPitch); gb_u64(nb, c.dstHeight);
+		gb_u64(nb, c.WidthInBytes); gb_u64(nb, c.Height); gb_u64(nb, c.Depth);
+		return 0;
+	}
+	case CU_GRAPH_NODE_TYPE_MEMSET: {
+		CUDA_MEMSET_NODE_PARAMS m;
+		if (!f->cuGraphMemsetNodeGetParams || (r = f->cuGraphMemsetNodeGetParams(x, &m)) != CUDA_SUCCESS)
+			break;
+		gb_u64(nb, m.dst); gb_u64(nb, m.pitch); gb_u32(nb, m.value); gb_u32(nb, m.elementSize);
+		gb_u64(nb, m.width); gb_u64(nb, m.height);
+		return 0;
+	}
+	case CU_GRAPH_NODE_TYPE_EMPTY:
+		return 0;
+	case CU_GRAPH_NODE_TYPE_EVENT_RECORD:
+	case CU_GRAPH_NODE_TYPE_WAIT_EVENT: {
+		CUevent e = NULL;
+		CUresult (*get)(CUgraphNode, CUevent *) = type == CU_GRAPH_NODE_TYPE_EVENT_RECORD ?
+			f->cuGraphEventRecordNodeGetEvent : f->cuGraphEventWaitNodeGetEvent;
+		if (!get || (r = get(x, &e)) != CUDA_SUCCESS)
+			break;
+		uint32_t es = slot_of_real(z, VGPU_H_EVENT, e);
+		if (es == NO_SLOT)
+			return fail(why, cap, -EOPNOTSUPP, "an event node names an event the zone holds no handle of");
+		gb_u32(nb, es);
+		return 0;
+	}
+	default:
+		return fail(why, cap, -EOPNOTSUPP, "the zone holds a graph with a %s node (type %u), which checkpoints "
+			    "do not carry (supported: kernel, copy, memset, empty, event record and wait nodes)",
+			    node_type_name(type), type);
+	}
+	return fail(why, cap, -EIO, "reading a graph node of type %u back failed (CUresult %d)", type, (int)r);
+}
+
+/*
+ * Describe graph g into b: its node count, then its nodes in an order where every node comes
+ * after its dependencies, each with the zone's slot of it (with_slots; a node the zone holds no
+ * handle of, or any node of an executable graph's copy: NO_SLOT) and what rebuilding it takes.
+ * Marks the node slots it covers.
+ */
+static int graph_describe(const struct vgpu_zone *z, const struct vgpu_backend_fns *f, CUgraph g, int with_slots,
+			  uint8_t *covered, struct gbuf *b, char *why, size_t cap)
+{
+	size_t n = 0, got;
+	CUresult r;
+	int rc = 0;
+	if ((r = f->cuGraphGetNodes(g, NULL, &n)) != CUDA_SUCCESS)
+		return fail(why, cap, -EIO, "listing a graph's nodes failed (CUresult %d)", (int)r);
+	if (n > GRAPH_MAX_NODES)
+		return fail(why, cap, -E2BIG, "a graph of %zu nodes (a checkpoint holds graphs of up to %u)", n,
+			    GRAPH_MAX_NODES);
+	CUgraphNode *nodes = calloc(n + 1, sizeof(*nodes));
+	uint32_t *order = calloc(n + 1, sizeof(*order)), *pos = calloc(n + 1, sizeof(*pos));
+	struct gbuf nb = { 0 };
+	if (!nodes || !order || !pos) {
+		rc = fail(why, cap, -ENOMEM, "out of memory describing a graph");
+		goto out;
+	}
+	got = n;
+	if (n && (f->cuGraphGetNodes(g, nodes, &got) != CUDA_SUCCESS || got != n)) {
+		rc = fail(why, cap, -EIO, "listing a graph's nodes failed");
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++)
+		pos[i] = NO_SLOT;
+	/* a topological order: repeated passes place each node whose dependencies are placed */
+	uint32_t placed = 0;
+	for (int progress = 1; placed < n && progress;) {
+		progress = 0;
+		for (size_t i = 0; i < n; i++) {
+			uint32_t *d;
+			size_t k, j;
+			if (pos[i] != NO_SLOT)
+				continue;
+			if (node_deps(f, nodes, n, nodes[i], &d, &k) < 0) {
+				rc = fail(why, cap, -EIO, "reading a graph node's dependencies failed");
+				goto out;
+			}
+			for (j = 0; j < k && pos[d[j]] != NO_SLOT; j++)
+				;
+			free(d);
+			if (j == k) {
+				pos[i] = placed;
+				order[placed++] = (uint32_t)i;
+				progress = 1;
+			}
+		}
+	}
+	if (placed < n) {
+		rc = fail(why, cap, -EPROTO, "a graph's dependencies form a cycle");
+		goto out;
+	}
+	gb_u32(b, (uint32_t)n);
+	gb_u32(b, 0);
+	for (uint32_t k = 0; k < n && rc == 0; k++) {
+		CUgraphNode x = nodes[order[k]];
+		CUgraphNodeType type;
+		uint32_t *d;
+		size_t nd;
+		if (f->cuGraphNodeGetType(x, &type) != CUDA_SUCCESS || node_deps(f, nodes, n, x, &d, &nd) < 0) {
+			rc = fail(why, cap, -EIO, "reading a graph node back failed");
+			break;
+		}
+		nb.n = 0;
+		if ((rc = node_body(z, f, x, type, &nb, why, cap)) == 0) {
+			uint32_t slot = with_slots ? slot_of_real(z, VGPU_H_GRAPH_NODE, x) : NO_SLOT;
+			if (slot != NO_SLOT)
+				covered[slot] = 1;
+			gb_u32(b, slot);
+			gb_u32(b, (uint32_t)type);
+			gb_u32(b, (uint32_t)nd);
+			gb_u32(b, (uint32_t)nb.n);
+			for (size_t j = 0; j < nd; j++)
+				gb_u32(b, pos[d[j]]);
+			gb_put(b, nb.p, nb.n);
+		}
+		free(d);
+	}
+	if (rc == 0 && (b->err || nb.err))
+		rc = fail(why, cap, -ENOMEM, "out of memory describing a graph");
+	if (rc == 0 && b->n > GRAPH_MAX_BODY)
+		rc = fail(why, cap, -E2BIG, "a graph takes %zu bytes to describe (a checkpoint holds up to %u)", b->n,
+			  GRAPH_MAX_BODY);
+out:
+	free(nb.p);
+	free(nodes);
+	free(order);
+	free(pos);
+	return rc;
+}
+
+/* One graph or executable graph to write (described before anything is written). */
+struct gplan { uint32_t type, slot, owner; uint64_t flags; struct gbuf b; };
+
+/* Describe every graph and executable graph of the zone; node slots no graph holds (nodes
+ * of a graph destroyed since: stale handles) are not written, so they stay stale. */
+static int plan_graphs(struct vgpu_zone *z, const struct vgpu_backend_fns *f, struct gplan **out, uint32_t *nout,
+		       char *why, size_t cap)
+{
+	uint32_t used = z->htab.used, n = 0;
+	int rc = 0;
+	*out = NULL;
+	*nout = 0;
+	if (!z->htab.count[VGPU_H_GRAPH] && !z->htab.count[VGPU_H_GRAPH_EXEC])
+		return 0;
+	struct gplan *g = calloc((size_t)z->htab.count[VGPU_H_GRAPH] + z->htab.count[VGPU_H_GRAPH_EXEC] + 1, sizeof(*g));
+	uint8_t *covered = calloc(used + 1, 1);
+	if (!g || !covered) {
+		free(g);
+		free(covered);
+		return fail(why, cap, -ENOMEM, "out of memory planning the zone's graphs");
+	}
+	for (uint32_t i = 0; i < used && rc == 0; i++) {
+		unsigned t; void *real; const void *own; uint32_t gen;
+		if (vgpu_htab_slot(&z->htab, i, &t, &real, &own, &gen) != 1 ||
+		    (t != VGPU_H_GRAPH && t != VGPU_H_GRAPH_EXEC))
+			continue;
+		struct gplan *q = &g[n++];
+		*q = (struct gplan){ .type = t == VGPU_H_GRAPH ? R_GRAPH : R_GEXEC, .slot = i, .owner = owner_slot(z, own) };
+		if (t == VGPU_H_GRAPH) {
+			rc = graph_describe(z, f, (CUgraph)real, 1, covered, &q->b, why, cap);
+			continue;
+		}
+		const struct vgpu_ckpt_gexec *x = gexec_of(z, real);
+		if (!x || !x->clone)
+			rc = fail(why, cap, -EOPNOTSUPP, "executable graph of slot %u has no copy of its graph (out of memory "
+				  "when it was made)", i);
+		else if (x->changed)
+			rc = fail(why, cap, -EOPNOTSUPP, "executable graph of slot %u was changed by %s, which checkpoints do "
+				  "not follow", i, x->changed);
+		else {
+			q->flags = x->flags;
+			rc = graph_describe(z, f, (CUgraph)x->clone, 0, covered, &q->b, why, cap);
+		}
+	}
+	free(covered);
+	if (rc < 0) {
+		for (uint32_t i = 0; i < n; i++)
+			free(g[i].b.p);
+		free(g);
+		return rc;
+	}
+	*out = g;
+	*nout = n;
+	return 0;
+}
+
+static uint64_t gplan_bytes(const struct gplan *q)
+{
+	return 16 + (q->type == R_GRAPH ? 8 : 16) + q->b.n;
+}
+
 /* The zone's pinned regions that have a memfd, with its inode (for a rejoining program to
  * offer them again); at most VGPU_PINNED_MAX_REGIONS. */
 static uint32_t pinned_list(struct vgpu_zone *z, struct vgpu_ckpt_pin *out)
@@ -653,7 +1086,8 @@ int vgpu_ckpt_write(int fd, struct vgpu_zone *z, const struct vgpu_backend *be, 
 		    struct vgpu_ckpt_sum *sum, char *why, size_t why_len)
 {
 	struct vgpu_ckpt_pin *pins = NULL;
-	uint32_t npins = 0;
+	struct gplan *gp = NULL;
+	uint32_t npins = 0, ngp = 0;
 	const struct vgpu_backend_fns *f = &be->fn;
 	struct writer w = { .fd = fd, .cap = 4u << 20 };
 	struct plan *pl = NULL;
@@ -679,6 +1113,8 @@ int vgpu_ckpt_write(int fd, struct vgpu_zone *z, const struct vgpu_backend *be, 
 	}
 	if ((rc = plan_handles(z, f, &pl, &npl, why, why_len)) < 0)
 		goto out;
+	if ((rc = plan_graphs(z, f, &gp, &ngp, why, why_len)) < 0)
+		goto out;
 	if (nchan > VGPU_CKPT_MAX_CHANS) {
 		rc = fail(why, why_len, -E2BIG, "the zone has %u channels; a checkpoint holds at most %u", nchan,
 			  VGPU_CKPT_MAX_CHANS);
@@ -702,6 +1138,8 @@ int vgpu_ckpt_write(int fd, struct vgpu_zone *z, const struct vgpu_backend *be, 
 	for (uint32_t g = 0; g < z->ck.nglob; g++)
 		payload += 16 + 24 + strlen(z->ck.glob[g].name);
 	payload += (16ull + PINNED_BODY) * npins + (16ull + CHAN_BODY) * nchan;
+	for (uint32_t i = 0; i < ngp; i++)
+		payload += gplan_bytes(&gp[i]);
 
 	uint8_t hdr[VGPU_CKPT_HDR_BYTES] = { 0 };
 	uint32_t v32;
@@ -810,6 +1248,18 @@ int vgpu_ckpt_write(int fd, struct vgpu_zone *z, const struct vgpu_backend *be, 
 		w_u64(&w, gl->size);
 		w_bytes(&w, gl->name, len);
 	}
+	/* GRAPH and GEXEC: graphs and executable graphs, node by node (after the memory their
+	 * nodes name) */
+	for (uint32_t i = 0; i < ngp && !w.err; i++, nrec++) {
+		const struct gplan *q = &gp[i];
+		w_rec(&w, q->type, gplan_bytes(q) - 16);
+		w_u32(&w, q->slot);
+		w_u32(&w, q->owner);
+		if (q->type == R_GEXEC)
+			w_u64(&w, q->flags);
+		w_bytes(&w, q->b.p, q->b.n);
+		sum->handles++;
+	}
 	/* PINNED and CHAN: what a program must offer again to rejoin a restore of the zone
 	 * should this worker vanish while the zone is saved */
 	for (uint32_t i = 0; i < npins && !w.err; i++, nrec++) {
@@ -850,6 +1300,9 @@ int vgpu_ckpt_write(int fd, struct vgpu_zone *z, const struct vgpu_backend *be, 
 out:
 	f->cuCtxSetCurrent(NULL);
 	free(pl);
+	for (uint32_t i = 0; i < ngp; i++)
+		free(gp[i].b.p);
+	free(gp);
 	free(pins);
 	free(w.buf);
 	return rc;
@@ -1038,8 +1491,128 @@ static uint64_t body_max(uint32_t type)
 	case R_GLOBAL: return 24 + VGPU_CKPT_NAME_MAX;
 	case R_PINNED: return PINNED_BODY;
 	case R_CHAN:   return CHAN_BODY;
+	case R_GRAPH:  return 8 + GRAPH_MAX_BODY;
+	case R_GEXEC:  return 16 + GRAPH_MAX_BODY;
 	default:       return 24;
 	}
+}
+
+/*
+ * Check a graph's nodes (after its record's slot fields): every node's dependencies name
+ * nodes before it, its body is what its type needs and names slots of the right type; a
+ * node's own slot is free (then taken) or NO_SLOT (always, in an executable graph's copy).
+ */
+/* [base, base + len) inside one of the allocations read before (the ranges record). */
+static int in_alloc(const struct model *m, uint64_t base, uint64_t len)
+{
+	uint32_t lo = 0, hi = m->nalloc;
+	while (lo < hi) {   /* the last range starting at or below base */
+		uint32_t mid = lo + (hi - lo) / 2;
+		if (m->range[2 * mid] <= base)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (!lo || !len)
+		return 0;
+	uint64_t rb = m->range[2 * (lo - 1)], rs = m->range[2 * (lo - 1) + 1];
+	return base - rb <= rs && len <= rs - (base - rb);
+}
+
+/* The bytes a strided box covers from its start: rows of width, pitch apart, in layers of
+ * rows_per_layer rows; 0 on overflow or a pitch shorter than a row. */
+static uint64_t box_span(uint64_t width, uint64_t height, uint64_t depth, uint64_t pitch, uint64_t rows_per_layer)
+{
+	uint64_t rows, span;
+	if ((height > 1 || depth > 1) && pitch < width)
+		return 0;
+	if (depth > 1 && rows_per_layer < height)
+		return 0;
+	if (__builtin_mul_overflow(depth - 1, rows_per_layer, &rows) || __builtin_add_overflow(rows, height - 1, &rows) ||
+	    __builtin_mul_overflow(rows, pitch, &span) || __builtin_add_overflow(span, width, &span))
+		return 0;
+	return span;
+}
+
+static int graph_check(struct model *m, struct rd *b, int exec)
+{
+	uint32_t n = rd_u32(b), pad = rd_u32(b);
+	if (b->bad || pad || n > GRAPH_MAX_NODES)
+		return -1;
+	for (uint32_t i = 0; i < n; i++) {
+		uint32_t slot = rd_u32(b), type = rd_u32(b), nd = rd_u32(b), blen = rd_u32(b);
+		if (b->bad || nd > i || blen > b->n - b->off)
+			return -1;
+		for (uint32_t j = 0; j < nd; j++)
+			if (rd_u32(b) >= i)
+				return -1;
+		if (b->bad || blen > b->n - b->off)
+			return -1;
+		struct rd nb = { b->p + b->off, blen, 0, 0 };
+		b->off += blen;
+		switch (type) {
+		case CU_GRAPH_NODE_TYPE_KERNEL: {
+			uint32_t fs = rd_u32(&nb), dim[7], np;
+			for (unsigned k = 0; k < 7; k++)
+				dim[k] = rd_u32(&nb);
+			np = rd_u32(&nb);
+			if (nb.bad || !slot_is(m, fs, VGPU_H_FUNCTION) || np > GRAPH_MAX_PARAMS)
+				return -1;
+			for (unsigned k = 0; k < 6; k++)
+				if (!dim[k])
+					return -1;
+			uint64_t total = 0;
+			for (uint32_t k = 0; k < np; k++) {
+				uint32_t sz = rd_u32(&nb);
+				total += sz;
+				if (nb.bad || !sz || sz > nb.n - nb.off || total > GRAPH_MAX_PARAM_BYTES)
+					return -1;
+				nb.off += sz;
+			}
+			break;
+		}
+		case CU_GRAPH_NODE_TYPE_MEMCPY: {
+			uint64_t v[9];
+			for (unsigned k = 0; k < 9; k++)
+				v[k] = rd_u64(&nb);
+			/* src, dst, src pitch and height, dst pitch and height, width, height, depth: each
+			 * side inside one of the zone's allocations, as a copy through the wire */
+			if (nb.bad || !v[6] || !v[7] || !v[8] ||
+			    !in_alloc(m, v[0], box_span(v[6], v[7], v[8], v[2], v[3])) ||
+			    !in_alloc(m, v[1], box_span(v[6], v[7], v[8], v[4], v[5])))
+				return -1;
+			break;
+		}
+		case CU_GRAPH_NODE_TYPE_MEMSET: {
+			uint64_t dst = rd_u64(&nb), pitch = rd_u64(&nb);
+			uint32_t value = rd_u32(&nb), es = rd_u32(&nb);
+			uint64_t w = rd_u64(&nb), h = rd_u64(&nb);
+			uint64_t row;
+			(void)value;
+			if (nb.bad || (es != 1 && es != 2 && es != 4) || !w || !h || __builtin_mul_overflow(w, es, &row) ||
+			    !in_alloc(m, dst, box_span(row, h, 1, h > 1 ? pitch : row, h)))
+				return -1;
+			break;
+		}
+		case CU_GRAPH_NODE_TYPE_EMPTY:
+			break;
+		case CU_GRAPH_NODE_TYPE_EVENT_RECORD:
+		case CU_GRAPH_NODE_TYPE_WAIT_EVENT:
+			if (!slot_is(m, rd_u32(&nb), VGPU_H_EVENT) || nb.bad)
+				return -1;
+			break;
+		default:
+			return -1;
+		}
+		if (nb.off != nb.n)
+			return -1;
+		if (slot != NO_SLOT) {
+			if (exec || slot >= m->used || m->type[slot])
+				return -1;
+			m->type[slot] = VGPU_H_GRAPH_NODE;
+		}
+	}
+	return b->off == b->n ? 0 : -1;
 }
 
 /*
@@ -1090,7 +1663,7 @@ static int parse(struct parser *ps, struct vgpu_ckpt_meta *meta, apply_fn apply,
 		}
 		/* records come in a fixed order: zone, ranges, slots, handles by type, allocations, end */
 		if ((ps->nrec == 0) != (type == R_ZONE) || (ps->nrec == 1) != (type == R_RANGES) ||
-		    (ps->nrec == 2) != (type == R_SLOTS) || type < R_ZONE || type > R_CHAN ||
+		    (ps->nrec == 2) != (type == R_SLOTS) || type < R_ZONE || type > R_GEXEC ||
 		    (type >= R_CTX && rank(type) < ps->stage)) {
 			rc = fail(why, cap, -EPROTO, "record at offset %llu: type %u out of order or unknown",
 				  (unsigned long long)at, type);
@@ -1278,6 +1851,27 @@ static int parse(struct parser *ps, struct vgpu_ckpt_meta *meta, apply_fn apply,
 			}
 			break;
 		}
+		case R_GRAPH:
+		case R_GEXEC: {
+			it.slot = rd_u32(&b); it.owner = rd_u32(&b);
+			if (type == R_GEXEC)
+				it.base = rd_u64(&b);   /* its instantiation flags */
+			it.data = b.p + b.off;
+			it.len = b.n - b.off;
+			int bad = b.bad || it.slot >= m->used || m->type[it.slot] ||
+				  (it.owner != NO_SLOT && !slot_is(m, it.owner, VGPU_H_CONTEXT)) || (it.base & ~GEXEC_FLAGS);
+			if (!bad) {
+				m->type[it.slot] = type == R_GRAPH ? VGPU_H_GRAPH : VGPU_H_GRAPH_EXEC;
+				bad = graph_check(m, &b, type == R_GEXEC) < 0;
+			}
+			if (bad) {
+				rc = fail(why, cap, -EPROTO, "%s record at offset %llu is malformed, names a bad slot, or has a "
+					  "node that is malformed, of a type checkpoints do not carry, or depends on a node "
+					  "after it", type == R_GRAPH ? "graph" : "executable graph", (unsigned long long)at);
+				goto out;
+			}
+			break;
+		}
 		case R_PINNED: {
 			/* base: the memfd's inode; size: the region's bytes; slots ascending, one key */
 			it.slot = rd_u32(&b); it.a = rd_u32(&b); it.size = rd_u64(&b); it.base = rd_u64(&b); it.key = rd_u64(&b);
@@ -1351,7 +1945,7 @@ static int parse(struct parser *ps, struct vgpu_ckpt_meta *meta, apply_fn apply,
 			break;
 		}
 		}
-		if (((type >= R_CTX && type <= R_EVENT) || type == R_POOL) && meta)
+		if (((type >= R_CTX && type <= R_EVENT) || type == R_POOL || type == R_GRAPH || type == R_GEXEC) && meta)
 			meta->handles++;
 		if (apply && (rc = apply(actx, m, &it, why, cap)) < 0)
 			goto out;
@@ -1711,6 +2305,106 @@ static int span_map(struct restorer *rs, struct vgpu_ckpt_span *sp, int dev, cha
 	return 0;
 }
 
+/*
+ * Rebuild a graph's nodes (checked by graph_check) into the empty graph g, in the current
+ * context ctx: each node after its dependencies, through the driver's node calls; a node
+ * with a slot takes it. 0 or -errno with why.
+ */
+static int graph_build(struct restorer *rs, const struct model *m, CUgraph g, CUcontext ctx, const uint8_t *p,
+		       size_t len, char *why, size_t cap)
+{
+	const struct vgpu_backend_fns *f = rs->f;
+	struct rd b = { p, len, 0, 0 };
+	uint32_t n = rd_u32(&b);
+	rd_u32(&b);
+	CUgraphNode *made = calloc(n + 1, sizeof(*made)), *deps = calloc(n + 1, sizeof(*deps));
+	int rc = 0;
+	if (!made || !deps) {
+		rc = fail(why, cap, -ENOMEM, "out of memory rebuilding a graph");
+		goto out;
+	}
+	for (uint32_t i = 0; i < n && rc == 0; i++) {
+		uint32_t slot = rd_u32(&b), type = rd_u32(&b), nd = rd_u32(&b), blen = rd_u32(&b);
+		for (uint32_t j = 0; j < nd; j++)
+			deps[j] = made[rd_u32(&b)];
+		struct rd nb = { b.p + b.off, blen, 0, 0 };
+		b.off += blen;
+		CUresult r = CUDA_ERROR_NOT_SUPPORTED;
+		CUgraphNode x = NULL;
+		switch (type) {
+		case CU_GRAPH_NODE_TYPE_KERNEL: {
+			CUDA_KERNEL_NODE_PARAMS k;
+			void *params[GRAPH_MAX_PARAMS];
+			memset(&k, 0, sizeof(k));
+			k.func = rs->real[rd_u32(&nb)];
+			k.gridDimX = rd_u32(&nb); k.gridDimY = rd_u32(&nb); k.gridDimZ = rd_u32(&nb);
+			k.blockDimX = rd_u32(&nb); k.blockDimY = rd_u32(&nb); k.blockDimZ = rd_u32(&nb);
+			k.sharedMemBytes = rd_u32(&nb);
+			uint32_t np = rd_u32(&nb);
+			for (uint32_t q = 0; q < np; q++) {
+				uint32_t sz = rd_u32(&nb);
+				params[q] = (void *)(nb.p + nb.off);
+				nb.off += sz;
+			}
+			k.kernelParams = np ? params : NULL;
+			if (f->cuGraphAddKernelNode_v2)
+				r = f->cuGraphAddKernelNode_v2(&x, g, deps, nd, &k);
+			break;
+		}
+		case CU_GRAPH_NODE_TYPE_MEMCPY: {
+			CUDA_MEMCPY3D c;
+			memset(&c, 0, sizeof(c));
+			c.srcMemoryType = c.dstMemoryType = CU_MEMORYTYPE_DEVICE;
+			c.srcDevice = rd_u64(&nb); c.dstDevice = rd_u64(&nb);
+			c.srcPitch = rd_u64(&nb); c.srcHeight = rd_u64(&nb); c.dstPitch = rd_u64(&nb); c.dstHeight = rd_u64(&nb);
+			c.WidthInBytes = rd_u64(&nb); c.Height = rd_u64(&nb); c.Depth = rd_u64(&nb);
+			if (f->cuGraphAddMemcpyNode)
+				r = f->cuGraphAddMemcpyNode(&x, g, deps, nd, &c, ctx);
+			break;
+		}
+		case CU_GRAPH_NODE_TYPE_MEMSET: {
+			CUDA_MEMSET_NODE_PARAMS ms;
+			ms.dst = rd_u64(&nb); ms.pitch = rd_u64(&nb); ms.value = rd_u32(&nb); ms.elementSize = rd_u32(&nb);
+			ms.width = rd_u64(&nb); ms.height = rd_u64(&nb);
+			if (f->cuGraphAddMemsetNode)
+				r = f->cuGraphAddMemsetNode(&x, g, deps, nd, &ms, ctx);
+			break;
+		}
+		case CU_GRAPH_NODE_TYPE_EMPTY:
+			if (f->cuGraphAddEmptyNode)
+				r = f->cuGraphAddEmptyNode(&x, g, deps, nd);
+			break;
+		case CU_GRAPH_NODE_TYPE_EVENT_RECORD:
+			if (f->cuGraphAddEventRecordNode)
+				r = f->cuGraphAddEventRecordNode(&x, g, deps, nd, rs->real[rd_u32(&nb)]);
+			break;
+		case CU_GRAPH_NODE_TYPE_WAIT_EVENT:
+			if (f->cuGraphAddEventWaitNode)
+				r = f->cuGraphAddEventWaitNode(&x, g, deps, nd, rs->real[rd_u32(&nb)]);
+			break;
+		}
+		if (r != CUDA_SUCCESS || !x) {
+			rc = fail(why, cap, -EIO, "rebuilding node %u (type %u) of a graph failed (CUresult %d)", i, type, (int)r);
+			break;
+		}
+		made[i] = x;
+		if (slot != NO_SLOT) {
+			struct vgpu_zone *z = rs->z;
+			pthread_mutex_lock(&z->lock);
+			int e = vgpu_htab_restore_slot(&z->htab, slot, m->gen[slot], VGPU_H_GRAPH_NODE, x, ctx);
+			pthread_mutex_unlock(&z->lock);
+			if (e < 0)
+				rc = fail(why, cap, e, "a graph node cannot take its slot %u (%s)", slot, strerror(-e));
+			rs->real[slot] = x;
+			rs->sum->handles++;
+		}
+	}
+out:
+	free(made);
+	free(deps);
+	return rc;
+}
+
 static int restore_apply(void *ctx, const struct model *m, const struct item *cit, char *why, size_t cap)
 {
 	struct restorer *rs = ctx;
@@ -1899,6 +2593,39 @@ static int restore_apply(void *ctx, const struct model *m, const struct item *ci
 		vgpu_ckpt_note_global(z, mod, name, it->base, it->size);
 		return 0;
 	}
+	case R_GRAPH:
+	case R_GEXEC: {
+		/* the graph, its nodes at their slots; an executable graph instantiated from such a
+		 * graph, which it keeps as its copy */
+		CUgraph g = NULL;
+		CUcontext cctx = it->owner != NO_SLOT ? rs->real[it->owner] : NULL;
+		owner = cctx;
+		if ((r = set_ctx(rs, it->owner)) || (r = f->cuGraphCreate(&g, 0)))
+			break;
+		if ((rc = graph_build(rs, m, g, cctx, it->data, it->len, why, cap)) < 0) {
+			f->cuGraphDestroy(g);
+			return rc;
+		}
+		if (it->type == R_GRAPH) {
+			htype = VGPU_H_GRAPH;
+			real = g;
+			break;
+		}
+		CUgraphExec e = NULL;
+		htype = VGPU_H_GRAPH_EXEC;
+		if ((r = f->cuGraphInstantiateWithFlags(&e, g, it->base)) != CUDA_SUCCESS) {
+			f->cuGraphDestroy(g);
+			break;
+		}
+		pthread_mutex_lock(&z->lock);
+		if (room_for_one(&z->ck.gx, &z->ck.capgx, z->ck.ngx, sizeof(*z->ck.gx), 8) == 0)
+			z->ck.gx[z->ck.ngx++] = (struct vgpu_ckpt_gexec){ .exec = e, .clone = g, .flags = it->base };
+		else
+			z->ck.gx_lost = 1;
+		pthread_mutex_unlock(&z->lock);
+		real = e;
+		break;
+	}
 	case R_PINNED:
 	case R_CHAN: {
 		/* kept for the program's channels to rejoin, should the source be gone */
@@ -2036,5 +2763,9 @@ void vgpu_ckpt_release_all(struct vgpu_zone *z, const struct vgpu_backend *be)
 			span_release(&be->fn, &ck->span[i]);
 	}
 	ck->nspan = 0;
+	for (uint32_t i = 0; i < ck->ngx; i++)
+		if (ck->gx[i].clone && be->fn.cuGraphDestroy)
+			be->fn.cuGraphDestroy(ck->gx[i].clone);
+	ck->ngx = 0;
 	pthread_mutex_unlock(&z->lock);
 }

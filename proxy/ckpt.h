@@ -17,7 +17,11 @@
  * one with its properties; attributes and which pool is the device's current one),
  * allocations (with their bytes), module globals the zone was given the address of (record
  * type 12: module slot, address, size, name; only on a backend that can place a global at
- * an address, the simulator), pinned host memory regions (type 13: slot, size, the
+ * an address, the simulator), graphs and executable graphs (types 15 and 16: slot, owner
+ * context slot, for an executable graph its instantiation flags, then the nodes in dependency
+ * order, each with its slot or none, type, dependencies and what rebuilding it takes; an
+ * executable graph is written as the copy of its graph kept since it was instantiated),
+ * pinned host memory regions (type 13: slot, size, the
  * memfd's inode, the zone's region-id key), channels (type 14: the ring memfd's inode, the
  * thread's current context slot, the server end's four ring indices), and END (the number of records before it
  * and the CRC-32C of every payload byte before it). It is written and read in one pass, so
@@ -68,6 +72,10 @@ struct vgpu_ckpt_chan { uint64_t ino; const void *ctx; uint32_t pos[4]; uint32_t
 /* A pinned host memory region of the zone when it was saved: its slot and size, and the
  * memfd's inode the rejoining program must offer it with. */
 struct vgpu_ckpt_pin { uint64_t ino, bytes; uint32_t slot, mapped; };
+/* An executable graph: a copy of the graph it was instantiated from (the driver cannot
+ * describe an executable graph), kept up to date by cuGraphExecUpdate; changed names the
+ * first call that changed the executable graph in a way the copy does not follow. */
+struct vgpu_ckpt_gexec { const void *exec; void *clone; uint64_t flags; const char *changed; };
 struct vgpu_ckpt_zone {
 	struct vgpu_ckpt_image *img;    /* images of loaded modules, by real module */
 	uint32_t nimg, capimg;
@@ -80,6 +88,10 @@ struct vgpu_ckpt_zone {
 	struct vgpu_ckpt_global *glob;  /* module globals handed out (their addresses cannot move) */
 	uint32_t nglob, capglob;
 	int glob_lost;                  /* a global could not be noted (out of memory) */
+	struct vgpu_ckpt_gexec *gx;     /* executable graphs and their graphs' copies */
+	uint32_t ngx, capgx;
+	int gx_lost;                    /* one could not be copied (out of memory, driver refusal) */
+	const char *graph_attrs;        /* the call that set kernel node attributes (not carried) */
 	/* restored: the channels and pinned regions the zone had, to be rejoined */
 	struct vgpu_ckpt_chan *chan;
 	uint32_t nchan;
@@ -107,6 +119,17 @@ void vgpu_ckpt_note_global(struct vgpu_zone *z, const void *module, const char *
 /* A module was unloaded: forget its image and globals, and release the memory a restore
  * placed its globals in (under no lock: takes the zone's). */
 void vgpu_ckpt_module_gone(struct vgpu_zone *z, const struct vgpu_backend *be, const void *module);
+
+/* Executable graphs (after successful calls; under no lock: they take the zone's). made:
+ * instantiated from graph with flags (a copy of graph is kept); updated: cuGraphExecUpdate
+ * from graph; changed: a call changed it in a way the copy does not follow (its checkpoint
+ * is then refused, naming call); gone: destroyed. attrs: kernel node attributes were set. */
+void vgpu_ckpt_gexec_made(struct vgpu_zone *z, const struct vgpu_backend *be, const void *exec, void *graph,
+			  uint64_t flags);
+void vgpu_ckpt_gexec_updated(struct vgpu_zone *z, const struct vgpu_backend *be, const void *exec, void *graph);
+void vgpu_ckpt_gexec_changed(struct vgpu_zone *z, const void *exec, const char *call);
+void vgpu_ckpt_gexec_gone(struct vgpu_zone *z, const struct vgpu_backend *be, const void *exec);
+void vgpu_ckpt_graph_attrs(struct vgpu_zone *z, const char *call);
 
 /* Summary of a write or restore, for logs and vgpuctl. */
 struct vgpu_ckpt_sum {

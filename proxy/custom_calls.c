@@ -667,6 +667,8 @@ static CUresult graph_update(struct vgpu_proxy_call *call, void **argv)
 		return CUDA_ERROR_NOT_SUPPORTED;
 	memset(&info, 0, sizeof(info));
 	r = call->drv->cuGraphExecUpdate_v2(ARG(CUgraphExec, VGPU_GUW_EXEC), ARG(CUgraph, VGPU_GUW_GRAPH), &info);
+	if (r == CUDA_SUCCESS)   /* its copy for checkpoints follows */
+		vgpu_ckpt_gexec_updated(call->zone, call->backend, ARG(CUgraphExec, VGPU_GUW_EXEC), ARG(CUgraph, VGPU_GUW_GRAPH));
 	if (ARG(uint32_t *, VGPU_GUW_RESULT))
 		*ARG(uint32_t *, VGPU_GUW_RESULT) = info.result;
 	if (ARG(CUgraphNode *, VGPU_GUW_ERR))
@@ -716,8 +718,11 @@ static CUresult exec_memset_node_set(struct vgpu_proxy_call *call, void **argv)
 		return CUDA_ERROR_NOT_SUPPORTED;
 	if ((r = memset_node_check(call, p)) != CUDA_SUCCESS)
 		return r;
-	return call->drv->cuGraphExecMemsetNodeSetParams(ARG(CUgraphExec, VGPU_MXW_EXEC), ARG(CUgraphNode, VGPU_MXW_NODE),
-							 p, ARG(CUcontext, VGPU_MXW_CTX));
+	r = call->drv->cuGraphExecMemsetNodeSetParams(ARG(CUgraphExec, VGPU_MXW_EXEC), ARG(CUgraphNode, VGPU_MXW_NODE),
+						      p, ARG(CUcontext, VGPU_MXW_CTX));
+	if (r == CUDA_SUCCESS)
+		vgpu_ckpt_gexec_changed(call->zone, ARG(CUgraphExec, VGPU_MXW_EXEC), "cuGraphExecMemsetNodeSetParams");
+	return r;
 }
 
 /* The kernel node attributes a zone may set: those a launch may carry, and a checked window. */
@@ -740,7 +745,10 @@ static CUresult knode_set_attr(struct vgpu_proxy_call *call, void **argv)
 	    vgpu_proxy_check_dptr(call, (uint64_t)(uintptr_t)v->accessPolicyWindow.base_ptr,
 				  v->accessPolicyWindow.num_bytes) != CUDA_SUCCESS)
 		return CUDA_ERROR_INVALID_VALUE;
-	return call->drv->cuGraphKernelNodeSetAttribute(ARG(CUgraphNode, VGPU_KAW_NODE), (CUkernelNodeAttrID)attr, v);
+	CUresult r = call->drv->cuGraphKernelNodeSetAttribute(ARG(CUgraphNode, VGPU_KAW_NODE), (CUkernelNodeAttrID)attr, v);
+	if (r == CUDA_SUCCESS)
+		vgpu_ckpt_graph_attrs(call->zone, "cuGraphKernelNodeSetAttribute");
+	return r;
 }
 
 static CUresult knode_get_attr(struct vgpu_proxy_call *call, void **argv)

@@ -7,7 +7,8 @@
 # zone on B through A's redirect), and back with migrate, both channels moving; its results
 # and the held memory are verified and it sees no error, and its registration's budget
 # follows it. A zone writing a module global (its address kept), one copying through
-# pinned host memory and one using memory pools move there and back. An nvcc-built
+# pinned host memory, one using memory pools and one launching a graph move there and back
+# (one whose executable graph was changed in a way checkpoints do not follow is refused). An nvcc-built
 # CUDA runtime program is moved there and back too. Corrupted, truncated,
 # foreign and future-version checkpoint files are refused with a clear error and leave
 # the receiving proxy without a zone. Prints the measured pause.
@@ -216,6 +217,18 @@ there_and_back pinned "copying through pinned host memory (its region moving wit
 # Memory pools move too: the default pool's release threshold, a created pool (same handle,
 # its attributes) that is the device's current pool, both allocating every round.
 there_and_back pools "with memory pools (a default pool's threshold, a created pool made current, both allocating)" --pools
+# A graph built by capture (memset, kernel, device copy) plus an empty node, kept with its
+# executable graph and its node handles: rebuilt node by node at the same slots, and the
+# executable graph instantiated again from the copy of its graph kept since it was made.
+there_and_back graph "with a graph and its executable graph (memset, kernel, copy and empty nodes), launched every round," --graph
+# An executable graph changed in a way checkpoints do not follow is refused, naming the call,
+# and the zone goes on.
+for _ in $(seq 50); do [ -z "$(others)" ] && break; sleep 0.1; done
+side "$tmp/gchanged.out" 2 0 --no-late --graph-set-enabled
+if out=$(ctl a checkpoint "$szone" "$tmp/gchanged.ckpt" 2>&1); then fail "a changed executable graph was checkpointed: $out"; fi
+grep -q "changed by cuGraphNodeSetEnabled" <<<"$out" || fail "unexpected refusal of a changed executable graph: $out"
+wait "$spid" || fail "the program with a changed executable graph failed after the refused checkpoint: $(cat "$tmp/gchanged.out")"
+pass "an executable graph changed by cuGraphNodeSetEnabled is refused: ${out#vgpuctl: }"
 
 wait "$app_pid"; rc=$?; app_pid=
 [ $rc -eq 0 ] || fail "the program failed across the moves (exit $rc)"
@@ -233,7 +246,7 @@ out=$(ctl a migrate "$(zone_of a)" --to "$tmp/b.sock.ctl") || fail "migrating th
 sleep 1
 out2=$(ctl b migrate "$(zone_of b)" --to "$tmp/a.sock.ctl") || fail "migrating the runtime program B -> A failed: $out2"
 wait "$rt_pid" || fail "the runtime program failed across the moves: $(cat "$tmp/rt.out")"
-grep -q "rounds verified, globals kept, held memory intact" "$tmp/rt.out" || fail "unexpected runtime program output: $(cat "$tmp/rt.out")"
+grep -q "rounds verified, globals kept, graph launched every round, held memory intact" "$tmp/rt.out" || fail "unexpected runtime program output: $(cat "$tmp/rt.out")"
 pass "a CUDA runtime program (static cudart) moved A -> B -> A while running: $(grep -o 'paused at most [0-9.]* ms' <<<"$out$out2" | tr '\n' ' ')- $(cat "$tmp/rt.out")"
 
 for p in $pa $pb; do kill -INT "$p"; done

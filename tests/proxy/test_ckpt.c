@@ -7,7 +7,7 @@
 #include "check.h"
 
 enum { R_ZONE = 1, R_RANGES, R_SLOTS, R_CTX, R_MODULE, R_FUNC, R_STREAM, R_EVENT, R_ALLOC, R_END, R_POOL, R_GLOBAL,
-       R_PINNED, R_CHAN };
+       R_PINNED, R_CHAN, R_GRAPH, R_GEXEC };
 #define NO_SLOT 0xffffffffu
 
 static uint8_t buf[1 << 16];
@@ -52,6 +52,13 @@ struct shape {
 	uint64_t chan_ino;                                /* of the last channel (0: a good value) */
 	int chan_before_pin;                              /* write channels before the regions */
 	int chans_before_allocs;                          /* write the channels before the allocations */
+	/* a graph (slot 6) and an executable graph (slot 7) after the globals: a kernel node
+	 * (slot 8 in the graph), a memset node depending on it, an event record node; what to
+	 * break */
+	int graph;
+	uint32_t g_fn, g_dep, g_es, g_event, g_node_slot, g_exec_node_slot, g_grid, g_psize, g_type;
+	uint64_t g_flags, g_mdst;
+	int g_short_body, g_before_globals;
 };
 
 static const struct shape good = { .slots = 6, .ctx_slot = 0, .mod_owner = 0, .fn_module = 1, .stream_flags = 1,
@@ -96,6 +103,40 @@ static void chans_rec(const struct shape *s)
 	}
 }
 
+/* A graph's nodes: kernel (vec-like, one 8-byte parameter), memset after it, event record. */
+static void graph_nodes(const struct shape *s, int exec)
+{
+	u32(3); u32(0);
+	/* kernel: slot, type 0, no dependencies, body */
+	u32(exec ? (s->g_exec_node_slot ? s->g_exec_node_slot : NO_SLOT) : (s->g_node_slot ? s->g_node_slot : 8));
+	u32(s->g_type); u32(0); u32(s->g_short_body ? 40 : 48);
+	u32(s->g_fn ? s->g_fn : 2); u32(s->g_grid ? s->g_grid - 1 : 4); u32(1); u32(1); u32(64); u32(1); u32(1); u32(0);
+	u32(1); u32(s->g_psize ? s->g_psize : 8); u64(0x7f0000200000ull);
+	if (s->g_short_body)
+		n -= 8;
+	/* memset after the kernel */
+	u32(NO_SLOT); u32(2); u32(1); u32(40); u32(s->g_dep);
+	u64(s->g_mdst ? s->g_mdst : 0x7f0000200000ull); u64(0); u32(7); u32(s->g_es ? s->g_es : 4); u64(16); u64(1);
+	/* event record after both */
+	u32(NO_SLOT); u32(7); u32(2); u32(4); u32(0); u32(1); u32(s->g_event ? s->g_event : 4);
+}
+
+static void graphs_rec(const struct shape *s)
+{
+	size_t at = n;
+	rec(R_GRAPH, 0);
+	u32(6); u32(0);
+	graph_nodes(s, 0);
+	uint64_t len = n - at - 16;
+	memcpy(buf + at + 8, &len, 8);
+	at = n;
+	rec(R_GEXEC, 0);
+	u32(7); u32(0); u64(s->g_flags);
+	graph_nodes(s, 1);
+	len = n - at - 16;
+	memcpy(buf + at + 8, &len, 8);
+}
+
 static void build(const struct shape *s)
 {
 	n = VGPU_CKPT_HDR_BYTES;
@@ -136,6 +177,8 @@ static void build(const struct shape *s)
 		glob_rec(s);
 	if (s->chans_before_allocs)
 		chans_rec(s);
+	if (s->graph && s->g_before_globals)
+		graphs_rec(s);
 	rec(R_ALLOC, 24 + 4096);
 	u64(0x7f0000200000ull); u64(4096); u32(0); u32(0);
 	memset(buf + n, 0x5a, 4096); n += 4096;
@@ -146,6 +189,8 @@ static void build(const struct shape *s)
 		pool_rec(s);
 	if (s->glob_where == 1)
 		glob_rec(s);
+	if (s->graph && !s->g_before_globals)
+		graphs_rec(s);
 	if (s->chan_before_pin)
 		chans_rec(s);
 	pins_rec(s);
@@ -258,6 +303,26 @@ int main(void)
 	s = sv; s.chan_ino = 100;                refused(&s, "channel record");       /* the first ring again */
 	s = sv; s.chan_before_pin = 1;           refused(&s, "out of order");         /* channels before the regions */
 	s = sv; s.chans_before_allocs = 1;       refused(&s, "out of order");         /* before the allocations */
+	/* a graph and an executable graph: slots 6..8 on a table of 9 */
+	struct shape gs = good;
+	gs.slots = 9; gs.graph = 1;
+	CHECK_EQ((build(&gs), vgpu_ckpt_check(buf, n, &m, why, sizeof(why))), 0);
+	CHECK_EQ(m.handles, 8);                                                      /* the graph and the executable graph */
+	s = gs; s.g_fn = 1;                      refused(&s, "graph record");          /* a module, not a function */
+	s = gs; s.g_dep = 1;                     refused(&s, "graph record");          /* depends on itself */
+	s = gs; s.g_es = 3;                      refused(&s, "graph record");          /* a memset of 3-byte elements */
+	s = gs; s.g_event = 2;                   refused(&s, "graph record");          /* an event node naming a function */
+	s = gs; s.g_node_slot = 5;               refused(&s, "graph record");          /* a node at a taken slot (the pool) */
+	s = gs; s.g_node_slot = 9;               refused(&s, "graph record");          /* past the table */
+	s = gs; s.g_exec_node_slot = 8;          refused(&s, "executable graph record"); /* an executable graph's node with a slot */
+	s = gs; s.g_grid = 1;                    refused(&s, "graph record");          /* a grid of 0 */
+	s = gs; s.g_psize = 9;                   refused(&s, "graph record");          /* a parameter running past the body */
+	s = gs; s.g_type = 3;                    refused(&s, "graph record");          /* a host function node */
+	s = gs; s.g_short_body = 1;              refused(&s, "graph record");          /* a body cut short */
+	s = gs; s.g_flags = 0x10;                refused(&s, "executable graph record"); /* an unknown instantiation flag */
+	s = gs; s.g_mdst = 0x7f0000200fc8ull;    refused(&s, "graph record");          /* a memset running past its allocation */
+	s = gs; s.g_mdst = 0x7f0000300000ull;    refused(&s, "graph record");          /* a memset of no allocation */
+	s = gs; s.g_before_globals = 1;          refused(&s, "graph record");          /* before the allocations: its memset in none */
 	/* cut anywhere: refused, never read past the end */
 	build(&good);
 	size_t full = n;

@@ -95,7 +95,7 @@ int main(int argc, char **argv)
 	const char *image = argc > 1 ? argv[1] : "build/san/tests/kernels/basic.fatbin";
 	double seconds = argc > 2 ? atof(argv[2]) : 5;
 	uint64_t hold = argc > 3 ? strtoull(argv[3], NULL, 0) & ~3ull : 0;
-	int late_wanted = 1, pinned = 0, global = 0, pools = 0, timing = 0;
+	int late_wanted = 1, pinned = 0, global = 0, pools = 0, timing = 0, graph = 0;
 	for (int i = 4; i < argc; i++) {
 		if (!strcmp(argv[i], "--no-late"))
 			late_wanted = 0;
@@ -107,6 +107,10 @@ int main(int argc, char **argv)
 			pools = 1;
 		else if (!strcmp(argv[i], "--timing"))
 			timing = 1;
+		else if (!strcmp(argv[i], "--graph"))
+			graph = 1;
+		else if (!strcmp(argv[i], "--graph-set-enabled"))
+			graph = 2;
 	}
 	CUdeviceptr dhold = 0;
 	double worst = 0;
@@ -118,14 +122,17 @@ int main(int argc, char **argv)
 	pthread_t late;
 
 	if (argc > 1 && !strcmp(argv[1], "--help")) {
-		printf("usage: stream_app [KERNEL_IMAGE [SECONDS [HOLD_BYTES [--no-late] [--pinned] [--global] [--pools] [--timing]]]]\n"
+		printf("usage: stream_app [KERNEL_IMAGE [SECONDS [HOLD_BYTES [--no-late] [--pinned] [--global] [--pools] [--timing] [--graph|--graph-set-enabled]]]]\n"
 		       "Copies and "
 		       "launches for SECONDS (default 5), verifying every round; a thread started halfway joins the zone "
 		       "(not with --no-late); HOLD_BYTES of device memory keep a pattern checked every round and at the "
 		       "end; --pinned copies through 1 MiB of pinned host memory every round; --global writes a module global every round and checks what "
 		       "the module's kernel reads there; --pools sets the default pool's release threshold, creates a pool, makes it the device's current "
 		       "one and allocates from both every round, checking that all of it holds; --timing records an event at the "
-		       "start and times every round from it (cuEventElapsedTime); prints the longest round.\n");
+		       "start and times every round from it (cuEventElapsedTime); --graph captures a memset, a kernel and a "
+		       "device copy into a graph, adds an empty node, instantiates it and launches it every round, checking its "
+		       "result and that the graph's node handles stay the same (--graph-set-enabled: and enables its first node in the "
+		       "executable graph, which it already was); prints the longest round.\n");
 		return 0;
 	}
 	CK(cuInit(0));
@@ -172,6 +179,50 @@ int main(int argc, char **argv)
 		CK(cuMemPoolCreate(&mpool, &props));
 		CK(cuMemPoolSetAttribute(mpool, CU_MEMPOOL_ATTR_REUSE_ALLOW_OPPORTUNISTIC, &no));
 		CK(cuDeviceSetMemPool(dev, mpool));
+	}
+	/* --graph: y = 0 (memset), y = 2 x + y (kernel), z = y (device copy), then an empty node;
+	 * the graph and its executable graph kept for the whole run, the node handles too */
+	CUgraph gr = NULL;
+	CUgraphExec gexec = NULL;
+	CUgraphNode gnodes[8];
+	size_t ngnodes = 8;
+	CUdeviceptr gx = 0, gy = 0, gz = 0;
+	if (graph) {
+		CUfunction saxpy;
+		CUgraphNode empty, last = NULL;
+		int n = N;
+		float a = 2.0f;
+		CK(cuModuleGetFunction(&saxpy, mod, "saxpy"));
+		CK(cuMemAlloc(&gx, N * sizeof(float)));
+		CK(cuMemAlloc(&gy, N * sizeof(float)));
+		CK(cuMemAlloc(&gz, N * sizeof(float)));
+		void *sargs[] = { &n, &a, &gx, &gy };
+		CK(cuStreamBeginCapture(s, CU_STREAM_CAPTURE_MODE_THREAD_LOCAL));
+		CK(cuMemsetD32Async(gy, 0, N, s));
+		CK(cuLaunchKernel(saxpy, N / 256, 1, 1, 256, 1, 1, 0, s, sargs, NULL));
+		CK(cuMemcpyDtoDAsync(gz, gy, N * sizeof(float), s));
+		CK(cuStreamEndCapture(s, &gr));
+		CK(cuGraphGetNodes(gr, gnodes, &ngnodes));
+		for (size_t i = 0; i < ngnodes; i++) {   /* the copy: the node no other depends on */
+			size_t nd = 0;
+			CK(cuGraphNodeGetDependentNodes(gnodes[i], NULL, NULL, &nd));
+			if (!nd)
+				last = gnodes[i];
+		}
+		CK(cuGraphAddEmptyNode(&empty, gr, &last, 1));
+		CK(cuGraphInstantiate(&gexec, gr, 0));
+		ngnodes = 8;
+		CK(cuGraphGetNodes(gr, gnodes, &ngnodes));
+		if (ngnodes != 4) {
+			fprintf(stderr, "FAIL: the graph has %zu nodes, expected 4\n", ngnodes);
+			exit(1);
+		}
+		for (size_t i = 0; graph == 2 && i < ngnodes; i++) {
+			CUgraphNodeType t;
+			CK(cuGraphNodeGetType(gnodes[i], &t));
+			if (t == CU_GRAPH_NODE_TYPE_MEMSET)
+				CK(cuGraphNodeSetEnabled(gexec, gnodes[i], 1));
+		}
 	}
 	CUevent ev_start = NULL, ev_now = NULL;
 	if (timing) {
@@ -236,6 +287,28 @@ int main(int argc, char **argv)
 				exit(1);
 			}
 		}
+		if (graph) {   /* the executable graph computes z = 2 x; the graph keeps its nodes */
+			static float hx[N], hz[N];
+			CUgraphNode now[8];
+			size_t nnow = 8;
+			for (int i = 0; i < N; i++)
+				hx[i] = (float)(i % 1000 + rounds);
+			CK(cuMemcpyHtoD(gx, hx, sizeof(hx)));
+			CK(cuGraphLaunch(gexec, s));
+			CK(cuStreamSynchronize(s));
+			CK(cuMemcpyDtoH(hz, gz, sizeof(hz)));
+			for (int i = 0; i < N; i++)
+				if (hz[i] != 2.0f * hx[i]) {
+					fprintf(stderr, "FAIL: round %d: the graph left z[%d] = %g, expected %g\n", rounds, i, hz[i],
+						2.0f * hx[i]);
+					exit(1);
+				}
+			CK(cuGraphGetNodes(gr, now, &nnow));
+			if (nnow != ngnodes || memcmp(now, gnodes, nnow * sizeof(now[0]))) {
+				fprintf(stderr, "FAIL: round %d: the graph's nodes changed (%zu nodes)\n", rounds, nnow);
+				exit(1);
+			}
+		}
 		if (timing) {   /* an elapsed time from the start event, whatever happened since */
 			float ms = -1;
 			CK(cuEventRecord(ev_now, s));
@@ -276,6 +349,13 @@ int main(int argc, char **argv)
 	if (pools) {
 		CK(cuDeviceSetMemPool(dev, dpool));
 		CK(cuMemPoolDestroy(mpool));
+	}
+	if (graph) {
+		CK(cuGraphExecDestroy(gexec));
+		CK(cuGraphDestroy(gr));
+		CK(cuMemFree(gx));
+		CK(cuMemFree(gy));
+		CK(cuMemFree(gz));
 	}
 	if (timing) {
 		CK(cuEventDestroy(ev_start));
