@@ -8,7 +8,7 @@ usage() {
 usage: tests/gpu/check.sh [--build DIR] [--out DIR] [--budget SECONDS] [--jobs N]
 Runs, each under a timeout and each recorded as PASS, FAIL or SKIP (a failure does not stop
 the run): the driver-API end-to-end suite and the runtime-API suite (directly and through vgpu,
-outputs identical), the simulator's refusal of SASS-only libraries, cuBLAS and cuFFT directly
+outputs identical), checkpoint, migration and restore of a running zone, the simulator's refusal of SASS-only libraries, cuBLAS and cuFFT directly
 and through vgpu, PyTorch directly and through vgpu (when torch imports), and the end-to-end
 benchmark. Writes OUT/docs/perf/gpu.md (GPU, driver, date, every figure), OUT/summary.md and
 OUT/logs/, and ends with the summary table.
@@ -190,6 +190,10 @@ judge e2e
 per=$(( $(left) < 120 ? $(left) : 120 ))
 step runtime 240 "$self" --run-tests "$jobs" "$per" "$out/logs/runtime.part" "${rt_tests[@]}"
 judge runtime
+# 4b. checkpoint, migration between two proxies and restore from a file after the proxy is
+# killed, on this backend (tests/gpu/migrate_check.sh)
+step migrate 90 tests/gpu/migrate_check.sh
+judge migrate "$(grep -o 'paused at most [0-9.]* ms' "$out/logs/migrate.log" | tr '\n' ' ')$(last_line migrate)"
 rm -f "$out"/logs/*.part.*
 mkdir -p "$out/logs/tests"
 for t in "${e2e_tests[@]}" "${rt_tests[@]}"; do

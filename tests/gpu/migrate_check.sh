@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# Checkpoint, migration and restore on the backend make gpu-check runs on (the real driver on
+# a GPU machine, VGPU_E2E_BACKEND=cuda; the simulator otherwise): two proxies on this machine,
+# a program streaming copies and launches while holding 16 MiB and launching a captured graph
+# every round is moved A -> B -> A while it runs (the pause of each move printed), then saved
+# with checkpoint --stop, its whole proxy killed and the file restored by a new proxy (the
+# program's channel rejoins); every round and the held memory are verified. Last, an nvcc-built
+# CUDA runtime program that sets a __constant__ every round is checkpointed: on the simulator
+# it must be written, on a GPU it must be refused with the reason (the driver cannot keep a
+# module's globals where they were), which is what docs/ARCHITECTURE.md says.
+set -u
+B=${VGPU_BUILD:-build/rel}
+backend=${VGPU_E2E_BACKEND:-sim}
+case ${1:-} in
+  --help) sed -n '3,/^set -u/p' "$0" | grep '^#' | sed 's/^# \{0,1\}//'; exit 0 ;;
+esac
+for f in "$B/proxy/vgpu-proxy" "$B/proxy/vgpuctl" "$B/tests/restart/stream_app" "$B/tests/migrate/rt_loop" \
+         "$B/tests/kernels/basic.fatbin"; do
+  [ -e "$f" ] || { echo "skip: $f is not built"; exit 77; }
+done
+[ "$backend" = sim ] && [ ! -f "$B/sim/libcudasim.so" ] && { echo "skip: the simulator is not built"; exit 77; }
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/vgpu-migrate-check.XXXXXX")
+pids=
+cleanup() {
+  for p in $pids; do kill -KILL "$p" 2>/dev/null; done
+  pkill -KILL -P $$ 2>/dev/null
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+fail() {
+  echo "FAIL: $*"
+  for f in "$tmp"/*.log "$tmp"/*.out; do [ -f "$f" ] && { echo "--- $f:"; tail -n 20 "$f"; }; done
+  exit 1
+}
+start() { # start NAME
+  "$PWD/$B/proxy/vgpu-proxy" --listen "$tmp/$1.sock" --backend "$backend" --sim-lib "$PWD/$B/sim/libcudasim.so" \
+    --state-dir "$tmp/state-$1" --log-level info >>"$tmp/$1.log" 2>&1 &
+  eval "p$1=$!"
+  pids="$pids $!"
+  disown $!   # killed on purpose below: no job notices
+  for _ in $(seq 150); do [ -S "$tmp/$1.sock" ] && return 0; sleep 0.1; done
+  fail "proxy $1 did not start"
+}
+stop_pid() { # stop_pid SIGNAL PID: signal it and wait (up to 10 s) until it is gone
+  kill -"$1" "$2" 2>/dev/null
+  for _ in $(seq 100); do kill -0 "$2" 2>/dev/null || return 0; sleep 0.1; done
+}
+ctl() { local n=$1; shift; "$B/proxy/vgpuctl" --listen "$tmp/$n.sock" "$@"; }
+zone_of() { ctl "$1" stats | awk '$1 == "zone" { print $2; exit }'; }
+calls_of() { ctl "$1" stats | grep -o ' calls=[0-9]*' | head -n 1 | cut -d= -f2; }
+nzones() { ctl "$1" stats | awk '$1 == "zones" { print $2 }'; }
+no_zone() { # no_zone NAME: wait until the proxy has no zone left (the last program's ended)
+  for _ in $(seq 100); do [ "$(nzones "$1")" = 0 ] && return 0; sleep 0.1; done
+  fail "proxy $1 still has a zone: $(ctl "$1" stats)"
+}
+# the programs load libvgpu as libcuda.so.1; the proxies must not (they load the driver)
+zone_libs=$PWD/$B/libvgpu${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+export VGPU_LOG=1
+
+echo "migrate_check: backend $backend"
+start a
+start b
+export VGPU_PROXY=$tmp/a.sock
+LD_LIBRARY_PATH=$zone_libs "$B/tests/restart/stream_app" "$PWD/$B/tests/kernels/basic.fatbin" 6 $((16 << 20)) --no-late --graph >"$tmp/app.out" 2>&1 &
+app=$!
+pids="$pids $app"
+for _ in $(seq 150); do [ "$(calls_of a 2>/dev/null || echo 0)" -gt 50 ] 2>/dev/null && break; sleep 0.1; done
+z=$(zone_of a)
+[ -n "$z" ] || fail "the program's zone does not show on proxy A"
+out=$(ctl a migrate "$z" --to "$tmp/b.sock.ctl" 2>&1) || fail "migrate A -> B: $out"
+p1=$(grep -o 'paused at most [0-9.]* ms' <<<"$out")
+sleep 1
+out=$(ctl b migrate "$(zone_of b)" --to "$tmp/a.sock.ctl" 2>&1) || fail "migrate B -> A: $out"
+p2=$(grep -o 'paused at most [0-9.]* ms' <<<"$out")
+wait "$app" || fail "the program failed across the moves"
+echo "PASS: moved A -> B -> A while running ($p1; $p2): $(cat "$tmp/app.out")"
+no_zone a
+
+LD_LIBRARY_PATH=$zone_libs "$B/tests/restart/stream_app" "$PWD/$B/tests/kernels/basic.fatbin" 5 $((16 << 20)) --no-late --graph >"$tmp/app2.out" 2>&1 &
+app=$!
+pids="$pids $app"
+for _ in $(seq 150); do [ "$(calls_of a 2>/dev/null || echo 0)" -gt 50 ] 2>/dev/null && break; sleep 0.1; done
+z=$(zone_of a)
+out=$(ctl a checkpoint "$z" "$tmp/saved.ckpt" --stop 2>&1) || fail "checkpoint --stop: $out"
+stop_pid KILL "$pa"
+pkill -KILL -x 'vgpu-zone-[0-9]*' 2>/dev/null
+sleep 0.5
+start a
+out=$(ctl a restore "$tmp/saved.ckpt" 2>&1) || fail "restore from the file after its proxy was killed: $out"
+wait "$app" || fail "the program failed after its zone was restored from the file"
+grep -q "served again by the restored zone" "$tmp/app2.out" || fail "the program did not rejoin"
+echo "PASS: saved, proxy killed, restored from the file by a new proxy: $(tail -n 1 "$tmp/app2.out")"
+no_zone a
+
+LD_LIBRARY_PATH=$zone_libs "$B/tests/migrate/rt_loop" 4 >"$tmp/rt.out" 2>&1 &
+rt=$!
+pids="$pids $rt"
+for _ in $(seq 200); do [ "$(calls_of a 2>/dev/null || echo 0)" -gt 300 ] 2>/dev/null && break; sleep 0.1; done
+out=$(ctl a checkpoint "$(zone_of a)" "$tmp/rt.ckpt" 2>&1)
+rc=$?
+wait "$rt" || fail "the runtime program failed after its checkpoint was taken or refused"
+if [ "$backend" = sim ]; then
+  [ $rc -eq 0 ] || fail "the runtime program's checkpoint was refused on the simulator: $out"
+  echo "PASS: the runtime program (its module globals included) checkpointed: $out"
+else
+  [ $rc -ne 0 ] && grep -q "module global" <<<"$out" || fail "expected the GPU driver's refusal of a taken module global, got: $out"
+  echo "PASS: the runtime program's checkpoint refused as documented: ${out#vgpuctl: }"
+fi
+stop_pid INT "$pa"
+stop_pid INT "$pb"
+if grep -E "AddressSanitizer|runtime error|LeakSanitizer" "$tmp"/*.log; then fail "a sanitizer report"; fi
+echo "migrate_check: all passed ($backend)"
