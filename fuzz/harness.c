@@ -773,7 +773,7 @@ static void zone_teardown(struct fz_zone *zz)
 }
 
 /*
- * The keys of each zone's handle ids and pinned-region ids: fixed here, where the proxy
+ * The keys of each zone's handle ids, pinned-region ids and physical-memory ids: fixed here, where the proxy
  * draws them at random, so that a run is repeatable (a script that does arithmetic on an
  * id, or a translated recorded id that lands next to one, named a handle or not depending
  * on the draw: unstable paths for AFL). They still differ between the zones, which is what
@@ -796,6 +796,8 @@ static void zones_init(void)
 			abort();
 		vgpu_htab_set_key(&fz.z[i].zone.htab, zone_keys[i][0]);   /* the table is still empty */
 		fz.z[i].zone.pinned.key = zone_keys[i][1] | 1ull << 63;   /* as vgpu_pinned_init: ids never 0 */
+		/* as vgpu_vmm_init: the top bit set, serials in the low half */
+		fz.z[i].zone.vmm.key = ((zone_keys[i][0] ^ zone_keys[i][1]) | 1ull << 63) & ~0xffffffffull;
 		fz.z[i].seq = 0;
 		fz.z[i].chan_no = 0;
 		fz.z[i].in_msg = 0;

@@ -9,7 +9,7 @@ import sys
 import zlib
 
 (R_ZONE, R_RANGES, R_SLOTS, R_CTX, R_MODULE, R_FUNC, R_STREAM, R_EVENT, R_ALLOC, R_END, R_POOL, R_GLOBAL,
- R_PINNED, R_CHAN, R_GRAPH, R_GEXEC) = range(1, 17)
+ R_PINNED, R_CHAN, R_GRAPH, R_GEXEC, R_VMEM, R_VMAP) = range(1, 19)
 NO_SLOT = 0xFFFFFFFF
 
 
@@ -125,6 +125,16 @@ def seeds():
     gexec = rec(R_GEXEC, struct.pack("<IIQ", 8, 0, 1) + nodes(NO_SLOT))
     grecs = [zone(9), recs[1], gslots] + recs[3:]
     yield "graphs", b"\x00" + payload(grecs + [graph, gexec])
+    # virtual memory management: the ranges record's second word counts the address
+    # reservations that follow the allocations' ranges; a physical allocation (id, size, id
+    # key, type 1, device location 0, references, its bytes) and a mapping of it (address,
+    # size, offset, allocation id, access 3, 0), after the allocations
+    vkey = 0xE90CD82600000000
+    vranges = rec(R_RANGES, struct.pack("<II", 2, 1) + struct.pack("<QQ", 0x7F0000200000, 64)
+                  + struct.pack("<QQ", 0x7F0000200040, 16) + struct.pack("<QQ", 0x7F0000400000, 8192))
+    vmem = rec(R_VMEM, struct.pack("<QQQIIII", vkey ^ 1, 8192, vkey, 1, 1, 0, 0) + bytes(range(256)) * 32)
+    vmap = rec(R_VMAP, struct.pack("<QQQQII", 0x7F0000400000, 8192, 0, vkey ^ 1, 3, 0))
+    yield "vmm", b"\x00" + payload([recs[0], vranges] + recs[2:] + [vmem, vmap])
 
 
 def main():

@@ -138,6 +138,9 @@ static int open_lib(struct vgpu_backend *b, const char *path, int kind, char *wh
 	SYM(cuGraphAddEventRecordNode);
 	SYM(cuGraphAddEventWaitNode);
 	SYM(cuGraphInstantiateWithFlags);
+	SYM(cuMemGetAllocationPropertiesFromHandle);
+	SYM(cuMemGetAccess);
+	SYM(cuMemRetainAllocationHandle);
 	if (kind == VGPU_BACKEND_SIM) {
 		SYM(vgpu_sim_module_place_global);
 		SYM(vgpu_sim_module_global_at);

@@ -82,6 +82,10 @@ struct vgpu_backend_fns {
 	CUresult (*cuGraphAddEventRecordNode)(CUgraphNode *, CUgraph, const CUgraphNode *, size_t, CUevent);
 	CUresult (*cuGraphAddEventWaitNode)(CUgraphNode *, CUgraph, const CUgraphNode *, size_t, CUevent);
 	CUresult (*cuGraphInstantiateWithFlags)(CUgraphExec *, CUgraph, unsigned long long);
+	/* virtual memory management in checkpoints */
+	CUresult (*cuMemGetAllocationPropertiesFromHandle)(CUmemAllocationProp *, CUmemGenericAllocationHandle);
+	CUresult (*cuMemGetAccess)(unsigned long long *, const CUmemLocation *, CUdeviceptr);
+	CUresult (*cuMemRetainAllocationHandle)(CUmemGenericAllocationHandle *, void *);
 	/* the simulator's own (a test double, not a driver entry point): put a module's global at
 	 * a given address, so that a restored zone's globals keep theirs (ckpt.c) */
 	CUresult (*vgpu_sim_module_place_global)(CUmodule, const char *, CUdeviceptr, size_t);

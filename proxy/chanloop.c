@@ -663,6 +663,12 @@ static CUresult call_generic(struct chanctx *cc, struct vgpu_proxy_call *call, v
 	}
 	if (res == CUDA_SUCCESS)
 		note_graph_exec(call, argv);
+	if (res == CUDA_SUCCESS && call->hdr.opcode == VGPU_OP_cuMemAddressReserve) {
+		/* (ptr, size, alignment, addr, flags): a reservation, which a checkpoint recreates */
+		CUdeviceptr *pp = *(CUdeviceptr **)argv[0];
+		if (pp && *pp)
+			vgpu_vmm_reserved(call->zone, *pp, *(size_t *)argv[1]);
+	}
 	if (res == CUDA_SUCCESS && call->hdr.opcode == VGPU_OP_cuEventCreate) {
 		CUevent *pe = *(CUevent **)argv[0];   /* argv[i] points at parameter i */
 		if (pe && *pe && *(unsigned *)argv[1])

@@ -29,14 +29,15 @@ enum rec {
 	R_GLOBAL, /* and the ones from here between the allocations and the end */
 	R_PINNED, R_CHAN,
 	R_GRAPH, R_GEXEC, /* between the globals and the pinned regions */
+	R_VMEM, R_VMAP,   /* between the allocations and the globals */
 };
 /* Where each record type comes in a file (the numbers above are fixed by the format). */
 static unsigned rank(uint32_t type)
 {
 	static const uint8_t order[] = {
 		[R_ZONE] = 1, [R_RANGES] = 2, [R_SLOTS] = 3, [R_CTX] = 4, [R_MODULE] = 5, [R_FUNC] = 6,
-		[R_STREAM] = 7, [R_EVENT] = 8, [R_POOL] = 9, [R_ALLOC] = 10, [R_GLOBAL] = 11,
-		[R_GRAPH] = 12, [R_GEXEC] = 13, [R_PINNED] = 14, [R_CHAN] = 15, [R_END] = 16,
+		[R_STREAM] = 7, [R_EVENT] = 8, [R_POOL] = 9, [R_ALLOC] = 10, [R_VMEM] = 11, [R_VMAP] = 12,
+		[R_GLOBAL] = 13, [R_GRAPH] = 14, [R_GEXEC] = 15, [R_PINNED] = 16, [R_CHAN] = 17, [R_END] = 18,
 	};
 	return type < sizeof(order) ? order[type] : 0;
 }
@@ -50,6 +51,12 @@ static unsigned rank(uint32_t type)
 #define GRAPH_MAX_PARAM_BYTES 32768u
 #define GRAPH_MAX_BODY (64u << 20)
 #define GEXEC_FLAGS 0xfull  /* auto free on launch, upload, device launch, node priority */
+/* Virtual memory management: a physical allocation { u64 id, u64 size, u64 id key, u32
+ * allocation type, u32 location type, i32 location id, u32 references, its bytes } and a
+ * mapped range { u64 address, u64 size, u64 offset, u64 allocation id, u32 access, u32 0 };
+ * the reservations ride in the ranges record, after the allocations' ranges */
+#define VMEM_HEAD 40u
+#define VMAP_BODY 40u
 #define POOL_BODY 56u       /* slot, owner, kind, device, type, location, usage, current, max, threshold, reuse, 0 */
 #define POOL_REUSE_ALL 7u   /* follow event dependencies, opportunistic, internal dependencies */
 /* In an event record's flags: the event had been recorded and its work was done (a timing
@@ -491,9 +498,19 @@ static int blockers(const struct vgpu_zone *z, const struct vgpu_backend *be, ch
 			return fail(why, cap, -ENOMEM, "an executable graph's copy of its graph could not be made "
 				    "(out of memory when it was instantiated or updated)");
 	}
-	if (z->vmm.n || z->vmm.ranges.n)
-		return fail(why, cap, -EOPNOTSUPP, "the zone uses the virtual memory management API "
-			    "(%u physical allocations), which checkpoints do not carry", z->vmm.n);
+	if (z->vmm.n || z->vmm.ranges.n || z->vmm.nres) {
+		const struct vgpu_backend_fns *v = &be->fn;
+		if (!v->cuMemGetAllocationPropertiesFromHandle || !v->cuMemGetAccess || !v->cuMemAddressReserve ||
+		    !v->cuMemAddressFree || !v->cuMemMap || !v->cuMemUnmap || !v->cuMemSetAccess || !v->cuMemCreate ||
+		    !v->cuMemRelease)
+			return fail(why, cap, -EOPNOTSUPP, "the driver lacks the virtual memory queries checkpoints need");
+		if (z->vmm.res_lost)
+			return fail(why, cap, -ENOMEM, "an address reservation of the zone could not be noted (out of memory)");
+		if (z->vmm.nres > VGPU_CKPT_MAX_ALLOCS || z->vmm.n > VGPU_CKPT_MAX_ALLOCS ||
+		    z->vmm.ranges.n > VGPU_CKPT_MAX_ALLOCS)
+			return fail(why, cap, -E2BIG, "the zone has more than %u physical allocations, mappings or "
+				    "reservations", VGPU_CKPT_MAX_ALLOCS);
+	}
 	if ((z->ck.nglob || z->ck.glob_lost) && !be->fn.vgpu_sim_module_place_global)
 		return fail(why, cap, -EOPNOTSUPP, "the zone took the address of a module global "
 			    "(cuModuleGetGlobal), which this driver cannot keep in a restored module "
@@ -1063,6 +1080,133 @@ static uint64_t gplan_bytes(const struct gplan *q)
 	return 16 + (q->type == R_GRAPH ? 8 : 16) + q->b.n;
 }
 
+/* ---------------------------------------------------------------- virtual memory management */
+
+/* A temporary mapping of physical allocation h (size bytes, on device dev) where the proxy
+ * can copy its bytes; *at gets its address. */
+static CUresult vmem_window(const struct vgpu_backend_fns *f, CUmemGenericAllocationHandle h, uint64_t size, int dev,
+			    CUdeviceptr *at)
+{
+	CUmemAccessDesc acc = { .location = { .type = CU_MEM_LOCATION_TYPE_DEVICE, .id = dev },
+				.flags = CU_MEM_ACCESS_FLAGS_PROT_READWRITE };
+	CUresult r;
+	*at = 0;
+	if ((r = f->cuMemAddressReserve(at, size, 0, 0, 0)) != CUDA_SUCCESS)
+		return r;
+	if ((r = f->cuMemMap(*at, size, 0, h, 0)) != CUDA_SUCCESS) {
+		f->cuMemAddressFree(*at, size);
+		return r;
+	}
+	if ((r = f->cuMemSetAccess(*at, size, &acc, 1)) != CUDA_SUCCESS) {
+		f->cuMemUnmap(*at, size);
+		f->cuMemAddressFree(*at, size);
+	}
+	return r;
+}
+
+static void vmem_window_close(const struct vgpu_backend_fns *f, CUdeviceptr at, uint64_t size)
+{
+	f->cuMemUnmap(at, size);
+	f->cuMemAddressFree(at, size);
+}
+
+/* A context of the zone to make current for the virtual memory calls (they need one). */
+static uint32_t any_ctx_slot(const struct vgpu_zone *z)
+{
+	for (uint32_t i = 0; i < z->htab.used; i++) {
+		unsigned t; void *real; const void *own; uint32_t gen;
+		if (vgpu_htab_slot(&z->htab, i, &t, &real, &own, &gen) == 1 && t == VGPU_H_CONTEXT)
+			return i;
+	}
+	return NO_SLOT;
+}
+
+/* VMEM and VMAP records: each physical allocation with its bytes, read through a window;
+ * then each mapped range with its offset and access. An allocation the zone released but
+ * keeps mapped has no valid handle: the driver gives one back for one of its mappings
+ * (cuMemRetainAllocationHandle), released again once read. */
+static int write_vmm(struct writer *w, struct vgpu_zone *z, const struct vgpu_backend_fns *f, uint32_t *nrec,
+		     char *why, size_t cap)
+{
+	const struct vgpu_vmm *m = &z->vmm;
+	int *dev = calloc(m->n + 1, sizeof(*dev));
+	int rc = 0;
+	if (!dev)
+		return fail(why, cap, -ENOMEM, "out of memory");
+	ctx_current(z, f, any_ctx_slot(z));
+	for (uint32_t i = 0; i < m->n && !w->err && rc == 0; i++, (*nrec)++) {
+		const struct vgpu_vmm_phys *p = &m->v[i];
+		CUmemGenericAllocationHandle h = (CUmemGenericAllocationHandle)p->handle, again = 0;
+		CUmemAllocationProp prop;
+		CUdeviceptr at = 0;
+		CUresult r = CUDA_SUCCESS;
+		if (!p->refs) {
+			for (uint32_t k = 0; k < m->ranges.n && !again; k++)
+				if ((uint64_t)(uintptr_t)m->ranges.v[k].owner == p->handle && f->cuMemRetainAllocationHandle)
+					r = f->cuMemRetainAllocationHandle(&again, (void *)(uintptr_t)m->ranges.v[k].base);
+			if (!again) {
+				rc = fail(why, cap, -EIO, "physical allocation 0x%llx was released and its mapping gives no handle "
+					  "back (CUresult %d)", (unsigned long long)p->id, (int)r);
+				break;
+			}
+			h = again;
+		}
+		memset(&prop, 0, sizeof(prop));
+		if ((r = f->cuMemGetAllocationPropertiesFromHandle(&prop, h)) ||
+		    (r = vmem_window(f, h, p->size, prop.location.id, &at))) {
+			rc = fail(why, cap, -EIO, "reading physical allocation 0x%llx (%llu bytes) failed (CUresult %d)",
+				  (unsigned long long)p->id, (unsigned long long)p->size, (int)r);
+			if (again)
+				f->cuMemRelease(again);
+			break;
+		}
+		dev[i] = prop.location.id;
+		w_rec(w, R_VMEM, VMEM_HEAD + p->size);
+		w_u64(w, p->id); w_u64(w, p->size); w_u64(w, m->key);
+		w_u32(w, (uint32_t)prop.type); w_u32(w, (uint32_t)prop.location.type); w_u32(w, (uint32_t)prop.location.id);
+		w_u32(w, p->refs);
+		for (uint64_t done = 0; done < p->size && !w->err;) {
+			if (w->n == w->cap)
+				w_flush(w);
+			if (w->err)
+				break;
+			uint64_t k = p->size - done < w->cap - w->n ? p->size - done : w->cap - w->n;
+			if ((r = f->cuMemcpyDtoH_v2(w->buf + w->n, at + done, (size_t)k))) {
+				rc = fail(why, cap, -EIO, "reading physical allocation 0x%llx failed (CUresult %d)",
+					  (unsigned long long)p->id, (int)r);
+				break;
+			}
+			w->crc = vgpu_crc32c(w->crc, w->buf + w->n, (size_t)k);
+			w->done += k;
+			w->n += k;
+			done += k;
+		}
+		vmem_window_close(f, at, p->size);
+		if (again)
+			f->cuMemRelease(again);
+	}
+	for (uint32_t i = 0; i < m->ranges.n && !w->err && rc == 0; i++, (*nrec)++) {
+		const struct vgpu_alloc *a = &m->ranges.v[i];
+		uint64_t h = (uint64_t)(uintptr_t)a->owner, id = 0;
+		CUmemLocation loc = { .type = CU_MEM_LOCATION_TYPE_DEVICE };
+		unsigned long long flags = 0;
+		for (uint32_t k = 0; k < m->n; k++)
+			if (m->v[k].handle == h) {
+				id = m->v[k].id;
+				loc.id = dev[k];
+			}
+		if (!id || f->cuMemGetAccess(&flags, &loc, (CUdeviceptr)a->base)) {
+			rc = fail(why, cap, -EIO, "the mapping at 0x%llx cannot be described", (unsigned long long)a->base);
+			break;
+		}
+		w_rec(w, R_VMAP, VMAP_BODY);
+		w_u64(w, a->base); w_u64(w, a->size); w_u64(w, vgpu_vmm_offset_of(m, a->base)); w_u64(w, id);
+		w_u32(w, (uint32_t)flags); w_u32(w, 0);
+	}
+	free(dev);
+	return rc;
+}
+
 /* The zone's pinned regions that have a memfd, with its inode (for a rejoining program to
  * offer them again); at most VGPU_PINNED_MAX_REGIONS. */
 static uint32_t pinned_list(struct vgpu_zone *z, struct vgpu_ckpt_pin *out)
@@ -1130,7 +1274,10 @@ int vgpu_ckpt_write(int fd, struct vgpu_zone *z, const struct vgpu_backend *be, 
 	/* the payload's length, announced in the header (a reader of a stream knows its end) */
 	const char *s_reg = reg ? reg : "", *s_src = source ? source : "";
 	uint64_t zone_len = 4 + 4 + 8 + 16 + 12 + strlen(z->name) + strlen(s_reg) + strlen(s_src);
-	uint64_t payload = 16 + zone_len + 16 + 8 + 16ull * z->amap.n + 16 + 4 + 4ull * used + 16 + 8;
+	uint64_t payload = 16 + zone_len + 16 + 8 + 16ull * (z->amap.n + z->vmm.nres) + 16 + 4 + 4ull * used + 16 + 8;
+	for (uint32_t i = 0; i < z->vmm.n; i++)
+		payload += 16 + VMEM_HEAD + z->vmm.v[i].size;
+	payload += (16ull + VMAP_BODY) * z->vmm.ranges.n;
 	for (uint32_t i = 0; i < npl; i++)
 		payload += plan_bytes(&pl[i]);
 	for (uint32_t a = 0; a < z->amap.n; a++)
@@ -1161,12 +1308,17 @@ int vgpu_ckpt_write(int fd, struct vgpu_zone *z, const struct vgpu_backend *be, 
 	w_str(&w, s_src);
 	nrec++;
 	/* RANGES: every allocation's range, before anything that needs memory in the reader */
-	w_rec(&w, R_RANGES, 8 + 16ull * z->amap.n);
+	w_rec(&w, R_RANGES, 8 + 16ull * (z->amap.n + z->vmm.nres));
 	w_u32(&w, z->amap.n);
-	w_u32(&w, 0);
+	w_u32(&w, z->vmm.nres);   /* the zone's address reservations follow its allocations */
 	for (uint32_t a = 0; a < z->amap.n; a++) {
 		w_u64(&w, z->amap.v[a].base);
 		w_u64(&w, z->amap.v[a].size);
+	}
+	vgpu_vmm_sort_res(&z->vmm);
+	for (uint32_t a = 0; a < z->vmm.nres; a++) {
+		w_u64(&w, z->vmm.res[a].base);
+		w_u64(&w, z->vmm.res[a].size);
 	}
 	nrec++;
 	/* SLOTS: every slot's generation, so ids given out before stay stale after */
@@ -1236,6 +1388,9 @@ int vgpu_ckpt_write(int fd, struct vgpu_zone *z, const struct vgpu_backend *be, 
 		sum->allocs++;
 		sum->mem_bytes += al->size;
 	}
+	/* VMEM, VMAP: the zone's physical allocations with their bytes, and its mappings */
+	if (!w.err && (rc = write_vmm(&w, z, f, &nrec, why, why_len)) < 0)
+		goto out;
 	/* GLOBAL: module globals the zone holds the address of (their bytes came with the
 	 * allocations above) */
 	for (uint32_t g = 0; g < z->ck.nglob && !w.err; g++, nrec++) {
@@ -1444,6 +1599,13 @@ struct model {
 	uint64_t pin_key;
 	uint64_t *chan_ino;   /* CHAN: the rings' inodes so far (no ring twice) */
 	uint32_t nchan;
+	uint64_t *res;        /* RANGES: the address reservations, base, size pairs */
+	uint32_t nres;
+	uint64_t *vmem;       /* VMEM: id, size pairs so far */
+	uint32_t nvmem;
+	uint64_t vmem_key;
+	uint64_t *vmap;       /* VMAP: mapped ranges so far, base, size pairs (ascending) */
+	uint32_t nvmap;
 };
 
 /* One parsed record, handed to the restorer. */
@@ -1455,7 +1617,8 @@ struct item {
 	size_t len;
 	struct src *src;
 	uint32_t pool[6];             /* POOL: kind, device, type, location, usage, current */
-	uint64_t key;                 /* PINNED: the id key */
+	uint64_t key;                 /* PINNED, VMEM: the id key */
+	uint64_t off, id;             /* VMAP: offset into its allocation, the allocation's id */
 	uint32_t pos[4];              /* CHAN: ring indices */
 };
 
@@ -1475,6 +1638,9 @@ static void model_free(struct model *m)
 	free(m->dev);
 	free(m->range);
 	free(m->chan_ino);
+	free(m->res);
+	free(m->vmem);
+	free(m->vmap);
 	memset(m, 0, sizeof(*m));
 }
 
@@ -1491,6 +1657,8 @@ static uint64_t body_max(uint32_t type)
 	case R_GLOBAL: return 24 + VGPU_CKPT_NAME_MAX;
 	case R_PINNED: return PINNED_BODY;
 	case R_CHAN:   return CHAN_BODY;
+	case R_VMEM:   return VMEM_HEAD;
+	case R_VMAP:   return VMAP_BODY;
 	case R_GRAPH:  return 8 + GRAPH_MAX_BODY;
 	case R_GEXEC:  return 16 + GRAPH_MAX_BODY;
 	default:       return 24;
@@ -1513,10 +1681,17 @@ static int in_alloc(const struct model *m, uint64_t base, uint64_t len)
 		else
 			hi = mid;
 	}
-	if (!lo || !len)
-		return 0;
-	uint64_t rb = m->range[2 * (lo - 1)], rs = m->range[2 * (lo - 1) + 1];
-	return base - rb <= rs && len <= rs - (base - rb);
+	if (len && lo) {
+		uint64_t rb = m->range[2 * (lo - 1)], rs = m->range[2 * (lo - 1) + 1];
+		if (base - rb <= rs && len <= rs - (base - rb))
+			return 1;
+	}
+	/* or one of the zone's mappings (virtual memory management) */
+	for (uint32_t k = 0; len && k < m->nvmap; k++)
+		if (base >= m->vmap[2 * k] && base - m->vmap[2 * k] <= m->vmap[2 * k + 1] &&
+		    len <= m->vmap[2 * k + 1] - (base - m->vmap[2 * k]))
+			return 1;
+	return 0;
 }
 
 /* The bytes a strided box covers from its start: rows of width, pitch apart, in layers of
@@ -1663,7 +1838,7 @@ static int parse(struct parser *ps, struct vgpu_ckpt_meta *meta, apply_fn apply,
 		}
 		/* records come in a fixed order: zone, ranges, slots, handles by type, allocations, end */
 		if ((ps->nrec == 0) != (type == R_ZONE) || (ps->nrec == 1) != (type == R_RANGES) ||
-		    (ps->nrec == 2) != (type == R_SLOTS) || type < R_ZONE || type > R_GEXEC ||
+		    (ps->nrec == 2) != (type == R_SLOTS) || type < R_ZONE || type > R_VMAP ||
 		    (type >= R_CTX && rank(type) < ps->stage)) {
 			rc = fail(why, cap, -EPROTO, "record at offset %llu: type %u out of order or unknown",
 				  (unsigned long long)at, type);
@@ -1673,7 +1848,7 @@ static int parse(struct parser *ps, struct vgpu_ckpt_meta *meta, apply_fn apply,
 			ps->stage = rank(type);
 		ps->nrec++;
 		/* the body, except an allocation's bytes, into memory */
-		uint64_t inmem = type == R_ALLOC ? (blen < 24 ? blen : 24) : blen;
+		uint64_t inmem = type == R_ALLOC ? (blen < 24 ? blen : 24) : type == R_VMEM ? (blen < VMEM_HEAD ? blen : VMEM_HEAD) : blen;
 		if (inmem > body_max(type)) {
 			rc = fail(why, cap, -EFBIG, "record at offset %llu: a type %u body of %llu bytes is over its limit",
 				  (unsigned long long)at, type, (unsigned long long)blen);
@@ -1716,13 +1891,15 @@ static int parse(struct parser *ps, struct vgpu_ckpt_meta *meta, apply_fn apply,
 			break;
 		}
 		case R_RANGES: {
-			uint32_t n = rd_u32(&b), pad = rd_u32(&b);
-			if (b.bad || pad || n > VGPU_CKPT_MAX_ALLOCS || b.n != 8 + 16ull * n) {
+			uint32_t n = rd_u32(&b), nres = rd_u32(&b);
+			if (b.bad || n > VGPU_CKPT_MAX_ALLOCS || nres > VGPU_CKPT_MAX_ALLOCS ||
+			    b.n != 8 + 16ull * n + 16ull * nres) {
 				rc = fail(why, cap, -EPROTO, "ranges record at offset %llu is malformed", (unsigned long long)at);
 				goto out;
 			}
 			m->range = calloc(2ull * n + 1, 8);
-			if (!m->range) {
+			m->res = calloc(2ull * nres + 1, 8);
+			if (!m->range || !m->res) {
 				rc = fail(why, cap, -ENOMEM, "out of memory for %u ranges", n);
 				goto out;
 			}
@@ -1744,6 +1921,25 @@ static int parse(struct parser *ps, struct vgpu_ckpt_meta *meta, apply_fn apply,
 			m->nrange = n;
 			if (meta)
 				meta->allocs = n;
+			/* then the address reservations: page-aligned, ascending, apart from each other
+			 * and from every allocation */
+			last = 0;
+			for (uint32_t i = 0, k = 0; i < nres; i++) {
+				uint64_t base = rd_u64(&b), size = rd_u64(&b);
+				while (k < n && m->range[2 * k] + m->range[2 * k + 1] <= base)
+					k++;
+				if (size == 0 || ((base | size) & 4095) || base < last || base + size < base || base < SPAN_ALIGN ||
+				    base + size > (1ull << 47) || (k < n && m->range[2 * k] < base + size)) {
+					rc = fail(why, cap, -EPROTO, "address reservation %u [0x%llx, +0x%llx) is empty, unaligned, out "
+						  "of order, overlaps another or an allocation, or lies outside user address space", i,
+						  (unsigned long long)base, (unsigned long long)size);
+					goto out;
+				}
+				last = base + size;
+				m->res[2 * i] = base;
+				m->res[2 * i + 1] = size;
+			}
+			m->nres = nres;
 			break;
 		}
 		case R_SLOTS:
@@ -1851,6 +2047,63 @@ static int parse(struct parser *ps, struct vgpu_ckpt_meta *meta, apply_fn apply,
 			}
 			break;
 		}
+		case R_VMEM: {
+			/* id, size, key, type, location type and id, references; then the bytes */
+			it.id = rd_u64(&b); it.size = rd_u64(&b); it.key = rd_u64(&b);
+			it.a = rd_u32(&b); it.b = rd_u32(&b); it.owner = rd_u32(&b); it.slot = rd_u32(&b);
+			int dup = 0;
+			for (uint32_t k = 0; k < m->nvmem; k++)
+				dup |= m->vmem[2 * k] == it.id;
+			if (!m->vmem && !(m->vmem = calloc(2ull * VGPU_CKPT_MAX_ALLOCS, 8))) {
+				rc = fail(why, cap, -ENOMEM, "out of memory reading the physical allocations");
+				goto out;
+			}
+			if (b.bad || blen != VMEM_HEAD + it.size || !it.size || it.size > VGPU_CKPT_MAX_BYTES || dup ||
+			    !(it.key >> 63) || (it.key & 0xffffffffull) || !(it.id ^ it.key) || ((it.id ^ it.key) >> 32) ||
+			    (m->nvmem && it.key != m->vmem_key) || m->nvmem >= VGPU_CKPT_MAX_ALLOCS ||
+			    it.a != CU_MEM_ALLOCATION_TYPE_PINNED || it.b != CU_MEM_LOCATION_TYPE_DEVICE ||
+			    it.owner >= VGPU_ZONE_MAX_DEVICES || it.slot > (1u << 20)) {
+				rc = fail(why, cap, -EPROTO, "physical allocation record at offset %llu is malformed, repeats an "
+					  "id or is not device memory", (unsigned long long)at);
+				goto out;
+			}
+			m->vmem[2 * m->nvmem] = it.id;
+			m->vmem[2 * m->nvmem + 1] = it.size;
+			m->nvmem++;
+			m->vmem_key = it.key;
+			it.src = s;
+			break;
+		}
+		case R_VMAP: {
+			/* address, size, offset, allocation id, access, 0: inside one reservation, after the
+			 * mapping before it, within its allocation */
+			it.base = rd_u64(&b); it.size = rd_u64(&b); it.off = rd_u64(&b); it.id = rd_u64(&b);
+			it.a = rd_u32(&b); it.b = rd_u32(&b);
+			uint64_t psize = 0;
+			int inres = 0;
+			for (uint32_t k = 0; k < m->nvmem; k++)
+				if (m->vmem[2 * k] == it.id)
+					psize = m->vmem[2 * k + 1];
+			for (uint32_t k = 0; k < m->nres && !inres; k++)
+				inres = it.base >= m->res[2 * k] && it.base - m->res[2 * k] <= m->res[2 * k + 1] &&
+					it.size <= m->res[2 * k + 1] - (it.base - m->res[2 * k]);
+			if (!m->vmap && !(m->vmap = calloc(2ull * VGPU_CKPT_MAX_ALLOCS, 8))) {
+				rc = fail(why, cap, -ENOMEM, "out of memory reading the mappings");
+				goto out;
+			}
+			if (b.bad || it.b || !it.size || !psize || it.off > psize || it.size > psize - it.off || !inres ||
+			    (it.a != 0 && it.a != CU_MEM_ACCESS_FLAGS_PROT_READ && it.a != CU_MEM_ACCESS_FLAGS_PROT_READWRITE) ||
+			    (m->nvmap && it.base < m->vmap[2 * (m->nvmap - 1)] + m->vmap[2 * (m->nvmap - 1) + 1]) ||
+			    m->nvmap >= VGPU_CKPT_MAX_ALLOCS) {
+				rc = fail(why, cap, -EPROTO, "mapping record at offset %llu is malformed, out of order, outside "
+					  "the zone's reservations or past its allocation", (unsigned long long)at);
+				goto out;
+			}
+			m->vmap[2 * m->nvmap] = it.base;
+			m->vmap[2 * m->nvmap + 1] = it.size;
+			m->nvmap++;
+			break;
+		}
 		case R_GRAPH:
 		case R_GEXEC: {
 			it.slot = rd_u32(&b); it.owner = rd_u32(&b);
@@ -1949,7 +2202,7 @@ static int parse(struct parser *ps, struct vgpu_ckpt_meta *meta, apply_fn apply,
 			meta->handles++;
 		if (apply && (rc = apply(actx, m, &it, why, cap)) < 0)
 			goto out;
-		if (type == R_ALLOC && (!apply || it.src)) {
+		if ((type == R_ALLOC || type == R_VMEM) && (!apply || it.src)) {
 			/* no restorer read its bytes: skip them (they still count for the checksum) */
 			if (src_read(s, NULL, it.size) < 0) {
 				rc = fail(why, cap, -EPROTO, "the bytes of the allocation at offset %llu are cut short",
@@ -2052,6 +2305,8 @@ struct vgpu_ckpt_reader {
 	struct vgpu_ckpt_meta meta;
 	struct vgpu_ckpt_span *span;   /* the ranges' granules, reserved (PROT_NONE) */
 	uint32_t nspan;
+	struct vgpu_ckpt_span *vres;   /* the zone's address reservations, held (PROT_NONE) */
+	uint32_t nvres;
 };
 
 /* The granule-aligned spans the ranges need, merged (allocations share granules). */
@@ -2082,7 +2337,11 @@ void vgpu_ckpt_close(struct vgpu_ckpt_reader *r)
 		return;
 	for (uint32_t i = 0; i < r->nspan; i++)
 		munmap((void *)(uintptr_t)r->span[i].base, r->span[i].size);
+	for (uint32_t i = 0; i < r->nvres; i++)
+		if (r->vres[i].size)
+			munmap((void *)(uintptr_t)r->vres[i].base, r->vres[i].size);
 	free(r->span);
+	free(r->vres);
 	model_free(&r->ps.m);
 	free(r);
 }
@@ -2135,6 +2394,25 @@ int vgpu_ckpt_open(int fd, struct vgpu_ckpt_reader **out, struct vgpu_ckpt_meta 
 			r->nspan = i;
 			goto fail;
 		}
+	}
+	/* and the zone's address reservations (virtual memory management), exactly */
+	const struct model *mm = &r->ps.m;
+	if (mm->nres && !(r->vres = calloc(mm->nres, sizeof(*r->vres)))) {
+		rc = fail(why, cap, -ENOMEM, "out of memory");
+		goto fail;
+	}
+	for (uint32_t i = 0; i < mm->nres; i++) {
+		uint64_t base = mm->res[2 * i], size = mm->res[2 * i + 1];
+		void *p = mmap((void *)(uintptr_t)base, size, PROT_NONE,
+			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE, -1, 0);
+		if (p == MAP_FAILED || (uint64_t)(uintptr_t)p != base) {
+			if (p != MAP_FAILED)
+				munmap(p, size);
+			rc = fail(why, cap, -EADDRINUSE, "the zone's reserved addresses [0x%llx, +0x%llx) are in use in this "
+				  "worker", (unsigned long long)base, (unsigned long long)size);
+			goto fail;
+		}
+		r->vres[r->nvres++] = (struct vgpu_ckpt_span){ base, size, 0, 0 };
 	}
 	*meta = r->meta;
 	meta->file_bytes = VGPU_CKPT_HDR_BYTES + r->s.total;
@@ -2261,6 +2539,9 @@ struct restorer {
 	struct vgpu_ckpt_sum *sum;
 	uint64_t key;
 	struct copier cp;         /* an allocation's bytes on their way to the device */
+	struct vgpu_ckpt_span *vres;  /* the zone's reservations, held until taken back (size 0 then) */
+	uint32_t nvres;
+	int vres_done;
 };
 
 static CUresult set_ctx(struct restorer *rs, uint32_t ctx_slot)
@@ -2403,6 +2684,119 @@ out:
 	free(made);
 	free(deps);
 	return rc;
+}
+
+static void vmm_release(uint64_t handle, void *ctx)
+{
+	const struct vgpu_backend_fns *f = ctx;
+	f->cuMemRelease((CUmemGenericAllocationHandle)handle);
+}
+
+/* A context restored so far, made current (the virtual memory calls need one). */
+static void any_ctx_current(struct restorer *rs, const struct model *m)
+{
+	for (uint32_t i = 0; i < m->used; i++)
+		if (m->type[i] == VGPU_H_CONTEXT && rs->real && rs->real[i]) {
+			rs->f->cuCtxSetCurrent(rs->real[i]);
+			return;
+		}
+}
+
+/* The zone's address reservations, taken back at their addresses (once, before the first
+ * physical allocation or at the end). */
+static int vres_restore(struct restorer *rs, const struct model *m, char *why, size_t cap)
+{
+	const struct vgpu_backend_fns *f = rs->f;
+	rs->vres_done = 1;
+	any_ctx_current(rs, m);
+	for (uint32_t i = 0; i < rs->nvres; i++) {
+		struct vgpu_ckpt_span *v = &rs->vres[i];
+		CUdeviceptr got = 0;
+		CUresult r;
+		munmap((void *)(uintptr_t)v->base, v->size);   /* the placeholder, for the driver to take */
+		uint64_t size = v->size;
+		v->size = 0;
+		if ((r = f->cuMemAddressReserve(&got, size, 0, v->base, 0)) != CUDA_SUCCESS || got != v->base) {
+			if (r == CUDA_SUCCESS)
+				f->cuMemAddressFree(got, size);
+			return fail(why, cap, -EADDRINUSE, "the driver would not give the zone's reserved addresses "
+				    "[0x%llx, +0x%llx) back (CUresult %d)", (unsigned long long)v->base, (unsigned long long)size, (int)r);
+		}
+		vgpu_vmm_reserved(rs->z, v->base, size);
+	}
+	return 0;
+}
+
+/* A physical allocation with its bytes (through a window), under its old id. */
+static int vmem_restore(struct restorer *rs, const struct model *m, struct item *it, char *why, size_t cap)
+{
+	const struct vgpu_backend_fns *f = rs->f;
+	struct vgpu_zone *z = rs->z;
+	int rc;
+	if (!rs->vres_done && (rc = vres_restore(rs, m, why, cap)) < 0)
+		return rc;
+	any_ctx_current(rs, m);
+	if (vgpu_vmm_create_reserve(z, it->size) < 0)
+		return fail(why, cap, -EDQUOT, "a physical allocation of %llu bytes is over this proxy's memory limit "
+			    "for the zone", (unsigned long long)it->size);
+	CUmemAllocationProp prop = { .type = CU_MEM_ALLOCATION_TYPE_PINNED,
+				     .location = { .type = CU_MEM_LOCATION_TYPE_DEVICE, .id = (int)it->owner } };
+	CUmemGenericAllocationHandle h = 0;
+	CUdeviceptr at = 0;
+	CUresult r;
+	uint64_t id = it->id;
+	if ((r = f->cuMemCreate(&h, (size_t)it->size, &prop, 0)) != CUDA_SUCCESS) {
+		vgpu_vmm_create_done(z, 0, it->size, 0, &id, 0);
+		return fail(why, cap, -ENOMEM, "cannot make a physical allocation of %llu bytes (CUresult %d)",
+			    (unsigned long long)it->size, (int)r);
+	}
+	pthread_mutex_lock(&z->lock);
+	z->vmm.key = it->key;   /* later ids follow the zone's */
+	pthread_mutex_unlock(&z->lock);
+	if (vgpu_vmm_create_done(z, h, it->size, 1, &id, it->slot) < 0) {
+		f->cuMemRelease(h);
+		vgpu_vmm_create_done(z, h, it->size, 0, &id, 0);
+		return fail(why, cap, -ENOMEM, "out of memory noting a physical allocation");
+	}
+	if ((r = vmem_window(f, h, it->size, (int)it->owner, &at)) != CUDA_SUCCESS)
+		return fail(why, cap, -EIO, "cannot map a physical allocation to fill it (CUresult %d)", (int)r);
+	uint8_t *buf = malloc(COPY_STEP);
+	rc = buf ? 0 : fail(why, cap, -ENOMEM, "out of memory");
+	for (uint64_t done = 0; rc == 0 && done < it->size;) {
+		uint64_t k = it->size - done < COPY_STEP ? it->size - done : COPY_STEP;
+		if (src_read(it->src, buf, k) < 0)
+			rc = fail(why, cap, -EPROTO, "the bytes of a physical allocation are cut short");
+		else if ((r = f->cuMemcpyHtoD_v2(at + done, buf, (size_t)k)) != CUDA_SUCCESS)
+			rc = fail(why, cap, -EIO, "filling a physical allocation failed (CUresult %d)", (int)r);
+		done += k;
+	}
+	free(buf);
+	vmem_window_close(f, at, it->size);
+	it->src = NULL;   /* its bytes are read */
+	rs->sum->mem_bytes += it->size;
+	return rc;
+}
+
+/* A mapping at its old address, of the allocation its id names, with its access. */
+static int vmap_restore(struct restorer *rs, const struct model *m, const struct item *it, char *why, size_t cap)
+{
+	const struct vgpu_backend_fns *f = rs->f;
+	uint64_t h = 0;
+	CUmemAllocationProp prop;
+	CUresult r;
+	any_ctx_current(rs, m);
+	memset(&prop, 0, sizeof(prop));
+	if (vgpu_vmm_handle_of(rs->z, it->id, &h) < 0 ||
+	    f->cuMemGetAllocationPropertiesFromHandle(&prop, (CUmemGenericAllocationHandle)h) != CUDA_SUCCESS)
+		return fail(why, cap, -EPROTO, "a mapping names physical allocation 0x%llx, which is not there",
+			    (unsigned long long)it->id);
+	CUmemAccessDesc acc = { .location = prop.location, .flags = (CUmemAccess_flags)it->a };
+	if ((r = f->cuMemMap((CUdeviceptr)it->base, (size_t)it->size, (size_t)it->off, (CUmemGenericAllocationHandle)h, 0)) ||
+	    (it->a && (r = f->cuMemSetAccess((CUdeviceptr)it->base, (size_t)it->size, &acc, 1))))
+		return fail(why, cap, -EIO, "cannot map 0x%llx again (CUresult %d)", (unsigned long long)it->base, (int)r);
+	if (vgpu_vmm_map_done(rs->z, it->base, it->size, h, it->off) < 0)
+		return fail(why, cap, -EPROTO, "the mapping at 0x%llx overlaps another", (unsigned long long)it->base);
+	return 0;
 }
 
 static int restore_apply(void *ctx, const struct model *m, const struct item *cit, char *why, size_t cap)
@@ -2593,6 +2987,10 @@ static int restore_apply(void *ctx, const struct model *m, const struct item *ci
 		vgpu_ckpt_note_global(z, mod, name, it->base, it->size);
 		return 0;
 	}
+	case R_VMEM:
+		return vmem_restore(rs, m, it, why, cap);
+	case R_VMAP:
+		return vmap_restore(rs, m, it, why, cap);
 	case R_GRAPH:
 	case R_GEXEC: {
 		/* the graph, its nodes at their slots; an executable graph instantiated from such a
@@ -2690,7 +3088,13 @@ int vgpu_ckpt_restore(struct vgpu_ckpt_reader *rd, struct vgpu_zone *z, const st
 	z->ck.nspan = rd->nspan;
 	rd->span = NULL;
 	rd->nspan = 0;
+	rs.vres = rd->vres;      /* still held by the reader until taken back */
+	rs.nvres = rd->nvres;
 	rc = parse(&rd->ps, NULL, restore_apply, &rs, 0, why, why_len);
+	if (rc == 0 && !rs.vres_done && rs.nvres)
+		rc = vres_restore(&rs, &rd->ps.m, why, why_len);
+	if (rc == 0)   /* allocations the zone had released but kept mapped: the driver's reference goes */
+		vgpu_vmm_restored(z, vmm_release, (void *)f);
 	pthread_mutex_lock(&z->lock);
 	vgpu_htab_restore_end(&z->htab);
 	pthread_mutex_unlock(&z->lock);

@@ -12,10 +12,13 @@
  *   "VGPUCKPT", u32 version, u32 header bytes (64), u64 payload bytes, 4 zero bytes,
  *   u32 backend kind, zeros
  * then records { u32 type, u32 zero, u64 body length, body }, little-endian, in this order:
- * ZONE, RANGES (every allocation's address range), SLOTS, contexts, modules, functions,
+ * ZONE, RANGES (every allocation's address range, then the zone's address reservations,
+ * as many as its second word says), SLOTS, contexts, modules, functions,
  * streams, events, memory pools (record type 11: a device's default pool, or a created
  * one with its properties; attributes and which pool is the device's current one),
- * allocations (with their bytes), module globals the zone was given the address of (record
+ * allocations (with their bytes), physical allocations of the virtual memory API (type 17:
+ * the zone's id, size, id key, properties, references, bytes) and mappings (type 18: address,
+ * size, offset, allocation id, access), module globals the zone was given the address of (record
  * type 12: module slot, address, size, name; only on a backend that can place a global at
  * an address, the simulator), graphs and executable graphs (types 15 and 16: slot, owner
  * context slot, for an executable graph its instantiation flags, then the nodes in dependency

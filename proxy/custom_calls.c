@@ -462,25 +462,26 @@ static CUresult mem_create(struct vgpu_proxy_call *call, void **argv)
 		return CUDA_ERROR_OUT_OF_MEMORY;
 	}
 	r = call->drv->cuMemCreate(&h, (size_t)size, &prop, ARG(uint64_t, VGPU_VCW_FLAGS));
-	if (vgpu_vmm_create_done(call->zone, h, size, r == CUDA_SUCCESS) < 0) {
+	uint64_t id = 0;
+	if (vgpu_vmm_create_done(call->zone, h, size, r == CUDA_SUCCESS, &id, 1) < 0) {
 		if (call->drv->cuMemRelease)
 			call->drv->cuMemRelease(h);
-		vgpu_vmm_create_done(call->zone, h, size, 0);
+		vgpu_vmm_create_done(call->zone, h, size, 0, &id, 0);
 		return CUDA_ERROR_OUT_OF_MEMORY;
 	}
 	if (r == CUDA_SUCCESS)
-		*out = h;
+		*out = id;   /* the zone names it by its id, which a restore keeps (the driver's handle changes) */
 	return r;
 }
 
 static CUresult mem_release(struct vgpu_proxy_call *call, void **argv)
 {
-	uint64_t h = ARG(uint64_t, VGPU_VRW_HANDLE);
+	uint64_t h = 0;
 	CUresult r;
 
 	if (!call->drv->cuMemRelease)
 		return CUDA_ERROR_NOT_SUPPORTED;
-	if (vgpu_vmm_release_check(call->zone, h) < 0)
+	if (vgpu_vmm_handle_of(call->zone, ARG(uint64_t, VGPU_VRW_HANDLE), &h) < 0 || vgpu_vmm_release_check(call->zone, h) < 0)
 		return CUDA_ERROR_INVALID_VALUE;     /* not an allocation of this zone */
 	r = call->drv->cuMemRelease((CUmemGenericAllocationHandle)h);
 	if (r == CUDA_SUCCESS)
@@ -492,16 +493,17 @@ static CUresult mem_release(struct vgpu_proxy_call *call, void **argv)
 static CUresult mem_map(struct vgpu_proxy_call *call, void **argv)
 {
 	uint64_t ptr = ARG(uint64_t, VGPU_VMW_PTR), size = ARG(uint64_t, VGPU_VMW_SIZE),
-		 off = ARG(uint64_t, VGPU_VMW_OFFSET), h = ARG(uint64_t, VGPU_VMW_HANDLE);
+		 off = ARG(uint64_t, VGPU_VMW_OFFSET), h = 0;
 	CUresult r;
 
 	if (!call->drv->cuMemMap || !call->drv->cuMemUnmap)
 		return CUDA_ERROR_NOT_SUPPORTED;
-	if (!ptr || vgpu_vmm_map_check(call->zone, h, off, size) < 0 || ptr > UINT64_MAX - size)
+	if (!ptr || vgpu_vmm_handle_of(call->zone, ARG(uint64_t, VGPU_VMW_HANDLE), &h) < 0 ||
+	    vgpu_vmm_map_check(call->zone, h, off, size) < 0 || ptr > UINT64_MAX - size)
 		return CUDA_ERROR_INVALID_VALUE;
 	r = call->drv->cuMemMap((CUdeviceptr)ptr, (size_t)size, (size_t)off, (CUmemGenericAllocationHandle)h,
 				ARG(uint64_t, VGPU_VMW_FLAGS));
-	if (r == CUDA_SUCCESS && vgpu_vmm_map_done(call->zone, ptr, size, h) < 0) {
+	if (r == CUDA_SUCCESS && vgpu_vmm_map_done(call->zone, ptr, size, h, off) < 0) {
 		call->drv->cuMemUnmap((CUdeviceptr)ptr, (size_t)size);
 		return CUDA_ERROR_INVALID_VALUE;
 	}
@@ -533,7 +535,10 @@ static CUresult mem_address_free(struct vgpu_proxy_call *call, void **argv)
 		return CUDA_ERROR_NOT_SUPPORTED;
 	if (!ptr || !size || ptr > UINT64_MAX - size || vgpu_vmm_any_mapped(call->zone, ptr, size))
 		return CUDA_ERROR_INVALID_VALUE;   /* still mapped: unmap first, as the driver requires */
-	return call->drv->cuMemAddressFree((CUdeviceptr)ptr, (size_t)size);
+	CUresult r = call->drv->cuMemAddressFree((CUdeviceptr)ptr, (size_t)size);
+	if (r == CUDA_SUCCESS)
+		vgpu_vmm_unreserved(call->zone, ptr, size);
+	return r;
 }
 
 /* A handle of the zone's mapped memory, retained: one more release is then owed. */
@@ -556,21 +561,22 @@ static CUresult mem_retain(struct vgpu_proxy_call *call, void **argv)
 			return CUDA_ERROR_INVALID_VALUE;
 		}
 		vgpu_vmm_retain_done(call->zone, h);
-		*out = h;
+		*out = vgpu_vmm_id_of(call->zone, h);
 	}
 	return r;
 }
 
 static CUresult mem_props(struct vgpu_proxy_call *call, void **argv)
 {
-	uint64_t h = ARG(uint64_t, VGPU_VPW_HANDLE);
+	uint64_t h = 0;
 	struct vgpu_wire_prop *out = ARG(struct vgpu_wire_prop *, VGPU_VPW_PROP);
 	CUmemAllocationProp p;
 	CUresult r;
 
 	if (!call->drv->cuMemGetAllocationPropertiesFromHandle)
 		return CUDA_ERROR_NOT_SUPPORTED;
-	if (!out || vgpu_vmm_handle_check(call->zone, h) < 0)
+	if (!out || vgpu_vmm_handle_of(call->zone, ARG(uint64_t, VGPU_VPW_HANDLE), &h) < 0 ||
+	    vgpu_vmm_handle_check(call->zone, h) < 0)
 		return CUDA_ERROR_INVALID_VALUE;
 	memset(&p, 0, sizeof(p));
 	r = call->drv->cuMemGetAllocationPropertiesFromHandle(&p, (CUmemGenericAllocationHandle)h);

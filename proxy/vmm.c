@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 
 #include "zone.h"
 
@@ -12,11 +13,16 @@ void vgpu_vmm_init(struct vgpu_vmm *m)
 {
 	memset(m, 0, sizeof(*m));
 	vgpu_allocmap_init(&m->ranges);
+	if (getrandom(&m->key, sizeof(m->key), 0) != sizeof(m->key))
+		m->key = (uint64_t)(uintptr_t)m;
+	m->key = (m->key | 1ull << 63) & ~0xffffffffull;   /* ids never 0; serials in the low half */
 }
 
 void vgpu_vmm_destroy(struct vgpu_vmm *m)
 {
 	free(m->v);
+	free(m->off);
+	free(m->res);
 	vgpu_allocmap_destroy(&m->ranges);
 	memset(m, 0, sizeof(*m));
 }
@@ -44,7 +50,112 @@ int vgpu_vmm_create_reserve(struct vgpu_zone *z, uint64_t size)
 	return vgpu_zone_mem_reserve(z, size) < 0 ? -ENOSPC : 0;
 }
 
-int vgpu_vmm_create_done(struct vgpu_zone *z, uint64_t handle, uint64_t size, int ok)
+/* Room for one more of the n elements of *arr (elem bytes each); -1 when out of memory. */
+static int grow(void *arr, uint32_t *cap, uint32_t n, size_t elem)
+{
+	void *old;
+	if (n < *cap)
+		return 0;
+	memcpy(&old, arr, sizeof(old));
+	uint32_t nc = *cap ? *cap * 2 : 8;
+	void *nv = realloc(old, (size_t)nc * elem);
+	if (!nv)
+		return -1;
+	memcpy(arr, &nv, sizeof(nv));
+	*cap = nc;
+	return 0;
+}
+
+static struct vgpu_vmm_phys *phys_by_id(struct vgpu_vmm *m, uint64_t id)
+{
+	for (uint32_t i = 0; i < m->n; i++)
+		if (m->v[i].id == id)
+			return &m->v[i];
+	return NULL;
+}
+
+int vgpu_vmm_handle_of(struct vgpu_zone *z, uint64_t id, uint64_t *handle)
+{
+	pthread_mutex_lock(&z->lock);
+	struct vgpu_vmm_phys *p = id ? phys_by_id(&z->vmm, id) : NULL;
+	if (p)
+		*handle = p->handle;
+	pthread_mutex_unlock(&z->lock);
+	return p ? 0 : -EINVAL;
+}
+
+uint64_t vgpu_vmm_id_of(struct vgpu_zone *z, uint64_t handle)
+{
+	pthread_mutex_lock(&z->lock);
+	struct vgpu_vmm_phys *p = phys_find(&z->vmm, handle);
+	uint64_t id = p ? p->id : 0;
+	pthread_mutex_unlock(&z->lock);
+	return id;
+}
+
+void vgpu_vmm_reserved(struct vgpu_zone *z, uint64_t base, uint64_t size)
+{
+	struct vgpu_vmm *m = &z->vmm;
+	pthread_mutex_lock(&z->lock);
+	if (grow(&m->res, &m->capres, m->nres, sizeof(*m->res)) == 0)
+		m->res[m->nres++] = (struct vgpu_vmm_res){ base, size };
+	else
+		m->res_lost = 1;
+	pthread_mutex_unlock(&z->lock);
+}
+
+void vgpu_vmm_unreserved(struct vgpu_zone *z, uint64_t base, uint64_t size)
+{
+	struct vgpu_vmm *m = &z->vmm;
+	pthread_mutex_lock(&z->lock);
+	for (uint32_t i = 0; i < m->nres; i++)
+		if (m->res[i].base == base && m->res[i].size == size) {
+			m->res[i] = m->res[--m->nres];
+			break;
+		}
+	pthread_mutex_unlock(&z->lock);
+}
+
+void vgpu_vmm_restored(struct vgpu_zone *z, void (*rel)(uint64_t handle, void *ctx), void *ctx)
+{
+	pthread_mutex_lock(&z->lock);
+	for (uint32_t i = 0; i < z->vmm.n;) {
+		struct vgpu_vmm_phys *p = &z->vmm.v[i];
+		if (p->refs) {
+			i++;
+			continue;
+		}
+		rel(p->handle, ctx);
+		if (p->maps)
+			i++;
+		else
+			phys_drop(z, p);   /* moves the last one here */
+	}
+	vgpu_zone_mem_changed(z);
+	pthread_mutex_unlock(&z->lock);
+}
+
+static int res_cmp(const void *a, const void *b)
+{
+	const struct vgpu_vmm_res *x = a, *y = b;
+	return x->base < y->base ? -1 : x->base > y->base;
+}
+
+void vgpu_vmm_sort_res(struct vgpu_vmm *m)
+{
+	if (m->nres > 1)
+		qsort(m->res, m->nres, sizeof(*m->res), res_cmp);
+}
+
+uint64_t vgpu_vmm_offset_of(const struct vgpu_vmm *m, uint64_t ptr)
+{
+	for (uint32_t i = 0; i < m->noff; i++)
+		if (m->off[i].ptr == ptr)
+			return m->off[i].off;
+	return 0;
+}
+
+int vgpu_vmm_create_done(struct vgpu_zone *z, uint64_t handle, uint64_t size, int ok, uint64_t *id, uint32_t refs)
 {
 	struct vgpu_vmm *m = &z->vmm;
 	int rc = 0;
@@ -64,7 +175,14 @@ int vgpu_vmm_create_done(struct vgpu_zone *z, uint64_t handle, uint64_t size, in
 		m->v = nv;
 		m->cap = nc;
 	}
-	m->v[m->n++] = (struct vgpu_vmm_phys){ .handle = handle, .size = size, .refs = 1 };
+	if (*id) {   /* a restore: the zone's name for it stays, later ones follow it */
+		if ((*id ^ m->key) > m->serial)
+			m->serial = *id ^ m->key;
+	} else {
+		*id = m->key ^ ++m->serial;
+		refs = 1;
+	}
+	m->v[m->n++] = (struct vgpu_vmm_phys){ .handle = handle, .id = *id, .size = size, .refs = refs };
 	m->bytes += size;
 out:
 	pthread_mutex_unlock(&z->lock);
@@ -80,15 +198,19 @@ int vgpu_vmm_map_check(struct vgpu_zone *z, uint64_t handle, uint64_t offset, ui
 	return ok ? 0 : -EINVAL;
 }
 
-int vgpu_vmm_map_done(struct vgpu_zone *z, uint64_t ptr, uint64_t size, uint64_t handle)
+int vgpu_vmm_map_done(struct vgpu_zone *z, uint64_t ptr, uint64_t size, uint64_t handle, uint64_t offset)
 {
+	struct vgpu_vmm *m = &z->vmm;
 	pthread_mutex_lock(&z->lock);
-	struct vgpu_vmm_phys *p = phys_find(&z->vmm, handle);
+	struct vgpu_vmm_phys *p = phys_find(m, handle);
 	/* an ordinary allocation there would have made the driver refuse the map */
-	int rc = p && vgpu_allocmap_check(&z->amap, ptr, 1, NULL) != 0 ?
-		 vgpu_allocmap_add_owned(&z->vmm.ranges, ptr, size, (const void *)(uintptr_t)handle) : -EEXIST;
-	if (rc == 0)
+	int rc = grow(&m->off, &m->capoff, m->noff, sizeof(*m->off)) < 0 ? -ENOMEM :
+		 p && vgpu_allocmap_check(&z->amap, ptr, 1, NULL) != 0 ?
+		 vgpu_allocmap_add_owned(&m->ranges, ptr, size, (const void *)(uintptr_t)handle) : -EEXIST;
+	if (rc == 0) {
 		p->maps++;
+		m->off[m->noff++] = (struct vgpu_vmm_off){ ptr, offset };
+	}
 	pthread_mutex_unlock(&z->lock);
 	return rc;
 }
@@ -127,7 +249,13 @@ int vgpu_vmm_unmap_check(struct vgpu_zone *z, uint64_t ptr, uint64_t size)
 static void range_drop(struct vgpu_zone *z, uint64_t base, const void *owner)
 {
 	uint64_t sz;
-	vgpu_allocmap_remove(&z->vmm.ranges, base, &sz);
+	struct vgpu_vmm *m = &z->vmm;
+	vgpu_allocmap_remove(&m->ranges, base, &sz);
+	for (uint32_t i = 0; i < m->noff; i++)
+		if (m->off[i].ptr == base) {
+			m->off[i] = m->off[--m->noff];
+			break;
+		}
 	struct vgpu_vmm_phys *p = phys_find(&z->vmm, (uint64_t)(uintptr_t)owner);
 	if (p && p->maps && --p->maps == 0 && !p->refs)
 		phys_drop(z, p);

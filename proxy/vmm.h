@@ -17,16 +17,28 @@
  */
 struct vgpu_vmm_phys {
 	uint64_t handle;     /* the driver's CUmemGenericAllocationHandle */
+	uint64_t id;         /* what the zone calls it: key ^ serial, never reused (a restore keeps it) */
 	uint64_t size;
 	uint32_t maps;       /* ranges mapping it */
 	uint32_t refs;       /* cuMemCreate and each cuMemRetainAllocationHandle, less each cuMemRelease */
 };
+
+/* A mapped range's offset into its physical allocation (the driver has no query for it). */
+struct vgpu_vmm_off { uint64_t ptr, off; };
+/* An address range the zone reserved (cuMemAddressReserve), for checkpoints. */
+struct vgpu_vmm_res { uint64_t base, size; };
 
 struct vgpu_vmm {
 	struct vgpu_vmm_phys *v;
 	uint32_t n, cap;
 	uint64_t bytes;                /* physical bytes charged to the zone's quota */
 	struct vgpu_allocmap ranges;   /* mapped ranges; owner = the vgpu_vmm_phys's handle */
+	struct vgpu_vmm_off *off;      /* each mapped range's offset, by its start */
+	uint32_t noff, capoff;
+	struct vgpu_vmm_res *res;      /* reservations */
+	uint32_t nres, capres;
+	int res_lost;                  /* one could not be noted (out of memory): no checkpoint */
+	uint64_t key, serial;          /* ids: key ^ serial */
 };
 
 struct vgpu_zone;
@@ -36,12 +48,28 @@ void vgpu_vmm_destroy(struct vgpu_vmm *m);
 
 /* Charge size bytes for a cuMemCreate about to run: 0, or -ENOSPC over the quota. */
 int vgpu_vmm_create_reserve(struct vgpu_zone *z, uint64_t size);
-/* After the driver answered: record handle (ok) or give the charge back (!ok). */
-int vgpu_vmm_create_done(struct vgpu_zone *z, uint64_t handle, uint64_t size, int ok);
+/* After the driver answered: record handle (ok; *id gets the zone's name for it, or with
+ * *id non-zero on entry, a restore, that name and refs references) or give the charge back (!ok). */
+int vgpu_vmm_create_done(struct vgpu_zone *z, uint64_t handle, uint64_t size, int ok, uint64_t *id, uint32_t refs);
+/* The driver's handle of the zone's id (0, or -EINVAL when the zone has no such allocation),
+ * and the zone's id of a driver handle (0 when none). */
+int vgpu_vmm_handle_of(struct vgpu_zone *z, uint64_t id, uint64_t *handle /* out */);
+uint64_t vgpu_vmm_id_of(struct vgpu_zone *z, uint64_t handle);
+/* Reservations made (after a successful cuMemAddressReserve) and freed (cuMemAddressFree). */
+void vgpu_vmm_reserved(struct vgpu_zone *z, uint64_t base, uint64_t size);
+void vgpu_vmm_unreserved(struct vgpu_zone *z, uint64_t base, uint64_t size);
+/* After a restore: allocations the zone had released but kept mapped (refs 0) give the
+ * driver's reference back through rel; those not mapped at all go. */
+void vgpu_vmm_restored(struct vgpu_zone *z, void (*rel)(uint64_t handle, void *ctx), void *ctx);
+/* Sort the reservations by address (the zone is stopped). */
+void vgpu_vmm_sort_res(struct vgpu_vmm *m);
+/* Under the zone lock: the offset into its allocation of the mapped range starting at ptr. */
+uint64_t vgpu_vmm_offset_of(const struct vgpu_vmm *m, uint64_t ptr);
 /* Is [offset, offset+size) inside the zone's physical allocation handle? 0, or -EINVAL. */
 int vgpu_vmm_map_check(struct vgpu_zone *z, uint64_t handle, uint64_t offset, uint64_t size);
-/* After a successful cuMemMap: [ptr, ptr+size) maps handle. -EEXIST if it overlaps a range. */
-int vgpu_vmm_map_done(struct vgpu_zone *z, uint64_t ptr, uint64_t size, uint64_t handle);
+/* After a successful cuMemMap: [ptr, ptr+size) maps handle from offset. -EEXIST if it
+ * overlaps a range (-ENOMEM: out of memory noting it). */
+int vgpu_vmm_map_done(struct vgpu_zone *z, uint64_t ptr, uint64_t size, uint64_t handle, uint64_t offset);
 /* Is [ptr, ptr+size) exactly a run of whole mapped ranges? 0, or -EINVAL. */
 int vgpu_vmm_unmap_check(struct vgpu_zone *z, uint64_t ptr, uint64_t size);
 /* After a successful cuMemUnmap of a range vgpu_vmm_unmap_check accepted. */

@@ -7,7 +7,8 @@
 # zone on B through A's redirect), and back with migrate, both channels moving; its results
 # and the held memory are verified and it sees no error, and its registration's budget
 # follows it. A zone writing a module global (its address kept), one copying through
-# pinned host memory, one using memory pools and one launching a graph move there and back
+# pinned host memory, one using memory pools, one launching a graph and one using virtual
+# memory management move there and back
 # (one whose executable graph was changed in a way checkpoints do not follow is refused). An nvcc-built
 # CUDA runtime program is moved there and back too. Corrupted, truncated,
 # foreign and future-version checkpoint files are refused with a clear error and leave
@@ -221,6 +222,10 @@ there_and_back pools "with memory pools (a default pool's threshold, a created p
 # executable graph and its node handles: rebuilt node by node at the same slots, and the
 # executable graph instantiated again from the copy of its graph kept since it was made.
 there_and_back graph "with a graph and its executable graph (memset, kernel, copy and empty nodes), launched every round," --graph
+# Virtual memory management: a reservation, two physical allocations (one released while
+# mapped, one mapped from an offset), written and read every round, the handle a mapping
+# retains and its properties checked; the zone names its allocations by ids a restore keeps.
+there_and_back vmm "with virtual memory management (a reservation, a physical allocation released while mapped, one mapped from an offset)," --vmm
 # An executable graph changed in a way checkpoints do not follow is refused, naming the call,
 # and the zone goes on.
 for _ in $(seq 50); do [ -z "$(others)" ] && break; sleep 0.1; done

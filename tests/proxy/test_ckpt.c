@@ -7,7 +7,7 @@
 #include "check.h"
 
 enum { R_ZONE = 1, R_RANGES, R_SLOTS, R_CTX, R_MODULE, R_FUNC, R_STREAM, R_EVENT, R_ALLOC, R_END, R_POOL, R_GLOBAL,
-       R_PINNED, R_CHAN, R_GRAPH, R_GEXEC };
+       R_PINNED, R_CHAN, R_GRAPH, R_GEXEC, R_VMEM, R_VMAP };
 #define NO_SLOT 0xffffffffu
 
 static uint8_t buf[1 << 16];
@@ -59,6 +59,13 @@ struct shape {
 	uint32_t g_fn, g_dep, g_es, g_event, g_node_slot, g_exec_node_slot, g_grid, g_psize, g_type;
 	uint64_t g_flags, g_mdst;
 	int g_short_body, g_before_globals;
+	/* virtual memory management: a reservation (8 KiB at 0x7f0000400000), a physical
+	 * allocation of 8 KiB (id key ^ 1) with its bytes, mapped at the reservation's start;
+	 * what to break */
+	int vmm;
+	uint64_t v_res_base, v_res_size, v_key, v_id, v_size, v_map_base, v_map_size, v_map_off, v_map_id;
+	uint32_t v_type, v_refs, v_access;
+	int v_map_first, v_second_res_overlaps;
 };
 
 static const struct shape good = { .slots = 6, .ctx_slot = 0, .mod_owner = 0, .fn_module = 1, .stream_flags = 1,
@@ -137,6 +144,25 @@ static void graphs_rec(const struct shape *s)
 	memcpy(buf + at + 8, &len, 8);
 }
 
+#define VKEY 0xe90cd82600000000ull
+static void vmm_recs(const struct shape *s)
+{
+	uint64_t size = s->v_size ? s->v_size : 8192;
+	if (s->v_map_first) {   /* a mapping before its allocation */
+		rec(R_VMAP, 40);
+		u64(0x7f0000400000ull); u64(8192); u64(0); u64(VKEY ^ 1); u32(3); u32(0);
+	}
+	rec(R_VMEM, 40 + size);
+	u64(s->v_id ? s->v_id : VKEY ^ 1); u64(size); u64(s->v_key ? s->v_key : VKEY);
+	u32(s->v_type ? s->v_type : 1); u32(1); u32(0); u32(s->v_refs);
+	memset(buf + n, 0x3c, size); n += size;
+	if (!s->v_map_first) {
+		rec(R_VMAP, 40);
+		u64(s->v_map_base ? s->v_map_base : 0x7f0000400000ull); u64(s->v_map_size ? s->v_map_size : 8192);
+		u64(s->v_map_off); u64(s->v_map_id ? s->v_map_id : VKEY ^ 1); u32(s->v_access ? s->v_access : 3); u32(0);
+	}
+}
+
 static void build(const struct shape *s)
 {
 	n = VGPU_CKPT_HDR_BYTES;
@@ -145,10 +171,17 @@ static void build(const struct shape *s)
 	u32(7); u32(s->slots); u64(0x1234567880000000ull);
 	for (int i = 0; i < 16; i++) { uint8_t b = (uint8_t)i; put(&b, 1); }
 	str("app"); str(""); str("");
-	rec(R_RANGES, 8 + 32);
-	u32(2); u32(0);
+	uint32_t nres = s->vmm ? 1 + (s->v_second_res_overlaps != 0) : 0;
+	rec(R_RANGES, 8 + 32 + 16ull * nres);
+	u32(2); u32(nres);
 	u64(0x7f0000200000ull); u64(4096);
 	u64(s->base2); u64(64);
+	if (s->vmm) {
+		u64(s->v_res_base ? s->v_res_base : 0x7f0000400000ull); u64(s->v_res_size ? s->v_res_size : 8192);
+		if (s->v_second_res_overlaps) {
+			u64(0x7f0000401000ull); u64(8192);
+		}
+	}
 	rec(R_SLOTS, 4 + 4ull * s->slots);
 	u32(s->slots);
 	for (uint32_t i = 0; i < s->slots; i++)
@@ -187,6 +220,8 @@ static void build(const struct shape *s)
 	memset(buf + n, 0xa5, 64); n += 64;
 	if (s->pool_where == 2)
 		pool_rec(s);
+	if (s->vmm)
+		vmm_recs(s);
 	if (s->glob_where == 1)
 		glob_rec(s);
 	if (s->graph && !s->g_before_globals)
@@ -323,6 +358,24 @@ int main(void)
 	s = gs; s.g_mdst = 0x7f0000200fc8ull;    refused(&s, "graph record");          /* a memset running past its allocation */
 	s = gs; s.g_mdst = 0x7f0000300000ull;    refused(&s, "graph record");          /* a memset of no allocation */
 	s = gs; s.g_before_globals = 1;          refused(&s, "graph record");          /* before the allocations: its memset in none */
+	/* virtual memory management: a reservation, a physical allocation with its bytes, a mapping */
+	struct shape vs = good;
+	vs.vmm = 1;
+	CHECK_EQ((build(&vs), vgpu_ckpt_check(buf, n, &m, why, sizeof(why))), 0);
+	s = vs; s.v_refs = 0;                    /* released by the zone, still mapped */
+	CHECK_EQ((build(&s), vgpu_ckpt_check(buf, n, &m, why, sizeof(why))), 0);
+	s = vs; s.v_res_base = 0x7f0000200000ull; refused(&s, "address reservation"); /* over an allocation */
+	s = vs; s.v_res_size = 100;              refused(&s, "address reservation");  /* not page-aligned */
+	s = vs; s.v_second_res_overlaps = 1;     refused(&s, "address reservation");  /* overlapping reservations */
+	s = vs; s.v_key = 0x1234ull << 32;       refused(&s, "physical allocation");  /* a key without its top bit */
+	s = vs; s.v_id = VKEY;                   refused(&s, "physical allocation");  /* serial 0 */
+	s = vs; s.v_id = VKEY ^ (1ull << 40);    refused(&s, "physical allocation");  /* serial past the low half */
+	s = vs; s.v_type = 2;                    refused(&s, "physical allocation");  /* not pinned device memory */
+	s = vs; s.v_map_off = 4096;              refused(&s, "mapping record");       /* runs past its allocation */
+	s = vs; s.v_map_id = VKEY ^ 2;           refused(&s, "mapping record");       /* an allocation not there */
+	s = vs; s.v_map_base = 0x7f0000402000ull; refused(&s, "mapping record");      /* outside the reservation */
+	s = vs; s.v_access = 2;                  refused(&s, "mapping record");       /* an unknown access */
+	s = vs; s.v_map_first = 1;               refused(&s, "mapping record");       /* before its allocation */
 	/* cut anywhere: refused, never read past the end */
 	build(&good);
 	size_t full = n;

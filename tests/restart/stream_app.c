@@ -95,7 +95,7 @@ int main(int argc, char **argv)
 	const char *image = argc > 1 ? argv[1] : "build/san/tests/kernels/basic.fatbin";
 	double seconds = argc > 2 ? atof(argv[2]) : 5;
 	uint64_t hold = argc > 3 ? strtoull(argv[3], NULL, 0) & ~3ull : 0;
-	int late_wanted = 1, pinned = 0, global = 0, pools = 0, timing = 0, graph = 0;
+	int late_wanted = 1, pinned = 0, global = 0, pools = 0, timing = 0, graph = 0, vmm = 0;
 	for (int i = 4; i < argc; i++) {
 		if (!strcmp(argv[i], "--no-late"))
 			late_wanted = 0;
@@ -111,6 +111,8 @@ int main(int argc, char **argv)
 			graph = 1;
 		else if (!strcmp(argv[i], "--graph-set-enabled"))
 			graph = 2;
+		else if (!strcmp(argv[i], "--vmm"))
+			vmm = 1;
 	}
 	CUdeviceptr dhold = 0;
 	double worst = 0;
@@ -122,7 +124,7 @@ int main(int argc, char **argv)
 	pthread_t late;
 
 	if (argc > 1 && !strcmp(argv[1], "--help")) {
-		printf("usage: stream_app [KERNEL_IMAGE [SECONDS [HOLD_BYTES [--no-late] [--pinned] [--global] [--pools] [--timing] [--graph|--graph-set-enabled]]]]\n"
+		printf("usage: stream_app [KERNEL_IMAGE [SECONDS [HOLD_BYTES [--no-late] [--pinned] [--global] [--pools] [--timing] [--graph|--graph-set-enabled] [--vmm]]]]\n"
 		       "Copies and "
 		       "launches for SECONDS (default 5), verifying every round; a thread started halfway joins the zone "
 		       "(not with --no-late); HOLD_BYTES of device memory keep a pattern checked every round and at the "
@@ -132,7 +134,10 @@ int main(int argc, char **argv)
 		       "start and times every round from it (cuEventElapsedTime); --graph captures a memset, a kernel and a "
 		       "device copy into a graph, adds an empty node, instantiates it and launches it every round, checking its "
 		       "result and that the graph's node handles stay the same (--graph-set-enabled: and enables its first node in the "
-		       "executable graph, which it already was); prints the longest round.\n");
+		       "executable graph, which it already was); --vmm reserves 4 granules of addresses, maps a granule of "
+		       "one physical allocation and the second granule of another there, releases the first while mapped, "
+		       "writes a word there every round and checks a slice against its own copy, the handle the mapping "
+		       "retains and the allocation's properties; prints the longest round.\n");
 		return 0;
 	}
 	CK(cuInit(0));
@@ -224,6 +229,37 @@ int main(int argc, char **argv)
 				CK(cuGraphNodeSetEnabled(gexec, gnodes[i], 1));
 		}
 	}
+	/* --vmm: [granule of A][second granule of B] mapped at the start of a 4-granule reservation */
+	CUdeviceptr vbase = 0;
+	CUmemGenericAllocationHandle vh[2] = { 0, 0 };
+	size_t vgran = 0, vwords = 0;
+	uint32_t *vshadow = NULL;
+	if (vmm) {
+		CUmemAllocationProp vp;
+		memset(&vp, 0, sizeof(vp));
+		vp.type = CU_MEM_ALLOCATION_TYPE_PINNED;
+		vp.location.type = CU_MEM_LOCATION_TYPE_DEVICE;
+		vp.location.id = dev;
+		CK(cuMemGetAllocationGranularity(&vgran, &vp, CU_MEM_ALLOC_GRANULARITY_MINIMUM));
+		CK(cuMemAddressReserve(&vbase, 4 * vgran, 0, 0, 0));
+		CK(cuMemCreate(&vh[0], vgran, &vp, 0));
+		CK(cuMemCreate(&vh[1], 2 * vgran, &vp, 0));
+		CK(cuMemMap(vbase, vgran, 0, vh[0], 0));
+		CK(cuMemMap(vbase + vgran, vgran, vgran, vh[1], 0));
+		CUmemAccessDesc acc;
+		memset(&acc, 0, sizeof(acc));
+		acc.location = vp.location;
+		acc.flags = CU_MEM_ACCESS_FLAGS_PROT_READWRITE;
+		CK(cuMemSetAccess(vbase, 2 * vgran, &acc, 1));
+		CK(cuMemRelease(vh[0]));   /* the mapping keeps its memory */
+		vwords = 2 * vgran / 4;
+		vshadow = malloc(2 * vgran);
+		if (!vshadow)
+			return 1;
+		for (size_t i = 0; i < vwords; i++)
+			vshadow[i] = hold_word(i) ^ 0x0f0f0f0fu;
+		CK(cuMemcpyHtoD(vbase, vshadow, 2 * vgran));
+	}
 	CUevent ev_start = NULL, ev_now = NULL;
 	if (timing) {
 		CK(cuEventCreate(&ev_start, CU_EVENT_DEFAULT));
@@ -309,6 +345,29 @@ int main(int argc, char **argv)
 				exit(1);
 			}
 		}
+		if (vmm) {   /* a word written through the mapping; a slice checked against the copy */
+			static uint32_t slice[4096];
+			size_t at = ((size_t)rounds * 4099) % vwords, from = (size_t)rounds * 4096 % vwords;
+			uint32_t v = (uint32_t)rounds * 2654435761u;
+			size_t n = vwords - from < 4096 ? vwords - from : 4096;
+			CUmemGenericAllocationHandle hr = 0;
+			CUmemAllocationProp pp;
+			CK(cuMemcpyHtoD(vbase + at * 4, &v, 4));
+			vshadow[at] = v;
+			CK(cuMemcpyDtoH(slice, vbase + from * 4, n * 4));
+			if (memcmp(slice, vshadow + from, n * 4)) {
+				fprintf(stderr, "FAIL: round %d: mapped memory differs from its copy at word %zu..\n", rounds, from);
+				exit(1);
+			}
+			CK(cuMemRetainAllocationHandle(&hr, (void *)(uintptr_t)(vbase + vgran)));
+			CK(cuMemGetAllocationPropertiesFromHandle(&pp, hr));
+			if (hr != vh[1] || pp.location.id != dev) {
+				fprintf(stderr, "FAIL: round %d: the mapping retains handle 0x%llx (made 0x%llx) on device %d\n",
+					rounds, (unsigned long long)hr, (unsigned long long)vh[1], pp.location.id);
+				exit(1);
+			}
+			CK(cuMemRelease(hr));
+		}
 		if (timing) {   /* an elapsed time from the start event, whatever happened since */
 			float ms = -1;
 			CK(cuEventRecord(ev_now, s));
@@ -349,6 +408,21 @@ int main(int argc, char **argv)
 	if (pools) {
 		CK(cuDeviceSetMemPool(dev, dpool));
 		CK(cuMemPoolDestroy(mpool));
+	}
+	if (vmm) {
+		uint32_t *all = malloc(2 * vgran);
+		if (!all)
+			return 1;
+		CK(cuMemcpyDtoH(all, vbase, 2 * vgran));
+		if (memcmp(all, vshadow, 2 * vgran)) {
+			fprintf(stderr, "FAIL: mapped memory differs from its copy at the end\n");
+			exit(1);
+		}
+		free(all);
+		free(vshadow);
+		CK(cuMemUnmap(vbase, 2 * vgran));
+		CK(cuMemRelease(vh[1]));
+		CK(cuMemAddressFree(vbase, 4 * vgran));
 	}
 	if (graph) {
 		CK(cuGraphExecDestroy(gexec));
