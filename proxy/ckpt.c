@@ -1019,8 +1019,9 @@ out:
 	return rc;
 }
 
-/* One graph or executable graph to write (described before anything is written). */
-struct gplan { uint32_t type, slot, owner; uint64_t flags; struct gbuf b; };
+/* One graph or executable graph to write (described before anything is written); nodes:
+ * how many of its nodes the zone holds handles of. */
+struct gplan { uint32_t type, slot, owner, nodes; uint64_t flags; struct gbuf b; };
 
 /* Describe every graph and executable graph of the zone; node slots no graph holds (nodes
  * of a graph destroyed since: stale handles) are not written, so they stay stale. */
@@ -1048,7 +1049,13 @@ static int plan_graphs(struct vgpu_zone *z, const struct vgpu_backend_fns *f, st
 		struct gplan *q = &g[n++];
 		*q = (struct gplan){ .type = t == VGPU_H_GRAPH ? R_GRAPH : R_GEXEC, .slot = i, .owner = owner_slot(z, own) };
 		if (t == VGPU_H_GRAPH) {
+			uint32_t before = 0, after = 0;
+			for (uint32_t k = 0; k < used; k++)
+				before += covered[k];
 			rc = graph_describe(z, f, (CUgraph)real, 1, covered, &q->b, why, cap);
+			for (uint32_t k = 0; k < used; k++)
+				after += covered[k];
+			q->nodes = after - before;
 			continue;
 		}
 		const struct vgpu_ckpt_gexec *x = gexec_of(z, real);
@@ -1413,7 +1420,7 @@ int vgpu_ckpt_write(int fd, struct vgpu_zone *z, const struct vgpu_backend *be, 
 		if (q->type == R_GEXEC)
 			w_u64(&w, q->flags);
 		w_bytes(&w, q->b.p, q->b.n);
-		sum->handles++;
+		sum->handles += 1 + q->nodes;
 	}
 	/* PINNED and CHAN: what a program must offer again to rejoin a restore of the zone
 	 * should this worker vanish while the zone is saved */

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 # Restoring a zone from a file after its whole proxy is gone: a program streaming copies and
-# launches (through pinned host memory too) while it holds 16 MiB is saved with
+# launches from two threads (through pinned host memory, virtual memory and a graph too)
+# while it holds 16 MiB is saved with
 # `vgpuctl checkpoint --stop`, its proxy (supervisor and worker) is killed with SIGKILL, a
 # new proxy starts on the same socket and restores the file; the program's channel,
 # waiting all along, rejoins the restored zone with its ring and pinned region, and the
@@ -38,13 +39,14 @@ start() { # a proxy on $tmp/p.sock (the same socket every time, as after a node'
     --state-dir "$tmp/state" --log-level info --rejoin-timeout 60 >"$tmp/p.log.new" 2>&1 &
   sup=$!
   pids="$pids $sup"
+  disown "$sup"   # killed on purpose: no job notices
   for _ in $(seq 100); do grep -q "listening on" "$tmp/p.log.new" && break; sleep 0.1; done
   grep -q "listening on" "$tmp/p.log.new" || { cat "$tmp/p.log.new" >>"$tmp/p.log"; fail "the proxy did not start"; }
 }
 stop_all() { # kill the proxy outright: supervisor and every worker, nothing tidied up
   kill -KILL "$sup" 2>/dev/null
   pkill -KILL -x 'vgpu-zone-[0-9]*' 2>/dev/null
-  { wait "$sup"; } 2>/dev/null
+  for _ in $(seq 100); do kill -0 "$sup" 2>/dev/null || break; sleep 0.1; done
   cat "$tmp/p.log.new" >>"$tmp/p.log"
 }
 ctl() { "$B/proxy/vgpuctl" --listen "$tmp/p.sock" "$@"; }
@@ -63,27 +65,30 @@ app() { # app NAME ARGS...: stream_app in the background; sets apid and z
 }
 export VGPU_PROXY=$tmp/p.sock LD_LIBRARY_PATH=$PWD/$B/libvgpu VGPU_LOG=1
 
-# 1. Saved, proxy killed, restored by a new proxy from the file: the program goes on.
+# 1. Saved, proxy killed, restored by a new proxy from the file: the program goes on, both
+# its threads' channels rejoining (the second one started halfway), with its pinned region,
+# its virtual memory (ids kept) and its graph.
 start
-app saved 5 $((16 << 20)) --no-late --pinned
-sleep 0.5
+app saved 5 $((16 << 20)) --pinned --vmm --graph
+for _ in $(seq 100); do ctl stats | grep -q ' channels=2 ' && break; sleep 0.1; done
+ctl stats | grep -q ' channels=2 ' || fail "the program's second thread did not join: $(ctl stats)"
 out=$(ctl checkpoint "$z" "$tmp/saved.ckpt" --stop) || fail "checkpoint --stop refused: $out"
 stop_all
 sleep 1   # the program's thread notices (its liveness probe) and waits for a restore
 kill -0 "$apid" 2>/dev/null || fail "the program ended when its proxy was killed"
 start
 out=$(ctl restore "$tmp/saved.ckpt") || fail "restore from the file failed: $out"
-grep -q "0 channels taken over.*its worker is gone: its programs' 1 channels rejoin" <<<"$out" ||
+grep -q "0 channels taken over.*its worker is gone: its programs' 2 channels rejoin" <<<"$out" ||
   fail "unexpected restore summary: $out"
 wait "$apid" || fail "the program failed after its zone was restored"
-grep -q "rounds verified, held memory intact" "$tmp/saved.out" || fail "unexpected program output"
-grep -q "channel served again by the restored zone" "$tmp/saved.out" || fail "the program did not say it rejoined"
-grep -q "channel 1 rejoined" "$tmp/p.log.new" || fail "the proxy did not log the rejoin"
+grep -Eq "rounds verified, and a late thread's [0-9]+, held memory intact" "$tmp/saved.out" || fail "unexpected program output"
+[ "$(grep -c "channel served again by the restored zone" "$tmp/saved.out")" = 2 ] || fail "the program's two threads did not both rejoin"
+[ "$(grep -c "rejoined (client pid" "$tmp/p.log.new")" = 2 ] || fail "the proxy did not log both rejoins"
 grep -q "ring moved on\|cannot rejoin" "$tmp/p.log.new" && fail "a rejoin was refused"
 grep -q "pinned region 0 (1048576 bytes) offered again" "$tmp/p.log.new" || fail "the proxy did not log the pinned region"
 for _ in $(seq 50); do [ -z "$(zone_of)" ] && break; sleep 0.1; done
 [ -z "$(zone_of)" ] || fail "the restored zone outlived its program: $(ctl stats)"
-pass "saved with checkpoint --stop, its whole proxy SIGKILLed, restored from the file by a new proxy: the program's channel and pinned region rejoined; $(tail -n 1 "$tmp/saved.out")"
+pass "saved with checkpoint --stop, its whole proxy SIGKILLed, restored from the file by a new proxy: the program's two channels and its pinned region rejoined, its virtual memory and graph restored; $(tail -n 1 "$tmp/saved.out")"
 
 # 2. Not saved: the worker's death fails the program at once (nothing to wait for).
 app unsaved 30 0 --no-late
@@ -110,7 +115,8 @@ grep -q "refused this channel: the ring moved on after the checkpoint" "$tmp/sta
 grep -q "cannot rejoin: the ring moved on" "$tmp/p.log.new" || fail "the proxy did not log the refusal"
 pass "a ring that moved on after the checkpoint restored is refused: $(grep -o 'refused this channel: .*' "$tmp/stale.out")"
 
-kill -INT "$sup"; wait "$sup"
+kill -INT "$sup"
+for _ in $(seq 100); do kill -0 "$sup" 2>/dev/null || break; sleep 0.1; done
 cat "$tmp/p.log.new" >>"$tmp/p.log"
 if grep -E "AddressSanitizer|runtime error|LeakSanitizer" "$tmp/p.log" "$tmp"/*.out; then fail "a sanitizer report"; fi
 echo "rejoin: 3 scenarios passed"
