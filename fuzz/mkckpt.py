@@ -125,6 +125,16 @@ def seeds():
     gexec = rec(R_GEXEC, struct.pack("<IIQ", 8, 0, 1) + nodes(NO_SLOT))
     grecs = [zone(9), recs[1], gslots] + recs[3:]
     yield "graphs", b"\x00" + payload(grecs + [graph, gexec])
+    # a child graph node (type 4) after the kernel: its body is a graph of its own (one empty
+    # node, then a child graph holding a memset), nodes without slots
+    inner = struct.pack("<II", 1, 0) + struct.pack("<IIII", NO_SLOT, 2, 0, 40) + struct.pack("<QQIIQQ", 0x7F0000200000, 0, 7, 4, 16, 1)
+    child = (struct.pack("<II", 2, 0) + struct.pack("<IIII", NO_SLOT, 5, 0, 0)
+             + struct.pack("<IIIII", NO_SLOT, 4, 1, len(inner), 0) + inner)
+    kbody = struct.pack("<IIIIIIIIII", 2, 4, 1, 1, 64, 1, 1, 0, 1, 8) + struct.pack("<Q", 0x7F0000200000)
+    cgraph = rec(R_GRAPH, struct.pack("<II", 6, 0) + struct.pack("<II", 2, 0)
+                 + struct.pack("<IIII", 7, 0, 0, len(kbody)) + kbody
+                 + struct.pack("<IIIII", NO_SLOT, 4, 1, len(child), 0) + child)
+    yield "graphs-child", b"\x00" + payload(grecs + [cgraph])
     # virtual memory management: the ranges record's second word counts the address
     # reservations that follow the allocations' ranges; a physical allocation (id, size, id
     # key, type 1, device location 0, references, its bytes) and a mapping of it (address,

@@ -138,6 +138,8 @@ static int open_lib(struct vgpu_backend *b, const char *path, int kind, char *wh
 	SYM(cuGraphAddEventRecordNode);
 	SYM(cuGraphAddEventWaitNode);
 	SYM(cuGraphInstantiateWithFlags);
+	SYM(cuGraphChildGraphNodeGetGraph);
+	SYM(cuGraphAddChildGraphNode);
 	SYM(cuMemGetAllocationPropertiesFromHandle);
 	SYM(cuMemGetAccess);
 	SYM(cuMemRetainAllocationHandle);

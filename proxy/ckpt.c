@@ -50,6 +50,7 @@ static unsigned rank(uint32_t type)
 #define GRAPH_MAX_PARAMS 1024u
 #define GRAPH_MAX_PARAM_BYTES 32768u
 #define GRAPH_MAX_BODY (64u << 20)
+#define GRAPH_MAX_DEPTH 8u  /* child graphs within child graphs */
 #define GEXEC_FLAGS 0xfull  /* auto free on launch, upload, device launch, node priority */
 /* Virtual memory management: a physical allocation { u64 id, u64 size, u64 id key, u32
  * allocation type, u32 location type, i32 location id, u32 references, its bytes } and a
@@ -837,9 +838,12 @@ static int node_deps(const struct vgpu_backend_fns *f, CUgraphNode *nodes, size_
 	return 0;
 }
 
+static int graph_describe(const struct vgpu_zone *z, const struct vgpu_backend_fns *f, CUgraph g, int with_slots,
+			  uint8_t *covered, struct gbuf *b, unsigned depth, char *why, size_t cap);
+
 /* What rebuilding node x takes (its body), by type; 0 or -errno with why. */
 static int node_body(const struct vgpu_zone *z, const struct vgpu_backend_fns *f, CUgraphNode x, unsigned type,
-		     struct gbuf *nb, char *why, size_t cap)
+		     struct gbuf *nb, unsigned depth, char *why, size_t cap)
 {
 	CUresult r = CUDA_SUCCESS;
 	switch (type) {
@@ -901,6 +905,15 @@ static int node_body(const struct vgpu_zone *z, const struct vgpu_backend_fns *f
 	}
 	case CU_GRAPH_NODE_TYPE_EMPTY:
 		return 0;
+	case CU_GRAPH_NODE_TYPE_GRAPH: {
+		/* a child graph: its own nodes, described the same way (none is a zone's handle) */
+		CUgraph child = NULL;
+		if (!f->cuGraphChildGraphNodeGetGraph || (r = f->cuGraphChildGraphNodeGetGraph(x, &child)) != CUDA_SUCCESS)
+			break;
+		if (depth + 1 >= GRAPH_MAX_DEPTH)
+			return fail(why, cap, -E2BIG, "child graphs nested more than %u deep", GRAPH_MAX_DEPTH);
+		return graph_describe(z, f, child, 0, NULL, nb, depth + 1, why, cap);
+	}
 	case CU_GRAPH_NODE_TYPE_EVENT_RECORD:
 	case CU_GRAPH_NODE_TYPE_WAIT_EVENT: {
 		CUevent e = NULL;
@@ -916,7 +929,7 @@ static int node_body(const struct vgpu_zone *z, const struct vgpu_backend_fns *f
 	}
 	default:
 		return fail(why, cap, -EOPNOTSUPP, "the zone holds a graph with a %s node (type %u), which checkpoints "
-			    "do not carry (supported: kernel, copy, memset, empty, event record and wait nodes)",
+			    "do not carry (supported: kernel, copy, memset, empty, child graph, event record and wait nodes)",
 			    node_type_name(type), type);
 	}
 	return fail(why, cap, -EIO, "reading a graph node of type %u back failed (CUresult %d)", type, (int)r);
@@ -929,7 +942,7 @@ static int node_body(const struct vgpu_zone *z, const struct vgpu_backend_fns *f
  * Marks the node slots it covers.
  */
 static int graph_describe(const struct vgpu_zone *z, const struct vgpu_backend_fns *f, CUgraph g, int with_slots,
-			  uint8_t *covered, struct gbuf *b, char *why, size_t cap)
+			  uint8_t *covered, struct gbuf *b, unsigned depth, char *why, size_t cap)
 {
 	size_t n = 0, got;
 	CUresult r;
@@ -992,7 +1005,7 @@ static int graph_describe(const struct vgpu_zone *z, const struct vgpu_backend_f
 			break;
 		}
 		nb.n = 0;
-		if ((rc = node_body(z, f, x, type, &nb, why, cap)) == 0) {
+		if ((rc = node_body(z, f, x, type, &nb, depth, why, cap)) == 0) {
 			uint32_t slot = with_slots ? slot_of_real(z, VGPU_H_GRAPH_NODE, x) : NO_SLOT;
 			if (slot != NO_SLOT)
 				covered[slot] = 1;
@@ -1052,7 +1065,7 @@ static int plan_graphs(struct vgpu_zone *z, const struct vgpu_backend_fns *f, st
 			uint32_t before = 0, after = 0;
 			for (uint32_t k = 0; k < used; k++)
 				before += covered[k];
-			rc = graph_describe(z, f, (CUgraph)real, 1, covered, &q->b, why, cap);
+			rc = graph_describe(z, f, (CUgraph)real, 1, covered, &q->b, 0, why, cap);
 			for (uint32_t k = 0; k < used; k++)
 				after += covered[k];
 			q->nodes = after - before;
@@ -1067,7 +1080,7 @@ static int plan_graphs(struct vgpu_zone *z, const struct vgpu_backend_fns *f, st
 				  "not follow", i, x->changed);
 		else {
 			q->flags = x->flags;
-			rc = graph_describe(z, f, (CUgraph)x->clone, 0, covered, &q->b, why, cap);
+			rc = graph_describe(z, f, (CUgraph)x->clone, 0, covered, &q->b, 0, why, cap);
 		}
 	}
 	free(covered);
@@ -1716,7 +1729,7 @@ static uint64_t box_span(uint64_t width, uint64_t height, uint64_t depth, uint64
 	return span;
 }
 
-static int graph_check(struct model *m, struct rd *b, int exec)
+static int graph_check(struct model *m, struct rd *b, int exec, unsigned depth)
 {
 	uint32_t n = rd_u32(b), pad = rd_u32(b);
 	if (b->bad || pad || n > GRAPH_MAX_NODES)
@@ -1777,6 +1790,10 @@ static int graph_check(struct model *m, struct rd *b, int exec)
 			break;
 		}
 		case CU_GRAPH_NODE_TYPE_EMPTY:
+			break;
+		case CU_GRAPH_NODE_TYPE_GRAPH:   /* a child graph: its nodes, none with a slot */
+			if (depth + 1 >= GRAPH_MAX_DEPTH || graph_check(m, &nb, 1, depth + 1) < 0)
+				return -1;
 			break;
 		case CU_GRAPH_NODE_TYPE_EVENT_RECORD:
 		case CU_GRAPH_NODE_TYPE_WAIT_EVENT:
@@ -2122,7 +2139,7 @@ static int parse(struct parser *ps, struct vgpu_ckpt_meta *meta, apply_fn apply,
 				  (it.owner != NO_SLOT && !slot_is(m, it.owner, VGPU_H_CONTEXT)) || (it.base & ~GEXEC_FLAGS);
 			if (!bad) {
 				m->type[it.slot] = type == R_GRAPH ? VGPU_H_GRAPH : VGPU_H_GRAPH_EXEC;
-				bad = graph_check(m, &b, type == R_GEXEC) < 0;
+				bad = graph_check(m, &b, type == R_GEXEC, 0) < 0;
 			}
 			if (bad) {
 				rc = fail(why, cap, -EPROTO, "%s record at offset %llu is malformed, names a bad slot, or has a "
@@ -2662,6 +2679,16 @@ static int graph_build(struct restorer *rs, const struct model *m, CUgraph g, CU
 			if (f->cuGraphAddEmptyNode)
 				r = f->cuGraphAddEmptyNode(&x, g, deps, nd);
 			break;
+		case CU_GRAPH_NODE_TYPE_GRAPH: {
+			/* the child graph built apart, then added (the node keeps its own copy) */
+			CUgraph child = NULL;
+			if (!f->cuGraphAddChildGraphNode || (r = f->cuGraphCreate(&child, 0)) != CUDA_SUCCESS)
+				break;
+			if ((rc = graph_build(rs, m, child, ctx, nb.p, nb.n, why, cap)) == 0)
+				r = f->cuGraphAddChildGraphNode(&x, g, deps, nd, child);
+			f->cuGraphDestroy(child);
+			break;
+		}
 		case CU_GRAPH_NODE_TYPE_EVENT_RECORD:
 			if (f->cuGraphAddEventRecordNode)
 				r = f->cuGraphAddEventRecordNode(&x, g, deps, nd, rs->real[rd_u32(&nb)]);
@@ -2671,6 +2698,8 @@ static int graph_build(struct restorer *rs, const struct model *m, CUgraph g, CU
 				r = f->cuGraphAddEventWaitNode(&x, g, deps, nd, rs->real[rd_u32(&nb)]);
 			break;
 		}
+		if (rc < 0)
+			break;
 		if (r != CUDA_SUCCESS || !x) {
 			rc = fail(why, cap, -EIO, "rebuilding node %u (type %u) of a graph failed (CUresult %d)", i, type, (int)r);
 			break;

@@ -218,10 +218,11 @@ there_and_back pinned "copying through pinned host memory (its region moving wit
 # Memory pools move too: the default pool's release threshold, a created pool (same handle,
 # its attributes) that is the device's current pool, both allocating every round.
 there_and_back pools "with memory pools (a default pool's threshold, a created pool made current, both allocating)" --pools
-# A graph built by capture (memset, kernel, device copy) plus an empty node, kept with its
+# A graph built by capture (memset, kernel, device copy) plus an empty node and a child graph
+# (a memset), kept with its
 # executable graph and its node handles: rebuilt node by node at the same slots, and the
 # executable graph instantiated again from the copy of its graph kept since it was made.
-there_and_back graph "with a graph and its executable graph (memset, kernel, copy and empty nodes), launched every round," --graph
+there_and_back graph "with a graph and its executable graph (memset, kernel, copy, empty and child graph nodes), launched every round," --graph
 # Virtual memory management: a reservation, two physical allocations (one released while
 # mapped, one mapped from an offset), written and read every round, the handle a mapping
 # retains and its properties checked; the zone names its allocations by ids a restore keeps.

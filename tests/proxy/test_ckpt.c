@@ -58,6 +58,8 @@ struct shape {
 	int graph;
 	uint32_t g_fn, g_dep, g_es, g_event, g_node_slot, g_exec_node_slot, g_grid, g_psize, g_type;
 	uint64_t g_flags, g_mdst;
+	int g_child;             /* a child graph node last: 1 holding an empty node, 2 whose node has
+				  * a slot, 3 nested 9 deep */
 	int g_short_body, g_before_globals;
 	/* virtual memory management: a reservation (8 KiB at 0x7f0000400000), a physical
 	 * allocation of 8 KiB (id key ^ 1) with its bytes, mapped at the reservation's start;
@@ -110,10 +112,26 @@ static void chans_rec(const struct shape *s)
 	}
 }
 
-/* A graph's nodes: kernel (vec-like, one 8-byte parameter), memset after it, event record. */
+/* A child graph node's body: a graph of one node, an empty one or (depth left) a child again. */
+static void child_body(int depth, uint32_t slot)
+{
+	u32(1); u32(0);
+	if (depth > 1) {
+		size_t at = n;
+		u32(NO_SLOT); u32(4); u32(0); u32(0);
+		child_body(depth - 1, slot);
+		uint32_t len = (uint32_t)(n - at - 16);
+		memcpy(buf + at + 12, &len, 4);
+	} else {
+		u32(slot); u32(5); u32(0); u32(0);
+	}
+}
+
+/* A graph's nodes: kernel (vec-like, one 8-byte parameter), memset after it, event record,
+ * and (g_child) a child graph node after the kernel. */
 static void graph_nodes(const struct shape *s, int exec)
 {
-	u32(3); u32(0);
+	u32(s->g_child ? 4 : 3); u32(0);
 	/* kernel: slot, type 0, no dependencies, body */
 	u32(exec ? (s->g_exec_node_slot ? s->g_exec_node_slot : NO_SLOT) : (s->g_node_slot ? s->g_node_slot : 8));
 	u32(s->g_type); u32(0); u32(s->g_short_body ? 40 : 48);
@@ -126,6 +144,13 @@ static void graph_nodes(const struct shape *s, int exec)
 	u64(s->g_mdst ? s->g_mdst : 0x7f0000200000ull); u64(0); u32(7); u32(s->g_es ? s->g_es : 4); u64(16); u64(1);
 	/* event record after both */
 	u32(NO_SLOT); u32(7); u32(2); u32(4); u32(0); u32(1); u32(s->g_event ? s->g_event : 4);
+	if (s->g_child) {
+		size_t at = n;
+		u32(NO_SLOT); u32(4); u32(1); u32(0); u32(0);
+		child_body(s->g_child == 3 ? 9 : 1, s->g_child == 2 && !exec ? 8 : NO_SLOT);
+		uint32_t len = (uint32_t)(n - at - 20);
+		memcpy(buf + at + 12, &len, 4);
+	}
 }
 
 static void graphs_rec(const struct shape *s)
@@ -358,6 +383,10 @@ int main(void)
 	s = gs; s.g_mdst = 0x7f0000200fc8ull;    refused(&s, "graph record");          /* a memset running past its allocation */
 	s = gs; s.g_mdst = 0x7f0000300000ull;    refused(&s, "graph record");          /* a memset of no allocation */
 	s = gs; s.g_before_globals = 1;          refused(&s, "graph record");          /* before the allocations: its memset in none */
+	s = gs; s.g_child = 1;                   /* a child graph node holding an empty node */
+	CHECK_EQ((build(&s), vgpu_ckpt_check(buf, n, &m, why, sizeof(why))), 0);
+	s = gs; s.g_child = 2; s.g_node_slot = NO_SLOT; refused(&s, "graph record");  /* a child graph's node with a slot (the kernel's slot 8) */
+	s = gs; s.g_child = 3;                   refused(&s, "graph record");          /* child graphs nested 9 deep */
 	/* virtual memory management: a reservation, a physical allocation with its bytes, a mapping */
 	struct shape vs = good;
 	vs.vmm = 1;

@@ -132,7 +132,7 @@ int main(int argc, char **argv)
 		       "the module's kernel reads there; --pools sets the default pool's release threshold, creates a pool, makes it the device's current "
 		       "one and allocates from both every round, checking that all of it holds; --timing records an event at the "
 		       "start and times every round from it (cuEventElapsedTime); --graph captures a memset, a kernel and a "
-		       "device copy into a graph, adds an empty node, instantiates it and launches it every round, checking its "
+		       "device copy into a graph, adds an empty node and a child graph (a memset), instantiates it and launches it every round, checking its "
 		       "result and that the graph's node handles stay the same (--graph-set-enabled: and enables its first node in the "
 		       "executable graph, which it already was); --vmm reserves 4 granules of addresses, maps a granule of "
 		       "one physical allocation and the second granule of another there, releases the first while mapped, "
@@ -191,7 +191,7 @@ int main(int argc, char **argv)
 	CUgraphExec gexec = NULL;
 	CUgraphNode gnodes[8];
 	size_t ngnodes = 8;
-	CUdeviceptr gx = 0, gy = 0, gz = 0;
+	CUdeviceptr gx = 0, gy = 0, gz = 0, gw = 0;
 	if (graph) {
 		CUfunction saxpy;
 		CUgraphNode empty, last = NULL;
@@ -215,11 +215,26 @@ int main(int argc, char **argv)
 				last = gnodes[i];
 		}
 		CK(cuGraphAddEmptyNode(&empty, gr, &last, 1));
+		/* after the empty node, a child graph that sets w to 7s (the child's copy is the node's) */
+		CUgraph child;
+		CUgraphNode cnode, mnode;
+		CUDA_MEMSET_NODE_PARAMS wm;
+		memset(&wm, 0, sizeof(wm));
+		CK(cuMemAlloc(&gw, 64));
+		wm.dst = gw;
+		wm.value = 7;
+		wm.elementSize = 4;
+		wm.width = 16;
+		wm.height = 1;
+		CK(cuGraphCreate(&child, 0));
+		CK(cuGraphAddMemsetNode(&mnode, child, NULL, 0, &wm, ctx));
+		CK(cuGraphAddChildGraphNode(&cnode, gr, &empty, 1, child));
+		CK(cuGraphDestroy(child));
 		CK(cuGraphInstantiate(&gexec, gr, 0));
 		ngnodes = 8;
 		CK(cuGraphGetNodes(gr, gnodes, &ngnodes));
-		if (ngnodes != 4) {
-			fprintf(stderr, "FAIL: the graph has %zu nodes, expected 4\n", ngnodes);
+		if (ngnodes != 5) {
+			fprintf(stderr, "FAIL: the graph has %zu nodes, expected 5\n", ngnodes);
 			exit(1);
 		}
 		for (size_t i = 0; graph == 2 && i < ngnodes; i++) {
@@ -329,10 +344,19 @@ int main(int argc, char **argv)
 			size_t nnow = 8;
 			for (int i = 0; i < N; i++)
 				hx[i] = (float)(i % 1000 + rounds);
+			uint32_t hw[16];
+			memset(hw, 0, sizeof(hw));
 			CK(cuMemcpyHtoD(gx, hx, sizeof(hx)));
+			CK(cuMemcpyHtoD(gw, hw, sizeof(hw)));
 			CK(cuGraphLaunch(gexec, s));
 			CK(cuStreamSynchronize(s));
 			CK(cuMemcpyDtoH(hz, gz, sizeof(hz)));
+			CK(cuMemcpyDtoH(hw, gw, sizeof(hw)));
+			for (int i = 0; i < 16; i++)
+				if (hw[i] != 7) {
+					fprintf(stderr, "FAIL: round %d: the child graph left w[%d] = %u\n", rounds, i, hw[i]);
+					exit(1);
+				}
 			for (int i = 0; i < N; i++)
 				if (hz[i] != 2.0f * hx[i]) {
 					fprintf(stderr, "FAIL: round %d: the graph left z[%d] = %g, expected %g\n", rounds, i, hz[i],
@@ -430,6 +454,7 @@ int main(int argc, char **argv)
 		CK(cuMemFree(gx));
 		CK(cuMemFree(gy));
 		CK(cuMemFree(gz));
+		CK(cuMemFree(gw));
 	}
 	if (timing) {
 		CK(cuEventDestroy(ev_start));
