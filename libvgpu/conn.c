@@ -246,6 +246,19 @@ static int rejoin_once(struct vgpu_chan *ch, const char *path, char *why, size_t
 	return 0;
 }
 
+/* The same for a Xen guest's channel: its grants and port published again in xenstore. */
+static int rejoin_xen(struct vgpu_chan *ch, char *why, size_t cap)
+{
+	struct vgpu_hello hello = { .magic = VGPU_HELLO_MAGIC, .version = VGPU_PROTO_VERSION,
+				    .kind = VGPU_HELLO_REJOIN, .pid = (uint32_t)getpid() };
+	memcpy(hello.token, zone.token, sizeof(hello.token));
+	snprintf(hello.name, sizeof(hello.name), "%s", program_invocation_short_name);
+	int rc = vgpu_xs_rejoin(ch, &hello, 5000);
+	explicit_bzero(hello.token, sizeof(hello.token));
+	snprintf(why, cap, "%s", rc == 0 ? "Dom0 attached it" : vgpu_chan_setup_error());
+	return rc == -ETIMEDOUT ? VGPU_REJOIN_LATER : rc;
+}
+
 /*
  * The channel's server vanished while the zone was saved in a checkpoint (chan.c calls this
  * from inside the wait): offer the ring to the zone's restore, where new channels of the
@@ -260,11 +273,14 @@ static int rejoin(struct vgpu_chan *ch, void *arg)
 
 	if (wait_ms <= 0)
 		return -1;
-	proxy_path(VGPU_HELLO_JOIN, path, sizeof(path));
+	if (use_xen())
+		snprintf(path, sizeof(path), "Dom0 (Xen transport)");
+	else
+		proxy_path(VGPU_HELLO_JOIN, path, sizeof(path));
 	vgpu_client_log(1, "zone %u: its worker is gone with the zone saved in a checkpoint; waiting up to %d s "
 			"for the zone to be restored at %s (VGPU_REJOIN_MS)", zone.zone_id, wait_ms / 1000, path);
 	for (unsigned tries = 1;; tries++) {
-		int rc = rejoin_once(ch, path, why, sizeof(why));
+		int rc = use_xen() ? rejoin_xen(ch, why, sizeof(why)) : rejoin_once(ch, path, why, sizeof(why));
 		if (rc == 0) {
 			vgpu_client_log(1, "zone %u: channel served again by the restored zone at %s (%s)", zone.zone_id,
 					path, why);
@@ -388,8 +404,7 @@ static int conn_open_hop(uint16_t kind, struct vgpu_conn **out /* out */, unsign
 				w.backend == 2 ? "simulator, a CPU test double" : "GPU driver");
 	}
 	c->generation = zone.generation;
-	if (!xen)
-		vgpu_chan_set_rejoin(c->chan, rejoin, NULL);
+	vgpu_chan_set_rejoin(c->chan, rejoin, NULL);
 	*out = c;
 	return 0;
 fail:

@@ -528,6 +528,10 @@ static int blockers(const struct vgpu_zone *z, const struct vgpu_backend *be, ch
 				    "ranges of a loaded module (its size was not asked for)", g->name ? g->name : "(unnamed)",
 				    (unsigned long long)g->addr);
 	}
+	uint32_t granted = vgpu_pinned_granted((struct vgpu_pinned *)&z->pinned);
+	if (granted)
+		return fail(why, cap, -EOPNOTSUPP, "the zone has %u pinned regions of granted pages (a Xen guest's), which "
+			    "checkpoints do not carry", granted);
 	const struct vgpu_backend_fns *f = &be->fn;
 	if (!f->cuCtxSetCurrent || !f->cuCtxGetDevice || !f->cuCtxGetFlags || !f->cuFuncGetName ||
 	    !f->cuStreamGetFlags || !f->cuStreamGetPriority || !f->cuMemcpyDtoH_v2 || !f->cuCtxSynchronize)
@@ -1815,6 +1819,30 @@ static int graph_check(struct model *m, struct rd *b, int exec, unsigned depth)
 }
 
 /*
+ * Read n (base, size) pairs into out: each non-empty, after the one before it without
+ * overlapping it, inside user address space, base and size multiples of align_mask + 1, and
+ * overlapping none of the navoid sorted pairs of avoid. NO_SLOT when all are, else the index
+ * of the first that is not (its pair is in out).
+ */
+static uint32_t sorted_ranges(struct rd *b, uint64_t *out, uint32_t n, uint64_t align_mask, const uint64_t *avoid,
+			      uint32_t navoid)
+{
+	uint64_t last = 0;
+	for (uint32_t i = 0, k = 0; i < n; i++) {
+		uint64_t base = rd_u64(b), size = rd_u64(b);
+		out[2 * i] = base;
+		out[2 * i + 1] = size;
+		while (k < navoid && avoid[2 * k] + avoid[2 * k + 1] <= base)
+			k++;
+		if (size == 0 || ((base | size) & align_mask) || base < last || base + size < base || base < SPAN_ALIGN ||
+		    base + size > (1ull << 47) || (k < navoid && avoid[2 * k] < base + size))
+			return i;
+		last = base + size;
+	}
+	return NO_SLOT;
+}
+
+/*
  * Walk the payload from s, checking every record against the model; call apply (if any)
  * for each record once it has passed. Stops after the zone and ranges records when
  * stop_after_ranges (the reader then reserves addresses before going on). meta gets the
@@ -1927,41 +1955,26 @@ static int parse(struct parser *ps, struct vgpu_ckpt_meta *meta, apply_fn apply,
 				rc = fail(why, cap, -ENOMEM, "out of memory for %u ranges", n);
 				goto out;
 			}
-			uint64_t last = 0;
-			for (uint32_t i = 0; i < n; i++) {
-				uint64_t base = rd_u64(&b), size = rd_u64(&b);
-				if (size == 0 || base < last || base + size < base || base < SPAN_ALIGN || base + size > (1ull << 47)) {
-					rc = fail(why, cap, -EPROTO, "range %u [0x%llx, +0x%llx) is empty, out of order, overlaps the "
-						  "one before it or lies outside user address space", i,
-						  (unsigned long long)base, (unsigned long long)size);
-					goto out;
-				}
-				last = base + size;
-				m->range[2 * i] = base;
-				m->range[2 * i + 1] = size;
-				if (meta)
-					meta->mem_bytes += size;
+			/* the allocations' ranges, then the address reservations (page-aligned, apart from
+			 * every allocation) */
+			uint32_t bad = sorted_ranges(&b, m->range, n, 0, NULL, 0);
+			if (bad != NO_SLOT) {
+				rc = fail(why, cap, -EPROTO, "range %u [0x%llx, +0x%llx) is empty, out of order, overlaps the "
+					  "one before it or lies outside user address space", bad,
+					  (unsigned long long)m->range[2 * bad], (unsigned long long)m->range[2 * bad + 1]);
+				goto out;
 			}
 			m->nrange = n;
-			if (meta)
+			if (meta) {
 				meta->allocs = n;
-			/* then the address reservations: page-aligned, ascending, apart from each other
-			 * and from every allocation */
-			last = 0;
-			for (uint32_t i = 0, k = 0; i < nres; i++) {
-				uint64_t base = rd_u64(&b), size = rd_u64(&b);
-				while (k < n && m->range[2 * k] + m->range[2 * k + 1] <= base)
-					k++;
-				if (size == 0 || ((base | size) & 4095) || base < last || base + size < base || base < SPAN_ALIGN ||
-				    base + size > (1ull << 47) || (k < n && m->range[2 * k] < base + size)) {
-					rc = fail(why, cap, -EPROTO, "address reservation %u [0x%llx, +0x%llx) is empty, unaligned, out "
-						  "of order, overlaps another or an allocation, or lies outside user address space", i,
-						  (unsigned long long)base, (unsigned long long)size);
-					goto out;
-				}
-				last = base + size;
-				m->res[2 * i] = base;
-				m->res[2 * i + 1] = size;
+				for (uint32_t i = 0; i < n; i++)
+					meta->mem_bytes += m->range[2 * i + 1];
+			}
+			if ((bad = sorted_ranges(&b, m->res, nres, 4095, m->range, n)) != NO_SLOT) {
+				rc = fail(why, cap, -EPROTO, "address reservation %u [0x%llx, +0x%llx) is empty, unaligned, out "
+					  "of order, overlaps another or an allocation, or lies outside user address space", bad,
+					  (unsigned long long)m->res[2 * bad], (unsigned long long)m->res[2 * bad + 1]);
+				goto out;
 			}
 			m->nres = nres;
 			break;

@@ -215,6 +215,16 @@ void *vgpu_pinned_get(struct vgpu_pinned *p, uint64_t id, uint64_t off, uint64_t
 	return NULL;
 }
 
+uint32_t vgpu_pinned_granted(struct vgpu_pinned *p)
+{
+	uint32_t n = 0;
+	pthread_rwlock_rdlock(&p->lock);
+	for (uint32_t i = 0; i < p->n; i++)
+		n += p->r[i].base && p->r[i].fd < 0;
+	pthread_rwlock_unlock(&p->lock);
+	return n;
+}
+
 void vgpu_pinned_put(struct vgpu_pinned *p)
 {
 	pthread_rwlock_unlock(&p->lock);

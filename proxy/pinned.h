@@ -73,6 +73,8 @@ CUresult vgpu_pinned_map_mem(struct vgpu_pinned *p, void *base, uint64_t bytes,
  *           it is empty (-> CUDA_ERROR_INVALID_VALUE when another key is set already)
  */
 int vgpu_pinned_export(struct vgpu_pinned *p, uint32_t i, int *fd /* out */, uint64_t *bytes /* out */);
+/* How many regions the worker mapped itself (a Xen guest's granted pages: no memfd to hand on). */
+uint32_t vgpu_pinned_granted(struct vgpu_pinned *p);
 CUresult vgpu_pinned_map_at(struct vgpu_pinned *p, uint64_t key, uint32_t slot, int fd, uint64_t bytes,
 			    const struct vgpu_pinned_drv *d, const char **why /* out */);
 

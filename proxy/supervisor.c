@@ -352,8 +352,6 @@ const char *route(struct supervisor *s, struct vgpu_handoff *h, const char *name
 		zone_create(s, h, r ? r->name : name, r, sock, memfd, NULL, -1);
 		return NULL;
 	}
-	if (hello->kind == VGPU_HELLO_REJOIN && domid != NO_DOMID)
-		return "rejoining is for shared-memory channels";
 	struct szone *z = zone_by_token(s, hello->token);
 	if (!z && domid == NO_DOMID && hello->kind == VGPU_HELLO_JOIN) {
 		unsigned n = s->nmoved < 64 ? s->nmoved : 64;
@@ -363,6 +361,13 @@ const char *route(struct supervisor *s, struct vgpu_handoff *h, const char *name
 				*moved_to = s->moved[k].dest;
 				return "its zone moved to another proxy (told where)";
 			}
+	}
+	if (z && hello->kind == VGPU_HELLO_REJOIN && z->restored && z->domid == NO_DOMID && domid != NO_DOMID &&
+	    !__atomic_load_n(&z->stats->channels, __ATOMIC_RELAXED)) {
+		/* a zone restored from a file knows no domain yet: a guest's channel holding its token,
+		 * rejoining it, makes it that guest's (its domain's end then ends it) */
+		z->domid = domid;
+		vgpu_info("zone %u '%s' restored: it belongs to domain %u, whose channel rejoins it", z->id, z->name, domid);
 	}
 	if (!z || z->domid != domid)
 		return "no zone of this domain has that token";

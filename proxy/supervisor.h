@@ -28,6 +28,8 @@ struct szone {
 					  * is seen as the control socket closing (adopt.c) */
 	int replaced;                    /* restored into a new worker of this proxy (vgpuctl migrate
 					  * to itself): its worker hands over and exits; JOINs go to the new one */
+	int restored;                    /* made by a restore: its domain (if a guest's) is the one whose
+					  * channel first rejoins it with its token */
 };
 #define NO_DOMID 0xffffffffu
 

@@ -488,6 +488,7 @@ static void ctl_restore_from(struct supervisor *s, int fd, int cf, const char *p
 		return;
 	}
 	struct szone *z = &s->zones[idx];
+	z->restored = 1;
 	struct vgpu_state_reply rr;
 	struct pollfd p = { z->ctrl_fd, POLLIN, 0 };
 	ssize_t n = -1;

@@ -92,7 +92,12 @@ static void xen_chan(struct supervisor *s, uint16_t domid, const char *dir)
 	why = route(s, &h, name, domid, -1, -1, &status, &moved_to);
 	explicit_bzero(&c, sizeof(c));
 	explicit_bzero(&h.hello.token, sizeof(h.hello.token));
-	if (why) {
+	if (why && h.hello.kind == VGPU_HELLO_REJOIN) {
+		/* a channel offered to a zone not restored (yet): it tries again */
+		vgpu_debug("a channel of domain %u rejoining a zone not here (%s): told to try again", domid, why);
+		xs_put(s, dir, "error", why);
+		xs_put(s, dir, "state", "later");
+	} else if (why) {
 		vgpu_warn("refused a %s from domain %u ('%s'): %s",
 			  h.hello.kind == VGPU_HELLO_NEW_ZONE ? "new zone" : "JOIN", domid, name, why);
 		xs_refuse(s, dir, why);

@@ -56,6 +56,7 @@ struct chan_thread_arg {
 	unsigned no;
 	char xs_dir[64];       /* Xen channels: the zone's xenstore directory, removed at the end */
 	int sock, memfd;       /* shm channels: our copies, to hand the channel over (-1: none) */
+	uint64_t xen_id;       /* Xen channels: what names the ring in a checkpoint (xen_chan_id) */
 	void *cur;             /* parked: the thread's current context */
 	void *initial_ctx;     /* taken over: made current first */
 	struct chan_thread_arg *next, **pprev;
@@ -223,17 +224,63 @@ static int rejoin_regions(struct worker *w, int sock, char *why, size_t cap)
 	}
 }
 
+/* A Xen channel's name in a checkpoint (where a shm channel has its ring memfd's inode,
+ * which never has the top bit set): its domain and the first directory page's grant. */
+static uint64_t xen_chan_id(const struct vgpu_xen_info *x)
+{
+	return 1ull << 63 | (uint64_t)x->domid << 32 | x->dir_gref;
+}
+
 /*
  * A channel rejoining a zone restored without its source worker (hello kind REJOIN): the
- * ring must be one the checkpoint lists, at exactly the position it was saved at (a ring
- * served after the checkpoint belongs to a zone that went on: its state is not this one),
- * and rejoin once. Answered on the socket; served from where it stopped.
+ * ring must be one the checkpoint lists (by its memfd's inode, or a Xen channel's domain
+ * and grant), at exactly the position it was saved at (a ring served after the checkpoint
+ * belongs to a zone that went on: its state is not this one), and rejoin once. Answered on
+ * the socket (shm) or in xenstore (Xen); served from where it stopped.
  */
 static int channel_start(struct worker *w, struct vgpu_chan *ch, unsigned no, const char *xs_dir, int sock,
-			 int memfd, void *initial_ctx);
-static void channel_rejoin(struct worker *w, const struct vgpu_handoff *h, int sock, int memfd)
+			 int memfd, void *initial_ctx, uint64_t xen_id);
+
+static struct vgpu_ckpt_chan *rejoin_entry(struct worker *w, uint64_t id, char *why, size_t cap)
 {
 	struct vgpu_ckpt_zone *ck = &w->zone.ck;
+	struct vgpu_ckpt_chan *c = NULL;
+	for (uint32_t i = 0; i < ck->nchan && !c; i++)
+		if (ck->chan[i].ino == id)
+			c = &ck->chan[i];
+	if (!w->rejoin_until || !c || c->rejoined) {
+		snprintf(why, cap, "%s", !w->rejoin_until ? "this zone was not restored without its source" :
+			 !c ? "the zone's checkpoint does not list this channel (opened after it was taken?)" :
+			 "this channel rejoined already");
+		return NULL;
+	}
+	return c;
+}
+
+static int rejoin_position(struct vgpu_chan *ch, const struct vgpu_ckpt_chan *c, char *why, size_t cap)
+{
+	uint32_t pos[4];
+	vgpu_chan_position(ch, pos);
+	if (memcmp(pos, c->pos, sizeof(pos)) == 0)
+		return 0;
+	snprintf(why, cap, "the ring moved on after the checkpoint (consumed 0x%x, checkpoint 0x%x): the zone went on "
+		 "after it was saved", pos[0], c->pos[0]);
+	return -ESTALE;
+}
+
+static void rejoin_done(struct worker *w, struct vgpu_ckpt_chan *c)
+{
+	struct vgpu_ckpt_zone *ck = &w->zone.ck;
+	uint32_t left = 0;
+	c->rejoined = 1;
+	for (uint32_t i = 0; i < ck->nchan; i++)
+		left += !ck->chan[i].rejoined;
+	if (!left)
+		w->rejoin_until = 0;   /* all back: the zone ends with its last channel again */
+}
+
+static void channel_rejoin(struct worker *w, const struct vgpu_handoff *h, int sock, int memfd)
+{
 	struct vgpu_ckpt_chan *c = NULL;
 	struct vgpu_chan *ch = NULL;
 	struct stat st;
@@ -241,15 +288,9 @@ static void channel_rejoin(struct worker *w, const struct vgpu_handoff *h, int s
 	int rc = -ESTALE, sock2 = -1, memfd2 = -1;
 	unsigned no = ++w->next_no;
 
-	if (fstat(memfd, &st) == 0)
-		for (uint32_t i = 0; i < ck->nchan && !c; i++)
-			if (ck->chan[i].ino == (uint64_t)st.st_ino)
-				c = &ck->chan[i];
-	if (!w->rejoin_until || !c || c->rejoined) {
-		snprintf(why, sizeof(why), "%s", !w->rejoin_until ? "this zone was not restored without its source" :
-			 !c ? "the zone's checkpoint does not list this channel (opened after it was taken?)" :
-			 "this channel rejoined already");
-	} else {
+	if (fstat(memfd, &st) < 0)
+		snprintf(why, sizeof(why), "the ring's descriptor cannot be examined");
+	else if ((c = rejoin_entry(w, (uint64_t)st.st_ino, why, sizeof(why)))) {
 		sock2 = fcntl(sock, F_DUPFD_CLOEXEC, 0);
 		memfd2 = fcntl(memfd, F_DUPFD_CLOEXEC, 0);
 		int asock = fcntl(sock, F_DUPFD_CLOEXEC, 0);   /* records and the answer: attach owns sock */
@@ -260,17 +301,11 @@ static void channel_rejoin(struct worker *w, const struct vgpu_handoff *h, int s
 		}
 		sock = asock;
 		memfd = -1;
-		uint32_t pos[4];
-		if (rc < 0) {
+		if (rc < 0)
 			snprintf(why, sizeof(why), "cannot attach the ring: %s", rc == -EMFILE ? strerror(EMFILE) :
 				 vgpu_chan_setup_error());
-		} else if (vgpu_chan_position(ch, pos), memcmp(pos, c->pos, sizeof(pos)) != 0) {
-			snprintf(why, sizeof(why), "the ring moved on after the checkpoint (consumed 0x%x, checkpoint 0x%x): "
-				 "the zone went on after it was saved", pos[0], c->pos[0]);
-			rc = -ESTALE;
-		} else {
+		else if ((rc = rejoin_position(ch, c, why, sizeof(why))) == 0)
 			rc = rejoin_regions(w, sock, why, sizeof(why));
-		}
 	}
 	if (rc < 0) {
 		vgpu_warn("channel %u from pid %u cannot rejoin: %s", no, h->hello.pid, why);
@@ -284,18 +319,45 @@ static void channel_rejoin(struct worker *w, const struct vgpu_handoff *h, int s
 				close(fds[i]);
 		return;
 	}
-	c->rejoined = 1;
-	uint32_t left = 0;
-	for (uint32_t i = 0; i < ck->nchan; i++)
-		left += !ck->chan[i].rejoined;
-	if (!left)
-		w->rejoin_until = 0;   /* all back: the zone ends with its last channel again */
+	rejoin_done(w, c);
 	snprintf(why, sizeof(why), "zone %u serves it again", w->a->zone_id);
 	vgpu_rejoin_answer(sock, 0, why);
 	close(sock);
-	if (channel_start(w, ch, no, "", sock2, memfd2, (void *)c->ctx) == 0)
+	if (channel_start(w, ch, no, "", sock2, memfd2, (void *)c->ctx, 0) == 0)
 		vgpu_info("channel %u rejoined (client pid %u), served from where the checkpoint left it", no,
 			  h->hello.pid);
+}
+
+/* The same for a Xen guest's channel: its grants and port, published again. */
+static void channel_rejoin_xen(struct worker *w, const struct vgpu_handoff *h)
+{
+	struct vgpu_ckpt_chan *c;
+	struct vgpu_chan *ch = NULL;
+	char why[160] = "";
+	int rc = -ESTALE;
+	unsigned no = ++w->next_no;
+
+	if ((c = rejoin_entry(w, xen_chan_id(&h->xen), why, sizeof(why)))) {
+		if ((rc = vgpu_xen_attach(&h->xen, &ch)) < 0)
+			snprintf(why, sizeof(why), "cannot attach the ring: %s", vgpu_chan_setup_error());
+		else
+			rc = rejoin_position(ch, c, why, sizeof(why));
+	}
+	if (rc < 0) {
+		vgpu_warn("channel %u of domain %u cannot rejoin: %s", no, h->xen.domid, why);
+		if (ch)
+			vgpu_chan_forget(ch);   /* the guest keeps its ring */
+		xs_answer(h->xs_dir, "refused", why);
+		return;
+	}
+	if (!vgpu_grant_mapper) {
+		grants.domid = h->xen.domid;   /* a worker serves one zone: one domain */
+		vgpu_grant_mapper = &grant_mapper;
+	}
+	rejoin_done(w, c);
+	xs_answer(h->xs_dir, "connected", NULL);
+	if (channel_start(w, ch, no, h->xs_dir, -1, -1, (void *)c->ctx, xen_chan_id(&h->xen)) == 0)
+		vgpu_info("channel %u of domain %u rejoined, served from where the checkpoint left it", no, h->xen.domid);
 }
 
 /* Attach a handed-over channel, welcome it and start its thread (fds are owned here). */
@@ -305,8 +367,11 @@ static void channel_open(struct worker *w, const struct vgpu_handoff *h, int soc
 	struct vgpu_welcome wel;
 	int rc, sock2 = -1, memfd2 = -1;
 
-	if (h->transport == VGPU_TRANSPORT_SHM && h->hello.kind == VGPU_HELLO_REJOIN) {
-		channel_rejoin(w, h, sock, memfd);
+	if (h->hello.kind == VGPU_HELLO_REJOIN) {
+		if (h->transport == VGPU_TRANSPORT_XEN)
+			channel_rejoin_xen(w, h);
+		else
+			channel_rejoin(w, h, sock, memfd);
 		return;
 	}
 	unsigned no = ++w->next_no;
@@ -364,7 +429,8 @@ static void channel_open(struct worker *w, const struct vgpu_handoff *h, int soc
 	}
 	if (h->transport == VGPU_TRANSPORT_XEN)
 		xs_answer(h->xs_dir, "connected", NULL);
-	if (channel_start(w, ch, no, h->transport == VGPU_TRANSPORT_XEN ? h->xs_dir : "", sock2, memfd2, NULL) < 0)
+	if (channel_start(w, ch, no, h->transport == VGPU_TRANSPORT_XEN ? h->xs_dir : "", sock2, memfd2, NULL,
+			  h->transport == VGPU_TRANSPORT_XEN ? xen_chan_id(&h->xen) : 0) < 0)
 		return;
 	if (h->transport == VGPU_TRANSPORT_XEN)
 		vgpu_info("channel %u opened (Xen domain %u)", no, h->xen.domid);
@@ -375,7 +441,7 @@ static void channel_open(struct worker *w, const struct vgpu_handoff *h, int soc
 
 /* Start a channel's thread (ch and the fds are owned here from now on). */
 static int channel_start(struct worker *w, struct vgpu_chan *ch, unsigned no, const char *xs_dir, int sock,
-			 int memfd, void *initial_ctx)
+			 int memfd, void *initial_ctx, uint64_t xen_id)
 {
 	pthread_attr_t attr;
 	pthread_t th;
@@ -390,7 +456,7 @@ static int channel_start(struct worker *w, struct vgpu_chan *ch, unsigned no, co
 		return -ENOMEM;
 	}
 	*t = (struct chan_thread_arg){ .w = w, .ch = ch, .no = no, .sock = sock, .memfd = memfd,
-				       .initial_ctx = initial_ctx };
+				       .initial_ctx = initial_ctx, .xen_id = xen_id };
 	snprintf(t->xs_dir, sizeof(t->xs_dir), "%s", xs_dir);
 	pthread_mutex_lock(&w->lock);
 	w->live++;
@@ -713,10 +779,13 @@ static void do_checkpoint(struct worker *w, int c, const struct vgpu_state_req *
 		pthread_mutex_lock(&w->lock);
 		for (struct chan_thread_arg *t = w->chans; t && chans; t = t->next) {
 			struct stat st;
-			if (t->memfd < 0 || fstat(t->memfd, &st) < 0)
+			uint64_t id = t->xen_id;
+			if (!id && (t->memfd < 0 || fstat(t->memfd, &st) < 0))
 				continue;
+			if (!id)
+				id = (uint64_t)st.st_ino;
 			if (nchan <= VGPU_CKPT_MAX_CHANS) {
-				chans[nchan] = (struct vgpu_ckpt_chan){ .ino = (uint64_t)st.st_ino, .ctx = t->cur };
+				chans[nchan] = (struct vgpu_ckpt_chan){ .ino = id, .ctx = t->cur };
 				vgpu_chan_position(t->ch, chans[nchan].pos);
 			}
 			nchan++;
@@ -749,7 +818,7 @@ static void do_checkpoint(struct worker *w, int c, const struct vgpu_state_req *
 		 * restore of the zone to rejoin (libvgpu, VGPU_REJOIN_MS) instead of failing */
 		pthread_mutex_lock(&w->lock);
 		for (struct chan_thread_arg *t = w->chans; t; t = t->next)
-			if (t->memfd >= 0)
+			if (t->memfd >= 0 || t->xen_id)
 				vgpu_chan_set_saved(t->ch, 1);
 		pthread_mutex_unlock(&w->lock);
 	}
@@ -939,7 +1008,7 @@ static int take_channels(struct worker *w, const char *path, uint32_t *taken, ch
 		void *ctx = NULL;
 		if (got[i].ctx_id)
 			vgpu_htab_lookup(&w->zone.htab, VGPU_H_CONTEXT, got[i].ctx_id, &ctx);
-		if (channel_start(w, got[i].ch, ++w->next_no, "", got[i].sock, got[i].memfd, ctx) == 0)
+		if (channel_start(w, got[i].ch, ++w->next_no, "", got[i].sock, got[i].memfd, ctx, 0) == 0)
 			(*taken)++;
 	}
 	free(got);

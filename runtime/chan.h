@@ -193,5 +193,9 @@ struct vgpu_xen_info {
 int vgpu_xen_create(uint16_t backend_domid, const struct vgpu_chan_geom *g,
 		    struct vgpu_xen_info *info /* out */, struct vgpu_chan **out /* out */);
 int vgpu_xen_attach(const struct vgpu_xen_info *info, struct vgpu_chan **out /* out */);
+/* A zone's Xen channel: what it was published with (to offer it again when rejoining).
+ * -ENOTSUP for a channel of another transport or the backend's end. */
+int vgpu_xen_chan_info(const struct vgpu_chan *c, struct vgpu_xen_info *info /* out */,
+		       struct vgpu_chan_geom *g /* out */);
 
 #endif

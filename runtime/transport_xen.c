@@ -108,6 +108,7 @@ struct xen_transport {
 	volatile uint8_t *alive; /* the liveness page (ring_xen.h), NULL if the zone gave none */
 	int backend;             /* this end maps (Dom0) rather than grants (the zone) */
 	uint32_t npages, ndir;
+	uint32_t dir_gref;       /* zone side: the first directory page's ref (rejoining offers it again) */
 };
 
 static int xen_notify(struct vgpu_transport *t, atomic_uint *word)
@@ -299,6 +300,7 @@ int vgpu_xen_create(uint16_t backend_domid, const struct vgpu_chan_geom *g,
 	info->evtchn_port = x->port;
 	info->dir_gref = dir_refs[0];
 	info->npages = x->npages;
+	x->dir_gref = dir_refs[0];
 	free(refs);
 	free(dir_refs);
 	return vgpu_chan_create(x->region, bytes, g, 0, &x->base, out);
@@ -349,6 +351,19 @@ static int xen_read_dir(xengnttab_handle *gt, const struct vgpu_xen_info *info,
 	}
 	*refs_out = refs;
 	*npages = total;
+	return 0;
+}
+
+int vgpu_xen_chan_info(const struct vgpu_chan *c, struct vgpu_xen_info *info, struct vgpu_chan_geom *g)
+{
+	const struct xen_transport *x = (const struct xen_transport *)c->t;
+	if (c->t->ops != &xen_ops || x->backend)
+		return -ENOTSUP;
+	/* the same grants and the same port: a closed interdomain channel's other end is unbound
+	 * again, so a new backend can bind it */
+	*info = (struct vgpu_xen_info){ .domid = 0x7ff0, .evtchn_port = x->port, .dir_gref = x->dir_gref,
+					.npages = x->npages };
+	*g = c->geom;
 	return 0;
 }
 

@@ -75,12 +75,14 @@ const char *vgpu_xs_parse_chan(const char *(*get)(void *ctx, const char *key), v
 		out->hello.kind = VGPU_HELLO_NEW_ZONE;
 	else if (s && !strcmp(s, "join"))
 		out->hello.kind = VGPU_HELLO_JOIN;
+	else if (s && !strcmp(s, "rejoin"))
+		out->hello.kind = VGPU_HELLO_REJOIN;
 	else
-		return "kind must be \"new\" or \"join\"";
+		return "kind must be \"new\", \"join\" or \"rejoin\"";
 	s = get(ctx, "token");
 	if (s && vgpu_token_parse(s, 0, out->hello.token) < 0)
 		return "token is not 32 lower-case hex digits";
-	if (!s && out->hello.kind == VGPU_HELLO_JOIN)
+	if (!s && out->hello.kind != VGPU_HELLO_NEW_ZONE)
 		return "join without a token";
 	s = get(ctx, "name");
 	if (s) {
@@ -148,32 +150,32 @@ static int64_t now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-int vgpu_xs_connect(const struct vgpu_hello *hello, const struct vgpu_chan_geom *g, int timeout_ms,
-		    struct vgpu_chan **out)
+/*
+ * Publish a channel (info, geometry, hello) under a new directory of the zone's home and wait
+ * up to timeout_ms for the proxy's answer: 0 connected, VGPU_REJOIN_LATER when it says
+ * "later" (a rejoining channel whose zone is not there yet), -errno otherwise (the setup
+ * error says why). The directory is removed unless connected.
+ */
+static int xs_publish(const struct vgpu_xen_info *info, const struct vgpu_chan_geom *g, const struct vgpu_hello *hello,
+		      int timeout_ms)
 {
 	static unsigned seq;
-	struct vgpu_xen_info info;
-	struct vgpu_chan *ch = NULL;
 	struct xs_handle *xs;
 	char dir[64], key[96], state[16] = "";
 	int rc;
 
-	rc = vgpu_xen_create(0, g, &info, &ch);
-	if (rc < 0)
-		return rc;
 	xs = xs_open(0);
 	if (!xs) {
 		rc = -errno;
 		vgpu_chan_set_setup_error("cannot open xenstore: %s (xenbus device missing in this domain?)",
 					  strerror(errno));
-		vgpu_chan_close(ch);
 		return rc;
 	}
 	snprintf(dir, sizeof(dir), VGPU_XS_DIR "/%u-%u", (unsigned)getpid(), __atomic_add_fetch(&seq, 1, __ATOMIC_RELAXED));
 	/* The channel's keys, state last (what the proxy watches for). */
 	char nums[6][12], name[65], tok[33] = "";
 	static const uint8_t zero[16];
-	const unsigned numv[6] = { info.dir_gref, info.evtchn_port, info.npages, g->msg_ring_bytes, g->bulk_bytes,
+	const unsigned numv[6] = { info->dir_gref, info->evtchn_port, info->npages, g->msg_ring_bytes, g->bulk_bytes,
 				   hello->pid };
 	for (unsigned i = 0; i < 6; i++)
 		snprintf(nums[i], sizeof(nums[i]), "%u", numv[i]);
@@ -183,7 +185,9 @@ int vgpu_xs_connect(const struct vgpu_hello *hello, const struct vgpu_chan_geom 
 	const struct { const char *k, *v; } kv[] = {
 		{ "dir-gref", nums[0] }, { "evtchn", nums[1] }, { "ring-pages", nums[2] },
 		{ "msg-ring-bytes", nums[3] }, { "bulk-bytes", nums[4] }, { "pid", nums[5] },
-		{ "token", tok }, { "kind", hello->kind == VGPU_HELLO_JOIN ? "join" : "new" }, { "name", name },
+		{ "token", tok },
+		{ "kind", hello->kind == VGPU_HELLO_JOIN ? "join" : hello->kind == VGPU_HELLO_REJOIN ? "rejoin" : "new" },
+		{ "name", name },
 		{ "state", "ready" },
 	};
 	for (int attempt = 0; attempt <= 10; attempt++) {
@@ -242,15 +246,15 @@ int vgpu_xs_connect(const struct vgpu_hello *hello, const struct vgpu_chan_geom 
 	xs_unwatch(xs, key, "vgpu");
 	if (!strcmp(state, "connected")) {
 		xs_close(xs);
-		*out = ch;
 		return 0;
 	}
-	if (!strcmp(state, "refused")) {
+	if (!strcmp(state, "refused") || !strcmp(state, "later")) {
 		snprintf(key, sizeof(key), "%s/error", dir);
 		char *why = xs_read(xs, XBT_NULL, key, &len);
-		vgpu_chan_set_setup_error("vgpu-proxy refused the channel: %s", why ? why : "(no reason given)");
+		vgpu_chan_set_setup_error("vgpu-proxy %s the channel: %s", state[0] == 'l' ? "cannot take yet" : "refused",
+					  why ? why : "(no reason given)");
 		free(why);
-		rc = -EACCES;
+		rc = state[0] == 'l' ? VGPU_REJOIN_LATER : -EACCES;
 	} else if (!strcmp(state, "ready") || !strcmp(state, "connecting")) {
 		vgpu_chan_set_setup_error("no answer from vgpu-proxy in Dom0 within %d ms (%s; is it running with "
 					  "--transport xen?)", timeout_ms,
@@ -263,6 +267,34 @@ int vgpu_xs_connect(const struct vgpu_hello *hello, const struct vgpu_chan_geom 
 fail:
 	xs_rm(xs, XBT_NULL, dir);
 	xs_close(xs);
-	vgpu_chan_close(ch);
 	return rc;
+}
+
+int vgpu_xs_connect(const struct vgpu_hello *hello, const struct vgpu_chan_geom *g, int timeout_ms,
+		    struct vgpu_chan **out)
+{
+	struct vgpu_xen_info info;
+	struct vgpu_chan *ch = NULL;
+	int rc = vgpu_xen_create(0, g, &info, &ch);
+	if (rc < 0)
+		return rc;
+	rc = xs_publish(&info, g, hello, timeout_ms);
+	if (rc != 0) {
+		vgpu_chan_close(ch);
+		return rc == VGPU_REJOIN_LATER ? -EAGAIN : rc;
+	}
+	*out = ch;
+	return 0;
+}
+
+int vgpu_xs_rejoin(struct vgpu_chan *ch, const struct vgpu_hello *hello, int timeout_ms)
+{
+	struct vgpu_xen_info info;
+	struct vgpu_chan_geom g;
+	int rc = vgpu_xen_chan_info(ch, &info, &g);
+	if (rc < 0) {
+		vgpu_chan_set_setup_error("the channel is not a zone's Xen channel");
+		return rc;
+	}
+	return xs_publish(&info, &g, hello, timeout_ms);
 }

@@ -9,7 +9,10 @@
  *   ring-pages      pages of the region
  *   msg-ring-bytes  geometry of the region
  *   bulk-bytes
- *   kind            "new" (a new zone) or "join" (another thread's channel of a zone)
+ *   kind            "new" (a new zone), "join" (another thread's channel of a zone) or
+ *                   "rejoin" (a channel whose worker vanished with the zone saved, offered to
+ *                   the zone's restore: the same grants and port; answered "later" while the
+ *                   zone is not there)
  *   token           32 hex digits: join: the zone's token; new: a registration's, or absent
  *   name            zone name for logs (printable, at most 64 bytes)
  *   pid             client process id (logs only)
@@ -67,6 +70,10 @@ int vgpu_xs_zone_token(char *hex, size_t cap);
  * 0 with *out; -EACCES when refused (the proxy's reason in vgpu_chan_setup_error()),
  * -ETIMEDOUT, -ENOENT when this is not a Xen domain, or another -errno.
  */
+/* A channel whose backend vanished with the zone saved: publish the same ring (grants, port)
+ * again with kind "rejoin". 0 connected (served again), VGPU_REJOIN_LATER (the proxy says
+ * "later": the zone is not restored yet), -errno refused or no answer. */
+int vgpu_xs_rejoin(struct vgpu_chan *ch, const struct vgpu_hello *hello, int timeout_ms);
 int vgpu_xs_connect(const struct vgpu_hello *hello, const struct vgpu_chan_geom *g, int timeout_ms,
 		    struct vgpu_chan **out /* out */);
 

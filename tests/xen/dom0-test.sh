@@ -8,7 +8,9 @@
 # Steps: 1 the Xen transport in Dom0, 2 zone programs through vgpu-proxy over grant tables and
 # event channels, 3 a zone destroyed mid-transfer is cleaned up and a second zone is served,
 # 4 a zone whose token is not a registration's is refused, 5 a process that dies inside a
-# live guest loses its zone while the guest's next process is served. The proxy runs with
+# live guest loses its zone while the guest's next process is served, 6 the proxy restarted
+# under a streaming guest, 7 a guest's zone saved, its worker killed and the file restored:
+# the guest's channel rejoins. The proxy runs with
 # --require-registration: each zone is registered and given its token through xenstore
 # (vgpu/token under its home, readable by it alone) while it is still paused.
 SOCK=/run/vgpu/proxy.sock
@@ -289,6 +291,41 @@ else
   why="$why xl create zone-restart failed;"
 fi
 finish 6 "vgpu-proxy restarted (SIGTERM, new supervisor with the same --state-dir) under a guest streaming copies: the same worker went on serving it, and the adopted zone ended with its domain"
+
+# ---- step 7: a guest's zone saved, its worker killed, restored from the file: its channel rejoins ----
+say "step 7: booting zone-rejoin (zone_stream), saving its zone, killing its worker, restoring the file"
+why=
+if start_zone zone-rejoin zone_stream; then
+  wait_console zone-rejoin "O|zone_stream: streaming" 120; w=$?
+  [ $w = 0 ] || why="zone-rejoin never streamed (status $w);"
+  if [ -z "$why" ]; then
+    line=$(zone_lines | grep 'reg=zone-rejoin$')
+    zid=$(echo "$line" | awk '{ print $2 }')
+    wpid=$(echo "$line" | sed -n 's/.* worker=\([0-9]*\).*/\1/p')
+    out=$(vgpuctl --listen "$SOCK" checkpoint "$zid" /tmp/rejoin.ckpt --stop 2>&1) || why="checkpoint --stop refused: $out;"
+    echo "$out" | sed 's/^/VGPU-XEN LOG 7 /'
+    say "SIGKILL to the zone's worker (pid $wpid), its zone saved"
+    kill -KILL "$wpid" 2>/dev/null
+    sleep 1
+    grep -q "VGPU-ZONE END zone_stream" "$CONS/guest-zone-rejoin.log" && why="$why zone_stream ended when its worker was killed;"
+    out=$(vgpuctl --listen "$SOCK" restore /tmp/rejoin.ckpt 2>&1) || why="$why restore refused: $out;"
+    echo "$out" | sed 's/^/VGPU-XEN LOG 7 /'
+    i=0
+    while [ $i -lt 100 ] && ! grep -q "of domain [0-9]* rejoined" /tmp/proxy.log; do sleep 0.1; i=$((i + 1)); done
+    grep -q "of domain [0-9]* rejoined" /tmp/proxy.log || why="$why the guest's channel did not rejoin;"
+    s1=$(zone_lines | grep 'reg=zone-rejoin$'); sleep 1; s2=$(zone_lines | grep 'reg=zone-rejoin$')
+    echo "$s2" | sed 's/^/VGPU-XEN LOG 7 after: /'
+    b1=$(echo "$s1" | sed -n 's/.* bulk_in=\([0-9]*\).*/\1/p'); b2=$(echo "$s2" | sed -n 's/.* bulk_in=\([0-9]*\).*/\1/p')
+    if [ -z "$b1" ] || [ "$b1" = "$b2" ]; then why="$why the guest's copies did not go on in the restored zone (bulk_in ${b1:-?} then ${b2:-?});"; fi
+    grep -q "VGPU-ZONE END zone_stream" "$CONS/guest-zone-rejoin.log" && why="$why zone_stream ended in the guest;"
+  fi
+  evidence 7 "$CONS/guest-zone-rejoin.log"
+  stop_zone zone-rejoin
+else
+  evidence 7 /tmp/xl-zone-rejoin.log
+  why="$why xl create zone-rejoin failed;"
+fi
+finish 7 "a guest's zone saved (checkpoint --stop), its worker SIGKILLed and the file restored: the guest's channel rejoined the restored zone (same grants and port) and its copies went on"
 
 say "stopping vgpu-proxy"
 kill -INT $PROXY_PID   # SIGINT: its zones end too (SIGTERM would leave them for a next supervisor)

@@ -11,6 +11,9 @@
 #      --require-registration; each zone gets its token through xenstore while paused)
 #   5. a process SIGKILLed inside a live guest loses its zone (the liveness page), and the
 #      guest's next process is served
+#   6. vgpu-proxy restarted (SIGTERM, a new supervisor) under a streaming guest: same worker
+#   7. a streaming guest's zone saved (checkpoint --stop), its worker SIGKILLed, the file
+#      restored: the guest's channel rejoins the restored zone with the same grants and port
 # Builds the zone image (deploy/zone-image/build.sh) and the Dom0 image (dom0-image.sh) into
 # build/xen first. SKIP (exit 77) only where Xen/QEMU cannot run here. QEMU is always stopped.
 set -euo pipefail
@@ -118,9 +121,10 @@ names=([1]="Xen transport in Dom0 (self-grant loopback, bulk, peer death)"
        [3]="zone destroyed mid-transfer is freed; a second zone is served"
        [4]="a guest whose token is no registration's is refused"
        [5]="a process dying inside a live guest loses its zone"
-       [6]="the proxy restarted under a running guest keeps its zone")
+       [6]="the proxy restarted under a running guest keeps its zone"
+       [7]="a guest's saved zone restored from its file after its worker was killed: the guest's channel rejoins")
 fail=0
-for step in 1 2 3 4 5 6; do
+for step in 1 2 3 4 5 6 7; do
   if [ "${res[$step]:-}" = PASS ]; then
     echo "PASS: step $step: ${detail[$step]}"
   else
