@@ -82,10 +82,11 @@ static void claims(const uint8_t *d, size_t n)
 			violated("accepted a page count that does not match the geometry or exceeds the limit");
 		if (!c.xen.evtchn_port || c.xen.domid != domid || domid == 0 || domid >= 0x7ff0)
 			violated("accepted port 0 or a non-guest domain");
-		if (c.hello.kind != VGPU_HELLO_NEW_ZONE && c.hello.kind != VGPU_HELLO_JOIN)
+		if (c.hello.kind != VGPU_HELLO_NEW_ZONE && c.hello.kind != VGPU_HELLO_JOIN &&
+		    c.hello.kind != VGPU_HELLO_REJOIN)
 			violated("accepted an unknown kind");
-		if (c.hello.kind == VGPU_HELLO_JOIN && !get(&t, "token"))
-			violated("accepted a join without a token");
+		if (c.hello.kind != VGPU_HELLO_NEW_ZONE && !get(&t, "token"))
+			violated("accepted a join or rejoin without a token");
 	}
 	free(text);
 }

@@ -83,7 +83,7 @@ const char *vgpu_xs_parse_chan(const char *(*get)(void *ctx, const char *key), v
 	if (s && vgpu_token_parse(s, 0, out->hello.token) < 0)
 		return "token is not 32 lower-case hex digits";
 	if (!s && out->hello.kind != VGPU_HELLO_NEW_ZONE)
-		return "join without a token";
+		return "join or rejoin without a token";
 	s = get(ctx, "name");
 	if (s) {
 		size_t n = strlen(s);
