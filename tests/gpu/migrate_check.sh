@@ -33,13 +33,14 @@ fail() {
   for f in "$tmp"/*.log "$tmp"/*.out; do [ -f "$f" ] && { echo "--- $f:"; tail -n 20 "$f"; }; done
   exit 1
 }
-start() { # start NAME
+start() { # start NAME (the sockets of a proxy killed before are stale: gone first)
+  rm -f "$tmp/$1.sock" "$tmp/$1.sock.ctl"
   "$PWD/$B/proxy/vgpu-proxy" --listen "$tmp/$1.sock" --backend "$backend" --sim-lib "$PWD/$B/sim/libcudasim.so" \
     --state-dir "$tmp/state-$1" --log-level info >>"$tmp/$1.log" 2>&1 &
   eval "p$1=$!"
   pids="$pids $!"
   disown $!   # killed on purpose below: no job notices
-  for _ in $(seq 150); do [ -S "$tmp/$1.sock" ] && return 0; sleep 0.1; done
+  for _ in $(seq 150); do [ -S "$tmp/$1.sock" ] && [ -S "$tmp/$1.sock.ctl" ] && return 0; sleep 0.1; done
   fail "proxy $1 did not start"
 }
 stop_pid() { # stop_pid SIGNAL PID: signal it and wait (up to 10 s) until it is gone
