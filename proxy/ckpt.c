@@ -1694,6 +1694,15 @@ static uint64_t body_max(uint32_t type)
  * nodes before it, its body is what its type needs and names slots of the right type; a
  * node's own slot is free (then taken) or NO_SLOT (always, in an executable graph's copy).
  */
+/* Is [base, base + len) (len > 0) inside one of the n (base, size) pairs of v? */
+static int pairs_hold(const uint64_t *v, uint32_t n, uint64_t base, uint64_t len)
+{
+	for (uint32_t k = 0; len && k < n; k++)
+		if (base >= v[2 * k] && base - v[2 * k] <= v[2 * k + 1] && len <= v[2 * k + 1] - (base - v[2 * k]))
+			return 1;
+	return 0;
+}
+
 /* [base, base + len) inside one of the allocations read before (the ranges record). */
 static int in_alloc(const struct model *m, uint64_t base, uint64_t len)
 {
@@ -1711,11 +1720,7 @@ static int in_alloc(const struct model *m, uint64_t base, uint64_t len)
 			return 1;
 	}
 	/* or one of the zone's mappings (virtual memory management) */
-	for (uint32_t k = 0; len && k < m->nvmap; k++)
-		if (base >= m->vmap[2 * k] && base - m->vmap[2 * k] <= m->vmap[2 * k + 1] &&
-		    len <= m->vmap[2 * k + 1] - (base - m->vmap[2 * k]))
-			return 1;
-	return 0;
+	return pairs_hold(m->vmap, m->nvmap, base, len);
 }
 
 /* The bytes a strided box covers from its start: rows of width, pitch apart, in layers of
@@ -2117,13 +2122,10 @@ static int parse(struct parser *ps, struct vgpu_ckpt_meta *meta, apply_fn apply,
 			it.base = rd_u64(&b); it.size = rd_u64(&b); it.off = rd_u64(&b); it.id = rd_u64(&b);
 			it.a = rd_u32(&b); it.b = rd_u32(&b);
 			uint64_t psize = 0;
-			int inres = 0;
 			for (uint32_t k = 0; k < m->nvmem; k++)
 				if (m->vmem[2 * k] == it.id)
 					psize = m->vmem[2 * k + 1];
-			for (uint32_t k = 0; k < m->nres && !inres; k++)
-				inres = it.base >= m->res[2 * k] && it.base - m->res[2 * k] <= m->res[2 * k + 1] &&
-					it.size <= m->res[2 * k + 1] - (it.base - m->res[2 * k]);
+			int inres = pairs_hold(m->res, m->nres, it.base, it.size);
 			if (!m->vmap && !(m->vmap = calloc(2ull * VGPU_CKPT_MAX_ALLOCS, 8))) {
 				rc = fail(why, cap, -ENOMEM, "out of memory reading the mappings");
 				goto out;
