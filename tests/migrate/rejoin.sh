@@ -7,8 +7,9 @@
 # new proxy starts on the same socket and restores the file; the program's channel,
 # waiting all along, rejoins the restored zone with its ring and pinned region, and the
 # program finishes with every round and its memory verified. A program whose zone was not
-# saved fails at once when its worker dies (no wait), and one whose ring moved on after the
-# checkpoint it is restored from is refused with the reason (its state would be stale).
+# saved, or was saved and thawed, fails at once when its worker dies (no wait), and one whose
+# ring moved on after the checkpoint it is restored from is refused with the reason (its
+# state would be stale).
 set -u
 B=${VGPU_BUILD:-build/san}
 case ${1:-} in
@@ -100,6 +101,19 @@ grep -q "waiting up to" "$tmp/unsaved.out" && fail "the program waited for a res
 [ $(( (t1 - t0) / 1000000 )) -lt 20000 ] || fail "the program took $(( (t1 - t0) / 1000000 )) ms to fail"
 pass "a zone not saved: its program failed when its worker died, without waiting ($(grep -c . "$tmp/unsaved.out") lines of error)"
 
+# 2b. Saved, then thawed: the zone went on, so its worker's death fails the program at once too.
+app thawed 30 0 --no-late
+ctl checkpoint "$z" "$tmp/thawed.ckpt" --stop >/dev/null || fail "checkpoint --stop refused"
+ctl thaw "$z" >/dev/null || fail "thaw refused"
+sleep 0.3
+pkill -KILL -x "vgpu-zone-$z"
+t0=$(date +%s%N)
+wait "$apid" && fail "the program went on without its worker"
+t1=$(date +%s%N)
+grep -q "waiting up to" "$tmp/thawed.out" && fail "the program waited for a restore of a zone thawed after its save"
+[ $(( (t1 - t0) / 1000000 )) -lt 20000 ] || fail "the program took $(( (t1 - t0) / 1000000 )) ms to fail"
+pass "a zone saved and then thawed: its program failed when its worker died, without waiting"
+
 # 3. A ring that moved on after the checkpoint restored: refused, with the reason.
 app stale 30 0 --no-late
 ctl checkpoint "$z" "$tmp/old.ckpt" --stop >/dev/null || fail "checkpoint --stop refused"
@@ -119,4 +133,4 @@ kill -INT "$sup"
 for _ in $(seq 100); do kill -0 "$sup" 2>/dev/null || break; sleep 0.1; done
 cat "$tmp/p.log.new" >>"$tmp/p.log"
 if grep -E "AddressSanitizer|runtime error|LeakSanitizer" "$tmp/p.log" "$tmp"/*.out; then fail "a sanitizer report"; fi
-echo "rejoin: 3 scenarios passed"
+echo "rejoin: 4 scenarios passed"
