@@ -29,7 +29,7 @@ struct vgpu_zone_stats {
 	uint64_t channels;        /* open channels now */
 	uint64_t channels_total;  /* channels ever opened */
 	uint32_t ready;           /* 1 once the worker runs */
-	uint32_t pad;
+	uint32_t rejoin_wait;     /* restored without its source: channels still to rejoin */
 };
 
 static inline void vgpu_stat_add(uint64_t *c, uint64_t n) { __atomic_fetch_add(c, n, __ATOMIC_RELAXED); }

@@ -91,6 +91,9 @@ static void ctl_stats(struct supervisor *s, int fd)
 			if (c && htype_names[t])
 				k += (size_t)snprintf(line + k, sizeof(line) - k, " %s=%llu", htype_names[t], (unsigned long long)c);
 		}
+		uint32_t rw = __atomic_load_n(&st->rejoin_wait, __ATOMIC_RELAXED);
+		if (rw && k < sizeof(line))   /* a zone restored from a file, waiting for its programs */
+			k += (size_t)snprintf(line + k, sizeof(line) - k, " rejoin_wait=%u", rw);
 		if (k < sizeof(line))
 			k += (size_t)snprintf(line + k, sizeof(line) - k,
 				" calls=%llu async=%llu errors=%llu bulk_in=%llu bulk_out=%llu pinned=%llu"

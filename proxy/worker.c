@@ -277,6 +277,7 @@ static void rejoin_done(struct worker *w, struct vgpu_ckpt_chan *c)
 		left += !ck->chan[i].rejoined;
 	if (!left)
 		w->rejoin_until = 0;   /* all back: the zone ends with its last channel again */
+	__atomic_store_n(&w->zone.stats->rejoin_wait, left, __ATOMIC_RELAXED);
 }
 
 static void channel_rejoin(struct worker *w, const struct vgpu_handoff *h, int sock, int memfd)
@@ -1088,6 +1089,7 @@ static int zone_restore(struct worker *w, struct vgpu_ckpt_reader *ck, const str
 	/* (a worker of another zone at the source's path refuses our token: the source is gone too) */
 	if ((rc == -ECONNREFUSED || rc == -EACCES) && w->zone.ck.nchan) {
 		w->rejoin_until = mono_ns() + (uint64_t)w->a->cfg->rejoin_timeout_s * 1000000000ull;
+		__atomic_store_n(&w->zone.stats->rejoin_wait, w->zone.ck.nchan, __ATOMIC_RELAXED);
 		r->work_ns = mono_ns() - t0;
 		vgpu_info("zone restored from a checkpoint of zone %u: %u handles, %u allocations (%llu bytes), in %.1f ms; "
 			  "its worker is gone (%s), so its %u channels and %u pinned regions are waited for as their "
@@ -1221,6 +1223,7 @@ void vgpu_worker_main(const struct vgpu_worker_args *a)
 				vgpu_info("%u of the zone's %u saved channels did not rejoin within %u s (--rejoin-timeout)",
 					  left, w.zone.ck.nchan, a->cfg->rejoin_timeout_s);
 			w.rejoin_until = 0;
+			__atomic_store_n(&w.zone.stats->rejoin_wait, 0, __ATOMIC_RELAXED);
 			pthread_mutex_lock(&w.lock);
 			unsigned live = w.live;
 			pthread_mutex_unlock(&w.lock);

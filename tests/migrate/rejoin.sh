@@ -127,6 +127,7 @@ wait "$apid" && fail "the program went on with the state of an older checkpoint"
 grep -q "refused this channel: the ring moved on after the checkpoint" "$tmp/stale.out" ||
   fail "the program did not report why it was refused"
 grep -q "cannot rejoin: the ring moved on" "$tmp/p.log.new" || fail "the proxy did not log the refusal"
+ctl stats | grep -q ' rejoin_wait=1 ' || fail "the restored zone does not show its channel still to rejoin: $(ctl stats)"
 pass "a ring that moved on after the checkpoint restored is refused: $(grep -o 'refused this channel: .*' "$tmp/stale.out")"
 
 kill -INT "$sup"
