@@ -438,14 +438,34 @@ static void data_first_zeros(struct chanctx *cc, struct vgpu_proxy_call *call, c
 
 
 /*
- * Executable graphs for checkpoints (ckpt.c): each keeps a copy of the graph it was made
- * from, since the driver cannot describe an executable graph; calls that change one in a way
- * the copy does not follow make it impossible to checkpoint, with that call named.
- * argv[i] points at parameter i.
+ * What a checkpoint needs to know of a successful call that the driver cannot be asked later
+ * (ckpt.c), in one switch on the hot path: a module global the zone was given the address of,
+ * an event's creation flags, an address reservation, and each executable graph's copy of the
+ * graph it was made from (calls that change one in a way the copy does not follow make it
+ * impossible to checkpoint, naming the call). argv[i] points at parameter i.
  */
-static void note_graph_exec(struct vgpu_proxy_call *call, void **argv)
+static void note_for_checkpoint(struct vgpu_proxy_call *call, void **argv)
 {
 	switch (call->hdr.opcode) {
+	case VGPU_OP_cuModuleGetGlobal_v2: {   /* (dptr, bytes, module, name) */
+		CUdeviceptr *pd = *(CUdeviceptr **)argv[0];
+		size_t *pb = *(size_t **)argv[1];
+		if (pd)
+			vgpu_ckpt_note_global(call->zone, *(void **)argv[2], *(const char **)argv[3], *pd, pb ? *pb : 0);
+		break;
+	}
+	case VGPU_OP_cuEventCreate: {
+		CUevent *pe = *(CUevent **)argv[0];
+		if (pe && *pe && *(unsigned *)argv[1])
+			vgpu_ckpt_note_event(call->zone, *pe, *(unsigned *)argv[1]);
+		break;
+	}
+	case VGPU_OP_cuMemAddressReserve: {   /* (ptr, size, alignment, addr, flags) */
+		CUdeviceptr *pp = *(CUdeviceptr **)argv[0];
+		if (pp && *pp)
+			vgpu_vmm_reserved(call->zone, *pp, *(size_t *)argv[1]);
+		break;
+	}
 	case VGPU_OP_cuGraphInstantiateWithFlags: {
 		CUgraphExec *pe = *(CUgraphExec **)argv[0];
 		if (pe && *pe)
@@ -654,26 +674,8 @@ static CUresult call_generic(struct chanctx *cc, struct vgpu_proxy_call *call, v
 	}
 	if (!restored)
 		res = wire ? wire(call, argv) : thunk(call->drv, argv);
-	if (res == CUDA_SUCCESS && call->hdr.opcode == VGPU_OP_cuModuleGetGlobal_v2) {
-		/* (dptr, bytes, module, name): the zone now holds the global's address */
-		CUdeviceptr *pd = *(CUdeviceptr **)argv[0];
-		size_t *pb = *(size_t **)argv[1];
-		if (pd)
-			vgpu_ckpt_note_global(call->zone, *(void **)argv[2], *(const char **)argv[3], *pd, pb ? *pb : 0);
-	}
 	if (res == CUDA_SUCCESS)
-		note_graph_exec(call, argv);
-	if (res == CUDA_SUCCESS && call->hdr.opcode == VGPU_OP_cuMemAddressReserve) {
-		/* (ptr, size, alignment, addr, flags): a reservation, which a checkpoint recreates */
-		CUdeviceptr *pp = *(CUdeviceptr **)argv[0];
-		if (pp && *pp)
-			vgpu_vmm_reserved(call->zone, *pp, *(size_t *)argv[1]);
-	}
-	if (res == CUDA_SUCCESS && call->hdr.opcode == VGPU_OP_cuEventCreate) {
-		CUevent *pe = *(CUevent **)argv[0];   /* argv[i] points at parameter i */
-		if (pe && *pe && *(unsigned *)argv[1])
-			vgpu_ckpt_note_event(call->zone, *pe, *(unsigned *)argv[1]);
-	}
+		note_for_checkpoint(call, argv);
 	if (cc->nstage && res == CUDA_SUCCESS)
 		res = wait_staged(cc, call, argv);
 	if (res == CUDA_SUCCESS)

@@ -843,7 +843,7 @@ static int node_deps(const struct vgpu_backend_fns *f, CUgraphNode *nodes, size_
 }
 
 static int graph_describe(const struct vgpu_zone *z, const struct vgpu_backend_fns *f, CUgraph g, int with_slots,
-			  uint8_t *covered, struct gbuf *b, unsigned depth, char *why, size_t cap);
+			  uint32_t *nslots, struct gbuf *b, unsigned depth, char *why, size_t cap);
 
 /* What rebuilding node x takes (its body), by type; 0 or -errno with why. */
 static int node_body(const struct vgpu_zone *z, const struct vgpu_backend_fns *f, CUgraphNode x, unsigned type,
@@ -943,10 +943,10 @@ static int node_body(const struct vgpu_zone *z, const struct vgpu_backend_fns *f
  * Describe graph g into b: its node count, then its nodes in an order where every node comes
  * after its dependencies, each with the zone's slot of it (with_slots; a node the zone holds no
  * handle of, or any node of an executable graph's copy: NO_SLOT) and what rebuilding it takes.
- * Marks the node slots it covers.
+ * Counts the nodes with a slot in *nslots (with_slots).
  */
 static int graph_describe(const struct vgpu_zone *z, const struct vgpu_backend_fns *f, CUgraph g, int with_slots,
-			  uint8_t *covered, struct gbuf *b, unsigned depth, char *why, size_t cap)
+			  uint32_t *nslots, struct gbuf *b, unsigned depth, char *why, size_t cap)
 {
 	size_t n = 0, got;
 	CUresult r;
@@ -1012,7 +1012,7 @@ static int graph_describe(const struct vgpu_zone *z, const struct vgpu_backend_f
 		if ((rc = node_body(z, f, x, type, &nb, depth, why, cap)) == 0) {
 			uint32_t slot = with_slots ? slot_of_real(z, VGPU_H_GRAPH_NODE, x) : NO_SLOT;
 			if (slot != NO_SLOT)
-				covered[slot] = 1;
+				(*nslots)++;
 			gb_u32(b, slot);
 			gb_u32(b, (uint32_t)type);
 			gb_u32(b, (uint32_t)nd);
@@ -1052,12 +1052,8 @@ static int plan_graphs(struct vgpu_zone *z, const struct vgpu_backend_fns *f, st
 	if (!z->htab.count[VGPU_H_GRAPH] && !z->htab.count[VGPU_H_GRAPH_EXEC])
 		return 0;
 	struct gplan *g = calloc((size_t)z->htab.count[VGPU_H_GRAPH] + z->htab.count[VGPU_H_GRAPH_EXEC] + 1, sizeof(*g));
-	uint8_t *covered = calloc(used + 1, 1);
-	if (!g || !covered) {
-		free(g);
-		free(covered);
+	if (!g)
 		return fail(why, cap, -ENOMEM, "out of memory planning the zone's graphs");
-	}
 	for (uint32_t i = 0; i < used && rc == 0; i++) {
 		unsigned t; void *real; const void *own; uint32_t gen;
 		if (vgpu_htab_slot(&z->htab, i, &t, &real, &own, &gen) != 1 ||
@@ -1066,13 +1062,7 @@ static int plan_graphs(struct vgpu_zone *z, const struct vgpu_backend_fns *f, st
 		struct gplan *q = &g[n++];
 		*q = (struct gplan){ .type = t == VGPU_H_GRAPH ? R_GRAPH : R_GEXEC, .slot = i, .owner = owner_slot(z, own) };
 		if (t == VGPU_H_GRAPH) {
-			uint32_t before = 0, after = 0;
-			for (uint32_t k = 0; k < used; k++)
-				before += covered[k];
-			rc = graph_describe(z, f, (CUgraph)real, 1, covered, &q->b, 0, why, cap);
-			for (uint32_t k = 0; k < used; k++)
-				after += covered[k];
-			q->nodes = after - before;
+			rc = graph_describe(z, f, (CUgraph)real, 1, &q->nodes, &q->b, 0, why, cap);
 			continue;
 		}
 		const struct vgpu_ckpt_gexec *x = gexec_of(z, real);
@@ -1084,10 +1074,9 @@ static int plan_graphs(struct vgpu_zone *z, const struct vgpu_backend_fns *f, st
 				  "not follow", i, x->changed);
 		else {
 			q->flags = x->flags;
-			rc = graph_describe(z, f, (CUgraph)x->clone, 0, covered, &q->b, 0, why, cap);
+			rc = graph_describe(z, f, (CUgraph)x->clone, 0, NULL, &q->b, 0, why, cap);
 		}
 	}
-	free(covered);
 	if (rc < 0) {
 		for (uint32_t i = 0; i < n; i++)
 			free(g[i].b.p);
