@@ -61,6 +61,17 @@ static void expect_refused(const struct ptest_proxy *p, const struct vgpu_hello 
 	CHECK(rc < 0 || w.status != 0);
 }
 
+/* The one answer a REJOIN gets on its socket (0), or -1 when none came within 10 s. */
+static int rejoin_answer(int s, struct vgpu_rejoin_answer *a)
+{
+	struct timeval tv = { 10, 0 };
+	setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	memset(a, 0, sizeof(*a));
+	ssize_t n = recv(s, a, sizeof(*a), 0);
+	a->msg[sizeof(a->msg) - 1] = '\0';
+	return n == (ssize_t)sizeof(*a) && a->magic == VGPU_REJOIN_ANSWER_MAGIC ? 0 : -1;
+}
+
 int main(void)
 {
 	struct ptest_proxy p = { .pid = -1 };
@@ -119,6 +130,22 @@ int main(void)
 	expect_refused(&p, &h, sizeof(h), "unknown JOIN token");
 	ptest_hello(&h, VGPU_HELLO_NEW_ZONE, w1.token, "bad");
 	expect_refused(&p, &h, sizeof(h), "NEW_ZONE with a token");
+
+	/* 3c. A REJOIN is answered on its socket, never in the ring it offers (here the JOINed
+	 * channel's own, which goes on below): a token no zone has is told to try again, and a
+	 * zone that was not restored from a file takes no ring. */
+	{
+		struct vgpu_rejoin_answer a;
+		int s = -1;
+		ptest_hello(&h, VGPU_HELLO_REJOIN, wrong, "rejoin-unknown");
+		CHECK_EQ(vgpu_shm_redial(c2, p.sock, &h, sizeof(h), &s), 0);
+		CHECK(rejoin_answer(s, &a) == 0 && a.status == VGPU_REJOIN_LATER);
+		close(s);
+		ptest_hello(&h, VGPU_HELLO_REJOIN, w1.token, "rejoin-live");
+		CHECK_EQ(vgpu_shm_redial(c2, p.sock, &h, sizeof(h), &s), 0);
+		CHECK(rejoin_answer(s, &a) == 0 && a.status < 0 && strstr(a.msg, "not restored"));
+		close(s);
+	}
 
 	/* 3b. Clients that connect and say nothing (more than the proxy parks) do not stop it
 	 * from serving others, and are closed. */

@@ -80,6 +80,11 @@ static void test_good(void)
 	CHECK(vgpu_xs_parse_chan(get, &t, 5, &c) == NULL);
 	CHECK_EQ(c.hello.kind, VGPU_HELLO_JOIN);
 	CHECK_EQ(c.hello.token[15], 15);
+	set(&t, "kind", "rejoin");   /* a ring offered again to a restored zone: a token too */
+	CHECK(vgpu_xs_parse_chan(get, &t, 5, &c) == NULL);
+	CHECK_EQ(c.hello.kind, VGPU_HELLO_REJOIN);
+	set(&t, "token", NULL);
+	CHECK(vgpu_xs_parse_chan(get, &t, 5, &c) != NULL);
 }
 
 static void test_rules(void)
