@@ -41,7 +41,7 @@
 #define VGPU_CKPT_HDR_BYTES  64u
 #define VGPU_CKPT_MAX_BYTES  (1ull << 40)   /* larger payloads are refused before reading */
 #define VGPU_CKPT_MAX_IMAGE  (256u << 20)   /* one module image */
-#define VGPU_CKPT_NAME_MAX   1024u          /* one function name */
+#define VGPU_CKPT_NAME_MAX   4096u          /* one function or global name (as long as a call carries) */
 #define VGPU_CKPT_MAX_SLOTS  (1u << 24)     /* handle-table slots (vgpuctl --handles' bound) */
 #define VGPU_CKPT_MAX_ALLOCS (1u << 20)     /* device allocations */
 #define VGPU_CKPT_MAX_CHANS  1024u          /* channels (threads) of a zone */

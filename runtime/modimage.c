@@ -263,8 +263,10 @@ void vgpu_modimage_free_kernels(struct vgpu_kernel_info *k, size_t n)
 {
 	if (!k)
 		return;
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++) {
+		free(k[i].name);
 		free(k[i].params);
+	}
 	free(k);
 }
 
@@ -275,9 +277,10 @@ static int kernels_add(struct vgpu_kernel_info **arr, size_t *n, const char *nam
 		return -ENOMEM;
 	*arr = a;
 	memset(&a[*n], 0, sizeof(a[*n]));
-	if (nlen >= sizeof(a[*n].name))
-		nlen = sizeof(a[*n].name) - 1;
-	memcpy(a[*n].name, name, nlen);
+	if (nlen > VGPU_MODIMAGE_NAME_MAX)
+		nlen = VGPU_MODIMAGE_NAME_MAX;
+	if (!(a[*n].name = strndup(name, nlen)))
+		return -ENOMEM;
 	(*n)++;
 	return 0;
 }

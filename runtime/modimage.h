@@ -30,8 +30,13 @@ int vgpu_modimage_size(const void *image, size_t max, size_t *len /* out */);
 const void *vgpu_modimage_unwrap(const void *image);
 
 struct vgpu_kparam { uint32_t offset, size; };
+/* Longest kernel name kept (without its NUL): the longest string a call can carry. Mangled
+ * names of template libraries run to thousands of characters; longer ones are cut, and such a
+ * kernel is then not found by name. */
+#define VGPU_MODIMAGE_NAME_MAX 4096u
+
 struct vgpu_kernel_info {
-	char name[256];
+	char *name;                  /* NUL-terminated, owned by the array */
 	uint32_t nparams;
 	struct vgpu_kparam *params;  /* nparams entries, by parameter ordinal */
 	uint32_t param_bytes;        /* size of the packed parameter buffer */

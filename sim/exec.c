@@ -53,7 +53,7 @@ static void job_work(struct job *j)
 		uint64_t total = atomic_fetch_add(&j->insns, n - before) + (n - before);
 		if (!rc && max_insns && total > max_insns && b + 1 < j->nblocks) {
 			rc = -ETIMEDOUT;
-			snprintf(err, sizeof(err), "watchdog: launch of %s exceeded %llu instructions after "
+			snprintf(err, sizeof(err), "watchdog: launch of %.200s exceeded %llu instructions after "
 			         "%llu of %llu blocks (VGPU_SIM_WATCHDOG_INSNS)", l->fn->name,
 			         (unsigned long long)max_insns, (unsigned long long)b + 1,
 			         (unsigned long long)j->nblocks);

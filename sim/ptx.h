@@ -5,6 +5,10 @@
 #ifndef VGPU_SIM_PTX_H
 #define VGPU_SIM_PTX_H
 
+/* Longest identifier accepted (without its NUL). Mangled names of template code run to
+ * thousands of characters; the bound is the longest string a call can carry. */
+#define PTX_NAME_MAX 4096
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -39,7 +43,7 @@ enum { FILL_TID, FILL_NTID = 3, FILL_CTAID = 6, FILL_NCTAID = 9, FILL_LANEID = 1
 
 /* A module-scope variable (.global/.const) placed in device memory at bind time. */
 struct ptx_var {
-	char name[256];
+	char *name;         /* NUL-terminated, owned */
 	uint8_t space;
 	uint32_t align;
 	uint64_t size;
@@ -59,7 +63,7 @@ struct ptx_call {
 };
 
 struct ptx_func {
-	char name[256];
+	char *name;         /* NUL-terminated, owned by the module */
 	int is_entry, defined;
 	struct ptx_insn *code;
 	uint32_t ncode;

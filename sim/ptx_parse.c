@@ -170,7 +170,8 @@ static int tok_isp(const struct tok *t, int c) { return t->t == T_P && t->c == c
 enum { S_REG, S_PARAM, S_LOCAL, S_SHARED, S_GLOBAL, S_DYNSHARED };
 
 struct sym {
-	char name[128];
+	char *name;         /* NUL-terminated, owned; freed when the symbol is popped */
+	uint32_t nlen;
 	int kind;
 	uint32_t slot;      /* S_REG: register slot; others: cached value slot (0 = none) */
 	uint32_t off;       /* S_PARAM/S_LOCAL: offset; S_SHARED: module shared offset */
@@ -247,10 +248,10 @@ static uint32_t hstr(const char *s, size_t n)
 
 static int sym_find(struct P *P, const char *s, size_t n)
 {
-	if (n >= 128)
+	if (n > PTX_NAME_MAX)
 		return -1;
 	for (int i = P->hash[hstr(s, n) & (P->hsize - 1)]; i >= 0; i = P->syms[i].hnext)
-		if (strlen(P->syms[i].name) == n && memcmp(P->syms[i].name, s, n) == 0)
+		if (P->syms[i].nlen == n && memcmp(P->syms[i].name, s, n) == 0)
 			return i;
 	return -1;
 }
@@ -267,9 +268,9 @@ static int hash_rebuild(struct P *P, uint32_t size)
 	P->hsize = size;
 	for (uint32_t i = 0; i < P->nsyms; i++) {
 		struct sym *y = &P->syms[i];
-		uint32_t b = hstr(y->name, strlen(y->name)) & (size - 1);
+		uint32_t b = hstr(y->name, y->nlen) & (size - 1);
 		/* only the latest of a name is reachable; older ones are found through prev */
-		int cur = sym_find(P, y->name, strlen(y->name));
+		int cur = sym_find(P, y->name, y->nlen);
 		if (cur >= 0) {
 			/* replace cur with y in its chain: y shadows cur */
 			int *pp = &h[b];
@@ -287,8 +288,8 @@ static int hash_rebuild(struct P *P, uint32_t size)
 
 static struct sym *sym_add(struct P *P, const char *s, size_t n, int kind, uint32_t line)
 {
-	if (n >= 128) {
-		perr(P, -EINVAL, line, "name longer than 127 characters");
+	if (n > PTX_NAME_MAX) {
+		perr(P, -EINVAL, line, "name of %zu characters, longer than %d", n, PTX_NAME_MAX);
 		return NULL;
 	}
 	struct sym *ns = grow(P->syms, &P->capsyms, P->nsyms + 1, sizeof(*ns));
@@ -304,8 +305,11 @@ static struct sym *sym_add(struct P *P, const char *s, size_t n, int kind, uint3
 	int prev = sym_find(P, s, n);
 	struct sym *y = &P->syms[P->nsyms];
 	memset(y, 0, sizeof(*y));
-	memcpy(y->name, s, n);
-	y->name[n] = 0;
+	if (!(y->name = strndup(s, n))) {
+		perr(P, -ENOMEM, line, "out of memory");
+		return NULL;
+	}
+	y->nlen = (uint32_t)n;
 	y->kind = kind;
 	y->prev = prev;
 	uint32_t b = hstr(s, n) & (P->hsize - 1);
@@ -331,7 +335,7 @@ static void sym_pop(struct P *P, uint32_t n)
 		struct sym *y = &P->syms[i];
 		free(y->slots);
 		y->slots = NULL;
-		uint32_t b = hstr(y->name, strlen(y->name)) & (P->hsize - 1);
+		uint32_t b = hstr(y->name, y->nlen) & (P->hsize - 1);
 		int *pp = &P->hash[b];
 		while (*pp != i)
 			pp = &P->syms[*pp].hnext;
@@ -341,6 +345,8 @@ static void sym_pop(struct P *P, uint32_t n)
 		} else {
 			*pp = y->hnext;
 		}
+		free(y->name);
+		y->name = NULL;
 		P->nsyms--;
 	}
 }
@@ -538,9 +544,11 @@ static int parse_var(struct P *P, int space)
 	m->vars = v;
 	v = &m->vars[m->nvars];
 	memset(v, 0, sizeof(*v));
-	if (d.nlen >= sizeof(v->name))
-		return perr(P, -EINVAL, d.line, "name too long");
-	memcpy(v->name, d.name, d.nlen);
+	if (d.nlen > PTX_NAME_MAX)
+		return perr(P, -EINVAL, d.line, "variable name of %zu characters, longer than %d", (size_t)d.nlen,
+			    PTX_NAME_MAX);
+	if (!(v->name = strndup(d.name, d.nlen)))
+		return perr(P, -ENOMEM, d.line, "out of memory");
 	v->space = (uint8_t)space;
 	v->align = d.align;
 	v->size = bytes ? bytes : 1;
@@ -1112,7 +1120,7 @@ static int parse_call(struct P *P, struct ptx_insn *in, uint32_t line)
 			return perr(P, -ENOTSUP, t->line, "only one call return value is supported");
 		t = lex_next(&P->L);
 	}
-	if (t->t != T_ID || t->n >= 128)
+	if (t->t != T_ID || t->n > PTX_NAME_MAX)
 		return perr(P, -EINVAL, t->line, "expected a function name in call");
 	int fi = find_func(P->m, t->s, t->n);
 	if (fi < 0)
@@ -1862,11 +1870,18 @@ static int parse_func(struct P *P, int is_entry)
 		}
 		t = lex_next(&P->L);
 	}
-	if (t->t != T_ID || t->n >= sizeof(tmp.name) || t->s[0] == '.') {
+	if (t->t != T_ID || t->s[0] == '.') {
 		perr(P, -EINVAL, t->line, "expected a function name");
 		goto fail;
 	}
-	memcpy(tmp.name, t->s, t->n);
+	if (t->n > PTX_NAME_MAX) {
+		perr(P, -EINVAL, t->line, "function name of %zu characters, longer than %d", (size_t)t->n, PTX_NAME_MAX);
+		goto fail;
+	}
+	if (!(tmp.name = strndup(t->s, t->n))) {
+		perr(P, -ENOMEM, t->line, "out of memory");
+		goto fail;
+	}
 	uint32_t line = t->line;
 	tmp.frame_param_size = 0;
 	if (tok_isp(lex_peek(&P->L), '(')) {
@@ -1912,7 +1927,11 @@ static int parse_func(struct P *P, int is_entry)
 		m->funcs = nf;
 		idx = (int)m->nfuncs++;
 		memset(&m->funcs[idx], 0, sizeof(m->funcs[idx]));
-		memcpy(m->funcs[idx].name, tmp.name, sizeof(tmp.name));
+		if (!(m->funcs[idx].name = strdup(tmp.name))) {
+			m->nfuncs--;
+			perr(P, -ENOMEM, line, "out of memory");
+			goto fail;
+		}
 	}
 	struct ptx_func *dst = &m->funcs[idx];
 	if (!dst->defined) {
@@ -1932,15 +1951,19 @@ static int parse_func(struct P *P, int is_entry)
 		if (parse_body(P))
 			goto fail;
 		tmp.defined = 1;
+		free(tmp.name);
+		tmp.name = dst->name;   /* the module's copy stays */
 		m->funcs[idx] = tmp;
 	} else {
 		func_release(&tmp);
+		free(tmp.name);
 	}
 	sym_pop(P, scope0);
 	P->f = NULL;
 	return 0;
 fail:
 	func_release(&tmp);
+	free(tmp.name);
 	sym_pop(P, scope0);
 	P->f = NULL;
 	return P->rc ? P->rc : -EINVAL;
@@ -2060,10 +2083,14 @@ void ptx_module_free(struct ptx_module *m)
 {
 	if (!m)
 		return;
-	for (uint32_t i = 0; i < m->nfuncs; i++)
+	for (uint32_t i = 0; i < m->nfuncs; i++) {
 		func_release(&m->funcs[i]);
-	for (uint32_t i = 0; i < m->nvars; i++)
+		free(m->funcs[i].name);
+	}
+	for (uint32_t i = 0; i < m->nvars; i++) {
 		free(m->vars[i].init);
+		free(m->vars[i].name);
+	}
 	free(m->funcs);
 	free(m->vars);
 	free(m->calls);

@@ -302,6 +302,73 @@ static void t_stale_handles(void)
 	CK(cuCtxSetCurrent(NULL));
 }
 
+/* Names as long as template libraries' mangled ones: an entry, a .func it calls, a parameter
+ * and a module variable of up to PTX_NAME_MAX (4096) characters load, resolve and run; one
+ * character more is refused with the length in the message. */
+static char *long_name(char c, size_t n)
+{
+	char *s = malloc(n + 1);
+	if (!s)
+		exit(1);
+	s[0] = '_';
+	memset(s + 1, c, n - 1);
+	s[n] = 0;
+	return s;
+}
+
+static void t_long_names(void)
+{
+	char *ent = long_name('E', 4096), *fn = long_name('F', 3000), *var = long_name('V', 4096);
+	char *par = long_name('P', 600), *bad = long_name('X', 4097);
+	size_t cap = 32768;
+	char *src = malloc(cap);
+	if (!src)
+		exit(1);
+	snprintf(src, cap,
+		 ".version 7.0\n.target sm_75\n.address_size 64\n"
+		 ".visible .global .align 4 .u32 %s;\n"
+		 ".func %s()\n{\n.reg .b64 %%rd<2>;\n.reg .b32 %%r<2>;\n mov.u64 %%rd1, %s;\n"
+		 " mov.u32 %%r1, 77;\n st.global.u32 [%%rd1], %%r1;\n ret;\n}\n"
+		 ".visible .entry %s(.param .u32 %s)\n{\n.reg .b32 %%r<3>;\n.reg .b64 %%rd<2>;\n"
+		 " call.uni %s, ();\n ld.param.u32 %%r1, [%s];\n mov.u64 %%rd1, %s;\n"
+		 " ld.global.u32 %%r2, [%%rd1];\n add.u32 %%r2, %%r2, %%r1;\n st.global.u32 [%%rd1], %%r2;\n ret;\n}\n",
+		 var, fn, var, ent, par, fn, par, var);
+	CUcontext ctx;
+	CUmodule m;
+	CUfunction f;
+	CUdeviceptr g;
+	size_t gsz = 0;
+	unsigned v = 0, add = 5;
+	void *args[] = { &add };
+	CK(cuCtxCreate(&ctx, NULL, 0, 0));
+	CK(cuModuleLoadData(&m, src));
+	CK(cuModuleGetFunction(&f, m, ent));
+	CK(cuModuleGetGlobal(&g, &gsz, m, var));
+	CK(cuLaunchKernel(f, 1, 1, 1, 1, 1, 1, 0, NULL, args, NULL));
+	CK(cuMemcpyDtoH(&v, g, sizeof(v)));
+	if (gsz != 4 || v != 82) {
+		fprintf(stderr, "long names: global of %zu bytes holds %u, expected 4 bytes holding 82\n", gsz, v);
+		exit(1);
+	}
+	const char *got = NULL;
+	CK(cuFuncGetName(&got, f));
+	if (!got || strcmp(got, ent)) {
+		fprintf(stderr, "long names: cuFuncGetName gave a name of %zu characters\n", got ? strlen(got) : 0);
+		exit(1);
+	}
+	CK(cuModuleUnload(m));
+	/* one character over the limit, as an entry's name and as a variable's */
+	static const char *where[] = { ".visible .entry %s()\n{\n ret;\n}\n", ".visible .global .u32 %s;\n" };
+	for (unsigned i = 0; i < 2; i++) {
+		int n = snprintf(src, cap, ".version 7.0\n.target sm_75\n.address_size 64\n");
+		snprintf(src + n, cap - (size_t)n, where[i], bad);
+		CK_RC(cuModuleLoadData(&m, src), CUDA_ERROR_INVALID_PTX);
+		expect_msg("longer than 4096");
+	}
+	CK(cuCtxDestroy(ctx));
+	free(ent); free(fn); free(var); free(par); free(bad); free(src);
+}
+
 int main(void)
 {
 	setenv("VGPU_SIM_MEM", "64M", 1);
@@ -318,6 +385,7 @@ int main(void)
 	t_illegal_address();
 	t_runaway();
 	t_stale_handles();
+	t_long_names();
 	printf("test_sim_errors: all checks passed\n");
 	return 0;
 }

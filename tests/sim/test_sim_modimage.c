@@ -203,6 +203,29 @@ int main(void)
 	free(lz);
 	free(cub);
 	free(s90);
+	/* kernel names of template code run to thousands of characters: kept whole up to
+	 * VGPU_MODIMAGE_NAME_MAX, cut there beyond */
+	{
+		size_t cap = 16384;
+		char *src = malloc(cap), *nm = malloc(5000);
+		EXPECT(src && nm);
+		nm[0] = '_';
+		memset(nm + 1, 'Z', 4999);
+		for (unsigned c = 0; c < 2; c++) {
+			size_t want = c ? 5000 : 3000;
+			snprintf(src, cap, ".version 7.0\n.target sm_75\n.address_size 64\n"
+				 ".visible .entry %.*s(.param .u64 p, .param .u32 q)\n{\n ret;\n}\n", (int)want, nm);
+			struct vgpu_kernel_info *k;
+			size_t nk;
+			EXPECT(vgpu_modimage_kernels(src, strlen(src) + 1, &k, &nk) == 0 && nk == 1);
+			size_t kept = strlen(k[0].name);
+			EXPECT(kept == (c ? VGPU_MODIMAGE_NAME_MAX : want) && !memcmp(k[0].name, nm, kept));
+			EXPECT(k[0].nparams == 2 && k[0].params[1].offset == 8 && k[0].param_bytes == 12);
+			vgpu_modimage_free_kernels(k, nk);
+		}
+		free(src);
+		free(nm);
+	}
 	printf("test_sim_modimage: all checks passed\n");
 	return 0;
 }
