@@ -28,9 +28,18 @@ static CUresult unsupported_slot(const char *table, unsigned slot)
 	return CUDA_ERROR_NOT_SUPPORTED;
 }
 
-/* One function per unknown slot, so that the log line names it. */
+/* One function per unknown slot, so that the log line names it (unused where a table's slot
+ * is known after all). UNSUPPORTED10(tab, name, t) makes slots t0 to t9; SLOT/SLOT10 put them
+ * in a table. */
 #define UNSUPPORTED(tab, name, n) \
-	static CUresult unsup_##tab##_##n(void) { return unsupported_slot(name, n); }
+	__attribute__((unused)) static CUresult unsup_##tab##_##n(void) { return unsupported_slot(name, n); }
+#define UNSUPPORTED10(tab, name, t) UNSUPPORTED(tab, name, t##0) UNSUPPORTED(tab, name, t##1) \
+	UNSUPPORTED(tab, name, t##2) UNSUPPORTED(tab, name, t##3) UNSUPPORTED(tab, name, t##4) \
+	UNSUPPORTED(tab, name, t##5) UNSUPPORTED(tab, name, t##6) UNSUPPORTED(tab, name, t##7) \
+	UNSUPPORTED(tab, name, t##8) UNSUPPORTED(tab, name, t##9)
+#define SLOT(tab, n) [n] = (void *)unsup_##tab##_##n
+#define SLOT10(tab, t) SLOT(tab, t##0), SLOT(tab, t##1), SLOT(tab, t##2), SLOT(tab, t##3), SLOT(tab, t##4), \
+	SLOT(tab, t##5), SLOT(tab, t##6), SLOT(tab, t##7), SLOT(tab, t##8), SLOT(tab, t##9)
 
 UNSUPPORTED(rt, "CUDART_INTERFACE", 3)
 UNSUPPORTED(rt, "CUDART_INTERFACE", 4)
@@ -311,25 +320,48 @@ static CUresult cs_stream_private(CUcontext ctx, CUstream stream, void **priv, i
 }
 
 #define CS_SLOTS 93
-/* generated for every slot; the three known ones are left unused */
-#define CS_UNSUP(n) __attribute__((unused)) UNSUPPORTED(cs, "CONTEXT_STREAM", n)
-#define CS_UNSUP10(t) CS_UNSUP(t##0) CS_UNSUP(t##1) CS_UNSUP(t##2) CS_UNSUP(t##3) CS_UNSUP(t##4) \
-	CS_UNSUP(t##5) CS_UNSUP(t##6) CS_UNSUP(t##7) CS_UNSUP(t##8) CS_UNSUP(t##9)
+/* made for every slot; the three known ones are left unused */
+#define CS_UNSUP(n) UNSUPPORTED(cs, "CONTEXT_STREAM", n)
 CS_UNSUP(1) CS_UNSUP(2) CS_UNSUP(3) CS_UNSUP(4) CS_UNSUP(5) CS_UNSUP(6) CS_UNSUP(7) CS_UNSUP(8) CS_UNSUP(9)
-CS_UNSUP10(1) CS_UNSUP10(2) CS_UNSUP10(3) CS_UNSUP10(4) CS_UNSUP10(5) CS_UNSUP10(6) CS_UNSUP10(7)
-CS_UNSUP10(8) CS_UNSUP(90) CS_UNSUP(91) CS_UNSUP(92)
+UNSUPPORTED10(cs, "CONTEXT_STREAM", 1) UNSUPPORTED10(cs, "CONTEXT_STREAM", 2) UNSUPPORTED10(cs, "CONTEXT_STREAM", 3)
+UNSUPPORTED10(cs, "CONTEXT_STREAM", 4) UNSUPPORTED10(cs, "CONTEXT_STREAM", 5) UNSUPPORTED10(cs, "CONTEXT_STREAM", 6)
+UNSUPPORTED10(cs, "CONTEXT_STREAM", 7) UNSUPPORTED10(cs, "CONTEXT_STREAM", 8)
+CS_UNSUP(90) CS_UNSUP(91) CS_UNSUP(92)
 
-#define CS_SLOT(n) [n] = (void *)unsup_cs_##n
-#define CS_SLOT10(t) CS_SLOT(t##0), CS_SLOT(t##1), CS_SLOT(t##2), CS_SLOT(t##3), CS_SLOT(t##4), \
-	CS_SLOT(t##5), CS_SLOT(t##6), CS_SLOT(t##7), CS_SLOT(t##8), CS_SLOT(t##9)
 static const void *const tab_ctx_stream[CS_SLOTS] = {
 	[0] = (void *)(uintptr_t)sizeof(tab_ctx_stream),
-	CS_SLOT(1), CS_SLOT(2), CS_SLOT(3), CS_SLOT(5), CS_SLOT(6), CS_SLOT(7), CS_SLOT(8), CS_SLOT(9),
-	CS_SLOT10(1), CS_SLOT10(2), CS_SLOT(30), CS_SLOT(31), CS_SLOT(32), CS_SLOT(33), CS_SLOT(34),
-	CS_SLOT(35), CS_SLOT(36), CS_SLOT(37), CS_SLOT(38), CS_SLOT10(4), CS_SLOT(50), CS_SLOT(52),
-	CS_SLOT(53), CS_SLOT(54), CS_SLOT(55), CS_SLOT(56), CS_SLOT(57), CS_SLOT(58), CS_SLOT(59),
-	CS_SLOT10(6), CS_SLOT10(7), CS_SLOT10(8), CS_SLOT(90), CS_SLOT(91), CS_SLOT(92),
+	SLOT(cs, 1), SLOT(cs, 2), SLOT(cs, 3), SLOT(cs, 5), SLOT(cs, 6), SLOT(cs, 7), SLOT(cs, 8), SLOT(cs, 9),
+	SLOT10(cs, 1), SLOT10(cs, 2), SLOT(cs, 30), SLOT(cs, 31), SLOT(cs, 32), SLOT(cs, 33), SLOT(cs, 34),
+	SLOT(cs, 35), SLOT(cs, 36), SLOT(cs, 37), SLOT(cs, 38), SLOT10(cs, 4), SLOT(cs, 50), SLOT(cs, 52),
+	SLOT(cs, 53), SLOT(cs, 54), SLOT(cs, 55), SLOT(cs, 56), SLOT(cs, 57), SLOT(cs, 58), SLOT(cs, 59),
+	SLOT10(cs, 6), SLOT10(cs, 7), SLOT10(cs, 8), SLOT(cs, 90), SLOT(cs, 91), SLOT(cs, 92),
 	[4] = (void *)cs_ctx_key, [39] = (void *)cs_stream_identity, [51] = (void *)cs_stream_private,
+};
+
+/* ---------------------------------------------------------------- TOOLS_MODULE */
+
+/*
+ * Asked for by cuFFT as it plans, which gives up when the table is missing. What is known
+ * of it publicly is its name (a module's functions: their names, argument descriptors and
+ * an iterator over a module's functions) but not the signatures, so every slot answers
+ * CUDA_ERROR_NOT_SUPPORTED with a log line naming it. cuFFT 12 calls slot 7 (a module's
+ * functions, given to a callback) with that answer and goes on loading its kernels by name.
+ * 64 slots: the known names reach slot 55.
+ */
+#define TM_SLOTS 64
+UNSUPPORTED(tm, "TOOLS_MODULE", 1) UNSUPPORTED(tm, "TOOLS_MODULE", 2) UNSUPPORTED(tm, "TOOLS_MODULE", 3)
+UNSUPPORTED(tm, "TOOLS_MODULE", 4) UNSUPPORTED(tm, "TOOLS_MODULE", 5) UNSUPPORTED(tm, "TOOLS_MODULE", 6)
+UNSUPPORTED(tm, "TOOLS_MODULE", 7) UNSUPPORTED(tm, "TOOLS_MODULE", 8) UNSUPPORTED(tm, "TOOLS_MODULE", 9)
+UNSUPPORTED10(tm, "TOOLS_MODULE", 1) UNSUPPORTED10(tm, "TOOLS_MODULE", 2) UNSUPPORTED10(tm, "TOOLS_MODULE", 3)
+UNSUPPORTED10(tm, "TOOLS_MODULE", 4) UNSUPPORTED10(tm, "TOOLS_MODULE", 5)
+UNSUPPORTED(tm, "TOOLS_MODULE", 60) UNSUPPORTED(tm, "TOOLS_MODULE", 61) UNSUPPORTED(tm, "TOOLS_MODULE", 62)
+UNSUPPORTED(tm, "TOOLS_MODULE", 63)
+
+static const void *const tab_tools_module[TM_SLOTS] = {
+	[0] = (void *)(uintptr_t)sizeof(tab_tools_module),
+	SLOT(tm, 1), SLOT(tm, 2), SLOT(tm, 3), SLOT(tm, 4), SLOT(tm, 5), SLOT(tm, 6), SLOT(tm, 7), SLOT(tm, 8),
+	SLOT(tm, 9), SLOT10(tm, 1), SLOT10(tm, 2), SLOT10(tm, 3), SLOT10(tm, 4), SLOT10(tm, 5),
+	SLOT(tm, 60), SLOT(tm, 61), SLOT(tm, 62), SLOT(tm, 63),
 };
 
 /* ---------------------------------------------------------------- INTEGRITY_CHECK */
@@ -501,6 +533,8 @@ static const struct darkapi_table tables[] = {
 			      0x92, 0xf6, 0xbb, 0xd5, 0x00, 0x6d, 0xfa, 0x7e }, tab_ctx_checks },
 	{ "CONTEXT_STREAM", { 0x21, 0x31, 0x8c, 0x60, 0x97, 0x14, 0x32, 0x48,
 			      0x8c, 0xa6, 0x41, 0xff, 0x73, 0x24, 0xc8, 0xf2 }, tab_ctx_stream },
+	{ "TOOLS_MODULE", { 0x6e, 0x16, 0x3f, 0xbe, 0xb9, 0x58, 0x44, 0x4d,
+			    0x83, 0x5c, 0xe1, 0x82, 0xaf, 0xf1, 0x99, 0x1e }, tab_tools_module },
 	{ "INTEGRITY_CHECK", { 0xd4, 0x08, 0x20, 0x55, 0xbd, 0xe6, 0x70, 0x4b,
 			       0x8d, 0x34, 0xba, 0x12, 0x3c, 0x66, 0xe1, 0xf2 }, tab_integrity },
 	/*

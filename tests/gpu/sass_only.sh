@@ -13,12 +13,14 @@ ${RUN_TIMEOUT}s, without a signal or a sanitizer report, with a non-zero status 
   no-binary  exit 3, "NO KERNEL IMAGE: ..." on stdout and the simulator's CUDA_ERROR_NO_BINARY_FOR_GPU
              explanation ("the simulator needs PTX") in its log: the libraries' kernels were refused
              or exit 1 with the library's own status (cuBLAS turns the driver's error into
-             CUBLAS_STATUS_EXECUTION_FAILED) and that same explanation in the simulator's log of
-             this run. This is cuBLAS 13.1 with CUDA 13.0, directly and through vgpu
+             CUBLAS_STATUS_EXECUTION_FAILED, cuFFT into CUFFT_INTERNAL_ERROR) and that same
+             explanation in the simulator's log of this run. This is cuBLAS 13.1 and cuFFT 12
+             with CUDA 13.0, directly and through vgpu
   refused    exit 1 and one line "FAIL ...: CALL: <CUBLAS_STATUS_... or CUFFT_...>": the library
-             gave up before loading any kernel. This is cuFFT 12 with CUDA 13.0: it asks for an
-             export table whose slots are not known (6e163fbe-..., logged) and stops there
---strict accepts only no-binary. VGPU_BUILD (default build/san), CUDA_HOME (default /usr/local/cuda).
+             gave up before loading any kernel (cuFFT did, before the simulator took PTX names
+             longer than 127 characters and before the TOOLS_MODULE export table was offered)
+--strict accepts only no-binary (make test runs it so). VGPU_BUILD (default build/san), CUDA_HOME
+(default /usr/local/cuda).
 Exit: 0 pass, 1 fail, 77 skip (cuBLAS/cuFFT not installed).
 EOF
 }
