@@ -9,7 +9,7 @@ import sys
 import zlib
 
 (R_ZONE, R_RANGES, R_SLOTS, R_CTX, R_MODULE, R_FUNC, R_STREAM, R_EVENT, R_ALLOC, R_END, R_POOL, R_GLOBAL,
- R_PINNED, R_CHAN, R_GRAPH, R_GEXEC, R_VMEM, R_VMAP) = range(1, 19)
+ R_PINNED, R_CHAN, R_GRAPH, R_GEXEC, R_VMEM, R_VMAP, R_GVAL) = range(1, 20)
 NO_SLOT = 0xFFFFFFFF
 
 
@@ -145,6 +145,11 @@ def seeds():
     vmem = rec(R_VMEM, struct.pack("<QQQIIII", vkey ^ 1, 8192, vkey, 1, 1, 0, 0) + bytes(range(256)) * 32)
     vmap = rec(R_VMAP, struct.pack("<QQQQII", 0x7F0000400000, 8192, 0, vkey ^ 1, 3, 0))
     yield "vmm", b"\x00" + payload([recs[0], vranges] + recs[2:] + [vmem, vmap])
+    # module globals carried by value, as on a GPU driver (after the globals, before the
+    # graphs): module slot, name length, value length, name, value
+    v1 = rec(R_GVAL, struct.pack("<IIQ", 1, 11, 4) + b"dev_counter" + struct.pack("<I", 300))
+    v2 = rec(R_GVAL, struct.pack("<IIQ", 1, 9, 32) + b"dev_table" + bytes(range(32)))
+    yield "global-values", b"\x00" + payload(recs + [g2, v1, v2, p1, c1])
 
 
 def main():

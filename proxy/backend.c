@@ -104,6 +104,7 @@ static int open_lib(struct vgpu_backend *b, const char *path, int kind, char *wh
 	SYM(cuEventCreate);
 	SYM(cuMemcpyDtoH_v2);
 	SYM(cuMemcpyHtoD_v2);
+	SYM(cuModuleGetGlobal_v2);
 	SYM(cuMemAddressReserve);
 	SYM(cuMemAddressFree);
 	SYM(cuMemCreate);

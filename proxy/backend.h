@@ -49,6 +49,7 @@ struct vgpu_backend_fns {
 	CUresult (*cuEventCreate)(CUevent *, unsigned int);
 	CUresult (*cuMemcpyDtoH_v2)(void *, CUdeviceptr, size_t);
 	CUresult (*cuMemcpyHtoD_v2)(CUdeviceptr, const void *, size_t);
+	CUresult (*cuModuleGetGlobal_v2)(CUdeviceptr *, size_t *, CUmodule, const char *);
 	CUresult (*cuMemAddressReserve)(CUdeviceptr *, size_t, size_t, CUdeviceptr, unsigned long long);
 	CUresult (*cuMemAddressFree)(CUdeviceptr, size_t);
 	CUresult (*cuMemCreate)(CUmemGenericAllocationHandle *, size_t, const CUmemAllocationProp *, unsigned long long);

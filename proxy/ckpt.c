@@ -30,6 +30,7 @@ enum rec {
 	R_PINNED, R_CHAN,
 	R_GRAPH, R_GEXEC, /* between the globals and the pinned regions */
 	R_VMEM, R_VMAP,   /* between the allocations and the globals */
+	R_GVAL,           /* after the globals: a module global's value, by name */
 };
 /* Where each record type comes in a file (the numbers above are fixed by the format). */
 static unsigned rank(uint32_t type)
@@ -37,7 +38,8 @@ static unsigned rank(uint32_t type)
 	static const uint8_t order[] = {
 		[R_ZONE] = 1, [R_RANGES] = 2, [R_SLOTS] = 3, [R_CTX] = 4, [R_MODULE] = 5, [R_FUNC] = 6,
 		[R_STREAM] = 7, [R_EVENT] = 8, [R_POOL] = 9, [R_ALLOC] = 10, [R_VMEM] = 11, [R_VMAP] = 12,
-		[R_GLOBAL] = 13, [R_GRAPH] = 14, [R_GEXEC] = 15, [R_PINNED] = 16, [R_CHAN] = 17, [R_END] = 18,
+		[R_GLOBAL] = 13, [R_GVAL] = 14, [R_GRAPH] = 15, [R_GEXEC] = 16, [R_PINNED] = 17, [R_CHAN] = 18,
+		[R_END] = 19,
 	};
 	return type < sizeof(order) ? order[type] : 0;
 }
@@ -58,6 +60,10 @@ static unsigned rank(uint32_t type)
  * the reservations ride in the ranges record, after the allocations' ranges */
 #define VMEM_HEAD 40u
 #define VMAP_BODY 40u
+/* A module global's value, where its address is not kept: { u32 module slot, u32 name bytes,
+ * u64 value bytes, name, value } */
+#define GVAL_HEAD 16u
+#define GVAL_MAX (64ull << 20)
 #define POOL_BODY 56u       /* slot, owner, kind, device, type, location, usage, current, max, threshold, reuse, 0 */
 #define POOL_REUSE_ALL 7u   /* follow event dependencies, opportunistic, internal dependencies */
 /* In an event record's flags: the event had been recorded and its work was done (a timing
@@ -514,8 +520,9 @@ static int blockers(const struct vgpu_zone *z, const struct vgpu_backend *be, ch
 	}
 	if ((z->ck.nglob || z->ck.glob_lost) && !be->fn.vgpu_sim_module_place_global)
 		return fail(why, cap, -EOPNOTSUPP, "the zone took the address of a module global "
-			    "(cuModuleGetGlobal), which this driver cannot keep in a restored module "
-			    "(the simulator can; on a GPU it takes the driver's process checkpoint)");
+			    "(cuModuleGetGlobal), which a restored module cannot keep here: a GPU driver (or "
+			    "--checkpoint-globals copy) puts no global at a given address; on a GPU that takes "
+			    "the driver's process checkpoint");
 	if (z->ck.glob_lost)
 		return fail(why, cap, -ENOMEM, "a module global the zone took the address of was not noted "
 			    "(out of memory when it was asked for)");
@@ -1238,13 +1245,121 @@ static uint32_t pinned_list(struct vgpu_zone *z, struct vgpu_ckpt_pin *out)
 	return n;
 }
 
+/* A module global carried by value (GVAL): where the backend cannot keep its address. */
+struct gval {
+	uint32_t mslot, cslot;   /* its module's slot and that module's context's */
+	char *name;
+	uint64_t addr, size;
+};
+
+static void gvals_free(struct gval *gv, uint32_t n)
+{
+	for (uint32_t i = 0; gv && i < n; i++)
+		free(gv[i].name);
+	free(gv);
+}
+
+/*
+ * Every module global whose address the checkpoint does not keep (a GPU driver cannot put a
+ * module's global anywhere but where it loads it): named from the module's image, found with
+ * cuModuleGetGlobal, its value read at write time and put into the restored module's own
+ * global by name. Globals the zone took the address of are kept by address or refused
+ * (blockers); on the simulator every global is (take_all_globals), and none is left here.
+ */
+static int plan_gvals(struct vgpu_zone *z, const struct vgpu_backend_fns *f, struct gval **out, uint32_t *nout,
+		      char *why, size_t why_len)
+{
+	struct gval *gv = NULL;
+	uint32_t n = 0, cap = 0;
+	*out = NULL;
+	*nout = 0;
+	for (uint32_t i = 0; i < z->htab.used; i++) {
+		unsigned t; void *real; const void *own; uint32_t gen;
+		if (vgpu_htab_slot(&z->htab, i, &t, &real, &own, &gen) != 1 || t != VGPU_H_MODULE)
+			continue;
+		const struct vgpu_ckpt_image *img = image_of(z, real);
+		char **names = NULL;
+		size_t nn = 0;
+		if (!img)
+			continue;
+		if (!f->cuModuleGetGlobal_v2) {
+			gvals_free(gv, n);
+			return fail(why, why_len, -EOPNOTSUPP, "the driver lacks cuModuleGetGlobal, which carries "
+				    "module globals");
+		}
+		if (vgpu_modimage_globals(img->bytes, img->len, &names, &nn) < 0) {
+			gvals_free(gv, n);
+			return fail(why, why_len, -EPROTO, "the image of module slot %u does not list its globals", i);
+		}
+		for (size_t k = 0; k < nn; k++) {
+			CUdeviceptr addr;
+			size_t size;
+			int kept = 0;
+			if (f->cuModuleGetGlobal_v2(&addr, &size, (CUmodule)real, names[k]) != CUDA_SUCCESS || !size)
+				continue;   /* not a global the driver knows by that name */
+			for (uint32_t g = 0; g < z->ck.nglob && !kept; g++)
+				kept = z->ck.glob[g].module == real && z->ck.glob[g].addr == addr;
+			if (kept)
+				continue;
+			if (size > GVAL_MAX || strlen(names[k]) > VGPU_CKPT_NAME_MAX) {
+				int rc = fail(why, why_len, -E2BIG, "module global %.200s is %zu bytes; a checkpoint carries "
+					      "globals of up to %llu bytes and names of up to %u characters", names[k], size,
+					      (unsigned long long)GVAL_MAX, VGPU_CKPT_NAME_MAX);
+				vgpu_modimage_free_names(names, nn);
+				gvals_free(gv, n);
+				return rc;
+			}
+			if (n == cap) {
+				struct gval *g2 = realloc(gv, sizeof(*gv) * (cap = cap ? 2 * cap : 16));
+				if (!g2) {
+					vgpu_modimage_free_names(names, nn);
+					gvals_free(gv, n);
+					return fail(why, why_len, -ENOMEM, "out of memory listing module globals");
+				}
+				gv = g2;
+			}
+			gv[n++] = (struct gval){ i, slot_of_real(z, VGPU_H_CONTEXT, own), names[k], addr, size };
+			names[k] = NULL;
+		}
+		vgpu_modimage_free_names(names, nn);
+	}
+	*out = gv;
+	*nout = n;
+	return 0;
+}
+
+/* size bytes of device memory at base, through the write buffer (the right context is current) */
+static int w_device(struct writer *w, const struct vgpu_backend_fns *f, uint64_t base, uint64_t size,
+		    const char *what, char *why, size_t why_len)
+{
+	CUresult r;
+	for (uint64_t done = 0; done < size && !w->err;) {
+		if (w->n == w->cap)
+			w_flush(w);
+		if (w->err)
+			break;
+		uint64_t k = size - done;
+		if (k > w->cap - w->n)
+			k = w->cap - w->n;
+		if ((r = f->cuMemcpyDtoH_v2(w->buf + w->n, (CUdeviceptr)(base + done), (size_t)k)))
+			return fail(why, why_len, -EIO, "reading %s at 0x%llx failed (CUresult %d)", what,
+				    (unsigned long long)base, (int)r);
+		w->crc = vgpu_crc32c(w->crc, w->buf + w->n, (size_t)k);
+		w->done += k;
+		w->n += k;
+		done += k;
+	}
+	return 0;
+}
+
 int vgpu_ckpt_write(int fd, struct vgpu_zone *z, const struct vgpu_backend *be, uint32_t backend_kind,
 		    const char *reg, const char *source, const struct vgpu_ckpt_chan *chans, uint32_t nchan,
 		    struct vgpu_ckpt_sum *sum, char *why, size_t why_len)
 {
 	struct vgpu_ckpt_pin *pins = NULL;
 	struct gplan *gp = NULL;
-	uint32_t npins = 0, ngp = 0;
+	struct gval *gv = NULL;
+	uint32_t npins = 0, ngp = 0, ngv = 0;
 	const struct vgpu_backend_fns *f = &be->fn;
 	struct writer w = { .fd = fd, .cap = 4u << 20 };
 	struct plan *pl = NULL;
@@ -1272,6 +1387,8 @@ int vgpu_ckpt_write(int fd, struct vgpu_zone *z, const struct vgpu_backend *be, 
 		goto out;
 	if ((rc = plan_graphs(z, f, &gp, &ngp, why, why_len)) < 0)
 		goto out;
+	if ((rc = plan_gvals(z, f, &gv, &ngv, why, why_len)) < 0)
+		goto out;
 	if (nchan > VGPU_CKPT_MAX_CHANS) {
 		rc = fail(why, why_len, -E2BIG, "the zone has %u channels; a checkpoint holds at most %u", nchan,
 			  VGPU_CKPT_MAX_CHANS);
@@ -1297,6 +1414,8 @@ int vgpu_ckpt_write(int fd, struct vgpu_zone *z, const struct vgpu_backend *be, 
 		payload += 16 + 24 + z->amap.v[a].size;
 	for (uint32_t g = 0; g < z->ck.nglob; g++)
 		payload += 16 + 24 + strlen(z->ck.glob[g].name);
+	for (uint32_t g = 0; g < ngv; g++)
+		payload += 16 + GVAL_HEAD + strlen(gv[g].name) + gv[g].size;
 	payload += (16ull + PINNED_BODY) * npins + (16ull + CHAN_BODY) * nchan;
 	for (uint32_t i = 0; i < ngp; i++)
 		payload += gplan_bytes(&gp[i]);
@@ -1379,24 +1498,8 @@ int vgpu_ckpt_write(int fd, struct vgpu_zone *z, const struct vgpu_backend *be, 
 		ctx_current(z, f, os);
 		w_rec(&w, R_ALLOC, 24 + al->size);
 		w_u64(&w, al->base); w_u64(&w, al->size); w_u32(&w, os); w_u32(&w, 0);
-		for (uint64_t done = 0; done < al->size && !w.err;) {
-			if (w.n == w.cap)
-				w_flush(&w);
-			if (w.err)
-				break;
-			uint64_t k = al->size - done;
-			if (k > w.cap - w.n)
-				k = w.cap - w.n;
-			if ((r = f->cuMemcpyDtoH_v2(w.buf + w.n, (CUdeviceptr)(al->base + done), (size_t)k))) {
-				rc = fail(why, why_len, -EIO, "reading the allocation at 0x%llx failed (CUresult %d)",
-					  (unsigned long long)al->base, (int)r);
-				goto out;
-			}
-			w.crc = vgpu_crc32c(w.crc, w.buf + w.n, (size_t)k);
-			w.done += k;
-			w.n += k;
-			done += k;
-		}
+		if ((rc = w_device(&w, f, al->base, al->size, "the allocation", why, why_len)) < 0)
+			goto out;
 		nrec++;
 		sum->allocs++;
 		sum->mem_bytes += al->size;
@@ -1415,6 +1518,18 @@ int vgpu_ckpt_write(int fd, struct vgpu_zone *z, const struct vgpu_backend *be, 
 		w_u64(&w, gl->addr);
 		w_u64(&w, gl->size);
 		w_bytes(&w, gl->name, len);
+	}
+	/* GVAL: the values of the other module globals, by name */
+	for (uint32_t g = 0; g < ngv && !w.err; g++, nrec++) {
+		uint32_t len = (uint32_t)strlen(gv[g].name);
+		ctx_current(z, f, gv[g].cslot);
+		w_rec(&w, R_GVAL, GVAL_HEAD + len + gv[g].size);
+		w_u32(&w, gv[g].mslot);
+		w_u32(&w, len);
+		w_u64(&w, gv[g].size);
+		w_bytes(&w, gv[g].name, len);
+		if ((rc = w_device(&w, f, gv[g].addr, gv[g].size, "a module global", why, why_len)) < 0)
+			goto out;
 	}
 	/* GRAPH and GEXEC: graphs and executable graphs, node by node (after the memory their
 	 * nodes name) */
@@ -1471,6 +1586,7 @@ out:
 	for (uint32_t i = 0; i < ngp; i++)
 		free(gp[i].b.p);
 	free(gp);
+	gvals_free(gv, ngv);
 	free(pins);
 	free(w.buf);
 	return rc;
@@ -1668,6 +1784,7 @@ static uint64_t body_max(uint32_t type)
 	case R_FUNC:   return 12 + VGPU_CKPT_NAME_MAX;
 	case R_POOL:   return POOL_BODY;
 	case R_GLOBAL: return 24 + VGPU_CKPT_NAME_MAX;
+	case R_GVAL:   return GVAL_HEAD + VGPU_CKPT_NAME_MAX + GVAL_MAX;
 	case R_PINNED: return PINNED_BODY;
 	case R_CHAN:   return CHAN_BODY;
 	case R_VMEM:   return VMEM_HEAD;
@@ -1884,7 +2001,7 @@ static int parse(struct parser *ps, struct vgpu_ckpt_meta *meta, apply_fn apply,
 		}
 		/* records come in a fixed order: zone, ranges, slots, handles by type, allocations, end */
 		if ((ps->nrec == 0) != (type == R_ZONE) || (ps->nrec == 1) != (type == R_RANGES) ||
-		    (ps->nrec == 2) != (type == R_SLOTS) || type < R_ZONE || type > R_VMAP ||
+		    (ps->nrec == 2) != (type == R_SLOTS) || type < R_ZONE || type > R_GVAL ||
 		    (type >= R_CTX && rank(type) < ps->stage)) {
 			rc = fail(why, cap, -EPROTO, "record at offset %llu: type %u out of order or unknown",
 				  (unsigned long long)at, type);
@@ -2078,6 +2195,18 @@ static int parse(struct parser *ps, struct vgpu_ckpt_meta *meta, apply_fn apply,
 			}
 			break;
 		}
+		case R_GVAL:
+			/* module slot, name length, value length; the name, then the value */
+			it.owner = rd_u32(&b); it.len = rd_u32(&b); it.size = rd_u64(&b);
+			it.data = b.p + b.off;
+			if (b.bad || it.len == 0 || it.len > VGPU_CKPT_NAME_MAX || it.size == 0 || it.size > GVAL_MAX ||
+			    blen != GVAL_HEAD + it.len + it.size || memchr(it.data, 0, it.len) ||
+			    !slot_is(m, it.owner, VGPU_H_MODULE)) {
+				rc = fail(why, cap, -EPROTO, "global value record at offset %llu is malformed or names no "
+					  "module", (unsigned long long)at);
+				goto out;
+			}
+			break;
 		case R_VMEM: {
 			/* id, size, key, type, location type and id, references; then the bytes */
 			it.id = rd_u64(&b); it.size = rd_u64(&b); it.key = rd_u64(&b);
@@ -3025,6 +3154,26 @@ static int restore_apply(void *ctx, const struct model *m, const struct item *ci
 			return fail(why, cap, -EPROTO, "module global %s: no allocation at 0x%llx", name,
 				    (unsigned long long)it->base);
 		vgpu_ckpt_note_global(z, mod, name, it->base, it->size);
+		return 0;
+	}
+	case R_GVAL: {
+		/* the restored module's own global of that name takes the value */
+		char name[VGPU_CKPT_NAME_MAX + 1];
+		CUmodule mod = rs->real[it->owner];
+		CUdeviceptr addr;
+		size_t size;
+		unsigned t; void *real; const void *own = NULL; uint32_t gen;
+		memcpy(name, it->data, it->len);
+		name[it->len] = 0;
+		if (vgpu_htab_slot(&z->htab, it->owner, &t, &real, &own, &gen) == 1 && own)
+			f->cuCtxSetCurrent((CUcontext)own);   /* its module's context */
+		if (!f->cuModuleGetGlobal_v2 || (r = f->cuModuleGetGlobal_v2(&addr, &size, mod, name)) != CUDA_SUCCESS)
+			return fail(why, cap, -EPROTO, "module global %.200s is not in its restored module", name);
+		if (size != it->size)
+			return fail(why, cap, -EPROTO, "module global %.200s is %zu bytes in its restored module, %llu in "
+				    "the checkpoint", name, size, (unsigned long long)it->size);
+		if ((r = f->cuMemcpyHtoD_v2(addr, it->data + it->len, size)) != CUDA_SUCCESS)
+			return fail(why, cap, -EIO, "writing module global %.200s failed (CUresult %d)", name, (int)r);
 		return 0;
 	}
 	case R_VMEM:

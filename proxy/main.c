@@ -59,6 +59,10 @@ static void usage(FILE *f)
 "                           ends its zone (default 300)\n"
 "  --rejoin-timeout SECONDS a zone restored from a file whose worker is gone waits this long\n"
 "                           for its programs' channels to rejoin (default 300)\n"
+"  --checkpoint-globals place|copy  how checkpoints carry module globals: place keeps\n"
+"                           their addresses (the default where the backend can: the\n"
+"                           simulator); copy carries their values by name, as on a GPU\n"
+"                           driver, and refuses a zone that took a global's address\n"
 "  --stats                  print one line per zone of the running proxy and exit\n"
 "  --help                   this text\n");
 }
@@ -114,7 +118,8 @@ static int probe_backend(struct vgpu_proxy_config *cfg)
 int main(int argc, char **argv)
 {
 	enum { O_LISTEN = 1, O_BACKEND, O_SIMLIB, O_MEM, O_HANDLES, O_BULK, O_MAXZ, O_TRANSPORT,
-	       O_LOGLEVEL, O_FG, O_STATS, O_HELP, O_REQREG, O_SOCKMODE, O_CTL, O_REGISTRY, O_PINNED, O_STATEDIR, O_ADOPT, O_REJOIN };
+	       O_LOGLEVEL, O_FG, O_STATS, O_HELP, O_REQREG, O_SOCKMODE, O_CTL, O_REGISTRY, O_PINNED, O_STATEDIR, O_ADOPT, O_REJOIN,
+	       O_CKGLOB };
 	static const struct option opts[] = {
 		{ "listen", required_argument, 0, O_LISTEN },
 		{ "backend", required_argument, 0, O_BACKEND },
@@ -135,6 +140,7 @@ int main(int argc, char **argv)
 		{ "state-dir", required_argument, 0, O_STATEDIR },
 		{ "adopt-timeout", required_argument, 0, O_ADOPT },
 		{ "rejoin-timeout", required_argument, 0, O_REJOIN },
+		{ "checkpoint-globals", required_argument, 0, O_CKGLOB },
 		{ "help", no_argument, 0, O_HELP },
 		{ 0, 0, 0, 0 },
 	};
@@ -265,6 +271,13 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			cfg.rejoin_timeout_s = (unsigned)v;
+			break;
+		case O_CKGLOB:
+			if (strcmp(optarg, "place") && strcmp(optarg, "copy")) {
+				fprintf(stderr, "vgpu-proxy: --checkpoint-globals %s: expected place or copy\n", optarg);
+				return 2;
+			}
+			cfg.ckpt_globals_copy = !strcmp(optarg, "copy");
 			break;
 		case O_HELP: usage(stdout); return 0;
 		default: usage(stderr); return 2;

@@ -40,6 +40,7 @@ struct vgpu_proxy_config {
 	char state_dir[200];         /* --state-dir: zones outlive the supervisor ("" = they do not) */
 	unsigned adopt_timeout_s;    /* a worker without a supervisor this long ends its zone */
 	unsigned rejoin_timeout_s;   /* a zone restored without its source waits this long for its channels */
+	int ckpt_globals_copy;       /* checkpoints carry module globals by value, never by address */
 };
 
 /* What the supervisor passes a new worker (in memory, across fork). */

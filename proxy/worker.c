@@ -1164,6 +1164,11 @@ void vgpu_worker_main(const struct vgpu_worker_args *a)
 	zone_randomise();
 	rc = vgpu_backend_load(a->cfg->backend_resolved, a->cfg->sim_path, &w.be, why, sizeof(why));
 	t_driver = mono_ns();
+	if (rc == 0 && a->cfg->ckpt_globals_copy) {
+		/* as a GPU driver: no module global can be put at a given address */
+		w.be.fn.vgpu_sim_module_place_global = NULL;
+		w.be.fn.vgpu_sim_module_global_at = NULL;
+	}
 	if (rc == 0) {
 		w.be_ok = 1;
 		if ((rc = vgpu_dispatch_load(&w.be)) < 0)

@@ -538,3 +538,192 @@ int vgpu_modimage_kernels(const void *image, size_t len, struct vgpu_kernel_info
 	}
 	return rc;
 }
+
+/* ---------------------------------------------------------------- module-scope variables */
+
+static int names_add(char ***arr, size_t *n, const char *name, size_t nlen)
+{
+	if (!nlen || nlen > VGPU_MODIMAGE_NAME_MAX)
+		return 0;               /* not a name a call could ask for */
+	for (size_t i = 0; i < *n; i++)
+		if (strlen((*arr)[i]) == nlen && !memcmp((*arr)[i], name, nlen))
+			return 0;
+	char **a = realloc(*arr, sizeof(*a) * (*n + 1));
+	if (!a)
+		return -ENOMEM;
+	*arr = a;
+	if (!(a[*n] = strndup(name, nlen)))
+		return -ENOMEM;
+	(*n)++;
+	return 0;
+}
+
+/*
+ * PTX: statements at module scope (outside every function body) that declare a variable in
+ * the .global or .const state space and are not .extern: "[.visible|.weak] .global [.align N]
+ * .type name[N] [= {...}];". Opaque texture, sampler and surface references are left out.
+ */
+static int ptx_globals(const char *s, size_t len, char ***arr, size_t *n)
+{
+	const char *e = s + len;
+	int depth = 0;
+	for (const char *q = skip_ws(s, e); q < e; q = skip_ws(q, e)) {
+		if (*q == '{' || *q == '}') {
+			depth += *q == '{' ? 1 : -1;
+			if (depth < 0)
+				return -EINVAL;
+			q++;
+			continue;
+		}
+		size_t wl = word_len(q, e);
+		if (depth > 0 || !wl) {
+			q += wl ? wl : 1;
+			continue;
+		}
+		/* one statement at module scope: its words up to ';', '{' or an initializer */
+		int space = 0, ext = 0, opaque = 0;
+		const char *name = NULL;
+		size_t nlen = 0;
+		while (q < e && *q != ';' && *q != '{' && *q != '=') {
+			wl = word_len(q, e);
+			if (!wl) {
+				q++;
+				q = skip_ws(q, e);
+				continue;
+			}
+			if ((wl == 7 && !memcmp(q, ".global", 7)) || (wl == 6 && !memcmp(q, ".const", 6)))
+				space = 1;
+			else if (wl == 7 && !memcmp(q, ".extern", 7))
+				ext = 1;
+			else if ((wl == 7 && !memcmp(q, ".texref", 7)) || (wl == 11 && !memcmp(q, ".samplerref", 11)) ||
+				 (wl == 7 && !memcmp(q, ".surfref", 7)))
+				opaque = 1;
+			else if (space && !name && *q != '.' && !isdigit((unsigned char)*q)) {
+				name = q;
+				nlen = wl;
+			}
+			q = skip_ws(q + wl, e);
+		}
+		if (q < e && *q == '=') {      /* an initializer, braces and all, up to its ';' */
+			const char *sc = memchr(q, ';', (size_t)(e - q));
+			q = sc ? sc : e;
+		}
+		if (q < e && *q == ';') {
+			q++;
+			if (space && !ext && !opaque && name) {
+				int rc = names_add(arr, n, name, nlen);
+				if (rc)
+					return rc;
+			}
+		}
+	}
+	return depth ? -EINVAL : 0;
+}
+
+/* cubin: defined STT_OBJECT symbols in a .nv.global* or .nv.constant* section (file-scope
+ * variables are local symbols, extern "C" ones global). */
+static int elf_globals(const uint8_t *p, size_t len, char ***arr, size_t *n)
+{
+	size_t real;
+	if (elf_size(p, len, &real))
+		return -EINVAL;
+	uint64_t shoff = rd64(p + 0x28);
+	uint16_t shentsize = rd16(p + 0x3a), shnum = rd16(p + 0x3c), shstrndx = rd16(p + 0x3e);
+	if (shstrndx >= shnum)
+		return -EINVAL;
+	const uint8_t *strsh = p + shoff + (uint64_t)shstrndx * shentsize;
+	uint64_t shstroff = rd64(strsh + 0x18), shstrsize = rd64(strsh + 0x20);
+	if (shstroff > real || shstrsize > real - shstroff)
+		return -EINVAL;
+	for (uint32_t i = 0; i < shnum; i++) {
+		const uint8_t *sh = p + shoff + (uint64_t)i * shentsize;
+		if (rd32(sh + 4) != 2 /* SHT_SYMTAB */)
+			continue;
+		uint64_t off = rd64(sh + 0x18), size = rd64(sh + 0x20), ent = rd64(sh + 0x38);
+		uint32_t link = rd32(sh + 0x28);
+		if (ent < 24 || off > real || size > real - off || link >= shnum)
+			return -EINVAL;
+		const uint8_t *ssh = p + shoff + (uint64_t)link * shentsize;
+		uint64_t stroff = rd64(ssh + 0x18), strsize = rd64(ssh + 0x20);
+		if (stroff > real || strsize > real - stroff)
+			return -EINVAL;
+		for (uint64_t k = 0; k + 24 <= size; k += ent) {
+			const uint8_t *sym = p + off + k;
+			uint32_t nameoff = rd32(sym);
+			uint8_t info = sym[4];
+			uint16_t shndx = rd16(sym + 6);
+			if ((info & 0xf) != 1 /* STT_OBJECT */ || (info >> 4) > 2 /* local, global, weak */ ||
+			    shndx == 0 || shndx >= shnum || nameoff >= strsize)
+				continue;
+			const uint8_t *tsh = p + shoff + (uint64_t)shndx * shentsize;
+			uint32_t tname = rd32(tsh);
+			if (tname >= shstrsize)
+				continue;
+			const char *sec = (const char *)p + shstroff + tname;
+			size_t secmax = shstrsize - tname;
+			if (strnlen(sec, secmax) == secmax ||
+			    (strncmp(sec, ".nv.global", 10) && strncmp(sec, ".nv.constant", 12)))
+				continue;
+			const char *nm = (const char *)p + stroff + nameoff;
+			size_t nmax = strsize - nameoff, nl = strnlen(nm, nmax);
+			if (nl == nmax)
+				return -EINVAL;
+			int rc = names_add(arr, n, nm, nl);
+			if (rc)
+				return rc;
+		}
+	}
+	return 0;
+}
+
+void vgpu_modimage_free_names(char **names, size_t n)
+{
+	for (size_t i = 0; names && i < n; i++)
+		free(names[i]);
+	free(names);
+}
+
+int vgpu_modimage_globals(const void *image, size_t len, char ***out, size_t *n)
+{
+	*out = NULL;
+	*n = 0;
+	size_t real;
+	int kind = vgpu_modimage_size(image, len, &real);
+	if (kind < 0)
+		return kind;
+	const uint8_t *p = image;
+	int rc;
+	if (kind == VGPU_MODIMAGE_PTX) {
+		rc = ptx_globals((const char *)p, real - 1, out, n);
+	} else if (kind == VGPU_MODIMAGE_CUBIN) {
+		rc = elf_globals(p, real, out, n);
+	} else {
+		/* every entry of a fatbin is the same module for another target: the first ELF
+		 * entry, else the first PTX */
+		size_t off = 0;
+		struct fb_entry e, elf, ptx;
+		int have_elf = 0, have_ptx = 0;
+		while ((rc = fb_next(p, real, &off, &e)) > 0) {
+			if (e.kind == FB_KIND_ELF && !have_elf) { elf = e; have_elf = 1; }
+			if (e.kind == FB_KIND_PTX && !have_ptx) { ptx = e; have_ptx = 1; }
+		}
+		if (!rc && (have_elf || have_ptx)) {
+			char *buf;
+			size_t bn;
+			rc = fb_payload(have_elf ? &elf : &ptx, &buf, &bn);
+			if (!rc) {
+				rc = have_elf ? elf_globals((const uint8_t *)buf, bn, out, n)
+				              : ptx_globals(buf, strlen(buf), out, n);
+				free(buf);
+			}
+		} else if (!rc) {
+			rc = -EINVAL;
+		}
+	}
+	if (rc) {
+		vgpu_modimage_free_names(*out, *n);
+		*out = NULL;
+		*n = 0;
+	}
+	return rc;
+}

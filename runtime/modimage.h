@@ -50,6 +50,14 @@ int vgpu_modimage_kernels(const void *image, size_t len, struct vgpu_kernel_info
                           size_t *n /* out */);
 void vgpu_modimage_free_kernels(struct vgpu_kernel_info *k, size_t n);
 
+/* Names of the image's module-scope variables (.global and .const, as cuModuleGetGlobal
+ * finds them; not .extern ones, not texture/sampler/surface references): from the cubin's
+ * symbol table (objects in .nv.global* and .nv.constant* sections), else from the PTX.
+ * Returns 0 and a malloc'd array of n malloc'd strings (free with vgpu_modimage_free_names),
+ * -EINVAL for a malformed image, -ENOMEM. Safe on untrusted bytes. */
+int vgpu_modimage_globals(const void *image, size_t len, char ***names /* out */, size_t *n /* out */);
+void vgpu_modimage_free_names(char **names, size_t n);
+
 /* The PTX text for the simulator: decompressed, NUL-terminated, malloc'd (caller frees).
  * Returns 0, -ENOEXEC when the image holds only SASS (no PTX), -EINVAL when malformed,
  * -ENOMEM. */

@@ -9,7 +9,9 @@
 # follows it. A zone writing a module global (its address kept), one copying through
 # pinned host memory, one using memory pools, one launching a graph and one using virtual
 # memory management move there and back
-# (one whose executable graph was changed in a way checkpoints do not follow is refused). An nvcc-built
+# (one whose executable graph was changed in a way checkpoints do not follow is refused). With
+# --checkpoint-globals copy (as on a GPU) a global's value moves by name and a zone holding a
+# global's address is refused. An nvcc-built
 # CUDA runtime program is moved there and back too. Corrupted, truncated,
 # foreign and future-version checkpoint files are refused with a clear error and leave
 # the receiving proxy without a zone. Prints the measured pause.
@@ -24,28 +26,33 @@ tmp=$(mktemp -d "${TMPDIR:-/tmp}/vgpu-migrate.XXXXXX")
 app_pid=
 pa=
 pb=
+pc=
+pd=
 cleanup() {
   [ -n "$app_pid" ] && kill -KILL "$app_pid" 2>/dev/null
-  for p in $pa $pb; do kill -INT "$p" 2>/dev/null; done
-  for p in $pa $pb; do wait "$p" 2>/dev/null; done
+  for p in $pa $pb $pc $pd; do kill -INT "$p" 2>/dev/null; done
+  for p in $pa $pb $pc $pd; do wait "$p" 2>/dev/null; done
   rm -rf "$tmp"
 }
 trap cleanup EXIT
 fail() {
   echo "FAIL: $*"
-  echo "--- proxy A:"; tail -n 25 "$tmp/a.log"
-  echo "--- proxy B:"; tail -n 25 "$tmp/b.log"
+  for n in a b c d; do
+    [ -f "$tmp/$n.log" ] && { echo "--- proxy $n:"; tail -n 25 "$tmp/$n.log"; }
+  done
   echo "--- program:"; cat "$tmp/app.out"
   exit 1
 }
 pass() { echo "ok: $*"; }
 
-start() { # start NAME: a proxy listening on $tmp/NAME.sock with state in $tmp/state-NAME
-  "$PWD/$B/proxy/vgpu-proxy" --listen "$tmp/$1.sock" --backend sim --sim-lib "$sim" \
-    --state-dir "$tmp/state-$1" --require-registration --log-level info >"$tmp/$1.log" 2>&1 &
-  eval "p$1=$!"
-  for _ in $(seq 100); do grep -q "listening on" "$tmp/$1.log" && return 0; sleep 0.1; done
-  fail "proxy $1 did not start"
+start() { # start NAME [OPTION...]: a proxy listening on $tmp/NAME.sock with state in $tmp/state-NAME
+  local n=$1
+  shift
+  "$PWD/$B/proxy/vgpu-proxy" --listen "$tmp/$n.sock" --backend sim --sim-lib "$sim" \
+    --state-dir "$tmp/state-$n" --require-registration --log-level info "$@" >"$tmp/$n.log" 2>&1 &
+  eval "p$n=$!"
+  for _ in $(seq 100); do grep -q "listening on" "$tmp/$n.log" && return 0; sleep 0.1; done
+  fail "proxy $n did not start"
 }
 ctl() { local n=$1; shift; "$B/proxy/vgpuctl" --listen "$tmp/$n.sock" "$@"; }
 zone_of() { ctl "$1" stats | awk '$1 == "zone" { print $2; exit }'; }
@@ -255,10 +262,39 @@ wait "$rt_pid" || fail "the runtime program failed across the moves: $(cat "$tmp
 grep -q "rounds verified, globals kept, graph launched every round, held memory intact" "$tmp/rt.out" || fail "unexpected runtime program output: $(cat "$tmp/rt.out")"
 pass "a CUDA runtime program (static cudart) moved A -> B -> A while running: $(grep -o 'paused at most [0-9.]* ms' <<<"$out$out2" | tr '\n' ' ')- $(cat "$tmp/rt.out")"
 
-for p in $pa $pb; do kill -INT "$p"; done
-for p in $pa $pb; do wait "$p"; done
-pa= pb=
-if ls "$tmp"/state-a/* "$tmp"/state-b/* >/dev/null 2>&1; then fail "state sockets left behind"; fi
+# Module globals as on a GPU driver, which cannot put a module's global at a given address:
+# two more proxies with --checkpoint-globals copy. A zone whose kernels count in a module
+# global it never asked the address of moves C -> D -> C, the global's value going by name
+# into the restored module's own (the program checks the count every round: a global back at
+# its initial value fails it); a zone that took a global's address is refused, saying why.
+start c --checkpoint-globals copy
+start d --checkpoint-globals copy
+tok2=$(ctl c register pod2 --mem 256M) || fail "register on C"
+ctl d register pod2 --mem 256M >/dev/null || fail "register on D"
+VGPU_PROXY=$tmp/c.sock VGPU_ZONE_TOKEN=$tok2 "$B/tests/restart/stream_app" "$PWD/$B/tests/kernels/basic.fatbin" \
+  4 0 --no-late --global-value >"$tmp/gval.out" 2>&1 &
+gpid=$!
+for _ in $(seq 100); do [ -n "$(zone_of c)" ] && break; sleep 0.1; done
+sleep 0.5
+out=$(ctl c migrate "$(zone_of c)" --to "$tmp/d.sock.ctl") || fail "migrating a zone counting in a module global C -> D failed: $out"
+sleep 0.5
+out2=$(ctl d migrate "$(zone_of d)" --to "$tmp/c.sock.ctl") || fail "migrating it back D -> C failed: $out2"
+wait "$gpid" || fail "the program counting in a module global failed across the moves: $(cat "$tmp/gval.out")"
+pass "a zone counting in a module global moved C -> D -> C with its value carried by name: $(cat "$tmp/gval.out")"
+for _ in $(seq 50); do [ -z "$(zone_of c)" ] && break; sleep 0.1; done
+VGPU_PROXY=$tmp/c.sock VGPU_ZONE_TOKEN=$tok2 "$B/tests/restart/stream_app" "$PWD/$B/tests/kernels/basic.fatbin" \
+  2 0 --no-late --global >"$tmp/gaddr.out" 2>&1 &
+gpid=$!
+for _ in $(seq 100); do [ -n "$(zone_of c)" ] && break; sleep 0.1; done
+if out=$(ctl c checkpoint "$(zone_of c)" "$tmp/gaddr.ckpt" 2>&1); then fail "a zone holding a global's address was checkpointed by copy: $out"; fi
+grep -q "took the address of a module global" <<<"$out" || fail "unexpected refusal of a zone holding a global's address: $out"
+wait "$gpid" || fail "the program holding a global's address failed after the refused checkpoint: $(cat "$tmp/gaddr.out")"
+pass "with --checkpoint-globals copy a zone holding a global's address is refused: ${out#vgpuctl: }"
+
+for p in $pa $pb $pc $pd; do kill -INT "$p"; done
+for p in $pa $pb $pc $pd; do wait "$p"; done
+pa= pb= pc= pd=
+if ls "$tmp"/state-[abcd]/* >/dev/null 2>&1; then fail "state sockets left behind"; fi
 # (a sanitizer build: no worker or supervisor reported an error or a leak)
-if grep -E "AddressSanitizer|runtime error|LeakSanitizer" "$tmp/a.log" "$tmp/b.log"; then fail "a sanitizer report"; fi
+if grep -E "AddressSanitizer|runtime error|LeakSanitizer" "$tmp"/[abcd].log; then fail "a sanitizer report"; fi
 echo "migrate: zone holding 64 MiB paused ${pause} ms (simulator; goal < 100 ms)"

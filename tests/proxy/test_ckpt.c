@@ -7,7 +7,7 @@
 #include "check.h"
 
 enum { R_ZONE = 1, R_RANGES, R_SLOTS, R_CTX, R_MODULE, R_FUNC, R_STREAM, R_EVENT, R_ALLOC, R_END, R_POOL, R_GLOBAL,
-       R_PINNED, R_CHAN, R_GRAPH, R_GEXEC, R_VMEM, R_VMAP };
+       R_PINNED, R_CHAN, R_GRAPH, R_GEXEC, R_VMEM, R_VMAP, R_GVAL };
 #define NO_SLOT 0xffffffffu
 
 static uint8_t buf[1 << 16];
@@ -43,6 +43,14 @@ struct shape {
 	const char *glob_name;
 	uint32_t glob_name_len;  /* what the record says the name's length is (0: its length) */
 	uint32_t glob_bytes;     /* name bytes written (0: strlen) */
+	/* a module global's value by name (after the globals): where (0 none, 1 its place, 2
+	 * after the graphs, 3 before the allocations), module slot, name, value length as the
+	 * record says it and as written */
+	int gval_where;
+	uint32_t gval_module;
+	const char *gval_name;
+	uint32_t gval_name_bytes;  /* name bytes written (0: strlen) */
+	uint64_t gval_size, gval_written;
 	/* pinned region and channel records (after the allocations and globals): how many of
 	 * each (pinned slots 0, 1, ...; channels' inodes 100, 101, ...), and one field broken */
 	uint32_t npin, nchan;
@@ -87,6 +95,16 @@ static void glob_rec(const struct shape *s)
 	rec(R_GLOBAL, 24 + len);
 	u32(s->glob_module); u32(s->glob_name_len ? s->glob_name_len : len); u64(s->glob_base); u64(s->glob_size);
 	put(s->glob_name, len);
+}
+
+static void gval_rec(const struct shape *s)
+{
+	uint32_t len = s->gval_name_bytes ? s->gval_name_bytes : (uint32_t)strlen(s->gval_name);
+	rec(R_GVAL, 16 + len + s->gval_written);
+	u32(s->gval_module); u32(len); u64(s->gval_size);
+	put(s->gval_name, len);
+	memset(buf + n, 0x3c, s->gval_written);
+	n += s->gval_written;
 }
 
 static void pins_rec(const struct shape *s)
@@ -237,6 +255,8 @@ static void build(const struct shape *s)
 		chans_rec(s);
 	if (s->graph && s->g_before_globals)
 		graphs_rec(s);
+	if (s->gval_where == 3)
+		gval_rec(s);
 	rec(R_ALLOC, 24 + 4096);
 	u64(0x7f0000200000ull); u64(4096); u32(0); u32(0);
 	memset(buf + n, 0x5a, 4096); n += 4096;
@@ -249,8 +269,12 @@ static void build(const struct shape *s)
 		vmm_recs(s);
 	if (s->glob_where == 1)
 		glob_rec(s);
+	if (s->gval_where == 1)
+		gval_rec(s);
 	if (s->graph && !s->g_before_globals)
 		graphs_rec(s);
+	if (s->gval_where == 2)
+		gval_rec(s);
 	if (s->chan_before_pin)
 		chans_rec(s);
 	pins_rec(s);
@@ -344,6 +368,20 @@ int main(void)
 	s = glob; s.glob_name = "";              refused(&s, "global record");       /* no name */
 	s = glob; s.glob_name_len = 4;           refused(&s, "global record");       /* length disagrees */
 	s = glob; s.glob_name = "a\0b"; s.glob_bytes = 3; refused(&s, "global record"); /* a NUL inside */
+	/* a module global's value by name, as a GPU driver's checkpoint carries it */
+	struct shape gv = glob;
+	gv.gval_where = 1; gv.gval_module = 1; gv.gval_name = "dev_counter"; gv.gval_size = gv.gval_written = 4;
+	CHECK_EQ((build(&gv), vgpu_ckpt_check(buf, n, &m, why, sizeof(why))), 0);
+	CHECK_EQ(m.handles, 6);                                                      /* not a handle */
+	s = gv; s.gval_where = 3;                refused(&s, "out of order");        /* before the allocations */
+	s = gv; s.gval_module = 0;               refused(&s, "global value record"); /* a context, not a module */
+	s = gv; s.gval_module = 6;               refused(&s, "global value record"); /* past the table */
+	s = gv; s.gval_name = "";                refused(&s, "global value record"); /* no name */
+	s = gv; s.gval_name = "a\0b"; s.gval_name_bytes = 3; refused(&s, "global value record"); /* a NUL inside */
+	s = gv; s.gval_size = 0; s.gval_written = 0; refused(&s, "global value record"); /* no value */
+	s = gv; s.gval_size = 8;                 refused(&s, "global value record"); /* longer than its bytes */
+	s = gv; s.gval_written = 8;              refused(&s, "global value record"); /* shorter than its bytes */
+	s = gv; s.gval_size = 1ull << 40;        refused(&s, "global value record"); /* over the limit */
 	/* pinned regions and channels, as a zone saved with checkpoint --stop lists them */
 	struct shape sv = good;
 	sv.npin = 2; sv.nchan = 3;
@@ -383,6 +421,9 @@ int main(void)
 	s = gs; s.g_mdst = 0x7f0000200fc8ull;    refused(&s, "graph record");          /* a memset running past its allocation */
 	s = gs; s.g_mdst = 0x7f0000300000ull;    refused(&s, "graph record");          /* a memset of no allocation */
 	s = gs; s.g_before_globals = 1;          refused(&s, "graph record");          /* before the allocations: its memset in none */
+	s = gs; s.gval_where = 1; s.gval_module = 1; s.gval_name = "v"; s.gval_size = s.gval_written = 4;
+	CHECK_EQ((build(&s), vgpu_ckpt_check(buf, n, &m, why, sizeof(why))), 0);   /* a value before the graphs */
+	s.gval_where = 2;                        refused(&s, "out of order");          /* and after them */
 	s = gs; s.g_child = 1;                   /* a child graph node holding an empty node */
 	CHECK_EQ((build(&s), vgpu_ckpt_check(buf, n, &m, why, sizeof(why))), 0);
 	s = gs; s.g_child = 2; s.g_node_slot = NO_SLOT; refused(&s, "graph record");  /* a child graph's node with a slot (the kernel's slot 8) */

@@ -103,6 +103,8 @@ int main(int argc, char **argv)
 			pinned = 1;
 		else if (!strcmp(argv[i], "--global"))
 			global = 1;
+		else if (!strcmp(argv[i], "--global-value"))
+			global = 2;
 		else if (!strcmp(argv[i], "--pools"))
 			pools = 1;
 		else if (!strcmp(argv[i], "--timing"))
@@ -124,12 +126,13 @@ int main(int argc, char **argv)
 	pthread_t late;
 
 	if (argc > 1 && !strcmp(argv[1], "--help")) {
-		printf("usage: stream_app [KERNEL_IMAGE [SECONDS [HOLD_BYTES [--no-late] [--pinned] [--global] [--pools] [--timing] [--graph|--graph-set-enabled] [--vmm]]]]\n"
+		printf("usage: stream_app [KERNEL_IMAGE [SECONDS [HOLD_BYTES [--no-late] [--pinned] [--global|--global-value] [--pools] [--timing] [--graph|--graph-set-enabled] [--vmm]]]]\n"
 		       "Copies and "
 		       "launches for SECONDS (default 5), verifying every round; a thread started halfway joins the zone "
 		       "(not with --no-late); HOLD_BYTES of device memory keep a pattern checked every round and at the "
 		       "end; --pinned copies through 1 MiB of pinned host memory every round; --global writes a module global every round and checks what "
-		       "the module's kernel reads there; --pools sets the default pool's release threshold, creates a pool, makes it the device's current "
+		       "the module's kernel reads there; --global-value never asks for a global's address: the module's kernel "
+		       "adds 100 to it every round and returns what it found, which must be 100 times the rounds before; --pools sets the default pool's release threshold, creates a pool, makes it the device's current "
 		       "one and allocates from both every round, checking that all of it holds; --timing records an event at the "
 		       "start and times every round from it (cuEventElapsedTime); --graph captures a memset, a kernel and a "
 		       "device copy into a graph, adds an empty node and a child graph (a memset), instantiates it and launches it every round, checking its "
@@ -166,7 +169,8 @@ int main(int argc, char **argv)
 	CUfunction guse = NULL;
 	if (global) {
 		size_t gsz;
-		CK(cuModuleGetGlobal(&gcount, &gsz, mod, "dev_counter"));
+		if (global == 1)
+			CK(cuModuleGetGlobal(&gcount, &gsz, mod, "dev_counter"));
 		CK(cuModuleGetFunction(&guse, mod, "use_globals"));
 		CK(cuMemAlloc(&gout, sizeof(int)));
 	}
@@ -298,7 +302,18 @@ int main(int argc, char **argv)
 					exit(1);
 				}
 		}
-		if (global) {   /* the global keeps its address: written there, the module's kernel reads it */
+		if (global == 2) {   /* the global keeps its value: the kernels alone count in it */
+			int seen = -1;
+			void *gargs[] = { &gout };
+			CK(cuLaunchKernel(guse, 1, 1, 1, 32, 1, 1, 0, NULL, gargs, NULL));
+			CK(cuMemcpyDtoH(&seen, gout, sizeof(seen)));
+			if (seen != 100 * (rounds - 1)) {
+				fprintf(stderr, "FAIL: round %d: the kernel found %d in dev_counter, expected %d\n", rounds, seen,
+					100 * (rounds - 1));
+				exit(1);
+			}
+		}
+		if (global == 1) {   /* the global keeps its address: written there, the module's kernel reads it */
 			int v = rounds, seen = -1, after = -1;
 			void *gargs[] = { &gout };
 			CK(cuMemcpyHtoD(gcount, &v, sizeof(v)));

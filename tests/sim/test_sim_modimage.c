@@ -112,6 +112,10 @@ static void mutate(const unsigned char *img, size_t n, int rounds)
 		size_t nk;
 		if (vgpu_modimage_kernels(c, n, &k, &nk) == 0)
 			vgpu_modimage_free_kernels(k, nk);
+		char **g;
+		size_t ng;
+		if (vgpu_modimage_globals(c, n, &g, &ng) == 0)
+			vgpu_modimage_free_names(g, ng);
 	}
 	free(c);
 }
@@ -191,6 +195,48 @@ int main(void)
 		EXPECT(vgpu_modimage_size(fb, cut, &len) < 0);
 		EXPECT(vgpu_modimage_ptx(fb, cut, &t) < 0);
 		EXPECT(vgpu_modimage_kernels(cub, cut, &k, &nk) < 0);
+	}
+	/* module-scope variables, as cuModuleGetGlobal finds them, in every form of one module */
+	{
+		static const char *want[] = { "dev_counter", "dev_table", "coeffs" };
+		const struct { const void *img; size_t len; const char *what; } forms[] = {
+			{ ptx, np + 1, "ptx" }, { cub, nc, "cubin" }, { fb, nf, "fatbin" }, { lz, nl, "lz4 fatbin" },
+		};
+		for (unsigned f = 0; f < 4; f++) {
+			char **names;
+			size_t nn;
+			EXPECT(vgpu_modimage_globals(forms[f].img, forms[f].len, &names, &nn) == 0);
+			for (unsigned w = 0; w < 3; w++) {
+				int found = 0;
+				for (size_t i = 0; i < nn; i++)
+					found |= !strcmp(names[i], want[w]);
+				if (!found) {
+					fprintf(stderr, "%s: global %s not listed (%zu listed)\n", forms[f].what, want[w], nn);
+					exit(1);
+				}
+			}
+			EXPECT(nn == 3);
+			vgpu_modimage_free_names(names, nn);
+		}
+		/* extern, texture references, function-scope and initialized ones; comments */
+		static const char src[] =
+			".version 7.0\n.target sm_75\n.address_size 64\n"
+			"// .global .u32 in_a_comment;\n"
+			".extern .global .align 4 .u32 elsewhere;\n"
+			".global .texref tex;\n"
+			".visible .global .align 4 .b8 init[8] = {1, 2, 3, 4, 5, 6, 7, 8};\n"
+			".weak .const .align 8 .u64 w = 7;\n"
+			"/* .const .u32 also_a_comment; */\n"
+			".visible .entry k()\n{\n.reg .b32 %r<2>;\n.shared .u32 sh;\n ret;\n}\n"
+			".global .u32 after;\n";
+		char **names;
+		size_t nn;
+		EXPECT(vgpu_modimage_globals(src, sizeof(src), &names, &nn) == 0 && nn == 3);
+		EXPECT(!strcmp(names[0], "init") && !strcmp(names[1], "w") && !strcmp(names[2], "after"));
+		vgpu_modimage_free_names(names, nn);
+		EXPECT(vgpu_modimage_globals("x", 2, &names, &nn) == -EINVAL && !names && !nn);
+		static const char unbalanced[] = ".version 7.0\n.visible .entry k()\n{\n ret;\n";
+		EXPECT(vgpu_modimage_globals(unbalanced, sizeof(unbalanced), &names, &nn) == -EINVAL);
 	}
 	mutate(fb, nf, 3000);
 	mutate(lz, nl, 1500);
