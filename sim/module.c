@@ -260,7 +260,7 @@ CUresult cuModuleGetFunction(CUfunction *hfunc, CUmodule hmod, const char *name)
 	f->magic = MAGIC_FUNC;
 	f->mod = m;
 	f->fn = pf;
-	f->max_dyn_shared = SHARED_DEFAULT - (int)m->pm->shared_static;
+	f->max_dyn_shared = SHARED_DEFAULT - (int)pf->shared_static;
 	if (f->max_dyn_shared < 0)
 		f->max_dyn_shared = 0;
 	f->carveout = -1;
@@ -391,7 +391,7 @@ CUresult cuFuncGetAttribute(int *pi, CUfunction_attribute attrib, CUfunction hfu
 		return CUDA_ERROR_INVALID_VALUE;
 	switch (attrib) {
 	case CU_FUNC_ATTRIBUTE_MAX_THREADS_PER_BLOCK: *pi = max_threads(f); break;
-	case CU_FUNC_ATTRIBUTE_SHARED_SIZE_BYTES: *pi = (int)f->mod->pm->shared_static; break;
+	case CU_FUNC_ATTRIBUTE_SHARED_SIZE_BYTES: *pi = (int)f->fn->shared_static; break;
 	case CU_FUNC_ATTRIBUTE_CONST_SIZE_BYTES: *pi = 0; break;
 	case CU_FUNC_ATTRIBUTE_LOCAL_SIZE_BYTES: *pi = (int)f->fn->local_size; break;
 	case CU_FUNC_ATTRIBUTE_NUM_REGS: *pi = f->fn->nslots > 255 ? 255 : (int)f->fn->nslots; break;
@@ -422,7 +422,7 @@ CUresult cuFuncSetAttribute(CUfunction hfunc, CUfunction_attribute attrib, int v
 		return rc;
 	switch (attrib) {
 	case CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES:
-		if (value < 0 || value + (int)f->mod->pm->shared_static > SHARED_OPTIN)
+		if (value < 0 || value + (int)f->fn->shared_static > SHARED_OPTIN)
 			return CUDA_ERROR_INVALID_VALUE;
 		f->max_dyn_shared = value;
 		return CUDA_SUCCESS;
@@ -458,7 +458,7 @@ static int occupancy(const struct sim_func *f, int bs, size_t dyn)
 		return 0;
 	int warps = (bs + 31) / 32;
 	int by_threads = 32 / warps;
-	size_t sh = f->mod->pm->shared_static + dyn;
+	size_t sh = f->fn->shared_static + dyn;
 	int by_shared = sh ? (int)(SHARED_OPTIN / sh) : 16;
 	int n = by_threads < by_shared ? by_threads : by_shared;
 	return n > 16 ? 16 : n;
@@ -579,7 +579,7 @@ static CUresult launch(struct sim_func *f, const unsigned g[3], const unsigned b
 		return CUDA_ERROR_INVALID_VALUE;
 	if ((uint64_t)b[0] * b[1] * b[2] > (uint64_t)max_threads(f))
 		return CUDA_ERROR_INVALID_VALUE;
-	if (shmem > (unsigned)f->max_dyn_shared || f->mod->pm->shared_static + (uint64_t)shmem > SHARED_OPTIN)
+	if (shmem > (unsigned)f->max_dyn_shared || f->fn->shared_static + (uint64_t)shmem > SHARED_OPTIN)
 		return CUDA_ERROR_INVALID_VALUE;
 	if (cooperative && (uint64_t)g[0] * g[1] * g[2] >
 	    (uint64_t)occupancy(f, (int)(b[0] * b[1] * b[2]), shmem) * SM_COUNT)

@@ -64,6 +64,8 @@ struct ptx_call {
 
 struct ptx_func {
 	char *name;         /* NUL-terminated, owned by the module */
+	uint32_t shared_static;       /* an entry's static shared memory: the module-scope .shared
+	                               * variables declared before its end, then its own */
 	int is_entry, defined;
 	struct ptx_insn *code;
 	uint32_t ncode;
@@ -89,7 +91,7 @@ struct ptx_module {
 	uint32_t nvars;
 	struct ptx_call *calls;
 	uint32_t ncalls;
-	uint32_t shared_static;       /* bytes of .shared variables (all functions) */
+	uint32_t shared_static;       /* bytes of module-scope .shared variables (and .func ones) */
 };
 
 /* Parses NUL-terminated PTX text. Returns 0 and *out (free with ptx_module_free), or

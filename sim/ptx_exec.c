@@ -514,6 +514,14 @@ static inline int64_t sar64(int64_t a, uint32_t b) { return a >> (b >= 64 ? 63 :
 #define SDIV(a, b, MIN) ((b) == 0 ? -1 : ((a) == (MIN) && (b) == -1) ? (a) : (a) / (b))
 #define SREM(a, b, MIN) ((b) == 0 ? (a) : ((a) == (MIN) && (b) == -1) ? 0 : (a) % (b))
 
+/* bmsk: a mask of width b from bit a; .clamp bounds both at 32, .wrap takes them mod 32 */
+static uint32_t bmsk(uint32_t a, uint32_t b, int clamp)
+{
+	uint32_t pos = clamp ? (a > 32 ? 32 : a) : a & 31, width = clamp ? (b > 32 ? 32 : b) : b & 31;
+	uint64_t lo = pos >= 32 ? 0 : 0xffffffffull << pos, hi = pos + width >= 32 ? 0 : 0xffffffffull << (pos + width);
+	return (uint32_t)(lo & ~hi);
+}
+
 static uint32_t prmt(uint32_t a, uint32_t b, uint32_t s)
 {
 	uint64_t src = (uint64_t)b << 32 | a;
@@ -690,6 +698,7 @@ static int run_thread(struct blk *b, struct thr *t)
 			break;
 		}
 		case C(OP_PRMT, K_U32): RD = prmt((uint32_t)RA, (uint32_t)RB, (uint32_t)RC); break;
+		case C(OP_BMSK, K_U32): RD = bmsk((uint32_t)RA, (uint32_t)RB, in->mod); break;
 		case C(OP_SELP, K_U16): case C(OP_SELP, K_U32): case C(OP_SELP, K_U64):
 		case C(OP_SELP, K_F32): case C(OP_SELP, K_F64):
 			RD = (RC & 1) ? RA : RB;
@@ -1227,7 +1236,7 @@ int ptx_block_run(const struct ptx_launch *l, const struct ptx_env *env, uint32_
 	b.ctaid[1] = by;
 	b.ctaid[2] = bz;
 	b.nthreads = l->block[0] * l->block[1] * l->block[2];
-	b.dyn_base = (l->mod->shared_static + 15) & ~15u;
+	b.dyn_base = (l->fn->shared_static + 15) & ~15u;
 	b.shared_size = (uint64_t)b.dyn_base + l->shared_dyn;
 	int rc = 0;
 	if (b.nthreads == 0 || b.nthreads > 1024)
@@ -1287,10 +1296,26 @@ int ptx_block_run(const struct ptx_launch *l, const struct ptx_env *env, uint32_
 			rc = -EINVAL;
 			goto out;
 		}
-		/* every live thread is at the barrier: release them all */
-		for (uint32_t i = 0; i < b.nthreads; i++)
-			if (th[i].state == TS_BAR)
-				th[i].state = TS_RUN;
+		/* every live thread is at the barrier: a bar.red's reduction over them, then
+		 * release them all */
+		uint32_t count = 0, waiting = 0;
+		for (uint32_t i = 0; i < b.nthreads; i++) {
+			const struct ptx_insn *bi;
+			if (th[i].state != TS_BAR || (bi = &th[i].fr->fn->code[th[i].pc - 1])->mod == BAR_PLAIN)
+				continue;
+			waiting++;
+			count += (uint32_t)((th[i].fr->r[bi->o[2]] & 1) ^ (bi->mod2 & BAR_NEG_C));
+		}
+		for (uint32_t i = 0; i < b.nthreads; i++) {
+			if (th[i].state != TS_BAR)
+				continue;
+			const struct ptx_insn *bi = &th[i].fr->fn->code[th[i].pc - 1];
+			if (bi->mod == BAR_POPC)
+				th[i].fr->r[bi->o[0]] = count;
+			else if (bi->mod != BAR_PLAIN)
+				th[i].fr->r[bi->o[0]] = bi->mod == BAR_AND ? count == waiting : count != 0;
+			th[i].state = TS_RUN;
+		}
 	}
 out:
 	if (th)

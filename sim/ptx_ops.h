@@ -13,7 +13,7 @@ enum ptx_op {
 	OP_TESTP,
 	OP_SHFL, OP_VOTE, OP_WARPSYNC, OP_ACTIVEMASK,
 	OP_CADD, OP_CSUB, OP_CMADLO, OP_CMADHI, OP_BFIND, OP_FRND, OP_MATCH, OP_REDUX,
-	OP_ISSPACEP,
+	OP_ISSPACEP, OP_BMSK,
 	OP_COUNT
 };
 
@@ -48,5 +48,9 @@ enum { REDUX_ADD, REDUX_MIN, REDUX_MAX, REDUX_AND, REDUX_OR, REDUX_XOR };
 #define WARP_HAS_P    0x01   /* shfl: second (predicate) destination in o[4] */
 #define WARP_FULLMASK 0x02   /* no membermask operand: all lanes */
 #define WARP_NEG_A    0x04   /* vote: source predicate negated */
+/* bar.red (OP_BAR's mod; 0 a plain barrier): the reduction over the block's threads of a
+ * predicate (mod2 BAR_NEG_C: negated), into o[0] of every thread */
+enum { BAR_PLAIN, BAR_POPC, BAR_AND, BAR_OR };
+#define BAR_NEG_C 0x01
 
 #endif

@@ -207,6 +207,7 @@ struct P {
 	uint32_t nlabels, caplabels;
 	uint32_t capcalls;
 	uint32_t cc_slot;       /* the function's CC.CF register, 0 until first used */
+	uint32_t fshared;       /* the entry being parsed: end of its static shared memory */
 };
 
 static int perr(struct P *P, int rc, uint32_t line, const char *fmt, ...)
@@ -581,14 +582,27 @@ static int parse_shared(struct P *P, int is_extern)
 	if (is_extern || d.unsized) {
 		y = sym_add(P, d.name, d.nlen, S_DYNSHARED, d.line);
 	} else {
+		/*
+		 * An entry's own .shared variables are laid out for it alone, after the module-scope
+		 * ones declared so far (as a GPU gives each kernel only the shared memory it names);
+		 * module-scope ones, and those of a .func (which any kernel may call), go after all
+		 * module-scope ones. A module of many kernels (template libraries) thus stays within
+		 * each kernel's 64 KiB.
+		 */
+		int own = P->f && P->f->is_entry;
 		uint64_t bytes = d.count * kind_size(d.kind);
-		uint64_t off = align_up(P->m->shared_static, d.align > 16 ? d.align : 16);
+		uint64_t off = align_up(own ? P->fshared : P->m->shared_static, d.align > 16 ? d.align : 16);
 		if (off + bytes > (64u << 10))
 			return perr(P, -EINVAL, d.line, "static shared memory over 64 KiB");
 		y = sym_add(P, d.name, d.nlen, S_SHARED, d.line);
 		if (y) {
 			y->off = (uint32_t)off;
-			P->m->shared_static = (uint32_t)(off + bytes);
+			if (own)
+				P->fshared = (uint32_t)(off + bytes);
+			else
+				P->m->shared_static = (uint32_t)(off + bytes);
+			if (P->fshared < P->m->shared_static)
+				P->fshared = P->m->shared_static;
 		}
 	}
 	if (!y)
@@ -1061,7 +1075,7 @@ static const struct { const char *n; int op; int nsrc; } arith[] = {
 	{"fma", OP_FMA, 3}, {"rcp", OP_RCP, 1}, {"sqrt", OP_SQRT, 1}, {"rsqrt", OP_RSQRT, 1},
 	{"ex2", OP_EX2, 1}, {"lg2", OP_LG2, 1}, {"sin", OP_SIN, 1}, {"cos", OP_COS, 1},
 	{"tanh", OP_TANH, 1}, {"selp", OP_SELP, 3}, {"copysign", OP_COPYSIGN, 2},
-	{"prmt", OP_PRMT, 3}, {"testp", OP_TESTP, 1},
+	{"prmt", OP_PRMT, 3}, {"testp", OP_TESTP, 1}, {"bmsk", OP_BMSK, 2},
 };
 
 static int parse_ops(struct P *P, struct opnd *o, int max, int kind, int *n)
@@ -1195,7 +1209,7 @@ static uint32_t op_kinds(int op)
 	case OP_AND: case OP_OR: case OP_XOR: case OP_NOT: return KI | KB(K_PRED);
 	case OP_CNOT: case OP_SHL: return KI;
 	case OP_SHR: return KI | KS;
-	case OP_SHF_L: case OP_SHF_R: case OP_PRMT: return KB(K_U32);
+	case OP_SHF_L: case OP_SHF_R: case OP_PRMT: case OP_BMSK: return KB(K_U32);
 	case OP_POPC: case OP_CLZ: case OP_BREV: case OP_BFI: return KB(K_U32) | KB(K_U64);
 	case OP_BFE: return KB(K_U32) | KB(K_S32) | KB(K_U64) | KB(K_S64);
 	case OP_SETP: return KI | KS | KF | KB(K_PRED) | KB(K_F16);
@@ -1257,7 +1271,7 @@ static int known_op(const char *op)
 		"brev", "bfe", "bfi", "bfind", "fma", "rcp", "sqrt", "rsqrt", "ex2", "lg2", "sin",
 		"cos", "tanh", "selp", "copysign", "prmt", "testp", "bra", "ret", "exit", "trap",
 		"bar", "barrier", "membar", "fence", "shfl", "vote", "activemask", "call", "match",
-		"redux", "prefetch", "prefetchu", "nanosleep", "pmevent", "isspacep",
+		"redux", "prefetch", "prefetchu", "nanosleep", "pmevent", "isspacep", "bmsk",
 	};
 	for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++)
 		if (!strcmp(op, ops[i]))
@@ -1533,6 +1547,11 @@ static int parse_insn_raw(struct P *P, const struct tok *t, uint32_t g, int gneg
 		in->kind = (uint8_t)ki;
 		in->mod = (uint8_t)rounding_of(&m);
 		in->mod2 = mn_has(&m, ".sat") ? FL_SAT : 0;
+		if (in->op == OP_BMSK) {   /* .clamp or .wrap: how the position and width are bounded */
+			if (mn_has(&m, ".clamp") == mn_has(&m, ".wrap"))
+				return perr(P, -EINVAL, line, "'%s' needs one of .clamp and .wrap", name);
+			in->mod = (uint8_t)mn_has(&m, ".clamp");
+		}
 		for (int j = 0; j < n; j++)
 			in->o[j] = o[j].slot;
 		return 0;
@@ -1546,6 +1565,21 @@ static int parse_insn_raw(struct P *P, const struct tok *t, uint32_t g, int gneg
 	if (!strcmp(op, "ret") || !strcmp(op, "exit") || !strcmp(op, "trap")) {
 		in->op = op[0] == 'r' ? OP_RET : op[0] == 'e' ? OP_EXIT : OP_TRAP;
 		return n ? perr(P, -EINVAL, line, "'%s' takes no operands", name) : 0;
+	}
+	if ((!strcmp(op, "bar") || !strcmp(op, "barrier")) && mn_has(&m, ".red") && !mn_has(&m, ".warp")) {
+		/* bar.red.popc.u32 d, a, {!}c / bar.red.{and,or}.pred p, a, {!}c: a barrier that also
+		 * reduces c over the block */
+		int red = mn_has(&m, ".popc") ? BAR_POPC : mn_has(&m, ".and") ? BAR_AND : mn_has(&m, ".or") ? BAR_OR : -1;
+		if (red < 0 || n != 3 || o[0].t != O_SLOT || o[2].t != O_SLOT ||
+		    (red == BAR_POPC) != (k == K_U32) || (red != BAR_POPC && k != K_PRED))
+			return perr(P, -EINVAL, line, "malformed '%s'", name);
+		in->op = OP_BAR;
+		in->kind = K_NONE;
+		in->mod = (uint8_t)red;
+		in->mod2 = o[2].neg ? BAR_NEG_C : 0;
+		in->o[0] = o[0].slot;
+		in->o[2] = o[2].slot;
+		return 0;
 	}
 	if ((!strcmp(op, "bar") || !strcmp(op, "barrier")) &&
 	    (mn_has(&m, ".sync") || m.nparts == 1 || (m.nparts == 2 && mn_has(&m, ".cta")) ||
@@ -1851,6 +1885,7 @@ static int parse_func(struct P *P, int is_entry)
 	struct ptx_func tmp;
 	memset(&tmp, 0, sizeof(tmp));
 	tmp.is_entry = is_entry;
+	P->fshared = m->shared_static;
 	uint32_t scope0 = P->nsyms;
 	P->scope[0] = scope0;
 	P->f = &tmp;
@@ -1951,6 +1986,7 @@ static int parse_func(struct P *P, int is_entry)
 		if (parse_body(P))
 			goto fail;
 		tmp.defined = 1;
+		tmp.shared_static = P->fshared > m->shared_static ? P->fshared : m->shared_static;
 		free(tmp.name);
 		tmp.name = dst->name;   /* the module's copy stays */
 		m->funcs[idx] = tmp;

@@ -28,6 +28,10 @@ static void t_bad_modules(void)
 		".version 7.0\n.target sm_75\n.address_size 64\n.visible .entry k()\n{\n.reg .b32 %r<2>;\n bra NOWHERE;\n}\n",
 		".version 7.0\n.target sm_75\n.address_size 64\n.visible .entry k()\n{\n.reg .b32 %r<2>;\n frobnicate.u32 %r0, %r1;\n}\n",
 		".version 7.0\n.target sm_75\n.address_size 32\n",
+		/* bmsk needs .clamp or .wrap; bar.red's popc gives a u32, and/or a predicate */
+		".version 7.6\n.target sm_75\n.address_size 64\n.visible .entry k()\n{\n.reg .b32 %r<3>;\n bmsk.b32 %r0, %r1, %r2;\n}\n",
+		".version 7.6\n.target sm_75\n.address_size 64\n.visible .entry k()\n{\n.reg .pred %p<3>;\n bar.red.popc.pred %p0, 0, %p1;\n}\n",
+		".version 7.6\n.target sm_75\n.address_size 64\n.visible .entry k()\n{\n.reg .b32 %r<3>;\n.reg .pred %p<2>;\n bar.red.and.u32 %r0, 0, %p1;\n}\n",
 		"\x01\x02garbage",
 		"",
 	};

@@ -650,6 +650,98 @@ static void t_address_spaces(void)
 	printf("address spaces: a kernel reaches only its launcher's space\n");
 }
 
+/* What template libraries' kernels need (Thrust, CUB): bmsk in both modes, barriers that
+ * reduce a predicate over the block (bar.red popc/and/or, negated), and static shared memory
+ * laid out per kernel: two kernels of 40 KiB each in one module. */
+static uint32_t bmsk_ref(uint32_t a, uint32_t b, int clamp)
+{
+	uint32_t pos = clamp ? (a > 32 ? 32 : a) : a % 32, width = clamp ? (b > 32 ? 32 : b) : b % 32, m = 0;
+	for (uint32_t i = 0; i < 32; i++)
+		if (i >= pos && i < pos + width)
+			m |= 1u << i;
+	return m;
+}
+
+static void t_library_kernels(void)
+{
+	static const char *src =
+		".version 7.6\n.target sm_80\n.address_size 64\n"
+		".visible .entry masks(.param .u64 pin, .param .u64 pout)\n{\n"
+		".reg .b32 %r<6>;\n.reg .b64 %rd<6>;\n"
+		" ld.param.u64 %rd1, [pin];\n ld.param.u64 %rd2, [pout];\n"
+		" mov.u32 %r1, %tid.x;\n mul.wide.u32 %rd3, %r1, 8;\n add.s64 %rd4, %rd1, %rd3;\n"
+		" ld.global.v2.u32 {%r2, %r3}, [%rd4];\n"
+		" bmsk.clamp.b32 %r4, %r2, %r3;\n bmsk.wrap.b32 %r5, %r2, %r3;\n"
+		" add.s64 %rd5, %rd2, %rd3;\n st.global.v2.u32 [%rd5], {%r4, %r5};\n ret;\n}\n"
+		".visible .entry reds(.param .u64 pout)\n{\n"
+		".reg .b32 %r<8>;\n.reg .b64 %rd<4>;\n.reg .pred %p<6>;\n"
+		" ld.param.u64 %rd1, [pout];\n mov.u32 %r1, %tid.x;\n"
+		" rem.u32 %r2, %r1, 3;\n setp.eq.u32 %p1, %r2, 0;\n"
+		" bar.red.popc.u32 %r3, 0, %p1;\n"
+		" bar.red.popc.u32 %r4, 0, !%p1;\n"
+		" setp.lt.u32 %p2, %r1, 1000;\n bar.red.and.pred %p3, 0, %p2;\n"
+		" bar.red.or.pred %p4, 0, !%p2;\n"
+		" selp.u32 %r5, 1, 0, %p3;\n selp.u32 %r6, 1, 0, %p4;\n"
+		" mul.wide.u32 %rd2, %r1, 16;\n add.s64 %rd3, %rd1, %rd2;\n"
+		" st.global.v4.u32 [%rd3], {%r3, %r4, %r5, %r6};\n ret;\n}\n"
+		".visible .entry big1(.param .u64 pout)\n{\n"
+		".shared .align 4 .b8 s1[40960];\n.reg .b32 %r<4>;\n.reg .b64 %rd<6>;\n"
+		" mov.u32 %r1, %tid.x;\n mul.wide.u32 %rd1, %r1, 4;\n mov.u64 %rd2, s1;\n add.s64 %rd3, %rd2, %rd1;\n"
+		" add.u32 %r2, %r1, 1000;\n st.shared.u32 [%rd3+40000], %r2;\n bar.sync 0;\n"
+		" ld.shared.u32 %r3, [%rd3+40000];\n ld.param.u64 %rd4, [pout];\n add.s64 %rd5, %rd4, %rd1;\n"
+		" st.global.u32 [%rd5], %r3;\n ret;\n}\n"
+		".visible .entry big2(.param .u64 pout)\n{\n"
+		".shared .align 4 .b8 s2[40960];\n.reg .b32 %r<4>;\n.reg .b64 %rd<6>;\n"
+		" mov.u32 %r1, %tid.x;\n mul.wide.u32 %rd1, %r1, 4;\n mov.u64 %rd2, s2;\n add.s64 %rd3, %rd2, %rd1;\n"
+		" add.u32 %r2, %r1, 2000;\n st.shared.u32 [%rd3+40000], %r2;\n bar.sync 0;\n"
+		" ld.shared.u32 %r3, [%rd3+40000];\n ld.param.u64 %rd4, [pout];\n add.s64 %rd5, %rd4, %rd1;\n"
+		" st.global.u32 [%rd5], %r3;\n ret;\n}\n";
+	CUmodule m;
+	CUfunction f;
+	CK(cuModuleLoadData(&m, src));
+	/* bmsk: positions and widths inside, at and past 32 */
+	static const uint32_t ab[16][2] = { {0, 0}, {0, 1}, {0, 32}, {3, 5}, {31, 1}, {31, 4}, {32, 1}, {5, 40},
+					    {40, 3}, {33, 33}, {7, 25}, {16, 16}, {1, 31}, {0, 31}, {63, 2}, {12, 0} };
+	uint32_t got[32];
+	CUdeviceptr di = dalloc(sizeof(ab)), dout = dalloc(64 * 16);
+	CK(cuMemcpyHtoD(di, ab, sizeof(ab)));
+	CK(cuModuleGetFunction(&f, m, "masks"));
+	void *a1[] = {&di, &dout};
+	CK(cuLaunchKernel(f, 1, 1, 1, 16, 1, 1, 0, NULL, a1, NULL));
+	CK(cuMemcpyDtoH(got, dout, sizeof(got)));
+	for (int i = 0; i < 16; i++) {
+		if (got[2 * i] != bmsk_ref(ab[i][0], ab[i][1], 1) || got[2 * i + 1] != bmsk_ref(ab[i][0], ab[i][1], 0)) {
+			fprintf(stderr, "bmsk(%u, %u): clamp 0x%08x wrap 0x%08x, expected 0x%08x 0x%08x\n", ab[i][0],
+				ab[i][1], got[2 * i], got[2 * i + 1], bmsk_ref(ab[i][0], ab[i][1], 1),
+				bmsk_ref(ab[i][0], ab[i][1], 0));
+			exit(1);
+		}
+	}
+	/* bar.red over 64 threads: 22 have tid % 3 == 0; all are < 1000 */
+	uint32_t r[64 * 4];
+	CK(cuModuleGetFunction(&f, m, "reds"));
+	void *a2[] = {&dout};
+	CK(cuLaunchKernel(f, 1, 1, 1, 64, 1, 1, 0, NULL, a2, NULL));
+	CK(cuMemcpyDtoH(r, dout, sizeof(r)));
+	for (int i = 0; i < 64; i++)
+		EXPECT(r[4 * i] == 22 && r[4 * i + 1] == 42 && r[4 * i + 2] == 1 && r[4 * i + 3] == 0);
+	/* per-kernel static shared memory */
+	const char *names[] = {"big1", "big2"};
+	for (int k = 0; k < 2; k++) {
+		int bytes = 0;
+		CK(cuModuleGetFunction(&f, m, names[k]));
+		CK(cuFuncGetAttribute(&bytes, CU_FUNC_ATTRIBUTE_SHARED_SIZE_BYTES, f));
+		EXPECT(bytes == 40960);
+		CK(cuLaunchKernel(f, 1, 1, 1, 64, 1, 1, 0, NULL, a2, NULL));
+		CK(cuMemcpyDtoH(got, dout, sizeof(got)));
+		for (int i = 0; i < 32; i++)
+			EXPECT(got[i] == (uint32_t)(1000 * (k + 1) + i));
+	}
+	CK(cuMemFree(di));
+	CK(cuMemFree(dout));
+	CK(cuModuleUnload(m));
+}
+
 int main(void)
 {
 	setenv("VGPU_SIM_MEM", "256M", 1);
@@ -674,6 +766,7 @@ int main(void)
 		printf("%s: all kernels match the host reference\n", images[i]);
 	}
 	t_redux();
+	t_library_kernels();
 	t_place_global();
 	t_spaces();
 	t_address_spaces();
