@@ -60,7 +60,11 @@ struct ptx_call {
 	uint32_t arg_off[32]; /* caller frame param offsets of the arguments */
 	uint32_t ret_off;   /* caller frame param offset receiving the return value */
 	uint32_t line;      /* of the call, for messages */
+	uint32_t builtin;   /* PTX_BUILTIN_*: an external function the simulator provides */
 };
+
+/* External functions a module may call that the simulator provides itself. */
+enum { PTX_BUILTIN_NONE, PTX_BUILTIN_VPRINTF };
 
 struct ptx_func {
 	char *name;         /* NUL-terminated, owned by the module */

@@ -193,6 +193,128 @@ static inline uint8_t *mem_ptr(struct blk *b, struct thr *t, int sp, uint64_t a,
 	}
 }
 
+/* ---- device printf ----------------------------------------------------------------- */
+
+#define PRINTF_MAX 4096u     /* longest format string or %s argument read, and output of one call */
+
+/* The NUL-terminated string at generic address a (at most PRINTF_MAX - 1 bytes) into out;
+ * -1 when a byte of it is not the kernel's to read. */
+static int device_str(struct blk *b, struct thr *t, uint64_t a, char *out)
+{
+	for (uint32_t i = 0; i < PRINTF_MAX - 1; i++) {
+		const uint8_t *p = mem_ptr(b, t, SP_GENERIC, a + i, 1, 0);
+		if (!p)
+			return -1;
+		out[i] = (char)*p;
+		if (!*p)
+			return 0;
+	}
+	out[PRINTF_MAX - 1] = 0;
+	return 0;
+}
+
+/*
+ * vprintf(format, args) as CUDA's device printf calls it: args points at the arguments packed
+ * in order, each aligned to its size (4 bytes for int, char and unsigned of no length
+ * modifier; 8 for l/ll integers, doubles — floats are passed as double — strings and
+ * pointers). The text goes to the process's stdout (the zone's, through vgpu-proxy) in one
+ * write; returns the number of arguments, or -1 when the format or an argument cannot be
+ * read (the launch then fails with an illegal address, as a bad pointer would).
+ */
+static int device_printf(struct blk *b, struct thr *t, uint64_t fmt_a, uint64_t args_a, int *nargs)
+{
+	char fmt[PRINTF_MAX], out[PRINTF_MAX], str[PRINTF_MAX], spec[32];
+	size_t o = 0;
+	uint64_t off = 0;
+	*nargs = 0;
+	if (device_str(b, t, fmt_a, fmt) < 0)
+		return -1;
+	for (const char *f = fmt; *f && o < sizeof(out) - 1;) {
+		if (*f != '%' || f[1] == '%') {
+			out[o++] = *f;
+			f += *f == '%' ? 2 : 1;
+			continue;
+		}
+		/* %[flags][width][.precision][length]conversion, rebuilt for the host's snprintf */
+		const char *st = f++;
+		while (*f && strchr("-+ #0", *f))
+			f++;
+		while (*f >= '0' && *f <= '9')
+			f++;
+		if (*f == '.')
+			for (f++; *f >= '0' && *f <= '9'; f++)
+				;
+		int longs = 0;
+		while (*f == 'l' || *f == 'h' || *f == 'z' || *f == 'j' || *f == 't') {
+			longs += *f == 'l' || *f == 'z' || *f == 'j' || *f == 't' ? 2 : 0;
+			f++;
+		}
+		char conv = *f ? *f++ : 0;
+		size_t body = (size_t)(f - st) - 1;   /* up to the conversion, without it */
+		if (!conv || !strchr("diouxXcfFeEgGaAsp", conv) || body + 4 > sizeof(spec)) {
+			size_t k = (size_t)(f - st);      /* not a conversion: printed as it stands */
+			if (k > sizeof(out) - 1 - o)
+				k = sizeof(out) - 1 - o;
+			memcpy(out + o, st, k);
+			o += k;
+			continue;
+		}
+		/* the spec without its length modifiers, then the host's own for the widened value */
+		size_t sl = 0;
+		for (const char *q = st; q < st + body; q++)
+			if (!strchr("lhzjt", *q))
+				spec[sl++] = *q;
+		int wide = strchr("fFeEgGaAsp", conv) || longs;
+		uint32_t size = wide ? 8 : 4;
+		off = (off + size - 1) & ~(uint64_t)(size - 1);
+		const uint8_t *ap = args_a ? mem_ptr(b, t, SP_GENERIC, args_a + off, size, 0) : NULL;
+		if (!ap)
+			return -1;
+		off += size;
+		(*nargs)++;
+		uint64_t v = 0;
+		memcpy(&v, ap, size);
+		int n;
+		if (strchr("fFeEgGaA", conv)) {
+			double d;
+			memcpy(&d, &v, 8);
+			spec[sl++] = conv;
+			spec[sl] = 0;
+			n = snprintf(out + o, sizeof(out) - o, spec, d);
+		} else if (conv == 's') {
+			if (!v)
+				strcpy(str, "(null)");
+			else if (device_str(b, t, v, str) < 0)
+				return -1;
+			spec[sl++] = 's';
+			spec[sl] = 0;
+			n = snprintf(out + o, sizeof(out) - o, spec, str);
+		} else if (conv == 'p') {
+			spec[sl++] = 'p';
+			spec[sl] = 0;
+			n = snprintf(out + o, sizeof(out) - o, spec, (void *)(uintptr_t)v);
+		} else if (conv == 'c') {
+			spec[sl++] = 'c';
+			spec[sl] = 0;
+			n = snprintf(out + o, sizeof(out) - o, spec, (int)(unsigned char)v);
+		} else {
+			int sgn = conv == 'd' || conv == 'i';
+			spec[sl++] = 'l';
+			spec[sl++] = 'l';
+			spec[sl++] = conv;
+			spec[sl] = 0;
+			if (size == 4)
+				v = sgn ? (uint64_t)(int64_t)(int32_t)v : (uint32_t)v;
+			n = sgn ? snprintf(out + o, sizeof(out) - o, spec, (long long)v)
+			        : snprintf(out + o, sizeof(out) - o, spec, (unsigned long long)v);
+		}
+		if (n > 0)
+			o += (size_t)n < sizeof(out) - o ? (size_t)n : sizeof(out) - 1 - o;
+	}
+	fwrite(out, 1, o, stdout);
+	return 0;
+}
+
 static uint64_t fill_value(const struct blk *b, const struct thr *t, const struct frame *fr,
                            const struct ptx_fill *f)
 {
@@ -955,6 +1077,24 @@ slow:
 			}
 			const struct ptx_call *cs = &b->l->mod->calls[in->imm];
 			const struct ptx_func *cf = &b->l->mod->funcs[cs->callee];
+			if (cs->builtin == PTX_BUILTIN_VPRINTF) {
+				uint64_t fa = 0, aa = 0;
+				int nargs;
+				t->depth--;
+				if (cs->arg_off[0] + 8 <= fr->fn->frame_param_size)
+					memcpy(&fa, fr->param + cs->arg_off[0], 8);
+				if (cs->arg_off[1] + 8 <= fr->fn->frame_param_size)
+					memcpy(&aa, fr->param + cs->arg_off[1], 8);
+				if (device_printf(b, t, fa, aa, &nargs) < 0) {
+					fault(b, t, in, -EFAULT, "printf: its format or an argument is not readable; format at",
+					      fa);
+					rc = -EFAULT;
+					goto out;
+				}
+				if (cs->ret_off + 4 <= fr->fn->frame_param_size)
+					memcpy(fr->param + cs->ret_off, &nargs, 4);
+				break;
+			}
 			struct frame *nf = frame_new(b, t, cf, NULL);
 			if (!nf) {
 				fault(b, t, in, -ENOMEM, "out of memory (call stack) at pc", pc);

@@ -2073,9 +2073,13 @@ static int parse_module(struct P *P)
 	struct ptx_module *m = P->m;
 	for (uint32_t i = 0; i < m->ncalls; i++) {
 		const struct ptx_func *c = &m->funcs[m->calls[i].callee];
-		if (!c->defined)
+		/* device printf: int vprintf(const char *format, void *args), as CUDA declares it */
+		if (!c->defined && !strcmp(c->name, "vprintf") && c->nparams == 2 && c->param_size[0] == 8 &&
+		    c->param_size[1] == 8 && c->ret_size == 4)
+			m->calls[i].builtin = PTX_BUILTIN_VPRINTF;
+		else if (!c->defined)
 			return perr(P, -ENOTSUP, m->calls[i].line, "call to external function '%s', which "
-			            "the simulator does not provide (printf/malloc/… are not supported)", c->name);
+			            "the simulator does not provide (malloc/free/… are not supported)", c->name);
 		if (m->calls[i].nargs != c->nparams || m->calls[i].nret != (c->ret_size != 0))
 			return perr(P, -EINVAL, m->calls[i].line, "call to '%s' with a wrong number of "
 			            "arguments", c->name);

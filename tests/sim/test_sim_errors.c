@@ -76,17 +76,17 @@ static void t_bad_modules(void)
 	expect_msg("unsupported instruction 'tex.1d.v4.f32.s32'");
 	expect_msg("line 10");
 
-	/* printf: a call to an external function the simulator lacks */
+	/* device malloc: a call to an external function the simulator lacks (printf it has) */
 	CK_RC(cuModuleLoadData(&m, ".version 7.0\n.target sm_75\n.address_size 64\n"
-	                           ".extern .func (.param .b32 r) vprintf(.param .b64 a, .param .b64 b);\n"
+	                           ".extern .func (.param .b64 r) malloc(.param .b64 a);\n"
 	                           ".global .align 1 .b8 $str[3] = {104, 105, 0};\n"
 	                           ".visible .entry k()\n{\n.reg .b64 %rd<3>;\n.reg .b32 %r<2>;\n"
 	                           " mov.u64 %rd1, $str;\n cvta.global.u64 %rd2, %rd1;\n"
-	                           " { .param .b64 p0; st.param.b64 [p0], %rd2; .param .b64 p1;\n"
-	                           " st.param.b64 [p1], 0; .param .b32 rv;\n"
-	                           " call.uni (rv), vprintf, (p0, p1);\n ld.param.b32 %r1, [rv]; }\n"
+	                           " { .param .b64 p0; st.param.b64 [p0], 64; .param .b64 rv;\n"
+	                           " \n"
+	                           " call.uni (rv), malloc, (p0);\n ld.param.b64 %rd1, [rv]; }\n"
 	                           " ret;\n}\n"), CUDA_ERROR_INVALID_PTX);
-	expect_msg("vprintf");
+	expect_msg("malloc");
 	expect_msg("line 14");
 
 	/* SASS-only fatbin and plain cubin: no PTX to run */
@@ -373,6 +373,51 @@ static void t_long_names(void)
 	free(ent); free(fn); free(var); free(par); free(bad); free(src);
 }
 
+/* Device printf reads its format and its %s arguments as the kernel: a string the kernel
+ * cannot read fails the launch with an illegal address (and prints nothing), as any bad
+ * pointer does; a good call returns its number of arguments. */
+static void t_printf_fault(void)
+{
+	static const char *src =
+		".version 7.0\n.target sm_75\n.address_size 64\n"
+		".extern .func (.param .b32 func_retval0) vprintf\n(\n.param .b64 vprintf_param_0,\n"
+		".param .b64 vprintf_param_1\n)\n;\n"
+		".global .align 1 .b8 fmt[8] = {91, 37, 115, 93, 10, 0, 0, 0};\n"   /* "[%s]\n" */
+		".visible .entry k(.param .u64 str, .param .u64 out)\n{\n"
+		".local .align 8 .b8 depot[8];\n.reg .b64 %rd<8>;\n.reg .b32 %r<2>;\n"
+		" mov.u64 %rd1, depot;\n cvta.local.u64 %rd2, %rd1;\n ld.param.u64 %rd3, [str];\n"
+		" st.local.u64 [%rd1], %rd3;\n mov.u64 %rd4, fmt;\n cvta.global.u64 %rd5, %rd4;\n"
+		" {\n.param .b64 param0;\n st.param.b64 [param0+0], %rd5;\n.param .b64 param1;\n"
+		" st.param.b64 [param1+0], %rd2;\n.param .b32 retval0;\n"
+		" call.uni (retval0), vprintf, (param0, param1);\n ld.param.b32 %r1, [retval0+0];\n }\n"
+		" ld.param.u64 %rd6, [out];\n st.global.u32 [%rd6], %r1;\n ret;\n}\n";
+	CUcontext ctx;
+	CUmodule m;
+	CUfunction f;
+	CUdeviceptr s, out;
+	int n = -1;
+	CK(cuCtxCreate(&ctx, NULL, 0, 0));
+	CK(cuModuleLoadData(&m, src));
+	CK(cuModuleGetFunction(&f, m, "k"));
+	CK(cuMemAlloc(&s, 8));
+	CK(cuMemAlloc(&out, 4));
+	CK(cuMemcpyHtoD(s, "ok", 3));
+	void *good[] = { &s, &out };
+	CK(cuLaunchKernel(f, 1, 1, 1, 1, 1, 1, 0, NULL, good, NULL));
+	CK(cuCtxSynchronize());
+	CK(cuMemcpyDtoH(&n, out, 4));
+	if (n != 1) {
+		fprintf(stderr, "printf returned %d, expected 1 (its arguments)\n", n);
+		exit(1);
+	}
+	CUdeviceptr wild = 0x10;
+	void *bad[] = { &wild, &out };
+	CK(cuLaunchKernel(f, 1, 1, 1, 1, 1, 1, 0, NULL, bad, NULL));
+	CK_RC(cuCtxSynchronize(), CUDA_ERROR_ILLEGAL_ADDRESS);
+	expect_msg("printf");
+	CK(cuCtxDestroy(ctx));
+}
+
 int main(void)
 {
 	setenv("VGPU_SIM_MEM", "64M", 1);
@@ -390,6 +435,7 @@ int main(void)
 	t_runaway();
 	t_stale_handles();
 	t_long_names();
+	t_printf_fault();
 	printf("test_sim_errors: all checks passed\n");
 	return 0;
 }
