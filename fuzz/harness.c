@@ -601,7 +601,7 @@ static int msg_take(struct fz_zone *zz)
 	zz->hdr.seq = ++zz->seq;
 	zz->hdr.reserved = 0;
 	zz->want_reply = !(zz->hdr.flags & VGPU_MSG_F_ASYNC) &&
-			 (zz->hdr.opcode < VGPU_OP_CONTROL_BASE || vgpu_op_is_pinned(zz->hdr.opcode));
+			 (zz->hdr.opcode < VGPU_OP_CONTROL_BASE || vgpu_op_is_client_control(zz->hdr.opcode));
 	zz->other_before = zone_digest(&fz.z[!zz->idx]);
 	zz->dg_ok = 0;   /* this zone's tables may change from now on */
 	zz->in_msg = 1;

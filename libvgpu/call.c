@@ -4,6 +4,8 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cuerr.h"
@@ -38,6 +40,31 @@ static void track_allocations(const struct vgpu_call_desc *d, void *const *argv)
 		} else if (a->kind == VGPU_ARG_DPTR && (a->flags & VGPU_ARGF_FREES)) {
 			vgpu_dmap_del(*(CUdeviceptr *)argv[i]);
 		}
+	}
+}
+
+/*
+ * What the zone's kernels printed (device printf), after a reply said there is some: taken
+ * in steps and written to this process's stdout, where the program's own printf goes (in
+ * order with it), as the driver would have written it. A failure here loses only output.
+ */
+static void take_output(struct vgpu_conn *c)
+{
+	static __thread char *buf;
+	uint32_t cap = VGPU_OUTPUT_STEP, len = 0;
+	if (!buf && !(buf = malloc(VGPU_OUTPUT_STEP)))
+		return;
+	for (unsigned steps = 0; steps < 64; steps++) {   /* at most the worker's whole buffer */
+		char *bp = buf;
+		uint32_t *lp = &len;
+		void *argv[VGPU_OW_NARGS] = { [VGPU_OW_BYTES] = &bp, [VGPU_OW_CAP] = &cap, [VGPU_OW_LEN] = &lp };
+		len = 0;
+		if (vgpu_call_on(c, &vgpu_wire_output, argv) != CUDA_SUCCESS || len > cap)
+			return;
+		if (len)
+			fwrite(buf, 1, len, stdout);
+		if (!c->output_more)
+			return;
 	}
 }
 
@@ -139,6 +166,9 @@ CUresult vgpu_call_on(struct vgpu_conn *c, const struct vgpu_call_desc *d, void 
 		vgpu_modules_after_call(d, argv);
 	}
 	vgpu_cudart_after_call(d);
+	c->output_more = (h.flags & VGPU_MSG_F_OUTPUT) != 0;
+	if (c->output_more && d != &vgpu_wire_output)
+		take_output(c);
 	return res;
 }
 

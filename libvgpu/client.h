@@ -18,6 +18,7 @@ struct vgpu_conn {
 	struct vgpu_wbuf wbuf;   /* request encoding buffer, reused */
 	uint8_t *rbuf;           /* reply buffer, VGPU_CLIENT_MAX_MSG bytes */
 	int broken;              /* the channel failed; every call returns DEVICE_UNAVAILABLE */
+	int output_more;         /* the last reply said the zone has device output waiting */
 };
 
 /* Largest message libvgpu accepts; larger payloads travel on the bulk stream. */

@@ -14,6 +14,7 @@
 #include "codec.h"
 #include "custom_wire.h"
 #include "log.h"
+#include "output.h"
 #include "proxy.h"
 #include "proxyd.h"
 
@@ -826,7 +827,20 @@ static CUresult pinned_copy_wire(struct vgpu_proxy_call *call, void **argv)
 	return res;
 }
 
-/* The descriptor and handler of a pinned-memory message, or NULL when op is not one. */
+/* The zone's device output, up to the capacity the client gives (VGPU_OUTPUT_STEP at most). */
+static CUresult output_wire(struct vgpu_proxy_call *call, void **argv)
+{
+	uint32_t cap = *(const uint32_t *)argv[VGPU_OW_CAP];
+	void *bytes = *(void **)argv[VGPU_OW_BYTES];
+	uint32_t *len = *(uint32_t **)argv[VGPU_OW_LEN];
+	(void)call;
+	if (!len || (cap && !bytes))
+		return CUDA_ERROR_INVALID_VALUE;
+	*len = cap ? (uint32_t)vgpu_output_take(bytes, cap) : 0;
+	return CUDA_SUCCESS;
+}
+
+/* The descriptor and handler of a pinned-memory or output message, or NULL when op is not one. */
 static vgpu_proxy_wire_fn pinned_op(const struct vgpu_msg_hdr *h, const struct vgpu_call_desc **d)
 {
 	switch (h->opcode) {
@@ -842,6 +856,9 @@ static vgpu_proxy_wire_fn pinned_op(const struct vgpu_msg_hdr *h, const struct v
 	case VGPU_OP_PINNED_COPY:
 		*d = (h->flags & VGPU_MSG_F_ASYNC) ? &vgpu_wire_pinned_copy_async : &vgpu_wire_pinned_copy;
 		return pinned_copy_wire;
+	case VGPU_OP_OUTPUT:
+		*d = &vgpu_wire_output;
+		return output_wire;
 	}
 	return NULL;
 }
@@ -947,7 +964,9 @@ static int serve_request(struct chanctx *cc, const struct vgpu_msg_hdr *h, uint3
 		rc = -EMSGSIZE;
 		goto out;
 	}
-	rc = vgpu_chan_send(cc->ch, h->opcode, VGPU_MSG_F_REPLY, h->seq, cc->reply.data, (uint32_t)cc->reply.len);
+	/* what the zone's kernels printed is taken by the client when a reply says there is some */
+	rc = vgpu_chan_send(cc->ch, h->opcode, VGPU_MSG_F_REPLY | (vgpu_output_pending() ? VGPU_MSG_F_OUTPUT : 0),
+			    h->seq, cc->reply.data, (uint32_t)cc->reply.len);
 	if (rc < 0)
 		goto out;
 	for (unsigned i = 0; i < call.bulk_out.n && i < VGPU_MAX_BULK; i++) {
@@ -1004,7 +1023,7 @@ int vgpu_chan_serve(struct vgpu_zone *z, const struct vgpu_backend *be, struct v
 		}
 		if (h.opcode == VGPU_OP_BYE)
 			break;
-		if (h.opcode >= VGPU_OP_CONTROL_BASE && !vgpu_op_is_pinned(h.opcode)) {
+		if (h.opcode >= VGPU_OP_CONTROL_BASE && !vgpu_op_is_client_control(h.opcode)) {
 			vgpu_warn("channel %u: control opcode 0x%x is not valid from a client; closing the channel",
 				  no, h.opcode);
 			vgpu_stat_add(&z->stats->errors, 1);

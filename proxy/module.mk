@@ -19,7 +19,7 @@ PROXY_TESTS := $(PROXY_UNIT_TESTS)
 # with CUDA_ERROR_NOT_SUPPORTED (the supervisor, workers and channels still work).
 PROXY := $(B)/proxy/vgpu-proxy
 PROXY_OBJS := $(PROXY_CORE_OBJS) $(addprefix $(B)/proxy/,main.o supervisor.o worker.o handoff.o \
-	backend.o chanloop.o custom.o dispatch.o ctlclient.o sv_ctl.o sv_xen.o adopt.o) \
+	backend.o chanloop.o custom.o dispatch.o ctlclient.o sv_ctl.o sv_xen.o adopt.o output.o) \
 	$(patsubst %.c,$(B)/%.o,$(wildcard proxy/custom_*.c))
 PROXY_LIBS := $(RING_LIBS) -ldl
 # The hand-written calls' handlers (proxy/custom_calls.c) share the wire tables with libvgpu

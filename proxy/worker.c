@@ -24,6 +24,7 @@
 
 #include "chan.h"
 #include "log.h"
+#include "output.h"
 #include "proxy.h"
 #include "proxyd.h"
 #include "wire.h"
@@ -614,6 +615,10 @@ static void zone_release(struct worker *w)
 	if (moved)
 		vgpu_info("zone moved %llu bytes between pinned host memory and the device without the ring",
 			  (unsigned long long)moved);
+	uint64_t dropped = vgpu_output_dropped();
+	if (dropped)
+		vgpu_warn("%llu bytes of device output (printf) were dropped: the zone did not take them before "
+			  "%u more were waiting", (unsigned long long)dropped, VGPU_OUTPUT_MAX);
 	vgpu_info("zone freed %llu bytes in %u allocations, %u contexts, %u other handles%s",
 		  (unsigned long long)bytes, n_mem, n_ctx, n_other,
 		  failed ? " (some driver calls failed; the worker's exit releases the rest)" : "");
@@ -1162,6 +1167,10 @@ void vgpu_worker_main(const struct vgpu_worker_args *a)
 		t_checked = mono_ns();
 	}
 	zone_randomise();
+	/* device printf: the driver writes it to stdout, which is the zone's from here on */
+	if ((rc = vgpu_output_capture()) < 0)
+		vgpu_warn("device output cannot be kept for the zone (%s): kernels' printf goes to the worker's stdout",
+			  strerror(-rc));
 	rc = vgpu_backend_load(a->cfg->backend_resolved, a->cfg->sim_path, &w.be, why, sizeof(why));
 	t_driver = mono_ns();
 	if (rc == 0 && a->cfg->ckpt_globals_copy) {

@@ -285,3 +285,14 @@ const struct vgpu_call_desc vgpu_wire_pinned_copy = VGPU_WIRE_DESC("vgpuPinnedCo
 	VGPU_CALLF_CUSTOM | VGPU_CALLF_SYNC, pinned_copy_args, VGPU_PCW_NARGS);
 const struct vgpu_call_desc vgpu_wire_pinned_copy_async = VGPU_WIRE_DESC("vgpuPinnedCopyAsync",
 	VGPU_OP_PINNED_COPY, VGPU_CALLF_CUSTOM | VGPU_CALLF_ASYNC, pinned_copy_args, VGPU_PCW_NARGS);
+
+static const struct vgpu_arg_desc output_args[VGPU_OW_NARGS] = {
+	[VGPU_OW_BYTES] = { .name = "bytes", .kind = VGPU_ARG_OUT_BUF, .len_arg = VGPU_OW_CAP, .len_arg2 = N,
+			    .len_mul = 1, .max_len = VGPU_OUTPUT_STEP },
+	[VGPU_OW_CAP] = SCALAR("cap", 4),
+	[VGPU_OW_LEN] = { .name = "len", .kind = VGPU_ARG_OUT_SCALAR, .size = 4, .len_arg = N, .len_arg2 = N },
+};
+/* nout set by hand: the reply carries the bytes even when an async error is pending */
+const struct vgpu_call_desc vgpu_wire_output = {
+	.name = "vgpuOutput", .opcode = VGPU_OP_OUTPUT, .flags = VGPU_CALLF_CUSTOM,
+	.nargs = VGPU_OW_NARGS, .nout = 2, .args = output_args, .custom = "vgpuOutput" };

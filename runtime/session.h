@@ -71,6 +71,9 @@ enum vgpu_control_op {
 	VGPU_OP_PINNED_UNMAP = 0xff03, /* client -> proxy: forget a region (after its copies) */
 	VGPU_OP_PINNED_COPY  = 0xff04, /* client -> proxy: a copy between a region and device memory */
 	VGPU_OP_PINNED_GRANT = 0xff05, /* client (Xen guest) -> proxy: map the pages it granted to Dom0 */
+	/* client -> proxy: take what the zone's kernels printed (device printf), after a reply
+	 * flagged VGPU_MSG_F_OUTPUT */
+	VGPU_OP_OUTPUT       = 0xff06,
 };
 
 /* Their messages are msgpack like every call's, described in runtime/custom_wire.h. */
@@ -78,6 +81,12 @@ enum vgpu_control_op {
 static inline int vgpu_op_is_pinned(uint16_t op)
 {
 	return op >= VGPU_OP_PINNED_MAP && op <= VGPU_OP_PINNED_GRANT;
+}
+
+/* ... and the request for the zone's device output. */
+static inline int vgpu_op_is_client_control(uint16_t op)
+{
+	return vgpu_op_is_pinned(op) || op == VGPU_OP_OUTPUT;
 }
 
 /* Payload of VGPU_OP_WELCOME. status != 0 means refused (a CUresult); the proxy then closes. */
@@ -137,5 +146,8 @@ static inline void vgpu_token_format(const uint8_t tok[16], char hex[33])
  * the proxy sends all of them (zeros after a failure) BEFORE the reply, which then carries
  * the copy's true result; the client reads them straight into the destination */
 #define VGPU_MSG_F_DATA_FIRST 0x0004u
+/* reply: the zone's kernels printed something (device printf) that the client has not taken
+ * yet; it asks with VGPU_OP_OUTPUT and writes it to its own stdout */
+#define VGPU_MSG_F_OUTPUT 0x0008u
 
 #endif

@@ -3,7 +3,8 @@
 # Runs one runtime-API test program (tests/runtime/NAME.cu), built twice by nvcc — with the
 # CUDA runtime linked statically (nvcc's default) and with -cudart shared — each through
 # libvgpu + vgpu-proxy and directly on the backend (tests/e2e/run.sh), and checks that the
-# two builds print the same. Each program verifies its own results against the host.
+# two builds print the same. Each program verifies its own results against the host; one
+# whose output is its result (tests/runtime/NAME.expected) must print exactly that.
 #   tests/runtime/run.sh STATIC_BINARY SHARED_BINARY
 set -u
 static=${1:?usage: tests/runtime/run.sh STATIC_BINARY SHARED_BINARY}
@@ -33,6 +34,12 @@ for bin in "$static" "$shared"; do
 done
 if ! diff -u "$tmp/$(basename "$static").out" "$tmp/$(basename "$shared").out"; then
   echo "FAIL: $(basename "$static") prints differently when built with -cudart shared"
+  exit 1
+fi
+# A program whose output is its result (device printf) prints exactly what NAME.expected holds.
+expected=tests/runtime/$(basename "$static").expected
+if [ -f "$expected" ] && ! diff -u "$expected" "$tmp/$(basename "$static").out"; then
+  echo "FAIL: $(basename "$static") does not print what $expected holds"
   exit 1
 fi
 echo "PASS: $(basename "$static"): static and shared cudart, directly and through vgpu, all agree"
