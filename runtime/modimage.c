@@ -426,22 +426,44 @@ static int ptx_kernels(const char *s, size_t len, struct vgpu_kernel_info **arr,
 	return 0;
 }
 
+/* A cubin's section headers and section-name table, bounds-checked once. */
+struct elf_view {
+	size_t real;                 /* the image's measured length */
+	uint64_t shoff, stroff, strsize;
+	uint16_t shentsize, shnum;
+};
+
+static int elf_view(const uint8_t *p, size_t len, struct elf_view *v)
+{
+	if (elf_size(p, len, &v->real))
+		return -EINVAL;
+	v->shoff = rd64(p + 0x28);
+	v->shentsize = rd16(p + 0x3a);
+	v->shnum = rd16(p + 0x3c);
+	uint16_t shstrndx = rd16(p + 0x3e);
+	if (shstrndx >= v->shnum)
+		return -EINVAL;
+	const uint8_t *strsh = p + v->shoff + (uint64_t)shstrndx * v->shentsize;
+	v->stroff = rd64(strsh + 0x18);
+	v->strsize = rd64(strsh + 0x20);
+	return v->stroff > v->real || v->strsize > v->real - v->stroff ? -EINVAL : 0;
+}
+
+static const uint8_t *elf_section(const uint8_t *p, const struct elf_view *v, uint32_t i)
+{
+	return p + v->shoff + (uint64_t)i * v->shentsize;
+}
+
 /* cubin: .nv.info.<kernel> sections, EIATTR_KPARAM_INFO (0x17) and CBANK_PARAM_SIZE (0x19). */
 static int elf_kernels(const uint8_t *p, size_t len, struct vgpu_kernel_info **arr, size_t *n)
 {
-	size_t real;
-	if (elf_size(p, len, &real))
+	struct elf_view v;
+	if (elf_view(p, len, &v))
 		return -EINVAL;
-	uint64_t shoff = rd64(p + 0x28);
-	uint16_t shentsize = rd16(p + 0x3a), shnum = rd16(p + 0x3c), shstrndx = rd16(p + 0x3e);
-	if (shstrndx >= shnum)
-		return -EINVAL;
-	const uint8_t *strsh = p + shoff + (uint64_t)shstrndx * shentsize;
-	uint64_t stroff = rd64(strsh + 0x18), strsize = rd64(strsh + 0x20);
-	if (stroff > real || strsize > real - stroff)
-		return -EINVAL;
-	for (uint32_t i = 0; i < shnum; i++) {
-		const uint8_t *sh = p + shoff + (uint64_t)i * shentsize;
+	size_t real = v.real;
+	uint64_t stroff = v.stroff, strsize = v.strsize;
+	for (uint32_t i = 0; i < v.shnum; i++) {
+		const uint8_t *sh = elf_section(p, &v, i);
 		uint32_t nameoff = rd32(sh);
 		uint64_t off = rd64(sh + 0x18), size = rd64(sh + 0x20);
 		if (nameoff >= strsize)
@@ -494,6 +516,29 @@ static int elf_kernels(const uint8_t *p, size_t len, struct vgpu_kernel_info **a
 	return 0;
 }
 
+/*
+ * Every entry of a fatbin is the same module for another target: the payload (malloc'd,
+ * decompressed) of its first ELF entry, else of its first PTX. Returns 1 for ELF, 0 for
+ * PTX (NUL-terminated), -EINVAL when it has neither or is malformed, -ENOMEM.
+ */
+static int fb_first_module(const uint8_t *p, size_t real, char **buf, size_t *bn)
+{
+	size_t off = 0;
+	struct fb_entry e, elf, ptx;
+	int have_elf = 0, have_ptx = 0, rc;
+	while ((rc = fb_next(p, real, &off, &e)) > 0) {
+		if (e.kind == FB_KIND_ELF && !have_elf) { elf = e; have_elf = 1; }
+		if (e.kind == FB_KIND_PTX && !have_ptx) { ptx = e; have_ptx = 1; }
+	}
+	if (rc < 0)
+		return rc;
+	if (!have_elf && !have_ptx)
+		return -EINVAL;
+	if ((rc = fb_payload(have_elf ? &elf : &ptx, buf, bn)) < 0)
+		return rc;
+	return have_elf;
+}
+
 int vgpu_modimage_kernels(const void *image, size_t len, struct vgpu_kernel_info **out, size_t *n)
 {
 	*out = NULL;
@@ -510,26 +555,13 @@ int vgpu_modimage_kernels(const void *image, size_t len, struct vgpu_kernel_info
 		rc = elf_kernels(p, real, out, n);
 	} else {
 		/* prefer an ELF entry's .nv.info; fall back to the PTX */
-		size_t off = 0;
-		struct fb_entry e, elf, ptx;
-		int have_elf = 0, have_ptx = 0;
-		while ((rc = fb_next(p, real, &off, &e)) > 0) {
-			if (e.kind == FB_KIND_ELF && !have_elf) { elf = e; have_elf = 1; }
-			if (e.kind == FB_KIND_PTX && !have_ptx) { ptx = e; have_ptx = 1; }
-		}
-		if (rc < 0)
-			return rc;
-		rc = -EINVAL;
-		if (have_elf || have_ptx) {
-			char *buf;
-			size_t bn;
-			rc = fb_payload(have_elf ? &elf : &ptx, &buf, &bn);
-			if (!rc) {
-				rc = have_elf ? elf_kernels((const uint8_t *)buf, bn, out, n)
-				              : ptx_kernels(buf, strlen(buf), out, n);
-				free(buf);
-			}
-		}
+		char *buf;
+		size_t bn;
+		int elf = fb_first_module(p, real, &buf, &bn);
+		if (elf < 0)
+			return elf;
+		rc = elf ? elf_kernels((const uint8_t *)buf, bn, out, n) : ptx_kernels(buf, strlen(buf), out, n);
+		free(buf);
 	}
 	if (rc) {
 		vgpu_modimage_free_kernels(*out, *n);
@@ -624,26 +656,21 @@ static int ptx_globals(const char *s, size_t len, char ***arr, size_t *n)
  * variables are local symbols, extern "C" ones global). */
 static int elf_globals(const uint8_t *p, size_t len, char ***arr, size_t *n)
 {
-	size_t real;
-	if (elf_size(p, len, &real))
+	struct elf_view v;
+	if (elf_view(p, len, &v))
 		return -EINVAL;
-	uint64_t shoff = rd64(p + 0x28);
-	uint16_t shentsize = rd16(p + 0x3a), shnum = rd16(p + 0x3c), shstrndx = rd16(p + 0x3e);
-	if (shstrndx >= shnum)
-		return -EINVAL;
-	const uint8_t *strsh = p + shoff + (uint64_t)shstrndx * shentsize;
-	uint64_t shstroff = rd64(strsh + 0x18), shstrsize = rd64(strsh + 0x20);
-	if (shstroff > real || shstrsize > real - shstroff)
-		return -EINVAL;
+	size_t real = v.real;
+	uint16_t shnum = v.shnum;
+	uint64_t shstroff = v.stroff, shstrsize = v.strsize;
 	for (uint32_t i = 0; i < shnum; i++) {
-		const uint8_t *sh = p + shoff + (uint64_t)i * shentsize;
+		const uint8_t *sh = elf_section(p, &v, i);
 		if (rd32(sh + 4) != 2 /* SHT_SYMTAB */)
 			continue;
 		uint64_t off = rd64(sh + 0x18), size = rd64(sh + 0x20), ent = rd64(sh + 0x38);
 		uint32_t link = rd32(sh + 0x28);
 		if (ent < 24 || off > real || size > real - off || link >= shnum)
 			return -EINVAL;
-		const uint8_t *ssh = p + shoff + (uint64_t)link * shentsize;
+		const uint8_t *ssh = elf_section(p, &v, link);
 		uint64_t stroff = rd64(ssh + 0x18), strsize = rd64(ssh + 0x20);
 		if (stroff > real || strsize > real - stroff)
 			return -EINVAL;
@@ -655,7 +682,7 @@ static int elf_globals(const uint8_t *p, size_t len, char ***arr, size_t *n)
 			if ((info & 0xf) != 1 /* STT_OBJECT */ || (info >> 4) > 2 /* local, global, weak */ ||
 			    shndx == 0 || shndx >= shnum || nameoff >= strsize)
 				continue;
-			const uint8_t *tsh = p + shoff + (uint64_t)shndx * shentsize;
+			const uint8_t *tsh = elf_section(p, &v, shndx);
 			uint32_t tname = rd32(tsh);
 			if (tname >= shstrsize)
 				continue;
@@ -698,27 +725,13 @@ int vgpu_modimage_globals(const void *image, size_t len, char ***out, size_t *n)
 	} else if (kind == VGPU_MODIMAGE_CUBIN) {
 		rc = elf_globals(p, real, out, n);
 	} else {
-		/* every entry of a fatbin is the same module for another target: the first ELF
-		 * entry, else the first PTX */
-		size_t off = 0;
-		struct fb_entry e, elf, ptx;
-		int have_elf = 0, have_ptx = 0;
-		while ((rc = fb_next(p, real, &off, &e)) > 0) {
-			if (e.kind == FB_KIND_ELF && !have_elf) { elf = e; have_elf = 1; }
-			if (e.kind == FB_KIND_PTX && !have_ptx) { ptx = e; have_ptx = 1; }
-		}
-		if (!rc && (have_elf || have_ptx)) {
-			char *buf;
-			size_t bn;
-			rc = fb_payload(have_elf ? &elf : &ptx, &buf, &bn);
-			if (!rc) {
-				rc = have_elf ? elf_globals((const uint8_t *)buf, bn, out, n)
-				              : ptx_globals(buf, strlen(buf), out, n);
-				free(buf);
-			}
-		} else if (!rc) {
-			rc = -EINVAL;
-		}
+		char *buf;
+		size_t bn;
+		int elf = fb_first_module(p, real, &buf, &bn);
+		if (elf < 0)
+			return elf;
+		rc = elf ? elf_globals((const uint8_t *)buf, bn, out, n) : ptx_globals(buf, strlen(buf), out, n);
+		free(buf);
 	}
 	if (rc) {
 		vgpu_modimage_free_names(*out, *n);
