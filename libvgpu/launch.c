@@ -13,10 +13,20 @@
 #define LAUNCH_DESC(fn) \
 	static const struct vgpu_call_desc desc_##fn = \
 		VGPU_WIRE_DESC(#fn, VGPU_OP_##fn, VGPU_CALLF_ASYNC | VGPU_CALLF_CUSTOM, vgpu_wire_launch_args, VGPU_LW_NARGS)
+/*
+ * A cooperative launch waits for its answer: the driver refuses a grid larger than the device
+ * holds at once when it is launched (cudaErrorCooperativeLaunchTooLarge), and programs size
+ * their grids by trying. The proxy answers a launch sent without VGPU_MSG_F_ASYNC.
+ */
+#define LAUNCH_DESC_SYNC(fn, op) \
+	static const struct vgpu_call_desc desc_##fn = \
+		VGPU_WIRE_DESC(#op, VGPU_OP_##op, VGPU_CALLF_CUSTOM, vgpu_wire_launch_args, VGPU_LW_NARGS)
 LAUNCH_DESC(cuLaunchKernel);
 LAUNCH_DESC(cuLaunchKernel_ptsz);
-LAUNCH_DESC(cuLaunchCooperativeKernel);
-LAUNCH_DESC(cuLaunchCooperativeKernel_ptsz);
+LAUNCH_DESC_SYNC(cuLaunchCooperativeKernel, cuLaunchCooperativeKernel);
+LAUNCH_DESC_SYNC(cuLaunchCooperativeKernel_ptsz, cuLaunchCooperativeKernel_ptsz);
+LAUNCH_DESC_SYNC(cuLaunchKernelEx_coop, cuLaunchKernelEx);
+LAUNCH_DESC_SYNC(cuLaunchKernelEx_ptsz_coop, cuLaunchKernelEx_ptsz);
 LAUNCH_DESC(cuLaunchKernelEx);
 LAUNCH_DESC(cuLaunchKernelEx_ptsz);
 
@@ -220,6 +230,9 @@ static CUresult launch_ex(const struct vgpu_call_desc *d, const CUlaunchConfig *
 		.shmem = config->sharedMemBytes, .stream = config->hStream,
 		.attrs = config->attrs, .nattrs = config->numAttrs, .kind = VGPU_LAUNCH_EX,
 	};
+	for (unsigned i = 0; i < config->numAttrs; i++)
+		if (config->attrs[i].id == CU_LAUNCH_ATTRIBUTE_COOPERATIVE && config->attrs[i].value.cooperative)
+			d = ptsz ? &desc_cuLaunchKernelEx_ptsz_coop : &desc_cuLaunchKernelEx_coop;
 	return launch_common(d, &l, kernelParams, extra, ptsz);
 }
 

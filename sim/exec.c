@@ -20,6 +20,7 @@ struct job {
 	_Atomic uint64_t next;
 	_Atomic int rc;
 	_Atomic uint64_t insns;     /* interpreted so far, all participants */
+	_Atomic int stop;           /* a cooperative launch: one of its blocks failed */
 	int active;                 /* participants, under pool_lock */
 	char err[512];
 	pthread_mutex_t err_lock;
@@ -127,6 +128,90 @@ static void pool_init(void)
 	}
 }
 
+/*
+ * A cooperative launch: every block at once, each on a thread of its own (the grid was
+ * checked at launch to fit what the device holds at once), sharing a zeroed grid workspace in
+ * the launcher's device memory where cooperative groups' grid sync counts arrivals. One
+ * block's failure stops the others at their next loop instead of leaving them waiting.
+ */
+struct coop_block {
+	struct job *j;
+	uint64_t b;
+	pthread_t t;
+	int started;
+};
+
+static void *coop_main(void *arg)
+{
+	struct coop_block *cb = arg;
+	struct job *j = cb->j;
+	const struct ptx_launch *l = &j->k->l;
+	unsigned outer = sim_kernel_space;
+	sim_kernel_space = j->k->space + 1;
+	uint64_t gx = l->grid[0], gxy = (uint64_t)l->grid[0] * l->grid[1], n = 0;
+	char err[512] = "";
+	int rc = ptx_block_run(l, &j->env, (uint32_t)(cb->b % gx), (uint32_t)((cb->b / gx) % l->grid[1]),
+	                       (uint32_t)(cb->b / gxy), &n, err, sizeof(err));
+	atomic_fetch_add(&j->insns, n);
+	atomic_fetch_add(&g_insn_count, n);
+	if (rc) {
+		int expect = 0;
+		/* the first failure is the launch's; the others only stopped because of it */
+		if (rc != -ECANCELED && atomic_compare_exchange_strong(&j->rc, &expect, rc)) {
+			pthread_mutex_lock(&j->err_lock);
+			snprintf(j->err, sizeof(j->err), "%s", err);
+			pthread_mutex_unlock(&j->err_lock);
+		}
+		atomic_store(&j->stop, 1);
+	}
+	sim_kernel_space = outer;
+	return NULL;
+}
+
+static int coop_run(struct job *j, char *err, size_t errlen)
+{
+	struct sim_launch_op *k = j->k;
+	uint64_t ws = 0;
+	unsigned saved = sim_space;
+	sim_space = k->space;   /* the workspace belongs to the launcher's address space */
+	int rc = sim_mem_alloc(k->mod->ctx, k->mod->ctx->dev, 64, &ws);
+	sim_space = saved;
+	if (rc) {
+		snprintf(err, errlen, "no device memory for the cooperative launch's grid workspace");
+		return -ENOMEM;
+	}
+	memset((void *)(uintptr_t)ws, 0, 64);
+	k->l.grid_ws = ws;
+	j->env.stop = &j->stop;
+	struct coop_block *cb = calloc(j->nblocks, sizeof(*cb));
+	if (!cb) {
+		sim_mem_free(ws, ALLOC_DEVICE);
+		snprintf(err, errlen, "out of host memory starting a cooperative launch");
+		return -ENOMEM;
+	}
+	for (uint64_t b = 0; b < j->nblocks; b++) {
+		cb[b] = (struct coop_block){ .j = j, .b = b };
+		cb[b].started = pthread_create(&cb[b].t, NULL, coop_main, &cb[b]) == 0;
+		if (!cb[b].started) {
+			int expect = 0;
+			if (atomic_compare_exchange_strong(&j->rc, &expect, -ENOMEM))
+				snprintf(j->err, sizeof(j->err), "cannot start a thread for block %llu of a cooperative launch",
+				         (unsigned long long)b);
+			atomic_store(&j->stop, 1);
+			break;
+		}
+	}
+	for (uint64_t b = 0; b < j->nblocks; b++)
+		if (cb[b].started)
+			pthread_join(cb[b].t, NULL);
+	free(cb);
+	k->l.grid_ws = 0;
+	sim_mem_free(ws, ALLOC_DEVICE);
+	if (j->rc)
+		snprintf(err, errlen, "%s", j->err);
+	return j->rc;
+}
+
 int sim_pool_run(struct sim_launch_op *k, char *err, size_t errlen)
 {
 	pthread_once(&pool_once, pool_init);
@@ -142,6 +227,11 @@ int sim_pool_run(struct sim_launch_op *k, char *err, size_t errlen)
 	j.env.max_insns = max_insns;
 	j.nblocks = (uint64_t)k->l.grid[0] * k->l.grid[1] * k->l.grid[2];
 	pthread_mutex_init(&j.err_lock, NULL);
+	if (k->cooperative) {
+		int rc = coop_run(&j, err, errlen);
+		pthread_mutex_destroy(&j.err_lock);
+		return rc;
+	}
 	pthread_mutex_lock(&pool_lock);
 	j.nextjob = jobs;
 	jobs = &j;

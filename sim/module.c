@@ -644,6 +644,7 @@ static CUresult launch(struct sim_func *f, const unsigned g[3], const unsigned b
 	memcpy(op->u.k.l.block, b, sizeof(op->u.k.l.block));
 	op->u.k.l.shared_dyn = shmem;
 	op->u.k.l.params = buf;
+	op->u.k.cooperative = cooperative;
 	CUresult rc = CUDA_SUCCESS;
 	struct sim_stream *s = sim_stream_get(c, h, &rc);
 	if (!s) {

@@ -39,7 +39,8 @@ struct ptx_insn {
 struct ptx_fill { uint32_t slot; uint32_t what; uint64_t arg; };
 enum { FILL_TID, FILL_NTID = 3, FILL_CTAID = 6, FILL_NCTAID = 9, FILL_LANEID = 12, FILL_WARPID,
        FILL_NWARPID, FILL_SMID, FILL_NSMID, FILL_GRIDID, FILL_CLOCK, FILL_LOCAL, FILL_DYNSHARED,
-       FILL_LANEMASK_EQ, FILL_LANEMASK_LT, FILL_LANEMASK_LE, FILL_LANEMASK_GT, FILL_LANEMASK_GE };
+       FILL_LANEMASK_EQ, FILL_LANEMASK_LT, FILL_LANEMASK_LE, FILL_LANEMASK_GT, FILL_LANEMASK_GE,
+       FILL_ENVREG /* arg: the register's number */ };
 
 /* A module-scope variable (.global/.const) placed in device memory at bind time. */
 struct ptx_var {
@@ -121,6 +122,7 @@ struct ptx_env {
 	void *hook_ctx;
 	uint64_t shared_win, local_win; /* generic-address windows (reserved, never host memory) */
 	uint64_t max_insns;             /* per-block watchdog: -ETIMEDOUT past it (0: none) */
+	const _Atomic int *stop;        /* a cooperative launch: set when one of its blocks failed */
 };
 
 struct ptx_launch {
@@ -129,6 +131,7 @@ struct ptx_launch {
 	uint32_t grid[3], block[3];
 	uint32_t shared_dyn;
 	const uint8_t *params;        /* fn->param_bytes bytes */
+	uint64_t grid_ws;             /* a cooperative launch's grid workspace (%envreg1:%envreg2), else 0 */
 };
 
 /* Runs block (bx, by, bz) of a launch to completion. Returns 0, -EFAULT for an illegal

@@ -9,6 +9,8 @@
 #include <assert.h>
 #include <errno.h>
 #include <math.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,6 +59,7 @@ struct blk {
 	char *err;
 	size_t errlen;
 	uint64_t ninsn;
+	uint32_t loops;           /* backward branches taken (a cooperative launch yields now and then) */
 };
 
 static inline float f32(uint64_t v) { uint32_t b = (uint32_t)v; float f; memcpy(&f, &b, 4); return f; }
@@ -336,6 +339,8 @@ static uint64_t fill_value(const struct blk *b, const struct thr *t, const struc
 	case FILL_SMID: return 0;
 	case FILL_NSMID: return 1;
 	case FILL_GRIDID: return 1;
+	case FILL_ENVREG:   /* a cooperative launch's grid workspace: high half in 1, low in 2 */
+		return f->arg == 1 ? l->grid_ws >> 32 : f->arg == 2 ? l->grid_ws & 0xffffffffu : 0;
 	case FILL_CLOCK: {
 		struct timespec ts;
 		clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -1066,6 +1071,18 @@ slow:
 				fault(b, t, in, -ETIMEDOUT, "watchdog: instruction budget exhausted at pc", pc - 1);
 				rc = -ETIMEDOUT;
 				goto out;
+			}
+			/* A cooperative launch's blocks each have a thread and may wait for each
+			 * other (grid sync spins on a flag): let the others run now and then, and
+			 * stop when one of them failed. */
+			if (unlikely(b->env->stop != NULL) && (uint32_t)in->imm < pc && (++b->loops & 63) == 0) {
+				if (atomic_load(b->env->stop)) {
+					fault(b, t, in, -ECANCELED, "stopped: another block of the cooperative launch failed; pc",
+					      pc - 1);
+					rc = -ECANCELED;
+					goto out;
+				}
+				sched_yield();
 			}
 			pc = (uint32_t)in->imm;
 			break;

@@ -767,6 +767,16 @@ static int ident_slot(struct P *P, const struct tok *t, uint32_t *slot)
 				*slot = new_fill(P, specials[k].what, 0);
 				return 0;
 			}
+		/* %envreg0..31: the driver's per-launch environment (cooperative groups read
+		 * the grid's sync workspace from %envreg1 and %envreg2) */
+		if (t->n >= 8 && t->n <= 9 && !memcmp(t->s, "%envreg", 7) && isdigit((unsigned char)t->s[7]) &&
+		    (t->n == 8 || isdigit((unsigned char)t->s[8]))) {
+			unsigned r = (unsigned)atoi(t->s + 7);
+			if (r < 32) {
+				*slot = new_fill(P, FILL_ENVREG, r);
+				return 0;
+			}
+		}
 		if (t->s[0] == '%')
 			return perr(P, -ENOTSUP, t->line, "unknown or unsupported register '%.*s'",
 			            (int)t->n, t->s);

@@ -124,6 +124,7 @@ struct sim_launch_op {
 	struct sim_module *mod;
 	uint8_t *params;
 	unsigned space;          /* the launcher's address space */
+	int cooperative;         /* its blocks run at once, each on a thread of its own */
 };
 
 struct sim_event {
