@@ -842,6 +842,75 @@ static CUresult stream_get_attr(struct vgpu_proxy_call *call, void **argv)
 	return fn(ARG(CUstream, VGPU_SAG_STREAM), (CUstreamAttrID)attr, out);
 }
 
+/* ---------------------------------------------------------------- context limits */
+
+/*
+ * cuCtxSetLimit: a limit that makes the driver reserve device memory is charged to the
+ * zone's memory quota before the driver sees it (the heap and the printf buffer their size;
+ * the stack its size for every thread the device holds at once, as the driver reserves it),
+ * the context's earlier charge for that limit given back once the driver took the new
+ * value. Over the quota: CUDA_ERROR_OUT_OF_MEMORY, the limit unchanged. Other limits pass.
+ */
+static CUresult set_limit(struct vgpu_proxy_call *call, void **argv)
+{
+	const struct vgpu_driver *drv = call->drv;
+	struct vgpu_zone *z = call->zone;
+	CUlimit limit = ARG(CUlimit, 0);
+	size_t value = ARG(size_t, 1);
+	uint64_t charge = value;
+	CUcontext ctx = NULL;
+	CUresult r;
+
+	if (!drv->cuCtxSetLimit)
+		return CUDA_ERROR_NOT_FOUND;
+	if (limit != CU_LIMIT_STACK_SIZE && limit != CU_LIMIT_PRINTF_FIFO_SIZE && limit != CU_LIMIT_MALLOC_HEAP_SIZE)
+		return drv->cuCtxSetLimit(limit, value);
+	if (!drv->cuCtxGetCurrent || (r = drv->cuCtxGetCurrent(&ctx)) != CUDA_SUCCESS || !ctx)
+		return ctx ? r : CUDA_ERROR_INVALID_CONTEXT;
+	if (limit == CU_LIMIT_STACK_SIZE) {
+		CUdevice dev;
+		int per_sm = 0, sms = 0;
+		if (!drv->cuCtxGetDevice || !drv->cuDeviceGetAttribute || (r = drv->cuCtxGetDevice(&dev)) ||
+		    (r = drv->cuDeviceGetAttribute(&per_sm, CU_DEVICE_ATTRIBUTE_MAX_THREADS_PER_MULTIPROCESSOR, dev)) ||
+		    (r = drv->cuDeviceGetAttribute(&sms, CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT, dev)))
+			return r ? r : CUDA_ERROR_NOT_FOUND;
+		uint64_t threads = (uint64_t)(per_sm > 0 ? per_sm : 1) * (uint64_t)(sms > 0 ? sms : 1);
+		if (value > UINT64_MAX / threads)
+			return CUDA_ERROR_OUT_OF_MEMORY;
+		charge = value * threads;
+	}
+	/* this context's earlier charge for this limit */
+	pthread_mutex_lock(&z->lock);
+	struct vgpu_limit_charge *c = NULL;
+	for (uint32_t i = 0; i < z->nlimit_charge && !c; i++)
+		if (z->limit_charge[i].ctx == ctx && z->limit_charge[i].limit == (uint32_t)limit)
+			c = &z->limit_charge[i];
+	if (!c && z->nlimit_charge < sizeof(z->limit_charge) / sizeof(z->limit_charge[0])) {
+		c = &z->limit_charge[z->nlimit_charge++];
+		*c = (struct vgpu_limit_charge){ ctx, (uint32_t)limit, 0 };
+	}
+	uint64_t old = c ? c->bytes : 0;
+	pthread_mutex_unlock(&z->lock);
+	if (!c)
+		return CUDA_ERROR_OUT_OF_MEMORY;   /* more contexts and limits than are kept: refused, not uncharged */
+	if (charge > old && vgpu_zone_mem_reserve(z, charge - old) < 0) {
+		vgpu_debug("cuCtxSetLimit(%d, %zu): %llu bytes of device memory are over the zone's quota", (int)limit,
+			   value, (unsigned long long)charge);
+		return CUDA_ERROR_OUT_OF_MEMORY;
+	}
+	if ((r = drv->cuCtxSetLimit(limit, value)) != CUDA_SUCCESS) {
+		if (charge > old)
+			vgpu_zone_mem_release(z, charge - old);
+		return r;
+	}
+	if (charge < old)
+		vgpu_zone_mem_release(z, old - charge);
+	pthread_mutex_lock(&z->lock);
+	c->bytes = charge;
+	pthread_mutex_unlock(&z->lock);
+	return CUDA_SUCCESS;
+}
+
 /* ---------------------------------------------------------------- registration */
 
 #define WIRE(nm, op, fl, args, n) \
@@ -926,6 +995,7 @@ __attribute__((constructor)) static void custom_calls_register(void)
 		vgpu_proxy_wire_fn fn;
 	} tab[] = {
 		{ &wire_cuCtxCreate_v4, ctx_create },
+		{ &vgpu_call_cuCtxSetLimit, set_limit },
 		{ &wire_cuMemPoolCreate, pool_create },
 		{ &wire_cuGraphMemsetNodeSetParams, memset_node_set },
 		{ &wire_cuGraphExecMemsetNodeSetParams, exec_memset_node_set },

@@ -251,6 +251,25 @@ int vgpu_zone_mem_reserve(struct vgpu_zone *z, uint64_t n)
 	return rc;
 }
 
+uint64_t vgpu_zone_limits_charged(const struct vgpu_zone *z)
+{
+	uint64_t n = 0;
+	for (uint32_t i = 0; i < z->nlimit_charge; i++)
+		n += z->limit_charge[i].bytes;
+	return n;
+}
+
+uint64_t vgpu_zone_limits_drop(struct vgpu_zone *z)
+{
+	pthread_mutex_lock(&z->lock);
+	uint64_t n = vgpu_zone_limits_charged(z);
+	z->nlimit_charge = 0;
+	pthread_mutex_unlock(&z->lock);
+	if (n)
+		vgpu_zone_mem_release(z, n);
+	return n;
+}
+
 void vgpu_zone_mem_release(struct vgpu_zone *z, uint64_t n)
 {
 	pthread_mutex_lock(&z->lock);

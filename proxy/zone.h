@@ -48,6 +48,11 @@ struct vgpu_zone {
 	uint64_t pool_charged;            /* what this zone has charged to pool: follows mem.used */
 	uint64_t pool_handles;            /* handles charged to pool: follows the table's count */
 	struct vgpu_vmm vmm;              /* physical allocations and mapped ranges (vmm.h) */
+	/* Context limits that make the driver reserve device memory (stack, printf buffer,
+	 * malloc heap), charged to the zone's memory quota per context and limit (under lock;
+	 * given back when the zone ends) */
+	struct vgpu_limit_charge { void *ctx; uint32_t limit; uint64_t bytes; } limit_charge[16];
+	uint32_t nlimit_charge;
 	struct vgpu_pinned pinned;        /* pinned host memory regions (pinned.h), own lock */
 	struct vgpu_ckpt_zone ck;         /* what a checkpoint needs beyond the tables (ckpt.h) */
 };
@@ -101,6 +106,10 @@ int vgpu_zone_dptr_remove(struct vgpu_zone *z, uint64_t p);
  * release what is left of a reservation after it (vgpu_zone_dptr_add consumed the rest). */
 int vgpu_zone_mem_reserve(struct vgpu_zone *z, uint64_t n);
 void vgpu_zone_mem_release(struct vgpu_zone *z, uint64_t n);
+/* Bytes charged for context limits (limit_charge), under z->lock. */
+uint64_t vgpu_zone_limits_charged(const struct vgpu_zone *z);
+/* The zone's contexts are gone: their limits' charges are given back; returns the bytes. */
+uint64_t vgpu_zone_limits_drop(struct vgpu_zone *z);
 /* In-flight bulk bytes (staging buffers of copies), lock-free. -EDQUOT over the limit. */
 int vgpu_zone_bulk_reserve(struct vgpu_zone *z, uint64_t n);
 void vgpu_zone_bulk_release(struct vgpu_zone *z, uint64_t n);

@@ -3,12 +3,25 @@
 #include "adv.h"
 
 /* Contract (proxy/zone.h, DESIGN): a zone over its quota gets CUDA_ERROR_OUT_OF_MEMORY and
- * never another zone's share; freeing gives the quota back. */
+ * never another zone's share; freeing gives the quota back; context limits the driver backs
+ * with device memory (malloc heap, printf buffer, stack) are charged to it too. */
 
 static long memfree(struct adv_zone *z, CUdeviceptr d)
 {
 	void *av[] = { &d };
 	return adv_call(z, &vgpu_call_cuMemFree_v2, av);
+}
+
+static long set_limit(struct adv_zone *z, CUlimit limit, size_t value)
+{
+	void *av[] = { &limit, &value };
+	return adv_call(z, &vgpu_call_cuCtxSetLimit, av);
+}
+
+static long get_limit(struct adv_zone *z, CUlimit limit, size_t *value)
+{
+	void *av[] = { &value, &limit };
+	return adv_call(z, &vgpu_call_cuCtxGetLimit, av);
 }
 
 static long event_create(struct adv_zone *z, CUevent *e)
@@ -62,8 +75,31 @@ int main(void)
 	CUevent eb = NULL;
 	CHECK_EQ(event_create(&b, &eb), CUDA_SUCCESS);
 	CHECK(adv_alive(&a) && adv_alive(&b));
+
+	/* Context limits the driver backs with device memory count against the quota: a malloc
+	 * heap of 2 MiB is refused (the limit stays), a printf buffer of 512 KiB is charged (768
+	 * KiB more no longer fit) and given back when it shrinks, a 4 KiB stack costs 4 KiB for
+	 * every thread the device holds at once. */
+	struct adv_zone c;
+	CUcontext cc = NULL;
+	CUdeviceptr c1 = 0;
+	size_t heap = 0, heap_after = 0;
+	CHECK_EQ(adv_open(&p, &c, "limits", NULL), 0);
+	CHECK_EQ(adv_init_ctx(&c, &cc), CUDA_SUCCESS);
+	CHECK_EQ(get_limit(&c, CU_LIMIT_MALLOC_HEAP_SIZE, &heap), CUDA_SUCCESS);
+	CHECK_EQ(set_limit(&c, CU_LIMIT_MALLOC_HEAP_SIZE, 2u << 20), CUDA_ERROR_OUT_OF_MEMORY);
+	CHECK_EQ(get_limit(&c, CU_LIMIT_MALLOC_HEAP_SIZE, &heap_after), CUDA_SUCCESS);
+	CHECK_EQ(heap_after, heap);
+	CHECK_EQ(set_limit(&c, CU_LIMIT_PRINTF_FIFO_SIZE, 512u << 10), CUDA_SUCCESS);
+	CHECK_EQ(adv_alloc(&c, &c1, 768u << 10), CUDA_ERROR_OUT_OF_MEMORY);
+	CHECK_EQ(set_limit(&c, CU_LIMIT_PRINTF_FIFO_SIZE, 128u << 10), CUDA_SUCCESS);
+	CHECK_EQ(adv_alloc(&c, &c1, 768u << 10), CUDA_SUCCESS);
+	CHECK_EQ(set_limit(&c, CU_LIMIT_STACK_SIZE, 4096), CUDA_ERROR_OUT_OF_MEMORY);
+	CHECK_EQ(set_limit(&c, CU_LIMIT_STACK_SIZE, (size_t)1 << 62), CUDA_ERROR_OUT_OF_MEMORY);
+	CHECK(adv_alive(&c));
 	vgpu_chan_close(a.ch);
 	vgpu_chan_close(b.ch);
+	vgpu_chan_close(c.ch);
 	CHECK_EQ(ptest_wait_zones(&p, 0), 0);
 	adv_finish(&p);
 	CHECK_DONE();
