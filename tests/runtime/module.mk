@@ -17,6 +17,11 @@ endif
 ifeq ($(SAN),1)
 $(B)/tests/runtime/thrust_algos $(B)/tests/runtime/thrust_algos_shared: RT_NVCC += -Xcompiler=-fno-sanitize=null
 endif
+# Without sanitizers the programs are linked stripped: they travel in make gpu-kit's tree,
+# whose size is bounded, and a third of each is symbols.
+ifneq ($(SAN),1)
+  RT_NVCC += -Xlinker=-s
+endif
 # -cudart shared: the runtime from the toolkit, found through the binary's run path.
 RT_SHARED := -cudart shared -Xlinker=-rpath=$(CUDA_HOME)/lib64
 
