@@ -422,6 +422,7 @@ static void ctx_release(struct sim_ctx *c)
 		c->null_stream = NULL;
 	}
 	sim_modules_destroy_ctx(c);
+	sim_heap_destroy(c);
 	sim_mem_free_ctx(c);
 	c->magic = 0;
 }

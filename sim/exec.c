@@ -225,6 +225,10 @@ int sim_pool_run(struct sim_launch_op *k, char *err, size_t errlen)
 	j.env.shared_win = shared_win;
 	j.env.local_win = local_win;
 	j.env.max_insns = max_insns;
+	j.env.heap_malloc = sim_heap_malloc;
+	j.env.heap_free = sim_heap_free;
+	j.env.heap_ctx = k->mod->ctx;
+	j.env.heap_space = k->space;
 	j.nblocks = (uint64_t)k->l.grid[0] * k->l.grid[1] * k->l.grid[2];
 	pthread_mutex_init(&j.err_lock, NULL);
 	if (k->cooperative) {

@@ -65,7 +65,7 @@ struct ptx_call {
 };
 
 /* External functions a module may call that the simulator provides itself. */
-enum { PTX_BUILTIN_NONE, PTX_BUILTIN_VPRINTF };
+enum { PTX_BUILTIN_NONE, PTX_BUILTIN_VPRINTF, PTX_BUILTIN_MALLOC, PTX_BUILTIN_FREE };
 
 struct ptx_func {
 	char *name;         /* NUL-terminated, owned by the module */
@@ -123,6 +123,11 @@ struct ptx_env {
 	uint64_t shared_win, local_win; /* generic-address windows (reserved, never host memory) */
 	uint64_t max_insns;             /* per-block watchdog: -ETIMEDOUT past it (0: none) */
 	const _Atomic int *stop;        /* a cooperative launch: set when one of its blocks failed */
+	/* kernels' malloc and free: the launching context's device heap (NULL: none) */
+	uint64_t (*heap_malloc)(void *ctx, unsigned space, uint64_t size);
+	int (*heap_free)(void *ctx, uint64_t p);
+	void *heap_ctx;
+	unsigned heap_space;
 };
 
 struct ptx_launch {

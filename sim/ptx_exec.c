@@ -1112,6 +1112,23 @@ slow:
 					memcpy(fr->param + cs->ret_off, &nargs, 4);
 				break;
 			}
+			if (cs->builtin == PTX_BUILTIN_MALLOC || cs->builtin == PTX_BUILTIN_FREE) {
+				uint64_t a = 0, p = 0;
+				t->depth--;
+				if (cs->arg_off[0] + 8 <= fr->fn->frame_param_size)
+					memcpy(&a, fr->param + cs->arg_off[0], 8);
+				const struct ptx_env *e = b->env;
+				if (cs->builtin == PTX_BUILTIN_MALLOC) {
+					p = e->heap_malloc ? e->heap_malloc(e->heap_ctx, e->heap_space, a) : 0;
+					if (cs->ret_off + 8 <= fr->fn->frame_param_size)
+						memcpy(fr->param + cs->ret_off, &p, 8);
+				} else if (!e->heap_free || e->heap_free(e->heap_ctx, a) < 0) {
+					fault(b, t, in, -EINVAL, "free of a pointer malloc did not return:", a);
+					rc = -EINVAL;
+					goto out;
+				}
+				break;
+			}
 			struct frame *nf = frame_new(b, t, cf, NULL);
 			if (!nf) {
 				fault(b, t, in, -ENOMEM, "out of memory (call stack) at pc", pc);

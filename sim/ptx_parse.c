@@ -2087,9 +2087,16 @@ static int parse_module(struct P *P)
 		if (!c->defined && !strcmp(c->name, "vprintf") && c->nparams == 2 && c->param_size[0] == 8 &&
 		    c->param_size[1] == 8 && c->ret_size == 4)
 			m->calls[i].builtin = PTX_BUILTIN_VPRINTF;
+		/* the device heap: void *malloc(size_t), void free(void *) */
+		else if (!c->defined && !strcmp(c->name, "malloc") && c->nparams == 1 && c->param_size[0] == 8 &&
+			 c->ret_size == 8)
+			m->calls[i].builtin = PTX_BUILTIN_MALLOC;
+		else if (!c->defined && !strcmp(c->name, "free") && c->nparams == 1 && c->param_size[0] == 8 &&
+			 c->ret_size == 0)
+			m->calls[i].builtin = PTX_BUILTIN_FREE;
 		else if (!c->defined)
 			return perr(P, -ENOTSUP, m->calls[i].line, "call to external function '%s', which "
-			            "the simulator does not provide (malloc/free/… are not supported)", c->name);
+			            "the simulator does not provide (it has vprintf, malloc and free)", c->name);
 		if (m->calls[i].nargs != c->nparams || m->calls[i].nret != (c->ret_size != 0))
 			return perr(P, -EINVAL, m->calls[i].line, "call to '%s' with a wrong number of "
 			            "arguments", c->name);

@@ -92,7 +92,14 @@ struct sim_ctx {
 	CUsharedconfig shared_config;
 	uint64_t id;                    /* cuCtxGetId: unique over the process lifetime */
 	struct sim_ctx *peers[SIM_MAX_DEVICES * 4];   /* cuCtxEnablePeerAccess, NULL-padded */
+	struct sim_heap *heap;          /* kernels' malloc/free, made at the first malloc (heap.c) */
 };
+
+/* The device heap of kernels' malloc and free (heap.c): CU_LIMIT_MALLOC_HEAP_SIZE bytes of
+ * the context's device memory in the launcher's address space, made at the first malloc. */
+uint64_t sim_heap_malloc(void *ctx, unsigned space, uint64_t size);     /* 0: none left */
+int sim_heap_free(void *ctx, uint64_t p);                               /* -EINVAL: not malloc's */
+void sim_heap_destroy(struct sim_ctx *c);
 
 extern pthread_mutex_t g_lock;      /* streams, events, contexts, modules */
 extern pthread_cond_t g_done;       /* broadcast whenever an op completes */

@@ -76,17 +76,17 @@ static void t_bad_modules(void)
 	expect_msg("unsupported instruction 'tex.1d.v4.f32.s32'");
 	expect_msg("line 10");
 
-	/* device malloc: a call to an external function the simulator lacks (printf it has) */
+	/* a call to an external function the simulator lacks (vprintf, malloc, free it has) */
 	CK_RC(cuModuleLoadData(&m, ".version 7.0\n.target sm_75\n.address_size 64\n"
-	                           ".extern .func (.param .b64 r) malloc(.param .b64 a);\n"
+	                           ".extern .func (.param .b64 r) elsewhere(.param .b64 a);\n"
 	                           ".global .align 1 .b8 $str[3] = {104, 105, 0};\n"
 	                           ".visible .entry k()\n{\n.reg .b64 %rd<3>;\n.reg .b32 %r<2>;\n"
 	                           " mov.u64 %rd1, $str;\n cvta.global.u64 %rd2, %rd1;\n"
 	                           " { .param .b64 p0; st.param.b64 [p0], 64; .param .b64 rv;\n"
 	                           " \n"
-	                           " call.uni (rv), malloc, (p0);\n ld.param.b64 %rd1, [rv]; }\n"
+	                           " call.uni (rv), elsewhere, (p0);\n ld.param.b64 %rd1, [rv]; }\n"
 	                           " ret;\n}\n"), CUDA_ERROR_INVALID_PTX);
-	expect_msg("malloc");
+	expect_msg("elsewhere");
 	expect_msg("line 14");
 
 	/* SASS-only fatbin and plain cubin: no PTX to run */
@@ -418,6 +418,30 @@ static void t_printf_fault(void)
 	CK(cuCtxDestroy(ctx));
 }
 
+/* Device free of a pointer malloc did not return fails the launch, naming it. */
+static void t_free_wild(void)
+{
+	static const char *src =
+		".version 7.0\n.target sm_75\n.address_size 64\n"
+		".extern .func free\n(\n.param .b64 free_param_0\n)\n;\n"
+		".visible .entry k(.param .u64 p)\n{\n.reg .b64 %rd<2>;\n ld.param.u64 %rd1, [p];\n"
+		" {\n.param .b64 param0;\n st.param.b64 [param0+0], %rd1;\n call.uni free, (param0);\n }\n ret;\n}\n";
+	CUcontext ctx;
+	CUmodule m;
+	CUfunction f;
+	CK(cuCtxCreate(&ctx, NULL, 0, 0));
+	CK(cuModuleLoadData(&m, src));
+	CK(cuModuleGetFunction(&f, m, "k"));
+	CUdeviceptr null = 0, wild = 0x1234;
+	void *ok[] = { &null }, *bad[] = { &wild };
+	CK(cuLaunchKernel(f, 1, 1, 1, 1, 1, 1, 0, NULL, ok, NULL));   /* free(NULL) does nothing */
+	CK(cuCtxSynchronize());
+	CK(cuLaunchKernel(f, 1, 1, 1, 1, 1, 1, 0, NULL, bad, NULL));
+	CK_RC(cuCtxSynchronize(), CUDA_ERROR_LAUNCH_FAILED);
+	expect_msg("free of a pointer malloc did not return");
+	CK(cuCtxDestroy(ctx));
+}
+
 int main(void)
 {
 	setenv("VGPU_SIM_MEM", "64M", 1);
@@ -436,6 +460,7 @@ int main(void)
 	t_stale_handles();
 	t_long_names();
 	t_printf_fault();
+	t_free_wild();
 	printf("test_sim_errors: all checks passed\n");
 	return 0;
 }
