@@ -65,7 +65,7 @@ struct ptx_call {
 };
 
 /* External functions a module may call that the simulator provides itself. */
-enum { PTX_BUILTIN_NONE, PTX_BUILTIN_VPRINTF, PTX_BUILTIN_MALLOC, PTX_BUILTIN_FREE };
+enum { PTX_BUILTIN_NONE, PTX_BUILTIN_VPRINTF, PTX_BUILTIN_MALLOC, PTX_BUILTIN_FREE, PTX_BUILTIN_ASSERTFAIL };
 
 struct ptx_func {
 	char *name;         /* NUL-terminated, owned by the module */
@@ -140,7 +140,7 @@ struct ptx_launch {
 };
 
 /* Runs block (bx, by, bz) of a launch to completion. Returns 0, -EFAULT for an illegal
- * address, -EILSEQ for a misaligned one, -EINVAL for a trap or call-stack overflow (err says
+ * address, -EILSEQ for a misaligned one, -EDOM for a failed device assert(), -EINVAL for a trap or call-stack overflow (err says
  * which instruction and line), -ETIMEDOUT past env->max_insns, -ENOMEM. Thread-safe: blocks
  * of one launch may run concurrently. */
 int ptx_block_run(const struct ptx_launch *l, const struct ptx_env *env, uint32_t bx,

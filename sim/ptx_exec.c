@@ -1112,6 +1112,30 @@ slow:
 					memcpy(fr->param + cs->ret_off, &nargs, 4);
 				break;
 			}
+			if (cs->builtin == PTX_BUILTIN_ASSERTFAIL) {
+				/* as a GPU reports it on stderr; the launch ends with CUDA_ERROR_ASSERT */
+				uint64_t a[4] = { 0 };
+				uint32_t line = 0;
+				static const unsigned which[4] = { 0, 1, 3, 2 };
+				for (unsigned i = 0; i < 3; i++)
+					if (cs->arg_off[which[i]] + 8 <= fr->fn->frame_param_size)
+						memcpy(&a[i], fr->param + cs->arg_off[which[i]], 8);
+				if (cs->arg_off[2] + 4 <= fr->fn->frame_param_size)
+					memcpy(&line, fr->param + cs->arg_off[2], 4);
+				char msg[PRINTF_MAX], file[PRINTF_MAX], func[PRINTF_MAX];
+				if (device_str(b, t, a[0], msg) < 0)
+					strcpy(msg, "?");
+				if (device_str(b, t, a[1], file) < 0)
+					strcpy(file, "?");
+				if (device_str(b, t, a[2], func) < 0)
+					strcpy(func, "?");
+				fprintf(stderr, "%s:%u: %s: block: [%u,%u,%u], thread: [%u,%u,%u] Assertion `%s` failed.\n",
+				        file, line, func, b->ctaid[0], b->ctaid[1], b->ctaid[2], t->tid[0], t->tid[1],
+				        t->tid[2], msg);
+				fault(b, t, in, -EDOM, "device assert failed at pc", pc - 1);
+				rc = -EDOM;
+				goto out;
+			}
 			if (cs->builtin == PTX_BUILTIN_MALLOC || cs->builtin == PTX_BUILTIN_FREE) {
 				uint64_t a = 0, p = 0;
 				t->depth--;

@@ -2094,9 +2094,14 @@ static int parse_module(struct P *P)
 		else if (!c->defined && !strcmp(c->name, "free") && c->nparams == 1 && c->param_size[0] == 8 &&
 			 c->ret_size == 0)
 			m->calls[i].builtin = PTX_BUILTIN_FREE;
+		/* device assert(): __assertfail(message, file, line, function, char size) */
+		else if (!c->defined && !strcmp(c->name, "__assertfail") && c->nparams == 5 && c->param_size[0] == 8 &&
+			 c->param_size[1] == 8 && c->param_size[2] == 4 && c->param_size[3] == 8 && c->ret_size == 0)
+			m->calls[i].builtin = PTX_BUILTIN_ASSERTFAIL;
 		else if (!c->defined)
 			return perr(P, -ENOTSUP, m->calls[i].line, "call to external function '%s', which "
-			            "the simulator does not provide (it has vprintf, malloc and free)", c->name);
+			            "the simulator does not provide (it has vprintf, malloc, free and __assertfail)",
+			            c->name);
 		if (m->calls[i].nargs != c->nparams || m->calls[i].nret != (c->ret_size != 0))
 			return perr(P, -EINVAL, m->calls[i].line, "call to '%s' with a wrong number of "
 			            "arguments", c->name);

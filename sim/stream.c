@@ -87,6 +87,7 @@ static void op_run(struct sim_stream *s, struct sim_op *op)
 			             rc == -ENOMEM ? CUDA_ERROR_LAUNCH_OUT_OF_RESOURCES :
 			             rc == -ETIMEDOUT ? CUDA_ERROR_LAUNCH_TIMEOUT :
 			             rc == -EILSEQ ? CUDA_ERROR_MISALIGNED_ADDRESS :
+			             rc == -EDOM ? CUDA_ERROR_ASSERT :
 			             CUDA_ERROR_LAUNCH_FAILED;
 			sim_log("kernel %s failed: %s", op->u.k.l.fn->name, err);
 			sim_set_error("kernel %s: %s", op->u.k.l.fn->name, err);
