@@ -65,7 +65,8 @@ start b
 tok=$(ctl a register pod1 --mem 256M) || fail "register on A"
 ctl b register pod1 --mem 256M >/dev/null || fail "register on B"
 export VGPU_PROXY=$tmp/a.sock LD_LIBRARY_PATH=$PWD/$B/libvgpu VGPU_LOG=1 VGPU_ZONE_TOKEN=$tok
-"$B/tests/restart/stream_app" "$PWD/$B/tests/kernels/basic.fatbin" 26 $((64 << 20)) --timing >"$tmp/app.out" 2>&1 &
+"$B/tests/restart/stream_app" "$PWD/$B/tests/kernels/basic.fatbin" 26 $((64 << 20)) --timing --late-on-signal \
+  >"$tmp/app.out" 2>&1 &
 app_pid=$!
 for _ in $(seq 100); do [ -n "$(zone_of a)" ] && break; sleep 0.1; done
 za=$(zone_of a)
@@ -172,8 +173,10 @@ used_b=$(ctl b list | awk '$2 == "pod1" { for (i = 3; i <= NF; i++) if ($i ~ /^u
 ctl a list | grep -q '^reg pod1 .* zones=0 used=0 ' || fail "registration pod1 on A still holds the zone: $(ctl a list)"
 pass "the zone's memory moved to registration pod1's budget on B ($used_b bytes) and left A's"
 
-# The program's thread started now opens its channel where VGPU_PROXY says, at A: A tells it
-# the zone moved to B, and it joins there.
+# The program's thread started now (SIGUSR1: after the move however long the steps before
+# took) opens its channel where VGPU_PROXY says, at A: A tells it the zone moved to B, and it
+# joins there.
+kill -USR1 "$app_pid"
 for _ in $(seq 100); do ctl b stats | grep -q ' channels=2 ' && break; sleep 0.1; done
 ctl b stats | grep -q ' channels=2 ' || fail "the program's late thread did not join the zone on B: $(ctl b stats)"
 grep -q "its zone moved to another proxy" "$tmp/a.log" || fail "proxy A did not send the late thread to B"

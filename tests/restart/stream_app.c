@@ -2,6 +2,7 @@
 /* stream_app.c — a zone that keeps copying and launching, verifying every round, while vgpu-proxy's supervisor is restarted or the zone migrated under it. */
 #include <cuda.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,6 +50,13 @@ static void round_trip(CUstream s, int k)
 /* A thread started later: its channel JOINs the zone through whichever supervisor (or, after
  * a migration, proxy) runs then; it goes on until the main loop ends, at least 5 rounds. */
 static int late_done, late_rounds;
+static volatile sig_atomic_t late_signalled;   /* --late-on-signal: SIGUSR1 arrived */
+
+static void on_usr1(int sig)
+{
+	(void)sig;
+	late_signalled = 1;
+}
 
 static void *late_thread(void *arg)
 {
@@ -95,10 +103,12 @@ int main(int argc, char **argv)
 	const char *image = argc > 1 ? argv[1] : "build/san/tests/kernels/basic.fatbin";
 	double seconds = argc > 2 ? atof(argv[2]) : 5;
 	uint64_t hold = argc > 3 ? strtoull(argv[3], NULL, 0) & ~3ull : 0;
-	int late_wanted = 1, pinned = 0, global = 0, pools = 0, timing = 0, graph = 0, vmm = 0;
+	int late_wanted = 1, late_on_signal = 0, pinned = 0, global = 0, pools = 0, timing = 0, graph = 0, vmm = 0;
 	for (int i = 4; i < argc; i++) {
 		if (!strcmp(argv[i], "--no-late"))
 			late_wanted = 0;
+		else if (!strcmp(argv[i], "--late-on-signal"))
+			late_on_signal = 1;
 		else if (!strcmp(argv[i], "--pinned"))
 			pinned = 1;
 		else if (!strcmp(argv[i], "--global"))
@@ -116,6 +126,8 @@ int main(int argc, char **argv)
 		else if (!strcmp(argv[i], "--vmm"))
 			vmm = 1;
 	}
+	if (late_on_signal)
+		signal(SIGUSR1, on_usr1);
 	CUdeviceptr dhold = 0;
 	double worst = 0;
 	CUdevice dev;
@@ -126,10 +138,10 @@ int main(int argc, char **argv)
 	pthread_t late;
 
 	if (argc > 1 && !strcmp(argv[1], "--help")) {
-		printf("usage: stream_app [KERNEL_IMAGE [SECONDS [HOLD_BYTES [--no-late] [--pinned] [--global|--global-value] [--pools] [--timing] [--graph|--graph-set-enabled] [--vmm]]]]\n"
+		printf("usage: stream_app [KERNEL_IMAGE [SECONDS [HOLD_BYTES [--no-late|--late-on-signal] [--pinned] [--global|--global-value] [--pools] [--timing] [--graph|--graph-set-enabled] [--vmm]]]]\n"
 		       "Copies and "
 		       "launches for SECONDS (default 5), verifying every round; a thread started halfway joins the zone "
-		       "(not with --no-late); HOLD_BYTES of device memory keep a pattern checked every round and at the "
+		       "(not with --no-late; with --late-on-signal when SIGUSR1 arrives instead); HOLD_BYTES of device memory keep a pattern checked every round and at the "
 		       "end; --pinned copies through 1 MiB of pinned host memory every round; --global writes a module global every round and checks what "
 		       "the module's kernel reads there; --global-value never asks for a global's address: the module's kernel "
 		       "adds 100 to it every round and returns what it found, which must be 100 times the rounds before; --pools sets the default pool's release threshold, creates a pool, makes it the device's current "
@@ -424,7 +436,7 @@ int main(int argc, char **argv)
 			worst = now_s() - r0;
 		clock_gettime(CLOCK_MONOTONIC, &t);
 		double el = (double)(t.tv_sec - t0.tv_sec) + (double)(t.tv_nsec - t0.tv_nsec) * 1e-9;
-		if (late_wanted && !late_started && el > seconds / 2) {
+		if (late_wanted && !late_started && (late_on_signal ? late_signalled : el > seconds / 2)) {
 			if (pthread_create(&late, NULL, late_thread, NULL) != 0)
 				return 1;
 			late_started = 1;
