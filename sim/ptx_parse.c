@@ -714,6 +714,7 @@ struct opnd {
 	int nvec;
 	int neg;
 	int is_imm;
+	int vec_imm;        /* O_VEC: an element is a number (only a source may hold one) */
 	char label[128];
 };
 
@@ -900,11 +901,16 @@ static int parse_opnd(struct P *P, struct opnd *o, int kind)
 		o->t = O_VEC;
 		for (;;) {
 			t = lex_next(&P->L);
-			if (t->t != T_ID || o->nvec >= 4)
+			if (o->nvec >= 4 || (t->t != T_ID && t->t != T_INT))
 				return perr(P, -EINVAL, t->line, "bad vector operand");
-			int rc = ident_slot(P, t, &o->vec[o->nvec++]);
-			if (rc)
-				return rc;
+			if (t->t == T_INT) {   /* {0, %rs1}: half-precision code packs constants too */
+				o->vec[o->nvec++] = const_slot(P, t->v);
+				o->vec_imm = 1;
+			} else {
+				int rc = ident_slot(P, t, &o->vec[o->nvec++]);
+				if (rc)
+					return rc;
+			}
 			t = lex_next(&P->L);
 			if (tok_isp(t, '}'))
 				return 0;
@@ -1328,6 +1334,8 @@ static int parse_insn_raw(struct P *P, const struct tok *t, uint32_t g, int gneg
 	if (!strcmp(op, "mov")) {
 		if (n != 2)
 			return perr(P, -EINVAL, line, "'%s' takes 2 operands", name);
+		if (o[0].t == O_VEC && o[0].vec_imm)
+			return perr(P, -EINVAL, line, "'%s' cannot unpack into a number", name);
 		if (o[0].t == O_VEC && o[1].t == O_SLOT) {
 			in->op = OP_UNPACK;
 			in->mod2 = (uint8_t)o[0].nvec;
@@ -1364,6 +1372,8 @@ static int parse_insn_raw(struct P *P, const struct tok *t, uint32_t g, int gneg
 		if (k == K_PRED || k == K_NONE)
 			return perr(P, -EINVAL, line, "'%s' needs a value type", name);
 		if (v->t == O_VEC) {
+			if (!isst && v->vec_imm)
+				return perr(P, -EINVAL, line, "'%s' cannot load into a number", name);
 			in->mod2 = (uint8_t)v->nvec;
 			memcpy(in->o, v->vec, sizeof(v->vec));
 		} else if (v->t == O_SLOT) {
