@@ -557,6 +557,16 @@ static int do_setp(const struct ptx_insn *in, const uint64_t *r)
 static uint64_t do_atom(const struct ptx_insn *in, uint8_t *p, uint64_t v, uint64_t c)
 {
 	int op = in->mod & 0x7f;
+	if (in->size == 2) {   /* half: add (atomicAdd(__half *)), exchange, compare-and-swap */
+		uint16_t *q = (uint16_t *)p, old = __atomic_load_n(q, __ATOMIC_RELAXED), nw;
+		do {
+			if (op == AT_CAS && old != (uint16_t)v)
+				return old;
+			nw = op == AT_ADD && in->kind == K_F16 ? (uint16_t)d2h(h2d(old) + h2d(v)) :
+			     op == AT_CAS ? (uint16_t)c : (uint16_t)v;
+		} while (!__atomic_compare_exchange_n(q, &old, nw, 1, __ATOMIC_RELAXED, __ATOMIC_RELAXED));
+		return old;
+	}
 	if (in->size == 4) {
 		uint32_t *q = (uint32_t *)p, old = __atomic_load_n(q, __ATOMIC_RELAXED), nw;
 		do {
@@ -647,6 +657,21 @@ static uint32_t bmsk(uint32_t a, uint32_t b, int clamp)
 	uint32_t pos = clamp ? (a > 32 ? 32 : a) : a & 31, width = clamp ? (b > 32 ? 32 : b) : b & 31;
 	uint64_t lo = pos >= 32 ? 0 : 0xffffffffull << pos, hi = pos + width >= 32 ? 0 : 0xffffffffull << (pos + width);
 	return (uint32_t)(lo & ~hi);
+}
+
+/* dp4a/dp2a: c plus products of a's bytes (dp2a: 16-bit halves) and b's bytes, each
+ * sign-extended or not as its type says, wrapping at 32 bits */
+static uint32_t dpa(uint32_t a, uint32_t b, uint32_t c, unsigned mod, int halves)
+{
+	int64_t acc = (int32_t)c;
+	for (unsigned i = 0; i < (halves ? 2u : 4u); i++) {
+		int64_t x = halves ? (int64_t)(mod & DP_A_SIGNED ? (int16_t)(a >> (16 * i)) : (uint16_t)(a >> (16 * i)))
+				   : (int64_t)(mod & DP_A_SIGNED ? (int8_t)(a >> (8 * i)) : (uint8_t)(a >> (8 * i)));
+		unsigned bi = halves ? i + (mod & DP_HI ? 2 : 0) : i;
+		int64_t y = mod & DP_B_SIGNED ? (int8_t)(b >> (8 * bi)) : (uint8_t)(b >> (8 * bi));
+		acc += x * y;
+	}
+	return (uint32_t)acc;
 }
 
 static uint32_t prmt(uint32_t a, uint32_t b, uint32_t s)
@@ -826,6 +851,16 @@ static int run_thread(struct blk *b, struct thr *t)
 		}
 		case C(OP_PRMT, K_U32): RD = prmt((uint32_t)RA, (uint32_t)RB, (uint32_t)RC); break;
 		case C(OP_BMSK, K_U32): RD = bmsk((uint32_t)RA, (uint32_t)RB, in->mod); break;
+		/* sad: c plus |a - b| */
+		case C(OP_SAD, K_U32): RD = (uint32_t)((uint32_t)RC + ((uint32_t)RA > (uint32_t)RB ? (uint32_t)RA - (uint32_t)RB
+								     : (uint32_t)RB - (uint32_t)RA)); break;
+		case C(OP_SAD, K_S32): RD = (uint32_t)((uint32_t)RC + (uint32_t)((int32_t)RA > (int32_t)RB ?
+								     (int64_t)(int32_t)RA - (int32_t)RB :
+								     (int64_t)(int32_t)RB - (int32_t)RA)); break;
+		case C(OP_SAD, K_U64): RD = RC + (RA > RB ? RA - RB : RB - RA); break;
+		case C(OP_SAD, K_S64): RD = RC + ((int64_t)RA > (int64_t)RB ? RA - RB : RB - RA); break;
+		case C(OP_DP4A, K_U32): RD = dpa((uint32_t)RA, (uint32_t)RB, (uint32_t)RC, in->mod, 0); break;
+		case C(OP_DP2A, K_U32): RD = dpa((uint32_t)RA, (uint32_t)RB, (uint32_t)RC, in->mod, 1); break;
 		case C(OP_SELP, K_U16): case C(OP_SELP, K_U32): case C(OP_SELP, K_U64):
 		case C(OP_SELP, K_F32): case C(OP_SELP, K_F64):
 			RD = (RC & 1) ? RA : RB;

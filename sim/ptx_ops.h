@@ -13,7 +13,7 @@ enum ptx_op {
 	OP_TESTP,
 	OP_SHFL, OP_VOTE, OP_WARPSYNC, OP_ACTIVEMASK,
 	OP_CADD, OP_CSUB, OP_CMADLO, OP_CMADHI, OP_BFIND, OP_FRND, OP_MATCH, OP_REDUX,
-	OP_ISSPACEP, OP_BMSK,
+	OP_ISSPACEP, OP_BMSK, OP_DP4A, OP_DP2A, OP_SAD,
 	OP_COUNT
 };
 
@@ -52,5 +52,9 @@ enum { REDUX_ADD, REDUX_MIN, REDUX_MAX, REDUX_AND, REDUX_OR, REDUX_XOR };
  * predicate (mod2 BAR_NEG_C: negated), into o[0] of every thread */
 enum { BAR_PLAIN, BAR_POPC, BAR_AND, BAR_OR };
 #define BAR_NEG_C 0x01
+/* dp4a/dp2a (mod): a's and b's bytes or halves signed; dp2a: b's upper two bytes */
+#define DP_A_SIGNED 0x01
+#define DP_B_SIGNED 0x02
+#define DP_HI       0x04
 
 #endif

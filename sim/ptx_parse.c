@@ -1091,7 +1091,7 @@ static const struct { const char *n; int op; int nsrc; } arith[] = {
 	{"fma", OP_FMA, 3}, {"rcp", OP_RCP, 1}, {"sqrt", OP_SQRT, 1}, {"rsqrt", OP_RSQRT, 1},
 	{"ex2", OP_EX2, 1}, {"lg2", OP_LG2, 1}, {"sin", OP_SIN, 1}, {"cos", OP_COS, 1},
 	{"tanh", OP_TANH, 1}, {"selp", OP_SELP, 3}, {"copysign", OP_COPYSIGN, 2},
-	{"prmt", OP_PRMT, 3}, {"testp", OP_TESTP, 1}, {"bmsk", OP_BMSK, 2},
+	{"prmt", OP_PRMT, 3}, {"testp", OP_TESTP, 1}, {"bmsk", OP_BMSK, 2}, {"sad", OP_SAD, 3},
 };
 
 static int parse_ops(struct P *P, struct opnd *o, int max, int kind, int *n)
@@ -1225,13 +1225,13 @@ static uint32_t op_kinds(int op)
 	case OP_AND: case OP_OR: case OP_XOR: case OP_NOT: return KI | KB(K_PRED);
 	case OP_CNOT: case OP_SHL: return KI;
 	case OP_SHR: return KI | KS;
-	case OP_SHF_L: case OP_SHF_R: case OP_PRMT: case OP_BMSK: return KB(K_U32);
+	case OP_SHF_L: case OP_SHF_R: case OP_PRMT: case OP_BMSK: case OP_DP4A: case OP_DP2A: return KB(K_U32);
 	case OP_POPC: case OP_CLZ: case OP_BREV: case OP_BFI: return KB(K_U32) | KB(K_U64);
-	case OP_BFE: return KB(K_U32) | KB(K_S32) | KB(K_U64) | KB(K_S64);
+	case OP_BFE: case OP_SAD: return KB(K_U32) | KB(K_S32) | KB(K_U64) | KB(K_S64);
 	case OP_SETP: return KI | KS | KF | KB(K_PRED) | KB(K_F16);
 	case OP_CVT: return KALL;
 	case OP_LD: case OP_ST: return KALL | KH;
-	case OP_ATOM: return KB(K_U32) | KB(K_S32) | KB(K_U64) | KB(K_S64) | KF;
+	case OP_ATOM: return KB(K_U16) | KB(K_U32) | KB(K_S32) | KB(K_U64) | KB(K_S64) | KF | KB(K_F16);
 	case OP_PACK: case OP_UNPACK: return KB(K_U16) | KB(K_U32) | KB(K_U64) | KF;
 	case OP_SHFL: case OP_ACTIVEMASK: return KB(K_U32);
 	case OP_CADD: case OP_CSUB: case OP_CMADLO: return KB(K_U32) | KB(K_U64);
@@ -1287,7 +1287,7 @@ static int known_op(const char *op)
 		"brev", "bfe", "bfi", "bfind", "fma", "rcp", "sqrt", "rsqrt", "ex2", "lg2", "sin",
 		"cos", "tanh", "selp", "copysign", "prmt", "testp", "bra", "ret", "exit", "trap",
 		"bar", "barrier", "membar", "fence", "shfl", "vote", "activemask", "call", "match",
-		"redux", "prefetch", "prefetchu", "nanosleep", "pmevent", "isspacep", "bmsk",
+		"redux", "prefetch", "prefetchu", "nanosleep", "pmevent", "isspacep", "bmsk", "dp4a", "dp2a", "sad",
 	};
 	for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++)
 		if (!strcmp(op, ops[i]))
@@ -1405,7 +1405,9 @@ static int parse_insn_raw(struct P *P, const struct tok *t, uint32_t g, int gneg
 		if (ao < 0 || n != want || o[isred ? 0 : 1].t != O_ADDR || mn_has(&m, ".v2") ||
 		    mn_has(&m, ".v4"))
 			return perr(P, -ENOTSUP, line, "unsupported atomic '%s'", name);
-		if (k == K_U8 || k == K_S8 || k == K_U16 || k == K_S16 || k == K_NONE)
+		/* 16 bits: compare-and-swap and exchange, and half-precision add */
+		if (k == K_U8 || k == K_S8 || k == K_NONE ||
+		    ((k == K_U16 || k == K_S16) && ao != AT_CAS && ao != AT_EXCH) || (k == K_F16 && ao != AT_ADD))
 			return perr(P, -ENOTSUP, line, "unsupported atomic type in '%s'", name);
 		in->op = OP_ATOM;
 		in->mod = (uint8_t)(ao | (isred ? AT_RED : 0));
@@ -1535,6 +1537,23 @@ static int parse_insn_raw(struct P *P, const struct tok *t, uint32_t g, int gneg
 		in->mod = mn_has(&m, ".clamp");
 		for (int i = 0; i < n; i++)
 			in->o[i] = o[i].slot;
+		return 0;
+	}
+	if (!strcmp(op, "dp4a") || !strcmp(op, "dp2a")) {
+		/* dp4a.atype.btype d, a, b, c: c plus the four products of a's and b's bytes;
+		 * dp2a.lo/hi: c plus a's two halves times b's lower or upper two bytes */
+		int dp2 = op[2] == '2';
+		if (m.nkinds != 2 || (m.kinds[0] != K_U32 && m.kinds[0] != K_S32) ||
+		    (m.kinds[1] != K_U32 && m.kinds[1] != K_S32) || (dp2 && mn_has(&m, ".lo") == mn_has(&m, ".hi")))
+			return perr(P, -EINVAL, line, "malformed '%s'", name);
+		if ((rc = need_slots(P, o, n, 4, name, line)))
+			return rc;
+		in->op = dp2 ? OP_DP2A : OP_DP4A;
+		in->kind = K_U32;
+		in->mod = (uint8_t)((m.kinds[0] == K_S32 ? DP_A_SIGNED : 0) | (m.kinds[1] == K_S32 ? DP_B_SIGNED : 0) |
+				    (dp2 && mn_has(&m, ".hi") ? DP_HI : 0));
+		for (int j = 0; j < 4; j++)
+			in->o[j] = o[j].slot;
 		return 0;
 	}
 	for (size_t i = 0; i < sizeof(arith) / sizeof(arith[0]); i++) {
