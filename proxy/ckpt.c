@@ -2871,6 +2871,59 @@ static void any_ctx_current(struct restorer *rs, const struct model *m)
 		}
 }
 
+/*
+ * The driver counts a physical allocation's references as the zone did: the restore made
+ * each with one, so one the zone held more of (it had retained a mapping's handle) is
+ * retained again, through one of its mappings or a temporary one, until the counts agree;
+ * otherwise the zone's last release would find the handle already gone. (Ones the zone held
+ * none of go in vgpu_vmm_restored.)
+ */
+static int vmm_retain_refs(struct restorer *rs, const struct model *m, char *why, size_t cap)
+{
+	struct vgpu_zone *z = rs->z;
+	const struct vgpu_backend_fns *f = rs->f;
+	any_ctx_current(rs, m);
+	for (uint32_t i = 0;; i++) {
+		uint64_t h = 0, size = 0, at = 0;
+		uint32_t refs = 0;
+		pthread_mutex_lock(&z->lock);
+		int more = i < z->vmm.n;
+		if (more) {
+			h = z->vmm.v[i].handle;
+			size = z->vmm.v[i].size;
+			refs = z->vmm.v[i].refs;
+			for (uint32_t k = 0; k < z->vmm.ranges.n && !at; k++)
+				if (z->vmm.ranges.v[k].owner == (const void *)(uintptr_t)h)
+					at = z->vmm.ranges.v[k].base;
+		}
+		pthread_mutex_unlock(&z->lock);
+		if (!more)
+			return 0;
+		if (refs <= 1)
+			continue;
+		CUdeviceptr win = 0;
+		CUmemAllocationProp prop;
+		CUresult r;
+		memset(&prop, 0, sizeof(prop));
+		if (!f->cuMemRetainAllocationHandle)
+			return fail(why, cap, -EOPNOTSUPP, "the driver cannot retain a physical allocation's handle");
+		if (!at && ((r = f->cuMemGetAllocationPropertiesFromHandle(&prop, (CUmemGenericAllocationHandle)h)) ||
+			    (r = vmem_window(f, (CUmemGenericAllocationHandle)h, size, prop.location.id, &win))))
+			return fail(why, cap, -EIO, "cannot map a physical allocation to retain it (CUresult %d)", (int)r);
+		for (uint32_t k = 1; k < refs; k++) {
+			CUmemGenericAllocationHandle h2 = 0;
+			if ((r = f->cuMemRetainAllocationHandle(&h2, (void *)(uintptr_t)(at ? at : win))) || h2 != h) {
+				if (win)
+					vmem_window_close(f, win, size);
+				return fail(why, cap, -EIO, "retaining a physical allocation %u times failed (CUresult %d)",
+					    refs - 1, (int)r);
+			}
+		}
+		if (win)
+			vmem_window_close(f, win, size);
+	}
+}
+
 /* The zone's address reservations, taken back at their addresses (once, before the first
  * physical allocation or at the end). */
 static int vres_restore(struct restorer *rs, const struct model *m, char *why, size_t cap)
@@ -3282,6 +3335,8 @@ int vgpu_ckpt_restore(struct vgpu_ckpt_reader *rd, struct vgpu_zone *z, const st
 	rc = parse(&rd->ps, NULL, restore_apply, &rs, 0, why, why_len);
 	if (rc == 0 && !rs.vres_done && rs.nvres)
 		rc = vres_restore(&rs, &rd->ps.m, why, why_len);
+	if (rc == 0)   /* allocations the zone holds more references to: the driver's count too */
+		rc = vmm_retain_refs(&rs, &rd->ps.m, why, why_len);
 	if (rc == 0)   /* allocations the zone had released but kept mapped: the driver's reference goes */
 		vgpu_vmm_restored(z, vmm_release, (void *)f);
 	pthread_mutex_lock(&z->lock);

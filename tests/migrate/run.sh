@@ -235,7 +235,8 @@ there_and_back pools "with memory pools (a default pool's threshold, a created p
 there_and_back graph "with a graph and its executable graph (memset, kernel, copy, empty and child graph nodes), launched every round," --graph
 # Virtual memory management: a reservation, two physical allocations (one released while
 # mapped, one mapped from an offset), written and read every round, the handle a mapping
-# retains and its properties checked; the zone names its allocations by ids a restore keeps.
+# retains and its properties checked, one more reference to it held across the moves (the
+# driver must count it too); the zone names its allocations by ids a restore keeps.
 there_and_back vmm "with virtual memory management (a reservation, a physical allocation released while mapped, one mapped from an offset)," --vmm
 # An executable graph changed in a way checkpoints do not follow is refused, naming the call,
 # and the zone goes on.

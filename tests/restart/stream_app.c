@@ -262,7 +262,7 @@ int main(int argc, char **argv)
 	}
 	/* --vmm: [granule of A][second granule of B] mapped at the start of a 4-granule reservation */
 	CUdeviceptr vbase = 0;
-	CUmemGenericAllocationHandle vh[2] = { 0, 0 };
+	CUmemGenericAllocationHandle vh[2] = { 0, 0 }, vkeep = 0;
 	size_t vgran = 0, vwords = 0;
 	uint32_t *vshadow = NULL;
 	if (vmm) {
@@ -283,6 +283,9 @@ int main(int argc, char **argv)
 		acc.flags = CU_MEM_ACCESS_FLAGS_PROT_READWRITE;
 		CK(cuMemSetAccess(vbase, 2 * vgran, &acc, 1));
 		CK(cuMemRelease(vh[0]));   /* the mapping keeps its memory */
+		/* one more reference to the second, held to the end: a move must keep the driver's
+		 * count of them, or the last release finds the handle gone */
+		CK(cuMemRetainAllocationHandle(&vkeep, (void *)(uintptr_t)(vbase + vgran)));
 		vwords = 2 * vgran / 4;
 		vshadow = malloc(2 * vgran);
 		if (!vshadow)
@@ -471,6 +474,7 @@ int main(int argc, char **argv)
 		}
 		free(all);
 		free(vshadow);
+		CK(cuMemRelease(vkeep));
 		CK(cuMemUnmap(vbase, 2 * vgran));
 		CK(cuMemRelease(vh[1]));
 		CK(cuMemAddressFree(vbase, 4 * vgran));
