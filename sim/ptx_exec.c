@@ -674,6 +674,31 @@ static uint32_t dpa(uint32_t a, uint32_t b, uint32_t c, unsigned mod, int halves
 	return (uint32_t)acc;
 }
 
+/* lop3: any function of three inputs, bit by bit, given by its truth table lut (bit
+ * a*4 + b*2 + c of lut is the result for those input bits) */
+static uint32_t lop3(uint32_t a, uint32_t b, uint32_t c, uint32_t lut)
+{
+	uint32_t d = 0;
+	for (unsigned i = 0; i < 8; i++)
+		if (lut >> i & 1)
+			d |= (i & 4 ? a : ~a) & (i & 2 ? b : ~b) & (i & 1 ? c : ~c);
+	return d;
+}
+
+/* vabsdiff4: per byte |a_i - b_i| (signed or not); with .add (DP_HI) their sum plus c */
+static uint32_t vabsdiff4(uint32_t a, uint32_t b, uint32_t c, unsigned mod)
+{
+	uint32_t d = 0, sum = 0;
+	for (unsigned i = 0; i < 4; i++) {
+		int x = mod & DP_A_SIGNED ? (int8_t)(a >> (8 * i)) : (uint8_t)(a >> (8 * i));
+		int y = mod & DP_A_SIGNED ? (int8_t)(b >> (8 * i)) : (uint8_t)(b >> (8 * i));
+		uint32_t v = (uint32_t)(x > y ? x - y : y - x);
+		sum += v;
+		d |= (v & 0xff) << (8 * i);
+	}
+	return mod & DP_HI ? c + sum : d;
+}
+
 static uint32_t prmt(uint32_t a, uint32_t b, uint32_t s)
 {
 	uint64_t src = (uint64_t)b << 32 | a;
@@ -859,6 +884,8 @@ static int run_thread(struct blk *b, struct thr *t)
 								     (int64_t)(int32_t)RB - (int32_t)RA)); break;
 		case C(OP_SAD, K_U64): RD = RC + (RA > RB ? RA - RB : RB - RA); break;
 		case C(OP_SAD, K_S64): RD = RC + ((int64_t)RA > (int64_t)RB ? RA - RB : RB - RA); break;
+		case C(OP_LOP3, K_U32): RD = lop3((uint32_t)RA, (uint32_t)RB, (uint32_t)RC, (uint32_t)r[in->o[4]]); break;
+		case C(OP_VABSDIFF4, K_U32): RD = vabsdiff4((uint32_t)RA, (uint32_t)RB, (uint32_t)RC, in->mod); break;
 		case C(OP_DP4A, K_U32): RD = dpa((uint32_t)RA, (uint32_t)RB, (uint32_t)RC, in->mod, 0); break;
 		case C(OP_DP2A, K_U32): RD = dpa((uint32_t)RA, (uint32_t)RB, (uint32_t)RC, in->mod, 1); break;
 		case C(OP_SELP, K_U16): case C(OP_SELP, K_U32): case C(OP_SELP, K_U64):

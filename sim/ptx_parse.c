@@ -1092,6 +1092,7 @@ static const struct { const char *n; int op; int nsrc; } arith[] = {
 	{"ex2", OP_EX2, 1}, {"lg2", OP_LG2, 1}, {"sin", OP_SIN, 1}, {"cos", OP_COS, 1},
 	{"tanh", OP_TANH, 1}, {"selp", OP_SELP, 3}, {"copysign", OP_COPYSIGN, 2},
 	{"prmt", OP_PRMT, 3}, {"testp", OP_TESTP, 1}, {"bmsk", OP_BMSK, 2}, {"sad", OP_SAD, 3},
+	{"lop3", OP_LOP3, 4},
 };
 
 static int parse_ops(struct P *P, struct opnd *o, int max, int kind, int *n)
@@ -1225,7 +1226,9 @@ static uint32_t op_kinds(int op)
 	case OP_AND: case OP_OR: case OP_XOR: case OP_NOT: return KI | KB(K_PRED);
 	case OP_CNOT: case OP_SHL: return KI;
 	case OP_SHR: return KI | KS;
-	case OP_SHF_L: case OP_SHF_R: case OP_PRMT: case OP_BMSK: case OP_DP4A: case OP_DP2A: return KB(K_U32);
+	case OP_SHF_L: case OP_SHF_R: case OP_PRMT: case OP_BMSK: case OP_DP4A: case OP_DP2A: case OP_VABSDIFF4:
+		return KB(K_U32);
+	case OP_LOP3: return KB(K_U32);
 	case OP_POPC: case OP_CLZ: case OP_BREV: case OP_BFI: return KB(K_U32) | KB(K_U64);
 	case OP_BFE: case OP_SAD: return KB(K_U32) | KB(K_S32) | KB(K_U64) | KB(K_S64);
 	case OP_SETP: return KI | KS | KF | KB(K_PRED) | KB(K_F16);
@@ -1287,7 +1290,7 @@ static int known_op(const char *op)
 		"brev", "bfe", "bfi", "bfind", "fma", "rcp", "sqrt", "rsqrt", "ex2", "lg2", "sin",
 		"cos", "tanh", "selp", "copysign", "prmt", "testp", "bra", "ret", "exit", "trap",
 		"bar", "barrier", "membar", "fence", "shfl", "vote", "activemask", "call", "match",
-		"redux", "prefetch", "prefetchu", "nanosleep", "pmevent", "isspacep", "bmsk", "dp4a", "dp2a", "sad",
+		"redux", "prefetch", "prefetchu", "nanosleep", "pmevent", "isspacep", "bmsk", "dp4a", "dp2a", "sad", "vabsdiff4", "lop3",
 	};
 	for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++)
 		if (!strcmp(op, ops[i]))
@@ -1539,6 +1542,23 @@ static int parse_insn_raw(struct P *P, const struct tok *t, uint32_t g, int gneg
 			in->o[i] = o[i].slot;
 		return 0;
 	}
+	if (!strcmp(op, "vabsdiff4")) {
+		/* the SIMD form CUDA's __vabsdiff*4 and __vsad*4 use: each byte |a_i - b_i| (the
+		 * default byte mask, so c is not merged), or with .add their sum plus c */
+		int sgn = m.nkinds == 3 && m.kinds[0] == K_S32;
+		if (m.nkinds != 3 || (m.kinds[0] != K_U32 && m.kinds[0] != K_S32) || m.kinds[1] != m.kinds[0] ||
+		    m.kinds[2] != m.kinds[0] || mn_has(&m, ".sat") || m.nparts != 4 + mn_has(&m, ".add"))
+			return perr(P, -ENOTSUP, line, "unsupported instruction '%s' (only vabsdiff4 with one type, "
+				    "optionally .add, default masks)", name);
+		if ((rc = need_slots(P, o, n, 4, name, line)))
+			return rc;
+		in->op = OP_VABSDIFF4;
+		in->kind = K_U32;
+		in->mod = (uint8_t)((sgn ? DP_A_SIGNED : 0) | (mn_has(&m, ".add") ? DP_HI : 0));
+		for (int j = 0; j < 4; j++)
+			in->o[j] = o[j].slot;
+		return 0;
+	}
 	if (!strcmp(op, "dp4a") || !strcmp(op, "dp2a")) {
 		/* dp4a.atype.btype d, a, b, c: c plus the four products of a's and b's bytes;
 		 * dp2a.lo/hi: c plus a's two halves times b's lower or upper two bytes */
@@ -1568,7 +1588,7 @@ static int parse_insn_raw(struct P *P, const struct tok *t, uint32_t g, int gneg
 		switch (in->op) {
 		case OP_ADD: case OP_SUB: case OP_NEG: case OP_AND: case OP_OR: case OP_XOR:
 		case OP_NOT: case OP_SHL: case OP_SELP: case OP_CNOT: case OP_POPC: case OP_CLZ:
-		case OP_BREV: case OP_BFI:
+		case OP_BREV: case OP_BFI: case OP_LOP3:
 			ki = unsigned_kind(k);
 			break;
 		default:
