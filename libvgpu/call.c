@@ -54,15 +54,21 @@ static void take_output(struct vgpu_conn *c)
 	uint32_t cap = VGPU_OUTPUT_STEP, len = 0;
 	if (!buf && !(buf = malloc(VGPU_OUTPUT_STEP)))
 		return;
-	for (unsigned steps = 0; steps < 64; steps++) {   /* at most the worker's whole buffer */
-		char *bp = buf;
-		uint32_t *lp = &len;
-		void *argv[VGPU_OW_NARGS] = { [VGPU_OW_BYTES] = &bp, [VGPU_OW_CAP] = &cap, [VGPU_OW_LEN] = &lp };
-		len = 0;
-		if (vgpu_call_on(c, &vgpu_wire_output, argv) != CUDA_SUCCESS || len > cap)
-			return;
-		if (len)
-			fwrite(buf, 1, len, stdout);
+	/* stdout (printf) then stderr (failed assertions), each until it is empty, at most the
+	 * worker's whole buffer of each */
+	for (uint32_t stream = 0; stream < 2; stream++) {
+		for (unsigned steps = 0; steps < 64; steps++) {
+			char *bp = buf;
+			uint32_t *lp = &len;
+			void *argv[VGPU_OW_NARGS] = { [VGPU_OW_BYTES] = &bp, [VGPU_OW_CAP] = &cap,
+						      [VGPU_OW_STREAM] = &stream, [VGPU_OW_LEN] = &lp };
+			len = 0;
+			if (vgpu_call_on(c, &vgpu_wire_output, argv) != CUDA_SUCCESS || len > cap)
+				return;
+			if (!len)
+				break;
+			fwrite(buf, 1, len, stream ? stderr : stdout);
+		}
 		if (!c->output_more)
 			return;
 	}

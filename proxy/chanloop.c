@@ -827,16 +827,17 @@ static CUresult pinned_copy_wire(struct vgpu_proxy_call *call, void **argv)
 	return res;
 }
 
-/* The zone's device output, up to the capacity the client gives (VGPU_OUTPUT_STEP at most). */
+/* The zone's device output of one stream, up to the capacity the client gives
+ * (VGPU_OUTPUT_STEP at most). */
 static CUresult output_wire(struct vgpu_proxy_call *call, void **argv)
 {
-	uint32_t cap = *(const uint32_t *)argv[VGPU_OW_CAP];
+	uint32_t cap = *(const uint32_t *)argv[VGPU_OW_CAP], stream = *(const uint32_t *)argv[VGPU_OW_STREAM];
 	void *bytes = *(void **)argv[VGPU_OW_BYTES];
 	uint32_t *len = *(uint32_t **)argv[VGPU_OW_LEN];
 	(void)call;
-	if (!len || (cap && !bytes))
+	if (!len || (cap && !bytes) || stream >= VGPU_OUT_STREAMS)
 		return CUDA_ERROR_INVALID_VALUE;
-	*len = cap ? (uint32_t)vgpu_output_take(bytes, cap) : 0;
+	*len = cap ? (uint32_t)vgpu_output_take(stream, bytes, cap) : 0;
 	return CUDA_SUCCESS;
 }
 

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* output.c — a worker's stdout kept for its zone (see output.h). */
+/* output.c — a worker's stdout and stderr kept for its zone (see output.h). */
 #include "output.h"
 
 #include <errno.h>
@@ -7,53 +7,94 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "log.h"
 
-/* One zone per worker process: one buffer. */
-static struct {
-	pthread_mutex_t lock;
+/* One zone per worker process: one buffer per stream. */
+struct outbuf {
 	char *buf;
 	size_t len;
 	uint64_t dropped;
-	int pending;        /* len != 0, read without the lock */
 	int warned;
+};
+
+static struct {
+	pthread_mutex_t lock;
+	struct outbuf s[VGPU_OUT_STREAMS];
+	int pending;        /* some stream's len != 0, read without the lock */
 } out = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+static void pending_update(void)
+{
+	int any = 0;
+	for (unsigned i = 0; i < VGPU_OUT_STREAMS; i++)
+		any |= out.s[i].len != 0;
+	__atomic_store_n(&out.pending, any, __ATOMIC_RELEASE);
+}
+
+static ssize_t keep(unsigned stream, const char *p, size_t n)
+{
+	struct outbuf *b = &out.s[stream];
+	pthread_mutex_lock(&out.lock);
+	if (!b->buf)
+		b->buf = malloc(VGPU_OUTPUT_MAX);
+	size_t k = b->buf ? VGPU_OUTPUT_MAX - b->len : 0;
+	if (k > n)
+		k = n;
+	if (k) {
+		memcpy(b->buf + b->len, p, k);
+		b->len += k;
+		pending_update();
+	}
+	int warn = k < n && !b->warned;
+	b->dropped += n - k;
+	b->warned |= warn;
+	pthread_mutex_unlock(&out.lock);
+	if (warn)
+		vgpu_warn("device output (%s) over %u bytes not yet taken by the zone: the rest is dropped "
+			  "(counted in the worker's log when the zone ends)", stream ? "stderr" : "stdout", VGPU_OUTPUT_MAX);
+	return (ssize_t)n;   /* never an error: the writer (the driver) is not the zone */
+}
 
 static ssize_t out_write(void *cookie, const char *p, size_t n)
 {
 	(void)cookie;
-	pthread_mutex_lock(&out.lock);
-	if (!out.buf)
-		out.buf = malloc(VGPU_OUTPUT_MAX);
-	size_t k = out.buf ? VGPU_OUTPUT_MAX - out.len : 0;
-	if (k > n)
-		k = n;
-	if (k) {
-		memcpy(out.buf + out.len, p, k);
-		out.len += k;
-		__atomic_store_n(&out.pending, 1, __ATOMIC_RELEASE);
-	}
-	int warn = k < n && !out.warned;
-	out.dropped += n - k;
-	out.warned |= warn;
-	pthread_mutex_unlock(&out.lock);
-	if (warn)
-		vgpu_warn("device output over %u bytes not yet taken by the zone: the rest is dropped "
-			  "(counted in the worker's log when the zone ends)", VGPU_OUTPUT_MAX);
-	return (ssize_t)n;   /* never an error: the writer (the driver) is not the zone */
+	return keep(VGPU_OUT_STDOUT, p, n);
 }
 
-int vgpu_output_capture(void)
+static ssize_t err_write(void *cookie, const char *p, size_t n)
 {
-	cookie_io_functions_t io = { .write = out_write };
+	(void)cookie;
+	for (size_t done = 0; done < n;) {   /* the worker's log keeps it too */
+		ssize_t w = write(STDERR_FILENO, p + done, n - done);
+		if (w <= 0)
+			break;
+		done += (size_t)w;
+	}
+	return keep(VGPU_OUT_STDERR, p, n);
+}
+
+static int replace(FILE **which, cookie_write_function_t *fn)
+{
+	cookie_io_functions_t io = { .write = fn };
 	FILE *f = fopencookie(NULL, "w", io);
 	if (!f)
 		return -errno;
 	setvbuf(f, NULL, _IONBF, 0);
-	fflush(stdout);
-	stdout = f;    /* glibc's stdout is an ordinary variable: the driver writes through it */
+	fflush(*which);
+	*which = f;    /* glibc's stdout and stderr are ordinary variables: the driver writes through them */
 	return 0;
+}
+
+int vgpu_output_capture(void)
+{
+	return replace(&stdout, out_write);
+}
+
+int vgpu_output_capture_stderr(void)
+{
+	return replace(&stderr, err_write);
 }
 
 int vgpu_output_pending(void)
@@ -61,19 +102,21 @@ int vgpu_output_pending(void)
 	return __atomic_load_n(&out.pending, __ATOMIC_ACQUIRE);
 }
 
-size_t vgpu_output_take(void *buf, size_t cap)
+size_t vgpu_output_take(unsigned stream, void *buf, size_t cap)
 {
+	if (stream >= VGPU_OUT_STREAMS)
+		return 0;
+	struct outbuf *b = &out.s[stream];
 	pthread_mutex_lock(&out.lock);
-	size_t k = out.len < cap ? out.len : cap;
+	size_t k = b->len < cap ? b->len : cap;
 	if (k) {
-		memcpy(buf, out.buf, k);
-		memmove(out.buf, out.buf + k, out.len - k);
+		memcpy(buf, b->buf, k);
+		memmove(b->buf, b->buf + k, b->len - k);
+		b->len -= k;
 	}
-	out.len -= k;
-	if (!out.len) {
-		__atomic_store_n(&out.pending, 0, __ATOMIC_RELEASE);
-		out.warned = 0;
-	}
+	if (!b->len)
+		b->warned = 0;
+	pending_update();
 	pthread_mutex_unlock(&out.lock);
 	return k;
 }
@@ -81,7 +124,9 @@ size_t vgpu_output_take(void *buf, size_t cap)
 uint64_t vgpu_output_dropped(void)
 {
 	pthread_mutex_lock(&out.lock);
-	uint64_t d = out.dropped;
+	uint64_t d = 0;
+	for (unsigned i = 0; i < VGPU_OUT_STREAMS; i++)
+		d += out.s[i].dropped;
 	pthread_mutex_unlock(&out.lock);
 	return d;
 }

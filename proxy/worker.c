@@ -1183,6 +1183,11 @@ void vgpu_worker_main(const struct vgpu_worker_args *a)
 		w.be_ok = 1;
 		if ((rc = vgpu_dispatch_load(&w.be)) < 0)
 			vgpu_warn("driver table not loaded (%s): every generated call will be refused", strerror(-rc));
+		/* failed device assertions: the driver reports them on stderr, the zone's too from here */
+		int erc = vgpu_output_capture_stderr();
+		if (erc < 0)
+			vgpu_warn("the driver's stderr cannot be kept for the zone (%s): it goes to this log only",
+				  strerror(-erc));
 		vgpu_backend_describe(&w.be, desc, sizeof(desc));
 		vgpu_info("zone created, backend: %s", desc);
 	} else {

@@ -290,6 +290,7 @@ static const struct vgpu_arg_desc output_args[VGPU_OW_NARGS] = {
 	[VGPU_OW_BYTES] = { .name = "bytes", .kind = VGPU_ARG_OUT_BUF, .len_arg = VGPU_OW_CAP, .len_arg2 = N,
 			    .len_mul = 1, .max_len = VGPU_OUTPUT_STEP },
 	[VGPU_OW_CAP] = SCALAR("cap", 4),
+	[VGPU_OW_STREAM] = SCALAR("stream", 4),
 	[VGPU_OW_LEN] = { .name = "len", .kind = VGPU_ARG_OUT_SCALAR, .size = 4, .len_arg = N, .len_arg2 = N },
 };
 /* nout set by hand: the reply carries the bytes even when an async error is pending */

@@ -210,12 +210,13 @@ extern const struct vgpu_call_desc vgpu_wire_pinned_map, vgpu_wire_pinned_unmap,
 	vgpu_wire_pinned_copy_async, vgpu_wire_pinned_grant;
 
 /*
- * The zone's device output (what its kernels printed), VGPU_OP_OUTPUT: [bytes (out, capacity
- * cap), cap, len (out: how many of them are output)]. Never a synchronising call: a pending
- * asynchronous error stays for the program's own next call.
+ * The zone's device output (what its kernels printed, on stdout, and the driver's reports of
+ * failed device assertions, on stderr), VGPU_OP_OUTPUT: [bytes (out, capacity cap), cap,
+ * stream (0 stdout, 1 stderr), len (out: how many of them are output)]. Never a
+ * synchronising call: a pending asynchronous error stays for the program's own next call.
  */
 #define VGPU_OUTPUT_STEP (60u << 10)
-enum { VGPU_OW_BYTES, VGPU_OW_CAP, VGPU_OW_LEN, VGPU_OW_NARGS };
+enum { VGPU_OW_BYTES, VGPU_OW_CAP, VGPU_OW_STREAM, VGPU_OW_LEN, VGPU_OW_NARGS };
 extern const struct vgpu_call_desc vgpu_wire_output;
 
 /* 1 when a memory pool attribute's value is an int (the reuse flags), 0 for a cuuint64_t. */

@@ -35,7 +35,19 @@ static const char ptx[] =
 	" st.param.b64 [param1+0], %rd2;\n.param .b32 retval0;\n"
 	" call.uni (retval0), vprintf, (param0, param1);\n ld.param.b32 %r1, [retval0+0];\n }\n"
 	" add.u32 %r3, %r3, 1;\n bra.uni $L_loop;\n"
-	"$L_done:\n ret;\n}\n";
+	"$L_done:\n ret;\n}\n"
+	/* fail(): assert(0 && \"fails\") in function \"fail\" of file \"adv.cu\" at line 7 */
+	".extern .func __assertfail\n(\n.param .b64 a0,\n.param .b64 a1,\n.param .b32 a2,\n.param .b64 a3,\n"
+	".param .b64 a4\n)\n;\n"
+	".global .align 1 .b8 amsg[6] = {102, 97, 105, 108, 115, 0};\n"
+	".global .align 1 .b8 afile[7] = {97, 100, 118, 46, 99, 117, 0};\n"
+	".global .align 1 .b8 afunc[5] = {102, 97, 105, 108, 0};\n"
+	".visible .entry fail()\n{\n.reg .b64 %rd<7>;\n"
+	" mov.u64 %rd1, amsg;\n cvta.global.u64 %rd2, %rd1;\n mov.u64 %rd3, afile;\n cvta.global.u64 %rd4, %rd3;\n"
+	" mov.u64 %rd5, afunc;\n cvta.global.u64 %rd6, %rd5;\n"
+	" {\n.param .b64 p0;\n st.param.b64 [p0+0], %rd2;\n.param .b64 p1;\n st.param.b64 [p1+0], %rd4;\n"
+	".param .b32 p2;\n st.param.b32 [p2+0], 7;\n.param .b64 p3;\n st.param.b64 [p3+0], %rd6;\n"
+	".param .b64 p4;\n st.param.b64 [p4+0], 1;\n call.uni __assertfail, (p0, p1, p2, p3, p4);\n }\n ret;\n}\n";
 
 struct zone_k {
 	struct adv_zone z;
@@ -77,14 +89,20 @@ static void say(struct zone_k *k, uint32_t times)
 	CHECK_EQ(adv_call(&k->z, &vgpu_call_cuCtxSynchronize, sv), CUDA_SUCCESS);
 }
 
-/* One VGPU_OP_OUTPUT asking for cap bytes; the CUresult, *len what came. */
-static long take(struct adv_zone *z, char *buf, uint32_t cap, uint32_t *len)
+/* One VGPU_OP_OUTPUT asking for cap bytes of a stream; the CUresult, *len what came. */
+static long take_stream(struct adv_zone *z, uint32_t stream, char *buf, uint32_t cap, uint32_t *len)
 {
 	char *bp = buf;
 	uint32_t *lp = len;
-	void *av[VGPU_OW_NARGS] = { [VGPU_OW_BYTES] = &bp, [VGPU_OW_CAP] = &cap, [VGPU_OW_LEN] = &lp };
+	void *av[VGPU_OW_NARGS] = { [VGPU_OW_BYTES] = &bp, [VGPU_OW_CAP] = &cap, [VGPU_OW_STREAM] = &stream,
+				    [VGPU_OW_LEN] = &lp };
 	*len = 0;
 	return adv_call(z, &vgpu_wire_output, av);
+}
+
+static long take(struct adv_zone *z, char *buf, uint32_t cap, uint32_t *len)
+{
+	return take_stream(z, VGPU_OUT_STDOUT, buf, cap, len);
 }
 
 int main(void)
@@ -124,10 +142,11 @@ int main(void)
 	{
 		struct vgpu_wbuf wb = { 0 };
 		struct vgpu_bulk_list bl;
-		uint32_t cap = VGPU_OUTPUT_STEP;
+		uint32_t cap = VGPU_OUTPUT_STEP, stream = VGPU_OUT_STDOUT;
 		char *bp = buf;
 		uint32_t *lp = &len;
-		void *av[VGPU_OW_NARGS] = { [VGPU_OW_BYTES] = &bp, [VGPU_OW_CAP] = &cap, [VGPU_OW_LEN] = &lp };
+		void *av[VGPU_OW_NARGS] = { [VGPU_OW_BYTES] = &bp, [VGPU_OW_CAP] = &cap, [VGPU_OW_STREAM] = &stream,
+					    [VGPU_OW_LEN] = &lp };
 		CHECK_EQ(vgpu_encode_request(&vgpu_wire_output, av, &wb, &bl), 0);
 		int patched = 0;
 		for (size_t i = 0; i + 2 < wb.len && !patched; i++)
@@ -141,6 +160,42 @@ int main(void)
 		CHECK(r < 0);   /* a malformed message: the channel is closed, its zone ends */
 		vgpu_wbuf_free(&wb);
 		CHECK(!adv_alive(&a.z));
+	}
+
+	/* A failed device assertion (in a zone of its own: it ends the context's work): its report,
+	 * on the driver's stderr, is that zone's to take from the stderr stream, not from stdout,
+	 * and names the assertion. */
+	static struct zone_k c;
+	setup(&p, &c, "asserter", "unused\n");
+	{
+		CUmodule mod = NULL, *pmod = &mod;
+		const void *img = ptx;
+		uint64_t n = sizeof(ptx);
+		void *mv[VGPU_MW_NARGS] = { &pmod, &img, &n };
+		CHECK_EQ(adv_call(&c.z, &modload, mv), CUDA_SUCCESS);
+		CUfunction ff = NULL, *pf = &ff;
+		const char *fname = "fail";
+		void *gv[] = { &pf, &mod, &fname };
+		CHECK_EQ(adv_call(&c.z, &vgpu_call_cuModuleGetFunction, gv), CUDA_SUCCESS);
+		unsigned one = 1, shm = 0, np = 0, na = 0, kind = VGPU_LAUNCH_PLAIN, pb = 0;
+		CUstream st = NULL;
+		static const uint32_t none[2];
+		const void *params = none, *attrs = NULL;
+		const uint32_t *playout = none;
+		void *av[VGPU_LW_NARGS] = { &ff, &one, &one, &one, &one, &one, &one, &shm, &st, &params, &pb,
+					    &playout, &np, &attrs, &na, &kind };
+		CHECK_EQ(adv_call(&c.z, &launch, av), 0);
+		void *sv[1] = { NULL };
+		CHECK_EQ(adv_call(&c.z, &vgpu_call_cuCtxSynchronize, sv), CUDA_ERROR_ASSERT);
+		CHECK_EQ(take(&c.z, buf, VGPU_OUTPUT_STEP, &len), CUDA_SUCCESS);
+		CHECK_EQ(len, 0u);
+		CHECK_EQ(take_stream(&c.z, VGPU_OUT_STDERR, buf, VGPU_OUTPUT_STEP, &len), CUDA_SUCCESS);
+		buf[len] = 0;
+		CHECK(strstr(buf, "adv.cu:7: fail:") && strstr(buf, "Assertion `fails` failed."));
+		CHECK_EQ(take_stream(&b.z, VGPU_OUT_STDERR, buf, VGPU_OUTPUT_STEP, &len), CUDA_SUCCESS);
+		CHECK_EQ(len, 0u);   /* nothing of it in the neighbour's */
+		CHECK_EQ(take_stream(&c.z, 2, buf, VGPU_OUTPUT_STEP, &len), CUDA_ERROR_INVALID_VALUE);  /* no such stream */
+		vgpu_chan_close(c.z.ch);
 	}
 
 	/* A flood never taken: b's worker keeps 1 MiB and drops the rest (81,000 lines of 14 bytes
@@ -161,7 +216,7 @@ int main(void)
 	CHECK(adv_alive(&b.z));
 	vgpu_chan_close(a.z.ch);
 	vgpu_chan_close(b.z.ch);
-	adv_wait_zones_ended(&p, 2);
+	adv_wait_zones_ended(&p, 3);
 	/* b's worker says how much it dropped: 1,134,000 printed, 1 MiB kept */
 	char cmd[512];
 	snprintf(cmd, sizeof(cmd), "grep -q '85424 bytes of device output (printf) were dropped' %s", p.log);
