@@ -1273,6 +1273,8 @@ static int plan_gvals(struct vgpu_zone *z, const struct vgpu_backend_fns *f, str
 	uint32_t n = 0, cap = 0;
 	*out = NULL;
 	*nout = 0;
+	if (f->vgpu_sim_module_place_global && f->vgpu_sim_module_global_at)
+		return 0;   /* every global is kept by address (take_all_globals): none is left */
 	for (uint32_t i = 0; i < z->htab.used; i++) {
 		unsigned t; void *real; const void *own; uint32_t gen;
 		if (vgpu_htab_slot(&z->htab, i, &t, &real, &own, &gen) != 1 || t != VGPU_H_MODULE)

@@ -35,12 +35,31 @@ static pthread_once_t pool_once = PTHREAD_ONCE_INIT;
 static uint64_t shared_win, local_win;
 static uint64_t max_insns;
 
+/* The launch's error is its first block's failure (rc, err); later ones are dropped. */
+static void job_fail(struct job *j, int rc, const char *err)
+{
+	int expect = 0;
+	if (atomic_compare_exchange_strong(&j->rc, &expect, rc)) {
+		pthread_mutex_lock(&j->err_lock);
+		snprintf(j->err, sizeof(j->err), "%s", err);
+		pthread_mutex_unlock(&j->err_lock);
+	}
+}
+
+/* Block number b of the launch (x fastest), counting its instructions into *n. */
+static int job_block(struct job *j, uint64_t b, uint64_t *n, char *err, size_t errlen)
+{
+	const struct ptx_launch *l = &j->k->l;
+	uint64_t gx = l->grid[0], gxy = (uint64_t)l->grid[0] * l->grid[1];
+	return ptx_block_run(l, &j->env, (uint32_t)(b % gx), (uint32_t)((b / gx) % l->grid[1]),
+	                     (uint32_t)(b / gxy), n, err, errlen);
+}
+
 static void job_work(struct job *j)
 {
 	const struct ptx_launch *l = &j->k->l;
 	unsigned outer = sim_kernel_space;
 	sim_kernel_space = j->k->space + 1;
-	uint64_t gx = l->grid[0], gxy = (uint64_t)l->grid[0] * l->grid[1];
 	uint64_t n = 0;
 	for (;;) {
 		uint64_t b = atomic_fetch_add(&j->next, 1);
@@ -48,8 +67,7 @@ static void job_work(struct job *j)
 			break;
 		char err[512] = "";
 		uint64_t before = n;
-		int rc = ptx_block_run(l, &j->env, (uint32_t)(b % gx), (uint32_t)((b / gx) % l->grid[1]),
-		                       (uint32_t)(b / gxy), &n, err, sizeof(err));
+		int rc = job_block(j, b, &n, err, sizeof(err));
 		/* the watchdog also bounds the whole launch, however many blocks it has */
 		uint64_t total = atomic_fetch_add(&j->insns, n - before) + (n - before);
 		if (!rc && max_insns && total > max_insns && b + 1 < j->nblocks) {
@@ -60,12 +78,7 @@ static void job_work(struct job *j)
 			         (unsigned long long)j->nblocks);
 		}
 		if (rc) {
-			int expect = 0;
-			if (atomic_compare_exchange_strong(&j->rc, &expect, rc)) {
-				pthread_mutex_lock(&j->err_lock);
-				snprintf(j->err, sizeof(j->err), "%s", err);
-				pthread_mutex_unlock(&j->err_lock);
-			}
+			job_fail(j, rc, err);
 			atomic_store(&j->next, j->nblocks);   /* stop handing out blocks */
 			break;
 		}
@@ -145,23 +158,16 @@ static void *coop_main(void *arg)
 {
 	struct coop_block *cb = arg;
 	struct job *j = cb->j;
-	const struct ptx_launch *l = &j->k->l;
 	unsigned outer = sim_kernel_space;
 	sim_kernel_space = j->k->space + 1;
-	uint64_t gx = l->grid[0], gxy = (uint64_t)l->grid[0] * l->grid[1], n = 0;
+	uint64_t n = 0;
 	char err[512] = "";
-	int rc = ptx_block_run(l, &j->env, (uint32_t)(cb->b % gx), (uint32_t)((cb->b / gx) % l->grid[1]),
-	                       (uint32_t)(cb->b / gxy), &n, err, sizeof(err));
+	int rc = job_block(j, cb->b, &n, err, sizeof(err));
 	atomic_fetch_add(&j->insns, n);
 	atomic_fetch_add(&g_insn_count, n);
 	if (rc) {
-		int expect = 0;
-		/* the first failure is the launch's; the others only stopped because of it */
-		if (rc != -ECANCELED && atomic_compare_exchange_strong(&j->rc, &expect, rc)) {
-			pthread_mutex_lock(&j->err_lock);
-			snprintf(j->err, sizeof(j->err), "%s", err);
-			pthread_mutex_unlock(&j->err_lock);
-		}
+		if (rc != -ECANCELED)   /* the others only stopped because of the first */
+			job_fail(j, rc, err);
 		atomic_store(&j->stop, 1);
 	}
 	sim_kernel_space = outer;
@@ -193,10 +199,10 @@ static int coop_run(struct job *j, char *err, size_t errlen)
 		cb[b] = (struct coop_block){ .j = j, .b = b };
 		cb[b].started = pthread_create(&cb[b].t, NULL, coop_main, &cb[b]) == 0;
 		if (!cb[b].started) {
-			int expect = 0;
-			if (atomic_compare_exchange_strong(&j->rc, &expect, -ENOMEM))
-				snprintf(j->err, sizeof(j->err), "cannot start a thread for block %llu of a cooperative launch",
-				         (unsigned long long)b);
+			char why[96];
+			snprintf(why, sizeof(why), "cannot start a thread for block %llu of a cooperative launch",
+			         (unsigned long long)b);
+			job_fail(j, -ENOMEM, why);
 			atomic_store(&j->stop, 1);
 			break;
 		}
