@@ -242,6 +242,29 @@ static CUresult cls_get(void **value, CUcontext ctx, void *key)
 	return e ? CUDA_SUCCESS : CUDA_ERROR_INVALID_HANDLE;
 }
 
+void vgpu_darkapi_ctx_gone(unsigned long long ctx_key)
+{
+	struct cls_entry *gone = NULL;
+
+	pthread_mutex_lock(&cls_lock);
+	for (struct cls_entry **pp = &cls_head; *pp;) {
+		struct cls_entry *e = *pp;
+		if (e->ctx_id == ctx_key) {
+			*pp = e->next;
+			e->next = gone;
+			gone = e;
+		} else {
+			pp = &e->next;
+		}
+	}
+	pthread_mutex_unlock(&cls_lock);
+	while (gone) {
+		struct cls_entry *e = gone;
+		gone = e->next;
+		free(e);
+	}
+}
+
 /* No size slot: this table starts with its first function. */
 static const void *const tab_cls[4] = {
 	(void *)cls_put, (void *)cls_delete, (void *)cls_get, (void *)unsup_cls_3,

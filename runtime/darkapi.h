@@ -15,6 +15,14 @@
  */
 CUresult vgpu_darkapi_get(const void **table /* out */, const CUuuid *id);
 
+/*
+ * The context with key ctx_key (vgpu_drv.ctx_key) is gone: destroyed, or a primary context
+ * reset or released for the last time. Its context-local storage is dropped without handing
+ * the values to their destructors: cudaDeviceReset tears down the runtime's own state after
+ * the reset returns, and a destructor run inside that call could free what it still uses.
+ */
+void vgpu_darkapi_ctx_gone(unsigned long long ctx_key);
+
 /* The UUID as text, "6bd5fb6c-5bf4-e74a-8987-d93912fd9df9" (buf: 37 bytes). */
 void vgpu_uuid_format(const CUuuid *id, char buf[37]);
 

@@ -21,7 +21,7 @@ static struct sim_ctx *ctx_or_current(CUcontext h, CUresult *rc)
 		return sim_ctx_current(rc);
 	struct sim_ctx *c = (struct sim_ctx *)h;
 	if (!sim_ctx_valid(c)) {
-		*rc = CUDA_ERROR_INVALID_CONTEXT;
+		*rc = c->magic == MAGIC_CTX_IDLE ? CUDA_ERROR_CONTEXT_IS_DESTROYED : CUDA_ERROR_INVALID_CONTEXT;
 		return NULL;
 	}
 	*rc = CUDA_SUCCESS;

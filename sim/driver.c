@@ -3,6 +3,8 @@
  * primary contexts and the per-thread current-context stack), errors and test hooks. */
 #include "sim.h"
 
+#include "darkapi.h"
+
 #include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -349,6 +351,15 @@ CUresult cuDeviceGetProperties(CUdevprop *p, CUdevice dev)
 
 int sim_ctx_valid(const struct sim_ctx *c) { return c && c->magic == MAGIC_CTX; }
 
+/* A handle a thread may make current: a live context, or a primary context between its reset
+ * (or last release) and its next retain. The driver keeps a primary context's handle for the
+ * process's life and leaves it current where it was: the CUDA runtime's cudaDeviceReset
+ * makes it current again to tear down its own state, then retains it for the next call. */
+static int ctx_settable(const struct sim_ctx *c)
+{
+	return c && (c->magic == MAGIC_CTX || c->magic == MAGIC_CTX_IDLE);
+}
+
 struct sim_ctx *sim_ctx_current(CUresult *rc)
 {
 	if (!g_inited) {
@@ -476,6 +487,7 @@ CUresult cuCtxDestroy(CUcontext ctx)
 	if (c->is_primary)
 		return CUDA_ERROR_INVALID_CONTEXT;
 	tls_remove(c);
+	vgpu_darkapi_ctx_gone(c->id);
 	ctx_teardown(c);
 	return CUDA_SUCCESS;
 }
@@ -484,7 +496,7 @@ CUresult cuCtxPushCurrent(CUcontext ctx)
 {
 	CHECK_INIT();
 	struct sim_ctx *c = (struct sim_ctx *)ctx;
-	if (!sim_ctx_valid(c))
+	if (!ctx_settable(c))
 		return CUDA_ERROR_INVALID_CONTEXT;
 	if (tls_depth >= 64)
 		return CUDA_ERROR_INVALID_VALUE;
@@ -512,7 +524,7 @@ CUresult cuCtxSetCurrent(CUcontext ctx)
 			tls_depth--;
 		return CUDA_SUCCESS;
 	}
-	if (!sim_ctx_valid(c))
+	if (!ctx_settable(c))
 		return CUDA_ERROR_INVALID_CONTEXT;
 	if (tls_depth)
 		tls_stack[tls_depth - 1] = c;
@@ -683,8 +695,9 @@ static CUresult primary_drop(CUdevice dev, int reset)
 	}
 	pthread_mutex_unlock(&g_lock);
 	if (c) {
-		tls_remove(c);
+		vgpu_darkapi_ctx_gone(c->id);
 		ctx_release(c);
+		c->magic = MAGIC_CTX_IDLE;   /* stays current where it is, as the driver's does */
 		pthread_mutex_lock(&g_lock);
 		if (p->dead)
 			free(p->dead);   /* a reset raced a retain: keep one shell per device */

@@ -14,7 +14,9 @@
 #define SIM_EXPORT __attribute__((visibility("default")))
 #define SIM_MAX_DEVICES 16
 
-enum { MAGIC_CTX = 0x43545831, MAGIC_STREAM = 0x5354524d, MAGIC_EVENT = 0x45564e54,
+/* MAGIC_CTX_IDLE: a primary context after its reset or last release (its handle stays
+ * valid to make current; work on it fails with CUDA_ERROR_CONTEXT_IS_DESTROYED). */
+enum { MAGIC_CTX = 0x43545831, MAGIC_CTX_IDLE = 0x43545830, MAGIC_STREAM = 0x5354524d, MAGIC_EVENT = 0x45564e54,
        MAGIC_MODULE = 0x4d4f4455, MAGIC_FUNC = 0x46554e43 };
 
 /* ---- handle object storage (shell.c): destroyed objects keep their memory for reuse, so

@@ -167,6 +167,39 @@ static void test_contexts(void)
 	EXPECT(!active);
 	CK_RC(cuDevicePrimaryCtxRelease(0), CUDA_ERROR_INVALID_CONTEXT);
 	CK(cuDevicePrimaryCtxReset(0));
+
+	/* A reset leaves the primary context's handle current and valid to make current again,
+	 * idle (work fails with CONTEXT_IS_DESTROYED) until a retain brings it back, same handle,
+	 * empty, with a new id; the runtime's cudaDeviceReset depends on all of it. */
+	unsigned long long id1 = 0, id2 = 0;
+	CUdeviceptr dp;
+	CK(cuDevicePrimaryCtxRetain(&p1, 0));
+	CK(cuCtxSetCurrent(p1));
+	CK(cuCtxGetId(NULL, &id1));
+	CK(cuMemAlloc(&dp, 4096));
+	CK(cuDevicePrimaryCtxReset(0));
+	CK(cuCtxGetCurrent(&cur));
+	EXPECT(cur == p1);
+	CK_RC(cuCtxSynchronize(), CUDA_ERROR_CONTEXT_IS_DESTROYED);
+	CK_RC(cuCtxGetId(NULL, &id2), CUDA_ERROR_CONTEXT_IS_DESTROYED);
+	CK_RC(cuCtxGetId(p1, &id2), CUDA_ERROR_CONTEXT_IS_DESTROYED);
+	CK_RC(cuMemAlloc(&dp, 4096), CUDA_ERROR_CONTEXT_IS_DESTROYED);
+	CK(cuCtxSetCurrent(NULL));
+	CK(cuCtxSetCurrent(p1));
+	CK(cuCtxPushCurrent(p1));
+	CK(cuCtxPopCurrent(&cur));
+	EXPECT(cur == p1);
+	CK(cuDevicePrimaryCtxRetain(&p2, 0));
+	EXPECT(p2 == p1);
+	CK(cuCtxSynchronize());
+	CK(cuCtxGetId(NULL, &id2));
+	EXPECT(id2 != id1);
+	CK_RC(cuMemFree(dp), CUDA_ERROR_INVALID_VALUE);   /* went with the reset */
+	CK(cuDevicePrimaryCtxRelease(0));
+	CK(cuDevicePrimaryCtxGetState(0, &pf, &active));
+	EXPECT(!active);
+	CK_RC(cuCtxSynchronize(), CUDA_ERROR_CONTEXT_IS_DESTROYED);
+	CK(cuCtxSetCurrent(NULL));
 }
 
 static void test_memory(void)
