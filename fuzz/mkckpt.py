@@ -85,6 +85,9 @@ def seeds():
     alloc = rec(R_ALLOC, struct.pack("<QQII", 0x7F0000200000, 64, NO_SLOT, 0) + bytes(64))
     yield "allocs-only", b"\x00" + payload([zone(1), ranges([(0x7F0000200000, 64)]), slots([1]), alloc])
     yield "ctx-module", b"\x00" + payload([zone(8), ranges([]), recs[2], recs[3], recs[4], recs[5]])
+    # a primary context the zone reset (kind 2: idle, nothing made in it) beside a created one
+    idle = rec(R_CTX, struct.pack("<IIII", 0, 2, 0, 0))
+    yield "idle-primary", b"\x00" + payload([zone(8), ranges([]), recs[2], idle, recs[4], recs[5]])
     # memory pools (between the events and the allocations): slot 6 one the zone created,
     # current on its device, slot 7 device 0's default pool
     # slot, owner, kind, device, allocation type, location type, usage, current, max size,

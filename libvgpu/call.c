@@ -171,7 +171,7 @@ CUresult vgpu_call_on(struct vgpu_conn *c, const struct vgpu_call_desc *d, void 
 		track_allocations(d, argv);
 		vgpu_modules_after_call(d, argv);
 	}
-	vgpu_cudart_after_call(d);
+	vgpu_cudart_after_call(d, argv, res);
 	c->output_more = (h.flags & VGPU_MSG_F_OUTPUT) != 0;
 	if (c->output_more && d != &vgpu_wire_output)
 		take_output(c);

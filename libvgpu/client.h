@@ -50,8 +50,9 @@ int vgpu_client_xen(void);
 /* Log a line to stderr prefixed "vgpu: " when VGPU_LOG allows level (0 err, 1 warn, 2 info, 3 debug). */
 void vgpu_client_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* After any call: forget the thread's cached current context if the call may change it (cudart.c). */
-void vgpu_cudart_after_call(const struct vgpu_call_desc *d);
+/* After any call: forget the thread's cached current context if the call may change it, and
+ * follow primary contexts going idle and coming back (cudart.c). */
+void vgpu_cudart_after_call(const struct vgpu_call_desc *d, void *const *argv, CUresult res);
 
 /* After a successful call: keep the kernel-layout registry in step (module.c). */
 void vgpu_modules_after_call(const struct vgpu_call_desc *d, void *const *argv);

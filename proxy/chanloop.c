@@ -491,11 +491,14 @@ static void note_for_checkpoint(struct vgpu_proxy_call *call, void **argv)
 }
 
 /*
- * Primary contexts go away without a call that names them: the last
- * cuDevicePrimaryCtxRelease, or a reset, destroys the device's primary context and all it
- * owned. The zone remembers which context each retain returned; after a release the
- * driver is asked whether the context is still active, and if not (or after a reset) the
- * zone forgets it and everything made in it, as for cuCtxDestroy.
+ * Primary contexts go idle without a call that names them: the last
+ * cuDevicePrimaryCtxRelease, or a reset, destroys everything the device's primary context
+ * owned. The zone remembers which context each retain returned; after a release the driver
+ * is asked whether the context is still active, and if not (or after a reset) the zone
+ * forgets everything made in it, as for cuCtxDestroy. The context's own handle stays: the
+ * driver keeps a primary context's handle for the life of the process (it may be made
+ * current while idle, and the next retain returns it again), and the CUDA runtime relies on
+ * that across cudaDeviceReset.
  */
 static void track_primary_before(struct vgpu_proxy_call *call, void **argv)
 {
@@ -529,14 +532,13 @@ static void track_primary_after(struct chanctx *cc, struct vgpu_proxy_call *call
 	}
 	pthread_mutex_lock(&call->zone->lock);
 	void *ctx = call->zone->primary[dev];
-	call->zone->primary[dev] = NULL;
 	pthread_mutex_unlock(&call->zone->lock);
 	if (!ctx)
 		return;
 	unsigned h = 0, a = 0;
 	uint64_t b = 0;
-	vgpu_zone_forget_context(call->zone, ctx, &h, &a, &b);
-	vgpu_debug("device %d's primary context is gone (%s): forgot it with %u handles and %u allocations (%llu bytes)",
+	vgpu_proxy_context_gone(call->zone, cc->be, ctx, &h, &a, &b);
+	vgpu_debug("device %d's primary context is idle (%s): forgot %u handles and %u allocations (%llu bytes) made in it",
 		   dev, reset ? "reset" : "last release", h, a, (unsigned long long)b);
 }
 

@@ -43,6 +43,9 @@ static unsigned rank(uint32_t type)
 	};
 	return type < sizeof(order) ? order[type] : 0;
 }
+/* R_CTX's kind: 0 created, 1 a retained primary context, 2 a primary context the zone reset or
+ * released for the last time (its handle still the zone's; nothing made in it) */
+#define CTX_PRIMARY_IDLE 2u
 #define PINNED_BODY 32u     /* slot, 0, bytes, memfd inode, id key */
 #define CHAN_BODY 32u       /* ring memfd inode, current context slot, 0, four ring indices */
 /* Graphs: a graph's or executable graph's nodes, each { u32 slot, u32 type, u32 dependencies,
@@ -682,10 +685,17 @@ static int plan_handles(struct vgpu_zone *z, const struct vgpu_backend_fns *f, s
 			case VGPU_H_CONTEXT: {
 				CUdevice dev = 0;
 				unsigned flags = 0;
-				if ((r = f->cuCtxSetCurrent(real)) || (r = f->cuCtxGetDevice(&dev)) || (r = f->cuCtxGetFlags(&flags)))
+				int idle = vgpu_zone_primary_idle(z, f->cuDevicePrimaryCtxGetState, real, &dev, &flags);
+				if (idle < 0) {
+					r = CUDA_ERROR_INVALID_CONTEXT;
+					goto drv;
+				}
+				if (!idle && ((r = f->cuCtxSetCurrent(real)) || (r = f->cuCtxGetDevice(&dev)) ||
+					      (r = f->cuCtxGetFlags(&flags))))
 					goto drv;
 				q->type = R_CTX;
-				q->a = dev >= 0 && dev < (int)VGPU_ZONE_MAX_DEVICES && z->primary[dev] == real;
+				q->a = idle ? CTX_PRIMARY_IDLE :
+				       dev >= 0 && dev < (int)VGPU_ZONE_MAX_DEVICES && z->primary[dev] == real;
 				q->b = (uint32_t)dev;
 				q->len = flags;
 				q->owner = NO_SLOT;
@@ -1379,7 +1389,10 @@ int vgpu_ckpt_write(int fd, struct vgpu_zone *z, const struct vgpu_backend *be, 
 	/* Finish the zone's device work: what is written is what its programs would read. */
 	for (uint32_t i = 0; i < used; i++) {
 		unsigned t; void *real; const void *own; uint32_t gen;
-		if (vgpu_htab_slot(&z->htab, i, &t, &real, &own, &gen) == 1 && t == VGPU_H_CONTEXT) {
+		CUdevice d;
+		unsigned fl;
+		if (vgpu_htab_slot(&z->htab, i, &t, &real, &own, &gen) == 1 && t == VGPU_H_CONTEXT &&
+		    vgpu_zone_primary_idle(z, f->cuDevicePrimaryCtxGetState, real, &d, &fl) == 0) {   /* (an idle one has no work; the plan asks again) */
 			if ((r = f->cuCtxSetCurrent(real)) != CUDA_SUCCESS || (r = f->cuCtxSynchronize()) != CUDA_SUCCESS)
 				return fail(why, why_len, -EIO, "finishing the work of context slot %u failed (CUresult %d): "
 					    "the zone's device state is not consistent", i, (int)r);
@@ -2106,7 +2119,7 @@ static int parse(struct parser *ps, struct vgpu_ckpt_meta *meta, apply_fn apply,
 			break;
 		case R_CTX:
 			it.slot = rd_u32(&b); it.a = rd_u32(&b); it.b = rd_u32(&b); it.size = rd_u32(&b);
-			if (b.bad || b.off != b.n || it.slot >= m->used || m->type[it.slot] || it.a > 1 ||
+			if (b.bad || b.off != b.n || it.slot >= m->used || m->type[it.slot] || it.a > CTX_PRIMARY_IDLE ||
 			    it.b >= VGPU_ZONE_MAX_DEVICES) {
 				rc = fail(why, cap, -EPROTO, "context record at offset %llu is malformed or names a bad slot/device",
 					  (unsigned long long)at);
@@ -3052,6 +3065,10 @@ static int restore_apply(void *ctx, const struct model *m, const struct item *ci
 			if (!f->cuDevicePrimaryCtxRetain || (r = f->cuDevicePrimaryCtxRetain(&c, (CUdevice)it->b)))
 				break;
 			z->primary[it->b] = c;
+			/* idle in the zone: the handle without the zone's reference (nothing was made in it) */
+			if (it->a == CTX_PRIMARY_IDLE &&
+			    (!f->cuDevicePrimaryCtxRelease_v2 || (r = f->cuDevicePrimaryCtxRelease_v2((CUdevice)it->b))))
+				break;
 		} else {
 			if (!f->cuCtxCreate_v2 || (r = f->cuCtxCreate_v2(&c, (unsigned)it->size, (CUdevice)it->b)))
 				break;

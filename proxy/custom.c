@@ -114,6 +114,42 @@ static void hook_handle_drop(void *ctx, unsigned htype, uint64_t id)
 	vgpu_proxy_handle_destroyed(ctx, htype, id);
 }
 
+void vgpu_proxy_context_gone(struct vgpu_zone *z, const struct vgpu_backend *be, const void *ctx,
+			     unsigned *handles, unsigned *allocs, uint64_t *bytes)
+{
+	unsigned h = 0, a = 0;
+	uint64_t b = 0;
+	/* Its modules' globals (owned by the module, not the context) and what the checkpoint
+	 * keeps of each module go first; the context's purge then takes the modules themselves. */
+	for (uint32_t i = 0;; i++) {
+		unsigned t;
+		void *real;
+		const void *own;
+		uint32_t gen;
+		pthread_mutex_lock(&z->lock);
+		int rc = vgpu_htab_slot(&z->htab, i, &t, &real, &own, &gen);
+		pthread_mutex_unlock(&z->lock);
+		if (rc == -ENOENT)
+			break;
+		if (rc != 1 || own != ctx || (t != VGPU_H_MODULE && t != VGPU_H_LIBRARY))
+			continue;
+		unsigned mh = 0, ma = 0;
+		uint64_t mb = 0;
+		vgpu_zone_purge_owner(z, real, &mh, &ma, &mb);
+		h += mh;
+		a += ma;
+		b += mb;
+		if (t == VGPU_H_MODULE)
+			vgpu_ckpt_module_gone(z, be, real);
+	}
+	unsigned ch = 0, ca = 0;
+	uint64_t cb = 0;
+	vgpu_zone_purge_owner(z, ctx, &ch, &ca, &cb);
+	*handles = h + ch;
+	*allocs = a + ca;
+	*bytes = b + cb;
+}
+
 void vgpu_proxy_handle_destroyed(struct vgpu_proxy_call *c, unsigned htype, uint64_t id)
 {
 	void *real = NULL;
@@ -123,7 +159,10 @@ void vgpu_proxy_handle_destroyed(struct vgpu_proxy_call *c, unsigned htype, uint
 	 * cuModuleUnload its functions and globals. */
 	unsigned h = 0, a = 0;
 	uint64_t b = 0;
-	vgpu_zone_purge_owner(c->zone, real, &h, &a, &b);
+	if (htype == VGPU_H_CONTEXT)
+		vgpu_proxy_context_gone(c->zone, c->backend, real, &h, &a, &b);
+	else
+		vgpu_zone_purge_owner(c->zone, real, &h, &a, &b);
 	if (h || a)
 		vgpu_debug("handle destroyed with %u handles and %u allocations (%llu bytes) of its own; forgotten",
 			   h, a, (unsigned long long)b);

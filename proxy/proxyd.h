@@ -193,6 +193,10 @@ struct vgpu_proxy_call;
 /* A handle was destroyed by a successful call: forget it, and if it was a context, every
  * handle and allocation made in it. Idempotent. */
 void vgpu_proxy_handle_destroyed(struct vgpu_proxy_call *c, unsigned htype, uint64_t id);
+/* A context was destroyed, or a primary context went idle: forget everything made in it (its
+ * modules with their functions and globals, streams, events, memory, limits' charges). */
+void vgpu_proxy_context_gone(struct vgpu_zone *z, const struct vgpu_backend *be, const void *ctx,
+			     unsigned *handles, unsigned *allocs, uint64_t *bytes);
 
 /* Zone names in logs: printable ASCII only, copied and NUL-terminated into out[65]. */
 void vgpu_name_sanitize(const char *in, unsigned in_len, char out[65]);

@@ -606,7 +606,10 @@ static void zone_release(struct worker *w)
 			while (released < 1024 && f->cuDevicePrimaryCtxRelease_v2(dev) == CUDA_SUCCESS)
 				released++;
 		}
-		if (!released)
+		CUdevice d;
+		unsigned fl;
+		/* (an idle primary context holds nothing) */
+		if (!released && vgpu_zone_primary_idle(z, f->cuDevicePrimaryCtxGetState, ctxs[i], &d, &fl) != 1)
 			failed++;
 	}
 	vgpu_zone_limits_drop(z);   /* the contexts' stacks, heaps and printf buffers went with them */

@@ -372,6 +372,14 @@ void vgpu_zone_purge_owner(struct vgpu_zone *z, const void *owner, unsigned *han
 	pthread_mutex_lock(&z->lock);
 	h = vgpu_htab_purge(&z->htab, owner);
 	a = vgpu_allocmap_purge(&z->amap, owner, &b);
+	/* a context's stack, heap and printf buffer go with it: their charges too */
+	for (uint32_t i = 0; owner && i < z->nlimit_charge;)
+		if (z->limit_charge[i].ctx == owner) {
+			b += z->limit_charge[i].bytes;
+			z->limit_charge[i] = z->limit_charge[--z->nlimit_charge];
+		} else {
+			i++;
+		}
 	z->mem.used -= b <= z->mem.used ? b : z->mem.used;
 	for (unsigned t = 0; t < VGPU_STATS_HTYPES; t++)
 		stats_handles(z, t);
@@ -385,14 +393,19 @@ void vgpu_zone_purge_owner(struct vgpu_zone *z, const void *owner, unsigned *han
 		*bytes = b;
 }
 
-void vgpu_zone_forget_context(struct vgpu_zone *z, void *ctx, unsigned *handles, unsigned *allocs,
-			      uint64_t *bytes)
+int vgpu_zone_primary_idle(const struct vgpu_zone *z, CUresult (*get_state)(CUdevice, unsigned int *, int *),
+			   const void *ctx, CUdevice *dev, unsigned *flags)
 {
-	pthread_mutex_lock(&z->lock);
-	if (vgpu_htab_remove_real(&z->htab, VGPU_H_CONTEXT, ctx) == 0)
-		stats_handles(z, VGPU_H_CONTEXT);
-	pthread_mutex_unlock(&z->lock);
-	vgpu_zone_purge_owner(z, ctx, handles, allocs, bytes);
+	for (int d = 0; d < VGPU_ZONE_MAX_DEVICES; d++) {
+		int active = 1;
+		if (!ctx || z->primary[d] != ctx)
+			continue;
+		if (!get_state || get_state(d, flags, &active) != CUDA_SUCCESS)
+			return -1;
+		*dev = d;
+		return !active;
+	}
+	return 0;
 }
 
 void vgpu_zone_tables_restored(struct vgpu_zone *z)

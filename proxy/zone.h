@@ -40,7 +40,7 @@ struct vgpu_zone {
 	struct vgpu_quota mem;
 	uint64_t bulk_limit;
 	uint64_t bulk_used;               /* atomic (vgpu_quota_*_atomic) */
-	void *primary[VGPU_ZONE_MAX_DEVICES]; /* each device's primary context as last retained, or NULL */
+	void *primary[VGPU_ZONE_MAX_DEVICES]; /* each device's primary context once retained (idle or not), or NULL */
 	struct vgpu_zone_stats *stats;    /* never NULL (points at a private struct if none given) */
 	struct vgpu_zone_stats own_stats;
 	struct vgpu_pool *pool;           /* the registration's shared budget, or NULL */
@@ -92,8 +92,9 @@ int vgpu_zone_dptr_add_owned(struct vgpu_zone *z, uint64_t p, uint64_t len, cons
 			     uint64_t *reserved /* in/out */);
 /* Remove id (detached or not); *real (may be NULL) gets what it mapped to. -EBADF if unknown. */
 int vgpu_zone_handle_take(struct vgpu_zone *z, unsigned htype, uint64_t id, void **real /* out */);
-/* A context was destroyed: forget the handles and allocations made in it (the driver freed
- * them with it). Counts into *handles / *allocs / *bytes (any may be NULL). */
+/* A context was destroyed (or a primary context went idle): forget the handles and
+ * allocations made in it (the driver freed them with it) and give back the charges of its
+ * limits. Counts into *handles / *allocs / *bytes (any may be NULL; bytes include the limits). */
 void vgpu_zone_purge_owner(struct vgpu_zone *z, const void *owner, unsigned *handles, unsigned *allocs,
 			   uint64_t *bytes);
 int vgpu_zone_handle_new(struct vgpu_zone *z, unsigned htype, void *real, uint64_t *id /* out */);
@@ -129,12 +130,11 @@ void vgpu_zone_handle_reattach(struct vgpu_zone *z, unsigned htype, uint64_t id)
 int vgpu_zone_alloc_detach(struct vgpu_zone *z, uint64_t p, uint64_t *size /* out */);
 void vgpu_zone_alloc_reattach(struct vgpu_zone *z, uint64_t p, uint64_t size);
 
-/*
- * A context went away without a call naming it (the last cuDevicePrimaryCtxRelease, or a
- * reset of the primary context): forget its own handle and everything made in it.
- */
-void vgpu_zone_forget_context(struct vgpu_zone *z, void *ctx, unsigned *handles, unsigned *allocs,
-			      uint64_t *bytes);
+/* 1 when ctx is one of the zone's primary contexts and get_state (the driver's
+ * cuDevicePrimaryCtxGetState) says it is idle (reset, or released for the last time), with
+ * its device and flags; 0 when it is not; -1 when the driver cannot say. */
+int vgpu_zone_primary_idle(const struct vgpu_zone *z, CUresult (*get_state)(CUdevice, unsigned int *, int *),
+			   const void *ctx, CUdevice *dev /* out */, unsigned *flags /* out */);
 
 /* After a restore filled the tables directly (ckpt.c): stats and budgets follow them. */
 void vgpu_zone_tables_restored(struct vgpu_zone *z);

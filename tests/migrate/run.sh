@@ -65,7 +65,7 @@ start b
 tok=$(ctl a register pod1 --mem 256M) || fail "register on A"
 ctl b register pod1 --mem 256M >/dev/null || fail "register on B"
 export VGPU_PROXY=$tmp/a.sock LD_LIBRARY_PATH=$PWD/$B/libvgpu VGPU_LOG=1 VGPU_ZONE_TOKEN=$tok
-"$B/tests/restart/stream_app" "$PWD/$B/tests/kernels/basic.fatbin" 26 $((64 << 20)) --timing --late-on-signal \
+"$B/tests/restart/stream_app" "$PWD/$B/tests/kernels/basic.fatbin" 26 $((64 << 20)) --timing --late-on-signal --idle-primary \
   >"$tmp/app.out" 2>&1 &
 app_pid=$!
 for _ in $(seq 100); do [ -n "$(zone_of a)" ] && break; sleep 0.1; done

@@ -173,6 +173,24 @@ static __attribute__((unused)) int ptest_stats(const struct ptest_proxy *p, char
 	return pclose(f) == 0 ? 0 : -1;
 }
 
+/* The number field=N on the stats line of zone name: 0, or -1 when not there. */
+static __attribute__((unused)) int ptest_stats_field(const struct ptest_proxy *p, const char *zone, const char *field,
+						     unsigned long long *v)
+{
+	char buf[8192], key[96], *line;
+	if (ptest_stats(p, buf, sizeof(buf)) < 0)
+		return -1;
+	snprintf(key, sizeof(key), "name=%s ", zone);
+	if (!(line = strstr(buf, key)))
+		return -1;
+	char *eol = strchr(line, '\n');
+	if (eol)
+		*eol = '\0';
+	snprintf(key, sizeof(key), " %s=", field);
+	char *f = strstr(line, key);
+	return f && sscanf(f + strlen(key), "%llu", v) == 1 ? 0 : -1;
+}
+
 /* Number of zones the stats report, or -1. */
 static __attribute__((unused)) int ptest_zone_count(const struct ptest_proxy *p)
 {

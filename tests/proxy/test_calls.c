@@ -97,22 +97,6 @@ static CUresult ctx_sync(struct vgpu_chan *ch)
 	return call(ch, &vgpu_call_cuCtxSynchronize, NULL, 0);
 }
 
-static int stats_field(const struct ptest_proxy *p, const char *zone, const char *field, unsigned long long *v)
-{
-	char buf[8192], key[96], *line;
-	if (ptest_stats(p, buf, sizeof(buf)) < 0)
-		return -1;
-	snprintf(key, sizeof(key), "name=%s ", zone);
-	if (!(line = strstr(buf, key)))
-		return -1;
-	char *eol = strchr(line, '\n');
-	if (eol)
-		*eol = '\0';
-	snprintf(key, sizeof(key), " %s=", field);
-	char *f = strstr(line, key);
-	return f && sscanf(f + strlen(key), "%llu", v) == 1 ? 0 : -1;
-}
-
 /* Several channels (threads) of one zone at once: allocations, copies and frees interleave. */
 struct thr { const struct ptest_proxy *p; const uint8_t *token; CUcontext ctx; unsigned idx; int failures; };
 
@@ -220,7 +204,7 @@ int main(int argc, char **argv)
 	CHECK_EQ(htod(a, da + 4093, src + 11, 12345), CUDA_SUCCESS);
 	CHECK_EQ(dtoh(a, dst, da + 4093, 12345), CUDA_SUCCESS);
 	CHECK(memcmp(src + 11, dst, 12345) == 0);
-	CHECK_EQ(stats_field(&p, "za", "mem", &v), 0);
+	CHECK_EQ(ptest_stats_field(&p, "za", "mem", &v), 0);
 	CHECK_EQ(v, N);
 
 	/* Ranges outside the zone's own allocations: refused, and the channel stays in sync. */
@@ -357,13 +341,13 @@ int main(int argc, char **argv)
 		}
 		char c = 0;
 		CHECK_EQ(read(pfd[0], &c, 1), 1);
-		CHECK_EQ(stats_field(&p, "zkill", "mem", &v), 0);
+		CHECK_EQ(ptest_stats_field(&p, "zkill", "mem", &v), 0);
 		CHECK_EQ(v, 3u << 20);
 		ptest_sleep_ms(30);
 		kill(kid, SIGKILL);
 		waitpid(kid, NULL, 0);
 		CHECK_EQ(ptest_wait_zones(&p, 2), 0);
-		CHECK(stats_field(&p, "zkill", "mem", &v) < 0);   /* gone from the stats */
+		CHECK(ptest_stats_field(&p, "zkill", "mem", &v) < 0);   /* gone from the stats */
 		close(pfd[0]);
 		close(pfd[1]);
 	}
@@ -383,18 +367,18 @@ int main(int argc, char **argv)
 			pthread_join(th[i], NULL);
 			CHECK_EQ(t[i].failures, 0);
 		}
-		CHECK_EQ(stats_field(&p, "za", "mem", &v), 0);
+		CHECK_EQ(ptest_stats_field(&p, "za", "mem", &v), 0);
 		CHECK_EQ(v, 3u << 20);
 	}
 
 	/* Stats of a live zone, then its cleanup on disconnect. */
-	CHECK_EQ(stats_field(&p, "zb", "handles", &v), 0);
+	CHECK_EQ(ptest_stats_field(&p, "zb", "handles", &v), 0);
 	CHECK_EQ(v, 8);
-	CHECK_EQ(stats_field(&p, "zb", "ctx", &v), 0);
+	CHECK_EQ(ptest_stats_field(&p, "zb", "ctx", &v), 0);
 	CHECK_EQ(v, 1);
-	CHECK_EQ(stats_field(&p, "zb", "stream", &v), 0);
+	CHECK_EQ(ptest_stats_field(&p, "zb", "stream", &v), 0);
 	CHECK_EQ(v, 7);
-	CHECK_EQ(stats_field(&p, "za", "errors", &v), 0);
+	CHECK_EQ(ptest_stats_field(&p, "za", "errors", &v), 0);
 	CHECK(v >= 8);
 	free(src);
 	free(dst);

@@ -26,6 +26,7 @@ static const char ptx[] = ".version 8.0\n.target sm_80\n.address_size 64\n.visib
 struct shape {
 	uint32_t slots;          /* the zone's table size */
 	uint32_t ctx_slot, mod_owner, fn_module, stream_flags, ev_flags;
+	uint32_t ctx_kind;       /* the context's kind when not 1 (a retained primary context) */
 	uint64_t base2;          /* the second allocation's base */
 	int swap_records;        /* put the event before the stream */
 	int alloc_not_ranged;    /* the second allocation differs from its range */
@@ -230,7 +231,7 @@ static void build(const struct shape *s)
 	for (uint32_t i = 0; i < s->slots; i++)
 		u32(1 + i);
 	rec(R_CTX, 16);
-	u32(s->ctx_slot); u32(1); u32(0); u32(0);
+	u32(s->ctx_slot); u32(s->ctx_kind ? s->ctx_kind : 1); u32(0); u32(0);
 	rec(R_MODULE, 16 + sizeof(ptx) - 1);
 	u32(1); u32(s->mod_owner); u64(sizeof(ptx) - 1); put(ptx, sizeof(ptx) - 1);
 	rec(R_FUNC, 12 + 1);
@@ -329,6 +330,9 @@ int main(void)
 	s = good; s.bad_crc = 1;                 refused(&s, "checksum mismatch");
 	s = good; s.trailing = 1;                refused(&s, "after the end record");
 	s = good; s.ctx_slot = 6;                refused(&s, "context record");      /* slot past the table */
+	s = good; s.ctx_kind = 3;                refused(&s, "context record");      /* no such kind */
+	s = good; s.ctx_kind = 2;                build(&s);                           /* an idle primary context */
+	CHECK_EQ(vgpu_ckpt_check(buf, n, &m, why, sizeof(why)), 0);
 	s = good; s.mod_owner = 3;               refused(&s, "module record");       /* owner is no context (yet) */
 	s = good; s.fn_module = 0;               refused(&s, "function record");     /* a context, not a module */
 	s = good; s.swap_records = 1;            refused(&s, "out of order");        /* an event before streams */

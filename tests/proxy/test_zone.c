@@ -191,12 +191,22 @@ static void test_purge(void)
 	CHECK_EQ(vgpu_zone_dptr_add_owned(&z, 0x200000, 0x2000, ctx1, &res), 0);
 	CHECK_EQ(vgpu_zone_dptr_add_owned(&z, 0x300000, 0x4000, ctx2, &res), 0);
 	CHECK_EQ(z.mem.used, 0x7000);
+	/* each context's limits charged as cuCtxSetLimit's handler does */
+	CHECK_EQ(vgpu_zone_mem_reserve(&z, 0x18000), 0);
+	z.limit_charge[z.nlimit_charge++] = (struct vgpu_limit_charge){ ctx2, CU_LIMIT_STACK_SIZE, 0x8000 };
+	z.limit_charge[z.nlimit_charge++] = (struct vgpu_limit_charge){ ctx1, CU_LIMIT_MALLOC_HEAP_SIZE, 0x8000 };
+	z.limit_charge[z.nlimit_charge++] = (struct vgpu_limit_charge){ ctx1, CU_LIMIT_STACK_SIZE, 0x8000 };
+	CHECK_EQ(z.mem.used, 0x1f000);
 	CHECK_EQ(vgpu_zone_handle_take(&z, 1, c1, &r), 0);
 	CHECK(r == ctx1);
 	vgpu_zone_purge_owner(&z, ctx1, &h, &a, &b);
 	CHECK_EQ(h, 1);
 	CHECK_EQ(a, 2);
-	CHECK_EQ(b, 0x3000);
+	CHECK_EQ(b, 0x13000);                  /* two allocations and two limits of ctx1 */
+	CHECK_EQ(z.mem.used, 0xc000);          /* ctx2's allocation and its limit */
+	CHECK_EQ(z.nlimit_charge, 1);
+	CHECK(z.limit_charge[0].ctx == ctx2);
+	CHECK_EQ(vgpu_zone_limits_drop(&z), 0x8000);
 	CHECK_EQ(z.mem.used, 0x4000);
 	CHECK_EQ(z.stats->mem_bytes, 0x4000);
 	CHECK_EQ(z.stats->handles, 3);

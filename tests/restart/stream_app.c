@@ -104,6 +104,7 @@ int main(int argc, char **argv)
 	double seconds = argc > 2 ? atof(argv[2]) : 5;
 	uint64_t hold = argc > 3 ? strtoull(argv[3], NULL, 0) & ~3ull : 0;
 	int late_wanted = 1, late_on_signal = 0, pinned = 0, global = 0, pools = 0, timing = 0, graph = 0, vmm = 0;
+	int idle_primary = 0;
 	for (int i = 4; i < argc; i++) {
 		if (!strcmp(argv[i], "--no-late"))
 			late_wanted = 0;
@@ -125,6 +126,8 @@ int main(int argc, char **argv)
 			graph = 2;
 		else if (!strcmp(argv[i], "--vmm"))
 			vmm = 1;
+		else if (!strcmp(argv[i], "--idle-primary"))
+			idle_primary = 1;
 	}
 	if (late_on_signal)
 		signal(SIGUSR1, on_usr1);
@@ -138,7 +141,7 @@ int main(int argc, char **argv)
 	pthread_t late;
 
 	if (argc > 1 && !strcmp(argv[1], "--help")) {
-		printf("usage: stream_app [KERNEL_IMAGE [SECONDS [HOLD_BYTES [--no-late|--late-on-signal] [--pinned] [--global|--global-value] [--pools] [--timing] [--graph|--graph-set-enabled] [--vmm]]]]\n"
+		printf("usage: stream_app [KERNEL_IMAGE [SECONDS [HOLD_BYTES [--no-late|--late-on-signal] [--pinned] [--global|--global-value] [--pools] [--timing] [--graph|--graph-set-enabled] [--vmm] [--idle-primary]]]]\n"
 		       "Copies and "
 		       "launches for SECONDS (default 5), verifying every round; a thread started halfway joins the zone "
 		       "(not with --no-late; with --late-on-signal when SIGUSR1 arrives instead); HOLD_BYTES of device memory keep a pattern checked every round and at the "
@@ -152,7 +155,10 @@ int main(int argc, char **argv)
 		       "executable graph, which it already was); --vmm reserves 4 granules of addresses, maps a granule of "
 		       "one physical allocation and the second granule of another there, releases the first while mapped, "
 		       "writes a word there every round and checks a slice against its own copy, the handle the mapping "
-		       "retains and the allocation's properties; prints the longest round.\n");
+		       "retains and the allocation's properties; --idle-primary retains the device's primary context, "
+		       "allocates in it and resets it, keeps its handle idle (made current every round, where work fails) "
+		       "and at the end retains it again, which must give the same handle, and works in it; prints the "
+		       "longest round.\n");
 		return 0;
 	}
 	CK(cuInit(0));
@@ -294,6 +300,16 @@ int main(int argc, char **argv)
 			vshadow[i] = hold_word(i) ^ 0x0f0f0f0fu;
 		CK(cuMemcpyHtoD(vbase, vshadow, 2 * vgran));
 	}
+	/* --idle-primary: the primary context reset with memory in it; its handle kept */
+	CUcontext prim = NULL;
+	if (idle_primary) {
+		CUdeviceptr pd;
+		CK(cuDevicePrimaryCtxRetain(&prim, dev));
+		CK(cuCtxPushCurrent(prim));
+		CK(cuMemAlloc(&pd, 1 << 20));
+		CK(cuCtxPopCurrent(NULL));
+		CK(cuDevicePrimaryCtxReset(dev));
+	}
 	CUevent ev_start = NULL, ev_now = NULL;
 	if (timing) {
 		CK(cuEventCreate(&ev_start, CU_EVENT_DEFAULT));
@@ -422,6 +438,17 @@ int main(int argc, char **argv)
 			}
 			CK(cuMemRelease(hr));
 		}
+		if (idle_primary) {   /* the idle handle can be made current; work in it fails */
+			CUcontext back = NULL;
+			CK(cuCtxPushCurrent(prim));
+			CUresult r = cuCtxSynchronize();
+			CK(cuCtxPopCurrent(&back));
+			if (r == CUDA_SUCCESS || back != prim) {
+				fprintf(stderr, "FAIL: round %d: the reset primary context %s\n", rounds,
+					r == CUDA_SUCCESS ? "synchronized as if alive" : "did not come back from the stack");
+				exit(1);
+			}
+		}
 		if (timing) {   /* an elapsed time from the start event, whatever happened since */
 			float ms = -1;
 			CK(cuEventRecord(ev_now, s));
@@ -486,6 +513,27 @@ int main(int argc, char **argv)
 		CK(cuMemFree(gy));
 		CK(cuMemFree(gz));
 		CK(cuMemFree(gw));
+	}
+	if (idle_primary) {   /* back to life under the same handle, empty, and working */
+		CUcontext again = NULL;
+		CUdeviceptr pd;
+		uint32_t w = 0x600dcafe, r = 0;
+		CK(cuDevicePrimaryCtxRetain(&again, dev));
+		if (again != prim) {
+			fprintf(stderr, "FAIL: the primary context came back as another handle\n");
+			exit(1);
+		}
+		CK(cuCtxPushCurrent(prim));
+		CK(cuMemAlloc(&pd, 4096));
+		CK(cuMemcpyHtoD(pd, &w, 4));
+		CK(cuMemcpyDtoH(&r, pd, 4));
+		CK(cuMemFree(pd));
+		CK(cuCtxPopCurrent(NULL));
+		CK(cuDevicePrimaryCtxRelease(dev));
+		if (r != w) {
+			fprintf(stderr, "FAIL: the primary context, alive again, read back %08x\n", r);
+			exit(1);
+		}
 	}
 	if (timing) {
 		CK(cuEventDestroy(ev_start));
