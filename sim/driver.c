@@ -18,11 +18,13 @@ int g_inited;
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 static CUresult init_rc = CUDA_ERROR_NOT_INITIALIZED;
 
-/* dead: the primary context's storage after its last release. Like the real driver, the
- * handle value stays the same across release/retain and a released handle is never freed
- * memory (a stale CUcontext fails with CUDA_ERROR_CONTEXT_IS_DESTROYED, never a use after free). */
-struct primary { struct sim_ctx *ctx; unsigned flags; int refs; struct sim_ctx *dead; };
+/* dead: the primary context's storage after its last release or reset (idle). Like the real
+ * driver, the handle value stays the same for the life of the process: released storage is
+ * never freed or given to another context, and a retain while a release is still tearing the
+ * context down waits for it (releasing) rather than making a second one. */
+struct primary { struct sim_ctx *ctx; unsigned flags; int refs; struct sim_ctx *dead; int releasing; };
 static struct primary prim[SIM_MAX_DEVICES];
+static pthread_cond_t prim_cv = PTHREAD_COND_INITIALIZER;   /* with g_lock: a release finished */
 
 static __thread struct sim_ctx *tls_stack[64];
 static __thread int tls_depth;
@@ -664,6 +666,8 @@ CUresult cuDevicePrimaryCtxRetain(CUcontext *pctx, CUdevice dev)
 	CHECK_DEV(dev);
 	pthread_mutex_lock(&g_lock);
 	struct primary *p = &prim[dev];
+	while (!p->ctx && p->releasing)
+		pthread_cond_wait(&prim_cv, &g_lock);
 	if (!p->ctx) {
 		p->ctx = p->dead ? ctx_init(p->dead, dev, p->flags) : ctx_new(dev, p->flags);
 		p->dead = NULL;
@@ -692,16 +696,17 @@ static CUresult primary_drop(CUdevice dev, int reset)
 		c = p->ctx;
 		p->ctx = NULL;
 		p->refs = 0;
+		p->releasing = 1;
 	}
 	pthread_mutex_unlock(&g_lock);
 	if (c) {
 		vgpu_darkapi_ctx_gone(c->id);
 		ctx_release(c);
-		c->magic = MAGIC_CTX_IDLE;   /* stays current where it is, as the driver's does */
 		pthread_mutex_lock(&g_lock);
-		if (p->dead)
-			free(p->dead);   /* a reset raced a retain: keep one shell per device */
-		p->dead = c;
+		c->magic = MAGIC_CTX_IDLE;   /* stays current where it is, as the driver's does */
+		p->dead = c;                 /* the only storage this device's primary context has had */
+		p->releasing = 0;
+		pthread_cond_broadcast(&prim_cv);
 		pthread_mutex_unlock(&g_lock);
 	}
 	return CUDA_SUCCESS;
