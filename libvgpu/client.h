@@ -66,8 +66,9 @@ CUresult vgpu_pinned_call(const struct vgpu_call_desc *d, void *const *argv, int
 /* [p, p + n) inside one pinned region shared with the worker: 0 with its id and the offset. */
 int vgpu_hostmem_pinned(const void *p, size_t n, uint64_t *id /* out */, uint64_t *off /* out */);
 
-/* 0 when p lies in host memory from cuMemHostAlloc/cuMemHostRegister (flags then set), else -1. */
-int vgpu_hostmem_lookup(const void *p, unsigned *flags /* out */);
+/* 0 when p lies in host memory from cuMemHostAlloc/cuMemHostRegister, else -1; then flags
+ * (DEVICEMAP added when kernels reach it) and p's device address for kernels (0: none). */
+int vgpu_hostmem_lookup(const void *p, unsigned *flags /* out, may be NULL */, uint64_t *dptr /* out, may be NULL */);
 /* Rejoining a restored zone: send the memfd of every pinned region shared with the zone on
  * sock (vgpu_rejoin_pinned records, session.h), then the last record. 0 or -errno. */
 int vgpu_hostmem_offer(int sock);

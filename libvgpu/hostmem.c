@@ -27,6 +27,13 @@
  * one log line says so. Registered ranges (cuMemHostRegister) are remembered so
  * cuMemHostGetFlags and cuPointerGetAttribute answer as the driver would; their copies go
  * through the ring (the zone's existing pages cannot be shared after the fact).
+ *
+ * Kernels reach a shared region too (mapped pinned memory): the worker registers it with the
+ * driver as mapped and says where (VGPU_OP_PINNED_WHERE): its own address of the region and
+ * the device address its kernels use. With unified addressing the two are the same, and the
+ * zone maps the region at that address as well when it is free in its own address space, so
+ * the program's pointer is the kernels' pointer, as on a GPU without vgpu;
+ * cuMemHostGetDevicePointer answers the device address in every case.
  */
 struct hrange {
 	void *base;
@@ -35,6 +42,7 @@ struct hrange {
 	int owned;   /* allocated by cuMemHostAlloc (freed by cuMemFreeHost) vs registered */
 	uint64_t id; /* the worker's id of the region shared with it; 0: not shared */
 	int fd;      /* a shared region's memfd, offered again if the zone is restored (-1: none) */
+	uint64_t dptr; /* the device address of base for kernels (a shared region), 0: none */
 };
 
 static struct {
@@ -44,7 +52,7 @@ static struct {
 	unsigned shared;   /* ranges with an id: every copy asks, most find none (read unlocked) */
 } hmap = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
-static int hmap_add(void *p, size_t len, unsigned flags, int owned, uint64_t id, int fd)
+static int hmap_add(void *p, size_t len, unsigned flags, int owned, uint64_t id, int fd, uint64_t dptr)
 {
 	pthread_mutex_lock(&hmap.lock);
 	if (hmap.n == hmap.cap) {
@@ -57,7 +65,7 @@ static int hmap_add(void *p, size_t len, unsigned flags, int owned, uint64_t id,
 		hmap.r = r;
 		hmap.cap = cap;
 	}
-	hmap.r[hmap.n++] = (struct hrange){ p, len, flags, owned, id, fd };
+	hmap.r[hmap.n++] = (struct hrange){ p, len, flags, owned, id, fd, dptr };
 	if (id)
 		__atomic_add_fetch(&hmap.shared, 1, __ATOMIC_RELAXED);
 	pthread_mutex_unlock(&hmap.lock);
@@ -84,7 +92,7 @@ static int hmap_take(void *p, int owned, struct hrange *out /* out */)
 	return rc;
 }
 
-int vgpu_hostmem_lookup(const void *p, unsigned *flags /* out */)
+int vgpu_hostmem_lookup(const void *p, unsigned *flags /* out */, uint64_t *dptr /* out */)
 {
 	int rc = -1;
 
@@ -92,8 +100,11 @@ int vgpu_hostmem_lookup(const void *p, unsigned *flags /* out */)
 	for (size_t i = 0; i < hmap.n; i++) {
 		const char *b = hmap.r[i].base;
 		if ((const char *)p >= b && (const char *)p < b + hmap.r[i].len) {
+			/* the driver reports every allocation kernels can reach as mapped */
 			if (flags)
-				*flags = hmap.r[i].flags;
+				*flags = hmap.r[i].flags | (hmap.r[i].dptr ? CU_MEMHOSTALLOC_DEVICEMAP : 0);
+			if (dptr)
+				*dptr = hmap.r[i].dptr ? hmap.r[i].dptr + (uint64_t)((const char *)p - b) : 0;
 			rc = 0;
 			break;
 		}
@@ -175,9 +186,21 @@ static void pinned_refused(size_t bytes, CUresult r, const char *why)
 				r == CUDA_ERROR_OUT_OF_MEMORY ? "the zone's pinned quota is used up" : "refused by the proxy");
 }
 
+/* Where the worker has region id (its address) and where its kernels reach it (0: they
+ * cannot, or a proxy that does not say). */
+static void region_where(uint64_t id, uint64_t *addr /* out */, uint64_t *dptr /* out */)
+{
+	uint64_t *pa = addr, *pd = dptr;
+	void *av[VGPU_PWW_NARGS] = { [VGPU_PWW_ID] = &id, [VGPU_PWW_ADDR] = &pa, [VGPU_PWW_DPTR] = &pd };
+	*addr = *dptr = 0;
+	if (vgpu_pinned_call(&vgpu_wire_pinned_where, av, -1) != CUDA_SUCCESS)
+		*addr = *dptr = 0;
+}
+
 /* In a Xen guest: bytes (page multiple) of pages granted to Dom0, which the zone's worker maps
- * and answers with its id; NULL (nothing left behind) when that is not possible. */
-static void *granted_region(size_t bytes, uint64_t *id /* out */)
+ * and answers with its id and the region's device address (0: none); NULL (nothing left
+ * behind) when that is not possible. */
+static void *granted_region(size_t bytes, uint64_t *id /* out */, uint64_t *dptr /* out */)
 {
 	uint32_t n = (uint32_t)(bytes / 4096u);
 	if (bytes % 4096u || n == 0 || n > VGPU_PINNED_GRANT_MAX_PAGES) {
@@ -208,15 +231,19 @@ static void *granted_region(size_t bytes, uint64_t *id /* out */)
 		pinned_refused(bytes, r, NULL);
 		return NULL;
 	}
+	uint64_t addr;
+	region_where(*id, &addr, dptr);   /* granted pages stay where the guest has them */
 	return p;
 }
 
 /*
  * A region shared with the worker: a sealed memfd of bytes (page multiple) mapped here,
- * passed to the worker, which answers with its id. NULL (nothing left behind) when the
- * transport, the quota or the system does not allow it.
+ * passed to the worker, which answers with its id, then says where it has it and where its
+ * kernels reach it (*dptr, 0: they cannot). Mapped here at the worker's address when that is
+ * also the kernels' and free here: then kernels take the program's own pointers. NULL
+ * (nothing left behind) when the transport, the quota or the system does not allow it.
  */
-static void *pinned_region(size_t bytes, uint64_t *id /* out */, int *kept /* out */)
+static void *pinned_region(size_t bytes, uint64_t *id /* out */, int *kept /* out */, uint64_t *dptr /* out */)
 {
 	const char *e = getenv("VGPU_PINNED");
 	uint64_t want = bytes, *pid = id;
@@ -227,8 +254,9 @@ static void *pinned_region(size_t bytes, uint64_t *id /* out */, int *kept /* ou
 
 	if (e && !strcmp(e, "0"))
 		return NULL;
+	*dptr = 0;
 	if (vgpu_client_xen())
-		return granted_region(bytes, id);
+		return granted_region(bytes, id, dptr);
 	fd = memfd_create("vgpu-pinned", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	if (fd < 0)
 		return NULL;
@@ -248,6 +276,18 @@ static void *pinned_region(size_t bytes, uint64_t *id /* out */, int *kept /* ou
 		return NULL;
 	}
 	*kept = fd;   /* offered again should the zone be restored elsewhere (rejoining) */
+	uint64_t addr;
+	region_where(*id, &addr, dptr);
+	if (*dptr && *dptr == addr && addr != (uint64_t)(uintptr_t)p) {
+		void *q = mmap((void *)(uintptr_t)addr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED_NOREPLACE,
+			       fd, 0);
+		if (q == (void *)(uintptr_t)addr) {
+			munmap(p, bytes);
+			p = q;
+		} else if (q != MAP_FAILED) {
+			munmap(q, bytes);   /* a kernel without MAP_FIXED_NOREPLACE placed it elsewhere */
+		}
+	}
 	return p;
 }
 
@@ -283,16 +323,16 @@ CUresult CUDAAPI cuMemHostAlloc(void **pp, size_t bytesize, unsigned int Flags)
 	if (Flags & ~(unsigned)(CU_MEMHOSTALLOC_PORTABLE | CU_MEMHOSTALLOC_DEVICEMAP | CU_MEMHOSTALLOC_WRITECOMBINED))
 		return CUDA_ERROR_INVALID_VALUE;
 	size_t page = (size_t)sysconf(_SC_PAGESIZE), len = (bytesize + page - 1) & ~(page - 1);
-	uint64_t id = 0;
+	uint64_t id = 0, dptr = 0;
 	int fd = -1;
-	p = pinned_region(len, &id, &fd);
+	p = pinned_region(len, &id, &fd, &dptr);
 	if (!p) {
 		p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 		if (p == MAP_FAILED)
 			return CUDA_ERROR_OUT_OF_MEMORY;
 	}
 	(void)mlock(p, len); /* best effort: RLIMIT_MEMLOCK may forbid it */
-	if (hmap_add(p, len, Flags, 1, id, fd) < 0) {
+	if (hmap_add(p, len, Flags, 1, id, fd, dptr) < 0) {
 		if (fd >= 0)
 			close(fd);
 		pinned_unmap(p, len, id);
@@ -329,9 +369,9 @@ CUresult CUDAAPI cuMemHostRegister_v2(void *p, size_t bytesize, unsigned int Fla
 		return CUDA_ERROR_INVALID_VALUE;
 	if (Flags & CU_MEMHOSTREGISTER_IOMEMORY)
 		return CUDA_ERROR_NOT_SUPPORTED;
-	if (vgpu_hostmem_lookup(p, NULL) == 0)
+	if (vgpu_hostmem_lookup(p, NULL, NULL) == 0)
 		return CUDA_ERROR_HOST_MEMORY_ALREADY_REGISTERED;
-	return hmap_add(p, bytesize, Flags, 0, 0, -1) < 0 ? CUDA_ERROR_OUT_OF_MEMORY : CUDA_SUCCESS;
+	return hmap_add(p, bytesize, Flags, 0, 0, -1, 0) < 0 ? CUDA_ERROR_OUT_OF_MEMORY : CUDA_SUCCESS;
 }
 
 CUresult CUDAAPI cuMemHostUnregister(void *p)
@@ -345,7 +385,7 @@ CUresult CUDAAPI cuMemHostGetFlags(unsigned int *pFlags, void *p)
 {
 	unsigned f;
 
-	if (!pFlags || vgpu_hostmem_lookup(p, &f) < 0)
+	if (!pFlags || vgpu_hostmem_lookup(p, &f, NULL) < 0)
 		return CUDA_ERROR_INVALID_VALUE;
 	*pFlags = f;
 	return CUDA_SUCCESS;
@@ -353,9 +393,12 @@ CUresult CUDAAPI cuMemHostGetFlags(unsigned int *pFlags, void *p)
 
 CUresult CUDAAPI cuMemHostGetDevicePointer_v2(CUdeviceptr *pdptr, void *p, unsigned int Flags)
 {
-	(void)pdptr;
-	(void)p;
-	(void)Flags;
-	/* Mapped pinned memory would let the GPU reach the zone's pages directly: never offered. */
-	return vgpu_client_unsupported("cuMemHostGetDevicePointer");
+	uint64_t d = 0;
+
+	if (!pdptr || Flags || vgpu_hostmem_lookup(p, NULL, &d) < 0)
+		return CUDA_ERROR_INVALID_VALUE;   /* not pinned memory, as the driver says */
+	if (!d)   /* registered pages of the program, or a region its worker could not map */
+		return vgpu_client_unsupported("cuMemHostGetDevicePointer of memory not shared with the worker");
+	*pdptr = (CUdeviceptr)d;
+	return CUDA_SUCCESS;
 }

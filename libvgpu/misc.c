@@ -48,10 +48,16 @@ static size_t attr_size(CUpointer_attribute a)
 static CUresult host_pointer_attr(void *data, CUpointer_attribute a, CUdeviceptr ptr)
 {
 	unsigned flags;
+	uint64_t dptr;
 
-	if (vgpu_hostmem_lookup((const void *)(uintptr_t)ptr, &flags) < 0)
+	if (vgpu_hostmem_lookup((const void *)(uintptr_t)ptr, &flags, &dptr) < 0)
 		return CUDA_ERROR_INVALID_VALUE; /* not memory the driver knows, as the driver says */
 	switch (a) {
+	case CU_POINTER_ATTRIBUTE_DEVICE_POINTER:
+		if (!dptr)
+			return CUDA_ERROR_INVALID_VALUE;
+		*(CUdeviceptr *)data = (CUdeviceptr)dptr;
+		return CUDA_SUCCESS;
 	case CU_POINTER_ATTRIBUTE_MEMORY_TYPE:
 		*(unsigned int *)data = CU_MEMORYTYPE_HOST;
 		return CUDA_SUCCESS;

@@ -92,6 +92,7 @@ static int open_lib(struct vgpu_backend *b, const char *path, int kind, char *wh
 	SYM(cuCtxSynchronize);
 	SYM(cuMemHostRegister_v2);
 	SYM(cuMemHostUnregister);
+	SYM(cuMemHostGetDevicePointer_v2);
 	SYM(cuCtxGetFlags);
 	SYM(cuDevicePrimaryCtxRetain);
 	SYM(cuCtxCreate_v2);

@@ -36,6 +36,7 @@ struct vgpu_backend_fns {
 	CUresult (*cuCtxSynchronize)(void);
 	CUresult (*cuMemHostRegister_v2)(void *, size_t, unsigned int);
 	CUresult (*cuMemHostUnregister)(void *);
+	CUresult (*cuMemHostGetDevicePointer_v2)(CUdeviceptr *, void *, unsigned int);
 	/* checkpoint and restore (ckpt.c) */
 	CUresult (*cuCtxGetFlags)(unsigned int *);
 	CUresult (*cuDevicePrimaryCtxRetain)(CUcontext *, CUdevice);

@@ -701,12 +701,13 @@ static CUresult call_generic(struct chanctx *cc, struct vgpu_proxy_call *call, v
  * call, so the device range of a copy is checked against the zone's allocations and its
  * stream translated before this runs; the region and the range inside it are checked here.
  */
-static struct vgpu_pinned_drv pinned_drv(const struct vgpu_proxy_call *call)
+struct vgpu_pinned_drv vgpu_pinned_drv_of(const struct vgpu_backend *be)
 {
-	const struct vgpu_backend_fns *f = &call->backend->fn;
+	const struct vgpu_backend_fns *f = &be->fn;
 
 	return (struct vgpu_pinned_drv){ .host_register = f->cuMemHostRegister_v2,
 					 .host_unregister = f->cuMemHostUnregister,
+					 .host_dptr = f->cuMemHostGetDevicePointer_v2,
 					 .ctx_synchronize = f->cuCtxSynchronize };
 }
 
@@ -726,7 +727,7 @@ static CUresult pinned_map_wire(struct vgpu_proxy_call *call, void **argv)
 {
 	uint64_t bytes = *(const uint64_t *)argv[VGPU_PMW_BYTES];
 	uint64_t *id = *(uint64_t **)argv[VGPU_PMW_ID];
-	struct vgpu_pinned_drv d = pinned_drv(call);
+	struct vgpu_pinned_drv d = vgpu_pinned_drv_of(call->backend);
 	const char *why;
 	CUresult res;
 	int fd, rc;
@@ -755,7 +756,7 @@ static CUresult pinned_grant_wire(struct vgpu_proxy_call *call, void **argv)
 	const uint32_t *refs = *(const uint32_t **)argv[VGPU_PGW_REFS];
 	uint64_t *id = *(uint64_t **)argv[VGPU_PGW_ID];
 	const struct vgpu_grant_mapper *gm = vgpu_grant_mapper;
-	struct vgpu_pinned_drv d = pinned_drv(call);
+	struct vgpu_pinned_drv d = vgpu_pinned_drv_of(call->backend);
 	const char *why;
 
 	if (!id || !refs || n == 0 || n > VGPU_PINNED_GRANT_MAX_PAGES || bytes != (uint64_t)n * 4096u) {
@@ -776,7 +777,7 @@ static CUresult pinned_grant_wire(struct vgpu_proxy_call *call, void **argv)
 
 static CUresult pinned_unmap_wire(struct vgpu_proxy_call *call, void **argv)
 {
-	struct vgpu_pinned_drv d = pinned_drv(call);
+	struct vgpu_pinned_drv d = vgpu_pinned_drv_of(call->backend);
 	CUresult res = vgpu_pinned_unmap(&call->zone->pinned, *(const uint64_t *)argv[VGPU_PUW_ID], &d);
 
 	vgpu_stat_set(&call->zone->stats->pinned_bytes, __atomic_load_n(&call->zone->pinned.bytes, __ATOMIC_RELAXED));
@@ -829,6 +830,15 @@ static CUresult pinned_copy_wire(struct vgpu_proxy_call *call, void **argv)
 	return res;
 }
 
+/* Where a region is: the worker's address of it and its kernels' (0: they cannot reach it). */
+static CUresult pinned_where_wire(struct vgpu_proxy_call *call, void **argv)
+{
+	uint64_t *addr = *(uint64_t **)argv[VGPU_PWW_ADDR], *dptr = *(uint64_t **)argv[VGPU_PWW_DPTR];
+	if (!addr || !dptr)
+		return CUDA_ERROR_INVALID_VALUE;
+	return vgpu_pinned_where(&call->zone->pinned, *(const uint64_t *)argv[VGPU_PWW_ID], addr, dptr);
+}
+
 /* The zone's device output of one stream, up to the capacity the client gives
  * (VGPU_OUTPUT_STEP at most). */
 static CUresult output_wire(struct vgpu_proxy_call *call, void **argv)
@@ -859,6 +869,9 @@ static vgpu_proxy_wire_fn pinned_op(const struct vgpu_msg_hdr *h, const struct v
 	case VGPU_OP_PINNED_COPY:
 		*d = (h->flags & VGPU_MSG_F_ASYNC) ? &vgpu_wire_pinned_copy_async : &vgpu_wire_pinned_copy;
 		return pinned_copy_wire;
+	case VGPU_OP_PINNED_WHERE:
+		*d = &vgpu_wire_pinned_where;
+		return pinned_where_wire;
 	case VGPU_OP_OUTPUT:
 		*d = &vgpu_wire_output;
 		return output_wire;

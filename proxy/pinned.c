@@ -115,9 +115,16 @@ static CUresult map_region(struct vgpu_pinned *p, int fd, void *base, void (*rel
 	if (res != CUDA_SUCCESS)
 		give_back(fd, base, release, rctx, bytes);
 	if (res == CUDA_SUCCESS) {
-		/* On a GPU the driver then DMAs straight from and to it; failing that it stages. */
-		int reg = d->host_register && d->host_register(m, bytes, 0) == CUDA_SUCCESS;
-		p->r[s] = (struct vgpu_pinned_region){ m, bytes, reg, fd, fd < 0 ? release : NULL, rctx };
+		/* On a GPU the driver then DMAs straight from and to it (failing that it stages), and
+		 * the zone's kernels may address it (mapped pinned memory, zero-copy access). */
+		CUdeviceptr dp = 0;
+		int reg = d->host_register &&
+			  (d->host_register(m, bytes, CU_MEMHOSTREGISTER_DEVICEMAP | CU_MEMHOSTREGISTER_PORTABLE) ==
+				   CUDA_SUCCESS ||
+			   d->host_register(m, bytes, 0) == CUDA_SUCCESS);
+		if (reg && d->host_dptr && d->host_dptr(&dp, m, 0) != CUDA_SUCCESS)
+			dp = 0;
+		p->r[s] = (struct vgpu_pinned_region){ m, bytes, reg, (uint64_t)dp, fd, fd < 0 ? release : NULL, rctx };
 		for (uint32_t k = p->n; k < s; k++)
 			p->r[k] = (struct vgpu_pinned_region){ .fd = -1 };   /* free slots below it */
 		if (s >= p->n)
@@ -213,6 +220,18 @@ void *vgpu_pinned_get(struct vgpu_pinned *p, uint64_t id, uint64_t off, uint64_t
 		return (char *)p->r[s].base + off;
 	pthread_rwlock_unlock(&p->lock);
 	return NULL;
+}
+
+CUresult vgpu_pinned_where(struct vgpu_pinned *p, uint64_t id, uint64_t *addr, uint64_t *dptr)
+{
+	pthread_rwlock_rdlock(&p->lock);
+	int s = slot_of(p, id);
+	if (s >= 0) {
+		*addr = (uint64_t)(uintptr_t)p->r[s].base;
+		*dptr = p->r[s].dptr;
+	}
+	pthread_rwlock_unlock(&p->lock);
+	return s >= 0 ? CUDA_SUCCESS : CUDA_ERROR_INVALID_VALUE;
 }
 
 uint32_t vgpu_pinned_granted(struct vgpu_pinned *p)

@@ -24,6 +24,7 @@ struct vgpu_pinned_region {
 	void *base;         /* the worker's mapping, NULL: free slot */
 	uint64_t bytes;
 	int registered;     /* cuMemHostRegister'ed on the backend */
+	uint64_t dptr;      /* where kernels reach it (registered as mapped), 0: they cannot */
 	int fd;             /* the memfd, kept to hand the region to another worker (migration) */
 	void (*release)(void *ctx, void *base, uint64_t bytes);   /* not a memfd mapping: how to undo it */
 	void *release_ctx;
@@ -45,6 +46,7 @@ struct vgpu_pinned {
 struct vgpu_pinned_drv {
 	CUresult (*host_register)(void *p, size_t bytes, unsigned int flags);
 	CUresult (*host_unregister)(void *p);
+	CUresult (*host_dptr)(CUdeviceptr *dptr, void *p, unsigned int flags);
 	CUresult (*ctx_synchronize)(void);
 };
 
@@ -85,6 +87,13 @@ CUresult vgpu_pinned_unmap(struct vgpu_pinned *p, uint64_t id, const struct vgpu
  * use with vgpu_pinned_put); NULL (no lock held) when the range is not inside the region.
  */
 void *vgpu_pinned_get(struct vgpu_pinned *p, uint64_t id, uint64_t off, uint64_t len);
+/*
+ * Where region id is: the worker's address of its first byte and the device address its
+ * kernels reach it at (0 when the driver could not map it for them). With unified addressing
+ * the two are equal, and a zone that maps the region at that same address gives its kernels
+ * its own pointers. CUDA_ERROR_INVALID_VALUE when id names no region.
+ */
+CUresult vgpu_pinned_where(struct vgpu_pinned *p, uint64_t id, uint64_t *addr /* out */, uint64_t *dptr /* out */);
 void vgpu_pinned_put(struct vgpu_pinned *p);
 /* Unmap everything (the zone is gone and its contexts with it). Again: nothing. */
 void vgpu_pinned_fini(struct vgpu_pinned *p, const struct vgpu_pinned_drv *d);

@@ -198,6 +198,9 @@ void vgpu_proxy_handle_destroyed(struct vgpu_proxy_call *c, unsigned htype, uint
 void vgpu_proxy_context_gone(struct vgpu_zone *z, const struct vgpu_backend *be, const void *ctx,
 			     unsigned *handles, unsigned *allocs, uint64_t *bytes);
 
+/* The backend calls a zone's pinned regions use (chanloop.c). */
+struct vgpu_pinned_drv vgpu_pinned_drv_of(const struct vgpu_backend *be);
+
 /* Zone names in logs: printable ASCII only, copied and NUL-terminated into out[65]. */
 void vgpu_name_sanitize(const char *in, unsigned in_len, char out[65]);
 

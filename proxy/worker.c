@@ -182,8 +182,7 @@ static uint64_t mono_ns(void);
  */
 static int rejoin_regions(struct worker *w, int sock, char *why, size_t cap)
 {
-	const struct vgpu_pinned_drv pd = { .host_register = w->be.fn.cuMemHostRegister_v2,
-					    .host_unregister = w->be.fn.cuMemHostUnregister };
+	const struct vgpu_pinned_drv pd = vgpu_pinned_drv_of(&w->be);
 	struct vgpu_ckpt_zone *ck = &w->zone.ck;
 	struct timeval tv = { 5, 0 };
 	setsockopt(sock, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
@@ -957,8 +956,7 @@ static int take_channels(struct worker *w, const char *path, uint32_t *taken, ch
 		free(got);
 		return -EPIPE;
 	}
-	const struct vgpu_pinned_drv pd = { .host_register = w->be.fn.cuMemHostRegister_v2,
-					    .host_unregister = w->be.fn.cuMemHostUnregister };
+	const struct vgpu_pinned_drv pd = vgpu_pinned_drv_of(&w->be);
 	for (;;) {
 		union { struct vgpu_state_chan ch; struct vgpu_state_reply r; struct vgpu_state_pinned p; } u;
 		int fds[2];

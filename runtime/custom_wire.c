@@ -261,6 +261,11 @@ static const struct vgpu_arg_desc pinned_grant_args[VGPU_PGW_NARGS] = {
 static const struct vgpu_arg_desc pinned_unmap_args[VGPU_PUW_NARGS] = {
 	[VGPU_PUW_ID] = SCALAR("id", 8),
 };
+static const struct vgpu_arg_desc pinned_where_args[VGPU_PWW_NARGS] = {
+	[VGPU_PWW_ID] = SCALAR("id", 8),
+	[VGPU_PWW_ADDR] = { .name = "addr", .kind = VGPU_ARG_OUT_SCALAR, .size = 8, .len_arg = N, .len_arg2 = N },
+	[VGPU_PWW_DPTR] = { .name = "dptr", .kind = VGPU_ARG_OUT_SCALAR, .size = 8, .len_arg = N, .len_arg2 = N },
+};
 static const struct vgpu_arg_desc pinned_copy_args[VGPU_PCW_NARGS] = {
 	[VGPU_PCW_ID]     = SCALAR("id", 8),
 	[VGPU_PCW_DIR]    = SCALAR("dir", 4),
@@ -279,6 +284,9 @@ const struct vgpu_call_desc vgpu_wire_pinned_map = {
 const struct vgpu_call_desc vgpu_wire_pinned_grant = {
 	.name = "vgpuPinnedGrant", .opcode = VGPU_OP_PINNED_GRANT, .flags = VGPU_CALLF_CUSTOM,
 	.nargs = VGPU_PGW_NARGS, .nout = 1, .args = pinned_grant_args, .custom = "vgpuPinnedGrant" };
+const struct vgpu_call_desc vgpu_wire_pinned_where = {
+	.name = "vgpuPinnedWhere", .opcode = VGPU_OP_PINNED_WHERE, .flags = VGPU_CALLF_CUSTOM,
+	.nargs = VGPU_PWW_NARGS, .nout = 2, .args = pinned_where_args, .custom = "vgpuPinnedWhere" };
 const struct vgpu_call_desc vgpu_wire_pinned_unmap = VGPU_WIRE_DESC("vgpuPinnedUnmap", VGPU_OP_PINNED_UNMAP,
 	VGPU_CALLF_CUSTOM | VGPU_CALLF_SYNC, pinned_unmap_args, VGPU_PUW_NARGS);
 const struct vgpu_call_desc vgpu_wire_pinned_copy = VGPU_WIRE_DESC("vgpuPinnedCopy", VGPU_OP_PINNED_COPY,

@@ -194,6 +194,9 @@ extern const struct vgpu_arg_desc vgpu_wire_knode_get_attr_args[VGPU_KAG_NARGS];
  *   grant: [bytes, nrefs, refs (nrefs u32 grant references, one per 4 KiB page), id (out u64)]
  *          a Xen guest's region: pages it granted to Dom0, mapped by the zone's worker
  *   unmap: [id]
+ *   where: [id, addr (out u64), dptr (out u64)]   the worker's address of the region and the
+ *          device address its kernels reach it at (0: they cannot); with unified addressing
+ *          they are equal, and the zone maps the region at that address if it can
  *   copy:  [id, dir, flags, offset, bytes, dptr (range-checked over bytes), stream]
  * The copy is sent under the async descriptor (no reply) when flags has VGPU_PINNED_F_ASYNC.
  */
@@ -204,10 +207,11 @@ enum { VGPU_PMW_BYTES, VGPU_PMW_ID, VGPU_PMW_NARGS };
 enum { VGPU_PGW_BYTES, VGPU_PGW_NREFS, VGPU_PGW_REFS, VGPU_PGW_ID, VGPU_PGW_NARGS };
 #define VGPU_PINNED_GRANT_MAX_PAGES 16384u   /* 64 MiB: the references fit one message or bulk step */
 enum { VGPU_PUW_ID, VGPU_PUW_NARGS };
+enum { VGPU_PWW_ID, VGPU_PWW_ADDR, VGPU_PWW_DPTR, VGPU_PWW_NARGS };
 enum { VGPU_PCW_ID, VGPU_PCW_DIR, VGPU_PCW_FLAGS, VGPU_PCW_OFFSET, VGPU_PCW_BYTES, VGPU_PCW_DPTR,
        VGPU_PCW_STREAM, VGPU_PCW_NARGS };
 extern const struct vgpu_call_desc vgpu_wire_pinned_map, vgpu_wire_pinned_unmap, vgpu_wire_pinned_copy,
-	vgpu_wire_pinned_copy_async, vgpu_wire_pinned_grant;
+	vgpu_wire_pinned_copy_async, vgpu_wire_pinned_grant, vgpu_wire_pinned_where;
 
 /*
  * The zone's device output (what its kernels printed, on stdout, and the driver's reports of

@@ -74,13 +74,15 @@ enum vgpu_control_op {
 	/* client -> proxy: take what the zone's kernels printed (device printf), after a reply
 	 * flagged VGPU_MSG_F_OUTPUT */
 	VGPU_OP_OUTPUT       = 0xff06,
+	/* client -> proxy: where a pinned region is for the zone's kernels (mapped host memory) */
+	VGPU_OP_PINNED_WHERE = 0xff07,
 };
 
 /* Their messages are msgpack like every call's, described in runtime/custom_wire.h. */
 /* The control opcodes a client may send besides BYE: the pinned-memory messages. */
 static inline int vgpu_op_is_pinned(uint16_t op)
 {
-	return op >= VGPU_OP_PINNED_MAP && op <= VGPU_OP_PINNED_GRANT;
+	return (op >= VGPU_OP_PINNED_MAP && op <= VGPU_OP_PINNED_GRANT) || op == VGPU_OP_PINNED_WHERE;
 }
 
 /* ... and the request for the zone's device output. */

@@ -10,7 +10,8 @@
  * growing, exactly the declared size, within the zone's --zone-pinned-limit; a copy names a
  * region of its own zone and a range inside it, and a device range inside one of the zone's
  * allocations; anything else is CUDA_ERROR_INVALID_VALUE (the quota: OUT_OF_MEMORY) and
- * nothing is read or written. A malformed message closes the channel. */
+ * nothing is read or written. Where a region is (VGPU_OP_PINNED_WHERE) is told for the
+ * zone's own regions only. A malformed message closes the channel. */
 
 enum { R = 64 << 10 };
 
@@ -56,6 +57,12 @@ static long copy_full(struct adv_zone *z, uint64_t id, uint32_t dir, uint32_t fl
 static long copy(struct adv_zone *z, uint64_t id, uint32_t dir, uint64_t off, uint64_t n, CUdeviceptr d)
 {
 	return copy_full(z, id, dir, 0, off, n, d, NULL);
+}
+
+static long where(struct adv_zone *z, uint64_t id, uint64_t *addr, uint64_t *dptr)
+{
+	void *av[VGPU_PWW_NARGS] = { [VGPU_PWW_ID] = &id, [VGPU_PWW_ADDR] = &addr, [VGPU_PWW_DPTR] = &dptr };
+	return adv_call(z, &vgpu_wire_pinned_where, av);
 }
 
 static long unmap(struct adv_zone *z, uint64_t id)
@@ -147,6 +154,20 @@ int main(void)
 	CHECK_EQ(copy(&b, ida, VGPU_PINNED_DTOH, 0, 16, pb), CUDA_ERROR_INVALID_VALUE);
 	CHECK_EQ(copy(&a, idb, VGPU_PINNED_HTOD, 0, 16, pa), CUDA_ERROR_INVALID_VALUE);
 	CHECK_EQ(copy(&a, ida ^ 1, VGPU_PINNED_HTOD, 0, 16, pa), CUDA_ERROR_INVALID_VALUE);
+	/* Where a region is: the zone's own only (the simulator maps it for kernels at the
+	 * worker's address of it, as a driver with unified addressing does). */
+	{
+		uint64_t addr = 0, dptr = 0;
+		CHECK_EQ(where(&a, ida, &addr, &dptr), CUDA_SUCCESS);
+		CHECK(addr != 0 && addr % 4096 == 0);
+		CHECK_EQ(dptr, addr);
+		CHECK_EQ(where(&b, ida, &addr, &dptr), CUDA_ERROR_INVALID_VALUE);
+		CHECK_EQ(where(&a, idb, &addr, &dptr), CUDA_ERROR_INVALID_VALUE);
+		CHECK_EQ(where(&a, ida ^ 2, &addr, &dptr), CUDA_ERROR_INVALID_VALUE);
+		CHECK_EQ(where(&a, 0, &addr, &dptr), CUDA_ERROR_INVALID_VALUE);
+		CHECK_EQ(where(&a, ida, NULL, &dptr), CUDA_ERROR_INVALID_VALUE);   /* nowhere to answer */
+		CHECK(adv_alive(&a) && adv_alive(&b));
+	}
 	/* Nothing was read or written by any of them. */
 	for (unsigned i = 0; i < R; i++)
 		CHECK(ra[i] == 0xee);
@@ -162,6 +183,10 @@ int main(void)
 	/* Unmapped, a region is gone; its quota is free again. */
 	CHECK_EQ(unmap(&a, ida), CUDA_SUCCESS);
 	CHECK_EQ(unmap(&a, ida), CUDA_ERROR_INVALID_VALUE);
+	{
+		uint64_t addr = 0, dptr = 0;
+		CHECK_EQ(where(&a, ida, &addr, &dptr), CUDA_ERROR_INVALID_VALUE);
+	}
 	CHECK_EQ(copy(&a, ida, VGPU_PINNED_HTOD, 0, 16, pa), CUDA_ERROR_INVALID_VALUE);
 	CHECK_EQ(map(&a, R, region_fd(R, 1, NULL), &id), CUDA_SUCCESS);
 	CHECK_EQ(unmap(&b, idb + 1), CUDA_ERROR_INVALID_VALUE);

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* test_pinned.c — unit tests of a zone's pinned regions mapped by the worker itself (proxy/pinned.c, a Xen guest's granted pages): sizes, the quota, ids, ranges and release. */
+/* test_pinned.c — unit tests of a zone's pinned regions mapped by the worker itself (proxy/pinned.c, a Xen guest's granted pages): sizes, the quota, ids, ranges, where kernels reach them, and release. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +26,76 @@ static void fake_release(void *ctx, void *base, uint64_t bytes)
 	free(base);
 }
 
+/* Stand-in for the driver's registration: mapped (DEVICEMAP) only when maps_ok, and a device
+ * address of its own for the mapping when unified is 0. */
+static int maps_ok = 1, unified = 1, registered, unregistered;
+static unsigned last_flags;
+
+static CUresult fake_register(void *p, size_t bytes, unsigned flags)
+{
+	(void)p;
+	(void)bytes;
+	last_flags = flags;
+	if ((flags & CU_MEMHOSTREGISTER_DEVICEMAP) && !maps_ok)
+		return CUDA_ERROR_NOT_SUPPORTED;
+	registered++;
+	return CUDA_SUCCESS;
+}
+
+static CUresult fake_unregister(void *p)
+{
+	(void)p;
+	unregistered++;
+	return CUDA_SUCCESS;
+}
+
+static CUresult fake_dptr(CUdeviceptr *d, void *p, unsigned flags)
+{
+	CHECK_EQ(flags, 0);
+	if (!(last_flags & CU_MEMHOSTREGISTER_DEVICEMAP))
+		return CUDA_ERROR_INVALID_VALUE;
+	*d = unified ? (CUdeviceptr)(uintptr_t)p : 0x7f0000000000ull;
+	return CUDA_SUCCESS;
+}
+
+/* Where a region is: its worker address and its kernels' (mapped when the driver can). */
+static void test_where(void)
+{
+	struct vgpu_pinned p;
+	struct vgpu_pinned_drv d = { .host_register = fake_register, .host_unregister = fake_unregister,
+				     .host_dptr = fake_dptr };
+	const char *why = NULL;
+	uint64_t id1 = 0, id2 = 0, id3 = 0, addr = 0, dptr = 0;
+
+	released = 0;
+	CHECK_EQ(vgpu_pinned_init(&p, 1 << 20), 0);
+	uint8_t *b1 = fake_map(8192), *b2 = fake_map(4096), *b3 = fake_map(4096);
+	CHECK_EQ(vgpu_pinned_map_mem(&p, b1, 8192, fake_release, &released, &d, &id1, &why), CUDA_SUCCESS);
+	CHECK_EQ(last_flags, CU_MEMHOSTREGISTER_DEVICEMAP | CU_MEMHOSTREGISTER_PORTABLE);
+	CHECK_EQ(vgpu_pinned_where(&p, id1, &addr, &dptr), CUDA_SUCCESS);
+	CHECK_EQ(addr, (uint64_t)(uintptr_t)b1);
+	CHECK_EQ(dptr, addr);                                        /* unified addressing */
+	unified = 0;
+	CHECK_EQ(vgpu_pinned_map_mem(&p, b2, 4096, fake_release, &released, &d, &id2, &why), CUDA_SUCCESS);
+	CHECK_EQ(vgpu_pinned_where(&p, id2, &addr, &dptr), CUDA_SUCCESS);
+	CHECK_EQ(addr, (uint64_t)(uintptr_t)b2);
+	CHECK_EQ(dptr, 0x7f0000000000ull);                           /* kernels' own address */
+	maps_ok = 0;   /* a driver that cannot map it: registered for copies, no device address */
+	CHECK_EQ(vgpu_pinned_map_mem(&p, b3, 4096, fake_release, &released, &d, &id3, &why), CUDA_SUCCESS);
+	CHECK_EQ(last_flags, 0);
+	CHECK_EQ(vgpu_pinned_where(&p, id3, &addr, &dptr), CUDA_SUCCESS);
+	CHECK_EQ(dptr, 0);
+	CHECK_EQ(registered, 3);
+	CHECK_EQ(vgpu_pinned_where(&p, id1 ^ 8, &addr, &dptr), CUDA_ERROR_INVALID_VALUE);
+	CHECK_EQ(vgpu_pinned_unmap(&p, id1, &d), CUDA_SUCCESS);
+	CHECK_EQ(vgpu_pinned_where(&p, id1, &addr, &dptr), CUDA_ERROR_INVALID_VALUE);
+	vgpu_pinned_fini(&p, &d);
+	CHECK_EQ(unregistered, 3);
+	CHECK_EQ(released, 3);
+	released = 0;
+	released_bytes = 0;
+}
+
 int main(void)
 {
 	struct vgpu_pinned p;
@@ -33,6 +103,7 @@ int main(void)
 	const char *why = NULL;
 	uint64_t id = 0, id2 = 0;
 
+	test_where();
 	CHECK_EQ(vgpu_pinned_init(&p, 64 << 10), 0);   /* a 64 KiB quota */
 	/* Not a page multiple, or empty: refused, the mapping released at once. */
 	CHECK_EQ(vgpu_pinned_map_mem(&p, fake_map(4096), 4095, fake_release, &released, &d, &id, &why),
