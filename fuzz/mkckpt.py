@@ -101,11 +101,11 @@ def seeds():
     g2 = rec(R_GLOBAL, struct.pack("<IIQQ", 1, 7, 0x7F0000200040, 16) + b"c_scale")
     yield "globals", b"\x00" + payload(recs + [g1, g2])
     # a zone saved with checkpoint --stop: its pinned regions (slot, 0, bytes, memfd inode,
-    # id key; slots ascending) and channels (ring memfd inode, current context slot, 0, the
+    # id key, the saving worker's address of it; slots ascending) and channels (ring memfd inode, current context slot, 0, the
     # server end's four ring indices), after the allocations and globals
     key = 0x8000000012345678
-    p1 = rec(R_PINNED, struct.pack("<IIQQQ", 0, 0, 1 << 20, 4242, key))
-    p2 = rec(R_PINNED, struct.pack("<IIQQQ", 3, 0, 8192, 4243, key))
+    p1 = rec(R_PINNED, struct.pack("<IIQQQQ", 0, 0, 1 << 20, 4242, key, 0x200000000000))
+    p2 = rec(R_PINNED, struct.pack("<IIQQQ", 3, 0, 8192, 4243, key))   # written before addresses were kept
     c1 = rec(R_CHAN, struct.pack("<QIIIIII", 777, 0, 0, 0x1040, 0x2000, 0x1040, 0))
     c2 = rec(R_CHAN, struct.pack("<QIIIIII", 778, NO_SLOT, 0, 0x10, 0, 0x10, 0))
     yield "rejoin", b"\x00" + payload(recs + [g1, g2, p1, p2, c1, c2])

@@ -46,7 +46,8 @@ static unsigned rank(uint32_t type)
 /* R_CTX's kind: 0 created, 1 a retained primary context, 2 a primary context the zone reset or
  * released for the last time (its handle still the zone's; nothing made in it) */
 #define CTX_PRIMARY_IDLE 2u
-#define PINNED_BODY 32u     /* slot, 0, bytes, memfd inode, id key */
+#define PINNED_BODY 40u     /* slot, 0, bytes, memfd inode, id key, address in the saving worker */
+#define PINNED_BODY_V0 32u  /* the same without the address (files written before it was kept) */
 #define CHAN_BODY 32u       /* ring memfd inode, current context slot, 0, four ring indices */
 /* Graphs: a graph's or executable graph's nodes, each { u32 slot, u32 type, u32 dependencies,
  * u32 body bytes, u32 dependency[] (indices of nodes before it), body }; bounds of what a
@@ -1246,11 +1247,13 @@ static uint32_t pinned_list(struct vgpu_zone *z, struct vgpu_ckpt_pin *out)
 		int fd;
 		uint64_t bytes;
 		struct stat st;
-		int e = vgpu_pinned_export(&z->pinned, i, &fd, &bytes);
+		uint64_t addr;
+		int e = vgpu_pinned_export(&z->pinned, i, &fd, &bytes, &addr);
 		if (e < 0)
 			break;
 		if (e == 1 && fstat(fd, &st) == 0)
-			out[n++] = (struct vgpu_ckpt_pin){ .ino = (uint64_t)st.st_ino, .bytes = bytes, .slot = i };
+			out[n++] = (struct vgpu_ckpt_pin){ .ino = (uint64_t)st.st_ino, .bytes = bytes, .slot = i,
+							   .addr = addr };
 	}
 	return n;
 }
@@ -1567,6 +1570,7 @@ int vgpu_ckpt_write(int fd, struct vgpu_zone *z, const struct vgpu_backend *be, 
 		w_u64(&w, pins[i].bytes);
 		w_u64(&w, pins[i].ino);
 		w_u64(&w, z->pinned.key);
+		w_u64(&w, pins[i].addr);
 	}
 	for (uint32_t i = 0; i < nchan && !w.err; i++, nrec++) {
 		uint32_t cs = chans[i].ctx ? slot_of_real(z, VGPU_H_CONTEXT, chans[i].ctx) : NO_SLOT;
@@ -1762,7 +1766,8 @@ struct item {
 	struct src *src;
 	uint32_t pool[6];             /* POOL: kind, device, type, location, usage, current */
 	uint64_t key;                 /* PINNED, VMEM: the id key */
-	uint64_t off, id;             /* VMAP: offset into its allocation, the allocation's id */
+	uint64_t off, id;             /* VMAP: offset into its allocation, the allocation's id; PINNED: off is
+				       * the region's address in the saving worker */
 	uint32_t pos[4];              /* CHAN: ring indices */
 };
 
@@ -2300,7 +2305,8 @@ static int parse(struct parser *ps, struct vgpu_ckpt_meta *meta, apply_fn apply,
 		case R_PINNED: {
 			/* base: the memfd's inode; size: the region's bytes; slots ascending, one key */
 			it.slot = rd_u32(&b); it.a = rd_u32(&b); it.size = rd_u64(&b); it.base = rd_u64(&b); it.key = rd_u64(&b);
-			if (b.bad || it.a || it.slot >= VGPU_PINNED_MAX_REGIONS || !it.size || it.size > VGPU_CKPT_MAX_BYTES ||
+			it.off = b.n == PINNED_BODY ? rd_u64(&b) : 0;   /* only a hint: any value is safe */
+			if (b.bad || (b.n != PINNED_BODY && b.n != PINNED_BODY_V0) || it.a || it.slot >= VGPU_PINNED_MAX_REGIONS || !it.size || it.size > VGPU_CKPT_MAX_BYTES ||
 			    !it.base || !(it.key >> 63) || (m->npin && (it.slot <= m->last_pin_slot || it.key != m->pin_key))) {
 				rc = fail(why, cap, -EPROTO, "pinned region record at offset %llu is malformed, out of order "
 					  "or of another key", (unsigned long long)at);
@@ -3292,7 +3298,8 @@ static int restore_apply(void *ctx, const struct model *m, const struct item *ci
 		if (it->type == R_PINNED) {
 			if (!ck->pin && !(ck->pin = calloc(VGPU_PINNED_MAX_REGIONS, sizeof(*ck->pin))))
 				return fail(why, cap, -ENOMEM, "out of memory for the pinned region records");
-			ck->pin[ck->npin++] = (struct vgpu_ckpt_pin){ .ino = it->base, .bytes = it->size, .slot = it->slot };
+			ck->pin[ck->npin++] = (struct vgpu_ckpt_pin){ .ino = it->base, .bytes = it->size, .slot = it->slot,
+								      .addr = it->off };
 			ck->pin_key = it->key;
 		} else {
 			if (!ck->chan && !(ck->chan = calloc(VGPU_CKPT_MAX_CHANS, sizeof(*ck->chan))))

@@ -74,7 +74,7 @@ struct vgpu_ckpt_global { const void *module; uint64_t addr, size; char *name; }
 struct vgpu_ckpt_chan { uint64_t ino; const void *ctx; uint32_t pos[4]; uint32_t rejoined; };
 /* A pinned host memory region of the zone when it was saved: its slot and size, and the
  * memfd's inode the rejoining program must offer it with. */
-struct vgpu_ckpt_pin { uint64_t ino, bytes; uint32_t slot, mapped; };
+struct vgpu_ckpt_pin { uint64_t ino, bytes; uint32_t slot, mapped; uint64_t addr; /* where the saving worker had it */ };
 /* An executable graph: a copy of the graph it was instantiated from (the driver cannot
  * describe an executable graph), kept up to date by cuGraphExecUpdate; changed names the
  * first call that changed the executable graph in a way the copy does not follow. */

@@ -41,11 +41,39 @@ static void give_back(int fd, void *base, void (*release)(void *, void *, uint64
 		release(rctx, base, bytes);
 }
 
-/* map (at == UINT32_MAX: the first free slot) or map_at of memfd fd; or, with fd < 0, the
- * worker's own mapping base (released with release on failure). */
+/*
+ * Where a memfd region is mapped. The zone learns the address (with unified addressing it is
+ * its kernels' address), so it is drawn at random, 2 MiB aligned, in [16 TiB, 96 TiB) of the
+ * address space, away from the worker's libraries, heap and stacks, and says nothing of where
+ * those are. hint (a region's address before its zone moved here) is tried first, so that the
+ * pointers the zone's kernels were given stay valid. Never over anything mapped already
+ * (MAP_FIXED_NOREPLACE); anywhere when no such place is free.
+ */
+static void *map_placed(int fd, uint64_t bytes, uint64_t hint)
+{
+	void *m;
+	for (int i = 0; i < 9; i++) {
+		uint64_t at = hint, r;
+		if (i > 0 || !hint) {
+			if (getrandom(&r, sizeof(r), 0) != sizeof(r))
+				break;
+			at = (0x100000000000ull + r % 0x500000000000ull) & ~0x1fffffull;
+		}
+		m = mmap((void *)(uintptr_t)at, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED_NOREPLACE, fd, 0);
+		if (m == (void *)(uintptr_t)at)
+			return m;
+		if (m != MAP_FAILED)
+			munmap(m, bytes);   /* a kernel without MAP_FIXED_NOREPLACE put it elsewhere */
+	}
+	return mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+}
+
+/* map (at == UINT32_MAX: the first free slot) or map_at of memfd fd (near hint, see
+ * map_placed); or, with fd < 0, the worker's own mapping base (released with release on
+ * failure). */
 static CUresult map_region(struct vgpu_pinned *p, int fd, void *base, void (*release)(void *, void *, uint64_t),
-			   void *rctx, uint64_t bytes, const struct vgpu_pinned_drv *d, uint32_t at, uint64_t *id,
-			   const char **why)
+			   void *rctx, uint64_t bytes, const struct vgpu_pinned_drv *d, uint32_t at, uint64_t hint,
+			   uint64_t *id, const char **why)
 {
 	const int need = F_SEAL_SHRINK | F_SEAL_GROW;
 	long page = sysconf(_SC_PAGESIZE);
@@ -108,7 +136,7 @@ static CUresult map_region(struct vgpu_pinned *p, int fd, void *base, void (*rel
 	}
 	if (res == CUDA_SUCCESS && fd < 0)
 		m = base;
-	else if (res == CUDA_SUCCESS && (m = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)) == MAP_FAILED) {
+	else if (res == CUDA_SUCCESS && (m = map_placed(fd, bytes, hint)) == MAP_FAILED) {
 		*why = "mapping the region failed";
 		res = CUDA_ERROR_OUT_OF_MEMORY;
 	}
@@ -139,17 +167,17 @@ static CUresult map_region(struct vgpu_pinned *p, int fd, void *base, void (*rel
 CUresult vgpu_pinned_map(struct vgpu_pinned *p, int fd, uint64_t bytes, const struct vgpu_pinned_drv *d,
 			 uint64_t *id /* out */, const char **why /* out */)
 {
-	return map_region(p, fd, NULL, NULL, NULL, bytes, d, UINT32_MAX, id, why);
+	return map_region(p, fd, NULL, NULL, NULL, bytes, d, UINT32_MAX, 0, id, why);
 }
 
 CUresult vgpu_pinned_map_mem(struct vgpu_pinned *p, void *base, uint64_t bytes,
 			     void (*release)(void *ctx, void *base, uint64_t bytes), void *ctx,
 			     const struct vgpu_pinned_drv *d, uint64_t *id, const char **why)
 {
-	return map_region(p, -1, base, release, ctx, bytes, d, UINT32_MAX, id, why);
+	return map_region(p, -1, base, release, ctx, bytes, d, UINT32_MAX, 0, id, why);
 }
 
-int vgpu_pinned_export(struct vgpu_pinned *p, uint32_t i, int *fd, uint64_t *bytes)
+int vgpu_pinned_export(struct vgpu_pinned *p, uint32_t i, int *fd, uint64_t *bytes, uint64_t *addr)
 {
 	pthread_rwlock_rdlock(&p->lock);
 	/* a region the worker mapped itself (a Xen guest's grants) has no descriptor to hand
@@ -158,13 +186,14 @@ int vgpu_pinned_export(struct vgpu_pinned *p, uint32_t i, int *fd, uint64_t *byt
 	if (rc == 1) {
 		*fd = p->r[i].fd;
 		*bytes = p->r[i].bytes;
+		*addr = (uint64_t)(uintptr_t)p->r[i].base;
 	}
 	pthread_rwlock_unlock(&p->lock);
 	return rc;
 }
 
 CUresult vgpu_pinned_map_at(struct vgpu_pinned *p, uint64_t key, uint32_t slot, int fd, uint64_t bytes,
-			    const struct vgpu_pinned_drv *d, const char **why)
+			    uint64_t hint, const struct vgpu_pinned_drv *d, const char **why)
 {
 	uint64_t id;
 	pthread_rwlock_wrlock(&p->lock);
@@ -178,7 +207,7 @@ CUresult vgpu_pinned_map_at(struct vgpu_pinned *p, uint64_t key, uint32_t slot, 
 		close(fd);
 		return CUDA_ERROR_INVALID_VALUE;
 	}
-	return map_region(p, fd, NULL, NULL, NULL, bytes, d, slot, &id, why);
+	return map_region(p, fd, NULL, NULL, NULL, bytes, d, slot, hint, &id, why);
 }
 
 static void region_free(struct vgpu_pinned *p, uint32_t s, const struct vgpu_pinned_drv *d)

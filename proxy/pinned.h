@@ -70,15 +70,18 @@ CUresult vgpu_pinned_map_mem(struct vgpu_pinned *p, void *base, uint64_t bytes,
 			     const struct vgpu_pinned_drv *d, uint64_t *id /* out */, const char **why /* out */);
 /*
  * Migration: the regions move to another worker with the zone's channels, keeping their ids.
- *   export: slot i's memfd (still ours) and size, 1; 0 for a free slot; -1 past the last
+ *   export: slot i's memfd (still ours), size and address here, 1; 0 for a free slot; -1 past
+ *           the last
  *   map_at: like map, into slot (which must be free) of a table whose key becomes key when
- *           it is empty (-> CUDA_ERROR_INVALID_VALUE when another key is set already)
+ *           it is empty (-> CUDA_ERROR_INVALID_VALUE when another key is set already), at
+ *           address hint when that is free here (the zone's kernels keep their pointers)
  */
-int vgpu_pinned_export(struct vgpu_pinned *p, uint32_t i, int *fd /* out */, uint64_t *bytes /* out */);
+int vgpu_pinned_export(struct vgpu_pinned *p, uint32_t i, int *fd /* out */, uint64_t *bytes /* out */,
+		       uint64_t *addr /* out */);
 /* How many regions the worker mapped itself (a Xen guest's granted pages: no memfd to hand on). */
 uint32_t vgpu_pinned_granted(struct vgpu_pinned *p);
 CUresult vgpu_pinned_map_at(struct vgpu_pinned *p, uint64_t key, uint32_t slot, int fd, uint64_t bytes,
-			    const struct vgpu_pinned_drv *d, const char **why /* out */);
+			    uint64_t hint, const struct vgpu_pinned_drv *d, const char **why /* out */);
 
 /* Forget region id (after its queued copies). CUDA_ERROR_INVALID_VALUE if there is none. */
 CUresult vgpu_pinned_unmap(struct vgpu_pinned *p, uint64_t id, const struct vgpu_pinned_drv *d);

@@ -145,6 +145,7 @@ struct vgpu_state_pinned {
 	uint64_t key;                /* the zone's region-id key */
 	uint64_t bytes;
 	uint32_t slot, pad;
+	uint64_t addr;               /* where the giving worker has it (the taker maps it there if it can) */
 };
 struct vgpu_state_chan {
 	uint32_t magic, version;

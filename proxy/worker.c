@@ -180,6 +180,36 @@ static uint64_t mono_ns(void);
  * hello): each the zone had when it was saved (same inode and size) and not mapped here yet
  * is mapped at its old slot, so its id names it again. 0, or -errno with why.
  */
+/*
+ * One of the zone's live contexts made current on this thread (NULL when it has none): the
+ * driver registers a pinned region (mapped, so that kernels reach it) in the context current
+ * when the worker maps it, as a channel's thread does for a new region.
+ */
+static void some_ctx_current(struct worker *w)
+{
+	const struct vgpu_backend_fns *f = &w->be.fn;
+	struct vgpu_zone *z = &w->zone;
+	void *ctx = NULL;
+	pthread_mutex_lock(&z->lock);
+	for (uint32_t i = 0; !ctx; i++) {
+		unsigned t;
+		void *real;
+		const void *own;
+		uint32_t gen;
+		int rc = vgpu_htab_slot(&z->htab, i, &t, &real, &own, &gen);
+		CUdevice d;
+		unsigned fl;
+		if (rc == -ENOENT)
+			break;
+		if (rc == 1 && t == VGPU_H_CONTEXT &&
+		    vgpu_zone_primary_idle(z, f->cuDevicePrimaryCtxGetState, real, &d, &fl) == 0)
+			ctx = real;
+	}
+	pthread_mutex_unlock(&z->lock);
+	if (ctx && f->cuCtxSetCurrent)
+		f->cuCtxSetCurrent(ctx);
+}
+
 static int rejoin_regions(struct worker *w, int sock, char *why, size_t cap)
 {
 	const struct vgpu_pinned_drv pd = vgpu_pinned_drv_of(&w->be);
@@ -212,7 +242,9 @@ static int rejoin_regions(struct worker *w, int sock, char *why, size_t cap)
 			continue;
 		}
 		const char *pwhy = "";
-		if (vgpu_pinned_map_at(&w->zone.pinned, ck->pin_key, p->slot, fd, p->bytes, &pd, &pwhy) != CUDA_SUCCESS) {
+		some_ctx_current(w);
+		if (vgpu_pinned_map_at(&w->zone.pinned, ck->pin_key, p->slot, fd, p->bytes, p->addr, &pd, &pwhy) !=
+		    CUDA_SUCCESS) {
 			snprintf(why, cap, "the zone's pinned region %u (%llu bytes) cannot be mapped here: %s", p->slot,
 				 (unsigned long long)p->bytes, pwhy);
 			return -ENOMEM;
@@ -873,7 +905,7 @@ static void do_take(struct worker *w, int c, const struct vgpu_state_req *q)
 	for (uint32_t i = 0; r.status == 0; i++) {
 		struct vgpu_state_pinned pr = { .magic = VGPU_STATE_PINR, .version = VGPU_PROTO_VERSION,
 						.key = w->zone.pinned.key, .slot = i };
-		int fd, e = vgpu_pinned_export(&w->zone.pinned, i, &fd, &pr.bytes);
+		int fd, e = vgpu_pinned_export(&w->zone.pinned, i, &fd, &pr.bytes, &pr.addr);
 		if (e < 0)
 			break;
 		if (e == 0)
@@ -964,7 +996,9 @@ static int take_channels(struct worker *w, const char *path, uint32_t *taken, ch
 		ssize_t len = vgpu_fds_recv(c, &u, sizeof(u), fds, 2, &nfds, 0);
 		if (len == (ssize_t)sizeof(u.p) && u.p.magic == VGPU_STATE_PINR && nfds == 1) {
 			const char *pwhy = "";
-			if (vgpu_pinned_map_at(&w->zone.pinned, u.p.key, u.p.slot, fds[0], u.p.bytes, &pd, &pwhy) != CUDA_SUCCESS) {
+			some_ctx_current(w);
+			if (vgpu_pinned_map_at(&w->zone.pinned, u.p.key, u.p.slot, fds[0], u.p.bytes, u.p.addr, &pd, &pwhy) !=
+			    CUDA_SUCCESS) {
 				snprintf(why, cap, "the zone's pinned region %u (%llu bytes) cannot be mapped here: %s", u.p.slot,
 					 (unsigned long long)u.p.bytes, pwhy);
 				break;

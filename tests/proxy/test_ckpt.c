@@ -57,6 +57,7 @@ struct shape {
 	uint32_t npin, nchan;
 	uint32_t pin_slot2;      /* the second region's slot (0: 1) */
 	uint64_t pin_bytes, pin_ino, pin_key2, pin_pad;   /* of the last region (0: a good value) */
+	uint32_t pin_len;        /* the regions' record bodies when not 40 (with the address) */
 	uint32_t chan_ctx, chan_pad, chan_pos0;           /* of the last channel */
 	uint64_t chan_ino;                                /* of the last channel (0: a good value) */
 	int chan_before_pin;                              /* write channels before the regions */
@@ -112,11 +113,15 @@ static void pins_rec(const struct shape *s)
 {
 	for (uint32_t i = 0; i < s->npin; i++) {
 		int last = i + 1 == s->npin;
-		rec(R_PINNED, 32);
+		uint32_t len = s->pin_len ? s->pin_len : 40;
+		rec(R_PINNED, len);
 		u32(i == 1 && s->pin_slot2 ? s->pin_slot2 : i); u32(last ? (uint32_t)s->pin_pad : 0);
 		u64(last && s->pin_bytes ? s->pin_bytes : 1u << 20);
 		u64(last && s->pin_ino ? s->pin_ino : 50 + i);
 		u64(last && s->pin_key2 ? s->pin_key2 : 0x8000000000001234ull);
+		if (len > 32)   /* the address, any value (a hint), then whatever a longer body holds */
+			for (uint32_t k = 32; k < len; k += 4)
+				u32(0xdead0000u + k);
 	}
 }
 
@@ -398,6 +403,10 @@ int main(void)
 	s = sv; s.npin = 1; s.pin_key2 = 0x1234; refused(&s, "pinned region record"); /* a key without its top bit */
 	s = sv; s.pin_key2 = 0x8000000000005678ull; refused(&s, "pinned region record"); /* another key */
 	s = sv; s.pin_pad = 1;                   refused(&s, "pinned region record");
+	s = sv; s.pin_len = 32;                                                      /* a file without addresses */
+	CHECK_EQ((build(&s), vgpu_ckpt_check(buf, n, &m, why, sizeof(why))), 0);
+	s = sv; s.pin_len = 36;                  refused(&s, "pinned region record"); /* neither form */
+	s = sv; s.pin_len = 44;                  refused(&s, "over its limit");
 	s = sv; s.chan_ctx = 1;                  refused(&s, "channel record");       /* a module, not a context */
 	s = sv; s.chan_ctx = 6;                  refused(&s, "channel record");       /* past the table */
 	s = sv; s.chan_pad = 1;                  refused(&s, "channel record");

@@ -133,7 +133,8 @@ int main(void)
 	/* It cannot be handed to another worker (no descriptor): export skips it. */
 	int fd = -1;
 	uint64_t bytes = 0;
-	CHECK_EQ(vgpu_pinned_export(&p, 0, &fd, &bytes), 0);
+	uint64_t addr = 0;
+	CHECK_EQ(vgpu_pinned_export(&p, 0, &fd, &bytes, &addr), 0);
 	/* Unmapped: released through the mapper, the quota free again. */
 	CHECK_EQ(vgpu_pinned_unmap(&p, id, &d), CUDA_SUCCESS);
 	CHECK_EQ(released, 4);

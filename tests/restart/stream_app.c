@@ -145,7 +145,7 @@ int main(int argc, char **argv)
 		       "Copies and "
 		       "launches for SECONDS (default 5), verifying every round; a thread started halfway joins the zone "
 		       "(not with --no-late; with --late-on-signal when SIGUSR1 arrives instead); HOLD_BYTES of device memory keep a pattern checked every round and at the "
-		       "end; --pinned copies through 1 MiB of pinned host memory every round; --global writes a module global every round and checks what "
+		       "end; --pinned copies through 1 MiB of pinned host memory every round and has a kernel read it in place; --global writes a module global every round and checks what "
 		       "the module's kernel reads there; --global-value never asks for a global's address: the module's kernel "
 		       "adds 100 to it every round and returns what it found, which must be 100 times the rounds before; --pools sets the default pool's release threshold, creates a pool, makes it the device's current "
 		       "one and allocates from both every round, checking that all of it holds; --timing records an event at the "
@@ -330,6 +330,29 @@ int main(int argc, char **argv)
 			for (int i = 0; i < (1 << 18); i++)
 				if (w[i] != (uint32_t)(i ^ rounds)) {
 					fprintf(stderr, "FAIL: round %d: pinned word %d = %u\n", rounds, i, w[i]);
+					exit(1);
+				}
+			/* and the kernel reads it in place, through the program's own pointer (unified
+			 * addressing): c = a + a with a in pinned host memory */
+			static float back[N];
+			float *f = host_pinned;
+			CUdeviceptr hp = (CUdeviceptr)(uintptr_t)host_pinned, dp = 0;
+			int n = N;
+			CK(cuMemHostGetDevicePointer(&dp, host_pinned, 0));
+			if (dp != hp) {
+				fprintf(stderr, "FAIL: round %d: pinned memory at %p is %#llx for kernels\n", rounds, host_pinned,
+					(unsigned long long)dp);
+				exit(1);
+			}
+			for (int i = 0; i < N; i++)
+				f[i] = (float)((i ^ rounds) & 0xffff);
+			void *pargs[] = { &hp, &hp, &dpin, &n };
+			CK(cuLaunchKernel(vec_add, N / 256, 1, 1, 256, 1, 1, 0, NULL, pargs, NULL));
+			CK(cuMemcpyDtoH(back, dpin, sizeof(back)));
+			for (int i = 0; i < N; i++)
+				if (back[i] != 2 * f[i]) {
+					fprintf(stderr, "FAIL: round %d: the kernel read pinned element %d as %g\n", rounds, i,
+						back[i] / 2);
 					exit(1);
 				}
 		}
