@@ -9,7 +9,7 @@ import sys
 import zlib
 
 (R_ZONE, R_RANGES, R_SLOTS, R_CTX, R_MODULE, R_FUNC, R_STREAM, R_EVENT, R_ALLOC, R_END, R_POOL, R_GLOBAL,
- R_PINNED, R_CHAN, R_GRAPH, R_GEXEC, R_VMEM, R_VMAP, R_GVAL) = range(1, 20)
+ R_PINNED, R_CHAN, R_GRAPH, R_GEXEC, R_VMEM, R_VMAP, R_GVAL, R_OUTPUT) = range(1, 21)
 NO_SLOT = 0xFFFFFFFF
 
 
@@ -109,6 +109,10 @@ def seeds():
     c1 = rec(R_CHAN, struct.pack("<QIIIIII", 777, 0, 0, 0x1040, 0x2000, 0x1040, 0))
     c2 = rec(R_CHAN, struct.pack("<QIIIIII", 778, NO_SLOT, 0, 0x10, 0, 0x10, 0))
     yield "rejoin", b"\x00" + payload(recs + [g1, g2, p1, p2, c1, c2])
+    # device output the zone had not taken (after the channels): stream, 0, the text
+    o1 = rec(R_OUTPUT, struct.pack("<II", 0, 0) + b"kernel says 4242\n")
+    o2 = rec(R_OUTPUT, struct.pack("<II", 1, 0) + b"a.cu:7: fail: block: [0,0,0], thread: [0,0,0] Assertion failed.\n")
+    yield "output", b"\x00" + payload(recs + [p1, c1, o1, o2])
     # a graph (slot 6, with a node handle at slot 7) and an executable graph's copy, after the
     # globals: node count, 0, then per node {slot, type, dependencies, body bytes,
     # dependency indices, body}: a kernel (function slot 2, grid, block, shared memory, one

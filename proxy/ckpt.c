@@ -16,6 +16,7 @@
 #include "backend.h"
 #include "log.h"
 #include "modimage.h"
+#include "output.h"
 #include "wire.h"
 #include "zone.h"
 
@@ -31,6 +32,7 @@ enum rec {
 	R_GRAPH, R_GEXEC, /* between the globals and the pinned regions */
 	R_VMEM, R_VMAP,   /* between the allocations and the globals */
 	R_GVAL,           /* after the globals: a module global's value, by name */
+	R_OUTPUT,         /* after the channels: device output the zone had not taken */
 };
 /* Where each record type comes in a file (the numbers above are fixed by the format). */
 static unsigned rank(uint32_t type)
@@ -39,7 +41,7 @@ static unsigned rank(uint32_t type)
 		[R_ZONE] = 1, [R_RANGES] = 2, [R_SLOTS] = 3, [R_CTX] = 4, [R_MODULE] = 5, [R_FUNC] = 6,
 		[R_STREAM] = 7, [R_EVENT] = 8, [R_POOL] = 9, [R_ALLOC] = 10, [R_VMEM] = 11, [R_VMAP] = 12,
 		[R_GLOBAL] = 13, [R_GVAL] = 14, [R_GRAPH] = 15, [R_GEXEC] = 16, [R_PINNED] = 17, [R_CHAN] = 18,
-		[R_END] = 19,
+		[R_OUTPUT] = 19, [R_END] = 20,
 	};
 	return type < sizeof(order) ? order[type] : 0;
 }
@@ -1377,6 +1379,8 @@ int vgpu_ckpt_write(int fd, struct vgpu_zone *z, const struct vgpu_backend *be, 
 	uint32_t npins = 0, ngp = 0, ngv = 0;
 	const struct vgpu_backend_fns *f = &be->fn;
 	struct writer w = { .fd = fd, .cap = 4u << 20 };
+	char *outb[VGPU_OUT_STREAMS] = { NULL };
+	size_t outn[VGPU_OUT_STREAMS] = { 0 };
 	struct plan *pl = NULL;
 	uint32_t used = z->htab.used, npl = 0, nrec = 0;
 	int rc;
@@ -1394,8 +1398,9 @@ int vgpu_ckpt_write(int fd, struct vgpu_zone *z, const struct vgpu_backend *be, 
 		unsigned t; void *real; const void *own; uint32_t gen;
 		CUdevice d;
 		unsigned fl;
+		/* (an idle primary context has no work; the plan asks again) */
 		if (vgpu_htab_slot(&z->htab, i, &t, &real, &own, &gen) == 1 && t == VGPU_H_CONTEXT &&
-		    vgpu_zone_primary_idle(z, f->cuDevicePrimaryCtxGetState, real, &d, &fl) == 0) {   /* (an idle one has no work; the plan asks again) */
+		    vgpu_zone_primary_idle(z, f->cuDevicePrimaryCtxGetState, real, &d, &fl) == 0) {
 			if ((r = f->cuCtxSetCurrent(real)) != CUDA_SUCCESS || (r = f->cuCtxSynchronize()) != CUDA_SUCCESS)
 				return fail(why, why_len, -EIO, "finishing the work of context slot %u failed (CUresult %d): "
 					    "the zone's device state is not consistent", i, (int)r);
@@ -1419,6 +1424,17 @@ int vgpu_ckpt_write(int fd, struct vgpu_zone *z, const struct vgpu_backend *be, 
 		goto out;
 	}
 	npins = pinned_list(z, pins);
+	/* OUTPUT: what its kernels printed that the zone has not taken yet (a copy: a zone that
+	 * goes on here still takes it), one record per stream that has some */
+	for (unsigned s = 0; s < VGPU_OUT_STREAMS; s++) {
+		if (!vgpu_output_pending())
+			break;
+		if (!(outb[s] = malloc(VGPU_OUTPUT_MAX))) {
+			rc = fail(why, why_len, -ENOMEM, "out of memory");
+			goto out;
+		}
+		outn[s] = vgpu_output_peek(s, outb[s], VGPU_OUTPUT_MAX);
+	}
 	/* the payload's length, announced in the header (a reader of a stream knows its end) */
 	const char *s_reg = reg ? reg : "", *s_src = source ? source : "";
 	uint64_t zone_len = 4 + 4 + 8 + 16 + 12 + strlen(z->name) + strlen(s_reg) + strlen(s_src);
@@ -1435,6 +1451,8 @@ int vgpu_ckpt_write(int fd, struct vgpu_zone *z, const struct vgpu_backend *be, 
 	for (uint32_t g = 0; g < ngv; g++)
 		payload += 16 + GVAL_HEAD + strlen(gv[g].name) + gv[g].size;
 	payload += (16ull + PINNED_BODY) * npins + (16ull + CHAN_BODY) * nchan;
+	for (unsigned s = 0; s < VGPU_OUT_STREAMS; s++)
+		payload += outn[s] ? 16 + 8 + outn[s] : 0;
 	for (uint32_t i = 0; i < ngp; i++)
 		payload += gplan_bytes(&gp[i]);
 
@@ -1581,6 +1599,15 @@ int vgpu_ckpt_write(int fd, struct vgpu_zone *z, const struct vgpu_backend *be, 
 		for (unsigned k = 0; k < 4; k++)
 			w_u32(&w, chans[i].pos[k]);
 	}
+	for (unsigned s = 0; s < VGPU_OUT_STREAMS && !w.err; s++) {
+		if (!outn[s])
+			continue;
+		w_rec(&w, R_OUTPUT, 8 + outn[s]);
+		w_u32(&w, s);
+		w_u32(&w, 0);
+		w_bytes(&w, outb[s], outn[s]);
+		nrec++;
+	}
 	/* END: how many records came before it, and the CRC-32C of every payload byte before it */
 	uint32_t crc = w.crc;
 	w_rec(&w, R_END, 8);
@@ -1607,6 +1634,8 @@ out:
 	free(gp);
 	gvals_free(gv, ngv);
 	free(pins);
+	for (unsigned s = 0; s < VGPU_OUT_STREAMS; s++)
+		free(outb[s]);
 	free(w.buf);
 	return rc;
 }
@@ -1747,6 +1776,7 @@ struct model {
 	uint64_t pin_key;
 	uint64_t *chan_ino;   /* CHAN: the rings' inodes so far (no ring twice) */
 	uint32_t nchan;
+	uint32_t nout, last_out; /* OUTPUT: records so far and the last one's stream (ascending, each once) */
 	uint64_t *res;        /* RANGES: the address reservations, base, size pairs */
 	uint32_t nres;
 	uint64_t *vmem;       /* VMEM: id, size pairs so far */
@@ -1807,6 +1837,7 @@ static uint64_t body_max(uint32_t type)
 	case R_GVAL:   return GVAL_HEAD + VGPU_CKPT_NAME_MAX + GVAL_MAX;
 	case R_PINNED: return PINNED_BODY;
 	case R_CHAN:   return CHAN_BODY;
+	case R_OUTPUT: return 8 + VGPU_OUTPUT_MAX;
 	case R_VMEM:   return VMEM_HEAD;
 	case R_VMAP:   return VMAP_BODY;
 	case R_GRAPH:  return 8 + GRAPH_MAX_BODY;
@@ -2021,7 +2052,7 @@ static int parse(struct parser *ps, struct vgpu_ckpt_meta *meta, apply_fn apply,
 		}
 		/* records come in a fixed order: zone, ranges, slots, handles by type, allocations, end */
 		if ((ps->nrec == 0) != (type == R_ZONE) || (ps->nrec == 1) != (type == R_RANGES) ||
-		    (ps->nrec == 2) != (type == R_SLOTS) || type < R_ZONE || type > R_GVAL ||
+		    (ps->nrec == 2) != (type == R_SLOTS) || type < R_ZONE || type > R_OUTPUT ||
 		    (type >= R_CTX && rank(type) < ps->stage)) {
 			rc = fail(why, cap, -EPROTO, "record at offset %llu: type %u out of order or unknown",
 				  (unsigned long long)at, type);
@@ -2337,6 +2368,21 @@ static int parse(struct parser *ps, struct vgpu_ckpt_meta *meta, apply_fn apply,
 				goto out;
 			}
 			m->chan_ino[m->nchan++] = it.base;
+			break;
+		}
+		case R_OUTPUT: {
+			/* a: the stream (0 stdout, 1 stderr); b: 0; then the text, at least one byte */
+			it.a = rd_u32(&b); it.b = rd_u32(&b);
+			it.data = b.p + b.off;
+			it.len = b.n - b.off;
+			if (b.bad || it.b || it.a >= VGPU_OUT_STREAMS || (m->nout && it.a <= m->last_out) || !it.len ||
+			    it.len > VGPU_OUTPUT_MAX) {
+				rc = fail(why, cap, -EPROTO, "device output record at offset %llu is malformed, of no stream, "
+					  "out of order or empty", (unsigned long long)at);
+				goto out;
+			}
+			m->nout++;
+			m->last_out = it.a;
 			break;
 		}
 		case R_ALLOC: {
@@ -3291,6 +3337,9 @@ static int restore_apply(void *ctx, const struct model *m, const struct item *ci
 		real = e;
 		break;
 	}
+	case R_OUTPUT:   /* the zone takes it from this worker now, in order before anything new */
+		vgpu_output_put(it->a, it->data, it->len);
+		return 0;
 	case R_PINNED:
 	case R_CHAN: {
 		/* kept for the program's channels to rejoin, should the source be gone */

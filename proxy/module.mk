@@ -2,7 +2,8 @@
 # proxy build rules (included by the top-level Makefile).
 
 # Per-zone data structures: no driver, no ring; unit-tested on their own.
-PROXY_CORE_OBJS := $(addprefix $(B)/proxy/,handles.o allocmap.o quota.o zone.o log.o pool.o vmm.o pinned.o ckpt.o) \
+PROXY_CORE_OBJS := $(addprefix $(B)/proxy/,handles.o allocmap.o quota.o zone.o log.o pool.o vmm.o pinned.o ckpt.o \
+	output.o) \
 	$(B)/runtime/modimage.o
 PROXY_CORE_LIBS := -lzstd -llz4   # modimage.o: compressed fatbin members
 
@@ -19,7 +20,7 @@ PROXY_TESTS := $(PROXY_UNIT_TESTS)
 # with CUDA_ERROR_NOT_SUPPORTED (the supervisor, workers and channels still work).
 PROXY := $(B)/proxy/vgpu-proxy
 PROXY_OBJS := $(PROXY_CORE_OBJS) $(addprefix $(B)/proxy/,main.o supervisor.o worker.o handoff.o \
-	backend.o chanloop.o custom.o dispatch.o ctlclient.o sv_ctl.o sv_xen.o adopt.o output.o) \
+	backend.o chanloop.o custom.o dispatch.o ctlclient.o sv_ctl.o sv_xen.o adopt.o) \
 	$(patsubst %.c,$(B)/%.o,$(wildcard proxy/custom_*.c))
 PROXY_LIBS := $(RING_LIBS) -ldl
 # The hand-written calls' handlers (proxy/custom_calls.c) share the wire tables with libvgpu

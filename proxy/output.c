@@ -121,6 +121,24 @@ size_t vgpu_output_take(unsigned stream, void *buf, size_t cap)
 	return k;
 }
 
+size_t vgpu_output_peek(unsigned stream, void *buf, size_t cap)
+{
+	if (stream >= VGPU_OUT_STREAMS)
+		return 0;
+	pthread_mutex_lock(&out.lock);
+	size_t k = out.s[stream].len < cap ? out.s[stream].len : cap;
+	if (k)
+		memcpy(buf, out.s[stream].buf, k);
+	pthread_mutex_unlock(&out.lock);
+	return k;
+}
+
+void vgpu_output_put(unsigned stream, const void *buf, size_t len)
+{
+	if (stream < VGPU_OUT_STREAMS && len)
+		keep(stream, buf, len);
+}
+
 uint64_t vgpu_output_dropped(void)
 {
 	pthread_mutex_lock(&out.lock);

@@ -36,6 +36,13 @@ int vgpu_output_pending(void);
  * that is not one). */
 size_t vgpu_output_take(unsigned stream, void *buf, size_t cap);
 
+/* Copies up to cap bytes of the stream's output into buf without taking them (a checkpoint);
+ * returns how many. */
+size_t vgpu_output_peek(unsigned stream, void *buf, size_t cap);
+/* Appends len bytes to the stream's output as if the zone's kernels had printed them (a
+ * restore of output the zone had not taken); what does not fit is dropped and counted. */
+void vgpu_output_put(unsigned stream, const void *buf, size_t len);
+
 /* Bytes dropped so far, both streams, because the zone did not take its output in time. */
 uint64_t vgpu_output_dropped(void);
 

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MIT
 // Ordinary kernels shared by the simulator tests and the end-to-end tests: arithmetic,
 // shared memory with barriers, atomics, grid-stride loops, mixed parameters, device globals,
-// warp shuffles and votes.
+// warp shuffles and votes, device printf.
 #include <stdint.h>
+#include <stdio.h>
 
 extern "C" __global__ void vec_add(const float *a, const float *b, float *c, int n)
 {
@@ -125,6 +126,13 @@ extern "C" __global__ void use_globals(int *out)
         out[0] = dev_counter;
         dev_counter = dev_counter + 100;
     }
+}
+
+/* One line of device output from thread 0 (a zone's printed text, carried by checkpoints). */
+extern "C" __global__ void say(int k)
+{
+    if (threadIdx.x == 0)
+        printf("kernel says %d\n", k);
 }
 
 __device__ __noinline__ float poly(float x, int k)

@@ -238,6 +238,19 @@ there_and_back graph "with a graph and its executable graph (memset, kernel, cop
 # retains and its properties checked, one more reference to it held across the moves (the
 # driver must count it too); the zone names its allocations by ids a restore keeps.
 there_and_back vmm "with virtual memory management (a reservation, a physical allocation released while mapped, one mapped from an offset)," --vmm
+# Device output the zone has not taken yet moves with it: a kernel's printf waits in A's
+# worker (the program makes no call), the zone moves to B, and the program's next call brings
+# the text from B, once.
+for _ in $(seq 50); do [ -z "$(others)" ] && break; sleep 0.1; done
+side "$tmp/printf.out" 1 0 --no-late --printf-on-signal
+for _ in $(seq 100); do grep -q "waiting for SIGUSR1" "$tmp/printf.out" && break; sleep 0.1; done
+out=$(ctl a migrate "$szone" --to "$tmp/b.sock.ctl") || fail "migrating a zone with untaken device output failed: $out"
+grep -q "kernel says" "$tmp/printf.out" && fail "the device output reached the program before it made a call"
+kill -USR1 "$spid"
+wait "$spid" || fail "the program with untaken device output failed after the move: $(cat "$tmp/printf.out")"
+[ "$(grep -c '^kernel says 4242$' "$tmp/printf.out")" = 1 ] ||
+  fail "the device output did not reach the program once after the move: $(cat "$tmp/printf.out")"
+pass "device output not yet taken moved with its zone A -> B and reached the program once there"
 # An executable graph changed in a way checkpoints do not follow is refused, naming the call,
 # and the zone goes on.
 for _ in $(seq 50); do [ -z "$(others)" ] && break; sleep 0.1; done

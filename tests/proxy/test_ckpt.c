@@ -7,7 +7,7 @@
 #include "check.h"
 
 enum { R_ZONE = 1, R_RANGES, R_SLOTS, R_CTX, R_MODULE, R_FUNC, R_STREAM, R_EVENT, R_ALLOC, R_END, R_POOL, R_GLOBAL,
-       R_PINNED, R_CHAN, R_GRAPH, R_GEXEC, R_VMEM, R_VMAP, R_GVAL };
+       R_PINNED, R_CHAN, R_GRAPH, R_GEXEC, R_VMEM, R_VMAP, R_GVAL, R_OUTPUT };
 #define NO_SLOT 0xffffffffu
 
 static uint8_t buf[1 << 16];
@@ -58,6 +58,8 @@ struct shape {
 	uint32_t pin_slot2;      /* the second region's slot (0: 1) */
 	uint64_t pin_bytes, pin_ino, pin_key2, pin_pad;   /* of the last region (0: a good value) */
 	uint32_t pin_len;        /* the regions' record bodies when not 40 (with the address) */
+	uint32_t nout;           /* device output records, streams 0, 1 (out_stream2: the second's, plus 1) */
+	uint32_t out_stream2, out_pad, out_empty, out_first;   /* out_first: before the pinned regions */
 	uint32_t chan_ctx, chan_pad, chan_pos0;           /* of the last channel */
 	uint64_t chan_ino;                                /* of the last channel (0: a good value) */
 	int chan_before_pin;                              /* write channels before the regions */
@@ -122,6 +124,17 @@ static void pins_rec(const struct shape *s)
 		if (len > 32)   /* the address, any value (a hint), then whatever a longer body holds */
 			for (uint32_t k = 32; k < len; k += 4)
 				u32(0xdead0000u + k);
+	}
+}
+
+static void outs_rec(const struct shape *s)
+{
+	static const char text[] = "thread 3 says hello\n";
+	for (uint32_t i = 0; i < s->nout; i++) {
+		uint32_t len = s->out_empty && i + 1 == s->nout ? 0 : (uint32_t)sizeof(text) - 1;
+		rec(R_OUTPUT, 8 + len);
+		u32(i == 1 && s->out_stream2 ? s->out_stream2 - 1 : i); u32(s->out_pad);
+		put(text, len);
 	}
 }
 
@@ -281,11 +294,15 @@ static void build(const struct shape *s)
 		graphs_rec(s);
 	if (s->gval_where == 2)
 		gval_rec(s);
+	if (s->out_first)
+		outs_rec(s);
 	if (s->chan_before_pin)
 		chans_rec(s);
 	pins_rec(s);
 	if (!s->chan_before_pin && !s->chans_before_allocs)
 		chans_rec(s);
+	if (!s->out_first)
+		outs_rec(s);
 	uint32_t crc = vgpu_crc32c(0, buf + VGPU_CKPT_HDR_BYTES, n - VGPU_CKPT_HDR_BYTES);
 	rec(R_END, 8);
 	u32(nrec - 1); u32(s->bad_crc ? crc ^ 1 : crc);
@@ -407,6 +424,14 @@ int main(void)
 	CHECK_EQ((build(&s), vgpu_ckpt_check(buf, n, &m, why, sizeof(why))), 0);
 	s = sv; s.pin_len = 36;                  refused(&s, "pinned region record"); /* neither form */
 	s = sv; s.pin_len = 44;                  refused(&s, "over its limit");
+	/* device output the zone had not taken: one record per stream, after the channels */
+	s = sv; s.nout = 2;
+	CHECK_EQ((build(&s), vgpu_ckpt_check(buf, n, &m, why, sizeof(why))), 0);
+	s = sv; s.nout = 2; s.out_stream2 = 3;   refused(&s, "device output record"); /* no such stream (2) */
+	s = sv; s.nout = 2; s.out_stream2 = 1;   refused(&s, "device output record"); /* stream 0 twice */
+	s = sv; s.nout = 1; s.out_pad = 1;       refused(&s, "device output record");
+	s = sv; s.nout = 1; s.out_empty = 1;     refused(&s, "device output record"); /* no text */
+	s = sv; s.nout = 1; s.out_first = 1;     refused(&s, "out of order");        /* before the pinned regions */
 	s = sv; s.chan_ctx = 1;                  refused(&s, "channel record");       /* a module, not a context */
 	s = sv; s.chan_ctx = 6;                  refused(&s, "channel record");       /* past the table */
 	s = sv; s.chan_pad = 1;                  refused(&s, "channel record");

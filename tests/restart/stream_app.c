@@ -104,7 +104,7 @@ int main(int argc, char **argv)
 	double seconds = argc > 2 ? atof(argv[2]) : 5;
 	uint64_t hold = argc > 3 ? strtoull(argv[3], NULL, 0) & ~3ull : 0;
 	int late_wanted = 1, late_on_signal = 0, pinned = 0, global = 0, pools = 0, timing = 0, graph = 0, vmm = 0;
-	int idle_primary = 0;
+	int idle_primary = 0, printf_on_signal = 0;
 	for (int i = 4; i < argc; i++) {
 		if (!strcmp(argv[i], "--no-late"))
 			late_wanted = 0;
@@ -128,8 +128,10 @@ int main(int argc, char **argv)
 			vmm = 1;
 		else if (!strcmp(argv[i], "--idle-primary"))
 			idle_primary = 1;
+		else if (!strcmp(argv[i], "--printf-on-signal"))
+			printf_on_signal = 1;
 	}
-	if (late_on_signal)
+	if (late_on_signal || printf_on_signal)
 		signal(SIGUSR1, on_usr1);
 	CUdeviceptr dhold = 0;
 	double worst = 0;
@@ -141,7 +143,7 @@ int main(int argc, char **argv)
 	pthread_t late;
 
 	if (argc > 1 && !strcmp(argv[1], "--help")) {
-		printf("usage: stream_app [KERNEL_IMAGE [SECONDS [HOLD_BYTES [--no-late|--late-on-signal] [--pinned] [--global|--global-value] [--pools] [--timing] [--graph|--graph-set-enabled] [--vmm] [--idle-primary]]]]\n"
+		printf("usage: stream_app [KERNEL_IMAGE [SECONDS [HOLD_BYTES [--no-late|--late-on-signal] [--pinned] [--global|--global-value] [--pools] [--timing] [--graph|--graph-set-enabled] [--vmm] [--idle-primary] [--printf-on-signal]]]]\n"
 		       "Copies and "
 		       "launches for SECONDS (default 5), verifying every round; a thread started halfway joins the zone "
 		       "(not with --no-late; with --late-on-signal when SIGUSR1 arrives instead); HOLD_BYTES of device memory keep a pattern checked every round and at the "
@@ -157,8 +159,10 @@ int main(int argc, char **argv)
 		       "writes a word there every round and checks a slice against its own copy, the handle the mapping "
 		       "retains and the allocation's properties; --idle-primary retains the device's primary context, "
 		       "allocates in it and resets it, keeps its handle idle (made current every round, where work fails) "
-		       "and at the end retains it again, which must give the same handle, and works in it; prints the "
-		       "longest round.\n");
+		       "and at the end retains it again, which must give the same handle, and works in it; "
+		       "--printf-on-signal first launches a kernel that prints 'kernel says 4242', then makes no call "
+		       "until SIGUSR1 arrives (so its text waits in the worker, as across a move) and synchronises; "
+		       "prints the longest round.\n");
 		return 0;
 	}
 	CK(cuInit(0));
@@ -315,6 +319,19 @@ int main(int argc, char **argv)
 		CK(cuEventCreate(&ev_start, CU_EVENT_DEFAULT));
 		CK(cuEventCreate(&ev_now, CU_EVENT_DEFAULT));
 		CK(cuEventRecord(ev_start, s));
+	}
+	if (printf_on_signal) {   /* the kernel's text waits, untaken, until the signal */
+		CUfunction say;
+		int k = 4242;
+		void *sargs[] = { &k };
+		CK(cuModuleGetFunction(&say, mod, "say"));
+		CK(cuLaunchKernel(say, 1, 1, 1, 32, 1, 1, 0, NULL, sargs, NULL));
+		printf("stream_app: kernel launched; waiting for SIGUSR1\n");
+		fflush(stdout);
+		while (!late_signalled)
+			usleep(10000);
+		late_signalled = 0;
+		CK(cuCtxSynchronize());   /* its reply brings the text, wherever the zone is now */
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (;;) {
