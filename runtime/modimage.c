@@ -577,6 +577,8 @@ static int names_add(char ***arr, size_t *n, const char *name, size_t nlen)
 {
 	if (!nlen || nlen > VGPU_MODIMAGE_NAME_MAX)
 		return 0;               /* not a name a call could ask for */
+	if (name[0] == '$')
+		return 0;               /* made by the compiler ($str: a printf format), never written */
 	for (size_t i = 0; i < *n; i++)
 		if (strlen((*arr)[i]) == nlen && !memcmp((*arr)[i], name, nlen))
 			return 0;

@@ -51,7 +51,8 @@ int vgpu_modimage_kernels(const void *image, size_t len, struct vgpu_kernel_info
 void vgpu_modimage_free_kernels(struct vgpu_kernel_info *k, size_t n);
 
 /* Names of the image's module-scope variables (.global and .const, as cuModuleGetGlobal
- * finds them; not .extern ones, not texture/sampler/surface references): from the cubin's
+ * finds them; not .extern ones, not texture/sampler/surface references, not the compiler's
+ * own constants named with a leading '$', such as printf formats): from the cubin's
  * symbol table (objects in .nv.global* and .nv.constant* sections), else from the PTX.
  * Returns 0 and a malloc'd array of n malloc'd strings (free with vgpu_modimage_free_names),
  * -EINVAL for a malformed image, -ENOMEM. Safe on untrusted bytes. */

@@ -215,7 +215,7 @@ int main(void)
 					exit(1);
 				}
 			}
-			EXPECT(nn == 3);
+			EXPECT(nn == 3);   /* not the printf format ($str) of kernel say */
 			vgpu_modimage_free_names(names, nn);
 		}
 		/* extern, texture references, function-scope and initialized ones; comments */
