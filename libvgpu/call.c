@@ -262,6 +262,8 @@ CUresult vgpu_client_call(const struct vgpu_call_desc *d, void *const *argv)
 		return driver_version(argv);
 	if (pinned_copy(d, argv, &err) == 0)
 		return err;
+	if (d == &vgpu_call_cuMemFree_v2 && vgpu_hostmem_free_managed(*(const CUdeviceptr *)argv[0]) == 0)
+		return CUDA_SUCCESS;   /* managed memory is a region shared with the worker (hostmem.c) */
 
 	/* cuInit is where the zone comes into being: connect first, then forward the call. */
 	if (d->opcode == VGPU_OP_cuInit && (err = vgpu_zone_open()) != CUDA_SUCCESS)

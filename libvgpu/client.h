@@ -69,6 +69,12 @@ int vgpu_hostmem_pinned(const void *p, size_t n, uint64_t *id /* out */, uint64_
 /* 0 when p lies in host memory from cuMemHostAlloc/cuMemHostRegister, else -1; then flags
  * (DEVICEMAP added when kernels reach it) and p's device address for kernels (0: none). */
 int vgpu_hostmem_lookup(const void *p, unsigned *flags /* out, may be NULL */, uint64_t *dptr /* out, may be NULL */);
+/* p is managed memory (cuMemAllocManaged): 1, else 0. */
+int vgpu_hostmem_managed(const void *p);
+/* cuMemFree of p: 0 when p was managed memory, now freed; -1 when it is not (send the call). */
+int vgpu_hostmem_free_managed(CUdeviceptr p);
+/* [p, p + n) inside one pinned region the zone's kernels reach (its writes may still be queued). */
+int vgpu_hostmem_kernel_reachable(const void *p, size_t n);
 /* Rejoining a restored zone: send the memfd of every pinned region shared with the zone on
  * sock (vgpu_rejoin_pinned records, session.h), then the last record. 0 or -errno. */
 int vgpu_hostmem_offer(int sock);

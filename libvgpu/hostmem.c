@@ -34,16 +34,24 @@
  * zone maps the region at that address as well when it is free in its own address space, so
  * the program's pointer is the kernels' pointer, as on a GPU without vgpu;
  * cuMemHostGetDevicePointer answers the device address in every case.
+ *
+ * Managed memory (cuMemAllocManaged, cudaMallocManaged) is such a region too, given to the
+ * program only when its pointer is the kernels' (else CUDA_ERROR_NOT_SUPPORTED, said once):
+ * host and kernels share its pages. On a GPU its kernels then read and write host memory
+ * over the bus instead of pages the driver migrates: slower, never wrong. Prefetching and
+ * advice have nothing to move and check their range only.
  */
 struct hrange {
 	void *base;
 	size_t len;
 	unsigned flags;
-	int owned;   /* allocated by cuMemHostAlloc (freed by cuMemFreeHost) vs registered */
+	int owned;   /* 1 cuMemHostAlloc (freed by cuMemFreeHost), 0 registered, OWNED_MANAGED */
 	uint64_t id; /* the worker's id of the region shared with it; 0: not shared */
 	int fd;      /* a shared region's memfd, offered again if the zone is restored (-1: none) */
 	uint64_t dptr; /* the device address of base for kernels (a shared region), 0: none */
 };
+
+#define OWNED_MANAGED 2   /* cuMemAllocManaged (freed by cuMemFree) */
 
 static struct {
 	pthread_mutex_t lock;
@@ -92,47 +100,69 @@ static int hmap_take(void *p, int owned, struct hrange *out /* out */)
 	return rc;
 }
 
+/* The range holding [p, p + n) (n = 0: p itself, or the end of a range), or NULL; ranges never
+ * overlap. Under hmap.lock. */
+static const struct hrange *hmap_find(const void *p, size_t n)
+{
+	for (size_t i = 0; i < hmap.n; i++) {
+		uintptr_t b = (uintptr_t)hmap.r[i].base, a = (uintptr_t)p;
+		size_t off = (size_t)(a - b);
+		if (a >= b && off <= hmap.r[i].len && n <= hmap.r[i].len - off && (n || off < hmap.r[i].len))
+			return &hmap.r[i];
+	}
+	return NULL;
+}
+
 int vgpu_hostmem_lookup(const void *p, unsigned *flags /* out */, uint64_t *dptr /* out */)
 {
-	int rc = -1;
-
 	pthread_mutex_lock(&hmap.lock);
-	for (size_t i = 0; i < hmap.n; i++) {
-		const char *b = hmap.r[i].base;
-		if ((const char *)p >= b && (const char *)p < b + hmap.r[i].len) {
-			/* the driver reports every allocation kernels can reach as mapped */
-			if (flags)
-				*flags = hmap.r[i].flags | (hmap.r[i].dptr ? CU_MEMHOSTALLOC_DEVICEMAP : 0);
-			if (dptr)
-				*dptr = hmap.r[i].dptr ? hmap.r[i].dptr + (uint64_t)((const char *)p - b) : 0;
-			rc = 0;
-			break;
-		}
+	const struct hrange *r = hmap_find(p, 0);
+	if (r) {
+		/* the driver reports every allocation kernels can reach as mapped */
+		if (flags)
+			*flags = r->flags | (r->dptr ? CU_MEMHOSTALLOC_DEVICEMAP : 0);
+		if (dptr)
+			*dptr = r->dptr ? r->dptr + (uint64_t)((const char *)p - (const char *)r->base) : 0;
+	}
+	pthread_mutex_unlock(&hmap.lock);
+	return r ? 0 : -1;
+}
+
+int vgpu_hostmem_pinned(const void *p, size_t n, uint64_t *id /* out */, uint64_t *off /* out */)
+{
+	if (!__atomic_load_n(&hmap.shared, __ATOMIC_RELAXED))
+		return -1;   /* no region shared with the worker: a pageable copy pays no lock */
+	pthread_mutex_lock(&hmap.lock);
+	const struct hrange *r = hmap_find(p, n);
+	int rc = r && r->id ? 0 : -1;
+	if (rc == 0) {
+		*id = r->id;
+		*off = (uint64_t)((const char *)p - (const char *)r->base);
 	}
 	pthread_mutex_unlock(&hmap.lock);
 	return rc;
 }
 
-int vgpu_hostmem_pinned(const void *p, size_t n, uint64_t *id /* out */, uint64_t *off /* out */)
+int vgpu_hostmem_managed(const void *p)
 {
-	int rc = -1;
-
 	if (!__atomic_load_n(&hmap.shared, __ATOMIC_RELAXED))
-		return -1;   /* no region shared with the worker: a pageable copy pays no lock */
-
+		return 0;
 	pthread_mutex_lock(&hmap.lock);
-	for (size_t i = 0; i < hmap.n; i++) {
-		const char *b = hmap.r[i].base;
-		if (hmap.r[i].id && (const char *)p >= b && (size_t)((const char *)p - b) <= hmap.r[i].len &&
-		    n <= hmap.r[i].len - (size_t)((const char *)p - b)) {
-			*id = hmap.r[i].id;
-			*off = (uint64_t)((const char *)p - b);
-			rc = 0;
-			break;
-		}
-	}
+	const struct hrange *r = hmap_find(p, 1);
+	int m = r && r->owned == OWNED_MANAGED;
 	pthread_mutex_unlock(&hmap.lock);
-	return rc;
+	return m;
+}
+
+int vgpu_hostmem_kernel_reachable(const void *p, size_t n)
+{
+	if (!__atomic_load_n(&hmap.shared, __ATOMIC_RELAXED))
+		return 0;
+	pthread_mutex_lock(&hmap.lock);
+	const struct hrange *r = hmap_find(p, n ? n : 1);
+	int k = r && r->dptr;
+	pthread_mutex_unlock(&hmap.lock);
+	return k;
 }
 
 int vgpu_hostmem_offer(int sock)
@@ -342,6 +372,82 @@ CUresult CUDAAPI cuMemHostAlloc(void **pp, size_t bytesize, unsigned int Flags)
 	return CUDA_SUCCESS;
 }
 
+CUresult CUDAAPI cuMemAllocManaged(CUdeviceptr *dptr, size_t bytesize, unsigned int flags)
+{
+	CUresult r = need_init();
+
+	if (r != CUDA_SUCCESS)
+		return r;
+	if (!dptr || bytesize == 0 || (flags != CU_MEM_ATTACH_GLOBAL && flags != CU_MEM_ATTACH_HOST))
+		return CUDA_ERROR_INVALID_VALUE;
+	size_t page = (size_t)sysconf(_SC_PAGESIZE), len = (bytesize + page - 1) & ~(page - 1);
+	uint64_t id = 0, d = 0;
+	int fd = -1;
+	void *p = len >= bytesize ? pinned_region(len, &id, &fd, &d) : NULL;
+	if (!p)
+		return CUDA_ERROR_OUT_OF_MEMORY;   /* the pinned quota (or the system) said no; logged */
+	if (d != (uint64_t)(uintptr_t)p) {
+		/* kernels would not see the program's pointer: not managed memory as programs use it */
+		close(fd);
+		pinned_unmap(p, len, id);
+		return vgpu_client_unsupported("cuMemAllocManaged where the zone cannot map its region at the "
+					       "kernels' address");
+	}
+	if (hmap_add(p, len, flags, OWNED_MANAGED, id, fd, d) < 0) {
+		close(fd);
+		pinned_unmap(p, len, id);
+		return CUDA_ERROR_OUT_OF_MEMORY;
+	}
+	*dptr = (CUdeviceptr)(uintptr_t)p;
+	return CUDA_SUCCESS;
+}
+
+int vgpu_hostmem_free_managed(CUdeviceptr p)
+{
+	struct hrange h;
+
+	if (!p || !__atomic_load_n(&hmap.shared, __ATOMIC_RELAXED) || hmap_take((void *)(uintptr_t)p, OWNED_MANAGED, &h) < 0)
+		return -1;
+	pinned_unmap(h.base, h.len, h.id);   /* the worker finishes the work queued on it first */
+	if (h.fd >= 0)
+		close(h.fd);
+	return 0;
+}
+
+/* Prefetching and advice: the pages are where both sides use them; the range is checked. */
+static CUresult managed_range(CUdeviceptr p, size_t n)
+{
+	CUresult err;
+
+	if (!vgpu_conn_get(&err))
+		return err;
+	if (!n || !vgpu_hostmem_managed((const void *)(uintptr_t)p) ||
+	    !vgpu_hostmem_managed((const void *)(uintptr_t)(p + n - 1)) || p + n < p)
+		return CUDA_ERROR_INVALID_VALUE;
+	return CUDA_SUCCESS;
+}
+
+CUresult CUDAAPI cuMemPrefetchAsync_v2(CUdeviceptr p, size_t n, CUmemLocation loc, unsigned int flags, CUstream s)
+{
+	(void)loc;
+	(void)s;
+	return flags ? CUDA_ERROR_INVALID_VALUE : managed_range(p, n);
+}
+
+CUresult CUDAAPI cuMemPrefetchAsync_v2_ptsz(CUdeviceptr p, size_t n, CUmemLocation loc, unsigned int flags,
+					     CUstream s)
+{
+	return cuMemPrefetchAsync_v2(p, n, loc, flags, s);
+}
+
+CUresult CUDAAPI cuMemAdvise_v2(CUdeviceptr p, size_t n, CUmem_advise advice, CUmemLocation loc)
+{
+	(void)loc;
+	if ((unsigned)advice < CU_MEM_ADVISE_SET_READ_MOSTLY || (unsigned)advice > CU_MEM_ADVISE_UNSET_ACCESSED_BY)
+		return CUDA_ERROR_INVALID_VALUE;
+	return managed_range(p, n);
+}
+
 CUresult CUDAAPI cuMemAllocHost_v2(void **pp, size_t bytesize)
 {
 	return cuMemHostAlloc(pp, bytesize, 0);
@@ -385,7 +491,7 @@ CUresult CUDAAPI cuMemHostGetFlags(unsigned int *pFlags, void *p)
 {
 	unsigned f;
 
-	if (!pFlags || vgpu_hostmem_lookup(p, &f, NULL) < 0)
+	if (!pFlags || vgpu_hostmem_lookup(p, &f, NULL) < 0 || vgpu_hostmem_managed(p))
 		return CUDA_ERROR_INVALID_VALUE;
 	*pFlags = f;
 	return CUDA_SUCCESS;

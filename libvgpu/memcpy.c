@@ -200,6 +200,11 @@ static CUresult memcpy_unified(CUdeviceptr dst, CUdeviceptr src, size_t n, CUstr
 	if (!ddev && !sdev) {
 		if (!vgpu_conn_get(&err))
 			return err;
+		/* memory kernels write (managed, mapped pinned): after the work queued before the copy */
+		if ((vgpu_hostmem_kernel_reachable((const void *)(uintptr_t)dst, n) ||
+		     vgpu_hostmem_kernel_reachable((const void *)(uintptr_t)src, n)) &&
+		    (err = cuStreamSynchronize(async ? s : ptsz ? CU_STREAM_PER_THREAD : CU_STREAM_LEGACY)) != CUDA_SUCCESS)
+			return err;
 		memmove((void *)(uintptr_t)dst, (const void *)(uintptr_t)src, n);
 		return CUDA_SUCCESS;
 	}

@@ -52,21 +52,24 @@ static CUresult host_pointer_attr(void *data, CUpointer_attribute a, CUdeviceptr
 
 	if (vgpu_hostmem_lookup((const void *)(uintptr_t)ptr, &flags, &dptr) < 0)
 		return CUDA_ERROR_INVALID_VALUE; /* not memory the driver knows, as the driver says */
+	int managed = vgpu_hostmem_managed((const void *)(uintptr_t)ptr);
 	switch (a) {
 	case CU_POINTER_ATTRIBUTE_DEVICE_POINTER:
 		if (!dptr)
 			return CUDA_ERROR_INVALID_VALUE;
 		*(CUdeviceptr *)data = (CUdeviceptr)dptr;
 		return CUDA_SUCCESS;
-	case CU_POINTER_ATTRIBUTE_MEMORY_TYPE:
-		*(unsigned int *)data = CU_MEMORYTYPE_HOST;
+	case CU_POINTER_ATTRIBUTE_MEMORY_TYPE:   /* managed memory is the device's, as the driver says */
+		*(unsigned int *)data = managed ? CU_MEMORYTYPE_DEVICE : CU_MEMORYTYPE_HOST;
 		return CUDA_SUCCESS;
 	case CU_POINTER_ATTRIBUTE_HOST_POINTER:
 		*(void **)data = (void *)(uintptr_t)ptr;
 		return CUDA_SUCCESS;
 	case CU_POINTER_ATTRIBUTE_IS_MANAGED:
+		*(unsigned int *)data = managed;
+		return CUDA_SUCCESS;
 	case CU_POINTER_ATTRIBUTE_MAPPED:
-		*(unsigned int *)data = a == CU_POINTER_ATTRIBUTE_MAPPED;
+		*(unsigned int *)data = 1;
 		return CUDA_SUCCESS;
 	default:
 		return CUDA_ERROR_INVALID_VALUE;

@@ -263,6 +263,21 @@ CUresult vgpu_pinned_where(struct vgpu_pinned *p, uint64_t id, uint64_t *addr, u
 	return s >= 0 ? CUDA_SUCCESS : CUDA_ERROR_INVALID_VALUE;
 }
 
+int vgpu_pinned_covers(struct vgpu_pinned *p, uint64_t d, uint64_t len)
+{
+	int rc = -EFAULT;
+	if (!p->live)
+		return rc;
+	pthread_rwlock_rdlock(&p->lock);
+	for (uint32_t i = 0; i < p->n && rc; i++) {
+		const struct vgpu_pinned_region *r = &p->r[i];
+		if (r->base && r->dptr && d >= r->dptr && d - r->dptr <= r->bytes && len <= r->bytes - (d - r->dptr))
+			rc = 0;
+	}
+	pthread_rwlock_unlock(&p->lock);
+	return rc;
+}
+
 uint32_t vgpu_pinned_granted(struct vgpu_pinned *p)
 {
 	uint32_t n = 0;

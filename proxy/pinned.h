@@ -97,6 +97,11 @@ void *vgpu_pinned_get(struct vgpu_pinned *p, uint64_t id, uint64_t off, uint64_t
  * its own pointers. CUDA_ERROR_INVALID_VALUE when id names no region.
  */
 CUresult vgpu_pinned_where(struct vgpu_pinned *p, uint64_t id, uint64_t *addr /* out */, uint64_t *dptr /* out */);
+/* 0 when the device range [d, d + len) lies inside one region's device address range (a
+ * region kernels reach: the zone may name it as device memory), else -EFAULT. A region is
+ * unregistered before it is unmapped, so a call checked here and racing the unmap reaches a
+ * driver that no longer knows the range, never freed memory. */
+int vgpu_pinned_covers(struct vgpu_pinned *p, uint64_t d, uint64_t len);
 void vgpu_pinned_put(struct vgpu_pinned *p);
 /* Unmap everything (the zone is gone and its contexts with it). Again: nothing. */
 void vgpu_pinned_fini(struct vgpu_pinned *p, const struct vgpu_pinned_drv *d);

@@ -188,6 +188,8 @@ int vgpu_zone_dptr_check(struct vgpu_zone *z, uint64_t p, uint64_t len)
 	if (rc != 0)   /* or inside ranges mapped by virtual memory management */
 		rc = vgpu_vmm_covers(&z->vmm, p, len);
 	pthread_mutex_unlock(&z->lock);
+	if (rc != 0)   /* or inside a pinned region its kernels reach (mapped, managed memory) */
+		rc = vgpu_pinned_covers(&z->pinned, p, len);
 	return rc;
 }
 

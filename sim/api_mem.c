@@ -75,12 +75,87 @@ CUresult cuMemFree(CUdeviceptr dptr)
 	if (!dptr)
 		return CUDA_SUCCESS;
 	struct sim_alloc a;
-	if (sim_mem_find(dptr, 1, &a) < 0 || a.base != dptr || a.kind != ALLOC_DEVICE)
+	if (sim_mem_find(dptr, 1, &a) < 0 || a.base != dptr || (a.kind != ALLOC_DEVICE && a.kind != ALLOC_MANAGED))
 		return CUDA_ERROR_INVALID_VALUE;
 	/* like the real driver, freeing synchronises: no queued work may still use it */
 	if (sim_ctx_valid(a.ctx))
 		sim_ctx_sync(a.ctx);
+	if (a.kind == ALLOC_MANAGED) {
+		if (sim_mem_free(dptr, ALLOC_MANAGED))
+			return CUDA_ERROR_INVALID_VALUE;
+		free((void *)(uintptr_t)dptr);
+		return CUDA_SUCCESS;
+	}
 	return sim_mem_free(dptr, ALLOC_DEVICE) ? CUDA_ERROR_INVALID_VALUE : CUDA_SUCCESS;
+}
+
+/* Zeroed, page-aligned host memory recorded as kind (pinned or managed memory). */
+static CUresult host_alloc(struct sim_ctx *c, void **pp, size_t size, int kind, unsigned flags)
+{
+	void *p;
+	if (size > (size_t)1 << 40 || posix_memalign(&p, 4096, size))
+		return CUDA_ERROR_OUT_OF_MEMORY;
+	memset(p, 0, size);
+	if (sim_mem_add_host(c, p, size, kind, flags)) {
+		free(p);
+		return CUDA_ERROR_OUT_OF_MEMORY;
+	}
+	*pp = p;
+	return CUDA_SUCCESS;
+}
+
+/*
+ * Managed memory: one allocation of host memory that the program and its kernels use under
+ * the same pointer (the simulated device is the host). Prefetching and advice therefore have
+ * nothing to move; they check their range and succeed.
+ */
+CUresult cuMemAllocManaged(CUdeviceptr *dptr, size_t size, unsigned int flags)
+{
+	CUR_CTX(c);
+	if (!dptr || !size || (flags != CU_MEM_ATTACH_GLOBAL && flags != CU_MEM_ATTACH_HOST))
+		return CUDA_ERROR_INVALID_VALUE;
+	void *p;
+	CUresult r = host_alloc(c, &p, size, ALLOC_MANAGED, flags);
+	if (r == CUDA_SUCCESS)
+		*dptr = (CUdeviceptr)(uintptr_t)p;
+	return r;
+}
+
+static CUresult managed_range(CUdeviceptr p, size_t n)
+{
+	struct sim_alloc a;
+	if (!g_inited)
+		return CUDA_ERROR_NOT_INITIALIZED;
+	if (!n || sim_mem_find(p, n, &a) < 0 || a.kind != ALLOC_MANAGED)
+		return CUDA_ERROR_INVALID_VALUE;
+	return CUDA_SUCCESS;
+}
+
+CUresult cuMemPrefetchAsync_v2(CUdeviceptr p, size_t n, CUmemLocation loc, unsigned int flags, CUstream s)
+{
+	(void)s;
+	if (flags || (loc.type != CU_MEM_LOCATION_TYPE_DEVICE && loc.type != CU_MEM_LOCATION_TYPE_HOST &&
+		      loc.type != CU_MEM_LOCATION_TYPE_HOST_NUMA && loc.type != CU_MEM_LOCATION_TYPE_HOST_NUMA_CURRENT))
+		return CUDA_ERROR_INVALID_VALUE;
+	return managed_range(p, n);
+}
+
+/* The same under their names before CUDA 12.2 (a device where a location is now). */
+#undef cuMemPrefetchAsync
+#undef cuMemAdvise
+CUresult cuMemPrefetchAsync(CUdeviceptr p, size_t n, CUdevice dst, CUstream s);
+CUresult cuMemPrefetchAsync(CUdeviceptr p, size_t n, CUdevice dst, CUstream s)
+{
+	CUmemLocation loc = { dst == CU_DEVICE_CPU ? CU_MEM_LOCATION_TYPE_HOST : CU_MEM_LOCATION_TYPE_DEVICE, dst };
+	return cuMemPrefetchAsync_v2(p, n, loc, 0, s);
+}
+
+CUresult cuMemAdvise_v2(CUdeviceptr p, size_t n, CUmem_advise advice, CUmemLocation loc)
+{
+	(void)loc;
+	if ((unsigned)advice < CU_MEM_ADVISE_SET_READ_MOSTLY || (unsigned)advice > CU_MEM_ADVISE_UNSET_ACCESSED_BY)
+		return CUDA_ERROR_INVALID_VALUE;
+	return managed_range(p, n);
 }
 
 CUresult cuMemGetInfo(size_t *free_b, size_t *total)
@@ -119,16 +194,7 @@ CUresult cuMemHostAlloc(void **pp, size_t size, unsigned int flags)
 	if (!pp || !size || (flags & ~(unsigned)(CU_MEMHOSTALLOC_PORTABLE | CU_MEMHOSTALLOC_DEVICEMAP |
 	                                      CU_MEMHOSTALLOC_WRITECOMBINED)))
 		return CUDA_ERROR_INVALID_VALUE;
-	void *p;
-	if (posix_memalign(&p, 4096, size))
-		return CUDA_ERROR_OUT_OF_MEMORY;
-	memset(p, 0, size);
-	if (sim_mem_add_host(c, p, size, ALLOC_HOST, flags)) {
-		free(p);
-		return CUDA_ERROR_OUT_OF_MEMORY;
-	}
-	*pp = p;
-	return CUDA_SUCCESS;
+	return host_alloc(c, pp, size, ALLOC_HOST, flags);
 }
 
 CUresult cuMemAllocHost(void **pp, size_t size)
@@ -224,8 +290,8 @@ static CUresult ptr_attr(void *data, CUpointer_attribute attr, CUdeviceptr ptr, 
 		*(CUcontext *)data = found ? (CUcontext)a.ctx : NULL;
 		break;
 	case CU_POINTER_ATTRIBUTE_MEMORY_TYPE:
-		*(unsigned *)data = !found ? 0 : a.kind == ALLOC_DEVICE || a.kind == ALLOC_VMM ? CU_MEMORYTYPE_DEVICE
-		                                                                                : CU_MEMORYTYPE_HOST;
+		*(unsigned *)data = !found ? 0 : a.kind == ALLOC_DEVICE || a.kind == ALLOC_VMM || a.kind == ALLOC_MANAGED
+		                                         ? CU_MEMORYTYPE_DEVICE : CU_MEMORYTYPE_HOST;
 		break;
 	case CU_POINTER_ATTRIBUTE_DEVICE_POINTER:
 		if (!found)
@@ -245,6 +311,8 @@ static CUresult ptr_attr(void *data, CUpointer_attribute attr, CUdeviceptr ptr, 
 		*(unsigned long long *)data = found ? a.id : 0;
 		break;
 	case CU_POINTER_ATTRIBUTE_IS_MANAGED:
+		*(int *)data = found && a.kind == ALLOC_MANAGED;
+		break;
 	case CU_POINTER_ATTRIBUTE_IS_LEGACY_CUDA_IPC_CAPABLE:
 		*(int *)data = 0;
 		break;
@@ -595,4 +663,11 @@ CUresult cuPointerSetAttribute(const void *value, CUpointer_attribute attribute,
 	if (!value || attribute != CU_POINTER_ATTRIBUTE_SYNC_MEMOPS || sim_mem_find(ptr, 1, NULL) < 0)
 		return CUDA_ERROR_INVALID_VALUE;
 	return CUDA_SUCCESS;      /* every copy is already synchronous with respect to memory */
+}
+
+CUresult cuMemAdvise(CUdeviceptr p, size_t n, CUmem_advise advice, CUdevice dev);
+CUresult cuMemAdvise(CUdeviceptr p, size_t n, CUmem_advise advice, CUdevice dev)
+{
+	CUmemLocation loc = { dev == CU_DEVICE_CPU ? CU_MEM_LOCATION_TYPE_HOST : CU_MEM_LOCATION_TYPE_DEVICE, dev };
+	return cuMemAdvise_v2(p, n, advice, loc);
 }

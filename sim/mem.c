@@ -305,7 +305,7 @@ void sim_mem_free_ctx(struct sim_ctx *ctx)
 	pthread_rwlock_wrlock(&mem_lock);
 	for (size_t i = ntab; i-- > 0;)
 		if (tab[i].ctx == ctx) {
-			if (tab[i].kind == ALLOC_HOST)
+			if (tab[i].kind == ALLOC_HOST || tab[i].kind == ALLOC_MANAGED)
 				free((void *)(uintptr_t)tab[i].base);
 			tab_remove(i);
 		}

@@ -26,7 +26,8 @@ void *sim_shell_alloc(int type, size_t size);   /* zeroed */
 void sim_shell_free(int type, void *p);         /* caller has cleared the magic */
 
 /* ---- memory (mem.c) ---- */
-enum { ALLOC_DEVICE = 1, ALLOC_HOST = 2, ALLOC_REGISTERED = 3, ALLOC_VMM = 4 /* mapped by vmm.c */ };
+enum { ALLOC_DEVICE = 1, ALLOC_HOST = 2, ALLOC_REGISTERED = 3, ALLOC_VMM = 4 /* mapped by vmm.c */,
+       ALLOC_MANAGED = 5 /* cuMemAllocManaged: host memory that kernels and the host share */ };
 
 struct sim_alloc {
 	uint64_t base, size;

@@ -18,7 +18,6 @@ static CUresult not_in_simulator(const char *call)
 #undef cuLinkAddData
 #undef cuLinkAddFile
 #undef cuGraphExecKernelNodeSetParams
-#undef cuMemPrefetchAsync
 
 /* The JIT linker: the simulator runs the PTX of one module; it links nothing. */
 CUresult cuLinkCreate_v2(unsigned int n, CUjit_option *opts, void **vals, CUlinkState *state)
@@ -69,13 +68,6 @@ CUresult cuGraphExecKernelNodeSetParams_v2(CUgraphExec exec, CUgraphNode node, c
 	return not_in_simulator("cuGraphExecKernelNodeSetParams_v2");
 }
 
-/* Prefetching managed memory: the simulator has no managed memory to move. */
-CUresult cuMemPrefetchAsync_v2(CUdeviceptr p, size_t count, CUmemLocation loc, unsigned int flags, CUstream s)
-{
-	(void)p, (void)count, (void)loc, (void)flags, (void)s;
-	return not_in_simulator("cuMemPrefetchAsync_v2");
-}
-
 /* The same under their names before CUDA 12 (older ABI), which the libraries also look up. */
 CUresult cuGraphExecKernelNodeSetParams(CUgraphExec exec, CUgraphNode node, const CUDA_KERNEL_NODE_PARAMS_v1 *params);
 CUresult cuGraphExecKernelNodeSetParams(CUgraphExec exec, CUgraphNode node, const CUDA_KERNEL_NODE_PARAMS_v1 *params)
@@ -84,9 +76,3 @@ CUresult cuGraphExecKernelNodeSetParams(CUgraphExec exec, CUgraphNode node, cons
 	return not_in_simulator("cuGraphExecKernelNodeSetParams");
 }
 
-CUresult cuMemPrefetchAsync(CUdeviceptr p, size_t count, CUdevice dst, CUstream s);
-CUresult cuMemPrefetchAsync(CUdeviceptr p, size_t count, CUdevice dst, CUstream s)
-{
-	(void)p, (void)count, (void)dst, (void)s;
-	return not_in_simulator("cuMemPrefetchAsync");
-}

@@ -11,7 +11,8 @@
  * region of its own zone and a range inside it, and a device range inside one of the zone's
  * allocations; anything else is CUDA_ERROR_INVALID_VALUE (the quota: OUT_OF_MEMORY) and
  * nothing is read or written. Where a region is (VGPU_OP_PINNED_WHERE) is told for the
- * zone's own regions only. A malformed message closes the channel. */
+ * zone's own regions only; a region's device range may be named as device memory by its own
+ * zone only, inside it, and only while it is mapped. A malformed message closes the channel. */
 
 enum { R = 64 << 10 };
 
@@ -80,7 +81,7 @@ int main(void)
 	CUdeviceptr pa = 0, pb = 0;
 	static uint8_t da[R], db[R], back[R];
 	uint8_t *ra = NULL;
-	uint64_t ida = 0, idb = 0, id = 0;
+	uint64_t ida = 0, idb = 0, id = 0, region_dptr = 0;
 
 	if (adv_start(&p, opts) < 0)
 		return 1;
@@ -167,6 +168,19 @@ int main(void)
 		CHECK_EQ(where(&a, 0, &addr, &dptr), CUDA_ERROR_INVALID_VALUE);
 		CHECK_EQ(where(&a, ida, NULL, &dptr), CUDA_ERROR_INVALID_VALUE);   /* nowhere to answer */
 		CHECK(adv_alive(&a) && adv_alive(&b));
+		/* its device range is the zone's device memory (managed and mapped memory): read
+		 * through it, the region's bytes; past its end, from the other zone: refused */
+		CHECK_EQ(where(&a, ida, &addr, &dptr), CUDA_SUCCESS);
+		memset(ra, 0xee, R);
+		ra[100] = 0x42;
+		CHECK_EQ(adv_dtoh(&a, back, dptr + 96, 8), CUDA_SUCCESS);
+		CHECK(back[4] == 0x42 && back[0] == 0xee);
+		CHECK_EQ(adv_dtoh(&a, back, dptr + R - 4, 8), CUDA_ERROR_INVALID_VALUE);
+		CHECK_EQ(adv_dtoh(&a, back, dptr - 4, 8), CUDA_ERROR_INVALID_VALUE);
+		CHECK_EQ(adv_dtoh(&b, back, dptr, 8), CUDA_ERROR_INVALID_VALUE);
+		CHECK_EQ(adv_htod(&b, dptr, db, 8), CUDA_ERROR_INVALID_VALUE);
+		ra[100] = 0xee;
+		region_dptr = dptr;
 	}
 	/* Nothing was read or written by any of them. */
 	for (unsigned i = 0; i < R; i++)
@@ -186,6 +200,7 @@ int main(void)
 	{
 		uint64_t addr = 0, dptr = 0;
 		CHECK_EQ(where(&a, ida, &addr, &dptr), CUDA_ERROR_INVALID_VALUE);
+		CHECK_EQ(adv_dtoh(&a, back, region_dptr, 8), CUDA_ERROR_INVALID_VALUE);   /* unmapped */
 	}
 	CHECK_EQ(copy(&a, ida, VGPU_PINNED_HTOD, 0, 16, pa), CUDA_ERROR_INVALID_VALUE);
 	CHECK_EQ(map(&a, R, region_fd(R, 1, NULL), &id), CUDA_SUCCESS);

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* test_pinned.c — unit tests of a zone's pinned regions mapped by the worker itself (proxy/pinned.c, a Xen guest's granted pages): sizes, the quota, ids, ranges, where kernels reach them, and release. */
+#include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -75,6 +76,11 @@ static void test_where(void)
 	CHECK_EQ(vgpu_pinned_where(&p, id1, &addr, &dptr), CUDA_SUCCESS);
 	CHECK_EQ(addr, (uint64_t)(uintptr_t)b1);
 	CHECK_EQ(dptr, addr);                                        /* unified addressing */
+	CHECK_EQ(vgpu_pinned_covers(&p, dptr, 8192), 0);            /* its device range, whole */
+	CHECK_EQ(vgpu_pinned_covers(&p, dptr + 8191, 1), 0);
+	CHECK_EQ(vgpu_pinned_covers(&p, dptr + 8191, 2), -EFAULT);  /* past its end */
+	CHECK_EQ(vgpu_pinned_covers(&p, dptr - 1, 2), -EFAULT);
+	CHECK_EQ(vgpu_pinned_covers(&p, dptr + 8, UINT64_MAX), -EFAULT);
 	unified = 0;
 	CHECK_EQ(vgpu_pinned_map_mem(&p, b2, 4096, fake_release, &released, &d, &id2, &why), CUDA_SUCCESS);
 	CHECK_EQ(vgpu_pinned_where(&p, id2, &addr, &dptr), CUDA_SUCCESS);
@@ -85,10 +91,13 @@ static void test_where(void)
 	CHECK_EQ(last_flags, 0);
 	CHECK_EQ(vgpu_pinned_where(&p, id3, &addr, &dptr), CUDA_SUCCESS);
 	CHECK_EQ(dptr, 0);
+	CHECK_EQ(vgpu_pinned_covers(&p, addr, 1), -EFAULT);          /* kernels cannot reach it */
+	CHECK_EQ(vgpu_pinned_covers(&p, 0x7f0000000000ull, 4096), 0); /* the second's own address */
 	CHECK_EQ(registered, 3);
 	CHECK_EQ(vgpu_pinned_where(&p, id1 ^ 8, &addr, &dptr), CUDA_ERROR_INVALID_VALUE);
 	CHECK_EQ(vgpu_pinned_unmap(&p, id1, &d), CUDA_SUCCESS);
 	CHECK_EQ(vgpu_pinned_where(&p, id1, &addr, &dptr), CUDA_ERROR_INVALID_VALUE);
+	CHECK_EQ(vgpu_pinned_covers(&p, (uint64_t)(uintptr_t)b1, 1), -EFAULT);   /* gone */
 	vgpu_pinned_fini(&p, &d);
 	CHECK_EQ(unregistered, 3);
 	CHECK_EQ(released, 3);
