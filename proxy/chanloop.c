@@ -803,12 +803,32 @@ static CUresult pinned_copy_wire(struct vgpu_proxy_call *call, void **argv)
 		return CUDA_ERROR_INVALID_VALUE;
 	if (!drv)
 		return CUDA_ERROR_NOT_SUPPORTED;
+	int capturing = 0;
 	if (async && f->cuStreamIsCapturing && stream != CU_STREAM_LEGACY) {
-		/* the region's address must not end up in a graph that may outlive it */
 		CUstreamCaptureStatus st = CU_STREAM_CAPTURE_STATUS_NONE;
-		if (f->cuStreamIsCapturing(ptds && !stream ? CU_STREAM_PER_THREAD : stream, &st) == CUDA_SUCCESS &&
-		    st != CU_STREAM_CAPTURE_STATUS_NONE)
+		capturing = f->cuStreamIsCapturing(ptds && !stream ? CU_STREAM_PER_THREAD : stream, &st) == CUDA_SUCCESS &&
+			    st != CU_STREAM_CAPTURE_STATUS_NONE;
+	}
+	if (capturing) {
+		/*
+		 * Into a graph, as a copy between device addresses: the region's own (where the
+		 * driver maps it for kernels), so a graph that outlives the region names an address
+		 * the driver no longer knows and fails its copy, never reaching the worker's memory.
+		 * A region kernels cannot reach has no such address: refused.
+		 */
+		uint64_t rd = 0, ra = 0;
+		if (vgpu_pinned_where(&z->pinned, id, &ra, &rd) != CUDA_SUCCESS || !vgpu_pinned_get(&z->pinned, id, off, n))
+			return CUDA_ERROR_INVALID_VALUE;
+		vgpu_pinned_put(&z->pinned);
+		if (!rd || !drv)
 			return CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED;
+		CUresult (*dtod)(CUdeviceptr, CUdeviceptr, size_t, CUstream) =
+			ptds ? drv->cuMemcpyDtoDAsync_v2_ptsz : drv->cuMemcpyDtoDAsync_v2;
+		res = dir == VGPU_PINNED_HTOD ? dtod(d, (CUdeviceptr)(rd + off), n, stream)
+					      : dtod((CUdeviceptr)(rd + off), d, n, stream);
+		vgpu_debug("pinned copy %s %llu bytes captured as a device copy on stream %p: %d",
+			   dir == VGPU_PINNED_HTOD ? "HtoD" : "DtoH", (unsigned long long)n, (void *)stream, (int)res);
+		return res;
 	}
 	void *host = vgpu_pinned_get(&z->pinned, id, off, n);
 	if (!host) {

@@ -412,6 +412,8 @@ static CUresult copy_submit(struct sim_ctx *c, struct sim_copy3d *cp, int smode,
 		return CUDA_ERROR_INVALID_VALUE;
 	cp->src_dev = sdev;
 	cp->dst_dev = ddev;
+	cp->src_alloc = sk == 1;
+	cp->dst_alloc = dk == 1;
 	/* pageable host memory, as the real driver treats it: a device-to-host copy into it is
 	 * synchronous, and a copy out of it is staged before the call returns */
 	if (!sync && dk == 0)

@@ -126,6 +126,8 @@ struct sim_copy3d {              /* a generic strided copy: depth × height rows
 	uint64_t width, height, depth;
 	uint64_t spitch, sheight, dpitch, dheight;
 	int src_dev, dst_dev;    /* which sides are device memory (hook reporting) */
+	int src_alloc, dst_alloc; /* which sides were an allocation when queued: checked again when the
+				   * copy runs (a graph may run it after the memory is gone) */
 	void *owned;             /* staging copy of a pageable source, freed with the op */
 };
 

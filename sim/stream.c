@@ -33,8 +33,20 @@ void sim_op_free(struct sim_op *op)
 	free(op);
 }
 
-static void copy_run(const struct sim_copy3d *c)
+/* The extent of one side of a strided copy, from its first byte. */
+static uint64_t copy_span(uint64_t pitch, uint64_t rows_per_slice, const struct sim_copy3d *c)
 {
+	return ((c->depth - 1) * rows_per_slice + (c->height - 1)) * pitch + c->width;
+}
+
+/* A copy whose sides were allocations when it was queued reaches them only while they live:
+ * a graph may run it after they were freed (a pinned region unmapped, device memory given to
+ * another allocation); -EFAULT then, as a GPU faults, and nothing is read or written. */
+static int copy_run(const struct sim_copy3d *c)
+{
+	if ((c->src_alloc && sim_mem_find(c->src, copy_span(c->spitch, c->sheight, c), NULL) < 0) ||
+	    (c->dst_alloc && sim_mem_find(c->dst, copy_span(c->dpitch, c->dheight, c), NULL) < 0))
+		return -EFAULT;
 	for (uint64_t z = 0; z < c->depth; z++)
 		for (uint64_t y = 0; y < c->height; y++) {
 			uint64_t so = (z * c->sheight + y) * c->spitch;
@@ -46,10 +58,14 @@ static void copy_run(const struct sim_copy3d *c)
 			memmove((void *)(uintptr_t)(c->dst + dO), (const void *)(uintptr_t)(c->src + so),
 			        c->width);
 		}
+	return 0;
 }
 
-static void set_run(const struct sim_op *op)
+static int set_run(const struct sim_op *op)
 {
+	if (sim_mem_find(op->u.set.dst, (op->u.set.height - 1) * op->u.set.pitch +
+					    op->u.set.width * (uint64_t)op->u.set.esize, NULL) < 0)
+		return -EFAULT;   /* freed since it was queued (a graph's memset): as copy_run */
 	for (uint64_t y = 0; y < op->u.set.height; y++) {
 		uint8_t *p = (uint8_t *)(uintptr_t)(op->u.set.dst + y * op->u.set.pitch);
 		uint64_t n = op->u.set.width;
@@ -70,6 +86,7 @@ static void set_run(const struct sim_op *op)
 			break;
 		}
 	}
+	return 0;
 }
 
 /* Executes one op on the stream's worker (g_lock not held). */
@@ -99,10 +116,16 @@ static void op_run(struct sim_stream *s, struct sim_op *op)
 		break;
 	}
 	case OP_COPY:
-		copy_run(&op->u.c);
-		break;
 	case OP_SET:
-		set_run(op);
+		if ((op->kind == OP_COPY ? copy_run(&op->u.c) : set_run(op)) < 0) {
+			const char *what = op->kind == OP_COPY ? "copy" : "memset";
+			sim_log("a %s on a stream names memory freed since it was queued: illegal address", what);
+			sim_set_error("a %s names memory freed since it was queued", what);
+			pthread_mutex_lock(&g_lock);
+			if (ctx->sticky == CUDA_SUCCESS)
+				ctx->sticky = CUDA_ERROR_ILLEGAL_ADDRESS;
+			pthread_mutex_unlock(&g_lock);
+		}
 		break;
 	case OP_EVENT: {
 		struct timespec ts;

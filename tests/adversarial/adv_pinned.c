@@ -72,6 +72,62 @@ static long unmap(struct adv_zone *z, uint64_t id)
 	return adv_call(z, &vgpu_wire_pinned_unmap, av);
 }
 
+/* A region's copy captured into a graph (as a copy from the region's device address), the
+ * region then unmapped, the graph launched: the launch or its stream fails (the driver no
+ * longer knows the address), and the worker goes on serving the zone. */
+static void captured_then_unmapped(struct ptest_proxy *p)
+{
+	struct adv_zone z;
+	CUcontext ctx = NULL;
+	CUdeviceptr dev = 0;
+	uint8_t *rmap = NULL, want[64];
+	uint64_t rid = 0;
+	CUstream s = NULL, *ps = &s;
+	unsigned sfl = 0;
+	CUgraph g = NULL, *pg = &g;
+	CUgraphExec ge = NULL, *pge = &ge;
+	unsigned long long gfl = 0;
+	unsigned mode = CU_STREAM_CAPTURE_MODE_GLOBAL;
+
+	CHECK_EQ(adv_open(p, &z, "grapher", NULL), 0);
+	CHECK_EQ(adv_init_ctx(&z, &ctx), CUDA_SUCCESS);
+	CHECK_EQ(adv_alloc(&z, &dev, 64), CUDA_SUCCESS);
+	memset(want, 0x17, sizeof(want));
+	CHECK_EQ(adv_htod(&z, dev, want, sizeof(want)), CUDA_SUCCESS);
+	CHECK_EQ(map(&z, R, region_fd(R, 1, (void **)&rmap), &rid), CUDA_SUCCESS);
+	memset(rmap, 0x99, 64);
+	void *sa[] = { &ps, &sfl };
+	CHECK_EQ(adv_call(&z, &vgpu_call_cuStreamCreate, sa), CUDA_SUCCESS);
+	void *ba[] = { &s, &mode };
+	CHECK_EQ(adv_call(&z, &vgpu_call_cuStreamBeginCapture_v2, ba), CUDA_SUCCESS);
+	{
+		uint64_t dp = dev, off = 0, n = 64;
+		uint32_t dir = VGPU_PINNED_HTOD, fl = VGPU_PINNED_F_ASYNC;
+		void *av[VGPU_PCW_NARGS] = {
+			[VGPU_PCW_ID] = &rid, [VGPU_PCW_DIR] = &dir, [VGPU_PCW_FLAGS] = &fl, [VGPU_PCW_OFFSET] = &off,
+			[VGPU_PCW_BYTES] = &n, [VGPU_PCW_DPTR] = &dp, [VGPU_PCW_STREAM] = &s,
+		};
+		CHECK_EQ(adv_call(&z, &vgpu_wire_pinned_copy_async, av), 0);   /* posted */
+	}
+	void *ea[] = { &s, &pg };
+	CHECK_EQ(adv_call(&z, &vgpu_call_cuStreamEndCapture, ea), CUDA_SUCCESS);
+	CHECK(g != NULL);
+	void *ia[] = { &pge, &g, &gfl };
+	CHECK_EQ(adv_call(&z, &vgpu_call_cuGraphInstantiateWithFlags, ia), CUDA_SUCCESS);
+	CHECK_EQ(unmap(&z, rid), CUDA_SUCCESS);
+	munmap(rmap, R);
+	void *la[] = { &ge, &s };
+	long lr = adv_call(&z, &vgpu_call_cuGraphLaunch, la);
+	void *ya[] = { &s };
+	long yr = adv_call(&z, &vgpu_call_cuStreamSynchronize, ya);
+	if (lr == CUDA_SUCCESS && yr == CUDA_SUCCESS) {
+		fprintf(stderr, "a graph copying from an unmapped pinned region ran without an error\n");
+		check_failures++;
+	}
+	CHECK(adv_alive(&z));
+	vgpu_chan_close(z.ch);
+}
+
 int main(void)
 {
 	static const char *const opts[] = { "--zone-pinned-limit", "256K", NULL };
@@ -222,6 +278,8 @@ int main(void)
 	char cmd[512];
 	snprintf(cmd, sizeof(cmd), "grep -q 'zone unmapped 262144 bytes of pinned' %s", p.log);
 	CHECK_EQ(system(cmd), 0);
+	captured_then_unmapped(&p);
+	adv_wait_zones_ended(&p, 3);
 	adv_finish(&p);
 	CHECK_DONE();
 }

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // graph_capture — device work captured from a stream into a graph (fork/join over two
-// streams), instantiated once and relaunched; host copies stay outside the graph.
+// streams), instantiated once and relaunched; then copies between pinned host memory and the
+// device captured with a kernel, the graph relaunched on new host data each time.
 #include "rt.h"
 
 __global__ void inc(int *p, int n)
@@ -105,6 +106,36 @@ int main()
 	EXPECT(ue == cudaErrorGraphExecUpdateFailure && info.result != cudaGraphExecUpdateSuccess,
 	       "update to another shape: %s, result %d", cudaGetErrorName(ue), (int)info.result);
 	cudaGetLastError();
+
+	/* pinned host memory in and out of a captured graph: what the host puts there before each
+	 * launch goes in, the result comes back there */
+	int *hp = nullptr, *hq = nullptr;
+	cudaGraph_t gp;
+	cudaGraphExec_t gpe;
+	CHECK(cudaMallocHost((void **)&hp, sizeof(h)));
+	CHECK(cudaMallocHost((void **)&hq, sizeof(h)));
+	CHECK(cudaStreamBeginCapture(s, cudaStreamCaptureModeGlobal));
+	CHECK(cudaMemcpyAsync(d, hp, sizeof(h), cudaMemcpyHostToDevice, s));
+	dbl<<<n / 256, 256, 0, s>>>(d, n);
+	inc<<<n / 256, 256, 0, s>>>(d, n);
+	CHECK(cudaMemcpyAsync(hq, d, sizeof(h), cudaMemcpyDeviceToHost, s));
+	CHECK(cudaStreamEndCapture(s, &gp));
+	CHECK(cudaGraphInstantiate(&gpe, gp, 0));
+	for (int round = 0; round < 3; round++) {
+		for (int i = 0; i < n; i++) {
+			hp[i] = i * 5 + round;
+			want[i] = 2 * hp[i] + 1;
+		}
+		memset(hq, 0, sizeof(h));
+		CHECK(cudaGraphLaunch(gpe, s));
+		CHECK(cudaStreamSynchronize(s));
+		VERIFY(hq, want, n, 0, "graph_capture pinned in and out");
+	}
+	CHECK(cudaGraphExecDestroy(gpe));
+	CHECK(cudaGraphDestroy(gp));
+	CHECK(cudaFreeHost(hp));
+	CHECK(cudaFreeHost(hq));
+
 	CHECK(cudaGraphDestroy(g2));
 	CHECK(cudaGraphDestroy(g3));
 	CHECK(cudaGraphExecDestroy(ge));

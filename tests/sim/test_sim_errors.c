@@ -442,6 +442,55 @@ static void t_free_wild(void)
 	CK(cuCtxDestroy(ctx));
 }
 
+/* A graph whose copy and memset name memory freed after capture: the launch faults (illegal
+ * address, sticky), nothing is read or written, as on a GPU. */
+static void t_graph_freed(void)
+{
+	CUcontext ctx;
+	CUstream s;
+	CUgraph g;
+	CUgraphExec ge;
+	CUdeviceptr src, dst;
+	uint32_t h[64], back[64];
+	CK(cuCtxCreate(&ctx, NULL, 0, 0));
+	CK(cuStreamCreate(&s, CU_STREAM_NON_BLOCKING));
+	CK(cuMemAlloc(&src, sizeof(h)));
+	CK(cuMemAlloc(&dst, sizeof(h)));
+	for (int i = 0; i < 64; i++)
+		h[i] = 0x5a5a0000u + (uint32_t)i;
+	CK(cuMemcpyHtoD(dst, h, sizeof(h)));
+	CK(cuStreamBeginCapture(s, CU_STREAM_CAPTURE_MODE_GLOBAL));
+	CK(cuMemcpyDtoDAsync(dst, src, sizeof(h), s));
+	CK(cuStreamEndCapture(s, &g));
+	CK(cuGraphInstantiate(&ge, g, 0));
+	CK(cuMemFree(src));                    /* the copy's source is gone before the graph runs */
+	CK(cuGraphLaunch(ge, s));
+	CK_RC(cuStreamSynchronize(s), CUDA_ERROR_ILLEGAL_ADDRESS);
+	expect_msg("freed since it was queued");
+	CK(cuGraphExecDestroy(ge));
+	CK(cuGraphDestroy(g));
+	CK(cuCtxDestroy(ctx));
+	/* the same with a memset, in a context of its own; the copy's destination kept its bytes */
+	CK(cuCtxCreate(&ctx, NULL, 0, 0));
+	CK(cuStreamCreate(&s, CU_STREAM_NON_BLOCKING));
+	CK(cuMemAlloc(&dst, sizeof(h)));
+	CK(cuMemAlloc(&src, sizeof(h)));
+	CK(cuMemcpyHtoD(src, h, sizeof(h)));
+	CK(cuStreamBeginCapture(s, CU_STREAM_CAPTURE_MODE_GLOBAL));
+	CK(cuMemsetD32Async(dst, 7, 64, s));
+	CK(cuMemcpyDtoDAsync(src, src, 4, s));
+	CK(cuStreamEndCapture(s, &g));
+	CK(cuGraphInstantiate(&ge, g, 0));
+	CK(cuMemFree(dst));
+	CK(cuGraphLaunch(ge, s));
+	CK_RC(cuStreamSynchronize(s), CUDA_ERROR_ILLEGAL_ADDRESS);
+	expect_msg("memset names memory freed since it was queued");
+	CK(cuGraphExecDestroy(ge));
+	CK(cuGraphDestroy(g));
+	CK(cuCtxDestroy(ctx));
+	(void)back;
+}
+
 int main(void)
 {
 	setenv("VGPU_SIM_MEM", "64M", 1);
@@ -461,6 +510,7 @@ int main(void)
 	t_long_names();
 	t_printf_fault();
 	t_free_wild();
+	t_graph_freed();
 	printf("test_sim_errors: all checks passed\n");
 	return 0;
 }
