@@ -448,6 +448,38 @@ CUresult CUDAAPI cuMemAdvise_v2(CUdeviceptr p, size_t n, CUmem_advise advice, CU
 	return managed_range(p, n);
 }
 
+/* Attaching managed memory to a stream limits who may touch it while work runs: the pages are
+ * shared all the time, so the attachment is checked (the whole allocation, a known kind) and
+ * has nothing more to do. */
+CUresult CUDAAPI cuStreamAttachMemAsync(CUstream s, CUdeviceptr p, size_t length, unsigned int flags)
+{
+	CUresult err;
+	struct hrange h;
+	int found = 0;
+
+	(void)s;
+	if (!vgpu_conn_get(&err))
+		return err;
+	if (flags != CU_MEM_ATTACH_GLOBAL && flags != CU_MEM_ATTACH_HOST && flags != CU_MEM_ATTACH_SINGLE)
+		return CUDA_ERROR_INVALID_VALUE;
+	pthread_mutex_lock(&hmap.lock);
+	const struct hrange *r = hmap_find((const void *)(uintptr_t)p, 1);
+	if (r && r->owned == OWNED_MANAGED) {
+		h = *r;
+		found = 1;
+	}
+	pthread_mutex_unlock(&hmap.lock);
+	/* length: 0, or the allocation (from its start; its size here is rounded up to pages) */
+	if (!found || (length && ((uintptr_t)p != (uintptr_t)h.base || length > h.len)))
+		return CUDA_ERROR_INVALID_VALUE;
+	return CUDA_SUCCESS;
+}
+
+CUresult CUDAAPI cuStreamAttachMemAsync_ptsz(CUstream s, CUdeviceptr p, size_t length, unsigned int flags)
+{
+	return cuStreamAttachMemAsync(s, p, length, flags);
+}
+
 CUresult CUDAAPI cuMemAllocHost_v2(void **pp, size_t bytesize)
 {
 	return cuMemHostAlloc(pp, bytesize, 0);

@@ -673,3 +673,16 @@ CUresult cuMemAdvise(CUdeviceptr p, size_t n, CUmem_advise advice, CUdevice dev)
 	CUmemLocation loc = { dev == CU_DEVICE_CPU ? CU_MEM_LOCATION_TYPE_HOST : CU_MEM_LOCATION_TYPE_DEVICE, dev };
 	return cuMemAdvise_v2(p, n, advice, loc);
 }
+
+/* Attaching managed memory to a stream: one memory for host and kernels, nothing to restrict;
+ * the attachment is checked (flags, managed memory, 0 or the whole allocation). */
+CUresult cuStreamAttachMemAsync(CUstream s, CUdeviceptr p, size_t length, unsigned int flags)
+{
+	CUR_CTX(c);
+	(void)s;
+	struct sim_alloc a;
+	if ((flags != CU_MEM_ATTACH_GLOBAL && flags != CU_MEM_ATTACH_HOST && flags != CU_MEM_ATTACH_SINGLE) ||
+	    sim_mem_find(p, 1, &a) < 0 || a.kind != ALLOC_MANAGED || (length && (p != a.base || length != a.size)))
+		return CUDA_ERROR_INVALID_VALUE;
+	return CUDA_SUCCESS;
+}

@@ -232,3 +232,9 @@ CUresult cuMemPrefetchAsync_v2_ptsz(CUdeviceptr p, size_t n, CUmemLocation loc, 
 {
 	return cuMemPrefetchAsync_v2(p, n, loc, flags, s);
 }
+
+CUresult cuStreamAttachMemAsync_ptsz(CUstream s, CUdeviceptr p, size_t length, unsigned int flags);
+CUresult cuStreamAttachMemAsync_ptsz(CUstream s, CUdeviceptr p, size_t length, unsigned int flags)
+{
+	return cuStreamAttachMemAsync(s, p, length, flags);
+}

@@ -2,7 +2,7 @@
 // managed_memory — cudaMallocManaged as programs use it: the host fills memory, kernels work
 // on it in place under the same pointer, the host reads the result after a synchronisation;
 // a linked list built by the host and walked by a kernel; cudaMemset, cudaMemcpy in every
-// direction and cudaMemPrefetchAsync/cudaMemAdvise on it; its pointer attributes; the device
+// direction, cudaMemPrefetchAsync/cudaMemAdvise/cudaStreamAttachMemAsync on it; its pointer attributes; the device
 // attributes that say managed memory is there. Every result is checked on the host.
 #include "rt.h"
 
@@ -74,6 +74,12 @@ int main()
 	loc.type = cudaMemLocationTypeDevice;
 	loc.id = dev;
 	CHECK(cudaMemAdvise(v, n * sizeof(float), cudaMemAdviseSetPreferredLocation, loc));
+	cudaStream_t st;
+	CHECK(cudaStreamCreate(&st));
+	CHECK(cudaStreamAttachMemAsync(st, sum, 0, cudaMemAttachSingle));
+	CHECK(cudaStreamAttachMemAsync(st, sum, sizeof(long long), cudaMemAttachGlobal));
+	CHECK(cudaStreamSynchronize(st));
+	CHECK(cudaStreamDestroy(st));
 	CHECK(cudaMemPrefetchAsync(v, n * sizeof(float), loc, 0, 0));
 	CHECK(cudaMemset(v, 0, n * sizeof(float)));
 	CHECK(cudaDeviceSynchronize());
