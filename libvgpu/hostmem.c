@@ -189,6 +189,7 @@ static void hostmem_atfork_child(void)
 	pthread_mutex_init(&hmap.lock, NULL);
 	for (size_t i = 0; i < hmap.n; i++) {
 		hmap.r[i].id = 0;
+		hmap.r[i].dptr = 0;   /* nor do the child's kernels reach them */
 		if (hmap.r[i].fd >= 0)
 			close(hmap.r[i].fd);
 		hmap.r[i].fd = -1;
