@@ -175,7 +175,8 @@ void fz_check_after_message(int z, uint64_t other_before)
 	fz_htab_walk(&me->zone.htab, check_foreign, &x);
 }
 
-/* Does [p, p + len) touch memory of zone zn (an allocation or a mapped range)? */
+/* Does [p, p + len) touch memory of zone zn (an allocation, a mapped range, or a pinned region
+ * its kernels reach)? */
 static int touches(struct fz_zone *zn, uint64_t p, uint64_t len)
 {
 	pthread_mutex_lock(&zn->zone.lock);
@@ -183,7 +184,8 @@ static int touches(struct fz_zone *zn, uint64_t p, uint64_t len)
 		  vgpu_allocmap_check(&zn->zone.amap, p + len - 1, 1, NULL) == 0 ||
 		  vgpu_vmm_covers(&zn->zone.vmm, p, 1) == 0 || vgpu_vmm_covers(&zn->zone.vmm, p + len - 1, 1) == 0;
 	pthread_mutex_unlock(&zn->zone.lock);
-	return hit;
+	return hit || vgpu_pinned_covers(&zn->zone.pinned, p, 1) == 0 ||
+	       vgpu_pinned_covers(&zn->zone.pinned, p + len - 1, 1) == 0;
 }
 
 /*
@@ -218,8 +220,10 @@ void fz_mem_hook(void *ctx, uint64_t p, uint64_t len, int write)
 	if (rc != 0)
 		rc = vgpu_vmm_covers(&zn->vmm, p, len);
 	pthread_mutex_unlock(&zn->lock);
+	if (rc != 0)   /* its own pinned regions are device memory for its calls (mapped, managed) */
+		rc = vgpu_pinned_covers(&zn->pinned, p, len);
 	FZ_CHECK(rc == 0, "zone %d's call made the backend %s device range [0x%llx, +0x%llx), which is not inside "
-		 "one of the zone's allocations", z, write ? "write" : "read", (unsigned long long)p,
+		 "one of the zone's allocations or kernel-reachable pinned regions", z, write ? "write" : "read", (unsigned long long)p,
 		 (unsigned long long)len);
 }
 
