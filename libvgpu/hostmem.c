@@ -143,15 +143,23 @@ int vgpu_hostmem_pinned(const void *p, size_t n, uint64_t *id /* out */, uint64_
 	return rc;
 }
 
-int vgpu_hostmem_managed(const void *p)
+/* [p, p + n) inside one managed allocation: 1 with a copy of its range in *out (may be NULL). */
+static int managed_find(const void *p, size_t n, struct hrange *out)
 {
 	if (!__atomic_load_n(&hmap.shared, __ATOMIC_RELAXED))
 		return 0;
 	pthread_mutex_lock(&hmap.lock);
-	const struct hrange *r = hmap_find(p, 1);
+	const struct hrange *r = hmap_find(p, n);
 	int m = r && r->owned == OWNED_MANAGED;
+	if (m && out)
+		*out = *r;
 	pthread_mutex_unlock(&hmap.lock);
 	return m;
+}
+
+int vgpu_hostmem_managed(const void *p)
+{
+	return managed_find(p, 1, NULL);
 }
 
 int vgpu_hostmem_kernel_reachable(const void *p, size_t n)
@@ -223,7 +231,6 @@ static void region_where(uint64_t id, uint64_t *addr /* out */, uint64_t *dptr /
 {
 	uint64_t *pa = addr, *pd = dptr;
 	void *av[VGPU_PWW_NARGS] = { [VGPU_PWW_ID] = &id, [VGPU_PWW_ADDR] = &pa, [VGPU_PWW_DPTR] = &pd };
-	*addr = *dptr = 0;
 	if (vgpu_pinned_call(&vgpu_wire_pinned_where, av, -1) != CUDA_SUCCESS)
 		*addr = *dptr = 0;
 }
@@ -422,10 +429,7 @@ static CUresult managed_range(CUdeviceptr p, size_t n)
 
 	if (!vgpu_conn_get(&err))
 		return err;
-	if (!n || !vgpu_hostmem_managed((const void *)(uintptr_t)p) ||
-	    !vgpu_hostmem_managed((const void *)(uintptr_t)(p + n - 1)) || p + n < p)
-		return CUDA_ERROR_INVALID_VALUE;
-	return CUDA_SUCCESS;
+	return n && managed_find((const void *)(uintptr_t)p, n, NULL) ? CUDA_SUCCESS : CUDA_ERROR_INVALID_VALUE;
 }
 
 CUresult CUDAAPI cuMemPrefetchAsync_v2(CUdeviceptr p, size_t n, CUmemLocation loc, unsigned int flags, CUstream s)
@@ -456,22 +460,15 @@ CUresult CUDAAPI cuStreamAttachMemAsync(CUstream s, CUdeviceptr p, size_t length
 {
 	CUresult err;
 	struct hrange h;
-	int found = 0;
 
 	(void)s;
 	if (!vgpu_conn_get(&err))
 		return err;
 	if (flags != CU_MEM_ATTACH_GLOBAL && flags != CU_MEM_ATTACH_HOST && flags != CU_MEM_ATTACH_SINGLE)
 		return CUDA_ERROR_INVALID_VALUE;
-	pthread_mutex_lock(&hmap.lock);
-	const struct hrange *r = hmap_find((const void *)(uintptr_t)p, 1);
-	if (r && r->owned == OWNED_MANAGED) {
-		h = *r;
-		found = 1;
-	}
-	pthread_mutex_unlock(&hmap.lock);
 	/* length: 0, or the allocation (from its start; its size here is rounded up to pages) */
-	if (!found || (length && ((uintptr_t)p != (uintptr_t)h.base || length > h.len)))
+	if (!managed_find((const void *)(uintptr_t)p, 1, &h) ||
+	    (length && ((uintptr_t)p != (uintptr_t)h.base || length > h.len)))
 		return CUDA_ERROR_INVALID_VALUE;
 	return CUDA_SUCCESS;
 }

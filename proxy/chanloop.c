@@ -820,7 +820,7 @@ static CUresult pinned_copy_wire(struct vgpu_proxy_call *call, void **argv)
 		if (vgpu_pinned_where(&z->pinned, id, &ra, &rd) != CUDA_SUCCESS || !vgpu_pinned_get(&z->pinned, id, off, n))
 			return CUDA_ERROR_INVALID_VALUE;
 		vgpu_pinned_put(&z->pinned);
-		if (!rd || !drv)
+		if (!rd)
 			return CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED;
 		CUresult (*dtod)(CUdeviceptr, CUdeviceptr, size_t, CUstream) =
 			ptds ? drv->cuMemcpyDtoDAsync_v2_ptsz : drv->cuMemcpyDtoDAsync_v2;

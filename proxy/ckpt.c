@@ -1396,11 +1396,9 @@ int vgpu_ckpt_write(int fd, struct vgpu_zone *z, const struct vgpu_backend *be, 
 	/* Finish the zone's device work: what is written is what its programs would read. */
 	for (uint32_t i = 0; i < used; i++) {
 		unsigned t; void *real; const void *own; uint32_t gen;
-		CUdevice d;
-		unsigned fl;
 		/* (an idle primary context has no work; the plan asks again) */
 		if (vgpu_htab_slot(&z->htab, i, &t, &real, &own, &gen) == 1 && t == VGPU_H_CONTEXT &&
-		    vgpu_zone_primary_idle(z, f->cuDevicePrimaryCtxGetState, real, &d, &fl) == 0) {
+		    vgpu_zone_primary_idle(z, f->cuDevicePrimaryCtxGetState, real, NULL, NULL) == 0) {
 			if ((r = f->cuCtxSetCurrent(real)) != CUDA_SUCCESS || (r = f->cuCtxSynchronize()) != CUDA_SUCCESS)
 				return fail(why, why_len, -EIO, "finishing the work of context slot %u failed (CUresult %d): "
 					    "the zone's device state is not consistent", i, (int)r);
@@ -1426,9 +1424,7 @@ int vgpu_ckpt_write(int fd, struct vgpu_zone *z, const struct vgpu_backend *be, 
 	npins = pinned_list(z, pins);
 	/* OUTPUT: what its kernels printed that the zone has not taken yet (a copy: a zone that
 	 * goes on here still takes it), one record per stream that has some */
-	for (unsigned s = 0; s < VGPU_OUT_STREAMS; s++) {
-		if (!vgpu_output_pending())
-			break;
+	for (unsigned s = 0; s < VGPU_OUT_STREAMS && vgpu_output_pending(); s++) {
 		if (!(outb[s] = malloc(VGPU_OUTPUT_MAX))) {
 			rc = fail(why, why_len, -ENOMEM, "out of memory");
 			goto out;
@@ -2337,8 +2333,8 @@ static int parse(struct parser *ps, struct vgpu_ckpt_meta *meta, apply_fn apply,
 			/* base: the memfd's inode; size: the region's bytes; slots ascending, one key */
 			it.slot = rd_u32(&b); it.a = rd_u32(&b); it.size = rd_u64(&b); it.base = rd_u64(&b); it.key = rd_u64(&b);
 			it.off = b.n == PINNED_BODY ? rd_u64(&b) : 0;   /* only a hint: any value is safe */
-			if (b.bad || (b.n != PINNED_BODY && b.n != PINNED_BODY_V0) || it.a || it.slot >= VGPU_PINNED_MAX_REGIONS || !it.size || it.size > VGPU_CKPT_MAX_BYTES ||
-			    !it.base || !(it.key >> 63) || (m->npin && (it.slot <= m->last_pin_slot || it.key != m->pin_key))) {
+			if (b.bad || (b.n != PINNED_BODY && b.n != PINNED_BODY_V0) || it.a || it.slot >= VGPU_PINNED_MAX_REGIONS ||
+			    !it.size || it.size > VGPU_CKPT_MAX_BYTES || !it.base || !(it.key >> 63) || (m->npin && (it.slot <= m->last_pin_slot || it.key != m->pin_key))) {
 				rc = fail(why, cap, -EPROTO, "pinned region record at offset %llu is malformed, out of order "
 					  "or of another key", (unsigned long long)at);
 				goto out;

@@ -176,11 +176,6 @@ static const struct vgpu_grant_mapper grant_mapper = { grant_map, grant_unmap, N
 static uint64_t mono_ns(void);
 
 /*
- * The pinned regions a rejoining program offers (vgpu_rejoin_pinned records after its
- * hello): each the zone had when it was saved (same inode and size) and not mapped here yet
- * is mapped at its old slot, so its id names it again. 0, or -errno with why.
- */
-/*
  * One of the zone's live contexts made current on this thread (NULL when it has none): the
  * driver registers a pinned region (mapped, so that kernels reach it) in the context current
  * when the worker maps it, as a channel's thread does for a new region.
@@ -197,12 +192,10 @@ static void some_ctx_current(struct worker *w)
 		const void *own;
 		uint32_t gen;
 		int rc = vgpu_htab_slot(&z->htab, i, &t, &real, &own, &gen);
-		CUdevice d;
-		unsigned fl;
 		if (rc == -ENOENT)
 			break;
 		if (rc == 1 && t == VGPU_H_CONTEXT &&
-		    vgpu_zone_primary_idle(z, f->cuDevicePrimaryCtxGetState, real, &d, &fl) == 0)
+		    vgpu_zone_primary_idle(z, f->cuDevicePrimaryCtxGetState, real, NULL, NULL) == 0)
 			ctx = real;
 	}
 	pthread_mutex_unlock(&z->lock);
@@ -210,6 +203,11 @@ static void some_ctx_current(struct worker *w)
 		f->cuCtxSetCurrent(ctx);
 }
 
+/*
+ * The pinned regions a rejoining program offers (vgpu_rejoin_pinned records after its
+ * hello): each the zone had when it was saved (same inode and size) and not mapped here yet
+ * is mapped at its old slot, so its id names it again. 0, or -errno with why.
+ */
 static int rejoin_regions(struct worker *w, int sock, char *why, size_t cap)
 {
 	const struct vgpu_pinned_drv pd = vgpu_pinned_drv_of(&w->be);
@@ -637,10 +635,8 @@ static void zone_release(struct worker *w)
 			while (released < 1024 && f->cuDevicePrimaryCtxRelease_v2(dev) == CUDA_SUCCESS)
 				released++;
 		}
-		CUdevice d;
-		unsigned fl;
 		/* (an idle primary context holds nothing) */
-		if (!released && vgpu_zone_primary_idle(z, f->cuDevicePrimaryCtxGetState, ctxs[i], &d, &fl) != 1)
+		if (!released && vgpu_zone_primary_idle(z, f->cuDevicePrimaryCtxGetState, ctxs[i], NULL, NULL) != 1)
 			failed++;
 	}
 	vgpu_zone_limits_drop(z);   /* the contexts' stacks, heaps and printf buffers went with them */

@@ -402,9 +402,11 @@ int vgpu_zone_primary_idle(const struct vgpu_zone *z, CUresult (*get_state)(CUde
 		int active = 1;
 		if (!ctx || z->primary[d] != ctx)
 			continue;
-		if (!get_state || get_state(d, flags, &active) != CUDA_SUCCESS)
+		unsigned fl;
+		if (!get_state || get_state(d, flags ? flags : &fl, &active) != CUDA_SUCCESS)
 			return -1;
-		*dev = d;
+		if (dev)
+			*dev = d;
 		return !active;
 	}
 	return 0;

@@ -132,7 +132,7 @@ void vgpu_zone_alloc_reattach(struct vgpu_zone *z, uint64_t p, uint64_t size);
 
 /* 1 when ctx is one of the zone's primary contexts and get_state (the driver's
  * cuDevicePrimaryCtxGetState) says it is idle (reset, or released for the last time), with
- * its device and flags; 0 when it is not; -1 when the driver cannot say. */
+ * its device and flags (either may be NULL); 0 when it is not; -1 when the driver cannot say. */
 int vgpu_zone_primary_idle(const struct vgpu_zone *z, CUresult (*get_state)(CUdevice, unsigned int *, int *),
 			   const void *ctx, CUdevice *dev /* out */, unsigned *flags /* out */);
 
