@@ -1,11 +1,14 @@
 /* SPDX-License-Identifier: MIT */
-/* launch.c — kernel launches: parameters packed by value from the module's layout, posted without waiting. */
+/* launch.c — kernel launches and kernel graph nodes: parameters packed by value from the module's layout. */
 #include "client.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "codec.h"
 #include "custom_wire.h"
+#include "drvtab.h"
 #include "kernels.h"
 #include "library.h"
 #include "vgpu_ops.h"
@@ -104,63 +107,46 @@ static int launch_shape_ok(const struct launch *l)
 }
 
 /*
- * Build and post one launch. Parameters come either as kernelParams (then the layout learned
- * from the module image says where each goes and how big it is) or as an already packed
- * `extra` buffer (sent as is; the layout, when known, travels with it).
+ * A launch's parameters packed for the wire. They come either as kernelParams (then the layout
+ * learned from the module image says where each goes and how big it is) or as an already
+ * packed `extra` buffer (sent as is; the layout, when known, travels with it). Fills l's
+ * params, param_bytes, layout and nparams; buf holds VGPU_KPARAM_MAX bytes; *lay is layout or
+ * a larger array the caller frees when it differs.
  */
-static CUresult launch_common(const struct vgpu_call_desc *d, struct launch *l, void **kernelParams,
-			      void **extra, int ptsz)
+static CUresult pack_params(const char *name, struct launch *l, void **kernelParams, void **extra, unsigned char *buf,
+			    uint32_t layout[2 * 256], uint32_t **lay /* out */)
 {
 	struct vgpu_kernel_info ki;
-	unsigned char buf[VGPU_KPARAM_MAX];
-	uint32_t layout[2 * 256];
-	uint32_t *lay = layout;
-	CUresult r = vgpu_library_resolve(&l->f); /* a CUkernel launches its function */
-
-	if (r != CUDA_SUCCESS)
-		return r;
 	int known = vgpu_kernels_lookup(l->f, &ki) == 0;
 
-	if (!l->f)
-		return CUDA_ERROR_INVALID_HANDLE;
-	if (!launch_shape_ok(l))
-		return CUDA_ERROR_INVALID_VALUE;
-	if (ptsz && !l->stream)
-		l->stream = CU_STREAM_PER_THREAD;
-	if (known && ki.nparams > 256) {
-		lay = malloc(ki.nparams * 2 * sizeof(uint32_t));
-		if (!lay)
-			return CUDA_ERROR_OUT_OF_MEMORY;
+	*lay = layout;
+	if (known && ki.nparams > 256 && !(*lay = malloc(ki.nparams * 2 * sizeof(uint32_t)))) {
+		*lay = layout;
+		return CUDA_ERROR_OUT_OF_MEMORY;
 	}
 	if (known) {
 		for (uint32_t i = 0; i < ki.nparams; i++) {
-			lay[2 * i] = ki.params[i].offset;
-			lay[2 * i + 1] = ki.params[i].size;
+			(*lay)[2 * i] = ki.params[i].offset;
+			(*lay)[2 * i + 1] = ki.params[i].size;
 		}
-		l->layout = lay;
+		l->layout = *lay;
 		l->nparams = ki.nparams;
 	}
 
-	if (kernelParams && extra) {
-		r = CUDA_ERROR_INVALID_VALUE; /* the driver accepts one form or the other, not both */
-		goto out;
-	} else if (kernelParams) {
+	if (kernelParams && extra)
+		return CUDA_ERROR_INVALID_VALUE; /* the driver accepts one form or the other, not both */
+	if (kernelParams) {
 		if (!known) {
 			vgpu_client_log(0, "%s: parameter layout of this kernel is unknown (its module image could "
-					"not be parsed); use the `extra` launch form", d->name);
-			r = CUDA_ERROR_INVALID_VALUE;
-			goto out;
+					"not be parsed); use the `extra` launch form", name);
+			return CUDA_ERROR_INVALID_VALUE;
 		}
-		if (ki.param_bytes > sizeof(buf)) {
-			r = CUDA_ERROR_INVALID_VALUE;
-			goto out;
-		}
+		if (ki.param_bytes > VGPU_KPARAM_MAX)
+			return CUDA_ERROR_INVALID_VALUE;
 		memset(buf, 0, ki.param_bytes);
 		for (uint32_t i = 0; i < ki.nparams; i++) {
-			if (!kernelParams[i]) {
-				r = CUDA_ERROR_INVALID_VALUE;
-				goto out;
-			}
+			if (!kernelParams[i])
+				return CUDA_ERROR_INVALID_VALUE;
 			memcpy(buf + ki.params[i].offset, kernelParams[i], ki.params[i].size);
 		}
 		l->params = buf;
@@ -168,21 +154,39 @@ static CUresult launch_common(const struct vgpu_call_desc *d, struct launch *l, 
 	} else if (extra) {
 		const void *p;
 		size_t sz;
-		r = parse_extra(extra, &p, &sz);
+		CUresult r = parse_extra(extra, &p, &sz);
 		if (r != CUDA_SUCCESS)
-			goto out;
-		if (sz > VGPU_KPARAM_MAX) {
-			r = CUDA_ERROR_INVALID_VALUE;
-			goto out;
-		}
+			return r;
+		if (sz > VGPU_KPARAM_MAX)
+			return CUDA_ERROR_INVALID_VALUE;
 		l->params = p;
 		l->param_bytes = (unsigned)sz;
 	} else if (known && ki.nparams > 0) {
-		r = CUDA_ERROR_INVALID_VALUE; /* the kernel takes parameters but none were given */
-		goto out;
+		return CUDA_ERROR_INVALID_VALUE; /* the kernel takes parameters but none were given */
 	}
-	r = launch_send(d, l);
-out:
+	return CUDA_SUCCESS;
+}
+
+/* Build and post one launch. */
+static CUresult launch_common(const struct vgpu_call_desc *d, struct launch *l, void **kernelParams,
+			      void **extra, int ptsz)
+{
+	unsigned char buf[VGPU_KPARAM_MAX];
+	uint32_t layout[2 * 256];
+	uint32_t *lay = layout;
+	CUresult r = vgpu_library_resolve(&l->f); /* a CUkernel launches its function */
+
+	if (r != CUDA_SUCCESS)
+		return r;
+	if (!l->f)
+		return CUDA_ERROR_INVALID_HANDLE;
+	if (!launch_shape_ok(l))
+		return CUDA_ERROR_INVALID_VALUE;
+	if (ptsz && !l->stream)
+		l->stream = CU_STREAM_PER_THREAD;
+	r = pack_params(d->name, l, kernelParams, extra, buf, layout, &lay);
+	if (r == CUDA_SUCCESS)
+		r = launch_send(d, l);
 	if (lay != layout)
 		free(lay);
 	return r;
@@ -244,4 +248,221 @@ CUresult CUDAAPI cuLaunchKernelEx(const CUlaunchConfig *config, CUfunction f, vo
 CUresult CUDAAPI cuLaunchKernelEx_ptsz(const CUlaunchConfig *config, CUfunction f, void **kernelParams, void **extra)
 {
 	return launch_ex(&desc_cuLaunchKernelEx_ptsz, config, f, kernelParams, extra, 1);
+}
+
+/* ---------------------------------------------------------------- kernel graph nodes */
+
+static const struct vgpu_call_desc desc_knode_get = VGPU_WIRE_DESC("cuGraphKernelNodeGetParams_v2",
+	VGPU_OP_cuGraphKernelNodeGetParams_v2, VGPU_CALLF_CUSTOM, vgpu_wire_knode_get_args, VGPU_KGW_NARGS);
+static const struct vgpu_call_desc desc_knode_set = VGPU_WIRE_DESC("cuGraphKernelNodeSetParams_v2",
+	VGPU_OP_cuGraphKernelNodeSetParams_v2, VGPU_CALLF_CUSTOM, vgpu_wire_knode_set_args, VGPU_KSW_NARGS);
+static const struct vgpu_call_desc desc_exec_knode_set = VGPU_WIRE_DESC("cuGraphExecKernelNodeSetParams_v2",
+	VGPU_OP_cuGraphExecKernelNodeSetParams_v2, VGPU_CALLF_CUSTOM, vgpu_wire_knode_set_args, VGPU_KSW_NARGS);
+
+/*
+ * The parameter values a node's read handed out. The driver's pointers stay valid while the
+ * node lives and its parameters do not change, so each node keeps its last read: a read that
+ * finds the same values keeps the earlier pointers; a read after a change replaces them. Nodes
+ * whose graph is gone are found by a sweep (one query per node kept) when the store has
+ * doubled since the last one, so programs that capture a new graph each step stay bounded.
+ */
+struct knode_vals {
+	CUgraphNode node;
+	uint32_t bytes, nparams;
+	void **ptrs;                /* nparams pointers into vals */
+	unsigned char *vals;
+	struct knode_vals *next;
+};
+
+static pthread_mutex_t kv_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct knode_vals *kv_head;
+static unsigned kv_count, kv_sweep_at = 256;
+
+static void kv_free(struct knode_vals *v)
+{
+	free(v->ptrs);
+	free(v->vals);
+	free(v);
+}
+
+/* Under kv_lock. Forgets the nodes that no longer exist. */
+static void kv_sweep(void)
+{
+	for (struct knode_vals **pp = &kv_head; *pp;) {
+		CUgraphNodeType t;
+		struct knode_vals *v = *pp;
+		if (cuGraphNodeGetType(v->node, &t) == CUDA_SUCCESS) {
+			pp = &v->next;
+			continue;
+		}
+		*pp = v->next;
+		kv_free(v);
+		kv_count--;
+	}
+	kv_sweep_at = kv_count * 2 > 256 ? kv_count * 2 : 256;
+}
+
+/* The node's stored values for these bytes and layout: the earlier ones when equal. */
+static CUresult kv_store(CUgraphNode node, const unsigned char *bytes, uint32_t n, const struct vgpu_kernel_info *ki,
+			 void ***ptrs /* out */)
+{
+	struct knode_vals *v, **pp;
+	CUresult r = CUDA_SUCCESS;
+
+	pthread_mutex_lock(&kv_lock);
+	for (pp = &kv_head; *pp && (*pp)->node != node; pp = &(*pp)->next)
+		;
+	v = *pp;
+	if (v && v->bytes == n && v->nparams == ki->nparams && !memcmp(v->vals, bytes, n)) {
+		*ptrs = v->ptrs;
+		goto out;
+	}
+	if (v) {                        /* changed: its earlier pointers end here, as the driver's do */
+		*pp = v->next;
+		kv_free(v);
+		kv_count--;
+	}
+	if (kv_count >= kv_sweep_at)
+		kv_sweep();
+	v = calloc(1, sizeof(*v));
+	if (!v || !(v->vals = malloc(n ? n : 1)) || !(v->ptrs = calloc(ki->nparams ? ki->nparams : 1, sizeof(void *)))) {
+		if (v)
+			kv_free(v);
+		r = CUDA_ERROR_OUT_OF_MEMORY;
+		goto out;
+	}
+	memcpy(v->vals, bytes, n);
+	v->node = node;
+	v->bytes = n;
+	v->nparams = ki->nparams;
+	for (uint32_t i = 0; i < ki->nparams; i++)
+		v->ptrs[i] = v->vals + ki->params[i].offset;
+	v->next = kv_head;
+	kv_head = v;
+	kv_count++;
+	*ptrs = v->ptrs;
+out:
+	pthread_mutex_unlock(&kv_lock);
+	return r;
+}
+
+/* How many parameter bytes to ask a node's read for: as many as its last read had, else as
+ * many as most kernels take (a larger node is asked again for exactly its size). */
+static uint32_t kv_bytes(CUgraphNode node)
+{
+	uint32_t n = 256;
+	pthread_mutex_lock(&kv_lock);
+	for (struct knode_vals *v = kv_head; v; v = v->next)
+		if (v->node == node) {
+			n = v->bytes;
+			break;
+		}
+	pthread_mutex_unlock(&kv_lock);
+	return n;
+}
+
+CUresult CUDAAPI cuGraphKernelNodeGetParams_v2(CUgraphNode hNode, CUDA_KERNEL_NODE_PARAMS *nodeParams)
+{
+	uint64_t fid = 0;
+	struct vgpu_knode_shape sh;
+	struct vgpu_kernel_info ki;
+	uint32_t cap = kv_bytes(hNode);
+	unsigned char *buf = NULL;
+	void **ptrs = NULL;
+	CUresult r;
+
+	if (!nodeParams)
+		return CUDA_ERROR_INVALID_VALUE;
+	for (int round = 0; round < 2; round++) {
+		unsigned char *nb = realloc(buf, cap ? cap : 1);
+		if (!nb) {
+			free(buf);
+			return CUDA_ERROR_OUT_OF_MEMORY;
+		}
+		buf = nb;
+		void *argv[VGPU_KGW_NARGS] = { [VGPU_KGW_NODE] = &hNode, [VGPU_KGW_FUNC] = &(uint64_t *){ &fid },
+					       [VGPU_KGW_SHAPE] = &(struct vgpu_knode_shape *){ &sh },
+					       [VGPU_KGW_PARAMS] = &buf, [VGPU_KGW_CAP] = &cap };
+		memset(&sh, 0, sizeof(sh));
+		if ((r = vgpu_client_call(&desc_knode_get, argv)) != CUDA_SUCCESS)
+			goto out;
+		if (sh.param_bytes <= cap)
+			break;
+		if (round || sh.param_bytes > VGPU_KPARAM_MAX) {
+			r = CUDA_ERROR_INVALID_VALUE;
+			goto out;
+		}
+		cap = sh.param_bytes;       /* more than asked for: ask again for all of them */
+	}
+	CUfunction f = (CUfunction)(uintptr_t)fid;
+	if (vgpu_kernels_lookup(f, &ki) != 0) {
+		vgpu_client_log(0, "cuGraphKernelNodeGetParams: parameter layout of the node's kernel is unknown (its "
+				"module image could not be parsed)");
+		r = CUDA_ERROR_NOT_SUPPORTED;
+		goto out;
+	}
+	for (uint32_t i = 0; i < ki.nparams; i++)
+		if ((uint64_t)ki.params[i].offset + ki.params[i].size > sh.param_bytes) {
+			r = CUDA_ERROR_INVALID_VALUE;   /* the worker's layout and the image's disagree */
+			goto out;
+		}
+	if ((r = kv_store(hNode, buf, sh.param_bytes, &ki, &ptrs)) != CUDA_SUCCESS)
+		goto out;
+	memset(nodeParams, 0, sizeof(*nodeParams));
+	nodeParams->func = f;
+	nodeParams->gridDimX = sh.grid[0], nodeParams->gridDimY = sh.grid[1], nodeParams->gridDimZ = sh.grid[2];
+	nodeParams->blockDimX = sh.block[0], nodeParams->blockDimY = sh.block[1], nodeParams->blockDimZ = sh.block[2];
+	nodeParams->sharedMemBytes = sh.shmem;
+	nodeParams->kernelParams = ptrs;
+	nodeParams->kern = vgpu_library_kernel_of(f);   /* a CUkernel's launch names it too */
+	if (vgpu_drv.ctx_get_current(&nodeParams->ctx) != CUDA_SUCCESS)
+		nodeParams->ctx = NULL;
+out:
+	free(buf);
+	return r;
+}
+
+static CUresult knode_set(const struct vgpu_call_desc *d, CUgraphExec exec, CUgraphNode node,
+			  const CUDA_KERNEL_NODE_PARAMS *p)
+{
+	unsigned char buf[VGPU_KPARAM_MAX];
+	uint32_t layout[2 * 256];
+	uint32_t *lay = layout;
+
+	if (!p)
+		return CUDA_ERROR_INVALID_VALUE;
+	struct launch l = { .f = p->func ? p->func : (CUfunction)p->kern, .grid = { p->gridDimX, p->gridDimY, p->gridDimZ },
+			    .block = { p->blockDimX, p->blockDimY, p->blockDimZ }, .shmem = p->sharedMemBytes };
+	CUresult r = vgpu_library_resolve(&l.f);
+	if (r != CUDA_SUCCESS)
+		return r;
+	if (!l.f)
+		return CUDA_ERROR_INVALID_HANDLE;
+	if (!launch_shape_ok(&l))
+		return CUDA_ERROR_INVALID_VALUE;
+	r = pack_params(d->name, &l, p->kernelParams, p->extra, buf, layout, &lay);
+	if (r == CUDA_SUCCESS) {
+		void *argv[VGPU_KSW_NARGS] = {
+			[VGPU_KSW_EXEC] = &exec, [VGPU_KSW_NODE] = &node, [VGPU_KSW_F] = &l.f,
+			[VGPU_KSW_GX] = &l.grid[0], [VGPU_KSW_GY] = &l.grid[1], [VGPU_KSW_GZ] = &l.grid[2],
+			[VGPU_KSW_BX] = &l.block[0], [VGPU_KSW_BY] = &l.block[1], [VGPU_KSW_BZ] = &l.block[2],
+			[VGPU_KSW_SHMEM] = &l.shmem, [VGPU_KSW_PARAMS] = &l.params, [VGPU_KSW_PARAM_BYTES] = &l.param_bytes,
+			[VGPU_KSW_LAYOUT] = &l.layout, [VGPU_KSW_NPARAMS] = &l.nparams,
+		};
+		r = vgpu_client_call(d, argv);
+	}
+	if (lay != layout)
+		free(lay);
+	return r;
+}
+
+CUresult CUDAAPI cuGraphKernelNodeSetParams_v2(CUgraphNode hNode, const CUDA_KERNEL_NODE_PARAMS *nodeParams)
+{
+	return knode_set(&desc_knode_set, NULL, hNode, nodeParams);
+}
+
+CUresult CUDAAPI cuGraphExecKernelNodeSetParams_v2(CUgraphExec hGraphExec, CUgraphNode hNode,
+						   const CUDA_KERNEL_NODE_PARAMS *nodeParams)
+{
+	return knode_set(&desc_exec_knode_set, hGraphExec, hNode, nodeParams);
 }

@@ -2904,7 +2904,7 @@ static int graph_build(struct restorer *rs, const struct model *m, CUgraph g, CU
 		if (slot != NO_SLOT) {
 			struct vgpu_zone *z = rs->z;
 			pthread_mutex_lock(&z->lock);
-			int e = vgpu_htab_restore_slot(&z->htab, slot, m->gen[slot], VGPU_H_GRAPH_NODE, x, ctx);
+			int e = vgpu_htab_restore_slot(&z->htab, slot, m->gen[slot], VGPU_H_GRAPH_NODE, x, g);
 			pthread_mutex_unlock(&z->lock);
 			if (e < 0)
 				rc = fail(why, cap, e, "a graph node cannot take its slot %u (%s)", slot, strerror(-e));

@@ -84,18 +84,45 @@ static const void *named_module(const struct vgpu_proxy_call *c)
 }
 
 /*
+ * The graph a node the call hands out belongs to: the one the handler found (a capture's
+ * graph), the graph the call names (cuGraphGetNodes, cuGraphAdd*Node, cuGraphNodeFindInClone's
+ * clone), or the graph of the node it names (cuGraphNodeGetDependencies); NULL if none.
+ */
+static const void *node_graph(const struct vgpu_proxy_call *c)
+{
+	if (c->node_graph)
+		return c->node_graph;
+	if (!c->desc || !c->argv)
+		return NULL;
+	for (unsigned i = 0; i < c->desc->nargs; i++) {
+		const struct vgpu_arg_desc *a = &c->desc->args[i];
+		if (a->kind == VGPU_ARG_HANDLE && a->htype == VGPU_H_GRAPH)
+			return *(void *const *)c->argv[i];
+	}
+	for (unsigned i = 0; i < c->desc->nargs; i++) {
+		const struct vgpu_arg_desc *a = &c->desc->args[i];
+		if (a->kind == VGPU_ARG_HANDLE && a->htype == VGPU_H_GRAPH_NODE)
+			return vgpu_zone_handle_owner(c->zone, VGPU_H_GRAPH_NODE, *(void *const *)c->argv[i]);
+	}
+	return NULL;
+}
+
+/*
  * What a new handle belongs to: a function or kernel to the module or library the call
- * named (cuModuleGetFunction, cuLibraryGetKernel), anything else but a context to the
- * context current on this thread. Destroying the owner forgets it (vgpu_zone_purge_owner).
+ * named (cuModuleGetFunction, cuLibraryGetKernel), a graph node to its graph (the driver
+ * frees a graph's nodes with it), anything else but a context to the context current on this
+ * thread. Destroying the owner forgets it (vgpu_zone_purge_owner).
  */
 static const void *new_handle_owner(const struct vgpu_proxy_call *c, unsigned htype)
 {
-	const void *mod;
+	const void *mod, *g;
 
 	if (htype == VGPU_H_CONTEXT)
 		return NULL;
 	if ((htype == VGPU_H_FUNCTION || htype == VGPU_H_KERNEL) && (mod = named_module(c)))
 		return mod;
+	if (htype == VGPU_H_GRAPH_NODE && (g = node_graph(c)))
+		return g;
 	return current_ctx(c);
 }
 
@@ -119,8 +146,9 @@ void vgpu_proxy_context_gone(struct vgpu_zone *z, const struct vgpu_backend *be,
 {
 	unsigned h = 0, a = 0;
 	uint64_t b = 0;
-	/* Its modules' globals (owned by the module, not the context) and what the checkpoint
-	 * keeps of each module go first; the context's purge then takes the modules themselves. */
+	/* Its modules' globals (owned by the module, not the context), its graphs' nodes (owned
+	 * by the graph) and what the checkpoint keeps of each module go first; the context's purge
+	 * then takes the modules and graphs themselves. */
 	for (uint32_t i = 0;; i++) {
 		unsigned t;
 		void *real;
@@ -131,7 +159,7 @@ void vgpu_proxy_context_gone(struct vgpu_zone *z, const struct vgpu_backend *be,
 		pthread_mutex_unlock(&z->lock);
 		if (rc == -ENOENT)
 			break;
-		if (rc != 1 || own != ctx || (t != VGPU_H_MODULE && t != VGPU_H_LIBRARY))
+		if (rc != 1 || own != ctx || (t != VGPU_H_MODULE && t != VGPU_H_LIBRARY && t != VGPU_H_GRAPH))
 			continue;
 		unsigned mh = 0, ma = 0;
 		uint64_t mb = 0;

@@ -107,6 +107,32 @@ static uint8_t *launch_buf(void)
 	return b;
 }
 
+/* kernelParams pointing into buf at each parameter's offset, every one inside the packed bytes. */
+static CUresult launch_params(struct vgpu_proxy_call *call, const uint32_t *layout, uint32_t nparams, uint8_t *buf,
+			      uint32_t pbytes, void ***kp /* out: NULL when nparams is 0 */)
+{
+	void **v;
+
+	*kp = NULL;
+	if (!nparams)
+		return CUDA_SUCCESS;
+	if (nparams > VGPU_KPARAM_COUNT_MAX || !layout)
+		return CUDA_ERROR_INVALID_VALUE;
+	if (!(v = vgpu_arena_alloc(call->arena, (nparams + 1) * sizeof(void *))))
+		return CUDA_ERROR_OUT_OF_MEMORY;
+	for (uint32_t i = 0; i < nparams; i++) {
+		uint64_t off = layout[2 * i], sz = layout[2 * i + 1];
+		if (off + sz > pbytes) {
+			vgpu_debug("%s: parameter %u at [%llu, +%llu) lies outside the %u packed bytes",
+				   call->desc->name, i, (unsigned long long)off, (unsigned long long)sz, pbytes);
+			return CUDA_ERROR_INVALID_VALUE;
+		}
+		v[i] = buf + off;
+	}
+	*kp = v;
+	return CUDA_SUCCESS;
+}
+
 static CUresult launch_call(struct vgpu_proxy_call *call, void **argv, uint8_t *buf, uint32_t pbytes)
 {
 	const struct vgpu_driver *drv = call->drv;
@@ -118,24 +144,13 @@ static CUresult launch_call(struct vgpu_proxy_call *call, void **argv, uint8_t *
 	CUfunction f = ARG(CUfunction, VGPU_LW_F);
 	CUstream s = ARG(CUstream, VGPU_LW_STREAM);
 	void **kp = NULL;
+	CUresult r;
 
 	if (!f || nparams > VGPU_KPARAM_COUNT_MAX || nattrs > VGPU_LAUNCH_ATTR_MAX ||
 	    kind > VGPU_LAUNCH_EX || (kind != VGPU_LAUNCH_EX && nattrs))
 		return CUDA_ERROR_INVALID_VALUE;
-	if (nparams) {
-		kp = vgpu_arena_alloc(call->arena, (nparams + 1) * sizeof(void *));
-		if (!kp)
-			return CUDA_ERROR_OUT_OF_MEMORY;
-		for (uint32_t i = 0; i < nparams; i++) {
-			uint64_t off = layout[2 * i], sz = layout[2 * i + 1];
-			if (off + sz > pbytes) {
-				vgpu_debug("%s: parameter %u at [%llu, +%llu) lies outside the %u packed bytes",
-					   call->desc->name, i, (unsigned long long)off, (unsigned long long)sz, pbytes);
-				return CUDA_ERROR_INVALID_VALUE;
-			}
-			kp[i] = buf + off;
-		}
-	}
+	if ((r = launch_params(call, layout, nparams, buf, pbytes, &kp)) != CUDA_SUCCESS)
+		return r;
 	for (uint32_t i = 0; i < nattrs; i++) {
 		if (!launch_attr_allowed(attrs[i].id)) {
 			vgpu_info("%s: launch attribute %d refused (it names memory or objects)", call->desc->name,
@@ -395,10 +410,14 @@ static CUresult capture_info(struct vgpu_proxy_call *call, void **argv)
 
 	if (!call->drv->cuStreamGetCaptureInfo_v3 || !cap)
 		return call->drv->cuStreamGetCaptureInfo_v3 ? CUDA_ERROR_INVALID_VALUE : CUDA_ERROR_NOT_SUPPORTED;
+	CUgraph g = NULL;
 	r = call->drv->cuStreamGetCaptureInfo_v3(ARG(CUstream, VGPU_CIW_STREAM), &st, ARG(cuuint64_t *, VGPU_CIW_ID),
-						 ARG(CUgraph *, VGPU_CIW_GRAPH), &deps, &edges, &n);
+						 &g, &deps, &edges, &n);
 	if (r != CUDA_SUCCESS)
 		return r;
+	if (ARG(CUgraph *, VGPU_CIW_GRAPH))
+		*ARG(CUgraph *, VGPU_CIW_GRAPH) = g;
+	call->node_graph = g;   /* the nodes handed out belong to the capture's graph */
 	if (ARG(uint32_t *, VGPU_CIW_STATUS))
 		*ARG(uint32_t *, VGPU_CIW_STATUS) = st;
 	if (n > *cap) {
@@ -769,6 +788,104 @@ static CUresult knode_get_attr(struct vgpu_proxy_call *call, void **argv)
 	return call->drv->cuGraphKernelNodeGetAttribute(ARG(CUgraphNode, VGPU_KAG_NODE), (CUkernelNodeAttrID)attr, out);
 }
 
+/*
+ * A kernel node's launch read back: the function as the zone's own handle (a node can only
+ * run a function the zone launched or named), the shape, and each parameter copied at its
+ * offset into a buffer that is zero elsewhere, so no byte of the worker's memory travels.
+ */
+static CUresult knode_get_params(struct vgpu_proxy_call *call, void **argv)
+{
+	const struct vgpu_driver *drv = call->drv;
+	uint64_t *fid = ARG(uint64_t *, VGPU_KGW_FUNC);
+	struct vgpu_knode_shape *sh = ARG(struct vgpu_knode_shape *, VGPU_KGW_SHAPE);
+	uint8_t *out = ARG(uint8_t *, VGPU_KGW_PARAMS);
+	uint32_t cap = ARG(uint32_t, VGPU_KGW_CAP);
+	CUDA_KERNEL_NODE_PARAMS p;
+	uint64_t end = 0;
+	CUresult r;
+
+	if (!drv->cuGraphKernelNodeGetParams_v2 || !drv->cuFuncGetParamInfo)
+		return CUDA_ERROR_NOT_SUPPORTED;
+	if (!fid || !sh || cap > VGPU_KPARAM_MAX || (cap && !out))
+		return CUDA_ERROR_INVALID_VALUE;
+	memset(&p, 0, sizeof(p));
+	if ((r = drv->cuGraphKernelNodeGetParams_v2(ARG(CUgraphNode, VGPU_KGW_NODE), &p)) != CUDA_SUCCESS)
+		return r;
+	if (!p.func || vgpu_zone_handle_find(call->zone, VGPU_H_FUNCTION, p.func, fid) != 0) {
+		vgpu_info("%s: the node runs a function the zone holds no handle of", call->desc->name);
+		return CUDA_ERROR_NOT_SUPPORTED;
+	}
+	if (cap)
+		memset(out, 0, cap);
+	for (uint32_t i = 0; i < VGPU_KPARAM_COUNT_MAX; i++) {
+		size_t off, sz;
+		if (drv->cuFuncGetParamInfo(p.func, i, &off, &sz) != CUDA_SUCCESS)
+			break;
+		if (off > VGPU_KPARAM_MAX || sz > VGPU_KPARAM_MAX - off || !p.kernelParams || !p.kernelParams[i]) {
+			vgpu_info("%s: parameter %u of the node's kernel cannot be read back", call->desc->name, i);
+			return CUDA_ERROR_NOT_SUPPORTED;
+		}
+		if (off + sz <= cap)
+			memcpy(out + off, p.kernelParams[i], sz);
+		if (off + sz > end)
+			end = off + sz;
+	}
+	*sh = (struct vgpu_knode_shape){ { p.gridDimX, p.gridDimY, p.gridDimZ }, { p.blockDimX, p.blockDimY, p.blockDimZ },
+					 p.sharedMemBytes, (uint32_t)end };
+	return CUDA_SUCCESS;
+}
+
+/*
+ * A kernel node's launch replaced, in the graph or in an executable graph: the parameters
+ * come packed with their layout exactly as a launch's and are handed to the driver the same
+ * way (kernelParams into a zeroed buffer, or `extra` when the zone knew no layout).
+ */
+static CUresult knode_set_params(struct vgpu_proxy_call *call, void **argv)
+{
+	const struct vgpu_driver *drv = call->drv;
+	const uint8_t *params = ARG(const uint8_t *, VGPU_KSW_PARAMS);
+	uint32_t pbytes = ARG(uint32_t, VGPU_KSW_PARAM_BYTES);
+	CUgraphExec exec = ARG(CUgraphExec, VGPU_KSW_EXEC);
+	void **kp = NULL;
+	uint8_t *buf;
+	CUresult r;
+
+	if (exec ? !drv->cuGraphExecKernelNodeSetParams_v2 : !drv->cuGraphKernelNodeSetParams_v2)
+		return CUDA_ERROR_NOT_SUPPORTED;
+	if (!ARG(CUfunction, VGPU_KSW_F) || pbytes > VGPU_KPARAM_MAX || (pbytes && !params))
+		return CUDA_ERROR_INVALID_VALUE;
+	if (!(buf = launch_buf()))
+		return CUDA_ERROR_OUT_OF_MEMORY;
+	if (pbytes)
+		memcpy(buf, params, pbytes);
+	r = launch_params(call, ARG(const uint32_t *, VGPU_KSW_LAYOUT), ARG(uint32_t, VGPU_KSW_NPARAMS), buf, pbytes,
+			  &kp);
+	if (r == CUDA_SUCCESS) {
+		size_t extra_size = pbytes;
+		void *extra[] = { CU_LAUNCH_PARAM_BUFFER_POINTER, buf, CU_LAUNCH_PARAM_BUFFER_SIZE, &extra_size,
+				  CU_LAUNCH_PARAM_END };
+		CUDA_KERNEL_NODE_PARAMS p;
+		memset(&p, 0, sizeof(p));
+		p.func = ARG(CUfunction, VGPU_KSW_F);
+		p.gridDimX = ARG(unsigned, VGPU_KSW_GX), p.gridDimY = ARG(unsigned, VGPU_KSW_GY);
+		p.gridDimZ = ARG(unsigned, VGPU_KSW_GZ);
+		p.blockDimX = ARG(unsigned, VGPU_KSW_BX), p.blockDimY = ARG(unsigned, VGPU_KSW_BY);
+		p.blockDimZ = ARG(unsigned, VGPU_KSW_BZ);
+		p.sharedMemBytes = ARG(unsigned, VGPU_KSW_SHMEM);
+		if (!kp && pbytes)
+			p.extra = extra;
+		else
+			p.kernelParams = kp;
+		CUgraphNode node = ARG(CUgraphNode, VGPU_KSW_NODE);
+		r = exec ? drv->cuGraphExecKernelNodeSetParams_v2(exec, node, &p)
+			 : drv->cuGraphKernelNodeSetParams_v2(node, &p);
+		if (r == CUDA_SUCCESS && exec)
+			vgpu_ckpt_gexec_changed(call->zone, exec, call->desc->name);
+	}
+	memset(buf, 0, pbytes);
+	return r;
+}
+
 /* ---------------------------------------------------------------- cluster occupancy */
 
 /* The configuration is rebuilt here from numbers and checked attributes; the opcode says which query. */
@@ -986,6 +1103,12 @@ WIRE(cuGraphKernelNodeSetAttribute, VGPU_OP_cuGraphKernelNodeSetAttribute, VGPU_
      vgpu_wire_knode_set_attr_args, VGPU_KAW_NARGS);
 WIRE(cuGraphKernelNodeGetAttribute, VGPU_OP_cuGraphKernelNodeGetAttribute, VGPU_CALLF_CUSTOM,
      vgpu_wire_knode_get_attr_args, VGPU_KAG_NARGS);
+WIRE(cuGraphKernelNodeGetParams_v2, VGPU_OP_cuGraphKernelNodeGetParams_v2, VGPU_CALLF_CUSTOM,
+     vgpu_wire_knode_get_args, VGPU_KGW_NARGS);
+WIRE(cuGraphKernelNodeSetParams_v2, VGPU_OP_cuGraphKernelNodeSetParams_v2, VGPU_CALLF_CUSTOM,
+     vgpu_wire_knode_set_args, VGPU_KSW_NARGS);
+WIRE(cuGraphExecKernelNodeSetParams_v2, VGPU_OP_cuGraphExecKernelNodeSetParams_v2, VGPU_CALLF_CUSTOM,
+     vgpu_wire_knode_set_args, VGPU_KSW_NARGS);
 WIRE(cuPointerGetAttribute, VGPU_OP_cuPointerGetAttribute, VGPU_CALLF_CUSTOM, vgpu_wire_pointer_attr_args, VGPU_PW_NARGS);
 
 __attribute__((constructor)) static void custom_calls_register(void)
@@ -1001,6 +1124,9 @@ __attribute__((constructor)) static void custom_calls_register(void)
 		{ &wire_cuGraphExecMemsetNodeSetParams, exec_memset_node_set },
 		{ &wire_cuGraphKernelNodeSetAttribute, knode_set_attr },
 		{ &wire_cuGraphKernelNodeGetAttribute, knode_get_attr },
+		{ &wire_cuGraphKernelNodeGetParams_v2, knode_get_params },
+		{ &wire_cuGraphKernelNodeSetParams_v2, knode_set_params },
+		{ &wire_cuGraphExecKernelNodeSetParams_v2, knode_set_params },
 		{ &wire_cuGraphExecUpdate_v2, graph_update },
 		{ &wire_cuOccupancyMaxPotentialClusterSize, occ_cluster },
 		{ &wire_cuOccupancyMaxActiveClusters, occ_cluster },

@@ -28,6 +28,7 @@ struct vgpu_proxy_call {
 	const void *msg;                     /* request payload */
 	uint32_t len;
 	struct vgpu_arena *arena;            /* per-call scratch, reset after the call */
+	const void *node_graph;              /* set by a handler: the graph new node handles belong to */
 	const struct vgpu_codec_hooks *hooks;/* the zone's hooks; pass `call` itself as hctx */
 	/* Filled by the handler: */
 	struct vgpu_wbuf *reply;             /* the encoded reply (vgpu_encode_reply/_error); empty = framework encodes an error reply from the result */

@@ -133,6 +133,30 @@ int vgpu_zone_handle_in(struct vgpu_zone *z, unsigned htype, uint64_t id, void *
 	return rc;
 }
 
+int vgpu_zone_handle_find(struct vgpu_zone *z, unsigned htype, const void *real, uint64_t *id)
+{
+	int rc;
+	pthread_mutex_lock(&z->lock);
+	rc = vgpu_htab_find(&z->htab, htype, real, id);
+	pthread_mutex_unlock(&z->lock);
+	return rc;
+}
+
+const void *vgpu_zone_handle_owner(struct vgpu_zone *z, unsigned htype, const void *real)
+{
+	uint64_t id;
+	unsigned t;
+	void *r;
+	const void *owner = NULL;
+	uint32_t gen;
+	pthread_mutex_lock(&z->lock);
+	if (real && vgpu_htab_find(&z->htab, htype, real, &id) == 0 &&
+	    vgpu_htab_slot(&z->htab, (uint32_t)(id ^ z->htab.key) - 1u, &t, &r, &owner, &gen) != 1)
+		owner = NULL;
+	pthread_mutex_unlock(&z->lock);
+	return owner;
+}
+
 int vgpu_zone_handle_new(struct vgpu_zone *z, unsigned htype, void *real, uint64_t *id)
 {
 	return vgpu_zone_handle_new_owned(z, htype, real, NULL, id);

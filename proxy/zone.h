@@ -98,6 +98,10 @@ int vgpu_zone_handle_take(struct vgpu_zone *z, unsigned htype, uint64_t id, void
 void vgpu_zone_purge_owner(struct vgpu_zone *z, const void *owner, unsigned *handles, unsigned *allocs,
 			   uint64_t *bytes);
 int vgpu_zone_handle_new(struct vgpu_zone *z, unsigned htype, void *real, uint64_t *id /* out */);
+/* What the zone's handle of real belongs to (its owner), or NULL. */
+const void *vgpu_zone_handle_owner(struct vgpu_zone *z, unsigned htype, const void *real);
+/* The zone's id of an object it already holds a handle of: 0, or -ENOENT. */
+int vgpu_zone_handle_find(struct vgpu_zone *z, unsigned htype, const void *real, uint64_t *id /* out */);
 void vgpu_zone_handle_drop(struct vgpu_zone *z, unsigned htype, uint64_t id);
 int vgpu_zone_dptr_check(struct vgpu_zone *z, uint64_t p, uint64_t len);
 int vgpu_zone_dptr_add(struct vgpu_zone *z, uint64_t p, uint64_t len, uint64_t *reserved /* in/out */);

@@ -248,6 +248,32 @@ const struct vgpu_arg_desc vgpu_wire_knode_get_attr_args[VGPU_KAG_NARGS] = {
 	[VGPU_KAG_ATTR] = SCALAR("attr", 4),
 };
 
+const struct vgpu_arg_desc vgpu_wire_knode_get_args[VGPU_KGW_NARGS] = {
+	[VGPU_KGW_NODE] = HANDLE("hNode", VGPU_H_GRAPH_NODE),
+	[VGPU_KGW_FUNC] = { .name = "func", .kind = VGPU_ARG_OUT_SCALAR, .size = 8, .len_arg = N, .len_arg2 = N },
+	[VGPU_KGW_SHAPE] = OUTSTRUCT("shape", struct vgpu_knode_shape),
+	[VGPU_KGW_PARAMS] = { .name = "params", .kind = VGPU_ARG_OUT_BUF, .len_arg = VGPU_KGW_CAP, .len_arg2 = N,
+			      .len_mul = 1, .max_len = VGPU_KPARAM_MAX },
+	[VGPU_KGW_CAP] = SCALAR("cap", 4),
+};
+
+const struct vgpu_arg_desc vgpu_wire_knode_set_args[VGPU_KSW_NARGS] = {
+	[VGPU_KSW_EXEC]   = HANDLE("hGraphExec", VGPU_H_GRAPH_EXEC),
+	[VGPU_KSW_NODE]   = HANDLE("hNode", VGPU_H_GRAPH_NODE),
+	[VGPU_KSW_F]      = HANDLE("f", VGPU_H_FUNCTION),
+	[VGPU_KSW_GX]     = SCALAR("gridDimX", 4),
+	[VGPU_KSW_GY]     = SCALAR("gridDimY", 4),
+	[VGPU_KSW_GZ]     = SCALAR("gridDimZ", 4),
+	[VGPU_KSW_BX]     = SCALAR("blockDimX", 4),
+	[VGPU_KSW_BY]     = SCALAR("blockDimY", 4),
+	[VGPU_KSW_BZ]     = SCALAR("blockDimZ", 4),
+	[VGPU_KSW_SHMEM]  = SCALAR("sharedMemBytes", 4),
+	[VGPU_KSW_PARAMS] = INBUF("params", VGPU_KSW_PARAM_BYTES, 1, VGPU_KPARAM_MAX),
+	[VGPU_KSW_PARAM_BYTES] = SCALAR("paramBytes", 4),
+	[VGPU_KSW_LAYOUT] = INBUF("layout", VGPU_KSW_NPARAMS, 8, 8ull * VGPU_KPARAM_COUNT_MAX),
+	[VGPU_KSW_NPARAMS] = SCALAR("nparams", 4),
+};
+
 static const struct vgpu_arg_desc pinned_map_args[VGPU_PMW_NARGS] = {
 	[VGPU_PMW_BYTES] = SCALAR("bytes", 8),
 	[VGPU_PMW_ID] = { .name = "id", .kind = VGPU_ARG_OUT_SCALAR, .size = 8, .len_arg = N, .len_arg2 = N },

@@ -189,6 +189,25 @@ enum { VGPU_KAG_VALUE, VGPU_KAG_NODE, VGPU_KAG_ATTR, VGPU_KAG_NARGS };
 extern const struct vgpu_arg_desc vgpu_wire_knode_get_attr_args[VGPU_KAG_NARGS];
 
 /*
+ * A kernel node's launch.
+ *   read: [node, function (out u64: the zone's handle of it), shape (out), parameters (out,
+ *         cap bytes: each parameter at its offset in the driver's layout, the rest zero), cap]
+ *         The shape's param_bytes is the end of the last parameter; when it exceeds cap the
+ *         bytes were not written, and the zone asks again with cap = param_bytes.
+ *   set:  [exec (0: the graph's own node), node, then a launch's function, shape and packed
+ *         parameters with their layout (as vgpu_wire_launch_args)]
+ */
+struct vgpu_knode_shape {
+	uint32_t grid[3], block[3], shmem, param_bytes;
+};
+enum { VGPU_KGW_NODE, VGPU_KGW_FUNC, VGPU_KGW_SHAPE, VGPU_KGW_PARAMS, VGPU_KGW_CAP, VGPU_KGW_NARGS };
+extern const struct vgpu_arg_desc vgpu_wire_knode_get_args[VGPU_KGW_NARGS];
+enum { VGPU_KSW_EXEC, VGPU_KSW_NODE, VGPU_KSW_F, VGPU_KSW_GX, VGPU_KSW_GY, VGPU_KSW_GZ, VGPU_KSW_BX, VGPU_KSW_BY,
+       VGPU_KSW_BZ, VGPU_KSW_SHMEM, VGPU_KSW_PARAMS, VGPU_KSW_PARAM_BYTES, VGPU_KSW_LAYOUT, VGPU_KSW_NPARAMS,
+       VGPU_KSW_NARGS };
+extern const struct vgpu_arg_desc vgpu_wire_knode_set_args[VGPU_KSW_NARGS];
+
+/*
  * Pinned host memory shared with the zone's worker (session.h VGPU_OP_PINNED_*, proxy/pinned.h).
  *   map:   [bytes, id (out u64)]            after the region's memfd was passed beside the ring
  *   grant: [bytes, nrefs, refs (nrefs u32 grant references, one per 4 KiB page), id (out u64)]

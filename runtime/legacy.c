@@ -280,3 +280,48 @@ CUresult CUDAAPI cuGraphExecUpdate(CUgraphExec hGraphExec, CUgraph hGraph, CUgra
 	*updateResult_out = info.result;
 	return r;
 }
+
+/* CUDA 10-11 kernel node parameters: the same without kern and ctx (v1 is v2's first fields). */
+static CUDA_KERNEL_NODE_PARAMS knode_v2(const CUDA_KERNEL_NODE_PARAMS_v1 *p)
+{
+	CUDA_KERNEL_NODE_PARAMS v2 = { 0 };
+	v2.func = p->func;
+	v2.gridDimX = p->gridDimX, v2.gridDimY = p->gridDimY, v2.gridDimZ = p->gridDimZ;
+	v2.blockDimX = p->blockDimX, v2.blockDimY = p->blockDimY, v2.blockDimZ = p->blockDimZ;
+	v2.sharedMemBytes = p->sharedMemBytes;
+	v2.kernelParams = p->kernelParams;
+	v2.extra = p->extra;
+	return v2;
+}
+
+CUresult CUDAAPI cuGraphKernelNodeGetParams(CUgraphNode hNode, CUDA_KERNEL_NODE_PARAMS_v1 *nodeParams)
+{
+	CUDA_KERNEL_NODE_PARAMS v2;
+	CUresult r;
+
+	if (!nodeParams)
+		return CUDA_ERROR_INVALID_VALUE;
+	r = cuGraphKernelNodeGetParams_v2(hNode, &v2);
+	if (r == CUDA_SUCCESS)
+		*nodeParams = (CUDA_KERNEL_NODE_PARAMS_v1){ v2.func, v2.gridDimX, v2.gridDimY, v2.gridDimZ, v2.blockDimX,
+							    v2.blockDimY, v2.blockDimZ, v2.sharedMemBytes,
+							    v2.kernelParams, v2.extra };
+	return r;
+}
+
+CUresult CUDAAPI cuGraphKernelNodeSetParams(CUgraphNode hNode, const CUDA_KERNEL_NODE_PARAMS_v1 *nodeParams)
+{
+	if (!nodeParams)
+		return CUDA_ERROR_INVALID_VALUE;
+	CUDA_KERNEL_NODE_PARAMS v2 = knode_v2(nodeParams);
+	return cuGraphKernelNodeSetParams_v2(hNode, &v2);
+}
+
+CUresult CUDAAPI cuGraphExecKernelNodeSetParams(CUgraphExec hGraphExec, CUgraphNode hNode,
+						const CUDA_KERNEL_NODE_PARAMS_v1 *nodeParams)
+{
+	if (!nodeParams)
+		return CUDA_ERROR_INVALID_VALUE;
+	CUDA_KERNEL_NODE_PARAMS v2 = knode_v2(nodeParams);
+	return cuGraphExecKernelNodeSetParams_v2(hGraphExec, hNode, &v2);
+}

@@ -185,6 +185,41 @@ CUresult vgpu_library_resolve(CUfunction *f)
 	return r;
 }
 
+/*
+ * The CUkernel whose function in the current context is f, or NULL. Graph nodes keep the
+ * function a CUkernel launched; the runtime finds its own kernel again from the node's
+ * `kern`, so a node's parameters read back name the kernel too. Rare (per node read), so a
+ * scan: the kernels of f's name whose library is loaded in this context.
+ */
+CUkernel vgpu_library_kernel_of(CUfunction f)
+{
+	const char *name = NULL;
+	unsigned long long key;
+	CUkernel found = NULL;
+
+	if (!f || !atomic_load_explicit(&n_kernels, memory_order_relaxed) ||
+	    vgpu_drv.func_get_name(&name, f) != CUDA_SUCCESS || !name || vgpu_drv.ctx_key(NULL, &key) != CUDA_SUCCESS)
+		return NULL;
+	pthread_mutex_lock(&lock);
+	for (size_t i = 0; i < set_cap && !found; i++) {
+		struct kernel *k = set[i] && set[i] != TOMB ? kernel_get(set[i]) : NULL;
+		if (!k || strcmp(k->name, name))
+			continue;
+		if (k->cache_key == key && k->cache_fn == f) {
+			found = (CUkernel)k;
+			break;
+		}
+		for (struct lib_module *m = k->lib->mods; m; m = m->next) {
+			CUfunction g = NULL;
+			if (m->ctx_key == key && vgpu_drv.module_get_function(&g, m->mod, k->name) == CUDA_SUCCESS &&
+			    g == f)
+				found = (CUkernel)k;
+		}
+	}
+	pthread_mutex_unlock(&lock);
+	return found;
+}
+
 void vgpu_library_counts(unsigned *libraries, unsigned *kernels)
 {
 	pthread_mutex_lock(&lock);

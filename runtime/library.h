@@ -19,6 +19,9 @@
  */
 CUresult vgpu_library_resolve(CUfunction *f /* in, out */);
 
+/* The live CUkernel whose function in the current context is f, or NULL (graph node reads). */
+CUkernel vgpu_library_kernel_of(CUfunction f);
+
 /* Libraries and kernels alive (for tests and leak checks). */
 void vgpu_library_counts(unsigned *libraries /* out */, unsigned *kernels /* out */);
 

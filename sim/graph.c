@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* graph.c — CUDA graphs in the simulator: stream capture into a graph, instantiation, launch. */
 #include "sim.h"
+#include "library.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -490,21 +491,47 @@ CUresult cuGraphKernelNodeGetParams_v2(CUgraphNode h, CUDA_KERNEL_NODE_PARAMS *p
 	p->blockDimX = k->l.block[0]; p->blockDimY = k->l.block[1]; p->blockDimZ = k->l.block[2];
 	p->sharedMemBytes = k->l.shared_dyn;
 	p->kernelParams = n->kparams;
+	p->kern = vgpu_library_kernel_of(p->func);   /* a CUkernel's launch names it too */
+	p->ctx = (CUcontext)n->g->ctx;
 	return CUDA_SUCCESS;
 }
 
-/* The same under its name before CUDA 12 (older ABI), which the libraries also look up. */
-#undef cuGraphKernelNodeGetParams
-CUresult cuGraphKernelNodeGetParams(CUgraphNode h, CUDA_KERNEL_NODE_PARAMS_v1 *p);
-CUresult cuGraphKernelNodeGetParams(CUgraphNode h, CUDA_KERNEL_NODE_PARAMS_v1 *p)
+/* New parameters of a kernel node as one launch made of them: the same checks, in the node's context. */
+static CUresult kernel_node_op(struct sim_ctx *c, const CUDA_KERNEL_NODE_PARAMS *p, struct sim_op **op)
 {
-	CUDA_KERNEL_NODE_PARAMS v2;
 	if (!p)
 		return CUDA_ERROR_INVALID_VALUE;
-	CUresult rc = cuGraphKernelNodeGetParams_v2(h, &v2);
-	if (rc == CUDA_SUCCESS)
-		memcpy(p, &v2, sizeof(*p));   /* v1 is v2's first fields */
+	unsigned g[3] = { p->gridDimX, p->gridDimY, p->gridDimZ }, b[3] = { p->blockDimX, p->blockDimY, p->blockDimZ };
+	CUfunction f = p->func ? p->func : (CUfunction)p->kern;
+	CUcontext cur = NULL;
+	CUresult rc;
+	/* a CUkernel stands for its function in the node's context */
+	if (cuCtxGetCurrent(&cur) == CUDA_SUCCESS && cur == (CUcontext)c)
+		return sim_kernel_op(c, f, g, b, p->sharedMemBytes, p->kernelParams, p->extra, op);
+	if ((rc = cuCtxPushCurrent_v2((CUcontext)c)) != CUDA_SUCCESS)
+		return rc;
+	rc = sim_kernel_op(c, f, g, b, p->sharedMemBytes, p->kernelParams, p->extra, op);
+	cuCtxPopCurrent_v2(&cur);
 	return rc;
+}
+
+/* A kernel node's launch replaced: the earlier parameter pointers (kparams) are no longer valid. */
+CUresult cuGraphKernelNodeSetParams_v2(CUgraphNode h, const CUDA_KERNEL_NODE_PARAMS *p)
+{
+	CUresult rc;
+	struct sim_gnode *n = node_get(h, &rc);
+	struct sim_op *op = NULL;
+	if (!n)
+		return rc;
+	if (!p || n->type != CU_GRAPH_NODE_TYPE_KERNEL || !n->op)
+		return CUDA_ERROR_INVALID_VALUE;
+	if ((rc = kernel_node_op(n->g->ctx, p, &op)) != CUDA_SUCCESS)
+		return rc;
+	sim_op_free(n->op);
+	n->op = op;
+	free(n->kparams);
+	n->kparams = NULL;
+	return CUDA_SUCCESS;
 }
 
 /* A copy node as captured: both sides by address (the simulator's device addresses are
@@ -1304,6 +1331,25 @@ CUresult cuGraphExecMemsetNodeSetParams(CUgraphExec h, CUgraphNode node, const C
 		return rc;
 	sim_ctx_sync(x->ctx);     /* a launch still queued keeps its own copy, but be plain about it */
 	memset_op_set(st->op, p);
+	return CUDA_SUCCESS;
+}
+
+/* The executable graph's copy of a kernel node changed; the graph's own node keeps its launch. */
+CUresult cuGraphExecKernelNodeSetParams_v2(CUgraphExec h, CUgraphNode node, const CUDA_KERNEL_NODE_PARAMS *p)
+{
+	CUresult rc;
+	struct sim_gexec *x = exec_get(h, &rc);
+	struct sim_op *op = NULL;
+	if (!x)
+		return rc;
+	struct sim_gstep *st = exec_step(x, node);
+	if (!st || !st->op || st->op->kind != OP_KERNEL || !p)
+		return CUDA_ERROR_INVALID_VALUE;
+	if ((rc = kernel_node_op(x->ctx, p, &op)) != CUDA_SUCCESS)
+		return rc;
+	sim_ctx_sync(x->ctx);     /* launches already queued run their own clones; be plain about it */
+	sim_op_free(st->op);
+	st->op = op;
 	return CUDA_SUCCESS;
 }
 

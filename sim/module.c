@@ -568,10 +568,10 @@ CUresult cuOccupancyMaxActiveClusters(int *numClusters, CUfunction func, const C
 
 /* ---- launches ---- */
 
-static CUresult launch(struct sim_func *f, const unsigned g[3], const unsigned b[3], unsigned shmem,
-                       CUstream h, void **params, void **extra, int cooperative)
+/* A launch of f checked and made into a stream operation, not yet queued; f must be of context c. */
+static CUresult kernel_op(struct sim_ctx *c, struct sim_func *f, const unsigned g[3], const unsigned b[3],
+			  unsigned shmem, void **params, void **extra, int cooperative, struct sim_op **out)
 {
-	CUR_CTX(c);
 	if (f->mod->ctx != c)
 		return CUDA_ERROR_INVALID_CONTEXT;
 	if (!g[0] || !g[1] || !g[2] || !b[0] || !b[1] || !b[2] || g[1] > 65535 || g[2] > 65535 ||
@@ -645,15 +645,35 @@ static CUresult launch(struct sim_func *f, const unsigned g[3], const unsigned b
 	op->u.k.l.shared_dyn = shmem;
 	op->u.k.l.params = buf;
 	op->u.k.cooperative = cooperative;
-	CUresult rc = CUDA_SUCCESS;
+	*out = op;
+	return CUDA_SUCCESS;
+}
+
+static CUresult launch(struct sim_func *f, const unsigned g[3], const unsigned b[3], unsigned shmem,
+                       CUstream h, void **params, void **extra, int cooperative)
+{
+	CUR_CTX(c);
+	struct sim_op *op = NULL;
+	CUresult rc = kernel_op(c, f, g, b, shmem, params, extra, cooperative, &op);
+	if (rc != CUDA_SUCCESS)
+		return rc;
 	struct sim_stream *s = sim_stream_get(c, h, &rc);
 	if (!s) {
-		free(buf);
-		free(op);
+		sim_op_free(op);
 		return rc;
 	}
 	sim_stream_enqueue(s, op);
 	return CUDA_SUCCESS;
+}
+
+CUresult sim_kernel_op(struct sim_ctx *c, CUfunction func, const unsigned g[3], const unsigned b[3], unsigned shmem,
+		       void **params, void **extra, struct sim_op **out)
+{
+	CUresult rc;
+	struct sim_func *f = func_get(func, &rc);
+	if (!f)
+		return rc;
+	return kernel_op(c, f, g, b, shmem, params, extra, 0, out);
 }
 
 CUresult cuLaunchKernel(CUfunction func, unsigned int gx, unsigned int gy, unsigned int gz,

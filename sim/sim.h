@@ -202,6 +202,10 @@ void sim_stream_wait(struct sim_stream *s, uint64_t seq);
 void sim_ctx_sync(struct sim_ctx *ctx);
 struct sim_op *sim_op_new(int kind);
 void sim_op_free(struct sim_op *op);
+/* A launch of func (or a CUkernel's function) in context c, checked, as an operation not yet
+ * queued (graph kernel nodes' new parameters). */
+CUresult sim_kernel_op(struct sim_ctx *c, CUfunction func, const unsigned g[3], const unsigned b[3], unsigned shmem,
+		       void **params, void **extra, struct sim_op **out);
 /* Every stream of the process (linked by gnext), under g_lock. */
 struct sim_stream *sim_streams_all(void);
 

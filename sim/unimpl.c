@@ -17,7 +17,6 @@ static CUresult not_in_simulator(const char *call)
 #undef cuLinkCreate
 #undef cuLinkAddData
 #undef cuLinkAddFile
-#undef cuGraphExecKernelNodeSetParams
 
 /* The JIT linker: the simulator runs the PTX of one module; it links nothing. */
 CUresult cuLinkCreate_v2(unsigned int n, CUjit_option *opts, void **vals, CUlinkState *state)
@@ -58,21 +57,5 @@ CUresult cuLinkDestroy(CUlinkState state)
 {
 	(void)state;
 	return not_in_simulator("cuLinkDestroy");
-}
-
-/* Setting a kernel node's parameters in an executable graph: graphs are built by stream
- * capture here (docs/COMPATIBILITY.md); the node keeps what was captured. */
-CUresult cuGraphExecKernelNodeSetParams_v2(CUgraphExec exec, CUgraphNode node, const CUDA_KERNEL_NODE_PARAMS *params)
-{
-	(void)exec, (void)node, (void)params;
-	return not_in_simulator("cuGraphExecKernelNodeSetParams_v2");
-}
-
-/* The same under their names before CUDA 12 (older ABI), which the libraries also look up. */
-CUresult cuGraphExecKernelNodeSetParams(CUgraphExec exec, CUgraphNode node, const CUDA_KERNEL_NODE_PARAMS_v1 *params);
-CUresult cuGraphExecKernelNodeSetParams(CUgraphExec exec, CUgraphNode node, const CUDA_KERNEL_NODE_PARAMS_v1 *params)
-{
-	(void)exec, (void)node, (void)params;
-	return not_in_simulator("cuGraphExecKernelNodeSetParams");
 }
 

@@ -1,0 +1,234 @@
+/* SPDX-License-Identifier: MIT */
+/* graph_params.cu — kernel node parameters read and changed after capture, in the graph and in its executable form. */
+#include <cstring>
+#include <vector>
+
+#include "rt.h"
+
+/*
+ * The pattern of inference engines that replay one captured graph per step: capture once,
+ * then read each kernel node's parameters (cudaGraphKernelNodeGetParams), change the ones
+ * that moved (a pointer, a scalar) either in the graph followed by cudaGraphExecUpdate, or
+ * straight in the executable graph (cudaGraphExecKernelNodeSetParams), and launch again.
+ */
+
+__global__ void scale(float *x, float a, int n)
+{
+	int i = blockIdx.x * blockDim.x + threadIdx.x;
+	if (i < n)
+		x[i] *= a;
+}
+
+__global__ void add_to(float *y, const float *x, int n)
+{
+	int i = blockIdx.x * blockDim.x + threadIdx.x;
+	if (i < n)
+		y[i] += x[i];
+}
+
+struct pair {
+	int k;
+	double w;
+};
+
+__global__ void fill(float *y, pair p, int n)
+{
+	int i = blockIdx.x * blockDim.x + threadIdx.x;
+	if (i < n)
+		y[i] = (float)(p.k * p.w) + i;
+}
+
+static const int N = 300, T = 64, G = (N + T - 1) / T;
+
+static void expect_values(const float *d, float (*want)(int), const char *what)
+{
+	std::vector<float> h(N), w(N);
+	CHECK(cudaMemcpy(h.data(), d, N * sizeof(float), cudaMemcpyDeviceToHost));
+	for (int i = 0; i < N; i++)
+		w[i] = want(i);
+	VERIFY(h.data(), w.data(), (size_t)N, 1e-4, what);
+}
+
+static void put(float *d, float (*val)(int))
+{
+	std::vector<float> h(N);
+	for (int i = 0; i < N; i++)
+		h[i] = val(i);
+	CHECK(cudaMemcpy(d, h.data(), N * sizeof(float), cudaMemcpyHostToDevice));
+}
+
+static float ramp(int i) { return (float)i; }
+static float ones(int i) { (void)i; return 1.0f; }
+
+/* The node of g whose kernel is fn (the only one). */
+static cudaGraphNode_t kernel_node(cudaGraph_t g, const void *fn)
+{
+	size_t n = 0;
+	CHECK(cudaGraphGetNodes(g, NULL, &n));
+	std::vector<cudaGraphNode_t> nodes(n);
+	CHECK(cudaGraphGetNodes(g, nodes.data(), &n));
+	cudaGraphNode_t found = NULL;
+	for (size_t i = 0; i < n; i++) {
+		cudaGraphNodeType t;
+		CHECK(cudaGraphNodeGetType(nodes[i], &t));
+		if (t != cudaGraphNodeTypeKernel)
+			continue;
+		cudaKernelNodeParams p = {};
+		CHECK(cudaGraphKernelNodeGetParams(nodes[i], &p));
+		if (p.func == fn) {
+			EXPECT(!found, "two kernel nodes run the same kernel");
+			found = nodes[i];
+		}
+	}
+	EXPECT(found, "no kernel node runs the kernel");
+	return found;
+}
+
+int main()
+{
+	float *x, *y, *z;
+	CHECK(cudaMalloc(&x, N * sizeof(float)));
+	CHECK(cudaMalloc(&y, N * sizeof(float)));
+	CHECK(cudaMalloc(&z, N * sizeof(float)));
+	cudaStream_t s;
+	CHECK(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking));
+
+	/* capture: x *= 2; y += x */
+	cudaGraph_t g;
+	CHECK(cudaStreamBeginCapture(s, cudaStreamCaptureModeGlobal));
+	scale<<<G, T, 0, s>>>(x, 2.0f, N);
+	add_to<<<G, T, 0, s>>>(y, x, N);
+	CHECK(cudaStreamEndCapture(s, &g));
+	cudaGraphExec_t ge;
+	CHECK(cudaGraphInstantiate(&ge, g, 0));
+
+	put(x, ramp);
+	put(y, ones);
+	CHECK(cudaGraphLaunch(ge, s));
+	CHECK(cudaStreamSynchronize(s));
+	expect_values(y, [](int i) { return 1.0f + 2.0f * i; }, "captured graph");
+
+	/* read back: function, shape and every argument as launched */
+	cudaGraphNode_t ns = kernel_node(g, (const void *)scale), na = kernel_node(g, (const void *)add_to);
+	cudaKernelNodeParams p = {};
+	CHECK(cudaGraphKernelNodeGetParams(ns, &p));
+	EXPECT(p.gridDim.x == (unsigned)G && p.gridDim.y == 1 && p.gridDim.z == 1, "grid %u %u %u", p.gridDim.x,
+	       p.gridDim.y, p.gridDim.z);
+	EXPECT(p.blockDim.x == (unsigned)T && p.blockDim.y == 1 && p.blockDim.z == 1, "block %u", p.blockDim.x);
+	EXPECT(p.sharedMemBytes == 0, "shared %u", p.sharedMemBytes);
+	EXPECT(p.kernelParams && !p.extra, "parameters come as kernelParams");
+	EXPECT(*(float **)p.kernelParams[0] == x, "first argument %p, launched with %p", *(float **)p.kernelParams[0],
+	       (void *)x);
+	EXPECT(*(float *)p.kernelParams[1] == 2.0f, "second argument %g", *(float *)p.kernelParams[1]);
+	EXPECT(*(int *)p.kernelParams[2] == N, "third argument %d", *(int *)p.kernelParams[2]);
+	printf("kernel node parameters read back: scale<<<%u, %u>>>(x, %g, %d)\n", p.gridDim.x, p.blockDim.x,
+	       *(float *)p.kernelParams[1], *(int *)p.kernelParams[2]);
+
+	/* change the graph's node (scale by 3, on z) and update the executable graph from it */
+	float a3 = 3.0f;
+	int n = N;
+	void *args3[] = { &z, &a3, &n };
+	cudaKernelNodeParams q = p;
+	q.kernelParams = args3;
+	CHECK(cudaGraphKernelNodeSetParams(ns, &q));
+	cudaKernelNodeParams r = {};
+	CHECK(cudaGraphKernelNodeGetParams(ns, &r));
+	EXPECT(*(float **)r.kernelParams[0] == z && *(float *)r.kernelParams[1] == 3.0f,
+	       "the node reads back what was set");
+	cudaGraphExecUpdateResultInfo info;
+	CHECK(cudaGraphExecUpdate(ge, g, &info));
+	EXPECT(info.result == cudaGraphExecUpdateSuccess, "update result %d", (int)info.result);
+	put(x, ramp);
+	put(y, ones);
+	put(z, ramp);
+	CHECK(cudaGraphLaunch(ge, s));
+	CHECK(cudaStreamSynchronize(s));
+	expect_values(z, [](int i) { return 3.0f * i; }, "graph node changed, executable updated (z)");
+	expect_values(y, [](int i) { return 1.0f + i; }, "graph node changed, executable updated (y)");
+
+	/* change the executable graph's node only: y += z instead of y += x */
+	void *argsa[] = { &y, &z, &n };
+	cudaKernelNodeParams pa = {};
+	CHECK(cudaGraphKernelNodeGetParams(na, &pa));
+	pa.kernelParams = argsa;
+	CHECK(cudaGraphExecKernelNodeSetParams(ge, na, &pa));
+	put(y, ones);
+	put(z, ones);
+	CHECK(cudaGraphLaunch(ge, s));
+	CHECK(cudaStreamSynchronize(s));
+	expect_values(y, [](int i) { (void)i; return 4.0f; }, "executable graph node changed");
+	cudaKernelNodeParams pg = {};
+	CHECK(cudaGraphKernelNodeGetParams(na, &pg));
+	EXPECT(*(const float **)pg.kernelParams[1] == x, "the graph's own node keeps its arguments");
+
+	/* the executable graph's node reshaped: two blocks cover the first 2*T elements only */
+	CHECK(cudaGraphKernelNodeGetParams(ns, &q));
+	void *argsh[] = { &z, &a3, &n };
+	q.kernelParams = argsh;
+	q.gridDim = dim3(2);
+	CHECK(cudaGraphExecKernelNodeSetParams(ge, ns, &q));
+	put(z, ones);
+	CHECK(cudaGraphLaunch(ge, s));
+	CHECK(cudaStreamSynchronize(s));
+	expect_values(z, [](int i) { return i < 2 * T ? 3.0f : 1.0f; }, "executable graph node reshaped");
+
+	/* a kernel node added by hand, with a struct argument, changed and read back */
+	cudaGraph_t h;
+	CHECK(cudaGraphCreate(&h, 0));
+	pair pr = { 3, 0.5 };
+	void *fa[] = { &y, &pr, &n };
+	cudaKernelNodeParams kf = {};
+	kf.func = (void *)fill;
+	kf.gridDim = dim3(G);
+	kf.blockDim = dim3(T);
+	kf.kernelParams = fa;
+	cudaGraphNode_t nf;
+	CHECK(cudaGraphAddKernelNode(&nf, h, NULL, 0, &kf));
+	pair pr2 = { 7, 2.0 };
+	void *fb[] = { &y, &pr2, &n };
+	kf.kernelParams = fb;
+	CHECK(cudaGraphKernelNodeSetParams(nf, &kf));
+	cudaKernelNodeParams kr = {};
+	CHECK(cudaGraphKernelNodeGetParams(nf, &kr));
+	EXPECT(kr.func == (void *)fill, "the node runs fill");
+	const pair *got = (const pair *)kr.kernelParams[1];
+	EXPECT(got->k == 7 && got->w == 2.0, "struct argument read back as {%d, %g}", got->k, got->w);
+	cudaGraphExec_t he;
+	CHECK(cudaGraphInstantiate(&he, h, 0));
+	CHECK(cudaGraphLaunch(he, s));
+	CHECK(cudaStreamSynchronize(s));
+	expect_values(y, [](int i) { return 14.0f + i; }, "node added by hand, then changed");
+
+	/* what is refused: a node that is not a kernel node, a missing argument, a null parameter set */
+	cudaGraph_t m;
+	CHECK(cudaGraphCreate(&m, 0));
+	cudaMemsetParams ms = {};
+	ms.dst = y;
+	ms.value = 0;
+	ms.elementSize = 4;
+	ms.width = N;
+	ms.height = 1;
+	cudaGraphNode_t nm;
+	CHECK(cudaGraphAddMemsetNode(&nm, m, NULL, 0, &ms));
+	cudaKernelNodeParams bad = {};
+	cudaError_t e = cudaGraphKernelNodeGetParams(nm, &bad);
+	EXPECT(e == cudaErrorInvalidValue, "parameters of a memset node: %s", cudaGetErrorName(e));
+	e = cudaGraphKernelNodeSetParams(nm, &kf);
+	EXPECT(e == cudaErrorInvalidValue, "kernel parameters set on a memset node: %s", cudaGetErrorName(e));
+	e = cudaGraphKernelNodeGetParams(ns, NULL);
+	EXPECT(e == cudaErrorInvalidValue, "reading into NULL: %s", cudaGetErrorName(e));
+	(void)cudaGetLastError();
+	printf("refused: a memset node's kernel parameters (read and set), a NULL destination\n");
+
+	CHECK(cudaGraphExecDestroy(he));
+	CHECK(cudaGraphExecDestroy(ge));
+	CHECK(cudaGraphDestroy(m));
+	CHECK(cudaGraphDestroy(h));
+	CHECK(cudaGraphDestroy(g));
+	CHECK(cudaStreamDestroy(s));
+	CHECK(cudaFree(x));
+	CHECK(cudaFree(y));
+	CHECK(cudaFree(z));
+	printf("graph_params: OK\n");
+	return 0;
+}
