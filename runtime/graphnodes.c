@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* graphnodes.c — kernel, memset and memcpy graph nodes made by hand, as the same work captured into the graph. */
+/* graphnodes.c — kernel, memset and memcpy graph nodes made by hand, as the same work captured into the graph; the generic node calls. */
 #define __CUDA_API_VERSION_INTERNAL 1
 #include <cuda.h>
 #include <string.h>
@@ -124,6 +124,19 @@ CUresult CUDAAPI cuGraphAddMemcpyNode(CUgraphNode *phGraphNode, CUgraph hGraph, 
 	return add_by_capture(phGraphNode, hGraph, dependencies, numDependencies, memcpy_work, copyParams);
 }
 
+/* A v3 kernel node's parameters as the v2 structure (the same fields, in the same order). */
+static CUDA_KERNEL_NODE_PARAMS kernel_v2(const CUDA_KERNEL_NODE_PARAMS_v3 *p)
+{
+	CUDA_KERNEL_NODE_PARAMS k;
+	memcpy(&k, p, sizeof(k));
+	return k;
+}
+
+static CUDA_MEMSET_NODE_PARAMS memset_v1(const CUDA_MEMSET_NODE_PARAMS_v2 *p)
+{
+	return (CUDA_MEMSET_NODE_PARAMS){ p->dst, p->pitch, p->value, p->elementSize, p->width, p->height };
+}
+
 /* The generic form, for the node types made by hand here or remoted as calls of their own. */
 CUresult CUDAAPI cuGraphAddNode_v2(CUgraphNode *phGraphNode, CUgraph hGraph, const CUgraphNode *dependencies,
 				   const CUgraphEdgeData *dependencyData, size_t numDependencies,
@@ -136,13 +149,11 @@ CUresult CUDAAPI cuGraphAddNode_v2(CUgraphNode *phGraphNode, CUgraph hGraph, con
 			return CUDA_ERROR_NOT_SUPPORTED;
 	switch (p->type) {
 	case CU_GRAPH_NODE_TYPE_KERNEL: {
-		CUDA_KERNEL_NODE_PARAMS k;
-		memcpy(&k, &p->kernel, sizeof(k));   /* v3 and v2 have the same layout */
+		CUDA_KERNEL_NODE_PARAMS k = kernel_v2(&p->kernel);
 		return cuGraphAddKernelNode_v2(phGraphNode, hGraph, dependencies, numDependencies, &k);
 	}
 	case CU_GRAPH_NODE_TYPE_MEMSET: {
-		CUDA_MEMSET_NODE_PARAMS m = { p->memset.dst, p->memset.pitch, p->memset.value, p->memset.elementSize,
-					      p->memset.width, p->memset.height };
+		CUDA_MEMSET_NODE_PARAMS m = memset_v1(&p->memset);
 		return cuGraphAddMemsetNode(phGraphNode, hGraph, dependencies, numDependencies, &m, p->memset.ctx);
 	}
 	case CU_GRAPH_NODE_TYPE_MEMCPY:
@@ -166,4 +177,67 @@ CUresult CUDAAPI cuGraphAddNode(CUgraphNode *phGraphNode, CUgraph hGraph, const 
 				size_t numDependencies, CUgraphNodeParams *nodeParams)
 {
 	return cuGraphAddNode_v2(phGraphNode, hGraph, dependencies, NULL, numDependencies, nodeParams);
+}
+
+/* The generic forms of the per-type parameter calls: the node's type must be the one named. */
+CUresult CUDAAPI cuGraphNodeSetParams(CUgraphNode hNode, CUgraphNodeParams *p)
+{
+	CUgraphNodeType t;
+	CUresult r;
+
+	if (!p)
+		return CUDA_ERROR_INVALID_VALUE;
+	if ((r = cuGraphNodeGetType(hNode, &t)) != CUDA_SUCCESS)
+		return r;
+	if (t != p->type)
+		return CUDA_ERROR_INVALID_VALUE;
+	switch (p->type) {
+	case CU_GRAPH_NODE_TYPE_KERNEL: {
+		CUDA_KERNEL_NODE_PARAMS k = kernel_v2(&p->kernel);
+		return cuGraphKernelNodeSetParams_v2(hNode, &k);
+	}
+	case CU_GRAPH_NODE_TYPE_MEMSET: {
+		CUDA_MEMSET_NODE_PARAMS m = memset_v1(&p->memset);
+		return cuGraphMemsetNodeSetParams(hNode, &m);
+	}
+	case CU_GRAPH_NODE_TYPE_EVENT_RECORD:
+		return cuGraphEventRecordNodeSetEvent(hNode, p->eventRecord.event);
+	case CU_GRAPH_NODE_TYPE_WAIT_EVENT:
+		return cuGraphEventWaitNodeSetEvent(hNode, p->eventWait.event);
+	case CU_GRAPH_NODE_TYPE_EMPTY:
+		return CUDA_SUCCESS;
+	default:
+		return CUDA_ERROR_NOT_SUPPORTED;
+	}
+}
+
+CUresult CUDAAPI cuGraphExecNodeSetParams(CUgraphExec hGraphExec, CUgraphNode hNode, CUgraphNodeParams *p)
+{
+	CUgraphNodeType t;
+	CUresult r;
+
+	if (!p)
+		return CUDA_ERROR_INVALID_VALUE;
+	if ((r = cuGraphNodeGetType(hNode, &t)) != CUDA_SUCCESS)
+		return r;
+	if (t != p->type)
+		return CUDA_ERROR_INVALID_VALUE;
+	switch (p->type) {
+	case CU_GRAPH_NODE_TYPE_KERNEL: {
+		CUDA_KERNEL_NODE_PARAMS k = kernel_v2(&p->kernel);
+		return cuGraphExecKernelNodeSetParams_v2(hGraphExec, hNode, &k);
+	}
+	case CU_GRAPH_NODE_TYPE_MEMSET: {
+		CUDA_MEMSET_NODE_PARAMS m = memset_v1(&p->memset);
+		return cuGraphExecMemsetNodeSetParams(hGraphExec, hNode, &m, p->memset.ctx);
+	}
+	case CU_GRAPH_NODE_TYPE_EVENT_RECORD:
+		return cuGraphExecEventRecordNodeSetEvent(hGraphExec, hNode, p->eventRecord.event);
+	case CU_GRAPH_NODE_TYPE_WAIT_EVENT:
+		return cuGraphExecEventWaitNodeSetEvent(hGraphExec, hNode, p->eventWait.event);
+	case CU_GRAPH_NODE_TYPE_EMPTY:
+		return CUDA_SUCCESS;
+	default:
+		return CUDA_ERROR_NOT_SUPPORTED;
+	}
 }

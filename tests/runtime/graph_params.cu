@@ -172,6 +172,29 @@ int main()
 	CHECK(cudaStreamSynchronize(s));
 	expect_values(z, [](int i) { return i < 2 * T ? 3.0f : 1.0f; }, "executable graph node reshaped");
 
+	/* the generic forms: cudaGraphExecNodeSetParams and cudaGraphNodeSetParams, type checked */
+	cudaGraphNodeParams gp = {};
+	gp.type = cudaGraphNodeTypeKernel;
+	float a5 = 5.0f;
+	void *args5[] = { &z, &a5, &n };
+	gp.kernel.func = (void *)scale;
+	gp.kernel.gridDim = dim3(G);
+	gp.kernel.blockDim = dim3(T);
+	gp.kernel.kernelParams = args5;
+	CHECK(cudaGraphExecNodeSetParams(ge, ns, &gp));
+	put(z, ones);
+	CHECK(cudaGraphLaunch(ge, s));
+	CHECK(cudaStreamSynchronize(s));
+	expect_values(z, [](int i) { (void)i; return 5.0f; }, "generic executable node parameters");
+	a5 = 6.0f;
+	CHECK(cudaGraphNodeSetParams(ns, &gp));
+	CHECK(cudaGraphKernelNodeGetParams(ns, &r));
+	EXPECT(*(float *)r.kernelParams[1] == 6.0f, "generic node parameters read back %g", *(float *)r.kernelParams[1]);
+	gp.type = cudaGraphNodeTypeMemset;
+	cudaError_t ge2 = cudaGraphNodeSetParams(ns, &gp);
+	EXPECT(ge2 == cudaErrorInvalidValue, "memset parameters on a kernel node: %s", cudaGetErrorName(ge2));
+	(void)cudaGetLastError();
+
 	/* a kernel node added by hand, with a struct argument, changed and read back */
 	cudaGraph_t h;
 	CHECK(cudaGraphCreate(&h, 0));
