@@ -563,6 +563,83 @@ static int host_copy_on_capturing_stream(const struct vgpu_proxy_call *call, voi
 }
 
 /*
+ * Captures into a graph the capture makes. The graph is the driver's until cuStreamEndCapture
+ * hands it over, and the driver frees it when the capture ends in error; the zone may have
+ * been given handles of it and of its nodes meanwhile (cuStreamGetCaptureInfo). The zone
+ * remembers which graphs a capture made, so that such an end forgets those handles too.
+ */
+static int is_end_capture(uint16_t op)
+{
+	return op == VGPU_OP_cuStreamEndCapture || op == VGPU_OP_cuStreamEndCapture_ptsz;
+}
+
+static int is_begin_capture(uint16_t op)
+{
+	return op == VGPU_OP_cuStreamBeginCapture_v2 || op == VGPU_OP_cuStreamBeginCapture_v2_ptsz;
+}
+
+/* The graph the stream (the call's first argument) is being captured into, or NULL. */
+static void *capture_graph_of(const struct vgpu_proxy_call *call, void **argv)
+{
+	int ptsz = call->hdr.opcode == VGPU_OP_cuStreamEndCapture_ptsz ||
+		   call->hdr.opcode == VGPU_OP_cuStreamBeginCapture_v2_ptsz;
+	CUresult (*info)(CUstream, CUstreamCaptureStatus *, cuuint64_t *, CUgraph *, const CUgraphNode **,
+			 const CUgraphEdgeData **, size_t *) =
+		ptsz ? call->drv->cuStreamGetCaptureInfo_v3_ptsz : call->drv->cuStreamGetCaptureInfo_v3;
+	CUstreamCaptureStatus st = CU_STREAM_CAPTURE_STATUS_NONE;
+	CUgraph g = NULL;
+
+	if (!info || info(*(CUstream *)argv[0], &st, NULL, &g, NULL, NULL, NULL) != CUDA_SUCCESS ||
+	    st == CU_STREAM_CAPTURE_STATUS_NONE)
+		return NULL;
+	return g;
+}
+
+static void capture_begun(struct vgpu_proxy_call *call, void **argv)
+{
+	struct vgpu_zone *z = call->zone;
+	void *g = capture_graph_of(call, argv);
+	if (!g)
+		return;
+	pthread_mutex_lock(&z->lock);
+	if (z->ncapture_graph == sizeof(z->capture_graph) / sizeof(z->capture_graph[0]))
+		memmove(z->capture_graph, z->capture_graph + 1, --z->ncapture_graph * sizeof(void *));
+	z->capture_graph[z->ncapture_graph++] = g;
+	pthread_mutex_unlock(&z->lock);
+}
+
+/* Before cuStreamEndCapture: the capture's graph if the capture made it (and forget it), else NULL. */
+static void *capture_ending(struct vgpu_proxy_call *call, void **argv)
+{
+	struct vgpu_zone *z = call->zone;
+	void *g = capture_graph_of(call, argv), *made = NULL;
+	pthread_mutex_lock(&z->lock);
+	for (uint32_t i = 0; g && i < z->ncapture_graph; i++)
+		if (z->capture_graph[i] == g) {
+			made = g;
+			memmove(z->capture_graph + i, z->capture_graph + i + 1, (--z->ncapture_graph - i) * sizeof(void *));
+			break;
+		}
+	pthread_mutex_unlock(&z->lock);
+	return made;
+}
+
+/* After an end in error: the driver freed the graph; the zone's handles of it and its nodes go. */
+static void capture_failed(struct vgpu_proxy_call *call, void *g)
+{
+	unsigned h = 0, a = 0;
+	uint64_t b = 0, id;
+	vgpu_zone_purge_owner(call->zone, g, &h, &a, &b);
+	if (vgpu_zone_handle_find(call->zone, VGPU_H_GRAPH, g, &id) == 0) {
+		vgpu_zone_handle_drop(call->zone, VGPU_H_GRAPH, id);
+		h++;
+	}
+	if (h)
+		vgpu_debug("%s: the capture failed and its graph is gone: forgot %u handles of it and its nodes",
+			   call->desc->name, h);
+}
+
+/*
  * The generated path: decode, stage bulk inputs, quota, thunk, encode the reply. A wire
  * handler (proxy.h, a hand-written call carried as a custom_wire.h message) takes the
  * thunk's place: same decoding, checks and staging, its own driver part.
@@ -675,8 +752,13 @@ static CUresult call_generic(struct chanctx *cc, struct vgpu_proxy_call *call, v
 		restored = vgpu_ckpt_free(call->zone, cc->be, (uint64_t)*(CUdeviceptr *)argv[0], &r);
 		res = (CUresult)r;
 	}
+	void *capture_made = is_end_capture(call->hdr.opcode) ? capture_ending(call, argv) : NULL;
 	if (!restored)
 		res = wire ? wire(call, argv) : thunk(call->drv, argv);
+	if (capture_made && res != CUDA_SUCCESS)
+		capture_failed(call, capture_made);
+	if (res == CUDA_SUCCESS && is_begin_capture(call->hdr.opcode))
+		capture_begun(call, argv);
 	if (res == CUDA_SUCCESS)
 		note_for_checkpoint(call, argv);
 	if (cc->nstage && res == CUDA_SUCCESS)

@@ -53,6 +53,11 @@ struct vgpu_zone {
 	 * given back when the zone ends) */
 	struct vgpu_limit_charge { void *ctx; uint32_t limit; uint64_t bytes; } limit_charge[16];
 	uint32_t nlimit_charge;
+	/* Graphs a capture made (cuStreamBeginCapture, not into a graph of the zone's): a capture
+	 * that ends in error takes its graph with it, and the node and graph handles the zone was
+	 * given of it during the capture are forgotten then (chanloop.c). Under lock. */
+	void *capture_graph[16];
+	uint32_t ncapture_graph;
 	struct vgpu_pinned pinned;        /* pinned host memory regions (pinned.h), own lock */
 	struct vgpu_ckpt_zone ck;         /* what a checkpoint needs beyond the tables (ckpt.h) */
 };

@@ -21,6 +21,9 @@ static const struct vgpu_call_desc modload =
 static const struct vgpu_call_desc launch =
 	VGPU_WIRE_DESC("cuLaunchKernel", VGPU_OP_cuLaunchKernel, VGPU_CALLF_ASYNC | VGPU_CALLF_CUSTOM,
 		       vgpu_wire_launch_args, VGPU_LW_NARGS);
+static const struct vgpu_call_desc capinfo =
+	VGPU_WIRE_DESC("cuStreamGetCaptureInfo_v3", VGPU_OP_cuStreamGetCaptureInfo_v3, VGPU_CALLF_CUSTOM,
+		       vgpu_wire_capture_info_args, VGPU_CIW_NARGS);
 static const struct vgpu_call_desc kget =
 	VGPU_WIRE_DESC("cuGraphKernelNodeGetParams_v2", VGPU_OP_cuGraphKernelNodeGetParams_v2, VGPU_CALLF_CUSTOM,
 		       vgpu_wire_knode_get_args, VGPU_KGW_NARGS);
@@ -210,6 +213,47 @@ int main(void)
 	CHECK_EQ(adv_call(&a.z, &vgpu_call_cuGraphDestroyNode, xa), CUDA_ERROR_INVALID_HANDLE);
 	/* the executable graph is its own copy: it still runs */
 	CHECK_EQ(run(&a), 0x3333);
+
+	/* A capture that fails takes its graph with it: the graph and node handles the zone was
+	 * given of it meanwhile end too. (A free of ordinary memory cannot be captured here, so
+	 * the capture ends in error.) */
+	{
+		unsigned mode = CU_STREAM_CAPTURE_MODE_RELAXED;
+		void *ba[] = { &a.s, &mode };
+		CHECK_EQ(adv_call(&a.z, &vgpu_call_cuStreamBeginCapture_v2, ba), CUDA_SUCCESS);
+		struct packed pk = { a.d, 0x5555 };
+		uint32_t pbytes = 12, np = 2, na = 0, kind = VGPU_LAUNCH_PLAIN;
+		unsigned one = 1, shm = 0;
+		const void *params = &pk, *attrs = NULL;
+		const uint32_t *playout = lay;
+		void *av[VGPU_LW_NARGS] = { &a.f, &one, &one, &one, &one, &one, &one, &shm, &a.s, &params, &pbytes,
+					    &playout, &np, &attrs, &na, &kind };
+		CHECK_EQ(adv_call(&a.z, &launch, av), 0);
+		uint32_t st = 0, *pst = &st;
+		uint64_t cid = 0, *pcid = &cid, nd = 4, *pnd = &nd;
+		CUgraph cg = NULL, *pcg = &cg;
+		CUgraphNode deps[4] = { 0 }, *pdeps = deps;
+		CUgraphEdgeData *pedges = NULL;
+		void *ci[VGPU_CIW_NARGS] = { [VGPU_CIW_STREAM] = &a.s, [VGPU_CIW_STATUS] = &pst, [VGPU_CIW_ID] = &pcid,
+					     [VGPU_CIW_GRAPH] = &pcg, [VGPU_CIW_DEPS] = &pdeps, [VGPU_CIW_EDGES] = &pedges,
+					     [VGPU_CIW_NDEPS] = &pnd };
+		CHECK_EQ(adv_call(&a.z, &capinfo, ci), CUDA_SUCCESS);
+		CHECK_EQ(nd, 1);
+		CHECK(cg != NULL && deps[0] != NULL);
+		void *tc[] = { &deps[0], &pt };
+		CHECK_EQ(adv_call(&a.z, &vgpu_call_cuGraphNodeGetType, tc), CUDA_SUCCESS);
+		CUdeviceptr extra = 0;
+		CHECK_EQ(adv_alloc(&a.z, &extra, 64), CUDA_SUCCESS);
+		void *fa[] = { &extra, &a.s };
+		CHECK_EQ(adv_call(&a.z, &vgpu_call_cuMemFreeAsync, fa), CUDA_SUCCESS);
+		CUgraph eg = NULL, *peg = &eg;
+		void *ea[] = { &a.s, &peg };
+		CHECK(adv_call(&a.z, &vgpu_call_cuStreamEndCapture, ea) != CUDA_SUCCESS);
+		CHECK_EQ(adv_call(&a.z, &vgpu_call_cuGraphNodeGetType, tc), CUDA_ERROR_INVALID_HANDLE);
+		void *dg[] = { &cg };
+		CHECK_EQ(adv_call(&a.z, &vgpu_call_cuGraphDestroy, dg), CUDA_ERROR_INVALID_HANDLE);
+		CHECK_EQ(run(&a), 0x3333);
+	}
 
 	/* Node handles of a reset context's graph end with it. */
 	CUdevice dev = 0;
