@@ -274,9 +274,28 @@ struct knode_vals {
 	struct knode_vals *next;
 };
 
+#define KV_BUCKETS 4096u          /* nodes hashed by handle; chains stay short for graphs of thousands */
 static pthread_mutex_t kv_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct knode_vals *kv_head;
+static struct knode_vals *kv_bucket[KV_BUCKETS];
 static unsigned kv_count, kv_sweep_at = 256;
+
+static struct knode_vals **kv_chain(CUgraphNode node)
+{
+	uint64_t x = (uint64_t)(uintptr_t)node;
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdull;
+	x ^= x >> 33;
+	return &kv_bucket[x & (KV_BUCKETS - 1)];
+}
+
+/* Under kv_lock: the link that points at node's entry (or the chain's end). */
+static struct knode_vals **kv_find(CUgraphNode node)
+{
+	struct knode_vals **pp = kv_chain(node);
+	while (*pp && (*pp)->node != node)
+		pp = &(*pp)->next;
+	return pp;
+}
 
 static void kv_free(struct knode_vals *v)
 {
@@ -288,17 +307,18 @@ static void kv_free(struct knode_vals *v)
 /* Under kv_lock. Forgets the nodes that no longer exist. */
 static void kv_sweep(void)
 {
-	for (struct knode_vals **pp = &kv_head; *pp;) {
-		CUgraphNodeType t;
-		struct knode_vals *v = *pp;
-		if (cuGraphNodeGetType(v->node, &t) == CUDA_SUCCESS) {
-			pp = &v->next;
-			continue;
+	for (unsigned b = 0; b < KV_BUCKETS; b++)
+		for (struct knode_vals **pp = &kv_bucket[b]; *pp;) {
+			CUgraphNodeType t;
+			struct knode_vals *v = *pp;
+			if (cuGraphNodeGetType(v->node, &t) == CUDA_SUCCESS) {
+				pp = &v->next;
+				continue;
+			}
+			*pp = v->next;
+			kv_free(v);
+			kv_count--;
 		}
-		*pp = v->next;
-		kv_free(v);
-		kv_count--;
-	}
 	kv_sweep_at = kv_count * 2 > 256 ? kv_count * 2 : 256;
 }
 
@@ -310,8 +330,7 @@ static CUresult kv_store(CUgraphNode node, const unsigned char *bytes, uint32_t 
 	CUresult r = CUDA_SUCCESS;
 
 	pthread_mutex_lock(&kv_lock);
-	for (pp = &kv_head; *pp && (*pp)->node != node; pp = &(*pp)->next)
-		;
+	pp = kv_find(node);
 	v = *pp;
 	if (v && v->bytes == n && v->nparams == ki->nparams && !memcmp(v->vals, bytes, n)) {
 		*ptrs = v->ptrs;
@@ -337,8 +356,9 @@ static CUresult kv_store(CUgraphNode node, const unsigned char *bytes, uint32_t 
 	v->nparams = ki->nparams;
 	for (uint32_t i = 0; i < ki->nparams; i++)
 		v->ptrs[i] = v->vals + ki->params[i].offset;
-	v->next = kv_head;
-	kv_head = v;
+	pp = kv_chain(node);
+	v->next = *pp;
+	*pp = v;
 	kv_count++;
 	*ptrs = v->ptrs;
 out:
@@ -350,13 +370,9 @@ out:
  * many as most kernels take (a larger node is asked again for exactly its size). */
 static uint32_t kv_bytes(CUgraphNode node)
 {
-	uint32_t n = 256;
 	pthread_mutex_lock(&kv_lock);
-	for (struct knode_vals *v = kv_head; v; v = v->next)
-		if (v->node == node) {
-			n = v->bytes;
-			break;
-		}
+	struct knode_vals *v = *kv_find(node);
+	uint32_t n = v ? v->bytes : 256;
 	pthread_mutex_unlock(&kv_lock);
 	return n;
 }

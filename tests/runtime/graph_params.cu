@@ -222,6 +222,21 @@ int main()
 	CHECK(cudaStreamSynchronize(s));
 	expect_values(y, [](int i) { return 14.0f + i; }, "node added by hand, then changed");
 
+	/* a new graph per step, as engines that capture each step do: each read back, then destroyed */
+	for (int step = 0; step < 600; step++) {
+		cudaGraph_t sg;
+		float as = (float)step;
+		CHECK(cudaStreamBeginCapture(s, cudaStreamCaptureModeGlobal));
+		scale<<<1, 1, 0, s>>>(z, as, 0);
+		CHECK(cudaStreamEndCapture(s, &sg));
+		cudaGraphNode_t sn = kernel_node(sg, (const void *)scale);
+		cudaKernelNodeParams sp = {};
+		CHECK(cudaGraphKernelNodeGetParams(sn, &sp));
+		EXPECT(*(float *)sp.kernelParams[1] == as, "step %d reads back %g", step, *(float *)sp.kernelParams[1]);
+		CHECK(cudaGraphDestroy(sg));
+	}
+	printf("600 graphs captured, read back and destroyed\n");
+
 	/* what is refused: a node that is not a kernel node, a missing argument, a null parameter set */
 	cudaGraph_t m;
 	CHECK(cudaGraphCreate(&m, 0));
