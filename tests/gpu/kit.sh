@@ -4,7 +4,8 @@
 # dependencies: copies the shared libraries its programs need beyond glibc, the C++ runtime and
 # the CUDA toolkit into BUILD/lib (and libvgpu's into BUILD/libvgpu, beside it), then lists every
 # file of the kit in BUILD/lib/gpu-kit.files (tests/gpu/check.sh uses the tree only when all
-# exist) and where it was built in BUILD/lib/gpu-kit.info.
+# exist) and where it was built in BUILD/lib/gpu-kit.info. When BUILD is over the 64 MiB a GPU
+# run can carry, the kit's files alone are hard-linked into a lean tree to carry instead.
 set -eu
 if [ "${1:-}" = "--help" ] || [ $# -lt 2 ]; then
   echo "usage: tests/gpu/kit.sh BUILD_DIR FILE...   (run by 'make B=BUILD_DIR gpu-kit')"
@@ -57,13 +58,26 @@ mv "$B/lib/gpu-kit.files.tmp" "$B/lib/gpu-kit.files"
 echo "gpu-kit: $(wc -l <"$B/lib/gpu-kit.files") files in $B (list: $B/lib/gpu-kit.files)"
 sed 's/^/gpu-kit: /' "$B/lib/gpu-kit.info"
 echo "gpu-kit: libraries copied into $B/lib: $(cd "$B/lib" && ls -- *.so* 2>/dev/null | tr '\n' ' ')"
-# What to carry to the GPU machine: the tree, or, if it is over 64 MiB, only the kit's folders.
+# What to carry to the GPU machine: the tree when it fits in 64 MiB; else the kit's files alone,
+# hard-linked into a lean tree LEAN/B that tests/gpu/check.sh links back into B (the kit's
+# scripts name their programs by B's path). A build tree also holds objects, fuzz builds and
+# the unit and adversarial tests, which a GPU run does not need.
 total=$(du -sb "$B" | awk '{print $1}')
-kit=$(sed "s|^$B/\([^/]*\).*|$B/\1|" "$B/lib/gpu-kit.files" | sort -u | tr '\n' ' ')
-kit_bytes=$(du -scb $kit | awk 'END {print $1}')
-echo "gpu-kit: $B is $((total >> 20)) MiB; the kit's own paths ($kit) are $((kit_bytes >> 20)) MiB"
 if [ "$total" -le $((64 << 20)) ]; then
-  echo "gpu-kit: carry: $B"
-else
-  echo "gpu-kit: carry: $kit (the whole tree is over 64 MiB)"
+  echo "gpu-kit: $B is $((total >> 20)) MiB; carry: $B"
+  exit 0
 fi
+case $B in */*) lean=${B%/*}/gpu-kit ;; *) lean=gpu-kit ;; esac
+rm -rf "$lean"
+while read -r f; do
+  mkdir -p "$lean/${f%/*}"
+  ln -f "$f" "$lean/$f" 2>/dev/null || cp -p "$f" "$lean/$f"
+done <"$B/lib/gpu-kit.files"
+for f in gpu-kit.files gpu-kit.info; do ln -f "$B/lib/$f" "$lean/$B/lib/$f" 2>/dev/null || cp -p "$B/lib/$f" "$lean/$B/lib/$f"; done
+lean_bytes=$(du -sb "$lean" | awk '{print $1}')
+echo "gpu-kit: $B is $((total >> 20)) MiB; the kit's files alone, in $lean, are $((lean_bytes >> 20)) MiB"
+if [ "$lean_bytes" -gt $((64 << 20)) ]; then
+  echo "gpu-kit: the kit itself is over the 64 MiB a GPU run can carry" >&2
+  exit 1
+fi
+echo "gpu-kit: carry: $lean  (then make B=$B gpu-check: tests/gpu/check.sh links $lean/$B back into $B)"
