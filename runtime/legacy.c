@@ -325,3 +325,27 @@ CUresult CUDAAPI cuGraphExecKernelNodeSetParams(CUgraphExec hGraphExec, CUgraphN
 	CUDA_KERNEL_NODE_PARAMS v2 = knode_v2(nodeParams);
 	return cuGraphExecKernelNodeSetParams_v2(hGraphExec, hNode, &v2);
 }
+
+/* Managed memory's prefetch and advice before CUDA 12.2: a device (CU_DEVICE_CPU: the host)
+ * where a location is now. CUDA 11 and 12 runtimes call these. */
+static CUmemLocation device_location(CUdevice dev)
+{
+	CUmemLocation loc = { dev == CU_DEVICE_CPU ? CU_MEM_LOCATION_TYPE_HOST : CU_MEM_LOCATION_TYPE_DEVICE,
+			      dev == CU_DEVICE_CPU ? 0 : dev };
+	return loc;
+}
+
+CUresult CUDAAPI cuMemPrefetchAsync(CUdeviceptr devPtr, size_t count, CUdevice dstDevice, CUstream hStream)
+{
+	return cuMemPrefetchAsync_v2(devPtr, count, device_location(dstDevice), 0, hStream);
+}
+
+CUresult CUDAAPI cuMemPrefetchAsync_ptsz(CUdeviceptr devPtr, size_t count, CUdevice dstDevice, CUstream hStream)
+{
+	return cuMemPrefetchAsync_v2_ptsz(devPtr, count, device_location(dstDevice), 0, hStream);
+}
+
+CUresult CUDAAPI cuMemAdvise(CUdeviceptr devPtr, size_t count, CUmem_advise advice, CUdevice device)
+{
+	return cuMemAdvise_v2(devPtr, count, advice, device_location(device));
+}

@@ -140,16 +140,6 @@ CUresult cuMemPrefetchAsync_v2(CUdeviceptr p, size_t n, CUmemLocation loc, unsig
 	return managed_range(p, n);
 }
 
-/* The same under their names before CUDA 12.2 (a device where a location is now). */
-#undef cuMemPrefetchAsync
-#undef cuMemAdvise
-CUresult cuMemPrefetchAsync(CUdeviceptr p, size_t n, CUdevice dst, CUstream s);
-CUresult cuMemPrefetchAsync(CUdeviceptr p, size_t n, CUdevice dst, CUstream s)
-{
-	CUmemLocation loc = { dst == CU_DEVICE_CPU ? CU_MEM_LOCATION_TYPE_HOST : CU_MEM_LOCATION_TYPE_DEVICE, dst };
-	return cuMemPrefetchAsync_v2(p, n, loc, 0, s);
-}
-
 CUresult cuMemAdvise_v2(CUdeviceptr p, size_t n, CUmem_advise advice, CUmemLocation loc)
 {
 	(void)loc;
@@ -665,13 +655,6 @@ CUresult cuPointerSetAttribute(const void *value, CUpointer_attribute attribute,
 	if (!value || attribute != CU_POINTER_ATTRIBUTE_SYNC_MEMOPS || sim_mem_find(ptr, 1, NULL) < 0)
 		return CUDA_ERROR_INVALID_VALUE;
 	return CUDA_SUCCESS;      /* every copy is already synchronous with respect to memory */
-}
-
-CUresult cuMemAdvise(CUdeviceptr p, size_t n, CUmem_advise advice, CUdevice dev);
-CUresult cuMemAdvise(CUdeviceptr p, size_t n, CUmem_advise advice, CUdevice dev)
-{
-	CUmemLocation loc = { dev == CU_DEVICE_CPU ? CU_MEM_LOCATION_TYPE_HOST : CU_MEM_LOCATION_TYPE_DEVICE, dev };
-	return cuMemAdvise_v2(p, n, advice, loc);
 }
 
 /* Attaching managed memory to a stream: one memory for host and kernels, nothing to restrict;

@@ -10,6 +10,8 @@ typedef CUresult (*pfn_inst_v1)(CUgraphExec *, CUgraph, CUgraphNode *, char *, s
 typedef CUresult (*pfn_edges_v1)(CUgraph, CUgraphNode *, CUgraphNode *, size_t *);
 typedef CUresult (*pfn_adddep_v1)(CUgraph, const CUgraphNode *, const CUgraphNode *, size_t);
 typedef CUresult (*pfn_write32_v1)(CUstream, CUdeviceptr, cuuint32_t, unsigned int);
+typedef CUresult (*pfn_prefetch_v1)(CUdeviceptr, size_t, CUdevice, CUstream);
+typedef CUresult (*pfn_advise_v1)(CUdeviceptr, size_t, CUmem_advise, CUdevice);
 
 /* The first ABI versions, as a program built with CUDA 3 calls them (cuda.h maps the names on). */
 #undef cuDeviceTotalMem
@@ -91,6 +93,32 @@ int main(void)
 	CK(cuProfilerStop());
 	CK(cuMemcpyDtoH(vals, d, 4));
 	EXPECT(vals[0] == 0xfeedu);
+	/* managed memory's prefetch and advice as CUDA 8-12.1 fetched them (a device, not a location) */
+	{
+		pfn_prefetch_v1 prefetch = (pfn_prefetch_v1)entry("cuMemPrefetchAsync", 8000);
+		pfn_advise_v1 advise = (pfn_advise_v1)entry("cuMemAdvise", 8000);
+		CUdriverProcAddressQueryResult qs;
+		pfn_prefetch_v1 prefetch_ptsz = NULL;
+		CK(cuGetProcAddress("cuMemPrefetchAsync", (void **)&prefetch_ptsz, 8000,
+				    CU_GET_PROC_ADDRESS_PER_THREAD_DEFAULT_STREAM, &qs));
+		EXPECT(prefetch_ptsz && qs == CU_GET_PROC_ADDRESS_SUCCESS);
+		CUdeviceptr m;
+		CK(cuMemAllocManaged(&m, 1 << 16, CU_MEM_ATTACH_GLOBAL));
+		unsigned *hm = (unsigned *)(uintptr_t)m;
+		for (int i = 0; i < 256; i++)
+			hm[i] = 7u * (unsigned)i;
+		CK(advise(m, 1 << 16, CU_MEM_ADVISE_SET_READ_MOSTLY, dev));
+		CK(advise(m, 1 << 16, CU_MEM_ADVISE_SET_PREFERRED_LOCATION, CU_DEVICE_CPU));
+		CK(prefetch(m, 1 << 16, dev, s));
+		CK(prefetch_ptsz(m, 1 << 12, CU_DEVICE_CPU, NULL));
+		CK(cuStreamSynchronize(s));
+		CK(cuMemcpyDtoH(vals, m, sizeof(vals)));
+		for (int i = 0; i < 256; i++)
+			EXPECT(vals[i] == 7u * (unsigned)i);
+		EXPECT(prefetch(m + (1 << 16), 4096, dev, s) == CUDA_ERROR_INVALID_VALUE);   /* past its end */
+		EXPECT(advise(m, 1 << 16, (CUmem_advise)0, dev) == CUDA_ERROR_INVALID_VALUE);
+		CK(cuMemFree(m));
+	}
 	/* the first, 32-bit-size versions of memory and context calls */
 	unsigned int total32 = 0, free32 = 0, all32 = 0;
 	CK(cuDeviceTotalMem(&total32, dev));
@@ -103,7 +131,7 @@ int main(void)
 	CK(cuCtxCreate_v3(&c3, NULL, 0, 0, dev));
 	CK(cuCtxDestroy(c3));
 	CK(cuCtxSetCurrent(ctx));
-	printf("legacy_graph: capture, edges and instantiate through their CUDA 10 entry points\n");
+	printf("legacy_graph: capture, edges and instantiate through their CUDA 10 entry points; managed prefetch and advice through CUDA 8's\n");
 	CK(cuGraphExecDestroy(ge));
 	CK(cuGraphDestroy(g));
 	CK(cuMemFree(d));
