@@ -4,6 +4,7 @@
 
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -25,8 +26,10 @@
  * Where that is not possible (quota reached, no gntalloc, VGPU_PINNED=0) the memory is
  * ordinary memory of the zone, copied through the ring's bulk area like pageable memory;
  * one log line says so. Registered ranges (cuMemHostRegister) are remembered so
- * cuMemHostGetFlags and cuPointerGetAttribute answer as the driver would; their copies go
- * through the ring (the zone's existing pages cannot be shared after the fact).
+ * cuMemHostGetFlags and cuPointerGetAttribute answer as the driver would. One of whole pages
+ * of private anonymous memory is shared with the worker too (share_registered: a memfd takes
+ * the pages' place, same contents, same address), so its copies skip the ring and kernels
+ * reach it at the worker's address; any other is copied through the ring.
  *
  * Kernels reach a shared region too (mapped pinned memory): the worker registers it with the
  * driver as mapped and says where (VGPU_OP_PINNED_WHERE): its own address of the region and
@@ -191,11 +194,32 @@ int vgpu_hostmem_offer(int sock)
 	return rc < 0 ? rc : vgpu_fds_send(sock, &rec, sizeof(rec), NULL, 0);
 }
 
-/* After fork the child's zone is a new one: the parent's regions are not shared with it. */
+/*
+ * Registered pages that were shared with the worker go back to being the program's private
+ * memory, with their contents: a private anonymous copy moved over them in one step.
+ */
+static int privatize(void *p, size_t len)
+{
+	void *q = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (q == MAP_FAILED)
+		return -1;
+	memcpy(q, p, len);
+	if (mremap(q, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, p) == MAP_FAILED) {
+		munmap(q, len);
+		return -1;
+	}
+	return 0;
+}
+
+/* After fork the child's zone is a new one: the parent's regions are not shared with it, and
+ * registered pages shared with the parent's worker become the child's own again (without
+ * that, the child's writes to its copy of the program's memory would reach the parent). */
 static void hostmem_atfork_child(void)
 {
 	pthread_mutex_init(&hmap.lock, NULL);
 	for (size_t i = 0; i < hmap.n; i++) {
+		if (hmap.r[i].owned == 0 && hmap.r[i].fd >= 0)
+			(void)privatize(hmap.r[i].base, hmap.r[i].len);
 		hmap.r[i].id = 0;
 		hmap.r[i].dptr = 0;   /* nor do the child's kernels reach them */
 		if (hmap.r[i].fd >= 0)
@@ -495,9 +519,89 @@ CUresult CUDAAPI cuMemFreeHost(void *p)
 	return CUDA_SUCCESS;
 }
 
+/*
+ * [p, p + n) (page-aligned) is wholly inside one private anonymous writable mapping of this
+ * process (the heap, or memory from mmap): pages that only this process uses and that no file
+ * stands behind, which may therefore become a shared region with the same contents.
+ */
+static int private_anonymous(uintptr_t p, size_t n)
+{
+	FILE *f = fopen("/proc/self/maps", "re");
+	char line[512];
+	int ok = 0;
+
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long lo, hi, inode;
+		char perms[8] = "", path[256] = "";
+		if (sscanf(line, "%lx-%lx %7s %*s %*s %lu %255s", &lo, &hi, perms, &inode, path) < 4)
+			continue;
+		if (p < lo || p >= hi)
+			continue;
+		ok = p + n <= hi && !strcmp(perms, "rw-p") && inode == 0 && (!path[0] || !strcmp(path, "[heap]"));
+		break;
+	}
+	fclose(f);
+	return ok;
+}
+
+/*
+ * Registered memory shared with the worker, so that its copies move no byte through the ring
+ * and kernels reach it (through cuMemHostGetDevicePointer: the worker's address differs). Only
+ * where the range is whole pages of private anonymous memory: then a sealed memfd the worker
+ * maps takes the pages' place, with their contents, and the program sees the same memory at
+ * the same address. A range that shares its first or last page with other data stays as it is
+ * (another thread writing there while the pages are replaced would lose the write), as does a
+ * file's or shared memory; such ranges are copied through the ring. 0, or -1 with nothing
+ * changed.
+ */
+static int share_registered(void *p, size_t n, uint64_t *id /* out */, int *kept /* out */, uint64_t *dptr /* out */)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	const char *e = getenv("VGPU_PINNED_REGISTER");
+	uint64_t want = n, *pid = id, addr = 0;
+	void *av[VGPU_PMW_NARGS] = { [VGPU_PMW_BYTES] = &want, [VGPU_PMW_ID] = &pid };
+	void *q = MAP_FAILED;
+	int fd;
+
+	if ((e && !strcmp(e, "0")) || vgpu_client_xen() || ((uintptr_t)p | n) & (page - 1) ||
+	    !private_anonymous((uintptr_t)p, n))
+		return -1;
+	if ((e = getenv("VGPU_PINNED")) && !strcmp(e, "0"))
+		return -1;
+	fd = memfd_create("vgpu-registered", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (fd < 0)
+		return -1;
+	if (ftruncate(fd, (off_t)n) == 0 && fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) == 0)
+		q = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (q == MAP_FAILED || vgpu_pinned_call(&vgpu_wire_pinned_map, av, fd) != CUDA_SUCCESS) {
+		if (q != MAP_FAILED)
+			munmap(q, n);
+		close(fd);
+		return -1;
+	}
+	/* the contents, then the region in the pages' place: from here the program's pointer
+	 * names the shared pages */
+	memcpy(q, p, n);
+	if (mmap(p, n, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd, 0) != p) {
+		void *uv[VGPU_PUW_NARGS] = { [VGPU_PUW_ID] = id };
+		(void)vgpu_pinned_call(&vgpu_wire_pinned_unmap, uv, -1);
+		munmap(q, n);
+		close(fd);
+		return -1;
+	}
+	munmap(q, n);
+	region_where(*id, &addr, dptr);
+	*kept = fd;
+	return 0;
+}
+
 CUresult CUDAAPI cuMemHostRegister_v2(void *p, size_t bytesize, unsigned int Flags)
 {
 	CUresult r = need_init();
+	uint64_t id = 0, dptr = 0;
+	int fd = -1;
 
 	if (r != CUDA_SUCCESS)
 		return r;
@@ -505,16 +609,43 @@ CUresult CUDAAPI cuMemHostRegister_v2(void *p, size_t bytesize, unsigned int Fla
 		return CUDA_ERROR_INVALID_VALUE;
 	if (Flags & CU_MEMHOSTREGISTER_IOMEMORY)
 		return CUDA_ERROR_NOT_SUPPORTED;
-	if (vgpu_hostmem_lookup(p, NULL, NULL) == 0)
+	pthread_mutex_lock(&hmap.lock);
+	int taken = hmap_find(p, 1) || hmap_find((const char *)p + bytesize - 1, 1);
+	pthread_mutex_unlock(&hmap.lock);
+	if (taken)
 		return CUDA_ERROR_HOST_MEMORY_ALREADY_REGISTERED;
-	return hmap_add(p, bytesize, Flags, 0, 0, -1, 0) < 0 ? CUDA_ERROR_OUT_OF_MEMORY : CUDA_SUCCESS;
+	(void)share_registered(p, bytesize, &id, &fd, &dptr);
+	if (hmap_add(p, bytesize, Flags, 0, id, fd, dptr) < 0) {
+		if (fd >= 0) {
+			void *uv[VGPU_PUW_NARGS] = { [VGPU_PUW_ID] = &id };
+			(void)vgpu_pinned_call(&vgpu_wire_pinned_unmap, uv, -1);
+			(void)privatize(p, bytesize);
+			close(fd);
+		}
+		return CUDA_ERROR_OUT_OF_MEMORY;
+	}
+	return CUDA_SUCCESS;
 }
 
 CUresult CUDAAPI cuMemHostUnregister(void *p)
 {
 	struct hrange h;
 
-	return hmap_take(p, 0, &h) < 0 ? CUDA_ERROR_HOST_MEMORY_NOT_REGISTERED : CUDA_SUCCESS;
+	if (hmap_take(p, 0, &h) < 0)
+		return CUDA_ERROR_HOST_MEMORY_NOT_REGISTERED;
+	if (h.fd >= 0) {
+		/* the worker lets go (after the copies queued on the region), then the pages become
+		 * the program's private memory again, with their contents */
+		if (h.id) {
+			void *uv[VGPU_PUW_NARGS] = { [VGPU_PUW_ID] = &h.id };
+			(void)vgpu_pinned_call(&vgpu_wire_pinned_unmap, uv, -1);
+		}
+		if (privatize(h.base, h.len) < 0)
+			vgpu_client_log(0, "cuMemHostUnregister: %zu registered bytes could not be made private "
+					"memory again; they keep their contents in a region the worker no longer maps", h.len);
+		close(h.fd);
+	}
+	return CUDA_SUCCESS;
 }
 
 CUresult CUDAAPI cuMemHostGetFlags(unsigned int *pFlags, void *p)

@@ -445,6 +445,21 @@ static void data_first_zeros(struct chanctx *cc, struct vgpu_proxy_call *call, c
  * graph it was made from (calls that change one in a way the copy does not follow make it
  * impossible to checkpoint, naming the call). argv[i] points at parameter i.
  */
+/*
+ * What a zone must be told differently from the driver. Memory a zone registers
+ * (cuMemHostRegister) is never at the same address in its worker, so kernels cannot take the
+ * program's pointer to it: they use cuMemHostGetDevicePointer's, as on a device without
+ * CU_DEVICE_ATTRIBUTE_CAN_USE_HOST_POINTER_FOR_REGISTERED_MEM.
+ */
+static void zone_view(struct vgpu_proxy_call *call, void **argv)
+{
+	if (call->hdr.opcode == VGPU_OP_cuDeviceGetAttribute) {   /* (pi, attrib, dev) */
+		int *pi = *(int **)argv[0];
+		if (pi && *(int *)argv[1] == CU_DEVICE_ATTRIBUTE_CAN_USE_HOST_POINTER_FOR_REGISTERED_MEM)
+			*pi = 0;
+	}
+}
+
 static void note_for_checkpoint(struct vgpu_proxy_call *call, void **argv)
 {
 	switch (call->hdr.opcode) {
@@ -759,8 +774,10 @@ static CUresult call_generic(struct chanctx *cc, struct vgpu_proxy_call *call, v
 		capture_failed(call, capture_made);
 	if (res == CUDA_SUCCESS && is_begin_capture(call->hdr.opcode))
 		capture_begun(call, argv);
-	if (res == CUDA_SUCCESS)
+	if (res == CUDA_SUCCESS) {
+		zone_view(call, argv);
 		note_for_checkpoint(call, argv);
+	}
 	if (cc->nstage && res == CUDA_SUCCESS)
 		res = wait_staged(cc, call, argv);
 	if (res == CUDA_SUCCESS)
