@@ -731,6 +731,84 @@ CUresult CUDAAPI cuGraphExecMemsetNodeSetParams(CUgraphExec hGraphExec, CUgraphN
 	return vgpu_client_call(&desc_exec_memset_node, argv);
 }
 
+NODE_DESC(desc_mcnode_get, cuGraphMemcpyNodeGetParams, vgpu_wire_mcnode_get_args, VGPU_CGW_NARGS);
+NODE_DESC(desc_mcnode_set, cuGraphMemcpyNodeSetParams, vgpu_wire_mcnode_set_args, VGPU_CSW_NARGS);
+NODE_DESC(desc_exec_mcnode_set, cuGraphExecMemcpyNodeSetParams, vgpu_wire_mcnode_set_args, VGPU_CSW_NARGS);
+
+/*
+ * One side of a copy node as the worker can run it: device memory as it is; the zone's pinned
+ * (or registered, or managed) memory as the device address its kernels reach it at, which is
+ * how captured pinned copies are recorded too. Other host memory cannot be in a graph through
+ * vgpu (the worker would keep an address of its own): CUDA_ERROR_NOT_SUPPORTED.
+ */
+static CUresult copy_node_side(CUmemorytype *type, const void **host, CUdeviceptr *dev, CUarray *arr)
+{
+	uint64_t d = 0;
+
+	switch (*type) {
+	case CU_MEMORYTYPE_DEVICE:
+		return CUDA_SUCCESS;
+	case CU_MEMORYTYPE_HOST:
+	case CU_MEMORYTYPE_UNIFIED: {
+		const void *p = *type == CU_MEMORYTYPE_HOST ? *host : (const void *)(uintptr_t)*dev;
+		if (vgpu_hostmem_lookup(p, NULL, &d) < 0) {
+			if (*type == CU_MEMORYTYPE_UNIFIED)
+				return CUDA_SUCCESS;   /* device memory */
+			return vgpu_client_unsupported("a graph copy node on host memory not shared with the worker "
+						       "(pageable memory)");
+		}
+		if (!d)
+			return vgpu_client_unsupported("a graph copy node on host memory kernels cannot reach");
+		*type = CU_MEMORYTYPE_DEVICE;
+		*dev = (CUdeviceptr)d;
+		*host = NULL;
+		return CUDA_SUCCESS;
+	}
+	case CU_MEMORYTYPE_ARRAY:
+		(void)arr;
+		return vgpu_client_unsupported("a graph copy node on a CUDA array");
+	default:
+		return CUDA_ERROR_INVALID_VALUE;
+	}
+}
+
+static CUresult mcnode_set(const struct vgpu_call_desc *d, CUgraphExec exec, CUgraphNode node, const CUDA_MEMCPY3D *p,
+			   CUcontext ctx)
+{
+	CUDA_MEMCPY3D c;
+	CUresult r;
+
+	if (!p)
+		return CUDA_ERROR_INVALID_VALUE;
+	c = *p;
+	if ((r = copy_node_side(&c.srcMemoryType, &c.srcHost, &c.srcDevice, &c.srcArray)) != CUDA_SUCCESS ||
+	    (r = copy_node_side(&c.dstMemoryType, (const void **)&c.dstHost, &c.dstDevice, &c.dstArray)) != CUDA_SUCCESS)
+		return r;
+	const CUDA_MEMCPY3D *pc = &c;
+	void *argv[VGPU_CSW_NARGS] = { [VGPU_CSW_EXEC] = &exec, [VGPU_CSW_NODE] = &node, [VGPU_CSW_COPY] = &pc,
+				       [VGPU_CSW_CTX] = &ctx };
+	return vgpu_client_call(d, argv);
+}
+
+CUresult CUDAAPI cuGraphMemcpyNodeGetParams(CUgraphNode hNode, CUDA_MEMCPY3D *nodeParams)
+{
+	if (!nodeParams)
+		return CUDA_ERROR_INVALID_VALUE;
+	void *argv[VGPU_CGW_NARGS] = { [VGPU_CGW_NODE] = &hNode, [VGPU_CGW_COPY] = &nodeParams };
+	return vgpu_client_call(&desc_mcnode_get, argv);
+}
+
+CUresult CUDAAPI cuGraphMemcpyNodeSetParams(CUgraphNode hNode, const CUDA_MEMCPY3D *nodeParams)
+{
+	return mcnode_set(&desc_mcnode_set, NULL, hNode, nodeParams, NULL);
+}
+
+CUresult CUDAAPI cuGraphExecMemcpyNodeSetParams(CUgraphExec hGraphExec, CUgraphNode hNode,
+						const CUDA_MEMCPY3D *copyParams, CUcontext ctx)
+{
+	return mcnode_set(&desc_exec_mcnode_set, hGraphExec, hNode, copyParams, ctx);
+}
+
 CUresult CUDAAPI cuGraphKernelNodeSetAttribute(CUgraphNode hNode, CUkernelNodeAttrID attr,
 					       const CUkernelNodeAttrValue *value)
 {

@@ -886,6 +886,67 @@ static CUresult knode_set_params(struct vgpu_proxy_call *call, void **argv)
 	return r;
 }
 
+/*
+ * A copy node's copy read back. Copies made through vgpu name device memory only (pinned
+ * copies are captured as device copies of their region), so anything else is not the zone's
+ * to see: host addresses would be the worker's.
+ */
+static CUresult mcnode_get_params(struct vgpu_proxy_call *call, void **argv)
+{
+	CUDA_MEMCPY3D *out = ARG(CUDA_MEMCPY3D *, VGPU_CGW_COPY), c;
+	CUresult r;
+
+	if (!call->drv->cuGraphMemcpyNodeGetParams)
+		return CUDA_ERROR_NOT_SUPPORTED;
+	if (!out)
+		return CUDA_ERROR_INVALID_VALUE;
+	memset(&c, 0, sizeof(c));
+	if ((r = call->drv->cuGraphMemcpyNodeGetParams(ARG(CUgraphNode, VGPU_CGW_NODE), &c)) != CUDA_SUCCESS)
+		return r;
+	if ((c.srcMemoryType != CU_MEMORYTYPE_DEVICE && c.srcMemoryType != CU_MEMORYTYPE_UNIFIED) ||
+	    (c.dstMemoryType != CU_MEMORYTYPE_DEVICE && c.dstMemoryType != CU_MEMORYTYPE_UNIFIED)) {
+		vgpu_info("%s: the node copies host memory or arrays, which a zone's copy nodes do not", call->desc->name);
+		return CUDA_ERROR_NOT_SUPPORTED;
+	}
+	c.srcHost = c.dstHost = NULL;
+	c.srcArray = c.dstArray = NULL;
+	c.reserved0 = c.reserved1 = NULL;
+	*out = c;
+	return CUDA_SUCCESS;
+}
+
+/* A copy node's copy replaced: each side a device box inside one of the zone's allocations
+ * (or pinned regions), checked like a 2D/3D copy's. */
+static CUresult mcnode_set_params(struct vgpu_proxy_call *call, void **argv)
+{
+	const struct vgpu_driver *drv = call->drv;
+	CUDA_MEMCPY3D c = *ARG(const CUDA_MEMCPY3D *, VGPU_CSW_COPY);
+	CUgraphExec exec = ARG(CUgraphExec, VGPU_CSW_EXEC);
+	CUgraphNode node = ARG(CUgraphNode, VGPU_CSW_NODE);
+	CUresult r;
+
+	if (exec ? !drv->cuGraphExecMemcpyNodeSetParams : !drv->cuGraphMemcpyNodeSetParams)
+		return CUDA_ERROR_NOT_SUPPORTED;
+	if ((c.srcMemoryType != CU_MEMORYTYPE_DEVICE && c.srcMemoryType != CU_MEMORYTYPE_UNIFIED) ||
+	    (c.dstMemoryType != CU_MEMORYTYPE_DEVICE && c.dstMemoryType != CU_MEMORYTYPE_UNIFIED) || c.srcLOD ||
+	    c.dstLOD)
+		return CUDA_ERROR_INVALID_VALUE;
+	if ((r = copy_side(call, CU_MEMORYTYPE_DEVICE, c.srcDevice, c.srcXInBytes, c.srcY, c.srcZ, c.srcPitch,
+			   c.srcHeight, &c, 0)) != CUDA_SUCCESS ||
+	    (r = copy_side(call, CU_MEMORYTYPE_DEVICE, c.dstDevice, c.dstXInBytes, c.dstY, c.dstZ, c.dstPitch,
+			   c.dstHeight, &c, 0)) != CUDA_SUCCESS)
+		return r;
+	c.srcMemoryType = c.dstMemoryType = CU_MEMORYTYPE_DEVICE;
+	c.srcHost = c.dstHost = NULL;
+	c.srcArray = c.dstArray = NULL;
+	c.reserved0 = c.reserved1 = NULL;
+	r = exec ? drv->cuGraphExecMemcpyNodeSetParams(exec, node, &c, ARG(CUcontext, VGPU_CSW_CTX))
+		 : drv->cuGraphMemcpyNodeSetParams(node, &c);
+	if (r == CUDA_SUCCESS && exec)
+		vgpu_ckpt_gexec_changed(call->zone, exec, call->desc->name);
+	return r;
+}
+
 /* ---------------------------------------------------------------- cluster occupancy */
 
 /* The configuration is rebuilt here from numbers and checked attributes; the opcode says which query. */
@@ -1109,6 +1170,12 @@ WIRE(cuGraphKernelNodeSetParams_v2, VGPU_OP_cuGraphKernelNodeSetParams_v2, VGPU_
      vgpu_wire_knode_set_args, VGPU_KSW_NARGS);
 WIRE(cuGraphExecKernelNodeSetParams_v2, VGPU_OP_cuGraphExecKernelNodeSetParams_v2, VGPU_CALLF_CUSTOM,
      vgpu_wire_knode_set_args, VGPU_KSW_NARGS);
+WIRE(cuGraphMemcpyNodeGetParams, VGPU_OP_cuGraphMemcpyNodeGetParams, VGPU_CALLF_CUSTOM, vgpu_wire_mcnode_get_args,
+     VGPU_CGW_NARGS);
+WIRE(cuGraphMemcpyNodeSetParams, VGPU_OP_cuGraphMemcpyNodeSetParams, VGPU_CALLF_CUSTOM, vgpu_wire_mcnode_set_args,
+     VGPU_CSW_NARGS);
+WIRE(cuGraphExecMemcpyNodeSetParams, VGPU_OP_cuGraphExecMemcpyNodeSetParams, VGPU_CALLF_CUSTOM,
+     vgpu_wire_mcnode_set_args, VGPU_CSW_NARGS);
 WIRE(cuPointerGetAttribute, VGPU_OP_cuPointerGetAttribute, VGPU_CALLF_CUSTOM, vgpu_wire_pointer_attr_args, VGPU_PW_NARGS);
 
 __attribute__((constructor)) static void custom_calls_register(void)
@@ -1127,6 +1194,9 @@ __attribute__((constructor)) static void custom_calls_register(void)
 		{ &wire_cuGraphKernelNodeGetParams_v2, knode_get_params },
 		{ &wire_cuGraphKernelNodeSetParams_v2, knode_set_params },
 		{ &wire_cuGraphExecKernelNodeSetParams_v2, knode_set_params },
+		{ &wire_cuGraphMemcpyNodeGetParams, mcnode_get_params },
+		{ &wire_cuGraphMemcpyNodeSetParams, mcnode_set_params },
+		{ &wire_cuGraphExecMemcpyNodeSetParams, mcnode_set_params },
 		{ &wire_cuGraphExecUpdate_v2, graph_update },
 		{ &wire_cuOccupancyMaxPotentialClusterSize, occ_cluster },
 		{ &wire_cuOccupancyMaxActiveClusters, occ_cluster },

@@ -274,6 +274,18 @@ const struct vgpu_arg_desc vgpu_wire_knode_set_args[VGPU_KSW_NARGS] = {
 	[VGPU_KSW_NPARAMS] = SCALAR("nparams", 4),
 };
 
+const struct vgpu_arg_desc vgpu_wire_mcnode_get_args[VGPU_CGW_NARGS] = {
+	[VGPU_CGW_NODE] = HANDLE("hNode", VGPU_H_GRAPH_NODE),
+	[VGPU_CGW_COPY] = OUTSTRUCT("nodeParams", CUDA_MEMCPY3D),
+};
+
+const struct vgpu_arg_desc vgpu_wire_mcnode_set_args[VGPU_CSW_NARGS] = {
+	[VGPU_CSW_EXEC] = HANDLE("hGraphExec", VGPU_H_GRAPH_EXEC),
+	[VGPU_CSW_NODE] = HANDLE("hNode", VGPU_H_GRAPH_NODE),
+	[VGPU_CSW_COPY] = INSTRUCT("nodeParams", CUDA_MEMCPY3D),
+	[VGPU_CSW_CTX] = HANDLE("ctx", VGPU_H_CONTEXT),
+};
+
 static const struct vgpu_arg_desc pinned_map_args[VGPU_PMW_NARGS] = {
 	[VGPU_PMW_BYTES] = SCALAR("bytes", 8),
 	[VGPU_PMW_ID] = { .name = "id", .kind = VGPU_ARG_OUT_SCALAR, .size = 8, .len_arg = N, .len_arg2 = N },

@@ -208,6 +208,16 @@ enum { VGPU_KSW_EXEC, VGPU_KSW_NODE, VGPU_KSW_F, VGPU_KSW_GX, VGPU_KSW_GY, VGPU_
 extern const struct vgpu_arg_desc vgpu_wire_knode_set_args[VGPU_KSW_NARGS];
 
 /*
+ * A copy node's copy: read [node, copy (out CUDA_MEMCPY3D)]; set [exec (0: the graph's own
+ * node), node, copy, ctx]. Both sides are device memory (a pinned region by the device
+ * address its kernels reach it at): no host address crosses in either direction.
+ */
+enum { VGPU_CGW_NODE, VGPU_CGW_COPY, VGPU_CGW_NARGS };
+extern const struct vgpu_arg_desc vgpu_wire_mcnode_get_args[VGPU_CGW_NARGS];
+enum { VGPU_CSW_EXEC, VGPU_CSW_NODE, VGPU_CSW_COPY, VGPU_CSW_CTX, VGPU_CSW_NARGS };
+extern const struct vgpu_arg_desc vgpu_wire_mcnode_set_args[VGPU_CSW_NARGS];
+
+/*
  * Pinned host memory shared with the zone's worker (session.h VGPU_OP_PINNED_*, proxy/pinned.h).
  *   map:   [bytes, id (out u64)]            after the region's memfd was passed beside the ring
  *   grant: [bytes, nrefs, refs (nrefs u32 grant references, one per 4 KiB page), id (out u64)]

@@ -375,35 +375,50 @@ static int stream_capturing(struct sim_ctx *c, CUstream h)
 	return capturing;
 }
 
-/* Validates a copy and submits it. *_mode: 1 must be live device/pinned, 0 must be host,
- * 2 either (unified). */
-static CUresult copy_submit(struct sim_ctx *c, struct sim_copy3d *cp, int smode, int dmode,
-                            CUstream h, int sync)
+/* Checks a copy's shape and sides and notes which sides are device memory and allocations;
+ * *ss the source's span. *_mode: 1 must be live device/pinned, 0 must be host, 2 either
+ * (unified). 1 when there is nothing to copy, 0 checked, or a CUresult error (negated). */
+static int copy_check(struct sim_copy3d *cp, int smode, int dmode, unsigned __int128 *ss_out, int *sk_out,
+		      int *dk_out)
 {
 	if (cp->width == 0 || cp->height == 0 || cp->depth == 0)
-		return CUDA_SUCCESS;
+		return 1;
 	if ((cp->height > 1 || cp->depth > 1) && (cp->spitch < cp->width || cp->dpitch < cp->width))
-		return CUDA_ERROR_INVALID_VALUE;
+		return -CUDA_ERROR_INVALID_VALUE;
 	if ((cp->depth > 1) && (cp->sheight < cp->height || cp->dheight < cp->height))
-		return CUDA_ERROR_INVALID_VALUE;
+		return -CUDA_ERROR_INVALID_VALUE;
 	/* span of each side: ((D-1)*H' + (H-1))*pitch + W, with overflow checks */
 	unsigned __int128 ss = ((unsigned __int128)(cp->depth - 1) * cp->sheight + (cp->height - 1)) *
 	                       cp->spitch + cp->width;
 	unsigned __int128 ds = ((unsigned __int128)(cp->depth - 1) * cp->dheight + (cp->height - 1)) *
 	                       cp->dpitch + cp->width;
 	if (ss > (1ull << 48) || ds > (1ull << 48))
-		return CUDA_ERROR_INVALID_VALUE;
+		return -CUDA_ERROR_INVALID_VALUE;
 	int sdev, ddev;
 	int sk = ptr_check(cp->src, (uint64_t)ss, &sdev);
 	int dk = ptr_check(cp->dst, (uint64_t)ds, &ddev);
 	if (sk < 0 || dk < 0)
-		return CUDA_ERROR_INVALID_VALUE;
+		return -CUDA_ERROR_INVALID_VALUE;
 	if ((smode == 1 && sk != 1) || (dmode == 1 && dk != 1))
-		return CUDA_ERROR_INVALID_VALUE;
+		return -CUDA_ERROR_INVALID_VALUE;
 	cp->src_dev = sdev;
 	cp->dst_dev = ddev;
 	cp->src_alloc = sk == 1;
 	cp->dst_alloc = dk == 1;
+	*ss_out = ss;
+	*sk_out = sk;
+	*dk_out = dk;
+	return 0;
+}
+
+/* Validates a copy and submits it (modes as copy_check). */
+static CUresult copy_submit(struct sim_ctx *c, struct sim_copy3d *cp, int smode, int dmode,
+                            CUstream h, int sync)
+{
+	unsigned __int128 ss;
+	int sk, dk, k = copy_check(cp, smode, dmode, &ss, &sk, &dk);
+	if (k)
+		return k > 0 ? CUDA_SUCCESS : (CUresult)-k;
 	/* pageable host memory, as the real driver treats it: a device-to-host copy into it is
 	 * synchronous, and a copy out of it is staged before the call returns */
 	if (!sync && dk == 0)
@@ -490,9 +505,9 @@ CUresult cuMemcpy2D(const CUDA_MEMCPY2D *p) { return copy2d(p, NULL, 1); }
 CUresult cuMemcpy2DUnaligned(const CUDA_MEMCPY2D *p) { return copy2d(p, NULL, 1); }
 CUresult cuMemcpy2DAsync(const CUDA_MEMCPY2D *p, CUstream h) { return copy2d(p, h, 0); }
 
-static CUresult copy3d(const CUDA_MEMCPY3D *p, CUstream h, int sync)
+/* A 3D copy's parameters as one strided copy with its sides' addresses and modes. */
+static CUresult copy3d_shape(const CUDA_MEMCPY3D *p, struct sim_copy3d *out, int *smode, int *dmode)
 {
-	CUR_CTX(c);
 	if (!p || p->srcLOD || p->dstLOD)
 		return CUDA_ERROR_INVALID_VALUE;
 	struct sim_copy3d cp = {.width = p->WidthInBytes, .height = p->Height, .depth = p->Depth,
@@ -502,10 +517,9 @@ static CUresult copy3d(const CUDA_MEMCPY3D *p, CUstream h, int sync)
 		cp.sheight = cp.sheight ? cp.sheight : p->Height;
 		cp.dheight = cp.dheight ? cp.dheight : p->Height;
 	}
-	int sm, dm;
-	CUresult rc = side(p->srcMemoryType, p->srcHost, p->srcDevice, &cp.src, &sm);
+	CUresult rc = side(p->srcMemoryType, p->srcHost, p->srcDevice, &cp.src, smode);
 	if (!rc)
-		rc = side(p->dstMemoryType, p->dstHost, p->dstDevice, &cp.dst, &dm);
+		rc = side(p->dstMemoryType, p->dstHost, p->dstDevice, &cp.dst, dmode);
 	if (rc)
 		return rc;
 	unsigned __int128 so = ((unsigned __int128)p->srcZ * cp.sheight + p->srcY) * p->srcPitch + p->srcXInBytes;
@@ -514,7 +528,40 @@ static CUresult copy3d(const CUDA_MEMCPY3D *p, CUstream h, int sync)
 		return CUDA_ERROR_INVALID_VALUE;
 	cp.src += (uint64_t)so;
 	cp.dst += (uint64_t)dO;
+	*out = cp;
+	return CUDA_SUCCESS;
+}
+
+static CUresult copy3d(const CUDA_MEMCPY3D *p, CUstream h, int sync)
+{
+	CUR_CTX(c);
+	struct sim_copy3d cp;
+	int sm, dm;
+	CUresult rc = copy3d_shape(p, &cp, &sm, &dm);
+	if (rc)
+		return rc;
 	return copy_submit(c, &cp, sm, dm, h, sync);
+}
+
+/* A copy node's new parameters as an operation (graph.c): checked like a copy, host memory
+ * read and written where it is when the graph runs, as captured copies are. */
+CUresult sim_copy_op(const CUDA_MEMCPY3D *p, struct sim_op **out)
+{
+	struct sim_copy3d cp;
+	int sm, dm;
+	CUresult rc = copy3d_shape(p, &cp, &sm, &dm);
+	if (rc)
+		return rc;
+	unsigned __int128 ss;
+	int sk, dk, k = copy_check(&cp, sm, dm, &ss, &sk, &dk);
+	if (k < 0)
+		return (CUresult)-k;
+	struct sim_op *op = sim_op_new(OP_COPY);
+	if (!op)
+		return CUDA_ERROR_OUT_OF_MEMORY;
+	op->u.c = cp;
+	*out = op;
+	return CUDA_SUCCESS;
 }
 
 CUresult cuMemcpy3D(const CUDA_MEMCPY3D *p) { return copy3d(p, NULL, 1); }

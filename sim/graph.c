@@ -496,23 +496,35 @@ CUresult cuGraphKernelNodeGetParams_v2(CUgraphNode h, CUDA_KERNEL_NODE_PARAMS *p
 	return CUDA_SUCCESS;
 }
 
-/* New parameters of a kernel node as one launch made of them: the same checks, in the node's context. */
-static CUresult kernel_node_op(struct sim_ctx *c, const CUDA_KERNEL_NODE_PARAMS *p, struct sim_op **op)
+/* An operation made by make(c, arg) with the node's context c current (a CUkernel stands for
+ * its function there, and memory is checked as that context's), as the driver makes it. */
+typedef CUresult (*op_maker)(struct sim_ctx *c, const void *arg, struct sim_op **op);
+
+static CUresult op_in_ctx(struct sim_ctx *c, op_maker make, const void *arg, struct sim_op **op)
 {
-	if (!p)
-		return CUDA_ERROR_INVALID_VALUE;
-	unsigned g[3] = { p->gridDimX, p->gridDimY, p->gridDimZ }, b[3] = { p->blockDimX, p->blockDimY, p->blockDimZ };
-	CUfunction f = p->func ? p->func : (CUfunction)p->kern;
 	CUcontext cur = NULL;
 	CUresult rc;
-	/* a CUkernel stands for its function in the node's context */
 	if (cuCtxGetCurrent(&cur) == CUDA_SUCCESS && cur == (CUcontext)c)
-		return sim_kernel_op(c, f, g, b, p->sharedMemBytes, p->kernelParams, p->extra, op);
+		return make(c, arg, op);
 	if ((rc = cuCtxPushCurrent_v2((CUcontext)c)) != CUDA_SUCCESS)
 		return rc;
-	rc = sim_kernel_op(c, f, g, b, p->sharedMemBytes, p->kernelParams, p->extra, op);
+	rc = make(c, arg, op);
 	cuCtxPopCurrent_v2(&cur);
 	return rc;
+}
+
+/* New parameters of a kernel node as one launch made of them: the same checks. */
+static CUresult make_kernel(struct sim_ctx *c, const void *arg, struct sim_op **op)
+{
+	const CUDA_KERNEL_NODE_PARAMS *p = arg;
+	unsigned g[3] = { p->gridDimX, p->gridDimY, p->gridDimZ }, b[3] = { p->blockDimX, p->blockDimY, p->blockDimZ };
+	return sim_kernel_op(c, p->func ? p->func : (CUfunction)p->kern, g, b, p->sharedMemBytes, p->kernelParams,
+			     p->extra, op);
+}
+
+static CUresult kernel_node_op(struct sim_ctx *c, const CUDA_KERNEL_NODE_PARAMS *p, struct sim_op **op)
+{
+	return p ? op_in_ctx(c, make_kernel, p, op) : CUDA_ERROR_INVALID_VALUE;
 }
 
 /* A kernel node's launch replaced: the earlier parameter pointers (kparams) are no longer valid. */
@@ -575,6 +587,34 @@ CUresult cuGraphMemsetNodeSetParams(CUgraphNode h, const CUDA_MEMSET_NODE_PARAMS
 	if (n->type != CU_GRAPH_NODE_TYPE_MEMSET || !n->op || (rc = memset_params_check(p)) != CUDA_SUCCESS)
 		return n->type != CU_GRAPH_NODE_TYPE_MEMSET || !n->op ? CUDA_ERROR_INVALID_VALUE : rc;
 	memset_op_set(n->op, p);
+	return CUDA_SUCCESS;
+}
+
+/* A copy node's copy replaced, checked like a copy made now. */
+static CUresult make_copy(struct sim_ctx *c, const void *arg, struct sim_op **op)
+{
+	(void)c;
+	return sim_copy_op(arg, op);
+}
+
+static CUresult copy_node_op(struct sim_ctx *c, const CUDA_MEMCPY3D *p, struct sim_op **op)
+{
+	return p ? op_in_ctx(c, make_copy, p, op) : CUDA_ERROR_INVALID_VALUE;
+}
+
+CUresult cuGraphMemcpyNodeSetParams(CUgraphNode h, const CUDA_MEMCPY3D *p)
+{
+	CUresult rc;
+	struct sim_gnode *n = node_get(h, &rc);
+	struct sim_op *op = NULL;
+	if (!n)
+		return rc;
+	if (!p || n->type != CU_GRAPH_NODE_TYPE_MEMCPY || !n->op)
+		return CUDA_ERROR_INVALID_VALUE;
+	if ((rc = copy_node_op(n->g->ctx, p, &op)) != CUDA_SUCCESS)
+		return rc;
+	sim_op_free(n->op);
+	n->op = op;
 	return CUDA_SUCCESS;
 }
 
@@ -1348,6 +1388,25 @@ CUresult cuGraphExecKernelNodeSetParams_v2(CUgraphExec h, CUgraphNode node, cons
 	if ((rc = kernel_node_op(x->ctx, p, &op)) != CUDA_SUCCESS)
 		return rc;
 	sim_ctx_sync(x->ctx);     /* launches already queued run their own clones; be plain about it */
+	sim_op_free(st->op);
+	st->op = op;
+	return CUDA_SUCCESS;
+}
+
+CUresult cuGraphExecMemcpyNodeSetParams(CUgraphExec h, CUgraphNode node, const CUDA_MEMCPY3D *p, CUcontext ctx)
+{
+	CUresult rc;
+	struct sim_gexec *x = exec_get(h, &rc);
+	struct sim_op *op = NULL;
+	(void)ctx;   /* the node runs in the executable graph's context, which must be ctx */
+	if (!x)
+		return rc;
+	struct sim_gstep *st = exec_step(x, node);
+	if (!st || !st->op || st->op->kind != OP_COPY || !p)
+		return CUDA_ERROR_INVALID_VALUE;
+	if ((rc = copy_node_op(x->ctx, p, &op)) != CUDA_SUCCESS)
+		return rc;
+	sim_ctx_sync(x->ctx);
 	sim_op_free(st->op);
 	st->op = op;
 	return CUDA_SUCCESS;

@@ -206,6 +206,9 @@ void sim_op_free(struct sim_op *op);
  * queued (graph kernel nodes' new parameters). */
 CUresult sim_kernel_op(struct sim_ctx *c, CUfunction func, const unsigned g[3], const unsigned b[3], unsigned shmem,
 		       void **params, void **extra, struct sim_op **out);
+/* A 3D copy checked and made into an operation not yet queued (graph copy nodes' new
+ * parameters; host memory is read and written when it runs). */
+CUresult sim_copy_op(const CUDA_MEMCPY3D *p, struct sim_op **out);
 /* Every stream of the process (linked by gnext), under g_lock. */
 struct sim_stream *sim_streams_all(void);
 

@@ -12,7 +12,9 @@
  * node, function or executable graph of another zone is INVALID_HANDLE; packed parameters
  * whose layout points outside them are INVALID_VALUE and change nothing. A graph's node
  * handles end with the graph (cuGraphDestroy) or with their context: using one afterwards is
- * INVALID_HANDLE and never reaches the freed node.
+ * INVALID_HANDLE and never reaches the freed node. A copy node's copy read back names device
+ * memory only (no host address, array or reserved field of the worker); a new copy must be
+ * device boxes inside the zone's own allocations.
  */
 
 static const struct vgpu_call_desc modload =
@@ -21,6 +23,15 @@ static const struct vgpu_call_desc modload =
 static const struct vgpu_call_desc launch =
 	VGPU_WIRE_DESC("cuLaunchKernel", VGPU_OP_cuLaunchKernel, VGPU_CALLF_ASYNC | VGPU_CALLF_CUSTOM,
 		       vgpu_wire_launch_args, VGPU_LW_NARGS);
+static const struct vgpu_call_desc cget =
+	VGPU_WIRE_DESC("cuGraphMemcpyNodeGetParams", VGPU_OP_cuGraphMemcpyNodeGetParams, VGPU_CALLF_CUSTOM,
+		       vgpu_wire_mcnode_get_args, VGPU_CGW_NARGS);
+static const struct vgpu_call_desc cset =
+	VGPU_WIRE_DESC("cuGraphMemcpyNodeSetParams", VGPU_OP_cuGraphMemcpyNodeSetParams, VGPU_CALLF_CUSTOM,
+		       vgpu_wire_mcnode_set_args, VGPU_CSW_NARGS);
+static const struct vgpu_call_desc cxset =
+	VGPU_WIRE_DESC("cuGraphExecMemcpyNodeSetParams", VGPU_OP_cuGraphExecMemcpyNodeSetParams, VGPU_CALLF_CUSTOM,
+		       vgpu_wire_mcnode_set_args, VGPU_CSW_NARGS);
 static const struct vgpu_call_desc capinfo =
 	VGPU_WIRE_DESC("cuStreamGetCaptureInfo_v3", VGPU_OP_cuStreamGetCaptureInfo_v3, VGPU_CALLF_CUSTOM,
 		       vgpu_wire_capture_info_args, VGPU_CIW_NARGS);
@@ -200,6 +211,72 @@ int main(void)
 	memcpy(&back, buf, 12);
 	CHECK_EQ(back.v, 0x4444);
 	CHECK_EQ(run(&b), 0x2222);
+
+	/* Copy nodes: a device copy captured, then read and pointed at other memory. */
+	{
+		CUdeviceptr src = 0, dst = 0;
+		CHECK_EQ(adv_alloc(&a.z, &src, 256), CUDA_SUCCESS);
+		CHECK_EQ(adv_alloc(&a.z, &dst, 256), CUDA_SUCCESS);
+		unsigned mode = CU_STREAM_CAPTURE_MODE_GLOBAL;
+		void *ba[] = { &a.s, &mode };
+		CHECK_EQ(adv_call(&a.z, &vgpu_call_cuStreamBeginCapture_v2, ba), CUDA_SUCCESS);
+		size_t cn = 256;
+		void *ca[] = { &dst, &src, &cn, &a.s };
+		CHECK_EQ(adv_call(&a.z, &vgpu_call_cuMemcpyDtoDAsync_v2, ca), CUDA_SUCCESS);
+		CUgraph cg = NULL, *pcg = &cg;
+		void *ea[] = { &a.s, &pcg };
+		CHECK_EQ(adv_call(&a.z, &vgpu_call_cuStreamEndCapture, ea), CUDA_SUCCESS);
+		CUgraphNode cnode = NULL, *pcn = &cnode;
+		size_t nn = 1, *pnn = &nn;
+		void *gn[] = { &cg, &pcn, &pnn };
+		CHECK_EQ(adv_call(&a.z, &vgpu_call_cuGraphGetNodes, gn), CUDA_SUCCESS);
+		CUDA_MEMCPY3D c, *pc = &c;
+		memset(&c, 0xa5, sizeof(c));
+		void *gv[VGPU_CGW_NARGS] = { [VGPU_CGW_NODE] = &cnode, [VGPU_CGW_COPY] = &pc };
+		CHECK_EQ(adv_call(&a.z, &cget, gv), CUDA_SUCCESS);
+		CHECK(c.srcDevice == src && c.dstDevice == dst && c.WidthInBytes == 256);
+		CHECK(!c.srcHost && !c.dstHost && !c.srcArray && !c.dstArray && !c.reserved0 && !c.reserved1);
+		void *gb[VGPU_CGW_NARGS] = { [VGPU_CGW_NODE] = &cnode, [VGPU_CGW_COPY] = &pc };
+		CHECK_EQ(adv_call(&b.z, &cget, gb), CUDA_ERROR_INVALID_HANDLE);
+		CUgraphExec none = NULL;
+		CUcontext nctx = NULL;
+		const CUDA_MEMCPY3D *pk = &c;
+		void *sv[VGPU_CSW_NARGS] = { [VGPU_CSW_EXEC] = &none, [VGPU_CSW_NODE] = &cnode, [VGPU_CSW_COPY] = &pk,
+					     [VGPU_CSW_CTX] = &nctx };
+		/* into the other zone's memory, past the allocation, from host memory, from an array */
+		c.dstDevice = b.d;
+		CHECK_EQ(adv_call(&a.z, &cset, sv), CUDA_ERROR_INVALID_VALUE);
+		c.dstDevice = dst;
+		c.WidthInBytes = 257;
+		CHECK_EQ(adv_call(&a.z, &cset, sv), CUDA_ERROR_INVALID_VALUE);
+		c.WidthInBytes = 256;
+		c.srcMemoryType = CU_MEMORYTYPE_HOST;
+		c.srcHost = &c;
+		CHECK_EQ(adv_call(&a.z, &cset, sv), CUDA_ERROR_INVALID_VALUE);
+		c.srcMemoryType = CU_MEMORYTYPE_ARRAY;
+		CHECK_EQ(adv_call(&a.z, &cset, sv), CUDA_ERROR_INVALID_VALUE);
+		c.srcMemoryType = CU_MEMORYTYPE_DEVICE;
+		c.srcHost = NULL;
+		c.srcY = 1;                /* a pitched box whose second row leaves the allocation */
+		c.srcPitch = 256;
+		c.Height = 2;
+		CHECK_EQ(adv_call(&a.z, &cset, sv), CUDA_ERROR_INVALID_VALUE);
+		c.srcY = 0;
+		c.srcPitch = 0;
+		c.Height = 1;
+		/* another zone's executable graph, with this zone's node */
+		void *xv[VGPU_CSW_NARGS] = { [VGPU_CSW_EXEC] = &b.ge, [VGPU_CSW_NODE] = &cnode, [VGPU_CSW_COPY] = &pk,
+					     [VGPU_CSW_CTX] = &nctx };
+		CHECK_EQ(adv_call(&a.z, &cxset, xv), CUDA_ERROR_INVALID_HANDLE);
+		/* within the zone's own memory: accepted, and read back */
+		c.srcDevice = dst;
+		c.dstDevice = src;
+		CHECK_EQ(adv_call(&a.z, &cset, sv), CUDA_SUCCESS);
+		CHECK_EQ(adv_call(&a.z, &cget, gv), CUDA_SUCCESS);
+		CHECK(c.srcDevice == dst && c.dstDevice == src);
+		void *dg[] = { &cg };
+		CHECK_EQ(adv_call(&a.z, &vgpu_call_cuGraphDestroy, dg), CUDA_SUCCESS);
+	}
 
 	/* A node handle after its graph is destroyed: refused, never the freed node. */
 	void *da[] = { &a.g };

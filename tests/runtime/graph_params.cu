@@ -222,6 +222,77 @@ int main()
 	CHECK(cudaStreamSynchronize(s));
 	expect_values(y, [](int i) { return 14.0f + i; }, "node added by hand, then changed");
 
+	/* copy nodes: read back, pointed elsewhere in the graph and in the executable graph, to
+	 * device memory and to pinned memory */
+	{
+		float *c0, *c1, *pinned;
+		CHECK(cudaMalloc(&c0, N * sizeof(float)));
+		CHECK(cudaMalloc(&c1, N * sizeof(float)));
+		CHECK(cudaMallocHost(&pinned, N * sizeof(float)));
+		cudaGraph_t cg;
+		CHECK(cudaStreamBeginCapture(s, cudaStreamCaptureModeGlobal));
+		CHECK(cudaMemcpyAsync(c0, x, N * sizeof(float), cudaMemcpyDeviceToDevice, s));
+		scale<<<G, T, 0, s>>>(c0, 2.0f, N);
+		CHECK(cudaStreamEndCapture(s, &cg));
+		size_t nn = 0;
+		CHECK(cudaGraphGetNodes(cg, NULL, &nn));
+		std::vector<cudaGraphNode_t> all(nn);
+		CHECK(cudaGraphGetNodes(cg, all.data(), &nn));
+		cudaGraphNode_t cn = NULL;
+		for (size_t i = 0; i < nn; i++) {
+			cudaGraphNodeType t;
+			CHECK(cudaGraphNodeGetType(all[i], &t));
+			if (t == cudaGraphNodeTypeMemcpy)
+				cn = all[i];
+		}
+		EXPECT(cn, "no copy node in the captured graph");
+		cudaMemcpy3DParms mp = {};
+		CHECK(cudaGraphMemcpyNodeGetParams(cn, &mp));
+		EXPECT(mp.srcPtr.ptr == (void *)x && mp.dstPtr.ptr == (void *)c0, "copy node reads back %p -> %p",
+		       mp.srcPtr.ptr, mp.dstPtr.ptr);
+		EXPECT(mp.extent.width == N * sizeof(float) && mp.extent.height == 1 && mp.extent.depth == 1,
+		       "copy node extent %zu x %zu x %zu", mp.extent.width, mp.extent.height, mp.extent.depth);
+		cudaGraphExec_t cge;
+		CHECK(cudaGraphInstantiate(&cge, cg, 0));
+		put(x, ramp);
+		CHECK(cudaGraphLaunch(cge, s));
+		CHECK(cudaStreamSynchronize(s));
+		expect_values(c0, [](int i) { return 2.0f * i; }, "captured copy node");
+		/* the graph's node copies from z instead; the executable graph follows by update */
+		CHECK(cudaGraphMemcpyNodeSetParams1D(cn, c0, z, N * sizeof(float), cudaMemcpyDeviceToDevice));
+		CHECK(cudaGraphMemcpyNodeGetParams(cn, &mp));
+		EXPECT(mp.srcPtr.ptr == (void *)z, "the copy node reads back its new source");
+		cudaGraphExecUpdateResultInfo ui;
+		CHECK(cudaGraphExecUpdate(cge, cg, &ui));
+		put(z, ones);
+		CHECK(cudaGraphLaunch(cge, s));
+		CHECK(cudaStreamSynchronize(s));
+		expect_values(c0, [](int i) { (void)i; return 2.0f; }, "copy node changed, executable updated");
+		/* the executable graph's node alone: from pinned memory the program fills */
+		for (int i = 0; i < N; i++)
+			pinned[i] = (float)(3 * i);
+		CHECK(cudaGraphExecMemcpyNodeSetParams1D(cge, cn, c0, pinned, N * sizeof(float), cudaMemcpyHostToDevice));
+		CHECK(cudaGraphLaunch(cge, s));
+		CHECK(cudaStreamSynchronize(s));
+		expect_values(c0, [](int i) { return 6.0f * i; }, "executable copy node from pinned memory");
+		for (int i = 0; i < N; i++)
+			pinned[i] = 1.0f;
+		CHECK(cudaGraphLaunch(cge, s));
+		CHECK(cudaStreamSynchronize(s));
+		expect_values(c0, [](int i) { (void)i; return 2.0f; }, "the node reads the pinned memory at each launch");
+		/* a device range past an allocation is refused and changes nothing */
+		cudaError_t ce = cudaGraphExecMemcpyNodeSetParams1D(cge, cn, c1, x, 2 * N * sizeof(float),
+								    cudaMemcpyDeviceToDevice);
+		EXPECT(ce != cudaSuccess, "a copy node past its allocation was accepted");
+		(void)cudaGetLastError();
+		CHECK(cudaGraphExecDestroy(cge));
+		CHECK(cudaGraphDestroy(cg));
+		CHECK(cudaFreeHost(pinned));
+		CHECK(cudaFree(c0));
+		CHECK(cudaFree(c1));
+		printf("copy nodes read back and changed, in the graph and in its executable graph\n");
+	}
+
 	/* a new graph per step, as engines that capture each step do: each read back, then destroyed */
 	for (int step = 0; step < 600; step++) {
 		cudaGraph_t sg;
