@@ -179,31 +179,37 @@ CUresult CUDAAPI cuGraphAddNode(CUgraphNode *phGraphNode, CUgraph hGraph, const 
 	return cuGraphAddNode_v2(phGraphNode, hGraph, dependencies, NULL, numDependencies, nodeParams);
 }
 
-/* The generic forms of the per-type parameter calls: the node's type must be the one named. */
-CUresult CUDAAPI cuGraphNodeSetParams(CUgraphNode hNode, CUgraphNodeParams *p)
+/* The generic forms of the per-type parameter calls, in a graph (x NULL) or in an executable
+ * graph: the node's type must be the one named. */
+static CUresult node_set(CUgraphExec x, CUgraphNode h, CUgraphNodeParams *p)
 {
 	CUgraphNodeType t;
 	CUresult r;
 
 	if (!p)
 		return CUDA_ERROR_INVALID_VALUE;
-	if ((r = cuGraphNodeGetType(hNode, &t)) != CUDA_SUCCESS)
+	if ((r = cuGraphNodeGetType(h, &t)) != CUDA_SUCCESS)
 		return r;
 	if (t != p->type)
 		return CUDA_ERROR_INVALID_VALUE;
 	switch (p->type) {
 	case CU_GRAPH_NODE_TYPE_KERNEL: {
 		CUDA_KERNEL_NODE_PARAMS k = kernel_v2(&p->kernel);
-		return cuGraphKernelNodeSetParams_v2(hNode, &k);
+		return x ? cuGraphExecKernelNodeSetParams_v2(x, h, &k) : cuGraphKernelNodeSetParams_v2(h, &k);
 	}
 	case CU_GRAPH_NODE_TYPE_MEMSET: {
 		CUDA_MEMSET_NODE_PARAMS m = memset_v1(&p->memset);
-		return cuGraphMemsetNodeSetParams(hNode, &m);
+		return x ? cuGraphExecMemsetNodeSetParams(x, h, &m, p->memset.ctx) : cuGraphMemsetNodeSetParams(h, &m);
 	}
+	case CU_GRAPH_NODE_TYPE_MEMCPY:
+		return x ? cuGraphExecMemcpyNodeSetParams(x, h, &p->memcpy.copyParams, p->memcpy.copyCtx)
+			 : cuGraphMemcpyNodeSetParams(h, &p->memcpy.copyParams);
 	case CU_GRAPH_NODE_TYPE_EVENT_RECORD:
-		return cuGraphEventRecordNodeSetEvent(hNode, p->eventRecord.event);
+		return x ? cuGraphExecEventRecordNodeSetEvent(x, h, p->eventRecord.event)
+			 : cuGraphEventRecordNodeSetEvent(h, p->eventRecord.event);
 	case CU_GRAPH_NODE_TYPE_WAIT_EVENT:
-		return cuGraphEventWaitNodeSetEvent(hNode, p->eventWait.event);
+		return x ? cuGraphExecEventWaitNodeSetEvent(x, h, p->eventWait.event)
+			 : cuGraphEventWaitNodeSetEvent(h, p->eventWait.event);
 	case CU_GRAPH_NODE_TYPE_EMPTY:
 		return CUDA_SUCCESS;
 	default:
@@ -211,33 +217,12 @@ CUresult CUDAAPI cuGraphNodeSetParams(CUgraphNode hNode, CUgraphNodeParams *p)
 	}
 }
 
-CUresult CUDAAPI cuGraphExecNodeSetParams(CUgraphExec hGraphExec, CUgraphNode hNode, CUgraphNodeParams *p)
+CUresult CUDAAPI cuGraphNodeSetParams(CUgraphNode hNode, CUgraphNodeParams *nodeParams)
 {
-	CUgraphNodeType t;
-	CUresult r;
+	return node_set(NULL, hNode, nodeParams);
+}
 
-	if (!p)
-		return CUDA_ERROR_INVALID_VALUE;
-	if ((r = cuGraphNodeGetType(hNode, &t)) != CUDA_SUCCESS)
-		return r;
-	if (t != p->type)
-		return CUDA_ERROR_INVALID_VALUE;
-	switch (p->type) {
-	case CU_GRAPH_NODE_TYPE_KERNEL: {
-		CUDA_KERNEL_NODE_PARAMS k = kernel_v2(&p->kernel);
-		return cuGraphExecKernelNodeSetParams_v2(hGraphExec, hNode, &k);
-	}
-	case CU_GRAPH_NODE_TYPE_MEMSET: {
-		CUDA_MEMSET_NODE_PARAMS m = memset_v1(&p->memset);
-		return cuGraphExecMemsetNodeSetParams(hGraphExec, hNode, &m, p->memset.ctx);
-	}
-	case CU_GRAPH_NODE_TYPE_EVENT_RECORD:
-		return cuGraphExecEventRecordNodeSetEvent(hGraphExec, hNode, p->eventRecord.event);
-	case CU_GRAPH_NODE_TYPE_WAIT_EVENT:
-		return cuGraphExecEventWaitNodeSetEvent(hGraphExec, hNode, p->eventWait.event);
-	case CU_GRAPH_NODE_TYPE_EMPTY:
-		return CUDA_SUCCESS;
-	default:
-		return CUDA_ERROR_NOT_SUPPORTED;
-	}
+CUresult CUDAAPI cuGraphExecNodeSetParams(CUgraphExec hGraphExec, CUgraphNode hNode, CUgraphNodeParams *nodeParams)
+{
+	return node_set(hGraphExec, hNode, nodeParams);
 }

@@ -522,28 +522,29 @@ static CUresult make_kernel(struct sim_ctx *c, const void *arg, struct sim_op **
 			     p->extra, op);
 }
 
-static CUresult kernel_node_op(struct sim_ctx *c, const CUDA_KERNEL_NODE_PARAMS *p, struct sim_op **op)
-{
-	return p ? op_in_ctx(c, make_kernel, p, op) : CUDA_ERROR_INVALID_VALUE;
-}
-
-/* A kernel node's launch replaced: the earlier parameter pointers (kparams) are no longer valid. */
-CUresult cuGraphKernelNodeSetParams_v2(CUgraphNode h, const CUDA_KERNEL_NODE_PARAMS *p)
+/* Node h of type `type` runs an operation made of new parameters arg (the earlier one and,
+ * for a kernel node, its parameter pointers kparams, end here). */
+static CUresult node_replace(CUgraphNode h, CUgraphNodeType type, op_maker make, const void *arg)
 {
 	CUresult rc;
 	struct sim_gnode *n = node_get(h, &rc);
 	struct sim_op *op = NULL;
 	if (!n)
 		return rc;
-	if (!p || n->type != CU_GRAPH_NODE_TYPE_KERNEL || !n->op)
+	if (!arg || n->type != type || !n->op)
 		return CUDA_ERROR_INVALID_VALUE;
-	if ((rc = kernel_node_op(n->g->ctx, p, &op)) != CUDA_SUCCESS)
+	if ((rc = op_in_ctx(n->g->ctx, make, arg, &op)) != CUDA_SUCCESS)
 		return rc;
 	sim_op_free(n->op);
 	n->op = op;
 	free(n->kparams);
 	n->kparams = NULL;
 	return CUDA_SUCCESS;
+}
+
+CUresult cuGraphKernelNodeSetParams_v2(CUgraphNode h, const CUDA_KERNEL_NODE_PARAMS *p)
+{
+	return node_replace(h, CU_GRAPH_NODE_TYPE_KERNEL, make_kernel, p);
 }
 
 /* A copy node as captured: both sides by address (the simulator's device addresses are
@@ -597,25 +598,9 @@ static CUresult make_copy(struct sim_ctx *c, const void *arg, struct sim_op **op
 	return sim_copy_op(arg, op);
 }
 
-static CUresult copy_node_op(struct sim_ctx *c, const CUDA_MEMCPY3D *p, struct sim_op **op)
-{
-	return p ? op_in_ctx(c, make_copy, p, op) : CUDA_ERROR_INVALID_VALUE;
-}
-
 CUresult cuGraphMemcpyNodeSetParams(CUgraphNode h, const CUDA_MEMCPY3D *p)
 {
-	CUresult rc;
-	struct sim_gnode *n = node_get(h, &rc);
-	struct sim_op *op = NULL;
-	if (!n)
-		return rc;
-	if (!p || n->type != CU_GRAPH_NODE_TYPE_MEMCPY || !n->op)
-		return CUDA_ERROR_INVALID_VALUE;
-	if ((rc = copy_node_op(n->g->ctx, p, &op)) != CUDA_SUCCESS)
-		return rc;
-	sim_op_free(n->op);
-	n->op = op;
-	return CUDA_SUCCESS;
+	return node_replace(h, CU_GRAPH_NODE_TYPE_MEMCPY, make_copy, p);
 }
 
 /* ---- kernel nodes' attributes: kept per node ---- */
@@ -1374,8 +1359,9 @@ CUresult cuGraphExecMemsetNodeSetParams(CUgraphExec h, CUgraphNode node, const C
 	return CUDA_SUCCESS;
 }
 
-/* The executable graph's copy of a kernel node changed; the graph's own node keeps its launch. */
-CUresult cuGraphExecKernelNodeSetParams_v2(CUgraphExec h, CUgraphNode node, const CUDA_KERNEL_NODE_PARAMS *p)
+/* The executable graph's copy of a node (an operation of `kind`) runs an operation made of new
+ * parameters arg; the graph's own node keeps its own. */
+static CUresult step_replace(CUgraphExec h, CUgraphNode node, int kind, op_maker make, const void *arg)
 {
 	CUresult rc;
 	struct sim_gexec *x = exec_get(h, &rc);
@@ -1383,9 +1369,9 @@ CUresult cuGraphExecKernelNodeSetParams_v2(CUgraphExec h, CUgraphNode node, cons
 	if (!x)
 		return rc;
 	struct sim_gstep *st = exec_step(x, node);
-	if (!st || !st->op || st->op->kind != OP_KERNEL || !p)
+	if (!st || !st->op || st->op->kind != kind || !arg)
 		return CUDA_ERROR_INVALID_VALUE;
-	if ((rc = kernel_node_op(x->ctx, p, &op)) != CUDA_SUCCESS)
+	if ((rc = op_in_ctx(x->ctx, make, arg, &op)) != CUDA_SUCCESS)
 		return rc;
 	sim_ctx_sync(x->ctx);     /* launches already queued run their own clones; be plain about it */
 	sim_op_free(st->op);
@@ -1393,23 +1379,15 @@ CUresult cuGraphExecKernelNodeSetParams_v2(CUgraphExec h, CUgraphNode node, cons
 	return CUDA_SUCCESS;
 }
 
+CUresult cuGraphExecKernelNodeSetParams_v2(CUgraphExec h, CUgraphNode node, const CUDA_KERNEL_NODE_PARAMS *p)
+{
+	return step_replace(h, node, OP_KERNEL, make_kernel, p);
+}
+
 CUresult cuGraphExecMemcpyNodeSetParams(CUgraphExec h, CUgraphNode node, const CUDA_MEMCPY3D *p, CUcontext ctx)
 {
-	CUresult rc;
-	struct sim_gexec *x = exec_get(h, &rc);
-	struct sim_op *op = NULL;
 	(void)ctx;   /* the node runs in the executable graph's context, which must be ctx */
-	if (!x)
-		return rc;
-	struct sim_gstep *st = exec_step(x, node);
-	if (!st || !st->op || st->op->kind != OP_COPY || !p)
-		return CUDA_ERROR_INVALID_VALUE;
-	if ((rc = copy_node_op(x->ctx, p, &op)) != CUDA_SUCCESS)
-		return rc;
-	sim_ctx_sync(x->ctx);
-	sim_op_free(st->op);
-	st->op = op;
-	return CUDA_SUCCESS;
+	return step_replace(h, node, OP_COPY, make_copy, p);
 }
 
 CUresult cuGraphLaunch(CUgraphExec h, CUstream hs)

@@ -285,6 +285,14 @@ int main()
 								    cudaMemcpyDeviceToDevice);
 		EXPECT(ce != cudaSuccess, "a copy node past its allocation was accepted");
 		(void)cudaGetLastError();
+		/* the generic form on the graph's node: from x again */
+		cudaGraphNodeParams np = {};
+		np.type = cudaGraphNodeTypeMemcpy;
+		CHECK(cudaGraphMemcpyNodeGetParams(cn, &np.memcpy.copyParams));
+		np.memcpy.copyParams.srcPtr = make_cudaPitchedPtr(x, N * sizeof(float), N, 1);
+		CHECK(cudaGraphNodeSetParams(cn, &np));
+		CHECK(cudaGraphMemcpyNodeGetParams(cn, &mp));
+		EXPECT(mp.srcPtr.ptr == (void *)x, "generic copy node parameters read back");
 		CHECK(cudaGraphExecDestroy(cge));
 		CHECK(cudaGraphDestroy(cg));
 		CHECK(cudaFreeHost(pinned));
