@@ -12,6 +12,7 @@
 
 #include <xengnttab.h>
 
+#include "advice.h"
 #include "custom_wire.h"
 #include "session.h"
 
@@ -42,7 +43,8 @@
  * program only when its pointer is the kernels' (else CUDA_ERROR_NOT_SUPPORTED, said once):
  * host and kernels share its pages. On a GPU its kernels then read and write host memory
  * over the bus instead of pages the driver migrates: slower, never wrong. Prefetching and
- * advice have nothing to move and check their range only.
+ * advice have nothing to move: they check their range, and what they set is kept for
+ * cuMemRangeGetAttribute (runtime/advice.c).
  */
 struct hrange {
 	void *base;
@@ -425,7 +427,8 @@ CUresult CUDAAPI cuMemAllocManaged(CUdeviceptr *dptr, size_t bytesize, unsigned 
 		return vgpu_client_unsupported("cuMemAllocManaged where the zone cannot map its region at the "
 					       "kernels' address");
 	}
-	if (hmap_add(p, len, flags, OWNED_MANAGED, id, fd, d) < 0) {
+	if (vgpu_advice_track((uint64_t)(uintptr_t)p, len) < 0 || hmap_add(p, len, flags, OWNED_MANAGED, id, fd, d) < 0) {
+		vgpu_advice_untrack((uint64_t)(uintptr_t)p);
 		close(fd);
 		pinned_unmap(p, len, id);
 		return CUDA_ERROR_OUT_OF_MEMORY;
@@ -443,6 +446,7 @@ int vgpu_hostmem_free_managed(CUdeviceptr p)
 	pinned_unmap(h.base, h.len, h.id);   /* the worker finishes the work queued on it first */
 	if (h.fd >= 0)
 		close(h.fd);
+	vgpu_advice_untrack((uint64_t)(uintptr_t)h.base);
 	return 0;
 }
 
@@ -458,9 +462,11 @@ static CUresult managed_range(CUdeviceptr p, size_t n)
 
 CUresult CUDAAPI cuMemPrefetchAsync_v2(CUdeviceptr p, size_t n, CUmemLocation loc, unsigned int flags, CUstream s)
 {
-	(void)loc;
 	(void)s;
-	return flags ? CUDA_ERROR_INVALID_VALUE : managed_range(p, n);
+	CUresult r = flags || !vgpu_advice_location_ok(loc) ? CUDA_ERROR_INVALID_VALUE : managed_range(p, n);
+	if (r == CUDA_SUCCESS)
+		(void)vgpu_advice_prefetch(p, n, loc);   /* answered by cuMemRangeGetAttribute */
+	return r;
 }
 
 CUresult CUDAAPI cuMemPrefetchAsync_v2_ptsz(CUdeviceptr p, size_t n, CUmemLocation loc, unsigned int flags,
@@ -471,10 +477,12 @@ CUresult CUDAAPI cuMemPrefetchAsync_v2_ptsz(CUdeviceptr p, size_t n, CUmemLocati
 
 CUresult CUDAAPI cuMemAdvise_v2(CUdeviceptr p, size_t n, CUmem_advise advice, CUmemLocation loc)
 {
-	(void)loc;
 	if ((unsigned)advice < CU_MEM_ADVISE_SET_READ_MOSTLY || (unsigned)advice > CU_MEM_ADVISE_UNSET_ACCESSED_BY)
 		return CUDA_ERROR_INVALID_VALUE;
-	return managed_range(p, n);
+	CUresult r = managed_range(p, n);
+	if (r == CUDA_SUCCESS)
+		(void)vgpu_advice_advise(p, n, advice, loc);
+	return r;
 }
 
 /* Attaching managed memory to a stream limits who may touch it while work runs: the pages are

@@ -3,6 +3,7 @@
  * attributes, copies (1D, 2D, 3D, sync and async) and memsets. Every device range is
  * checked against the live allocation table before any byte moves. */
 #include "sim.h"
+#include "advice.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -84,6 +85,7 @@ CUresult cuMemFree(CUdeviceptr dptr)
 		if (sim_mem_free(dptr, ALLOC_MANAGED))
 			return CUDA_ERROR_INVALID_VALUE;
 		free((void *)(uintptr_t)dptr);
+		vgpu_advice_untrack(dptr);
 		return CUDA_SUCCESS;
 	}
 	return sim_mem_free(dptr, ALLOC_DEVICE) ? CUDA_ERROR_INVALID_VALUE : CUDA_SUCCESS;
@@ -116,6 +118,11 @@ CUresult cuMemAllocManaged(CUdeviceptr *dptr, size_t size, unsigned int flags)
 		return CUDA_ERROR_INVALID_VALUE;
 	void *p;
 	CUresult r = host_alloc(c, &p, size, ALLOC_MANAGED, flags);
+	if (r == CUDA_SUCCESS && vgpu_advice_track((uint64_t)(uintptr_t)p, size) < 0) {
+		sim_mem_free((CUdeviceptr)(uintptr_t)p, ALLOC_MANAGED);
+		free(p);
+		r = CUDA_ERROR_OUT_OF_MEMORY;
+	}
 	if (r == CUDA_SUCCESS)
 		*dptr = (CUdeviceptr)(uintptr_t)p;
 	return r;
@@ -134,18 +141,22 @@ static CUresult managed_range(CUdeviceptr p, size_t n)
 CUresult cuMemPrefetchAsync_v2(CUdeviceptr p, size_t n, CUmemLocation loc, unsigned int flags, CUstream s)
 {
 	(void)s;
-	if (flags || (loc.type != CU_MEM_LOCATION_TYPE_DEVICE && loc.type != CU_MEM_LOCATION_TYPE_HOST &&
-		      loc.type != CU_MEM_LOCATION_TYPE_HOST_NUMA && loc.type != CU_MEM_LOCATION_TYPE_HOST_NUMA_CURRENT))
+	if (flags || !vgpu_advice_location_ok(loc))
 		return CUDA_ERROR_INVALID_VALUE;
-	return managed_range(p, n);
+	CUresult r = managed_range(p, n);
+	if (r == CUDA_SUCCESS)
+		(void)vgpu_advice_prefetch(p, n, loc);   /* answered by cuMemRangeGetAttribute */
+	return r;
 }
 
 CUresult cuMemAdvise_v2(CUdeviceptr p, size_t n, CUmem_advise advice, CUmemLocation loc)
 {
-	(void)loc;
 	if ((unsigned)advice < CU_MEM_ADVISE_SET_READ_MOSTLY || (unsigned)advice > CU_MEM_ADVISE_UNSET_ACCESSED_BY)
 		return CUDA_ERROR_INVALID_VALUE;
-	return managed_range(p, n);
+	CUresult r = managed_range(p, n);
+	if (r == CUDA_SUCCESS)
+		(void)vgpu_advice_advise(p, n, advice, loc);
+	return r;
 }
 
 CUresult cuMemGetInfo(size_t *free_b, size_t *total)

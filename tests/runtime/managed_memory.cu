@@ -81,6 +81,49 @@ int main()
 	CHECK(cudaStreamSynchronize(st));
 	CHECK(cudaStreamDestroy(st));
 	CHECK(cudaMemPrefetchAsync(v, n * sizeof(float), loc, 0, 0));
+
+	/* what was advised and prefetched, read back by range (cudaMemRangeGetAttribute(s)) */
+	{
+		const size_t all = n * sizeof(float), page = 4096;
+		int pref = -9, last = -9, rm = -9, acc[3] = { -9, -9, -9 };
+		CHECK(cudaMemRangeGetAttribute(&pref, 4, cudaMemRangeAttributePreferredLocation, v, all));
+		CHECK(cudaMemRangeGetAttribute(&last, 4, cudaMemRangeAttributeLastPrefetchLocation, v, all));
+		CHECK(cudaMemRangeGetAttribute(&rm, 4, cudaMemRangeAttributeReadMostly, v, all));
+		EXPECT(pref == dev && last == dev && rm == 0, "preferred %d, last prefetch %d, read mostly %d", pref, last, rm);
+		CHECK(cudaMemAdvise(v, page, cudaMemAdviseSetReadMostly, loc));
+		CHECK(cudaMemRangeGetAttribute(&rm, 4, cudaMemRangeAttributeReadMostly, v, page));
+		EXPECT(rm == 1, "read mostly over the advised page: %d", rm);
+		CHECK(cudaMemRangeGetAttribute(&rm, 4, cudaMemRangeAttributeReadMostly, v, all));
+		EXPECT(rm == 0, "read mostly over the whole range, one page advised: %d", rm);
+		CHECK(cudaMemAdvise(v, all, cudaMemAdviseSetAccessedBy, loc));
+		CHECK(cudaMemRangeGetAttribute(acc, sizeof(acc), cudaMemRangeAttributeAccessedBy, v, all));
+		EXPECT(acc[0] == dev && acc[1] == cudaInvalidDeviceId && acc[2] == cudaInvalidDeviceId,
+		       "accessed by %d %d %d", acc[0], acc[1], acc[2]);
+		cudaMemLocation host = {};
+		host.type = cudaMemLocationTypeHost;
+		CHECK(cudaMemPrefetchAsync(v, page, host, 0, 0));
+		CHECK(cudaMemRangeGetAttribute(&last, 4, cudaMemRangeAttributeLastPrefetchLocation, v, page));
+		EXPECT(last == cudaCpuDeviceId, "last prefetch of the first page: %d", last);
+		CHECK(cudaMemRangeGetAttribute(&last, 4, cudaMemRangeAttributeLastPrefetchLocation, v, all));
+		EXPECT(last == cudaInvalidDeviceId, "last prefetch of pages prefetched to two places: %d", last);
+		cudaMemLocationType lt = cudaMemLocationTypeInvalid;
+		int lid = -9;
+		void *data[2] = { &lt, &lid };
+		size_t sizes[2] = { sizeof(lt), sizeof(lid) };
+		cudaMemRangeAttribute which[2] = { cudaMemRangeAttributePreferredLocationType,
+						   cudaMemRangeAttributePreferredLocationId };
+		CHECK(cudaMemRangeGetAttributes(data, sizes, which, 2, v + 1, all - sizeof(float)));
+		EXPECT(lt == cudaMemLocationTypeDevice && lid == dev, "preferred location type %d id %d", (int)lt, lid);
+		CHECK(cudaMemAdvise(v, all, cudaMemAdviseUnsetPreferredLocation, loc));
+		CHECK(cudaMemRangeGetAttribute(&pref, 4, cudaMemRangeAttributePreferredLocation, v, all));
+		EXPECT(pref == cudaInvalidDeviceId, "preferred location after unset: %d", pref);
+		EXPECT(cudaMemRangeGetAttribute(&rm, 4, cudaMemRangeAttributeReadMostly, v, all + page) ==
+		       cudaErrorInvalidValue, "a range past the allocation was answered");
+		EXPECT(cudaMemRangeGetAttribute(&rm, 2, cudaMemRangeAttributeReadMostly, v, all) == cudaErrorInvalidValue,
+		       "a 2-byte answer was accepted");
+		cudaGetLastError();
+		printf("range attributes: preferred and last prefetch locations, read mostly, accessed by, by page\n");
+	}
 	CHECK(cudaMemset(v, 0, n * sizeof(float)));
 	CHECK(cudaDeviceSynchronize());
 	for (int i = 0; i < n; i++)
