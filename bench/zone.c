@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 
 #define CK(x) do { CUresult r_ = (x); if (r_ != CUDA_SUCCESS) { \
@@ -70,7 +71,8 @@ int main(int argc, char **argv)
 		} else if (strcmp(argv[i], "--help") == 0) {
 			printf("usage: zone [--quick] [--alloc-free]   (VGPU_BENCH_KERNELS=path/to/basic.fatbin)\n"
 			       "Prints `name value unit` lines: trivial call, idle cuCtxSynchronize, alloc+free, launch\n"
-			       "posting, HtoD/DtoH bandwidth from pageable and from page-locked (cuMemAllocHost) memory.\n"
+			       "posting, HtoD/DtoH bandwidth from pageable, registered (cuMemHostRegister) and page-locked\n"
+			       "(cuMemAllocHost) memory.\n"
 			       "--quick: fewer iterations, copies up to 16 MiB; --alloc-free: print only alloc_free_ns\n"
 			       "and stop there.\n");
 			return 0;
@@ -169,6 +171,21 @@ int main(int argc, char **argv)
 	CK(cuMemAlloc(&d, maxs));
 	copies("", h, d, pageable, sizeof(pageable) / sizeof(pageable[0]), maxs, quick, reps);
 	free(h);
+
+	/* Registered memory: page-aligned memory of the program's own, cuMemHostRegister'ed (through
+	 * vgpu it becomes a region shared with the worker, copied without the ring). */
+	static const size_t registered[] = { 1u << 20, 4u << 20, 64u << 20 };
+	size_t rs = quick ? (4u << 20) : (64u << 20);
+	void *hr = mmap(NULL, rs, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (hr == MAP_FAILED) {
+		fprintf(stderr, "bench/zone: cannot map %zu bytes of host memory\n", rs);
+		return 1;
+	}
+	memset(hr, 1, rs);
+	CK(cuMemHostRegister(hr, rs, 0));
+	copies("registered_", hr, d, registered, sizeof(registered) / sizeof(registered[0]), rs, quick, reps);
+	CK(cuMemHostUnregister(hr));
+	munmap(hr, rs);
 
 	/* Page-locked host memory: the copies the driver can DMA directly. */
 	void *hp;

@@ -128,6 +128,7 @@ report_body() {
       print "| goal | figures | |"
       print "|---|---|---|"
       bw_goal("Pinned HtoD/DtoH at >= 1 MiB: >= 0.9x direct", "^(htod|dtoh)_pinned_[0-9]+KiB$", 1024, 0.9)
+      bw_goal("Registered (cuMemHostRegister) HtoD/DtoH at >= 1 MiB, as pinned: >= 0.9x direct", "^(htod|dtoh)_registered_[0-9]+KiB$", 1024, 0.9)
       bw_goal("Pageable HtoD/DtoH at >= 4 MiB: >= 0.8x direct", "^(htod|dtoh)_[0-9]+KiB$", 4096, 0.8)
       lat_goal("DtoH 4 and 64 KiB, pageable: <= 2x (trivial call through vgpu + direct copy)", "dtoh_", 2)
       lat_goal("DtoH 4 and 64 KiB, pinned: <= 2x (trivial call through vgpu + direct copy)", "dtoh_pinned_", 2)
