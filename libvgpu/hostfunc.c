@@ -16,12 +16,31 @@ static CUresult stream_sync(CUstream s, int ptsz)
 	return vgpu_client_call(ptsz ? &vgpu_call_cuStreamSynchronize_ptsz : &vgpu_call_cuStreamSynchronize, argv);
 }
 
+/*
+ * A host function on a stream being captured would be a host node of the graph, run each
+ * time the graph runs: a callback of the proxy into the zone, which this model does not
+ * have. Synchronising a capturing stream would end the program's capture in error, so the
+ * call is refused before that, with the capture left as it was.
+ */
+static CUresult refuse_if_capturing(CUstream s, int ptsz, const char *what /* NULL: not capturable at all */)
+{
+	CUstreamCaptureStatus st = CU_STREAM_CAPTURE_STATUS_NONE, *pst = &st;
+	void *argv[2] = { &s, &pst };
+	CUresult r = vgpu_client_call(ptsz ? &vgpu_call_cuStreamIsCapturing_ptsz : &vgpu_call_cuStreamIsCapturing, argv);
+	if (r != CUDA_SUCCESS || st == CU_STREAM_CAPTURE_STATUS_NONE)
+		return r;
+	return what ? vgpu_client_unsupported(what) : CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED;
+}
+
 static CUresult host_func(CUstream s, CUhostFn fn, void *userData, int ptsz)
 {
 	CUresult r;
 
 	if (!fn)
 		return CUDA_ERROR_INVALID_VALUE;
+	if ((r = refuse_if_capturing(s, ptsz, "a host function on a stream being captured (a graph's host node)")) !=
+	    CUDA_SUCCESS)
+		return r;
 	r = stream_sync(s, ptsz);
 	if (r != CUDA_SUCCESS)
 		return r;
@@ -45,6 +64,9 @@ static CUresult stream_callback(CUstream s, CUstreamCallback cb, void *userData,
 
 	if (!cb || flags != 0)
 		return CUDA_ERROR_INVALID_VALUE;
+	/* a stream callback cannot be captured, as with the driver */
+	if ((r = refuse_if_capturing(s, ptsz, NULL)) != CUDA_SUCCESS)
+		return r;
 	r = stream_sync(s, ptsz);
 	/* The driver passes the stream's error status to the callback rather than failing the call. */
 	cb(s, r, userData);

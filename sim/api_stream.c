@@ -191,8 +191,13 @@ static CUresult host_op(CUstream h, struct sim_op *op)
 		free(op);
 		return rc;
 	}
+	/* a stream callback cannot be captured: the driver refuses it at once, and the capture
+	 * it was made in ends in error (the enqueue invalidates it) */
+	pthread_mutex_lock(&g_lock);
+	int refused = op->kind == OP_CALLBACK && s->capture;
+	pthread_mutex_unlock(&g_lock);
 	sim_stream_enqueue(s, op);
-	return CUDA_SUCCESS;
+	return refused ? CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED : CUDA_SUCCESS;
 }
 
 CUresult cuStreamAddCallback(CUstream h, CUstreamCallback cb, void *data, unsigned int flags)

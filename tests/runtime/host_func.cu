@@ -32,6 +32,27 @@ int main()
 	CHECK(cudaStreamSynchronize(s));
 	int want[3] = { 11, 22, 33 };
 	VERIFY(seen, want, 3, 0, "host_func order");
+
+	/* On a stream being captured: a stream callback is refused, as by the driver; a host
+	 * function becomes a host node directly, and through vgpu (which runs host functions in
+	 * the zone when it is called, and has no way to run one each time a graph runs) it is
+	 * refused with cudaErrorNotSupported. The capture is then ended, in error where the
+	 * refused callback invalidated it. */
+	cudaGraph_t g;
+	CHECK(cudaStreamBeginCapture(s, cudaStreamCaptureModeGlobal));
+	set<<<1, 1, 0, s>>>(d, 44);
+	cudaError_t ecb = cudaStreamAddCallback(s, cb, (void *)0, 0);
+	cudaError_t ehf = cudaLaunchHostFunc(s, after, (void *)0);
+	(void)cudaGetLastError();
+	cudaError_t eend = cudaStreamEndCapture(s, &g);
+	int through_vgpu = getenv("VGPU_E2E_PROXY") != NULL;
+	EXPECT(ecb != cudaSuccess, "a stream callback was captured");
+	EXPECT(through_vgpu ? ehf == cudaErrorNotSupported : ehf == cudaSuccess, "a captured host function: %s",
+	       cudaGetErrorName(ehf));
+	if (eend == cudaSuccess)
+		CHECK(cudaGraphDestroy(g));
+	(void)cudaGetLastError();
+	printf("on a capturing stream: the callback refused, the host function as the backend allows\n");
 	CHECK(cudaStreamDestroy(s));
 	CHECK(cudaFree(d));
 	CHECK(cudaFreeHost(g_host));
