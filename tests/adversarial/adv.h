@@ -9,6 +9,7 @@
 
 #include "check.h"
 #include "codec.h"
+#include "custom_wire.h"
 #include "proxytest.h"
 #include "vgpu_calls.h"
 #include "vgpu_ops.h"
@@ -178,6 +179,23 @@ static __attribute__((unused)) long adv_dtoh(struct adv_zone *z, void *dst, CUde
 {
 	void *av[] = { &dst, &d, &n };
 	return adv_call(z, &vgpu_call_cuMemcpyDtoH_v2, av);
+}
+
+/* Load len bytes of PTX text (its NUL included) as a module of the current context and get
+ * its function `name` into *f. */
+static __attribute__((unused)) long adv_ptx_function(struct adv_zone *z, const char *ptx, uint64_t len,
+						     const char *name, CUfunction *f)
+{
+	static const struct vgpu_call_desc modload = VGPU_WIRE_DESC("cuModuleLoadData", VGPU_OP_cuModuleLoadData,
+		VGPU_CALLF_CUSTOM, vgpu_wire_module_args, VGPU_MW_NARGS);
+	CUmodule mod = NULL, *pmod = &mod;
+	const void *img = ptx;
+	void *mv[VGPU_MW_NARGS] = { &pmod, &img, &len };
+	long r = adv_call(z, &modload, mv);
+	if (r != CUDA_SUCCESS)
+		return r;
+	void *gv[] = { &f, &mod, &name };
+	return adv_call(z, &vgpu_call_cuModuleGetFunction, gv);
 }
 
 /* The zone still works: cuDriverGetVersion answers CUDA_SUCCESS on a channel. */

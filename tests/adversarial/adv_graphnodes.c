@@ -17,9 +17,6 @@
  * device boxes inside the zone's own allocations.
  */
 
-static const struct vgpu_call_desc modload =
-	VGPU_WIRE_DESC("cuModuleLoadData", VGPU_OP_cuModuleLoadData, VGPU_CALLF_CUSTOM, vgpu_wire_module_args,
-		       VGPU_MW_NARGS);
 static const struct vgpu_call_desc launch =
 	VGPU_WIRE_DESC("cuLaunchKernel", VGPU_OP_cuLaunchKernel, VGPU_CALLF_ASYNC | VGPU_CALLF_CUSTOM,
 		       vgpu_wire_launch_args, VGPU_LW_NARGS);
@@ -73,15 +70,7 @@ static void setup(const struct ptest_proxy *p, struct zk *k, const char *name, u
 {
 	CHECK_EQ(adv_open(p, &k->z, name, NULL), 0);
 	CHECK_EQ(adv_init_ctx(&k->z, &k->ctx), CUDA_SUCCESS);
-	CUmodule mod = NULL, *pmod = &mod;
-	const void *img = ptx;
-	uint64_t n = sizeof(ptx);
-	void *mv[VGPU_MW_NARGS] = { &pmod, &img, &n };
-	CHECK_EQ(adv_call(&k->z, &modload, mv), CUDA_SUCCESS);
-	CUfunction *pf = &k->f;
-	const char *fname = "put";
-	void *gv[] = { &pf, &mod, &fname };
-	CHECK_EQ(adv_call(&k->z, &vgpu_call_cuModuleGetFunction, gv), CUDA_SUCCESS);
+	CHECK_EQ(adv_ptx_function(&k->z, ptx, sizeof(ptx), "put", &k->f), CUDA_SUCCESS);
 	CHECK_EQ(adv_alloc(&k->z, &k->d, 64), CUDA_SUCCESS);
 	CUstream *ps = &k->s;
 	unsigned sfl = CU_STREAM_NON_BLOCKING, mode = CU_STREAM_CAPTURE_MODE_GLOBAL;

@@ -12,9 +12,6 @@
  * and drops the rest; a request for more than VGPU_OUTPUT_STEP bytes at once is malformed and
  * closes the channel. */
 
-static const struct vgpu_call_desc modload =
-	VGPU_WIRE_DESC("cuModuleLoadData", VGPU_OP_cuModuleLoadData, VGPU_CALLF_CUSTOM, vgpu_wire_module_args,
-		       VGPU_MW_NARGS);
 static const struct vgpu_call_desc launch =
 	VGPU_WIRE_DESC("cuLaunchKernel", VGPU_OP_cuLaunchKernel, VGPU_CALLF_ASYNC | VGPU_CALLF_CUSTOM,
 		       vgpu_wire_launch_args, VGPU_LW_NARGS);
@@ -60,15 +57,7 @@ static void setup(const struct ptest_proxy *p, struct zone_k *k, const char *nam
 {
 	CHECK_EQ(adv_open(p, &k->z, name, NULL), 0);
 	CHECK_EQ(adv_init_ctx(&k->z, &k->ctx), CUDA_SUCCESS);
-	CUmodule mod = NULL, *pmod = &mod;
-	const void *img = ptx;
-	uint64_t n = sizeof(ptx);
-	void *mv[VGPU_MW_NARGS] = { &pmod, &img, &n };
-	CHECK_EQ(adv_call(&k->z, &modload, mv), CUDA_SUCCESS);
-	CUfunction *pf = &k->f;
-	const char *fname = "say";
-	void *gv[] = { &pf, &mod, &fname };
-	CHECK_EQ(adv_call(&k->z, &vgpu_call_cuModuleGetFunction, gv), CUDA_SUCCESS);
+	CHECK_EQ(adv_ptx_function(&k->z, ptx, sizeof(ptx), "say", &k->f), CUDA_SUCCESS);
 	CHECK_EQ(adv_alloc(&k->z, &k->s, 64), CUDA_SUCCESS);
 	CHECK_EQ(adv_htod(&k->z, k->s, text, strlen(text) + 1), CUDA_SUCCESS);
 }
@@ -168,15 +157,8 @@ int main(void)
 	static struct zone_k c;
 	setup(&p, &c, "asserter", "unused\n");
 	{
-		CUmodule mod = NULL, *pmod = &mod;
-		const void *img = ptx;
-		uint64_t n = sizeof(ptx);
-		void *mv[VGPU_MW_NARGS] = { &pmod, &img, &n };
-		CHECK_EQ(adv_call(&c.z, &modload, mv), CUDA_SUCCESS);
-		CUfunction ff = NULL, *pf = &ff;
-		const char *fname = "fail";
-		void *gv[] = { &pf, &mod, &fname };
-		CHECK_EQ(adv_call(&c.z, &vgpu_call_cuModuleGetFunction, gv), CUDA_SUCCESS);
+		CUfunction ff = NULL;
+		CHECK_EQ(adv_ptx_function(&c.z, ptx, sizeof(ptx), "fail", &ff), CUDA_SUCCESS);
 		unsigned one = 1, shm = 0, np = 0, na = 0, kind = VGPU_LAUNCH_PLAIN, pb = 0;
 		CUstream st = NULL;
 		static const uint32_t none[2];
