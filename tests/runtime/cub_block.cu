@@ -108,7 +108,7 @@ int main()
 			       "block %d: value %d does not travel with its key", b, i);
 		}
 		for (int w = 0; w < THREADS / 32; w++) {
-			int m = -1 << 30;
+			int m = -(1 << 30);
 			for (int l = 0; l < 32; l++)
 				m = std::max(m, t[(w * 32 + l) * ITEMS]);   /* v[0] of each lane, blocked order */
 			EXPECT(gw[b * (THREADS / 32) + w] == m, "block %d warp %d: max %d, expected %d", b, w,
