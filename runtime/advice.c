@@ -239,3 +239,106 @@ CUresult CUDAAPI cuMemRangeGetAttribute(void *data, size_t dataSize, CUmem_range
 {
 	return cuMemRangeGetAttributes(&data, &dataSize, &attribute, 1, devPtr, count);
 }
+
+/* ---------------------------------------------------------------- batches (CUDA 13) */
+
+/*
+ * A batch of prefetches and discards: each element is the single call, in order (the driver
+ * runs a batch in stream order but promises no order inside it). Location k of prefetchLocs
+ * applies from element prefetchLocIdxs[k] up to the next entry's first; the indices start at
+ * 0 and rise, the last below count. Discarding managed memory makes its contents undefined:
+ * where nothing migrates, keeping them is one of the allowed outcomes, so a discard checks
+ * its range and leaves the bytes.
+ */
+static CUresult batch_check(CUdeviceptr *dptrs, size_t *sizes, size_t count, CUmemLocation *locs, size_t *idxs,
+			    size_t nlocs, int with_locs, unsigned long long flags, CUstream s)
+{
+	if (!count || !dptrs || !sizes || flags || !s || s == CU_STREAM_LEGACY)
+		return CUDA_ERROR_INVALID_VALUE;   /* (not the legacy default stream, as the driver says) */
+	if (!with_locs)
+		return CUDA_SUCCESS;
+	if (!locs || !idxs || !nlocs || nlocs > count || idxs[0] != 0 || idxs[nlocs - 1] >= count)
+		return CUDA_ERROR_INVALID_VALUE;
+	for (size_t k = 1; k < nlocs; k++)
+		if (idxs[k] <= idxs[k - 1])
+			return CUDA_ERROR_INVALID_VALUE;
+	return CUDA_SUCCESS;
+}
+
+static CUresult discard_all(CUdeviceptr *dptrs, size_t *sizes, size_t count)
+{
+	CUresult r = CUDA_SUCCESS;
+	uint64_t first, last;
+	pthread_mutex_lock(&lock);
+	for (size_t i = 0; i < count && r == CUDA_SUCCESS; i++)
+		if (!pages_of(dptrs[i], sizes[i], &first, &last))
+			r = CUDA_ERROR_INVALID_VALUE;   /* not managed memory of one allocation */
+	pthread_mutex_unlock(&lock);
+	return r;
+}
+
+static CUresult prefetch_all(CUdeviceptr *dptrs, size_t *sizes, size_t count, CUmemLocation *locs, size_t *idxs,
+			     size_t nlocs, CUstream s, int ptsz)
+{
+	CUresult r = CUDA_SUCCESS;
+	for (size_t i = 0, k = 0; i < count && r == CUDA_SUCCESS; i++) {
+		while (k + 1 < nlocs && idxs[k + 1] <= i)
+			k++;
+		r = ptsz ? cuMemPrefetchAsync_v2_ptsz(dptrs[i], sizes[i], locs[k], 0, s)
+			 : cuMemPrefetchAsync_v2(dptrs[i], sizes[i], locs[k], 0, s);
+	}
+	return r;
+}
+
+static CUresult batch(CUdeviceptr *dptrs, size_t *sizes, size_t count, CUmemLocation *locs, size_t *idxs,
+		      size_t nlocs, unsigned long long flags, CUstream s, int discard, int prefetch, int ptsz)
+{
+	if (ptsz && !s)
+		s = CU_STREAM_PER_THREAD;
+	CUresult r = batch_check(dptrs, sizes, count, locs, idxs, nlocs, prefetch, flags, s);
+	if (r == CUDA_SUCCESS && discard)
+		r = discard_all(dptrs, sizes, count);
+	if (r == CUDA_SUCCESS && prefetch)
+		r = prefetch_all(dptrs, sizes, count, locs, idxs, nlocs, s, ptsz);
+	return r;
+}
+
+CUresult CUDAAPI cuMemPrefetchBatchAsync(CUdeviceptr *dptrs, size_t *sizes, size_t count, CUmemLocation *prefetchLocs,
+					 size_t *prefetchLocIdxs, size_t numPrefetchLocs, unsigned long long flags,
+					 CUstream hStream)
+{
+	return batch(dptrs, sizes, count, prefetchLocs, prefetchLocIdxs, numPrefetchLocs, flags, hStream, 0, 1, 0);
+}
+
+CUresult CUDAAPI cuMemPrefetchBatchAsync_ptsz(CUdeviceptr *dptrs, size_t *sizes, size_t count,
+					      CUmemLocation *prefetchLocs, size_t *prefetchLocIdxs,
+					      size_t numPrefetchLocs, unsigned long long flags, CUstream hStream)
+{
+	return batch(dptrs, sizes, count, prefetchLocs, prefetchLocIdxs, numPrefetchLocs, flags, hStream, 0, 1, 1);
+}
+
+CUresult CUDAAPI cuMemDiscardBatchAsync(CUdeviceptr *dptrs, size_t *sizes, size_t count, unsigned long long flags,
+					CUstream hStream)
+{
+	return batch(dptrs, sizes, count, NULL, NULL, 0, flags, hStream, 1, 0, 0);
+}
+
+CUresult CUDAAPI cuMemDiscardBatchAsync_ptsz(CUdeviceptr *dptrs, size_t *sizes, size_t count,
+					     unsigned long long flags, CUstream hStream)
+{
+	return batch(dptrs, sizes, count, NULL, NULL, 0, flags, hStream, 1, 0, 1);
+}
+
+CUresult CUDAAPI cuMemDiscardAndPrefetchBatchAsync(CUdeviceptr *dptrs, size_t *sizes, size_t count,
+						   CUmemLocation *prefetchLocs, size_t *prefetchLocIdxs,
+						   size_t numPrefetchLocs, unsigned long long flags, CUstream hStream)
+{
+	return batch(dptrs, sizes, count, prefetchLocs, prefetchLocIdxs, numPrefetchLocs, flags, hStream, 1, 1, 0);
+}
+
+CUresult CUDAAPI cuMemDiscardAndPrefetchBatchAsync_ptsz(CUdeviceptr *dptrs, size_t *sizes, size_t count,
+							CUmemLocation *prefetchLocs, size_t *prefetchLocIdxs,
+							size_t numPrefetchLocs, unsigned long long flags, CUstream hStream)
+{
+	return batch(dptrs, sizes, count, prefetchLocs, prefetchLocIdxs, numPrefetchLocs, flags, hStream, 1, 1, 1);
+}

@@ -20,6 +20,8 @@
  *   advise   cuMemAdvise over [p, p + n) with loc
  *   prefetch cuMemPrefetchAsync over [p, p + n) to loc
  * 0, or -1 when out of memory (track) or when no tracked allocation holds the range.
+ * advice.c also defines the CUDA 13 batches (cuMemPrefetchBatchAsync, cuMemDiscardBatchAsync,
+ * cuMemDiscardAndPrefetchBatchAsync and their per-thread-stream forms) as their elements.
  */
 int vgpu_advice_track(uint64_t base, uint64_t len);
 void vgpu_advice_untrack(uint64_t base);

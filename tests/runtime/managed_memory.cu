@@ -123,6 +123,35 @@ int main()
 		       "a 2-byte answer was accepted");
 		cudaGetLastError();
 		printf("range attributes: preferred and last prefetch locations, read mostly, accessed by, by page\n");
+
+		/* CUDA 13's batches: two ranges prefetched to the device and one to the host in one
+		 * call, then discarded and prefetched again */
+		cudaStream_t bs;
+		CHECK(cudaStreamCreateWithFlags(&bs, cudaStreamNonBlocking));
+		void *ptrs[3] = { v, v + page / sizeof(float), v + 2 * page / sizeof(float) };
+		size_t lens[3] = { page, page, page };
+		cudaMemLocation locs[2] = { loc, host };
+		size_t idxs[2] = { 0, 2 };
+		CHECK(cudaMemPrefetchBatchAsync(ptrs, lens, 3, locs, idxs, 2, 0, bs));
+		int l0 = -9, l2 = -9;
+		CHECK(cudaMemRangeGetAttribute(&l0, 4, cudaMemRangeAttributeLastPrefetchLocation, ptrs[0], 2 * page));
+		CHECK(cudaMemRangeGetAttribute(&l2, 4, cudaMemRangeAttributeLastPrefetchLocation, ptrs[2], page));
+		EXPECT(l0 == dev && l2 == cudaCpuDeviceId, "batch prefetch locations %d and %d", l0, l2);
+		CHECK(cudaMemDiscardBatchAsync(ptrs, lens, 3, 0, bs));
+		CHECK(cudaMemDiscardAndPrefetchBatchAsync(ptrs, lens, 3, locs, idxs, 1, 0, bs));
+		CHECK(cudaMemRangeGetAttribute(&l2, 4, cudaMemRangeAttributeLastPrefetchLocation, ptrs[2], page));
+		EXPECT(l2 == dev, "one location for the whole batch: %d", l2);
+		size_t bad_idxs[2] = { 1, 2 };
+		EXPECT(cudaMemPrefetchBatchAsync(ptrs, lens, 3, locs, bad_idxs, 2, 0, bs) == cudaErrorInvalidValue,
+		       "a batch whose first location index is not 0 was accepted");
+		size_t past[1] = { all };
+		void *end[1] = { v + n - 1 };
+		EXPECT(cudaMemDiscardBatchAsync(end, past, 1, 0, bs) == cudaErrorInvalidValue,
+		       "a discard past the allocation was accepted");
+		cudaGetLastError();
+		CHECK(cudaStreamSynchronize(bs));
+		CHECK(cudaStreamDestroy(bs));
+		printf("batches: prefetches to two locations, discards, discard-and-prefetch\n");
 	}
 	CHECK(cudaMemset(v, 0, n * sizeof(float)));
 	CHECK(cudaDeviceSynchronize());
