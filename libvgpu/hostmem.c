@@ -307,13 +307,48 @@ static void *granted_region(size_t bytes, uint64_t *id /* out */, uint64_t *dptr
  * also the kernels' and free here: then kernels take the program's own pointers. NULL
  * (nothing left behind) when the transport, the quota or the system does not allow it.
  */
+/*
+ * A sealed memfd of bytes (page multiple), mapped here and passed to the zone's worker, which
+ * maps it too (sealed: it refuses one that could shrink under its mapping) and answers with
+ * its id. The fd, with *map and *id set; or -1 with nothing left behind, *why saying whether
+ * the worker refused (CUDA_SUCCESS: the system did).
+ */
+static int worker_region(size_t bytes, const char *name, void **map /* out */, uint64_t *id /* out */,
+			 CUresult *why /* out */)
+{
+	uint64_t want = bytes, *pid = id;
+	void *av[VGPU_PMW_NARGS] = { [VGPU_PMW_BYTES] = &want, [VGPU_PMW_ID] = &pid };
+	void *p = MAP_FAILED;
+	int fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
+
+	*why = CUDA_SUCCESS;
+	if (fd < 0)
+		return -1;
+	if (ftruncate(fd, (off_t)bytes) == 0 &&
+	    fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) == 0)
+		p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (p != MAP_FAILED && (*why = vgpu_pinned_call(&vgpu_wire_pinned_map, av, fd)) == CUDA_SUCCESS) {
+		*map = p;
+		return fd;
+	}
+	if (p != MAP_FAILED)
+		munmap(p, bytes);
+	close(fd);
+	return -1;
+}
+
+/* The worker lets region id go (after the copies queued on it). */
+static void worker_unmap(uint64_t id)
+{
+	void *av[VGPU_PUW_NARGS] = { [VGPU_PUW_ID] = &id };
+	(void)vgpu_pinned_call(&vgpu_wire_pinned_unmap, av, -1);
+}
+
 static void *pinned_region(size_t bytes, uint64_t *id /* out */, int *kept /* out */, uint64_t *dptr /* out */)
 {
 	const char *e = getenv("VGPU_PINNED");
-	uint64_t want = bytes, *pid = id;
-	void *av[VGPU_PMW_NARGS] = { [VGPU_PMW_BYTES] = &want, [VGPU_PMW_ID] = &pid };
 	CUresult r;
-	void *p = MAP_FAILED;
+	void *p = NULL;
 	int fd;
 
 	if (e && !strcmp(e, "0"))
@@ -321,22 +356,9 @@ static void *pinned_region(size_t bytes, uint64_t *id /* out */, int *kept /* ou
 	*dptr = 0;
 	if (vgpu_client_xen())
 		return granted_region(bytes, id, dptr);
-	fd = memfd_create("vgpu-pinned", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-	if (fd < 0)
-		return NULL;
-	/* sealed: the worker maps it too, and refuses one that could shrink under its mapping */
-	if (ftruncate(fd, (off_t)bytes) == 0 &&
-	    fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) == 0)
-		p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	if (p == MAP_FAILED) {
-		close(fd);
-		return NULL;
-	}
-	r = vgpu_pinned_call(&vgpu_wire_pinned_map, av, fd);
-	if (r != CUDA_SUCCESS) {
-		close(fd);
-		munmap(p, bytes);
-		pinned_refused(bytes, r, NULL);
+	if ((fd = worker_region(bytes, "vgpu-pinned", &p, id, &r)) < 0) {
+		if (r != CUDA_SUCCESS)
+			pinned_refused(bytes, r, NULL);
 		return NULL;
 	}
 	*kept = fd;   /* offered again should the zone be restored elsewhere (rejoining) */
@@ -359,8 +381,7 @@ static void *pinned_region(size_t bytes, uint64_t *id /* out */, int *kept /* ou
 static void pinned_unmap(void *p, size_t len, uint64_t id)
 {
 	if (id) {
-		void *av[VGPU_PUW_NARGS] = { [VGPU_PUW_ID] = &id };
-		(void)vgpu_pinned_call(&vgpu_wire_pinned_unmap, av, -1);
+		worker_unmap(id);
 		if (vgpu_client_xen() && gs) {   /* in a Xen guest every shared region is granted pages */
 			xengntshr_unshare(gs, p, (uint32_t)(len / 4096u));
 			return;
@@ -568,9 +589,9 @@ static int share_registered(void *p, size_t n, uint64_t *id /* out */, int *kept
 {
 	size_t page = (size_t)sysconf(_SC_PAGESIZE);
 	const char *e = getenv("VGPU_PINNED_REGISTER");
-	uint64_t want = n, *pid = id, addr = 0;
-	void *av[VGPU_PMW_NARGS] = { [VGPU_PMW_BYTES] = &want, [VGPU_PMW_ID] = &pid };
-	void *q = MAP_FAILED;
+	uint64_t addr = 0;
+	void *q = NULL;
+	CUresult why;
 	int fd;
 
 	if ((e && !strcmp(e, "0")) || vgpu_client_xen() || ((uintptr_t)p | n) & (page - 1) ||
@@ -578,31 +599,33 @@ static int share_registered(void *p, size_t n, uint64_t *id /* out */, int *kept
 		return -1;
 	if ((e = getenv("VGPU_PINNED")) && !strcmp(e, "0"))
 		return -1;
-	fd = memfd_create("vgpu-registered", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-	if (fd < 0)
+	if ((fd = worker_region(n, "vgpu-registered", &q, id, &why)) < 0)
 		return -1;
-	if (ftruncate(fd, (off_t)n) == 0 && fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) == 0)
-		q = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	if (q == MAP_FAILED || vgpu_pinned_call(&vgpu_wire_pinned_map, av, fd) != CUDA_SUCCESS) {
-		if (q != MAP_FAILED)
-			munmap(q, n);
-		close(fd);
-		return -1;
-	}
 	/* the contents, then the region in the pages' place: from here the program's pointer
 	 * names the shared pages */
 	memcpy(q, p, n);
-	if (mmap(p, n, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd, 0) != p) {
-		void *uv[VGPU_PUW_NARGS] = { [VGPU_PUW_ID] = id };
-		(void)vgpu_pinned_call(&vgpu_wire_pinned_unmap, uv, -1);
-		munmap(q, n);
+	void *at = mmap(p, n, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd, 0);
+	munmap(q, n);
+	if (at != p) {
+		worker_unmap(*id);
 		close(fd);
 		return -1;
 	}
-	munmap(q, n);
 	region_where(*id, &addr, dptr);
 	*kept = fd;
 	return 0;
+}
+
+/* Registered pages shared with the worker given back: the worker lets go, the pages become
+ * the program's private memory again with their contents, the memfd is closed. 0 or -1 (the
+ * pages could not be made private: they keep their contents in the memfd's pages). */
+static int unshare_registered(void *p, size_t len, uint64_t id, int fd)
+{
+	if (id)
+		worker_unmap(id);
+	int rc = privatize(p, len);
+	close(fd);
+	return rc;
 }
 
 CUresult CUDAAPI cuMemHostRegister_v2(void *p, size_t bytesize, unsigned int Flags)
@@ -624,12 +647,8 @@ CUresult CUDAAPI cuMemHostRegister_v2(void *p, size_t bytesize, unsigned int Fla
 		return CUDA_ERROR_HOST_MEMORY_ALREADY_REGISTERED;
 	(void)share_registered(p, bytesize, &id, &fd, &dptr);
 	if (hmap_add(p, bytesize, Flags, 0, id, fd, dptr) < 0) {
-		if (fd >= 0) {
-			void *uv[VGPU_PUW_NARGS] = { [VGPU_PUW_ID] = &id };
-			(void)vgpu_pinned_call(&vgpu_wire_pinned_unmap, uv, -1);
-			(void)privatize(p, bytesize);
-			close(fd);
-		}
+		if (fd >= 0)
+			(void)unshare_registered(p, bytesize, id, fd);
 		return CUDA_ERROR_OUT_OF_MEMORY;
 	}
 	return CUDA_SUCCESS;
@@ -641,18 +660,9 @@ CUresult CUDAAPI cuMemHostUnregister(void *p)
 
 	if (hmap_take(p, 0, &h) < 0)
 		return CUDA_ERROR_HOST_MEMORY_NOT_REGISTERED;
-	if (h.fd >= 0) {
-		/* the worker lets go (after the copies queued on the region), then the pages become
-		 * the program's private memory again, with their contents */
-		if (h.id) {
-			void *uv[VGPU_PUW_NARGS] = { [VGPU_PUW_ID] = &h.id };
-			(void)vgpu_pinned_call(&vgpu_wire_pinned_unmap, uv, -1);
-		}
-		if (privatize(h.base, h.len) < 0)
-			vgpu_client_log(0, "cuMemHostUnregister: %zu registered bytes could not be made private "
-					"memory again; they keep their contents in a region the worker no longer maps", h.len);
-		close(h.fd);
-	}
+	if (h.fd >= 0 && unshare_registered(h.base, h.len, h.id, h.fd) < 0)
+		vgpu_client_log(0, "cuMemHostUnregister: %zu registered bytes could not be made private "
+				"memory again; they keep their contents in a region the worker no longer maps", h.len);
 	return CUDA_SUCCESS;
 }
 

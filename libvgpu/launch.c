@@ -107,7 +107,8 @@ static int launch_shape_ok(const struct launch *l)
 }
 
 /*
- * A launch's parameters packed for the wire. They come either as kernelParams (then the layout
+ * A launch checked (its function resolved and named, its shape possible) and its parameters
+ * packed for the wire. They come either as kernelParams (then the layout
  * learned from the module image says where each goes and how big it is) or as an already
  * packed `extra` buffer (sent as is; the layout, when known, travels with it). Fills l's
  * params, param_bytes, layout and nparams; buf holds VGPU_KPARAM_MAX bytes; *lay is layout or
@@ -117,9 +118,16 @@ static CUresult pack_params(const char *name, struct launch *l, void **kernelPar
 			    uint32_t layout[2 * 256], uint32_t **lay /* out */)
 {
 	struct vgpu_kernel_info ki;
-	int known = vgpu_kernels_lookup(l->f, &ki) == 0;
 
 	*lay = layout;
+	CUresult r = vgpu_library_resolve(&l->f); /* a CUkernel launches its function */
+	if (r != CUDA_SUCCESS)
+		return r;
+	if (!l->f)
+		return CUDA_ERROR_INVALID_HANDLE;
+	if (!launch_shape_ok(l))
+		return CUDA_ERROR_INVALID_VALUE;
+	int known = vgpu_kernels_lookup(l->f, &ki) == 0;
 	if (known && ki.nparams > 256 && !(*lay = malloc(ki.nparams * 2 * sizeof(uint32_t)))) {
 		*lay = layout;
 		return CUDA_ERROR_OUT_OF_MEMORY;
@@ -173,18 +181,11 @@ static CUresult launch_common(const struct vgpu_call_desc *d, struct launch *l, 
 {
 	unsigned char buf[VGPU_KPARAM_MAX];
 	uint32_t layout[2 * 256];
-	uint32_t *lay = layout;
-	CUresult r = vgpu_library_resolve(&l->f); /* a CUkernel launches its function */
+	uint32_t *lay;
 
-	if (r != CUDA_SUCCESS)
-		return r;
-	if (!l->f)
-		return CUDA_ERROR_INVALID_HANDLE;
-	if (!launch_shape_ok(l))
-		return CUDA_ERROR_INVALID_VALUE;
 	if (ptsz && !l->stream)
 		l->stream = CU_STREAM_PER_THREAD;
-	r = pack_params(d->name, l, kernelParams, extra, buf, layout, &lay);
+	CUresult r = pack_params(d->name, l, kernelParams, extra, buf, layout, &lay);
 	if (r == CUDA_SUCCESS)
 		r = launch_send(d, l);
 	if (lay != layout)
@@ -443,20 +444,13 @@ static CUresult knode_set(const struct vgpu_call_desc *d, CUgraphExec exec, CUgr
 {
 	unsigned char buf[VGPU_KPARAM_MAX];
 	uint32_t layout[2 * 256];
-	uint32_t *lay = layout;
+	uint32_t *lay;
 
 	if (!p)
 		return CUDA_ERROR_INVALID_VALUE;
 	struct launch l = { .f = p->func ? p->func : (CUfunction)p->kern, .grid = { p->gridDimX, p->gridDimY, p->gridDimZ },
 			    .block = { p->blockDimX, p->blockDimY, p->blockDimZ }, .shmem = p->sharedMemBytes };
-	CUresult r = vgpu_library_resolve(&l.f);
-	if (r != CUDA_SUCCESS)
-		return r;
-	if (!l.f)
-		return CUDA_ERROR_INVALID_HANDLE;
-	if (!launch_shape_ok(&l))
-		return CUDA_ERROR_INVALID_VALUE;
-	r = pack_params(d->name, &l, p->kernelParams, p->extra, buf, layout, &lay);
+	CUresult r = pack_params(d->name, &l, p->kernelParams, p->extra, buf, layout, &lay);
 	if (r == CUDA_SUCCESS) {
 		void *argv[VGPU_KSW_NARGS] = {
 			[VGPU_KSW_EXEC] = &exec, [VGPU_KSW_NODE] = &node, [VGPU_KSW_F] = &l.f,

@@ -741,7 +741,7 @@ NODE_DESC(desc_exec_mcnode_set, cuGraphExecMemcpyNodeSetParams, vgpu_wire_mcnode
  * how captured pinned copies are recorded too. Other host memory cannot be in a graph through
  * vgpu (the worker would keep an address of its own): CUDA_ERROR_NOT_SUPPORTED.
  */
-static CUresult copy_node_side(CUmemorytype *type, const void **host, CUdeviceptr *dev, CUarray *arr)
+static CUresult copy_node_side(CUmemorytype *type, const void **host, CUdeviceptr *dev)
 {
 	uint64_t d = 0;
 
@@ -765,7 +765,6 @@ static CUresult copy_node_side(CUmemorytype *type, const void **host, CUdevicept
 		return CUDA_SUCCESS;
 	}
 	case CU_MEMORYTYPE_ARRAY:
-		(void)arr;
 		return vgpu_client_unsupported("a graph copy node on a CUDA array");
 	default:
 		return CUDA_ERROR_INVALID_VALUE;
@@ -781,8 +780,8 @@ static CUresult mcnode_set(const struct vgpu_call_desc *d, CUgraphExec exec, CUg
 	if (!p)
 		return CUDA_ERROR_INVALID_VALUE;
 	c = *p;
-	if ((r = copy_node_side(&c.srcMemoryType, &c.srcHost, &c.srcDevice, &c.srcArray)) != CUDA_SUCCESS ||
-	    (r = copy_node_side(&c.dstMemoryType, (const void **)&c.dstHost, &c.dstDevice, &c.dstArray)) != CUDA_SUCCESS)
+	if ((r = copy_node_side(&c.srcMemoryType, &c.srcHost, &c.srcDevice)) != CUDA_SUCCESS ||
+	    (r = copy_node_side(&c.dstMemoryType, (const void **)&c.dstHost, &c.dstDevice)) != CUDA_SUCCESS)
 		return r;
 	const CUDA_MEMCPY3D *pc = &c;
 	void *argv[VGPU_CSW_NARGS] = { [VGPU_CSW_EXEC] = &exec, [VGPU_CSW_NODE] = &node, [VGPU_CSW_COPY] = &pc,

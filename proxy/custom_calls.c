@@ -886,6 +886,21 @@ static CUresult knode_set_params(struct vgpu_proxy_call *call, void **argv)
 	return r;
 }
 
+/* Both sides of a copy name device memory (directly or by unified address). */
+static int device_sides(const CUDA_MEMCPY3D *c)
+{
+	return (c->srcMemoryType == CU_MEMORYTYPE_DEVICE || c->srcMemoryType == CU_MEMORYTYPE_UNIFIED) &&
+	       (c->dstMemoryType == CU_MEMORYTYPE_DEVICE || c->dstMemoryType == CU_MEMORYTYPE_UNIFIED);
+}
+
+/* No host address, array or reserved field left in a copy of device memory. */
+static void clear_host_fields(CUDA_MEMCPY3D *c)
+{
+	c->srcHost = c->dstHost = NULL;
+	c->srcArray = c->dstArray = NULL;
+	c->reserved0 = c->reserved1 = NULL;
+}
+
 /*
  * A copy node's copy read back. Copies made through vgpu name device memory only (pinned
  * copies are captured as device copies of their region), so anything else is not the zone's
@@ -903,14 +918,11 @@ static CUresult mcnode_get_params(struct vgpu_proxy_call *call, void **argv)
 	memset(&c, 0, sizeof(c));
 	if ((r = call->drv->cuGraphMemcpyNodeGetParams(ARG(CUgraphNode, VGPU_CGW_NODE), &c)) != CUDA_SUCCESS)
 		return r;
-	if ((c.srcMemoryType != CU_MEMORYTYPE_DEVICE && c.srcMemoryType != CU_MEMORYTYPE_UNIFIED) ||
-	    (c.dstMemoryType != CU_MEMORYTYPE_DEVICE && c.dstMemoryType != CU_MEMORYTYPE_UNIFIED)) {
+	if (!device_sides(&c)) {
 		vgpu_info("%s: the node copies host memory or arrays, which a zone's copy nodes do not", call->desc->name);
 		return CUDA_ERROR_NOT_SUPPORTED;
 	}
-	c.srcHost = c.dstHost = NULL;
-	c.srcArray = c.dstArray = NULL;
-	c.reserved0 = c.reserved1 = NULL;
+	clear_host_fields(&c);
 	*out = c;
 	return CUDA_SUCCESS;
 }
@@ -927,9 +939,7 @@ static CUresult mcnode_set_params(struct vgpu_proxy_call *call, void **argv)
 
 	if (exec ? !drv->cuGraphExecMemcpyNodeSetParams : !drv->cuGraphMemcpyNodeSetParams)
 		return CUDA_ERROR_NOT_SUPPORTED;
-	if ((c.srcMemoryType != CU_MEMORYTYPE_DEVICE && c.srcMemoryType != CU_MEMORYTYPE_UNIFIED) ||
-	    (c.dstMemoryType != CU_MEMORYTYPE_DEVICE && c.dstMemoryType != CU_MEMORYTYPE_UNIFIED) || c.srcLOD ||
-	    c.dstLOD)
+	if (!device_sides(&c) || c.srcLOD || c.dstLOD)
 		return CUDA_ERROR_INVALID_VALUE;
 	if ((r = copy_side(call, CU_MEMORYTYPE_DEVICE, c.srcDevice, c.srcXInBytes, c.srcY, c.srcZ, c.srcPitch,
 			   c.srcHeight, &c, 0)) != CUDA_SUCCESS ||
@@ -937,9 +947,7 @@ static CUresult mcnode_set_params(struct vgpu_proxy_call *call, void **argv)
 			   c.dstHeight, &c, 0)) != CUDA_SUCCESS)
 		return r;
 	c.srcMemoryType = c.dstMemoryType = CU_MEMORYTYPE_DEVICE;
-	c.srcHost = c.dstHost = NULL;
-	c.srcArray = c.dstArray = NULL;
-	c.reserved0 = c.reserved1 = NULL;
+	clear_host_fields(&c);
 	r = exec ? drv->cuGraphExecMemcpyNodeSetParams(exec, node, &c, ARG(CUcontext, VGPU_CSW_CTX))
 		 : drv->cuGraphMemcpyNodeSetParams(node, &c);
 	if (r == CUDA_SUCCESS && exec)
