@@ -113,6 +113,29 @@ void ptx_module_bind(struct ptx_module *m);
  * live at host address lo + delta. */
 struct ptx_range { uint64_t lo, len; int64_t delta; };
 
+/* A texture or surface object as a kernel's tex/tld4/txq/suld/sust/suq instruction sees it,
+ * filled by the driver from the object's handle at the instruction (ptx_env.tex). The texels
+ * live in device memory: every access goes through ptx_env.resolve like a load, so memory
+ * freed under a running kernel faults instead of being read. */
+struct ptx_tex {
+	uint64_t addr;          /* device address of texel (0, 0, 0) of layer 0 */
+	uint64_t bytes;         /* bytes from addr the resource spans (no access beyond) */
+	uint64_t width, height, depth;  /* in texels; 1 for dimensions the resource lacks */
+	uint64_t layers;        /* layered arrays: number of layers; 0 when not layered */
+	uint64_t pitch;         /* bytes between rows */
+	uint64_t slice;         /* bytes between 2D slices (of depth, or layers) */
+	uint32_t dims;          /* 1, 2 or 3: dimensions of one layer */
+	uint32_t format;        /* CUarray_format: UNSIGNED_INT8/16/32, SIGNED_INT8/16/32, HALF, FLOAT */
+	uint32_t channels;      /* 1, 2 or 4 */
+	uint32_t texel;         /* bytes per texel: channels x the format's size */
+	uint32_t linear;        /* resource is linear memory (CU_RESOURCE_TYPE_LINEAR: tex1Dfetch) */
+	/* sampling state (texture objects; zero for surfaces) */
+	uint32_t addr_mode[3];  /* CUaddress_mode per coordinate */
+	uint32_t filter;        /* CUfilter_mode */
+	uint32_t flags;         /* CU_TRSF_READ_AS_INTEGER, CU_TRSF_NORMALIZED_COORDINATES, ... */
+	float border[4];        /* CU_TR_ADDRESS_MODE_BORDER's colour */
+};
+
 /* What the executor needs from the driver: resolve a global address (returns 0 and the
  * containing live range, or -EFAULT) and an optional access hook. */
 struct ptx_env {
@@ -125,6 +148,11 @@ struct ptx_env {
 	const _Atomic int *stop;        /* a cooperative launch: set when one of its blocks failed */
 	/* kernels' malloc and free: the launching context's device heap (NULL: none) */
 	uint64_t (*heap_malloc)(void *ctx, unsigned space, uint64_t size);
+	/* texture (surface = 0) and surface (surface = 1) objects: 0 and *out for a live object
+	 * of that kind, -EFAULT for any other value (forged, destroyed, the other kind); NULL:
+	 * the launch has none, every handle faults */
+	int (*tex)(void *ctx, uint64_t handle, int surface, struct ptx_tex *out);
+	void *tex_ctx;
 	int (*heap_free)(void *ctx, uint64_t p);
 	void *heap_ctx;
 	unsigned heap_space;
