@@ -46,7 +46,8 @@ static const char *host_row(const void *base, size_t x, size_t y, size_t z, size
 /*
  * The one implementation of every 2D/3D copy. The host side (at most one: host-to-host is
  * done here) travels packed row after row, so the proxy sees a dense rectangle and never a
- * zone pointer; device sides are checked by the proxy against the zone's allocations.
+ * zone pointer; device sides are checked by the proxy against the zone's allocations, and an
+ * array side carries the zone's handle of the array, which the proxy translates.
  */
 static CUresult copy3d(const struct vgpu_call_desc *d, CUDA_MEMCPY3D c, CUstream stream, int async, int ptsz)
 {
@@ -61,8 +62,6 @@ static CUresult copy3d(const struct vgpu_call_desc *d, CUDA_MEMCPY3D c, CUstream
 
 	resolve_unified(&c.srcMemoryType, &src_host, &c.srcDevice);
 	resolve_unified(&c.dstMemoryType, (const void **)&dst_host, &c.dstDevice);
-	if (c.srcMemoryType == CU_MEMORYTYPE_ARRAY || c.dstMemoryType == CU_MEMORYTYPE_ARRAY)
-		return vgpu_client_unsupported("CUDA arrays in cuMemcpy2D/3D");
 	if (__builtin_mul_overflow(w, h, &total) || __builtin_mul_overflow(total, dp, &total))
 		return CUDA_ERROR_INVALID_VALUE;
 	if (ptsz && !stream)

@@ -499,6 +499,9 @@ static int blockers(const struct vgpu_zone *z, const struct vgpu_backend *be, ch
 			    "executable graphs, device memory)",
 			    z->htab.count[t], htype_name(t), z->htab.count[t] == 1 ? "" : "s");
 	}
+	if (z->tex.nobjs)
+		return fail(why, cap, -EOPNOTSUPP, "the zone holds %u texture or surface object%s, which checkpoints "
+			    "do not carry", z->tex.nobjs, z->tex.nobjs == 1 ? "" : "s");
 	if (z->htab.count[VGPU_H_GRAPH] || z->htab.count[VGPU_H_GRAPH_EXEC]) {
 		const struct vgpu_backend_fns *g = &be->fn;
 		if (!g->cuGraphGetNodes || !g->cuGraphNodeGetType || !g->cuGraphNodeGetDependencies_v2 ||

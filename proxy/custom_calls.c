@@ -250,8 +250,10 @@ static CUresult copy_side(struct vgpu_proxy_call *call, CUmemorytype type, CUdev
 			return CUDA_ERROR_INVALID_VALUE;
 		return vgpu_proxy_check_dptr(call, dev + off, len);
 	}
+	if (type == CU_MEMORYTYPE_ARRAY)
+		return CUDA_SUCCESS; /* the zone's own array (translated by the caller): the driver checks the box */
 	if (type != CU_MEMORYTYPE_HOST)
-		return CUDA_ERROR_NOT_SUPPORTED; /* arrays: not remoted */
+		return CUDA_ERROR_INVALID_VALUE;
 	/* The zone sends host rows dense: exactly w*h*d bytes at (0,0,0) with pitch w. */
 	if (__builtin_mul_overflow((uint64_t)c->WidthInBytes, (uint64_t)c->Height, &total) ||
 	    __builtin_mul_overflow(total, d, &total) || total != host_bytes || x || y || z ||
@@ -268,10 +270,19 @@ static CUresult copy3d(struct vgpu_proxy_call *call, void **argv)
 	uint64_t in_bytes = ARG(uint64_t, VGPU_CW_HOST_IN_BYTES), out_bytes = ARG(uint64_t, VGPU_CW_HOST_OUT_BYTES);
 	CUstream s = ARG(CUstream, VGPU_CW_STREAM);
 	int async = ARG(uint32_t, VGPU_CW_FLAGS) & VGPU_COPY_F_ASYNC;
+	void *src_array = NULL, *dst_array = NULL;
 	CUresult r;
 
 	if (c.srcMemoryType == CU_MEMORYTYPE_HOST && c.dstMemoryType == CU_MEMORYTYPE_HOST)
 		return CUDA_ERROR_INVALID_VALUE; /* host-to-host never leaves the zone */
+	/* An array side names the zone's handle of it; an array of another zone cannot be named. */
+	if ((c.srcMemoryType == CU_MEMORYTYPE_ARRAY &&
+	     ((r = vgpu_proxy_handle_in(call, VGPU_H_ARRAY, (uint64_t)(uintptr_t)c.srcArray, &src_array)) != CUDA_SUCCESS ||
+	      !src_array)) ||
+	    (c.dstMemoryType == CU_MEMORYTYPE_ARRAY &&
+	     ((r = vgpu_proxy_handle_in(call, VGPU_H_ARRAY, (uint64_t)(uintptr_t)c.dstArray, &dst_array)) != CUDA_SUCCESS ||
+	      !dst_array)))
+		return CUDA_ERROR_INVALID_HANDLE;
 	if ((c.srcMemoryType == CU_MEMORYTYPE_HOST) != (in_bytes > 0 || in != NULL) ||
 	    (c.dstMemoryType == CU_MEMORYTYPE_HOST) != (out_bytes > 0 || out != NULL))
 		return CUDA_ERROR_INVALID_VALUE;
@@ -282,7 +293,8 @@ static CUresult copy3d(struct vgpu_proxy_call *call, void **argv)
 		return r;
 	c.srcHost = in;
 	c.dstHost = out;
-	c.srcArray = c.dstArray = NULL;
+	c.srcArray = (CUarray)src_array;
+	c.dstArray = (CUarray)dst_array;
 	c.reserved0 = c.reserved1 = NULL;
 	c.srcLOD = c.dstLOD = 0;
 	if (!async) {

@@ -13,6 +13,7 @@
 #include "pool.h"
 #include "quota.h"
 #include "stats.h"
+#include "texture.h"
 #include "vmm.h"
 
 #define VGPU_ZONE_MAX_DEVICES 64
@@ -58,6 +59,7 @@ struct vgpu_zone {
 	 * given of it during the capture are forgotten then (chanloop.c). Under lock. */
 	void *capture_graph[16];
 	uint32_t ncapture_graph;
+	struct vgpu_tex_zone tex;         /* arrays' charges, texture and surface objects (texture.h), under lock */
 	struct vgpu_pinned pinned;        /* pinned host memory regions (pinned.h), own lock */
 	struct vgpu_ckpt_zone ck;         /* what a checkpoint needs beyond the tables (ckpt.h) */
 };

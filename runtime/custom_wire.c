@@ -286,6 +286,21 @@ const struct vgpu_arg_desc vgpu_wire_mcnode_set_args[VGPU_CSW_NARGS] = {
 	[VGPU_CSW_CTX] = HANDLE("ctx", VGPU_H_CONTEXT),
 };
 
+const struct vgpu_arg_desc vgpu_wire_texobj_create_args[VGPU_TXW_NARGS] = {
+	[VGPU_TXW_OBJ] = { .name = "pObject", .kind = VGPU_ARG_OUT_SCALAR, .size = 8, .len_arg = N, .len_arg2 = N },
+	[VGPU_TXW_RES] = INSTRUCT("pResDesc", CUDA_RESOURCE_DESC),
+	[VGPU_TXW_ARRAY] = HANDLE("hArray", VGPU_H_ARRAY),
+	[VGPU_TXW_TEX] = INSTRUCT("pTexDesc", CUDA_TEXTURE_DESC),
+	[VGPU_TXW_VIEW] = INSTRUCT("pResViewDesc", CUDA_RESOURCE_VIEW_DESC),
+	[VGPU_TXW_HAS_VIEW] = SCALAR("hasView", 4),
+};
+
+const struct vgpu_arg_desc vgpu_wire_texobj_resource_args[VGPU_TOW_NARGS] = {
+	[VGPU_TOW_RES] = OUTSTRUCT("pResDesc", CUDA_RESOURCE_DESC),
+	[VGPU_TOW_ARRAY] = { .name = "hArray", .kind = VGPU_ARG_OUT_SCALAR, .size = 8, .len_arg = N, .len_arg2 = N },
+	[VGPU_TOW_OBJ] = SCALAR("object", 8),
+};
+
 static const struct vgpu_arg_desc pinned_map_args[VGPU_PMW_NARGS] = {
 	[VGPU_PMW_BYTES] = SCALAR("bytes", 8),
 	[VGPU_PMW_ID] = { .name = "id", .kind = VGPU_ARG_OUT_SCALAR, .size = 8, .len_arg = N, .len_arg2 = N },

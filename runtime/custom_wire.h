@@ -252,6 +252,22 @@ extern const struct vgpu_call_desc vgpu_wire_pinned_map, vgpu_wire_pinned_unmap,
 enum { VGPU_OW_BYTES, VGPU_OW_CAP, VGPU_OW_STREAM, VGPU_OW_LEN, VGPU_OW_NARGS };
 extern const struct vgpu_call_desc vgpu_wire_output;
 
+/*
+ * Texture and surface objects (libvgpu/texture.c, proxy/texture.c).
+ *   create: [obj (out u64: the driver's value, which kernels take as a parameter), res
+ *           (CUDA_RESOURCE_DESC with its array and mipmapped-array fields zeroed), array (the
+ *           zone's handle of the array a CU_RESOURCE_TYPE_ARRAY resource names, else 0), tex
+ *           (CUDA_TEXTURE_DESC; zero for a surface), view (CUDA_RESOURCE_VIEW_DESC), hasView]
+ *           cuSurfObjectCreate sends the same layout with tex and view zero.
+ *   resource: [res (out CUDA_RESOURCE_DESC, array fields zeroed), array (out u64: the zone's
+ *           handle of its array while the zone holds one, else 0), obj]
+ * A linear or pitched resource is a device range the proxy checks against the zone's memory.
+ */
+enum { VGPU_TXW_OBJ, VGPU_TXW_RES, VGPU_TXW_ARRAY, VGPU_TXW_TEX, VGPU_TXW_VIEW, VGPU_TXW_HAS_VIEW, VGPU_TXW_NARGS };
+extern const struct vgpu_arg_desc vgpu_wire_texobj_create_args[VGPU_TXW_NARGS];
+enum { VGPU_TOW_RES, VGPU_TOW_ARRAY, VGPU_TOW_OBJ, VGPU_TOW_NARGS };
+extern const struct vgpu_arg_desc vgpu_wire_texobj_resource_args[VGPU_TOW_NARGS];
+
 /* 1 when a memory pool attribute's value is an int (the reuse flags), 0 for a cuuint64_t. */
 static inline int vgpu_pool_attr_is_int(unsigned attr)
 {

@@ -220,8 +220,56 @@ static void test_purge(void)
 	vgpu_zone_destroy(&z);
 }
 
+/* Arrays' charges and texture objects follow their context (texture.c). */
+static void test_texture_records(void)
+{
+	struct vgpu_zone z;
+	struct vgpu_zone_limits lim = { .mem_bytes = 4u << 20, .handles = 64, .bulk_inflight = 0 };
+	const void *ctx1 = (void *)(uintptr_t)0x1000, *ctx2 = (void *)(uintptr_t)0x2000, *got = NULL;
+
+	/* the estimate: rows padded to 512 bytes, heights to 8, the whole to 64 KiB */
+	CHECK_EQ(vgpu_tex_array_charge(256, 1024, 0, CU_AD_FORMAT_FLOAT, 1), 1u << 20);
+	CHECK_EQ(vgpu_tex_array_charge(1, 0, 0, CU_AD_FORMAT_UNSIGNED_INT8, 1), 64u << 10);
+	CHECK_EQ(vgpu_tex_array_charge(100, 3, 2, CU_AD_FORMAT_HALF, 4), 64u << 10);  /* 1024 x 8 x 2 */
+	CHECK_EQ(vgpu_tex_array_charge(4096, 4096, 4, CU_AD_FORMAT_FLOAT, 4), 1ull << 30);
+	CHECK_EQ(vgpu_tex_array_charge(64, 64, 1, 0xb0 /* NV12: 16 bytes a texel assumed */, 3), 64u << 10);
+	CHECK_EQ(vgpu_tex_array_charge(0, 1, 1, CU_AD_FORMAT_FLOAT, 1), 0);
+	CHECK_EQ(vgpu_tex_array_charge(1ull << 32, 1ull << 32, 1ull << 20, CU_AD_FORMAT_FLOAT, 4), 0);
+	CHECK_EQ(vgpu_tex_array_charge(1ull << 33, 1, 1, CU_AD_FORMAT_FLOAT, 1), 0);
+
+	CHECK_EQ(vgpu_zone_init(&z, 4, "t", &lim, NULL), 0);
+	CHECK_EQ(vgpu_zone_mem_reserve(&z, 3u << 20), 0);
+	CHECK_EQ(vgpu_tex_array_note(&z, (void *)(uintptr_t)0x10, ctx1, 1u << 20), 0);
+	CHECK_EQ(vgpu_tex_array_note(&z, (void *)(uintptr_t)0x20, ctx2, 1u << 20), 0);
+	CHECK_EQ(vgpu_tex_array_note(&z, (void *)(uintptr_t)0x30, ctx1, 1u << 20), 0);
+	CHECK_EQ(vgpu_zone_mem_reserve(&z, 2u << 20), -EDQUOT);
+	CHECK_EQ(vgpu_tex_obj_add(&z, 7, ctx1, 0), 0);
+	CHECK_EQ(vgpu_tex_obj_add(&z, 7, ctx2, 1), 0);   /* the same value as a surface: another object */
+	CHECK_EQ(vgpu_tex_obj_add(&z, 9, ctx2, 0), 0);
+	CHECK_EQ(vgpu_tex_objects(&z), 3);
+	CHECK(vgpu_tex_obj_has(&z, 7, 0) && vgpu_tex_obj_has(&z, 7, 1) && !vgpu_tex_obj_has(&z, 9, 1));
+	CHECK_EQ(vgpu_tex_obj_take(&z, 9, 0, &got), 0);
+	CHECK(got == ctx2);
+	CHECK_EQ(vgpu_tex_obj_take(&z, 9, 0, &got), -1);
+	CHECK_EQ(vgpu_tex_array_forget(&z, (void *)(uintptr_t)0x20), 1u << 20);
+	CHECK_EQ(vgpu_tex_array_forget(&z, (void *)(uintptr_t)0x20), 0);
+	vgpu_zone_mem_release(&z, 1u << 20);
+	/* ctx1 goes: its two arrays' charges come back, its texture is forgotten */
+	CHECK_EQ(vgpu_tex_context_gone(&z, ctx1), 3);
+	CHECK_EQ(z.mem.used, 0);
+	CHECK(!vgpu_tex_obj_has(&z, 7, 0) && vgpu_tex_obj_has(&z, 7, 1));
+	CHECK_EQ(vgpu_tex_context_gone(&z, ctx1), 0);
+	/* at most VGPU_TEX_OBJ_MAX objects */
+	for (uint32_t i = 1; i < VGPU_TEX_OBJ_MAX; i++)
+		CHECK_EQ(vgpu_tex_obj_add(&z, 100 + i, ctx2, 0), 0);
+	CHECK_EQ(vgpu_tex_obj_add(&z, 1, ctx2, 0), -1);
+	CHECK_EQ(vgpu_tex_objects(&z), VGPU_TEX_OBJ_MAX);
+	vgpu_zone_destroy(&z);
+}
+
 int main(void)
 {
+	test_texture_records();
 	test_purge();
 	test_size_parse();
 	test_quota();
