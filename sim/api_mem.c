@@ -28,6 +28,8 @@ static int ptr_check(uint64_t p, uint64_t len, int *is_dev)
 	if (p + len < p)
 		return -1;
 	if (sim_mem_find(p, len ? len : 1, &a) == 0) {
+		if (a.kind == ALLOC_ARRAY)
+			return -1;      /* an array's storage is reached only through its CUarray */
 		*is_dev = a.kind == ALLOC_DEVICE || a.kind == ALLOC_VMM;
 		return 1;
 	}
@@ -261,7 +263,7 @@ CUresult cuMemHostGetDevicePointer(CUdeviceptr *pdptr, void *p, unsigned int fla
 		return rc;
 	struct sim_alloc a;
 	if (!pdptr || flags || !p || sim_mem_find((uint64_t)(uintptr_t)p, 1, &a) < 0 ||
-	    a.kind == ALLOC_DEVICE)
+	    a.kind == ALLOC_DEVICE || a.kind == ALLOC_ARRAY)
 		return CUDA_ERROR_INVALID_VALUE;
 	*pdptr = (CUdeviceptr)(uintptr_t)p;      /* unified addressing: same value */
 	return CUDA_SUCCESS;
@@ -274,7 +276,8 @@ CUresult cuMemHostGetFlags(unsigned int *pflags, void *p)
 	if (!c)
 		return rc;
 	struct sim_alloc a;
-	if (!pflags || !p || sim_mem_find((uint64_t)(uintptr_t)p, 1, &a) < 0 || a.kind == ALLOC_DEVICE)
+	if (!pflags || !p || sim_mem_find((uint64_t)(uintptr_t)p, 1, &a) < 0 || a.kind == ALLOC_DEVICE ||
+	    a.kind == ALLOC_ARRAY)
 		return CUDA_ERROR_INVALID_VALUE;
 	*pflags = a.flags | CU_MEMHOSTALLOC_DEVICEMAP;
 	return CUDA_SUCCESS;
@@ -283,7 +286,8 @@ CUresult cuMemHostGetFlags(unsigned int *pflags, void *p)
 static CUresult ptr_attr(void *data, CUpointer_attribute attr, CUdeviceptr ptr, int strict)
 {
 	struct sim_alloc a;
-	int found = sim_mem_find(ptr, 1, &a) == 0;
+	/* an array's storage is no pointer of the program's: answered as unknown memory */
+	int found = sim_mem_find(ptr, 1, &a) == 0 && a.kind != ALLOC_ARRAY;
 	if (!found && strict)
 		return CUDA_ERROR_INVALID_VALUE;
 	switch (attr) {
@@ -388,7 +392,8 @@ static int stream_capturing(struct sim_ctx *c, CUstream h)
 
 /* Checks a copy's shape and sides and notes which sides are device memory and allocations;
  * *ss the source's span. *_mode: 1 must be live device/pinned, 0 must be host, 2 either
- * (unified). 1 when there is nothing to copy, 0 checked, or a CUresult error (negated). */
+ * (unified), 3 an array's storage, already checked against the array (array_side). 1 when
+ * there is nothing to copy, 0 checked, or a CUresult error (negated). */
 static int copy_check(struct sim_copy3d *cp, int smode, int dmode, unsigned __int128 *ss_out, int *sk_out,
 		      int *dk_out)
 {
@@ -405,12 +410,12 @@ static int copy_check(struct sim_copy3d *cp, int smode, int dmode, unsigned __in
 	                       cp->dpitch + cp->width;
 	if (ss > (1ull << 48) || ds > (1ull << 48))
 		return -CUDA_ERROR_INVALID_VALUE;
-	int sdev, ddev;
-	int sk = ptr_check(cp->src, (uint64_t)ss, &sdev);
-	int dk = ptr_check(cp->dst, (uint64_t)ds, &ddev);
+	int sdev = 1, ddev = 1;
+	int sk = smode == 3 ? 1 : ptr_check(cp->src, (uint64_t)ss, &sdev);
+	int dk = dmode == 3 ? 1 : ptr_check(cp->dst, (uint64_t)ds, &ddev);
 	if (sk < 0 || dk < 0)
 		return -CUDA_ERROR_INVALID_VALUE;
-	if ((smode == 1 && sk != 1) || (dmode == 1 && dk != 1))
+	if (((smode == 1 || smode == 3) && sk != 1) || ((dmode == 1 || dmode == 3) && dk != 1))
 		return -CUDA_ERROR_INVALID_VALUE;
 	cp->src_dev = sdev;
 	cp->dst_dev = ddev;
@@ -475,16 +480,116 @@ CUresult cuMemcpyDtoD(CUdeviceptr dst, CUdeviceptr src, size_t n)
 CUresult cuMemcpyDtoDAsync(CUdeviceptr dst, CUdeviceptr src, size_t n, CUstream h)
 { return copy1d(dst, src, n, 1, 1, h, 0); }
 
-/* Address and mode of one side of a 2D/3D copy. */
-static CUresult side(CUmemorytype t, const void *host, CUdeviceptr dev, uint64_t *addr, int *mode)
+/* The 1D copies with an array: offsets are bytes into its dense, row-major storage, as the
+ * driver documents them. */
+static CUresult array_range(const char *call, CUarray a, size_t off, size_t n, uint64_t *addr)
 {
-	switch (t) {
-	case CU_MEMORYTYPE_HOST: *addr = (uint64_t)(uintptr_t)host; *mode = 2; return CUDA_SUCCESS;
-	case CU_MEMORYTYPE_DEVICE: *addr = dev; *mode = 1; return CUDA_SUCCESS;
-	case CU_MEMORYTYPE_UNIFIED: *addr = dev; *mode = 2; return CUDA_SUCCESS;
-	case CU_MEMORYTYPE_ARRAY: return CUDA_ERROR_NOT_SUPPORTED;
+	struct sim_array_info ai;
+	if (sim_array_info(a, &ai))
+		return CUDA_ERROR_INVALID_HANDLE;
+	if (off > ai.bytes || n > ai.bytes - off) {
+		sim_log("%s: %zu bytes at offset %zu of an array of %llu bytes", call, n, off,
+		        (unsigned long long)ai.bytes);
+		return CUDA_ERROR_INVALID_VALUE;
+	}
+	*addr = ai.base + off;
+	return CUDA_SUCCESS;
+}
+
+/* A 1D copy where either side may be an array (its mode 3; the address is then found here). */
+static CUresult copy1d_array(const char *call, CUarray da, size_t doff, uint64_t dst, int dmode, CUarray sa,
+			     size_t soff, uint64_t src, int smode, size_t n, CUstream h, int sync)
+{
+	CUR_CTX(c);
+	CUresult rc;
+	if (dmode == 3 && (rc = array_range(call, da, doff, n, &dst)) != CUDA_SUCCESS)
+		return rc;
+	if (smode == 3 && (rc = array_range(call, sa, soff, n, &src)) != CUDA_SUCCESS)
+		return rc;
+	struct sim_copy3d cp = {.src = src, .dst = dst, .width = n, .height = 1, .depth = 1,
+	                        .src_array = smode == 3 ? sa : NULL, .dst_array = dmode == 3 ? da : NULL};
+	return copy_submit(c, &cp, smode, dmode, h, sync);
+}
+
+#define HOSTP(p) ((uint64_t)(uintptr_t)(p))
+CUresult cuMemcpyHtoA(CUarray dst, size_t doff, const void *src, size_t n)
+{ return copy1d_array("cuMemcpyHtoA", dst, doff, 0, 3, NULL, 0, HOSTP(src), 2, n, NULL, 1); }
+CUresult cuMemcpyAtoH(void *dst, CUarray src, size_t soff, size_t n)
+{ return copy1d_array("cuMemcpyAtoH", NULL, 0, HOSTP(dst), 2, src, soff, 0, 3, n, NULL, 1); }
+CUresult cuMemcpyDtoA(CUarray dst, size_t doff, CUdeviceptr src, size_t n)
+{ return copy1d_array("cuMemcpyDtoA", dst, doff, 0, 3, NULL, 0, src, 1, n, NULL, 1); }
+CUresult cuMemcpyAtoD(CUdeviceptr dst, CUarray src, size_t soff, size_t n)
+{ return copy1d_array("cuMemcpyAtoD", NULL, 0, dst, 1, src, soff, 0, 3, n, NULL, 1); }
+CUresult cuMemcpyAtoA(CUarray dst, size_t doff, CUarray src, size_t soff, size_t n)
+{ return copy1d_array("cuMemcpyAtoA", dst, doff, 0, 3, src, soff, 0, 3, n, NULL, 1); }
+CUresult cuMemcpyHtoAAsync(CUarray dst, size_t doff, const void *src, size_t n, CUstream h)
+{ return copy1d_array("cuMemcpyHtoAAsync", dst, doff, 0, 3, NULL, 0, HOSTP(src), 2, n, h, 0); }
+CUresult cuMemcpyAtoHAsync(void *dst, CUarray src, size_t soff, size_t n, CUstream h)
+{ return copy1d_array("cuMemcpyAtoHAsync", NULL, 0, HOSTP(dst), 2, src, soff, 0, 3, n, h, 0); }
+
+/* One side of a 2D/3D copy as given: memory type, where, offsets (bytes, rows, slices), and
+ * for memory its pitch and rows per slice (an array has its own). */
+struct copy_side {
+	CUmemorytype type;
+	const void *host;
+	CUdeviceptr dev;
+	CUarray array;
+	size_t x, y, z, pitch, height;
+};
+
+/* The address of a side's first byte, its pitch, rows per slice and mode (as copy_check's)
+ * for a copy of width bytes x height rows x depth slices. An array side is checked against
+ * the array here, before any byte moves: whole elements, nothing outside it. */
+static CUresult side_resolve(const struct copy_side *sd, uint64_t width, uint64_t height, uint64_t depth,
+			     uint64_t *addr, uint64_t *pitch, uint64_t *rows, int *mode)
+{
+	uint64_t base;
+	switch (sd->type) {
+	case CU_MEMORYTYPE_HOST: base = HOSTP(sd->host); *mode = 2; break;
+	case CU_MEMORYTYPE_DEVICE: base = sd->dev; *mode = 1; break;
+	case CU_MEMORYTYPE_UNIFIED: base = sd->dev; *mode = 2; break;
+	case CU_MEMORYTYPE_ARRAY: {
+		struct sim_array_info ai;
+		if (sim_array_info(sd->array, &ai))
+			return CUDA_ERROR_INVALID_HANDLE;
+		if (sd->x % ai.texel || width % ai.texel || sd->x > ai.pitch || width > ai.pitch - sd->x ||
+		    sd->y > ai.rows || height > ai.rows - sd->y || sd->z > ai.slices || depth > ai.slices - sd->z) {
+			sim_log("array copy: %llu bytes x %llu rows x %llu slices at (%zu bytes, %zu, %zu) of an array "
+			        "of %llu bytes x %llu rows x %llu slices, %u-byte elements", (unsigned long long)width,
+			        (unsigned long long)height, (unsigned long long)depth, sd->x, sd->y, sd->z,
+			        (unsigned long long)ai.pitch, (unsigned long long)ai.rows,
+			        (unsigned long long)ai.slices, ai.texel);
+			return CUDA_ERROR_INVALID_VALUE;
+		}
+		*addr = ai.base + (sd->z * ai.rows + sd->y) * ai.pitch + sd->x;
+		*pitch = ai.pitch;
+		*rows = ai.rows;
+		*mode = 3;
+		return CUDA_SUCCESS;
+	}
 	default: return CUDA_ERROR_INVALID_VALUE;
 	}
+	unsigned __int128 off = ((unsigned __int128)sd->z * sd->height + sd->y) * sd->pitch + sd->x;
+	if (off > (1ull << 48))
+		return CUDA_ERROR_INVALID_VALUE;
+	*addr = base + (uint64_t)off;
+	*pitch = sd->pitch;
+	*rows = sd->height;
+	return CUDA_SUCCESS;
+}
+
+/* Both sides of a copy of width x height x depth into cp, with their modes. */
+static CUresult sides_resolve(const struct copy_side *s, const struct copy_side *d, struct sim_copy3d *cp,
+			      int *smode, int *dmode)
+{
+	CUresult rc = side_resolve(s, cp->width, cp->height, cp->depth, &cp->src, &cp->spitch, &cp->sheight, smode);
+	if (rc == CUDA_SUCCESS)
+		rc = side_resolve(d, cp->width, cp->height, cp->depth, &cp->dst, &cp->dpitch, &cp->dheight, dmode);
+	if (rc == CUDA_SUCCESS) {
+		cp->src_array = *smode == 3 ? s->array : NULL;
+		cp->dst_array = *dmode == 3 ? d->array : NULL;
+	}
+	return rc;
 }
 
 static CUresult copy2d(const CUDA_MEMCPY2D *p, CUstream h, int sync)
@@ -492,23 +597,15 @@ static CUresult copy2d(const CUDA_MEMCPY2D *p, CUstream h, int sync)
 	CUR_CTX(c);
 	if (!p)
 		return CUDA_ERROR_INVALID_VALUE;
-	struct sim_copy3d cp = {.width = p->WidthInBytes, .height = p->Height, .depth = 1,
-	                        .spitch = p->srcPitch, .dpitch = p->dstPitch, .sheight = p->Height,
-	                        .dheight = p->Height};
+	struct copy_side s = {p->srcMemoryType, p->srcHost, p->srcDevice, p->srcArray, p->srcXInBytes, p->srcY, 0,
+	                      p->srcPitch, p->Height};
+	struct copy_side d = {p->dstMemoryType, p->dstHost, p->dstDevice, p->dstArray, p->dstXInBytes, p->dstY, 0,
+	                      p->dstPitch, p->Height};
+	struct sim_copy3d cp = {.width = p->WidthInBytes, .height = p->Height, .depth = 1};
 	int sm, dm;
-	CUresult rc = side(p->srcMemoryType, p->srcHost, p->srcDevice, &cp.src, &sm);
-	if (!rc)
-		rc = side(p->dstMemoryType, p->dstHost, p->dstDevice, &cp.dst, &dm);
+	CUresult rc = sides_resolve(&s, &d, &cp, &sm, &dm);
 	if (rc)
 		return rc;
-	if (p->Height > 1 && (p->srcPitch < p->WidthInBytes || p->dstPitch < p->WidthInBytes))
-		return CUDA_ERROR_INVALID_VALUE;
-	unsigned __int128 so = (unsigned __int128)p->srcY * p->srcPitch + p->srcXInBytes;
-	unsigned __int128 dO = (unsigned __int128)p->dstY * p->dstPitch + p->dstXInBytes;
-	if (so > (1ull << 48) || dO > (1ull << 48))
-		return CUDA_ERROR_INVALID_VALUE;
-	cp.src += (uint64_t)so;
-	cp.dst += (uint64_t)dO;
 	return copy_submit(c, &cp, sm, dm, h, sync);
 }
 
@@ -521,24 +618,19 @@ static CUresult copy3d_shape(const CUDA_MEMCPY3D *p, struct sim_copy3d *out, int
 {
 	if (!p || p->srcLOD || p->dstLOD)
 		return CUDA_ERROR_INVALID_VALUE;
-	struct sim_copy3d cp = {.width = p->WidthInBytes, .height = p->Height, .depth = p->Depth,
-	                        .spitch = p->srcPitch, .dpitch = p->dstPitch,
-	                        .sheight = p->srcHeight, .dheight = p->dstHeight};
+	size_t sh = p->srcHeight, dh = p->dstHeight;
 	if (p->Depth <= 1) {
-		cp.sheight = cp.sheight ? cp.sheight : p->Height;
-		cp.dheight = cp.dheight ? cp.dheight : p->Height;
+		sh = sh ? sh : p->Height;
+		dh = dh ? dh : p->Height;
 	}
-	CUresult rc = side(p->srcMemoryType, p->srcHost, p->srcDevice, &cp.src, smode);
-	if (!rc)
-		rc = side(p->dstMemoryType, p->dstHost, p->dstDevice, &cp.dst, dmode);
+	struct copy_side s = {p->srcMemoryType, p->srcHost, p->srcDevice, p->srcArray, p->srcXInBytes, p->srcY,
+	                      p->srcZ, p->srcPitch, sh};
+	struct copy_side d = {p->dstMemoryType, p->dstHost, p->dstDevice, p->dstArray, p->dstXInBytes, p->dstY,
+	                      p->dstZ, p->dstPitch, dh};
+	struct sim_copy3d cp = {.width = p->WidthInBytes, .height = p->Height, .depth = p->Depth};
+	CUresult rc = sides_resolve(&s, &d, &cp, smode, dmode);
 	if (rc)
 		return rc;
-	unsigned __int128 so = ((unsigned __int128)p->srcZ * cp.sheight + p->srcY) * p->srcPitch + p->srcXInBytes;
-	unsigned __int128 dO = ((unsigned __int128)p->dstZ * cp.dheight + p->dstY) * p->dstPitch + p->dstXInBytes;
-	if (so > (1ull << 48) || dO > (1ull << 48))
-		return CUDA_ERROR_INVALID_VALUE;
-	cp.src += (uint64_t)so;
-	cp.dst += (uint64_t)dO;
 	*out = cp;
 	return CUDA_SUCCESS;
 }
@@ -710,7 +802,9 @@ CUresult cuPointerSetAttribute(const void *value, CUpointer_attribute attribute,
 {
 	if (!g_inited)
 		return CUDA_ERROR_NOT_INITIALIZED;
-	if (!value || attribute != CU_POINTER_ATTRIBUTE_SYNC_MEMOPS || sim_mem_find(ptr, 1, NULL) < 0)
+	struct sim_alloc a;
+	if (!value || attribute != CU_POINTER_ATTRIBUTE_SYNC_MEMOPS || sim_mem_find(ptr, 1, &a) < 0 ||
+	    a.kind == ALLOC_ARRAY)
 		return CUDA_ERROR_INVALID_VALUE;
 	return CUDA_SUCCESS;      /* every copy is already synchronous with respect to memory */
 }

@@ -235,6 +235,10 @@ int sim_pool_run(struct sim_launch_op *k, char *err, size_t errlen)
 	j.env.heap_free = sim_heap_free;
 	j.env.heap_ctx = k->mod->ctx;
 	j.env.heap_space = k->space;
+	/* texture and surface objects of the launching context (api_tex.c); a cooperative launch
+	 * runs over this same environment */
+	j.env.tex = sim_tex_lookup;
+	j.env.tex_ctx = k->mod->ctx;
 	j.nblocks = (uint64_t)k->l.grid[0] * k->l.grid[1] * k->l.grid[2];
 	pthread_mutex_init(&j.err_lock, NULL);
 	if (k->cooperative) {

@@ -573,6 +573,29 @@ CUresult cuGraphMemcpyNodeGetParams(CUgraphNode h, CUDA_MEMCPY3D *p)
 		p->dstHost = (void *)(uintptr_t)c->dst;
 	p->dstPitch = c->dpitch;
 	p->dstHeight = c->dheight;
+	/* a side in an array (still live) reads back as that array at an offset, never as the
+	 * address of its storage, which no call accepts */
+	struct sim_array_info ai;
+	if (c->src_array && !sim_array_info(c->src_array, &ai) && c->src >= ai.base && c->src - ai.base < ai.bytes) {
+		uint64_t off = c->src - ai.base, slice = ai.pitch * ai.rows;
+		p->srcMemoryType = CU_MEMORYTYPE_ARRAY;
+		p->srcDevice = 0;
+		p->srcArray = c->src_array;
+		p->srcZ = off / slice;
+		p->srcY = off % slice / ai.pitch;
+		p->srcXInBytes = off % ai.pitch;
+		p->srcPitch = p->srcHeight = 0;
+	}
+	if (c->dst_array && !sim_array_info(c->dst_array, &ai) && c->dst >= ai.base && c->dst - ai.base < ai.bytes) {
+		uint64_t off = c->dst - ai.base, slice = ai.pitch * ai.rows;
+		p->dstMemoryType = CU_MEMORYTYPE_ARRAY;
+		p->dstDevice = 0;
+		p->dstArray = c->dst_array;
+		p->dstZ = off / slice;
+		p->dstY = off % slice / ai.pitch;
+		p->dstXInBytes = off % ai.pitch;
+		p->dstPitch = p->dstHeight = 0;
+	}
 	p->WidthInBytes = c->width;
 	p->Height = c->height;
 	p->Depth = c->depth;

@@ -170,6 +170,11 @@ static int ext_add(uint64_t off, uint64_t len)
 
 int sim_mem_alloc(struct sim_ctx *ctx, int dev, uint64_t size, uint64_t *dptr)
 {
+	return sim_mem_alloc_kind(ctx, dev, size, ALLOC_DEVICE, dptr);
+}
+
+int sim_mem_alloc_kind(struct sim_ctx *ctx, int dev, uint64_t size, int kind, uint64_t *dptr)
+{
 	if (size == 0 || size > per_dev)
 		return size ? -ENOMEM : -EINVAL;
 	uint64_t sz = (size + ALIGN - 1) & ~(uint64_t)(ALIGN - 1);
@@ -182,7 +187,7 @@ int sim_mem_alloc(struct sim_ctx *ctx, int dev, uint64_t size, uint64_t *dptr)
 			continue;
 		uint64_t off = fr[i].off;
 		struct sim_alloc a = {.base = (uint64_t)(uintptr_t)arena + off, .size = size,
-		                      .kind = ALLOC_DEVICE, .dev = dev, .ctx = ctx};
+		                      .kind = kind, .dev = dev, .ctx = ctx};
 		rc = tab_insert(&a);
 		if (rc)
 			goto out;
@@ -209,7 +214,7 @@ static void tab_remove(size_t i)
 	struct sim_alloc a = tab[i];
 	memmove(&tab[i], &tab[i + 1], (ntab - i - 1) * sizeof(*tab));
 	ntab--;
-	if (a.kind != ALLOC_DEVICE)
+	if (a.kind != ALLOC_DEVICE && a.kind != ALLOC_ARRAY)
 		return;
 	uint64_t sz = (a.size + ALIGN - 1) & ~(uint64_t)(ALIGN - 1);
 	uint64_t off = a.base - (uint64_t)(uintptr_t)arena;

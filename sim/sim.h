@@ -27,7 +27,9 @@ void sim_shell_free(int type, void *p);         /* caller has cleared the magic 
 
 /* ---- memory (mem.c) ---- */
 enum { ALLOC_DEVICE = 1, ALLOC_HOST = 2, ALLOC_REGISTERED = 3, ALLOC_VMM = 4 /* mapped by vmm.c */,
-       ALLOC_MANAGED = 5 /* cuMemAllocManaged: host memory that kernels and the host share */ };
+       ALLOC_MANAGED = 5 /* cuMemAllocManaged: host memory that kernels and the host share */,
+       ALLOC_ARRAY = 6 /* a CUDA array's texels (api_tex.c): device memory that kernels reach through
+                        * texture and surface objects, never a pointer the program may free or name */ };
 
 struct sim_alloc {
 	uint64_t base, size;
@@ -56,6 +58,8 @@ uint64_t sim_mem_total(void);                     /* per device */
 uint64_t sim_mem_used(int dev);
 /* Allocates size bytes of device memory (256-byte aligned). -ENOMEM when over budget. */
 int sim_mem_alloc(struct sim_ctx *ctx, int dev, uint64_t size, uint64_t *dptr);
+/* The same, recorded as kind (ALLOC_DEVICE or ALLOC_ARRAY); free it with that kind. */
+int sim_mem_alloc_kind(struct sim_ctx *ctx, int dev, uint64_t size, int kind, uint64_t *dptr);
 int sim_mem_free(uint64_t dptr, int kind);        /* -EINVAL when not a live base */
 int sim_mem_add_host(struct sim_ctx *ctx, void *p, uint64_t size, int kind, unsigned flags);
 /* A range mapped by virtual memory management (vmm.c), reachable as device memory of dev. */
@@ -129,6 +133,8 @@ struct sim_copy3d {              /* a generic strided copy: depth × height rows
 	int src_alloc, dst_alloc; /* which sides were an allocation when queued: checked again when the
 				   * copy runs (a graph may run it after the memory is gone) */
 	void *owned;             /* staging copy of a pageable source, freed with the op */
+	CUarray src_array, dst_array; /* the arrays whose storage the sides are in, else NULL
+				   * (a graph's copy node reads its parameters back as given) */
 };
 
 struct sim_launch_op {
@@ -246,5 +252,20 @@ struct sim_module {
 };
 
 void sim_module_destroy(struct sim_module *m);
+
+/* ---- CUDA arrays, texture and surface objects (api_tex.c) ---- */
+struct sim_array_info {          /* an array's dense storage, as copies address it */
+	uint64_t base, bytes;    /* ALLOC_ARRAY device memory */
+	uint64_t pitch;          /* bytes of one row: width x texel */
+	uint64_t rows;           /* rows of one slice: height, 1 for 1D arrays */
+	uint64_t slices;         /* depth or layers, 1 for 1D and 2D arrays */
+	unsigned texel;          /* bytes of one element */
+};
+/* 0 and *out for a live array, -EINVAL for anything else (forged, destroyed, NULL). */
+int sim_array_info(CUarray h, struct sim_array_info *out);
+/* ptx_env.tex: ctx is the launching context (an object of another context faults). */
+int sim_tex_lookup(void *ctx, uint64_t handle, int surface, struct ptx_tex *out);
+/* A context's arrays and objects go with it (its work has finished). */
+void sim_tex_destroy_ctx(struct sim_ctx *c);
 
 #endif

@@ -42,7 +42,12 @@ static const char *required[] = {
 	"cuMemcpy3DAsync_v2_ptsz", "cuCtxDestroy", "cuCtxPopCurrent", "cuCtxPushCurrent",
 	"cuStreamDestroy", "cuEventDestroy", "cuDevicePrimaryCtxRelease", "cuCtxCreate",
 	"cuCtxCreate_v2", "cuMemcpyPeer", "cuMemAllocAsync", "cuMemFreeAsync", "cuFuncGetName",
-	"cuModuleEnumerateFunctions", "cuStreamGetCtx", "cuCtxGetId", "cuGetProcAddress", "cuGetProcAddress_v2", "vgpu_sim_set_access_hook", "vgpu_sim_last_error",
+	"cuModuleEnumerateFunctions", "cuStreamGetCtx", "cuCtxGetId", "cuArrayCreate_v2", "cuArray3DCreate_v2",
+	"cuArrayDestroy", "cuArrayGetDescriptor_v2", "cuArray3DGetDescriptor_v2", "cuArrayCreate", "cuMemcpyHtoA_v2",
+	"cuMemcpyAtoH_v2", "cuMemcpyDtoA_v2", "cuMemcpyAtoD_v2", "cuMemcpyAtoA_v2", "cuMemcpyHtoAAsync_v2",
+	"cuMemcpyAtoHAsync_v2", "cuMemcpyHtoA_v2_ptds", "cuMemcpyAtoHAsync_v2_ptsz", "cuTexObjectCreate",
+	"cuTexObjectDestroy", "cuTexObjectGetResourceDesc", "cuTexObjectGetTextureDesc",
+	"cuTexObjectGetResourceViewDesc", "cuSurfObjectCreate", "cuSurfObjectDestroy", "cuSurfObjectGetResourceDesc", "cuGetProcAddress", "cuGetProcAddress_v2", "vgpu_sim_set_access_hook", "vgpu_sim_last_error",
 	"vgpu_sim_insn_count", "vgpu_sim_module_place_global", "vgpu_sim_module_global_at",
 };
 
@@ -110,7 +115,10 @@ int main(void)
 	       st == CU_GET_PROC_ADDRESS_VERSION_NOT_SUFFICIENT);
 	EXPECT(gpa("cuNoSuchCall", &fp, 13000, 0, &st) == CUDA_ERROR_NOT_FOUND &&
 	       st == CU_GET_PROC_ADDRESS_SYMBOL_NOT_FOUND);
-	EXPECT(gpa("cuTexObjectCreate", &fp, 13000, 0, &st) == CUDA_ERROR_NOT_FOUND);   /* not simulated */
+	EXPECT(gpa("cuIpcGetMemHandle", &fp, 13000, 0, &st) == CUDA_ERROR_NOT_FOUND);   /* not simulated */
+	EXPECT(gpa("cuTexObjectCreate", &fp, 13000, 0, &st) == CUDA_SUCCESS && fp == dlsym(dl, "cuTexObjectCreate"));
+	EXPECT(gpa("cuMemcpyHtoA", &fp, 13000, CU_GET_PROC_ADDRESS_PER_THREAD_DEFAULT_STREAM, &st) == 0);
+	EXPECT(fp == dlsym(dl, "cuMemcpyHtoA_v2_ptds"));
 	dlclose(dl);
 	printf("test_sim_abi: %zu ABI names resolve, internals hidden\n",
 	       sizeof(required) / sizeof(required[0]));
