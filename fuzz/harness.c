@@ -766,6 +766,7 @@ static void zone_teardown(struct fz_zone *zz)
 	}
 	f->cuCtxSetCurrent(NULL);
 	vgpu_zone_limits_drop(z);   /* the contexts' limits went with them */
+	vgpu_tex_zone_drop(z);      /* and their arrays' charges */
 	/* Quotas: everything the zone held is given back. */
 	FZ_CHECK(z->htab.live == 0 && z->amap.n == 0 && z->vmm.ranges.n == 0 && z->mem.used == 0 && z->bulk_used == 0,
 		 "zone %d after teardown: %u handles, %u allocations, %llu bytes charged, %llu bulk bytes", zz->idx,

@@ -152,11 +152,11 @@ static void check_zone_counters(struct fz_zone *zz)
 	pthread_mutex_lock(&z->lock);
 	FZ_CHECK(z->htab.live <= z->htab.limit, "zone %d holds %u handles over its quota %u", zz->idx,
 		 z->htab.live, z->htab.limit);
-	FZ_CHECK(z->mem.used == z->amap.bytes + z->vmm.bytes + vgpu_zone_limits_charged(z),
+	FZ_CHECK(z->mem.used == z->amap.bytes + z->vmm.bytes + vgpu_zone_limits_charged(z) + vgpu_tex_arrays_charged(z),
 		 "zone %d: device-memory counter %llu differs from its allocation map's %llu bytes plus %llu bytes "
-		 "of physical memory plus %llu bytes of context limits between calls", zz->idx,
+		 "of physical memory plus %llu bytes of context limits plus %llu bytes of arrays between calls", zz->idx,
 		 (unsigned long long)z->mem.used, (unsigned long long)z->amap.bytes, (unsigned long long)z->vmm.bytes,
-		 (unsigned long long)vgpu_zone_limits_charged(z));
+		 (unsigned long long)vgpu_zone_limits_charged(z), (unsigned long long)vgpu_tex_arrays_charged(z));
 	FZ_CHECK(atomic_load((_Atomic uint64_t *)&z->bulk_used) == 0,
 		 "zone %d: %llu in-flight bulk bytes still reserved between calls", zz->idx,
 		 (unsigned long long)z->bulk_used);

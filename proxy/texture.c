@@ -134,6 +134,26 @@ unsigned vgpu_tex_context_gone(struct vgpu_zone *z, const void *ctx)
 	return n;
 }
 
+uint64_t vgpu_tex_arrays_charged(const struct vgpu_zone *z)
+{
+	uint64_t n = 0;
+	for (uint32_t i = 0; i < z->tex.narrays; i++)
+		n += z->tex.arrays[i].bytes;
+	return n;
+}
+
+uint64_t vgpu_tex_zone_drop(struct vgpu_zone *z)
+{
+	pthread_mutex_lock(&z->lock);
+	uint64_t n = vgpu_tex_arrays_charged(z);
+	z->tex.narrays = 0;
+	z->tex.nobjs = 0;
+	pthread_mutex_unlock(&z->lock);
+	if (n)
+		vgpu_zone_mem_release(z, n);
+	return n;
+}
+
 uint32_t vgpu_tex_objects(struct vgpu_zone *z)
 {
 	pthread_mutex_lock(&z->lock);

@@ -37,6 +37,11 @@ uint64_t vgpu_tex_array_forget(struct vgpu_zone *z, const void *array);
 int vgpu_tex_obj_add(struct vgpu_zone *z, uint64_t value, const void *ctx, uint32_t surface);
 int vgpu_tex_obj_has(struct vgpu_zone *z, uint64_t value, uint32_t surface);
 int vgpu_tex_obj_take(struct vgpu_zone *z, uint64_t value, uint32_t surface, const void **ctx);
+/* Bytes the zone's arrays are charged (under z->lock). */
+uint64_t vgpu_tex_arrays_charged(const struct vgpu_zone *z);
+/* The zone's contexts are gone: every array's charge is given back (returns the bytes) and
+ * every object forgotten. */
+uint64_t vgpu_tex_zone_drop(struct vgpu_zone *z);
 /* Texture and surface objects the zone holds (checkpoints refuse them). */
 uint32_t vgpu_tex_objects(struct vgpu_zone *z);
 /* Bytes of one texel of a CUarray_format, per channel; 0 for the formats beyond the classic

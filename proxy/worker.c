@@ -640,6 +640,7 @@ static void zone_release(struct worker *w)
 			failed++;
 	}
 	vgpu_zone_limits_drop(z);   /* the contexts' stacks, heaps and printf buffers went with them */
+	vgpu_tex_zone_drop(z);      /* and their arrays and texture objects */
 	if (pinned)
 		vgpu_info("zone unmapped %llu bytes of pinned host memory", (unsigned long long)pinned);
 	uint64_t moved = vgpu_stat_get(&z->stats->pinned_copied);
