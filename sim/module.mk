@@ -4,7 +4,7 @@
 # kernels compiled by nvcc, the simulator tests and its benchmark.
 
 SIM_SRCS := sim/driver.c sim/mem.c sim/stream.c sim/exec.c sim/api_mem.c sim/api_stream.c sim/ptds.c sim/heap.c \
-            sim/module.c sim/ptx_parse.c sim/ptx_exec.c sim/fround.c sim/procaddr.c \
+            sim/module.c sim/ptx_parse.c sim/ptx_exec.c sim/ptx_tex.c sim/fround.c sim/procaddr.c \
             sim/api_extra.c sim/unimpl.c sim/shell.c sim/cudart.c sim/graph.c sim/pool.c sim/vmm.c sim/tmap.c sim/api_tex.c runtime/darkapi.c runtime/library.c runtime/legacy.c runtime/local_calls.c runtime/graphnodes.c runtime/composite.c runtime/oldlaunch.c runtime/advice.c runtime/procaddr.c runtime/cuerr.c runtime/cuerr_api.c
 SIM_OBJS := $(SIM_SRCS:%.c=$(B)/%.o) $(B)/runtime/modimage.o
 SIM_LIB  := $(B)/sim/libcudasim.so
@@ -14,6 +14,9 @@ SIM_LIBS := -lzstd -llz4 -lm -ldl
 # rounding helpers must not have their operations moved across rounding-mode changes.
 $(B)/sim/ptx_exec.o: CFLAGS += $(if $(filter 1,$(SAN)),,-O3)
 $(B)/sim/fround.o: CFLAGS += -frounding-math
+# Texture filtering sums weighted texels in the Programming Guide's order: no fused
+# multiply-adds, so results are the same bits on every host.
+$(B)/sim/ptx_tex.o: CFLAGS += -ffp-contract=off
 
 # -z nodelete: the block pool and stream threads run library code until the process exits,
 # so dlclose must never unmap it.

@@ -5,6 +5,7 @@
 #include "ptx.h"
 #include "ptx_ops.h"
 #include "fround.h"
+#include "ptx_tex.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -167,6 +168,12 @@ static inline uint8_t *global_ptr(struct blk *b, uint64_t a, uint32_t n, int w)
 	if (unlikely(b->env->hook != NULL) && p)
 		b->env->hook(b->env->hook_ctx, a, n, w);
 	return p;
+}
+
+/* Texture and surface instructions reach texels as global loads and stores do. */
+static uint8_t *tex_mem(void *ctx, uint64_t a, uint32_t n, int w)
+{
+	return global_ptr(ctx, a, n, w);
 }
 
 /* Host pointer for an access of n bytes at address a in space sp, or NULL (fault). */
@@ -965,6 +972,19 @@ slow:
 			int lo = a - b->env->local_win < (1ull << 32);
 			RD = in->kind2 == SP_SHARED ? sh : in->kind2 == SP_LOCAL ? lo :
 			     in->kind2 == SP_GLOBAL || in->kind2 == SP_CONST ? (!sh && !lo) : 0;
+			break;
+		}
+		case OP_TEX:
+		case OP_TXQ:
+		case OP_SULD:
+		case OP_SUST: {
+			char what[320];
+			uint64_t fa = 0;
+			rc = ptx_tex_exec(in, r, b->env, tex_mem, b, what, sizeof(what), &fa);
+			if (unlikely(rc)) {
+				fault(b, t, in, rc, what, fa);
+				goto out;
+			}
 			break;
 		}
 		case OP_FRND:

@@ -14,6 +14,7 @@ enum ptx_op {
 	OP_SHFL, OP_VOTE, OP_WARPSYNC, OP_ACTIVEMASK,
 	OP_CADD, OP_CSUB, OP_CMADLO, OP_CMADHI, OP_BFIND, OP_FRND, OP_MATCH, OP_REDUX,
 	OP_ISSPACEP, OP_BMSK, OP_DP4A, OP_DP2A, OP_SAD, OP_VABSDIFF4, OP_LOP3,
+	OP_TEX, OP_TXQ, OP_SULD, OP_SUST,
 	OP_COUNT
 };
 
@@ -56,5 +57,24 @@ enum { BAR_PLAIN, BAR_POPC, BAR_AND, BAR_OR };
 #define DP_A_SIGNED 0x01
 #define DP_B_SIGNED 0x02
 #define DP_HI       0x04
+
+/* Texture and surface instructions (sim/ptx_tex.c). tex/tld4 (OP_TEX), suld (OP_SULD) and
+ * sust (OP_SUST): o[0..3] destinations (sust: values), o[4] the handle, imm the first of
+ * contiguous slots holding the coordinates in PTX order (the layer first for a1d/a2d): the
+ * coordinates of one instruction can outnumber the operand slots. mod: geometry. */
+enum { TG_1D, TG_2D, TG_3D, TG_A1D, TG_A2D };
+/* OP_TEX: kind the destination type, kind2 the coordinate type; mod2 TEX_TLD4 | the
+ * component tld4 gathers (0-3: r, g, b, a) */
+#define TEX_TLD4     0x10
+#define TEX_COMP(m)  ((m) & 3)
+/* OP_SULD/OP_SUST: kind the .bN element, size its bytes; mod2 = out-of-range mode | vector
+ * count << 2 */
+enum { SU_TRAP, SU_CLAMP, SU_ZERO };
+#define SU_MODE(m)   ((m) & 3)
+#define SU_VEC(m)    ((m) >> 2)
+/* OP_TXQ (txq and suq): mod the attribute, mod2 1 for suq; o[0] the result, o[4] the handle */
+enum { TQ_WIDTH, TQ_HEIGHT, TQ_DEPTH, TQ_CHANNEL_DATA_TYPE, TQ_CHANNEL_ORDER,
+       TQ_NORMALIZED_COORDS, TQ_FILTER_MODE, TQ_ADDR_MODE_0, TQ_ADDR_MODE_1, TQ_ADDR_MODE_2,
+       TQ_ARRAY_SIZE, TQ_NUM_MIPMAP_LEVELS, TQ_NUM_SAMPLES, TQ_MEMORY_LAYOUT };
 
 #endif

@@ -1291,10 +1291,264 @@ static int known_op(const char *op)
 		"cos", "tanh", "selp", "copysign", "prmt", "testp", "bra", "ret", "exit", "trap",
 		"bar", "barrier", "membar", "fence", "shfl", "vote", "activemask", "call", "match",
 		"redux", "prefetch", "prefetchu", "nanosleep", "pmevent", "isspacep", "bmsk", "dp4a", "dp2a", "sad", "vabsdiff4", "lop3",
+		"tex", "tld4", "txq", "suq", "suld", "sust",
 	};
 	for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++)
 		if (!strcmp(op, ops[i]))
 			return 1;
+	return 0;
+}
+
+/* ---- texture and surface instructions ----------------------------------------------- */
+
+static int expect_punct(struct P *P, int c, const char *name)
+{
+	struct tok *t = lex_next(&P->L);
+	if (!tok_isp(t, c))
+		return perr(P, -EINVAL, t->line, "malformed '%s': expected '%c'", name, c);
+	return 0;
+}
+
+/* "[handle, coordinates]": the handle's register slot and the coordinates (a vector, or a
+ * single register taken as a vector of one). */
+static int parse_texaddr(struct P *P, const char *name, uint32_t *h, struct opnd *c)
+{
+	int rc;
+	if ((rc = expect_punct(P, '[', name)))
+		return rc;
+	struct tok *t = lex_next(&P->L);
+	if (t->t != T_ID)
+		return perr(P, -EINVAL, t->line, "malformed '%s': expected a handle register after '['", name);
+	int si = sym_find(P, t->s, t->n);
+	if ((si >= 0 && P->syms[si].kind != S_REG) || (si < 0 && t->s[0] != '%'))
+		return perr(P, -ENOTSUP, t->line, "unsupported instruction '%s' (texture, sampler and "
+		            "surface references by name: only object handles in 64-bit registers)", name);
+	if ((rc = ident_slot(P, t, h)))
+		return rc;
+	if (kind_size(P->slotkind[*h]) != 8)
+		return perr(P, -EINVAL, t->line, "malformed '%s': handle '%.*s' is not a 64-bit register",
+		            name, (int)t->n, t->s);
+	if ((rc = expect_punct(P, ',', name)) || (rc = parse_opnd(P, c, K_F32)))
+		return rc;
+	if (c->t == O_SLOT) {
+		c->t = O_VEC;
+		c->vec[0] = c->slot;
+		c->nvec = 1;
+	}
+	if (c->t != O_VEC)
+		return perr(P, -EINVAL, P->L.cur.line, "malformed '%s': bad coordinates", name);
+	t = lex_next(&P->L);
+	if (tok_isp(t, ','))
+		return perr(P, -ENOTSUP, t->line, "unsupported instruction '%s' (explicit sampler: "
+		            "independent texture mode)", name);
+	if (!tok_isp(t, ']'))
+		return perr(P, -EINVAL, t->line, "malformed '%s': expected ']'", name);
+	return 0;
+}
+
+/* The first of n contiguous slots holding coordinate slots c[0..n): c itself when already
+ * contiguous, else fresh slots filled by moves emitted here, ahead of the instruction. A
+ * texture instruction names more registers than an instruction has operand slots. */
+static uint32_t coord_slots(struct P *P, const uint32_t *c, int n, uint32_t line)
+{
+	int contiguous = 1;
+	for (int i = 1; i < n; i++)
+		contiguous &= c[i] == c[0] + (uint32_t)i;
+	if (contiguous)
+		return c[0];
+	uint32_t first = P->f->nslots;
+	for (int i = 0; i < n; i++)
+		new_slot(P, K_U64, 0);
+	for (int i = 0; i < n && !P->rc; i++) {
+		struct ptx_insn *in = emit(P, line);
+		if (!in)
+			break;
+		in->op = OP_MOV;
+		in->kind = K_U64;
+		in->o[0] = first + (uint32_t)i;
+		in->o[1] = c[i];
+	}
+	return first;
+}
+
+/* Whether every modifier of m is one of list (NULL-terminated) or a type. */
+static int mn_only(const struct mn *m, const char *const *list)
+{
+	for (int i = 1; i < m->nparts; i++) {
+		struct tok k = {.t = T_ID, .s = m->part[i], .n = strlen(m->part[i])};
+		int ok = kind_of(&k) >= 0;
+		for (const char *const *l = list; *l && !ok; l++)
+			ok = !strcmp(m->part[i], *l);
+		if (!ok)
+			return 0;
+	}
+	return 1;
+}
+
+/* txq/suq d, [h]: one attribute of a texture or surface object. */
+static int parse_txq(struct P *P, const struct mn *m, const char *name, uint32_t line,
+                     uint32_t g, int gneg)
+{
+	static const char *const q[] = {".width", ".height", ".depth", ".channel_data_type",
+		".channel_order", ".normalized_coords", ".filter_mode", ".addr_mode_0", ".addr_mode_1",
+		".addr_mode_2", ".array_size", ".num_mipmap_levels", ".num_samples", ".memory_layout"};
+	int su = m->part[0][0] == 's', a = -1;
+	for (int i = 0; i <= TQ_MEMORY_LAYOUT; i++)
+		if (mn_has(m, q[i]))
+			a = i;
+	if (mn_has(m, ".level"))
+		return perr(P, -ENOTSUP, line, "unsupported instruction '%s' (mipmap level queries)", name);
+	int valid = su ? a == TQ_WIDTH || a == TQ_HEIGHT || a == TQ_DEPTH || a == TQ_CHANNEL_DATA_TYPE ||
+	                 a == TQ_CHANNEL_ORDER || a == TQ_ARRAY_SIZE || a == TQ_MEMORY_LAYOUT
+	               : a >= 0 && a != TQ_MEMORY_LAYOUT;
+	if (!valid || m->nparts != 3 || m->nkinds != 1 || m->kinds[0] != K_U32 || !mn_has(m, ".b32"))
+		return perr(P, -ENOTSUP, line, "unsupported instruction '%s'", name);
+	struct opnd o[3];
+	int n, rc;
+	if ((rc = parse_ops(P, o, 3, K_U32, &n)))
+		return rc;
+	if (n != 2 || o[0].t != O_SLOT || o[0].is_imm || o[1].t != O_ADDR || o[1].imm || !o[1].slot ||
+	    kind_size(P->slotkind[o[1].slot]) != 8)
+		return perr(P, -EINVAL, line, "malformed '%s': takes a register and [handle register]", name);
+	struct ptx_insn *in = emit(P, line);
+	if (!in)
+		return P->rc;
+	in->guard = g;
+	in->gneg = (uint8_t)gneg;
+	in->op = OP_TXQ;
+	in->kind = K_U32;
+	in->mod = (uint8_t)a;
+	in->mod2 = (uint8_t)su;
+	in->o[0] = o[0].slot;
+	in->o[4] = o[1].slot;
+	return 0;
+}
+
+/* tex, tld4, suld.b, sust.b (txq and suq above): geometry, types, then the operands, the
+ * coordinates gathered into contiguous slots named by imm. */
+static int parse_tex(struct P *P, const struct mn *m, const char *name, uint32_t line,
+                     uint32_t g, int gneg)
+{
+	static const char *const gn[] = {".1d", ".2d", ".3d", ".a1d", ".a2d"};
+	static const char *const tex_mods[] = {".1d", ".2d", ".3d", ".a1d", ".a2d", ".v4", ".base",
+	                                       ".level", ".grad", NULL};
+	static const char *const tld4_mods[] = {".2d", ".a2d", ".v4", ".r", ".g", ".b", ".a", NULL};
+	static const char *const su_mods[] = {".b", ".1d", ".2d", ".3d", ".a1d", ".a2d", ".v2", ".v4",
+	                                      ".trap", ".clamp", ".zero", ".ca", ".cg", ".cs", ".cv",
+	                                      ".wb", ".wt", NULL};
+	static const int need[] = {1, 2, 3, 2, 3};   /* coordinates used per geometry */
+	static const int vmax[] = {1, 2, 4, 2, 4};   /* the vector PTX writes (3d, a2d: padded) */
+	const char *op = m->part[0];
+	if (!strcmp(op, "txq") || !strcmp(op, "suq"))
+		return parse_txq(P, m, name, line, g, gneg);
+	int tld4 = !strcmp(op, "tld4"), su = op[0] == 's', st = !strcmp(op, "sust");
+	int geom = -1, rc;
+	for (int i = 0; i < 5; i++)
+		if (mn_has(m, gn[i]))
+			geom = i;
+	if (mn_has(m, ".cube") || mn_has(m, ".acube") || mn_has(m, ".2dms") || mn_has(m, ".a2dms"))
+		return perr(P, -ENOTSUP, line, "unsupported instruction '%s' (cube map and multisample "
+		            "geometries)", name);
+	if (mn_has(m, ".f16x2") || mn_has(m, ".f16"))
+		return perr(P, -ENOTSUP, line, "unsupported instruction '%s' (half-precision results: "
+		            "use .v4.f32)", name);
+	if (su && mn_has(m, ".p"))
+		return perr(P, -ENOTSUP, line, "unsupported instruction '%s' (formatted surface access "
+		            ".p: only .b)", name);
+	if (geom < 0 || !mn_only(m, su ? su_mods : tld4 ? tld4_mods : tex_mods) ||
+	    (tld4 && geom != TG_2D && geom != TG_A2D))
+		return perr(P, -ENOTSUP, line, "unsupported instruction '%s'", name);
+
+	int kind, kind2 = K_NONE, vec = 4, mod2 = 0;
+	if (su) {
+		vec = mn_has(m, ".v4") ? 4 : mn_has(m, ".v2") ? 2 : 1;
+		kind = m->nkinds == 1 ? m->kinds[0] : -1;
+		if (!mn_has(m, ".b") || (kind != K_U8 && kind != K_U16 && kind != K_U32 && kind != K_U64) ||
+		    (!mn_has(m, ".b8") && !mn_has(m, ".b16") && !mn_has(m, ".b32") && !mn_has(m, ".b64")))
+			return perr(P, -EINVAL, line, "malformed '%s': needs .b and one of .b8 .b16 .b32 .b64", name);
+		mod2 = (mn_has(m, ".zero") ? SU_ZERO : mn_has(m, ".clamp") ? SU_CLAMP : SU_TRAP) | vec << 2;
+	} else {
+		kind = m->nkinds == 2 ? m->kinds[0] : -1;
+		kind2 = m->nkinds == 2 ? m->kinds[1] : -1;
+		if (!mn_has(m, ".v4") || (kind != K_F32 && kind != K_S32 && kind != K_U32) ||
+		    (kind2 != K_F32 && kind2 != K_S32) || (tld4 && kind2 != K_F32))
+			return perr(P, -EINVAL, line, "malformed '%s': needs .v4, a .f32, .s32 or .u32 result "
+			            "and .f32 or .s32 coordinates", name);
+		if (tld4) {
+			static const char *const comp[] = {".r", ".g", ".b", ".a"};
+			int cp = -1;
+			for (int i = 0; i < 4; i++)
+				if (mn_has(m, comp[i]))
+					cp = i;
+			if (cp < 0)
+				return perr(P, -EINVAL, line, "malformed '%s': needs a component .r .g .b or .a", name);
+			mod2 = TEX_TLD4 | cp;
+		}
+	}
+
+	/* operands: tex/tld4/suld d, [h, c] ...; sust [h, c], v */
+	struct opnd d, c, x;
+	uint32_t h = 0;
+	if (st) {
+		if ((rc = parse_texaddr(P, name, &h, &c)) || (rc = expect_punct(P, ',', name)) ||
+		    (rc = parse_opnd(P, &d, K_U32)))
+			return rc;
+		if (d.t == O_SLOT && vec == 1) {
+			d.t = O_VEC;
+			d.vec[0] = d.slot;
+			d.nvec = 1;
+		}
+	} else {
+		if ((rc = parse_opnd(P, &d, K_F32)))
+			return rc;
+		if (d.t == O_VEC && d.vec_imm)
+			return perr(P, -EINVAL, line, "'%s' cannot load into a number", name);
+		if (tok_isp(lex_peek(&P->L), '|'))
+			return perr(P, -ENOTSUP, line, "unsupported instruction '%s' (residency predicate "
+			            "destination)", name);
+		if ((rc = expect_punct(P, ',', name)) || (rc = parse_texaddr(P, name, &h, &c)))
+			return rc;
+	}
+	if (d.t != O_VEC || d.nvec != vec)
+		return perr(P, -EINVAL, line, "malformed '%s': the %s must be a vector of %d", name,
+		            st ? "value" : "destination", vec);
+	if (c.nvec != vmax[geom] && !(vmax[geom] == 4 && c.nvec == 3))
+		return perr(P, -EINVAL, line, "malformed '%s': %d coordinates for a %s access", name,
+		            c.nvec, gn[geom] + 1);
+	/* tex.level's level of detail, tex.grad's gradients: with no mipmaps, level 0 is read */
+	int extra = mn_has(m, ".level") ? 1 : mn_has(m, ".grad") ? 2 : 0;
+	if (extra && (su || tld4))
+		return perr(P, -EINVAL, line, "malformed '%s'", name);
+	for (int i = 0; i < extra; i++) {
+		if ((rc = expect_punct(P, ',', name)) || (rc = parse_opnd(P, &x, K_F32)))
+			return rc;
+		if (extra == 1 ? x.t != O_SLOT : x.t != O_VEC)
+			return perr(P, -EINVAL, line, "malformed '%s': bad %s operand", name,
+			            extra == 1 ? "level" : "gradient");
+	}
+	struct tok *t = lex_next(&P->L);
+	if (tok_isp(t, ','))
+		return perr(P, -ENOTSUP, line, "unsupported instruction '%s' (texel offset and depth "
+		            "compare operands)", name);
+	if (!tok_isp(t, ';'))
+		return perr(P, -EINVAL, t->line, "malformed '%s': expected ';'", name);
+
+	uint32_t first = coord_slots(P, c.vec, need[geom], line);
+	struct ptx_insn *in = P->rc ? NULL : emit(P, line);
+	if (!in)
+		return P->rc;
+	in->guard = g;
+	in->gneg = (uint8_t)gneg;
+	in->op = su ? (st ? OP_SUST : OP_SULD) : OP_TEX;
+	in->kind = (uint8_t)kind;
+	in->kind2 = (uint8_t)kind2;
+	in->mod = (uint8_t)geom;
+	in->mod2 = (uint8_t)mod2;
+	in->size = (uint8_t)kind_size(kind);
+	for (int i = 0; i < vec; i++)
+		in->o[i] = d.vec[i];
+	in->o[4] = h;
+	in->imm = first;
 	return 0;
 }
 
@@ -1316,6 +1570,9 @@ static int parse_insn_raw(struct P *P, const struct tok *t, uint32_t g, int gneg
 	int n = 0, rc;
 	struct ptx_insn *in;
 
+	if (!strcmp(op, "tex") || !strcmp(op, "tld4") || !strcmp(op, "txq") || !strcmp(op, "suq") ||
+	    !strcmp(op, "suld") || !strcmp(op, "sust"))
+		return parse_tex(P, &m, name, line, g, gneg);
 	if (!strcmp(op, "call")) {
 		in = emit(P, line);
 		if (!in)
