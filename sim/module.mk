@@ -34,7 +34,7 @@ ALL += $(SIM_LIB) $(B)/sim/vgpu-sim
 KERNEL_DIR := $(B)/tests/kernels
 SIM_KERNELS := $(KERNEL_DIR)/basic.ptx $(KERNEL_DIR)/basic.fatbin $(KERNEL_DIR)/basic.cubin \
                $(KERNEL_DIR)/basic_lz4.fatbin $(KERNEL_DIR)/basic_sm90.fatbin \
-               $(KERNEL_DIR)/unsupported.ptx $(KERNEL_DIR)/math.ptx
+               $(KERNEL_DIR)/unsupported.ptx $(KERNEL_DIR)/math.ptx $(KERNEL_DIR)/tex.ptx
 
 $(KERNEL_DIR)/%.ptx: tests/kernels/%.cu
 	@mkdir -p $(dir $@)
@@ -55,11 +55,18 @@ $(KERNEL_DIR)/%_sm90.fatbin: tests/kernels/%.cu
 # ---- tests ----
 SIM_TEST_NAMES := test_sim_basic test_sim_kernels test_sim_errors test_sim_streams \
                   test_sim_modimage test_sim_abi test_sim_math test_sim_threads \
-                  test_sim_cudart test_sim_cuerr test_sim_texture
+                  test_sim_cudart test_sim_cuerr test_sim_texture test_ptx_tex
 SIM_TESTS := $(SIM_TEST_NAMES:%=$(B)/tests/sim/%)
 
 $(B)/tests/sim/test_sim_modimage: $(B)/tests/sim/test_sim_modimage.o $(B)/runtime/modimage.o $(SIM_KERNELS)
 	$(CC) -o $@ $< $(B)/runtime/modimage.o $(LDFLAGS) -lzstd -llz4
+
+# the texture instructions' test drives the PTX parser and executor directly, with its own
+# device memory and texture views
+$(B)/tests/sim/test_ptx_tex: $(B)/tests/sim/test_ptx_tex.o $(B)/sim/ptx_parse.o $(B)/sim/ptx_exec.o \
+                             $(B)/sim/ptx_tex.o $(B)/sim/fround.o $(KERNEL_DIR)/tex.ptx
+	$(CC) -o $@ $(filter %.o,$^) $(LDFLAGS) -lm
+$(B)/tests/sim/test_ptx_tex.o: CFLAGS += -ffp-contract=off
 
 # the export-table test also calls the hash helpers of runtime/darkapi.o directly
 $(B)/tests/sim/test_sim_cudart: $(B)/tests/sim/test_sim_cudart.o $(B)/runtime/darkapi.o $(SIM_LIB) $(SIM_KERNELS)
