@@ -5,7 +5,7 @@
 
 SIM_SRCS := sim/driver.c sim/mem.c sim/stream.c sim/exec.c sim/api_mem.c sim/api_stream.c sim/ptds.c sim/heap.c \
             sim/module.c sim/ptx_parse.c sim/ptx_exec.c sim/ptx_tex.c sim/fround.c sim/procaddr.c \
-            sim/api_extra.c sim/unimpl.c sim/shell.c sim/cudart.c sim/graph.c sim/pool.c sim/vmm.c sim/tmap.c sim/api_tex.c runtime/darkapi.c runtime/library.c runtime/legacy.c runtime/local_calls.c runtime/graphnodes.c runtime/composite.c runtime/oldlaunch.c runtime/advice.c runtime/procaddr.c runtime/cuerr.c runtime/cuerr_api.c
+            sim/api_extra.c sim/link.c sim/shell.c sim/cudart.c sim/graph.c sim/pool.c sim/vmm.c sim/tmap.c sim/api_tex.c runtime/darkapi.c runtime/library.c runtime/legacy.c runtime/local_calls.c runtime/graphnodes.c runtime/composite.c runtime/oldlaunch.c runtime/advice.c runtime/procaddr.c runtime/cuerr.c runtime/cuerr_api.c
 SIM_OBJS := $(SIM_SRCS:%.c=$(B)/%.o) $(B)/runtime/modimage.o
 SIM_LIB  := $(B)/sim/libcudasim.so
 SIM_LIBS := -lzstd -llz4 -lm -ldl
@@ -34,7 +34,8 @@ ALL += $(SIM_LIB) $(B)/sim/vgpu-sim
 KERNEL_DIR := $(B)/tests/kernels
 SIM_KERNELS := $(KERNEL_DIR)/basic.ptx $(KERNEL_DIR)/basic.fatbin $(KERNEL_DIR)/basic.cubin \
                $(KERNEL_DIR)/basic_lz4.fatbin $(KERNEL_DIR)/basic_sm90.fatbin \
-               $(KERNEL_DIR)/unsupported.ptx $(KERNEL_DIR)/math.ptx $(KERNEL_DIR)/tex.ptx
+               $(KERNEL_DIR)/unsupported.ptx $(KERNEL_DIR)/math.ptx $(KERNEL_DIR)/tex.ptx \
+               $(KERNEL_DIR)/link_a.rdc.ptx $(KERNEL_DIR)/link_b.rdc.ptx $(KERNEL_DIR)/link_b.rdc.fatbin
 
 $(KERNEL_DIR)/%.ptx: tests/kernels/%.cu
 	@mkdir -p $(dir $@)
@@ -51,11 +52,18 @@ $(KERNEL_DIR)/%_lz4.fatbin: tests/kernels/%.cu
 $(KERNEL_DIR)/%_sm90.fatbin: tests/kernels/%.cu
 	@mkdir -p $(dir $@)
 	$(NVCC) -fatbin -gencode arch=compute_90,code=sm_90 $< -o $@
+# relocatable device code (extern __device__ across files) for the JIT linker test
+$(KERNEL_DIR)/%.rdc.ptx: tests/kernels/%.cu
+	@mkdir -p $(dir $@)
+	$(NVCC) -rdc=true -ptx -arch=compute_75 $< -o $@
+$(KERNEL_DIR)/%.rdc.fatbin: tests/kernels/%.cu
+	@mkdir -p $(dir $@)
+	$(NVCC) -rdc=true -fatbin -gencode arch=compute_75,code=[sm_75,compute_75] $< -o $@
 
 # ---- tests ----
 SIM_TEST_NAMES := test_sim_basic test_sim_kernels test_sim_errors test_sim_streams \
                   test_sim_modimage test_sim_abi test_sim_math test_sim_threads \
-                  test_sim_cudart test_sim_cuerr test_sim_texture test_ptx_tex
+                  test_sim_cudart test_sim_cuerr test_sim_texture test_ptx_tex test_sim_link
 SIM_TESTS := $(SIM_TEST_NAMES:%=$(B)/tests/sim/%)
 
 $(B)/tests/sim/test_sim_modimage: $(B)/tests/sim/test_sim_modimage.o $(B)/runtime/modimage.o $(SIM_KERNELS)

@@ -17,11 +17,12 @@
 /* MAGIC_CTX_IDLE: a primary context after its reset or last release (its handle stays
  * valid to make current; work on it fails with CUDA_ERROR_CONTEXT_IS_DESTROYED). */
 enum { MAGIC_CTX = 0x43545831, MAGIC_CTX_IDLE = 0x43545830, MAGIC_STREAM = 0x5354524d, MAGIC_EVENT = 0x45564e54,
-       MAGIC_MODULE = 0x4d4f4455, MAGIC_FUNC = 0x46554e43 };
+       MAGIC_MODULE = 0x4d4f4455, MAGIC_FUNC = 0x46554e43,
+       MAGIC_LINK = 0x4c494e4b /* a JIT link state (link.c) */ };
 
 /* ---- handle object storage (shell.c): destroyed objects keep their memory for reuse, so
  * a stale handle fails its magic check instead of reading freed memory ---- */
-enum { SHELL_STREAM, SHELL_EVENT, SHELL_MODULE, SHELL_FUNC, SHELL_TYPES };
+enum { SHELL_STREAM, SHELL_EVENT, SHELL_MODULE, SHELL_FUNC, SHELL_LINK, SHELL_TYPES };
 void *sim_shell_alloc(int type, size_t size);   /* zeroed */
 void sim_shell_free(int type, void *p);         /* caller has cleared the magic */
 

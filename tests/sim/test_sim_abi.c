@@ -47,7 +47,8 @@ static const char *required[] = {
 	"cuMemcpyAtoH_v2", "cuMemcpyDtoA_v2", "cuMemcpyAtoD_v2", "cuMemcpyAtoA_v2", "cuMemcpyHtoAAsync_v2",
 	"cuMemcpyAtoHAsync_v2", "cuMemcpyHtoA_v2_ptds", "cuMemcpyAtoHAsync_v2_ptsz", "cuTexObjectCreate",
 	"cuTexObjectDestroy", "cuTexObjectGetResourceDesc", "cuTexObjectGetTextureDesc",
-	"cuTexObjectGetResourceViewDesc", "cuSurfObjectCreate", "cuSurfObjectDestroy", "cuSurfObjectGetResourceDesc", "cuGetProcAddress", "cuGetProcAddress_v2", "vgpu_sim_set_access_hook", "vgpu_sim_last_error",
+	"cuTexObjectGetResourceViewDesc", "cuSurfObjectCreate", "cuSurfObjectDestroy", "cuSurfObjectGetResourceDesc", "cuLinkCreate_v2", "cuLinkAddData_v2", "cuLinkAddFile_v2",
+	"cuLinkComplete", "cuLinkDestroy", "cuLinkCreate", "cuLinkAddData", "cuLinkAddFile", "cuGetProcAddress", "cuGetProcAddress_v2", "vgpu_sim_set_access_hook", "vgpu_sim_last_error",
 	"vgpu_sim_insn_count", "vgpu_sim_module_place_global", "vgpu_sim_module_global_at",
 };
 
