@@ -746,6 +746,7 @@ static void zone_teardown(struct fz_zone *zz)
 			if (n_gone_pools < sizeof(gone_pools) / sizeof(gone_pools[0]))
 				gone_pools[n_gone_pools++] = real;
 		}
+	vgpu_proxy_links_gone(z, &fz.be, NULL, 1);
 	for (unsigned t = 0; t < VGPU_H_COUNT; t++)
 		while (vgpu_zone_pop_handle(z, t, &real) == 0)
 			;

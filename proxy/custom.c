@@ -172,8 +172,10 @@ void vgpu_proxy_context_gone(struct vgpu_zone *z, const struct vgpu_backend *be,
 	}
 	unsigned ch = 0, ca = 0;
 	uint64_t cb = 0;
-	/* its arrays' charges and its texture and surface objects went with it too */
+	/* its arrays' charges and its texture and surface objects went with it too; its JIT
+	 * link states are the driver's still, and are destroyed with their handles */
 	h += vgpu_tex_context_gone(z, ctx);
+	vgpu_proxy_links_gone(z, be, ctx, 0);
 	vgpu_zone_purge_owner(z, ctx, &ch, &ca, &cb);
 	*handles = h + ch;
 	*allocs = a + ca;

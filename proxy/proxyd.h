@@ -196,6 +196,9 @@ struct vgpu_proxy_call;
 void vgpu_proxy_handle_destroyed(struct vgpu_proxy_call *c, unsigned htype, uint64_t id);
 /* A context was destroyed, or a primary context went idle: forget everything made in it (its
  * modules with their functions and globals, streams, events, memory, limits' charges). */
+/* The JIT link states made in ctx (all: every one) are destroyed and forgotten: the context
+ * went, or the zone (proxy/custom_link.c). */
+void vgpu_proxy_links_gone(struct vgpu_zone *z, const struct vgpu_backend *be, const void *ctx, int all);
 void vgpu_proxy_context_gone(struct vgpu_zone *z, const struct vgpu_backend *be, const void *ctx,
 			     unsigned *handles, unsigned *allocs, uint64_t *bytes);
 

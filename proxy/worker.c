@@ -610,6 +610,8 @@ static void zone_release(struct worker *w)
 		if (f->cuMemPoolDestroy)
 			f->cuMemPoolDestroy(real);
 	}
+	/* JIT link states: the driver's, and the logs it writes into, go together. */
+	vgpu_proxy_links_gone(z, &w->be, NULL, 1);
 	/* Whatever other handle types remain have no destroy call of their own here. */
 	for (unsigned t = 0; t < VGPU_H_COUNT; t++)
 		while (vgpu_zone_pop_handle(z, t, &real) == 0)

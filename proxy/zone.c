@@ -60,6 +60,7 @@ void vgpu_zone_destroy(struct vgpu_zone *z)
 	vgpu_pinned_fini(&z->pinned, &(struct vgpu_pinned_drv){ 0 });
 	vgpu_ckpt_zone_fini(&z->ck);
 	vgpu_tex_zone_fini(&z->tex);
+	vgpu_link_zone_fini(&z->links);
 }
 
 static void pool_follow(struct vgpu_zone *z, enum vgpu_pool_res res, uint64_t now, uint64_t *charged);

@@ -9,6 +9,7 @@
 #include "allocmap.h"
 #include "ckpt.h"
 #include "handles.h"
+#include "link.h"
 #include "pinned.h"
 #include "pool.h"
 #include "quota.h"
@@ -60,6 +61,7 @@ struct vgpu_zone {
 	void *capture_graph[16];
 	uint32_t ncapture_graph;
 	struct vgpu_tex_zone tex;         /* arrays' charges, texture and surface objects (texture.h), under lock */
+	struct vgpu_link_zone links;      /* JIT link states (link.h), under lock */
 	struct vgpu_pinned pinned;        /* pinned host memory regions (pinned.h), own lock */
 	struct vgpu_ckpt_zone ck;         /* what a checkpoint needs beyond the tables (ckpt.h) */
 };

@@ -301,6 +301,48 @@ const struct vgpu_arg_desc vgpu_wire_texobj_resource_args[VGPU_TOW_NARGS] = {
 	[VGPU_TOW_OBJ] = SCALAR("object", 8),
 };
 
+#define LINK_LOGS(P) \
+	[P##_LOG] = { .name = "log", .kind = VGPU_ARG_OUT_BUF, .len_arg = P##_LOG_CAP, .len_arg2 = N, .len_mul = 1, \
+		      .max_len = 2ull * VGPU_LINK_LOG_MAX }, \
+	[P##_LOG_CAP] = SCALAR("logCap", 4), \
+	[P##_INFO_LEN] = { .name = "infoLen", .kind = VGPU_ARG_OUT_SCALAR, .size = 4, .len_arg = N, .len_arg2 = N }, \
+	[P##_ERR_LEN] = { .name = "errLen", .kind = VGPU_ARG_OUT_SCALAR, .size = 4, .len_arg = N, .len_arg2 = N }, \
+	[P##_WALL] = { .name = "wallTime", .kind = VGPU_ARG_OUT_SCALAR, .size = 4, .len_arg = N, .len_arg2 = N, \
+		       .flags = VGPU_ARGF_FLOAT }, \
+	[P##_INFO_CAP] = SCALAR("infoCap", 4), \
+	[P##_ERR_CAP] = SCALAR("errCap", 4), \
+	[P##_STATUS] = { .name = "status", .kind = VGPU_ARG_OUT_SCALAR, .size = 4, .len_arg = N, .len_arg2 = N }
+
+const struct vgpu_arg_desc vgpu_wire_link_create_args[VGPU_LKW_NARGS] = {
+	[VGPU_LKW_STATE] = { .name = "stateOut", .kind = VGPU_ARG_OUT_HANDLE, .size = 8, .htype = VGPU_H_LINK_STATE,
+			     .len_arg = N, .len_arg2 = N, .flags = VGPU_ARGF_NEW },
+	[VGPU_LKW_NOPT] = SCALAR("numOptions", 4),
+	[VGPU_LKW_KEYS] = INBUF("options", VGPU_LKW_NOPT, 4, 4ull * VGPU_LINK_OPT_MAX),
+	[VGPU_LKW_VALS] = INBUF("optionValues", VGPU_LKW_NOPT, 8, 8ull * VGPU_LINK_OPT_MAX),
+	LINK_LOGS(VGPU_LKW),
+};
+
+const struct vgpu_arg_desc vgpu_wire_link_add_args[VGPU_LAW_NARGS] = {
+	[VGPU_LAW_STATE] = HANDLE("state", VGPU_H_LINK_STATE),
+	[VGPU_LAW_TYPE] = SCALAR("type", 4),
+	[VGPU_LAW_DATA] = INBUF("data", VGPU_LAW_SIZE, 1, VGPU_LINK_INPUT_MAX),
+	[VGPU_LAW_SIZE] = SCALAR("size", 8),
+	[VGPU_LAW_NAME] = { .name = "name", .kind = VGPU_ARG_STRING, .len_arg = N, .len_arg2 = N, .max_len = 4096 },
+	[VGPU_LAW_NOPT] = SCALAR("numOptions", 4),
+	[VGPU_LAW_KEYS] = INBUF("options", VGPU_LAW_NOPT, 4, 4ull * VGPU_LINK_OPT_MAX),
+	[VGPU_LAW_VALS] = INBUF("optionValues", VGPU_LAW_NOPT, 8, 8ull * VGPU_LINK_OPT_MAX),
+	LINK_LOGS(VGPU_LAW),
+};
+
+const struct vgpu_arg_desc vgpu_wire_link_complete_args[VGPU_LCW_NARGS] = {
+	[VGPU_LCW_STATE] = HANDLE("state", VGPU_H_LINK_STATE),
+	[VGPU_LCW_IMAGE] = { .name = "cubinOut", .kind = VGPU_ARG_OUT_BUF, .len_arg = VGPU_LCW_CAP, .len_arg2 = N,
+			     .len_mul = 1, .max_len = VGPU_LINK_IMAGE_MAX },
+	[VGPU_LCW_CAP] = SCALAR("cap", 8),
+	[VGPU_LCW_SIZE] = { .name = "sizeOut", .kind = VGPU_ARG_OUT_SCALAR, .size = 8, .len_arg = N, .len_arg2 = N },
+	LINK_LOGS(VGPU_LCW),
+};
+
 static const struct vgpu_arg_desc pinned_map_args[VGPU_PMW_NARGS] = {
 	[VGPU_PMW_BYTES] = SCALAR("bytes", 8),
 	[VGPU_PMW_ID] = { .name = "id", .kind = VGPU_ARG_OUT_SCALAR, .size = 8, .len_arg = N, .len_arg2 = N },

@@ -268,6 +268,34 @@ extern const struct vgpu_arg_desc vgpu_wire_texobj_create_args[VGPU_TXW_NARGS];
 enum { VGPU_TOW_RES, VGPU_TOW_ARRAY, VGPU_TOW_OBJ, VGPU_TOW_NARGS };
 extern const struct vgpu_arg_desc vgpu_wire_texobj_resource_args[VGPU_TOW_NARGS];
 
+/*
+ * The JIT linker (libvgpu/link.c, proxy/custom_link.c). Options travel as numbers only: keys
+ * (u32) and values (u64) of the scalar options; the log buffers stay in the zone, which
+ * sends their capacities, and every call's reply carries what the driver has written in them
+ * so far (info log, then error log, in one buffer of infoCap + errCap bytes) with their
+ * lengths and the wall time. Options whose values are host pointers (symbol addresses,
+ * name lists) are refused. The call's own result travels as `status` in a successful reply,
+ * so that a failed link still brings back the error log that says why.
+ *   create:   [state (out handle), nopt, keys, vals, infoCap, errCap, logs...]
+ *   add:      [state, type, data (bulk), size, name, nopt, keys, vals, infoCap, errCap, logs...]
+ *   complete: [state, image (out, cap bytes), cap, size (out: the image's bytes; more than cap
+ *             and nothing was written: ask again with cap = size), infoCap, errCap, logs...]
+ */
+#define VGPU_LINK_OPT_MAX 32u
+#define VGPU_LINK_LOG_MAX (64u << 10)       /* per log: a longer zone buffer gets this much */
+#define VGPU_LINK_INPUT_MAX (256ull << 20)  /* bytes of one input */
+#define VGPU_LINK_IMAGE_MAX (256ull << 20)
+enum { VGPU_LKW_STATE, VGPU_LKW_NOPT, VGPU_LKW_KEYS, VGPU_LKW_VALS, VGPU_LKW_INFO_CAP, VGPU_LKW_ERR_CAP,
+       VGPU_LKW_LOG, VGPU_LKW_LOG_CAP, VGPU_LKW_INFO_LEN, VGPU_LKW_ERR_LEN, VGPU_LKW_WALL, VGPU_LKW_STATUS, VGPU_LKW_NARGS };
+extern const struct vgpu_arg_desc vgpu_wire_link_create_args[VGPU_LKW_NARGS];
+enum { VGPU_LAW_STATE, VGPU_LAW_TYPE, VGPU_LAW_DATA, VGPU_LAW_SIZE, VGPU_LAW_NAME, VGPU_LAW_NOPT, VGPU_LAW_KEYS,
+       VGPU_LAW_VALS, VGPU_LAW_INFO_CAP, VGPU_LAW_ERR_CAP, VGPU_LAW_LOG, VGPU_LAW_LOG_CAP, VGPU_LAW_INFO_LEN,
+       VGPU_LAW_ERR_LEN, VGPU_LAW_WALL, VGPU_LAW_STATUS, VGPU_LAW_NARGS };
+extern const struct vgpu_arg_desc vgpu_wire_link_add_args[VGPU_LAW_NARGS];
+enum { VGPU_LCW_STATE, VGPU_LCW_IMAGE, VGPU_LCW_CAP, VGPU_LCW_SIZE, VGPU_LCW_INFO_CAP, VGPU_LCW_ERR_CAP,
+       VGPU_LCW_LOG, VGPU_LCW_LOG_CAP, VGPU_LCW_INFO_LEN, VGPU_LCW_ERR_LEN, VGPU_LCW_WALL, VGPU_LCW_STATUS, VGPU_LCW_NARGS };
+extern const struct vgpu_arg_desc vgpu_wire_link_complete_args[VGPU_LCW_NARGS];
+
 /* 1 when a memory pool attribute's value is an int (the reuse flags), 0 for a cuuint64_t. */
 static inline int vgpu_pool_attr_is_int(unsigned attr)
 {
