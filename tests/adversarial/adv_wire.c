@@ -126,9 +126,16 @@ int main(void)
 	/* Overflowing geometry: pitch * rows wraps, pitch smaller than a row. */
 	CHECK_EQ(dtod_box(&a, pa, pa + 64, (size_t)1 << 63, 16, 3), CUDA_ERROR_INVALID_VALUE);
 	CHECK_EQ(dtod_box(&a, pa, pa + 64, 8, 16, 3), CUDA_ERROR_INVALID_VALUE);
-	/* Arrays are not remoted; host-to-host never leaves a zone. */
+	/* An array side names one of the zone's arrays by its handle: none, a forged one; a
+	 * memory type that is not one; host-to-host never leaves a zone. */
 	c.srcMemoryType = CU_MEMORYTYPE_ARRAY;
-	CHECK_EQ(copy(&a, &c, NULL, 0, NULL, 0), CUDA_ERROR_NOT_SUPPORTED);
+	c.srcArray = NULL;
+	CHECK_EQ(copy(&a, &c, NULL, 0, NULL, 0), CUDA_ERROR_INVALID_HANDLE);
+	c.srcArray = (CUarray)(uintptr_t)0x5a5a5a5a5aull;
+	CHECK_EQ(copy(&a, &c, NULL, 0, NULL, 0), CUDA_ERROR_INVALID_HANDLE);
+	c.srcArray = NULL;
+	c.srcMemoryType = (CUmemorytype)7;
+	CHECK_EQ(copy(&a, &c, NULL, 0, NULL, 0), CUDA_ERROR_INVALID_VALUE);
 	c.srcMemoryType = c.dstMemoryType = CU_MEMORYTYPE_HOST;
 	CHECK_EQ(copy(&a, &c, host, 64 * 16, back, 64 * 16), CUDA_ERROR_INVALID_VALUE);
 	CHECK(adv_alive(&a) && adv_alive(&b));
