@@ -9,7 +9,6 @@
 #include <string.h>
 
 #include "custom_wire.h"
-#include "vgpu_calls.h"
 #include "vgpu_ops.h"
 
 static const struct vgpu_call_desc desc_create =
@@ -18,6 +17,8 @@ static const struct vgpu_call_desc desc_create =
 static const struct vgpu_call_desc desc_add =
 	VGPU_WIRE_DESC("cuLinkAddData_v2", VGPU_OP_cuLinkAddData_v2, VGPU_CALLF_CUSTOM, vgpu_wire_link_add_args,
 		       VGPU_LAW_NARGS);
+static const struct vgpu_call_desc desc_destroy =
+	VGPU_WIRE_DESC("cuLinkDestroy", VGPU_OP_cuLinkDestroy, VGPU_CALLF_CUSTOM, vgpu_wire_link_destroy_args, 1);
 static const struct vgpu_call_desc desc_complete =
 	VGPU_WIRE_DESC("cuLinkComplete", VGPU_OP_cuLinkComplete, VGPU_CALLF_CUSTOM, vgpu_wire_link_complete_args,
 		       VGPU_LCW_NARGS);
@@ -219,7 +220,7 @@ CUresult CUDAAPI cuLinkCreate_v2(unsigned int numOptions, CUjit_option *options,
 	if (links_add(l) < 0) {
 		CUlinkState rem = l->remote;
 		void *dv[] = { &rem };
-		vgpu_client_call(&vgpu_call_cuLinkDestroy, dv);
+		vgpu_client_call(&desc_destroy, dv);
 		free(l);
 		return CUDA_ERROR_OUT_OF_MEMORY;
 	}
@@ -394,7 +395,7 @@ CUresult CUDAAPI cuLinkDestroy(CUlinkState state)
 		return CUDA_ERROR_INVALID_HANDLE;
 	CUlinkState rem = l->remote;
 	void *dv[] = { &rem };
-	CUresult r = vgpu_client_call(&vgpu_call_cuLinkDestroy, dv);
+	CUresult r = vgpu_client_call(&desc_destroy, dv);
 	l->magic = 0;
 	free(l->image);
 	free(l);

@@ -10,7 +10,6 @@
 #include "log.h"
 #include "modimage.h"
 #include "proxyd.h"
-#include "vgpu_calls.h"
 #include "vgpu_dispatch.h"
 #include "vgpu_ops.h"
 
@@ -355,11 +354,12 @@ void vgpu_proxy_links_gone(struct vgpu_zone *z, const struct vgpu_backend *be, c
 WIRE(cuLinkCreate_v2, vgpu_wire_link_create_args, VGPU_LKW_NARGS);
 WIRE(cuLinkAddData_v2, vgpu_wire_link_add_args, VGPU_LAW_NARGS);
 WIRE(cuLinkComplete, vgpu_wire_link_complete_args, VGPU_LCW_NARGS);
+WIRE(cuLinkDestroy, vgpu_wire_link_destroy_args, 1);
 
 __attribute__((constructor)) static void link_register(void)
 {
 	vgpu_proxy_wire_register(VGPU_OP_cuLinkCreate_v2, &wire_cuLinkCreate_v2, link_create, "cuLinkCreate_v2");
 	vgpu_proxy_wire_register(VGPU_OP_cuLinkAddData_v2, &wire_cuLinkAddData_v2, link_add, "cuLinkAddData_v2");
 	vgpu_proxy_wire_register(VGPU_OP_cuLinkComplete, &wire_cuLinkComplete, link_complete, "cuLinkComplete");
-	vgpu_proxy_wire_register(VGPU_OP_cuLinkDestroy, &vgpu_call_cuLinkDestroy, link_destroy, "cuLinkDestroy");
+	vgpu_proxy_wire_register(VGPU_OP_cuLinkDestroy, &wire_cuLinkDestroy, link_destroy, "cuLinkDestroy");
 }

@@ -301,6 +301,11 @@ const struct vgpu_arg_desc vgpu_wire_texobj_resource_args[VGPU_TOW_NARGS] = {
 	[VGPU_TOW_OBJ] = SCALAR("object", 8),
 };
 
+const struct vgpu_arg_desc vgpu_wire_link_destroy_args[1] = {
+	{ .name = "state", .kind = VGPU_ARG_HANDLE, .size = 8, .htype = VGPU_H_LINK_STATE, .len_arg = N, .len_arg2 = N,
+	  .flags = VGPU_ARGF_DESTROYS },
+};
+
 #define LINK_LOGS(P) \
 	[P##_LOG] = { .name = "log", .kind = VGPU_ARG_OUT_BUF, .len_arg = P##_LOG_CAP, .len_arg2 = N, .len_mul = 1, \
 		      .max_len = 2ull * VGPU_LINK_LOG_MAX }, \

@@ -280,6 +280,7 @@ extern const struct vgpu_arg_desc vgpu_wire_texobj_resource_args[VGPU_TOW_NARGS]
  *   add:      [state, type, data (bulk), size, name, nopt, keys, vals, infoCap, errCap, logs...]
  *   complete: [state, image (out, cap bytes), cap, size (out: the image's bytes; more than cap
  *             and nothing was written: ask again with cap = size), infoCap, errCap, logs...]
+ *   destroy:  [state]
  */
 #define VGPU_LINK_OPT_MAX 32u
 #define VGPU_LINK_LOG_MAX (64u << 10)       /* per log: a longer zone buffer gets this much */
@@ -295,6 +296,8 @@ extern const struct vgpu_arg_desc vgpu_wire_link_add_args[VGPU_LAW_NARGS];
 enum { VGPU_LCW_STATE, VGPU_LCW_IMAGE, VGPU_LCW_CAP, VGPU_LCW_SIZE, VGPU_LCW_INFO_CAP, VGPU_LCW_ERR_CAP,
        VGPU_LCW_LOG, VGPU_LCW_LOG_CAP, VGPU_LCW_INFO_LEN, VGPU_LCW_ERR_LEN, VGPU_LCW_WALL, VGPU_LCW_STATUS, VGPU_LCW_NARGS };
 extern const struct vgpu_arg_desc vgpu_wire_link_complete_args[VGPU_LCW_NARGS];
+/* destroy: [state] (the handle is dropped on success) */
+extern const struct vgpu_arg_desc vgpu_wire_link_destroy_args[1];
 
 /* 1 when a memory pool attribute's value is an int (the reuse flags), 0 for a cuuint64_t. */
 static inline int vgpu_pool_attr_is_int(unsigned attr)

@@ -26,6 +26,9 @@ static const struct vgpu_call_desc complete =
 	VGPU_WIRE_DESC("cuLinkComplete", VGPU_OP_cuLinkComplete, VGPU_CALLF_CUSTOM, vgpu_wire_link_complete_args,
 		       VGPU_LCW_NARGS);
 
+static const struct vgpu_call_desc destroy =
+	VGPU_WIRE_DESC("cuLinkDestroy", VGPU_OP_cuLinkDestroy, VGPU_CALLF_CUSTOM, vgpu_wire_link_destroy_args, 1);
+
 static const char ptx[] =
 	".version 7.0\n.target sm_75\n.address_size 64\n"
 	".visible .entry put(.param .u64 p, .param .u32 v)\n{\n.reg .b64 %rd<3>;\n.reg .b32 %r<2>;\n"
@@ -94,7 +97,7 @@ static long link_complete(struct adv_zone *z, CUlinkState st, void *img, uint64_
 static long link_destroy(struct adv_zone *z, CUlinkState st)
 {
 	void *av[] = { &st };
-	return adv_call(z, &vgpu_call_cuLinkDestroy, av);
+	return adv_call(z, &destroy, av);
 }
 
 int main(void)
