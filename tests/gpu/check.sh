@@ -9,7 +9,8 @@ usage: tests/gpu/check.sh [--build DIR] [--out DIR] [--budget SECONDS] [--jobs N
 Runs, each under a timeout and each recorded as PASS, FAIL or SKIP (a failure does not stop
 the run): the driver-API end-to-end suite and the runtime-API suite (directly and through vgpu,
 outputs identical), checkpoint, migration and restore of a running zone, the simulator's refusal of SASS-only libraries, cuBLAS and cuFFT directly
-and through vgpu, PyTorch directly and through vgpu (when torch imports), and the end-to-end
+and through vgpu, PyTorch directly and through vgpu (when torch imports), numba and CuPy
+directly and through vgpu (when they import), and the end-to-end
 benchmark. Writes OUT/docs/perf/gpu.md (GPU, driver, date, every figure), OUT/summary.md and
 OUT/logs/, and ends with the summary table.
   --build DIR       the build tree (default build/rel). Used as it is when DIR/lib/gpu-kit.files
@@ -228,6 +229,11 @@ d=
 [ -f "$out/pytorch/pytorch.txt" ] && d=$(grep -E '^(losses|step time conv)' "$out/pytorch/pytorch.txt" | tr '\n' ';' | sed 's/;$//')
 judge pytorch "$d"
 
+# 8b. numba (every kernel through the JIT linker) and CuPy directly and through vgpu
+PYLIBS_TIMEOUT=$(( $(left) / 3 < 90 ? $(left) / 3 : 90 )) PYTHON=$py \
+  step pylibs 200 tests/gpu/pylibs_compare.sh --out "$out/pylibs"
+judge pylibs "$(grep -c ': verified' "$out/pylibs/vgpu.out" 2>/dev/null) checks verified through vgpu"
+
 # 9. the end-to-end benchmark (make bench-gpu): the full one when there is time and a GPU
 quick=
 if [ "$backend" = sim ] || [ "$(left)" -lt 200 ]; then quick=--quick; fi
@@ -324,6 +330,13 @@ section_tests() { # section_tests STEP: every test of a step with its time, from
   else
     echo "    $(last_line pytorch)"
   fi
+  echo
+  echo "## numba and CuPy (tests/gpu/pylibs_step.py) directly and through vgpu"
+  echo
+  if [ -f "$out/pylibs/vgpu.out" ]; then
+    sed 's/^/- /' "$out/pylibs/vgpu.out"
+  fi
+  echo "    $(last_line pylibs)"
   echo
   echo "## End-to-end benchmark (bench/zone.sh${quick:+ $quick})"
   echo
