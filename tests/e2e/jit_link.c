@@ -76,7 +76,18 @@ int main(void)
 	run_and_check(f, d, 200);
 	CK(cuLinkDestroy(st));
 	CK_ERR(cuLinkDestroy(st), CUDA_ERROR_INVALID_HANDLE);
-	f = load_kernel(&m2, copy, "link_kernel");
+	/* loaded again with JIT options, as numba loads what it linked: the logs come back empty
+	 * and terminated, their sizes and the wall time written back as 0 */
+	char linfo[64], lerr[64];
+	memset(linfo, 0x55, sizeof(linfo));
+	memset(lerr, 0x55, sizeof(lerr));
+	CUjit_option lopts[] = { CU_JIT_INFO_LOG_BUFFER, CU_JIT_INFO_LOG_BUFFER_SIZE_BYTES, CU_JIT_ERROR_LOG_BUFFER,
+				 CU_JIT_ERROR_LOG_BUFFER_SIZE_BYTES, CU_JIT_WALL_TIME };
+	void *lvals[] = { linfo, (void *)(uintptr_t)sizeof(linfo), lerr, (void *)(uintptr_t)sizeof(lerr),
+			  (void *)(uintptr_t)0x77 };
+	CK(cuModuleLoadDataEx(&m2, copy, 5, lopts, lvals));
+	EXPECT(linfo[0] == 0 && lerr[0] == 0 && lvals[1] == NULL && lvals[3] == NULL && lvals[4] == NULL);
+	CK(cuModuleGetFunction(&f, m2, "link_kernel"));
 	run_and_check(f, d, 131);
 	CK(cuModuleUnload(m1));
 	CK(cuModuleUnload(m2));
