@@ -249,6 +249,8 @@ static CUresult link_complete_do(struct vgpu_proxy_call *call, void **argv)
 
 	if (!drv->cuLinkComplete)
 		return CUDA_ERROR_NOT_SUPPORTED;
+	if (img)
+		memset(img, 0, cap);   /* the reply carries cap bytes whatever happens */
 	if (!r || !size)
 		return CUDA_ERROR_INVALID_VALUE;
 	if (!r->completed) {
@@ -270,7 +272,8 @@ static CUresult link_complete_do(struct vgpu_proxy_call *call, void **argv)
 	if (res != CUDA_SUCCESS)
 		return res;
 	*size = r->image_size;
-	if (r->image_size <= cap && img)
+	/* the reply carries cap bytes (zeroed above): the image, or nothing when it does not fit */
+	if (img && r->image_size <= cap)
 		memcpy(img, r->image, r->image_size);
 	return CUDA_SUCCESS;
 }

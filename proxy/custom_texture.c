@@ -215,6 +215,8 @@ static CUresult object_resource(struct vgpu_proxy_call *call, void **argv)
 
 	if (!res || !array)
 		return CUDA_ERROR_INVALID_VALUE;
+	memset(res, 0, sizeof(*res));
+	*array = 0;
 	if (surface ? !call->drv->cuSurfObjectGetResourceDesc : !call->drv->cuTexObjectGetResourceDesc)
 		return CUDA_ERROR_NOT_SUPPORTED;
 	if (!vgpu_tex_obj_has(call->zone, v, (uint32_t)surface))
