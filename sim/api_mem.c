@@ -80,6 +80,8 @@ CUresult cuMemFree(CUdeviceptr dptr)
 	struct sim_alloc a;
 	if (sim_mem_find(dptr, 1, &a) < 0 || a.base != dptr || (a.kind != ALLOC_DEVICE && a.kind != ALLOC_MANAGED))
 		return CUDA_ERROR_INVALID_VALUE;
+	if (sim_graph_mem_user_free(dptr, 1, &rc))
+		return rc;        /* a graph's allocation goes back to its graph */
 	/* like the real driver, freeing synchronises: no queued work may still use it */
 	if (sim_ctx_valid(a.ctx))
 		sim_ctx_sync(a.ctx);
@@ -784,8 +786,13 @@ CUresult cuMemFreeAsync(CUdeviceptr dptr, CUstream h)
 {
 	CUR_CTX(c);
 	struct sim_alloc a;
+	CUresult rc;
 	if (!dptr || sim_mem_find(dptr, 1, &a) < 0 || a.base != dptr || a.kind != ALLOC_DEVICE)
 		return CUDA_ERROR_INVALID_VALUE;
+	/* in a capture, a free node of a graph's allocation; outside, a graph's allocation may be
+	 * freed only when its graph does not free it and a launch left it allocated */
+	if (sim_graph_capture_free(c, h, dptr, &rc) || (sim_graph_mem_user_free(dptr, 0, &rc) && rc != CUDA_SUCCESS))
+		return rc;
 	struct sim_op *op = sim_op_new(OP_MEMFREE);
 	if (!op)
 		return CUDA_ERROR_OUT_OF_MEMORY;

@@ -468,6 +468,7 @@ static void ctx_release(struct sim_ctx *c)
 	sim_modules_destroy_ctx(c);
 	sim_heap_destroy(c);
 	sim_tex_destroy_ctx(c);     /* before its memory: objects hold their arrays' storage */
+	sim_graph_mem_ctx_gone(c);  /* graphs' allocations are its memory too */
 	sim_mem_free_ctx(c);
 	c->magic = 0;
 }

@@ -3,6 +3,7 @@
 #include "sim.h"
 #include "library.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,6 +29,8 @@ struct sim_gnode {
 	struct sim_gnode *clone_of;   /* cuGraphNodeFindInClone */
 	CUkernelNodeAttrValue attrs[17]; /* kernel node attributes set, by CUlaunchAttributeID */
 	void **kparams;               /* kernel nodes: cuGraphKernelNodeGetParams' pointers into op */
+	struct sim_gmem *gm;          /* memory alloc and free nodes: the graph allocation (a reference) */
+	CUDA_MEM_ALLOC_NODE_PARAMS *aparams; /* alloc nodes: the parameters as made, accessDescs the node's */
 	size_t order;                 /* scratch: topological sort */
 	struct sim_gnode *next;       /* in the graph, in creation order */
 };
@@ -42,6 +45,9 @@ struct sim_graph {
 	struct sim_gnode **frontier;  /* what the next captured node depends on (capture only) */
 	size_t nfrontier, capfrontier;
 	int made_by_capture;          /* the capture created it (rather than a program's cuGraphCreate) */
+	size_t nmem;                  /* memory alloc and free nodes: the restrictions of cuda.h apply */
+	int is_child;                 /* the graph of a child graph node: no memory nodes may join it */
+	struct sim_gexec *exec;       /* with memory nodes: its one executable graph, if any */
 };
 
 /* One step of an executable graph: an operation template, or an event to record or wait for. */
@@ -51,6 +57,7 @@ struct sim_gstep {
 	int wait;                     /* event: 1 wait for it, 0 record it */
 	const struct sim_gnode *node; /* the node of the instantiated graph it came from */
 	int enabled;
+	int freed_here;               /* an alloc node's step: this executable graph also frees it */
 };
 
 struct sim_gexec {
@@ -59,6 +66,8 @@ struct sim_gexec {
 	struct sim_gstep *steps;      /* in launch order (a topological order of the graph) */
 	size_t n, cap;
 	unsigned long long flags;
+	struct sim_graph *src;        /* the graph with memory nodes it came from, while both live */
+	int has_mem;                  /* it runs memory alloc or free nodes */
 };
 
 enum { MAGIC_GRAPH = 0x47524150, MAGIC_GNODE = 0x474e4f44, MAGIC_GEXEC = 0x47455843 };
@@ -66,6 +75,169 @@ enum { MAGIC_GRAPH = 0x47524150, MAGIC_GNODE = 0x474e4f44, MAGIC_GEXEC = 0x47455
 extern struct sim_event *g_events;
 
 static __thread CUstreamCaptureMode tls_mode = CU_STREAM_CAPTURE_MODE_GLOBAL;
+
+/*
+ * Graph memory. An allocation node's memory is the simulator's ordinary device memory, taken
+ * when the node is made (captured cuMemAllocAsync or cuGraphAddMemAllocNode), so its address
+ * is fixed for the graph's life, as the driver promises. It is the graph's: every node and
+ * executable-graph step naming it holds a reference, and it goes back when none is left and no
+ * launch left it allocated (an allocation the graph does not free outlives the graph until the
+ * program frees it). Between its alloc node and its free node it is usable; outside that span
+ * it is dormant: API checks still know the address, but copies, memsets and kernels that touch
+ * it fault as on a GPU whose mapping is gone.
+ */
+struct sim_gmem {
+	uint64_t dptr, size;
+	int dev;
+	struct sim_ctx *ctx;          /* NULL once its context took the memory */
+	int refs;                     /* nodes and executable-graph steps naming it */
+	int freed_in_graph;           /* some graph has a free node for it */
+	int outstanding;              /* a launch left it allocated and nothing freed it yet (call order) */
+	int free_pending;             /* cuMemFreeAsync calls the streams have not reached yet */
+	struct sim_gmem *next;
+};
+
+/* A leaf lock: taken under g_lock at most, and nothing but the memory table is locked under it. */
+static pthread_mutex_t gmem_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct sim_gmem *gmems;
+static uint64_t gmem_used[SIM_MAX_DEVICES], gmem_used_high[SIM_MAX_DEVICES], gmem_res_high[SIM_MAX_DEVICES];
+
+/* gmem_lock held: the live graph allocation at base dptr. */
+static struct sim_gmem *gmem_find(uint64_t dptr)
+{
+	for (struct sim_gmem *r = gmems; r; r = r->next)
+		if (r->ctx && r->dptr == dptr)
+			return r;
+	return NULL;
+}
+
+/* gmem_lock held: r goes when nothing names it and nothing left or frees it allocated. */
+static void gmem_maybe_release(struct sim_gmem *r)
+{
+	if (r->refs > 0 || r->outstanding || r->free_pending)
+		return;
+	for (struct sim_gmem **pp = &gmems; *pp; pp = &(*pp)->next)
+		if (*pp == r) {
+			*pp = r->next;
+			break;
+		}
+	if (r->ctx) {
+		gmem_used[r->dev] -= r->size;
+		sim_mem_free(r->dptr, ALLOC_DEVICE);
+	}
+	free(r);
+}
+
+static void gmem_unref(struct sim_gmem *r)
+{
+	pthread_mutex_lock(&gmem_lock);
+	r->refs--;
+	gmem_maybe_release(r);
+	pthread_mutex_unlock(&gmem_lock);
+}
+
+/* New graph memory of context c on dev, dormant until its alloc node runs; one reference. */
+static struct sim_gmem *gmem_new(struct sim_ctx *c, int dev, uint64_t size, CUresult *rc)
+{
+	uint64_t p;
+	int e = sim_mem_alloc(c, dev, size, &p);
+	if (e) {
+		sim_log("graph memory: cannot allocate %llu bytes on device %d", (unsigned long long)size, dev);
+		*rc = e == -ENOMEM ? CUDA_ERROR_OUT_OF_MEMORY : CUDA_ERROR_INVALID_VALUE;
+		return NULL;
+	}
+	struct sim_gmem *r = calloc(1, sizeof(*r));
+	if (!r) {
+		sim_mem_free(p, ALLOC_DEVICE);
+		*rc = CUDA_ERROR_OUT_OF_MEMORY;
+		return NULL;
+	}
+	sim_mem_set_dormant(p, 1);
+	r->dptr = p;
+	r->size = size;
+	r->dev = dev;
+	r->ctx = c;
+	r->refs = 1;
+	pthread_mutex_lock(&gmem_lock);
+	r->next = gmems;
+	gmems = r;
+	gmem_used[dev] += size;
+	if (gmem_used[dev] > gmem_used_high[dev])
+		gmem_used_high[dev] = gmem_used[dev];
+	if (gmem_used[dev] > gmem_res_high[dev])
+		gmem_res_high[dev] = gmem_used[dev];
+	pthread_mutex_unlock(&gmem_lock);
+	return r;
+}
+
+void sim_graph_mem_run(struct sim_gmem *r, int alloc)
+{
+	pthread_mutex_lock(&gmem_lock);
+	if (r->ctx)
+		sim_mem_set_dormant(r->dptr, !alloc);
+	pthread_mutex_unlock(&gmem_lock);
+}
+
+int sim_graph_mem_stream_free(uint64_t dptr)
+{
+	pthread_mutex_lock(&gmem_lock);
+	struct sim_gmem *r = gmem_find(dptr);
+	if (r) {
+		sim_mem_set_dormant(dptr, 1);
+		if (r->free_pending)
+			r->free_pending--;
+		gmem_maybe_release(r);
+	}
+	pthread_mutex_unlock(&gmem_lock);
+	return r != NULL;
+}
+
+int sim_graph_mem_user_free(CUdeviceptr dptr, int sync, CUresult *rc)
+{
+	pthread_mutex_lock(&gmem_lock);
+	struct sim_gmem *r = gmem_find(dptr);
+	if (!r) {
+		pthread_mutex_unlock(&gmem_lock);
+		return 0;
+	}
+	struct sim_ctx *c = r->ctx;
+	*rc = CUDA_SUCCESS;
+	if (r->freed_in_graph) {
+		sim_log("%s: 0x%llx is a graph's allocation that a graph frees; only that graph may free it",
+			sync ? "cuMemFree" : "cuMemFreeAsync", (unsigned long long)dptr);
+		*rc = CUDA_ERROR_INVALID_VALUE;
+	} else if (!r->outstanding) {
+		sim_log("%s: 0x%llx is a graph's allocation that no launch left allocated",
+			sync ? "cuMemFree" : "cuMemFreeAsync", (unsigned long long)dptr);
+		*rc = CUDA_ERROR_INVALID_VALUE;
+	} else {
+		/* from now on the graph may be launched again; the memory stays the graph's */
+		r->outstanding = 0;
+		r->free_pending++;
+	}
+	pthread_mutex_unlock(&gmem_lock);
+	if (*rc == CUDA_SUCCESS && sync) {
+		if (sim_ctx_valid(c))
+			sim_ctx_sync(c);     /* as cuMemFree does: the launch that made it live has run */
+		sim_graph_mem_stream_free(dptr);
+	}
+	return 1;
+}
+
+void sim_graph_mem_ctx_gone(struct sim_ctx *c)
+{
+	pthread_mutex_lock(&gmem_lock);
+	for (struct sim_gmem *r = gmems, *next; r; r = next) {
+		next = r->next;
+		if (r->ctx != c)
+			continue;
+		gmem_used[r->dev] -= r->size;
+		r->ctx = NULL;             /* the context's memory goes with it (sim_mem_free_ctx) */
+		r->outstanding = r->free_pending = 0;
+		gmem_maybe_release(r);
+	}
+	pthread_mutex_unlock(&gmem_lock);
+}
 
 /* ---- operations as graph nodes ---- */
 
@@ -125,6 +297,12 @@ static void node_free(struct sim_gnode *n)
 		graph_free(n->child);
 	free(n->deps);
 	free(n->kparams);
+	if (n->gm)
+		gmem_unref(n->gm);
+	if (n->aparams) {
+		free((void *)n->aparams->accessDescs);
+		free(n->aparams);
+	}
 	n->magic = 0;
 	free(n);
 }
@@ -136,6 +314,8 @@ static void graph_free(struct sim_graph *g)
 		node_free(n);
 	}
 	free(g->frontier);
+	if (g->exec)
+		g->exec->src = NULL;
 	g->magic = 0;
 	free(g);
 }
@@ -229,6 +409,7 @@ void sim_graph_capture_op(struct sim_stream *s, struct sim_op *op)
 		return;
 	case OP_CALLBACK:
 	case OP_MEMFREE:
+	case OP_GMEM:
 		/* not capturable here: the capture fails at its end, as the driver's would */
 		if (!g->capture_err)
 			g->capture_err = CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED;
@@ -395,8 +576,13 @@ CUresult cuGraphAddChildGraphNode(CUgraphNode *out, CUgraph hg, const CUgraphNod
 		return rc;
 	if (child == hg)
 		return CUDA_ERROR_INVALID_VALUE;
+	if (c->nmem) {
+		sim_log("cuGraphAddChildGraphNode: the child graph has memory alloc or free nodes");
+		return CUDA_ERROR_INVALID_VALUE;
+	}
 	if (!(copy = graph_clone(c)))
 		return CUDA_ERROR_OUT_OF_MEMORY;
+	copy->is_child = 1;
 	rc = add_node(out, hg, deps, n, CU_GRAPH_NODE_TYPE_GRAPH, &nd);
 	if (rc != CUDA_SUCCESS) {
 		graph_free(copy);
@@ -415,6 +601,202 @@ CUresult cuGraphChildGraphNodeGetGraph(CUgraphNode h, CUgraph *out)
 	if (!out || n->type != CU_GRAPH_NODE_TYPE_GRAPH)
 		return CUDA_ERROR_INVALID_VALUE;
 	*out = (CUgraph)n->child;
+	return CUDA_SUCCESS;
+}
+
+/* ---- memory alloc and free nodes ---- */
+
+static CUresult alloc_params_check(const CUDA_MEM_ALLOC_NODE_PARAMS *p)
+{
+	if (!p || !p->bytesize || p->poolProps.allocType != CU_MEM_ALLOCATION_TYPE_PINNED ||
+	    p->poolProps.location.type != CU_MEM_LOCATION_TYPE_DEVICE || p->poolProps.location.id < 0 ||
+	    p->poolProps.location.id >= g_ndev || p->accessDescCount > (size_t)g_ndev ||
+	    (p->accessDescCount && !p->accessDescs) || p->poolProps.win32SecurityAttributes)
+		return CUDA_ERROR_INVALID_VALUE;
+	if (p->poolProps.handleTypes != CU_MEM_HANDLE_TYPE_NONE)
+		return CUDA_ERROR_NOT_SUPPORTED;   /* no IPC for graph memory, as with the driver */
+	for (size_t i = 0; i < p->accessDescCount; i++)
+		if (p->accessDescs[i].location.type != CU_MEM_LOCATION_TYPE_DEVICE ||
+		    p->accessDescs[i].location.id < 0 || p->accessDescs[i].location.id >= g_ndev ||
+		    p->accessDescs[i].flags > CU_MEM_ACCESS_FLAGS_PROT_READWRITE)
+			return CUDA_ERROR_INVALID_VALUE;
+	return CUDA_SUCCESS;
+}
+
+/* An alloc node of p's allocation (p checked) at the end of g, after deps; p->dptr is set. */
+static CUresult mem_alloc_node(struct sim_graph *g, struct sim_gnode *const *deps, size_t ndeps,
+			       CUDA_MEM_ALLOC_NODE_PARAMS *p, struct sim_gnode **out)
+{
+	CUresult rc = CUDA_ERROR_OUT_OF_MEMORY;
+	if (g->is_child) {
+		sim_log("graph memory: no alloc node may join a child graph node's graph");
+		return CUDA_ERROR_INVALID_VALUE;
+	}
+	CUDA_MEM_ALLOC_NODE_PARAMS *keep = calloc(1, sizeof(*keep));
+	CUmemAccessDesc *acc = p->accessDescCount ? malloc(p->accessDescCount * sizeof(*acc)) : NULL;
+	struct sim_gnode *n = NULL;
+	struct sim_gmem *r = NULL;
+	if (!keep || (p->accessDescCount && !acc) ||
+	    !(r = gmem_new(g->ctx, p->poolProps.location.id, p->bytesize, &rc)) ||
+	    !(n = node_append(g, CU_GRAPH_NODE_TYPE_MEM_ALLOC, deps, ndeps))) {
+		free(keep);
+		free(acc);
+		if (r)
+			gmem_unref(r);
+		return rc;
+	}
+	*keep = *p;
+	if (acc)
+		memcpy(acc, p->accessDescs, p->accessDescCount * sizeof(*acc));
+	keep->accessDescs = acc;
+	keep->dptr = p->dptr = r->dptr;
+	n->gm = r;
+	n->aparams = keep;
+	g->nmem++;
+	*out = n;
+	return CUDA_SUCCESS;
+}
+
+/* A free node of the graph allocation at dptr at the end of g, after deps. */
+static CUresult mem_free_node(struct sim_graph *g, struct sim_gnode *const *deps, size_t ndeps, CUdeviceptr dptr,
+			      struct sim_gnode **out)
+{
+	if (g->is_child) {
+		sim_log("graph memory: no free node may join a child graph node's graph");
+		return CUDA_ERROR_INVALID_VALUE;
+	}
+	pthread_mutex_lock(&gmem_lock);
+	struct sim_gmem *r = gmem_find(dptr);
+	if (!r || r->freed_in_graph) {
+		pthread_mutex_unlock(&gmem_lock);
+		sim_log(!r ? "graph memory: 0x%llx was not made by an alloc node; no free node for it"
+			   : "graph memory: 0x%llx already has a free node; it can be freed once, in one graph",
+			(unsigned long long)dptr);
+		return CUDA_ERROR_INVALID_VALUE;
+	}
+	r->freed_in_graph = 1;
+	r->refs++;
+	pthread_mutex_unlock(&gmem_lock);
+	struct sim_gnode *n = node_append(g, CU_GRAPH_NODE_TYPE_MEM_FREE, deps, ndeps);
+	if (!n) {
+		pthread_mutex_lock(&gmem_lock);
+		r->freed_in_graph = 0;
+		pthread_mutex_unlock(&gmem_lock);
+		gmem_unref(r);
+		return CUDA_ERROR_OUT_OF_MEMORY;
+	}
+	n->gm = r;
+	g->nmem++;
+	*out = n;
+	return CUDA_SUCCESS;
+}
+
+/* A captured stream-ordered call becomes a node after the capture's frontier, and the
+ * frontier; a failure also invalidates the capture, as the driver's does. */
+static int capture_mem(struct sim_ctx *c, CUstream h, CUDA_MEM_ALLOC_NODE_PARAMS *ap, CUdeviceptr dptr,
+		       CUresult *rc)
+{
+	CUresult e;
+	struct sim_stream *s = sim_stream_get(c, h, &e);
+	if (!s)
+		return 0;              /* the ordinary path answers for the stream */
+	pthread_mutex_lock(&g_lock);
+	struct sim_graph *g = s->capture;
+	if (!g) {
+		pthread_mutex_unlock(&g_lock);
+		return 0;
+	}
+	struct sim_gnode *n = NULL;
+	*rc = ap ? mem_alloc_node(g, g->frontier, g->nfrontier, ap, &n)
+		 : mem_free_node(g, g->frontier, g->nfrontier, dptr, &n);
+	if (*rc == CUDA_SUCCESS && frontier_set(g, &n, 1) < 0)
+		*rc = CUDA_ERROR_OUT_OF_MEMORY;
+	if (*rc != CUDA_SUCCESS && !g->capture_err)
+		g->capture_err = *rc;
+	pthread_mutex_unlock(&g_lock);
+	return 1;
+}
+
+int sim_graph_capture_alloc(struct sim_ctx *c, CUstream h, int dev, size_t size, CUdeviceptr *dptr, CUresult *rc)
+{
+	CUDA_MEM_ALLOC_NODE_PARAMS p;
+	memset(&p, 0, sizeof(p));
+	p.poolProps.allocType = CU_MEM_ALLOCATION_TYPE_PINNED;
+	p.poolProps.location.type = CU_MEM_LOCATION_TYPE_DEVICE;
+	p.poolProps.location.id = dev;
+	p.bytesize = size;
+	if (!capture_mem(c, h, &p, 0, rc))
+		return 0;
+	if (*rc == CUDA_SUCCESS && dptr)
+		*dptr = p.dptr;
+	return 1;
+}
+
+int sim_graph_capture_free(struct sim_ctx *c, CUstream h, CUdeviceptr dptr, CUresult *rc)
+{
+	/* only graph allocations have free nodes; freeing other memory in a capture is refused
+	 * where the capture meets the free (sim_graph_capture_op) */
+	pthread_mutex_lock(&gmem_lock);
+	int ours = gmem_find(dptr) != NULL;
+	pthread_mutex_unlock(&gmem_lock);
+	return ours && capture_mem(c, h, NULL, dptr, rc);
+}
+
+CUresult cuGraphAddMemAllocNode(CUgraphNode *out, CUgraph hg, const CUgraphNode *deps, size_t n,
+				CUDA_MEM_ALLOC_NODE_PARAMS *p)
+{
+	CUresult rc;
+	struct sim_graph *g = graph_get(hg, &rc);
+	struct sim_gnode *nd;
+	if (!g)
+		return rc;
+	if (!out)
+		return CUDA_ERROR_INVALID_VALUE;
+	if ((rc = alloc_params_check(p)) != CUDA_SUCCESS || (rc = deps_check(g, deps, n)) != CUDA_SUCCESS)
+		return rc;
+	if ((rc = mem_alloc_node(g, (struct sim_gnode *const *)deps, n, p, &nd)) == CUDA_SUCCESS)
+		*out = (CUgraphNode)nd;
+	return rc;
+}
+
+CUresult cuGraphAddMemFreeNode(CUgraphNode *out, CUgraph hg, const CUgraphNode *deps, size_t n, CUdeviceptr dptr)
+{
+	CUresult rc;
+	struct sim_graph *g = graph_get(hg, &rc);
+	struct sim_gnode *nd;
+	if (!g)
+		return rc;
+	if (!out)
+		return CUDA_ERROR_INVALID_VALUE;
+	if ((rc = deps_check(g, deps, n)) != CUDA_SUCCESS)
+		return rc;
+	if ((rc = mem_free_node(g, (struct sim_gnode *const *)deps, n, dptr, &nd)) == CUDA_SUCCESS)
+		*out = (CUgraphNode)nd;
+	return rc;
+}
+
+/* The parameters as made; poolProps and accessDescs stay the node's, as the driver's do. */
+CUresult cuGraphMemAllocNodeGetParams(CUgraphNode h, CUDA_MEM_ALLOC_NODE_PARAMS *p)
+{
+	CUresult rc;
+	struct sim_gnode *n = node_get(h, &rc);
+	if (!n)
+		return rc;
+	if (!p || n->type != CU_GRAPH_NODE_TYPE_MEM_ALLOC || !n->aparams)
+		return CUDA_ERROR_INVALID_VALUE;
+	*p = *n->aparams;
+	return CUDA_SUCCESS;
+}
+
+CUresult cuGraphMemFreeNodeGetParams(CUgraphNode h, CUdeviceptr *dptr)
+{
+	CUresult rc;
+	struct sim_gnode *n = node_get(h, &rc);
+	if (!n)
+		return rc;
+	if (!dptr || n->type != CU_GRAPH_NODE_TYPE_MEM_FREE || !n->gm)
+		return CUDA_ERROR_INVALID_VALUE;
+	*dptr = (CUdeviceptr)n->gm->dptr;
 	return CUDA_SUCCESS;
 }
 
@@ -694,6 +1076,10 @@ CUresult cuGraphDestroyNode(CUgraphNode h)
 	if (!n)
 		return rc;
 	struct sim_graph *g = n->g;
+	if (g->nmem) {
+		sim_log("cuGraphDestroyNode: the graph has memory alloc or free nodes; none of its nodes can go");
+		return CUDA_ERROR_INVALID_VALUE;
+	}
 	/* out of the list, and out of every other node's dependencies */
 	struct sim_gnode **pp = &g->head, *prev = NULL;
 	while (*pp != n) {
@@ -756,8 +1142,13 @@ CUresult cuGraphRemoveDependencies_v2(CUgraph hg, const CUgraphNode *from, const
 				      const CUgraphEdgeData *data, size_t n)
 {
 	CUresult rc;
-	if (!edges_graph(hg, from, to, data, n, &rc))
+	struct sim_graph *g = edges_graph(hg, from, to, data, n, &rc);
+	if (!g)
 		return rc;
+	if (g->nmem) {
+		sim_log("cuGraphRemoveDependencies: the graph has memory alloc or free nodes; its edges stay");
+		return CUDA_ERROR_INVALID_VALUE;
+	}
 	for (size_t i = 0; i < n; i++) {
 		struct sim_gnode *t = (struct sim_gnode *)to[i];
 		size_t k = 0;
@@ -893,6 +1284,8 @@ static struct sim_graph *graph_clone(const struct sim_graph *g)
 			graph_free(c);
 			return NULL;
 		}
+		if (m->child)
+			m->child->is_child = 1;
 		m->event = n->event;
 		memcpy(m->attrs, n->attrs, sizeof(m->attrs));
 		m->clone_of = (struct sim_gnode *)n;
@@ -925,6 +1318,10 @@ CUresult cuGraphClone(CUgraph *out, CUgraph h)
 		return rc;
 	if (!out)
 		return CUDA_ERROR_INVALID_VALUE;
+	if (g->nmem) {
+		sim_log("cuGraphClone: a graph with memory alloc or free nodes cannot be cloned");
+		return CUDA_ERROR_NOT_SUPPORTED;
+	}
 	struct sim_graph *c = graph_clone(g);
 	if (!c)
 		return CUDA_ERROR_OUT_OF_MEMORY;
@@ -1177,6 +1574,22 @@ static CUresult exec_add_graph(struct sim_gexec *x, struct sim_graph *g)
 					return rc;
 				continue;
 			}
+			if (n->gm) {
+				/* an alloc or free node: a step that makes the memory usable or dormant */
+				if (!(st.op = sim_op_new(OP_GMEM)))
+					return CUDA_ERROR_OUT_OF_MEMORY;
+				st.op->u.gm.r = n->gm;
+				st.op->u.gm.alloc = n->type == CU_GRAPH_NODE_TYPE_MEM_ALLOC;
+				if (exec_push(x, st) < 0) {
+					sim_op_free(st.op);
+					return CUDA_ERROR_OUT_OF_MEMORY;
+				}
+				pthread_mutex_lock(&gmem_lock);
+				n->gm->refs++;     /* the executable graph keeps the memory too */
+				pthread_mutex_unlock(&gmem_lock);
+				x->has_mem = 1;
+				continue;
+			}
 			if (n->op && !(st.op = op_clone(n->op)))
 				return CUDA_ERROR_OUT_OF_MEMORY;
 			st.event = n->event;
@@ -1196,8 +1609,13 @@ static CUresult exec_add_graph(struct sim_gexec *x, struct sim_graph *g)
 static void exec_free(struct sim_gexec *x)
 {
 	for (size_t i = 0; i < x->n; i++)
-		if (x->steps[i].op)
+		if (x->steps[i].op) {
+			if (x->steps[i].op->kind == OP_GMEM)
+				gmem_unref(x->steps[i].op->u.gm.r);
 			sim_op_free(x->steps[i].op);
+		}
+	if (x->src)
+		x->src->exec = NULL;
 	free(x->steps);
 	x->magic = 0;
 	free(x);
@@ -1213,6 +1631,11 @@ CUresult cuGraphInstantiateWithFlags(CUgraphExec *out, CUgraph h, unsigned long 
 						   CUDA_GRAPH_INSTANTIATE_FLAG_UPLOAD |
 						   CUDA_GRAPH_INSTANTIATE_FLAG_USE_NODE_PRIORITY)))
 		return CUDA_ERROR_INVALID_VALUE;
+	if (g->nmem && g->exec) {
+		sim_log("cuGraphInstantiate: the graph has memory alloc or free nodes and an executable graph "
+			"already; destroy that one first");
+		return CUDA_ERROR_NOT_SUPPORTED;
+	}
 	struct sim_gexec *x = calloc(1, sizeof(*x));
 	if (!x)
 		return CUDA_ERROR_OUT_OF_MEMORY;
@@ -1222,6 +1645,21 @@ CUresult cuGraphInstantiateWithFlags(CUgraphExec *out, CUgraph h, unsigned long 
 	if ((rc = exec_add_graph(x, g)) != CUDA_SUCCESS) {
 		exec_free(x);
 		return rc;
+	}
+	/* an allocation this executable graph also frees is never left allocated by a launch */
+	for (size_t i = 0; i < x->n; i++) {
+		struct sim_gstep *a = &x->steps[i];
+		if (!a->op || a->op->kind != OP_GMEM || !a->op->u.gm.alloc)
+			continue;
+		for (size_t j = 0; j < x->n; j++) {
+			const struct sim_op *f = x->steps[j].op;
+			if (f && f->kind == OP_GMEM && !f->u.gm.alloc && f->u.gm.r == a->op->u.gm.r)
+				a->freed_here = 1;
+		}
+	}
+	if (g->nmem) {
+		x->src = g;
+		g->exec = x;
 	}
 	*out = (CUgraphExec)x;
 	return CUDA_SUCCESS;
@@ -1243,6 +1681,11 @@ CUresult cuGraphExecUpdate_v2(CUgraphExec h, CUgraph hg, CUgraphExecUpdateResult
 	if (!info)
 		return CUDA_ERROR_INVALID_VALUE;
 	memset(info, 0, sizeof(*info));
+	if (x->has_mem || g->nmem) {
+		/* memory alloc and free nodes cannot be updated (cuda.h: "API unsupported") */
+		info->result = CU_GRAPH_EXEC_UPDATE_ERROR_NOT_SUPPORTED;
+		return CUDA_ERROR_GRAPH_EXEC_UPDATE_FAILURE;
+	}
 	struct sim_gexec fresh = { .magic = MAGIC_GEXEC, .ctx = g->ctx };
 	if ((rc = exec_add_graph(&fresh, g)) != CUDA_SUCCESS) {
 		for (size_t i = 0; i < fresh.n; i++)
@@ -1322,7 +1765,7 @@ CUresult cuGraphNodeSetEnabled(CUgraphExec h, CUgraphNode node, unsigned int ena
 	if (!x)
 		return rc;
 	struct sim_gstep *st = exec_step(x, node);
-	if (!st || !st->op)            /* only kernel, copy and memset nodes can be disabled */
+	if (!st || !st->op || st->op->kind == OP_GMEM) /* only kernel, copy and memset nodes can be disabled */
 		return CUDA_ERROR_INVALID_VALUE;
 	st->enabled = enabled != 0;
 	return CUDA_SUCCESS;
@@ -1335,7 +1778,7 @@ CUresult cuGraphNodeGetEnabled(CUgraphExec h, CUgraphNode node, unsigned int *en
 	if (!x)
 		return rc;
 	struct sim_gstep *st = exec_step(x, node);
-	if (!st || !st->op || !enabled)
+	if (!st || !st->op || st->op->kind == OP_GMEM || !enabled)
 		return CUDA_ERROR_INVALID_VALUE;
 	*enabled = (unsigned)st->enabled;
 	return CUDA_SUCCESS;
@@ -1413,6 +1856,53 @@ CUresult cuGraphExecMemcpyNodeSetParams(CUgraphExec h, CUgraphNode node, const C
 	return step_replace(h, node, OP_COPY, make_copy, p);
 }
 
+/*
+ * Before a launch of an executable graph with memory nodes: an allocation a previous launch
+ * left allocated must have been freed, unless the graph was instantiated to free it itself
+ * (AUTO_FREE_ON_LAUNCH: the launch frees it first, as a cuMemFreeAsync on the stream would).
+ */
+static CUresult launch_mem_check(struct sim_gexec *x, struct sim_stream *s)
+{
+	CUresult rc = CUDA_SUCCESS;
+	pthread_mutex_lock(&g_lock);
+	int capturing = s->capture != NULL;
+	pthread_mutex_unlock(&g_lock);
+	if (capturing) {
+		sim_log("cuGraphLaunch: a graph with memory alloc or free nodes cannot be launched into a capture");
+		return CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED;
+	}
+	pthread_mutex_lock(&gmem_lock);
+	for (size_t i = 0; i < x->n && rc == CUDA_SUCCESS; i++) {
+		const struct sim_op *op = x->steps[i].op;
+		if (!op || op->kind != OP_GMEM || !op->u.gm.alloc)
+			continue;
+		if (!op->u.gm.r->ctx)
+			rc = CUDA_ERROR_CONTEXT_IS_DESTROYED;
+		else if (op->u.gm.r->outstanding && !(x->flags & CUDA_GRAPH_INSTANTIATE_FLAG_AUTO_FREE_ON_LAUNCH)) {
+			sim_log("cuGraphLaunch: the graph's allocation at 0x%llx from its previous launch was not freed; "
+				"free it (cuMemFreeAsync) or instantiate with AUTO_FREE_ON_LAUNCH",
+				(unsigned long long)op->u.gm.r->dptr);
+			rc = CUDA_ERROR_INVALID_VALUE;
+		}
+	}
+	for (size_t i = 0; i < x->n && rc == CUDA_SUCCESS; i++) {
+		const struct sim_op *op = x->steps[i].op;
+		if (!op || op->kind != OP_GMEM || !op->u.gm.alloc || !op->u.gm.r->outstanding)
+			continue;
+		struct sim_op *f = sim_op_new(OP_GMEM);
+		if (!f) {
+			rc = CUDA_ERROR_OUT_OF_MEMORY;
+			break;
+		}
+		f->u.gm.r = op->u.gm.r;
+		f->u.gm.alloc = 0;
+		op->u.gm.r->outstanding = 0;
+		sim_stream_enqueue(s, f);
+	}
+	pthread_mutex_unlock(&gmem_lock);
+	return rc;
+}
+
 CUresult cuGraphLaunch(CUgraphExec h, CUstream hs)
 {
 	CUresult rc;
@@ -1426,6 +1916,8 @@ CUresult cuGraphLaunch(CUgraphExec h, CUstream hs)
 		return CUDA_ERROR_INVALID_CONTEXT;
 	if (s->ctx->sticky)
 		return s->ctx->sticky;
+	if (x->has_mem && (rc = launch_mem_check(x, s)) != CUDA_SUCCESS)
+		return rc;
 	for (size_t i = 0; i < x->n; i++) {
 		const struct sim_gstep *st = &x->steps[i];
 		if (st->op) {
@@ -1443,6 +1935,16 @@ CUresult cuGraphLaunch(CUgraphExec h, CUstream hs)
 		if (rc != CUDA_SUCCESS)
 			return rc;
 	}
+	if (x->has_mem) {
+		/* in call order: what this launch leaves allocated, and what it frees of others' */
+		pthread_mutex_lock(&gmem_lock);
+		for (size_t i = 0; i < x->n; i++) {
+			const struct sim_gstep *st = &x->steps[i];
+			if (st->op && st->op->kind == OP_GMEM)
+				st->op->u.gm.r->outstanding = st->op->u.gm.alloc && !st->freed_here;
+		}
+		pthread_mutex_unlock(&gmem_lock);
+	}
 	return CUDA_SUCCESS;
 }
 
@@ -1455,8 +1957,9 @@ CUresult cuGraphUpload(CUgraphExec h, CUstream hs)
 	return capture_stream(hs, &rc) ? CUDA_SUCCESS : rc;
 }
 
-/* ---- graph memory: the simulator keeps none for graphs ---- */
+/* ---- graph memory: what graphs hold, device by device ---- */
 
+/* Nothing is cached past the release of a graph's allocation, so there is nothing to trim. */
 CUresult cuDeviceGraphMemTrim(CUdevice dev)
 {
 	if (!g_inited)
@@ -1472,7 +1975,20 @@ CUresult cuDeviceGetGraphMemAttribute(CUdevice dev, CUgraphMem_attribute attr, v
 		return CUDA_ERROR_INVALID_DEVICE;
 	if (!value || attr < CU_GRAPH_MEM_ATTR_USED_MEM_CURRENT || attr > CU_GRAPH_MEM_ATTR_RESERVED_MEM_HIGH)
 		return CUDA_ERROR_INVALID_VALUE;
-	*(cuuint64_t *)value = 0;
+	/* reserved equals used: graph memory is taken and given back whole, never cached */
+	pthread_mutex_lock(&gmem_lock);
+	switch (attr) {
+	case CU_GRAPH_MEM_ATTR_USED_MEM_HIGH:
+		*(cuuint64_t *)value = gmem_used_high[dev];
+		break;
+	case CU_GRAPH_MEM_ATTR_RESERVED_MEM_HIGH:
+		*(cuuint64_t *)value = gmem_res_high[dev];
+		break;
+	default:
+		*(cuuint64_t *)value = gmem_used[dev];
+		break;
+	}
+	pthread_mutex_unlock(&gmem_lock);
 	return CUDA_SUCCESS;
 }
 
@@ -1486,6 +2002,13 @@ CUresult cuDeviceSetGraphMemAttribute(CUdevice dev, CUgraphMem_attribute attr, v
 	if (!value || (attr != CU_GRAPH_MEM_ATTR_USED_MEM_HIGH && attr != CU_GRAPH_MEM_ATTR_RESERVED_MEM_HIGH) ||
 	    *(cuuint64_t *)value != 0)
 		return CUDA_ERROR_INVALID_VALUE;
+	/* a reset starts the mark again from what graphs hold now */
+	pthread_mutex_lock(&gmem_lock);
+	if (attr == CU_GRAPH_MEM_ATTR_USED_MEM_HIGH)
+		gmem_used_high[dev] = gmem_used[dev];
+	else
+		gmem_res_high[dev] = gmem_used[dev];
+	pthread_mutex_unlock(&gmem_lock);
 	return CUDA_SUCCESS;
 }
 

@@ -291,13 +291,35 @@ int sim_mem_find(uint64_t a, uint64_t len, struct sim_alloc *out)
 	return rc;
 }
 
+int sim_mem_find_live(uint64_t a, uint64_t len)
+{
+	struct sim_alloc e;
+	if (sim_mem_find(a, len, &e) < 0)
+		return -EINVAL;
+	return e.dormant ? -EFAULT : 0;
+}
+
+int sim_mem_set_dormant(uint64_t base, int dormant)
+{
+	pthread_rwlock_wrlock(&mem_lock);
+	size_t i = upper(base);
+	int rc = -EINVAL;
+	if (i > 0 && tab[i - 1].base == base) {
+		tab[i - 1].dormant = dormant;
+		rc = 0;
+	}
+	pthread_rwlock_unlock(&mem_lock);
+	return rc;
+}
+
 __thread unsigned sim_space, sim_kernel_space;
 int sim_space_checks = 1;
 
 int sim_mem_resolve(void *space, uint64_t addr, uint64_t len, struct ptx_range *out)
 {
 	struct sim_alloc a;
-	if (sim_mem_find(addr, len, &a) < 0 || (a.space != (unsigned)(uintptr_t)space && sim_space_checks))
+	if (sim_mem_find(addr, len, &a) < 0 || (a.space != (unsigned)(uintptr_t)space && sim_space_checks) ||
+	    a.dormant)
 		return -EFAULT;
 	out->lo = a.base;
 	out->len = a.size;

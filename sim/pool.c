@@ -305,7 +305,14 @@ CUresult cuMemPoolGetAccess(CUmemAccess_flags *flags, CUmemoryPool h, CUmemLocat
 
 static CUresult pool_alloc(CUdeviceptr *dptr, size_t size, struct sim_pool *p, CUstream h)
 {
-	CUresult rc = sim_mem_alloc_async(dptr, size, h);
+	CUresult rc;
+	struct sim_ctx *c = sim_ctx_current(&rc);
+	if (!c)
+		return rc;
+	/* inside a stream capture the allocation is the graph's: an alloc node, not pool memory */
+	if (sim_graph_capture_alloc(c, h, p->dev, size, dptr, &rc))
+		return rc;
+	rc = sim_mem_alloc_async(dptr, size, h);
 	if (rc != CUDA_SUCCESS)
 		return rc;
 	pthread_mutex_lock(&pool_lock);

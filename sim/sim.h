@@ -40,6 +40,8 @@ struct sim_alloc {
 	struct sim_ctx *ctx;
 	uint64_t id;
 	unsigned space;          /* address space of the thread that made it (vgpu_sim_set_space) */
+	int dormant;             /* a graph's allocation outside its alloc..free span (graph.c): API
+				  * checks still find it, but copies, memsets and kernels fault */
 };
 
 /*
@@ -67,6 +69,10 @@ int sim_mem_add_host(struct sim_ctx *ctx, void *p, uint64_t size, int kind, unsi
 int sim_mem_add_vmm(uint64_t base, uint64_t size, int dev);
 /* Copy of the live allocation containing [a, a+len), or -EINVAL. */
 int sim_mem_find(uint64_t a, uint64_t len, struct sim_alloc *out);
+/* The same, but -EFAULT for a dormant graph allocation: what work that runs may touch. */
+int sim_mem_find_live(uint64_t a, uint64_t len);
+/* Marks the allocation at base dormant (1) or usable (0); -EINVAL when not a live base. */
+int sim_mem_set_dormant(uint64_t base, int dormant);
 /* 1 if a lies in the device arena (live or not). */
 int sim_mem_in_arena(uint64_t a);
 void sim_mem_free_ctx(struct sim_ctx *ctx);
@@ -124,7 +130,8 @@ CUresult sim_errno_to_cu(int rc);
 
 /* ---- streams and events (stream.c) ---- */
 enum { OP_KERNEL, OP_COPY, OP_SET, OP_EVENT, OP_WAITONLY, OP_HOSTFN, OP_CALLBACK, OP_MEMFREE,
-       OP_MEMVAL };
+       OP_MEMVAL, OP_GMEM /* a graph's alloc or free node reached (graph.c) */ };
+struct sim_gmem;
 
 struct sim_copy3d {              /* a generic strided copy: depth × height rows of width */
 	uint64_t src, dst;       /* addresses (host or device, all resolved as host addresses) */
@@ -174,6 +181,7 @@ struct sim_op {
 		struct { CUstreamCallback fn; void *data; } cb;
 		uint64_t free_dptr;      /* OP_MEMFREE (cuMemFreeAsync) */
 		struct { uint64_t addr, value; int size, wait; unsigned flags; } mv;   /* OP_MEMVAL */
+		struct { struct sim_gmem *r; int alloc; } gm;                         /* OP_GMEM */
 	} u;
 };
 
@@ -228,6 +236,19 @@ void sim_pool_forget(uint64_t base);
 struct sim_graph;
 /* g_lock held: op (ownership passes) goes into s's capture instead of running. */
 void sim_graph_capture_op(struct sim_stream *s, struct sim_op *op);
+/* Graph memory (graph.c). When stream h of c is capturing, the stream-ordered allocation or
+ * free becomes a node of the capture: 1 with *rc its answer; 0 when h is not capturing. */
+int sim_graph_capture_alloc(struct sim_ctx *c, CUstream h, int dev, size_t size, CUdeviceptr *dptr, CUresult *rc);
+int sim_graph_capture_free(struct sim_ctx *c, CUstream h, CUdeviceptr dptr, CUresult *rc);
+/* A free outside graphs (cuMemFree: sync 1; cuMemFreeAsync at its call: 0) of dptr: 1 with *rc
+ * its answer when dptr is a graph's allocation, 0 otherwise. */
+int sim_graph_mem_user_free(CUdeviceptr dptr, int sync, CUresult *rc);
+/* The stream reached a cuMemFreeAsync of dptr: 1 when it was a graph's allocation (handled). */
+int sim_graph_mem_stream_free(uint64_t dptr);
+/* The stream reached a graph's alloc (alloc 1) or free node. */
+void sim_graph_mem_run(struct sim_gmem *r, int alloc);
+/* Context c is going: its graph allocations go with its memory. */
+void sim_graph_mem_ctx_gone(struct sim_ctx *c);
 
 /* ---- launches (exec.c) ---- */
 int sim_pool_run(struct sim_launch_op *k, char *err, size_t errlen);

@@ -44,8 +44,8 @@ static uint64_t copy_span(uint64_t pitch, uint64_t rows_per_slice, const struct 
  * another allocation); -EFAULT then, as a GPU faults, and nothing is read or written. */
 static int copy_run(const struct sim_copy3d *c)
 {
-	if ((c->src_alloc && sim_mem_find(c->src, copy_span(c->spitch, c->sheight, c), NULL) < 0) ||
-	    (c->dst_alloc && sim_mem_find(c->dst, copy_span(c->dpitch, c->dheight, c), NULL) < 0))
+	if ((c->src_alloc && sim_mem_find_live(c->src, copy_span(c->spitch, c->sheight, c)) < 0) ||
+	    (c->dst_alloc && sim_mem_find_live(c->dst, copy_span(c->dpitch, c->dheight, c)) < 0))
 		return -EFAULT;
 	for (uint64_t z = 0; z < c->depth; z++)
 		for (uint64_t y = 0; y < c->height; y++) {
@@ -63,8 +63,8 @@ static int copy_run(const struct sim_copy3d *c)
 
 static int set_run(const struct sim_op *op)
 {
-	if (sim_mem_find(op->u.set.dst, (op->u.set.height - 1) * op->u.set.pitch +
-					    op->u.set.width * (uint64_t)op->u.set.esize, NULL) < 0)
+	if (sim_mem_find_live(op->u.set.dst, (op->u.set.height - 1) * op->u.set.pitch +
+					    op->u.set.width * (uint64_t)op->u.set.esize) < 0)
 		return -EFAULT;   /* freed since it was queued (a graph's memset): as copy_run */
 	for (uint64_t y = 0; y < op->u.set.height; y++) {
 		uint8_t *p = (uint8_t *)(uintptr_t)(op->u.set.dst + y * op->u.set.pitch);
@@ -145,6 +145,9 @@ static void op_run(struct sim_stream *s, struct sim_op *op)
 	case OP_CALLBACK:
 		op->u.cb.fn((CUstream)s, ctx->sticky, op->u.cb.data);
 		break;
+	case OP_GMEM:
+		sim_graph_mem_run(op->u.gm.r, op->u.gm.alloc);
+		break;
 	case OP_MEMVAL: {
 		/* cuStreamWriteValue / cuStreamWaitValue: the address was checked at enqueue */
 		void *p = (void *)(uintptr_t)op->u.mv.addr;
@@ -179,6 +182,8 @@ static void op_run(struct sim_stream *s, struct sim_op *op)
 		break;
 	}
 	case OP_MEMFREE:
+		if (sim_graph_mem_stream_free(op->u.free_dptr))
+			break;        /* a graph's allocation: dormant again, the graph keeps it */
 		if (sim_mem_free(op->u.free_dptr, ALLOC_DEVICE))
 			sim_log("cuMemFreeAsync: 0x%llx was no longer allocated when the stream reached "
 			        "the free", (unsigned long long)op->u.free_dptr);
