@@ -168,6 +168,17 @@ CUresult CUDAAPI cuGraphAddNode_v2(CUgraphNode *phGraphNode, CUgraph hGraph, con
 						 p->eventRecord.event);
 	case CU_GRAPH_NODE_TYPE_WAIT_EVENT:
 		return cuGraphAddEventWaitNode(phGraphNode, hGraph, dependencies, numDependencies, p->eventWait.event);
+	case CU_GRAPH_NODE_TYPE_MEM_ALLOC: {
+		/* the v2 parameters are the v1 fields; the allocation's address comes back in them */
+		CUDA_MEM_ALLOC_NODE_PARAMS a;
+		memcpy(&a, &p->alloc, sizeof(a));
+		CUresult r = cuGraphAddMemAllocNode(phGraphNode, hGraph, dependencies, numDependencies, &a);
+		if (r == CUDA_SUCCESS)
+			p->alloc.dptr = a.dptr;
+		return r;
+	}
+	case CU_GRAPH_NODE_TYPE_MEM_FREE:
+		return cuGraphAddMemFreeNode(phGraphNode, hGraph, dependencies, numDependencies, p->free.dptr);
 	default:
 		return CUDA_ERROR_NOT_SUPPORTED;
 	}
