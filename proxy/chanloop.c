@@ -253,6 +253,9 @@ static CUresult prepare_destroys(struct vgpu_proxy_call *call, void **argv)
 			uint64_t p = *(const uint64_t *)argv[i], size = 0;
 			if (!p)
 				continue; /* freeing NULL: the driver's answer (success) */
+			if (vgpu_zone_alloc_of_graph(call->zone, p))
+				continue; /* a graph memory node's: freed by the driver, allocated again at the
+					   * graph's next launch; it stays the graph's until the graph goes */
 			if (vgpu_zone_alloc_detach(call->zone, p, &size) < 0) {
 				vgpu_debug("%s(0x%llx): not the start of one of the zone's allocations", d->name,
 					   (unsigned long long)p);

@@ -306,10 +306,24 @@ static struct vgpu_ckpt_gexec *gexec_of(struct vgpu_zone *z, const void *exec)
 	return NULL;
 }
 
-/* A copy of graph (NULL if the driver cannot make one). Under no lock. */
-static void *graph_copy(const struct vgpu_backend *be, void *graph)
+/* 1 when graph holds memory of graph memory nodes (allocations the zone's map gives it). */
+static int graph_holds_memory(struct vgpu_zone *z, const void *graph)
+{
+	int held = 0;
+	pthread_mutex_lock(&z->lock);
+	for (uint32_t a = 0; a < z->amap.n && !held; a++)
+		held = z->amap.v[a].owner == graph;
+	pthread_mutex_unlock(&z->lock);
+	return held;
+}
+
+/* A copy of graph (NULL if the driver cannot make one: a graph with memory nodes cannot be
+ * cloned, so none is asked for; checkpoints refuse such zones anyway). Under no lock. */
+static void *graph_copy(struct vgpu_zone *z, const struct vgpu_backend *be, void *graph)
 {
 	CUgraph c = NULL;
+	if (graph_holds_memory(z, graph))
+		return NULL;
 	if (!be->fn.cuGraphClone || be->fn.cuGraphClone(&c, (CUgraph)graph) != CUDA_SUCCESS)
 		return NULL;
 	return c;
@@ -318,7 +332,7 @@ static void *graph_copy(const struct vgpu_backend *be, void *graph)
 void vgpu_ckpt_gexec_made(struct vgpu_zone *z, const struct vgpu_backend *be, const void *exec, void *graph,
 			  uint64_t flags)
 {
-	void *c = graph_copy(be, graph);
+	void *c = graph_copy(z, be, graph);
 	pthread_mutex_lock(&z->lock);
 	struct vgpu_ckpt_gexec *g = gexec_of(z, exec);
 	if (!g && room_for_one(&z->ck.gx, &z->ck.capgx, z->ck.ngx, sizeof(*z->ck.gx), 8) == 0)
@@ -339,7 +353,7 @@ void vgpu_ckpt_gexec_made(struct vgpu_zone *z, const struct vgpu_backend *be, co
 
 void vgpu_ckpt_gexec_updated(struct vgpu_zone *z, const struct vgpu_backend *be, const void *exec, void *graph)
 {
-	void *c = graph_copy(be, graph), *old = NULL;
+	void *c = graph_copy(z, be, graph), *old = NULL;
 	pthread_mutex_lock(&z->lock);
 	struct vgpu_ckpt_gexec *g = gexec_of(z, exec);
 	if (g) {
@@ -498,6 +512,12 @@ static int blockers(const struct vgpu_zone *z, const struct vgpu_backend *be, ch
 			    "(supported: contexts, modules, functions, streams, events, memory pools, graphs, "
 			    "executable graphs, device memory)",
 			    z->htab.count[t], htype_name(t), z->htab.count[t] == 1 ? "" : "s");
+	}
+	for (uint32_t a = 0; a < z->amap.n; a++) {
+		uint64_t id;
+		if (z->amap.v[a].owner && vgpu_htab_find(&z->htab, VGPU_H_GRAPH, z->amap.v[a].owner, &id) == 0)
+			return fail(why, cap, -EOPNOTSUPP, "the zone's graphs hold memory of graph memory nodes "
+				    "(stream-ordered allocations captured into them), which checkpoints do not carry");
 	}
 	if (z->tex.nobjs)
 		return fail(why, cap, -EOPNOTSUPP, "the zone holds %u texture or surface object%s, which checkpoints "

@@ -8,6 +8,7 @@
 
 #include "log.h"
 #include "proxyd.h"
+#include "vgpu_ops.h"
 
 static vgpu_proxy_custom_fn custom_table[VGPU_PROXY_OP_LIMIT];
 
@@ -219,10 +220,20 @@ static int hook_dptr_check(void *ctx, uint64_t p, uint64_t len)
  * unloaded, and the driver may then hand its addresses out again. Asked for again, the same
  * global is the same range of the same owner, already recorded.
  */
+static int is_ordered_alloc(uint16_t op)
+{
+	return op == VGPU_OP_cuMemAllocAsync || op == VGPU_OP_cuMemAllocAsync_ptsz ||
+	       op == VGPU_OP_cuMemAllocFromPoolAsync || op == VGPU_OP_cuMemAllocFromPoolAsync_ptsz;
+}
+
 static void hook_dptr_alloc(void *ctx, uint64_t p, uint64_t len)
 {
 	struct vgpu_proxy_call *c = ctx;
-	const void *owner = named_module(c);
+	/* a graph memory node's allocation belongs to its graph: recorded and charged while the
+	 * graph lives, forgotten with it (vgpu_zone_alloc_of_graph) */
+	const void *owner = is_ordered_alloc(c->hdr.opcode) ? vgpu_proxy_captured_into(c) : NULL;
+	if (!owner)
+		owner = named_module(c);
 	int rc = vgpu_zone_dptr_add_owned(c->zone, p, len, owner ? owner : current_ctx(c), &c->mem_reserved);
 	if (rc < 0)
 		vgpu_err("%s returned allocation [0x%llx, +0x%llx) that cannot be recorded (%s); "
@@ -236,6 +247,8 @@ static void hook_dptr_free(void *ctx, uint64_t p)
 	for (unsigned i = 0; i < c->nfreed; i++)
 		if (c->freed[i].base == p)
 			return;   /* detached before the call (chanloop.c) */
+	if (vgpu_zone_alloc_of_graph(c->zone, p))
+		return;   /* a graph's: it stays the graph's (prepare_destroys, chanloop.c) */
 	if (vgpu_zone_dptr_remove(c->zone, p) < 0)
 		vgpu_warn("%s freed 0x%llx, which the zone's allocation map did not hold",
 			  c->desc ? c->desc->name : "?", (unsigned long long)p);

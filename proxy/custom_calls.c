@@ -206,6 +206,32 @@ static CUresult launch(struct vgpu_proxy_call *call, void **argv)
 	return r;
 }
 
+/* ---------------------------------------------------------------- graph memory nodes */
+
+/* The graph a stream-ordered allocation is captured into (a graph memory node), or NULL. */
+const void *vgpu_proxy_captured_into(const struct vgpu_proxy_call *c)
+{
+	const struct vgpu_driver *drv = c->drv;
+	int ptsz = c->hdr.opcode == VGPU_OP_cuMemAllocAsync_ptsz || c->hdr.opcode == VGPU_OP_cuMemAllocFromPoolAsync_ptsz;
+	CUresult (*info)(CUstream, CUstreamCaptureStatus *, cuuint64_t *, CUgraph *, const CUgraphNode **,
+			 const CUgraphEdgeData **, size_t *) =
+		drv ? (ptsz ? drv->cuStreamGetCaptureInfo_v3_ptsz : drv->cuStreamGetCaptureInfo_v3) : NULL;
+
+	if (!info || !c->desc || !c->argv)
+		return NULL;
+	for (unsigned i = 0; i < c->desc->nargs; i++) {
+		if (c->desc->args[i].kind != VGPU_ARG_HANDLE || c->desc->args[i].htype != VGPU_H_STREAM)
+			continue;
+		CUstreamCaptureStatus st = CU_STREAM_CAPTURE_STATUS_NONE;
+		CUgraph g = NULL;
+		if (info(*(CUstream *)c->argv[i], &st, NULL, &g, NULL, NULL, NULL) != CUDA_SUCCESS ||
+		    st != CU_STREAM_CAPTURE_STATUS_ACTIVE)
+			return NULL;
+		return g;
+	}
+	return NULL;
+}
+
 /* ---------------------------------------------------------------- 2D/3D copies */
 
 /*

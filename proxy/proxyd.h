@@ -196,6 +196,9 @@ struct vgpu_proxy_call;
 void vgpu_proxy_handle_destroyed(struct vgpu_proxy_call *c, unsigned htype, uint64_t id);
 /* A context was destroyed, or a primary context went idle: forget everything made in it (its
  * modules with their functions and globals, streams, events, memory, limits' charges). */
+/* The graph the call's stream is being captured into (the call's first stream argument), or
+ * NULL when it is not capturing: a stream-ordered allocation there is a graph memory node's. */
+const void *vgpu_proxy_captured_into(const struct vgpu_proxy_call *c);
 /* The JIT link states made in ctx (all: every one) are destroyed and forgotten: the context
  * went, or the zone (proxy/custom_link.c). */
 void vgpu_proxy_links_gone(struct vgpu_zone *z, const struct vgpu_backend *be, const void *ctx, int all);

@@ -263,6 +263,35 @@ int vgpu_zone_dptr_remove(struct vgpu_zone *z, uint64_t p)
 	return rc;
 }
 
+const void *vgpu_zone_alloc_owner(struct vgpu_zone *z, uint64_t base, int *found)
+{
+	pthread_mutex_lock(&z->lock);
+	const struct vgpu_alloc *a = vgpu_allocmap_at(&z->amap, base);
+	const void *owner = a ? a->owner : NULL;
+	if (found)
+		*found = a != NULL;
+	pthread_mutex_unlock(&z->lock);
+	return owner;
+}
+
+int vgpu_zone_alloc_of_graph(struct vgpu_zone *z, uint64_t base)
+{
+	int found = 0;
+	uint64_t id;
+	const void *owner = vgpu_zone_alloc_owner(z, base, &found);
+	if (!found || !owner)
+		return 0;
+	if (vgpu_zone_handle_find(z, VGPU_H_GRAPH, owner, &id) == 0)
+		return 1;
+	/* a graph still being captured has no handle yet */
+	int capturing = 0;
+	pthread_mutex_lock(&z->lock);
+	for (uint32_t i = 0; i < z->ncapture_graph && !capturing; i++)
+		capturing = z->capture_graph[i] == owner;
+	pthread_mutex_unlock(&z->lock);
+	return capturing;
+}
+
 int vgpu_zone_mem_reserve(struct vgpu_zone *z, uint64_t n)
 {
 	int rc;

@@ -116,6 +116,13 @@ int vgpu_zone_dptr_check(struct vgpu_zone *z, uint64_t p, uint64_t len);
 int vgpu_zone_dptr_add(struct vgpu_zone *z, uint64_t p, uint64_t len, uint64_t *reserved /* in/out */);
 int vgpu_zone_dptr_remove(struct vgpu_zone *z, uint64_t p);
 
+/* The owner of the allocation starting exactly at base (*found 0: none starts there). */
+const void *vgpu_zone_alloc_owner(struct vgpu_zone *z, uint64_t base, int *found /* out, may be NULL */);
+/* 1 when the allocation starting at base belongs to one of the zone's graphs: a graph memory
+ * node's, made in a capture. It stays recorded and charged while the graph lives: the graph
+ * allocates it again at each launch, whatever frees it in between. */
+int vgpu_zone_alloc_of_graph(struct vgpu_zone *z, uint64_t base);
+
 /* Reserve n bytes of device memory before an allocation call (-EDQUOT over the quota);
  * release what is left of a reservation after it (vgpu_zone_dptr_add consumed the rest). */
 int vgpu_zone_mem_reserve(struct vgpu_zone *z, uint64_t n);

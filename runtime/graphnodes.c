@@ -14,10 +14,10 @@
  * capture elsewhere is not disturbed.
  */
 
-typedef CUresult (*node_work)(CUstream s, const void *arg);
+#include "graphnodes.h"
 
-static CUresult add_by_capture(CUgraphNode *out, CUgraph g, const CUgraphNode *deps, size_t ndeps, node_work work,
-			       const void *arg)
+CUresult vgpu_graph_add_by_capture(CUgraphNode *out, CUgraph g, const CUgraphNode *deps, size_t ndeps,
+				   vgpu_node_work work, const void *arg)
 {
 	CUstream s = NULL;
 	CUgraph same = NULL;
@@ -69,7 +69,7 @@ CUresult CUDAAPI cuGraphAddKernelNode_v2(CUgraphNode *phGraphNode, CUgraph hGrap
 	struct kernel_work k = { p->func ? p->func : (CUfunction)p->kern, { p->gridDimX, p->gridDimY, p->gridDimZ },
 				 { p->blockDimX, p->blockDimY, p->blockDimZ }, p->sharedMemBytes, p->kernelParams,
 				 p->extra };
-	return add_by_capture(phGraphNode, hGraph, dependencies, numDependencies, launch_work, &k);
+	return vgpu_graph_add_by_capture(phGraphNode, hGraph, dependencies, numDependencies, launch_work, &k);
 }
 
 /* The CUDA 10-11 form: the same without kern and ctx. */
@@ -107,7 +107,7 @@ CUresult CUDAAPI cuGraphAddMemsetNode(CUgraphNode *phGraphNode, CUgraph hGraph, 
 	(void)ctx;   /* the node runs in the current context, which must be ctx */
 	if (!memsetParams)
 		return CUDA_ERROR_INVALID_VALUE;
-	return add_by_capture(phGraphNode, hGraph, dependencies, numDependencies, memset_work, memsetParams);
+	return vgpu_graph_add_by_capture(phGraphNode, hGraph, dependencies, numDependencies, memset_work, memsetParams);
 }
 
 static CUresult memcpy_work(CUstream s, const void *arg)
@@ -121,7 +121,7 @@ CUresult CUDAAPI cuGraphAddMemcpyNode(CUgraphNode *phGraphNode, CUgraph hGraph, 
 	(void)ctx;
 	if (!copyParams)
 		return CUDA_ERROR_INVALID_VALUE;
-	return add_by_capture(phGraphNode, hGraph, dependencies, numDependencies, memcpy_work, copyParams);
+	return vgpu_graph_add_by_capture(phGraphNode, hGraph, dependencies, numDependencies, memcpy_work, copyParams);
 }
 
 /* A v3 kernel node's parameters as the v2 structure (the same fields, in the same order). */
