@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "custom_wire.h"
+#include "modimage.h"
 #include "vgpu_ops.h"
 
 static const struct vgpu_call_desc desc_create =
@@ -282,47 +283,20 @@ CUresult CUDAAPI cuLinkAddFile_v2(CUlinkState state, CUjitInputType type, const 
 	FILE *f = fopen(path, "rb");
 	if (!f)
 		return errno == ENOENT ? CUDA_ERROR_FILE_NOT_FOUND : CUDA_ERROR_OPERATING_SYSTEM;
-	char *buf = NULL;
-	size_t n = 0, cap = 0;
+	size_t n = 0;
+	char *buf = vgpu_read_file(f, VGPU_LINK_INPUT_MAX, &n);
+	int err = errno;
 	CUresult r = CUDA_SUCCESS;
-	for (;;) {
-		if (n == cap) {
-			size_t c = cap ? cap * 2 : 1 << 16;
-			if (c > VGPU_LINK_INPUT_MAX + 1) {
-				r = CUDA_ERROR_OUT_OF_MEMORY;
-				break;
-			}
-			char *p = realloc(buf, c);
-			if (!p) {
-				r = CUDA_ERROR_OUT_OF_MEMORY;
-				break;
-			}
-			buf = p;
-			cap = c;
-		}
-		size_t got = fread(buf + n, 1, cap - n, f);
-		n += got;
-		if (got == 0) {
-			if (ferror(f))
-				r = CUDA_ERROR_OPERATING_SYSTEM;
-			break;
-		}
-	}
+	if (!buf)
+		r = err == EFBIG || err == ENOMEM ? CUDA_ERROR_OUT_OF_MEMORY : CUDA_ERROR_OPERATING_SYSTEM;
+	else if (ferror(f))
+		r = CUDA_ERROR_OPERATING_SYSTEM;
 	fclose(f);
 	if (r == CUDA_SUCCESS && n == 0)
 		r = CUDA_ERROR_INVALID_IMAGE;
-	if (r == CUDA_SUCCESS && type == CU_JIT_INPUT_PTX) {
-		/* PTX text is handed on NUL-terminated, as a program's own buffer would be */
-		if (n == cap) {
-			char *p = realloc(buf, cap + 1);
-			if (!p)
-				r = CUDA_ERROR_OUT_OF_MEMORY;
-			else
-				buf = p;
-		}
-		if (r == CUDA_SUCCESS)
-			buf[n++] = 0;
-	}
+	/* PTX text is handed on NUL-terminated (the reader put a NUL after the bytes) */
+	if (r == CUDA_SUCCESS && type == CU_JIT_INPUT_PTX)
+		n++;
 	if (r == CUDA_SUCCESS)
 		r = cuLinkAddData_v2(state, type, buf, n, path, numOptions, options, optionValues);
 	free(buf);

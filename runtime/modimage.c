@@ -742,3 +742,32 @@ int vgpu_modimage_globals(const void *image, size_t len, char ***out, size_t *n)
 	}
 	return rc;
 }
+
+void *vgpu_read_file(FILE *f, size_t max, size_t *len)
+{
+	size_t cap = 1 << 16, n = 0;
+	char *buf = malloc(cap + 1);
+
+	while (buf) {
+		n += fread(buf + n, 1, cap - n, f);
+		if (n < cap)
+			break;
+		if (cap >= max) {
+			free(buf);
+			errno = EFBIG;
+			return NULL;
+		}
+		char *nb = realloc(buf, cap * 2 + 1);
+		if (!nb)
+			free(buf);
+		buf = nb;
+		cap *= 2;
+	}
+	if (!buf) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	buf[n] = 0;
+	*len = n;
+	return buf;
+}

@@ -64,4 +64,9 @@ void vgpu_modimage_free_names(char **names, size_t n);
  * -ENOMEM. */
 int vgpu_modimage_ptx(const void *image, size_t len, char **ptx /* out */);
 
+/* A module or link input file read whole: its bytes and a NUL after them (len excludes it),
+ * or NULL with errno EFBIG (longer than max) or ENOMEM; free() it. The caller opened f. */
+#include <stdio.h>
+void *vgpu_read_file(FILE *f, size_t max, size_t *len /* out */);
+
 #endif

@@ -802,26 +802,8 @@ CUresult cuLinkAddFile_v2(CUlinkState state, CUjitInputType type, const char *pa
 		state_out(l);
 		return CUDA_ERROR_FILE_NOT_FOUND;
 	}
-	size_t cap = 1 << 16, len = 0;
-	char *buf = malloc(cap + 1);
-	while (buf) {
-		len += fread(buf + len, 1, cap - len, f);
-		if (len < cap)
-			break;
-		if (cap > LINK_MAX_INPUT_BYTES) {
-			free(buf);
-			buf = NULL;
-			break;
-		}
-		char *nb = realloc(buf, cap * 2 + 1);
-		if (!nb) {
-			free(buf);
-			buf = NULL;
-			break;
-		}
-		buf = nb;
-		cap *= 2;
-	}
+	size_t len = 0;
+	char *buf = vgpu_read_file(f, LINK_MAX_INPUT_BYTES, &len);
 	fclose(f);
 	if (!buf) {
 		note(l, NULL, 1, "cuLinkAddFile: '%s' is larger than %u MiB or memory ran out", path,

@@ -194,31 +194,11 @@ CUresult cuModuleLoad(CUmodule *module, const char *fname)
 		sim_log("cuModuleLoad: cannot open '%s'", fname);
 		return CUDA_ERROR_FILE_NOT_FOUND;
 	}
-	size_t cap = 1 << 16, n = 0;
-	char *buf = malloc(cap + 1);
-	while (buf) {
-		size_t r = fread(buf + n, 1, cap - n, f);
-		n += r;
-		if (n < cap)
-			break;
-		if (cap >= (256u << 20)) {
-			free(buf);
-			buf = NULL;
-			break;
-		}
-		char *nb = realloc(buf, cap * 2 + 1);
-		if (!nb) {
-			free(buf);
-			buf = NULL;
-			break;
-		}
-		buf = nb;
-		cap *= 2;
-	}
+	size_t n = 0;
+	char *buf = vgpu_read_file(f, 256u << 20, &n);
 	fclose(f);
 	if (!buf)
 		return CUDA_ERROR_OUT_OF_MEMORY;
-	buf[n] = 0;
 	CUresult rc = load(module, buf, n + 1, 0, NULL, NULL);
 	free(buf);
 	return rc;
