@@ -65,29 +65,7 @@ CUresult CUDAAPI cuModuleLoadDataEx(CUmodule *module, const void *image, unsigne
 	 * What the driver would write back is written here, as it would be for a load that had
 	 * nothing to say: empty logs, no bytes of them filled, no time taken. */
 	CUresult r = module_load(&desc_cuModuleLoadDataEx, module, image, VGPU_MODULE_IMAGE_MAX);
-	size_t info_cap = 0, err_cap = 0;
-	for (unsigned i = 0; options && optionValues && i < numOptions; i++) {
-		if (options[i] == CU_JIT_INFO_LOG_BUFFER_SIZE_BYTES)
-			info_cap = (size_t)(uintptr_t)optionValues[i];
-		else if (options[i] == CU_JIT_ERROR_LOG_BUFFER_SIZE_BYTES)
-			err_cap = (size_t)(uintptr_t)optionValues[i];
-	}
-	for (unsigned i = 0; options && optionValues && i < numOptions; i++) {
-		switch (options[i]) {
-		case CU_JIT_INFO_LOG_BUFFER:
-		case CU_JIT_ERROR_LOG_BUFFER:
-			if (optionValues[i] && (options[i] == CU_JIT_INFO_LOG_BUFFER ? info_cap : err_cap))
-				*(char *)optionValues[i] = 0;
-			break;
-		case CU_JIT_INFO_LOG_BUFFER_SIZE_BYTES:
-		case CU_JIT_ERROR_LOG_BUFFER_SIZE_BYTES:
-		case CU_JIT_WALL_TIME:
-			optionValues[i] = NULL;
-			break;
-		default:
-			break;
-		}
-	}
+	vgpu_jit_write_logs(numOptions, options, optionValues, NULL);
 	return r;
 }
 

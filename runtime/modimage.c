@@ -6,6 +6,8 @@
 #include <ctype.h>
 #include <errno.h>
 #include <lz4.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zstd.h>
@@ -770,4 +772,43 @@ void *vgpu_read_file(FILE *f, size_t max, size_t *len)
 	buf[n] = 0;
 	*len = n;
 	return buf;
+}
+
+/*
+ * What the driver writes back through cuModuleLoadDataEx's options: each log (err is the
+ * error log, NULL or "" when the load went well; the info log says nothing) cut to its
+ * buffer and NUL-terminated, the bytes filled into its size option (0 for an empty log), and
+ * a wall time of 0 ms.
+ */
+void vgpu_jit_write_logs(unsigned n, const CUjit_option *opts, void **vals, const char *err)
+{
+	size_t info_cap = 0, err_cap = 0;
+	for (unsigned j = 0; opts && vals && j < n; j++) {
+		if (opts[j] == CU_JIT_INFO_LOG_BUFFER_SIZE_BYTES)
+			info_cap = (size_t)(uintptr_t)vals[j];
+		else if (opts[j] == CU_JIT_ERROR_LOG_BUFFER_SIZE_BYTES)
+			err_cap = (size_t)(uintptr_t)vals[j];
+	}
+	size_t err_len = err && *err && err_cap ? strnlen(err, err_cap - 1) + 1 : 0;
+	for (unsigned i = 0; opts && vals && i < n; i++) {
+		switch (opts[i]) {
+		case CU_JIT_INFO_LOG_BUFFER:
+			if (vals[i] && info_cap)
+				*(char *)vals[i] = 0;
+			break;
+		case CU_JIT_ERROR_LOG_BUFFER:
+			if (vals[i] && err_cap)
+				snprintf(vals[i], err_cap, "%s", err ? err : "");
+			break;
+		case CU_JIT_INFO_LOG_BUFFER_SIZE_BYTES:
+		case CU_JIT_WALL_TIME:
+			vals[i] = NULL;
+			break;
+		case CU_JIT_ERROR_LOG_BUFFER_SIZE_BYTES:
+			vals[i] = (void *)(uintptr_t)err_len;
+			break;
+		default:
+			break;
+		}
+	}
 }

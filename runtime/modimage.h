@@ -69,4 +69,10 @@ int vgpu_modimage_ptx(const void *image, size_t len, char **ptx /* out */);
 #include <stdio.h>
 void *vgpu_read_file(FILE *f, size_t max, size_t *len /* out */);
 
+#include <cuda.h>
+/* What a driver writes back through a module load's JIT options:
+ * both logs terminated in their buffers, err (NULL or "": none) as the error log, the bytes
+ * filled into the size options, a wall time of 0. */
+void vgpu_jit_write_logs(unsigned n, const CUjit_option *opts, void **vals, const char *err);
+
 #endif

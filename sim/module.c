@@ -22,45 +22,6 @@
 	if (c->sticky) \
 		return c->sticky
 
-/*
- * What the driver writes back through cuModuleLoadDataEx's options: each log (err is the
- * error log, NULL or "" when the load went well; the info log says nothing) cut to its
- * buffer and NUL-terminated, the bytes filled into its size option (0 for an empty log), and
- * a wall time of 0 ms.
- */
-static void write_log(unsigned n, CUjit_option *opts, void **vals, const char *err)
-{
-	size_t info_cap = 0, err_cap = 0;
-	for (unsigned j = 0; opts && vals && j < n; j++) {
-		if (opts[j] == CU_JIT_INFO_LOG_BUFFER_SIZE_BYTES)
-			info_cap = (size_t)(uintptr_t)vals[j];
-		else if (opts[j] == CU_JIT_ERROR_LOG_BUFFER_SIZE_BYTES)
-			err_cap = (size_t)(uintptr_t)vals[j];
-	}
-	size_t err_len = err && *err && err_cap ? strnlen(err, err_cap - 1) + 1 : 0;
-	for (unsigned i = 0; opts && vals && i < n; i++) {
-		switch (opts[i]) {
-		case CU_JIT_INFO_LOG_BUFFER:
-			if (vals[i] && info_cap)
-				*(char *)vals[i] = 0;
-			break;
-		case CU_JIT_ERROR_LOG_BUFFER:
-			if (vals[i] && err_cap)
-				snprintf(vals[i], err_cap, "%s", err ? err : "");
-			break;
-		case CU_JIT_INFO_LOG_BUFFER_SIZE_BYTES:
-		case CU_JIT_WALL_TIME:
-			vals[i] = NULL;
-			break;
-		case CU_JIT_ERROR_LOG_BUFFER_SIZE_BYTES:
-			vals[i] = (void *)(uintptr_t)err_len;
-			break;
-		default:
-			break;
-		}
-	}
-}
-
 void sim_module_destroy(struct sim_module *m)
 {
 	struct sim_func *f = m->funcs;
@@ -108,7 +69,7 @@ static CUresult load(CUmodule *out, const void *image, size_t max, unsigned nopt
 		         "truncated/malformed");
 		sim_log("cuModuleLoadData: %s", msg);
 		sim_set_error("%s", msg);
-		write_log(nopt, opts, vals, msg);
+		vgpu_jit_write_logs(nopt, opts, vals, msg);
 		return CUDA_ERROR_INVALID_IMAGE;
 	}
 	char *ptx = NULL;
@@ -123,7 +84,7 @@ static CUresult load(CUmodule *out, const void *image, size_t max, unsigned nopt
 			         rc == -ENOMEM ? "out of memory" : "malformed or truncated fatbin entry");
 		sim_log("cuModuleLoadData: %s", msg);
 		sim_set_error("%s", msg);
-		write_log(nopt, opts, vals, msg);
+		vgpu_jit_write_logs(nopt, opts, vals, msg);
 		return rc == -ENOEXEC ? CUDA_ERROR_NO_BINARY_FOR_GPU :
 		       rc == -ENOMEM ? CUDA_ERROR_OUT_OF_MEMORY : CUDA_ERROR_INVALID_IMAGE;
 	}
@@ -135,7 +96,7 @@ static CUresult load(CUmodule *out, const void *image, size_t max, unsigned nopt
 		snprintf(msg, sizeof(msg), "PTX rejected: %s", err);
 		sim_log("cuModuleLoadData: %s", msg);
 		sim_set_error("%s", msg);
-		write_log(nopt, opts, vals, msg);
+		vgpu_jit_write_logs(nopt, opts, vals, msg);
 		return rc == -ENOMEM ? CUDA_ERROR_OUT_OF_MEMORY : CUDA_ERROR_INVALID_PTX;
 	}
 	struct sim_module *m = sim_shell_alloc(SHELL_MODULE, sizeof(*m));
@@ -165,7 +126,7 @@ static CUresult load(CUmodule *out, const void *image, size_t max, unsigned nopt
 	c->modules = m;
 	pthread_mutex_unlock(&g_lock);
 	*out = (CUmodule)m;
-	write_log(nopt, opts, vals, NULL);
+	vgpu_jit_write_logs(nopt, opts, vals, NULL);
 	return CUDA_SUCCESS;
 }
 
