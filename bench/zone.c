@@ -156,6 +156,37 @@ int main(int argc, char **argv)
 		printf("launch_kernel_burst_per_s %.0f launches/s\n", (double)nl / best);
 		CK(cuLibraryUnload(lib));
 	}
+	/*
+	 * Graph launches: a graph of 10 captured kernels launched again and again, as programs
+	 * replaying CUDA graphs do. Through vgpu each launch waits for its answer (the driver
+	 * refuses some at the call), so this is one ring round trip per graph, not per kernel.
+	 */
+	{
+		CUstream s;
+		CUgraph g;
+		CUgraphExec ge;
+		long nl = quick ? 100 : 1000;
+		double best = 1e30;
+		CK(cuStreamCreate(&s, CU_STREAM_NON_BLOCKING));
+		CK(cuStreamBeginCapture(s, CU_STREAM_CAPTURE_MODE_GLOBAL));
+		for (int i = 0; i < 10; i++)
+			CK(cuLaunchKernel(f, 1, 1, 1, 32, 1, 1, 0, s, args, NULL));
+		CK(cuStreamEndCapture(s, &g));
+		CK(cuGraphInstantiate(&ge, g, 0));
+		for (int r = 0; r < reps + 2; r++) {
+			double t0 = now();
+			for (long i = 0; i < nl; i++)
+				CK(cuGraphLaunch(ge, s));
+			double dt = now() - t0;
+			CK(cuStreamSynchronize(s));
+			if (dt < best)
+				best = dt;
+		}
+		printf("graph_launch_burst_per_s %.0f launches/s\n", (double)nl / best);
+		CK(cuGraphExecDestroy(ge));
+		CK(cuGraphDestroy(g));
+		CK(cuStreamDestroy(s));
+	}
 	CK(cuMemFree(d));
 
 	/* Pageable copies first; the pageable buffer is freed before the pinned one is allocated. */
