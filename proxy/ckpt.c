@@ -147,21 +147,6 @@ uint32_t vgpu_crc32c(uint32_t crc, const void *data, size_t n)
 
 /* Room for one more of the n elements of *arr (capacity *cap, elem bytes each); -1 when out
  * of memory (the array is left as it was). */
-static int room_for_one(void *arr, uint32_t *cap, uint32_t n, size_t elem, uint32_t first)
-{
-	void *old;
-	if (n < *cap)
-		return 0;
-	memcpy(&old, arr, sizeof(old));   /* arr: the address of a typed pointer */
-	uint32_t ncap = *cap ? *cap * 2 : first;
-	void *g = realloc(old, (size_t)ncap * elem);
-	if (!g)
-		return -1;
-	memcpy(arr, &g, sizeof(g));
-	*cap = ncap;
-	return 0;
-}
-
 void vgpu_ckpt_note_image(struct vgpu_zone *z, const void *module, const void *image, size_t len)
 {
 	struct vgpu_ckpt_zone *ck = &z->ck;
@@ -172,7 +157,7 @@ void vgpu_ckpt_note_image(struct vgpu_zone *z, const void *module, const void *i
 	uint32_t i = 0;
 	while (i < ck->nimg && ck->img[i].module != module)
 		i++;
-	if (i == ck->nimg && room_for_one(&ck->img, &ck->capimg, ck->nimg, sizeof(*ck->img), 8) < 0) {
+	if (i == ck->nimg && vgpu_room_for_one(&ck->img, &ck->capimg, ck->nimg, sizeof(*ck->img), 8) < 0) {
 		pthread_mutex_unlock(&z->lock);
 		free(copy);
 		return;
@@ -207,7 +192,7 @@ void vgpu_ckpt_note_event(struct vgpu_zone *z, const void *event, unsigned flags
 	 * overwritten: the table stays as large as the zone's live events at most twice over */
 	while (i < ck->nev && ck->ev[i].event != event && vgpu_htab_find(&z->htab, VGPU_H_EVENT, ck->ev[i].event, &(uint64_t){0}) == 0)
 		i++;
-	if (i == ck->nev && room_for_one(&ck->ev, &ck->capev, ck->nev, sizeof(*ck->ev), 16) < 0) {
+	if (i == ck->nev && vgpu_room_for_one(&ck->ev, &ck->capev, ck->nev, sizeof(*ck->ev), 16) < 0) {
 		pthread_mutex_unlock(&z->lock);
 		return;   /* only costs the flags in a checkpoint */
 	}
@@ -226,7 +211,7 @@ void vgpu_ckpt_note_pool(struct vgpu_zone *z, const void *pool, const CUmemPoolP
 	while (i < ck->npool && ck->pool[i].pool != pool &&
 	       vgpu_htab_find(&z->htab, VGPU_H_MEMORY_POOL, ck->pool[i].pool, &(uint64_t){0}) == 0)
 		i++;
-	if (i == ck->npool && room_for_one(&ck->pool, &ck->cappool, ck->npool, sizeof(*ck->pool), 8) < 0) {
+	if (i == ck->npool && vgpu_room_for_one(&ck->pool, &ck->cappool, ck->npool, sizeof(*ck->pool), 8) < 0) {
 		pthread_mutex_unlock(&z->lock);
 		return;   /* only costs the ability to checkpoint the pool */
 	}
@@ -263,7 +248,7 @@ void vgpu_ckpt_note_global(struct vgpu_zone *z, const void *module, const char *
 		i++;
 	if (i < ck->nglob) {
 		free(copy);   /* asked for again */
-	} else if (room_for_one(&ck->glob, &ck->capglob, ck->nglob, sizeof(*ck->glob), 8) == 0) {
+	} else if (vgpu_room_for_one(&ck->glob, &ck->capglob, ck->nglob, sizeof(*ck->glob), 8) == 0) {
 		/* a NULL name (out of memory) is kept too: the writer refuses a zone with one */
 		ck->glob[ck->nglob++] = (struct vgpu_ckpt_global){ module, addr, size, copy };
 	} else {
@@ -335,7 +320,7 @@ void vgpu_ckpt_gexec_made(struct vgpu_zone *z, const struct vgpu_backend *be, co
 	void *c = graph_copy(z, be, graph);
 	pthread_mutex_lock(&z->lock);
 	struct vgpu_ckpt_gexec *g = gexec_of(z, exec);
-	if (!g && room_for_one(&z->ck.gx, &z->ck.capgx, z->ck.ngx, sizeof(*z->ck.gx), 8) == 0)
+	if (!g && vgpu_room_for_one(&z->ck.gx, &z->ck.capgx, z->ck.ngx, sizeof(*z->ck.gx), 8) == 0)
 		g = &z->ck.gx[z->ck.ngx++];
 	void *old = NULL;
 	if (g) {
@@ -3348,7 +3333,7 @@ static int restore_apply(void *ctx, const struct model *m, const struct item *ci
 			break;
 		}
 		pthread_mutex_lock(&z->lock);
-		if (room_for_one(&z->ck.gx, &z->ck.capgx, z->ck.ngx, sizeof(*z->ck.gx), 8) == 0)
+		if (vgpu_room_for_one(&z->ck.gx, &z->ck.capgx, z->ck.ngx, sizeof(*z->ck.gx), 8) == 0)
 			z->ck.gx[z->ck.ngx++] = (struct vgpu_ckpt_gexec){ .exec = e, .clone = g, .flags = it->base };
 		else
 			z->ck.gx_lost = 1;

@@ -63,7 +63,7 @@ static int hook_handle_in(void *ctx, unsigned htype, uint64_t id, void **real)
 }
 
 /* The context current on this thread: objects made now belong to it. */
-static const void *current_ctx(const struct vgpu_proxy_call *c)
+const void *vgpu_proxy_current_ctx(const struct vgpu_proxy_call *c)
 {
 	CUcontext cur = NULL;
 	if (c->backend && c->backend->fn.cuCtxGetCurrent && c->backend->fn.cuCtxGetCurrent(&cur) != CUDA_SUCCESS)
@@ -124,7 +124,7 @@ static const void *new_handle_owner(const struct vgpu_proxy_call *c, unsigned ht
 		return mod;
 	if (htype == VGPU_H_GRAPH_NODE && (g = node_graph(c)))
 		return g;
-	return current_ctx(c);
+	return vgpu_proxy_current_ctx(c);
 }
 
 static int hook_handle_new(void *ctx, unsigned htype, void *real, uint64_t *id)
@@ -234,7 +234,7 @@ static void hook_dptr_alloc(void *ctx, uint64_t p, uint64_t len)
 	const void *owner = is_ordered_alloc(c->hdr.opcode) ? vgpu_proxy_captured_into(c) : NULL;
 	if (!owner)
 		owner = named_module(c);
-	int rc = vgpu_zone_dptr_add_owned(c->zone, p, len, owner ? owner : current_ctx(c), &c->mem_reserved);
+	int rc = vgpu_zone_dptr_add_owned(c->zone, p, len, owner ? owner : vgpu_proxy_current_ctx(c), &c->mem_reserved);
 	if (rc < 0)
 		vgpu_err("%s returned allocation [0x%llx, +0x%llx) that cannot be recorded (%s); "
 			 "the zone cannot use it", c->desc ? c->desc->name : "?",

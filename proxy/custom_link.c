@@ -108,14 +108,6 @@ static CUresult logs_out(const struct vgpu_link_rec *r, void **argv, int log_i, 
 	return CUDA_SUCCESS;
 }
 
-static const void *current_ctx(const struct vgpu_proxy_call *call)
-{
-	CUcontext cur = NULL;
-	if (!call->backend || !call->backend->fn.cuCtxGetCurrent || call->backend->fn.cuCtxGetCurrent(&cur) != CUDA_SUCCESS)
-		return NULL;
-	return cur;
-}
-
 static CUresult link_create_do(struct vgpu_proxy_call *call, void **argv)
 {
 	const struct vgpu_driver *drv = call->drv;
@@ -159,7 +151,7 @@ static CUresult link_create_do(struct vgpu_proxy_call *call, void **argv)
 	r->wall_i = (int)r->nopt;
 	r->opts[r->nopt] = CU_JIT_WALL_TIME;
 	r->vals[r->nopt++] = NULL;
-	r->ctx = current_ctx(call);
+	r->ctx = vgpu_proxy_current_ctx(call);
 	res = drv->cuLinkCreate_v2(r->nopt, (CUjit_option *)r->opts, r->vals, (CUlinkState *)&r->state);
 	logs_out(r, argv, VGPU_LKW_LOG, VGPU_LKW_LOG_CAP, VGPU_LKW_INFO_LEN, VGPU_LKW_ERR_LEN, VGPU_LKW_WALL,
 		 VGPU_LKW_INFO_CAP, VGPU_LKW_ERR_CAP);

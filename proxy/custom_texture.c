@@ -16,14 +16,6 @@
 
 #define ARG(T, i) (*(T *)argv[i])
 
-static const void *current_ctx(const struct vgpu_proxy_call *call)
-{
-	CUcontext cur = NULL;
-	if (!call->backend || !call->backend->fn.cuCtxGetCurrent || call->backend->fn.cuCtxGetCurrent(&cur) != CUDA_SUCCESS)
-		return NULL;
-	return cur;
-}
-
 /* ---------------------------------------------------------------- arrays */
 
 /* Create through the driver with the charge reserved first; the array is recorded with the
@@ -34,7 +26,7 @@ static CUresult array_made(struct vgpu_proxy_call *call, CUresult r, CUarray *ou
 		vgpu_zone_mem_release(call->zone, bytes);
 		return r != CUDA_SUCCESS ? r : CUDA_ERROR_UNKNOWN;
 	}
-	if (vgpu_tex_array_note(call->zone, *out, current_ctx(call), bytes) < 0) {
+	if (vgpu_tex_array_note(call->zone, *out, vgpu_proxy_current_ctx(call), bytes) < 0) {
 		call->drv->cuArrayDestroy(*out);
 		*out = NULL;
 		vgpu_zone_mem_release(call->zone, bytes);
@@ -177,7 +169,7 @@ static CUresult object_create(struct vgpu_proxy_call *call, void **argv)
 	}
 	if (r != CUDA_SUCCESS)
 		return r;
-	if (vgpu_tex_obj_add(call->zone, v, current_ctx(call), (uint32_t)surface) < 0) {
+	if (vgpu_tex_obj_add(call->zone, v, vgpu_proxy_current_ctx(call), (uint32_t)surface) < 0) {
 		if (surface)
 			call->drv->cuSurfObjectDestroy(v);
 		else

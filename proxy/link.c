@@ -19,18 +19,8 @@ void vgpu_link_rec_free(struct vgpu_link_rec *r)
 int vgpu_link_add(struct vgpu_zone *z, struct vgpu_link_rec *r)
 {
 	struct vgpu_link_zone *l = &z->links;
-	int rc = 0;
 	pthread_mutex_lock(&z->lock);
-	if (l->n == l->cap) {
-		uint32_t c = l->cap ? l->cap * 2 : 8;
-		struct vgpu_link_rec **p = realloc(l->recs, c * sizeof(*p));
-		if (p) {
-			l->recs = p;
-			l->cap = c;
-		} else {
-			rc = -1;
-		}
-	}
+	int rc = vgpu_room_for_one(&l->recs, &l->cap, l->n, sizeof(*l->recs), 8);
 	if (rc == 0)
 		l->recs[l->n++] = r;
 	pthread_mutex_unlock(&z->lock);

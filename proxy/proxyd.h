@@ -196,6 +196,8 @@ struct vgpu_proxy_call;
 void vgpu_proxy_handle_destroyed(struct vgpu_proxy_call *c, unsigned htype, uint64_t id);
 /* A context was destroyed, or a primary context went idle: forget everything made in it (its
  * modules with their functions and globals, streams, events, memory, limits' charges). */
+/* The context current on the calling channel thread (objects made now belong to it), or NULL. */
+const void *vgpu_proxy_current_ctx(const struct vgpu_proxy_call *c);
 /* The graph the call's stream is being captured into (the call's first stream argument), or
  * NULL when it is not capturing: a stream-ordered allocation there is a graph memory node's. */
 const void *vgpu_proxy_captured_into(const struct vgpu_proxy_call *c);

@@ -18,27 +18,12 @@ void vgpu_tex_zone_fini(struct vgpu_tex_zone *t)
 	memset(t, 0, sizeof(*t));
 }
 
-static int grow(void **p, uint32_t *cap, uint32_t need, size_t elem)
-{
-	if (need <= *cap)
-		return 0;
-	uint32_t n = *cap ? *cap * 2 : 16;
-	while (n < need)
-		n *= 2;
-	void *q = realloc(*p, (size_t)n * elem);
-	if (!q)
-		return -1;
-	*p = q;
-	*cap = n;
-	return 0;
-}
-
 int vgpu_tex_array_note(struct vgpu_zone *z, void *array, const void *ctx, uint64_t bytes)
 {
 	struct vgpu_tex_zone *t = &z->tex;
 	int rc = -1;
 	pthread_mutex_lock(&z->lock);
-	if (grow((void **)&t->arrays, &t->carrays, t->narrays + 1, sizeof(*t->arrays)) == 0) {
+	if (vgpu_room_for_one(&t->arrays, &t->carrays, t->narrays, sizeof(*t->arrays), 16) == 0) {
 		t->arrays[t->narrays++] = (struct vgpu_tex_array){ array, ctx, bytes };
 		rc = 0;
 	}
@@ -68,7 +53,7 @@ int vgpu_tex_obj_add(struct vgpu_zone *z, uint64_t value, const void *ctx, uint3
 	int rc = -1;
 	pthread_mutex_lock(&z->lock);
 	if (t->nobjs < VGPU_TEX_OBJ_MAX &&
-	    grow((void **)&t->objs, &t->cobjs, t->nobjs + 1, sizeof(*t->objs)) == 0) {
+	    vgpu_room_for_one(&t->objs, &t->cobjs, t->nobjs, sizeof(*t->objs), 16) == 0) {
 		t->objs[t->nobjs++] = (struct vgpu_tex_obj){ value, ctx, surface };
 		rc = 0;
 	}

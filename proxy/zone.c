@@ -5,6 +5,7 @@
 #include <assert.h>
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 
@@ -263,33 +264,35 @@ int vgpu_zone_dptr_remove(struct vgpu_zone *z, uint64_t p)
 	return rc;
 }
 
-const void *vgpu_zone_alloc_owner(struct vgpu_zone *z, uint64_t base, int *found)
+int vgpu_room_for_one(void *arr, uint32_t *cap, uint32_t n, size_t elem, uint32_t first)
 {
-	pthread_mutex_lock(&z->lock);
-	const struct vgpu_alloc *a = vgpu_allocmap_at(&z->amap, base);
-	const void *owner = a ? a->owner : NULL;
-	if (found)
-		*found = a != NULL;
-	pthread_mutex_unlock(&z->lock);
-	return owner;
+	void *old;
+	if (n < *cap)
+		return 0;
+	memcpy(&old, arr, sizeof(old));   /* arr: the address of a typed pointer */
+	uint32_t ncap = *cap ? *cap * 2 : first;
+	void *g = realloc(old, (size_t)ncap * elem);
+	if (!g)
+		return -1;
+	memcpy(arr, &g, sizeof(g));
+	*cap = ncap;
+	return 0;
 }
 
 int vgpu_zone_alloc_of_graph(struct vgpu_zone *z, uint64_t base)
 {
-	int found = 0;
 	uint64_t id;
-	const void *owner = vgpu_zone_alloc_owner(z, base, &found);
-	if (!found || !owner)
-		return 0;
-	if (vgpu_zone_handle_find(z, VGPU_H_GRAPH, owner, &id) == 0)
-		return 1;
-	/* a graph still being captured has no handle yet */
-	int capturing = 0;
+	int of_graph = 0;
 	pthread_mutex_lock(&z->lock);
-	for (uint32_t i = 0; i < z->ncapture_graph && !capturing; i++)
-		capturing = z->capture_graph[i] == owner;
+	const struct vgpu_alloc *a = vgpu_allocmap_at(&z->amap, base);
+	if (a && a->owner) {
+		/* one of the zone's graphs, or one still being captured (no handle yet) */
+		of_graph = vgpu_htab_find(&z->htab, VGPU_H_GRAPH, a->owner, &id) == 0;
+		for (uint32_t i = 0; i < z->ncapture_graph && !of_graph; i++)
+			of_graph = z->capture_graph[i] == a->owner;
+	}
 	pthread_mutex_unlock(&z->lock);
-	return capturing;
+	return of_graph;
 }
 
 int vgpu_zone_mem_reserve(struct vgpu_zone *z, uint64_t n)

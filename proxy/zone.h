@@ -116,8 +116,9 @@ int vgpu_zone_dptr_check(struct vgpu_zone *z, uint64_t p, uint64_t len);
 int vgpu_zone_dptr_add(struct vgpu_zone *z, uint64_t p, uint64_t len, uint64_t *reserved /* in/out */);
 int vgpu_zone_dptr_remove(struct vgpu_zone *z, uint64_t p);
 
-/* The owner of the allocation starting exactly at base (*found 0: none starts there). */
-const void *vgpu_zone_alloc_owner(struct vgpu_zone *z, uint64_t base, int *found /* out, may be NULL */);
+/* Make room for one more element in a growing array: arr is the address of a typed pointer
+ * to n of cap elements of elem bytes; the first growth makes first. 0, or -1 (out of memory). */
+int vgpu_room_for_one(void *arr, uint32_t *cap, uint32_t n, size_t elem, uint32_t first);
 /* 1 when the allocation starting at base belongs to one of the zone's graphs: a graph memory
  * node's, made in a capture. It stays recorded and charged while the graph lives: the graph
  * allocates it again at each launch, whatever frees it in between. */
