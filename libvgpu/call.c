@@ -87,6 +87,8 @@ CUresult vgpu_call_on(struct vgpu_conn *c, const struct vgpu_call_desc *d, void 
 		if (d->args[i].kind == VGPU_ARG_HANDLE && d->args[i].htype == VGPU_H_FUNCTION &&
 		    (res = vgpu_library_resolve((CUfunction *)argv[i])) != CUDA_SUCCESS)
 			return res;
+	if (__builtin_expect(__atomic_load_n(&vgpu_mglobal_active, __ATOMIC_RELAXED), 0))
+		vgpu_mglobal_before(d);
 	vgpu_wbuf_reset(&c->wbuf);
 	rc = vgpu_encode_request(d, argv, &c->wbuf, &bulk);
 	if (rc < 0) {
@@ -172,6 +174,8 @@ CUresult vgpu_call_on(struct vgpu_conn *c, const struct vgpu_call_desc *d, void 
 		vgpu_modules_after_call(d, argv);
 	}
 	vgpu_cudart_after_call(d, argv, res);
+	if (__builtin_expect(__atomic_load_n(&vgpu_mglobal_active, __ATOMIC_RELAXED), 0))
+		vgpu_mglobal_after(d, res);
 	c->output_more = (h.flags & VGPU_MSG_F_OUTPUT) != 0;
 	if (c->output_more && d != &vgpu_wire_output)
 		take_output(c);

@@ -54,6 +54,18 @@ void vgpu_client_log(int level, const char *fmt, ...) __attribute__((format(prin
  * follow primary contexts going idle and coming back (cudart.c). */
 void vgpu_cudart_after_call(const struct vgpu_call_desc *d, void *const *argv, CUresult res);
 
+/*
+ * __managed__ variables (mglobal.c): the zone keeps a copy of each at its device address.
+ * Before each call, what the host changed goes to the device; after a call that waited for
+ * the device, the variables come back. Both are no-ops until a variable exists
+ * (vgpu_mglobal_active).
+ */
+extern int vgpu_mglobal_active;
+void vgpu_mglobal_before(const struct vgpu_call_desc *d);
+void vgpu_mglobal_after(const struct vgpu_call_desc *d, CUresult res);
+/* runtime/drvtab.h's module_get_managed: the variable's address, now the zone's copy's. */
+CUresult vgpu_mglobal_get(CUdeviceptr *dptr, size_t *bytes, CUmodule mod, const char *name);
+
 /* After a successful call: keep the kernel-layout registry in step (module.c). */
 void vgpu_modules_after_call(const struct vgpu_call_desc *d, void *const *argv);
 

@@ -177,6 +177,7 @@ const struct vgpu_drvtab vgpu_drv = {
 	.ctx_create = zone_ctx_create,
 	.ctx_key = zone_ctx_key,
 	.module_alive = zone_module_alive,
+	.module_get_managed = vgpu_mglobal_get,
 	.log = zone_log,
 };
 

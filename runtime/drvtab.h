@@ -20,6 +20,8 @@ struct vgpu_drvtab {
 	CUresult (*primary_ctx_retain)(CUcontext *pctx, CUdevice dev);
 	CUresult (*ctx_create)(CUcontext *pctx, unsigned int flags, CUdevice dev);
 	CUresult (*ctx_get_current)(CUcontext *pctx);
+	CUresult (*ctx_push_current)(CUcontext ctx);
+	CUresult (*ctx_pop_current)(CUcontext *pctx);
 	/*
 	 * A key for ctx (NULL: the calling thread's current context) that no other context of
 	 * the process's lifetime ever has; CUDA_ERROR_INVALID_CONTEXT when ctx is NULL and none
@@ -35,6 +37,12 @@ struct vgpu_drvtab {
 	CUresult (*module_unload)(CUmodule mod);
 	CUresult (*module_get_function)(CUfunction *f, CUmodule mod, const char *name);
 	CUresult (*module_get_global)(CUdeviceptr *dptr, size_t *bytes, CUmodule mod, const char *name);
+	/*
+	 * A __managed__ variable of mod: its address, which the host may use as a pointer to
+	 * the variable and kernels as its device address (libvgpu keeps a copy in the zone at
+	 * that address, runtime/mglobal); CUDA_ERROR_INVALID_VALUE when name is not managed.
+	 */
+	CUresult (*module_get_managed)(CUdeviceptr *dptr, size_t *bytes, CUmodule mod, const char *name);
 	CUresult (*module_get_function_count)(unsigned int *count, CUmodule mod);
 	CUresult (*module_enumerate_functions)(CUfunction *fns, unsigned int n, CUmodule mod);
 	CUresult (*func_get_attribute)(int *pi, CUfunction_attribute attrib, CUfunction f);
@@ -54,6 +62,8 @@ struct vgpu_drvtab {
 	.device_get_attribute = cuDeviceGetAttribute, \
 	.primary_ctx_retain = cuDevicePrimaryCtxRetain, \
 	.ctx_get_current = cuCtxGetCurrent, \
+	.ctx_push_current = cuCtxPushCurrent_v2, \
+	.ctx_pop_current = cuCtxPopCurrent_v2, \
 	.module_load_data = cuModuleLoadData, \
 	.module_unload = cuModuleUnload, \
 	.module_get_function = cuModuleGetFunction, \

@@ -512,6 +512,45 @@ CUresult CUDAAPI cuLibraryGetGlobal(CUdeviceptr *dptr, size_t *bytes, CUlibrary 
 	return r;
 }
 
+/*
+ * A __managed__ variable: cudart asks for each one it registered as soon as it has loaded
+ * the library, before any context exists, and the program's host code then uses the address
+ * as the variable itself. A driver keeps such variables with the library; here they are the
+ * variables of the library's module in the calling thread's context or, when none is
+ * current, in device 0's primary context, retained for the rest of the process (kernels
+ * that cudart launches there use the same module). Kernels in another device's context use
+ * their own module's copy.
+ */
+CUresult CUDAAPI cuLibraryGetManaged(CUdeviceptr *dptr, size_t *bytes, CUlibrary library, const char *name)
+{
+	static CUcontext primary;
+	CUcontext cur = NULL, popped;
+	CUmodule mod;
+	CUresult r;
+	int pushed = 0;
+
+	if (!name)
+		return CUDA_ERROR_INVALID_VALUE;
+	pthread_mutex_lock(&lock);
+	struct lib *l = lib_get(library);
+	r = l ? vgpu_drv.ctx_get_current(&cur) : CUDA_ERROR_INVALID_HANDLE;
+	if (r == CUDA_SUCCESS && !cur) {
+		if (!primary)
+			r = vgpu_drv.primary_ctx_retain(&primary, 0);
+		if (r == CUDA_SUCCESS)
+			r = vgpu_drv.ctx_push_current(primary);
+		pushed = r == CUDA_SUCCESS;
+	}
+	if (r == CUDA_SUCCESS)
+		r = lib_module(l, &mod, NULL);
+	if (r == CUDA_SUCCESS)
+		r = vgpu_drv.module_get_managed(dptr, bytes, mod, name);
+	if (pushed)
+		(void)vgpu_drv.ctx_pop_current(&popped);
+	pthread_mutex_unlock(&lock);
+	return r;
+}
+
 CUresult CUDAAPI cuKernelGetFunction(CUfunction *pFunc, CUkernel kernel)
 {
 	CUresult r;

@@ -318,7 +318,8 @@ static CUresult ptr_attr(void *data, CUpointer_attribute attr, CUdeviceptr ptr, 
 		*(unsigned long long *)data = found ? a.id : 0;
 		break;
 	case CU_POINTER_ATTRIBUTE_IS_MANAGED:
-		*(int *)data = found && a.kind == ALLOC_MANAGED;
+		*(int *)data = found && (a.kind == ALLOC_MANAGED ||
+					 (a.kind == ALLOC_DEVICE && (a.flags & SIM_ALLOC_F_MANAGED_VAR)));
 		break;
 	case CU_POINTER_ATTRIBUTE_IS_LEGACY_CUDA_IPC_CAPABLE:
 		*(int *)data = 0;

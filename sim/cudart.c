@@ -32,6 +32,7 @@ const struct vgpu_drvtab vgpu_drv = {
 	.ctx_create = sim_ctx_create,
 	.ctx_key = sim_ctx_key,
 	.module_alive = sim_module_alive,
+	.module_get_managed = vgpu_sim_module_get_managed,
 	.log = sim_log,
 };
 

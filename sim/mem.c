@@ -312,6 +312,19 @@ int sim_mem_set_dormant(uint64_t base, int dormant)
 	return rc;
 }
 
+int sim_mem_set_flags(uint64_t base, unsigned flags)
+{
+	pthread_rwlock_wrlock(&mem_lock);
+	size_t i = upper(base);
+	int rc = -EINVAL;
+	if (i > 0 && tab[i - 1].base == base) {
+		tab[i - 1].flags |= flags;
+		rc = 0;
+	}
+	pthread_rwlock_unlock(&mem_lock);
+	return rc;
+}
+
 __thread unsigned sim_space, sim_kernel_space;
 int sim_space_checks = 1;
 

@@ -115,6 +115,8 @@ static CUresult load(CUmodule *out, const void *image, size_t max, unsigned nopt
 			return CUDA_ERROR_OUT_OF_MEMORY;
 		}
 		v->addr = p;
+		if (v->managed)
+			(void)sim_mem_set_flags(p, SIM_ALLOC_F_MANAGED_VAR);
 		if (v->init)
 			memcpy((void *)(uintptr_t)p, v->init, v->size);
 		else
@@ -264,6 +266,27 @@ CUresult cuModuleGetGlobal(CUdeviceptr *dptr, size_t *bytes, CUmodule hmod, cons
 	struct ptx_var *v = global_get(hmod, name, &m, &rc);
 	if (!v)
 		return rc;
+	if (dptr)
+		*dptr = v->addr;
+	if (bytes)
+		*bytes = v->size;
+	return CUDA_SUCCESS;
+}
+
+/*
+ * The library API's cuLibraryGetManaged over a module (runtime/library.c): a __managed__
+ * variable's address, which the host uses as it is (the simulator's device memory is the
+ * process's own). CUDA_ERROR_INVALID_VALUE for a variable that is not managed.
+ */
+CUresult vgpu_sim_module_get_managed(CUdeviceptr *dptr, size_t *bytes, CUmodule hmod, const char *name)
+{
+	CUresult rc;
+	struct sim_module *m;
+	struct ptx_var *v = global_get(hmod, name, &m, &rc);
+	if (!v)
+		return rc;
+	if (!v->managed)
+		return CUDA_ERROR_INVALID_VALUE;
 	if (dptr)
 		*dptr = v->addr;
 	if (bytes)

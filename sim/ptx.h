@@ -46,6 +46,7 @@ enum { FILL_TID, FILL_NTID = 3, FILL_CTAID = 6, FILL_NCTAID = 9, FILL_LANEID = 1
 struct ptx_var {
 	char *name;         /* NUL-terminated, owned */
 	uint8_t space;
+	uint8_t managed;    /* .attribute(.managed): a __managed__ variable */
 	uint32_t align;
 	uint64_t size;
 	uint8_t *init;      /* size bytes of initial value or NULL (zero) */

@@ -415,7 +415,7 @@ static uint32_t align_up(uint32_t v, uint32_t a) { return a ? (v + a - 1) / a * 
 
 /* Parses "[.align N] [.ptr...] .type name[dims]" after a state-space keyword. */
 struct decl { int kind; uint32_t align; uint64_t count; int array, unsized; const char *name;
-              size_t nlen; uint32_t line; int vec; };
+              size_t nlen; uint32_t line; int vec; int managed; };
 
 static int parse_decl(struct P *P, struct decl *d)
 {
@@ -440,6 +440,15 @@ static int parse_decl(struct P *P, struct decl *d)
 		} else if (tok_is(t, ".ptr") || tok_is(t, ".global") || tok_is(t, ".shared") ||
 		           tok_is(t, ".const") || tok_is(t, ".local")) {
 			continue;
+		} else if (tok_is(t, ".attribute")) {
+			/* .attribute(.managed): a __managed__ variable, host and kernels share it */
+			uint32_t line = t->line;
+			int ok = tok_isp(lex_next(&P->L), '(');
+			ok = ok && tok_is(lex_next(&P->L), ".managed");
+			ok = ok && tok_isp(lex_next(&P->L), ')');
+			if (!ok)
+				return perr(P, -ENOTSUP, line, "unsupported variable attribute (only .attribute(.managed) is)");
+			d->managed = 1;
 		} else if (t->s[0] == '.') {
 			return perr(P, -ENOTSUP, t->line, "unsupported declaration attribute '%.*s'",
 			            (int)t->n, t->s);
@@ -551,6 +560,7 @@ static int parse_var(struct P *P, int space)
 	if (!(v->name = strndup(d.name, d.nlen)))
 		return perr(P, -ENOMEM, d.line, "out of memory");
 	v->space = (uint8_t)space;
+	v->managed = d.managed;
 	v->align = d.align;
 	v->size = bytes ? bytes : 1;
 	m->nvars++;

@@ -73,6 +73,13 @@ int sim_mem_find(uint64_t a, uint64_t len, struct sim_alloc *out);
 int sim_mem_find_live(uint64_t a, uint64_t len);
 /* Marks the allocation at base dormant (1) or usable (0); -EINVAL when not a live base. */
 int sim_mem_set_dormant(uint64_t base, int dormant);
+/* Device memory of a module's __managed__ variable (an ALLOC_DEVICE flag): the host reaches
+ * it at the same address, and pointer attributes call it managed. */
+#define SIM_ALLOC_F_MANAGED_VAR 0x80000000u
+/* Adds flags to the allocation at base; -EINVAL when not a live base. */
+int sim_mem_set_flags(uint64_t base, unsigned flags);
+/* cuLibraryGetManaged's module step (module.c; runtime/drvtab.h's module_get_managed). */
+CUresult vgpu_sim_module_get_managed(CUdeviceptr *dptr, size_t *bytes, CUmodule hmod, const char *name);
 /* 1 if a lies in the device arena (live or not). */
 int sim_mem_in_arena(uint64_t a);
 void sim_mem_free_ctx(struct sim_ctx *ctx);
