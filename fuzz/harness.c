@@ -747,6 +747,8 @@ static void zone_teardown(struct fz_zone *zz)
 				gone_pools[n_gone_pools++] = real;
 		}
 	vgpu_proxy_links_gone(z, &fz.be, NULL, 1);
+	if (z->hostfn)
+		vgpu_hostfn_kill(z->hostfn);
 	for (unsigned t = 0; t < VGPU_H_COUNT; t++)
 		while (vgpu_zone_pop_handle(z, t, &real) == 0)
 			;
@@ -790,6 +792,10 @@ static const uint64_t zone_keys[FZ_ZONES][2] = {
 
 static void zones_init(void)
 {
+	/* No zone here has a host-function thread: a host function the driver runs returns at
+	 * once, and a zone's wait for one does not wait. */
+	vgpu_hostfn_detached = 1;
+	vgpu_hostfn_wait_ms = 0;
 	struct vgpu_zone_limits lim = { .mem_bytes = FZ_MEM_LIMIT, .handles = FZ_HANDLES,
 					.bulk_inflight = FZ_BULK_LIMIT, .pinned_bytes = FZ_PINNED_LIMIT };
 	for (int i = 0; i < FZ_ZONES; i++) {

@@ -35,10 +35,10 @@ def main(argv):
             continue
         out.append(f'op_{name}="{esc(struct.pack("<H", v))}"')
         out.append(f'mp_{name}="{esc(mp_uint(v))}"')
-    out.append("# Control opcodes (BYE, WELCOME, pinned memory) and message flags (F_ASYNC, F_REPLY).")
+    out.append("# Control opcodes (BYE, WELCOME, pinned memory, output, host functions) and message flags (F_ASYNC, F_REPLY).")
     out += ['ctl_bye="\\x01\\xff"', 'ctl_welcome="\\x00\\xff"', 'flag_async="\\x01\\x00"', 'flag_reply="\\x02\\x00"']
     out += ['ctl_pinned_map="\\x02\\xff"', 'ctl_pinned_unmap="\\x03\\xff"', 'ctl_pinned_copy="\\x04\\xff"',
-            'ctl_pinned_grant="\\x05\\xff"', 'ctl_output="\\x06\\xff"', 'ctl_pinned_where="\\x07\\xff"',
+            'ctl_pinned_grant="\\x05\\xff"', 'ctl_output="\\x06\\xff"', 'ctl_pinned_where="\\x07\\xff"', 'ctl_hostfn="\\x08\\xff"',
             'pinned_64k="\\xce\\x00\\x01\\x00\\x00"']
     out.append("# Script record headers: MSG/BULK/CLOSE for zones 0 and 1.")
     out += ['rec_msg0="\\x00"', 'rec_msg1="\\x01"', 'rec_bulk0="\\x02"', 'rec_bulk1="\\x03"',

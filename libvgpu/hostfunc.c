@@ -1,51 +1,197 @@
 /* SPDX-License-Identifier: MIT */
-/* hostfunc.c — host callbacks on a stream: run in the zone once the stream's earlier work is done. */
+/* hostfunc.c — host functions (cuLaunchHostFunc, graph host nodes) and stream callbacks, run in the zone. */
 #include "client.h"
 
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+
+#include "custom_wire.h"
 #include "vgpu_calls.h"
 
 /*
- * A zone's function pointer means nothing to the proxy, so the callback runs here: the stream
- * is synchronised (every earlier operation on it has completed, as the driver guarantees
- * before a host function runs) and the function is called on the calling thread. The cost of
- * this model is that the call blocks until then, where the driver would return at once.
+ * Host functions. A zone's function pointer means nothing to the proxy, so the zone names
+ * each (function, data) pair by a token: slot index + 1 in the low 32 bits, the slot's
+ * generation above (a token of a slot since reused runs nothing). The worker gives the
+ * driver a function of its own that hands the token back to this process's host-function
+ * thread, waiting in VGPU_OP_HOSTFN on a channel of its own, and holds the stream until the
+ * thread has run it, as the driver holds a stream while a host function runs; the program's
+ * call returns at once, as with the driver. The launch's reply says whether the worker keeps
+ * the record (a launch into a stream being captured: a graph's host node, run at every
+ * launch of the graph) or it runs once; a slot that runs once is freed after it ran.
  */
-static CUresult stream_sync(CUstream s, int ptsz)
+static const struct vgpu_call_desc vgpu_wire_hostfn_launch =
+	VGPU_WIRE_DESC("cuLaunchHostFunc", VGPU_OP_cuLaunchHostFunc, VGPU_CALLF_CUSTOM, vgpu_wire_hostfn_launch_args,
+		       VGPU_HFW_NARGS);
+static const struct vgpu_call_desc vgpu_wire_hostfn_launch_ptsz =
+	VGPU_WIRE_DESC("cuLaunchHostFunc_ptsz", VGPU_OP_cuLaunchHostFunc_ptsz, VGPU_CALLF_CUSTOM,
+		       vgpu_wire_hostfn_launch_args, VGPU_HFW_NARGS);
+
+struct hslot {
+	CUhostFn fn;
+	void *data;
+	uint32_t gen;
+	int used;
+	int kept;     /* -1 until the launch's reply says; 1: a graph's host node; 0: runs once */
+	int ran;      /* it ran before the reply came */
+};
+
+static pthread_mutex_t hlock = PTHREAD_MUTEX_INITIALIZER;
+static struct hslot *hslots;
+static uint32_t nhslots, caphslots, hfree_hint;
+static int hthread_started;
+
+static void hostfn_atfork_child(void)
 {
-	void *argv[1] = { &s };
-	return vgpu_client_call(ptsz ? &vgpu_call_cuStreamSynchronize_ptsz : &vgpu_call_cuStreamSynchronize, argv);
+	pthread_mutex_init(&hlock, NULL);
+	hthread_started = 0;   /* the thread stayed in the parent */
 }
 
-/*
- * A host function on a stream being captured would be a host node of the graph, run each
- * time the graph runs: a callback of the proxy into the zone, which this model does not
- * have. Synchronising a capturing stream would end the program's capture in error, so the
- * call is refused before that, with the capture left as it was.
- */
-static CUresult refuse_if_capturing(CUstream s, int ptsz, const char *what /* NULL: not capturable at all */)
+static void hostfn_atfork_once(void)
 {
-	CUstreamCaptureStatus st = CU_STREAM_CAPTURE_STATUS_NONE, *pst = &st;
-	void *argv[2] = { &s, &pst };
-	CUresult r = vgpu_client_call(ptsz ? &vgpu_call_cuStreamIsCapturing_ptsz : &vgpu_call_cuStreamIsCapturing, argv);
-	if (r != CUDA_SUCCESS || st == CU_STREAM_CAPTURE_STATUS_NONE)
-		return r;
-	return what ? vgpu_client_unsupported(what) : CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED;
+	pthread_atfork(NULL, NULL, hostfn_atfork_child);
+}
+
+/* A slot for (fn, data): the kept one of the same pair, or a new one. 0 when out of memory. Under hlock. */
+static uint64_t slot_get(CUhostFn fn, void *data)
+{
+	uint32_t i;
+
+	for (i = 0; i < nhslots; i++)
+		if (hslots[i].used && hslots[i].kept == 1 && hslots[i].fn == fn && hslots[i].data == data)
+			return (uint64_t)hslots[i].gen << 32 | (i + 1);
+	for (i = hfree_hint; i < nhslots && hslots[i].used; i++)
+		;
+	if (i == nhslots) {
+		if (nhslots == caphslots) {
+			uint32_t nc = caphslots ? caphslots * 2 : 64;
+			struct hslot *ns = nc <= (1u << 24) ? realloc(hslots, nc * sizeof(*ns)) : NULL;
+			if (!ns)
+				return 0;
+			hslots = ns;
+			caphslots = nc;
+		}
+		hslots[nhslots++].gen = 0;
+	}
+	uint32_t gen = hslots[i].gen + 1;
+	hslots[i] = (struct hslot){ .fn = fn, .data = data, .gen = gen, .used = 1, .kept = -1 };
+	hfree_hint = i + 1;
+	return (uint64_t)gen << 32 | (i + 1);
+}
+
+static struct hslot *slot_of(uint64_t token)
+{
+	uint32_t i = (uint32_t)token - 1;
+	return i < nhslots && hslots[i].used && hslots[i].gen == (uint32_t)(token >> 32) ? &hslots[i] : NULL;
+}
+
+static void slot_free(struct hslot *h)
+{
+	uint32_t i = (uint32_t)(h - hslots);
+
+	h->used = 0;
+	if (i < hfree_hint)
+		hfree_hint = i;
+}
+
+/* The thread that runs the zone's host functions, on a channel of its own. */
+static void *hostfn_thread(void *arg)
+{
+	uint64_t done = 0, ticket, token, *pt = &ticket, *pk = &token;
+	unsigned failures = 0;
+	sigset_t all;
+
+	(void)arg;
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, NULL);   /* the program's signals go to its own threads */
+	for (;;) {
+		void *av[VGPU_HWW_NARGS] = { [VGPU_HWW_DONE] = &done, [VGPU_HWW_TICKET] = &pt, [VGPU_HWW_TOKEN] = &pk };
+		ticket = token = 0;
+		CUresult r = vgpu_client_call(&vgpu_wire_hostfn_wait, av);
+		done = 0;
+		if (r != CUDA_SUCCESS) {
+			if (r == CUDA_ERROR_DEVICE_UNAVAILABLE || ++failures > 100) {
+				vgpu_client_log(1, "host functions: waiting for them failed (%d); no more will run", (int)r);
+				return NULL;
+			}
+			continue;
+		}
+		failures = 0;
+		if (!ticket)
+			continue;
+		pthread_mutex_lock(&hlock);
+		struct hslot *h = slot_of(token);
+		CUhostFn fn = h ? h->fn : NULL;
+		void *data = h ? h->data : NULL;
+		pthread_mutex_unlock(&hlock);
+		if (fn)
+			fn(data);
+		else
+			vgpu_client_log(1, "host functions: vgpu-proxy named token 0x%llx, which names none; skipped",
+					(unsigned long long)token);
+		pthread_mutex_lock(&hlock);
+		if ((h = slot_of(token)) != NULL) {
+			if (h->kept == 0)
+				slot_free(h);
+			else if (h->kept < 0)
+				h->ran = 1;
+		}
+		pthread_mutex_unlock(&hlock);
+		done = ticket;
+	}
+	return NULL;
+}
+
+/* The host-function thread of this process, started on first use. Under hlock. */
+static CUresult thread_start(void)
+{
+	pthread_attr_t a;
+	pthread_t t;
+
+	if (hthread_started)
+		return CUDA_SUCCESS;
+	pthread_attr_init(&a);
+	pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+	int rc = pthread_create(&t, &a, hostfn_thread, NULL);
+	pthread_attr_destroy(&a);
+	if (rc != 0) {
+		vgpu_client_log(0, "host functions: cannot start the thread that runs them (%d)", rc);
+		return CUDA_ERROR_OUT_OF_MEMORY;
+	}
+	hthread_started = 1;
+	return CUDA_SUCCESS;
 }
 
 static CUresult host_func(CUstream s, CUhostFn fn, void *userData, int ptsz)
 {
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+	uint32_t kept = 0, *pkept = &kept;
+	uint64_t token;
 	CUresult r;
 
 	if (!fn)
 		return CUDA_ERROR_INVALID_VALUE;
-	if ((r = refuse_if_capturing(s, ptsz, "a host function on a stream being captured (a graph's host node)")) !=
-	    CUDA_SUCCESS)
-		return r;
-	r = stream_sync(s, ptsz);
+	pthread_once(&once, hostfn_atfork_once);
+	pthread_mutex_lock(&hlock);
+	r = thread_start();
+	token = r == CUDA_SUCCESS ? slot_get(fn, userData) : 0;
+	pthread_mutex_unlock(&hlock);
 	if (r != CUDA_SUCCESS)
 		return r;
-	fn(userData);
-	return CUDA_SUCCESS;
+	if (!token)
+		return CUDA_ERROR_OUT_OF_MEMORY;
+	void *av[VGPU_HFW_NARGS] = { [VGPU_HFW_STREAM] = &s, [VGPU_HFW_TOKEN] = &token, [VGPU_HFW_KEPT] = &pkept };
+	r = vgpu_client_call(ptsz ? &vgpu_wire_hostfn_launch_ptsz : &vgpu_wire_hostfn_launch, av);
+	pthread_mutex_lock(&hlock);
+	struct hslot *h = slot_of(token);
+	if (h && h->kept < 0) {
+		/* a slot the reply kept is a graph's host node; one that failed or ran once is done with */
+		h->kept = r == CUDA_SUCCESS && kept ? 1 : 0;
+		if (!h->kept && (r != CUDA_SUCCESS || h->ran))
+			slot_free(h);
+	}
+	pthread_mutex_unlock(&hlock);
+	return r;
 }
 
 CUresult CUDAAPI cuLaunchHostFunc(CUstream hStream, CUhostFn fn, void *userData)
@@ -58,14 +204,36 @@ CUresult CUDAAPI cuLaunchHostFunc_ptsz(CUstream hStream, CUhostFn fn, void *user
 	return host_func(hStream, fn, userData, 1);
 }
 
+/*
+ * Stream callbacks (cuStreamAddCallback) run here, on the calling thread, once the stream
+ * is synchronised (every earlier operation on it has completed, as the driver guarantees
+ * before a callback runs). The cost is that the call blocks until then, where the driver
+ * would return at once. A stream callback cannot be captured, as with the driver: the call
+ * is refused before synchronising (which would end the program's capture in error).
+ */
+static CUresult stream_sync(CUstream s, int ptsz)
+{
+	void *argv[1] = { &s };
+	return vgpu_client_call(ptsz ? &vgpu_call_cuStreamSynchronize_ptsz : &vgpu_call_cuStreamSynchronize, argv);
+}
+
+static CUresult refuse_if_capturing(CUstream s, int ptsz)
+{
+	CUstreamCaptureStatus st = CU_STREAM_CAPTURE_STATUS_NONE, *pst = &st;
+	void *argv[2] = { &s, &pst };
+	CUresult r = vgpu_client_call(ptsz ? &vgpu_call_cuStreamIsCapturing_ptsz : &vgpu_call_cuStreamIsCapturing, argv);
+	if (r != CUDA_SUCCESS || st == CU_STREAM_CAPTURE_STATUS_NONE)
+		return r;
+	return CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED;
+}
+
 static CUresult stream_callback(CUstream s, CUstreamCallback cb, void *userData, unsigned int flags, int ptsz)
 {
 	CUresult r;
 
 	if (!cb || flags != 0)
 		return CUDA_ERROR_INVALID_VALUE;
-	/* a stream callback cannot be captured, as with the driver */
-	if ((r = refuse_if_capturing(s, ptsz, NULL)) != CUDA_SUCCESS)
+	if ((r = refuse_if_capturing(s, ptsz)) != CUDA_SUCCESS)
 		return r;
 	r = stream_sync(s, ptsz);
 	/* The driver passes the stream's error status to the callback rather than failing the call. */

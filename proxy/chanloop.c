@@ -997,6 +997,9 @@ static vgpu_proxy_wire_fn pinned_op(const struct vgpu_msg_hdr *h, const struct v
 	case VGPU_OP_OUTPUT:
 		*d = &vgpu_wire_output;
 		return output_wire;
+	case VGPU_OP_HOSTFN:
+		*d = &vgpu_wire_hostfn_wait;
+		return vgpu_proxy_hostfn_wait;
 	}
 	return NULL;
 }
@@ -1179,6 +1182,12 @@ int vgpu_chan_serve(struct vgpu_zone *z, const struct vgpu_backend *be, struct v
 		}
 	}
 	vgpu_info("channel %u closed: %s", no, why);
+	/* a channel that waited for the zone's host functions waits no more */
+	pthread_mutex_lock(&z->lock);
+	struct vgpu_hostfn_zone *hz = z->hostfn;
+	pthread_mutex_unlock(&z->lock);
+	if (hz)
+		vgpu_hostfn_chan_gone(hz, ch);
 out:
 	if (cc.bulk_registered && be && be->fn.cuMemHostUnregister)
 		be->fn.cuMemHostUnregister(cc.bulk_registered);

@@ -507,6 +507,14 @@ static int blockers(const struct vgpu_zone *z, const struct vgpu_backend *be, ch
 	if (z->tex.nobjs)
 		return fail(why, cap, -EOPNOTSUPP, "the zone holds %u texture or surface object%s, which checkpoints "
 			    "do not carry", z->tex.nobjs, z->tex.nobjs == 1 ? "" : "s");
+	if (z->hostfn) {
+		uint32_t persistent, queued;
+		vgpu_hostfn_counts(z->hostfn, &persistent, &queued);
+		if (persistent || queued)
+			return fail(why, cap, -EOPNOTSUPP, "the zone's graphs hold %u host function%s and %u more wait "
+				    "to run, which checkpoints do not carry", persistent, persistent == 1 ? "" : "s",
+				    queued);
+	}
 	if (z->htab.count[VGPU_H_GRAPH] || z->htab.count[VGPU_H_GRAPH_EXEC]) {
 		const struct vgpu_backend_fns *g = &be->fn;
 		if (!g->cuGraphGetNodes || !g->cuGraphNodeGetType || !g->cuGraphNodeGetDependencies_v2 ||

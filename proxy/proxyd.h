@@ -204,6 +204,10 @@ const void *vgpu_proxy_captured_into(const struct vgpu_proxy_call *c);
 /* The JIT link states made in ctx (all: every one) are destroyed and forgotten: the context
  * went, or the zone (proxy/custom_link.c). */
 void vgpu_proxy_links_gone(struct vgpu_zone *z, const struct vgpu_backend *be, const void *ctx, int all);
+/* VGPU_OP_HOSTFN (custom_hostfn.c): the zone's host-function thread reports one done and
+ * waits for the next, at most vgpu_hostfn_wait_ms (VGPU_HOSTFN_WAIT_MS; harnesses set 0). */
+CUresult vgpu_proxy_hostfn_wait(struct vgpu_proxy_call *call, void **argv);
+extern unsigned vgpu_hostfn_wait_ms;
 void vgpu_proxy_context_gone(struct vgpu_zone *z, const struct vgpu_backend *be, const void *ctx,
 			     unsigned *handles, unsigned *allocs, uint64_t *bytes);
 

@@ -538,6 +538,9 @@ static void zone_release(struct worker *w)
 	void *real;
 	struct vgpu_alloc a;
 
+	/* Host functions the driver is running wait for the zone no longer: nothing would run them. */
+	if (z->hostfn)
+		vgpu_hostfn_kill(z->hostfn);
 	/* Contexts first out of the table (kept aside), one of them made current for the rest. */
 	while (n_ctx < 256 && vgpu_zone_pop_handle(z, VGPU_H_CONTEXT, &real) == 0)
 		ctxs[n_ctx++] = real;

@@ -62,6 +62,9 @@ void vgpu_zone_destroy(struct vgpu_zone *z)
 	vgpu_ckpt_zone_fini(&z->ck);
 	vgpu_tex_zone_fini(&z->tex);
 	vgpu_link_zone_fini(&z->links);
+	/* the worker stopped every run first (vgpu_hostfn_kill) and its contexts are gone */
+	vgpu_hostfn_zone_free(z->hostfn);
+	z->hostfn = NULL;
 }
 
 static void pool_follow(struct vgpu_zone *z, enum vgpu_pool_res res, uint64_t now, uint64_t *charged);

@@ -9,6 +9,7 @@
 #include "allocmap.h"
 #include "ckpt.h"
 #include "handles.h"
+#include "hostfn.h"
 #include "link.h"
 #include "pinned.h"
 #include "pool.h"
@@ -62,6 +63,7 @@ struct vgpu_zone {
 	uint32_t ncapture_graph;
 	struct vgpu_tex_zone tex;         /* arrays' charges, texture and surface objects (texture.h), under lock */
 	struct vgpu_link_zone links;      /* JIT link states (link.h), under lock */
+	struct vgpu_hostfn_zone *hostfn;  /* host functions (hostfn.h): made on first use under lock, own lock */
 	struct vgpu_pinned pinned;        /* pinned host memory regions (pinned.h), own lock */
 	struct vgpu_ckpt_zone ck;         /* what a checkpoint needs beyond the tables (ckpt.h) */
 };

@@ -301,6 +301,22 @@ const struct vgpu_arg_desc vgpu_wire_texobj_resource_args[VGPU_TOW_NARGS] = {
 	[VGPU_TOW_OBJ] = SCALAR("object", 8),
 };
 
+const struct vgpu_arg_desc vgpu_wire_hostfn_launch_args[VGPU_HFW_NARGS] = {
+	[VGPU_HFW_STREAM] = HANDLE("hStream", VGPU_H_STREAM),
+	[VGPU_HFW_TOKEN] = SCALAR("token", 8),
+	[VGPU_HFW_KEPT] = { .name = "kept", .kind = VGPU_ARG_OUT_SCALAR, .size = 4, .len_arg = N, .len_arg2 = N },
+};
+
+static const struct vgpu_arg_desc hostfn_wait_args[VGPU_HWW_NARGS] = {
+	[VGPU_HWW_DONE] = SCALAR("done", 8),
+	[VGPU_HWW_TICKET] = { .name = "ticket", .kind = VGPU_ARG_OUT_SCALAR, .size = 8, .len_arg = N, .len_arg2 = N },
+	[VGPU_HWW_TOKEN] = { .name = "token", .kind = VGPU_ARG_OUT_SCALAR, .size = 8, .len_arg = N, .len_arg2 = N },
+};
+/* nout set by hand: the reply carries the ticket even when an async error is pending */
+const struct vgpu_call_desc vgpu_wire_hostfn_wait = {
+	.name = "vgpuHostFnWait", .opcode = VGPU_OP_HOSTFN, .flags = VGPU_CALLF_CUSTOM,
+	.nargs = VGPU_HWW_NARGS, .nout = 2, .args = hostfn_wait_args, .custom = "vgpuHostFnWait" };
+
 const struct vgpu_arg_desc vgpu_wire_link_destroy_args[1] = {
 	{ .name = "state", .kind = VGPU_ARG_HANDLE, .size = 8, .htype = VGPU_H_LINK_STATE, .len_arg = N, .len_arg2 = N,
 	  .flags = VGPU_ARGF_DESTROYS },

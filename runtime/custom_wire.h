@@ -299,6 +299,25 @@ extern const struct vgpu_arg_desc vgpu_wire_link_complete_args[VGPU_LCW_NARGS];
 /* destroy: [state] (the handle is dropped on success) */
 extern const struct vgpu_arg_desc vgpu_wire_link_destroy_args[1];
 
+/*
+ * Host functions (cuLaunchHostFunc, graph host nodes): a zone's function pointer means
+ * nothing to the proxy, so the zone names each (function, data) pair by a token of its own
+ * and the worker gives the driver a function of its own that hands the token back to the
+ * zone's host-function thread and waits until that thread says it ran (docs/ARCHITECTURE.md).
+ *   launch (VGPU_OP_cuLaunchHostFunc, _ptsz): [hStream, token, kept (out: 1 when the worker
+ *     keeps the record, a captured launch that is a graph's host node; 0: it runs once)]
+ *   wait (VGPU_OP_HOSTFN, control): [done (the ticket of the function the zone just ran, 0:
+ *     none), ticket (out: the next function to run, 0: none yet), token (out)]
+ * A wait returns within VGPU_HOSTFN_WAIT_MS when nothing is due, so a zone's waiting
+ * channel never holds up the worker for longer.
+ */
+#define VGPU_HOSTFN_WAIT_MS 100u
+#define VGPU_HOSTFN_MAX 65536u    /* a zone's host-function records (the graphs' host nodes) */
+enum { VGPU_HFW_STREAM, VGPU_HFW_TOKEN, VGPU_HFW_KEPT, VGPU_HFW_NARGS };
+extern const struct vgpu_arg_desc vgpu_wire_hostfn_launch_args[VGPU_HFW_NARGS];
+enum { VGPU_HWW_DONE, VGPU_HWW_TICKET, VGPU_HWW_TOKEN, VGPU_HWW_NARGS };
+extern const struct vgpu_call_desc vgpu_wire_hostfn_wait;
+
 /* 1 when a memory pool attribute's value is an int (the reuse flags), 0 for a cuuint64_t. */
 static inline int vgpu_pool_attr_is_int(unsigned attr)
 {

@@ -1,8 +1,12 @@
 /* SPDX-License-Identifier: MIT */
-/* graphnodes.c — kernel, memset and memcpy graph nodes made by hand, as the same work captured into the graph; the generic node calls. */
+/* graphnodes.c — kernel, memset, memcpy and host graph nodes made by hand, as the same work captured into the graph; the generic node calls. */
 #define __CUDA_API_VERSION_INTERNAL 1
 #include <cuda.h>
+#include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "drvtab.h"
 
 /*
  * A kernel, memset or memcpy node added by hand is the node that capturing the same launch,
@@ -137,6 +141,72 @@ static CUDA_MEMSET_NODE_PARAMS memset_v1(const CUDA_MEMSET_NODE_PARAMS_v2 *p)
 	return (CUDA_MEMSET_NODE_PARAMS){ p->dst, p->pitch, p->value, p->elementSize, p->width, p->height };
 }
 
+/*
+ * Graph host nodes made by hand: the same host function captured into the graph. Their
+ * parameters are kept here, per node, for cuGraphHostNodeGetParams.
+ */
+struct hnode {
+	CUgraphNode node;
+	CUDA_HOST_NODE_PARAMS p;
+};
+static pthread_mutex_t nlock = PTHREAD_MUTEX_INITIALIZER;
+static struct hnode *hnodes;
+static size_t nhnodes, caphnodes;
+
+static CUresult host_work(CUstream s, const void *arg)
+{
+	const CUDA_HOST_NODE_PARAMS *p = arg;
+	return cuLaunchHostFunc(s, p->fn, p->userData);
+}
+
+CUresult CUDAAPI cuGraphAddHostNode(CUgraphNode *phGraphNode, CUgraph hGraph, const CUgraphNode *dependencies,
+				    size_t numDependencies, const CUDA_HOST_NODE_PARAMS *nodeParams)
+{
+	if (!phGraphNode || !nodeParams || !nodeParams->fn)
+		return CUDA_ERROR_INVALID_VALUE;
+	CUresult r = vgpu_graph_add_by_capture(phGraphNode, hGraph, dependencies, numDependencies, host_work,
+					       nodeParams);
+	if (r != CUDA_SUCCESS)
+		return r;
+	pthread_mutex_lock(&nlock);
+	if (nhnodes == caphnodes) {
+		size_t nc = caphnodes ? caphnodes * 2 : 16;
+		struct hnode *nn = realloc(hnodes, nc * sizeof(*nn));
+		if (nn) {
+			hnodes = nn;
+			caphnodes = nc;
+		}
+	}
+	if (nhnodes < caphnodes)
+		hnodes[nhnodes++] = (struct hnode){ *phGraphNode, *nodeParams };
+	pthread_mutex_unlock(&nlock);
+	return CUDA_SUCCESS;
+}
+
+CUresult CUDAAPI cuGraphHostNodeGetParams(CUgraphNode hNode, CUDA_HOST_NODE_PARAMS *nodeParams)
+{
+	CUgraphNodeType t;
+	CUresult r;
+
+	if (!nodeParams)
+		return CUDA_ERROR_INVALID_VALUE;
+	if ((r = cuGraphNodeGetType(hNode, &t)) != CUDA_SUCCESS)
+		return r;
+	if (t != CU_GRAPH_NODE_TYPE_HOST)
+		return CUDA_ERROR_INVALID_VALUE;
+	pthread_mutex_lock(&nlock);
+	for (size_t i = nhnodes; i-- > 0;)
+		if (hnodes[i].node == hNode) {
+			*nodeParams = hnodes[i].p;
+			pthread_mutex_unlock(&nlock);
+			return CUDA_SUCCESS;
+		}
+	pthread_mutex_unlock(&nlock);
+	vgpu_drv.log("cuGraphHostNodeGetParams: reading back the parameters of a host node a stream capture made is "
+		     "not supported; returning CUDA_ERROR_NOT_SUPPORTED");
+	return CUDA_ERROR_NOT_SUPPORTED;
+}
+
 /* The generic form, for the node types made by hand here or remoted as calls of their own. */
 CUresult CUDAAPI cuGraphAddNode_v2(CUgraphNode *phGraphNode, CUgraph hGraph, const CUgraphNode *dependencies,
 				   const CUgraphEdgeData *dependencyData, size_t numDependencies,
@@ -179,6 +249,10 @@ CUresult CUDAAPI cuGraphAddNode_v2(CUgraphNode *phGraphNode, CUgraph hGraph, con
 	}
 	case CU_GRAPH_NODE_TYPE_MEM_FREE:
 		return cuGraphAddMemFreeNode(phGraphNode, hGraph, dependencies, numDependencies, p->free.dptr);
+	case CU_GRAPH_NODE_TYPE_HOST: {
+		CUDA_HOST_NODE_PARAMS h = { p->host.fn, p->host.userData };
+		return cuGraphAddHostNode(phGraphNode, hGraph, dependencies, numDependencies, &h);
+	}
 	default:
 		return CUDA_ERROR_NOT_SUPPORTED;
 	}

@@ -76,6 +76,9 @@ enum vgpu_control_op {
 	VGPU_OP_OUTPUT       = 0xff06,
 	/* client -> proxy: where a pinned region is for the zone's kernels (mapped host memory) */
 	VGPU_OP_PINNED_WHERE = 0xff07,
+	/* client -> proxy: report the host function the zone ran, wait for the next one
+	 * (runtime/custom_wire.h, host functions) */
+	VGPU_OP_HOSTFN       = 0xff08,
 };
 
 /* Their messages are msgpack like every call's, described in runtime/custom_wire.h. */
@@ -85,10 +88,10 @@ static inline int vgpu_op_is_pinned(uint16_t op)
 	return (op >= VGPU_OP_PINNED_MAP && op <= VGPU_OP_PINNED_GRANT) || op == VGPU_OP_PINNED_WHERE;
 }
 
-/* ... and the request for the zone's device output. */
+/* ... and the request for the zone's device output, and the host-function wait. */
 static inline int vgpu_op_is_client_control(uint16_t op)
 {
-	return vgpu_op_is_pinned(op) || op == VGPU_OP_OUTPUT;
+	return vgpu_op_is_pinned(op) || op == VGPU_OP_OUTPUT || op == VGPU_OP_HOSTFN;
 }
 
 /* Payload of VGPU_OP_WELCOME. status != 0 means refused (a CUresult); the proxy then closes. */

@@ -1,0 +1,102 @@
+/* SPDX-License-Identifier: MIT */
+/* custom_hostfn.c — proxy handlers of host functions: a zone's token launched as the worker's own function, the zone's wait. */
+#define __CUDA_API_VERSION_INTERNAL 1
+#include "proxy.h"
+
+#include "custom_wire.h"
+#include "hostfn.h"
+#include "log.h"
+#include "proxyd.h"
+#include "vgpu_dispatch.h"
+#include "vgpu_ops.h"
+#include "zone.h"
+
+#define ARG(T, i) (*(T *)argv[i])
+
+unsigned vgpu_hostfn_wait_ms = VGPU_HOSTFN_WAIT_MS;
+
+/* The zone's host-function state, made on first use. */
+static struct vgpu_hostfn_zone *zone_hostfn(struct vgpu_zone *z)
+{
+	pthread_mutex_lock(&z->lock);
+	if (!z->hostfn)
+		z->hostfn = vgpu_hostfn_zone_new();
+	struct vgpu_hostfn_zone *hz = z->hostfn;
+	pthread_mutex_unlock(&z->lock);
+	return hz;
+}
+
+/*
+ * cuLaunchHostFunc: the driver gets vgpu_hostfn_run and a record of the zone's token. The
+ * worker asks the driver whether the stream is capturing, whatever the zone says: a captured
+ * launch is a graph's host node, run each time the graph runs, so its record must stay; a
+ * launch outside a capture runs once and its record is reused after.
+ */
+static CUresult hostfn_launch(struct vgpu_proxy_call *call, void **argv, int ptsz)
+{
+	const struct vgpu_driver *drv = call->drv;
+	CUstream s = ARG(CUstream, VGPU_HFW_STREAM);
+	uint64_t token = ARG(uint64_t, VGPU_HFW_TOKEN);
+	CUresult (*launch)(CUstream, CUhostFn, void *) = ptsz ? drv->cuLaunchHostFunc_ptsz : drv->cuLaunchHostFunc;
+	CUresult (*capturing)(CUstream, CUstreamCaptureStatus *) =
+		ptsz ? drv->cuStreamIsCapturing_ptsz : drv->cuStreamIsCapturing;
+	CUstreamCaptureStatus st = CU_STREAM_CAPTURE_STATUS_NONE;
+	CUresult r;
+
+	if (!launch || !capturing)
+		return CUDA_ERROR_NOT_SUPPORTED;
+	if (!token)
+		return CUDA_ERROR_INVALID_VALUE;
+	if ((r = capturing(s, &st)) != CUDA_SUCCESS)
+		return r;
+	struct vgpu_hostfn_zone *hz = zone_hostfn(call->zone);
+	struct vgpu_hostfn_rec *rec = hz ? vgpu_hostfn_rec_get(hz, token, st == CU_STREAM_CAPTURE_STATUS_NONE) : NULL;
+	if (!rec) {
+		vgpu_info("cuLaunchHostFunc: the zone has %u host functions in its graphs or queued; refused",
+			  VGPU_HOSTFN_MAX);
+		return CUDA_ERROR_OUT_OF_MEMORY;
+	}
+	r = launch(s, vgpu_hostfn_run, rec);
+	if (r != CUDA_SUCCESS)
+		vgpu_hostfn_rec_put(rec);   /* a one-shot record the driver did not take */
+	else if (ARG(uint32_t *, VGPU_HFW_KEPT))
+		*ARG(uint32_t *, VGPU_HFW_KEPT) = !rec->oneshot;
+	return r;
+}
+
+static CUresult hostfn_launch_legacy(struct vgpu_proxy_call *call, void **argv)
+{
+	return hostfn_launch(call, argv, 0);
+}
+
+static CUresult hostfn_launch_ptsz(struct vgpu_proxy_call *call, void **argv)
+{
+	return hostfn_launch(call, argv, 1);
+}
+
+CUresult vgpu_proxy_hostfn_wait(struct vgpu_proxy_call *call, void **argv)
+{
+	uint64_t *ticket = ARG(uint64_t *, VGPU_HWW_TICKET), *token = ARG(uint64_t *, VGPU_HWW_TOKEN);
+	struct vgpu_hostfn_zone *hz = zone_hostfn(call->zone);
+
+	if (!ticket || !token)
+		return CUDA_ERROR_INVALID_VALUE;
+	if (!hz)
+		return CUDA_ERROR_OUT_OF_MEMORY;
+	vgpu_hostfn_wait(hz, call->chan, ARG(uint64_t, VGPU_HWW_DONE), vgpu_hostfn_wait_ms, ticket, token);
+	return CUDA_SUCCESS;
+}
+
+#define WIRE(nm) \
+	static const struct vgpu_call_desc wire_##nm = VGPU_WIRE_DESC(#nm, VGPU_OP_##nm, VGPU_CALLF_CUSTOM, \
+								       vgpu_wire_hostfn_launch_args, VGPU_HFW_NARGS)
+WIRE(cuLaunchHostFunc);
+WIRE(cuLaunchHostFunc_ptsz);
+
+__attribute__((constructor)) static void hostfn_register(void)
+{
+	vgpu_proxy_wire_register(VGPU_OP_cuLaunchHostFunc, &wire_cuLaunchHostFunc, hostfn_launch_legacy,
+				 "cuLaunchHostFunc");
+	vgpu_proxy_wire_register(VGPU_OP_cuLaunchHostFunc_ptsz, &wire_cuLaunchHostFunc_ptsz, hostfn_launch_ptsz,
+				 "cuLaunchHostFunc_ptsz");
+}
