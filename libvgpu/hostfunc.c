@@ -28,7 +28,9 @@ static const struct vgpu_call_desc vgpu_wire_hostfn_launch_ptsz =
 		       vgpu_wire_hostfn_launch_args, VGPU_HFW_NARGS);
 
 struct hslot {
-	CUhostFn fn;
+	CUhostFn fn;                /* a host function, or NULL for a stream callback: */
+	CUstreamCallback cb;        /* called with the stream the program named */
+	CUstream stream;
 	void *data;
 	uint32_t gen;
 	int used;
@@ -52,12 +54,13 @@ static void hostfn_atfork_once(void)
 	pthread_atfork(NULL, NULL, hostfn_atfork_child);
 }
 
-/* A slot for (fn, data): the kept one of the same pair, or a new one. 0 when out of memory. Under hlock. */
-static uint64_t slot_get(CUhostFn fn, void *data)
+/* A slot for (fn, data) or (cb, stream, data): the kept one of the same host function, or a
+ * new one. 0 when out of memory. Under hlock. */
+static uint64_t slot_get(CUhostFn fn, CUstreamCallback cb, CUstream stream, void *data)
 {
 	uint32_t i;
 
-	for (i = 0; i < nhslots; i++)
+	for (i = 0; fn && i < nhslots; i++)
 		if (hslots[i].used && hslots[i].kept == 1 && hslots[i].fn == fn && hslots[i].data == data)
 			return (uint64_t)hslots[i].gen << 32 | (i + 1);
 	for (i = hfree_hint; i < nhslots && hslots[i].used; i++)
@@ -74,7 +77,8 @@ static uint64_t slot_get(CUhostFn fn, void *data)
 		hslots[nhslots++].gen = 0;
 	}
 	uint32_t gen = hslots[i].gen + 1;
-	hslots[i] = (struct hslot){ .fn = fn, .data = data, .gen = gen, .used = 1, .kept = -1 };
+	hslots[i] = (struct hslot){ .fn = fn, .cb = cb, .stream = stream, .data = data, .gen = gen, .used = 1,
+				    .kept = -1 };
 	hfree_hint = i + 1;
 	return (uint64_t)gen << 32 | (i + 1);
 }
@@ -122,10 +126,14 @@ static void *hostfn_thread(void *arg)
 		pthread_mutex_lock(&hlock);
 		struct hslot *h = slot_of(token);
 		CUhostFn fn = h ? h->fn : NULL;
+		CUstreamCallback cb = h ? h->cb : NULL;
+		CUstream stream = h ? h->stream : NULL;
 		void *data = h ? h->data : NULL;
 		pthread_mutex_unlock(&hlock);
 		if (fn)
 			fn(data);
+		else if (cb)
+			cb(stream, CUDA_SUCCESS, data);
 		else
 			vgpu_client_log(1, "host functions: vgpu-proxy named token 0x%llx, which names none; skipped",
 					(unsigned long long)token);
@@ -162,19 +170,18 @@ static CUresult thread_start(void)
 	return CUDA_SUCCESS;
 }
 
-static CUresult host_func(CUstream s, CUhostFn fn, void *userData, int ptsz)
+/* A host function (fn) or a stream callback (cb) queued on stream s. */
+static CUresult host_func(CUstream s, CUhostFn fn, CUstreamCallback cb, void *userData, int ptsz)
 {
 	static pthread_once_t once = PTHREAD_ONCE_INIT;
 	uint32_t kept = 0, *pkept = &kept;
 	uint64_t token;
 	CUresult r;
 
-	if (!fn)
-		return CUDA_ERROR_INVALID_VALUE;
 	pthread_once(&once, hostfn_atfork_once);
 	pthread_mutex_lock(&hlock);
 	r = thread_start();
-	token = r == CUDA_SUCCESS ? slot_get(fn, userData) : 0;
+	token = r == CUDA_SUCCESS ? slot_get(fn, cb, s, userData) : 0;
 	pthread_mutex_unlock(&hlock);
 	if (r != CUDA_SUCCESS)
 		return r;
@@ -196,27 +203,20 @@ static CUresult host_func(CUstream s, CUhostFn fn, void *userData, int ptsz)
 
 CUresult CUDAAPI cuLaunchHostFunc(CUstream hStream, CUhostFn fn, void *userData)
 {
-	return host_func(hStream, fn, userData, 0);
+	return fn ? host_func(hStream, fn, NULL, userData, 0) : CUDA_ERROR_INVALID_VALUE;
 }
 
 CUresult CUDAAPI cuLaunchHostFunc_ptsz(CUstream hStream, CUhostFn fn, void *userData)
 {
-	return host_func(hStream, fn, userData, 1);
+	return fn ? host_func(hStream, fn, NULL, userData, 1) : CUDA_ERROR_INVALID_VALUE;
 }
 
 /*
- * Stream callbacks (cuStreamAddCallback) run here, on the calling thread, once the stream
- * is synchronised (every earlier operation on it has completed, as the driver guarantees
- * before a callback runs). The cost is that the call blocks until then, where the driver
- * would return at once. A stream callback cannot be captured, as with the driver: the call
- * is refused before synchronising (which would end the program's capture in error).
+ * Stream callbacks (cuStreamAddCallback) take the same way as host functions, called with
+ * the stream the program named and CUDA_SUCCESS (a stream whose work failed is reported by
+ * the next call that synchronises). A stream callback cannot be captured, as with the
+ * driver: the call is refused, with the capture left as it was.
  */
-static CUresult stream_sync(CUstream s, int ptsz)
-{
-	void *argv[1] = { &s };
-	return vgpu_client_call(ptsz ? &vgpu_call_cuStreamSynchronize_ptsz : &vgpu_call_cuStreamSynchronize, argv);
-}
-
 static CUresult refuse_if_capturing(CUstream s, int ptsz)
 {
 	CUstreamCaptureStatus st = CU_STREAM_CAPTURE_STATUS_NONE, *pst = &st;
@@ -235,10 +235,7 @@ static CUresult stream_callback(CUstream s, CUstreamCallback cb, void *userData,
 		return CUDA_ERROR_INVALID_VALUE;
 	if ((r = refuse_if_capturing(s, ptsz)) != CUDA_SUCCESS)
 		return r;
-	r = stream_sync(s, ptsz);
-	/* The driver passes the stream's error status to the callback rather than failing the call. */
-	cb(s, r, userData);
-	return r == CUDA_ERROR_DEVICE_UNAVAILABLE ? r : CUDA_SUCCESS;
+	return host_func(s, NULL, cb, userData, ptsz);
 }
 
 CUresult CUDAAPI cuStreamAddCallback(CUstream hStream, CUstreamCallback callback, void *userData, unsigned int flags)

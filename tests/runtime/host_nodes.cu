@@ -4,7 +4,8 @@
 // order, seeing what the kernel before it wrote and writing what the kernel after it reads;
 // host nodes added by hand with dependencies, their parameters read back; a cloned graph; a
 // thousand host functions with distinct data outside any capture; a host function that
-// waits for the caller, which works only if cudaLaunchHostFunc returns before it runs.
+// waits for the caller, which works only if cudaLaunchHostFunc returns before it runs, and
+// a stream callback that does the same.
 // Every result is checked on the host.
 #include "rt.h"
 
@@ -49,6 +50,13 @@ static void CUDART_CB wait_for_caller(void *)
 	while (!released.load() && std::chrono::steady_clock::now() < until)
 		std::this_thread::sleep_for(std::chrono::milliseconds(1));
 	waited_ok = released.load();
+}
+
+static void CUDART_CB callback_waits(cudaStream_t, cudaError_t status, void *)
+{
+	wait_for_caller(nullptr);
+	if (status != cudaSuccess)
+		waited_ok = 0;
 }
 
 static int counts[1000];
@@ -154,6 +162,13 @@ int main()
 	released = 1;
 	CHECK(cudaStreamSynchronize(s));
 	EXPECT(waited_ok == 1, "the host function ran before cudaLaunchHostFunc returned");
+	// ... and a stream callback the same way.
+	released = 0;
+	waited_ok = 0;
+	CHECK(cudaStreamAddCallback(s, callback_waits, nullptr, 0));
+	released = 1;
+	CHECK(cudaStreamSynchronize(s));
+	EXPECT(waited_ok == 1, "the stream callback ran before cudaStreamAddCallback returned");
 
 	CHECK(cudaGraphExecDestroy(he));
 	CHECK(cudaGraphDestroy(h));
