@@ -1286,6 +1286,7 @@ slow:
 		case OP_ACTIVEMASK:
 		case OP_MATCH:
 		case OP_REDUX:
+		case OP_WMMA:
 			/* park here; warp_resolve() runs it for all lanes at once */
 			t->state = TS_WARP;
 			pc--;
@@ -1323,6 +1324,132 @@ static uint32_t shfl_src(int mode, uint32_t lane, uint32_t bval, uint32_t c, int
 
 /* Runs every warp collective whose participating lanes are all parked at it. Returns 1 if
  * one ran, 0 if none could, -EINVAL (fault set) on lanes parked at different collectives. */
+/* ---- warp matrix functions ---------------------------------------------------------- */
+
+/*
+ * A fragment is a logical matrix (rows x cols, row-major element numbers e) spread over the
+ * registers of the warp's 32 lanes: lane l holds slots l*L .. l*L+L-1 (L = registers x
+ * elements per register), slot q holding element q mod rows*cols (so small fragments are
+ * held more than once, as on a GPU). The layout is the simulator's own: PTX leaves it
+ * unspecified, and programs only load, store, multiply and change every element alike.
+ */
+struct wfrag {
+	uint32_t rows, cols, nregs, epr;
+	int f16;
+};
+
+static struct wfrag wm_frag(int frag, int shape, int kind)
+{
+	static const uint8_t dims[3][3] = {{16, 16, 16}, {32, 8, 16}, {8, 32, 16}};   /* M, N, K */
+	const uint8_t *d = dims[shape];
+	struct wfrag f = {.f16 = kind == K_F16};
+	f.rows = frag == WM_LOAD_B ? d[2] : d[0];
+	f.cols = frag == WM_LOAD_A ? d[2] : d[1];
+	f.nregs = frag == WM_LOAD_A || frag == WM_LOAD_B || kind != K_F16 ? 8 : 4;
+	f.epr = f.f16 ? 2 : 1;
+	return f;
+}
+
+static double wm_get(const struct thr *lanes, const struct wfrag *f, uint32_t first, uint32_t e)
+{
+	uint32_t per = f->nregs * f->epr, idx = e % per;
+	uint64_t v = lanes[e / per].fr->r[first + idx / f->epr];
+	return f->f16 ? h2d(v >> (16 * (idx % f->epr))) : (double)f32(v);
+}
+
+/* Element values (bits of a half or a float) into every lane's registers. */
+static void wm_put(struct thr *lanes, const struct wfrag *f, uint32_t first, const uint32_t *bits)
+{
+	uint32_t per = f->nregs * f->epr, n = f->rows * f->cols;
+	for (uint32_t l = 0; l < 32; l++)
+		for (uint32_t k = 0; k < f->nregs; k++) {
+			uint64_t v = 0;
+			for (uint32_t h = 0; h < f->epr; h++)
+				v |= (uint64_t)bits[(l * per + k * f->epr + h) % n] << (16 * h);
+			lanes[l].fr->r[first + k] = v;
+		}
+}
+
+/* Runs one wmma instruction for the warp: 1 done, 0 not every lane there yet, <0 a fault. */
+static int wmma_resolve(struct blk *b, struct thr *lanes, uint32_t nl, struct thr *lead, const struct ptx_insn *in)
+{
+	if (nl != 32) {
+		fault(b, lead, in, -EINVAL, "wmma needs a full warp; threads in this warp:", nl);
+		return -EINVAL;
+	}
+	for (uint32_t i = 0; i < 32; i++) {
+		struct thr *t = &lanes[i];
+		if (t->state == TS_RUN)
+			return 0;
+		if (t->state != TS_WARP || t->fr->fn != lead->fr->fn || t->pc != lead->pc) {
+			fault(b, t, in, -EINVAL, "wmma needs every lane of the warp at the same instruction; lane", i);
+			return -EINVAL;
+		}
+	}
+	int op = in->mod;
+	uint32_t bits[512];
+	if (op == WM_MMA) {
+		struct wfrag fa = wm_frag(WM_LOAD_A, in->size, K_F16), fb = wm_frag(WM_LOAD_B, in->size, K_F16);
+		struct wfrag fc = wm_frag(WM_LOAD_C, in->size, in->kind2), fd = wm_frag(WM_LOAD_C, in->size, in->kind);
+		for (uint32_t i = 0; i < fd.rows; i++)
+			for (uint32_t j = 0; j < fd.cols; j++) {
+				double acc = wm_get(lanes, &fc, in->o[3], i * fc.cols + j);
+				for (uint32_t k = 0; k < fa.cols; k++)
+					acc += wm_get(lanes, &fa, in->o[1], i * fa.cols + k) *
+					       wm_get(lanes, &fb, in->o[2], k * fb.cols + j);
+				bits[i * fd.cols + j] = fd.f16 ? (uint32_t)d2h(acc) : (uint32_t)pf32((float)acc);
+			}
+		wm_put(lanes, &fd, in->o[0], bits);
+	} else {
+		struct wfrag f = wm_frag(op == WM_STORE_D ? WM_LOAD_C : op, in->size, in->kind);
+		int row = in->mod2 & WM_ROW, st = op == WM_STORE_D;
+		uint64_t base = lead->fr->r[in->o[4]] + (uint64_t)in->imm;
+		uint32_t stride = in->o[1] ? (uint32_t)lead->fr->r[in->o[1]] : row ? f.cols : f.rows;
+		uint32_t esz = f.f16 ? 2 : 4;
+		for (uint32_t i = 0; i < 32; i++)
+			if (lanes[i].fr->r[in->o[4]] != lead->fr->r[in->o[4]] ||
+			    (in->o[1] && (uint32_t)lanes[i].fr->r[in->o[1]] != stride)) {
+				fault(b, &lanes[i], in, -EINVAL, "wmma needs the same address and stride in every "
+				      "lane; lane", i);
+				return -EINVAL;
+			}
+		if (base & (esz - 1)) {
+			fault(b, lead, in, -EILSEQ, "misaligned address: wmma at", base);
+			return -EILSEQ;
+		}
+		for (uint32_t e = 0; e < f.rows * f.cols; e++) {
+			uint32_t i = e / f.cols, j = e % f.cols;
+			uint64_t a = base + (uint64_t)(row ? i * stride + j : j * stride + i) * esz;
+			uint8_t *p = mem_ptr(b, lead, in->kind2, a, esz, st);
+			if (!p) {
+				fault(b, lead, in, -EFAULT, st ? "illegal address: wmma store to" : "illegal address: wmma "
+				      "load from", a);
+				return -EFAULT;
+			}
+			if (st) {
+				uint64_t v;
+				if (f.f16) {
+					v = d2h(wm_get(lanes, &f, in->o[0], e));
+				} else {
+					uint32_t per = f.nregs, idx = e % per;
+					v = (uint32_t)lanes[e / per].fr->r[in->o[0] + idx];
+				}
+				memcpy(p, &v, esz);
+			} else {
+				bits[e] = 0;
+				memcpy(&bits[e], p, esz);
+			}
+		}
+		if (!st)
+			wm_put(lanes, &f, in->o[0], bits);
+	}
+	for (uint32_t i = 0; i < 32; i++) {
+		lanes[i].pc++;
+		lanes[i].state = TS_RUN;
+	}
+	return 1;
+}
+
 static int warp_resolve(struct blk *b)
 {
 	int progress = 0;
@@ -1361,6 +1488,13 @@ static int warp_resolve(struct blk *b)
 		}
 		const struct ptx_insn *in = &lead->fr->fn->code[lead->pc];
 		const uint32_t op = in->op >> 4;
+		if (op == OP_WMMA) {
+			int rc = wmma_resolve(b, lanes, nl, lead, in);
+			if (rc < 0)
+				return rc;
+			progress |= rc;
+			continue;
+		}
 		uint32_t mask = (in->mod2 & WARP_FULLMASK) || op == OP_ACTIVEMASK ? ~0u
 		                : (uint32_t)lead->fr->r[in->imm];
 		uint32_t part = 0;

@@ -208,6 +208,7 @@ struct P {
 	uint32_t capcalls;
 	uint32_t cc_slot;       /* the function's CC.CF register, 0 until first used */
 	uint32_t fshared;       /* the entry being parsed: end of its static shared memory */
+	int vec_max;            /* registers a vector operand may hold (0: 4) */
 };
 
 static int perr(struct P *P, int rc, uint32_t line, const char *fmt, ...)
@@ -720,7 +721,7 @@ struct opnd {
 	int t;
 	uint32_t slot, slot2;
 	int64_t imm;
-	uint32_t vec[4];
+	uint32_t vec[8];     /* at most 4 (8 for wmma's fragments: P->vec_max) */
 	int nvec;
 	int neg;
 	int is_imm;
@@ -911,7 +912,7 @@ static int parse_opnd(struct P *P, struct opnd *o, int kind)
 		o->t = O_VEC;
 		for (;;) {
 			t = lex_next(&P->L);
-			if (o->nvec >= 4 || (t->t != T_ID && t->t != T_INT))
+			if (o->nvec >= (P->vec_max ? P->vec_max : 4) || (t->t != T_ID && t->t != T_INT))
 				return perr(P, -EINVAL, t->line, "bad vector operand");
 			if (t->t == T_INT) {   /* {0, %rs1}: half-precision code packs constants too */
 				o->vec[o->nvec++] = const_slot(P, t->v);
@@ -1301,7 +1302,7 @@ static int known_op(const char *op)
 		"cos", "tanh", "selp", "copysign", "prmt", "testp", "bra", "ret", "exit", "trap",
 		"bar", "barrier", "membar", "fence", "shfl", "vote", "activemask", "call", "match",
 		"redux", "prefetch", "prefetchu", "nanosleep", "pmevent", "isspacep", "bmsk", "dp4a", "dp2a", "sad", "vabsdiff4", "lop3",
-		"tex", "tld4", "txq", "suq", "suld", "sust",
+		"tex", "tld4", "txq", "suq", "suld", "sust", "wmma",
 	};
 	for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++)
 		if (!strcmp(op, ops[i]))
@@ -1393,6 +1394,143 @@ static int mn_only(const struct mn *m, const char *const *list)
 			return 0;
 	}
 	return 1;
+}
+
+/* ---- warp matrix functions (wmma) ---------------------------------------------------- */
+
+/* The first of n contiguous slots that an instruction writes and the moves emitted after it
+ * put into d[0..n): d itself when already contiguous, else fresh slots. *moves tells the
+ * caller to call out_moves() after emitting the instruction. */
+static uint32_t out_slots(struct P *P, const uint32_t *d, int n, int *moves)
+{
+	int contiguous = 1;
+	for (int i = 1; i < n; i++)
+		contiguous &= d[i] == d[0] + (uint32_t)i;
+	*moves = !contiguous;
+	if (contiguous)
+		return d[0];
+	uint32_t first = P->f->nslots;
+	for (int i = 0; i < n; i++)
+		new_slot(P, K_U64, 0);
+	return first;
+}
+
+static void out_moves(struct P *P, uint32_t first, const uint32_t *d, int n, uint32_t line, uint32_t g, int gneg)
+{
+	for (int i = 0; i < n && !P->rc; i++) {
+		struct ptx_insn *in = emit(P, line);
+		if (!in)
+			return;
+		in->op = OP_MOV;
+		in->kind = K_U64;
+		in->guard = g;
+		in->gneg = (uint8_t)gneg;
+		in->o[0] = d[i];
+		in->o[1] = first + (uint32_t)i;
+	}
+}
+
+/*
+ * wmma.load.{a,b,c}, wmma.store.d, wmma.mma: the half-precision shapes m16n16k16, m32n8k16
+ * and m8n32k16 with f16 or f32 accumulators (what sm_70-sm_75 code uses; nvcc's default
+ * target). Fragments are blocks of contiguous slots (gathered by moves ahead of the
+ * instruction, spread by moves after it); the interpreter runs the instruction for the whole
+ * warp at once (OP_WMMA in warp_resolve).
+ */
+static int parse_wmma(struct P *P, const struct mn *m, const char *name, uint32_t line, uint32_t g, int gneg)
+{
+	static const char *const shapes[] = {".m16n16k16", ".m32n8k16", ".m8n32k16"};
+	static const char *const mods[] = {".load", ".store", ".mma", ".a", ".b", ".c", ".d", ".sync", ".aligned",
+	                                   ".row", ".col", ".m16n16k16", ".m32n8k16", ".m8n32k16", ".global",
+	                                   ".shared", ".satfinite", NULL};
+	int shape = -1, rc, n = 0;
+	for (int i = 0; i < 3; i++)
+		if (mn_has(m, shapes[i]))
+			shape = i;
+	if (shape < 0 || !mn_only(m, mods) || !mn_has(m, ".sync") || !mn_has(m, ".aligned") ||
+	    mn_has(m, ".satfinite"))
+		return perr(P, -ENOTSUP, line, "unsupported instruction '%s' (wmma: only the .f16 shapes "
+		            "m16n16k16, m32n8k16 and m8n32k16, without .satfinite)", name);
+	struct opnd o[4];
+	P->vec_max = 8;
+	rc = parse_ops(P, o, 4, K_U32, &n);
+	P->vec_max = 0;
+	if (rc)
+		return rc;
+	int ld = mn_has(m, ".load"), st = mn_has(m, ".store"), mma = mn_has(m, ".mma");
+	uint32_t pre[4] = {0}, post_first = 0;
+	int post_moves = 0;
+	const struct opnd *post = NULL;
+	struct ptx_insn tmpl = {.guard = g, .gneg = (uint8_t)gneg, .op = OP_WMMA, .size = (uint8_t)shape};
+	if (ld || st) {
+		int frag = mn_has(m, ".a") ? WM_LOAD_A : mn_has(m, ".b") ? WM_LOAD_B : WM_LOAD_C;
+		int kind = m->nkinds == 1 ? m->kinds[0] : -1;
+		int row = mn_has(m, ".row"), col = mn_has(m, ".col");
+		const struct opnd *regs = &o[ld ? 0 : 1], *addr = &o[ld ? 1 : 0];
+		if ((st && !mn_has(m, ".d")) || (ld && mn_has(m, ".d")) || row == col ||
+		    (kind != K_F16 && kind != K_F32) || (frag != WM_LOAD_C && kind != K_F16))
+			return perr(P, -ENOTSUP, line, "unsupported instruction '%s'", name);
+		int nregs = frag == WM_LOAD_C && kind == K_F16 ? 4 : 8;
+		if ((n != 2 && n != 3) || regs->t != O_VEC || regs->nvec != nregs || regs->vec_imm ||
+		    addr->t != O_ADDR || (n == 3 && (o[2].t != O_SLOT || o[2].neg)))
+			return perr(P, -EINVAL, line, "malformed '%s': takes %s{%d registers}%s[address], stride", name,
+			            ld ? "" : "[address], ", nregs, ld ? ", " : "");
+		tmpl.mod = (uint8_t)(st ? WM_STORE_D : frag);
+		tmpl.kind = (uint8_t)kind;
+		tmpl.kind2 = (uint8_t)(mn_has(m, ".global") ? SP_GLOBAL : mn_has(m, ".shared") ? SP_SHARED : SP_GENERIC);
+		tmpl.mod2 = row ? WM_ROW : 0;
+		tmpl.o[1] = n == 3 ? o[2].slot : 0;
+		tmpl.o[4] = addr->slot;
+		tmpl.imm = addr->imm;
+		if (ld) {
+			tmpl.o[0] = out_slots(P, regs->vec, nregs, &post_moves);
+			post = regs;
+			post_first = tmpl.o[0];
+		} else {
+			tmpl.o[0] = coord_slots(P, regs->vec, nregs, line);
+		}
+	} else if (mma) {
+		/* .alayout.blayout, then the D and C types */
+		int ar = -1, br = -1, seen = 0;
+		for (int i = 1; i < m->nparts; i++)
+			if (!strcmp(m->part[i], ".row") || !strcmp(m->part[i], ".col")) {
+				int r = !strcmp(m->part[i], ".row");
+				if (seen++ == 0)
+					ar = r;
+				else
+					br = r;
+			}
+		int dk = m->nkinds == 2 ? m->kinds[0] : -1, ck = m->nkinds == 2 ? m->kinds[1] : -1;
+		if (seen != 2 || (dk != K_F16 && dk != K_F32) || (ck != K_F16 && ck != K_F32))
+			return perr(P, -ENOTSUP, line, "unsupported instruction '%s'", name);
+		int nd = dk == K_F16 ? 4 : 8, nc = ck == K_F16 ? 4 : 8;
+		if (n != 4 || o[0].t != O_VEC || o[0].nvec != nd || o[0].vec_imm || o[1].t != O_VEC || o[1].nvec != 8 ||
+		    o[2].t != O_VEC || o[2].nvec != 8 || o[3].t != O_VEC || o[3].nvec != nc)
+			return perr(P, -EINVAL, line, "malformed '%s': takes {d}, {a}, {b}, {c} of %d, 8, 8 and %d "
+			            "registers", name, nd, nc);
+		tmpl.mod = WM_MMA;
+		tmpl.kind = (uint8_t)dk;
+		tmpl.kind2 = (uint8_t)ck;
+		tmpl.mod2 = (uint8_t)((ar ? WM_ROW : 0) | (br ? WM_B_ROW : 0));
+		for (int i = 1; i < 4; i++)
+			pre[i] = coord_slots(P, o[i].vec, o[i].nvec, line);
+		tmpl.o[1] = pre[1];
+		tmpl.o[2] = pre[2];
+		tmpl.o[3] = pre[3];
+		tmpl.o[0] = out_slots(P, o[0].vec, nd, &post_moves);
+		post = &o[0];
+		post_first = tmpl.o[0];
+	} else {
+		return perr(P, -ENOTSUP, line, "unsupported instruction '%s'", name);
+	}
+	struct ptx_insn *in = P->rc ? NULL : emit(P, line);
+	if (!in)
+		return P->rc;
+	tmpl.line = in->line;
+	*in = tmpl;
+	if (post_moves)
+		out_moves(P, post_first, post->vec, post->nvec, line, g, gneg);
+	return P->rc;
 }
 
 /* txq/suq d, [h]: one attribute of a texture or surface object. */
@@ -1583,6 +1721,8 @@ static int parse_insn_raw(struct P *P, const struct tok *t, uint32_t g, int gneg
 	if (!strcmp(op, "tex") || !strcmp(op, "tld4") || !strcmp(op, "txq") || !strcmp(op, "suq") ||
 	    !strcmp(op, "suld") || !strcmp(op, "sust"))
 		return parse_tex(P, &m, name, line, g, gneg);
+	if (!strcmp(op, "wmma"))
+		return parse_wmma(P, &m, name, line, g, gneg);
 	if (!strcmp(op, "call")) {
 		in = emit(P, line);
 		if (!in)
@@ -1609,14 +1749,14 @@ static int parse_insn_raw(struct P *P, const struct tok *t, uint32_t g, int gneg
 		if (o[0].t == O_VEC && o[1].t == O_SLOT) {
 			in->op = OP_UNPACK;
 			in->mod2 = (uint8_t)o[0].nvec;
-			memcpy(in->o, o[0].vec, sizeof(o[0].vec));
+			memcpy(in->o, o[0].vec, 4 * sizeof(o[0].vec[0]));
 			in->o[4] = o[1].slot;
 			return 0;
 		}
 		if (o[1].t == O_VEC && o[0].t == O_SLOT) {
 			in->op = OP_PACK;
 			in->mod2 = (uint8_t)o[1].nvec;
-			memcpy(in->o, o[1].vec, sizeof(o[1].vec));
+			memcpy(in->o, o[1].vec, 4 * sizeof(o[1].vec[0]));
 			in->o[4] = o[0].slot;
 			return 0;
 		}
