@@ -1334,30 +1334,45 @@ static uint32_t shfl_src(int mode, uint32_t lane, uint32_t bval, uint32_t c, int
  * unspecified, and programs only load, store, multiply and change every element alike.
  */
 struct wfrag {
-	uint32_t rows, cols, nregs, epr;
-	int f16;
+	uint32_t rows, cols, nregs, epr, ebits;
+	int kind;
 };
 
 static struct wfrag wm_frag(int frag, int shape, int kind)
 {
 	static const uint8_t dims[3][3] = {{16, 16, 16}, {32, 8, 16}, {8, 32, 16}};   /* M, N, K */
+	static const uint8_t int8[3][2] = {{2, 2}, {4, 1}, {1, 4}};                  /* a, b registers */
 	const uint8_t *d = dims[shape];
-	struct wfrag f = {.f16 = kind == K_F16};
+	struct wfrag f = {.kind = kind};
 	f.rows = frag == WM_LOAD_B ? d[2] : d[0];
 	f.cols = frag == WM_LOAD_A ? d[2] : d[1];
-	f.nregs = frag == WM_LOAD_A || frag == WM_LOAD_B || kind != K_F16 ? 8 : 4;
-	f.epr = f.f16 ? 2 : 1;
+	f.ebits = kind == K_F16 ? 16 : kind == K_S8 || kind == K_U8 ? 8 : 32;
+	f.epr = 32 / f.ebits;
+	f.nregs = frag == WM_LOAD_C ? (kind == K_F16 ? 4 : 8) : kind == K_F16 ? 8 : int8[shape][frag];
 	return f;
+}
+
+/* Element e's bits (zero-extended) from the lanes' registers. */
+static uint32_t wm_bits(const struct thr *lanes, const struct wfrag *f, uint32_t first, uint32_t e)
+{
+	uint32_t per = f->nregs * f->epr, idx = e % per;
+	uint64_t v = lanes[e / per].fr->r[first + idx / f->epr] >> (f->ebits * (idx % f->epr));
+	return f->ebits == 32 ? (uint32_t)v : (uint32_t)v & ((1u << f->ebits) - 1);
 }
 
 static double wm_get(const struct thr *lanes, const struct wfrag *f, uint32_t first, uint32_t e)
 {
-	uint32_t per = f->nregs * f->epr, idx = e % per;
-	uint64_t v = lanes[e / per].fr->r[first + idx / f->epr];
-	return f->f16 ? h2d(v >> (16 * (idx % f->epr))) : (double)f32(v);
+	uint32_t v = wm_bits(lanes, f, first, e);
+	switch (f->kind) {
+	case K_F16: return h2d(v);
+	case K_F32: return (double)f32(v);
+	case K_S8: return (double)(int8_t)v;
+	case K_U8: return (double)v;
+	default: return (double)(int32_t)v;
+	}
 }
 
-/* Element values (bits of a half or a float) into every lane's registers. */
+/* Element values (bits of each element) into every lane's registers. */
 static void wm_put(struct thr *lanes, const struct wfrag *f, uint32_t first, const uint32_t *bits)
 {
 	uint32_t per = f->nregs * f->epr, n = f->rows * f->cols;
@@ -1365,7 +1380,7 @@ static void wm_put(struct thr *lanes, const struct wfrag *f, uint32_t first, con
 		for (uint32_t k = 0; k < f->nregs; k++) {
 			uint64_t v = 0;
 			for (uint32_t h = 0; h < f->epr; h++)
-				v |= (uint64_t)bits[(l * per + k * f->epr + h) % n] << (16 * h);
+				v |= (uint64_t)bits[(l * per + k * f->epr + h) % n] << (f->ebits * h);
 			lanes[l].fr->r[first + k] = v;
 		}
 }
@@ -1389,15 +1404,25 @@ static int wmma_resolve(struct blk *b, struct thr *lanes, uint32_t nl, struct th
 	int op = in->mod;
 	uint32_t bits[512];
 	if (op == WM_MMA) {
-		struct wfrag fa = wm_frag(WM_LOAD_A, in->size, K_F16), fb = wm_frag(WM_LOAD_B, in->size, K_F16);
+		int ak = !(in->mod2 & WM_INT_A) ? K_F16 : (in->mod2 & WM_U8) ? K_U8 : K_S8;
+		struct wfrag fa = wm_frag(WM_LOAD_A, in->size, ak), fb = wm_frag(WM_LOAD_B, in->size, ak);
 		struct wfrag fc = wm_frag(WM_LOAD_C, in->size, in->kind2), fd = wm_frag(WM_LOAD_C, in->size, in->kind);
 		for (uint32_t i = 0; i < fd.rows; i++)
 			for (uint32_t j = 0; j < fd.cols; j++) {
+				/* exact: halves' products and 8-bit integers' sums fit a double */
 				double acc = wm_get(lanes, &fc, in->o[3], i * fc.cols + j);
 				for (uint32_t k = 0; k < fa.cols; k++)
 					acc += wm_get(lanes, &fa, in->o[1], i * fa.cols + k) *
 					       wm_get(lanes, &fb, in->o[2], k * fb.cols + j);
-				bits[i * fd.cols + j] = fd.f16 ? (uint32_t)d2h(acc) : (uint32_t)pf32((float)acc);
+				uint32_t v;
+				if (fd.kind == K_S32) {
+					if (in->mod2 & WM_SATF)
+						acc = acc > 2147483647.0 ? 2147483647.0 : acc < -2147483648.0 ? -2147483648.0 : acc;
+					v = (uint32_t)(uint64_t)(int64_t)acc;   /* wraps without .satfinite */
+				} else {
+					v = fd.kind == K_F16 ? (uint32_t)d2h(acc) : (uint32_t)pf32((float)acc);
+				}
+				bits[i * fd.cols + j] = v;
 			}
 		wm_put(lanes, &fd, in->o[0], bits);
 	} else {
@@ -1405,7 +1430,7 @@ static int wmma_resolve(struct blk *b, struct thr *lanes, uint32_t nl, struct th
 		int row = in->mod2 & WM_ROW, st = op == WM_STORE_D;
 		uint64_t base = lead->fr->r[in->o[4]] + (uint64_t)in->imm;
 		uint32_t stride = in->o[1] ? (uint32_t)lead->fr->r[in->o[1]] : row ? f.cols : f.rows;
-		uint32_t esz = f.f16 ? 2 : 4;
+		uint32_t esz = f.ebits / 8;
 		for (uint32_t i = 0; i < 32; i++)
 			if (lanes[i].fr->r[in->o[4]] != lead->fr->r[in->o[4]] ||
 			    (in->o[1] && (uint32_t)lanes[i].fr->r[in->o[1]] != stride)) {
@@ -1427,13 +1452,7 @@ static int wmma_resolve(struct blk *b, struct thr *lanes, uint32_t nl, struct th
 				return -EFAULT;
 			}
 			if (st) {
-				uint64_t v;
-				if (f.f16) {
-					v = d2h(wm_get(lanes, &f, in->o[0], e));
-				} else {
-					uint32_t per = f.nregs, idx = e % per;
-					v = (uint32_t)lanes[e / per].fr->r[in->o[0] + idx];
-				}
+				uint32_t v = wm_bits(lanes, &f, in->o[0], e);
 				memcpy(p, &v, esz);
 			} else {
 				bits[e] = 0;

@@ -78,7 +78,7 @@ enum { TQ_WIDTH, TQ_HEIGHT, TQ_DEPTH, TQ_CHANNEL_DATA_TYPE, TQ_CHANNEL_ORDER,
        TQ_ARRAY_SIZE, TQ_NUM_MIPMAP_LEVELS, TQ_NUM_SAMPLES, TQ_MEMORY_LAYOUT };
 
 /* Warp matrix functions (OP_WMMA). mod: the operation; size: the shape. Loads and stores:
- * kind the element type (.f16 or .f32), kind2 the state space, o[0] the first of the
+ * kind the element type (.f16, .f32, .s8, .u8 or .s32), kind2 the state space, o[0] the first of the
  * fragment's contiguous register slots, o[4] the address slot, imm its offset, o[1] the
  * stride slot (0: none given). mma: kind the D type, kind2 the C type, o[0] D, o[1] A,
  * o[2] B, o[3] C (each the first of contiguous slots). */
@@ -86,5 +86,8 @@ enum { WM_LOAD_A, WM_LOAD_B, WM_LOAD_C, WM_STORE_D, WM_MMA };
 enum { WM_M16N16K16, WM_M32N8K16, WM_M8N32K16 };
 #define WM_ROW   0x01   /* load/store: row-major memory; mma: A row-major */
 #define WM_B_ROW 0x02   /* mma: B row-major */
+#define WM_SATF  0x04   /* mma: .satfinite (integer: the sums clamped to the s32 range) */
+#define WM_INT_A 0x08   /* mma: integer inputs (.s8 or .u8: WM_U8), s32 accumulators */
+#define WM_U8    0x10
 
 #endif

@@ -1430,10 +1430,19 @@ static void out_moves(struct P *P, uint32_t first, const uint32_t *d, int n, uin
 	}
 }
 
+/* Registers of a fragment: A or B (frag 0, 1) or an accumulator (2), of element kind, in shape. */
+static int wm_nregs(int frag, int shape, int kind)
+{
+	static const uint8_t int8[3][2] = {{2, 2}, {4, 1}, {1, 4}};   /* m16n16k16, m32n8k16, m8n32k16: a, b */
+	if (frag == WM_LOAD_C)
+		return kind == K_F16 ? 4 : 8;
+	return kind == K_F16 ? 8 : int8[shape][frag];
+}
+
 /*
- * wmma.load.{a,b,c}, wmma.store.d, wmma.mma: the half-precision shapes m16n16k16, m32n8k16
- * and m8n32k16 with f16 or f32 accumulators (what sm_70-sm_75 code uses; nvcc's default
- * target). Fragments are blocks of contiguous slots (gathered by moves ahead of the
+ * wmma.load.{a,b,c}, wmma.store.d, wmma.mma: the shapes m16n16k16, m32n8k16 and m8n32k16
+ * with half inputs and f16 or f32 accumulators, or 8-bit integer inputs and s32
+ * accumulators (what sm_70-sm_75 code uses; nvcc's default target). Fragments are blocks of contiguous slots (gathered by moves ahead of the
  * instruction, spread by moves after it); the interpreter runs the instruction for the whole
  * warp at once (OP_WMMA in warp_resolve).
  */
@@ -1447,10 +1456,9 @@ static int parse_wmma(struct P *P, const struct mn *m, const char *name, uint32_
 	for (int i = 0; i < 3; i++)
 		if (mn_has(m, shapes[i]))
 			shape = i;
-	if (shape < 0 || !mn_only(m, mods) || !mn_has(m, ".sync") || !mn_has(m, ".aligned") ||
-	    mn_has(m, ".satfinite"))
-		return perr(P, -ENOTSUP, line, "unsupported instruction '%s' (wmma: only the .f16 shapes "
-		            "m16n16k16, m32n8k16 and m8n32k16, without .satfinite)", name);
+	if (shape < 0 || !mn_only(m, mods) || !mn_has(m, ".sync") || !mn_has(m, ".aligned"))
+		return perr(P, -ENOTSUP, line, "unsupported instruction '%s' (wmma: only the .f16, .s8 and .u8 "
+		            "shapes m16n16k16, m32n8k16 and m8n32k16)", name);
 	struct opnd o[4];
 	P->vec_max = 8;
 	rc = parse_ops(P, o, 4, K_U32, &n);
@@ -1467,10 +1475,12 @@ static int parse_wmma(struct P *P, const struct mn *m, const char *name, uint32_
 		int kind = m->nkinds == 1 ? m->kinds[0] : -1;
 		int row = mn_has(m, ".row"), col = mn_has(m, ".col");
 		const struct opnd *regs = &o[ld ? 0 : 1], *addr = &o[ld ? 1 : 0];
-		if ((st && !mn_has(m, ".d")) || (ld && mn_has(m, ".d")) || row == col ||
-		    (kind != K_F16 && kind != K_F32) || (frag != WM_LOAD_C && kind != K_F16))
+		int acc_kind = kind == K_F16 || kind == K_F32 || kind == K_S32;
+		int in_kind = kind == K_F16 || kind == K_S8 || kind == K_U8;
+		if ((st && !mn_has(m, ".d")) || (ld && mn_has(m, ".d")) || row == col || mn_has(m, ".satfinite") ||
+		    (frag == WM_LOAD_C ? !acc_kind : !in_kind))
 			return perr(P, -ENOTSUP, line, "unsupported instruction '%s'", name);
-		int nregs = frag == WM_LOAD_C && kind == K_F16 ? 4 : 8;
+		int nregs = wm_nregs(frag, shape, kind);
 		if ((n != 2 && n != 3) || regs->t != O_VEC || regs->nvec != nregs || regs->vec_imm ||
 		    addr->t != O_ADDR || (n == 3 && (o[2].t != O_SLOT || o[2].neg)))
 			return perr(P, -EINVAL, line, "malformed '%s': takes %s{%d registers}%s[address], stride", name,
@@ -1500,18 +1510,27 @@ static int parse_wmma(struct P *P, const struct mn *m, const char *name, uint32_
 				else
 					br = r;
 			}
-		int dk = m->nkinds == 2 ? m->kinds[0] : -1, ck = m->nkinds == 2 ? m->kinds[1] : -1;
-		if (seen != 2 || (dk != K_F16 && dk != K_F32) || (ck != K_F16 && ck != K_F32))
+		/* floating point: .dtype.ctype; integer: .s32.atype.btype.s32 */
+		int isint = m->nkinds == 3 && m->kinds[0] == K_S32;
+		int dk = m->nkinds >= 2 ? m->kinds[0] : -1, ck = isint ? K_S32 : m->nkinds == 2 ? m->kinds[1] : -1;
+		int ak = isint ? m->kinds[1] : K_F16;
+		int ok = isint ? (ak == K_S8 || ak == K_U8) && m->kinds[2] == ak && !strcmp(m->part[m->nparts - 1 -
+		                 mn_has(m, ".satfinite")], ".s32")
+		               : m->nkinds == 2 && (dk == K_F16 || dk == K_F32) && (ck == K_F16 || ck == K_F32) &&
+		                 !mn_has(m, ".satfinite");
+		if (seen != 2 || !ok)
 			return perr(P, -ENOTSUP, line, "unsupported instruction '%s'", name);
-		int nd = dk == K_F16 ? 4 : 8, nc = ck == K_F16 ? 4 : 8;
-		if (n != 4 || o[0].t != O_VEC || o[0].nvec != nd || o[0].vec_imm || o[1].t != O_VEC || o[1].nvec != 8 ||
-		    o[2].t != O_VEC || o[2].nvec != 8 || o[3].t != O_VEC || o[3].nvec != nc)
-			return perr(P, -EINVAL, line, "malformed '%s': takes {d}, {a}, {b}, {c} of %d, 8, 8 and %d "
-			            "registers", name, nd, nc);
+		int nd = wm_nregs(WM_LOAD_C, shape, dk), nc = wm_nregs(WM_LOAD_C, shape, ck);
+		int na = wm_nregs(WM_LOAD_A, shape, ak), nb = wm_nregs(WM_LOAD_B, shape, ak);
+		if (n != 4 || o[0].t != O_VEC || o[0].nvec != nd || o[0].vec_imm || o[1].t != O_VEC || o[1].nvec != na ||
+		    o[2].t != O_VEC || o[2].nvec != nb || o[3].t != O_VEC || o[3].nvec != nc)
+			return perr(P, -EINVAL, line, "malformed '%s': takes {d}, {a}, {b}, {c} of %d, %d, %d and %d "
+			            "registers", name, nd, na, nb, nc);
 		tmpl.mod = WM_MMA;
 		tmpl.kind = (uint8_t)dk;
 		tmpl.kind2 = (uint8_t)ck;
-		tmpl.mod2 = (uint8_t)((ar ? WM_ROW : 0) | (br ? WM_B_ROW : 0));
+		tmpl.mod2 = (uint8_t)((ar ? WM_ROW : 0) | (br ? WM_B_ROW : 0) | (mn_has(m, ".satfinite") ? WM_SATF : 0) |
+		                      (isint ? WM_INT_A : 0) | (ak == K_U8 ? WM_U8 : 0));
 		for (int i = 1; i < 4; i++)
 			pre[i] = coord_slots(P, o[i].vec, o[i].nvec, line);
 		tmpl.o[1] = pre[1];

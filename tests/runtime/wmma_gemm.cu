@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 // wmma_gemm — tensor-core matrix multiply through the warp matrix functions (mma.h), as
 // programs built for nvcc's default target (sm_75) use them: half inputs with float and with
-// half accumulators, the three fragment shapes, row- and column-major operands
+// half accumulators, 8-bit integer inputs with 32-bit accumulators (saturating or not), the
+// three fragment shapes, row- and column-major operands
 // and results, fragments loaded from global and from shared memory, an accumulator loaded
 // from memory and scaled element by element (C = alpha * A * B + beta * C). Every result is
 // checked on the host against a reference computed from the same rounded inputs.
@@ -61,6 +62,64 @@ __global__ void gemm_half_acc_shared(const half *a, const half *b, half *d, int 
 		__syncwarp();
 	}
 	wmma::store_matrix_sync(d + (size_t)tm * 16 * n + tn * 16, acc, n, wmma::mem_row_major);
+}
+
+// 8-bit integers with 32-bit accumulators: D = A * B + C, C loaded column-major.
+template <int M, int N, int K, typename T>
+__global__ void igemm(const T *a, const T *b, const int *c, int *d, int m, int n, int k, bool sat)
+{
+	int tm = blockIdx.y, tn = blockIdx.x;
+	wmma::fragment<wmma::matrix_a, M, N, K, T, wmma::row_major> fa;
+	wmma::fragment<wmma::matrix_b, M, N, K, T, wmma::col_major> fb;
+	wmma::fragment<wmma::accumulator, M, N, K, int> acc;
+	wmma::load_matrix_sync(acc, c + (size_t)tn * N * m + tm * M, m, wmma::mem_col_major);
+	for (int kk = 0; kk < k; kk += K) {
+		wmma::load_matrix_sync(fa, a + (size_t)tm * M * k + kk, k);
+		wmma::load_matrix_sync(fb, b + (size_t)tn * N * k + kk, k);
+		if (sat)
+			wmma::mma_sync(acc, fa, fb, acc, true);
+		else
+			wmma::mma_sync(acc, fa, fb, acc);
+	}
+	wmma::store_matrix_sync(d + (size_t)tm * M * n + tn * N, acc, n, wmma::mem_row_major);
+}
+
+template <int M, int N, int K, typename T>
+static void run_int(const char *what, int m, int n, int k, bool sat, int c_base)
+{
+	T *a, *b;
+	int *c, *d;
+	CHECK(cudaMallocManaged(&a, sizeof(T) * m * k));
+	CHECK(cudaMallocManaged(&b, sizeof(T) * k * n));
+	CHECK(cudaMallocManaged(&c, sizeof(int) * m * n));
+	CHECK(cudaMallocManaged(&d, sizeof(int) * m * n));
+	const bool sgn = (T)-1 < 0;
+	for (int i = 0; i < m * k; i++)
+		a[i] = (T)(sgn ? (i * 37 % 255) - 127 : i * 37 % 256);   // A row-major m x k
+	for (int i = 0; i < k * n; i++)
+		b[i] = (T)(sgn ? (i * 53 % 255) - 127 : i * 53 % 256);   // B column-major: b[j * k + t]
+	for (int i = 0; i < m * n; i++)
+		c[i] = c_base + i;                                       // C column-major: c[j * m + i]
+	igemm<M, N, K, T><<<dim3(n / N, m / M), 32>>>(a, b, c, d, m, n, k, sat);
+	CHECK(cudaGetLastError());
+	CHECK(cudaDeviceSynchronize());
+	long bad = -1;
+	for (int i = 0; i < m && bad < 0; i++)
+		for (int j = 0; j < n && bad < 0; j++) {
+			long long s = c[j * m + i];
+			for (int t = 0; t < k; t++)
+				s += (long long)a[i * k + t] * b[j * k + t];
+			int want = sat ? (int)(s > 2147483647LL ? 2147483647LL : s < -2147483648LL ? -2147483648LL : s)
+				       : (int)(unsigned)(unsigned long long)s;
+			if (d[i * n + j] != want)
+				bad = i * n + j;
+		}
+	EXPECT(bad < 0, "%s: element %ld is %d", what, bad, bad < 0 ? 0 : d[bad]);
+	printf("%s: %d values verified\n", what, m * n);
+	CHECK(cudaFree(a));
+	CHECK(cudaFree(b));
+	CHECK(cudaFree(c));
+	CHECK(cudaFree(d));
 }
 
 static float to_f(half h) { return __half2float(h); }
@@ -128,6 +187,10 @@ int main()
 								   true, 2);
 	run<32, 8, 16, half, wmma::row_major, wmma::row_major>("half 32x8x16", 64, 32, 32, false, 3);
 	run<8, 32, 16, half, wmma::col_major, wmma::col_major>("half 8x32x16", 32, 64, 32, true, 4);
+	run_int<16, 16, 16, signed char>("s8 16x16x16", 32, 48, 64, false, -1000);
+	run_int<32, 8, 16, unsigned char>("u8 32x8x16", 64, 16, 32, false, 7);
+	run_int<8, 32, 16, signed char>("s8 8x32x16, saturating near the s32 limit", 16, 32, 32, true,
+					 2147483647 - 200000);
 
 	// half accumulators, operands through shared memory
 	const int n = 32;
