@@ -1407,13 +1407,17 @@ static int wmma_resolve(struct blk *b, struct thr *lanes, uint32_t nl, struct th
 		int ak = !(in->mod2 & WM_INT_A) ? K_F16 : (in->mod2 & WM_U8) ? K_U8 : K_S8;
 		struct wfrag fa = wm_frag(WM_LOAD_A, in->size, ak), fb = wm_frag(WM_LOAD_B, in->size, ak);
 		struct wfrag fc = wm_frag(WM_LOAD_C, in->size, in->kind2), fd = wm_frag(WM_LOAD_C, in->size, in->kind);
+		double ma[512], mb[512];   /* A and B as numbers, gathered once */
+		for (uint32_t e = 0; e < fa.rows * fa.cols; e++)
+			ma[e] = wm_get(lanes, &fa, in->o[1], e);
+		for (uint32_t e = 0; e < fb.rows * fb.cols; e++)
+			mb[e] = wm_get(lanes, &fb, in->o[2], e);
 		for (uint32_t i = 0; i < fd.rows; i++)
 			for (uint32_t j = 0; j < fd.cols; j++) {
 				/* exact: halves' products and 8-bit integers' sums fit a double */
 				double acc = wm_get(lanes, &fc, in->o[3], i * fc.cols + j);
 				for (uint32_t k = 0; k < fa.cols; k++)
-					acc += wm_get(lanes, &fa, in->o[1], i * fa.cols + k) *
-					       wm_get(lanes, &fb, in->o[2], k * fb.cols + j);
+					acc += ma[i * fa.cols + k] * mb[k * fb.cols + j];
 				uint32_t v;
 				if (fd.kind == K_S32) {
 					if (in->mod2 & WM_SATF)
