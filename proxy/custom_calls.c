@@ -62,20 +62,69 @@ static CUresult module_load(struct vgpu_proxy_call *call, void **argv)
 
 /* ---------------------------------------------------------------- launches */
 
-/* Launch attributes a zone may set: none of them names memory or another object. */
+/* Launch attributes a zone may set as they are: numbers and hints, none of them names memory
+ * or another object. (A launch also takes a checked window and the zone's events: launch_attrs.) */
 static int launch_attr_allowed(CUlaunchAttributeID id)
 {
 	switch (id) {
+	case CU_LAUNCH_ATTRIBUTE_IGNORE:
 	case CU_LAUNCH_ATTRIBUTE_COOPERATIVE:
 	case CU_LAUNCH_ATTRIBUTE_CLUSTER_DIMENSION:
 	case CU_LAUNCH_ATTRIBUTE_CLUSTER_SCHEDULING_POLICY_PREFERENCE:
 	case CU_LAUNCH_ATTRIBUTE_PRIORITY:
 	case CU_LAUNCH_ATTRIBUTE_SYNCHRONIZATION_POLICY:
 	case CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION:
+	case CU_LAUNCH_ATTRIBUTE_PREFERRED_CLUSTER_DIMENSION:
+	case CU_LAUNCH_ATTRIBUTE_PREFERRED_SHARED_MEMORY_CARVEOUT:
+	case CU_LAUNCH_ATTRIBUTE_NVLINK_UTIL_CENTRIC_SCHEDULING:
 		return 1;
 	default:
 		return 0;
 	}
+}
+
+/*
+ * A launch's attributes as the driver gets them, into out: the numbers and hints as they
+ * are; the memory synchronisation domain and its map (numbers); an access policy window
+ * (a cache hint over a range, which must lie in one of the zone's allocations); the events
+ * a programmatic or a completion event attribute names, the zone's ids turned into the
+ * driver's events. Anything else (a device-updatable node, which writes back a device
+ * handle; an unknown attribute) is CUDA_ERROR_NOT_SUPPORTED.
+ */
+static CUresult launch_attrs(struct vgpu_proxy_call *call, const CUlaunchAttribute *in, uint32_t n,
+			     CUlaunchAttribute *out)
+{
+	for (uint32_t i = 0; i < n; i++) {
+		out[i] = in[i];
+		switch (in[i].id) {
+		case CU_LAUNCH_ATTRIBUTE_MEM_SYNC_DOMAIN:
+		case CU_LAUNCH_ATTRIBUTE_MEM_SYNC_DOMAIN_MAP:
+			break;
+		case CU_LAUNCH_ATTRIBUTE_ACCESS_POLICY_WINDOW:
+			if (in[i].value.accessPolicyWindow.num_bytes &&
+			    vgpu_proxy_check_dptr(call, (uint64_t)(uintptr_t)in[i].value.accessPolicyWindow.base_ptr,
+						  in[i].value.accessPolicyWindow.num_bytes) != CUDA_SUCCESS)
+				return CUDA_ERROR_INVALID_VALUE;
+			break;
+		case CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_EVENT:
+		case CU_LAUNCH_ATTRIBUTE_LAUNCH_COMPLETION_EVENT: {
+			/* the two share a layout: the event first */
+			void *real = NULL;
+			uint64_t id = (uint64_t)(uintptr_t)in[i].value.programmaticEvent.event;
+			if (vgpu_zone_handle_in(call->zone, VGPU_H_EVENT, id, &real) < 0 || !real)
+				return CUDA_ERROR_INVALID_HANDLE;
+			out[i].value.programmaticEvent.event = (CUevent)real;
+			break;
+		}
+		default:
+			if (!launch_attr_allowed(in[i].id)) {
+				vgpu_info("%s: launch attribute %d refused (it names objects, or is unknown)",
+					  call->desc->name, (int)in[i].id);
+				return CUDA_ERROR_NOT_SUPPORTED;
+			}
+		}
+	}
+	return CUDA_SUCCESS;
 }
 
 /*
@@ -151,13 +200,9 @@ static CUresult launch_call(struct vgpu_proxy_call *call, void **argv, uint8_t *
 		return CUDA_ERROR_INVALID_VALUE;
 	if ((r = launch_params(call, layout, nparams, buf, pbytes, &kp)) != CUDA_SUCCESS)
 		return r;
-	for (uint32_t i = 0; i < nattrs; i++) {
-		if (!launch_attr_allowed(attrs[i].id)) {
-			vgpu_info("%s: launch attribute %d refused (it names memory or objects)", call->desc->name,
-				  (int)attrs[i].id);
-			return CUDA_ERROR_NOT_SUPPORTED;
-		}
-	}
+	CUlaunchAttribute checked[VGPU_LAUNCH_ATTR_MAX];
+	if ((r = launch_attrs(call, attrs, nattrs, checked)) != CUDA_SUCCESS)
+		return r;
 
 	/* Without a layout (the zone could not parse the image) the packed buffer goes as `extra`. */
 	size_t extra_size = pbytes;
@@ -180,7 +225,7 @@ static CUresult launch_call(struct vgpu_proxy_call *call, void **argv, uint8_t *
 			return CUDA_ERROR_INVALID_VALUE; /* no `extra` form exists for cooperative launches */
 		return drv->cuLaunchCooperativeKernel(f, gx, gy, gz, bx, by, bz, shm, s, kp);
 	default: {
-		CUlaunchConfig cfg = { gx, gy, gz, bx, by, bz, shm, s, (CUlaunchAttribute *)attrs, nattrs };
+		CUlaunchConfig cfg = { gx, gy, gz, bx, by, bz, shm, s, checked, nattrs };
 		if (!drv->cuLaunchKernelEx)
 			return CUDA_ERROR_NOT_SUPPORTED;
 		return drv->cuLaunchKernelEx(&cfg, f, ex ? NULL : kp, ex);

@@ -705,6 +705,7 @@ CUresult cuLaunchKernelEx(const CUlaunchConfig *config, CUfunction func, void **
 	if (!config || (config->numAttrs && !config->attrs))
 		return CUDA_ERROR_INVALID_VALUE;
 	int coop = 0;
+	CUevent events[2] = {NULL, NULL};   /* a programmatic event and a completion event */
 	for (unsigned i = 0; i < config->numAttrs; i++) {
 		const CUlaunchAttribute *a = &config->attrs[i];
 		switch (a->id) {
@@ -715,11 +716,28 @@ CUresult cuLaunchKernelEx(const CUlaunchConfig *config, CUfunction func, void **
 			if (a->value.clusterDim.x > 1 || a->value.clusterDim.y > 1 || a->value.clusterDim.z > 1)
 				return CUDA_ERROR_NOT_SUPPORTED;
 			break;
+		/* Events of programmatic dependent launch: both are recorded when the kernel has
+		 * completed, the latest moment a GPU may trigger either (the simulator runs a
+		 * stream's work in order, so nothing can overlap the kernel anyway). */
+		case CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_EVENT:
+		case CU_LAUNCH_ATTRIBUTE_LAUNCH_COMPLETION_EVENT: {
+			const struct sim_event *e = (const struct sim_event *)a->value.programmaticEvent.event;
+			if (!e || e->magic != MAGIC_EVENT)
+				return CUDA_ERROR_INVALID_HANDLE;
+			events[a->id == CU_LAUNCH_ATTRIBUTE_LAUNCH_COMPLETION_EVENT] = a->value.programmaticEvent.event;
+			break;
+		}
+		/* hints: the simulated device has one memory domain, no caches to steer, no clusters
+		 * to prefer, no L1/shared split, and runs a stream's work in order */
 		case CU_LAUNCH_ATTRIBUTE_PRIORITY:
 		case CU_LAUNCH_ATTRIBUTE_ACCESS_POLICY_WINDOW:
 		case CU_LAUNCH_ATTRIBUTE_SYNCHRONIZATION_POLICY:
 		case CU_LAUNCH_ATTRIBUTE_MEM_SYNC_DOMAIN:
 		case CU_LAUNCH_ATTRIBUTE_MEM_SYNC_DOMAIN_MAP:
+		case CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION:
+		case CU_LAUNCH_ATTRIBUTE_PREFERRED_CLUSTER_DIMENSION:
+		case CU_LAUNCH_ATTRIBUTE_PREFERRED_SHARED_MEMORY_CARVEOUT:
+		case CU_LAUNCH_ATTRIBUTE_NVLINK_UTIL_CENTRIC_SCHEDULING:
 		case CU_LAUNCH_ATTRIBUTE_IGNORE:
 			break;
 		default:
@@ -728,5 +746,9 @@ CUresult cuLaunchKernelEx(const CUlaunchConfig *config, CUfunction func, void **
 	}
 	unsigned g[3] = {config->gridDimX, config->gridDimY, config->gridDimZ};
 	unsigned b[3] = {config->blockDimX, config->blockDimY, config->blockDimZ};
-	return launch(f, g, b, config->sharedMemBytes, config->hStream, params, extra, coop);
+	rc = launch(f, g, b, config->sharedMemBytes, config->hStream, params, extra, coop);
+	for (int i = 0; i < 2 && rc == CUDA_SUCCESS; i++)
+		if (events[i])
+			rc = cuEventRecord(events[i], config->hStream);
+	return rc;
 }

@@ -192,7 +192,31 @@ int main(void)
 	CHECK_EQ(launch_msg(&a, &launch, f, &pk, sizeof(pk), lay, 4, &at, 1, VGPU_LAUNCH_PLAIN), 0);
 	CHECK_EQ(ctx_sync(&a), CUDA_ERROR_INVALID_VALUE);
 	CHECK_EQ(launch_msg(&a, &launch_ex, f, &pk, sizeof(pk), lay, 4, &at, 1, VGPU_LAUNCH_EX), 0);
+	CHECK_EQ(ctx_sync(&a), CUDA_ERROR_INVALID_VALUE);   /* the window is the victim's memory */
+	at.value.accessPolicyWindow.base_ptr = (void *)(uintptr_t)pa;
+	at.value.accessPolicyWindow.num_bytes = N + 1;        /* one byte past the zone's own */
+	CHECK_EQ(launch_msg(&a, &launch_ex, f, &pk, sizeof(pk), lay, 4, &at, 1, VGPU_LAUNCH_EX), 0);
+	CHECK_EQ(ctx_sync(&a), CUDA_ERROR_INVALID_VALUE);
+	/* An event attribute naming an event the zone does not have; a device-updatable node's
+	 * attribute (it writes a device handle back); an attribute no driver knows. */
+	CUlaunchAttribute ev = { 0 };
+	ev.id = CU_LAUNCH_ATTRIBUTE_LAUNCH_COMPLETION_EVENT;
+	ev.value.launchCompletionEvent.event = (CUevent)(uintptr_t)0x1234567800000001ull;
+	CHECK_EQ(launch_msg(&a, &launch_ex, f, &pk, sizeof(pk), lay, 4, &ev, 1, VGPU_LAUNCH_EX), 0);
+	CHECK_EQ(ctx_sync(&a), CUDA_ERROR_INVALID_HANDLE);
+	ev.id = CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_EVENT;
+	CHECK_EQ(launch_msg(&a, &launch_ex, f, &pk, sizeof(pk), lay, 4, &ev, 1, VGPU_LAUNCH_EX), 0);
+	CHECK_EQ(ctx_sync(&a), CUDA_ERROR_INVALID_HANDLE);
+	ev = (CUlaunchAttribute){ .id = CU_LAUNCH_ATTRIBUTE_DEVICE_UPDATABLE_KERNEL_NODE };
+	CHECK_EQ(launch_msg(&a, &launch_ex, f, &pk, sizeof(pk), lay, 4, &ev, 1, VGPU_LAUNCH_EX), 0);
 	CHECK_EQ(ctx_sync(&a), CUDA_ERROR_NOT_SUPPORTED);
+	ev = (CUlaunchAttribute){ .id = (CUlaunchAttributeID)999 };
+	CHECK_EQ(launch_msg(&a, &launch_ex, f, &pk, sizeof(pk), lay, 4, &ev, 1, VGPU_LAUNCH_EX), 0);
+	CHECK_EQ(ctx_sync(&a), CUDA_ERROR_NOT_SUPPORTED);
+	/* The window over the zone's own memory is a hint the driver takes. */
+	at.value.accessPolicyWindow.num_bytes = N;
+	CHECK_EQ(launch_msg(&a, &launch_ex, f, &pk, sizeof(pk), lay, 4, &at, 1, VGPU_LAUNCH_EX), 0);
+	CHECK_EQ(ctx_sync(&a), CUDA_SUCCESS);
 	/* An unknown launch kind. */
 	CHECK_EQ(launch_msg(&a, &launch, f, &pk, sizeof(pk), lay, 4, NULL, 0, 7), 0);
 	CHECK_EQ(ctx_sync(&a), CUDA_ERROR_INVALID_VALUE);
