@@ -212,6 +212,78 @@ CUresult CUDAAPI cuLaunchHostFunc_ptsz(CUstream hStream, CUhostFn fn, void *user
 }
 
 /*
+ * A graph host node's parameters: the worker answers with the token of its record, which
+ * names the program's function and data here; new parameters are a kept slot's token.
+ */
+static const struct vgpu_call_desc desc_node_get = VGPU_WIRE_DESC("cuGraphHostNodeGetParams",
+	VGPU_OP_cuGraphHostNodeGetParams, VGPU_CALLF_CUSTOM, vgpu_wire_host_node_get_args, VGPU_HNW_NARGS);
+static const struct vgpu_call_desc desc_node_set = VGPU_WIRE_DESC("cuGraphHostNodeSetParams",
+	VGPU_OP_cuGraphHostNodeSetParams, VGPU_CALLF_CUSTOM, vgpu_wire_host_node_set_args, VGPU_HNW_NARGS);
+static const struct vgpu_call_desc desc_exec_node_set = VGPU_WIRE_DESC("cuGraphExecHostNodeSetParams",
+	VGPU_OP_cuGraphExecHostNodeSetParams, VGPU_CALLF_CUSTOM, vgpu_wire_exec_host_node_set_args, VGPU_HXW_NARGS);
+
+CUresult CUDAAPI cuGraphHostNodeGetParams(CUgraphNode hNode, CUDA_HOST_NODE_PARAMS *nodeParams)
+{
+	uint64_t token = 0, *pt = &token;
+	void *av[VGPU_HNW_NARGS] = { [VGPU_HNW_NODE] = &hNode, [VGPU_HNW_TOKEN] = &pt };
+
+	if (!nodeParams)
+		return CUDA_ERROR_INVALID_VALUE;
+	CUresult r = vgpu_client_call(&desc_node_get, av);
+	if (r != CUDA_SUCCESS)
+		return r;
+	pthread_mutex_lock(&hlock);
+	struct hslot *h = slot_of(token);
+	if (h && h->fn) {
+		nodeParams->fn = h->fn;
+		nodeParams->userData = h->data;
+	} else {
+		r = CUDA_ERROR_INVALID_VALUE;
+	}
+	pthread_mutex_unlock(&hlock);
+	return r;
+}
+
+static CUresult host_node_set(CUgraphExec x, CUgraphNode hNode, const CUDA_HOST_NODE_PARAMS *p)
+{
+	uint64_t token;
+	CUresult r;
+
+	if (!p || !p->fn)
+		return CUDA_ERROR_INVALID_VALUE;
+	pthread_mutex_lock(&hlock);
+	r = thread_start();
+	token = r == CUDA_SUCCESS ? slot_get(p->fn, NULL, NULL, p->userData) : 0;
+	pthread_mutex_unlock(&hlock);
+	if (r != CUDA_SUCCESS)
+		return r;
+	if (!token)
+		return CUDA_ERROR_OUT_OF_MEMORY;
+	void *av[VGPU_HXW_NARGS] = { &x, &hNode, &token };
+	r = x ? vgpu_client_call(&desc_exec_node_set, av) : vgpu_client_call(&desc_node_set, &av[1]);
+	pthread_mutex_lock(&hlock);
+	struct hslot *h = slot_of(token);
+	if (h && h->kept < 0) {
+		h->kept = r == CUDA_SUCCESS;   /* the worker keeps a node's record */
+		if (!h->kept)
+			slot_free(h);
+	}
+	pthread_mutex_unlock(&hlock);
+	return r;
+}
+
+CUresult CUDAAPI cuGraphHostNodeSetParams(CUgraphNode hNode, const CUDA_HOST_NODE_PARAMS *nodeParams)
+{
+	return host_node_set(NULL, hNode, nodeParams);
+}
+
+CUresult CUDAAPI cuGraphExecHostNodeSetParams(CUgraphExec hGraphExec, CUgraphNode hNode,
+					      const CUDA_HOST_NODE_PARAMS *nodeParams)
+{
+	return hGraphExec ? host_node_set(hGraphExec, hNode, nodeParams) : CUDA_ERROR_INVALID_VALUE;
+}
+
+/*
  * Stream callbacks (cuStreamAddCallback) take the same way as host functions, called with
  * the stream the program named and CUDA_SUCCESS (a stream whose work failed is reported by
  * the next call that synchronises). A stream callback cannot be captured, as with the

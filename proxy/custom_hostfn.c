@@ -87,11 +87,78 @@ CUresult vgpu_proxy_hostfn_wait(struct vgpu_proxy_call *call, void **argv)
 	return CUDA_SUCCESS;
 }
 
+/* A host node's parameters: the token of the record the worker gave the driver. */
+static CUresult host_node_get(struct vgpu_proxy_call *call, void **argv)
+{
+	uint64_t *token = ARG(uint64_t *, VGPU_HNW_TOKEN);
+	CUDA_HOST_NODE_PARAMS p = { 0 };
+	CUresult r;
+
+	if (!call->drv->cuGraphHostNodeGetParams)
+		return CUDA_ERROR_NOT_SUPPORTED;
+	if (!token)
+		return CUDA_ERROR_INVALID_VALUE;
+	if ((r = call->drv->cuGraphHostNodeGetParams(ARG(CUgraphNode, VGPU_HNW_NODE), &p)) != CUDA_SUCCESS)
+		return r;
+	/* every host node of a zone's graph runs the worker's function with one of its records */
+	if (p.fn != vgpu_hostfn_run || !p.userData)
+		return CUDA_ERROR_INVALID_VALUE;
+	*token = ((const struct vgpu_hostfn_rec *)p.userData)->token;
+	return CUDA_SUCCESS;
+}
+
+/* New parameters: the kept record of the zone's token (a graph's node runs at every launch). */
+static CUresult host_node_params(struct vgpu_proxy_call *call, uint64_t token, CUDA_HOST_NODE_PARAMS *p)
+{
+	struct vgpu_hostfn_zone *hz = zone_hostfn(call->zone);
+	struct vgpu_hostfn_rec *rec;
+
+	if (!token)
+		return CUDA_ERROR_INVALID_VALUE;
+	if (!hz || !(rec = vgpu_hostfn_rec_get(hz, token, 0)))
+		return CUDA_ERROR_OUT_OF_MEMORY;
+	*p = (CUDA_HOST_NODE_PARAMS){ vgpu_hostfn_run, rec };
+	return CUDA_SUCCESS;
+}
+
+static CUresult host_node_set(struct vgpu_proxy_call *call, void **argv)
+{
+	CUDA_HOST_NODE_PARAMS p;
+	CUresult r;
+
+	if (!call->drv->cuGraphHostNodeSetParams)
+		return CUDA_ERROR_NOT_SUPPORTED;
+	if ((r = host_node_params(call, ARG(uint64_t, VGPU_HNW_TOKEN), &p)) != CUDA_SUCCESS)
+		return r;
+	return call->drv->cuGraphHostNodeSetParams(ARG(CUgraphNode, VGPU_HNW_NODE), &p);
+}
+
+static CUresult exec_host_node_set(struct vgpu_proxy_call *call, void **argv)
+{
+	CUDA_HOST_NODE_PARAMS p;
+	CUresult r;
+
+	if (!call->drv->cuGraphExecHostNodeSetParams)
+		return CUDA_ERROR_NOT_SUPPORTED;
+	if ((r = host_node_params(call, ARG(uint64_t, VGPU_HXW_TOKEN), &p)) != CUDA_SUCCESS)
+		return r;
+	r = call->drv->cuGraphExecHostNodeSetParams(ARG(CUgraphExec, VGPU_HXW_EXEC), ARG(CUgraphNode, VGPU_HXW_NODE), &p);
+	if (r == CUDA_SUCCESS)
+		vgpu_ckpt_gexec_changed(call->zone, ARG(CUgraphExec, VGPU_HXW_EXEC), "cuGraphExecHostNodeSetParams");
+	return r;
+}
+
 #define WIRE(nm) \
 	static const struct vgpu_call_desc wire_##nm = VGPU_WIRE_DESC(#nm, VGPU_OP_##nm, VGPU_CALLF_CUSTOM, \
 								       vgpu_wire_hostfn_launch_args, VGPU_HFW_NARGS)
 WIRE(cuLaunchHostFunc);
 WIRE(cuLaunchHostFunc_ptsz);
+static const struct vgpu_call_desc wire_host_node_get = VGPU_WIRE_DESC("cuGraphHostNodeGetParams",
+	VGPU_OP_cuGraphHostNodeGetParams, VGPU_CALLF_CUSTOM, vgpu_wire_host_node_get_args, VGPU_HNW_NARGS);
+static const struct vgpu_call_desc wire_host_node_set = VGPU_WIRE_DESC("cuGraphHostNodeSetParams",
+	VGPU_OP_cuGraphHostNodeSetParams, VGPU_CALLF_CUSTOM, vgpu_wire_host_node_set_args, VGPU_HNW_NARGS);
+static const struct vgpu_call_desc wire_exec_host_node_set = VGPU_WIRE_DESC("cuGraphExecHostNodeSetParams",
+	VGPU_OP_cuGraphExecHostNodeSetParams, VGPU_CALLF_CUSTOM, vgpu_wire_exec_host_node_set_args, VGPU_HXW_NARGS);
 
 __attribute__((constructor)) static void hostfn_register(void)
 {
@@ -99,4 +166,10 @@ __attribute__((constructor)) static void hostfn_register(void)
 				 "cuLaunchHostFunc");
 	vgpu_proxy_wire_register(VGPU_OP_cuLaunchHostFunc_ptsz, &wire_cuLaunchHostFunc_ptsz, hostfn_launch_ptsz,
 				 "cuLaunchHostFunc_ptsz");
+	vgpu_proxy_wire_register(VGPU_OP_cuGraphHostNodeGetParams, &wire_host_node_get, host_node_get,
+				 "cuGraphHostNodeGetParams");
+	vgpu_proxy_wire_register(VGPU_OP_cuGraphHostNodeSetParams, &wire_host_node_set, host_node_set,
+				 "cuGraphHostNodeSetParams");
+	vgpu_proxy_wire_register(VGPU_OP_cuGraphExecHostNodeSetParams, &wire_exec_host_node_set, exec_host_node_set,
+				 "cuGraphExecHostNodeSetParams");
 }

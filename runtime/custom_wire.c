@@ -307,6 +307,20 @@ const struct vgpu_arg_desc vgpu_wire_hostfn_launch_args[VGPU_HFW_NARGS] = {
 	[VGPU_HFW_KEPT] = { .name = "kept", .kind = VGPU_ARG_OUT_SCALAR, .size = 4, .len_arg = N, .len_arg2 = N },
 };
 
+const struct vgpu_arg_desc vgpu_wire_host_node_get_args[VGPU_HNW_NARGS] = {
+	[VGPU_HNW_NODE] = HANDLE("hNode", VGPU_H_GRAPH_NODE),
+	[VGPU_HNW_TOKEN] = { .name = "token", .kind = VGPU_ARG_OUT_SCALAR, .size = 8, .len_arg = N, .len_arg2 = N },
+};
+const struct vgpu_arg_desc vgpu_wire_host_node_set_args[VGPU_HNW_NARGS] = {
+	[VGPU_HNW_NODE] = HANDLE("hNode", VGPU_H_GRAPH_NODE),
+	[VGPU_HNW_TOKEN] = SCALAR("token", 8),
+};
+const struct vgpu_arg_desc vgpu_wire_exec_host_node_set_args[VGPU_HXW_NARGS] = {
+	[VGPU_HXW_EXEC] = HANDLE("hGraphExec", VGPU_H_GRAPH_EXEC),
+	[VGPU_HXW_NODE] = HANDLE("hNode", VGPU_H_GRAPH_NODE),
+	[VGPU_HXW_TOKEN] = SCALAR("token", 8),
+};
+
 static const struct vgpu_arg_desc hostfn_wait_args[VGPU_HWW_NARGS] = {
 	[VGPU_HWW_DONE] = SCALAR("done", 8),
 	[VGPU_HWW_TICKET] = { .name = "ticket", .kind = VGPU_ARG_OUT_SCALAR, .size = 8, .len_arg = N, .len_arg2 = N },

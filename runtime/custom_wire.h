@@ -316,6 +316,14 @@ extern const struct vgpu_arg_desc vgpu_wire_link_destroy_args[1];
 enum { VGPU_HFW_STREAM, VGPU_HFW_TOKEN, VGPU_HFW_KEPT, VGPU_HFW_NARGS };
 extern const struct vgpu_arg_desc vgpu_wire_hostfn_launch_args[VGPU_HFW_NARGS];
 enum { VGPU_HWW_DONE, VGPU_HWW_TICKET, VGPU_HWW_TOKEN, VGPU_HWW_NARGS };
+/* A graph host node's parameters as tokens: get (VGPU_OP_cuGraphHostNodeGetParams):
+ * [hNode, token (out)]; set (..._cuGraphHostNodeSetParams): [hNode, token]; set in an
+ * executable graph (..._cuGraphExecHostNodeSetParams): [hGraphExec, hNode, token]. */
+enum { VGPU_HNW_NODE, VGPU_HNW_TOKEN, VGPU_HNW_NARGS };
+extern const struct vgpu_arg_desc vgpu_wire_host_node_get_args[VGPU_HNW_NARGS];
+extern const struct vgpu_arg_desc vgpu_wire_host_node_set_args[VGPU_HNW_NARGS];
+enum { VGPU_HXW_EXEC, VGPU_HXW_NODE, VGPU_HXW_TOKEN, VGPU_HXW_NARGS };
+extern const struct vgpu_arg_desc vgpu_wire_exec_host_node_set_args[VGPU_HXW_NARGS];
 extern const struct vgpu_call_desc vgpu_wire_hostfn_wait;
 
 /* 1 when a memory pool attribute's value is an int (the reuse flags), 0 for a cuuint64_t. */

@@ -2,11 +2,7 @@
 /* graphnodes.c — kernel, memset, memcpy and host graph nodes made by hand, as the same work captured into the graph; the generic node calls. */
 #define __CUDA_API_VERSION_INTERNAL 1
 #include <cuda.h>
-#include <pthread.h>
-#include <stdlib.h>
 #include <string.h>
-
-#include "drvtab.h"
 
 /*
  * A kernel, memset or memcpy node added by hand is the node that capturing the same launch,
@@ -141,18 +137,9 @@ static CUDA_MEMSET_NODE_PARAMS memset_v1(const CUDA_MEMSET_NODE_PARAMS_v2 *p)
 	return (CUDA_MEMSET_NODE_PARAMS){ p->dst, p->pitch, p->value, p->elementSize, p->width, p->height };
 }
 
-/*
- * Graph host nodes made by hand: the same host function captured into the graph. Their
- * parameters are kept here, per node, for cuGraphHostNodeGetParams.
- */
-struct hnode {
-	CUgraphNode node;
-	CUDA_HOST_NODE_PARAMS p;
-};
-static pthread_mutex_t nlock = PTHREAD_MUTEX_INITIALIZER;
-static struct hnode *hnodes;
-static size_t nhnodes, caphnodes;
-
+/* A graph host node made by hand: the same host function captured into the graph. (Its
+ * parameters are read and changed by the backend's own calls: the simulator's, or libvgpu's
+ * over the worker's records.) */
 static CUresult host_work(CUstream s, const void *arg)
 {
 	const CUDA_HOST_NODE_PARAMS *p = arg;
@@ -164,47 +151,7 @@ CUresult CUDAAPI cuGraphAddHostNode(CUgraphNode *phGraphNode, CUgraph hGraph, co
 {
 	if (!phGraphNode || !nodeParams || !nodeParams->fn)
 		return CUDA_ERROR_INVALID_VALUE;
-	CUresult r = vgpu_graph_add_by_capture(phGraphNode, hGraph, dependencies, numDependencies, host_work,
-					       nodeParams);
-	if (r != CUDA_SUCCESS)
-		return r;
-	pthread_mutex_lock(&nlock);
-	if (nhnodes == caphnodes) {
-		size_t nc = caphnodes ? caphnodes * 2 : 16;
-		struct hnode *nn = realloc(hnodes, nc * sizeof(*nn));
-		if (nn) {
-			hnodes = nn;
-			caphnodes = nc;
-		}
-	}
-	if (nhnodes < caphnodes)
-		hnodes[nhnodes++] = (struct hnode){ *phGraphNode, *nodeParams };
-	pthread_mutex_unlock(&nlock);
-	return CUDA_SUCCESS;
-}
-
-CUresult CUDAAPI cuGraphHostNodeGetParams(CUgraphNode hNode, CUDA_HOST_NODE_PARAMS *nodeParams)
-{
-	CUgraphNodeType t;
-	CUresult r;
-
-	if (!nodeParams)
-		return CUDA_ERROR_INVALID_VALUE;
-	if ((r = cuGraphNodeGetType(hNode, &t)) != CUDA_SUCCESS)
-		return r;
-	if (t != CU_GRAPH_NODE_TYPE_HOST)
-		return CUDA_ERROR_INVALID_VALUE;
-	pthread_mutex_lock(&nlock);
-	for (size_t i = nhnodes; i-- > 0;)
-		if (hnodes[i].node == hNode) {
-			*nodeParams = hnodes[i].p;
-			pthread_mutex_unlock(&nlock);
-			return CUDA_SUCCESS;
-		}
-	pthread_mutex_unlock(&nlock);
-	vgpu_drv.log("cuGraphHostNodeGetParams: reading back the parameters of a host node a stream capture made is "
-		     "not supported; returning CUDA_ERROR_NOT_SUPPORTED");
-	return CUDA_ERROR_NOT_SUPPORTED;
+	return vgpu_graph_add_by_capture(phGraphNode, hGraph, dependencies, numDependencies, host_work, nodeParams);
 }
 
 /* The generic form, for the node types made by hand here or remoted as calls of their own. */
@@ -295,6 +242,10 @@ static CUresult node_set(CUgraphExec x, CUgraphNode h, CUgraphNodeParams *p)
 	case CU_GRAPH_NODE_TYPE_WAIT_EVENT:
 		return x ? cuGraphExecEventWaitNodeSetEvent(x, h, p->eventWait.event)
 			 : cuGraphEventWaitNodeSetEvent(h, p->eventWait.event);
+	case CU_GRAPH_NODE_TYPE_HOST: {
+		CUDA_HOST_NODE_PARAMS hp = { p->host.fn, p->host.userData };
+		return x ? cuGraphExecHostNodeSetParams(x, h, &hp) : cuGraphHostNodeSetParams(h, &hp);
+	}
 	case CU_GRAPH_NODE_TYPE_EMPTY:
 		return CUDA_SUCCESS;
 	default:

@@ -1808,6 +1808,49 @@ CUresult cuGraphExecEventWaitNodeSetEvent(CUgraphExec h, CUgraphNode node, CUeve
 	return exec_set_event(h, node, e, 1);
 }
 
+/* ---- host nodes' parameters ---- */
+
+CUresult cuGraphHostNodeGetParams(CUgraphNode h, CUDA_HOST_NODE_PARAMS *p)
+{
+	CUresult rc;
+	struct sim_gnode *n = node_get(h, &rc);
+	if (!n)
+		return rc;
+	if (!p || n->type != CU_GRAPH_NODE_TYPE_HOST || !n->op || n->op->kind != OP_HOSTFN)
+		return CUDA_ERROR_INVALID_VALUE;
+	p->fn = n->op->u.host.fn;
+	p->userData = n->op->u.host.data;
+	return CUDA_SUCCESS;
+}
+
+CUresult cuGraphHostNodeSetParams(CUgraphNode h, const CUDA_HOST_NODE_PARAMS *p)
+{
+	CUresult rc;
+	struct sim_gnode *n = node_get(h, &rc);
+	if (!n)
+		return rc;
+	if (!p || !p->fn || n->type != CU_GRAPH_NODE_TYPE_HOST || !n->op || n->op->kind != OP_HOSTFN)
+		return CUDA_ERROR_INVALID_VALUE;
+	n->op->u.host.fn = p->fn;
+	n->op->u.host.data = p->userData;
+	return CUDA_SUCCESS;
+}
+
+CUresult cuGraphExecHostNodeSetParams(CUgraphExec h, CUgraphNode node, const CUDA_HOST_NODE_PARAMS *p)
+{
+	CUresult rc;
+	struct sim_gexec *x = exec_get(h, &rc);
+	if (!x)
+		return rc;
+	struct sim_gstep *st = exec_step(x, node);
+	if (!st || !st->op || st->op->kind != OP_HOSTFN || !p || !p->fn)
+		return CUDA_ERROR_INVALID_VALUE;
+	sim_ctx_sync(x->ctx);     /* launches already queued run their own clones; be plain about it */
+	st->op->u.host.fn = p->fn;
+	st->op->u.host.data = p->userData;
+	return CUDA_SUCCESS;
+}
+
 CUresult cuGraphExecMemsetNodeSetParams(CUgraphExec h, CUgraphNode node, const CUDA_MEMSET_NODE_PARAMS *p, CUcontext ctx)
 {
 	CUresult rc;

@@ -121,6 +121,24 @@ int main(void)
 	CHECK_EQ(hf_launch(&a, NULL, 0, &kept), CUDA_ERROR_INVALID_VALUE);
 	CHECK_EQ(hf_launch(&a, (CUstream)(uintptr_t)0x5eed0000beefull, 1, &kept), CUDA_ERROR_INVALID_HANDLE);
 
+	/* Host nodes' parameters name only the zone's own nodes and executable graphs. */
+	static const struct vgpu_call_desc node_get = VGPU_WIRE_DESC("cuGraphHostNodeGetParams",
+		VGPU_OP_cuGraphHostNodeGetParams, VGPU_CALLF_CUSTOM, vgpu_wire_host_node_get_args, VGPU_HNW_NARGS);
+	static const struct vgpu_call_desc node_set = VGPU_WIRE_DESC("cuGraphHostNodeSetParams",
+		VGPU_OP_cuGraphHostNodeSetParams, VGPU_CALLF_CUSTOM, vgpu_wire_host_node_set_args, VGPU_HNW_NARGS);
+	static const struct vgpu_call_desc exec_set = VGPU_WIRE_DESC("cuGraphExecHostNodeSetParams",
+		VGPU_OP_cuGraphExecHostNodeSetParams, VGPU_CALLF_CUSTOM, vgpu_wire_exec_host_node_set_args,
+		VGPU_HXW_NARGS);
+	{
+		CUgraphNode forged = (CUgraphNode)(uintptr_t)0x77770000deadull;
+		CUgraphExec fx = (CUgraphExec)(uintptr_t)0x77770000beefull;
+		uint64_t tok = 9, *pt = &tok;
+		void *gav[] = { &forged, &pt }, *sav[] = { &forged, &tok }, *xav[] = { &fx, &forged, &tok };
+		CHECK_EQ(adv_call(&a, &node_get, gav), CUDA_ERROR_INVALID_HANDLE);
+		CHECK_EQ(adv_call(&a, &node_set, sav), CUDA_ERROR_INVALID_HANDLE);
+		CHECK_EQ(adv_call(&a, &exec_set, xav), CUDA_ERROR_INVALID_HANDLE);
+	}
+
 	/* Nothing due: a wait comes back empty, and a ticket never given changes nothing. */
 	CHECK_EQ(hf_wait(&a2, 0, &ticket, &token), CUDA_SUCCESS);
 	CHECK_EQ(ticket, 0);

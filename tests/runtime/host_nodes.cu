@@ -2,7 +2,8 @@
 // host_nodes — host functions inside CUDA graphs, and host functions that do not hold up the
 // caller: a host function captured between kernels runs at every launch of the graph, in
 // order, seeing what the kernel before it wrote and writing what the kernel after it reads;
-// host nodes added by hand with dependencies, their parameters read back; a cloned graph; a
+// host nodes added by hand with dependencies; host nodes' parameters read back and changed,
+// in a graph and in an executable graph; a cloned graph; a
 // thousand host functions with distinct data outside any capture; a host function that
 // waits for the caller, which works only if cudaLaunchHostFunc returns before it runs, and
 // a stream callback that does the same.
@@ -103,6 +104,23 @@ int main()
 	VERIFY(st.seen.data(), want_seen.data(), 5, 0, "what the host node saw at each launch");
 	EXPECT(got_dev == want_dev, "the device value is %d after 5 launches, expected %d", got_dev, want_dev);
 
+	// The captured host node's parameters read back: the program's own function and data.
+	cudaGraphNode_t nodes[3];
+	size_t nn = 3;
+	CHECK(cudaGraphGetNodes(g, nodes, &nn));
+	cudaGraphNode_t hn = nullptr;
+	for (size_t i = 0; i < nn; i++) {
+		cudaGraphNodeType ty;
+		CHECK(cudaGraphNodeGetType(nodes[i], &ty));
+		if (ty == cudaGraphNodeTypeHost)
+			hn = nodes[i];
+	}
+	EXPECT(hn != nullptr, "no host node in the captured graph");
+	cudaHostNodeParams hp = {};
+	CHECK(cudaGraphHostNodeGetParams(hn, &hp));
+	EXPECT(hp.fn == host_step && hp.userData == &st, "the captured host node reads back as %p %p",
+	       (void *)hp.fn, hp.userData);
+
 	// A clone of the graph runs the same host function.
 	cudaGraph_t gc;
 	cudaGraphExec_t gce;
@@ -149,6 +167,40 @@ int main()
 		EXPECT(o[0] == 1 && o[3] == 4 && ((o[1] == 2 && o[2] == 3) || (o[1] == 3 && o[2] == 2)),
 		       "launch %d ran the nodes in the order %d %d %d %d", i, o[0], o[1], o[2], o[3]);
 	}
+
+	// Parameters changed: node b in the graph (through the generic call), node c only in the
+	// executable graph; the graph keeps c's old ones, and a new instance of it shows them.
+	cudaGraphNodeParams gp = {};
+	gp.type = cudaGraphNodeTypeHost;
+	gp.host.fn = mark;
+	gp.host.userData = (void *)20L;
+	CHECK(cudaGraphNodeSetParams(nb, &gp));
+	cudaHostNodeParams pc = {};
+	pc.fn = mark;
+	pc.userData = (void *)30L;
+	CHECK(cudaGraphExecHostNodeSetParams(he, nc, &pc));
+	CHECK(cudaGraphHostNodeGetParams(nc, &back));
+	EXPECT(back.userData == (void *)3L, "node c in the graph changed with its executable graph: %p", back.userData);
+	CHECK(cudaGraphHostNodeGetParams(nb, &back));
+	EXPECT(back.userData == (void *)20L, "node b reads back %p after being set to 20", back.userData);
+	order.clear();
+	CHECK(cudaGraphLaunch(he, s));   // the executable graph: b as it was instantiated, c new
+	CHECK(cudaStreamSynchronize(s));
+	cudaGraphExec_t he2;
+	CHECK(cudaGraphInstantiate(&he2, h, 0));
+	CHECK(cudaGraphLaunch(he2, s));   // a new instance: b new, c as in the graph
+	CHECK(cudaStreamSynchronize(s));
+	EXPECT(order.size() == 8, "%zu host nodes ran in the two launches, expected 8", order.size());
+	int seen_b1 = 0, seen_c1 = 0, seen_b2 = 0, seen_c2 = 0;
+	for (int i = 0; i < 4; i++) {
+		seen_b1 |= order[i] == 2;
+		seen_c1 |= order[i] == 30;
+		seen_b2 |= order[4 + i] == 20;
+		seen_c2 |= order[4 + i] == 3;
+	}
+	EXPECT(seen_b1 && seen_c1 && seen_b2 && seen_c2, "the changed host nodes ran %d %d %d %d, %d %d %d %d",
+	       order[0], order[1], order[2], order[3], order[4], order[5], order[6], order[7]);
+	CHECK(cudaGraphExecDestroy(he2));
 
 	// 3. A thousand host functions outside any capture, each with its own data, in order.
 	for (int i = 0; i < 1000; i++)
