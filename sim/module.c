@@ -285,13 +285,7 @@ CUresult vgpu_sim_module_get_managed(CUdeviceptr *dptr, size_t *bytes, CUmodule 
 	struct ptx_var *v = global_get(hmod, name, &m, &rc);
 	if (!v)
 		return rc;
-	if (!v->managed)
-		return CUDA_ERROR_INVALID_VALUE;
-	if (dptr)
-		*dptr = v->addr;
-	if (bytes)
-		*bytes = v->size;
-	return CUDA_SUCCESS;
+	return v->managed ? cuModuleGetGlobal(dptr, bytes, hmod, name) : CUDA_ERROR_INVALID_VALUE;
 }
 
 /*
