@@ -237,9 +237,18 @@ CUresult vgpu_mglobal_get(CUdeviceptr *dptr, size_t *bytes, CUmodule mod, const 
 	pthread_mutex_lock(&lock);
 	struct mvar *v = NULL;
 	for (size_t i = 0; i < nvars && !v; i++)
-		if (vars[i].dptr == d && vars[i].ctx == ctx && !vars[i].dead)
+		if (vars[i].dptr == d && vars[i].ctx == ctx)
 			v = &vars[i];
-	if (!v) {
+	if (v) {
+		/* Asked again: cudart loaded the library again (after cudaDeviceReset, the variable is
+		 * the new module's, at its initial value, often at the same address): in step anew. */
+		v->dead = 0;
+		pull_var(v);
+		if (v->dead) {
+			r = CUDA_ERROR_INVALID_VALUE;
+			goto out;
+		}
+	} else {
 		if (nvars == capvars) {
 			size_t nc = capvars ? capvars * 2 : 8;
 			struct mvar *nv = realloc(vars, nc * sizeof(*nv));
