@@ -1804,7 +1804,7 @@ static int parse_insn_raw(struct P *P, const struct tok *t, uint32_t g, int gneg
 			if (!isst && v->vec_imm)
 				return perr(P, -EINVAL, line, "'%s' cannot load into a number", name);
 			in->mod2 = (uint8_t)v->nvec;
-			memcpy(in->o, v->vec, sizeof(v->vec));
+			memcpy(in->o, v->vec, 4 * sizeof(v->vec[0]));
 		} else if (v->t == O_SLOT) {
 			in->mod2 = 1;
 			in->o[0] = v->slot;
