@@ -1291,6 +1291,31 @@ slow:
 			t->state = TS_WARP;
 			pc--;
 			goto out;
+		case OP_CPASYNC: {
+			uint64_t da = r[in->o[0]] + (uint64_t)in->imm, sa = r[in->o[1]] + r[in->o[3]];
+			uint32_t n = in->size, from = n;
+			if (in->o[2])
+				from = r[in->o[2]] < n ? (uint32_t)r[in->o[2]] : n;
+			if (in->o[4] && (r[in->o[4]] & 1))
+				from = 0;
+			if ((da | sa) & (n - 1)) {
+				fault(b, t, in, -EILSEQ, "misaligned address: cp.async at", (da & (n - 1)) ? da : sa);
+				rc = -EILSEQ;
+				goto out;
+			}
+			uint8_t *d = mem_ptr(b, t, SP_SHARED, da, n, 1);
+			const uint8_t *src = from ? mem_ptr(b, t, SP_GLOBAL, sa, from, 0) : NULL;
+			if (!d || (from && !src)) {
+				fault(b, t, in, -EFAULT, !d ? "illegal address: cp.async to shared" :
+				      "illegal address: cp.async from", !d ? da : sa);
+				rc = -EFAULT;
+				goto out;
+			}
+			if (from)
+				memcpy(d, src, from);
+			memset(d + from, 0, n - from);
+			break;
+		}
 		case OP_TRAP:
 			fault(b, t, in, -EINVAL, "trap instruction executed at pc", pc - 1);
 			rc = -EINVAL;

@@ -14,7 +14,7 @@ enum ptx_op {
 	OP_SHFL, OP_VOTE, OP_WARPSYNC, OP_ACTIVEMASK,
 	OP_CADD, OP_CSUB, OP_CMADLO, OP_CMADHI, OP_BFIND, OP_FRND, OP_MATCH, OP_REDUX,
 	OP_ISSPACEP, OP_BMSK, OP_DP4A, OP_DP2A, OP_SAD, OP_VABSDIFF4, OP_LOP3,
-	OP_TEX, OP_TXQ, OP_SULD, OP_SUST, OP_WMMA,
+	OP_TEX, OP_TXQ, OP_SULD, OP_SUST, OP_WMMA, OP_CPASYNC,
 	OP_COUNT
 };
 
@@ -83,6 +83,8 @@ enum { TQ_WIDTH, TQ_HEIGHT, TQ_DEPTH, TQ_CHANNEL_DATA_TYPE, TQ_CHANNEL_ORDER,
  * stride slot (0: none given). mma: kind the D type, kind2 the C type, o[0] D, o[1] A,
  * o[2] B, o[3] C (each the first of contiguous slots). */
 enum { WM_LOAD_A, WM_LOAD_B, WM_LOAD_C, WM_STORE_D, WM_MMA };
+/* cp.async (OP_CPASYNC): size bytes from global [o[1] + r[o[3]]] to shared [o[0] + imm]; o[2]
+ * a src-size slot (0: none), o[4] an ignore-src predicate slot (0: none). */
 enum { WM_M16N16K16, WM_M32N8K16, WM_M8N32K16 };
 #define WM_ROW   0x01   /* load/store: row-major memory; mma: A row-major */
 #define WM_B_ROW 0x02   /* mma: B row-major */

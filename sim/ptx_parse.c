@@ -1302,7 +1302,7 @@ static int known_op(const char *op)
 		"cos", "tanh", "selp", "copysign", "prmt", "testp", "bra", "ret", "exit", "trap",
 		"bar", "barrier", "membar", "fence", "shfl", "vote", "activemask", "call", "match",
 		"redux", "prefetch", "prefetchu", "nanosleep", "pmevent", "isspacep", "bmsk", "dp4a", "dp2a", "sad", "vabsdiff4", "lop3",
-		"tex", "tld4", "txq", "suq", "suld", "sust", "wmma",
+		"tex", "tld4", "txq", "suq", "suld", "sust", "wmma", "cp",
 	};
 	for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++)
 		if (!strcmp(op, ops[i]))
@@ -2175,6 +2175,51 @@ static int parse_insn_raw(struct P *P, const struct tok *t, uint32_t g, int gneg
 		in->kind2 = (uint8_t)space_of(&m);
 		in->o[0] = o[0].slot;
 		in->o[1] = o[1].slot;
+		return 0;
+	}
+	/*
+	 * cp.async (sm_80's copies from global into shared memory, what cuda::memcpy_async and
+	 * the pipeline primitives compile to): the simulator copies at once, which the ISA
+	 * allows (the bytes are only promised after the wait), so the group's commit and wait
+	 * are no-ops. Operands: [dst], [src], cp-size{, src-size | ignore-src predicate}{,
+	 * cache-policy}; the source's offset goes in a constant slot (o[3]).
+	 */
+	if (!strcmp(op, "cp")) {
+		if (mn_has(&m, ".commit_group") || mn_has(&m, ".wait_group") || mn_has(&m, ".wait_all")) {
+			if (!mn_has(&m, ".async") || n > 1)
+				return perr(P, -EINVAL, line, "malformed '%s'", name);
+			in->op = OP_NOP;
+			in->kind = K_NONE;
+			return 0;
+		}
+		static const char *const cp_mods[] = {".async", ".ca", ".cg", ".shared", ".shared::cta", ".global",
+		                                      ".L2::128B", ".L2::256B", ".L2::64B", ".L2::cache_hint", NULL};
+		if (!mn_has(&m, ".async") || (!mn_has(&m, ".shared") && !mn_has(&m, ".shared::cta")) ||
+		    !mn_has(&m, ".global") || mn_has(&m, ".ca") == mn_has(&m, ".cg") || !mn_only(&m, cp_mods))
+			return perr(P, -ENOTSUP, line, "unsupported instruction '%s' (cp.async.{ca,cg}.shared.global "
+			            "only: bulk, tensor and mbarrier forms are not simulated)", name);
+		int hint = mn_has(&m, ".L2::cache_hint");
+		if (n < 3 + hint || n > 4 + hint || o[0].t != O_ADDR || o[1].t != O_ADDR || o[2].t != O_SLOT ||
+		    !o[2].is_imm || (n == 4 + hint && o[3].t != O_SLOT))
+			return perr(P, -EINVAL, line, "malformed '%s': takes [dst], [src], size{, src-size or "
+			            "predicate}%s", name, hint ? ", cache-policy" : "");
+		int64_t size = P->f->tmpl[o[2].slot];
+		if ((size != 4 && size != 8 && size != 16) || (mn_has(&m, ".cg") && size != 16))
+			return perr(P, -EINVAL, line, "malformed '%s': copy size %lld (4, 8 or 16; .cg: 16)", name,
+			            (long long)size);
+		in->op = OP_CPASYNC;
+		in->kind = K_NONE;
+		in->size = (uint8_t)size;
+		in->o[0] = o[0].slot;
+		in->imm = o[0].imm;
+		in->o[1] = o[1].slot;
+		in->o[3] = const_slot(P, (uint64_t)o[1].imm);
+		if (n == 4 + hint) {
+			if (P->slotkind[o[3].slot] == K_PRED)
+				in->o[4] = o[3].slot;    /* ignore-src: zeros instead of the source */
+			else
+				in->o[2] = o[3].slot;    /* src-size: the rest zero-filled */
+		}
 		return 0;
 	}
 	/* hints and delays with no effect on results: prefetches, sleeps, profiler events */
