@@ -20,13 +20,6 @@
  * the record (a launch into a stream being captured: a graph's host node, run at every
  * launch of the graph) or it runs once; a slot that runs once is freed after it ran.
  */
-static const struct vgpu_call_desc vgpu_wire_hostfn_launch =
-	VGPU_WIRE_DESC("cuLaunchHostFunc", VGPU_OP_cuLaunchHostFunc, VGPU_CALLF_CUSTOM, vgpu_wire_hostfn_launch_args,
-		       VGPU_HFW_NARGS);
-static const struct vgpu_call_desc vgpu_wire_hostfn_launch_ptsz =
-	VGPU_WIRE_DESC("cuLaunchHostFunc_ptsz", VGPU_OP_cuLaunchHostFunc_ptsz, VGPU_CALLF_CUSTOM,
-		       vgpu_wire_hostfn_launch_args, VGPU_HFW_NARGS);
-
 struct hslot {
 	CUhostFn fn;                /* a host function, or NULL for a stream callback: */
 	CUstreamCallback cb;        /* called with the stream the program named */
@@ -215,13 +208,6 @@ CUresult CUDAAPI cuLaunchHostFunc_ptsz(CUstream hStream, CUhostFn fn, void *user
  * A graph host node's parameters: the worker answers with the token of its record, which
  * names the program's function and data here; new parameters are a kept slot's token.
  */
-static const struct vgpu_call_desc desc_node_get = VGPU_WIRE_DESC("cuGraphHostNodeGetParams",
-	VGPU_OP_cuGraphHostNodeGetParams, VGPU_CALLF_CUSTOM, vgpu_wire_host_node_get_args, VGPU_HNW_NARGS);
-static const struct vgpu_call_desc desc_node_set = VGPU_WIRE_DESC("cuGraphHostNodeSetParams",
-	VGPU_OP_cuGraphHostNodeSetParams, VGPU_CALLF_CUSTOM, vgpu_wire_host_node_set_args, VGPU_HNW_NARGS);
-static const struct vgpu_call_desc desc_exec_node_set = VGPU_WIRE_DESC("cuGraphExecHostNodeSetParams",
-	VGPU_OP_cuGraphExecHostNodeSetParams, VGPU_CALLF_CUSTOM, vgpu_wire_exec_host_node_set_args, VGPU_HXW_NARGS);
-
 CUresult CUDAAPI cuGraphHostNodeGetParams(CUgraphNode hNode, CUDA_HOST_NODE_PARAMS *nodeParams)
 {
 	uint64_t token = 0, *pt = &token;
@@ -229,7 +215,7 @@ CUresult CUDAAPI cuGraphHostNodeGetParams(CUgraphNode hNode, CUDA_HOST_NODE_PARA
 
 	if (!nodeParams)
 		return CUDA_ERROR_INVALID_VALUE;
-	CUresult r = vgpu_client_call(&desc_node_get, av);
+	CUresult r = vgpu_client_call(&vgpu_wire_host_node_get, av);
 	if (r != CUDA_SUCCESS)
 		return r;
 	pthread_mutex_lock(&hlock);
@@ -260,7 +246,7 @@ static CUresult host_node_set(CUgraphExec x, CUgraphNode hNode, const CUDA_HOST_
 	if (!token)
 		return CUDA_ERROR_OUT_OF_MEMORY;
 	void *av[VGPU_HXW_NARGS] = { &x, &hNode, &token };
-	r = x ? vgpu_client_call(&desc_exec_node_set, av) : vgpu_client_call(&desc_node_set, &av[1]);
+	r = x ? vgpu_client_call(&vgpu_wire_exec_host_node_set, av) : vgpu_client_call(&vgpu_wire_host_node_set, &av[1]);
 	pthread_mutex_lock(&hlock);
 	struct hslot *h = slot_of(token);
 	if (h && h->kept < 0) {

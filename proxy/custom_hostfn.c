@@ -148,28 +148,16 @@ static CUresult exec_host_node_set(struct vgpu_proxy_call *call, void **argv)
 	return r;
 }
 
-#define WIRE(nm) \
-	static const struct vgpu_call_desc wire_##nm = VGPU_WIRE_DESC(#nm, VGPU_OP_##nm, VGPU_CALLF_CUSTOM, \
-								       vgpu_wire_hostfn_launch_args, VGPU_HFW_NARGS)
-WIRE(cuLaunchHostFunc);
-WIRE(cuLaunchHostFunc_ptsz);
-static const struct vgpu_call_desc wire_host_node_get = VGPU_WIRE_DESC("cuGraphHostNodeGetParams",
-	VGPU_OP_cuGraphHostNodeGetParams, VGPU_CALLF_CUSTOM, vgpu_wire_host_node_get_args, VGPU_HNW_NARGS);
-static const struct vgpu_call_desc wire_host_node_set = VGPU_WIRE_DESC("cuGraphHostNodeSetParams",
-	VGPU_OP_cuGraphHostNodeSetParams, VGPU_CALLF_CUSTOM, vgpu_wire_host_node_set_args, VGPU_HNW_NARGS);
-static const struct vgpu_call_desc wire_exec_host_node_set = VGPU_WIRE_DESC("cuGraphExecHostNodeSetParams",
-	VGPU_OP_cuGraphExecHostNodeSetParams, VGPU_CALLF_CUSTOM, vgpu_wire_exec_host_node_set_args, VGPU_HXW_NARGS);
-
 __attribute__((constructor)) static void hostfn_register(void)
 {
-	vgpu_proxy_wire_register(VGPU_OP_cuLaunchHostFunc, &wire_cuLaunchHostFunc, hostfn_launch_legacy,
+	vgpu_proxy_wire_register(VGPU_OP_cuLaunchHostFunc, &vgpu_wire_hostfn_launch, hostfn_launch_legacy,
 				 "cuLaunchHostFunc");
-	vgpu_proxy_wire_register(VGPU_OP_cuLaunchHostFunc_ptsz, &wire_cuLaunchHostFunc_ptsz, hostfn_launch_ptsz,
+	vgpu_proxy_wire_register(VGPU_OP_cuLaunchHostFunc_ptsz, &vgpu_wire_hostfn_launch_ptsz, hostfn_launch_ptsz,
 				 "cuLaunchHostFunc_ptsz");
-	vgpu_proxy_wire_register(VGPU_OP_cuGraphHostNodeGetParams, &wire_host_node_get, host_node_get,
+	vgpu_proxy_wire_register(VGPU_OP_cuGraphHostNodeGetParams, &vgpu_wire_host_node_get, host_node_get,
 				 "cuGraphHostNodeGetParams");
-	vgpu_proxy_wire_register(VGPU_OP_cuGraphHostNodeSetParams, &wire_host_node_set, host_node_set,
+	vgpu_proxy_wire_register(VGPU_OP_cuGraphHostNodeSetParams, &vgpu_wire_host_node_set, host_node_set,
 				 "cuGraphHostNodeSetParams");
-	vgpu_proxy_wire_register(VGPU_OP_cuGraphExecHostNodeSetParams, &wire_exec_host_node_set, exec_host_node_set,
+	vgpu_proxy_wire_register(VGPU_OP_cuGraphExecHostNodeSetParams, &vgpu_wire_exec_host_node_set, exec_host_node_set,
 				 "cuGraphExecHostNodeSetParams");
 }

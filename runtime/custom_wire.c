@@ -5,6 +5,7 @@
 #include <cuda.h>
 
 #include "session.h"
+#include "vgpu_ops.h"
 
 #define N VGPU_LEN_NONE
 #define SCALAR(nm, sz) { .name = nm, .kind = VGPU_ARG_SCALAR, .size = sz, .len_arg = N, .len_arg2 = N }
@@ -320,6 +321,17 @@ const struct vgpu_arg_desc vgpu_wire_exec_host_node_set_args[VGPU_HXW_NARGS] = {
 	[VGPU_HXW_NODE] = HANDLE("hNode", VGPU_H_GRAPH_NODE),
 	[VGPU_HXW_TOKEN] = SCALAR("token", 8),
 };
+
+const struct vgpu_call_desc vgpu_wire_hostfn_launch = VGPU_WIRE_DESC("cuLaunchHostFunc",
+	VGPU_OP_cuLaunchHostFunc, VGPU_CALLF_CUSTOM, vgpu_wire_hostfn_launch_args, VGPU_HFW_NARGS);
+const struct vgpu_call_desc vgpu_wire_hostfn_launch_ptsz = VGPU_WIRE_DESC("cuLaunchHostFunc_ptsz",
+	VGPU_OP_cuLaunchHostFunc_ptsz, VGPU_CALLF_CUSTOM, vgpu_wire_hostfn_launch_args, VGPU_HFW_NARGS);
+const struct vgpu_call_desc vgpu_wire_host_node_get = VGPU_WIRE_DESC("cuGraphHostNodeGetParams",
+	VGPU_OP_cuGraphHostNodeGetParams, VGPU_CALLF_CUSTOM, vgpu_wire_host_node_get_args, VGPU_HNW_NARGS);
+const struct vgpu_call_desc vgpu_wire_host_node_set = VGPU_WIRE_DESC("cuGraphHostNodeSetParams",
+	VGPU_OP_cuGraphHostNodeSetParams, VGPU_CALLF_CUSTOM, vgpu_wire_host_node_set_args, VGPU_HNW_NARGS);
+const struct vgpu_call_desc vgpu_wire_exec_host_node_set = VGPU_WIRE_DESC("cuGraphExecHostNodeSetParams",
+	VGPU_OP_cuGraphExecHostNodeSetParams, VGPU_CALLF_CUSTOM, vgpu_wire_exec_host_node_set_args, VGPU_HXW_NARGS);
 
 static const struct vgpu_arg_desc hostfn_wait_args[VGPU_HWW_NARGS] = {
 	[VGPU_HWW_DONE] = SCALAR("done", 8),

@@ -324,6 +324,9 @@ extern const struct vgpu_arg_desc vgpu_wire_host_node_get_args[VGPU_HNW_NARGS];
 extern const struct vgpu_arg_desc vgpu_wire_host_node_set_args[VGPU_HNW_NARGS];
 enum { VGPU_HXW_EXEC, VGPU_HXW_NODE, VGPU_HXW_TOKEN, VGPU_HXW_NARGS };
 extern const struct vgpu_arg_desc vgpu_wire_exec_host_node_set_args[VGPU_HXW_NARGS];
+/* Their call descriptors (opcodes of spec/cuda.spec), shared by libvgpu, the proxy and tests. */
+extern const struct vgpu_call_desc vgpu_wire_hostfn_launch, vgpu_wire_hostfn_launch_ptsz;
+extern const struct vgpu_call_desc vgpu_wire_host_node_get, vgpu_wire_host_node_set, vgpu_wire_exec_host_node_set;
 extern const struct vgpu_call_desc vgpu_wire_hostfn_wait;
 
 /* 1 when a memory pool attribute's value is an int (the reuse flags), 0 for a cuuint64_t. */

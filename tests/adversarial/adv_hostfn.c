@@ -12,15 +12,11 @@
  * a zone holds at most VGPU_HOSTFN_MAX records of graphs' host nodes (OUT_OF_MEMORY after).
  */
 
-static const struct vgpu_call_desc launch =
-	VGPU_WIRE_DESC("cuLaunchHostFunc", VGPU_OP_cuLaunchHostFunc, VGPU_CALLF_CUSTOM, vgpu_wire_hostfn_launch_args,
-		       VGPU_HFW_NARGS);
-
 static long hf_launch(struct adv_zone *z, CUstream s, uint64_t token, uint32_t *kept)
 {
 	uint32_t *pk = kept;
 	void *av[VGPU_HFW_NARGS] = { [VGPU_HFW_STREAM] = &s, [VGPU_HFW_TOKEN] = &token, [VGPU_HFW_KEPT] = &pk };
-	return adv_call(z, &launch, av);
+	return adv_call(z, &vgpu_wire_hostfn_launch, av);
 }
 
 static long hf_wait(struct adv_zone *z, uint64_t done, uint64_t *ticket, uint64_t *token)
@@ -58,7 +54,7 @@ static uint64_t launch_many(struct adv_zone *z, CUstream s, uint64_t t0, uint64_
 			uint32_t kept, *pk = &kept;
 			void *av[VGPU_HFW_NARGS] = { [VGPU_HFW_STREAM] = &s, [VGPU_HFW_TOKEN] = &token,
 						     [VGPU_HFW_KEPT] = &pk };
-			CHECK_EQ(vgpu_encode_request(&launch, av, &wb, &bl), 0);
+			CHECK_EQ(vgpu_encode_request(&vgpu_wire_hostfn_launch, av, &wb, &bl), 0);
 			CHECK_EQ(vgpu_chan_send(z->ch, VGPU_OP_cuLaunchHostFunc, 0, ++z->seq, wb.data, (uint32_t)wb.len), 0);
 			vgpu_wbuf_free(&wb);
 		}
@@ -76,7 +72,7 @@ static uint64_t launch_many(struct adv_zone *z, CUstream s, uint64_t t0, uint64_
 			CHECK(rc > 0);
 			if (rc <= 0)
 				return ok;
-			CHECK_EQ(vgpu_decode_reply(&launch, av, adv_rbuf, (uint32_t)rc, &res, &bl), 0);
+			CHECK_EQ(vgpu_decode_reply(&vgpu_wire_hostfn_launch, av, adv_rbuf, (uint32_t)rc, &res, &bl), 0);
 			if (res == CUDA_SUCCESS && *first_err == CUDA_SUCCESS)
 				ok++;
 			else if (*first_err == CUDA_SUCCESS)
@@ -122,21 +118,14 @@ int main(void)
 	CHECK_EQ(hf_launch(&a, (CUstream)(uintptr_t)0x5eed0000beefull, 1, &kept), CUDA_ERROR_INVALID_HANDLE);
 
 	/* Host nodes' parameters name only the zone's own nodes and executable graphs. */
-	static const struct vgpu_call_desc node_get = VGPU_WIRE_DESC("cuGraphHostNodeGetParams",
-		VGPU_OP_cuGraphHostNodeGetParams, VGPU_CALLF_CUSTOM, vgpu_wire_host_node_get_args, VGPU_HNW_NARGS);
-	static const struct vgpu_call_desc node_set = VGPU_WIRE_DESC("cuGraphHostNodeSetParams",
-		VGPU_OP_cuGraphHostNodeSetParams, VGPU_CALLF_CUSTOM, vgpu_wire_host_node_set_args, VGPU_HNW_NARGS);
-	static const struct vgpu_call_desc exec_set = VGPU_WIRE_DESC("cuGraphExecHostNodeSetParams",
-		VGPU_OP_cuGraphExecHostNodeSetParams, VGPU_CALLF_CUSTOM, vgpu_wire_exec_host_node_set_args,
-		VGPU_HXW_NARGS);
 	{
 		CUgraphNode forged = (CUgraphNode)(uintptr_t)0x77770000deadull;
 		CUgraphExec fx = (CUgraphExec)(uintptr_t)0x77770000beefull;
 		uint64_t tok = 9, *pt = &tok;
 		void *gav[] = { &forged, &pt }, *sav[] = { &forged, &tok }, *xav[] = { &fx, &forged, &tok };
-		CHECK_EQ(adv_call(&a, &node_get, gav), CUDA_ERROR_INVALID_HANDLE);
-		CHECK_EQ(adv_call(&a, &node_set, sav), CUDA_ERROR_INVALID_HANDLE);
-		CHECK_EQ(adv_call(&a, &exec_set, xav), CUDA_ERROR_INVALID_HANDLE);
+		CHECK_EQ(adv_call(&a, &vgpu_wire_host_node_get, gav), CUDA_ERROR_INVALID_HANDLE);
+		CHECK_EQ(adv_call(&a, &vgpu_wire_host_node_set, sav), CUDA_ERROR_INVALID_HANDLE);
+		CHECK_EQ(adv_call(&a, &vgpu_wire_exec_host_node_set, xav), CUDA_ERROR_INVALID_HANDLE);
 	}
 
 	/* Nothing due: a wait comes back empty, and a ticket never given changes nothing. */
