@@ -1367,13 +1367,15 @@ static struct wfrag wm_frag(int frag, int shape, int kind)
 {
 	static const uint8_t dims[3][3] = {{16, 16, 16}, {32, 8, 16}, {8, 32, 16}};   /* M, N, K */
 	static const uint8_t int8[3][2] = {{2, 2}, {4, 1}, {1, 4}};                  /* a, b registers */
+	static const uint8_t bf16[3][2] = {{4, 4}, {8, 2}, {2, 8}};
 	const uint8_t *d = dims[shape];
 	struct wfrag f = {.kind = kind};
 	f.rows = frag == WM_LOAD_B ? d[2] : d[0];
 	f.cols = frag == WM_LOAD_A ? d[2] : d[1];
-	f.ebits = kind == K_F16 ? 16 : kind == K_S8 || kind == K_U8 ? 8 : 32;
+	f.ebits = kind == K_F16 || kind == WM_K_BF16 ? 16 : kind == K_S8 || kind == K_U8 ? 8 : 32;
 	f.epr = 32 / f.ebits;
-	f.nregs = frag == WM_LOAD_C ? (kind == K_F16 ? 4 : 8) : kind == K_F16 ? 8 : int8[shape][frag];
+	f.nregs = frag == WM_LOAD_C ? (kind == K_F16 ? 4 : 8) : kind == K_F16 ? 8 :
+	          kind == WM_K_BF16 ? bf16[shape][frag] : int8[shape][frag];
 	return f;
 }
 
@@ -1390,6 +1392,7 @@ static double wm_get(const struct thr *lanes, const struct wfrag *f, uint32_t fi
 	uint32_t v = wm_bits(lanes, f, first, e);
 	switch (f->kind) {
 	case K_F16: return h2d(v);
+	case WM_K_BF16: return (double)f32((uint64_t)v << 16);
 	case K_F32: return (double)f32(v);
 	case K_S8: return (double)(int8_t)v;
 	case K_U8: return (double)v;
@@ -1429,7 +1432,7 @@ static int wmma_resolve(struct blk *b, struct thr *lanes, uint32_t nl, struct th
 	int op = in->mod;
 	uint32_t bits[512];
 	if (op == WM_MMA) {
-		int ak = !(in->mod2 & WM_INT_A) ? K_F16 : (in->mod2 & WM_U8) ? K_U8 : K_S8;
+		int ak = (in->mod2 & WM_BF16) ? WM_K_BF16 : !(in->mod2 & WM_INT_A) ? K_F16 : (in->mod2 & WM_U8) ? K_U8 : K_S8;
 		struct wfrag fa = wm_frag(WM_LOAD_A, in->size, ak), fb = wm_frag(WM_LOAD_B, in->size, ak);
 		struct wfrag fc = wm_frag(WM_LOAD_C, in->size, in->kind2), fd = wm_frag(WM_LOAD_C, in->size, in->kind);
 		double ma[512], mb[512];   /* A and B as numbers, gathered once */

@@ -91,5 +91,7 @@ enum { WM_M16N16K16, WM_M32N8K16, WM_M8N32K16 };
 #define WM_SATF  0x04   /* mma: .satfinite (integer: the sums clamped to the s32 range) */
 #define WM_INT_A 0x08   /* mma: integer inputs (.s8 or .u8: WM_U8), s32 accumulators */
 #define WM_U8    0x10
+#define WM_BF16  0x20   /* mma: bfloat16 inputs (f32 accumulators) */
+#define WM_K_BF16 14    /* a wmma fragment's bfloat16 elements (a kind only wmma uses) */
 
 #endif

@@ -1434,9 +1434,10 @@ static void out_moves(struct P *P, uint32_t first, const uint32_t *d, int n, uin
 static int wm_nregs(int frag, int shape, int kind)
 {
 	static const uint8_t int8[3][2] = {{2, 2}, {4, 1}, {1, 4}};   /* m16n16k16, m32n8k16, m8n32k16: a, b */
+	static const uint8_t bf16[3][2] = {{4, 4}, {8, 2}, {2, 8}};
 	if (frag == WM_LOAD_C)
 		return kind == K_F16 ? 4 : 8;
-	return kind == K_F16 ? 8 : int8[shape][frag];
+	return kind == K_F16 ? 8 : kind == WM_K_BF16 ? bf16[shape][frag] : int8[shape][frag];
 }
 
 /*
@@ -1451,14 +1452,14 @@ static int parse_wmma(struct P *P, const struct mn *m, const char *name, uint32_
 	static const char *const shapes[] = {".m16n16k16", ".m32n8k16", ".m8n32k16"};
 	static const char *const mods[] = {".load", ".store", ".mma", ".a", ".b", ".c", ".d", ".sync", ".aligned",
 	                                   ".row", ".col", ".m16n16k16", ".m32n8k16", ".m8n32k16", ".global",
-	                                   ".shared", ".satfinite", NULL};
+	                                   ".shared", ".satfinite", ".bf16", NULL};
 	int shape = -1, rc, n = 0;
 	for (int i = 0; i < 3; i++)
 		if (mn_has(m, shapes[i]))
 			shape = i;
 	if (shape < 0 || !mn_only(m, mods) || !mn_has(m, ".sync") || !mn_has(m, ".aligned"))
-		return perr(P, -ENOTSUP, line, "unsupported instruction '%s' (wmma: only the .f16, .s8 and .u8 "
-		            "shapes m16n16k16, m32n8k16 and m8n32k16)", name);
+		return perr(P, -ENOTSUP, line, "unsupported instruction '%s' (wmma: only the .f16, .bf16, .s8 "
+		            "and .u8 shapes m16n16k16, m32n8k16 and m8n32k16)", name);
 	struct opnd o[4];
 	P->vec_max = 8;
 	rc = parse_ops(P, o, 4, K_U32, &n);
@@ -1472,11 +1473,11 @@ static int parse_wmma(struct P *P, const struct mn *m, const char *name, uint32_
 	struct ptx_insn tmpl = {.guard = g, .gneg = (uint8_t)gneg, .op = OP_WMMA, .size = (uint8_t)shape};
 	if (ld || st) {
 		int frag = mn_has(m, ".a") ? WM_LOAD_A : mn_has(m, ".b") ? WM_LOAD_B : WM_LOAD_C;
-		int kind = m->nkinds == 1 ? m->kinds[0] : -1;
+		int kind = mn_has(m, ".bf16") ? (m->nkinds ? -1 : WM_K_BF16) : m->nkinds == 1 ? m->kinds[0] : -1;
 		int row = mn_has(m, ".row"), col = mn_has(m, ".col");
 		const struct opnd *regs = &o[ld ? 0 : 1], *addr = &o[ld ? 1 : 0];
 		int acc_kind = kind == K_F16 || kind == K_F32 || kind == K_S32;
-		int in_kind = kind == K_F16 || kind == K_S8 || kind == K_U8;
+		int in_kind = kind == K_F16 || kind == K_S8 || kind == K_U8 || kind == WM_K_BF16;
 		if ((st && !mn_has(m, ".d")) || (ld && mn_has(m, ".d")) || row == col || mn_has(m, ".satfinite") ||
 		    (frag == WM_LOAD_C ? !acc_kind : !in_kind))
 			return perr(P, -ENOTSUP, line, "unsupported instruction '%s'", name);
@@ -1511,9 +1512,11 @@ static int parse_wmma(struct P *P, const struct mn *m, const char *name, uint32_
 					br = r;
 			}
 		/* floating point: .dtype.ctype; integer: .s32.atype.btype.s32 */
-		int isint = m->nkinds == 3 && m->kinds[0] == K_S32;
+		int isint = m->nkinds == 3 && m->kinds[0] == K_S32, isbf = mn_has(m, ".bf16");
 		int dk = m->nkinds >= 2 ? m->kinds[0] : -1, ck = isint ? K_S32 : m->nkinds == 2 ? m->kinds[1] : -1;
-		int ak = isint ? m->kinds[1] : K_F16;
+		int ak = isint ? m->kinds[1] : isbf ? WM_K_BF16 : K_F16;
+		if (isbf && dk != K_F32)
+			dk = -1;   /* bfloat16 inputs accumulate in .f32 only */
 		int ok = isint ? (ak == K_S8 || ak == K_U8) && m->kinds[2] == ak && !strcmp(m->part[m->nparts - 1 -
 		                 mn_has(m, ".satfinite")], ".s32")
 		               : m->nkinds == 2 && (dk == K_F16 || dk == K_F32) && (ck == K_F16 || ck == K_F32) &&
@@ -1530,7 +1533,7 @@ static int parse_wmma(struct P *P, const struct mn *m, const char *name, uint32_
 		tmpl.kind = (uint8_t)dk;
 		tmpl.kind2 = (uint8_t)ck;
 		tmpl.mod2 = (uint8_t)((ar ? WM_ROW : 0) | (br ? WM_B_ROW : 0) | (mn_has(m, ".satfinite") ? WM_SATF : 0) |
-		                      (isint ? WM_INT_A : 0) | (ak == K_U8 ? WM_U8 : 0));
+		                      (isint ? WM_INT_A : 0) | (ak == K_U8 ? WM_U8 : 0) | (isbf ? WM_BF16 : 0));
 		for (int i = 1; i < 4; i++)
 			pre[i] = coord_slots(P, o[i].vec, o[i].nvec, line);
 		tmpl.o[1] = pre[1];
@@ -1731,6 +1734,8 @@ static int parse_insn_raw(struct P *P, const struct tok *t, uint32_t g, int gneg
 	if (!known_op(op))   /* before its operands, whose syntax may be unknown too (tex, ...) */
 		return perr(P, -ENOTSUP, line, "unsupported instruction '%s'", name);
 	int k = m.nkinds ? m.kinds[m.nkinds - 1] : K_NONE;
+	if (!strcmp(op, "wmma"))   /* its own types, bfloat16 fragments among them */
+		return parse_wmma(P, &m, name, line, g, gneg);
 	if (mn_has(&m, ".bf16") || mn_has(&m, ".bf16x2") || mn_has(&m, ".e4m3x2") || mn_has(&m, ".e5m2x2"))
 		return perr(P, -ENOTSUP, line, "unsupported instruction '%s' (bfloat16/fp8 types)", name);
 	struct opnd o[8];
@@ -1740,8 +1745,6 @@ static int parse_insn_raw(struct P *P, const struct tok *t, uint32_t g, int gneg
 	if (!strcmp(op, "tex") || !strcmp(op, "tld4") || !strcmp(op, "txq") || !strcmp(op, "suq") ||
 	    !strcmp(op, "suld") || !strcmp(op, "sust"))
 		return parse_tex(P, &m, name, line, g, gneg);
-	if (!strcmp(op, "wmma"))
-		return parse_wmma(P, &m, name, line, g, gneg);
 	if (!strcmp(op, "call")) {
 		in = emit(P, line);
 		if (!in)

@@ -81,9 +81,14 @@ int main(void)
 		HDR ".visible .entry k(.param .u64 p)\n{\n.reg .b32 %r<9>;\n.reg .b64 %rd<2>;\nld.param.u64 %rd1, [p];\n"
 		"wmma.load.a.sync.aligned.row.m16n16k16.global.f16 {%r1, %r2, %r3, %r4, %r5, %r6, %r7}, [%rd1], 16;\n"
 		"ret;\n}\n",
-		/* bfloat16 */
+		/* a bfloat16 A fragment of m16n16k16 holds four registers, not eight */
 		HDR ".visible .entry k(.param .u64 p)\n{\n.reg .b32 %r<9>;\n.reg .b64 %rd<2>;\nld.param.u64 %rd1, [p];\n"
-		"wmma.load.a.sync.aligned.row.m16n16k16.global.bf16 {%r1, %r2, %r3, %r4}, [%rd1], 16;\nret;\n}\n",
+		"wmma.load.a.sync.aligned.row.m16n16k16.global.bf16 {%r1, %r2, %r3, %r4, %r5, %r6, %r7, %r8}, [%rd1], 16;\n"
+		"ret;\n}\n",
+		/* bfloat16 inputs accumulate in .f32 only */
+		HDR ".visible .entry k()\n{\n.reg .b32 %r<20>;\n"
+		"wmma.mma.sync.aligned.row.col.m16n16k16.f16.bf16.bf16.f16 {%r1, %r2, %r3, %r4}, {%r5, %r6, %r7, %r8}, "
+		"{%r9, %r10, %r11, %r12}, {%r1, %r2, %r3, %r4};\nret;\n}\n",
 		/* no .aligned */
 		HDR ".visible .entry k(.param .u64 p)\n{\n.reg .b32 %r<9>;\n.reg .b64 %rd<2>;\nld.param.u64 %rd1, [p];\n"
 		"wmma.load.a.sync.row.m16n16k16.global.f16 {%r1, %r2, %r3, %r4, %r5, %r6, %r7, %r8}, [%rd1], 16;\n"
