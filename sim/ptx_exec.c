@@ -1291,6 +1291,17 @@ slow:
 			t->state = TS_WARP;
 			pc--;
 			goto out;
+		case OP_TF32: {
+			uint32_t x = (uint32_t)r[in->o[1]];
+			if ((x & 0x7f800000u) == 0x7f800000u && (x & 0x7fffffu))
+				x = 0x7fffffffu;                        /* NaN */
+			else if ((x & 0x7f800000u) != 0x7f800000u)
+				x = (x + 0x1000u) & ~0x1fffu;           /* nearest, ties away from zero */
+			if ((in->mod2 & FL_SAT) && (x & 0x7fffffffu) == 0x7f800000u)
+				x = (x & 0x80000000u) | 0x7f7fe000u;    /* the largest finite tf32 */
+			r[in->o[0]] = x;
+			break;
+		}
 		case OP_CPASYNC: {
 			uint64_t da = r[in->o[0]] + (uint64_t)in->imm, sa = r[in->o[1]] + r[in->o[3]];
 			uint32_t n = in->size, from = n;
@@ -1365,7 +1376,7 @@ struct wfrag {
 
 static struct wfrag wm_frag(int frag, int shape, int kind)
 {
-	static const uint8_t dims[3][3] = {{16, 16, 16}, {32, 8, 16}, {8, 32, 16}};   /* M, N, K */
+	static const uint8_t dims[4][3] = {{16, 16, 16}, {32, 8, 16}, {8, 32, 16}, {16, 16, 8}};   /* M, N, K */
 	static const uint8_t int8[3][2] = {{2, 2}, {4, 1}, {1, 4}};                  /* a, b registers */
 	static const uint8_t bf16[3][2] = {{4, 4}, {8, 2}, {2, 8}};
 	const uint8_t *d = dims[shape];
@@ -1374,7 +1385,7 @@ static struct wfrag wm_frag(int frag, int shape, int kind)
 	f.cols = frag == WM_LOAD_A ? d[2] : d[1];
 	f.ebits = kind == K_F16 || kind == WM_K_BF16 ? 16 : kind == K_S8 || kind == K_U8 ? 8 : 32;
 	f.epr = 32 / f.ebits;
-	f.nregs = frag == WM_LOAD_C ? (kind == K_F16 ? 4 : 8) : kind == K_F16 ? 8 :
+	f.nregs = frag == WM_LOAD_C ? (kind == K_F16 ? 4 : 8) : kind == K_F16 ? 8 : kind == WM_K_TF32 ? 4 :
 	          kind == WM_K_BF16 ? bf16[shape][frag] : int8[shape][frag];
 	return f;
 }
@@ -1393,6 +1404,7 @@ static double wm_get(const struct thr *lanes, const struct wfrag *f, uint32_t fi
 	switch (f->kind) {
 	case K_F16: return h2d(v);
 	case WM_K_BF16: return (double)f32((uint64_t)v << 16);
+	case WM_K_TF32: return (double)f32(v & ~0x1fffu);   /* the multiplier reads 10 mantissa bits */
 	case K_F32: return (double)f32(v);
 	case K_S8: return (double)(int8_t)v;
 	case K_U8: return (double)v;
@@ -1432,7 +1444,8 @@ static int wmma_resolve(struct blk *b, struct thr *lanes, uint32_t nl, struct th
 	int op = in->mod;
 	uint32_t bits[512];
 	if (op == WM_MMA) {
-		int ak = (in->mod2 & WM_BF16) ? WM_K_BF16 : !(in->mod2 & WM_INT_A) ? K_F16 : (in->mod2 & WM_U8) ? K_U8 : K_S8;
+		int ak = (in->mod2 & WM_BF16) ? WM_K_BF16 : (in->mod2 & WM_TF32) ? WM_K_TF32 :
+			 !(in->mod2 & WM_INT_A) ? K_F16 : (in->mod2 & WM_U8) ? K_U8 : K_S8;
 		struct wfrag fa = wm_frag(WM_LOAD_A, in->size, ak), fb = wm_frag(WM_LOAD_B, in->size, ak);
 		struct wfrag fc = wm_frag(WM_LOAD_C, in->size, in->kind2), fd = wm_frag(WM_LOAD_C, in->size, in->kind);
 		double ma[512], mb[512];   /* A and B as numbers, gathered once */

@@ -14,7 +14,7 @@ enum ptx_op {
 	OP_SHFL, OP_VOTE, OP_WARPSYNC, OP_ACTIVEMASK,
 	OP_CADD, OP_CSUB, OP_CMADLO, OP_CMADHI, OP_BFIND, OP_FRND, OP_MATCH, OP_REDUX,
 	OP_ISSPACEP, OP_BMSK, OP_DP4A, OP_DP2A, OP_SAD, OP_VABSDIFF4, OP_LOP3,
-	OP_TEX, OP_TXQ, OP_SULD, OP_SUST, OP_WMMA, OP_CPASYNC,
+	OP_TEX, OP_TXQ, OP_SULD, OP_SUST, OP_WMMA, OP_CPASYNC, OP_TF32,
 	OP_COUNT
 };
 
@@ -85,7 +85,7 @@ enum { TQ_WIDTH, TQ_HEIGHT, TQ_DEPTH, TQ_CHANNEL_DATA_TYPE, TQ_CHANNEL_ORDER,
 enum { WM_LOAD_A, WM_LOAD_B, WM_LOAD_C, WM_STORE_D, WM_MMA };
 /* cp.async (OP_CPASYNC): size bytes from global [o[1] + r[o[3]]] to shared [o[0] + imm]; o[2]
  * a src-size slot (0: none), o[4] an ignore-src predicate slot (0: none). */
-enum { WM_M16N16K16, WM_M32N8K16, WM_M8N32K16 };
+enum { WM_M16N16K16, WM_M32N8K16, WM_M8N32K16, WM_M16N16K8 /* tf32 */ };
 #define WM_ROW   0x01   /* load/store: row-major memory; mma: A row-major */
 #define WM_B_ROW 0x02   /* mma: B row-major */
 #define WM_SATF  0x04   /* mma: .satfinite (integer: the sums clamped to the s32 range) */
@@ -93,5 +93,9 @@ enum { WM_M16N16K16, WM_M32N8K16, WM_M8N32K16 };
 #define WM_U8    0x10
 #define WM_BF16  0x20   /* mma: bfloat16 inputs (f32 accumulators) */
 #define WM_K_BF16 14    /* a wmma fragment's bfloat16 elements (a kind only wmma uses) */
+#define WM_TF32  0x40   /* mma: tf32 inputs (f32 accumulators) */
+#define WM_K_TF32 15    /* a wmma fragment's tf32 elements (the float's top 19 bits) */
+/* cvt.rna{.satfinite}.tf32.f32 (OP_TF32): o[0] = o[1] rounded to tf32, ties away from zero;
+ * mod2 FL_SAT: infinities become the largest finite tf32 */
 
 #endif

@@ -1437,6 +1437,8 @@ static int wm_nregs(int frag, int shape, int kind)
 	static const uint8_t bf16[3][2] = {{4, 4}, {8, 2}, {2, 8}};
 	if (frag == WM_LOAD_C)
 		return kind == K_F16 ? 4 : 8;
+	if (kind == WM_K_TF32)
+		return 4;   /* m16n16k8: 128 elements of A or B, one per register */
 	return kind == K_F16 ? 8 : kind == WM_K_BF16 ? bf16[shape][frag] : int8[shape][frag];
 }
 
@@ -1449,17 +1451,20 @@ static int wm_nregs(int frag, int shape, int kind)
  */
 static int parse_wmma(struct P *P, const struct mn *m, const char *name, uint32_t line, uint32_t g, int gneg)
 {
-	static const char *const shapes[] = {".m16n16k16", ".m32n8k16", ".m8n32k16"};
+	static const char *const shapes[] = {".m16n16k16", ".m32n8k16", ".m8n32k16", ".m16n16k8"};
 	static const char *const mods[] = {".load", ".store", ".mma", ".a", ".b", ".c", ".d", ".sync", ".aligned",
-	                                   ".row", ".col", ".m16n16k16", ".m32n8k16", ".m8n32k16", ".global",
-	                                   ".shared", ".satfinite", ".bf16", NULL};
+	                                   ".row", ".col", ".m16n16k16", ".m32n8k16", ".m8n32k16", ".m16n16k8", ".global",
+	                                   ".shared", ".satfinite", ".bf16", ".tf32", NULL};
 	int shape = -1, rc, n = 0;
-	for (int i = 0; i < 3; i++)
+	for (int i = 0; i < 4; i++)
 		if (mn_has(m, shapes[i]))
 			shape = i;
-	if (shape < 0 || !mn_only(m, mods) || !mn_has(m, ".sync") || !mn_has(m, ".aligned"))
-		return perr(P, -ENOTSUP, line, "unsupported instruction '%s' (wmma: only the .f16, .bf16, .s8 "
-		            "and .u8 shapes m16n16k16, m32n8k16 and m8n32k16)", name);
+	/* m16n16k8 is tf32's shape, and tf32 has no other */
+	if (shape < 0 || !mn_only(m, mods) || !mn_has(m, ".sync") || !mn_has(m, ".aligned") ||
+	    (shape == WM_M16N16K8) != (mn_has(m, ".tf32") || ((mn_has(m, ".c") || mn_has(m, ".d")) &&
+	                                                        shape == WM_M16N16K8)))
+		return perr(P, -ENOTSUP, line, "unsupported instruction '%s' (wmma: the .f16, .bf16, .s8 and .u8 "
+		            "shapes m16n16k16, m32n8k16 and m8n32k16, and .tf32 in m16n16k8)", name);
 	struct opnd o[4];
 	P->vec_max = 8;
 	rc = parse_ops(P, o, 4, K_U32, &n);
@@ -1473,11 +1478,12 @@ static int parse_wmma(struct P *P, const struct mn *m, const char *name, uint32_
 	struct ptx_insn tmpl = {.guard = g, .gneg = (uint8_t)gneg, .op = OP_WMMA, .size = (uint8_t)shape};
 	if (ld || st) {
 		int frag = mn_has(m, ".a") ? WM_LOAD_A : mn_has(m, ".b") ? WM_LOAD_B : WM_LOAD_C;
-		int kind = mn_has(m, ".bf16") ? (m->nkinds ? -1 : WM_K_BF16) : m->nkinds == 1 ? m->kinds[0] : -1;
+		int kind = mn_has(m, ".bf16") ? (m->nkinds ? -1 : WM_K_BF16) : mn_has(m, ".tf32") ? (m->nkinds ? -1 : WM_K_TF32) :
+		           m->nkinds == 1 ? m->kinds[0] : -1;
 		int row = mn_has(m, ".row"), col = mn_has(m, ".col");
 		const struct opnd *regs = &o[ld ? 0 : 1], *addr = &o[ld ? 1 : 0];
 		int acc_kind = kind == K_F16 || kind == K_F32 || kind == K_S32;
-		int in_kind = kind == K_F16 || kind == K_S8 || kind == K_U8 || kind == WM_K_BF16;
+		int in_kind = kind == K_F16 || kind == K_S8 || kind == K_U8 || kind == WM_K_BF16 || kind == WM_K_TF32;
 		if ((st && !mn_has(m, ".d")) || (ld && mn_has(m, ".d")) || row == col || mn_has(m, ".satfinite") ||
 		    (frag == WM_LOAD_C ? !acc_kind : !in_kind))
 			return perr(P, -ENOTSUP, line, "unsupported instruction '%s'", name);
@@ -1512,11 +1518,11 @@ static int parse_wmma(struct P *P, const struct mn *m, const char *name, uint32_
 					br = r;
 			}
 		/* floating point: .dtype.ctype; integer: .s32.atype.btype.s32 */
-		int isint = m->nkinds == 3 && m->kinds[0] == K_S32, isbf = mn_has(m, ".bf16");
+		int isint = m->nkinds == 3 && m->kinds[0] == K_S32, isbf = mn_has(m, ".bf16"), istf = mn_has(m, ".tf32");
 		int dk = m->nkinds >= 2 ? m->kinds[0] : -1, ck = isint ? K_S32 : m->nkinds == 2 ? m->kinds[1] : -1;
-		int ak = isint ? m->kinds[1] : isbf ? WM_K_BF16 : K_F16;
-		if (isbf && dk != K_F32)
-			dk = -1;   /* bfloat16 inputs accumulate in .f32 only */
+		int ak = isint ? m->kinds[1] : isbf ? WM_K_BF16 : istf ? WM_K_TF32 : K_F16;
+		if ((isbf || istf) && (dk != K_F32 || ck != K_F32))
+			dk = -1;   /* bfloat16 and tf32 inputs accumulate in .f32 only */
 		int ok = isint ? (ak == K_S8 || ak == K_U8) && m->kinds[2] == ak && !strcmp(m->part[m->nparts - 1 -
 		                 mn_has(m, ".satfinite")], ".s32")
 		               : m->nkinds == 2 && (dk == K_F16 || dk == K_F32) && (ck == K_F16 || ck == K_F32) &&
@@ -1533,7 +1539,8 @@ static int parse_wmma(struct P *P, const struct mn *m, const char *name, uint32_
 		tmpl.kind = (uint8_t)dk;
 		tmpl.kind2 = (uint8_t)ck;
 		tmpl.mod2 = (uint8_t)((ar ? WM_ROW : 0) | (br ? WM_B_ROW : 0) | (mn_has(m, ".satfinite") ? WM_SATF : 0) |
-		                      (isint ? WM_INT_A : 0) | (ak == K_U8 ? WM_U8 : 0) | (isbf ? WM_BF16 : 0));
+		                      (isint ? WM_INT_A : 0) | (ak == K_U8 ? WM_U8 : 0) | (isbf ? WM_BF16 : 0) |
+		                      (istf ? WM_TF32 : 0));
 		for (int i = 1; i < 4; i++)
 			pre[i] = coord_slots(P, o[i].vec, o[i].nvec, line);
 		tmpl.o[1] = pre[1];
@@ -1885,6 +1892,18 @@ static int parse_insn_raw(struct P *P, const struct tok *t, uint32_t g, int gneg
 			if (o[3].neg)
 				in->mod2 |= SETP_NEG_C;
 		}
+		return 0;
+	}
+	if (!strcmp(op, "cvt") && mn_has(&m, ".tf32")) {
+		/* cvt.rna{.satfinite}.tf32.f32: what wmma::__float_to_tf32 compiles to */
+		if (!mn_has(&m, ".rna") || m.nkinds != 1 || m.kinds[0] != K_F32 ||
+		    (rc = need_slots(P, o, n, 2, name, line)))
+			return rc ? rc : perr(P, -ENOTSUP, line, "unsupported instruction '%s' (cvt.rna.tf32.f32 only)", name);
+		in->op = OP_TF32;
+		in->kind = K_U32;
+		in->mod2 = mn_has(&m, ".satfinite") ? FL_SAT : 0;
+		in->o[0] = o[0].slot;
+		in->o[1] = o[1].slot;
 		return 0;
 	}
 	if (!strcmp(op, "cvt")) {

@@ -20,7 +20,7 @@ endif
 # Programs for Ampere and later (asynchronous copies into shared memory, bfloat16 tensor-core
 # fragments) are built for sm_80, as such programs are: SASS for sm_80 and compute_80 PTX,
 # which the simulator and newer GPUs run.
-$(B)/tests/runtime/async_copy $(B)/tests/runtime/async_copy_shared $(B)/tests/runtime/wmma_bf16 $(B)/tests/runtime/wmma_bf16_shared: RT_NVCC += -arch=sm_80
+$(B)/tests/runtime/async_copy $(B)/tests/runtime/async_copy_shared $(B)/tests/runtime/wmma_sm80 $(B)/tests/runtime/wmma_sm80_shared: RT_NVCC += -arch=sm_80
 # Without sanitizers the programs are linked stripped: they travel in make gpu-kit's tree,
 # whose size is bounded, and a third of each is symbols.
 ifneq ($(SAN),1)

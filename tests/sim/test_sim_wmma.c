@@ -74,9 +74,15 @@ int main(void)
 	/* what the simulator does not implement is refused at load */
 	CK(cuCtxCreate(&ctx, NULL, 0, dev));
 	static const char *const refused[] = {
-		/* tf32 shape */
+		/* tf32 in a shape other than m16n16k8, and half in m16n16k8 */
 		HDR ".visible .entry k(.param .u64 p)\n{\n.reg .b32 %r<9>;\n.reg .b64 %rd<2>;\nld.param.u64 %rd1, [p];\n"
-		"wmma.load.a.sync.aligned.row.m16n16k8.global.tf32 {%r1, %r2, %r3, %r4}, [%rd1], 8;\nret;\n}\n",
+		"wmma.load.a.sync.aligned.row.m16n16k16.global.tf32 {%r1, %r2, %r3, %r4}, [%rd1], 8;\nret;\n}\n",
+		HDR ".visible .entry k(.param .u64 p)\n{\n.reg .b32 %r<9>;\n.reg .b64 %rd<2>;\nld.param.u64 %rd1, [p];\n"
+		"wmma.load.a.sync.aligned.row.m16n16k8.global.f16 {%r1, %r2, %r3, %r4, %r5, %r6, %r7, %r8}, [%rd1], 8;\n"
+		"ret;\n}\n",
+		/* 4-bit fragments */
+		HDR ".visible .entry k(.param .u64 p)\n{\n.reg .b32 %r<9>;\n.reg .b64 %rd<2>;\nld.param.u64 %rd1, [p];\n"
+		"wmma.load.a.sync.aligned.row.m8n8k32.global.s4 {%r1}, [%rd1], 32;\nret;\n}\n",
 		/* seven registers for an A fragment */
 		HDR ".visible .entry k(.param .u64 p)\n{\n.reg .b32 %r<9>;\n.reg .b64 %rd<2>;\nld.param.u64 %rd1, [p];\n"
 		"wmma.load.a.sync.aligned.row.m16n16k16.global.f16 {%r1, %r2, %r3, %r4, %r5, %r6, %r7}, [%rd1], 16;\n"
