@@ -163,34 +163,48 @@ static CUresult thread_start(void)
 	return CUDA_SUCCESS;
 }
 
-/* A host function (fn) or a stream callback (cb) queued on stream s. */
-static CUresult host_func(CUstream s, CUhostFn fn, CUstreamCallback cb, void *userData, int ptsz)
+/* A slot's token for what a call is about to hand the worker (the thread that will run it
+ * started). 0 with *err set when that cannot be. */
+static uint64_t token_take(CUhostFn fn, CUstreamCallback cb, CUstream s, void *data, CUresult *err)
 {
 	static pthread_once_t once = PTHREAD_ONCE_INIT;
-	uint32_t kept = 0, *pkept = &kept;
-	uint64_t token;
-	CUresult r;
+	uint64_t token = 0;
 
 	pthread_once(&once, hostfn_atfork_once);
 	pthread_mutex_lock(&hlock);
-	r = thread_start();
-	token = r == CUDA_SUCCESS ? slot_get(fn, cb, s, userData) : 0;
+	*err = thread_start();
+	if (*err == CUDA_SUCCESS && !(token = slot_get(fn, cb, s, data)))
+		*err = CUDA_ERROR_OUT_OF_MEMORY;
 	pthread_mutex_unlock(&hlock);
-	if (r != CUDA_SUCCESS)
-		return r;
-	if (!token)
-		return CUDA_ERROR_OUT_OF_MEMORY;
-	void *av[VGPU_HFW_NARGS] = { [VGPU_HFW_STREAM] = &s, [VGPU_HFW_TOKEN] = &token, [VGPU_HFW_KEPT] = &pkept };
-	r = vgpu_client_call(ptsz ? &vgpu_wire_hostfn_launch_ptsz : &vgpu_wire_hostfn_launch, av);
+	return token;
+}
+
+/* After the call that handed token over: a slot the worker keeps (kept, the call succeeded)
+ * names a graph's host node; one that failed, or ran once already, is done with. */
+static void token_settle(uint64_t token, CUresult r, int kept)
+{
 	pthread_mutex_lock(&hlock);
 	struct hslot *h = slot_of(token);
 	if (h && h->kept < 0) {
-		/* a slot the reply kept is a graph's host node; one that failed or ran once is done with */
-		h->kept = r == CUDA_SUCCESS && kept ? 1 : 0;
+		h->kept = r == CUDA_SUCCESS && kept;
 		if (!h->kept && (r != CUDA_SUCCESS || h->ran))
 			slot_free(h);
 	}
 	pthread_mutex_unlock(&hlock);
+}
+
+/* A host function (fn) or a stream callback (cb) queued on stream s. */
+static CUresult host_func(CUstream s, CUhostFn fn, CUstreamCallback cb, void *userData, int ptsz)
+{
+	uint32_t kept = 0, *pkept = &kept;
+	CUresult r;
+	uint64_t token = token_take(fn, cb, s, userData, &r);
+
+	if (!token)
+		return r;
+	void *av[VGPU_HFW_NARGS] = { [VGPU_HFW_STREAM] = &s, [VGPU_HFW_TOKEN] = &token, [VGPU_HFW_KEPT] = &pkept };
+	r = vgpu_client_call(ptsz ? &vgpu_wire_hostfn_launch_ptsz : &vgpu_wire_hostfn_launch, av);
+	token_settle(token, r, kept);
 	return r;
 }
 
@@ -232,29 +246,16 @@ CUresult CUDAAPI cuGraphHostNodeGetParams(CUgraphNode hNode, CUDA_HOST_NODE_PARA
 
 static CUresult host_node_set(CUgraphExec x, CUgraphNode hNode, const CUDA_HOST_NODE_PARAMS *p)
 {
-	uint64_t token;
 	CUresult r;
+	uint64_t token;
 
 	if (!p || !p->fn)
 		return CUDA_ERROR_INVALID_VALUE;
-	pthread_mutex_lock(&hlock);
-	r = thread_start();
-	token = r == CUDA_SUCCESS ? slot_get(p->fn, NULL, NULL, p->userData) : 0;
-	pthread_mutex_unlock(&hlock);
-	if (r != CUDA_SUCCESS)
+	if (!(token = token_take(p->fn, NULL, NULL, p->userData, &r)))
 		return r;
-	if (!token)
-		return CUDA_ERROR_OUT_OF_MEMORY;
 	void *av[VGPU_HXW_NARGS] = { &x, &hNode, &token };
 	r = x ? vgpu_client_call(&vgpu_wire_exec_host_node_set, av) : vgpu_client_call(&vgpu_wire_host_node_set, &av[1]);
-	pthread_mutex_lock(&hlock);
-	struct hslot *h = slot_of(token);
-	if (h && h->kept < 0) {
-		h->kept = r == CUDA_SUCCESS;   /* the worker keeps a node's record */
-		if (!h->kept)
-			slot_free(h);
-	}
-	pthread_mutex_unlock(&hlock);
+	token_settle(token, r, 1);   /* the worker keeps a node's record */
 	return r;
 }
 

@@ -1377,16 +1377,13 @@ struct wfrag {
 static struct wfrag wm_frag(int frag, int shape, int kind)
 {
 	static const uint8_t dims[4][3] = {{16, 16, 16}, {32, 8, 16}, {8, 32, 16}, {16, 16, 8}};   /* M, N, K */
-	static const uint8_t int8[3][2] = {{2, 2}, {4, 1}, {1, 4}};                  /* a, b registers */
-	static const uint8_t bf16[3][2] = {{4, 4}, {8, 2}, {2, 8}};
 	const uint8_t *d = dims[shape];
 	struct wfrag f = {.kind = kind};
 	f.rows = frag == WM_LOAD_B ? d[2] : d[0];
 	f.cols = frag == WM_LOAD_A ? d[2] : d[1];
 	f.ebits = kind == K_F16 || kind == WM_K_BF16 ? 16 : kind == K_S8 || kind == K_U8 ? 8 : 32;
 	f.epr = 32 / f.ebits;
-	f.nregs = frag == WM_LOAD_C ? (kind == K_F16 ? 4 : 8) : kind == K_F16 ? 8 : kind == WM_K_TF32 ? 4 :
-	          kind == WM_K_BF16 ? bf16[shape][frag] : int8[shape][frag];
+	f.nregs = (uint32_t)wm_nregs(frag, shape, kind);
 	return f;
 }
 

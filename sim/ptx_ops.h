@@ -78,13 +78,11 @@ enum { TQ_WIDTH, TQ_HEIGHT, TQ_DEPTH, TQ_CHANNEL_DATA_TYPE, TQ_CHANNEL_ORDER,
        TQ_ARRAY_SIZE, TQ_NUM_MIPMAP_LEVELS, TQ_NUM_SAMPLES, TQ_MEMORY_LAYOUT };
 
 /* Warp matrix functions (OP_WMMA). mod: the operation; size: the shape. Loads and stores:
- * kind the element type (.f16, .f32, .s8, .u8 or .s32), kind2 the state space, o[0] the first of the
- * fragment's contiguous register slots, o[4] the address slot, imm its offset, o[1] the
+ * kind the element type (.f16, .f32, .s8, .u8, .s32 or WM_K_*), kind2 the state space, o[0]
+ * the first of the fragment's contiguous register slots, o[4] the address slot, imm its offset, o[1] the
  * stride slot (0: none given). mma: kind the D type, kind2 the C type, o[0] D, o[1] A,
  * o[2] B, o[3] C (each the first of contiguous slots). */
 enum { WM_LOAD_A, WM_LOAD_B, WM_LOAD_C, WM_STORE_D, WM_MMA };
-/* cp.async (OP_CPASYNC): size bytes from global [o[1] + r[o[3]]] to shared [o[0] + imm]; o[2]
- * a src-size slot (0: none), o[4] an ignore-src predicate slot (0: none). */
 enum { WM_M16N16K16, WM_M32N8K16, WM_M8N32K16, WM_M16N16K8 /* tf32 */ };
 #define WM_ROW   0x01   /* load/store: row-major memory; mma: A row-major */
 #define WM_B_ROW 0x02   /* mma: B row-major */
@@ -95,6 +93,22 @@ enum { WM_M16N16K16, WM_M32N8K16, WM_M8N32K16, WM_M16N16K8 /* tf32 */ };
 #define WM_K_BF16 14    /* a wmma fragment's bfloat16 elements (a kind only wmma uses) */
 #define WM_TF32  0x40   /* mma: tf32 inputs (f32 accumulators) */
 #define WM_K_TF32 15    /* a wmma fragment's tf32 elements (the float's top 19 bits) */
+
+/* Registers of a wmma fragment, as the ISA fixes them: A or B (frag WM_LOAD_A, WM_LOAD_B) or
+ * an accumulator (WM_LOAD_C) of element kind (ptx.h's K_*, WM_K_BF16, WM_K_TF32) in shape. */
+static inline int wm_nregs(int frag, int shape, int kind)
+{
+	static const unsigned char int8[3][2] = {{2, 2}, {4, 1}, {1, 4}};   /* m16n16k16, m32n8k16, m8n32k16: a, b */
+	static const unsigned char bf16[3][2] = {{4, 4}, {8, 2}, {2, 8}};
+	if (frag == WM_LOAD_C)
+		return kind == K_F16 ? 4 : 8;
+	if (kind == WM_K_TF32)
+		return 4;   /* m16n16k8: 128 elements of A or B, one per register */
+	return kind == K_F16 ? 8 : kind == WM_K_BF16 ? bf16[shape][frag] : int8[shape][frag];
+}
+
+/* cp.async (OP_CPASYNC): size bytes from global [o[1] + r[o[3]]] to shared [o[0] + imm]; o[2]
+ * a src-size slot (0: none), o[4] an ignore-src predicate slot (0: none). */
 /* cvt.rna{.satfinite}.tf32.f32 (OP_TF32): o[0] = o[1] rounded to tf32, ties away from zero;
  * mod2 FL_SAT: infinities become the largest finite tf32 */
 

@@ -1430,18 +1430,6 @@ static void out_moves(struct P *P, uint32_t first, const uint32_t *d, int n, uin
 	}
 }
 
-/* Registers of a fragment: A or B (frag 0, 1) or an accumulator (2), of element kind, in shape. */
-static int wm_nregs(int frag, int shape, int kind)
-{
-	static const uint8_t int8[3][2] = {{2, 2}, {4, 1}, {1, 4}};   /* m16n16k16, m32n8k16, m8n32k16: a, b */
-	static const uint8_t bf16[3][2] = {{4, 4}, {8, 2}, {2, 8}};
-	if (frag == WM_LOAD_C)
-		return kind == K_F16 ? 4 : 8;
-	if (kind == WM_K_TF32)
-		return 4;   /* m16n16k8: 128 elements of A or B, one per register */
-	return kind == K_F16 ? 8 : kind == WM_K_BF16 ? bf16[shape][frag] : int8[shape][frag];
-}
-
 /*
  * wmma.load.{a,b,c}, wmma.store.d, wmma.mma: the shapes m16n16k16, m32n8k16 and m8n32k16
  * with half inputs and f16 or f32 accumulators, or 8-bit integer inputs and s32
@@ -1459,10 +1447,10 @@ static int parse_wmma(struct P *P, const struct mn *m, const char *name, uint32_
 	for (int i = 0; i < 4; i++)
 		if (mn_has(m, shapes[i]))
 			shape = i;
-	/* m16n16k8 is tf32's shape, and tf32 has no other */
+	/* m16n16k8 is tf32's shape, and tf32 has no other: there, only accumulators are not tf32 */
+	int k8 = shape == WM_M16N16K8, tf = mn_has(m, ".tf32"), acc = mn_has(m, ".c") || mn_has(m, ".d");
 	if (shape < 0 || !mn_only(m, mods) || !mn_has(m, ".sync") || !mn_has(m, ".aligned") ||
-	    (shape == WM_M16N16K8) != (mn_has(m, ".tf32") || ((mn_has(m, ".c") || mn_has(m, ".d")) &&
-	                                                        shape == WM_M16N16K8)))
+	    (k8 ? !tf && !acc : tf))
 		return perr(P, -ENOTSUP, line, "unsupported instruction '%s' (wmma: the .f16, .bf16, .s8 and .u8 "
 		            "shapes m16n16k16, m32n8k16 and m8n32k16, and .tf32 in m16n16k8)", name);
 	struct opnd o[4];
