@@ -12,6 +12,7 @@
 #include "backend.h"
 #include "chan.h"
 #include "codec.h"
+#include "cuerr.h"
 #include "custom_wire.h"
 #include "log.h"
 #include "output.h"
@@ -1076,8 +1077,13 @@ static int serve_request(struct chanctx *cc, const struct vgpu_msg_hdr *h, uint3
 		rc = call.fatal;
 		goto out;
 	}
-	if (res != CUDA_SUCCESS)
+	if (res != CUDA_SUCCESS) {
 		vgpu_stat_add(&cc->z->stats->errors, 1);
+		/* What a user reads first when a program fails under vgpu and not directly. */
+		vgpu_debug("channel %u: %s (opcode %u) failed: %s%s", cc->no,
+			   call.desc ? call.desc->name : "unknown call", h->opcode, vgpu_cuerr_name(res),
+			   async ? " (asynchronous: a later call reports it)" : "");
+	}
 	if (async) {
 		if (res != CUDA_SUCCESS && cc->pending == CUDA_SUCCESS)
 			cc->pending = res;

@@ -13,7 +13,11 @@ name=$(basename "$prog")
 sim=$PWD/$B/sim/libcudasim.so
 . tests/proxy_lib.sh
 proxy_need_sim "$B" "$backend"
-proxy_start "$B" "$backend" --log-level info || exit 1
+# tests/e2e/NAME.proxylog (below) may ask for the proxy's debug log with a line "@debug"
+expect=tests/e2e/$name.proxylog
+level=info
+[ -f "$expect" ] && grep -qx '@debug' "$expect" && level=debug
+proxy_start "$B" "$backend" --log-level $level || exit 1
 tmp=$PROXY_TMP
 
 export VGPU_KERNELS=$PWD/$B/tests/kernels
@@ -44,14 +48,14 @@ fi
 
 # What the proxy must have logged for this program (tests/e2e/NAME.proxylog: one
 # extended regular expression per line), e.g. that a path was taken at all; a line
-# starting with '!' names what no line of the log may match.
-expect=tests/e2e/$name.proxylog
+# starting with '!' names what no line of the log may match ("@debug": see above).
 if [ -f "$expect" ]; then
   # the zone ends when its worker notices the program is gone (within a liveness period)
   for _ in $(seq 100); do grep -q "zone freed" "$tmp/proxy.log" && break; sleep 0.1; done
   while IFS= read -r re; do
     [ -n "$re" ] || continue
     case $re in
+      @debug) ;;
       '!'*)
         if grep -E "${re#!}" "$tmp/proxy.log"; then
           echo "FAIL: the proxy log has the line above, matching '${re#!}' ($expect); its log:"; cat "$tmp/proxy.log"; exit 1
