@@ -2,6 +2,7 @@
 /* kernels.c — what libvgpu knows about the zone's modules and functions: each kernel's parameter layout. */
 #include "kernels.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -173,4 +174,38 @@ const char *vgpu_kernels_name(CUfunction f)
 	}
 	pthread_rwlock_unlock(&kt.lock);
 	return name;
+}
+
+int vgpu_kernels_module_names(CUmodule mod, char ***names, size_t *n)
+{
+	int rc = -ENOENT;
+
+	*names = NULL;
+	*n = 0;
+	pthread_rwlock_rdlock(&kt.lock);
+	for (struct kmodule *m = kt.mods; m; m = m->next) {
+		if (m->mod != mod)
+			continue;
+		rc = 0;
+		char **v = m->n ? calloc(m->n, sizeof(*v)) : NULL;
+		if (m->n && !v) {
+			rc = -ENOMEM;
+			break;
+		}
+		for (size_t i = 0; i < m->n; i++) {
+			if (!(v[i] = strdup(m->k[i].name))) {
+				vgpu_modimage_free_names(v, i);
+				v = NULL;
+				rc = -ENOMEM;
+				break;
+			}
+		}
+		if (!rc) {
+			*names = v;
+			*n = m->n;
+		}
+		break;
+	}
+	pthread_rwlock_unlock(&kt.lock);
+	return rc;
 }

@@ -2,6 +2,7 @@
 /* misc.c — the smaller hand-written calls: context creation, pointer attributes, occupancy, function names. */
 #include "client.h"
 
+#include <errno.h>
 #include <string.h>
 
 #include "custom_wire.h"
@@ -149,12 +150,36 @@ CUresult CUDAAPI cuFuncGetName(const char **name, CUfunction hfunc)
 	return *name ? CUDA_SUCCESS : CUDA_ERROR_INVALID_HANDLE;
 }
 
+/*
+ * The module's kernels are named by its image, which libvgpu read when it sent it: each is
+ * looked up by name, so each function gets its handle and its parameter layout as from
+ * cuModuleGetFunction (cuFFT finds its kernels this way, through an export table). The
+ * driver's count bounds the answer, as the driver's own enumeration does.
+ */
 CUresult CUDAAPI cuModuleEnumerateFunctions(CUfunction *functions, unsigned int numFunctions, CUmodule mod)
 {
-	(void)functions;
-	(void)numFunctions;
-	(void)mod;
-	return vgpu_client_unsupported("cuModuleEnumerateFunctions");
+	unsigned have = 0;
+	char **names;
+	size_t n;
+	CUresult r = cuModuleGetFunctionCount(&have, mod);
+
+	if (r != CUDA_SUCCESS)
+		return r;
+	if (!functions && numFunctions)
+		return CUDA_ERROR_INVALID_VALUE;
+	int rc = vgpu_kernels_module_names(mod, &names, &n);
+	if (rc < 0) {
+		vgpu_client_log(1, "cuModuleEnumerateFunctions: the module's kernels are not known in the zone (%s)",
+				rc == -ENOMEM ? "out of memory" : "its image gave no kernel names");
+		return rc == -ENOMEM ? CUDA_ERROR_OUT_OF_MEMORY : CUDA_ERROR_NOT_SUPPORTED;
+	}
+	if (n != have)
+		vgpu_client_log(1, "cuModuleEnumerateFunctions: the image names %zu kernels, the driver counts %u",
+				n, have);
+	for (unsigned i = 0; r == CUDA_SUCCESS && i < numFunctions && i < n && i < have; i++)
+		r = cuModuleGetFunction(&functions[i], mod, names[i]);
+	vgpu_modimage_free_names(names, n);
+	return r;
 }
 
 /*

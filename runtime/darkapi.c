@@ -366,23 +366,41 @@ static const void *const tab_ctx_stream[CS_SLOTS] = {
 /*
  * Asked for by cuFFT as it plans, which gives up when the table is missing. What is known
  * of it publicly is its name (a module's functions: their names, argument descriptors and
- * an iterator over a module's functions) but not the signatures, so every slot answers
- * CUDA_ERROR_NOT_SUPPORTED with a log line naming it. cuFFT 12 calls slot 7 (a module's
- * functions, given to a callback) with that answer and goes on loading its kernels by name.
- * 64 slots: the known names reach slot 55.
+ * an iterator over a module's functions) but not the signatures. Slot 7 is the iterator, as
+ * cuFFT 12 calls it: (context, module, callback(user, function), user), 1 when every
+ * function was handed over, 0 otherwise; cuFFT loads each of its kernels as a module of one
+ * function and takes that function from the callback, never by name. The other slots answer
+ * CUDA_ERROR_NOT_SUPPORTED with a log line naming them. 64 slots: the known names reach
+ * slot 55.
  */
 #define TM_SLOTS 64
 UNSUPPORTED(tm, "TOOLS_MODULE", 1) UNSUPPORTED(tm, "TOOLS_MODULE", 2) UNSUPPORTED(tm, "TOOLS_MODULE", 3)
 UNSUPPORTED(tm, "TOOLS_MODULE", 4) UNSUPPORTED(tm, "TOOLS_MODULE", 5) UNSUPPORTED(tm, "TOOLS_MODULE", 6)
-UNSUPPORTED(tm, "TOOLS_MODULE", 7) UNSUPPORTED(tm, "TOOLS_MODULE", 8) UNSUPPORTED(tm, "TOOLS_MODULE", 9)
+UNSUPPORTED(tm, "TOOLS_MODULE", 8) UNSUPPORTED(tm, "TOOLS_MODULE", 9)
 UNSUPPORTED10(tm, "TOOLS_MODULE", 1) UNSUPPORTED10(tm, "TOOLS_MODULE", 2) UNSUPPORTED10(tm, "TOOLS_MODULE", 3)
 UNSUPPORTED10(tm, "TOOLS_MODULE", 4) UNSUPPORTED10(tm, "TOOLS_MODULE", 5)
 UNSUPPORTED(tm, "TOOLS_MODULE", 60) UNSUPPORTED(tm, "TOOLS_MODULE", 61) UNSUPPORTED(tm, "TOOLS_MODULE", 62)
 UNSUPPORTED(tm, "TOOLS_MODULE", 63)
 
+static int tm_module_functions(CUcontext ctx, CUmodule mod, void (*each)(void *user, CUfunction f), void *user)
+{
+	(void)ctx;
+	unsigned n = 0;
+	if (!each || vgpu_drv.module_get_function_count(&n, mod) != CUDA_SUCCESS)
+		return 0;
+	CUfunction *fns = n ? calloc(n, sizeof(*fns)) : NULL;
+	if (n && !fns)
+		return 0;
+	CUresult r = n ? vgpu_drv.module_enumerate_functions(fns, n, mod) : CUDA_SUCCESS;
+	for (unsigned i = 0; r == CUDA_SUCCESS && i < n; i++)
+		each(user, fns[i]);
+	free(fns);
+	return r == CUDA_SUCCESS;
+}
+
 static const void *const tab_tools_module[TM_SLOTS] = {
 	[0] = (void *)(uintptr_t)sizeof(tab_tools_module),
-	SLOT(tm, 1), SLOT(tm, 2), SLOT(tm, 3), SLOT(tm, 4), SLOT(tm, 5), SLOT(tm, 6), SLOT(tm, 7), SLOT(tm, 8),
+	SLOT(tm, 1), SLOT(tm, 2), SLOT(tm, 3), SLOT(tm, 4), SLOT(tm, 5), SLOT(tm, 6), [7] = (void *)tm_module_functions, SLOT(tm, 8),
 	SLOT(tm, 9), SLOT10(tm, 1), SLOT10(tm, 2), SLOT10(tm, 3), SLOT10(tm, 4), SLOT10(tm, 5),
 	SLOT(tm, 60), SLOT(tm, 61), SLOT(tm, 62), SLOT(tm, 63),
 };

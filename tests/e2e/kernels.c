@@ -13,14 +13,15 @@ struct params {
 	short e;
 };
 
-static void vec_add(CUmodule mod, CUstream s)
+/* vec_add, found by name unless f is given */
+static void vec_add(CUmodule mod, CUfunction f, CUstream s)
 {
-	CUfunction f;
 	const int n = 1000;
 	float a[1000], b[1000], c[1000];
 	CUdeviceptr da, db, dc;
 
-	CK(cuModuleGetFunction(&f, mod, "vec_add"));
+	if (!f)
+		CK(cuModuleGetFunction(&f, mod, "vec_add"));
 	for (int i = 0; i < n; i++) {
 		a[i] = (float)i * 0.5f;
 		b[i] = 3.0f - (float)i;
@@ -40,6 +41,45 @@ static void vec_add(CUmodule mod, CUstream s)
 	CK(cuMemFree(da));
 	CK(cuMemFree(db));
 	CK(cuMemFree(dc));
+}
+
+/*
+ * A module's kernels without their names (cuFFT finds its kernels so): each enumerated
+ * function has a distinct name that cuModuleGetFunction finds too, and one found this way
+ * launches with kernelParams (its parameter layout is known).
+ */
+static void enumerate(CUmodule mod, CUstream s)
+{
+	unsigned n = 0;
+	CUfunction fns[64], vf = NULL;
+
+	CK(cuModuleGetFunctionCount(&n, mod));
+	EXPECT(n >= 4 && n <= 64);
+	CK(cuModuleEnumerateFunctions(fns, n, mod));
+	for (unsigned i = 0; i < n; i++) {
+		const char *name = NULL;
+		CUfunction byname;
+		CK(cuFuncGetName(&name, fns[i]));
+		CK(cuModuleGetFunction(&byname, mod, name));
+		const char *again = NULL;
+		CK(cuFuncGetName(&again, byname));
+		EXPECT(strcmp(name, again) == 0);
+		for (unsigned j = 0; j < i; j++) {
+			const char *other = NULL;
+			CK(cuFuncGetName(&other, fns[j]));
+			EXPECT(strcmp(name, other) != 0);
+		}
+		if (!strcmp(name, "vec_add"))
+			vf = fns[i];
+	}
+	EXPECT(vf != NULL);
+	vec_add(mod, vf, s);
+	/* fewer than there are: that many; none asked: nothing written */
+	CUfunction one[2] = { NULL, NULL };
+	CK(cuModuleEnumerateFunctions(one, 1, mod));
+	EXPECT(one[0] != NULL && one[1] == NULL);
+	CK(cuModuleEnumerateFunctions(NULL, 0, mod));
+	CK_ERR(cuModuleEnumerateFunctions(NULL, 1, mod), CUDA_ERROR_INVALID_VALUE);
 }
 
 /* saxpy through the `extra` form: the parameters packed by hand as nvcc lays them out. */
@@ -224,7 +264,8 @@ int main(void)
 	CK(cuModuleLoad(&fat, e2e_kernel_path("basic.fatbin")));
 	CUmodule mods[2] = { ptx, fat };
 	for (int m = 0; m < 2; m++) {
-		vec_add(mods[m], s);
+		vec_add(mods[m], NULL, s);
+		enumerate(mods[m], s);
 		saxpy_extra(mods[m]);
 		many_params(mods[m]);
 		globals(mods[m]);

@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: MIT
-// cufft_c2c — cuFFT 1D complex-to-complex forward + inverse and real-to-complex transforms checked against a host DFT.
+// cufft_c2c — cuFFT transforms checked against a host DFT: 1D complex-to-complex forward +
+// inverse in single precision, double precision (Z2Z), 2D and 3D, real-to-complex and back.
 //
 // Prints the same lines on every run of the same build (sizes, "verified", the error rounded
 // up to a power of ten), so its output directly on the driver and through vgpu can be diffed.
 // Exit 0 = all verified, 1 = a failure, 3 = the device cannot run cuFFT's kernels (no binary
-// for it: the simulator, which runs PTX only, and cuFFT ships SASS).
+// for it: cuFFT ships PTX for the kernels of these sizes, SASS only for others, such as
+// large powers of two and large primes, which a device that runs PTX only cannot run).
 #include <cufft.h>
 #include <vector>
 #include "gpucheck.h"
@@ -177,6 +179,127 @@ static void r2c(int n, int batch, cudaStream_t s)
 	print_error_bucket(what, worst, 1e-5);
 }
 
+/* Z2Z (double) forward of one signal of length n, checked against the DFT. */
+static void z2z(int n, cudaStream_t s)
+{
+	std::vector<float> f((size_t)2 * n);
+	fill(f, (unsigned)n + 7);
+	std::vector<double> in(f.begin(), f.end()), out(in.size());
+	cufftDoubleComplex *d;
+	CHECK_RT(cudaMalloc(&d, in.size() * sizeof(double)));
+	CHECK_RT(cudaMemcpy(d, in.data(), in.size() * sizeof(double), cudaMemcpyHostToDevice));
+	cufftHandle plan;
+	CHECK_FFT(cufftPlan1d(&plan, n, CUFFT_Z2Z, 1));
+	CHECK_FFT(cufftSetStream(plan, s));
+	CHECK_FFT(cufftExecZ2Z(plan, d, d, CUFFT_FORWARD));
+	CHECK_RT(cudaStreamSynchronize(s));
+	CHECK_RT(cudaMemcpy(out.data(), d, out.size() * sizeof(double), cudaMemcpyDeviceToHost));
+	std::vector<double> re(n), im(n), wr(n), wi(n);
+	for (int j = 0; j < n; j++)
+		re[j] = in[2 * j], im[j] = in[2 * j + 1];
+	dft(re.data(), im.data(), n, -1, wr.data(), wi.data());
+	double big = 0, err = 0;
+	for (int k = 0; k < n; k++) {
+		big = std::fmax(big, std::hypot(wr[k], wi[k]));
+		err = std::fmax(err, std::hypot(out[2 * k] - wr[k], out[2 * k + 1] - wi[k]));
+	}
+	CHECK_FFT(cufftDestroy(plan));
+	CHECK_RT(cudaFree(d));
+	char what[64];
+	printf("z2z n=%d: forward\n", n);
+	snprintf(what, sizeof(what), "z2z n=%d", n);
+	print_error_bucket(what, err / big, 1e-12);
+}
+
+/* C2C forward over a row-major nx x ny (x nz) array: the DFT along each axis in turn. */
+static void c2c_nd(int nx, int ny, int nz, cudaStream_t s)
+{
+	const int dims[3] = { nx, ny, nz }, rank = nz > 1 ? 3 : 2;
+	const size_t total = (size_t)nx * ny * nz;
+	std::vector<float> in(2 * total), out(in.size());
+	fill(in, (unsigned)(nx * 31 + ny * 7 + nz));
+	cufftComplex *d;
+	CHECK_RT(cudaMalloc(&d, in.size() * sizeof(float)));
+	CHECK_RT(cudaMemcpy(d, in.data(), in.size() * sizeof(float), cudaMemcpyHostToDevice));
+	cufftHandle plan;
+	if (rank == 3)
+		CHECK_FFT(cufftPlan3d(&plan, nx, ny, nz, CUFFT_C2C));
+	else
+		CHECK_FFT(cufftPlan2d(&plan, nx, ny, CUFFT_C2C));
+	CHECK_FFT(cufftSetStream(plan, s));
+	CHECK_FFT(cufftExecC2C(plan, d, d, CUFFT_FORWARD));
+	CHECK_RT(cudaStreamSynchronize(s));
+	CHECK_RT(cudaMemcpy(out.data(), d, out.size() * sizeof(float), cudaMemcpyDeviceToHost));
+	std::vector<double> re(total), im(total);
+	for (size_t i = 0; i < total; i++)
+		re[i] = in[2 * i], im[i] = in[2 * i + 1];
+	/* axis a has length dims[a] and stride the product of the later dimensions */
+	for (int a = 0; a < rank; a++) {
+		size_t stride = 1;
+		for (int b = a + 1; b < rank; b++)
+			stride *= (size_t)dims[b];
+		const int n = dims[a];
+		std::vector<double> lr(n), li(n), wr(n), wi(n);
+		for (size_t base = 0; base < total; base++) {
+			if ((base / stride) % (size_t)n)
+				continue; /* not the start of a line along axis a */
+			for (int j = 0; j < n; j++)
+				lr[j] = re[base + j * stride], li[j] = im[base + j * stride];
+			dft(lr.data(), li.data(), n, -1, wr.data(), wi.data());
+			for (int k = 0; k < n; k++)
+				re[base + k * stride] = wr[k], im[base + k * stride] = wi[k];
+		}
+	}
+	double big = 0, err = 0;
+	for (size_t i = 0; i < total; i++) {
+		big = std::fmax(big, std::hypot(re[i], im[i]));
+		err = std::fmax(err, std::hypot(out[2 * i] - re[i], out[2 * i + 1] - im[i]));
+	}
+	CHECK_FFT(cufftDestroy(plan));
+	CHECK_RT(cudaFree(d));
+	char what[64];
+	if (rank == 3)
+		snprintf(what, sizeof(what), "c2c 3d %dx%dx%d", nx, ny, nz);
+	else
+		snprintf(what, sizeof(what), "c2c 2d %dx%d", nx, ny);
+	printf("%s: forward\n", what);
+	print_error_bucket(what, err / big, 1e-5);
+}
+
+/* R2C then C2R of one real signal: the round trip divided by n gives the input back. */
+static void r2c_c2r(int n, cudaStream_t s)
+{
+	std::vector<float> in(n), back(n);
+	fill(in, (unsigned)n + 3);
+	float *dr;
+	cufftComplex *dc;
+	CHECK_RT(cudaMalloc(&dr, n * sizeof(float)));
+	CHECK_RT(cudaMalloc(&dc, (n / 2 + 1) * sizeof(cufftComplex)));
+	CHECK_RT(cudaMemcpy(dr, in.data(), n * sizeof(float), cudaMemcpyHostToDevice));
+	cufftHandle fwd, inv;
+	CHECK_FFT(cufftPlan1d(&fwd, n, CUFFT_R2C, 1));
+	CHECK_FFT(cufftPlan1d(&inv, n, CUFFT_C2R, 1));
+	CHECK_FFT(cufftSetStream(fwd, s));
+	CHECK_FFT(cufftSetStream(inv, s));
+	CHECK_FFT(cufftExecR2C(fwd, dr, dc));
+	CHECK_FFT(cufftExecC2R(inv, dc, dr));
+	CHECK_RT(cudaStreamSynchronize(s));
+	CHECK_RT(cudaMemcpy(back.data(), dr, n * sizeof(float), cudaMemcpyDeviceToHost));
+	double big = 0, err = 0;
+	for (int i = 0; i < n; i++) {
+		big = std::fmax(big, std::fabs(in[i]));
+		err = std::fmax(err, std::fabs(back[i] / n - in[i]));
+	}
+	CHECK_FFT(cufftDestroy(fwd));
+	CHECK_FFT(cufftDestroy(inv));
+	CHECK_RT(cudaFree(dr));
+	CHECK_RT(cudaFree(dc));
+	char what[64];
+	printf("r2c+c2r n=%d: round trip\n", n);
+	snprintf(what, sizeof(what), "c2r(r2c) n=%d /n", n);
+	print_error_bucket(what, err / big, 1e-5);
+}
+
 int main()
 {
 	CHECK_RT(cudaSetDevice(0));
@@ -188,6 +311,10 @@ int main()
 	c2c(1000, 3, s);      /* 2^3 5^3: mixed radix */
 	c2c(997, 2, s);       /* a prime: Bluestein */
 	r2c(512, 2, s);
+	z2z(1000, s);
+	c2c_nd(64, 48, 1, s);
+	c2c_nd(16, 8, 12, s);
+	r2c_c2r(1000, s);
 	CHECK_RT(cudaStreamDestroy(s));
 	printf("cufft_c2c: all verified\n");
 	return 0;

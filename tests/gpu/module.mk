@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: MIT
 # GPU checks (included by the top-level Makefile): the CUDA-library programs (cuBLAS, cuFFT),
-# their refusal on the simulator (in make test), their comparison through vgpu on a GPU
+# on the simulator (in make test: cuFFT runs, cuBLAS is refused), their comparison through vgpu on a GPU
 # (make test-gpu), and the one-command GPU run: make gpu-kit builds a self-contained tree,
 # make gpu-check runs everything on a GPU machine and writes one report (docs/GPU.md).
 
@@ -22,12 +22,17 @@ $(B)/tests/gpu/cufft_c2c: tests/gpu/cufft_c2c.cu tests/gpu/gpucheck.h
 	@mkdir -p $(dir $@)
 	$(GPU_NVCC) $< -o $@ -lcufft
 
-# make test: on the simulator both programs must stop cleanly at their SASS-only kernels (no crash, no hang).
+# make test: on the simulator cuBLAS must stop cleanly at its SASS-only kernels (no crash, no
+# hang); cuFFT, which ships PTX for these sizes, must run and verify, directly and through vgpu.
 GPU_SASS_ONLY := $(B)/tests/gpu/sass_only.sh
 $(GPU_SASS_ONLY): $(if $(GPU_CUDA_LIBS),$(GPU_PROGS)) $(LIBVGPU) $(SIM_LIB) $(PROXY) tests/gpu/sass_only.sh
 	@mkdir -p $(dir $@)
 	printf '#!/bin/sh\nexec tests/gpu/sass_only.sh --strict\n' > $@ && chmod +x $@
-TESTS += $(GPU_SASS_ONLY)
+GPU_SIM_CUFFT := $(B)/tests/gpu/sim_cufft_c2c.sh
+$(GPU_SIM_CUFFT): $(if $(GPU_CUDA_LIBS),$(B)/tests/gpu/cufft_c2c) $(LIBVGPU) $(SIM_LIB) $(PROXY) tests/gpu/lib_compare.sh
+	@mkdir -p $(dir $@)
+	printf '#!/bin/sh\nVGPU_E2E_BACKEND=sim exec tests/gpu/lib_compare.sh --must-run %s\n' $(B)/tests/gpu/cufft_c2c > $@ && chmod +x $@
+TESTS += $(GPU_SASS_ONLY) $(GPU_SIM_CUFFT)
 
 # make test-gpu: each program directly and through vgpu on the real driver, and PyTorch.
 GPU_LIB_TESTS := $(B)/tests/gpu/lib_cublas_gemm.sh $(B)/tests/gpu/lib_cufft_c2c.sh
@@ -50,7 +55,7 @@ GPU_KIT_FILES := $(PROXY) $(VGPUCTL) $(LIBVGPU) $(SIM_LIB) $(SIM_KERNELS) \
 	$(RT_NAMES:%=$(B)/tests/runtime/%) $(RT_NAMES:%=$(B)/tests/runtime/%_shared) $(RT_TESTS) \
 	$(B)/bench/ring $(B)/bench/zone_app $(B)/bench/zone.sh \
 	$(B)/tests/restart/stream_app $(B)/tests/migrate/rt_loop \
-	$(if $(GPU_CUDA_LIBS),$(GPU_PROGS) $(GPU_LIB_TESTS)) $(GPU_SASS_ONLY) $(GPU_TORCH_TEST)
+	$(if $(GPU_CUDA_LIBS),$(GPU_PROGS) $(GPU_LIB_TESTS)) $(GPU_SASS_ONLY) $(GPU_SIM_CUFFT) $(GPU_TORCH_TEST)
 gpu-kit: $(GPU_KIT_FILES)
 	@tests/gpu/kit.sh $(B) $(GPU_KIT_FILES)
 

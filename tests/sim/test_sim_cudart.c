@@ -71,6 +71,54 @@ static const CUuuid TOOLS_TLS = { { 0x42, 0xd8, 0x5a, 0x81, 0x23, 0xf6, 0xcb, 0x
 static const CUuuid CTX_STREAM = { { 0x21, 0x31, 0x8c, 0x60, 0x97, 0x14, 0x32, 0x48,
 				     0x8c, 0xa6, 0x41, 0xff, 0x73, 0x24, 0xc8, 0xf2 } };
 
+static const CUuuid TOOLS_MODULE = { { 0x6e, 0x16, 0x3f, 0xbe, 0xb9, 0x58, 0x44, 0x4d,
+				       0x83, 0x5c, 0xe1, 0x82, 0xaf, 0xf1, 0x99, 0x1e } };
+
+struct seen { CUfunction f[16]; unsigned n; };
+
+static void each_function(void *user, CUfunction f)
+{
+	struct seen *s = user;
+	if (s->n < 16)
+		s->f[s->n] = f;
+	s->n++;
+}
+
+/* TOOLS_MODULE slot 7: a module's functions handed to a callback, 1 when done (cuFFT's way of
+ * finding the one kernel of each module it loads). */
+static void test_tools_module(void)
+{
+	const void *t = NULL;
+
+	CK(cuGetExportTable(&t, &TOOLS_MODULE));
+	int (*functions)(CUcontext, CUmodule, void (*)(void *, CUfunction), void *) =
+		(int (*)(CUcontext, CUmodule, void (*)(void *, CUfunction), void *))((const void *const *)t)[7];
+	void *fat = st_read(st_path("tests/kernels/basic.fatbin"), NULL);
+	CUmodule mod;
+	CK(cuModuleLoadData(&mod, fat));
+	unsigned count = 0;
+	CK(cuModuleGetFunctionCount(&count, mod));
+	EXPECT(count >= 4 && count <= 16);
+	struct seen s = { .n = 0 };
+	EXPECT(functions(NULL, mod, each_function, &s) == 1);
+	EXPECT(s.n == count);
+	for (unsigned i = 0; i < s.n; i++) {
+		const char *name = NULL;
+		CUfunction byname;
+		CK(cuFuncGetName(&name, s.f[i]));
+		CK(cuModuleGetFunction(&byname, mod, name));
+		EXPECT(byname == s.f[i]);
+		for (unsigned j = 0; j < i; j++)
+			EXPECT(s.f[j] != s.f[i]);
+	}
+	/* no callback, or a module that is gone: 0, nothing called */
+	EXPECT(functions(NULL, mod, NULL, &s) == 0);
+	CK(cuModuleUnload(mod));
+	s.n = 0;
+	EXPECT(functions(NULL, mod, each_function, &s) == 0 && s.n == 0);
+	free(fat);
+}
+
 /* TOOLS_TLS slot 2 and CONTEXT_STREAM slots 4, 39 and 51, which cuBLAS and cuFFT use. */
 static void test_library_tables(CUcontext pctx)
 {
@@ -184,6 +232,7 @@ static void test_export_tables(void)
 	EXPECT(h1[0] == h2[0] && h1[1] == h2[1]);
 	CK_RC(check(13002, 1, NULL), CUDA_ERROR_INVALID_VALUE);
 	test_library_tables(pctx);
+	test_tools_module();
 	free(fat);
 	printf("ok: export tables\n");
 }
