@@ -177,6 +177,11 @@ static uint8_t *tex_mem(void *ctx, uint64_t a, uint32_t n, int w)
 }
 
 /* Host pointer for an access of n bytes at address a in space sp, or NULL (fault). */
+/*
+ * Shared and local addresses are 32 bits, as the hardware's: [%r+imm] over a 32-bit register
+ * wraps (nvcc's code for a negative index does so: cuRAND's MT19937 adds -12 as 0xfffffff4),
+ * and the high half of a 64-bit one is not part of it.
+ */
 static inline uint8_t *mem_ptr(struct blk *b, struct thr *t, int sp, uint64_t a, uint32_t n, int w)
 {
 	switch (sp) {
@@ -184,8 +189,10 @@ static inline uint8_t *mem_ptr(struct blk *b, struct thr *t, int sp, uint64_t a,
 	case SP_CONST:
 		return global_ptr(b, a, n, w);
 	case SP_SHARED:
+		a = (uint32_t)a;
 		return a < b->shared_size && n <= b->shared_size - a ? b->shared + a : NULL;
 	case SP_LOCAL:
+		a = (uint32_t)a;
 		return a < t->local_top && n <= t->local_top - a ? t->local + a : NULL;
 	case SP_PARAM: {
 		uint32_t sz = t->fr->fn->frame_param_size;
