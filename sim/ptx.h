@@ -14,7 +14,7 @@
 
 /* Value kinds of registers and instruction types (.b types map to the .u kind). */
 enum ptx_kind { K_U8, K_S8, K_U16, K_S16, K_U32, K_S32, K_U64, K_S64, K_F16, K_F32, K_F64,
-                K_PRED, K_NONE, K_F16X2 };
+                K_PRED, K_NONE, K_F16X2, K_BF16, K_BF16X2 };   /* at most 16: C() in ptx_exec.c */
 
 /* State spaces. */
 enum ptx_space { SP_GENERIC, SP_GLOBAL, SP_SHARED, SP_LOCAL, SP_PARAM, SP_CONST, SP_REG };

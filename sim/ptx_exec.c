@@ -98,22 +98,53 @@ static uint64_t d2h(double x)
 	return sign | (uint32_t)(e2 + 14) << 10 | (uint32_t)((mant * 2.0 - 1.0) * 1024.0);
 }
 
-static inline uint64_t h2op(uint64_t a, uint64_t b, uint64_t c, int op)
+/* bfloat16 <-> double: a bfloat16 is the top half of a float. d2b rounds once from the exact
+ * value, to nearest even (or toward zero: rz); NaN becomes the canonical 0x7fff. */
+static inline double b2d(uint64_t v) { return (double)f32((v & 0xffff) << 16); }
+
+static uint64_t d2b(double x, int rz)
 {
-	uint64_t r = 0;
-	for (int i = 0; i < 2; i++) {
-		double x = h2d(a >> (16 * i)), y = h2d(b >> (16 * i)), z = h2d(c >> (16 * i)), v;
-		switch (op) {
-		case OP_ADD: v = x + y; break;
-		case OP_SUB: v = x - y; break;
-		case OP_MUL_LO: v = x * y; break;
-		case OP_FMA: v = x * y + z; break;
-		case OP_MIN: v = fmin(x, y); break;
-		default: v = fmax(x, y); break;
-		}
-		r |= d2h(v) << (16 * i);
+	uint32_t sign = signbit(x) ? 0x8000 : 0;
+	if (isnan(x))
+		return 0x7fff;
+	double a = fabs(x);
+	if (isinf(a))
+		return sign | 0x7f80;
+	if (a >= (rz ? 0x1.fep127 : 0x1.ffp127))   /* halfway above the largest finite: infinity */
+		return sign | (rz ? 0x7f7f : 0x7f80);
+	int e;
+	frexp(a, &e);
+	double q = ldexp(1.0, (e < -125 ? -125 : e) - 8);    /* spacing of bfloat16s near a */
+	double r = (rz ? trunc(a / q) : nearbyint(a / q)) * q;
+	return sign | (uint32_t)(pf32((float)r) >> 16);      /* r has at most 8 significant bits */
+}
+
+/* One half (f16) or bfloat16 lane of add, sub, mul, fma, min or max: computed in double,
+ * rounded once (fma of bfloat16s, whose products and sums may not fit, rounds in fma()
+ * first). fl: FL_SAT clamps to [0, 1], FL_RELU negatives to 0, FL_NAN makes min/max of a
+ * NaN the canonical NaN. */
+static inline uint64_t hb_lane(uint64_t a, uint64_t b, uint64_t c, int op, int bf, int fl)
+{
+	double x = bf ? b2d(a) : h2d(a), y = bf ? b2d(b) : h2d(b), v;
+	switch (op) {
+	case OP_ADD: v = x + y; break;
+	case OP_SUB: v = x - y; break;
+	case OP_MUL_LO: v = x * y; break;
+	case OP_FMA: v = fma(x, y, bf ? b2d(c) : h2d(c)); break;
+	case OP_MIN: v = (fl & FL_NAN) && (isnan(x) || isnan(y)) ? NAN : fmin(x, y); break;
+	default: v = (fl & FL_NAN) && (isnan(x) || isnan(y)) ? NAN : fmax(x, y); break;
 	}
-	return r;
+	if (fl & FL_SAT)
+		v = isnan(v) ? 0.0 : v < 0.0 ? 0.0 : v > 1.0 ? 1.0 : v;
+	if ((fl & FL_RELU) && v < 0.0)
+		v = 0.0;
+	return bf ? d2b(v, 0) : (isnan(v) && (fl & (FL_NAN | FL_RELU)) ? 0x7fff : d2h(v));
+}
+
+static inline uint64_t h2op(uint64_t a, uint64_t b, uint64_t c, int op, int bf, int fl)
+{
+	return hb_lane(a & 0xffff, b & 0xffff, c & 0xffff, op, bf, fl) |
+	       hb_lane((a >> 16) & 0xffff, (b >> 16) & 0xffff, (c >> 16) & 0xffff, op, bf, fl) << 16;
 }
 
 static const char *space_name(int sp)
@@ -460,17 +491,31 @@ static uint64_t sat_int(double v, int k)
 	}
 }
 
+/* An exact value to half (bf 0) or bfloat16 (bf 1) as cvt's rounding and flags say: one
+ * rounding (toward zero for bfloat16's .rz, else to nearest even). */
+static uint64_t cvt_half(const struct ptx_insn *in, double v, int bf)
+{
+	v = round_mode(v, in->mod);
+	if ((in->mod2 & FL_RELU) && v < 0)
+		v = 0;
+	if (in->mod2 & FL_SAT)
+		v = isnan(v) ? 0 : v < 0 ? 0 : v > 1 ? 1 : v;
+	if (in->mod2 & FL_SATFINITE) {
+		double mx = bf ? 0x1.fep127 : 65504.0;
+		v = v > mx ? mx : v < -mx ? -mx : v;
+	}
+	if (bf)
+		return d2b(v, in->mod == RND_RZ);
+	return isnan(v) && (in->mod2 & (FL_RELU | FL_SATFINITE)) ? 0x7fff : d2h(v);
+}
+
 static uint64_t do_cvt(const struct ptx_insn *in, uint64_t a)
 {
 	int dk = in->kind, sk = in->kind2;
-	if (sk == K_F32 || sk == K_F64 || sk == K_F16) {
-		double v = sk == K_F32 ? f32(a) : sk == K_F64 ? f64(a) : h2d(a);
-		if (dk == K_F16) {
-			v = round_mode(v, in->mod);
-			if (in->mod2 & FL_SAT)
-				v = isnan(v) ? 0 : v < 0 ? 0 : v > 1 ? 1 : v;
-			return d2h(v);          /* one rounding from the exact value */
-		}
+	if (sk == K_F32 || sk == K_F64 || sk == K_F16 || sk == K_BF16) {
+		double v = sk == K_F32 ? f32(a) : sk == K_F64 ? f64(a) : sk == K_F16 ? h2d(a) : b2d(a);
+		if (dk == K_F16 || dk == K_BF16)
+			return cvt_half(in, v, dk == K_BF16);
 		if (dk == K_F32 && sk == K_F64 &&
 		    (in->mod == RND_RZ || in->mod == RND_RM || in->mod == RND_RP))
 			return sim_fround_cvt(dk, in->mod, 0, 0, 0, 1, a);
@@ -490,8 +535,8 @@ static uint64_t do_cvt(const struct ptx_insn *in, uint64_t a)
 	uint64_t v = ssigned ? (uint64_t)sx(a, ss) : a & mask_of(ss);
 	if ((dk == K_F32 || dk == K_F64) && (in->mod == RND_RZ || in->mod == RND_RM || in->mod == RND_RP))
 		return sim_fround_cvt(dk, in->mod, (int64_t)v, v, ssigned, 0, 0);
-	if (dk == K_F16)      /* |v| >= 2^53 is far beyond the half range either way */
-		return d2h(ssigned ? (double)(int64_t)v : (double)v);
+	if (dk == K_F16 || dk == K_BF16)   /* |v| >= 2^53 is far beyond the half range either way */
+		return cvt_half(in, ssigned ? (double)(int64_t)v : (double)v, dk == K_BF16);
 	if (dk == K_F32)
 		return pf32(ssigned ? (float)(int64_t)v : (float)v);
 	if (dk == K_F64)
@@ -557,6 +602,7 @@ static int do_setp(const struct ptx_insn *in, const uint64_t *r)
 	case K_F32: return cmp_flt(in->mod, f32(a), f32(b));
 	case K_F64: return cmp_flt(in->mod, f64(a), f64(b));
 	case K_F16: return cmp_flt(in->mod, h2d(a), h2d(b));
+	case K_BF16: return cmp_flt(in->mod, b2d(a), b2d(b));
 	case K_S16: return cmp_int(in->mod, (uint64_t)sx(a, 2), (uint64_t)sx(b, 2), 1);
 	case K_S32: return cmp_int(in->mod, (uint64_t)sx(a, 4), (uint64_t)sx(b, 4), 1);
 	case K_S64: return cmp_int(in->mod, a, b, 1);
@@ -577,6 +623,7 @@ static uint64_t do_atom(const struct ptx_insn *in, uint8_t *p, uint64_t v, uint6
 			if (op == AT_CAS && old != (uint16_t)v)
 				return old;
 			nw = op == AT_ADD && in->kind == K_F16 ? (uint16_t)d2h(h2d(old) + h2d(v)) :
+			     op == AT_ADD && in->kind == K_BF16 ? (uint16_t)d2b(b2d(old) + b2d(v), 0) :
 			     op == AT_CAS ? (uint16_t)c : (uint16_t)v;
 		} while (!__atomic_compare_exchange_n(q, &old, nw, 1, __ATOMIC_RELAXED, __ATOMIC_RELAXED));
 		return old;
@@ -586,7 +633,9 @@ static uint64_t do_atom(const struct ptx_insn *in, uint8_t *p, uint64_t v, uint6
 		do {
 			uint32_t x = (uint32_t)v;
 			switch (op) {
-			case AT_ADD: nw = in->kind == K_F32 ? (uint32_t)pf32(f32(old) + f32(x)) : old + x; break;
+			case AT_ADD: nw = in->kind == K_F32 ? (uint32_t)pf32(f32(old) + f32(x)) :
+			                  in->kind == K_F16X2 || in->kind == K_BF16X2 ?
+			                  (uint32_t)h2op(old, x, 0, OP_ADD, in->kind == K_BF16X2, 0) : old + x; break;
 			case AT_MIN: nw = in->kind == K_S32 ? ((int32_t)old < (int32_t)x ? old : x) :
 			                  in->kind == K_F32 ? (uint32_t)pf32(fminf(f32(old), f32(x))) : (old < x ? old : x); break;
 			case AT_MAX: nw = in->kind == K_S32 ? ((int32_t)old > (int32_t)x ? old : x) :
@@ -921,34 +970,32 @@ static int run_thread(struct blk *b, struct thr *t)
 		case C(OP_TANH, K_F32): RD = pf32(tanhf(f32(RA))); break;
 		case C(OP_COPYSIGN, K_F32): RD = pf32(copysignf(f32(RB), f32(RA))); break;
 		case C(OP_COPYSIGN, K_F64): RD = pf64(copysign(f64(RB), f64(RA))); break;
-		case C(OP_MOV, K_F16): case C(OP_MOV, K_F16X2):
+		case C(OP_MOV, K_F16): case C(OP_MOV, K_F16X2): case C(OP_MOV, K_BF16): case C(OP_MOV, K_BF16X2):
 			RD = RA;
 			break;
-		case C(OP_SELP, K_F16):
+		case C(OP_SELP, K_F16): case C(OP_SELP, K_BF16):
 			RD = (RC & 1) ? RA : RB;
 			break;
-		case C(OP_ADD, K_F16): RD = d2h(h2d(RA) + h2d(RB)); break;
-		case C(OP_SUB, K_F16): RD = d2h(h2d(RA) - h2d(RB)); break;
-		case C(OP_MUL_LO, K_F16): RD = d2h(h2d(RA) * h2d(RB)); break;
-		case C(OP_FMA, K_F16): RD = d2h(h2d(RA) * h2d(RB) + h2d(RC)); break;
-		case C(OP_MIN, K_F16): RD = d2h(fmin(h2d(RA), h2d(RB))); break;
-		case C(OP_MAX, K_F16): RD = d2h(fmax(h2d(RA), h2d(RB))); break;
-		case C(OP_NEG, K_F16): RD = (RA ^ 0x8000) & 0xffff; break;
-		case C(OP_ABS, K_F16): RD = RA & 0x7fff; break;
-		case C(OP_NEG, K_F16X2): RD = (RA ^ 0x80008000u) & 0xffffffffu; break;
-		case C(OP_ABS, K_F16X2): RD = RA & 0x7fff7fffu; break;
-		case C(OP_ADD, K_F16X2): case C(OP_SUB, K_F16X2): case C(OP_MUL_LO, K_F16X2):
-		case C(OP_FMA, K_F16X2): case C(OP_MIN, K_F16X2): case C(OP_MAX, K_F16X2): {
-			uint64_t v = h2op(RA, RB, RC, in->op >> 4);
-			if (in->mod2 & FL_SAT)
-				for (int i = 0; i < 2; i++) {
-					double x = h2d(v >> (16 * i));
-					x = isnan(x) ? 0.0 : x < 0.0 ? 0.0 : x > 1.0 ? 1.0 : x;
-					v = (v & ~(0xffffull << (16 * i))) | d2h(x) << (16 * i);
-				}
-			RD = v;
+		case C(OP_ADD, K_F16): case C(OP_SUB, K_F16): case C(OP_MUL_LO, K_F16):
+		case C(OP_FMA, K_F16): case C(OP_MIN, K_F16): case C(OP_MAX, K_F16):
+			RD = hb_lane(RA & 0xffff, RB & 0xffff, RC & 0xffff, in->op >> 4, 0, in->mod2);
 			break;
-		}
+		case C(OP_ADD, K_BF16): case C(OP_SUB, K_BF16): case C(OP_MUL_LO, K_BF16):
+		case C(OP_FMA, K_BF16): case C(OP_MIN, K_BF16): case C(OP_MAX, K_BF16):
+			RD = hb_lane(RA & 0xffff, RB & 0xffff, RC & 0xffff, in->op >> 4, 1, in->mod2);
+			break;
+		case C(OP_NEG, K_F16): case C(OP_NEG, K_BF16): RD = (RA ^ 0x8000) & 0xffff; break;
+		case C(OP_ABS, K_F16): case C(OP_ABS, K_BF16): RD = RA & 0x7fff; break;
+		case C(OP_NEG, K_F16X2): case C(OP_NEG, K_BF16X2): RD = (RA ^ 0x80008000u) & 0xffffffffu; break;
+		case C(OP_ABS, K_F16X2): case C(OP_ABS, K_BF16X2): RD = RA & 0x7fff7fffu; break;
+		case C(OP_ADD, K_F16X2): case C(OP_SUB, K_F16X2): case C(OP_MUL_LO, K_F16X2):
+		case C(OP_FMA, K_F16X2): case C(OP_MIN, K_F16X2): case C(OP_MAX, K_F16X2):
+			RD = h2op(RA, RB, RC, in->op >> 4, 0, in->mod2);
+			break;
+		case C(OP_ADD, K_BF16X2): case C(OP_SUB, K_BF16X2): case C(OP_MUL_LO, K_BF16X2):
+		case C(OP_FMA, K_BF16X2): case C(OP_MIN, K_BF16X2): case C(OP_MAX, K_BF16X2):
+			RD = h2op(RA, RB, RC, in->op >> 4, 1, in->mod2);
+			break;
 		default:
 			goto slow;
 		}
@@ -971,7 +1018,11 @@ slow:
 			break;
 		}
 		case OP_CVT:
-			RD = do_cvt(in, RA);
+			if (in->kind == K_F16X2 || in->kind == K_BF16X2)   /* a to the upper half, b the lower */
+				RD = cvt_half(in, f32(RA), in->kind == K_BF16X2) << 16 |
+				     cvt_half(in, f32(RB), in->kind == K_BF16X2);
+			else
+				RD = do_cvt(in, RA);
 			break;
 		case OP_ISSPACEP: {
 			uint64_t a = RA;
@@ -1475,7 +1526,8 @@ static int wmma_resolve(struct blk *b, struct thr *lanes, uint32_t nl, struct th
 			}
 		wm_put(lanes, &fd, in->o[0], bits);
 	} else {
-		struct wfrag f = wm_frag(op == WM_STORE_D ? WM_LOAD_C : op, in->size, in->kind);
+		struct wfrag f = wm_frag(op == WM_STORE_D ? WM_LOAD_C : op, in->size,
+					 (in->mod2 & WM_TF32) ? WM_K_TF32 : in->kind);
 		int row = in->mod2 & WM_ROW, st = op == WM_STORE_D;
 		uint64_t base = lead->fr->r[in->o[4]] + (uint64_t)in->imm;
 		uint32_t stride = in->o[1] ? (uint32_t)lead->fr->r[in->o[1]] : row ? f.cols : f.rows;

@@ -30,6 +30,9 @@ enum { RND_NONE, RND_RN, RND_RZ, RND_RM, RND_RP, RND_RNI, RND_RZI, RND_RMI, RND_
 /* Flags in mod2 for arithmetic. */
 #define FL_SAT 0x01
 #define FL_CC  0x02
+#define FL_RELU 0x04   /* half and bfloat16 fma, cvt to them: a negative result becomes +0 */
+#define FL_NAN  0x08   /* half and bfloat16 min/max .NaN: a NaN operand gives the canonical NaN */
+#define FL_SATFINITE 0x08 /* cvt to half or bfloat16 .satfinite: beyond the largest finite, that */
 /* Atomic operations (mod). */
 enum { AT_ADD, AT_MIN, AT_MAX, AT_INC, AT_DEC, AT_AND, AT_OR, AT_XOR, AT_EXCH, AT_CAS };
 /* ld/st: mod2 = vector count (1, 2, 4) | LDST_VOLATILE. */
@@ -90,9 +93,9 @@ enum { WM_M16N16K16, WM_M32N8K16, WM_M8N32K16, WM_M16N16K8 /* tf32 */ };
 #define WM_INT_A 0x08   /* mma: integer inputs (.s8 or .u8: WM_U8), s32 accumulators */
 #define WM_U8    0x10
 #define WM_BF16  0x20   /* mma: bfloat16 inputs (f32 accumulators) */
-#define WM_K_BF16 14    /* a wmma fragment's bfloat16 elements (a kind only wmma uses) */
+#define WM_K_BF16 K_BF16 /* a wmma fragment's bfloat16 elements */
 #define WM_TF32  0x40   /* mma: tf32 inputs (f32 accumulators) */
-#define WM_K_TF32 15    /* a wmma fragment's tf32 elements (the float's top 19 bits) */
+#define WM_K_TF32 16    /* a wmma fragment's tf32 elements (the float's top 19 bits; a kind only wmma uses) */
 
 /* Registers of a wmma fragment, as the ISA fixes them: A or B (frag WM_LOAD_A, WM_LOAD_B) or
  * an accumulator (WM_LOAD_C) of element kind (ptx.h's K_*, WM_K_BF16, WM_K_TF32) in shape. */

@@ -360,6 +360,7 @@ static int kind_of(const struct tok *t)
 		{".s16", K_S16}, {".b32", K_U32}, {".u32", K_U32}, {".s32", K_S32},
 		{".b64", K_U64}, {".u64", K_U64}, {".s64", K_S64}, {".f16", K_F16},
 		{".f32", K_F32}, {".f64", K_F64}, {".pred", K_PRED}, {".f16x2", K_F16X2},
+		{".bf16", K_BF16}, {".bf16x2", K_BF16X2},
 	};
 	for (size_t i = 0; i < sizeof(tab) / sizeof(tab[0]); i++)
 		if (tok_is(t, tab[i].n))
@@ -369,7 +370,7 @@ static int kind_of(const struct tok *t)
 
 static uint32_t kind_size(int k)
 {
-	static const uint8_t sz[] = {1, 1, 2, 2, 4, 4, 8, 8, 2, 4, 8, 1, 0, 4};
+	static const uint8_t sz[] = {1, 1, 2, 2, 4, 4, 8, 8, 2, 4, 8, 1, 0, 4, 2, 4};
 	return sz[k];
 }
 
@@ -1212,7 +1213,7 @@ static int add_fix(struct P *P, const char *label, uint32_t line)
 #define KS (KB(K_S16) | KB(K_S32) | KB(K_S64))
 #define KF (KB(K_F32) | KB(K_F64))
 #define KALL (KI | KS | KF | KB(K_U8) | KB(K_S8) | KB(K_F16))
-#define KH (KB(K_F16) | KB(K_F16X2))
+#define KH (KB(K_F16) | KB(K_F16X2) | KB(K_BF16) | KB(K_BF16X2))
 
 /* Types the interpreter implements for each opcode (after signedness folding). */
 static uint32_t op_kinds(int op)
@@ -1222,7 +1223,7 @@ static uint32_t op_kinds(int op)
 	case OP_ADD: case OP_SUB: case OP_MUL_LO: return KI | KF | KH;
 	case OP_MAD_LO: return KI;
 	case OP_NEG: return KI | KF | KH;
-	case OP_SELP: return KI | KF | KB(K_F16);
+	case OP_SELP: return KI | KF | KB(K_F16) | KB(K_BF16);
 	case OP_FMA: return KF | KH;
 	case OP_RCP: case OP_SQRT: case OP_RSQRT: case OP_EX2: case OP_LG2:
 	case OP_COPYSIGN: return KF;
@@ -1242,10 +1243,10 @@ static uint32_t op_kinds(int op)
 	case OP_LOP3: return KB(K_U32);
 	case OP_POPC: case OP_CLZ: case OP_BREV: case OP_BFI: return KB(K_U32) | KB(K_U64);
 	case OP_BFE: case OP_SAD: return KB(K_U32) | KB(K_S32) | KB(K_U64) | KB(K_S64);
-	case OP_SETP: return KI | KS | KF | KB(K_PRED) | KB(K_F16);
-	case OP_CVT: return KALL;
+	case OP_SETP: return KI | KS | KF | KB(K_PRED) | KB(K_F16) | KB(K_BF16);
+	case OP_CVT: return KALL | KB(K_BF16) | KB(K_BF16X2) | KB(K_F16X2);
 	case OP_LD: case OP_ST: return KALL | KH;
-	case OP_ATOM: return KB(K_U16) | KB(K_U32) | KB(K_S32) | KB(K_U64) | KB(K_S64) | KF | KB(K_F16);
+	case OP_ATOM: return KB(K_U16) | KB(K_U32) | KB(K_S32) | KB(K_U64) | KB(K_S64) | KF | KH;
 	case OP_PACK: case OP_UNPACK: return KB(K_U16) | KB(K_U32) | KB(K_U64) | KF;
 	case OP_SHFL: case OP_ACTIVEMASK: return KB(K_U32);
 	case OP_CADD: case OP_CSUB: case OP_CMADLO: return KB(K_U32) | KB(K_U64);
@@ -1281,7 +1282,7 @@ static int parse_insn(struct P *P, const struct tok *t, uint32_t g, int gneg)
 		in->op = OP_FRND;
 	}
 	if (in->kind >= 16 || !(op_kinds(in->op) & (1u << in->kind)) ||
-	    (in->op == OP_CVT && (in->kind2 >= 16 || !(KALL & (1u << in->kind2)))))
+	    (in->op == OP_CVT && (in->kind2 >= 16 || !((KALL | KB(K_BF16)) & (1u << in->kind2)))))
 		return perr(P, -ENOTSUP, line, "unsupported instruction '%s' (type not implemented)", name);
 	if ((in->op == OP_PACK || in->op == OP_UNPACK) && in->mod2 != 2 && in->mod2 != 4)
 		return perr(P, -ENOTSUP, line, "unsupported instruction '%s' (vector size)", name);
@@ -1481,9 +1482,10 @@ static int parse_wmma(struct P *P, const struct mn *m, const char *name, uint32_
 			return perr(P, -EINVAL, line, "malformed '%s': takes %s{%d registers}%s[address], stride", name,
 			            ld ? "" : "[address], ", nregs, ld ? ", " : "");
 		tmpl.mod = (uint8_t)(st ? WM_STORE_D : frag);
-		tmpl.kind = (uint8_t)kind;
+		/* the kind goes into the opcode's low 4 bits: tf32 (a kind of its own) is a flag */
+		tmpl.kind = (uint8_t)(kind == WM_K_TF32 ? K_U32 : kind);
 		tmpl.kind2 = (uint8_t)(mn_has(m, ".global") ? SP_GLOBAL : mn_has(m, ".shared") ? SP_SHARED : SP_GENERIC);
-		tmpl.mod2 = row ? WM_ROW : 0;
+		tmpl.mod2 = (uint8_t)((row ? WM_ROW : 0) | (kind == WM_K_TF32 ? WM_TF32 : 0));
 		tmpl.o[1] = n == 3 ? o[2].slot : 0;
 		tmpl.o[4] = addr->slot;
 		tmpl.imm = addr->imm;
@@ -1729,10 +1731,18 @@ static int parse_insn_raw(struct P *P, const struct tok *t, uint32_t g, int gneg
 	if (!known_op(op))   /* before its operands, whose syntax may be unknown too (tex, ...) */
 		return perr(P, -ENOTSUP, line, "unsupported instruction '%s'", name);
 	int k = m.nkinds ? m.kinds[m.nkinds - 1] : K_NONE;
-	if (!strcmp(op, "wmma"))   /* its own types, bfloat16 fragments among them */
+	if (!strcmp(op, "wmma")) {   /* its own types: .bf16 and .tf32 name fragments, not kinds */
+		m.nkinds = 0;
+		for (int i = 1; i < m.nparts; i++) {
+			struct tok kt = {.t = T_ID, .s = m.part[i], .n = strlen(m.part[i])};
+			int kd = kind_of(&kt);
+			if (kd >= 0 && kd != K_BF16 && kd != K_BF16X2 && m.nkinds < 3)
+				m.kinds[m.nkinds++] = kd;
+		}
 		return parse_wmma(P, &m, name, line, g, gneg);
-	if (mn_has(&m, ".bf16") || mn_has(&m, ".bf16x2") || mn_has(&m, ".e4m3x2") || mn_has(&m, ".e5m2x2"))
-		return perr(P, -ENOTSUP, line, "unsupported instruction '%s' (bfloat16/fp8 types)", name);
+	}
+	if (mn_has(&m, ".e4m3x2") || mn_has(&m, ".e5m2x2") || mn_has(&m, ".e4m3") || mn_has(&m, ".e5m2"))
+		return perr(P, -ENOTSUP, line, "unsupported instruction '%s' (fp8 types)", name);
 	struct opnd o[8];
 	int n = 0, rc;
 	struct ptx_insn *in;
@@ -1834,7 +1844,8 @@ static int parse_insn_raw(struct P *P, const struct tok *t, uint32_t g, int gneg
 			return perr(P, -ENOTSUP, line, "unsupported atomic '%s'", name);
 		/* 16 bits: compare-and-swap and exchange, and half-precision add */
 		if (k == K_U8 || k == K_S8 || k == K_NONE ||
-		    ((k == K_U16 || k == K_S16) && ao != AT_CAS && ao != AT_EXCH) || (k == K_F16 && ao != AT_ADD))
+		    ((k == K_U16 || k == K_S16) && ao != AT_CAS && ao != AT_EXCH) ||
+		    ((k == K_F16 || k == K_BF16 || k == K_F16X2 || k == K_BF16X2) && ao != AT_ADD))
 			return perr(P, -ENOTSUP, line, "unsupported atomic type in '%s'", name);
 		in->op = OP_ATOM;
 		in->mod = (uint8_t)(ao | (isred ? AT_RED : 0));
@@ -1855,8 +1866,17 @@ static int parse_insn_raw(struct P *P, const struct tok *t, uint32_t g, int gneg
 		int c = cmp_of(&m);
 		if (c < 0 || (n != 3 && n != 4))
 			return perr(P, -EINVAL, line, "malformed '%s'", name);
-		if (!strcmp(op, "set"))
-			return perr(P, -ENOTSUP, line, "unsupported instruction '%s' (use setp)", name);
+		/* set.CmpOp{.BoolOp}.dtype.stype d, a, b{, c}: a setp into a predicate of its own,
+		 * then d = that ? 1 (1.0 for a floating type, all ones for an integer one) : 0 */
+		int isset = !strcmp(op, "set"), dk = -1;
+		uint32_t d_slot = o[0].slot;
+		if (isset) {
+			dk = m.nkinds == 2 ? unsigned_kind(m.kinds[0]) : -1;
+			if ((dk != K_U32 && dk != K_F32 && dk != K_F16 && dk != K_BF16) || o[0].t != O_SLOT ||
+			    m.kinds[1] >= 16 || !(op_kinds(OP_SETP) & (1u << m.kinds[1])))
+				return perr(P, -ENOTSUP, line, "unsupported instruction '%s'", name);
+			o[0].slot = new_slot(P, K_PRED, 0);
+		}
 		if (m.nkinds < 1 || o[0].t == O_ADDR || o[1].t != O_SLOT || o[2].t != O_SLOT ||
 		    (n == 4 && o[3].t != O_SLOT))
 			return perr(P, -EINVAL, line, "malformed '%s'", name);
@@ -1880,6 +1900,21 @@ static int parse_insn_raw(struct P *P, const struct tok *t, uint32_t g, int gneg
 			if (o[3].neg)
 				in->mod2 |= SETP_NEG_C;
 		}
+		if (isset) {
+			uint64_t one = dk == K_U32 ? 0xffffffffu : dk == K_F32 ? 0x3f800000u : dk == K_F16 ? 0x3c00u : 0x3f80u;
+			uint32_t p = o[0].slot, ks = new_slot(P, K_U32, one), kz = new_slot(P, K_U32, 0);
+			struct ptx_insn *sel = P->rc ? NULL : emit(P, line);   /* in may move: not used after */
+			if (!sel)
+				return P->rc;
+			sel->guard = g;
+			sel->gneg = (uint8_t)gneg;
+			sel->op = OP_SELP;
+			sel->kind = (uint8_t)(dk == K_F32 ? K_U32 : dk);
+			sel->o[0] = d_slot;
+			sel->o[1] = ks;
+			sel->o[2] = kz;
+			sel->o[3] = p;
+		}
 		return 0;
 	}
 	if (!strcmp(op, "cvt") && mn_has(&m, ".tf32")) {
@@ -1895,15 +1930,25 @@ static int parse_insn_raw(struct P *P, const struct tok *t, uint32_t g, int gneg
 		return 0;
 	}
 	if (!strcmp(op, "cvt")) {
-		if (m.nkinds != 2 || (rc = need_slots(P, o, n, 2, name, line)))
+		/* cvt.rn{.relu}{.satfinite}.{f16x2,bf16x2}.f32 d, a, b: a to the upper half, b the lower */
+		int pair = m.nkinds == 2 && (m.kinds[0] == K_F16X2 || m.kinds[0] == K_BF16X2);
+		if (m.nkinds != 2 || (rc = need_slots(P, o, n, pair ? 3 : 2, name, line)))
 			return rc ? rc : perr(P, -EINVAL, line, "'%s' needs two types", name);
+		int tohalf = m.kinds[0] == K_F16 || m.kinds[0] == K_BF16 || pair;
+		if ((pair && m.kinds[1] != K_F32) || m.kinds[1] == K_F16X2 || m.kinds[1] == K_BF16X2 ||
+		    ((mn_has(&m, ".relu") || mn_has(&m, ".satfinite")) && !tohalf) ||
+		    (tohalf && (mn_has(&m, ".rs") || mn_has(&m, ".rna"))))
+			return perr(P, -ENOTSUP, line, "unsupported instruction '%s'", name);
 		in->op = OP_CVT;
 		in->kind = (uint8_t)m.kinds[0];
 		in->kind2 = (uint8_t)m.kinds[1];
 		in->mod = (uint8_t)rounding_of(&m);
-		in->mod2 = mn_has(&m, ".sat") ? FL_SAT : 0;
+		in->mod2 = (uint8_t)((mn_has(&m, ".sat") ? FL_SAT : 0) | (mn_has(&m, ".relu") ? FL_RELU : 0) |
+		                     (mn_has(&m, ".satfinite") ? FL_SATFINITE : 0));
 		in->o[0] = o[0].slot;
 		in->o[1] = o[1].slot;
+		if (pair)
+			in->o[2] = o[2].slot;
 		return 0;
 	}
 	if (!strcmp(op, "cvta")) {
@@ -2039,9 +2084,15 @@ static int parse_insn_raw(struct P *P, const struct tok *t, uint32_t g, int gneg
 			return perr(P, -ENOTSUP, line, "unsupported instruction '%s'", name);
 		if (in->op == OP_PRMT && m.nparts > 2)
 			return perr(P, -ENOTSUP, line, "unsupported instruction '%s' (prmt modes)", name);
+		int half = k == K_F16 || k == K_F16X2 || k == K_BF16 || k == K_BF16X2;
+		if ((mn_has(&m, ".relu") && !(half && in->op == OP_FMA)) ||
+		    (mn_has(&m, ".NaN") && !(half && (in->op == OP_MIN || in->op == OP_MAX))) ||
+		    mn_has(&m, ".xorsign") || mn_has(&m, ".oob"))
+			return perr(P, -ENOTSUP, line, "unsupported instruction '%s' (modifier)", name);
 		in->kind = (uint8_t)ki;
 		in->mod = (uint8_t)rounding_of(&m);
-		in->mod2 = mn_has(&m, ".sat") ? FL_SAT : 0;
+		in->mod2 = (uint8_t)((mn_has(&m, ".sat") ? FL_SAT : 0) | (mn_has(&m, ".relu") ? FL_RELU : 0) |
+		                     (mn_has(&m, ".NaN") ? FL_NAN : 0));
 		if (in->op == OP_BMSK) {   /* .clamp or .wrap: how the position and width are bounded */
 			if (mn_has(&m, ".clamp") == mn_has(&m, ".wrap"))
 				return perr(P, -EINVAL, line, "'%s' needs one of .clamp and .wrap", name);
