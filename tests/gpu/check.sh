@@ -148,7 +148,7 @@ else
 fi
 # The kit's programs must load here (glibc version, the copied libraries): ldd says what is not.
 notfound=
-for f in "$B/proxy/vgpu-proxy" "$B/sim/libcudasim.so" "$B/bench/ring" "$B/tests/gpu/cublas_gemm" "$B/tests/gpu/cufft_c2c" "$B/tests/gpu/curand_host"; do
+for f in "$B/proxy/vgpu-proxy" "$B/sim/libcudasim.so" "$B/bench/ring" "$B/tests/gpu/cublas_gemm" "$B/tests/gpu/cufft_c2c" "$B/tests/gpu/curand_host" "$B/tests/gpu/cusparse_spmv"; do
   [ -e "$f" ] || continue
   notfound+=$(ldd "$f" 2>&1 | grep -E 'not found|No such' | sed "s|^|$(basename "$f"): |")
 done
@@ -213,8 +213,8 @@ done
 step sass-only 60 tests/gpu/sass_only.sh
 judge sass-only
 
-# 6, 7. cuBLAS, cuFFT and cuRAND directly and through vgpu
-for p in cublas_gemm cufft_c2c curand_host; do
+# 6, 7. cuBLAS, cuFFT, cuRAND and cuSPARSE directly and through vgpu
+for p in cublas_gemm cufft_c2c curand_host cusparse_spmv; do
   step "$p" 90 tests/gpu/lib_compare.sh --out "$out/libs" "$B/tests/gpu/$p"
   d=
   [ -f "$out/libs/$p.time" ] && d="$(grep -c 'verified' "$out/libs/$p.direct.out") checks verified; $(cat "$out/libs/$p.time")"
@@ -293,11 +293,12 @@ section_tests() { # section_tests STEP: every test of a step with its time, from
   echo
   grep -E '^(ok|FAIL|PASS|note):' "$out/logs/sass-only.log" | sed 's/^/    /'
   echo
-  for p in cublas_gemm cufft_c2c curand_host; do
+  for p in cublas_gemm cufft_c2c curand_host cusparse_spmv; do
     case $p in
       cublas_gemm) what="cuBLAS: SGEMM, DGEMM, strided-batched SGEMM" ;;
       cufft_c2c) what="cuFFT: 1D C2C forward+inverse, R2C, Z2Z, 2D, 3D, C2R" ;;
-      *) what="cuRAND host API: seven generators against cuRAND's host generators" ;;
+      curand_host) what="cuRAND host API: seven generators against cuRAND's host generators" ;;
+      *) what="cuSPARSE: SpMV and SpMM, CSR and COO, against the host" ;;
     esac
     echo "## $p ($what) directly and through vgpu"
     echo

@@ -1,13 +1,13 @@
 # SPDX-License-Identifier: MIT
 # GPU checks (included by the top-level Makefile): the CUDA-library programs (cuBLAS, cuFFT,
-# cuRAND), on the simulator (in make test: cuFFT and cuRAND run, cuBLAS is refused), their comparison through vgpu on a GPU
+# cuRAND, cuSPARSE), on the simulator (in make test: all but cuBLAS run, cuBLAS is refused), their comparison through vgpu on a GPU
 # (make test-gpu), and the one-command GPU run: make gpu-kit builds a self-contained tree,
 # make gpu-check runs everything on a GPU machine and writes one report (docs/GPU.md).
 
 # cuBLAS and cuFFT come with the toolkit; without them the programs are not built and the
 # tests that need them skip.
-GPU_CUDA_LIBS := $(and $(wildcard $(CUDA_HOME)/lib64/libcublas.so),$(wildcard $(CUDA_HOME)/lib64/libcufft.so),$(wildcard $(CUDA_HOME)/lib64/libcurand.so))
-GPU_PROGS := $(B)/tests/gpu/cublas_gemm $(B)/tests/gpu/cufft_c2c $(B)/tests/gpu/curand_host
+GPU_CUDA_LIBS := $(and $(wildcard $(CUDA_HOME)/lib64/libcublas.so),$(wildcard $(CUDA_HOME)/lib64/libcufft.so),$(wildcard $(CUDA_HOME)/lib64/libcurand.so),$(wildcard $(CUDA_HOME)/lib64/libcusparse.so))
+GPU_PROGS := $(B)/tests/gpu/cublas_gemm $(B)/tests/gpu/cufft_c2c $(B)/tests/gpu/curand_host $(B)/tests/gpu/cusparse_spmv
 GPU_NVCC  := $(NVCC) -Itests/gpu -Xcompiler=-Wall -Xlinker=-rpath=$(CUDA_HOME)/lib64
 ifeq ($(SAN),1)
   # the sanitized libvgpu and simulator need the ASan runtime in the program
@@ -24,22 +24,25 @@ $(B)/tests/gpu/cufft_c2c: tests/gpu/cufft_c2c.cu tests/gpu/gpucheck.h
 $(B)/tests/gpu/curand_host: tests/gpu/curand_host.cu tests/gpu/gpucheck.h
 	@mkdir -p $(dir $@)
 	$(GPU_NVCC) $< -o $@ -lcurand
+$(B)/tests/gpu/cusparse_spmv: tests/gpu/cusparse_spmv.cu tests/gpu/gpucheck.h
+	@mkdir -p $(dir $@)
+	$(GPU_NVCC) $< -o $@ -lcusparse
 
 # make test: on the simulator cuBLAS must stop cleanly at its SASS-only kernels (no crash, no
-# hang); cuFFT and cuRAND, which ship PTX for what these programs use, must run and verify,
+# hang); cuFFT, cuRAND and cuSPARSE, which ship PTX for what these programs use, must run and verify,
 # directly and through vgpu.
 GPU_SASS_ONLY := $(B)/tests/gpu/sass_only.sh
 $(GPU_SASS_ONLY): $(if $(GPU_CUDA_LIBS),$(GPU_PROGS)) $(LIBVGPU) $(SIM_LIB) $(PROXY) tests/gpu/sass_only.sh
 	@mkdir -p $(dir $@)
 	printf '#!/bin/sh\nexec tests/gpu/sass_only.sh --strict\n' > $@ && chmod +x $@
-GPU_SIM_LIBS := $(B)/tests/gpu/sim_cufft_c2c.sh $(B)/tests/gpu/sim_curand_host.sh
+GPU_SIM_LIBS := $(B)/tests/gpu/sim_cufft_c2c.sh $(B)/tests/gpu/sim_curand_host.sh $(B)/tests/gpu/sim_cusparse_spmv.sh
 $(B)/tests/gpu/sim_%.sh: $(if $(GPU_CUDA_LIBS),$(B)/tests/gpu/%) $(LIBVGPU) $(SIM_LIB) $(PROXY) tests/gpu/lib_compare.sh
 	@mkdir -p $(dir $@)
 	printf '#!/bin/sh\nVGPU_E2E_BACKEND=sim exec tests/gpu/lib_compare.sh --must-run %s\n' $(B)/tests/gpu/$* > $@ && chmod +x $@
 TESTS += $(GPU_SASS_ONLY) $(GPU_SIM_LIBS)
 
 # make test-gpu: each program directly and through vgpu on the real driver, and PyTorch.
-GPU_LIB_TESTS := $(B)/tests/gpu/lib_cublas_gemm.sh $(B)/tests/gpu/lib_cufft_c2c.sh $(B)/tests/gpu/lib_curand_host.sh
+GPU_LIB_TESTS := $(B)/tests/gpu/lib_cublas_gemm.sh $(B)/tests/gpu/lib_cufft_c2c.sh $(B)/tests/gpu/lib_curand_host.sh $(B)/tests/gpu/lib_cusparse_spmv.sh
 $(B)/tests/gpu/lib_%.sh: $(if $(GPU_CUDA_LIBS),$(B)/tests/gpu/%) tests/gpu/lib_compare.sh
 	@mkdir -p $(dir $@)
 	printf '#!/bin/sh\nexec tests/gpu/lib_compare.sh %s\n' $(B)/tests/gpu/$* > $@ && chmod +x $@
