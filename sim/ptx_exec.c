@@ -1017,6 +1017,21 @@ slow:
 				r[in->o[4]] = (uint64_t)q;
 			break;
 		}
+		case OP_HSET: {
+			int bf = in->kind == K_BF16X2;
+			uint64_t v = 0;
+			for (int i = 0; i < 2; i++) {
+				uint64_t x = (RA >> (16 * i)) & 0xffff, y = (RB >> (16 * i)) & 0xffff;
+				int c = cmp_flt(in->mod, bf ? b2d(x) : h2d(x), bf ? b2d(y) : h2d(y));
+				if (in->mod2 == HSET_PRED)
+					r[i ? in->o[4] : in->o[0]] = (uint64_t)c;
+				else if (c)
+					v |= (uint64_t)(in->mod2 == HSET_INT ? 0xffff : in->mod2 == HSET_F16 ? 0x3c00 : 0x3f80) << (16 * i);
+			}
+			if (in->mod2 != HSET_PRED)
+				RD = v;
+			break;
+		}
 		case OP_CVT:
 			if (in->kind == K_F16X2 || in->kind == K_BF16X2)   /* a to the upper half, b the lower */
 				RD = cvt_half(in, f32(RA), in->kind == K_BF16X2) << 16 |

@@ -14,7 +14,7 @@ enum ptx_op {
 	OP_SHFL, OP_VOTE, OP_WARPSYNC, OP_ACTIVEMASK,
 	OP_CADD, OP_CSUB, OP_CMADLO, OP_CMADHI, OP_BFIND, OP_FRND, OP_MATCH, OP_REDUX,
 	OP_ISSPACEP, OP_BMSK, OP_DP4A, OP_DP2A, OP_SAD, OP_VABSDIFF4, OP_LOP3,
-	OP_TEX, OP_TXQ, OP_SULD, OP_SUST, OP_WMMA, OP_CPASYNC, OP_TF32,
+	OP_TEX, OP_TXQ, OP_SULD, OP_SUST, OP_WMMA, OP_CPASYNC, OP_TF32, OP_HSET,
 	OP_COUNT
 };
 
@@ -25,6 +25,10 @@ enum { CMP_EQ, CMP_NE, CMP_LT, CMP_LE, CMP_GT, CMP_GE, CMP_LO, CMP_LS, CMP_HI, C
 enum { COMB_NONE, COMB_AND, COMB_OR, COMB_XOR };
 #define SETP_HAS_Q  0x10
 #define SETP_NEG_C  0x20
+/* Packed comparisons of .f16x2/.bf16x2 (OP_HSET; kind the source type, mod the comparison):
+ * mod2 HSET_PRED: setp, o[0] the lower half's predicate, o[4] the upper's; otherwise set,
+ * each half of o[0] all ones (HSET_INT), or 1.0 as a half (HSET_F16) or bfloat16 (HSET_BF16). */
+enum { HSET_INT, HSET_F16, HSET_BF16, HSET_PRED };
 /* Rounding (mod) for cvt and float ops. */
 enum { RND_NONE, RND_RN, RND_RZ, RND_RM, RND_RP, RND_RNI, RND_RZI, RND_RMI, RND_RPI };
 /* Flags in mod2 for arithmetic. */

@@ -1244,6 +1244,7 @@ static uint32_t op_kinds(int op)
 	case OP_POPC: case OP_CLZ: case OP_BREV: case OP_BFI: return KB(K_U32) | KB(K_U64);
 	case OP_BFE: case OP_SAD: return KB(K_U32) | KB(K_S32) | KB(K_U64) | KB(K_S64);
 	case OP_SETP: return KI | KS | KF | KB(K_PRED) | KB(K_F16) | KB(K_BF16);
+	case OP_HSET: return KB(K_F16X2) | KB(K_BF16X2);
 	case OP_CVT: return KALL | KB(K_BF16) | KB(K_BF16X2) | KB(K_F16X2);
 	case OP_LD: case OP_ST: return KALL | KH;
 	case OP_ATOM: return KB(K_U16) | KB(K_U32) | KB(K_S32) | KB(K_U64) | KB(K_S64) | KF | KH;
@@ -1866,6 +1867,25 @@ static int parse_insn_raw(struct P *P, const struct tok *t, uint32_t g, int gneg
 		int c = cmp_of(&m);
 		if (c < 0 || (n != 3 && n != 4))
 			return perr(P, -EINVAL, line, "malformed '%s'", name);
+		if (m.nkinds >= 1 && (m.kinds[m.nkinds - 1] == K_F16X2 || m.kinds[m.nkinds - 1] == K_BF16X2)) {
+			/* packed: each half compared on its own */
+			int isset = !strcmp(op, "set"), dk = isset && m.nkinds == 2 ? unsigned_kind(m.kinds[0]) : -1;
+			int fl = !isset ? HSET_PRED : dk == K_U32 ? HSET_INT : dk == K_F16X2 ? HSET_F16 :
+			         dk == K_BF16X2 ? HSET_BF16 : -1;
+			if (fl < 0 || n != 3 || mn_has(&m, ".and") || mn_has(&m, ".or") || mn_has(&m, ".xor") ||
+			    o[1].t != O_SLOT || o[2].t != O_SLOT || (isset ? o[0].t != O_SLOT : o[0].t != O_PAIR))
+				return perr(P, -ENOTSUP, line, "unsupported instruction '%s'", name);
+			in->op = OP_HSET;
+			in->mod = (uint8_t)c;
+			in->kind = (uint8_t)m.kinds[m.nkinds - 1];
+			in->mod2 = (uint8_t)fl;
+			in->o[0] = o[0].slot;
+			if (!isset)
+				in->o[4] = o[0].slot2;
+			in->o[1] = o[1].slot;
+			in->o[2] = o[2].slot;
+			return 0;
+		}
 		/* set.CmpOp{.BoolOp}.dtype.stype d, a, b{, c}: a setp into a predicate of its own,
 		 * then d = that ? 1 (1.0 for a floating type, all ones for an integer one) : 0 */
 		int isset = !strcmp(op, "set"), dk = -1;

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 // cusparse_spmv — cuSPARSE's generic API: sparse matrix times dense vector (SpMV, float: CSR
 // plain and transposed, COO) and times dense matrix (SpMM: float and double, CSR and COO),
-// checked against the host. (Double-precision SpMV is left out: on the simulator its kernels
-// give wrong sums, a fault of the simulator's not yet found; docs/COMPATIBILITY.md.) Values are small integers and halves, so every sum is exact in float and the
+// checked against the host. (Double-precision SpMV is left out: on the simulator cuSPARSE's
+// launches of its kernels fail or give wrong sums; docs/COMPATIBILITY.md says what is known.) Values are small integers and halves, so every sum is exact in float and the
 // results must equal the host's bit for bit whatever order the kernels add in.
 // Prints the same lines on every run (sizes, "verified"), so the output directly and through
 // vgpu can be diffed. Exit 0 = all verified, 1 = a failure, 3 = the device cannot run

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* The simulator's bfloat16 conversions at their edges: ties to even, overflow to infinity or
  * (.rz, .satfinite) to the largest finite, subnormals, .relu and the canonical NaN, the
- * order of cvt.rn.bf16x2.f32's halves, set's results; fp8 types and modifiers it does not
+ * order of cvt.rn.bf16x2.f32's halves, set's results, packed comparisons of .f16x2 and
+ * .bf16x2; fp8 types and modifiers it does not
  * implement are refused at load. (Arithmetic against the host: tests/runtime/bf16_native.) */
 #include "simtest.h"
 
@@ -78,6 +79,41 @@ int main(void)
 	}
 	CK(cuCtxDestroy(ctx));
 
+	/* packed comparisons, each half on its own: set to all-ones halves or to 1.0 halves,
+	 * setp to a predicate per half (the lower half's first) */
+	static const char packed[] = HDR
+		".visible .entry p(.param .u64 out, .param .b32 a, .param .b32 b)\n{\n"
+		"\t.reg .pred %p<3>;\n\t.reg .b32 %r<12>;\n\t.reg .b64 %rd<2>;\n"
+		"\tld.param.u64 %rd1, [out];\n\tld.param.b32 %r1, [a];\n\tld.param.b32 %r2, [b];\n"
+		"\tset.lt.u32.f16x2 %r3, %r1, %r2;\n\tst.global.u32 [%rd1], %r3;\n"
+		"\tset.lt.f16x2.f16x2 %r4, %r1, %r2;\n\tst.global.u32 [%rd1+4], %r4;\n"
+		"\tset.lt.u32.bf16x2 %r5, %r1, %r2;\n\tst.global.u32 [%rd1+8], %r5;\n"
+		"\tset.lt.bf16x2.bf16x2 %r6, %r1, %r2;\n\tst.global.u32 [%rd1+12], %r6;\n"
+		"\tsetp.lt.f16x2 %p1|%p2, %r1, %r2;\n\tselp.u32 %r7, 1, 0, %p1;\n\tselp.u32 %r8, 2, 0, %p2;\n"
+		"\tor.b32 %r9, %r7, %r8;\n\tst.global.u32 [%rd1+16], %r9;\n"
+		"\tsetp.equ.bf16x2 %p1|%p2, %r1, %r2;\n\tselp.u32 %r7, 1, 0, %p1;\n\tselp.u32 %r8, 2, 0, %p2;\n"
+		"\tor.b32 %r10, %r7, %r8;\n\tst.global.u32 [%rd1+20], %r10;\n"
+		"\tret;\n}\n";
+	CK(cuCtxCreate(&ctx, NULL, 0, dev));
+	CK(cuModuleLoadData(&m, packed));
+	CK(cuModuleGetFunction(&f, m, "p"));
+	CK(cuMemAlloc(&dout, 24));
+	/* half: a = (upper 2.0, lower 1.0), b = (upper 1.0, lower 3.0): lower a < b only.
+	 * bfloat16 reading the same bits: a = (0x4000, 0x3c00) = (2.0, 0.0117...), b = (0x3c00,
+	 * 0x4200) = (0.0117..., 32.0): lower a < b only, upper unordered-equal false */
+	uint32_t a = 0x40003c00u, bb = 0x3c004200u, res[6];
+	void *pargs[] = { &dout, &a, &bb };
+	CK(cuLaunchKernel(f, 1, 1, 1, 1, 1, 1, 0, NULL, pargs, NULL));
+	CK(cuMemcpyDtoH(res, dout, sizeof(res)));
+	EXPECT(res[0] == 0x0000ffffu && res[1] == 0x00003c00u && res[2] == 0x0000ffffu && res[3] == 0x00003f80u);
+	EXPECT(res[4] == 1 && res[5] == 0);
+	a = 0x7fff3c00u;   /* an upper NaN: unordered comparisons hold there */
+	bb = 0x3c003c00u;
+	CK(cuLaunchKernel(f, 1, 1, 1, 1, 1, 1, 0, NULL, pargs, NULL));
+	CK(cuMemcpyDtoH(res, dout, sizeof(res)));
+	EXPECT(res[0] == 0 && res[5] == 3);
+	CK(cuCtxDestroy(ctx));
+
 	CK(cuCtxCreate(&ctx, NULL, 0, dev));
 	static const char *const refused[] = {
 		HDR ".visible .entry k()\n{\n.reg .b16 %h<2>;\n.reg .f32 %f<2>;\nmov.f32 %f1, 0f3F800000;\n"
@@ -88,6 +124,9 @@ int main(void)
 		"max.NaN.f32 %f2, %f1, %f1;\nret;\n}\n",
 		HDR ".visible .entry k()\n{\n.reg .b16 %h<2>;\n.reg .f32 %f<2>;\nmov.f32 %f1, 0f3F800000;\n"
 		"cvt.rs.bf16.f32 %h1, %f1;\nret;\n}\n",
+		/* a packed comparison with a combiner */
+		HDR ".visible .entry k()\n{\n.reg .pred %p<3>;\n.reg .b32 %r<2>;\nmov.b32 %r1, 0;\n"
+		"setp.lt.and.f16x2 %p1|%p2, %r1, %r1, %p1;\nret;\n}\n",
 	};
 	for (unsigned i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
 		CUmodule r;
