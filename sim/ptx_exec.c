@@ -1144,7 +1144,7 @@ slow:
 			}
 			uint64_t a = r[in->o[4]] + (uint64_t)in->imm;
 			uint32_t sz = in->size, nv = LDST_VEC(in->mod2);
-			if (unlikely(a & (sz * nv - 1)) && in->kind2 != SP_PARAM) {
+			if (unlikely(a & ((sz * nv - 1) | ((in->mod2 & LDST_ALIGN32) ? 31 : 0))) && in->kind2 != SP_PARAM) {
 				fault(b, t, in, -EILSEQ, "misaligned address: load from", a);
 				rc = -EILSEQ;
 				goto out;
@@ -1176,7 +1176,7 @@ slow:
 			}
 			uint64_t a = r[in->o[4]] + (uint64_t)in->imm;
 			uint32_t sz = in->size, nv = LDST_VEC(in->mod2);
-			if (unlikely(a & (sz * nv - 1)) && in->kind2 != SP_PARAM) {
+			if (unlikely(a & ((sz * nv - 1) | ((in->mod2 & LDST_ALIGN32) ? 31 : 0))) && in->kind2 != SP_PARAM) {
 				fault(b, t, in, -EILSEQ, "misaligned address: store to", a);
 				rc = -EILSEQ;
 				goto out;

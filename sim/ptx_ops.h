@@ -39,8 +39,10 @@ enum { RND_NONE, RND_RN, RND_RZ, RND_RM, RND_RP, RND_RNI, RND_RZI, RND_RMI, RND_
 #define FL_SATFINITE 0x08 /* cvt to half or bfloat16 .satfinite: beyond the largest finite, that */
 /* Atomic operations (mod). */
 enum { AT_ADD, AT_MIN, AT_MAX, AT_INC, AT_DEC, AT_AND, AT_OR, AT_XOR, AT_EXCH, AT_CAS };
-/* ld/st: mod2 = vector count (1, 2, 4) | LDST_VOLATILE. */
+/* ld/st: mod2 = vector count (1, 2, 4) | LDST_VOLATILE | LDST_ALIGN32 (the first half of a
+ * 256-bit .v8 access, made as two .v4 ones: the address must be 32-byte aligned). */
 #define LDST_VOLATILE 0x80
+#define LDST_ALIGN32 0x40
 #define LDST_VEC(m) ((m) & 7)
 #define AT_RED 0x80
 

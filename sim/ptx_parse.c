@@ -1759,7 +1759,10 @@ static int parse_insn_raw(struct P *P, const struct tok *t, uint32_t g, int gneg
 		in->gneg = (uint8_t)gneg;
 		return parse_call(P, in, line);
 	}
+	int v8 = (!strcmp(op, "ld") || !strcmp(op, "st")) && mn_has(&m, ".v8");
+	P->vec_max = v8 ? 8 : 0;   /* 256-bit accesses (sm_100): eight 32-bit registers */
 	rc = parse_ops(P, o, 8, k, &n);
+	P->vec_max = 0;
 	if (rc)
 		return rc;
 	in = emit(P, line);
@@ -1809,6 +1812,33 @@ static int parse_insn_raw(struct P *P, const struct tok *t, uint32_t g, int gneg
 		in->imm = a->imm;
 		if (k == K_PRED || k == K_NONE)
 			return perr(P, -EINVAL, line, "'%s' needs a value type", name);
+		if (v->t == O_VEC && v->nvec == 8) {
+			/* .v8 of 32-bit values: two .v4 accesses, the first checking 32-byte alignment */
+			if (!v8 || kind_size(k) != 4 || (!isst && v->vec_imm) ||
+			    (in->kind2 != SP_GLOBAL && in->kind2 != SP_GENERIC))
+				return perr(P, -ENOTSUP, line, "unsupported instruction '%s'", name);
+			for (int i = 0; i < 4 && !isst; i++)
+				if (v->vec[i] == a->slot)
+					return perr(P, -ENOTSUP, line, "unsupported instruction '%s' (a destination is the address)", name);
+			in->mod2 = (uint8_t)(4 | LDST_ALIGN32 | (mn_has(&m, ".volatile") ? LDST_VOLATILE : 0));
+			memcpy(in->o, v->vec, 4 * sizeof(v->vec[0]));
+			if (!isst) {   /* as below: the destination's width, 8 for a predicate */
+				int dk = P->slotkind[v->vec[0]];
+				in->mod = (uint8_t)(kind_size(dk) < 4 || dk == K_PRED ? 8 : kind_size(dk));
+			}
+			struct ptx_insn first = *in;
+			struct ptx_insn *hi = emit(P, line);   /* in may move: not used after */
+			if (!hi)
+				return P->rc;
+			*hi = first;
+			hi->mod2 = (uint8_t)(first.mod2 & ~LDST_ALIGN32);
+			hi->imm = first.imm + 16;
+			memcpy(hi->o, v->vec + 4, 4 * sizeof(v->vec[0]));
+			hi->o[4] = first.o[4];
+			return 0;
+		}
+		if (v->t == O_VEC && v->nvec > 4)
+			return perr(P, -EINVAL, line, "bad vector operand of '%s'", name);
 		if (v->t == O_VEC) {
 			if (!isst && v->vec_imm)
 				return perr(P, -EINVAL, line, "'%s' cannot load into a number", name);
