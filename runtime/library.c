@@ -30,6 +30,12 @@ struct lib {
 	size_t len;
 	struct lib_module *mods;
 	struct kernel *kernels;
+	/* the image's kernel names, sorted, listed at the first lookup (a library of thousands
+	 * of kernels, cuDNN's, is asked for each: listing them every time, decompressing the
+	 * image again, took minutes); names_state 0: not listed yet, 1: listed, -1: cannot be */
+	char **names;
+	size_t nnames;
+	int names_state;
 };
 
 struct kernel {
@@ -40,6 +46,21 @@ struct kernel {
 	CUfunction cache_fn;
 	struct kernel *next;
 };
+
+static int name_cmp(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static void lib_free_names(struct lib *l)
+{
+	for (size_t i = 0; i < l->nnames; i++)
+		free(l->names[i]);
+	free(l->names);
+	l->names = NULL;
+	l->nnames = 0;
+	l->names_state = 0;
+}
 
 /*
  * Every live library and kernel, by address. A handle the application passes is looked up
@@ -355,6 +376,7 @@ CUresult CUDAAPI cuLibraryUnload(CUlibrary library)
 			vgpu_drv.module_unload(m->mod);
 		free(m);
 	}
+	lib_free_names(l);
 	free(l->image);
 	free(l);
 	return CUDA_SUCCESS;
@@ -384,19 +406,37 @@ static CUresult kernel_new(struct lib *l, const char *name, CUkernel *out)
 	return CUDA_SUCCESS;
 }
 
-/* 1 when the image names kernel `name`, 0 when it does not, -1 when its kernels cannot be listed. */
-static int image_has_kernel(const struct lib *l, const char *name)
+/* 1 when the image names kernel `name`, 0 when it does not, -1 when its kernels cannot be
+ * listed. The caller holds lock. */
+static int image_has_kernel(struct lib *l, const char *name)
 {
-	struct vgpu_kernel_info *k = NULL;
-	size_t n = 0;
-	int found = 0;
-
-	if (vgpu_modimage_kernels(l->image, l->len, &k, &n) < 0)
+	if (l->names_state == 0) {
+		struct vgpu_kernel_info *k = NULL;
+		size_t n = 0;
+		if (vgpu_modimage_kernels(l->image, l->len, &k, &n) < 0) {
+			l->names_state = -1;
+			return -1;
+		}
+		/* the names move from the layouts into the list (out of memory: asked again next time) */
+		char **v = n ? calloc(n, sizeof(*v)) : NULL;
+		if (n && !v) {
+			vgpu_modimage_free_kernels(k, n);
+			return -1;
+		}
+		for (size_t i = 0; i < n; i++) {
+			v[i] = k[i].name;
+			k[i].name = NULL;
+		}
+		vgpu_modimage_free_kernels(k, n);
+		if (n)
+			qsort(v, n, sizeof(*v), name_cmp);
+		l->names = v;
+		l->nnames = n;
+		l->names_state = 1;
+	}
+	if (l->names_state < 0)
 		return -1;
-	for (size_t i = 0; i < n && !found; i++)
-		found = !strcmp(k[i].name, name);
-	vgpu_modimage_free_kernels(k, n);
-	return found;
+	return l->nnames && bsearch(&name, l->names, l->nnames, sizeof(*l->names), name_cmp) != NULL;
 }
 
 /*
