@@ -752,6 +752,10 @@ static int ident_slot(struct P *P, const struct tok *t, uint32_t *slot)
 		*slot = new_slot(P, K_U64, 0);
 		return 0;
 	}
+	if (tok_is(t, "WARP_SZ")) {   /* the predefined constant: a warp's width */
+		*slot = const_slot(P, 32);
+		return 0;
+	}
 	int i = sym_find(P, t->s, t->n);
 	if (i < 0 && t->s[0] == '%') {
 		/* %r123: member 123 of a range declared %r<N> */
@@ -952,7 +956,8 @@ static int parse_opnd(struct P *P, struct opnd *o, int kind)
 	if (t->t != T_ID)
 		return perr(P, -EINVAL, t->line, "bad operand");
 	/* not a declared name: a label (nvcc's labels and string constants both start with $) */
-	if (sym_find(P, t->s, t->n) < 0 && t->s[0] != '%' && !(t->n == 1 && t->s[0] == '_')) {
+	if (sym_find(P, t->s, t->n) < 0 && t->s[0] != '%' && !(t->n == 1 && t->s[0] == '_') &&
+	    !tok_is(t, "WARP_SZ")) {
 		/* a label (resolved after the body) */
 		if (t->n >= sizeof(o->label))
 			return perr(P, -EINVAL, t->line, "label too long");

@@ -44,7 +44,19 @@ for lib in libcublas.so libcufft.so; do
   fi
 done
 if [ ! -x "$prog" ]; then
+  case $name in
+    cudnn_ops) if [ ! -e "$cuda_home/lib64/libcudnn.so" ]; then
+        echo "skip: $cuda_home/lib64/libcudnn.so is not installed (cuDNN is installed beside the toolkit where it is)"
+        exit 77
+      fi ;;
+  esac
   echo "FAIL: $prog is not built (make B=$B gpu-kit)"; exit 1
+fi
+# a library the program needs and this machine lacks (cuDNN on a GPU machine without it)
+missing_so=$(ldd "$prog" 2>/dev/null | awk '/not found/ { print $1 }' | tr '\n' ' ')
+if [ -n "$missing_so" ]; then
+  echo "skip: $name needs ${missing_so% }, which this machine does not have"
+  exit 77
 fi
 
 . tests/proxy_lib.sh

@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: MIT
 # GPU checks (included by the top-level Makefile): the CUDA-library programs (cuBLAS, cuFFT,
-# cuRAND, cuSPARSE), on the simulator (in make test: all but cuBLAS run, cuBLAS is refused), their comparison through vgpu on a GPU
+# cuRAND, cuSPARSE, cuDNN), on the simulator (in make test: all but cuBLAS run, cuBLAS is refused), their comparison through vgpu on a GPU
 # (make test-gpu), and the one-command GPU run: make gpu-kit builds a self-contained tree,
 # make gpu-check runs everything on a GPU machine and writes one report (docs/GPU.md).
 
@@ -8,6 +8,9 @@
 # tests that need them skip.
 GPU_CUDA_LIBS := $(and $(wildcard $(CUDA_HOME)/lib64/libcublas.so),$(wildcard $(CUDA_HOME)/lib64/libcufft.so),$(wildcard $(CUDA_HOME)/lib64/libcurand.so),$(wildcard $(CUDA_HOME)/lib64/libcusparse.so))
 GPU_PROGS := $(B)/tests/gpu/cublas_gemm $(B)/tests/gpu/cufft_c2c $(B)/tests/gpu/curand_host $(B)/tests/gpu/cusparse_spmv
+# cuDNN is installed beside the toolkit where it is (Debian's CUDA 13 layout here): without it
+# its program is not built and its tests skip saying so.
+GPU_CUDNN := $(wildcard $(CUDA_HOME)/lib64/libcudnn.so)
 GPU_NVCC  := $(NVCC) -Itests/gpu -Xcompiler=-Wall -Xlinker=-rpath=$(CUDA_HOME)/lib64
 ifeq ($(SAN),1)
   # the sanitized libvgpu and simulator need the ASan runtime in the program
@@ -27,22 +30,29 @@ $(B)/tests/gpu/curand_host: tests/gpu/curand_host.cu tests/gpu/gpucheck.h
 $(B)/tests/gpu/cusparse_spmv: tests/gpu/cusparse_spmv.cu tests/gpu/gpucheck.h
 	@mkdir -p $(dir $@)
 	$(GPU_NVCC) $< -o $@ -lcusparse
+$(B)/tests/gpu/cudnn_ops: tests/gpu/cudnn_ops.cu tests/gpu/gpucheck.h
+	@mkdir -p $(dir $@)
+	$(GPU_NVCC) $< -o $@ -lcudnn
 
 # make test: on the simulator cuBLAS must stop cleanly at its SASS-only kernels (no crash, no
-# hang); cuFFT, cuRAND and cuSPARSE, which ship PTX for what these programs use, must run and verify,
+# hang); cuFFT, cuRAND, cuSPARSE and cuDNN, which ship PTX for what these programs use, must run and verify,
 # directly and through vgpu.
 GPU_SASS_ONLY := $(B)/tests/gpu/sass_only.sh
 $(GPU_SASS_ONLY): $(if $(GPU_CUDA_LIBS),$(GPU_PROGS)) $(LIBVGPU) $(SIM_LIB) $(PROXY) tests/gpu/sass_only.sh
 	@mkdir -p $(dir $@)
 	printf '#!/bin/sh\nexec tests/gpu/sass_only.sh --strict\n' > $@ && chmod +x $@
-GPU_SIM_LIBS := $(B)/tests/gpu/sim_cufft_c2c.sh $(B)/tests/gpu/sim_curand_host.sh $(B)/tests/gpu/sim_cusparse_spmv.sh
+GPU_SIM_LIBS := $(B)/tests/gpu/sim_cufft_c2c.sh $(B)/tests/gpu/sim_curand_host.sh $(B)/tests/gpu/sim_cusparse_spmv.sh \
+                $(B)/tests/gpu/sim_cudnn_ops.sh
+$(B)/tests/gpu/sim_cudnn_ops.sh: $(if $(GPU_CUDNN),$(B)/tests/gpu/cudnn_ops)
 $(B)/tests/gpu/sim_%.sh: $(if $(GPU_CUDA_LIBS),$(B)/tests/gpu/%) $(LIBVGPU) $(SIM_LIB) $(PROXY) tests/gpu/lib_compare.sh
 	@mkdir -p $(dir $@)
 	printf '#!/bin/sh\nVGPU_E2E_BACKEND=sim exec tests/gpu/lib_compare.sh --must-run %s\n' $(B)/tests/gpu/$* > $@ && chmod +x $@
 TESTS += $(GPU_SASS_ONLY) $(GPU_SIM_LIBS)
 
 # make test-gpu: each program directly and through vgpu on the real driver, and PyTorch.
-GPU_LIB_TESTS := $(B)/tests/gpu/lib_cublas_gemm.sh $(B)/tests/gpu/lib_cufft_c2c.sh $(B)/tests/gpu/lib_curand_host.sh $(B)/tests/gpu/lib_cusparse_spmv.sh
+GPU_LIB_TESTS := $(B)/tests/gpu/lib_cublas_gemm.sh $(B)/tests/gpu/lib_cufft_c2c.sh $(B)/tests/gpu/lib_curand_host.sh $(B)/tests/gpu/lib_cusparse_spmv.sh \
+                 $(B)/tests/gpu/lib_cudnn_ops.sh
+$(B)/tests/gpu/lib_cudnn_ops.sh: $(if $(GPU_CUDNN),$(B)/tests/gpu/cudnn_ops)
 $(B)/tests/gpu/lib_%.sh: $(if $(GPU_CUDA_LIBS),$(B)/tests/gpu/%) tests/gpu/lib_compare.sh
 	@mkdir -p $(dir $@)
 	printf '#!/bin/sh\nexec tests/gpu/lib_compare.sh %s\n' $(B)/tests/gpu/$* > $@ && chmod +x $@
@@ -62,7 +72,8 @@ GPU_KIT_FILES := $(PROXY) $(VGPUCTL) $(LIBVGPU) $(SIM_LIB) $(SIM_KERNELS) \
 	$(RT_NAMES:%=$(B)/tests/runtime/%) $(RT_NAMES:%=$(B)/tests/runtime/%_shared) $(RT_TESTS) \
 	$(B)/bench/ring $(B)/bench/zone_app $(B)/bench/zone.sh \
 	$(B)/tests/restart/stream_app $(B)/tests/migrate/rt_loop \
-	$(if $(GPU_CUDA_LIBS),$(GPU_PROGS) $(GPU_LIB_TESTS)) $(GPU_SASS_ONLY) $(GPU_SIM_LIBS) $(GPU_TORCH_TEST)
+	$(if $(GPU_CUDA_LIBS),$(GPU_PROGS) $(GPU_LIB_TESTS)) $(if $(GPU_CUDNN),$(B)/tests/gpu/cudnn_ops) \
+	$(GPU_SASS_ONLY) $(GPU_SIM_LIBS) $(GPU_TORCH_TEST)
 gpu-kit: $(GPU_KIT_FILES)
 	@tests/gpu/kit.sh $(B) $(GPU_KIT_FILES)
 

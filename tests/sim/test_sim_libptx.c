@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* The simulator's 256-bit loads and stores (ld/st.global.v8.b32, sm_100's, in cuDNN's PTX):
- * eight words moved, the address 32-byte aligned or the launch fails as misaligned, outside
- * the allocation an illegal address; other spaces and widths refused at load. */
+/* PTX forms the CUDA libraries' modules use (cuDNN's): 256-bit loads and stores
+ * (ld/st.global.v8.b32, sm_100's): eight words moved, the address 32-byte aligned or the
+ * launch fails as misaligned, outside the allocation an illegal address, other spaces and
+ * widths refused at load; the predefined constant WARP_SZ as an operand. */
 #include "simtest.h"
 
 #define HDR ".version 8.8\n.target sm_100\n.address_size 64\n"
@@ -16,7 +17,11 @@ static const char ptx[] = HDR
 	"\tadd.u32 %r1, %r1, 1;\n\tadd.u32 %r2, %r2, 1;\n\tadd.u32 %r3, %r3, 1;\n\tadd.u32 %r4, %r4, 1;\n"
 	"\tadd.u32 %r5, %r5, 1;\n\tadd.u32 %r6, %r6, 1;\n\tadd.u32 %r7, %r7, 1;\n\tadd.u32 %r8, %r8, 1;\n"
 	"\tst.global.v8.b32 [%rd5], {%r1, %r2, %r3, %r4, %r5, %r6, %r7, %r8};\n"
-	"\tret;\n}\n";
+	"\tret;\n}\n"
+	/* ws(dst): dst[0] = WARP_SZ * 2 */
+	".visible .entry ws(.param .u64 dst)\n{\n\t.reg .b32 %r<3>;\n\t.reg .b64 %rd<2>;\n"
+	"\tld.param.u64 %rd1, [dst];\n\tmov.u32 %r1, WARP_SZ;\n\tshl.b32 %r2, %r1, 1;\n"
+	"\tst.global.u32 [%rd1], %r2;\n\tret;\n}\n";
 
 int main(void)
 {
@@ -58,6 +63,15 @@ int main(void)
 				EXPECT(out[k] == (k >= w && k < w + 8 ? in[k] + 1 : 7u));
 			}
 		}
+		if (i == 0) {
+			uint32_t ws = 0;
+			CUfunction g;
+			CK(cuModuleGetFunction(&g, m, "ws"));
+			void *wargs[] = { &dst };
+			CK(cuLaunchKernel(g, 1, 1, 1, 1, 1, 1, 0, NULL, wargs, NULL));
+			CK(cuMemcpyDtoH(&ws, dst, sizeof(ws)));
+			EXPECT(ws == 64);
+		}
 		CK(cuCtxDestroy(ctx));
 	}
 	CUcontext ctx;
@@ -79,6 +93,6 @@ int main(void)
 		EXPECT(r == CUDA_ERROR_INVALID_PTX);
 	}
 	CK(cuCtxDestroy(ctx));
-	printf("test_sim_v8: ok\n");
+	printf("test_sim_libptx: ok\n");
 	return 0;
 }
