@@ -10,6 +10,7 @@
 #include "custom_wire.h"
 #include "kernels.h"
 #include "modimage.h"
+#include "rdc.h"
 #include "vgpu_calls.h"
 #include "vgpu_ops.h"
 
@@ -39,17 +40,34 @@ static CUresult module_load(const struct vgpu_call_desc *d, CUmodule *module, co
 		vgpu_client_log(1, "%s: not a PTX, cubin or fatbin image (or longer than %zu bytes)", d->name, max);
 		return CUDA_ERROR_INVALID_IMAGE;
 	}
+	/* On the simulator (PTX only), a device-linked image of nvcc -rdc=true code holds only
+	 * SASS: its objects' PTX, from this process's files, is linked and sent instead. */
+	void *linked = NULL;
+	struct vgpu_rdc_inputs in;
+	if (vgpu_zone_backend() == 2 && vgpu_modimage_has_ptx(img, sz) == 0 && vgpu_rdc_find(img, sz, &in) == 0) {
+		size_t ln;
+		if (vgpu_rdc_link(&in, &linked, &ln) == CUDA_SUCCESS) {
+			vgpu_client_log(2, "%s: the module holds only SASS; sending the PTX of the %zu relocatable "
+					"objects it was linked from (nvcc -rdc=true), found in %s", d->name, in.n, in.path);
+			img = linked;
+			sz = ln;
+		}
+		vgpu_rdc_inputs_free(&in);
+	}
 	len = sz;
 	void *argv[VGPU_MW_NARGS] = { [VGPU_MW_MODULE] = &module, [VGPU_MW_IMAGE] = &img,
 				      [VGPU_MW_IMAGE_BYTES] = &len };
 	r = vgpu_client_call(d, argv);
-	if (r != CUDA_SUCCESS)
+	if (r != CUDA_SUCCESS) {
+		free(linked);
 		return r;
+	}
 	if (vgpu_modimage_kernels(img, sz, &k, &n) < 0)
 		vgpu_client_log(1, "%s: kernel parameter layouts not found in the image; launches of its "
 				"kernels need the `extra` form", d->name);
 	else
 		vgpu_kernels_module_add(*module, k, n);
+	free(linked);
 	return CUDA_SUCCESS;
 }
 

@@ -215,6 +215,23 @@ static int fb_payload(const struct fb_entry *e, char **out, size_t *n)
 	return 0;
 }
 
+int vgpu_modimage_has_ptx(const void *image, size_t len)
+{
+	size_t real;
+	int kind = vgpu_modimage_size(image, len, &real);
+	if (kind < 0)
+		return kind;
+	if (kind != VGPU_MODIMAGE_FATBIN)
+		return kind == VGPU_MODIMAGE_PTX;
+	size_t off = 0;
+	struct fb_entry e;
+	int rc;
+	while ((rc = fb_next(image, real, &off, &e)) > 0)
+		if (e.kind == FB_KIND_PTX)
+			return 1;
+	return rc < 0 ? rc : 0;
+}
+
 int vgpu_modimage_ptx(const void *image, size_t len, char **ptx)
 {
 	const uint8_t *p = image;

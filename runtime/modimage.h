@@ -59,6 +59,9 @@ void vgpu_modimage_free_kernels(struct vgpu_kernel_info *k, size_t n);
 int vgpu_modimage_globals(const void *image, size_t len, char ***names /* out */, size_t *n /* out */);
 void vgpu_modimage_free_names(char **names, size_t n);
 
+/* 1 when the image holds PTX (text, or a fatbin PTX entry), 0 when only SASS, -EINVAL when
+ * malformed. Nothing is decompressed. */
+int vgpu_modimage_has_ptx(const void *image, size_t len);
 /* The PTX text for the simulator: decompressed, NUL-terminated, malloc'd (caller frees).
  * Returns 0, -ENOEXEC when the image holds only SASS (no PTX), -EINVAL when malformed,
  * -ENOMEM. */

@@ -5,6 +5,7 @@
 #include "sim.h"
 #include "library.h"
 #include "modimage.h"
+#include "rdc.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -74,6 +75,19 @@ static CUresult load(CUmodule *out, const void *image, size_t max, unsigned nopt
 	}
 	char *ptx = NULL;
 	int rc = vgpu_modimage_ptx(image, max, &ptx);
+	if (rc == -ENOEXEC) {
+		/* nvcc -rdc=true: the device-linked image is SASS; its objects' PTX, linked, runs */
+		struct vgpu_rdc_inputs in;
+		size_t ln;
+		if (vgpu_rdc_find(image, len, &in) == 0) {
+			if (vgpu_rdc_link(&in, (void **)&ptx, &ln) == CUDA_SUCCESS) {
+				sim_log("cuModuleLoadData: the module holds only SASS; running the PTX of the %zu "
+				        "relocatable objects it was linked from (nvcc -rdc=true), found in %s", in.n, in.path);
+				rc = 0;
+			}
+			vgpu_rdc_inputs_free(&in);
+		}
+	}
 	if (rc) {
 		if (rc == -ENOEXEC)
 			snprintf(msg, sizeof(msg), "module holds only SASS for real GPUs and no PTX; the "

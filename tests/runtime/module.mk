@@ -38,6 +38,20 @@ $(B)/tests/runtime/%_shared: tests/runtime/%.cu tests/runtime/rt.h
 	@mkdir -p $(dir $@)
 	$(RT_NVCC) $(RT_SHARED) $< -o $@
 
+# Separate compilation (CMake's CUDA_SEPARABLE_COMPILATION): two units, -rdc=true, device-linked.
+# The device link makes SASS only, and only for the architectures named, so the program names
+# the GPUs it runs on (sm_75, as nvcc's default, and sm_80, sm_90), as such builds must; the
+# units' PTX (compute_75) stays in the program for the simulator.
+RT_RDC_SRC := tests/runtime/rdc/parts.cu tests/runtime/rdc/parts.h
+RT_RDC_ARCH := -gencode arch=compute_75,code=[sm_75,compute_75] -gencode arch=compute_80,code=sm_80 \
+               -gencode arch=compute_90,code=sm_90
+$(B)/tests/runtime/separate_compilation: tests/runtime/separate_compilation.cu $(RT_RDC_SRC) tests/runtime/rt.h
+	@mkdir -p $(dir $@)
+	$(RT_NVCC) -rdc=true $(RT_RDC_ARCH) $< tests/runtime/rdc/parts.cu -o $@
+$(B)/tests/runtime/separate_compilation_shared: tests/runtime/separate_compilation.cu $(RT_RDC_SRC) tests/runtime/rt.h
+	@mkdir -p $(dir $@)
+	$(RT_NVCC) $(RT_SHARED) -rdc=true $(RT_RDC_ARCH) $< tests/runtime/rdc/parts.cu -o $@
+
 $(B)/tests/runtime/rt_%.sh: $(B)/tests/runtime/% $(B)/tests/runtime/%_shared tests/runtime/run.sh $(LIBVGPU) $(SIM_LIB)
 	printf '#!/bin/sh\nexec tests/runtime/run.sh %s %s\n' $(B)/tests/runtime/$* $(B)/tests/runtime/$*_shared > $@ && chmod +x $@
 
