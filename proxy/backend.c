@@ -58,6 +58,11 @@ int vgpu_backend_find_sim(const char *opt, char *buf, unsigned cap)
 
 static int open_lib(struct vgpu_backend *b, const char *path, int kind, char *why, unsigned cap)
 {
+	/* The simulator looks in its process's files for the PTX of a program's relocatable
+	 * device code when an image holds only SASS (runtime/rdc.c): the program's, when it runs
+	 * in the program. In the proxy, what a zone sends never makes a worker read files: the
+	 * zone's libvgpu does that search in the zone. */
+	setenv("VGPU_SIM_RDC", "0", 1);
 	b->dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
 	if (!b->dl) {
 		const char *e = dlerror();

@@ -75,7 +75,8 @@ static CUresult load(CUmodule *out, const void *image, size_t max, unsigned nopt
 	}
 	char *ptx = NULL;
 	int rc = vgpu_modimage_ptx(image, max, &ptx);
-	if (rc == -ENOEXEC) {
+	const char *rdc_env = getenv("VGPU_SIM_RDC");
+	if (rc == -ENOEXEC && !(rdc_env && !strcmp(rdc_env, "0"))) {
 		/* nvcc -rdc=true: the device-linked image is SASS; its objects' PTX, linked, runs */
 		struct vgpu_rdc_inputs in;
 		size_t ln;
