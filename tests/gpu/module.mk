@@ -6,8 +6,9 @@
 
 # cuBLAS and cuFFT come with the toolkit; without them the programs are not built and the
 # tests that need them skip.
-GPU_CUDA_LIBS := $(and $(wildcard $(CUDA_HOME)/lib64/libcublas.so),$(wildcard $(CUDA_HOME)/lib64/libcufft.so),$(wildcard $(CUDA_HOME)/lib64/libcurand.so),$(wildcard $(CUDA_HOME)/lib64/libcusparse.so))
-GPU_PROGS := $(B)/tests/gpu/cublas_gemm $(B)/tests/gpu/cufft_c2c $(B)/tests/gpu/curand_host $(B)/tests/gpu/cusparse_spmv
+GPU_CUDA_LIBS := $(and $(wildcard $(CUDA_HOME)/lib64/libcublas.so),$(wildcard $(CUDA_HOME)/lib64/libcufft.so),$(wildcard $(CUDA_HOME)/lib64/libcurand.so),$(wildcard $(CUDA_HOME)/lib64/libcusparse.so),$(wildcard $(CUDA_HOME)/lib64/libnvrtc.so))
+GPU_PROGS := $(B)/tests/gpu/cublas_gemm $(B)/tests/gpu/cufft_c2c $(B)/tests/gpu/curand_host $(B)/tests/gpu/cusparse_spmv \
+             $(B)/tests/gpu/nvrtc_jit
 # cuDNN is installed beside the toolkit where it is (Debian's CUDA 13 layout here): without it
 # its program is not built and its tests skip saying so.
 GPU_CUDNN := $(wildcard $(CUDA_HOME)/lib64/libcudnn.so)
@@ -30,19 +31,24 @@ $(B)/tests/gpu/curand_host: tests/gpu/curand_host.cu tests/gpu/gpucheck.h
 $(B)/tests/gpu/cusparse_spmv: tests/gpu/cusparse_spmv.cu tests/gpu/gpucheck.h
 	@mkdir -p $(dir $@)
 	$(GPU_NVCC) $< -o $@ -lcusparse
+# a driver-API program: the stub libcuda.so to link, libvgpu or the driver as libcuda.so.1 to run
+$(B)/tests/gpu/nvrtc_jit: tests/gpu/nvrtc_jit.cu tests/gpu/gpucheck.h
+	@mkdir -p $(dir $@)
+	$(GPU_NVCC) $< -o $@ -lnvrtc -L$(CUDA_HOME)/lib64/stubs -lcuda
 $(B)/tests/gpu/cudnn_ops: tests/gpu/cudnn_ops.cu tests/gpu/gpucheck.h
 	@mkdir -p $(dir $@)
 	$(GPU_NVCC) $< -o $@ -lcudnn
 
 # make test: on the simulator cuBLAS must stop cleanly at its SASS-only kernels (no crash, no
-# hang); cuFFT, cuRAND, cuSPARSE and cuDNN, which ship PTX for what these programs use, must run and verify,
+# hang); cuFFT, cuRAND, cuSPARSE and cuDNN, which ship PTX for what these programs use, and
+# NVRTC's kernels compiled at run time, must run and verify,
 # directly and through vgpu.
 GPU_SASS_ONLY := $(B)/tests/gpu/sass_only.sh
 $(GPU_SASS_ONLY): $(if $(GPU_CUDA_LIBS),$(GPU_PROGS)) $(LIBVGPU) $(SIM_LIB) $(PROXY) tests/gpu/sass_only.sh
 	@mkdir -p $(dir $@)
 	printf '#!/bin/sh\nexec tests/gpu/sass_only.sh --strict\n' > $@ && chmod +x $@
 GPU_SIM_LIBS := $(B)/tests/gpu/sim_cufft_c2c.sh $(B)/tests/gpu/sim_curand_host.sh $(B)/tests/gpu/sim_cusparse_spmv.sh \
-                $(B)/tests/gpu/sim_cudnn_ops.sh
+                $(B)/tests/gpu/sim_cudnn_ops.sh $(B)/tests/gpu/sim_nvrtc_jit.sh
 $(B)/tests/gpu/sim_cudnn_ops.sh: $(if $(GPU_CUDNN),$(B)/tests/gpu/cudnn_ops)
 $(B)/tests/gpu/sim_%.sh: $(if $(GPU_CUDA_LIBS),$(B)/tests/gpu/%) $(LIBVGPU) $(SIM_LIB) $(PROXY) tests/gpu/lib_compare.sh
 	@mkdir -p $(dir $@)
@@ -51,7 +57,7 @@ TESTS += $(GPU_SASS_ONLY) $(GPU_SIM_LIBS)
 
 # make test-gpu: each program directly and through vgpu on the real driver, and PyTorch.
 GPU_LIB_TESTS := $(B)/tests/gpu/lib_cublas_gemm.sh $(B)/tests/gpu/lib_cufft_c2c.sh $(B)/tests/gpu/lib_curand_host.sh $(B)/tests/gpu/lib_cusparse_spmv.sh \
-                 $(B)/tests/gpu/lib_cudnn_ops.sh
+                 $(B)/tests/gpu/lib_cudnn_ops.sh $(B)/tests/gpu/lib_nvrtc_jit.sh
 $(B)/tests/gpu/lib_cudnn_ops.sh: $(if $(GPU_CUDNN),$(B)/tests/gpu/cudnn_ops)
 $(B)/tests/gpu/lib_%.sh: $(if $(GPU_CUDA_LIBS),$(B)/tests/gpu/%) tests/gpu/lib_compare.sh
 	@mkdir -p $(dir $@)
