@@ -17,6 +17,9 @@ ifeq ($(SAN),1)
   # the sanitized libvgpu and simulator need the ASan runtime in the program
   GPU_NVCC += -Xcompiler=-fsanitize=address -Xcompiler=-fsanitize=undefined \
               -Xcompiler=-fno-omit-frame-pointer -Xlinker=-lasan -Xlinker=-lubsan
+else
+  # stripped, as the runtime programs: they travel in make gpu-kit's bounded tree
+  GPU_NVCC += -Xlinker=-s
 endif
 
 $(B)/tests/gpu/cublas_gemm: tests/gpu/cublas_gemm.cu tests/gpu/gpucheck.h
