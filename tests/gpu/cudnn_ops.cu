@@ -11,18 +11,7 @@
 #include <vector>
 #include "gpucheck.h"
 
-#define CHECK_DNN(call)                                                                      \
-	do {                                                                                 \
-		cudnnStatus_t r_ = (call);                                                   \
-		if (r_ != CUDNN_STATUS_SUCCESS) {                                            \
-			cudaError_t e_ = cudaGetLastError();                                 \
-			if (no_kernel_image(e_))                                             \
-				exit_no_kernel_image("cuDNN", #call, cudaGetErrorName(e_));  \
-			printf("FAIL %s:%d: %s: %s (last runtime error %s)\n", __FILE__,    \
-			       __LINE__, #call, cudnnGetErrorString(r_), cudaGetErrorName(e_)); \
-			exit(1);                                                             \
-		}                                                                            \
-	} while (0)
+#define CHECK_DNN(call) CHECK_LIB("cuDNN", cudnnStatus_t, CUDNN_STATUS_SUCCESS, cudnnGetErrorString, call)
 
 /* NCHW sizes of the layer: input N x C x H x W, K filters of C x R x S, stride 1, padding 1 */
 static const int N = 2, C = 3, H = 9, W = 8, K = 4, R = 3, S = 3, PAD = 1;

@@ -32,20 +32,7 @@ static const char *cufft_name(cufftResult r)
 	}
 }
 
-/* A failed cuFFT call ends the program. A failure whose runtime error says the kernel image
- * is unusable is the "no binary for this device" exit (3). */
-#define CHECK_FFT(call)                                                                      \
-	do {                                                                                 \
-		cufftResult r_ = (call);                                                     \
-		if (r_ != CUFFT_SUCCESS) {                                                   \
-			cudaError_t e_ = cudaGetLastError();                                 \
-			if (no_kernel_image(e_))                                             \
-				exit_no_kernel_image("cuFFT", #call, cudaGetErrorName(e_));  \
-			printf("FAIL %s:%d: %s: %s (last runtime error %s)\n", __FILE__,    \
-			       __LINE__, #call, cufft_name(r_), cudaGetErrorName(e_));      \
-			exit(1);                                                             \
-		}                                                                            \
-	} while (0)
+#define CHECK_FFT(call) CHECK_LIB("cuFFT", cufftResult, CUFFT_SUCCESS, cufft_name, call)
 
 /* A fixed pattern in [-1, 1): identical on every run. */
 static void fill(std::vector<float> &v, unsigned seed)

@@ -35,20 +35,7 @@ static const char *curand_name(curandStatus_t r)
 	}
 }
 
-/* A failed cuRAND call ends the program; one whose runtime error says the kernel image is
- * unusable is the "no binary for this device" exit (3). */
-#define CHECK_RAND(call)                                                                     \
-	do {                                                                                 \
-		curandStatus_t r_ = (call);                                                  \
-		if (r_ != CURAND_STATUS_SUCCESS) {                                           \
-			cudaError_t e_ = cudaGetLastError();                                 \
-			if (no_kernel_image(e_))                                             \
-				exit_no_kernel_image("cuRAND", #call, cudaGetErrorName(e_)); \
-			printf("FAIL %s:%d: %s: %s (last runtime error %s)\n", __FILE__,    \
-			       __LINE__, #call, curand_name(r_), cudaGetErrorName(e_));     \
-			exit(1);                                                             \
-		}                                                                            \
-	} while (0)
+#define CHECK_RAND(call) CHECK_LIB("cuRAND", curandStatus_t, CURAND_STATUS_SUCCESS, curand_name, call)
 
 static const size_t N = 1 << 12; /* values per draw: a multiple of 2 (normal) and of 4 */
 

@@ -11,18 +11,7 @@
 #include <vector>
 #include "gpucheck.h"
 
-#define CHECK_SP(call)                                                                       \
-	do {                                                                                 \
-		cusparseStatus_t r_ = (call);                                                \
-		if (r_ != CUSPARSE_STATUS_SUCCESS) {                                         \
-			cudaError_t e_ = cudaGetLastError();                                 \
-			if (no_kernel_image(e_))                                             \
-				exit_no_kernel_image("cuSPARSE", #call, cudaGetErrorName(e_)); \
-			printf("FAIL %s:%d: %s: %s (last runtime error %s)\n", __FILE__,    \
-			       __LINE__, #call, cusparseGetErrorString(r_), cudaGetErrorName(e_)); \
-			exit(1);                                                             \
-		}                                                                            \
-	} while (0)
+#define CHECK_SP(call) CHECK_LIB("cuSPARSE", cusparseStatus_t, CUSPARSE_STATUS_SUCCESS, cusparseGetErrorString, call)
 
 /* A rows x cols matrix with a band and a scattered column, in CSR (and COO) on the host. */
 struct sparse {

@@ -41,6 +41,22 @@ static inline void exit_no_kernel_image(const char *lib, const char *call, const
 		}                                                                            \
 	} while (0)
 
+/* A failed call of a CUDA library (status type T, success value ok, name(status) its name)
+ * ends the program with the call, the file:line, the status and the last runtime error;
+ * one whose runtime error says the kernel image is unusable is the "no binary" exit (3). */
+#define CHECK_LIB(lib, T, ok, name, call)                                                    \
+	do {                                                                                 \
+		T s_ = (call);                                                               \
+		if (s_ != (ok)) {                                                            \
+			cudaError_t e_ = cudaGetLastError();                                 \
+			if (no_kernel_image(e_))                                             \
+				exit_no_kernel_image(lib, #call, cudaGetErrorName(e_));      \
+			printf("FAIL %s:%d: %s: %s (last runtime error %s)\n", __FILE__,    \
+			       __LINE__, #call, name(s_), cudaGetErrorName(e_));            \
+			exit(1);                                                             \
+		}                                                                            \
+	} while (0)
+
 /* The error bucket printed for a check: the next power of ten at or above err, so that two
  * runs of the same kernels print the same line even if the last bits differ. */
 static inline void print_error_bucket(const char *what, double err, double tol)
