@@ -249,6 +249,13 @@ int main()
 	}
 
 	CHECK_RT(cudaStreamSynchronize(st));
+	for (cudnnTensorDescriptor_t t : { tx, ty, tb, tp })
+		CHECK_DNN(cudnnDestroyTensorDescriptor(t));
+	CHECK_DNN(cudnnDestroyFilterDescriptor(fw));
+	CHECK_DNN(cudnnDestroyConvolutionDescriptor(cd));
+	CHECK_DNN(cudnnDestroyActivationDescriptor(act));
+	for (float *p : { dx, dw, dbias, ddy, dyo, drelu, dgrelu, dgx, dgw, dp, dgp, dgin, dsm })
+		CHECK_RT(cudaFree(p));
 	CHECK_DNN(cudnnDestroy(h));
 	CHECK_RT(cudaStreamDestroy(st));
 	printf("cudnn_ops: all verified\n");
