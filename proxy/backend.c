@@ -63,14 +63,6 @@ static int open_lib(struct vgpu_backend *b, const char *path, int kind, char *wh
 	 * in the program. In the proxy, what a zone sends never makes a worker read files: the
 	 * zone's libvgpu does that search in the zone. */
 	setenv("VGPU_SIM_RDC", "0", 1);
-	/* The simulator's device addresses are addresses in the worker; a zone tells its own
-	 * host pointers from them by address (unified cuMemcpy, libvgpu/dmap.c). Where the
-	 * kernel would place the arena (beside the libraries, where the zone's large mallocs
-	 * land too) the two could coincide, and a host buffer be taken for device memory; far
-	 * below that they cannot. The fuzz harness uses the same base, so recorded sessions
-	 * replay with the same pointers. */
-	if (kind == VGPU_BACKEND_SIM)
-		setenv("VGPU_SIM_ARENA_BASE", "0x300000000000", 0);
 	b->dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
 	if (!b->dl) {
 		const char *e = dlerror();

@@ -677,6 +677,19 @@ static void zone_randomise(void)
 	size_t len = (size_t)(1 + r[1] % 8192) << 21;   /* 2 MiB .. 16 GiB, 2 MiB steps */
 	if (mmap(NULL, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0) == MAP_FAILED)
 		vgpu_debug("address-space shift of %zu bytes not reserved: %s", len, strerror(errno));
+	/*
+	 * The simulator's device addresses are addresses in this worker, and a zone tells its
+	 * own host pointers from them by address (unified cuMemcpy, libvgpu/dmap.c). Where the
+	 * kernel would put the simulator's arena (beside the libraries, where a zone's large
+	 * mallocs land too) the two could coincide and a host buffer be taken for device memory;
+	 * from 0x300000000000 (far below the mmap area, far above the heap) they cannot. A
+	 * distinct offset per zone keeps zones' device addresses apart, as above.
+	 */
+	if (!getenv("VGPU_SIM_ARENA_BASE")) {
+		char base[32];
+		snprintf(base, sizeof(base), "0x%llx", 0x300000000000ull + ((unsigned long long)(r[0] % 8192) << 21));
+		setenv("VGPU_SIM_ARENA_BASE", base, 0);
+	}
 }
 
 /* ---------------------------------------------------------------- outliving the supervisor */
