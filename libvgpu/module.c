@@ -3,6 +3,7 @@
 #include "client.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,16 +44,13 @@ static CUresult module_load(const struct vgpu_call_desc *d, CUmodule *module, co
 	/* On the simulator (PTX only), a device-linked image of nvcc -rdc=true code holds only
 	 * SASS: its objects' PTX, from this process's files, is linked and sent instead. */
 	void *linked = NULL;
-	struct vgpu_rdc_inputs in;
-	if (vgpu_zone_backend() == 2 && vgpu_modimage_has_ptx(img, sz) == 0 && vgpu_rdc_find(img, sz, &in) == 0) {
-		size_t ln;
-		if (vgpu_rdc_link(&in, &linked, &ln) == CUDA_SUCCESS) {
-			vgpu_client_log(2, "%s: the module holds only SASS; sending the PTX of the %zu relocatable "
-					"objects it was linked from (nvcc -rdc=true), found in %s", d->name, in.n, in.path);
-			img = linked;
-			sz = ln;
-		}
-		vgpu_rdc_inputs_free(&in);
+	char where[PATH_MAX + 128];
+	size_t ln;
+	if (vgpu_zone_backend() == 2 && vgpu_modimage_has_ptx(img, sz) == 0 &&
+	    vgpu_rdc_image(img, sz, &linked, &ln, where, sizeof(where)) == 0) {
+		vgpu_client_log(2, "%s: the module holds only SASS; sending %s", d->name, where);
+		img = linked;
+		sz = ln;
 	}
 	len = sz;
 	void *argv[VGPU_MW_NARGS] = { [VGPU_MW_MODULE] = &module, [VGPU_MW_IMAGE] = &img,

@@ -4,6 +4,7 @@
 
 #include <elf.h>
 #include <errno.h>
+#include <stdio.h>
 #include <fcntl.h>
 #include <link.h>
 #include <stdlib.h>
@@ -11,6 +12,14 @@
 #include <unistd.h>
 
 #include "modimage.h"
+
+struct rdc_inputs {
+	char *path;     /* the file of the process whose __nv_relfatbin held them */
+	char **ptx;     /* NUL-terminated PTX texts, one per relocatable object */
+	size_t n;
+};
+
+static void inputs_free(struct rdc_inputs *in);
 
 /*
  * A program built with -rdc=true (CMake's CUDA_SEPARABLE_COMPILATION) carries two kinds of
@@ -96,7 +105,7 @@ static int defines(char *const *ptx, size_t n, const char *name)
 struct search {
 	const struct vgpu_kernel_info *want;  /* the linked image's kernels */
 	size_t nwant;
-	struct vgpu_rdc_inputs *out;
+	struct rdc_inputs *out;
 	int found;
 };
 
@@ -107,7 +116,7 @@ static int search_file(struct search *s, const char *path)
 	unsigned char *sec = elf_section(path, "__nv_relfatbin", &len);
 	if (!sec)
 		return 0;
-	struct vgpu_rdc_inputs in = { .path = NULL };
+	struct rdc_inputs in = { .path = NULL };
 	for (size_t off = 0; off + 16 <= len;) {
 		uint32_t magic;
 		memcpy(&magic, sec + off, 4);
@@ -133,7 +142,7 @@ static int search_file(struct search *s, const char *path)
 	for (size_t i = 0; all && i < s->nwant; i++)
 		all = defines(in.ptx, in.n, s->want[i].name);
 	if (!all || !(in.path = strdup(path))) {
-		vgpu_rdc_inputs_free(&in);
+		inputs_free(&in);
 		return 0;
 	}
 	*s->out = in;
@@ -156,24 +165,22 @@ static int each_object(struct dl_phdr_info *info, size_t size, void *arg)
 	return search_file(s, path);
 }
 
-int vgpu_rdc_find(const void *image, size_t len, struct vgpu_rdc_inputs *out)
+/* The inputs for image: 0, -ENOENT or -EINVAL (vgpu_rdc_image). */
+static int find_inputs(const void *image, size_t len, struct rdc_inputs *out)
 {
 	struct vgpu_kernel_info *k = NULL;
 	size_t nk = 0;
 	memset(out, 0, sizeof(*out));
 	if (vgpu_modimage_kernels(image, len, &k, &nk) < 0)
 		return -EINVAL;
-	if (!nk) {
-		vgpu_modimage_free_kernels(k, nk);
-		return -ENOENT;
-	}
 	struct search s = { .want = k, .nwant = nk, .out = out };
-	dl_iterate_phdr(each_object, &s);
+	if (nk)
+		dl_iterate_phdr(each_object, &s);
 	vgpu_modimage_free_kernels(k, nk);
 	return s.found ? 0 : -ENOENT;
 }
 
-void vgpu_rdc_inputs_free(struct vgpu_rdc_inputs *in)
+static void inputs_free(struct rdc_inputs *in)
 {
 	for (size_t i = 0; i < in->n; i++)
 		free(in->ptx[i]);
@@ -182,7 +189,8 @@ void vgpu_rdc_inputs_free(struct vgpu_rdc_inputs *in)
 	memset(in, 0, sizeof(*in));
 }
 
-CUresult vgpu_rdc_link(const struct vgpu_rdc_inputs *in, void **image, size_t *len)
+/* The inputs linked into one image (malloc'd copy of what cuLinkComplete made). */
+static CUresult link_inputs(const struct rdc_inputs *in, void **image, size_t *len)
 {
 	CUlinkState st;
 	CUresult r = cuLinkCreate_v2(0, NULL, NULL, &st);
@@ -195,15 +203,26 @@ CUresult vgpu_rdc_link(const struct vgpu_rdc_inputs *in, void **image, size_t *l
 	size_t n = 0;
 	if (r == CUDA_SUCCESS)
 		r = cuLinkComplete(st, &out, &n);
+	if (r == CUDA_SUCCESS && !(*image = malloc(n)))
+		r = CUDA_ERROR_OUT_OF_MEMORY;
 	if (r == CUDA_SUCCESS) {
-		*image = malloc(n);
-		if (*image) {
-			memcpy(*image, out, n);
-			*len = n;
-		} else {
-			r = CUDA_ERROR_OUT_OF_MEMORY;
-		}
+		memcpy(*image, out, n);
+		*len = n;
 	}
 	cuLinkDestroy(st);
 	return r;
+}
+
+int vgpu_rdc_image(const void *image, size_t len, void **out, size_t *out_len, char *where, size_t where_cap)
+{
+	struct rdc_inputs in;
+	int rc = find_inputs(image, len, &in);
+	if (rc < 0)
+		return rc;
+	rc = link_inputs(&in, out, out_len) == CUDA_SUCCESS ? 0 : -EIO;
+	if (!rc)
+		snprintf(where, where_cap, "the PTX of the %zu relocatable objects it was linked from "
+		         "(nvcc -rdc=true), found in %s", in.n, in.path);
+	inputs_free(&in);
+	return rc;
 }

@@ -5,23 +5,15 @@
 #include <stddef.h>
 #include <cuda.h>
 
-struct vgpu_rdc_inputs {
-	char *path;     /* the file of the process whose __nv_relfatbin held them */
-	char **ptx;     /* NUL-terminated PTX texts, one per relocatable object */
-	size_t n;
-};
-
 /*
  * For an image (len bytes, measured) that holds only SASS: the PTX of the relocatable
- * objects it was device-linked from, found in the __nv_relfatbin section of one of the
- * process's files (the executable or a shared library) whose objects define every kernel
- * the image names. 0 and *out filled (free with vgpu_rdc_inputs_free), -ENOENT when no file
- * has them, -EINVAL when the image's kernels cannot be listed.
+ * objects it was device-linked from (nvcc -rdc=true), found in the __nv_relfatbin section
+ * of one of the process's files (the executable or a shared library) whose objects define
+ * every function the image names, linked by the library's own JIT linker (cuLinkCreate_v2
+ * ... cuLinkComplete). 0 with *out (malloc'd, *out_len bytes) and `where` saying what was
+ * used and from which file (for the caller's log line), -ENOENT when no file has them,
+ * -EINVAL when the image's functions cannot be listed, -EIO when the link failed.
  */
-int vgpu_rdc_find(const void *image, size_t len, struct vgpu_rdc_inputs *out /* out */);
-void vgpu_rdc_inputs_free(struct vgpu_rdc_inputs *in);
-
-/* The inputs linked by the library's own JIT linker (cuLinkCreate_v2 ... cuLinkComplete)
- * into one image: *image malloc'd, *len bytes. */
-CUresult vgpu_rdc_link(const struct vgpu_rdc_inputs *in, void **image /* out */, size_t *len /* out */);
+int vgpu_rdc_image(const void *image, size_t len, void **out /* out */, size_t *out_len /* out */,
+                   char *where, size_t where_cap);
 #endif

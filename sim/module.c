@@ -8,6 +8,7 @@
 #include "rdc.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -75,19 +76,15 @@ static CUresult load(CUmodule *out, const void *image, size_t max, unsigned nopt
 	}
 	char *ptx = NULL;
 	int rc = vgpu_modimage_ptx(image, max, &ptx);
-	const char *rdc_env = getenv("VGPU_SIM_RDC");
-	if (rc == -ENOEXEC && !(rdc_env && !strcmp(rdc_env, "0"))) {
-		/* nvcc -rdc=true: the device-linked image is SASS; its objects' PTX, linked, runs */
-		struct vgpu_rdc_inputs in;
-		size_t ln;
-		if (vgpu_rdc_find(image, len, &in) == 0) {
-			if (vgpu_rdc_link(&in, (void **)&ptx, &ln) == CUDA_SUCCESS) {
-				sim_log("cuModuleLoadData: the module holds only SASS; running the PTX of the %zu "
-				        "relocatable objects it was linked from (nvcc -rdc=true), found in %s", in.n, in.path);
-				rc = 0;
-			}
-			vgpu_rdc_inputs_free(&in);
-		}
+	/* nvcc -rdc=true: the device-linked image is SASS; its objects' PTX, linked, runs
+	 * (VGPU_SIM_RDC=0: not looked for; vgpu-proxy sets it) */
+	const char *rdc_env;
+	char where[PATH_MAX + 128];
+	size_t ln;
+	if (rc == -ENOEXEC && !((rdc_env = getenv("VGPU_SIM_RDC")) && !strcmp(rdc_env, "0")) &&
+	    vgpu_rdc_image(image, len, (void **)&ptx, &ln, where, sizeof(where)) == 0) {
+		sim_log("cuModuleLoadData: the module holds only SASS; running %s", where);
+		rc = 0;
 	}
 	if (rc) {
 		if (rc == -ENOEXEC)
