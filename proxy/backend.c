@@ -62,7 +62,8 @@ static int open_lib(struct vgpu_backend *b, const char *path, int kind, char *wh
 	 * device code when an image holds only SASS (runtime/rdc.c): the program's, when it runs
 	 * in the program. In the proxy, what a zone sends never makes a worker read files: the
 	 * zone's libvgpu does that search in the zone. */
-	setenv("VGPU_SIM_RDC", "0", 1);
+	if (kind == VGPU_BACKEND_SIM)
+		setenv("VGPU_SIM_RDC", "0", 1);
 	b->dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
 	if (!b->dl) {
 		const char *e = dlerror();
