@@ -57,9 +57,6 @@ static void lib_free_names(struct lib *l)
 	for (size_t i = 0; i < l->nnames; i++)
 		free(l->names[i]);
 	free(l->names);
-	l->names = NULL;
-	l->nnames = 0;
-	l->names_state = 0;
 }
 
 /*
@@ -428,7 +425,7 @@ static int image_has_kernel(struct lib *l, const char *name)
 			k[i].name = NULL;
 		}
 		vgpu_modimage_free_kernels(k, n);
-		if (n)
+		if (n)   /* v is NULL then, and qsort's and bsearch's arrays must not be */
 			qsort(v, n, sizeof(*v), name_cmp);
 		l->names = v;
 		l->nnames = n;
