@@ -207,11 +207,11 @@ static uint8_t *tex_mem(void *ctx, uint64_t a, uint32_t n, int w)
 	return global_ptr(ctx, a, n, w);
 }
 
-/* Host pointer for an access of n bytes at address a in space sp, or NULL (fault). */
 /*
- * Shared and local addresses are 32 bits, as the hardware's: [%r+imm] over a 32-bit register
- * wraps (nvcc's code for a negative index does so: cuRAND's MT19937 adds -12 as 0xfffffff4),
- * and the high half of a 64-bit one is not part of it.
+ * Host pointer for an access of n bytes at address a in space sp, or NULL (fault). Shared
+ * and local addresses are 32 bits, as the hardware's: [%r+imm] over a 32-bit register wraps
+ * (nvcc's code for a negative index does so: cuRAND's MT19937 adds -12 as 0xfffffff4), and
+ * the high half of a 64-bit one is not part of it.
  */
 static inline uint8_t *mem_ptr(struct blk *b, struct thr *t, int sp, uint64_t a, uint32_t n, int w)
 {
@@ -978,11 +978,9 @@ static int run_thread(struct blk *b, struct thr *t)
 			break;
 		case C(OP_ADD, K_F16): case C(OP_SUB, K_F16): case C(OP_MUL_LO, K_F16):
 		case C(OP_FMA, K_F16): case C(OP_MIN, K_F16): case C(OP_MAX, K_F16):
-			RD = hb_lane(RA & 0xffff, RB & 0xffff, RC & 0xffff, in->op >> 4, 0, in->mod2);
-			break;
 		case C(OP_ADD, K_BF16): case C(OP_SUB, K_BF16): case C(OP_MUL_LO, K_BF16):
 		case C(OP_FMA, K_BF16): case C(OP_MIN, K_BF16): case C(OP_MAX, K_BF16):
-			RD = hb_lane(RA & 0xffff, RB & 0xffff, RC & 0xffff, in->op >> 4, 1, in->mod2);
+			RD = hb_lane(RA & 0xffff, RB & 0xffff, RC & 0xffff, in->op >> 4, in->kind == K_BF16, in->mod2);
 			break;
 		case C(OP_NEG, K_F16): case C(OP_NEG, K_BF16): RD = (RA ^ 0x8000) & 0xffff; break;
 		case C(OP_ABS, K_F16): case C(OP_ABS, K_BF16): RD = RA & 0x7fff; break;
@@ -990,11 +988,9 @@ static int run_thread(struct blk *b, struct thr *t)
 		case C(OP_ABS, K_F16X2): case C(OP_ABS, K_BF16X2): RD = RA & 0x7fff7fffu; break;
 		case C(OP_ADD, K_F16X2): case C(OP_SUB, K_F16X2): case C(OP_MUL_LO, K_F16X2):
 		case C(OP_FMA, K_F16X2): case C(OP_MIN, K_F16X2): case C(OP_MAX, K_F16X2):
-			RD = h2op(RA, RB, RC, in->op >> 4, 0, in->mod2);
-			break;
 		case C(OP_ADD, K_BF16X2): case C(OP_SUB, K_BF16X2): case C(OP_MUL_LO, K_BF16X2):
 		case C(OP_FMA, K_BF16X2): case C(OP_MIN, K_BF16X2): case C(OP_MAX, K_BF16X2):
-			RD = h2op(RA, RB, RC, in->op >> 4, 1, in->mod2);
+			RD = h2op(RA, RB, RC, in->op >> 4, in->kind == K_BF16X2, in->mod2);
 			break;
 		default:
 			goto slow;

@@ -116,9 +116,10 @@ static inline int wm_nregs(int frag, int shape, int kind)
 	return kind == K_F16 ? 8 : kind == WM_K_BF16 ? bf16[shape][frag] : int8[shape][frag];
 }
 
-/* cp.async (OP_CPASYNC): size bytes from global [o[1] + r[o[3]]] to shared [o[0] + imm]; o[2]
- * a src-size slot (0: none), o[4] an ignore-src predicate slot (0: none). */
-/* cvt.rna{.satfinite}.tf32.f32 (OP_TF32): o[0] = o[1] rounded to tf32, ties away from zero;
- * mod2 FL_SAT: infinities become the largest finite tf32 */
+/* Operands of two more opcodes:
+ * cp.async (OP_CPASYNC): size bytes from global [o[1] + r[o[3]]] to shared [o[0] + imm]; o[2]
+ * a src-size slot (0: none), o[4] an ignore-src predicate slot (0: none).
+ * cvt.rna{.satfinite}.tf32.f32 (OP_TF32): o[0] = o[1] rounded to tf32, ties away from zero;
+ * mod2 FL_SAT: infinities become the largest finite tf32. */
 
 #endif

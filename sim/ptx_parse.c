@@ -1008,6 +1008,18 @@ struct mn {
 	int nkinds;
 };
 
+/* m->kinds: the first three parts that are types, leaving out the kinds in mask `skip`. */
+static void mn_kinds(struct mn *m, uint32_t skip)
+{
+	m->nkinds = 0;
+	for (int i = 1; i < m->nparts && m->nkinds < 3; i++) {
+		struct tok k = {.t = T_ID, .s = m->part[i], .n = strlen(m->part[i])};
+		int kd = kind_of(&k);
+		if (kd >= 0 && !(skip >> kd & 1))
+			m->kinds[m->nkinds++] = kd;
+	}
+}
+
 static int mn_split(const struct tok *t, struct mn *m)
 {
 	memset(m, 0, sizeof(*m));
@@ -1022,13 +1034,10 @@ static int mn_split(const struct tok *t, struct mn *m)
 		if (len >= sizeof(m->part[0]))
 			return -EINVAL;
 		memcpy(m->part[m->nparts], t->s + i, len);
-		struct tok k = {.t = T_ID, .s = t->s + i, .n = len};
-		int kd = kind_of(&k);
-		if (kd >= 0 && m->nkinds < 3)
-			m->kinds[m->nkinds++] = kd;
 		m->nparts++;
 		i = j;
 	}
+	mn_kinds(m, 0);
 	return 0;
 }
 
@@ -1738,13 +1747,7 @@ static int parse_insn_raw(struct P *P, const struct tok *t, uint32_t g, int gneg
 		return perr(P, -ENOTSUP, line, "unsupported instruction '%s'", name);
 	int k = m.nkinds ? m.kinds[m.nkinds - 1] : K_NONE;
 	if (!strcmp(op, "wmma")) {   /* its own types: .bf16 and .tf32 name fragments, not kinds */
-		m.nkinds = 0;
-		for (int i = 1; i < m.nparts; i++) {
-			struct tok kt = {.t = T_ID, .s = m.part[i], .n = strlen(m.part[i])};
-			int kd = kind_of(&kt);
-			if (kd >= 0 && kd != K_BF16 && kd != K_BF16X2 && m.nkinds < 3)
-				m.kinds[m.nkinds++] = kd;
-		}
+		mn_kinds(&m, 1u << K_BF16 | 1u << K_BF16X2);
 		return parse_wmma(P, &m, name, line, g, gneg);
 	}
 	if (mn_has(&m, ".e4m3x2") || mn_has(&m, ".e5m2x2") || mn_has(&m, ".e4m3") || mn_has(&m, ".e5m2"))
