@@ -44,6 +44,20 @@ static inline const char *st_name(CUresult r)
 		exit(1); \
 	} } while (0)
 
+/* Every PTX text of the array `ptx` is refused at load as invalid PTX. */
+#define ST_REFUSED(ptx) do { \
+	for (unsigned i_ = 0; i_ < sizeof(ptx) / sizeof((ptx)[0]); i_++) { \
+		CUmodule m_; \
+		CK_RC(cuModuleLoadData(&m_, (ptx)[i_]), CUDA_ERROR_INVALID_PTX); \
+	} } while (0)
+
+/* f launched on one thread of one block, then the context synchronised: the first error. */
+static inline CUresult st_launch1(CUfunction f, void **args)
+{
+	CUresult r = cuLaunchKernel(f, 1, 1, 1, 1, 1, 1, 0, NULL, args, NULL);
+	return r != CUDA_SUCCESS ? r : cuCtxSynchronize();
+}
+
 /* Path of a build artefact under $VGPU_BUILD (default build/rel). */
 static inline const char *st_path(const char *rel)
 {

@@ -128,10 +128,7 @@ int main(void)
 		HDR ".visible .entry k()\n{\n.reg .pred %p<3>;\n.reg .b32 %r<2>;\nmov.b32 %r1, 0;\n"
 		"setp.lt.and.f16x2 %p1|%p2, %r1, %r1, %p1;\nret;\n}\n",
 	};
-	for (unsigned i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
-		CUmodule r;
-		CK_RC(cuModuleLoadData(&r, refused[i]), CUDA_ERROR_INVALID_PTX);
-	}
+	ST_REFUSED(refused);
 	CK(cuCtxDestroy(ctx));
 	printf("test_sim_bf16: ok\n");
 	return 0;

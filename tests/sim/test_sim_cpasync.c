@@ -20,8 +20,7 @@ static const char ptx[] = HDR
 static CUresult run(CUfunction f, CUdeviceptr p, unsigned soff, unsigned doff)
 {
 	void *args[] = { &p, &soff, &doff };
-	CUresult r = cuLaunchKernel(f, 1, 1, 1, 1, 1, 1, 0, NULL, args, NULL);
-	return r != CUDA_SUCCESS ? r : cuCtxSynchronize();
+	return st_launch1(f, args);
 }
 
 int main(void)
@@ -67,10 +66,7 @@ int main(void)
 		HDR ".visible .entry k()\n{\n.reg .b32 %r<2>;\n.shared .b64 bar;\nmov.u32 %r1, bar;\n"
 		"cp.async.mbarrier.arrive.shared.b64 [%r1];\nret;\n}\n",
 	};
-	for (unsigned i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
-		CUmodule m;
-		CK_RC(cuModuleLoadData(&m, refused[i]), CUDA_ERROR_INVALID_PTX);
-	}
+	ST_REFUSED(refused);
 	CK(cuCtxDestroy(ctx));
 	printf("test_sim_cpasync: ok\n");
 	return 0;

@@ -52,9 +52,7 @@ int main(void)
 		CK(cuMemsetD32(dst, 7, 16));
 		unsigned long long off = cases[i].off;
 		void *args[] = { &src, &dst, &off };
-		CUresult r = cuLaunchKernel(f, 1, 1, 1, 1, 1, 1, 0, NULL, args, NULL);
-		if (r == CUDA_SUCCESS)
-			r = cuCtxSynchronize();
+		CUresult r = st_launch1(f, args);
 		CK_RC(r, cases[i].want);
 		if (r == CUDA_SUCCESS) {
 			CK(cuMemcpyDtoH(out, dst, sizeof(out)));
@@ -87,11 +85,7 @@ int main(void)
 		HDR ".visible .entry k(.param .u64 p)\n{\n.reg .b32 %r<10>;\n.reg .b64 %rd<2>;\nld.param.u64 %rd1, [p];\n"
 		"ld.global.v8.b32 {%r1, %r2, %r3, %r4, %r5, %r6, %r7, %r8, %r9}, [%rd1];\nret;\n}\n",
 	};
-	for (unsigned i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
-		CUmodule m;
-		CUresult r = cuModuleLoadData(&m, refused[i]);
-		EXPECT(r == CUDA_ERROR_INVALID_PTX);
-	}
+	ST_REFUSED(refused);
 	CK(cuCtxDestroy(ctx));
 	printf("test_sim_libptx: ok\n");
 	return 0;

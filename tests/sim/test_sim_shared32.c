@@ -49,10 +49,7 @@ int main(void)
 		CK(cuMemsetD32(p, 0xdead, 2));
 		unsigned delta = cases[i].delta;
 		void *args[] = { &p, &delta };
-		CUresult r = cuLaunchKernel(f, 1, 1, 1, 1, 1, 1, 0, NULL, args, NULL);
-		if (r == CUDA_SUCCESS)
-			r = cuCtxSynchronize();
-		CK_RC(r, cases[i].want);
+		CK_RC(st_launch1(f, args), cases[i].want);
 		if (cases[i].want == CUDA_SUCCESS) {
 			unsigned got[2];
 			CK(cuMemcpyDtoH(got, p, sizeof(got)));

@@ -108,8 +108,7 @@ int main(void)
 		"wmma.mma.sync.aligned.row.col.m16n16k16.f32.f32 {%f1, %f2, %f3, %f4}, {%r1, %r2, %r3, %r4, %r5, %r6, %r7, "
 		"%r8}, {%r9, %r10, %r11, %r12, %r13, %r14, %r15, %r16}, {%f1, %f2, %f3, %f4, %f5, %f6, %f7, %f8};\nret;\n}\n",
 	};
-	for (unsigned i = 0; i < sizeof(refused) / sizeof(refused[0]); i++)
-		CK_RC(cuModuleLoadData(&m, refused[i]), CUDA_ERROR_INVALID_PTX);
+	ST_REFUSED(refused);
 	CK(cuCtxDestroy(ctx));
 	printf("test_sim_wmma: ok\n");
 	return 0;
