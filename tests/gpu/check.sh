@@ -194,6 +194,19 @@ for s in tests/runtime/*.cu; do rt_tests+=("$B/tests/runtime/rt_$(basename "$s" 
 per=$(( $(left) < 150 ? $(left) : 150 ))
 step e2e 180 "$self" --run-tests "$jobs" "$per" "$out/logs/e2e.part" "${e2e_tests[@]}"
 judge e2e
+# 3b. the end-to-end benchmark (make bench-gpu): the full one when there is time and a GPU.
+# Right after the suite that shows the path works, before the long library steps, so that a
+# run short of time still brings back the figures.
+quick=
+if [ "$backend" = sim ] || [ "$(left)" -lt 200 ]; then quick=--quick; fi
+# two alternating runs: medians that one noisy run cannot decide, within the step's time
+step bench 240 bench/zone.sh --no-write $quick --runs 2
+if [ $rc -eq 0 ]; then
+  judge bench "$(grep -c '^| [a-z]' "$out/logs/bench.log") measurements${quick:+ (--quick)}; $(grep -o 'trivial call through vgpu = [0-9.]*x[^.]*' "$out/logs/bench.log")"
+else
+  judge bench
+fi
+
 # 4. the runtime-API suite (tests/runtime: static and shared cudart), directly and through vgpu
 per=$(( $(left) < 120 ? $(left) : 120 ))
 step runtime 240 "$self" --run-tests "$jobs" "$per" "$out/logs/runtime.part" "${rt_tests[@]}"
@@ -233,17 +246,6 @@ judge pytorch "$d"
 PYLIBS_TIMEOUT=$(( $(left) / 3 < 90 ? $(left) / 3 : 90 )) PYTHON=$py \
   step pylibs 200 tests/gpu/pylibs_compare.sh --out "$out/pylibs"
 judge pylibs "$(grep -c ': verified' "$out/pylibs/vgpu.out" 2>/dev/null) checks verified through vgpu"
-
-# 9. the end-to-end benchmark (make bench-gpu): the full one when there is time and a GPU
-quick=
-if [ "$backend" = sim ] || [ "$(left)" -lt 200 ]; then quick=--quick; fi
-# two alternating runs: medians that one noisy run cannot decide, within the step's time
-step bench 240 bench/zone.sh --no-write $quick --runs 2
-if [ $rc -eq 0 ]; then
-  judge bench "$(grep -c '^| [a-z]' "$out/logs/bench.log") measurements${quick:+ (--quick)}; $(grep -o 'trivial call through vgpu = [0-9.]*x[^.]*' "$out/logs/bench.log")"
-else
-  judge bench
-fi
 
 # ---- the report ----
 total=$(($(date +%s) - t_start))
