@@ -274,7 +274,9 @@ CUresult CUDAAPI cuGraphExecHostNodeSetParams(CUgraphExec hGraphExec, CUgraphNod
  * Stream callbacks (cuStreamAddCallback) take the same way as host functions, called with
  * the stream the program named and CUDA_SUCCESS (a stream whose work failed is reported by
  * the next call that synchronises). A stream callback cannot be captured, as with the
- * driver: the call is refused, with the capture left as it was.
+ * driver: the call is refused, and the capture is invalidated as the driver invalidates it
+ * (its end then fails): by a query of the stream, which the driver also refuses during a
+ * capture and which invalidates it the same way.
  */
 static CUresult refuse_if_capturing(CUstream s, int ptsz)
 {
@@ -283,6 +285,8 @@ static CUresult refuse_if_capturing(CUstream s, int ptsz)
 	CUresult r = vgpu_client_call(ptsz ? &vgpu_call_cuStreamIsCapturing_ptsz : &vgpu_call_cuStreamIsCapturing, argv);
 	if (r != CUDA_SUCCESS || st == CU_STREAM_CAPTURE_STATUS_NONE)
 		return r;
+	void *qargv[1] = { &s };
+	(void)vgpu_client_call(ptsz ? &vgpu_call_cuStreamQuery_ptsz : &vgpu_call_cuStreamQuery, qargv);
 	return CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED;
 }
 

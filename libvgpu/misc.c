@@ -165,7 +165,7 @@ CUresult CUDAAPI cuModuleEnumerateFunctions(CUfunction *functions, unsigned int 
 
 	if (r != CUDA_SUCCESS)
 		return r;
-	if (!functions && numFunctions)
+	if (!functions)   /* also for none asked, as the driver answers */
 		return CUDA_ERROR_INVALID_VALUE;
 	int rc = vgpu_kernels_module_names(mod, &names, &n);
 	if (rc < 0) {

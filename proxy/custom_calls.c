@@ -3,6 +3,7 @@
 #define __CUDA_API_VERSION_INTERNAL 1
 #include "proxy.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -600,9 +601,11 @@ static CUresult mem_map(struct vgpu_proxy_call *call, void **argv)
 
 	if (!call->drv->cuMemMap || !call->drv->cuMemUnmap)
 		return CUDA_ERROR_NOT_SUPPORTED;
-	if (!ptr || vgpu_vmm_handle_of(call->zone, ARG(uint64_t, VGPU_VMW_HANDLE), &h) < 0 ||
-	    vgpu_vmm_map_check(call->zone, h, off, size) < 0 || ptr > UINT64_MAX - size)
+	if (!ptr || vgpu_vmm_handle_of(call->zone, ARG(uint64_t, VGPU_VMW_HANDLE), &h) < 0 || ptr > UINT64_MAX - size)
 		return CUDA_ERROR_INVALID_VALUE;
+	int c = vgpu_vmm_map_check(call->zone, h, off, size);
+	if (c < 0)   /* past the allocation's end: the driver's answer is "not supported" */
+		return c == -ERANGE ? CUDA_ERROR_NOT_SUPPORTED : CUDA_ERROR_INVALID_VALUE;
 	r = call->drv->cuMemMap((CUdeviceptr)ptr, (size_t)size, (size_t)off, (CUmemGenericAllocationHandle)h,
 				ARG(uint64_t, VGPU_VMW_FLAGS));
 	if (r == CUDA_SUCCESS && vgpu_vmm_map_done(call->zone, ptr, size, h, off) < 0) {

@@ -193,9 +193,9 @@ int vgpu_vmm_map_check(struct vgpu_zone *z, uint64_t handle, uint64_t offset, ui
 {
 	pthread_mutex_lock(&z->lock);
 	struct vgpu_vmm_phys *p = phys_find(&z->vmm, handle);
-	int ok = p && p->refs && size && offset <= p->size && size <= p->size - offset;
+	int rc = !p || !p->refs || !size ? -EINVAL : offset > p->size || size > p->size - offset ? -ERANGE : 0;
 	pthread_mutex_unlock(&z->lock);
-	return ok ? 0 : -EINVAL;
+	return rc;
 }
 
 int vgpu_vmm_map_done(struct vgpu_zone *z, uint64_t ptr, uint64_t size, uint64_t handle, uint64_t offset)

@@ -65,7 +65,8 @@ void vgpu_vmm_restored(struct vgpu_zone *z, void (*rel)(uint64_t handle, void *c
 void vgpu_vmm_sort_res(struct vgpu_vmm *m);
 /* Under the zone lock: the offset into its allocation of the mapped range starting at ptr. */
 uint64_t vgpu_vmm_offset_of(const struct vgpu_vmm *m, uint64_t ptr);
-/* Is [offset, offset+size) inside the zone's physical allocation handle? 0, or -EINVAL. */
+/* Is [offset, offset+size) inside the zone's physical allocation handle? 0; -EINVAL for no such
+ * handle or an empty range, -ERANGE for a range past its end. */
 int vgpu_vmm_map_check(struct vgpu_zone *z, uint64_t handle, uint64_t offset, uint64_t size);
 /* After a successful cuMemMap: [ptr, ptr+size) maps handle from offset. -EEXIST if it
  * overlaps a range (-ENOMEM: out of memory noting it). */

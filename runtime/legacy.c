@@ -100,46 +100,46 @@ CUresult CUDAAPI cuGraphInstantiate_v2(CUgraphExec *phGraphExec, CUgraph hGraph,
 	return instantiate_v1(phGraphExec, hGraph, phErrorNode, logBuffer, bufferSize);
 }
 
-/* Stream memory operations: the first ABI versions have the current ones' arguments. */
-CUresult CUDAAPI cuStreamWaitValue32(CUstream stream, CUdeviceptr addr, cuuint32_t value, unsigned int flags)
+/*
+ * Stream memory operations: the first ABI versions have the current ones' arguments, but the
+ * driver serves them only where the device says CAN_USE_STREAM_MEM_OPS_V1 (64-bit ones: also
+ * ..._64_BIT_..._V1), which needs an option of NVIDIA's kernel module; elsewhere they are "not
+ * supported" (seen on an H200, driver 580), while the _v2 ones always work.
+ */
+static CUresult memops_v1(int wide)
 {
-	return cuStreamWaitValue32_v2(stream, addr, value, flags);
+	CUdevice d;
+	int v = 0, v64 = 0;
+
+	if (cuCtxGetDevice(&d) != CUDA_SUCCESS ||
+	    cuDeviceGetAttribute(&v, CU_DEVICE_ATTRIBUTE_CAN_USE_STREAM_MEM_OPS_V1, d) != CUDA_SUCCESS || !v)
+		return CUDA_ERROR_NOT_SUPPORTED;
+	if (wide && (cuDeviceGetAttribute(&v64, CU_DEVICE_ATTRIBUTE_CAN_USE_64_BIT_STREAM_MEM_OPS_V1, d) != CUDA_SUCCESS ||
+		     !v64))
+		return CUDA_ERROR_NOT_SUPPORTED;
+	return CUDA_SUCCESS;
 }
 
-CUresult CUDAAPI cuStreamWaitValue64(CUstream stream, CUdeviceptr addr, cuuint64_t value, unsigned int flags)
-{
-	return cuStreamWaitValue64_v2(stream, addr, value, flags);
-}
-
-CUresult CUDAAPI cuStreamWriteValue32(CUstream stream, CUdeviceptr addr, cuuint32_t value, unsigned int flags)
-{
-	return cuStreamWriteValue32_v2(stream, addr, value, flags);
-}
-
-CUresult CUDAAPI cuStreamWriteValue64(CUstream stream, CUdeviceptr addr, cuuint64_t value, unsigned int flags)
-{
-	return cuStreamWriteValue64_v2(stream, addr, value, flags);
-}
-
-CUresult CUDAAPI cuStreamWaitValue32_ptsz(CUstream stream, CUdeviceptr addr, cuuint32_t value, unsigned int flags)
-{
-	return cuStreamWaitValue32_v2_ptsz(stream, addr, value, flags);
-}
-
-CUresult CUDAAPI cuStreamWaitValue64_ptsz(CUstream stream, CUdeviceptr addr, cuuint64_t value, unsigned int flags)
-{
-	return cuStreamWaitValue64_v2_ptsz(stream, addr, value, flags);
-}
-
-CUresult CUDAAPI cuStreamWriteValue32_ptsz(CUstream stream, CUdeviceptr addr, cuuint32_t value, unsigned int flags)
-{
-	return cuStreamWriteValue32_v2_ptsz(stream, addr, value, flags);
-}
-
-CUresult CUDAAPI cuStreamWriteValue64_ptsz(CUstream stream, CUdeviceptr addr, cuuint64_t value, unsigned int flags)
-{
-	return cuStreamWriteValue64_v2_ptsz(stream, addr, value, flags);
-}
+#define MEMOP_V1(name, type, wide)                                                                      \
+	CUresult CUDAAPI name(CUstream stream, CUdeviceptr addr, type value, unsigned int flags)       \
+	{                                                                                               \
+		CUresult r = memops_v1(wide);                                                           \
+		return r != CUDA_SUCCESS ? r : name##_v2(stream, addr, value, flags);                   \
+	}
+#define MEMOP_V1_PTSZ(name, type, wide)                                                                 \
+	CUresult CUDAAPI name##_ptsz(CUstream stream, CUdeviceptr addr, type value, unsigned int flags) \
+	{                                                                                               \
+		CUresult r = memops_v1(wide);                                                           \
+		return r != CUDA_SUCCESS ? r : name##_v2_ptsz(stream, addr, value, flags);              \
+	}
+MEMOP_V1(cuStreamWaitValue32, cuuint32_t, 0)
+MEMOP_V1(cuStreamWaitValue64, cuuint64_t, 1)
+MEMOP_V1(cuStreamWriteValue32, cuuint32_t, 0)
+MEMOP_V1(cuStreamWriteValue64, cuuint64_t, 1)
+MEMOP_V1_PTSZ(cuStreamWaitValue32, cuuint32_t, 0)
+MEMOP_V1_PTSZ(cuStreamWaitValue64, cuuint64_t, 1)
+MEMOP_V1_PTSZ(cuStreamWriteValue32, cuuint32_t, 0)
+MEMOP_V1_PTSZ(cuStreamWriteValue64, cuuint64_t, 1)
 
 CUresult CUDAAPI cuStreamUpdateCaptureDependencies(CUstream hStream, CUgraphNode *dependencies,
 						   size_t numDependencies, unsigned int flags)

@@ -13,7 +13,9 @@
  * libvgpu and the simulator, checked through vgpu as any launch is.
  */
 
-#define PARAM_MAX 4096   /* the old API's parameter space */
+/* The parameter space: a kernel's parameters may take 32,764 bytes since CUDA 12.1, and the
+ * driver takes cuParamSetv up to there (an 8-byte value at offset 4090 is accepted on an H200). */
+#define PARAM_MAX 32764
 
 struct old_state {
 	CUfunction f;
@@ -111,7 +113,10 @@ CUresult CUDAAPI cuParamSetf(CUfunction hfunc, int offset, float value)
 
 CUresult CUDAAPI cuLaunchGridAsync(CUfunction f, int grid_width, int grid_height, CUstream hStream)
 {
-	struct old_state copy;
+	unsigned char params[PARAM_MAX];
+	int bx = 1, by = 1, bz = 1;
+	unsigned int shmem = 0;
+	size_t size = 0;
 
 	if (!f)
 		return CUDA_ERROR_INVALID_HANDLE;
@@ -119,16 +124,17 @@ CUresult CUDAAPI cuLaunchGridAsync(CUfunction f, int grid_width, int grid_height
 		return CUDA_ERROR_INVALID_VALUE;
 	pthread_mutex_lock(&old_lock);
 	struct old_state *s = state_of(f);
-	if (s)
-		copy = *s;
+	if (s) {   /* a copy of what is set (the bytes in use only), taken under the lock */
+		bx = s->bx, by = s->by, bz = s->bz, shmem = s->shmem, size = s->psize;
+		memcpy(params, s->params, size);
+	}
 	pthread_mutex_unlock(&old_lock);
 	if (!s)
 		return CUDA_ERROR_OUT_OF_MEMORY;
-	size_t size = copy.psize;
-	void *extra[] = { CU_LAUNCH_PARAM_BUFFER_POINTER, copy.params, CU_LAUNCH_PARAM_BUFFER_SIZE, &size,
+	void *extra[] = { CU_LAUNCH_PARAM_BUFFER_POINTER, params, CU_LAUNCH_PARAM_BUFFER_SIZE, &size,
 			  CU_LAUNCH_PARAM_END };
-	return cuLaunchKernel(f, (unsigned)grid_width, (unsigned)grid_height, 1, (unsigned)copy.bx, (unsigned)copy.by,
-			      (unsigned)copy.bz, copy.shmem, hStream, NULL, size ? extra : NULL);
+	return cuLaunchKernel(f, (unsigned)grid_width, (unsigned)grid_height, 1, (unsigned)bx, (unsigned)by,
+			      (unsigned)bz, shmem, hStream, NULL, size ? extra : NULL);
 }
 
 CUresult CUDAAPI cuLaunchGrid(CUfunction f, int grid_width, int grid_height)

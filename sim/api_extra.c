@@ -452,7 +452,7 @@ CUresult cuModuleEnumerateFunctions(CUfunction *fns, unsigned int num, CUmodule 
 	struct sim_module *m = mod_q(h, &rc);
 	if (!m)
 		return rc;
-	if (!fns && num)
+	if (!fns)   /* also for none asked, as the driver answers */
 		return CUDA_ERROR_INVALID_VALUE;
 	unsigned k = 0;
 	for (uint32_t i = 0; i < m->pm->nfuncs && k < num; i++) {

@@ -83,6 +83,8 @@ CUresult cuStreamSynchronize(CUstream h)
 	pthread_mutex_lock(&g_lock);
 	uint64_t seq = s->enq_seq;
 	int capturing = s->capture != NULL;
+	if (capturing)
+		sim_graph_capture_invalidate(s);
 	pthread_mutex_unlock(&g_lock);
 	if (capturing)
 		return CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED; /* work being captured never completes */
@@ -98,6 +100,8 @@ CUresult cuStreamQuery(CUstream h)
 		return rc;
 	pthread_mutex_lock(&g_lock);
 	int busy = s->done_seq < s->enq_seq, capturing = s->capture != NULL;
+	if (capturing)   /* refused, and the capture invalidated, as by the driver */
+		sim_graph_capture_invalidate(s);
 	pthread_mutex_unlock(&g_lock);
 	if (capturing)
 		return CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED;

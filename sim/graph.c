@@ -390,6 +390,12 @@ static int frontier_set(struct sim_graph *g, struct sim_gnode *const *nodes, siz
 	return frontier_update(g, nodes, n, 0);
 }
 
+void sim_graph_capture_invalidate(struct sim_stream *s)
+{
+	if (s->capture && !s->capture->capture_err)
+		s->capture->capture_err = CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED;
+}
+
 /* Called by sim_stream_enqueue, g_lock held: op (ownership passes) joins s's capture. */
 void sim_graph_capture_op(struct sim_stream *s, struct sim_op *op)
 {

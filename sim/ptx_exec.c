@@ -121,7 +121,7 @@ static uint64_t d2b(double x, int rz)
 
 /* One half (f16) or bfloat16 lane of add, sub, mul, fma, min or max: computed in double,
  * rounded once (fma of bfloat16s, whose products and sums may not fit, rounds in fma()
- * first). fl: FL_SAT clamps to [0, 1], FL_RELU negatives to 0, FL_NAN makes min/max of a
+ * first). fl: FL_SAT clamps to [0, 1], FL_RELU negatives and -0 to +0, FL_NAN makes min/max of a
  * NaN the canonical NaN. */
 static inline uint64_t hb_lane(uint64_t a, uint64_t b, uint64_t c, int op, int bf, int fl)
 {
@@ -136,7 +136,7 @@ static inline uint64_t hb_lane(uint64_t a, uint64_t b, uint64_t c, int op, int b
 	}
 	if (fl & FL_SAT)
 		v = isnan(v) ? 0.0 : v < 0.0 ? 0.0 : v > 1.0 ? 1.0 : v;
-	if ((fl & FL_RELU) && v < 0.0)
+	if ((fl & FL_RELU) && v <= 0.0)   /* -0 too: +0 (as an H200 gives) */
 		v = 0.0;
 	return bf ? d2b(v, 0) : (isnan(v) && (fl & (FL_NAN | FL_RELU)) ? 0x7fff : d2h(v));
 }
@@ -496,7 +496,7 @@ static uint64_t sat_int(double v, int k)
 static uint64_t cvt_half(const struct ptx_insn *in, double v, int bf)
 {
 	v = round_mode(v, in->mod);
-	if ((in->mod2 & FL_RELU) && v < 0)
+	if ((in->mod2 & FL_RELU) && v <= 0)   /* -0 too: +0 */
 		v = 0;
 	if (in->mod2 & FL_SAT)
 		v = isnan(v) ? 0 : v < 0 ? 0 : v > 1 ? 1 : v;

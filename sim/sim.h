@@ -243,6 +243,9 @@ void sim_pool_forget(uint64_t base);
 struct sim_graph;
 /* g_lock held: op (ownership passes) goes into s's capture instead of running. */
 void sim_graph_capture_op(struct sim_stream *s, struct sim_op *op);
+/* g_lock held, s capturing: an operation not allowed during a capture was asked for; the
+ * capture ends in error (CUDA_ERROR_STREAM_CAPTURE_INVALIDATED), as the driver's does. */
+void sim_graph_capture_invalidate(struct sim_stream *s);
 /* Graph memory (graph.c). When stream h of c is capturing, the stream-ordered allocation or
  * free becomes a node of the capture: 1 with *rc its answer; 0 when h is not capturing. */
 int sim_graph_capture_alloc(struct sim_ctx *c, CUstream h, int dev, size_t size, CUdeviceptr *dptr, CUresult *rc);

@@ -265,7 +265,13 @@ CUresult cuMemMap(CUdeviceptr ptr, size_t size, size_t offset, CUmemGenericAlloc
 	int overlap = 0;
 	for (struct sim_map *o = maps; o; o = o->next)
 		overlap |= ptr < o->base + o->size && o->base < ptr + size;
-	if (!p || offset > p->size || size > p->size - offset || !resv_holding(ptr, size) || overlap ||
+	if (p && (offset > p->size || size > p->size - offset)) {
+		/* past the allocation's end: the NVIDIA driver answers "not supported" (H200, 580) */
+		pthread_mutex_unlock(&vmm_lock);
+		free(m);
+		return CUDA_ERROR_NOT_SUPPORTED;
+	}
+	if (!p || !resv_holding(ptr, size) || overlap ||
 	    mmap((void *)(uintptr_t)ptr, size, PROT_NONE, MAP_SHARED | MAP_FIXED, p->fd, (off_t)offset) == MAP_FAILED) {
 		pthread_mutex_unlock(&vmm_lock);
 		free(m);

@@ -78,7 +78,8 @@ static void enumerate(CUmodule mod, CUstream s)
 	CUfunction one[2] = { NULL, NULL };
 	CK(cuModuleEnumerateFunctions(one, 1, mod));
 	EXPECT(one[0] != NULL && one[1] == NULL);
-	CK(cuModuleEnumerateFunctions(NULL, 0, mod));
+	CK(cuModuleEnumerateFunctions(one, 0, mod));
+	CK_ERR(cuModuleEnumerateFunctions(NULL, 0, mod), CUDA_ERROR_INVALID_VALUE);   /* as the driver */
 	CK_ERR(cuModuleEnumerateFunctions(NULL, 1, mod), CUDA_ERROR_INVALID_VALUE);
 }
 

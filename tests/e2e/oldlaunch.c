@@ -42,7 +42,8 @@ int main(void)
 	CK(cuMemcpyDtoH(hc, c, sizeof(hc)));
 	for (int i = 0; i < n; i++)
 		EXPECT(hc[i] == 4.0f * i);
-	CK_ERR(cuParamSetv(f, 4090, &a, sizeof(a)), CUDA_ERROR_INVALID_VALUE);   /* past the parameter space */
+	CK(cuParamSetv(f, 4090, &a, sizeof(a)));   /* inside the space since CUDA 12.1 (32,764 bytes) */
+	CK_ERR(cuParamSetv(f, 1 << 20, &a, sizeof(a)), CUDA_ERROR_INVALID_VALUE);   /* past it */
 	CK_ERR(cuFuncSetBlockShape(f, 0, 1, 1), CUDA_ERROR_INVALID_VALUE);
 	printf("oldlaunch: a kernel launched with block shape, parameter buffer and cuLaunchGrid\n");
 	CK(cuMemFree(a));

@@ -38,14 +38,15 @@ static void inputs(float *x, float *y, float *z)
 #define OUTS 15
 
 /* Fused multiply-adds are device functions in the headers: the host does them in float, exact
- * for these inputs, then rounds once as the device does. */
+ * for these inputs, then rounds once as the device does; .relu makes negatives and -0 +0 (an
+ * H200 gives +0 for a -0 result). */
 __host__ __device__ static __nv_bfloat16 fma_bf(__nv_bfloat16 a, __nv_bfloat16 b, __nv_bfloat16 c, bool relu)
 {
 #ifdef __CUDA_ARCH__
 	return relu ? __hfma_relu(a, b, c) : __hfma(a, b, c);
 #else
 	float r = fmaf(__bfloat162float(a), __bfloat162float(b), __bfloat162float(c));
-	return __float2bfloat16_rn(relu && r < 0 ? 0.0f : r);
+	return __float2bfloat16_rn(relu && r <= 0 ? 0.0f : r);
 #endif
 }
 
@@ -65,7 +66,7 @@ __host__ __device__ static __half fma_h(__half a, __half b, __half c, bool relu)
 	return relu ? __hfma_relu(a, b, c) : __hfma(a, b, c);
 #else
 	float r = fmaf(__half2float(a), __half2float(b), __half2float(c));
-	return __float2half_rn(relu && r < 0 ? 0.0f : r);
+	return __float2half_rn(relu && r <= 0 ? 0.0f : r);
 #endif
 }
 

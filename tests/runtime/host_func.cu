@@ -33,23 +33,31 @@ int main()
 	int want[3] = { 11, 22, 33 };
 	VERIFY(seen, want, 3, 0, "host_func order");
 
-	/* On a stream being captured: a stream callback is refused, as by the driver; a host
-	 * function becomes a host node, directly and through vgpu (tests/runtime/host_nodes runs
-	 * such graphs). The capture is then ended, in error where the refused callback
-	 * invalidated it. */
-	cudaGraph_t g;
+	/* On a stream being captured: a stream callback is refused and the capture invalidated,
+	 * as by the driver (its end fails); a host function becomes a host node, directly and
+	 * through vgpu (tests/runtime/host_nodes runs such graphs). */
+	cudaGraph_t g = NULL;
 	CHECK(cudaStreamBeginCapture(s, cudaStreamCaptureModeGlobal));
 	set<<<1, 1, 0, s>>>(d, 44);
 	cudaError_t ecb = cudaStreamAddCallback(s, cb, (void *)0, 0);
-	cudaError_t ehf = cudaLaunchHostFunc(s, after, (void *)0);
-	(void)cudaGetLastError();
 	cudaError_t eend = cudaStreamEndCapture(s, &g);
-	EXPECT(ecb != cudaSuccess, "a stream callback was captured");
-	EXPECT(ehf == cudaSuccess, "a captured host function: %s", cudaGetErrorName(ehf));
-	if (eend == cudaSuccess)
-		CHECK(cudaGraphDestroy(g));
 	(void)cudaGetLastError();
-	printf("on a capturing stream: the callback refused, the host function captured\n");
+	EXPECT(ecb != cudaSuccess, "a stream callback was captured");
+	EXPECT(eend != cudaSuccess && g == NULL, "a capture with a refused callback ended well: %s",
+	       cudaGetErrorName(eend));
+	CHECK(cudaStreamBeginCapture(s, cudaStreamCaptureModeGlobal));
+	set<<<1, 1, 0, s>>>(d, 44);
+	cudaError_t ehf = cudaLaunchHostFunc(s, after, (void *)0);
+	eend = cudaStreamEndCapture(s, &g);
+	EXPECT(ehf == cudaSuccess, "a captured host function: %s", cudaGetErrorName(ehf));
+	EXPECT(eend == cudaSuccess && g != NULL, "a capture with a host function: %s", cudaGetErrorName(eend));
+	size_t nn = 0;
+	if (g) {
+		CHECK(cudaGraphGetNodes(g, NULL, &nn));
+		CHECK(cudaGraphDestroy(g));
+	}
+	EXPECT(nn == 2, "the captured graph has %zu nodes, not a kernel and a host node", nn);
+	printf("on a capturing stream: the callback refused and the capture invalidated, the host function captured\n");
 	CHECK(cudaStreamDestroy(s));
 	CHECK(cudaFree(d));
 	CHECK(cudaFreeHost(g_host));

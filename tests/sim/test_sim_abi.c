@@ -112,8 +112,9 @@ int main(void)
 	EXPECT(gpa("cuCtxCreate", &fp, 13000, 0, &st) == 0 && fp == dlsym(dl, "cuCtxCreate_v4"));
 	/* CUDA 12.0 meant the exec-affinity signature (runtime/legacy.c), never the v4 one */
 	EXPECT(gpa("cuCtxCreate", &fp, 12000, 0, &st) == CUDA_SUCCESS && fp == dlsym(dl, "cuCtxCreate_v3"));
-	EXPECT(gpa("cuLaunchKernelEx", &fp, 11000, 0, &st) == CUDA_ERROR_NOT_FOUND &&
-	       st == CU_GET_PROC_ADDRESS_VERSION_NOT_SUFFICIENT);
+	fp = &fp;
+	EXPECT(gpa("cuLaunchKernelEx", &fp, 11000, 0, &st) == CUDA_SUCCESS &&
+	       st == CU_GET_PROC_ADDRESS_VERSION_NOT_SUFFICIENT && fp == NULL);
 	EXPECT(gpa("cuNoSuchCall", &fp, 13000, 0, &st) == CUDA_ERROR_NOT_FOUND &&
 	       st == CU_GET_PROC_ADDRESS_SYMBOL_NOT_FOUND);
 	EXPECT(gpa("cuIpcGetMemHandle", &fp, 13000, 0, &st) == CUDA_ERROR_NOT_FOUND);   /* not simulated */
