@@ -71,6 +71,15 @@ static inline void *e2e_read_file(const char *path, size_t *len)
 }
 
 /* A deterministic pseudo-random sequence (same on every run and backend). */
+/* 1 when the program calls the NVIDIA driver itself (VGPU_E2E_BACKEND=cuda, not through vgpu):
+ * checks of what vgpu guarantees beyond the driver (a destroyed handle refused, CUDA in a
+ * forked child) are left out there, where the driver's behaviour differs or is undefined. */
+static inline int e2e_real_driver_direct(void)
+{
+	const char *b = getenv("VGPU_E2E_BACKEND");
+	return !getenv("VGPU_E2E_PROXY") && b && strcmp(b, "cuda") == 0;
+}
+
 static inline unsigned e2e_rand(unsigned *s)
 {
 	*s = *s * 1103515245u + 12345u;

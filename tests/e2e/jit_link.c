@@ -75,7 +75,8 @@ int main(void)
 	CUfunction f = load_kernel(&m1, cubin, "link_kernel");
 	run_and_check(f, d, 200);
 	CK(cuLinkDestroy(st));
-	CK_ERR(cuLinkDestroy(st), CUDA_ERROR_INVALID_HANDLE);
+	if (!e2e_real_driver_direct())   /* the driver frees it twice (glibc aborts) */
+		CK_ERR(cuLinkDestroy(st), CUDA_ERROR_INVALID_HANDLE);
 	/* loaded again with JIT options, as numba loads what it linked: the logs come back empty
 	 * and terminated, their sizes and the wall time written back as 0 */
 	char linfo[64], lerr[64];

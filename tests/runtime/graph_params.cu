@@ -268,18 +268,47 @@ int main()
 		CHECK(cudaGraphLaunch(cge, s));
 		CHECK(cudaStreamSynchronize(s));
 		expect_values(c0, [](int i) { (void)i; return 2.0f; }, "copy node changed, executable updated");
-		/* the executable graph's node alone: from pinned memory the program fills */
-		for (int i = 0; i < N; i++)
-			pinned[i] = (float)(3 * i);
-		CHECK(cudaGraphExecMemcpyNodeSetParams1D(cge, cn, c0, pinned, N * sizeof(float), cudaMemcpyHostToDevice));
+		/* the executable graph's node alone, from another device buffer (a node keeps its kind:
+		 * the driver refuses to turn a device-to-device copy into one from host memory) */
+		put(c1, [](int i) { return 3.0f * i; });
+		CHECK(cudaGraphExecMemcpyNodeSetParams1D(cge, cn, c0, c1, N * sizeof(float), cudaMemcpyDeviceToDevice));
 		CHECK(cudaGraphLaunch(cge, s));
 		CHECK(cudaStreamSynchronize(s));
-		expect_values(c0, [](int i) { return 6.0f * i; }, "executable copy node from pinned memory");
-		for (int i = 0; i < N; i++)
-			pinned[i] = 1.0f;
-		CHECK(cudaGraphLaunch(cge, s));
-		CHECK(cudaStreamSynchronize(s));
-		expect_values(c0, [](int i) { (void)i; return 2.0f; }, "the node reads the pinned memory at each launch");
+		expect_values(c0, [](int i) { return 6.0f * i; }, "executable copy node from another buffer");
+		/* a copy node from pinned memory: the executable graph's node follows it to other pinned
+		 * memory, and reads that memory at each launch */
+		{
+			float *pinned2;
+			cudaGraph_t hg;
+			cudaGraphExec_t hge;
+			cudaGraphNode_t hn[2];
+			size_t nh = 2;
+			CHECK(cudaMallocHost(&pinned2, N * sizeof(float)));
+			for (int i = 0; i < N; i++)
+				pinned[i] = 5.0f, pinned2[i] = (float)(3 * i);
+			CHECK(cudaStreamBeginCapture(s, cudaStreamCaptureModeGlobal));
+			CHECK(cudaMemcpyAsync(c0, pinned, N * sizeof(float), cudaMemcpyHostToDevice, s));
+			CHECK(cudaStreamEndCapture(s, &hg));
+			CHECK(cudaGraphGetNodes(hg, hn, &nh));
+			EXPECT(nh == 1, "%zu nodes captured from one copy", nh);
+			CHECK(cudaGraphInstantiate(&hge, hg, 0));
+			CHECK(cudaGraphLaunch(hge, s));
+			CHECK(cudaStreamSynchronize(s));
+			expect_values(c0, [](int i) { (void)i; return 5.0f; }, "captured copy node from pinned memory");
+			CHECK(cudaGraphExecMemcpyNodeSetParams1D(hge, hn[0], c0, pinned2, N * sizeof(float),
+								cudaMemcpyHostToDevice));
+			CHECK(cudaGraphLaunch(hge, s));
+			CHECK(cudaStreamSynchronize(s));
+			expect_values(c0, [](int i) { return 3.0f * i; }, "executable copy node from other pinned memory");
+			for (int i = 0; i < N; i++)
+				pinned2[i] = 1.0f;
+			CHECK(cudaGraphLaunch(hge, s));
+			CHECK(cudaStreamSynchronize(s));
+			expect_values(c0, [](int i) { (void)i; return 1.0f; }, "the node reads the pinned memory at each launch");
+			CHECK(cudaGraphExecDestroy(hge));
+			CHECK(cudaGraphDestroy(hg));
+			CHECK(cudaFreeHost(pinned2));
+		}
 		/* a device range past an allocation is refused and changes nothing */
 		cudaError_t ce = cudaGraphExecMemcpyNodeSetParams1D(cge, cn, c1, x, 2 * N * sizeof(float),
 								    cudaMemcpyDeviceToDevice);

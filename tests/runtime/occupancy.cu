@@ -22,8 +22,16 @@ int main()
 	cfg.blockDim = dim3(block);
 	int cs = 0, clusters = 0;
 	CHECK(cudaOccupancyMaxPotentialClusterSize(&cs, square, &cfg));
+	/* how many clusters of that size fit, the size named as a cluster launch names it */
+	cudaLaunchAttribute at[1];
+	at[0].id = cudaLaunchAttributeClusterDimension;
+	at[0].val.clusterDim.x = cs >= 1 && 16 % cs == 0 ? cs : 1;
+	at[0].val.clusterDim.y = at[0].val.clusterDim.z = 1;
+	cfg.attrs = at;
+	cfg.numAttrs = 1;
 	CHECK(cudaOccupancyMaxActiveClusters(&clusters, square, &cfg));
-	EXPECT(cs >= 1 && clusters >= 1, "cluster size %d, %d active clusters", cs, clusters);
+	EXPECT(cs >= 1 && clusters >= 1, "cluster size %d, %d active clusters (blocks of %d, grid %d)", cs, clusters,
+	       block, minGrid);
 	const int n = 3000;
 	int h[n], want[n], *d;
 	for (int i = 0; i < n; i++) {
