@@ -5,7 +5,7 @@
 set -u
 usage() {
   cat <<EOF
-usage: tests/gpu/check.sh [--build DIR] [--out DIR] [--budget SECONDS] [--jobs N]
+usage: tests/gpu/check.sh [--build DIR] [--out DIR] [--budget SECONDS] [--jobs N] [--skip STEPS]
 Runs, each under a timeout and each recorded as PASS, FAIL or SKIP (a failure does not stop
 the run): the driver-API end-to-end suite and the runtime-API suite (directly and through vgpu,
 outputs identical), checkpoint, migration and restore of a running zone, the simulator's refusal of SASS-only libraries, cuBLAS and cuFFT directly
@@ -20,6 +20,8 @@ OUT/logs/, and ends with the summary table.
   --no-build        never build: an incomplete DIR is a failed step (the other steps still run)
   --budget SECONDS  the whole run's time limit; later steps get what is left (default 450)
   --jobs N          test scripts run at once in the two suites (default 4, at most the CPUs)
+  --skip STEPS      leave out these steps (comma-separated names from the summary table, e.g.
+                    bench,pylibs): recorded as SKIP, their time left to the others
 VGPU_E2E_BACKEND=cuda|sim|auto (default auto: cuda when nvidia-smi -L answers, else sim).
 PYTHON (default python3) is the interpreter with torch. Exit: 0 when no step failed.
 EOF
@@ -28,6 +30,7 @@ B=build/rel
 out=${OUT:-build/gpu-check}
 budget=450
 jobs=4
+skip=,
 build_ok=1
 while [ $# -gt 0 ]; do
   case $1 in
@@ -37,6 +40,7 @@ while [ $# -gt 0 ]; do
     --no-build) build_ok=; shift ;;
     --budget) budget=${2:?--budget needs seconds}; shift 2 ;;
     --jobs) jobs=${2:?--jobs needs a number}; shift 2 ;;
+    --skip) skip=,${2:?--skip needs step names},; shift 2 ;;
     --run-tests) # internal: --run-tests JOBS PER_TEST_TIMEOUT LOGPREFIX TEST... (one step's tests at once)
       shift; j=$1 per=$2 prefix=$3; shift 3
       slices=(); i=0
@@ -103,6 +107,7 @@ step() {
   local name=$1 want=$2 t; shift 2
   t=$(left); [ "$t" -gt "$want" ] && t=$want
   echo "== $name (up to ${t}s): $*" >"$out/logs/$name.log"
+  case $skip in *,"$name",*) rc=126; took=0; return ;; esac
   if [ "$t" -lt 15 ]; then rc=125; took=0; return; fi
   local t0; t0=$(date +%s)
   timeout --kill-after=10 "$t" "$@" >>"$out/logs/$name.log" 2>&1
@@ -120,6 +125,7 @@ judge() {
     77) record "$name" SKIP "$took" "$(last_line "$name" | sed 's/^skip: //')" ;;
     124) record "$name" FAIL "$took" "timed out after ${step_limit}s; ${detail:-$(last_line "$name")}" ;;
     125) record "$name" SKIP 0 "no time left in the ${budget}s budget" ;;
+    126) record "$name" SKIP 0 "left out (--skip)" ;;
     *) record "$name" FAIL "$took" "exit $rc: ${detail:-$(last_line "$name")}" ;;
   esac
 }
@@ -237,7 +243,7 @@ done
 
 # 8. PyTorch directly and through vgpu
 PYTORCH_TIMEOUT=$(( $(left) / 2 < 150 ? $(left) / 2 : 150 )) PYTHON=$py \
-  step pytorch 320 tests/gpu/pytorch_compare.sh --out "$out/pytorch"
+  step pytorch 320 tests/gpu/pytorch_compare.sh --calls --out "$out/pytorch"
 d=
 [ -f "$out/pytorch/pytorch.txt" ] && d=$(grep -E '^(losses|step time conv)' "$out/pytorch/pytorch.txt" | tr '\n' ';' | sed 's/;$//')
 judge pytorch "$d"
@@ -340,6 +346,12 @@ section_tests() { # section_tests STEP: every test of a step with its time, from
     echo "    $(last_line pytorch)"
   fi
   echo
+  if [ -f "$out/pytorch/calls.txt" ]; then
+    echo "Calls a training step sends through vgpu (bench/trace_calls.py over VGPU_TRACE):"
+    echo
+    sed 's/^/    /' "$out/pytorch/calls.txt"
+    echo
+  fi
   echo "## numba and CuPy (tests/gpu/pylibs_step.py) directly and through vgpu"
   echo
   if [ -f "$out/pylibs/vgpu.out" ]; then

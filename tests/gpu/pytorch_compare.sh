@@ -6,22 +6,25 @@
 set -u
 usage() {
   cat <<EOF
-usage: tests/gpu/pytorch_compare.sh [--out DIR] [--steps N]
+usage: tests/gpu/pytorch_compare.sh [--out DIR] [--steps N] [--calls]
 Runs tests/gpu/pytorch_step.py --device cuda directly and through libvgpu + vgpu-proxy; PASS
 when both finish and every loss agrees within a relative 1e-3. Prints what torch.cuda
 reports through vgpu (is_available, device_count, NVML) and the step time ratio. With --out,
-the outputs and a summary (DIR/pytorch.txt) are kept in DIR.
+the outputs and a summary (DIR/pytorch.txt) are kept in DIR. --calls also runs 5 steps through
+vgpu with VGPU_TRACE and lists the calls each step sends, and which wait for a reply
+(bench/trace_calls.py; DIR/calls.txt): where the time through vgpu goes.
 Environment: PYTHON (default python3), VGPU_BUILD (default build/rel), VGPU_E2E_BACKEND
 (default cuda; sim skips), PYTORCH_TIMEOUT (seconds per run, default 150).
 Exit: 0 pass, 1 fail, 77 skip (no importable torch, no GPU; the last line says why).
 EOF
 }
-out=; steps=30
+out=; steps=30; calls=
 while [ $# -gt 0 ]; do
   case $1 in
     --help) usage; exit 0 ;;
     --out) out=${2:?--out needs a directory}; shift 2 ;;
     --steps) steps=${2:?--steps needs a number}; shift 2 ;;
+    --calls) calls=1; shift ;;
     *) echo "pytorch_compare.sh: unknown option $1" >&2; usage >&2; exit 2 ;;
   esac
 done
@@ -46,9 +49,9 @@ trap 'proxy_cleanup; rm -rf "$tmp"' EXIT
 summary=$tmp/pytorch.txt
 say() { echo "$*" | tee -a "$summary"; }
 
-run() { # run LABEL [ENV...]
+run() { # run LABEL [ENV...]   (STEPS from the environment: --steps for this run, default $steps)
   local label=$1; shift
-  env "$@" timeout --kill-after=10 "$limit" "$py" "$step" --device cuda --steps "$steps" \
+  env "$@" timeout --kill-after=10 "$limit" "$py" "$step" --device cuda --steps "${STEPS:-$steps}" \
     >"$tmp/$label.out" 2>"$tmp/$label.err"
   rc=$?
   echo "== $label: exit $rc"
@@ -110,11 +113,23 @@ else
   done
 fi
 
+if [ -n "$calls" ] && [ $vrc -eq 0 ]; then
+  # 5 steps of each of the two models: the counts per step include the set-up's calls / 10
+  STEPS=5 run trace VGPU_TRACE="$tmp/vgpu.trace" VGPU_PROXY="$PROXY_SOCK" \
+    LD_LIBRARY_PATH="$PWD/$B/libvgpu${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+  if [ $rc -eq 0 ] && python3 bench/trace_calls.py --per 10 --top 25 "$tmp/vgpu.trace" >"$tmp/calls.txt"; then
+    say "calls per step through vgpu (5 steps of each model, set-up included): $(head -n 1 "$tmp/calls.txt")"
+  else
+    say "calls per step: the traced run failed (exit $rc)"
+  fi
+  rm -f "$tmp/vgpu.trace"
+fi
+
 proxy_stop; prc=$?
 if [ $prc -ne 0 ]; then say "vgpu-proxy exited $prc on SIGTERM"; fail=1; fi
 if [ -n "$out" ]; then
   mkdir -p "$out"
-  for f in direct.out direct.err vgpu.out vgpu.err pytorch.txt; do cp "$tmp/$f" "$out/" 2>/dev/null; done
+  for f in direct.out direct.err vgpu.out vgpu.err pytorch.txt calls.txt; do cp "$tmp/$f" "$out/" 2>/dev/null; done
   cp "$PROXY_LOG" "$out/proxy.log" 2>/dev/null
 fi
 if [ $fail -ne 0 ]; then
