@@ -74,7 +74,21 @@ static void take_output(struct vgpu_conn *c)
 	}
 }
 
+static CUresult call_on(struct vgpu_conn *c, const struct vgpu_call_desc *d, void *const *argv);
+
 CUresult vgpu_call_on(struct vgpu_conn *c, const struct vgpu_call_desc *d, void *const *argv)
+{
+	CUresult res;
+
+	if (vgpu_qcache_lookup(d, argv, &res))
+		return res;
+	uint64_t g = vgpu_qcache_gen();
+	res = call_on(c, d, argv);
+	vgpu_qcache_after(d, argv, res, g);
+	return res;
+}
+
+static CUresult call_on(struct vgpu_conn *c, const struct vgpu_call_desc *d, void *const *argv)
 {
 	struct vgpu_bulk_list bulk;
 	struct vgpu_msg_hdr h;

@@ -40,6 +40,18 @@ struct vgpu_conn *vgpu_conn_get(CUresult *err /* out */);
  */
 CUresult vgpu_call_on(struct vgpu_conn *c, const struct vgpu_call_desc *d, void *const *argv);
 
+/*
+ * Queries answered in the zone (qcache.c): vgpu_qcache_lookup fills the outputs of a query
+ * whose answer is known in the current generation (1, with *res) or returns 0;
+ * vgpu_qcache_after records a forwarded call's answer for generation g (taken with
+ * vgpu_qcache_gen before the call) or, for a call that may change one, ends the generation.
+ * vgpu_qcache_reset forgets everything (a forked child, a zone restored elsewhere).
+ */
+int vgpu_qcache_lookup(const struct vgpu_call_desc *d, void *const *argv, CUresult *res /* out */);
+void vgpu_qcache_after(const struct vgpu_call_desc *d, void *const *argv, CUresult r, uint64_t g);
+uint64_t vgpu_qcache_gen(void);
+void vgpu_qcache_reset(void);
+
 /* cuInit's connection step: opens the zone on first use. CUDA_ERROR_NO_DEVICE when unreachable. */
 CUresult vgpu_zone_open(void);
 /* 1 = real driver behind the proxy, 2 = simulator (test double), 0 = not connected. */

@@ -162,6 +162,7 @@ static void atfork_child(void)
 	pthread_mutex_init(&moved_lock, NULL);
 	moved_path[0] = '\0';   /* the child's zone will be a new one, where VGPU_PROXY says */
 	zone.pid = getpid();
+	vgpu_qcache_reset();
 	/*
 	 * The inherited channel belongs to the parent's zone: release this process's mapping
 	 * without telling the proxy (the parent keeps using it). Other threads' channels did
@@ -282,6 +283,7 @@ static int rejoin(struct vgpu_chan *ch, void *arg)
 	for (unsigned tries = 1;; tries++) {
 		int rc = use_xen() ? rejoin_xen(ch, why, sizeof(why)) : rejoin_once(ch, path, why, sizeof(why));
 		if (rc == 0) {
+			vgpu_qcache_reset();   /* possibly another node's device */
 			vgpu_client_log(1, "zone %u: channel served again by the restored zone at %s (%s)", zone.zone_id,
 					path, why);
 			return 0;

@@ -656,6 +656,9 @@ static void zone_release(struct worker *w)
 	if (dropped)
 		vgpu_warn("%llu bytes of device output (printf) were dropped: the zone did not take them before "
 			  "%u more were waiting", (unsigned long long)dropped, VGPU_OUTPUT_MAX);
+	vgpu_info("zone handled %llu calls (%llu asynchronous), %llu answered with an error",
+		  (unsigned long long)vgpu_stat_get(&z->stats->calls), (unsigned long long)vgpu_stat_get(&z->stats->async_calls),
+		  (unsigned long long)vgpu_stat_get(&z->stats->errors));
 	vgpu_info("zone freed %llu bytes in %u allocations, %u contexts, %u other handles%s",
 		  (unsigned long long)bytes, n_mem, n_ctx, n_other,
 		  failed ? " (some driver calls failed; the worker's exit releases the rest)" : "");

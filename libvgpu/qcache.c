@@ -1,0 +1,264 @@
+/* SPDX-License-Identifier: MIT */
+/* qcache.c — answers in the zone the queries whose answers cannot have changed since the proxy last gave them. */
+#include "client.h"
+
+#include <pthread.h>
+#include <stdint.h>
+
+/*
+ * Libraries ask the same few questions around every operation: cudart asks for the current
+ * context's device before each runtime call, and checks the primary context's state; cuBLAS
+ * and cuDNN read device attributes. A PyTorch training step sent about 900 of these per step
+ * through vgpu, each a round trip to the worker (measured with VGPU_TRACE on an H200), which
+ * was most of what vgpu added to the step.
+ *
+ * Their answers change only through calls that pass here too: a thread's current context by
+ * its own context calls, a primary context's state by the primary-context calls, a function's
+ * attributes by the calls that set them, and a device's attributes never. So the last answer is kept, and every call that may change one
+ * (and every call that fails, since an error may mean the context is gone) starts a new
+ * generation in which nothing kept is used. The first query of a generation goes to the
+ * proxy, as every query did before.
+ */
+
+#define QC_DEVS 32
+#define QC_ATTRS 256
+#define QC_CTXS 16
+#define QC_FUNCS 512   /* function attributes kept, by a hash of function and attribute */
+
+static uint64_t qc_gen = 1;   /* atomically; 0 is never a valid generation */
+
+/* The calling thread's current context and its device (each thread has its own channel,
+ * served by its own worker thread, whose current context is the thread's). */
+static __thread struct {
+	uint64_t ctx_gen, dev_gen;
+	CUcontext ctx;
+	CUdevice dev;
+} qc_tls;
+
+static pthread_mutex_t qc_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+	uint64_t gen;
+	unsigned int flags;
+	int active;
+} qc_primary[QC_DEVS];
+static struct {
+	uint64_t gen;
+	CUcontext ctx;
+	CUdevice dev;
+} qc_ctxdev[QC_CTXS];
+static unsigned qc_ctxdev_next;
+static struct {
+	uint64_t gen;
+	CUfunction f;
+	int attr, value;
+} qc_func[QC_FUNCS];
+static int qc_attr[QC_DEVS][QC_ATTRS];
+static uint8_t qc_attr_known[QC_DEVS][QC_ATTRS];   /* atomically: set after the value */
+
+static unsigned func_slot(CUfunction f, int attr)
+{
+	uint64_t h = ((uint64_t)(uintptr_t)f ^ (uint64_t)attr << 40) * 0x9e3779b97f4a7c15ull;
+	return (unsigned)(h >> 55) % QC_FUNCS;
+}
+
+static uint64_t gen_now(void)
+{
+	return __atomic_load_n(&qc_gen, __ATOMIC_ACQUIRE);
+}
+
+void vgpu_qcache_reset(void)
+{
+	__atomic_add_fetch(&qc_gen, 1, __ATOMIC_ACQ_REL);
+	for (unsigned d = 0; d < QC_DEVS; d++)
+		for (unsigned a = 0; a < QC_ATTRS; a++)
+			__atomic_store_n(&qc_attr_known[d][a], 0, __ATOMIC_RELEASE);
+}
+
+/* The calls after which a kept context or primary-context answer may be wrong. */
+static int changes_contexts(uint16_t op)
+{
+	switch (op) {
+	case VGPU_OP_cuCtxCreate_v4:
+	case VGPU_OP_cuCtxCreate:
+	case VGPU_OP_cuCtxCreate_v2:
+	case VGPU_OP_cuCtxDestroy_v2:
+	case VGPU_OP_cuCtxDestroy:
+	case VGPU_OP_cuCtxPushCurrent_v2:
+	case VGPU_OP_cuCtxPopCurrent_v2:
+	case VGPU_OP_cuCtxPushCurrent:
+	case VGPU_OP_cuCtxPopCurrent:
+	case VGPU_OP_cuCtxSetCurrent:
+	case VGPU_OP_cuDevicePrimaryCtxRetain:
+	case VGPU_OP_cuDevicePrimaryCtxRelease_v2:
+	case VGPU_OP_cuDevicePrimaryCtxReset_v2:
+	case VGPU_OP_cuDevicePrimaryCtxSetFlags_v2:
+	case VGPU_OP_cuDevicePrimaryCtxRelease:
+	case VGPU_OP_cuDevicePrimaryCtxReset:
+	case VGPU_OP_cuDevicePrimaryCtxSetFlags:
+	/* ... and a function's attribute (cuKernelSetAttribute comes here as cuFuncSetAttribute),
+	 * or a handle that may be used again for another function */
+	case VGPU_OP_cuFuncSetAttribute:
+	case VGPU_OP_cuFuncSetCacheConfig:
+	case VGPU_OP_cuFuncSetSharedMemConfig:
+	case VGPU_OP_cuModuleUnload:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+int vgpu_qcache_lookup(const struct vgpu_call_desc *d, void *const *argv, CUresult *res)
+{
+	uint64_t g = gen_now();
+
+	switch (d->opcode) {
+	case VGPU_OP_cuCtxGetCurrent: {
+		CUcontext *out = *(CUcontext *const *)argv[0];
+		if (!out || qc_tls.ctx_gen != g)
+			return 0;
+		*out = qc_tls.ctx;
+		break;
+	}
+	case VGPU_OP_cuCtxGetDevice:
+	case VGPU_OP_cuCtxGetDevice_v2: {
+		CUdevice *out = *(CUdevice *const *)argv[0];
+		CUcontext ctx = d->opcode == VGPU_OP_cuCtxGetDevice_v2 ? *(const CUcontext *)argv[1] : NULL;
+		if (!out)
+			return 0;
+		if (!ctx) {
+			if (qc_tls.dev_gen != g)
+				return 0;
+			*out = qc_tls.dev;
+			break;
+		}
+		int hit = 0;
+		pthread_mutex_lock(&qc_lock);
+		for (unsigned i = 0; i < QC_CTXS && !hit; i++)
+			if (qc_ctxdev[i].gen == g && qc_ctxdev[i].ctx == ctx) {
+				*out = qc_ctxdev[i].dev;
+				hit = 1;
+			}
+		pthread_mutex_unlock(&qc_lock);
+		if (!hit)
+			return 0;
+		break;
+	}
+	case VGPU_OP_cuDevicePrimaryCtxGetState: {
+		CUdevice dev = *(const CUdevice *)argv[0];
+		unsigned int *flags = *(unsigned int *const *)argv[1];
+		int *active = *(int *const *)argv[2], hit = 0;
+		if (dev < 0 || dev >= QC_DEVS || !flags || !active)
+			return 0;
+		pthread_mutex_lock(&qc_lock);
+		if (qc_primary[dev].gen == g) {
+			*flags = qc_primary[dev].flags;
+			*active = qc_primary[dev].active;
+			hit = 1;
+		}
+		pthread_mutex_unlock(&qc_lock);
+		if (!hit)
+			return 0;
+		break;
+	}
+	case VGPU_OP_cuFuncGetAttribute: {
+		int *out = *(int *const *)argv[0], a = (int)*(const CUfunction_attribute *)argv[1], hit = 0;
+		CUfunction f = *(const CUfunction *)argv[2];
+		if (!out || !f)
+			return 0;
+		unsigned i = func_slot(f, a);
+		pthread_mutex_lock(&qc_lock);
+		if (qc_func[i].gen == g && qc_func[i].f == f && qc_func[i].attr == a) {
+			*out = qc_func[i].value;
+			hit = 1;
+		}
+		pthread_mutex_unlock(&qc_lock);
+		if (!hit)
+			return 0;
+		break;
+	}
+	case VGPU_OP_cuDeviceGetAttribute: {
+		int *out = *(int *const *)argv[0];
+		int a = (int)*(const CUdevice_attribute *)argv[1];
+		CUdevice dev = *(const CUdevice *)argv[2];
+		if (!out || dev < 0 || dev >= QC_DEVS || a < 0 || a >= QC_ATTRS ||
+		    !__atomic_load_n(&qc_attr_known[dev][a], __ATOMIC_ACQUIRE))
+			return 0;
+		*out = __atomic_load_n(&qc_attr[dev][a], __ATOMIC_RELAXED);
+		break;
+	}
+	default:
+		return 0;
+	}
+	*res = CUDA_SUCCESS;
+	return 1;
+}
+
+void vgpu_qcache_after(const struct vgpu_call_desc *d, void *const *argv, CUresult r, uint64_t g)
+{
+	if (r != CUDA_SUCCESS || changes_contexts(d->opcode)) {
+		__atomic_add_fetch(&qc_gen, 1, __ATOMIC_ACQ_REL);
+		return;
+	}
+	switch (d->opcode) {
+	case VGPU_OP_cuCtxGetCurrent:
+		qc_tls.ctx = **(CUcontext *const *)argv[0];
+		qc_tls.ctx_gen = g;
+		break;
+	case VGPU_OP_cuCtxGetDevice:
+	case VGPU_OP_cuCtxGetDevice_v2: {
+		CUdevice dev = **(CUdevice *const *)argv[0];
+		CUcontext ctx = d->opcode == VGPU_OP_cuCtxGetDevice_v2 ? *(const CUcontext *)argv[1] : NULL;
+		if (!ctx) {
+			qc_tls.dev = dev;
+			qc_tls.dev_gen = g;
+			break;
+		}
+		pthread_mutex_lock(&qc_lock);
+		unsigned i = qc_ctxdev_next++ % QC_CTXS;
+		qc_ctxdev[i].ctx = ctx;
+		qc_ctxdev[i].dev = dev;
+		qc_ctxdev[i].gen = g;
+		pthread_mutex_unlock(&qc_lock);
+		break;
+	}
+	case VGPU_OP_cuDevicePrimaryCtxGetState: {
+		CUdevice dev = *(const CUdevice *)argv[0];
+		if (dev < 0 || dev >= QC_DEVS)
+			break;
+		pthread_mutex_lock(&qc_lock);
+		qc_primary[dev].flags = **(unsigned int *const *)argv[1];
+		qc_primary[dev].active = **(int *const *)argv[2];
+		qc_primary[dev].gen = g;
+		pthread_mutex_unlock(&qc_lock);
+		break;
+	}
+	case VGPU_OP_cuFuncGetAttribute: {
+		int a = (int)*(const CUfunction_attribute *)argv[1];
+		CUfunction f = *(const CUfunction *)argv[2];
+		unsigned i = func_slot(f, a);
+		pthread_mutex_lock(&qc_lock);
+		qc_func[i].f = f;
+		qc_func[i].attr = a;
+		qc_func[i].value = **(int *const *)argv[0];
+		qc_func[i].gen = g;
+		pthread_mutex_unlock(&qc_lock);
+		break;
+	}
+	case VGPU_OP_cuDeviceGetAttribute: {
+		int a = (int)*(const CUdevice_attribute *)argv[1];
+		CUdevice dev = *(const CUdevice *)argv[2];
+		if (dev < 0 || dev >= QC_DEVS || a < 0 || a >= QC_ATTRS)
+			break;
+		__atomic_store_n(&qc_attr[dev][a], **(int *const *)argv[0], __ATOMIC_RELAXED);
+		__atomic_store_n(&qc_attr_known[dev][a], 1, __ATOMIC_RELEASE);
+		break;
+	}
+	default:
+		break;
+	}
+}
+
+uint64_t vgpu_qcache_gen(void)
+{
+	return gen_now();
+}

@@ -1,0 +1,148 @@
+/* SPDX-License-Identifier: MIT */
+/* queries.c — end to end: the questions libraries ask around every call (current context, its device, the primary context's state, device and function attributes) answered right across every change, from two threads. */
+#include "e2e.h"
+
+#include <pthread.h>
+
+/*
+ * libvgpu answers these in the zone once it has heard the answer (libvgpu/qcache.c); every
+ * check below follows a call that changes the answer, so a kept answer that outlived its
+ * change fails here. tests/e2e/queries.proxylog checks that the 98,000 repeated queries did
+ * not each go to the proxy.
+ */
+
+static CUdevice dev;
+
+static void expect_current(CUcontext want, const char *when)
+{
+	CUcontext c = (CUcontext)(uintptr_t)0x1;
+	CK(cuCtxGetCurrent(&c));
+	if (c != want) {
+		printf("FAIL %s: current context %p, expected %p\n", when, (void *)c, (void *)want);
+		exit(1);
+	}
+}
+
+/* want_flags < 0: any (what a release or reset leaves is not checked) */
+static void expect_primary(int want_flags, int want_active, const char *when)
+{
+	unsigned flags = 0xdead;
+	int active = -1;
+	CK(cuDevicePrimaryCtxGetState(dev, &flags, &active));
+	if ((flags & ~CU_CTX_FLAGS_MASK) || (want_flags >= 0 && (flags & CU_CTX_SCHED_MASK) != (unsigned)want_flags) ||
+	    active != want_active) {
+		printf("FAIL %s: primary context flags 0x%x active %d, expected scheduling %d active %d\n", when,
+		       flags, active, want_flags, want_active);
+		exit(1);
+	}
+}
+
+/* Many repetitions of the same questions: one answer each time. */
+static void repeat(CUcontext want, int n)
+{
+	int sms0 = 0, cc0 = 0;
+	CK(cuDeviceGetAttribute(&sms0, CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT, dev));
+	CK(cuDeviceGetAttribute(&cc0, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR, dev));
+	for (int i = 0; i < n; i++) {
+		CUcontext c = NULL;
+		CUdevice d = -1;
+		int sms = 0, cc = 0;
+		CK(cuCtxGetCurrent(&c));
+		CK(cuCtxGetDevice(&d));
+		CK(cuDeviceGetAttribute(&sms, CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT, dev));
+		CK(cuDeviceGetAttribute(&cc, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR, dev));
+		EXPECT(c == want && d == dev && sms == sms0 && cc == cc0);
+	}
+}
+
+static void *other_thread(void *arg)
+{
+	CUcontext mine = (CUcontext)arg;
+	/* a new thread has no current context, whatever the first thread's is */
+	expect_current(NULL, "new thread");
+	CUdevice d;
+	CK_ERR(cuCtxGetDevice(&d), CUDA_ERROR_INVALID_CONTEXT);
+	CK(cuCtxSetCurrent(mine));
+	expect_current(mine, "second thread after cuCtxSetCurrent");
+	repeat(mine, 5000);
+	return NULL;
+}
+
+int main(void)
+{
+	CUcontext primary, a, b;
+
+	CK(cuInit(0));
+	CK(cuDeviceGet(&dev, 0));
+	expect_current(NULL, "after cuInit");
+	CK(cuDevicePrimaryCtxSetFlags(dev, CU_CTX_SCHED_AUTO));
+	expect_primary(CU_CTX_SCHED_AUTO, 0, "before retain");
+	CK(cuDevicePrimaryCtxRetain(&primary, dev));
+	expect_primary(CU_CTX_SCHED_AUTO, 1, "after retain");
+	CK(cuDevicePrimaryCtxSetFlags(dev, CU_CTX_SCHED_BLOCKING_SYNC));
+	expect_primary(CU_CTX_SCHED_BLOCKING_SYNC, 1, "after cuDevicePrimaryCtxSetFlags");
+	expect_current(NULL, "retained, not made current");
+	CK(cuCtxSetCurrent(primary));
+	expect_current(primary, "after cuCtxSetCurrent(primary)");
+	repeat(primary, 5000);
+
+	/* a created context is pushed on the thread's stack; destroying it pops it */
+	CK(cuCtxCreate(&a, NULL, 0, dev));
+	expect_current(a, "after cuCtxCreate");
+	repeat(a, 5000);
+	CK(cuCtxPopCurrent(&b));
+	EXPECT(b == a);
+	expect_current(primary, "after cuCtxPopCurrent");
+	CK(cuCtxPushCurrent(a));
+	expect_current(a, "after cuCtxPushCurrent");
+	CK(cuCtxDestroy(a));
+	expect_current(primary, "after cuCtxDestroy of the current context");
+	repeat(primary, 5000);
+
+	/* another thread's current context is its own */
+	CK(cuCtxCreate(&b, NULL, 0, dev));
+	CK(cuCtxPopCurrent(NULL));
+	expect_current(primary, "after creating a context for another thread");
+	pthread_t t;
+	EXPECT(pthread_create(&t, NULL, other_thread, b) == 0);
+	EXPECT(pthread_join(t, NULL) == 0);
+	expect_current(primary, "after the other thread set its own");
+	CK(cuCtxDestroy(b));
+
+	/* a function's attributes: what was set is read back, every time */
+	CUmodule m;
+	CUfunction f;
+	int v0 = -1, regs = -1;
+	CK(cuModuleLoad(&m, e2e_kernel_path("basic.fatbin")));
+	CK(cuModuleGetFunction(&f, m, "vec_add"));
+	CK(cuFuncGetAttribute(&regs, CU_FUNC_ATTRIBUTE_NUM_REGS, f));
+	CK(cuFuncGetAttribute(&v0, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, f));
+	EXPECT(regs >= 0 && v0 >= 0);
+	for (int k = 1; k <= 3; k++) {
+		CK(cuFuncSetAttribute(f, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, k * 4096));
+		for (int i = 0; i < 3000; i++) {
+			int v = -1, r = -1;
+			CK(cuFuncGetAttribute(&v, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, f));
+			CK(cuFuncGetAttribute(&r, CU_FUNC_ATTRIBUTE_NUM_REGS, f));
+			EXPECT(v == k * 4096 && r == regs);
+		}
+	}
+	CK(cuModuleUnload(m));
+
+	/* a failing call in between: the answers stay right */
+	int v;
+	CK_ERR(cuDeviceGetAttribute(&v, (CUdevice_attribute)100000, dev), CUDA_ERROR_INVALID_VALUE);
+	expect_current(primary, "after a refused call");
+
+	/* the primary context released: inactive, still current to this thread */
+	CK(cuCtxSetCurrent(NULL));
+	expect_current(NULL, "after cuCtxSetCurrent(NULL)");
+	CK(cuDevicePrimaryCtxRelease(dev));
+	expect_primary(-1, 0, "after release");
+	CK(cuDevicePrimaryCtxRetain(&primary, dev));
+	expect_primary(-1, 1, "retained again");
+	CK(cuDevicePrimaryCtxReset(dev));
+	expect_primary(-1, 0, "after reset");
+	printf("queries: current context, its device, primary state and attributes right across every change\n");
+	return 0;
+}
