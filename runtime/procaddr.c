@@ -76,12 +76,12 @@ CUresult vgpu_procaddr_lookup(const void *anchor, const char *symbol, void **pfn
 	if ((flags & CU_GET_PROC_ADDRESS_PER_THREAD_DEFAULT_STREAM) && best_pt)
 		best = best_pt;
 	if (!best) {
-		/* A function newer than the version asked for is a successful answer with no
-		 * pointer, as the driver gives it (seen on an H200, driver 580); an unknown name
-		 * is an error. */
+		/* A function newer than the version asked for, or a name no driver has: a
+		 * successful answer with no pointer, the status saying which, as the driver gives
+		 * it (seen on an H200, driver 580). */
 		if (status)
 			*status = known ? CU_GET_PROC_ADDRESS_VERSION_NOT_SUFFICIENT : CU_GET_PROC_ADDRESS_SYMBOL_NOT_FOUND;
-		return known ? CUDA_SUCCESS : CUDA_ERROR_NOT_FOUND;
+		return CUDA_SUCCESS;
 	}
 	void *lib = library_of(anchor);
 	p = lib ? dlsym(lib, best->abi) : NULL;

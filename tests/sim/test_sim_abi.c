@@ -115,8 +115,9 @@ int main(void)
 	fp = &fp;
 	EXPECT(gpa("cuLaunchKernelEx", &fp, 11000, 0, &st) == CUDA_SUCCESS &&
 	       st == CU_GET_PROC_ADDRESS_VERSION_NOT_SUFFICIENT && fp == NULL);
-	EXPECT(gpa("cuNoSuchCall", &fp, 13000, 0, &st) == CUDA_ERROR_NOT_FOUND &&
-	       st == CU_GET_PROC_ADDRESS_SYMBOL_NOT_FOUND);
+	fp = &fp;
+	EXPECT(gpa("cuNoSuchCall", &fp, 13000, 0, &st) == CUDA_SUCCESS && st == CU_GET_PROC_ADDRESS_SYMBOL_NOT_FOUND &&
+	       fp == NULL);
 	EXPECT(gpa("cuIpcGetMemHandle", &fp, 13000, 0, &st) == CUDA_ERROR_NOT_FOUND);   /* not simulated */
 	EXPECT(gpa("cuTexObjectCreate", &fp, 13000, 0, &st) == CUDA_SUCCESS && fp == dlsym(dl, "cuTexObjectCreate"));
 	EXPECT(gpa("cuMemcpyHtoA", &fp, 13000, CU_GET_PROC_ADDRESS_PER_THREAD_DEFAULT_STREAM, &st) == 0);
