@@ -134,8 +134,14 @@ int main(void)
 	/* the first, 32-bit-size versions of memory and context calls */
 	unsigned int total32 = 0, free32 = 0, all32 = 0;
 	CK(cuDeviceTotalMem(&total32, dev));
-	CK(cuMemGetInfo(&free32, &all32));
-	EXPECT(total32 > 0 && free32 <= all32);
+	CUresult rinfo = cuMemGetInfo(&free32, &all32);
+	if (e2e_real_driver_direct() && rinfo == CUDA_ERROR_INVALID_CONTEXT) {
+		/* driver 580 answers this to the 32-bit cuMemGetInfo with a context current (H200);
+		 * vgpu and the simulator answer from the current context */
+	} else {
+		CK(rinfo);
+		EXPECT(total32 > 0 && free32 <= all32);
+	}
 	void *ph = NULL;
 	CK(cuMemAllocHost(&ph, 4096));
 	CK(cuMemFreeHost(ph));

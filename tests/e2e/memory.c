@@ -102,6 +102,9 @@ int main(void)
 	CK(cuMemcpy((CUdeviceptr)(uintptr_t)g, u, 1000));
 	EXPECT(memcmp(h, g, 1000) == 0);
 	CK(cuMemcpy(big + 5, u, 1000));
+	/* s does not wait for the legacy stream (non-blocking), and a device-to-device cuMemcpy
+	 * may still be running when it returns: synchronise before using its result on s */
+	CK(cuCtxSynchronize());
 	CK(cuMemcpyAsync((CUdeviceptr)(uintptr_t)(g + 2000), big + 5, 1000, s));
 	CK(cuStreamSynchronize(s));
 	EXPECT(memcmp(h, g + 2000, 1000) == 0);
@@ -112,6 +115,7 @@ int main(void)
 	for (int i = 0; i < 1000; i++)
 		EXPECT(g[i] == 0xab);
 	CK(cuMemsetD16(u, 0x1234, 500));
+	CK(cuCtxSynchronize());   /* the memset may still run: the next one, on s, overlaps it */
 	CK(cuMemsetD32Async(u + 400, 0xdeadbeef, 100, s));
 	CK(cuStreamSynchronize(s));
 	CK(cuMemcpyDtoH(g, u, 1000));
@@ -138,6 +142,9 @@ int main(void)
 	c2.WidthInBytes = W;
 	c2.Height = H;
 	CK(cuMemcpy2D(&c2));
+	/* from pageable memory the driver returns once the bytes are staged, before they reach
+	 * the device (an H200 read stale rows back on s without this) */
+	CK(cuCtxSynchronize());
 	CUDA_MEMCPY2D d2 = { 0 };
 	d2.srcMemoryType = CU_MEMORYTYPE_DEVICE;
 	d2.srcDevice = p2;
