@@ -14,8 +14,15 @@ import traceback
 
 def numba_part():
     try:
+        import importlib.util
+
         import numpy as np
         from numba import cuda
+        # numba-cuda imports its CUDA target's implementation at the first launch; a numba
+        # that does not work with the installed numpy fails there, before any CUDA call of
+        # its own: import it here, where a failure is numba's and a skip
+        if importlib.util.find_spec("numba.cuda.cudaimpl") is not None:
+            import numba.cuda.cudaimpl  # noqa: F401
     except Exception as e:  # noqa: BLE001 - any import failure is a skip
         print(f"numba: skip: cannot import ({type(e).__name__}: {e})")
         return None
