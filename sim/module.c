@@ -391,7 +391,11 @@ CUresult cuFuncGetAttribute(int *pi, CUfunction_attribute attrib, CUfunction hfu
 	case CU_FUNC_ATTRIBUTE_CONST_SIZE_BYTES: *pi = 0; break;
 	case CU_FUNC_ATTRIBUTE_LOCAL_SIZE_BYTES: *pi = (int)f->fn->local_size; break;
 	case CU_FUNC_ATTRIBUTE_NUM_REGS: *pi = f->fn->nslots > 255 ? 255 : (int)f->fn->nslots; break;
-	case CU_FUNC_ATTRIBUTE_PTX_VERSION: *pi = 75; break;
+	/* the PTX's own target, as the driver reports a kernel it compiled from PTX (cuSPARSE
+	 * picks its launch shapes by it: with 75 for its compute_120 PTX it launched kernels
+	 * laid out for 128 threads with 32, and double-precision SpMV added a quarter of the
+	 * rows); the binary is the simulated device's */
+	case CU_FUNC_ATTRIBUTE_PTX_VERSION: *pi = f->mod->pm->target ? (int)f->mod->pm->target : 75; break;
 	case CU_FUNC_ATTRIBUTE_BINARY_VERSION: *pi = 75; break;
 	case CU_FUNC_ATTRIBUTE_CACHE_MODE_CA: *pi = 0; break;
 	case CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES: *pi = f->max_dyn_shared; break;

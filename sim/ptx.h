@@ -98,6 +98,7 @@ struct ptx_module {
 	struct ptx_call *calls;
 	uint32_t ncalls;
 	uint32_t shared_static;       /* bytes of module-scope .shared variables (and .func ones) */
+	uint32_t target;              /* .target sm_NN as NN (e.g. 120 for compute_120 PTX); 0: none */
 };
 
 /* Parses NUL-terminated PTX text. Returns 0 and *out (free with ptx_module_free), or

@@ -2680,8 +2680,18 @@ static int parse_module(struct P *P)
 			t = lex_next(&P->L);
 			if (t->t != T_FLTDEC && t->t != T_INT)
 				return perr(P, -EINVAL, t->line, "bad .version");
-		} else if (tok_is(t, ".target") || tok_is(t, ".file") || tok_is(t, ".pragma") ||
-		           tok_is(t, ".loc")) {
+		} else if (tok_is(t, ".target")) {
+			/* the first target named: sm_NN with an optional a/f suffix (cudaFuncAttributes'
+			 * ptxVersion, which libraries read to know which of their builds is running) */
+			struct tok *a = lex_peek(&P->L);
+			if (a->t == T_ID && a->n > 3 && a->n < 12 && memcmp(a->s, "sm_", 3) == 0) {
+				unsigned v = 0;
+				for (size_t i = 3; i < a->n && a->s[i] >= '0' && a->s[i] <= '9'; i++)
+					v = v * 10 + (unsigned)(a->s[i] - '0');
+				P->m->target = v;
+			}
+			skip_line(P);
+		} else if (tok_is(t, ".file") || tok_is(t, ".pragma") || tok_is(t, ".loc")) {
 			skip_line(P);
 		} else if (tok_is(t, ".address_size")) {
 			t = lex_next(&P->L);

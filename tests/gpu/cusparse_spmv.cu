@@ -1,8 +1,7 @@
 // SPDX-License-Identifier: MIT
-// cusparse_spmv — cuSPARSE's generic API: sparse matrix times dense vector (SpMV, float: CSR
-// plain and transposed, COO) and times dense matrix (SpMM: float and double, CSR and COO),
-// checked against the host. (Double-precision SpMV is left out: on the simulator cuSPARSE's
-// launches of its kernels fail or give wrong sums; docs/COMPATIBILITY.md says what is known.) Values are small integers and halves, so every sum is exact in float and the
+// cusparse_spmv — cuSPARSE's generic API: sparse matrix times dense vector (SpMV, float and
+// double: CSR plain and transposed, COO) and times dense matrix (SpMM: float and double, CSR
+// and COO), checked against the host. Values are small integers and halves, so every sum is exact in float and the
 // results must equal the host's bit for bit whatever order the kernels add in.
 // Prints the same lines on every run (sizes, "verified"), so the output directly and through
 // vgpu can be diffed. Exit 0 = all verified, 1 = a failure, 3 = the device cannot run
@@ -138,6 +137,9 @@ int main()
 	run<float>(h, b, 1, false, false);
 	run<float>(h, b, 1, false, true);
 	run<float>(h, a, 4, false, false);
+	run<double>(h, a, 1, false, false);
+	run<double>(h, a, 1, true, false);
+	run<double>(h, b, 1, false, true);
 	run<double>(h, a, 4, false, false);
 	run<double>(h, b, 3, false, true);
 	CHECK_SP(cusparseDestroy(h));

@@ -2,7 +2,8 @@
 /* PTX forms the CUDA libraries' modules use (cuDNN's): 256-bit loads and stores
  * (ld/st.global.v8.b32, sm_100's): eight words moved, the address 32-byte aligned or the
  * launch fails as misaligned, outside the allocation an illegal address, other spaces and
- * widths refused at load; the predefined constant WARP_SZ as an operand. */
+ * widths refused at load; the predefined constant WARP_SZ as an operand; a function's PTX
+ * version is its module's .target, which cuSPARSE chooses its launch shapes by. */
 #include "simtest.h"
 
 #define HDR ".version 8.8\n.target sm_100\n.address_size 64\n"
@@ -69,6 +70,19 @@ int main(void)
 			CK(cuLaunchKernel(g, 1, 1, 1, 1, 1, 1, 0, NULL, wargs, NULL));
 			CK(cuMemcpyDtoH(&ws, dst, sizeof(ws)));
 			EXPECT(ws == 64);
+			/* the function's PTX version is its module's target (the libraries pick launch
+			 * shapes by it); the binary version is the simulated device's */
+			int pv = 0, bv = 0;
+			CK(cuFuncGetAttribute(&pv, CU_FUNC_ATTRIBUTE_PTX_VERSION, g));
+			CK(cuFuncGetAttribute(&bv, CU_FUNC_ATTRIBUTE_BINARY_VERSION, g));
+			EXPECT(pv == 100 && bv == 75);
+			CUmodule m2;
+			CK(cuModuleLoadData(&m2, ".version 8.0\n.target sm_90a\n.address_size 64\n"
+						 ".visible .entry e()\n{\nret;\n}\n"));
+			CK(cuModuleGetFunction(&g, m2, "e"));
+			CK(cuFuncGetAttribute(&pv, CU_FUNC_ATTRIBUTE_PTX_VERSION, g));
+			EXPECT(pv == 90);
+			CK(cuModuleUnload(m2));
 		}
 		CK(cuCtxDestroy(ctx));
 	}
