@@ -4,6 +4,9 @@
 
 #include <pthread.h>
 #include <stdint.h>
+#include <string.h>
+
+#include "custom_wire.h"
 
 /*
  * Libraries ask the same few questions around every operation: cudart asks for the current
@@ -14,7 +17,8 @@
  *
  * Their answers change only through calls that pass here too: a thread's current context by
  * its own context calls, a primary context's state by the primary-context calls, a function's
- * attributes by the calls that set them, and a device's attributes never. So the last answer is kept, and every call that may change one
+ * attributes and its occupancy by the calls that set its attributes, and a device's
+ * attributes, the device count and ordinals never. So the last answer is kept, and every call that may change one
  * (and every call that fails, since an error may mean the context is gone) starts a new
  * generation in which nothing kept is used. The first query of a generation goes to the
  * proxy, as every query did before.
@@ -52,6 +56,18 @@ static struct {
 	CUfunction f;
 	int attr, value;
 } qc_func[QC_FUNCS];
+/* Other answers of one int, by opcode and arguments: device counts and ordinals (kept for the
+ * process, like device attributes) and occupancy (kept for a generation: a function's
+ * attributes change it). */
+#define QC_KEYS 8
+#define QC_KV 256
+static struct {
+	uint64_t gen;   /* the generation, or for a kept-for-the-process answer its epoch */
+	uint16_t op;
+	uint64_t key[QC_KEYS];
+	int value;
+} qc_kv[QC_KV];
+static uint64_t qc_epoch = 1;   /* under qc_lock; vgpu_qcache_reset moves it on */
 static int qc_attr[QC_DEVS][QC_ATTRS];
 static uint8_t qc_attr_known[QC_DEVS][QC_ATTRS];   /* atomically: set after the value */
 
@@ -59,6 +75,68 @@ static unsigned func_slot(CUfunction f, int attr)
 {
 	uint64_t h = ((uint64_t)(uintptr_t)f ^ (uint64_t)attr << 40) * 0x9e3779b97f4a7c15ull;
 	return (unsigned)(h >> 55) % QC_FUNCS;
+}
+
+/* The key of a keyed answer: its arguments as numbers (the launch attributes of a cluster
+ * query by a hash of their bytes). Returns 0 and whether the answer is kept for the process,
+ * or -1 for a call whose answer is not kept. */
+static int kv_key(const struct vgpu_call_desc *d, void *const *argv, uint64_t key[QC_KEYS], int *perm)
+{
+	memset(key, 0, QC_KEYS * sizeof(key[0]));
+	*perm = 0;
+	switch (d->opcode) {
+	case VGPU_OP_cuDeviceGetCount:
+		*perm = 1;
+		return 0;
+	case VGPU_OP_cuDeviceGet:
+		*perm = 1;
+		key[0] = (uint64_t)(uint32_t)*(const int *)argv[1];
+		return 0;
+	case VGPU_OP_cuOccupancyMaxActiveBlocksPerMultiprocessorWithFlags:
+		key[3] = *(const unsigned int *)argv[4];
+		/* fall through */
+	case VGPU_OP_cuOccupancyMaxActiveBlocksPerMultiprocessor:
+		key[0] = (uint64_t)(uintptr_t)*(const CUfunction *)argv[1];
+		key[1] = (uint64_t)(uint32_t)*(const int *)argv[2];
+		key[2] = *(const size_t *)argv[3];
+		return 0;
+	case VGPU_OP_cuOccupancyMaxPotentialClusterSize:
+	case VGPU_OP_cuOccupancyMaxActiveClusters: {
+		const CUlaunchAttribute *at = *(const CUlaunchAttribute *const *)argv[VGPU_OCW_ATTRS];
+		uint32_t n = *(const uint32_t *)argv[VGPU_OCW_NATTRS];
+		uint64_t h = 0xcbf29ce484222325ull;   /* FNV-1a over the attributes' bytes */
+		if (n && !at)
+			return -1;
+		for (uint32_t i = 0; i < n; i++)
+			for (size_t b = 0; b < sizeof(at[i]); b++)
+				h = (h ^ ((const unsigned char *)&at[i])[b]) * 0x100000001b3ull;
+		key[0] = (uint64_t)(uintptr_t)*(const CUfunction *)argv[VGPU_OCW_F];
+		key[1] = (uint64_t)*(const unsigned *)argv[VGPU_OCW_GX] << 32 | *(const unsigned *)argv[VGPU_OCW_GY];
+		key[2] = (uint64_t)*(const unsigned *)argv[VGPU_OCW_GZ] << 32 | *(const unsigned *)argv[VGPU_OCW_BX];
+		key[3] = (uint64_t)*(const unsigned *)argv[VGPU_OCW_BY] << 32 | *(const unsigned *)argv[VGPU_OCW_BZ];
+		key[4] = *(const unsigned *)argv[VGPU_OCW_SHMEM];
+		key[5] = h;
+		key[6] = n;
+		return 0;
+	}
+	default:
+		return -1;
+	}
+}
+
+/* The int a keyed call answers in (its first argument points at it). */
+static int *kv_out(const struct vgpu_call_desc *d, void *const *argv)
+{
+	return d->opcode == VGPU_OP_cuOccupancyMaxPotentialClusterSize || d->opcode == VGPU_OP_cuOccupancyMaxActiveClusters ?
+		       (int *)*(int32_t *const *)argv[VGPU_OCW_OUT] : *(int *const *)argv[0];
+}
+
+static unsigned kv_slot(uint16_t op, const uint64_t key[QC_KEYS])
+{
+	uint64_t h = op;
+	for (unsigned i = 0; i < QC_KEYS; i++)
+		h = (h ^ key[i]) * 0x9e3779b97f4a7c15ull;
+	return (unsigned)(h >> 56) % QC_KV;
 }
 
 static uint64_t gen_now(void)
@@ -69,6 +147,9 @@ static uint64_t gen_now(void)
 void vgpu_qcache_reset(void)
 {
 	__atomic_add_fetch(&qc_gen, 1, __ATOMIC_ACQ_REL);
+	pthread_mutex_lock(&qc_lock);
+	qc_epoch++;
+	pthread_mutex_unlock(&qc_lock);
 	for (unsigned d = 0; d < QC_DEVS; d++)
 		for (unsigned a = 0; a < QC_ATTRS; a++)
 			__atomic_store_n(&qc_attr_known[d][a], 0, __ATOMIC_RELEASE);
@@ -186,8 +267,23 @@ int vgpu_qcache_lookup(const struct vgpu_call_desc *d, void *const *argv, CUresu
 		*out = __atomic_load_n(&qc_attr[dev][a], __ATOMIC_RELAXED);
 		break;
 	}
-	default:
-		return 0;
+	default: {
+		uint64_t key[QC_KEYS];
+		int perm, hit = 0, *out;
+		if (kv_key(d, argv, key, &perm) < 0 || !(out = kv_out(d, argv)))
+			return 0;
+		unsigned i = kv_slot(d->opcode, key);
+		pthread_mutex_lock(&qc_lock);
+		if (qc_kv[i].op == d->opcode && qc_kv[i].gen == (perm ? qc_epoch : g) &&
+		    memcmp(qc_kv[i].key, key, sizeof(key)) == 0) {
+			*out = qc_kv[i].value;
+			hit = 1;
+		}
+		pthread_mutex_unlock(&qc_lock);
+		if (!hit)
+			return 0;
+		break;
+	}
 	}
 	*res = CUDA_SUCCESS;
 	return 1;
@@ -253,8 +349,20 @@ void vgpu_qcache_after(const struct vgpu_call_desc *d, void *const *argv, CUresu
 		__atomic_store_n(&qc_attr_known[dev][a], 1, __ATOMIC_RELEASE);
 		break;
 	}
-	default:
+	default: {
+		uint64_t key[QC_KEYS];
+		int perm, *out;
+		if (kv_key(d, argv, key, &perm) < 0 || !(out = kv_out(d, argv)))
+			break;
+		unsigned i = kv_slot(d->opcode, key);
+		pthread_mutex_lock(&qc_lock);
+		qc_kv[i].op = d->opcode;
+		memcpy(qc_kv[i].key, key, sizeof(key));
+		qc_kv[i].value = *out;
+		qc_kv[i].gen = perm ? qc_epoch : g;
+		pthread_mutex_unlock(&qc_lock);
 		break;
+	}
 	}
 }
 

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* queries.c — end to end: the questions libraries ask around every call (current context, its device, the primary context's state, device and function attributes) answered right across every change, from two threads. */
+/* queries.c — end to end: the questions libraries ask around every call (current context, its device, the primary context's state, device and function attributes, occupancy, the devices) answered right across every change, from two threads. */
 #include "e2e.h"
 
 #include <pthread.h>
@@ -7,7 +7,7 @@
 /*
  * libvgpu answers these in the zone once it has heard the answer (libvgpu/qcache.c); every
  * check below follows a call that changes the answer, so a kept answer that outlived its
- * change fails here. tests/e2e/queries.proxylog checks that the 98,000 repeated queries did
+ * change fails here. tests/e2e/queries.proxylog checks that the 140,000 repeated queries did
  * not each go to the proxy.
  */
 
@@ -52,6 +52,11 @@ static void repeat(CUcontext want, int n)
 		CK(cuDeviceGetAttribute(&sms, CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT, dev));
 		CK(cuDeviceGetAttribute(&cc, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR, dev));
 		EXPECT(c == want && d == dev && sms == sms0 && cc == cc0);
+		int n = 0;
+		CUdevice d0 = -1;
+		CK(cuDeviceGetCount(&n));
+		CK(cuDeviceGet(&d0, 0));
+		EXPECT(n >= 1 && d0 == dev);
 	}
 }
 
@@ -120,12 +125,21 @@ int main(void)
 	EXPECT(regs >= 0 && v0 >= 0);
 	for (int k = 1; k <= 3; k++) {
 		CK(cuFuncSetAttribute(f, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, k * 4096));
+		/* occupancy: the same answer every time, the driver's (printed: directly and through
+		 * vgpu must print the same) */
+		int occ0 = -1, occd = -1;
+		CK(cuOccupancyMaxActiveBlocksPerMultiprocessor(&occ0, f, 128, 0));
+		CK(cuOccupancyMaxActiveBlocksPerMultiprocessorWithFlags(&occd, f, 256, (size_t)k * 4096, 0));
 		for (int i = 0; i < 3000; i++) {
-			int v = -1, r = -1;
+			int v = -1, r = -1, o = -1, od = -1;
 			CK(cuFuncGetAttribute(&v, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, f));
 			CK(cuFuncGetAttribute(&r, CU_FUNC_ATTRIBUTE_NUM_REGS, f));
-			EXPECT(v == k * 4096 && r == regs);
+			CK(cuOccupancyMaxActiveBlocksPerMultiprocessor(&o, f, 128, 0));
+			CK(cuOccupancyMaxActiveBlocksPerMultiprocessorWithFlags(&od, f, 256, (size_t)k * 4096, 0));
+			EXPECT(v == k * 4096 && r == regs && o == occ0 && od == occd);
 		}
+		printf("vec_add with up to %d KiB of dynamic shared memory: %d blocks of 128 threads per "
+		       "multiprocessor, %d of 256 with %d KiB\n", k * 4, occ0, occd, k * 4);
 	}
 	CK(cuModuleUnload(m));
 
