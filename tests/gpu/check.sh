@@ -64,6 +64,11 @@ B=${B%/}
 # A lean kit carried on its own (make gpu-kit, when the build tree is too large to carry):
 # its files go back to B's paths, which its scripts name, unless B already holds that kit.
 case $B in */*) lean=${B%/*}/gpu-kit ;; *) lean=gpu-kit ;; esac
+# ... or carried compressed (make gpu-kit writes LEAN.tar.xz): unpacked first
+if [ ! -f "$lean/$B/lib/gpu-kit.files" ] && [ -f "$lean.tar.xz" ]; then
+  echo "check.sh: unpacking $lean.tar.xz into $lean"
+  mkdir -p "$lean" && tar xJf "$lean.tar.xz" -C "$lean" || { echo "check.sh: cannot unpack $lean.tar.xz" >&2; exit 2; }
+fi
 if [ -f "$lean/$B/lib/gpu-kit.files" ] && ! cmp -s "$lean/$B/lib/gpu-kit.info" "$B/lib/gpu-kit.info" 2>/dev/null; then
   echo "check.sh: linking the kit in $lean/$B into $B"
   mkdir -p "$B" && cp -al --remove-destination "$lean/$B/." "$B/" || exit 2

@@ -81,3 +81,15 @@ if [ "$lean_bytes" -gt $((64 << 20)) ]; then
   exit 1
 fi
 echo "gpu-kit: carry: $lean  (then make B=$B gpu-check: tests/gpu/check.sh links $lean/$B back into $B)"
+# The sources travel too and, with the lean tree, can pass the limit (58 + 6.5 MiB on
+# 2026-12-04): the same tree compressed, which check.sh unpacks when the tree is not there.
+if command -v xz >/dev/null 2>&1; then
+  rm -f "$lean.tar.xz"
+  if tar cf - -C "$lean" . | xz -T0 -6 >"$lean.tar.xz.tmp" && mv "$lean.tar.xz.tmp" "$lean.tar.xz"; then
+    echo "gpu-kit: or carry: $lean.tar.xz ($(( $(stat -c %s "$lean.tar.xz") >> 20 )) MiB, when the sources and $lean" \
+      "together pass 64 MiB; check.sh unpacks it into $lean)"
+  else
+    rm -f "$lean.tar.xz.tmp"
+    echo "gpu-kit: could not compress $lean (xz); carry $lean" >&2
+  fi
+fi
