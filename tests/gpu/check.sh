@@ -6,9 +6,11 @@ set -u
 usage() {
   cat <<EOF
 usage: tests/gpu/check.sh [--build DIR] [--out DIR] [--budget SECONDS] [--jobs N] [--skip STEPS]
+                          [--archive FILE.tar.gz]
 Runs, each under a timeout and each recorded as PASS, FAIL or SKIP (a failure does not stop
 the run): the driver-API end-to-end suite and the runtime-API suite (directly and through vgpu,
-outputs identical), checkpoint, migration and restore of a running zone, the simulator's refusal of SASS-only libraries, cuBLAS and cuFFT directly
+outputs identical), checkpoint, migration and restore of a running zone, the simulator's
+refusal of SASS-only libraries, cuBLAS, cuFFT, cuRAND, cuSPARSE, cuDNN and NVRTC directly
 and through vgpu, PyTorch directly and through vgpu (when torch imports), numba and CuPy
 directly and through vgpu (when they import), and the end-to-end
 benchmark. Writes OUT/docs/perf/gpu.md (GPU, driver, date, every figure), OUT/summary.md and
@@ -22,6 +24,8 @@ OUT/logs/, and ends with the summary table.
   --jobs N          test scripts run at once in the two suites (default 4, at most the CPUs)
   --skip STEPS      leave out these steps (comma-separated names from the summary table, e.g.
                     bench,pylibs): recorded as SKIP, their time left to the others
+  --archive FILE    also write the whole output folder as one .tar.gz (to bring back from a
+                    borrowed machine in one file)
 VGPU_E2E_BACKEND=cuda|sim|auto (default auto: cuda when nvidia-smi -L answers, else sim).
 PYTHON (default python3) is the interpreter with torch. Exit: 0 when no step failed.
 EOF
@@ -31,6 +35,7 @@ out=${OUT:-build/gpu-check}
 budget=450
 jobs=4
 skip=,
+archive=
 build_ok=1
 while [ $# -gt 0 ]; do
   case $1 in
@@ -41,6 +46,7 @@ while [ $# -gt 0 ]; do
     --budget) budget=${2:?--budget needs seconds}; shift 2 ;;
     --jobs) jobs=${2:?--jobs needs a number}; shift 2 ;;
     --skip) skip=,${2:?--skip needs step names},; shift 2 ;;
+    --archive) archive=${2:?--archive needs a file name}; shift 2 ;;
     --run-tests) # internal: --run-tests JOBS PER_TEST_TIMEOUT LOGPREFIX TEST... (one step's tests at once)
       shift; j=$1 per=$2 prefix=$3; shift 3
       slices=(); i=0
@@ -380,4 +386,11 @@ echo "gpu-check summary ($backend_label; ${total}s):"
 summary
 echo
 echo "gpu-check: report written to $report (logs in $out/logs)"
+if [ -n "$archive" ]; then
+  if tar czf "$archive" -C "$(dirname "$out")" "$(basename "$out")"; then
+    echo "gpu-check: everything in one file: $archive"
+  else
+    echo "gpu-check: could not write $archive" >&2
+  fi
+fi
 [ $nfail -eq 0 ]
