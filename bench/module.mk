@@ -32,3 +32,6 @@ $(B)/bench/migrate.sh: $(B)/bench/move_floor $(B)/tests/restart/stream_app bench
 	printf '#!/bin/sh\nexec bench/migrate.sh "$$@"\n' > $@ && chmod +x $@
 ALL     += $(B)/bench/move_floor
 BENCHES += $(B)/bench/migrate.sh
+
+# bench/trace_calls.py (where a program's calls go, from a VGPU_TRACE) against a known trace.
+TESTS += bench/test_trace_calls.sh
