@@ -26,8 +26,6 @@
 
 #define QC_DEVS 32
 #define QC_ATTRS 256
-#define QC_CTXS 16
-#define QC_FUNCS 512   /* function attributes kept, by a hash of function and attribute */
 
 static uint64_t qc_gen = 1;   /* atomically; 0 is never a valid generation */
 
@@ -45,22 +43,11 @@ static struct {
 	unsigned int flags;
 	int active;
 } qc_primary[QC_DEVS];
-static struct {
-	uint64_t gen;
-	CUcontext ctx;
-	CUdevice dev;
-} qc_ctxdev[QC_CTXS];
-static unsigned qc_ctxdev_next;
-static struct {
-	uint64_t gen;
-	CUfunction f;
-	int attr, value;
-} qc_func[QC_FUNCS];
 /* Other answers of one int, by opcode and arguments: device counts and ordinals (kept for the
- * process, like device attributes) and occupancy (kept for a generation: a function's
- * attributes change it). */
+ * process, like device attributes); a named context's device, a function's attributes and
+ * occupancy (kept for a generation). */
 #define QC_KEYS 8
-#define QC_KV 256
+#define QC_KV 512
 static struct {
 	uint64_t gen;   /* the generation, or for a kept-for-the-process answer its epoch */
 	uint16_t op;
@@ -71,20 +58,34 @@ static uint64_t qc_epoch = 1;   /* under qc_lock; vgpu_qcache_reset moves it on 
 static int qc_attr[QC_DEVS][QC_ATTRS];
 static uint8_t qc_attr_known[QC_DEVS][QC_ATTRS];   /* atomically: set after the value */
 
-static unsigned func_slot(CUfunction f, int attr)
-{
-	uint64_t h = ((uint64_t)(uintptr_t)f ^ (uint64_t)attr << 40) * 0x9e3779b97f4a7c15ull;
-	return (unsigned)(h >> 55) % QC_FUNCS;
-}
-
 /* The key of a keyed answer: its arguments as numbers (the launch attributes of a cluster
  * query by a hash of their bytes). Returns 0 and whether the answer is kept for the process,
  * or -1 for a call whose answer is not kept. */
 static int kv_key(const struct vgpu_call_desc *d, void *const *argv, uint64_t key[QC_KEYS], int *perm)
 {
+	switch (d->opcode) {   /* most calls are none of these: nothing else is done for them */
+	case VGPU_OP_cuDeviceGetCount:
+	case VGPU_OP_cuDeviceGet:
+	case VGPU_OP_cuCtxGetDevice_v2:
+	case VGPU_OP_cuFuncGetAttribute:
+	case VGPU_OP_cuOccupancyMaxActiveBlocksPerMultiprocessorWithFlags:
+	case VGPU_OP_cuOccupancyMaxActiveBlocksPerMultiprocessor:
+	case VGPU_OP_cuOccupancyMaxPotentialClusterSize:
+	case VGPU_OP_cuOccupancyMaxActiveClusters:
+		break;
+	default:
+		return -1;
+	}
 	memset(key, 0, QC_KEYS * sizeof(key[0]));
 	*perm = 0;
 	switch (d->opcode) {
+	case VGPU_OP_cuCtxGetDevice_v2:   /* a named context's (the current one's is per thread) */
+		key[0] = (uint64_t)(uintptr_t)*(const CUcontext *)argv[1];
+		return key[0] ? 0 : -1;
+	case VGPU_OP_cuFuncGetAttribute:
+		key[0] = (uint64_t)(uintptr_t)*(const CUfunction *)argv[2];
+		key[1] = (uint64_t)(uint32_t)*(const CUfunction_attribute *)argv[1];
+		return key[0] ? 0 : -1;
 	case VGPU_OP_cuDeviceGetCount:
 		*perm = 1;
 		return 0;
@@ -136,7 +137,43 @@ static unsigned kv_slot(uint16_t op, const uint64_t key[QC_KEYS])
 	uint64_t h = op;
 	for (unsigned i = 0; i < QC_KEYS; i++)
 		h = (h ^ key[i]) * 0x9e3779b97f4a7c15ull;
-	return (unsigned)(h >> 56) % QC_KV;
+	return (unsigned)(h >> 55) % QC_KV;
+}
+
+/* A keyed answer kept for generation g (or the process): 1 with *out filled, else 0. */
+static int kv_lookup(const struct vgpu_call_desc *d, void *const *argv, uint64_t g)
+{
+	uint64_t key[QC_KEYS];
+	int perm, hit = 0, *out;
+
+	if (kv_key(d, argv, key, &perm) < 0 || !(out = kv_out(d, argv)))
+		return 0;
+	unsigned i = kv_slot(d->opcode, key);
+	pthread_mutex_lock(&qc_lock);
+	if (qc_kv[i].op == d->opcode && qc_kv[i].gen == (perm ? qc_epoch : g) &&
+	    memcmp(qc_kv[i].key, key, sizeof(key)) == 0) {
+		*out = qc_kv[i].value;
+		hit = 1;
+	}
+	pthread_mutex_unlock(&qc_lock);
+	return hit;
+}
+
+/* Keeps a successful keyed call's answer for generation g (or the process). */
+static void kv_store(const struct vgpu_call_desc *d, void *const *argv, uint64_t g)
+{
+	uint64_t key[QC_KEYS];
+	int perm, *out;
+
+	if (kv_key(d, argv, key, &perm) < 0 || !(out = kv_out(d, argv)))
+		return;
+	unsigned i = kv_slot(d->opcode, key);
+	pthread_mutex_lock(&qc_lock);
+	qc_kv[i].op = d->opcode;
+	memcpy(qc_kv[i].key, key, sizeof(key));
+	qc_kv[i].value = *out;
+	qc_kv[i].gen = perm ? qc_epoch : g;
+	pthread_mutex_unlock(&qc_lock);
 }
 
 static uint64_t gen_now(void)
@@ -206,22 +243,14 @@ int vgpu_qcache_lookup(const struct vgpu_call_desc *d, void *const *argv, CUresu
 		CUcontext ctx = d->opcode == VGPU_OP_cuCtxGetDevice_v2 ? *(const CUcontext *)argv[1] : NULL;
 		if (!out)
 			return 0;
-		if (!ctx) {
+		if (ctx) {
+			if (!kv_lookup(d, argv, g))
+				return 0;
+		} else {
 			if (qc_tls.dev_gen != g)
 				return 0;
 			*out = qc_tls.dev;
-			break;
 		}
-		int hit = 0;
-		pthread_mutex_lock(&qc_lock);
-		for (unsigned i = 0; i < QC_CTXS && !hit; i++)
-			if (qc_ctxdev[i].gen == g && qc_ctxdev[i].ctx == ctx) {
-				*out = qc_ctxdev[i].dev;
-				hit = 1;
-			}
-		pthread_mutex_unlock(&qc_lock);
-		if (!hit)
-			return 0;
 		break;
 	}
 	case VGPU_OP_cuDevicePrimaryCtxGetState: {
@@ -241,22 +270,6 @@ int vgpu_qcache_lookup(const struct vgpu_call_desc *d, void *const *argv, CUresu
 			return 0;
 		break;
 	}
-	case VGPU_OP_cuFuncGetAttribute: {
-		int *out = *(int *const *)argv[0], a = (int)*(const CUfunction_attribute *)argv[1], hit = 0;
-		CUfunction f = *(const CUfunction *)argv[2];
-		if (!out || !f)
-			return 0;
-		unsigned i = func_slot(f, a);
-		pthread_mutex_lock(&qc_lock);
-		if (qc_func[i].gen == g && qc_func[i].f == f && qc_func[i].attr == a) {
-			*out = qc_func[i].value;
-			hit = 1;
-		}
-		pthread_mutex_unlock(&qc_lock);
-		if (!hit)
-			return 0;
-		break;
-	}
 	case VGPU_OP_cuDeviceGetAttribute: {
 		int *out = *(int *const *)argv[0];
 		int a = (int)*(const CUdevice_attribute *)argv[1];
@@ -267,23 +280,10 @@ int vgpu_qcache_lookup(const struct vgpu_call_desc *d, void *const *argv, CUresu
 		*out = __atomic_load_n(&qc_attr[dev][a], __ATOMIC_RELAXED);
 		break;
 	}
-	default: {
-		uint64_t key[QC_KEYS];
-		int perm, hit = 0, *out;
-		if (kv_key(d, argv, key, &perm) < 0 || !(out = kv_out(d, argv)))
-			return 0;
-		unsigned i = kv_slot(d->opcode, key);
-		pthread_mutex_lock(&qc_lock);
-		if (qc_kv[i].op == d->opcode && qc_kv[i].gen == (perm ? qc_epoch : g) &&
-		    memcmp(qc_kv[i].key, key, sizeof(key)) == 0) {
-			*out = qc_kv[i].value;
-			hit = 1;
-		}
-		pthread_mutex_unlock(&qc_lock);
-		if (!hit)
+	default:
+		if (!kv_lookup(d, argv, g))
 			return 0;
 		break;
-	}
 	}
 	*res = CUDA_SUCCESS;
 	return 1;
@@ -304,17 +304,12 @@ void vgpu_qcache_after(const struct vgpu_call_desc *d, void *const *argv, CUresu
 	case VGPU_OP_cuCtxGetDevice_v2: {
 		CUdevice dev = **(CUdevice *const *)argv[0];
 		CUcontext ctx = d->opcode == VGPU_OP_cuCtxGetDevice_v2 ? *(const CUcontext *)argv[1] : NULL;
-		if (!ctx) {
+		if (ctx) {
+			kv_store(d, argv, g);
+		} else {
 			qc_tls.dev = dev;
 			qc_tls.dev_gen = g;
-			break;
 		}
-		pthread_mutex_lock(&qc_lock);
-		unsigned i = qc_ctxdev_next++ % QC_CTXS;
-		qc_ctxdev[i].ctx = ctx;
-		qc_ctxdev[i].dev = dev;
-		qc_ctxdev[i].gen = g;
-		pthread_mutex_unlock(&qc_lock);
 		break;
 	}
 	case VGPU_OP_cuDevicePrimaryCtxGetState: {
@@ -328,18 +323,6 @@ void vgpu_qcache_after(const struct vgpu_call_desc *d, void *const *argv, CUresu
 		pthread_mutex_unlock(&qc_lock);
 		break;
 	}
-	case VGPU_OP_cuFuncGetAttribute: {
-		int a = (int)*(const CUfunction_attribute *)argv[1];
-		CUfunction f = *(const CUfunction *)argv[2];
-		unsigned i = func_slot(f, a);
-		pthread_mutex_lock(&qc_lock);
-		qc_func[i].f = f;
-		qc_func[i].attr = a;
-		qc_func[i].value = **(int *const *)argv[0];
-		qc_func[i].gen = g;
-		pthread_mutex_unlock(&qc_lock);
-		break;
-	}
 	case VGPU_OP_cuDeviceGetAttribute: {
 		int a = (int)*(const CUdevice_attribute *)argv[1];
 		CUdevice dev = *(const CUdevice *)argv[2];
@@ -349,20 +332,9 @@ void vgpu_qcache_after(const struct vgpu_call_desc *d, void *const *argv, CUresu
 		__atomic_store_n(&qc_attr_known[dev][a], 1, __ATOMIC_RELEASE);
 		break;
 	}
-	default: {
-		uint64_t key[QC_KEYS];
-		int perm, *out;
-		if (kv_key(d, argv, key, &perm) < 0 || !(out = kv_out(d, argv)))
-			break;
-		unsigned i = kv_slot(d->opcode, key);
-		pthread_mutex_lock(&qc_lock);
-		qc_kv[i].op = d->opcode;
-		memcpy(qc_kv[i].key, key, sizeof(key));
-		qc_kv[i].value = *out;
-		qc_kv[i].gen = perm ? qc_epoch : g;
-		pthread_mutex_unlock(&qc_lock);
+	default:
+		kv_store(d, argv, g);
 		break;
-	}
 	}
 }
 
