@@ -417,8 +417,7 @@ void sim_graph_capture_op(struct sim_stream *s, struct sim_op *op)
 	case OP_MEMFREE:
 	case OP_GMEM:
 		/* not capturable here: the capture fails at its end, as the driver's would */
-		if (!g->capture_err)
-			g->capture_err = CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED;
+		sim_graph_capture_invalidate(s);
 		sim_op_free(op);
 		return;
 	default:
