@@ -53,6 +53,25 @@ static void copies(const char *tag, void *h, CUdeviceptr d, const size_t *sizes,
 	}
 }
 
+/* HtoD and DtoH from pageable (malloc) memory, 4 KiB to 256 MiB (16 MiB quick). */
+static void pageable_copies(int quick, int reps)
+{
+	static const size_t pageable[] = { 4u << 10, 64u << 10, 1u << 20, 4u << 20, 16u << 20, 64u << 20, 256u << 20 };
+	size_t maxs = quick ? (16u << 20) : (256u << 20);
+	unsigned char *h = malloc(maxs);
+	CUdeviceptr d;
+
+	if (!h) {
+		fprintf(stderr, "bench/zone: cannot allocate %zu bytes of host memory\n", maxs);
+		exit(1);
+	}
+	memset(h, 1, maxs);
+	CK(cuMemAlloc(&d, maxs));
+	copies("", h, d, pageable, sizeof(pageable) / sizeof(pageable[0]), maxs, quick, reps);
+	CK(cuMemFree(d));
+	free(h);
+}
+
 /* The host function of the host-function burst: counts its runs. */
 static long hits;
 static void CUDA_CB count_hit(void *arg)
@@ -63,7 +82,7 @@ static void CUDA_CB count_hit(void *arg)
 
 int main(int argc, char **argv)
 {
-	int quick = 0, alloc_only = 0;
+	int quick = 0, alloc_only = 0, pageable_only = 0;
 	const char *image = getenv("VGPU_BENCH_KERNELS");
 	CUdevice dev;
 	CUcontext ctx;
@@ -76,13 +95,15 @@ int main(int argc, char **argv)
 			quick = 1;
 		} else if (strcmp(argv[i], "--alloc-free") == 0) {
 			alloc_only = 1;
+		} else if (strcmp(argv[i], "--pageable-only") == 0) {
+			pageable_only = 1;
 		} else if (strcmp(argv[i], "--help") == 0) {
-			printf("usage: zone [--quick] [--alloc-free]   (VGPU_BENCH_KERNELS=path/to/basic.fatbin)\n"
+			printf("usage: zone [--quick] [--alloc-free | --pageable-only]   (VGPU_BENCH_KERNELS=path/to/basic.fatbin)\n"
 			       "Prints `name value unit` lines: trivial call, idle cuCtxSynchronize, alloc+free, launch\n"
 			       "posting, HtoD/DtoH bandwidth from pageable, registered (cuMemHostRegister) and page-locked\n"
 			       "(cuMemAllocHost) memory.\n"
 			       "--quick: fewer iterations, copies up to 16 MiB; --alloc-free: print only alloc_free_ns\n"
-			       "and stop there.\n");
+			       "and stop there; --pageable-only: print only the pageable copies (htod_/dtoh_<N>KiB).\n");
 			return 0;
 		} else {
 			fprintf(stderr, "bench/zone: unknown option %s (try --help)\n", argv[i]);
@@ -93,6 +114,11 @@ int main(int argc, char **argv)
 	CK(cuInit(0));
 	CK(cuDeviceGet(&dev, 0));
 	CK(cuCtxCreate(&ctx, NULL, 0, dev));
+	if (pageable_only) {
+		pageable_copies(quick, reps);
+		CK(cuCtxDestroy(ctx));
+		return 0;
+	}
 	CK(cuModuleLoad(&mod, image ? image : "build/rel/tests/kernels/basic.fatbin"));
 	CK(cuModuleGetFunction(&f, mod, "vec_add"));
 
@@ -234,18 +260,9 @@ int main(int argc, char **argv)
 	CK(cuMemFree(d));
 
 	/* Pageable copies first; the pageable buffer is freed before the pinned one is allocated. */
-	static const size_t pageable[] = { 4u << 10, 64u << 10, 1u << 20, 4u << 20, 16u << 20, 64u << 20, 256u << 20 };
-	static const size_t pinned[] = { 4u << 10, 64u << 10, 1u << 20, 4u << 20, 64u << 20, 256u << 20 };
+	pageable_copies(quick, reps);
 	size_t maxs = quick ? (16u << 20) : (256u << 20);
-	unsigned char *h = malloc(maxs);
-	if (!h) {
-		fprintf(stderr, "bench/zone: cannot allocate %zu bytes of host memory\n", maxs);
-		return 1;
-	}
-	memset(h, 1, maxs);
 	CK(cuMemAlloc(&d, maxs));
-	copies("", h, d, pageable, sizeof(pageable) / sizeof(pageable[0]), maxs, quick, reps);
-	free(h);
 
 	/* Registered memory: page-aligned memory of the program's own, cuMemHostRegister'ed (through
 	 * vgpu it becomes a region shared with the worker, copied without the ring). */
@@ -266,6 +283,7 @@ int main(int argc, char **argv)
 	void *hp;
 	CK(cuMemAllocHost(&hp, maxs));
 	memset(hp, 1, maxs);
+	static const size_t pinned[] = { 4u << 10, 64u << 10, 1u << 20, 4u << 20, 64u << 20, 256u << 20 };
 	copies("pinned_", hp, d, pinned, sizeof(pinned) / sizeof(pinned[0]), maxs, quick, reps);
 
 	/* The same from a stream: each iteration queues one copy and waits for it. */

@@ -6,25 +6,36 @@
 # the bare ring round trip. Writes docs/perf/zone.md unless --quick or --no-write.
 set -eu
 B=${VGPU_BUILD:-build/rel}
-quick=; write=1; runs=; out=docs/perf/zone.md
-usage="usage: bench/zone.sh [--quick] [--no-write] [--runs N]   (VGPU_BUILD=build/rel; VGPU_E2E_BACKEND=sim|cuda)
+quick=; write=1; runs=; bulk=; out=docs/perf/zone.md
+usage="usage: bench/zone.sh [--quick] [--no-write] [--runs N] [--bulk-kib K]   (VGPU_BUILD=build/rel; VGPU_E2E_BACKEND=sim|cuda)
   --runs N    run the program N times through vgpu and N times directly, alternating
               (default 5, 1 with --quick); each figure is reported as min/median/max over
               the runs, and through vgpu is compared with direct by the ratio of the medians
   --quick     fewer iterations, copies up to 16 MiB; implies --no-write
-  --no-write  print the report without writing $out"
+  --no-write  print the report without writing $out
+  --bulk-kib K  also time the pageable copies through vgpu with a K KiB bulk area
+              (VGPU_BULK_KIB=K) in every run, and compare them with the default area's"
 while [ $# -gt 0 ]; do
   case $1 in
     --quick) quick=--quick; write= ;;
     --no-write) write= ;;
     --runs) [ $# -ge 2 ] || { echo "bench/zone.sh: --runs needs a number" >&2; exit 2; }; runs=$2; shift ;;
     --runs=*) runs=${1#--runs=} ;;
+    --bulk-kib) [ $# -ge 2 ] || { echo "bench/zone.sh: --bulk-kib needs a size in KiB" >&2; exit 2; }; bulk=$2; shift ;;
+    --bulk-kib=*) bulk=${1#--bulk-kib=} ;;
     --help) echo "$usage"; exit 0 ;;
     *) echo "bench/zone.sh: unknown option $1 (try --help)" >&2; exit 2 ;;
   esac
   shift
 done
 [ -n "$runs" ] || { [ -n "$quick" ] && runs=1 || runs=5; }
+case $bulk in
+  '') ;;
+  *[!0-9]*) echo "bench/zone.sh: --bulk-kib wants a power of two from 64 to 65536, not '$bulk'" >&2; exit 2 ;;
+  *) if [ "$bulk" -lt 64 ] || [ "$bulk" -gt 65536 ] || [ $((bulk & (bulk - 1))) -ne 0 ]; then
+       echo "bench/zone.sh: --bulk-kib wants a power of two from 64 to 65536, not '$bulk'" >&2; exit 2
+     fi ;;
+esac
 case $runs in ''|*[!0-9]*|0) echo "bench/zone.sh: --runs wants a positive number, not '$runs'" >&2; exit 2 ;; esac
 export LC_ALL=C   # decimal points in what awk and sort read and print
 
@@ -51,6 +62,10 @@ for i in $(seq "$runs"); do
   if [ $((i % 2)) = 1 ]; then through_vgpu "$i"; direct "$i"; else direct "$i"; through_vgpu "$i"; fi
   VGPU_ZONE_TOKEN=$tok VGPU_PROXY=$PROXY_SOCK LD_LIBRARY_PATH=$PWD/$B/libvgpu \
     "$B/bench/zone_app" $quick --alloc-free >"$tmp/reg.$i.txt"
+  if [ -n "$bulk" ]; then
+    VGPU_BULK_KIB=$bulk VGPU_PROXY=$PROXY_SOCK LD_LIBRARY_PATH=$PWD/$B/libvgpu \
+      "$B/bench/zone_app" $quick --pageable-only >"$tmp/bulk.$i.txt"
+  fi
   "$B/bench/ring" --quick --no-write |
     awk -F'|' '/spinning/ && /ping-pong/ {gsub(/ us| /, "", $3); print "ring_rtt_us", $3, "us"; exit}' >"$tmp/ring.$i.txt"
 done
@@ -76,6 +91,7 @@ summarize "$tmp"/zone.*.txt >"$tmp/zone.sum"
 summarize "$tmp"/direct.*.txt >"$tmp/direct.sum"
 summarize "$tmp"/reg.*.txt >"$tmp/reg.sum"
 summarize "$tmp"/ring.*.txt >"$tmp/ring.sum"
+[ -z "$bulk" ] || summarize "$tmp"/bulk.*.txt >"$tmp/bulk.sum"
 
 # The table and the goals, from the two summaries (direct first, then through vgpu).
 report_body() {
@@ -156,6 +172,20 @@ ring=$(med "$tmp/ring.sum" ring_rtt_us)
   echo
   awk -v a="$(med "$tmp/zone.sum" alloc_free_ns)" -v g="$(med "$tmp/reg.sum" alloc_free_ns)" 'BEGIN { if (a > 0)
     printf "alloc+free in a registered zone (shared budget, proxy/pool.c): median %s ns vs %s ns unregistered in the same runs = %.2fx.\n", g, a, g / a }'
+  if [ -n "$bulk" ]; then
+    echo
+    echo "## Pageable copies with a $bulk KiB bulk area"
+    echo
+    echo "Through vgpu with VGPU_BULK_KIB=$bulk (bench/zone --pageable-only, once per run) against"
+    echo "the default area and against direct, medians of the same runs."
+    echo
+    echo "| measurement | $bulk KiB area min/median/max | default area median | $bulk KiB / default | $bulk KiB / direct |"
+    echo "|---|---:|---:|---:|---:|"
+    awk 'FILENAME == ARGV[1] { d[$1] = $3; next } FILENAME == ARGV[2] { z[$1] = $3; next }
+      ($1 in z) && z[$1] > 0 && d[$1] > 0 {
+        printf "| %s | %s / **%s** / %s %s | %s %s | %.2fx | %.2fx |\n", $1, $2, $3, $4, $5, z[$1], $5, $3 / z[$1], $3 / d[$1] }' \
+      "$tmp/direct.sum" "$tmp/zone.sum" "$tmp/bulk.sum"
+  fi
 } >"$tmp/report.md"
 cat "$tmp/report.md"
 if [ -n "$write" ]; then cp "$tmp/report.md" "$out"; echo "(written to $out)"; fi

@@ -201,6 +201,30 @@ static int rejoin_wait_ms(void)
 }
 
 /*
+ * The bulk area per direction a new channel asks for: VGPU_BULK_KIB (a power of two from 64
+ * to 65536), else VGPU_CLIENT_BULK_BYTES. A bad value is said once and the default used: a
+ * tuning knob should not stop the program.
+ */
+static uint32_t bulk_bytes(void)
+{
+	static int warned;
+	const char *e = getenv("VGPU_BULK_KIB");
+	char *end;
+
+	if (!e || !*e)
+		return VGPU_CLIENT_BULK_BYTES;
+	errno = 0;
+	unsigned long k = strtoul(e, &end, 10);
+	if (errno || *end || k < 64 || k > 65536 || (k & (k - 1))) {
+		if (!__atomic_exchange_n(&warned, 1, __ATOMIC_RELAXED))
+			vgpu_client_log(0, "VGPU_BULK_KIB=%s: expected a power of two from 64 to 65536 (KiB); using %u",
+					e, VGPU_CLIENT_BULK_BYTES >> 10);
+		return VGPU_CLIENT_BULK_BYTES;
+	}
+	return (uint32_t)k << 10;
+}
+
+/*
  * One attempt to offer this thread's ring to a restore of the zone at path: the REJOIN
  * hello with the ring's memfd, every pinned region's memfd, then the proxy's answer on the
  * socket. 0: served again (the socket is the channel's now); VGPU_REJOIN_LATER: not there
@@ -312,7 +336,7 @@ static int conn_open_hop(uint16_t kind, struct vgpu_conn **out /* out */, unsign
 	struct vgpu_welcome w;
 	struct vgpu_msg_hdr h;
 	struct vgpu_conn *c;
-	struct vgpu_chan_geom g = { VGPU_CLIENT_RING_BYTES, VGPU_CLIENT_BULK_BYTES };
+	struct vgpu_chan_geom g = { VGPU_CLIENT_RING_BYTES, bulk_bytes() };
 	char pathbuf[sizeof(moved_path) + 8];
 	const char *path = proxy_path(kind, pathbuf, sizeof(pathbuf));
 	const char *name;

@@ -460,14 +460,17 @@ static void channel_open(struct worker *w, const struct vgpu_handoff *h, int soc
 	}
 	if (h->transport == VGPU_TRANSPORT_XEN)
 		xs_answer(h->xs_dir, "connected", NULL);
+	void *bulk;
+	size_t bulk_len;
+	vgpu_chan_bulk_areas(ch, &bulk, &bulk_len); /* before the channel's thread owns ch */
 	if (channel_start(w, ch, no, h->transport == VGPU_TRANSPORT_XEN ? h->xs_dir : "", sock2, memfd2, NULL,
 			  h->transport == VGPU_TRANSPORT_XEN ? xen_chan_id(&h->xen) : 0) < 0)
 		return;
 	if (h->transport == VGPU_TRANSPORT_XEN)
-		vgpu_info("channel %u opened (Xen domain %u)", no, h->xen.domid);
+		vgpu_info("channel %u opened (Xen domain %u, bulk area %zu KiB)", no, h->xen.domid, bulk_len / 2 >> 10);
 	else
-		vgpu_info("channel %u opened (%s, client pid %u)", no,
-			  h->hello.kind == VGPU_HELLO_NEW_ZONE ? "new zone" : "join", h->hello.pid);
+		vgpu_info("channel %u opened (%s, client pid %u, bulk area %zu KiB)", no,
+			  h->hello.kind == VGPU_HELLO_NEW_ZONE ? "new zone" : "join", h->hello.pid, bulk_len / 2 >> 10);
 }
 
 /* Start a channel's thread (ch and the fds are owned here from now on). */

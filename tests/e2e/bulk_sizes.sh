@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# VGPU_BULK_KIB sets the bulk area a zone's channels ask for. The memory program (every copy
+# direction, 64 MiB both ways, odd sizes and offsets) runs through the proxy with the
+# smallest and the largest area, and with a value that is not a power of two, which must be
+# said once on stderr and replaced by the default; the output must equal the direct run's
+# each time, and the proxy's log must show the area the channel really has.
+set -u
+B=${VGPU_BUILD:-build/san}
+backend=${VGPU_E2E_BACKEND:-sim}
+prog=$PWD/$B/tests/e2e/memory
+. tests/proxy_lib.sh
+proxy_need_sim "$B" "$backend"
+[ -x "$prog" ] || { echo "FAIL: $prog is not built"; exit 1; }
+export VGPU_KERNELS=$PWD/$B/tests/kernels
+proxy_start "$B" "$backend" --log-level info || exit 1
+tmp=$PROXY_TMP
+
+mkdir "$tmp/direct"
+if [ "$backend" = sim ]; then
+  ln -s "$PWD/$B/sim/libcudasim.so" "$tmp/direct/libcuda.so.1"
+  LD_LIBRARY_PATH=$tmp/direct "$prog" >"$tmp/direct.out" 2>"$tmp/direct.err"
+else
+  "$prog" >"$tmp/direct.out" 2>"$tmp/direct.err"
+fi || { echo "FAIL: memory failed directly on the backend:"; cat "$tmp/direct.out" "$tmp/direct.err"; exit 1; }
+
+fail=0
+# value of VGPU_BULK_KIB, the area the proxy must report, whether a warning is expected
+for run in "64 64 0" "65536 65536 0" "1000 1024 1"; do
+  set -- $run
+  kib=$1 want=$2 warn=$3
+  before=$(wc -l <"$PROXY_LOG")
+  VGPU_BULK_KIB=$kib VGPU_PROXY=$PROXY_SOCK LD_LIBRARY_PATH=$PWD/$B/libvgpu "$prog" >"$tmp/zone.out" 2>"$tmp/zone.err"
+  rc=$?
+  if [ $rc -ne 0 ]; then
+    echo "FAIL: VGPU_BULK_KIB=$kib: memory exited $rc through the proxy:"; cat "$tmp/zone.out" "$tmp/zone.err"; fail=1; continue
+  fi
+  if ! diff -u "$tmp/direct.out" "$tmp/zone.out"; then
+    echo "FAIL: VGPU_BULK_KIB=$kib: output differs from the direct run"; fail=1
+  fi
+  got=$(tail -n +"$((before + 1))" "$PROXY_LOG" | grep -o "channel [0-9]* opened (new zone[^)]*bulk area [0-9]* KiB)" | head -1)
+  case $got in
+    *"bulk area $want KiB)") echo "ok: VGPU_BULK_KIB=$kib: $got" ;;
+    *) echo "FAIL: VGPU_BULK_KIB=$kib: the proxy's log says '${got:-nothing}', not a bulk area of $want KiB"; fail=1 ;;
+  esac
+  nwarn=$(grep -c "VGPU_BULK_KIB=$kib: expected a power of two from 64 to 65536" "$tmp/zone.err")
+  if [ "$nwarn" -ne "$warn" ]; then
+    echo "FAIL: VGPU_BULK_KIB=$kib: $nwarn warnings on stderr, expected $warn:"; cat "$tmp/zone.err"; fail=1
+  fi
+done
+
+proxy_stop || { echo "FAIL: vgpu-proxy exited badly on SIGTERM; its log:"; cat "$PROXY_LOG"; exit 1; }
+if grep -E "AddressSanitizer|runtime error|killed by signal" "$PROXY_LOG" | grep -v "signal 15 (Terminated)"; then
+  echo "FAIL: a proxy process failed; its log:"; cat "$PROXY_LOG"; exit 1
+fi
+[ $fail -eq 0 ] || exit 1
+echo "PASS: the memory program gives the direct output with 64 KiB, 64 MiB and the default bulk areas"
