@@ -3,6 +3,7 @@
 # demo, benchmark): start it on a socket in a temporary directory, stop it, clean up.
 #   proxy_start BUILD_DIR BACKEND [vgpu-proxy options...]   sets PROXY_TMP, PROXY_SOCK, PROXY_PID, PROXY_LOG
 #   proxy_stop                                              SIGTERM, wait; returns the proxy's exit status
+#   direct_run BUILD_DIR BACKEND OUT ERR PROGRAM [ARGS...]   the program directly on the backend
 # An EXIT trap stops the proxy and removes PROXY_TMP whatever happens.
 
 PROXY_PID=
@@ -41,5 +42,20 @@ proxy_need_sim() {
   if [ "$backend" = sim ] && [ ! -f "$b/sim/libcudasim.so" ]; then
     echo "skip: $b/sim/libcudasim.so is not built (the simulator backend is needed without a GPU)"
     exit 77
+  fi
+}
+
+# The program directly on the backend, its stdout and stderr to OUT and ERR: on the simulator
+# through a libcuda.so.1 link to it in PROXY_TMP/direct, else on the libcuda.so.1 the system
+# finds. Returns the program's exit status.
+direct_run() {
+  local b=$1 backend=$2 o=$3 e=$4
+  shift 4
+  if [ "$backend" = sim ]; then
+    mkdir -p "$PROXY_TMP/direct"
+    ln -sf "$PWD/$b/sim/libcudasim.so" "$PROXY_TMP/direct/libcuda.so.1"
+    LD_LIBRARY_PATH=$PROXY_TMP/direct "$@" >"$o" 2>"$e"
+  else
+    "$@" >"$o" 2>"$e"
   fi
 }

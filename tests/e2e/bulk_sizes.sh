@@ -16,13 +16,8 @@ export VGPU_KERNELS=$PWD/$B/tests/kernels
 proxy_start "$B" "$backend" --log-level info || exit 1
 tmp=$PROXY_TMP
 
-mkdir "$tmp/direct"
-if [ "$backend" = sim ]; then
-  ln -s "$PWD/$B/sim/libcudasim.so" "$tmp/direct/libcuda.so.1"
-  LD_LIBRARY_PATH=$tmp/direct "$prog" >"$tmp/direct.out" 2>"$tmp/direct.err"
-else
-  "$prog" >"$tmp/direct.out" 2>"$tmp/direct.err"
-fi || { echo "FAIL: memory failed directly on the backend:"; cat "$tmp/direct.out" "$tmp/direct.err"; exit 1; }
+direct_run "$B" "$backend" "$tmp/direct.out" "$tmp/direct.err" "$prog" ||
+  { echo "FAIL: memory failed directly on the backend:"; cat "$tmp/direct.out" "$tmp/direct.err"; exit 1; }
 
 fail=0
 # value of VGPU_BULK_KIB, the area the proxy must report, whether a warning is expected

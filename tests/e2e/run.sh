@@ -10,7 +10,6 @@ B=${VGPU_BUILD:-build/san}
 backend=${VGPU_E2E_BACKEND:-sim}
 name=$(basename "$prog")
 
-sim=$PWD/$B/sim/libcudasim.so
 . tests/proxy_lib.sh
 proxy_need_sim "$B" "$backend"
 # tests/e2e/NAME.proxylog (below) may ask for the proxy's debug log with a line "@debug"
@@ -30,13 +29,7 @@ if [ $rc -ne 0 ]; then
 fi
 
 echo "== $name directly on the backend"
-mkdir "$tmp/direct"
-if [ "$backend" = sim ]; then
-  ln -s "$sim" "$tmp/direct/libcuda.so.1"
-  LD_LIBRARY_PATH=$tmp/direct "$prog" >"$tmp/direct.out" 2>"$tmp/direct.err"
-else
-  "$prog" >"$tmp/direct.out" 2>"$tmp/direct.err"
-fi
+direct_run "$B" "$backend" "$tmp/direct.out" "$tmp/direct.err" "$prog"
 rc=$?
 cat "$tmp/direct.out" "$tmp/direct.err"
 if [ $rc -ne 0 ]; then
