@@ -2804,7 +2804,8 @@ static int span_map(struct restorer *rs, struct vgpu_ckpt_span *sp, int dev, cha
 		if (r == CUDA_SUCCESS)
 			f->cuMemAddressFree(got, sp->size);
 		return fail(why, cap, -EADDRINUSE, "the driver would not give back device addresses [0x%llx, +0x%llx) "
-			    "(CUresult %d)", (unsigned long long)sp->base, (unsigned long long)sp->size, (int)r);
+			    "(CUresult %d; it offered 0x%llx)", (unsigned long long)sp->base, (unsigned long long)sp->size,
+			    (int)r, (unsigned long long)got);
 	}
 	if ((r = f->cuMemCreate(&h, sp->size, &prop, 0)) != CUDA_SUCCESS) {
 		f->cuMemAddressFree(got, sp->size);
@@ -3021,7 +3022,8 @@ static int vres_restore(struct restorer *rs, const struct model *m, char *why, s
 			if (r == CUDA_SUCCESS)
 				f->cuMemAddressFree(got, size);
 			return fail(why, cap, -EADDRINUSE, "the driver would not give the zone's reserved addresses "
-				    "[0x%llx, +0x%llx) back (CUresult %d)", (unsigned long long)v->base, (unsigned long long)size, (int)r);
+				    "[0x%llx, +0x%llx) back (CUresult %d; it offered 0x%llx)", (unsigned long long)v->base,
+				    (unsigned long long)size, (int)r, (unsigned long long)got);
 		}
 		vgpu_vmm_reserved(rs->z, v->base, size);
 	}

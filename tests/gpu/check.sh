@@ -226,6 +226,11 @@ else
   judge bench
 fi
 
+# 3c. where the driver places device memory, and whether a fresh process (a restoring worker)
+# gets another's addresses back: a few seconds, the answers for restores on a GPU
+step va-probe 60 tests/gpu/va_probe.sh
+judge va-probe "$(grep '^va-probe' "$out/logs/va-probe.log" | tail -n 1)"
+
 # 4. the runtime-API suite (tests/runtime: static and shared cudart), directly and through vgpu
 per=$(( $(left) < 120 ? $(left) : 120 ))
 step runtime 240 "$self" --run-tests "$jobs" "$per" "$out/logs/runtime.part" "${rt_tests[@]}"
@@ -309,6 +314,10 @@ section_tests() { # section_tests STEP: every test of a step with its time, from
   echo "## Runtime-API suite (tests/runtime, static and shared cudart): directly and through vgpu"
   echo
   section_tests runtime
+  echo
+  echo "## Device addresses in fresh processes (tests/gpu/va_probe.sh)"
+  echo
+  grep -E '^(randomised|not randomised|FAIL|va-probe)' "$out/logs/va-probe.log" 2>/dev/null | sed 's/^/    /'
   echo
   echo "## CUDA libraries on the simulator (tests/gpu/sass_only.sh)"
   echo

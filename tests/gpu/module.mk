@@ -58,6 +58,16 @@ $(B)/tests/gpu/sim_%.sh: $(if $(GPU_CUDA_LIBS),$(B)/tests/gpu/%) $(LIBVGPU) $(SI
 	printf '#!/bin/sh\nVGPU_E2E_BACKEND=sim exec tests/gpu/lib_compare.sh --must-run %s\n' $(B)/tests/gpu/$* > $@ && chmod +x $@
 TESTS += $(GPU_SASS_ONLY) $(GPU_SIM_LIBS)
 
+# Where the driver places device memory and whether a fresh process gets another's addresses
+# back (what a restore into a new worker needs): on the simulator it must (make test); on a
+# GPU, make gpu-check records the answers.
+$(B)/tests/gpu/va_probe: $(B)/tests/gpu/va_probe.o $(LIBVGPU)
+	$(CC) $(LDFLAGS) -o $@ $< -L$(B)/libvgpu -lcuda
+$(B)/tests/gpu/sim_va_probe.sh: $(B)/tests/gpu/va_probe $(SIM_LIB) tests/gpu/va_probe.sh
+	printf '#!/bin/sh\nVGPU_E2E_BACKEND=sim exec tests/gpu/va_probe.sh --expect-honoured\n' > $@ && chmod +x $@
+.PRECIOUS: $(B)/tests/gpu/va_probe.o
+TESTS += $(B)/tests/gpu/sim_va_probe.sh
+
 # make test-gpu: each program directly and through vgpu on the real driver, and PyTorch.
 GPU_LIB_TESTS := $(B)/tests/gpu/lib_cublas_gemm.sh $(B)/tests/gpu/lib_cufft_c2c.sh $(B)/tests/gpu/lib_curand_host.sh $(B)/tests/gpu/lib_cusparse_spmv.sh \
                  $(B)/tests/gpu/lib_cudnn_ops.sh $(B)/tests/gpu/lib_nvrtc_jit.sh
@@ -80,7 +90,7 @@ GPU_KIT_FILES := $(PROXY) $(VGPUCTL) $(LIBVGPU) $(SIM_LIB) $(SIM_KERNELS) \
 	$(E2E_PROGS) $(E2E_TESTS) $(ISO_PROGS) $(B)/tests/isolation/isolation.sh \
 	$(RT_NAMES:%=$(B)/tests/runtime/%) $(RT_NAMES:%=$(B)/tests/runtime/%_shared) $(RT_TESTS) \
 	$(B)/bench/ring $(B)/bench/zone_app $(B)/bench/zone.sh \
-	$(B)/tests/restart/stream_app $(B)/tests/migrate/rt_loop \
+	$(B)/tests/restart/stream_app $(B)/tests/migrate/rt_loop $(B)/tests/gpu/va_probe \
 	$(if $(GPU_CUDA_LIBS),$(GPU_PROGS) $(GPU_LIB_TESTS)) $(if $(GPU_CUDNN),$(B)/tests/gpu/cudnn_ops) \
 	$(GPU_SASS_ONLY) $(GPU_SIM_LIBS) $(GPU_TORCH_TEST)
 gpu-kit: $(GPU_KIT_FILES)
