@@ -383,16 +383,6 @@ static CUresult submit(struct sim_ctx *c, CUstream h, struct sim_op *op, int syn
 	return CUDA_SUCCESS;
 }
 
-static int stream_capturing(struct sim_ctx *c, CUstream h)
-{
-	CUresult rc;
-	struct sim_stream *s = sim_stream_get(c, h, &rc);
-	pthread_mutex_lock(&g_lock);
-	int capturing = s && s->capture;
-	pthread_mutex_unlock(&g_lock);
-	return capturing;
-}
-
 /* Checks a copy's shape and sides and notes which sides are device memory and allocations;
  * *ss the source's span. *_mode: 1 must be live device/pinned, 0 must be host, 2 either
  * (unified), 3 an array's storage, already checked against the array (array_side). 1 when
@@ -430,6 +420,19 @@ static int copy_check(struct sim_copy3d *cp, int smode, int dmode, unsigned __in
 	return 0;
 }
 
+/* A queued copy from pageable host memory reads a private copy of it (the caller may reuse
+ * its memory once the call returns): 0, or -1 without memory for it. */
+static int own_source(struct sim_op *op)
+{
+	struct sim_copy3d *cp = &op->u.c;
+	size_t ss = (size_t)(((cp->depth - 1) * cp->sheight + (cp->height - 1)) * cp->spitch + cp->width);
+	if (!(cp->owned = malloc(ss)))
+		return -1;
+	memcpy(cp->owned, (const void *)(uintptr_t)cp->src, ss);
+	cp->src = (uint64_t)(uintptr_t)cp->owned;
+	return 0;
+}
+
 /* Validates a copy and submits it (modes as copy_check). */
 static CUresult copy_submit(struct sim_ctx *c, struct sim_copy3d *cp, int smode, int dmode,
                             CUstream h, int sync)
@@ -446,15 +449,15 @@ static CUresult copy_submit(struct sim_ctx *c, struct sim_copy3d *cp, int smode,
 	if (!op)
 		return CUDA_ERROR_OUT_OF_MEMORY;
 	op->u.c = *cp;
-	/* a copy captured into a graph reads the host memory when the graph runs, as on a GPU */
-	if (!sync && sk == 0 && !stream_capturing(c, h)) {
-		op->u.c.owned = malloc((size_t)ss);
-		if (!op->u.c.owned) {
+	if (!sync && sk == 0) {
+		CUresult rc = CUDA_SUCCESS;
+		struct sim_stream *s = sim_stream_get(c, h, &rc);
+		if (!s) {
 			free(op);
-			return CUDA_ERROR_OUT_OF_MEMORY;
+			return rc;
 		}
-		memcpy(op->u.c.owned, (const void *)(uintptr_t)cp->src, (size_t)ss);
-		op->u.c.src = (uint64_t)(uintptr_t)op->u.c.owned;
+		sim_stream_run_or_queue(s, op, own_source);
+		return CUDA_SUCCESS;
 	}
 	return submit(c, h, op, sync);
 }

@@ -220,6 +220,11 @@ uint64_t sim_stream_enqueue(struct sim_stream *s, struct sim_op *op);
 /* Enqueue op and wait for it. When nothing is queued before it, it runs in the calling
  * thread (no hand-off to the stream's worker and back), in the same order. */
 void sim_stream_run_sync(struct sim_stream *s, struct sim_op *op);
+/* An asynchronous op that reads the caller's memory (a copy from pageable host memory): on
+ * an idle stream it runs in the calling thread now, where the stream would run it next, and
+ * needs no copy of its input; otherwise own(op) gives it a private copy of its input and it
+ * is queued (when own fails, the caller waits for it instead). */
+void sim_stream_run_or_queue(struct sim_stream *s, struct sim_op *op, int (*own)(struct sim_op *op));
 void sim_stream_wait(struct sim_stream *s, uint64_t seq);
 void sim_ctx_sync(struct sim_ctx *ctx);
 struct sim_op *sim_op_new(int kind);

@@ -355,6 +355,39 @@ void sim_stream_run_sync(struct sim_stream *s, struct sim_op *op)
 	pthread_mutex_unlock(&g_lock);
 }
 
+void sim_stream_run_or_queue(struct sim_stream *s, struct sim_op *op, int (*own)(struct sim_op *op))
+{
+	pthread_mutex_lock(&g_lock);
+	if (s->capture) {
+		/* a captured copy reads the host memory when the graph runs, as on a GPU */
+		sim_graph_capture_op(s, op);
+		pthread_mutex_unlock(&g_lock);
+		return;
+	}
+	int idle = !s->head && !s->inline_busy;
+	uint64_t seq = enqueue_locked(s, op);
+	if (idle && s->head == op && deps_ready(op)) {
+		s->inline_busy = 1;
+		pthread_mutex_unlock(&g_lock);
+		op_run(s, op);
+		pthread_mutex_lock(&g_lock);
+		s->inline_busy = 0;
+		head_done(s, op);
+		if (s->head)
+			pthread_cond_signal(&s->cond);
+		pthread_cond_broadcast(&g_done);
+		pthread_mutex_unlock(&g_lock);
+		return;
+	}
+	/* still under the lock: the stream's thread cannot take it before it has its copy */
+	int owned = own(op) == 0, started = stream_start(s) == 0;
+	if (started)
+		pthread_cond_signal(&s->cond);
+	pthread_mutex_unlock(&g_lock);
+	if (!owned || !started)
+		sim_stream_wait(s, seq);   /* it reads the caller's memory: done before the call returns */
+}
+
 static uint64_t enqueue_locked(struct sim_stream *s, struct sim_op *op)
 {
 	int cap = op->ndeps;
