@@ -1014,10 +1014,10 @@ bad:
 
 int vgpu_copy_shape(const struct vgpu_call_desc *d, int out, struct vgpu_copy_shape *s /* out */)
 {
-	if ((d->flags & (VGPU_CALLF_ASYNC | VGPU_CALLF_CUSTOM)) || d->nout != (out ? 1 : 0) || d->nargs != 3)
+	if ((d->flags & VGPU_CALLF_CUSTOM) || d->nout != (out ? 1 : 0) || d->nargs < 3 || d->nargs > 4)
 		return -1;
-	s->dptr = s->buf = s->len = -1;
-	for (unsigned i = 0; i < 3; i++) {
+	s->dptr = s->buf = s->len = s->stream = -1;
+	for (unsigned i = 0; i < d->nargs; i++) {
 		const struct vgpu_arg_desc *a = &d->args[i];
 		if (a->kind == (out ? VGPU_ARG_OUT_BUF : VGPU_ARG_IN_BUF) && a->len_mul == 1 &&
 		    a->len_arg2 == VGPU_LEN_NONE)
@@ -1027,9 +1027,14 @@ int vgpu_copy_shape(const struct vgpu_call_desc *d, int out, struct vgpu_copy_sh
 			s->dptr = (int)i;
 		else if (a->kind == VGPU_ARG_SCALAR && a->size == 8 && !(a->flags & (VGPU_ARGF_SIGNED | VGPU_ARGF_FLOAT)))
 			s->len = (int)i;
+		else if (a->kind == VGPU_ARG_HANDLE && a->htype == VGPU_H_STREAM && s->stream < 0)
+			s->stream = (int)i;
 	}
 	if (s->buf < 0 || s->dptr < 0 || s->len < 0 || d->args[s->buf].len_arg != s->len ||
-	    d->args[s->dptr].len_arg != s->len)
+	    d->args[s->dptr].len_arg != s->len || (d->nargs == 4) != (s->stream >= 0))
+		return -1;
+	/* a posted call is only ever a host-to-device copy (its bytes go with the request) */
+	if ((d->flags & VGPU_CALLF_ASYNC) && out)
 		return -1;
 	return 0;
 }

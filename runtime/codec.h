@@ -158,12 +158,13 @@ int vgpu_arg_length(const struct vgpu_call_desc *d, unsigned i, void *const *arg
 
 /*
  * A plain copy between one host buffer and a range-checked device pointer of the same
- * length and nothing else (cuMemcpyHtoD_v2 with out = 0, cuMemcpyDtoH_v2 with out = 1, and
- * their _ptds twins): 0 with the three parameter indexes, else -1. Such copies are streamed
- * through the bulk area chunk by chunk; a device-to-host one sends its bytes before its
- * reply (VGPU_MSG_F_DATA_FIRST).
+ * length and nothing else but, for the asynchronous forms, a stream (cuMemcpyHtoD_v2 and
+ * cuMemcpyHtoDAsync_v2 with out = 0, cuMemcpyDtoH_v2 and cuMemcpyDtoHAsync_v2 with out = 1,
+ * and their _ptds/_ptsz twins): 0 with the parameter indexes (stream -1 when there is none),
+ * else -1. Such copies are streamed through the bulk area chunk by chunk; a device-to-host
+ * one sends its bytes before its reply (VGPU_MSG_F_DATA_FIRST).
  */
-struct vgpu_copy_shape { int buf, dptr, len; };
+struct vgpu_copy_shape { int buf, dptr, len, stream; };
 int vgpu_copy_shape(const struct vgpu_call_desc *d, int out, struct vgpu_copy_shape *s /* out */);
 
 #endif
