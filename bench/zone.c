@@ -53,7 +53,8 @@ static void copies(const char *tag, void *h, CUdeviceptr d, const size_t *sizes,
 	}
 }
 
-/* HtoD and DtoH from pageable (malloc) memory, 4 KiB to 256 MiB (16 MiB quick). */
+/* HtoD and DtoH from pageable (malloc) memory, 4 KiB to 256 MiB (16 MiB quick), then
+ * asynchronous ones on a stream. */
 static void pageable_copies(int quick, int reps)
 {
 	static const size_t pageable[] = { 4u << 10, 64u << 10, 1u << 20, 4u << 20, 16u << 20, 64u << 20, 256u << 20 };
@@ -68,6 +69,21 @@ static void pageable_copies(int quick, int reps)
 	memset(h, 1, maxs);
 	CK(cuMemAlloc(&d, maxs));
 	copies("", h, d, pageable, sizeof(pageable) / sizeof(pageable[0]), maxs, quick, reps);
+
+	/* The same asynchronously on a stream, each copy waited for (a tensor moved to or from
+	 * the device and then used): about 128 MiB moved per figure. */
+	static const size_t async_sizes[] = { 64u << 10, 4u << 20, 16u << 20 };
+	CUstream s;
+	CK(cuStreamCreate(&s, CU_STREAM_NON_BLOCKING));
+	for (size_t i = 0; i < sizeof(async_sizes) / sizeof(async_sizes[0]) && async_sizes[i] <= maxs; i++) {
+		size_t n = async_sizes[i];
+		long it = (long)((quick ? 16u << 20 : 128u << 20) / n);
+		double th = BEST(reps, it, { CK(cuMemcpyHtoDAsync(d, h, n, s)); CK(cuStreamSynchronize(s)); });
+		double td = BEST(reps, it, { CK(cuMemcpyDtoHAsync(h, d, n, s)); CK(cuStreamSynchronize(s)); });
+		printf("htod_async_%zuKiB %.3f GB/s\n", n >> 10, (double)n / th * 1e-9);
+		printf("dtoh_async_%zuKiB %.3f GB/s\n", n >> 10, (double)n / td * 1e-9);
+	}
+	CK(cuStreamDestroy(s));
 	CK(cuMemFree(d));
 	free(h);
 }
@@ -103,7 +119,7 @@ int main(int argc, char **argv)
 			       "posting, HtoD/DtoH bandwidth from pageable, registered (cuMemHostRegister) and page-locked\n"
 			       "(cuMemAllocHost) memory.\n"
 			       "--quick: fewer iterations, copies up to 16 MiB; --alloc-free: print only alloc_free_ns\n"
-			       "and stop there; --pageable-only: print only the pageable copies (htod_/dtoh_<N>KiB).\n");
+			       "and stop there; --pageable-only: print only the pageable copies (htod_/dtoh_[async_]<N>KiB).\n");
 			return 0;
 		} else {
 			fprintf(stderr, "bench/zone: unknown option %s (try --help)\n", argv[i]);
