@@ -54,7 +54,7 @@ static void copies(const char *tag, void *h, CUdeviceptr d, const size_t *sizes,
 }
 
 /* HtoD and DtoH from pageable (malloc) memory, 4 KiB to 256 MiB (16 MiB quick), then
- * asynchronous ones on a stream. */
+ * asynchronous ones on a stream and 2D ones. */
 static void pageable_copies(int quick, int reps)
 {
 	static const size_t pageable[] = { 4u << 10, 64u << 10, 1u << 20, 4u << 20, 16u << 20, 64u << 20, 256u << 20 };
@@ -84,6 +84,24 @@ static void pageable_copies(int quick, int reps)
 		printf("dtoh_async_%zuKiB %.3f GB/s\n", n >> 10, (double)n / td * 1e-9);
 	}
 	CK(cuStreamDestroy(s));
+
+	/* A 2D copy of a 4 MiB image (1024 rows of 4 KiB) between dense host rows and a pitched
+	 * allocation, as cudaMemcpy2D uploads and downloads images. */
+	CUdeviceptr img;
+	size_t pitch;
+	CK(cuMemAllocPitch(&img, &pitch, 4096, 1024, 16));
+	CUDA_MEMCPY2D up = { .srcMemoryType = CU_MEMORYTYPE_HOST, .srcHost = h, .srcPitch = 4096,
+			     .dstMemoryType = CU_MEMORYTYPE_DEVICE, .dstDevice = img, .dstPitch = pitch,
+			     .WidthInBytes = 4096, .Height = 1024 };
+	CUDA_MEMCPY2D down = { .srcMemoryType = CU_MEMORYTYPE_DEVICE, .srcDevice = img, .srcPitch = pitch,
+			       .dstMemoryType = CU_MEMORYTYPE_HOST, .dstHost = h, .dstPitch = 4096,
+			       .WidthInBytes = 4096, .Height = 1024 };
+	long it2 = quick ? 4 : 32;
+	double t2u = BEST(reps, it2, CK(cuMemcpy2D(&up)));
+	double t2d = BEST(reps, it2, CK(cuMemcpy2D(&down)));
+	printf("htod_2d_4096KiB %.3f GB/s\n", (double)(4u << 20) / t2u * 1e-9);
+	printf("dtoh_2d_4096KiB %.3f GB/s\n", (double)(4u << 20) / t2d * 1e-9);
+	CK(cuMemFree(img));
 	CK(cuMemFree(d));
 	free(h);
 }
@@ -119,7 +137,7 @@ int main(int argc, char **argv)
 			       "posting, HtoD/DtoH bandwidth from pageable, registered (cuMemHostRegister) and page-locked\n"
 			       "(cuMemAllocHost) memory.\n"
 			       "--quick: fewer iterations, copies up to 16 MiB; --alloc-free: print only alloc_free_ns\n"
-			       "and stop there; --pageable-only: print only the pageable copies (htod_/dtoh_[async_]<N>KiB).\n");
+			       "and stop there; --pageable-only: print only the pageable copies (htod_/dtoh_[async_|2d_]<N>KiB).\n");
 			return 0;
 		} else {
 			fprintf(stderr, "bench/zone: unknown option %s (try --help)\n", argv[i]);

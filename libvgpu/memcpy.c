@@ -101,13 +101,18 @@ static CUresult copy3d(const struct vgpu_call_desc *d, CUDA_MEMCPY3D c, CUstream
 	}
 	/* Where the rows go on the zone's side once they come back (before c is rewritten). */
 	const size_t dx = c.dstXInBytes, dy = c.dstY, dz = c.dstZ, dpitch = c.dstPitch, dheight = c.dstHeight;
+	int out_in_place = 0;
 	if (c.dstMemoryType == CU_MEMORYTYPE_HOST) {
 		if (!dst_host) {
 			free(tmp);
 			return CUDA_ERROR_INVALID_VALUE;
 		}
-		void *o = malloc(total ? total : 1);
-		if (!o) {
+		char *first = (char *)host_row(dst_host, c.dstXInBytes, c.dstY, c.dstZ, c.dstPitch, c.dstHeight, 0, 0);
+		void *o;
+		if ((c.dstPitch == w || h * dp == 1) && (dp == 1 || c.dstHeight == h)) {
+			o = first;   /* dense: the rows come back in place */
+			out_in_place = 1;
+		} else if (!(o = malloc(total ? total : 1))) {
 			free(tmp);
 			return CUDA_ERROR_OUT_OF_MEMORY;
 		}
@@ -126,13 +131,14 @@ static CUresult copy3d(const struct vgpu_call_desc *d, CUDA_MEMCPY3D c, CUstream
 		[VGPU_CW_STREAM] = &stream, [VGPU_CW_FLAGS] = &flags,
 	};
 	r = vgpu_client_call(d, argv);
-	if (r == CUDA_SUCCESS && host_out) {
+	if (r == CUDA_SUCCESS && host_out && !out_in_place) {
 		const char *p = host_out;
 		for (size_t z = 0; z < dp; z++)
 			for (size_t y = 0; y < h; y++, p += w)
 				memcpy((char *)host_row(dst_host, dx, dy, dz, dpitch, dheight, y, z), p, w);
 	}
-	free(host_out);
+	if (!out_in_place)
+		free(host_out);
 	free(tmp);
 	return r;
 }
