@@ -416,13 +416,14 @@ static int stream_chunk(void *ctx, void *chunk, uint64_t len, uint64_t off)
 }
 
 /*
- * On a GPU the channel's bulk areas are registered with the driver (once, at the first
- * streamed copy, when the zone has a context current): the DMA engine then reads and writes
- * the ring itself, instead of the driver staging every streamed chunk through its own
- * pinned buffer. Streamed copies are synchronous, and a synchronous copy from or to pinned
- * memory has finished when the call returns, so the ring's bytes are never reused under a
- * copy. Failing, the copies work as before. (The simulator copies from the ring directly
- * either way.)
+ * The channel's bulk areas are registered with the driver (once, at the first streamed copy,
+ * when the zone has a context current): on a GPU the DMA engine then reads and writes the
+ * ring itself, instead of the driver staging every streamed chunk through its own pinned
+ * buffer. A synchronous copy from or to pinned memory has finished when the call returns,
+ * so the ring's bytes are never reused under it; asynchronous ones take a bounce buffer or
+ * wait (call_streamed). Failing, the copies work as before. The simulator registers them
+ * too: it then treats the ring as a GPU's driver does (an asynchronous copy from it runs
+ * later), so what a GPU needs of the streamed paths runs in every test.
  */
 static void bulk_register(struct chanctx *cc)
 {
@@ -430,7 +431,7 @@ static void bulk_register(struct chanctx *cc)
 	void *base;
 	size_t len;
 
-	if (cc->bulk_tried || cc->be->kind != VGPU_BACKEND_CUDA || !f->cuMemHostRegister_v2)
+	if (cc->bulk_tried || !f->cuMemHostRegister_v2)
 		return;
 	cc->bulk_tried = 1;
 	vgpu_chan_bulk_areas(cc->ch, &base, &len);
