@@ -500,6 +500,53 @@ static CUresult call_streamed_out(struct chanctx *cc, struct vgpu_proxy_call *ca
 	return s.res;
 }
 
+/*
+ * A 2D/3D copy from the zone's dense host rows (vgpu_proxy_copy3d_streams): its rows stream
+ * from the bulk area as a plain host-to-device copy's bytes do, each chunk a few driver
+ * copies of whole rows and row pieces; an asynchronous one through the bounce buffer where
+ * the bulk area is registered. Nothing is staged.
+ */
+struct rows_ctx {
+	struct vgpu_proxy_call *call;
+	const CUDA_MEMCPY3D *c;
+	CUstream s;
+	int async;
+	void *bounce;
+	CUresult res;
+};
+
+static int rows_chunk(void *ctx, void *chunk, uint64_t len, uint64_t off)
+{
+	struct rows_ctx *r = ctx;
+	if (r->bounce) {
+		memcpy(r->bounce, chunk, len);
+		chunk = r->bounce;
+	}
+	r->res = vgpu_proxy_copy3d_rows(r->call, r->c, r->s, r->async, chunk, off, len);
+	return r->res == CUDA_SUCCESS ? 0 : -EIO;
+}
+
+static CUresult call_rows_streamed(struct chanctx *cc, struct vgpu_proxy_call *call, const CUDA_MEMCPY3D *c,
+				   CUstream s, int async, uint64_t n)
+{
+	struct rows_ctx r = { .call = call, .c = c, .s = s, .async = async, .res = CUDA_SUCCESS };
+	vgpu_debug("%s: %llu bytes of rows streamed from the bulk area", call->desc->name, (unsigned long long)n);
+
+	bulk_register(cc);
+	if (async && cc->bulk_registered &&
+	    !(r.bounce = stage_alloc(cc, n < STREAM_DRIVER_STEP ? n : STREAM_DRIVER_STEP))) {
+		call->fatal = vgpu_chan_bulk_read_cb(cc->ch, n, NULL, NULL);
+		return CUDA_ERROR_OUT_OF_MEMORY;
+	}
+	int rc = vgpu_chan_bulk_read_cb_step(cc->ch, n, STREAM_DRIVER_STEP, rows_chunk, &r);
+	vgpu_stat_add(&cc->z->stats->bulk_in, n);
+	if (rc < 0 && rc != -EIO) {
+		call->fatal = rc;
+		return CUDA_ERROR_UNKNOWN;
+	}
+	return r.res;
+}
+
 /* A data-first request refused before its copy: its client still reads the announced bytes. */
 static void data_first_zeros(struct chanctx *cc, struct vgpu_proxy_call *call, const struct vgpu_bulk_list *bulk)
 {
@@ -811,6 +858,18 @@ static CUresult call_generic(struct chanctx *cc, struct vgpu_proxy_call *call, v
 			return res;
 		/* the reply announces the length its client has already read */
 		if (vgpu_encode_reply(call->desc, argv, res, call->hooks, call, call->reply, &none) < 0)
+			vgpu_wbuf_reset(call->reply);
+		return res;
+	}
+	CUDA_MEMCPY3D c3;
+	CUstream s3;
+	int async3;
+	if (wire && bulk.n == 1 && bulk.seg[0].in && !bulk.seg[0].out &&
+	    vgpu_proxy_copy3d_streams(call, argv, &c3, &s3, &async3) == 0) {
+		res = call_rows_streamed(cc, call, &c3, s3, async3, bulk.seg[0].len);
+		if (call->fatal < 0)
+			return res;
+		if (vgpu_encode_reply(call->desc, argv, res, call->hooks, call, call->reply, &call->bulk_out) < 0)
 			vgpu_wbuf_reset(call->reply);
 		return res;
 	}

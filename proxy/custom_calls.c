@@ -334,41 +334,56 @@ static CUresult copy_side(struct vgpu_proxy_call *call, CUmemorytype type, CUdev
 	return CUDA_SUCCESS;
 }
 
-static CUresult copy3d(struct vgpu_proxy_call *call, void **argv)
+/*
+ * A 2D/3D copy's checks and translation: the zone's arrays to the driver's, both sides
+ * inside what the zone may name, the host side its dense rows (in, out: where they are, or
+ * NULL while they are still in the bulk stream). *c is what the driver is to be given.
+ */
+static CUresult copy3d_prepare(struct vgpu_proxy_call *call, void **argv, CUDA_MEMCPY3D *c /* out */)
 {
-	const struct vgpu_driver *drv = call->drv;
-	CUDA_MEMCPY3D c = *ARG(const CUDA_MEMCPY3D *, VGPU_CW_COPY);
 	void *in = ARG(void *, VGPU_CW_HOST_IN), *out = ARG(void *, VGPU_CW_HOST_OUT);
 	uint64_t in_bytes = ARG(uint64_t, VGPU_CW_HOST_IN_BYTES), out_bytes = ARG(uint64_t, VGPU_CW_HOST_OUT_BYTES);
-	CUstream s = ARG(CUstream, VGPU_CW_STREAM);
-	int async = ARG(uint32_t, VGPU_CW_FLAGS) & VGPU_COPY_F_ASYNC;
 	void *src_array = NULL, *dst_array = NULL;
 	CUresult r;
 
-	if (c.srcMemoryType == CU_MEMORYTYPE_HOST && c.dstMemoryType == CU_MEMORYTYPE_HOST)
+	*c = *ARG(const CUDA_MEMCPY3D *, VGPU_CW_COPY);
+	if (c->srcMemoryType == CU_MEMORYTYPE_HOST && c->dstMemoryType == CU_MEMORYTYPE_HOST)
 		return CUDA_ERROR_INVALID_VALUE; /* host-to-host never leaves the zone */
 	/* An array side names the zone's handle of it; an array of another zone cannot be named. */
-	if ((c.srcMemoryType == CU_MEMORYTYPE_ARRAY &&
-	     ((r = vgpu_proxy_handle_in(call, VGPU_H_ARRAY, (uint64_t)(uintptr_t)c.srcArray, &src_array)) != CUDA_SUCCESS ||
+	if ((c->srcMemoryType == CU_MEMORYTYPE_ARRAY &&
+	     ((r = vgpu_proxy_handle_in(call, VGPU_H_ARRAY, (uint64_t)(uintptr_t)c->srcArray, &src_array)) != CUDA_SUCCESS ||
 	      !src_array)) ||
-	    (c.dstMemoryType == CU_MEMORYTYPE_ARRAY &&
-	     ((r = vgpu_proxy_handle_in(call, VGPU_H_ARRAY, (uint64_t)(uintptr_t)c.dstArray, &dst_array)) != CUDA_SUCCESS ||
+	    (c->dstMemoryType == CU_MEMORYTYPE_ARRAY &&
+	     ((r = vgpu_proxy_handle_in(call, VGPU_H_ARRAY, (uint64_t)(uintptr_t)c->dstArray, &dst_array)) != CUDA_SUCCESS ||
 	      !dst_array)))
 		return CUDA_ERROR_INVALID_HANDLE;
-	if ((c.srcMemoryType == CU_MEMORYTYPE_HOST) != (in_bytes > 0 || in != NULL) ||
-	    (c.dstMemoryType == CU_MEMORYTYPE_HOST) != (out_bytes > 0 || out != NULL))
+	if ((c->srcMemoryType == CU_MEMORYTYPE_HOST) != (in_bytes > 0 || in != NULL) ||
+	    (c->dstMemoryType == CU_MEMORYTYPE_HOST) != (out_bytes > 0 || out != NULL))
 		return CUDA_ERROR_INVALID_VALUE;
-	if ((r = copy_side(call, c.srcMemoryType, c.srcDevice, c.srcXInBytes, c.srcY, c.srcZ, c.srcPitch,
-			   c.srcHeight, &c, in_bytes)) != CUDA_SUCCESS ||
-	    (r = copy_side(call, c.dstMemoryType, c.dstDevice, c.dstXInBytes, c.dstY, c.dstZ, c.dstPitch,
-			   c.dstHeight, &c, out_bytes)) != CUDA_SUCCESS)
+	if ((r = copy_side(call, c->srcMemoryType, c->srcDevice, c->srcXInBytes, c->srcY, c->srcZ, c->srcPitch,
+			   c->srcHeight, c, in_bytes)) != CUDA_SUCCESS ||
+	    (r = copy_side(call, c->dstMemoryType, c->dstDevice, c->dstXInBytes, c->dstY, c->dstZ, c->dstPitch,
+			   c->dstHeight, c, out_bytes)) != CUDA_SUCCESS)
 		return r;
-	c.srcHost = in;
-	c.dstHost = out;
-	c.srcArray = (CUarray)src_array;
-	c.dstArray = (CUarray)dst_array;
-	c.reserved0 = c.reserved1 = NULL;
-	c.srcLOD = c.dstLOD = 0;
+	c->srcHost = in;
+	c->dstHost = out;
+	c->srcArray = (CUarray)src_array;
+	c->dstArray = (CUarray)dst_array;
+	c->reserved0 = c->reserved1 = NULL;
+	c->srcLOD = c->dstLOD = 0;
+	return CUDA_SUCCESS;
+}
+
+static CUresult copy3d(struct vgpu_proxy_call *call, void **argv)
+{
+	const struct vgpu_driver *drv = call->drv;
+	CUstream s = ARG(CUstream, VGPU_CW_STREAM);
+	int async = ARG(uint32_t, VGPU_CW_FLAGS) & VGPU_COPY_F_ASYNC;
+	CUDA_MEMCPY3D c;
+	CUresult r;
+
+	if ((r = copy3d_prepare(call, argv, &c)) != CUDA_SUCCESS)
+		return r;
 	if (!async) {
 		if (!drv->cuMemcpy3D_v2)
 			return CUDA_ERROR_NOT_SUPPORTED;
@@ -378,9 +393,84 @@ static CUresult copy3d(struct vgpu_proxy_call *call, void **argv)
 		return CUDA_ERROR_NOT_SUPPORTED;
 	r = drv->cuMemcpy3DAsync_v2(&c, s);
 	/* Staged host rows are released after this call: the copy must be done with them. */
-	if (r == CUDA_SUCCESS && (in || out))
+	if (r == CUDA_SUCCESS && (c.srcHost || c.dstHost))
 		r = drv->cuStreamSynchronize(s);
 	return r;
+}
+
+/*
+ * A host-to-device (or -array) 2D/3D copy whose rows may stream: checked and translated
+ * (copy3d_prepare) before a byte of its rows is read. 0 with *c, *s and *async, else -1 (the
+ * call is staged and run as any other, which refuses it there if it is wrong). Slices of
+ * less than 64 KiB are staged: a chunk of the stream becomes a few copies, one per slice it
+ * touches, and small slices would make many.
+ */
+int vgpu_proxy_copy3d_streams(struct vgpu_proxy_call *call, void **argv, CUDA_MEMCPY3D *c /* out */,
+			      CUstream *s /* out */, int *async /* out */)
+{
+	static const uint16_t ops[] = {
+		VGPU_OP_cuMemcpy2D_v2, VGPU_OP_cuMemcpy2D_v2_ptds, VGPU_OP_cuMemcpy2DUnaligned_v2,
+		VGPU_OP_cuMemcpy2DUnaligned_v2_ptds, VGPU_OP_cuMemcpy2DAsync_v2, VGPU_OP_cuMemcpy2DAsync_v2_ptsz,
+		VGPU_OP_cuMemcpy3D_v2, VGPU_OP_cuMemcpy3D_v2_ptds, VGPU_OP_cuMemcpy3DAsync_v2,
+		VGPU_OP_cuMemcpy3DAsync_v2_ptsz,
+	};
+	unsigned k = 0;
+	uint64_t slice;
+
+	while (k < sizeof(ops) / sizeof(ops[0]) && ops[k] != call->hdr.opcode)
+		k++;
+	if (k == sizeof(ops) / sizeof(ops[0]) || !call->drv->cuMemcpy3D_v2 || !call->drv->cuMemcpy3DAsync_v2)
+		return -1;
+	const CUDA_MEMCPY3D *w = ARG(const CUDA_MEMCPY3D *, VGPU_CW_COPY);
+	if (!w || w->srcMemoryType != CU_MEMORYTYPE_HOST || w->dstMemoryType == CU_MEMORYTYPE_HOST ||
+	    ARG(void *, VGPU_CW_HOST_IN) || ARG(uint64_t, VGPU_CW_HOST_OUT_BYTES) ||
+	    __builtin_mul_overflow((uint64_t)w->WidthInBytes, (uint64_t)w->Height, &slice) || slice < (64u << 10))
+		return -1;
+	if (copy3d_prepare(call, argv, c) != CUDA_SUCCESS)
+		return -1;
+	*s = ARG(CUstream, VGPU_CW_STREAM);
+	*async = (ARG(uint32_t, VGPU_CW_FLAGS) & VGPU_COPY_F_ASYNC) != 0;
+	return 0;
+}
+
+/*
+ * Bytes [off, off + len) of a streaming copy's dense host rows (c from
+ * vgpu_proxy_copy3d_streams), at buf: a piece of a row where the bytes start or end inside
+ * one, whole rows slice by slice between. Each piece is one driver copy; the first failure
+ * is returned.
+ */
+CUresult vgpu_proxy_copy3d_rows(struct vgpu_proxy_call *call, const CUDA_MEMCPY3D *c, CUstream s, int async,
+				const void *buf, uint64_t off, uint64_t len)
+{
+	const struct vgpu_driver *drv = call->drv;
+	uint64_t w = c->WidthInBytes, h = c->Height, pos = off, end = off + len;
+
+	while (pos < end) {
+		uint64_t row = pos / w, x = pos % w, y = row % h, n;
+		CUDA_MEMCPY3D p = *c;
+		p.srcHost = (const uint8_t *)buf + (pos - off);
+		p.srcXInBytes = p.srcY = p.srcZ = 0;
+		p.dstXInBytes = c->dstXInBytes + x;
+		p.dstY = c->dstY + y;
+		p.dstZ = c->dstZ + row / h;
+		p.Depth = 1;
+		if (x || end - pos < w) {      /* inside one row */
+			n = w - x < end - pos ? w - x : end - pos;
+			p.WidthInBytes = n;
+			p.Height = 1;
+		} else {                       /* whole rows of this slice */
+			uint64_t rows = (end - pos) / w < h - y ? (end - pos) / w : h - y;
+			n = rows * w;
+			p.Height = rows;
+		}
+		p.srcPitch = p.WidthInBytes;
+		p.srcHeight = p.Height;
+		CUresult r = async ? drv->cuMemcpy3DAsync_v2(&p, s) : drv->cuMemcpy3D_v2(&p);
+		if (r != CUDA_SUCCESS)
+			return r;
+		pos += n;
+	}
+	return CUDA_SUCCESS;
 }
 
 /* ---------------------------------------------------------------- pointer attributes */

@@ -1,0 +1,154 @@
+/* SPDX-License-Identifier: MIT */
+/* copy2d.c — end to end: large 2D and 3D copies from dense host rows into pitched device memory, a 3D volume and an array, at offsets, sync and on a stream; every byte checked. */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "e2e.h"
+
+/* Rows of odd widths, so that the pieces the bulk stream is cut into start and end inside
+ * rows; slices of more than 64 KiB, so that through vgpu the rows stream. */
+enum { W = 1000, H = 300, PAD_X = 24, PAD_Y = 5 };
+
+static uint8_t pattern(size_t i, unsigned seed)
+{
+	return (uint8_t)(i * 131 + seed * 7 + (i >> 9));
+}
+
+/* host rows (dense) -> pitched device memory at (PAD_X, PAD_Y); read back whole and checked */
+static void pitched(CUstream s, int async, unsigned seed)
+{
+	CUdeviceptr d;
+	size_t pitch;
+	CK(cuMemAllocPitch(&d, &pitch, W + PAD_X, H + PAD_Y, 4));
+	size_t bytes = pitch * (H + PAD_Y);
+	uint8_t *src = malloc((size_t)W * H), *back = malloc(bytes);
+	EXPECT(src && back);
+	for (size_t i = 0; i < (size_t)W * H; i++)
+		src[i] = pattern(i, seed);
+	CK(cuMemsetD8(d, 0xab, bytes));
+	CUDA_MEMCPY2D c = { .srcMemoryType = CU_MEMORYTYPE_HOST, .srcHost = src, .srcPitch = W,
+			    .dstMemoryType = CU_MEMORYTYPE_DEVICE, .dstDevice = d, .dstPitch = pitch,
+			    .dstXInBytes = PAD_X, .dstY = PAD_Y, .WidthInBytes = W, .Height = H };
+	if (async) {
+		CK(cuMemcpy2DAsync(&c, s));
+		CK(cuStreamSynchronize(s));
+	} else {
+		CK(cuMemcpy2D(&c));
+	}
+	CK(cuMemcpyDtoH(back, d, bytes));
+	size_t bad = 0;
+	for (size_t y = 0; y < H + PAD_Y; y++)
+		for (size_t x = 0; x < pitch; x++) {
+			int in = y >= PAD_Y && x >= PAD_X && x < PAD_X + W;
+			uint8_t want = in ? src[(y - PAD_Y) * W + (x - PAD_X)] : 0xab;
+			bad += back[y * pitch + x] != want;
+		}
+	EXPECT(bad == 0);
+	printf("2D %s into pitched memory at (%d, %d): %d x %d bytes, the rest untouched: ok\n",
+	       async ? "on a stream" : "synchronous", PAD_X, PAD_Y, W, H);
+	free(src);
+	free(back);
+	CK(cuMemFree(d));
+}
+
+/* host rows (dense) -> a 3D box at (3, 2, 1) of a volume with pitch 1024 and 110 rows a slice */
+static void volume(CUstream s, int async, unsigned seed)
+{
+	enum { VW = 777, VH = 100, VD = 4, PITCH = 1024, SLICE_ROWS = 110, SLICES = 6 };
+	size_t bytes = (size_t)PITCH * SLICE_ROWS * SLICES;
+	CUdeviceptr d;
+	CK(cuMemAlloc(&d, bytes));
+	uint8_t *src = malloc((size_t)VW * VH * VD), *back = malloc(bytes);
+	EXPECT(src && back);
+	for (size_t i = 0; i < (size_t)VW * VH * VD; i++)
+		src[i] = pattern(i, seed);
+	CK(cuMemsetD8(d, 0x5c, bytes));
+	CUDA_MEMCPY3D c = { .srcMemoryType = CU_MEMORYTYPE_HOST, .srcHost = src, .srcPitch = VW, .srcHeight = VH,
+			    .dstMemoryType = CU_MEMORYTYPE_DEVICE, .dstDevice = d, .dstPitch = PITCH,
+			    .dstHeight = SLICE_ROWS, .dstXInBytes = 3, .dstY = 2, .dstZ = 1,
+			    .WidthInBytes = VW, .Height = VH, .Depth = VD };
+	if (async) {
+		CK(cuMemcpy3DAsync(&c, s));
+		CK(cuStreamSynchronize(s));
+	} else {
+		CK(cuMemcpy3D(&c));
+	}
+	CK(cuMemcpyDtoH(back, d, bytes));
+	size_t bad = 0;
+	for (size_t z = 0; z < SLICES; z++)
+		for (size_t y = 0; y < SLICE_ROWS; y++)
+			for (size_t x = 0; x < PITCH; x++) {
+				int in = z >= 1 && z < 1 + VD && y >= 2 && y < 2 + VH && x >= 3 && x < 3 + VW;
+				uint8_t want = in ? src[((z - 1) * VH + (y - 2)) * VW + (x - 3)] : 0x5c;
+				bad += back[(z * SLICE_ROWS + y) * PITCH + x] != want;
+			}
+	EXPECT(bad == 0);
+	printf("3D %s into a volume at (3, 2, 1): %d x %d x %d bytes, the rest untouched: ok\n",
+	       async ? "on a stream" : "synchronous", VW, VH, VD);
+	free(src);
+	free(back);
+	CK(cuMemFree(d));
+}
+
+/* host rows (dense) -> a CUDA array at (PAD_X, PAD_Y), read back through a 2D copy from it */
+static void array(unsigned seed)
+{
+	CUDA_ARRAY_DESCRIPTOR ad = { .Width = W + PAD_X, .Height = H + PAD_Y, .Format = CU_AD_FORMAT_UNSIGNED_INT8,
+				     .NumChannels = 1 };
+	CUarray a;
+	CK(cuArrayCreate(&a, &ad));
+	uint8_t *src = malloc((size_t)W * H), *back = malloc((size_t)W * H);
+	EXPECT(src && back);
+	for (size_t i = 0; i < (size_t)W * H; i++)
+		src[i] = pattern(i, seed);
+	CUDA_MEMCPY2D up = { .srcMemoryType = CU_MEMORYTYPE_HOST, .srcHost = src, .srcPitch = W,
+			     .dstMemoryType = CU_MEMORYTYPE_ARRAY, .dstArray = a, .dstXInBytes = PAD_X, .dstY = PAD_Y,
+			     .WidthInBytes = W, .Height = H };
+	CK(cuMemcpy2D(&up));
+	memset(back, 0, (size_t)W * H);
+	CUDA_MEMCPY2D down = { .srcMemoryType = CU_MEMORYTYPE_ARRAY, .srcArray = a, .srcXInBytes = PAD_X, .srcY = PAD_Y,
+			       .dstMemoryType = CU_MEMORYTYPE_HOST, .dstHost = back, .dstPitch = W,
+			       .WidthInBytes = W, .Height = H };
+	CK(cuMemcpy2D(&down));
+	EXPECT(memcmp(src, back, (size_t)W * H) == 0);
+	printf("2D into an array at (%d, %d) and back: ok\n", PAD_X, PAD_Y);
+	free(src);
+	free(back);
+	CK(cuArrayDestroy(a));
+}
+
+int main(void)
+{
+	CUdevice dev;
+	CUcontext ctx;
+	CUstream s;
+
+	CK(cuInit(0));
+	CK(cuDeviceGet(&dev, 0));
+	CK(cuCtxCreate(&ctx, NULL, 0, dev));
+	CK(cuStreamCreate(&s, CU_STREAM_NON_BLOCKING));
+	for (int async = 0; async < 2; async++) {
+		pitched(s, async, 1 + async);
+		volume(s, async, 3 + async);
+	}
+	array(5);
+	/* a refused box (past the allocation): an error, nothing written, the zone goes on */
+	CUdeviceptr d;
+	CK(cuMemAlloc(&d, (size_t)W * H));
+	uint8_t *src = calloc((size_t)W, H + 1);
+	EXPECT(src != NULL);
+	CUDA_MEMCPY2D c = { .srcMemoryType = CU_MEMORYTYPE_HOST, .srcHost = src, .srcPitch = W,
+			    .dstMemoryType = CU_MEMORYTYPE_DEVICE, .dstDevice = d, .dstPitch = W,
+			    .WidthInBytes = W, .Height = H + 1 };
+	CK_ERR(cuMemcpy2D(&c), CUDA_ERROR_INVALID_VALUE);
+	printf("2D past the allocation: CUDA_ERROR_INVALID_VALUE\n");
+	free(src);
+	CK(cuMemFree(d));
+	pitched(s, 0, 9);
+	CK(cuStreamDestroy(s));
+	CK(cuCtxDestroy(ctx));
+	printf("copy2d: ok\n");
+	return 0;
+}
