@@ -395,17 +395,30 @@ struct stream_ctx {
 	struct vgpu_copy_shape shape;
 	uint64_t dst;
 	void *bounce;   /* an asynchronous host-to-device copy and a registered bulk area: see below */
+	uint64_t bounce_len;
 	int sync_each;  /* an asynchronous device-to-host copy into a registered bulk area */
 	CUresult res;
 };
 
-static int stream_chunk(void *ctx, void *chunk, uint64_t len, uint64_t off)
+/* The bytes of a chunk in turn through a bounce buffer of bounce_len: a chunk is what the
+ * bulk area holds, which may be more than a step (a zone chooses its area's size). */
+static int bounced(void *bounce, uint64_t bounce_len, const void *chunk, uint64_t len, uint64_t off,
+		   int (*fn)(void *ctx, void *piece, uint64_t len, uint64_t off), void *ctx)
+{
+	for (uint64_t done = 0; done < len;) {
+		uint64_t n = len - done < bounce_len ? len - done : bounce_len;
+		memcpy(bounce, (const uint8_t *)chunk + done, n);
+		int rc = fn(ctx, bounce, n, off + done);
+		if (rc)
+			return rc;
+		done += n;
+	}
+	return 0;
+}
+
+static int stream_piece(void *ctx, void *chunk, uint64_t len, uint64_t off)
 {
 	struct stream_ctx *s = ctx;
-	if (s->bounce) {
-		memcpy(s->bounce, chunk, len);
-		chunk = s->bounce;
-	}
 	*(uint64_t *)s->argv[s->shape.dptr] = s->dst + off;   /* inside the checked range: off + len <= ByteCount */
 	*(void **)s->argv[s->shape.buf] = chunk;   /* input chunk to read, or output space to fill */
 	*(uint64_t *)s->argv[s->shape.len] = len;
@@ -413,6 +426,13 @@ static int stream_chunk(void *ctx, void *chunk, uint64_t len, uint64_t off)
 	if (s->res == CUDA_SUCCESS && s->sync_each)
 		s->res = wait_staged(s->cc, s->call, s->argv);
 	return s->res == CUDA_SUCCESS ? 0 : -EIO;
+}
+
+static int stream_chunk(void *ctx, void *chunk, uint64_t len, uint64_t off)
+{
+	struct stream_ctx *s = ctx;
+	return s->bounce ? bounced(s->bounce, s->bounce_len, chunk, len, off, stream_piece, s)
+			 : stream_piece(s, chunk, len, off);
 }
 
 /*
@@ -460,7 +480,8 @@ static CUresult call_streamed(struct chanctx *cc, struct vgpu_proxy_call *call, 
 				.dst = *(const uint64_t *)argv[shape->dptr], .res = CUDA_SUCCESS };
 	uint64_t n = bulk->seg[0].len;
 	bulk_register(cc);
-	if (shape->stream >= 0 && cc->bulk_registered && !(s.bounce = stage_alloc(cc, n < STREAM_DRIVER_STEP ? n : STREAM_DRIVER_STEP))) {
+	s.bounce_len = n < STREAM_DRIVER_STEP ? n : STREAM_DRIVER_STEP;
+	if (shape->stream >= 0 && cc->bulk_registered && !(s.bounce = stage_alloc(cc, s.bounce_len))) {
 		call->fatal = vgpu_chan_bulk_read_cb(cc->ch, n, NULL, NULL);   /* the bytes still leave the ring */
 		return CUDA_ERROR_OUT_OF_MEMORY;
 	}
@@ -512,18 +533,22 @@ struct rows_ctx {
 	CUstream s;
 	int async;
 	void *bounce;
+	uint64_t bounce_len;
 	CUresult res;
 };
+
+static int rows_piece(void *ctx, void *chunk, uint64_t len, uint64_t off)
+{
+	struct rows_ctx *r = ctx;
+	r->res = vgpu_proxy_copy3d_rows(r->call, r->c, r->s, r->async, chunk, off, len);
+	return r->res == CUDA_SUCCESS ? 0 : -EIO;
+}
 
 static int rows_chunk(void *ctx, void *chunk, uint64_t len, uint64_t off)
 {
 	struct rows_ctx *r = ctx;
-	if (r->bounce) {
-		memcpy(r->bounce, chunk, len);
-		chunk = r->bounce;
-	}
-	r->res = vgpu_proxy_copy3d_rows(r->call, r->c, r->s, r->async, chunk, off, len);
-	return r->res == CUDA_SUCCESS ? 0 : -EIO;
+	return r->bounce ? bounced(r->bounce, r->bounce_len, chunk, len, off, rows_piece, r)
+			 : rows_piece(r, chunk, len, off);
 }
 
 static CUresult call_rows_streamed(struct chanctx *cc, struct vgpu_proxy_call *call, const CUDA_MEMCPY3D *c,
@@ -533,8 +558,8 @@ static CUresult call_rows_streamed(struct chanctx *cc, struct vgpu_proxy_call *c
 	vgpu_debug("%s: %llu bytes of rows streamed from the bulk area", call->desc->name, (unsigned long long)n);
 
 	bulk_register(cc);
-	if (async && cc->bulk_registered &&
-	    !(r.bounce = stage_alloc(cc, n < STREAM_DRIVER_STEP ? n : STREAM_DRIVER_STEP))) {
+	r.bounce_len = n < STREAM_DRIVER_STEP ? n : STREAM_DRIVER_STEP;
+	if (async && cc->bulk_registered && !(r.bounce = stage_alloc(cc, r.bounce_len))) {
 		call->fatal = vgpu_chan_bulk_read_cb(cc->ch, n, NULL, NULL);
 		return CUDA_ERROR_OUT_OF_MEMORY;
 	}
