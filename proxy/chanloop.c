@@ -462,6 +462,31 @@ static void bulk_register(struct chanctx *cc)
 		   r == CUDA_SUCCESS ? "registered" : "not registered", (int)r);
 }
 
+/* The bounce buffer of an asynchronous host-to-device stream of n bytes where the bulk area
+ * is registered (need), else none: 0, or -1 without memory for it (the n bytes still leave
+ * the ring, and the copy fails). */
+static int bounce_take(struct chanctx *cc, struct vgpu_proxy_call *call, uint64_t n, int need, void **bounce,
+		       uint64_t *len)
+{
+	*len = n < STREAM_DRIVER_STEP ? n : STREAM_DRIVER_STEP;
+	*bounce = NULL;
+	if (!need || (*bounce = stage_alloc(cc, *len)))
+		return 0;
+	call->fatal = vgpu_chan_bulk_read_cb(cc->ch, n, NULL, NULL);
+	return -1;
+}
+
+/* What a streamed copy answers: the driver's result, or, when the bulk stream itself broke
+ * (not a driver error, -EIO), the channel is closed. */
+static CUresult streamed_result(struct vgpu_proxy_call *call, int rc, CUresult res)
+{
+	if (rc < 0 && rc != -EIO) {
+		call->fatal = rc;
+		return CUDA_ERROR_UNKNOWN;
+	}
+	return res;
+}
+
 /*
  * The asynchronous forms (cuMemcpyHtoDAsync_v2, cuMemcpyDtoHAsync_v2 and their _ptsz twins)
  * stream too, each chunk one asynchronous driver copy on the zone's stream. From memory the
@@ -480,20 +505,13 @@ static CUresult call_streamed(struct chanctx *cc, struct vgpu_proxy_call *call, 
 				.dst = *(const uint64_t *)argv[shape->dptr], .res = CUDA_SUCCESS };
 	uint64_t n = bulk->seg[0].len;
 	bulk_register(cc);
-	s.bounce_len = n < STREAM_DRIVER_STEP ? n : STREAM_DRIVER_STEP;
-	if (shape->stream >= 0 && cc->bulk_registered && !(s.bounce = stage_alloc(cc, s.bounce_len))) {
-		call->fatal = vgpu_chan_bulk_read_cb(cc->ch, n, NULL, NULL);   /* the bytes still leave the ring */
+	if (bounce_take(cc, call, n, shape->stream >= 0 && cc->bulk_registered, &s.bounce, &s.bounce_len) < 0)
 		return CUDA_ERROR_OUT_OF_MEMORY;
-	}
 	int rc = vgpu_chan_bulk_read_cb_step(cc->ch, n, STREAM_DRIVER_STEP, stream_chunk, &s);
 	vgpu_stat_add(&cc->z->stats->bulk_in, n);
 	vgpu_debug("%s: %llu bytes streamed from the bulk area (%s)", call->desc->name,
 		   (unsigned long long)n, s.res == CUDA_SUCCESS ? "ok" : "driver error");
-	if (rc < 0 && rc != -EIO) {
-		call->fatal = rc;
-		return CUDA_ERROR_UNKNOWN;
-	}
-	return s.res;
+	return streamed_result(call, rc, s.res);
 }
 
 /*
@@ -514,11 +532,7 @@ static CUresult call_streamed_out(struct chanctx *cc, struct vgpu_proxy_call *ca
 	int rc = vgpu_chan_bulk_write_cb_step(cc->ch, n, STREAM_DRIVER_STEP, stream_chunk, &s);
 	vgpu_stat_add(&cc->z->stats->bulk_out, n);
 	*(uint64_t *)argv[shape->len] = n;
-	if (rc < 0 && rc != -EIO) {
-		call->fatal = rc;
-		return CUDA_ERROR_UNKNOWN;
-	}
-	return s.res;
+	return streamed_result(call, rc, s.res);
 }
 
 /*
@@ -558,18 +572,11 @@ static CUresult call_rows_streamed(struct chanctx *cc, struct vgpu_proxy_call *c
 	vgpu_debug("%s: %llu bytes of rows streamed from the bulk area", call->desc->name, (unsigned long long)n);
 
 	bulk_register(cc);
-	r.bounce_len = n < STREAM_DRIVER_STEP ? n : STREAM_DRIVER_STEP;
-	if (async && cc->bulk_registered && !(r.bounce = stage_alloc(cc, r.bounce_len))) {
-		call->fatal = vgpu_chan_bulk_read_cb(cc->ch, n, NULL, NULL);
+	if (bounce_take(cc, call, n, async && cc->bulk_registered, &r.bounce, &r.bounce_len) < 0)
 		return CUDA_ERROR_OUT_OF_MEMORY;
-	}
 	int rc = vgpu_chan_bulk_read_cb_step(cc->ch, n, STREAM_DRIVER_STEP, rows_chunk, &r);
 	vgpu_stat_add(&cc->z->stats->bulk_in, n);
-	if (rc < 0 && rc != -EIO) {
-		call->fatal = rc;
-		return CUDA_ERROR_UNKNOWN;
-	}
-	return r.res;
+	return streamed_result(call, rc, r.res);
 }
 
 /* A data-first request refused before its copy: its client still reads the announced bytes. */

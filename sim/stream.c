@@ -323,6 +323,26 @@ uint64_t sim_stream_enqueue(struct sim_stream *s, struct sim_op *op)
 	return seq;
 }
 
+/*
+ * g_lock held, op the stream's head with nothing to wait for: run it here. The worker, if
+ * the stream has one yet (a stream only ever used synchronously never needs one), leaves the
+ * head alone meanwhile; what is queued behind it waits, as it would behind the worker.
+ * Returns with g_lock released.
+ */
+static void run_inline_unlock(struct sim_stream *s, struct sim_op *op)
+{
+	s->inline_busy = 1;
+	pthread_mutex_unlock(&g_lock);
+	op_run(s, op);
+	pthread_mutex_lock(&g_lock);
+	s->inline_busy = 0;
+	head_done(s, op);
+	if (s->head)
+		pthread_cond_signal(&s->cond);
+	pthread_cond_broadcast(&g_done);
+	pthread_mutex_unlock(&g_lock);
+}
+
 void sim_stream_run_sync(struct sim_stream *s, struct sim_op *op)
 {
 	pthread_mutex_lock(&g_lock);
@@ -340,19 +360,7 @@ void sim_stream_run_sync(struct sim_stream *s, struct sim_op *op)
 		sim_stream_wait(s, seq);
 		return;
 	}
-	/* Nothing before it: run it here. The worker, if the stream has one yet (a stream only
-	 * ever used synchronously never needs one), leaves the head alone meanwhile; what is
-	 * queued behind it waits, as it would behind the worker. */
-	s->inline_busy = 1;
-	pthread_mutex_unlock(&g_lock);
-	op_run(s, op);
-	pthread_mutex_lock(&g_lock);
-	s->inline_busy = 0;
-	head_done(s, op);
-	if (s->head)
-		pthread_cond_signal(&s->cond);
-	pthread_cond_broadcast(&g_done);
-	pthread_mutex_unlock(&g_lock);
+	run_inline_unlock(s, op);
 }
 
 void sim_stream_run_or_queue(struct sim_stream *s, struct sim_op *op, int (*own)(struct sim_op *op))
@@ -367,16 +375,7 @@ void sim_stream_run_or_queue(struct sim_stream *s, struct sim_op *op, int (*own)
 	int idle = !s->head && !s->inline_busy;
 	uint64_t seq = enqueue_locked(s, op);
 	if (idle && s->head == op && deps_ready(op)) {
-		s->inline_busy = 1;
-		pthread_mutex_unlock(&g_lock);
-		op_run(s, op);
-		pthread_mutex_lock(&g_lock);
-		s->inline_busy = 0;
-		head_done(s, op);
-		if (s->head)
-			pthread_cond_signal(&s->cond);
-		pthread_cond_broadcast(&g_done);
-		pthread_mutex_unlock(&g_lock);
+		run_inline_unlock(s, op);
 		return;
 	}
 	/* still under the lock: the stream's thread cannot take it before it has its copy */
