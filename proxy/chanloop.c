@@ -85,12 +85,17 @@ struct chanctx {
 	void *bulk_registered;     /* the bulk areas, when registered with the driver */
 };
 
+static void cache_free(void *p, size_t len, int mapped)
+{
+	if (mapped)
+		munmap(p, len);
+	else
+		free(p);
+}
+
 static void cache_drop(struct chanctx *cc)
 {
-	if (cc->cache_mapped)
-		munmap(cc->cache, cc->cache_len);
-	else
-		free(cc->cache);
+	cache_free(cc->cache, cc->cache_len, cc->cache_mapped);
 	atomic_fetch_sub(&stage_cached, cc->cache_len);
 	cc->cache = NULL;
 	cc->cache_len = 0;
@@ -118,10 +123,7 @@ static __attribute__((unused)) int cache_grow(struct chanctx *cc, uint64_t len)
 		atomic_fetch_sub(&stage_cached, more);
 		return -1;
 	}
-	if (cc->cache_mapped)
-		munmap(cc->cache, had);
-	else
-		free(cc->cache);
+	cache_free(cc->cache, had, cc->cache_mapped);
 	cc->cache = p;
 	cc->cache_len = want;
 	cc->cache_mapped = mapped;
@@ -579,6 +581,17 @@ static CUresult call_rows_streamed(struct chanctx *cc, struct vgpu_proxy_call *c
 	return streamed_result(call, rc, r.res);
 }
 
+/* The reply of a streamed copy (out: what it announces), unless its channel is to close. */
+static CUresult streamed_reply(struct vgpu_proxy_call *call, void **argv, CUresult res,
+			       struct vgpu_bulk_list *out)
+{
+	if (call->fatal < 0)
+		return res;
+	if (vgpu_encode_reply(call->desc, argv, res, call->hooks, call, call->reply, out) < 0)
+		vgpu_wbuf_reset(call->reply);
+	return res;
+}
+
 /* A data-first request refused before its copy: its client still reads the announced bytes. */
 static void data_first_zeros(struct chanctx *cc, struct vgpu_proxy_call *call, const struct vgpu_bulk_list *bulk)
 {
@@ -886,12 +899,8 @@ static CUresult call_generic(struct chanctx *cc, struct vgpu_proxy_call *call, v
 		}
 		*bulk.seg[0].slot = &shape;   /* non-NULL placeholder: the reply only announces the length */
 		res = call_streamed_out(cc, call, thunk, argv, &bulk, &shape);
-		if (call->fatal < 0)
-			return res;
 		/* the reply announces the length its client has already read */
-		if (vgpu_encode_reply(call->desc, argv, res, call->hooks, call, call->reply, &none) < 0)
-			vgpu_wbuf_reset(call->reply);
-		return res;
+		return streamed_reply(call, argv, res, &none);
 	}
 	CUDA_MEMCPY3D c3;
 	CUstream s3;
@@ -899,19 +908,11 @@ static CUresult call_generic(struct chanctx *cc, struct vgpu_proxy_call *call, v
 	if (wire && bulk.n == 1 && bulk.seg[0].in && !bulk.seg[0].out &&
 	    vgpu_proxy_copy3d_streams(call, argv, &c3, &s3, &async3) == 0) {
 		res = call_rows_streamed(cc, call, &c3, s3, async3, bulk.seg[0].len);
-		if (call->fatal < 0)
-			return res;
-		if (vgpu_encode_reply(call->desc, argv, res, call->hooks, call, call->reply, &call->bulk_out) < 0)
-			vgpu_wbuf_reset(call->reply);
-		return res;
+		return streamed_reply(call, argv, res, &call->bulk_out);
 	}
 	if (!wire && thunk && stream_shape(call->desc, &bulk, 0, &shape) == 0) {
 		res = call_streamed(cc, call, thunk, argv, &bulk, &shape);
-		if (call->fatal < 0)
-			return res;
-		if (vgpu_encode_reply(call->desc, argv, res, call->hooks, call, call->reply, &call->bulk_out) < 0)
-			vgpu_wbuf_reset(call->reply);
-		return res;
+		return streamed_reply(call, argv, res, &call->bulk_out);
 	}
 	if ((res = stage_bulk(cc, call, &bulk)) != CUDA_SUCCESS)
 		return res;

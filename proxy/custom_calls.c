@@ -408,18 +408,12 @@ static CUresult copy3d(struct vgpu_proxy_call *call, void **argv)
 int vgpu_proxy_copy3d_streams(struct vgpu_proxy_call *call, void **argv, CUDA_MEMCPY3D *c /* out */,
 			      CUstream *s /* out */, int *async /* out */)
 {
-	static const uint16_t ops[] = {
-		VGPU_OP_cuMemcpy2D_v2, VGPU_OP_cuMemcpy2D_v2_ptds, VGPU_OP_cuMemcpy2DUnaligned_v2,
-		VGPU_OP_cuMemcpy2DUnaligned_v2_ptds, VGPU_OP_cuMemcpy2DAsync_v2, VGPU_OP_cuMemcpy2DAsync_v2_ptsz,
-		VGPU_OP_cuMemcpy3D_v2, VGPU_OP_cuMemcpy3D_v2_ptds, VGPU_OP_cuMemcpy3DAsync_v2,
-		VGPU_OP_cuMemcpy3DAsync_v2_ptsz,
-	};
-	unsigned k = 0;
+	const struct vgpu_call_desc *d;
 	uint64_t slice;
 
-	while (k < sizeof(ops) / sizeof(ops[0]) && ops[k] != call->hdr.opcode)
-		k++;
-	if (k == sizeof(ops) / sizeof(ops[0]) || !call->drv->cuMemcpy3D_v2 || !call->drv->cuMemcpy3DAsync_v2)
+	/* the calls copy3d serves */
+	if (vgpu_proxy_wire_get(call->hdr.opcode, &d) != copy3d || !call->drv->cuMemcpy3D_v2 ||
+	    !call->drv->cuMemcpy3DAsync_v2)
 		return -1;
 	const CUDA_MEMCPY3D *w = ARG(const CUDA_MEMCPY3D *, VGPU_CW_COPY);
 	if (!w || w->srcMemoryType != CU_MEMORYTYPE_HOST || w->dstMemoryType == CU_MEMORYTYPE_HOST ||

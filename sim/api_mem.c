@@ -367,7 +367,9 @@ CUresult cuPointerGetAttributes(unsigned int n, CUpointer_attribute *attrs, void
 
 /* ---- copies ---- */
 
-static CUresult submit(struct sim_ctx *c, CUstream h, struct sim_op *op, int sync)
+/* own: an asynchronous op that reads the caller's memory runs now or gets a copy of it
+ * (sim_stream_run_or_queue); NULL for any other. */
+static CUresult submit(struct sim_ctx *c, CUstream h, struct sim_op *op, int sync, int (*own)(struct sim_op *op))
 {
 	CUresult rc = CUDA_SUCCESS;
 	struct sim_stream *s = sim_stream_get(c, h, &rc);
@@ -378,6 +380,10 @@ static CUresult submit(struct sim_ctx *c, CUstream h, struct sim_op *op, int syn
 	if (sync) {
 		sim_stream_run_sync(s, op);
 		return c->sticky;
+	}
+	if (own) {
+		sim_stream_run_or_queue(s, op, own);
+		return CUDA_SUCCESS;
 	}
 	sim_stream_enqueue(s, op);
 	return CUDA_SUCCESS;
@@ -449,17 +455,7 @@ static CUresult copy_submit(struct sim_ctx *c, struct sim_copy3d *cp, int smode,
 	if (!op)
 		return CUDA_ERROR_OUT_OF_MEMORY;
 	op->u.c = *cp;
-	if (!sync && sk == 0) {
-		CUresult rc = CUDA_SUCCESS;
-		struct sim_stream *s = sim_stream_get(c, h, &rc);
-		if (!s) {
-			free(op);
-			return rc;
-		}
-		sim_stream_run_or_queue(s, op, own_source);
-		return CUDA_SUCCESS;
-	}
-	return submit(c, h, op, sync);
+	return submit(c, h, op, sync, sk == 0 ? own_source : NULL);
 }
 
 static CUresult copy1d(uint64_t dst, uint64_t src, size_t n, int smode, int dmode, CUstream h, int sync)
@@ -701,7 +697,7 @@ static CUresult memset2d(uint64_t dst, size_t pitch, uint32_t v, size_t w, size_
 	op->u.set.height = hgt;
 	op->u.set.value = v;
 	op->u.set.esize = esize;
-	return submit(c, h, op, sync);
+	return submit(c, h, op, sync, NULL);
 }
 
 CUresult cuMemsetD8(CUdeviceptr d, unsigned char v, size_t n) { return memset2d(d, n, v, n, 1, 1, NULL, 1); }
@@ -801,7 +797,7 @@ CUresult cuMemFreeAsync(CUdeviceptr dptr, CUstream h)
 	if (!op)
 		return CUDA_ERROR_OUT_OF_MEMORY;
 	op->u.free_dptr = dptr;
-	return submit(c, h, op, 0);
+	return submit(c, h, op, 0, NULL);
 }
 
 CUresult cuMemAllocAsync_ptsz(CUdeviceptr *dptr, size_t size, CUstream h);
