@@ -200,7 +200,8 @@ struct sim_stream {
 	int is_null;
 	pthread_t thread;
 	int started, stop;
-	int inline_busy;                 /* head is being run by a caller (sim_stream_run_sync) */
+	int inline_busy;                 /* head is being run by a caller (sim_stream_run_sync, sim_stream_wait) */
+	int running;                     /* head is being run by the stream's thread */
 	struct sim_op *head, *tail;
 	uint64_t enq_seq, done_seq;
 	uint64_t id;                     /* cuStreamGetId */
