@@ -117,9 +117,15 @@ static CUresult call_on(struct vgpu_conn *c, const struct vgpu_call_desc *d, voi
 	uint64_t expect = out || (sync && vgpu_copy_shape(d, 0, &shape) == 0) ? *(const uint64_t *)argv[shape.len] :
 			  sync && d->opcode == VGPU_OP_PINNED_COPY ? *(const uint64_t *)argv[VGPU_PCW_BYTES] : 0;
 	/* A device-to-host copy through the bulk area: its bytes come before its reply, read
-	 * straight into the destination while the proxy's driver copies the next chunk. */
+	 * straight into the destination while the proxy's driver copies the next chunk. So do a
+	 * 2D/3D copy's rows (memcpy.c: dense, in place or to be spread by the caller). */
 	void *df_dst = out ? *(void **)argv[shape.buf] : NULL;
 	uint64_t df_len = expect;
+	if (d->args == vgpu_wire_copy_args && !*(const void *const *)argv[VGPU_CW_HOST_IN]) {
+		out = 1;
+		df_dst = *(void **)argv[VGPU_CW_HOST_OUT];
+		expect = df_len = df_dst ? *(const uint64_t *)argv[VGPU_CW_HOST_OUT_BYTES] : 0;
+	}
 	int data_first = out && bulk.n == 0 && df_dst && df_len > VGPU_INLINE_MAX;
 	if (data_first)
 		flags |= VGPU_MSG_F_DATA_FIRST;

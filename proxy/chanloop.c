@@ -538,16 +538,17 @@ static CUresult call_streamed_out(struct chanctx *cc, struct vgpu_proxy_call *ca
 }
 
 /*
- * A 2D/3D copy from the zone's dense host rows (vgpu_proxy_copy3d_streams): its rows stream
- * from the bulk area as a plain host-to-device copy's bytes do, each chunk a few driver
- * copies of whole rows and row pieces; an asynchronous one through the bounce buffer where
- * the bulk area is registered. Nothing is staged.
+ * A 2D/3D copy of the zone's dense host rows (vgpu_proxy_copy3d_streams): they stream through
+ * the bulk area as a plain copy's bytes do, each chunk a few driver copies of whole slices,
+ * whole rows and row pieces. Uploads read the chunks (an asynchronous one through the bounce
+ * buffer where the bulk area is registered); downloads, asked for data first, fill them and
+ * the reply follows. Nothing is staged.
  */
 struct rows_ctx {
 	struct vgpu_proxy_call *call;
 	const CUDA_MEMCPY3D *c;
 	CUstream s;
-	int async;
+	int async, out;
 	void *bounce;
 	uint64_t bounce_len;
 	CUresult res;
@@ -556,7 +557,7 @@ struct rows_ctx {
 static int rows_piece(void *ctx, void *chunk, uint64_t len, uint64_t off)
 {
 	struct rows_ctx *r = ctx;
-	r->res = vgpu_proxy_copy3d_rows(r->call, r->c, r->s, r->async, chunk, off, len);
+	r->res = vgpu_proxy_copy3d_rows(r->call, r->c, r->s, r->async, r->out, chunk, off, len);
 	return r->res == CUDA_SUCCESS ? 0 : -EIO;
 }
 
@@ -568,15 +569,22 @@ static int rows_chunk(void *ctx, void *chunk, uint64_t len, uint64_t off)
 }
 
 static CUresult call_rows_streamed(struct chanctx *cc, struct vgpu_proxy_call *call, const CUDA_MEMCPY3D *c,
-				   CUstream s, int async, uint64_t n)
+				   CUstream s, int async, int out, uint64_t n)
 {
-	struct rows_ctx r = { .call = call, .c = c, .s = s, .async = async, .res = CUDA_SUCCESS };
-	vgpu_debug("%s: %llu bytes of rows streamed from the bulk area", call->desc->name, (unsigned long long)n);
+	struct rows_ctx r = { .call = call, .c = c, .s = s, .async = async, .out = out, .res = CUDA_SUCCESS };
+	int rc;
+	vgpu_debug("%s: %llu bytes of rows streamed %s the bulk area", call->desc->name, (unsigned long long)n,
+		   out ? "into" : "from");
 
 	bulk_register(cc);
+	if (out) {
+		rc = vgpu_chan_bulk_write_cb_step(cc->ch, n, STREAM_DRIVER_STEP, rows_chunk, &r);
+		vgpu_stat_add(&cc->z->stats->bulk_out, n);
+		return streamed_result(call, rc, r.res);
+	}
 	if (bounce_take(cc, call, n, async && cc->bulk_registered, &r.bounce, &r.bounce_len) < 0)
 		return CUDA_ERROR_OUT_OF_MEMORY;
-	int rc = vgpu_chan_bulk_read_cb_step(cc->ch, n, STREAM_DRIVER_STEP, rows_chunk, &r);
+	rc = vgpu_chan_bulk_read_cb_step(cc->ch, n, STREAM_DRIVER_STEP, rows_chunk, &r);
 	vgpu_stat_add(&cc->z->stats->bulk_in, n);
 	return streamed_result(call, rc, r.res);
 }
@@ -840,8 +848,10 @@ static CUresult call_generic(struct chanctx *cc, struct vgpu_proxy_call *call, v
 
 	int data_first = (call->hdr.flags & VGPU_MSG_F_DATA_FIRST) != 0;
 	struct vgpu_copy_shape shape;
-	/* only a synchronous device-to-host copy may ask for its bytes before its reply */
-	if (data_first && ((call->hdr.flags & VGPU_MSG_F_ASYNC) || wire || vgpu_copy_shape(call->desc, 1, &shape) < 0)) {
+	/* only a device-to-host copy answered after its bytes (a plain one or a 2D/3D one) may ask
+	 * for them before its reply */
+	if (data_first && ((call->hdr.flags & VGPU_MSG_F_ASYNC) ||
+			   (wire ? !vgpu_proxy_is_copy3d(call->hdr.opcode) : vgpu_copy_shape(call->desc, 1, &shape) < 0))) {
 		vgpu_debug("%s: VGPU_MSG_F_DATA_FIRST on a call that is not a device-to-host copy", call->desc->name);
 		call->fatal = -EPROTO;
 		return CUDA_ERROR_INVALID_VALUE;
@@ -886,6 +896,24 @@ static CUresult call_generic(struct chanctx *cc, struct vgpu_proxy_call *call, v
 			data_first_zeros(cc, call, &bulk);
 		return CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED;
 	}
+	CUDA_MEMCPY3D c3;
+	CUstream s3;
+	int async3, out3 = 0;
+	if (data_first && wire) {
+		struct vgpu_bulk_list none = { .n = 0 };
+		if (bulk.n != 1 || bulk.seg[0].in || !bulk.seg[0].out || bulk.seg[0].len <= VGPU_INLINE_MAX) {
+			call->fatal = -EPROTO;   /* (the rows of the copy are not all its client reads first) */
+			return CUDA_ERROR_INVALID_VALUE;
+		}
+		int st = vgpu_proxy_copy3d_streams(call, argv, &c3, &s3, &async3, &out3);
+		if (st != 0 || !out3) {
+			data_first_zeros(cc, call, &bulk);
+			return st > 0 ? (CUresult)st : st == 0 ? CUDA_ERROR_INVALID_VALUE : CUDA_ERROR_NOT_SUPPORTED;
+		}
+		*bulk.seg[0].slot = &c3;   /* non-NULL placeholder: the reply only announces the length */
+		res = call_rows_streamed(cc, call, &c3, s3, async3, 1, bulk.seg[0].len);
+		return streamed_reply(call, argv, res, &none);
+	}
 	if (data_first) {
 		struct vgpu_bulk_list none = { .n = 0 };
 		if (stream_shape(call->desc, &bulk, 1, &shape) < 0 || bulk.seg[0].len <= VGPU_INLINE_MAX) {
@@ -902,12 +930,9 @@ static CUresult call_generic(struct chanctx *cc, struct vgpu_proxy_call *call, v
 		/* the reply announces the length its client has already read */
 		return streamed_reply(call, argv, res, &none);
 	}
-	CUDA_MEMCPY3D c3;
-	CUstream s3;
-	int async3;
 	if (wire && bulk.n == 1 && bulk.seg[0].in && !bulk.seg[0].out &&
-	    vgpu_proxy_copy3d_streams(call, argv, &c3, &s3, &async3) == 0) {
-		res = call_rows_streamed(cc, call, &c3, s3, async3, bulk.seg[0].len);
+	    vgpu_proxy_copy3d_streams(call, argv, &c3, &s3, &async3, &out3) == 0 && !out3) {
+		res = call_rows_streamed(cc, call, &c3, s3, async3, 0, bulk.seg[0].len);
 		return streamed_reply(call, argv, res, &call->bulk_out);
 	}
 	if (!wire && thunk && stream_shape(call->desc, &bulk, 0, &shape) == 0) {

@@ -398,30 +398,37 @@ static CUresult copy3d(struct vgpu_proxy_call *call, void **argv)
 	return r;
 }
 
-/*
- * A host-to-device (or -array) 2D/3D copy whose rows may stream: checked and translated
- * (copy3d_prepare) before a byte of its rows is read. 0 with *c, *s and *async, else -1 (the
- * call is staged and run as any other, which refuses it there if it is wrong). Slices of
- * less than 64 KiB are staged: a chunk of the stream becomes a few copies, one per slice it
- * touches, and small slices would make many.
- */
-int vgpu_proxy_copy3d_streams(struct vgpu_proxy_call *call, void **argv, CUDA_MEMCPY3D *c /* out */,
-			      CUstream *s /* out */, int *async /* out */)
+/* Is opcode op one of the 2D/3D copies (copy3d serves them)? */
+int vgpu_proxy_is_copy3d(unsigned op)
 {
 	const struct vgpu_call_desc *d;
-	uint64_t slice;
 
-	/* the calls copy3d serves */
-	if (vgpu_proxy_wire_get(call->hdr.opcode, &d) != copy3d || !call->drv->cuMemcpy3D_v2 ||
-	    !call->drv->cuMemcpy3DAsync_v2)
+	return vgpu_proxy_wire_get(op, &d) == copy3d;
+}
+
+/*
+ * A 2D/3D copy whose host side, the zone's dense rows, may stream through the bulk area:
+ * from host rows to device memory or an array (the rows are still in the bulk stream), or
+ * the mirror image (*out: the rows go to the zone, asked for data first). Checked and
+ * translated (copy3d_prepare) before a byte moves. 0 with *c, *s, *async and *out, else -1
+ * (the call is staged and run as any other, which refuses it there if it is wrong), or a
+ * refusal's CUresult (> 0) where the rows must stream and the copy is wrong.
+ */
+int vgpu_proxy_copy3d_streams(struct vgpu_proxy_call *call, void **argv, CUDA_MEMCPY3D *c /* out */,
+			      CUstream *s /* out */, int *async /* out */, int *out /* out */)
+{
+	if (!vgpu_proxy_is_copy3d(call->hdr.opcode) || !call->drv->cuMemcpy3D_v2 || !call->drv->cuMemcpy3DAsync_v2 ||
+	    !call->drv->cuStreamSynchronize)
 		return -1;
 	const CUDA_MEMCPY3D *w = ARG(const CUDA_MEMCPY3D *, VGPU_CW_COPY);
-	if (!w || w->srcMemoryType != CU_MEMORYTYPE_HOST || w->dstMemoryType == CU_MEMORYTYPE_HOST ||
-	    ARG(void *, VGPU_CW_HOST_IN) || ARG(uint64_t, VGPU_CW_HOST_OUT_BYTES) ||
-	    __builtin_mul_overflow((uint64_t)w->WidthInBytes, (uint64_t)w->Height, &slice) || slice < (64u << 10))
+	/* (neither host buffer is staged yet: the one side that is the host's is still in the stream) */
+	if (!w || ARG(void *, VGPU_CW_HOST_IN) || ARG(void *, VGPU_CW_HOST_OUT) ||
+	    (w->srcMemoryType == CU_MEMORYTYPE_HOST) == (w->dstMemoryType == CU_MEMORYTYPE_HOST))
 		return -1;
-	if (copy3d_prepare(call, argv, c) != CUDA_SUCCESS)
-		return -1;
+	*out = w->dstMemoryType == CU_MEMORYTYPE_HOST;
+	CUresult r = copy3d_prepare(call, argv, c);
+	if (r != CUDA_SUCCESS)
+		return *out ? (int)r : -1;
 	*s = ARG(CUstream, VGPU_CW_STREAM);
 	*async = (ARG(uint32_t, VGPU_CW_FLAGS) & VGPU_COPY_F_ASYNC) != 0;
 	return 0;
@@ -429,42 +436,58 @@ int vgpu_proxy_copy3d_streams(struct vgpu_proxy_call *call, void **argv, CUDA_ME
 
 /*
  * Bytes [off, off + len) of a streaming copy's dense host rows (c from
- * vgpu_proxy_copy3d_streams), at buf: a piece of a row where the bytes start or end inside
- * one, whole rows slice by slice between. Each piece is one driver copy; the first failure
- * is returned.
+ * vgpu_proxy_copy3d_streams), at buf, from it (upload) or into it (out): a piece of a row
+ * where the bytes start or end inside one, whole rows of one slice, and whole slices, each
+ * one driver copy, so a chunk of the stream is a few copies whatever the box's shape. An
+ * asynchronous download waits for its stream: the zone reads buf when this returns. The
+ * first failure is returned.
  */
 CUresult vgpu_proxy_copy3d_rows(struct vgpu_proxy_call *call, const CUDA_MEMCPY3D *c, CUstream s, int async,
-				const void *buf, uint64_t off, uint64_t len)
+				int out, void *buf, uint64_t off, uint64_t len)
 {
 	const struct vgpu_driver *drv = call->drv;
-	uint64_t w = c->WidthInBytes, h = c->Height, pos = off, end = off + len;
+	uint64_t w = c->WidthInBytes, h = c->Height, slice = w * h, pos = off, end = off + len;
 
 	while (pos < end) {
-		uint64_t row = pos / w, x = pos % w, y = row % h, n;
+		uint64_t row = pos / w, x = pos % w, y = row % h, z = row / h, n;
 		CUDA_MEMCPY3D p = *c;
-		p.srcHost = (const uint8_t *)buf + (pos - off);
-		p.srcXInBytes = p.srcY = p.srcZ = 0;
-		p.dstXInBytes = c->dstXInBytes + x;
-		p.dstY = c->dstY + y;
-		p.dstZ = c->dstZ + row / h;
-		p.Depth = 1;
-		if (x || end - pos < w) {      /* inside one row */
+		if (x || end - pos < w) {                  /* inside one row */
 			n = w - x < end - pos ? w - x : end - pos;
 			p.WidthInBytes = n;
-			p.Height = 1;
-		} else {                       /* whole rows of this slice */
-			uint64_t rows = (end - pos) / w < h - y ? (end - pos) / w : h - y;
-			n = rows * w;
-			p.Height = rows;
+			p.Height = p.Depth = 1;
+		} else if (y || end - pos < slice) {       /* whole rows of this slice */
+			p.Height = (end - pos) / w < h - y ? (end - pos) / w : h - y;
+			p.Depth = 1;
+			n = p.Height * w;
+		} else {                                   /* whole slices */
+			p.Depth = (end - pos) / slice;
+			n = p.Depth * slice;
 		}
-		p.srcPitch = p.WidthInBytes;
-		p.srcHeight = p.Height;
+		/* the host side: dense rows at buf; the device side: the box's own place */
+		uint8_t *host = (uint8_t *)buf + (pos - off);
+		if (out) {
+			p.dstHost = host;
+			p.dstXInBytes = p.dstY = p.dstZ = 0;
+			p.dstPitch = p.WidthInBytes;
+			p.dstHeight = p.Height;
+			p.srcXInBytes = c->srcXInBytes + x;
+			p.srcY = c->srcY + y;
+			p.srcZ = c->srcZ + z;
+		} else {
+			p.srcHost = host;
+			p.srcXInBytes = p.srcY = p.srcZ = 0;
+			p.srcPitch = p.WidthInBytes;
+			p.srcHeight = p.Height;
+			p.dstXInBytes = c->dstXInBytes + x;
+			p.dstY = c->dstY + y;
+			p.dstZ = c->dstZ + z;
+		}
 		CUresult r = async ? drv->cuMemcpy3DAsync_v2(&p, s) : drv->cuMemcpy3D_v2(&p);
 		if (r != CUDA_SUCCESS)
 			return r;
 		pos += n;
 	}
-	return CUDA_SUCCESS;
+	return async && out ? drv->cuStreamSynchronize(s) : CUDA_SUCCESS;
 }
 
 /* ---------------------------------------------------------------- pointer attributes */

@@ -147,7 +147,7 @@ static inline void vgpu_token_format(const uint8_t tok[16], char hex[33])
 /* Message flags (struct vgpu_msg_hdr.flags). */
 #define VGPU_MSG_F_ASYNC 0x0001u /* request: no reply will be sent; errors surface at the next sync call */
 #define VGPU_MSG_F_REPLY 0x0002u /* reply to the request with the same seq */
-/* request of a device-to-host copy (vgpu_copy_shape) whose bytes travel on the bulk stream:
+/* request of a device-to-host copy (vgpu_copy_shape, or a 2D/3D copy to host rows) whose bytes travel on the bulk stream:
  * the proxy sends all of them (zeros after a failure) BEFORE the reply, which then carries
  * the copy's true result; the client reads them straight into the destination */
 #define VGPU_MSG_F_DATA_FIRST 0x0004u

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* copy2d.c — end to end: large 2D and 3D copies from dense host rows into pitched device memory, a 3D volume and an array, at offsets, sync and on a stream; every byte checked. */
+/* copy2d.c — end to end: large 2D and 3D copies between host rows (dense and pitched) and pitched device memory, a 3D volume and an array, at offsets, sync and on a stream; every byte checked. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +14,57 @@ enum { W = 1000, H = 300, PAD_X = 24, PAD_Y = 5 };
 static uint8_t pattern(size_t i, unsigned seed)
 {
 	return (uint8_t)(i * 131 + seed * 7 + (i >> 9));
+}
+
+static void copy2d_on(const CUDA_MEMCPY2D *c, CUstream s, int async)
+{
+	if (async) {
+		CK(cuMemcpy2DAsync(c, s));
+		CK(cuStreamSynchronize(s));
+	} else {
+		CK(cuMemcpy2D(c));
+	}
+}
+
+static void copy3d_on(const CUDA_MEMCPY3D *c, CUstream s, int async)
+{
+	if (async) {
+		CK(cuMemcpy3DAsync(c, s));
+		CK(cuStreamSynchronize(s));
+	} else {
+		CK(cuMemcpy3D(c));
+	}
+}
+
+/* The box of pitched device memory at (PAD_X, PAD_Y) back into dense host rows, and into
+ * host rows of another pitch at (8, 3) whose other bytes must stay as they were. */
+static void pitched_back(CUdeviceptr d, size_t pitch, const uint8_t *want, CUstream s, int async)
+{
+	enum { HP = W + 40, HX = 8, HY = 3 };
+	uint8_t *rows = calloc((size_t)W, H), *wide = malloc((size_t)HP * (H + HY));
+	EXPECT(rows && wide);
+	memset(wide, 0x77, (size_t)HP * (H + HY));
+	CUDA_MEMCPY2D c = { .srcMemoryType = CU_MEMORYTYPE_DEVICE, .srcDevice = d, .srcPitch = pitch,
+			    .srcXInBytes = PAD_X, .srcY = PAD_Y, .dstMemoryType = CU_MEMORYTYPE_HOST,
+			    .dstHost = rows, .dstPitch = W, .WidthInBytes = W, .Height = H };
+	copy2d_on(&c, s, async);
+	EXPECT(memcmp(rows, want, (size_t)W * H) == 0);
+	c.dstHost = wide;
+	c.dstPitch = HP;
+	c.dstXInBytes = HX;
+	c.dstY = HY;
+	copy2d_on(&c, s, async);
+	size_t bad = 0;
+	for (size_t y = 0; y < H + HY; y++)
+		for (size_t x = 0; x < HP; x++) {
+			int in = y >= HY && x >= HX && x < HX + W;
+			bad += wide[y * HP + x] != (in ? want[(y - HY) * W + (x - HX)] : 0x77);
+		}
+	EXPECT(bad == 0);
+	printf("2D %s back into dense host rows and into host rows of pitch %d at (%d, %d): ok\n",
+	       async ? "on a stream" : "synchronous", HP, HX, HY);
+	free(rows);
+	free(wide);
 }
 
 /* host rows (dense) -> pitched device memory at (PAD_X, PAD_Y); read back whole and checked */
@@ -31,12 +82,7 @@ static void pitched(CUstream s, int async, unsigned seed)
 	CUDA_MEMCPY2D c = { .srcMemoryType = CU_MEMORYTYPE_HOST, .srcHost = src, .srcPitch = W,
 			    .dstMemoryType = CU_MEMORYTYPE_DEVICE, .dstDevice = d, .dstPitch = pitch,
 			    .dstXInBytes = PAD_X, .dstY = PAD_Y, .WidthInBytes = W, .Height = H };
-	if (async) {
-		CK(cuMemcpy2DAsync(&c, s));
-		CK(cuStreamSynchronize(s));
-	} else {
-		CK(cuMemcpy2D(&c));
-	}
+	copy2d_on(&c, s, async);
 	CK(cuMemcpyDtoH(back, d, bytes));
 	size_t bad = 0;
 	for (size_t y = 0; y < H + PAD_Y; y++)
@@ -48,6 +94,7 @@ static void pitched(CUstream s, int async, unsigned seed)
 	EXPECT(bad == 0);
 	printf("2D %s into pitched memory at (%d, %d): %d x %d bytes, the rest untouched: ok\n",
 	       async ? "on a stream" : "synchronous", PAD_X, PAD_Y, W, H);
+	pitched_back(d, pitch, src, s, async);
 	free(src);
 	free(back);
 	CK(cuMemFree(d));
@@ -69,12 +116,7 @@ static void volume(CUstream s, int async, unsigned seed)
 			    .dstMemoryType = CU_MEMORYTYPE_DEVICE, .dstDevice = d, .dstPitch = PITCH,
 			    .dstHeight = SLICE_ROWS, .dstXInBytes = 3, .dstY = 2, .dstZ = 1,
 			    .WidthInBytes = VW, .Height = VH, .Depth = VD };
-	if (async) {
-		CK(cuMemcpy3DAsync(&c, s));
-		CK(cuStreamSynchronize(s));
-	} else {
-		CK(cuMemcpy3D(&c));
-	}
+	copy3d_on(&c, s, async);
 	CK(cuMemcpyDtoH(back, d, bytes));
 	size_t bad = 0;
 	for (size_t z = 0; z < SLICES; z++)
@@ -87,6 +129,15 @@ static void volume(CUstream s, int async, unsigned seed)
 	EXPECT(bad == 0);
 	printf("3D %s into a volume at (3, 2, 1): %d x %d x %d bytes, the rest untouched: ok\n",
 	       async ? "on a stream" : "synchronous", VW, VH, VD);
+	/* and the box back into dense host rows */
+	memset(back, 0, (size_t)VW * VH * VD);
+	CUDA_MEMCPY3D r = { .srcMemoryType = CU_MEMORYTYPE_DEVICE, .srcDevice = d, .srcPitch = PITCH,
+			    .srcHeight = SLICE_ROWS, .srcXInBytes = 3, .srcY = 2, .srcZ = 1,
+			    .dstMemoryType = CU_MEMORYTYPE_HOST, .dstHost = back, .dstPitch = VW, .dstHeight = VH,
+			    .WidthInBytes = VW, .Height = VH, .Depth = VD };
+	copy3d_on(&r, s, async);
+	EXPECT(memcmp(back, src, (size_t)VW * VH * VD) == 0);
+	printf("3D %s back from the volume into dense host rows: ok\n", async ? "on a stream" : "synchronous");
 	free(src);
 	free(back);
 	CK(cuMemFree(d));
