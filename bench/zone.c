@@ -135,7 +135,7 @@ int main(int argc, char **argv)
 			printf("usage: zone [--quick] [--alloc-free | --pageable-only]   (VGPU_BENCH_KERNELS=path/to/basic.fatbin)\n"
 			       "Prints `name value unit` lines: trivial call, idle cuCtxSynchronize, alloc+free, launch\n"
 			       "posting, HtoD/DtoH bandwidth from pageable, registered (cuMemHostRegister) and page-locked\n"
-			       "(cuMemAllocHost) memory.\n"
+			       "(cuMemAllocHost) memory, cuMemHostRegister + cuMemHostUnregister of 4 MiB.\n"
 			       "--quick: fewer iterations, copies up to 16 MiB; --alloc-free: print only alloc_free_ns\n"
 			       "and stop there; --pageable-only: print only the pageable copies (htod_/dtoh_[async_|2d_]<N>KiB).\n");
 			return 0;
@@ -311,6 +311,10 @@ int main(int argc, char **argv)
 	CK(cuMemHostRegister(hr, rs, 0));
 	copies("registered_", hr, d, registered, sizeof(registered) / sizeof(registered[0]), rs, quick, reps);
 	CK(cuMemHostUnregister(hr));
+	/* Registering and unregistering 4 MiB of it, as programs that pin a buffer for a while
+	 * do (through vgpu the pages become a shared region and back, contents kept). */
+	t = BEST(reps, quick ? 5 : 20, { CK(cuMemHostRegister(hr, 4u << 20, 0)); CK(cuMemHostUnregister(hr)); });
+	printf("register_unregister_4MiB_us %.1f us\n", t * 1e6);
 	munmap(hr, rs);
 
 	/* Page-locked host memory: the copies the driver can DMA directly. */

@@ -2,6 +2,7 @@
 /* hostmem.c — page-locked host memory calls, answered in the zone (its memory never leaves it). */
 #include "client.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -9,6 +10,10 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
+
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23   /* Linux 5.14 */
+#endif
 
 #include <xengnttab.h>
 
@@ -198,14 +203,41 @@ int vgpu_hostmem_offer(int sock)
 
 /*
  * Registered pages that were shared with the worker go back to being the program's private
- * memory, with their contents: a private anonymous copy moved over them in one step.
+ * memory, with their contents (those of region fd, mapped at p): a private anonymous copy
+ * moved over them in one step.
  */
-static int privatize(void *p, size_t len)
+static int privatize(void *p, size_t len, int fd)
 {
-	void *q = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (q == MAP_FAILED)
+	/*
+	 * Fresh pages cost more than the copy on a virtual machine (a fault per page: 1-13 us
+	 * each, against 0.1 ms for 4 MiB copied): the copy is allocated at the same offset from
+	 * a 2 MiB boundary as p, so that its huge pages (where the system gives them) stay huge
+	 * pages at p, and populated in one call before it is written.
+	 */
+	const size_t huge = 2u << 20;
+	size_t span = len + huge;
+	uint8_t *raw = mmap(NULL, span, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (raw == MAP_FAILED)
 		return -1;
-	memcpy(q, p, len);
+	uint8_t *q = raw + (((uintptr_t)p - (uintptr_t)raw) & (huge - 1));
+	if (q > raw)
+		munmap(raw, (size_t)(q - raw));
+	if (raw + span > q + len)
+		munmap(q + len, (size_t)(raw + span - (q + len)));
+	(void)madvise(q, len, MADV_HUGEPAGE);
+	(void)madvise(q, len, MADV_POPULATE_WRITE);   /* (where the kernel has it; else the copy faults them in) */
+	/* the contents read by the kernel from the region's pages (reading them through p would
+	 * fault each page the program has not touched since it was registered) */
+	size_t done = 0;
+	while (done < len) {
+		ssize_t r = pread(fd, q + done, len - done, (off_t)done);
+		if (r > 0)
+			done += (size_t)r;
+		else if (r == 0 || errno != EINTR)
+			break;
+	}
+	if (done < len)
+		memcpy(q + done, (const uint8_t *)p + done, len - done);
 	if (mremap(q, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, p) == MAP_FAILED) {
 		munmap(q, len);
 		return -1;
@@ -221,7 +253,7 @@ static void hostmem_atfork_child(void)
 	pthread_mutex_init(&hmap.lock, NULL);
 	for (size_t i = 0; i < hmap.n; i++) {
 		if (hmap.r[i].owned == 0 && hmap.r[i].fd >= 0)
-			(void)privatize(hmap.r[i].base, hmap.r[i].len);
+			(void)privatize(hmap.r[i].base, hmap.r[i].len, hmap.r[i].fd);
 		hmap.r[i].id = 0;
 		hmap.r[i].dptr = 0;   /* nor do the child's kernels reach them */
 		if (hmap.r[i].fd >= 0)
@@ -603,9 +635,19 @@ static int share_registered(void *p, size_t n, uint64_t *id /* out */, int *kept
 		return -1;
 	/* the contents, then the region in the pages' place: from here the program's pointer
 	 * names the shared pages */
-	memcpy(q, p, n);
-	void *at = mmap(p, n, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd, 0);
 	munmap(q, n);
+	/* the contents written by the kernel, which allocates the region's pages as it goes
+	 * (copying through the mapping would take a page fault per page), and the mapping
+	 * populated at once */
+	int ok = 1;
+	for (size_t done = 0; ok && done < n;) {
+		ssize_t w = pwrite(fd, (const char *)p + done, n - done, (off_t)done);
+		if (w > 0)
+			done += (size_t)w;
+		else
+			ok = w < 0 && errno == EINTR;
+	}
+	void *at = ok ? mmap(p, n, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED | MAP_POPULATE, fd, 0) : MAP_FAILED;
 	if (at != p) {
 		worker_unmap(*id);
 		close(fd);
@@ -623,7 +665,7 @@ static int unshare_registered(void *p, size_t len, uint64_t id, int fd)
 {
 	if (id)
 		worker_unmap(id);
-	int rc = privatize(p, len);
+	int rc = privatize(p, len, fd);
 	close(fd);
 	return rc;
 }

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* registered_memory.cu — zero-copy kernels on memory the program registered (cudaHostRegister), copies from it, and fork. */
+#include <cstdint>
 #include <cstring>
 #include <sys/mman.h>
 #include <sys/wait.h>
@@ -46,7 +47,9 @@ int main()
 	CHECK(cudaHostRegister(in, bytes, cudaHostRegisterMapped));
 	CHECK(cudaHostRegister(out, bytes, cudaHostRegisterMapped));
 	/* registering keeps the contents */
-	EXPECT(in[123] == 61.5f && out[7] == -1.0f, "registered memory changed: %g %g", in[123], out[7]);
+	for (int i = 0; i < n; i++)
+		EXPECT(in[i] == (float)(i % 1000) * 0.5f && out[i] == -1.0f, "registered memory changed at %d: %g %g", i,
+		       in[i], out[i]);
 	unsigned flags = 0;
 	CHECK(cudaHostGetFlags(&flags, in));
 	EXPECT(flags & cudaHostRegisterMapped, "flags %#x", flags);
@@ -97,13 +100,46 @@ int main()
 	/* unregistered, the memory is the program's as before, contents kept */
 	CHECK(cudaHostUnregister(in));
 	CHECK(cudaHostUnregister(out));
-	EXPECT(in[123] == 61.5f && out[0] == 42.0f, "unregistering changed the memory: %g %g", in[123], out[0]);
+	for (int i = 0; i < n; i++)
+		EXPECT(in[i] == (float)(i % 1000) * 0.5f && out[i] == (i == 0 ? 42.0f : i < 17 ? 0.0f : in[i]),
+		       "unregistering changed the memory at %d: %g %g", i, in[i], out[i]);
 	in[5] = 1.0f;
 	out[5] = 2.0f;
 	EXPECT(in[5] == 1.0f && out[5] == 2.0f, "unregistered memory is not writable as before");
 	cudaError_t e = cudaHostUnregister(in);
 	EXPECT(e == cudaErrorHostMemoryNotRegistered, "a second unregister: %s", cudaGetErrorName(e));
 	(void)cudaGetLastError();
+
+	/* a few MiB at an odd offset from a 2 MiB boundary: every byte kept through registering,
+	 * a copy into it and unregistering */
+	{
+		const size_t big = (3u << 20) + 5 * page, huge = 2u << 20;
+		unsigned char *area = (unsigned char *)mmap(NULL, big + 2 * huge, PROT_READ | PROT_WRITE,
+							    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		EXPECT(area != MAP_FAILED, "mmap");
+		unsigned char *b = (unsigned char *)(((uintptr_t)area + huge - 1) & ~(uintptr_t)(huge - 1)) + 3 * page;
+		for (size_t i = 0; i < big; i++)
+			b[i] = (unsigned char)(i * 7 + (i >> 12));
+		CHECK(cudaHostRegister(b, big, cudaHostRegisterDefault));
+		size_t bad = 0;
+		for (size_t i = 0; i < big; i++)
+			bad += b[i] != (unsigned char)(i * 7 + (i >> 12));
+		EXPECT(bad == 0, "registering changed %zu bytes", bad);
+		unsigned char *db;
+		CHECK(cudaMalloc(&db, big));
+		CHECK(cudaMemset(db, 0x3c, big));
+		CHECK(cudaMemcpy(b + page, db, big - 2 * page, cudaMemcpyDeviceToHost));
+		CHECK(cudaHostUnregister(b));
+		for (size_t i = 0; i < big; i++)
+			bad += b[i] != (i >= page && i < big - page ? 0x3c : (unsigned char)(i * 7 + (i >> 12)));
+		EXPECT(bad == 0, "unregistering changed %zu bytes", bad);
+		b[0] = 1;
+		b[big - 1] = 2;
+		EXPECT(b[0] == 1 && b[big - 1] == 2, "unregistered memory is not writable as before");
+		CHECK(cudaFree(db));
+		munmap(area, big + 2 * huge);
+		printf("%zu registered bytes at an odd offset: every byte kept through a copy and unregistering\n", big);
+	}
 
 	/* memory that is not whole pages: registered all the same, copies verified */
 	unsigned *odd = (unsigned *)malloc(1000 * sizeof(unsigned) + 4);
