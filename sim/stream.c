@@ -338,9 +338,9 @@ uint64_t sim_stream_enqueue(struct sim_stream *s, struct sim_op *op)
  * g_lock held, op the stream's head with nothing to wait for: run it here. The worker, if
  * the stream has one yet (a stream only ever used synchronously never needs one), leaves the
  * head alone meanwhile; what is queued behind it waits, as it would behind the worker.
- * Returns with g_lock released.
+ * g_lock is held again on return (run_inline_unlock: released).
  */
-static void run_inline_unlock(struct sim_stream *s, struct sim_op *op)
+static void run_inline(struct sim_stream *s, struct sim_op *op)
 {
 	s->inline_busy = 1;
 	pthread_mutex_unlock(&g_lock);
@@ -351,6 +351,11 @@ static void run_inline_unlock(struct sim_stream *s, struct sim_op *op)
 	if (s->head)
 		pthread_cond_signal(&s->cond);
 	pthread_cond_broadcast(&g_done);
+}
+
+static void run_inline_unlock(struct sim_stream *s, struct sim_op *op)
+{
+	run_inline(s, op);
 	pthread_mutex_unlock(&g_lock);
 }
 
@@ -460,15 +465,7 @@ void sim_stream_wait(struct sim_stream *s, uint64_t seq)
 		struct sim_op *op = s->head;
 		if (op && !s->running && !s->inline_busy && (op->kind == OP_COPY || op->kind == OP_SET) &&
 		    deps_ready(op)) {
-			s->inline_busy = 1;
-			pthread_mutex_unlock(&g_lock);
-			op_run(s, op);
-			pthread_mutex_lock(&g_lock);
-			s->inline_busy = 0;
-			head_done(s, op);
-			if (s->head)
-				pthread_cond_signal(&s->cond);
-			pthread_cond_broadcast(&g_done);
+			run_inline(s, op);
 			continue;
 		}
 		pthread_cond_wait(&g_done, &g_lock);
