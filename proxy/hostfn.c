@@ -3,6 +3,7 @@
 #include "hostfn.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -47,6 +48,36 @@ static void deadline(struct timespec *t, unsigned ms)
 		t->tv_sec++;
 		t->tv_nsec -= 1000000000L;
 	}
+}
+
+/*
+ * Called and released under hz->lock: waits up to SPIN_NS, the lock released, for *word to
+ * differ from seen (or the zone to end). A host function's turn crosses threads four times
+ * (the stream's thread, the zone's channel in this worker, the zone's own thread and back);
+ * the zone usually answers within microseconds, and a thread that sleeps on a condition
+ * variable each time takes tens of microseconds to wake. Yields as it spins, so a peer that
+ * shares its CPU still runs.
+ */
+#define SPIN_NS 20000L
+
+static void spin_while(struct vgpu_hostfn_zone *hz, const void *word, size_t size, uint64_t seen)
+{
+	struct timespec t0, t;
+	pthread_mutex_unlock(&hz->lock);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (unsigned i = 1;; i++) {
+		uint64_t v = size == sizeof(uint64_t) ? __atomic_load_n((const uint64_t *)word, __ATOMIC_ACQUIRE)
+						      : (uint64_t)__atomic_load_n((const int *)word, __ATOMIC_ACQUIRE);
+		if (v != seen || __atomic_load_n(&hz->dead, __ATOMIC_ACQUIRE))
+			break;
+		if (i % 16)
+			continue;
+		sched_yield();
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		if ((t.tv_sec - t0.tv_sec) * 1000000000L + (t.tv_nsec - t0.tv_nsec) > SPIN_NS)
+			break;
+	}
+	pthread_mutex_lock(&hz->lock);
 }
 
 static uint32_t hash(uint64_t token)
@@ -145,11 +176,13 @@ void vgpu_hostfn_run(void *p)
 
 	pthread_mutex_lock(&hz->lock);
 	if (!hz->dead && !vgpu_hostfn_detached) {
-		j.ticket = ++hz->next_ticket;
+		j.ticket = __atomic_add_fetch(&hz->next_ticket, 1, __ATOMIC_RELEASE);
 		*hz->jobs_tail = &j;
 		hz->jobs_tail = &j.next;
 		hz->queued++;
 		pthread_cond_broadcast(&hz->cv);
+		if (hz->nwaiters)
+			spin_while(hz, &j.done, sizeof(j.done), 0);
 		/* for as long as the zone has a waiter; without one, a grace period for one to come */
 		struct timespec until = { 0, 0 };
 		while (!j.done && !hz->dead) {
@@ -198,10 +231,11 @@ void vgpu_hostfn_wait(struct vgpu_hostfn_zone *hz, const void *chan, uint64_t do
 	/* only a job the zone was given can be reported done */
 	for (struct job *j = hz->jobs; done && j; j = j->next)
 		if (j->ticket == done && j->taken) {
-			j->done = 1;
+			__atomic_store_n(&j->done, 1, __ATOMIC_RELEASE);
 			pthread_cond_broadcast(&hz->cv);
 			break;
 		}
+	int spun = 0;
 	for (;;) {
 		struct job *j = hz->jobs;
 		while (j && j->taken)
@@ -212,7 +246,13 @@ void vgpu_hostfn_wait(struct vgpu_hostfn_zone *hz, const void *chan, uint64_t do
 			*token = j->token;
 			break;
 		}
-		if (hz->dead || !wait_ms || pthread_cond_timedwait(&hz->cv, &hz->lock, &until) == ETIMEDOUT)
+		if (hz->dead || !wait_ms)
+			break;
+		if (!spun++) {   /* the next host function of a burst comes at once */
+			spin_while(hz, &hz->next_ticket, sizeof(hz->next_ticket), hz->next_ticket);
+			continue;
+		}
+		if (pthread_cond_timedwait(&hz->cv, &hz->lock, &until) == ETIMEDOUT)
 			break;
 	}
 	pthread_mutex_unlock(&hz->lock);
@@ -247,7 +287,7 @@ void vgpu_hostfn_counts(struct vgpu_hostfn_zone *hz, uint32_t *persistent, uint3
 void vgpu_hostfn_kill(struct vgpu_hostfn_zone *hz)
 {
 	pthread_mutex_lock(&hz->lock);
-	hz->dead = 1;
+	__atomic_store_n(&hz->dead, 1, __ATOMIC_RELEASE);
 	pthread_cond_broadcast(&hz->cv);
 	pthread_mutex_unlock(&hz->lock);
 }
