@@ -101,6 +101,15 @@ static void pageable_copies(int quick, int reps)
 	double t2d = BEST(reps, it2, CK(cuMemcpy2D(&down)));
 	printf("htod_2d_4096KiB %.3f GB/s\n", (double)(4u << 20) / t2u * 1e-9);
 	printf("dtoh_2d_4096KiB %.3f GB/s\n", (double)(4u << 20) / t2d * 1e-9);
+	/* The same image as a sub-rectangle of a wider host image (rows 4 KiB + 64 B apart): rows
+	 * that are not one block in the program's memory. */
+	if (maxs >= (4u << 20) + (64u << 10)) {
+		up.srcPitch = down.dstPitch = 4096 + 64;
+		t2u = BEST(reps, it2, CK(cuMemcpy2D(&up)));
+		t2d = BEST(reps, it2, CK(cuMemcpy2D(&down)));
+		printf("htod_2dsub_4096KiB %.3f GB/s\n", (double)(4u << 20) / t2u * 1e-9);
+		printf("dtoh_2dsub_4096KiB %.3f GB/s\n", (double)(4u << 20) / t2d * 1e-9);
+	}
 	CK(cuMemFree(img));
 	CK(cuMemFree(d));
 	free(h);
@@ -137,7 +146,7 @@ int main(int argc, char **argv)
 			       "posting, HtoD/DtoH bandwidth from pageable, registered (cuMemHostRegister) and page-locked\n"
 			       "(cuMemAllocHost) memory, cuMemHostRegister + cuMemHostUnregister of 4 MiB.\n"
 			       "--quick: fewer iterations, copies up to 16 MiB; --alloc-free: print only alloc_free_ns\n"
-			       "and stop there; --pageable-only: print only the pageable copies (htod_/dtoh_[async_|2d_]<N>KiB).\n");
+			       "and stop there; --pageable-only: print only the pageable copies (htod_/dtoh_[async_|2d_|2dsub_]<N>KiB).\n");
 			return 0;
 		} else {
 			fprintf(stderr, "bench/zone: unknown option %s (try --help)\n", argv[i]);

@@ -74,7 +74,8 @@ static void take_output(struct vgpu_conn *c)
 	}
 }
 
-static CUresult call_on(struct vgpu_conn *c, const struct vgpu_call_desc *d, void *const *argv);
+static CUresult call_on(struct vgpu_conn *c, const struct vgpu_call_desc *d, void *const *argv,
+			const struct vgpu_rows *rows);
 
 CUresult vgpu_call_on(struct vgpu_conn *c, const struct vgpu_call_desc *d, void *const *argv)
 {
@@ -83,12 +84,27 @@ CUresult vgpu_call_on(struct vgpu_conn *c, const struct vgpu_call_desc *d, void 
 	if (vgpu_qcache_lookup(d, argv, &res))
 		return res;
 	uint64_t g = vgpu_qcache_gen();
-	res = call_on(c, d, argv);
+	res = call_on(c, d, argv, NULL);
 	vgpu_qcache_after(d, argv, res, g);
 	return res;
 }
 
-static CUresult call_on(struct vgpu_conn *c, const struct vgpu_call_desc *d, void *const *argv)
+CUresult vgpu_client_call_rows(const struct vgpu_call_desc *d, void *const *argv, const struct vgpu_rows *rows)
+{
+	CUresult err;
+	struct vgpu_conn *c = vgpu_conn_get(&err);
+
+	if (!c)
+		return err;
+	uint64_t g = vgpu_qcache_gen();
+	err = call_on(c, d, argv, rows);
+	vgpu_qcache_after(d, argv, err, g);
+	return err;
+}
+
+/* rows (a 2D/3D copy's host rows, vgpu_client_call_rows) or NULL */
+static CUresult call_on(struct vgpu_conn *c, const struct vgpu_call_desc *d, void *const *argv,
+			const struct vgpu_rows *rows)
 {
 	struct vgpu_bulk_list bulk;
 	struct vgpu_msg_hdr h;
@@ -141,7 +157,8 @@ static CUresult call_on(struct vgpu_conn *c, const struct vgpu_call_desc *d, voi
 			continue;
 		/* The proxy is waiting for these bytes: make sure it has seen the message first. */
 		vgpu_chan_flush(c->chan);
-		rc = vgpu_chan_bulk_write(c->chan, bulk.seg[i].ptr, bulk.seg[i].len);
+		rc = rows && !rows->out ? vgpu_chan_bulk_write_cb(c->chan, bulk.seg[i].len, vgpu_rows_piece, (void *)rows)
+					: vgpu_chan_bulk_write(c->chan, bulk.seg[i].ptr, bulk.seg[i].len);
 		if (rc < 0)
 			return conn_fail(c, "streaming call data", rc);
 		if (__builtin_expect(vgpu_trace_enabled, 0))
@@ -159,7 +176,8 @@ static CUresult call_on(struct vgpu_conn *c, const struct vgpu_call_desc *d, voi
 
 	if (data_first) {
 		vgpu_chan_flush(c->chan);
-		rc = vgpu_chan_bulk_read(c->chan, df_dst, df_len);
+		rc = rows && rows->out ? vgpu_chan_bulk_read_cb(c->chan, df_len, vgpu_rows_piece, (void *)rows)
+				       : vgpu_chan_bulk_read(c->chan, df_dst, df_len);
 		if (rc < 0)
 			return conn_fail(c, "receiving call data", rc);
 	}

@@ -48,6 +48,21 @@ struct vgpu_conn *vgpu_conn_get(CUresult *err /* out */);
 CUresult vgpu_call_on(struct vgpu_conn *c, const struct vgpu_call_desc *d, void *const *argv);
 
 /*
+ * The host side of a 2D/3D copy whose rows are not one dense block in the program's memory
+ * (memcpy.c): w bytes of each of h rows of d slices, at (x, y, z) of a box of the given pitch
+ * and height at base. vgpu_client_call_rows sends such a copy, its rows gathered into the
+ * bulk stream (out = 0) or scattered from it as they arrive (out = 1, data first) by
+ * vgpu_rows_piece, instead of through a dense copy of them.
+ */
+struct vgpu_rows {
+	uint8_t *base;
+	size_t x, y, z, pitch, height, w, h;
+	int out;
+};
+CUresult vgpu_client_call_rows(const struct vgpu_call_desc *d, void *const *argv, const struct vgpu_rows *rows);
+int vgpu_rows_piece(void *ctx, void *chunk, uint64_t len, uint64_t off);
+
+/*
  * Queries answered in the zone (qcache.c): vgpu_qcache_lookup fills the outputs of a query
  * whose answer is known in the current generation (1, with *res) or returns 0;
  * vgpu_qcache_after records a forwarded call's answer for generation g (taken with

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "custom_wire.h"
+#include "trace.h"
 #include "vgpu_calls.h"
 #include "vgpu_ops.h"
 
@@ -78,12 +79,20 @@ static CUresult copy3d(const struct vgpu_call_desc *d, CUDA_MEMCPY3D c, CUstream
 					host_row(src_host, c.srcXInBytes, c.srcY, c.srcZ, c.srcPitch, c.srcHeight, y, z), w);
 		return CUDA_SUCCESS;
 	}
+	/* Rows that are not one dense block: gathered into the bulk stream or scattered from it
+	 * (vgpu_rows_piece) where they travel there, else through a dense copy of them. */
+	struct vgpu_rows rows = { .w = w, .h = h };
+	int spread = total > VGPU_INLINE_MAX && !vgpu_trace_enabled;
 	if (c.srcMemoryType == CU_MEMORYTYPE_HOST) {
 		if (!src_host)
 			return CUDA_ERROR_INVALID_VALUE;
 		const char *first = host_row(src_host, c.srcXInBytes, c.srcY, c.srcZ, c.srcPitch, c.srcHeight, 0, 0);
 		if ((c.srcPitch == w || h * dp == 1) && (dp == 1 || c.srcHeight == h)) {
 			host_in = first; /* already dense: send in place */
+		} else if (spread) {
+			host_in = first;
+			rows = (struct vgpu_rows){ .base = (uint8_t *)(uintptr_t)src_host, .x = c.srcXInBytes, .y = c.srcY,
+						   .z = c.srcZ, .pitch = c.srcPitch, .height = c.srcHeight, .w = w, .h = h };
 		} else {
 			char *p = tmp = malloc(total ? total : 1);
 			if (!p)
@@ -112,6 +121,11 @@ static CUresult copy3d(const struct vgpu_call_desc *d, CUDA_MEMCPY3D c, CUstream
 		if ((c.dstPitch == w || h * dp == 1) && (dp == 1 || c.dstHeight == h)) {
 			o = first;   /* dense: the rows come back in place */
 			out_in_place = 1;
+		} else if (spread) {
+			o = first;   /* each row to its place as it comes */
+			out_in_place = 1;
+			rows = (struct vgpu_rows){ .base = (uint8_t *)dst_host, .x = c.dstXInBytes, .y = c.dstY, .z = c.dstZ,
+						   .pitch = c.dstPitch, .height = c.dstHeight, .w = w, .h = h, .out = 1 };
 		} else if (!(o = malloc(total ? total : 1))) {
 			free(tmp);
 			return CUDA_ERROR_OUT_OF_MEMORY;
@@ -130,7 +144,7 @@ static CUresult copy3d(const struct vgpu_call_desc *d, CUDA_MEMCPY3D c, CUstream
 		[VGPU_CW_HOST_OUT] = &host_out, [VGPU_CW_HOST_OUT_BYTES] = &out_bytes,
 		[VGPU_CW_STREAM] = &stream, [VGPU_CW_FLAGS] = &flags,
 	};
-	r = vgpu_client_call(d, argv);
+	r = rows.base ? vgpu_client_call_rows(d, argv, &rows) : vgpu_client_call(d, argv);
 	if (r == CUDA_SUCCESS && host_out && !out_in_place) {
 		const char *p = host_out;
 		for (size_t z = 0; z < dp; z++)
@@ -141,6 +155,26 @@ static CUresult copy3d(const struct vgpu_call_desc *d, CUDA_MEMCPY3D c, CUstream
 		free(host_out);
 	free(tmp);
 	return r;
+}
+
+/* Bytes [off, off + len) of a copy's host rows (struct vgpu_rows), from or into a chunk of the
+ * bulk stream: row by row, a piece of a row where the chunk starts or ends inside one. */
+int vgpu_rows_piece(void *ctx, void *chunk, uint64_t len, uint64_t off)
+{
+	const struct vgpu_rows *r = ctx;
+	uint8_t *p = chunk;
+
+	for (uint64_t end = off + len; off < end;) {
+		uint64_t row = off / r->w, x = off % r->w, n = r->w - x < end - off ? r->w - x : end - off;
+		uint8_t *h = (uint8_t *)host_row(r->base, r->x, r->y, r->z, r->pitch, r->height, row % r->h, row / r->h) + x;
+		if (r->out)
+			memcpy(h, p, n);
+		else
+			memcpy(p, h, n);
+		p += n;
+		off += n;
+	}
+	return 0;
 }
 
 /* A 2D copy is a 3D copy of depth 1. */

@@ -95,6 +95,27 @@ static void pitched(CUstream s, int async, unsigned seed)
 	printf("2D %s into pitched memory at (%d, %d): %d x %d bytes, the rest untouched: ok\n",
 	       async ? "on a stream" : "synchronous", PAD_X, PAD_Y, W, H);
 	pitched_back(d, pitch, src, s, async);
+	/* the same box again, from a sub-rectangle at (5, 2) of a wider host image (rows that are
+	 * not one block), read back whole */
+	enum { IP = W + 24 };
+	uint8_t *img = malloc((size_t)IP * (H + 2));
+	EXPECT(img != NULL);
+	for (size_t i = 0; i < (size_t)IP * (H + 2); i++)
+		img[i] = pattern(i, seed + 100);
+	CK(cuMemsetD8(d, 0xab, bytes));
+	c.srcHost = img + 2 * IP + 5;
+	c.srcPitch = IP;
+	copy2d_on(&c, s, async);
+	CK(cuMemcpyDtoH(back, d, bytes));
+	bad = 0;
+	for (size_t y = 0; y < H + PAD_Y; y++)
+		for (size_t x = 0; x < pitch; x++) {
+			int in = y >= PAD_Y && x >= PAD_X && x < PAD_X + W;
+			bad += back[y * pitch + x] != (in ? img[(y - PAD_Y + 2) * IP + (x - PAD_X + 5)] : 0xab);
+		}
+	EXPECT(bad == 0);
+	printf("2D %s from a sub-rectangle of a host image of pitch %d: ok\n", async ? "on a stream" : "synchronous", IP);
+	free(img);
 	free(src);
 	free(back);
 	CK(cuMemFree(d));
@@ -138,6 +159,31 @@ static void volume(CUstream s, int async, unsigned seed)
 	copy3d_on(&r, s, async);
 	EXPECT(memcmp(back, src, (size_t)VW * VH * VD) == 0);
 	printf("3D %s back from the volume into dense host rows: ok\n", async ? "on a stream" : "synchronous");
+	/* and into a host volume of pitch VW + 5 and VH + 2 rows a slice, at (1, 1, 0): rows and
+	 * slices apart, the bytes between them untouched */
+	enum { HPITCH = VW + 5, HROWS = VH + 2 };
+	size_t hb = (size_t)HPITCH * HROWS * VD;
+	uint8_t *hv = malloc(hb);
+	EXPECT(hv != NULL);
+	memset(hv, 0x42, hb);
+	r.dstHost = hv;
+	r.dstPitch = HPITCH;
+	r.dstHeight = HROWS;
+	r.dstXInBytes = 1;
+	r.dstY = 1;
+	copy3d_on(&r, s, async);
+	bad = 0;
+	for (size_t z = 0; z < VD; z++)
+		for (size_t y = 0; y < HROWS; y++)
+			for (size_t x = 0; x < HPITCH; x++) {
+				int in = y >= 1 && y < 1 + VH && x >= 1 && x < 1 + VW;
+				uint8_t want = in ? src[(z * VH + (y - 1)) * VW + (x - 1)] : 0x42;
+				bad += hv[(z * HROWS + y) * HPITCH + x] != want;
+			}
+	EXPECT(bad == 0);
+	printf("3D %s back into a host volume of pitch %d and %d rows a slice: ok\n",
+	       async ? "on a stream" : "synchronous", HPITCH, HROWS);
+	free(hv);
 	free(src);
 	free(back);
 	CK(cuMemFree(d));
