@@ -37,6 +37,36 @@ static void resolve_unified(CUmemorytype *type, const void **host, CUdeviceptr *
 	}
 }
 
+/*
+ * A host side of a 2D/3D copy wholly inside pinned memory that the zone's kernels reach
+ * (cuMemAllocHost, cuMemHostAlloc, registered whole pages: shared with the worker) is named
+ * by its device address instead, as the driver names mapped host memory: the worker copies
+ * on its own mapping, no byte crosses the ring, and an asynchronous copy stays asynchronous
+ * (a program's 2D copy into a pinned frame on a stream returns at once, as with the driver).
+ */
+static void pinned_side(CUmemorytype *type, const void **host, CUdeviceptr *dev, size_t *x, size_t *y, size_t *z,
+			size_t pitch, size_t height, size_t w, size_t h, size_t d)
+{
+	uint64_t start, span, dptr = 0;
+
+	if (*type != CU_MEMORYTYPE_HOST || !*host || w == 0 || h == 0 || d == 0 ||
+	    ((h > 1 || d > 1) && pitch < w) || (d > 1 && height < h))
+		return;
+	/* the box's first byte and its extent, overflow-checked */
+	if (__builtin_mul_overflow((uint64_t)*z, (uint64_t)height, &start) || __builtin_add_overflow(start, *y, &start) ||
+	    __builtin_mul_overflow(start, (uint64_t)pitch, &start) || __builtin_add_overflow(start, *x, &start) ||
+	    __builtin_mul_overflow((uint64_t)(d - 1), (uint64_t)height, &span) || __builtin_add_overflow(span, h - 1, &span) ||
+	    __builtin_mul_overflow(span, (uint64_t)pitch, &span) || __builtin_add_overflow(span, w, &span))
+		return;
+	const char *first = (const char *)*host + start;
+	if (!vgpu_hostmem_kernel_reachable(first, span) || vgpu_hostmem_lookup(first, NULL, &dptr) < 0 || !dptr)
+		return;
+	*type = CU_MEMORYTYPE_DEVICE;
+	*dev = (CUdeviceptr)dptr;
+	*host = NULL;
+	*x = *y = *z = 0;
+}
+
 /* Address of row (y, z) of a host rectangle. */
 static const char *host_row(const void *base, size_t x, size_t y, size_t z, size_t pitch, size_t height,
 			    size_t row_y, size_t row_z)
@@ -68,6 +98,12 @@ static CUresult copy3d(const struct vgpu_call_desc *d, CUDA_MEMCPY3D c, CUstream
 	if (ptsz && !stream)
 		stream = CU_STREAM_PER_THREAD;
 	c.Depth = dp;
+	if (!(c.srcMemoryType == CU_MEMORYTYPE_HOST && c.dstMemoryType == CU_MEMORYTYPE_HOST)) {
+		pinned_side(&c.srcMemoryType, &src_host, &c.srcDevice, &c.srcXInBytes, &c.srcY, &c.srcZ, c.srcPitch,
+			    c.srcHeight, w, h, dp);
+		pinned_side(&c.dstMemoryType, (const void **)&dst_host, &c.dstDevice, &c.dstXInBytes, &c.dstY, &c.dstZ,
+			    c.dstPitch, c.dstHeight, w, h, dp);
+	}
 
 	if (c.srcMemoryType == CU_MEMORYTYPE_HOST && c.dstMemoryType == CU_MEMORYTYPE_HOST) {
 		CUresult err;
