@@ -58,7 +58,9 @@ struct vgpu_rows {
 	uint8_t *base;
 	size_t x, y, z, pitch, height, w, h;
 	int out;
+	uint8_t *stage;     /* uploads: rows gathered here first, VGPU_ROWS_STAGE bytes (or NULL) */
 };
+#define VGPU_ROWS_STAGE (64u << 10)
 CUresult vgpu_client_call_rows(const struct vgpu_call_desc *d, void *const *argv, const struct vgpu_rows *rows);
 int vgpu_rows_piece(void *ctx, void *chunk, uint64_t len, uint64_t off);
 

@@ -180,7 +180,10 @@ static CUresult copy3d(const struct vgpu_call_desc *d, CUDA_MEMCPY3D c, CUstream
 		[VGPU_CW_HOST_OUT] = &host_out, [VGPU_CW_HOST_OUT_BYTES] = &out_bytes,
 		[VGPU_CW_STREAM] = &stream, [VGPU_CW_FLAGS] = &flags,
 	};
+	if (rows.base && !rows.out)
+		rows.stage = malloc(VGPU_ROWS_STAGE);   /* (without it, the rows go straight into the chunks) */
 	r = rows.base ? vgpu_client_call_rows(d, argv, &rows) : vgpu_client_call(d, argv);
+	free(rows.stage);
 	if (r == CUDA_SUCCESS && host_out && !out_in_place) {
 		const char *p = host_out;
 		for (size_t z = 0; z < dp; z++)
@@ -193,13 +196,10 @@ static CUresult copy3d(const struct vgpu_call_desc *d, CUDA_MEMCPY3D c, CUstream
 	return r;
 }
 
-/* Bytes [off, off + len) of a copy's host rows (struct vgpu_rows), from or into a chunk of the
- * bulk stream: row by row, a piece of a row where the chunk starts or ends inside one. */
-int vgpu_rows_piece(void *ctx, void *chunk, uint64_t len, uint64_t off)
+/* Bytes [off, off + len) of a copy's host rows (struct vgpu_rows) from or into p: row by row,
+ * a piece of a row where the range starts or ends inside one. */
+static void rows_copy(const struct vgpu_rows *r, uint8_t *p, uint64_t off, uint64_t len)
 {
-	const struct vgpu_rows *r = ctx;
-	uint8_t *p = chunk;
-
 	for (uint64_t end = off + len; off < end;) {
 		uint64_t row = off / r->w, x = off % r->w, n = r->w - x < end - off ? r->w - x : end - off;
 		uint8_t *h = (uint8_t *)host_row(r->base, r->x, r->y, r->z, r->pitch, r->height, row % r->h, row / r->h) + x;
@@ -209,6 +209,29 @@ int vgpu_rows_piece(void *ctx, void *chunk, uint64_t len, uint64_t off)
 			memcpy(p, h, n);
 		p += n;
 		off += n;
+	}
+}
+
+/*
+ * A chunk of the bulk stream: bytes [off, off + len) of the rows. Uploads gather the rows
+ * into the stage (in this CPU's caches) and copy it into the chunk in one piece: written a
+ * row at a time, the bulk area's lines, last read by the other side, cost more (4 MiB of
+ * 4 KiB rows: 18 against 21 GB/s on the simulator).
+ */
+int vgpu_rows_piece(void *ctx, void *chunk, uint64_t len, uint64_t off)
+{
+	const struct vgpu_rows *r = ctx;
+	uint8_t *p = chunk;
+
+	if (r->out || !r->stage) {
+		rows_copy(r, p, off, len);
+		return 0;
+	}
+	for (uint64_t done = 0; done < len;) {
+		uint64_t n = len - done < VGPU_ROWS_STAGE ? len - done : VGPU_ROWS_STAGE;
+		rows_copy(r, r->stage, off + done, n);
+		memcpy(p + done, r->stage, n);
+		done += n;
 	}
 	return 0;
 }
