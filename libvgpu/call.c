@@ -77,16 +77,23 @@ static void take_output(struct vgpu_conn *c)
 static CUresult call_on(struct vgpu_conn *c, const struct vgpu_call_desc *d, void *const *argv,
 			const struct vgpu_rows *rows);
 
+/* call_on, its answer recorded by the zone's query cache */
+static CUresult call_noted(struct vgpu_conn *c, const struct vgpu_call_desc *d, void *const *argv,
+			   const struct vgpu_rows *rows)
+{
+	uint64_t g = vgpu_qcache_gen();
+	CUresult res = call_on(c, d, argv, rows);
+	vgpu_qcache_after(d, argv, res, g);
+	return res;
+}
+
 CUresult vgpu_call_on(struct vgpu_conn *c, const struct vgpu_call_desc *d, void *const *argv)
 {
 	CUresult res;
 
 	if (vgpu_qcache_lookup(d, argv, &res))
 		return res;
-	uint64_t g = vgpu_qcache_gen();
-	res = call_on(c, d, argv, NULL);
-	vgpu_qcache_after(d, argv, res, g);
-	return res;
+	return call_noted(c, d, argv, NULL);
 }
 
 CUresult vgpu_client_call_rows(const struct vgpu_call_desc *d, void *const *argv, const struct vgpu_rows *rows)
@@ -94,12 +101,7 @@ CUresult vgpu_client_call_rows(const struct vgpu_call_desc *d, void *const *argv
 	CUresult err;
 	struct vgpu_conn *c = vgpu_conn_get(&err);
 
-	if (!c)
-		return err;
-	uint64_t g = vgpu_qcache_gen();
-	err = call_on(c, d, argv, rows);
-	vgpu_qcache_after(d, argv, err, g);
-	return err;
+	return c ? call_noted(c, d, argv, rows) : err;
 }
 
 /* rows (a 2D/3D copy's host rows, vgpu_client_call_rows) or NULL */

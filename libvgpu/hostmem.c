@@ -340,10 +340,10 @@ static void *granted_region(size_t bytes, uint64_t *id /* out */, uint64_t *dptr
  * (nothing left behind) when the transport, the quota or the system does not allow it.
  */
 /*
- * A sealed memfd of bytes (page multiple), mapped here and passed to the zone's worker, which
- * maps it too (sealed: it refuses one that could shrink under its mapping) and answers with
- * its id. The fd, with *map and *id set; or -1 with nothing left behind, *why saying whether
- * the worker refused (CUDA_SUCCESS: the system did).
+ * A sealed memfd of bytes (page multiple), mapped here (map; NULL: not mapped) and passed to
+ * the zone's worker, which maps it too (sealed: it refuses one that could shrink under its
+ * mapping) and answers with its id. The fd, with *map and *id set; or -1 with nothing left
+ * behind, *why saying whether the worker refused (CUDA_SUCCESS: the system did).
  */
 static int worker_region(size_t bytes, const char *name, void **map /* out */, uint64_t *id /* out */,
 			 CUresult *why /* out */)
@@ -356,11 +356,14 @@ static int worker_region(size_t bytes, const char *name, void **map /* out */, u
 	*why = CUDA_SUCCESS;
 	if (fd < 0)
 		return -1;
-	if (ftruncate(fd, (off_t)bytes) == 0 &&
-	    fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) == 0)
+	int sealed = ftruncate(fd, (off_t)bytes) == 0 &&
+		     fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) == 0;
+	if (sealed && map)
 		p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	if (p != MAP_FAILED && (*why = vgpu_pinned_call(&vgpu_wire_pinned_map, av, fd)) == CUDA_SUCCESS) {
-		*map = p;
+	if (sealed && (!map || p != MAP_FAILED) &&
+	    (*why = vgpu_pinned_call(&vgpu_wire_pinned_map, av, fd)) == CUDA_SUCCESS) {
+		if (map)
+			*map = p;
 		return fd;
 	}
 	if (p != MAP_FAILED)
@@ -622,7 +625,6 @@ static int share_registered(void *p, size_t n, uint64_t *id /* out */, int *kept
 	size_t page = (size_t)sysconf(_SC_PAGESIZE);
 	const char *e = getenv("VGPU_PINNED_REGISTER");
 	uint64_t addr = 0;
-	void *q = NULL;
 	CUresult why;
 	int fd;
 
@@ -631,14 +633,12 @@ static int share_registered(void *p, size_t n, uint64_t *id /* out */, int *kept
 		return -1;
 	if ((e = getenv("VGPU_PINNED")) && !strcmp(e, "0"))
 		return -1;
-	if ((fd = worker_region(n, "vgpu-registered", &q, id, &why)) < 0)
+	if ((fd = worker_region(n, "vgpu-registered", NULL, id, &why)) < 0)
 		return -1;
 	/* the contents, then the region in the pages' place: from here the program's pointer
-	 * names the shared pages */
-	munmap(q, n);
-	/* the contents written by the kernel, which allocates the region's pages as it goes
-	 * (copying through the mapping would take a page fault per page), and the mapping
-	 * populated at once */
+	 * names the shared pages. The kernel writes the contents, allocating the region's pages
+	 * as it goes (copying through a mapping would take a page fault per page), and the
+	 * mapping is populated at once. */
 	int ok = 1;
 	for (size_t done = 0; ok && done < n;) {
 		ssize_t w = pwrite(fd, (const char *)p + done, n - done, (off_t)done);

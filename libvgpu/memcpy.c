@@ -74,6 +74,14 @@ static const char *host_row(const void *base, size_t x, size_t y, size_t z, size
 	return (const char *)base + ((z + row_z) * height + (y + row_y)) * pitch + x;
 }
 
+/* One host side's rows (struct vgpu_rows), to gather (out = 0) or scatter. */
+static struct vgpu_rows rows_of(const void *base, size_t x, size_t y, size_t z, size_t pitch, size_t height, size_t w,
+				size_t h, int out)
+{
+	return (struct vgpu_rows){ .base = (uint8_t *)(uintptr_t)base, .x = x, .y = y, .z = z, .pitch = pitch,
+				   .height = height, .w = w, .h = h, .out = out };
+}
+
 /*
  * The one implementation of every 2D/3D copy. The host side (at most one: host-to-host is
  * done here) travels packed row after row, so the proxy sees a dense rectangle and never a
@@ -117,7 +125,7 @@ static CUresult copy3d(const struct vgpu_call_desc *d, CUDA_MEMCPY3D c, CUstream
 	}
 	/* Rows that are not one dense block: gathered into the bulk stream or scattered from it
 	 * (vgpu_rows_piece) where they travel there, else through a dense copy of them. */
-	struct vgpu_rows rows = { .w = w, .h = h };
+	struct vgpu_rows rows = { .base = NULL };
 	int spread = total > VGPU_INLINE_MAX && !vgpu_trace_enabled;
 	if (c.srcMemoryType == CU_MEMORYTYPE_HOST) {
 		if (!src_host)
@@ -127,8 +135,7 @@ static CUresult copy3d(const struct vgpu_call_desc *d, CUDA_MEMCPY3D c, CUstream
 			host_in = first; /* already dense: send in place */
 		} else if (spread) {
 			host_in = first;
-			rows = (struct vgpu_rows){ .base = (uint8_t *)(uintptr_t)src_host, .x = c.srcXInBytes, .y = c.srcY,
-						   .z = c.srcZ, .pitch = c.srcPitch, .height = c.srcHeight, .w = w, .h = h };
+			rows = rows_of(src_host, c.srcXInBytes, c.srcY, c.srcZ, c.srcPitch, c.srcHeight, w, h, 0);
 		} else {
 			char *p = tmp = malloc(total ? total : 1);
 			if (!p)
@@ -160,8 +167,7 @@ static CUresult copy3d(const struct vgpu_call_desc *d, CUDA_MEMCPY3D c, CUstream
 		} else if (spread) {
 			o = first;   /* each row to its place as it comes */
 			out_in_place = 1;
-			rows = (struct vgpu_rows){ .base = (uint8_t *)dst_host, .x = c.dstXInBytes, .y = c.dstY, .z = c.dstZ,
-						   .pitch = c.dstPitch, .height = c.dstHeight, .w = w, .h = h, .out = 1 };
+			rows = rows_of(dst_host, c.dstXInBytes, c.dstY, c.dstZ, c.dstPitch, c.dstHeight, w, h, 1);
 		} else if (!(o = malloc(total ? total : 1))) {
 			free(tmp);
 			return CUDA_ERROR_OUT_OF_MEMORY;

@@ -898,17 +898,17 @@ static CUresult call_generic(struct chanctx *cc, struct vgpu_proxy_call *call, v
 	}
 	CUDA_MEMCPY3D c3;
 	CUstream s3;
-	int async3, out3 = 0;
+	int async3;
 	if (data_first && wire) {
 		struct vgpu_bulk_list none = { .n = 0 };
 		if (bulk.n != 1 || bulk.seg[0].in || !bulk.seg[0].out || bulk.seg[0].len <= VGPU_INLINE_MAX) {
 			call->fatal = -EPROTO;   /* (the rows of the copy are not all its client reads first) */
 			return CUDA_ERROR_INVALID_VALUE;
 		}
-		int st = vgpu_proxy_copy3d_streams(call, argv, &c3, &s3, &async3, &out3);
-		if (st != 0 || !out3) {
+		int st = vgpu_proxy_copy3d_streams(call, argv, 1, &c3, &s3, &async3);
+		if (st != 0) {
 			data_first_zeros(cc, call, &bulk);
-			return st > 0 ? (CUresult)st : st == 0 ? CUDA_ERROR_INVALID_VALUE : CUDA_ERROR_NOT_SUPPORTED;
+			return st > 0 ? (CUresult)st : CUDA_ERROR_NOT_SUPPORTED;
 		}
 		*bulk.seg[0].slot = &c3;   /* non-NULL placeholder: the reply only announces the length */
 		res = call_rows_streamed(cc, call, &c3, s3, async3, 1, bulk.seg[0].len);
@@ -931,7 +931,7 @@ static CUresult call_generic(struct chanctx *cc, struct vgpu_proxy_call *call, v
 		return streamed_reply(call, argv, res, &none);
 	}
 	if (wire && bulk.n == 1 && bulk.seg[0].in && !bulk.seg[0].out &&
-	    vgpu_proxy_copy3d_streams(call, argv, &c3, &s3, &async3, &out3) == 0 && !out3) {
+	    vgpu_proxy_copy3d_streams(call, argv, 0, &c3, &s3, &async3) == 0) {
 		res = call_rows_streamed(cc, call, &c3, s3, async3, 0, bulk.seg[0].len);
 		return streamed_reply(call, argv, res, &call->bulk_out);
 	}

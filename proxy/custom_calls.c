@@ -408,14 +408,14 @@ int vgpu_proxy_is_copy3d(unsigned op)
 
 /*
  * A 2D/3D copy whose host side, the zone's dense rows, may stream through the bulk area:
- * from host rows to device memory or an array (the rows are still in the bulk stream), or
- * the mirror image (*out: the rows go to the zone, asked for data first). Checked and
- * translated (copy3d_prepare) before a byte moves. 0 with *c, *s, *async and *out, else -1
- * (the call is staged and run as any other, which refuses it there if it is wrong), or a
- * refusal's CUresult (> 0) where the rows must stream and the copy is wrong.
+ * from host rows to device memory or an array (out = 0; the rows are still in the bulk
+ * stream), or the mirror image (out = 1: the rows go to the zone, asked for data first).
+ * Checked and translated (copy3d_prepare) before a byte moves. 0 with *c, *s and *async;
+ * else -1 (an upload is then staged and run as any other call, which refuses it there if it
+ * is wrong), or a download's refusal (a CUresult > 0).
  */
-int vgpu_proxy_copy3d_streams(struct vgpu_proxy_call *call, void **argv, CUDA_MEMCPY3D *c /* out */,
-			      CUstream *s /* out */, int *async /* out */, int *out /* out */)
+int vgpu_proxy_copy3d_streams(struct vgpu_proxy_call *call, void **argv, int out, CUDA_MEMCPY3D *c /* out */,
+			      CUstream *s /* out */, int *async /* out */)
 {
 	if (!vgpu_proxy_is_copy3d(call->hdr.opcode) || !call->drv->cuMemcpy3D_v2 || !call->drv->cuMemcpy3DAsync_v2 ||
 	    !call->drv->cuStreamSynchronize)
@@ -423,12 +423,12 @@ int vgpu_proxy_copy3d_streams(struct vgpu_proxy_call *call, void **argv, CUDA_ME
 	const CUDA_MEMCPY3D *w = ARG(const CUDA_MEMCPY3D *, VGPU_CW_COPY);
 	/* (neither host buffer is staged yet: the one side that is the host's is still in the stream) */
 	if (!w || ARG(void *, VGPU_CW_HOST_IN) || ARG(void *, VGPU_CW_HOST_OUT) ||
-	    (w->srcMemoryType == CU_MEMORYTYPE_HOST) == (w->dstMemoryType == CU_MEMORYTYPE_HOST))
+	    (w->srcMemoryType == CU_MEMORYTYPE_HOST) == (w->dstMemoryType == CU_MEMORYTYPE_HOST) ||
+	    (w->dstMemoryType == CU_MEMORYTYPE_HOST) != out)
 		return -1;
-	*out = w->dstMemoryType == CU_MEMORYTYPE_HOST;
 	CUresult r = copy3d_prepare(call, argv, c);
 	if (r != CUDA_SUCCESS)
-		return *out ? (int)r : -1;
+		return out ? (int)r : -1;
 	*s = ARG(CUstream, VGPU_CW_STREAM);
 	*async = (ARG(uint32_t, VGPU_CW_FLAGS) & VGPU_COPY_F_ASYNC) != 0;
 	return 0;

@@ -15,7 +15,8 @@
 /* A run waiting for the zone: lives on the stack of vgpu_hostfn_run. */
 struct job {
 	uint64_t ticket, token;
-	int taken, done;
+	int taken;
+	uint64_t done;                           /* 1 when the zone has run it (read while spinning) */
 	struct job *next;
 };
 
@@ -60,15 +61,13 @@ static void deadline(struct timespec *t, unsigned ms)
  */
 #define SPIN_NS 20000L
 
-static void spin_while(struct vgpu_hostfn_zone *hz, const void *word, size_t size, uint64_t seen)
+static void spin_while(struct vgpu_hostfn_zone *hz, const uint64_t *word, uint64_t seen)
 {
 	struct timespec t0, t;
 	pthread_mutex_unlock(&hz->lock);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (unsigned i = 1;; i++) {
-		uint64_t v = size == sizeof(uint64_t) ? __atomic_load_n((const uint64_t *)word, __ATOMIC_ACQUIRE)
-						      : (uint64_t)__atomic_load_n((const int *)word, __ATOMIC_ACQUIRE);
-		if (v != seen || __atomic_load_n(&hz->dead, __ATOMIC_ACQUIRE))
+		if (__atomic_load_n(word, __ATOMIC_ACQUIRE) != seen || __atomic_load_n(&hz->dead, __ATOMIC_ACQUIRE))
 			break;
 		if (i % 16)
 			continue;
@@ -182,7 +181,7 @@ void vgpu_hostfn_run(void *p)
 		hz->queued++;
 		pthread_cond_broadcast(&hz->cv);
 		if (hz->nwaiters)
-			spin_while(hz, &j.done, sizeof(j.done), 0);
+			spin_while(hz, &j.done, 0);
 		/* for as long as the zone has a waiter; without one, a grace period for one to come */
 		struct timespec until = { 0, 0 };
 		while (!j.done && !hz->dead) {
@@ -249,7 +248,7 @@ void vgpu_hostfn_wait(struct vgpu_hostfn_zone *hz, const void *chan, uint64_t do
 		if (hz->dead || !wait_ms)
 			break;
 		if (!spun++) {   /* the next host function of a burst comes at once */
-			spin_while(hz, &hz->next_ticket, sizeof(hz->next_ticket), hz->next_ticket);
+			spin_while(hz, &hz->next_ticket, hz->next_ticket);
 			continue;
 		}
 		if (pthread_cond_timedwait(&hz->cv, &hz->lock, &until) == ETIMEDOUT)

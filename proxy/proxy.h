@@ -110,13 +110,13 @@ CUresult vgpu_proxy_bulk_reserve(struct vgpu_proxy_call *call, uint64_t n);
 void vgpu_proxy_bulk_release(struct vgpu_proxy_call *call, uint64_t n);
 
 /* A 2D/3D copy (vgpu_proxy_is_copy3d) whose host side, the zone's dense rows, can stream
- * (checked and translated first): 0 with the driver's copy, its stream, whether it is
- * asynchronous and whether the rows go to the zone (out), else -1, or a download's refusal
+ * from the zone (out = 0) or to it (out = 1), checked and translated first: 0 with the
+ * driver's copy, its stream and whether it is asynchronous, else -1, or a download's refusal
  * (a CUresult > 0). vgpu_proxy_copy3d_rows then copies bytes [off, off + len) of the rows
  * from or into buf, as a few driver copies. */
 int vgpu_proxy_is_copy3d(unsigned op);
-int vgpu_proxy_copy3d_streams(struct vgpu_proxy_call *call, void **argv, CUDA_MEMCPY3D *c /* out */,
-			      CUstream *s /* out */, int *async /* out */, int *out /* out */);
+int vgpu_proxy_copy3d_streams(struct vgpu_proxy_call *call, void **argv, int out, CUDA_MEMCPY3D *c /* out */,
+			      CUstream *s /* out */, int *async /* out */);
 CUresult vgpu_proxy_copy3d_rows(struct vgpu_proxy_call *call, const CUDA_MEMCPY3D *c, CUstream s, int async,
 				int out, void *buf, uint64_t off, uint64_t len);
 
