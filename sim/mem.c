@@ -94,6 +94,26 @@ uint64_t sim_mem_used(int dev)
 	return u;
 }
 
+int sim_mem_charge(int dev, uint64_t size)
+{
+	int rc = -ENOMEM;
+	pthread_rwlock_wrlock(&mem_lock);
+	if (dev >= 0 && dev < SIM_MAX_DEVICES && size <= per_dev && used[dev] + size <= per_dev) {
+		used[dev] += size;
+		rc = 0;
+	}
+	pthread_rwlock_unlock(&mem_lock);
+	return rc;
+}
+
+void sim_mem_uncharge(int dev, uint64_t size)
+{
+	pthread_rwlock_wrlock(&mem_lock);
+	if (dev >= 0 && dev < SIM_MAX_DEVICES)
+		used[dev] -= size <= used[dev] ? size : used[dev];
+	pthread_rwlock_unlock(&mem_lock);
+}
+
 int sim_mem_in_arena(uint64_t a)
 {
 	return arena && a >= (uint64_t)(uintptr_t)arena && a - (uint64_t)(uintptr_t)arena < arena_size;

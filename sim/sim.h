@@ -59,6 +59,10 @@ CUstreamCaptureMode sim_capture_mode(const CUstreamCaptureMode *set);
 int sim_mem_init(void);
 uint64_t sim_mem_total(void);                     /* per device */
 uint64_t sim_mem_used(int dev);
+/* Device memory held outside the arena (physical allocations, vmm.c): counted like the
+ * arena's, so that cuMemGetInfo and the device's limit see it. 0 or -ENOMEM. */
+int sim_mem_charge(int dev, uint64_t size);
+void sim_mem_uncharge(int dev, uint64_t size);
 /* Allocates size bytes of device memory (256-byte aligned). -ENOMEM when over budget. */
 int sim_mem_alloc(struct sim_ctx *ctx, int dev, uint64_t size, uint64_t *dptr);
 /* The same, recorded as kind (ALLOC_DEVICE or ALLOC_ARRAY); free it with that kind. */

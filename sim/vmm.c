@@ -160,6 +160,7 @@ static void phys_maybe_free(struct sim_phys *p)
 		pp = &(*pp)->next;
 	*pp = p->next;
 	close(p->fd);
+	sim_mem_uncharge(p->dev, p->size);
 	p->magic = 0;
 	free(p);
 }
@@ -176,10 +177,16 @@ CUresult cuMemCreate(CUmemGenericAllocationHandle *handle, size_t size, const CU
 	struct sim_phys *p = calloc(1, sizeof(*p));
 	if (!p)
 		return CUDA_ERROR_OUT_OF_MEMORY;
+	/* device memory like cuMemAlloc's: cuMemGetInfo counts it, the device's size bounds it */
+	if (sim_mem_charge(prop->location.id, size) < 0) {
+		free(p);
+		return CUDA_ERROR_OUT_OF_MEMORY;
+	}
 	p->fd = memfd_create("vgpu-sim-phys", MFD_CLOEXEC);
 	if (p->fd < 0 || ftruncate(p->fd, (off_t)size) < 0) {
 		if (p->fd >= 0)
 			close(p->fd);
+		sim_mem_uncharge(prop->location.id, size);
 		free(p);
 		return CUDA_ERROR_OUT_OF_MEMORY;
 	}
