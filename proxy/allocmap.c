@@ -125,13 +125,14 @@ int vgpu_allocmap_pop(struct vgpu_allocmap *m, struct vgpu_alloc *a)
 	return 0;
 }
 
-unsigned vgpu_allocmap_purge(struct vgpu_allocmap *m, const void *owner, uint64_t *bytes)
+/* Forget the allocations owner has (owner non-NULL) or that start in [lo, lo+len). */
+static unsigned drop(struct vgpu_allocmap *m, const void *owner, uint64_t lo, uint64_t len, uint64_t *bytes)
 {
 	uint32_t w = 0;
 	unsigned n = 0;
 	uint64_t sum = 0;
 	for (uint32_t r = 0; r < m->n; r++) {
-		if (owner && m->v[r].owner == owner) {
+		if (owner ? m->v[r].owner == owner : m->v[r].base >= lo && m->v[r].base - lo < len) {
 			n++;
 			sum += m->v[r].size;
 			continue;
@@ -144,4 +145,19 @@ unsigned vgpu_allocmap_purge(struct vgpu_allocmap *m, const void *owner, uint64_
 	if (bytes)
 		*bytes = sum;
 	return n;
+}
+
+unsigned vgpu_allocmap_purge(struct vgpu_allocmap *m, const void *owner, uint64_t *bytes)
+{
+	if (!owner) {
+		if (bytes)
+			*bytes = 0;
+		return 0;
+	}
+	return drop(m, owner, 0, 0, bytes);
+}
+
+unsigned vgpu_allocmap_drop_range(struct vgpu_allocmap *m, uint64_t lo, uint64_t len, uint64_t *bytes)
+{
+	return drop(m, NULL, lo, len, bytes);
 }

@@ -24,6 +24,8 @@ int vgpu_allocmap_add_owned(struct vgpu_allocmap *m, uint64_t base, uint64_t siz
 /* Forget every allocation of owner (its context was destroyed, and the driver with it freed
  * them). Returns how many; *bytes (may be NULL) gets their total size. O(n). */
 unsigned vgpu_allocmap_purge(struct vgpu_allocmap *m, const void *owner, uint64_t *bytes /* out */);
+/* Forget every allocation that starts in [lo, lo+len). Same returns as purge. O(n). */
+unsigned vgpu_allocmap_drop_range(struct vgpu_allocmap *m, uint64_t lo, uint64_t len, uint64_t *bytes /* out */);
 /* Forget the allocation that starts exactly at base; *size (may be NULL) gets its size.
  * -ENOENT when no allocation starts there (a pointer into the middle is not a base). */
 int vgpu_allocmap_remove(struct vgpu_allocmap *m, uint64_t base, uint64_t *size /* out */);

@@ -117,6 +117,7 @@ static int open_lib(struct vgpu_backend *b, const char *path, int kind, char *wh
 	SYM(cuMemCreate);
 	SYM(cuMemMap);
 	SYM(cuMemSetAccess);
+	SYM(cuMemGetAllocationGranularity);
 	SYM(cuDeviceGetDefaultMemPool);
 	SYM(cuDeviceGetMemPool);
 	SYM(cuDeviceSetMemPool);

@@ -56,6 +56,7 @@ struct vgpu_backend_fns {
 	CUresult (*cuMemCreate)(CUmemGenericAllocationHandle *, size_t, const CUmemAllocationProp *, unsigned long long);
 	CUresult (*cuMemMap)(CUdeviceptr, size_t, size_t, CUmemGenericAllocationHandle, unsigned long long);
 	CUresult (*cuMemSetAccess)(CUdeviceptr, size_t, const CUmemAccessDesc *, size_t);
+	CUresult (*cuMemGetAllocationGranularity)(size_t *, const CUmemAllocationProp *, CUmemAllocationGranularity_flags);
 	CUresult (*cuDeviceGetDefaultMemPool)(CUmemoryPool *, CUdevice);
 	CUresult (*cuDeviceGetMemPool)(CUmemoryPool *, CUdevice);
 	CUresult (*cuDeviceSetMemPool)(CUdevice, CUmemoryPool);

@@ -839,6 +839,106 @@ static int is_free_op(uint16_t op)
 	return op == VGPU_OP_cuMemFree_v2 || op == VGPU_OP_cuMemFreeAsync || op == VGPU_OP_cuMemFreeAsync_ptsz;
 }
 
+/*
+ * The size of the zone's allocation holding p when p is in memory the worker placed itself
+ * (the fixed window, memory a restore recreated): the driver would name the mapping, which
+ * holds several small allocations or a rounded-up one, and belongs to no context. 1 with
+ * *base, *size and *owner (may be NULL: the context it was made in), else 0.
+ */
+static int placed_range(struct vgpu_zone *z, uint64_t p, uint64_t *base, uint64_t *size, const void **owner)
+{
+	int placed = vgpu_devva_in_window(&z->devva, p), found = 0;
+	pthread_mutex_lock(&z->lock);
+	for (uint32_t i = 0; i < z->ck.nspan && !placed; i++)
+		placed = p >= z->ck.span[i].base && p - z->ck.span[i].base < z->ck.span[i].size;
+	const struct vgpu_alloc *a;
+	if (placed && vgpu_allocmap_check(&z->amap, p, 1, base) == 0 && (a = vgpu_allocmap_at(&z->amap, *base))) {
+		*size = a->size;
+		if (owner)
+			*owner = a->owner;
+		found = 1;
+	}
+	pthread_mutex_unlock(&z->lock);
+	return found;
+}
+
+int vgpu_proxy_placed_range(struct vgpu_zone *z, uint64_t p, uint64_t *base, uint64_t *size, const void **owner)
+{
+	return placed_range(z, p, base, size, owner);
+}
+
+/*
+ * --device-va fixed (devva.h): cuMemAlloc and cuMemAllocPitch served in the window and
+ * their frees; the range queries of the window's and of restored memory. 1 with *res when handled here, 0 for the
+ * driver (another call, memory not the window's, or a window the driver would not give).
+ */
+static int fixed_va_call(struct chanctx *cc, struct vgpu_proxy_call *call, void **argv, CUresult *res)
+{
+	struct vgpu_devva *d = &call->zone->devva;
+	const struct vgpu_backend_fns *f = &cc->be->fn;
+	uint64_t p = 0, base, size;
+	int r = 0;
+
+	switch (call->hdr.opcode) {
+	case VGPU_OP_cuMemFree_v2:
+	case VGPU_OP_cuMemFreeAsync:
+	case VGPU_OP_cuMemFreeAsync_ptsz:
+		if (!vgpu_devva_free(d, f, *(uint64_t *)argv[0], 1, &r))
+			return 0;
+		*res = (CUresult)r;
+		return 1;
+	case VGPU_OP_cuMemAlloc_v2: {   /* (dptr, bytesize) */
+		CUdeviceptr *dp = *(CUdeviceptr **)argv[0];
+		if (!dp || !vgpu_devva_on(d))
+			return 0;
+		CUresult e = vgpu_devva_alloc(d, f, *(size_t *)argv[1], &p);
+		if (e == CUDA_ERROR_NOT_SUPPORTED)
+			return 0;
+		if (e == CUDA_SUCCESS)
+			*dp = p;
+		*res = e;
+		return 1;
+	}
+	case VGPU_OP_cuMemAllocPitch_v2: {   /* (dptr, pPitch, WidthInBytes, Height, ElementSizeBytes) */
+		CUdeviceptr *dp = *(CUdeviceptr **)argv[0], probe = 0;
+		size_t *pp = *(size_t **)argv[1], h = *(size_t *)argv[3];
+		if (!dp || !pp || !vgpu_devva_on(d) || !call->drv->cuMemAllocPitch_v2 || !call->drv->cuMemFree_v2)
+			return 0;
+		/* the pitch is the driver's choice: asked for with a throwaway allocation */
+		CUresult e = call->drv->cuMemAllocPitch_v2(&probe, pp, *(size_t *)argv[2], h, *(unsigned *)argv[4]);
+		if (e != CUDA_SUCCESS) {
+			*res = e;
+			return 1;
+		}
+		call->drv->cuMemFree_v2(probe);
+		if (__builtin_mul_overflow((uint64_t)*pp, (uint64_t)h, &size)) {
+			*res = CUDA_ERROR_OUT_OF_MEMORY;
+			return 1;
+		}
+		if ((e = vgpu_devva_alloc(d, f, size, &p)) == CUDA_ERROR_NOT_SUPPORTED)
+			return 0;
+		if (e == CUDA_SUCCESS)
+			*dp = p;
+		*res = e;
+		return 1;
+	}
+	case VGPU_OP_cuMemGetAddressRange_v2: {   /* (pbase, psize, dptr) */
+		CUdeviceptr *pb = *(CUdeviceptr **)argv[0];
+		size_t *ps = *(size_t **)argv[1];
+		if (!placed_range(call->zone, *(uint64_t *)argv[2], &base, &size, NULL))
+			return 0;
+		if (pb)
+			*pb = base;
+		if (ps)
+			*ps = size;
+		*res = CUDA_SUCCESS;
+		return 1;
+	}
+	default:
+		return 0;
+	}
+}
+
 static CUresult call_generic(struct chanctx *cc, struct vgpu_proxy_call *call, vgpu_thunk_fn thunk,
 			     vgpu_proxy_wire_fn wire)
 {
@@ -959,6 +1059,8 @@ static CUresult call_generic(struct chanctx *cc, struct vgpu_proxy_call *call, v
 		restored = vgpu_ckpt_free(call->zone, cc->be, (uint64_t)*(CUdeviceptr *)argv[0], &r);
 		res = (CUresult)r;
 	}
+	if (!wire && !restored && (vgpu_devva_on(&call->zone->devva) || call->zone->ck.nspan))
+		restored = fixed_va_call(cc, call, argv, &res);
 	void *capture_made = is_end_capture(call->hdr.opcode) ? capture_ending(call, argv) : NULL;
 	if (!restored)
 		res = wire ? wire(call, argv) : thunk(call->drv, argv);

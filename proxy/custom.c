@@ -142,6 +142,30 @@ static void hook_handle_drop(void *ctx, unsigned htype, uint64_t id)
 	vgpu_proxy_handle_destroyed(ctx, htype, id);
 }
 
+/* The driver freed a destroyed context's memory; what the worker placed in the fixed window
+ * for it (devva.h) outlives contexts, and goes here. */
+static void fixed_va_context_gone(struct vgpu_zone *z, const struct vgpu_backend *be, const void *ctx)
+{
+	if (!vgpu_devva_on(&z->devva))
+		return;
+	pthread_mutex_lock(&z->lock);
+	uint64_t *bases = malloc((z->amap.n + 1) * sizeof(*bases));
+	uint32_t n = 0;
+	for (uint32_t i = 0; bases && i < z->amap.n; i++)
+		if (z->amap.v[i].owner == ctx && vgpu_devva_in_window(&z->devva, z->amap.v[i].base))
+			bases[n++] = z->amap.v[i].base;
+	pthread_mutex_unlock(&z->lock);
+	if (!bases) {
+		vgpu_warn("out of memory: a destroyed context's device memory in the fixed window stays until the zone ends");
+		return;
+	}
+	for (uint32_t i = 0; i < n; i++) {
+		int r;
+		vgpu_devva_free(&z->devva, &be->fn, bases[i], 0, &r);   /* the purge then forgets them */
+	}
+	free(bases);
+}
+
 void vgpu_proxy_context_gone(struct vgpu_zone *z, const struct vgpu_backend *be, const void *ctx,
 			     unsigned *handles, unsigned *allocs, uint64_t *bytes)
 {
@@ -177,6 +201,7 @@ void vgpu_proxy_context_gone(struct vgpu_zone *z, const struct vgpu_backend *be,
 	 * link states are the driver's still, and are destroyed with their handles */
 	h += vgpu_tex_context_gone(z, ctx);
 	vgpu_proxy_links_gone(z, be, ctx, 0);
+	fixed_va_context_gone(z, be, ctx);
 	vgpu_zone_purge_owner(z, ctx, &ch, &ca, &cb);
 	*handles = h + ch;
 	*allocs = a + ca;

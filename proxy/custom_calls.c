@@ -507,19 +507,30 @@ static CUresult pointer_attr(struct vgpu_proxy_call *call, void **argv)
 	switch (a) {
 	case CU_POINTER_ATTRIBUTE_CONTEXT: {
 		CUcontext ctx = NULL;
-		r = call->drv->cuPointerGetAttribute(&ctx, a, p);
-		if (r != CUDA_SUCCESS)
+		uint64_t base, size;
+		const void *owner = NULL;
+		if (vgpu_proxy_placed_range(call->zone, p, &base, &size, &owner) && owner)
+			ctx = (CUcontext)owner;   /* the context it was allocated in, as for cuMemAlloc's */
+		else if ((r = call->drv->cuPointerGetAttribute(&ctx, a, p)) != CUDA_SUCCESS)
 			return r;
 		/* The zone sees its own handle for the context, never the driver's pointer. */
 		return vgpu_proxy_handle_new(call, VGPU_H_CONTEXT, ctx, value);
+	}
+	case CU_POINTER_ATTRIBUTE_RANGE_START_ADDR:
+	case CU_POINTER_ATTRIBUTE_RANGE_SIZE: {
+		/* memory the worker placed itself: the allocation, not the mapping holding it */
+		uint64_t base, size;
+		if (vgpu_proxy_placed_range(call->zone, p, &base, &size, NULL)) {
+			*value = a == CU_POINTER_ATTRIBUTE_RANGE_START_ADDR ? base : size;
+			return CUDA_SUCCESS;
+		}
+		return call->drv->cuPointerGetAttribute(value, a, p);
 	}
 	case CU_POINTER_ATTRIBUTE_MEMORY_TYPE:
 	case CU_POINTER_ATTRIBUTE_DEVICE_POINTER:
 	case CU_POINTER_ATTRIBUTE_BUFFER_ID:
 	case CU_POINTER_ATTRIBUTE_IS_MANAGED:
 	case CU_POINTER_ATTRIBUTE_DEVICE_ORDINAL:
-	case CU_POINTER_ATTRIBUTE_RANGE_START_ADDR:
-	case CU_POINTER_ATTRIBUTE_RANGE_SIZE:
 	case CU_POINTER_ATTRIBUTE_MAPPED:
 		return call->drv->cuPointerGetAttribute(value, a, p);
 	default:

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "devva.h"
 #include "proxyd.h"
 #include "quota.h"
 
@@ -63,6 +64,11 @@ static void usage(FILE *f)
 "                           their addresses (the default where the backend can: the\n"
 "                           simulator); copy carries their values by name, as on a GPU\n"
 "                           driver, and refuses a zone that took a global's address\n"
+"  --device-va driver|fixed[@BASE]  where zones' device memory goes: driver (the default)\n"
+"                           lets the driver choose; fixed places cuMemAlloc'd memory in a\n"
+"                           1 TiB window at BASE (hex, default 600000000000), the same in every\n"
+"                           worker, so that a checkpoint restores and a zone moves on a GPU,\n"
+"                           whose driver chooses other addresses in a new process\n"
 "  --stats                  print one line per zone of the running proxy and exit\n"
 "  --help                   this text\n");
 }
@@ -119,7 +125,7 @@ int main(int argc, char **argv)
 {
 	enum { O_LISTEN = 1, O_BACKEND, O_SIMLIB, O_MEM, O_HANDLES, O_BULK, O_MAXZ, O_TRANSPORT,
 	       O_LOGLEVEL, O_FG, O_STATS, O_HELP, O_REQREG, O_SOCKMODE, O_CTL, O_REGISTRY, O_PINNED, O_STATEDIR, O_ADOPT, O_REJOIN,
-	       O_CKGLOB };
+	       O_CKGLOB, O_DEVVA };
 	static const struct option opts[] = {
 		{ "listen", required_argument, 0, O_LISTEN },
 		{ "backend", required_argument, 0, O_BACKEND },
@@ -141,6 +147,7 @@ int main(int argc, char **argv)
 		{ "adopt-timeout", required_argument, 0, O_ADOPT },
 		{ "rejoin-timeout", required_argument, 0, O_REJOIN },
 		{ "checkpoint-globals", required_argument, 0, O_CKGLOB },
+		{ "device-va", required_argument, 0, O_DEVVA },
 		{ "help", no_argument, 0, O_HELP },
 		{ 0, 0, 0, 0 },
 	};
@@ -279,6 +286,34 @@ int main(int argc, char **argv)
 			}
 			cfg.ckpt_globals_copy = !strcmp(optarg, "copy");
 			break;
+		case O_DEVVA: {
+			char *end = NULL;
+			uint64_t base = VGPU_DEVVA_BASE;
+			if (!strcmp(optarg, "driver")) {
+				cfg.devva_size = 0;
+				break;
+			}
+			if (!strncmp(optarg, "fixed@", 6)) {
+				errno = 0;
+				base = strtoull(optarg + 6, &end, 16);
+				if (errno || end == optarg + 6 || *end)
+					base = 1;   /* refused below */
+			} else if (strcmp(optarg, "fixed")) {
+				base = 1;
+			}
+			struct vgpu_devva probe;
+			vgpu_devva_init(&probe);
+			int bad = vgpu_devva_enable(&probe, base, VGPU_DEVVA_SIZE) < 0 || base + VGPU_DEVVA_SIZE > (1ull << 47);
+			vgpu_devva_destroy(&probe);
+			if (bad) {
+				fprintf(stderr, "vgpu-proxy: --device-va %s: expected driver, fixed or fixed@BASE (BASE in hex, "
+					"a multiple of 2 MiB with 1 TiB free above it below 0x800000000000)\n", optarg);
+				return 2;
+			}
+			cfg.devva_base = base;
+			cfg.devva_size = VGPU_DEVVA_SIZE;
+			break;
+		}
 		case O_HELP: usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}

@@ -96,6 +96,11 @@ void vgpu_proxy_wire_register(unsigned op, const struct vgpu_call_desc *desc, vg
 /* The wire handler of op and its descriptor, or NULL. */
 vgpu_proxy_wire_fn vgpu_proxy_wire_get(unsigned op, const struct vgpu_call_desc **desc /* out */);
 
+/* The zone's allocation holding p when the worker placed it itself (--device-va fixed, a
+ * restore), whose mapping is neither the allocation nor a context's: 1 with *base, *size
+ * and *owner (may be NULL: the context it was made in), else 0 (chanloop.c). */
+int vgpu_proxy_placed_range(struct vgpu_zone *z, uint64_t p, uint64_t *base, uint64_t *size, const void **owner);
+
 /* Helpers for handlers. */
 /* [p, p+len) inside one of the zone's allocations? CUDA_SUCCESS or CUDA_ERROR_INVALID_VALUE. */
 CUresult vgpu_proxy_check_dptr(struct vgpu_proxy_call *call, uint64_t p, uint64_t len);

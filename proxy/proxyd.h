@@ -41,6 +41,7 @@ struct vgpu_proxy_config {
 	unsigned adopt_timeout_s;    /* a worker without a supervisor this long ends its zone */
 	unsigned rejoin_timeout_s;   /* a zone restored without its source waits this long for its channels */
 	int ckpt_globals_copy;       /* checkpoints carry module globals by value, never by address */
+	uint64_t devva_base, devva_size; /* --device-va fixed: the window of zones' allocations (size 0: off) */
 };
 
 /* What the supervisor passes a new worker (in memory, across fork). */

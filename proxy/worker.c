@@ -598,6 +598,19 @@ static void zone_release(struct worker *w)
 		if (f->cuMemRelease && f->cuMemRelease((CUmemGenericAllocationHandle)vh) != CUDA_SUCCESS)
 			failed++;
 	}
+	if (vgpu_devva_on(&z->devva)) {
+		/* the fixed window's memory (devva.h): the device done with it, then unmapped and
+		 * released; its allocations are out of the map before the driver's are freed */
+		for (unsigned i = 0; i < n_ctx && z->devva.n && f->cuCtxSetCurrent && f->cuCtxSynchronize; i++)
+			if (f->cuCtxSetCurrent(ctxs[i]) == CUDA_SUCCESS)
+				f->cuCtxSynchronize();
+		uint64_t wb = 0;
+		n_mem += vgpu_zone_drop_range(z, z->devva.base, z->devva.size, &wb);
+		bytes += wb;
+		vgpu_devva_release_all(&z->devva, f);
+		if (n_ctx && f->cuCtxSetCurrent)
+			f->cuCtxSetCurrent(ctxs[0]);
+	}
 	while (vgpu_zone_pop_alloc(z, &a) == 0) {
 		n_mem++;
 		bytes += a.size;
@@ -1235,6 +1248,9 @@ void vgpu_worker_main(const struct vgpu_worker_args *a)
 		w.be.fn.vgpu_sim_module_place_global = NULL;
 		w.be.fn.vgpu_sim_module_global_at = NULL;
 	}
+	if (rc == 0 && a->cfg->devva_size && vgpu_devva_enable(&w.zone.devva, a->cfg->devva_base, a->cfg->devva_size) == 0)
+		vgpu_debug("device memory of the zone at fixed addresses [0x%llx, +0x%llx)",
+			   (unsigned long long)a->cfg->devva_base, (unsigned long long)a->cfg->devva_size);
 	if (rc == 0) {
 		w.be_ok = 1;
 		if ((rc = vgpu_dispatch_load(&w.be)) < 0)

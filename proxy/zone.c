@@ -39,6 +39,7 @@ int vgpu_zone_init(struct vgpu_zone *z, uint32_t id, const char *name,
 	vgpu_htab_set_key(&z->htab, key);   /* low word's top bit set: ids are never 0, 1 or 2 */
 	vgpu_allocmap_init(&z->amap);
 	vgpu_vmm_init(&z->vmm);
+	vgpu_devva_init(&z->devva);
 	if ((rc = vgpu_pinned_init(&z->pinned, lim->pinned_bytes)) < 0) {
 		vgpu_htab_destroy(&z->htab);
 		return rc;
@@ -57,6 +58,7 @@ void vgpu_zone_destroy(struct vgpu_zone *z)
 	vgpu_htab_destroy(&z->htab);
 	vgpu_allocmap_destroy(&z->amap);
 	vgpu_vmm_destroy(&z->vmm);
+	vgpu_devva_destroy(&z->devva);
 	/* the worker unmapped the regions after releasing the driver's objects (worker.c) */
 	vgpu_pinned_fini(&z->pinned, &(struct vgpu_pinned_drv){ 0 });
 	vgpu_ckpt_zone_fini(&z->ck);
@@ -374,6 +376,16 @@ int vgpu_zone_pop_alloc(struct vgpu_zone *z, struct vgpu_alloc *a)
 	}
 	pthread_mutex_unlock(&z->lock);
 	return rc;
+}
+
+unsigned vgpu_zone_drop_range(struct vgpu_zone *z, uint64_t lo, uint64_t len, uint64_t *bytes)
+{
+	pthread_mutex_lock(&z->lock);
+	unsigned n = vgpu_allocmap_drop_range(&z->amap, lo, len, bytes);
+	z->mem.used -= *bytes <= z->mem.used ? *bytes : z->mem.used;
+	stats_mem(z);
+	pthread_mutex_unlock(&z->lock);
+	return n;
 }
 
 int vgpu_zone_handle_detach(struct vgpu_zone *z, unsigned htype, void *real, uint64_t *id)

@@ -8,6 +8,7 @@
 
 #include "allocmap.h"
 #include "ckpt.h"
+#include "devva.h"
 #include "handles.h"
 #include "hostfn.h"
 #include "link.h"
@@ -51,6 +52,7 @@ struct vgpu_zone {
 	uint64_t pool_charged;            /* what this zone has charged to pool: follows mem.used */
 	uint64_t pool_handles;            /* handles charged to pool: follows the table's count */
 	struct vgpu_vmm vmm;              /* physical allocations and mapped ranges (vmm.h) */
+	struct vgpu_devva devva;          /* --device-va fixed: its allocations' window (devva.h), own lock */
 	/* Context limits that make the driver reserve device memory (stack, printf buffer,
 	 * malloc heap), charged to the zone's memory quota per context and limit (under lock;
 	 * given back when the zone ends) */
@@ -106,6 +108,8 @@ int vgpu_zone_handle_take(struct vgpu_zone *z, unsigned htype, uint64_t id, void
 /* A context was destroyed (or a primary context went idle): forget the handles and
  * allocations made in it (the driver freed them with it) and give back the charges of its
  * limits. Counts into *handles / *allocs / *bytes (any may be NULL; bytes include the limits). */
+/* Forget every allocation starting in [lo, lo+len), uncharged; returns how many, *bytes their size. */
+unsigned vgpu_zone_drop_range(struct vgpu_zone *z, uint64_t lo, uint64_t len, uint64_t *bytes /* out */);
 void vgpu_zone_purge_owner(struct vgpu_zone *z, const void *owner, unsigned *handles, unsigned *allocs,
 			   uint64_t *bytes);
 int vgpu_zone_handle_new(struct vgpu_zone *z, unsigned htype, void *real, uint64_t *id /* out */);

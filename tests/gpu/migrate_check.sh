@@ -10,13 +10,20 @@
 # on the simulator): a program whose kernels count in a module global it never asked the
 # address of moves A -> B -> A with the count checked every round, and an nvcc-built CUDA
 # runtime program (cudart asks for its __constant__'s address) is refused a checkpoint with
-# the reason, which is what docs/ARCHITECTURE.md says.
+# the reason, which is what docs/ARCHITECTURE.md says. The proxies place zones' device memory
+# at fixed addresses (--device-va fixed, the default here; --device-va driver to try the
+# driver's own placement), which a GPU driver gives a new worker again.
 set -u
 B=${VGPU_BUILD:-build/rel}
 backend=${VGPU_E2E_BACKEND:-sim}
-case ${1:-} in
-  --help) sed -n '3,/^set -u/p' "$0" | grep '^#' | sed 's/^# \{0,1\}//'; exit 0 ;;
-esac
+devva=fixed
+while [ $# -gt 0 ]; do
+  case $1 in
+    --help) sed -n '3,/^set -u/p' "$0" | grep '^#' | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --device-va) devva=${2:?--device-va needs driver or fixed}; shift 2 ;;
+    *) echo "tests/gpu/migrate_check.sh: unknown option $1 (try --help)" >&2; exit 2 ;;
+  esac
+done
 for f in "$B/proxy/vgpu-proxy" "$B/proxy/vgpuctl" "$B/tests/restart/stream_app" "$B/tests/migrate/rt_loop" \
          "$B/tests/kernels/basic.fatbin"; do
   [ -e "$f" ] || { echo "skip: $f is not built"; exit 77; }
@@ -38,7 +45,7 @@ fail() {
 start() { # start NAME (the sockets of a proxy killed before are stale: gone first)
   rm -f "$tmp/$1.sock" "$tmp/$1.sock.ctl"
   "$PWD/$B/proxy/vgpu-proxy" --listen "$tmp/$1.sock" --backend "$backend" --sim-lib "$PWD/$B/sim/libcudasim.so" \
-    --state-dir "$tmp/state-$1" --checkpoint-globals copy --log-level info >>"$tmp/$1.log" 2>&1 &
+    --state-dir "$tmp/state-$1" --checkpoint-globals copy --device-va "$devva" --log-level info >>"$tmp/$1.log" 2>&1 &
   eval "p$1=$!"
   pids="$pids $!"
   disown $!   # killed on purpose below: no job notices
@@ -61,7 +68,7 @@ no_zone() { # no_zone NAME: wait until the proxy has no zone left (the last prog
 zone_libs=$PWD/$B/libvgpu${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
 export VGPU_LOG=1
 
-echo "migrate_check: backend $backend"
+echo "migrate_check: backend $backend, device memory placed by --device-va $devva"
 start a
 start b
 export VGPU_PROXY=$tmp/a.sock
@@ -119,4 +126,4 @@ echo "PASS: a module global's value moved A -> B -> A by name: $(cat "$tmp/gval.
 stop_pid INT "$pa"
 stop_pid INT "$pb"
 if grep -E "AddressSanitizer|runtime error|LeakSanitizer" "$tmp"/*.log; then fail "a sanitizer report"; fi
-echo "migrate_check: all passed ($backend)"
+echo "migrate_check: all passed ($backend, --device-va $devva)"

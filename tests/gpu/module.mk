@@ -68,6 +68,13 @@ $(B)/tests/gpu/sim_va_probe.sh: $(B)/tests/gpu/va_probe $(SIM_LIB) tests/gpu/va_
 .PRECIOUS: $(B)/tests/gpu/va_probe.o
 TESTS += $(B)/tests/gpu/sim_va_probe.sh
 
+# gpu-check's migration step on the simulator (make test): zones whose device memory is at
+# fixed addresses (--device-va fixed) moved, saved and restored by a new proxy.
+$(B)/tests/gpu/sim_migrate_check.sh: $(B)/tests/restart/stream_app $(B)/tests/migrate/rt_loop $(PROXY) $(VGPUCTL) \
+		$(SIM_LIB) $(E2E_KERNELS) tests/gpu/migrate_check.sh
+	printf '#!/bin/sh\nVGPU_E2E_BACKEND=sim exec tests/gpu/migrate_check.sh --device-va fixed\n' > $@ && chmod +x $@
+TESTS += $(B)/tests/gpu/sim_migrate_check.sh
+
 # make test-gpu: each program directly and through vgpu on the real driver, and PyTorch.
 GPU_LIB_TESTS := $(B)/tests/gpu/lib_cublas_gemm.sh $(B)/tests/gpu/lib_cufft_c2c.sh $(B)/tests/gpu/lib_curand_host.sh $(B)/tests/gpu/lib_cusparse_spmv.sh \
                  $(B)/tests/gpu/lib_cudnn_ops.sh $(B)/tests/gpu/lib_nvrtc_jit.sh

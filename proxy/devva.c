@@ -1,0 +1,355 @@
+/* SPDX-License-Identifier: MIT */
+/* devva.c — a zone's device memory in a fixed window of addresses (see devva.h). */
+#include "devva.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+
+#define MIN_GRAN (2ull << 20)
+#define MAX_TRIES 16   /* ranges the driver refuses before the window is given up for a call */
+
+void vgpu_devva_init(struct vgpu_devva *d)
+{
+	memset(d, 0, sizeof(*d));
+	pthread_mutex_init(&d->lock, NULL);
+}
+
+int vgpu_devva_enable(struct vgpu_devva *d, uint64_t base, uint64_t size)
+{
+	if (!size || base % MIN_GRAN || size % MIN_GRAN || base + size < base)
+		return -EINVAL;
+	d->base = base;
+	d->size = size;
+	return 0;
+}
+
+int vgpu_devva_in_window(const struct vgpu_devva *d, uint64_t p)
+{
+	return d->size && p >= d->base && p - d->base < d->size;
+}
+
+static void chunk_free(struct vgpu_devva_chunk *c)
+{
+	free(c->used);
+	free(c->head);
+}
+
+void vgpu_devva_destroy(struct vgpu_devva *d)
+{
+	for (uint32_t i = 0; i < d->n; i++)
+		chunk_free(&d->v[i]);
+	free(d->v);
+	pthread_mutex_destroy(&d->lock);
+	memset(d, 0, sizeof(*d));
+}
+
+/* Under the lock: the chunk holding p, or NULL. */
+static struct vgpu_devva_chunk *chunk_of(struct vgpu_devva *d, uint64_t p)
+{
+	uint32_t lo = 0, hi = d->n;
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+		if (p < d->v[mid].base)
+			hi = mid;
+		else if (p - d->v[mid].base >= d->v[mid].size)
+			lo = mid + 1;
+		else
+			return &d->v[mid];
+	}
+	return NULL;
+}
+
+/* Under the lock: insert c keeping the order. 0 or -ENOMEM. */
+static int chunk_add(struct vgpu_devva *d, const struct vgpu_devva_chunk *c)
+{
+	if (d->n == d->cap) {
+		uint32_t cap = d->cap ? d->cap * 2 : 16;
+		struct vgpu_devva_chunk *v = realloc(d->v, cap * sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		d->v = v;
+		d->cap = cap;
+	}
+	uint32_t i = d->n;
+	while (i && d->v[i - 1].base > c->base)
+		i--;
+	memmove(&d->v[i + 1], &d->v[i], (d->n - i) * sizeof(*d->v));
+	d->v[i] = *c;
+	d->n++;
+	return 0;
+}
+
+/* Under the lock: the lowest address of the window where len bytes touch no chunk, or 0. */
+static uint64_t gap_for(const struct vgpu_devva *d, uint64_t len)
+{
+	uint64_t at = d->base, end = d->base + d->size;
+	for (uint32_t i = 0; i < d->n; i++) {
+		if (d->v[i].base >= at + len)
+			break;
+		if (d->v[i].base + d->v[i].size > at)
+			at = d->v[i].base + d->v[i].size;
+	}
+	return at <= end && len <= end - at ? at : 0;
+}
+
+static void unmap_chunk(const struct vgpu_backend_fns *f, const struct vgpu_devva_chunk *c)
+{
+	if (!c->handle)
+		return;   /* blocked: nothing of ours there */
+	f->cuMemUnmap(c->base, c->size);
+	f->cuMemRelease((CUmemGenericAllocationHandle)c->handle);
+	f->cuMemAddressFree(c->base, c->size);
+}
+
+/*
+ * Under the lock: reserve, back and open len bytes (whole granules) of the window on dev.
+ * CUDA_SUCCESS with *c filled, the driver's error, or CUDA_ERROR_NOT_SUPPORTED when the
+ * window has no room the driver gives.
+ */
+static CUresult map_chunk(struct vgpu_devva *d, const struct vgpu_backend_fns *f, int dev, uint64_t len,
+			  struct vgpu_devva_chunk *c)
+{
+	CUmemAllocationProp prop = { .type = CU_MEM_ALLOCATION_TYPE_PINNED,
+				     .location = { .type = CU_MEM_LOCATION_TYPE_DEVICE, .id = dev } };
+	CUmemAccessDesc acc = { .location = prop.location, .flags = CU_MEM_ACCESS_FLAGS_PROT_READWRITE };
+	CUmemGenericAllocationHandle h = 0;
+	CUdeviceptr got = 0;
+	uint64_t at = 0;
+	CUresult r;
+
+	for (int tries = 0; tries < MAX_TRIES; tries++) {
+		if (!(at = gap_for(d, len)))
+			return CUDA_ERROR_NOT_SUPPORTED;
+		got = 0;
+		r = f->cuMemAddressReserve(&got, len, 0, at, 0);
+		if (r == CUDA_SUCCESS && got == at)
+			break;
+		if (r == CUDA_SUCCESS)
+			f->cuMemAddressFree(got, len);
+		else if (r == CUDA_ERROR_OUT_OF_MEMORY)
+			return r;
+		/* taken (the zone's own reservation, a restored allocation's): not asked for again */
+		struct vgpu_devva_chunk blocked = { .base = at, .size = len, .dev = -1 };
+		if (chunk_add(d, &blocked) < 0)
+			return CUDA_ERROR_OUT_OF_MEMORY;
+		vgpu_debug("device addresses [0x%llx, +0x%llx) of the fixed window are taken (CUresult %d)",
+			   (unsigned long long)at, (unsigned long long)len, (int)r);
+		at = 0;
+	}
+	if (!at)
+		return CUDA_ERROR_NOT_SUPPORTED;
+	if ((r = f->cuMemCreate(&h, len, &prop, 0)) != CUDA_SUCCESS) {
+		f->cuMemAddressFree(at, len);
+		return CUDA_ERROR_OUT_OF_MEMORY;   /* cuMemAlloc's answer for memory the device has not */
+	}
+	if ((r = f->cuMemMap(at, len, 0, h, 0)) != CUDA_SUCCESS) {
+		f->cuMemRelease(h);
+		f->cuMemAddressFree(at, len);
+		return r;
+	}
+	if ((r = f->cuMemSetAccess(at, len, &acc, 1)) != CUDA_SUCCESS) {
+		f->cuMemUnmap(at, len);
+		f->cuMemRelease(h);
+		f->cuMemAddressFree(at, len);
+		return r;
+	}
+	*c = (struct vgpu_devva_chunk){ .base = at, .size = len, .handle = (uint64_t)h, .dev = dev };
+	return CUDA_SUCCESS;
+}
+
+static int bit(const uint64_t *b, uint64_t i) { return (b[i / 64] >> (i % 64)) & 1; }
+static void bit_set(uint64_t *b, uint64_t i) { b[i / 64] |= 1ull << (i % 64); }
+static void bit_clear(uint64_t *b, uint64_t i) { b[i / 64] &= ~(1ull << (i % 64)); }
+
+/* Under the lock: n free units in slab c (first fit), taken; the first one's index, or -1. */
+static int64_t slab_take(struct vgpu_devva_chunk *c, uint64_t n)
+{
+	uint64_t units = c->size / VGPU_DEVVA_UNIT, run = 0;
+	for (uint64_t i = 0; i < units; i++) {
+		if (i % 64 == 0 && c->used[i / 64] == ~0ull) {
+			run = 0;
+			i += 63;   /* a full word */
+			continue;
+		}
+		if (bit(c->used, i)) {
+			run = 0;
+			continue;
+		}
+		if (++run < n)
+			continue;
+		uint64_t first = i + 1 - n;
+		for (uint64_t k = first; k <= i; k++)
+			bit_set(c->used, k);
+		bit_set(c->head, first);
+		c->users++;
+		return (int64_t)first;
+	}
+	return -1;
+}
+
+static int learn_granularity(struct vgpu_devva *d, const struct vgpu_backend_fns *f, int dev)
+{
+	if (d->gran)
+		return 0;
+	CUmemAllocationProp prop = { .type = CU_MEM_ALLOCATION_TYPE_PINNED,
+				     .location = { .type = CU_MEM_LOCATION_TYPE_DEVICE, .id = dev } };
+	size_t g = 0;
+	if (!f->cuMemGetAllocationGranularity ||
+	    f->cuMemGetAllocationGranularity(&g, &prop, CU_MEM_ALLOC_GRANULARITY_MINIMUM) != CUDA_SUCCESS || !g)
+		return -1;
+	d->gran = g < MIN_GRAN ? MIN_GRAN : g;
+	if (d->gran % MIN_GRAN || d->gran / VGPU_DEVVA_UNIT > (1u << 20))
+		return -1;
+	return 0;
+}
+
+static void fall_back(struct vgpu_devva *d, const char *why)
+{
+	if (d->fell_back)
+		return;
+	d->fell_back = 1;
+	vgpu_warn("device memory outside the fixed window [0x%llx, +0x%llx): %s; this zone's allocations from now on "
+		  "cannot be restored into another worker", (unsigned long long)d->base, (unsigned long long)d->size, why);
+}
+
+CUresult vgpu_devva_alloc(struct vgpu_devva *d, const struct vgpu_backend_fns *f, uint64_t size, uint64_t *out)
+{
+	CUdevice dev;
+	CUresult r;
+
+	if (!size)
+		return CUDA_ERROR_INVALID_VALUE;
+	if (!f->cuCtxGetDevice || !f->cuMemAddressReserve || !f->cuMemCreate || !f->cuMemMap || !f->cuMemSetAccess ||
+	    !f->cuMemUnmap || !f->cuMemRelease || !f->cuMemAddressFree) {
+		fall_back(d, "the driver lacks the virtual memory management calls");
+		return CUDA_ERROR_NOT_SUPPORTED;
+	}
+	if ((r = f->cuCtxGetDevice(&dev)) != CUDA_SUCCESS)
+		return r;   /* no current context: cuMemAlloc's own answer */
+	pthread_mutex_lock(&d->lock);
+	if (learn_granularity(d, f, (int)dev) < 0) {
+		fall_back(d, "the driver gave no usable allocation granularity");
+		pthread_mutex_unlock(&d->lock);
+		return CUDA_ERROR_NOT_SUPPORTED;
+	}
+	if (size < d->gran / 2) {
+		uint64_t n = (size + VGPU_DEVVA_UNIT - 1) / VGPU_DEVVA_UNIT;
+		for (uint32_t i = 0; i < d->n; i++) {
+			struct vgpu_devva_chunk *c = &d->v[i];
+			int64_t u;
+			if (c->used && c->dev == (int)dev && (u = slab_take(c, n)) >= 0) {
+				*out = c->base + (uint64_t)u * VGPU_DEVVA_UNIT;
+				pthread_mutex_unlock(&d->lock);
+				return CUDA_SUCCESS;
+			}
+		}
+		struct vgpu_devva_chunk c;
+		uint64_t words = (d->gran / VGPU_DEVVA_UNIT + 63) / 64;
+		uint64_t *used = calloc(words, 8), *head = calloc(words, 8);
+		if (!used || !head || (r = map_chunk(d, f, (int)dev, d->gran, &c)) != CUDA_SUCCESS) {
+			free(used);
+			free(head);
+			pthread_mutex_unlock(&d->lock);
+			if (!used || !head)
+				return CUDA_ERROR_OUT_OF_MEMORY;
+			if (r == CUDA_ERROR_NOT_SUPPORTED)
+				fall_back(d, "the driver would not give its addresses");
+			return r;
+		}
+		c.used = used;
+		c.head = head;
+		slab_take(&c, n);
+		if (chunk_add(d, &c) < 0) {
+			unmap_chunk(f, &c);
+			chunk_free(&c);
+			pthread_mutex_unlock(&d->lock);
+			return CUDA_ERROR_OUT_OF_MEMORY;
+		}
+		d->bytes += c.size;
+		*out = c.base;
+		pthread_mutex_unlock(&d->lock);
+		return CUDA_SUCCESS;
+	}
+	if (size > UINT64_MAX - d->gran) {
+		pthread_mutex_unlock(&d->lock);
+		return CUDA_ERROR_OUT_OF_MEMORY;
+	}
+	uint64_t len = (size + d->gran - 1) / d->gran * d->gran;
+	struct vgpu_devva_chunk c;
+	if ((r = map_chunk(d, f, (int)dev, len, &c)) == CUDA_SUCCESS) {
+		c.users = 1;
+		if (chunk_add(d, &c) < 0) {
+			unmap_chunk(f, &c);
+			r = CUDA_ERROR_OUT_OF_MEMORY;
+		} else {
+			d->bytes += len;
+			*out = c.base;
+		}
+	}
+	pthread_mutex_unlock(&d->lock);
+	if (r == CUDA_ERROR_NOT_SUPPORTED)
+		fall_back(d, "the driver would not give its addresses");
+	return r;
+}
+
+int vgpu_devva_free(struct vgpu_devva *d, const struct vgpu_backend_fns *f, uint64_t base, int sync, int *res)
+{
+	if (!vgpu_devva_in_window(d, base))
+		return 0;
+	pthread_mutex_lock(&d->lock);
+	struct vgpu_devva_chunk *c = chunk_of(d, base);
+	if (!c || !c->handle) {
+		pthread_mutex_unlock(&d->lock);
+		return 0;
+	}
+	uint64_t off = base - c->base;
+	if (c->used) {
+		uint64_t u = off / VGPU_DEVVA_UNIT, units = c->size / VGPU_DEVVA_UNIT;
+		if (off % VGPU_DEVVA_UNIT || !bit(c->head, u)) {
+			pthread_mutex_unlock(&d->lock);
+			*res = CUDA_ERROR_INVALID_VALUE;
+			return 1;
+		}
+		if (sync && f->cuCtxSynchronize)
+			f->cuCtxSynchronize();   /* like cuMemFree: the device is done with it first */
+		bit_clear(c->head, u);
+		for (uint64_t k = u; k < units && bit(c->used, k) && (k == u || !bit(c->head, k)); k++)
+			bit_clear(c->used, k);
+	} else if (off) {
+		pthread_mutex_unlock(&d->lock);
+		*res = CUDA_ERROR_INVALID_VALUE;
+		return 1;
+	} else if (sync && f->cuCtxSynchronize) {
+		f->cuCtxSynchronize();
+	}
+	*res = CUDA_SUCCESS;
+	if (--c->users == 0) {
+		struct vgpu_devva_chunk gone = *c;
+		uint32_t i = (uint32_t)(c - d->v);
+		memmove(&d->v[i], &d->v[i + 1], (d->n - i - 1) * sizeof(*d->v));
+		d->n--;
+		d->bytes -= gone.size;
+		unmap_chunk(f, &gone);
+		chunk_free(&gone);
+	}
+	pthread_mutex_unlock(&d->lock);
+	return 1;
+}
+
+unsigned vgpu_devva_release_all(struct vgpu_devva *d, const struct vgpu_backend_fns *f)
+{
+	unsigned n = 0;
+	pthread_mutex_lock(&d->lock);
+	for (uint32_t i = 0; i < d->n; i++) {
+		n += d->v[i].handle != 0;
+		unmap_chunk(f, &d->v[i]);
+		chunk_free(&d->v[i]);
+	}
+	d->n = 0;
+	d->bytes = 0;
+	pthread_mutex_unlock(&d->lock);
+	return n;
+}

@@ -1,0 +1,74 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * devva.h — a zone's device memory at addresses another worker can have again
+ * (vgpu-proxy --device-va fixed).
+ *
+ * A checkpoint restored into a new worker, or a zone moved to another proxy, needs every
+ * allocation back at its old device address: the zone's pointers are stored in its own
+ * memory and in kernel arguments. The driver's cuMemAlloc picks addresses a fresh process
+ * cannot ask for again, so with this mode cuMemAlloc/cuMemAllocPitch are served through
+ * the virtual memory management calls at addresses of a fixed window far from anything a
+ * process maps on its own (default [0x600000000000, +1 TiB)), the same in every worker:
+ * the restore (ckpt.c) asks for them with cuMemAddressReserve and gets them. An allocation
+ * of half a granule or more is a reservation + physical allocation of its own, rounded up
+ * to the granule; smaller ones share granule-sized slabs in 512-byte units, as the driver
+ * packs small allocations. Where the driver will not give the window's addresses, the
+ * allocation falls back to cuMemAlloc and the log says that the zone cannot be restored
+ * elsewhere. Thread-safe (its own lock; driver calls are made under it).
+ */
+#ifndef VGPU_PROXY_DEVVA_H
+#define VGPU_PROXY_DEVVA_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include "backend.h"
+
+#define VGPU_DEVVA_BASE 0x600000000000ull   /* default window: 96 TiB, far below the mmap area */
+#define VGPU_DEVVA_SIZE (1ull << 40)        /* 1 TiB */
+#define VGPU_DEVVA_UNIT 512u                /* a slab's allocation unit (cuMemAlloc's alignment) */
+
+struct vgpu_devva_chunk {
+	uint64_t base, size;       /* whole granules, reserved and mapped (blocked: the driver refused them) */
+	uint64_t handle;           /* the physical allocation; 0 for a blocked range */
+	int dev;
+	uint32_t users;            /* allocations inside it */
+	uint64_t *used, *head;     /* a slab's units: in use, first unit of an allocation (NULL otherwise) */
+};
+
+struct vgpu_devva {
+	uint64_t base, size;       /* the window; size 0: the mode is off */
+	uint64_t gran;             /* the driver's granularity (learnt at the first allocation) */
+	pthread_mutex_t lock;
+	struct vgpu_devva_chunk *v; /* sorted by base, disjoint */
+	uint32_t n, cap;
+	uint64_t bytes;            /* physical bytes mapped */
+	int fell_back;             /* an allocation went to cuMemAlloc (logged once) */
+};
+
+/* Off (every call below then does nothing and answers "not mine"). */
+void vgpu_devva_init(struct vgpu_devva *d);
+/* Serve allocations from [base, base+size): 0, or -EINVAL (empty, wrapping or unaligned to 2 MiB). */
+int vgpu_devva_enable(struct vgpu_devva *d, uint64_t base, uint64_t size);
+static inline int vgpu_devva_on(const struct vgpu_devva *d) { return d->size != 0; }
+/* Is p inside the window? */
+int vgpu_devva_in_window(const struct vgpu_devva *d, uint64_t p);
+
+/*
+ * cuMemAlloc of size bytes on the current context's device at an address of the window:
+ * CUDA_SUCCESS with *out, a CUresult the driver's cuMemAlloc would give (no context, out of
+ * memory, size 0), or CUDA_ERROR_NOT_SUPPORTED when the window cannot be had (the caller
+ * then asks the driver; the reason is logged once).
+ */
+CUresult vgpu_devva_alloc(struct vgpu_devva *d, const struct vgpu_backend_fns *f, uint64_t size, uint64_t *out);
+/*
+ * Free the allocation starting at base if it is one of the window's: 1 (*res: the result,
+ * the device synchronised first as cuMemFree does when sync), 0 when it is not one of the
+ * window's (the driver's then).
+ */
+int vgpu_devva_free(struct vgpu_devva *d, const struct vgpu_backend_fns *f, uint64_t base, int sync, int *res);
+/* Unmap and release everything (the zone's end). Returns how many chunks. */
+unsigned vgpu_devva_release_all(struct vgpu_devva *d, const struct vgpu_backend_fns *f);
+void vgpu_devva_destroy(struct vgpu_devva *d);
+
+#endif
