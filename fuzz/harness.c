@@ -733,6 +733,17 @@ static void zone_teardown(struct fz_zone *zz)
 	while (vgpu_vmm_pop_handle(z, &vh) == 0)
 		if (f->cuMemRelease)
 			f->cuMemRelease((CUmemGenericAllocationHandle)vh);
+	if (vgpu_devva_on(&z->devva)) {   /* the fixed window's memory, as zone_release frees it */
+		for (unsigned i = 0; i < n_ctx && z->devva.n; i++)
+			if (f->cuCtxSetCurrent(ctxs[i]) == CUDA_SUCCESS)
+				f->cuCtxSynchronize();
+		uint64_t wb = 0;
+		vgpu_zone_drop_range(z, z->devva.base, z->devva.size, &wb);
+		vgpu_devva_release_all(&z->devva, f);
+		FZ_CHECK(z->devva.n == 0 && z->devva.bytes == 0, "zone %d: fixed-window memory left after teardown", zz->idx);
+		if (n_ctx)
+			f->cuCtxSetCurrent(ctxs[0]);
+	}
 	while (vgpu_zone_pop_alloc(z, &a) == 0) {
 		CUresult r = f->cuMemFree_v2((CUdeviceptr)a.base);
 		for (unsigned i = 1; r != CUDA_SUCCESS && i < n_ctx; i++) {
@@ -807,6 +818,10 @@ static void zones_init(void)
 		fz.z[i].zone.pinned.key = zone_keys[i][1] | 1ull << 63;   /* as vgpu_pinned_init: ids never 0 */
 		/* as vgpu_vmm_init: the top bit set, serials in the low half */
 		fz.z[i].zone.vmm.key = ((zone_keys[i][0] ^ zone_keys[i][1]) | 1ull << 63) & ~0xffffffffull;
+		/* zone 1's device memory is placed in the fixed window (--device-va fixed), zone 0's
+		 * by the driver: both paths under the same messages and oracles */
+		if (i == 1 && vgpu_devva_enable(&fz.z[i].zone.devva, VGPU_DEVVA_BASE, VGPU_DEVVA_SIZE) < 0)
+			abort();
 		fz.z[i].seq = 0;
 		fz.z[i].chan_no = 0;
 		fz.z[i].in_msg = 0;
