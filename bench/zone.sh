@@ -56,12 +56,21 @@ direct() { LD_LIBRARY_PATH=$libpath "$B/bench/zone_app" $quick >"$tmp/direct.$1.
 # A registered zone's allocations also go through the registration's shared memory budget
 # (proxy/pool.c); its alloc+free is compared with the unregistered runs.
 tok=$("$B/proxy/vgpuctl" --listen "$PROXY_SOCK" register bench --mem 64G)
+# A second proxy places zones' memory at fixed addresses (--device-va fixed, the virtual
+# memory calls): its alloc+free too.
+fixed_sock=$tmp/fixed.sock
+"$B/proxy/vgpu-proxy" --listen "$fixed_sock" --backend "$backend" --sim-lib "$sim" --device-va fixed \
+  --log-level warn >"$tmp/fixed.log" 2>&1 &
+fixed_pid=$!
+for _ in $(seq 100); do [ -S "$fixed_sock" ] && break; sleep 0.1; done
 for i in $(seq "$runs"); do
   echo "bench/zone: run $i/$runs (through vgpu and direct, $((SECONDS / 60)) min so far) ..." >&2
   # Odd runs start with the zone, even runs with direct: a steady drift favours neither.
   if [ $((i % 2)) = 1 ]; then through_vgpu "$i"; direct "$i"; else direct "$i"; through_vgpu "$i"; fi
   VGPU_ZONE_TOKEN=$tok VGPU_PROXY=$PROXY_SOCK LD_LIBRARY_PATH=$PWD/$B/libvgpu \
     "$B/bench/zone_app" $quick --alloc-free >"$tmp/reg.$i.txt"
+  VGPU_PROXY=$fixed_sock LD_LIBRARY_PATH=$PWD/$B/libvgpu "$B/bench/zone_app" $quick --alloc-free >"$tmp/fixed.$i.txt" ||
+    echo "bench/zone: alloc+free with --device-va fixed failed; its proxy's log: $(tail -n 5 "$tmp/fixed.log")" >&2
   if [ -n "$bulk" ]; then
     VGPU_BULK_KIB=$bulk VGPU_PROXY=$PROXY_SOCK LD_LIBRARY_PATH=$PWD/$B/libvgpu \
       "$B/bench/zone_app" $quick --pageable-only >"$tmp/bulk.$i.txt"
@@ -70,6 +79,7 @@ for i in $(seq "$runs"); do
     awk -F'|' '/spinning/ && /ping-pong/ {gsub(/ us| /, "", $3); print "ring_rtt_us", $3, "us"; exit}' >"$tmp/ring.$i.txt"
 done
 "$B/proxy/vgpuctl" --listen "$PROXY_SOCK" unregister bench >/dev/null
+kill -TERM "$fixed_pid" 2>/dev/null; wait "$fixed_pid" 2>/dev/null
 echo "bench/zone: $runs run(s) done in $SECONDS s" >&2
 
 # summarize FILE...: `name min median max unit` for each figure of the `name value unit`
@@ -90,6 +100,7 @@ summarize() {
 summarize "$tmp"/zone.*.txt >"$tmp/zone.sum"
 summarize "$tmp"/direct.*.txt >"$tmp/direct.sum"
 summarize "$tmp"/reg.*.txt >"$tmp/reg.sum"
+summarize "$tmp"/fixed.*.txt >"$tmp/fixed.sum"
 summarize "$tmp"/ring.*.txt >"$tmp/ring.sum"
 [ -z "$bulk" ] || summarize "$tmp"/bulk.*.txt >"$tmp/bulk.sum"
 
@@ -172,6 +183,8 @@ ring=$(med "$tmp/ring.sum" ring_rtt_us)
   echo
   awk -v a="$(med "$tmp/zone.sum" alloc_free_ns)" -v g="$(med "$tmp/reg.sum" alloc_free_ns)" 'BEGIN { if (a > 0)
     printf "alloc+free in a registered zone (shared budget, proxy/pool.c): median %s ns vs %s ns unregistered in the same runs = %.2fx.\n", g, a, g / a }'
+  awk -v a="$(med "$tmp/zone.sum" alloc_free_ns)" -v g="$(med "$tmp/fixed.sum" alloc_free_ns)" 'BEGIN { if (a > 0 && g > 0)
+    printf "alloc+free of 1 MiB with --device-va fixed (a granule reserved, backed and mapped, then unmapped and released): median %s ns vs %s ns placed by the driver in the same runs = %.2fx.\n", g, a, g / a }'
   if [ -n "$bulk" ]; then
     echo
     echo "## Pageable copies with a $bulk KiB bulk area"

@@ -2,6 +2,7 @@
 # Sourced by the scripts that run zones against a private vgpu-proxy (end-to-end, isolation,
 # demo, benchmark): start it on a socket in a temporary directory, stop it, clean up.
 #   proxy_start BUILD_DIR BACKEND [vgpu-proxy options...]   sets PROXY_TMP, PROXY_SOCK, PROXY_PID, PROXY_LOG
+#                                                           (and adds $VGPU_E2E_PROXY_ARGS, e.g. --device-va fixed)
 #   proxy_stop                                              SIGTERM, wait; returns the proxy's exit status
 #   direct_run BUILD_DIR BACKEND OUT ERR PROGRAM [ARGS...]   the program directly on the backend
 # An EXIT trap stops the proxy and removes PROXY_TMP whatever happens.
@@ -21,8 +22,9 @@ proxy_start() {
   PROXY_TMP=$(mktemp -d "${TMPDIR:-/tmp}/vgpu-$(basename "$0" .sh).XXXXXX")
   PROXY_SOCK=$PROXY_TMP/proxy.sock
   PROXY_LOG=$PROXY_TMP/proxy.log
+  # shellcheck disable=SC2086  # (more options, split on purpose)
   "$b/proxy/vgpu-proxy" --listen "$PROXY_SOCK" --backend "$backend" --sim-lib "$PWD/$b/sim/libcudasim.so" \
-    "$@" >"$PROXY_LOG" 2>&1 &
+    "$@" ${VGPU_E2E_PROXY_ARGS:-} >"$PROXY_LOG" 2>&1 &
   PROXY_PID=$!
   for _ in $(seq 100); do [ -S "$PROXY_SOCK" ] && return 0; sleep 0.1; done
   echo "vgpu-proxy did not start; its log:"; cat "$PROXY_LOG"

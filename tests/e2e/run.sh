@@ -4,7 +4,7 @@
 #   1. as a zone: libvgpu as libcuda.so.1 -> vgpu-proxy (its own, on a private socket) -> backend
 #   2. directly on the backend (the simulator's libcudasim.so, or the real libcuda.so.1)
 # VGPU_E2E_BACKEND=sim (default) or cuda (a machine with an NVIDIA GPU); VGPU_E2E_PROXY_ARGS:
-# more vgpu-proxy options (e.g. --device-va fixed).
+# more vgpu-proxy options (e.g. --device-va fixed; tests/proxy_lib.sh).
 set -u
 prog=${1:?usage: tests/e2e/run.sh PROGRAM}
 B=${VGPU_BUILD:-build/san}
@@ -17,8 +17,7 @@ proxy_need_sim "$B" "$backend"
 expect=tests/e2e/$name.proxylog
 level=info
 [ -f "$expect" ] && grep -qx '@debug' "$expect" && level=debug
-# shellcheck disable=SC2086  # (options, split on purpose)
-proxy_start "$B" "$backend" --log-level $level ${VGPU_E2E_PROXY_ARGS:-} || exit 1
+proxy_start "$B" "$backend" --log-level $level || exit 1
 tmp=$PROXY_TMP
 
 export VGPU_KERNELS=$PWD/$B/tests/kernels

@@ -246,6 +246,22 @@ for t in "${e2e_tests[@]}" "${rt_tests[@]}"; do
   [ -f "$l" ] && cp "$l" "$out/logs/tests/"
 done
 
+# 4c. programs with zones' device memory at fixed addresses (--device-va fixed, what restoring
+# a zone into a new worker needs on a GPU): a sample of both suites, directly and through vgpu
+fixed_tests=()
+for n in e2e/e2e_memory e2e/e2e_vmm e2e/e2e_kernels e2e/e2e_threads runtime/rt_saxpy runtime/rt_device_reset \
+         runtime/rt_thrust_algos runtime/rt_memcpy_2d runtime/rt_graph_capture runtime/rt_mem_pools; do
+  fixed_tests+=("$B/tests/$n.sh")
+done
+VGPU_E2E_PROXY_ARGS="--device-va fixed" step fixed-va 90 "$self" --run-tests "$jobs" 80 "$out/logs/fixed-va.part" \
+  "${fixed_tests[@]}"
+judge fixed-va
+rm -f "$out"/logs/fixed-va.part.*
+# cuBLAS (its workspace and matrices in the window) the same way
+VGPU_E2E_PROXY_ARGS="--device-va fixed" step cublas-fixed-va 60 tests/gpu/lib_compare.sh --out "$out/libs-fixed-va" \
+  "$B/tests/gpu/cublas_gemm"
+judge cublas-fixed-va
+
 # 5. the simulator refuses the SASS-only CUDA libraries cleanly (the kit has the simulator)
 step sass-only 60 tests/gpu/sass_only.sh
 judge sass-only
