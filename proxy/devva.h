@@ -8,7 +8,7 @@
  * memory and in kernel arguments. The driver's cuMemAlloc picks addresses a fresh process
  * cannot ask for again, so with this mode cuMemAlloc/cuMemAllocPitch are served through
  * the virtual memory management calls at addresses of a fixed window far from anything a
- * process maps on its own (default [0x600000000000, +1 TiB)), the same in every worker:
+ * process maps on its own (default [0x200000000000, +1 TiB)), the same in every worker:
  * the restore (ckpt.c) asks for them with cuMemAddressReserve and gets them. An allocation
  * of half a granule or more is a reservation + physical allocation of its own, rounded up
  * to the granule; smaller ones share granule-sized slabs in 512-byte units, as the driver
@@ -24,7 +24,7 @@
 
 #include "backend.h"
 
-#define VGPU_DEVVA_BASE 0x600000000000ull   /* default window: 96 TiB, far below the mmap area */
+#define VGPU_DEVVA_BASE 0x200000000000ull   /* default window: 32 TiB, above sanitizers' shadow, below their allocators and the mmap area */
 #define VGPU_DEVVA_SIZE (1ull << 40)        /* 1 TiB */
 #define VGPU_DEVVA_UNIT 512u                /* a slab's allocation unit (cuMemAlloc's alignment) */
 

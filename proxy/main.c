@@ -66,7 +66,7 @@ static void usage(FILE *f)
 "                           driver, and refuses a zone that took a global's address\n"
 "  --device-va driver|fixed[@BASE]  where zones' device memory goes: driver (the default)\n"
 "                           lets the driver choose; fixed places cuMemAlloc'd memory in a\n"
-"                           1 TiB window at BASE (hex, default 600000000000), the same in every\n"
+"                           1 TiB window at BASE (hex, default 200000000000), the same in every\n"
 "                           worker, so that a checkpoint restores and a zone moves on a GPU,\n"
 "                           whose driver chooses other addresses in a new process\n"
 "  --stats                  print one line per zone of the running proxy and exit\n"

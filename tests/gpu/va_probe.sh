@@ -5,7 +5,7 @@
 # Each probe is its own process (tests/gpu/va_probe):
 #   1. two processes allocate: the same addresses, or not?
 #   2. a third reserves, right after creating its context, the first one's 16 MiB address
-#   3. another reserves 1 GiB at a fixed address far from the others (0x600000000000)
+#   3. another reserves 1 GiB at a fixed address far from the others (0x200000000000)
 #   4. 1-3 again without address-space randomisation (setarch -R), where setarch exists
 # Prints one line per probe and a last line summing them up.
 # --expect-honoured: fail unless probe 2 got its address and used it (the simulator: its
@@ -51,8 +51,8 @@ round() { # round LABEL [PREFIX...]: probes 1-3, each in a fresh process run und
   echo "$label: two processes allocated at $(echo "$a1" | grep '^alloc' | cut -d' ' -f2-) and $(echo "$a2" | grep '^alloc' | cut -d' ' -f2-): $same addresses"
   r2=$(run "$label reserve" "$@" "$probe" reserve "$first" $((16 << 20))) || return
   echo "$label: a fresh process asking for the first one's address: $(echo "$r2" | tr '\n' ' ')"
-  r3=$(run "$label reserve far" "$@" "$probe" reserve 0x600000000000 $((1 << 30))) || return
-  echo "$label: a fresh process asking for 1 GiB at 0x600000000000: $(echo "$r3" | tr '\n' ' ')"
+  r3=$(run "$label reserve far" "$@" "$probe" reserve 0x200000000000 $((1 << 30))) || return
+  echo "$label: a fresh process asking for 1 GiB at 0x200000000000: $(echo "$r3" | tr '\n' ' ')"
   summary+="$label: $same addresses, old address $(echo "$r2" | awk '/^reserve/ { print $6 }'), far address $(echo "$r3" | awk '/^reserve/ { print $6 }'); "
   if [ -n "$expect" ] && [ "$label" = randomised ]; then
     if ! echo "$r2" | grep -q ' honoured ' || ! echo "$r2" | grep -qx 'use ok'; then
