@@ -222,6 +222,8 @@ CUresult vgpu_devva_alloc(struct vgpu_devva *d, const struct vgpu_backend_fns *f
 
 	if (!size)
 		return CUDA_ERROR_INVALID_VALUE;
+	if (d->fell_back)
+		return CUDA_ERROR_NOT_SUPPORTED;   /* the driver's from then on: no retries per call */
 	if (!f->cuCtxGetDevice || !f->cuMemAddressReserve || !f->cuMemCreate || !f->cuMemMap || !f->cuMemSetAccess ||
 	    !f->cuMemUnmap || !f->cuMemRelease || !f->cuMemAddressFree) {
 		fall_back(d, "the driver lacks the virtual memory management calls");

@@ -43,7 +43,7 @@ struct vgpu_devva {
 	struct vgpu_devva_chunk *v; /* sorted by base, disjoint */
 	uint32_t n, cap;
 	uint64_t bytes;            /* physical bytes mapped */
-	int fell_back;             /* an allocation went to cuMemAlloc (logged once) */
+	int fell_back;             /* the window could not be had: every allocation is the driver's (logged once) */
 };
 
 /* Off (every call below then does nothing and answers "not mine"). */
@@ -58,7 +58,7 @@ int vgpu_devva_in_window(const struct vgpu_devva *d, uint64_t p);
  * cuMemAlloc of size bytes on the current context's device at an address of the window:
  * CUDA_SUCCESS with *out, a CUresult the driver's cuMemAlloc would give (no context, out of
  * memory, size 0), or CUDA_ERROR_NOT_SUPPORTED when the window cannot be had (the caller
- * then asks the driver; the reason is logged once).
+ * then asks the driver, for this allocation and every later one; the reason is logged once).
  */
 CUresult vgpu_devva_alloc(struct vgpu_devva *d, const struct vgpu_backend_fns *f, uint64_t size, uint64_t *out);
 /*

@@ -236,10 +236,6 @@ int main(void)
 	CHECK_EQ(vgpu_devva_alloc(&d, &f, GRAN, &p[6]), CUDA_SUCCESS);
 	CHECK_EQ(p[6], WIN + 3 * GRAN);
 	CHECK_EQ(nres - before, 1);         /* the blocked range was not tried again */
-	/* Everything refused: the caller is told to ask the driver, and the refusals end. */
-	refuse_hi = WIN + (1ull << 40);
-	CHECK_EQ(vgpu_devva_alloc(&d, &f, 5 * GRAN, &q), CUDA_ERROR_NOT_SUPPORTED);
-	CHECK(d.fell_back);
 	refuse_lo = refuse_hi = 0;
 	/* The driver's own answers pass through: no context, no memory, size 0. */
 	ctx_ok = 0;
@@ -271,6 +267,24 @@ int main(void)
 	CHECK_EQ(nphys, 0);
 	for (int i = 0; i < nres; i++)
 		CHECK_EQ(res[i].size, 0);   /* every reservation given back, refused ones at once */
+	vgpu_devva_destroy(&d);
+
+	/* A driver that gives none of the window: after MAX_TRIES refused ranges the caller is
+	 * told to ask the driver, and from then on at once (no reservation tried). */
+	vgpu_devva_init(&d);
+	CHECK_EQ(vgpu_devva_enable(&d, WIN, 1ull << 40), 0);
+	refuse_lo = WIN;
+	refuse_hi = WIN + (1ull << 40);
+	int tried = nres;
+	CHECK_EQ(vgpu_devva_alloc(&d, &f, 5 * GRAN, &q), CUDA_ERROR_NOT_SUPPORTED);
+	CHECK(d.fell_back);
+	CHECK_EQ(nres - tried, 16);
+	tried = nres;
+	refuse_lo = refuse_hi = 0;   /* even where it would now: the zone's placement stays the driver's */
+	CHECK_EQ(vgpu_devva_alloc(&d, &f, 4096, &q), CUDA_ERROR_NOT_SUPPORTED);
+	CHECK_EQ(nres, tried);
+	CHECK_EQ(mapped_count(), 0);
+	CHECK_EQ(nphys, 0);
 	vgpu_devva_destroy(&d);
 
 	/* A driver without the virtual memory calls: every allocation is the driver's. */
