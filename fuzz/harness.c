@@ -822,6 +822,8 @@ static void zones_init(void)
 		 * by the driver: both paths under the same messages and oracles */
 		if (i == 1 && vgpu_devva_enable(&fz.z[i].zone.devva, VGPU_DEVVA_BASE, VGPU_DEVVA_SIZE) < 0)
 			abort();
+		if (i == 1)
+			vgpu_devva_set_idle(&fz.z[i].zone.devva, FZ_MEM_LIMIT);
 		fz.z[i].seq = 0;
 		fz.z[i].chan_no = 0;
 		fz.z[i].in_msg = 0;

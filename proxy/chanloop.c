@@ -922,6 +922,9 @@ static int fixed_va_call(struct chanctx *cc, struct vgpu_proxy_call *call, void 
 		*res = e;
 		return 1;
 	}
+	case VGPU_OP_cuMemGetInfo_v2:
+		vgpu_devva_trim(d, f);   /* idle granules are free memory to the zone: the driver's answer counts them */
+		return 0;
 	case VGPU_OP_cuMemGetAddressRange_v2: {   /* (pbase, psize, dptr) */
 		CUdeviceptr *pb = *(CUdeviceptr **)argv[0];
 		size_t *ps = *(size_t **)argv[1];

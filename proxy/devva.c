@@ -26,6 +26,11 @@ int vgpu_devva_enable(struct vgpu_devva *d, uint64_t base, uint64_t size)
 	return 0;
 }
 
+void vgpu_devva_set_idle(struct vgpu_devva *d, uint64_t mem_limit)
+{
+	d->idle_cap = mem_limit && mem_limit / 8 < VGPU_DEVVA_IDLE_MAX ? mem_limit / 8 : VGPU_DEVVA_IDLE_MAX;
+}
+
 int vgpu_devva_in_window(const struct vgpu_devva *d, uint64_t p)
 {
 	return d->size && p >= d->base && p - d->base < d->size;
@@ -62,8 +67,8 @@ static struct vgpu_devva_chunk *chunk_of(struct vgpu_devva *d, uint64_t p)
 	return NULL;
 }
 
-/* Under the lock: insert c keeping the order. 0 or -ENOMEM. */
-static int chunk_add(struct vgpu_devva *d, const struct vgpu_devva_chunk *c)
+/* Under the lock: insert c keeping the order. Its index, or -ENOMEM. */
+static int64_t chunk_add(struct vgpu_devva *d, const struct vgpu_devva_chunk *c)
 {
 	if (d->n == d->cap) {
 		uint32_t cap = d->cap ? d->cap * 2 : 16;
@@ -79,7 +84,48 @@ static int chunk_add(struct vgpu_devva *d, const struct vgpu_devva_chunk *c)
 	memmove(&d->v[i + 1], &d->v[i], (d->n - i) * sizeof(*d->v));
 	d->v[i] = *c;
 	d->n++;
-	return 0;
+	return i;
+}
+
+static void unmap_chunk(const struct vgpu_backend_fns *f, const struct vgpu_devva_chunk *c)
+{
+	if (!c->handle)
+		return;   /* blocked: nothing of ours there */
+	f->cuMemUnmap(c->base, c->size);
+	f->cuMemRelease((CUmemGenericAllocationHandle)c->handle);
+	f->cuMemAddressFree(c->base, c->size);
+}
+
+/* Under the lock: chunk i leaves the array, unmapped and released. */
+static void chunk_drop(struct vgpu_devva *d, const struct vgpu_backend_fns *f, uint32_t i)
+{
+	struct vgpu_devva_chunk gone = d->v[i];
+	memmove(&d->v[i], &d->v[i + 1], (d->n - i - 1) * sizeof(*d->v));
+	d->n--;
+	d->bytes -= gone.handle ? gone.size : 0;
+	if (gone.idle)
+		d->idle_bytes -= gone.size;
+	unmap_chunk(f, &gone);
+	chunk_free(&gone);
+}
+
+/* Under the lock: every idle chunk unmapped and released. */
+static void trim_locked(struct vgpu_devva *d, const struct vgpu_backend_fns *f)
+{
+	for (uint32_t i = 0; i < d->n && d->idle_bytes;)
+		if (d->v[i].idle)
+			chunk_drop(d, f, i);
+		else
+			i++;
+}
+
+void vgpu_devva_trim(struct vgpu_devva *d, const struct vgpu_backend_fns *f)
+{
+	if (!d->size)
+		return;
+	pthread_mutex_lock(&d->lock);
+	trim_locked(d, f);
+	pthread_mutex_unlock(&d->lock);
 }
 
 /* Under the lock: the lowest address of the window where len bytes touch no chunk, or 0. */
@@ -95,14 +141,6 @@ static uint64_t gap_for(const struct vgpu_devva *d, uint64_t len)
 	return at <= end && len <= end - at ? at : 0;
 }
 
-static void unmap_chunk(const struct vgpu_backend_fns *f, const struct vgpu_devva_chunk *c)
-{
-	if (!c->handle)
-		return;   /* blocked: nothing of ours there */
-	f->cuMemUnmap(c->base, c->size);
-	f->cuMemRelease((CUmemGenericAllocationHandle)c->handle);
-	f->cuMemAddressFree(c->base, c->size);
-}
 
 /*
  * Under the lock: reserve, back and open len bytes (whole granules) of the window on dev.
@@ -215,6 +253,39 @@ static void fall_back(struct vgpu_devva *d, const char *why)
 		  "cannot be restored into another worker", (unsigned long long)d->base, (unsigned long long)d->size, why);
 }
 
+/*
+ * Under the lock: a chunk of len bytes on dev, an idle one of that size taken again or a new
+ * one mapped (the idle ones given back first when the device has no memory left); *idx gets
+ * its index. CUDA_SUCCESS, or map_chunk's answer.
+ */
+static CUresult take_chunk(struct vgpu_devva *d, const struct vgpu_backend_fns *f, int dev, uint64_t len,
+			   uint32_t *idx)
+{
+	for (uint32_t i = 0; i < d->n; i++)
+		if (d->v[i].idle && d->v[i].dev == dev && d->v[i].size == len) {
+			d->v[i].idle = 0;
+			d->idle_bytes -= len;
+			*idx = i;
+			return CUDA_SUCCESS;
+		}
+	struct vgpu_devva_chunk c;
+	CUresult r = map_chunk(d, f, dev, len, &c);
+	if (r == CUDA_ERROR_OUT_OF_MEMORY && d->idle_bytes) {
+		trim_locked(d, f);
+		r = map_chunk(d, f, dev, len, &c);
+	}
+	if (r != CUDA_SUCCESS)
+		return r;
+	int64_t i = chunk_add(d, &c);
+	if (i < 0) {
+		unmap_chunk(f, &c);
+		return CUDA_ERROR_OUT_OF_MEMORY;
+	}
+	d->bytes += len;
+	*idx = (uint32_t)i;
+	return CUDA_SUCCESS;
+}
+
 CUresult vgpu_devva_alloc(struct vgpu_devva *d, const struct vgpu_backend_fns *f, uint64_t size, uint64_t *out)
 {
 	CUdevice dev;
@@ -248,48 +319,31 @@ CUresult vgpu_devva_alloc(struct vgpu_devva *d, const struct vgpu_backend_fns *f
 				return CUDA_SUCCESS;
 			}
 		}
-		struct vgpu_devva_chunk c;
 		uint64_t words = (d->gran / VGPU_DEVVA_UNIT + 63) / 64;
 		uint64_t *used = calloc(words, 8), *head = calloc(words, 8);
-		if (!used || !head || (r = map_chunk(d, f, (int)dev, d->gran, &c)) != CUDA_SUCCESS) {
+		uint32_t i = 0;
+		r = used && head ? take_chunk(d, f, (int)dev, d->gran, &i) : CUDA_ERROR_OUT_OF_MEMORY;
+		if (r != CUDA_SUCCESS) {
 			free(used);
 			free(head);
-			pthread_mutex_unlock(&d->lock);
-			if (!used || !head)
-				return CUDA_ERROR_OUT_OF_MEMORY;
-			if (r == CUDA_ERROR_NOT_SUPPORTED)
-				fall_back(d, "the driver would not give its addresses");
-			return r;
+		} else {
+			d->v[i].used = used;
+			d->v[i].head = head;
+			*out = d->v[i].base + (uint64_t)slab_take(&d->v[i], n) * VGPU_DEVVA_UNIT;
 		}
-		c.used = used;
-		c.head = head;
-		slab_take(&c, n);
-		if (chunk_add(d, &c) < 0) {
-			unmap_chunk(f, &c);
-			chunk_free(&c);
-			pthread_mutex_unlock(&d->lock);
-			return CUDA_ERROR_OUT_OF_MEMORY;
-		}
-		d->bytes += c.size;
-		*out = c.base;
 		pthread_mutex_unlock(&d->lock);
-		return CUDA_SUCCESS;
+		if (r == CUDA_ERROR_NOT_SUPPORTED)
+			fall_back(d, "the driver would not give its addresses");
+		return r;
 	}
 	if (size > UINT64_MAX - d->gran) {
 		pthread_mutex_unlock(&d->lock);
 		return CUDA_ERROR_OUT_OF_MEMORY;
 	}
-	uint64_t len = (size + d->gran - 1) / d->gran * d->gran;
-	struct vgpu_devva_chunk c;
-	if ((r = map_chunk(d, f, (int)dev, len, &c)) == CUDA_SUCCESS) {
-		c.users = 1;
-		if (chunk_add(d, &c) < 0) {
-			unmap_chunk(f, &c);
-			r = CUDA_ERROR_OUT_OF_MEMORY;
-		} else {
-			d->bytes += len;
-			*out = c.base;
-		}
+	uint32_t i = 0;
+	if ((r = take_chunk(d, f, (int)dev, (size + d->gran - 1) / d->gran * d->gran, &i)) == CUDA_SUCCESS) {
+		d->v[i].users = 1;
+		*out = d->v[i].base;
 	}
 	pthread_mutex_unlock(&d->lock);
 	if (r == CUDA_ERROR_NOT_SUPPORTED)
@@ -306,6 +360,11 @@ int vgpu_devva_free(struct vgpu_devva *d, const struct vgpu_backend_fns *f, uint
 	if (!c || !c->handle) {
 		pthread_mutex_unlock(&d->lock);
 		return 0;
+	}
+	if (c->idle) {   /* no allocation lives there */
+		pthread_mutex_unlock(&d->lock);
+		*res = CUDA_ERROR_INVALID_VALUE;
+		return 1;
 	}
 	uint64_t off = base - c->base;
 	if (c->used) {
@@ -329,13 +388,15 @@ int vgpu_devva_free(struct vgpu_devva *d, const struct vgpu_backend_fns *f, uint
 	}
 	*res = CUDA_SUCCESS;
 	if (--c->users == 0) {
-		struct vgpu_devva_chunk gone = *c;
-		uint32_t i = (uint32_t)(c - d->v);
-		memmove(&d->v[i], &d->v[i + 1], (d->n - i - 1) * sizeof(*d->v));
-		d->n--;
-		d->bytes -= gone.size;
-		unmap_chunk(f, &gone);
-		chunk_free(&gone);
+		if (d->idle_bytes + c->size <= d->idle_cap) {
+			/* kept mapped for the zone's next allocation of its size (a slab no longer) */
+			chunk_free(c);
+			c->used = c->head = NULL;
+			c->idle = 1;
+			d->idle_bytes += c->size;
+		} else {
+			chunk_drop(d, f, (uint32_t)(c - d->v));
+		}
 	}
 	pthread_mutex_unlock(&d->lock);
 	return 1;
@@ -352,6 +413,7 @@ unsigned vgpu_devva_release_all(struct vgpu_devva *d, const struct vgpu_backend_
 	}
 	d->n = 0;
 	d->bytes = 0;
+	d->idle_bytes = 0;
 	pthread_mutex_unlock(&d->lock);
 	return n;
 }

@@ -12,7 +12,11 @@
  * the restore (ckpt.c) asks for them with cuMemAddressReserve and gets them. An allocation
  * of half a granule or more is a reservation + physical allocation of its own, rounded up
  * to the granule; smaller ones share granule-sized slabs in 512-byte units, as the driver
- * packs small allocations. Where the driver will not give the window's addresses, the
+ * packs small allocations. A chunk whose last allocation is freed stays mapped, idle, for the
+ * zone's next allocation of its size, up to idle_cap bytes (the worker sets it: what a
+ * mapping's cost is then paid once per size, not per allocation); the idle ones
+ * go when the zone asks how much memory is free, when the device runs out, and at the end.
+ * Where the driver will not give the window's addresses, the
  * allocation falls back to cuMemAlloc and the log says that the zone cannot be restored
  * elsewhere. Thread-safe (its own lock; driver calls are made under it).
  */
@@ -34,6 +38,7 @@ struct vgpu_devva_chunk {
 	int dev;
 	uint32_t users;            /* allocations inside it */
 	uint64_t *used, *head;     /* a slab's units: in use, first unit of an allocation (NULL otherwise) */
+	int idle;                  /* mapped, holding no allocation: kept for the next one of its size */
 };
 
 struct vgpu_devva {
@@ -43,6 +48,8 @@ struct vgpu_devva {
 	struct vgpu_devva_chunk *v; /* sorted by base, disjoint */
 	uint32_t n, cap;
 	uint64_t bytes;            /* physical bytes mapped */
+	uint64_t idle_bytes;       /* of which in idle chunks */
+	uint64_t idle_cap;         /* at most this many kept idle (0: a freed chunk goes at once) */
 	int fell_back;             /* the window could not be had: every allocation is the driver's (logged once) */
 };
 
@@ -51,6 +58,11 @@ void vgpu_devva_init(struct vgpu_devva *d);
 /* Serve allocations from [base, base+size): 0, or -EINVAL (empty, wrapping or unaligned to 2 MiB). */
 int vgpu_devva_enable(struct vgpu_devva *d, uint64_t base, uint64_t size);
 static inline int vgpu_devva_on(const struct vgpu_devva *d) { return d->size != 0; }
+/* Keep up to VGPU_DEVVA_IDLE_MAX bytes of freed chunks idle, or an eighth of the zone's memory
+ * quota mem_limit when that is less (0: no quota). Idle memory is the device's, not the
+ * zone's quota's: the bound is what a zone can hold beyond its quota. */
+#define VGPU_DEVVA_IDLE_MAX (64ull << 20)
+void vgpu_devva_set_idle(struct vgpu_devva *d, uint64_t mem_limit);
 /* Is p inside the window? */
 int vgpu_devva_in_window(const struct vgpu_devva *d, uint64_t p);
 
@@ -67,6 +79,9 @@ CUresult vgpu_devva_alloc(struct vgpu_devva *d, const struct vgpu_backend_fns *f
  * window's (the driver's then).
  */
 int vgpu_devva_free(struct vgpu_devva *d, const struct vgpu_backend_fns *f, uint64_t base, int sync, int *res);
+/* Give the idle chunks back to the device (before the zone asks how much memory is free, or
+ * when the device has none left for a new chunk). */
+void vgpu_devva_trim(struct vgpu_devva *d, const struct vgpu_backend_fns *f);
 /* Unmap and release everything (the zone's end). Returns how many chunks. */
 unsigned vgpu_devva_release_all(struct vgpu_devva *d, const struct vgpu_backend_fns *f);
 void vgpu_devva_destroy(struct vgpu_devva *d);

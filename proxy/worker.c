@@ -1249,6 +1249,8 @@ void vgpu_worker_main(const struct vgpu_worker_args *a)
 		w.be.fn.vgpu_sim_module_global_at = NULL;
 	}
 	if (rc == 0 && a->cfg->devva_size && vgpu_devva_enable(&w.zone.devva, a->cfg->devva_base, a->cfg->devva_size) == 0)
+		vgpu_devva_set_idle(&w.zone.devva, w.zone.mem.limit);
+	if (w.zone.devva.size)
 		vgpu_debug("device memory of the zone at fixed addresses [0x%llx, +0x%llx)",
 			   (unsigned long long)a->cfg->devva_base, (unsigned long long)a->cfg->devva_size);
 	if (rc == 0) {

@@ -269,13 +269,68 @@ int main(void)
 		CHECK_EQ(res[i].size, 0);   /* every reservation given back, refused ones at once */
 	vgpu_devva_destroy(&d);
 
+	/* Freed chunks kept idle, up to the cap, for the next allocation of their size. */
+	int tried;
+	vgpu_devva_init(&d);
+	CHECK_EQ(vgpu_devva_enable(&d, WIN, 1ull << 40), 0);
+	vgpu_devva_set_idle(&d, 0);
+	CHECK_EQ(d.idle_cap, VGPU_DEVVA_IDLE_MAX);
+	vgpu_devva_set_idle(&d, 8 * GRAN);   /* an eighth of a 16 MiB quota */
+	CHECK_EQ(d.idle_cap, GRAN);
+	d.idle_cap = 4 * GRAN;
+	uint64_t a2, a3, s1;
+	CHECK_EQ(vgpu_devva_alloc(&d, &f, 2 * GRAN, &a2), CUDA_SUCCESS);
+	CHECK_EQ(vgpu_devva_free(&d, &f, a2, 1, &r), 1);
+	CHECK_EQ(phys_bytes, 2 * GRAN);   /* still mapped, idle */
+	CHECK_EQ(d.idle_bytes, 2 * GRAN);
+	CHECK_EQ(vgpu_devva_free(&d, &f, a2, 1, &r), 1);   /* no allocation lives there */
+	CHECK_EQ(r, CUDA_ERROR_INVALID_VALUE);
+	tried = nres;
+	CHECK_EQ(vgpu_devva_alloc(&d, &f, 2 * GRAN - 100, &q), CUDA_SUCCESS);   /* the same size: taken again */
+	CHECK_EQ(q, a2);
+	CHECK_EQ(nres, tried);
+	CHECK_EQ(d.idle_bytes, 0);
+	CHECK_EQ(vgpu_devva_alloc(&d, &f, 3 * GRAN, &a3), CUDA_SUCCESS);   /* another size: a new one */
+	CHECK_EQ(nres, tried + 1);
+	CHECK_EQ(vgpu_devva_free(&d, &f, q, 1, &r), 1);
+	CHECK_EQ(vgpu_devva_free(&d, &f, a3, 1, &r), 1);   /* 2 + 3 granules idle would pass the cap */
+	CHECK_EQ(d.idle_bytes, 2 * GRAN);
+	CHECK_EQ(phys_bytes, 2 * GRAN);
+	CHECK_EQ(vgpu_devva_alloc(&d, &f, 3 * GRAN, &q), CUDA_SUCCESS);
+	CHECK_EQ(vgpu_devva_free(&d, &f, q, 1, &r), 1);   /* dropped: it did not fit */
+	CHECK_EQ(d.idle_bytes, 2 * GRAN);
+	/* An emptied slab goes idle and serves as the next slab. */
+	CHECK_EQ(vgpu_devva_alloc(&d, &f, 64, &s1), CUDA_SUCCESS);
+	CHECK_EQ(vgpu_devva_free(&d, &f, s1, 1, &r), 1);
+	CHECK_EQ(d.idle_bytes, 3 * GRAN);
+	tried = nres;
+	CHECK_EQ(vgpu_devva_alloc(&d, &f, 700, &q), CUDA_SUCCESS);
+	CHECK_EQ(q, s1);
+	CHECK_EQ(nres, tried);
+	CHECK_EQ(vgpu_devva_alloc(&d, &f, 100, &a3), CUDA_SUCCESS);
+	CHECK_EQ(a3, s1 + 1024);   /* a slab again: units after the first allocation */
+	/* A device out of memory: the idle chunks go first, then the allocation is made. */
+	phys_budget = phys_bytes + GRAN;
+	CHECK_EQ(vgpu_devva_alloc(&d, &f, 3 * GRAN, &a2), CUDA_SUCCESS);
+	CHECK_EQ(d.idle_bytes, 0);
+	phys_budget = 1ull << 40;
+	/* Asked how much memory is free: the idle chunks go back to the device. */
+	CHECK_EQ(vgpu_devva_free(&d, &f, a2, 1, &r), 1);
+	CHECK_EQ(d.idle_bytes, 3 * GRAN);
+	vgpu_devva_trim(&d, &f);
+	CHECK_EQ(d.idle_bytes, 0);
+	CHECK_EQ(phys_bytes, GRAN);   /* the slab in use */
+	CHECK_EQ(vgpu_devva_release_all(&d, &f), 1);
+	CHECK_EQ(phys_bytes, 0);
+	vgpu_devva_destroy(&d);
+
 	/* A driver that gives none of the window: after MAX_TRIES refused ranges the caller is
 	 * told to ask the driver, and from then on at once (no reservation tried). */
 	vgpu_devva_init(&d);
 	CHECK_EQ(vgpu_devva_enable(&d, WIN, 1ull << 40), 0);
 	refuse_lo = WIN;
 	refuse_hi = WIN + (1ull << 40);
-	int tried = nres;
+	tried = nres;
 	CHECK_EQ(vgpu_devva_alloc(&d, &f, 5 * GRAN, &q), CUDA_ERROR_NOT_SUPPORTED);
 	CHECK(d.fell_back);
 	CHECK_EQ(nres - tried, 16);
