@@ -245,6 +245,65 @@ static void reduce_timed(CUmodule mod, CUstream s)
 	free(in);
 }
 
+/*
+ * Downloads queued behind a kernel still running on their stream: the bytes a program reads
+ * are the kernel's results, never what the memory held before (through vgpu each chunk of a
+ * download is a copy into the bulk area that must be done before the chunk is handed over).
+ * One warp of grid_stride over 256 Ki doubles keeps the simulator busy long enough for a
+ * copy queued behind it to be handed over too early; the 2D download reads the results as
+ * rows of 4 KiB, every other one, into pitched host rows.
+ */
+static void download_after_kernel(CUmodule mod, CUstream s)
+{
+	const long long n = 256 * 1024;
+	const size_t bytes = (size_t)n * sizeof(double);
+	double *x = malloc(bytes), *y = malloc(bytes), *rows = malloc(bytes), k = 0.5;
+	CUdeviceptr dx, dy;
+	CUfunction f;
+	int bad = 0;
+
+	for (long long i = 0; i < n; i++)
+		x[i] = (double)(i % 1000);
+	CK(cuModuleGetFunction(&f, mod, "grid_stride"));
+	CK(cuMemAlloc(&dx, bytes));
+	CK(cuMemAlloc(&dy, bytes));
+	CK(cuMemcpyHtoD(dx, x, bytes));
+	CK(cuMemsetD8(dy, 0, bytes));
+	for (int round = 0; round < 2; round++) {
+		double kk = round ? 4 * k : k;   /* powers of two: the product is exact, fused or not */
+		void *args[] = { &dy, &dx, (void *)&n, &kk };
+		CK(cuLaunchKernel(f, 1, 1, 1, 32, 1, 1, 0, s, args, NULL));
+		memset(y, 0, bytes);
+		memset(rows, 0, bytes);
+		if (round == 0) {
+			CK(cuMemcpyDtoHAsync(y, dy, bytes, s));
+		} else {
+			CUDA_MEMCPY2D c = { 0 };
+			c.srcMemoryType = CU_MEMORYTYPE_DEVICE;
+			c.srcDevice = dy;
+			c.srcPitch = 8192;
+			c.dstMemoryType = CU_MEMORYTYPE_HOST;
+			c.dstHost = rows;
+			c.dstPitch = 8192;
+			c.WidthInBytes = 4096;
+			c.Height = bytes / 8192;
+			CK(cuMemcpy2DAsync(&c, s));
+		}
+		CK(cuStreamSynchronize(s));
+		for (long long i = 0; i < n; i++) {
+			double want = sqrt(x[i]) * kk + (double)i / 3.0;
+			if (round == 0 ? y[i] != want : ((i * 8) % 8192 < 4096 && rows[i] != want))
+				bad++;
+		}
+	}
+	EXPECT(bad == 0);
+	CK(cuMemFree(dx));
+	CK(cuMemFree(dy));
+	free(x);
+	free(y);
+	free(rows);
+}
+
 int main(void)
 {
 	CUdevice dev;
@@ -271,6 +330,7 @@ int main(void)
 		many_params(mods[m]);
 		globals(mods[m]);
 		reduce_timed(mods[m], s);
+		download_after_kernel(mods[m], s);
 		printf("module %s: ok\n", m ? "fatbin" : "ptx");
 	}
 	global_then_unload();
