@@ -385,7 +385,10 @@ static CUresult submit(struct sim_ctx *c, CUstream h, struct sim_op *op, int syn
 		sim_stream_run_or_queue(s, op, own);
 		return CUDA_SUCCESS;
 	}
-	sim_stream_enqueue(s, op);
+	if (op->kind == OP_COPY && (unsigned __int128)op->u.c.width * op->u.c.height * op->u.c.depth <= SIM_INLINE_COPY_MAX)
+		sim_stream_enqueue_or_run(s, op);
+	else
+		sim_stream_enqueue(s, op);
 	return CUDA_SUCCESS;
 }
 

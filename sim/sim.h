@@ -230,6 +230,11 @@ void sim_stream_run_sync(struct sim_stream *s, struct sim_op *op);
  * needs no copy of its input; otherwise own(op) gives it a private copy of its input and it
  * is queued (when own fails, the caller waits for it instead). */
 void sim_stream_run_or_queue(struct sim_stream *s, struct sim_op *op, int (*own)(struct sim_op *op));
+/* An asynchronous op that costs less than waking the stream's thread (a small copy between
+ * device and pinned memory): run by the caller when the stream is idle, as a GPU starts such
+ * a copy at once; queued as sim_stream_enqueue otherwise. Returns its sequence number. */
+#define SIM_INLINE_COPY_MAX (1u << 20)
+uint64_t sim_stream_enqueue_or_run(struct sim_stream *s, struct sim_op *op);
 void sim_stream_wait(struct sim_stream *s, uint64_t seq);
 void sim_ctx_sync(struct sim_ctx *ctx);
 struct sim_op *sim_op_new(int kind);

@@ -379,6 +379,32 @@ void sim_stream_run_sync(struct sim_stream *s, struct sim_op *op)
 	run_inline_unlock(s, op);
 }
 
+uint64_t sim_stream_enqueue_or_run(struct sim_stream *s, struct sim_op *op)
+{
+	pthread_mutex_lock(&g_lock);
+	if (s->capture) {
+		sim_graph_capture_op(s, op);
+		pthread_mutex_unlock(&g_lock);
+		return 0;
+	}
+	int idle = !s->head && !s->inline_busy;
+	uint64_t seq = enqueue_locked(s, op);
+	if (idle && s->head == op && deps_ready(op)) {
+		run_inline_unlock(s, op);
+		return seq;
+	}
+	/* work before it: the stream's thread takes it in turn */
+	if (stream_start(s) < 0) {
+		sim_log("cannot start a stream worker thread; running synchronously");
+		pthread_mutex_unlock(&g_lock);
+		sim_stream_wait(s, seq);
+		return seq;
+	}
+	pthread_cond_signal(&s->cond);
+	pthread_mutex_unlock(&g_lock);
+	return seq;
+}
+
 void sim_stream_run_or_queue(struct sim_stream *s, struct sim_op *op, int (*own)(struct sim_op *op))
 {
 	pthread_mutex_lock(&g_lock);
