@@ -312,7 +312,10 @@ struct sim_stream *sim_streams_all(void)
 /* Caller holds g_lock: the dependencies of op and its place at the stream's tail. */
 static uint64_t enqueue_locked(struct sim_stream *s, struct sim_op *op);
 
-uint64_t sim_stream_enqueue(struct sim_stream *s, struct sim_op *op)
+/* try_inline: run op here when the stream is idle (sim_stream_enqueue_or_run); run_inline is
+ * defined below. */
+static void run_inline_unlock(struct sim_stream *s, struct sim_op *op);
+static uint64_t enqueue(struct sim_stream *s, struct sim_op *op, int try_inline)
 {
 	pthread_mutex_lock(&g_lock);
 	if (s->capture) {
@@ -321,7 +324,12 @@ uint64_t sim_stream_enqueue(struct sim_stream *s, struct sim_op *op)
 		pthread_mutex_unlock(&g_lock);
 		return 0;
 	}
+	int idle = !s->head && !s->inline_busy;
 	uint64_t seq = enqueue_locked(s, op);
+	if (try_inline && idle && s->head == op && deps_ready(op)) {
+		run_inline_unlock(s, op);
+		return seq;
+	}
 	if (stream_start(s) < 0) {
 		/* no thread: run inline so work is never lost */
 		sim_log("cannot start a stream worker thread; running synchronously");
@@ -332,6 +340,16 @@ uint64_t sim_stream_enqueue(struct sim_stream *s, struct sim_op *op)
 	pthread_cond_signal(&s->cond);
 	pthread_mutex_unlock(&g_lock);
 	return seq;
+}
+
+uint64_t sim_stream_enqueue(struct sim_stream *s, struct sim_op *op)
+{
+	return enqueue(s, op, 0);
+}
+
+uint64_t sim_stream_enqueue_or_run(struct sim_stream *s, struct sim_op *op)
+{
+	return enqueue(s, op, 1);
 }
 
 /*
@@ -377,32 +395,6 @@ void sim_stream_run_sync(struct sim_stream *s, struct sim_op *op)
 		return;
 	}
 	run_inline_unlock(s, op);
-}
-
-uint64_t sim_stream_enqueue_or_run(struct sim_stream *s, struct sim_op *op)
-{
-	pthread_mutex_lock(&g_lock);
-	if (s->capture) {
-		sim_graph_capture_op(s, op);
-		pthread_mutex_unlock(&g_lock);
-		return 0;
-	}
-	int idle = !s->head && !s->inline_busy;
-	uint64_t seq = enqueue_locked(s, op);
-	if (idle && s->head == op && deps_ready(op)) {
-		run_inline_unlock(s, op);
-		return seq;
-	}
-	/* work before it: the stream's thread takes it in turn */
-	if (stream_start(s) < 0) {
-		sim_log("cannot start a stream worker thread; running synchronously");
-		pthread_mutex_unlock(&g_lock);
-		sim_stream_wait(s, seq);
-		return seq;
-	}
-	pthread_cond_signal(&s->cond);
-	pthread_mutex_unlock(&g_lock);
-	return seq;
 }
 
 void sim_stream_run_or_queue(struct sim_stream *s, struct sim_op *op, int (*own)(struct sim_op *op))
