@@ -9,14 +9,17 @@
 # of the medians; writes docs/perf/migrate.md unless --no-write.
 set -eu
 B=${VGPU_BUILD:-build/rel}
-runs=8; write=1; out=docs/perf/migrate.md
-usage="usage: bench/migrate.sh [--runs N] [--no-write]   (VGPU_BUILD=build/rel)
+runs=8; write=1; out=docs/perf/migrate.md; devva=driver
+usage="usage: bench/migrate.sh [--runs N] [--no-write] [--device-va driver|fixed]   (VGPU_BUILD=build/rel)
   --runs N    moves (default 8), each followed by one baseline run
-  --no-write  print the report without writing $out"
+  --no-write  print the report without writing $out
+  --device-va where the proxies place the zone's device memory (default driver; fixed: the
+              window a restore on a GPU needs)"
 while [ $# -gt 0 ]; do
   case $1 in
     --runs) [ $# -ge 2 ] || { echo "bench/migrate.sh: --runs needs a number" >&2; exit 2; }; runs=$2; shift ;;
     --no-write) write= ;;
+    --device-va) [ $# -ge 2 ] || { echo "bench/migrate.sh: --device-va needs driver or fixed" >&2; exit 2; }; devva=$2; shift ;;
     --help) echo "$usage"; exit 0 ;;
     *) echo "bench/migrate.sh: unknown option $1 (try --help)" >&2; exit 2 ;;
   esac
@@ -34,7 +37,7 @@ cleanup() { for p in $pids; do kill -INT "$p" 2>/dev/null || true; done; wait 2>
 trap cleanup EXIT
 for n in a b; do
   "$B/proxy/vgpu-proxy" --listen "$tmp/$n.sock" --backend sim --sim-lib "$sim" --state-dir "$tmp/state-$n" \
-    --log-level warn >"$tmp/$n.log" 2>&1 &
+    --device-va "$devva" --log-level warn >"$tmp/$n.log" 2>&1 &
   pids="$pids $!"
 done
 for _ in $(seq 100); do [ -S "$tmp/a.sock" ] && [ -S "$tmp/b.sock" ] && break; sleep 0.1; done
@@ -74,7 +77,8 @@ $(date -u +%Y-%m-%d), $(nproc) CPUs, simulator backend (a CPU test double of the
 of a zone holding 64 MiB while its program streams copies and launches (\`vgpuctl migrate\`
 between two proxies on this machine; the checkpoint streams from one worker into the other's
 restore). Baseline, alternating with the moves: the same 64 MiB moved inside one process
-(device -> fresh host memory -> fresh device memory, \`bench/move_floor\`).
+(device -> fresh host memory -> fresh device memory, \`bench/move_floor\`). The proxies place
+device memory with \`--device-va $devva\`.
 
 | figure | min | median | max |
 |---|---|---|---|
