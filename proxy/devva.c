@@ -3,6 +3,7 @@
 #include "devva.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -169,6 +170,9 @@ static CUresult map_chunk(struct vgpu_devva *d, const struct vgpu_backend_fns *f
 			f->cuMemAddressFree(got, len);
 		else if (r == CUDA_ERROR_OUT_OF_MEMORY)
 			return r;
+		d->asked = at;
+		d->offered = r == CUDA_SUCCESS ? got : 0;
+		d->refusal = (int)r;
 		/* taken (the zone's own reservation, a restored allocation's): not asked for again */
 		struct vgpu_devva_chunk blocked = { .base = at, .size = len, .dev = -1 };
 		if (chunk_add(d, &blocked) < 0)
@@ -246,8 +250,15 @@ static int learn_granularity(struct vgpu_devva *d, const struct vgpu_backend_fns
 
 static void fall_back(struct vgpu_devva *d, const char *why)
 {
+	char refused[160];
 	if (d->fell_back)
 		return;
+	if (!why) {   /* the driver would not give the window's addresses: which, and what instead */
+		snprintf(refused, sizeof(refused), "the driver would not give its addresses (asked for 0x%llx, it "
+			 "offered 0x%llx, CUresult %d)", (unsigned long long)d->asked, (unsigned long long)d->offered,
+			 d->refusal);
+		why = refused;
+	}
 	d->fell_back = 1;
 	vgpu_warn("device memory outside the fixed window [0x%llx, +0x%llx): %s; this zone's allocations from now on "
 		  "cannot be restored into another worker", (unsigned long long)d->base, (unsigned long long)d->size, why);
@@ -333,7 +344,7 @@ CUresult vgpu_devva_alloc(struct vgpu_devva *d, const struct vgpu_backend_fns *f
 		}
 		pthread_mutex_unlock(&d->lock);
 		if (r == CUDA_ERROR_NOT_SUPPORTED)
-			fall_back(d, "the driver would not give its addresses");
+			fall_back(d, NULL);
 		return r;
 	}
 	if (size > UINT64_MAX - d->gran) {
@@ -347,7 +358,7 @@ CUresult vgpu_devva_alloc(struct vgpu_devva *d, const struct vgpu_backend_fns *f
 	}
 	pthread_mutex_unlock(&d->lock);
 	if (r == CUDA_ERROR_NOT_SUPPORTED)
-		fall_back(d, "the driver would not give its addresses");
+		fall_back(d, NULL);
 	return r;
 }
 

@@ -51,6 +51,8 @@ struct vgpu_devva {
 	uint64_t idle_bytes;       /* of which in idle chunks */
 	uint64_t idle_cap;         /* at most this many kept idle (0: a freed chunk goes at once) */
 	int fell_back;             /* the window could not be had: every allocation is the driver's (logged once) */
+	uint64_t asked, offered;   /* the last range the driver would not give, and what it gave instead */
+	int refusal;               /* its CUresult */
 };
 
 /* Off (every call below then does nothing and answers "not mine"). */
