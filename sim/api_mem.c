@@ -184,8 +184,14 @@ CUresult cuMemGetAddressRange(CUdeviceptr *pbase, size_t *psize, CUdeviceptr dpt
 	if (!c)
 		return rc;
 	struct sim_alloc a;
-	if (sim_mem_find(dptr, 1, &a) < 0 || a.kind != ALLOC_DEVICE)
+	uint64_t mb, ms;
+	if (sim_mem_find(dptr, 1, &a) < 0 || (a.kind != ALLOC_DEVICE && a.kind != ALLOC_VMM))
 		return CUDA_ERROR_NOT_FOUND;
+	/* memory of the virtual memory calls: the mapping holding it, as the driver answers */
+	if (a.kind == ALLOC_VMM && sim_vmm_mapping(dptr, &mb, &ms)) {
+		a.base = mb;
+		a.size = ms;
+	}
 	if (pbase)
 		*pbase = a.base;
 	if (psize)

@@ -71,6 +71,8 @@ int sim_mem_free(uint64_t dptr, int kind);        /* -EINVAL when not a live bas
 int sim_mem_add_host(struct sim_ctx *ctx, void *p, uint64_t size, int kind, unsigned flags);
 /* A range mapped by virtual memory management (vmm.c), reachable as device memory of dev. */
 int sim_mem_add_vmm(uint64_t base, uint64_t size, int dev);
+/* The mapping (cuMemMap) holding p: 1 with its range, else 0. */
+int sim_vmm_mapping(uint64_t p, uint64_t *base, uint64_t *size);
 /* Copy of the live allocation containing [a, a+len), or -EINVAL. */
 int sim_mem_find(uint64_t a, uint64_t len, struct sim_alloc *out);
 /* The same, but -EFAULT for a dormant graph allocation: what work that runs may touch. */

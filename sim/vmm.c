@@ -294,6 +294,20 @@ CUresult cuMemMap(CUdeviceptr ptr, size_t size, size_t offset, CUmemGenericAlloc
 	return CUDA_SUCCESS;
 }
 
+int sim_vmm_mapping(uint64_t p, uint64_t *base, uint64_t *size)
+{
+	int found = 0;
+	pthread_mutex_lock(&vmm_lock);
+	for (struct sim_map *m = maps; m && !found; m = m->next)
+		if (p >= m->base && p - m->base < m->size) {
+			*base = m->base;
+			*size = m->size;
+			found = 1;
+		}
+	pthread_mutex_unlock(&vmm_lock);
+	return found;
+}
+
 /* Under vmm_lock: back to an inaccessible part of its reservation. */
 static void map_drop(struct sim_map *m)
 {

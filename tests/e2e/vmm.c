@@ -63,6 +63,12 @@ int main(void)
 	CK(cuMemcpyDtoH(back, base + 2 * gran, 64));
 	EXPECT(back[5] == hbuf[5]);
 
+	/* the range of an address in mapped memory: the mapping holding it, as the driver answers */
+	CUdeviceptr rb = 0;
+	size_t rs = 0;
+	CK(cuMemGetAddressRange(&rb, &rs, base + 2 * gran + 4096));
+	EXPECT(rb == base + 2 * gran && rs == gran);
+
 	/* errors: a range beyond the physical allocation, a handle never made, an unmap of half a mapping */
 	CK(cuMemCreate(&h[3], gran, &prop, 0));
 	CK_ERR(cuMemMap(base + 3 * gran, 2 * gran, 0, h[3], 0), CUDA_ERROR_NOT_SUPPORTED);   /* as the driver answers */
