@@ -69,6 +69,120 @@ CUresult CUDAAPI cuMemcpyBatchAsync_ptsz(CUdeviceptr *dsts, CUdeviceptr *srcs, s
 	return copy_batch(dsts, srcs, sizes, count, failIdx, hStream ? hStream : CU_STREAM_PER_THREAD);
 }
 
+/* ---- batched 3D copies: each one a cuMemcpy3DAsync on the stream ---- */
+
+/* Bytes of one element of a CUDA array (format size times channels): 0 for a format the
+ * plain copies do not describe. */
+static size_t array_elem(CUarray a, CUresult *r)
+{
+	CUDA_ARRAY3D_DESCRIPTOR d;
+	size_t ch;
+	if ((*r = cuArray3DGetDescriptor_v2(&d, a)) != CUDA_SUCCESS)
+		return 0;
+	switch (d.Format) {
+	case CU_AD_FORMAT_UNSIGNED_INT8: case CU_AD_FORMAT_SIGNED_INT8: ch = 1; break;
+	case CU_AD_FORMAT_UNSIGNED_INT16: case CU_AD_FORMAT_SIGNED_INT16: case CU_AD_FORMAT_HALF: ch = 2; break;
+	case CU_AD_FORMAT_UNSIGNED_INT32: case CU_AD_FORMAT_SIGNED_INT32: case CU_AD_FORMAT_FLOAT: ch = 4; break;
+	default:
+		*r = CUDA_ERROR_NOT_SUPPORTED;
+		return 0;
+	}
+	return ch * d.NumChannels;
+}
+
+/* One side of a CUDA_MEMCPY3D from an operand: 0, or a CUresult. */
+static CUresult operand_side(const CUmemcpy3DOperand *o, size_t elem, const CUextent3D *e, CUmemorytype *type,
+			     CUdeviceptr *ptr, CUarray *arr, size_t *x, size_t *y, size_t *z, size_t *pitch,
+			     size_t *height)
+{
+	if (o->type == CU_MEMCPY_OPERAND_TYPE_POINTER) {
+		if ((o->op.ptr.rowLength && o->op.ptr.rowLength < e->width) ||
+		    (o->op.ptr.layerHeight && o->op.ptr.layerHeight < e->height))
+			return CUDA_ERROR_INVALID_VALUE;
+		*type = CU_MEMORYTYPE_UNIFIED;   /* device or host memory: the copy tells them apart */
+		*ptr = o->op.ptr.ptr;
+		*pitch = (o->op.ptr.rowLength ? o->op.ptr.rowLength : e->width) * elem;
+		*height = o->op.ptr.layerHeight ? o->op.ptr.layerHeight : e->height;
+		return CUDA_SUCCESS;
+	}
+	if (o->type != CU_MEMCPY_OPERAND_TYPE_ARRAY || !o->op.array.array)
+		return CUDA_ERROR_INVALID_VALUE;
+	*type = CU_MEMORYTYPE_ARRAY;
+	*arr = o->op.array.array;
+	*x = o->op.array.offset.x * elem;
+	*y = o->op.array.offset.y;
+	*z = o->op.array.offset.z;
+	return CUDA_SUCCESS;
+}
+
+static CUresult copy3d_batch(size_t numOps, CUDA_MEMCPY3D_BATCH_OP *ops, size_t *failIdx, unsigned long long flags,
+			     CUstream hStream)
+{
+	int during_call = 0;
+	if (failIdx)
+		*failIdx = SIZE_MAX;
+	if (!numOps || !ops || flags || !hStream)
+		return CUDA_ERROR_INVALID_VALUE;
+	for (size_t i = 0; i < numOps; i++) {
+		const CUDA_MEMCPY3D_BATCH_OP *o = &ops[i];
+		CUDA_MEMCPY3D c = { 0 };
+		CUresult r = CUDA_SUCCESS;
+		size_t elem = 1, se = 0, de = 0;
+		if (o->src.type == CU_MEMCPY_OPERAND_TYPE_ARRAY && o->src.op.array.array)
+			elem = se = array_elem(o->src.op.array.array, &r);
+		if (r == CUDA_SUCCESS && o->dst.type == CU_MEMCPY_OPERAND_TYPE_ARRAY && o->dst.op.array.array)
+			elem = de = array_elem(o->dst.op.array.array, &r);
+		if (r == CUDA_SUCCESS && (!elem || (se && de && se != de) || !o->extent.width || !o->extent.height ||
+					  !o->extent.depth || o->srcAccessOrder == CU_MEMCPY_SRC_ACCESS_ORDER_INVALID ||
+					  o->srcAccessOrder > CU_MEMCPY_SRC_ACCESS_ORDER_ANY))
+			r = CUDA_ERROR_INVALID_VALUE;
+		if (r == CUDA_SUCCESS)
+			r = operand_side(&o->src, elem, &o->extent, &c.srcMemoryType, &c.srcDevice, &c.srcArray, &c.srcXInBytes,
+					 &c.srcY, &c.srcZ, &c.srcPitch, &c.srcHeight);
+		if (r == CUDA_SUCCESS)
+			r = operand_side(&o->dst, elem, &o->extent, &c.dstMemoryType, &c.dstDevice, &c.dstArray, &c.dstXInBytes,
+					 &c.dstY, &c.dstZ, &c.dstPitch, &c.dstHeight);
+		if (r == CUDA_SUCCESS) {
+			c.WidthInBytes = o->extent.width * elem;
+			c.Height = o->extent.height;
+			c.Depth = o->extent.depth;
+			r = cuMemcpy3DAsync_v2(&c, hStream);
+		}
+		if (r != CUDA_SUCCESS) {
+			if (failIdx)
+				*failIdx = i;
+			return r;
+		}
+		during_call |= o->srcAccessOrder == CU_MEMCPY_SRC_ACCESS_ORDER_DURING_API_CALL;
+	}
+	/* sources read before the call returns, as promised to the caller (a stack buffer) */
+	return during_call ? cuStreamSynchronize(hStream) : CUDA_SUCCESS;
+}
+
+CUresult CUDAAPI cuMemcpy3DBatchAsync_v2(size_t numOps, CUDA_MEMCPY3D_BATCH_OP *opList, unsigned long long flags,
+					 CUstream hStream)
+{
+	return copy3d_batch(numOps, opList, NULL, flags, hStream);
+}
+
+CUresult CUDAAPI cuMemcpy3DBatchAsync_v2_ptsz(size_t numOps, CUDA_MEMCPY3D_BATCH_OP *opList, unsigned long long flags,
+					      CUstream hStream)
+{
+	return copy3d_batch(numOps, opList, NULL, flags, hStream ? hStream : CU_STREAM_PER_THREAD);
+}
+
+CUresult CUDAAPI cuMemcpy3DBatchAsync(size_t numOps, CUDA_MEMCPY3D_BATCH_OP *opList, size_t *failIdx,
+				      unsigned long long flags, CUstream hStream)
+{
+	return copy3d_batch(numOps, opList, failIdx, flags, hStream);
+}
+
+CUresult CUDAAPI cuMemcpy3DBatchAsync_ptsz(size_t numOps, CUDA_MEMCPY3D_BATCH_OP *opList, size_t *failIdx,
+					   unsigned long long flags, CUstream hStream)
+{
+	return copy3d_batch(numOps, opList, failIdx, flags, hStream ? hStream : CU_STREAM_PER_THREAD);
+}
+
 /* ---- batched stream memory operations ---- */
 
 static CUresult memop_batch(CUstream s, unsigned int count, CUstreamBatchMemOpParams *ops, unsigned int flags)

@@ -33,6 +33,66 @@ int main(void)
 	CK(cuStreamSynchronize(s));
 	EXPECT(memcmp(back, host + 2048, 2048) == 0);
 
+	/* 3D copies as one batch: a box of a pitched host volume into dense device memory (read
+	 * during the call, from the stack), device memory into a float array at an offset, and
+	 * the array back into host rows; extents are in elements: bytes between pointers, the
+	 * array's elements (4 bytes) where one side is an array */
+	{
+		unsigned char vol[6][5][100];   /* layers, rows, bytes */
+		unsigned char box[3][4][64];
+		float rows[4][16];
+		CUdeviceptr dbox;
+		CUarray arr;
+		CUDA_ARRAY3D_DESCRIPTOR ad = { .Width = 32, .Height = 8, .Depth = 0, .Format = CU_AD_FORMAT_FLOAT,
+					       .NumChannels = 1 };
+		for (unsigned z = 0; z < 6; z++)
+			for (unsigned y = 0; y < 5; y++)
+				for (unsigned x = 0; x < 100; x++)
+					vol[z][y][x] = (unsigned char)(z * 31 + y * 7 + x);
+		CK(cuMemAlloc(&dbox, sizeof(box)));
+		CK(cuArray3DCreate(&arr, &ad));
+		CUDA_MEMCPY3D_BATCH_OP ops3[3];
+		memset(ops3, 0, sizeof(ops3));
+		ops3[0].src.type = CU_MEMCPY_OPERAND_TYPE_POINTER;
+		ops3[0].src.op.ptr.ptr = (CUdeviceptr)(uintptr_t)&vol[1][1][10];
+		ops3[0].src.op.ptr.rowLength = 100;
+		ops3[0].src.op.ptr.layerHeight = 5;
+		ops3[0].dst.type = CU_MEMCPY_OPERAND_TYPE_POINTER;
+		ops3[0].dst.op.ptr.ptr = dbox;   /* rowLength, layerHeight 0: packed */
+		ops3[0].extent = (CUextent3D){ 64, 4, 3 };
+		ops3[0].srcAccessOrder = CU_MEMCPY_SRC_ACCESS_ORDER_DURING_API_CALL;
+		ops3[1].src.type = CU_MEMCPY_OPERAND_TYPE_POINTER;
+		ops3[1].src.op.ptr.ptr = dbox;
+		ops3[1].dst.type = CU_MEMCPY_OPERAND_TYPE_ARRAY;
+		ops3[1].dst.op.array.array = arr;
+		ops3[1].dst.op.array.offset = (CUoffset3D){ 2, 1, 0 };
+		ops3[1].extent = (CUextent3D){ 16, 4, 1 };   /* 16 floats: the box's first 64-byte rows */
+		ops3[1].srcAccessOrder = CU_MEMCPY_SRC_ACCESS_ORDER_STREAM;
+		ops3[2].src.type = CU_MEMCPY_OPERAND_TYPE_ARRAY;
+		ops3[2].src.op.array.array = arr;
+		ops3[2].src.op.array.offset = (CUoffset3D){ 2, 1, 0 };
+		ops3[2].dst.type = CU_MEMCPY_OPERAND_TYPE_POINTER;
+		ops3[2].dst.op.ptr.ptr = (CUdeviceptr)(uintptr_t)rows;
+		ops3[2].extent = (CUextent3D){ 16, 4, 1 };
+		ops3[2].srcAccessOrder = CU_MEMCPY_SRC_ACCESS_ORDER_STREAM;
+		CK(cuMemcpy3DBatchAsync(3, ops3, 0, s));
+		CK(cuStreamSynchronize(s));
+		CK(cuMemcpyDtoH(box, dbox, sizeof(box)));
+		int bad = 0;
+		for (unsigned z = 0; z < 3; z++)
+			for (unsigned y = 0; y < 4; y++)
+				bad += memcmp(box[z][y], &vol[1 + z][1 + y][10], 64) != 0;
+		for (unsigned y = 0; y < 4; y++)
+			bad += memcmp(rows[y], box[0][y], 64) != 0;
+		EXPECT(bad == 0);
+		/* a copy without a valid source access order is refused */
+		ops3[1].srcAccessOrder = CU_MEMCPY_SRC_ACCESS_ORDER_INVALID;
+		CK_ERR(cuMemcpy3DBatchAsync(2, &ops3[1], 0, s), CUDA_ERROR_INVALID_VALUE);
+		CK(cuStreamSynchronize(s));
+		CK(cuArrayDestroy(arr));
+		CK(cuMemFree(dbox));
+	}
+
 	/* write two flags, then wait for one of them, as one batch */
 	CUstreamBatchMemOpParams ops[3];
 	memset(ops, 0, sizeof(ops));
@@ -77,7 +137,7 @@ int main(void)
 	unlink(path);
 	EXPECT(strncmp(line, "digraph", 7) == 0);
 
-	printf("batch: batched copies and memory operations, instantiation with upload, the graph as DOT\n");
+	printf("batch: batched copies (1D and 3D) and memory operations, instantiation with upload, the graph as DOT\n");
 	CK(cuGraphExecDestroy(ge));
 	CK(cuGraphDestroy(g));
 	CK(cuMemFree(a));
