@@ -297,6 +297,74 @@ static int pinned_copy(const struct vgpu_call_desc *d, void *const *argv, CUresu
 	return 0;
 }
 
+/*
+ * Graph launches are posted, as kernel launches are, unless the program may have made graph
+ * memory: the driver refuses a launch of a graph whose memory nodes' allocations from its last
+ * launch are still live, and the program must hear that at the call. Memory nodes only come
+ * from stream-ordered allocations made while a capture is under way (a captured
+ * cuMemAllocAsync, or the one cuGraphAddMemAllocNode captures, graphmem.c): once one is seen,
+ * every later graph launch of the process waits for its answer.
+ */
+static int captures_open;   /* begun and not yet ended, any thread */
+static int graph_memory;    /* a stream-ordered allocation was asked for during a capture */
+static struct vgpu_call_desc launch_posted[2];
+static pthread_once_t launch_posted_once = PTHREAD_ONCE_INIT;
+
+static void launch_posted_init(void)
+{
+	launch_posted[0] = vgpu_call_cuGraphLaunch;
+	launch_posted[1] = vgpu_call_cuGraphLaunch_ptsz;
+	launch_posted[0].flags |= VGPU_CALLF_ASYNC;
+	launch_posted[1].flags |= VGPU_CALLF_ASYNC;
+}
+
+/* What d is sent as (a graph launch may be posted); notes captures and allocations in them. */
+static const struct vgpu_call_desc *graph_watch(const struct vgpu_call_desc *d)
+{
+	switch (d->opcode) {
+	case VGPU_OP_cuGraphLaunch:
+	case VGPU_OP_cuGraphLaunch_ptsz:
+		if (__atomic_load_n(&graph_memory, __ATOMIC_ACQUIRE))
+			return d;
+		pthread_once(&launch_posted_once, launch_posted_init);
+		return &launch_posted[d->opcode == VGPU_OP_cuGraphLaunch_ptsz];
+	case VGPU_OP_cuMemAllocAsync:
+	case VGPU_OP_cuMemAllocAsync_ptsz:
+	case VGPU_OP_cuMemAllocFromPoolAsync:
+	case VGPU_OP_cuMemAllocFromPoolAsync_ptsz:
+		if (__atomic_load_n(&captures_open, __ATOMIC_ACQUIRE) > 0)
+			__atomic_store_n(&graph_memory, 1, __ATOMIC_RELEASE);
+		return d;
+	default:
+		return d;
+	}
+}
+
+static void capture_count(uint16_t op, CUresult res)
+{
+	int n;
+	switch (op) {
+	case VGPU_OP_cuStreamBeginCapture_v2:
+	case VGPU_OP_cuStreamBeginCapture_v2_ptsz:
+	case VGPU_OP_cuStreamBeginCaptureToGraph:
+	case VGPU_OP_cuStreamBeginCaptureToGraph_ptsz:
+		if (res == CUDA_SUCCESS)
+			__atomic_add_fetch(&captures_open, 1, __ATOMIC_ACQ_REL);
+		break;
+	case VGPU_OP_cuStreamEndCapture:
+	case VGPU_OP_cuStreamEndCapture_ptsz:
+		/* a capture ends with its call, whatever the answer (one that failed to begin
+		 * never counted: a stray end leaves the count at 0) */
+		n = __atomic_load_n(&captures_open, __ATOMIC_ACQUIRE);
+		while (n > 0 && !__atomic_compare_exchange_n(&captures_open, &n, n - 1, 0, __ATOMIC_ACQ_REL,
+							      __ATOMIC_ACQUIRE))
+			;
+		break;
+	default:
+		break;
+	}
+}
+
 CUresult vgpu_client_call(const struct vgpu_call_desc *d, void *const *argv)
 {
 	CUresult err;
@@ -315,7 +383,9 @@ CUresult vgpu_client_call(const struct vgpu_call_desc *d, void *const *argv)
 	c = vgpu_conn_get(&err);
 	if (!c)
 		return err;
-	return vgpu_call_on(c, d, argv);
+	err = vgpu_call_on(c, graph_watch(d), argv);
+	capture_count(d->opcode, err);
+	return err;
 }
 
 CUresult vgpu_client_unsupported(const char *name)
