@@ -93,8 +93,10 @@ pids="$pids $app"
 for _ in $(seq 150); do [ "$(calls_of a 2>/dev/null || echo 0)" -gt 50 ] 2>/dev/null && break; sleep 0.1; done
 z=$(zone_of a)
 out=$(ctl a checkpoint "$z" "$tmp/saved.ckpt" --stop 2>&1) || fail "checkpoint --stop: $out"
+workers=$(pgrep -P "$pa")   # its own zone workers, not another proxy's on this machine
 stop_pid KILL "$pa"
-pkill -KILL -x 'vgpu-zone-[0-9]*' 2>/dev/null
+# shellcheck disable=SC2086
+[ -n "$workers" ] && kill -KILL $workers 2>/dev/null
 sleep 0.5
 start a
 out=$(ctl a restore "$tmp/saved.ckpt" 2>&1) || fail "restore from the file after its proxy was killed: $out"
