@@ -303,10 +303,72 @@ static int pinned_copy(const struct vgpu_call_desc *d, void *const *argv, CUresu
  * launch are still live, and the program must hear that at the call. Memory nodes only come
  * from stream-ordered allocations made while a capture is under way (a captured
  * cuMemAllocAsync, or the one cuGraphAddMemAllocNode captures, graphmem.c): once one is seen,
- * every later graph launch of the process waits for its answer.
+ * every later graph launch of the process waits for its answer. So does the launch of an
+ * executable graph this process did not instantiate, or has destroyed since (or whose
+ * context may have gone): its refusal too comes at the call, as the driver gives it.
  */
 static int captures_open;   /* begun and not yet ended, any thread */
 static int graph_memory;    /* a stream-ordered allocation was asked for during a capture */
+static struct {
+	pthread_mutex_t lock;
+	uint64_t *v;            /* executable graphs instantiated here and live, sorted */
+	size_t n, cap;
+} execs = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+/* Under execs.lock: the index of the first entry >= h. */
+static size_t exec_at(uint64_t h)
+{
+	size_t lo = 0, hi = execs.n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (execs.v[mid] < h)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+static int exec_known(uint64_t h)
+{
+	pthread_mutex_lock(&execs.lock);
+	size_t i = exec_at(h);
+	int known = i < execs.n && execs.v[i] == h;
+	pthread_mutex_unlock(&execs.lock);
+	return known;
+}
+
+/* add (made) or forget (destroyed) h; h 0 with add 0: forget them all */
+static void exec_note(uint64_t h, int add)
+{
+	pthread_mutex_lock(&execs.lock);
+	if (!add && !h) {
+		execs.n = 0;
+		pthread_mutex_unlock(&execs.lock);
+		return;
+	}
+	size_t i = exec_at(h);
+	int here = i < execs.n && execs.v[i] == h;
+	if (!add && here) {
+		memmove(&execs.v[i], &execs.v[i + 1], (execs.n - i - 1) * sizeof(*execs.v));
+		execs.n--;
+	} else if (add && !here) {
+		if (execs.n == execs.cap) {
+			size_t cap = execs.cap ? execs.cap * 2 : 16;
+			uint64_t *v = realloc(execs.v, cap * sizeof(*v));
+			if (!v) {   /* unknown then: its launches wait for their answer */
+				pthread_mutex_unlock(&execs.lock);
+				return;
+			}
+			execs.v = v;
+			execs.cap = cap;
+		}
+		memmove(&execs.v[i + 1], &execs.v[i], (execs.n - i) * sizeof(*execs.v));
+		execs.v[i] = h;
+		execs.n++;
+	}
+	pthread_mutex_unlock(&execs.lock);
+}
 static struct vgpu_call_desc launch_posted[2];
 static pthread_once_t launch_posted_once = PTHREAD_ONCE_INIT;
 
@@ -319,12 +381,13 @@ static void launch_posted_init(void)
 }
 
 /* What d is sent as (a graph launch may be posted); notes captures and allocations in them. */
-static const struct vgpu_call_desc *graph_watch(const struct vgpu_call_desc *d)
+static const struct vgpu_call_desc *graph_watch(const struct vgpu_call_desc *d, void *const *argv)
 {
 	switch (d->opcode) {
 	case VGPU_OP_cuGraphLaunch:
 	case VGPU_OP_cuGraphLaunch_ptsz:
-		if (__atomic_load_n(&graph_memory, __ATOMIC_ACQUIRE))
+		if (__atomic_load_n(&graph_memory, __ATOMIC_ACQUIRE) ||
+		    !exec_known((uint64_t)(uintptr_t)*(const CUgraphExec *)argv[0]))
 			return d;
 		pthread_once(&launch_posted_once, launch_posted_init);
 		return &launch_posted[d->opcode == VGPU_OP_cuGraphLaunch_ptsz];
@@ -340,10 +403,28 @@ static const struct vgpu_call_desc *graph_watch(const struct vgpu_call_desc *d)
 	}
 }
 
-static void capture_count(uint16_t op, CUresult res)
+/* After a call: captures begun and ended, executable graphs made and gone. */
+static void graph_after(uint16_t op, void *const *argv, CUresult res)
 {
 	int n;
 	switch (op) {
+	case VGPU_OP_cuGraphInstantiateWithFlags: {   /* every instantiation comes here (composite.c, legacy.c) */
+		CUgraphExec *pe = *(CUgraphExec *const *)argv[0];
+		if (res == CUDA_SUCCESS && pe && *pe)
+			exec_note((uint64_t)(uintptr_t)*pe, 1);
+		break;
+	}
+	case VGPU_OP_cuGraphExecDestroy:
+		exec_note((uint64_t)(uintptr_t)*(const CUgraphExec *)argv[0], 0);
+		break;
+	case VGPU_OP_cuCtxDestroy:
+	case VGPU_OP_cuCtxDestroy_v2:
+	case VGPU_OP_cuDevicePrimaryCtxReset:
+	case VGPU_OP_cuDevicePrimaryCtxReset_v2:
+	case VGPU_OP_cuDevicePrimaryCtxRelease:
+	case VGPU_OP_cuDevicePrimaryCtxRelease_v2:
+		exec_note(0, 0);   /* its graphs may have gone with a context: none is known any more */
+		break;
 	case VGPU_OP_cuStreamBeginCapture_v2:
 	case VGPU_OP_cuStreamBeginCapture_v2_ptsz:
 	case VGPU_OP_cuStreamBeginCaptureToGraph:
@@ -383,8 +464,8 @@ CUresult vgpu_client_call(const struct vgpu_call_desc *d, void *const *argv)
 	c = vgpu_conn_get(&err);
 	if (!c)
 		return err;
-	err = vgpu_call_on(c, graph_watch(d), argv);
-	capture_count(d->opcode, err);
+	err = vgpu_call_on(c, graph_watch(d, argv), argv);
+	graph_after(d->opcode, argv, err);
 	return err;
 }
 

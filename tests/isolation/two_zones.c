@@ -179,7 +179,8 @@ static int zone_b(int in, int out, size_t quota)
 	CK_ERR(cuGraphDestroy((CUgraph)(uintptr_t)o.graph), CUDA_ERROR_INVALID_HANDLE);
 	CK_ERR(cuGraphUpload((CUgraphExec)(uintptr_t)o.exec, NULL), CUDA_ERROR_INVALID_HANDLE);
 	CK_ERR(cuGraphExecDestroy((CUgraphExec)(uintptr_t)o.exec), CUDA_ERROR_INVALID_HANDLE);
-	/* a graph launch waits for its answer (the driver refuses some at the call) */
+	/* the launch of an executable graph this process did not instantiate waits for its
+	 * answer, so its refusal comes at the call, as the driver gives it (libvgpu/call.c) */
 	CK_ERR(cuGraphLaunch((CUgraphExec)(uintptr_t)o.exec, NULL), CUDA_ERROR_INVALID_HANDLE);
 	CK(cuCtxSynchronize());
 	CK_ERR(cuMemAllocFromPoolAsync(&p, 4096, (CUmemoryPool)(uintptr_t)o.pool, NULL), CUDA_ERROR_INVALID_HANDLE);
