@@ -346,10 +346,17 @@ int main(int argc, char **argv)
 	}
 	fflush(stdout);
 	EXPECT(pipe(ab) == 0 && pipe(ba) == 0 && pipe(done) == 0);
-	if ((a = fork()) == 0)
+	/* each process keeps only the pipe ends it uses: one that dies makes the others' reads
+	 * end (and fail) rather than wait for ever */
+	if ((a = fork()) == 0) {
+		close(ab[0]), close(ba[1]), close(done[0]), close(done[1]);
 		exit(zone_a(ab[1], ba[0]));
-	if ((b = fork()) == 0)
+	}
+	if ((b = fork()) == 0) {
+		close(ab[1]), close(ba[0]), close(ba[1]), close(done[0]);
 		exit(zone_b(ab[0], done[1], quota));
+	}
+	close(ab[0]), close(ab[1]), close(ba[0]), close(done[1]);
 	pipe_read(done[0], &c, 1);
 	pipe_write(ba[1], "g", 1);
 	if (wait_ok(b, "zone B") || wait_ok(a, "zone A"))
