@@ -2787,15 +2787,13 @@ static CUresult set_ctx(struct restorer *rs, uint32_t ctx_slot)
 	return rs->f->cuCtxSetCurrent(rs->real[ctx_slot]);
 }
 
-/* Map a span at its old address: reserve there, create, map, allow access. */
+/* Map a span at its old address: reserve there, then back it (vgpu_devva_back). */
 static int span_map(struct restorer *rs, struct vgpu_ckpt_span *sp, int dev, char *why, size_t cap)
 {
 	const struct vgpu_backend_fns *f = rs->f;
 	CUdeviceptr got = 0;
-	CUmemGenericAllocationHandle h = 0;
-	CUmemAllocationProp prop = { .type = CU_MEM_ALLOCATION_TYPE_PINNED,
-				     .location = { .type = CU_MEM_LOCATION_TYPE_DEVICE, .id = dev } };
-	CUmemAccessDesc acc = { .location = prop.location, .flags = CU_MEM_ACCESS_FLAGS_PROT_READWRITE };
+	uint64_t h = 0;
+	int created;
 	CUresult r;
 
 	/* give the placeholder back to the driver, which takes the same range at once */
@@ -2807,15 +2805,11 @@ static int span_map(struct restorer *rs, struct vgpu_ckpt_span *sp, int dev, cha
 			    "(CUresult %d; it offered 0x%llx)", (unsigned long long)sp->base, (unsigned long long)sp->size,
 			    (int)r, (unsigned long long)got);
 	}
-	if ((r = f->cuMemCreate(&h, sp->size, &prop, 0)) != CUDA_SUCCESS) {
+	if ((r = vgpu_devva_back(f, sp->base, sp->size, dev, &h, &created)) != CUDA_SUCCESS) {
 		f->cuMemAddressFree(got, sp->size);
-		return fail(why, cap, -ENOMEM, "cannot allocate %llu bytes of device memory (CUresult %d)",
-			    (unsigned long long)sp->size, (int)r);
-	}
-	if ((r = f->cuMemMap(sp->base, sp->size, 0, h, 0)) != CUDA_SUCCESS ||
-	    (r = f->cuMemSetAccess(sp->base, sp->size, &acc, 1)) != CUDA_SUCCESS) {
-		f->cuMemRelease(h);
-		f->cuMemAddressFree(got, sp->size);
+		if (!created)
+			return fail(why, cap, -ENOMEM, "cannot allocate %llu bytes of device memory (CUresult %d)",
+				    (unsigned long long)sp->size, (int)r);
 		return fail(why, cap, -EIO, "cannot map device memory at 0x%llx (CUresult %d)",
 			    (unsigned long long)sp->base, (int)r);
 	}

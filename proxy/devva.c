@@ -151,10 +151,6 @@ static uint64_t gap_for(const struct vgpu_devva *d, uint64_t len)
 static CUresult map_chunk(struct vgpu_devva *d, const struct vgpu_backend_fns *f, int dev, uint64_t len,
 			  struct vgpu_devva_chunk *c)
 {
-	CUmemAllocationProp prop = { .type = CU_MEM_ALLOCATION_TYPE_PINNED,
-				     .location = { .type = CU_MEM_LOCATION_TYPE_DEVICE, .id = dev } };
-	CUmemAccessDesc acc = { .location = prop.location, .flags = CU_MEM_ACCESS_FLAGS_PROT_READWRITE };
-	CUmemGenericAllocationHandle h = 0;
 	CUdeviceptr got = 0;
 	uint64_t at = 0;
 	CUresult r;
@@ -183,22 +179,39 @@ static CUresult map_chunk(struct vgpu_devva *d, const struct vgpu_backend_fns *f
 	}
 	if (!at)
 		return CUDA_ERROR_NOT_SUPPORTED;
-	if ((r = f->cuMemCreate(&h, len, &prop, 0)) != CUDA_SUCCESS) {
+	uint64_t h;
+	int created;
+	if ((r = vgpu_devva_back(f, at, len, dev, &h, &created)) != CUDA_SUCCESS) {
 		f->cuMemAddressFree(at, len);
-		return CUDA_ERROR_OUT_OF_MEMORY;   /* cuMemAlloc's answer for memory the device has not */
+		return created ? r : CUDA_ERROR_OUT_OF_MEMORY;   /* cuMemAlloc's answer for memory the device has not */
 	}
+	*c = (struct vgpu_devva_chunk){ .base = at, .size = len, .handle = h, .dev = dev };
+	return CUDA_SUCCESS;
+}
+
+CUresult vgpu_devva_back(const struct vgpu_backend_fns *f, uint64_t at, uint64_t len, int dev, uint64_t *handle,
+			 int *created)
+{
+	CUmemAllocationProp prop = { .type = CU_MEM_ALLOCATION_TYPE_PINNED,
+				     .location = { .type = CU_MEM_LOCATION_TYPE_DEVICE, .id = dev } };
+	CUmemAccessDesc acc = { .location = prop.location, .flags = CU_MEM_ACCESS_FLAGS_PROT_READWRITE };
+	CUmemGenericAllocationHandle h = 0;
+	CUresult r;
+
+	*created = 0;
+	if ((r = f->cuMemCreate(&h, len, &prop, 0)) != CUDA_SUCCESS)
+		return r;
+	*created = 1;
 	if ((r = f->cuMemMap(at, len, 0, h, 0)) != CUDA_SUCCESS) {
 		f->cuMemRelease(h);
-		f->cuMemAddressFree(at, len);
 		return r;
 	}
 	if ((r = f->cuMemSetAccess(at, len, &acc, 1)) != CUDA_SUCCESS) {
 		f->cuMemUnmap(at, len);
 		f->cuMemRelease(h);
-		f->cuMemAddressFree(at, len);
 		return r;
 	}
-	*c = (struct vgpu_devva_chunk){ .base = at, .size = len, .handle = (uint64_t)h, .dev = dev };
+	*handle = (uint64_t)h;
 	return CUDA_SUCCESS;
 }
 

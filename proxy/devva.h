@@ -81,6 +81,11 @@ CUresult vgpu_devva_alloc(struct vgpu_devva *d, const struct vgpu_backend_fns *f
  * window's (the driver's then).
  */
 int vgpu_devva_free(struct vgpu_devva *d, const struct vgpu_backend_fns *f, uint64_t base, int sync, int *res);
+/* Physical memory of dev made, mapped at the reserved [at, +len) and opened for reading and
+ * writing: CUDA_SUCCESS with *handle, or the failing call's CUresult with nothing of it left
+ * (the reservation stays the caller's); *created says whether the memory itself was had. */
+CUresult vgpu_devva_back(const struct vgpu_backend_fns *f, uint64_t at, uint64_t len, int dev, uint64_t *handle,
+			 int *created);
 /* Give the idle chunks back to the device (before the zone asks how much memory is free, or
  * when the device has none left for a new chunk). */
 void vgpu_devva_trim(struct vgpu_devva *d, const struct vgpu_backend_fns *f);
