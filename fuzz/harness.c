@@ -733,17 +733,9 @@ static void zone_teardown(struct fz_zone *zz)
 	while (vgpu_vmm_pop_handle(z, &vh) == 0)
 		if (f->cuMemRelease)
 			f->cuMemRelease((CUmemGenericAllocationHandle)vh);
-	if (vgpu_devva_on(&z->devva)) {   /* the fixed window's memory, as zone_release frees it */
-		for (unsigned i = 0; i < n_ctx && z->devva.n; i++)
-			if (f->cuCtxSetCurrent(ctxs[i]) == CUDA_SUCCESS)
-				f->cuCtxSynchronize();
-		uint64_t wb = 0;
-		vgpu_zone_drop_range(z, z->devva.base, z->devva.size, &wb);
-		vgpu_devva_release_all(&z->devva, f);
-		FZ_CHECK(z->devva.n == 0 && z->devva.bytes == 0, "zone %d: fixed-window memory left after teardown", zz->idx);
-		if (n_ctx)
-			f->cuCtxSetCurrent(ctxs[0]);
-	}
+	uint64_t wb;
+	vgpu_proxy_fixed_va_end(z, f, ctxs, n_ctx, &wb);   /* the fixed window's memory, as zone_release frees it */
+	FZ_CHECK(z->devva.n == 0 && z->devva.bytes == 0, "zone %d: fixed-window memory left after teardown", zz->idx);
 	while (vgpu_zone_pop_alloc(z, &a) == 0) {
 		CUresult r = f->cuMemFree_v2((CUdeviceptr)a.base);
 		for (unsigned i = 1; r != CUDA_SUCCESS && i < n_ctx; i++) {

@@ -338,15 +338,17 @@ static int exec_known(uint64_t h)
 	return known;
 }
 
-/* add (made) or forget (destroyed) h; h 0 with add 0: forget them all */
+static void exec_forget_all(void)
+{
+	pthread_mutex_lock(&execs.lock);
+	execs.n = 0;
+	pthread_mutex_unlock(&execs.lock);
+}
+
+/* add (made) or forget (destroyed) h */
 static void exec_note(uint64_t h, int add)
 {
 	pthread_mutex_lock(&execs.lock);
-	if (!add && !h) {
-		execs.n = 0;
-		pthread_mutex_unlock(&execs.lock);
-		return;
-	}
 	size_t i = exec_at(h);
 	int here = i < execs.n && execs.v[i] == h;
 	if (!add && here) {
@@ -369,6 +371,7 @@ static void exec_note(uint64_t h, int add)
 	}
 	pthread_mutex_unlock(&execs.lock);
 }
+
 static struct vgpu_call_desc launch_posted[2];
 static pthread_once_t launch_posted_once = PTHREAD_ONCE_INIT;
 
@@ -423,7 +426,7 @@ static void graph_after(uint16_t op, void *const *argv, CUresult res)
 	case VGPU_OP_cuDevicePrimaryCtxReset_v2:
 	case VGPU_OP_cuDevicePrimaryCtxRelease:
 	case VGPU_OP_cuDevicePrimaryCtxRelease_v2:
-		exec_note(0, 0);   /* its graphs may have gone with a context: none is known any more */
+		exec_forget_all();   /* its graphs may have gone with a context: none is known any more */
 		break;
 	case VGPU_OP_cuStreamBeginCapture_v2:
 	case VGPU_OP_cuStreamBeginCapture_v2_ptsz:

@@ -845,7 +845,7 @@ static int is_free_op(uint16_t op)
  * holds several small allocations or a rounded-up one, and belongs to no context. 1 with
  * *base, *size and *owner (may be NULL: the context it was made in), else 0.
  */
-static int placed_range(struct vgpu_zone *z, uint64_t p, uint64_t *base, uint64_t *size, const void **owner)
+int vgpu_proxy_placed_range(struct vgpu_zone *z, uint64_t p, uint64_t *base, uint64_t *size, const void **owner)
 {
 	int placed = vgpu_devva_in_window(&z->devva, p), found = 0;
 	pthread_mutex_lock(&z->lock);
@@ -860,11 +860,6 @@ static int placed_range(struct vgpu_zone *z, uint64_t p, uint64_t *base, uint64_
 	}
 	pthread_mutex_unlock(&z->lock);
 	return found;
-}
-
-int vgpu_proxy_placed_range(struct vgpu_zone *z, uint64_t p, uint64_t *base, uint64_t *size, const void **owner)
-{
-	return placed_range(z, p, base, size, owner);
 }
 
 /*
@@ -887,22 +882,14 @@ static int fixed_va_call(struct chanctx *cc, struct vgpu_proxy_call *call, void 
 			return 0;
 		*res = (CUresult)r;
 		return 1;
-	case VGPU_OP_cuMemAlloc_v2: {   /* (dptr, bytesize) */
-		CUdeviceptr *dp = *(CUdeviceptr **)argv[0];
-		if (!dp || !vgpu_devva_on(d))
-			return 0;
-		CUresult e = vgpu_devva_alloc(d, f, *(size_t *)argv[1], &p);
-		if (e == CUDA_ERROR_NOT_SUPPORTED)
-			return 0;
-		if (e == CUDA_SUCCESS)
-			*dp = p;
-		*res = e;
-		return 1;
-	}
+	case VGPU_OP_cuMemAlloc_v2:   /* (dptr, bytesize) */
+		size = *(size_t *)argv[1];
+		break;
 	case VGPU_OP_cuMemAllocPitch_v2: {   /* (dptr, pPitch, WidthInBytes, Height, ElementSizeBytes) */
-		CUdeviceptr *dp = *(CUdeviceptr **)argv[0], probe = 0;
+		CUdeviceptr probe = 0;
 		size_t *pp = *(size_t **)argv[1], h = *(size_t *)argv[3];
-		if (!dp || !pp || !vgpu_devva_on(d) || !call->drv->cuMemAllocPitch_v2 || !call->drv->cuMemFree_v2)
+		if (!*(CUdeviceptr **)argv[0] || !pp || !vgpu_devva_on(d) || !call->drv->cuMemAllocPitch_v2 ||
+		    !call->drv->cuMemFree_v2)
 			return 0;
 		/* the pitch is the driver's choice: asked for with a throwaway allocation */
 		CUresult e = call->drv->cuMemAllocPitch_v2(&probe, pp, *(size_t *)argv[2], h, *(unsigned *)argv[4]);
@@ -915,12 +902,7 @@ static int fixed_va_call(struct chanctx *cc, struct vgpu_proxy_call *call, void 
 			*res = CUDA_ERROR_OUT_OF_MEMORY;
 			return 1;
 		}
-		if ((e = vgpu_devva_alloc(d, f, size, &p)) == CUDA_ERROR_NOT_SUPPORTED)
-			return 0;
-		if (e == CUDA_SUCCESS)
-			*dp = p;
-		*res = e;
-		return 1;
+		break;
 	}
 	case VGPU_OP_cuMemGetInfo_v2:
 		vgpu_devva_trim(d, f);   /* idle granules are free memory to the zone: the driver's answer counts them */
@@ -928,7 +910,7 @@ static int fixed_va_call(struct chanctx *cc, struct vgpu_proxy_call *call, void 
 	case VGPU_OP_cuMemGetAddressRange_v2: {   /* (pbase, psize, dptr) */
 		CUdeviceptr *pb = *(CUdeviceptr **)argv[0];
 		size_t *ps = *(size_t **)argv[1];
-		if (!placed_range(call->zone, *(uint64_t *)argv[2], &base, &size, NULL))
+		if (!vgpu_proxy_placed_range(call->zone, *(uint64_t *)argv[2], &base, &size, NULL))
 			return 0;
 		if (pb)
 			*pb = base;
@@ -940,6 +922,17 @@ static int fixed_va_call(struct chanctx *cc, struct vgpu_proxy_call *call, void 
 	default:
 		return 0;
 	}
+	/* an allocation of size bytes into *argv[0], in the window */
+	CUdeviceptr *dp = *(CUdeviceptr **)argv[0];
+	if (!dp || !vgpu_devva_on(d))
+		return 0;
+	CUresult e = vgpu_devva_alloc(d, f, size, &p);
+	if (e == CUDA_ERROR_NOT_SUPPORTED)
+		return 0;   /* the driver's, where the window cannot be had */
+	if (e == CUDA_SUCCESS)
+		*dp = p;
+	*res = e;
+	return 1;
 }
 
 static CUresult call_generic(struct chanctx *cc, struct vgpu_proxy_call *call, vgpu_thunk_fn thunk,
@@ -1055,17 +1048,17 @@ static CUresult call_generic(struct chanctx *cc, struct vgpu_proxy_call *call, v
 		return res;
 	}
 	call->argv = argv;
-	int restored = 0;
+	int handled = 0;   /* by the worker itself, not the driver */
 	if (!wire && call->zone->ck.nspan && is_free_op(call->hdr.opcode)) {
 		/* memory a restore recreated is a virtual-memory mapping, freed its own way */
 		int r = 0;
-		restored = vgpu_ckpt_free(call->zone, cc->be, (uint64_t)*(CUdeviceptr *)argv[0], &r);
+		handled = vgpu_ckpt_free(call->zone, cc->be, (uint64_t)*(CUdeviceptr *)argv[0], &r);
 		res = (CUresult)r;
 	}
-	if (!wire && !restored && (vgpu_devva_on(&call->zone->devva) || call->zone->ck.nspan))
-		restored = fixed_va_call(cc, call, argv, &res);
+	if (!wire && !handled && (vgpu_devva_on(&call->zone->devva) || call->zone->ck.nspan))
+		handled = fixed_va_call(cc, call, argv, &res);
 	void *capture_made = is_end_capture(call->hdr.opcode) ? capture_ending(call, argv) : NULL;
-	if (!restored)
+	if (!handled)
 		res = wire ? wire(call, argv) : thunk(call->drv, argv);
 	if (capture_made && res != CUDA_SUCCESS)
 		capture_failed(call, capture_made);

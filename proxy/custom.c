@@ -166,6 +166,22 @@ static void fixed_va_context_gone(struct vgpu_zone *z, const struct vgpu_backend
 	free(bases);
 }
 
+unsigned vgpu_proxy_fixed_va_end(struct vgpu_zone *z, const struct vgpu_backend_fns *f, CUcontext const *ctxs,
+				  unsigned n_ctx, uint64_t *bytes)
+{
+	*bytes = 0;
+	if (!vgpu_devva_on(&z->devva))
+		return 0;
+	for (unsigned i = 0; i < n_ctx && z->devva.n && f->cuCtxSetCurrent && f->cuCtxSynchronize; i++)
+		if (f->cuCtxSetCurrent(ctxs[i]) == CUDA_SUCCESS)
+			f->cuCtxSynchronize();
+	unsigned n = vgpu_zone_drop_range(z, z->devva.base, z->devva.size, bytes);
+	vgpu_devva_release_all(&z->devva, f);
+	if (n_ctx && f->cuCtxSetCurrent)
+		f->cuCtxSetCurrent(ctxs[0]);
+	return n;
+}
+
 void vgpu_proxy_context_gone(struct vgpu_zone *z, const struct vgpu_backend *be, const void *ctx,
 			     unsigned *handles, unsigned *allocs, uint64_t *bytes)
 {

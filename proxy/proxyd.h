@@ -204,6 +204,11 @@ const void *vgpu_proxy_current_ctx(const struct vgpu_proxy_call *c);
 const void *vgpu_proxy_captured_into(const struct vgpu_proxy_call *c);
 /* The JIT link states made in ctx (all: every one) are destroyed and forgotten: the context
  * went, or the zone (proxy/custom_link.c). */
+/* The zone's end, for the fixed window's memory (devva.h): the device done with it (each of
+ * the n_ctx contexts synchronised, ctxs[0] current again after), its allocations out of the
+ * map and uncharged, every chunk unmapped and released. How many allocations, *bytes their size. */
+unsigned vgpu_proxy_fixed_va_end(struct vgpu_zone *z, const struct vgpu_backend_fns *f, CUcontext const *ctxs,
+				  unsigned n_ctx, uint64_t *bytes);
 void vgpu_proxy_links_gone(struct vgpu_zone *z, const struct vgpu_backend *be, const void *ctx, int all);
 /* VGPU_OP_HOSTFN (custom_hostfn.c): the zone's host-function thread reports one done and
  * waits for the next, at most vgpu_hostfn_wait_ms (VGPU_HOSTFN_WAIT_MS; harnesses set 0). */

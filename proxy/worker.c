@@ -598,19 +598,10 @@ static void zone_release(struct worker *w)
 		if (f->cuMemRelease && f->cuMemRelease((CUmemGenericAllocationHandle)vh) != CUDA_SUCCESS)
 			failed++;
 	}
-	if (vgpu_devva_on(&z->devva)) {
-		/* the fixed window's memory (devva.h): the device done with it, then unmapped and
-		 * released; its allocations are out of the map before the driver's are freed */
-		for (unsigned i = 0; i < n_ctx && z->devva.n && f->cuCtxSetCurrent && f->cuCtxSynchronize; i++)
-			if (f->cuCtxSetCurrent(ctxs[i]) == CUDA_SUCCESS)
-				f->cuCtxSynchronize();
-		uint64_t wb = 0;
-		n_mem += vgpu_zone_drop_range(z, z->devva.base, z->devva.size, &wb);
-		bytes += wb;
-		vgpu_devva_release_all(&z->devva, f);
-		if (n_ctx && f->cuCtxSetCurrent)
-			f->cuCtxSetCurrent(ctxs[0]);
-	}
+	/* the fixed window's memory: out of the map before the driver's allocations are freed */
+	uint64_t wb;
+	n_mem += vgpu_proxy_fixed_va_end(z, f, ctxs, n_ctx, &wb);
+	bytes += wb;
 	while (vgpu_zone_pop_alloc(z, &a) == 0) {
 		n_mem++;
 		bytes += a.size;
