@@ -110,6 +110,7 @@ static int open_lib(struct vgpu_backend *b, const char *path, int kind, char *wh
 	SYM(cuStreamCreateWithPriority);
 	SYM(cuEventCreate);
 	SYM(cuMemcpyDtoH_v2);
+	SYM(cuMemcpyDtoD_v2);
 	SYM(cuMemcpyHtoD_v2);
 	SYM(cuModuleGetGlobal_v2);
 	SYM(cuMemAddressReserve);

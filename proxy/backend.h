@@ -49,6 +49,7 @@ struct vgpu_backend_fns {
 	CUresult (*cuStreamCreateWithPriority)(CUstream *, unsigned int, int);
 	CUresult (*cuEventCreate)(CUevent *, unsigned int);
 	CUresult (*cuMemcpyDtoH_v2)(void *, CUdeviceptr, size_t);
+	CUresult (*cuMemcpyDtoD_v2)(CUdeviceptr, CUdeviceptr, size_t);
 	CUresult (*cuMemcpyHtoD_v2)(CUdeviceptr, const void *, size_t);
 	CUresult (*cuModuleGetGlobal_v2)(CUdeviceptr *, size_t *, CUmodule, const char *);
 	CUresult (*cuMemAddressReserve)(CUdeviceptr *, size_t, size_t, CUdeviceptr, unsigned long long);

@@ -238,10 +238,14 @@ static unsigned event_flags(const struct vgpu_zone *z, const void *event)
 	return 0;
 }
 
-void vgpu_ckpt_note_global(struct vgpu_zone *z, const void *module, const char *name, uint64_t addr, uint64_t size)
+/* Note a global the zone knows at zaddr and the module has at addr; -ENOMEM when it could
+ * not be noted. */
+static int note_global(struct vgpu_zone *z, const void *module, const char *name, uint64_t addr, uint64_t size,
+		       uint64_t zaddr)
 {
 	struct vgpu_ckpt_zone *ck = &z->ck;
 	char *copy = name ? strndup(name, VGPU_CKPT_NAME_MAX) : NULL;
+	int rc = 0;
 	pthread_mutex_lock(&z->lock);
 	uint32_t i = 0;
 	while (i < ck->nglob && !(ck->glob[i].module == module && ck->glob[i].addr == addr))
@@ -250,11 +254,91 @@ void vgpu_ckpt_note_global(struct vgpu_zone *z, const void *module, const char *
 		free(copy);   /* asked for again */
 	} else if (vgpu_room_for_one(&ck->glob, &ck->capglob, ck->nglob, sizeof(*ck->glob), 8) == 0) {
 		/* a NULL name (out of memory) is kept too: the writer refuses a zone with one */
-		ck->glob[ck->nglob++] = (struct vgpu_ckpt_global){ module, addr, size, copy };
+		ck->glob[ck->nglob++] = (struct vgpu_ckpt_global){ module, addr, size, copy, zaddr };
+		if (zaddr != addr)
+			__atomic_store_n(&ck->nmoved, ck->nmoved + 1, __ATOMIC_RELEASE);
 	} else {
 		free(copy);
 		ck->glob_lost = 1;
+		rc = -ENOMEM;
 	}
+	pthread_mutex_unlock(&z->lock);
+	return rc;
+}
+
+void vgpu_ckpt_note_global(struct vgpu_zone *z, const void *module, const char *name, uint64_t addr, uint64_t size)
+{
+	note_global(z, module, name, addr, size, addr);
+}
+
+/* Under the zone's lock, or with the zone stopped: the global a restore moved whose old
+ * range (to_real) or new one (!to_real) holds [p, p+len) (len 0: p), or NULL. */
+static const struct vgpu_ckpt_global *moved_at(const struct vgpu_ckpt_zone *ck, uint64_t p, uint64_t len, int to_real)
+{
+	for (uint32_t i = 0; i < ck->nglob; i++) {
+		const struct vgpu_ckpt_global *g = &ck->glob[i];
+		uint64_t from = to_real ? g->zaddr : g->addr;
+		if (g->zaddr != g->addr && p >= from && p - from < g->size && len <= g->size - (p - from))
+			return g;
+	}
+	return NULL;
+}
+
+static uint64_t moved_real(const struct vgpu_ckpt_zone *ck, uint64_t p, uint64_t len)
+{
+	const struct vgpu_ckpt_global *g = moved_at(ck, p, len, 1);
+	return g ? g->addr + (p - g->zaddr) : p;
+}
+
+static uint64_t moved_zone(const struct vgpu_ckpt_zone *ck, uint64_t p)
+{
+	const struct vgpu_ckpt_global *g = moved_at(ck, p, 0, 0);
+	return g ? g->zaddr + (p - g->addr) : p;
+}
+
+/* Every aligned word of buf that points into a moved global's range (to_real: its old one),
+ * made to point at the same byte of its other one. */
+static void moved_words(const struct vgpu_ckpt_zone *ck, uint8_t *buf, size_t n, int to_real)
+{
+	for (size_t off = 0; off + 8 <= n; off += 8) {
+		uint64_t w;
+		memcpy(&w, buf + off, 8);
+		if (!w)
+			continue;
+		const struct vgpu_ckpt_global *g = moved_at(ck, w, 0, to_real);
+		if (g) {
+			w = to_real ? g->addr + (w - g->zaddr) : g->zaddr + (w - g->addr);
+			memcpy(buf + off, &w, 8);
+		}
+	}
+}
+
+uint64_t vgpu_ckpt_real_addr(struct vgpu_zone *z, uint64_t p, uint64_t len)
+{
+	if (!__atomic_load_n(&z->ck.nmoved, __ATOMIC_ACQUIRE))
+		return p;
+	pthread_mutex_lock(&z->lock);
+	p = moved_real(&z->ck, p, len);
+	pthread_mutex_unlock(&z->lock);
+	return p;
+}
+
+uint64_t vgpu_ckpt_zone_addr(struct vgpu_zone *z, uint64_t p)
+{
+	if (!__atomic_load_n(&z->ck.nmoved, __ATOMIC_ACQUIRE))
+		return p;
+	pthread_mutex_lock(&z->lock);
+	p = moved_zone(&z->ck, p);
+	pthread_mutex_unlock(&z->lock);
+	return p;
+}
+
+void vgpu_ckpt_words(struct vgpu_zone *z, void *buf, size_t n, int to_real)
+{
+	if (!__atomic_load_n(&z->ck.nmoved, __ATOMIC_ACQUIRE))
+		return;
+	pthread_mutex_lock(&z->lock);
+	moved_words(&z->ck, buf, n, to_real);
 	pthread_mutex_unlock(&z->lock);
 }
 
@@ -269,6 +353,8 @@ void vgpu_ckpt_module_gone(struct vgpu_zone *z, const struct vgpu_backend *be, c
 		for (uint32_t i = 0; i < ck->nglob; i++)
 			if (ck->glob[i].module == module) {
 				addr = ck->glob[i].addr;
+				if (ck->glob[i].zaddr != addr)
+					__atomic_store_n(&ck->nmoved, ck->nmoved - 1, __ATOMIC_RELEASE);
 				free(ck->glob[i].name);
 				ck->glob[i] = ck->glob[--ck->nglob];
 				found = 1;
@@ -540,11 +626,6 @@ static int blockers(const struct vgpu_zone *z, const struct vgpu_backend *be, ch
 			return fail(why, cap, -E2BIG, "the zone has more than %u physical allocations, mappings or "
 				    "reservations", VGPU_CKPT_MAX_ALLOCS);
 	}
-	if ((z->ck.nglob || z->ck.glob_lost) && !be->fn.vgpu_sim_module_place_global)
-		return fail(why, cap, -EOPNOTSUPP, "the zone took the address of a module global "
-			    "(cuModuleGetGlobal), which a restored module cannot keep here: a GPU driver (or "
-			    "--checkpoint-globals copy) puts no global at a given address; on a GPU that takes "
-			    "the driver's process checkpoint");
 	if (z->ck.glob_lost)
 		return fail(why, cap, -ENOMEM, "a module global the zone took the address of was not noted "
 			    "(out of memory when it was asked for)");
@@ -918,7 +999,14 @@ static int node_body(const struct vgpu_zone *z, const struct vgpu_backend_fns *f
 			if (!p.kernelParams[i])
 				return fail(why, cap, -EOPNOTSUPP, "a kernel node's parameter %u cannot be read back", i);
 			gb_u32(nb, (uint32_t)sizes[i]);
-			gb_put(nb, p.kernelParams[i], sizes[i]);
+			if (z->ck.nmoved) {   /* pointers to moved globals as the zone knows them */
+				uint8_t v[GRAPH_MAX_PARAM_BYTES];
+				memcpy(v, p.kernelParams[i], sizes[i]);
+				moved_words(&z->ck, v, sizes[i], 0);
+				gb_put(nb, v, sizes[i]);
+			} else {
+				gb_put(nb, p.kernelParams[i], sizes[i]);
+			}
 		}
 		return 0;
 	}
@@ -930,7 +1018,7 @@ static int node_body(const struct vgpu_zone *z, const struct vgpu_backend_fns *f
 		if (c.srcMemoryType != CU_MEMORYTYPE_DEVICE || c.dstMemoryType != CU_MEMORYTYPE_DEVICE ||
 		    c.srcXInBytes || c.srcY || c.srcZ || c.srcLOD || c.dstXInBytes || c.dstY || c.dstZ || c.dstLOD)
 			return fail(why, cap, -EOPNOTSUPP, "a copy node that is not a plain copy between device addresses");
-		gb_u64(nb, c.srcDevice); gb_u64(nb, c.dstDevice);
+		gb_u64(nb, moved_zone(&z->ck, c.srcDevice)); gb_u64(nb, moved_zone(&z->ck, c.dstDevice));
 		gb_u64(nb, c.srcPitch); gb_u64(nb, c.srcHeight); gb_u64(nb, c.dstPitch); gb_u64(nb, c.dstHeight);
 		gb_u64(nb, c.WidthInBytes); gb_u64(nb, c.Height); gb_u64(nb, c.Depth);
 		return 0;
@@ -939,7 +1027,7 @@ static int node_body(const struct vgpu_zone *z, const struct vgpu_backend_fns *f
 		CUDA_MEMSET_NODE_PARAMS m;
 		if (!f->cuGraphMemsetNodeGetParams || (r = f->cuGraphMemsetNodeGetParams(x, &m)) != CUDA_SUCCESS)
 			break;
-		gb_u64(nb, m.dst); gb_u64(nb, m.pitch); gb_u32(nb, m.value); gb_u32(nb, m.elementSize);
+		gb_u64(nb, moved_zone(&z->ck, m.dst)); gb_u64(nb, m.pitch); gb_u32(nb, m.value); gb_u32(nb, m.elementSize);
 		gb_u64(nb, m.width); gb_u64(nb, m.height);
 		return 0;
 	}
@@ -1385,6 +1473,31 @@ static int w_device(struct writer *w, const struct vgpu_backend_fns *f, uint64_t
 	return 0;
 }
 
+struct zrange { uint64_t zbase; uint32_t a; };
+
+static int zrange_cmp(const void *x, const void *y)
+{
+	const struct zrange *p = x, *q = y;
+	return p->zbase < q->zbase ? -1 : p->zbase > q->zbase;
+}
+
+/*
+ * The zone's allocations by the addresses it knows them at, in that order (the order of the
+ * ranges record): a module global a restore found elsewhere is written at its old address,
+ * where the zone still names it. NULL when out of memory.
+ */
+static struct zrange *zone_ranges(const struct vgpu_zone *z)
+{
+	struct zrange *v = malloc(sizeof(*v) * (z->amap.n + 1));
+	if (!v)
+		return NULL;
+	for (uint32_t a = 0; a < z->amap.n; a++)
+		v[a] = (struct zrange){ moved_zone(&z->ck, z->amap.v[a].base), a };
+	if (z->ck.nmoved)
+		qsort(v, z->amap.n, sizeof(*v), zrange_cmp);
+	return v;
+}
+
 int vgpu_ckpt_write(int fd, struct vgpu_zone *z, const struct vgpu_backend *be, uint32_t backend_kind,
 		    const char *reg, const char *source, const struct vgpu_ckpt_chan *chans, uint32_t nchan,
 		    struct vgpu_ckpt_sum *sum, char *why, size_t why_len)
@@ -1392,6 +1505,7 @@ int vgpu_ckpt_write(int fd, struct vgpu_zone *z, const struct vgpu_backend *be, 
 	struct vgpu_ckpt_pin *pins = NULL;
 	struct gplan *gp = NULL;
 	struct gval *gv = NULL;
+	struct zrange *zr = NULL;
 	uint32_t npins = 0, ngp = 0, ngv = 0;
 	const struct vgpu_backend_fns *f = &be->fn;
 	struct writer w = { .fd = fd, .cap = 4u << 20 };
@@ -1433,7 +1547,8 @@ int vgpu_ckpt_write(int fd, struct vgpu_zone *z, const struct vgpu_backend *be, 
 	}
 	pins = calloc(VGPU_PINNED_MAX_REGIONS, sizeof(*pins));
 	w.buf = malloc(w.cap);
-	if (!w.buf || !pins) {
+	zr = zone_ranges(z);
+	if (!w.buf || !pins || !zr) {
 		rc = fail(why, why_len, -ENOMEM, "out of memory for the write buffer");
 		goto out;
 	}
@@ -1492,8 +1607,8 @@ int vgpu_ckpt_write(int fd, struct vgpu_zone *z, const struct vgpu_backend *be, 
 	w_u32(&w, z->amap.n);
 	w_u32(&w, z->vmm.nres);   /* the zone's address reservations follow its allocations */
 	for (uint32_t a = 0; a < z->amap.n; a++) {
-		w_u64(&w, z->amap.v[a].base);
-		w_u64(&w, z->amap.v[a].size);
+		w_u64(&w, zr[a].zbase);
+		w_u64(&w, z->amap.v[zr[a].a].size);
 	}
 	vgpu_vmm_sort_res(&z->vmm);
 	for (uint32_t a = 0; a < z->vmm.nres; a++) {
@@ -1534,7 +1649,7 @@ int vgpu_ckpt_write(int fd, struct vgpu_zone *z, const struct vgpu_backend *be, 
 	}
 	/* allocations with their bytes, from the device into the write buffer */
 	for (uint32_t a = 0; a < z->amap.n && !w.err; a++) {
-		const struct vgpu_alloc *al = &z->amap.v[a];
+		const struct vgpu_alloc *al = &z->amap.v[zr[a].a];
 		/* made in a context, or a module's global: then its module's context (its device) */
 		uint32_t os = al->owner ? slot_of_real(z, VGPU_H_CONTEXT, al->owner) : NO_SLOT;
 		uint32_t ms = al->owner && os == NO_SLOT ? slot_of_real(z, VGPU_H_MODULE, al->owner) : NO_SLOT;
@@ -1545,7 +1660,7 @@ int vgpu_ckpt_write(int fd, struct vgpu_zone *z, const struct vgpu_backend *be, 
 		}
 		ctx_current(z, f, os);
 		w_rec(&w, R_ALLOC, 24 + al->size);
-		w_u64(&w, al->base); w_u64(&w, al->size); w_u32(&w, os); w_u32(&w, 0);
+		w_u64(&w, zr[a].zbase); w_u64(&w, al->size); w_u32(&w, os); w_u32(&w, 0);
 		if ((rc = w_device(&w, f, al->base, al->size, "the allocation", why, why_len)) < 0)
 			goto out;
 		nrec++;
@@ -1563,7 +1678,7 @@ int vgpu_ckpt_write(int fd, struct vgpu_zone *z, const struct vgpu_backend *be, 
 		w_rec(&w, R_GLOBAL, 24ull + len);
 		w_u32(&w, slot_of_real(z, VGPU_H_MODULE, gl->module));
 		w_u32(&w, len);
-		w_u64(&w, gl->addr);
+		w_u64(&w, gl->zaddr);
 		w_u64(&w, gl->size);
 		w_bytes(&w, gl->name, len);
 	}
@@ -1645,6 +1760,7 @@ out:
 		free(gp[i].b.p);
 	free(gp);
 	gvals_free(gv, ngv);
+	free(zr);
 	free(pins);
 	for (unsigned s = 0; s < VGPU_OUT_STREAMS; s++)
 		free(outb[s]);
@@ -2787,6 +2903,62 @@ static CUresult set_ctx(struct restorer *rs, uint32_t ctx_slot)
 	return rs->f->cuCtxSetCurrent(rs->real[ctx_slot]);
 }
 
+/*
+ * A module global the zone knows at it->base, on a driver that puts a module's globals only
+ * where it loads them (a GPU's; the simulator's with --checkpoint-globals copy): its value,
+ * restored at the old address by its allocation record, goes into the reloaded module's own
+ * global, found by name, and from then on the zone's old range means that global
+ * (vgpu_ckpt_real_addr: the worker translates the addresses the zone names, and back the
+ * ones it is given). The memory the old range was restored into stays mapped, out of the
+ * zone's reach, until the zone ends: nothing else can be placed where the zone still points.
+ */
+static int global_moved(struct restorer *rs, const struct item *it, CUmodule mod, const char *name, char *why,
+			size_t cap)
+{
+	struct vgpu_zone *z = rs->z;
+	const struct vgpu_backend_fns *f = rs->f;
+	unsigned t; void *real; const void *own = NULL; uint32_t gen;
+	CUdeviceptr addr = 0;
+	size_t size = 0;
+	CUresult r;
+	int rc;
+
+	if (vgpu_htab_slot(&z->htab, it->owner, &t, &real, &own, &gen) == 1 && own &&
+	    (r = f->cuCtxSetCurrent((CUcontext)own)) != CUDA_SUCCESS)
+		return fail(why, cap, -EIO, "module global %.200s: its module's context cannot be made current "
+			    "(CUresult %d)", name, (int)r);
+	if (!f->cuModuleGetGlobal_v2 || !f->cuMemcpyDtoD_v2 ||
+	    (r = f->cuModuleGetGlobal_v2(&addr, &size, mod, name)) != CUDA_SUCCESS)
+		return fail(why, cap, -EPROTO, "module global %.200s is not in its restored module", name);
+	if (size != it->size)
+		return fail(why, cap, -EPROTO, "module global %.200s is %zu bytes in its restored module, %llu in "
+			    "the checkpoint", name, size, (unsigned long long)it->size);
+	if (addr == it->base) {   /* where it was: nothing moves */
+		pthread_mutex_lock(&z->lock);
+		rc = vgpu_allocmap_set_owner(&z->amap, it->base, mod);
+		pthread_mutex_unlock(&z->lock);
+		if (rc < 0)
+			return fail(why, cap, -EPROTO, "module global %.200s: no allocation at 0x%llx", name,
+				    (unsigned long long)it->base);
+		vgpu_ckpt_note_global(z, mod, name, it->base, it->size);
+		return 0;
+	}
+	if ((r = f->cuMemcpyDtoD_v2(addr, (CUdeviceptr)it->base, size)) != CUDA_SUCCESS ||
+	    (r = f->cuCtxSynchronize()) != CUDA_SUCCESS)
+		return fail(why, cap, -EIO, "writing module global %.200s failed (CUresult %d)", name, (int)r);
+	if (vgpu_zone_dptr_remove(z, it->base) < 0)
+		return fail(why, cap, -EPROTO, "module global %.200s: no allocation at 0x%llx", name,
+			    (unsigned long long)it->base);
+	if ((rc = vgpu_zone_dptr_add_owned(z, addr, size, mod, NULL)) != 0)
+		return fail(why, cap, -EPROTO, "module global %.200s: where its module has it, [0x%llx, +0x%zx), is "
+			    "named twice or overlaps memory of the zone", name, (unsigned long long)addr, size);
+	if (note_global(z, mod, name, addr, size, it->base) < 0)
+		return fail(why, cap, -ENOMEM, "out of memory noting module global %.200s", name);
+	vgpu_info("module global %.200s: known to the zone at 0x%llx, its module has it at 0x%llx; "
+		  "translated", name, (unsigned long long)it->base, (unsigned long long)addr);
+	return 0;
+}
+
 /* Map a span at its old address: reserve there, then back it (vgpu_devva_back). */
 static int span_map(struct restorer *rs, struct vgpu_ckpt_span *sp, int dev, char *why, size_t cap)
 {
@@ -2853,14 +3025,26 @@ static int graph_build(struct restorer *rs, const struct model *m, CUgraph g, CU
 			k.blockDimX = rd_u32(&nb); k.blockDimY = rd_u32(&nb); k.blockDimZ = rd_u32(&nb);
 			k.sharedMemBytes = rd_u32(&nb);
 			uint32_t np = rd_u32(&nb);
-			for (uint32_t q = 0; q < np; q++) {
+			uint8_t *moved = NULL;   /* the parameters, pointers to moved globals translated */
+			if (rs->z->ck.nmoved && !(moved = malloc(GRAPH_MAX_PARAM_BYTES))) {
+				rc = fail(why, cap, -ENOMEM, "out of memory rebuilding a graph");
+				break;
+			}
+			for (uint32_t q = 0, at = 0; q < np; q++) {
 				uint32_t sz = rd_u32(&nb);
 				params[q] = (void *)(nb.p + nb.off);
+				if (moved) {   /* (graph_check: the sizes add up to at most the buffer) */
+					memcpy(moved + at, params[q], sz);
+					moved_words(&rs->z->ck, moved + at, sz, 1);
+					params[q] = moved + at;
+					at += sz;
+				}
 				nb.off += sz;
 			}
 			k.kernelParams = np ? params : NULL;
 			if (f->cuGraphAddKernelNode_v2)
 				r = f->cuGraphAddKernelNode_v2(&x, g, deps, nd, &k);
+			free(moved);
 			break;
 		}
 		case CU_GRAPH_NODE_TYPE_MEMCPY: {
@@ -2870,6 +3054,8 @@ static int graph_build(struct restorer *rs, const struct model *m, CUgraph g, CU
 			c.srcDevice = rd_u64(&nb); c.dstDevice = rd_u64(&nb);
 			c.srcPitch = rd_u64(&nb); c.srcHeight = rd_u64(&nb); c.dstPitch = rd_u64(&nb); c.dstHeight = rd_u64(&nb);
 			c.WidthInBytes = rd_u64(&nb); c.Height = rd_u64(&nb); c.Depth = rd_u64(&nb);
+			c.srcDevice = moved_real(&rs->z->ck, c.srcDevice, 0);
+			c.dstDevice = moved_real(&rs->z->ck, c.dstDevice, 0);
 			if (f->cuGraphAddMemcpyNode)
 				r = f->cuGraphAddMemcpyNode(&x, g, deps, nd, &c, ctx);
 			break;
@@ -2877,6 +3063,7 @@ static int graph_build(struct restorer *rs, const struct model *m, CUgraph g, CU
 		case CU_GRAPH_NODE_TYPE_MEMSET: {
 			CUDA_MEMSET_NODE_PARAMS ms;
 			ms.dst = rd_u64(&nb); ms.pitch = rd_u64(&nb); ms.value = rd_u32(&nb); ms.elementSize = rd_u32(&nb);
+			ms.dst = moved_real(&rs->z->ck, ms.dst, 0);
 			ms.width = rd_u64(&nb); ms.height = rd_u64(&nb);
 			if (f->cuGraphAddMemsetNode)
 				r = f->cuGraphAddMemsetNode(&x, g, deps, nd, &ms, ctx);
@@ -3274,8 +3461,7 @@ static int restore_apply(void *ctx, const struct model *m, const struct item *ci
 		memcpy(name, it->data, it->len);
 		name[it->len] = 0;
 		if (!f->vgpu_sim_module_place_global)
-			return fail(why, cap, -EOPNOTSUPP, "module global %s: this driver cannot put a module's global "
-				    "at a given address (the simulator can)", name);
+			return global_moved(rs, it, mod, name, why, cap);
 		if ((r = f->vgpu_sim_module_place_global(mod, name, (CUdeviceptr)it->base, (size_t)it->size)))
 			return fail(why, cap, -EIO, "module global %s cannot take its address 0x%llx back (CUresult %d)",
 				    name, (unsigned long long)it->base, (int)r);

@@ -66,8 +66,11 @@ struct vgpu_ckpt_span { uint64_t base, size, handle; uint32_t refs; };
 struct vgpu_ckpt_event { const void *event; unsigned flags; };
 /* A pool the zone created: its properties (the driver has no query for them). */
 struct vgpu_ckpt_pool { const void *pool; uint32_t alloc_type, loc_type, usage; int32_t loc_id; uint64_t max_size; };
-/* A module global the zone was given the address of (cuModuleGetGlobal): it must keep it. */
-struct vgpu_ckpt_global { const void *module; uint64_t addr, size; char *name; };
+/* A module global the zone was given the address of (cuModuleGetGlobal): it must keep it.
+ * addr is where the module has it in this worker, zaddr where the zone knows it: the same,
+ * unless a restore on a driver that cannot put a global at a given address found the
+ * reloaded module's global elsewhere (then the worker translates, vgpu_ckpt_real_addr). */
+struct vgpu_ckpt_global { const void *module; uint64_t addr, size; char *name; uint64_t zaddr; };
 /* A channel of the zone when it was saved: its ring (the memfd's inode), the context its
  * thread had current (writer: the real context; restored: the new real context) and the
  * server end's position (vgpu_chan_position), which a rejoining ring must still be at. */
@@ -91,6 +94,7 @@ struct vgpu_ckpt_zone {
 	struct vgpu_ckpt_global *glob;  /* module globals handed out (their addresses cannot move) */
 	uint32_t nglob, capglob;
 	int glob_lost;                  /* a global could not be noted (out of memory) */
+	uint32_t nmoved;                /* how many of them have zaddr != addr (read without the lock) */
 	struct vgpu_ckpt_gexec *gx;     /* executable graphs and their graphs' copies */
 	uint32_t ngx, capgx;
 	int gx_lost;                    /* one could not be copied (out of memory, driver refusal) */
@@ -119,6 +123,18 @@ void vgpu_ckpt_note_pool(struct vgpu_zone *z, const void *pool, const CUmemPoolP
 /* The zone was given the address of a module's global (after a successful cuModuleGetGlobal;
  * takes the zone's lock). Out of memory makes the zone impossible to checkpoint. */
 void vgpu_ckpt_note_global(struct vgpu_zone *z, const void *module, const char *name, uint64_t addr, uint64_t size);
+/*
+ * Module globals a restore found elsewhere (under no lock: they take the zone's; nothing to
+ * do, and no lock taken, in a zone without any). real_addr: the driver's address of
+ * [p, p+len) the zone names, p itself unless the range lies inside one such global's old
+ * range (len 0: p inside it). zone_addr: the reverse, for an address the driver gives out.
+ * words: every 8-byte-aligned word of buf (a kernel's parameters) that points into such a
+ * global's old range (to_real) or new one (!to_real), made to point at the same byte of the
+ * other.
+ */
+uint64_t vgpu_ckpt_real_addr(struct vgpu_zone *z, uint64_t p, uint64_t len);
+uint64_t vgpu_ckpt_zone_addr(struct vgpu_zone *z, uint64_t p);
+void vgpu_ckpt_words(struct vgpu_zone *z, void *buf, size_t n, int to_real);
 /* A module was unloaded: forget its image and globals, and release the memory a restore
  * placed its globals in (under no lock: takes the zone's). */
 void vgpu_ckpt_module_gone(struct vgpu_zone *z, const struct vgpu_backend *be, const void *module);

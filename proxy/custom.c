@@ -245,14 +245,23 @@ void vgpu_proxy_handle_destroyed(struct vgpu_proxy_call *c, unsigned htype, uint
 		vgpu_ckpt_module_gone(c->zone, c->backend, real);
 }
 
-static int hook_dptr_check(void *ctx, uint64_t p, uint64_t len)
+/* (the range is translated first: a module global a restore found elsewhere, ckpt.h) */
+static int hook_dptr_check(void *ctx, uint64_t *p, uint64_t len)
 {
 	struct vgpu_proxy_call *c = ctx;
-	int rc = vgpu_zone_dptr_check(c->zone, p, len);
+	uint64_t named = *p;
+	*p = vgpu_ckpt_real_addr(c->zone, named, len);
+	int rc = vgpu_zone_dptr_check(c->zone, *p, len);
 	if (rc < 0)
 		vgpu_debug("%s: device range [0x%llx, +0x%llx) is not inside one of the zone's allocations",
-			   c->desc ? c->desc->name : "?", (unsigned long long)p, (unsigned long long)len);
+			   c->desc ? c->desc->name : "?", (unsigned long long)named, (unsigned long long)len);
 	return rc;
+}
+
+static uint64_t hook_dptr_zone(void *ctx, uint64_t p)
+{
+	struct vgpu_proxy_call *c = ctx;
+	return vgpu_ckpt_zone_addr(c->zone, p);
 }
 
 /*
@@ -300,6 +309,7 @@ const struct vgpu_codec_hooks vgpu_proxy_hooks = {
 	.handle_new = hook_handle_new,
 	.handle_drop = hook_handle_drop,
 	.dptr_check = hook_dptr_check,
+	.dptr_zone = hook_dptr_zone,
 	.dptr_alloc = hook_dptr_alloc,
 	.dptr_free = hook_dptr_free,
 };
@@ -308,7 +318,19 @@ const struct vgpu_codec_hooks vgpu_proxy_hooks = {
 
 CUresult vgpu_proxy_check_dptr(struct vgpu_proxy_call *call, uint64_t p, uint64_t len)
 {
-	return hook_dptr_check(call, p, len) == 0 ? CUDA_SUCCESS : CUDA_ERROR_INVALID_VALUE;
+	uint64_t q = p;
+	int rc = hook_dptr_check(call, &q, len);
+	/* (a caller that cannot pass the translation on refuses a moved global's old range) */
+	return rc == 0 && q == p ? CUDA_SUCCESS : CUDA_ERROR_INVALID_VALUE;
+}
+
+CUresult vgpu_proxy_dptr_in(struct vgpu_proxy_call *call, uint64_t *p, uint64_t off, uint64_t len)
+{
+	uint64_t q = *p + off;
+	if (q < *p || hook_dptr_check(call, &q, len) != 0)
+		return CUDA_ERROR_INVALID_VALUE;
+	*p = q - off;
+	return CUDA_SUCCESS;
 }
 
 CUresult vgpu_proxy_handle_in(struct vgpu_proxy_call *call, unsigned htype, uint64_t id, void **real)

@@ -164,6 +164,7 @@ static CUresult launch_params(struct vgpu_proxy_call *call, const uint32_t *layo
 	void **v;
 
 	*kp = NULL;
+	vgpu_ckpt_words(call->zone, buf, pbytes, 1);   /* pointers to module globals a restore moved */
 	if (!nparams)
 		return CUDA_SUCCESS;
 	if (nparams > VGPU_KPARAM_COUNT_MAX || !layout)
@@ -308,8 +309,9 @@ static int box_extent(uint64_t x, uint64_t y, uint64_t z, uint64_t pitch, uint64
 	return 0;
 }
 
-/* Check one side of a copy: a device box inside one zone allocation, or the staged host rows. */
-static CUresult copy_side(struct vgpu_proxy_call *call, CUmemorytype type, CUdeviceptr dev, uint64_t x, uint64_t y,
+/* Check one side of a copy: a device box inside one zone allocation (*dev translated), or the
+ * staged host rows. */
+static CUresult copy_side(struct vgpu_proxy_call *call, CUmemorytype type, CUdeviceptr *dev, uint64_t x, uint64_t y,
 			  uint64_t z, uint64_t pitch, uint64_t height, const CUDA_MEMCPY3D *c, uint64_t host_bytes)
 {
 	uint64_t d = c->Depth ? c->Depth : 1, off, len, total;
@@ -317,10 +319,12 @@ static CUresult copy_side(struct vgpu_proxy_call *call, CUmemorytype type, CUdev
 	if (type == CU_MEMORYTYPE_DEVICE) {
 		if (d > 1 && height < c->Height)
 			return CUDA_ERROR_INVALID_VALUE;
-		if (box_extent(x, y, z, pitch, height, c->WidthInBytes, c->Height, d, &off, &len) < 0 ||
-		    dev + off < dev)
+		if (box_extent(x, y, z, pitch, height, c->WidthInBytes, c->Height, d, &off, &len) < 0)
 			return CUDA_ERROR_INVALID_VALUE;
-		return vgpu_proxy_check_dptr(call, dev + off, len);
+		uint64_t p = *dev;
+		CUresult r = vgpu_proxy_dptr_in(call, &p, off, len);
+		*dev = (CUdeviceptr)p;
+		return r;
 	}
 	if (type == CU_MEMORYTYPE_ARRAY)
 		return CUDA_SUCCESS; /* the zone's own array (translated by the caller): the driver checks the box */
@@ -360,9 +364,9 @@ static CUresult copy3d_prepare(struct vgpu_proxy_call *call, void **argv, CUDA_M
 	if ((c->srcMemoryType == CU_MEMORYTYPE_HOST) != (in_bytes > 0 || in != NULL) ||
 	    (c->dstMemoryType == CU_MEMORYTYPE_HOST) != (out_bytes > 0 || out != NULL))
 		return CUDA_ERROR_INVALID_VALUE;
-	if ((r = copy_side(call, c->srcMemoryType, c->srcDevice, c->srcXInBytes, c->srcY, c->srcZ, c->srcPitch,
+	if ((r = copy_side(call, c->srcMemoryType, &c->srcDevice, c->srcXInBytes, c->srcY, c->srcZ, c->srcPitch,
 			   c->srcHeight, c, in_bytes)) != CUDA_SUCCESS ||
-	    (r = copy_side(call, c->dstMemoryType, c->dstDevice, c->dstXInBytes, c->dstY, c->dstZ, c->dstPitch,
+	    (r = copy_side(call, c->dstMemoryType, &c->dstDevice, c->dstXInBytes, c->dstY, c->dstZ, c->dstPitch,
 			   c->dstHeight, c, out_bytes)) != CUDA_SUCCESS)
 		return r;
 	c->srcHost = in;
@@ -1034,6 +1038,7 @@ static CUresult knode_get_params(struct vgpu_proxy_call *call, void **argv)
 		if (off + sz > end)
 			end = off + sz;
 	}
+	vgpu_ckpt_words(call->zone, out, end < cap ? end : cap, 0);   /* as the zone knows them */
 	*sh = (struct vgpu_knode_shape){ { p.gridDimX, p.gridDimY, p.gridDimZ }, { p.blockDimX, p.blockDimY, p.blockDimZ },
 					 p.sharedMemBytes, (uint32_t)end };
 	return CUDA_SUCCESS;
@@ -1145,9 +1150,9 @@ static CUresult mcnode_set_params(struct vgpu_proxy_call *call, void **argv)
 		return CUDA_ERROR_NOT_SUPPORTED;
 	if (!device_sides(&c) || c.srcLOD || c.dstLOD)
 		return CUDA_ERROR_INVALID_VALUE;
-	if ((r = copy_side(call, CU_MEMORYTYPE_DEVICE, c.srcDevice, c.srcXInBytes, c.srcY, c.srcZ, c.srcPitch,
+	if ((r = copy_side(call, CU_MEMORYTYPE_DEVICE, &c.srcDevice, c.srcXInBytes, c.srcY, c.srcZ, c.srcPitch,
 			   c.srcHeight, &c, 0)) != CUDA_SUCCESS ||
-	    (r = copy_side(call, CU_MEMORYTYPE_DEVICE, c.dstDevice, c.dstXInBytes, c.dstY, c.dstZ, c.dstPitch,
+	    (r = copy_side(call, CU_MEMORYTYPE_DEVICE, &c.dstDevice, c.dstXInBytes, c.dstY, c.dstZ, c.dstPitch,
 			   c.dstHeight, &c, 0)) != CUDA_SUCCESS)
 		return r;
 	c.srcMemoryType = c.dstMemoryType = CU_MEMORYTYPE_DEVICE;

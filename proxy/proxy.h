@@ -102,8 +102,12 @@ vgpu_proxy_wire_fn vgpu_proxy_wire_get(unsigned op, const struct vgpu_call_desc 
 int vgpu_proxy_placed_range(struct vgpu_zone *z, uint64_t p, uint64_t *base, uint64_t *size, const void **owner);
 
 /* Helpers for handlers. */
-/* [p, p+len) inside one of the zone's allocations? CUDA_SUCCESS or CUDA_ERROR_INVALID_VALUE. */
+/* [p, p+len) inside one of the zone's allocations? CUDA_SUCCESS or CUDA_ERROR_INVALID_VALUE
+ * (also for the old range of a module global a restore found elsewhere: see dptr_in). */
 CUresult vgpu_proxy_check_dptr(struct vgpu_proxy_call *call, uint64_t p, uint64_t len);
+/* The same for [*p+off, +len), translated: *p becomes the address the driver is to be given
+ * (moved by as much as the range was: a module global a restore found elsewhere, ckpt.h). */
+CUresult vgpu_proxy_dptr_in(struct vgpu_proxy_call *call, uint64_t *p, uint64_t off, uint64_t len);
 /* Wire id -> real handle of type htype (enum vgpu_handle_type); 0 -> NULL.
  * CUDA_SUCCESS or CUDA_ERROR_INVALID_HANDLE. */
 CUresult vgpu_proxy_handle_in(struct vgpu_proxy_call *call, unsigned htype, uint64_t id, void **real /* out */);

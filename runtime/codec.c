@@ -750,7 +750,7 @@ static int check_lengths(const struct vgpu_call_desc *d, void **argv, const stru
 			len = 0;
 			if ((a->flags & VGPU_ARGF_RANGE) && vgpu_arg_length(d, i, argv, &len))
 				return -EFAULT;
-			if (len > a->max_len || h->dptr_check(hctx, s->v.u, len))
+			if (len > a->max_len || h->dptr_check(hctx, &s->v.u, len))
 				return -EFAULT;
 			break;
 		}
@@ -857,9 +857,11 @@ int vgpu_encode_reply(const struct vgpu_call_desc *d, void *const *argv, CUresul
 				e = msgpack_pack_uint64(&pk, id);
 				break;
 			}
-			case VGPU_ARG_OUT_DPTR:
-				e = msgpack_pack_uint64(&pk, *(const uint64_t *)p);
+			case VGPU_ARG_OUT_DPTR: {
+				uint64_t v = *(const uint64_t *)p;
+				e = msgpack_pack_uint64(&pk, h && h->dptr_zone ? h->dptr_zone(hctx, v) : v);
 				break;
+			}
 			case VGPU_ARG_OUT_STRUCT: case VGPU_ARG_INOUT_STRUCT:
 				e = msgpack_pack_bin(&pk, a->struct_size) || msgpack_pack_bin_body(&pk, p, a->struct_size);
 				break;

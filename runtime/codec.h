@@ -106,8 +106,13 @@ struct vgpu_codec_hooks {
 	int (*handle_new)(void *ctx, unsigned htype, void *real, uint64_t *wire_id /* out */);
 	/* after a successful destroy of the handle wire_id */
 	void (*handle_drop)(void *ctx, unsigned htype, uint64_t wire_id);
-	/* [ptr, ptr+len) inside one allocation of the zone (len 0: ptr inside one); -EFAULT if not */
-	int (*dptr_check)(void *ctx, uint64_t ptr, uint64_t len);
+	/* [*ptr, *ptr+len) inside one allocation of the zone (len 0: *ptr inside one); -EFAULT if
+	 * not. The hook may first replace *ptr by the address the driver has those bytes at (a
+	 * module global a restore found elsewhere): the call is made with what it leaves there. */
+	int (*dptr_check)(void *ctx, uint64_t *ptr, uint64_t len);
+	/* a device address a call gives the zone -> the address the zone knows it by (the reverse
+	 * of dptr_check's replacement); NULL: unchanged */
+	uint64_t (*dptr_zone)(void *ctx, uint64_t ptr);
 	/* after a successful allocation of [ptr, ptr+len); also for module globals
 	 * (cuModuleGetGlobal_v2), so the same range may be reported more than once */
 	void (*dptr_alloc)(void *ctx, uint64_t ptr, uint64_t len);

@@ -597,6 +597,7 @@ struct hook_log {
 	int handle_in, handle_new, handle_drop, check, alloc, free_;
 	uint64_t last_ptr, last_len, last_id;
 	int refuse;
+	uint64_t moved_from, moved_to;   /* a range the hooks translate (a moved module global) */
 };
 
 static int h_in(void *c, unsigned t, uint64_t id, void **real)
@@ -628,13 +629,21 @@ static void h_drop(void *c, unsigned t, uint64_t id)
 	l->last_id = id;
 }
 
-static int h_check(void *c, uint64_t p, uint64_t len)
+static int h_check(void *c, uint64_t *p, uint64_t len)
 {
 	struct hook_log *l = c;
 	l->check++;
-	l->last_ptr = p;
+	l->last_ptr = *p;
 	l->last_len = len;
+	if (l->moved_from && *p == l->moved_from)
+		*p = l->moved_to;
 	return l->refuse ? -EFAULT : 0;
+}
+
+static uint64_t h_zone(void *c, uint64_t p)
+{
+	struct hook_log *l = c;
+	return l->moved_to && p == l->moved_to ? l->moved_from : p;
 }
 
 static void h_alloc(void *c, uint64_t p, uint64_t len)
@@ -652,7 +661,7 @@ static void h_free(void *c, uint64_t p)
 	l->last_ptr = p;
 }
 
-static const struct vgpu_codec_hooks hooks = { h_in, h_new, h_drop, h_check, h_alloc, h_free };
+static const struct vgpu_codec_hooks hooks = { h_in, h_new, h_drop, h_check, h_zone, h_alloc, h_free };
 
 static void hook_cases(struct vgpu_arena *ar)
 {
@@ -679,6 +688,14 @@ static void hook_cases(struct vgpu_arena *ar)
 		CHECK(vgpu_decode_request(&vgpu_call_cuMemsetD32_v2, w.data, (uint32_t)w.len, ar, &hooks, &l, pargv, &b, &err) == -EFAULT &&
 		      err == CUDA_ERROR_INVALID_VALUE, "refused range must fail the call");
 		l.refuse = 0;
+		/* a range the check translates: the call gets the translated address */
+		l.moved_from = 0x10000;
+		l.moved_to = 0x7770000;
+		vgpu_arena_reset(ar);
+		CHECK(vgpu_decode_request(&vgpu_call_cuMemsetD32_v2, w.data, (uint32_t)w.len, ar, &hooks, &l, pargv, &b, &err) == 0 &&
+		      *(unsigned long long *)pargv[0] == 0x7770000, "translated range not passed to the call (0x%llx)",
+		      *(unsigned long long *)pargv[0]);
+		l.moved_from = l.moved_to = 0;
 	}
 	/* cuMemAlloc_v2(CUdeviceptr *, size_t): alloc recorded only on success */
 	{
@@ -696,6 +713,14 @@ static void hook_cases(struct vgpu_arena *ar)
 		      l.last_ptr == 0xabc000 && l.last_len == 4096, "alloc not recorded");
 		CHECK(vgpu_decode_reply(&vgpu_call_cuMemAlloc_v2, argv, r.data, (uint32_t)r.len, &res, &b) == 0 && res == 0 &&
 		      out == 0xabc000, "client did not get the pointer");
+		/* an address the zone knows elsewhere: recorded as the driver's, sent as the zone's */
+		l.moved_from = 0x5000;
+		l.moved_to = 0xabc000;
+		CHECK(vgpu_encode_reply(&vgpu_call_cuMemAlloc_v2, pargv, CUDA_SUCCESS, &hooks, &l, &r, &b) == 0 &&
+		      l.last_ptr == 0xabc000, "the allocation hook must see the driver's address");
+		CHECK(vgpu_decode_reply(&vgpu_call_cuMemAlloc_v2, argv, r.data, (uint32_t)r.len, &res, &b) == 0 && res == 0 &&
+		      out == 0x5000, "client did not get the address it knows (0x%llx)", (unsigned long long)out);
+		l.moved_from = l.moved_to = 0;
 	}
 	/* cuMemAllocPitch_v2: allocation length pitch*Height even when the client passes no pitch pointer */
 	{

@@ -148,7 +148,8 @@ int main(int argc, char **argv)
 		       "launches for SECONDS (default 5), verifying every round; a thread started halfway joins the zone "
 		       "(not with --no-late; with --late-on-signal when SIGUSR1 arrives instead); HOLD_BYTES of device memory keep a pattern checked every round and at the "
 		       "end; --pinned copies through 1 MiB of pinned host memory every round and has a kernel read it in place; --global writes a module global every round and checks what "
-		       "the module's kernel reads there; --global-value never asks for a global's address: the module's kernel "
+		       "the module's kernel reads there, has a kernel store through its address and reads it back with a 2D copy, and asks for the "
+		       "address again, which must be the same; --global-value never asks for a global's address: the module's kernel "
 		       "adds 100 to it every round and returns what it found, which must be 100 times the rounds before; --pools sets the default pool's release threshold, creates a pool, makes it the device's current "
 		       "one and allocates from both every round, checking that all of it holds; --timing records an event at the "
 		       "start and times every round from it (cuEventElapsedTime); --graph captures a memset, a kernel and a "
@@ -188,11 +189,13 @@ int main(int argc, char **argv)
 		CK(cuMemAlloc(&dpin, 1 << 20));
 	}
 	CUdeviceptr gcount = 0, gout = 0;
-	CUfunction guse = NULL;
+	CUfunction guse = NULL, gstore = NULL;
 	if (global) {
 		size_t gsz;
-		if (global == 1)
+		if (global == 1) {
 			CK(cuModuleGetGlobal(&gcount, &gsz, mod, "dev_counter"));
+			CK(cuModuleGetFunction(&gstore, mod, "oob_write"));
+		}
 		CK(cuModuleGetFunction(&guse, mod, "use_globals"));
 		CK(cuMemAlloc(&gout, sizeof(int)));
 	}
@@ -394,6 +397,29 @@ int main(int argc, char **argv)
 			if (seen != v || after != v + 100) {
 				fprintf(stderr, "FAIL: round %d: the kernel read %d from dev_counter (written %d), left %d\n",
 					rounds, seen, v, after);
+				exit(1);
+			}
+			/* the address as a kernel's parameter, in a 2D copy, and asked for again */
+			long long zero = 0;
+			void *sargs[] = { &gcount, &zero };
+			int stored = -1;
+			CUdeviceptr again = 0;
+			size_t gsz = 0;
+			CK(cuLaunchKernel(gstore, 1, 1, 1, 1, 1, 1, 0, NULL, sargs, NULL));
+			CUDA_MEMCPY2D c2;
+			memset(&c2, 0, sizeof(c2));
+			c2.srcMemoryType = CU_MEMORYTYPE_DEVICE;
+			c2.srcDevice = gcount;
+			c2.dstMemoryType = CU_MEMORYTYPE_HOST;
+			c2.dstHost = &stored;
+			c2.WidthInBytes = sizeof(stored);
+			c2.Height = 1;
+			CK(cuMemcpy2D(&c2));
+			CK(cuModuleGetGlobal(&again, &gsz, mod, "dev_counter"));
+			if (stored != 1 || again != gcount || gsz != sizeof(int)) {
+				fprintf(stderr, "FAIL: round %d: a kernel given dev_counter's address left %d there (expected 1); "
+					"asked again, its address is 0x%llx (0x%llx before), %zu bytes\n", rounds, stored,
+					(unsigned long long)again, (unsigned long long)gcount, gsz);
 				exit(1);
 			}
 		}
