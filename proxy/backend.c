@@ -130,6 +130,7 @@ static int open_lib(struct vgpu_backend *b, const char *path, int kind, char *wh
 		*(void **)&b->fn.cuEventElapsedTime_v2 = dlsym(b->dl, "cuEventElapsedTime");
 	SYM(cuEventRecord);
 	SYM(cuEventSynchronize);
+	SYM(cuEventQuery);
 	SYM(cuFuncGetParamInfo);
 	SYM(cuGraphCreate);
 	SYM(cuGraphClone);

@@ -67,6 +67,7 @@ struct vgpu_backend_fns {
 	CUresult (*cuEventElapsedTime_v2)(float *, CUevent, CUevent);   /* or the pre-12.8 cuEventElapsedTime */
 	CUresult (*cuEventRecord)(CUevent, CUstream);
 	CUresult (*cuEventSynchronize)(CUevent);
+	CUresult (*cuEventQuery)(CUevent);
 	/* graphs in checkpoints: described through the driver's queries, rebuilt node by node */
 	CUresult (*cuFuncGetParamInfo)(CUfunction, size_t, size_t *, size_t *);
 	CUresult (*cuGraphCreate)(CUgraph *, unsigned int);

@@ -867,22 +867,69 @@ int vgpu_proxy_placed_range(struct vgpu_zone *z, uint64_t p, uint64_t *base, uin
  * their frees; the range queries of the window's and of restored memory. 1 with *res when handled here, 0 for the
  * driver (another call, memory not the window's, or a window the driver would not give).
  */
+/*
+ * May a stream-ordered allocation (alloc) or free on stream s (ptsz: NULL is the thread's
+ * default stream) be the window's? Not while s is being captured (a graph's memory nodes are
+ * the driver's), and an allocation only on a stream of the current context and from its
+ * device's default pool while that is the current one (a created pool's properties and
+ * usage are the driver's to keep).
+ */
+static int ordered_in_window(const struct vgpu_driver *drv, CUstream s, int ptsz, int alloc)
+{
+	CUresult (*capturing)(CUstream, CUstreamCaptureStatus *) = ptsz ? drv->cuStreamIsCapturing_ptsz
+									: drv->cuStreamIsCapturing;
+	CUresult (*stream_ctx)(CUstream, CUcontext *) = ptsz ? drv->cuStreamGetCtx_ptsz : drv->cuStreamGetCtx;
+	CUstreamCaptureStatus st = CU_STREAM_CAPTURE_STATUS_NONE;
+	if (!capturing || capturing(s, &st) != CUDA_SUCCESS || st != CU_STREAM_CAPTURE_STATUS_NONE)
+		return 0;
+	if (!alloc)
+		return 1;
+	CUcontext cur = NULL, sc = NULL;
+	CUdevice dev;
+	CUmemoryPool cp = NULL, dp = NULL;
+	return stream_ctx && drv->cuCtxGetCurrent && drv->cuCtxGetDevice && drv->cuDeviceGetMemPool &&
+	       drv->cuDeviceGetDefaultMemPool && stream_ctx(s, &sc) == CUDA_SUCCESS &&
+	       drv->cuCtxGetCurrent(&cur) == CUDA_SUCCESS && sc == cur && drv->cuCtxGetDevice(&dev) == CUDA_SUCCESS &&
+	       drv->cuDeviceGetMemPool(&cp, dev) == CUDA_SUCCESS &&
+	       drv->cuDeviceGetDefaultMemPool(&dp, dev) == CUDA_SUCCESS && cp == dp;
+}
+
 static int fixed_va_call(struct chanctx *cc, struct vgpu_proxy_call *call, void **argv, CUresult *res)
 {
 	struct vgpu_devva *d = &call->zone->devva;
 	const struct vgpu_backend_fns *f = &cc->be->fn;
 	uint64_t p = 0, base, size;
 	int r = 0;
+	uint16_t op = call->hdr.opcode;
+	int ptsz = op == VGPU_OP_cuMemFreeAsync_ptsz || op == VGPU_OP_cuMemAllocAsync_ptsz;
 
-	switch (call->hdr.opcode) {
+	switch (op) {
+	case VGPU_OP_cuMemFreeAsync:   /* (dptr, hStream) */
+	case VGPU_OP_cuMemFreeAsync_ptsz: {
+		CUstream s = *(CUstream *)argv[1];
+		if (!vgpu_devva_in_window(d, *(uint64_t *)argv[0]))
+			return 0;
+		if (ordered_in_window(call->drv, s, ptsz, 0)) {
+			if (!vgpu_devva_free_async(d, f, *(uint64_t *)argv[0], ptsz && !s ? CU_STREAM_PER_THREAD : s, &r))
+				return 0;
+			*res = (CUresult)r;
+			return 1;
+		}
+		/* freed now, the device waited for (a capture cannot hold the window's memory) */
+		__attribute__((fallthrough));
+	}
 	case VGPU_OP_cuMemFree_v2:
-	case VGPU_OP_cuMemFreeAsync:
-	case VGPU_OP_cuMemFreeAsync_ptsz:
 		if (!vgpu_devva_free(d, f, *(uint64_t *)argv[0], 1, &r))
 			return 0;
 		*res = (CUresult)r;
 		return 1;
 	case VGPU_OP_cuMemAlloc_v2:   /* (dptr, bytesize) */
+		size = *(size_t *)argv[1];
+		break;
+	case VGPU_OP_cuMemAllocAsync:   /* (dptr, bytesize, hStream): in the window when nothing else asks */
+	case VGPU_OP_cuMemAllocAsync_ptsz:
+		if (!vgpu_devva_on(d) || !ordered_in_window(call->drv, *(CUstream *)argv[2], ptsz, 1))
+			return 0;
 		size = *(size_t *)argv[1];
 		break;
 	case VGPU_OP_cuMemAllocPitch_v2: {   /* (dptr, pPitch, WidthInBytes, Height, ElementSizeBytes) */

@@ -2986,6 +2986,7 @@ static int span_map(struct restorer *rs, struct vgpu_ckpt_span *sp, int dev, cha
 			    (unsigned long long)sp->base, (int)r);
 	}
 	sp->handle = h;
+	vgpu_devva_block(&rs->z->devva, sp->base, sp->size);   /* the window's new allocations go elsewhere */
 	return 0;
 }
 
@@ -3207,6 +3208,7 @@ static int vres_restore(struct restorer *rs, const struct model *m, char *why, s
 				    (unsigned long long)size, (int)r, (unsigned long long)got);
 		}
 		vgpu_vmm_reserved(rs->z, v->base, size);
+		vgpu_devva_block(&rs->z->devva, v->base, size);
 	}
 	return 0;
 }

@@ -148,6 +148,7 @@ static void fixed_va_context_gone(struct vgpu_zone *z, const struct vgpu_backend
 {
 	if (!vgpu_devva_on(&z->devva))
 		return;
+	vgpu_devva_forget_ctx(&z->devva, &be->fn, ctx);   /* its streams' frees: their work is gone */
 	pthread_mutex_lock(&z->lock);
 	uint64_t *bases = malloc((z->amap.n + 1) * sizeof(*bases));
 	uint32_t n = 0;

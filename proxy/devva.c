@@ -48,6 +48,7 @@ void vgpu_devva_destroy(struct vgpu_devva *d)
 	for (uint32_t i = 0; i < d->n; i++)
 		chunk_free(&d->v[i]);
 	free(d->v);
+	free(d->later);
 	pthread_mutex_destroy(&d->lock);
 	memset(d, 0, sizeof(*d));
 }
@@ -110,6 +111,8 @@ static void chunk_drop(struct vgpu_devva *d, const struct vgpu_backend_fns *f, u
 	chunk_free(&gone);
 }
 
+static void reap_locked(struct vgpu_devva *d, const struct vgpu_backend_fns *f, int wait);
+
 /* Under the lock: every idle chunk unmapped and released. */
 static void trim_locked(struct vgpu_devva *d, const struct vgpu_backend_fns *f)
 {
@@ -125,6 +128,7 @@ void vgpu_devva_trim(struct vgpu_devva *d, const struct vgpu_backend_fns *f)
 	if (!d->size)
 		return;
 	pthread_mutex_lock(&d->lock);
+	reap_locked(d, f, 0);
 	trim_locked(d, f);
 	pthread_mutex_unlock(&d->lock);
 }
@@ -142,6 +146,20 @@ static uint64_t gap_for(const struct vgpu_devva *d, uint64_t len)
 	return at <= end && len <= end - at ? at : 0;
 }
 
+
+void vgpu_devva_block(struct vgpu_devva *d, uint64_t base, uint64_t size)
+{
+	if (!d->size || !size || base + size < base || base >= d->base + d->size || base + size <= d->base)
+		return;
+	pthread_mutex_lock(&d->lock);
+	int clear = 1;
+	for (uint32_t i = 0; i < d->n && clear; i++)
+		clear = d->v[i].base >= base + size || d->v[i].base + d->v[i].size <= base;
+	struct vgpu_devva_chunk b = { .base = base, .size = size, .dev = -1 };
+	if (clear)
+		chunk_add(d, &b);
+	pthread_mutex_unlock(&d->lock);
+}
 
 /*
  * Under the lock: reserve, back and open len bytes (whole granules) of the window on dev.
@@ -294,7 +312,8 @@ static CUresult take_chunk(struct vgpu_devva *d, const struct vgpu_backend_fns *
 		}
 	struct vgpu_devva_chunk c;
 	CUresult r = map_chunk(d, f, dev, len, &c);
-	if (r == CUDA_ERROR_OUT_OF_MEMORY && d->idle_bytes) {
+	if (r == CUDA_ERROR_OUT_OF_MEMORY && (d->idle_bytes || d->nlater)) {
+		reap_locked(d, f, 1);   /* the frees streams have yet to pass, then what is idle */
 		trim_locked(d, f);
 		r = map_chunk(d, f, dev, len, &c);
 	}
@@ -327,6 +346,7 @@ CUresult vgpu_devva_alloc(struct vgpu_devva *d, const struct vgpu_backend_fns *f
 	if ((r = f->cuCtxGetDevice(&dev)) != CUDA_SUCCESS)
 		return r;   /* no current context: cuMemAlloc's own answer */
 	pthread_mutex_lock(&d->lock);
+	reap_locked(d, f, 0);   /* memory stream-ordered frees gave back since */
 	if (learn_granularity(d, f, (int)dev) < 0) {
 		fall_back(d, "the driver gave no usable allocation granularity");
 		pthread_mutex_unlock(&d->lock);
@@ -375,42 +395,60 @@ CUresult vgpu_devva_alloc(struct vgpu_devva *d, const struct vgpu_backend_fns *f
 	return r;
 }
 
-int vgpu_devva_free(struct vgpu_devva *d, const struct vgpu_backend_fns *f, uint64_t base, int sync, int *res)
+/* Under the lock: room for one more waiting free, or -ENOMEM. */
+static int later_room(struct vgpu_devva *d)
 {
-	if (!vgpu_devva_in_window(d, base))
+	if (d->nlater < d->caplater)
 		return 0;
-	pthread_mutex_lock(&d->lock);
+	uint32_t cap = d->caplater ? d->caplater * 2 : 16;
+	struct vgpu_devva_later *v = realloc(d->later, cap * sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	d->later = v;
+	d->caplater = cap;
+	return 0;
+}
+
+/* Under the lock: is a stream-ordered free of base waiting? */
+static int later_has(const struct vgpu_devva *d, uint64_t base)
+{
+	for (uint32_t i = 0; i < d->nlater; i++)
+		if (d->later[i].base == base)
+			return 1;
+	return 0;
+}
+
+/*
+ * Under the lock: the chunk of the window's allocation that starts at base, with base's
+ * offset in it; NULL with *res set when base is in the window's memory but starts no live
+ * allocation (cuMemFree's answer), or NULL and *res 0 when the memory is not the window's.
+ */
+static struct vgpu_devva_chunk *alloc_at(struct vgpu_devva *d, uint64_t base, uint64_t *off, int *res)
+{
 	struct vgpu_devva_chunk *c = chunk_of(d, base);
-	if (!c || !c->handle) {
-		pthread_mutex_unlock(&d->lock);
-		return 0;
-	}
-	if (c->idle) {   /* no allocation lives there */
-		pthread_mutex_unlock(&d->lock);
+	*res = 0;
+	if (!c || !c->handle)
+		return NULL;
+	*off = base - c->base;
+	if (c->idle || (c->used ? *off % VGPU_DEVVA_UNIT || !bit(c->head, *off / VGPU_DEVVA_UNIT) : *off != 0) ||
+	    later_has(d, base)) {
 		*res = CUDA_ERROR_INVALID_VALUE;
-		return 1;
+		return NULL;
 	}
-	uint64_t off = base - c->base;
+	return c;
+}
+
+/* Under the lock: the allocation at off in c gives its memory back (a chunk left without any
+ * stays mapped, idle, within the cap). */
+static void release_locked(struct vgpu_devva *d, const struct vgpu_backend_fns *f, struct vgpu_devva_chunk *c,
+			   uint64_t off)
+{
 	if (c->used) {
 		uint64_t u = off / VGPU_DEVVA_UNIT, units = c->size / VGPU_DEVVA_UNIT;
-		if (off % VGPU_DEVVA_UNIT || !bit(c->head, u)) {
-			pthread_mutex_unlock(&d->lock);
-			*res = CUDA_ERROR_INVALID_VALUE;
-			return 1;
-		}
-		if (sync && f->cuCtxSynchronize)
-			f->cuCtxSynchronize();   /* like cuMemFree: the device is done with it first */
 		bit_clear(c->head, u);
 		for (uint64_t k = u; k < units && bit(c->used, k) && (k == u || !bit(c->head, k)); k++)
 			bit_clear(c->used, k);
-	} else if (off) {
-		pthread_mutex_unlock(&d->lock);
-		*res = CUDA_ERROR_INVALID_VALUE;
-		return 1;
-	} else if (sync && f->cuCtxSynchronize) {
-		f->cuCtxSynchronize();
 	}
-	*res = CUDA_SUCCESS;
 	if (--c->users == 0) {
 		if (d->idle_bytes + c->size <= d->idle_cap) {
 			/* kept mapped for the zone's next allocation of its size (a slab no longer) */
@@ -422,14 +460,113 @@ int vgpu_devva_free(struct vgpu_devva *d, const struct vgpu_backend_fns *f, uint
 			chunk_drop(d, f, (uint32_t)(c - d->v));
 		}
 	}
+}
+
+int vgpu_devva_free(struct vgpu_devva *d, const struct vgpu_backend_fns *f, uint64_t base, int sync, int *res)
+{
+	uint64_t off = 0;
+	if (!vgpu_devva_in_window(d, base))
+		return 0;
+	pthread_mutex_lock(&d->lock);
+	struct vgpu_devva_chunk *c = alloc_at(d, base, &off, res);
+	if (!c) {
+		pthread_mutex_unlock(&d->lock);
+		return *res != 0;
+	}
+	if (sync && f->cuCtxSynchronize)
+		f->cuCtxSynchronize();   /* like cuMemFree: the device is done with it first */
+	release_locked(d, f, c, off);
+	*res = CUDA_SUCCESS;
 	pthread_mutex_unlock(&d->lock);
 	return 1;
+}
+
+int vgpu_devva_free_async(struct vgpu_devva *d, const struct vgpu_backend_fns *f, uint64_t base, CUstream s, int *res)
+{
+	uint64_t off = 0;
+	if (!vgpu_devva_in_window(d, base))
+		return 0;
+	pthread_mutex_lock(&d->lock);
+	struct vgpu_devva_chunk *c = alloc_at(d, base, &off, res);
+	if (!c) {
+		pthread_mutex_unlock(&d->lock);
+		return *res != 0;
+	}
+	CUcontext ctx = NULL;
+	CUevent ev = NULL;
+	*res = CUDA_SUCCESS;
+	if (f->cuEventCreate && f->cuEventRecord && f->cuEventQuery && f->cuEventDestroy_v2 && f->cuCtxGetCurrent &&
+	    later_room(d) == 0 &&
+	    f->cuCtxGetCurrent(&ctx) == CUDA_SUCCESS && f->cuEventCreate(&ev, CU_EVENT_DISABLE_TIMING) == CUDA_SUCCESS) {
+		if (f->cuEventRecord(ev, s) == CUDA_SUCCESS) {
+			d->later[d->nlater++] = (struct vgpu_devva_later){ base, ev, ctx };
+			pthread_mutex_unlock(&d->lock);
+			return 1;
+		}
+		f->cuEventDestroy_v2(ev);
+	}
+	/* no event to tell when the stream is past the free: wait for it, as cuMemFree would */
+	if (f->cuStreamSynchronize)
+		f->cuStreamSynchronize(s);
+	else if (f->cuCtxSynchronize)
+		f->cuCtxSynchronize();
+	release_locked(d, f, c, off);
+	pthread_mutex_unlock(&d->lock);
+	return 1;
+}
+
+/* Under the lock: later entry i is done; its memory goes back (event: destroyed first). */
+static void later_done(struct vgpu_devva *d, const struct vgpu_backend_fns *f, uint32_t i, int destroy)
+{
+	struct vgpu_devva_later l = d->later[i];
+	d->later[i] = d->later[--d->nlater];
+	if (destroy && f->cuEventDestroy_v2)
+		f->cuEventDestroy_v2((CUevent)l.event);
+	struct vgpu_devva_chunk *c = chunk_of(d, l.base);
+	if (c && c->handle && !c->idle)
+		release_locked(d, f, c, l.base - c->base);
+}
+
+static void reap_locked(struct vgpu_devva *d, const struct vgpu_backend_fns *f, int wait)
+{
+	for (uint32_t i = 0; i < d->nlater;) {
+		CUevent ev = (CUevent)d->later[i].event;
+		CUresult q = wait && f->cuEventSynchronize ? f->cuEventSynchronize(ev) : f->cuEventQuery(ev);
+		if (q == CUDA_ERROR_NOT_READY)
+			i++;
+		else
+			later_done(d, f, i, 1);   /* (an error: its stream is broken, the work will not run) */
+	}
+}
+
+void vgpu_devva_reap(struct vgpu_devva *d, const struct vgpu_backend_fns *f, int wait)
+{
+	if (!__atomic_load_n(&d->nlater, __ATOMIC_RELAXED))
+		return;
+	pthread_mutex_lock(&d->lock);
+	reap_locked(d, f, wait);
+	pthread_mutex_unlock(&d->lock);
+}
+
+void vgpu_devva_forget_ctx(struct vgpu_devva *d, const struct vgpu_backend_fns *f, const void *ctx)
+{
+	pthread_mutex_lock(&d->lock);
+	for (uint32_t i = 0; i < d->nlater;)
+		if (d->later[i].ctx == ctx)
+			later_done(d, f, i, 0);
+		else
+			i++;
+	pthread_mutex_unlock(&d->lock);
 }
 
 unsigned vgpu_devva_release_all(struct vgpu_devva *d, const struct vgpu_backend_fns *f)
 {
 	unsigned n = 0;
 	pthread_mutex_lock(&d->lock);
+	for (uint32_t i = 0; i < d->nlater; i++)
+		if (f->cuEventDestroy_v2)
+			f->cuEventDestroy_v2((CUevent)d->later[i].event);
+	d->nlater = 0;
 	for (uint32_t i = 0; i < d->n; i++) {
 		n += d->v[i].handle != 0;
 		unmap_chunk(f, &d->v[i]);

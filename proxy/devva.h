@@ -16,7 +16,9 @@
  * zone's next allocation of its size, up to idle_cap bytes (the worker sets it: what a
  * mapping's cost is then paid once per size, not per allocation); the idle ones
  * go when the zone asks how much memory is free, when the device runs out, and at the end.
- * Where the driver will not give the window's addresses, the
+ * Stream-ordered allocations from the default pool come from the window as well; their
+ * stream-ordered frees give the memory back once their stream has passed them (an event on
+ * the stream tells; vgpu_devva_free_async). Where the driver will not give the window's addresses, the
  * allocation falls back to cuMemAlloc and the log says that the zone cannot be restored
  * elsewhere. Thread-safe (its own lock; driver calls are made under it).
  */
@@ -41,6 +43,9 @@ struct vgpu_devva_chunk {
 	int idle;                  /* mapped, holding no allocation: kept for the next one of its size */
 };
 
+/* A stream-ordered free waiting for its stream to pass the point it was made at. */
+struct vgpu_devva_later { uint64_t base; void *event, *ctx; };
+
 struct vgpu_devva {
 	uint64_t base, size;       /* the window; size 0: the mode is off */
 	uint64_t gran;             /* the driver's granularity (learnt at the first allocation) */
@@ -53,6 +58,8 @@ struct vgpu_devva {
 	int fell_back;             /* the window could not be had: every allocation is the driver's (logged once) */
 	uint64_t asked, offered;   /* the last range the driver would not give, and what it gave instead */
 	int refusal;               /* its CUresult */
+	struct vgpu_devva_later *later;  /* frees of cuMemFreeAsync, each behind an event on its stream */
+	uint32_t nlater, caplater;
 };
 
 /* Off (every call below then does nothing and answers "not mine"). */
@@ -81,11 +88,29 @@ CUresult vgpu_devva_alloc(struct vgpu_devva *d, const struct vgpu_backend_fns *f
  * window's (the driver's then).
  */
 int vgpu_devva_free(struct vgpu_devva *d, const struct vgpu_backend_fns *f, uint64_t base, int sync, int *res);
+/*
+ * cuMemFreeAsync of the allocation at base on stream s (not capturing): checked now, as
+ * vgpu_devva_free (1 with *res, 0 when not the window's); its memory is given back once the
+ * stream has passed this point, which an event recorded on s tells (vgpu_devva_reap), so the
+ * stream's earlier work may still use it, as with the driver's stream-ordered allocator.
+ * Without the event calls, the stream is waited for first.
+ */
+int vgpu_devva_free_async(struct vgpu_devva *d, const struct vgpu_backend_fns *f, uint64_t base, CUstream s, int *res);
+/* Give back the memory of every stream-ordered free whose stream has passed it (wait: waiting
+ * for all of them). Every allocation reaps first; one short of memory waits. */
+void vgpu_devva_reap(struct vgpu_devva *d, const struct vgpu_backend_fns *f, int wait);
+/* A context was destroyed or reset: the frees made in it are done (its work went with it);
+ * their memory is given back without asking the driver about their events. */
+void vgpu_devva_forget_ctx(struct vgpu_devva *d, const struct vgpu_backend_fns *f, const void *ctx);
 /* Physical memory of dev made, mapped at the reserved [at, +len) and opened for reading and
  * writing: CUDA_SUCCESS with *handle, or the failing call's CUresult with nothing of it left
  * (the reservation stays the caller's); *created says whether the memory itself was had. */
 CUresult vgpu_devva_back(const struct vgpu_backend_fns *f, uint64_t at, uint64_t len, int dev, uint64_t *handle,
 			 int *created);
+/* [base, +size), taken in the window by something else of the zone (memory a restore put
+ * back at its old addresses, a reservation of its own): never asked for (out of memory only
+ * costs a refused try later). */
+void vgpu_devva_block(struct vgpu_devva *d, uint64_t base, uint64_t size);
 /* Give the idle chunks back to the device (before the zone asks how much memory is free, or
  * when the device has none left for a new chunk). */
 void vgpu_devva_trim(struct vgpu_devva *d, const struct vgpu_backend_fns *f);

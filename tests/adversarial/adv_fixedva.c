@@ -1,12 +1,14 @@
 /* SPDX-License-Identifier: MIT */
-/* adv_fixedva.c — device memory at fixed addresses (vgpu-proxy --device-va fixed@BASE) against a real proxy: placement, neighbours in one slab, ranges, frees, quota, a destroyed context, two zones at the same addresses. */
+/* adv_fixedva.c — device memory at fixed addresses (vgpu-proxy --device-va fixed@BASE) against a real proxy: placement, neighbours in one slab, ranges, frees, quota, a destroyed context, stream-ordered allocations and frees, two zones at the same addresses. */
 #include "adv.h"
 
 /* Contract (proxy/devva.h, docs/ARCHITECTURE.md): every cuMemAlloc/cuMemAllocPitch of a zone
  * lands in the window; small allocations share granules, yet a copy, memset or free naming
  * one never reaches its neighbour; ranges and pointer attributes name the allocation, not
  * the mapping; freeing gives the memory back to the device and the quota; a destroyed
- * context's memory goes with it; two zones (two workers) have the same addresses and never
+ * context's memory goes with it; a stream-ordered allocation is the window's outside a
+ * capture, and its stream-ordered free does not give its memory to another stream before
+ * its own stream has passed it; two zones (two workers) have the same addresses and never
  * each other's bytes. */
 
 #define BASE 0x500000000000ull
@@ -203,6 +205,60 @@ int main(void)
 		CHECK_EQ(adv_dtoh(&a, out, g1, 16), CUDA_ERROR_INVALID_VALUE);
 		CHECK_EQ(mem_info(&a, &f), CUDA_SUCCESS);
 		CHECK_EQ(f, free0);
+		CHECK_EQ(ptest_stats_field(&p, "placed", "mem", &mem), 0);
+		CHECK_EQ(mem, 0);
+	}
+	/* Stream-ordered allocations are the window's too, and a stream-ordered free gives the
+	 * memory back only once its stream has passed it: s1 is held by a wait on a flag, the
+	 * allocation freed behind it is not handed to s2, and is once s1 has run. */
+	{
+		CUstream s1 = NULL, s2 = NULL, *ps1 = &s1, *ps2 = &s2;
+		unsigned nb = CU_STREAM_NON_BLOCKING;
+		void *a_s1[] = { &ps1, &nb }, *a_s2[] = { &ps2, &nb };
+		CHECK_EQ(adv_call(&a, &vgpu_call_cuStreamCreate, a_s1), CUDA_SUCCESS);
+		CHECK_EQ(adv_call(&a, &vgpu_call_cuStreamCreate, a_s2), CUDA_SUCCESS);
+		CUdeviceptr flag = 0, oa = 0, ob = 0, oc = 0, *poa = &oa, *pob = &ob, *poc = &oc;
+		CHECK_EQ(adv_alloc(&a, &flag, 4), CUDA_SUCCESS);
+		CHECK_EQ(memset8(&a, flag, 0, 4), CUDA_SUCCESS);
+		unsigned one = 1, geq = CU_STREAM_WAIT_VALUE_GEQ;
+		size_t n4k = 4096, cnt = 1;
+		void *a_wait[] = { &s1, &flag, &one, &geq };
+		CHECK_EQ(adv_call(&a, &vgpu_call_cuStreamWaitValue32_v2, a_wait), CUDA_SUCCESS);
+		void *a_aa[] = { &poa, &n4k, &s1 }, *a_ab[] = { &pob, &n4k, &s2 }, *a_ac[] = { &poc, &n4k, &s2 };
+		CHECK_EQ(adv_call(&a, &vgpu_call_cuMemAllocAsync, a_aa), CUDA_SUCCESS);
+		CHECK(in_window(oa, 4096));
+		void *a_fa[] = { &oa, &s1 };
+		CHECK_EQ(adv_call(&a, &vgpu_call_cuMemFreeAsync, a_fa), CUDA_SUCCESS);
+		CHECK_EQ(adv_call(&a, &vgpu_call_cuMemFreeAsync, a_fa), CUDA_ERROR_INVALID_VALUE);   /* freed once */
+		CHECK_EQ(adv_call(&a, &vgpu_call_cuMemAllocAsync, a_ab), CUDA_SUCCESS);
+		CHECK(in_window(ob, 4096) && ob != oa);   /* s1 has not passed the free */
+		void *a_set1[] = { &flag, &one, &cnt, &s2 }, *a_sync1[] = { &s1 }, *a_sync2[] = { &s2 };
+		CHECK_EQ(adv_call(&a, &vgpu_call_cuMemsetD32Async, a_set1), CUDA_SUCCESS);
+		CHECK_EQ(adv_call(&a, &vgpu_call_cuStreamSynchronize, a_sync1), CUDA_SUCCESS);
+		CHECK_EQ(adv_call(&a, &vgpu_call_cuMemAllocAsync, a_ac), CUDA_SUCCESS);
+		CHECK_EQ(oc, oa);   /* it has: the same units serve the next allocation of the size */
+		/* during a capture the allocation is a graph's memory node: the driver's */
+		unsigned mode = CU_STREAM_CAPTURE_MODE_RELAXED;
+		void *a_begin[] = { &s2, &mode };
+		CHECK_EQ(adv_call(&a, &vgpu_call_cuStreamBeginCapture_v2, a_begin), CUDA_SUCCESS);
+		CUdeviceptr og = 0, *pog = &og;
+		void *a_ag[] = { &pog, &n4k, &s2 };
+		CHECK_EQ(adv_call(&a, &vgpu_call_cuMemAllocAsync, a_ag), CUDA_SUCCESS);
+		CHECK(og && !in_window(og, 1));
+		void *a_fg[] = { &og, &s2 };
+		CHECK_EQ(adv_call(&a, &vgpu_call_cuMemFreeAsync, a_fg), CUDA_SUCCESS);
+		CUgraph g = NULL, *pg = &g;
+		void *a_end[] = { &s2, &pg };
+		CHECK_EQ(adv_call(&a, &vgpu_call_cuStreamEndCapture, a_end), CUDA_SUCCESS);
+		void *a_gd[] = { &g };
+		CHECK_EQ(adv_call(&a, &vgpu_call_cuGraphDestroy, a_gd), CUDA_SUCCESS);
+		void *a_fb[] = { &ob, &s2 }, *a_fc[] = { &oc, &s2 };
+		CHECK_EQ(adv_call(&a, &vgpu_call_cuMemFreeAsync, a_fb), CUDA_SUCCESS);
+		CHECK_EQ(adv_call(&a, &vgpu_call_cuMemFreeAsync, a_fc), CUDA_SUCCESS);
+		CHECK_EQ(adv_call(&a, &vgpu_call_cuStreamSynchronize, a_sync2), CUDA_SUCCESS);
+		CHECK_EQ(memfree(&a, flag), CUDA_SUCCESS);
+		CHECK_EQ(mem_info(&a, &f), CUDA_SUCCESS);
+		CHECK_EQ(f, free0);   /* every stream-ordered free given back */
 		CHECK_EQ(ptest_stats_field(&p, "placed", "mem", &mem), 0);
 		CHECK_EQ(mem, 0);
 	}

@@ -124,6 +124,42 @@ static CUresult f_sync(void)
 	return CUDA_SUCCESS;
 }
 
+/* Stand-in events: each done once the test says so (ev_done), or once waited for. */
+static int ev_done[256], nev_made, nev_destroyed;
+static CUresult f_ev_create(CUevent *e, unsigned flags)
+{
+	(void)flags;
+	*e = (CUevent)(uintptr_t)++nev_made;
+	ev_done[nev_made % 256] = 0;
+	return CUDA_SUCCESS;
+}
+static CUresult f_ev_record(CUevent e, CUstream s)
+{
+	(void)e;
+	(void)s;
+	return CUDA_SUCCESS;
+}
+static CUresult f_ev_query(CUevent e)
+{
+	return ev_done[(uintptr_t)e % 256] ? CUDA_SUCCESS : CUDA_ERROR_NOT_READY;
+}
+static CUresult f_ev_sync(CUevent e)
+{
+	ev_done[(uintptr_t)e % 256] = 1;
+	return CUDA_SUCCESS;
+}
+static CUresult f_ev_destroy(CUevent e)
+{
+	(void)e;
+	nev_destroyed++;
+	return CUDA_SUCCESS;
+}
+static CUresult f_ctx_current(CUcontext *c)
+{
+	*c = (CUcontext)(uintptr_t)0xc0;
+	return CUDA_SUCCESS;
+}
+
 static struct vgpu_backend_fns fns(void)
 {
 	struct vgpu_backend_fns f;
@@ -138,6 +174,12 @@ static struct vgpu_backend_fns fns(void)
 	f.cuMemGetAllocationGranularity = f_gran;
 	f.cuCtxGetDevice = f_get_device;
 	f.cuCtxSynchronize = f_sync;
+	f.cuEventCreate = f_ev_create;
+	f.cuEventRecord = f_ev_record;
+	f.cuEventQuery = f_ev_query;
+	f.cuEventSynchronize = f_ev_sync;
+	f.cuEventDestroy_v2 = f_ev_destroy;
+	f.cuCtxGetCurrent = f_ctx_current;
 	if (!have_vmm)
 		f.cuMemCreate = NULL;
 	return f;
@@ -321,6 +363,45 @@ int main(void)
 	CHECK_EQ(d.idle_bytes, 0);
 	CHECK_EQ(phys_bytes, GRAN);   /* the slab in use */
 	CHECK_EQ(vgpu_devva_release_all(&d, &f), 1);
+	CHECK_EQ(phys_bytes, 0);
+	vgpu_devva_destroy(&d);
+
+	/* Stream-ordered frees: a unit comes back only once its stream is past the free (its
+	 * event done), neighbours in a slab each on their own, a second free refused meanwhile;
+	 * a destroyed context's frees come back without their events; the end destroys the
+	 * events still waiting. */
+	vgpu_devva_init(&d);
+	CHECK_EQ(vgpu_devva_enable(&d, WIN, 1ull << 40), 0);
+	uint64_t o1, o2, o3, o4;
+	CHECK_EQ(vgpu_devva_alloc(&d, &f, 4096, &o1), CUDA_SUCCESS);
+	CHECK_EQ(vgpu_devva_alloc(&d, &f, 4096, &o2), CUDA_SUCCESS);
+	CHECK_EQ(o2, o1 + 4096);
+	int made = nev_made;
+	CHECK_EQ(vgpu_devva_free_async(&d, &f, o2, NULL, &r), 1);
+	CHECK_EQ(r, CUDA_SUCCESS);
+	CHECK_EQ(vgpu_devva_free_async(&d, &f, o1, NULL, &r), 1);
+	CHECK_EQ(r, CUDA_SUCCESS);
+	CHECK_EQ(nev_made, made + 2);
+	CHECK_EQ(vgpu_devva_free_async(&d, &f, o1, NULL, &r), 1);
+	CHECK_EQ(r, CUDA_ERROR_INVALID_VALUE);   /* already freed */
+	CHECK_EQ(vgpu_devva_free(&d, &f, o1, 1, &r), 1);
+	CHECK_EQ(r, CUDA_ERROR_INVALID_VALUE);
+	CHECK_EQ(vgpu_devva_alloc(&d, &f, 4096, &o3), CUDA_SUCCESS);
+	CHECK_EQ(o3, o2 + 4096);   /* neither is back yet */
+	ev_done[(made + 2) % 256] = 1;   /* o1's stream is past its free, o2's is not */
+	CHECK_EQ(vgpu_devva_alloc(&d, &f, 4096, &o4), CUDA_SUCCESS);
+	CHECK_EQ(o4, o1);
+	CHECK_EQ(vgpu_devva_alloc(&d, &f, 4096, &q), CUDA_SUCCESS);
+	CHECK_EQ(q, o3 + 4096);    /* o2's units still held */
+	vgpu_devva_forget_ctx(&d, &f, (void *)(uintptr_t)0xc0);   /* its context went: o2 is back */
+	CHECK_EQ(d.nlater, 0);
+	CHECK_EQ(vgpu_devva_alloc(&d, &f, 4096, &o1), CUDA_SUCCESS);
+	CHECK_EQ(o1, o2);
+	CHECK_EQ(vgpu_devva_free_async(&d, &f, o3, NULL, &r), 1);
+	int destroyed = nev_destroyed;
+	CHECK_EQ(vgpu_devva_release_all(&d, &f), 1);
+	CHECK_EQ(nev_destroyed, destroyed + 1);
+	CHECK_EQ(d.nlater, 0);
 	CHECK_EQ(phys_bytes, 0);
 	vgpu_devva_destroy(&d);
 
