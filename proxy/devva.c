@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "log.h"
 
@@ -527,15 +528,20 @@ static void later_done(struct vgpu_devva *d, const struct vgpu_backend_fns *f, u
 		release_locked(d, f, c, l.base - c->base);
 }
 
+/* wait: for up to WAIT_MS in all (a stream may be held for ever, by a wait on a value) */
+#define WAIT_MS 1000
 static void reap_locked(struct vgpu_devva *d, const struct vgpu_backend_fns *f, int wait)
 {
-	for (uint32_t i = 0; i < d->nlater;) {
-		CUevent ev = (CUevent)d->later[i].event;
-		CUresult q = wait && f->cuEventSynchronize ? f->cuEventSynchronize(ev) : f->cuEventQuery(ev);
-		if (q == CUDA_ERROR_NOT_READY)
-			i++;
-		else
-			later_done(d, f, i, 1);   /* (an error: its stream is broken, the work will not run) */
+	for (int waited = 0;; waited++) {
+		for (uint32_t i = 0; i < d->nlater;) {
+			if (f->cuEventQuery((CUevent)d->later[i].event) == CUDA_ERROR_NOT_READY)
+				i++;
+			else
+				later_done(d, f, i, 1);   /* (an error: its stream is broken, the work will not run) */
+		}
+		if (!wait || !d->nlater || waited == WAIT_MS)
+			return;
+		nanosleep(&(struct timespec){ 0, 1000000 }, NULL);
 	}
 }
 

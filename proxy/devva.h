@@ -97,7 +97,7 @@ int vgpu_devva_free(struct vgpu_devva *d, const struct vgpu_backend_fns *f, uint
  */
 int vgpu_devva_free_async(struct vgpu_devva *d, const struct vgpu_backend_fns *f, uint64_t base, CUstream s, int *res);
 /* Give back the memory of every stream-ordered free whose stream has passed it (wait: waiting
- * for all of them). Every allocation reaps first; one short of memory waits. */
+ * for them, up to a second). Every allocation reaps first; one short of memory waits. */
 void vgpu_devva_reap(struct vgpu_devva *d, const struct vgpu_backend_fns *f, int wait);
 /* A context was destroyed or reset: the frees made in it are done (its work went with it);
  * their memory is given back without asking the driver about their events. */

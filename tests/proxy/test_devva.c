@@ -124,7 +124,7 @@ static CUresult f_sync(void)
 	return CUDA_SUCCESS;
 }
 
-/* Stand-in events: each done once the test says so (ev_done), or once waited for. */
+/* Stand-in events: each done once the test says so (ev_done). */
 static int ev_done[256], nev_made, nev_destroyed;
 static CUresult f_ev_create(CUevent *e, unsigned flags)
 {
@@ -142,11 +142,6 @@ static CUresult f_ev_record(CUevent e, CUstream s)
 static CUresult f_ev_query(CUevent e)
 {
 	return ev_done[(uintptr_t)e % 256] ? CUDA_SUCCESS : CUDA_ERROR_NOT_READY;
-}
-static CUresult f_ev_sync(CUevent e)
-{
-	ev_done[(uintptr_t)e % 256] = 1;
-	return CUDA_SUCCESS;
 }
 static CUresult f_ev_destroy(CUevent e)
 {
@@ -177,7 +172,6 @@ static struct vgpu_backend_fns fns(void)
 	f.cuEventCreate = f_ev_create;
 	f.cuEventRecord = f_ev_record;
 	f.cuEventQuery = f_ev_query;
-	f.cuEventSynchronize = f_ev_sync;
 	f.cuEventDestroy_v2 = f_ev_destroy;
 	f.cuCtxGetCurrent = f_ctx_current;
 	if (!have_vmm)
