@@ -247,10 +247,12 @@ for t in "${e2e_tests[@]}" "${rt_tests[@]}"; do
 done
 
 # 4c. programs with zones' device memory at fixed addresses (--device-va fixed, what restoring
-# a zone into a new worker needs on a GPU): a sample of both suites, directly and through vgpu
+# a zone into a new worker needs on a GPU; stream-ordered allocations there too): a sample of
+# both suites, directly and through vgpu
 fixed_tests=()
 for n in e2e/e2e_memory e2e/e2e_vmm e2e/e2e_kernels e2e/e2e_threads runtime/rt_saxpy runtime/rt_device_reset \
-         runtime/rt_thrust_algos runtime/rt_memcpy_2d runtime/rt_graph_capture runtime/rt_mem_pools; do
+         runtime/rt_thrust_algos runtime/rt_memcpy_2d runtime/rt_graph_capture runtime/rt_mem_pools \
+         runtime/rt_malloc_async runtime/rt_graph_memory; do
   fixed_tests+=("$B/tests/$n.sh")
 done
 VGPU_E2E_PROXY_ARGS="--device-va fixed" step fixed-va 90 "$self" --run-tests "$jobs" 80 "$out/logs/fixed-va.part" \
