@@ -500,10 +500,12 @@ static CUresult pointer_attr(struct vgpu_proxy_call *call, void **argv)
 {
 	uint64_t *value = ARG(uint64_t *, VGPU_PW_VALUE);
 	CUpointer_attribute a = (CUpointer_attribute)ARG(uint32_t, VGPU_PW_ATTR);
-	CUdeviceptr p = ARG(CUdeviceptr, VGPU_PW_PTR);
+	uint64_t p = ARG(CUdeviceptr, VGPU_PW_PTR);
 	CUresult r;
 
-	if (!value || vgpu_proxy_check_dptr(call, p, 1) != CUDA_SUCCESS)
+	/* (a module global a restore found elsewhere: asked about where it is, answered where
+	 * the zone knows it) */
+	if (!value || vgpu_proxy_dptr_in(call, &p, 0, 1) != CUDA_SUCCESS)
 		return CUDA_ERROR_INVALID_VALUE;
 	if (!call->drv->cuPointerGetAttribute)
 		return CUDA_ERROR_NOT_SUPPORTED;
@@ -528,10 +530,17 @@ static CUresult pointer_attr(struct vgpu_proxy_call *call, void **argv)
 			*value = a == CU_POINTER_ATTRIBUTE_RANGE_START_ADDR ? base : size;
 			return CUDA_SUCCESS;
 		}
-		return call->drv->cuPointerGetAttribute(value, a, p);
+		r = call->drv->cuPointerGetAttribute(value, a, p);
+		if (r == CUDA_SUCCESS && a == CU_POINTER_ATTRIBUTE_RANGE_START_ADDR)
+			*value = vgpu_ckpt_zone_addr(call->zone, *value);
+		return r;
 	}
-	case CU_POINTER_ATTRIBUTE_MEMORY_TYPE:
 	case CU_POINTER_ATTRIBUTE_DEVICE_POINTER:
+		r = call->drv->cuPointerGetAttribute(value, a, p);
+		if (r == CUDA_SUCCESS)
+			*value = vgpu_ckpt_zone_addr(call->zone, *value);
+		return r;
+	case CU_POINTER_ATTRIBUTE_MEMORY_TYPE:
 	case CU_POINTER_ATTRIBUTE_BUFFER_ID:
 	case CU_POINTER_ATTRIBUTE_IS_MANAGED:
 	case CU_POINTER_ATTRIBUTE_DEVICE_ORDINAL:

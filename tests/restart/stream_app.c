@@ -149,7 +149,7 @@ int main(int argc, char **argv)
 		       "(not with --no-late; with --late-on-signal when SIGUSR1 arrives instead); HOLD_BYTES of device memory keep a pattern checked every round and at the "
 		       "end; --pinned copies through 1 MiB of pinned host memory every round and has a kernel read it in place; --global writes a module global every round and checks what "
 		       "the module's kernel reads there, has a kernel store through its address and reads it back with a 2D copy, and asks for the "
-		       "address again, which must be the same; --global-value never asks for a global's address: the module's kernel "
+		       "address again, which must be the same, and for its range, which must hold it; --global-value never asks for a global's address: the module's kernel "
 		       "adds 100 to it every round and returns what it found, which must be 100 times the rounds before; --pools sets the default pool's release threshold, creates a pool, makes it the device's current "
 		       "one and allocates from both every round, checking that all of it holds; --timing records an event at the "
 		       "start and times every round from it (cuEventElapsedTime); --graph captures a memset, a kernel and a "
@@ -416,6 +416,16 @@ int main(int argc, char **argv)
 			c2.Height = 1;
 			CK(cuMemcpy2D(&c2));
 			CK(cuModuleGetGlobal(&again, &gsz, mod, "dev_counter"));
+			CUdeviceptr rbase = 0, start = 0;
+			size_t rsize = 0;
+			CK(cuMemGetAddressRange(&rbase, &rsize, gcount));
+			CK(cuPointerGetAttribute(&start, CU_POINTER_ATTRIBUTE_RANGE_START_ADDR, gcount));
+			if (start != rbase || gcount - rbase >= rsize || rsize - (gcount - rbase) < sizeof(int)) {
+				fprintf(stderr, "FAIL: round %d: dev_counter at 0x%llx is in a range [0x%llx, +%zu) starting at 0x%llx\n",
+					rounds, (unsigned long long)gcount, (unsigned long long)rbase, rsize,
+					(unsigned long long)start);
+				exit(1);
+			}
 			if (stored != 1 || again != gcount || gsz != sizeof(int)) {
 				fprintf(stderr, "FAIL: round %d: a kernel given dev_counter's address left %d there (expected 1); "
 					"asked again, its address is 0x%llx (0x%llx before), %zu bytes\n", rounds, stored,
