@@ -145,7 +145,7 @@ int main(int argc, char **argv)
 			       "Prints `name value unit` lines: trivial call, idle cuCtxSynchronize, alloc+free, launch\n"
 			       "posting, HtoD/DtoH bandwidth from pageable, registered (cuMemHostRegister) and page-locked\n"
 			       "(cuMemAllocHost) memory, cuMemHostRegister + cuMemHostUnregister of 4 MiB.\n"
-			       "--quick: fewer iterations, copies up to 16 MiB; --alloc-free: print only alloc_free_ns\n"
+			       "--quick: fewer iterations, copies up to 16 MiB; --alloc-free: print only alloc_free_ns and alloc_free_async_ns\n"
 			       "and stop there; --pageable-only: print only the pageable copies (htod_/dtoh_[async_|2d_|2dsub_]<N>KiB).\n");
 			return 0;
 		} else {
@@ -187,6 +187,22 @@ int main(int argc, char **argv)
 
 	t = BEST(reps, quick ? 500 : 10000, { CK(cuMemAlloc(&d, 1 << 20)); CK(cuMemFree(d)); });
 	printf("alloc_free_ns %.1f ns\n", t * 1e9);
+	/* stream-ordered, as cudaMallocAsync users do: 64 KiB allocated and freed on a stream,
+	 * the stream waited for after each 100 */
+	{
+		CUstream as;
+		CK(cuStreamCreate(&as, CU_STREAM_NON_BLOCKING));
+		int k = 0;
+		t = BEST(reps, quick ? 500 : 10000, {
+			CK(cuMemAllocAsync(&d, 64 << 10, as));
+			CK(cuMemFreeAsync(d, as));
+			if (++k % 100 == 0)
+				CK(cuStreamSynchronize(as));
+		});
+		CK(cuStreamSynchronize(as));
+		CK(cuStreamDestroy(as));
+		printf("alloc_free_async_ns %.1f ns\n", t * 1e9);
+	}
 	if (alloc_only) {
 		CK(cuModuleUnload(mod));
 		CK(cuCtxDestroy(ctx));

@@ -185,6 +185,8 @@ ring=$(med "$tmp/ring.sum" ring_rtt_us)
     printf "alloc+free in a registered zone (shared budget, proxy/pool.c): median %s ns vs %s ns unregistered in the same runs = %.2fx.\n", g, a, g / a }'
   awk -v a="$(med "$tmp/zone.sum" alloc_free_ns)" -v g="$(med "$tmp/fixed.sum" alloc_free_ns)" 'BEGIN { if (a > 0 && g > 0)
     printf "alloc+free of 1 MiB with --device-va fixed (a granule of its own, reserved, backed and mapped once, then kept idle between a free and the next allocation of its size): median %s ns vs %s ns placed by the driver in the same runs = %.2fx.\n", g, a, g / a }'
+  awk -v a="$(med "$tmp/zone.sum" alloc_free_async_ns)" -v g="$(med "$tmp/fixed.sum" alloc_free_async_ns)" 'BEGIN { if (a > 0 && g > 0)
+    printf "stream-ordered alloc+free of 64 KiB (cuMemAllocAsync, cuMemFreeAsync, the stream waited for after each 100) with --device-va fixed (units of a slab, each free behind an event on the stream): median %s ns vs %s ns from the driver'"'"'s pool in the same runs = %.2fx.\n", g, a, g / a }'
   if [ -n "$bulk" ]; then
     echo
     echo "## Pageable copies with a $bulk KiB bulk area"

@@ -299,7 +299,9 @@ CUresult cuEventRecordWithFlags(CUevent h, CUstream hs, unsigned int flags)
 	op->u.ev.e = e;
 	op->u.ev.gen = e->gen;
 	pthread_mutex_unlock(&g_lock);
-	sim_stream_enqueue(s, op);      /* sets e->stream and e->seq under the lock */
+	/* (sets e->stream and e->seq under the lock; on an idle stream it is done at once, as on
+	 * a GPU, rather than by waking the stream's thread) */
+	sim_stream_enqueue_or_run(s, op);
 	return CUDA_SUCCESS;
 }
 
