@@ -871,10 +871,10 @@ int vgpu_proxy_placed_range(struct vgpu_zone *z, uint64_t p, uint64_t *base, uin
  * May a stream-ordered allocation (alloc) or free on stream s (ptsz: NULL is the thread's
  * default stream) be the window's? Not while s is being captured (a graph's memory nodes are
  * the driver's), and an allocation only on a stream of the current context and from its
- * device's default pool while that is the current one (a created pool's properties and
- * usage are the driver's to keep).
+ * device's default pool: the one it names (pool), or else the current one (a created pool's
+ * properties and usage are the driver's to keep).
  */
-static int ordered_in_window(const struct vgpu_driver *drv, CUstream s, int ptsz, int alloc)
+static int ordered_in_window(const struct vgpu_driver *drv, CUstream s, int ptsz, int alloc, CUmemoryPool pool)
 {
 	CUresult (*capturing)(CUstream, CUstreamCaptureStatus *) = ptsz ? drv->cuStreamIsCapturing_ptsz
 									: drv->cuStreamIsCapturing;
@@ -890,8 +890,8 @@ static int ordered_in_window(const struct vgpu_driver *drv, CUstream s, int ptsz
 	return stream_ctx && drv->cuCtxGetCurrent && drv->cuCtxGetDevice && drv->cuDeviceGetMemPool &&
 	       drv->cuDeviceGetDefaultMemPool && stream_ctx(s, &sc) == CUDA_SUCCESS &&
 	       drv->cuCtxGetCurrent(&cur) == CUDA_SUCCESS && sc == cur && drv->cuCtxGetDevice(&dev) == CUDA_SUCCESS &&
-	       drv->cuDeviceGetMemPool(&cp, dev) == CUDA_SUCCESS &&
-	       drv->cuDeviceGetDefaultMemPool(&dp, dev) == CUDA_SUCCESS && cp == dp;
+	       (pool || drv->cuDeviceGetMemPool(&cp, dev) == CUDA_SUCCESS) &&
+	       drv->cuDeviceGetDefaultMemPool(&dp, dev) == CUDA_SUCCESS && (pool ? pool : cp) == dp;
 }
 
 static int fixed_va_call(struct chanctx *cc, struct vgpu_proxy_call *call, void **argv, CUresult *res)
@@ -901,7 +901,8 @@ static int fixed_va_call(struct chanctx *cc, struct vgpu_proxy_call *call, void 
 	uint64_t p = 0, base, size;
 	int r = 0;
 	uint16_t op = call->hdr.opcode;
-	int ptsz = op == VGPU_OP_cuMemFreeAsync_ptsz || op == VGPU_OP_cuMemAllocAsync_ptsz;
+	int ptsz = op == VGPU_OP_cuMemFreeAsync_ptsz || op == VGPU_OP_cuMemAllocAsync_ptsz ||
+		   op == VGPU_OP_cuMemAllocFromPoolAsync_ptsz;
 
 	switch (op) {
 	case VGPU_OP_cuMemFreeAsync:   /* (dptr, hStream) */
@@ -909,7 +910,7 @@ static int fixed_va_call(struct chanctx *cc, struct vgpu_proxy_call *call, void 
 		CUstream s = *(CUstream *)argv[1];
 		if (!vgpu_devva_in_window(d, *(uint64_t *)argv[0]))
 			return 0;
-		if (ordered_in_window(call->drv, s, ptsz, 0)) {
+		if (ordered_in_window(call->drv, s, ptsz, 0, NULL)) {
 			if (!vgpu_devva_free_async(d, f, *(uint64_t *)argv[0], ptsz && !s ? CU_STREAM_PER_THREAD : s, &r))
 				return 0;
 			*res = (CUresult)r;
@@ -928,7 +929,14 @@ static int fixed_va_call(struct chanctx *cc, struct vgpu_proxy_call *call, void 
 		break;
 	case VGPU_OP_cuMemAllocAsync:   /* (dptr, bytesize, hStream): in the window when nothing else asks */
 	case VGPU_OP_cuMemAllocAsync_ptsz:
-		if (!vgpu_devva_on(d) || !ordered_in_window(call->drv, *(CUstream *)argv[2], ptsz, 1))
+		if (!vgpu_devva_on(d) || !ordered_in_window(call->drv, *(CUstream *)argv[2], ptsz, 1, NULL))
+			return 0;
+		size = *(size_t *)argv[1];
+		break;
+	case VGPU_OP_cuMemAllocFromPoolAsync:   /* (dptr, bytesize, pool, hStream) */
+	case VGPU_OP_cuMemAllocFromPoolAsync_ptsz:
+		if (!vgpu_devva_on(d) || !*(CUmemoryPool *)argv[2] ||
+		    !ordered_in_window(call->drv, *(CUstream *)argv[3], ptsz, 1, *(CUmemoryPool *)argv[2]))
 			return 0;
 		size = *(size_t *)argv[1];
 		break;

@@ -237,6 +237,16 @@ int main(void)
 		CHECK_EQ(adv_call(&a, &vgpu_call_cuStreamSynchronize, a_sync1), CUDA_SUCCESS);
 		CHECK_EQ(adv_call(&a, &vgpu_call_cuMemAllocAsync, a_ac), CUDA_SUCCESS);
 		CHECK_EQ(oc, oa);   /* it has: the same units serve the next allocation of the size */
+		/* from the device's default pool by name: the window's too */
+		CUmemoryPool defpool = NULL, *pdp = &defpool;
+		CUdevice dev0 = 0;
+		void *a_dp[] = { &pdp, &dev0 };
+		CHECK_EQ(adv_call(&a, &vgpu_call_cuDeviceGetDefaultMemPool, a_dp), CUDA_SUCCESS);
+		CUdeviceptr op = 0, *pop = &op;
+		void *a_ap[] = { &pop, &n4k, &defpool, &s2 }, *a_fp[] = { &op, &s2 };
+		CHECK_EQ(adv_call(&a, &vgpu_call_cuMemAllocFromPoolAsync, a_ap), CUDA_SUCCESS);
+		CHECK(in_window(op, 4096));
+		CHECK_EQ(adv_call(&a, &vgpu_call_cuMemFreeAsync, a_fp), CUDA_SUCCESS);
 		/* during a capture the allocation is a graph's memory node: the driver's */
 		unsigned mode = CU_STREAM_CAPTURE_MODE_RELAXED;
 		void *a_begin[] = { &s2, &mode };

@@ -59,6 +59,14 @@ $(B)/tests/runtime/rt_%.sh: $(B)/tests/runtime/% $(B)/tests/runtime/%_shared tes
 
 TESTS += $(RT_TESTS)
 
+# Programs whose memory is stream-ordered or in module globals, through a proxy that places
+# zones' memory at fixed addresses (--device-va fixed): default-pool allocations in the window,
+# a created pool's and a capture's left to the driver, outputs identical.
+RT_FIXED_VA := malloc_async mem_pools graph_memory constant_symbol
+$(B)/tests/runtime/rt_fixed_va.sh: $(RT_FIXED_VA:%=$(B)/tests/runtime/rt_%.sh)
+	printf '#!/bin/sh\n# the runtime programs of stream-ordered allocation, memory pools, graph memory nodes and\n# module globals through a proxy with --device-va fixed\nset -e\nfor t in $^; do VGPU_E2E_PROXY_ARGS="--device-va fixed" $$t; done\n' > $@ && chmod +x $@
+TESTS += $(B)/tests/runtime/rt_fixed_va.sh
+
 .PHONY: test-runtime
 test-runtime: $(ALL) $(RT_TESTS)
 	@VGPU_E2E_BACKEND=$(VGPU_E2E_BACKEND) VGPU_BUILD=$(B) tests/run.sh --timeout 300 $(RT_TESTS)
