@@ -100,6 +100,12 @@ def seeds():
     g1 = rec(R_GLOBAL, struct.pack("<IIQQ", 1, 11, 0x7F0000200000, 64) + b"dev_counter")
     g2 = rec(R_GLOBAL, struct.pack("<IIQQ", 1, 7, 0x7F0000200040, 16) + b"c_scale")
     yield "globals", b"\x00" + payload(recs + [g1, g2])
+    # the same written by a worker whose driver cannot place a module global: the globals'
+    # allocation records flagged (1) as a global's bytes, which a restorer of that kind keeps
+    # for the global records instead of mapping memory there
+    h1 = rec(R_ALLOC, struct.pack("<QQII", 0x7F0000200000, 64, 0, 1) + bytes(range(64)))
+    h2 = rec(R_ALLOC, struct.pack("<QQII", 0x7F0000200040, 16, 5, 1) + b"\xaa" * 16)
+    yield "globals-held", b"\x00" + payload(recs[:-2] + [h1, h2, g1, g2])
     # a zone saved with checkpoint --stop: its pinned regions (slot, 0, bytes, memfd inode,
     # id key, the saving worker's address of it; slots ascending) and channels (ring memfd inode, current context slot, 0, the
     # server end's four ring indices), after the allocations and globals

@@ -70,6 +70,10 @@ static unsigned rank(uint32_t type)
  * u64 value bytes, name, value } */
 #define GVAL_HEAD 16u
 #define GVAL_MAX (64ull << 20)
+/* An allocation record's flag: the range is a module global's, written by a worker whose
+ * driver cannot put a global at a given address; a restorer with the same limit keeps the
+ * bytes for the global record that follows and only holds the addresses (no memory there) */
+#define ALLOC_GLOBAL 1u
 #define POOL_BODY 56u       /* slot, owner, kind, device, type, location, usage, current, max, threshold, reuse, 0 */
 #define POOL_REUSE_ALL 7u   /* follow event dependencies, opportunistic, internal dependencies */
 /* In an event record's flags: the event had been recorded and its work was done (a timing
@@ -1660,7 +1664,8 @@ int vgpu_ckpt_write(int fd, struct vgpu_zone *z, const struct vgpu_backend *be, 
 		}
 		ctx_current(z, f, os);
 		w_rec(&w, R_ALLOC, 24 + al->size);
-		w_u64(&w, zr[a].zbase); w_u64(&w, al->size); w_u32(&w, os); w_u32(&w, 0);
+		w_u64(&w, zr[a].zbase); w_u64(&w, al->size); w_u32(&w, os);
+		w_u32(&w, ms != NO_SLOT && !f->vgpu_sim_module_place_global ? ALLOC_GLOBAL : 0);
 		if ((rc = w_device(&w, f, al->base, al->size, "the allocation", why, why_len)) < 0)
 			goto out;
 		nrec++;
@@ -2516,7 +2521,8 @@ static int parse(struct parser *ps, struct vgpu_ckpt_meta *meta, apply_fn apply,
 		case R_ALLOC: {
 			it.base = rd_u64(&b); it.size = rd_u64(&b); it.owner = rd_u32(&b); it.a = rd_u32(&b);
 			uint32_t k = m->nalloc;
-			if (b.bad || it.a || blen != 24 + it.size || k >= m->nrange ||
+			if (b.bad || it.a > ALLOC_GLOBAL || (it.a && it.size > GVAL_MAX) || blen != 24 + it.size ||
+			    k >= m->nrange ||
 			    it.base != m->range[2 * k] || it.size != m->range[2 * k + 1] ||
 			    (it.owner != NO_SLOT && !slot_is(m, it.owner, VGPU_H_CONTEXT))) {
 				rc = fail(why, cap, -EPROTO, "allocation record at offset %llu is malformed or is not range %u "
@@ -2894,6 +2900,8 @@ struct restorer {
 	struct vgpu_ckpt_span *vres;  /* the zone's reservations, held until taken back (size 0 then) */
 	uint32_t nvres;
 	int vres_done;
+	struct gbytes { uint64_t base, size; uint8_t *bytes; } *gb;   /* ALLOC_GLOBAL records' bytes */
+	uint32_t ngb;
 };
 
 static CUresult set_ctx(struct restorer *rs, uint32_t ctx_slot)
@@ -2901,6 +2909,33 @@ static CUresult set_ctx(struct restorer *rs, uint32_t ctx_slot)
 	if (ctx_slot == NO_SLOT)
 		return CUDA_SUCCESS;
 	return rs->f->cuCtxSetCurrent(rs->real[ctx_slot]);
+}
+
+/*
+ * An allocation record that is a module global's (ALLOC_GLOBAL), on a driver that cannot put
+ * the global there: its bytes are kept for the global record, which writes them into the
+ * reloaded module's global, and nothing is mapped at the old addresses, which stay held as
+ * open reserved them (unless memory restored beside them shares their granule), so nothing
+ * else is placed where the zone still points.
+ */
+static int global_bytes(struct restorer *rs, struct item *it, char *why, size_t cap)
+{
+	struct gbytes g = { it->base, it->size, malloc(it->size ? it->size : 1) };
+	struct gbytes *v = g.bytes ? realloc(rs->gb, (rs->ngb + 1) * sizeof(*v)) : NULL;
+	if (!v) {
+		free(g.bytes);
+		return fail(why, cap, -ENOMEM, "out of memory for a module global's %llu bytes",
+			    (unsigned long long)it->size);
+	}
+	rs->gb = v;
+	if (src_read(it->src, g.bytes, it->size) < 0) {
+		free(g.bytes);
+		return fail(why, cap, -EPROTO, "the bytes of the module global at 0x%llx are cut short",
+			    (unsigned long long)it->base);
+	}
+	it->src = NULL;   /* read */
+	rs->gb[rs->ngb++] = g;
+	return 0;
 }
 
 /*
@@ -2933,7 +2968,14 @@ static int global_moved(struct restorer *rs, const struct item *it, CUmodule mod
 	if (size != it->size)
 		return fail(why, cap, -EPROTO, "module global %.200s is %zu bytes in its restored module, %llu in "
 			    "the checkpoint", name, size, (unsigned long long)it->size);
-	if (addr == it->base) {   /* where it was: nothing moves */
+	if (addr == it->base) {   /* where it was (the driver had those addresses free) */
+		const struct gbytes *k = NULL;
+		for (uint32_t i = 0; i < rs->ngb && !k; i++)
+			if (rs->gb[i].base == it->base && rs->gb[i].size == it->size)
+				k = &rs->gb[i];
+		if (k && ((r = f->cuMemcpyHtoD_v2(addr, k->bytes, size)) != CUDA_SUCCESS ||
+			  vgpu_zone_dptr_add_owned(z, addr, size, mod, NULL) != 0))
+			return fail(why, cap, -EIO, "writing module global %.200s failed", name);
 		pthread_mutex_lock(&z->lock);
 		rc = vgpu_allocmap_set_owner(&z->amap, it->base, mod);
 		pthread_mutex_unlock(&z->lock);
@@ -2943,12 +2985,21 @@ static int global_moved(struct restorer *rs, const struct item *it, CUmodule mod
 		vgpu_ckpt_note_global(z, mod, name, it->base, it->size);
 		return 0;
 	}
-	if ((r = f->cuMemcpyDtoD_v2(addr, (CUdeviceptr)it->base, size)) != CUDA_SUCCESS ||
-	    (r = f->cuCtxSynchronize()) != CUDA_SUCCESS)
-		return fail(why, cap, -EIO, "writing module global %.200s failed (CUresult %d)", name, (int)r);
-	if (vgpu_zone_dptr_remove(z, it->base) < 0)
-		return fail(why, cap, -EPROTO, "module global %.200s: no allocation at 0x%llx", name,
-			    (unsigned long long)it->base);
+	const struct gbytes *kept = NULL;
+	for (uint32_t i = 0; i < rs->ngb && !kept; i++)
+		if (rs->gb[i].base == it->base && rs->gb[i].size == it->size)
+			kept = &rs->gb[i];
+	if (kept) {   /* its bytes, kept from its allocation record */
+		if ((r = f->cuMemcpyHtoD_v2(addr, kept->bytes, size)) != CUDA_SUCCESS)
+			return fail(why, cap, -EIO, "writing module global %.200s failed (CUresult %d)", name, (int)r);
+	} else {      /* restored as memory at the old address (a file of a worker that could place it) */
+		if ((r = f->cuMemcpyDtoD_v2(addr, (CUdeviceptr)it->base, size)) != CUDA_SUCCESS ||
+		    (r = f->cuCtxSynchronize()) != CUDA_SUCCESS)
+			return fail(why, cap, -EIO, "writing module global %.200s failed (CUresult %d)", name, (int)r);
+		if (vgpu_zone_dptr_remove(z, it->base) < 0)
+			return fail(why, cap, -EPROTO, "module global %.200s: no allocation at 0x%llx", name,
+				    (unsigned long long)it->base);
+	}
 	if ((rc = vgpu_zone_dptr_add_owned(z, addr, size, mod, NULL)) != 0)
 		return fail(why, cap, -EPROTO, "module global %.200s: where its module has it, [0x%llx, +0x%zx), is "
 			    "named twice or overlaps memory of the zone", name, (unsigned long long)addr, size);
@@ -3420,6 +3471,8 @@ static int restore_apply(void *ctx, const struct model *m, const struct item *ci
 		if (s == ck->nspan)
 			return fail(why, cap, -EPROTO, "allocation at 0x%llx lies in no reserved range",
 				    (unsigned long long)it->base);
+		if (it->a == ALLOC_GLOBAL && !f->vgpu_sim_module_place_global)
+			return global_bytes(rs, it, why, cap);
 		int dev = it->owner != NO_SLOT ? m->dev[it->owner] : 0;
 		if ((r = set_ctx(rs, it->owner)))
 			break;
@@ -3621,6 +3674,9 @@ int vgpu_ckpt_restore(struct vgpu_ckpt_reader *rd, struct vgpu_zone *z, const st
 	sum->file_bytes = VGPU_CKPT_HDR_BYTES + rd->s.off;
 	f->cuCtxSetCurrent(NULL);
 	free(rs.real);
+	for (uint32_t i = 0; i < rs.ngb; i++)
+		free(rs.gb[i].bytes);
+	free(rs.gb);
 	copier_stop(&rs.cp);
 	vgpu_ckpt_close(rd);
 	return rc;

@@ -30,6 +30,7 @@ struct shape {
 	uint64_t base2;          /* the second allocation's base */
 	int swap_records;        /* put the event before the stream */
 	int alloc_not_ranged;    /* the second allocation differs from its range */
+	uint32_t alloc2_flags;   /* the second allocation record's flags word (1: a module global's bytes) */
 	int bad_crc, trailing;
 	uint32_t version;
 	/* the memory pool record (slot 5): kind (0 a device's default, 1 created), device,
@@ -280,7 +281,7 @@ static void build(const struct shape *s)
 	u64(0x7f0000200000ull); u64(4096); u32(0); u32(0);
 	memset(buf + n, 0x5a, 4096); n += 4096;
 	rec(R_ALLOC, 24 + 64);
-	u64(s->alloc_not_ranged ? s->base2 + 64 : s->base2); u64(64); u32(NO_SLOT); u32(0);
+	u64(s->alloc_not_ranged ? s->base2 + 64 : s->base2); u64(64); u32(NO_SLOT); u32(s->alloc2_flags);
 	memset(buf + n, 0xa5, 64); n += 64;
 	if (s->pool_where == 2)
 		pool_rec(s);
@@ -394,6 +395,9 @@ int main(void)
 	s = glob; s.glob_name = "";              refused(&s, "global record");       /* no name */
 	s = glob; s.glob_name_len = 4;           refused(&s, "global record");       /* length disagrees */
 	s = glob; s.glob_name = "a\0b"; s.glob_bytes = 3; refused(&s, "global record"); /* a NUL inside */
+	s = glob; s.alloc2_flags = 1;            /* the global's bytes, for a restorer that cannot place it */
+	CHECK_EQ((build(&s), vgpu_ckpt_check(buf, n, &m, why, sizeof(why))), 0);
+	s = glob; s.alloc2_flags = 2;            refused(&s, "allocation record");   /* an unknown flag */
 	/* a module global's value by name, as a GPU driver's checkpoint carries it */
 	struct shape gv = glob;
 	gv.gval_where = 1; gv.gval_module = 1; gv.gval_name = "dev_counter"; gv.gval_size = gv.gval_written = 4;
