@@ -903,6 +903,7 @@ static int fixed_va_call(struct chanctx *cc, struct vgpu_proxy_call *call, void 
 	uint16_t op = call->hdr.opcode;
 	int ptsz = op == VGPU_OP_cuMemFreeAsync_ptsz || op == VGPU_OP_cuMemAllocAsync_ptsz ||
 		   op == VGPU_OP_cuMemAllocFromPoolAsync_ptsz;
+	int ordered = 0;   /* a stream-ordered allocation (the default pool's usage counts it) */
 
 	switch (op) {
 	case VGPU_OP_cuMemFreeAsync:   /* (dptr, hStream) */
@@ -932,6 +933,7 @@ static int fixed_va_call(struct chanctx *cc, struct vgpu_proxy_call *call, void 
 		if (!vgpu_devva_on(d) || !ordered_in_window(call->drv, *(CUstream *)argv[2], ptsz, 1, NULL))
 			return 0;
 		size = *(size_t *)argv[1];
+		ordered = 1;
 		break;
 	case VGPU_OP_cuMemAllocFromPoolAsync:   /* (dptr, bytesize, pool, hStream) */
 	case VGPU_OP_cuMemAllocFromPoolAsync_ptsz:
@@ -939,6 +941,7 @@ static int fixed_va_call(struct chanctx *cc, struct vgpu_proxy_call *call, void 
 		    !ordered_in_window(call->drv, *(CUstream *)argv[3], ptsz, 1, *(CUmemoryPool *)argv[2]))
 			return 0;
 		size = *(size_t *)argv[1];
+		ordered = 1;
 		break;
 	case VGPU_OP_cuMemAllocPitch_v2: {   /* (dptr, pPitch, WidthInBytes, Height, ElementSizeBytes) */
 		CUdeviceptr probe = 0;
@@ -984,8 +987,11 @@ static int fixed_va_call(struct chanctx *cc, struct vgpu_proxy_call *call, void 
 	CUresult e = vgpu_devva_alloc(d, f, size, &p);
 	if (e == CUDA_ERROR_NOT_SUPPORTED)
 		return 0;   /* the driver's, where the window cannot be had */
-	if (e == CUDA_SUCCESS)
+	if (e == CUDA_SUCCESS) {
 		*dp = p;
+		if (ordered)
+			vgpu_devva_note_ordered(d, f, p, size);
+	}
 	*res = e;
 	return 1;
 }

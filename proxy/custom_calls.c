@@ -583,6 +583,22 @@ static CUresult pool_create(struct vgpu_proxy_call *call, void **argv)
 	return r;
 }
 
+/* The device whose default pool pool is, or -1 (a created pool, or none of the window's). */
+static int default_pool_device(struct vgpu_proxy_call *call, CUmemoryPool pool)
+{
+	const struct vgpu_driver *drv = call->drv;
+	int n = 0;
+	if (!vgpu_devva_on(&call->zone->devva) || !drv->cuDeviceGetCount || !drv->cuDeviceGetDefaultMemPool ||
+	    drv->cuDeviceGetCount(&n) != CUDA_SUCCESS)
+		return -1;
+	for (int dev = 0; dev < n && dev < VGPU_DEVVA_DEVICES; dev++) {
+		CUmemoryPool dp = NULL;
+		if (drv->cuDeviceGetDefaultMemPool(&dp, dev) == CUDA_SUCCESS && dp == pool)
+			return dev;
+	}
+	return -1;
+}
+
 static CUresult pool_set_attribute(struct vgpu_proxy_call *call, void **argv)
 {
 	unsigned attr = ARG(uint32_t, VGPU_PAW_ATTR);
@@ -591,8 +607,11 @@ static CUresult pool_set_attribute(struct vgpu_proxy_call *call, void **argv)
 
 	if (!call->drv->cuMemPoolSetAttribute)
 		return CUDA_ERROR_NOT_SUPPORTED;
-	return call->drv->cuMemPoolSetAttribute(ARG(CUmemoryPool, VGPU_PAW_POOL), (CUmemPool_attribute)attr,
-						vgpu_pool_attr_is_int(attr) ? (void *)&iv : (void *)&v);
+	CUresult r = call->drv->cuMemPoolSetAttribute(ARG(CUmemoryPool, VGPU_PAW_POOL), (CUmemPool_attribute)attr,
+						      vgpu_pool_attr_is_int(attr) ? (void *)&iv : (void *)&v);
+	if (r == CUDA_SUCCESS && (attr == CU_MEMPOOL_ATTR_USED_MEM_HIGH || attr == CU_MEMPOOL_ATTR_RESERVED_MEM_HIGH))
+		vgpu_devva_pool_reset_high(&call->zone->devva, default_pool_device(call, ARG(CUmemoryPool, VGPU_PAW_POOL)));
+	return r;
 }
 
 static CUresult pool_get_attribute(struct vgpu_proxy_call *call, void **argv)
@@ -606,6 +625,16 @@ static CUresult pool_get_attribute(struct vgpu_proxy_call *call, void **argv)
 		return CUDA_ERROR_NOT_SUPPORTED;
 	r = call->drv->cuMemPoolGetAttribute(ARG(CUmemoryPool, VGPU_PAG_POOL), (CUmemPool_attribute)attr,
 					     vgpu_pool_attr_is_int(attr) ? (void *)&iv : (void *)&v);
+	if (r == CUDA_SUCCESS && (attr == CU_MEMPOOL_ATTR_USED_MEM_CURRENT || attr == CU_MEMPOOL_ATTR_USED_MEM_HIGH ||
+				  attr == CU_MEMPOOL_ATTR_RESERVED_MEM_CURRENT || attr == CU_MEMPOOL_ATTR_RESERVED_MEM_HIGH)) {
+		/* a default pool's usage, the window's stream-ordered allocations included (each
+		 * holds what it asked for: reserved as used; the high marks added, an upper bound) */
+		int dev = default_pool_device(call, ARG(CUmemoryPool, VGPU_PAG_POOL));
+		uint64_t used = 0, high = 0;
+		if (dev >= 0)
+			vgpu_devva_pool_usage(&call->zone->devva, dev, &used, &high);
+		v += attr == CU_MEMPOOL_ATTR_USED_MEM_CURRENT || attr == CU_MEMPOOL_ATTR_RESERVED_MEM_CURRENT ? used : high;
+	}
 	if (r == CUDA_SUCCESS && out)
 		*out = vgpu_pool_attr_is_int(attr) ? (uint64_t)(uint32_t)iv : v;
 	return r;

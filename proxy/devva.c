@@ -50,6 +50,7 @@ void vgpu_devva_destroy(struct vgpu_devva *d)
 		chunk_free(&d->v[i]);
 	free(d->v);
 	free(d->later);
+	free(d->ord);
 	pthread_mutex_destroy(&d->lock);
 	memset(d, 0, sizeof(*d));
 }
@@ -147,6 +148,49 @@ static uint64_t gap_for(const struct vgpu_devva *d, uint64_t len)
 	return at <= end && len <= end - at ? at : 0;
 }
 
+
+void vgpu_devva_note_ordered(struct vgpu_devva *d, const struct vgpu_backend_fns *f, uint64_t base, uint64_t size)
+{
+	CUdevice dev;
+	if (!f->cuCtxGetDevice || f->cuCtxGetDevice(&dev) != CUDA_SUCCESS || dev < 0 || dev >= VGPU_DEVVA_DEVICES)
+		return;
+	pthread_mutex_lock(&d->lock);
+	if (d->nord == d->capord) {
+		uint32_t cap = d->capord ? d->capord * 2 : 16;
+		struct vgpu_devva_ordered *v = realloc(d->ord, cap * sizeof(*v));
+		if (!v) {
+			pthread_mutex_unlock(&d->lock);
+			return;   /* (uncounted: only the pool's usage attributes would tell) */
+		}
+		d->ord = v;
+		d->capord = cap;
+	}
+	d->ord[d->nord++] = (struct vgpu_devva_ordered){ base, size, (int)dev };
+	d->ord_used[dev] += size;
+	if (d->ord_used[dev] > d->ord_high[dev])
+		d->ord_high[dev] = d->ord_used[dev];
+	pthread_mutex_unlock(&d->lock);
+}
+
+void vgpu_devva_pool_usage(struct vgpu_devva *d, int dev, uint64_t *used, uint64_t *high)
+{
+	*used = *high = 0;
+	if (dev < 0 || dev >= VGPU_DEVVA_DEVICES)
+		return;
+	pthread_mutex_lock(&d->lock);
+	*used = d->ord_used[dev];
+	*high = d->ord_high[dev];
+	pthread_mutex_unlock(&d->lock);
+}
+
+void vgpu_devva_pool_reset_high(struct vgpu_devva *d, int dev)
+{
+	if (dev < 0 || dev >= VGPU_DEVVA_DEVICES)
+		return;
+	pthread_mutex_lock(&d->lock);
+	d->ord_high[dev] = d->ord_used[dev];
+	pthread_mutex_unlock(&d->lock);
+}
 
 void vgpu_devva_block(struct vgpu_devva *d, uint64_t base, uint64_t size)
 {
@@ -441,6 +485,18 @@ static struct vgpu_devva_chunk *alloc_at(struct vgpu_devva *d, uint64_t base, ui
 
 /* Under the lock: the allocation at off in c gives its memory back (a chunk left without any
  * stays mapped, idle, within the cap). */
+/* Under the lock: the allocation at base is no stream-ordered one any more. */
+static void ordered_gone(struct vgpu_devva *d, uint64_t base)
+{
+	for (uint32_t i = 0; i < d->nord; i++)
+		if (d->ord[i].base == base) {
+			if (d->ord[i].dev >= 0 && d->ord[i].dev < VGPU_DEVVA_DEVICES)
+				d->ord_used[d->ord[i].dev] -= d->ord[i].size;
+			d->ord[i] = d->ord[--d->nord];
+			return;
+		}
+}
+
 static void release_locked(struct vgpu_devva *d, const struct vgpu_backend_fns *f, struct vgpu_devva_chunk *c,
 			   uint64_t off)
 {
@@ -476,6 +532,7 @@ int vgpu_devva_free(struct vgpu_devva *d, const struct vgpu_backend_fns *f, uint
 	}
 	if (sync && f->cuCtxSynchronize)
 		f->cuCtxSynchronize();   /* like cuMemFree: the device is done with it first */
+	ordered_gone(d, base);
 	release_locked(d, f, c, off);
 	*res = CUDA_SUCCESS;
 	pthread_mutex_unlock(&d->lock);
@@ -496,6 +553,7 @@ int vgpu_devva_free_async(struct vgpu_devva *d, const struct vgpu_backend_fns *f
 	CUcontext ctx = NULL;
 	CUevent ev = NULL;
 	*res = CUDA_SUCCESS;
+	ordered_gone(d, base);   /* freed for the program now, given back once the stream is past */
 	if (f->cuEventCreate && f->cuEventRecord && f->cuEventQuery && f->cuEventDestroy_v2 && f->cuCtxGetCurrent &&
 	    later_room(d) == 0 &&
 	    f->cuCtxGetCurrent(&ctx) == CUDA_SUCCESS && f->cuEventCreate(&ev, CU_EVENT_DISABLE_TIMING) == CUDA_SUCCESS) {
@@ -573,6 +631,8 @@ unsigned vgpu_devva_release_all(struct vgpu_devva *d, const struct vgpu_backend_
 		if (f->cuEventDestroy_v2)
 			f->cuEventDestroy_v2((CUevent)d->later[i].event);
 	d->nlater = 0;
+	d->nord = 0;
+	memset(d->ord_used, 0, sizeof(d->ord_used));
 	for (uint32_t i = 0; i < d->n; i++) {
 		n += d->v[i].handle != 0;
 		unmap_chunk(f, &d->v[i]);

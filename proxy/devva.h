@@ -33,6 +33,7 @@
 #define VGPU_DEVVA_BASE 0x200000000000ull   /* default window: 32 TiB, above sanitizers' shadow, below their allocators and the mmap area */
 #define VGPU_DEVVA_SIZE (1ull << 40)        /* 1 TiB */
 #define VGPU_DEVVA_UNIT 512u                /* a slab's allocation unit (cuMemAlloc's alignment) */
+#define VGPU_DEVVA_DEVICES 16               /* devices whose default pools' usage the window adds to */
 
 struct vgpu_devva_chunk {
 	uint64_t base, size;       /* whole granules, reserved and mapped (blocked: the driver refused them) */
@@ -60,6 +61,12 @@ struct vgpu_devva {
 	int refusal;               /* its CUresult */
 	struct vgpu_devva_later *later;  /* frees of cuMemFreeAsync, each behind an event on its stream */
 	uint32_t nlater, caplater;
+	/* stream-ordered allocations taken from the window, which a device's default pool would
+	 * have counted: each one's base, size and device, and per device what is held and the most
+	 * held since the high mark was last reset */
+	struct vgpu_devva_ordered { uint64_t base, size; int dev; } *ord;
+	uint32_t nord, capord;
+	uint64_t ord_used[VGPU_DEVVA_DEVICES], ord_high[VGPU_DEVVA_DEVICES];
 };
 
 /* Off (every call below then does nothing and answers "not mine"). */
@@ -107,6 +114,16 @@ void vgpu_devva_forget_ctx(struct vgpu_devva *d, const struct vgpu_backend_fns *
  * (the reservation stays the caller's); *created says whether the memory itself was had. */
 CUresult vgpu_devva_back(const struct vgpu_backend_fns *f, uint64_t at, uint64_t len, int dev, uint64_t *handle,
 			 int *created);
+/*
+ * The allocation at base (size bytes, asked for by cuMemAllocAsync or from a default pool,
+ * on the current context's device) stands in for the device's default pool's memory: its
+ * usage attributes count it (vgpu_devva_pool_usage) until it is freed, by any free.
+ */
+void vgpu_devva_note_ordered(struct vgpu_devva *d, const struct vgpu_backend_fns *f, uint64_t base, uint64_t size);
+/* What the window holds for dev's default pool: bytes now and the most since the last reset. */
+void vgpu_devva_pool_usage(struct vgpu_devva *d, int dev, uint64_t *used, uint64_t *high);
+/* The default pool's high mark was reset (set to 0): the window's goes back to what it holds. */
+void vgpu_devva_pool_reset_high(struct vgpu_devva *d, int dev);
 /* [base, +size), taken in the window by something else of the zone (memory a restore put
  * back at its old addresses, a reservation of its own): never asked for (out of memory only
  * costs a refused try later). */

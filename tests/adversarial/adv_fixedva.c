@@ -18,6 +18,18 @@ static const struct vgpu_call_desc ptrattr =
 	VGPU_WIRE_DESC("cuPointerGetAttribute", VGPU_OP_cuPointerGetAttribute, VGPU_CALLF_CUSTOM,
 		       vgpu_wire_pointer_attr_args, VGPU_PW_NARGS);
 
+static const struct vgpu_call_desc poolattr =
+	VGPU_WIRE_DESC("cuMemPoolGetAttribute", VGPU_OP_cuMemPoolGetAttribute, VGPU_CALLF_CUSTOM,
+		       vgpu_wire_pool_get_attr_args, VGPU_PAG_NARGS);
+
+static uint64_t pool_used(struct adv_zone *z, CUmemoryPool pool)
+{
+	uint64_t v = UINT64_MAX, *pv = &v;
+	uint32_t at = CU_MEMPOOL_ATTR_USED_MEM_CURRENT;
+	void *av[VGPU_PAG_NARGS] = { [VGPU_PAG_VALUE] = &pv, [VGPU_PAG_POOL] = &pool, [VGPU_PAG_ATTR] = &at };
+	return adv_call(z, &poolattr, av) == CUDA_SUCCESS ? v : UINT64_MAX;
+}
+
 static int in_window(CUdeviceptr p, size_t n)
 {
 	return p >= BASE && p - BASE < WINDOW && n <= WINDOW - (p - BASE);
@@ -242,11 +254,15 @@ int main(void)
 		CUdevice dev0 = 0;
 		void *a_dp[] = { &pdp, &dev0 };
 		CHECK_EQ(adv_call(&a, &vgpu_call_cuDeviceGetDefaultMemPool, a_dp), CUDA_SUCCESS);
+		uint64_t used0 = pool_used(&a, defpool);   /* oc and ob, 8 KiB */
+		CHECK_EQ(used0, 8192);
 		CUdeviceptr op = 0, *pop = &op;
 		void *a_ap[] = { &pop, &n4k, &defpool, &s2 }, *a_fp[] = { &op, &s2 };
 		CHECK_EQ(adv_call(&a, &vgpu_call_cuMemAllocFromPoolAsync, a_ap), CUDA_SUCCESS);
 		CHECK(in_window(op, 4096));
+		CHECK_EQ(pool_used(&a, defpool), used0 + 4096);   /* the pool's usage counts the window's */
 		CHECK_EQ(adv_call(&a, &vgpu_call_cuMemFreeAsync, a_fp), CUDA_SUCCESS);
+		CHECK_EQ(pool_used(&a, defpool), used0);
 		/* during a capture the allocation is a graph's memory node: the driver's */
 		unsigned mode = CU_STREAM_CAPTURE_MODE_RELAXED;
 		void *a_begin[] = { &s2, &mode };
@@ -266,6 +282,7 @@ int main(void)
 		CHECK_EQ(adv_call(&a, &vgpu_call_cuMemFreeAsync, a_fb), CUDA_SUCCESS);
 		CHECK_EQ(adv_call(&a, &vgpu_call_cuMemFreeAsync, a_fc), CUDA_SUCCESS);
 		CHECK_EQ(adv_call(&a, &vgpu_call_cuStreamSynchronize, a_sync2), CUDA_SUCCESS);
+		CHECK_EQ(pool_used(&a, defpool), 0);
 		CHECK_EQ(memfree(&a, flag), CUDA_SUCCESS);
 		CHECK_EQ(mem_info(&a, &f), CUDA_SUCCESS);
 		CHECK_EQ(f, free0);   /* every stream-ordered free given back */
