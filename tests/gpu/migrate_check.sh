@@ -108,8 +108,8 @@ echo "PASS: saved, proxy killed, restored from the file by a new proxy: $(tail -
 no_zone a
 
 # (long enough to be caught running past its start-up in a sanitizer build on the simulator)
-rt_s=4
-[ "$backend" = sim ] && rt_s=12
+rt_s=8
+[ "$backend" = sim ] && rt_s=16
 LD_LIBRARY_PATH=$zone_libs "$B/tests/migrate/rt_loop" "$rt_s" >"$tmp/rt.out" 2>&1 &
 rt=$!
 pids="$pids $rt"

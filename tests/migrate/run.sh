@@ -303,9 +303,11 @@ cd_there_and_back() {
   for _ in $(seq 100); do [ -n "$(zone_of c)" ] && break; sleep 0.1; done
   sleep 0.5
   for _ in $(seq 200); do [ "$(calls_of c 2>/dev/null || echo 0)" -gt "$calls" ] 2>/dev/null && break; sleep 0.1; done
-  out=$(ctl c migrate "$(zone_of c)" --to "$tmp/d.sock.ctl") || fail "migrating a zone $what C -> D failed: $out"
+  out=$(ctl c migrate "$(zone_of c)" --to "$tmp/d.sock.ctl") ||
+    fail "migrating a zone $what C -> D failed: $out; the program: $(cat "$tmp/$name.out")"
   sleep 0.5
-  out2=$(ctl d migrate "$(zone_of d)" --to "$tmp/c.sock.ctl") || fail "migrating it back D -> C failed: $out2"
+  out2=$(ctl d migrate "$(zone_of d)" --to "$tmp/c.sock.ctl") ||
+    fail "migrating it back D -> C failed: $out2; the program: $(cat "$tmp/$name.out")"
   wait "$gpid" || fail "the program $what failed across the moves: $(cat "$tmp/$name.out")"
   pass "a zone $what moved C -> D -> C: $(cat "$tmp/$name.out")"
 }
@@ -316,7 +318,7 @@ cd_there_and_back gaddr "holding a module global's address, translated where the
 grep -q "module global dev_counter: known to the zone at 0x[0-9a-f]*, its module has it at 0x[0-9a-f]*; translated" \
   "$tmp/d.log" || fail "D did not translate the zone's module global: $(grep -i global "$tmp/d.log" | tail -3)"
 cd_there_and_back rtcopy "of the CUDA runtime program (static cudart), its runtime holding module globals' addresses," 300 \
-  "$B/tests/migrate/rt_loop" 8
+  "$B/tests/migrate/rt_loop" 16
 grep -q "rounds verified, globals kept, graph launched every round, held memory intact" "$tmp/rtcopy.out" ||
   fail "unexpected runtime program output on C: $(cat "$tmp/rtcopy.out")"
 
