@@ -2911,6 +2911,20 @@ static CUresult set_ctx(struct restorer *rs, uint32_t ctx_slot)
 	return rs->f->cuCtxSetCurrent(rs->real[ctx_slot]);
 }
 
+/* A module global back at the address the zone knows it by: its range is its module's again. */
+static int global_home(struct vgpu_zone *z, const struct item *it, CUmodule mod, const char *name, char *why,
+		       size_t cap)
+{
+	pthread_mutex_lock(&z->lock);
+	int rc = vgpu_allocmap_set_owner(&z->amap, it->base, mod);
+	pthread_mutex_unlock(&z->lock);
+	if (rc < 0)
+		return fail(why, cap, -EPROTO, "module global %.200s: no allocation at 0x%llx", name,
+			    (unsigned long long)it->base);
+	vgpu_ckpt_note_global(z, mod, name, it->base, it->size);
+	return 0;
+}
+
 /*
  * An allocation record that is a module global's (ALLOC_GLOBAL), on a driver that cannot put
  * the global there: its bytes are kept for the global record, which writes them into the
@@ -2968,27 +2982,16 @@ static int global_moved(struct restorer *rs, const struct item *it, CUmodule mod
 	if (size != it->size)
 		return fail(why, cap, -EPROTO, "module global %.200s is %zu bytes in its restored module, %llu in "
 			    "the checkpoint", name, size, (unsigned long long)it->size);
-	if (addr == it->base) {   /* where it was (the driver had those addresses free) */
-		const struct gbytes *k = NULL;
-		for (uint32_t i = 0; i < rs->ngb && !k; i++)
-			if (rs->gb[i].base == it->base && rs->gb[i].size == it->size)
-				k = &rs->gb[i];
-		if (k && ((r = f->cuMemcpyHtoD_v2(addr, k->bytes, size)) != CUDA_SUCCESS ||
-			  vgpu_zone_dptr_add_owned(z, addr, size, mod, NULL) != 0))
-			return fail(why, cap, -EIO, "writing module global %.200s failed", name);
-		pthread_mutex_lock(&z->lock);
-		rc = vgpu_allocmap_set_owner(&z->amap, it->base, mod);
-		pthread_mutex_unlock(&z->lock);
-		if (rc < 0)
-			return fail(why, cap, -EPROTO, "module global %.200s: no allocation at 0x%llx", name,
-				    (unsigned long long)it->base);
-		vgpu_ckpt_note_global(z, mod, name, it->base, it->size);
-		return 0;
-	}
 	const struct gbytes *kept = NULL;
 	for (uint32_t i = 0; i < rs->ngb && !kept; i++)
 		if (rs->gb[i].base == it->base && rs->gb[i].size == it->size)
 			kept = &rs->gb[i];
+	if (addr == it->base) {   /* where it was (the driver had those addresses free) */
+		if (kept && ((r = f->cuMemcpyHtoD_v2(addr, kept->bytes, size)) != CUDA_SUCCESS ||
+			     vgpu_zone_dptr_add_owned(z, addr, size, mod, NULL) != 0))
+			return fail(why, cap, -EIO, "writing module global %.200s failed", name);
+		return global_home(z, it, mod, name, why, cap);
+	}
 	if (kept) {   /* its bytes, kept from its allocation record */
 		if ((r = f->cuMemcpyHtoD_v2(addr, kept->bytes, size)) != CUDA_SUCCESS)
 			return fail(why, cap, -EIO, "writing module global %.200s failed (CUresult %d)", name, (int)r);
@@ -3520,14 +3523,7 @@ static int restore_apply(void *ctx, const struct model *m, const struct item *ci
 		if ((r = f->vgpu_sim_module_place_global(mod, name, (CUdeviceptr)it->base, (size_t)it->size)))
 			return fail(why, cap, -EIO, "module global %s cannot take its address 0x%llx back (CUresult %d)",
 				    name, (unsigned long long)it->base, (int)r);
-		pthread_mutex_lock(&z->lock);
-		rc = vgpu_allocmap_set_owner(&z->amap, it->base, mod);
-		pthread_mutex_unlock(&z->lock);
-		if (rc < 0)
-			return fail(why, cap, -EPROTO, "module global %s: no allocation at 0x%llx", name,
-				    (unsigned long long)it->base);
-		vgpu_ckpt_note_global(z, mod, name, it->base, it->size);
-		return 0;
+		return global_home(z, it, mod, name, why, cap);
 	}
 	case R_GVAL: {
 		/* the restored module's own global of that name takes the value */

@@ -519,17 +519,29 @@ static void release_locked(struct vgpu_devva *d, const struct vgpu_backend_fns *
 	}
 }
 
+/*
+ * A free's start: the chunk of the window's live allocation at base, with the lock held and
+ * *off set; or NULL, unlocked, with *res the refusal (1 returned to the caller's caller) or 0
+ * (not the window's memory).
+ */
+static struct vgpu_devva_chunk *lock_alloc(struct vgpu_devva *d, uint64_t base, uint64_t *off, int *res)
+{
+	*res = 0;
+	if (!vgpu_devva_in_window(d, base))
+		return NULL;
+	pthread_mutex_lock(&d->lock);
+	struct vgpu_devva_chunk *c = alloc_at(d, base, off, res);
+	if (!c)
+		pthread_mutex_unlock(&d->lock);
+	return c;
+}
+
 int vgpu_devva_free(struct vgpu_devva *d, const struct vgpu_backend_fns *f, uint64_t base, int sync, int *res)
 {
 	uint64_t off = 0;
-	if (!vgpu_devva_in_window(d, base))
-		return 0;
-	pthread_mutex_lock(&d->lock);
-	struct vgpu_devva_chunk *c = alloc_at(d, base, &off, res);
-	if (!c) {
-		pthread_mutex_unlock(&d->lock);
+	struct vgpu_devva_chunk *c = lock_alloc(d, base, &off, res);
+	if (!c)
 		return *res != 0;
-	}
 	if (sync && f->cuCtxSynchronize)
 		f->cuCtxSynchronize();   /* like cuMemFree: the device is done with it first */
 	ordered_gone(d, base);
@@ -542,14 +554,9 @@ int vgpu_devva_free(struct vgpu_devva *d, const struct vgpu_backend_fns *f, uint
 int vgpu_devva_free_async(struct vgpu_devva *d, const struct vgpu_backend_fns *f, uint64_t base, CUstream s, int *res)
 {
 	uint64_t off = 0;
-	if (!vgpu_devva_in_window(d, base))
-		return 0;
-	pthread_mutex_lock(&d->lock);
-	struct vgpu_devva_chunk *c = alloc_at(d, base, &off, res);
-	if (!c) {
-		pthread_mutex_unlock(&d->lock);
+	struct vgpu_devva_chunk *c = lock_alloc(d, base, &off, res);
+	if (!c)
 		return *res != 0;
-	}
 	CUcontext ctx = NULL;
 	CUevent ev = NULL;
 	*res = CUDA_SUCCESS;

@@ -107,41 +107,35 @@ grep -q "served again by the restored zone" "$tmp/app2.out" || fail "the program
 echo "PASS: saved, proxy killed, restored from the file by a new proxy: $(tail -n 1 "$tmp/app2.out")"
 no_zone a
 
+# there_and_back NAME CALLS WHAT PROGRAM ARGS...: PROGRAM on A, moved to B once its zone made
+# CALLS calls (past its start-up), and back, while it runs; it must finish verified
+there_and_back() {
+  local name=$1 calls=$2 what=$3 prog out
+  shift 3
+  LD_LIBRARY_PATH=$zone_libs "$@" >"$tmp/$name.out" 2>&1 &
+  prog=$!
+  pids="$pids $prog"
+  for _ in $(seq 200); do [ "$(calls_of a 2>/dev/null || echo 0)" -gt "$calls" ] 2>/dev/null && break; sleep 0.1; done
+  out=$(ctl a migrate "$(zone_of a)" --to "$tmp/b.sock.ctl" 2>&1) ||
+    fail "migrate A -> B of $what: $out; the program: $(cat "$tmp/$name.out")"
+  sleep 0.5
+  out=$(ctl b migrate "$(zone_of b)" --to "$tmp/a.sock.ctl" 2>&1) ||
+    fail "migrate $what B -> A: $out; the program: $(cat "$tmp/$name.out")"
+  wait "$prog" || fail "$what failed across the moves: $(cat "$tmp/$name.out")"
+  no_zone a
+}
 # (long enough to be caught running past its start-up in a sanitizer build on the simulator)
 rt_s=8
 [ "$backend" = sim ] && rt_s=16
-LD_LIBRARY_PATH=$zone_libs "$B/tests/migrate/rt_loop" "$rt_s" >"$tmp/rt.out" 2>&1 &
-rt=$!
-pids="$pids $rt"
-for _ in $(seq 200); do [ "$(calls_of a 2>/dev/null || echo 0)" -gt 300 ] 2>/dev/null && break; sleep 0.1; done
-out=$(ctl a migrate "$(zone_of a)" --to "$tmp/b.sock.ctl" 2>&1) || fail "migrate A -> B of the runtime program: $out"
-sleep 0.5
-out2=$(ctl b migrate "$(zone_of b)" --to "$tmp/a.sock.ctl" 2>&1) || fail "migrate the runtime program B -> A: $out2"
-wait "$rt" || fail "the runtime program failed across the moves: $(cat "$tmp/rt.out")"
+there_and_back rt 300 "the runtime program" "$B/tests/migrate/rt_loop" "$rt_s"
 grep -q "rounds verified, globals kept" "$tmp/rt.out" || fail "unexpected runtime program output: $(cat "$tmp/rt.out")"
 echo "PASS: the runtime program (its module globals' addresses translated) moved A -> B -> A: $(cat "$tmp/rt.out")"
 grep -h "known to the zone at" "$tmp"/[ab].log | head -n 2
-no_zone a
-
-LD_LIBRARY_PATH=$zone_libs "$B/tests/restart/stream_app" "$PWD/$B/tests/kernels/basic.fatbin" 4 0 --no-late --global >"$tmp/gaddr.out" 2>&1 &
-app=$!
-pids="$pids $app"
-for _ in $(seq 150); do [ "$(calls_of a 2>/dev/null || echo 0)" -gt 50 ] 2>/dev/null && break; sleep 0.1; done
-out=$(ctl a migrate "$(zone_of a)" --to "$tmp/b.sock.ctl" 2>&1) || fail "migrate A -> B of the program holding a global's address: $out"
-sleep 0.5
-out=$(ctl b migrate "$(zone_of b)" --to "$tmp/a.sock.ctl" 2>&1) || fail "migrate it B -> A: $out"
-wait "$app" || fail "the program holding a module global's address failed across the moves: $(cat "$tmp/gaddr.out")"
+there_and_back gaddr 50 "the program holding a module global's address" \
+  "$B/tests/restart/stream_app" "$PWD/$B/tests/kernels/basic.fatbin" 4 0 --no-late --global
 echo "PASS: a module global's address kept A -> B -> A (translated): $(cat "$tmp/gaddr.out")"
-no_zone a
-
-LD_LIBRARY_PATH=$zone_libs "$B/tests/restart/stream_app" "$PWD/$B/tests/kernels/basic.fatbin" 4 0 --no-late --global-value >"$tmp/gval.out" 2>&1 &
-app=$!
-pids="$pids $app"
-for _ in $(seq 150); do [ "$(calls_of a 2>/dev/null || echo 0)" -gt 50 ] 2>/dev/null && break; sleep 0.1; done
-out=$(ctl a migrate "$(zone_of a)" --to "$tmp/b.sock.ctl" 2>&1) || fail "migrate A -> B of the program counting in a module global: $out"
-sleep 0.5
-out=$(ctl b migrate "$(zone_of b)" --to "$tmp/a.sock.ctl" 2>&1) || fail "migrate it B -> A: $out"
-wait "$app" || fail "the program counting in a module global failed across the moves"
+there_and_back gval 50 "the program counting in a module global" \
+  "$B/tests/restart/stream_app" "$PWD/$B/tests/kernels/basic.fatbin" 4 0 --no-late --global-value
 echo "PASS: a module global's value moved A -> B -> A by name: $(cat "$tmp/gval.out")"
 stop_pid INT "$pa"
 stop_pid INT "$pb"
