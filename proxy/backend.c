@@ -85,6 +85,8 @@ static int open_lib(struct vgpu_backend *b, const char *path, int kind, char *wh
 	SYM(cuDeviceGetName);
 	SYM(cuCtxSetCurrent);
 	SYM(cuCtxGetCurrent);
+	SYM(cuCtxPopCurrent_v2);
+	SYM(cuCtxPushCurrent_v2);
 	SYM(cuCtxGetDevice);
 	SYM(cuCtxDestroy_v2);
 	SYM(cuDevicePrimaryCtxRelease_v2);

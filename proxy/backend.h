@@ -23,6 +23,8 @@ struct vgpu_backend_fns {
 	CUresult (*cuDeviceGetName)(char *, int, CUdevice);
 	CUresult (*cuCtxSetCurrent)(CUcontext);
 	CUresult (*cuCtxGetCurrent)(CUcontext *);
+	CUresult (*cuCtxPopCurrent_v2)(CUcontext *);
+	CUresult (*cuCtxPushCurrent_v2)(CUcontext);
 	CUresult (*cuCtxGetDevice)(CUdevice *);
 	CUresult (*cuCtxDestroy_v2)(CUcontext);
 	CUresult (*cuDevicePrimaryCtxRelease_v2)(CUdevice);

@@ -868,6 +868,24 @@ int vgpu_proxy_placed_range(struct vgpu_zone *z, uint64_t p, uint64_t *base, uin
  * driver (another call, memory not the window's, or a window the driver would not give).
  */
 /*
+ * How many contexts this thread's stack holds (the program pushed some over others with
+ * cuCtxPushCurrent): popped and pushed back, the driver has no other way to tell. A
+ * checkpoint carries a thread's current context only (worker.c waits for 1 or fewer).
+ */
+static unsigned ctx_depth(const struct vgpu_backend *be)
+{
+	CUcontext popped[8];
+	unsigned n = 0;
+	if (!be || !be->fn.cuCtxPopCurrent_v2 || !be->fn.cuCtxPushCurrent_v2)
+		return 0;
+	while (n < 8 && be->fn.cuCtxPopCurrent_v2(&popped[n]) == CUDA_SUCCESS && popped[n])
+		n++;
+	for (unsigned i = n; i-- > 0;)
+		be->fn.cuCtxPushCurrent_v2(popped[i]);
+	return n;
+}
+
+/*
  * May a stream-ordered allocation (alloc) or free on stream s (ptsz: NULL is the thread's
  * default stream) be the window's? Not while s is being captured (a graph's memory nodes are
  * the driver's), and an allocation only on a stream of the current context and from its
@@ -1499,7 +1517,7 @@ int vgpu_chan_serve(struct vgpu_zone *z, const struct vgpu_backend *be, struct v
 			CUcontext cur = NULL;
 			if (be && be->fn.cuCtxGetCurrent)
 				be->fn.cuCtxGetCurrent(&cur);
-			if (o->park(o->arg, cur)) {
+			if (o->park(o->arg, cur, ctx_depth(be))) {
 				handed = 1;
 				why = "handed over to another worker";
 				break;

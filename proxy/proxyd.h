@@ -178,9 +178,10 @@ struct vgpu_backend;
 /* How a worker steers a channel thread (may be NULL: plain serving). */
 struct vgpu_serve_opts {
 	const atomic_int *stop;     /* when non-zero the channel stops at its next message boundary and calls park */
-	/* In the channel thread, cur = its current context: returns when the zone goes on (0)
-	 * or when the channel was handed over to another worker (1). */
-	int (*park)(void *arg, void *cur);
+	/* In the channel thread, cur = its current context, depth = how many contexts its stack
+	 * holds: returns when the zone goes on (0) or when the channel was handed over to
+	 * another worker (1). */
+	int (*park)(void *arg, void *cur, unsigned depth);   /* depth: contexts on the thread's stack */
 	void *arg;
 	void *initial_ctx;          /* made current before the first request (a channel taken over) */
 };

@@ -59,18 +59,20 @@ struct chan_thread_arg {
 	int sock, memfd;       /* shm channels: our copies, to hand the channel over (-1: none) */
 	uint64_t xen_id;       /* Xen channels: what names the ring in a checkpoint (xen_chan_id) */
 	void *cur;             /* parked: the thread's current context */
+	unsigned depth;        /* parked: contexts on its stack (cuCtxPushCurrent) */
 	void *initial_ctx;     /* taken over: made current first */
 	struct chan_thread_arg *next, **pprev;
 };
 
 /* In a channel thread stopped between two requests: wait until the zone goes on (0) or
  * its channels were handed over (1). */
-static int chan_park(void *p, void *cur)
+static int chan_park(void *p, void *cur, unsigned depth)
 {
 	struct chan_thread_arg *t = p;
 	struct worker *w = t->w;
 	pthread_mutex_lock(&w->lock);
 	t->cur = cur;
+	t->depth = depth;
 	w->parked++;
 	pthread_cond_broadcast(&w->cond);
 	while (atomic_load(&w->stop) && !w->handed)
@@ -788,20 +790,52 @@ static int zone_stop(struct worker *w, int timeout_ms, char *why, size_t cap)
 		dl.tv_nsec -= 1000000000L;
 	}
 	pthread_mutex_lock(&w->lock);
-	atomic_store(&w->stop, 1);
-	for (struct chan_thread_arg *t = w->chans; t; t = t->next)
-		vgpu_chan_interrupt(t->ch);
-	int rc = 0;
-	while (w->parked < w->live && rc == 0)
-		rc = pthread_cond_timedwait(&w->cond, &w->lock, &dl);
-	unsigned parked = w->parked, live = w->live;
-	pthread_mutex_unlock(&w->lock);
-	if (parked < live) {
-		snprintf(why, cap, "%u of the zone's %u channels stayed busy in a request for %d ms; the zone goes on",
-			 live - parked, live, timeout_ms);
-		return -ETIMEDOUT;
+	for (int tries = 0;; tries++) {
+		atomic_store(&w->stop, 1);
+		for (struct chan_thread_arg *t = w->chans; t; t = t->next)
+			vgpu_chan_interrupt(t->ch);
+		int rc = 0;
+		while (w->parked < w->live && rc == 0)
+			rc = pthread_cond_timedwait(&w->cond, &w->lock, &dl);
+		unsigned parked = w->parked, live = w->live, pushed = 0, depth = 0;
+		if (parked < live) {
+			pthread_mutex_unlock(&w->lock);
+			snprintf(why, cap, "%u of the zone's %u channels stayed busy in a request for %d ms; the zone goes on",
+				 live - parked, live, timeout_ms);
+			return -ETIMEDOUT;
+		}
+		/*
+		 * A thread that pushed a context over another (cuCtxPushCurrent) would lose the one
+		 * below: a checkpoint carries each thread's current context only. Such stacks are
+		 * short-lived (a push, some work, the pop), so the zone goes on a moment and is
+		 * stopped again, until none is left or the time is up.
+		 */
+		for (struct chan_thread_arg *t = w->chans; t; t = t->next)
+			if (t->depth > 1) {
+				pushed++;
+				depth = t->depth;
+			}
+		if (!pushed) {
+			pthread_mutex_unlock(&w->lock);
+			if (tries)
+				vgpu_debug("stopped after %d tries: a thread had contexts pushed", tries);
+			return 0;
+		}
+		struct timespec now;
+		clock_gettime(CLOCK_REALTIME, &now);
+		atomic_store(&w->stop, 0);
+		pthread_cond_broadcast(&w->cond);
+		if (now.tv_sec > dl.tv_sec || (now.tv_sec == dl.tv_sec && now.tv_nsec >= dl.tv_nsec)) {
+			pthread_mutex_unlock(&w->lock);
+			snprintf(why, cap, "%u of the zone's threads kept contexts pushed over others (%u deep; "
+				 "cuCtxPushCurrent) for %d ms, and a checkpoint carries each thread's current context "
+				 "only; the zone goes on", pushed, depth, timeout_ms);
+			return -EAGAIN;
+		}
+		pthread_mutex_unlock(&w->lock);
+		nanosleep(&(struct timespec){ 0, 2000000 }, NULL);
+		pthread_mutex_lock(&w->lock);
 	}
-	return 0;
 }
 
 static void zone_go_on(struct worker *w)

@@ -104,7 +104,7 @@ int main(int argc, char **argv)
 	double seconds = argc > 2 ? atof(argv[2]) : 5;
 	uint64_t hold = argc > 3 ? strtoull(argv[3], NULL, 0) & ~3ull : 0;
 	int late_wanted = 1, late_on_signal = 0, pinned = 0, global = 0, pools = 0, timing = 0, graph = 0, vmm = 0;
-	int idle_primary = 0, printf_on_signal = 0;
+	int idle_primary = 0, printf_on_signal = 0, hold_pushed_ms = 0;
 	for (int i = 4; i < argc; i++) {
 		if (!strcmp(argv[i], "--no-late"))
 			late_wanted = 0;
@@ -128,6 +128,8 @@ int main(int argc, char **argv)
 			vmm = 1;
 		else if (!strcmp(argv[i], "--idle-primary"))
 			idle_primary = 1;
+		else if (!strcmp(argv[i], "--hold-pushed") && i + 1 < argc)
+			hold_pushed_ms = atoi(argv[++i]);
 		else if (!strcmp(argv[i], "--printf-on-signal"))
 			printf_on_signal = 1;
 	}
@@ -143,7 +145,7 @@ int main(int argc, char **argv)
 	pthread_t late;
 
 	if (argc > 1 && !strcmp(argv[1], "--help")) {
-		printf("usage: stream_app [KERNEL_IMAGE [SECONDS [HOLD_BYTES [--no-late|--late-on-signal] [--pinned] [--global|--global-value] [--pools] [--timing] [--graph|--graph-set-enabled] [--vmm] [--idle-primary] [--printf-on-signal]]]]\n"
+		printf("usage: stream_app [KERNEL_IMAGE [SECONDS [HOLD_BYTES [--no-late|--late-on-signal] [--pinned] [--global|--global-value] [--pools] [--timing] [--graph|--graph-set-enabled] [--vmm] [--idle-primary [--hold-pushed MS]] [--printf-on-signal]]]]\n"
 		       "Copies and "
 		       "launches for SECONDS (default 5), verifying every round; a thread started halfway joins the zone "
 		       "(not with --no-late; with --late-on-signal when SIGUSR1 arrives instead); HOLD_BYTES of device memory keep a pattern checked every round and at the "
@@ -160,7 +162,8 @@ int main(int argc, char **argv)
 		       "writes a word there every round and checks a slice against its own copy, the handle the mapping "
 		       "retains and the allocation's properties; --idle-primary retains the device's primary context, "
 		       "allocates in it and resets it, keeps its handle idle (made current every round, where work fails) "
-		       "and at the end retains it again, which must give the same handle, and works in it; "
+		       "and at the end retains it again, which must give the same handle, and works in it (--hold-pushed MS: "
+		       "stays MS milliseconds with it pushed over the zone's context every round); "
 		       "--printf-on-signal first launches a kernel that prints 'kernel says 4242', then makes no call "
 		       "until SIGUSR1 arrives (so its text waits in the worker, as across a move) and synchronises; "
 		       "prints the longest round.\n");
@@ -518,6 +521,8 @@ int main(int argc, char **argv)
 			CUcontext back = NULL;
 			CK(cuCtxPushCurrent(prim));
 			CUresult r = cuCtxSynchronize();
+			if (hold_pushed_ms)   /* a checkpoint may come while two contexts are stacked */
+				usleep((useconds_t)hold_pushed_ms * 1000);
 			CK(cuCtxPopCurrent(&back));
 			if (r == CUDA_SUCCESS || back != prim) {
 				fprintf(stderr, "FAIL: round %d: the reset primary context %s\n", rounds,
