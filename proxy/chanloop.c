@@ -863,29 +863,6 @@ int vgpu_proxy_placed_range(struct vgpu_zone *z, uint64_t p, uint64_t *base, uin
 }
 
 /*
- * --device-va fixed (devva.h): cuMemAlloc and cuMemAllocPitch served in the window and
- * their frees; the range queries of the window's and of restored memory. 1 with *res when handled here, 0 for the
- * driver (another call, memory not the window's, or a window the driver would not give).
- */
-/*
- * How many contexts this thread's stack holds (the program pushed some over others with
- * cuCtxPushCurrent): popped and pushed back, the driver has no other way to tell. A
- * checkpoint carries a thread's current context only (worker.c waits for 1 or fewer).
- */
-static unsigned ctx_depth(const struct vgpu_backend *be)
-{
-	CUcontext popped[8];
-	unsigned n = 0;
-	if (!be || !be->fn.cuCtxPopCurrent_v2 || !be->fn.cuCtxPushCurrent_v2)
-		return 0;
-	while (n < 8 && be->fn.cuCtxPopCurrent_v2(&popped[n]) == CUDA_SUCCESS && popped[n])
-		n++;
-	for (unsigned i = n; i-- > 0;)
-		be->fn.cuCtxPushCurrent_v2(popped[i]);
-	return n;
-}
-
-/*
  * May a stream-ordered allocation (alloc) or free on stream s (ptsz: NULL is the thread's
  * default stream) be the window's? Not while s is being captured (a graph's memory nodes are
  * the driver's), and an allocation only on a stream of the current context and from its
@@ -912,6 +889,12 @@ static int ordered_in_window(const struct vgpu_driver *drv, CUstream s, int ptsz
 	       drv->cuDeviceGetDefaultMemPool(&dp, dev) == CUDA_SUCCESS && (pool ? pool : cp) == dp;
 }
 
+/*
+ * --device-va fixed (devva.h): cuMemAlloc, cuMemAllocPitch and default-pool stream-ordered
+ * allocations served in the window, and their frees; the range queries of the window's and
+ * of restored memory. 1 with *res when handled here, 0 for the driver (another call, memory
+ * not the window's, or a window the driver would not give).
+ */
 static int fixed_va_call(struct chanctx *cc, struct vgpu_proxy_call *call, void **argv, CUresult *res)
 {
 	struct vgpu_devva *d = &call->zone->devva;
@@ -1492,6 +1475,24 @@ out:
 	stage_free_all(cc);
 	vgpu_arena_reset(&cc->arena);
 	return rc;
+}
+
+/*
+ * How many contexts this thread's stack holds (the program pushed some over others with
+ * cuCtxPushCurrent): popped and pushed back, the driver has no other way to tell. A
+ * checkpoint carries a thread's current context only (worker.c waits for 1 or fewer).
+ */
+static unsigned ctx_depth(const struct vgpu_backend *be)
+{
+	CUcontext popped[8];
+	unsigned n = 0;
+	if (!be || !be->fn.cuCtxPopCurrent_v2 || !be->fn.cuCtxPushCurrent_v2)
+		return 0;
+	while (n < 8 && be->fn.cuCtxPopCurrent_v2(&popped[n]) == CUDA_SUCCESS && popped[n])
+		n++;
+	for (unsigned i = n; i-- > 0;)
+		be->fn.cuCtxPushCurrent_v2(popped[i]);
+	return n;
 }
 
 int vgpu_chan_serve(struct vgpu_zone *z, const struct vgpu_backend *be, struct vgpu_chan *ch, unsigned no,

@@ -2986,16 +2986,16 @@ static int global_moved(struct restorer *rs, const struct item *it, CUmodule mod
 	for (uint32_t i = 0; i < rs->ngb && !kept; i++)
 		if (rs->gb[i].base == it->base && rs->gb[i].size == it->size)
 			kept = &rs->gb[i];
+	/* its bytes, kept from its allocation record */
+	if (kept && (r = f->cuMemcpyHtoD_v2(addr, kept->bytes, size)) != CUDA_SUCCESS)
+		return fail(why, cap, -EIO, "writing module global %.200s failed (CUresult %d)", name, (int)r);
 	if (addr == it->base) {   /* where it was (the driver had those addresses free) */
-		if (kept && ((r = f->cuMemcpyHtoD_v2(addr, kept->bytes, size)) != CUDA_SUCCESS ||
-			     vgpu_zone_dptr_add_owned(z, addr, size, mod, NULL) != 0))
-			return fail(why, cap, -EIO, "writing module global %.200s failed", name);
+		if (kept && vgpu_zone_dptr_add_owned(z, addr, size, mod, NULL) != 0)
+			return fail(why, cap, -EPROTO, "module global %.200s at 0x%llx overlaps memory of the zone", name,
+				    (unsigned long long)addr);
 		return global_home(z, it, mod, name, why, cap);
 	}
-	if (kept) {   /* its bytes, kept from its allocation record */
-		if ((r = f->cuMemcpyHtoD_v2(addr, kept->bytes, size)) != CUDA_SUCCESS)
-			return fail(why, cap, -EIO, "writing module global %.200s failed (CUresult %d)", name, (int)r);
-	} else {      /* restored as memory at the old address (a file of a worker that could place it) */
+	if (!kept) {   /* restored as memory at the old address (a file of a worker that could place it) */
 		if ((r = f->cuMemcpyDtoD_v2(addr, (CUdeviceptr)it->base, size)) != CUDA_SUCCESS ||
 		    (r = f->cuCtxSynchronize()) != CUDA_SUCCESS)
 			return fail(why, cap, -EIO, "writing module global %.200s failed (CUresult %d)", name, (int)r);

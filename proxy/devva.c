@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "log.h"
+#include "zone.h"   /* vgpu_room_for_one */
 
 #define MIN_GRAN (2ull << 20)
 #define MAX_TRIES 16   /* ranges the driver refuses before the window is given up for a call */
@@ -155,15 +156,9 @@ void vgpu_devva_note_ordered(struct vgpu_devva *d, const struct vgpu_backend_fns
 	if (!f->cuCtxGetDevice || f->cuCtxGetDevice(&dev) != CUDA_SUCCESS || dev < 0 || dev >= VGPU_DEVVA_DEVICES)
 		return;
 	pthread_mutex_lock(&d->lock);
-	if (d->nord == d->capord) {
-		uint32_t cap = d->capord ? d->capord * 2 : 16;
-		struct vgpu_devva_ordered *v = realloc(d->ord, cap * sizeof(*v));
-		if (!v) {
-			pthread_mutex_unlock(&d->lock);
-			return;   /* (uncounted: only the pool's usage attributes would tell) */
-		}
-		d->ord = v;
-		d->capord = cap;
+	if (vgpu_room_for_one(&d->ord, &d->capord, d->nord, sizeof(*d->ord), 16) < 0) {
+		pthread_mutex_unlock(&d->lock);
+		return;   /* (uncounted: only the pool's usage attributes would tell) */
 	}
 	d->ord[d->nord++] = (struct vgpu_devva_ordered){ base, size, (int)dev };
 	d->ord_used[dev] += size;
@@ -440,20 +435,6 @@ CUresult vgpu_devva_alloc(struct vgpu_devva *d, const struct vgpu_backend_fns *f
 	return r;
 }
 
-/* Under the lock: room for one more waiting free, or -ENOMEM. */
-static int later_room(struct vgpu_devva *d)
-{
-	if (d->nlater < d->caplater)
-		return 0;
-	uint32_t cap = d->caplater ? d->caplater * 2 : 16;
-	struct vgpu_devva_later *v = realloc(d->later, cap * sizeof(*v));
-	if (!v)
-		return -ENOMEM;
-	d->later = v;
-	d->caplater = cap;
-	return 0;
-}
-
 /* Under the lock: is a stream-ordered free of base waiting? */
 static int later_has(const struct vgpu_devva *d, uint64_t base)
 {
@@ -483,8 +464,6 @@ static struct vgpu_devva_chunk *alloc_at(struct vgpu_devva *d, uint64_t base, ui
 	return c;
 }
 
-/* Under the lock: the allocation at off in c gives its memory back (a chunk left without any
- * stays mapped, idle, within the cap). */
 /* Under the lock: the allocation at base is no stream-ordered one any more. */
 static void ordered_gone(struct vgpu_devva *d, uint64_t base)
 {
@@ -497,6 +476,8 @@ static void ordered_gone(struct vgpu_devva *d, uint64_t base)
 		}
 }
 
+/* Under the lock: the allocation at off in c gives its memory back (a chunk left without any
+ * stays mapped, idle, within the cap). */
 static void release_locked(struct vgpu_devva *d, const struct vgpu_backend_fns *f, struct vgpu_devva_chunk *c,
 			   uint64_t off)
 {
@@ -562,7 +543,7 @@ int vgpu_devva_free_async(struct vgpu_devva *d, const struct vgpu_backend_fns *f
 	*res = CUDA_SUCCESS;
 	ordered_gone(d, base);   /* freed for the program now, given back once the stream is past */
 	if (f->cuEventCreate && f->cuEventRecord && f->cuEventQuery && f->cuEventDestroy_v2 && f->cuCtxGetCurrent &&
-	    later_room(d) == 0 &&
+	    vgpu_room_for_one(&d->later, &d->caplater, d->nlater, sizeof(*d->later), 16) == 0 &&
 	    f->cuCtxGetCurrent(&ctx) == CUDA_SUCCESS && f->cuEventCreate(&ev, CU_EVENT_DISABLE_TIMING) == CUDA_SUCCESS) {
 		if (f->cuEventRecord(ev, s) == CUDA_SUCCESS) {
 			d->later[d->nlater++] = (struct vgpu_devva_later){ base, ev, ctx };
@@ -608,15 +589,6 @@ static void reap_locked(struct vgpu_devva *d, const struct vgpu_backend_fns *f, 
 			return;
 		nanosleep(&(struct timespec){ 0, 1000000 }, NULL);
 	}
-}
-
-void vgpu_devva_reap(struct vgpu_devva *d, const struct vgpu_backend_fns *f, int wait)
-{
-	if (!__atomic_load_n(&d->nlater, __ATOMIC_RELAXED))
-		return;
-	pthread_mutex_lock(&d->lock);
-	reap_locked(d, f, wait);
-	pthread_mutex_unlock(&d->lock);
 }
 
 void vgpu_devva_forget_ctx(struct vgpu_devva *d, const struct vgpu_backend_fns *f, const void *ctx)

@@ -98,14 +98,13 @@ int vgpu_devva_free(struct vgpu_devva *d, const struct vgpu_backend_fns *f, uint
 /*
  * cuMemFreeAsync of the allocation at base on stream s (not capturing): checked now, as
  * vgpu_devva_free (1 with *res, 0 when not the window's); its memory is given back once the
- * stream has passed this point, which an event recorded on s tells (vgpu_devva_reap), so the
- * stream's earlier work may still use it, as with the driver's stream-ordered allocator.
+ * stream has passed this point, which an event recorded on s tells (every later allocation
+ * and the trim give back what such frees hold once their events are done; an allocation
+ * short of memory waits for them up to a second), so the stream's earlier work may still use
+ * it, as with the driver's stream-ordered allocator.
  * Without the event calls, the stream is waited for first.
  */
 int vgpu_devva_free_async(struct vgpu_devva *d, const struct vgpu_backend_fns *f, uint64_t base, CUstream s, int *res);
-/* Give back the memory of every stream-ordered free whose stream has passed it (wait: waiting
- * for them, up to a second). Every allocation reaps first; one short of memory waits. */
-void vgpu_devva_reap(struct vgpu_devva *d, const struct vgpu_backend_fns *f, int wait);
 /* A context was destroyed or reset: the frees made in it are done (its work went with it);
  * their memory is given back without asking the driver about their events. */
 void vgpu_devva_forget_ctx(struct vgpu_devva *d, const struct vgpu_backend_fns *f, const void *ctx);
