@@ -107,14 +107,19 @@ def seeds():
     h2 = rec(R_ALLOC, struct.pack("<QQII", 0x7F0000200040, 16, 5, 1) + b"\xaa" * 16)
     yield "globals-held", b"\x00" + payload(recs[:-2] + [h1, h2, g1, g2])
     # a zone saved with checkpoint --stop: its pinned regions (slot, 0, bytes, memfd inode,
-    # id key, the saving worker's address of it; slots ascending) and channels (ring memfd inode, current context slot, 0, the
-    # server end's four ring indices), after the allocations and globals
+    # id key, the saving worker's address of it; slots ascending) and channels (ring memfd inode, current context slot,
+    # contexts below it, the server end's four ring indices), after the allocations and globals
     key = 0x8000000012345678
     p1 = rec(R_PINNED, struct.pack("<IIQQQQ", 0, 0, 1 << 20, 4242, key, 0x200000000000))
     p2 = rec(R_PINNED, struct.pack("<IIQQQ", 3, 0, 8192, 4243, key))   # written before addresses were kept
     c1 = rec(R_CHAN, struct.pack("<QIIIIII", 777, 0, 0, 0x1040, 0x2000, 0x1040, 0))
     c2 = rec(R_CHAN, struct.pack("<QIIIIII", 778, NO_SLOT, 0, 0x10, 0, 0x10, 0))
     yield "rejoin", b"\x00" + payload(recs + [g1, g2, p1, p2, c1, c2])
+    # a thread whose stack held contexts below its current one (cuCtxCreate over another,
+    # cuCtxPushCurrent): their count in the third field, their slots, bottom first, after the
+    # ring indices
+    c3 = rec(R_CHAN, struct.pack("<QIIIIIIII", 779, 0, 2, 0x20, 0, 0x20, 0, 0, 0))
+    yield "context-stack", b"\x00" + payload(recs + [g1, g2, p1, c1, c3])
     # device output the zone had not taken (after the channels): stream, 0, the text
     o1 = rec(R_OUTPUT, struct.pack("<II", 0, 0) + b"kernel says 4242\n")
     o2 = rec(R_OUTPUT, struct.pack("<II", 1, 0) + b"a.cu:7: fail: block: [0,0,0], thread: [0,0,0] Assertion failed.\n")

@@ -1478,21 +1478,35 @@ out:
 }
 
 /*
- * How many contexts this thread's stack holds (the program pushed some over others with
- * cuCtxPushCurrent): popped and pushed back, the driver has no other way to tell. A
- * checkpoint carries a thread's current context only (worker.c waits for 1 or fewer).
+ * This thread's context stack (cuCtxCreate and cuCtxPushCurrent put a context over the one
+ * before), bottom first, into out: popped and pushed back, the driver has no other way to
+ * tell. Returns how many, or VGPU_CKPT_CTX_MAX + 1 when there are more than that (then out is
+ * not filled).
  */
-static unsigned ctx_depth(const struct vgpu_backend *be)
+static unsigned ctx_stack(const struct vgpu_backend *be, void **out)
 {
-	CUcontext popped[8];
+	CUcontext popped[VGPU_CKPT_CTX_MAX + 1];
 	unsigned n = 0;
 	if (!be || !be->fn.cuCtxPopCurrent_v2 || !be->fn.cuCtxPushCurrent_v2)
 		return 0;
-	while (n < 8 && be->fn.cuCtxPopCurrent_v2(&popped[n]) == CUDA_SUCCESS && popped[n])
+	while (n <= VGPU_CKPT_CTX_MAX && be->fn.cuCtxPopCurrent_v2(&popped[n]) == CUDA_SUCCESS && popped[n])
 		n++;
-	for (unsigned i = n; i-- > 0;)
+	for (unsigned i = n; i-- > 0;) {
 		be->fn.cuCtxPushCurrent_v2(popped[i]);
+		if (n <= VGPU_CKPT_CTX_MAX)
+			out[n - 1 - i] = popped[i];
+	}
 	return n;
+}
+
+/* A channel taken over or rejoined: its thread's stack as the checkpoint found it. */
+static void ctx_stack_make(const struct vgpu_backend *be, void *const *stack, unsigned n)
+{
+	if (!be || !n || !be->fn.cuCtxSetCurrent || !be->fn.cuCtxPushCurrent_v2)
+		return;
+	be->fn.cuCtxSetCurrent(stack[0]);
+	for (unsigned i = 1; i < n; i++)
+		be->fn.cuCtxPushCurrent_v2(stack[i]);
 }
 
 int vgpu_chan_serve(struct vgpu_zone *z, const struct vgpu_backend *be, struct vgpu_chan *ch, unsigned no,
@@ -1508,17 +1522,16 @@ int vgpu_chan_serve(struct vgpu_zone *z, const struct vgpu_backend *be, struct v
 		vgpu_err("channel %u: out of memory setting it up; closing it", no);
 		goto out;
 	}
-	if (o && o->initial_ctx && be && be->fn.cuCtxSetCurrent)
-		be->fn.cuCtxSetCurrent(o->initial_ctx);
+	if (o && o->initial_n)
+		ctx_stack_make(be, o->initial_stack, o->initial_n);
 	for (;;) {
 		rc = o && o->stop ? vgpu_chan_recv_stoppable(ch, &h, cc.buf, VGPU_MSG_MAX, o->stop)
 				  : vgpu_chan_recv(ch, &h, cc.buf, VGPU_MSG_MAX);
 		if (rc == -EINTR) {
 			/* the zone is being quiesced: stopped between two requests */
-			CUcontext cur = NULL;
-			if (be && be->fn.cuCtxGetCurrent)
-				be->fn.cuCtxGetCurrent(&cur);
-			if (o->park(o->arg, cur, ctx_depth(be))) {
+			void *stack[VGPU_CKPT_CTX_MAX];
+			unsigned n = ctx_stack(be, stack);
+			if (o->park(o->arg, stack, n)) {
 				handed = 1;
 				why = "handed over to another worker";
 				break;

@@ -50,7 +50,10 @@ static unsigned rank(uint32_t type)
 #define CTX_PRIMARY_IDLE 2u
 #define PINNED_BODY 40u     /* slot, 0, bytes, memfd inode, id key, address in the saving worker */
 #define PINNED_BODY_V0 32u  /* the same without the address (files written before it was kept) */
-#define CHAN_BODY 32u       /* ring memfd inode, current context slot, 0, four ring indices */
+/* CHAN: ring memfd inode, current context slot, how many contexts lie below it on the thread's
+ * stack, four ring indices, then the slots of those below (bottom first); files written
+ * before stacks were kept have none */
+#define CHAN_BODY 32u
 /* Graphs: a graph's or executable graph's nodes, each { u32 slot, u32 type, u32 dependencies,
  * u32 body bytes, u32 dependency[] (indices of nodes before it), body }; bounds of what a
  * reader accepts */
@@ -1549,6 +1552,20 @@ int vgpu_ckpt_write(int fd, struct vgpu_zone *z, const struct vgpu_backend *be, 
 			  VGPU_CKPT_MAX_CHANS);
 		goto out;
 	}
+	for (uint32_t i = 0; i < nchan; i++) {
+		if (chans[i].nctx > VGPU_CKPT_CTX_MAX) {
+			rc = fail(why, why_len, -E2BIG, "a thread of the zone has %u or more contexts on its stack "
+				  "(cuCtxCreate, cuCtxPushCurrent); a checkpoint carries at most %u", chans[i].nctx,
+				  VGPU_CKPT_CTX_MAX);
+			goto out;
+		}
+		for (uint32_t k = 0; k < chans[i].nctx; k++)
+			if (slot_of_real(z, VGPU_H_CONTEXT, chans[i].ctx[k]) == NO_SLOT) {
+				rc = fail(why, why_len, -EINVAL, "a thread of the zone has a context on its stack that is "
+					  "not one of the zone's");
+				goto out;
+			}
+	}
 	pins = calloc(VGPU_PINNED_MAX_REGIONS, sizeof(*pins));
 	w.buf = malloc(w.cap);
 	zr = zone_ranges(z);
@@ -1582,6 +1599,8 @@ int vgpu_ckpt_write(int fd, struct vgpu_zone *z, const struct vgpu_backend *be, 
 	for (uint32_t g = 0; g < ngv; g++)
 		payload += 16 + GVAL_HEAD + strlen(gv[g].name) + gv[g].size;
 	payload += (16ull + PINNED_BODY) * npins + (16ull + CHAN_BODY) * nchan;
+	for (uint32_t i = 0; i < nchan; i++)
+		payload += 4ull * (chans[i].nctx ? chans[i].nctx - 1 : 0);
 	for (unsigned s = 0; s < VGPU_OUT_STREAMS; s++)
 		payload += outn[s] ? 16 + 8 + outn[s] : 0;
 	for (uint32_t i = 0; i < ngp; i++)
@@ -1723,13 +1742,15 @@ int vgpu_ckpt_write(int fd, struct vgpu_zone *z, const struct vgpu_backend *be, 
 		w_u64(&w, pins[i].addr);
 	}
 	for (uint32_t i = 0; i < nchan && !w.err; i++, nrec++) {
-		uint32_t cs = chans[i].ctx ? slot_of_real(z, VGPU_H_CONTEXT, chans[i].ctx) : NO_SLOT;
-		w_rec(&w, R_CHAN, CHAN_BODY);
+		uint32_t n = chans[i].nctx, below = n ? n - 1 : 0;
+		w_rec(&w, R_CHAN, CHAN_BODY + 4 * below);
 		w_u64(&w, chans[i].ino);
-		w_u32(&w, cs);
-		w_u32(&w, 0);
+		w_u32(&w, n ? slot_of_real(z, VGPU_H_CONTEXT, chans[i].ctx[n - 1]) : NO_SLOT);
+		w_u32(&w, below);
 		for (unsigned k = 0; k < 4; k++)
 			w_u32(&w, chans[i].pos[k]);
+		for (uint32_t k = 0; k < below; k++)
+			w_u32(&w, slot_of_real(z, VGPU_H_CONTEXT, chans[i].ctx[k]));
 	}
 	for (unsigned s = 0; s < VGPU_OUT_STREAMS && !w.err; s++) {
 		if (!outn[s])
@@ -1969,7 +1990,7 @@ static uint64_t body_max(uint32_t type)
 	case R_GLOBAL: return 24 + VGPU_CKPT_NAME_MAX;
 	case R_GVAL:   return GVAL_HEAD + VGPU_CKPT_NAME_MAX + GVAL_MAX;
 	case R_PINNED: return PINNED_BODY;
-	case R_CHAN:   return CHAN_BODY;
+	case R_CHAN:   return CHAN_BODY + 4 * (VGPU_CKPT_CTX_MAX - 1);
 	case R_OUTPUT: return 8 + VGPU_OUTPUT_MAX;
 	case R_VMEM:   return VMEM_HEAD;
 	case R_VMAP:   return VMAP_BODY;
@@ -2482,22 +2503,29 @@ static int parse(struct parser *ps, struct vgpu_ckpt_meta *meta, apply_fn apply,
 			break;
 		}
 		case R_CHAN: {
-			/* base: the ring memfd's inode; owner: the thread's current context slot */
+			/* base: the ring memfd's inode; owner: the thread's current context slot; a: how
+			 * many contexts lie below it on the thread's stack, their slots after the ring
+			 * indices (data) */
 			it.base = rd_u64(&b); it.owner = rd_u32(&b); it.a = rd_u32(&b);
 			for (unsigned k = 0; k < 4; k++)
 				it.pos[k] = rd_u32(&b);
-			int dup = 0;
+			int dup = 0, stack_ok = it.a < VGPU_CKPT_CTX_MAX && (it.owner != NO_SLOT || !it.a);
+			it.data = b.p + b.off;
+			it.len = 4ull * it.a;
+			for (uint32_t k = 0; stack_ok && k < it.a; k++)
+				stack_ok = slot_is(m, rd_u32(&b), VGPU_H_CONTEXT);
 			for (uint32_t k = 0; k < m->nchan; k++)
 				dup |= m->chan_ino[k] == it.base;
 			if (!m->chan_ino && !(m->chan_ino = calloc(VGPU_CKPT_MAX_CHANS, sizeof(*m->chan_ino)))) {
 				rc = fail(why, cap, -ENOMEM, "out of memory reading the channel records");
 				goto out;
 			}
-			if (b.bad || it.a || !it.base || dup || m->nchan >= VGPU_CKPT_MAX_CHANS ||
+			if (b.bad || b.off != b.n || !stack_ok || !it.base || dup || m->nchan >= VGPU_CKPT_MAX_CHANS ||
 			    (it.owner != NO_SLOT && !slot_is(m, it.owner, VGPU_H_CONTEXT)) ||
 			    ((it.pos[0] | it.pos[2]) & 15)) {
 				rc = fail(why, cap, -EPROTO, "channel record at offset %llu is malformed, names no context, "
-					  "a ring twice or more than %u rings", (unsigned long long)at, VGPU_CKPT_MAX_CHANS);
+					  "more than %u contexts on a thread's stack, a ring twice or more than %u rings",
+					  (unsigned long long)at, VGPU_CKPT_CTX_MAX, VGPU_CKPT_MAX_CHANS);
 				goto out;
 			}
 			m->chan_ino[m->nchan++] = it.base;
@@ -3600,7 +3628,14 @@ static int restore_apply(void *ctx, const struct model *m, const struct item *ci
 				return fail(why, cap, -ENOMEM, "out of memory for the channel records");
 			struct vgpu_ckpt_chan *c = &ck->chan[ck->nchan++];
 			c->ino = it->base;
-			c->ctx = it->owner != NO_SLOT ? rs->real[it->owner] : NULL;
+			c->nctx = 0;
+			for (uint32_t k = 0; it->owner != NO_SLOT && k < it->a; k++) {
+				uint32_t s;
+				memcpy(&s, it->data + 4 * k, 4);
+				c->ctx[c->nctx++] = rs->real[s];
+			}
+			if (it->owner != NO_SLOT)
+				c->ctx[c->nctx++] = rs->real[it->owner];
 			memcpy(c->pos, it->pos, sizeof(c->pos));
 		}
 		return 0;

@@ -71,10 +71,14 @@ struct vgpu_ckpt_pool { const void *pool; uint32_t alloc_type, loc_type, usage; 
  * unless a restore on a driver that cannot put a global at a given address found the
  * reloaded module's global elsewhere (then the worker translates, vgpu_ckpt_real_addr). */
 struct vgpu_ckpt_global { const void *module; uint64_t addr, size; char *name; uint64_t zaddr; };
-/* A channel of the zone when it was saved: its ring (the memfd's inode), the context its
- * thread had current (writer: the real context; restored: the new real context) and the
- * server end's position (vgpu_chan_position), which a rejoining ring must still be at. */
-struct vgpu_ckpt_chan { uint64_t ino; const void *ctx; uint32_t pos[4]; uint32_t rejoined; };
+/* A channel of the zone when it was saved: its ring (the memfd's inode), its thread's context
+ * stack, bottom first, the last the current one (writer: the real contexts; restored: the new
+ * real contexts; nctx 0: none current), and the server end's position (vgpu_chan_position),
+ * which a rejoining ring must still be at. A thread's stack holds what cuCtxCreate and
+ * cuCtxPushCurrent put over the context before; a checkpoint carries up to
+ * VGPU_CKPT_CTX_MAX of them. */
+#define VGPU_CKPT_CTX_MAX 8u
+struct vgpu_ckpt_chan { uint64_t ino; const void *ctx[VGPU_CKPT_CTX_MAX]; uint32_t nctx; uint32_t pos[4]; uint32_t rejoined; };
 /* A pinned host memory region of the zone when it was saved: its slot and size, and the
  * memfd's inode the rejoining program must offer it with. */
 struct vgpu_ckpt_pin { uint64_t ino, bytes; uint32_t slot, mapped; uint64_t addr; /* where the saving worker had it */ };

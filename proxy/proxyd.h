@@ -178,12 +178,15 @@ struct vgpu_backend;
 /* How a worker steers a channel thread (may be NULL: plain serving). */
 struct vgpu_serve_opts {
 	const atomic_int *stop;     /* when non-zero the channel stops at its next message boundary and calls park */
-	/* In the channel thread, cur = its current context, depth = how many contexts its stack
-	 * holds: returns when the zone goes on (0) or when the channel was handed over to
+	/* In the channel thread, stack = its contexts, bottom first, the last the current one (n
+	 * of them; VGPU_CKPT_CTX_MAX + 1 when it holds more than a checkpoint carries, then not
+	 * listed): returns when the zone goes on (0) or when the channel was handed over to
 	 * another worker (1). */
-	int (*park)(void *arg, void *cur, unsigned depth);   /* depth: contexts on the thread's stack */
+	int (*park)(void *arg, void *const *stack, unsigned n);
 	void *arg;
-	void *initial_ctx;          /* made current before the first request (a channel taken over) */
+	/* a channel taken over or rejoined: its thread's stack, made before the first request */
+	void *const *initial_stack;
+	unsigned initial_n;
 };
 /* Serve one attached channel until BYE, peer death or a protocol error (0: the caller closes
  * it) or until it was handed over (1: the caller forgets it, its peer must not notice). */

@@ -58,21 +58,23 @@ struct chan_thread_arg {
 	char xs_dir[64];       /* Xen channels: the zone's xenstore directory, removed at the end */
 	int sock, memfd;       /* shm channels: our copies, to hand the channel over (-1: none) */
 	uint64_t xen_id;       /* Xen channels: what names the ring in a checkpoint (xen_chan_id) */
-	void *cur;             /* parked: the thread's current context */
-	unsigned depth;        /* parked: contexts on its stack (cuCtxPushCurrent) */
-	void *initial_ctx;     /* taken over: made current first */
+	void *stack[VGPU_CKPT_CTX_MAX];  /* parked: the thread's contexts, bottom first, the last current */
+	unsigned nstack;       /* how many (VGPU_CKPT_CTX_MAX + 1: more than a checkpoint carries) */
+	void *initial[VGPU_CKPT_CTX_MAX]; /* taken over or rejoined: the stack made first */
+	unsigned ninitial;
 	struct chan_thread_arg *next, **pprev;
 };
 
 /* In a channel thread stopped between two requests: wait until the zone goes on (0) or
  * its channels were handed over (1). */
-static int chan_park(void *p, void *cur, unsigned depth)
+static int chan_park(void *p, void *const *stack, unsigned n)
 {
 	struct chan_thread_arg *t = p;
 	struct worker *w = t->w;
 	pthread_mutex_lock(&w->lock);
-	t->cur = cur;
-	t->depth = depth;
+	t->nstack = n;
+	for (unsigned i = 0; i < n && i < VGPU_CKPT_CTX_MAX; i++)
+		t->stack[i] = stack[i];
 	w->parked++;
 	pthread_cond_broadcast(&w->cond);
 	while (atomic_load(&w->stop) && !w->handed)
@@ -116,7 +118,8 @@ static void *chan_thread(void *p)
 	struct worker *w = t->w;
 	uint64_t one = 1;
 
-	struct vgpu_serve_opts o = { .stop = &w->stop, .park = chan_park, .arg = t, .initial_ctx = t->initial_ctx };
+	struct vgpu_serve_opts o = { .stop = &w->stop, .park = chan_park, .arg = t, .initial_stack = t->initial,
+				     .initial_n = t->ninitial };
 	vgpu_chan_set_saved(t->ch, 0);   /* a ring taken over or rejoined: this worker serves it now */
 	int handed = vgpu_chan_serve(&w->zone, &w->be, t->ch, t->no, &o);
 	pthread_mutex_lock(&w->lock);
@@ -271,7 +274,7 @@ static uint64_t xen_chan_id(const struct vgpu_xen_info *x)
  * the socket (shm) or in xenstore (Xen); served from where it stopped.
  */
 static int channel_start(struct worker *w, struct vgpu_chan *ch, unsigned no, const char *xs_dir, int sock,
-			 int memfd, void *initial_ctx, uint64_t xen_id);
+			 int memfd, const void *const *stack, unsigned nstack, uint64_t xen_id);
 
 static struct vgpu_ckpt_chan *rejoin_entry(struct worker *w, uint64_t id, char *why, size_t cap)
 {
@@ -356,7 +359,7 @@ static void channel_rejoin(struct worker *w, const struct vgpu_handoff *h, int s
 	snprintf(why, sizeof(why), "zone %u serves it again", w->a->zone_id);
 	vgpu_rejoin_answer(sock, 0, why);
 	close(sock);
-	if (channel_start(w, ch, no, "", sock2, memfd2, (void *)c->ctx, 0) == 0)
+	if (channel_start(w, ch, no, "", sock2, memfd2, c->ctx, c->nctx, 0) == 0)
 		vgpu_info("channel %u rejoined (client pid %u), served from where the checkpoint left it", no,
 			  h->hello.pid);
 }
@@ -389,7 +392,7 @@ static void channel_rejoin_xen(struct worker *w, const struct vgpu_handoff *h)
 	}
 	rejoin_done(w, c);
 	xs_answer(h->xs_dir, "connected", NULL);
-	if (channel_start(w, ch, no, h->xs_dir, -1, -1, (void *)c->ctx, xen_chan_id(&h->xen)) == 0)
+	if (channel_start(w, ch, no, h->xs_dir, -1, -1, c->ctx, c->nctx, xen_chan_id(&h->xen)) == 0)
 		vgpu_info("channel %u of domain %u rejoined, served from where the checkpoint left it", no, h->xen.domid);
 }
 
@@ -465,7 +468,7 @@ static void channel_open(struct worker *w, const struct vgpu_handoff *h, int soc
 	void *bulk;
 	size_t bulk_len;
 	vgpu_chan_bulk_areas(ch, &bulk, &bulk_len); /* before the channel's thread owns ch */
-	if (channel_start(w, ch, no, h->transport == VGPU_TRANSPORT_XEN ? h->xs_dir : "", sock2, memfd2, NULL,
+	if (channel_start(w, ch, no, h->transport == VGPU_TRANSPORT_XEN ? h->xs_dir : "", sock2, memfd2, NULL, 0,
 			  h->transport == VGPU_TRANSPORT_XEN ? xen_chan_id(&h->xen) : 0) < 0)
 		return;
 	if (h->transport == VGPU_TRANSPORT_XEN)
@@ -477,7 +480,7 @@ static void channel_open(struct worker *w, const struct vgpu_handoff *h, int soc
 
 /* Start a channel's thread (ch and the fds are owned here from now on). */
 static int channel_start(struct worker *w, struct vgpu_chan *ch, unsigned no, const char *xs_dir, int sock,
-			 int memfd, void *initial_ctx, uint64_t xen_id)
+			 int memfd, const void *const *stack, unsigned nstack, uint64_t xen_id)
 {
 	pthread_attr_t attr;
 	pthread_t th;
@@ -492,7 +495,9 @@ static int channel_start(struct worker *w, struct vgpu_chan *ch, unsigned no, co
 		return -ENOMEM;
 	}
 	*t = (struct chan_thread_arg){ .w = w, .ch = ch, .no = no, .sock = sock, .memfd = memfd,
-				       .initial_ctx = initial_ctx, .xen_id = xen_id };
+				       .ninitial = nstack < VGPU_CKPT_CTX_MAX ? nstack : VGPU_CKPT_CTX_MAX, .xen_id = xen_id };
+	for (unsigned i = 0; i < t->ninitial; i++)
+		t->initial[i] = (void *)stack[i];
 	snprintf(t->xs_dir, sizeof(t->xs_dir), "%s", xs_dir);
 	pthread_mutex_lock(&w->lock);
 	w->live++;
@@ -790,52 +795,20 @@ static int zone_stop(struct worker *w, int timeout_ms, char *why, size_t cap)
 		dl.tv_nsec -= 1000000000L;
 	}
 	pthread_mutex_lock(&w->lock);
-	for (int tries = 0;; tries++) {
-		atomic_store(&w->stop, 1);
-		for (struct chan_thread_arg *t = w->chans; t; t = t->next)
-			vgpu_chan_interrupt(t->ch);
-		int rc = 0;
-		while (w->parked < w->live && rc == 0)
-			rc = pthread_cond_timedwait(&w->cond, &w->lock, &dl);
-		unsigned parked = w->parked, live = w->live, pushed = 0, depth = 0;
-		if (parked < live) {
-			pthread_mutex_unlock(&w->lock);
-			snprintf(why, cap, "%u of the zone's %u channels stayed busy in a request for %d ms; the zone goes on",
-				 live - parked, live, timeout_ms);
-			return -ETIMEDOUT;
-		}
-		/*
-		 * A thread that pushed a context over another (cuCtxPushCurrent) would lose the one
-		 * below: a checkpoint carries each thread's current context only. Such stacks are
-		 * short-lived (a push, some work, the pop), so the zone goes on a moment and is
-		 * stopped again, until none is left or the time is up.
-		 */
-		for (struct chan_thread_arg *t = w->chans; t; t = t->next)
-			if (t->depth > 1) {
-				pushed++;
-				depth = t->depth;
-			}
-		if (!pushed) {
-			pthread_mutex_unlock(&w->lock);
-			if (tries)
-				vgpu_debug("stopped after %d tries: a thread had contexts pushed", tries);
-			return 0;
-		}
-		struct timespec now;
-		clock_gettime(CLOCK_REALTIME, &now);
-		atomic_store(&w->stop, 0);
-		pthread_cond_broadcast(&w->cond);
-		if (now.tv_sec > dl.tv_sec || (now.tv_sec == dl.tv_sec && now.tv_nsec >= dl.tv_nsec)) {
-			pthread_mutex_unlock(&w->lock);
-			snprintf(why, cap, "%u of the zone's threads kept contexts pushed over others (%u deep; "
-				 "cuCtxPushCurrent) for %d ms, and a checkpoint carries each thread's current context "
-				 "only; the zone goes on", pushed, depth, timeout_ms);
-			return -EAGAIN;
-		}
-		pthread_mutex_unlock(&w->lock);
-		nanosleep(&(struct timespec){ 0, 2000000 }, NULL);
-		pthread_mutex_lock(&w->lock);
+	atomic_store(&w->stop, 1);
+	for (struct chan_thread_arg *t = w->chans; t; t = t->next)
+		vgpu_chan_interrupt(t->ch);
+	int rc = 0;
+	while (w->parked < w->live && rc == 0)
+		rc = pthread_cond_timedwait(&w->cond, &w->lock, &dl);
+	unsigned parked = w->parked, live = w->live;
+	pthread_mutex_unlock(&w->lock);
+	if (parked < live) {
+		snprintf(why, cap, "%u of the zone's %u channels stayed busy in a request for %d ms; the zone goes on",
+			 live - parked, live, timeout_ms);
+		return -ETIMEDOUT;
 	}
+	return 0;
 }
 
 static void zone_go_on(struct worker *w)
@@ -885,7 +858,9 @@ static void do_checkpoint(struct worker *w, int c, const struct vgpu_state_req *
 			if (!id)
 				id = (uint64_t)st.st_ino;
 			if (nchan <= VGPU_CKPT_MAX_CHANS) {
-				chans[nchan] = (struct vgpu_ckpt_chan){ .ino = id, .ctx = t->cur };
+				chans[nchan] = (struct vgpu_ckpt_chan){ .ino = id, .nctx = t->nstack };
+				for (unsigned k = 0; k < t->nstack && k < VGPU_CKPT_CTX_MAX; k++)
+					chans[nchan].ctx[k] = t->stack[k];
 				vgpu_chan_position(t->ch, chans[nchan].pos);
 			}
 			nchan++;
@@ -977,7 +952,8 @@ static void do_take(struct worker *w, int c, const struct vgpu_state_req *q)
 	for (struct chan_thread_arg *t = w->chans; t && r.status == 0; t = t->next) {
 		struct vgpu_state_chan m = { .magic = VGPU_STATE_CHAN, .version = VGPU_PROTO_VERSION, .no = t->no };
 		uint64_t id;
-		if (t->cur && vgpu_htab_find(&w->zone.htab, VGPU_H_CONTEXT, t->cur, &id) == 0)
+		void *cur = t->nstack && t->nstack <= VGPU_CKPT_CTX_MAX ? t->stack[t->nstack - 1] : NULL;
+		if (cur && vgpu_htab_find(&w->zone.htab, VGPU_H_CONTEXT, cur, &id) == 0)
 			m.ctx_id = id;
 		int fds[2] = { t->sock, t->memfd };
 		if (vgpu_fds_send(c, &m, sizeof(m), fds, 2) < 0) {
@@ -1106,10 +1082,23 @@ static int take_channels(struct worker *w, const char *path, uint32_t *taken, ch
 			close(got[i].memfd);
 			continue;
 		}
+		/* the thread's stack from the checkpoint's record of its ring, whose top must be
+		 * the context the source says it had current; else that context alone */
 		void *ctx = NULL;
-		if (got[i].ctx_id)
-			vgpu_htab_lookup(&w->zone.htab, VGPU_H_CONTEXT, got[i].ctx_id, &ctx);
-		if (channel_start(w, got[i].ch, ++w->next_no, "", got[i].sock, got[i].memfd, ctx, 0) == 0)
+		const void *const *stack = (const void *const *)&ctx;
+		unsigned nstack = 0;
+		struct stat st;
+		if (got[i].ctx_id && vgpu_htab_lookup(&w->zone.htab, VGPU_H_CONTEXT, got[i].ctx_id, &ctx) == 0 && ctx)
+			nstack = 1;
+		for (uint32_t k = 0; ctx && k < w->zone.ck.nchan && fstat(got[i].memfd, &st) == 0; k++) {
+			const struct vgpu_ckpt_chan *c = &w->zone.ck.chan[k];
+			if (c->ino == (uint64_t)st.st_ino && c->nctx && c->ctx[c->nctx - 1] == ctx) {
+				stack = c->ctx;
+				nstack = c->nctx;
+				break;
+			}
+		}
+		if (channel_start(w, got[i].ch, ++w->next_no, "", got[i].sock, got[i].memfd, stack, nstack, 0) == 0)
 			(*taken)++;
 	}
 	free(got);

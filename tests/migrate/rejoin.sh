@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 # Restoring a zone from a file after its whole proxy is gone: a program streaming copies and
-# launches from two threads (through pinned host memory, virtual memory and a graph too)
+# launches from two threads (through pinned host memory, virtual memory and a graph too; its
+# context made over another it created, so its thread has two stacked)
 # while it holds 16 MiB is saved with
 # `vgpuctl checkpoint --stop`, its proxy (supervisor and worker) is killed with SIGKILL, a
 # new proxy starts on the same socket and restores the file; the program's channel,
@@ -74,7 +75,7 @@ export VGPU_PROXY=$tmp/p.sock LD_LIBRARY_PATH=$PWD/$B/libvgpu VGPU_LOG=1
 # its threads' channels rejoining (the second one started halfway), with its pinned region,
 # its virtual memory (ids kept) and its graph.
 start
-app saved 5 $((16 << 20)) --pinned --vmm --graph
+app saved 5 $((16 << 20)) --pinned --vmm --graph --stacked
 for _ in $(seq 100); do ctl stats | grep -q ' channels=2 ' && break; sleep 0.1; done
 ctl stats | grep -q ' channels=2 ' || fail "the program's second thread did not join: $(ctl stats)"
 out=$(ctl checkpoint "$z" "$tmp/saved.ckpt" --stop) || fail "checkpoint --stop refused: $out"

@@ -2,8 +2,9 @@
 # SPDX-License-Identifier: MIT
 # Checkpoint, restore and migration of a zone between two proxies on one machine (two
 # "nodes", each with its own --state-dir): a program streaming copies and launches while it
-# holds 64 MiB of device memory (and keeps a second context pushed over its own for 100 ms
-# every round, which a stop must wait out) is checkpointed while it runs, stopped and thawed, moved
+# holds 64 MiB of device memory (its context made over another one it created, and a third
+# pushed over both for 100 ms every round: a checkpoint carries each thread's context stack) is
+# checkpointed while it runs, stopped and thawed, moved
 # from proxy A to proxy B with checkpoint --stop + restore (a thread it starts then joins the
 # zone on B through A's redirect), and back with migrate, both channels moving; its results
 # and the held memory are verified and it sees no error, and its registration's budget
@@ -66,7 +67,7 @@ start b
 tok=$(ctl a register pod1 --mem 256M) || fail "register on A"
 ctl b register pod1 --mem 256M >/dev/null || fail "register on B"
 export VGPU_PROXY=$tmp/a.sock LD_LIBRARY_PATH=$PWD/$B/libvgpu VGPU_LOG=1 VGPU_ZONE_TOKEN=$tok
-"$B/tests/restart/stream_app" "$PWD/$B/tests/kernels/basic.fatbin" 26 $((64 << 20)) --timing --late-on-signal --idle-primary --hold-pushed 100 \
+"$B/tests/restart/stream_app" "$PWD/$B/tests/kernels/basic.fatbin" 26 $((64 << 20)) --timing --late-on-signal --idle-primary --hold-pushed 100 --stacked \
   >"$tmp/app.out" 2>&1 &
 app_pid=$!
 for _ in $(seq 100); do [ -n "$(zone_of a)" ] && break; sleep 0.1; done

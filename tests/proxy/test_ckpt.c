@@ -62,6 +62,7 @@ struct shape {
 	uint32_t nout;           /* device output records, streams 0, 1 (out_stream2: the second's, plus 1) */
 	uint32_t out_stream2, out_pad, out_empty, out_first;   /* out_first: before the pinned regions */
 	uint32_t chan_ctx, chan_pad, chan_pos0;           /* of the last channel */
+	uint32_t chan_nbelow, chan_below[9];              /* its contexts below the current one (written) */
 	uint64_t chan_ino;                                /* of the last channel (0: a good value) */
 	int chan_before_pin;                              /* write channels before the regions */
 	int chans_before_allocs;                          /* write the channels before the allocations */
@@ -143,10 +144,13 @@ static void chans_rec(const struct shape *s)
 {
 	for (uint32_t i = 0; i < s->nchan; i++) {
 		int last = i + 1 == s->nchan;
-		rec(R_CHAN, 32);
+		uint32_t below = last ? s->chan_nbelow : 0;
+		rec(R_CHAN, 32 + 4 * below);
 		u64(last && s->chan_ino ? s->chan_ino : 100 + i);
-		u32(last ? s->chan_ctx : 0); u32(last ? s->chan_pad : 0);
+		u32(last ? s->chan_ctx : 0); u32(last ? s->chan_pad + below : 0);
 		u32(last && s->chan_pos0 ? s->chan_pos0 : 0x40); u32(0); u32(0x40); u32(0);
+		for (uint32_t k = 0; k < below; k++)
+			u32(s->chan_below[k]);
 	}
 }
 
@@ -441,6 +445,16 @@ int main(void)
 	s = sv; s.chan_pad = 1;                  refused(&s, "channel record");
 	s = sv; s.chan_pos0 = 0x41;              refused(&s, "channel record");       /* a message index not aligned */
 	s = sv; s.chan_ino = 100;                refused(&s, "channel record");       /* the first ring again */
+	/* a thread's context stack: the contexts below the current one, bottom first */
+	s = sv; s.chan_nbelow = 2;                                                   /* the same context pushed twice */
+	CHECK_EQ((build(&s), vgpu_ckpt_check(buf, n, &m, why, sizeof(why))), 0);
+	s = sv; s.chan_nbelow = 7;                                                   /* eight in all: the most carried */
+	CHECK_EQ((build(&s), vgpu_ckpt_check(buf, n, &m, why, sizeof(why))), 0);
+	s = sv; s.chan_nbelow = 8;               refused(&s, "over its limit");       /* nine */
+	s = sv; s.chan_nbelow = 2; s.chan_below[1] = 1; refused(&s, "channel record"); /* a module below */
+	s = sv; s.chan_nbelow = 1; s.chan_below[0] = 6; refused(&s, "channel record"); /* past the table */
+	s = sv; s.chan_nbelow = 1; s.chan_ctx = NO_SLOT; refused(&s, "channel record"); /* below nothing current */
+	s = sv; s.chan_nbelow = 1; s.chan_pad = 1; refused(&s, "channel record");     /* says two, carries one */
 	s = sv; s.chan_before_pin = 1;           refused(&s, "out of order");         /* channels before the regions */
 	s = sv; s.chans_before_allocs = 1;       refused(&s, "out of order");         /* before the allocations */
 	/* a graph and an executable graph: slots 6..8 on a table of 9 */

@@ -104,7 +104,7 @@ int main(int argc, char **argv)
 	double seconds = argc > 2 ? atof(argv[2]) : 5;
 	uint64_t hold = argc > 3 ? strtoull(argv[3], NULL, 0) & ~3ull : 0;
 	int late_wanted = 1, late_on_signal = 0, pinned = 0, global = 0, pools = 0, timing = 0, graph = 0, vmm = 0;
-	int idle_primary = 0, printf_on_signal = 0, hold_pushed_ms = 0;
+	int idle_primary = 0, printf_on_signal = 0, hold_pushed_ms = 0, stacked = 0;
 	for (int i = 4; i < argc; i++) {
 		if (!strcmp(argv[i], "--no-late"))
 			late_wanted = 0;
@@ -132,6 +132,8 @@ int main(int argc, char **argv)
 			hold_pushed_ms = atoi(argv[++i]);
 		else if (!strcmp(argv[i], "--printf-on-signal"))
 			printf_on_signal = 1;
+		else if (!strcmp(argv[i], "--stacked"))
+			stacked = 1;
 	}
 	if (late_on_signal || printf_on_signal)
 		signal(SIGUSR1, on_usr1);
@@ -145,7 +147,7 @@ int main(int argc, char **argv)
 	pthread_t late;
 
 	if (argc > 1 && !strcmp(argv[1], "--help")) {
-		printf("usage: stream_app [KERNEL_IMAGE [SECONDS [HOLD_BYTES [--no-late|--late-on-signal] [--pinned] [--global|--global-value] [--pools] [--timing] [--graph|--graph-set-enabled] [--vmm] [--idle-primary [--hold-pushed MS]] [--printf-on-signal]]]]\n"
+		printf("usage: stream_app [KERNEL_IMAGE [SECONDS [HOLD_BYTES [--no-late|--late-on-signal] [--pinned] [--global|--global-value] [--pools] [--timing] [--graph|--graph-set-enabled] [--vmm] [--idle-primary [--hold-pushed MS]] [--printf-on-signal] [--stacked]]]]\n"
 		       "Copies and "
 		       "launches for SECONDS (default 5), verifying every round; a thread started halfway joins the zone "
 		       "(not with --no-late; with --late-on-signal when SIGUSR1 arrives instead); HOLD_BYTES of device memory keep a pattern checked every round and at the "
@@ -166,11 +168,21 @@ int main(int argc, char **argv)
 		       "stays MS milliseconds with it pushed over the zone's context every round); "
 		       "--printf-on-signal first launches a kernel that prints 'kernel says 4242', then makes no call "
 		       "until SIGUSR1 arrives (so its text waits in the worker, as across a move) and synchronises; "
+		       "--stacked creates the zone's context over another one it created first (so the thread's stack "
+		       "holds two for the whole run, as cuCtxCreate leaves it), which holds a pattern; at the end, "
+		       "destroying the zone's context must leave that one current, its pattern intact and new memory its; "
 		       "prints the longest round.\n");
 		return 0;
 	}
 	CK(cuInit(0));
 	CK(cuDeviceGet(&dev, 0));
+	CUcontext below = NULL;
+	CUdeviceptr below_mem = 0;
+	if (stacked) {   /* the zone's context goes over this one: two on the stack from here on */
+		CK(cuCtxCreate(&below, NULL, 0, dev));
+		CK(cuMemAlloc(&below_mem, 4096));
+		CK(cuMemsetD32(below_mem, 0x5eedbe10u, 1024));
+	}
 	CK(cuCtxCreate(&ctx, NULL, 0, dev));
 	CK(cuModuleLoad(&mod, image));
 	CK(cuModuleGetFunction(&vec_add, mod, "vec_add"));
@@ -623,6 +635,29 @@ int main(int argc, char **argv)
 	CK(cuStreamDestroy(s));
 	CK(cuModuleUnload(mod));
 	CK(cuCtxDestroy(ctx));
+	if (stacked) {   /* the one below is current again, as it was, wherever the zone went */
+		CUcontext cur = NULL, owner = NULL;
+		CUdeviceptr fresh;
+		uint32_t words[1024];
+		CK(cuCtxGetCurrent(&cur));
+		CK(cuMemAlloc(&fresh, 4096));
+		CK(cuPointerGetAttribute(&owner, CU_POINTER_ATTRIBUTE_CONTEXT, fresh));
+		CK(cuMemcpyDtoH(words, below_mem, sizeof(words)));
+		for (unsigned i = 0; i < 1024; i++)
+			if (words[i] != 0x5eedbe10u) {
+				fprintf(stderr, "FAIL: the context below the zone's holds %08x at word %u\n", words[i], i);
+				exit(1);
+			}
+		if (cur != below || owner != below) {
+			fprintf(stderr, "FAIL: after the zone's context was destroyed the thread's current context is %p "
+				"and new memory belongs to %p, not the context below it (%p)\n", (void *)cur, (void *)owner,
+				(void *)below);
+			exit(1);
+		}
+		CK(cuMemFree(fresh));
+		CK(cuMemFree(below_mem));
+		CK(cuCtxDestroy(below));
+	}
 	char late_txt[64] = "";
 	if (late_started)
 		snprintf(late_txt, sizeof(late_txt), ", and a late thread's %d", late_rounds);
