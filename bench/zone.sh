@@ -6,15 +6,18 @@
 # the bare ring round trip. Writes docs/perf/zone.md unless --quick or --no-write.
 set -eu
 B=${VGPU_BUILD:-build/rel}
-quick=; write=1; runs=; bulk=; out=docs/perf/zone.md
-usage="usage: bench/zone.sh [--quick] [--no-write] [--runs N] [--bulk-kib K]   (VGPU_BUILD=build/rel; VGPU_E2E_BACKEND=sim|cuda)
+quick=; write=1; runs=; bulk=; threads=; out=docs/perf/zone.md
+usage="usage: bench/zone.sh [--quick] [--no-write] [--runs N] [--bulk-kib K] [--copy-threads N]   (VGPU_BUILD=build/rel; VGPU_E2E_BACKEND=sim|cuda)
   --runs N    run the program N times through vgpu and N times directly, alternating
               (default 5, 1 with --quick); each figure is reported as min/median/max over
               the runs, and through vgpu is compared with direct by the ratio of the medians
   --quick     fewer iterations, copies up to 16 MiB; implies --no-write
   --no-write  print the report without writing $out
   --bulk-kib K  also time the pageable copies through vgpu with a K KiB bulk area
-              (VGPU_BULK_KIB=K) in every run, and compare them with the default area's"
+              (VGPU_BULK_KIB=K) in every run, and compare them with the default area's
+  --copy-threads N  also time the pageable copies through vgpu with N helper threads
+              splitting large copies (VGPU_COPY_THREADS=N; 0: the calling thread alone) in
+              every run, and compare them with the default (the calling thread alone)"
 while [ $# -gt 0 ]; do
   case $1 in
     --quick) quick=--quick; write= ;;
@@ -23,6 +26,8 @@ while [ $# -gt 0 ]; do
     --runs=*) runs=${1#--runs=} ;;
     --bulk-kib) [ $# -ge 2 ] || { echo "bench/zone.sh: --bulk-kib needs a size in KiB" >&2; exit 2; }; bulk=$2; shift ;;
     --bulk-kib=*) bulk=${1#--bulk-kib=} ;;
+    --copy-threads) [ $# -ge 2 ] || { echo "bench/zone.sh: --copy-threads needs a number" >&2; exit 2; }; threads=$2; shift ;;
+    --copy-threads=*) threads=${1#--copy-threads=} ;;
     --help) echo "$usage"; exit 0 ;;
     *) echo "bench/zone.sh: unknown option $1 (try --help)" >&2; exit 2 ;;
   esac
@@ -36,6 +41,7 @@ case $bulk in
        echo "bench/zone.sh: --bulk-kib wants a power of two from 64 to 65536, not '$bulk'" >&2; exit 2
      fi ;;
 esac
+case $threads in ''|[0-7]) ;; *) echo "bench/zone.sh: --copy-threads wants 0 to 7, not '$threads'" >&2; exit 2 ;; esac
 case $runs in ''|*[!0-9]*|0) echo "bench/zone.sh: --runs wants a positive number, not '$runs'" >&2; exit 2 ;; esac
 export LC_ALL=C   # decimal points in what awk and sort read and print
 
@@ -75,6 +81,10 @@ for i in $(seq "$runs"); do
     VGPU_BULK_KIB=$bulk VGPU_PROXY=$PROXY_SOCK LD_LIBRARY_PATH=$PWD/$B/libvgpu \
       "$B/bench/zone_app" $quick --pageable-only >"$tmp/bulk.$i.txt"
   fi
+  if [ -n "$threads" ]; then
+    VGPU_COPY_THREADS=$threads VGPU_PROXY=$PROXY_SOCK LD_LIBRARY_PATH=$PWD/$B/libvgpu \
+      "$B/bench/zone_app" $quick --pageable-only >"$tmp/threads.$i.txt"
+  fi
   "$B/bench/ring" --quick --no-write |
     awk -F'|' '/spinning/ && /ping-pong/ {gsub(/ us| /, "", $3); print "ring_rtt_us", $3, "us"; exit}' >"$tmp/ring.$i.txt"
 done
@@ -103,6 +113,7 @@ summarize "$tmp"/reg.*.txt >"$tmp/reg.sum"
 summarize "$tmp"/fixed.*.txt >"$tmp/fixed.sum"
 summarize "$tmp"/ring.*.txt >"$tmp/ring.sum"
 [ -z "$bulk" ] || summarize "$tmp"/bulk.*.txt >"$tmp/bulk.sum"
+[ -z "$threads" ] || summarize "$tmp"/threads.*.txt >"$tmp/threads.sum"
 
 # The table and the goals, from the two summaries (direct first, then through vgpu).
 report_body() {
@@ -187,6 +198,15 @@ ring=$(med "$tmp/ring.sum" ring_rtt_us)
     printf "alloc+free of 1 MiB with --device-va fixed (a granule of its own, reserved, backed and mapped once, then kept idle between a free and the next allocation of its size): median %s ns vs %s ns placed by the driver in the same runs = %.2fx.\n", g, a, g / a }'
   awk -v a="$(med "$tmp/zone.sum" alloc_free_async_ns)" -v g="$(med "$tmp/fixed.sum" alloc_free_async_ns)" 'BEGIN { if (a > 0 && g > 0)
     printf "stream-ordered alloc+free of 64 KiB (cuMemAllocAsync, cuMemFreeAsync, the stream waited for after each 100) with --device-va fixed (units of a slab, each free behind an event on the stream): median %s ns vs %s ns from the driver'"'"'s pool in the same runs = %.2fx.\n", g, a, g / a }'
+  # variant LABEL FILE: the pageable copies of a variant against the default and direct
+  variant() {
+    echo "| measurement | $1 min/median/max | default median | $1 / default | $1 / direct |"
+    echo "|---|---:|---:|---:|---:|"
+    awk 'FILENAME == ARGV[1] { d[$1] = $3; next } FILENAME == ARGV[2] { z[$1] = $3; next }
+      ($1 in z) && z[$1] > 0 && d[$1] > 0 {
+        printf "| %s | %s / **%s** / %s %s | %s %s | %.2fx | %.2fx |\n", $1, $2, $3, $4, $5, z[$1], $5, $3 / z[$1], $3 / d[$1] }' \
+      "$tmp/direct.sum" "$tmp/zone.sum" "$2"
+  }
   if [ -n "$bulk" ]; then
     echo
     echo "## Pageable copies with a $bulk KiB bulk area"
@@ -194,12 +214,16 @@ ring=$(med "$tmp/ring.sum" ring_rtt_us)
     echo "Through vgpu with VGPU_BULK_KIB=$bulk (bench/zone --pageable-only, once per run) against"
     echo "the default area and against direct, medians of the same runs."
     echo
-    echo "| measurement | $bulk KiB area min/median/max | default area median | $bulk KiB / default | $bulk KiB / direct |"
-    echo "|---|---:|---:|---:|---:|"
-    awk 'FILENAME == ARGV[1] { d[$1] = $3; next } FILENAME == ARGV[2] { z[$1] = $3; next }
-      ($1 in z) && z[$1] > 0 && d[$1] > 0 {
-        printf "| %s | %s / **%s** / %s %s | %s %s | %.2fx | %.2fx |\n", $1, $2, $3, $4, $5, z[$1], $5, $3 / z[$1], $3 / d[$1] }' \
-      "$tmp/direct.sum" "$tmp/zone.sum" "$tmp/bulk.sum"
+    variant "$bulk KiB area" "$tmp/bulk.sum"
+  fi
+  if [ -n "$threads" ]; then
+    echo
+    echo "## Pageable copies with $threads helper threads"
+    echo
+    echo "Through vgpu with VGPU_COPY_THREADS=$threads (bench/zone --pageable-only, once per run) against"
+    echo "the default (the calling thread alone; $(getconf _NPROCESSORS_ONLN) CPUs here) and against direct, medians of the same runs."
+    echo
+    variant "$threads helpers" "$tmp/threads.sum"
   fi
 } >"$tmp/report.md"
 cat "$tmp/report.md"

@@ -160,7 +160,7 @@ static CUresult call_on(struct vgpu_conn *c, const struct vgpu_call_desc *d, voi
 		/* The proxy is waiting for these bytes: make sure it has seen the message first. */
 		vgpu_chan_flush(c->chan);
 		rc = rows && !rows->out ? vgpu_chan_bulk_write_cb(c->chan, bulk.seg[i].len, vgpu_rows_piece, (void *)rows)
-					: vgpu_chan_bulk_write(c->chan, bulk.seg[i].ptr, bulk.seg[i].len);
+					: vgpu_pcopy_write(c->chan, bulk.seg[i].ptr, bulk.seg[i].len);
 		if (rc < 0)
 			return conn_fail(c, "streaming call data", rc);
 		if (__builtin_expect(vgpu_trace_enabled, 0))
@@ -179,7 +179,7 @@ static CUresult call_on(struct vgpu_conn *c, const struct vgpu_call_desc *d, voi
 	if (data_first) {
 		vgpu_chan_flush(c->chan);
 		rc = rows && rows->out ? vgpu_chan_bulk_read_cb(c->chan, df_len, vgpu_rows_piece, (void *)rows)
-				       : vgpu_chan_bulk_read(c->chan, df_dst, df_len);
+				       : vgpu_pcopy_read(c->chan, df_dst, df_len);
 		if (rc < 0)
 			return conn_fail(c, "receiving call data", rc);
 	}
@@ -205,7 +205,7 @@ static CUresult call_on(struct vgpu_conn *c, const struct vgpu_call_desc *d, voi
 	for (unsigned i = 0; i < bulk.n && !data_first; i++) {
 		if (!bulk.seg[i].out)
 			continue;
-		rc = vgpu_chan_bulk_read(c->chan, bulk.seg[i].ptr, bulk.seg[i].len);
+		rc = vgpu_pcopy_read(c->chan, bulk.seg[i].ptr, bulk.seg[i].len);
 		if (rc < 0)
 			return conn_fail(c, "receiving call data", rc);
 	}

@@ -47,6 +47,13 @@ struct vgpu_conn *vgpu_conn_get(CUresult *err /* out */);
  */
 CUresult vgpu_call_on(struct vgpu_conn *c, const struct vgpu_call_desc *d, void *const *argv);
 
+/* Pageable copies of VGPU_PCOPY_MIN bytes or more through the bulk area, each step split
+ * between the caller and helper threads (pcopy.c; VGPU_COPY_THREADS); smaller ones, or
+ * while another thread's copy has the helpers, as vgpu_chan_bulk_write/read. */
+#define VGPU_PCOPY_MIN (1u << 20)
+int vgpu_pcopy_write(struct vgpu_chan *ch, const void *src, uint64_t n);
+int vgpu_pcopy_read(struct vgpu_chan *ch, void *dst, uint64_t n);
+
 /*
  * The host side of a 2D/3D copy whose rows are not one dense block in the program's memory
  * (memcpy.c): w bytes of each of h rows of d slices, at (x, y, z) of a box of the given pitch

@@ -22,7 +22,7 @@ $(B)/tests/e2e/e2e_%.sh: $(B)/tests/e2e/% $(E2E_KERNELS) tests/e2e/run.sh
 TESTS += $(E2E_TESTS)
 
 # The bulk area a zone asks for (VGPU_BULK_KIB): smallest, largest, refused value.
-$(B)/tests/e2e/bulk_sizes.sh: $(B)/tests/e2e/memory $(E2E_KERNELS) tests/e2e/bulk_sizes.sh
+$(B)/tests/e2e/bulk_sizes.sh: $(B)/tests/e2e/memory $(B)/tests/e2e/fork $(E2E_KERNELS) tests/e2e/bulk_sizes.sh
 	printf '#!/bin/sh\nexec tests/e2e/bulk_sizes.sh\n' > $@ && chmod +x $@
 TESTS += $(B)/tests/e2e/bulk_sizes.sh
 

@@ -3,22 +3,32 @@
  * (through vgpu and on the simulator; the NVIDIA driver refuses CUDA in such a child). */
 #include "e2e.h"
 
+#include <stdlib.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-/* Allocate, copy a pattern through device memory and back, check it. */
+/* Allocate, copy a pattern through device memory and back, check it: 4 KiB, then 3 MiB and
+ * a few bytes (large enough for libvgpu to split between helper threads where it has them,
+ * which a child forked after they started does not inherit). */
 static void round_trip(unsigned char seed)
 {
-	unsigned char in[4096], out[4096];
-	CUdeviceptr d;
-
-	for (int i = 0; i < 4096; i++)
-		in[i] = (unsigned char)(i * seed);
-	CK(cuMemAlloc(&d, sizeof(in)));
-	CK(cuMemcpyHtoD(d, in, sizeof(in)));
-	CK(cuMemcpyDtoH(out, d, sizeof(out)));
-	EXPECT(memcmp(in, out, sizeof(in)) == 0);
-	CK(cuMemFree(d));
+	static const size_t sizes[] = { 4096, (3u << 20) + 5 };
+	for (unsigned k = 0; k < 2; k++) {
+		size_t n = sizes[k];
+		unsigned char *in = malloc(n), *out = malloc(n);
+		CUdeviceptr d;
+		EXPECT(in && out);
+		for (size_t i = 0; i < n; i++)
+			in[i] = (unsigned char)(i * seed + (i >> 12));
+		memset(out, 0, n);
+		CK(cuMemAlloc(&d, n));
+		CK(cuMemcpyHtoD(d, in, n));
+		CK(cuMemcpyDtoH(out, d, n));
+		EXPECT(memcmp(in, out, n) == 0);
+		CK(cuMemFree(d));
+		free(in);
+		free(out);
+	}
 }
 
 int main(void)

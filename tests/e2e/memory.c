@@ -2,6 +2,7 @@
 /* memory.c — end to end: allocations, every copy direction sync and async, pinned and pageable, big and odd sizes, memsets, 2D/3D. */
 #include "e2e.h"
 
+#include <pthread.h>
 #include <stdint.h>
 
 static void fill(unsigned char *p, size_t n, unsigned seed)
@@ -51,13 +52,26 @@ static void round_trip(size_t n, size_t off, int async, int pinned, CUstream s)
 	}
 }
 
+/* Several threads copying large pageable buffers at once (libvgpu splits one copy at a time
+ * between its helper threads where it has them; the others copy alone). */
+static CUcontext thread_ctx;
+
+static void *copier(void *arg)
+{
+	unsigned t = (unsigned)(uintptr_t)arg;
+	CK(cuCtxSetCurrent(thread_ctx));
+	for (unsigned k = 0; k < 3; k++)
+		round_trip((2u << 20) + 17 * t + k, t * 5 + k, 0, 0, NULL);
+	return NULL;
+}
+
 int main(void)
 {
 	CUdevice dev;
 	CUcontext ctx;
 	CUstream s;
 	size_t freeb = 0, total = 0, free2 = 0;
-	static const size_t sizes[] = { 0, 1, 3, 4095, 4096, 4097, 65537, 1u << 20, (1u << 20) + 13 };
+	static const size_t sizes[] = { 0, 1, 3, 4095, 4096, 4097, 65537, 1u << 20, (1u << 20) + 13, (5u << 20) + 777 };
 
 	CK(cuInit(0));
 	CK(cuDeviceGet(&dev, 0));
@@ -88,6 +102,13 @@ int main(void)
 	CK(cuMemcpyDtoH(g, big, 64u << 20));
 	EXPECT(memcmp(h, g, 64u << 20) == 0);
 	printf("64 MiB round trip: ok\n");
+	thread_ctx = ctx;
+	pthread_t th[3];
+	for (unsigned t = 0; t < 3; t++)
+		EXPECT(pthread_create(&th[t], NULL, copier, (void *)(uintptr_t)t) == 0);
+	for (unsigned t = 0; t < 3; t++)
+		EXPECT(pthread_join(th[t], NULL) == 0);
+	printf("three threads' 2 MiB round trips: ok\n");
 
 	/* Odd sizes and unaligned offsets, sync/async, pageable/pinned. */
 	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++)
