@@ -865,12 +865,16 @@ int vgpu_proxy_placed_range(struct vgpu_zone *z, uint64_t p, uint64_t *base, uin
 /*
  * May a stream-ordered allocation (alloc) or free on stream s (ptsz: NULL is the thread's
  * default stream) be the window's? Not while s is being captured (a graph's memory nodes are
- * the driver's), and an allocation only on a stream of the current context and from its
- * device's default pool: the one it names (pool), or else the current one (a created pool's
- * properties and usage are the driver's to keep).
+ * the driver's), and an allocation only on a stream of the current context and from a pool
+ * the window can stand in for: the one it names (pool), or else the device's current one,
+ * if that is the device's default pool or one the zone created of ordinary device memory of
+ * the current device (not host memory, no special usage). *charge is then the pool its
+ * usage counts, *max the pool's size limit (0: none).
  */
-static int ordered_in_window(const struct vgpu_driver *drv, CUstream s, int ptsz, int alloc, CUmemoryPool pool)
+static int ordered_in_window(struct vgpu_proxy_call *call, CUstream s, int ptsz, int alloc, CUmemoryPool pool,
+			     const void **charge, uint64_t *max)
 {
+	const struct vgpu_driver *drv = call->drv;
 	CUresult (*capturing)(CUstream, CUstreamCaptureStatus *) = ptsz ? drv->cuStreamIsCapturing_ptsz
 									: drv->cuStreamIsCapturing;
 	CUresult (*stream_ctx)(CUstream, CUcontext *) = ptsz ? drv->cuStreamGetCtx_ptsz : drv->cuStreamGetCtx;
@@ -881,12 +885,23 @@ static int ordered_in_window(const struct vgpu_driver *drv, CUstream s, int ptsz
 		return 1;
 	CUcontext cur = NULL, sc = NULL;
 	CUdevice dev;
-	CUmemoryPool cp = NULL, dp = NULL;
-	return stream_ctx && drv->cuCtxGetCurrent && drv->cuCtxGetDevice && drv->cuDeviceGetMemPool &&
-	       drv->cuDeviceGetDefaultMemPool && stream_ctx(s, &sc) == CUDA_SUCCESS &&
-	       drv->cuCtxGetCurrent(&cur) == CUDA_SUCCESS && sc == cur && drv->cuCtxGetDevice(&dev) == CUDA_SUCCESS &&
-	       (pool || drv->cuDeviceGetMemPool(&cp, dev) == CUDA_SUCCESS) &&
-	       drv->cuDeviceGetDefaultMemPool(&dp, dev) == CUDA_SUCCESS && (pool ? pool : cp) == dp;
+	CUmemoryPool dp = NULL;
+	if (!stream_ctx || !drv->cuCtxGetCurrent || !drv->cuCtxGetDevice || !drv->cuDeviceGetMemPool ||
+	    !drv->cuDeviceGetDefaultMemPool || stream_ctx(s, &sc) != CUDA_SUCCESS ||
+	    drv->cuCtxGetCurrent(&cur) != CUDA_SUCCESS || sc != cur || drv->cuCtxGetDevice(&dev) != CUDA_SUCCESS ||
+	    (!pool && drv->cuDeviceGetMemPool(&pool, dev) != CUDA_SUCCESS) ||
+	    drv->cuDeviceGetDefaultMemPool(&dp, dev) != CUDA_SUCCESS)
+		return 0;
+	struct vgpu_ckpt_pool pp;
+	*charge = pool;
+	*max = 0;
+	if (pool == dp)
+		return 1;
+	if (vgpu_ckpt_pool_props(call->zone, pool, &pp) < 0 || pp.alloc_type != CU_MEM_ALLOCATION_TYPE_PINNED ||
+	    pp.loc_type != CU_MEM_LOCATION_TYPE_DEVICE || pp.loc_id != (int32_t)dev || pp.usage)
+		return 0;
+	*max = pp.max_size;
+	return 1;
 }
 
 /*
@@ -904,7 +919,9 @@ static int fixed_va_call(struct chanctx *cc, struct vgpu_proxy_call *call, void 
 	uint16_t op = call->hdr.opcode;
 	int ptsz = op == VGPU_OP_cuMemFreeAsync_ptsz || op == VGPU_OP_cuMemAllocAsync_ptsz ||
 		   op == VGPU_OP_cuMemAllocFromPoolAsync_ptsz;
-	int ordered = 0;   /* a stream-ordered allocation (the default pool's usage counts it) */
+	int ordered = 0;   /* a stream-ordered allocation (its pool's usage counts it) */
+	const void *charge = NULL;
+	uint64_t max = 0;
 
 	switch (op) {
 	case VGPU_OP_cuMemFreeAsync:   /* (dptr, hStream) */
@@ -912,7 +929,7 @@ static int fixed_va_call(struct chanctx *cc, struct vgpu_proxy_call *call, void 
 		CUstream s = *(CUstream *)argv[1];
 		if (!vgpu_devva_in_window(d, *(uint64_t *)argv[0]))
 			return 0;
-		if (ordered_in_window(call->drv, s, ptsz, 0, NULL)) {
+		if (ordered_in_window(call, s, ptsz, 0, NULL, &charge, &max)) {
 			if (!vgpu_devva_free_async(d, f, *(uint64_t *)argv[0], ptsz && !s ? CU_STREAM_PER_THREAD : s, &r))
 				return 0;
 			*res = (CUresult)r;
@@ -931,7 +948,7 @@ static int fixed_va_call(struct chanctx *cc, struct vgpu_proxy_call *call, void 
 		break;
 	case VGPU_OP_cuMemAllocAsync:   /* (dptr, bytesize, hStream): in the window when nothing else asks */
 	case VGPU_OP_cuMemAllocAsync_ptsz:
-		if (!vgpu_devva_on(d) || !ordered_in_window(call->drv, *(CUstream *)argv[2], ptsz, 1, NULL))
+		if (!vgpu_devva_on(d) || !ordered_in_window(call, *(CUstream *)argv[2], ptsz, 1, NULL, &charge, &max))
 			return 0;
 		size = *(size_t *)argv[1];
 		ordered = 1;
@@ -939,7 +956,7 @@ static int fixed_va_call(struct chanctx *cc, struct vgpu_proxy_call *call, void 
 	case VGPU_OP_cuMemAllocFromPoolAsync:   /* (dptr, bytesize, pool, hStream) */
 	case VGPU_OP_cuMemAllocFromPoolAsync_ptsz:
 		if (!vgpu_devva_on(d) || !*(CUmemoryPool *)argv[2] ||
-		    !ordered_in_window(call->drv, *(CUstream *)argv[3], ptsz, 1, *(CUmemoryPool *)argv[2]))
+		    !ordered_in_window(call, *(CUstream *)argv[3], ptsz, 1, *(CUmemoryPool *)argv[2], &charge, &max))
 			return 0;
 		size = *(size_t *)argv[1];
 		ordered = 1;
@@ -985,13 +1002,19 @@ static int fixed_va_call(struct chanctx *cc, struct vgpu_proxy_call *call, void 
 	CUdeviceptr *dp = *(CUdeviceptr **)argv[0];
 	if (!dp || !vgpu_devva_on(d))
 		return 0;
+	if (ordered && vgpu_devva_pool_charge(d, charge, size, max) < 0) {
+		*res = CUDA_ERROR_OUT_OF_MEMORY;   /* past the pool's maxSize */
+		return 1;
+	}
 	CUresult e = vgpu_devva_alloc(d, f, size, &p);
+	if (e != CUDA_SUCCESS && ordered)
+		vgpu_devva_pool_uncharge(d, charge, size);
 	if (e == CUDA_ERROR_NOT_SUPPORTED)
 		return 0;   /* the driver's, where the window cannot be had */
 	if (e == CUDA_SUCCESS) {
 		*dp = p;
 		if (ordered)
-			vgpu_devva_note_ordered(d, f, p, size);
+			vgpu_devva_note_ordered(d, p, size, charge);
 	}
 	*res = e;
 	return 1;

@@ -229,6 +229,19 @@ void vgpu_ckpt_note_pool(struct vgpu_zone *z, const void *pool, const CUmemPoolP
 	pthread_mutex_unlock(&z->lock);
 }
 
+int vgpu_ckpt_pool_props(struct vgpu_zone *z, const void *pool, struct vgpu_ckpt_pool *out)
+{
+	int rc = -ENOENT;
+	pthread_mutex_lock(&z->lock);
+	for (uint32_t i = 0; i < z->ck.npool && rc; i++)
+		if (z->ck.pool[i].pool == pool) {
+			*out = z->ck.pool[i];
+			rc = 0;
+		}
+	pthread_mutex_unlock(&z->lock);
+	return rc;
+}
+
 static const struct vgpu_ckpt_pool *pool_props(const struct vgpu_zone *z, const void *pool)
 {
 	for (uint32_t i = 0; i < z->ck.npool; i++)

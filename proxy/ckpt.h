@@ -124,6 +124,8 @@ void vgpu_ckpt_note_event(struct vgpu_zone *z, const void *event, unsigned flags
 /* A pool was created with these properties (after a successful cuMemPoolCreate; takes the
  * zone's lock). */
 void vgpu_ckpt_note_pool(struct vgpu_zone *z, const void *pool, const CUmemPoolProps *props);
+/* The properties a pool the zone created was made with: 0, or -ENOENT (not one it created). */
+int vgpu_ckpt_pool_props(struct vgpu_zone *z, const void *pool, struct vgpu_ckpt_pool *out);
 /* The zone was given the address of a module's global (after a successful cuModuleGetGlobal;
  * takes the zone's lock). Out of memory makes the zone impossible to checkpoint. */
 void vgpu_ckpt_note_global(struct vgpu_zone *z, const void *module, const char *name, uint64_t addr, uint64_t size);

@@ -578,25 +578,11 @@ static CUresult pool_create(struct vgpu_proxy_call *call, void **argv)
 	props.usage = (unsigned short)ARG(uint32_t, VGPU_MPW_USAGE);
 	CUmemoryPool *out = ARG(CUmemoryPool *, VGPU_MPW_POOL);
 	CUresult r = call->drv->cuMemPoolCreate(out, &props);
-	if (r == CUDA_SUCCESS && out && *out)
+	if (r == CUDA_SUCCESS && out && *out) {
 		vgpu_ckpt_note_pool(call->zone, *out, &props);   /* the driver cannot be asked for them later */
-	return r;
-}
-
-/* The device whose default pool pool is, or -1 (a created pool, or none of the window's). */
-static int default_pool_device(struct vgpu_proxy_call *call, CUmemoryPool pool)
-{
-	const struct vgpu_driver *drv = call->drv;
-	int n = 0;
-	if (!vgpu_devva_on(&call->zone->devva) || !drv->cuDeviceGetCount || !drv->cuDeviceGetDefaultMemPool ||
-	    drv->cuDeviceGetCount(&n) != CUDA_SUCCESS)
-		return -1;
-	for (int dev = 0; dev < n && dev < VGPU_DEVVA_DEVICES; dev++) {
-		CUmemoryPool dp = NULL;
-		if (drv->cuDeviceGetDefaultMemPool(&dp, dev) == CUDA_SUCCESS && dp == pool)
-			return dev;
+		vgpu_devva_pool_forget(&call->zone->devva, *out);   /* a destroyed pool's handle again */
 	}
-	return -1;
+	return r;
 }
 
 static CUresult pool_set_attribute(struct vgpu_proxy_call *call, void **argv)
@@ -610,7 +596,7 @@ static CUresult pool_set_attribute(struct vgpu_proxy_call *call, void **argv)
 	CUresult r = call->drv->cuMemPoolSetAttribute(ARG(CUmemoryPool, VGPU_PAW_POOL), (CUmemPool_attribute)attr,
 						      vgpu_pool_attr_is_int(attr) ? (void *)&iv : (void *)&v);
 	if (r == CUDA_SUCCESS && (attr == CU_MEMPOOL_ATTR_USED_MEM_HIGH || attr == CU_MEMPOOL_ATTR_RESERVED_MEM_HIGH))
-		vgpu_devva_pool_reset_high(&call->zone->devva, default_pool_device(call, ARG(CUmemoryPool, VGPU_PAW_POOL)));
+		vgpu_devva_pool_reset_high(&call->zone->devva, ARG(CUmemoryPool, VGPU_PAW_POOL));
 	return r;
 }
 
@@ -627,12 +613,10 @@ static CUresult pool_get_attribute(struct vgpu_proxy_call *call, void **argv)
 					     vgpu_pool_attr_is_int(attr) ? (void *)&iv : (void *)&v);
 	if (r == CUDA_SUCCESS && (attr == CU_MEMPOOL_ATTR_USED_MEM_CURRENT || attr == CU_MEMPOOL_ATTR_USED_MEM_HIGH ||
 				  attr == CU_MEMPOOL_ATTR_RESERVED_MEM_CURRENT || attr == CU_MEMPOOL_ATTR_RESERVED_MEM_HIGH)) {
-		/* a default pool's usage, the window's stream-ordered allocations included (each
-		 * holds what it asked for: reserved as used; the high marks added, an upper bound) */
-		int dev = default_pool_device(call, ARG(CUmemoryPool, VGPU_PAG_POOL));
+		/* the pool's usage, the window's stream-ordered allocations included (each holds
+		 * what it asked for: reserved as used; the high marks added, an upper bound) */
 		uint64_t used = 0, high = 0;
-		if (dev >= 0)
-			vgpu_devva_pool_usage(&call->zone->devva, dev, &used, &high);
+		vgpu_devva_pool_usage(&call->zone->devva, ARG(CUmemoryPool, VGPU_PAG_POOL), &used, &high);
 		v += attr == CU_MEMPOOL_ATTR_USED_MEM_CURRENT || attr == CU_MEMPOOL_ATTR_RESERVED_MEM_CURRENT ? used : high;
 	}
 	if (r == CUDA_SUCCESS && out)

@@ -52,6 +52,7 @@ void vgpu_devva_destroy(struct vgpu_devva *d)
 	free(d->v);
 	free(d->later);
 	free(d->ord);
+	free(d->pu);
 	pthread_mutex_destroy(&d->lock);
 	memset(d, 0, sizeof(*d));
 }
@@ -150,40 +151,90 @@ static uint64_t gap_for(const struct vgpu_devva *d, uint64_t len)
 }
 
 
-void vgpu_devva_note_ordered(struct vgpu_devva *d, const struct vgpu_backend_fns *f, uint64_t base, uint64_t size)
+/* Under the lock: pool's usage row, made when make is set (NULL: none, or out of memory). */
+static struct vgpu_devva_pooluse *pool_row(struct vgpu_devva *d, const void *pool, int make)
 {
-	CUdevice dev;
-	if (!f->cuCtxGetDevice || f->cuCtxGetDevice(&dev) != CUDA_SUCCESS || dev < 0 || dev >= VGPU_DEVVA_DEVICES)
-		return;
+	for (uint32_t i = 0; i < d->npu; i++)
+		if (d->pu[i].pool == pool)
+			return &d->pu[i];
+	if (!make || !pool || vgpu_room_for_one(&d->pu, &d->cappu, d->npu, sizeof(*d->pu), 4) < 0)
+		return NULL;
+	d->pu[d->npu] = (struct vgpu_devva_pooluse){ .pool = pool };
+	return &d->pu[d->npu++];
+}
+
+int vgpu_devva_pool_charge(struct vgpu_devva *d, const void *pool, uint64_t size, uint64_t max)
+{
+	int rc = 0;
 	pthread_mutex_lock(&d->lock);
-	if (vgpu_room_for_one(&d->ord, &d->capord, d->nord, sizeof(*d->ord), 16) < 0) {
-		pthread_mutex_unlock(&d->lock);
-		return;   /* (uncounted: only the pool's usage attributes would tell) */
-	}
-	d->ord[d->nord++] = (struct vgpu_devva_ordered){ base, size, (int)dev };
-	d->ord_used[dev] += size;
-	if (d->ord_used[dev] > d->ord_high[dev])
-		d->ord_high[dev] = d->ord_used[dev];
+	struct vgpu_devva_pooluse *u = pool_row(d, pool, 1);
+	if (!u)
+		rc = -ENOMEM;
+	else if (max && (size > max || u->used > max - size))
+		rc = -ENOMEM;   /* past the pool's maxSize, as the driver's pool would refuse */
+	else if ((u->used += size) > u->high)
+		u->high = u->used;
+	pthread_mutex_unlock(&d->lock);
+	return rc;
+}
+
+/* Under the lock. */
+static void uncharge_locked(struct vgpu_devva *d, const void *pool, uint64_t size)
+{
+	struct vgpu_devva_pooluse *u = pool_row(d, pool, 0);
+	if (u)
+		u->used -= size <= u->used ? size : u->used;
+}
+
+void vgpu_devva_pool_uncharge(struct vgpu_devva *d, const void *pool, uint64_t size)
+{
+	pthread_mutex_lock(&d->lock);
+	uncharge_locked(d, pool, size);
 	pthread_mutex_unlock(&d->lock);
 }
 
-void vgpu_devva_pool_usage(struct vgpu_devva *d, int dev, uint64_t *used, uint64_t *high)
+void vgpu_devva_note_ordered(struct vgpu_devva *d, uint64_t base, uint64_t size, const void *pool)
+{
+	pthread_mutex_lock(&d->lock);
+	if (vgpu_room_for_one(&d->ord, &d->capord, d->nord, sizeof(*d->ord), 16) < 0)
+		uncharge_locked(d, pool, size);   /* (uncounted: only the pool's usage attributes would tell) */
+	else
+		d->ord[d->nord++] = (struct vgpu_devva_ordered){ base, size, pool };
+	pthread_mutex_unlock(&d->lock);
+}
+
+void vgpu_devva_pool_usage(struct vgpu_devva *d, const void *pool, uint64_t *used, uint64_t *high)
 {
 	*used = *high = 0;
-	if (dev < 0 || dev >= VGPU_DEVVA_DEVICES)
-		return;
 	pthread_mutex_lock(&d->lock);
-	*used = d->ord_used[dev];
-	*high = d->ord_high[dev];
+	const struct vgpu_devva_pooluse *u = pool_row(d, pool, 0);
+	if (u) {
+		*used = u->used;
+		*high = u->high;
+	}
 	pthread_mutex_unlock(&d->lock);
 }
 
-void vgpu_devva_pool_reset_high(struct vgpu_devva *d, int dev)
+void vgpu_devva_pool_reset_high(struct vgpu_devva *d, const void *pool)
 {
-	if (dev < 0 || dev >= VGPU_DEVVA_DEVICES)
-		return;
 	pthread_mutex_lock(&d->lock);
-	d->ord_high[dev] = d->ord_used[dev];
+	struct vgpu_devva_pooluse *u = pool_row(d, pool, 0);
+	if (u)
+		u->high = u->used;
+	pthread_mutex_unlock(&d->lock);
+}
+
+void vgpu_devva_pool_forget(struct vgpu_devva *d, const void *pool)
+{
+	pthread_mutex_lock(&d->lock);
+	for (uint32_t i = 0; i < d->nord; i++)
+		if (d->ord[i].pool == pool)
+			d->ord[i].pool = NULL;
+	for (uint32_t i = 0; i < d->npu; i++)
+		if (d->pu[i].pool == pool) {
+			d->pu[i] = d->pu[--d->npu];
+			break;
+		}
 	pthread_mutex_unlock(&d->lock);
 }
 
@@ -469,8 +520,7 @@ static void ordered_gone(struct vgpu_devva *d, uint64_t base)
 {
 	for (uint32_t i = 0; i < d->nord; i++)
 		if (d->ord[i].base == base) {
-			if (d->ord[i].dev >= 0 && d->ord[i].dev < VGPU_DEVVA_DEVICES)
-				d->ord_used[d->ord[i].dev] -= d->ord[i].size;
+			uncharge_locked(d, d->ord[i].pool, d->ord[i].size);
 			d->ord[i] = d->ord[--d->nord];
 			return;
 		}
@@ -611,7 +661,7 @@ unsigned vgpu_devva_release_all(struct vgpu_devva *d, const struct vgpu_backend_
 			f->cuEventDestroy_v2((CUevent)d->later[i].event);
 	d->nlater = 0;
 	d->nord = 0;
-	memset(d->ord_used, 0, sizeof(d->ord_used));
+	d->npu = 0;
 	for (uint32_t i = 0; i < d->n; i++) {
 		n += d->v[i].handle != 0;
 		unmap_chunk(f, &d->v[i]);

@@ -16,7 +16,8 @@
  * zone's next allocation of its size, up to idle_cap bytes (the worker sets it: what a
  * mapping's cost is then paid once per size, not per allocation); the idle ones
  * go when the zone asks how much memory is free, when the device runs out, and at the end.
- * Stream-ordered allocations from the default pool come from the window as well; their
+ * Stream-ordered allocations from the default pool or a pool of device memory the zone
+ * created come from the window as well, charged to their pool; their
  * stream-ordered frees give the memory back once their stream has passed them (an event on
  * the stream tells; vgpu_devva_free_async). Where the driver will not give the window's addresses, the
  * allocation falls back to cuMemAlloc and the log says that the zone cannot be restored
@@ -33,7 +34,6 @@
 #define VGPU_DEVVA_BASE 0x200000000000ull   /* default window: 32 TiB, above sanitizers' shadow, below their allocators and the mmap area */
 #define VGPU_DEVVA_SIZE (1ull << 40)        /* 1 TiB */
 #define VGPU_DEVVA_UNIT 512u                /* a slab's allocation unit (cuMemAlloc's alignment) */
-#define VGPU_DEVVA_DEVICES 16               /* devices whose default pools' usage the window adds to */
 
 struct vgpu_devva_chunk {
 	uint64_t base, size;       /* whole granules, reserved and mapped (blocked: the driver refused them) */
@@ -61,12 +61,13 @@ struct vgpu_devva {
 	int refusal;               /* its CUresult */
 	struct vgpu_devva_later *later;  /* frees of cuMemFreeAsync, each behind an event on its stream */
 	uint32_t nlater, caplater;
-	/* stream-ordered allocations taken from the window, which a device's default pool would
-	 * have counted: each one's base, size and device, and per device what is held and the most
-	 * held since the high mark was last reset */
-	struct vgpu_devva_ordered { uint64_t base, size; int dev; } *ord;
+	/* stream-ordered allocations taken from the window, which a pool (a device's default pool
+	 * or one the zone created) would have counted: each one's base, size and pool, and per
+	 * pool what is held and the most held since the high mark was last reset */
+	struct vgpu_devva_ordered { uint64_t base, size; const void *pool; } *ord;
 	uint32_t nord, capord;
-	uint64_t ord_used[VGPU_DEVVA_DEVICES], ord_high[VGPU_DEVVA_DEVICES];
+	struct vgpu_devva_pooluse { const void *pool; uint64_t used, high; } *pu;
+	uint32_t npu, cappu;
 };
 
 /* Off (every call below then does nothing and answers "not mine"). */
@@ -114,15 +115,22 @@ void vgpu_devva_forget_ctx(struct vgpu_devva *d, const struct vgpu_backend_fns *
 CUresult vgpu_devva_back(const struct vgpu_backend_fns *f, uint64_t at, uint64_t len, int dev, uint64_t *handle,
 			 int *created);
 /*
- * The allocation at base (size bytes, asked for by cuMemAllocAsync or from a default pool,
- * on the current context's device) stands in for the device's default pool's memory: its
- * usage attributes count it (vgpu_devva_pool_usage) until it is freed, by any free.
+ * Stream-ordered memory in the window stands in for a pool's (a device's default pool, or a
+ * pool the zone created, on the current context's device): charge size bytes to pool before
+ * the allocation, -ENOMEM past max bytes (the pool's maxSize; 0: none); then note the
+ * allocation at base, or uncharge when it was not made. The pool's usage attributes count
+ * it (vgpu_devva_pool_usage) until it is freed, by any free.
  */
-void vgpu_devva_note_ordered(struct vgpu_devva *d, const struct vgpu_backend_fns *f, uint64_t base, uint64_t size);
-/* What the window holds for dev's default pool: bytes now and the most since the last reset. */
-void vgpu_devva_pool_usage(struct vgpu_devva *d, int dev, uint64_t *used, uint64_t *high);
-/* The default pool's high mark was reset (set to 0): the window's goes back to what it holds. */
-void vgpu_devva_pool_reset_high(struct vgpu_devva *d, int dev);
+int vgpu_devva_pool_charge(struct vgpu_devva *d, const void *pool, uint64_t size, uint64_t max);
+void vgpu_devva_pool_uncharge(struct vgpu_devva *d, const void *pool, uint64_t size);
+void vgpu_devva_note_ordered(struct vgpu_devva *d, uint64_t base, uint64_t size, const void *pool);
+/* What the window holds for pool: bytes now and the most since the last reset. */
+void vgpu_devva_pool_usage(struct vgpu_devva *d, const void *pool, uint64_t *used, uint64_t *high);
+/* The pool's high mark was reset (set to 0): the window's goes back to what it holds. */
+void vgpu_devva_pool_reset_high(struct vgpu_devva *d, const void *pool);
+/* A new pool has this handle (the driver reuses a destroyed one's): what the window held for
+ * the old one stays allocated, charged to no pool. */
+void vgpu_devva_pool_forget(struct vgpu_devva *d, const void *pool);
 /* [base, +size), taken in the window by something else of the zone (memory a restore put
  * back at its old addresses, a reservation of its own): never asked for (out of memory only
  * costs a refused try later). */

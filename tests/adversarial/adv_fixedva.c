@@ -6,8 +6,9 @@
  * lands in the window; small allocations share granules, yet a copy, memset or free naming
  * one never reaches its neighbour; ranges and pointer attributes name the allocation, not
  * the mapping; freeing gives the memory back to the device and the quota; a destroyed
- * context's memory goes with it; a stream-ordered allocation is the window's outside a
- * capture, and its stream-ordered free does not give its memory to another stream before
+ * context's memory goes with it; a stream-ordered allocation (from the default pool or a
+ * pool of device memory the zone created, counted by that pool, within its maxSize) is the
+ * window's outside a capture, and its stream-ordered free does not give its memory to another stream before
  * its own stream has passed it; two zones (two workers) have the same addresses and never
  * each other's bytes. */
 
@@ -21,6 +22,23 @@ static const struct vgpu_call_desc ptrattr =
 static const struct vgpu_call_desc poolattr =
 	VGPU_WIRE_DESC("cuMemPoolGetAttribute", VGPU_OP_cuMemPoolGetAttribute, VGPU_CALLF_CUSTOM,
 		       vgpu_wire_pool_get_attr_args, VGPU_PAG_NARGS);
+
+static const struct vgpu_call_desc poolcreate =
+	VGPU_WIRE_DESC("cuMemPoolCreate", VGPU_OP_cuMemPoolCreate, VGPU_CALLF_CUSTOM, vgpu_wire_pool_create_args,
+		       VGPU_MPW_NARGS);
+
+/* A pool of pinned memory of device 0, at most max bytes. */
+static CUresult pool_create(struct adv_zone *z, CUmemoryPool *out, uint64_t max)
+{
+	CUmemoryPool *po = out;
+	uint32_t type = CU_MEM_ALLOCATION_TYPE_PINNED, handles = CU_MEM_HANDLE_TYPE_NONE, usage = 0;
+	uint32_t loc_type = CU_MEM_LOCATION_TYPE_DEVICE;
+	int32_t id = 0;
+	void *av[VGPU_MPW_NARGS] = { [VGPU_MPW_POOL] = &po, [VGPU_MPW_ALLOC_TYPE] = &type,
+				     [VGPU_MPW_HANDLE_TYPES] = &handles, [VGPU_MPW_LOC_TYPE] = &loc_type,
+				     [VGPU_MPW_LOC_ID] = &id, [VGPU_MPW_MAX_SIZE] = &max, [VGPU_MPW_USAGE] = &usage };
+	return adv_call(z, &poolcreate, av);
+}
 
 static uint64_t pool_used(struct adv_zone *z, CUmemoryPool pool)
 {
@@ -263,6 +281,34 @@ int main(void)
 		CHECK_EQ(pool_used(&a, defpool), used0 + 4096);   /* the pool's usage counts the window's */
 		CHECK_EQ(adv_call(&a, &vgpu_call_cuMemFreeAsync, a_fp), CUDA_SUCCESS);
 		CHECK_EQ(pool_used(&a, defpool), used0);
+		/* from a pool the zone created of device memory, by name and as the device's current
+		 * pool: the window's too, counted by that pool (not the default one), within its
+		 * maxSize (12 KiB: a third 4 KiB allocation fits, a fourth is refused) */
+		CUmemoryPool mine = NULL;
+		CHECK_EQ(pool_create(&a, &mine, 12288), CUDA_SUCCESS);
+		CUdeviceptr m1 = 0, m2 = 0, m3 = 0, m4 = 0, *pm1 = &m1, *pm2 = &m2, *pm3 = &m3, *pm4 = &m4;
+		void *a_m1[] = { &pm1, &n4k, &mine, &s2 }, *a_m3[] = { &pm3, &n4k, &mine, &s2 };
+		void *a_m4[] = { &pm4, &n4k, &mine, &s2 };
+		CHECK_EQ(adv_call(&a, &vgpu_call_cuMemAllocFromPoolAsync, a_m1), CUDA_SUCCESS);
+		CHECK(in_window(m1, 4096));
+		void *a_set[] = { &dev0, &mine }, *a_setdef[] = { &dev0, &defpool }, *a_m2[] = { &pm2, &n4k, &s2 };
+		CHECK_EQ(adv_call(&a, &vgpu_call_cuDeviceSetMemPool, a_set), CUDA_SUCCESS);
+		CHECK_EQ(adv_call(&a, &vgpu_call_cuMemAllocAsync, a_m2), CUDA_SUCCESS);
+		CHECK(in_window(m2, 4096));
+		CHECK_EQ(pool_used(&a, mine), 8192);
+		CHECK_EQ(pool_used(&a, defpool), used0);
+		CHECK_EQ(adv_call(&a, &vgpu_call_cuMemAllocFromPoolAsync, a_m3), CUDA_SUCCESS);
+		CHECK(in_window(m3, 4096));
+		CHECK_EQ(adv_call(&a, &vgpu_call_cuMemAllocFromPoolAsync, a_m4), CUDA_ERROR_OUT_OF_MEMORY);
+		CHECK_EQ(pool_used(&a, mine), 12288);
+		void *a_fm1[] = { &m1, &s2 }, *a_fm2[] = { &m2, &s2 }, *a_fm3[] = { &m3, &s2 };
+		CHECK_EQ(adv_call(&a, &vgpu_call_cuMemFreeAsync, a_fm1), CUDA_SUCCESS);
+		CHECK_EQ(adv_call(&a, &vgpu_call_cuMemFreeAsync, a_fm2), CUDA_SUCCESS);
+		CHECK_EQ(pool_used(&a, mine), 4096);
+		CHECK_EQ(adv_call(&a, &vgpu_call_cuDeviceSetMemPool, a_setdef), CUDA_SUCCESS);
+		void *a_pd[] = { &mine };
+		CHECK_EQ(adv_call(&a, &vgpu_call_cuMemPoolDestroy, a_pd), CUDA_SUCCESS);
+		CHECK_EQ(adv_call(&a, &vgpu_call_cuMemFreeAsync, a_fm3), CUDA_SUCCESS);   /* outlives its pool */
 		/* during a capture the allocation is a graph's memory node: the driver's */
 		unsigned mode = CU_STREAM_CAPTURE_MODE_RELAXED;
 		void *a_begin[] = { &s2, &mode };

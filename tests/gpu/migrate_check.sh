@@ -14,7 +14,9 @@
 # global's addresses): the reloaded module has its globals elsewhere, and the new worker
 # translates the old addresses (docs/ARCHITECTURE.md). The proxies place zones' device memory
 # at fixed addresses (--device-va fixed, the default here; --device-va driver to try the
-# driver's own placement), which a GPU driver gives a new worker again.
+# driver's own placement), which a GPU driver gives a new worker again; a program allocating
+# from the default pool and from a pool it created and made current (its context made over
+# another, two on its thread's stack) moves A -> B -> A too.
 set -u
 B=${VGPU_BUILD:-build/rel}
 backend=${VGPU_E2E_BACKEND:-sim}
@@ -137,6 +139,9 @@ echo "PASS: a module global's address kept A -> B -> A (translated): $(cat "$tmp
 there_and_back gval 50 "the program counting in a module global" \
   "$B/tests/restart/stream_app" "$PWD/$B/tests/kernels/basic.fatbin" 4 0 --no-late --global-value
 echo "PASS: a module global's value moved A -> B -> A by name: $(cat "$tmp/gval.out")"
+there_and_back pools 50 "the program using memory pools (a created one made current)" \
+  "$B/tests/restart/stream_app" "$PWD/$B/tests/kernels/basic.fatbin" 4 0 --no-late --pools --stacked
+echo "PASS: stream-ordered memory of the default pool and of a created one, and a context made over another, moved A -> B -> A: $(cat "$tmp/pools.out")"
 stop_pid INT "$pa"
 stop_pid INT "$pb"
 if grep -E "AddressSanitizer|runtime error|LeakSanitizer" "$tmp"/*.log; then fail "a sanitizer report"; fi

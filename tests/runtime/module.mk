@@ -60,8 +60,9 @@ $(B)/tests/runtime/rt_%.sh: $(B)/tests/runtime/% $(B)/tests/runtime/%_shared tes
 TESTS += $(RT_TESTS)
 
 # Programs whose memory is stream-ordered or in module globals, through a proxy that places
-# zones' memory at fixed addresses (--device-va fixed): default-pool allocations in the window,
-# a created pool's and a capture's left to the driver, outputs identical.
+# zones' memory at fixed addresses (--device-va fixed): default and created pools' allocations
+# in the window (a created pool's usage attributes still its own), a capture's left to the
+# driver, outputs identical.
 RT_FIXED_VA := malloc_async mem_pools graph_memory constant_symbol
 $(B)/tests/runtime/rt_fixed_va.sh: $(RT_FIXED_VA:%=$(B)/tests/runtime/rt_%.sh)
 	printf '#!/bin/sh\n# the runtime programs of stream-ordered allocation, memory pools, graph memory nodes and\n# module globals through a proxy with --device-va fixed\nset -e\nfor t in $^; do VGPU_E2E_PROXY_ARGS="--device-va fixed" $$t; done\n' > $@ && chmod +x $@
