@@ -225,33 +225,34 @@ static int step_out(void *ctx, void *chunk, uint64_t len, uint64_t off)
 	return 0;
 }
 
-int vgpu_pcopy_write(struct vgpu_chan *ch, const void *src, uint64_t n)
+/* Whether a copy of n bytes gets the helpers: then P.lock is held, for the caller to drop. */
+static int helpers_for(uint64_t n)
 {
 	if (n < VGPU_PCOPY_MIN || pthread_mutex_trylock(&P.lock) != 0)
+		return 0;
+	if (helpers_ready())
+		return 1;
+	pthread_mutex_unlock(&P.lock);
+	return 0;
+}
+
+int vgpu_pcopy_write(struct vgpu_chan *ch, const void *src, uint64_t n)
+{
+	if (!helpers_for(n))
 		return vgpu_chan_bulk_write(ch, src, n);
-	int rc;
-	if (!helpers_ready()) {
-		pthread_mutex_unlock(&P.lock);
-		return vgpu_chan_bulk_write(ch, src, n);
-	}
 	struct pcopy p = { .src = src };
-	rc = vgpu_chan_bulk_write_cb(ch, n, step_in, &p);
+	int rc = vgpu_chan_bulk_write_cb(ch, n, step_in, &p);
 	pthread_mutex_unlock(&P.lock);
 	return rc;
 }
 
 int vgpu_pcopy_read(struct vgpu_chan *ch, void *dst, uint64_t n)
 {
-	if (n < VGPU_PCOPY_MIN || pthread_mutex_trylock(&P.lock) != 0)
+	if (!helpers_for(n))
 		return vgpu_chan_bulk_read(ch, dst, n);
-	int rc;
-	if (!helpers_ready()) {
-		pthread_mutex_unlock(&P.lock);
-		return vgpu_chan_bulk_read(ch, dst, n);
-	}
 	struct pcopy p = { .dst = dst };
 	/* whole steps, as the writer publishes them, not each sliver the reader could take */
-	rc = vgpu_chan_bulk_read_cb_step(ch, n, UINT32_MAX, step_out, &p);
+	int rc = vgpu_chan_bulk_read_cb_step(ch, n, UINT32_MAX, step_out, &p);
 	pthread_mutex_unlock(&P.lock);
 	return rc;
 }
