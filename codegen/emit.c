@@ -336,6 +336,40 @@ static int emit_client(const char *dir)
 	return out_close(&o);
 }
 
+/*
+ * sim_absent.c: every function of cuda.h, under every ABI name, as a weak definition for the
+ * simulator. Its own definitions replace them at link time; a program that links against a
+ * function the simulator does not have, or looks it up, still loads, and calling it says so.
+ */
+static int emit_sim_absent(const char *dir)
+{
+	struct out o;
+
+	if (out_open(&o, dir, "sim_absent.c"))
+		return -EIO;
+	header(o.f, "/*", "*/");
+	fprintf(o.f, "/* sim_absent.c — the functions of cuda.h the simulator (libcudasim.so, the CPU test double of the\n");
+	fprintf(o.f, " * driver) does not define: weak stubs that its own definitions replace when the library is linked;\n");
+	fprintf(o.f, " * each says on stderr that the simulator lacks it and returns CUDA_ERROR_NOT_SUPPORTED. Built in\n");
+	fprintf(o.f, " * libcuda's own view of cuda.h so that every ABI name is defined, as the driver defines them. */\n");
+	fprintf(o.f, "#define __CUDA_API_VERSION_INTERNAL 1\n#include <cuda.h>\n");
+	include_extra(o.f);
+	fprintf(o.f, "\nCUresult sim_absent(const char *name);\n");
+	for (int i = 0; i < nbyname; i++) {
+		const struct cg_func *fn = byname[i];
+		fprintf(o.f, "\n__attribute__((weak)) ");
+		proto(o.f, fn, "", fn->name);
+		fprintf(o.f, "\n{\n");
+		for (int k = 0; k < fn->nparams; k++)
+			fprintf(o.f, "\t(void)%s;\n", fn->p[k].name);
+		if (strcmp(fn->ret, "CUresult"))
+			fprintf(o.f, "\t(void)sim_absent(\"%s\");\n\treturn (%s)0;\n}\n", fn->name, fn->ret);
+		else
+			fprintf(o.f, "\treturn sim_absent(\"%s\");\n}\n", fn->name);
+	}
+	return out_close(&o);
+}
+
 static int emit_dispatch(const char *dir)
 {
 	struct out o;
@@ -517,8 +551,8 @@ int cg_emit(const struct cg_header *h, const struct cg_spec *s, const char *outd
 	}
 	qsort(byop, (size_t)nbyop, sizeof(*byop), cmp_op);
 	qsort(byname, (size_t)nbyname, sizeof(*byname), cmp_name);
-	if (emit_ops(outdir) || emit_calls(outdir) || emit_client(outdir) || emit_dispatch(outdir) || emit_map(outdir) ||
-	    emit_coverage(outdir))
+	if (emit_ops(outdir) || emit_calls(outdir) || emit_client(outdir) || emit_sim_absent(outdir) ||
+	    emit_dispatch(outdir) || emit_map(outdir) || emit_coverage(outdir))
 		rc = -EIO;
 	free(byop);
 	free(byname);

@@ -11,6 +11,16 @@
 
 extern struct sim_event *g_events;
 
+/* A function of cuda.h the simulator does not implement (the weak stubs of
+ * generated/sim_absent.c): said on stderr (unless VGPU_SIM_QUIET), as a driver would fail it. */
+CUresult sim_absent(const char *name);
+CUresult sim_absent(const char *name)
+{
+	sim_log("%s is not implemented by the simulator (a CPU test double of the driver): CUDA_ERROR_NOT_SUPPORTED",
+		name);
+	return CUDA_ERROR_NOT_SUPPORTED;
+}
+
 static struct sim_ctx *ctx_or_current(CUcontext h, CUresult *rc)
 {
 	if (!g_inited) {

@@ -54,8 +54,33 @@ static const char *required[] = {
 
 static const char *hidden[] = {
 	"sim_mem_alloc", "sim_stream_enqueue", "ptx_module_parse", "ptx_block_run",
-	"vgpu_modimage_size", "vgpu_modimage_ptx", "g_lock", "sim_log",
+	"vgpu_modimage_size", "vgpu_modimage_ptx", "g_lock", "sim_log", "sim_absent",
 };
+
+/* Every cu* name of cuda.h, as libvgpu exports them (generated/libvgpu.map): the simulator
+ * exports each too, its own or a stub saying it lacks it (generated/sim_absent.c), so a
+ * program linked against any of them loads on it. Returns how many are missing. */
+static int every_name(void *dl)
+{
+	FILE *f = fopen("generated/libvgpu.map", "r");
+	char line[256], name[128];
+	int n = 0, missing = 0;
+	if (!f) {
+		fprintf(stderr, "generated/libvgpu.map: cannot open it (run from the source tree)\n");
+		return 1;
+	}
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, " %127[A-Za-z0-9_];", name) == 1 && !strncmp(name, "cu", 2)) {
+			n++;
+			if (!dlsym(dl, name)) {
+				fprintf(stderr, "cuda.h name not exported by the simulator: %s\n", name);
+				missing++;
+			}
+		}
+	fclose(f);
+	printf("test_sim_abi: %d of cuda.h's %d names exported\n", n - missing, n);
+	return n < 600 ? 1 : missing;
+}
 
 int main(void)
 {
@@ -77,6 +102,7 @@ int main(void)
 			missing++;
 		}
 	EXPECT(missing == 0);
+	EXPECT(every_name(dl) == 0);
 	/* calls through the resolved pointers, as the proxy makes them */
 	CUresult (*init)(unsigned) = (CUresult (*)(unsigned))dlsym(dl, "cuInit");
 	CUresult (*create)(CUcontext *, CUctxCreateParams *, unsigned, CUdevice) =
@@ -118,7 +144,11 @@ int main(void)
 	fp = &fp;
 	EXPECT(gpa("cuNoSuchCall", &fp, 13000, 0, &st) == CUDA_SUCCESS && st == CU_GET_PROC_ADDRESS_SYMBOL_NOT_FOUND &&
 	       fp == NULL);
-	EXPECT(gpa("cuIpcGetMemHandle", &fp, 13000, 0, &st) == CUDA_ERROR_NOT_FOUND);   /* not simulated */
+	/* not simulated: found, as the driver has it, and says so when called */
+	EXPECT(gpa("cuIpcGetMemHandle", &fp, 13000, 0, &st) == CUDA_SUCCESS && st == CU_GET_PROC_ADDRESS_SUCCESS &&
+	       fp == dlsym(dl, "cuIpcGetMemHandle"));
+	CUipcMemHandle ipc;
+	EXPECT(fp && ((CUresult (*)(CUipcMemHandle *, CUdeviceptr))fp)(&ipc, p) == CUDA_ERROR_NOT_SUPPORTED);
 	EXPECT(gpa("cuTexObjectCreate", &fp, 13000, 0, &st) == CUDA_SUCCESS && fp == dlsym(dl, "cuTexObjectCreate"));
 	EXPECT(gpa("cuMemcpyHtoA", &fp, 13000, CU_GET_PROC_ADDRESS_PER_THREAD_DEFAULT_STREAM, &st) == 0);
 	EXPECT(fp == dlsym(dl, "cuMemcpyHtoA_v2_ptds"));
