@@ -197,7 +197,7 @@ static CUresult launch_call(struct vgpu_proxy_call *call, void **argv, uint8_t *
 	void **kp = NULL;
 	CUresult r;
 
-	if (!f || nparams > VGPU_KPARAM_COUNT_MAX || nattrs > VGPU_LAUNCH_ATTR_MAX ||
+	if (!f || nparams > VGPU_KPARAM_COUNT_MAX || nattrs > VGPU_LAUNCH_ATTR_MAX || (nattrs && !attrs) ||
 	    kind > VGPU_LAUNCH_EX || (kind != VGPU_LAUNCH_EX && nattrs))
 		return CUDA_ERROR_INVALID_VALUE;
 	if ((r = launch_params(call, layout, nparams, buf, pbytes, &kp)) != CUDA_SUCCESS)
