@@ -278,6 +278,21 @@ static int emit_calls(const char *dir)
 	return out_close(&o);
 }
 
+/* A stub of fn (prefixed by attr) that ignores its arguments and returns what say("name")
+ * answers (0 of its type when it is no CUresult). */
+static void stub(FILE *f, const struct cg_func *fn, const char *attr, const char *say)
+{
+	fprintf(f, "\n%s", attr);
+	proto(f, fn, "", fn->name);
+	fprintf(f, "\n{\n");
+	for (int k = 0; k < fn->nparams; k++)
+		fprintf(f, "\t(void)%s;\n", fn->p[k].name);
+	if (strcmp(fn->ret, "CUresult"))
+		fprintf(f, "\t(void)%s(\"%s\");\n\treturn (%s)0;\n}\n", say, fn->name, fn->ret);
+	else
+		fprintf(f, "\treturn %s(\"%s\");\n}\n", say, fn->name);
+}
+
 static int emit_client(const char *dir)
 {
 	struct out o;
@@ -319,20 +334,9 @@ static int emit_client(const char *dir)
 			fprintf(o.f, "\treturn vgpu_client_call(&vgpu_call_%s, NULL);\n}\n", fn->name);
 		}
 	}
-	for (int i = 0; i < nbyname; i++) {
-		const struct cg_func *fn = byname[i];
-		if (fn->cls != CG_UNSUP)
-			continue;
-		fputc('\n', o.f);
-		proto(o.f, fn, "", fn->name);
-		fprintf(o.f, "\n{\n");
-		for (int k = 0; k < fn->nparams; k++)
-			fprintf(o.f, "\t(void)%s;\n", fn->p[k].name);
-		if (strcmp(fn->ret, "CUresult"))
-			fprintf(o.f, "\t(void)vgpu_client_unsupported(\"%s\");\n\treturn (%s)0;\n}\n", fn->name, fn->ret);
-		else
-			fprintf(o.f, "\treturn vgpu_client_unsupported(\"%s\");\n}\n", fn->name);
-	}
+	for (int i = 0; i < nbyname; i++)
+		if (byname[i]->cls == CG_UNSUP)
+			stub(o.f, byname[i], "", "vgpu_client_unsupported");
 	return out_close(&o);
 }
 
@@ -355,18 +359,8 @@ static int emit_sim_absent(const char *dir)
 	fprintf(o.f, "#define __CUDA_API_VERSION_INTERNAL 1\n#include <cuda.h>\n");
 	include_extra(o.f);
 	fprintf(o.f, "\nCUresult sim_absent(const char *name);\n");
-	for (int i = 0; i < nbyname; i++) {
-		const struct cg_func *fn = byname[i];
-		fprintf(o.f, "\n__attribute__((weak)) ");
-		proto(o.f, fn, "", fn->name);
-		fprintf(o.f, "\n{\n");
-		for (int k = 0; k < fn->nparams; k++)
-			fprintf(o.f, "\t(void)%s;\n", fn->p[k].name);
-		if (strcmp(fn->ret, "CUresult"))
-			fprintf(o.f, "\t(void)sim_absent(\"%s\");\n\treturn (%s)0;\n}\n", fn->name, fn->ret);
-		else
-			fprintf(o.f, "\treturn sim_absent(\"%s\");\n}\n", fn->name);
-	}
+	for (int i = 0; i < nbyname; i++)
+		stub(o.f, byname[i], "__attribute__((weak)) ", "sim_absent");
 	return out_close(&o);
 }
 
