@@ -12,12 +12,24 @@
 extern struct sim_event *g_events;
 
 /* A function of cuda.h the simulator does not implement (the weak stubs of
- * generated/sim_absent.c): said on stderr (unless VGPU_SIM_QUIET), as a driver would fail it. */
+ * generated/sim_absent.c): said on stderr once per function (unless VGPU_SIM_QUIET), and
+ * refused as a driver without it would. */
 CUresult sim_absent(const char *name);
 CUresult sim_absent(const char *name)
 {
-	sim_log("%s is not implemented by the simulator (a CPU test double of the driver): CUDA_ERROR_NOT_SUPPORTED",
-		name);
+	static const char *said[256];   /* each stub passes its own string literal */
+	static unsigned nsaid;
+	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+	int first = 1;
+	pthread_mutex_lock(&lock);
+	for (unsigned i = 0; i < nsaid && first; i++)
+		first = said[i] != name;
+	if (first && nsaid < sizeof(said) / sizeof(said[0]))
+		said[nsaid++] = name;
+	pthread_mutex_unlock(&lock);
+	if (first)
+		sim_log("%s is not implemented by the simulator (a CPU test double of the driver): CUDA_ERROR_NOT_SUPPORTED",
+			name);
 	return CUDA_ERROR_NOT_SUPPORTED;
 }
 

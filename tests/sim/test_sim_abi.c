@@ -149,6 +149,7 @@ int main(void)
 	       fp == dlsym(dl, "cuIpcGetMemHandle"));
 	CUipcMemHandle ipc;
 	EXPECT(fp && ((CUresult (*)(CUipcMemHandle *, CUdeviceptr))fp)(&ipc, p) == CUDA_ERROR_NOT_SUPPORTED);
+	EXPECT(fp && ((CUresult (*)(CUipcMemHandle *, CUdeviceptr))fp)(&ipc, p) == CUDA_ERROR_NOT_SUPPORTED);   /* said once */
 	EXPECT(gpa("cuTexObjectCreate", &fp, 13000, 0, &st) == CUDA_SUCCESS && fp == dlsym(dl, "cuTexObjectCreate"));
 	EXPECT(gpa("cuMemcpyHtoA", &fp, 13000, CU_GET_PROC_ADDRESS_PER_THREAD_DEFAULT_STREAM, &st) == 0);
 	EXPECT(fp == dlsym(dl, "cuMemcpyHtoA_v2_ptds"));
