@@ -905,8 +905,8 @@ static int ordered_in_window(struct vgpu_proxy_call *call, CUstream s, int ptsz,
 }
 
 /*
- * --device-va fixed (devva.h): cuMemAlloc, cuMemAllocPitch and default-pool stream-ordered
- * allocations served in the window, and their frees; the range queries of the window's and
+ * --device-va fixed (devva.h): cuMemAlloc, cuMemAllocPitch and stream-ordered allocations
+ * (ordered_in_window) served in the window, and their frees; the range queries of the window's and
  * of restored memory. 1 with *res when handled here, 0 for the driver (another call, memory
  * not the window's, or a window the driver would not give).
  */

@@ -276,13 +276,19 @@ static uint64_t xen_chan_id(const struct vgpu_xen_info *x)
 static int channel_start(struct worker *w, struct vgpu_chan *ch, unsigned no, const char *xs_dir, int sock,
 			 int memfd, const void *const *stack, unsigned nstack, uint64_t xen_id);
 
-static struct vgpu_ckpt_chan *rejoin_entry(struct worker *w, uint64_t id, char *why, size_t cap)
+/* The restored checkpoint's record of the ring named id (a memfd's inode, xen_chan_id), or NULL. */
+static struct vgpu_ckpt_chan *chan_record(struct worker *w, uint64_t id)
 {
 	struct vgpu_ckpt_zone *ck = &w->zone.ck;
-	struct vgpu_ckpt_chan *c = NULL;
-	for (uint32_t i = 0; i < ck->nchan && !c; i++)
+	for (uint32_t i = 0; i < ck->nchan; i++)
 		if (ck->chan[i].ino == id)
-			c = &ck->chan[i];
+			return &ck->chan[i];
+	return NULL;
+}
+
+static struct vgpu_ckpt_chan *rejoin_entry(struct worker *w, uint64_t id, char *why, size_t cap)
+{
+	struct vgpu_ckpt_chan *c = chan_record(w, id);
 	if (!w->rejoin_until || !c || c->rejoined) {
 		snprintf(why, cap, "%s", !w->rejoin_until ? "this zone was not restored without its source" :
 			 !c ? "the zone's checkpoint does not list this channel (opened after it was taken?)" :
@@ -1090,13 +1096,11 @@ static int take_channels(struct worker *w, const char *path, uint32_t *taken, ch
 		struct stat st;
 		if (got[i].ctx_id && vgpu_htab_lookup(&w->zone.htab, VGPU_H_CONTEXT, got[i].ctx_id, &ctx) == 0 && ctx)
 			nstack = 1;
-		for (uint32_t k = 0; ctx && k < w->zone.ck.nchan && fstat(got[i].memfd, &st) == 0; k++) {
-			const struct vgpu_ckpt_chan *c = &w->zone.ck.chan[k];
-			if (c->ino == (uint64_t)st.st_ino && c->nctx && c->ctx[c->nctx - 1] == ctx) {
-				stack = c->ctx;
-				nstack = c->nctx;
-				break;
-			}
+		const struct vgpu_ckpt_chan *c = ctx && fstat(got[i].memfd, &st) == 0 ? chan_record(w, (uint64_t)st.st_ino)
+										      : NULL;
+		if (c && c->nctx && c->ctx[c->nctx - 1] == ctx) {
+			stack = c->ctx;
+			nstack = c->nctx;
 		}
 		if (channel_start(w, got[i].ch, ++w->next_no, "", got[i].sock, got[i].memfd, stack, nstack, 0) == 0)
 			(*taken)++;
