@@ -7,8 +7,11 @@
 #include <stdio.h>
 #include <fcntl.h>
 #include <link.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "modimage.h"
@@ -109,14 +112,15 @@ struct search {
 	int found;
 };
 
-/* The PTX texts of one file's relocatable fatbins, when they define every wanted kernel. */
-static int search_file(struct search *s, const char *path)
+/* The PTX texts of one file's relocatable fatbins (NULL when it has none; *n of them). */
+static char **file_ptx(const char *path, size_t *n)
 {
 	size_t len = 0;
+	char **out = NULL;
+	*n = 0;
 	unsigned char *sec = elf_section(path, "__nv_relfatbin", &len);
 	if (!sec)
-		return 0;
-	struct rdc_inputs in = { .path = NULL };
+		return NULL;
 	for (size_t off = 0; off + 16 <= len;) {
 		uint32_t magic;
 		memcpy(&magic, sec + off, 4);
@@ -127,17 +131,181 @@ static int search_file(struct search *s, const char *path)
 		}
 		char *ptx = NULL;
 		if (vgpu_modimage_ptx(sec + off, clen, &ptx) == 0) {
-			char **grown = realloc(in.ptx, (in.n + 1) * sizeof(*grown));
+			char **grown = realloc(out, (*n + 1) * sizeof(*grown));
 			if (!grown) {
 				free(ptx);
 				break;
 			}
-			in.ptx = grown;
-			in.ptx[in.n++] = ptx;
+			out = grown;
+			out[(*n)++] = ptx;
 		}
 		off += (clen + 7) & ~(size_t)7;
 	}
 	free(sec);
+	return out;
+}
+
+/*
+ * Every file of the process is searched for each image that holds only SASS, and a library
+ * built with -rdc carries a large section (NCCL's: 126 MB, 127 fatbins, 136 MB of PTX once
+ * decompressed), while a program may load dozens of such images (NCCL loads its kernels'
+ * image once per context and stream kind). So each file is read once: what is kept is the set
+ * of names its PTX defines, in the sense of defines() below; the texts are read again only for
+ * an image whose every name is in the set, to be linked. A file mapped into the process does
+ * not change under it; its identity (device, inode, size, time) is checked anyway.
+ */
+struct file_names {
+	struct file_names *next;
+	char *path;
+	dev_t dev;
+	ino_t ino;
+	off_t size;
+	struct timespec mtime;
+	char **slot;    /* open addressing: names, NULL where free */
+	size_t cap, n;
+};
+
+static pthread_mutex_t names_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct file_names *names_head;
+
+static uint64_t name_hash(const char *s, size_t n)
+{
+	uint64_t h = 1469598103934665603ull;
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ (unsigned char)s[i]) * 1099511628211ull;
+	return h;
+}
+
+static int names_has(const struct file_names *f, const char *s, size_t n)
+{
+	if (!f->cap)
+		return 0;
+	for (size_t i = name_hash(s, n) & (f->cap - 1);; i = (i + 1) & (f->cap - 1)) {
+		if (!f->slot[i])
+			return 0;
+		if (!strncmp(f->slot[i], s, n) && !f->slot[i][n])
+			return 1;
+	}
+}
+
+static int names_add(struct file_names *f, const char *s, size_t n)
+{
+	if (names_has(f, s, n))
+		return 0;
+	if (2 * (f->n + 1) > f->cap) {   /* at most half full */
+		size_t cap = f->cap ? 2 * f->cap : 1024;
+		char **slot = calloc(cap, sizeof(*slot));
+		if (!slot)
+			return -1;
+		for (size_t i = 0; i < f->cap; i++) {
+			if (!f->slot[i])
+				continue;
+			size_t j = name_hash(f->slot[i], strlen(f->slot[i])) & (cap - 1);
+			while (slot[j])
+				j = (j + 1) & (cap - 1);
+			slot[j] = f->slot[i];
+		}
+		free(f->slot);
+		f->slot = slot;
+		f->cap = cap;
+	}
+	char *copy = strndup(s, n);
+	if (!copy)
+		return -1;
+	size_t j = name_hash(s, n) & (f->cap - 1);
+	while (f->slot[j])
+		j = (j + 1) & (f->cap - 1);
+	f->slot[j] = copy;
+	f->n++;
+	return 0;
+}
+
+static int ident_char(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '$';
+}
+
+/* the names defines() would find in ptx: a name after a blank, then blanks, then '(' */
+static int collect_names(struct file_names *f, const char *ptx)
+{
+	for (const char *p = ptx; (p = strchr(p, '(')); p++) {
+		const char *e = p;
+		while (e > ptx && (e[-1] == ' ' || e[-1] == '\t'))
+			e--;
+		const char *b = e;
+		while (b > ptx && ident_char(b[-1]))
+			b--;
+		if (b < e && b > ptx && (b[-1] == ' ' || b[-1] == '\t') && names_add(f, b, (size_t)(e - b)) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static void file_names_free(struct file_names *f)
+{
+	for (size_t i = 0; i < f->cap; i++)
+		free(f->slot[i]);
+	free(f->slot);
+	free(f->path);
+	free(f);
+}
+
+/* The names of path's relocatable PTX (an empty set for a file without any); NULL when out of
+ * memory or the file cannot be looked at. Called with names_lock held. */
+static struct file_names *file_names(const char *path)
+{
+	struct stat st;
+	if (stat(path, &st) < 0)
+		return NULL;
+	for (struct file_names *f = names_head; f; f = f->next)
+		if (!strcmp(f->path, path) && f->dev == st.st_dev && f->ino == st.st_ino && f->size == st.st_size &&
+		    f->mtime.tv_sec == st.st_mtim.tv_sec && f->mtime.tv_nsec == st.st_mtim.tv_nsec)
+			return f;
+	struct file_names *f = calloc(1, sizeof(*f));
+	if (!f || !(f->path = strdup(path))) {
+		free(f);
+		return NULL;
+	}
+	f->dev = st.st_dev;
+	f->ino = st.st_ino;
+	f->size = st.st_size;
+	f->mtime = st.st_mtim;
+	size_t n = 0;
+	char **ptx = file_ptx(path, &n);
+	int bad = 0;
+	for (size_t i = 0; i < n; i++) {
+		bad = bad || collect_names(f, ptx[i]) < 0;
+		free(ptx[i]);
+	}
+	free(ptx);
+	if (bad) {
+		file_names_free(f);
+		return NULL;
+	}
+	f->next = names_head;
+	names_head = f;
+	return f;
+}
+
+/* 1 when the file's relocatable PTX names every wanted function (0 also when unknown) */
+static int names_all(const char *path, const struct vgpu_kernel_info *want, size_t nwant)
+{
+	pthread_mutex_lock(&names_lock);
+	const struct file_names *f = file_names(path);
+	int all = f && f->n > 0;
+	for (size_t i = 0; all && i < nwant; i++)
+		all = names_has(f, want[i].name, strlen(want[i].name));
+	pthread_mutex_unlock(&names_lock);
+	return all;
+}
+
+/* The PTX texts of one file's relocatable fatbins, when they define every wanted kernel. */
+static int search_file(struct search *s, const char *path)
+{
+	if (!names_all(path, s->want, s->nwant))
+		return 0;
+	struct rdc_inputs in = { .path = NULL };
+	in.ptx = file_ptx(path, &in.n);
 	int all = in.n > 0;
 	for (size_t i = 0; all && i < s->nwant; i++)
 		all = defines(in.ptx, in.n, s->want[i].name);
@@ -213,10 +381,61 @@ static CUresult link_inputs(const struct rdc_inputs *in, void **image, size_t *l
 	return r;
 }
 
+/*
+ * Images no file has the PTX of, remembered: listing an image's functions means decompressing
+ * its SASS (60 MB of fatbin for NCCL's kernels), and a program may load the same image dozens
+ * of times. An image is known by its length and a hash of its bytes (not its address: memory
+ * is reused), and the answer holds while the process has the same number of files loaded.
+ */
+#define MISSES 16
+static struct miss {
+	size_t len;
+	uint64_t hash;
+	int nobj;
+} misses[MISSES];
+static unsigned nmisses;
+
+static uint64_t image_hash(const void *image, size_t len)
+{
+	const unsigned char *p = image;
+	uint64_t h = 0x9e3779b97f4a7c15ull ^ len, w;
+	size_t i = 0;
+	for (; i + 8 <= len; i += 8) {
+		memcpy(&w, p + i, 8);
+		h = (h ^ w) * 0xff51afd7ed558ccdull;
+		h ^= h >> 29;
+	}
+	for (; i < len; i++)
+		h = (h ^ p[i]) * 0x100000001b3ull;
+	return h;
+}
+
+static int count_object(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	(void)info;
+	(void)size;
+	++*(int *)arg;
+	return 0;
+}
+
 int vgpu_rdc_image(const void *image, size_t len, void **out, size_t *out_len, char *where, size_t where_cap)
 {
 	struct rdc_inputs in;
+	struct miss key = { .len = len, .hash = image_hash(image, len) };
+	dl_iterate_phdr(count_object, &key.nobj);
+	pthread_mutex_lock(&names_lock);
+	for (unsigned i = 0; i < nmisses && i < MISSES; i++)
+		if (misses[i].len == key.len && misses[i].hash == key.hash && misses[i].nobj == key.nobj) {
+			pthread_mutex_unlock(&names_lock);
+			return -ENOENT;
+		}
+	pthread_mutex_unlock(&names_lock);
 	int rc = find_inputs(image, len, &in);
+	if (rc == -ENOENT) {
+		pthread_mutex_lock(&names_lock);
+		misses[nmisses++ % MISSES] = key;
+		pthread_mutex_unlock(&names_lock);
+	}
 	if (rc < 0)
 		return rc;
 	rc = link_inputs(&in, out, out_len) == CUDA_SUCCESS ? 0 : -EIO;
