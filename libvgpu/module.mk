@@ -18,3 +18,16 @@ $(LIBVGPU): $(LIBVGPU_OBJ) $(RING_LIB) $(LIBVGPU_MAP)
 	ln -sf libcuda.so.1 $(dir $@)libcuda.so
 
 ALL += $(LIBVGPU)
+
+# libnvidia-ml.so.1 for zones (libvgpu/nvml/): NVML's device questions answered through
+# libcuda.so.1, which in a zone is libvgpu. Only the functions it defines are exported.
+LIBVGPU_NVML     := $(B)/libvgpu/libnvidia-ml.so.1
+LIBVGPU_NVML_OBJ := $(B)/libvgpu/nvml/nvml.o
+$(LIBVGPU_NVML_OBJ): CFLAGS += -fvisibility=hidden
+$(LIBVGPU_NVML): $(LIBVGPU_NVML_OBJ) $(LIBVGPU)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -shared -Wl,-soname,libnvidia-ml.so.1 -Wl,-z,defs -o $@ $(LIBVGPU_NVML_OBJ) \
+	  -L$(dir $(LIBVGPU)) -l:libcuda.so.1
+	ln -sf libnvidia-ml.so.1 $(dir $@)libnvidia-ml.so
+
+ALL += $(LIBVGPU_NVML)

@@ -48,14 +48,16 @@ proxy_need_sim() {
 }
 
 # The program directly on the backend, its stdout and stderr to OUT and ERR: on the simulator
-# through a libcuda.so.1 link to it in PROXY_TMP/direct, else on the libcuda.so.1 the system
-# finds. Returns the program's exit status.
+# through a libcuda.so.1 link to it in PROXY_TMP/direct (beside vgpu's libnvidia-ml.so.1, as a
+# zone has it: the simulator has no NVML), else on the libcuda.so.1 (and NVML) the system finds.
+# Returns the program's exit status.
 direct_run() {
   local b=$1 backend=$2 o=$3 e=$4
   shift 4
   if [ "$backend" = sim ]; then
     mkdir -p "$PROXY_TMP/direct"
     ln -sf "$PWD/$b/sim/libcudasim.so" "$PROXY_TMP/direct/libcuda.so.1"
+    ln -sf "$PWD/$b/libvgpu/libnvidia-ml.so.1" "$PROXY_TMP/direct/libnvidia-ml.so.1"
     LD_LIBRARY_PATH=$PROXY_TMP/direct "$@" >"$o" 2>"$e"
   else
     "$@" >"$o" 2>"$e"

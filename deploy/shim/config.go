@@ -28,8 +28,9 @@ type Config struct {
 	ControlSocket string `json:"control_socket"`
 	// Libvgpu is the host path of libvgpu, mounted into containers as libcuda.so.1.
 	Libvgpu string `json:"libvgpu"`
-	// ExtraLibs are host libraries libvgpu needs that images may lack
-	// (libzstd.so.1, liblz4.so.1); each is mounted read-only beside it.
+	// ExtraLibs are host libraries mounted read-only beside libvgpu: vgpu's
+	// libnvidia-ml.so.1 (NVML for zones) and what libvgpu needs that images may
+	// lack (libzstd.so.1, liblz4.so.1).
 	ExtraLibs []string `json:"extra_libs"`
 	// ContainerLibDir is where libcuda.so.1 appears inside containers; it is
 	// prepended to LD_LIBRARY_PATH.

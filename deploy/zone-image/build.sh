@@ -41,7 +41,7 @@ if [ -z "${SOURCE_DATE_EPOCH:-}" ]; then
   SOURCE_DATE_EPOCH=$(git -C "$here" log -1 --format=%ct 2>/dev/null || echo 1700000000)
 fi
 . "$here/initramfs.sh"
-IR_PROVIDED=libcuda.so.1 # the programs' libcuda.so.1 is libvgpu, installed below
+IR_PROVIDED="libcuda.so.1 libnvidia-ml.so.1" # libvgpu and vgpu's NVML, installed below
 
 if [ -z "$kernel" ]; then
   kernel=$(ls /boot/vmlinuz-* 2>/dev/null | sort -V | tail -n 1) ||
@@ -61,6 +61,9 @@ ir_file "$here/init" /init 755
 # libvgpu where the dynamic loader looks by default, so unmodified programs find it
 ir_elf "$lib" /usr/lib/x86_64-linux-gnu/libcuda.so.1 755
 ln -s libcuda.so.1 "$IR_ROOT/usr/lib/x86_64-linux-gnu/libcuda.so"
+# and NVML's device questions answered through it (libvgpu/nvml/)
+[ -f "$B/libvgpu/libnvidia-ml.so.1" ] || ir_die "$B/libvgpu/libnvidia-ml.so.1 not built (run make)"
+ir_elf "$B/libvgpu/libnvidia-ml.so.1" /usr/lib/x86_64-linux-gnu/libnvidia-ml.so.1 755
 # grant pages (gntalloc; 131072 grants = 512 MiB: libvgpu maps one ~8 MiB channel per thread,
 # and grants each pinned region page by page; the xl config's max_grant_frames bounds it too)
 # and event channels; the xenbus device (/dev/xen/xenbus, for libxenstore) is built in
@@ -73,7 +76,7 @@ ENV
 if [ "$tests" = 1 ]; then
   # as tests/e2e/run.sh does for programs that run through the proxy
   echo "VGPU_E2E_PROXY=1" >>"$IR_ROOT/etc/vgpu/zone.env"
-  for p in "$B"/tests/e2e/{device,memory,kernels,threads,procaddr,errors,fork,pinned} "$B/tests/xen/zone_stream" \
+  for p in "$B"/tests/e2e/{device,memory,kernels,threads,procaddr,errors,fork,pinned,nvml} "$B/tests/xen/zone_stream" \
            "$B/tests/xen/zone_grants"; do
     [ -f "$p" ] || ir_die "test program $p not built (run make xen-progs)"
     ir_elf "$p" "/opt/vgpu/bin/$(basename "$p")"

@@ -176,7 +176,7 @@ def checks():
     pb_ = Pod("vgpu-b", "vgpu", {"vgpu.dev/memory": "48Mi", "vgpu.dev/handles": "4096"}).run()
     pa.start("check", [str(8 * mib), "/hold/release-a"], hold_mount)
     pb_.start("check", [str(16 * mib), "/hold/release-b"], hold_mount)
-    ok_re = r"cuda_check: OK bytes=(\d+) checksum=[0-9a-f]{16}"
+    ok_re = r"cuda_check: OK bytes=(\d+) checksum=[0-9a-f]{16} device=\"[^\"]*\" nvml=\"[^\"]+\""
     outa = pa.wait_output("check", ok_re)
     outb = pb_.wait_output("check", ok_re)
     result(re.search(ok_re, outa) is not None, "vgpu pod A: its CUDA program (8 MiB, through the injected libvgpu) "

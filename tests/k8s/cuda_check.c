@@ -3,10 +3,12 @@
  * libcuda.so.1 at run time (dlopen, so that a container without a CUDA driver says so instead
  * of failing to start), allocates BYTES of device memory, copies a pattern host -> device ->
  * device -> host, verifies it and prints one result line:
- *   cuda_check: OK bytes=N checksum=X          (exit 0)
+ *   cuda_check: OK bytes=N checksum=X device="NAME" nvml="NAME"   (exit 0)
  *   cuda_check: no CUDA driver: <dlerror>      (exit 3)
  *   cuda_check: <call> failed: <error name>    (exit 4)
  *   cuda_check: data mismatch at byte N        (exit 5)
+ *   cuda_check: no NVML / NVML ...             (exit 7: libnvidia-ml.so.1 missing, failing,
+ *                                              or naming the device otherwise than the driver)
  * With a second argument HOLD_FILE it keeps its memory after the OK line until that file
  * exists (at most 120 s), so that a test can look at the live zone.
  * No CUDA library is linked or shipped in the image: libvgpu is what the pod is given. */
@@ -98,7 +100,27 @@ int main(int argc, char **argv)
 		}
 		sum = sum * 31 + dst[i];
 	}
-	printf("cuda_check: OK bytes=%zu checksum=%016llx device=\"%s\"\n", n, (unsigned long long)sum, name);
+	/* NVML, as monitoring code and NCCL open it: the pod is given vgpu's beside libvgpu */
+	char nvname[96] = "";
+	void *nv = dlopen("libnvidia-ml.so.1", RTLD_NOW), *h = NULL;
+	if (!nv) {
+		printf("cuda_check: no NVML: %s\n", dlerror());
+		return 7;
+	}
+	int (*nv_init)(void) = (int (*)(void))dlsym(nv, "nvmlInit_v2");
+	int (*nv_dev)(unsigned, void **) = (int (*)(unsigned, void **))dlsym(nv, "nvmlDeviceGetHandleByIndex_v2");
+	int (*nv_name)(void *, char *, unsigned) = (int (*)(void *, char *, unsigned))dlsym(nv, "nvmlDeviceGetName");
+	int e = !nv_init || !nv_dev || !nv_name ? -1 : nv_init();
+	if (!e)
+		e = nv_dev(0, &h);
+	if (!e)
+		e = nv_name(h, nvname, sizeof(nvname));
+	if (e || strcmp(nvname, name)) {
+		printf("cuda_check: NVML failed (%d) or names the device \"%s\"\n", e, nvname);
+		return 7;
+	}
+	printf("cuda_check: OK bytes=%zu checksum=%016llx device=\"%s\" nvml=\"%s\"\n", n, (unsigned long long)sum, name,
+	       nvname);
 	if (hold) {
 		for (int i = 0; i < 1200 && access(hold, F_OK) != 0; i++) {
 			struct timespec ts = { 0, 100 * 1000 * 1000 };

@@ -13,7 +13,7 @@ shim:
 test-k8s:
 	@deploy/deps.sh --all
 	@$(MAKE) --no-print-directory B=build/rel build/rel/proxy/vgpu-proxy build/rel/proxy/vgpuctl \
-	  build/rel/libvgpu/libcuda.so.1 build/rel/sim/libcudasim.so
+	  build/rel/libvgpu/libcuda.so.1 build/rel/libvgpu/libnvidia-ml.so.1 build/rel/sim/libcudasim.so
 	@deploy/shim/build.sh --test build/shim
 	@rc=0; tests/k8s/run.sh build/rel || rc=$$?; \
 	if [ $$rc -eq 77 ]; then echo "test-k8s: skipped (see the reason above)"; exit 0; fi; exit $$rc

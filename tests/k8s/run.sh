@@ -123,8 +123,8 @@ gcc -O2 -Wall -Wextra -Werror -I"$CUDA_HOME/include" -o "$T/img/cuda_check" test
 # What the node installs: libvgpu and the libraries it needs that an image may lack.
 LIBDIR=$T/libvgpu
 mkdir -p "$LIBDIR"
-cp "$B/libvgpu/libcuda.so.1" "$LIBDIR/"
-extra=()
+cp "$B/libvgpu/libcuda.so.1" "$B/libvgpu/libnvidia-ml.so.1" "$LIBDIR/"
+extra=("\"$LIBDIR/libnvidia-ml.so.1\"")
 while read -r lib; do
   case $(basename "$lib") in libc.so.*|ld-linux*|libm.so.*|libpthread.so.*|libdl.so.*) continue ;; esac
   cp -L "$lib" "$LIBDIR/"; extra+=("\"$LIBDIR/$(basename "$lib")\"")

@@ -115,7 +115,7 @@ if ! start_proxy; then
 fi
 
 # ---- step 2: driver-API programs in a zone, through libvgpu over grants + event channels ----
-PROGS=device,memory,kernels,threads,procaddr,errors,fork,pinned
+PROGS=device,memory,kernels,threads,procaddr,errors,fork,pinned,nvml
 say "step 2: booting zone-a (PV domU, 256 MB) to run $PROGS and zone_grants"
 if start_zone zone-a "$PROGS,zone_grants"; then
   say "zone-a is domain $(xl domid zone-a 2>/dev/null); waiting for its programs"

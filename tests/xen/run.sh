@@ -67,7 +67,8 @@ deploy/zone-image/build.sh --build "$B" --kernel "$kernel" "$out/zone" | sed 's/
 say "expected output: the zone programs directly on the simulator"
 rm -rf "$out/expected" "$out/direct"; mkdir -p "$out/expected" "$out/direct"
 ln -s "$B/sim/libcudasim.so" "$out/direct/libcuda.so.1"
-for p in device memory kernels threads procaddr errors fork pinned; do
+ln -s "$B/libvgpu/libnvidia-ml.so.1" "$out/direct/libnvidia-ml.so.1"
+for p in device memory kernels threads procaddr errors fork pinned nvml; do
   if ! VGPU_KERNELS=$B/tests/kernels LD_LIBRARY_PATH=$out/direct timeout 60 "$B/tests/e2e/$p" \
        >"$out/expected/$p.out" 2>"$out/expected/$p.err"; then
     echo "FAIL: $p fails directly on the simulator, so there is nothing to compare the zone with:"
