@@ -6,13 +6,16 @@
 set -u
 usage() {
   cat <<EOF
-usage: tests/gpu/lib_compare.sh [--out DIR] [--must-run] PROGRAM
+usage: tests/gpu/lib_compare.sh [--out DIR] [--must-run] [--arg A]... PROGRAM
 Runs PROGRAM directly (once to warm the page cache, once timed; on the simulator once) and
 through libvgpu + vgpu-proxy (timed); PASS when all runs exit 0 and print the same. With --out, the outputs and
 a line "time_s direct=D vgpu=V ratio=R" (in DIR/NAME.time) are kept in DIR.
 On the simulator (VGPU_E2E_BACKEND=sim) a program whose library has no PTX for its kernels
 (cuBLAS: its direct run fails and the simulator says it needs PTX) skips, unless --must-run (cuFFT runs there: make
 test uses it so); tests/gpu/sass_only.sh checks that such programs fail cleanly.
+--arg A passes A to every run of PROGRAM (repeat for more). On the simulator the direct runs get
+vgpu's libnvidia-ml.so.1 beside the simulator's libcuda.so.1 (the simulator has no NVML of its
+own; NCCL needs one), as a zone gets it beside libvgpu.
 Environment: VGPU_BUILD (default build/rel), VGPU_E2E_BACKEND (default cuda),
 CUDA_HOME (default /usr/local/cuda), LIB_COMPARE_TIMEOUT (seconds per run, default 120).
 Exit: 0 pass, 1 fail, 77 skip (the last line says why).
@@ -20,11 +23,13 @@ EOF
 }
 out=
 must_run=
+prog_args=()
 while [ $# -gt 0 ]; do
   case $1 in
     --help) usage; exit 0 ;;
     --out) out=${2:?--out needs a directory}; shift 2 ;;
     --must-run) must_run=1; shift ;;
+    --arg) prog_args+=("${2?--arg needs a value}"); shift 2 ;;
     -*) echo "lib_compare.sh: unknown option $1" >&2; usage >&2; exit 2 ;;
     *) break ;;
   esac
@@ -47,6 +52,10 @@ if [ ! -x "$prog" ]; then
   case $name in
     cudnn_ops) if [ ! -e "$cuda_home/lib64/libcudnn.so" ]; then
         echo "skip: $cuda_home/lib64/libcudnn.so is not installed (cuDNN is installed beside the toolkit where it is)"
+        exit 77
+      fi ;;
+    nccl_ops) if [ ! -e "$cuda_home/lib64/libnccl.so" ]; then
+        echo "skip: $cuda_home/lib64/libnccl.so is not installed (NCCL is installed beside the toolkit where it is)"
         exit 77
       fi ;;
   esac
@@ -73,7 +82,7 @@ failed() { echo "FAIL: $*"; fail=1; why=${why:+$why; }$*; }
 run() { # run LABEL [ENV...]: runs the program, keeps stdout/stderr, sets rc and took
   local label=$1; shift
   local t0; t0=$(now)
-  env "$@" timeout --kill-after=5 "$limit" "$prog" >"$tmp/$label.out" 2>"$tmp/$label.err"
+  env "$@" timeout --kill-after=5 "$limit" "$prog" "${prog_args[@]}" >"$tmp/$label.out" 2>"$tmp/$label.err"
   rc=$?
   took=$(secs "$t0" "$(now)")
   echo "== $name $label: exit $rc, ${took}s"
@@ -92,6 +101,7 @@ direct_env=()
 if [ "$backend" = sim ]; then
   mkdir "$tmp/direct"
   ln -s "$PWD/$B/sim/libcudasim.so" "$tmp/direct/libcuda.so.1"
+  ln -s "$PWD/$B/libvgpu/libnvidia-ml.so.1" "$tmp/direct/libnvidia-ml.so.1"
   direct_env=(LD_LIBRARY_PATH="$tmp/direct${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}")
 fi
 # the first run warms the page cache for the timed ones on a GPU; the simulator's runs are

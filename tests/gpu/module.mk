@@ -12,6 +12,8 @@ GPU_PROGS := $(B)/tests/gpu/cublas_gemm $(B)/tests/gpu/cufft_c2c $(B)/tests/gpu/
 # cuDNN is installed beside the toolkit where it is (Debian's CUDA 13 layout here): without it
 # its program is not built and its tests skip saying so.
 GPU_CUDNN := $(wildcard $(CUDA_HOME)/lib64/libcudnn.so)
+# NCCL likewise (the toolkit's layout here has it; PyTorch's wheels bring their own)
+GPU_NCCL  := $(wildcard $(CUDA_HOME)/lib64/libnccl.so)
 GPU_NVCC  := $(NVCC) -Itests/gpu -Xcompiler=-Wall -Xlinker=-rpath=$(CUDA_HOME)/lib64
 ifeq ($(SAN),1)
   # the sanitized libvgpu and simulator need the ASan runtime in the program
@@ -41,6 +43,9 @@ $(B)/tests/gpu/nvrtc_jit: tests/gpu/nvrtc_jit.cu tests/gpu/gpucheck.h
 $(B)/tests/gpu/cudnn_ops: tests/gpu/cudnn_ops.cu tests/gpu/gpucheck.h
 	@mkdir -p $(dir $@)
 	$(GPU_NVCC) $< -o $@ -lcudnn
+$(B)/tests/gpu/nccl_ops: tests/gpu/nccl_ops.cu tests/gpu/gpucheck.h
+	@mkdir -p $(dir $@)
+	$(GPU_NVCC) $< -o $@ -lnccl
 
 # make test: on the simulator cuBLAS must stop cleanly at its SASS-only kernels (no crash, no
 # hang); cuFFT, cuRAND, cuSPARSE and cuDNN, which ship PTX for what these programs use, and
@@ -57,6 +62,13 @@ $(B)/tests/gpu/sim_%.sh: $(if $(GPU_CUDA_LIBS),$(B)/tests/gpu/%) $(LIBVGPU) $(SI
 	@mkdir -p $(dir $@)
 	printf '#!/bin/sh\nVGPU_E2E_BACKEND=sim exec tests/gpu/lib_compare.sh --must-run %s\n' $(B)/tests/gpu/$* > $@ && chmod +x $@
 TESTS += $(GPU_SASS_ONLY) $(GPU_SIM_LIBS)
+# NCCL on the simulator: its communicators (NVML included: libvgpu/nvml/) and one rank's
+# collectives, which are copies; its kernels are SASS only, so no ring of sends there.
+$(B)/tests/gpu/sim_nccl_ops.sh: $(if $(GPU_NCCL),$(B)/tests/gpu/nccl_ops) $(LIBVGPU) $(LIBVGPU_NVML) $(SIM_LIB) $(PROXY) \
+		tests/gpu/lib_compare.sh
+	printf '#!/bin/sh\nVGPU_E2E_BACKEND=sim exec tests/gpu/lib_compare.sh --must-run --arg --no-kernels %s\n' \
+	  $(B)/tests/gpu/nccl_ops > $@ && chmod +x $@
+TESTS += $(B)/tests/gpu/sim_nccl_ops.sh
 
 # Where the driver places device memory and whether a fresh process gets another's addresses
 # back (what a restore into a new worker needs): on the simulator it must (make test); on a
@@ -77,8 +89,9 @@ TESTS += $(B)/tests/gpu/sim_migrate_check.sh
 
 # make test-gpu: each program directly and through vgpu on the real driver, and PyTorch.
 GPU_LIB_TESTS := $(B)/tests/gpu/lib_cublas_gemm.sh $(B)/tests/gpu/lib_cufft_c2c.sh $(B)/tests/gpu/lib_curand_host.sh $(B)/tests/gpu/lib_cusparse_spmv.sh \
-                 $(B)/tests/gpu/lib_cudnn_ops.sh $(B)/tests/gpu/lib_nvrtc_jit.sh
+                 $(B)/tests/gpu/lib_cudnn_ops.sh $(B)/tests/gpu/lib_nvrtc_jit.sh $(B)/tests/gpu/lib_nccl_ops.sh
 $(B)/tests/gpu/lib_cudnn_ops.sh: $(if $(GPU_CUDNN),$(B)/tests/gpu/cudnn_ops)
+$(B)/tests/gpu/lib_nccl_ops.sh: $(if $(GPU_NCCL),$(B)/tests/gpu/nccl_ops)
 $(B)/tests/gpu/lib_%.sh: $(if $(GPU_CUDA_LIBS),$(B)/tests/gpu/%) tests/gpu/lib_compare.sh
 	@mkdir -p $(dir $@)
 	printf '#!/bin/sh\nexec tests/gpu/lib_compare.sh %s\n' $(B)/tests/gpu/$* > $@ && chmod +x $@
@@ -99,6 +112,7 @@ GPU_KIT_FILES := $(PROXY) $(VGPUCTL) $(LIBVGPU) $(SIM_LIB) $(SIM_KERNELS) \
 	$(B)/bench/ring $(B)/bench/zone_app $(B)/bench/zone.sh \
 	$(B)/tests/restart/stream_app $(B)/tests/migrate/rt_loop $(B)/tests/gpu/va_probe \
 	$(if $(GPU_CUDA_LIBS),$(GPU_PROGS) $(GPU_LIB_TESTS)) $(if $(GPU_CUDNN),$(B)/tests/gpu/cudnn_ops) \
+	$(if $(GPU_NCCL),$(B)/tests/gpu/nccl_ops) $(LIBVGPU_NVML) \
 	$(GPU_SASS_ONLY) $(GPU_SIM_LIBS) $(GPU_TORCH_TEST)
 gpu-kit: $(GPU_KIT_FILES)
 	@tests/gpu/kit.sh $(B) $(GPU_KIT_FILES)
