@@ -461,14 +461,21 @@ CUresult vgpu_client_call(const struct vgpu_call_desc *d, void *const *argv)
 	if (d == &vgpu_call_cuMemFree_v2 && vgpu_hostmem_free_managed(*(const CUdeviceptr *)argv[0]) == 0)
 		return CUDA_SUCCESS;   /* managed memory is a region shared with the worker (hostmem.c) */
 
-	/* cuInit is where the zone comes into being: connect first, then forward the call. */
+	/* cuInit is where the zone comes into being: connect first, then forward the call
+	 * (unless CUDA_VISIBLE_DEVICES hides every device: then there is no zone to make) */
+	if (d->opcode == VGPU_OP_cuInit && vgpu_devices_none())
+		return CUDA_ERROR_NO_DEVICE;
 	if (d->opcode == VGPU_OP_cuInit && (err = vgpu_zone_open()) != CUDA_SUCCESS)
 		return err;
 	c = vgpu_conn_get(&err);
 	if (!c)
 		return err;
+	if (vgpu_devices_call(c, d, argv, &err))
+		return err;
 	err = vgpu_call_on(c, graph_watch(d, argv), argv);
 	graph_after(d->opcode, argv, err);
+	if (d->opcode == VGPU_OP_cuInit && err == CUDA_SUCCESS)
+		err = vgpu_devices_init(c);
 	return err;
 }
 

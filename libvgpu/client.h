@@ -93,6 +93,17 @@ int vgpu_client_xen(void);
 /* Log a line to stderr prefixed "vgpu: " when VGPU_LOG allows level (0 err, 1 warn, 2 info, 3 debug). */
 void vgpu_client_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/*
+ * CUDA_VISIBLE_DEVICES (devices.c): vgpu_devices_none is 1 when the list hides every device
+ * (cuInit then fails with CUDA_ERROR_NO_DEVICE before the zone is opened); vgpu_devices_init,
+ * after a successful cuInit, reads the list against the proxy's devices (CUDA_ERROR_NO_DEVICE
+ * when it leaves none); vgpu_devices_call answers cuDeviceGet, cuDeviceGetCount and
+ * cuDeviceGetByPCIBusId by it (1, *res set) and returns 0 for every other call.
+ */
+int vgpu_devices_none(void);
+CUresult vgpu_devices_init(struct vgpu_conn *c);
+int vgpu_devices_call(struct vgpu_conn *c, const struct vgpu_call_desc *d, void *const *argv, CUresult *res /* out */);
+
 /* After any call: forget the thread's cached current context if the call may change it, and
  * follow primary contexts going idle and coming back (cudart.c). */
 void vgpu_cudart_after_call(const struct vgpu_call_desc *d, void *const *argv, CUresult res);

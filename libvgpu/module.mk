@@ -5,7 +5,7 @@ LIBVGPU     := $(B)/libvgpu/libcuda.so.1
 LIBVGPU_SRC := $(wildcard libvgpu/*.c) generated/vgpu_client.c generated/vgpu_calls.c \
                runtime/codec.c runtime/cuerr.c runtime/cuerr_api.c runtime/modimage.c runtime/custom_wire.c runtime/procaddr.c \
                runtime/darkapi.c runtime/library.c runtime/legacy.c runtime/local_calls.c runtime/graphnodes.c runtime/composite.c runtime/oldlaunch.c runtime/rdc.c \
-               runtime/advice.c
+               runtime/advice.c runtime/visible.c
 LIBVGPU_OBJ := $(LIBVGPU_SRC:%.c=$(B)/%.o)
 LIBVGPU_MAP := generated/libvgpu.map
 

@@ -339,7 +339,7 @@ CUresult cuDeviceGetPCIBusId(char *id, int len, CUdevice dev)
 	CHECK_DEV(dev);
 	if (!id || len <= 0)
 		return CUDA_ERROR_INVALID_VALUE;
-	snprintf(id, (size_t)len, "0000:%02x:00.0", 0x40 + dev);
+	snprintf(id, (size_t)len, "0000:%02x:00.0", 0x40 + sim_dev_phys(dev));
 	return CUDA_SUCCESS;
 }
 
@@ -350,10 +350,12 @@ CUresult cuDeviceGetByPCIBusId(CUdevice *dev, const char *id)
 	unsigned dom, bus, slot, fn;
 	if (!dev || !id || sscanf(id, "%x:%x:%x.%x", &dom, &bus, &slot, &fn) != 4)
 		return CUDA_ERROR_INVALID_VALUE;
-	if (dom || slot || fn || bus < 0x40 || bus >= 0x40u + (unsigned)g_ndev)
-		return CUDA_ERROR_INVALID_DEVICE;
-	*dev = (CUdevice)(bus - 0x40);
-	return CUDA_SUCCESS;
+	for (CUdevice d = 0; d < g_ndev && !dom && !slot && !fn; d++)
+		if (bus == 0x40u + (unsigned)sim_dev_phys(d)) {   /* a visible device's */
+			*dev = d;
+			return CUDA_SUCCESS;
+		}
+	return CUDA_ERROR_INVALID_DEVICE;
 }
 
 /* ---- functions and modules ---- */

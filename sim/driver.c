@@ -4,6 +4,7 @@
 #include "sim.h"
 
 #include "darkapi.h"
+#include "visible.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -14,6 +15,28 @@
 #define SM_COUNT 8
 
 int g_ndev = 1;
+static int g_phys[SIM_MAX_DEVICES];   /* visible ordinal -> simulated device */
+
+int sim_dev_phys(CUdevice dev)
+{
+	return dev >= 0 && dev < g_ndev ? g_phys[dev] : -1;
+}
+
+/* the UUID of simulated device i (before CUDA_VISIBLE_DEVICES picks among them) */
+static void phys_uuid(int i, CUuuid *uuid)
+{
+	static const char tag[] = "vgpu-sim-dev";
+	memset(uuid->bytes, 0, sizeof(uuid->bytes));
+	memcpy(uuid->bytes, tag, sizeof(tag) - 1);
+	uuid->bytes[15] = (char)i;
+}
+
+static int uuid_cb(int i, CUuuid *u, void *arg)
+{
+	(void)arg;
+	phys_uuid(i, u);
+	return 0;
+}
 int g_inited;
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 static CUresult init_rc = CUDA_ERROR_NOT_INITIALIZED;
@@ -121,6 +144,18 @@ static void do_init(void)
 		int n = atoi(d);
 		g_ndev = n < 1 ? 1 : n > SIM_MAX_DEVICES ? SIM_MAX_DEVICES : n;
 	}
+	for (int i = 0; i < g_ndev; i++)
+		g_phys[i] = i;
+	/* as the driver: the devices CUDA_VISIBLE_DEVICES names, in its order; none, none at all */
+	const char *vis = getenv("CUDA_VISIBLE_DEVICES");
+	if (vis) {
+		int n = vgpu_visible_parse(vis, g_ndev, uuid_cb, NULL, g_phys, SIM_MAX_DEVICES);
+		if (n == 0) {
+			init_rc = CUDA_ERROR_NO_DEVICE;
+			return;
+		}
+		g_ndev = n;
+	}
 	if (sim_mem_init() < 0) {
 		init_rc = CUDA_ERROR_OUT_OF_MEMORY;
 		return;
@@ -196,10 +231,7 @@ CUresult cuDeviceGetUuid(CUuuid *uuid, CUdevice dev)
 	if (!uuid)
 		return CUDA_ERROR_INVALID_VALUE;
 	CHECK_DEV(dev);
-	static const char tag[] = "vgpu-sim-dev";
-	memset(uuid->bytes, 0, sizeof(uuid->bytes));
-	memcpy(uuid->bytes, tag, sizeof(tag) - 1);
-	uuid->bytes[15] = (char)dev;
+	phys_uuid(g_phys[dev], uuid);
 	return CUDA_SUCCESS;
 }
 
@@ -246,7 +278,7 @@ static int attr_value(CUdevice_attribute a, int dev, int *ok)
 	case CU_DEVICE_ATTRIBUTE_SURFACE_ALIGNMENT: return 512;
 	case CU_DEVICE_ATTRIBUTE_CONCURRENT_KERNELS: return 1;
 	case CU_DEVICE_ATTRIBUTE_ECC_ENABLED: return 0;
-	case CU_DEVICE_ATTRIBUTE_PCI_BUS_ID: return 0x40 + dev;
+	case CU_DEVICE_ATTRIBUTE_PCI_BUS_ID: return 0x40 + sim_dev_phys(dev);
 	case CU_DEVICE_ATTRIBUTE_PCI_DEVICE_ID: return 0;
 	case CU_DEVICE_ATTRIBUTE_PCI_DOMAIN_ID: return 0;
 	case CU_DEVICE_ATTRIBUTE_TCC_DRIVER: return 0;

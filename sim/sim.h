@@ -131,6 +131,9 @@ void sim_heap_destroy(struct sim_ctx *c);
 extern pthread_mutex_t g_lock;      /* streams, events, contexts, modules */
 extern pthread_cond_t g_done;       /* broadcast whenever an op completes */
 extern int g_ndev;
+/* The simulated device behind visible ordinal dev (CUDA_VISIBLE_DEVICES may hide and reorder
+ * them, as the driver's devices): what its UUID and PCI location are made of. */
+int sim_dev_phys(CUdevice dev);
 extern int g_inited;
 
 void sim_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

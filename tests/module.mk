@@ -26,6 +26,13 @@ $(B)/tests/e2e/bulk_sizes.sh: $(B)/tests/e2e/memory $(B)/tests/e2e/fork $(E2E_KE
 	printf '#!/bin/sh\nexec tests/e2e/bulk_sizes.sh\n' > $@ && chmod +x $@
 TESTS += $(B)/tests/e2e/bulk_sizes.sh
 
+# CUDA_VISIBLE_DEVICES in a zone against the simulator's own reading of it (three devices).
+$(B)/tests/e2e/visible_devices.sh: $(B)/tests/e2e/visible $(B)/tests/e2e/nvml $(B)/tests/runtime/devices \
+		$(LIBVGPU_NVML) $(PROXY) $(SIM_LIB) tests/e2e/visible_devices.sh
+	printf '#!/bin/sh\nexec tests/e2e/visible_devices.sh\n' > $@ && chmod +x $@
+.PRECIOUS: $(B)/tests/e2e/visible $(B)/tests/e2e/visible.o
+TESTS += $(B)/tests/e2e/visible_devices.sh
+
 # Isolation between zones (tests/isolation/run.sh drives both programs against one proxy).
 ISO_PROGS := $(B)/tests/isolation/two_zones $(B)/tests/isolation/cycles $(B)/tests/isolation/zone_hold
 $(B)/tests/isolation/%: $(B)/tests/isolation/%.o $(LIBVGPU)

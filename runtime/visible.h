@@ -1,0 +1,23 @@
+/* SPDX-License-Identifier: MIT */
+/* visible.h — CUDA_VISIBLE_DEVICES: which devices a process sees, and in what order. */
+#ifndef VGPU_VISIBLE_H
+#define VGPU_VISIBLE_H
+#include <cuda.h>
+
+/*
+ * The driver's rule: a comma-separated list of device indices or UUIDs ("GPU-" and a prefix of
+ * the UUID long enough to name one device); the process sees those devices in that order, as
+ * ordinals 0, 1, ...; the first entry that names no device (past the count, negative, not a
+ * number, an ambiguous or unknown UUID, a device listed already) ends the list, so "", "-1" or
+ * an index past the last device hide every device. Unset: every device, in order.
+ */
+
+/* Fills out[0..] (at most cap) with the indices s names among n devices, whose UUIDs
+ * uuid_of(i, &u, arg) gives (0 on success; asked only for "GPU-" entries); returns how many. */
+int vgpu_visible_parse(const char *s, int n, int (*uuid_of)(int i, CUuuid *u, void *arg), void *arg, int *out,
+		       int cap);
+
+/* 1 when s hides every device whatever the devices are: its first entry is neither a
+ * non-negative index nor a UUID ("", "-1", "none"). */
+int vgpu_visible_none(const char *s);
+#endif
