@@ -74,6 +74,13 @@ static nvmlReturn_t device_of(nvmlDevice_t h, CUdevice *dev)
 	return NVML_SUCCESS;
 }
 
+/* device_of, and the output the call fills must be there */
+static nvmlReturn_t device_and(nvmlDevice_t h, const void *out, CUdevice *dev)
+{
+	nvmlReturn_t r = device_of(h, dev);
+	return r != NVML_SUCCESS ? r : out ? NVML_SUCCESS : NVML_ERROR_INVALID_ARGUMENT;
+}
+
 static nvmlReturn_t init(unsigned flags)
 {
 	nvmlReturn_t ret = NVML_SUCCESS;
@@ -297,11 +304,9 @@ NVML_API nvmlReturn_t nvmlDeviceGetHandleByUUID(const char *uuid, nvmlDevice_t *
 NVML_API nvmlReturn_t nvmlDeviceGetIndex(nvmlDevice_t device, unsigned int *index)
 {
 	CUdevice dev;
-	nvmlReturn_t r = device_of(device, &dev);
+	nvmlReturn_t r = device_and(device, index, &dev);
 	if (r != NVML_SUCCESS)
 		return r;
-	if (!index)
-		return NVML_ERROR_INVALID_ARGUMENT;
 	*index = device->index;
 	return NVML_SUCCESS;
 }
@@ -320,11 +325,9 @@ NVML_API nvmlReturn_t nvmlDeviceGetName(nvmlDevice_t device, char *name, unsigne
 {
 	CUdevice dev;
 	char buf[NVML_DEVICE_NAME_V2_BUFFER_SIZE];
-	nvmlReturn_t r = device_of(device, &dev);
+	nvmlReturn_t r = device_and(device, name, &dev);
 	if (r != NVML_SUCCESS)
 		return r;
-	if (!name)
-		return NVML_ERROR_INVALID_ARGUMENT;
 	CUresult e = cuDeviceGetName(buf, sizeof buf, dev);
 	if (e != CUDA_SUCCESS)
 		return from_cu(e);
@@ -336,11 +339,9 @@ NVML_API nvmlReturn_t nvmlDeviceGetUUID(nvmlDevice_t device, char *uuid, unsigne
 {
 	CUdevice dev;
 	char buf[48];
-	nvmlReturn_t r = device_of(device, &dev);
+	nvmlReturn_t r = device_and(device, uuid, &dev);
 	if (r != NVML_SUCCESS)
 		return r;
-	if (!uuid)
-		return NVML_ERROR_INVALID_ARGUMENT;
 	r = uuid_text(dev, buf);
 	return r != NVML_SUCCESS ? r : put_text(uuid, length, buf);
 }
@@ -351,11 +352,9 @@ static nvmlReturn_t pci_info(nvmlDevice_t device, nvmlPciInfo_t *out)
 {
 	CUdevice dev;
 	unsigned d, b, s;
-	nvmlReturn_t r = device_of(device, &dev);
+	nvmlReturn_t r = device_and(device, out, &dev);
 	if (r != NVML_SUCCESS)
 		return r;
-	if (!out)
-		return NVML_ERROR_INVALID_ARGUMENT;
 	if ((r = pci_location(dev, &d, &b, &s)) != NVML_SUCCESS)
 		return r;
 	memset(out, 0, sizeof *out);
@@ -391,11 +390,9 @@ NVML_API nvmlReturn_t nvmlDeviceGetPciInfo(nvmlDevice_t device, nvmlPciInfo_v1_t
 NVML_API nvmlReturn_t nvmlDeviceGetCudaComputeCapability(nvmlDevice_t device, int *major, int *minor)
 {
 	CUdevice dev;
-	nvmlReturn_t r = device_of(device, &dev);
+	nvmlReturn_t r = device_and(device, major && minor ? major : NULL, &dev);
 	if (r != NVML_SUCCESS)
 		return r;
-	if (!major || !minor)
-		return NVML_ERROR_INVALID_ARGUMENT;
 	CUresult e = cuDeviceGetAttribute(major, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR, dev);
 	if (e == CUDA_SUCCESS)
 		e = cuDeviceGetAttribute(minor, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR, dev);
@@ -408,14 +405,11 @@ NVML_API nvmlReturn_t nvmlDeviceGetCudaComputeCapability(nvmlDevice_t device, in
  * device's primary context, retained for the question and released after it (so a program
  * that never made one makes it then, as cudart would at its first call).
  */
-static nvmlReturn_t memory(nvmlDevice_t device, unsigned long long *total, unsigned long long *freeb)
+static nvmlReturn_t memory(CUdevice dev, unsigned long long *total, unsigned long long *freeb)
 {
-	CUdevice dev, cd;
+	CUdevice cd;
 	CUcontext cur = NULL, prim = NULL;
 	size_t f = 0, t = 0;
-	nvmlReturn_t r = device_of(device, &dev);
-	if (r != NVML_SUCCESS)
-		return r;
 	CUresult e = cuDeviceTotalMem_v2(&t, dev);
 	if (e != CUDA_SUCCESS)
 		return from_cu(e);
@@ -442,11 +436,11 @@ static nvmlReturn_t memory(nvmlDevice_t device, unsigned long long *total, unsig
 NVML_API nvmlReturn_t nvmlDeviceGetMemoryInfo(nvmlDevice_t device, nvmlMemory_t *mem)
 {
 	unsigned long long t, f;
-	if (!mem)
-		return device_of(device, &(CUdevice){ 0 }) == NVML_ERROR_UNINITIALIZED ? NVML_ERROR_UNINITIALIZED
-										: NVML_ERROR_INVALID_ARGUMENT;
-	nvmlReturn_t r = memory(device, &t, &f);
+	CUdevice dev;
+	nvmlReturn_t r = device_and(device, mem, &dev);
 	if (r != NVML_SUCCESS)
+		return r;
+	if ((r = memory(dev, &t, &f)) != NVML_SUCCESS)
 		return r;
 	mem->total = t;
 	mem->free = f;
@@ -457,13 +451,13 @@ NVML_API nvmlReturn_t nvmlDeviceGetMemoryInfo(nvmlDevice_t device, nvmlMemory_t 
 NVML_API nvmlReturn_t nvmlDeviceGetMemoryInfo_v2(nvmlDevice_t device, nvmlMemory_v2_t *mem)
 {
 	unsigned long long t, f;
-	if (!mem)
-		return device_of(device, &(CUdevice){ 0 }) == NVML_ERROR_UNINITIALIZED ? NVML_ERROR_UNINITIALIZED
-										: NVML_ERROR_INVALID_ARGUMENT;
+	CUdevice dev;
+	nvmlReturn_t r = device_and(device, mem, &dev);
+	if (r != NVML_SUCCESS)
+		return r;
 	if (mem->version != nvmlMemory_v2)
 		return NVML_ERROR_ARGUMENT_VERSION_MISMATCH;
-	nvmlReturn_t r = memory(device, &t, &f);
-	if (r != NVML_SUCCESS)
+	if ((r = memory(dev, &t, &f)) != NVML_SUCCESS)
 		return r;
 	mem->total = t;
 	mem->reserved = 0;
@@ -476,11 +470,9 @@ NVML_API nvmlReturn_t nvmlDeviceGetMemoryInfo_v2(nvmlDevice_t device, nvmlMemory
 static nvmlReturn_t no_processes(nvmlDevice_t device, unsigned int *count)
 {
 	CUdevice dev;
-	nvmlReturn_t r = device_of(device, &dev);
+	nvmlReturn_t r = device_and(device, count, &dev);
 	if (r != NVML_SUCCESS)
 		return r;
-	if (!count)
-		return NVML_ERROR_INVALID_ARGUMENT;
 	*count = 0;
 	return NVML_SUCCESS;
 }
@@ -546,10 +538,8 @@ NVML_API nvmlReturn_t nvmlDeviceGetNvLinkState(nvmlDevice_t device, unsigned int
 {
 	CUdevice dev;
 	(void)link;
-	nvmlReturn_t r = device_of(device, &dev);
-	if (r != NVML_SUCCESS)
-		return r;
-	return active ? NVML_ERROR_NOT_SUPPORTED : NVML_ERROR_INVALID_ARGUMENT;
+	nvmlReturn_t r = device_and(device, active, &dev);
+	return r != NVML_SUCCESS ? r : NVML_ERROR_NOT_SUPPORTED;
 }
 
 NVML_API nvmlReturn_t nvmlDeviceGetNvLinkCapability(nvmlDevice_t device, unsigned int link, int capability,
@@ -558,20 +548,16 @@ NVML_API nvmlReturn_t nvmlDeviceGetNvLinkCapability(nvmlDevice_t device, unsigne
 	CUdevice dev;
 	(void)link;
 	(void)capability;
-	nvmlReturn_t r = device_of(device, &dev);
-	if (r != NVML_SUCCESS)
-		return r;
-	return result ? NVML_ERROR_NOT_SUPPORTED : NVML_ERROR_INVALID_ARGUMENT;
+	nvmlReturn_t r = device_and(device, result, &dev);
+	return r != NVML_SUCCESS ? r : NVML_ERROR_NOT_SUPPORTED;
 }
 
 NVML_API nvmlReturn_t nvmlDeviceGetNvLinkRemotePciInfo_v2(nvmlDevice_t device, unsigned int link, nvmlPciInfo_t *pci)
 {
 	CUdevice dev;
 	(void)link;
-	nvmlReturn_t r = device_of(device, &dev);
-	if (r != NVML_SUCCESS)
-		return r;
-	return pci ? NVML_ERROR_NOT_SUPPORTED : NVML_ERROR_INVALID_ARGUMENT;
+	nvmlReturn_t r = device_and(device, pci, &dev);
+	return r != NVML_SUCCESS ? r : NVML_ERROR_NOT_SUPPORTED;
 }
 
 NVML_API nvmlReturn_t nvmlDeviceGetNvLinkRemotePciInfo(nvmlDevice_t device, unsigned int link, nvmlPciInfo_t *pci)
