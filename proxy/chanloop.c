@@ -624,13 +624,36 @@ static void data_first_zeros(struct chanctx *cc, struct vgpu_proxy_call *call, c
  * What a zone must be told differently from the driver. Memory a zone registers
  * (cuMemHostRegister) is never at the same address in its worker, so kernels cannot take the
  * program's pointer to it: they use cuMemHostGetDevicePointer's, as on a device without
- * CU_DEVICE_ATTRIBUTE_CAN_USE_HOST_POINTER_FOR_REGISTERED_MEM.
+ * CU_DEVICE_ATTRIBUTE_CAN_USE_HOST_POINTER_FOR_REGISTERED_MEM. Nothing of a zone's is shared
+ * with other processes or devices outside it: its memory and pools are made without export
+ * handles, IPC handles are not remoted, and no NIC reaches its memory (GPUDirect RDMA), so a
+ * library that asks (NCCL chooses its allocator so) is told the device has none of these.
  */
+static int zone_lacks(int attrib)
+{
+	switch (attrib) {
+	case CU_DEVICE_ATTRIBUTE_CAN_USE_HOST_POINTER_FOR_REGISTERED_MEM:
+	case CU_DEVICE_ATTRIBUTE_HANDLE_TYPE_POSIX_FILE_DESCRIPTOR_SUPPORTED:
+	case CU_DEVICE_ATTRIBUTE_HANDLE_TYPE_WIN32_HANDLE_SUPPORTED:
+	case CU_DEVICE_ATTRIBUTE_HANDLE_TYPE_WIN32_KMT_HANDLE_SUPPORTED:
+	case CU_DEVICE_ATTRIBUTE_HANDLE_TYPE_FABRIC_SUPPORTED:
+	case CU_DEVICE_ATTRIBUTE_MEMPOOL_SUPPORTED_HANDLE_TYPES:
+	case CU_DEVICE_ATTRIBUTE_IPC_EVENT_SUPPORTED:
+	case CU_DEVICE_ATTRIBUTE_GPU_DIRECT_RDMA_SUPPORTED:
+	case CU_DEVICE_ATTRIBUTE_GPU_DIRECT_RDMA_WITH_CUDA_VMM_SUPPORTED:
+	case CU_DEVICE_ATTRIBUTE_GPU_DIRECT_RDMA_FLUSH_WRITES_OPTIONS:
+	case CU_DEVICE_ATTRIBUTE_GPU_DIRECT_RDMA_WRITES_ORDERING:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
 static void zone_view(struct vgpu_proxy_call *call, void **argv)
 {
 	if (call->hdr.opcode == VGPU_OP_cuDeviceGetAttribute) {   /* (pi, attrib, dev) */
 		int *pi = *(int **)argv[0];
-		if (pi && *(int *)argv[1] == CU_DEVICE_ATTRIBUTE_CAN_USE_HOST_POINTER_FOR_REGISTERED_MEM)
+		if (pi && zone_lacks(*(int *)argv[1]))
 			*pi = 0;
 	}
 }

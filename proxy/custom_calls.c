@@ -564,11 +564,12 @@ static CUresult pool_create(struct vgpu_proxy_call *call, void **argv)
 
 	if (!call->drv->cuMemPoolCreate)
 		return CUDA_ERROR_NOT_SUPPORTED;
-	if (ARG(uint32_t, VGPU_MPW_HANDLE_TYPES) != CU_MEM_HANDLE_TYPE_NONE) {
-		vgpu_info("cuMemPoolCreate: refused an exportable pool (handle types 0x%x)",
-			  ARG(uint32_t, VGPU_MPW_HANDLE_TYPES));
-		return CUDA_ERROR_NOT_PERMITTED;
-	}
+	/* A pool whose memory another process could import is never made: one asked for as
+	 * exportable is made without its export handles (exporting is not remoted, so the zone
+	 * could not use them anyway), as libraries ask for them whether they share or not. */
+	if (ARG(uint32_t, VGPU_MPW_HANDLE_TYPES) != CU_MEM_HANDLE_TYPE_NONE)
+		vgpu_debug("cuMemPoolCreate: handle types 0x%x asked for; the pool is made without them",
+			   ARG(uint32_t, VGPU_MPW_HANDLE_TYPES));
 	memset(&props, 0, sizeof(props));
 	props.allocType = (CUmemAllocationType)ARG(uint32_t, VGPU_MPW_ALLOC_TYPE);
 	props.handleTypes = CU_MEM_HANDLE_TYPE_NONE;
@@ -698,9 +699,14 @@ static CUresult mem_create(struct vgpu_proxy_call *call, void **argv)
 	if (!out || !size)
 		return CUDA_ERROR_INVALID_VALUE;
 	alloc_prop(&prop, argv, VGPU_VCW_TYPE);
+	/* Memory another process could import is never made: memory asked for as exportable
+	 * (PyTorch's expandable segments and NCCL ask for a POSIX descriptor whether they share
+	 * or not) is made without its export handles; exporting is not remoted, so a zone that
+	 * tries gets CUDA_ERROR_NOT_SUPPORTED there. */
 	if (prop.requestedHandleTypes != CU_MEM_HANDLE_TYPE_NONE) {
-		vgpu_info("cuMemCreate: refused exportable memory (handle types 0x%x)", prop.requestedHandleTypes);
-		return CUDA_ERROR_NOT_PERMITTED;
+		vgpu_debug("cuMemCreate: handle types 0x%x asked for; the memory is made without them",
+			   prop.requestedHandleTypes);
+		prop.requestedHandleTypes = CU_MEM_HANDLE_TYPE_NONE;
 	}
 	if (vgpu_vmm_create_reserve(call->zone, size) < 0) {
 		vgpu_warn("cuMemCreate of %llu bytes refused: the zone holds %llu of its %llu-byte memory quota",

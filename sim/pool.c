@@ -156,8 +156,8 @@ CUresult cuMemPoolCreate(CUmemoryPool *out, const CUmemPoolProps *props)
 		return CUDA_ERROR_INVALID_VALUE;
 	if (!dev_ok(props->location.id))
 		return CUDA_ERROR_INVALID_DEVICE;
-	if (props->handleTypes != CU_MEM_HANDLE_TYPE_NONE)
-		return CUDA_ERROR_NOT_SUPPORTED;   /* no exportable pools in the simulator */
+	if (props->handleTypes & ~(unsigned)CU_MEM_HANDLE_TYPE_POSIX_FILE_DESCRIPTOR)
+		return CUDA_ERROR_NOT_SUPPORTED;   /* Windows and fabric handles */
 	struct sim_pool *p = calloc(1, sizeof(*p));
 	if (!p)
 		return CUDA_ERROR_OUT_OF_MEMORY;

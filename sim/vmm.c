@@ -172,8 +172,8 @@ CUresult cuMemCreate(CUmemGenericAllocationHandle *handle, size_t size, const CU
 		return CUDA_ERROR_NOT_INITIALIZED;
 	if (!handle || !size || size % GRANULE || flags || !prop_ok(prop))
 		return CUDA_ERROR_INVALID_VALUE;
-	if (prop->requestedHandleTypes != CU_MEM_HANDLE_TYPE_NONE)
-		return CUDA_ERROR_NOT_SUPPORTED;
+	if (prop->requestedHandleTypes & ~(unsigned)CU_MEM_HANDLE_TYPE_POSIX_FILE_DESCRIPTOR)
+		return CUDA_ERROR_NOT_SUPPORTED;   /* Windows and fabric handles */
 	struct sim_phys *p = calloc(1, sizeof(*p));
 	if (!p)
 		return CUDA_ERROR_OUT_OF_MEMORY;

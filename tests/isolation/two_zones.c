@@ -209,13 +209,32 @@ static int zone_b(int in, int out, size_t quota)
 	CK_ERR(cuMemRetainAllocationHandle(&rh, (void *)(uintptr_t)o.mapped), CUDA_ERROR_INVALID_VALUE);
 	CK_ERR(cuMemGetAllocationPropertiesFromHandle(&rp, (CUmemGenericAllocationHandle)o.phys),
 	       CUDA_ERROR_INVALID_VALUE);
-	/* Physical memory is charged to B's quota before the driver sees it; exportable memory is refused. */
+	/* Physical memory is charged to B's quota before the driver sees it; memory asked for as
+	 * exportable is made without export handles (its properties say so) and cannot be exported;
+	 * the device says it has no such handles, nor IPC events, nor GPUDirect RDMA. */
 	CUmemGenericAllocationHandle bh;
 	size_t over = ((quota / o.gran) + 1) * o.gran;
 	CK_ERR(cuMemCreate(&bh, over, &vprop, 0), CUDA_ERROR_OUT_OF_MEMORY);
 	CUmemAllocationProp xvprop = vprop;
 	xvprop.requestedHandleTypes = CU_MEM_HANDLE_TYPE_POSIX_FILE_DESCRIPTOR;
-	CK_ERR(cuMemCreate(&bh, o.gran, &xvprop, 0), CUDA_ERROR_NOT_PERMITTED);
+	CK(cuMemCreate(&bh, o.gran, &xvprop, 0));
+	CK(cuMemGetAllocationPropertiesFromHandle(&rp, bh));
+	EXPECT(rp.requestedHandleTypes == CU_MEM_HANDLE_TYPE_NONE);
+	int shared_fd = -1;
+	CK_ERR(cuMemExportToShareableHandle(&shared_fd, bh, CU_MEM_HANDLE_TYPE_POSIX_FILE_DESCRIPTOR, 0),
+	       CUDA_ERROR_NOT_SUPPORTED);
+	EXPECT(shared_fd == -1);
+	CK(cuMemRelease(bh));
+	static const CUdevice_attribute none_here[] = {
+		CU_DEVICE_ATTRIBUTE_HANDLE_TYPE_POSIX_FILE_DESCRIPTOR_SUPPORTED, CU_DEVICE_ATTRIBUTE_HANDLE_TYPE_FABRIC_SUPPORTED,
+		CU_DEVICE_ATTRIBUTE_MEMPOOL_SUPPORTED_HANDLE_TYPES, CU_DEVICE_ATTRIBUTE_IPC_EVENT_SUPPORTED,
+		CU_DEVICE_ATTRIBUTE_GPU_DIRECT_RDMA_SUPPORTED, CU_DEVICE_ATTRIBUTE_GPU_DIRECT_RDMA_WITH_CUDA_VMM_SUPPORTED,
+	};
+	for (unsigned i = 0; i < sizeof(none_here) / sizeof(none_here[0]); i++) {
+		int v = -1;
+		CK(cuDeviceGetAttribute(&v, none_here[i], 0));
+		EXPECT(v == 0);
+	}
 	CK(cuMemCreate(&bh, o.gran, &vprop, 0));
 	CK_ERR(cuMemAlloc(&p, quota - o.gran + 4096), CUDA_ERROR_OUT_OF_MEMORY);   /* the granule counts */
 	CK(cuMemRelease(bh));
@@ -230,12 +249,18 @@ static int zone_b(int in, int out, size_t quota)
 				      tbox, tes, CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_NONE,
 				      CU_TENSOR_MAP_L2_PROMOTION_NONE, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE),
 	       CUDA_ERROR_INVALID_VALUE);
-	/* An exportable pool could hand its memory to another zone: refused. */
+	/* A pool asked for as exportable could hand its memory to another zone: it is made
+	 * without export handles, and cannot be exported. */
 	CUmemPoolProps xprops = { .allocType = CU_MEM_ALLOCATION_TYPE_PINNED,
 				  .handleTypes = CU_MEM_HANDLE_TYPE_POSIX_FILE_DESCRIPTOR,
 				  .location = { .type = CU_MEM_LOCATION_TYPE_DEVICE, .id = 0 } };
 	CUmemoryPool xpool;
-	CK_ERR(cuMemPoolCreate(&xpool, &xprops), CUDA_ERROR_NOT_PERMITTED);
+	CK(cuMemPoolCreate(&xpool, &xprops));
+	int pool_fd = -1;
+	CK_ERR(cuMemPoolExportToShareableHandle(&pool_fd, xpool, CU_MEM_HANDLE_TYPE_POSIX_FILE_DESCRIPTOR, 0),
+	       CUDA_ERROR_NOT_SUPPORTED);
+	EXPECT(pool_fd == -1);
+	CK(cuMemPoolDestroy(xpool));
 
 	/* A's memory: reads, writes, copies within, memset, free. */
 	CK_ERR(cuMemcpyDtoH(buf, o.dptr, sizeof(buf)), CUDA_ERROR_INVALID_VALUE);
