@@ -626,8 +626,9 @@ static void data_first_zeros(struct chanctx *cc, struct vgpu_proxy_call *call, c
  * program's pointer to it: they use cuMemHostGetDevicePointer's, as on a device without
  * CU_DEVICE_ATTRIBUTE_CAN_USE_HOST_POINTER_FOR_REGISTERED_MEM. Nothing of a zone's is shared
  * with other processes or devices outside it: its memory and pools are made without export
- * handles, IPC handles are not remoted, and no NIC reaches its memory (GPUDirect RDMA), so a
- * library that asks (NCCL chooses its allocator so) is told the device has none of these.
+ * handles, IPC handles, DMA-BUF exports and multicast objects are not remoted, and no NIC
+ * reaches its memory (GPUDirect RDMA), so a library that asks (NCCL chooses its allocator and
+ * its algorithms so) is told the device has none of these.
  */
 static int zone_lacks(int attrib)
 {
@@ -643,6 +644,9 @@ static int zone_lacks(int attrib)
 	case CU_DEVICE_ATTRIBUTE_GPU_DIRECT_RDMA_WITH_CUDA_VMM_SUPPORTED:
 	case CU_DEVICE_ATTRIBUTE_GPU_DIRECT_RDMA_FLUSH_WRITES_OPTIONS:
 	case CU_DEVICE_ATTRIBUTE_GPU_DIRECT_RDMA_WRITES_ORDERING:
+	case CU_DEVICE_ATTRIBUTE_DMA_BUF_SUPPORTED:             /* cuMemGetHandleForAddressRange: not remoted */
+	case CU_DEVICE_ATTRIBUTE_HOST_ALLOC_DMA_BUF_SUPPORTED:
+	case CU_DEVICE_ATTRIBUTE_MULTICAST_SUPPORTED:           /* cuMulticast*: not remoted */
 		return 1;
 	default:
 		return 0;
