@@ -653,12 +653,58 @@ static int zone_lacks(int attrib)
 	}
 }
 
+/*
+ * How much device memory there is, as the zone is told (unless --zone-mem-view device): no
+ * more than its quota, and its registration's shared budget, allow. The total is capped at the
+ * smaller limit, the free memory at what is left of each (and at the device's own free memory),
+ * so a program that sizes its work by the device (vLLM's KV cache, DeepSpeed's and TensorRT's
+ * workspaces: a fraction of the total or of what is free) fits its quota instead of failing
+ * past it, and learns less of the other zones' use.
+ */
+static void memory_view(struct vgpu_zone *z, size_t *freeb, size_t *total)
+{
+	uint64_t cap = UINT64_MAX, room = UINT64_MAX;
+
+	pthread_mutex_lock(&z->lock);
+	if (z->mem.limit) {
+		cap = z->mem.limit;
+		room = z->mem.limit > z->mem.used ? z->mem.limit - z->mem.used : 0;
+	}
+	struct vgpu_pool *pool = z->pool;
+	pthread_mutex_unlock(&z->lock);
+	if (pool && pool->limit[VGPU_POOL_MEM]) {
+		uint64_t pl = pool->limit[VGPU_POOL_MEM], pt = vgpu_pool_total(pool, VGPU_POOL_MEM);
+		uint64_t left = pl > pt ? pl - pt : 0;
+		cap = pl < cap ? pl : cap;
+		room = left < room ? left : room;
+	}
+	if (total && *total > cap)
+		*total = (size_t)cap;
+	if (freeb && *freeb > room)
+		*freeb = (size_t)room;
+	if (freeb && total && *freeb > *total)
+		*freeb = *total;
+}
+
 static void zone_view(struct vgpu_proxy_call *call, void **argv)
 {
-	if (call->hdr.opcode == VGPU_OP_cuDeviceGetAttribute) {   /* (pi, attrib, dev) */
+	switch (call->hdr.opcode) {
+	case VGPU_OP_cuDeviceGetAttribute: {   /* (pi, attrib, dev) */
 		int *pi = *(int **)argv[0];
 		if (pi && zone_lacks(*(int *)argv[1]))
 			*pi = 0;
+		break;
+	}
+	case VGPU_OP_cuMemGetInfo_v2:   /* (free, total) */
+		if (!call->zone->mem_view_device)
+			memory_view(call->zone, *(size_t **)argv[0], *(size_t **)argv[1]);
+		break;
+	case VGPU_OP_cuDeviceTotalMem_v2:   /* (bytes, dev) */
+		if (!call->zone->mem_view_device)
+			memory_view(call->zone, NULL, *(size_t **)argv[0]);
+		break;
+	default:
+		break;
 	}
 }
 

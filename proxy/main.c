@@ -65,6 +65,12 @@ static void usage(FILE *f)
 "                           simulator); copy carries their values by name, as on a GPU\n"
 "                           driver, and translates the addresses a zone took of them to\n"
 "                           where the restored module has them\n"
+"  --zone-mem-view quota|device  how much device memory a zone is told there is\n"
+"                           (cuMemGetInfo, cuDeviceTotalMem, and NVML over them): quota (the\n"
+"                           default) caps the total at its memory quota (and its registration's)\n"
+"                           and the free memory at what is left of them, so a program that\n"
+"                           sizes itself by the device (vLLM, DeepSpeed) fits its quota; device\n"
+"                           passes the driver's answers on\n"
 "  --device-va driver|fixed[@BASE]  where zones' device memory goes: driver (the default)\n"
 "                           lets the driver choose; fixed places cuMemAlloc'd memory and\n"
 "                           stream-ordered allocations (default pool, or a pool of\n"
@@ -128,7 +134,7 @@ int main(int argc, char **argv)
 {
 	enum { O_LISTEN = 1, O_BACKEND, O_SIMLIB, O_MEM, O_HANDLES, O_BULK, O_MAXZ, O_TRANSPORT,
 	       O_LOGLEVEL, O_FG, O_STATS, O_HELP, O_REQREG, O_SOCKMODE, O_CTL, O_REGISTRY, O_PINNED, O_STATEDIR, O_ADOPT, O_REJOIN,
-	       O_CKGLOB, O_DEVVA };
+	       O_CKGLOB, O_DEVVA, O_MEMVIEW };
 	static const struct option opts[] = {
 		{ "listen", required_argument, 0, O_LISTEN },
 		{ "backend", required_argument, 0, O_BACKEND },
@@ -151,6 +157,7 @@ int main(int argc, char **argv)
 		{ "rejoin-timeout", required_argument, 0, O_REJOIN },
 		{ "checkpoint-globals", required_argument, 0, O_CKGLOB },
 		{ "device-va", required_argument, 0, O_DEVVA },
+		{ "zone-mem-view", required_argument, 0, O_MEMVIEW },
 		{ "help", no_argument, 0, O_HELP },
 		{ 0, 0, 0, 0 },
 	};
@@ -281,6 +288,13 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			cfg.rejoin_timeout_s = (unsigned)v;
+			break;
+		case O_MEMVIEW:
+			if (strcmp(optarg, "quota") && strcmp(optarg, "device")) {
+				fprintf(stderr, "vgpu-proxy: --zone-mem-view %s: expected quota or device\n", optarg);
+				return 2;
+			}
+			cfg.mem_view_device = !strcmp(optarg, "device");
 			break;
 		case O_CKGLOB:
 			if (strcmp(optarg, "place") && strcmp(optarg, "copy")) {

@@ -42,6 +42,7 @@ struct vgpu_proxy_config {
 	unsigned rejoin_timeout_s;   /* a zone restored without its source waits this long for its channels */
 	int ckpt_globals_copy;       /* checkpoints carry module globals by value, never by address */
 	uint64_t devva_base, devva_size; /* --device-va fixed: the window of zones' allocations (size 0: off) */
+	int mem_view_device;         /* --zone-mem-view device: the driver's memory answers, not the quota's */
 };
 
 /* What the supervisor passes a new worker (in memory, across fork). */

@@ -1235,6 +1235,7 @@ void vgpu_worker_main(const struct vgpu_worker_args *a)
 		_exit(1);
 	}
 	memcpy(w.zone.token, a->token, sizeof(w.zone.token));
+	w.zone.mem_view_device = a->cfg->mem_view_device;
 	if (a->pool)
 		vgpu_zone_set_pool(&w.zone, a->pool, a->pool_slot);
 	/* A restore: hold the zone's device addresses before anything else maps memory (the

@@ -42,6 +42,7 @@ struct vgpu_zone {
 	struct vgpu_htab htab;
 	struct vgpu_allocmap amap;
 	struct vgpu_quota mem;
+	int mem_view_device;              /* --zone-mem-view device: memory queries answered as the driver does */
 	uint64_t bulk_limit;
 	uint64_t bulk_used;               /* atomic (vgpu_quota_*_atomic) */
 	void *primary[VGPU_ZONE_MAX_DEVICES]; /* each device's primary context once retained (idle or not), or NULL */

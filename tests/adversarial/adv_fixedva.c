@@ -103,7 +103,9 @@ int main(void)
 	struct ptest_proxy p;
 	struct adv_zone a, b;
 	CUcontext ca = NULL, cb = NULL;
-	const char *extra[] = { "--device-va", "fixed@500000000000", "--zone-mem-limit", "64M", NULL };
+	/* the device's own answers to cuMemGetInfo: what is back on the device is what is checked */
+	const char *extra[] = { "--device-va", "fixed@500000000000", "--zone-mem-limit", "64M", "--zone-mem-view", "device",
+				NULL };
 	static uint8_t in[4 << 20], out[4 << 20];
 
 	if (adv_start(&p, extra) < 0)

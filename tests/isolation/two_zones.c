@@ -275,6 +275,20 @@ static int zone_b(int in, int out, size_t quota)
 	CK_ERR(cuMemcpyHtoD(mine + 4090, buf, 16), CUDA_ERROR_INVALID_VALUE);
 	CK_ERR(cuMemcpyDtoH(buf, mine - 8, 16), CUDA_ERROR_INVALID_VALUE);
 
+	/* What B is told of the device's memory: its quota, and what is left of it (the proxy's
+	 * --zone-mem-view quota), not the device's, nor what A holds. */
+	size_t fr = 0, fr2 = 0, tot = 0, dtot = 0;
+	CK(cuMemGetInfo(&fr, &tot));
+	CK(cuDeviceTotalMem(&dtot, dev));
+	EXPECT(tot == quota && dtot == quota);
+	EXPECT(fr < quota);   /* B holds memory already */
+	CK(cuMemAlloc(&p, quota / 4));
+	CK(cuMemGetInfo(&fr2, &tot));
+	EXPECT(fr2 + quota / 4 == fr);   /* exactly what B took */
+	CK(cuMemFree(p));
+	CK(cuMemGetInfo(&fr2, &tot));
+	EXPECT(fr2 == fr);
+
 	/* Quota: one allocation over it fails; filling it fails at the limit; B goes on working. */
 	CK_ERR(cuMemAlloc(&p, quota + 1), CUDA_ERROR_OUT_OF_MEMORY);
 	CUdeviceptr chunks[256];
