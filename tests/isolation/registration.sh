@@ -91,6 +91,11 @@ out=$(VGPU_ZONE_TOKEN=$tok_a "$hold" $((13 * MiB)) </dev/null 2>&1) && fail "pod
 grep -q 'cuMemAlloc.*CUDA_ERROR_OUT_OF_MEMORY' <<<"$out" || fail "pod-a, 4 + 13 MiB: got: $out"
 out=$(VGPU_ZONE_TOKEN=$tok_a "$hold" $((12 * MiB)) </dev/null 2>&1) || fail "pod-a, 4 + 12 MiB refused: $out"
 pass "the memory limit is shared by all the processes of a registration (4 + 13 MiB refused, 4 + 12 MiB served)"
+# What each process is told of the device's memory is the registration's: 16 MiB in all, of
+# which 12 were free to the first (it held 4), and none to the second (its 12 filled it).
+grep -q "^ready free=$((12 * MiB)) total=$((16 * MiB))$" "$tmp/hold.out" || fail "pod-a's first process was told: $(cat "$tmp/hold.out")"
+grep -q "^ready free=0 total=$((16 * MiB))$" <<<"$out" || fail "pod-a's second process was told: $out"
+pass "a registration's processes are told its memory as the device's (16 MiB; 12 free, then none)"
 
 # The handle limit is the registration's too: each zone_hold holds one handle (its context);
 # with handles=2, two processes fit and a third is refused.

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * zone_hold.c — a tenant that allocates BYTES of device memory, fills and checks it, says
- * "ready", then waits for a line on stdin and touches the memory again. Used to observe a
+ * "ready free=F total=T" (what cuMemGetInfo then tells it), then waits for a line on stdin
+ * and touches the memory again. Used to observe a
  * live zone from outside (stats, registrations) and what happens to it when its
  * registration is dropped. Prints the CUresult name of the first failing call and exits 3
  * when it fails after "ready", 1 before.
@@ -51,7 +52,9 @@ int main(int argc, char **argv)
 		printf("data mismatch\n");
 		return 1;
 	}
-	printf("ready\n");
+	size_t fr = 0, tot = 0;
+	TRY(cuMemGetInfo(&fr, &tot), 1);
+	printf("ready free=%zu total=%zu\n", fr, tot);
 	fflush(stdout);
 	if (!fgets(line, sizeof(line), stdin))
 		return 0;
