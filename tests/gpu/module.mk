@@ -65,8 +65,8 @@ TESTS += $(GPU_SASS_ONLY) $(GPU_SIM_LIBS)
 # NCCL on the simulator: its communicators (NVML included: libvgpu/nvml/) and one rank's
 # collectives, which are copies; its kernels are SASS only, so no ring of sends there.
 $(B)/tests/gpu/sim_nccl_ops.sh: $(if $(GPU_NCCL),$(B)/tests/gpu/nccl_ops) $(LIBVGPU) $(LIBVGPU_NVML) $(SIM_LIB) $(PROXY) \
-		tests/gpu/lib_compare.sh
-	printf '#!/bin/sh\nVGPU_E2E_BACKEND=sim exec tests/gpu/lib_compare.sh --must-run --arg --no-kernels %s\n' \
+		tests/gpu/lib_compare.sh tests/gpu/nccl.lsan
+	printf '#!/bin/sh\nLSAN_OPTIONS=suppressions=$$PWD/tests/gpu/nccl.lsan VGPU_E2E_BACKEND=sim exec tests/gpu/lib_compare.sh --must-run --arg --no-kernels %s\n' \
 	  $(B)/tests/gpu/nccl_ops > $@ && chmod +x $@
 TESTS += $(B)/tests/gpu/sim_nccl_ops.sh
 
