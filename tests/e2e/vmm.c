@@ -55,8 +55,11 @@ int main(void)
 	CK(cuMemcpyDtoH(back, base + gran - 4, 8));
 	EXPECT(back[0] == 0 && back[1] == 0);
 
-	/* grow: a third granule joins */
-	CK(cuMemCreate(&h[2], gran, &prop, 0));
+	/* grow: a third granule joins, asked for with a POSIX descriptor as PyTorch's expandable
+	 * segments ask whether they share or not (a zone gets it made without one) */
+	CUmemAllocationProp xprop = prop;
+	xprop.requestedHandleTypes = CU_MEM_HANDLE_TYPE_POSIX_FILE_DESCRIPTOR;
+	CK(cuMemCreate(&h[2], gran, &xprop, 0));
 	CK(cuMemMap(base + 2 * gran, gran, 0, h[2], 0));
 	CK(cuMemSetAccess(base + 2 * gran, gran, &acc, 1));
 	CK(cuMemcpyDtoD(base + 2 * gran, base, gran));
