@@ -82,6 +82,15 @@ static void usage(FILE *f)
 "  --help                   this text\n");
 }
 
+/* An option of two values: 0 for the first, 1 for the second, -1 (said on stderr) for anything else. */
+static int one_of(const char *opt, const char *arg, const char *first, const char *second)
+{
+	if (!strcmp(arg, first) || !strcmp(arg, second))
+		return !strcmp(arg, second);
+	fprintf(stderr, "vgpu-proxy: --%s %s: expected %s or %s\n", opt, arg, first, second);
+	return -1;
+}
+
 /* Decide the backend once, in a short-lived child, so the supervisor never initialises CUDA. */
 static int probe_backend(struct vgpu_proxy_config *cfg)
 {
@@ -290,18 +299,12 @@ int main(int argc, char **argv)
 			cfg.rejoin_timeout_s = (unsigned)v;
 			break;
 		case O_MEMVIEW:
-			if (strcmp(optarg, "quota") && strcmp(optarg, "device")) {
-				fprintf(stderr, "vgpu-proxy: --zone-mem-view %s: expected quota or device\n", optarg);
+			if ((cfg.mem_view_device = one_of("zone-mem-view", optarg, "quota", "device")) < 0)
 				return 2;
-			}
-			cfg.mem_view_device = !strcmp(optarg, "device");
 			break;
 		case O_CKGLOB:
-			if (strcmp(optarg, "place") && strcmp(optarg, "copy")) {
-				fprintf(stderr, "vgpu-proxy: --checkpoint-globals %s: expected place or copy\n", optarg);
+			if ((cfg.ckpt_globals_copy = one_of("checkpoint-globals", optarg, "place", "copy")) < 0)
 				return 2;
-			}
-			cfg.ckpt_globals_copy = !strcmp(optarg, "copy");
 			break;
 		case O_DEVVA: {
 			char *end = NULL;
