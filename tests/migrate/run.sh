@@ -257,6 +257,7 @@ pass "device output not yet taken moved with its zone A -> B and reached the pro
 # and the zone goes on.
 for _ in $(seq 50); do [ -z "$(others)" ] && break; sleep 0.1; done
 side "$tmp/gchanged.out" 2 0 --no-late --graph-set-enabled
+for _ in $(seq 100); do grep -q "executable graph changed" "$tmp/gchanged.out" && break; sleep 0.1; done
 if out=$(ctl a checkpoint "$szone" "$tmp/gchanged.ckpt" 2>&1); then fail "a changed executable graph was checkpointed: $out"; fi
 grep -q "changed by cuGraphNodeSetEnabled" <<<"$out" || fail "unexpected refusal of a changed executable graph: $out"
 wait "$spid" || fail "the program with a changed executable graph failed after the refused checkpoint: $(cat "$tmp/gchanged.out")"

@@ -287,6 +287,10 @@ int main(int argc, char **argv)
 			if (t == CU_GRAPH_NODE_TYPE_MEMSET)
 				CK(cuGraphNodeSetEnabled(gexec, gnodes[i], 1));
 		}
+		if (graph == 2) {   /* a test checkpointing the zone waits for this line */
+			printf("stream_app: executable graph changed\n");
+			fflush(stdout);
+		}
 	}
 	/* --vmm: [granule of A][second granule of B] mapped at the start of a 4-granule reservation */
 	CUdeviceptr vbase = 0;
