@@ -10,7 +10,9 @@ usage: tests/gpu/pytorch_compare.sh [--out DIR] [--steps N] [--calls]
 Runs tests/gpu/pytorch_step.py --device cuda directly and through libvgpu + vgpu-proxy; PASS
 when both finish and every loss agrees within a relative 1e-3. Prints what torch.cuda
 reports through vgpu (is_available, device_count, NVML) and the step time ratio. With --out,
-the outputs and a summary (DIR/pytorch.txt) are kept in DIR. --calls also runs 5 steps through
+the outputs and a summary (DIR/pytorch.txt) are kept in DIR. Then 5 steps run through vgpu
+with PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True, whose losses must be the direct run's
+(the allocator's virtual memory, asked for with POSIX descriptors). --calls also runs 5 steps through
 vgpu with VGPU_TRACE and lists the calls each step sends, and which wait for a reply
 (bench/trace_calls.py; DIR/calls.txt): where the time through vgpu goes.
 Environment: PYTHON (default python3), VGPU_BUILD (default build/rel), VGPU_E2E_BACKEND
@@ -113,6 +115,33 @@ else
   done
 fi
 
+# PyTorch's expandable segments (PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True, common for
+# large models): the allocator maps its memory with the virtual memory calls and asks for a
+# POSIX descriptor for each piece, which a zone's proxy makes without one. 5 steps of each
+# model through vgpu; their losses must be the direct run's.
+if [ $vrc -eq 0 ]; then
+  STEPS=5 run expandable PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True VGPU_PROXY="$PROXY_SOCK" \
+    LD_LIBRARY_PATH="$PWD/$B/libvgpu${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+  if [ $rc -ne 0 ]; then
+    say "expandable segments through vgpu: FAIL: exit $rc; last lines: $(grep -v '^\s*$' "$tmp/expandable.err" | tail -n 3 | tr '\n' ' ')"
+    fail=1
+  else
+    read -r n bad <<<"$(awk '
+      FNR == NR { if ($2 == "step") want[$1 " " $3] = $5; next }
+      $2 == "step" && ($1 " " $3) in want {
+        n++; d = $5 - want[$1 " " $3]; if (d < 0) d = -d
+        m = want[$1 " " $3]; if (m < 0) m = -m
+        if (d > 1e-3 * (m > 1e-12 ? m : 1e-12)) bad++
+      }
+      END { printf "%d %d\n", n, bad }' "$tmp/direct.out" "$tmp/expandable.out")"
+    if [ "$n" -eq 0 ] || [ "$bad" -ne 0 ]; then
+      say "expandable segments through vgpu: FAIL: $n steps compared, $bad beyond a relative 1e-3"; fail=1
+    else
+      say "expandable segments through vgpu: $n steps agree with the direct run"
+    fi
+  fi
+fi
+
 if [ -n "$calls" ] && [ $vrc -eq 0 ]; then
   # 5 steps of each of the two models: the counts per step include the set-up's calls / 10
   STEPS=5 run trace VGPU_TRACE="$tmp/vgpu.trace" VGPU_PROXY="$PROXY_SOCK" \
@@ -129,7 +158,9 @@ proxy_stop; prc=$?
 if [ $prc -ne 0 ]; then say "vgpu-proxy exited $prc on SIGTERM"; fail=1; fi
 if [ -n "$out" ]; then
   mkdir -p "$out"
-  for f in direct.out direct.err vgpu.out vgpu.err pytorch.txt calls.txt; do cp "$tmp/$f" "$out/" 2>/dev/null; done
+  for f in direct.out direct.err vgpu.out vgpu.err expandable.out expandable.err pytorch.txt calls.txt; do
+    cp "$tmp/$f" "$out/" 2>/dev/null
+  done
   cp "$PROXY_LOG" "$out/proxy.log" 2>/dev/null
 fi
 if [ $fail -ne 0 ]; then
