@@ -39,6 +39,14 @@ static void test_devices(void)
 	EXPECT(a > 0);
 	CK(cuDeviceGetAttribute(&a, CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK, 0));
 	EXPECT(a >= 48 * 1024);
+	/* what the simulator implements it says it has, so programs take the paths a GPU's take:
+	 * memory pools, virtual memory management (with POSIX descriptors, as Linux drivers) */
+	CK(cuDeviceGetAttribute(&a, CU_DEVICE_ATTRIBUTE_MEMORY_POOLS_SUPPORTED, 0));
+	EXPECT(a == 1);
+	CK(cuDeviceGetAttribute(&a, CU_DEVICE_ATTRIBUTE_VIRTUAL_MEMORY_MANAGEMENT_SUPPORTED, 0));
+	EXPECT(a == 1);
+	CK(cuDeviceGetAttribute(&a, CU_DEVICE_ATTRIBUTE_HANDLE_TYPE_POSIX_FILE_DESCRIPTOR_SUPPORTED, 0));
+	EXPECT(a == 1);
 	/* every attribute a program may ask answers */
 	for (int i = 1; i < CU_DEVICE_ATTRIBUTE_MAX; i++)
 		CK(cuDeviceGetAttribute(&a, (CUdevice_attribute)i, 0));
