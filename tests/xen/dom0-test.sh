@@ -142,7 +142,7 @@ if start_zone zone-a "$PROGS,zone_grants"; then
   for _ in $(seq 50); do grep -q "pinned host memory and the device without the ring" /tmp/proxy.log && break; sleep 0.2; done
   moved=$(grep -o "moved [0-9]* bytes between pinned host memory and the device without the ring" /tmp/proxy.log | awk '{ s += $2 } END { print s + 0 }')
   [ "${moved:-0}" -gt 0 ] || why="$why pinned copies went through the ring, not through the granted pages;"
-  finish 2 "8 programs in a PV zone through libvgpu + vgpu-proxy over grant tables and event channels, output equal to the simulator's; pinned host memory is pages the guest granted to Dom0: $moved bytes copied without the ring; pinned regions of references never granted, granted read-only or too few refused, the channel served on"
+  finish 2 "$(echo $PROGS | tr , ' ' | wc -w) programs ($PROGS) in a PV zone through libvgpu + vgpu-proxy over grant tables and event channels, output equal to the simulator's; pinned host memory is pages the guest granted to Dom0: $moved bytes copied without the ring; pinned regions of references never granted, granted read-only or too few refused, the channel served on"
 else
   evidence 2 /tmp/xl-zone-a.log
   result 2 FAIL "xl create zone-a failed"
