@@ -89,22 +89,6 @@ out:
 	return out;
 }
 
-/* 1 when one of the texts names `name` as a function: the name followed by its parameter
- * list (an image's records name its device functions as well as its kernels). */
-static int defines(char *const *ptx, size_t n, const char *name)
-{
-	size_t nl = strlen(name);
-	for (size_t i = 0; i < n; i++)
-		for (const char *p = ptx[i]; (p = strstr(p, name)); p += nl) {
-			const char *q = p + nl;
-			while (*q == ' ' || *q == '\t')
-				q++;
-			if (*q == '(' && p > ptx[i] && (p[-1] == ' ' || p[-1] == '\t'))
-				return 1;
-		}
-	return 0;
-}
-
 struct search {
 	const struct vgpu_kernel_info *want;  /* the linked image's kernels */
 	size_t nwant;
@@ -150,8 +134,8 @@ static char **file_ptx(const char *path, size_t *n)
  * built with -rdc carries a large section (NCCL's: 126 MB, 127 fatbins, 136 MB of PTX once
  * decompressed), while a program may load dozens of such images (NCCL loads its kernels'
  * image once per context and stream kind). So each file is read once: what is kept is the set
- * of names its PTX defines, in the sense of defines() below; the texts are read again only for
- * an image whose every name is in the set, to be linked. A file mapped into the process does
+ * of names its PTX defines (collect_names below); the texts are read again only for an image
+ * whose every name is in the set, to be linked. A file mapped into the process does
  * not change under it; its identity (device, inode, size, time) is checked anyway.
  */
 struct file_names {
@@ -225,7 +209,8 @@ static int ident_char(char c)
 	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '$';
 }
 
-/* the names defines() would find in ptx: a name after a blank, then blanks, then '(' */
+/* the functions ptx names as such (an image's records name its device functions as well as its
+ * kernels): a name after a blank, then blanks, then '(' */
 static int collect_names(struct file_names *f, const char *ptx)
 {
 	for (const char *p = ptx; (p = strchr(p, '(')); p++) {
@@ -306,10 +291,7 @@ static int search_file(struct search *s, const char *path)
 		return 0;
 	struct rdc_inputs in = { .path = NULL };
 	in.ptx = file_ptx(path, &in.n);
-	int all = in.n > 0;
-	for (size_t i = 0; all && i < s->nwant; i++)
-		all = defines(in.ptx, in.n, s->want[i].name);
-	if (!all || !(in.path = strdup(path))) {
+	if (!in.n || !(in.path = strdup(path))) {
 		inputs_free(&in);
 		return 0;
 	}
