@@ -2,9 +2,7 @@
 /* devices.c — CUDA_VISIBLE_DEVICES in a zone: the devices a process of the zone sees, and in what order. */
 #include "client.h"
 
-#include <pthread.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include "visible.h"
 
@@ -28,26 +26,21 @@
 
 #define VIS_MAX 64
 
-static pthread_mutex_t vis_lock = PTHREAD_MUTEX_INITIALIZER;
-static int vis_n = -1;   /* -1: every device the proxy shows; else how many are visible */
-static int vis_dev[VIS_MAX];
+/* -1: every device the proxy shows; else how many, the zone's first (atomically) */
+static int vis_n = -1;
 
-struct uuid_ask {
-	struct vgpu_conn *c;
-};
-
+/* the UUID of the zone's device i, for a list that names devices by UUID (arg: the channel) */
 static int uuid_of(int i, CUuuid *u, void *arg)
 {
-	struct uuid_ask *a = arg;
 	CUdevice dev;
 	CUdevice *pd = &dev;
 	CUuuid *pu = u;
 	int ord = i;
 	void *av[2] = { &pd, &ord };
-	if (vgpu_call_on(a->c, &vgpu_call_cuDeviceGet, av) != CUDA_SUCCESS)
+	if (vgpu_call_on(arg, &vgpu_call_cuDeviceGet, av) != CUDA_SUCCESS)
 		return -1;
 	void *au[2] = { &pu, &dev };
-	return vgpu_call_on(a->c, &vgpu_call_cuDeviceGetUuid_v2, au) == CUDA_SUCCESS ? 0 : -1;
+	return vgpu_call_on(arg, &vgpu_call_cuDeviceGetUuid_v2, au) == CUDA_SUCCESS ? 0 : -1;
 }
 
 int vgpu_devices_none(void)
@@ -61,58 +54,34 @@ CUresult vgpu_devices_init(struct vgpu_conn *c)
 	const char *s = getenv("CUDA_VISIBLE_DEVICES");
 	int n = 0, *pn = &n, list[VIS_MAX], k;
 	void *av[1] = { &pn };
-	struct uuid_ask ask = { c };
 
 	if (!s) {
-		pthread_mutex_lock(&vis_lock);
-		vis_n = -1;
-		pthread_mutex_unlock(&vis_lock);
+		__atomic_store_n(&vis_n, -1, __ATOMIC_RELAXED);
 		return CUDA_SUCCESS;
 	}
 	CUresult r = vgpu_call_on(c, &vgpu_call_cuDeviceGetCount, av);
 	if (r != CUDA_SUCCESS)
 		return r;
-	k = vgpu_visible_parse(s, n, uuid_of, &ask, list, VIS_MAX);
+	k = vgpu_visible_parse(s, n, uuid_of, c, list, VIS_MAX);
 	for (int i = 0; i < k; i++)
 		if (list[i] != i) {
 			vgpu_client_log(1, "CUDA_VISIBLE_DEVICES=%s names the zone's device %d as device %d: a zone can "
 					"hide its last devices but not renumber them yet; cuInit returns "
 					"CUDA_ERROR_NOT_SUPPORTED", s, list[i], i);
-			pthread_mutex_lock(&vis_lock);
-			vis_n = 0;   /* and the zone shows the process no device */
-			pthread_mutex_unlock(&vis_lock);
+			__atomic_store_n(&vis_n, 0, __ATOMIC_RELAXED);   /* and the zone shows the process no device */
 			return CUDA_ERROR_NOT_SUPPORTED;
 		}
-	pthread_mutex_lock(&vis_lock);
-	int changed = vis_n != k || memcmp(vis_dev, list, (size_t)k * sizeof(list[0]));
-	vis_n = k;
-	memcpy(vis_dev, list, (size_t)k * sizeof(list[0]));
-	pthread_mutex_unlock(&vis_lock);
-	if (changed)
+	if (__atomic_exchange_n(&vis_n, k, __ATOMIC_RELAXED) != k)
 		vgpu_client_log(2, "CUDA_VISIBLE_DEVICES=%s: the process sees %d of the zone's %d device%s", s, k, n,
 				n == 1 ? "" : "s");
 	return k ? CUDA_SUCCESS : CUDA_ERROR_NO_DEVICE;
 }
 
-/* The zone's device behind visible ordinal i (i itself with no list), or -1 past the last. */
-static int device_of(int i)
+/* 1 when the process may not see the zone's device dev */
+static int hidden(int dev)
 {
-	pthread_mutex_lock(&vis_lock);
-	int d = vis_n < 0 ? i : i >= 0 && i < vis_n ? vis_dev[i] : -1;
-	pthread_mutex_unlock(&vis_lock);
-	return d;
-}
-
-static int visible(CUdevice dev)
-{
-	int yes = 0;
-	pthread_mutex_lock(&vis_lock);
-	if (vis_n < 0)
-		yes = 1;
-	for (int i = 0; i < vis_n && !yes; i++)
-		yes = vis_dev[i] == dev;
-	pthread_mutex_unlock(&vis_lock);
-	return yes;
+	int n = __atomic_load_n(&vis_n, __ATOMIC_RELAXED);
+	return dev < 0 || (n >= 0 && dev >= n);
 }
 
 int vgpu_devices_call(struct vgpu_conn *c, const struct vgpu_call_desc *d, void *const *argv, CUresult *res)
@@ -121,22 +90,20 @@ int vgpu_devices_call(struct vgpu_conn *c, const struct vgpu_call_desc *d, void 
 
 	switch (d->opcode) {
 	case VGPU_OP_cuDeviceGet:   /* (CUdevice *device, int ordinal) */
-		if (device_of(*(const int *)argv[1]) >= 0)
+		if (!hidden(*(const int *)argv[1]))
 			return 0;
 		*res = CUDA_ERROR_INVALID_DEVICE;
 		return 1;
 	case VGPU_OP_cuDeviceGetCount:   /* (int *count) */
 		*res = vgpu_call_on(c, d, argv);
-		pthread_mutex_lock(&vis_lock);
-		n = vis_n;
-		pthread_mutex_unlock(&vis_lock);
+		n = __atomic_load_n(&vis_n, __ATOMIC_RELAXED);
 		if (*res == CUDA_SUCCESS && n >= 0 && *(int *const *)argv[0])
 			**(int *const *)argv[0] = n;
 		return 1;
 	case VGPU_OP_cuDeviceGetByPCIBusId: {   /* (CUdevice *dev, const char *pciBusId) */
 		CUdevice *out = *(CUdevice *const *)argv[0];
 		*res = vgpu_call_on(c, d, argv);
-		if (*res == CUDA_SUCCESS && out && !visible(*out))
+		if (*res == CUDA_SUCCESS && out && hidden(*out))
 			*res = CUDA_ERROR_INVALID_DEVICE;
 		return 1;
 	}
