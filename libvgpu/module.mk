@@ -22,12 +22,12 @@ ALL += $(LIBVGPU)
 # libnvidia-ml.so.1 for zones (libvgpu/nvml/): NVML's device questions answered through
 # libcuda.so.1, which in a zone is libvgpu. Only the functions it defines are exported.
 LIBVGPU_NVML     := $(B)/libvgpu/libnvidia-ml.so.1
-LIBVGPU_NVML_OBJ := $(B)/libvgpu/nvml/nvml.o
-$(LIBVGPU_NVML_OBJ): CFLAGS += -fvisibility=hidden
-$(LIBVGPU_NVML): $(LIBVGPU_NVML_OBJ) $(LIBVGPU)
+LIBVGPU_NVML_OBJ := $(B)/libvgpu/nvml/nvml.o $(B)/runtime/visible.o
+$(B)/libvgpu/nvml/nvml.o: CFLAGS += -fvisibility=hidden
+$(LIBVGPU_NVML): $(LIBVGPU_NVML_OBJ) $(LIBVGPU) libvgpu/nvml/nvml.map
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -shared -Wl,-soname,libnvidia-ml.so.1 -Wl,-z,defs -o $@ $(LIBVGPU_NVML_OBJ) \
-	  -L$(dir $(LIBVGPU)) -l:libcuda.so.1
+	$(CC) $(LDFLAGS) -shared -Wl,-soname,libnvidia-ml.so.1 -Wl,--version-script=libvgpu/nvml/nvml.map -Wl,-z,defs \
+	  -o $@ $(LIBVGPU_NVML_OBJ) -L$(dir $(LIBVGPU)) -l:libcuda.so.1
 	ln -sf libnvidia-ml.so.1 $(dir $@)libnvidia-ml.so
 
 ALL += $(LIBVGPU_NVML)

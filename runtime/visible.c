@@ -35,6 +35,18 @@ static int index_of(const char *b, const char *e)
 	return v;
 }
 
+void vgpu_uuid_text(const CUuuid *u, char out[VGPU_UUID_TEXT])
+{
+	const unsigned char *x = (const unsigned char *)u->bytes;
+	char *p = out + sprintf(out, "GPU-");
+	for (int i = 0; i < 16; i++) {
+		p += sprintf(p, "%02x", x[i]);
+		if (i == 3 || i == 5 || i == 7 || i == 9)
+			*p++ = '-';
+	}
+	*p = 0;
+}
+
 static int is_uuid_entry(const char *b, const char *e)
 {
 	return e - b > 4 && !strncasecmp(b, "GPU-", 4);
@@ -59,14 +71,10 @@ int vgpu_visible_parse(const char *s, int n, int (*uuid_of)(int i, CUuuid *u, vo
 			size_t len = (size_t)(e - b);
 			for (int i = 0; i < n; i++) {
 				CUuuid u;
-				char text[48];
+				char text[VGPU_UUID_TEXT];
 				if (!uuid_of || uuid_of(i, &u, arg) != 0)
 					return k;
-				const unsigned char *x = (const unsigned char *)u.bytes;
-				snprintf(text, sizeof text,
-					 "GPU-%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", x[0],
-					 x[1], x[2], x[3], x[4], x[5], x[6], x[7], x[8], x[9], x[10], x[11], x[12], x[13],
-					 x[14], x[15]);
+				vgpu_uuid_text(&u, text);
 				if (len <= strlen(text) && !strncasecmp(text, b, len)) {
 					if (dev >= 0)
 						return k;   /* a prefix of two devices' UUIDs names neither */

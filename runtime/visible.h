@@ -17,6 +17,10 @@
 int vgpu_visible_parse(const char *s, int n, int (*uuid_of)(int i, CUuuid *u, void *arg), void *arg, int *out,
 		       int cap);
 
+/* A device's UUID as NVIDIA writes it: "GPU-" and its 16 bytes as 8-4-4-4-12 hex digits. */
+#define VGPU_UUID_TEXT 41
+void vgpu_uuid_text(const CUuuid *u, char out[VGPU_UUID_TEXT]);
+
 /* 1 when s hides every device whatever the devices are: its first entry is neither a
  * non-negative index nor a UUID ("", "-1", "none"). */
 int vgpu_visible_none(const char *s);

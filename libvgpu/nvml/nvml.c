@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "visible.h"
 #include "vgpu_nvml.h"
 
 #define NVML_API __attribute__((visibility("default")))
@@ -263,26 +264,19 @@ NVML_API nvmlReturn_t nvmlDeviceGetHandleByPciBusId(const char *pciBusId, nvmlDe
 }
 
 /* "GPU-" and the 16 bytes of cuDeviceGetUuid as 8-4-4-4-12 hex digits, as NVML prints them */
-static nvmlReturn_t uuid_text(CUdevice dev, char out[48])
+static nvmlReturn_t uuid_text(CUdevice dev, char out[VGPU_UUID_TEXT])
 {
 	CUuuid u;
 	CUresult r = cuDeviceGetUuid_v2(&u, dev);
 	if (r != CUDA_SUCCESS)
 		return from_cu(r);
-	const unsigned char *b = (const unsigned char *)u.bytes;
-	char *p = out + sprintf(out, "GPU-");
-	for (int i = 0; i < 16; i++) {
-		p += sprintf(p, "%02x", b[i]);
-		if (i == 3 || i == 5 || i == 7 || i == 9)
-			*p++ = '-';
-	}
-	*p = 0;
+	vgpu_uuid_text(&u, out);
 	return NVML_SUCCESS;
 }
 
 NVML_API nvmlReturn_t nvmlDeviceGetHandleByUUID(const char *uuid, nvmlDevice_t *device)
 {
-	char have[48];
+	char have[VGPU_UUID_TEXT];
 	if (!initialized())
 		return NVML_ERROR_UNINITIALIZED;
 	if (!uuid || !device)
@@ -338,7 +332,7 @@ NVML_API nvmlReturn_t nvmlDeviceGetName(nvmlDevice_t device, char *name, unsigne
 NVML_API nvmlReturn_t nvmlDeviceGetUUID(nvmlDevice_t device, char *uuid, unsigned int length)
 {
 	CUdevice dev;
-	char buf[48];
+	char buf[VGPU_UUID_TEXT];
 	nvmlReturn_t r = device_and(device, uuid, &dev);
 	if (r != NVML_SUCCESS)
 		return r;
