@@ -22,19 +22,15 @@ int sim_dev_phys(CUdevice dev)
 	return dev >= 0 && dev < g_ndev ? g_phys[dev] : -1;
 }
 
-/* the UUID of simulated device i (before CUDA_VISIBLE_DEVICES picks among them) */
-static void phys_uuid(int i, CUuuid *uuid)
+/* the UUID of simulated device i (before CUDA_VISIBLE_DEVICES picks among them; the
+ * signature is vgpu_visible_parse's callback's, arg unused) */
+static int phys_uuid(int i, CUuuid *uuid, void *arg)
 {
 	static const char tag[] = "vgpu-sim-dev";
+	(void)arg;
 	memset(uuid->bytes, 0, sizeof(uuid->bytes));
 	memcpy(uuid->bytes, tag, sizeof(tag) - 1);
 	uuid->bytes[15] = (char)i;
-}
-
-static int uuid_cb(int i, CUuuid *u, void *arg)
-{
-	(void)arg;
-	phys_uuid(i, u);
 	return 0;
 }
 int g_inited;
@@ -149,7 +145,7 @@ static void do_init(void)
 	/* as the driver: the devices CUDA_VISIBLE_DEVICES names, in its order; none, none at all */
 	const char *vis = getenv("CUDA_VISIBLE_DEVICES");
 	if (vis) {
-		int n = vgpu_visible_parse(vis, g_ndev, uuid_cb, NULL, g_phys, SIM_MAX_DEVICES);
+		int n = vgpu_visible_parse(vis, g_ndev, phys_uuid, NULL, g_phys, SIM_MAX_DEVICES);
 		if (n == 0) {
 			init_rc = CUDA_ERROR_NO_DEVICE;
 			return;
@@ -231,7 +227,7 @@ CUresult cuDeviceGetUuid(CUuuid *uuid, CUdevice dev)
 	if (!uuid)
 		return CUDA_ERROR_INVALID_VALUE;
 	CHECK_DEV(dev);
-	phys_uuid(g_phys[dev], uuid);
+	phys_uuid(g_phys[dev], uuid, NULL);
 	return CUDA_SUCCESS;
 }
 
