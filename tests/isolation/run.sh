@@ -10,8 +10,13 @@ backend=${VGPU_E2E_BACKEND:-sim}
 quota=$((64 << 20))
 . tests/proxy_lib.sh
 proxy_need_sim "$B" "$backend"
-fail() { echo "FAIL: $*"; echo "--- proxy log:"; cat "$PROXY_LOG"; exit 1; }
-proxy_start "$B" "$backend" --zone-mem-limit "$quota" --log-level info || exit 1
+fail() { echo "FAIL: $*"; echo "--- proxy log:"; cat "${PROXY_LOG:-/dev/null}"; exit 1; }
+# what a zone is told of the device's memory is chosen from two views, nothing else
+out=$("$B/proxy/vgpu-proxy" --zone-mem-view nope 2>&1); rc=$?
+[ $rc -eq 2 ] && grep -q -- "--zone-mem-view nope: expected quota or device" <<<"$out" ||
+  fail "vgpu-proxy --zone-mem-view nope: exit $rc, said: $out"
+# (the default, quota, is what two_zones checks; adv_fixedva runs with device)
+proxy_start "$B" "$backend" --zone-mem-limit "$quota" --zone-mem-view quota --log-level info || exit 1
 tmp=$PROXY_TMP proxy_pid=$PROXY_PID
 
 export VGPU_PROXY=$PROXY_SOCK LD_LIBRARY_PATH=$PWD/$B/libvgpu VGPU_KERNELS=$PWD/$B/tests/kernels
