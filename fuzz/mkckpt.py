@@ -22,8 +22,9 @@ def s(v):
     return struct.pack("<I", len(v)) + v
 
 
-def zone(slots, name="app", reg="", source="/run/vgpu/state/zone-1.sock"):
-    return rec(R_ZONE, struct.pack("<IIQ", 1, slots, 0x1234567880000000) + bytes(range(16)) + s(name) + s(reg) + s(source))
+def zone(slots, name="app", reg="", source="/run/vgpu/state/zone-1.sock", devices=None):
+    body = struct.pack("<IIQ", 1, slots, 0x1234567880000000) + bytes(range(16)) + s(name) + s(reg) + s(source)
+    return rec(R_ZONE, body + (s(devices) if devices is not None else b""))
 
 
 def slots(gens):
@@ -82,6 +83,8 @@ def seeds():
     yield "all-records", b"\x00" + payload(recs)
     yield "whole-file", b"\x01" + full_file(payload(recs))
     yield "empty-zone", b"\x00" + payload([zone(0, source=""), ranges([]), slots([])])
+    # a zone whose process chose devices (CUDA_VISIBLE_DEVICES): the proxy's ordinals, in its order
+    yield "devices", b"\x00" + payload([zone(8, devices="2,0")] + recs[1:])
     alloc = rec(R_ALLOC, struct.pack("<QQII", 0x7F0000200000, 64, NO_SLOT, 0) + bytes(64))
     yield "allocs-only", b"\x00" + payload([zone(1), ranges([(0x7F0000200000, 64)]), slots([1]), alloc])
     yield "ctx-module", b"\x00" + payload([zone(8), ranges([]), recs[2], recs[3], recs[4], recs[5]])

@@ -470,12 +470,8 @@ CUresult vgpu_client_call(const struct vgpu_call_desc *d, void *const *argv)
 	c = vgpu_conn_get(&err);
 	if (!c)
 		return err;
-	if (vgpu_devices_call(c, d, argv, &err))
-		return err;
 	err = vgpu_call_on(c, graph_watch(d, argv), argv);
 	graph_after(d->opcode, argv, err);
-	if (d->opcode == VGPU_OP_cuInit && err == CUDA_SUCCESS)
-		err = vgpu_devices_init(c);
 	return err;
 }
 

@@ -95,14 +95,12 @@ void vgpu_client_log(int level, const char *fmt, ...) __attribute__((format(prin
 
 /*
  * CUDA_VISIBLE_DEVICES (devices.c): vgpu_devices_none is 1 when the list hides every device
- * (cuInit then fails with CUDA_ERROR_NO_DEVICE before the zone is opened); vgpu_devices_init,
- * after a successful cuInit, reads the list against the proxy's devices (CUDA_ERROR_NO_DEVICE
- * when it leaves none); vgpu_devices_call answers cuDeviceGet, cuDeviceGetCount and
- * cuDeviceGetByPCIBusId by it (1, *res set) and returns 0 for every other call.
+ * (cuInit then fails with CUDA_ERROR_NO_DEVICE before the zone is opened); vgpu_devices_list
+ * gives the list a new zone's hello carries (NULL when unset): 0, or -E2BIG (said) when it is
+ * longer than a hello takes.
  */
 int vgpu_devices_none(void);
-CUresult vgpu_devices_init(struct vgpu_conn *c);
-int vgpu_devices_call(struct vgpu_conn *c, const struct vgpu_call_desc *d, void *const *argv, CUresult *res /* out */);
+int vgpu_devices_list(const char **out /* out */);
 
 /* After any call: forget the thread's cached current context if the call may change it, and
  * follow primary contexts going idle and coming back (cudart.c). */

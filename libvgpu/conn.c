@@ -332,6 +332,7 @@ static int rejoin(struct vgpu_chan *ch, void *arg)
  */
 static int conn_open_hop(uint16_t kind, struct vgpu_conn **out /* out */, unsigned hops)
 {
+	struct vgpu_hello_visible hv;
 	struct vgpu_hello hello;
 	struct vgpu_welcome w;
 	struct vgpu_msg_hdr h;
@@ -364,17 +365,30 @@ static int conn_open_hop(uint16_t kind, struct vgpu_conn **out /* out */, unsign
 	}
 	name = getenv("VGPU_ZONE_NAME");
 	snprintf(hello.name, sizeof(hello.name), "%s", name && *name ? name : program_invocation_short_name);
+	/* The process's CUDA_VISIBLE_DEVICES: the zone's driver starts with it (devices.c). */
+	const char *visible = NULL;
+	if (kind == VGPU_HELLO_NEW_ZONE && (rc = vgpu_devices_list(&visible)) < 0) {
+		zone.refused = CUDA_ERROR_INVALID_VALUE;
+		goto fail;
+	}
+	if (visible) {
+		hello.flags = VGPU_HELLO_F_VISIBLE;
+		memset(&hv, 0, sizeof(hv));
+		snprintf(hv.visible, sizeof(hv.visible), "%s", visible);
+	}
+	hv.hello = hello;
 
 	int xen = use_xen();
 	if (xen) {
 		/* In a Xen guest: the channel is granted to Dom0 and published in xenstore. */
 		const char *t = getenv("VGPU_XEN_TIMEOUT_MS");
 		path = "Dom0 (Xen transport)";
-		rc = vgpu_xs_connect(&hello, &g, t && atoi(t) > 0 ? atoi(t) : 30000, &c->chan);
+		rc = vgpu_xs_connect(&hello, visible, &g, t && atoi(t) > 0 ? atoi(t) : 30000, &c->chan);
 	} else {
-		rc = vgpu_shm_connect(path, &hello, sizeof(hello), &g, &c->chan);
+		rc = vgpu_shm_connect(path, &hv, visible ? sizeof(hv) : sizeof(hello), &g, &c->chan);
 	}
 	explicit_bzero(hello.token, sizeof(hello.token));
+	explicit_bzero(hv.hello.token, sizeof(hv.hello.token));
 	if (rc < 0 && xen) {
 		vgpu_client_log(0, "cannot open a channel to vgpu-proxy in Dom0: %s (%s)", strerror(-rc),
 				vgpu_chan_setup_error());

@@ -82,6 +82,9 @@ static int open_lib(struct vgpu_backend *b, const char *path, int kind, char *wh
 	SYM(cuStreamIsCapturing);
 	SYM(cuDeviceGetCount);
 	SYM(cuDeviceGet);
+	SYM(cuDeviceGetUuid_v2);
+	if (!b->fn.cuDeviceGetUuid_v2)
+		*(void **)&b->fn.cuDeviceGetUuid_v2 = dlsym(b->dl, "cuDeviceGetUuid");
 	SYM(cuDeviceGetName);
 	SYM(cuCtxSetCurrent);
 	SYM(cuCtxGetCurrent);

@@ -20,6 +20,7 @@ struct vgpu_backend_fns {
 	CUresult (*cuStreamIsCapturing)(CUstream, CUstreamCaptureStatus *);
 	CUresult (*cuDeviceGetCount)(int *);
 	CUresult (*cuDeviceGet)(CUdevice *, int);
+	CUresult (*cuDeviceGetUuid_v2)(CUuuid *, CUdevice);
 	CUresult (*cuDeviceGetName)(char *, int, CUdevice);
 	CUresult (*cuCtxSetCurrent)(CUcontext);
 	CUresult (*cuCtxGetCurrent)(CUcontext *);

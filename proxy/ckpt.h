@@ -7,6 +7,8 @@
 #include <stdint.h>
 #include <cuda.h>
 
+#include "visible.h"
+
 /*
  * Format (docs/ARCHITECTURE.md, "Checkpoint, restore and migration"): a 64-byte header
  *   "VGPUCKPT", u32 version, u32 header bytes (64), u64 payload bytes, 4 zero bytes,
@@ -58,6 +60,7 @@ struct vgpu_ckpt_meta {
 	char reg[64];              /* registration it was opened with, "" if none */
 	uint8_t token[16];         /* the zone's JOIN token: a credential, the file is 0600 */
 	char source[108];          /* the source worker's state socket, "" if none */
+	char devices[VGPU_VISIBLE_TEXT];         /* the devices the zone's process chose ("1,0"), "" for all */
 };
 
 /* Per-zone bookkeeping the checkpoint needs, kept while the zone runs (zone.h embeds it). */

@@ -94,7 +94,7 @@ static int one_of(const char *opt, const char *arg, const char *first, const cha
 /* Decide the backend once, in a short-lived child, so the supervisor never initialises CUDA. */
 static int probe_backend(struct vgpu_proxy_config *cfg)
 {
-	struct { int rc; int kind; char desc[600]; char why[512]; } r;
+	struct { int rc; int kind; int ndev; CUuuid uuid[VGPU_VISIBLE_MAX]; char desc[600]; char why[512]; } r;
 	int pfd[2];
 
 	if (pipe(pfd) < 0) {
@@ -114,6 +114,17 @@ static int probe_backend(struct vgpu_proxy_config *cfg)
 		if (r.rc == 0) {
 			r.kind = b.kind;
 			vgpu_backend_describe(&b, r.desc, sizeof(r.desc));
+			/* the devices zones are shown, for their CUDA_VISIBLE_DEVICES (devsel.c) */
+			if (b.fn.cuDeviceGetCount(&r.ndev) != CUDA_SUCCESS || r.ndev < 0)
+				r.ndev = 0;
+			if (r.ndev > (int)VGPU_VISIBLE_MAX)
+				r.ndev = VGPU_VISIBLE_MAX;
+			for (int i = 0; i < r.ndev; i++) {
+				CUdevice d;
+				if (b.fn.cuDeviceGet(&d, i) != CUDA_SUCCESS || !b.fn.cuDeviceGetUuid_v2 ||
+				    b.fn.cuDeviceGetUuid_v2(&r.uuid[i], d) != CUDA_SUCCESS)
+					memset(&r.uuid[i], 0, sizeof(r.uuid[i]));
+			}
 		}
 		ssize_t w = write(pfd[1], &r, sizeof(r));
 		_exit(w == (ssize_t)sizeof(r) ? 0 : 1);
@@ -135,6 +146,10 @@ static int probe_backend(struct vgpu_proxy_config *cfg)
 		return r.rc;
 	}
 	cfg->backend_resolved = r.kind;
+	cfg->ndev = r.ndev;
+	memcpy(cfg->dev_uuid, r.uuid, sizeof(cfg->dev_uuid));
+	const char *pv = getenv("CUDA_VISIBLE_DEVICES");
+	cfg->parent_visible = pv ? strdup(pv) : NULL;
 	vgpu_info("backend: %s", r.desc);
 	return 0;
 }

@@ -9,6 +9,7 @@
 #include "backend.h"
 #include "chan.h"
 #include "session.h"
+#include "visible.h"
 #include "stats.h"
 #include "zone.h"
 
@@ -43,7 +44,24 @@ struct vgpu_proxy_config {
 	int ckpt_globals_copy;       /* checkpoints carry module globals by value, never by address */
 	uint64_t devva_base, devva_size; /* --device-va fixed: the window of zones' allocations (size 0: off) */
 	int mem_view_device;         /* --zone-mem-view device: the driver's memory answers, not the quota's */
+	/* The devices zones are shown, as the start-up probe found them (devsel.c): how many, their
+	 * UUIDs in order, and the proxy's own CUDA_VISIBLE_DEVICES (NULL: unset) they are under. */
+	int ndev;
+	CUuuid dev_uuid[VGPU_VISIBLE_MAX];
+	const char *parent_visible;
 };
+
+/*
+ * CUDA_VISIBLE_DEVICES of a zone's process (devsel.c). resolve reads a new zone's list over the
+ * devices of cfg and writes the ordinals it names to devices ("" when it keeps them all in
+ * order, nothing to change); returns how many (0: none, the zone is refused). env writes the
+ * CUDA_VISIBLE_DEVICES that starts a worker's driver with the ordinals of devices, composed
+ * over the proxy's own list: 0, or -errno with why (an ordinal this proxy has no device for:
+ * a checkpoint from another node).
+ */
+int vgpu_devsel_resolve(const struct vgpu_proxy_config *cfg, const char *visible, char devices[VGPU_VISIBLE_TEXT]);
+int vgpu_devsel_env(const struct vgpu_proxy_config *cfg, const char *devices, char *env, size_t cap, char *why,
+		    size_t why_len);
 
 /* What the supervisor passes a new worker (in memory, across fork). */
 struct vgpu_worker_args {
@@ -61,6 +79,7 @@ struct vgpu_worker_args {
 	struct vgpu_pool *pool;           /* its registration's shared budget (slot pool_slot), or NULL */
 	int pool_slot;
 	int restore_fd;                   /* a checkpoint to recreate the zone from (ckpt.h), or -1 */
+	char devices[VGPU_VISIBLE_TEXT];  /* the devices its process chose (devsel.c), "" for all */
 };
 
 /* One channel handed from the supervisor to a worker: this struct + 2 fds (socket, memfd). */

@@ -105,7 +105,7 @@ void zone_forget(struct supervisor *s, unsigned i)
 /* Fork the worker of a new zone and hand it its first channel, with the limits of its
  * registration r (NULL: the command line's). Consumes sock and memfd. */
 int zone_create(struct supervisor *s, const struct vgpu_handoff *first, const char *name,
-		const struct reg *r, int sock, int memfd, const uint8_t *token, int restore_fd)
+		const struct reg *r, int sock, int memfd, const uint8_t *token, int restore_fd, const char *devices)
 {
 	const struct vgpu_hello *hello = first ? &first->hello : NULL;
 	struct vgpu_zone_stats *st = MAP_FAILED;
@@ -190,6 +190,7 @@ int zone_create(struct supervisor *s, const struct vgpu_handoff *first, const ch
 					      .domid = z.domid, .limits = lim, .pool = z.pool, .pool_slot = z.pool_slot,
 					      .restore_fd = restore_fd };
 		snprintf(a.reg, sizeof(a.reg), "%s", z.reg);
+		snprintf(a.devices, sizeof(a.devices), "%s", devices ? devices : "");
 		memcpy(a.name, z.name, sizeof(a.name));
 		memcpy(a.token, z.token, sizeof(a.token));
 		vgpu_worker_main(&a);
@@ -225,8 +226,9 @@ int zone_create(struct supervisor *s, const struct vgpu_handoff *first, const ch
 			 strerror(-rc));
 		kill(pid, SIGKILL);
 	}
-	vgpu_info("zone %u '%s' connected from pid %u: worker %d%s%s", z.id, z.name, hello->pid, (int)pid,
-		  r ? ", registration " : "", r ? r->name : "");
+	vgpu_info("zone %u '%s' connected from pid %u: worker %d%s%s%s%s", z.id, z.name, hello->pid, (int)pid,
+		  r ? ", registration " : "", r ? r->name : "", devices && *devices ? ", devices " : "",
+		  devices && *devices ? devices : "");
 	if (sock >= 0)
 		close(sock);
 	if (memfd >= 0)
@@ -250,19 +252,26 @@ fail:
 	return -1;
 }
 
-/* Check a hello from an untrusted client; NULL if acceptable, else what is wrong. */
-static const char *hello_check(const struct vgpu_hello *h, uint32_t len)
+/* Check a hello from an untrusted client (len bytes read into hv); NULL if acceptable, else
+ * what is wrong. */
+static const char *hello_check(const struct vgpu_hello_visible *hv, uint32_t len)
 {
-	if (len != sizeof(*h))
-		return "wrong hello size";
+	const struct vgpu_hello *h = &hv->hello;
+	if (len != (h->flags == VGPU_HELLO_F_VISIBLE ? sizeof(*hv) : sizeof(*h)))
+		return h->flags == VGPU_HELLO_F_VISIBLE ? "a hello with CUDA_VISIBLE_DEVICES of the wrong size" :
+		       "wrong hello size";
 	if (h->magic != VGPU_HELLO_MAGIC)
 		return "wrong magic (not a vgpu client?)";
 	if (h->version != VGPU_PROTO_VERSION)
 		return "unsupported protocol version (libvgpu and vgpu-proxy from different builds?)";
 	if (h->kind != VGPU_HELLO_NEW_ZONE && h->kind != VGPU_HELLO_JOIN && h->kind != VGPU_HELLO_REJOIN)
 		return "unknown hello kind";
-	if (h->reserved != 0)
-		return "reserved field not zero";
+	if (h->flags & ~VGPU_HELLO_F_VISIBLE)
+		return "unknown hello flags";
+	if (h->flags && h->kind != VGPU_HELLO_NEW_ZONE)
+		return "CUDA_VISIBLE_DEVICES with a channel that is not a new zone's";
+	if (h->flags && !memchr(hv->visible, 0, sizeof(hv->visible)))
+		return "CUDA_VISIBLE_DEVICES not NUL-terminated within its field";
 	return NULL;
 }
 
@@ -327,7 +336,7 @@ static int pending_expire(struct supervisor *s)
  * *status the CUresult to tell the client (0: just close).
  */
 const char *route(struct supervisor *s, struct vgpu_handoff *h, const char *name, uint32_t domid,
-			 int sock, int memfd, uint32_t *status, const char **moved_to)
+		  const char *visible, int sock, int memfd, uint32_t *status, const char **moved_to)
 {
 	const struct vgpu_hello *hello = &h->hello;
 	*status = 0;
@@ -348,8 +357,14 @@ const char *route(struct supervisor *s, struct vgpu_handoff *h, const char *name
 			*status = CUDA_ERROR_OUT_OF_MEMORY;
 			return "too many zones (--max-zones)";
 		}
+		/* The devices its process chose, as ordinals of the proxy's ("": all, as they are). */
+		char devices[VGPU_VISIBLE_TEXT] = "";
+		if (visible && vgpu_devsel_resolve(s->cfg, visible, devices) == 0) {
+			*status = CUDA_ERROR_NO_DEVICE;
+			return "its CUDA_VISIBLE_DEVICES names none of the devices zones are shown";
+		}
 		/* A registered zone is named by its registration (trusted), not by the client. */
-		zone_create(s, h, r ? r->name : name, r, sock, memfd, NULL, -1);
+		zone_create(s, h, r ? r->name : name, r, sock, memfd, NULL, -1, devices);
 		return NULL;
 	}
 	struct szone *z = zone_by_token(s, hello->token);
@@ -387,13 +402,14 @@ const char *route(struct supervisor *s, struct vgpu_handoff *h, const char *name
 /* A parked connection is readable: take its hello and route the channel. Consumes sock. */
 static void on_hello(struct supervisor *s, int sock)
 {
-	struct vgpu_hello hello;
+	struct vgpu_hello_visible hv;
+	const struct vgpu_hello *hp = &hv.hello;
 	uint32_t len = 0;
 	int memfd = -1, rc;
 	char name[65];
 
-	memset(&hello, 0, sizeof(hello));
-	rc = vgpu_shm_recv_hello(sock, &hello, sizeof(hello), &len, &memfd);
+	memset(&hv, 0, sizeof(hv));
+	rc = vgpu_shm_recv_hello(sock, &hv, sizeof(hv), &len, &memfd);
 	if (rc < 0) {
 		vgpu_warn("refused a connection: no valid hello + region fd (%s; %s)", strerror(-rc),
 			  vgpu_chan_setup_error());
@@ -401,16 +417,18 @@ static void on_hello(struct supervisor *s, int sock)
 	}
 	/* The worker's channel uses the socket for liveness; give it back its blocking mode. */
 	fcntl(sock, F_SETFL, fcntl(sock, F_GETFL) & ~O_NONBLOCK);
-	const char *bad = hello_check(&hello, len);
+	const char *bad = hello_check(&hv, len);
 	if (bad) {
 		vgpu_warn("refused a connection (hello of %u bytes): %s", len, bad);
 		goto refuse;
 	}
+	struct vgpu_hello hello = *hp;
+	hello.flags = 0;   /* what follows the hello stays here */
 	vgpu_name_sanitize(hello.name, sizeof(hello.name), name);
 	struct vgpu_handoff h = { .hello = hello, .transport = VGPU_TRANSPORT_SHM };
 	uint32_t status = 0;
 	const char *moved_to = NULL;
-	const char *why = route(s, &h, name, NO_DOMID, sock, memfd, &status, &moved_to);
+	const char *why = route(s, &h, name, NO_DOMID, hp->flags ? hv.visible : NULL, sock, memfd, &status, &moved_to);
 	if (!why)
 		return;
 	if (hello.kind == VGPU_HELLO_REJOIN) {

@@ -715,6 +715,23 @@ static void zone_randomise(void)
 	}
 }
 
+/* Start the driver with the devices the zone's process chose (ordinals of the proxy's). */
+static int zone_devices(struct worker *w, const char *devices, char *why, size_t cap)
+{
+	char env[4096];
+	int rc = vgpu_devsel_env(w->a->cfg, devices, env, sizeof(env), why, cap);
+	if (rc < 0)
+		return rc;
+	if (setenv("CUDA_VISIBLE_DEVICES", env, 1) < 0) {
+		snprintf(why, cap, "setenv CUDA_VISIBLE_DEVICES: %s", strerror(errno));
+		return -errno;
+	}
+	snprintf(w->zone.devices, sizeof(w->zone.devices), "%s", devices);
+	vgpu_info("the zone's process sees the proxy's devices %s: its driver starts with CUDA_VISIBLE_DEVICES=%s",
+		  devices, env);
+	return 0;
+}
+
 /* ---------------------------------------------------------------- outliving the supervisor */
 
 /* STATE_DIR/zone-ID.sock: where a new supervisor finds this worker (--state-dir). -1 if off. */
@@ -1260,7 +1277,13 @@ void vgpu_worker_main(const struct vgpu_worker_args *a)
 	if ((rc = vgpu_output_capture()) < 0)
 		vgpu_warn("device output cannot be kept for the zone (%s): kernels' printf goes to the worker's stdout",
 			  strerror(-rc));
-	rc = vgpu_backend_load(a->cfg->backend_resolved, a->cfg->sim_path, &w.be, why, sizeof(why));
+	/* the devices the zone's process chose (its first hello, or the checkpoint): the driver
+	 * starts with them, numbered from 0 as the process numbers them (devsel.c) */
+	const char *devices = a->restore_fd >= 0 ? ck_meta.devices : a->devices;
+	rc = devices[0] ? zone_devices(&w, devices, why, sizeof(why)) : 0;
+	int devices_bad = rc < 0;
+	if (rc == 0)
+		rc = vgpu_backend_load(a->cfg->backend_resolved, a->cfg->sim_path, &w.be, why, sizeof(why));
 	t_driver = mono_ns();
 	if (rc == 0 && a->cfg->ckpt_globals_copy) {
 		/* as a GPU driver: no module global can be put at a given address */
@@ -1284,7 +1307,7 @@ void vgpu_worker_main(const struct vgpu_worker_args *a)
 		vgpu_backend_describe(&w.be, desc, sizeof(desc));
 		vgpu_info("zone created, backend: %s", desc);
 	} else {
-		vgpu_err("no driver backend: %s; the zone's channels are refused", why);
+		vgpu_err("%s%s; the zone's channels are refused", devices_bad ? "" : "no driver backend: ", why);
 	}
 	vgpu_stat_set(&w.zone.stats->channels, 0);
 	__atomic_store_n(&w.zone.stats->ready, 1, __ATOMIC_RELEASE);
@@ -1295,7 +1318,7 @@ void vgpu_worker_main(const struct vgpu_worker_args *a)
 	if (a->restore_fd >= 0) {
 		if (!w.be_ok) {
 			rr.status = -ENODEV;
-			snprintf(rr.msg, sizeof(rr.msg), "no driver backend: %.200s", why);
+			snprintf(rr.msg, sizeof(rr.msg), "%s%.200s", devices_bad ? "" : "no driver backend: ", why);
 		} else if (ck_meta.backend != (uint32_t)w.be.kind) {
 			rr.status = -EPROTO;
 			snprintf(rr.msg, sizeof(rr.msg), "the checkpoint was taken on the %s, this proxy runs on the %s",

@@ -54,8 +54,22 @@ struct vgpu_hello {
 	uint16_t kind;      /* enum vgpu_hello_kind */
 	uint8_t  token[16]; /* JOIN: the zone token from the welcome; NEW_ZONE: zero */
 	uint32_t pid;       /* client process id, for logs only (never trusted) */
-	uint32_t reserved;  /* 0 */
+	uint32_t flags;     /* 0, or VGPU_HELLO_F_VISIBLE (NEW_ZONE only) */
 	char     name[64];  /* zone name for logs and stats */
+};
+
+/*
+ * A NEW_ZONE whose process has CUDA_VISIBLE_DEVICES set sends it after the hello, in the same
+ * record (flags VGPU_HELLO_F_VISIBLE): the proxy reads it over the devices it shows zones and
+ * starts the zone's driver with them (docs/ARCHITECTURE.md, "CUDA_VISIBLE_DEVICES in a
+ * zone"). The text is NUL-terminated within the field; a list that names none of them is
+ * refused with CUDA_ERROR_NO_DEVICE.
+ */
+#define VGPU_HELLO_F_VISIBLE     1u
+#define VGPU_HELLO_VISIBLE_BYTES 1024u
+struct vgpu_hello_visible {
+	struct vgpu_hello hello;
+	char visible[VGPU_HELLO_VISIBLE_BYTES];
 };
 
 /*

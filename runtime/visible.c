@@ -93,3 +93,70 @@ int vgpu_visible_parse(const char *s, int n, int (*uuid_of)(int i, CUuuid *u, vo
 	}
 	return k;
 }
+
+void vgpu_visible_format(const int *ord, int k, char out[VGPU_VISIBLE_TEXT])
+{
+	char *p = out;
+	*p = 0;
+	for (int i = 0; i < k && i < VGPU_VISIBLE_MAX; i++)
+		p += sprintf(p, i ? ",%d" : "%d", ord[i] % 100);
+}
+
+int vgpu_visible_ordinals(const char *text, int n, int out[VGPU_VISIBLE_MAX])
+{
+	int k = 0;
+	const char *p = text;
+
+	if (!*p)
+		return 0;
+	for (;;) {
+		int v = 0, digits = 0;
+		while (*p >= '0' && *p <= '9' && digits < 3) {
+			v = v * 10 + (*p++ - '0');
+			digits++;
+		}
+		if (!digits || v >= n || k >= VGPU_VISIBLE_MAX)
+			return -1;
+		for (int j = 0; j < k; j++)
+			if (out[j] == v)
+				return -1;
+		out[k++] = v;
+		if (!*p)
+			return k;
+		if (*p++ != ',')
+			return -1;
+	}
+}
+
+int vgpu_visible_compose(const char *parent, const int *ord, int k, char *out, size_t cap)
+{
+	size_t used = 0;
+
+	if (!cap)
+		return -1;
+	out[0] = 0;
+	for (int i = 0; i < k; i++) {
+		const char *b = NULL, *e = NULL, *next = parent;
+		char num[16];
+		if (parent) {
+			for (int j = 0; j <= ord[i]; j++) {
+				if (!next)
+					return -1;   /* fewer entries than the ordinal: not a device under parent */
+				next = entry(next, &b, &e);
+			}
+		} else {
+			snprintf(num, sizeof(num), "%d", ord[i]);
+			b = num;
+			e = num + strlen(num);
+		}
+		size_t len = (size_t)(e - b);
+		if (used + (i ? 1 : 0) + len + 1 > cap)
+			return -1;
+		if (i)
+			out[used++] = ',';
+		memcpy(out + used, b, len);
+		used += len;
+		out[used] = 0;
+	}
+	return 0;
+}

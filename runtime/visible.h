@@ -2,6 +2,8 @@
 /* visible.h — CUDA_VISIBLE_DEVICES: which devices a process sees, and in what order. */
 #ifndef VGPU_VISIBLE_H
 #define VGPU_VISIBLE_H
+#include <stddef.h>
+
 #include <cuda.h>
 
 /*
@@ -24,4 +26,25 @@ void vgpu_uuid_text(const CUuuid *u, char out[VGPU_UUID_TEXT]);
 /* 1 when s hides every device whatever the devices are: its first entry is neither a
  * non-negative index nor a UUID ("", "-1", "none"). */
 int vgpu_visible_none(const char *s);
+
+/*
+ * A zone's devices as a list of the proxy's device ordinals, written "1,0": what a zone's
+ * process chose with its CUDA_VISIBLE_DEVICES, kept by its worker and in its checkpoint.
+ * vgpu_visible_format writes ord[0..k) (at most VGPU_VISIBLE_MAX of them); vgpu_visible_ordinals
+ * reads such text strictly (decimal ordinals below n, distinct, separated by single commas, no
+ * blanks): how many, or -1 when it is anything else.
+ */
+#define VGPU_VISIBLE_MAX  64
+#define VGPU_VISIBLE_TEXT (VGPU_VISIBLE_MAX * 3)
+void vgpu_visible_format(const int *ord, int k, char out[VGPU_VISIBLE_TEXT]);
+int vgpu_visible_ordinals(const char *text, int n, int out[VGPU_VISIBLE_MAX]);
+
+/*
+ * The CUDA_VISIBLE_DEVICES that gives a driver whose own list is parent (NULL: unset, every
+ * device) the devices ord[0..k) of what it shows under parent, in that order: parent's entries
+ * ord[0], ord[1], ... (each ordinal below the number of devices the driver shows under parent,
+ * so each of those entries names a device), or the ordinals themselves without a parent.
+ * 0, or -1 when out (cap bytes) is too small.
+ */
+int vgpu_visible_compose(const char *parent, const int *ord, int k, char *out, size_t cap);
 #endif

@@ -40,6 +40,8 @@ struct vgpu_xs_chan {
 	struct vgpu_xen_info xen;     /* domid from the path, the rest from the keys */
 	struct vgpu_chan_geom geom;
 	struct vgpu_hello hello;      /* magic/version filled in; kind, token, name, pid from the keys */
+	int has_visible;              /* a new zone's CUDA_VISIBLE_DEVICES ("visible") is in visible */
+	char visible[VGPU_HELLO_VISIBLE_BYTES];
 };
 
 /*
@@ -74,7 +76,7 @@ int vgpu_xs_zone_token(char *hex, size_t cap);
  * again with kind "rejoin". 0 connected (served again), VGPU_REJOIN_LATER (the proxy says
  * "later": the zone is not restored yet), -errno refused or no answer. */
 int vgpu_xs_rejoin(struct vgpu_chan *ch, const struct vgpu_hello *hello, int timeout_ms);
-int vgpu_xs_connect(const struct vgpu_hello *hello, const struct vgpu_chan_geom *g, int timeout_ms,
-		    struct vgpu_chan **out /* out */);
+int vgpu_xs_connect(const struct vgpu_hello *hello, const char *visible /* NULL: none */,
+		    const struct vgpu_chan_geom *g, int timeout_ms, struct vgpu_chan **out /* out */);
 
 #endif

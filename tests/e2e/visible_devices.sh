@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
-# CUDA_VISIBLE_DEVICES in a zone: libvgpu applies the program's list over the zone's devices as
-# the driver applies it over the machine's. On a simulator with three devices, for each list:
-# tests/e2e/visible (cuInit's answer, the count, each ordinal's bus id and UUID, memory used on
-# each, which ordinal each bus id finds) must print the same through vgpu as directly; so must
-# NVML's view (tests/e2e/nvml) and a runtime-API program using every visible device
-# (tests/runtime/devices) under a list of two; a list that hides every device must fail cuInit
-# with CUDA_ERROR_NO_DEVICE without a zone being made; a list that renumbers the zone's devices
-# (which a zone cannot do yet: libvgpu/devices.c) must fail cuInit with CUDA_ERROR_NOT_SUPPORTED
-# and a line saying why, where directly the simulator takes it.
+# CUDA_VISIBLE_DEVICES in a zone: the proxy starts the zone's driver with the program's list
+# read over the devices it shows zones, as the driver reads it over the machine's. On a
+# simulator with three devices, for each list: tests/e2e/visible (cuInit's answer, the count,
+# each ordinal's bus id and UUID, memory used on each, which ordinal each bus id finds) must
+# print the same through vgpu as directly, lists that renumber devices ("1", "2,0", a UUID)
+# included; so must NVML's view (tests/e2e/nvml) and a runtime-API program using every visible
+# device (tests/runtime/devices) under lists of two; a list that hides every device must fail
+# cuInit with CUDA_ERROR_NO_DEVICE without a zone being made. Then a proxy that has a list of
+# its own: a zone's list is read over the devices that list leaves the proxy (through vgpu
+# "1" under the proxy's "2,0,1" is directly "0"), and no zone reaches a device the proxy's
+# list hides, by index or by UUID (CUDA_ERROR_NO_DEVICE, no zone made).
 set -u
 B=${VGPU_BUILD:-build/san}
 for p in "$B/tests/e2e/visible" "$B/tests/e2e/nvml" "$B/tests/runtime/devices"; do
@@ -62,25 +64,58 @@ for list in "0" "0,1" "0,1,2" "0,0,1" "0,7,1" " 0 , 1 " "$uuid0" "$uuid0,1" "3" 
   n=$((n + 1))
   compare "visible-$n [$list]" "$list" "$B/tests/e2e/visible"
 done
-compare "nvml [0,1]" "0,1" "$B/tests/e2e/nvml"
-compare "runtime devices [0,1]" "0,1" "$B/tests/runtime/devices"
-# lists that renumber the zone's devices: directly they do; a zone refuses them at cuInit, clearly
-for list in "1" "2,0" "$uuid2" "0,2"; do
+# lists that renumber the zone's devices: its driver numbers them as the program chose
+for list in "1" "2,0" "$uuid2" "0,2" "2,1,0" "1,$uuid0"; do
   n=$((n + 1))
-  label="renumbering-$n [$list]"
-  CUDA_VISIBLE_DEVICES=$list VGPU_PROXY=$PROXY_SOCK VGPU_E2E_PROXY=1 LD_LIBRARY_PATH=$PWD/$B/libvgpu \
-    "$B/tests/e2e/visible" >"$tmp/$label.zone" 2>"$tmp/$label.zone.err"
-  CUDA_VISIBLE_DEVICES=$list direct_run "$B" sim "$tmp/$label.direct" "$tmp/$label.direct.err" "$B/tests/e2e/visible"
-  if ! grep -qx "cuInit: CUDA_ERROR_NOT_SUPPORTED" "$tmp/$label.zone" ||
-     ! grep -q "CUDA_VISIBLE_DEVICES=$list names the zone's device [0-9]* as device [0-9]*" "$tmp/$label.zone.err"; then
-    echo "FAIL: $label: a zone must refuse it at cuInit, saying why"; cat "$tmp/$label.zone" "$tmp/$label.zone.err"; fail=1
-  elif ! grep -qx "cuInit: CUDA_SUCCESS" "$tmp/$label.direct"; then
-    echo "FAIL: $label: directly the simulator should take it"; cat "$tmp/$label.direct" "$tmp/$label.direct.err"; fail=1
-  else
-    echo "ok: $label: refused in a zone ($(grep -o 'names the zone.s device [0-9]* as device [0-9]*' "$tmp/$label.zone.err")), taken directly ($(grep '^devices' "$tmp/$label.direct"))"
-  fi
+  compare "renumbering-$n [$list]" "$list" "$B/tests/e2e/visible"
 done
-
+compare "nvml [0,1]" "0,1" "$B/tests/e2e/nvml"
+compare "nvml [2,1]" "2,1" "$B/tests/e2e/nvml"
+compare "runtime devices [0,1]" "0,1" "$B/tests/runtime/devices"
+compare "runtime devices [2,0]" "2,0" "$B/tests/runtime/devices"
+if ! grep -q "devices 2,0" "$tmp/proxy.log" ||
+   ! grep -q "its driver starts with CUDA_VISIBLE_DEVICES=2,0" "$tmp/proxy.log"; then
+  echo "FAIL: the proxy's log does not say which devices a zone's driver started with"; fail=1
+fi
 proxy_stop || { echo "FAIL: vgpu-proxy exited badly; its log:"; cat "$tmp/proxy.log"; fail=1; }
-[ $fail -eq 0 ] && echo "PASS: CUDA_VISIBLE_DEVICES selects the same devices through vgpu as directly, or is refused clearly"
+
+# compose LABEL PROXYLIST ZONELIST DIRECTLIST: the visible program in a zone with ZONELIST on a
+# proxy started with PROXYLIST prints what it prints directly with DIRECTLIST
+compose() {
+  local label=$1 plist=$2 zlist=$3 dlist=$4
+  CUDA_VISIBLE_DEVICES=$zlist VGPU_PROXY=$PROXY_SOCK VGPU_E2E_PROXY=1 LD_LIBRARY_PATH=$PWD/$B/libvgpu \
+    "$B/tests/e2e/visible" >"$tmp/$label.zone" 2>"$tmp/$label.zone.err"
+  CUDA_VISIBLE_DEVICES=$dlist direct_run "$B" sim "$tmp/$label.direct" "$tmp/$label.direct.err" "$B/tests/e2e/visible"
+  if ! diff -u "$tmp/$label.direct" "$tmp/$label.zone"; then
+    echo "FAIL: $label: [$zlist] in a zone of a proxy with [$plist] is not [$dlist] directly"
+    cat "$tmp/$label.zone.err"; fail=1; return
+  fi
+  echo "ok: $label: [$zlist] over the proxy's [$plist] is [$dlist]: $(grep -E '^(cuInit|devices)' "$tmp/$label.zone" | tr '\n' ' ')"
+}
+
+CUDA_VISIBLE_DEVICES="2,0,1" proxy_start "$B" sim --log-level info || exit 1
+tmp=$PROXY_TMP
+compose "proxy-list-1" "2,0,1" "1" "0"
+compose "proxy-list-2" "2,0,1" "2,0" "1,2"
+compose "proxy-list-3" "2,0,1" "$uuid0" "0"
+compose "proxy-list-4" "2,0,1" "0,1,2" "2,0,1"
+compose "proxy-list-5" "2,0,1" "0,3,1" "2"
+proxy_stop || { echo "FAIL: vgpu-proxy exited badly; its log:"; cat "$tmp/proxy.log"; fail=1; }
+
+# the proxy's list ends at its second entry (no device 7): it shows zones device 1 alone
+CUDA_VISIBLE_DEVICES="1,7,0" proxy_start "$B" sim --log-level info || exit 1
+tmp=$PROXY_TMP
+compose "proxy-short-1" "1,7,0" "0" "1"
+compose "proxy-short-2" "1,7,0" "$uuid0" "-1"
+compose "proxy-short-3" "1,7,0" "1" "-1"
+compose "proxy-short-4" "1,7,0" "$uuid2,0" "-1"
+made=$(grep -c "opened (new zone" "$tmp/proxy.log")
+refused=$(grep -c "its CUDA_VISIBLE_DEVICES names none of the devices zones are shown" "$tmp/proxy.log")
+if [ "$made" -ne 1 ] || [ "$refused" -ne 3 ]; then
+  echo "FAIL: a proxy showing one device made $made zones and refused $refused (want 1 and 3)"; fail=1
+else
+  echo "ok: no zone reaches a device the proxy's own list hides (3 lists refused, no zone made for them)"
+fi
+proxy_stop || { echo "FAIL: vgpu-proxy exited badly; its log:"; cat "$tmp/proxy.log"; fail=1; }
+[ $fail -eq 0 ] && echo "PASS: CUDA_VISIBLE_DEVICES selects the same devices in the same order through vgpu as directly"
 exit $fail

@@ -33,6 +33,7 @@ struct shape {
 	uint32_t alloc2_flags;   /* the second allocation record's flags word (1: a module global's bytes) */
 	int bad_crc, trailing;
 	uint32_t version;
+	const char *devices;     /* the zone's devices, when its process chose some (NULL: none) */
 	/* the memory pool record (slot 5): kind (0 a device's default, 1 created), device,
 	 * allocation type, location type, reuse flags, its padding word; where it comes */
 	uint32_t pool_kind, pool_dev, pool_type, pool_loc, pool_reuse, pool_pad;
@@ -234,10 +235,12 @@ static void build(const struct shape *s)
 {
 	n = VGPU_CKPT_HDR_BYTES;
 	nrec = 0;
-	rec(R_ZONE, 4 + 4 + 8 + 16 + 12 + 3 + 0 + 0);
+	rec(R_ZONE, 4 + 4 + 8 + 16 + 12 + 3 + 0 + 0 + (s->devices ? 4 + strlen(s->devices) : 0));
 	u32(7); u32(s->slots); u64(0x1234567880000000ull);
 	for (int i = 0; i < 16; i++) { uint8_t b = (uint8_t)i; put(&b, 1); }
 	str("app"); str(""); str("");
+	if (s->devices)
+		str(s->devices);
 	uint32_t nres = s->vmm ? 1 + (s->v_second_res_overlaps != 0) : 0;
 	rec(R_RANGES, 8 + 32 + 16ull * nres);
 	u32(2); u32(nres);
@@ -352,6 +355,17 @@ int main(void)
 	CHECK_EQ(m.allocs, 2);
 	CHECK_EQ(m.mem_bytes, 4096 + 64);
 	CHECK(!strcmp(m.name, "app"));
+	CHECK(!strcmp(m.devices, ""));
+	/* the devices the zone's process chose (CUDA_VISIBLE_DEVICES): ordinals, distinct */
+	s = good; s.devices = "2,0";             build(&s);
+	CHECK_EQ(vgpu_ckpt_check(buf, n, &m, why, sizeof(why)), 0);
+	CHECK(!strcmp(m.devices, "2,0"));
+	s = good; s.devices = "";                refused(&s, "zone record");         /* said, yet none */
+	s = good; s.devices = "1,1";             refused(&s, "zone record");         /* one twice */
+	s = good; s.devices = "0,x";             refused(&s, "zone record");
+	s = good; s.devices = " 1";              refused(&s, "zone record");         /* not as written */
+	s = good; s.devices = "64";              refused(&s, "zone record");         /* past any device */
+	s = good; s.devices = "1,";              refused(&s, "zone record");
 	/* one rule broken at a time */
 	s = good; s.version = 2;                 refused(&s, "format version 2");
 	s = good; s.bad_crc = 1;                 refused(&s, "checksum mismatch");

@@ -119,8 +119,46 @@ int main(void)
 	h.kind = 7;
 	expect_refused(&p, &h, sizeof(h), "wrong kind");
 	ptest_hello(&h, VGPU_HELLO_NEW_ZONE, NULL, "bad");
-	h.reserved = 1;
-	expect_refused(&p, &h, sizeof(h), "reserved field");
+	h.flags = 2;
+	expect_refused(&p, &h, sizeof(h), "unknown flags");
+	ptest_hello(&h, VGPU_HELLO_NEW_ZONE, NULL, "bad");
+	h.flags = VGPU_HELLO_F_VISIBLE;
+	expect_refused(&p, &h, sizeof(h), "CUDA_VISIBLE_DEVICES announced, not sent");
+	{
+		/* 3d. A new zone's CUDA_VISIBLE_DEVICES (after the hello): read over the proxy's
+		 * devices (the fake driver has one); a list naming none of them is refused with
+		 * CUDA_ERROR_NO_DEVICE; malformed ones are refused; the first device is taken. */
+		struct vgpu_hello_visible hv;
+		memset(&hv, 0, sizeof(hv));
+		ptest_hello(&hv.hello, VGPU_HELLO_NEW_ZONE, NULL, "visible");
+		hv.hello.flags = VGPU_HELLO_F_VISIBLE;
+		memset(hv.visible, '0', sizeof(hv.visible));
+		expect_refused(&p, &hv.hello, sizeof(hv), "CUDA_VISIBLE_DEVICES not NUL-terminated");
+		expect_refused(&p, &hv.hello, sizeof(hv) - 1, "CUDA_VISIBLE_DEVICES cut short");
+		memset(hv.visible, 0, sizeof(hv.visible));
+		strcpy(hv.visible, "1");
+		CHECK_EQ(ptest_open(&p, &hv.hello, sizeof(hv), &c, &w), 0);
+		CHECK_EQ(w.status, 100);   /* CUDA_ERROR_NO_DEVICE */
+		if (c)
+			vgpu_chan_close(c);
+		strcpy(hv.visible, "GPU-ffff");
+		CHECK_EQ(ptest_open(&p, &hv.hello, sizeof(hv), &c, &w), 0);
+		CHECK_EQ(w.status, 100);   /* CUDA_ERROR_NO_DEVICE */
+		if (c)
+			vgpu_chan_close(c);
+		ptest_hello(&hv.hello, VGPU_HELLO_JOIN, w1.token, "visible-join");
+		hv.hello.flags = VGPU_HELLO_F_VISIBLE;
+		strcpy(hv.visible, "0");
+		expect_refused(&p, &hv.hello, sizeof(hv), "CUDA_VISIBLE_DEVICES with a JOIN");
+		ptest_hello(&hv.hello, VGPU_HELLO_NEW_ZONE, NULL, "visible-0");
+		hv.hello.flags = VGPU_HELLO_F_VISIBLE;
+		strcpy(hv.visible, " 0 ,4");
+		CHECK_EQ(ptest_open(&p, &hv.hello, sizeof(hv), &c, &w), 0);
+		CHECK_EQ(w.status, 0);
+		CHECK(w.zone_id > w1.zone_id);
+		if (c)
+			vgpu_chan_close(c);
+	}
 	ptest_hello(&h, VGPU_HELLO_NEW_ZONE, NULL, "bad");
 	expect_refused(&p, &h, sizeof(h) - 1, "short hello");
 	uint8_t wrong[16];

@@ -85,6 +85,14 @@ static void test_good(void)
 	CHECK_EQ(c.hello.kind, VGPU_HELLO_REJOIN);
 	set(&t, "token", NULL);
 	CHECK(vgpu_xs_parse_chan(get, &t, 5, &c) != NULL);
+	/* a new zone's CUDA_VISIBLE_DEVICES, read over the proxy's devices later */
+	t = good();
+	CHECK(vgpu_xs_parse_chan(get, &t, 5, &c) == NULL);
+	CHECK_EQ(c.has_visible, 0);
+	set(&t, "visible", "1,GPU-76");
+	CHECK(vgpu_xs_parse_chan(get, &t, 5, &c) == NULL);
+	CHECK_EQ(c.has_visible, 1);
+	CHECK(!strcmp(c.visible, "1,GPU-76"));
 }
 
 static void test_rules(void)
@@ -124,6 +132,18 @@ static void test_rules(void)
 	refused("token", "000102030405060708090a0b0c0d0e0f0", "token");
 	refused("name", "0123456789012345678901234567890123456789012345678901234567890123x", "name");
 	refused("pid", "abc", "pid");
+	static char long_list[VGPU_HELLO_VISIBLE_BYTES + 1];
+	memset(long_list, '0', VGPU_HELLO_VISIBLE_BYTES);
+	refused("visible", long_list, "longer than 1023");
+	{
+		/* only a new zone says which devices it sees */
+		struct kv j = good();
+		set(&j, "kind", "join");
+		set(&j, "token", "000102030405060708090a0b0c0d0e0f");
+		set(&j, "visible", "0");
+		const char *why = vgpu_xs_parse_chan(get, &j, 5, &c);
+		CHECK(why && strstr(why, "not a new zone"));
+	}
 	/* The largest geometry is accepted (and its page count is the limit). */
 	struct kv big = good();
 	char pg[16], ring[16], bulk[16];
