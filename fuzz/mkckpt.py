@@ -22,9 +22,13 @@ def s(v):
     return struct.pack("<I", len(v)) + v
 
 
-def zone(slots, name="app", reg="", source="/run/vgpu/state/zone-1.sock", devices=None):
+def zone(slots, name="app", reg="", source="/run/vgpu/state/zone-1.sock", devices=None, env=None):
     body = struct.pack("<IIQ", 1, slots, 0x1234567880000000) + bytes(range(16)) + s(name) + s(reg) + s(source)
-    return rec(R_ZONE, body + (s(devices) if devices is not None else b""))
+    if devices is not None:
+        body += s(devices)
+    if env is not None:
+        body += s(env)
+    return rec(R_ZONE, body)
 
 
 def slots(gens):
@@ -85,6 +89,9 @@ def seeds():
     yield "empty-zone", b"\x00" + payload([zone(0, source=""), ranges([]), slots([])])
     # a zone whose process chose devices (CUDA_VISIBLE_DEVICES): the proxy's ordinals, in its order
     yield "devices", b"\x00" + payload([zone(8, devices="2,0")] + recs[1:])
+    # and its driver settings (after the devices; "" for all of them)
+    yield "driver-env", b"\x00" + payload([zone(8, devices="", env="CUDA_LAUNCH_BLOCKING=1 CUDA_MODULE_LOADING=EAGER")]
+                                          + recs[1:])
     alloc = rec(R_ALLOC, struct.pack("<QQII", 0x7F0000200000, 64, NO_SLOT, 0) + bytes(64))
     yield "allocs-only", b"\x00" + payload([zone(1), ranges([(0x7F0000200000, 64)]), slots([1]), alloc])
     yield "ctx-module", b"\x00" + payload([zone(8), ranges([]), recs[2], recs[3], recs[4], recs[5]])

@@ -112,7 +112,7 @@ FZ_XS := $(B)/fuzz/vgpu-fuzz-xs
 $(FZ_XS): $(B)/fuzz/xs.o $(RING_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(RING_LIBS)
-FZ_XS_SRCS := fuzz/xs.c runtime/xenbus.c runtime/transport_xen.c runtime/chan.c
+FZ_XS_SRCS := fuzz/xs.c runtime/xenbus.c runtime/drvenv.c runtime/transport_xen.c runtime/chan.c
 $(FZ_AFL_DIR)/vgpu-fuzz-xs: $(FZ_XS_SRCS) $(wildcard runtime/*.h)
 	@mkdir -p $(dir $@)
 	AFL_QUIET=1 AFL_USE_ASAN=1 AFL_USE_UBSAN=1 $(AFL_CC) $(FZ_AFL_FLAGS) -o $@ $(FZ_XS_SRCS) $(RING_LIBS)
@@ -127,7 +127,7 @@ fuzz/test_replay.sh: $(FZ_XS)
 # ---- checkpoint files (what vgpuctl restore hands a proxy) ----
 FZ_CKPT := $(B)/fuzz/vgpu-fuzz-ckpt
 FZ_CKPT_CORE := $(addprefix $(B)/proxy/,ckpt.o zone.o handles.o allocmap.o quota.o log.o pool.o vmm.o devva.o pinned.o output.o texture.o link.o hostfn.o) \
-	$(B)/runtime/modimage.o $(B)/runtime/visible.o
+	$(B)/runtime/modimage.o $(B)/runtime/visible.o $(B)/runtime/drvenv.o
 $(FZ_CKPT): $(B)/fuzz/ckpt.o $(FZ_CKPT_CORE)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PROXY_CORE_LIBS) -lpthread

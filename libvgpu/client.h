@@ -101,6 +101,11 @@ void vgpu_client_log(int level, const char *fmt, ...) __attribute__((format(prin
  */
 int vgpu_devices_none(void);
 int vgpu_devices_list(const char **out /* out */);
+/* The process's driver settings for a new zone's hello (drvenv.h; VGPU_HELLO_ENV_BYTES):
+ * 1 when there are some. vgpu_launch_blocking: 1 when CUDA_LAUNCH_BLOCKING=1, so that every
+ * kernel launch waits for its answer, which the zone's driver gives once the kernel ran. */
+int vgpu_devices_env(char *env);
+int vgpu_launch_blocking(void);
 
 /* After any call: forget the thread's cached current context if the call may change it, and
  * follow primary contexts going idle and coming back (cudart.c). */

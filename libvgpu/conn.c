@@ -332,7 +332,7 @@ static int rejoin(struct vgpu_chan *ch, void *arg)
  */
 static int conn_open_hop(uint16_t kind, struct vgpu_conn **out /* out */, unsigned hops)
 {
-	struct vgpu_hello_visible hv;
+	struct vgpu_hello_ext hv;
 	struct vgpu_hello hello;
 	struct vgpu_welcome w;
 	struct vgpu_msg_hdr h;
@@ -371,11 +371,13 @@ static int conn_open_hop(uint16_t kind, struct vgpu_conn **out /* out */, unsign
 		zone.refused = CUDA_ERROR_INVALID_VALUE;
 		goto fail;
 	}
+	memset(&hv, 0, sizeof(hv));
 	if (visible) {
-		hello.flags = VGPU_HELLO_F_VISIBLE;
-		memset(&hv, 0, sizeof(hv));
+		hello.flags |= VGPU_HELLO_F_VISIBLE;
 		snprintf(hv.visible, sizeof(hv.visible), "%s", visible);
 	}
+	if (kind == VGPU_HELLO_NEW_ZONE && vgpu_devices_env(hv.env))
+		hello.flags |= VGPU_HELLO_F_DRIVER_ENV;
 	hv.hello = hello;
 
 	int xen = use_xen();
@@ -383,9 +385,10 @@ static int conn_open_hop(uint16_t kind, struct vgpu_conn **out /* out */, unsign
 		/* In a Xen guest: the channel is granted to Dom0 and published in xenstore. */
 		const char *t = getenv("VGPU_XEN_TIMEOUT_MS");
 		path = "Dom0 (Xen transport)";
-		rc = vgpu_xs_connect(&hello, visible, &g, t && atoi(t) > 0 ? atoi(t) : 30000, &c->chan);
+		rc = vgpu_xs_connect(&hello, visible, hv.env[0] ? hv.env : NULL, &g, t && atoi(t) > 0 ? atoi(t) : 30000,
+				     &c->chan);
 	} else {
-		rc = vgpu_shm_connect(path, &hv, visible ? sizeof(hv) : sizeof(hello), &g, &c->chan);
+		rc = vgpu_shm_connect(path, &hv, hello.flags ? sizeof(hv) : sizeof(hello), &g, &c->chan);
 	}
 	explicit_bzero(hello.token, sizeof(hello.token));
 	explicit_bzero(hv.hello.token, sizeof(hv.hello.token));

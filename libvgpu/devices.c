@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: MIT */
-/* devices.c — CUDA_VISIBLE_DEVICES in a zone: the devices a process of the zone sees, and in what order. */
+/* devices.c — CUDA_VISIBLE_DEVICES and the driver settings of a zone's process: its worker's driver starts with them. */
 #include "client.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "drvenv.h"
 #include "session.h"
 #include "visible.h"
 
@@ -40,4 +41,30 @@ int vgpu_devices_list(const char **out)
 	}
 	*out = s;
 	return 0;
+}
+
+static void env_refused(const char *name, const char *value)
+{
+	vgpu_client_log(1, "%s=%s is not a value the driver takes; the zone's driver starts without it", name, value);
+}
+
+_Static_assert(VGPU_HELLO_ENV_BYTES == VGPU_DRVENV_BYTES, "a hello carries the driver settings' text");
+
+int vgpu_devices_env(char *env)
+{
+	vgpu_drvenv_collect(env, env_refused);
+	return env[0] != '\0';
+}
+
+int vgpu_launch_blocking(void)
+{
+	/* read once, as the driver reads it at cuInit */
+	static int blocking = -1;
+	int b = __atomic_load_n(&blocking, __ATOMIC_RELAXED);
+	if (b < 0) {
+		const char *s = getenv("CUDA_LAUNCH_BLOCKING");
+		b = s && !strcmp(s, "1");
+		__atomic_store_n(&blocking, b, __ATOMIC_RELAXED);
+	}
+	return b;
 }

@@ -186,8 +186,15 @@ static CUresult launch_common(const struct vgpu_call_desc *d, struct launch *l, 
 	if (ptsz && !l->stream)
 		l->stream = CU_STREAM_PER_THREAD;
 	CUresult r = pack_params(d->name, l, kernelParams, extra, buf, layout, &lay);
-	if (r == CUDA_SUCCESS)
+	if (r == CUDA_SUCCESS && vgpu_launch_blocking() && (d->flags & VGPU_CALLF_ASYNC)) {
+		/* CUDA_LAUNCH_BLOCKING=1: the zone's driver, started with it too, answers once the
+		 * kernel ran, with its error */
+		struct vgpu_call_desc sync = *d;
+		sync.flags &= (uint16_t)~VGPU_CALLF_ASYNC;
+		r = launch_send(&sync, l);
+	} else if (r == CUDA_SUCCESS) {
 		r = launch_send(d, l);
+	}
 	if (lay != layout)
 		free(lay);
 	return r;

@@ -1598,9 +1598,11 @@ int vgpu_ckpt_write(int fd, struct vgpu_zone *z, const struct vgpu_backend *be, 
 	}
 	/* the payload's length, announced in the header (a reader of a stream knows its end) */
 	const char *s_reg = reg ? reg : "", *s_src = source ? source : "";
-	/* the zone's devices only where its process chose some: a file without them reads as before */
+	/* the zone's devices and driver settings only where its process chose some (the devices,
+	 * "" for all, before settings): a file without them reads as before */
+	int tail = z->devices[0] || z->env[0];
 	uint64_t zone_len = 4 + 4 + 8 + 16 + 12 + strlen(z->name) + strlen(s_reg) + strlen(s_src) +
-			    (z->devices[0] ? 4 + strlen(z->devices) : 0);
+			    (tail ? 4 + strlen(z->devices) : 0) + (z->env[0] ? 4 + strlen(z->env) : 0);
 	uint64_t payload = 16 + zone_len + 16 + 8 + 16ull * (z->amap.n + z->vmm.nres) + 16 + 4 + 4ull * used + 16 + 8;
 	for (uint32_t i = 0; i < z->vmm.n; i++)
 		payload += 16 + VMEM_HEAD + z->vmm.v[i].size;
@@ -1639,8 +1641,10 @@ int vgpu_ckpt_write(int fd, struct vgpu_zone *z, const struct vgpu_backend *be, 
 	w_str(&w, z->name);
 	w_str(&w, s_reg);
 	w_str(&w, s_src);
-	if (z->devices[0])
+	if (tail)
 		w_str(&w, z->devices);
+	if (z->env[0])
+		w_str(&w, z->env);
 	nrec++;
 	/* RANGES: every allocation's range, before anything that needs memory in the reader */
 	w_rec(&w, R_RANGES, 8 + 16ull * (z->amap.n + z->vmm.nres));
@@ -1904,14 +1908,22 @@ static int zone_rec(struct rd *b, struct vgpu_ckpt_meta *z, uint64_t *key)
 	rd_str(b, z->name, sizeof(z->name));
 	rd_str(b, z->reg, sizeof(z->reg));
 	rd_str(b, z->source, sizeof(z->source));
-	z->devices[0] = '\0';
+	z->devices[0] = z->env[0] = '\0';
 	if (!b->bad && b->off < b->n) {
 		/* the devices its process chose: ordinals, checked against the restoring proxy's
-		 * devices when its worker starts (devsel.c); here only their form */
+		 * devices when its worker starts (devsel.c); here only their form. "" (all) only
+		 * before driver settings, which must then be some the proxy passes on (drvenv.h). */
 		int ord[VGPU_VISIBLE_MAX];
 		rd_str(b, z->devices, sizeof(z->devices));
-		if (!b->bad && vgpu_visible_ordinals(z->devices, VGPU_VISIBLE_MAX, ord) <= 0)
+		if (!b->bad && z->devices[0] && vgpu_visible_ordinals(z->devices, VGPU_VISIBLE_MAX, ord) <= 0)
 			b->bad = 1;
+		if (!b->bad && b->off < b->n) {
+			rd_str(b, z->env, sizeof(z->env));
+			if (!b->bad && (!z->env[0] || vgpu_drvenv_check(z->env) < 0))
+				b->bad = 1;
+		} else if (!b->bad && !z->devices[0]) {
+			b->bad = 1;
+		}
 	}
 	return b->bad || b->off != b->n || z->slots > VGPU_CKPT_MAX_SLOTS || !(*key & 0x80000000ull) ? -1 : 0;
 }

@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <cuda.h>
 
+#include "drvenv.h"
 #include "visible.h"
 
 /*
@@ -61,6 +62,7 @@ struct vgpu_ckpt_meta {
 	uint8_t token[16];         /* the zone's JOIN token: a credential, the file is 0600 */
 	char source[108];          /* the source worker's state socket, "" if none */
 	char devices[VGPU_VISIBLE_TEXT];         /* the devices the zone's process chose ("1,0"), "" for all */
+	char env[VGPU_DRVENV_BYTES];             /* its driver settings (drvenv.h), "" for none */
 };
 
 /* Per-zone bookkeeping the checkpoint needs, kept while the zone runs (zone.h embeds it). */

@@ -4,7 +4,7 @@
 # Per-zone data structures: no driver, no ring; unit-tested on their own.
 PROXY_CORE_OBJS := $(addprefix $(B)/proxy/,handles.o allocmap.o quota.o zone.o log.o pool.o vmm.o devva.o pinned.o ckpt.o texture.o link.o hostfn.o \
 	output.o devsel.o) \
-	$(B)/runtime/modimage.o $(B)/runtime/visible.o
+	$(B)/runtime/modimage.o $(B)/runtime/visible.o $(B)/runtime/drvenv.o
 PROXY_CORE_LIBS := -lzstd -llz4   # modimage.o: compressed fatbin members
 
 PROXY_UNIT_TESTS := $(addprefix $(B)/tests/proxy/,test_handles test_allocmap test_zone test_ckpt test_pinned test_hostfn test_devva test_devsel)

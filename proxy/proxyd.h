@@ -9,6 +9,7 @@
 #include "backend.h"
 #include "chan.h"
 #include "session.h"
+#include "drvenv.h"
 #include "visible.h"
 #include "stats.h"
 #include "zone.h"
@@ -80,6 +81,7 @@ struct vgpu_worker_args {
 	int pool_slot;
 	int restore_fd;                   /* a checkpoint to recreate the zone from (ckpt.h), or -1 */
 	char devices[VGPU_VISIBLE_TEXT];  /* the devices its process chose (devsel.c), "" for all */
+	char env[VGPU_DRVENV_BYTES];      /* its process's driver settings (drvenv.h), "" for none */
 };
 
 /* One channel handed from the supervisor to a worker: this struct + 2 fds (socket, memfd). */

@@ -23,6 +23,7 @@
 #include "log.h"
 #include "proxyd.h"
 #include "supervisor.h"
+#include "drvenv.h"
 #include "wire.h"
 
 void vgpu_name_sanitize(const char *in, unsigned in_len, char out[65])
@@ -105,7 +106,8 @@ void zone_forget(struct supervisor *s, unsigned i)
 /* Fork the worker of a new zone and hand it its first channel, with the limits of its
  * registration r (NULL: the command line's). Consumes sock and memfd. */
 int zone_create(struct supervisor *s, const struct vgpu_handoff *first, const char *name,
-		const struct reg *r, int sock, int memfd, const uint8_t *token, int restore_fd, const char *devices)
+		const struct reg *r, int sock, int memfd, const uint8_t *token, int restore_fd, const char *devices,
+		const char *env)
 {
 	const struct vgpu_hello *hello = first ? &first->hello : NULL;
 	struct vgpu_zone_stats *st = MAP_FAILED;
@@ -191,6 +193,7 @@ int zone_create(struct supervisor *s, const struct vgpu_handoff *first, const ch
 					      .restore_fd = restore_fd };
 		snprintf(a.reg, sizeof(a.reg), "%s", z.reg);
 		snprintf(a.devices, sizeof(a.devices), "%s", devices ? devices : "");
+		snprintf(a.env, sizeof(a.env), "%s", env ? env : "");
 		memcpy(a.name, z.name, sizeof(a.name));
 		memcpy(a.token, z.token, sizeof(a.token));
 		vgpu_worker_main(&a);
@@ -254,11 +257,11 @@ fail:
 
 /* Check a hello from an untrusted client (len bytes read into hv); NULL if acceptable, else
  * what is wrong. */
-static const char *hello_check(const struct vgpu_hello_visible *hv, uint32_t len)
+static const char *hello_check(const struct vgpu_hello_ext *hv, uint32_t len)
 {
 	const struct vgpu_hello *h = &hv->hello;
-	if (len != (h->flags == VGPU_HELLO_F_VISIBLE ? sizeof(*hv) : sizeof(*h)))
-		return h->flags == VGPU_HELLO_F_VISIBLE ? "a hello with CUDA_VISIBLE_DEVICES of the wrong size" :
+	if (len != (h->flags ? sizeof(*hv) : sizeof(*h)))
+		return h->flags ? "a hello with CUDA_VISIBLE_DEVICES or driver settings of the wrong size" :
 		       "wrong hello size";
 	if (h->magic != VGPU_HELLO_MAGIC)
 		return "wrong magic (not a vgpu client?)";
@@ -266,12 +269,14 @@ static const char *hello_check(const struct vgpu_hello_visible *hv, uint32_t len
 		return "unsupported protocol version (libvgpu and vgpu-proxy from different builds?)";
 	if (h->kind != VGPU_HELLO_NEW_ZONE && h->kind != VGPU_HELLO_JOIN && h->kind != VGPU_HELLO_REJOIN)
 		return "unknown hello kind";
-	if (h->flags & ~VGPU_HELLO_F_VISIBLE)
+	if (h->flags & ~(VGPU_HELLO_F_VISIBLE | VGPU_HELLO_F_DRIVER_ENV))
 		return "unknown hello flags";
 	if (h->flags && h->kind != VGPU_HELLO_NEW_ZONE)
-		return "CUDA_VISIBLE_DEVICES with a channel that is not a new zone's";
-	if (h->flags && !memchr(hv->visible, 0, sizeof(hv->visible)))
+		return "CUDA_VISIBLE_DEVICES or driver settings with a channel that is not a new zone's";
+	if ((h->flags & VGPU_HELLO_F_VISIBLE) && !memchr(hv->visible, 0, sizeof(hv->visible)))
 		return "CUDA_VISIBLE_DEVICES not NUL-terminated within its field";
+	if ((h->flags & VGPU_HELLO_F_DRIVER_ENV) && (!hv->env[0] || vgpu_drvenv_check(hv->env) < 0))
+		return "driver settings that are not NAME=VALUE entries the proxy passes on (drvenv.h)";
 	return NULL;
 }
 
@@ -336,7 +341,7 @@ static int pending_expire(struct supervisor *s)
  * *status the CUresult to tell the client (0: just close).
  */
 const char *route(struct supervisor *s, struct vgpu_handoff *h, const char *name, uint32_t domid,
-		  const char *visible, int sock, int memfd, uint32_t *status, const char **moved_to)
+		  const char *visible, const char *env, int sock, int memfd, uint32_t *status, const char **moved_to)
 {
 	const struct vgpu_hello *hello = &h->hello;
 	*status = 0;
@@ -364,7 +369,7 @@ const char *route(struct supervisor *s, struct vgpu_handoff *h, const char *name
 			return "its CUDA_VISIBLE_DEVICES names none of the devices zones are shown";
 		}
 		/* A registered zone is named by its registration (trusted), not by the client. */
-		zone_create(s, h, r ? r->name : name, r, sock, memfd, NULL, -1, devices);
+		zone_create(s, h, r ? r->name : name, r, sock, memfd, NULL, -1, devices, env);
 		return NULL;
 	}
 	struct szone *z = zone_by_token(s, hello->token);
@@ -402,7 +407,7 @@ const char *route(struct supervisor *s, struct vgpu_handoff *h, const char *name
 /* A parked connection is readable: take its hello and route the channel. Consumes sock. */
 static void on_hello(struct supervisor *s, int sock)
 {
-	struct vgpu_hello_visible hv;
+	struct vgpu_hello_ext hv;
 	const struct vgpu_hello *hp = &hv.hello;
 	uint32_t len = 0;
 	int memfd = -1, rc;
@@ -428,7 +433,8 @@ static void on_hello(struct supervisor *s, int sock)
 	struct vgpu_handoff h = { .hello = hello, .transport = VGPU_TRANSPORT_SHM };
 	uint32_t status = 0;
 	const char *moved_to = NULL;
-	const char *why = route(s, &h, name, NO_DOMID, hp->flags ? hv.visible : NULL, sock, memfd, &status, &moved_to);
+	const char *why = route(s, &h, name, NO_DOMID, hp->flags & VGPU_HELLO_F_VISIBLE ? hv.visible : NULL,
+				hp->flags & VGPU_HELLO_F_DRIVER_ENV ? hv.env : NULL, sock, memfd, &status, &moved_to);
 	if (!why)
 		return;
 	if (hello.kind == VGPU_HELLO_REJOIN) {

@@ -81,14 +81,16 @@ extern const uint8_t sv_zero_token[16];
 /* supervisor.c */
 int token_eq(const uint8_t *a, const uint8_t *b);
 void zone_forget(struct supervisor *s, unsigned i);
-/* A new zone's worker, given its first channel and the devices its process chose (ordinals of
- * the proxy's, devsel.c; "" or NULL: all); or (first NULL) a zone restored from the checkpoint
+/* A new zone's worker, given its first channel, the devices its process chose (ordinals of
+ * the proxy's, devsel.c; "" or NULL: all) and its driver settings (drvenv.h; "" or NULL:
+ * none); or (first NULL) a zone restored from the checkpoint
  * restore_fd with its old token. Returns the zone's index, -1 if none was made. */
 int zone_create(struct supervisor *s, const struct vgpu_handoff *first, const char *name,
-		const struct reg *r, int sock, int memfd, const uint8_t *token, int restore_fd, const char *devices);
-/* visible: a new zone's CUDA_VISIBLE_DEVICES (NULL: unset) */
+		const struct reg *r, int sock, int memfd, const uint8_t *token, int restore_fd, const char *devices,
+		const char *env);
+/* visible, env: a new zone's CUDA_VISIBLE_DEVICES and checked driver settings (NULL: none) */
 const char *route(struct supervisor *s, struct vgpu_handoff *h, const char *name, uint32_t domid,
-		  const char *visible, int sock, int memfd, uint32_t *status,
+		  const char *visible, const char *env, int sock, int memfd, uint32_t *status,
 		  const char **moved_to /* out: VGPU_STATUS_MOVED */);
 void reaped(struct supervisor *s, pid_t pid, int st);
 int make_parent_dirs(const char *path);

@@ -484,7 +484,7 @@ static void ctl_restore_from(struct supervisor *s, int fd, int cf, const char *p
 		close(cf);
 		return;
 	}
-	int idx = zone_create(s, NULL, meta.name, r, -1, -1, meta.token, cf, NULL);
+	int idx = zone_create(s, NULL, meta.name, r, -1, -1, meta.token, cf, NULL, NULL);
 	close(cf);
 	if (idx < 0) {
 		ctl_reply(fd, "error restore: cannot start a worker for the zone (see the proxy's log)");

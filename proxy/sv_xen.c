@@ -89,7 +89,8 @@ static void xen_chan(struct supervisor *s, uint16_t domid, const char *dir)
 	snprintf(h.xs_dir, sizeof(h.xs_dir), "%s", dir);
 	uint32_t status = 0;
 	const char *moved_to;
-	why = route(s, &h, name, domid, c.has_visible ? c.visible : NULL, -1, -1, &status, &moved_to);
+	why = route(s, &h, name, domid, c.has_visible ? c.visible : NULL, c.env[0] ? c.env : NULL, -1, -1, &status,
+		    &moved_to);
 	explicit_bzero(&c, sizeof(c));
 	explicit_bzero(&h.hello.token, sizeof(h.hello.token));
 	if (why && h.hello.kind == VGPU_HELLO_REJOIN) {

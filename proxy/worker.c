@@ -1281,6 +1281,18 @@ void vgpu_worker_main(const struct vgpu_worker_args *a)
 	 * starts with them, numbered from 0 as the process numbers them (devsel.c) */
 	const char *devices = a->restore_fd >= 0 ? ck_meta.devices : a->devices;
 	rc = devices[0] ? zone_devices(&w, devices, why, sizeof(why)) : 0;
+	/* and with the driver settings its process gave (drvenv.h), checked by the supervisor
+	 * or the checkpoint's reader */
+	const char *env = a->restore_fd >= 0 ? ck_meta.env : a->env;
+	if (rc == 0 && env[0]) {
+		if ((rc = vgpu_drvenv_apply(env)) < 0) {
+			snprintf(why, sizeof(why), "the zone's driver settings \"%.200s\" cannot be set: %s", env,
+				 strerror(-rc));
+		} else {
+			snprintf(w.zone.env, sizeof(w.zone.env), "%s", env);
+			vgpu_info("the zone's driver starts with its process's settings %s", env);
+		}
+	}
 	int devices_bad = rc < 0;
 	if (rc == 0)
 		rc = vgpu_backend_load(a->cfg->backend_resolved, a->cfg->sim_path, &w.be, why, sizeof(why));

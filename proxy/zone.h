@@ -43,7 +43,8 @@ struct vgpu_zone {
 	struct vgpu_allocmap amap;
 	struct vgpu_quota mem;
 	int mem_view_device;              /* --zone-mem-view device: memory queries answered as the driver does */
-	char devices[VGPU_VISIBLE_TEXT];                /* the devices its process chose, ordinals of the proxy's ("1,0"; "" for all: devsel.c) */
+	char devices[VGPU_VISIBLE_TEXT];  /* the devices its process chose, ordinals of the proxy's ("1,0"; "" for all: devsel.c) */
+	char env[VGPU_DRVENV_BYTES];      /* its process's driver settings (drvenv.h), "" for none */
 	uint64_t bulk_limit;
 	uint64_t bulk_used;               /* atomic (vgpu_quota_*_atomic) */
 	void *primary[VGPU_ZONE_MAX_DEVICES]; /* each device's primary context once retained (idle or not), or NULL */

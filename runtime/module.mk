@@ -2,11 +2,12 @@
 # runtime build rules (included by the top-level Makefile).
 #
 # The grant ring is a static library other parts link against:
-#   $(RING_LIB)   the archive (chan.o, transport_shm.o, transport_xen.o, xenbus.o)
+#   $(RING_LIB)   the archive (chan.o, transport_shm.o, transport_xen.o, xenbus.o, drvenv.o)
 #   $(RING_LIBS)  the system libraries it needs on the link line after it
 # e.g.  $(B)/proxy/vgpu-proxy: ... $(RING_LIB) ; $(CC) ... $^ $(RING_LIBS)
 
-RING_OBJS := $(B)/runtime/chan.o $(B)/runtime/transport_shm.o $(B)/runtime/transport_xen.o $(B)/runtime/xenbus.o
+RING_OBJS := $(B)/runtime/chan.o $(B)/runtime/transport_shm.o $(B)/runtime/transport_xen.o $(B)/runtime/xenbus.o \
+             $(B)/runtime/drvenv.o
 RING_LIB  := $(B)/runtime/libvgpuring.a
 RING_LIBS := -lxengnttab -lxenevtchn -lxenstore
 

@@ -54,22 +54,26 @@ struct vgpu_hello {
 	uint16_t kind;      /* enum vgpu_hello_kind */
 	uint8_t  token[16]; /* JOIN: the zone token from the welcome; NEW_ZONE: zero */
 	uint32_t pid;       /* client process id, for logs only (never trusted) */
-	uint32_t flags;     /* 0, or VGPU_HELLO_F_VISIBLE (NEW_ZONE only) */
+	uint32_t flags;     /* 0, or VGPU_HELLO_F_* (NEW_ZONE only): a vgpu_hello_ext follows */
 	char     name[64];  /* zone name for logs and stats */
 };
 
 /*
- * A NEW_ZONE whose process has CUDA_VISIBLE_DEVICES set sends it after the hello, in the same
- * record (flags VGPU_HELLO_F_VISIBLE): the proxy reads it over the devices it shows zones and
- * starts the zone's driver with them (docs/ARCHITECTURE.md, "CUDA_VISIBLE_DEVICES in a
- * zone"). The text is NUL-terminated within the field; a list that names none of them is
- * refused with CUDA_ERROR_NO_DEVICE.
+ * A NEW_ZONE whose process has CUDA_VISIBLE_DEVICES or driver settings (drvenv.h) set sends
+ * them after the hello, in the same record (vgpu_hello_ext, with the flags saying which fields
+ * hold something): the proxy reads the list over the devices it shows zones and starts the
+ * zone's driver with those devices and settings (docs/ARCHITECTURE.md, "CUDA_VISIBLE_DEVICES
+ * in a zone", "Driver settings of a zone"). Each text is NUL-terminated within its field; a
+ * device list that names none of the proxy's devices is refused with CUDA_ERROR_NO_DEVICE.
  */
-#define VGPU_HELLO_F_VISIBLE     1u
+#define VGPU_HELLO_F_VISIBLE     1u   /* visible: the process's CUDA_VISIBLE_DEVICES */
+#define VGPU_HELLO_F_DRIVER_ENV  2u   /* env: its driver settings, as drvenv.h writes them */
 #define VGPU_HELLO_VISIBLE_BYTES 1024u
-struct vgpu_hello_visible {
+#define VGPU_HELLO_ENV_BYTES     256u
+struct vgpu_hello_ext {
 	struct vgpu_hello hello;
 	char visible[VGPU_HELLO_VISIBLE_BYTES];
+	char env[VGPU_HELLO_ENV_BYTES];
 };
 
 /*

@@ -2,6 +2,8 @@
 /* xenbus.c — the Xen transport's bootstrap through xenstore: parsing a zone's claims, and publishing a channel (see xenbus.h). */
 #include "xenbus.h"
 
+#include "drvenv.h"
+
 #include <errno.h>
 #include <poll.h>
 #include <stdio.h>
@@ -103,6 +105,14 @@ const char *vgpu_xs_parse_chan(const char *(*get)(void *ctx, const char *key), v
 		memcpy(out->visible, s, strlen(s) + 1);
 		out->has_visible = 1;
 	}
+	s = get(ctx, "driver-env");
+	if (s) {
+		if (out->hello.kind != VGPU_HELLO_NEW_ZONE)
+			return "driver-env with a channel that is not a new zone's";
+		if (strlen(s) >= sizeof(out->env) || !*s || vgpu_drvenv_check(s) < 0)
+			return "driver-env is not NAME=VALUE entries the proxy passes on (drvenv.h)";
+		memcpy(out->env, s, strlen(s) + 1);
+	}
 	out->hello.magic = VGPU_HELLO_MAGIC;
 	out->hello.version = VGPU_PROTO_VERSION;
 	return NULL;
@@ -166,7 +176,7 @@ static int64_t now_ms(void)
  * error says why). The directory is removed unless connected.
  */
 static int xs_publish(const struct vgpu_xen_info *info, const struct vgpu_chan_geom *g, const struct vgpu_hello *hello,
-		      const char *visible, int timeout_ms)
+		      const char *visible, const char *env, int timeout_ms)
 {
 	static unsigned seq;
 	struct xs_handle *xs;
@@ -198,6 +208,7 @@ static int xs_publish(const struct vgpu_xen_info *info, const struct vgpu_chan_g
 		{ "kind", hello->kind == VGPU_HELLO_JOIN ? "join" : hello->kind == VGPU_HELLO_REJOIN ? "rejoin" : "new" },
 		{ "name", name },
 		{ "visible", visible ? visible : "" },
+		{ "driver-env", env ? env : "" },
 		{ "state", "ready" },
 	};
 	for (int attempt = 0; attempt <= 10; attempt++) {
@@ -207,7 +218,7 @@ static int xs_publish(const struct vgpu_xen_info *info, const struct vgpu_chan_g
 		int ok = 1;
 		for (unsigned i = 0; ok && i < sizeof(kv) / sizeof(kv[0]); i++) {
 			if (!kv[i].v[0])
-				continue; /* no token, no CUDA_VISIBLE_DEVICES */
+				continue; /* no token, no CUDA_VISIBLE_DEVICES, no driver settings */
 			snprintf(key, sizeof(key), "%s/%s", dir, kv[i].k);
 			ok = xs_write(xs, t, key, kv[i].v, strlen(kv[i].v));
 		}
@@ -280,15 +291,15 @@ fail:
 	return rc;
 }
 
-int vgpu_xs_connect(const struct vgpu_hello *hello, const char *visible, const struct vgpu_chan_geom *g,
-		    int timeout_ms, struct vgpu_chan **out)
+int vgpu_xs_connect(const struct vgpu_hello *hello, const char *visible, const char *env,
+		    const struct vgpu_chan_geom *g, int timeout_ms, struct vgpu_chan **out)
 {
 	struct vgpu_xen_info info;
 	struct vgpu_chan *ch = NULL;
 	int rc = vgpu_xen_create(0, g, &info, &ch);
 	if (rc < 0)
 		return rc;
-	rc = xs_publish(&info, g, hello, visible, timeout_ms);
+	rc = xs_publish(&info, g, hello, visible, env, timeout_ms);
 	if (rc != 0) {
 		vgpu_chan_close(ch);
 		return rc == VGPU_REJOIN_LATER ? -EAGAIN : rc;
@@ -306,5 +317,5 @@ int vgpu_xs_rejoin(struct vgpu_chan *ch, const struct vgpu_hello *hello, int tim
 		vgpu_chan_set_setup_error("the channel is not a zone's Xen channel");
 		return rc;
 	}
-	return xs_publish(&info, &g, hello, NULL, timeout_ms);
+	return xs_publish(&info, &g, hello, NULL, NULL, timeout_ms);
 }

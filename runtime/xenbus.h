@@ -42,6 +42,7 @@ struct vgpu_xs_chan {
 	struct vgpu_hello hello;      /* magic/version filled in; kind, token, name, pid from the keys */
 	int has_visible;              /* a new zone's CUDA_VISIBLE_DEVICES ("visible") is in visible */
 	char visible[VGPU_HELLO_VISIBLE_BYTES];
+	char env[VGPU_HELLO_ENV_BYTES];  /* a new zone's driver settings ("driver-env", checked), "" if none */
 };
 
 /*
@@ -77,6 +78,7 @@ int vgpu_xs_zone_token(char *hex, size_t cap);
  * "later": the zone is not restored yet), -errno refused or no answer. */
 int vgpu_xs_rejoin(struct vgpu_chan *ch, const struct vgpu_hello *hello, int timeout_ms);
 int vgpu_xs_connect(const struct vgpu_hello *hello, const char *visible /* NULL: none */,
-		    const struct vgpu_chan_geom *g, int timeout_ms, struct vgpu_chan **out /* out */);
+		    const char *env /* NULL: none */, const struct vgpu_chan_geom *g, int timeout_ms,
+		    struct vgpu_chan **out /* out */);
 
 #endif

@@ -156,9 +156,14 @@ static void do_init(void)
 		init_rc = CUDA_ERROR_OUT_OF_MEMORY;
 		return;
 	}
+	/* as the driver: CUDA_LAUNCH_BLOCKING=1 makes each kernel launch return once it ran */
+	const char *lb = getenv("CUDA_LAUNCH_BLOCKING");
+	g_launch_blocking = lb && !strcmp(lb, "1");
 	g_inited = 1;
 	init_rc = CUDA_SUCCESS;
 }
+
+int g_launch_blocking;
 
 CUresult sim_errno_to_cu(int rc)
 {

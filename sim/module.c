@@ -662,7 +662,11 @@ static CUresult launch(struct sim_func *f, const unsigned g[3], const unsigned b
 		sim_op_free(op);
 		return rc;
 	}
-	sim_stream_enqueue(s, op);
+	uint64_t seq = sim_stream_enqueue(s, op);
+	if (g_launch_blocking && seq) {   /* (sequence 0: captured, nothing runs) */
+		sim_stream_wait(s, seq);
+		return c->sticky;
+	}
 	return CUDA_SUCCESS;
 }
 

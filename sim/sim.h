@@ -135,6 +135,9 @@ extern int g_ndev;
  * them, as the driver's devices): what its UUID and PCI location are made of. */
 int sim_dev_phys(CUdevice dev);
 extern int g_inited;
+/* CUDA_LAUNCH_BLOCKING=1 at cuInit: a kernel launch returns once the kernel ran, with the
+ * context's error (a launch captured into a graph runs nothing and returns at once) */
+extern int g_launch_blocking;
 
 void sim_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void sim_set_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -15,7 +15,7 @@
 # --checkpoint-globals copy (as on a GPU) a global's value moves by name and a zone holding a
 # global's address moves with the old address translated to the reloaded module's. An nvcc-built
 # CUDA runtime program is moved there and back too, and a zone on the second of two devices
-# (CUDA_VISIBLE_DEVICES=1) stays on it. Corrupted, truncated,
+# with blocking launches (CUDA_VISIBLE_DEVICES=1 CUDA_LAUNCH_BLOCKING=1) keeps both. Corrupted, truncated,
 # foreign and future-version checkpoint files are refused with a clear error and leave
 # the receiving proxy without a zone. Prints the measured pause.
 set -u
@@ -327,10 +327,11 @@ grep -q "rounds verified, globals kept, graph launched every round, held memory 
   fail "unexpected runtime program output on C: $(cat "$tmp/rtcopy.out")"
 
 # A zone whose program chose the second of two devices (CUDA_VISIBLE_DEVICES=1, its device 0)
-# moves with that choice: the restoring worker starts its driver with the same device, and
-# a checkpoint of it is refused by a proxy that has one device, saying why.
+# and blocking launches (CUDA_LAUNCH_BLOCKING=1) moves with those choices: the restoring
+# worker starts its driver with the same device and setting, and a checkpoint of it is
+# refused by a proxy that has one device, saying why.
 for _ in $(seq 50); do [ -z "$(zone_of c)" ] && break; sleep 0.1; done
-CUDA_VISIBLE_DEVICES=1 VGPU_PROXY=$tmp/c.sock VGPU_ZONE_TOKEN=$tok2 \
+CUDA_VISIBLE_DEVICES=1 CUDA_LAUNCH_BLOCKING=1 VGPU_PROXY=$tmp/c.sock VGPU_ZONE_TOKEN=$tok2 \
   "$B/tests/restart/stream_app" "$PWD/$B/tests/kernels/basic.fatbin" 4 0 --no-late >"$tmp/devices.out" 2>&1 &
 gpid=$!
 for _ in $(seq 100); do [ -n "$(zone_of c)" ] && break; sleep 0.1; done
@@ -339,10 +340,12 @@ out=$(ctl c checkpoint "$(zone_of c)" "$tmp/devices.ckpt") || fail "checkpointin
 out=$(ctl c migrate "$(zone_of c)" --to "$tmp/d.sock.ctl") || fail "migrating the zone on device 1 C -> D failed: $out"
 grep -q "its driver starts with CUDA_VISIBLE_DEVICES=1\$" "$tmp/d.log" ||
   fail "D did not start the zone's driver on the device it had: $(grep -i 'devices' "$tmp/d.log" | tail -3)"
+grep -q "the zone's driver starts with its process's settings CUDA_LAUNCH_BLOCKING=1\$" "$tmp/d.log" ||
+  fail "D did not start the zone's driver with its settings: $(grep -i 'settings' "$tmp/d.log" | tail -3)"
 sleep 0.5
 out=$(ctl d migrate "$(zone_of d)" --to "$tmp/c.sock.ctl") || fail "migrating it back D -> C failed: $out"
 wait "$gpid" || fail "the program on device 1 failed across the moves: $(cat "$tmp/devices.out")"
-pass "a zone on the second of two devices (CUDA_VISIBLE_DEVICES=1) moved C -> D -> C on that device: $(cat "$tmp/devices.out")"
+pass "a zone on the second of two devices with blocking launches (CUDA_VISIBLE_DEVICES=1 CUDA_LAUNCH_BLOCKING=1) moved C -> D -> C so: $(cat "$tmp/devices.out")"
 ctl b register pod2 --mem 256M >/dev/null || fail "register pod2 on B"
 refused "$tmp/devices.ckpt" "not devices of this proxy, which shows zones 1" \
   "a checkpoint of a zone on device 1 of two, on a proxy with one device,"

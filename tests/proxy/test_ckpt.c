@@ -34,6 +34,7 @@ struct shape {
 	int bad_crc, trailing;
 	uint32_t version;
 	const char *devices;     /* the zone's devices, when its process chose some (NULL: none) */
+	const char *env;         /* its driver settings, after the devices (NULL: none) */
 	/* the memory pool record (slot 5): kind (0 a device's default, 1 created), device,
 	 * allocation type, location type, reuse flags, its padding word; where it comes */
 	uint32_t pool_kind, pool_dev, pool_type, pool_loc, pool_reuse, pool_pad;
@@ -235,12 +236,15 @@ static void build(const struct shape *s)
 {
 	n = VGPU_CKPT_HDR_BYTES;
 	nrec = 0;
-	rec(R_ZONE, 4 + 4 + 8 + 16 + 12 + 3 + 0 + 0 + (s->devices ? 4 + strlen(s->devices) : 0));
+	rec(R_ZONE, 4 + 4 + 8 + 16 + 12 + 3 + 0 + 0 + (s->devices ? 4 + strlen(s->devices) : 0) +
+		    (s->env ? 4 + strlen(s->env) : 0));
 	u32(7); u32(s->slots); u64(0x1234567880000000ull);
 	for (int i = 0; i < 16; i++) { uint8_t b = (uint8_t)i; put(&b, 1); }
 	str("app"); str(""); str("");
 	if (s->devices)
 		str(s->devices);
+	if (s->env)
+		str(s->env);
 	uint32_t nres = s->vmm ? 1 + (s->v_second_res_overlaps != 0) : 0;
 	rec(R_RANGES, 8 + 32 + 16ull * nres);
 	u32(2); u32(nres);
@@ -366,6 +370,15 @@ int main(void)
 	s = good; s.devices = " 1";              refused(&s, "zone record");         /* not as written */
 	s = good; s.devices = "64";              refused(&s, "zone record");         /* past any device */
 	s = good; s.devices = "1,";              refused(&s, "zone record");
+	/* and its driver settings (drvenv.h), after the devices ("" for all) */
+	s = good; s.devices = ""; s.env = "CUDA_LAUNCH_BLOCKING=1 CUDA_DEVICE_MAX_CONNECTIONS=1";  build(&s);
+	CHECK_EQ(vgpu_ckpt_check(buf, n, &m, why, sizeof(why)), 0);
+	CHECK(!strcmp(m.devices, "") && !strcmp(m.env, "CUDA_LAUNCH_BLOCKING=1 CUDA_DEVICE_MAX_CONNECTIONS=1"));
+	s = good; s.devices = "1"; s.env = "CUDA_MODULE_LOADING=EAGER";  build(&s);
+	CHECK_EQ(vgpu_ckpt_check(buf, n, &m, why, sizeof(why)), 0);
+	s = good; s.devices = ""; s.env = "";              refused(&s, "zone record");
+	s = good; s.devices = ""; s.env = "CUDA_CACHE_PATH=/x";  refused(&s, "zone record");
+	s = good; s.devices = "0"; s.env = "CUDA_LAUNCH_BLOCKING=1 CUDA_LAUNCH_BLOCKING=1";  refused(&s, "zone record");
 	/* one rule broken at a time */
 	s = good; s.version = 2;                 refused(&s, "format version 2");
 	s = good; s.bad_crc = 1;                 refused(&s, "checksum mismatch");

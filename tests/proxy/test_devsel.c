@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* test_devsel.c — a zone's CUDA_VISIBLE_DEVICES read over the proxy's devices and composed over the proxy's own list (proxy/devsel.c). */
+/* test_devsel.c — a zone's CUDA_VISIBLE_DEVICES read over the proxy's devices and composed over the proxy's own list (proxy/devsel.c), and its driver settings (runtime/drvenv.c). */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "../../proxy/proxyd.h"
@@ -45,8 +46,63 @@ static void composes(const struct vgpu_proxy_config *cfg, const char *dev, const
 		CHECK(strstr(why, dev) != NULL);   /* it says which devices */
 }
 
+static int warned;
+static void warn(const char *name, const char *value)
+{
+	(void)name;
+	(void)value;
+	warned++;
+}
+
+/* the settings a process gives its zone's driver: collected from its environment in one
+ * order, with values the driver takes; checked strictly; applied as they are */
+static void driver_settings(void)
+{
+	char text[VGPU_DRVENV_BYTES];
+
+	unsetenv("CUDA_LAUNCH_BLOCKING");
+	unsetenv("CUDA_DEVICE_MAX_CONNECTIONS");
+	unsetenv("CUDA_MODULE_LOADING");
+	vgpu_drvenv_collect(text, warn);
+	CHECK(!strcmp(text, ""));
+	setenv("CUDA_MODULE_LOADING", "EAGER", 1);
+	setenv("CUDA_LAUNCH_BLOCKING", "1", 1);
+	setenv("CUDA_DEVICE_MAX_CONNECTIONS", "64", 1);   /* not a value the driver takes */
+	setenv("CUDA_CACHE_PATH", "/tmp/x", 1);           /* not a setting that travels */
+	vgpu_drvenv_collect(text, warn);
+	CHECK(!strcmp(text, "CUDA_LAUNCH_BLOCKING=1 CUDA_MODULE_LOADING=EAGER"));
+	CHECK_EQ(warned, 1);
+	CHECK_EQ(vgpu_drvenv_check(text), 0);
+	static const char *const bad[] = {
+		"CUDA_MODULE_LOADING=EAGER CUDA_LAUNCH_BLOCKING=1",   /* out of order */
+		"CUDA_LAUNCH_BLOCKING=1  CUDA_MODULE_LOADING=EAGER",  /* two spaces */
+		" CUDA_LAUNCH_BLOCKING=1", "CUDA_LAUNCH_BLOCKING=1 ", "CUDA_LAUNCH_BLOCKING", "=1",
+		"CUDA_LAUNCH_BLOCKING=", "CUDA_LAUNCH_BLOCKING=01", "CUDA_MODULE_LOADING=lazy",
+		"CUDA_DEVICE_MAX_CONNECTIONS=0", "CUDA_CACHE_PATH=/tmp", "LD_PRELOAD=x.so",
+		"CUDA_LAUNCH_BLOCKING=1\nLD_PRELOAD=x.so",
+	};
+	for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		if (vgpu_drvenv_check(bad[i]) == 0) {
+			fprintf(stderr, "driver settings [%s] accepted\n", bad[i]);
+			CHECK(0);
+		}
+	char unterminated[VGPU_DRVENV_BYTES];
+	memset(unterminated, 'A', sizeof(unterminated));
+	CHECK(vgpu_drvenv_check(unterminated) < 0);
+	unsetenv("CUDA_LAUNCH_BLOCKING");
+	unsetenv("CUDA_MODULE_LOADING");
+	CHECK_EQ(vgpu_drvenv_apply("CUDA_LAUNCH_BLOCKING=1 CUDA_DEVICE_MAX_CONNECTIONS=8 CUDA_SCALE_LAUNCH_QUEUES=0.5x"), 0);
+	CHECK(getenv("CUDA_LAUNCH_BLOCKING") && !strcmp(getenv("CUDA_LAUNCH_BLOCKING"), "1"));
+	CHECK(getenv("CUDA_DEVICE_MAX_CONNECTIONS") && !strcmp(getenv("CUDA_DEVICE_MAX_CONNECTIONS"), "8"));
+	CHECK(getenv("CUDA_SCALE_LAUNCH_QUEUES") && !strcmp(getenv("CUDA_SCALE_LAUNCH_QUEUES"), "0.5x"));
+	CHECK_EQ(vgpu_drvenv_apply("CUDA_CACHE_PATH=/tmp/y"), -EINVAL);
+	CHECK(!strcmp(getenv("CUDA_CACHE_PATH"), "/tmp/x"));
+}
+
 int main(void)
 {
+	driver_settings();
+
 	struct vgpu_proxy_config cfg;
 
 	devices3(&cfg, NULL);

@@ -128,7 +128,7 @@ int main(void)
 		/* 3d. A new zone's CUDA_VISIBLE_DEVICES (after the hello): read over the proxy's
 		 * devices (the fake driver has one); a list naming none of them is refused with
 		 * CUDA_ERROR_NO_DEVICE; malformed ones are refused; the first device is taken. */
-		struct vgpu_hello_visible hv;
+		struct vgpu_hello_ext hv;
 		memset(&hv, 0, sizeof(hv));
 		ptest_hello(&hv.hello, VGPU_HELLO_NEW_ZONE, NULL, "visible");
 		hv.hello.flags = VGPU_HELLO_F_VISIBLE;
@@ -156,6 +156,30 @@ int main(void)
 		CHECK_EQ(ptest_open(&p, &hv.hello, sizeof(hv), &c, &w), 0);
 		CHECK_EQ(w.status, 0);
 		CHECK(w.zone_id > w1.zone_id);
+		if (c)
+			vgpu_chan_close(c);
+		/* driver settings: only those the proxy passes on, as drvenv.h writes them */
+		static const char *const bad_env[] = {
+			"", "CUDA_LAUNCH_BLOCKING=2", "CUDA_CACHE_PATH=/tmp", "CUDA_LAUNCH_BLOCKING=1 ",
+			"CUDA_MODULE_LOADING=EAGER CUDA_LAUNCH_BLOCKING=1", "LD_PRELOAD=/tmp/x.so",
+			"CUDA_DEVICE_MAX_CONNECTIONS=33", "CUDA_LAUNCH_BLOCKING=1 CUDA_LAUNCH_BLOCKING=1",
+		};
+		memset(&hv, 0, sizeof(hv));
+		for (unsigned i = 0; i < sizeof(bad_env) / sizeof(bad_env[0]); i++) {
+			ptest_hello(&hv.hello, VGPU_HELLO_NEW_ZONE, NULL, "env-bad");
+			hv.hello.flags = VGPU_HELLO_F_DRIVER_ENV;
+			snprintf(hv.env, sizeof(hv.env), "%s", bad_env[i]);
+			expect_refused(&p, &hv.hello, sizeof(hv), bad_env[i]);
+		}
+		memset(hv.env, 'A', sizeof(hv.env));
+		expect_refused(&p, &hv.hello, sizeof(hv), "driver settings not NUL-terminated");
+		memset(hv.env, 0, sizeof(hv.env));
+		ptest_hello(&hv.hello, VGPU_HELLO_NEW_ZONE, NULL, "env");
+		hv.hello.flags = VGPU_HELLO_F_DRIVER_ENV | VGPU_HELLO_F_VISIBLE;
+		strcpy(hv.visible, "0");
+		strcpy(hv.env, "CUDA_LAUNCH_BLOCKING=1 CUDA_DEVICE_MAX_CONNECTIONS=1 CUDA_MODULE_LOADING=EAGER");
+		CHECK_EQ(ptest_open(&p, &hv.hello, sizeof(hv), &c, &w), 0);
+		CHECK_EQ(w.status, 0);
 		if (c)
 			vgpu_chan_close(c);
 	}

@@ -93,6 +93,11 @@ static void test_good(void)
 	CHECK(vgpu_xs_parse_chan(get, &t, 5, &c) == NULL);
 	CHECK_EQ(c.has_visible, 1);
 	CHECK(!strcmp(c.visible, "1,GPU-76"));
+	/* and its driver settings */
+	CHECK(!c.env[0]);
+	set(&t, "driver-env", "CUDA_LAUNCH_BLOCKING=1");
+	CHECK(vgpu_xs_parse_chan(get, &t, 5, &c) == NULL);
+	CHECK(!strcmp(c.env, "CUDA_LAUNCH_BLOCKING=1"));
 }
 
 static void test_rules(void)
@@ -135,6 +140,10 @@ static void test_rules(void)
 	static char long_list[VGPU_HELLO_VISIBLE_BYTES + 1];
 	memset(long_list, '0', VGPU_HELLO_VISIBLE_BYTES);
 	refused("visible", long_list, "longer than 1023");
+	refused("driver-env", "", "driver-env");
+	refused("driver-env", "CUDA_CACHE_PATH=/tmp", "driver-env");
+	refused("driver-env", "CUDA_LAUNCH_BLOCKING=yes", "driver-env");
+	refused("driver-env", long_list, "driver-env");
 	{
 		/* only a new zone says which devices it sees */
 		struct kv j = good();

@@ -84,7 +84,7 @@ int main(int argc, char **argv)
 	char hex[80];
 	if (vgpu_xs_zone_token(hex, sizeof(hex)) == 0)   /* the registration Dom0 made for this guest */
 		vgpu_token_parse(hex, 1, h.token);
-	int rc = vgpu_xs_connect(&h, NULL, &g, 30000, &ch);
+	int rc = vgpu_xs_connect(&h, NULL, NULL, &g, 30000, &ch);
 	if (rc < 0 || vgpu_chan_recv(ch, &mh, &w, sizeof(w)) != (int)sizeof(w) || w.status) {
 		printf("zone_grants: FAIL: no zone on the Dom0 proxy (%s: %s)\n", strerror(-rc), vgpu_chan_setup_error());
 		return 1;
