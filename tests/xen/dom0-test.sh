@@ -97,7 +97,7 @@ check_prog() {
     on && index($0, "VGPU-ZONE END " p " rc=") == 1 { sub(/.* rc=/, ""); print; exit }' >"/tmp/$1-$2.rc"
   rc=$(cat "/tmp/$1-$2.rc")
   [ "$rc" = 0 ] || { echo "$2 exited ${rc:-?(no result)} ($(head -n 1 "/tmp/$1-$2.err" 2>/dev/null))"; return 1; }
-  diff -u "/vgpu/expected/$2.out" "/tmp/$1-$2.out" >"/tmp/$1-$2.diff" ||
+  diff -u "/vgpu/expected/${2%%:*}.out" "/tmp/$1-$2.out" >"/tmp/$1-$2.diff" ||
     { echo "$2 printed something else than on the simulator directly"; return 1; }
 }
 # finish STEP TEXT: PASS with TEXT when $why is empty, else FAIL with $why and the proxy log
@@ -117,7 +117,7 @@ fi
 # ---- step 2: driver-API programs in a zone, through libvgpu over grants + event channels ----
 PROGS=device,memory,kernels,threads,procaddr,errors,fork,pinned,nvml
 say "step 2: booting zone-a (PV domU, 256 MB) to run $PROGS and zone_grants"
-if start_zone zone-a "$PROGS,zone_grants"; then
+if start_zone zone-a "$PROGS,zone_grants,device:0,device:1"; then
   say "zone-a is domain $(xl domid zone-a 2>/dev/null); waiting for its programs"
   wait_console zone-a "VGPU-ZONE DONE" 150; w=$?
   say "zone-a finished (wait status $w)"
@@ -136,13 +136,21 @@ if start_zone zone-a "$PROGS,zone_grants"; then
   if ! grep -q '^zone_grants: PASS' /tmp/zone-a-zone_grants.out 2>/dev/null || [ "$(cat /tmp/zone-a-zone_grants.rc)" != 0 ]; then
     why="$why zone_grants: $(grep -v 'as expected' /tmp/zone-a-zone_grants.out 2>/dev/null | head -n 2 | tr '\n' ' ')$(head -n 1 /tmp/zone-a-zone_grants.err 2>/dev/null);"
   fi
+  # CUDA_VISIBLE_DEVICES from the guest (the channel's "visible" key): "0" is the proxy's one
+  # device, as without a list; "1" names none of its devices, so cuInit fails and no zone is made
+  r=$(check_prog zone-a device:0) || why="$why with CUDA_VISIBLE_DEVICES=0: $r;"
+  check_prog zone-a device:1 >/dev/null 2>&1
+  if [ "$(cat /tmp/zone-a-device:1.rc)" = 0 ] ||
+     ! grep -q "CUDA_VISIBLE_DEVICES names none of the devices zones are shown" /tmp/proxy.log; then
+    why="$why a guest's CUDA_VISIBLE_DEVICES=1 was not refused by the proxy (exit $(cat /tmp/zone-a-device:1.rc));"
+  fi
   stop_zone zone-a
   # The pinned program's regions are pages the guest granted to Dom0, which its worker maps:
   # its copies move no byte through the ring (the worker says how many at the zone's end).
   for _ in $(seq 50); do grep -q "pinned host memory and the device without the ring" /tmp/proxy.log && break; sleep 0.2; done
   moved=$(grep -o "moved [0-9]* bytes between pinned host memory and the device without the ring" /tmp/proxy.log | awk '{ s += $2 } END { print s + 0 }')
   [ "${moved:-0}" -gt 0 ] || why="$why pinned copies went through the ring, not through the granted pages;"
-  finish 2 "$(echo $PROGS | tr , ' ' | wc -w) programs ($PROGS) in a PV zone through libvgpu + vgpu-proxy over grant tables and event channels, output equal to the simulator's; pinned host memory is pages the guest granted to Dom0: $moved bytes copied without the ring; pinned regions of references never granted, granted read-only or too few refused, the channel served on"
+  finish 2 "$(echo $PROGS | tr , ' ' | wc -w) programs ($PROGS) in a PV zone through libvgpu + vgpu-proxy over grant tables and event channels, output equal to the simulator's; a guest's CUDA_VISIBLE_DEVICES read by the proxy (0 its device, 1 none: refused); pinned host memory is pages the guest granted to Dom0: $moved bytes copied without the ring; pinned regions of references never granted, granted read-only or too few refused, the channel served on"
 else
   evidence 2 /tmp/xl-zone-a.log
   result 2 FAIL "xl create zone-a failed"
