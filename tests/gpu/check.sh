@@ -273,8 +273,8 @@ judge cublas-fixed-va
 step sass-only 60 tests/gpu/sass_only.sh
 judge sass-only
 
-# 6, 7. cuBLAS, cuFFT, cuRAND, cuSPARSE, cuDNN, NVRTC and NCCL directly and through vgpu
-for p in cublas_gemm cufft_c2c curand_host cusparse_spmv cudnn_ops nvrtc_jit nccl_ops; do
+# 6, 7. cuBLAS, cuFFT, cuRAND, cuSPARSE, cuSOLVER, cuDNN, NVRTC and NCCL directly and through vgpu
+for p in cublas_gemm cufft_c2c curand_host cusparse_spmv cusolver_dn cudnn_ops nvrtc_jit nccl_ops; do
   step "$p" 90 tests/gpu/lib_compare.sh --out "$out/libs" "$B/tests/gpu/$p"
   d=
   [ -f "$out/libs/$p.time" ] && d="$(grep -c 'verified' "$out/libs/$p.direct.out") checks verified; $(cat "$out/libs/$p.time")"
@@ -347,12 +347,13 @@ section_tests() { # section_tests STEP: every test of a step with its time, from
   echo
   grep -E '^(ok|FAIL|PASS|note):' "$out/logs/sass-only.log" | sed 's/^/    /'
   echo
-  for p in cublas_gemm cufft_c2c curand_host cusparse_spmv cudnn_ops nvrtc_jit nccl_ops; do
+  for p in cublas_gemm cufft_c2c curand_host cusparse_spmv cusolver_dn cudnn_ops nvrtc_jit nccl_ops; do
     case $p in
       cublas_gemm) what="cuBLAS: SGEMM, DGEMM, strided-batched SGEMM" ;;
       cufft_c2c) what="cuFFT: 1D C2C forward+inverse, R2C, Z2Z, 2D, 3D, C2R" ;;
       curand_host) what="cuRAND host API: seven generators against cuRAND's host generators" ;;
       cusparse_spmv) what="cuSPARSE: SpMV and SpMM, CSR and COO, against the host" ;;
+      cusolver_dn) what="cuSOLVER: LU and Cholesky solves, the symmetric eigensolver, the SVD, against the host" ;;
       cudnn_ops) what="cuDNN: a convolutional layer's forward and backward passes, pooling, activations, softmax" ;;
       nccl_ops) what="NCCL: communicators over the visible devices (vgpu's NVML in the zone), all-reduce, broadcast, all-gather, reduce-scatter, a ring of sends" ;;
       *) what="NVRTC: kernels compiled at run time for the device, loaded through the driver API" ;;

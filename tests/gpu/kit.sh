@@ -18,7 +18,7 @@ shift
 
 # Present on any machine that can run the kit: glibc, the compiler's runtime, the NVIDIA driver
 # and the CUDA toolkit (nvcc is there). Everything else a program needs is copied.
-system='^(linux-vdso|ld-linux-x86-64|libc|libm|libdl|libpthread|librt|libresolv|libutil|libstdc\+\+|libgcc_s|libcuda|libcudart|libcublas|libcublasLt|libcufft|libcurand|libcusparse|libcudnn[a-z_]*|libnvJitLink|libnvrtc|libnccl)\.so'
+system='^(linux-vdso|ld-linux-x86-64|libc|libm|libdl|libpthread|librt|libresolv|libutil|libstdc\+\+|libgcc_s|libcuda|libcudart|libcublas|libcublasLt|libcufft|libcurand|libcusparse|libcusolver|libcudnn[a-z_]*|libnvJitLink|libnvrtc|libnccl)\.so'
 
 is_elf() { [ "$(head -c 4 "$1" 2>/dev/null | od -An -c | tr -d ' ')" = '177ELF' ]; }
 

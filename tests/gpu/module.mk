@@ -1,14 +1,14 @@
 # SPDX-License-Identifier: MIT
 # GPU checks (included by the top-level Makefile): the CUDA-library programs (cuBLAS, cuFFT,
-# cuRAND, cuSPARSE, cuDNN), on the simulator (in make test: all but cuBLAS run, cuBLAS is refused), their comparison through vgpu on a GPU
+# cuRAND, cuSPARSE, cuSOLVER, cuDNN), on the simulator (in make test: all but cuBLAS run, cuBLAS is refused), their comparison through vgpu on a GPU
 # (make test-gpu), and the one-command GPU run: make gpu-kit builds a self-contained tree,
 # make gpu-check runs everything on a GPU machine and writes one report (docs/GPU.md).
 
 # cuBLAS and cuFFT come with the toolkit; without them the programs are not built and the
 # tests that need them skip.
-GPU_CUDA_LIBS := $(and $(wildcard $(CUDA_HOME)/lib64/libcublas.so),$(wildcard $(CUDA_HOME)/lib64/libcufft.so),$(wildcard $(CUDA_HOME)/lib64/libcurand.so),$(wildcard $(CUDA_HOME)/lib64/libcusparse.so),$(wildcard $(CUDA_HOME)/lib64/libnvrtc.so))
+GPU_CUDA_LIBS := $(and $(wildcard $(CUDA_HOME)/lib64/libcublas.so),$(wildcard $(CUDA_HOME)/lib64/libcufft.so),$(wildcard $(CUDA_HOME)/lib64/libcurand.so),$(wildcard $(CUDA_HOME)/lib64/libcusparse.so),$(wildcard $(CUDA_HOME)/lib64/libnvrtc.so),$(wildcard $(CUDA_HOME)/lib64/libcusolver.so))
 GPU_PROGS := $(B)/tests/gpu/cublas_gemm $(B)/tests/gpu/cufft_c2c $(B)/tests/gpu/curand_host $(B)/tests/gpu/cusparse_spmv \
-             $(B)/tests/gpu/nvrtc_jit
+             $(B)/tests/gpu/nvrtc_jit $(B)/tests/gpu/cusolver_dn
 # cuDNN is installed beside the toolkit where it is (Debian's CUDA 13 layout here): without it
 # its program is not built and its tests skip saying so.
 GPU_CUDNN := $(wildcard $(CUDA_HOME)/lib64/libcudnn.so)
@@ -36,6 +36,9 @@ $(B)/tests/gpu/curand_host: tests/gpu/curand_host.cu tests/gpu/gpucheck.h
 $(B)/tests/gpu/cusparse_spmv: tests/gpu/cusparse_spmv.cu tests/gpu/gpucheck.h
 	@mkdir -p $(dir $@)
 	$(GPU_NVCC) $< -o $@ -lcusparse
+$(B)/tests/gpu/cusolver_dn: tests/gpu/cusolver_dn.cu tests/gpu/gpucheck.h
+	@mkdir -p $(dir $@)
+	$(GPU_NVCC) $< -o $@ -lcusolver
 # a driver-API program: the stub libcuda.so to link, libvgpu or the driver as libcuda.so.1 to run
 $(B)/tests/gpu/nvrtc_jit: tests/gpu/nvrtc_jit.cu tests/gpu/gpucheck.h
 	@mkdir -p $(dir $@)
@@ -69,6 +72,13 @@ $(B)/tests/gpu/sim_nccl_ops.sh: $(if $(GPU_NCCL),$(B)/tests/gpu/nccl_ops) $(LIBV
 	printf '#!/bin/sh\nLSAN_OPTIONS=suppressions=$$PWD/tests/gpu/nccl.lsan VGPU_E2E_BACKEND=sim exec tests/gpu/lib_compare.sh --must-run --arg --no-kernels %s\n' \
 	  $(B)/tests/gpu/nccl_ops > $@ && chmod +x $@
 TESTS += $(B)/tests/gpu/sim_nccl_ops.sh
+# cuSOLVER on the simulator: LU, Cholesky and the symmetric eigensolver run on its own kernels;
+# its SVD runs cuBLAS's, which are SASS only.
+$(B)/tests/gpu/sim_cusolver_dn.sh: $(if $(GPU_CUDA_LIBS),$(B)/tests/gpu/cusolver_dn) $(LIBVGPU) $(SIM_LIB) $(PROXY) \
+		tests/gpu/lib_compare.sh
+	printf '#!/bin/sh\nVGPU_E2E_BACKEND=sim exec tests/gpu/lib_compare.sh --must-run --arg --no-svd %s\n' \
+	  $(B)/tests/gpu/cusolver_dn > $@ && chmod +x $@
+TESTS += $(B)/tests/gpu/sim_cusolver_dn.sh
 
 # Where the driver places device memory and whether a fresh process gets another's addresses
 # back (what a restore into a new worker needs): on the simulator it must (make test); on a
@@ -89,7 +99,8 @@ TESTS += $(B)/tests/gpu/sim_migrate_check.sh
 
 # make test-gpu: each program directly and through vgpu on the real driver, and PyTorch.
 GPU_LIB_TESTS := $(B)/tests/gpu/lib_cublas_gemm.sh $(B)/tests/gpu/lib_cufft_c2c.sh $(B)/tests/gpu/lib_curand_host.sh $(B)/tests/gpu/lib_cusparse_spmv.sh \
-                 $(B)/tests/gpu/lib_cudnn_ops.sh $(B)/tests/gpu/lib_nvrtc_jit.sh $(B)/tests/gpu/lib_nccl_ops.sh
+                 $(B)/tests/gpu/lib_cudnn_ops.sh $(B)/tests/gpu/lib_nvrtc_jit.sh $(B)/tests/gpu/lib_nccl_ops.sh \
+                 $(B)/tests/gpu/lib_cusolver_dn.sh
 $(B)/tests/gpu/lib_cudnn_ops.sh: $(if $(GPU_CUDNN),$(B)/tests/gpu/cudnn_ops)
 $(B)/tests/gpu/lib_nccl_ops.sh: $(if $(GPU_NCCL),$(B)/tests/gpu/nccl_ops)
 $(B)/tests/gpu/lib_%.sh: $(if $(GPU_CUDA_LIBS),$(B)/tests/gpu/%) tests/gpu/lib_compare.sh
