@@ -164,6 +164,13 @@ CUresult cuStreamWaitEvent(CUstream h, CUevent he, unsigned int flags)
 	if (!op)
 		return CUDA_ERROR_OUT_OF_MEMORY;
 	pthread_mutex_lock(&g_lock);
+	if ((flags & CU_EVENT_WAIT_EXTERNAL) && s->capture) {
+		/* captured as an event wait node: the graph waits for the event at each launch */
+		rc = sim_graph_capture_event(s, e, CU_GRAPH_NODE_TYPE_WAIT_EVENT);
+		pthread_mutex_unlock(&g_lock);
+		free(op);
+		return rc;
+	}
 	if (e->capture && !s->capture) {
 		/* waiting on an event recorded inside a capture: this stream joins that capture */
 		s->capture = e->capture;
@@ -290,6 +297,17 @@ CUresult cuEventRecordWithFlags(CUevent h, CUstream hs, unsigned int flags)
 		return CUDA_ERROR_INVALID_VALUE;
 	if (s->ctx != e->ctx)
 		return CUDA_ERROR_INVALID_CONTEXT;
+	if (flags & CU_EVENT_RECORD_EXTERNAL) {
+		/* in a capture: an event record node, recorded at each launch of the graph (outside
+		 * one, an ordinary record) */
+		pthread_mutex_lock(&g_lock);
+		if (s->capture) {
+			rc = sim_graph_capture_event(s, e, CU_GRAPH_NODE_TYPE_EVENT_RECORD);
+			pthread_mutex_unlock(&g_lock);
+			return rc;
+		}
+		pthread_mutex_unlock(&g_lock);
+	}
 	struct sim_op *op = sim_op_new(OP_EVENT);
 	if (!op)
 		return CUDA_ERROR_OUT_OF_MEMORY;

@@ -435,6 +435,16 @@ void sim_graph_capture_op(struct sim_stream *s, struct sim_op *op)
 	n->op = op;
 }
 
+CUresult sim_graph_capture_event(struct sim_stream *s, struct sim_event *e, CUgraphNodeType type)
+{
+	struct sim_graph *g = s->capture;
+	struct sim_gnode *n = node_append(g, type, g->frontier, g->nfrontier);
+	if (!n || frontier_set(g, &n, 1) < 0)
+		return CUDA_ERROR_OUT_OF_MEMORY;
+	n->event = e;
+	return CUDA_SUCCESS;
+}
+
 static struct sim_graph *graph_get(CUgraph h, CUresult *rc)
 {
 	struct sim_graph *g = (struct sim_graph *)h;

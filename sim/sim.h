@@ -265,6 +265,9 @@ void sim_pool_forget(uint64_t base);
 /* ---- graphs (graph.c) ---- */
 struct sim_graph;
 /* g_lock held: op (ownership passes) goes into s's capture instead of running. */
+/* g_lock held, s capturing: an event record or wait node for e (external events) at the
+ * capture's frontier */
+CUresult sim_graph_capture_event(struct sim_stream *s, struct sim_event *e, CUgraphNodeType type);
 void sim_graph_capture_op(struct sim_stream *s, struct sim_op *op);
 /* g_lock held, s capturing: an operation not allowed during a capture was asked for; the
  * capture ends in error (CUDA_ERROR_STREAM_CAPTURE_INVALIDATED), as the driver's does. */
