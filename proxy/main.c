@@ -371,5 +371,7 @@ int main(int argc, char **argv)
 	}
 	if (probe_backend(&cfg) < 0)
 		return 1;
-	return vgpu_supervisor_run(&cfg);
+	int status = vgpu_supervisor_run(&cfg);
+	free((char *)cfg.parent_visible);
+	return status;
 }

@@ -36,6 +36,10 @@ static void blocking()
 	CHECK(cudaGraphLaunch(x, s));
 	CHECK(cudaStreamSynchronize(s));
 	EXPECT(*(volatile int *)h == 7, "the captured kernel did not run in its graph (%d)", *(volatile int *)h);
+	CHECK(cudaGraphExecDestroy(x));
+	CHECK(cudaGraphDestroy(g));
+	CHECK(cudaStreamDestroy(s));
+	CHECK(cudaFreeHost(h));
 
 	wild<<<1, 1>>>((int *)0x10);
 	cudaError_t e = cudaGetLastError();
