@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* hostfunc.c — host functions (cuLaunchHostFunc, graph host nodes) and stream callbacks, run in the zone. */
+/* hostfunc.c — host functions (cuLaunchHostFunc, graph host nodes), stream callbacks and user objects' destructors, run in the zone. */
 #include "client.h"
 
 #include <pthread.h>
@@ -310,4 +310,45 @@ CUresult CUDAAPI cuStreamAddCallback_ptsz(CUstream hStream, CUstreamCallback cal
 					  unsigned int flags)
 {
 	return stream_callback(hStream, callback, userData, flags, 1);
+}
+
+/*
+ * User objects: the destructor is a host function of this process, named by a token that
+ * runs once, when the worker's driver drops the object's last reference (the worker counts
+ * the references the zone holds: proxy/custom_hostfn.c). Retain, release and a graph's retain
+ * are generated calls with handlers of their own in the proxy.
+ */
+CUresult CUDAAPI cuUserObjectCreate(CUuserObject *object_out, void *ptr, CUhostFn destroy, unsigned int initialRefcount,
+				    unsigned int flags)
+{
+	CUresult r;
+
+	if (!object_out || !destroy)
+		return CUDA_ERROR_INVALID_VALUE;
+	uint64_t token = token_take(destroy, NULL, NULL, ptr, &r);
+	if (!token)
+		return r;
+	void *av[VGPU_UOW_NARGS] = { [VGPU_UOW_OBJECT] = &object_out, [VGPU_UOW_TOKEN] = &token,
+				     [VGPU_UOW_REFS] = &initialRefcount, [VGPU_UOW_FLAGS] = &flags };
+	r = vgpu_client_call(&vgpu_wire_uobj_create, av);
+	token_settle(token, r, 0);
+	return r;
+}
+
+CUresult CUDAAPI cuUserObjectRetain(CUuserObject object, unsigned int count)
+{
+	void *av[2] = { &object, &count };
+	return vgpu_client_call(&vgpu_wire_uobj_retain, av);
+}
+
+CUresult CUDAAPI cuUserObjectRelease(CUuserObject object, unsigned int count)
+{
+	void *av[2] = { &object, &count };
+	return vgpu_client_call(&vgpu_wire_uobj_release, av);
+}
+
+CUresult CUDAAPI cuGraphRetainUserObject(CUgraph graph, CUuserObject object, unsigned int count, unsigned int flags)
+{
+	void *av[4] = { &graph, &object, &count, &flags };
+	return vgpu_client_call(&vgpu_wire_uobj_graph_retain, av);
 }

@@ -613,6 +613,9 @@ static int blockers(const struct vgpu_zone *z, const struct vgpu_backend *be, ch
 	if (z->tex.nobjs)
 		return fail(why, cap, -EOPNOTSUPP, "the zone holds %u texture or surface object%s, which checkpoints "
 			    "do not carry", z->tex.nobjs, z->tex.nobjs == 1 ? "" : "s");
+	if (z->uobj_made)
+		return fail(why, cap, -EOPNOTSUPP, "the zone made user objects (their destructors are its host "
+			    "functions), which checkpoints do not carry");
 	if (z->hostfn) {
 		uint32_t persistent, queued;
 		vgpu_hostfn_counts(z->hostfn, &persistent, &queued);

@@ -3,7 +3,10 @@
 #define __CUDA_API_VERSION_INTERNAL 1
 #include "proxy.h"
 
+#include <stdlib.h>
+
 #include "custom_wire.h"
+#include "handles.h"
 #include "hostfn.h"
 #include "log.h"
 #include "proxyd.h"
@@ -148,6 +151,135 @@ static CUresult exec_host_node_set(struct vgpu_proxy_call *call, void **argv)
 	return r;
 }
 
+/* ---------------------------------------------------------------- user objects */
+
+/*
+ * A user object's destructor is the zone's: libvgpu sends its token and the worker gives the
+ * driver vgpu_hostfn_run with a one-run record of it, so the driver's call of the destructor
+ * (on a thread of its own, when the last reference goes) runs the program's function in the
+ * zone. The worker counts the references the zone holds of each object: a zone releases or
+ * moves to a graph only what it holds, so it can never make the driver drop an object still
+ * in use (and then name it again); when it holds none, the object leaves the zone's table
+ * (its graphs may keep it alive). uobj_lock is held across each driver call, so counting and
+ * calls cannot interleave; the destructor's run takes no lock of these.
+ */
+#define UOBJ_REFS_MAX (1u << 30)
+
+/* under uobj_lock: the zone's entry of real, or NULL */
+static struct vgpu_uobj_ref *uobj_find(struct vgpu_zone *z, const void *real)
+{
+	for (uint32_t i = 0; i < z->nuobj; i++)
+		if (z->uobj[i].real == real)
+			return &z->uobj[i];
+	return NULL;
+}
+
+/* under uobj_lock: e (the zone holds no more references) leaves the list and the table */
+static void uobj_forget(struct vgpu_zone *z, struct vgpu_uobj_ref *e)
+{
+	uint64_t id;
+	void *real = e->real;
+	*e = z->uobj[--z->nuobj];
+	pthread_mutex_lock(&z->lock);
+	int found = vgpu_htab_find(&z->htab, VGPU_H_USER_OBJECT, real, &id) == 0;
+	pthread_mutex_unlock(&z->lock);
+	if (found)
+		vgpu_zone_handle_drop(z, VGPU_H_USER_OBJECT, id);
+}
+
+static CUresult uobj_create(struct vgpu_proxy_call *call, void **argv)
+{
+	struct vgpu_zone *z = call->zone;
+	CUuserObject *out = ARG(CUuserObject *, VGPU_UOW_OBJECT);
+	uint64_t token = ARG(uint64_t, VGPU_UOW_TOKEN);
+	uint32_t refs = ARG(uint32_t, VGPU_UOW_REFS);
+	CUresult r;
+
+	if (!call->drv->cuUserObjectCreate)
+		return CUDA_ERROR_NOT_SUPPORTED;
+	if (!out || !token || !refs || refs > UOBJ_REFS_MAX)
+		return CUDA_ERROR_INVALID_VALUE;
+	struct vgpu_hostfn_zone *hz = zone_hostfn(z);
+	struct vgpu_hostfn_rec *rec = hz ? vgpu_hostfn_rec_get(hz, token, 1) : NULL;
+	if (!rec)
+		return CUDA_ERROR_OUT_OF_MEMORY;
+	pthread_mutex_lock(&z->uobj_lock);
+	if (z->nuobj == z->capuobj) {
+		uint32_t nc = z->capuobj ? z->capuobj * 2 : 16;
+		void *p = realloc(z->uobj, nc * sizeof(*z->uobj));
+		if (!p) {
+			pthread_mutex_unlock(&z->uobj_lock);
+			vgpu_hostfn_rec_put(rec);
+			return CUDA_ERROR_OUT_OF_MEMORY;
+		}
+		z->uobj = p;
+		z->capuobj = nc;
+	}
+	r = call->drv->cuUserObjectCreate(out, rec, vgpu_hostfn_run, refs, ARG(uint32_t, VGPU_UOW_FLAGS));
+	if (r == CUDA_SUCCESS) {
+		z->uobj[z->nuobj++] = (struct vgpu_uobj_ref){ *out, refs };
+		z->uobj_made = 1;
+	} else {
+		vgpu_hostfn_rec_put(rec);   /* the driver did not take it */
+	}
+	pthread_mutex_unlock(&z->uobj_lock);
+	return r;
+}
+
+/* cuUserObjectRetain, cuUserObjectRelease (release 1) and cuGraphRetainUserObject (graph) */
+static CUresult uobj_refs(struct vgpu_proxy_call *call, void *graph, void *obj, uint32_t count, uint32_t flags,
+			  int release)
+{
+	struct vgpu_zone *z = call->zone;
+	const struct vgpu_driver *drv = call->drv;
+	int move = graph && flags == CU_GRAPH_USER_OBJECT_MOVE;
+	CUresult r;
+
+	if (graph ? !drv->cuGraphRetainUserObject : release ? !drv->cuUserObjectRelease : !drv->cuUserObjectRetain)
+		return CUDA_ERROR_NOT_SUPPORTED;
+	pthread_mutex_lock(&z->uobj_lock);
+	struct vgpu_uobj_ref *e = uobj_find(z, obj);
+	if (!e) {
+		pthread_mutex_unlock(&z->uobj_lock);
+		return CUDA_ERROR_INVALID_HANDLE;
+	}
+	/* what the zone gives up must be what it holds; what it adds stays bounded */
+	int gives = release || move;
+	if (!count || (graph && flags && !move) || (gives ? count > e->refs : count > UOBJ_REFS_MAX - e->refs)) {
+		pthread_mutex_unlock(&z->uobj_lock);
+		return CUDA_ERROR_INVALID_VALUE;
+	}
+	if (graph)
+		r = drv->cuGraphRetainUserObject(graph, obj, count, flags);
+	else
+		r = release ? drv->cuUserObjectRelease(obj, count) : drv->cuUserObjectRetain(obj, count);
+	if (r == CUDA_SUCCESS && gives) {
+		e->refs -= count;
+		if (!e->refs)
+			uobj_forget(z, e);
+	} else if (r == CUDA_SUCCESS && !graph) {
+		e->refs += count;
+	}
+	pthread_mutex_unlock(&z->uobj_lock);
+	return r;
+}
+
+static CUresult uobj_retain(struct vgpu_proxy_call *call, void **argv)
+{
+	return uobj_refs(call, NULL, ARG(CUuserObject, VGPU_URW_OBJECT), ARG(uint32_t, VGPU_URW_COUNT), 0, 0);
+}
+
+static CUresult uobj_release(struct vgpu_proxy_call *call, void **argv)
+{
+	return uobj_refs(call, NULL, ARG(CUuserObject, VGPU_URW_OBJECT), ARG(uint32_t, VGPU_URW_COUNT), 0, 1);
+}
+
+static CUresult uobj_graph_retain(struct vgpu_proxy_call *call, void **argv)
+{
+	return uobj_refs(call, ARG(CUgraph, VGPU_UGW_GRAPH), ARG(CUuserObject, VGPU_UGW_OBJECT), ARG(uint32_t, VGPU_UGW_COUNT),
+			 ARG(uint32_t, VGPU_UGW_FLAGS), 0);
+}
+
 __attribute__((constructor)) static void hostfn_register(void)
 {
 	vgpu_proxy_wire_register(VGPU_OP_cuLaunchHostFunc, &vgpu_wire_hostfn_launch, hostfn_launch_legacy,
@@ -160,4 +292,11 @@ __attribute__((constructor)) static void hostfn_register(void)
 				 "cuGraphHostNodeSetParams");
 	vgpu_proxy_wire_register(VGPU_OP_cuGraphExecHostNodeSetParams, &vgpu_wire_exec_host_node_set, exec_host_node_set,
 				 "cuGraphExecHostNodeSetParams");
+	vgpu_proxy_wire_register(VGPU_OP_cuUserObjectCreate, &vgpu_wire_uobj_create, uobj_create, "cuUserObjectCreate");
+	vgpu_proxy_wire_register(VGPU_OP_cuUserObjectRetain, &vgpu_wire_uobj_retain, uobj_retain,
+				 "cuUserObjectRetain");
+	vgpu_proxy_wire_register(VGPU_OP_cuUserObjectRelease, &vgpu_wire_uobj_release, uobj_release,
+				 "cuUserObjectRelease");
+	vgpu_proxy_wire_register(VGPU_OP_cuGraphRetainUserObject, &vgpu_wire_uobj_graph_retain, uobj_graph_retain,
+				 "cuGraphRetainUserObject");
 }

@@ -49,12 +49,19 @@ int vgpu_zone_init(struct vgpu_zone *z, uint32_t id, const char *name,
 		vgpu_htab_destroy(&z->htab);
 		return rc;
 	}
+	pthread_mutex_init(&z->uobj_lock, NULL);
 	return 0;
 }
+
+/* the host-function records of zones that made user objects (vgpu_zone_destroy) */
+static struct vgpu_hostfn_zone *kept_for_destructors __attribute__((used));
 
 void vgpu_zone_destroy(struct vgpu_zone *z)
 {
 	pthread_mutex_destroy(&z->lock);
+	pthread_mutex_destroy(&z->uobj_lock);
+	free(z->uobj);
+	z->uobj = NULL;
 	vgpu_htab_destroy(&z->htab);
 	vgpu_allocmap_destroy(&z->amap);
 	vgpu_vmm_destroy(&z->vmm);
@@ -64,8 +71,13 @@ void vgpu_zone_destroy(struct vgpu_zone *z)
 	vgpu_ckpt_zone_fini(&z->ck);
 	vgpu_tex_zone_fini(&z->tex);
 	vgpu_link_zone_fini(&z->links);
-	/* the worker stopped every run first (vgpu_hostfn_kill) and its contexts are gone */
-	vgpu_hostfn_zone_free(z->hostfn);
+	/* the worker stopped every run first (vgpu_hostfn_kill) and its contexts are gone; a driver
+	 * may still call a user object's destructor later, on a thread of its own, so a zone that
+	 * made some keeps its records (the worker ends with the zone) */
+	if (z->uobj_made)
+		kept_for_destructors = z->hostfn;
+	else
+		vgpu_hostfn_zone_free(z->hostfn);
 	z->hostfn = NULL;
 }
 

@@ -69,6 +69,14 @@ struct vgpu_zone {
 	struct vgpu_tex_zone tex;         /* arrays' charges, texture and surface objects (texture.h), under lock */
 	struct vgpu_link_zone links;      /* JIT link states (link.h), under lock */
 	struct vgpu_hostfn_zone *hostfn;  /* host functions (hostfn.h): made on first use under lock, own lock */
+	/* User objects (custom_hostfn.c): the references the zone holds of each (an object goes
+	 * from this list, and its handle from the table, when the zone holds none: its graphs may
+	 * still), under uobj_lock, which is held across the driver's call; uobj_made: the zone
+	 * made some (checkpoints do not carry them) */
+	pthread_mutex_t uobj_lock;
+	struct vgpu_uobj_ref { void *real; uint32_t refs; } *uobj;
+	uint32_t nuobj, capuobj;
+	int uobj_made;
 	struct vgpu_pinned pinned;        /* pinned host memory regions (pinned.h), own lock */
 	struct vgpu_ckpt_zone ck;         /* what a checkpoint needs beyond the tables (ckpt.h) */
 };

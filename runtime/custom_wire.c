@@ -333,6 +333,32 @@ const struct vgpu_call_desc vgpu_wire_host_node_set = VGPU_WIRE_DESC("cuGraphHos
 const struct vgpu_call_desc vgpu_wire_exec_host_node_set = VGPU_WIRE_DESC("cuGraphExecHostNodeSetParams",
 	VGPU_OP_cuGraphExecHostNodeSetParams, VGPU_CALLF_CUSTOM, vgpu_wire_exec_host_node_set_args, VGPU_HXW_NARGS);
 
+static const struct vgpu_arg_desc uobj_create_args[VGPU_UOW_NARGS] = {
+	[VGPU_UOW_OBJECT] = { .name = "object_out", .kind = VGPU_ARG_OUT_HANDLE, .size = 8, .htype = VGPU_H_USER_OBJECT,
+			      .flags = VGPU_ARGF_NEW, .len_arg = N, .len_arg2 = N },
+	[VGPU_UOW_TOKEN] = SCALAR("token", 8),
+	[VGPU_UOW_REFS] = SCALAR("initialRefcount", 4),
+	[VGPU_UOW_FLAGS] = SCALAR("flags", 4),
+};
+const struct vgpu_call_desc vgpu_wire_uobj_create = VGPU_WIRE_DESC("cuUserObjectCreate",
+	VGPU_OP_cuUserObjectCreate, VGPU_CALLF_CUSTOM, uobj_create_args, VGPU_UOW_NARGS);
+static const struct vgpu_arg_desc uobj_refs_args[VGPU_URW_NARGS] = {
+	[VGPU_URW_OBJECT] = HANDLE("object", VGPU_H_USER_OBJECT),
+	[VGPU_URW_COUNT] = SCALAR("count", 4),
+};
+static const struct vgpu_arg_desc uobj_graph_args[VGPU_UGW_NARGS] = {
+	[VGPU_UGW_GRAPH] = HANDLE("graph", VGPU_H_GRAPH),
+	[VGPU_UGW_OBJECT] = HANDLE("object", VGPU_H_USER_OBJECT),
+	[VGPU_UGW_COUNT] = SCALAR("count", 4),
+	[VGPU_UGW_FLAGS] = SCALAR("flags", 4),
+};
+const struct vgpu_call_desc vgpu_wire_uobj_retain = VGPU_WIRE_DESC("cuUserObjectRetain",
+	VGPU_OP_cuUserObjectRetain, VGPU_CALLF_CUSTOM, uobj_refs_args, VGPU_URW_NARGS);
+const struct vgpu_call_desc vgpu_wire_uobj_release = VGPU_WIRE_DESC("cuUserObjectRelease",
+	VGPU_OP_cuUserObjectRelease, VGPU_CALLF_CUSTOM, uobj_refs_args, VGPU_URW_NARGS);
+const struct vgpu_call_desc vgpu_wire_uobj_graph_retain = VGPU_WIRE_DESC("cuGraphRetainUserObject",
+	VGPU_OP_cuGraphRetainUserObject, VGPU_CALLF_CUSTOM, uobj_graph_args, VGPU_UGW_NARGS);
+
 static const struct vgpu_arg_desc hostfn_wait_args[VGPU_HWW_NARGS] = {
 	[VGPU_HWW_DONE] = SCALAR("done", 8),
 	[VGPU_HWW_TICKET] = { .name = "ticket", .kind = VGPU_ARG_OUT_SCALAR, .size = 8, .len_arg = N, .len_arg2 = N },

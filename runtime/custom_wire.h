@@ -329,6 +329,21 @@ extern const struct vgpu_call_desc vgpu_wire_hostfn_launch, vgpu_wire_hostfn_lau
 extern const struct vgpu_call_desc vgpu_wire_host_node_get, vgpu_wire_host_node_set, vgpu_wire_exec_host_node_set;
 extern const struct vgpu_call_desc vgpu_wire_hostfn_wait;
 
+/*
+ * User objects (cuUserObjectCreate): the destructor and its argument stay in the zone as a
+ * host-function token (one run); the worker gives the driver its own function with a record
+ * of the token.
+ *   create (VGPU_OP_cuUserObjectCreate): [object (out handle), token, initialRefcount, flags]
+ * Every one goes to a handler that counts the references the zone holds.
+ */
+enum { VGPU_UOW_OBJECT, VGPU_UOW_TOKEN, VGPU_UOW_REFS, VGPU_UOW_FLAGS, VGPU_UOW_NARGS };
+extern const struct vgpu_call_desc vgpu_wire_uobj_create;
+/*   retain, release (VGPU_OP_cuUserObjectRetain, ..._cuUserObjectRelease): [object, count]
+ *   a graph's retain (VGPU_OP_cuGraphRetainUserObject): [graph, object, count, flags] */
+enum { VGPU_URW_OBJECT, VGPU_URW_COUNT, VGPU_URW_NARGS };
+enum { VGPU_UGW_GRAPH, VGPU_UGW_OBJECT, VGPU_UGW_COUNT, VGPU_UGW_FLAGS, VGPU_UGW_NARGS };
+extern const struct vgpu_call_desc vgpu_wire_uobj_retain, vgpu_wire_uobj_release, vgpu_wire_uobj_graph_retain;
+
 /* 1 when a memory pool attribute's value is an int (the reuse flags), 0 for a cuuint64_t. */
 static inline int vgpu_pool_attr_is_int(unsigned attr)
 {

@@ -4,6 +4,7 @@
 #include "library.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -35,6 +36,25 @@ struct sim_gnode {
 	struct sim_gnode *next;       /* in the graph, in creation order */
 };
 
+/*
+ * User objects (cuUserObjectCreate): a reference count and a destructor the driver calls when
+ * the last reference goes. References are the program's and its
+ * graphs' (cuGraphRetainUserObject); a graph's are copied into its clones, its child graph
+ * nodes' graphs and its executable graphs, and dropped when each is freed. An object whose
+ * count reached zero keeps its storage (marked dead, on a list) so a stale handle is refused.
+ */
+struct sim_uobj {
+	uint32_t magic;
+	int refs;                     /* atomic */
+	void *ptr;
+	CUhostFn fn;
+	struct sim_uobj *all_next;
+};
+struct sim_urefs {
+	struct { struct sim_uobj *o; unsigned count; } *v;
+	size_t n, cap;
+};
+
 struct sim_graph {
 	uint32_t magic;
 	struct sim_ctx *ctx;
@@ -48,6 +68,7 @@ struct sim_graph {
 	size_t nmem;                  /* memory alloc and free nodes: the restrictions of cuda.h apply */
 	int is_child;                 /* the graph of a child graph node: no memory nodes may join it */
 	struct sim_gexec *exec;       /* with memory nodes: its one executable graph, if any */
+	struct sim_urefs urefs;       /* references to user objects it holds */
 };
 
 /* One step of an executable graph: an operation template, or an event to record or wait for. */
@@ -68,9 +89,70 @@ struct sim_gexec {
 	unsigned long long flags;
 	struct sim_graph *src;        /* the graph with memory nodes it came from, while both live */
 	int has_mem;                  /* it runs memory alloc or free nodes */
+	struct sim_urefs urefs;       /* its graph's user-object references, and its child graphs' */
 };
 
-enum { MAGIC_GRAPH = 0x47524150, MAGIC_GNODE = 0x474e4f44, MAGIC_GEXEC = 0x47455843 };
+enum { MAGIC_GRAPH = 0x47524150, MAGIC_GNODE = 0x474e4f44, MAGIC_GEXEC = 0x47455843, MAGIC_UOBJ = 0x554f424a,
+       MAGIC_UOBJ_DEAD = 0x554f4244 };
+
+static struct sim_uobj *g_uobjs;   /* every user object ever made (under g_lock) */
+
+/* The last reference went: the destructor runs now, in the call that dropped it (never under
+ * g_lock: no caller of graph_free or exec_free holds it). The driver may run it on a thread
+ * of its own; a program cannot tell which thread, only that it runs once, after the last
+ * reference went. */
+static void uobj_dead(struct sim_uobj *o)
+{
+	o->magic = MAGIC_UOBJ_DEAD;
+	o->fn(o->ptr);
+}
+
+static void uobj_drop(struct sim_uobj *o, unsigned count)
+{
+	if (__atomic_sub_fetch(&o->refs, (int)count, __ATOMIC_ACQ_REL) == 0)
+		uobj_dead(o);
+}
+
+/* count more references of o in l (o's count is the caller's business); 0 or -1 (memory) */
+static int urefs_add(struct sim_urefs *l, struct sim_uobj *o, unsigned count)
+{
+	for (size_t i = 0; i < l->n; i++)
+		if (l->v[i].o == o) {
+			l->v[i].count += count;
+			return 0;
+		}
+	if (l->n == l->cap) {
+		size_t nc = l->cap ? l->cap * 2 : 4;
+		void *p = realloc(l->v, nc * sizeof(*l->v));
+		if (!p)
+			return -1;
+		l->v = p;
+		l->cap = nc;
+	}
+	l->v[l->n].o = o;
+	l->v[l->n].count = count;
+	l->n++;
+	return 0;
+}
+
+/* dst holds src's references too (each object counts them) */
+static int urefs_copy(struct sim_urefs *dst, const struct sim_urefs *src)
+{
+	for (size_t i = 0; i < src->n; i++) {
+		if (urefs_add(dst, src->v[i].o, src->v[i].count) < 0)
+			return -1;
+		__atomic_add_fetch(&src->v[i].o->refs, (int)src->v[i].count, __ATOMIC_RELAXED);
+	}
+	return 0;
+}
+
+static void urefs_release(struct sim_urefs *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		uobj_drop(l->v[i].o, l->v[i].count);
+	free(l->v);
+	memset(l, 0, sizeof(*l));
+}
 
 extern struct sim_event *g_events;
 
@@ -313,6 +395,7 @@ static void graph_free(struct sim_graph *g)
 		next = n->next;
 		node_free(n);
 	}
+	urefs_release(&g->urefs);
 	free(g->frontier);
 	if (g->exec)
 		g->exec->src = NULL;
@@ -1307,7 +1390,8 @@ static struct sim_graph *graph_clone(const struct sim_graph *g)
 		n->order = c->n - 1;      /* the copy's index, to rebuild the edges below */
 	}
 	struct sim_gnode **byindex = calloc(c->n ? c->n : 1, sizeof(*byindex));
-	if (!byindex) {
+	if (!byindex || urefs_copy(&c->urefs, &g->urefs) < 0) {
+		free(byindex);
 		graph_free(c);
 		return NULL;
 	}
@@ -1631,9 +1715,21 @@ static void exec_free(struct sim_gexec *x)
 		}
 	if (x->src)
 		x->src->exec = NULL;
+	urefs_release(&x->urefs);
 	free(x->steps);
 	x->magic = 0;
 	free(x);
+}
+
+/* An executable graph holds the user-object references of its graph and its child graphs. */
+static int exec_urefs(struct sim_gexec *x, const struct sim_graph *g)
+{
+	if (urefs_copy(&x->urefs, &g->urefs) < 0)
+		return -1;
+	for (const struct sim_gnode *n = g->head; n; n = n->next)
+		if (n->child && exec_urefs(x, n->child) < 0)
+			return -1;
+	return 0;
 }
 
 CUresult cuGraphInstantiateWithFlags(CUgraphExec *out, CUgraph h, unsigned long long flags)
@@ -1657,7 +1753,7 @@ CUresult cuGraphInstantiateWithFlags(CUgraphExec *out, CUgraph h, unsigned long 
 	x->magic = MAGIC_GEXEC;
 	x->ctx = g->ctx;
 	x->flags = flags;
-	if ((rc = exec_add_graph(x, g)) != CUDA_SUCCESS) {
+	if ((rc = exec_add_graph(x, g)) != CUDA_SUCCESS || (rc = exec_urefs(x, g) < 0 ? CUDA_ERROR_OUT_OF_MEMORY : 0)) {
 		exec_free(x);
 		return rc;
 	}
@@ -2116,4 +2212,105 @@ CUresult cuGraphUpload_ptsz(CUgraphExec h, CUstream hs);
 CUresult cuGraphUpload_ptsz(CUgraphExec h, CUstream hs)
 {
 	return cuGraphUpload(h, hs ? hs : CU_STREAM_PER_THREAD);
+}
+
+/* ---------------------------------------------------------------- user objects */
+
+static struct sim_uobj *uobj_get(CUuserObject h, CUresult *rc)
+{
+	struct sim_uobj *o = (struct sim_uobj *)h;
+	*rc = !g_inited ? CUDA_ERROR_NOT_INITIALIZED :
+	      (!o || o->magic != MAGIC_UOBJ) ? CUDA_ERROR_INVALID_VALUE : CUDA_SUCCESS;
+	return *rc ? NULL : o;
+}
+
+CUresult cuUserObjectCreate(CUuserObject *out, void *ptr, CUhostFn destroy, unsigned int initialRefcount,
+			    unsigned int flags)
+{
+	if (!g_inited)
+		return CUDA_ERROR_NOT_INITIALIZED;
+	/* the driver takes no other flags (destructors run on a thread of their own) */
+	if (!out || !destroy || !initialRefcount || initialRefcount > INT_MAX ||
+	    flags != CU_USER_OBJECT_NO_DESTRUCTOR_SYNC)
+		return CUDA_ERROR_INVALID_VALUE;
+	struct sim_uobj *o = calloc(1, sizeof(*o));
+	if (!o)
+		return CUDA_ERROR_OUT_OF_MEMORY;
+	o->magic = MAGIC_UOBJ;
+	o->refs = (int)initialRefcount;
+	o->ptr = ptr;
+	o->fn = destroy;
+	pthread_mutex_lock(&g_lock);
+	o->all_next = g_uobjs;
+	g_uobjs = o;
+	pthread_mutex_unlock(&g_lock);
+	*out = (CUuserObject)o;
+	return CUDA_SUCCESS;
+}
+
+CUresult cuUserObjectRetain(CUuserObject h, unsigned int count)
+{
+	CUresult rc;
+	struct sim_uobj *o = uobj_get(h, &rc);
+	if (!o)
+		return rc;
+	if (!count || count > INT_MAX - (unsigned)__atomic_load_n(&o->refs, __ATOMIC_RELAXED))
+		return CUDA_ERROR_INVALID_VALUE;
+	__atomic_add_fetch(&o->refs, (int)count, __ATOMIC_RELAXED);
+	return CUDA_SUCCESS;
+}
+
+CUresult cuUserObjectRelease(CUuserObject h, unsigned int count)
+{
+	CUresult rc;
+	struct sim_uobj *o = uobj_get(h, &rc);
+	if (!o)
+		return rc;
+	/* (more than it holds: undefined for the driver, refused here) */
+	if (!count || count > (unsigned)__atomic_load_n(&o->refs, __ATOMIC_RELAXED))
+		return CUDA_ERROR_INVALID_VALUE;
+	uobj_drop(o, count);
+	return CUDA_SUCCESS;
+}
+
+CUresult cuGraphRetainUserObject(CUgraph hg, CUuserObject h, unsigned int count, unsigned int flags)
+{
+	CUresult rc;
+	struct sim_graph *g = graph_get(hg, &rc);
+	if (!g)
+		return rc;
+	struct sim_uobj *o = uobj_get(h, &rc);
+	if (!o)
+		return rc;
+	int move = flags == CU_GRAPH_USER_OBJECT_MOVE;
+	int have = __atomic_load_n(&o->refs, __ATOMIC_RELAXED);
+	if ((flags && !move) || !count || (move ? count > (unsigned)have : count > INT_MAX - (unsigned)have))
+		return CUDA_ERROR_INVALID_VALUE;
+	if (urefs_add(&g->urefs, o, count) < 0)
+		return CUDA_ERROR_OUT_OF_MEMORY;
+	if (!move)   /* moved: the caller's references become the graph's */
+		__atomic_add_fetch(&o->refs, (int)count, __ATOMIC_RELAXED);
+	return CUDA_SUCCESS;
+}
+
+CUresult cuGraphReleaseUserObject(CUgraph hg, CUuserObject h, unsigned int count)
+{
+	CUresult rc;
+	struct sim_graph *g = graph_get(hg, &rc);
+	if (!g)
+		return rc;
+	struct sim_uobj *o = uobj_get(h, &rc);
+	if (!o)
+		return rc;
+	for (size_t i = 0; i < g->urefs.n; i++)
+		if (g->urefs.v[i].o == o) {
+			if (!count || count > g->urefs.v[i].count)
+				return CUDA_ERROR_INVALID_VALUE;
+			g->urefs.v[i].count -= count;
+			if (!g->urefs.v[i].count)
+				g->urefs.v[i] = g->urefs.v[--g->urefs.n];
+			uobj_drop(o, count);
+			return CUDA_SUCCESS;
+		}
+	return CUDA_ERROR_INVALID_VALUE;   /* the graph holds none */
 }
