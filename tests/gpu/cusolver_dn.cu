@@ -159,44 +159,36 @@ int main(int argc, char **argv)
 	CHECK_RT(cudaFree(work));
 
 	/* singular values of an m x n matrix: their squares sum to its Frobenius norm squared */
-	if (!svd) {
+	if (svd) {
+		std::vector<double> g = random_matrix(m, n, 23);
+		double *d_g = upload(g), *d_sv;
+		CHECK_RT(cudaMalloc(&d_sv, n * sizeof(double)));
+		CHECK_SO(cusolverDnDgesvd_bufferSize(h, m, n, &lwork));
+		CHECK_RT(cudaMalloc(&work, (size_t)lwork * sizeof(double)));
+		CHECK_SO(cusolverDnDgesvd(h, 'N', 'N', m, n, d_g, m, d_sv, NULL, m, NULL, n, work, lwork, NULL, d_info));
+		expect_info(d_info, "gesvd");
+		std::vector<double> sv = download(d_sv, n);
+		double fro = 0, sq = 0;
+		int ordered = 1;
+		for (double x : g)
+			fro += x * x;
+		for (int i = 0; i < n; i++) {
+			sq += sv[i] * sv[i];
+			ordered &= i == 0 || sv[i] <= sv[i - 1];
+		}
+		if (!ordered) {
+			printf("FAIL gesvd: singular values not in descending order\n");
+			return 1;
+		}
+		printf("SVD %dx%d (gesvd): ", m, n);
+		print_error_bucket("sum of squares = Frobenius norm squared", std::fabs(sq - fro) / fro, 1e-12);
+		CHECK_RT(cudaFree(work));
+		CHECK_RT(cudaFree(d_sv));
+		CHECK_RT(cudaFree(d_g));
+	} else {
 		printf("SVD %dx%d (gesvd): left out (--no-svd)\n", m, n);
-		CHECK_RT(cudaFree(d_w));
-		CHECK_RT(cudaFree(d_s));
-		CHECK_RT(cudaFree(d_piv));
-		CHECK_RT(cudaFree(d_b));
-		CHECK_RT(cudaFree(d_a));
-		CHECK_RT(cudaFree(d_info));
-		CHECK_SO(cusolverDnDestroy(h));
-		printf("cusolver_dn: verified\n");
-		return 0;
 	}
-	std::vector<double> g = random_matrix(m, n, 23);
-	double *d_g = upload(g), *d_sv;
-	CHECK_RT(cudaMalloc(&d_sv, n * sizeof(double)));
-	CHECK_SO(cusolverDnDgesvd_bufferSize(h, m, n, &lwork));
-	CHECK_RT(cudaMalloc(&work, (size_t)lwork * sizeof(double)));
-	CHECK_SO(cusolverDnDgesvd(h, 'N', 'N', m, n, d_g, m, d_sv, NULL, m, NULL, n, work, lwork, NULL, d_info));
-	expect_info(d_info, "gesvd");
-	std::vector<double> sv = download(d_sv, n);
-	double fro = 0, sq = 0;
-	int ordered = 1;
-	for (double x : g)
-		fro += x * x;
-	for (int i = 0; i < n; i++) {
-		sq += sv[i] * sv[i];
-		ordered &= i == 0 || sv[i] <= sv[i - 1];
-	}
-	if (!ordered) {
-		printf("FAIL gesvd: singular values not in descending order\n");
-		return 1;
-	}
-	printf("SVD %dx%d (gesvd): ", m, n);
-	print_error_bucket("sum of squares = Frobenius norm squared", std::fabs(sq - fro) / fro, 1e-12);
 
-	CHECK_RT(cudaFree(work));
-	CHECK_RT(cudaFree(d_sv));
-	CHECK_RT(cudaFree(d_g));
 	CHECK_RT(cudaFree(d_w));
 	CHECK_RT(cudaFree(d_s));
 	CHECK_RT(cudaFree(d_piv));
