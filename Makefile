@@ -63,9 +63,13 @@ demo: deps
 	@$(MAKE) --no-print-directory B=build/rel all
 	@tests/demo.sh build/rel
 
+# make test builds with every CPU (nvcc's builds of the runtime programs, twice each, are most
+# of its time); make -jN test keeps N.
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+GIVEN_JOBS = $(strip $(filter -j%,$(MAKEFLAGS)) $(filter j%,$(firstword $(MAKEFLAGS))))
 test:
 	@deploy/deps.sh --all
-	@$(MAKE) --no-print-directory B=build/san SAN=1 check
+	@$(MAKE) --no-print-directory $(if $(GIVEN_JOBS),,-j$(JOBS)) B=build/san SAN=1 check
 	@$(MAKE) --no-print-directory test-k8s
 	@$(MAKE) --no-print-directory test-xen
 
