@@ -105,6 +105,8 @@ int vgpu_devices_list(const char **out /* out */);
  * 1 when there are some. vgpu_launch_blocking: 1 when CUDA_LAUNCH_BLOCKING=1, so that every
  * kernel launch waits for its answer, which the zone's driver gives once the kernel ran. */
 int vgpu_devices_env(char *env);
+/* The zone's devices before its CUDA_VISIBLE_DEVICES (vgpu_drv.devices_all; conn.c). */
+int vgpu_zone_devices_all(int *all, int *ord, int cap);
 int vgpu_launch_blocking(void);
 
 /* After any call: forget the thread's cached current context if the call may change it, and

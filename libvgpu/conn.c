@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "session.h"
+#include "visible.h"
 #include "xenbus.h"
 
 /*
@@ -30,6 +31,8 @@ static struct {
 	pid_t pid;
 	int log_level;
 	CUresult refused;         /* the last cuInit's refusal by the proxy (its welcome status), 0 if none */
+	uint32_t ndev_all;        /* the proxy's devices before the zone's list (0: not said) */
+	char devices[108];        /* the zone's devices as the proxy's ordinals ("": all) */
 } zone = { .lock = PTHREAD_MUTEX_INITIALIZER, .log_level = -1 };
 
 static pthread_key_t conn_key;
@@ -443,6 +446,9 @@ static int conn_open_hop(uint16_t kind, struct vgpu_conn **out /* out */, unsign
 		memcpy(zone.token, w.token, sizeof(zone.token));
 		zone.zone_id = w.zone_id;
 		zone.backend = w.backend;
+		zone.ndev_all = w.ndev;
+		w.moved_to[sizeof(w.moved_to) - 1] = '\0';
+		memcpy(zone.devices, w.moved_to, sizeof(zone.devices));
 		vgpu_client_log(2, "connected to %s as zone %u (backend: %s)", path, w.zone_id,
 				w.backend == 2 ? "simulator, a CPU test double" : "GPU driver");
 	}
@@ -522,4 +528,32 @@ int vgpu_client_xen(void)
 uint32_t vgpu_zone_backend(void)
 {
 	return zone.backend;
+}
+
+int vgpu_zone_devices_all(int *all, int *ord, int cap)
+{
+	int n = 0, k;
+
+	pthread_mutex_lock(&zone.lock);
+	int known = zone.initialized && zone.ndev_all > 0;
+	uint32_t nall = zone.ndev_all;
+	char text[sizeof(zone.devices)];
+	memcpy(text, zone.devices, sizeof(text));
+	pthread_mutex_unlock(&zone.lock);
+	if (!known || cuDeviceGetCount(&n) != CUDA_SUCCESS)
+		return -1;
+	if (!text[0]) {   /* every device of the proxy's, in order */
+		for (k = 0; k < n && k < cap; k++)
+			ord[k] = k;
+	} else {
+		int all_ord[VGPU_VISIBLE_MAX];
+		k = vgpu_visible_ordinals(text, (int)nall, all_ord);
+		if (k != n)
+			return -1;
+		for (int i = 0; i < k && i < cap; i++)
+			ord[i] = all_ord[i];
+		k = k < cap ? k : cap;
+	}
+	*all = (int)nall;
+	return k;
 }

@@ -178,6 +178,7 @@ const struct vgpu_drvtab vgpu_drv = {
 	.ctx_key = zone_ctx_key,
 	.module_alive = zone_module_alive,
 	.module_get_managed = vgpu_mglobal_get,
+	.devices_all = vgpu_zone_devices_all,
 	.log = zone_log,
 };
 

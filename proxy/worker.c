@@ -452,6 +452,11 @@ static void channel_open(struct worker *w, const struct vgpu_handoff *h, int soc
 	wel.zone_id = w->a->zone_id;
 	memcpy(wel.token, w->a->token, sizeof(wel.token));
 	wel.backend = w->be_ok ? (uint32_t)w->be.kind : 0;
+	/* the zone's devices among the proxy's (for its NVML), when the list fits */
+	if (strlen(w->zone.devices) < sizeof(wel.moved_to)) {
+		wel.ndev = (uint32_t)w->a->cfg->ndev;
+		memcpy(wel.moved_to, w->zone.devices, strlen(w->zone.devices) + 1);
+	}
 	rc = vgpu_chan_send(ch, VGPU_OP_WELCOME, 0, 0, &wel, sizeof(wel));
 	if (rc == 0)
 		rc = vgpu_chan_flush(ch);

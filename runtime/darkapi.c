@@ -549,6 +549,13 @@ static const void *const tab_integrity[3] = {
 	(void *)(uintptr_t)sizeof(tab_integrity), (void *)ic_check, (void *)unsup_ic_2,
 };
 
+static int devices_all(int *all, int *ord, int cap)
+{
+	return vgpu_drv.devices_all(all, ord, cap);
+}
+
+static const struct vgpu_devices_table tab_devices = { sizeof(struct vgpu_devices_table), devices_all };
+
 /* ---------------------------------------------------------------- lookup */
 
 struct darkapi_table {
@@ -584,6 +591,7 @@ static const struct darkapi_table tables[] = {
 	 */
 	{ "RUNTIME_BOOTSTRAP_BYPASS", { 0xf8, 0xcf, 0xf9, 0x51, 0x21, 0x46, 0x8b, 0x4e,
 					0xb9, 0xe2, 0xfb, 0x46, 0x9e, 0x7c, 0x0d, 0xd9 }, NULL },
+	{ "VGPU_DEVICES", VGPU_DEVICES_TABLE_ID, (const void *const *)&tab_devices },
 };
 
 void vgpu_uuid_format(const CUuuid *id, char buf[37])

@@ -3,6 +3,7 @@
 #ifndef VGPU_DARKAPI_H
 #define VGPU_DARKAPI_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <cuda.h>
 
@@ -22,6 +23,16 @@ CUresult vgpu_darkapi_get(const void **table /* out */, const CUuuid *id);
  * the reset returns, and a destructor run inside that call could free what it still uses.
  */
 void vgpu_darkapi_ctx_gone(unsigned long long ctx_key);
+
+/*
+ * vgpu's own export table (no NVIDIA driver has it): the devices before CUDA_VISIBLE_DEVICES
+ * (vgpu_drv.devices_all), for vgpu's NVML, which numbers devices as NVIDIA's does.
+ */
+#define VGPU_DEVICES_TABLE_ID { 0x76, 0x67, 0x70, 0x75, 0x2d, 0x64, 0x65, 0x76, 0x69, 0x63, 0x65, 0x73, 0x2d, 0x61, 0x6c, 0x6c }
+struct vgpu_devices_table {
+	size_t size;
+	int (*devices_all)(int *all, int *ord, int cap);
+};
 
 /* The UUID as text, "6bd5fb6c-5bf4-e74a-8987-d93912fd9df9" (buf: 37 bytes). */
 void vgpu_uuid_format(const CUuuid *id, char buf[37]);

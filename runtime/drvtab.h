@@ -50,6 +50,14 @@ struct vgpu_drvtab {
 	CUresult (*func_set_cache_config)(CUfunction f, CUfunc_cache config);
 	CUresult (*func_get_name)(const char **name, CUfunction f);
 	CUresult (*func_get_param_info)(CUfunction f, size_t index, size_t *offset, size_t *size);
+	/*
+	 * The devices before CUDA_VISIBLE_DEVICES: how many there are (*all), and which of them
+	 * the process sees, in its order (ord[0..k), k returned): the simulator's own devices,
+	 * or a zone's (the proxy's devices and the list its driver was started with). NVML
+	 * numbers devices so, whatever the list says (vgpu's NVML asks it through the
+	 * VGPU_DEVICES export table). -1 when not known.
+	 */
+	int (*devices_all)(int *all, int *ord, int cap);
 	/* one line to the library's log (stderr, with the library's prefix) */
 	void (*log)(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 };

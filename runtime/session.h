@@ -118,8 +118,11 @@ struct vgpu_welcome {
 	uint32_t zone_id;   /* small number for logs and stats */
 	uint8_t  token[16]; /* the zone's token, to JOIN more channels */
 	uint32_t backend;   /* 1 = real driver, 2 = simulator (test double) */
-	uint32_t reserved;
-	char moved_to[108]; /* status VGPU_STATUS_MOVED: the proxy socket the zone moved to */
+	uint32_t ndev;      /* the devices the proxy shows zones, before the zone's CUDA_VISIBLE_DEVICES
+			       (0: not said) */
+	/* status VGPU_STATUS_MOVED: the proxy socket the zone moved to; status 0: the devices the
+	 * zone's driver was started with, as the proxy's ordinals ("1,0"; "": all, in order) */
+	char moved_to[108];
 };
 /* Welcome status of a JOIN whose zone was migrated to another proxy (not a CUresult): the
  * client opens its channels at welcome.moved_to from then on. */

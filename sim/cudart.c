@@ -33,6 +33,7 @@ const struct vgpu_drvtab vgpu_drv = {
 	.ctx_key = sim_ctx_key,
 	.module_alive = sim_module_alive,
 	.module_get_managed = vgpu_sim_module_get_managed,
+	.devices_all = sim_devices_all,
 	.log = sim_log,
 };
 

@@ -140,6 +140,7 @@ static void do_init(void)
 		int n = atoi(d);
 		g_ndev = n < 1 ? 1 : n > SIM_MAX_DEVICES ? SIM_MAX_DEVICES : n;
 	}
+	g_ndev_all = g_ndev;
 	for (int i = 0; i < g_ndev; i++)
 		g_phys[i] = i;
 	/* as the driver: the devices CUDA_VISIBLE_DEVICES names, in its order; none, none at all */
@@ -164,6 +165,17 @@ static void do_init(void)
 }
 
 int g_launch_blocking;
+int g_ndev_all = 1;
+
+int sim_devices_all(int *all, int *ord, int cap)
+{
+	if (!g_inited)
+		return -1;
+	*all = g_ndev_all;
+	for (int i = 0; i < g_ndev && i < cap; i++)
+		ord[i] = g_phys[i];
+	return g_ndev < cap ? g_ndev : cap;
+}
 
 CUresult sim_errno_to_cu(int rc)
 {

@@ -138,6 +138,9 @@ extern int g_inited;
 /* CUDA_LAUNCH_BLOCKING=1 at cuInit: a kernel launch returns once the kernel ran, with the
  * context's error (a launch captured into a graph runs nothing and returns at once) */
 extern int g_launch_blocking;
+/* The simulated devices before CUDA_VISIBLE_DEVICES, and which the process sees (vgpu_drv.devices_all). */
+extern int g_ndev_all;
+int sim_devices_all(int *all, int *ord, int cap);
 
 void sim_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void sim_set_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

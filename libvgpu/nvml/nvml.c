@@ -14,6 +14,12 @@
  * them up learns they are missing (dlsym finds nothing; pynvml says "function not found");
  * NVLink questions answer NVML_ERROR_NOT_SUPPORTED, as NVML does for a GPU without NVLink.
  * Over the simulator (no GPU) the same library answers for the simulated device.
+ *
+ * As NVIDIA's, it numbers devices whatever CUDA_VISIBLE_DEVICES says: all the devices the
+ * proxy shows the zone (the simulator's own, directly), told by libvgpu (or the simulator)
+ * through vgpu's VGPU_DEVICES export table; PyTorch's device count, for one, trims an index
+ * list at NVML's count. A device the process's list hides has a handle and its index;
+ * anything else about it is NVML_ERROR_NOT_SUPPORTED (its driver never saw it).
  */
 #include <ctype.h>
 #include <cuda.h>
@@ -22,6 +28,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "darkapi.h"
 #include "visible.h"
 #include "vgpu_nvml.h"
 
@@ -31,7 +38,7 @@
 #define PCI_VENDOR_NVIDIA 0x10deu
 
 struct nvmlDevice_st {
-	CUdevice dev;
+	CUdevice dev;      /* -1: hidden by the process's CUDA_VISIBLE_DEVICES */
 	unsigned index;
 };
 
@@ -71,6 +78,8 @@ static nvmlReturn_t device_of(nvmlDevice_t h, CUdevice *dev)
 	uintptr_t p = (uintptr_t)h, b = (uintptr_t)nv_devs;
 	if (p < b || (p - b) % sizeof nv_devs[0] || (p - b) / sizeof nv_devs[0] >= nv_ndev)
 		return NVML_ERROR_INVALID_ARGUMENT;
+	if (h->dev < 0)
+		return NVML_ERROR_NOT_SUPPORTED;
 	*dev = h->dev;
 	return NVML_SUCCESS;
 }
@@ -80,6 +89,36 @@ static nvmlReturn_t device_and(nvmlDevice_t h, const void *out, CUdevice *dev)
 {
 	nvmlReturn_t r = device_of(h, dev);
 	return r != NVML_SUCCESS ? r : out ? NVML_SUCCESS : NVML_ERROR_INVALID_ARGUMENT;
+}
+
+/*
+ * Number the devices as NVIDIA's NVML does, before CUDA_VISIBLE_DEVICES, where libvgpu or the
+ * simulator says what they are: nv_devs[i] is then device i of all, the process's CUDA
+ * ordinal p where it sees it, hidden (-1) otherwise. Without that answer (another driver),
+ * the n devices the process sees stay as they are.
+ */
+static void all_devices(int n)
+{
+	static const CUuuid id = { VGPU_DEVICES_TABLE_ID };
+	const struct vgpu_devices_table *t = NULL;
+	int all = 0, ord[NVML_MAX_DEVICES], k;
+
+	if (n <= 0 || cuGetExportTable((const void **)&t, &id) != CUDA_SUCCESS || !t || t->size < sizeof(*t) ||
+	    !t->devices_all)
+		return;
+	k = t->devices_all(&all, ord, NVML_MAX_DEVICES);
+	if (k != n || all < n || all > NVML_MAX_DEVICES)
+		return;
+	for (int p = 0; p < k; p++)
+		if (ord[p] < 0 || ord[p] >= all)
+			return;
+	struct nvmlDevice_st seen[NVML_MAX_DEVICES];
+	memcpy(seen, nv_devs, sizeof(seen));
+	for (int i = 0; i < all; i++)
+		nv_devs[i] = (struct nvmlDevice_st){ .dev = -1, .index = (unsigned)i };
+	for (int p = 0; p < k; p++)
+		nv_devs[ord[p]].dev = seen[p].dev;
+	nv_ndev = (unsigned)all;
 }
 
 static nvmlReturn_t init(unsigned flags)
@@ -105,6 +144,7 @@ static nvmlReturn_t init(unsigned flags)
 			nv_devs[i].index = (unsigned)i;
 		}
 		nv_ndev = (unsigned)n;
+		all_devices(n);
 		nv_probed = 1;
 	}
 	nv_refs++;
@@ -247,6 +287,8 @@ NVML_API nvmlReturn_t nvmlDeviceGetHandleByPciBusId_v2(const char *pciBusId, nvm
 	    parse_bus_id(pciBusId, &want[0], &want[1], &want[2]) < 0)
 		return NVML_ERROR_INVALID_ARGUMENT;
 	for (unsigned i = 0; i < nv_ndev; i++) {
+		if (nv_devs[i].dev < 0)
+			continue;
 		nvmlReturn_t r = pci_location(nv_devs[i].dev, &have[0], &have[1], &have[2]);
 		if (r != NVML_SUCCESS)
 			return r;
@@ -282,6 +324,8 @@ NVML_API nvmlReturn_t nvmlDeviceGetHandleByUUID(const char *uuid, nvmlDevice_t *
 	if (!uuid || !device)
 		return NVML_ERROR_INVALID_ARGUMENT;
 	for (unsigned i = 0; i < nv_ndev; i++) {
+		if (nv_devs[i].dev < 0)
+			continue;
 		nvmlReturn_t r = uuid_text(nv_devs[i].dev, have);
 		if (r != NVML_SUCCESS)
 			return r;
@@ -298,10 +342,12 @@ NVML_API nvmlReturn_t nvmlDeviceGetHandleByUUID(const char *uuid, nvmlDevice_t *
 NVML_API nvmlReturn_t nvmlDeviceGetIndex(nvmlDevice_t device, unsigned int *index)
 {
 	CUdevice dev;
-	nvmlReturn_t r = device_and(device, index, &dev);
-	if (r != NVML_SUCCESS)
+	nvmlReturn_t r = device_of(device, &dev);
+	if (r != NVML_SUCCESS && r != NVML_ERROR_NOT_SUPPORTED)
 		return r;
-	*index = device->index;
+	if (!index)
+		return NVML_ERROR_INVALID_ARGUMENT;
+	*index = device->index;   /* a hidden device's too */
 	return NVML_SUCCESS;
 }
 

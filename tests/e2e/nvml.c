@@ -75,7 +75,7 @@ int main(void)
 	CK(cuInit(0));
 	CK(cuDeviceGetCount(&count));
 	NV_OK(NV(nvmlDeviceGetCount_v2)(&n));
-	EXPECT((int)n == count);
+	EXPECT((int)n >= count);   /* NVML counts the devices CUDA_VISIBLE_DEVICES hides too */
 	printf("nvml: %u device%s\n", n, n == 1 ? "" : "s");
 	CK(cuDriverGetVersion(&drv));
 	NV_OK(NV(nvmlSystemGetCudaDriverVersion_v2)(&nvdrv));
@@ -83,9 +83,10 @@ int main(void)
 	EXPECT(!strcmp(NV(nvmlErrorString)(NVML_ERROR_NOT_SUPPORTED), "Not Supported"));
 
 	nvmlDevice_t h, h2;
+	unsigned hidden = 0;
 	NV_ERR(NV(nvmlDeviceGetHandleByIndex_v2)(n, &h), NVML_ERROR_INVALID_ARGUMENT);
 	for (unsigned i = 0; i < n; i++) {
-		CUdevice dev;
+		CUdevice dev = -1;
 		CUuuid cu;
 		char name[96], cuname[96], uuid[96], want[64], cubus[32];
 		int maj, min, cmaj, cmin, dom, bus, slot;
@@ -93,22 +94,34 @@ int main(void)
 		nvmlPciInfo_t pci;
 		size_t cutotal;
 
-		CK(cuDeviceGet(&dev, (int)i));
 		NV_OK(NV(nvmlDeviceGetHandleByIndex_v2)(i, &h));
 		NV_OK(NV(nvmlDeviceGetIndex)(h, &idx));
 		EXPECT(idx == i);
+		nvmlReturn_t ur = NV(nvmlDeviceGetUUID)(h, uuid, sizeof uuid);
+		if (vgpu && ur == NVML_ERROR_NOT_SUPPORTED) {
+			/* hidden by the process's CUDA_VISIBLE_DEVICES: a handle and an index, no more */
+			NV_ERR(NV(nvmlDeviceGetName)(h, name, sizeof name), NVML_ERROR_NOT_SUPPORTED);
+			printf("device %u: hidden by CUDA_VISIBLE_DEVICES\n", i);
+			hidden++;
+			continue;
+		}
+		NV_OK(ur);
+		/* the CUDA device of that UUID (NVML numbers devices whatever CUDA_VISIBLE_DEVICES says) */
+		for (int c = 0; c < count && dev < 0; c++) {
+			CK(cuDeviceGetUuid_v2(&cu, c));
+			const unsigned char *b = (const unsigned char *)cu.bytes;
+			snprintf(want, sizeof want,
+				 "GPU-%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1], b[2],
+				 b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
+			if (!strcmp(uuid, want))
+				CK(cuDeviceGet(&dev, c));
+		}
+		EXPECT(dev >= 0);   /* (every device NVML answers for is one CUDA sees) */
 
 		NV_OK(NV(nvmlDeviceGetName)(h, name, sizeof name));
 		CK(cuDeviceGetName(cuname, sizeof cuname, dev));
 		EXPECT(!strcmp(name, cuname));
 		NV_ERR(NV(nvmlDeviceGetName)(h, name, 1), NVML_ERROR_INSUFFICIENT_SIZE);
-
-		NV_OK(NV(nvmlDeviceGetUUID)(h, uuid, sizeof uuid));
-		CK(cuDeviceGetUuid_v2(&cu, dev));
-		const unsigned char *b = (const unsigned char *)cu.bytes;
-		snprintf(want, sizeof want, "GPU-%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
-			 b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
-		EXPECT(!strcmp(uuid, want));
 		NV_ERR(NV(nvmlDeviceGetUUID)(h, uuid, 8), NVML_ERROR_INSUFFICIENT_SIZE);
 		NV_OK(NV(nvmlDeviceGetHandleByUUID)(want, &h2));
 		EXPECT(h2 == h);
@@ -178,6 +191,8 @@ int main(void)
 			       NVML_ERROR_NOT_FOUND);
 		}
 	}
+
+	EXPECT(n - hidden == (unsigned)count);   /* every device CUDA sees, once */
 
 	NV_OK(NV(nvmlShutdown)());
 	NV_ERR(NV(nvmlDeviceGetCount_v2)(&n), NVML_ERROR_UNINITIALIZED);

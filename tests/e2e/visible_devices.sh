@@ -5,7 +5,8 @@
 # simulator with three devices, for each list: tests/e2e/visible (cuInit's answer, the count,
 # each ordinal's bus id and UUID, memory used on each, which ordinal each bus id finds) must
 # print the same through vgpu as directly, lists that renumber devices ("1", "2,0", a UUID)
-# included; so must NVML's view (tests/e2e/nvml) and a runtime-API program using every visible
+# included; so must NVML's view (tests/e2e/nvml: every device counted whatever the list says,
+# as NVIDIA's, those it hides by index only) and a runtime-API program using every visible
 # device (tests/runtime/devices) under lists of two; a list that hides every device must fail
 # cuInit with CUDA_ERROR_NO_DEVICE without a zone being made. Then a proxy that has a list of
 # its own: a zone's list is read over the devices that list leaves the proxy (through vgpu
@@ -71,6 +72,13 @@ for list in "1" "2,0" "$uuid2" "0,2" "2,1,0" "1,$uuid0"; do
 done
 compare "nvml [0,1]" "0,1" "$B/tests/e2e/nvml"
 compare "nvml [2,1]" "2,1" "$B/tests/e2e/nvml"
+compare "nvml [1]" "1" "$B/tests/e2e/nvml"
+# NVML numbers devices whatever the list says, as NVIDIA's: PyTorch's device count takes an
+# index list's entries below NVML's count, so under "1" NVML must count all three
+if ! grep -qx "nvml: 3 devices" "$tmp/nvml [1].zone" || ! grep -qx "device 0: hidden by CUDA_VISIBLE_DEVICES" "$tmp/nvml [1].zone"; then
+  echo "FAIL: under CUDA_VISIBLE_DEVICES=1 the zone's NVML does not count the three devices, device 0 hidden:"
+  cat "$tmp/nvml [1].zone"; fail=1
+fi
 compare "runtime devices [0,1]" "0,1" "$B/tests/runtime/devices"
 compare "runtime devices [2,0]" "2,0" "$B/tests/runtime/devices"
 if ! grep -q "devices 2,0" "$tmp/proxy.log" ||
