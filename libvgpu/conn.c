@@ -540,20 +540,15 @@ int vgpu_zone_devices_all(int *all, int *ord, int cap)
 	char text[sizeof(zone.devices)];
 	memcpy(text, zone.devices, sizeof(text));
 	pthread_mutex_unlock(&zone.lock);
-	if (!known || cuDeviceGetCount(&n) != CUDA_SUCCESS)
+	if (!known || cap < VGPU_VISIBLE_MAX || cuDeviceGetCount(&n) != CUDA_SUCCESS)
 		return -1;
-	if (!text[0]) {   /* every device of the proxy's, in order */
+	if (text[0])
+		k = vgpu_visible_ordinals(text, (int)nall, ord);
+	else   /* every device of the proxy's, in order */
 		for (k = 0; k < n && k < cap; k++)
 			ord[k] = k;
-	} else {
-		int all_ord[VGPU_VISIBLE_MAX];
-		k = vgpu_visible_ordinals(text, (int)nall, all_ord);
-		if (k != n)
-			return -1;
-		for (int i = 0; i < k && i < cap; i++)
-			ord[i] = all_ord[i];
-		k = k < cap ? k : cap;
-	}
+	if (k != n)
+		return -1;
 	*all = (int)nall;
 	return k;
 }

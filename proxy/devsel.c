@@ -36,7 +36,7 @@ int vgpu_devsel_resolve(const struct vgpu_proxy_config *cfg, const char *visible
 	for (int i = 0; same && i < k; i++)
 		same = ord[i] == i;
 	if (!same)
-		vgpu_visible_format(ord, k, devices);
+		vgpu_visible_compose(NULL, ord, k, devices, VGPU_VISIBLE_TEXT);   /* fits: k ordinals below 64 */
 	return k;
 }
 

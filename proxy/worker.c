@@ -1298,7 +1298,7 @@ void vgpu_worker_main(const struct vgpu_worker_args *a)
 			vgpu_info("the zone's driver starts with its process's settings %s", env);
 		}
 	}
-	int devices_bad = rc < 0;
+	int chosen_bad = rc < 0;   /* what the zone's process chose cannot be: no backend is loaded */
 	if (rc == 0)
 		rc = vgpu_backend_load(a->cfg->backend_resolved, a->cfg->sim_path, &w.be, why, sizeof(why));
 	t_driver = mono_ns();
@@ -1324,7 +1324,7 @@ void vgpu_worker_main(const struct vgpu_worker_args *a)
 		vgpu_backend_describe(&w.be, desc, sizeof(desc));
 		vgpu_info("zone created, backend: %s", desc);
 	} else {
-		vgpu_err("%s%s; the zone's channels are refused", devices_bad ? "" : "no driver backend: ", why);
+		vgpu_err("%s%s; the zone's channels are refused", chosen_bad ? "" : "no driver backend: ", why);
 	}
 	vgpu_stat_set(&w.zone.stats->channels, 0);
 	__atomic_store_n(&w.zone.stats->ready, 1, __ATOMIC_RELEASE);
@@ -1335,7 +1335,7 @@ void vgpu_worker_main(const struct vgpu_worker_args *a)
 	if (a->restore_fd >= 0) {
 		if (!w.be_ok) {
 			rr.status = -ENODEV;
-			snprintf(rr.msg, sizeof(rr.msg), "%s%.200s", devices_bad ? "" : "no driver backend: ", why);
+			snprintf(rr.msg, sizeof(rr.msg), "%s%.200s", chosen_bad ? "" : "no driver backend: ", why);
 		} else if (ck_meta.backend != (uint32_t)w.be.kind) {
 			rr.status = -EPROTO;
 			snprintf(rr.msg, sizeof(rr.msg), "the checkpoint was taken on the %s, this proxy runs on the %s",

@@ -94,14 +94,6 @@ int vgpu_visible_parse(const char *s, int n, int (*uuid_of)(int i, CUuuid *u, vo
 	return k;
 }
 
-void vgpu_visible_format(const int *ord, int k, char out[VGPU_VISIBLE_TEXT])
-{
-	char *p = out;
-	*p = 0;
-	for (int i = 0; i < k && i < VGPU_VISIBLE_MAX; i++)
-		p += sprintf(p, i ? ",%d" : "%d", ord[i] % 100);
-}
-
 int vgpu_visible_ordinals(const char *text, int n, int out[VGPU_VISIBLE_MAX])
 {
 	int k = 0;

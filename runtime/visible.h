@@ -29,14 +29,13 @@ int vgpu_visible_none(const char *s);
 
 /*
  * A zone's devices as a list of the proxy's device ordinals, written "1,0": what a zone's
- * process chose with its CUDA_VISIBLE_DEVICES, kept by its worker and in its checkpoint.
- * vgpu_visible_format writes ord[0..k) (at most VGPU_VISIBLE_MAX of them); vgpu_visible_ordinals
- * reads such text strictly (decimal ordinals below n, distinct, separated by single commas, no
+ * process chose with its CUDA_VISIBLE_DEVICES, kept by its worker and in its checkpoint
+ * (vgpu_visible_compose without a parent writes it). vgpu_visible_ordinals reads such text
+ * strictly (decimal ordinals below n, distinct, separated by single commas, no
  * blanks): how many, or -1 when it is anything else.
  */
 #define VGPU_VISIBLE_MAX  64
 #define VGPU_VISIBLE_TEXT (VGPU_VISIBLE_MAX * 3)
-void vgpu_visible_format(const int *ord, int k, char out[VGPU_VISIBLE_TEXT]);
 int vgpu_visible_ordinals(const char *text, int n, int out[VGPU_VISIBLE_MAX]);
 
 /*
