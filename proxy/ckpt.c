@@ -426,13 +426,13 @@ void vgpu_ckpt_gexec_made(struct vgpu_zone *z, const struct vgpu_backend *be, co
 	void *c = graph_copy(z, be, graph);
 	pthread_mutex_lock(&z->lock);
 	struct vgpu_ckpt_gexec *g = gexec_of(z, exec);
+	/* (the copy of an entry for exec made before; a new slot's old contents are a removed
+	 * entry's, possibly of an executable graph at the same address, whose copy is gone) */
+	void *old = g ? g->clone : NULL;
 	if (!g && vgpu_room_for_one(&z->ck.gx, &z->ck.capgx, z->ck.ngx, sizeof(*z->ck.gx), 8) == 0)
 		g = &z->ck.gx[z->ck.ngx++];
-	void *old = NULL;
-	if (g) {
-		old = g->exec == exec ? g->clone : NULL;
+	if (g)
 		*g = (struct vgpu_ckpt_gexec){ .exec = exec, .clone = c, .flags = flags };
-	}
 	if (!g || !c)
 		z->ck.gx_lost = 1;
 	pthread_mutex_unlock(&z->lock);
