@@ -314,6 +314,10 @@ static CUresult prepare_destroys(struct vgpu_proxy_call *call, void **argv)
 		} else if (a->kind == VGPU_ARG_HANDLE && (a->flags & VGPU_ARGF_DESTROYS)) {
 			void *real = *(void **)argv[i];
 			uint64_t id;
+			if (a->htype == VGPU_H_GRAPH && real && vgpu_proxy_graph_is_body(call->zone, real)) {
+				vgpu_debug("%s: refused: the graph is a body of a conditional node, which owns it", d->name);
+				return CUDA_ERROR_INVALID_VALUE;
+			}
 			if (real && vgpu_zone_handle_detach(call->zone, a->htype, real, &id) == 0) {
 				call->detached[call->ndetached].htype = a->htype;
 				call->detached[call->ndetached++].id = id;
@@ -737,6 +741,11 @@ static void note_for_checkpoint(struct vgpu_proxy_call *call, void **argv)
 					     *(unsigned long long *)argv[2]);
 		break;
 	}
+	case VGPU_OP_cuGraphConditionalHandleCreate:
+		pthread_mutex_lock(&call->zone->lock);
+		call->zone->cond_made = 1;
+		pthread_mutex_unlock(&call->zone->lock);
+		break;
 	case VGPU_OP_cuGraphExecDestroy:
 		vgpu_ckpt_gexec_gone(call->zone, call->backend, *(CUgraphExec *)argv[0]);
 		break;

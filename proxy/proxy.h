@@ -29,6 +29,8 @@ struct vgpu_proxy_call {
 	uint32_t len;
 	struct vgpu_arena *arena;            /* per-call scratch, reset after the call */
 	const void *node_graph;              /* set by a handler: the graph new node handles belong to */
+	const void *graph_owner;             /* set by a handler: the node new graph handles belong to
+					      * (a conditional node's bodies, destroyed with it) */
 	const struct vgpu_codec_hooks *hooks;/* the zone's hooks; pass `call` itself as hctx */
 	/* Filled by the handler: */
 	struct vgpu_wbuf *reply;             /* the encoded reply (vgpu_encode_reply/_error); empty = framework encodes an error reply from the result */
@@ -100,6 +102,13 @@ vgpu_proxy_wire_fn vgpu_proxy_wire_get(unsigned op, const struct vgpu_call_desc 
  * restore), whose mapping is neither the allocation nor a context's: 1 with *base, *size
  * and *owner (may be NULL: the context it was made in), else 0 (chanloop.c). */
 int vgpu_proxy_placed_range(struct vgpu_zone *z, uint64_t p, uint64_t *base, uint64_t *size, const void **owner);
+
+/* 1 when real (a graph of the zone) is a conditional node's body: the node owns it, and the
+ * zone never destroys it (custom_graph.c). */
+int vgpu_proxy_graph_is_body(struct vgpu_zone *z, const void *real);
+/* Forget the zone's handles of conditional nodes' bodies (the zone ends: their nodes' graphs
+ * are destroyed, and the bodies with them). Returns how many. */
+unsigned vgpu_proxy_forget_bodies(struct vgpu_zone *z);
 
 /* Helpers for handlers. */
 /* [p, p+len) inside one of the zone's allocations? CUDA_SUCCESS or CUDA_ERROR_INVALID_VALUE

@@ -577,7 +577,9 @@ static void zone_release(struct worker *w)
 		if (f->cuStreamDestroy_v2 && f->cuStreamDestroy_v2(real) != CUDA_SUCCESS)
 			failed++;
 	}
-	/* Executable graphs, then graphs (their nodes go with them): they use modules and memory. */
+	/* Executable graphs, then graphs (their nodes go with them, and the bodies of their
+	 * conditional nodes): they use modules and memory. */
+	n_other += vgpu_proxy_forget_bodies(z);
 	while (vgpu_zone_pop_handle(z, VGPU_H_GRAPH_EXEC, &real) == 0) {
 		n_other++;
 		if (f->cuGraphExecDestroy && f->cuGraphExecDestroy(real) != CUDA_SUCCESS)

@@ -77,6 +77,9 @@ struct vgpu_zone {
 	struct vgpu_uobj_ref { void *real; uint32_t refs; } *uobj;
 	uint32_t nuobj, capuobj;
 	int uobj_made;
+	/* Conditional graph nodes (custom_graph.c): the zone made a conditional handle or node
+	 * (checkpoints do not carry them: the handle is the driver's value). Under lock. */
+	int cond_made;
 	struct vgpu_pinned pinned;        /* pinned host memory regions (pinned.h), own lock */
 	struct vgpu_ckpt_zone ck;         /* what a checkpoint needs beyond the tables (ckpt.h) */
 };

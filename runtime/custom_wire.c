@@ -359,6 +359,23 @@ const struct vgpu_call_desc vgpu_wire_uobj_release = VGPU_WIRE_DESC("cuUserObjec
 const struct vgpu_call_desc vgpu_wire_uobj_graph_retain = VGPU_WIRE_DESC("cuGraphRetainUserObject",
 	VGPU_OP_cuGraphRetainUserObject, VGPU_CALLF_CUSTOM, uobj_graph_args, VGPU_UGW_NARGS);
 
+static const struct vgpu_arg_desc cond_node_args[VGPU_CNW_NARGS] = {
+	[VGPU_CNW_NODE] = { .name = "phGraphNode", .kind = VGPU_ARG_OUT_HANDLE, .size = 8, .htype = VGPU_H_GRAPH_NODE,
+			    .flags = VGPU_ARGF_NEW, .len_arg = N, .len_arg2 = N },
+	[VGPU_CNW_GRAPH] = HANDLE("hGraph", VGPU_H_GRAPH),
+	[VGPU_CNW_DEPS] = { .name = "dependencies", .kind = VGPU_ARG_IN_HANDLE_ARRAY, .size = 8, .htype = VGPU_H_GRAPH_NODE,
+			    .len_arg = VGPU_CNW_NDEPS, .len_arg2 = N, .len_mul = 1, .max_len = 1024 },
+	[VGPU_CNW_NDEPS] = SCALAR("numDependencies", 8),
+	[VGPU_CNW_HANDLE] = SCALAR("handle", 8),
+	[VGPU_CNW_TYPE] = SCALAR("type", 4),
+	[VGPU_CNW_SIZE] = SCALAR("size", 4),
+	[VGPU_CNW_CTX] = HANDLE("ctx", VGPU_H_CONTEXT),
+	[VGPU_CNW_BODIES] = { .name = "phGraph_out", .kind = VGPU_ARG_OUT_HANDLE_ARRAY, .size = 8, .htype = VGPU_H_GRAPH,
+			      .len_arg = VGPU_CNW_SIZE, .len_arg2 = N, .len_mul = 1, .max_len = VGPU_COND_BODIES_MAX },
+};
+const struct vgpu_call_desc vgpu_wire_cond_node = VGPU_WIRE_DESC("cuGraphAddNode_v2", VGPU_OP_cuGraphAddNode_v2,
+	VGPU_CALLF_CUSTOM, cond_node_args, VGPU_CNW_NARGS);
+
 static const struct vgpu_arg_desc hostfn_wait_args[VGPU_HWW_NARGS] = {
 	[VGPU_HWW_DONE] = SCALAR("done", 8),
 	[VGPU_HWW_TICKET] = { .name = "ticket", .kind = VGPU_ARG_OUT_SCALAR, .size = 8, .len_arg = N, .len_arg2 = N },

@@ -344,6 +344,19 @@ enum { VGPU_URW_OBJECT, VGPU_URW_COUNT, VGPU_URW_NARGS };
 enum { VGPU_UGW_GRAPH, VGPU_UGW_OBJECT, VGPU_UGW_COUNT, VGPU_UGW_FLAGS, VGPU_UGW_NARGS };
 extern const struct vgpu_call_desc vgpu_wire_uobj_retain, vgpu_wire_uobj_release, vgpu_wire_uobj_graph_retain;
 
+/*
+ * Conditional nodes (VGPU_OP_cuGraphAddNode_v2, whose only wire form this is: the generic
+ * call's other node types are made of other calls in the zone, runtime/graphnodes.c):
+ *   [node (out handle), graph, dependencies (numDependencies node handles), numDependencies,
+ *    handle (the driver's cuGraphConditionalHandleCreate value), type, size, ctx,
+ *    bodies (out: size graph handles, owned by the node)]
+ * size is at most VGPU_COND_BODIES_MAX (a SWITCH node's bodies).
+ */
+#define VGPU_COND_BODIES_MAX 1024u
+enum { VGPU_CNW_NODE, VGPU_CNW_GRAPH, VGPU_CNW_DEPS, VGPU_CNW_NDEPS, VGPU_CNW_HANDLE, VGPU_CNW_TYPE, VGPU_CNW_SIZE,
+       VGPU_CNW_CTX, VGPU_CNW_BODIES, VGPU_CNW_NARGS };
+extern const struct vgpu_call_desc vgpu_wire_cond_node;
+
 /* 1 when a memory pool attribute's value is an int (the reuse flags), 0 for a cuuint64_t. */
 static inline int vgpu_pool_attr_is_int(unsigned attr)
 {

@@ -200,6 +200,8 @@ CUresult CUDAAPI cuGraphAddNode_v2(CUgraphNode *phGraphNode, CUgraph hGraph, con
 		CUDA_HOST_NODE_PARAMS h = { p->host.fn, p->host.userData };
 		return cuGraphAddHostNode(phGraphNode, hGraph, dependencies, numDependencies, &h);
 	}
+	case CU_GRAPH_NODE_TYPE_CONDITIONAL:
+		return vgpu_graph_add_conditional(phGraphNode, hGraph, dependencies, numDependencies, &p->conditional);
 	default:
 		return CUDA_ERROR_NOT_SUPPORTED;
 	}

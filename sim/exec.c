@@ -239,6 +239,8 @@ int sim_pool_run(struct sim_launch_op *k, char *err, size_t errlen)
 	 * runs over this same environment */
 	j.env.tex = sim_tex_lookup;
 	j.env.tex_ctx = k->mod->ctx;
+	j.env.set_cond = sim_graph_cond_set;   /* graph.c */
+	j.env.cond_ctx = k->mod->ctx;
 	j.nblocks = (uint64_t)k->l.grid[0] * k->l.grid[1] * k->l.grid[2];
 	pthread_mutex_init(&j.err_lock, NULL);
 	if (k->cooperative) {

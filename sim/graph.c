@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -32,6 +33,9 @@ struct sim_gnode {
 	void **kparams;               /* kernel nodes: cuGraphKernelNodeGetParams' pointers into op */
 	struct sim_gmem *gm;          /* memory alloc and free nodes: the graph allocation (a reference) */
 	CUDA_MEM_ALLOC_NODE_PARAMS *aparams; /* alloc nodes: the parameters as made, accessDescs the node's */
+	struct sim_cond *cond;        /* conditional nodes: the handle, type and body graphs (owned) */
+	unsigned ctype, csize;
+	struct sim_graph **bodies;
 	size_t order;                 /* scratch: topological sort */
 	struct sim_gnode *next;       /* in the graph, in creation order */
 };
@@ -69,6 +73,7 @@ struct sim_graph {
 	int is_child;                 /* the graph of a child graph node: no memory nodes may join it */
 	struct sim_gexec *exec;       /* with memory nodes: its one executable graph, if any */
 	struct sim_urefs urefs;       /* references to user objects it holds */
+	struct sim_gnode *body_of;    /* a conditional node's body: that node, which owns it */
 };
 
 /* One step of an executable graph: an operation template, or an event to record or wait for. */
@@ -90,6 +95,8 @@ struct sim_gexec {
 	struct sim_graph *src;        /* the graph with memory nodes it came from, while both live */
 	int has_mem;                  /* it runs memory alloc or free nodes */
 	struct sim_urefs urefs;       /* its graph's user-object references, and its child graphs' */
+	struct sim_cond **resets;     /* conditionals that take their default value at each launch */
+	size_t nresets;
 };
 
 enum { MAGIC_GRAPH = 0x47524150, MAGIC_GNODE = 0x474e4f44, MAGIC_GEXEC = 0x47455843, MAGIC_UOBJ = 0x554f424a,
@@ -342,6 +349,8 @@ static struct sim_op *op_clone(const struct sim_op *t)
 	/* captured copies keep the caller's host address (they are never staged, see api_mem.c) */
 	if (t->kind == OP_COPY)
 		op->u.c.owned = NULL;
+	if (t->kind == OP_COND)
+		op->u.cond.owns = 0;   /* a launch's copy borrows the executable graph's bodies */
 	return op;
 }
 
@@ -377,6 +386,10 @@ static void node_free(struct sim_gnode *n)
 		sim_op_free(n->op);
 	if (n->child)
 		graph_free(n->child);
+	for (unsigned i = 0; n->bodies && i < n->csize; i++)
+		if (n->bodies[i])
+			graph_free(n->bodies[i]);
+	free(n->bodies);
 	free(n->deps);
 	free(n->kparams);
 	if (n->gm)
@@ -699,6 +712,174 @@ CUresult cuGraphChildGraphNodeGetGraph(CUgraphNode h, CUgraph *out)
 	if (!out || n->type != CU_GRAPH_NODE_TYPE_GRAPH)
 		return CUDA_ERROR_INVALID_VALUE;
 	*out = (CUgraph)n->child;
+	return CUDA_SUCCESS;
+}
+
+/* ---- conditional nodes ---- */
+
+/*
+ * A conditional handle (cuGraphConditionalHandleCreate) is a value kernels set with
+ * cudaGraphSetConditional and a conditional node reads when the stream reaches it: IF runs
+ * its first body when the value is not zero (its second, if it has one, when it is), WHILE
+ * runs its body as long as the value is not zero (looked at before each round), SWITCH runs
+ * body[value] when there is one. A handle with CU_GRAPH_COND_ASSIGN_DEFAULT takes its default
+ * value as each launch of a graph using it begins. Handles are never freed (a kernel may
+ * still name one after its graph is gone: it is refused only if it names no handle at all);
+ * their value on the wire is a tag and an index, so a made-up value names none.
+ */
+struct sim_cond {
+	struct sim_ctx *ctx;
+	_Atomic unsigned value;
+	unsigned dflt, flags;
+};
+
+#define COND_TAG 0x434f4e4400000000ull   /* "COND" */
+#define COND_MAX 65536u                    /* handles per process */
+#define COND_BODIES_MAX 65536u             /* a SWITCH node's bodies */
+
+static pthread_mutex_t cond_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct sim_cond **g_conds;          /* every handle made, by index (under cond_lock) */
+static uint32_t g_nconds, g_capconds;
+
+static struct sim_cond *cond_get(uint64_t h)
+{
+	struct sim_cond *c = NULL;
+	uint64_t i = (h ^ COND_TAG) - 1;
+	pthread_mutex_lock(&cond_lock);
+	if ((h & ~0xffffffffull) == COND_TAG && i < g_nconds)
+		c = g_conds[i];
+	pthread_mutex_unlock(&cond_lock);
+	return c;
+}
+
+CUresult cuGraphConditionalHandleCreate(CUgraphConditionalHandle *out, CUgraph hg, CUcontext ctx,
+					unsigned int defaultLaunchValue, unsigned int flags)
+{
+	CUresult rc;
+	struct sim_graph *g = graph_get(hg, &rc);
+	if (!g)
+		return rc;
+	if (!out || (flags & ~CU_GRAPH_COND_ASSIGN_DEFAULT) || (ctx && (struct sim_ctx *)ctx != g->ctx))
+		return CUDA_ERROR_INVALID_VALUE;
+	struct sim_cond *c = calloc(1, sizeof(*c));
+	if (!c)
+		return CUDA_ERROR_OUT_OF_MEMORY;
+	c->ctx = g->ctx;
+	c->dflt = defaultLaunchValue;
+	c->flags = flags;
+	c->value = defaultLaunchValue;
+	pthread_mutex_lock(&cond_lock);
+	if (g_nconds == g_capconds) {
+		uint32_t nc = g_capconds ? g_capconds * 2 : 16;
+		void *p = nc <= COND_MAX ? realloc(g_conds, nc * sizeof(*g_conds)) : NULL;
+		if (!p) {
+			pthread_mutex_unlock(&cond_lock);
+			free(c);
+			return CUDA_ERROR_OUT_OF_MEMORY;
+		}
+		g_conds = p;
+		g_capconds = nc;
+	}
+	g_conds[g_nconds++] = c;
+	*out = COND_TAG | g_nconds;
+	pthread_mutex_unlock(&cond_lock);
+	return CUDA_SUCCESS;
+}
+
+int sim_graph_cond_set(void *ctx, uint64_t handle, uint32_t value)
+{
+	struct sim_cond *c = cond_get(handle);
+	if (!c || c->ctx != ctx)
+		return -EINVAL;
+	atomic_store(&c->value, value);
+	return 0;
+}
+
+static int cond_bodies(struct sim_gnode *n, struct sim_cond *c, unsigned type, unsigned size)
+{
+	n->cond = c;
+	n->ctype = type;
+	n->bodies = calloc(size, sizeof(*n->bodies));
+	if (!n->bodies)
+		return -1;
+	n->csize = size;
+	return 0;
+}
+
+/* m (in a clone) gets copies of n's bodies. */
+static int cond_clone(struct sim_gnode *m, const struct sim_gnode *n)
+{
+	if (cond_bodies(m, n->cond, n->ctype, n->csize) < 0)
+		return -1;
+	for (unsigned i = 0; i < n->csize; i++) {
+		if (!(m->bodies[i] = graph_clone(n->bodies[i])))
+			return -1;
+		m->bodies[i]->body_of = m;
+	}
+	return 0;
+}
+
+/* The generic cuGraphAddNode's conditional form (runtime/graphnodes.c): the node and its
+ * empty bodies, whose handles go to p->phGraph_out (the node's own array). */
+CUresult vgpu_graph_add_conditional(CUgraphNode *out, CUgraph hg, const CUgraphNode *deps, size_t ndeps,
+				    CUDA_CONDITIONAL_NODE_PARAMS *p)
+{
+	CUresult rc;
+	struct sim_graph *g = graph_get(hg, &rc);
+	struct sim_gnode *nd;
+	if (!g)
+		return rc;
+	struct sim_cond *c = p ? cond_get(p->handle) : NULL;
+	if (!c || c->ctx != g->ctx || (p->ctx && (struct sim_ctx *)p->ctx != g->ctx))
+		return CUDA_ERROR_INVALID_VALUE;
+	switch (p->type) {
+	case CU_GRAPH_COND_TYPE_IF: rc = p->size == 1 || p->size == 2 ? CUDA_SUCCESS : CUDA_ERROR_INVALID_VALUE; break;
+	case CU_GRAPH_COND_TYPE_WHILE: rc = p->size == 1 ? CUDA_SUCCESS : CUDA_ERROR_INVALID_VALUE; break;
+	case CU_GRAPH_COND_TYPE_SWITCH:
+		rc = p->size >= 1 && p->size <= COND_BODIES_MAX ? CUDA_SUCCESS : CUDA_ERROR_INVALID_VALUE;
+		break;
+	default: rc = CUDA_ERROR_INVALID_VALUE; break;
+	}
+	if (rc != CUDA_SUCCESS)
+		return rc;
+	if ((rc = add_node(out, hg, deps, ndeps, CU_GRAPH_NODE_TYPE_CONDITIONAL, &nd)) != CUDA_SUCCESS)
+		return rc;
+	if (cond_bodies(nd, c, p->type, p->size) < 0)
+		goto oom;
+	for (unsigned i = 0; i < p->size; i++) {
+		if (!(nd->bodies[i] = graph_new(g->ctx)))
+			goto oom;
+		nd->bodies[i]->body_of = nd;
+	}
+	p->phGraph_out = (CUgraph *)nd->bodies;
+	return CUDA_SUCCESS;
+oom:
+	cuGraphDestroyNode(*out);
+	return CUDA_ERROR_OUT_OF_MEMORY;
+}
+
+/* What a conditional's body may hold (cuda.h): kernels, copies, memsets, empty nodes, child
+ * graphs and conditionals, all in the graph's context. */
+static CUresult body_check(const struct sim_graph *g)
+{
+	for (const struct sim_gnode *n = g->head; n; n = n->next) {
+		if (n->child && body_check(n->child) != CUDA_SUCCESS)
+			return CUDA_ERROR_INVALID_VALUE;
+		for (unsigned i = 0; n->bodies && i < n->csize; i++)
+			if (body_check(n->bodies[i]) != CUDA_SUCCESS)
+				return CUDA_ERROR_INVALID_VALUE;
+		if (n->child || n->bodies || n->type == CU_GRAPH_NODE_TYPE_EMPTY)
+			continue;
+		int ok = n->op && !n->gm && !n->event &&
+			 (n->op->kind == OP_COPY || n->op->kind == OP_SET ||
+			  (n->op->kind == OP_KERNEL && n->op->u.k.mod->ctx == g->ctx));
+		if (!ok) {
+			sim_log("cuGraphInstantiate: a conditional node's body holds a node of type %d, or a kernel "
+				"of another context; bodies hold kernels, copies, memsets, empty nodes, child graphs "
+				"and conditionals", (int)n->type);
+			return CUDA_ERROR_INVALID_VALUE;
+		}
+	}
 	return CUDA_SUCCESS;
 }
 
@@ -1366,6 +1547,10 @@ CUresult cuGraphDestroy(CUgraph h)
 		return rc;
 	if (g->capture_id)
 		return CUDA_ERROR_ILLEGAL_STATE; /* still being captured into */
+	if (g->body_of) {
+		sim_log("cuGraphDestroy: the graph is a body of a conditional node, which owns it");
+		return CUDA_ERROR_INVALID_VALUE;
+	}
 	graph_free(g);
 	return CUDA_SUCCESS;
 }
@@ -1384,6 +1569,10 @@ static struct sim_graph *graph_clone(const struct sim_graph *g)
 		}
 		if (m->child)
 			m->child->is_child = 1;
+		if (n->bodies && cond_clone(m, n) < 0) {
+			graph_free(c);
+			return NULL;
+		}
 		m->event = n->event;
 		memcpy(m->attrs, n->attrs, sizeof(m->attrs));
 		m->clone_of = (struct sim_gnode *)n;
@@ -1645,9 +1834,114 @@ static int exec_push(struct sim_gexec *x, struct sim_gstep st)
 	return 0;
 }
 
+static CUresult exec_add_graph(struct sim_gexec *x, struct sim_graph *g);
+static void exec_free(struct sim_gexec *x);
+
+/* x runs c's default at each launch (once, however many nodes use it). */
+static int exec_reset_add(struct sim_gexec *x, struct sim_cond *c)
+{
+	for (size_t i = 0; i < x->nresets; i++)
+		if (x->resets[i] == c)
+			return 0;
+	void *p = realloc(x->resets, (x->nresets + 1) * sizeof(*x->resets));
+	if (!p)
+		return -1;
+	x->resets = p;
+	x->resets[x->nresets++] = c;
+	return 0;
+}
+
+/* A conditional node's step: an op holding an executable graph for each body. */
+static CUresult exec_add_cond(struct sim_gexec *x, const struct sim_gnode *n, struct sim_op **out)
+{
+	struct sim_op *op = sim_op_new(OP_COND);
+	*out = op;
+	if (!op || !(op->u.cond.bodies = calloc(n->csize, sizeof(*op->u.cond.bodies))))
+		return CUDA_ERROR_OUT_OF_MEMORY;
+	op->u.cond.c = n->cond;
+	op->u.cond.type = n->ctype;
+	op->u.cond.size = n->csize;
+	op->u.cond.owns = 1;
+	if ((n->cond->flags & CU_GRAPH_COND_ASSIGN_DEFAULT) && exec_reset_add(x, n->cond) < 0)
+		return CUDA_ERROR_OUT_OF_MEMORY;
+	for (unsigned i = 0; i < n->csize; i++) {
+		CUresult rc = body_check(n->bodies[i]);
+		if (rc != CUDA_SUCCESS)
+			return rc;
+		struct sim_gexec *b = calloc(1, sizeof(*b));
+		if (!b)
+			return CUDA_ERROR_OUT_OF_MEMORY;
+		b->magic = MAGIC_GEXEC;
+		b->ctx = x->ctx;
+		op->u.cond.bodies[i] = b;
+		if ((rc = exec_add_graph(b, n->bodies[i])) != CUDA_SUCCESS)
+			return rc;
+		/* a nested conditional's default is applied as the whole graph's launch begins */
+		for (size_t k = 0; k < b->nresets; k++)
+			if (exec_reset_add(x, b->resets[k]) < 0)
+				return CUDA_ERROR_OUT_OF_MEMORY;
+	}
+	return CUDA_SUCCESS;
+}
+
+void sim_graph_cond_free(struct sim_op *op)
+{
+	for (unsigned i = 0; op->u.cond.bodies && i < op->u.cond.size; i++)
+		if (op->u.cond.bodies[i])
+			exec_free(op->u.cond.bodies[i]);
+	free(op->u.cond.bodies);
+	op->u.cond.bodies = NULL;
+}
+
+/* On the stream's worker: the node's body (or bodies, for a loop) runs there, step by step. */
+void sim_graph_cond_run(struct sim_stream *s, struct sim_op *op)
+{
+	if (op->kind == OP_CONDSET) {
+		for (size_t i = 0; i < op->u.condset.n; i++)
+			atomic_store(&op->u.condset.v[i]->value, op->u.condset.v[i]->dflt);
+		return;
+	}
+	for (;;) {
+		unsigned v = atomic_load(&op->u.cond.c->value);
+		struct sim_gexec *b = NULL;
+		switch (op->u.cond.type) {
+		case CU_GRAPH_COND_TYPE_IF:
+			b = v ? op->u.cond.bodies[0] : op->u.cond.size == 2 ? op->u.cond.bodies[1] : NULL;
+			break;
+		case CU_GRAPH_COND_TYPE_WHILE:
+			b = v ? op->u.cond.bodies[0] : NULL;
+			break;
+		default:
+			b = v < op->u.cond.size ? op->u.cond.bodies[v] : NULL;
+			break;
+		}
+		if (!b)
+			return;
+		for (size_t i = 0; i < b->n; i++) {
+			const struct sim_gstep *st = &b->steps[i];
+			if (!st->op || !st->enabled)
+				continue;
+			struct sim_op *o = op_clone(st->op);
+			if (!o) {
+				sim_log("a conditional node's body: out of memory");
+				pthread_mutex_lock(&g_lock);
+				if (s->ctx->sticky == CUDA_SUCCESS)
+					s->ctx->sticky = CUDA_ERROR_LAUNCH_OUT_OF_RESOURCES;
+				pthread_mutex_unlock(&g_lock);
+				return;
+			}
+			sim_op_run(s, o);
+			sim_op_free(o);
+		}
+		if (op->u.cond.type != CU_GRAPH_COND_TYPE_WHILE || s->ctx->sticky != CUDA_SUCCESS)
+			return;
+	}
+}
+
 /*
  * Appends g's nodes to x in a topological order (Kahn's algorithm, ties in creation order),
- * child graphs inlined. CUDA_ERROR_INVALID_VALUE when the dependencies have a cycle.
+ * child graphs inlined, conditional nodes as one step each. CUDA_ERROR_INVALID_VALUE when the
+ * dependencies have a cycle.
  */
 static CUresult exec_add_graph(struct sim_gexec *x, struct sim_graph *g)
 {
@@ -1667,6 +1961,17 @@ static CUresult exec_add_graph(struct sim_gexec *x, struct sim_graph *g)
 			n->order = ++placed;
 			progress = 1;
 			struct sim_gstep st = { .node = n, .enabled = 1 };
+			if (n->bodies) {
+				CUresult rc = exec_add_cond(x, n, &st.op);
+				if (rc == CUDA_SUCCESS && exec_push(x, st) < 0)
+					rc = CUDA_ERROR_OUT_OF_MEMORY;
+				if (rc != CUDA_SUCCESS) {
+					if (st.op)
+						sim_op_free(st.op);
+					return rc;
+				}
+				continue;
+			}
 			if (n->child) {
 				CUresult rc = exec_add_graph(x, n->child);
 				if (rc != CUDA_SUCCESS)
@@ -1716,6 +2021,7 @@ static void exec_free(struct sim_gexec *x)
 	if (x->src)
 		x->src->exec = NULL;
 	urefs_release(&x->urefs);
+	free(x->resets);
 	free(x->steps);
 	x->magic = 0;
 	free(x);
@@ -2072,6 +2378,14 @@ CUresult cuGraphLaunch(CUgraphExec h, CUstream hs)
 		return s->ctx->sticky;
 	if (x->has_mem && (rc = launch_mem_check(x, s)) != CUDA_SUCCESS)
 		return rc;
+	if (x->nresets) {
+		struct sim_op *op = sim_op_new(OP_CONDSET);
+		if (!op)
+			return CUDA_ERROR_OUT_OF_MEMORY;
+		op->u.condset.v = x->resets;   /* the executable graph outlives its queued launches */
+		op->u.condset.n = x->nresets;
+		sim_stream_enqueue(s, op);
+	}
 	for (size_t i = 0; i < x->n; i++) {
 		const struct sim_gstep *st = &x->steps[i];
 		if (st->op) {

@@ -588,7 +588,7 @@ static const char *type_name(CUjitInputType t)
 static int is_builtin(const char *name)
 {
 	return !strcmp(name, "vprintf") || !strcmp(name, "malloc") || !strcmp(name, "free") ||
-	       !strcmp(name, "__assertfail");
+	       !strcmp(name, "__assertfail") || !strcmp(name, "cudaGraphSetConditional");
 }
 
 /*

@@ -66,7 +66,8 @@ struct ptx_call {
 };
 
 /* External functions a module may call that the simulator provides itself. */
-enum { PTX_BUILTIN_NONE, PTX_BUILTIN_VPRINTF, PTX_BUILTIN_MALLOC, PTX_BUILTIN_FREE, PTX_BUILTIN_ASSERTFAIL };
+enum { PTX_BUILTIN_NONE, PTX_BUILTIN_VPRINTF, PTX_BUILTIN_MALLOC, PTX_BUILTIN_FREE, PTX_BUILTIN_ASSERTFAIL,
+       PTX_BUILTIN_SETCOND /* cudaGraphSetConditional */ };
 
 struct ptx_func {
 	char *name;         /* NUL-terminated, owned by the module */
@@ -158,6 +159,10 @@ struct ptx_env {
 	int (*heap_free)(void *ctx, uint64_t p);
 	void *heap_ctx;
 	unsigned heap_space;
+	/* cudaGraphSetConditional(handle, value): 0, or < 0 for a handle naming no conditional
+	 * of the launching context (the kernel faults); NULL: every handle faults */
+	int (*set_cond)(void *ctx, uint64_t handle, uint32_t value);
+	void *cond_ctx;
 };
 
 struct ptx_launch {

@@ -1287,6 +1287,23 @@ slow:
 				rc = -EDOM;
 				goto out;
 			}
+			if (cs->builtin == PTX_BUILTIN_SETCOND) {
+				uint64_t h = 0;
+				uint32_t v = 0;
+				t->depth--;
+				if (cs->arg_off[0] + 8 <= fr->fn->frame_param_size)
+					memcpy(&h, fr->param + cs->arg_off[0], 8);
+				if (cs->arg_off[1] + 4 <= fr->fn->frame_param_size)
+					memcpy(&v, fr->param + cs->arg_off[1], 4);
+				const struct ptx_env *e = b->env;
+				if (!e->set_cond || e->set_cond(e->cond_ctx, h, v) < 0) {
+					fault(b, t, in, -EINVAL, "cudaGraphSetConditional with a handle that names no "
+					      "conditional of this context:", h);
+					rc = -EINVAL;
+					goto out;
+				}
+				break;
+			}
 			if (cs->builtin == PTX_BUILTIN_MALLOC || cs->builtin == PTX_BUILTIN_FREE) {
 				uint64_t a = 0, p = 0;
 				t->depth--;

@@ -2747,10 +2747,14 @@ static int parse_module(struct P *P)
 		else if (!c->defined && !strcmp(c->name, "__assertfail") && c->nparams == 5 && c->param_size[0] == 8 &&
 			 c->param_size[1] == 8 && c->param_size[2] == 4 && c->param_size[3] == 8 && c->ret_size == 0)
 			m->calls[i].builtin = PTX_BUILTIN_ASSERTFAIL;
+		/* a graph's conditional: void cudaGraphSetConditional(handle, unsigned value) */
+		else if (!c->defined && !strcmp(c->name, "cudaGraphSetConditional") && c->nparams == 2 &&
+			 c->param_size[0] == 8 && c->param_size[1] == 4 && c->ret_size == 0)
+			m->calls[i].builtin = PTX_BUILTIN_SETCOND;
 		else if (!c->defined)
 			return perr(P, -ENOTSUP, m->calls[i].line, "call to external function '%s', which "
-			            "the simulator does not provide (it has vprintf, malloc, free and __assertfail)",
-			            c->name);
+			            "the simulator does not provide (it has vprintf, malloc, free, __assertfail "
+			            "and cudaGraphSetConditional)", c->name);
 		if (m->calls[i].nargs != c->nparams || m->calls[i].nret != (c->ret_size != 0))
 			return perr(P, -EINVAL, m->calls[i].line, "call to '%s' with a wrong number of "
 			            "arguments", c->name);

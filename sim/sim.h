@@ -152,8 +152,12 @@ CUresult sim_errno_to_cu(int rc);
 
 /* ---- streams and events (stream.c) ---- */
 enum { OP_KERNEL, OP_COPY, OP_SET, OP_EVENT, OP_WAITONLY, OP_HOSTFN, OP_CALLBACK, OP_MEMFREE,
-       OP_MEMVAL, OP_GMEM /* a graph's alloc or free node reached (graph.c) */ };
+       OP_MEMVAL, OP_GMEM /* a graph's alloc or free node reached (graph.c) */,
+       OP_COND /* a graph's conditional node reached: runs a body or none (graph.c) */,
+       OP_CONDSET /* a graph launch begins: its conditionals take their default values */ };
 struct sim_gmem;
+struct sim_cond;
+struct sim_gexec;
 
 struct sim_copy3d {              /* a generic strided copy: depth × height rows of width */
 	uint64_t src, dst;       /* addresses (host or device, all resolved as host addresses) */
@@ -204,6 +208,10 @@ struct sim_op {
 		uint64_t free_dptr;      /* OP_MEMFREE (cuMemFreeAsync) */
 		struct { uint64_t addr, value; int size, wait; unsigned flags; } mv;   /* OP_MEMVAL */
 		struct { struct sim_gmem *r; int alloc; } gm;                         /* OP_GMEM */
+		/* OP_COND: the node's handle, type and bodies (executable graphs), owned by the
+		 * executable graph's template (owns), borrowed by each launch's copy */
+		struct { struct sim_cond *c; unsigned type, size; struct sim_gexec **bodies; int owns; } cond;
+		struct { struct sim_cond *const *v; size_t n; } condset;           /* OP_CONDSET */
 	} u;
 };
 
@@ -288,6 +296,14 @@ int sim_graph_mem_stream_free(uint64_t dptr);
 void sim_graph_mem_run(struct sim_gmem *r, int alloc);
 /* Context c is going: its graph allocations go with its memory. */
 void sim_graph_mem_ctx_gone(struct sim_ctx *c);
+/* Conditional nodes (graph.c): run the node on s's worker (g_lock not held); free what an
+ * OP_COND template owns; a kernel's cudaGraphSetConditional (ctx: the launching context):
+ * 0, or -EINVAL for a handle naming no conditional of ctx. */
+void sim_graph_cond_run(struct sim_stream *s, struct sim_op *op);
+void sim_graph_cond_free(struct sim_op *op);
+int sim_graph_cond_set(void *ctx, uint64_t handle, uint32_t value);
+/* Runs one op as the stream's worker would (stream.c; g_lock not held). */
+void sim_op_run(struct sim_stream *s, struct sim_op *op);
 
 /* ---- launches (exec.c) ---- */
 int sim_pool_run(struct sim_launch_op *k, char *err, size_t errlen);

@@ -29,6 +29,8 @@ void sim_op_free(struct sim_op *op)
 		free(op->u.k.params);
 	if (op->kind == OP_COPY)
 		free(op->u.c.owned);
+	if (op->kind == OP_COND && op->u.cond.owns)
+		sim_graph_cond_free(op);
 	free(op->deps);
 	free(op);
 }
@@ -154,6 +156,10 @@ static void op_run(struct sim_stream *s, struct sim_op *op)
 	case OP_GMEM:
 		sim_graph_mem_run(op->u.gm.r, op->u.gm.alloc);
 		break;
+	case OP_COND:
+	case OP_CONDSET:
+		sim_graph_cond_run(s, op);
+		break;
 	case OP_MEMVAL: {
 		/* cuStreamWriteValue / cuStreamWaitValue: the address was checked at enqueue */
 		void *p = (void *)(uintptr_t)op->u.mv.addr;
@@ -197,6 +203,11 @@ static void op_run(struct sim_stream *s, struct sim_op *op)
 	default:
 		break;
 	}
+}
+
+void sim_op_run(struct sim_stream *s, struct sim_op *op)
+{
+	op_run(s, op);
 }
 
 static int deps_ready(const struct sim_op *op)

@@ -263,6 +263,14 @@ if out=$(ctl a checkpoint "$szone" "$tmp/gchanged.ckpt" 2>&1); then fail "a chan
 grep -q "changed by cuGraphNodeSetEnabled" <<<"$out" || fail "unexpected refusal of a changed executable graph: $out"
 wait "$spid" || fail "the program with a changed executable graph failed after the refused checkpoint: $(cat "$tmp/gchanged.out")"
 pass "an executable graph changed by cuGraphNodeSetEnabled is refused: ${out#vgpuctl: }"
+# A zone with a conditional graph node is refused, saying why, and goes on.
+for _ in $(seq 50); do [ -z "$(others)" ] && break; sleep 0.1; done
+side "$tmp/gcond.out" 2 0 --no-late --graph-conditional
+for _ in $(seq 100); do grep -q "conditional node made" "$tmp/gcond.out" && break; sleep 0.1; done
+if out=$(ctl a checkpoint "$szone" "$tmp/gcond.ckpt" 2>&1); then fail "a zone with a conditional node was checkpointed: $out"; fi
+grep -q "conditional graph nodes" <<<"$out" || fail "unexpected refusal of a zone with a conditional node: $out"
+wait "$spid" || fail "the program with a conditional node failed after the refused checkpoint: $(cat "$tmp/gcond.out")"
+pass "a zone with a conditional graph node is refused: ${out#vgpuctl: }"
 
 wait "$app_pid"; rc=$?; app_pid=
 [ $rc -eq 0 ] || fail "the program failed across the moves (exit $rc)"

@@ -124,6 +124,8 @@ int main(int argc, char **argv)
 			graph = 1;
 		else if (!strcmp(argv[i], "--graph-set-enabled"))
 			graph = 2;
+		else if (!strcmp(argv[i], "--graph-conditional"))
+			graph = 3;
 		else if (!strcmp(argv[i], "--vmm"))
 			vmm = 1;
 		else if (!strcmp(argv[i], "--idle-primary"))
@@ -147,7 +149,7 @@ int main(int argc, char **argv)
 	pthread_t late;
 
 	if (argc > 1 && !strcmp(argv[1], "--help")) {
-		printf("usage: stream_app [KERNEL_IMAGE [SECONDS [HOLD_BYTES [--no-late|--late-on-signal] [--pinned] [--global|--global-value] [--pools] [--timing] [--graph|--graph-set-enabled] [--vmm] [--idle-primary [--hold-pushed MS]] [--printf-on-signal] [--stacked]]]]\n"
+		printf("usage: stream_app [KERNEL_IMAGE [SECONDS [HOLD_BYTES [--no-late|--late-on-signal] [--pinned] [--global|--global-value] [--pools] [--timing] [--graph|--graph-set-enabled|--graph-conditional] [--vmm] [--idle-primary [--hold-pushed MS]] [--printf-on-signal] [--stacked]]]]\n"
 		       "Copies and "
 		       "launches for SECONDS (default 5), verifying every round; a thread started halfway joins the zone "
 		       "(not with --no-late; with --late-on-signal when SIGUSR1 arrives instead); HOLD_BYTES of device memory keep a pattern checked every round and at the "
@@ -159,7 +161,8 @@ int main(int argc, char **argv)
 		       "start and times every round from it (cuEventElapsedTime); --graph captures a memset, a kernel and a "
 		       "device copy into a graph, adds an empty node and a child graph (a memset), instantiates it and launches it every round, checking its "
 		       "result and that the graph's node handles stay the same (--graph-set-enabled: and enables its first node in the "
-		       "executable graph, which it already was); --vmm reserves 4 granules of addresses, maps a granule of "
+		       "executable graph, which it already was; --graph-conditional: and makes a graph with a conditional node, whose "
+		       "body is a memset); --vmm reserves 4 granules of addresses, maps a granule of "
 		       "one physical allocation and the second granule of another there, releases the first while mapped, "
 		       "writes a word there every round and checks a slice against its own copy, the handle the mapping "
 		       "retains and the allocation's properties; --idle-primary retains the device's primary context, "
@@ -289,6 +292,24 @@ int main(int argc, char **argv)
 		}
 		if (graph == 2) {   /* a test checkpointing the zone waits for this line */
 			printf("stream_app: executable graph changed\n");
+			fflush(stdout);
+		}
+		if (graph == 3) {   /* the same: a zone with a conditional node cannot be checkpointed */
+			CUgraph cg;
+			CUgraphConditionalHandle ch;
+			CUgraphNodeParams cp;
+			CUgraphNode cn, bn;
+			memset(&cp, 0, sizeof(cp));
+			CK(cuGraphCreate(&cg, 0));
+			CK(cuGraphConditionalHandleCreate(&ch, cg, ctx, 1, CU_GRAPH_COND_ASSIGN_DEFAULT));
+			cp.type = CU_GRAPH_NODE_TYPE_CONDITIONAL;
+			cp.conditional.handle = ch;
+			cp.conditional.type = CU_GRAPH_COND_TYPE_IF;
+			cp.conditional.size = 1;
+			cp.conditional.ctx = ctx;
+			CK(cuGraphAddNode(&cn, cg, NULL, NULL, 0, &cp));
+			CK(cuGraphAddMemsetNode(&bn, cp.conditional.phGraph_out[0], NULL, 0, &wm, ctx));
+			printf("stream_app: conditional node made\n");
 			fflush(stdout);
 		}
 	}
