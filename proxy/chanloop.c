@@ -315,7 +315,7 @@ static CUresult prepare_destroys(struct vgpu_proxy_call *call, void **argv)
 			void *real = *(void **)argv[i];
 			uint64_t id;
 			if (a->htype == VGPU_H_GRAPH && real && vgpu_proxy_graph_is_body(call->zone, real)) {
-				vgpu_debug("%s: refused: the graph is a body of a conditional node, which owns it", d->name);
+				vgpu_debug("%s: refused: the graph is a body of a conditional node or a child graph node's graph: the node owns it", d->name);
 				return CUDA_ERROR_INVALID_VALUE;
 			}
 			if (real && vgpu_zone_handle_detach(call->zone, a->htype, real, &id) == 0) {
@@ -749,6 +749,7 @@ static void note_for_checkpoint(struct vgpu_proxy_call *call, void **argv)
 	case VGPU_OP_cuGraphExecDestroy:
 		vgpu_ckpt_gexec_gone(call->zone, call->backend, *(CUgraphExec *)argv[0]);
 		break;
+	case VGPU_OP_cuGraphExecChildGraphNodeSetParams:
 	case VGPU_OP_cuGraphExecEventRecordNodeSetEvent:
 	case VGPU_OP_cuGraphExecEventWaitNodeSetEvent:
 	case VGPU_OP_cuGraphNodeSetEnabled:

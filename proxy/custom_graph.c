@@ -20,7 +20,8 @@
  * (cuGraphDestroyNode, or its graph's destruction). The zone gets a handle for each, owned by
  * the node: destroying the node or its graph forgets them (vgpu_zone_purge_owner), and a
  * cuGraphDestroy of one is refused before the driver sees it (chanloop.c), as is destroying
- * one when the zone ends (the worker destroys the graphs that own them).
+ * one when the zone ends (the worker destroys the graphs that own them). A child graph node's
+ * graph (cuGraphChildGraphNodeGetGraph, a generated call) is the node's the same way.
  */
 int vgpu_proxy_graph_is_body(struct vgpu_zone *z, const void *real)
 {

@@ -103,8 +103,8 @@ vgpu_proxy_wire_fn vgpu_proxy_wire_get(unsigned op, const struct vgpu_call_desc 
  * and *owner (may be NULL: the context it was made in), else 0 (chanloop.c). */
 int vgpu_proxy_placed_range(struct vgpu_zone *z, uint64_t p, uint64_t *base, uint64_t *size, const void **owner);
 
-/* 1 when real (a graph of the zone) is a conditional node's body: the node owns it, and the
- * zone never destroys it (custom_graph.c). */
+/* 1 when real (a graph of the zone) is a conditional node's body or a child graph node's
+ * graph: the node owns it, and the zone never destroys it (custom_graph.c). */
 int vgpu_proxy_graph_is_body(struct vgpu_zone *z, const void *real);
 /* Forget the zone's handles of conditional nodes' bodies (the zone ends: their nodes' graphs
  * are destroyed, and the bodies with them). Returns how many. */

@@ -73,7 +73,8 @@ struct sim_graph {
 	int is_child;                 /* the graph of a child graph node: no memory nodes may join it */
 	struct sim_gexec *exec;       /* with memory nodes: its one executable graph, if any */
 	struct sim_urefs urefs;       /* references to user objects it holds */
-	struct sim_gnode *body_of;    /* a conditional node's body: that node, which owns it */
+	struct sim_gnode *owner;      /* a child graph node's graph or a conditional node's body: that
+				       * node, which owns it (the program never destroys it) */
 };
 
 /* One step of an executable graph: an operation template, or an event to record or wait for. */
@@ -700,6 +701,7 @@ CUresult cuGraphAddChildGraphNode(CUgraphNode *out, CUgraph hg, const CUgraphNod
 		return rc;
 	}
 	nd->child = copy;
+	copy->owner = nd;
 	return CUDA_SUCCESS;
 }
 
@@ -814,7 +816,7 @@ static int cond_clone(struct sim_gnode *m, const struct sim_gnode *n)
 	for (unsigned i = 0; i < n->csize; i++) {
 		if (!(m->bodies[i] = graph_clone(n->bodies[i])))
 			return -1;
-		m->bodies[i]->body_of = m;
+		m->bodies[i]->owner = m;
 	}
 	return 0;
 }
@@ -849,7 +851,7 @@ CUresult vgpu_graph_add_conditional(CUgraphNode *out, CUgraph hg, const CUgraphN
 	for (unsigned i = 0; i < p->size; i++) {
 		if (!(nd->bodies[i] = graph_new(g->ctx)))
 			goto oom;
-		nd->bodies[i]->body_of = nd;
+		nd->bodies[i]->owner = nd;
 	}
 	p->phGraph_out = (CUgraph *)nd->bodies;
 	return CUDA_SUCCESS;
@@ -1547,8 +1549,9 @@ CUresult cuGraphDestroy(CUgraph h)
 		return rc;
 	if (g->capture_id)
 		return CUDA_ERROR_ILLEGAL_STATE; /* still being captured into */
-	if (g->body_of) {
-		sim_log("cuGraphDestroy: the graph is a body of a conditional node, which owns it");
+	if (g->owner) {
+		sim_log("cuGraphDestroy: the graph is %s, which owns it", g->owner->bodies ?
+			"a body of a conditional node" : "the graph of a child graph node");
 		return CUDA_ERROR_INVALID_VALUE;
 	}
 	graph_free(g);
@@ -1567,8 +1570,10 @@ static struct sim_graph *graph_clone(const struct sim_graph *g)
 			graph_free(c);
 			return NULL;
 		}
-		if (m->child)
+		if (m->child) {
 			m->child->is_child = 1;
+			m->child->owner = m;
+		}
 		if (n->bodies && cond_clone(m, n) < 0) {
 			graph_free(c);
 			return NULL;
@@ -2108,6 +2113,7 @@ CUresult cuGraphExecUpdate_v2(CUgraphExec h, CUgraph hg, CUgraphExecUpdateResult
 		for (size_t i = 0; i < fresh.n; i++)
 			if (fresh.steps[i].op)
 				sim_op_free(fresh.steps[i].op);
+		free(fresh.resets);
 		free(fresh.steps);
 		info->result = CU_GRAPH_EXEC_UPDATE_ERROR;
 		return rc;
@@ -2135,11 +2141,17 @@ CUresult cuGraphExecUpdate_v2(CUgraphExec h, CUgraph hg, CUgraphExecUpdateResult
 			a->node = fresh.steps[i].node;
 			fresh.steps[i].op = NULL;
 		}
+		/* and the new graph's conditionals take their defaults at its launches */
+		struct sim_cond **r = x->resets;
+		x->resets = fresh.resets;
+		x->nresets = fresh.nresets;
+		fresh.resets = r;
 		info->result = CU_GRAPH_EXEC_UPDATE_SUCCESS;
 	}
 	for (size_t i = 0; i < fresh.n; i++)
 		if (fresh.steps[i].op)
 			sim_op_free(fresh.steps[i].op);
+	free(fresh.resets);
 	free(fresh.steps);
 	return same ? CUDA_SUCCESS : CUDA_ERROR_GRAPH_EXEC_UPDATE_FAILURE;
 }
@@ -2314,6 +2326,69 @@ CUresult cuGraphExecMemcpyNodeSetParams(CUgraphExec h, CUgraphNode node, const C
 {
 	(void)ctx;   /* the node runs in the executable graph's context, which must be ctx */
 	return step_replace(h, node, OP_COPY, make_copy, p);
+}
+
+/* 1 when st came from a node of n's child graph, or of a graph nested in it. */
+static int step_in_child(const struct sim_gstep *st, const struct sim_gnode *n)
+{
+	for (const struct sim_graph *g = st->node ? st->node->g : NULL; g && g->owner; g = g->owner->g)
+		if (g->owner == n)
+			return 1;
+	return 0;
+}
+
+/*
+ * A child graph node of an executable graph takes the operations of another graph of the
+ * same shape (its nodes, in the same order, of the same kinds): the steps the node's graph
+ * made are replaced by the new graph's, as cuGraphExecUpdate does for a whole graph.
+ */
+CUresult cuGraphExecChildGraphNodeSetParams(CUgraphExec h, CUgraphNode node, CUgraph child)
+{
+	CUresult rc;
+	struct sim_gexec *x = exec_get(h, &rc);
+	if (!x)
+		return rc;
+	struct sim_gnode *n = node_get(node, &rc);
+	if (!n)
+		return rc;
+	struct sim_graph *c = graph_get(child, &rc);
+	if (!c)
+		return rc;
+	if (n->type != CU_GRAPH_NODE_TYPE_GRAPH || !n->child || c->nmem || c == n->child)
+		return CUDA_ERROR_INVALID_VALUE;
+	size_t first = 0, k = 0;
+	for (size_t i = 0; i < x->n; i++)
+		if (step_in_child(&x->steps[i], n) && !k++)
+			first = i;
+	struct sim_gexec fresh = { .magic = MAGIC_GEXEC, .ctx = x->ctx };
+	rc = exec_add_graph(&fresh, c);
+	int same = rc == CUDA_SUCCESS && fresh.n == k;
+	for (size_t i = 0; same && i < k; i++) {
+		const struct sim_gstep *a = &x->steps[first + i], *b = &fresh.steps[i];
+		same = (!a->op) == (!b->op) && (!a->event) == (!b->event) && a->wait == b->wait &&
+		       (!a->op || a->op->kind == b->op->kind);
+	}
+	if (same) {
+		sim_ctx_sync(x->ctx);     /* launches still queued use the old operations */
+		for (size_t i = 0; i < k; i++) {
+			struct sim_gstep *a = &x->steps[first + i];
+			if (a->op)
+				sim_op_free(a->op);
+			a->op = fresh.steps[i].op;
+			a->event = fresh.steps[i].event;
+			fresh.steps[i].op = NULL;
+		}
+	} else if (rc == CUDA_SUCCESS) {
+		sim_log("cuGraphExecChildGraphNodeSetParams: the graph's nodes are not those of the node's graph "
+			"(%zu operations for %zu, or of other kinds)", fresh.n, k);
+		rc = CUDA_ERROR_INVALID_VALUE;
+	}
+	for (size_t i = 0; i < fresh.n; i++)
+		if (fresh.steps[i].op)
+			sim_op_free(fresh.steps[i].op);
+	free(fresh.steps);
+	free(fresh.resets);
+	return rc;
 }
 
 /*

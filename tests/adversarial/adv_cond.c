@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* adv_cond.c — conditional graph nodes driven by hostile zones: destroying a body the node owns, bodies used after their node or graph went, another zone's bodies, more bodies than the handle quota holds. */
+/* adv_cond.c — graphs owned by nodes (conditional nodes' bodies, a child graph node's graph) driven by hostile zones: destroying one, using one after its node or graph went, another zone's, more bodies than the handle quota holds. */
 #include "adv.h"
 
 #include "custom_wire.h"
@@ -12,6 +12,7 @@
  * graph; another zone names none of them; a node whose bodies would pass the zone's handle
  * quota is refused (OUT_OF_MEMORY) before the driver makes it; a zone that ends with
  * conditional nodes live ends cleanly (the worker destroys the graphs, never their bodies).
+ * A child graph node's graph (cuGraphChildGraphNodeGetGraph) is owned by its node the same way.
  */
 
 static long graph_create(struct adv_zone *z, CUgraph *g)
@@ -119,6 +120,33 @@ int main(void)
 	CHECK_EQ(empty_node(&a, bodies[0]), CUDA_ERROR_INVALID_HANDLE);
 	CHECK_EQ(graph_destroy(&a, bodies[0]), CUDA_ERROR_INVALID_HANDLE);
 
+	/* a child graph node's graph: the node's, like a body */
+	{
+		CUgraph parent = NULL, child = NULL, got = NULL, *pg = &got;
+		CUgraphNode cn = NULL, *pcn = &cn;
+		const CUgraphNode *deps = NULL;
+		size_t nd = 0;
+		CHECK_EQ(graph_create(&a, &parent), CUDA_SUCCESS);
+		CHECK_EQ(graph_create(&a, &child), CUDA_SUCCESS);
+		CHECK_EQ(empty_node(&a, child), CUDA_SUCCESS);
+		void *cav[] = { &pcn, &parent, &deps, &nd, &child };
+		CHECK_EQ(adv_call(&a, &vgpu_call_cuGraphAddChildGraphNode, cav), CUDA_SUCCESS);
+		void *gav[] = { &cn, &pg };
+		CHECK_EQ(adv_call(&a, &vgpu_call_cuGraphChildGraphNodeGetGraph, gav), CUDA_SUCCESS);
+		CHECK(got && got != child);
+		CHECK_EQ(graph_destroy(&a, got), CUDA_ERROR_INVALID_VALUE);
+		CHECK_EQ(node_count(&a, got, &n), CUDA_SUCCESS);
+		CHECK_EQ(n, 1);
+		CHECK_EQ(node_count(&b, got, &n), CUDA_ERROR_INVALID_HANDLE);
+		CHECK_EQ(adv_call(&b, &vgpu_call_cuGraphChildGraphNodeGetGraph, gav), CUDA_ERROR_INVALID_HANDLE);
+		void *ndav[] = { &cn };
+		CHECK_EQ(adv_call(&a, &vgpu_call_cuGraphDestroyNode, ndav), CUDA_SUCCESS);
+		CHECK_EQ(node_count(&a, got, &n), CUDA_ERROR_INVALID_HANDLE);
+		CHECK_EQ(graph_destroy(&a, got), CUDA_ERROR_INVALID_HANDLE);
+		CHECK_EQ(graph_destroy(&a, child), CUDA_SUCCESS);
+		CHECK_EQ(graph_destroy(&a, parent), CUDA_SUCCESS);
+	}
+
 	/* more bodies than the handle quota (48) holds: refused before the driver makes any */
 	CHECK_EQ(graph_create(&a, &g2), CUDA_SUCCESS);
 	CHECK_EQ(handle_create(&a, &h, g2, ca), CUDA_SUCCESS);
@@ -136,7 +164,7 @@ int main(void)
 	/* the worker refused each destroy of a body itself: the driver never saw one, nor when
 	 * the zone ended (the simulator says so when it refuses one) */
 	char cmd[512];
-	snprintf(cmd, sizeof(cmd), "[ $(grep -c 'cuGraphDestroy: refused: the graph is a body' %s) = 2 ]", p.log);
+	snprintf(cmd, sizeof(cmd), "[ $(grep -c 'cuGraphDestroy: refused: the graph is a body' %s) = 3 ]", p.log);
 	CHECK_EQ(system(cmd), 0);
 	snprintf(cmd, sizeof(cmd), "grep 'vgpu-sim: cuGraphDestroy' %s", p.log);
 	CHECK(system(cmd) != 0);

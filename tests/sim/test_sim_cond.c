@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* libcudasim conditional graph nodes: IF, WHILE and SWITCH decided by kernels calling
  * cudaGraphSetConditional; a handle's default value given back at each launch; what the
- * driver's rules refuse (flags, body counts, a handle of another context, a body destroyed by
- * itself, bodies holding host or event nodes); and a kernel naming a made-up handle or
+ * driver's rules refuse (flags, body counts, a handle of another context, a body or a child
+ * graph node's graph destroyed by itself, bodies holding host or event nodes); and a kernel naming a made-up handle or
  * another context's faults without touching any. */
 #include "simtest.h"
 
@@ -182,6 +182,16 @@ static void t_refused(CUcontext other)
 	CUgraphNodeType t;
 	CK(cuGraphNodeGetType(n, &t));
 	EXPECT(t == CU_GRAPH_NODE_TYPE_CONDITIONAL);
+	/* nor is a child graph node's graph */
+	CUgraph child, inner;
+	CUgraphNode chn;
+	CK(cuGraphCreate(&child, 0));
+	CK(cuGraphAddChildGraphNode(&chn, g, NULL, 0, child));
+	CK(cuGraphChildGraphNodeGetGraph(chn, &inner));
+	EXPECT(inner != child);
+	CK_RC(cuGraphDestroy(inner), CUDA_ERROR_INVALID_VALUE);
+	CK(cuGraphDestroy(child));
+	CK(cuGraphDestroyNode(chn));
 	/* a body holding an event record node or a host node cannot be instantiated */
 	CUevent e;
 	CUgraphNode en;
