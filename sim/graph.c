@@ -2179,11 +2179,23 @@ CUresult cuGraphExecGetFlags(CUgraphExec h, cuuint64_t *flags)
 	return CUDA_SUCCESS;
 }
 
+/* The step node made in x, or in the executable bodies of x's conditional nodes (a program
+ * changes a body's nodes through the executable graph that holds them, as XLA does). */
 static struct sim_gstep *exec_step(struct sim_gexec *x, CUgraphNode h)
 {
 	for (size_t i = 0; i < x->n; i++)
 		if (x->steps[i].node == (const struct sim_gnode *)h)
 			return &x->steps[i];
+	for (size_t i = 0; i < x->n; i++) {
+		const struct sim_op *op = x->steps[i].op;
+		if (!op || op->kind != OP_COND)
+			continue;
+		for (unsigned k = 0; k < op->u.cond.size; k++) {
+			struct sim_gstep *st = exec_step(op->u.cond.bodies[k], h);
+			if (st)
+				return st;
+		}
+	}
 	return NULL;
 }
 

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 // cond_nodes — CUDA graph conditional nodes (CUDA 12.4+): IF, IF/ELSE, WHILE and SWITCH nodes
 // whose kernels decide with cudaGraphSetConditional; a handle's default value given back at
-// each launch; a conditional inside a loop's body; a graph with them cloned; and the pattern
+// each launch; a conditional inside a loop's body; a graph with them cloned; a body's nodes
+// changed through the executable graph (as XLA updates its command buffers); and the pattern
 // PyTorch's CUDA graphs use for data-dependent control flow (torch.cond, while loops): a
 // conditional node added to the graph a stream is capturing, its body captured on a second
 // stream with cudaStreamBeginCaptureToGraph, the first capture going on after the node.
@@ -285,6 +286,45 @@ int main()
 		CHECK(cudaGraphExecDestroy(x));
 		CHECK(cudaGraphDestroy(g));
 		printf("a conditional node destroyed with its body; the graph ran without it\n");
+	}
+
+	/* 7. a body's nodes changed through the executable graph that holds them, as XLA updates
+	 * its command buffers: a kernel node's argument and a memset node's value */
+	{
+		cudaGraph_t g, body;
+		cudaGraphExec_t x;
+		cudaGraphConditionalHandle h;
+		CHECK(cudaGraphCreate(&g, 0));
+		CHECK(cudaGraphConditionalHandleCreate(&h, g, 1, cudaGraphCondAssignDefault));
+		cond_node(g, NULL, h, cudaGraphCondTypeIf, 1, &body);
+		cudaMemsetParams mp = {};
+		mp.dst = d;
+		mp.elementSize = 4;
+		mp.width = 32;
+		mp.height = 1;
+		mp.value = 7;
+		cudaGraphNode_t ms, kn;
+		CHECK(cudaGraphAddMemsetNode(&ms, body, NULL, 0, &mp));
+		int v = 1;
+		void *args[] = { &d, &v };
+		kn = kernel_node(body, &ms, 1, (void *)add, args, 32);
+		CHECK(cudaGraphInstantiate(&x, g, 0));
+		launch(x, s);
+		EXPECT(get(d) == 8, "the body before its change: %d", get(d));
+		v = 100;
+		cudaKernelNodeParams kp = {};
+		kp.func = (void *)add;
+		kp.gridDim = dim3(1);
+		kp.blockDim = dim3(32);
+		kp.kernelParams = args;
+		CHECK(cudaGraphExecKernelNodeSetParams(x, kn, &kp));
+		mp.value = 20;
+		CHECK(cudaGraphExecMemsetNodeSetParams(x, ms, &mp));
+		launch(x, s);
+		EXPECT(get(d) == 120, "the body after its change: %d", get(d));
+		CHECK(cudaGraphExecDestroy(x));
+		CHECK(cudaGraphDestroy(g));
+		printf("a body's kernel and memset nodes changed through the executable graph\n");
 	}
 
 	CHECK(cudaStreamDestroy(s));
