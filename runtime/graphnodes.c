@@ -248,6 +248,8 @@ static CUresult node_set(CUgraphExec x, CUgraphNode h, CUgraphNodeParams *p)
 		CUDA_HOST_NODE_PARAMS hp = { p->host.fn, p->host.userData };
 		return x ? cuGraphExecHostNodeSetParams(x, h, &hp) : cuGraphHostNodeSetParams(h, &hp);
 	}
+	case CU_GRAPH_NODE_TYPE_GRAPH:   /* a child graph node: only in an executable graph */
+		return x ? cuGraphExecChildGraphNodeSetParams(x, h, p->graph.graph) : CUDA_ERROR_NOT_SUPPORTED;
 	case CU_GRAPH_NODE_TYPE_EMPTY:
 		return CUDA_SUCCESS;
 	default:
