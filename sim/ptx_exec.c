@@ -1508,11 +1508,119 @@ static void wm_put(struct thr *lanes, const struct wfrag *f, uint32_t first, con
 		}
 }
 
+/*
+ * mma.sync's fragments, as the PTX ISA lays them out over the lanes (groupID = lane / 4,
+ * threadID_in_group = lane % 4), for element i of a lane's fragment: A (M=16 x K), B (K x N=8)
+ * and C/D (16 x 8). 16-bit elements are packed two to a register, the lower one first.
+ */
+static void ms_a(int shape, int tf32, uint32_t lane, uint32_t i, uint32_t *row, uint32_t *col)
+{
+	uint32_t gid = lane >> 2, tig = lane & 3;
+	if (tf32) {                             /* m16n8k8 .tf32: one element per register */
+		*row = gid + (i & 1) * 8;
+		*col = tig + (i >> 1) * 4;
+	} else {                                /* .f16/.bf16: m16n8k8 has a0-a3, m16n8k16 a0-a7 */
+		*row = gid + ((i >> 1) & 1) * 8;
+		*col = tig * 2 + (i & 1) + (shape == MS_M16N8K16 ? (i >> 2) * 8 : 0);
+	}
+}
+
+static void ms_b(int tf32, uint32_t lane, uint32_t i, uint32_t *k, uint32_t *n)
+{
+	uint32_t gid = lane >> 2, tig = lane & 3;
+	*k = tf32 ? tig + i * 4 : tig * 2 + (i & 1) + (i >> 1) * 8;
+	*n = gid;
+}
+
+/* element i of a lane's registers from slot first on: 16-bit (packed) or 32-bit */
+static uint32_t ms_elem(const struct thr *t, uint32_t first, uint32_t i, int half)
+{
+	uint64_t r = t->fr->r[first + (half ? i / 2 : i)];
+	return half ? (uint32_t)(r >> (16 * (i & 1))) & 0xffff : (uint32_t)r;
+}
+
+static double ms_val(uint32_t bits, int kind)
+{
+	switch (kind) {
+	case K_F16: return h2d(bits);
+	case WM_K_BF16: return (double)f32((uint64_t)bits << 16);
+	case WM_K_TF32: return (double)f32(bits & ~0x1fffu);   /* the multiplier reads 10 mantissa bits */
+	default: return (double)f32(bits);
+	}
+}
+
+static void mma_sync_run(struct thr *lanes, const struct ptx_insn *in)
+{
+	int tf = (in->mod2 & WM_TF32) != 0, ak = tf ? WM_K_TF32 : (in->mod2 & WM_BF16) ? WM_K_BF16 : K_F16;
+	uint32_t K = in->size == MS_M16N8K16 ? 16 : 8;
+	uint32_t na = tf ? 4 : K / 2, nb = tf ? 2 : K / 4;
+	double A[16][16], B[16][8], C[16][8];
+	for (uint32_t l = 0; l < 32; l++) {
+		uint32_t r, c;
+		for (uint32_t i = 0; i < na; i++) {
+			ms_a(in->size, tf, l, i, &r, &c);
+			A[r][c] = ms_val(ms_elem(&lanes[l], in->o[1], i, !tf), ak);
+		}
+		for (uint32_t i = 0; i < nb; i++) {
+			ms_b(tf, l, i, &r, &c);
+			B[r][c] = ms_val(ms_elem(&lanes[l], in->o[2], i, !tf), ak);
+		}
+		for (uint32_t i = 0; i < 4; i++)
+			C[(l >> 2) + (i >> 1) * 8][(l & 3) * 2 + (i & 1)] =
+				ms_val(ms_elem(&lanes[l], in->o[3], i, in->kind2 == K_F16), in->kind2);
+	}
+	uint64_t out[32][4] = {{0}};
+	for (uint32_t l = 0; l < 32; l++)
+		for (uint32_t i = 0; i < 4; i++) {
+			uint32_t r = (l >> 2) + (i >> 1) * 8, c = (l & 3) * 2 + (i & 1);
+			double acc = C[r][c];   /* exact: the products of 16-bit and tf32 inputs fit a double */
+			for (uint32_t k = 0; k < K; k++)
+				acc += A[r][k] * B[k][c];
+			if (in->kind == K_F16)
+				out[l][i / 2] |= (uint64_t)(d2h(acc) & 0xffff) << (16 * (i & 1));
+			else
+				out[l][i] = pf32((float)acc);
+		}
+	for (uint32_t l = 0; l < 32; l++)
+		for (uint32_t i = 0; i < (in->kind == K_F16 ? 2u : 4u); i++)
+			lanes[l].fr->r[in->o[0] + i] = out[l][i];
+}
+
+/* ldmatrix: matrix j's row r is at lane (8j + r)'s address; lane l receives, of each matrix,
+ * row l/4's elements 2(l%4) and 2(l%4)+1 (with .trans: column l/4's). 0 or a fault. */
+static int ldmatrix_run(struct blk *b, struct thr *lanes, const struct ptx_insn *in)
+{
+	uint16_t M[4][8][8];
+	for (uint32_t j = 0; j < in->size; j++)
+		for (uint32_t r = 0; r < 8; r++) {
+			struct thr *t = &lanes[j * 8 + r];
+			uint64_t a = t->fr->r[in->o[4]] + (uint64_t)in->imm;
+			if (a & 15) {
+				fault(b, t, in, -EILSEQ, "misaligned address: ldmatrix row at", a);
+				return -EILSEQ;
+			}
+			uint8_t *p = mem_ptr(b, t, in->kind2, a, 16, 0);
+			if (!p) {
+				fault(b, t, in, -EFAULT, "illegal address: ldmatrix from", a);
+				return -EFAULT;
+			}
+			memcpy(M[j][r], p, 16);
+		}
+	for (uint32_t l = 0; l < 32; l++)
+		for (uint32_t j = 0; j < in->size; j++) {
+			uint32_t x = l >> 2, y = (l & 3) * 2;
+			uint16_t e0 = (in->mod2 & WM_TRANS) ? M[j][y][x] : M[j][x][y];
+			uint16_t e1 = (in->mod2 & WM_TRANS) ? M[j][y + 1][x] : M[j][x][y + 1];
+			lanes[l].fr->r[in->o[0] + j] = (uint64_t)e0 | (uint64_t)e1 << 16;
+		}
+	return 0;
+}
+
 /* Runs one wmma instruction for the warp: 1 done, 0 not every lane there yet, <0 a fault. */
 static int wmma_resolve(struct blk *b, struct thr *lanes, uint32_t nl, struct thr *lead, const struct ptx_insn *in)
 {
 	if (nl != 32) {
-		fault(b, lead, in, -EINVAL, "wmma needs a full warp; threads in this warp:", nl);
+		fault(b, lead, in, -EINVAL, in->mod >= WM_MMA_SYNC ? "mma.sync and ldmatrix need a full warp; threads in this warp:" : "wmma needs a full warp; threads in this warp:", nl);
 		return -EINVAL;
 	}
 	for (uint32_t i = 0; i < 32; i++) {
@@ -1526,7 +1634,13 @@ static int wmma_resolve(struct blk *b, struct thr *lanes, uint32_t nl, struct th
 	}
 	int op = in->mod;
 	uint32_t bits[512];
-	if (op == WM_MMA) {
+	if (op == WM_MMA_SYNC) {
+		mma_sync_run(lanes, in);
+	} else if (op == WM_LDMATRIX) {
+		int rc = ldmatrix_run(b, lanes, in);
+		if (rc < 0)
+			return rc;
+	} else if (op == WM_MMA) {
 		int ak = (in->mod2 & WM_BF16) ? WM_K_BF16 : (in->mod2 & WM_TF32) ? WM_K_TF32 :
 			 !(in->mod2 & WM_INT_A) ? K_F16 : (in->mod2 & WM_U8) ? K_U8 : K_S8;
 		struct wfrag fa = wm_frag(WM_LOAD_A, in->size, ak), fb = wm_frag(WM_LOAD_B, in->size, ak);

@@ -91,7 +91,13 @@ enum { TQ_WIDTH, TQ_HEIGHT, TQ_DEPTH, TQ_CHANNEL_DATA_TYPE, TQ_CHANNEL_ORDER,
  * the first of the fragment's contiguous register slots, o[4] the address slot, imm its offset, o[1] the
  * stride slot (0: none given). mma: kind the D type, kind2 the C type, o[0] D, o[1] A,
  * o[2] B, o[3] C (each the first of contiguous slots). */
-enum { WM_LOAD_A, WM_LOAD_B, WM_LOAD_C, WM_STORE_D, WM_MMA };
+enum { WM_LOAD_A, WM_LOAD_B, WM_LOAD_C, WM_STORE_D, WM_MMA,
+       WM_MMA_SYNC,   /* mma.sync: size an MS_* shape; kind the D type, kind2 the C type; mod2
+		       * WM_BF16 or WM_TF32 for those inputs (else .f16); o[] as wmma.mma's */
+       WM_LDMATRIX }; /* ldmatrix: size the matrices (1, 2, 4); mod2 WM_TRANS; o[0] the first of
+		       * size destination slots, o[4] the address slot, imm its offset */
+enum { MS_M16N8K16, MS_M16N8K8 };
+#define WM_TRANS 0x80   /* ldmatrix .trans */
 enum { WM_M16N16K16, WM_M32N8K16, WM_M8N32K16, WM_M16N16K8 /* tf32 */ };
 #define WM_ROW   0x01   /* load/store: row-major memory; mma: A row-major */
 #define WM_B_ROW 0x02   /* mma: B row-major */

@@ -1318,7 +1318,7 @@ static int known_op(const char *op)
 		"cos", "tanh", "selp", "copysign", "prmt", "testp", "bra", "ret", "exit", "trap",
 		"bar", "barrier", "membar", "fence", "shfl", "vote", "activemask", "call", "match",
 		"redux", "prefetch", "prefetchu", "nanosleep", "pmevent", "isspacep", "bmsk", "dp4a", "dp2a", "sad", "vabsdiff4", "lop3",
-		"tex", "tld4", "txq", "suq", "suld", "sust", "wmma", "cp",
+		"tex", "tld4", "txq", "suq", "suld", "sust", "wmma", "cp", "mma", "ldmatrix",
 	};
 	for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++)
 		if (!strcmp(op, ops[i]))
@@ -1567,6 +1567,114 @@ static int parse_wmma(struct P *P, const struct mn *m, const char *name, uint32_
 	return P->rc;
 }
 
+/*
+ * mma.sync.aligned.{m16n8k16,m16n8k8}.row.col.dtype.atype.btype.ctype d, a, b, c: the
+ * tensor-core instruction CUTLASS and hand-written kernels use, whose per-lane fragments the
+ * PTX ISA fixes (unlike wmma's): f16 or bf16 inputs in both shapes and tf32 in m16n8k8, f32
+ * accumulators (f16 ones with f16 inputs). Run for the whole warp at once (OP_WMMA).
+ */
+static int parse_mma(struct P *P, const struct mn *m, const char *name, uint32_t line, uint32_t g, int gneg)
+{
+	static const char *const mods[] = {".sync", ".aligned", ".m16n8k16", ".m16n8k8", ".row", ".col", NULL};
+	int shape = mn_has(m, ".m16n8k16") ? MS_M16N8K16 : mn_has(m, ".m16n8k8") ? MS_M16N8K8 : -1;
+	/* the four types follow .row.col, in the order D, A, B, C */
+	const char *ty[4] = {NULL, NULL, NULL, NULL};
+	int nty = 0, layout_ok = 0;
+	for (int i = 1; i < m->nparts; i++) {
+		if (!strcmp(m->part[i], ".row") && i + 1 < m->nparts && !strcmp(m->part[i + 1], ".col"))
+			layout_ok = 1;
+		else if (!strcmp(m->part[i], ".f32") || !strcmp(m->part[i], ".f16") || !strcmp(m->part[i], ".bf16") ||
+			 !strcmp(m->part[i], ".tf32"))
+			ty[nty < 4 ? nty++ : 3] = m->part[i];
+	}
+	int ok = shape >= 0 && layout_ok && nty == 4 && mn_has(m, ".sync") && mn_has(m, ".aligned") &&
+		 !strcmp(ty[1], ty[2]);
+	int in16 = ok && !strcmp(ty[1], ".f16"), inbf = ok && !strcmp(ty[1], ".bf16"), intf = ok && !strcmp(ty[1], ".tf32");
+	int dk = ok && !strcmp(ty[0], ".f16") ? K_F16 : K_F32, ck = ok && !strcmp(ty[3], ".f16") ? K_F16 : K_F32;
+	for (int i = 1; ok && i < m->nparts; i++) {
+		int known = 0;
+		for (int k = 0; mods[k]; k++)
+			known |= !strcmp(m->part[i], mods[k]);
+		for (int k = 0; k < 4; k++)
+			known |= m->part[i] == ty[k] || !strcmp(m->part[i], ty[k]);
+		ok = known;
+	}
+	/* f16 accumulators with f16 inputs only; tf32 in m16n8k8 only */
+	if (!ok || !(in16 || inbf || intf) || (!in16 && (dk != K_F32 || ck != K_F32)) || (intf && shape != MS_M16N8K8) ||
+	    strcmp(ty[0], dk == K_F16 ? ".f16" : ".f32") || strcmp(ty[3], ck == K_F16 ? ".f16" : ".f32"))
+		return perr(P, -ENOTSUP, line, "unsupported instruction '%s' (mma: .sync.aligned .m16n8k16 and "
+		            ".m16n8k8 .row.col with .f16 or .bf16 inputs, .tf32 in .m16n8k8, .f32 or .f16 accumulators)",
+		            name);
+	int na = intf ? 4 : shape == MS_M16N8K16 ? 4 : 2, nb = intf ? 2 : shape == MS_M16N8K16 ? 2 : 1;
+	int nd = dk == K_F16 ? 2 : 4, nc = ck == K_F16 ? 2 : 4;
+	struct opnd o[4];
+	int n = 0, rc;
+	P->vec_max = 8;
+	rc = parse_ops(P, o, 4, K_U32, &n);
+	P->vec_max = 0;
+	if (rc)
+		return rc;
+	if (n != 4 || o[0].t != O_VEC || o[0].nvec != nd || o[0].vec_imm || o[1].t != O_VEC || o[1].nvec != na ||
+	    o[2].t != O_VEC || o[2].nvec != nb || o[3].t != O_VEC || o[3].nvec != nc)
+		return perr(P, -EINVAL, line, "malformed '%s': takes {d}, {a}, {b}, {c} of %d, %d, %d and %d "
+		            "registers", name, nd, na, nb, nc);
+	struct ptx_insn tmpl = {.guard = g, .gneg = (uint8_t)gneg, .op = OP_WMMA, .size = (uint8_t)shape,
+	                        .mod = WM_MMA_SYNC, .kind = (uint8_t)dk, .kind2 = (uint8_t)ck,
+	                        .mod2 = (uint8_t)(inbf ? WM_BF16 : intf ? WM_TF32 : 0)};
+	for (int i = 1; i < 4; i++)
+		tmpl.o[i] = coord_slots(P, o[i].vec, o[i].nvec, line);
+	int post_moves = 0;
+	tmpl.o[0] = out_slots(P, o[0].vec, nd, &post_moves);
+	struct ptx_insn *in = P->rc ? NULL : emit(P, line);
+	if (!in)
+		return P->rc;
+	tmpl.line = in->line;
+	*in = tmpl;
+	if (post_moves)
+		out_moves(P, tmpl.o[0], o[0].vec, nd, line, g, gneg);
+	return P->rc;
+}
+
+/* ldmatrix.sync.aligned.m8n8.{x1,x2,x4}{.trans}.shared{::cta}.b16 d, [a]: 8x8 matrices of 16-bit
+ * elements from shared memory, each row at an address of its own lane, into the lanes'
+ * registers as mma.sync's fragments lay them out. */
+static int parse_ldmatrix(struct P *P, const struct mn *m, const char *name, uint32_t line, uint32_t g, int gneg)
+{
+	static const char *const mods[] = {".sync", ".aligned", ".m8n8", ".x1", ".x2", ".x4", ".trans", ".shared",
+	                                   ".shared::cta", ".b16", NULL};
+	int nm = mn_has(m, ".x1") ? 1 : mn_has(m, ".x2") ? 2 : mn_has(m, ".x4") ? 4 : 0;
+	if (!nm || !mn_only(m, mods) || !mn_has(m, ".sync") || !mn_has(m, ".aligned") || !mn_has(m, ".m8n8") ||
+	    !mn_has(m, ".b16") || !(mn_has(m, ".shared") || mn_has(m, ".shared::cta")))
+		return perr(P, -ENOTSUP, line, "unsupported instruction '%s' (ldmatrix: .sync.aligned.m8n8 .x1, .x2 "
+		            "or .x4, optionally .trans, from .shared, of .b16)", name);
+	struct opnd o[2];
+	int n = 0, rc;
+	P->vec_max = 8;
+	rc = parse_ops(P, o, 2, K_U32, &n);
+	P->vec_max = 0;
+	if (rc)
+		return rc;
+	int scalar = nm == 1 && o[0].t == O_SLOT && !o[0].neg;
+	if (n != 2 || !(scalar || (o[0].t == O_VEC && o[0].nvec == nm && !o[0].vec_imm)) || o[1].t != O_ADDR)
+		return perr(P, -EINVAL, line, "malformed '%s': takes {%d registers}, [address]", name, nm);
+	struct ptx_insn tmpl = {.guard = g, .gneg = (uint8_t)gneg, .op = OP_WMMA, .size = (uint8_t)nm,
+	                        .mod = WM_LDMATRIX, .kind2 = SP_SHARED,
+	                        .mod2 = (uint8_t)(mn_has(m, ".trans") ? WM_TRANS : 0)};
+	tmpl.o[4] = o[1].slot;
+	tmpl.imm = o[1].imm;
+	int post_moves = 0;
+	const uint32_t *dst = scalar ? &o[0].slot : o[0].vec;
+	tmpl.o[0] = out_slots(P, dst, nm, &post_moves);
+	struct ptx_insn *in = P->rc ? NULL : emit(P, line);
+	if (!in)
+		return P->rc;
+	tmpl.line = in->line;
+	*in = tmpl;
+	if (post_moves)
+		out_moves(P, tmpl.o[0], dst, nm, line, g, gneg);
+	return P->rc;
+}
+
 /* txq/suq d, [h]: one attribute of a texture or surface object. */
 static int parse_txq(struct P *P, const struct mn *m, const char *name, uint32_t line,
                      uint32_t g, int gneg)
@@ -1750,6 +1858,10 @@ static int parse_insn_raw(struct P *P, const struct tok *t, uint32_t g, int gneg
 		mn_kinds(&m, 1u << K_BF16 | 1u << K_BF16X2);
 		return parse_wmma(P, &m, name, line, g, gneg);
 	}
+	if (!strcmp(op, "mma"))
+		return parse_mma(P, &m, name, line, g, gneg);
+	if (!strcmp(op, "ldmatrix"))
+		return parse_ldmatrix(P, &m, name, line, g, gneg);
 	if (mn_has(&m, ".e4m3x2") || mn_has(&m, ".e5m2x2") || mn_has(&m, ".e4m3") || mn_has(&m, ".e5m2"))
 		return perr(P, -ENOTSUP, line, "unsupported instruction '%s' (fp8 types)", name);
 	struct opnd o[8];

@@ -20,7 +20,8 @@ endif
 # Programs for Ampere and later (asynchronous copies into shared memory, bfloat16 tensor-core
 # fragments) are built for sm_80, as such programs are: SASS for sm_80 and compute_80 PTX,
 # which the simulator and newer GPUs run.
-$(B)/tests/runtime/async_copy $(B)/tests/runtime/async_copy_shared $(B)/tests/runtime/wmma_sm80 $(B)/tests/runtime/wmma_sm80_shared: RT_NVCC += -arch=sm_80
+$(B)/tests/runtime/async_copy $(B)/tests/runtime/async_copy_shared $(B)/tests/runtime/wmma_sm80 $(B)/tests/runtime/wmma_sm80_shared \
+$(B)/tests/runtime/mma_sync $(B)/tests/runtime/mma_sync_shared: RT_NVCC += -arch=sm_80
 # Built for Hopper (sm_90 SASS, compute_90 PTX): bfloat16 instructions of its own.
 $(B)/tests/runtime/bf16_native $(B)/tests/runtime/bf16_native_shared: RT_NVCC += -arch=sm_90
 # Without sanitizers the programs are linked stripped: they travel in make gpu-kit's tree,

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
-/* The simulator's warp matrix instructions (wmma) where programs get them wrong: a fragment
- * reaching past its allocation faults the launch with an illegal address, a warp of fewer
- * than 32 threads and lanes disagreeing on the address fail it, and shapes, types and
- * register counts it does not implement are refused when the module loads, with a message.
- * (What they compute is checked by tests/runtime/wmma_gemm against the host.) */
+/* The simulator's warp matrix instructions (wmma, mma.sync, ldmatrix) where programs get them
+ * wrong: a fragment reaching past its allocation faults the launch with an illegal address
+ * (an ldmatrix row not 16-byte aligned with a misaligned one), a warp of fewer than 32
+ * threads and lanes disagreeing on the address fail it, and shapes, types and register
+ * counts it does not implement are refused when the module loads, with a message. (What they
+ * compute is checked by tests/runtime/wmma_gemm and tests/runtime/mma_sync against the host.) */
 #include "simtest.h"
 
 #define HDR ".version 7.0\n.target sm_75\n.address_size 64\n"
@@ -109,6 +110,63 @@ int main(void)
 		"%r8}, {%r9, %r10, %r11, %r12, %r13, %r14, %r15, %r16}, {%f1, %f2, %f3, %f4, %f5, %f6, %f7, %f8};\nret;\n}\n",
 	};
 	ST_REFUSED(refused);
+
+	/* mma.sync and ldmatrix forms and operands it does not implement, refused at load too */
+	static const char *const refused_sync[] = {
+		/* 8-bit integer inputs (m16n8k32) */
+		HDR ".visible .entry k()\n{\n.reg .b32 %r<20>;\n"
+		"mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32 {%r1, %r2, %r3, %r4}, {%r5, %r6, %r7, %r8}, "
+		"{%r9, %r10}, {%r1, %r2, %r3, %r4};\nret;\n}\n",
+		/* B row-major: mma.sync has .row.col only */
+		HDR ".visible .entry k()\n{\n.reg .b32 %r<20>;\n.reg .f32 %f<9>;\n"
+		"mma.sync.aligned.m16n8k16.row.row.f32.f16.f16.f32 {%f1, %f2, %f3, %f4}, {%r5, %r6, %r7, %r8}, "
+		"{%r9, %r10}, {%f1, %f2, %f3, %f4};\nret;\n}\n",
+		/* bf16 with f16 accumulators, and tf32 in m16n8k16 */
+		HDR ".visible .entry k()\n{\n.reg .b32 %r<20>;\n"
+		"mma.sync.aligned.m16n8k16.row.col.f16.bf16.bf16.f16 {%r1, %r2}, {%r5, %r6, %r7, %r8}, "
+		"{%r9, %r10}, {%r1, %r2};\nret;\n}\n",
+		HDR ".visible .entry k()\n{\n.reg .b32 %r<20>;\n.reg .f32 %f<9>;\n"
+		"mma.sync.aligned.m16n8k16.row.col.f32.tf32.tf32.f32 {%f1, %f2, %f3, %f4}, {%r5, %r6, %r7, %r8}, "
+		"{%r9, %r10}, {%f1, %f2, %f3, %f4};\nret;\n}\n",
+		/* three registers for m16n8k16's A */
+		HDR ".visible .entry k()\n{\n.reg .b32 %r<20>;\n.reg .f32 %f<9>;\n"
+		"mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%f1, %f2, %f3, %f4}, {%r5, %r6, %r7}, "
+		"{%r9, %r10}, {%f1, %f2, %f3, %f4};\nret;\n}\n",
+		/* ldmatrix: not from shared memory, .x3, and two registers for .x4 */
+		HDR ".visible .entry k(.param .u64 p)\n{\n.reg .b32 %r<9>;\n.reg .b64 %rd<2>;\nld.param.u64 %rd1, [p];\n"
+		"ldmatrix.sync.aligned.m8n8.x1.global.b16 {%r1}, [%rd1];\nret;\n}\n",
+		HDR ".visible .entry k()\n{\n.reg .b32 %r<9>;\n"
+		"ldmatrix.sync.aligned.m8n8.x3.shared.b16 {%r1, %r2, %r3}, [%r5];\nret;\n}\n",
+		HDR ".visible .entry k()\n{\n.reg .b32 %r<9>;\n"
+		"ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%r1, %r2}, [%r5];\nret;\n}\n",
+	};
+	ST_REFUSED(refused_sync);
+	CK(cuCtxDestroy(ctx));
+
+	/* ldmatrix rows past shared memory or not 16-byte aligned, and a partial warp */
+	static const char ptx_ld[] = HDR
+		".visible .entry ldm(.param .u32 off)\n{\n.reg .b32 %r<8>;\n.shared .align 16 .b8 sm[256];\n"
+		"ld.param.u32 %r1, [off];\nmov.u32 %r2, %tid.x;\nand.b32 %r2, %r2, 7;\nshl.b32 %r2, %r2, 4;\n"
+		"mov.u32 %r3, sm;\nadd.u32 %r3, %r3, %r2;\nadd.u32 %r3, %r3, %r1;\n"
+		"ldmatrix.sync.aligned.m8n8.x1.shared.b16 {%r4}, [%r3];\nret;\n}\n";
+	unsigned offs[3] = { 0, 8, 4096 }, threads[3] = { 32, 32, 32 };
+	CUresult want[4] = { CUDA_SUCCESS, CUDA_ERROR_MISALIGNED_ADDRESS, CUDA_ERROR_ILLEGAL_ADDRESS, 0 };
+	for (int k = 0; k < 4; k++) {
+		CK(cuCtxCreate(&ctx, NULL, 0, dev));
+		CK(cuModuleLoadData(&m, ptx_ld));
+		CK(cuModuleGetFunction(&f, m, "ldm"));
+		unsigned off = k < 3 ? offs[k] : 0;
+		void *args[] = { &off };
+		CUresult r = cuLaunchKernel(f, 1, 1, 1, k < 3 ? threads[k] : 16, 1, 1, 0, NULL, args, NULL);
+		if (r == CUDA_SUCCESS)
+			r = cuCtxSynchronize();
+		if (k < 3)
+			CK_RC(r, want[k]);
+		else
+			EXPECT(r != CUDA_SUCCESS);   /* 16 threads: not a full warp */
+		CK(cuCtxDestroy(ctx));
+	}
+	CK(cuCtxCreate(&ctx, NULL, 0, dev));
 	CK(cuCtxDestroy(ctx));
 	printf("test_sim_wmma: ok\n");
 	return 0;
