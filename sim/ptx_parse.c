@@ -1318,7 +1318,7 @@ static int known_op(const char *op)
 		"cos", "tanh", "selp", "copysign", "prmt", "testp", "bra", "ret", "exit", "trap",
 		"bar", "barrier", "membar", "fence", "shfl", "vote", "activemask", "call", "match",
 		"redux", "prefetch", "prefetchu", "nanosleep", "pmevent", "isspacep", "bmsk", "dp4a", "dp2a", "sad", "vabsdiff4", "lop3",
-		"tex", "tld4", "txq", "suq", "suld", "sust", "wmma", "cp", "mma", "ldmatrix",
+		"tex", "tld4", "txq", "suq", "suld", "sust", "wmma", "cp", "mma", "ldmatrix", "griddepcontrol",
 	};
 	for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++)
 		if (!strcmp(op, ops[i]))
@@ -2451,6 +2451,17 @@ static int parse_insn_raw(struct P *P, const struct tok *t, uint32_t g, int gneg
 			else
 				in->o[2] = o[3].slot;    /* src-size: the rest zero-filled */
 		}
+		return 0;
+	}
+	/* programmatic dependent launch (cudaGridDependencySynchronize, cudaTriggerProgrammatic-
+	 * LaunchCompletion): the simulator starts a kernel only after the one before it on its
+	 * stream completed, so the wait has nothing to wait for and the trigger changes nothing */
+	if (!strcmp(op, "griddepcontrol")) {
+		if (m.nparts != 2 || !(mn_has(&m, ".wait") || mn_has(&m, ".launch_dependents")) || n)
+			return perr(P, -EINVAL, line, "malformed '%s': griddepcontrol.wait or .launch_dependents, "
+			            "no operands", name);
+		in->op = OP_NOP;
+		in->kind = K_NONE;
 		return 0;
 	}
 	/* hints and delays with no effect on results: prefetches, sleeps, profiler events */
