@@ -241,6 +241,7 @@ int main(void)
 	t_fault(other, ho);
 	t_fault(other, (CUgraphConditionalHandle)0x1234);
 	t_fault(other, ho + 4096);
+	CK(cuGraphDestroy(g));
 	printf("test_sim_cond: ok\n");
 	return 0;
 }
