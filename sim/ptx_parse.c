@@ -1446,6 +1446,30 @@ static void out_moves(struct P *P, uint32_t first, const uint32_t *d, int n, uin
 	}
 }
 
+/* A warp matrix instruction's operands: vectors of up to 8 registers (fragments). */
+static int parse_frag_ops(struct P *P, struct opnd *o, int max, int *n)
+{
+	P->vec_max = 8;
+	int rc = parse_ops(P, o, max, K_U32, n);
+	P->vec_max = 0;
+	return rc;
+}
+
+/* Emits tmpl, then (post != NULL) the moves that spread its contiguous output slots from
+ * tmpl->o[0] on into the npost registers post names. */
+static int emit_frag(struct P *P, struct ptx_insn *tmpl, uint32_t line, const uint32_t *post, int npost, uint32_t g,
+		     int gneg)
+{
+	struct ptx_insn *in = P->rc ? NULL : emit(P, line);
+	if (!in)
+		return P->rc;
+	tmpl->line = in->line;
+	*in = *tmpl;
+	if (post)
+		out_moves(P, tmpl->o[0], post, npost, line, g, gneg);
+	return P->rc;
+}
+
 /*
  * wmma.load.{a,b,c}, wmma.store.d, wmma.mma: the shapes m16n16k16, m32n8k16 and m8n32k16
  * with half inputs and f16 or f32 accumulators, or 8-bit integer inputs and s32
@@ -1470,13 +1494,10 @@ static int parse_wmma(struct P *P, const struct mn *m, const char *name, uint32_
 		return perr(P, -ENOTSUP, line, "unsupported instruction '%s' (wmma: the .f16, .bf16, .s8 and .u8 "
 		            "shapes m16n16k16, m32n8k16 and m8n32k16, and .tf32 in m16n16k8)", name);
 	struct opnd o[4];
-	P->vec_max = 8;
-	rc = parse_ops(P, o, 4, K_U32, &n);
-	P->vec_max = 0;
-	if (rc)
+	if ((rc = parse_frag_ops(P, o, 4, &n)))
 		return rc;
 	int ld = mn_has(m, ".load"), st = mn_has(m, ".store"), mma = mn_has(m, ".mma");
-	uint32_t pre[4] = {0}, post_first = 0;
+	uint32_t pre[4] = {0};
 	int post_moves = 0;
 	const struct opnd *post = NULL;
 	struct ptx_insn tmpl = {.guard = g, .gneg = (uint8_t)gneg, .op = OP_WMMA, .size = (uint8_t)shape};
@@ -1507,7 +1528,6 @@ static int parse_wmma(struct P *P, const struct mn *m, const char *name, uint32_
 		if (ld) {
 			tmpl.o[0] = out_slots(P, regs->vec, nregs, &post_moves);
 			post = regs;
-			post_first = tmpl.o[0];
 		} else {
 			tmpl.o[0] = coord_slots(P, regs->vec, nregs, line);
 		}
@@ -1553,18 +1573,10 @@ static int parse_wmma(struct P *P, const struct mn *m, const char *name, uint32_
 		tmpl.o[3] = pre[3];
 		tmpl.o[0] = out_slots(P, o[0].vec, nd, &post_moves);
 		post = &o[0];
-		post_first = tmpl.o[0];
 	} else {
 		return perr(P, -ENOTSUP, line, "unsupported instruction '%s'", name);
 	}
-	struct ptx_insn *in = P->rc ? NULL : emit(P, line);
-	if (!in)
-		return P->rc;
-	tmpl.line = in->line;
-	*in = tmpl;
-	if (post_moves)
-		out_moves(P, post_first, post->vec, post->nvec, line, g, gneg);
-	return P->rc;
+	return emit_frag(P, &tmpl, line, post_moves ? post->vec : NULL, post_moves ? post->nvec : 0, g, gneg);
 }
 
 /*
@@ -1609,10 +1621,7 @@ static int parse_mma(struct P *P, const struct mn *m, const char *name, uint32_t
 	int nd = dk == K_F16 ? 2 : 4, nc = ck == K_F16 ? 2 : 4;
 	struct opnd o[4];
 	int n = 0, rc;
-	P->vec_max = 8;
-	rc = parse_ops(P, o, 4, K_U32, &n);
-	P->vec_max = 0;
-	if (rc)
+	if ((rc = parse_frag_ops(P, o, 4, &n)))
 		return rc;
 	if (n != 4 || o[0].t != O_VEC || o[0].nvec != nd || o[0].vec_imm || o[1].t != O_VEC || o[1].nvec != na ||
 	    o[2].t != O_VEC || o[2].nvec != nb || o[3].t != O_VEC || o[3].nvec != nc)
@@ -1625,14 +1634,7 @@ static int parse_mma(struct P *P, const struct mn *m, const char *name, uint32_t
 		tmpl.o[i] = coord_slots(P, o[i].vec, o[i].nvec, line);
 	int post_moves = 0;
 	tmpl.o[0] = out_slots(P, o[0].vec, nd, &post_moves);
-	struct ptx_insn *in = P->rc ? NULL : emit(P, line);
-	if (!in)
-		return P->rc;
-	tmpl.line = in->line;
-	*in = tmpl;
-	if (post_moves)
-		out_moves(P, tmpl.o[0], o[0].vec, nd, line, g, gneg);
-	return P->rc;
+	return emit_frag(P, &tmpl, line, post_moves ? o[0].vec : NULL, nd, g, gneg);
 }
 
 /* ldmatrix.sync.aligned.m8n8.{x1,x2,x4}{.trans}.shared{::cta}.b16 d, [a]: 8x8 matrices of 16-bit
@@ -1649,10 +1651,7 @@ static int parse_ldmatrix(struct P *P, const struct mn *m, const char *name, uin
 		            "or .x4, optionally .trans, from .shared, of .b16)", name);
 	struct opnd o[2];
 	int n = 0, rc;
-	P->vec_max = 8;
-	rc = parse_ops(P, o, 2, K_U32, &n);
-	P->vec_max = 0;
-	if (rc)
+	if ((rc = parse_frag_ops(P, o, 2, &n)))
 		return rc;
 	int scalar = nm == 1 && o[0].t == O_SLOT && !o[0].neg;
 	if (n != 2 || !(scalar || (o[0].t == O_VEC && o[0].nvec == nm && !o[0].vec_imm)) || o[1].t != O_ADDR)
@@ -1665,14 +1664,7 @@ static int parse_ldmatrix(struct P *P, const struct mn *m, const char *name, uin
 	int post_moves = 0;
 	const uint32_t *dst = scalar ? &o[0].slot : o[0].vec;
 	tmpl.o[0] = out_slots(P, dst, nm, &post_moves);
-	struct ptx_insn *in = P->rc ? NULL : emit(P, line);
-	if (!in)
-		return P->rc;
-	tmpl.line = in->line;
-	*in = tmpl;
-	if (post_moves)
-		out_moves(P, tmpl.o[0], dst, nm, line, g, gneg);
-	return P->rc;
+	return emit_frag(P, &tmpl, line, post_moves ? dst : NULL, nm, g, gneg);
 }
 
 /* txq/suq d, [h]: one attribute of a texture or surface object. */
