@@ -509,6 +509,70 @@ static uint64_t cvt_half(const struct ptx_insn *in, double v, int bf)
 	return isnan(v) && (in->mod2 & (FL_RELU | FL_SATFINITE)) ? 0x7fff : d2h(v);
 }
 
+/* fp8 (OP_FP8): e4m3 (bias 7, 3 mantissa bits, no infinities, NaN S.1111.111, largest 448)
+ * or e5m2 (bias 15, 2 mantissa bits, IEEE-like, largest finite 57344). */
+static uint32_t fp8_enc(double x, int e5, int relu)
+{
+	const int mb = e5 ? 2 : 3, bias = e5 ? 15 : 7;
+	const uint32_t maxbits = e5 ? 0x7b : 0x7e, nan = 0x7f;
+	if (isnan(x))
+		return nan;
+	if (relu && signbit(x))
+		return 0;                                 /* .relu: negatives (and -0) are +0 */
+	uint32_t s = signbit(x) ? 0x80 : 0, bits;
+	double a = fabs(x);
+	if (isinf(a))
+		return s | maxbits;                       /* .satfinite */
+	int e;
+	frexp(a, &e);
+	e -= 1;                                           /* a = 1.f * 2^e */
+	if (a == 0) {
+		bits = 0;
+	} else if (e < 1 - bias) {                        /* subnormal: steps of 2^(1-bias-mb) */
+		bits = (uint32_t)nearbyint(ldexp(a, bias - 1 + mb));   /* 2^mb: the smallest normal */
+	} else {
+		uint32_t q = (uint32_t)nearbyint(ldexp(a, mb - e)) - (1u << mb);
+		if (q == (1u << mb)) {
+			q = 0;
+			e++;
+		}
+		bits = (uint32_t)(e + bias) << mb | q;
+	}
+	return s | (bits > maxbits ? maxbits : bits);
+}
+
+static double fp8_dec(uint32_t b, int e5)
+{
+	const int mb = e5 ? 2 : 3, bias = e5 ? 15 : 7;
+	uint32_t e = (b & 0x7f) >> mb, m = b & ((1u << mb) - 1);
+	double v;
+	if (e5 ? e == 0x1f : (b & 0x7f) == 0x7f)
+		v = e5 && !m ? INFINITY : NAN;
+	else
+		v = e ? ldexp(1.0 + m / (double)(1u << mb), (int)e - bias) : ldexp(m, 1 - bias - mb);
+	return (b & 0x80) ? -v : v;
+}
+
+static uint64_t do_fp8(const struct ptx_insn *in, uint64_t a, uint64_t b)
+{
+	int e5 = (in->mod2 & FP8_E5M2) != 0, relu = (in->mod2 & FL_RELU) != 0;
+	switch (in->mod) {
+	case FP8_FROM_F32:
+		return fp8_enc(f32(a), e5, relu) << 8 | fp8_enc(f32(b), e5, relu);
+	case FP8_FROM_F16X2:
+		return fp8_enc(h2d(a >> 16 & 0xffff), e5, relu) << 8 | fp8_enc(h2d(a & 0xffff), e5, relu);
+	default: {   /* (exact: every fp8 value is a half; a NaN is the canonical 0x7fff) */
+		double dh = fp8_dec(a >> 8 & 0xff, e5), dl = fp8_dec(a & 0xff, e5);
+		uint64_t hi = isnan(dh) ? 0x7fff : d2h(dh), lo = isnan(dl) ? 0x7fff : d2h(dl);
+		if (relu && (hi & 0x8000) && (hi & 0x7fff) <= 0x7c00)
+			hi = 0;
+		if (relu && (lo & 0x8000) && (lo & 0x7fff) <= 0x7c00)
+			lo = 0;
+		return (hi & 0xffff) << 16 | (lo & 0xffff);
+	}
+	}
+}
+
 static uint64_t do_cvt(const struct ptx_insn *in, uint64_t a)
 {
 	int dk = in->kind, sk = in->kind2;
@@ -1377,6 +1441,9 @@ slow:
 			t->state = TS_WARP;
 			pc--;
 			goto out;
+		case OP_FP8:
+			r[in->o[0]] = do_fp8(in, r[in->o[1]], r[in->o[2]]);
+			break;
 		case OP_TF32: {
 			uint32_t x = (uint32_t)r[in->o[1]];
 			if ((x & 0x7f800000u) == 0x7f800000u && (x & 0x7fffffu))

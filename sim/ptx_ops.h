@@ -14,7 +14,7 @@ enum ptx_op {
 	OP_SHFL, OP_VOTE, OP_WARPSYNC, OP_ACTIVEMASK,
 	OP_CADD, OP_CSUB, OP_CMADLO, OP_CMADHI, OP_BFIND, OP_FRND, OP_MATCH, OP_REDUX,
 	OP_ISSPACEP, OP_BMSK, OP_DP4A, OP_DP2A, OP_SAD, OP_VABSDIFF4, OP_LOP3,
-	OP_TEX, OP_TXQ, OP_SULD, OP_SUST, OP_WMMA, OP_CPASYNC, OP_TF32, OP_HSET,
+	OP_TEX, OP_TXQ, OP_SULD, OP_SUST, OP_WMMA, OP_CPASYNC, OP_TF32, OP_HSET, OP_FP8,
 	OP_COUNT
 };
 
@@ -126,6 +126,13 @@ static inline int wm_nregs(int frag, int shape, int kind)
  * cp.async (OP_CPASYNC): size bytes from global [o[1] + r[o[3]]] to shared [o[0] + imm]; o[2]
  * a src-size slot (0: none), o[4] an ignore-src predicate slot (0: none).
  * cvt.rna{.satfinite}.tf32.f32 (OP_TF32): o[0] = o[1] rounded to tf32, ties away from zero;
- * mod2 FL_SAT: infinities become the largest finite tf32. */
+ * mod2 FL_SAT: infinities become the largest finite tf32.
+ * cvt with fp8 pairs (OP_FP8; sm_89+): mod FP8_FROM_F32 (o[0] = {o[1], o[2]} as fp8, o[1] in the
+ * upper byte), FP8_FROM_F16X2 (o[0] = the two halves of o[1] as fp8, in their order) or
+ * FP8_TO_F16X2 (o[0] = the two fp8 of o[1] as halves); mod2 FP8_E5M2 (else e4m3), FL_RELU.
+ * To fp8 is .rn.satfinite: to nearest even, past the largest finite (infinities too) that,
+ * NaN the canonical NaN. */
+enum { FP8_FROM_F32, FP8_FROM_F16X2, FP8_TO_F16X2 };
+#define FP8_E5M2 0x10
 
 #endif

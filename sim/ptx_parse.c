@@ -1667,6 +1667,48 @@ static int parse_ldmatrix(struct P *P, const struct mn *m, const char *name, uin
 	return emit_frag(P, &tmpl, line, post_moves ? dst : NULL, nm, g, gneg);
 }
 
+/*
+ * The fp8 conversions of sm_89 and later (cuda_fp8.h's __nv_cvt_* on those targets):
+ *   cvt.rn.satfinite{.relu}.{e4m3x2,e5m2x2}.f32 d, a, b     two floats to a pair, a above
+ *   cvt.rn.satfinite{.relu}.{e4m3x2,e5m2x2}.f16x2 d, a      two halves to a pair
+ *   cvt.rn{.relu}.f16x2.{e4m3x2,e5m2x2} d, a                a pair to two halves
+ */
+static int parse_cvt_fp8(struct P *P, const struct mn *m, const char *name, uint32_t line, uint32_t g, int gneg)
+{
+	static const char *const mods[] = {".rn", ".satfinite", ".relu", ".e4m3x2", ".e5m2x2", ".f32", ".f16x2", NULL};
+	int e5 = mn_has(m, ".e5m2x2"), mode = -1;
+	/* the destination type comes first */
+	const char *dst = m->nparts > 1 ? m->part[m->nparts - 2] : "", *src = m->part[m->nparts - 1];
+	if (!strcmp(src, ".f32") && (!strcmp(dst, ".e4m3x2") || !strcmp(dst, ".e5m2x2")))
+		mode = FP8_FROM_F32;
+	else if (!strcmp(src, ".f16x2") && (!strcmp(dst, ".e4m3x2") || !strcmp(dst, ".e5m2x2")))
+		mode = FP8_FROM_F16X2;
+	else if (!strcmp(dst, ".f16x2") && (!strcmp(src, ".e4m3x2") || !strcmp(src, ".e5m2x2")))
+		mode = FP8_TO_F16X2;
+	if (mode < 0 || !mn_only(m, mods) || !mn_has(m, ".rn") || (mn_has(m, ".e4m3x2") && e5) ||
+	    (mode == FP8_TO_F16X2 ? mn_has(m, ".satfinite") : !mn_has(m, ".satfinite")))
+		return perr(P, -ENOTSUP, line, "unsupported instruction '%s' (fp8: cvt.rn.satfinite{.relu}.{e4m3x2,"
+		            "e5m2x2}.{f32,f16x2} and cvt.rn{.relu}.f16x2.{e4m3x2,e5m2x2})", name);
+	struct opnd o[3];
+	int n = 0, rc = parse_ops(P, o, 3, K_U32, &n);
+	if (rc || (rc = need_slots(P, o, n, mode == FP8_FROM_F32 ? 3 : 2, name, line)))
+		return rc;
+	struct ptx_insn *in = emit(P, line);
+	if (!in)
+		return P->rc;
+	in->guard = g;
+	in->gneg = (uint8_t)gneg;
+	in->op = OP_FP8;
+	in->kind = K_NONE;
+	in->mod = (uint8_t)mode;
+	in->mod2 = (uint8_t)((e5 ? FP8_E5M2 : 0) | (mn_has(m, ".relu") ? FL_RELU : 0));
+	in->o[0] = o[0].slot;
+	in->o[1] = o[1].slot;
+	if (mode == FP8_FROM_F32)
+		in->o[2] = o[2].slot;
+	return 0;
+}
+
 /* txq/suq d, [h]: one attribute of a texture or surface object. */
 static int parse_txq(struct P *P, const struct mn *m, const char *name, uint32_t line,
                      uint32_t g, int gneg)
@@ -1854,6 +1896,8 @@ static int parse_insn_raw(struct P *P, const struct tok *t, uint32_t g, int gneg
 		return parse_mma(P, &m, name, line, g, gneg);
 	if (!strcmp(op, "ldmatrix"))
 		return parse_ldmatrix(P, &m, name, line, g, gneg);
+	if (!strcmp(op, "cvt") && (mn_has(&m, ".e4m3x2") || mn_has(&m, ".e5m2x2")))
+		return parse_cvt_fp8(P, &m, name, line, g, gneg);
 	if (mn_has(&m, ".e4m3x2") || mn_has(&m, ".e5m2x2") || mn_has(&m, ".e4m3") || mn_has(&m, ".e5m2"))
 		return perr(P, -ENOTSUP, line, "unsupported instruction '%s' (fp8 types)", name);
 	struct opnd o[8];

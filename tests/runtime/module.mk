@@ -24,8 +24,8 @@ $(B)/tests/runtime/async_copy $(B)/tests/runtime/async_copy_shared $(B)/tests/ru
 $(B)/tests/runtime/mma_sync $(B)/tests/runtime/mma_sync_shared: RT_NVCC += -arch=sm_80
 # Built for Hopper (sm_90 SASS, compute_90 PTX): bfloat16 instructions of its own.
 $(B)/tests/runtime/bf16_native $(B)/tests/runtime/bf16_native_shared: RT_NVCC += -arch=sm_90
-# Programmatic dependent launch (griddepcontrol) is Hopper's too.
-$(B)/tests/runtime/pdl $(B)/tests/runtime/pdl_shared: RT_NVCC += -arch=sm_90
+# Programmatic dependent launch (griddepcontrol) and the fp8 conversions are Hopper's too.
+$(B)/tests/runtime/pdl $(B)/tests/runtime/pdl_shared $(B)/tests/runtime/fp8_convert $(B)/tests/runtime/fp8_convert_shared: RT_NVCC += -arch=sm_90
 # Without sanitizers the programs are linked stripped: they travel in make gpu-kit's tree,
 # whose size is bounded, and a third of each is symbols.
 ifneq ($(SAN),1)
