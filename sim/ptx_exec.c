@@ -31,7 +31,7 @@ struct frame {
 	struct frame *parent;
 };
 
-enum { TS_RUN, TS_BAR, TS_DONE, TS_WARP };
+enum { TS_RUN, TS_BAR, TS_DONE, TS_WARP, TS_SPIN /* an mbarrier wait found its phase open: the others go first */ };
 
 #define RCACHE 4
 
@@ -61,6 +61,7 @@ struct blk {
 	size_t errlen;
 	uint64_t ninsn;
 	uint32_t loops;           /* backward branches taken (a cooperative launch yields now and then) */
+	uint64_t mbar_gen;        /* mbarrier arrivals, inits and invalidations so far (progress for waiters) */
 };
 
 static inline float f32(uint64_t v) { uint32_t b = (uint32_t)v; float f; memcpy(&f, &b, 4); return f; }
@@ -1444,6 +1445,78 @@ slow:
 		case OP_FP8:
 			r[in->o[0]] = do_fp8(in, r[in->o[1]], r[in->o[2]]);
 			break;
+		case OP_MBAR: {
+			/* the object: pending arrivals (bits 0-19), expected (20-39), the phase (63); a
+			 * token: the phase it was taken in (63) and the arrivals then pending (0-19) */
+			uint64_t a = r[in->o[4]] + (uint64_t)in->imm;
+			if (in->mod == MB_PENDING) {
+				r[in->o[0]] = r[in->o[1]] & 0xfffff;
+				break;
+			}
+			if (a & 7) {
+				fault(b, t, in, -EILSEQ, "misaligned address: mbarrier at", a);
+				rc = -EILSEQ;
+				goto out;
+			}
+			uint8_t *p = mem_ptr(b, t, in->kind2, a, 8, in->mod != MB_TEST && in->mod != MB_TRY);
+			if (!p) {
+				fault(b, t, in, -EFAULT, "illegal address: mbarrier at", a);
+				rc = -EFAULT;
+				goto out;
+			}
+			uint64_t w;
+			memcpy(&w, p, 8);
+			uint64_t pend = w & 0xfffff, exp = w >> 20 & 0xfffff, phase = w >> 63, n = r[in->o[1]];
+			switch (in->mod) {
+			case MB_INIT:
+				if (n < 1 || n > 0xfffff) {
+					fault(b, t, in, -EINVAL, "mbarrier.init with a count out of 1..2^20-1:", n);
+					rc = -EINVAL;
+					goto out;
+				}
+				w = n << 20 | n;
+				break;
+			case MB_INVAL:
+				w = 0;
+				break;
+			case MB_TEST:
+			case MB_TRY: {
+				uint64_t want = (in->mod2 & MB_PARITY) ? (n & 1) : n >> 63;
+				r[in->o[0]] = phase != want;   /* that phase has completed */
+				if (phase == want)
+					t->state = TS_SPIN;    /* let the others arrive before this thread looks again */
+				break;
+			}
+			default: {   /* an arrival of n (cp.async's: of 1, none without .noinc) */
+				if (in->mod == MB_CP_ARRIVE)
+					n = (in->mod2 & MB_NOINC) ? 1 : 0;
+				if (!exp || n > pend) {
+					fault(b, t, in, -EINVAL, !exp ? "mbarrier arrival on an object not initialised:" :
+					      "mbarrier arrivals beyond those pending in its phase:", a);
+					rc = -EINVAL;
+					goto out;
+				}
+				if (in->mod != MB_CP_ARRIVE)
+					r[in->o[0]] = phase << 63 | (pend - n);
+				if (in->mod == MB_ARRIVE_DROP)
+					exp -= n;
+				pend -= n;
+				if (!pend) {           /* the phase completes; the next one waits for all again */
+					phase ^= 1;
+					pend = exp;
+				}
+				w = phase << 63 | exp << 20 | pend;
+				break;
+			}
+			}
+			if (in->mod != MB_TEST && in->mod != MB_TRY) {
+				memcpy(p, &w, 8);
+				b->mbar_gen++;
+			}
+			if (t->state == TS_SPIN)
+				goto out;
+			break;
+		}
 		case OP_TF32: {
 			uint32_t x = (uint32_t)r[in->o[1]];
 			if ((x & 0x7f800000u) == 0x7f800000u && (x & 0x7fffffu))
@@ -2007,19 +2080,51 @@ int ptx_block_run(const struct ptx_launch *l, const struct ptx_env *env, uint32_
 	}
 	b.th = th;
 	for (;;) {
-		uint32_t done = 0, warp = 0;
+		uint32_t done = 0, warp = 0, spin = 0;
+		uint64_t gen0 = b.mbar_gen;
+		int moved = 0;   /* a thread went past where it stood, or an mbarrier changed */
 		for (uint32_t i = 0; i < b.nthreads; i++) {
 			struct thr *t = &th[i];
 			if (t->state == TS_RUN) {
+				uint32_t pc0 = t->pc;
+				const struct frame *f0 = t->fr;
 				rc = run_thread(&b, t);
 				if (rc)
 					goto out;
+				moved |= t->state != TS_SPIN || t->pc != pc0 || t->fr != f0;
 			}
 			done += t->state == TS_DONE;
 			warp += t->state == TS_WARP;
+			spin += t->state == TS_SPIN;
 		}
 		if (done == b.nthreads)
 			break;
+		if (spin) {
+			/* threads waiting on mbarriers look again while anything else moves (a warp
+			 * collective of the others included) */
+			if (warp) {
+				rc = warp_resolve(&b);
+				if (rc < 0)
+					goto out;
+				moved |= rc > 0;
+				rc = 0;
+			}
+			if (!moved && b.mbar_gen == gen0) {
+				for (uint32_t i = 0; i < b.nthreads; i++)
+					if (th[i].state == TS_SPIN) {
+						fault(&b, &th[i], &th[i].fr->fn->code[th[i].pc - 1], -EINVAL,
+						      "deadlock: waiting on an mbarrier phase no thread can complete; pc",
+						      th[i].pc - 1);
+						break;
+					}
+				rc = -EINVAL;
+				goto out;
+			}
+			for (uint32_t i = 0; i < b.nthreads; i++)
+				if (th[i].state == TS_SPIN)
+					th[i].state = TS_RUN;
+			continue;
+		}
 		if (warp) {
 			rc = warp_resolve(&b);
 			if (rc > 0) {

@@ -14,7 +14,7 @@ enum ptx_op {
 	OP_SHFL, OP_VOTE, OP_WARPSYNC, OP_ACTIVEMASK,
 	OP_CADD, OP_CSUB, OP_CMADLO, OP_CMADHI, OP_BFIND, OP_FRND, OP_MATCH, OP_REDUX,
 	OP_ISSPACEP, OP_BMSK, OP_DP4A, OP_DP2A, OP_SAD, OP_VABSDIFF4, OP_LOP3,
-	OP_TEX, OP_TXQ, OP_SULD, OP_SUST, OP_WMMA, OP_CPASYNC, OP_TF32, OP_HSET, OP_FP8,
+	OP_TEX, OP_TXQ, OP_SULD, OP_SUST, OP_WMMA, OP_CPASYNC, OP_TF32, OP_HSET, OP_FP8, OP_MBAR,
 	OP_COUNT
 };
 
@@ -133,6 +133,15 @@ static inline int wm_nregs(int frag, int shape, int kind)
  * To fp8 is .rn.satfinite: to nearest even, past the largest finite (infinities too) that,
  * NaN the canonical NaN. */
 enum { FP8_FROM_F32, FP8_FROM_F16X2, FP8_TO_F16X2 };
+/* mbarrier (OP_MBAR; a barrier object of 8 bytes at [o[4] + imm] in state space kind2):
+ * mod MB_INIT (count o[1]), MB_ARRIVE / MB_ARRIVE_DROP (o[0] the state token, o[1] the count),
+ * MB_TEST / MB_TRY (o[0] the predicate: the phase of token o[1], or with MB_PARITY the phase of
+ * parity o[1], has completed), MB_PENDING (o[0] = the arrivals token o[1] still waited for),
+ * MB_INVAL, MB_CP_ARRIVE (cp.async.mbarrier.arrive: an arrival, cancelled by the increment
+ * that comes with it unless MB_NOINC). */
+enum { MB_INIT, MB_ARRIVE, MB_ARRIVE_DROP, MB_TEST, MB_TRY, MB_PENDING, MB_INVAL, MB_CP_ARRIVE };
+#define MB_PARITY 0x01
+#define MB_NOINC  0x02
 #define FP8_E5M2 0x10
 
 #endif

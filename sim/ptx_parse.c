@@ -1318,7 +1318,7 @@ static int known_op(const char *op)
 		"cos", "tanh", "selp", "copysign", "prmt", "testp", "bra", "ret", "exit", "trap",
 		"bar", "barrier", "membar", "fence", "shfl", "vote", "activemask", "call", "match",
 		"redux", "prefetch", "prefetchu", "nanosleep", "pmevent", "isspacep", "bmsk", "dp4a", "dp2a", "sad", "vabsdiff4", "lop3",
-		"tex", "tld4", "txq", "suq", "suld", "sust", "wmma", "cp", "mma", "ldmatrix", "griddepcontrol",
+		"tex", "tld4", "txq", "suq", "suld", "sust", "wmma", "cp", "mma", "ldmatrix", "griddepcontrol", "mbarrier",
 	};
 	for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++)
 		if (!strcmp(op, ops[i]))
@@ -2451,6 +2451,71 @@ static int parse_insn_raw(struct P *P, const struct tok *t, uint32_t g, int gneg
 	 * are no-ops. Operands: [dst], [src], cp-size{, src-size | ignore-src predicate}{,
 	 * cache-policy}; the source's offset goes in a constant slot (o[3]).
 	 */
+	if (!strcmp(op, "cp") && mn_has(&m, ".mbarrier")) {
+		/* cp.async.mbarrier.arrive{.noinc}{.shared{::cta}}.b64 [a]: the copies before it are
+		 * done already here, so its arrival comes at once */
+		static const char *const mods[] = {".async", ".mbarrier", ".arrive", ".noinc", ".shared", ".shared::cta",
+		                                   ".b64", NULL};
+		if (!mn_has(&m, ".async") || !mn_has(&m, ".arrive") || !mn_only(&m, mods) || n != 1 || o[0].t != O_ADDR)
+			return perr(P, -EINVAL, line, "malformed '%s': cp.async.mbarrier.arrive{.noinc}.shared.b64 [a]",
+			            name);
+		in->op = OP_MBAR;
+		in->kind = K_NONE;
+		in->mod = MB_CP_ARRIVE;
+		in->mod2 = mn_has(&m, ".noinc") ? MB_NOINC : 0;
+		in->kind2 = (uint8_t)(mn_has(&m, ".shared") || mn_has(&m, ".shared::cta") ? SP_SHARED : SP_GENERIC);
+		in->o[4] = o[0].slot;
+		in->imm = o[0].imm;
+		return 0;
+	}
+	/*
+	 * mbarrier (sm_80: what cuda::barrier and cuda::memcpy_async with a barrier compile to):
+	 *   init [a], count;  arrive{_drop} state, [a]{, count};  test_wait{.parity} p, [a], state;
+	 *   try_wait{.parity} p, [a], state{, hint};  pending_count c, state;  inval [a]
+	 * with .release/.acquire and .cta qualifiers, .shared{::cta} or generic addresses, .b64.
+	 */
+	if (!strcmp(op, "mbarrier")) {
+		static const char *const mods[] = {".init", ".arrive", ".arrive_drop", ".test_wait", ".try_wait",
+		                                   ".pending_count", ".inval", ".parity", ".release", ".acquire", ".cta",
+		                                   ".shared", ".shared::cta", ".b64", NULL};
+		int mb = mn_has(&m, ".init") ? MB_INIT : mn_has(&m, ".arrive") ? MB_ARRIVE :
+		         mn_has(&m, ".arrive_drop") ? MB_ARRIVE_DROP : mn_has(&m, ".test_wait") ? MB_TEST :
+		         mn_has(&m, ".try_wait") ? MB_TRY : mn_has(&m, ".pending_count") ? MB_PENDING :
+		         mn_has(&m, ".inval") ? MB_INVAL : -1;
+		int waits = mb == MB_TEST || mb == MB_TRY, ok = mb >= 0 && mn_only(&m, mods) && mn_has(&m, ".b64") &&
+		         (waits || !mn_has(&m, ".parity"));
+		int addr = mb == MB_PENDING ? -1 : mb == MB_INIT || mb == MB_INVAL ? 0 : 1;
+		int want = mb == MB_INIT ? 2 : mb == MB_INVAL ? 1 : mb == MB_PENDING ? 2 : 3;
+		if (ok && (mb == MB_ARRIVE || mb == MB_ARRIVE_DROP) && n == 2)
+			want = 2;   /* no count: one arrival */
+		if (ok && mb == MB_TRY && n == 4)
+			want = 4;   /* a suspend-time hint, which changes nothing here */
+		if (!ok)
+			return perr(P, -ENOTSUP, line, "unsupported instruction '%s' (mbarrier: init, arrive, arrive_drop, "
+			            "test_wait, try_wait, pending_count and inval of .b64 objects; no transaction counts)",
+			            name);
+		if (n != want || (addr >= 0 && o[addr].t != O_ADDR))
+			return perr(P, -EINVAL, line, "malformed '%s'", name);
+		for (int i = 0; i < n; i++)
+			if (i != addr && o[i].t != O_SLOT)
+				return perr(P, -EINVAL, line, "malformed '%s': operand %d", name, i + 1);
+		in->op = OP_MBAR;
+		in->kind = K_NONE;
+		in->mod = (uint8_t)mb;
+		in->mod2 = mn_has(&m, ".parity") ? MB_PARITY : 0;
+		in->kind2 = (uint8_t)(mn_has(&m, ".shared") || mn_has(&m, ".shared::cta") ? SP_SHARED : SP_GENERIC);
+		if (addr >= 0) {
+			in->o[4] = o[addr].slot;
+			in->imm = o[addr].imm;
+		}
+		if (mb == MB_INIT)
+			in->o[1] = o[1].slot;
+		else if (mb != MB_INVAL) {
+			in->o[0] = o[0].slot;
+			in->o[1] = mb == MB_PENDING ? o[1].slot : (n > 2 ? o[2].slot : const_slot(P, 1));
+		}
+		return 0;
+	}
 	if (!strcmp(op, "cp")) {
 		if (mn_has(&m, ".commit_group") || mn_has(&m, ".wait_group") || mn_has(&m, ".wait_all")) {
 			if (!mn_has(&m, ".async") || n > 1)

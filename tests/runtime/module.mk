@@ -21,7 +21,7 @@ endif
 # fragments) are built for sm_80, as such programs are: SASS for sm_80 and compute_80 PTX,
 # which the simulator and newer GPUs run.
 $(B)/tests/runtime/async_copy $(B)/tests/runtime/async_copy_shared $(B)/tests/runtime/wmma_sm80 $(B)/tests/runtime/wmma_sm80_shared \
-$(B)/tests/runtime/mma_sync $(B)/tests/runtime/mma_sync_shared: RT_NVCC += -arch=sm_80
+$(B)/tests/runtime/mma_sync $(B)/tests/runtime/mma_sync_shared $(B)/tests/runtime/mbarrier $(B)/tests/runtime/mbarrier_shared: RT_NVCC += -arch=sm_80
 # Built for Hopper (sm_90 SASS, compute_90 PTX): bfloat16 instructions of its own.
 $(B)/tests/runtime/bf16_native $(B)/tests/runtime/bf16_native_shared: RT_NVCC += -arch=sm_90
 # Programmatic dependent launch (griddepcontrol) and the fp8 conversions are Hopper's too.

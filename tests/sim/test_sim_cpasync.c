@@ -2,8 +2,10 @@
 /* The simulator's cp.async (sm_80's copies into shared memory) where programs get it wrong: a
  * source past its allocation or a destination past the block's shared memory faults the
  * launch with an illegal address, a misaligned copy with a misaligned address, and the forms
- * it does not implement (bulk, tensor, mbarrier) or malformed sizes are refused at load with
- * a message. (What it copies is checked by tests/runtime/async_copy against the host.) */
+ * it does not implement (bulk, tensor, mbarrier transaction counts) or malformed sizes are
+ * refused at load with a message; mbarrier misuse (a phase no thread completes, an object
+ * never initialised or misaligned, too many arrivals) fails the launch instead of hanging it.
+ * (What they do is checked by tests/runtime/async_copy and tests/runtime/mbarrier.) */
 #include "simtest.h"
 
 #define HDR ".version 7.0\n.target sm_80\n.address_size 64\n"
@@ -62,12 +64,45 @@ int main(void)
 		HDR ".visible .entry k(.param .u64 p)\n{\n.reg .b32 %r<3>;\n.reg .b64 %rd<3>;\n.shared .b8 s[16];\n"
 		"ld.param.u64 %rd1, [p];\nmov.u32 %r1, s;\ncp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes "
 		"[%r1], [%rd1], 16, [%r2];\nret;\n}\n",
-		/* the mbarrier arrive */
-		HDR ".visible .entry k()\n{\n.reg .b32 %r<2>;\n.shared .b64 bar;\nmov.u32 %r1, bar;\n"
-		"cp.async.mbarrier.arrive.shared.b64 [%r1];\nret;\n}\n",
+		/* mbarrier transaction counts (TMA's) and cluster scope */
+		HDR ".visible .entry k()\n{\n.reg .b32 %r<3>;\n.shared .b64 bar;\nmov.u32 %r1, bar;\n"
+		"mbarrier.expect_tx.shared.b64 [%r1], 16;\nret;\n}\n",
+		HDR ".visible .entry k()\n{\n.reg .b32 %r<3>;\n.reg .b64 %rd<2>;\n.shared .b64 bar;\nmov.u32 %r1, bar;\n"
+		"mbarrier.arrive.expect_tx.shared.b64 %rd1, [%r1], 16;\nret;\n}\n",
+		HDR ".visible .entry k()\n{\n.reg .b32 %r<3>;\n.reg .b64 %rd<2>;\n.shared .b64 bar;\nmov.u32 %r1, bar;\n"
+		"mbarrier.arrive.release.cluster.shared.b64 %rd1, [%r1];\nret;\n}\n",
+		/* an mbarrier without its address, and .parity on an arrive */
+		HDR ".visible .entry k()\n{\n.reg .b32 %r<3>;\n.reg .b64 %rd<2>;\n"
+		"mbarrier.init.shared.b64 %r1, 2;\nret;\n}\n",
+		HDR ".visible .entry k()\n{\n.reg .b32 %r<3>;\n.reg .b64 %rd<2>;\n.shared .b64 bar;\nmov.u32 %r1, bar;\n"
+		"mbarrier.arrive.parity.shared.b64 %rd1, [%r1];\nret;\n}\n",
 	};
 	ST_REFUSED(refused);
 	CK(cuCtxDestroy(ctx));
+
+	/* mbarrier misuse fails the launch, never hangs it: a wait for a phase no thread can
+	 * complete (count 2, one arrival), an arrival on an object never initialised, a
+	 * misaligned object, more arrivals than pending */
+	static const char mb_ptx[] = HDR
+		".visible .entry mb(.param .u32 mode)\n{\n.reg .b32 %r<6>;\n.reg .b64 %rd<3>;\n.reg .pred %p<4>;\n"
+		".shared .align 16 .b64 bar[2];\n"
+		"ld.param.u32 %r1, [mode];\nmov.u32 %r2, bar;\nsetp.eq.u32 %p1, %r1, 2;\n@%p1 add.u32 %r2, %r2, 4;\n"
+		"setp.ne.u32 %p2, %r1, 1;\n@%p2 mbarrier.init.shared.b64 [%r2], 2;\n"
+		"mbarrier.arrive.shared.b64 %rd1, [%r2];\n"
+		"setp.eq.u32 %p3, %r1, 3;\n@%p3 mbarrier.arrive.shared.b64 %rd2, [%r2], 5;\n"
+		"WAIT:\nmbarrier.test_wait.shared.b64 %p1, [%r2], %rd1;\n@!%p1 bra WAIT;\nret;\n}\n";
+	const CUresult mb_want[4] = { CUDA_ERROR_LAUNCH_FAILED, CUDA_ERROR_LAUNCH_FAILED, CUDA_ERROR_MISALIGNED_ADDRESS,
+				      CUDA_ERROR_LAUNCH_FAILED };
+	for (unsigned mode = 0; mode < 4; mode++) {
+		CUmodule m;
+		CUfunction f;
+		CK(cuCtxCreate(&ctx, NULL, 0, dev));
+		CK(cuModuleLoadData(&m, mb_ptx));
+		CK(cuModuleGetFunction(&f, m, "mb"));
+		void *args[] = { &mode };
+		CK_RC(st_launch1(f, args), mb_want[mode]);
+		CK(cuCtxDestroy(ctx));
+	}
 	printf("test_sim_cpasync: ok\n");
 	return 0;
 }
