@@ -2,11 +2,14 @@
 // mbarrier — block-scoped cuda::barrier from libcu++ (on sm_80 and later an mbarrier object in
 // shared memory): cuda::memcpy_async completing on a barrier (cp.async's arrival), phases in a
 // loop with arrive_and_wait, an arrival token waited for after other work, and threads leaving
-// with arrive_and_drop while the rest go on; every result checked on the host.
+// with arrive_and_drop while the rest go on; and a two-stage cuda::pipeline streaming tiles
+// through shared memory (as the CUDA samples' globalToShmemAsyncCopy does); every result
+// checked on the host.
 #include "rt.h"
 
 #include <cooperative_groups.h>
 #include <cuda/barrier>
+#include <cuda/pipeline>
 
 namespace cg = cooperative_groups;
 using block_barrier = cuda::barrier<cuda::thread_scope_block>;
@@ -56,6 +59,28 @@ __global__ void phases(const int *in, int *out, int *dropped_out)
 	dropped_out[t] = d;
 }
 
+/* a block sums column t of n/T rows, each row staged through a 2-stage pipeline */
+__global__ void pipelined(const int *in, int *out, int n)
+{
+	constexpr int stages = 2;
+	__shared__ int sm[stages][T];
+	__shared__ cuda::pipeline_shared_state<cuda::thread_scope_block, stages> state;
+	auto block = cg::this_thread_block();
+	auto pipe = cuda::make_pipeline(block, &state);
+	int acc = 0;
+	for (int base = 0, fetch = 0; base < n; base += T) {
+		for (; fetch < n && fetch < base + stages * T; fetch += T) {
+			pipe.producer_acquire();
+			cuda::memcpy_async(block, sm[(fetch / T) % stages], in + fetch, sizeof(int) * T, pipe);
+			pipe.producer_commit();
+		}
+		pipe.consumer_wait();
+		acc += sm[(base / T) % stages][threadIdx.x];
+		pipe.consumer_release();
+	}
+	out[threadIdx.x] = acc;
+}
+
 int main()
 {
 	int h_in[T], h_out[T], h_dr[T / 2], want[T], want_dr[T / 2];
@@ -88,6 +113,27 @@ int main()
 	CHECK(cudaFree(d_in));
 	CHECK(cudaFree(d_out));
 	CHECK(cudaFree(d_dr));
+
+	enum { ROWS = 24 };
+	int *rows = (int *)malloc(ROWS * T * sizeof(int)), h_sum[T], want_sum[T];
+	for (int i = 0; i < ROWS * T; i++)
+		rows[i] = (i * 37) % 101 - 50;
+	for (int t = 0; t < T; t++) {
+		want_sum[t] = 0;
+		for (int r = 0; r < ROWS; r++)
+			want_sum[t] += rows[r * T + t];
+	}
+	int *d_rows, *d_sum;
+	CHECK(cudaMalloc(&d_rows, ROWS * T * sizeof(int)));
+	CHECK(cudaMalloc(&d_sum, sizeof(h_sum)));
+	CHECK(cudaMemcpy(d_rows, rows, ROWS * T * sizeof(int), cudaMemcpyHostToDevice));
+	pipelined<<<1, T>>>(d_rows, d_sum, ROWS * T);
+	CHECK(cudaGetLastError());
+	CHECK(cudaMemcpy(h_sum, d_sum, sizeof(h_sum), cudaMemcpyDeviceToHost));
+	VERIFY(h_sum, want_sum, T, 0, "24 rows through a 2-stage cuda::pipeline");
+	CHECK(cudaFree(d_rows));
+	CHECK(cudaFree(d_sum));
+	free(rows);
 	printf("PASS mbarrier\n");
 	return 0;
 }
