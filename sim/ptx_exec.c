@@ -64,6 +64,10 @@ struct blk {
 	uint64_t mbar_gen;        /* mbarrier arrivals, inits and invalidations so far (progress for waiters) */
 };
 
+struct thr;
+struct ptx_insn;
+static int mbar_exec(struct blk *b, struct thr *t, const struct ptx_insn *in, uint64_t *r, int *spin);
+
 static inline float f32(uint64_t v) { uint32_t b = (uint32_t)v; float f; memcpy(&f, &b, 4); return f; }
 static inline double f64(uint64_t v) { double d; memcpy(&d, &v, 8); return d; }
 static inline uint64_t pf32(float f) { uint32_t b; memcpy(&b, &f, 4); return b; }
@@ -1446,75 +1450,14 @@ slow:
 			r[in->o[0]] = do_fp8(in, r[in->o[1]], r[in->o[2]]);
 			break;
 		case OP_MBAR: {
-			/* the object: pending arrivals (bits 0-19), expected (20-39), the phase (63); a
-			 * token: the phase it was taken in (63) and the arrivals then pending (0-19) */
-			uint64_t a = r[in->o[4]] + (uint64_t)in->imm;
-			if (in->mod == MB_PENDING) {
-				r[in->o[0]] = r[in->o[1]] & 0xfffff;
-				break;
-			}
-			if (a & 7) {
-				fault(b, t, in, -EILSEQ, "misaligned address: mbarrier at", a);
-				rc = -EILSEQ;
+			int spin = 0;
+			rc = mbar_exec(b, t, in, r, &spin);
+			if (rc)
+				goto out;
+			if (spin) {
+				t->state = TS_SPIN;   /* let the others arrive before this thread looks again */
 				goto out;
 			}
-			uint8_t *p = mem_ptr(b, t, in->kind2, a, 8, in->mod != MB_TEST && in->mod != MB_TRY);
-			if (!p) {
-				fault(b, t, in, -EFAULT, "illegal address: mbarrier at", a);
-				rc = -EFAULT;
-				goto out;
-			}
-			uint64_t w;
-			memcpy(&w, p, 8);
-			uint64_t pend = w & 0xfffff, exp = w >> 20 & 0xfffff, phase = w >> 63, n = r[in->o[1]];
-			switch (in->mod) {
-			case MB_INIT:
-				if (n < 1 || n > 0xfffff) {
-					fault(b, t, in, -EINVAL, "mbarrier.init with a count out of 1..2^20-1:", n);
-					rc = -EINVAL;
-					goto out;
-				}
-				w = n << 20 | n;
-				break;
-			case MB_INVAL:
-				w = 0;
-				break;
-			case MB_TEST:
-			case MB_TRY: {
-				uint64_t want = (in->mod2 & MB_PARITY) ? (n & 1) : n >> 63;
-				r[in->o[0]] = phase != want;   /* that phase has completed */
-				if (phase == want)
-					t->state = TS_SPIN;    /* let the others arrive before this thread looks again */
-				break;
-			}
-			default: {   /* an arrival of n (cp.async's: of 1, none without .noinc) */
-				if (in->mod == MB_CP_ARRIVE)
-					n = (in->mod2 & MB_NOINC) ? 1 : 0;
-				if (!exp || n > pend) {
-					fault(b, t, in, -EINVAL, !exp ? "mbarrier arrival on an object not initialised:" :
-					      "mbarrier arrivals beyond those pending in its phase:", a);
-					rc = -EINVAL;
-					goto out;
-				}
-				if (in->mod != MB_CP_ARRIVE)
-					r[in->o[0]] = phase << 63 | (pend - n);
-				if (in->mod == MB_ARRIVE_DROP)
-					exp -= n;
-				pend -= n;
-				if (!pend) {           /* the phase completes; the next one waits for all again */
-					phase ^= 1;
-					pend = exp;
-				}
-				w = phase << 63 | exp << 20 | pend;
-				break;
-			}
-			}
-			if (in->mod != MB_TEST && in->mod != MB_TRY) {
-				memcpy(p, &w, 8);
-				b->mbar_gen++;
-			}
-			if (t->state == TS_SPIN)
-				goto out;
 			break;
 		}
 		case OP_TF32: {
@@ -1753,6 +1696,125 @@ static int ldmatrix_run(struct blk *b, struct thr *lanes, const struct ptx_insn 
 			uint16_t e1 = (in->mod2 & WM_TRANS) ? M[j][y + 1][x] : M[j][x][y + 1];
 			lanes[l].fr->r[in->o[0] + j] = (uint64_t)e0 | (uint64_t)e1 << 16;
 		}
+	return 0;
+}
+
+/*
+ * mbarrier objects (OP_MBAR): pending arrivals (bits 0-19), arrivals expected per phase
+ * (20-39), the transaction count (40-61, signed: a bulk copy may complete its bytes before
+ * they are expected) and the phase (63). A phase completes when no arrival is pending and the
+ * transaction count is 0; the next one then waits for all again. A token (an arrival's state)
+ * holds the phase it was taken in (63) and the arrivals then pending (0-19).
+ */
+#define MB_TX_BITS 22
+static int64_t mb_tx(uint64_t w)
+{
+	int64_t v = (int64_t)(w >> 40 & ((1ull << MB_TX_BITS) - 1));
+	return v >= (1ll << (MB_TX_BITS - 1)) ? v - (1ll << MB_TX_BITS) : v;
+}
+
+static uint64_t mb_make(uint64_t phase, uint64_t exp, int64_t tx, uint64_t pend)
+{
+	if (!pend && !tx) {   /* the phase completes */
+		phase ^= 1;
+		pend = exp;
+	}
+	return phase << 63 | ((uint64_t)tx & ((1ull << MB_TX_BITS) - 1)) << 40 | exp << 20 | pend;
+}
+
+/* Runs an mbarrier instruction or a bulk copy (which completes bytes on one). 0, *spin when
+ * a wait found its phase open, or a fault. */
+static int mbar_exec(struct blk *b, struct thr *t, const struct ptx_insn *in, uint64_t *r, int *spin)
+{
+	uint64_t n = r[in->o[1]];
+	if (in->mod == MB_PENDING) {
+		r[in->o[0]] = n & 0xfffff;
+		return 0;
+	}
+	if (in->mod == MB_BULK_LOAD || in->mod == MB_BULK_STORE) {
+		/* the copy is made now (its completion is only promised later), then its bytes count */
+		int ld = in->mod == MB_BULK_LOAD;
+		uint64_t da = r[in->o[0]] + (uint64_t)in->imm, sa = r[in->o[1]] + r[in->o[3]], len = r[in->o[2]];
+		if ((da | sa | len) & 15) {
+			fault(b, t, in, -EILSEQ, "misaligned address or size (16 bytes): cp.async.bulk at",
+			      ((da | sa) & 15) ? ((da & 15) ? da : sa) : len);
+			return -EILSEQ;
+		}
+		uint8_t *d = len ? mem_ptr(b, t, ld ? SP_SHARED : SP_GLOBAL, da, (uint32_t)len, 1) : NULL;
+		uint8_t *s = len ? mem_ptr(b, t, ld ? SP_GLOBAL : SP_SHARED, sa, (uint32_t)len, 0) : NULL;
+		if (len && (len >> 32 || !d || !s)) {
+			fault(b, t, in, -EFAULT, "illegal address: cp.async.bulk", !d ? da : sa);
+			return -EFAULT;
+		}
+		if (len)
+			memmove(d, s, len);
+		if (!ld)
+			return 0;
+		n = len;
+	}
+	uint64_t a = r[in->o[4]] + (in->mod == MB_BULK_LOAD ? 0 : (uint64_t)in->imm);
+	if (a & 7) {
+		fault(b, t, in, -EILSEQ, "misaligned address: mbarrier at", a);
+		return -EILSEQ;
+	}
+	int look = in->mod == MB_TEST || in->mod == MB_TRY;
+	uint8_t *p = mem_ptr(b, t, in->mod == MB_BULK_LOAD ? SP_SHARED : in->kind2, a, 8, !look);
+	if (!p) {
+		fault(b, t, in, -EFAULT, "illegal address: mbarrier at", a);
+		return -EFAULT;
+	}
+	uint64_t w;
+	memcpy(&w, p, 8);
+	uint64_t pend = w & 0xfffff, exp = w >> 20 & 0xfffff, phase = w >> 63;
+	int64_t tx = mb_tx(w), lim = (1ll << (MB_TX_BITS - 1)) - 1;
+	switch (in->mod) {
+	case MB_INIT:
+		if (n < 1 || n > 0xfffff) {
+			fault(b, t, in, -EINVAL, "mbarrier.init with a count out of 1..2^20-1:", n);
+			return -EINVAL;
+		}
+		w = n << 20 | n;
+		break;
+	case MB_INVAL:
+		w = 0;
+		break;
+	case MB_TEST:
+	case MB_TRY: {
+		uint64_t want = (in->mod2 & MB_PARITY) ? (n & 1) : n >> 63;
+		r[in->o[0]] = phase != want;   /* that phase has completed */
+		*spin = phase == want;
+		return 0;
+	}
+	case MB_EXPECT_TX:
+	case MB_COMPLETE_TX:
+	case MB_BULK_LOAD:
+		if (!exp || n > (uint64_t)lim || (in->mod == MB_EXPECT_TX ? tx + (int64_t)n > lim : tx - (int64_t)n < -lim)) {
+			fault(b, t, in, -EINVAL, !exp ? "mbarrier transaction on an object not initialised:" :
+			      "mbarrier transaction count out of range at", a);
+			return -EINVAL;
+		}
+		tx += in->mod == MB_EXPECT_TX ? (int64_t)n : -(int64_t)n;
+		w = mb_make(phase, exp, tx, pend);
+		break;
+	default: {   /* an arrival of n (cp.async's: of 1, none without .noinc), after expect_tx's bytes */
+		if (in->mod == MB_CP_ARRIVE)
+			n = (in->mod2 & MB_NOINC) ? 1 : 0;
+		uint64_t txn = (in->mod2 & MB_TX) ? r[in->o[2]] : 0;
+		if (!exp || n > pend || txn > (uint64_t)lim || tx + (int64_t)txn > lim) {
+			fault(b, t, in, -EINVAL, !exp ? "mbarrier arrival on an object not initialised:" :
+			      "mbarrier arrivals beyond those pending in its phase, or too many bytes, at", a);
+			return -EINVAL;
+		}
+		if (in->mod != MB_CP_ARRIVE)
+			r[in->o[0]] = phase << 63 | (pend - n);
+		if (in->mod == MB_ARRIVE_DROP)
+			exp -= n;
+		w = mb_make(phase, exp, tx + (int64_t)txn, pend - n);
+		break;
+	}
+	}
+	memcpy(p, &w, 8);
+	b->mbar_gen++;
 	return 0;
 }
 

@@ -139,9 +139,14 @@ enum { FP8_FROM_F32, FP8_FROM_F16X2, FP8_TO_F16X2 };
  * parity o[1], has completed), MB_PENDING (o[0] = the arrivals token o[1] still waited for),
  * MB_INVAL, MB_CP_ARRIVE (cp.async.mbarrier.arrive: an arrival, cancelled by the increment
  * that comes with it unless MB_NOINC). */
-enum { MB_INIT, MB_ARRIVE, MB_ARRIVE_DROP, MB_TEST, MB_TRY, MB_PENDING, MB_INVAL, MB_CP_ARRIVE };
+enum { MB_INIT, MB_ARRIVE, MB_ARRIVE_DROP, MB_TEST, MB_TRY, MB_PENDING, MB_INVAL, MB_CP_ARRIVE,
+       MB_EXPECT_TX, MB_COMPLETE_TX,   /* [o[4] + imm] gets o[1] bytes expected, or completed */
+       MB_BULK_LOAD,    /* cp.async.bulk global -> shared: shared [o[0] + imm] = global [o[1] + r[o[3]]],
+			 * o[2] bytes, then as many completed on the mbarrier at [o[4]] */
+       MB_BULK_STORE }; /* shared -> global: global [o[0] + imm] = shared [o[1] + r[o[3]]], o[2] bytes */
 #define MB_PARITY 0x01
 #define MB_NOINC  0x02
+#define MB_TX     0x04   /* arrive.expect_tx: o[2] bytes expected before the arrival */
 #define FP8_E5M2 0x10
 
 #endif

@@ -2451,6 +2451,71 @@ static int parse_insn_raw(struct P *P, const struct tok *t, uint32_t g, int gneg
 	 * are no-ops. Operands: [dst], [src], cp-size{, src-size | ignore-src predicate}{,
 	 * cache-policy}; the source's offset goes in a constant slot (o[3]).
 	 */
+	/*
+	 * cp.async.bulk (sm_90's bulk copies, what cuda::memcpy_async of 16-byte-aligned sizes
+	 * compiles to there): global -> shared completing its bytes on an mbarrier
+	 *   cp.async.bulk.shared::{cluster,cta}.global.mbarrier::complete_tx::bytes [d], [s], n, [mbar]
+	 * shared -> global in a bulk group, and the group's commit and wait:
+	 *   cp.async.bulk.global.shared::cta.bulk_group [d], [s], n;  cp.async.bulk.commit_group;
+	 *   cp.async.bulk.wait_group{.read} N
+	 * The copy is made at once (the ISA promises it only at the completion), so the group's
+	 * commit and wait have nothing left to do. The tensor forms (TMA) are not simulated.
+	 */
+	if (!strcmp(op, "cp") && mn_has(&m, ".bulk")) {
+		static const char *const mods[] = {".async", ".bulk", ".shared::cluster", ".shared::cta", ".global",
+		                                   ".mbarrier::complete_tx::bytes", ".bulk_group", ".L2::cache_hint",
+		                                   ".commit_group", ".wait_group", ".read", NULL};
+		if (!mn_has(&m, ".async") || !mn_only(&m, mods))
+			return perr(P, -ENOTSUP, line, "unsupported instruction '%s' (cp.async.bulk: global to shared on "
+			            "an mbarrier, shared to global in a bulk group; no tensor, multicast or prefetch forms)",
+			            name);
+		if (mn_has(&m, ".commit_group") || mn_has(&m, ".wait_group")) {
+			if (n > 1 || (mn_has(&m, ".wait_group") ? n != 1 : n != 0))
+				return perr(P, -EINVAL, line, "malformed '%s'", name);
+			in->op = OP_NOP;
+			in->kind = K_NONE;
+			return 0;
+		}
+		int hint = mn_has(&m, ".L2::cache_hint");
+		int ld = m.nparts > 4 && (!strcmp(m.part[3], ".shared::cluster") || !strcmp(m.part[3], ".shared::cta")) &&
+		         !strcmp(m.part[4], ".global") && mn_has(&m, ".mbarrier::complete_tx::bytes");
+		int stv = m.nparts > 4 && !strcmp(m.part[3], ".global") && !strcmp(m.part[4], ".shared::cta") &&
+		          mn_has(&m, ".bulk_group");
+		int want = (ld ? 4 : 3) + hint;
+		if ((!ld && !stv) || n != want || o[0].t != O_ADDR || o[1].t != O_ADDR || o[2].t != O_SLOT ||
+		    (ld && o[3].t != O_ADDR))
+			return perr(P, -EINVAL, line, "malformed '%s': takes [dst], [src], size%s", name,
+			            ld ? ", [mbarrier]" : "");
+		in->op = OP_MBAR;
+		in->kind = K_NONE;
+		in->mod = (uint8_t)(ld ? MB_BULK_LOAD : MB_BULK_STORE);
+		in->kind2 = SP_SHARED;
+		in->o[0] = o[0].slot;
+		in->imm = o[0].imm;
+		in->o[1] = o[1].slot;
+		in->o[3] = const_slot(P, (uint64_t)o[1].imm);
+		in->o[2] = o[2].slot;
+		if (ld) {
+			uint32_t mb = o[3].slot;
+			if (o[3].imm) {   /* the mbarrier's offset folded into a slot of its own */
+				struct ptx_insn *add = emit(P, line);
+				if (!add)
+					return P->rc;
+				in = &P->f->code[P->f->ncode - 2];   /* (emit may have moved the code) */
+				uint32_t sum = new_slot(P, K_U64, 0);
+				*add = (struct ptx_insn){ .op = OP_ADD, .kind = K_U64, .guard = g, .gneg = (uint8_t)gneg,
+				                          .line = add->line, .o = { sum, mb, const_slot(P, (uint64_t)o[3].imm) } };
+				/* the add must come first: swap it with the copy */
+				struct ptx_insn tmp = *in;
+				*in = *add;
+				*add = tmp;
+				add->o[4] = sum;
+				return 0;
+			}
+			in->o[4] = mb;
+		}
+		return 0;
+	}
 	if (!strcmp(op, "cp") && mn_has(&m, ".mbarrier")) {
 		/* cp.async.mbarrier.arrive{.noinc}{.shared{::cta}}.b64 [a]: the copies before it are
 		 * done already here, so its arrival comes at once */
@@ -2476,17 +2541,22 @@ static int parse_insn_raw(struct P *P, const struct tok *t, uint32_t g, int gneg
 	 */
 	if (!strcmp(op, "mbarrier")) {
 		static const char *const mods[] = {".init", ".arrive", ".arrive_drop", ".test_wait", ".try_wait",
-		                                   ".pending_count", ".inval", ".parity", ".release", ".acquire", ".cta",
-		                                   ".shared", ".shared::cta", ".b64", NULL};
-		int mb = mn_has(&m, ".init") ? MB_INIT : mn_has(&m, ".arrive") ? MB_ARRIVE :
+		                                   ".pending_count", ".inval", ".parity", ".release", ".acquire", ".relaxed",
+		                                   ".cta", ".shared", ".shared::cta", ".b64", ".expect_tx", ".complete_tx", NULL};
+		int tx = mn_has(&m, ".expect_tx") && (mn_has(&m, ".arrive") || mn_has(&m, ".arrive_drop"));
+		int mb = tx ? (mn_has(&m, ".arrive") ? MB_ARRIVE : MB_ARRIVE_DROP) :
+		         mn_has(&m, ".expect_tx") ? MB_EXPECT_TX : mn_has(&m, ".complete_tx") ? MB_COMPLETE_TX :
+		         mn_has(&m, ".init") ? MB_INIT : mn_has(&m, ".arrive") ? MB_ARRIVE :
 		         mn_has(&m, ".arrive_drop") ? MB_ARRIVE_DROP : mn_has(&m, ".test_wait") ? MB_TEST :
 		         mn_has(&m, ".try_wait") ? MB_TRY : mn_has(&m, ".pending_count") ? MB_PENDING :
 		         mn_has(&m, ".inval") ? MB_INVAL : -1;
 		int waits = mb == MB_TEST || mb == MB_TRY, ok = mb >= 0 && mn_only(&m, mods) && mn_has(&m, ".b64") &&
 		         (waits || !mn_has(&m, ".parity"));
-		int addr = mb == MB_PENDING ? -1 : mb == MB_INIT || mb == MB_INVAL ? 0 : 1;
-		int want = mb == MB_INIT ? 2 : mb == MB_INVAL ? 1 : mb == MB_PENDING ? 2 : 3;
-		if (ok && (mb == MB_ARRIVE || mb == MB_ARRIVE_DROP) && n == 2)
+		int addr = mb == MB_PENDING ? -1 : mb == MB_INIT || mb == MB_INVAL || mb == MB_EXPECT_TX ||
+		           mb == MB_COMPLETE_TX ? 0 : 1;
+		int want = mb == MB_INIT || mb == MB_EXPECT_TX || mb == MB_COMPLETE_TX ? 2 : mb == MB_INVAL ? 1 :
+		           mb == MB_PENDING ? 2 : 3;
+		if (ok && (mb == MB_ARRIVE || mb == MB_ARRIVE_DROP) && n == 2 && !tx)
 			want = 2;   /* no count: one arrival */
 		if (ok && mb == MB_TRY && n == 4)
 			want = 4;   /* a suspend-time hint, which changes nothing here */
@@ -2502,15 +2572,19 @@ static int parse_insn_raw(struct P *P, const struct tok *t, uint32_t g, int gneg
 		in->op = OP_MBAR;
 		in->kind = K_NONE;
 		in->mod = (uint8_t)mb;
-		in->mod2 = mn_has(&m, ".parity") ? MB_PARITY : 0;
+		in->mod2 = (uint8_t)((mn_has(&m, ".parity") ? MB_PARITY : 0) | (tx ? MB_TX : 0));
 		in->kind2 = (uint8_t)(mn_has(&m, ".shared") || mn_has(&m, ".shared::cta") ? SP_SHARED : SP_GENERIC);
 		if (addr >= 0) {
 			in->o[4] = o[addr].slot;
 			in->imm = o[addr].imm;
 		}
-		if (mb == MB_INIT)
+		if (mb == MB_INIT || mb == MB_EXPECT_TX || mb == MB_COMPLETE_TX) {
 			in->o[1] = o[1].slot;
-		else if (mb != MB_INVAL) {
+		} else if (tx) {   /* arrive.expect_tx state, [a], bytes: one arrival */
+			in->o[0] = o[0].slot;
+			in->o[1] = const_slot(P, 1);
+			in->o[2] = o[2].slot;
+		} else if (mb != MB_INVAL) {
 			in->o[0] = o[0].slot;
 			in->o[1] = mb == MB_PENDING ? o[1].slot : (n > 2 ? o[2].slot : const_slot(P, 1));
 		}

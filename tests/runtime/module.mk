@@ -22,13 +22,15 @@ endif
 # which the simulator and newer GPUs run.
 $(B)/tests/runtime/async_copy $(B)/tests/runtime/async_copy_shared $(B)/tests/runtime/wmma_sm80 $(B)/tests/runtime/wmma_sm80_shared \
 $(B)/tests/runtime/mma_sync $(B)/tests/runtime/mma_sync_shared $(B)/tests/runtime/mbarrier $(B)/tests/runtime/mbarrier_shared: RT_NVCC += -arch=sm_80
-# (cuda::pipeline's shared state is a __shared__ object with a constructor, which nvcc warns
-# it does not run: the pipeline initialises it itself, as the CUDA samples rely on)
-$(B)/tests/runtime/mbarrier $(B)/tests/runtime/mbarrier_shared: RT_NVCC += -diag-suppress 20054
+# (cuda::pipeline's shared state and cuda::barrier are __shared__ objects with constructors,
+# which nvcc warns it does not run: the programs initialise them, as the CUDA samples do)
+$(B)/tests/runtime/mbarrier $(B)/tests/runtime/mbarrier_shared $(B)/tests/runtime/bulk_copy \
+$(B)/tests/runtime/bulk_copy_shared: RT_NVCC += -diag-suppress 20054
 # Built for Hopper (sm_90 SASS, compute_90 PTX): bfloat16 instructions of its own.
 $(B)/tests/runtime/bf16_native $(B)/tests/runtime/bf16_native_shared: RT_NVCC += -arch=sm_90
-# Programmatic dependent launch (griddepcontrol) and the fp8 conversions are Hopper's too.
-$(B)/tests/runtime/pdl $(B)/tests/runtime/pdl_shared $(B)/tests/runtime/fp8_convert $(B)/tests/runtime/fp8_convert_shared: RT_NVCC += -arch=sm_90
+# Programmatic dependent launch (griddepcontrol), the fp8 conversions and bulk copies are Hopper's too.
+$(B)/tests/runtime/pdl $(B)/tests/runtime/pdl_shared $(B)/tests/runtime/fp8_convert $(B)/tests/runtime/fp8_convert_shared \
+$(B)/tests/runtime/bulk_copy $(B)/tests/runtime/bulk_copy_shared: RT_NVCC += -arch=sm_90
 # Without sanitizers the programs are linked stripped: they travel in make gpu-kit's tree,
 # whose size is bounded, and a third of each is symbols.
 ifneq ($(SAN),1)

@@ -60,17 +60,20 @@ int main(void)
 		/* a size that is not 4, 8 or 16 */
 		HDR ".visible .entry k(.param .u64 p)\n{\n.reg .b32 %r<2>;\n.reg .b64 %rd<2>;\n.shared .b8 s[16];\n"
 		"ld.param.u64 %rd1, [p];\nmov.u32 %r1, s;\ncp.async.ca.shared.global [%r1], [%rd1], 12;\nret;\n}\n",
-		/* the bulk form */
-		HDR ".visible .entry k(.param .u64 p)\n{\n.reg .b32 %r<3>;\n.reg .b64 %rd<3>;\n.shared .b8 s[16];\n"
-		"ld.param.u64 %rd1, [p];\nmov.u32 %r1, s;\ncp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes "
-		"[%r1], [%rd1], 16, [%r2];\nret;\n}\n",
-		/* mbarrier transaction counts (TMA's) and cluster scope */
-		HDR ".visible .entry k()\n{\n.reg .b32 %r<3>;\n.shared .b64 bar;\nmov.u32 %r1, bar;\n"
-		"mbarrier.expect_tx.shared.b64 [%r1], 16;\nret;\n}\n",
-		HDR ".visible .entry k()\n{\n.reg .b32 %r<3>;\n.reg .b64 %rd<2>;\n.shared .b64 bar;\nmov.u32 %r1, bar;\n"
-		"mbarrier.arrive.expect_tx.shared.b64 %rd1, [%r1], 16;\nret;\n}\n",
+		/* the tensor (TMA) and multicast bulk forms */
+		HDR ".visible .entry k(.param .u64 p)\n{\n.reg .b32 %r<4>;\n.reg .b64 %rd<3>;\n.shared .b8 s[16];\n"
+		"ld.param.u64 %rd1, [p];\nmov.u32 %r1, s;\ncp.async.bulk.tensor.1d.shared::cluster.global.mbarrier::"
+		"complete_tx::bytes [%r1], [%rd1, {%r2}], [%r3];\nret;\n}\n",
+		HDR ".visible .entry k(.param .u64 p)\n{\n.reg .b32 %r<4>;\n.reg .b16 %h<2>;\n.reg .b64 %rd<3>;\n"
+		".shared .b8 s[16];\nld.param.u64 %rd1, [p];\nmov.u32 %r1, s;\ncp.async.bulk.shared::cluster.global."
+		"mbarrier::complete_tx::bytes.multicast::cluster [%r1], [%rd1], 16, [%r2], %h1;\nret;\n}\n",
+		/* mbarriers of cluster scope, and a transaction count without its bytes */
 		HDR ".visible .entry k()\n{\n.reg .b32 %r<3>;\n.reg .b64 %rd<2>;\n.shared .b64 bar;\nmov.u32 %r1, bar;\n"
 		"mbarrier.arrive.release.cluster.shared.b64 %rd1, [%r1];\nret;\n}\n",
+		HDR ".visible .entry k()\n{\n.reg .b32 %r<3>;\n.reg .b64 %rd<2>;\n.shared .b64 bar;\nmov.u32 %r1, bar;\n"
+		"mbarrier.expect_tx.relaxed.cluster.shared::cta.b64 [%r1], 16;\nret;\n}\n",
+		HDR ".visible .entry k()\n{\n.reg .b32 %r<3>;\n.reg .b64 %rd<2>;\n.shared .b64 bar;\nmov.u32 %r1, bar;\n"
+		"mbarrier.expect_tx.shared.b64 [%r1];\nret;\n}\n",
 		/* an mbarrier without its address, and .parity on an arrive */
 		HDR ".visible .entry k()\n{\n.reg .b32 %r<3>;\n.reg .b64 %rd<2>;\n"
 		"mbarrier.init.shared.b64 %r1, 2;\nret;\n}\n",
