@@ -314,8 +314,9 @@ static CUresult prepare_destroys(struct vgpu_proxy_call *call, void **argv)
 		} else if (a->kind == VGPU_ARG_HANDLE && (a->flags & VGPU_ARGF_DESTROYS)) {
 			void *real = *(void **)argv[i];
 			uint64_t id;
-			if (a->htype == VGPU_H_GRAPH && real && vgpu_proxy_graph_is_body(call->zone, real)) {
-				vgpu_debug("%s: refused: the graph is a body of a conditional node or a child graph node's graph: the node owns it", d->name);
+			if (a->htype == VGPU_H_GRAPH && real && vgpu_proxy_graph_node_owned(call->zone, real)) {
+				vgpu_debug("%s: refused: the graph is a body of a conditional node or a child graph "
+					   "node's graph: the node owns it", d->name);
 				return CUDA_ERROR_INVALID_VALUE;
 			}
 			if (real && vgpu_zone_handle_detach(call->zone, a->htype, real, &id) == 0) {

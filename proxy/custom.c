@@ -112,8 +112,8 @@ static const void *node_graph(const struct vgpu_proxy_call *c)
  * What a new handle belongs to: a function or kernel to the module or library the call
  * named (cuModuleGetFunction, cuLibraryGetKernel), a graph node to its graph (the driver
  * frees a graph's nodes with it), a conditional node's body or a child graph node's graph to
- * that node, anything else but a
- * context to the context current on this thread. Destroying the owner forgets it (vgpu_zone_purge_owner).
+ * that node, anything else but a context to the context current on this thread. Destroying
+ * the owner forgets it (vgpu_zone_purge_owner).
  */
 static const void *new_handle_owner(const struct vgpu_proxy_call *c, unsigned htype)
 {

@@ -23,14 +23,14 @@
  * one when the zone ends (the worker destroys the graphs that own them). A child graph node's
  * graph (cuGraphChildGraphNodeGetGraph, a generated call) is the node's the same way.
  */
-int vgpu_proxy_graph_is_body(struct vgpu_zone *z, const void *real)
+int vgpu_proxy_graph_node_owned(struct vgpu_zone *z, const void *real)
 {
 	const void *owner = vgpu_zone_handle_owner(z, VGPU_H_GRAPH, real);
 	uint64_t id;
 	return owner && vgpu_zone_handle_find(z, VGPU_H_GRAPH_NODE, owner, &id) == 0;
 }
 
-unsigned vgpu_proxy_forget_bodies(struct vgpu_zone *z)
+unsigned vgpu_proxy_forget_node_graphs(struct vgpu_zone *z)
 {
 	unsigned n = 0;
 	for (uint32_t i = 0;; i++) {

@@ -105,10 +105,10 @@ int vgpu_proxy_placed_range(struct vgpu_zone *z, uint64_t p, uint64_t *base, uin
 
 /* 1 when real (a graph of the zone) is a conditional node's body or a child graph node's
  * graph: the node owns it, and the zone never destroys it (custom_graph.c). */
-int vgpu_proxy_graph_is_body(struct vgpu_zone *z, const void *real);
-/* Forget the zone's handles of conditional nodes' bodies (the zone ends: their nodes' graphs
- * are destroyed, and the bodies with them). Returns how many. */
-unsigned vgpu_proxy_forget_bodies(struct vgpu_zone *z);
+int vgpu_proxy_graph_node_owned(struct vgpu_zone *z, const void *real);
+/* Forget the zone's handles of graphs nodes own (the zone ends: the graphs that hold those
+ * nodes are destroyed, and these with them). Returns how many. */
+unsigned vgpu_proxy_forget_node_graphs(struct vgpu_zone *z);
 
 /* Helpers for handlers. */
 /* [p, p+len) inside one of the zone's allocations? CUDA_SUCCESS or CUDA_ERROR_INVALID_VALUE

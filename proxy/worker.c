@@ -577,9 +577,9 @@ static void zone_release(struct worker *w)
 		if (f->cuStreamDestroy_v2 && f->cuStreamDestroy_v2(real) != CUDA_SUCCESS)
 			failed++;
 	}
-	/* Executable graphs, then graphs (their nodes go with them, and the bodies of their
-	 * conditional nodes): they use modules and memory. */
-	n_other += vgpu_proxy_forget_bodies(z);
+	/* Executable graphs, then graphs (their nodes go with them, and the graphs those nodes
+	 * own: conditional nodes' bodies, child graph nodes' graphs): they use modules and memory. */
+	n_other += vgpu_proxy_forget_node_graphs(z);
 	while (vgpu_zone_pop_handle(z, VGPU_H_GRAPH_EXEC, &real) == 0) {
 		n_other++;
 		if (f->cuGraphExecDestroy && f->cuGraphExecDestroy(real) != CUDA_SUCCESS)
