@@ -1441,6 +1441,7 @@ slow:
 		case OP_ACTIVEMASK:
 		case OP_MATCH:
 		case OP_REDUX:
+		case OP_ELECT:
 		case OP_WMMA:
 			/* park here; warp_resolve() runs it for all lanes at once */
 			t->state = TS_WARP;
@@ -2070,6 +2071,10 @@ static int warp_resolve(struct blk *b)
 					r[in->o[4]] = pres[i];
 			} else if (op == OP_REDUX) {
 				r[in->o[0]] = (uint32_t)red;
+			} else if (op == OP_ELECT) {
+				uint32_t leader = (uint32_t)__builtin_ctz(part);
+				r[in->o[0]] = leader;
+				r[in->o[4]] = i == leader;
 			} else if (op == OP_ACTIVEMASK) {
 				r[in->o[0]] = part;
 			} else if (op == OP_SHFL) {

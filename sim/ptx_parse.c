@@ -1263,7 +1263,7 @@ static uint32_t op_kinds(int op)
 	case OP_LD: case OP_ST: return KALL | KH;
 	case OP_ATOM: return KB(K_U16) | KB(K_U32) | KB(K_S32) | KB(K_U64) | KB(K_S64) | KF | KH;
 	case OP_PACK: case OP_UNPACK: return KB(K_U16) | KB(K_U32) | KB(K_U64) | KF;
-	case OP_SHFL: case OP_ACTIVEMASK: return KB(K_U32);
+	case OP_SHFL: case OP_ACTIVEMASK: case OP_ELECT: return KB(K_U32);
 	case OP_CADD: case OP_CSUB: case OP_CMADLO: return KB(K_U32) | KB(K_U64);
 	case OP_CMADHI: case OP_BFIND: return KB(K_U32) | KB(K_S32) | KB(K_U64) | KB(K_S64);
 	case OP_FRND: return KF;
@@ -1318,7 +1318,7 @@ static int known_op(const char *op)
 		"cos", "tanh", "selp", "copysign", "prmt", "testp", "bra", "ret", "exit", "trap",
 		"bar", "barrier", "membar", "fence", "shfl", "vote", "activemask", "call", "match",
 		"redux", "prefetch", "prefetchu", "nanosleep", "pmevent", "isspacep", "bmsk", "dp4a", "dp2a", "sad", "vabsdiff4", "lop3",
-		"tex", "tld4", "txq", "suq", "suld", "sust", "wmma", "cp", "mma", "ldmatrix", "griddepcontrol", "mbarrier",
+		"tex", "tld4", "txq", "suq", "suld", "sust", "wmma", "cp", "mma", "ldmatrix", "griddepcontrol", "mbarrier", "elect",
 	};
 	for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++)
 		if (!strcmp(op, ops[i]))
@@ -2391,6 +2391,19 @@ static int parse_insn_raw(struct P *P, const struct tok *t, uint32_t g, int gneg
 			in->imm = o[2].slot;
 		else
 			in->mod2 |= WARP_FULLMASK;
+		return 0;
+	}
+	/* elect.sync d|p, membermask (sm_90): one lane of the mask, the lowest taking part, is the
+	 * leader: d its lane number in every lane, p true in the leader alone */
+	if (!strcmp(op, "elect")) {
+		if (m.nparts != 2 || !mn_has(&m, ".sync") || n != 2 || o[0].t != O_PAIR || o[1].t != O_SLOT)
+			return perr(P, -EINVAL, line, "malformed '%s': elect.sync d|p, membermask", name);
+		in->op = OP_ELECT;
+		in->kind = K_U32;
+		in->o[0] = o[0].slot;
+		in->o[4] = o[0].slot2;
+		in->mod2 |= WARP_HAS_P;
+		in->imm = o[1].slot;
 		return 0;
 	}
 	if ((!strcmp(op, "bar") || !strcmp(op, "barrier")) && mn_has(&m, ".warp") && mn_has(&m, ".sync")) {
