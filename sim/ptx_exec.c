@@ -1671,32 +1671,46 @@ static void mma_sync_run(struct thr *lanes, const struct ptx_insn *in)
 }
 
 /* ldmatrix: matrix j's row r is at lane (8j + r)'s address; lane l receives, of each matrix,
- * row l/4's elements 2(l%4) and 2(l%4)+1 (with .trans: column l/4's). 0 or a fault. */
+ * row l/4's elements 2(l%4) and 2(l%4)+1 (with .trans: column l/4's). stmatrix writes the
+ * same elements back. 0 or a fault. */
 static int ldmatrix_run(struct blk *b, struct thr *lanes, const struct ptx_insn *in)
 {
+	int st = in->mod == WM_STMATRIX;
 	uint16_t M[4][8][8];
+	uint8_t *row[4][8];
 	for (uint32_t j = 0; j < in->size; j++)
 		for (uint32_t r = 0; r < 8; r++) {
 			struct thr *t = &lanes[j * 8 + r];
 			uint64_t a = t->fr->r[in->o[4]] + (uint64_t)in->imm;
 			if (a & 15) {
-				fault(b, t, in, -EILSEQ, "misaligned address: ldmatrix row at", a);
+				fault(b, t, in, -EILSEQ, st ? "misaligned address: stmatrix row at" :
+				      "misaligned address: ldmatrix row at", a);
 				return -EILSEQ;
 			}
-			uint8_t *p = mem_ptr(b, t, in->kind2, a, 16, 0);
-			if (!p) {
-				fault(b, t, in, -EFAULT, "illegal address: ldmatrix from", a);
+			row[j][r] = mem_ptr(b, t, in->kind2, a, 16, st);
+			if (!row[j][r]) {
+				fault(b, t, in, -EFAULT, st ? "illegal address: stmatrix to" : "illegal address: ldmatrix from",
+				      a);
 				return -EFAULT;
 			}
-			memcpy(M[j][r], p, 16);
+			memcpy(M[j][r], row[j][r], 16);
 		}
 	for (uint32_t l = 0; l < 32; l++)
 		for (uint32_t j = 0; j < in->size; j++) {
 			uint32_t x = l >> 2, y = (l & 3) * 2;
-			uint16_t e0 = (in->mod2 & WM_TRANS) ? M[j][y][x] : M[j][x][y];
-			uint16_t e1 = (in->mod2 & WM_TRANS) ? M[j][y + 1][x] : M[j][x][y + 1];
-			lanes[l].fr->r[in->o[0] + j] = (uint64_t)e0 | (uint64_t)e1 << 16;
+			uint16_t *e0 = (in->mod2 & WM_TRANS) ? &M[j][y][x] : &M[j][x][y];
+			uint16_t *e1 = (in->mod2 & WM_TRANS) ? &M[j][y + 1][x] : &M[j][x][y + 1];
+			uint64_t *reg = &lanes[l].fr->r[in->o[0] + j];
+			if (st) {
+				*e0 = (uint16_t)*reg;
+				*e1 = (uint16_t)(*reg >> 16);
+			} else {
+				*reg = (uint64_t)*e0 | (uint64_t)*e1 << 16;
+			}
 		}
+	for (uint32_t j = 0; st && j < in->size; j++)
+		for (uint32_t r = 0; r < 8; r++)
+			memcpy(row[j][r], M[j][r], 16);
 	return 0;
 }
 
@@ -1839,7 +1853,7 @@ static int wmma_resolve(struct blk *b, struct thr *lanes, uint32_t nl, struct th
 	uint32_t bits[512];
 	if (op == WM_MMA_SYNC) {
 		mma_sync_run(lanes, in);
-	} else if (op == WM_LDMATRIX) {
+	} else if (op == WM_LDMATRIX || op == WM_STMATRIX) {
 		int rc = ldmatrix_run(b, lanes, in);
 		if (rc < 0)
 			return rc;

@@ -94,8 +94,9 @@ enum { TQ_WIDTH, TQ_HEIGHT, TQ_DEPTH, TQ_CHANNEL_DATA_TYPE, TQ_CHANNEL_ORDER,
 enum { WM_LOAD_A, WM_LOAD_B, WM_LOAD_C, WM_STORE_D, WM_MMA,
        WM_MMA_SYNC,   /* mma.sync: size an MS_* shape; kind the D type, kind2 the C type; mod2
 		       * WM_BF16 or WM_TF32 for those inputs (else .f16); o[] as wmma.mma's */
-       WM_LDMATRIX }; /* ldmatrix: size the matrices (1, 2, 4); mod2 WM_TRANS; o[0] the first of
+       WM_LDMATRIX,   /* ldmatrix: size the matrices (1, 2, 4); mod2 WM_TRANS; o[0] the first of
 		       * size destination slots, o[4] the address slot, imm its offset */
+       WM_STMATRIX }; /* stmatrix: the same, o[0] the first of size source slots */
 enum { MS_M16N8K16, MS_M16N8K8 };
 #define WM_TRANS 0x80   /* ldmatrix .trans */
 enum { WM_M16N16K16, WM_M32N8K16, WM_M8N32K16, WM_M16N16K8 /* tf32 */ };

@@ -1318,7 +1318,7 @@ static int known_op(const char *op)
 		"cos", "tanh", "selp", "copysign", "prmt", "testp", "bra", "ret", "exit", "trap",
 		"bar", "barrier", "membar", "fence", "shfl", "vote", "activemask", "call", "match",
 		"redux", "prefetch", "prefetchu", "nanosleep", "pmevent", "isspacep", "bmsk", "dp4a", "dp2a", "sad", "vabsdiff4", "lop3",
-		"tex", "tld4", "txq", "suq", "suld", "sust", "wmma", "cp", "mma", "ldmatrix", "griddepcontrol", "mbarrier", "elect",
+		"tex", "tld4", "txq", "suq", "suld", "sust", "wmma", "cp", "mma", "ldmatrix", "griddepcontrol", "mbarrier", "elect", "stmatrix",
 	};
 	for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++)
 		if (!strcmp(op, ops[i]))
@@ -1639,32 +1639,40 @@ static int parse_mma(struct P *P, const struct mn *m, const char *name, uint32_t
 
 /* ldmatrix.sync.aligned.m8n8.{x1,x2,x4}{.trans}.shared{::cta}.b16 d, [a]: 8x8 matrices of 16-bit
  * elements from shared memory, each row at an address of its own lane, into the lanes'
- * registers as mma.sync's fragments lay them out. */
+ * registers as mma.sync's fragments lay them out; stmatrix (sm_90) [a], d: the way back. */
 static int parse_ldmatrix(struct P *P, const struct mn *m, const char *name, uint32_t line, uint32_t g, int gneg)
 {
+	int st = m->part[0][0] == 's';
 	static const char *const mods[] = {".sync", ".aligned", ".m8n8", ".x1", ".x2", ".x4", ".trans", ".shared",
 	                                   ".shared::cta", ".b16", NULL};
 	int nm = mn_has(m, ".x1") ? 1 : mn_has(m, ".x2") ? 2 : mn_has(m, ".x4") ? 4 : 0;
 	if (!nm || !mn_only(m, mods) || !mn_has(m, ".sync") || !mn_has(m, ".aligned") || !mn_has(m, ".m8n8") ||
 	    !mn_has(m, ".b16") || !(mn_has(m, ".shared") || mn_has(m, ".shared::cta")))
-		return perr(P, -ENOTSUP, line, "unsupported instruction '%s' (ldmatrix: .sync.aligned.m8n8 .x1, .x2 "
-		            "or .x4, optionally .trans, from .shared, of .b16)", name);
+		return perr(P, -ENOTSUP, line, "unsupported instruction '%s' (%s: .sync.aligned.m8n8 .x1, .x2 "
+		            "or .x4, optionally .trans, %s .shared, of .b16)", name, st ? "stmatrix" : "ldmatrix",
+		            st ? "to" : "from");
 	struct opnd o[2];
 	int n = 0, rc;
 	if ((rc = parse_frag_ops(P, o, 2, &n)))
 		return rc;
-	int scalar = nm == 1 && o[0].t == O_SLOT && !o[0].neg;
-	if (n != 2 || !(scalar || (o[0].t == O_VEC && o[0].nvec == nm && !o[0].vec_imm)) || o[1].t != O_ADDR)
-		return perr(P, -EINVAL, line, "malformed '%s': takes {%d registers}, [address]", name, nm);
+	const struct opnd *regs = &o[st ? 1 : 0], *addr = &o[st ? 0 : 1];
+	int scalar = nm == 1 && regs->t == O_SLOT && !regs->neg;
+	if (n != 2 || !(scalar || (regs->t == O_VEC && regs->nvec == nm && !regs->vec_imm)) || addr->t != O_ADDR)
+		return perr(P, -EINVAL, line, "malformed '%s': takes %s{%d registers}%s", name, st ? "[address], " : "",
+		            nm, st ? "" : ", [address]");
 	struct ptx_insn tmpl = {.guard = g, .gneg = (uint8_t)gneg, .op = OP_WMMA, .size = (uint8_t)nm,
-	                        .mod = WM_LDMATRIX, .kind2 = SP_SHARED,
+	                        .mod = (uint8_t)(st ? WM_STMATRIX : WM_LDMATRIX), .kind2 = SP_SHARED,
 	                        .mod2 = (uint8_t)(mn_has(m, ".trans") ? WM_TRANS : 0)};
-	tmpl.o[4] = o[1].slot;
-	tmpl.imm = o[1].imm;
+	tmpl.o[4] = addr->slot;
+	tmpl.imm = addr->imm;
+	const uint32_t *vr = scalar ? &regs->slot : regs->vec;
+	if (st) {
+		tmpl.o[0] = coord_slots(P, vr, nm, line);
+		return emit_frag(P, &tmpl, line, NULL, 0, g, gneg);
+	}
 	int post_moves = 0;
-	const uint32_t *dst = scalar ? &o[0].slot : o[0].vec;
-	tmpl.o[0] = out_slots(P, dst, nm, &post_moves);
-	return emit_frag(P, &tmpl, line, post_moves ? dst : NULL, nm, g, gneg);
+	tmpl.o[0] = out_slots(P, vr, nm, &post_moves);
+	return emit_frag(P, &tmpl, line, post_moves ? vr : NULL, nm, g, gneg);
 }
 
 /*
@@ -1894,7 +1902,7 @@ static int parse_insn_raw(struct P *P, const struct tok *t, uint32_t g, int gneg
 	}
 	if (!strcmp(op, "mma"))
 		return parse_mma(P, &m, name, line, g, gneg);
-	if (!strcmp(op, "ldmatrix"))
+	if (!strcmp(op, "ldmatrix") || !strcmp(op, "stmatrix"))
 		return parse_ldmatrix(P, &m, name, line, g, gneg);
 	if (!strcmp(op, "cvt") && (mn_has(&m, ".e4m3x2") || mn_has(&m, ".e5m2x2")))
 		return parse_cvt_fp8(P, &m, name, line, g, gneg);
