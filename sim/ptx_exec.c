@@ -1594,33 +1594,38 @@ static void wm_put(struct thr *lanes, const struct wfrag *f, uint32_t first, con
 
 /*
  * mma.sync's fragments, as the PTX ISA lays them out over the lanes (groupID = lane / 4,
- * threadID_in_group = lane % 4), for element i of a lane's fragment: A (M=16 x K), B (K x N=8)
- * and C/D (16 x 8). 16-bit elements are packed two to a register, the lower one first.
+ * threadID_in_group = lane % 4), for element i of a lane's fragment with `per` elements to a
+ * register (4 8-bit, 2 16-bit, 1 tf32; the lowest bits first): A (16 x K), B (K x 8) and
+ * C/D (16 x 8, one element a register).
  */
-static void ms_a(int shape, int tf32, uint32_t lane, uint32_t i, uint32_t *row, uint32_t *col)
+static void ms_a(int per, uint32_t lane, uint32_t i, uint32_t *row, uint32_t *col)
 {
 	uint32_t gid = lane >> 2, tig = lane & 3;
-	if (tf32) {                             /* m16n8k8 .tf32: one element per register */
+	if (per == 1) {                         /* m16n8k8 .tf32 */
 		*row = gid + (i & 1) * 8;
 		*col = tig + (i >> 1) * 4;
-	} else {                                /* .f16/.bf16: m16n8k8 has a0-a3, m16n8k16 a0-a7 */
+	} else if (per == 2) {                  /* .f16/.bf16: a0-a3 (k8), a0-a7 (k16) */
 		*row = gid + ((i >> 1) & 1) * 8;
-		*col = tig * 2 + (i & 1) + (shape == MS_M16N8K16 ? (i >> 2) * 8 : 0);
+		*col = tig * 2 + (i & 1) + (i >> 2) * 8;
+	} else {                                /* .s8/.u8: a0-a7 (k16), a0-a15 (k32) */
+		*row = gid + ((i >> 2) & 1) * 8;
+		*col = tig * 4 + (i & 3) + (i >> 3) * 16;
 	}
 }
 
-static void ms_b(int tf32, uint32_t lane, uint32_t i, uint32_t *k, uint32_t *n)
+static void ms_b(int per, uint32_t lane, uint32_t i, uint32_t *k, uint32_t *n)
 {
 	uint32_t gid = lane >> 2, tig = lane & 3;
-	*k = tf32 ? tig + i * 4 : tig * 2 + (i & 1) + (i >> 1) * 8;
+	*k = per == 1 ? tig + i * 4 : per == 2 ? tig * 2 + (i & 1) + (i >> 1) * 8 : tig * 4 + (i & 3) + (i >> 2) * 16;
 	*n = gid;
 }
 
-/* element i of a lane's registers from slot first on: 16-bit (packed) or 32-bit */
-static uint32_t ms_elem(const struct thr *t, uint32_t first, uint32_t i, int half)
+/* element i of a lane's registers from slot first on, `per` to a register */
+static uint32_t ms_elem(const struct thr *t, uint32_t first, uint32_t i, int per)
 {
-	uint64_t r = t->fr->r[first + (half ? i / 2 : i)];
-	return half ? (uint32_t)(r >> (16 * (i & 1))) & 0xffff : (uint32_t)r;
+	uint32_t bits = 32 / (uint32_t)per;
+	uint64_t r = t->fr->r[first + i / (uint32_t)per] >> (bits * (i % (uint32_t)per));
+	return bits == 32 ? (uint32_t)r : (uint32_t)r & ((1u << bits) - 1);
 }
 
 static double ms_val(uint32_t bits, int kind)
@@ -1629,41 +1634,52 @@ static double ms_val(uint32_t bits, int kind)
 	case K_F16: return h2d(bits);
 	case WM_K_BF16: return (double)f32((uint64_t)bits << 16);
 	case WM_K_TF32: return (double)f32(bits & ~0x1fffu);   /* the multiplier reads 10 mantissa bits */
+	case K_S8: return (double)(int8_t)bits;
+	case K_U8: return (double)bits;
+	case K_S32: return (double)(int32_t)bits;
 	default: return (double)f32(bits);
 	}
 }
 
 static void mma_sync_run(struct thr *lanes, const struct ptx_insn *in)
 {
-	int tf = (in->mod2 & WM_TF32) != 0, ak = tf ? WM_K_TF32 : (in->mod2 & WM_BF16) ? WM_K_BF16 : K_F16;
-	uint32_t K = in->size == MS_M16N8K16 ? 16 : 8;
-	uint32_t na = tf ? 4 : K / 2, nb = tf ? 2 : K / 4;
-	double A[16][16], B[16][8], C[16][8];
+	int isint = (in->mod2 & WM_INT_A) != 0, tf = !isint && (in->mod2 & WM_TF32);
+	int per = isint ? 4 : tf ? 1 : 2;
+	int ak = isint ? ((in->mod2 & WM_U8) ? K_U8 : K_S8) : tf ? WM_K_TF32 : (in->mod2 & WM_BF16) ? WM_K_BF16 : K_F16;
+	int bk = isint ? ((in->mod2 & MS_U8_B) ? K_U8 : K_S8) : ak;
+	uint32_t K = in->size == MS_M16N8K32 ? 32 : in->size == MS_M16N8K16 ? 16 : 8;
+	uint32_t na = 16 * K / 32, nb = K * 8 / 32;
+	double A[16][32], B[32][8], C[16][8];
 	for (uint32_t l = 0; l < 32; l++) {
 		uint32_t r, c;
 		for (uint32_t i = 0; i < na; i++) {
-			ms_a(in->size, tf, l, i, &r, &c);
-			A[r][c] = ms_val(ms_elem(&lanes[l], in->o[1], i, !tf), ak);
+			ms_a(per, l, i, &r, &c);
+			A[r][c] = ms_val(ms_elem(&lanes[l], in->o[1], i, per), ak);
 		}
 		for (uint32_t i = 0; i < nb; i++) {
-			ms_b(tf, l, i, &r, &c);
-			B[r][c] = ms_val(ms_elem(&lanes[l], in->o[2], i, !tf), ak);
+			ms_b(per, l, i, &r, &c);
+			B[r][c] = ms_val(ms_elem(&lanes[l], in->o[2], i, per), bk);
 		}
 		for (uint32_t i = 0; i < 4; i++)
 			C[(l >> 2) + (i >> 1) * 8][(l & 3) * 2 + (i & 1)] =
-				ms_val(ms_elem(&lanes[l], in->o[3], i, in->kind2 == K_F16), in->kind2);
+				ms_val(ms_elem(&lanes[l], in->o[3], i, in->kind2 == K_F16 ? 2 : 1), in->kind2);
 	}
 	uint64_t out[32][4] = {{0}};
 	for (uint32_t l = 0; l < 32; l++)
 		for (uint32_t i = 0; i < 4; i++) {
 			uint32_t r = (l >> 2) + (i >> 1) * 8, c = (l & 3) * 2 + (i & 1);
-			double acc = C[r][c];   /* exact: the products of 16-bit and tf32 inputs fit a double */
+			double acc = C[r][c];   /* exact: the products of 8-bit, 16-bit and tf32 inputs fit a double */
 			for (uint32_t k = 0; k < K; k++)
 				acc += A[r][k] * B[k][c];
-			if (in->kind == K_F16)
+			if (in->kind == K_S32) {
+				if (in->mod2 & WM_SATF)
+					acc = acc > 2147483647.0 ? 2147483647.0 : acc < -2147483648.0 ? -2147483648.0 : acc;
+				out[l][i] = (uint32_t)(uint64_t)(int64_t)acc;   /* wraps without .satfinite */
+			} else if (in->kind == K_F16) {
 				out[l][i / 2] |= (uint64_t)(d2h(acc) & 0xffff) << (16 * (i & 1));
-			else
+			} else {
 				out[l][i] = pf32((float)acc);
+			}
 		}
 	for (uint32_t l = 0; l < 32; l++)
 		for (uint32_t i = 0; i < (in->kind == K_F16 ? 2u : 4u); i++)

@@ -1580,45 +1580,50 @@ static int parse_wmma(struct P *P, const struct mn *m, const char *name, uint32_
 }
 
 /*
- * mma.sync.aligned.{m16n8k16,m16n8k8}.row.col.dtype.atype.btype.ctype d, a, b, c: the
- * tensor-core instruction CUTLASS and hand-written kernels use, whose per-lane fragments the
- * PTX ISA fixes (unlike wmma's): f16 or bf16 inputs in both shapes and tf32 in m16n8k8, f32
- * accumulators (f16 ones with f16 inputs). Run for the whole warp at once (OP_WMMA).
+ * mma.sync.aligned.{m16n8k16,m16n8k8,m16n8k32}.row.col{.satfinite}.dtype.atype.btype.ctype
+ * d, a, b, c: the tensor-core instruction CUTLASS and hand-written kernels use, whose per-lane
+ * fragments the PTX ISA fixes (unlike wmma's): f16 or bf16 inputs in m16n8k16 and m16n8k8 and
+ * tf32 in m16n8k8, with f32 accumulators (f16 ones with f16 inputs); 8-bit integers (.s8 or
+ * .u8 each) in m16n8k32 and m16n8k16 with s32 accumulators, wrapping or saturating. Run for
+ * the whole warp at once (OP_WMMA).
  */
 static int parse_mma(struct P *P, const struct mn *m, const char *name, uint32_t line, uint32_t g, int gneg)
 {
-	static const char *const mods[] = {".sync", ".aligned", ".m16n8k16", ".m16n8k8", ".row", ".col", NULL};
-	int shape = mn_has(m, ".m16n8k16") ? MS_M16N8K16 : mn_has(m, ".m16n8k8") ? MS_M16N8K8 : -1;
+	static const char *const mods[] = {".sync", ".aligned", ".m16n8k16", ".m16n8k8", ".m16n8k32", ".row", ".col",
+	                                   ".satfinite", ".f32", ".f16", ".bf16", ".tf32", ".s32", ".s8", ".u8", NULL};
+	int shape = mn_has(m, ".m16n8k16") ? MS_M16N8K16 : mn_has(m, ".m16n8k8") ? MS_M16N8K8 :
+	            mn_has(m, ".m16n8k32") ? MS_M16N8K32 : -1;
 	/* the four types follow .row.col, in the order D, A, B, C */
-	const char *ty[4] = {NULL, NULL, NULL, NULL};
+	const char *ty[4] = {"", "", "", ""};
 	int nty = 0, layout_ok = 0;
 	for (int i = 1; i < m->nparts; i++) {
-		if (!strcmp(m->part[i], ".row") && i + 1 < m->nparts && !strcmp(m->part[i + 1], ".col"))
+		const char *x = m->part[i];
+		if (!strcmp(x, ".row") && i + 1 < m->nparts && !strcmp(m->part[i + 1], ".col"))
 			layout_ok = 1;
-		else if (!strcmp(m->part[i], ".f32") || !strcmp(m->part[i], ".f16") || !strcmp(m->part[i], ".bf16") ||
-			 !strcmp(m->part[i], ".tf32"))
-			ty[nty < 4 ? nty++ : 3] = m->part[i];
+		else if (!strcmp(x, ".f32") || !strcmp(x, ".f16") || !strcmp(x, ".bf16") || !strcmp(x, ".tf32") ||
+			 !strcmp(x, ".s32") || !strcmp(x, ".s8") || !strcmp(x, ".u8"))
+			ty[nty < 4 ? nty++ : 3] = x;
 	}
-	int ok = shape >= 0 && layout_ok && nty == 4 && mn_has(m, ".sync") && mn_has(m, ".aligned") &&
-		 !strcmp(ty[1], ty[2]);
-	int in16 = ok && !strcmp(ty[1], ".f16"), inbf = ok && !strcmp(ty[1], ".bf16"), intf = ok && !strcmp(ty[1], ".tf32");
-	int dk = ok && !strcmp(ty[0], ".f16") ? K_F16 : K_F32, ck = ok && !strcmp(ty[3], ".f16") ? K_F16 : K_F32;
-	for (int i = 1; ok && i < m->nparts; i++) {
-		int known = 0;
-		for (int k = 0; mods[k]; k++)
-			known |= !strcmp(m->part[i], mods[k]);
-		for (int k = 0; k < 4; k++)
-			known |= m->part[i] == ty[k] || !strcmp(m->part[i], ty[k]);
-		ok = known;
-	}
-	/* f16 accumulators with f16 inputs only; tf32 in m16n8k8 only */
-	if (!ok || !(in16 || inbf || intf) || (!in16 && (dk != K_F32 || ck != K_F32)) || (intf && shape != MS_M16N8K8) ||
-	    strcmp(ty[0], dk == K_F16 ? ".f16" : ".f32") || strcmp(ty[3], ck == K_F16 ? ".f16" : ".f32"))
+	int i8a = !strcmp(ty[1], ".s8") || !strcmp(ty[1], ".u8"), i8b = !strcmp(ty[2], ".s8") || !strcmp(ty[2], ".u8");
+	int isint = i8a && i8b && !strcmp(ty[0], ".s32") && !strcmp(ty[3], ".s32");
+	int in16 = !strcmp(ty[1], ".f16"), inbf = !strcmp(ty[1], ".bf16"), intf = !strcmp(ty[1], ".tf32");
+	int dk = !strcmp(ty[0], ".f16") ? K_F16 : K_F32, ck = !strcmp(ty[3], ".f16") ? K_F16 : K_F32;
+	int ok = shape >= 0 && layout_ok && nty == 4 && mn_has(m, ".sync") && mn_has(m, ".aligned") && mn_only(m, mods);
+	if (ok && isint)   /* m16n8k32 and m16n8k16, s32 accumulators */
+		ok = shape != MS_M16N8K8;
+	else if (ok)       /* f16 accumulators with f16 inputs only; tf32 in m16n8k8 only; no integer parts */
+		ok = (in16 || inbf || intf) && !strcmp(ty[1], ty[2]) && shape != MS_M16N8K32 &&
+		     !mn_has(m, ".satfinite") && (in16 || (dk == K_F32 && ck == K_F32)) && (!intf || shape == MS_M16N8K8) &&
+		     !strcmp(ty[0], dk == K_F16 ? ".f16" : ".f32") && !strcmp(ty[3], ck == K_F16 ? ".f16" : ".f32");
+	if (!ok)
 		return perr(P, -ENOTSUP, line, "unsupported instruction '%s' (mma: .sync.aligned .m16n8k16 and "
-		            ".m16n8k8 .row.col with .f16 or .bf16 inputs, .tf32 in .m16n8k8, .f32 or .f16 accumulators)",
-		            name);
-	int na = intf ? 4 : shape == MS_M16N8K16 ? 4 : 2, nb = intf ? 2 : shape == MS_M16N8K16 ? 2 : 1;
-	int nd = dk == K_F16 ? 2 : 4, nc = ck == K_F16 ? 2 : 4;
+		            ".m16n8k8 .row.col with .f16 or .bf16 inputs, .tf32 in .m16n8k8, .f32 or .f16 accumulators; "
+		            ".m16n8k32 and .m16n8k16 with .s8/.u8 inputs and .s32 accumulators)", name);
+	int K = shape == MS_M16N8K32 ? 32 : shape == MS_M16N8K16 ? 16 : 8;
+	/* registers: A holds 16*K elements over 32 lanes, B K*8, at 4 (8-bit), 2 (16-bit) or 1 a register */
+	int per = isint ? 4 : intf ? 1 : 2;
+	int na = 16 * K / 32 / per, nb = K * 8 / 32 / per;
+	int nd = isint || dk == K_F32 ? 4 : 2, nc = isint || ck == K_F32 ? 4 : 2;
 	struct opnd o[4];
 	int n = 0, rc;
 	if ((rc = parse_frag_ops(P, o, 4, &n)))
@@ -1628,8 +1633,12 @@ static int parse_mma(struct P *P, const struct mn *m, const char *name, uint32_t
 		return perr(P, -EINVAL, line, "malformed '%s': takes {d}, {a}, {b}, {c} of %d, %d, %d and %d "
 		            "registers", name, nd, na, nb, nc);
 	struct ptx_insn tmpl = {.guard = g, .gneg = (uint8_t)gneg, .op = OP_WMMA, .size = (uint8_t)shape,
-	                        .mod = WM_MMA_SYNC, .kind = (uint8_t)dk, .kind2 = (uint8_t)ck,
+	                        .mod = WM_MMA_SYNC, .kind = (uint8_t)(isint ? K_S32 : dk),
+	                        .kind2 = (uint8_t)(isint ? K_S32 : ck),
 	                        .mod2 = (uint8_t)(inbf ? WM_BF16 : intf ? WM_TF32 : 0)};
+	if (isint)
+		tmpl.mod2 = (uint8_t)(WM_INT_A | (!strcmp(ty[1], ".u8") ? WM_U8 : 0) | (!strcmp(ty[2], ".u8") ? MS_U8_B : 0) |
+		                      (mn_has(m, ".satfinite") ? WM_SATF : 0));
 	for (int i = 1; i < 4; i++)
 		tmpl.o[i] = coord_slots(P, o[i].vec, o[i].nvec, line);
 	int post_moves = 0;

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 // mma_sync — the tensor-core instruction CUTLASS and hand-tuned kernels (flash attention,
-// GEMMs in inline PTX) use: mma.sync in m16n8k16 and m16n8k8 with f16, bf16 and tf32 inputs,
-// f32 and f16 accumulators, fragments loaded from shared memory with ldmatrix (.x4, .x2 with
+// GEMMs in inline PTX, int8 inference) use: mma.sync in m16n8k16 and m16n8k8 with f16, bf16
+// and tf32 inputs, f32 and f16 accumulators, and in m16n8k32 and m16n8k16 with 8-bit integer
+// inputs (saturating or not), fragments loaded from shared memory with ldmatrix (.x4, .x2 with
 // .trans, .x1) or straight from registers as the PTX ISA lays them out; every product
 // checked against the host. Values are small multiples of 1/2, so every sum is exact.
 #include "rt.h"
@@ -96,6 +97,45 @@ __global__ void mma_k8_tf32(const float *a, const float *b, const float *cin, fl
 		     : "=f"(o[0]), "=f"(o[1]), "=f"(o[2]), "=f"(o[3])
 		     : "r"(ra[0]), "r"(ra[1]), "r"(ra[2]), "r"(ra[3]), "r"(rb[0]), "r"(rb[1]),
 		       "f"(c[0]), "f"(c[1]), "f"(c[2]), "f"(c[3]));
+	for (int i = 0; i < 4; i++)
+		d[(gid + (i / 2) * 8) * 8 + tig * 2 + (i & 1)] = o[i];
+}
+
+/* D (16x8, s32) = A (16xK) x B (Kx8) + C in 8-bit integers (K = 32 or 16), fragments built from
+ * global memory as the ISA lays them out: A four (K=32) or two 8-bit elements to a register */
+template <int K, bool UA, bool SAT>
+__global__ void mma_int8(const signed char *a, const signed char *b, const int *cin, int *d)
+{
+	unsigned l = threadIdx.x, gid = l / 4, tig = l % 4;
+	unsigned ra[4] = {0, 0, 0, 0}, rb[2] = {0, 0};
+	for (int i = 0; i < K / 2; i++) {   /* a_i: row gid (+8 for the odd fours), column tig*4 + i%4 (+16) */
+		unsigned row = gid + ((i / 4) & 1) * 8, col = tig * 4 + (i & 3) + (i / 8) * 16;
+		ra[i / 4] |= (unsigned)(unsigned char)a[row * K + col] << (8 * (i & 3));
+	}
+	for (int i = 0; i < K / 4; i++) {   /* b_i: row tig*4 + i%4 (+16), column gid */
+		unsigned k = tig * 4 + (i & 3) + (i / 4) * 16;
+		rb[i / 4] |= (unsigned)(unsigned char)b[k * 8 + gid] << (8 * (i & 3));
+	}
+	int c[4], o[4];
+	for (int i = 0; i < 4; i++)
+		c[i] = cin[(gid + (i / 2) * 8) * 8 + tig * 2 + (i & 1)];
+	if (K == 32 && UA && SAT)
+		asm volatile("mma.sync.aligned.m16n8k32.row.col.satfinite.s32.u8.s8.s32 {%0, %1, %2, %3}, "
+			     "{%4, %5, %6, %7}, {%8, %9}, {%10, %11, %12, %13};"
+			     : "=r"(o[0]), "=r"(o[1]), "=r"(o[2]), "=r"(o[3])
+			     : "r"(ra[0]), "r"(ra[1]), "r"(ra[2]), "r"(ra[3]), "r"(rb[0]), "r"(rb[1]),
+			       "r"(c[0]), "r"(c[1]), "r"(c[2]), "r"(c[3]));
+	else if (K == 32)
+		asm volatile("mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32 {%0, %1, %2, %3}, "
+			     "{%4, %5, %6, %7}, {%8, %9}, {%10, %11, %12, %13};"
+			     : "=r"(o[0]), "=r"(o[1]), "=r"(o[2]), "=r"(o[3])
+			     : "r"(ra[0]), "r"(ra[1]), "r"(ra[2]), "r"(ra[3]), "r"(rb[0]), "r"(rb[1]),
+			       "r"(c[0]), "r"(c[1]), "r"(c[2]), "r"(c[3]));
+	else
+		asm volatile("mma.sync.aligned.m16n8k16.row.col.s32.s8.s8.s32 {%0, %1, %2, %3}, "
+			     "{%4, %5}, {%6}, {%7, %8, %9, %10};"
+			     : "=r"(o[0]), "=r"(o[1]), "=r"(o[2]), "=r"(o[3])
+			     : "r"(ra[0]), "r"(ra[1]), "r"(rb[0]), "r"(c[0]), "r"(c[1]), "r"(c[2]), "r"(c[3]));
 	for (int i = 0; i < 4; i++)
 		d[(gid + (i / 2) * 8) * 8 + tig * 2 + (i & 1)] = o[i];
 }
@@ -219,6 +259,55 @@ int main()
 		CHECK(cudaGetLastError());
 		CHECK(cudaMemcpy(got, dd, sizeof(got), cudaMemcpyDeviceToHost));
 		VERIFY(got, want, 128, 0, "mma m16n8k8 tf32");
+		CHECK(cudaFree(da));
+		CHECK(cudaFree(db));
+		CHECK(cudaFree(dc));
+		CHECK(cudaFree(dd));
+	}
+	/* 5-7. 8-bit integers: m16n8k32 s8 x s8, u8 x s8 saturating (C near the s32 limit), m16n8k16 */
+	for (int form = 0; form < 3; form++) {
+		int K = form == 2 ? 16 : 32;
+		signed char A[16 * 32], B[32 * 8];
+		int C[128], got[128];
+		long long want[128];
+		for (int i = 0; i < 16 * K; i++)
+			A[i] = (signed char)((i * 37 + 11) % 251 - 125);
+		for (int i = 0; i < K * 8; i++)
+			B[i] = (signed char)((i * 53 + 7) % 241 - 120);
+		for (int i = 0; i < 128; i++)
+			C[i] = form == 1 ? (i % 2 ? 2147483000 : -2147483000) : i * 1000 - 64000;
+		for (int r = 0; r < 16; r++)
+			for (int c = 0; c < 8; c++) {
+				long long s = C[r * 8 + c];
+				for (int k = 0; k < K; k++)
+					s += (long long)(form == 1 ? (int)(unsigned char)A[r * K + k] : (int)A[r * K + k]) *
+					     B[k * 8 + c];
+				if (form == 1)
+					s = s > 2147483647LL ? 2147483647LL : s < -2147483648LL ? -2147483648LL : s;
+				want[r * 8 + c] = s;
+			}
+		signed char *da, *db;
+		int *dc, *dd;
+		CHECK(cudaMalloc(&da, sizeof(A)));
+		CHECK(cudaMalloc(&db, sizeof(B)));
+		CHECK(cudaMalloc(&dc, sizeof(C)));
+		CHECK(cudaMalloc(&dd, sizeof(got)));
+		CHECK(cudaMemcpy(da, A, sizeof(A), cudaMemcpyHostToDevice));
+		CHECK(cudaMemcpy(db, B, sizeof(B), cudaMemcpyHostToDevice));
+		CHECK(cudaMemcpy(dc, C, sizeof(C), cudaMemcpyHostToDevice));
+		if (form == 0)
+			mma_int8<32, false, false><<<1, 32>>>(da, db, dc, dd);
+		else if (form == 1)
+			mma_int8<32, true, true><<<1, 32>>>(da, db, dc, dd);
+		else
+			mma_int8<16, false, false><<<1, 32>>>(da, db, dc, dd);
+		CHECK(cudaGetLastError());
+		CHECK(cudaMemcpy(got, dd, sizeof(got), cudaMemcpyDeviceToHost));
+		for (int i = 0; i < 128; i++)
+			EXPECT(got[i] == (int)want[i], "int8 form %d: element %d is %d, expected %lld", form, i, got[i],
+			       want[i]);
+		printf("%s: 128 values verified\n", form == 0 ? "mma m16n8k32 s8 x s8" : form == 1 ?
+		       "mma m16n8k32 u8 x s8 saturating" : "mma m16n8k16 s8 x s8");
 		CHECK(cudaFree(da));
 		CHECK(cudaFree(db));
 		CHECK(cudaFree(dc));

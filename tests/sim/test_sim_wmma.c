@@ -113,10 +113,17 @@ int main(void)
 
 	/* mma.sync and ldmatrix forms and operands it does not implement, refused at load too */
 	static const char *const refused_sync[] = {
-		/* 8-bit integer inputs (m16n8k32) */
+		/* 8-bit integers in m16n8k8, and 4-bit ones */
 		HDR ".visible .entry k()\n{\n.reg .b32 %r<20>;\n"
-		"mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32 {%r1, %r2, %r3, %r4}, {%r5, %r6, %r7, %r8}, "
+		"mma.sync.aligned.m16n8k8.row.col.s32.s8.s8.s32 {%r1, %r2, %r3, %r4}, {%r5}, "
+		"{%r9}, {%r1, %r2, %r3, %r4};\nret;\n}\n",
+		HDR ".visible .entry k()\n{\n.reg .b32 %r<20>;\n"
+		"mma.sync.aligned.m16n8k64.row.col.s32.s4.s4.s32 {%r1, %r2, %r3, %r4}, {%r5, %r6, %r7, %r8}, "
 		"{%r9, %r10}, {%r1, %r2, %r3, %r4};\nret;\n}\n",
+		/* .satfinite on floating-point inputs */
+		HDR ".visible .entry k()\n{\n.reg .b32 %r<20>;\n.reg .f32 %f<9>;\n"
+		"mma.sync.aligned.m16n8k16.row.col.satfinite.f32.f16.f16.f32 {%f1, %f2, %f3, %f4}, {%r5, %r6, %r7, %r8}, "
+		"{%r9, %r10}, {%f1, %f2, %f3, %f4};\nret;\n}\n",
 		/* B row-major: mma.sync has .row.col only */
 		HDR ".visible .entry k()\n{\n.reg .b32 %r<20>;\n.reg .f32 %f<9>;\n"
 		"mma.sync.aligned.m16n8k16.row.row.f32.f16.f16.f32 {%f1, %f2, %f3, %f4}, {%r5, %r6, %r7, %r8}, "
