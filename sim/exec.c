@@ -32,7 +32,7 @@ static pthread_cond_t pool_cond = PTHREAD_COND_INITIALIZER;   /* new job */
 static pthread_cond_t pool_idle = PTHREAD_COND_INITIALIZER;   /* a participant left */
 static struct job *jobs;
 static pthread_once_t pool_once = PTHREAD_ONCE_INIT;
-static uint64_t shared_win, local_win;
+static uint64_t shared_win, local_win, param_win;
 static uint64_t max_insns;
 
 /* The launch's error is its first block's failure (rc, err); later ones are dropped. */
@@ -131,13 +131,15 @@ static void pool_init(void)
 		pthread_attr_destroy(&a);
 	}
 	/* generic-address windows: reserved, never readable, so never host memory */
-	void *w = mmap(NULL, 2ull << 32, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	void *w = mmap(NULL, 3ull << 32, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (w != MAP_FAILED) {
 		shared_win = (uint64_t)(uintptr_t)w;
 		local_win = shared_win + (1ull << 32);
+		param_win = local_win + (1ull << 32);
 	} else {
 		shared_win = 0xffff000000000000ull;
 		local_win = 0xffff800000000000ull;
+		param_win = 0xfffe000000000000ull;
 	}
 }
 
@@ -230,6 +232,7 @@ int sim_pool_run(struct sim_launch_op *k, char *err, size_t errlen)
 	j.env.hook_ctx = sim_hook_ctx;
 	j.env.shared_win = shared_win;
 	j.env.local_win = local_win;
+	j.env.param_win = param_win;
 	j.env.max_insns = max_insns;
 	j.env.heap_malloc = sim_heap_malloc;
 	j.env.heap_free = sim_heap_free;

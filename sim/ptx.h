@@ -147,6 +147,7 @@ struct ptx_env {
 	void (*hook)(void *ctx, uint64_t dptr, uint64_t len, int write);
 	void *hook_ctx;
 	uint64_t shared_win, local_win; /* generic-address windows (reserved, never host memory) */
+	uint64_t param_win;             /* ... and the kernel's parameters' (cvta.param), read only */
 	uint64_t max_insns;             /* per-block watchdog: -ETIMEDOUT past it (0: none) */
 	const _Atomic int *stop;        /* a cooperative launch: set when one of its blocks failed */
 	/* kernels' malloc and free: the launching context's device heap (NULL: none) */

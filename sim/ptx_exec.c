@@ -212,6 +212,17 @@ static uint8_t *tex_mem(void *ctx, uint64_t a, uint32_t n, int w)
 	return global_ptr(ctx, a, n, w);
 }
 
+/* A generic access to the kernel's parameters (a __grid_constant__ one whose address the
+ * program took: cvta.param), read only: the entry frame's parameter buffer. */
+static uint8_t *param_ptr(struct thr *t, uint64_t off, uint32_t n, int w)
+{
+	struct frame *f = t->fr;
+	while (f->parent)
+		f = f->parent;
+	uint32_t sz = f->fn->frame_param_size;
+	return !w && off < sz && n <= sz - off ? f->param + off : NULL;
+}
+
 /*
  * Host pointer for an access of n bytes at address a in space sp, or NULL (fault). Shared
  * and local addresses are 32 bits, as the hardware's: [%r+imm] over a 32-bit register wraps
@@ -241,6 +252,8 @@ static inline uint8_t *mem_ptr(struct blk *b, struct thr *t, int sp, uint64_t a,
 		uint64_t lo = a - b->env->local_win;
 		if (lo < (1ull << 32))
 			return lo < t->local_top && n <= t->local_top - lo ? t->local + lo : NULL;
+		if (unlikely(a - b->env->param_win < (1ull << 32)))
+			return param_ptr(t, a - b->env->param_win, n, w);
 		return global_ptr(b, a, n, w);
 	}
 	}
@@ -1108,8 +1121,9 @@ slow:
 			uint64_t a = RA;
 			int sh = a - b->env->shared_win < (1ull << 32);
 			int lo = a - b->env->local_win < (1ull << 32);
-			RD = in->kind2 == SP_SHARED ? sh : in->kind2 == SP_LOCAL ? lo :
-			     in->kind2 == SP_GLOBAL || in->kind2 == SP_CONST ? (!sh && !lo) : 0;
+			int pa = a - b->env->param_win < (1ull << 32);
+			RD = in->kind2 == SP_SHARED ? sh : in->kind2 == SP_LOCAL ? lo : in->kind2 == SP_PARAM ? pa :
+			     in->kind2 == SP_GLOBAL || in->kind2 == SP_CONST ? (!sh && !lo && !pa) : 0;
 			break;
 		}
 		case OP_TEX:
@@ -1190,13 +1204,15 @@ slow:
 		}
 		case OP_CVTA_TO:
 			RD = in->kind2 == SP_SHARED ? RA - b->env->shared_win :
-			     in->kind2 == SP_LOCAL ? RA - b->env->local_win : RA;
+			     in->kind2 == SP_LOCAL ? RA - b->env->local_win :
+			     in->kind2 == SP_PARAM ? RA - b->env->param_win : RA;
 			if (in->kind == K_U32)
 				RD = (uint32_t)RD;
 			break;
 		case OP_CVTA_FROM:
 			RD = in->kind2 == SP_SHARED ? (uint32_t)RA + b->env->shared_win :
-			     in->kind2 == SP_LOCAL ? (uint32_t)RA + b->env->local_win : RA;
+			     in->kind2 == SP_LOCAL ? (uint32_t)RA + b->env->local_win :
+			     in->kind2 == SP_PARAM ? (uint32_t)RA + b->env->param_win : RA;
 			break;
 		case OP_LD: {
 			if (unlikely(in->mod2 & LDST_VOLATILE)) {
