@@ -4,6 +4,7 @@
  * Dispatch is one switch over (opcode << 4 | type); every operand is a register slot. */
 #include "ptx.h"
 #include "ptx_ops.h"
+#include "tmap.h"
 #include "fround.h"
 #include "ptx_tex.h"
 
@@ -1769,6 +1770,88 @@ static uint64_t mb_make(uint64_t phase, uint64_t exp, int64_t tx, uint64_t pend)
 	return phase << 63 | ((uint64_t)tx & ((1ull << MB_TX_BITS) - 1)) << 40 | exp << 20 | pend;
 }
 
+/*
+ * A tiled tensor bulk copy (TMA): the box at the given coordinates of the tensor a map of
+ * tmap.c describes, between global memory and shared memory where the box lies dimension 0
+ * first, swizzled as the map asks (the 16-byte unit at bits 4 and up of a shared address
+ * exchanged, by XOR, with bits 7 and up: 3 bits for 128B, 2 for 64B, 1 for 32B). Elements
+ * outside the tensor read as 0 (NaN with the NaN fill, for floating-point types) and are not
+ * written. *bytes: the box's size.
+ */
+static int tma_copy(struct blk *b, struct thr *t, const struct ptx_insn *in, const uint64_t *r, uint64_t *bytes)
+{
+	static const uint8_t esz[] = {1, 2, 4, 4, 8, 8, 2, 4, 8, 2, 4, 4, 4};   /* by CUtensorMapDataType */
+	int ld = in->mod == MB_TMA_LOAD, rank = in->size;
+	uint64_t ma = r[in->o[1]];
+	uint8_t *mp = (ma & 63) ? NULL : mem_ptr(b, t, SP_GENERIC, ma, sizeof(struct sim_tmap), 0);
+	struct sim_tmap m;
+	if (!mp) {
+		fault(b, t, in, -EFAULT, "cp.async.bulk.tensor: no readable, 64-byte aligned tensor map at", ma);
+		return -EFAULT;
+	}
+	memcpy(&m, mp, sizeof(m));
+	uint32_t swz = m.flags >> 4 & 0xf, oob = m.flags >> 12 & 0xf, es = m.type < sizeof(esz) ? esz[m.type] : 0;
+	int ok = m.magic == SIM_TMAP_MAGIC && m.layout == 0 && m.rank == rank && es && !(m.flags & 0xf) && swz <= 3;
+	for (int d = 0; ok && d < rank; d++)
+		ok = m.estrides[d] == 1 && m.box[d];
+	if (!ok) {
+		fault(b, t, in, -EINVAL, "cp.async.bulk.tensor: not a tiled tensor map of this rank the simulator copies "
+		      "(element strides 1, no interleave, swizzle none/32B/64B/128B, whole-byte elements) at", ma);
+		return -EINVAL;
+	}
+	uint64_t n = 1;
+	for (int d = 0; d < rank; d++)
+		n *= m.box[d];
+	uint64_t inner = (uint64_t)m.box[0] * es, span = swz ? 16ull << swz : 0;
+	uint64_t sa = r[in->o[0]] + (uint64_t)in->imm;
+	if ((sa & 127) || (swz && inner > span)) {
+		fault(b, t, in, -EILSEQ, "cp.async.bulk.tensor: shared memory not 128-byte aligned, or the box's rows "
+		      "wider than its swizzle, at", sa);
+		return -EILSEQ;
+	}
+	uint8_t *sm = mem_ptr(b, t, SP_SHARED, sa, (uint32_t)(n * es), ld);
+	if (!sm || n * es >> 31) {
+		fault(b, t, in, -EFAULT, "illegal address: cp.async.bulk.tensor's box in shared memory at", sa);
+		return -EFAULT;
+	}
+	for (uint64_t e = 0; e < n; e++) {
+		uint64_t rest = e, ga = m.address;
+		int inside = 1;
+		for (int d = 0; d < rank; d++) {
+			int64_t c = (int64_t)(int32_t)r[in->o[2] + d] + (int64_t)(rest % m.box[d]);
+			rest /= m.box[d];
+			inside &= c >= 0 && (uint64_t)c < m.dims[d];
+			ga += (uint64_t)c * (d ? m.strides[d - 1] : es);
+		}
+		uint64_t s = sa + e * es;
+		if (swz)
+			s ^= (s >> 7 & ((1u << swz) - 1)) << 4;
+		uint8_t *se = sm + (s - sa);
+		if (!inside) {
+			if (ld) {
+				/* the NaN fill: floating-point types' canonical NaN; zeros otherwise */
+				uint64_t nan = !oob ? 0 : es == 2 ? 0x7fff : es == 4 ? 0x7fffffff : es == 8 ? 0x7fffffffffffffffull : 0;
+				int fp = m.type >= 6;   /* CU_TENSOR_MAP_DATA_TYPE_FLOAT16 and after: floating point */
+				if (!fp)
+					nan = 0;
+				memcpy(se, &nan, es);
+			}
+			continue;
+		}
+		uint8_t *gp = mem_ptr(b, t, SP_GLOBAL, ga, es, !ld);
+		if (!gp) {
+			fault(b, t, in, -EFAULT, "illegal address: cp.async.bulk.tensor's element in global memory at", ga);
+			return -EFAULT;
+		}
+		if (ld)
+			memcpy(se, gp, es);
+		else
+			memcpy(gp, se, es);
+	}
+	*bytes = n * es;
+	return 0;
+}
+
 /* Runs an mbarrier instruction or a bulk copy (which completes bytes on one). 0, *spin when
  * a wait found its phase open, or a fault. */
 static int mbar_exec(struct blk *b, struct thr *t, const struct ptx_insn *in, uint64_t *r, int *spin)
@@ -1799,13 +1882,21 @@ static int mbar_exec(struct blk *b, struct thr *t, const struct ptx_insn *in, ui
 			return 0;
 		n = len;
 	}
-	uint64_t a = r[in->o[4]] + (in->mod == MB_BULK_LOAD ? 0 : (uint64_t)in->imm);
+	if (in->mod == MB_TMA_LOAD || in->mod == MB_TMA_STORE) {
+		uint64_t len;
+		int rc = tma_copy(b, t, in, r, &len);
+		if (rc || in->mod == MB_TMA_STORE)
+			return rc;
+		n = len;
+	}
+	int copied = in->mod == MB_BULK_LOAD || in->mod == MB_TMA_LOAD;   /* its bytes complete on the mbarrier */
+	uint64_t a = r[in->o[4]] + (copied ? 0 : (uint64_t)in->imm);
 	if (a & 7) {
 		fault(b, t, in, -EILSEQ, "misaligned address: mbarrier at", a);
 		return -EILSEQ;
 	}
 	int look = in->mod == MB_TEST || in->mod == MB_TRY;
-	uint8_t *p = mem_ptr(b, t, in->mod == MB_BULK_LOAD ? SP_SHARED : in->kind2, a, 8, !look);
+	uint8_t *p = mem_ptr(b, t, copied ? SP_SHARED : in->kind2, a, 8, !look);
 	if (!p) {
 		fault(b, t, in, -EFAULT, "illegal address: mbarrier at", a);
 		return -EFAULT;
@@ -1835,6 +1926,7 @@ static int mbar_exec(struct blk *b, struct thr *t, const struct ptx_insn *in, ui
 	case MB_EXPECT_TX:
 	case MB_COMPLETE_TX:
 	case MB_BULK_LOAD:
+	case MB_TMA_LOAD:
 		if (!exp || n > (uint64_t)lim || (in->mod == MB_EXPECT_TX ? tx + (int64_t)n > lim : tx - (int64_t)n < -lim)) {
 			fault(b, t, in, -EINVAL, !exp ? "mbarrier transaction on an object not initialised:" :
 			      "mbarrier transaction count out of range at", a);

@@ -145,7 +145,11 @@ enum { MB_INIT, MB_ARRIVE, MB_ARRIVE_DROP, MB_TEST, MB_TRY, MB_PENDING, MB_INVAL
        MB_EXPECT_TX, MB_COMPLETE_TX,   /* [o[4] + imm] gets o[1] bytes expected, or completed */
        MB_BULK_LOAD,    /* cp.async.bulk global -> shared: shared [o[0] + imm] = global [o[1] + r[o[3]]],
 			 * o[2] bytes, then as many completed on the mbarrier at [o[4]] */
-       MB_BULK_STORE }; /* shared -> global: global [o[0] + imm] = shared [o[1] + r[o[3]]], o[2] bytes */
+       MB_BULK_STORE,   /* shared -> global: global [o[0] + imm] = shared [o[1] + r[o[3]]], o[2] bytes */
+       MB_TMA_LOAD,     /* cp.async.bulk.tensor, tiled, size dimensions: the box at coordinates
+			 * o[2].. of the tensor map at generic [o[1]] into shared [o[0] + imm],
+			 * its bytes completed on the mbarrier at [o[4]] */
+       MB_TMA_STORE };  /* the box from shared [o[0] + imm] into the tensor at coordinates o[2].. */
 #define MB_PARITY 0x01
 #define MB_NOINC  0x02
 #define MB_TX     0x04   /* arrive.expect_tx: o[2] bytes expected before the arrival */

@@ -1726,6 +1726,78 @@ static int parse_cvt_fp8(struct P *P, const struct mn *m, const char *name, uint
 	return 0;
 }
 
+/*
+ * The tiled tensor bulk copies of sm_90 (TMA), with a tensor map the program encoded:
+ *   cp.async.bulk.tensor.Nd.shared::{cluster,cta}.global{.tile}.mbarrier::complete_tx::bytes
+ *       [dst], [tmap, {c0, ...}], [mbar]{, policy}
+ *   cp.async.bulk.tensor.Nd.global.shared::cta{.tile}.bulk_group [tmap, {c0, ...}], [src]{, policy}
+ * (N 1 to 5, .L2::cache_hint for the policy). Multicast, im2col and gather forms are refused.
+ */
+static int parse_tma(struct P *P, const struct mn *m, const char *name, uint32_t line, uint32_t g, int gneg)
+{
+	static const char *const mods[] = {".async", ".bulk", ".tensor", ".1d", ".2d", ".3d", ".4d", ".5d",
+	                                   ".shared::cluster", ".shared::cta", ".global", ".tile",
+	                                   ".mbarrier::complete_tx::bytes", ".bulk_group", ".L2::cache_hint", NULL};
+	int rank = 0;
+	for (int i = 1; i <= 5; i++) {
+		char d[4] = {'.', (char)('0' + i), 'd', 0};
+		if (mn_has(m, d))
+			rank = i;
+	}
+	/* cp .async .bulk .tensor .Nd, then the destination's space and the source's */
+	int ld = m->nparts > 6 && (!strcmp(m->part[5], ".shared::cluster") || !strcmp(m->part[5], ".shared::cta")) &&
+	         !strcmp(m->part[6], ".global") && mn_has(m, ".mbarrier::complete_tx::bytes");
+	int st = m->nparts > 6 && !strcmp(m->part[5], ".global") && !strcmp(m->part[6], ".shared::cta") &&
+	         mn_has(m, ".bulk_group");
+	if (!rank || !mn_only(m, mods) || !mn_has(m, ".async") || (!ld && !st))
+		return perr(P, -ENOTSUP, line, "unsupported instruction '%s' (cp.async.bulk.tensor: tiled, 1 to 5 "
+		            "dimensions, global to shared on an mbarrier or shared to global in a bulk group; no "
+		            "multicast, im2col or gather)", name);
+	int hint = mn_has(m, ".L2::cache_hint"), rc;
+	struct opnd smem, coords, mbar, policy;
+	uint32_t tmap = 0;
+	P->vec_max = 8;
+	if (ld)
+		rc = parse_opnd(P, &smem, K_U64);
+	else
+		rc = parse_texaddr(P, name, &tmap, &coords);
+	if (!rc)
+		rc = expect_punct(P, ',', name);
+	if (!rc && ld)
+		rc = parse_texaddr(P, name, &tmap, &coords);
+	else if (!rc)
+		rc = parse_opnd(P, &smem, K_U64);
+	if (!rc && ld && !(rc = expect_punct(P, ',', name)))
+		rc = parse_opnd(P, &mbar, K_U64);
+	if (!rc && hint && !(rc = expect_punct(P, ',', name)))
+		rc = parse_opnd(P, &policy, K_U64);
+	P->vec_max = 0;
+	if (rc)
+		return rc;
+	struct tok *t = lex_next(&P->L);
+	if (!tok_isp(t, ';') || smem.t != O_ADDR || (ld && mbar.t != O_ADDR) || coords.nvec != rank || coords.vec_imm)
+		return perr(P, -EINVAL, line, "malformed '%s': takes %s with %d coordinates", name,
+		            ld ? "[dst], [tensor-map, {coordinates}], [mbarrier]" : "[tensor-map, {coordinates}], [src]",
+		            rank);
+	uint32_t first = coord_slots(P, coords.vec, rank, line), mb = ld ? mbar.slot : 0;
+	if (ld && mbar.imm) {   /* the mbarrier's offset folded into a slot of its own, first */
+		uint32_t sum = new_slot(P, K_U64, 0), off = const_slot(P, (uint64_t)mbar.imm);
+		struct ptx_insn *add = P->rc ? NULL : emit(P, line);
+		if (!add)
+			return P->rc;
+		*add = (struct ptx_insn){ .op = OP_ADD, .kind = K_U64, .guard = g, .gneg = (uint8_t)gneg,
+		                          .line = add->line, .o = { sum, mb, off } };
+		mb = sum;
+	}
+	struct ptx_insn *in = P->rc ? NULL : emit(P, line);
+	if (!in)
+		return P->rc;
+	*in = (struct ptx_insn){ .op = OP_MBAR, .kind = K_NONE, .guard = g, .gneg = (uint8_t)gneg, .line = in->line,
+	                         .mod = (uint8_t)(ld ? MB_TMA_LOAD : MB_TMA_STORE), .kind2 = SP_SHARED,
+	                         .size = (uint8_t)rank, .imm = smem.imm, .o = { smem.slot, tmap, first, 0, mb } };
+	return P->rc;
+}
+
 /* txq/suq d, [h]: one attribute of a texture or surface object. */
 static int parse_txq(struct P *P, const struct mn *m, const char *name, uint32_t line,
                      uint32_t g, int gneg)
@@ -1911,6 +1983,8 @@ static int parse_insn_raw(struct P *P, const struct tok *t, uint32_t g, int gneg
 	}
 	if (!strcmp(op, "mma"))
 		return parse_mma(P, &m, name, line, g, gneg);
+	if (!strcmp(op, "cp") && mn_has(&m, ".tensor"))
+		return parse_tma(P, &m, name, line, g, gneg);
 	if (!strcmp(op, "ldmatrix") || !strcmp(op, "stmatrix"))
 		return parse_ldmatrix(P, &m, name, line, g, gneg);
 	if (!strcmp(op, "cvt") && (mn_has(&m, ".e4m3x2") || mn_has(&m, ".e5m2x2")))

@@ -5,20 +5,12 @@
 #include <string.h>
 
 /*
- * The simulated device (compute capability 7.5) has no tensor memory accelerator, so no
- * kernel reads a map; what a program can see is that a well-formed map is accepted and an
- * ill-formed one refused. The 128 bytes hold the arguments in a fixed order (the real
- * encoding is the GPU's own and is not reproduced).
+ * A well-formed map is accepted and an ill-formed one refused; the executor's tensor bulk
+ * copies (cp.async.bulk.tensor, tiled) read the maps made here (tmap.h).
  */
 
-struct sim_tmap {
-	uint64_t address;
-	uint64_t dims[5], strides[4];
-	uint16_t box[5];
-	uint8_t estrides[5];
-	uint8_t type, rank, layout;    /* layout: 0 tiled, 1 im2col, 2 im2col wide */
-	uint16_t flags;                /* interleave | swizzle << 4 | l2 << 8 | oob << 12 */
-};
+#include "tmap.h"
+
 _Static_assert(sizeof(struct sim_tmap) <= sizeof(CUtensorMap), "a tensor map holds the encoding");
 
 static CUresult tmap_check(CUtensorMap *map, CUtensorMapDataType type, cuuint32_t rank, void *address,
@@ -49,8 +41,10 @@ static CUresult tmap_check(CUtensorMap *map, CUtensorMapDataType type, cuuint32_
 
 static CUresult tmap_store(CUtensorMap *map, const struct sim_tmap *t)
 {
+	struct sim_tmap m = *t;
+	m.magic = SIM_TMAP_MAGIC;
 	memset(map, 0, sizeof(*map));
-	memcpy(map, t, sizeof(*t));
+	memcpy(map, &m, sizeof(m));
 	return CUDA_SUCCESS;
 }
 

@@ -30,7 +30,8 @@ $(B)/tests/runtime/bulk_copy_shared: RT_NVCC += -diag-suppress 20054
 $(B)/tests/runtime/bf16_native $(B)/tests/runtime/bf16_native_shared: RT_NVCC += -arch=sm_90
 # Programmatic dependent launch (griddepcontrol), the fp8 conversions and bulk copies are Hopper's too.
 $(B)/tests/runtime/pdl $(B)/tests/runtime/pdl_shared $(B)/tests/runtime/fp8_convert $(B)/tests/runtime/fp8_convert_shared \
-$(B)/tests/runtime/bulk_copy $(B)/tests/runtime/bulk_copy_shared $(B)/tests/runtime/matrix_store $(B)/tests/runtime/matrix_store_shared: RT_NVCC += -arch=sm_90
+$(B)/tests/runtime/bulk_copy $(B)/tests/runtime/bulk_copy_shared $(B)/tests/runtime/matrix_store $(B)/tests/runtime/matrix_store_shared \
+$(B)/tests/runtime/tensor_copy $(B)/tests/runtime/tensor_copy_shared: RT_NVCC += -arch=sm_90
 # Without sanitizers the programs are linked stripped: they travel in make gpu-kit's tree,
 # whose size is bounded, and a third of each is symbols.
 ifneq ($(SAN),1)

@@ -60,9 +60,13 @@ int main(void)
 		/* a size that is not 4, 8 or 16 */
 		HDR ".visible .entry k(.param .u64 p)\n{\n.reg .b32 %r<2>;\n.reg .b64 %rd<2>;\n.shared .b8 s[16];\n"
 		"ld.param.u64 %rd1, [p];\nmov.u32 %r1, s;\ncp.async.ca.shared.global [%r1], [%rd1], 12;\nret;\n}\n",
-		/* the tensor (TMA) and multicast bulk forms */
-		HDR ".visible .entry k(.param .u64 p)\n{\n.reg .b32 %r<4>;\n.reg .b64 %rd<3>;\n.shared .b8 s[16];\n"
-		"ld.param.u64 %rd1, [p];\nmov.u32 %r1, s;\ncp.async.bulk.tensor.1d.shared::cluster.global.mbarrier::"
+		/* the im2col tensor form, a tensor copy with the wrong number of coordinates, and the
+		 * multicast bulk form */
+		HDR ".visible .entry k(.param .u64 p)\n{\n.reg .b32 %r<6>;\n.reg .b16 %h<2>;\n.reg .b64 %rd<3>;\n"
+		".shared .b8 s[16];\nld.param.u64 %rd1, [p];\nmov.u32 %r1, s;\ncp.async.bulk.tensor.3d.shared::cluster."
+		"global.im2col.mbarrier::complete_tx::bytes [%r1], [%rd1, {%r2, %r3, %r4}], [%r5], {%h1};\nret;\n}\n",
+		HDR ".visible .entry k(.param .u64 p)\n{\n.reg .b32 %r<6>;\n.reg .b64 %rd<3>;\n.shared .b8 s[16];\n"
+		"ld.param.u64 %rd1, [p];\nmov.u32 %r1, s;\ncp.async.bulk.tensor.2d.shared::cluster.global.tile.mbarrier::"
 		"complete_tx::bytes [%r1], [%rd1, {%r2}], [%r3];\nret;\n}\n",
 		HDR ".visible .entry k(.param .u64 p)\n{\n.reg .b32 %r<4>;\n.reg .b16 %h<2>;\n.reg .b64 %rd<3>;\n"
 		".shared .b8 s[16];\nld.param.u64 %rd1, [p];\nmov.u32 %r1, s;\ncp.async.bulk.shared::cluster.global."
@@ -104,6 +108,40 @@ int main(void)
 		CK(cuModuleGetFunction(&f, m, "mb"));
 		void *args[] = { &mode };
 		CK_RC(st_launch1(f, args), mb_want[mode]);
+		CK(cuCtxDestroy(ctx));
+	}
+
+	/* a tensor copy with a map the driver made runs; one whose "map" is not one (zeros in
+	 * global memory), or whose box lands in shared memory not 128-byte aligned, fails */
+	static const char tma_ptx[] = HDR
+		".visible .entry tm(.param .u64 map, .param .u32 off)\n{\n.reg .b32 %r<6>;\n.reg .b64 %rd<3>;\n"
+		".shared .align 128 .b8 s[256];\n.shared .align 8 .b64 bar;\n"
+		"ld.param.u64 %rd1, [map];\nld.param.u32 %r4, [off];\nmov.u32 %r1, s;\nadd.u32 %r1, %r1, %r4;\n"
+		"mov.u32 %r2, 0;\nmov.u32 %r3, bar;\nmbarrier.init.shared.b64 [%r3], 1;\n"
+		"cp.async.bulk.tensor.1d.shared::cluster.global.tile.mbarrier::complete_tx::bytes [%r1], [%rd1, {%r2}], "
+		"[%r3];\nret;\n}\n";
+	const CUresult tma_want[3] = { CUDA_SUCCESS, CUDA_ERROR_MISALIGNED_ADDRESS, CUDA_ERROR_LAUNCH_FAILED };
+	for (unsigned k = 0; k < 3; k++) {
+		CUmodule m;
+		CUfunction f;
+		CUdeviceptr data, map;
+		CUtensorMap tmap;
+		cuuint64_t dims[1] = { 64 };
+		cuuint32_t box[1] = { 32 }, es[1] = { 1 };
+		unsigned off = k == 1 ? 16 : 0;
+		CK(cuCtxCreate(&ctx, NULL, 0, dev));
+		CK(cuModuleLoadData(&m, tma_ptx));
+		CK(cuModuleGetFunction(&f, m, "tm"));
+		CK(cuMemAlloc(&data, 256));
+		CK(cuMemAlloc(&map, sizeof(tmap)));
+		CK(cuTensorMapEncodeTiled(&tmap, CU_TENSOR_MAP_DATA_TYPE_FLOAT32, 1, (void *)data, dims, NULL, box, es,
+					  CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_NONE,
+					  CU_TENSOR_MAP_L2_PROMOTION_NONE, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE));
+		if (k == 2)
+			memset(&tmap, 0, sizeof(tmap));
+		CK(cuMemcpyHtoD(map, &tmap, sizeof(tmap)));
+		void *args[] = { &map, &off };
+		CK_RC(st_launch1(f, args), tma_want[k]);
 		CK(cuCtxDestroy(ctx));
 	}
 	printf("test_sim_cpasync: ok\n");
