@@ -135,6 +135,11 @@ else
 	rc=0
 	for p in "${pids[@]}"; do wait "$p" || rc=$?; done
 fi
+# afl-fuzz sometimes leaves a forkserver of this target stopped and orphaned when it exits
+# (seen with the CMPLOG build): end those, orphans only, so another run's live ones stay
+for p in $(pgrep -x -f "$cmp|$bin" 2>/dev/null); do
+	[ "$(ps -o ppid= -p "$p" 2>/dev/null | tr -d ' ')" = 1 ] && kill -KILL "$p" 2>/dev/null
+done
 load1=$(cut -d' ' -f1 /proc/loadavg 2>/dev/null)
 stats=$out/${insts[0]}/fuzzer_stats
 if [ ! -f "$stats" ]; then
