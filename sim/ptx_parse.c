@@ -1749,6 +1749,32 @@ static int parse_tma(struct P *P, const struct mn *m, const char *name, uint32_t
 	         !strcmp(m->part[6], ".global") && mn_has(m, ".mbarrier::complete_tx::bytes");
 	int st = m->nparts > 6 && !strcmp(m->part[5], ".global") && !strcmp(m->part[6], ".shared::cta") &&
 	         mn_has(m, ".bulk_group");
+	if (mn_has(m, ".prefetch")) {
+		int hint = mn_has(m, ".L2::cache_hint"), rc;
+		struct opnd coords, policy;
+		uint32_t tmap = 0;
+		/* cp.async.bulk.prefetch.tensor.Nd.L2.global{.tile} [tmap, {c...}]{, policy}: a hint into
+		 * L2, which the simulator has not */
+		static const char *const pf_mods[] = {".async", ".bulk", ".prefetch", ".tensor", ".1d", ".2d", ".3d", ".4d",
+		                                      ".5d", ".L2", ".global", ".tile", ".L2::cache_hint", NULL};
+		if (!rank || !mn_only(m, pf_mods))
+			return perr(P, -ENOTSUP, line, "unsupported instruction '%s' (tensor prefetch: tiled)", name);
+		P->vec_max = 8;
+		rc = parse_texaddr(P, name, &tmap, &coords);
+		if (!rc && hint && !(rc = expect_punct(P, ',', name)))
+			rc = parse_opnd(P, &policy, K_U64);
+		P->vec_max = 0;
+		if (rc)
+			return rc;
+		if (!tok_isp(lex_next(&P->L), ';') || coords.nvec != rank)
+			return perr(P, -EINVAL, line, "malformed '%s': takes [tensor-map, {%d coordinates}]", name, rank);
+		struct ptx_insn *in = emit(P, line);
+		if (!in)
+			return P->rc;
+		in->op = OP_NOP;
+		in->kind = K_NONE;
+		return 0;
+	}
 	if (!rank || !mn_only(m, mods) || !mn_has(m, ".async") || (!ld && !st))
 		return perr(P, -ENOTSUP, line, "unsupported instruction '%s' (cp.async.bulk.tensor: tiled, 1 to 5 "
 		            "dimensions, global to shared on an mbarrier or shared to global in a bulk group; no "
@@ -2569,6 +2595,16 @@ static int parse_insn_raw(struct P *P, const struct tok *t, uint32_t g, int gneg
 		static const char *const mods[] = {".async", ".bulk", ".shared::cluster", ".shared::cta", ".global",
 		                                   ".mbarrier::complete_tx::bytes", ".bulk_group", ".L2::cache_hint",
 		                                   ".commit_group", ".wait_group", ".read", NULL};
+		static const char *const pf_mods[] = {".async", ".bulk", ".prefetch", ".L2", ".global", ".L2::cache_hint",
+		                                      NULL};
+		if (mn_has(&m, ".prefetch")) {   /* a hint into L2, which the simulator has not */
+			if (!mn_only(&m, pf_mods) || !mn_has(&m, ".global") || n < 2 || n > 3 || o[0].t != O_ADDR)
+				return perr(P, -EINVAL, line, "malformed '%s': cp.async.bulk.prefetch.L2.global [a], size",
+				            name);
+			in->op = OP_NOP;
+			in->kind = K_NONE;
+			return 0;
+		}
 		if (!mn_has(&m, ".async") || !mn_only(&m, mods))
 			return perr(P, -ENOTSUP, line, "unsupported instruction '%s' (cp.async.bulk: global to shared on "
 			            "an mbarrier, shared to global in a bulk group; no tensor, multicast or prefetch forms)",

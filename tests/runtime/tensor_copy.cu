@@ -18,6 +18,7 @@ static __device__ unsigned smem(const void *p) { return (unsigned)__cvta_generic
 static __device__ void load_box(const CUtensorMap *tm, int x, int y, void *sm, unsigned long long *mbar, unsigned bytes)
 {
 	if (threadIdx.x == 0) {
+		asm volatile("prefetch.tensormap [%0];" :: "l"(tm) : "memory");   /* as CUTLASS does first */
 		asm volatile("mbarrier.init.shared::cta.b64 [%0], 1;" :: "r"(smem(mbar)) : "memory");
 		asm volatile("{\n.reg .b64 st;\nmbarrier.arrive.expect_tx.shared::cta.b64 st, [%0], %1;\n}"
 			     :: "r"(smem(mbar)), "r"(bytes) : "memory");

@@ -118,6 +118,9 @@ int main(void)
 		".shared .align 128 .b8 s[256];\n.shared .align 8 .b64 bar;\n"
 		"ld.param.u64 %rd1, [map];\nld.param.u32 %r4, [off];\nmov.u32 %r1, s;\nadd.u32 %r1, %r1, %r4;\n"
 		"mov.u32 %r2, 0;\nmov.u32 %r3, bar;\nmbarrier.init.shared.b64 [%r3], 1;\n"
+		/* (the prefetches into L2 are hints, whatever the map) */
+		"prefetch.tensormap [%rd1];\ncp.async.bulk.prefetch.L2.global [%rd1], 128;\n"
+		"cp.async.bulk.prefetch.tensor.1d.L2.global.tile [%rd1, {%r2}];\n"
 		"cp.async.bulk.tensor.1d.shared::cluster.global.tile.mbarrier::complete_tx::bytes [%r1], [%rd1, {%r2}], "
 		"[%r3];\nret;\n}\n";
 	const CUresult tma_want[3] = { CUDA_SUCCESS, CUDA_ERROR_MISALIGNED_ADDRESS, CUDA_ERROR_LAUNCH_FAILED };
