@@ -1726,6 +1726,82 @@ static int parse_cvt_fp8(struct P *P, const struct mn *m, const char *name, uint
 	return 0;
 }
 
+/* A slot holding the address a names: its register, or (an offset given) a fresh slot that an
+ * add emitted here fills, ahead of the instruction that uses it. */
+static uint32_t addr_slot(struct P *P, const struct opnd *a, uint32_t line, uint32_t g, int gneg)
+{
+	if (!a->imm)
+		return a->slot;
+	uint32_t sum = new_slot(P, K_U64, 0), off = const_slot(P, (uint64_t)a->imm);
+	struct ptx_insn *add = P->rc ? NULL : emit(P, line);
+	if (add)
+		*add = (struct ptx_insn){ .op = OP_ADD, .kind = K_U64, .guard = g, .gneg = (uint8_t)gneg,
+		                          .line = add->line, .o = { sum, a->slot, off } };
+	return sum;
+}
+
+/*
+ * cp.async.bulk (sm_90's bulk copies, what cuda::memcpy_async of 16-byte-aligned sizes
+ * compiles to there), its operands o[0..n) parsed: global -> shared completing its bytes on
+ * an mbarrier
+ *   cp.async.bulk.shared::{cluster,cta}.global.mbarrier::complete_tx::bytes [d], [s], n, [mbar]
+ * shared -> global in a bulk group, and the group's commit and wait:
+ *   cp.async.bulk.global.shared::cta.bulk_group [d], [s], n;  cp.async.bulk.commit_group;
+ *   cp.async.bulk.wait_group{.read} N
+ * and cp.async.bulk.prefetch.L2.global [a], n. The copy is made at once (the ISA promises it
+ * only at the completion), so the group's commit and wait have nothing left to do, and the
+ * simulator has no L2 to prefetch into. (The tensor forms: parse_tma.)
+ */
+static int parse_bulk(struct P *P, const struct mn *m, const char *name, uint32_t line, uint32_t g, int gneg,
+		      const struct opnd *o, int n)
+{
+	static const char *const mods[] = {".async", ".bulk", ".shared::cluster", ".shared::cta", ".global",
+	                                   ".mbarrier::complete_tx::bytes", ".bulk_group", ".L2::cache_hint",
+	                                   ".commit_group", ".wait_group", ".read", NULL};
+	static const char *const pf_mods[] = {".async", ".bulk", ".prefetch", ".L2", ".global", ".L2::cache_hint", NULL};
+	int nop = 0;
+	if (mn_has(m, ".prefetch")) {
+		if (!mn_only(m, pf_mods) || !mn_has(m, ".global") || n < 2 || n > 3 || o[0].t != O_ADDR)
+			return perr(P, -EINVAL, line, "malformed '%s': cp.async.bulk.prefetch.L2.global [a], size", name);
+		nop = 1;
+	} else if (!mn_has(m, ".async") || !mn_only(m, mods)) {
+		return perr(P, -ENOTSUP, line, "unsupported instruction '%s' (cp.async.bulk: global to shared on an "
+		            "mbarrier, shared to global in a bulk group; no multicast form)", name);
+	} else if (mn_has(m, ".commit_group") || mn_has(m, ".wait_group")) {
+		if (n > 1 || (mn_has(m, ".wait_group") ? n != 1 : n != 0))
+			return perr(P, -EINVAL, line, "malformed '%s'", name);
+		nop = 1;
+	}
+	struct ptx_insn tmpl = { .op = OP_NOP, .kind = K_NONE, .guard = g, .gneg = (uint8_t)gneg };
+	if (!nop) {
+		int hint = mn_has(m, ".L2::cache_hint");
+		int ld = m->nparts > 4 && (!strcmp(m->part[3], ".shared::cluster") || !strcmp(m->part[3], ".shared::cta")) &&
+		         !strcmp(m->part[4], ".global") && mn_has(m, ".mbarrier::complete_tx::bytes");
+		int st = m->nparts > 4 && !strcmp(m->part[3], ".global") && !strcmp(m->part[4], ".shared::cta") &&
+		         mn_has(m, ".bulk_group");
+		if ((!ld && !st) || n != (ld ? 4 : 3) + hint || o[0].t != O_ADDR || o[1].t != O_ADDR ||
+		    o[2].t != O_SLOT || (ld && o[3].t != O_ADDR))
+			return perr(P, -EINVAL, line, "malformed '%s': takes [dst], [src], size%s", name,
+			            ld ? ", [mbarrier]" : "");
+		tmpl.op = OP_MBAR;
+		tmpl.mod = (uint8_t)(ld ? MB_BULK_LOAD : MB_BULK_STORE);
+		tmpl.kind2 = SP_SHARED;
+		tmpl.o[0] = o[0].slot;
+		tmpl.imm = o[0].imm;
+		tmpl.o[1] = o[1].slot;
+		tmpl.o[3] = const_slot(P, (uint64_t)o[1].imm);
+		tmpl.o[2] = o[2].slot;
+		if (ld)
+			tmpl.o[4] = addr_slot(P, &o[3], line, g, gneg);
+	}
+	struct ptx_insn *in = P->rc ? NULL : emit(P, line);
+	if (!in)
+		return P->rc;
+	tmpl.line = in->line;
+	*in = tmpl;
+	return 0;
+}
+
 /*
  * The tiled tensor bulk copies of sm_90 (TMA), with a tensor map the program encoded:
  *   cp.async.bulk.tensor.Nd.shared::{cluster,cta}.global{.tile}.mbarrier::complete_tx::bytes
@@ -1805,16 +1881,7 @@ static int parse_tma(struct P *P, const struct mn *m, const char *name, uint32_t
 		return perr(P, -EINVAL, line, "malformed '%s': takes %s with %d coordinates", name,
 		            ld ? "[dst], [tensor-map, {coordinates}], [mbarrier]" : "[tensor-map, {coordinates}], [src]",
 		            rank);
-	uint32_t first = coord_slots(P, coords.vec, rank, line), mb = ld ? mbar.slot : 0;
-	if (ld && mbar.imm) {   /* the mbarrier's offset folded into a slot of its own, first */
-		uint32_t sum = new_slot(P, K_U64, 0), off = const_slot(P, (uint64_t)mbar.imm);
-		struct ptx_insn *add = P->rc ? NULL : emit(P, line);
-		if (!add)
-			return P->rc;
-		*add = (struct ptx_insn){ .op = OP_ADD, .kind = K_U64, .guard = g, .gneg = (uint8_t)gneg,
-		                          .line = add->line, .o = { sum, mb, off } };
-		mb = sum;
-	}
+	uint32_t first = coord_slots(P, coords.vec, rank, line), mb = ld ? addr_slot(P, &mbar, line, g, gneg) : 0;
 	struct ptx_insn *in = P->rc ? NULL : emit(P, line);
 	if (!in)
 		return P->rc;
@@ -2038,6 +2105,8 @@ static int parse_insn_raw(struct P *P, const struct tok *t, uint32_t g, int gneg
 	P->vec_max = 0;
 	if (rc)
 		return rc;
+	if (!strcmp(op, "cp") && mn_has(&m, ".bulk"))
+		return parse_bulk(P, &m, name, line, g, gneg, o, n);
 	in = emit(P, line);
 	if (!in)
 		return P->rc;
@@ -2581,81 +2650,6 @@ static int parse_insn_raw(struct P *P, const struct tok *t, uint32_t g, int gneg
 	 * are no-ops. Operands: [dst], [src], cp-size{, src-size | ignore-src predicate}{,
 	 * cache-policy}; the source's offset goes in a constant slot (o[3]).
 	 */
-	/*
-	 * cp.async.bulk (sm_90's bulk copies, what cuda::memcpy_async of 16-byte-aligned sizes
-	 * compiles to there): global -> shared completing its bytes on an mbarrier
-	 *   cp.async.bulk.shared::{cluster,cta}.global.mbarrier::complete_tx::bytes [d], [s], n, [mbar]
-	 * shared -> global in a bulk group, and the group's commit and wait:
-	 *   cp.async.bulk.global.shared::cta.bulk_group [d], [s], n;  cp.async.bulk.commit_group;
-	 *   cp.async.bulk.wait_group{.read} N
-	 * The copy is made at once (the ISA promises it only at the completion), so the group's
-	 * commit and wait have nothing left to do. The tensor forms (TMA) are not simulated.
-	 */
-	if (!strcmp(op, "cp") && mn_has(&m, ".bulk")) {
-		static const char *const mods[] = {".async", ".bulk", ".shared::cluster", ".shared::cta", ".global",
-		                                   ".mbarrier::complete_tx::bytes", ".bulk_group", ".L2::cache_hint",
-		                                   ".commit_group", ".wait_group", ".read", NULL};
-		static const char *const pf_mods[] = {".async", ".bulk", ".prefetch", ".L2", ".global", ".L2::cache_hint",
-		                                      NULL};
-		if (mn_has(&m, ".prefetch")) {   /* a hint into L2, which the simulator has not */
-			if (!mn_only(&m, pf_mods) || !mn_has(&m, ".global") || n < 2 || n > 3 || o[0].t != O_ADDR)
-				return perr(P, -EINVAL, line, "malformed '%s': cp.async.bulk.prefetch.L2.global [a], size",
-				            name);
-			in->op = OP_NOP;
-			in->kind = K_NONE;
-			return 0;
-		}
-		if (!mn_has(&m, ".async") || !mn_only(&m, mods))
-			return perr(P, -ENOTSUP, line, "unsupported instruction '%s' (cp.async.bulk: global to shared on "
-			            "an mbarrier, shared to global in a bulk group; no tensor, multicast or prefetch forms)",
-			            name);
-		if (mn_has(&m, ".commit_group") || mn_has(&m, ".wait_group")) {
-			if (n > 1 || (mn_has(&m, ".wait_group") ? n != 1 : n != 0))
-				return perr(P, -EINVAL, line, "malformed '%s'", name);
-			in->op = OP_NOP;
-			in->kind = K_NONE;
-			return 0;
-		}
-		int hint = mn_has(&m, ".L2::cache_hint");
-		int ld = m.nparts > 4 && (!strcmp(m.part[3], ".shared::cluster") || !strcmp(m.part[3], ".shared::cta")) &&
-		         !strcmp(m.part[4], ".global") && mn_has(&m, ".mbarrier::complete_tx::bytes");
-		int stv = m.nparts > 4 && !strcmp(m.part[3], ".global") && !strcmp(m.part[4], ".shared::cta") &&
-		          mn_has(&m, ".bulk_group");
-		int want = (ld ? 4 : 3) + hint;
-		if ((!ld && !stv) || n != want || o[0].t != O_ADDR || o[1].t != O_ADDR || o[2].t != O_SLOT ||
-		    (ld && o[3].t != O_ADDR))
-			return perr(P, -EINVAL, line, "malformed '%s': takes [dst], [src], size%s", name,
-			            ld ? ", [mbarrier]" : "");
-		in->op = OP_MBAR;
-		in->kind = K_NONE;
-		in->mod = (uint8_t)(ld ? MB_BULK_LOAD : MB_BULK_STORE);
-		in->kind2 = SP_SHARED;
-		in->o[0] = o[0].slot;
-		in->imm = o[0].imm;
-		in->o[1] = o[1].slot;
-		in->o[3] = const_slot(P, (uint64_t)o[1].imm);
-		in->o[2] = o[2].slot;
-		if (ld) {
-			uint32_t mb = o[3].slot;
-			if (o[3].imm) {   /* the mbarrier's offset folded into a slot of its own */
-				struct ptx_insn *add = emit(P, line);
-				if (!add)
-					return P->rc;
-				in = &P->f->code[P->f->ncode - 2];   /* (emit may have moved the code) */
-				uint32_t sum = new_slot(P, K_U64, 0);
-				*add = (struct ptx_insn){ .op = OP_ADD, .kind = K_U64, .guard = g, .gneg = (uint8_t)gneg,
-				                          .line = add->line, .o = { sum, mb, const_slot(P, (uint64_t)o[3].imm) } };
-				/* the add must come first: swap it with the copy */
-				struct ptx_insn tmp = *in;
-				*in = *add;
-				*add = tmp;
-				add->o[4] = sum;
-				return 0;
-			}
-			in->o[4] = mb;
-		}
-		return 0;
-	}
 	if (!strcmp(op, "cp") && mn_has(&m, ".mbarrier")) {
 		/* cp.async.mbarrier.arrive{.noinc}{.shared{::cta}}.b64 [a]: the copies before it are
 		 * done already here, so its arrival comes at once */
