@@ -1922,22 +1922,11 @@ void sim_graph_cond_run(struct sim_stream *s, struct sim_op *op)
 		}
 		if (!b)
 			return;
-		for (size_t i = 0; i < b->n; i++) {
-			const struct sim_gstep *st = &b->steps[i];
-			if (!st->op || !st->enabled)
-				continue;
-			struct sim_op *o = op_clone(st->op);
-			if (!o) {
-				sim_log("a conditional node's body: out of memory");
-				pthread_mutex_lock(&g_lock);
-				if (s->ctx->sticky == CUDA_SUCCESS)
-					s->ctx->sticky = CUDA_ERROR_LAUNCH_OUT_OF_RESOURCES;
-				pthread_mutex_unlock(&g_lock);
-				return;
-			}
-			sim_op_run(s, o);
-			sim_op_free(o);
-		}
+		/* the body's own operations run as they are: running one reads it and changes nothing,
+		 * and the executable graph outlives its queued launches */
+		for (size_t i = 0; i < b->n; i++)
+			if (b->steps[i].op && b->steps[i].enabled)
+				sim_op_run(s, b->steps[i].op);
 		if (op->u.cond.type != CU_GRAPH_COND_TYPE_WHILE || s->ctx->sticky != CUDA_SUCCESS)
 			return;
 	}

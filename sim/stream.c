@@ -98,7 +98,7 @@ static int set_run(const struct sim_op *op)
 }
 
 /* Executes one op on the stream's worker (g_lock not held). */
-static void op_run(struct sim_stream *s, struct sim_op *op)
+void sim_op_run(struct sim_stream *s, struct sim_op *op)
 {
 	struct sim_ctx *ctx = s->ctx;
 	switch (op->kind) {
@@ -205,11 +205,6 @@ static void op_run(struct sim_stream *s, struct sim_op *op)
 	}
 }
 
-void sim_op_run(struct sim_stream *s, struct sim_op *op)
-{
-	op_run(s, op);
-}
-
 static int deps_ready(const struct sim_op *op)
 {
 	for (int i = 0; i < op->ndeps; i++)
@@ -248,7 +243,7 @@ static void *stream_main(void *arg)
 		}
 		s->running = 1;
 		pthread_mutex_unlock(&g_lock);
-		op_run(s, op);
+		sim_op_run(s, op);
 		pthread_mutex_lock(&g_lock);
 		s->running = 0;
 		head_done(s, op);
@@ -373,7 +368,7 @@ static void run_inline(struct sim_stream *s, struct sim_op *op)
 {
 	s->inline_busy = 1;
 	pthread_mutex_unlock(&g_lock);
-	op_run(s, op);
+	sim_op_run(s, op);
 	pthread_mutex_lock(&g_lock);
 	s->inline_busy = 0;
 	head_done(s, op);
@@ -479,7 +474,7 @@ void sim_stream_wait(struct sim_stream *s, uint64_t seq)
 		while (s->head && s->head->seq <= seq && !s->inline_busy) {
 			struct sim_op *op = s->head;
 			pthread_mutex_unlock(&g_lock);
-			op_run(s, op);
+			sim_op_run(s, op);
 			pthread_mutex_lock(&g_lock);
 			head_done(s, op);
 		}
