@@ -1829,12 +1829,11 @@ static int tma_copy(struct blk *b, struct thr *t, const struct ptx_insn *in, con
 		uint8_t *se = sm + (s - sa);
 		if (!inside) {
 			if (ld) {
-				/* the NaN fill: floating-point types' canonical NaN; zeros otherwise */
-				uint64_t nan = !oob ? 0 : es == 2 ? 0x7fff : es == 4 ? 0x7fffffff : es == 8 ? 0x7fffffffffffffffull : 0;
-				int fp = m.type >= 6;   /* CU_TENSOR_MAP_DATA_TYPE_FLOAT16 and after: floating point */
-				if (!fp)
-					nan = 0;
-				memcpy(se, &nan, es);
+				/* the NaN fill: floating-point types' (CU_TENSOR_MAP_DATA_TYPE_FLOAT16 and
+				 * after) canonical NaN; zeros otherwise */
+				uint64_t fill = !oob || m.type < 6 ? 0 : es == 2 ? 0x7fff : es == 4 ? 0x7fffffff :
+						0x7fffffffffffffffull;
+				memcpy(se, &fill, es);
 			}
 			continue;
 		}

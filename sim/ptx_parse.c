@@ -1726,6 +1726,22 @@ static int parse_cvt_fp8(struct P *P, const struct mn *m, const char *name, uint
 	return 0;
 }
 
+/* A bulk copy's direction from its spaces, the destination's the part at `at`: global to
+ * shared completing on an mbarrier, shared to global in a bulk group, or neither (0). */
+enum { BULK_LOAD = 1, BULK_STORE };
+static int bulk_direction(const struct mn *m, int at)
+{
+	if (m->nparts <= at + 1)
+		return 0;
+	const char *d = m->part[at], *s = m->part[at + 1];
+	if ((!strcmp(d, ".shared::cluster") || !strcmp(d, ".shared::cta")) && !strcmp(s, ".global") &&
+	    mn_has(m, ".mbarrier::complete_tx::bytes"))
+		return BULK_LOAD;
+	if (!strcmp(d, ".global") && !strcmp(s, ".shared::cta") && mn_has(m, ".bulk_group"))
+		return BULK_STORE;
+	return 0;
+}
+
 /* A slot holding the address a names: its register, or (an offset given) a fresh slot that an
  * add emitted here fills, ahead of the instruction that uses it. */
 static uint32_t addr_slot(struct P *P, const struct opnd *a, uint32_t line, uint32_t g, int gneg)
@@ -1775,11 +1791,8 @@ static int parse_bulk(struct P *P, const struct mn *m, const char *name, uint32_
 	struct ptx_insn tmpl = { .op = OP_NOP, .kind = K_NONE, .guard = g, .gneg = (uint8_t)gneg };
 	if (!nop) {
 		int hint = mn_has(m, ".L2::cache_hint");
-		int ld = m->nparts > 4 && (!strcmp(m->part[3], ".shared::cluster") || !strcmp(m->part[3], ".shared::cta")) &&
-		         !strcmp(m->part[4], ".global") && mn_has(m, ".mbarrier::complete_tx::bytes");
-		int st = m->nparts > 4 && !strcmp(m->part[3], ".global") && !strcmp(m->part[4], ".shared::cta") &&
-		         mn_has(m, ".bulk_group");
-		if ((!ld && !st) || n != (ld ? 4 : 3) + hint || o[0].t != O_ADDR || o[1].t != O_ADDR ||
+		int dir = bulk_direction(m, 3), ld = dir == BULK_LOAD;
+		if (!dir || n != (ld ? 4 : 3) + hint || o[0].t != O_ADDR || o[1].t != O_ADDR ||
 		    o[2].t != O_SLOT || (ld && o[3].t != O_ADDR))
 			return perr(P, -EINVAL, line, "malformed '%s': takes [dst], [src], size%s", name,
 			            ld ? ", [mbarrier]" : "");
@@ -1821,10 +1834,7 @@ static int parse_tma(struct P *P, const struct mn *m, const char *name, uint32_t
 			rank = i;
 	}
 	/* cp .async .bulk .tensor .Nd, then the destination's space and the source's */
-	int ld = m->nparts > 6 && (!strcmp(m->part[5], ".shared::cluster") || !strcmp(m->part[5], ".shared::cta")) &&
-	         !strcmp(m->part[6], ".global") && mn_has(m, ".mbarrier::complete_tx::bytes");
-	int st = m->nparts > 6 && !strcmp(m->part[5], ".global") && !strcmp(m->part[6], ".shared::cta") &&
-	         mn_has(m, ".bulk_group");
+	int dir = bulk_direction(m, 5), ld = dir == BULK_LOAD;
 	if (mn_has(m, ".prefetch")) {
 		int hint = mn_has(m, ".L2::cache_hint"), rc;
 		struct opnd coords, policy;
@@ -1851,7 +1861,7 @@ static int parse_tma(struct P *P, const struct mn *m, const char *name, uint32_t
 		in->kind = K_NONE;
 		return 0;
 	}
-	if (!rank || !mn_only(m, mods) || !mn_has(m, ".async") || (!ld && !st))
+	if (!rank || !mn_only(m, mods) || !mn_has(m, ".async") || !dir)
 		return perr(P, -ENOTSUP, line, "unsupported instruction '%s' (cp.async.bulk.tensor: tiled, 1 to 5 "
 		            "dimensions, global to shared on an mbarrier or shared to global in a bulk group; no "
 		            "multicast, im2col or gather)", name);
