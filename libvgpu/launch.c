@@ -169,6 +169,15 @@ static CUresult pack_params(const char *name, struct launch *l, void **kernelPar
 			return CUDA_ERROR_INVALID_VALUE;
 		l->params = p;
 		l->param_bytes = (unsigned)sz;
+		if (known && sz < ki.param_bytes && ki.param_bytes <= VGPU_KPARAM_MAX) {
+			/* shorter than the kernel's parameters (NCCL passes the bytes of its 4 KiB
+			 * argument block it uses), as the driver takes it: the rest goes as zeros, so
+			 * the proxy finds every parameter of the layout inside what it receives */
+			memcpy(buf, p, sz);
+			memset(buf + sz, 0, ki.param_bytes - sz);
+			l->params = buf;
+			l->param_bytes = ki.param_bytes;
+		}
 	} else if (known && ki.nparams > 0) {
 		return CUDA_ERROR_INVALID_VALUE; /* the kernel takes parameters but none were given */
 	}

@@ -273,13 +273,25 @@ static struct file_names *file_names(const char *path)
 }
 
 /* 1 when the file's relocatable PTX names every wanted function (0 also when unknown) */
+/*
+ * Functions the device linker adds to an image from its own library (__cuda_sm70_warpsync,
+ * __cuda_sm70_shflsync_idx, ...: what PTX of targets before sm_70 calls for the *_sync warp
+ * intrinsics). The image lists them with its kernels, but no object's PTX defines them, and
+ * PTX of a later target never calls them (NCCL's image has __cuda_sm70_warpsync; its
+ * compute_120 PTX uses bar.warp.sync); were one called, the link would name it unresolved.
+ */
+static int linker_builtin(const char *name)
+{
+	return !strncmp(name, "__cuda_sm", 9);
+}
+
 static int names_all(const char *path, const struct vgpu_kernel_info *want, size_t nwant)
 {
 	pthread_mutex_lock(&names_lock);
 	const struct file_names *f = file_names(path);
 	int all = f && f->n > 0;
 	for (size_t i = 0; all && i < nwant; i++)
-		all = names_has(f, want[i].name, strlen(want[i].name));
+		all = linker_builtin(want[i].name) || names_has(f, want[i].name, strlen(want[i].name));
 	pthread_mutex_unlock(&names_lock);
 	return all;
 }

@@ -498,7 +498,7 @@ CUresult cuOccupancyAvailableDynamicSMemPerBlock(size_t *size, CUfunction h, int
 		return rc;
 	if (!size || blocks <= 0 || bs <= 0 || bs > 1024)
 		return CUDA_ERROR_INVALID_VALUE;
-	size_t per = 65536 / (size_t)blocks, stat = f->fn->shared_static;
+	size_t per = (size_t)g_cc.shared_per_sm / (size_t)blocks, stat = f->fn->shared_static;
 	size_t avail = per > stat ? per - stat : 0;
 	*size = avail < (size_t)f->max_dyn_shared ? avail : (size_t)f->max_dyn_shared;
 	return CUDA_SUCCESS;

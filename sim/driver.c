@@ -133,8 +133,48 @@ SIM_EXPORT void vgpu_sim_thread_state_load(const void *buf)
 	sim_capture_mode(&t->mode);
 }
 
+struct sim_cc g_cc = { 7, 5, 65536, 65536, 1024 };
+
+/* VGPU_SIM_CC=MAJOR.MINOR: one of the capabilities below (their shared memory and threads per
+ * multiprocessor as NVIDIA's parts of that capability have them); anything else keeps 7.5,
+ * with a line saying so */
+static void cc_init(void)
+{
+	static const struct sim_cc known[] = {
+		{ 7, 5, 65536, 65536, 1024 },    { 8, 0, 166912, 167936, 2048 }, { 8, 6, 101376, 102400, 1536 },
+		{ 8, 9, 101376, 102400, 1536 },  { 9, 0, 232448, 233472, 2048 }, { 10, 0, 232448, 233472, 2048 },
+		{ 12, 0, 101376, 102400, 1536 },
+	};
+	const char *v = getenv("VGPU_SIM_CC");
+	if (!v || !*v)
+		return;
+	int maj = -1, min = -1, used = 0;
+	if (sscanf(v, "%d.%d%n", &maj, &min, &used) == 2 && !v[used])
+		for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+			if (known[i].major == maj && known[i].minor == min) {
+				g_cc = known[i];
+				sim_log("VGPU_SIM_CC=%s: the simulated device reports compute capability %d.%d", v, maj, min);
+				return;
+			}
+	sim_log("VGPU_SIM_CC=%s is not one of 7.5, 8.0, 8.6, 8.9, 9.0, 10.0, 12.0; the device stays 7.5", v);
+}
+
+CUresult sim_cluster_check(const CUlaunchAttributeValue *v, const unsigned *grid)
+{
+	unsigned x = v->clusterDim.x, y = v->clusterDim.y, z = v->clusterDim.z;
+	if (x <= 1 && y <= 1 && z <= 1)
+		return CUDA_SUCCESS;
+	if (g_cc.major < 9)
+		return CUDA_ERROR_NOT_SUPPORTED;   /* no clusters before Hopper */
+	if (!x || !y || !z || (uint64_t)x * y * z > 8 ||
+	    (grid && (grid[0] % x || grid[1] % y || grid[2] % z)))
+		return CUDA_ERROR_INVALID_VALUE;
+	return CUDA_SUCCESS;
+}
+
 static void do_init(void)
 {
+	cc_init();
 	const char *d = getenv("VGPU_SIM_DEVICES");
 	if (d) {
 		int n = atoi(d);
@@ -263,7 +303,8 @@ CUresult cuDeviceTotalMem(size_t *bytes, CUdevice dev)
 	return CUDA_SUCCESS;
 }
 
-/* Plausible attributes of a compute capability 7.5 part with SM_COUNT multiprocessors. */
+/* Plausible attributes of a compute capability 7.5 part (or VGPU_SIM_CC's) with SM_COUNT
+ * multiprocessors. */
 static int attr_value(CUdevice_attribute a, int dev, int *ok)
 {
 	*ok = 1;
@@ -298,15 +339,15 @@ static int attr_value(CUdevice_attribute a, int dev, int *ok)
 	case CU_DEVICE_ATTRIBUTE_MEMORY_CLOCK_RATE: return 5001000;
 	case CU_DEVICE_ATTRIBUTE_GLOBAL_MEMORY_BUS_WIDTH: return 256;
 	case CU_DEVICE_ATTRIBUTE_L2_CACHE_SIZE: return 4 << 20;
-	case CU_DEVICE_ATTRIBUTE_MAX_THREADS_PER_MULTIPROCESSOR: return 1024;
+	case CU_DEVICE_ATTRIBUTE_MAX_THREADS_PER_MULTIPROCESSOR: return g_cc.threads_per_sm;
 	case CU_DEVICE_ATTRIBUTE_ASYNC_ENGINE_COUNT: return 2;
 	case CU_DEVICE_ATTRIBUTE_UNIFIED_ADDRESSING: return 1;
-	case CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR: return 7;
-	case CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR: return 5;
+	case CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR: return g_cc.major;
+	case CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR: return g_cc.minor;
 	case CU_DEVICE_ATTRIBUTE_STREAM_PRIORITIES_SUPPORTED: return 1;
 	case CU_DEVICE_ATTRIBUTE_GLOBAL_L1_CACHE_SUPPORTED: return 1;
 	case CU_DEVICE_ATTRIBUTE_LOCAL_L1_CACHE_SUPPORTED: return 1;
-	case CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_MULTIPROCESSOR: return 65536;
+	case CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_MULTIPROCESSOR: return g_cc.shared_per_sm;
 	case CU_DEVICE_ATTRIBUTE_MAX_REGISTERS_PER_MULTIPROCESSOR: return 65536;
 	case CU_DEVICE_ATTRIBUTE_MANAGED_MEMORY: return 1;
 	case CU_DEVICE_ATTRIBUTE_MULTI_GPU_BOARD: return 0;
@@ -318,7 +359,7 @@ static int attr_value(CUdevice_attribute a, int dev, int *ok)
 	case CU_DEVICE_ATTRIBUTE_COMPUTE_PREEMPTION_SUPPORTED: return 1;
 	case CU_DEVICE_ATTRIBUTE_CAN_USE_HOST_POINTER_FOR_REGISTERED_MEM: return 1;
 	case CU_DEVICE_ATTRIBUTE_COOPERATIVE_LAUNCH: return 1;
-	case CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN: return 65536;
+	case CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN: return g_cc.shared_optin;
 	case CU_DEVICE_ATTRIBUTE_CAN_FLUSH_REMOTE_WRITES: return 0;
 	case CU_DEVICE_ATTRIBUTE_HOST_REGISTER_SUPPORTED: return 1;
 	case CU_DEVICE_ATTRIBUTE_MAX_BLOCKS_PER_MULTIPROCESSOR: return 16;
@@ -334,7 +375,7 @@ static int attr_value(CUdevice_attribute a, int dev, int *ok)
 	 * makes them as any other; exporting one is a function it lacks) */
 	case CU_DEVICE_ATTRIBUTE_HANDLE_TYPE_POSIX_FILE_DESCRIPTOR_SUPPORTED: return 1;
 	case CU_DEVICE_ATTRIBUTE_MEMPOOL_SUPPORTED_HANDLE_TYPES: return CU_MEM_HANDLE_TYPE_POSIX_FILE_DESCRIPTOR;
-	case CU_DEVICE_ATTRIBUTE_CLUSTER_LAUNCH: return 0;
+	case CU_DEVICE_ATTRIBUTE_CLUSTER_LAUNCH: return g_cc.major >= 9;
 	case CU_DEVICE_ATTRIBUTE_DEFERRED_MAPPING_CUDA_ARRAY_SUPPORTED: return 0;
 	case CU_DEVICE_ATTRIBUTE_DMA_BUF_SUPPORTED: return 0;
 	case CU_DEVICE_ATTRIBUTE_MEM_SYNC_DOMAIN_COUNT: return 1;

@@ -1321,9 +1321,8 @@ CUresult cuGraphKernelNodeSetAttribute(CUgraphNode h, CUkernelNodeAttrID attr, c
 		return rc;
 	if (!value)
 		return CUDA_ERROR_INVALID_VALUE;
-	if (attr == CU_LAUNCH_ATTRIBUTE_CLUSTER_DIMENSION &&
-	    (value->clusterDim.x > 1 || value->clusterDim.y > 1 || value->clusterDim.z > 1))
-		return CUDA_ERROR_NOT_SUPPORTED;   /* no clusters on the simulated device */
+	if (attr == CU_LAUNCH_ATTRIBUTE_CLUSTER_DIMENSION && (rc = sim_cluster_check(value, NULL)) != CUDA_SUCCESS)
+		return rc;   /* no clusters before capability 9.0 */
 	n->attrs[attr] = *value;
 	return CUDA_SUCCESS;
 }

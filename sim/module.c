@@ -14,7 +14,6 @@
 
 #define SM_COUNT 8
 #define SHARED_DEFAULT 49152
-#define SHARED_OPTIN 65536
 
 #define CUR_CTX(c) \
 	CUresult rc_; \
@@ -422,7 +421,7 @@ CUresult cuFuncSetAttribute(CUfunction hfunc, CUfunction_attribute attrib, int v
 		return rc;
 	switch (attrib) {
 	case CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES:
-		if (value < 0 || value + (int)f->fn->shared_static > SHARED_OPTIN)
+		if (value < 0 || value + (int)f->fn->shared_static > g_cc.shared_optin)
 			return CUDA_ERROR_INVALID_VALUE;
 		f->max_dyn_shared = value;
 		return CUDA_SUCCESS;
@@ -450,16 +449,17 @@ CUresult cuFuncSetCacheConfig(CUfunction hfunc, CUfunc_cache config)
 	return CUDA_SUCCESS;
 }
 
-/* ---- occupancy: a plain model of a 1024-thread, 64 KiB-shared, 16-block multiprocessor ---- */
+/* ---- occupancy: a plain model of a multiprocessor of the capability's threads and shared
+ * memory (1024 and 64 KiB at 7.5) and 16 blocks ---- */
 
 static int occupancy(const struct sim_func *f, int bs, size_t dyn)
 {
 	if (bs <= 0 || bs > max_threads(f))
 		return 0;
 	int warps = (bs + 31) / 32;
-	int by_threads = 32 / warps;
+	int by_threads = g_cc.threads_per_sm / 32 / warps;
 	size_t sh = f->fn->shared_static + dyn;
-	int by_shared = sh ? (int)(SHARED_OPTIN / sh) : 16;
+	int by_shared = sh ? (int)((size_t)g_cc.shared_per_sm / sh) : 16;
 	int n = by_threads < by_shared ? by_threads : by_shared;
 	return n > 16 ? 16 : n;
 }
@@ -533,9 +533,8 @@ static CUresult cluster_config(CUfunction func, const CUlaunchConfig *config, st
 		return CUDA_ERROR_INVALID_VALUE;
 	for (unsigned i = 0; i < config->numAttrs; i++)
 		if (config->attrs[i].id == CU_LAUNCH_ATTRIBUTE_CLUSTER_DIMENSION &&
-		    (config->attrs[i].value.clusterDim.x > 1 || config->attrs[i].value.clusterDim.y > 1 ||
-		     config->attrs[i].value.clusterDim.z > 1))
-			return CUDA_ERROR_NOT_SUPPORTED;
+		    (rc = sim_cluster_check(&config->attrs[i].value, NULL)) != CUDA_SUCCESS)
+			return rc;
 	*bs = (int)(config->blockDimX * config->blockDimY * config->blockDimZ);
 	return CUDA_SUCCESS;
 }
@@ -579,7 +578,7 @@ static CUresult kernel_op(struct sim_ctx *c, struct sim_func *f, const unsigned 
 		return CUDA_ERROR_INVALID_VALUE;
 	if ((uint64_t)b[0] * b[1] * b[2] > (uint64_t)max_threads(f))
 		return CUDA_ERROR_INVALID_VALUE;
-	if (shmem > (unsigned)f->max_dyn_shared || f->fn->shared_static + (uint64_t)shmem > SHARED_OPTIN)
+	if (shmem > (unsigned)f->max_dyn_shared || f->fn->shared_static + (uint64_t)shmem > (uint64_t)g_cc.shared_optin)
 		return CUDA_ERROR_INVALID_VALUE;
 	if (cooperative && (uint64_t)g[0] * g[1] * g[2] >
 	    (uint64_t)occupancy(f, (int)(b[0] * b[1] * b[2]), shmem) * SM_COUNT)
@@ -609,14 +608,16 @@ static CUresult kernel_op(struct sim_ctx *c, struct sim_func *f, const unsigned 
 				return CUDA_ERROR_INVALID_VALUE;
 			}
 		}
-		/* the buffer must hold exactly this kernel's parameters (struct padding allowed) */
-		if (!pb || !psz || *psz < fn->param_bytes || *psz > ((fn->param_bytes + 15u) & ~15u)) {
+		/* the buffer holds at most this kernel's parameters (struct padding allowed); a
+		 * shorter one is taken too, the rest read as zeros (NCCL passes the bytes of its
+		 * 4 KiB argument block it uses) */
+		if (!pb || !psz || *psz > ((fn->param_bytes + 15u) & ~15u)) {
 			sim_set_error("kernel %s takes %u bytes of parameters; the extra buffer has %zu",
 			              fn->name, fn->param_bytes, psz ? *psz : (size_t)0);
 			free(buf);
 			return CUDA_ERROR_INVALID_VALUE;
 		}
-		memcpy(buf, pb, fn->param_bytes);
+		memcpy(buf, pb, *psz < fn->param_bytes ? *psz : fn->param_bytes);
 	} else {
 		if (fn->nparams && !params) {
 			free(buf);
@@ -726,10 +727,12 @@ CUresult cuLaunchKernelEx(const CUlaunchConfig *config, CUfunction func, void **
 		case CU_LAUNCH_ATTRIBUTE_COOPERATIVE:
 			coop = a->value.cooperative != 0;
 			break;
-		case CU_LAUNCH_ATTRIBUTE_CLUSTER_DIMENSION:
-			if (a->value.clusterDim.x > 1 || a->value.clusterDim.y > 1 || a->value.clusterDim.z > 1)
-				return CUDA_ERROR_NOT_SUPPORTED;
+		case CU_LAUNCH_ATTRIBUTE_CLUSTER_DIMENSION: {
+			unsigned grid[3] = {config->gridDimX, config->gridDimY, config->gridDimZ};
+			if ((rc = sim_cluster_check(&a->value, grid)) != CUDA_SUCCESS)
+				return rc;
 			break;
+		}
 		/* Events of programmatic dependent launch: both are recorded when the kernel has
 		 * completed, the latest moment a GPU may trigger either (the simulator runs a
 		 * stream's work in order, so nothing can overlap the kernel anyway). */
@@ -750,6 +753,7 @@ CUresult cuLaunchKernelEx(const CUlaunchConfig *config, CUfunction func, void **
 		case CU_LAUNCH_ATTRIBUTE_MEM_SYNC_DOMAIN_MAP:
 		case CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION:
 		case CU_LAUNCH_ATTRIBUTE_PREFERRED_CLUSTER_DIMENSION:
+		case CU_LAUNCH_ATTRIBUTE_CLUSTER_SCHEDULING_POLICY_PREFERENCE:
 		case CU_LAUNCH_ATTRIBUTE_PREFERRED_SHARED_MEMORY_CARVEOUT:
 		case CU_LAUNCH_ATTRIBUTE_NVLINK_UTIL_CENTRIC_SCHEDULING:
 		case CU_LAUNCH_ATTRIBUTE_IGNORE:

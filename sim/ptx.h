@@ -57,13 +57,24 @@ struct ptx_var {
 struct ptx_gfix { uint32_t slot; uint32_t var; uint64_t addend; };
 
 struct ptx_call {
-	uint32_t callee;    /* function index */
+	uint32_t callee;    /* function index (direct calls) */
+	uint32_t indirect;  /* nonzero: the callee is the function whose address is in register fslot */
+	uint32_t fslot;
 	uint32_t nargs, nret;
 	uint32_t arg_off[32]; /* caller frame param offsets of the arguments */
 	uint32_t ret_off;   /* caller frame param offset receiving the return value */
 	uint32_t line;      /* of the call, for messages */
 	uint32_t builtin;   /* PTX_BUILTIN_*: an external function the simulator provides */
 };
+
+/*
+ * A function's address, as a kernel takes it (mov of its name, a table of them in an
+ * initializer, a C++ vtable) and calls through it: a window no memory is in, 16 bytes a
+ * function by its index in the module, so a load or store through one faults and an
+ * indirect call checks that its target is a function of the module it runs in.
+ */
+#define PTX_FUNC_WIN 0xfffd000000000000ull
+static inline uint64_t ptx_func_addr(uint32_t fi) { return PTX_FUNC_WIN + (uint64_t)fi * 16; }
 
 /* External functions a module may call that the simulator provides itself. */
 enum { PTX_BUILTIN_NONE, PTX_BUILTIN_VPRINTF, PTX_BUILTIN_MALLOC, PTX_BUILTIN_FREE, PTX_BUILTIN_ASSERTFAIL,

@@ -63,11 +63,14 @@ struct blk {
 	uint64_t ninsn;
 	uint32_t loops;           /* backward branches taken (a cooperative launch yields now and then) */
 	uint64_t mbar_gen;        /* mbarrier arrivals, inits and invalidations so far (progress for waiters) */
+	uint32_t bar_arrived[BAR_IDS]; /* bar.arrive's arrivals at each barrier since it last completed */
 };
 
 struct thr;
 struct ptx_insn;
 static int mbar_exec(struct blk *b, struct thr *t, const struct ptx_insn *in, uint64_t *r, int *spin);
+static uint32_t bar_weight(const struct blk *b, const struct thr *t);
+static int bar_release(struct blk *b);
 
 static inline float f32(uint64_t v) { uint32_t b = (uint32_t)v; float f; memcpy(&f, &b, 4); return f; }
 static inline double f64(uint64_t v) { double d; memcpy(&d, &v, 8); return d; }
@@ -1330,7 +1333,24 @@ slow:
 				goto out;
 			}
 			const struct ptx_call *cs = &b->l->mod->calls[in->imm];
-			const struct ptx_func *cf = &b->l->mod->funcs[cs->callee];
+			const struct ptx_func *cf;
+			if (unlikely(cs->indirect)) {
+				/* through a function's address: one of this module's functions with a body,
+				 * taking what the call passes */
+				const struct ptx_module *mod = b->l->mod;
+				uint64_t fa = r[cs->fslot], fi = (fa - PTX_FUNC_WIN) / 16;
+				cf = fa >= PTX_FUNC_WIN && !(fa & 15) && fi < mod->nfuncs ? &mod->funcs[fi] : NULL;
+				if (!cf || cf->is_entry || !cf->defined || cf->nparams != cs->nargs ||
+				    (cf->ret_size != 0) != (cs->nret != 0)) {
+					fault(b, t, in, -EFAULT, cf ? "indirect call to a function of another shape, or "
+					      "one without a body, at" : "indirect call through an address that is no "
+					      "function of the module:", fa);
+					rc = -EFAULT;
+					goto out;
+				}
+			} else {
+				cf = &b->l->mod->funcs[cs->callee];
+			}
 			if (cs->builtin == PTX_BUILTIN_VPRINTF) {
 				uint64_t fa = 0, aa = 0;
 				int nargs;
@@ -1449,9 +1469,26 @@ slow:
 		case OP_EXIT:
 			t->state = TS_DONE;
 			goto out;
-		case OP_BAR:
+		case OP_BAR: {
+			uint64_t id = r[in->o[1]], cnt = (in->mod2 & BAR_COUNT) ? (uint32_t)r[in->o[3]] : 0;
+			if (unlikely(id >= BAR_IDS)) {
+				fault(b, t, in, -EINVAL, "barrier number past 15:", id);
+				rc = -EINVAL;
+				goto out;
+			}
+			if (unlikely((in->mod2 & BAR_COUNT) && (!cnt || cnt % 32 || cnt > ((b->nthreads + 31) & ~31u)))) {
+				fault(b, t, in, -EINVAL, "barrier thread count that is no multiple of the warp size "
+				      "up to the block's warps:", cnt);
+				rc = -EINVAL;
+				goto out;
+			}
+			if (in->mod2 & BAR_ARRIVE) {
+				b->bar_arrived[id] += bar_weight(b, t);
+				break;
+			}
 			t->state = TS_BAR;
 			goto out;
+		}
 		case OP_SHFL:
 		case OP_VOTE:
 		case OP_WARPSYNC:
@@ -1515,6 +1552,12 @@ slow:
 			break;
 		}
 		case OP_TRAP:
+			if (in->mod == TRAP_MULTIMEM) {
+				fault(b, t, in, -EFAULT, "illegal address: multimem on memory of no multicast "
+				      "object (the simulator has none) at", r[in->o[4]] + (uint64_t)in->imm);
+				rc = -EFAULT;
+				goto out;
+			}
 			fault(b, t, in, -EINVAL, "trap instruction executed at pc", pc - 1);
 			rc = -EINVAL;
 			goto out;
@@ -2229,6 +2272,71 @@ static int warp_resolve(struct blk *b)
 	return progress;
 }
 
+/*
+ * What a thread adds to a barrier's count. A GPU counts whole warps, so the first lane of a
+ * block's last, partial warp stands for its missing lanes too: a barrier waiting for the
+ * block's warps (its count rounded up to 32) completes when they arrive.
+ */
+static uint32_t bar_weight(const struct blk *b, const struct thr *t)
+{
+	uint32_t tail = b->nthreads % 32;
+	return tail && t->lin == b->nthreads - tail ? 1 + 32 - tail : 1;
+}
+
+/*
+ * Releases the threads of every barrier that completed, once all threads that could run have
+ * stopped: a barrier with a thread count when its waiting threads and bar.arrive's arrivals
+ * reach it; one without (bar.sync 0, __syncthreads) when every live thread waits at it. A
+ * bar.red's reduction is over the threads released together. Returns how many barriers
+ * completed.
+ */
+static int bar_release(struct blk *b)
+{
+	uint32_t live = 0, at[BAR_IDS] = {0}, weight[BAR_IDS] = {0}, need[BAR_IDS] = {0};
+	for (uint32_t i = 0; i < b->nthreads; i++) {
+		const struct thr *t = &b->th[i];
+		live += t->state != TS_DONE;
+		if (t->state != TS_BAR)
+			continue;
+		const struct ptx_insn *bi = &t->fr->fn->code[t->pc - 1];
+		uint32_t id = (uint32_t)t->fr->r[bi->o[1]];
+		at[id]++;
+		weight[id] += bar_weight(b, t);
+		if (bi->mod2 & BAR_COUNT)
+			need[id] = (uint32_t)t->fr->r[bi->o[3]];
+	}
+	int done = 0;
+	for (uint32_t id = 0; id < BAR_IDS; id++) {
+		if (!at[id] || (need[id] ? weight[id] + b->bar_arrived[id] < need[id] : at[id] != live))
+			continue;
+		uint32_t count = 0;
+		for (uint32_t i = 0; i < b->nthreads; i++) {
+			const struct thr *t = &b->th[i];
+			const struct ptx_insn *bi;
+			if (t->state == TS_BAR && (bi = &t->fr->fn->code[t->pc - 1])->mod != BAR_PLAIN &&
+			    (uint32_t)t->fr->r[bi->o[1]] == id)
+				count += (uint32_t)((t->fr->r[bi->o[2]] & 1) ^ (bi->mod2 & BAR_NEG_C));
+		}
+		for (uint32_t i = 0; i < b->nthreads; i++) {
+			struct thr *t = &b->th[i];
+			const struct ptx_insn *bi;
+			if (t->state != TS_BAR || (uint32_t)t->fr->r[(bi = &t->fr->fn->code[t->pc - 1])->o[1]] != id)
+				continue;
+			if (bi->mod == BAR_POPC)
+				t->fr->r[bi->o[0]] = count;
+			else if (bi->mod != BAR_PLAIN)
+				t->fr->r[bi->o[0]] = bi->mod == BAR_AND ? count == at[id] : count != 0;
+			t->state = TS_RUN;
+		}
+		/* arrivals past the count (bar.arrive for the barrier's next use) stay counted */
+		uint32_t total = weight[id] + b->bar_arrived[id];
+		b->bar_arrived[id] = need[id] && total > need[id] ?
+		                     (b->bar_arrived[id] < total - need[id] ? b->bar_arrived[id] : total - need[id]) : 0;
+		done++;
+	}
+	return done;
+}
+
 static void thr_release(struct thr *t)
 {
 	struct frame *f = t->fr;
@@ -2303,6 +2411,8 @@ int ptx_block_run(const struct ptx_launch *l, const struct ptx_env *env, uint32_
 		}
 		if (done == b.nthreads)
 			break;
+		if (bar_release(&b))
+			continue;
 		if (spin) {
 			/* threads waiting on mbarriers look again while anything else moves (a warp
 			 * collective of the others included) */
@@ -2348,26 +2458,16 @@ int ptx_block_run(const struct ptx_launch *l, const struct ptx_env *env, uint32_
 			rc = -EINVAL;
 			goto out;
 		}
-		/* every live thread is at the barrier: a bar.red's reduction over them, then
-		 * release them all */
-		uint32_t count = 0, waiting = 0;
-		for (uint32_t i = 0; i < b.nthreads; i++) {
-			const struct ptx_insn *bi;
-			if (th[i].state != TS_BAR || (bi = &th[i].fr->fn->code[th[i].pc - 1])->mod == BAR_PLAIN)
-				continue;
-			waiting++;
-			count += (uint32_t)((th[i].fr->r[bi->o[2]] & 1) ^ (bi->mod2 & BAR_NEG_C));
-		}
-		for (uint32_t i = 0; i < b.nthreads; i++) {
-			if (th[i].state != TS_BAR)
-				continue;
-			const struct ptx_insn *bi = &th[i].fr->fn->code[th[i].pc - 1];
-			if (bi->mod == BAR_POPC)
-				th[i].fr->r[bi->o[0]] = count;
-			else if (bi->mod != BAR_PLAIN)
-				th[i].fr->r[bi->o[0]] = bi->mod == BAR_AND ? count == waiting : count != 0;
-			th[i].state = TS_RUN;
-		}
+		/* threads wait at barriers none of which can complete */
+		for (uint32_t i = 0; i < b.nthreads; i++)
+			if (th[i].state == TS_BAR) {
+				const struct ptx_insn *bi = &th[i].fr->fn->code[th[i].pc - 1];
+				fault(&b, &th[i], bi, -EINVAL, "deadlock: waiting at a barrier for threads that "
+				      "never arrive; barrier", th[i].fr->r[bi->o[1]]);
+				break;
+			}
+		rc = -EINVAL;
+		goto out;
 	}
 out:
 	if (th)

@@ -54,14 +54,21 @@ enum { AT_ADD, AT_MIN, AT_MAX, AT_INC, AT_DEC, AT_AND, AT_OR, AT_XOR, AT_EXCH, A
 enum { SHFL_UP, SHFL_DOWN, SHFL_BFLY, SHFL_IDX };
 enum { VOTE_ALL, VOTE_ANY, VOTE_UNI, VOTE_BALLOT };
 enum { MATCH_ANY, MATCH_ALL };
+/* OP_TRAP: the trap instruction, or a multimem access (no address is a multicast object's) */
+enum { TRAP_PLAIN, TRAP_MULTIMEM };
 enum { REDUX_ADD, REDUX_MIN, REDUX_MAX, REDUX_AND, REDUX_OR, REDUX_XOR };
 #define WARP_HAS_P    0x01   /* shfl: second (predicate) destination in o[4] */
 #define WARP_FULLMASK 0x02   /* no membermask operand: all lanes */
 #define WARP_NEG_A    0x04   /* vote: source predicate negated */
-/* bar.red (OP_BAR's mod; 0 a plain barrier): the reduction over the block's threads of a
- * predicate (mod2 BAR_NEG_C: negated), into o[0] of every thread */
+/* bar.red (OP_BAR's mod; 0 a plain barrier): the reduction over the threads released together
+ * of a predicate in o[2] (mod2 BAR_NEG_C: negated), into o[0] of each. o[1]: the barrier's
+ * number (0-15); with BAR_COUNT, o[3] the number of threads it waits for (else all the
+ * block's); BAR_ARRIVE: bar.arrive, which counts the thread and goes on. */
 enum { BAR_PLAIN, BAR_POPC, BAR_AND, BAR_OR };
-#define BAR_NEG_C 0x01
+#define BAR_NEG_C  0x01
+#define BAR_COUNT  0x02
+#define BAR_ARRIVE 0x04
+#define BAR_IDS    16
 /* dp4a/dp2a (mod): a's and b's bytes or halves signed; dp2a: b's upper two bytes */
 #define DP_A_SIGNED 0x01
 #define DP_B_SIGNED 0x02

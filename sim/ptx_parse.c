@@ -205,6 +205,11 @@ struct P {
 	uint32_t nfix, capfix;
 	struct { char name[128]; uint32_t insn; } *labels;
 	uint32_t nlabels, caplabels;
+	/* functions named in variables' initializers, resolved at the module's end (a linked
+	 * module may define a table before the functions it names are declared) */
+	struct { char *name; uint32_t var, line; uint64_t off; } *ifix;
+	uint32_t nifix, capifix;
+	uint32_t init_var;  /* the variable parse_init fills */
 	uint32_t capcalls;
 	uint32_t cc_slot;       /* the function's CC.CF register, 0 until first used */
 	uint32_t fshared;       /* the entry being parsed: end of its static shared memory */
@@ -482,6 +487,8 @@ static int parse_decl(struct P *P, struct decl *d)
 	return 0;
 }
 
+static int find_func(struct ptx_module *m, const char *s, size_t n);
+
 /* Parses "= value" or "= { v, ... }" into buf (elem bytes each, at most cap elements). */
 static int parse_init(struct P *P, uint8_t *buf, uint64_t cap, int kind)
 {
@@ -525,9 +532,21 @@ static int parse_init(struct P *P, uint8_t *buf, uint64_t cap, int kind)
 			if (kind == K_F32) { float f = (float)dv; uint32_t b; memcpy(&b, &f, 4); v = b; }
 			else if (kind == K_F64) memcpy(&v, &dv, 8);
 			else v = (uint64_t)(int64_t)dv;
+		} else if (t->t == T_ID && !neg && es == 8 && t->n <= PTX_NAME_MAX && t->s[0] != '%') {
+			/* a function's address (a table of them, a vtable): filled in at the end */
+			void *x = grow(P->ifix, &P->capifix, P->nifix + 1, sizeof(*P->ifix));
+			if (!x)
+				return perr(P, -ENOMEM, t->line, "out of memory");
+			P->ifix = x;
+			if (!(P->ifix[P->nifix].name = strndup(t->s, t->n)))
+				return perr(P, -ENOMEM, t->line, "out of memory");
+			P->ifix[P->nifix].var = P->init_var;
+			P->ifix[P->nifix].line = t->line;
+			P->ifix[P->nifix++].off = n * es;
+			v = 0;
 		} else {
-			return perr(P, -ENOTSUP, t->line, "unsupported initializer '%.*s' (only numbers)",
-			            (int)t->n, t->s);
+			return perr(P, -ENOTSUP, t->line, "unsupported initializer '%.*s' (numbers and the "
+			            "addresses of functions)", (int)t->n, t->s);
 		}
 		if (n >= cap)
 			return perr(P, -EINVAL, t->line, "too many initializer values");
@@ -575,6 +594,7 @@ static int parse_var(struct P *P, int space)
 		v->init = calloc(1, v->size);
 		if (!v->init)
 			return perr(P, -ENOMEM, d.line, "out of memory");
+		P->init_var = m->nvars - 1;
 		rc = parse_init(P, v->init, d.count, d.kind);
 		if (rc)
 			return rc;
@@ -591,7 +611,12 @@ static int parse_shared(struct P *P, int is_extern)
 	if (rc)
 		return rc;
 	struct sym *y;
-	if (is_extern || d.unsized) {
+	int i = is_extern && !P->f ? sym_find(P, d.name, d.nlen) : -1;
+	if (i >= 0 && P->syms[i].kind == S_SHARED) {
+		/* another input's declaration of a variable a linked module defined above (nvcc
+		 * -rdc: one unit defines a __shared__ variable the others name extern) */
+		y = &P->syms[i];
+	} else if (is_extern || d.unsized) {
 		y = sym_add(P, d.name, d.nlen, S_DYNSHARED, d.line);
 	} else {
 		/*
@@ -955,9 +980,17 @@ static int parse_opnd(struct P *P, struct opnd *o, int kind)
 	}
 	if (t->t != T_ID)
 		return perr(P, -EINVAL, t->line, "bad operand");
-	/* not a declared name: a label (nvcc's labels and string constants both start with $) */
+	/* not a declared name: a function's address, or a label (nvcc's labels and string
+	 * constants both start with $) */
 	if (sym_find(P, t->s, t->n) < 0 && t->s[0] != '%' && !(t->n == 1 && t->s[0] == '_') &&
 	    !tok_is(t, "WARP_SZ")) {
+		int fi = find_func(P->m, t->s, t->n);
+		if (fi >= 0) {
+			o->t = O_SLOT;
+			o->imm = (int64_t)ptx_func_addr((uint32_t)fi);
+			o->slot = const_slot(P, (uint64_t)o->imm);
+			return 0;
+		}
 		/* a label (resolved after the body) */
 		if (t->n >= sizeof(o->label))
 			return perr(P, -EINVAL, t->line, "label too long");
@@ -997,7 +1030,6 @@ static int parse_opnd(struct P *P, struct opnd *o, int kind)
 	return 0;
 }
 
-static int find_func(struct ptx_module *m, const char *s, size_t n);
 
 /* ---- instructions ------------------------------------------------------------------- */
 
@@ -1180,10 +1212,18 @@ static int parse_call(struct P *P, struct ptx_insn *in, uint32_t line)
 	if (t->t != T_ID || t->n > PTX_NAME_MAX)
 		return perr(P, -EINVAL, t->line, "expected a function name in call");
 	int fi = find_func(P->m, t->s, t->n);
-	if (fi < 0)
-		return perr(P, -ENOTSUP, t->line, "indirect call or unknown function '%.*s' "
-		            "(only direct calls to .func are supported)", (int)t->n, t->s);
-	c->callee = (uint32_t)fi;
+	if (fi >= 0) {
+		c->callee = (uint32_t)fi;
+	} else if (t->s[0] == '%') {
+		/* call (ret), %rd, (args), prototype: through a function's address */
+		int rc = ident_slot(P, t, &c->fslot);
+		if (rc)
+			return rc;
+		c->indirect = 1;
+	} else {
+		return perr(P, -EINVAL, t->line, "call of '%.*s', which is neither a function nor a register",
+		            (int)t->n, t->s);
+	}
 	t = lex_next(&P->L);
 	if (tok_isp(t, ',')) {
 		if (!tok_isp(lex_next(&P->L), '('))
@@ -1203,8 +1243,15 @@ static int parse_call(struct P *P, struct ptx_insn *in, uint32_t line)
 		}
 		t = lex_next(&P->L);
 	}
+	if (c->indirect) {
+		/* its .callprototype (or .calltargets) label: the target's shape is checked where the
+		 * call runs, against the function the address names */
+		if (!tok_isp(t, ',') || (t = lex_next(&P->L))->t != T_ID)
+			return perr(P, -EINVAL, t->line, "an indirect call needs its prototype after the arguments");
+		t = lex_next(&P->L);
+	}
 	if (!tok_isp(t, ';'))
-		return perr(P, -ENOTSUP, t->line, "call with a prototype list is not supported");
+		return perr(P, -EINVAL, t->line, "expected ';' after a call");
 	m->ncalls++;
 	return 0;
 }
@@ -1319,6 +1366,7 @@ static int known_op(const char *op)
 		"bar", "barrier", "membar", "fence", "shfl", "vote", "activemask", "call", "match",
 		"redux", "prefetch", "prefetchu", "nanosleep", "pmevent", "isspacep", "bmsk", "dp4a", "dp2a", "sad", "vabsdiff4", "lop3",
 		"tex", "tld4", "txq", "suq", "suld", "sust", "wmma", "cp", "mma", "ldmatrix", "griddepcontrol", "mbarrier", "elect", "stmatrix",
+		"multimem",
 	};
 	for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++)
 		if (!strcmp(op, ops[i]))
@@ -2109,7 +2157,7 @@ static int parse_insn_raw(struct P *P, const struct tok *t, uint32_t g, int gneg
 		in->gneg = (uint8_t)gneg;
 		return parse_call(P, in, line);
 	}
-	int v8 = (!strcmp(op, "ld") || !strcmp(op, "st")) && mn_has(&m, ".v8");
+	int v8 = (!strcmp(op, "ld") || !strcmp(op, "st") || !strcmp(op, "multimem")) && mn_has(&m, ".v8");
 	P->vec_max = v8 ? 8 : 0;   /* 256-bit accesses (sm_100): eight 32-bit registers */
 	rc = parse_ops(P, o, 8, k, &n);
 	P->vec_max = 0;
@@ -2512,31 +2560,42 @@ static int parse_insn_raw(struct P *P, const struct tok *t, uint32_t g, int gneg
 	}
 	if (!strcmp(op, "ret") || !strcmp(op, "exit") || !strcmp(op, "trap")) {
 		in->op = op[0] == 'r' ? OP_RET : op[0] == 'e' ? OP_EXIT : OP_TRAP;
+		in->mod = TRAP_PLAIN;
 		return n ? perr(P, -EINVAL, line, "'%s' takes no operands", name) : 0;
 	}
 	if ((!strcmp(op, "bar") || !strcmp(op, "barrier")) && mn_has(&m, ".red") && !mn_has(&m, ".warp")) {
 		/* bar.red.popc.u32 d, a, {!}c / bar.red.{and,or}.pred p, a, {!}c: a barrier that also
 		 * reduces c over the block */
+		/* ... d, a{, b}, {!}c: barrier a, b threads (else the block's) */
 		int red = mn_has(&m, ".popc") ? BAR_POPC : mn_has(&m, ".and") ? BAR_AND : mn_has(&m, ".or") ? BAR_OR : -1;
-		if (red < 0 || n != 3 || o[0].t != O_SLOT || o[2].t != O_SLOT ||
-		    (red == BAR_POPC) != (k == K_U32) || (red != BAR_POPC && k != K_PRED))
+		if (red < 0 || (n != 3 && n != 4) || o[0].t != O_SLOT || o[1].t != O_SLOT || o[n - 2].t != O_SLOT ||
+		    o[n - 1].t != O_SLOT || (red == BAR_POPC) != (k == K_U32) || (red != BAR_POPC && k != K_PRED))
 			return perr(P, -EINVAL, line, "malformed '%s'", name);
 		in->op = OP_BAR;
 		in->kind = K_NONE;
 		in->mod = (uint8_t)red;
-		in->mod2 = o[2].neg ? BAR_NEG_C : 0;
+		in->mod2 = (uint8_t)((o[n - 1].neg ? BAR_NEG_C : 0) | (n == 4 ? BAR_COUNT : 0));
 		in->o[0] = o[0].slot;
-		in->o[2] = o[2].slot;
+		in->o[1] = o[1].slot;
+		in->o[2] = o[n - 1].slot;
+		in->o[3] = n == 4 ? o[2].slot : 0;
 		return 0;
 	}
+	/* bar{.cta}.sync a{, b}, barrier{.cta}.sync{.aligned} a{, b}, bar a: wait at barrier a
+	 * for b threads (else the block's); bar{.cta}.arrive a, b: count this thread and go on */
+	int arrive = mn_has(&m, ".arrive");
 	if ((!strcmp(op, "bar") || !strcmp(op, "barrier")) &&
-	    (mn_has(&m, ".sync") || m.nparts == 1 || (m.nparts == 2 && mn_has(&m, ".cta")) ||
-	     (mn_has(&m, ".cta") && mn_has(&m, ".sync"))) && !mn_has(&m, ".warp")) {
-		if (n > 2 || n < 1)
-			return perr(P, -EINVAL, line, "'%s' takes a barrier number", name);
-		if (n == 2)
-			return perr(P, -ENOTSUP, line, "'%s' with a thread count is not supported", name);
+	    (mn_has(&m, ".sync") || arrive || m.nparts == 1 || (m.nparts == 2 && mn_has(&m, ".cta"))) &&
+	    !mn_has(&m, ".warp")) {
+		if (n < 1 + arrive || n > 2 || o[0].t != O_SLOT || (n == 2 && o[1].t != O_SLOT))
+			return perr(P, -EINVAL, line, "'%s' takes a barrier number%s", name,
+			            arrive ? " and a thread count" : " and perhaps a thread count");
 		in->op = OP_BAR;
+		in->kind = K_NONE;
+		in->mod = BAR_PLAIN;
+		in->mod2 = (uint8_t)((n == 2 ? BAR_COUNT : 0) | (arrive ? BAR_ARRIVE : 0));
+		in->o[1] = o[0].slot;
+		in->o[3] = n == 2 ? o[1].slot : 0;
 		return 0;
 	}
 	if (!strcmp(op, "shfl")) {
@@ -2772,6 +2831,25 @@ static int parse_insn_raw(struct P *P, const struct tok *t, uint32_t g, int gneg
 		}
 		return 0;
 	}
+	/* multimem.ld_reduce/.st/.red (NVLink SHARP, sm_90): they address a multicast object's
+	 * memory, and the simulator makes none (cuMulticastCreate is not simulated), so no address
+	 * is one: the instruction faults where it runs, naming its address. A module holding them
+	 * loads, as NCCL's kernels do where they are only reached with multicast buffers. */
+	if (!strcmp(op, "multimem")) {
+		const struct opnd *addr = NULL;
+		for (int j = 0; j < n; j++)
+			if (o[j].t == O_ADDR)
+				addr = addr ? NULL : &o[j];
+		if (!addr || !(mn_has(&m, ".ld_reduce") || mn_has(&m, ".st") || mn_has(&m, ".red")))
+			return perr(P, -EINVAL, line, "malformed '%s': multimem.ld_reduce, .st or .red with one "
+			            "[address]", name);
+		in->op = OP_TRAP;
+		in->kind = K_NONE;
+		in->mod = TRAP_MULTIMEM;
+		in->o[4] = addr->slot;
+		in->imm = addr->imm;
+		return 0;
+	}
 	/* programmatic dependent launch (cudaGridDependencySynchronize, cudaTriggerProgrammatic-
 	 * LaunchCompletion): the simulator starts a kernel only after the one before it on its
 	 * stream completed, so the wait has nothing to wait for and the trigger changes nothing */
@@ -2916,6 +2994,13 @@ static int parse_body(struct P *P)
 				f->frame_param_size = cursor;
 				if (!tok_isp(lex_next(&P->L), ';'))
 					return perr(P, -EINVAL, t->line, "expected ';' after .param");
+			} else if (tok_is(t, ".callprototype")) {
+				/* "name: .callprototype (.param .b32 _) _ (.param .b64 _);": the shape of
+				 * indirect calls naming it, checked against their target when they run */
+				struct tok *x;
+				do
+					x = lex_next(&P->L);
+				while (x->t != T_EOF && !tok_isp(x, ';'));
 			} else if (tok_is(t, ".pragma") || tok_is(t, ".loc") || tok_is(t, ".file")) {
 				uint32_t l = t->line;
 				while (P->L.cur.t != T_EOF && !tok_isp(&P->L.cur, ';') &&
@@ -3172,7 +3257,17 @@ static int parse_module(struct P *P)
 		is_extern = 0;
 	}
 	struct ptx_module *m = P->m;
+	for (uint32_t i = 0; i < P->nifix; i++) {
+		int fi = find_func(m, P->ifix[i].name, strlen(P->ifix[i].name));
+		if (fi < 0)
+			return perr(P, -EINVAL, P->ifix[i].line, "initializer names '%s', which is neither a number "
+			            "nor a function of the module", P->ifix[i].name);
+		uint64_t a = ptx_func_addr((uint32_t)fi);
+		memcpy(m->vars[P->ifix[i].var].init + P->ifix[i].off, &a, 8);
+	}
 	for (uint32_t i = 0; i < m->ncalls; i++) {
+		if (m->calls[i].indirect)
+			continue;
 		const struct ptx_func *c = &m->funcs[m->calls[i].callee];
 		/* device printf: int vprintf(const char *format, void *args), as CUDA declares it */
 		if (!c->defined && !strcmp(c->name, "vprintf") && c->nparams == 2 && c->param_size[0] == 8 &&
@@ -3228,6 +3323,9 @@ int ptx_module_parse(const char *text, struct ptx_module **out, char *err, size_
 	free(P.slotkind);
 	free(P.fix);
 	free(P.labels);
+	for (uint32_t i = 0; i < P.nifix; i++)
+		free(P.ifix[i].name);
+	free(P.ifix);
 	if (rc) {
 		ptx_module_free(P.m);
 		return rc;

@@ -138,6 +138,25 @@ extern int g_inited;
 /* CUDA_LAUNCH_BLOCKING=1 at cuInit: a kernel launch returns once the kernel ran, with the
  * context's error (a launch captured into a graph runs nothing and returns at once) */
 extern int g_launch_blocking;
+
+/*
+ * The simulated device's compute capability and what goes with it (VGPU_SIM_CC, default 7.5):
+ * a program that sizes shared memory by the capability its PTX was built for (NCCL, whose
+ * device code was built for the newest target) needs the device to report it. The
+ * interpreter runs the same PTX whatever the capability; clusters stay unsimulated.
+ */
+struct sim_cc {
+	int major, minor;
+	int shared_optin;     /* most shared memory a block may opt in to */
+	int shared_per_sm;
+	int threads_per_sm;
+};
+extern struct sim_cc g_cc;
+/* A launch's cluster dimension: none (1x1x1) always; more only on a device of capability 9.0
+ * or later, where up to 8 blocks a cluster (the portable size) dividing grid (when not NULL)
+ * run as ordinary blocks, one after another. CUDA_SUCCESS, CUDA_ERROR_NOT_SUPPORTED or
+ * CUDA_ERROR_INVALID_VALUE. */
+CUresult sim_cluster_check(const CUlaunchAttributeValue *v, const unsigned *grid);
 /* The simulated devices before CUDA_VISIBLE_DEVICES, and which the process sees (vgpu_drv.devices_all). */
 extern int g_ndev_all;
 int sim_devices_all(int *all, int *ord, int cap);

@@ -5,8 +5,10 @@
 // every result checked on the host. NCCL opens libnvidia-ml.so.1 before anything else and
 // gives up without it: in a zone that is vgpu's (libvgpu/nvml/).
 //
-// --no-kernels leaves out what needs NCCL's own kernels (the ring of sends): NCCL ships them
-// as SASS only, which the simulator cannot run; on one rank the collectives are copies.
+// --no-kernels leaves out what needs NCCL's own kernels (the ring of sends; on one rank the
+// collectives are copies). NCCL ships them as SASS, with the compute_120 PTX of its
+// relocatable objects beside it, which the simulator links and runs on a device of that
+// capability (VGPU_SIM_CC=12.0, tests/gpu/module.mk).
 #include <cuda_runtime.h>
 #include <nccl.h>
 #include <stdio.h>

@@ -262,6 +262,49 @@ static void t_files_and_refusals(void)
 	CK(cuCtxPushCurrent(cur));
 }
 
+/* a __shared__ variable one input defines and another names extern with its size (nvcc
+ * -rdc: NCCL's ncclShmem), beside the dynamic shared memory both name: one variable, apart
+ * from the dynamic memory */
+static void t_extern_shared(void)
+{
+	static const char a[] = ".version 8.0\n.target sm_75\n.address_size 64\n"
+		".visible .shared .align 4 .b8 sv[128];\n.extern .shared .align 4 .b8 dyn[];\n"
+		".extern .func fill(.param .b32 t);\n"
+		".visible .entry k(.param .u64 out)\n{\n.reg .b32 %r<8>;\n.reg .b64 %rd<6>;\n"
+		"ld.param.u64 %rd1, [out];\nmov.u32 %r1, %tid.x;\n"
+		"{\n.param .b32 p0;\nst.param.b32 [p0], %r1;\ncall fill, (p0);\n}\nbar.sync 0;\n"
+		"shl.b32 %r2, %r1, 2;\nmov.u32 %r3, sv;\nadd.s32 %r3, %r3, %r2;\nld.shared.u32 %r4, [%r3];\n"
+		"mov.u32 %r5, dyn;\nadd.s32 %r5, %r5, %r2;\nld.shared.u32 %r6, [%r5];\n"
+		"mul.wide.u32 %rd2, %r1, 8;\nadd.s64 %rd3, %rd1, %rd2;\nst.global.v2.u32 [%rd3], {%r4, %r6};\nret;\n}\n";
+	static const char b[] = ".version 8.0\n.target sm_75\n.address_size 64\n"
+		".extern .shared .align 4 .b8 sv[128];\n.extern .shared .align 4 .b8 dyn[];\n"
+		".visible .func fill(.param .b32 t)\n{\n.reg .b32 %r<8>;\nld.param.u32 %r1, [t];\n"
+		"shl.b32 %r2, %r1, 2;\nmov.u32 %r3, sv;\nadd.s32 %r3, %r3, %r2;\nst.shared.u32 [%r3], %r1;\n"
+		"add.s32 %r4, %r1, 100;\nmov.u32 %r5, dyn;\nadd.s32 %r5, %r5, %r2;\nst.shared.u32 [%r5], %r4;\nret;\n}\n";
+	CUlinkState s;
+	void *img;
+	size_t n;
+	CUmodule m;
+	CUfunction f;
+	CUdeviceptr d;
+	unsigned h[64];
+	CK(cuLinkCreate(0, NULL, NULL, &s));
+	CK(cuLinkAddData(s, CU_JIT_INPUT_PTX, (void *)a, sizeof(a), "a.ptx", 0, NULL, NULL));
+	CK(cuLinkAddData(s, CU_JIT_INPUT_PTX, (void *)b, sizeof(b), "b.ptx", 0, NULL, NULL));
+	CK(cuLinkComplete(s, &img, &n));
+	CK(cuModuleLoadData(&m, img));
+	CK(cuLinkDestroy(s));
+	CK(cuModuleGetFunction(&f, m, "k"));
+	CK(cuMemAlloc(&d, sizeof(h)));
+	void *args[] = { &d };
+	CK(cuLaunchKernel(f, 1, 1, 1, 32, 1, 1, 32 * 4, NULL, args, NULL));
+	CK(cuMemcpyDtoH(h, d, sizeof(h)));
+	for (unsigned t = 0; t < 32; t++)
+		EXPECT(h[2 * t] == t && h[2 * t + 1] == 100 + t);
+	CK(cuMemFree(d));
+	CK(cuModuleUnload(m));
+}
+
 int main(void)
 {
 	setenv("VGPU_SIM_QUIET", "1", 0);
@@ -280,6 +323,7 @@ int main(void)
 	t_single_and_fatbin();
 	t_logs_and_errors();
 	t_files_and_refusals();
+	t_extern_shared();
 	free(pa);
 	free(pb);
 	printf("test_sim_link: ok\n");

@@ -1,0 +1,181 @@
+/* SPDX-License-Identifier: MIT */
+/* libcudasim's numbered barriers with thread counts: barrier.sync.aligned with a number and a
+ * count in registers (NCCL's form), bar.arrive counting a thread that goes on, a block whose
+ * last warp is partial (a GPU counts it as a whole warp), barrier.red.or with a count; what
+ * fails the launch instead of hanging it (a count no warp multiple, a number past 15, a count
+ * never reached) and what is refused at load. Capability and clusters: VGPU_SIM_CC. */
+#include "simtest.h"
+
+#include <unistd.h>
+
+#define HDR ".version 8.0\n.target sm_90\n.address_size 64\n"
+
+/*
+ * grp(out, n): threads below n form a group that waits at barrier 3 for n threads, after
+ * writing their index to sh[tid]; each then writes the sum over the group's sh to out[tid].
+ * Threads from n on arrive at barrier 4 (count 32 x their warps) and leave.
+ */
+static const char ptx_grp[] = HDR
+	".visible .entry grp(.param .u64 out, .param .u32 n)\n{\n"
+	".reg .b32 %r<12>;\n.reg .b64 %rd<6>;\n.reg .pred %p<3>;\n.shared .align 4 .b8 sh[4096];\n"
+	"ld.param.u64 %rd1, [out];\nld.param.u32 %r1, [n];\nmov.u32 %r2, %tid.x;\n"
+	"setp.ge.u32 %p1, %r2, %r1;\n@%p1 bra REST;\n"
+	"shl.b32 %r3, %r2, 2;\nmov.u32 %r4, sh;\nadd.s32 %r5, %r4, %r3;\nst.shared.u32 [%r5], %r2;\n"
+	"mov.u32 %r6, 3;\nbarrier.sync.aligned %r6, %r1;\n"
+	"mov.u32 %r7, 0;\nmov.u32 %r8, 0;\nLOOP:\nshl.b32 %r9, %r8, 2;\nadd.s32 %r10, %r4, %r9;\n"
+	"ld.shared.u32 %r11, [%r10];\nadd.s32 %r7, %r7, %r11;\nadd.s32 %r8, %r8, 1;\n"
+	"setp.lt.u32 %p2, %r8, %r1;\n@%p2 bra LOOP;\n"
+	"mul.wide.u32 %rd2, %r2, 4;\nadd.s64 %rd3, %rd1, %rd2;\nst.global.u32 [%rd3], %r7;\nret;\n"
+	"REST:\nmov.u32 %r6, %ntid.x;\nsub.u32 %r6, %r6, %r1;\nadd.u32 %r6, %r6, 31;\nand.b32 %r6, %r6, -32;\n"
+	"bar.arrive 4, %r6;\nret;\n}\n";
+
+/* orred(out, bit): every thread of the block votes tid == bit over barrier.red.or with a
+ * count of the block's threads (rounded up to warps) and writes the answer */
+static const char ptx_or[] = HDR
+	".visible .entry orred(.param .u64 out, .param .u32 bit, .param .u32 cnt)\n{\n"
+	".reg .b32 %r<8>;\n.reg .b64 %rd<4>;\n.reg .pred %p<3>;\n"
+	"ld.param.u64 %rd1, [out];\nld.param.u32 %r1, [bit];\nld.param.u32 %r5, [cnt];\nmov.u32 %r2, %tid.x;\n"
+	"setp.eq.u32 %p1, %r2, %r1;\nmov.u32 %r4, 2;\nbarrier.red.or.pred %p2, %r4, %r5, %p1;\n"
+	"selp.u32 %r3, 1, 0, %p2;\nmul.wide.u32 %rd2, %r2, 4;\nadd.s64 %rd3, %rd1, %rd2;\n"
+	"st.global.u32 [%rd3], %r3;\nret;\n}\n";
+
+/* bad(num, cnt): every thread waits at barrier num for cnt threads */
+static const char ptx_bad[] = HDR
+	".visible .entry bad(.param .u32 num, .param .u32 cnt)\n{\n.reg .b32 %r<3>;\n"
+	"ld.param.u32 %r1, [num];\nld.param.u32 %r2, [cnt];\nbarrier.sync.aligned %r1, %r2;\nret;\n}\n";
+
+static CUcontext ctx;
+
+static void fresh(void)
+{
+	CK(cuCtxDestroy(ctx));
+	CK(cuCtxCreate(&ctx, NULL, 0, 0));
+}
+
+static CUresult bad(unsigned threads, unsigned num, unsigned cnt)
+{
+	CUmodule m;
+	CUfunction f;
+	CK(cuModuleLoadData(&m, ptx_bad));
+	CK(cuModuleGetFunction(&f, m, "bad"));
+	void *args[] = { &num, &cnt };
+	CUresult r = cuLaunchKernel(f, 1, 1, 1, threads, 1, 1, 0, NULL, args, NULL);
+	if (r == CUDA_SUCCESS)
+		r = cuCtxSynchronize();
+	fresh();
+	return r;
+}
+
+int main(int argc, char **argv)
+{
+	(void)argc;
+	setenv("VGPU_SIM_QUIET", "1", 0);
+	CUmodule m;
+	CUfunction f;
+	CUdeviceptr d;
+	unsigned out[1024];
+	CK(cuInit(0));
+	CK(cuCtxCreate(&ctx, NULL, 0, 0));
+	CK(cuModuleLoadData(&m, ptx_grp));
+	CK(cuModuleGetFunction(&f, m, "grp"));
+	CK(cuMemAlloc(&d, sizeof(out)));
+	/* (block threads, group): a group of 2 warps in 4, of 1 warp in 3, a partial last warp of
+	 * a 48-thread block counted whole (group 64 = all of it), the whole of a 1024-thread block */
+	const unsigned cases[][2] = { { 128, 64 }, { 96, 32 }, { 48, 64 }, { 1024, 1024 } };
+	for (unsigned c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+		unsigned threads = cases[c][0], n = cases[c][1], real = n < threads ? n : threads;
+		void *args[] = { &d, &n };
+		CK(cuMemsetD32(d, 0xdead, 1024));
+		CK(cuLaunchKernel(f, 1, 1, 1, threads, 1, 1, 0, NULL, args, NULL));
+		CK(cuCtxSynchronize());
+		CK(cuMemcpyDtoH(out, d, sizeof(out)));
+		for (unsigned t = 0; t < threads; t++) {
+			unsigned want = t < real ? real * (real - 1) / 2 : 0xdead;
+			if (out[t] != want) {
+				fprintf(stderr, "case %u thread %u: %u, expected %u\n", c, t, out[t], want);
+				return 1;
+			}
+		}
+	}
+	CK(cuModuleLoadData(&m, ptx_or));
+	CK(cuModuleGetFunction(&f, m, "orred"));
+	for (unsigned bit = 0; bit < 3; bit++) {
+		unsigned which = bit == 2 ? 999 : bit * 37, cnt = 96;   /* 80 threads: 3 warps */
+		void *args[] = { &d, &which, &cnt };
+		CK(cuLaunchKernel(f, 1, 1, 1, 80, 1, 1, 0, NULL, args, NULL));
+		CK(cuCtxSynchronize());
+		CK(cuMemcpyDtoH(out, d, 80 * 4));
+		for (unsigned t = 0; t < 80; t++)
+			EXPECT(out[t] == (which < 80));
+	}
+
+	CK_RC(bad(64, 16, 64), CUDA_ERROR_LAUNCH_FAILED);     /* number past 15 */
+	CK_RC(bad(64, 1, 48), CUDA_ERROR_LAUNCH_FAILED);      /* no warp multiple */
+	CK_RC(bad(64, 1, 0), CUDA_ERROR_LAUNCH_FAILED);       /* a count of none */
+	CK_RC(bad(64, 1, 128), CUDA_ERROR_LAUNCH_FAILED);     /* more than the block's warps */
+	CK_RC(bad(128, 1, 64), CUDA_SUCCESS);                 /* twice 64: completes twice */
+	/* a count never reached: 2 warps wait for 4, while the other 2 wait at another barrier */
+	static const char ptx_dead[] = HDR
+		".visible .entry dl()\n{\n.reg .b32 %r<3>;\n.reg .pred %p<2>;\nmov.u32 %r1, %tid.x;\n"
+		"setp.lt.u32 %p1, %r1, 64;\n@%p1 bar.sync 1, 128;\n@!%p1 bar.sync 2, 128;\nret;\n}\n";
+	CK(cuModuleLoadData(&m, ptx_dead));
+	CK(cuModuleGetFunction(&f, m, "dl"));
+	CK(cuLaunchKernel(f, 1, 1, 1, 128, 1, 1, 0, NULL, NULL, NULL));
+	CK_RC(cuCtxSynchronize(), CUDA_ERROR_LAUNCH_FAILED);
+	fresh();
+
+	static const char *const refused[] = {
+		HDR ".visible .entry k()\n{\nbar.arrive 1;\nret;\n}\n",            /* arrive needs a count */
+		HDR ".visible .entry k()\n{\nbar.sync 1, 64, 3;\nret;\n}\n",       /* too many operands */
+		HDR ".visible .entry k()\n{\n.reg .pred %p<2>;\nbarrier.red.or.pred %p1, 1;\nret;\n}\n", /* no predicate */
+		HDR ".visible .entry k()\n{\n.reg .b32 %r<2>;\nbar.red.popc.u32 %r1, 1, 64, 32, %r1;\nret;\n}\n",
+	};
+	ST_REFUSED(refused);
+
+	/* the device's compute capability: 7.5 unless VGPU_SIM_CC says (the test runs at 7.5) */
+	int maj = 0, min = 0, optin = 0, clusters = 1;
+	CK(cuDeviceGetAttribute(&maj, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR, 0));
+	CK(cuDeviceGetAttribute(&min, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR, 0));
+	CK(cuDeviceGetAttribute(&optin, CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN, 0));
+	CK(cuDeviceGetAttribute(&clusters, CU_DEVICE_ATTRIBUTE_CLUSTER_LAUNCH, 0));
+	const char *cc = getenv("VGPU_SIM_CC");
+	if (!cc || !strcmp(cc, "7.5")) {
+		EXPECT(maj == 7 && min == 5 && optin == 65536 && clusters == 0);
+	} else if (!strcmp(cc, "9.0")) {
+		EXPECT(maj == 9 && min == 0 && optin == 232448 && clusters == 1);
+	}
+	/* a cluster launch: refused before 9.0; at 9.0 its blocks run, a size past 8 or one not
+	 * dividing the grid refused */
+	CK(cuModuleLoadData(&m, ptx_grp));
+	CK(cuModuleGetFunction(&f, m, "grp"));
+	CK(cuMemAlloc(&d, sizeof(out)));   /* (the context is a fresh one) */
+	unsigned n = 64;
+	void *args[] = { &d, &n };
+	CUlaunchAttribute at = { .id = CU_LAUNCH_ATTRIBUTE_CLUSTER_DIMENSION };
+	at.value.clusterDim.x = 2;
+	at.value.clusterDim.y = 1;
+	at.value.clusterDim.z = 1;
+	CUlaunchConfig cfg = { .gridDimX = 4, .gridDimY = 1, .gridDimZ = 1, .blockDimX = 64, .blockDimY = 1,
+	                       .blockDimZ = 1, .attrs = &at, .numAttrs = 1 };
+	if (maj < 9) {
+		CK_RC(cuLaunchKernelEx(&cfg, f, args, NULL), CUDA_ERROR_NOT_SUPPORTED);
+	} else {
+		CK(cuLaunchKernelEx(&cfg, f, args, NULL));
+		CK(cuCtxSynchronize());
+		at.value.clusterDim.x = 3;
+		CK_RC(cuLaunchKernelEx(&cfg, f, args, NULL), CUDA_ERROR_INVALID_VALUE);
+		at.value.clusterDim.x = 16;
+		cfg.gridDimX = 16;
+		CK_RC(cuLaunchKernelEx(&cfg, f, args, NULL), CUDA_ERROR_INVALID_VALUE);
+	}
+	CK(cuCtxDestroy(ctx));
+	printf("test_sim_barriers: ok (compute capability %d.%d)\n", maj, min);
+	if (!cc) {   /* once more on a device of capability 9.0 */
+		fflush(stdout);
+		setenv("VGPU_SIM_CC", "9.0", 1);
+		execv("/proc/self/exe", argv);
+		perror("test_sim_barriers: exec");
+		return 1;
+	}
+	return 0;
+}
