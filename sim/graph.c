@@ -574,6 +574,18 @@ static struct sim_stream *capture_stream(CUstream h, CUresult *rc)
 	return sim_stream_get(c, h, rc);
 }
 
+/* A stream asked about its capture: a created stream of any context (as the driver answers
+ * for another device's stream, which NCCL asks with its first device current), a special one
+ * the current context's. */
+static struct sim_stream *query_stream(CUstream h, CUresult *rc)
+{
+	const struct sim_stream *s = (const struct sim_stream *)h;
+	if (h && h != CU_STREAM_LEGACY && h != CU_STREAM_PER_THREAD && s->magic == MAGIC_STREAM &&
+	    sim_ctx_valid(s->ctx))
+		return (struct sim_stream *)h;
+	return capture_stream(h, rc);
+}
+
 /* Dependencies named by the caller: every one a node of g. */
 static CUresult deps_check(struct sim_graph *g, const CUgraphNode *deps, size_t n)
 {
@@ -1754,7 +1766,7 @@ CUresult cuStreamEndCapture(CUstream h, CUgraph *out)
 CUresult cuStreamIsCapturing(CUstream h, CUstreamCaptureStatus *status)
 {
 	CUresult rc;
-	struct sim_stream *s = capture_stream(h, &rc);
+	struct sim_stream *s = query_stream(h, &rc);
 
 	if (!s)
 		return rc;
@@ -1774,7 +1786,7 @@ CUresult cuStreamGetCaptureInfo_v3(CUstream h, CUstreamCaptureStatus *status, cu
 
 	if (rc != CUDA_SUCCESS)
 		return rc;
-	struct sim_stream *s = capture_stream(h, &rc);
+	struct sim_stream *s = query_stream(h, &rc);
 	pthread_mutex_lock(&g_lock);
 	struct sim_graph *g = s->capture;
 	if (id)

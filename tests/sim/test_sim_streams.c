@@ -274,6 +274,28 @@ static void t_memops(void)
 	CK(cuMemFree(data));
 }
 
+/* a stream of another context is asked about its capture as the driver answers, whatever
+ * context is current (NCCL asks for each rank's stream with the first device's current) */
+static void t_other_context(CUcontext mine)
+{
+	CUcontext other;
+	CUstream s;
+	CUstreamCaptureStatus st = CU_STREAM_CAPTURE_STATUS_ACTIVE;
+	cuuint64_t id = 7;
+	CK(cuCtxCreate(&other, NULL, 0, 0));
+	CK(cuStreamCreate(&s, CU_STREAM_NON_BLOCKING));
+	CK(cuCtxSetCurrent(mine));
+	CK(cuStreamIsCapturing(s, &st));
+	EXPECT(st == CU_STREAM_CAPTURE_STATUS_NONE);
+	st = CU_STREAM_CAPTURE_STATUS_ACTIVE;
+	CK(cuStreamGetCaptureInfo(s, &st, &id, NULL, NULL, NULL, NULL));
+	EXPECT(st == CU_STREAM_CAPTURE_STATUS_NONE);
+	CK(cuCtxSetCurrent(other));
+	CK(cuStreamDestroy(s));
+	CK(cuCtxDestroy(other));
+	CK(cuCtxSetCurrent(mine));
+}
+
 int main(void)
 {
 	setenv("VGPU_SIM_MEM", "128M", 1);
@@ -296,6 +318,7 @@ int main(void)
 	t_async();
 	t_events_callbacks();
 	t_memops();
+	t_other_context(ctx);
 
 	pthread_t t[4];
 	for (int i = 0; i < 4; i++)
