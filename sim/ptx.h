@@ -67,6 +67,10 @@ struct ptx_call {
 	uint32_t builtin;   /* PTX_BUILTIN_*: an external function the simulator provides */
 };
 
+/* The most shared memory a module may declare statically: what the largest capability lets a
+ * block opt in to (227 KiB); a launch checks the device's own (VGPU_SIM_CC). */
+#define PTX_SHARED_MAX 232448u
+
 /*
  * A function's address, as a kernel takes it (mov of its name, a table of them in an
  * initializer, a C++ vtable) and calls through it: a window no memory is in, 16 bytes a

@@ -788,6 +788,9 @@ static uint64_t do_atom(const struct ptx_insn *in, uint8_t *p, uint64_t v, uint6
 		if (in->mod2 & FL_SAT) v = isnan(v) ? 0.0 : v < 0.0 ? 0.0 : v > 1.0 ? 1.0 : v; \
 		RD = pf64(v); break; }
 
+/* min/max.NaN.f32's answer when an operand is NaN: the canonical NaN, 0x7fffffff */
+static inline float nan_canon(void) { return f32(0x7fffffffu); }
+
 static inline uint32_t shl32(uint32_t a, uint32_t b) { return b >= 32 ? 0 : a << b; }
 static inline uint64_t shl64(uint64_t a, uint32_t b) { return b >= 64 ? 0 : a << b; }
 static inline uint32_t shr32(uint32_t a, uint32_t b) { return b >= 32 ? 0 : a >> b; }
@@ -950,10 +953,10 @@ static int run_thread(struct blk *b, struct thr *t)
 		case C(OP_REM, K_S64): { int64_t a = (int64_t)RA, b = (int64_t)RB; RD = (uint64_t)SREM(a, b, INT64_MIN); break; }
 		U3(OP_MIN, a < b ? a : b)
 		S3(OP_MIN, a < b ? a : b)
-		F2(OP_MIN, fminf(a, b), fmin(a, b))
+		F2(OP_MIN, (in->mod2 & FL_NAN) && (isnan(a) || isnan(b)) ? nan_canon() : fminf(a, b), fmin(a, b))
 		U3(OP_MAX, a > b ? a : b)
 		S3(OP_MAX, a > b ? a : b)
-		F2(OP_MAX, fmaxf(a, b), fmax(a, b))
+		F2(OP_MAX, (in->mod2 & FL_NAN) && (isnan(a) || isnan(b)) ? nan_canon() : fmaxf(a, b), fmax(a, b))
 		U3(OP_NEG, 0 - a)
 		F2(OP_NEG, -a, -a)
 		case C(OP_ABS, K_S16): { int32_t a = (int16_t)RA; RD = (uint16_t)(a < 0 ? -a : a); break; }
@@ -1519,8 +1522,9 @@ slow:
 			uint32_t x = (uint32_t)r[in->o[1]];
 			if ((x & 0x7f800000u) == 0x7f800000u && (x & 0x7fffffu))
 				x = 0x7fffffffu;                        /* NaN */
-			else if ((x & 0x7f800000u) != 0x7f800000u)
-				x = (x + 0x1000u) & ~0x1fffu;           /* nearest, ties away from zero */
+			else if ((x & 0x7f800000u) != 0x7f800000u)   /* .rna nearest, ties away; .rn to even */
+				x = in->mod == RND_RZ ? x & ~0x1fffu :
+				    (x + (in->mod == RND_RN ? 0xfffu + ((x >> 13) & 1) : 0x1000u)) & ~0x1fffu;
 			if ((in->mod2 & FL_SAT) && (x & 0x7fffffffu) == 0x7f800000u)
 				x = (x & 0x80000000u) | 0x7f7fe000u;    /* the largest finite tf32 */
 			r[in->o[0]] = x;
@@ -1688,9 +1692,13 @@ static uint32_t ms_elem(const struct thr *t, uint32_t first, uint32_t i, int per
 	return bits == 32 ? (uint32_t)r : (uint32_t)r & ((1u << bits) - 1);
 }
 
+enum { MS_K_E4M3 = 40, MS_K_E5M2 };   /* mma.sync's fp8 elements (kinds of their own) */
+
 static double ms_val(uint32_t bits, int kind)
 {
 	switch (kind) {
+	case MS_K_E4M3: return fp8_dec(bits, 0);
+	case MS_K_E5M2: return fp8_dec(bits, 1);
 	case K_F16: return h2d(bits);
 	case WM_K_BF16: return (double)f32((uint64_t)bits << 16);
 	case WM_K_TF32: return (double)f32(bits & ~0x1fffu);   /* the multiplier reads 10 mantissa bits */
@@ -1701,12 +1709,45 @@ static double ms_val(uint32_t bits, int kind)
 	}
 }
 
+/* mma.m8n8k4 of doubles: lane l holds A[l/4][l%4], B[l%4][l/4], and C and D's row l/4,
+ * columns 2(l%4) and 2(l%4)+1. Each element one fused multiply-add after another, in k's order,
+ * from C: rounded at each step, as a GPU's may not be in the last bit (exact where the sums
+ * are) */
+static void dmma_run(struct thr *lanes, const struct ptx_insn *in)
+{
+	double A[8][4], B[4][8], C[8][8];
+	for (uint32_t l = 0; l < 32; l++) {
+		uint32_t g = l >> 2, t = l & 3;
+		A[g][t] = f64(lanes[l].fr->r[in->o[1]]);
+		B[t][g] = f64(lanes[l].fr->r[in->o[2]]);
+		C[g][2 * t] = f64(lanes[l].fr->r[in->o[3]]);
+		C[g][2 * t + 1] = f64(lanes[l].fr->r[in->o[3] + 1]);
+	}
+	uint64_t out[32][2];
+	for (uint32_t l = 0; l < 32; l++)
+		for (uint32_t i = 0; i < 2; i++) {
+			uint32_t r = l >> 2, c = (l & 3) * 2 + i;
+			double acc = C[r][c];
+			for (uint32_t k = 0; k < 4; k++)
+				acc = fma(A[r][k], B[k][c], acc);
+			out[l][i] = pf64(acc);
+		}
+	for (uint32_t l = 0; l < 32; l++)
+		for (uint32_t i = 0; i < 2; i++)
+			lanes[l].fr->r[in->o[0] + i] = out[l][i];
+}
+
 static void mma_sync_run(struct thr *lanes, const struct ptx_insn *in)
 {
-	int isint = (in->mod2 & WM_INT_A) != 0, tf = !isint && (in->mod2 & WM_TF32);
-	int per = isint ? 4 : tf ? 1 : 2;
-	int ak = isint ? ((in->mod2 & WM_U8) ? K_U8 : K_S8) : tf ? WM_K_TF32 : (in->mod2 & WM_BF16) ? WM_K_BF16 : K_F16;
-	int bk = isint ? ((in->mod2 & MS_U8_B) ? K_U8 : K_S8) : ak;
+	if (in->size == MS_M8N8K4) {
+		dmma_run(lanes, in);
+		return;
+	}
+	int isint = (in->mod2 & WM_INT_A) != 0, tf = !isint && (in->mod2 & WM_TF32), f8 = !isint && (in->mod2 & MS_FP8);
+	int per = isint || f8 ? 4 : tf ? 1 : 2;
+	int ak = isint ? ((in->mod2 & WM_U8) ? K_U8 : K_S8) : f8 ? ((in->mod2 & WM_U8) ? MS_K_E5M2 : MS_K_E4M3) :
+	         tf ? WM_K_TF32 : (in->mod2 & WM_BF16) ? WM_K_BF16 : K_F16;
+	int bk = isint ? ((in->mod2 & MS_U8_B) ? K_U8 : K_S8) : f8 ? ((in->mod2 & MS_U8_B) ? MS_K_E5M2 : MS_K_E4M3) : ak;
 	uint32_t K = in->size == MS_M16N8K32 ? 32 : in->size == MS_M16N8K16 ? 16 : 8;
 	uint32_t na = 16 * K / 32, nb = K * 8 / 32;
 	double A[16][32], B[32][8], C[16][8];
@@ -1728,7 +1769,8 @@ static void mma_sync_run(struct thr *lanes, const struct ptx_insn *in)
 	for (uint32_t l = 0; l < 32; l++)
 		for (uint32_t i = 0; i < 4; i++) {
 			uint32_t r = (l >> 2) + (i >> 1) * 8, c = (l & 3) * 2 + (i & 1);
-			double acc = C[r][c];   /* exact: the products of 8-bit, 16-bit and tf32 inputs fit a double */
+			double acc = C[r][c];   /* exact: the products of 8-bit, 16-bit and tf32 inputs fit a
+			                         * double, and so do 32 fp8 products' sums */
 			for (uint32_t k = 0; k < K; k++)
 				acc += A[r][k] * B[k][c];
 			if (in->kind == K_S32) {

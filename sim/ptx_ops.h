@@ -104,8 +104,10 @@ enum { WM_LOAD_A, WM_LOAD_B, WM_LOAD_C, WM_STORE_D, WM_MMA,
        WM_LDMATRIX,   /* ldmatrix: size the matrices (1, 2, 4); mod2 WM_TRANS; o[0] the first of
 		       * size destination slots, o[4] the address slot, imm its offset */
        WM_STMATRIX }; /* stmatrix: the same, o[0] the first of size source slots */
-enum { MS_M16N8K16, MS_M16N8K8, MS_M16N8K32 };
+enum { MS_M16N8K16, MS_M16N8K8, MS_M16N8K32, MS_M8N8K4 /* .f64 */ };
 #define MS_U8_B  0x80   /* mma.sync with 8-bit inputs: B unsigned (WM_U8: A unsigned) */
+#define MS_FP8   0x01   /* mma.sync (always .row.col, so WM_ROW's bit is free): fp8 inputs,
+			 * A .e5m2 with WM_U8 (else .e4m3), B .e5m2 with MS_U8_B */
 #define WM_TRANS 0x80   /* ldmatrix .trans */
 enum { WM_M16N16K16, WM_M32N8K16, WM_M8N32K16, WM_M16N16K8 /* tf32 */ };
 #define WM_ROW   0x01   /* load/store: row-major memory; mma: A row-major */

@@ -629,8 +629,8 @@ static int parse_shared(struct P *P, int is_extern)
 		int own = P->f && P->f->is_entry;
 		uint64_t bytes = d.count * kind_size(d.kind);
 		uint64_t off = align_up(own ? P->fshared : P->m->shared_static, d.align > 16 ? d.align : 16);
-		if (off + bytes > (64u << 10))
-			return perr(P, -EINVAL, d.line, "static shared memory over 64 KiB");
+		if (off + bytes > PTX_SHARED_MAX)
+			return perr(P, -EINVAL, d.line, "static shared memory over %u KiB", PTX_SHARED_MAX >> 10);
 		y = sym_add(P, d.name, d.nlen, S_SHARED, d.line);
 		if (y) {
 			y->off = (uint32_t)off;
@@ -650,9 +650,14 @@ static int parse_shared(struct P *P, int is_extern)
 }
 
 /* .reg .type name<N>, name2, ...; */
-static int parse_reg(struct P *P)
+static int parse_reg(struct P *P, const struct tok *typed)
 {
 	struct tok *t = lex_next(&P->L);
+	if (typed) {   /* ".reg.b32 a, b;" (inline assembly writes it so): the type came with it */
+		P->L.has_peek = 1;
+		P->L.peek = *t;
+		t = (struct tok *)typed;
+	}
 	int vec = 1;
 	if (tok_is(t, ".v2") || tok_is(t, ".v4")) {
 		vec = t->s[2] - '0';
@@ -942,10 +947,11 @@ static int parse_opnd(struct P *P, struct opnd *o, int kind)
 		o->t = O_VEC;
 		for (;;) {
 			t = lex_next(&P->L);
-			if (o->nvec >= (P->vec_max ? P->vec_max : 4) || (t->t != T_ID && t->t != T_INT))
+			int fimm = t->t == T_FLT32 || t->t == T_FLT64;   /* 0f00000000: a float's bits */
+			if (o->nvec >= (P->vec_max ? P->vec_max : 4) || (t->t != T_ID && t->t != T_INT && !fimm))
 				return perr(P, -EINVAL, t->line, "bad vector operand");
-			if (t->t == T_INT) {   /* {0, %rs1}: half-precision code packs constants too */
-				o->vec[o->nvec++] = const_slot(P, t->v);
+			if (t->t == T_INT || fimm) {   /* {0, %rs1}: half-precision code packs constants too */
+				o->vec[o->nvec++] = const_slot(P, t->t == T_FLT32 ? (uint32_t)t->v : t->v);
 				o->vec_imm = 1;
 			} else {
 				int rc = ident_slot(P, t, &o->vec[o->nvec++]);
@@ -1366,7 +1372,7 @@ static int known_op(const char *op)
 		"bar", "barrier", "membar", "fence", "shfl", "vote", "activemask", "call", "match",
 		"redux", "prefetch", "prefetchu", "nanosleep", "pmevent", "isspacep", "bmsk", "dp4a", "dp2a", "sad", "vabsdiff4", "lop3",
 		"tex", "tld4", "txq", "suq", "suld", "sust", "wmma", "cp", "mma", "ldmatrix", "griddepcontrol", "mbarrier", "elect", "stmatrix",
-		"multimem",
+		"multimem", "createpolicy",
 	};
 	for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++)
 		if (!strcmp(op, ops[i]))
@@ -1637,10 +1643,11 @@ static int parse_wmma(struct P *P, const struct mn *m, const char *name, uint32_
  */
 static int parse_mma(struct P *P, const struct mn *m, const char *name, uint32_t line, uint32_t g, int gneg)
 {
-	static const char *const mods[] = {".sync", ".aligned", ".m16n8k16", ".m16n8k8", ".m16n8k32", ".row", ".col",
-	                                   ".satfinite", ".f32", ".f16", ".bf16", ".tf32", ".s32", ".s8", ".u8", NULL};
+	static const char *const mods[] = {".sync", ".aligned", ".m16n8k16", ".m16n8k8", ".m16n8k32", ".m8n8k4", ".row",
+	                                   ".col", ".satfinite", ".f32", ".f16", ".bf16", ".tf32", ".s32", ".s8", ".u8",
+	                                   ".f64", ".e4m3", ".e5m2", NULL};
 	int shape = mn_has(m, ".m16n8k16") ? MS_M16N8K16 : mn_has(m, ".m16n8k8") ? MS_M16N8K8 :
-	            mn_has(m, ".m16n8k32") ? MS_M16N8K32 : -1;
+	            mn_has(m, ".m16n8k32") ? MS_M16N8K32 : mn_has(m, ".m8n8k4") ? MS_M8N8K4 : -1;
 	/* the four types follow .row.col, in the order D, A, B, C */
 	const char *ty[4] = {"", "", "", ""};
 	int nty = 0, layout_ok = 0;
@@ -1649,16 +1656,49 @@ static int parse_mma(struct P *P, const struct mn *m, const char *name, uint32_t
 		if (!strcmp(x, ".row") && i + 1 < m->nparts && !strcmp(m->part[i + 1], ".col"))
 			layout_ok = 1;
 		else if (!strcmp(x, ".f32") || !strcmp(x, ".f16") || !strcmp(x, ".bf16") || !strcmp(x, ".tf32") ||
-			 !strcmp(x, ".s32") || !strcmp(x, ".s8") || !strcmp(x, ".u8"))
+			 !strcmp(x, ".s32") || !strcmp(x, ".s8") || !strcmp(x, ".u8") || !strcmp(x, ".f64") ||
+			 !strcmp(x, ".e4m3") || !strcmp(x, ".e5m2"))
 			ty[nty < 4 ? nty++ : 3] = x;
+	}
+	/* m8n8k4 of doubles (sm_80, cuBLAS's, cuSOLVER's and cuSPARSE's DMMA): one double of A and
+	 * of B a lane, two of C and D */
+	int dmma = !strcmp(ty[0], ".f64") && !strcmp(ty[1], ".f64") && !strcmp(ty[2], ".f64") && !strcmp(ty[3], ".f64");
+	if (shape == MS_M8N8K4 || dmma) {
+		if (!(shape == MS_M8N8K4 && dmma && nty == 4 && layout_ok && mn_has(m, ".sync") && mn_has(m, ".aligned") &&
+		      mn_only(m, mods) && !mn_has(m, ".satfinite")))
+			return perr(P, -ENOTSUP, line, "unsupported instruction '%s' (mma of doubles: "
+			            ".sync.aligned.m8n8k4.row.col.f64.f64.f64.f64)", name);
+		struct opnd o[4];
+		int n = 0, rc;
+		if ((rc = parse_frag_ops(P, o, 4, &n)))
+			return rc;
+		static const int nregs[4] = { 2, 1, 1, 2 };
+		for (int i = 0; i < 4 && n == 4; i++)
+			if (o[i].t != O_VEC || o[i].nvec != nregs[i] || (i == 0 && o[i].vec_imm))
+				n = -1;
+		if (n != 4)
+			return perr(P, -EINVAL, line, "malformed '%s': takes {d}, {a}, {b}, {c} of 2, 1, 1 and 2 registers", name);
+		struct ptx_insn tmpl = {.guard = g, .gneg = (uint8_t)gneg, .op = OP_WMMA, .size = MS_M8N8K4,
+		                        .mod = WM_MMA_SYNC, .kind = K_F64, .kind2 = K_F64};
+		for (int i = 1; i < 4; i++)
+			tmpl.o[i] = coord_slots(P, o[i].vec, o[i].nvec, line);
+		int post_moves = 0;
+		tmpl.o[0] = out_slots(P, o[0].vec, 2, &post_moves);
+		return emit_frag(P, &tmpl, line, post_moves ? o[0].vec : NULL, 2, g, gneg);
 	}
 	int i8a = !strcmp(ty[1], ".s8") || !strcmp(ty[1], ".u8"), i8b = !strcmp(ty[2], ".s8") || !strcmp(ty[2], ".u8");
 	int isint = i8a && i8b && !strcmp(ty[0], ".s32") && !strcmp(ty[3], ".s32");
+	/* fp8 (sm_89, cuBLASLt's fp8 GEMMs): m16n8k32, .e4m3 or .e5m2 each, f32 or f16 accumulators */
+	int f8a = !strcmp(ty[1], ".e4m3") || !strcmp(ty[1], ".e5m2"), f8b = !strcmp(ty[2], ".e4m3") || !strcmp(ty[2], ".e5m2");
+	int isf8 = f8a && f8b;
 	int in16 = !strcmp(ty[1], ".f16"), inbf = !strcmp(ty[1], ".bf16"), intf = !strcmp(ty[1], ".tf32");
 	int dk = !strcmp(ty[0], ".f16") ? K_F16 : K_F32, ck = !strcmp(ty[3], ".f16") ? K_F16 : K_F32;
 	int ok = shape >= 0 && layout_ok && nty == 4 && mn_has(m, ".sync") && mn_has(m, ".aligned") && mn_only(m, mods);
 	if (ok && isint)   /* m16n8k32 and m16n8k16, s32 accumulators */
 		ok = shape != MS_M16N8K8;
+	else if (ok && isf8)
+		ok = shape == MS_M16N8K32 && !mn_has(m, ".satfinite") && !strcmp(ty[0], dk == K_F16 ? ".f16" : ".f32") &&
+		     !strcmp(ty[3], ck == K_F16 ? ".f16" : ".f32") && dk == ck;
 	else if (ok)       /* f16 accumulators with f16 inputs only; tf32 in m16n8k8 only; no integer parts */
 		ok = (in16 || inbf || intf) && !strcmp(ty[1], ty[2]) && shape != MS_M16N8K32 &&
 		     !mn_has(m, ".satfinite") && (in16 || (dk == K_F32 && ck == K_F32)) && (!intf || shape == MS_M16N8K8) &&
@@ -1666,10 +1706,11 @@ static int parse_mma(struct P *P, const struct mn *m, const char *name, uint32_t
 	if (!ok)
 		return perr(P, -ENOTSUP, line, "unsupported instruction '%s' (mma: .sync.aligned .m16n8k16 and "
 		            ".m16n8k8 .row.col with .f16 or .bf16 inputs, .tf32 in .m16n8k8, .f32 or .f16 accumulators; "
-		            ".m16n8k32 and .m16n8k16 with .s8/.u8 inputs and .s32 accumulators)", name);
+		            ".m16n8k32 and .m16n8k16 with .s8/.u8 inputs and .s32 accumulators; .m16n8k32 with .e4m3/.e5m2 "
+		            "inputs and .f32 or .f16 accumulators)", name);
 	int K = shape == MS_M16N8K32 ? 32 : shape == MS_M16N8K16 ? 16 : 8;
 	/* registers: A holds 16*K elements over 32 lanes, B K*8, at 4 (8-bit), 2 (16-bit) or 1 a register */
-	int per = isint ? 4 : intf ? 1 : 2;
+	int per = isint || isf8 ? 4 : intf ? 1 : 2;
 	int na = 16 * K / 32 / per, nb = K * 8 / 32 / per;
 	int nd = isint || dk == K_F32 ? 4 : 2, nc = isint || ck == K_F32 ? 4 : 2;
 	struct opnd o[4];
@@ -1687,6 +1728,8 @@ static int parse_mma(struct P *P, const struct mn *m, const char *name, uint32_t
 	if (isint)
 		tmpl.mod2 = (uint8_t)(WM_INT_A | (!strcmp(ty[1], ".u8") ? WM_U8 : 0) | (!strcmp(ty[2], ".u8") ? MS_U8_B : 0) |
 		                      (mn_has(m, ".satfinite") ? WM_SATF : 0));
+	if (isf8)
+		tmpl.mod2 = (uint8_t)(MS_FP8 | (!strcmp(ty[1], ".e5m2") ? WM_U8 : 0) | (!strcmp(ty[2], ".e5m2") ? MS_U8_B : 0));
 	for (int i = 1; i < 4; i++)
 		tmpl.o[i] = coord_slots(P, o[i].vec, o[i].nvec, line);
 	int post_moves = 0;
@@ -2201,6 +2244,8 @@ static int parse_insn_raw(struct P *P, const struct tok *t, uint32_t g, int gneg
 	}
 	if (!strcmp(op, "ld") || !strcmp(op, "ldu") || !strcmp(op, "st")) {
 		int isst = op[0] == 's';
+		if (n == 3 && mn_has(&m, ".L2::cache_hint") && o[2].t == O_SLOT)
+			n = 2;   /* the cache policy createpolicy made: a hint */
 		if (n != 2 || o[isst ? 0 : 1].t != O_ADDR)
 			return perr(P, -EINVAL, line, "'%s' needs a value and an [address]", name);
 		struct opnd *v = &o[isst ? 1 : 0];
@@ -2368,12 +2413,15 @@ static int parse_insn_raw(struct P *P, const struct tok *t, uint32_t g, int gneg
 		return 0;
 	}
 	if (!strcmp(op, "cvt") && mn_has(&m, ".tf32")) {
-		/* cvt.rna{.satfinite}.tf32.f32: what wmma::__float_to_tf32 compiles to */
-		if (!mn_has(&m, ".rna") || m.nkinds != 1 || m.kinds[0] != K_F32 ||
-		    (rc = need_slots(P, o, n, 2, name, line)))
-			return rc ? rc : perr(P, -ENOTSUP, line, "unsupported instruction '%s' (cvt.rna.tf32.f32 only)", name);
+		/* cvt.rna{.satfinite}.tf32.f32: what wmma::__float_to_tf32 compiles to; .rn and .rz
+		 * (sm_90, cuBLAS's): to nearest even and toward zero */
+		int rnd = mn_has(&m, ".rna") ? RND_NONE : mn_has(&m, ".rn") ? RND_RN : mn_has(&m, ".rz") ? RND_RZ : -1;
+		if (rnd < 0 || m.nkinds != 1 || m.kinds[0] != K_F32 || (rc = need_slots(P, o, n, 2, name, line)))
+			return rc ? rc : perr(P, -ENOTSUP, line, "unsupported instruction '%s' (cvt.{rna,rn,rz}.tf32.f32 only)",
+			                      name);
 		in->op = OP_TF32;
 		in->kind = K_U32;
+		in->mod = (uint8_t)rnd;
 		in->mod2 = mn_has(&m, ".satfinite") ? FL_SAT : 0;
 		in->o[0] = o[0].slot;
 		in->o[1] = o[1].slot;
@@ -2536,7 +2584,7 @@ static int parse_insn_raw(struct P *P, const struct tok *t, uint32_t g, int gneg
 			return perr(P, -ENOTSUP, line, "unsupported instruction '%s' (prmt modes)", name);
 		int half = k == K_F16 || k == K_F16X2 || k == K_BF16 || k == K_BF16X2;
 		if ((mn_has(&m, ".relu") && !(half && in->op == OP_FMA)) ||
-		    (mn_has(&m, ".NaN") && !(half && (in->op == OP_MIN || in->op == OP_MAX))) ||
+		    (mn_has(&m, ".NaN") && !((half || k == K_F32) && (in->op == OP_MIN || in->op == OP_MAX))) ||
 		    mn_has(&m, ".xorsign") || mn_has(&m, ".oob"))
 			return perr(P, -ENOTSUP, line, "unsupported instruction '%s' (modifier)", name);
 		in->kind = (uint8_t)ki;
@@ -2861,6 +2909,17 @@ static int parse_insn_raw(struct P *P, const struct tok *t, uint32_t g, int gneg
 		in->kind = K_NONE;
 		return 0;
 	}
+	/* createpolicy.{fractional,range}.L2::evict_*.b64 d, ...: a cache policy, which loads and
+	 * stores with .L2::cache_hint take as a hint; the simulator has no cache to steer */
+	if (!strcmp(op, "createpolicy")) {
+		if (n < 2 || o[0].t != O_SLOT || o[0].is_imm || k != K_U64)
+			return perr(P, -EINVAL, line, "malformed '%s': createpolicy....b64 d, ...", name);
+		in->op = OP_MOV;
+		in->kind = K_U64;
+		in->o[0] = o[0].slot;
+		in->o[1] = const_slot(P, 0);
+		return 0;
+	}
 	/* hints and delays with no effect on results: prefetches, sleeps, profiler events */
 	if (!strcmp(op, "prefetch") || !strcmp(op, "prefetchu") || !strcmp(op, "nanosleep") ||
 	    !strcmp(op, "pmevent")) {
@@ -2983,7 +3042,13 @@ static int parse_body(struct P *P)
 		if (t->s[0] == '.') {
 			int rc = 0;
 			if (tok_is(t, ".reg"))
-				rc = parse_reg(P);
+				rc = parse_reg(P, NULL);
+			else if (t->n > 5 && !strncmp(t->s, ".reg.", 5)) {
+				struct tok ty = *t;
+				ty.s += 4;
+				ty.n -= 4;
+				rc = parse_reg(P, &ty);
+			}
 			else if (tok_is(t, ".local"))
 				rc = parse_local(P);
 			else if (tok_is(t, ".shared"))

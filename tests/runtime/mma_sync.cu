@@ -101,6 +101,21 @@ __global__ void mma_k8_tf32(const float *a, const float *b, const float *cin, fl
 		d[(gid + (i / 2) * 8) * 8 + tig * 2 + (i & 1)] = o[i];
 }
 
+/* D (8x8) = A (8x4) x B (4x8) + C in doubles (DMMA, what cuBLAS's, cuSOLVER's and cuSPARSE's
+ * double-precision kernels use): lane l holds A[l/4][l%4], B[l%4][l/4] and C's row l/4,
+ * columns 2(l%4) and 2(l%4)+1 */
+__global__ void mma_f64(const double *a, const double *b, const double *cin, double *d)
+{
+	unsigned l = threadIdx.x, gid = l / 4, tig = l % 4;
+	double ra = a[gid * 4 + tig], rb = b[tig * 8 + gid], c0 = cin[gid * 8 + tig * 2], c1 = cin[gid * 8 + tig * 2 + 1];
+	double o0, o1;
+	asm volatile("mma.sync.aligned.m8n8k4.row.col.f64.f64.f64.f64 {%0, %1}, {%2}, {%3}, {%4, %5};"
+		     : "=d"(o0), "=d"(o1)
+		     : "d"(ra), "d"(rb), "d"(c0), "d"(c1));
+	d[gid * 8 + tig * 2] = o0;
+	d[gid * 8 + tig * 2 + 1] = o1;
+}
+
 /* D (16x8, s32) = A (16xK) x B (Kx8) + C in 8-bit integers (K = 32 or 16), fragments built from
  * global memory as the ISA lays them out: A four (K=32) or two 8-bit elements to a register */
 template <int K, bool UA, bool SAT>
@@ -308,6 +323,39 @@ int main()
 			       want[i]);
 		printf("%s: 128 values verified\n", form == 0 ? "mma m16n8k32 s8 x s8" : form == 1 ?
 		       "mma m16n8k32 u8 x s8 saturating" : "mma m16n8k16 s8 x s8");
+		CHECK(cudaFree(da));
+		CHECK(cudaFree(db));
+		CHECK(cudaFree(dc));
+		CHECK(cudaFree(dd));
+	}
+	{
+		/* doubles: quarters and small integers, so every sum is exact however it is ordered */
+		double A[32], B[32], C[64], got[64], want[64];
+		for (int i = 0; i < 32; i++) {
+			A[i] = val(i, 5) * 0.5;
+			B[i] = val(i, 6);
+		}
+		for (int i = 0; i < 64; i++)
+			C[i] = val(i, 7) * 0.25;
+		for (int r = 0; r < 8; r++)
+			for (int c = 0; c < 8; c++) {
+				double s = C[r * 8 + c];
+				for (int k = 0; k < 4; k++)
+					s += A[r * 4 + k] * B[k * 8 + c];
+				want[r * 8 + c] = s;
+			}
+		double *da, *db, *dc, *dd;
+		CHECK(cudaMalloc(&da, sizeof(A)));
+		CHECK(cudaMalloc(&db, sizeof(B)));
+		CHECK(cudaMalloc(&dc, sizeof(C)));
+		CHECK(cudaMalloc(&dd, sizeof(got)));
+		CHECK(cudaMemcpy(da, A, sizeof(A), cudaMemcpyHostToDevice));
+		CHECK(cudaMemcpy(db, B, sizeof(B), cudaMemcpyHostToDevice));
+		CHECK(cudaMemcpy(dc, C, sizeof(C), cudaMemcpyHostToDevice));
+		mma_f64<<<1, 32>>>(da, db, dc, dd);
+		CHECK(cudaGetLastError());
+		CHECK(cudaMemcpy(got, dd, sizeof(got), cudaMemcpyDeviceToHost));
+		VERIFY(got, want, 64, 0, "mma m8n8k4 f64 (fragments from the ISA's layout)");
 		CHECK(cudaFree(da));
 		CHECK(cudaFree(db));
 		CHECK(cudaFree(dc));

@@ -122,8 +122,8 @@ int main(void)
 		"add.rn.e4m3x2 %h1, %h2, %h2;\nret;\n}\n",
 		HDR ".visible .entry k()\n{\n.reg .f32 %f<3>;\nmov.f32 %f1, 0f3F800000;\n"
 		"min.xorsign.abs.f32 %f2, %f1, %f1;\nret;\n}\n",
-		HDR ".visible .entry k()\n{\n.reg .f32 %f<3>;\nmov.f32 %f1, 0f3F800000;\n"
-		"max.NaN.f32 %f2, %f1, %f1;\nret;\n}\n",
+		HDR ".visible .entry k()\n{\n.reg .f64 %fd<3>;\nmov.f64 %fd1, 0d3FF0000000000000;\n"
+		"max.NaN.f64 %fd2, %fd1, %fd1;\nret;\n}\n",
 		HDR ".visible .entry k()\n{\n.reg .b16 %h<2>;\n.reg .f32 %f<2>;\nmov.f32 %f1, 0f3F800000;\n"
 		"cvt.rs.bf16.f32 %h1, %f1;\nret;\n}\n",
 		/* a packed comparison with a combiner */

@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* PTX forms the CUDA libraries' modules use (cuDNN's): 256-bit loads and stores
+/* PTX forms the CUDA libraries' modules use (cuDNN's, cuBLAS's and cuBLASLt's): min/max.NaN
+ * of floats, cvt.{rn,rz}.tf32, vector stores of float immediates, cache policies, ".reg.b32",
+ * mma of doubles (m8n8k4) and of fp8 (m16n8k32); 256-bit loads and stores
  * (ld/st.global.v8.b32, sm_100's): eight words moved, the address 32-byte aligned or the
  * launch fails as misaligned, outside the allocation an illegal address, other spaces and
  * widths refused at load; the predefined constant WARP_SZ as an operand; a function's PTX
@@ -23,6 +25,140 @@ static const char ptx[] = HDR
 	".visible .entry ws(.param .u64 dst)\n{\n\t.reg .b32 %r<3>;\n\t.reg .b64 %rd<2>;\n"
 	"\tld.param.u64 %rd1, [dst];\n\tmov.u32 %r1, WARP_SZ;\n\tshl.b32 %r2, %r1, 1;\n"
 	"\tst.global.u32 [%rd1], %r2;\n\tret;\n}\n";
+
+/*
+ * forms(in, out): out[] from in[] through the forms cuBLAS, cuBLASLt and cuDNN's modules hold:
+ * out[0..1] min.NaN/max.NaN.f32 of in[0], in[1]; out[2..4] cvt.{rn,rna,rz}.tf32.f32 of in[2];
+ * out[6..7] a vector store of a register and a float immediate; out[8] in[3] loaded with a
+ * cache policy createpolicy made; out[9] a register declared ".reg.b32" (as inline assembly
+ * writes it) holding in[3] + 1.
+ */
+static const char forms[] = HDR
+	".visible .entry forms(.param .u64 in, .param .u64 out)\n{\n"
+	".reg .b32 %r<12>;\n.reg .f32 %f<8>;\n.reg .b64 %rd<8>;\n"
+	"ld.param.u64 %rd1, [in];\nld.param.u64 %rd2, [out];\n"
+	"ld.global.f32 %f1, [%rd1];\nld.global.f32 %f2, [%rd1+4];\n"
+	"min.NaN.f32 %f3, %f1, %f2;\nmax.NaN.f32 %f4, %f1, %f2;\n"
+	"st.global.f32 [%rd2], %f3;\nst.global.f32 [%rd2+4], %f4;\n"
+	"ld.global.f32 %f5, [%rd1+8];\ncvt.rn.tf32.f32 %r1, %f5;\ncvt.rna.tf32.f32 %r2, %f5;\n"
+	"cvt.rz.tf32.f32 %r3, %f5;\nst.global.u32 [%rd2+8], %r1;\nst.global.u32 [%rd2+12], %r2;\n"
+	"st.global.u32 [%rd2+16], %r3;\n"
+	"mov.b32 %r4, 7;\nst.global.v2.b32 [%rd2+24], {%r4, 0f3F800000};\n"
+	"createpolicy.fractional.L2::evict_last.b64 %rd3, 0f3F800000;\n"
+	"ld.global.L2::cache_hint.u32 %r5, [%rd1+12], %rd3;\nst.global.u32 [%rd2+32], %r5;\n"
+	"{\n.reg.b32 t;\nadd.u32 t, %r5, 1;\nst.global.u32 [%rd2+36], t;\n}\n"
+	"ret;\n}\n";
+
+/* dmma(a, b, c, d): one warp, D = A B + C for 8x4 A, 4x8 B, 8x8 C and D of doubles (row-major
+ * in memory), each lane's fragment at the place the PTX ISA gives it */
+static const char dmma[] = HDR
+	".visible .entry dmma(.param .u64 a, .param .u64 b, .param .u64 c, .param .u64 d)\n{\n"
+	".reg .b32 %r<8>;\n.reg .f64 %fd<8>;\n.reg .b64 %rd<16>;\n"
+	"ld.param.u64 %rd1, [a];\nld.param.u64 %rd2, [b];\nld.param.u64 %rd3, [c];\nld.param.u64 %rd4, [d];\n"
+	"mov.u32 %r1, %laneid;\nshr.u32 %r2, %r1, 2;\nand.b32 %r3, %r1, 3;\n"
+	/* A[g][t] at (g * 4 + t) * 8; B[t][g] at (t * 8 + g) * 8; C/D[g][2t + i] at (g * 8 + 2t + i) * 8 */
+	"shl.b32 %r4, %r2, 2;\nadd.u32 %r4, %r4, %r3;\nmul.wide.u32 %rd5, %r4, 8;\nadd.s64 %rd5, %rd1, %rd5;\n"
+	"ld.global.f64 %fd1, [%rd5];\n"
+	"shl.b32 %r5, %r3, 3;\nadd.u32 %r5, %r5, %r2;\nmul.wide.u32 %rd6, %r5, 8;\nadd.s64 %rd6, %rd2, %rd6;\n"
+	"ld.global.f64 %fd2, [%rd6];\n"
+	"shl.b32 %r6, %r2, 3;\nshl.b32 %r7, %r3, 1;\nadd.u32 %r6, %r6, %r7;\nmul.wide.u32 %rd7, %r6, 8;\n"
+	"add.s64 %rd8, %rd3, %rd7;\nld.global.f64 %fd3, [%rd8];\nld.global.f64 %fd4, [%rd8+8];\n"
+	"mma.sync.aligned.m8n8k4.row.col.f64.f64.f64.f64 {%fd5, %fd6}, {%fd1}, {%fd2}, {%fd3, %fd4};\n"
+	"add.s64 %rd9, %rd4, %rd7;\nst.global.f64 [%rd9], %fd5;\nst.global.f64 [%rd9+8], %fd6;\nret;\n}\n";
+
+/* f8(x, y, d): one warp, m16n8k32 of e4m3 A (every element x's low byte) and e5m2 B (y's),
+ * f32 accumulators from 0.5: every D element 32 a b + 0.5 */
+static const char f8mma[] = HDR
+	".visible .entry f8(.param .u32 x, .param .u32 y, .param .u64 d)\n{\n"
+	".reg .b32 %r<16>;\n.reg .f32 %f<12>;\n.reg .b64 %rd<4>;\n"
+	"ld.param.u32 %r1, [x];\nld.param.u32 %r2, [y];\nld.param.u64 %rd1, [d];\n"
+	"mov.f32 %f1, 0f3F000000;\n"
+	"mma.sync.aligned.m16n8k32.row.col.f32.e4m3.e5m2.f32 {%f2, %f3, %f4, %f5}, {%r1, %r1, %r1, %r1}, "
+	"{%r2, %r2}, {%f1, %f1, %f1, %f1};\n"
+	"mov.u32 %r3, %laneid;\nmul.wide.u32 %rd2, %r3, 16;\nadd.s64 %rd3, %rd1, %rd2;\n"
+	"st.global.v4.f32 [%rd3], {%f2, %f3, %f4, %f5};\nret;\n}\n";
+
+static void library_forms(CUdevice dev)
+{
+	CUcontext ctx;
+	CUmodule m;
+	CUfunction f;
+	CUdeviceptr din, dout;
+	CK(cuCtxCreate(&ctx, NULL, 0, dev));
+	CK(cuModuleLoadData(&m, forms));
+	CK(cuModuleGetFunction(&f, m, "forms"));
+	CK(cuMemAlloc(&din, 16));
+	CK(cuMemAlloc(&dout, 64));
+	/* (min/max operands, tf32 input, loaded word) and the expected words */
+	static const struct { uint32_t in[4]; uint32_t want[10]; } cases[] = {
+		/* 2 and -3; 1 + 2^-11 (a tie, even below); 42 */
+		{ { 0x40000000u, 0xc0400000u, 0x3f801000u, 42 },
+		  { 0xc0400000u, 0x40000000u, 0x3f800000u, 0x3f802000u, 0x3f800000u, 0, 7, 0x3f800000u, 42, 43 } },
+		/* NaN and 1: the canonical NaN either way; a tie with the last kept bit odd goes up to
+		 * even; past it, up */
+		{ { 0x7fc00001u, 0x3f800000u, 0x3f803000u, 5 },
+		  { 0x7fffffffu, 0x7fffffffu, 0x3f804000u, 0x3f804000u, 0x3f802000u, 0, 7, 0x3f800000u, 5, 6 } },
+		{ { 0x3f800000u, 0xff800001u, 0x3f801fffu, 0 },
+		  { 0x7fffffffu, 0x7fffffffu, 0x3f802000u, 0x3f802000u, 0x3f800000u, 0, 7, 0x3f800000u, 0, 1 } },
+	};
+	for (unsigned c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+		uint32_t out[10];
+		CK(cuMemcpyHtoD(din, cases[c].in, 16));
+		CK(cuMemsetD32(dout, 0, 16));
+		void *args[] = { &din, &dout };
+		CK(st_launch1(f, args));
+		CK(cuMemcpyDtoH(out, dout, sizeof(out)));
+		for (unsigned k = 0; k < 10; k++)
+			if (out[k] != cases[c].want[k]) {
+				fprintf(stderr, "forms case %u word %u: 0x%08x, expected 0x%08x\n", c, k, out[k], cases[c].want[k]);
+				exit(1);
+			}
+	}
+	/* DMMA against the host: small integers and halves, so every sum is exact */
+	double A[32], B[32], C[64], D[64];
+	for (int i = 0; i < 32; i++) {
+		A[i] = (double)(i % 7) - 3.0 + 0.5 * (i % 2);
+		B[i] = (double)((i * 5) % 9) - 4.0;
+	}
+	for (int i = 0; i < 64; i++)
+		C[i] = (double)(i % 11) * 0.25;
+	CUdeviceptr da, db, dc, dd;
+	CK(cuMemAlloc(&da, sizeof(A)));
+	CK(cuMemAlloc(&db, sizeof(B)));
+	CK(cuMemAlloc(&dc, sizeof(C)));
+	CK(cuMemAlloc(&dd, sizeof(D)));
+	CK(cuMemcpyHtoD(da, A, sizeof(A)));
+	CK(cuMemcpyHtoD(db, B, sizeof(B)));
+	CK(cuMemcpyHtoD(dc, C, sizeof(C)));
+	CK(cuModuleLoadData(&m, dmma));
+	CK(cuModuleGetFunction(&f, m, "dmma"));
+	void *dargs[] = { &da, &db, &dc, &dd };
+	CK(cuLaunchKernel(f, 1, 1, 1, 32, 1, 1, 0, NULL, dargs, NULL));
+	CK(cuMemcpyDtoH(D, dd, sizeof(D)));
+	for (int r = 0; r < 8; r++)
+		for (int c = 0; c < 8; c++) {
+			double want = C[r * 8 + c];
+			for (int k = 0; k < 4; k++)
+				want += A[r * 4 + k] * B[k * 8 + c];
+			EXPECT(D[r * 8 + c] == want);
+		}
+	/* fp8: e4m3 0x38 is 1.0, 0x40 2.0, 0xb8 -1.0; e5m2 0x3c is 1.0, 0x42 3.0 */
+	static const struct { uint32_t x, y; float want; } f8c[] = {
+		{ 0x38383838u, 0x3c3c3c3cu, 32.5f }, { 0x40404040u, 0x42424242u, 192.5f }, { 0xb8b8b8b8u, 0x42424242u, -95.5f },
+	};
+	CK(cuModuleLoadData(&m, f8mma));
+	CK(cuModuleGetFunction(&f, m, "f8"));
+	for (unsigned c = 0; c < sizeof(f8c) / sizeof(f8c[0]); c++) {
+		float out[128];
+		uint32_t x = f8c[c].x, y = f8c[c].y;
+		void *fargs[] = { &x, &y, &dd };
+		CK(cuLaunchKernel(f, 1, 1, 1, 32, 1, 1, 0, NULL, fargs, NULL));
+		CK(cuMemcpyDtoH(out, dd, sizeof(out)));
+		for (int i = 0; i < 128; i++)
+			EXPECT(out[i] == f8c[c].want);
+	}
+	CK(cuCtxDestroy(ctx));
+}
 
 int main(void)
 {
@@ -86,6 +222,7 @@ int main(void)
 		}
 		CK(cuCtxDestroy(ctx));
 	}
+	library_forms(dev);
 	CUcontext ctx;
 	CK(cuCtxCreate(&ctx, NULL, 0, dev));
 	static const char *const refused[] = {
@@ -98,6 +235,14 @@ int main(void)
 		/* nine registers */
 		HDR ".visible .entry k(.param .u64 p)\n{\n.reg .b32 %r<10>;\n.reg .b64 %rd<2>;\nld.param.u64 %rd1, [p];\n"
 		"ld.global.v8.b32 {%r1, %r2, %r3, %r4, %r5, %r6, %r7, %r8, %r9}, [%rd1];\nret;\n}\n",
+		/* .NaN on a double, cvt.rm to tf32, a cache hint without a policy register */
+		HDR ".visible .entry k()\n{\n.reg .f64 %fd<3>;\nmin.NaN.f64 %fd1, %fd1, %fd2;\nret;\n}\n",
+		HDR ".visible .entry k()\n{\n.reg .b32 %r<2>;\n.reg .f32 %f<2>;\ncvt.rm.tf32.f32 %r1, %f1;\nret;\n}\n",
+		/* DMMA in another shape or with a float accumulator; fp8 in m16n8k16 */
+		HDR ".visible .entry k()\n{\n.reg .f64 %fd<8>;\nmma.sync.aligned.m16n8k4.row.col.f64.f64.f64.f64 "
+		"{%fd1, %fd2}, {%fd3}, {%fd4}, {%fd5, %fd6};\nret;\n}\n",
+		HDR ".visible .entry k()\n{\n.reg .b32 %r<8>;\n.reg .f32 %f<8>;\nmma.sync.aligned.m16n8k16.row.col.f32.e4m3.e4m3.f32 "
+		"{%f1, %f2, %f3, %f4}, {%r1, %r2}, {%r3}, {%f5, %f6, %f7, %f1};\nret;\n}\n",
 	};
 	ST_REFUSED(refused);
 	CK(cuCtxDestroy(ctx));
