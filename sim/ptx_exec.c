@@ -788,6 +788,29 @@ static uint64_t do_atom(const struct ptx_insn *in, uint8_t *p, uint64_t v, uint6
 		if (in->mod2 & FL_SAT) v = isnan(v) ? 0.0 : v < 0.0 ? 0.0 : v > 1.0 ? 1.0 : v; \
 		RD = pf64(v); break; }
 
+/* vshl/vshr: a (signed or not) shifted by b, clamped to 32 or taken mod 32, in 64 bits; then
+ * .add/.min/.max with c; .sat clamps to d's range, else the low 32 bits */
+static uint32_t vshift(uint32_t a, uint32_t b, uint32_t c, int mod, int op2)
+{
+	int64_t x = (mod & VSH_ASGN) ? (int64_t)(int32_t)a : (int64_t)a;
+	uint32_t sh = (mod & VSH_CLAMP) ? (b > 32 ? 32 : b) : b & 31;
+	x = (mod & VSH_RIGHT) ? x >> sh : (int64_t)((uint64_t)x << sh);
+	if (!(mod & VSH_RIGHT) && !(mod & VSH_SAT))
+		x = (mod & VSH_ASGN) ? (int64_t)(int32_t)(uint32_t)x : (int64_t)(uint32_t)x;   /* the bits kept */
+	int64_t y = (mod & VSH_DSGN) ? (int64_t)(int32_t)c : (int64_t)c;
+	if (op2 == VOP_ADD)
+		x += y;
+	else if (op2 == VOP_MIN)
+		x = x < y ? x : y;
+	else if (op2 == VOP_MAX)
+		x = x > y ? x : y;
+	if (mod & VSH_SAT) {
+		int64_t lo = (mod & VSH_DSGN) ? INT32_MIN : 0, hi = (mod & VSH_DSGN) ? INT32_MAX : UINT32_MAX;
+		x = x < lo ? lo : x > hi ? hi : x;
+	}
+	return (uint32_t)x;
+}
+
 /* min/max.NaN.f32's answer when an operand is NaN: the canonical NaN, 0x7fffffff */
 static inline float nan_canon(void) { return f32(0x7fffffffu); }
 
@@ -1037,6 +1060,7 @@ static int run_thread(struct blk *b, struct thr *t)
 		case C(OP_SAD, K_U64): RD = RC + (RA > RB ? RA - RB : RB - RA); break;
 		case C(OP_SAD, K_S64): RD = RC + ((int64_t)RA > (int64_t)RB ? RA - RB : RB - RA); break;
 		case C(OP_LOP3, K_U32): RD = lop3((uint32_t)RA, (uint32_t)RB, (uint32_t)RC, (uint32_t)r[in->o[4]]); break;
+		case C(OP_VSHIFT, K_U32): RD = vshift((uint32_t)RA, (uint32_t)RB, (uint32_t)RC, in->mod, in->mod2); break;
 		case C(OP_VABSDIFF4, K_U32): RD = vabsdiff4((uint32_t)RA, (uint32_t)RB, (uint32_t)RC, in->mod); break;
 		case C(OP_DP4A, K_U32): RD = dpa((uint32_t)RA, (uint32_t)RB, (uint32_t)RC, in->mod, 0); break;
 		case C(OP_DP2A, K_U32): RD = dpa((uint32_t)RA, (uint32_t)RB, (uint32_t)RC, in->mod, 1); break;

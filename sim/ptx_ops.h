@@ -15,6 +15,7 @@ enum ptx_op {
 	OP_CADD, OP_CSUB, OP_CMADLO, OP_CMADHI, OP_BFIND, OP_FRND, OP_MATCH, OP_REDUX,
 	OP_ISSPACEP, OP_BMSK, OP_DP4A, OP_DP2A, OP_SAD, OP_VABSDIFF4, OP_LOP3,
 	OP_TEX, OP_TXQ, OP_SULD, OP_SUST, OP_WMMA, OP_CPASYNC, OP_TF32, OP_HSET, OP_FP8, OP_MBAR, OP_ELECT,
+	OP_VSHIFT,
 	OP_COUNT
 };
 
@@ -54,6 +55,14 @@ enum { AT_ADD, AT_MIN, AT_MAX, AT_INC, AT_DEC, AT_AND, AT_OR, AT_XOR, AT_EXCH, A
 enum { SHFL_UP, SHFL_DOWN, SHFL_BFLY, SHFL_IDX };
 enum { VOTE_ALL, VOTE_ANY, VOTE_UNI, VOTE_BALLOT };
 enum { MATCH_ANY, MATCH_ALL };
+/* vshl/vshr (OP_VSHIFT) mod bits: right, .clamp (else .wrap), a signed, .sat to a signed d;
+ * mod2 the secondary operation with c (VOP_*) */
+#define VSH_RIGHT 0x01
+#define VSH_CLAMP 0x02
+#define VSH_ASGN  0x04
+#define VSH_SAT   0x08
+#define VSH_DSGN  0x10
+enum { VOP_NONE, VOP_ADD, VOP_MIN, VOP_MAX };
 /* OP_TRAP: the trap instruction, or a multimem access (no address is a multicast object's) */
 enum { TRAP_PLAIN, TRAP_MULTIMEM };
 enum { REDUX_ADD, REDUX_MIN, REDUX_MAX, REDUX_AND, REDUX_OR, REDUX_XOR };

@@ -1306,6 +1306,7 @@ static uint32_t op_kinds(int op)
 	case OP_CNOT: case OP_SHL: return KI;
 	case OP_SHR: return KI | KS;
 	case OP_SHF_L: case OP_SHF_R: case OP_PRMT: case OP_BMSK: case OP_DP4A: case OP_DP2A: case OP_VABSDIFF4:
+	case OP_VSHIFT:
 		return KB(K_U32);
 	case OP_LOP3: return KB(K_U32);
 	case OP_POPC: case OP_CLZ: case OP_BREV: case OP_BFI: return KB(K_U32) | KB(K_U64);
@@ -1370,7 +1371,7 @@ static int known_op(const char *op)
 		"brev", "bfe", "bfi", "bfind", "fma", "rcp", "sqrt", "rsqrt", "ex2", "lg2", "sin",
 		"cos", "tanh", "selp", "copysign", "prmt", "testp", "bra", "ret", "exit", "trap",
 		"bar", "barrier", "membar", "fence", "shfl", "vote", "activemask", "call", "match",
-		"redux", "prefetch", "prefetchu", "nanosleep", "pmevent", "isspacep", "bmsk", "dp4a", "dp2a", "sad", "vabsdiff4", "lop3",
+		"redux", "prefetch", "prefetchu", "nanosleep", "pmevent", "isspacep", "bmsk", "dp4a", "dp2a", "sad", "vabsdiff4", "vshl", "vshr", "lop3",
 		"tex", "tld4", "txq", "suq", "suld", "sust", "wmma", "cp", "mma", "ldmatrix", "griddepcontrol", "mbarrier", "elect", "stmatrix",
 		"multimem", "createpolicy",
 	};
@@ -2519,6 +2520,28 @@ static int parse_insn_raw(struct P *P, const struct tok *t, uint32_t g, int gneg
 		in->mod = mn_has(&m, ".clamp");
 		for (int i = 0; i < n; i++)
 			in->o[i] = o[i].slot;
+		return 0;
+	}
+	if (!strcmp(op, "vshl") || !strcmp(op, "vshr")) {
+		/* vshl/vshr.dtype.atype.u32{.sat}.{clamp,wrap}{.add,.min,.max} d, a, b{, c}: a shifted
+		 * by b (clamped to 32, or taken mod 32), then with c (cuSPARSE's form); no selectors */
+		int op2 = mn_has(&m, ".add") ? VOP_ADD : mn_has(&m, ".min") ? VOP_MIN : mn_has(&m, ".max") ? VOP_MAX : VOP_NONE;
+		int clamp = mn_has(&m, ".clamp");
+		if (m.nkinds != 3 || (m.kinds[0] != K_U32 && m.kinds[0] != K_S32) ||
+		    (m.kinds[1] != K_U32 && m.kinds[1] != K_S32) || m.kinds[2] != K_U32 || clamp == mn_has(&m, ".wrap") ||
+		    m.nparts != 5 + mn_has(&m, ".sat") + (op2 != VOP_NONE))
+			return perr(P, -ENOTSUP, line, "unsupported instruction '%s' (vshl/vshr: .u32/.s32 d and a, .u32 b, "
+			            "{.sat}, .clamp or .wrap, optionally .add/.min/.max; no byte or half selectors)", name);
+		if ((rc = need_slots(P, o, n, op2 != VOP_NONE ? 4 : 3, name, line)))
+			return rc;
+		in->op = OP_VSHIFT;
+		in->kind = K_U32;
+		in->mod = (uint8_t)((op[3] == 'r' ? VSH_RIGHT : 0) | (clamp ? VSH_CLAMP : 0) |
+		                    (m.kinds[1] == K_S32 ? VSH_ASGN : 0) | (mn_has(&m, ".sat") ? VSH_SAT : 0) |
+		                    (m.kinds[0] == K_S32 ? VSH_DSGN : 0));
+		in->mod2 = (uint8_t)op2;
+		for (int j = 0; j < n; j++)
+			in->o[j] = o[j].slot;
 		return 0;
 	}
 	if (!strcmp(op, "vabsdiff4")) {

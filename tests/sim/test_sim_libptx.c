@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* PTX forms the CUDA libraries' modules use (cuDNN's, cuBLAS's and cuBLASLt's): min/max.NaN
  * of floats, cvt.{rn,rz}.tf32, vector stores of float immediates, cache policies, ".reg.b32",
- * mma of doubles (m8n8k4) and of fp8 (m16n8k32); 256-bit loads and stores
+ * mma of doubles (m8n8k4) and of fp8 (m16n8k32), video shifts (vshr.clamp.add); 256-bit
+ * loads and stores
  * (ld/st.global.v8.b32, sm_100's): eight words moved, the address 32-byte aligned or the
  * launch fails as misaligned, outside the allocation an illegal address, other spaces and
  * widths refused at load; the predefined constant WARP_SZ as an operand; a function's PTX
@@ -77,6 +78,53 @@ static const char f8mma[] = HDR
 	"{%r2, %r2}, {%f1, %f1, %f1, %f1};\n"
 	"mov.u32 %r3, %laneid;\nmul.wide.u32 %rd2, %r3, 16;\nadd.s64 %rd3, %rd1, %rd2;\n"
 	"st.global.v4.f32 [%rd3], {%f2, %f3, %f4, %f5};\nret;\n}\n";
+
+/* vs(in, out): cuSPARSE's video shift, out[0] = (in[0] >> min(in[1], 32)) + in[2]; out[1] an
+ * arithmetic shift right by in[1] mod 32; out[2] a left shift by min(in[1], 32) kept in 32 bits
+ * plus in[2]; out[3] the same saturated to s32 */
+static const char vsh[] = HDR
+	".visible .entry vs(.param .u64 in, .param .u64 out)\n{\n.reg .b32 %r<10>;\n.reg .b64 %rd<3>;\n"
+	"ld.param.u64 %rd1, [in];\nld.param.u64 %rd2, [out];\n"
+	"ld.global.u32 %r1, [%rd1];\nld.global.u32 %r2, [%rd1+4];\nld.global.u32 %r3, [%rd1+8];\n"
+	"vshr.u32.u32.u32.clamp.add %r4, %r1, %r2, %r3;\nvshr.s32.s32.u32.wrap %r5, %r1, %r2;\n"
+	"vshl.u32.u32.u32.clamp.add %r6, %r1, %r2, %r3;\nvshl.s32.s32.u32.sat.clamp %r7, %r1, %r2;\n"
+	"st.global.v4.u32 [%rd2], {%r4, %r5, %r6, %r7};\nret;\n}\n";
+
+static uint32_t sat32(int64_t x) { return (uint32_t)(x > INT32_MAX ? INT32_MAX : x < INT32_MIN ? INT32_MIN : x); }
+
+static void video_shifts(CUcontext ctx)
+{
+	CUmodule m;
+	CUfunction f;
+	CUdeviceptr din, dout;
+	(void)ctx;
+	CK(cuModuleLoadData(&m, vsh));
+	CK(cuModuleGetFunction(&f, m, "vs"));
+	CK(cuMemAlloc(&din, 16));
+	CK(cuMemAlloc(&dout, 16));
+	static const uint32_t cases[][3] = {
+		{ 0xf0000000u, 4, 5 }, { 0x80000001u, 33, 7 }, { 0x12345678u, 40, 1 }, { 0x00000003u, 31, 0 }, { 0x40000000u, 1, 0 },
+	};
+	for (unsigned c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+		uint32_t a = cases[c][0], b = cases[c][1], k = cases[c][2], out[4];
+		CK(cuMemcpyHtoD(din, cases[c], 12));
+		void *args[] = { &din, &dout };
+		CK(st_launch1(f, args));
+		CK(cuMemcpyDtoH(out, dout, sizeof(out)));
+		uint32_t cl = b > 32 ? 32 : b;
+		uint32_t want[4] = {
+			(uint32_t)(((uint64_t)a >> cl) + k),
+			(uint32_t)((int32_t)a >> (b & 31)),
+			(uint32_t)((cl >= 32 ? 0 : a << cl) + k),
+			sat32(cl >= 32 ? ((int32_t)a ? ((int32_t)a < 0 ? INT64_MIN : INT64_MAX) : 0) : (int64_t)(int32_t)a * ((int64_t)1 << cl)),
+		};
+		for (int i = 0; i < 4; i++)
+			if (out[i] != want[i]) {
+				fprintf(stderr, "video shift case %u result %d: 0x%08x, expected 0x%08x\n", c, i, out[i], want[i]);
+				exit(1);
+			}
+	}
+}
 
 static void library_forms(CUdevice dev)
 {
@@ -157,6 +205,7 @@ static void library_forms(CUdevice dev)
 		for (int i = 0; i < 128; i++)
 			EXPECT(out[i] == f8c[c].want);
 	}
+	video_shifts(ctx);
 	CK(cuCtxDestroy(ctx));
 }
 
