@@ -195,6 +195,8 @@ struct P {
 	uint32_t nsyms, capsyms;
 	int *hash;          /* name hash → latest symbol index */
 	uint32_t hsize;
+	uint32_t *fhash;    /* function name hash → index + 1 (0: free), open addressing */
+	uint32_t fcap;
 	uint32_t scope[64];
 	int depth;
 	/* function being built */
@@ -487,7 +489,7 @@ static int parse_decl(struct P *P, struct decl *d)
 	return 0;
 }
 
-static int find_func(struct ptx_module *m, const char *s, size_t n);
+static int find_func(struct P *P, const char *s, size_t n);
 
 /* Parses "= value" or "= { v, ... }" into buf (elem bytes each, at most cap elements). */
 static int parse_init(struct P *P, uint8_t *buf, uint64_t cap, int kind)
@@ -990,7 +992,7 @@ static int parse_opnd(struct P *P, struct opnd *o, int kind)
 	 * constants both start with $) */
 	if (sym_find(P, t->s, t->n) < 0 && t->s[0] != '%' && !(t->n == 1 && t->s[0] == '_') &&
 	    !tok_is(t, "WARP_SZ")) {
-		int fi = find_func(P->m, t->s, t->n);
+		int fi = t->s[0] == '$' ? -1 : find_func(P, t->s, t->n);
 		if (fi >= 0) {
 			o->t = O_SLOT;
 			o->imm = (int64_t)ptx_func_addr((uint32_t)fi);
@@ -1217,7 +1219,7 @@ static int parse_call(struct P *P, struct ptx_insn *in, uint32_t line)
 	}
 	if (t->t != T_ID || t->n > PTX_NAME_MAX)
 		return perr(P, -EINVAL, t->line, "expected a function name in call");
-	int fi = find_func(P->m, t->s, t->n);
+	int fi = find_func(P, t->s, t->n);
 	if (fi >= 0) {
 		c->callee = (uint32_t)fi;
 	} else if (t->s[0] == '%') {
@@ -1361,23 +1363,32 @@ static int parse_insn(struct P *P, const struct tok *t, uint32_t g, int gneg)
 	return 0;
 }
 
-/* Instruction names the parser knows how to build (modifiers are checked per builder). */
+/* Instruction names the parser knows how to build (modifiers are checked per builder), in
+ * strcmp order: every instruction asks, so by binary search. */
 static int known_op(const char *op)
 {
 	static const char *const ops[] = {
-		"mov", "ld", "ldu", "st", "atom", "red", "setp", "set", "cvt", "cvta", "mul", "mad",
-		"mul24", "mad24", "shf", "add", "sub", "addc", "subc", "madc", "div", "rem", "min",
-		"max", "neg", "abs", "and", "or", "xor", "not", "cnot", "shl", "shr", "popc", "clz",
-		"brev", "bfe", "bfi", "bfind", "fma", "rcp", "sqrt", "rsqrt", "ex2", "lg2", "sin",
-		"cos", "tanh", "selp", "copysign", "prmt", "testp", "bra", "ret", "exit", "trap",
-		"bar", "barrier", "membar", "fence", "shfl", "vote", "activemask", "call", "match",
-		"redux", "prefetch", "prefetchu", "nanosleep", "pmevent", "isspacep", "bmsk", "dp4a", "dp2a", "sad", "vabsdiff4", "vshl", "vshr", "lop3",
-		"tex", "tld4", "txq", "suq", "suld", "sust", "wmma", "cp", "mma", "ldmatrix", "griddepcontrol", "mbarrier", "elect", "stmatrix",
-		"multimem", "createpolicy",
+		"abs", "activemask", "add", "addc", "and", "atom", "bar", "barrier", "bfe", "bfi", "bfind",
+		"bmsk", "bra", "brev", "call", "clz", "cnot", "copysign", "cos", "cp", "createpolicy", "cvt",
+		"cvta", "div", "dp2a", "dp4a", "elect", "ex2", "exit", "fence", "fma", "griddepcontrol",
+		"isspacep", "ld", "ldmatrix", "ldu", "lg2", "lop3", "mad", "mad24", "madc", "match", "max",
+		"mbarrier", "membar", "min", "mma", "mov", "mul", "mul24", "multimem", "nanosleep", "neg", "not",
+		"or", "pmevent", "popc", "prefetch", "prefetchu", "prmt", "rcp", "red", "redux", "rem", "ret",
+		"rsqrt", "sad", "selp", "set", "setp", "shf", "shfl", "shl", "shr", "sin", "sqrt", "st",
+		"stmatrix", "sub", "subc", "suld", "suq", "sust", "tanh", "testp", "tex", "tld4", "trap", "txq",
+		"vabsdiff4", "vote", "vshl", "vshr", "wmma", "xor",
 	};
-	for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++)
-		if (!strcmp(op, ops[i]))
+	size_t lo = 0, hi = sizeof(ops) / sizeof(ops[0]);
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		int c = strcmp(op, ops[mid]);
+		if (!c)
 			return 1;
+		if (c < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
 	return 0;
 }
 
@@ -3125,12 +3136,48 @@ static int parse_body(struct P *P)
 	return finish_func(P);
 }
 
-static int find_func(struct ptx_module *m, const char *s, size_t n)
+/* A module's function by name, through a hash of them (a linked library has thousands, and
+ * every call, address taken and label operand asks), or -1. */
+static int find_func(struct P *P, const char *s, size_t n)
 {
-	for (uint32_t i = 0; i < m->nfuncs; i++)
-		if (strlen(m->funcs[i].name) == n && memcmp(m->funcs[i].name, s, n) == 0)
-			return (int)i;
-	return -1;
+	if (!P->fcap)
+		return -1;
+	for (uint32_t b = hstr(s, n) & (P->fcap - 1);; b = (b + 1) & (P->fcap - 1)) {
+		uint32_t e = P->fhash[b];
+		if (!e)
+			return -1;
+		const char *name = P->m->funcs[e - 1].name;
+		if (!strncmp(name, s, n) && !name[n])
+			return (int)(e - 1);
+	}
+}
+
+/* Enters function idx into the hash (at most half full). 0 or -ENOMEM. */
+static int func_hash_add(struct P *P, uint32_t idx)
+{
+	if ((P->m->nfuncs + 1) * 2 > P->fcap) {
+		uint32_t cap = P->fcap ? P->fcap * 2 : 256;
+		uint32_t *h = calloc(cap, sizeof(*h));
+		if (!h)
+			return -ENOMEM;
+		for (uint32_t i = 0; i < P->fcap; i++)
+			if (P->fhash[i]) {
+				const char *name = P->m->funcs[P->fhash[i] - 1].name;
+				uint32_t b = hstr(name, strlen(name)) & (cap - 1);
+				while (h[b])
+					b = (b + 1) & (cap - 1);
+				h[b] = P->fhash[i];
+			}
+		free(P->fhash);
+		P->fhash = h;
+		P->fcap = cap;
+	}
+	const char *name = P->m->funcs[idx].name;
+	uint32_t b = hstr(name, strlen(name)) & (P->fcap - 1);
+	while (P->fhash[b])
+		b = (b + 1) & (P->fcap - 1);
+	P->fhash[b] = idx + 1;
+	return 0;
 }
 
 static void func_release(struct ptx_func *f)
@@ -3216,7 +3263,7 @@ static int parse_func(struct P *P, int is_entry)
 		perr(P, -EINVAL, t->line, "unexpected end of text after '%s'", tmp.name);
 		goto fail;
 	}
-	int idx = find_func(m, tmp.name, strlen(tmp.name));
+	int idx = find_func(P, tmp.name, strlen(tmp.name));
 	if (idx < 0) {
 		struct ptx_func *nf = realloc(m->funcs, sizeof(*nf) * (m->nfuncs + 1));
 		if (!nf) {
@@ -3226,7 +3273,8 @@ static int parse_func(struct P *P, int is_entry)
 		m->funcs = nf;
 		idx = (int)m->nfuncs++;
 		memset(&m->funcs[idx], 0, sizeof(m->funcs[idx]));
-		if (!(m->funcs[idx].name = strdup(tmp.name))) {
+		if (!(m->funcs[idx].name = strdup(tmp.name)) || func_hash_add(P, (uint32_t)idx) < 0) {
+			free(m->funcs[idx].name);
 			m->nfuncs--;
 			perr(P, -ENOMEM, line, "out of memory");
 			goto fail;
@@ -3346,7 +3394,7 @@ static int parse_module(struct P *P)
 	}
 	struct ptx_module *m = P->m;
 	for (uint32_t i = 0; i < P->nifix; i++) {
-		int fi = find_func(m, P->ifix[i].name, strlen(P->ifix[i].name));
+		int fi = find_func(P, P->ifix[i].name, strlen(P->ifix[i].name));
 		if (fi < 0)
 			return perr(P, -EINVAL, P->ifix[i].line, "initializer names '%s', which is neither a number "
 			            "nor a function of the module", P->ifix[i].name);
@@ -3411,6 +3459,7 @@ int ptx_module_parse(const char *text, struct ptx_module **out, char *err, size_
 	free(P.slotkind);
 	free(P.fix);
 	free(P.labels);
+	free(P.fhash);
 	for (uint32_t i = 0; i < P.nifix; i++)
 		free(P.ifix[i].name);
 	free(P.ifix);
