@@ -846,9 +846,128 @@ struct def {
 	struct stmt *st;
 };
 
+/*
+ * Names of the inputs' statements, for the passes below (a library's objects hold tens of
+ * thousands of statements: comparing each with every other was most of linking NCCL): open
+ * addressing, a name's value an int the pass gives it.
+ */
+struct names {
+	const char **key;
+	int *val;
+	size_t cap;
+};
+
+static uint32_t name_hash(const char *s)
+{
+	uint32_t h = 2166136261u;
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 16777619u;
+	return h;
+}
+
+/* The slot of name (its key NULL when absent). */
+static size_t names_slot(const struct names *t, const char *name)
+{
+	size_t b = name_hash(name) & (t->cap - 1);
+	while (t->key[b] && strcmp(t->key[b], name))
+		b = (b + 1) & (t->cap - 1);
+	return b;
+}
+
+static int names_init(struct names *t, size_t n)
+{
+	t->cap = 64;
+	while (t->cap < 2 * n + 2)
+		t->cap *= 2;
+	t->key = calloc(t->cap, sizeof(*t->key));
+	t->val = calloc(t->cap, sizeof(*t->val));
+	return t->key && t->val ? 0 : -1;
+}
+
+static void names_free(struct names *t)
+{
+	free(t->key);
+	free(t->val);
+}
+
+/*
+ * The module cuLinkComplete parsed to check its result, kept for the cuModuleLoadData that
+ * follows with the same text (what a program does with a linked image: parsing NCCL's 136 MB
+ * once more took 5 s, 25 s under ASan). One slot; the module is handed over once; the text is
+ * known by its length and a 64-bit hash of its bytes.
+ */
+static pthread_mutex_t parsed_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct { size_t len; uint64_t hash; struct ptx_module *pm; } parsed;
+
+static uint64_t text_hash(const char *p, size_t n)
+{
+	uint64_t h = 0x9e3779b97f4a7c15ull ^ n, w;
+	size_t i = 0;
+	for (; i + 8 <= n; i += 8) {
+		memcpy(&w, p + i, 8);
+		h = (h ^ w) * 0xff51afd7ed558ccdull;
+		h ^= h >> 29;
+	}
+	for (; i < n; i++)
+		h = (h ^ (unsigned char)p[i]) * 0x100000001b3ull;
+	return h;
+}
+
+static void parsed_keep(const char *text, size_t n, struct ptx_module *pm)
+{
+	uint64_t h = text_hash(text, n);
+	pthread_mutex_lock(&parsed_lock);
+	struct ptx_module *old = parsed.pm;
+	parsed.len = n;
+	parsed.hash = h;
+	parsed.pm = pm;
+	pthread_mutex_unlock(&parsed_lock);
+	ptx_module_free(old);
+}
+
+struct ptx_module *sim_link_parsed_take(const char *text, size_t n)
+{
+	struct ptx_module *pm = NULL;
+	pthread_mutex_lock(&parsed_lock);
+	int maybe = parsed.pm && parsed.len == n;
+	pthread_mutex_unlock(&parsed_lock);
+	if (!maybe)
+		return NULL;
+	uint64_t h = text_hash(text, n);
+	pthread_mutex_lock(&parsed_lock);
+	if (parsed.pm && parsed.len == n && parsed.hash == h) {
+		pm = parsed.pm;
+		parsed.pm = NULL;
+	}
+	pthread_mutex_unlock(&parsed_lock);
+	return pm;
+}
+
 /* Joins the inputs into l->out. Returns CUDA_SUCCESS or the error (noted). */
 static CUresult do_link(struct sim_link *l)
 {
+	/* every name, with the input naming it first (-1: more than one input names it) */
+	size_t nall = 0;
+	for (unsigned a = 0; a < l->nin; a++)
+		nall += l->in[a].nst;
+	struct names byname;
+	if (names_init(&byname, nall) < 0) {
+		names_free(&byname);
+		return CUDA_ERROR_OUT_OF_MEMORY;
+	}
+	for (unsigned a = 0; a < l->nin; a++)
+		for (size_t j = 0; j < l->in[a].nst; j++) {
+			const char *nm = l->in[a].st[j].name;
+			if (!nm)
+				continue;
+			size_t k = names_slot(&byname, nm);
+			if (!byname.key[k]) {
+				byname.key[k] = nm;
+				byname.val[k] = (int)a;
+			} else if (byname.val[k] != (int)a) {
+				byname.val[k] = -1;
+			}
+		}
 	/* 1. internal symbols another input also names are renamed in their own input */
 	for (unsigned a = 0; a < l->nin; a++) {
 		struct input *ia = &l->in[a];
@@ -857,18 +976,18 @@ static CUresult do_link(struct sim_link *l)
 			if ((st->kind != ST_FUNC && st->kind != ST_VAR) || !st->is_def || st->is_visible ||
 			    st->is_weak || st->is_extern || name_in(ia->ren, ia->nren, st->name, strlen(st->name)))
 				continue;
-			int clash = 0;
-			for (unsigned b = 0; b < l->nin && !clash; b++)
-				for (size_t j = 0; b != a && j < l->in[b].nst && !clash; j++)
-					clash = l->in[b].st[j].name && !strcmp(l->in[b].st[j].name, st->name);
-			if (!clash)
-				continue;
+			if (byname.val[names_slot(&byname, st->name)] != -1)
+				continue;   /* no other input names it */
 			char **v = realloc(ia->ren, (ia->nren + 1) * sizeof(*v));
-			if (!v)
+			if (!v) {
+				names_free(&byname);
 				return CUDA_ERROR_OUT_OF_MEMORY;
+			}
 			ia->ren = v;
-			if (!(ia->ren[ia->nren] = strdup(st->name)))
+			if (!(ia->ren[ia->nren] = strdup(st->name))) {
+				names_free(&byname);
 				return CUDA_ERROR_OUT_OF_MEMORY;
+			}
 			ia->nren++;
 			if (l->verbose)
 				note(l, NULL, 0, "cuLinkComplete: internal symbol '%s' of '%s' renamed '%s$lnk%u' (another "
@@ -877,8 +996,11 @@ static CUresult do_link(struct sim_link *l)
 	}
 	/* 2. the winning definition of each external symbol: the strong one, else the first weak */
 	struct def *defs = NULL;
-	size_t ndefs = 0;
+	size_t ndefs = 0, capdefs = 0;
 	CUresult rc = CUDA_SUCCESS;
+	struct names bydef;   /* a defined name -> its defs[] index + 1 */
+	if (names_init(&bydef, nall) < 0)
+		rc = CUDA_ERROR_OUT_OF_MEMORY;
 	for (unsigned a = 0; a < l->nin && rc == CUDA_SUCCESS; a++) {
 		struct input *ia = &l->in[a];
 		for (size_t i = 0; i < ia->nst; i++) {
@@ -886,17 +1008,19 @@ static CUresult do_link(struct sim_link *l)
 			if ((st->kind != ST_FUNC && st->kind != ST_VAR) || !st->is_def ||
 			    name_in(ia->ren, ia->nren, st->name, strlen(st->name)))
 				continue;
-			size_t d = 0;
-			while (d < ndefs && strcmp(defs[d].name, st->name))
-				d++;
+			size_t slot = names_slot(&bydef, st->name);
+			size_t d = bydef.key[slot] ? (size_t)bydef.val[slot] - 1 : ndefs;
 			if (d == ndefs) {
-				struct def *v = realloc(defs, (ndefs + 1) * sizeof(*v));
+				struct def *v = ndefs < capdefs ? defs :
+				                realloc(defs, (capdefs = capdefs ? 2 * capdefs : 256) * sizeof(*v));
 				if (!v) {
 					rc = CUDA_ERROR_OUT_OF_MEMORY;
 					break;
 				}
 				defs = v;
 				defs[ndefs++] = (struct def){st->name, a, st};
+				bydef.key[slot] = st->name;
+				bydef.val[slot] = (int)ndefs;
 				continue;
 			}
 			struct def *w = &defs[d];
@@ -919,34 +1043,43 @@ static CUresult do_link(struct sim_link *l)
 				loser->drop = 1;
 		}
 	}
+	unsigned char *placed = rc == CUDA_SUCCESS ? calloc(ndefs + 1, 1) : NULL;
+	if (rc == CUDA_SUCCESS && !placed)
+		rc = CUDA_ERROR_OUT_OF_MEMORY;
 	if (rc != CUDA_SUCCESS) {
 		free(defs);
+		names_free(&byname);
+		names_free(&bydef);
 		return rc;
 	}
 	/* 3. variables: the definition goes where the first input declared it (a use follows the
-	 * declaration; the parser reads in one pass), other declarations of it go */
-	for (size_t d = 0; d < ndefs; d++) {
-		if (defs[d].st->kind != ST_VAR)
-			continue;
-		struct stmt *first = NULL;
-		for (unsigned a = 0; a < l->nin; a++)
-			for (size_t i = 0; i < l->in[a].nst; i++) {
-				struct stmt *st = &l->in[a].st[i];
-				if (st->kind != ST_VAR || !st->name || strcmp(st->name, defs[d].name) ||
-				    (st->is_def && st != defs[d].st) ||
-				    name_in(l->in[a].ren, l->in[a].nren, st->name, strlen(st->name)))
-					continue;
-				if (!first) {
-					first = st;
-					if (st != defs[d].st) {
-						st->subst = defs[d].st;
-						st->subst_in = defs[d].in;
-					}
-				} else {
-					st->drop = 1;
+	 * declaration; the parser reads in one pass), other declarations of it go: one pass in the
+	 * inputs' order */
+	for (unsigned a = 0; a < l->nin; a++)
+		for (size_t i = 0; i < l->in[a].nst; i++) {
+			struct stmt *st = &l->in[a].st[i];
+			if (st->kind != ST_VAR || !st->name)
+				continue;
+			size_t slot = names_slot(&bydef, st->name);
+			if (!bydef.key[slot])
+				continue;
+			size_t d = (size_t)bydef.val[slot] - 1;
+			if (defs[d].st->kind != ST_VAR || (st->is_def && st != defs[d].st) ||
+			    name_in(l->in[a].ren, l->in[a].nren, st->name, strlen(st->name)))
+				continue;
+			if (!placed[d]) {
+				placed[d] = 1;
+				if (st != defs[d].st) {
+					st->subst = defs[d].st;
+					st->subst_in = defs[d].in;
 				}
+			} else {
+				st->drop = 1;
 			}
-	}
+		}
+	free(placed);
+	names_free(&byname);
+	names_free(&bydef);
 	/* an extern variable nobody defines: the parser would only say "external variables are not
 	 * supported", so it is named here */
 	for (unsigned a = 0; a < l->nin && rc == CUDA_SUCCESS; a++)
@@ -966,7 +1099,7 @@ static CUresult do_link(struct sim_link *l)
 	/* 4. the text: one header (the highest .version), then every input's statements */
 	struct buf b = {0};
 	struct origin *org = NULL;
-	size_t norg = 0;
+	size_t norg = 0, caporg = 0;
 	uint32_t line = 1;
 	double ver = 0;
 	const struct stmt *tgt = NULL;
@@ -1002,7 +1135,7 @@ static CUresult do_link(struct sim_link *l)
 				src = st->subst_in;
 				st = st->subst;
 			}
-			struct origin *v = realloc(org, (norg + 1) * sizeof(*v));
+			struct origin *v = norg < caporg ? org : realloc(org, (caporg = caporg ? 2 * caporg : 256) * sizeof(*v));
 			if (!v) {
 				b.oom = 1;
 				break;
@@ -1064,7 +1197,7 @@ static CUresult do_link(struct sim_link *l)
 	     l->nin == 1 ? "" : "s", names.p ? names.p : "", b.n + 1, ne, ne == 1 ? "" : "s", nf,
 	     nf == 1 ? "" : "s", pm->nvars, pm->nvars == 1 ? "" : "s");
 	free(names.p);
-	ptx_module_free(pm);
+	parsed_keep(b.p, b.n, pm);
 	free(org);
 	l->out = b.p;
 	l->outlen = b.n + 1;

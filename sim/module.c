@@ -99,9 +99,9 @@ static CUresult load(CUmodule *out, const void *image, size_t max, unsigned nopt
 		return rc == -ENOEXEC ? CUDA_ERROR_NO_BINARY_FOR_GPU :
 		       rc == -ENOMEM ? CUDA_ERROR_OUT_OF_MEMORY : CUDA_ERROR_INVALID_IMAGE;
 	}
-	struct ptx_module *pm;
+	struct ptx_module *pm = sim_link_parsed_take(ptx, strlen(ptx));   /* a linked image, parsed */
 	char err[400];
-	rc = ptx_module_parse(ptx, &pm, err, sizeof(err));
+	rc = pm ? 0 : ptx_module_parse(ptx, &pm, err, sizeof(err));
 	free(ptx);
 	if (rc) {
 		snprintf(msg, sizeof(msg), "PTX rejected: %s", err);

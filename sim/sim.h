@@ -157,6 +157,10 @@ extern struct sim_cc g_cc;
  * run as ordinary blocks, one after another. CUDA_SUCCESS, CUDA_ERROR_NOT_SUPPORTED or
  * CUDA_ERROR_INVALID_VALUE. */
 CUresult sim_cluster_check(const CUlaunchAttributeValue *v, const unsigned *grid);
+/* The module cuLinkComplete parsed from this text (n bytes, without the NUL), handed over once
+ * to the cuModuleLoadData of it, or NULL (link.c). */
+struct ptx_module;
+struct ptx_module *sim_link_parsed_take(const char *text, size_t n);
 /* The simulated devices before CUDA_VISIBLE_DEVICES, and which the process sees (vgpu_drv.devices_all). */
 extern int g_ndev_all;
 int sim_devices_all(int *all, int *ord, int cap);
