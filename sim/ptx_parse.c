@@ -197,6 +197,7 @@ struct P {
 	uint32_t hsize;
 	uint32_t *fhash;    /* function name hash → index + 1 (0: free), open addressing */
 	uint32_t fcap;
+	uint32_t capslotkind, capfuncs, capvars;
 	uint32_t scope[64];
 	int depth;
 	/* function being built */
@@ -392,12 +393,15 @@ static uint32_t new_slot(struct P *P, int kind, uint64_t init)
 		return 1;
 	}
 	f->tmpl = t;
-	uint8_t *k = realloc(P->slotkind, cap);
-	if (!k) {
-		perr(P, -ENOMEM, P->L.cur.line, "out of memory");
-		return 1;
+	if (cap > P->capslotkind) {   /* (only when it grew: under ASan every realloc copies) */
+		uint8_t *k = realloc(P->slotkind, cap);
+		if (!k) {
+			perr(P, -ENOMEM, P->L.cur.line, "out of memory");
+			return 1;
+		}
+		P->slotkind = k;
+		P->capslotkind = cap;
 	}
-	P->slotkind = k;
 	f->tmpl[s] = init;
 	P->slotkind[s] = (uint8_t)kind;
 	f->nslots++;
@@ -571,7 +575,7 @@ static int parse_var(struct P *P, int space)
 	if (bytes > (1ull << 30))
 		return perr(P, -EINVAL, d.line, "variable '%.*s' larger than 1 GiB", (int)d.nlen, d.name);
 	struct ptx_module *m = P->m;
-	struct ptx_var *v = realloc(m->vars, sizeof(*v) * (m->nvars + 1));
+	struct ptx_var *v = grow(m->vars, &P->capvars, m->nvars + 1, sizeof(*v));
 	if (!v)
 		return perr(P, -ENOMEM, d.line, "out of memory");
 	m->vars = v;
@@ -3265,7 +3269,7 @@ static int parse_func(struct P *P, int is_entry)
 	}
 	int idx = find_func(P, tmp.name, strlen(tmp.name));
 	if (idx < 0) {
-		struct ptx_func *nf = realloc(m->funcs, sizeof(*nf) * (m->nfuncs + 1));
+		struct ptx_func *nf = grow(m->funcs, &P->capfuncs, m->nfuncs + 1, sizeof(*nf));
 		if (!nf) {
 			perr(P, -ENOMEM, line, "out of memory");
 			goto fail;
