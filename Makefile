@@ -9,6 +9,7 @@
 #   make regen      run vgpu-codegen over cuda.h + spec/cuda.spec, rewrite generated/
 #   make bench      run the benchmarks (release build), print ratios
 #   make fuzz       run the AFL++ campaign (FUZZ_SECONDS, default 60)
+#   make test-nccl  NCCL with two ranks on two simulated devices, directly and through vgpu
 #   make gpu-kit    build a self-contained tree for a GPU machine; make gpu-check runs every
 #                   GPU check from it and writes one report (docs/GPU.md)
 #   make clean      remove build/
