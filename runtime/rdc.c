@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* rdc.c — PTX for relocatable device code (nvcc -rdc=true) whose linked image holds only SASS. */
 #include "rdc.h"
+#include "hash.h"
 
 #include <elf.h>
 #include <errno.h>
@@ -152,19 +153,11 @@ struct file_names {
 static pthread_mutex_t names_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct file_names *names_head;
 
-static uint64_t name_hash(const char *s, size_t n)
-{
-	uint64_t h = 1469598103934665603ull;
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ (unsigned char)s[i]) * 1099511628211ull;
-	return h;
-}
-
 static int names_has(const struct file_names *f, const char *s, size_t n)
 {
 	if (!f->cap)
 		return 0;
-	for (size_t i = name_hash(s, n) & (f->cap - 1);; i = (i + 1) & (f->cap - 1)) {
+	for (size_t i = vgpu_fnv1a(s, n) & (f->cap - 1);; i = (i + 1) & (f->cap - 1)) {
 		if (!f->slot[i])
 			return 0;
 		if (!strncmp(f->slot[i], s, n) && !f->slot[i][n])
@@ -184,7 +177,7 @@ static int names_add(struct file_names *f, const char *s, size_t n)
 		for (size_t i = 0; i < f->cap; i++) {
 			if (!f->slot[i])
 				continue;
-			size_t j = name_hash(f->slot[i], strlen(f->slot[i])) & (cap - 1);
+			size_t j = vgpu_fnv1a(f->slot[i], strlen(f->slot[i])) & (cap - 1);
 			while (slot[j])
 				j = (j + 1) & (cap - 1);
 			slot[j] = f->slot[i];
@@ -196,7 +189,7 @@ static int names_add(struct file_names *f, const char *s, size_t n)
 	char *copy = strndup(s, n);
 	if (!copy)
 		return -1;
-	size_t j = name_hash(s, n) & (f->cap - 1);
+	size_t j = vgpu_fnv1a(s, n) & (f->cap - 1);
 	while (f->slot[j])
 		j = (j + 1) & (f->cap - 1);
 	f->slot[j] = copy;
@@ -389,21 +382,6 @@ static struct miss {
 } misses[MISSES];
 static unsigned nmisses;
 
-static uint64_t image_hash(const void *image, size_t len)
-{
-	const unsigned char *p = image;
-	uint64_t h = 0x9e3779b97f4a7c15ull ^ len, w;
-	size_t i = 0;
-	for (; i + 8 <= len; i += 8) {
-		memcpy(&w, p + i, 8);
-		h = (h ^ w) * 0xff51afd7ed558ccdull;
-		h ^= h >> 29;
-	}
-	for (; i < len; i++)
-		h = (h ^ p[i]) * 0x100000001b3ull;
-	return h;
-}
-
 static int count_object(struct dl_phdr_info *info, size_t size, void *arg)
 {
 	(void)info;
@@ -415,7 +393,7 @@ static int count_object(struct dl_phdr_info *info, size_t size, void *arg)
 int vgpu_rdc_image(const void *image, size_t len, void **out, size_t *out_len, char *where, size_t where_cap)
 {
 	struct rdc_inputs in;
-	struct miss key = { .len = len, .hash = image_hash(image, len) };
+	struct miss key = { .len = len, .hash = vgpu_bytes_hash(image, len) };
 	dl_iterate_phdr(count_object, &key.nobj);
 	pthread_mutex_lock(&names_lock);
 	for (unsigned i = 0; i < nmisses && i < MISSES; i++)

@@ -17,6 +17,7 @@
  */
 #include "sim.h"
 #include "modimage.h"
+#include "hash.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -857,18 +858,10 @@ struct names {
 	size_t cap;
 };
 
-static uint32_t name_hash(const char *s)
-{
-	uint32_t h = 2166136261u;
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 16777619u;
-	return h;
-}
-
 /* The slot of name (its key NULL when absent). */
 static size_t names_slot(const struct names *t, const char *name)
 {
-	size_t b = name_hash(name) & (t->cap - 1);
+	size_t b = (size_t)vgpu_fnv1a(name, strlen(name)) & (t->cap - 1);
 	while (t->key[b] && strcmp(t->key[b], name))
 		b = (b + 1) & (t->cap - 1);
 	return b;
@@ -899,23 +892,9 @@ static void names_free(struct names *t)
 static pthread_mutex_t parsed_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct { size_t len; uint64_t hash; struct ptx_module *pm; } parsed;
 
-static uint64_t text_hash(const char *p, size_t n)
-{
-	uint64_t h = 0x9e3779b97f4a7c15ull ^ n, w;
-	size_t i = 0;
-	for (; i + 8 <= n; i += 8) {
-		memcpy(&w, p + i, 8);
-		h = (h ^ w) * 0xff51afd7ed558ccdull;
-		h ^= h >> 29;
-	}
-	for (; i < n; i++)
-		h = (h ^ (unsigned char)p[i]) * 0x100000001b3ull;
-	return h;
-}
-
 static void parsed_keep(const char *text, size_t n, struct ptx_module *pm)
 {
-	uint64_t h = text_hash(text, n);
+	uint64_t h = vgpu_bytes_hash(text, n);
 	pthread_mutex_lock(&parsed_lock);
 	struct ptx_module *old = parsed.pm;
 	parsed.len = n;
@@ -933,7 +912,7 @@ struct ptx_module *sim_link_parsed_take(const char *text, size_t n)
 	pthread_mutex_unlock(&parsed_lock);
 	if (!maybe)
 		return NULL;
-	uint64_t h = text_hash(text, n);
+	uint64_t h = vgpu_bytes_hash(text, n);
 	pthread_mutex_lock(&parsed_lock);
 	if (parsed.pm && parsed.len == n && parsed.hash == h) {
 		pm = parsed.pm;

@@ -3,6 +3,7 @@
  * builder per instruction family. All text handling happens here, once, at module load. */
 #include "ptx.h"
 #include "ptx_ops.h"
+#include "hash.h"
 
 #include <assert.h>
 #include <ctype.h>
@@ -248,13 +249,7 @@ static void *grow(void *p, uint32_t *cap, uint32_t need, size_t elem)
 	return q;
 }
 
-static uint32_t hstr(const char *s, size_t n)
-{
-	uint32_t h = 2166136261u;
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ (unsigned char)s[i]) * 16777619u;
-	return h;
-}
+static uint32_t hstr(const char *s, size_t n) { return (uint32_t)vgpu_fnv1a(s, n); }
 
 static int sym_find(struct P *P, const char *s, size_t n)
 {
