@@ -344,14 +344,7 @@ int main()
 					s += A[r * 4 + k] * B[k * 8 + c];
 				want[r * 8 + c] = s;
 			}
-		double *da, *db, *dc, *dd;
-		CHECK(cudaMalloc(&da, sizeof(A)));
-		CHECK(cudaMalloc(&db, sizeof(B)));
-		CHECK(cudaMalloc(&dc, sizeof(C)));
-		CHECK(cudaMalloc(&dd, sizeof(got)));
-		CHECK(cudaMemcpy(da, A, sizeof(A), cudaMemcpyHostToDevice));
-		CHECK(cudaMemcpy(db, B, sizeof(B), cudaMemcpyHostToDevice));
-		CHECK(cudaMemcpy(dc, C, sizeof(C), cudaMemcpyHostToDevice));
+		double *da = dev(A, 32), *db = dev(B, 32), *dc = dev(C, 64), *dd = dev<double>(NULL, 64);
 		mma_f64<<<1, 32>>>(da, db, dc, dd);
 		CHECK(cudaGetLastError());
 		CHECK(cudaMemcpy(got, dd, sizeof(got), cudaMemcpyDeviceToHost));
