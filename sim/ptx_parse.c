@@ -2667,7 +2667,7 @@ static int parse_insn_raw(struct P *P, const struct tok *t, uint32_t g, int gneg
 	int arrive = mn_has(&m, ".arrive");
 	if ((!strcmp(op, "bar") || !strcmp(op, "barrier")) &&
 	    (mn_has(&m, ".sync") || arrive || m.nparts == 1 || (m.nparts == 2 && mn_has(&m, ".cta"))) &&
-	    !mn_has(&m, ".warp")) {
+	    !mn_has(&m, ".warp") && !mn_has(&m, ".cluster")) {   /* (cluster barriers: not simulated) */
 		if (n < 1 + arrive || n > 2 || o[0].t != O_SLOT || (n == 2 && o[1].t != O_SLOT))
 			return perr(P, -EINVAL, line, "'%s' takes a barrier number%s", name,
 			            arrive ? " and a thread count" : " and perhaps a thread count");
