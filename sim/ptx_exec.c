@@ -788,15 +788,20 @@ static uint64_t do_atom(const struct ptx_insn *in, uint8_t *p, uint64_t v, uint6
 		if (in->mod2 & FL_SAT) v = isnan(v) ? 0.0 : v < 0.0 ? 0.0 : v > 1.0 ? 1.0 : v; \
 		RD = pf64(v); break; }
 
-/* vshl/vshr: a (signed or not) shifted by b, clamped to 32 or taken mod 32, in 64 bits; then
- * .add/.min/.max with c; .sat clamps to d's range, else the low 32 bits */
+/* vshl/vshr: a (signed or not) shifted by b, clamped to 32 or taken mod 32, in 64 bits; .sat
+ * clamps that to d's range (else a left shift keeps its low 32 bits); then .add/.min/.max with
+ * c, as the ISA orders them; d the low 32 bits */
 static uint32_t vshift(uint32_t a, uint32_t b, uint32_t c, int mod, int op2)
 {
 	int64_t x = (mod & VSH_ASGN) ? (int64_t)(int32_t)a : (int64_t)a;
 	uint32_t sh = (mod & VSH_CLAMP) ? (b > 32 ? 32 : b) : b & 31;
 	x = (mod & VSH_RIGHT) ? x >> sh : (int64_t)((uint64_t)x << sh);
-	if (!(mod & VSH_RIGHT) && !(mod & VSH_SAT))
+	if (mod & VSH_SAT) {
+		int64_t lo = (mod & VSH_DSGN) ? INT32_MIN : 0, hi = (mod & VSH_DSGN) ? INT32_MAX : UINT32_MAX;
+		x = x < lo ? lo : x > hi ? hi : x;
+	} else if (!(mod & VSH_RIGHT)) {
 		x = (mod & VSH_ASGN) ? (int64_t)(int32_t)(uint32_t)x : (int64_t)(uint32_t)x;   /* the bits kept */
+	}
 	int64_t y = (mod & VSH_DSGN) ? (int64_t)(int32_t)c : (int64_t)c;
 	if (op2 == VOP_ADD)
 		x += y;
@@ -804,10 +809,6 @@ static uint32_t vshift(uint32_t a, uint32_t b, uint32_t c, int mod, int op2)
 		x = x < y ? x : y;
 	else if (op2 == VOP_MAX)
 		x = x > y ? x : y;
-	if (mod & VSH_SAT) {
-		int64_t lo = (mod & VSH_DSGN) ? INT32_MIN : 0, hi = (mod & VSH_DSGN) ? INT32_MAX : UINT32_MAX;
-		x = x < lo ? lo : x > hi ? hi : x;
-	}
 	return (uint32_t)x;
 }
 
