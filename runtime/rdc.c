@@ -369,9 +369,10 @@ static CUresult link_inputs(const struct rdc_inputs *in, void **image, size_t *l
 }
 
 /*
- * Images no file has the PTX of, remembered: listing an image's functions means decompressing
- * its SASS (60 MB of fatbin for NCCL's kernels), and a program may load the same image dozens
- * of times. An image is known by its length and a hash of its bytes (not its address: memory
+ * Images no file has the PTX of, or whose objects' PTX the linker refused, remembered: listing
+ * an image's functions means decompressing its SASS (60 MB of fatbin for NCCL's kernels),
+ * linking NCCL's objects takes seconds, and a program may load the same image dozens of times
+ * (NCCL did 40, relinking each time while the link failed). An image is known by its length and a hash of its bytes (not its address: memory
  * is reused), and the answer holds while the process has the same number of files loaded.
  */
 #define MISSES 16
@@ -390,6 +391,13 @@ static int count_object(struct dl_phdr_info *info, size_t size, void *arg)
 	return 0;
 }
 
+static void miss_add(const struct miss *key)
+{
+	pthread_mutex_lock(&names_lock);
+	misses[nmisses++ % MISSES] = *key;
+	pthread_mutex_unlock(&names_lock);
+}
+
 int vgpu_rdc_image(const void *image, size_t len, void **out, size_t *out_len, char *where, size_t where_cap)
 {
 	struct rdc_inputs in;
@@ -403,14 +411,14 @@ int vgpu_rdc_image(const void *image, size_t len, void **out, size_t *out_len, c
 		}
 	pthread_mutex_unlock(&names_lock);
 	int rc = find_inputs(image, len, &in);
-	if (rc == -ENOENT) {
-		pthread_mutex_lock(&names_lock);
-		misses[nmisses++ % MISSES] = key;
-		pthread_mutex_unlock(&names_lock);
-	}
+	if (rc == -ENOENT)
+		miss_add(&key);
 	if (rc < 0)
 		return rc;
-	rc = link_inputs(&in, out, out_len) == CUDA_SUCCESS ? 0 : -EIO;
+	CUresult lr = link_inputs(&in, out, out_len);
+	if (lr == CUDA_ERROR_INVALID_PTX || lr == CUDA_ERROR_INVALID_IMAGE)
+		miss_add(&key);   /* the same objects are refused the same way (not so a lack of memory) */
+	rc = lr == CUDA_SUCCESS ? 0 : -EIO;
 	if (!rc)
 		snprintf(where, where_cap, "the PTX of the %zu relocatable objects it was linked from "
 		         "(nvcc -rdc=true), found in %s", in.n, in.path);
