@@ -144,6 +144,10 @@ static void cc_init(void)
 		{ 7, 5, 65536, 65536, 1024 },    { 8, 0, 166912, 167936, 2048 }, { 8, 6, 101376, 102400, 1536 },
 		{ 8, 9, 101376, 102400, 1536 },  { 9, 0, 232448, 233472, 2048 }, { 10, 0, 232448, 233472, 2048 },
 		{ 12, 0, 101376, 102400, 1536 },
+		/* no such GPU: a major version past every one CUDA 13.0's libraries ship SASS for,
+		 * so they take the kernels they ship as PTX for later GPUs, which the simulator
+		 * runs (cuBLAS's GEMMs are SASS only for every capability it knows); 12.0's sizes */
+		{ 13, 0, 101376, 102400, 1536 },
 	};
 	const char *v = getenv("VGPU_SIM_CC");
 	if (!v || !*v)
@@ -156,17 +160,17 @@ static void cc_init(void)
 				sim_log("VGPU_SIM_CC=%s: the simulated device reports compute capability %d.%d", v, maj, min);
 				return;
 			}
-	sim_log("VGPU_SIM_CC=%s is not one of 7.5, 8.0, 8.6, 8.9, 9.0, 10.0, 12.0; the device stays 7.5", v);
+	sim_log("VGPU_SIM_CC=%s is not one of 7.5, 8.0, 8.6, 8.9, 9.0, 10.0, 12.0, 13.0; the device stays 7.5", v);
 }
 
-CUresult sim_cluster_check(const CUlaunchAttributeValue *v, const unsigned *grid)
+CUresult sim_cluster_check(const CUlaunchAttributeValue *v, const unsigned *grid, unsigned max_blocks)
 {
 	unsigned x = v->clusterDim.x, y = v->clusterDim.y, z = v->clusterDim.z;
 	if (x <= 1 && y <= 1 && z <= 1)
 		return CUDA_SUCCESS;
 	if (g_cc.major < 9)
 		return CUDA_ERROR_NOT_SUPPORTED;   /* no clusters before Hopper */
-	if (!x || !y || !z || (uint64_t)x * y * z > 8 ||
+	if (!x || !y || !z || (uint64_t)x * y * z > max_blocks ||
 	    (grid && (grid[0] % x || grid[1] % y || grid[2] % z)))
 		return CUDA_ERROR_INVALID_VALUE;
 	return CUDA_SUCCESS;

@@ -1333,7 +1333,7 @@ CUresult cuGraphKernelNodeSetAttribute(CUgraphNode h, CUkernelNodeAttrID attr, c
 		return rc;
 	if (!value)
 		return CUDA_ERROR_INVALID_VALUE;
-	if (attr == CU_LAUNCH_ATTRIBUTE_CLUSTER_DIMENSION && (rc = sim_cluster_check(value, NULL)) != CUDA_SUCCESS)
+	if (attr == CU_LAUNCH_ATTRIBUTE_CLUSTER_DIMENSION && (rc = sim_cluster_check(value, NULL, 8)) != CUDA_SUCCESS)
 		return rc;   /* no clusters before capability 9.0 */
 	n->attrs[attr] = *value;
 	return CUDA_SUCCESS;

@@ -86,10 +86,22 @@ static CUresult load(CUmodule *out, const void *image, size_t max, unsigned nopt
 		rc = 0;
 	}
 	if (rc) {
-		if (rc == -ENOEXEC)
-			snprintf(msg, sizeof(msg), "module holds only SASS for real GPUs and no PTX; the "
+		if (rc == -ENOEXEC) {
+			/* name what was refused: a library's log then says which of its kernels */
+			struct vgpu_kernel_info *ki = NULL;
+			size_t nk = 0;
+			char kn[160] = "";
+			if (vgpu_modimage_kernels(image, len, &ki, &nk) == 0 && nk)
+				snprintf(kn, sizeof(kn), " (kernel %.100s%s)", ki[0].name,
+				         nk > 1 ? " and others" : "");
+			vgpu_modimage_free_kernels(ki, nk);
+			snprintf(msg, sizeof(msg), "module holds only SASS for real GPUs and no PTX%s; the "
 			         "simulator needs PTX: rebuild with PTX included (e.g. nvcc "
-			         "-gencode arch=compute_75,code=compute_75)");
+			         "-gencode arch=compute_75,code=compute_75)%s", kn,
+			         g_cc.major < 13 ? "; a CUDA library's kernel: VGPU_SIM_CC=13.0, a device "
+			         "newer than the library knows, on which it takes the kernels it ships "
+			         "as PTX" : "");
+		}
 		else
 			snprintf(msg, sizeof(msg), "cannot extract PTX from the module image (%s)",
 			         rc == -ENOMEM ? "out of memory" : "malformed or truncated fatbin entry");
@@ -374,6 +386,38 @@ static int max_threads(const struct sim_func *f)
 	return f->fn->max_ntid ? (int)f->fn->max_ntid : 1024;
 }
 
+/* The cluster shape every launch of f has: its PTX's .reqnctapercluster, else one set with
+ * cuFuncSetAttribute; NULL when neither. */
+static const unsigned *required_cluster(const struct sim_func *f)
+{
+	if (f->fn->req_cluster[0])
+		return f->fn->req_cluster;
+	return f->req_cluster[0] && f->req_cluster[1] && f->req_cluster[2] ? f->req_cluster : NULL;
+}
+
+static unsigned cluster_max(const struct sim_func *f)
+{
+	return f->nonportable_cluster ? 16 : 8;
+}
+
+/* A launch of f over grid g with the cluster shape the launch names (NULL: none) against
+ * the shape f requires: the same one or none (then f's), and a grid of whole clusters; a
+ * function that must be launched in clusters gets a shape. */
+static CUresult cluster_launch_check(const struct sim_func *f, const unsigned g[3], const unsigned *given)
+{
+	const unsigned *rq = required_cluster(f);
+	if (rq) {
+		if (given && (given[0] != rq[0] || given[1] != rq[1] || given[2] != rq[2]))
+			return CUDA_ERROR_INVALID_CLUSTER_SIZE;
+		if (g[0] % rq[0] || g[1] % rq[1] || g[2] % rq[2])
+			return CUDA_ERROR_INVALID_CLUSTER_SIZE;
+		return CUDA_SUCCESS;
+	}
+	if (f->fn->explicit_cluster && !given)
+		return CUDA_ERROR_INVALID_CLUSTER_SIZE;
+	return CUDA_SUCCESS;
+}
+
 CUresult cuFuncGetAttribute(int *pi, CUfunction_attribute attrib, CUfunction hfunc)
 {
 	CUresult rc;
@@ -399,13 +443,17 @@ CUresult cuFuncGetAttribute(int *pi, CUfunction_attribute attrib, CUfunction hfu
 	case CU_FUNC_ATTRIBUTE_CACHE_MODE_CA: *pi = 0; break;
 	case CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES: *pi = f->max_dyn_shared; break;
 	case CU_FUNC_ATTRIBUTE_PREFERRED_SHARED_MEMORY_CARVEOUT: *pi = f->carveout; break;
-	/* no thread-block clusters on a compute capability 7.5 device: nothing required or set */
-	case CU_FUNC_ATTRIBUTE_CLUSTER_SIZE_MUST_BE_SET:
+	/* thread-block clusters: what the PTX declares, else what was set (nothing before 9.0) */
+	case CU_FUNC_ATTRIBUTE_CLUSTER_SIZE_MUST_BE_SET: *pi = f->fn->explicit_cluster; break;
 	case CU_FUNC_ATTRIBUTE_REQUIRED_CLUSTER_WIDTH:
 	case CU_FUNC_ATTRIBUTE_REQUIRED_CLUSTER_HEIGHT:
-	case CU_FUNC_ATTRIBUTE_REQUIRED_CLUSTER_DEPTH:
-	case CU_FUNC_ATTRIBUTE_NON_PORTABLE_CLUSTER_SIZE_ALLOWED:
-	case CU_FUNC_ATTRIBUTE_CLUSTER_SCHEDULING_POLICY_PREFERENCE: *pi = 0; break;
+	case CU_FUNC_ATTRIBUTE_REQUIRED_CLUSTER_DEPTH: {
+		const unsigned *rq = required_cluster(f);
+		*pi = rq ? (int)rq[attrib - CU_FUNC_ATTRIBUTE_REQUIRED_CLUSTER_WIDTH] : 0;
+		break;
+	}
+	case CU_FUNC_ATTRIBUTE_NON_PORTABLE_CLUSTER_SIZE_ALLOWED: *pi = f->nonportable_cluster; break;
+	case CU_FUNC_ATTRIBUTE_CLUSTER_SCHEDULING_POLICY_PREFERENCE: *pi = f->cluster_policy; break;
 	default: return CUDA_ERROR_INVALID_VALUE;
 	}
 	return CUDA_SUCCESS;
@@ -429,6 +477,30 @@ CUresult cuFuncSetAttribute(CUfunction hfunc, CUfunction_attribute attrib, int v
 		if (value < -1 || value > 100)
 			return CUDA_ERROR_INVALID_VALUE;
 		f->carveout = value;
+		return CUDA_SUCCESS;
+	/* clusters, from capability 9.0 (cuBLAS sets these on its first kernel as it starts
+	 * there); a shape the PTX fixed cannot be changed */
+	case CU_FUNC_ATTRIBUTE_REQUIRED_CLUSTER_WIDTH:
+	case CU_FUNC_ATTRIBUTE_REQUIRED_CLUSTER_HEIGHT:
+	case CU_FUNC_ATTRIBUTE_REQUIRED_CLUSTER_DEPTH:
+		if (g_cc.major < 9)
+			return CUDA_ERROR_INVALID_VALUE;
+		if (f->fn->req_cluster[0])
+			return CUDA_ERROR_NOT_PERMITTED;
+		if (value < 0 || value > 16)
+			return CUDA_ERROR_INVALID_VALUE;
+		f->req_cluster[attrib - CU_FUNC_ATTRIBUTE_REQUIRED_CLUSTER_WIDTH] = (unsigned)value;
+		return CUDA_SUCCESS;
+	case CU_FUNC_ATTRIBUTE_NON_PORTABLE_CLUSTER_SIZE_ALLOWED:
+		if (g_cc.major < 9 || value < 0 || value > 1)
+			return CUDA_ERROR_INVALID_VALUE;
+		f->nonportable_cluster = value;
+		return CUDA_SUCCESS;
+	case CU_FUNC_ATTRIBUTE_CLUSTER_SCHEDULING_POLICY_PREFERENCE:
+		if (g_cc.major < 9 || value < CU_CLUSTER_SCHEDULING_POLICY_DEFAULT ||
+		    value > CU_CLUSTER_SCHEDULING_POLICY_LOAD_BALANCING)
+			return CUDA_ERROR_INVALID_VALUE;
+		f->cluster_policy = value;
 		return CUDA_SUCCESS;
 	default:
 		return CUDA_ERROR_INVALID_VALUE;
@@ -533,10 +605,22 @@ static CUresult cluster_config(CUfunction func, const CUlaunchConfig *config, st
 		return CUDA_ERROR_INVALID_VALUE;
 	for (unsigned i = 0; i < config->numAttrs; i++)
 		if (config->attrs[i].id == CU_LAUNCH_ATTRIBUTE_CLUSTER_DIMENSION &&
-		    (rc = sim_cluster_check(&config->attrs[i].value, NULL)) != CUDA_SUCCESS)
+		    (rc = sim_cluster_check(&config->attrs[i].value, NULL, cluster_max(*f))) != CUDA_SUCCESS)
 			return rc;
 	*bs = (int)(config->blockDimX * config->blockDimY * config->blockDimZ);
 	return CUDA_SUCCESS;
+}
+
+/* Blocks in the cluster shape a launch configuration names (1 when none). */
+static unsigned config_cluster_size(const CUlaunchConfig *config)
+{
+	for (unsigned i = 0; i < config->numAttrs; i++)
+		if (config->attrs[i].id == CU_LAUNCH_ATTRIBUTE_CLUSTER_DIMENSION) {
+			const CUlaunchAttributeValue *v = &config->attrs[i].value;
+			uint64_t n = (uint64_t)v->clusterDim.x * v->clusterDim.y * v->clusterDim.z;
+			return n == 0 ? 1 : n > UINT32_MAX ? UINT32_MAX : (unsigned)n;
+		}
+	return 1;
 }
 
 CUresult cuOccupancyMaxPotentialClusterSize(int *clusterSize, CUfunction func, const CUlaunchConfig *config)
@@ -548,7 +632,8 @@ CUresult cuOccupancyMaxPotentialClusterSize(int *clusterSize, CUfunction func, c
 		return rc;
 	if (!clusterSize)
 		return CUDA_ERROR_INVALID_VALUE;
-	*clusterSize = occupancy(f, bs, config->sharedMemBytes) ? 1 : 0;
+	/* from 9.0 the portable size, or 16 where f may have more (its blocks fit one by one) */
+	*clusterSize = !occupancy(f, bs, config->sharedMemBytes) ? 0 : g_cc.major >= 9 ? (int)cluster_max(f) : 1;
 	return CUDA_SUCCESS;
 }
 
@@ -556,12 +641,22 @@ CUresult cuOccupancyMaxActiveClusters(int *numClusters, CUfunction func, const C
 {
 	struct sim_func *f;
 	int bs;
+	unsigned csize = 1;
 	CUresult rc = cluster_config(func, config, &f, &bs);
+	if (rc == CUDA_ERROR_INVALID_VALUE && numClusters && g_cc.major >= 9 &&
+	    (csize = config_cluster_size(config)) > cluster_max(f)) {
+		/* as the driver: a cluster larger than f may have fits nowhere (cuBLAS asks for
+		 * every size up to one past the largest as it starts on a 9.0 device) */
+		*numClusters = 0;
+		return CUDA_SUCCESS;
+	}
 	if (rc != CUDA_SUCCESS)
 		return rc;
+	csize = config_cluster_size(config);
 	if (!numClusters)
 		return CUDA_ERROR_INVALID_VALUE;
-	*numClusters = occupancy(f, bs, config->sharedMemBytes) * SM_COUNT;
+	/* clusters of the given shape that fit at once: the device's blocks by groups */
+	*numClusters = occupancy(f, bs, config->sharedMemBytes) * SM_COUNT / (int)csize;
 	return CUDA_SUCCESS;
 }
 
@@ -692,6 +787,8 @@ CUresult cuLaunchKernel(CUfunction func, unsigned int gx, unsigned int gy, unsig
 	if (!f)
 		return rc;
 	unsigned g[3] = {gx, gy, gz}, b[3] = {bx, by, bz};
+	if ((rc = cluster_launch_check(f, g, NULL)) != CUDA_SUCCESS)
+		return rc;
 	return launch(f, g, b, shmem, h, params, extra, 0);
 }
 
@@ -706,6 +803,8 @@ CUresult cuLaunchCooperativeKernel(CUfunction func, unsigned int gx, unsigned in
 	if (!f)
 		return rc;
 	unsigned g[3] = {gx, gy, gz}, b[3] = {bx, by, bz};
+	if ((rc = cluster_launch_check(f, g, NULL)) != CUDA_SUCCESS)
+		return rc;
 	return launch(f, g, b, shmem, h, params, NULL, 1);
 }
 
@@ -720,6 +819,8 @@ CUresult cuLaunchKernelEx(const CUlaunchConfig *config, CUfunction func, void **
 	if (!config || (config->numAttrs && !config->attrs))
 		return CUDA_ERROR_INVALID_VALUE;
 	int coop = 0;
+	const unsigned *cluster = NULL;
+	unsigned cdim[3];
 	CUevent events[2] = {NULL, NULL};   /* a programmatic event and a completion event */
 	for (unsigned i = 0; i < config->numAttrs; i++) {
 		const CUlaunchAttribute *a = &config->attrs[i];
@@ -729,8 +830,12 @@ CUresult cuLaunchKernelEx(const CUlaunchConfig *config, CUfunction func, void **
 			break;
 		case CU_LAUNCH_ATTRIBUTE_CLUSTER_DIMENSION: {
 			unsigned grid[3] = {config->gridDimX, config->gridDimY, config->gridDimZ};
-			if ((rc = sim_cluster_check(&a->value, grid)) != CUDA_SUCCESS)
+			if ((rc = sim_cluster_check(&a->value, grid, cluster_max(f))) != CUDA_SUCCESS)
 				return rc;
+			cdim[0] = a->value.clusterDim.x;
+			cdim[1] = a->value.clusterDim.y;
+			cdim[2] = a->value.clusterDim.z;
+			cluster = cdim;
 			break;
 		}
 		/* Events of programmatic dependent launch: both are recorded when the kernel has
@@ -764,6 +869,8 @@ CUresult cuLaunchKernelEx(const CUlaunchConfig *config, CUfunction func, void **
 	}
 	unsigned g[3] = {config->gridDimX, config->gridDimY, config->gridDimZ};
 	unsigned b[3] = {config->blockDimX, config->blockDimY, config->blockDimZ};
+	if ((rc = cluster_launch_check(f, g, cluster)) != CUDA_SUCCESS)
+		return rc;
 	rc = launch(f, g, b, config->sharedMemBytes, config->hStream, params, extra, coop);
 	for (int i = 0; i < 2 && rc == CUDA_SUCCESS; i++)
 		if (events[i])

@@ -104,6 +104,8 @@ struct ptx_func {
 	uint32_t frame_param_size;    /* formal params + return + callsite .param variables */
 	uint32_t local_size;          /* .local bytes per frame */
 	uint32_t max_ntid;            /* .maxntid / .reqntid product, 0 = none */
+	uint32_t req_cluster[3];      /* .reqnctapercluster x, y, z; zeros = none */
+	uint8_t explicit_cluster;     /* .explicitcluster: launches must give a cluster size */
 };
 
 struct ptx_module {

@@ -3256,6 +3256,24 @@ static int parse_func(struct P *P, int is_entry)
 				lex_next(&P->L);
 			}
 			tmp.max_ntid = prod > 1024 ? 1024 : prod;
+		} else if (tok_is(t, ".reqnctapercluster")) {
+			/* x[, y[, z]]: the cluster shape every launch has (missing ones are 1) */
+			uint32_t d[3] = {1, 1, 1};
+			for (int i = 0;; i++) {
+				struct tok *v = lex_next(&P->L);
+				if (i >= 3 || v->t != T_INT || v->v < 1 || v->v > 1024) {
+					perr(P, -EINVAL, v->line, ".reqnctapercluster wants 1 to 3 sizes of 1 to 1024");
+					goto fail;
+				}
+				d[i] = (uint32_t)v->v;
+				if (!tok_isp(lex_peek(&P->L), ','))
+					break;
+				lex_next(&P->L);
+			}
+			memcpy(tmp.req_cluster, d, sizeof(d));
+			tmp.explicit_cluster = 1;
+		} else if (tok_is(t, ".explicitcluster")) {
+			tmp.explicit_cluster = 1;
 		}
 	}
 	if (t->t == T_EOF) {

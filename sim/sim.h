@@ -156,7 +156,9 @@ extern struct sim_cc g_cc;
  * or later, where up to 8 blocks a cluster (the portable size) dividing grid (when not NULL)
  * run as ordinary blocks, one after another. CUDA_SUCCESS, CUDA_ERROR_NOT_SUPPORTED or
  * CUDA_ERROR_INVALID_VALUE. */
-CUresult sim_cluster_check(const CUlaunchAttributeValue *v, const unsigned *grid);
+/* A cluster shape checked against the device (none before 9.0) and the grid (NULL: not yet
+ * known); max_blocks is 8, or 16 for a function allowed non-portable sizes. */
+CUresult sim_cluster_check(const CUlaunchAttributeValue *v, const unsigned *grid, unsigned max_blocks);
 /* The module cuLinkComplete parsed from this text (n bytes, without the NUL), handed over once
  * to the cuModuleLoadData of it, or NULL (link.c). */
 struct ptx_module;
@@ -340,6 +342,9 @@ struct sim_func {
 	int max_dyn_shared;
 	int carveout;
 	CUfunc_cache cache;
+	unsigned req_cluster[3];    /* set at run time (zeros: none); the PTX's own come first */
+	int nonportable_cluster;    /* clusters past 8 blocks allowed */
+	int cluster_policy;         /* a CUclusterSchedulingPolicy: a hint */
 	struct sim_func *next;
 };
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
-# A CUDA library on the simulator that ships its kernels as SASS only: cuBLAS (its GEMMs run
-# cuBLASLt kernels with no PTX). tests/gpu/cublas_gemm must fail on it promptly and with one
+# A CUDA library on the simulator that ships its kernels as SASS only: cuBLAS on the default
+# device (compute capability 7.5: its GEMMs run kernels with no PTX; on a device newer than it
+# knows, VGPU_SIM_CC=13.0, it takes its PTX kernels: tests/gpu/sim_cublas.sh). tests/gpu/cublas_gemm must fail on it promptly and with one
 # clear line, directly and through libvgpu + vgpu-proxy, never crash or hang. (cuFFT ships PTX
 # for the sizes tests/gpu/cufft_c2c uses and runs there: tests/gpu/lib_compare.sh --must-run.)
 set -u
@@ -91,8 +92,13 @@ check() { # check LABEL LOGFILE: classifies the run whose output is in $tmp/LABE
          fail=1
        elif grep -q "simulator needs PTX" "$log"; then
          # the library swallowed the driver's error into its own status; the simulator's
-         # log says which: its kernels were refused (CUDA_ERROR_NO_BINARY_FOR_GPU)
-         echo "ok: $label: no binary for the simulator (CUDA_ERROR_NO_BINARY_FOR_GPU: it needs PTX), reported by the library as $call"
+         # log says which: its kernels were refused (CUDA_ERROR_NO_BINARY_FOR_GPU), by name
+         local named
+         named=$(grep -o "no PTX (kernel [A-Za-z0-9_]*" "$log" | head -n 1 | sed 's/.*(kernel //')
+         if [ -z "$named" ]; then
+           echo "FAIL: $label: the simulator's refusal does not name the module's kernel ($log)"; fail=1; return
+         fi
+         echo "ok: $label: no binary for the simulator (CUDA_ERROR_NO_BINARY_FOR_GPU: it needs PTX; kernel $named), reported by the library as $call"
          pass_no_binary=$((pass_no_binary + 1))
        elif [ -n "$strict" ]; then
          echo "FAIL: $label: the library gave up ($call); --strict wants the no-binary refusal"; fail=1

@@ -66,6 +66,114 @@ static CUresult bad(unsigned threads, unsigned num, unsigned cnt)
 	return r;
 }
 
+/* a kernel whose PTX fixes its cluster shape, and one that must be given one */
+static const char ptx_reqc[] = HDR
+	".visible .entry fixed() .reqnctapercluster 2, 1, 1\n{\nret;\n}\n"
+	".visible .entry given() .explicitcluster\n{\nret;\n}\n";
+
+static int cluster_attr(CUfunction f, CUfunction_attribute a)
+{
+	int v = -1;
+	CK(cuFuncGetAttribute(&v, a, f));
+	return v;
+}
+
+/* Cluster attributes of functions (cuBLAS sets them on its first kernel as it starts on a
+ * 9.0 device and asks how many clusters of each size fit): settable from 9.0, required
+ * shapes enforced at launch, a size past the largest fitting none. */
+static void clusters_of_functions(CUfunction f, int maj)
+{
+	CUlaunchAttribute at = { .id = CU_LAUNCH_ATTRIBUTE_CLUSTER_DIMENSION };
+	at.value.clusterDim.x = 8;
+	at.value.clusterDim.y = 1;
+	at.value.clusterDim.z = 1;
+	CUlaunchConfig cfg = { .gridDimX = 8, .gridDimY = 1, .gridDimZ = 1, .blockDimX = 64, .blockDimY = 1,
+	                       .blockDimZ = 1, .attrs = &at, .numAttrs = 1 };
+	int size = -1, num = -1;
+	if (maj < 9) {
+		CK_RC(cuFuncSetAttribute(f, CU_FUNC_ATTRIBUTE_NON_PORTABLE_CLUSTER_SIZE_ALLOWED, 1),
+		      CUDA_ERROR_INVALID_VALUE);
+		CK_RC(cuFuncSetAttribute(f, CU_FUNC_ATTRIBUTE_REQUIRED_CLUSTER_WIDTH, 2), CUDA_ERROR_INVALID_VALUE);
+		EXPECT(cluster_attr(f, CU_FUNC_ATTRIBUTE_NON_PORTABLE_CLUSTER_SIZE_ALLOWED) == 0);
+		at.value.clusterDim.x = 1;
+		CK(cuOccupancyMaxPotentialClusterSize(&size, f, &cfg));
+		EXPECT(size == 1);
+		return;
+	}
+	/* sizes: 8 portable, 16 once allowed; a 9-block cluster fits nowhere until then */
+	CK(cuOccupancyMaxPotentialClusterSize(&size, f, &cfg));
+	EXPECT(size == 8);
+	CK(cuOccupancyMaxActiveClusters(&num, f, &cfg));
+	int per_sm = 0;
+	CK(cuOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, f, 64, 0));
+	int sms = 0;
+	CK(cuDeviceGetAttribute(&sms, CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT, 0));
+	EXPECT(per_sm > 0 && num == per_sm * sms / 8);
+	at.value.clusterDim.x = 9;
+	cfg.gridDimX = 9;
+	CK(cuOccupancyMaxActiveClusters(&num, f, &cfg));
+	EXPECT(num == 0);
+	CK_RC(cuFuncSetAttribute(f, CU_FUNC_ATTRIBUTE_NON_PORTABLE_CLUSTER_SIZE_ALLOWED, 2), CUDA_ERROR_INVALID_VALUE);
+	CK(cuFuncSetAttribute(f, CU_FUNC_ATTRIBUTE_NON_PORTABLE_CLUSTER_SIZE_ALLOWED, 1));
+	EXPECT(cluster_attr(f, CU_FUNC_ATTRIBUTE_NON_PORTABLE_CLUSTER_SIZE_ALLOWED) == 1);
+	CK(cuOccupancyMaxActiveClusters(&num, f, &cfg));
+	EXPECT(num == per_sm * sms / 9);
+	CK(cuOccupancyMaxPotentialClusterSize(&size, f, &cfg));
+	EXPECT(size == 16);
+	at.value.clusterDim.x = 17;
+	cfg.gridDimX = 17;
+	CK(cuOccupancyMaxActiveClusters(&num, f, &cfg));
+	EXPECT(num == 0);
+	/* the scheduling policy: one of the three */
+	CK(cuFuncSetAttribute(f, CU_FUNC_ATTRIBUTE_CLUSTER_SCHEDULING_POLICY_PREFERENCE,
+	                      CU_CLUSTER_SCHEDULING_POLICY_SPREAD));
+	EXPECT(cluster_attr(f, CU_FUNC_ATTRIBUTE_CLUSTER_SCHEDULING_POLICY_PREFERENCE) ==
+	       CU_CLUSTER_SCHEDULING_POLICY_SPREAD);
+	CK_RC(cuFuncSetAttribute(f, CU_FUNC_ATTRIBUTE_CLUSTER_SCHEDULING_POLICY_PREFERENCE, 3),
+	      CUDA_ERROR_INVALID_VALUE);
+
+	/* a shape set at run time: launches without one take it, others must be it */
+	CUdeviceptr d;
+	CK(cuMemAlloc(&d, 64 * 4));
+	unsigned n = 64;
+	void *args[] = { &d, &n };
+	CK(cuFuncSetAttribute(f, CU_FUNC_ATTRIBUTE_REQUIRED_CLUSTER_WIDTH, 2));
+	CK(cuFuncSetAttribute(f, CU_FUNC_ATTRIBUTE_REQUIRED_CLUSTER_HEIGHT, 1));
+	CK(cuFuncSetAttribute(f, CU_FUNC_ATTRIBUTE_REQUIRED_CLUSTER_DEPTH, 1));
+	EXPECT(cluster_attr(f, CU_FUNC_ATTRIBUTE_REQUIRED_CLUSTER_WIDTH) == 2);
+	CK(cuLaunchKernel(f, 4, 1, 1, 64, 1, 1, 0, NULL, args, NULL));
+	CK_RC(cuLaunchKernel(f, 3, 1, 1, 64, 1, 1, 0, NULL, args, NULL), CUDA_ERROR_INVALID_CLUSTER_SIZE);
+	at.value.clusterDim.x = 4;
+	cfg.gridDimX = 4;
+	CK_RC(cuLaunchKernelEx(&cfg, f, args, NULL), CUDA_ERROR_INVALID_CLUSTER_SIZE);
+	at.value.clusterDim.x = 2;
+	CK(cuLaunchKernelEx(&cfg, f, args, NULL));
+	CK(cuCtxSynchronize());
+	CK(cuMemFree(d));
+
+	/* shapes the PTX fixes cannot change; one it asks for must come with the launch */
+	CUmodule m;
+	CUfunction fx, gv;
+	CK(cuModuleLoadData(&m, ptx_reqc));
+	CK(cuModuleGetFunction(&fx, m, "fixed"));
+	CK(cuModuleGetFunction(&gv, m, "given"));
+	EXPECT(cluster_attr(fx, CU_FUNC_ATTRIBUTE_REQUIRED_CLUSTER_WIDTH) == 2 &&
+	       cluster_attr(fx, CU_FUNC_ATTRIBUTE_REQUIRED_CLUSTER_HEIGHT) == 1 &&
+	       cluster_attr(fx, CU_FUNC_ATTRIBUTE_CLUSTER_SIZE_MUST_BE_SET) == 1);
+	CK_RC(cuFuncSetAttribute(fx, CU_FUNC_ATTRIBUTE_REQUIRED_CLUSTER_WIDTH, 4), CUDA_ERROR_NOT_PERMITTED);
+	CK(cuLaunchKernel(fx, 2, 1, 1, 32, 1, 1, 0, NULL, NULL, NULL));
+	CK_RC(cuLaunchKernel(fx, 1, 1, 1, 32, 1, 1, 0, NULL, NULL, NULL), CUDA_ERROR_INVALID_CLUSTER_SIZE);
+	EXPECT(cluster_attr(gv, CU_FUNC_ATTRIBUTE_CLUSTER_SIZE_MUST_BE_SET) == 1 &&
+	       cluster_attr(gv, CU_FUNC_ATTRIBUTE_REQUIRED_CLUSTER_WIDTH) == 0);
+	CK_RC(cuLaunchKernel(gv, 2, 1, 1, 32, 1, 1, 0, NULL, NULL, NULL), CUDA_ERROR_INVALID_CLUSTER_SIZE);
+	at.value.clusterDim.x = 2;
+	cfg.gridDimX = 2;
+	cfg.blockDimX = 32;
+	CK(cuLaunchKernelEx(&cfg, gv, NULL, NULL));
+	CK(cuCtxSynchronize());
+	CK(cuModuleUnload(m));
+}
+
 int main(int argc, char **argv)
 {
 	(void)argc;
@@ -170,6 +278,7 @@ int main(int argc, char **argv)
 		cfg.gridDimX = 16;
 		CK_RC(cuLaunchKernelEx(&cfg, f, args, NULL), CUDA_ERROR_INVALID_VALUE);
 	}
+	clusters_of_functions(f, maj);
 	CK(cuCtxDestroy(ctx));
 	printf("test_sim_barriers: ok (compute capability %d.%d)\n", maj, min);
 	if (!cc) {   /* once more on a device of capability 9.0 */
