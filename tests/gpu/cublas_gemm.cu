@@ -6,8 +6,11 @@
 // Exit 0 = all verified, 1 = a failure, 3 = the device cannot run cuBLAS's kernels (no binary
 // for it: the simulator, which runs PTX only, and cuBLAS ships SASS).
 #include <cublas_v2.h>
+#include <cstring>
 #include <vector>
 #include "gpucheck.h"
+
+static int perf_reps = 20;   /* timed calls of each unbatched case (--reps) */
 
 static const char *cublas_name(cublasStatus_t s)
 {
@@ -126,9 +129,9 @@ static void run(cublasHandle_t h, const char *what, int m, int n, int k, bool ta
 	printf("%s: m=%d n=%d k=%d op(A)=%c op(B)=%c batch=%d\n", what, m, n, k, ta ? 'T' : 'N',
 	       tb ? 'T' : 'N', batch);
 	print_error_bucket(what, worst, tol);
-	if (batch == 1) {
+	if (batch == 1 && perf_reps > 0) {
 		/* the time of one call, on the handle's stream, to stderr (it differs between runs) */
-		const int reps = 20;
+		const int reps = perf_reps;
 		cudaStream_t s;
 		cudaEvent_t e0, e1;
 		CHECK_BLAS(cublasGetStream(h, &s));
@@ -152,8 +155,19 @@ static void run(cublasHandle_t h, const char *what, int m, int n, int k, bool ta
 	CHECK_RT(cudaFree(dc));
 }
 
-int main()
+int main(int argc, char **argv)
 {
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--reps") && i + 1 < argc) {
+			perf_reps = atoi(argv[++i]);
+		} else {
+			fprintf(stderr, "usage: cublas_gemm [--reps N]\n"
+			        "Runs SGEMM, DGEMM and strided-batched SGEMM through cuBLAS, each checked "
+			        "against the host;\nthen times N more calls of each unbatched case (default "
+			        "20; 0: none) and prints the\ntime per call to stderr.\n");
+			return strcmp(argv[i], "--help") ? 2 : 0;
+		}
+	}
 	CHECK_RT(cudaSetDevice(0));
 	cublasHandle_t h;
 	CHECK_BLAS(cublasCreate(&h));

@@ -109,11 +109,13 @@ int main()
 					y[((size_t)(n * K + k) * OH + i) * OW + j] = acc;
 				}
 
-	/* 1. forward with four algorithms; Winograd's transforms round, so it is checked within
-	 * 1e-4 of the magnitude (the others exactly), and a device whose cuDNN has no Winograd
-	 * kernel for this shape says so */
+	/* 1. forward with six algorithms; the transforms of Winograd's and the FFTs round, so
+	 * they are checked within 1e-4 of the magnitude (the others exactly), and a device whose
+	 * cuDNN has no such kernel for this shape says so */
 	static const struct { cudnnConvolutionFwdAlgo_t a; const char *name; double tol; } fwd[] = {
 		{ CUDNN_CONVOLUTION_FWD_ALGO_WINOGRAD_NONFUSED, "Winograd (non-fused)", 1e-4 },
+		{ CUDNN_CONVOLUTION_FWD_ALGO_FFT, "FFT", 1e-4 },
+		{ CUDNN_CONVOLUTION_FWD_ALGO_FFT_TILING, "FFT (tiled)", 1e-4 },
 		{ CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_GEMM, "implicit GEMM", 0 },
 		{ CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_PRECOMP_GEMM, "precomputed implicit GEMM", 0 },
 		{ CUDNN_CONVOLUTION_FWD_ALGO_GEMM, "GEMM", 0 },   /* last: the steps below use its exact output */

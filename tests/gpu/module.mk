@@ -50,20 +50,25 @@ $(B)/tests/gpu/nccl_ops: tests/gpu/nccl_ops.cu tests/gpu/gpucheck.h
 	@mkdir -p $(dir $@)
 	$(GPU_NVCC) $< -o $@ -lnccl
 
-# make test: on the simulator cuBLAS must stop cleanly at its SASS-only kernels (no crash, no
-# hang); cuFFT, cuRAND, cuSPARSE and cuDNN, which ship PTX for what these programs use, and
-# NVRTC's kernels compiled at run time, must run and verify,
-# directly and through vgpu.
+# make test: on the simulator's default device (7.5) cuBLAS must stop cleanly at its SASS-only
+# kernels (no crash, no hang); cuFFT, cuRAND, cuSPARSE and cuDNN, which ship PTX for what these
+# programs use, and NVRTC's kernels compiled at run time, must run and verify, directly and
+# through vgpu.
 GPU_SASS_ONLY := $(B)/tests/gpu/sass_only.sh
 $(GPU_SASS_ONLY): $(if $(GPU_CUDA_LIBS),$(GPU_PROGS)) $(LIBVGPU) $(SIM_LIB) $(PROXY) tests/gpu/sass_only.sh
 	@mkdir -p $(dir $@)
 	printf '#!/bin/sh\nexec tests/gpu/sass_only.sh --strict\n' > $@ && chmod +x $@
 GPU_SIM_LIBS := $(B)/tests/gpu/sim_cufft_c2c.sh $(B)/tests/gpu/sim_curand_host.sh $(B)/tests/gpu/sim_cusparse_spmv.sh \
                 $(B)/tests/gpu/sim_cudnn_ops.sh $(B)/tests/gpu/sim_nvrtc_jit.sh
-$(B)/tests/gpu/sim_cudnn_ops.sh: $(if $(GPU_CUDNN),$(B)/tests/gpu/cudnn_ops)
 $(B)/tests/gpu/sim_%.sh: $(if $(GPU_CUDA_LIBS),$(B)/tests/gpu/%) $(LIBVGPU) $(SIM_LIB) $(PROXY) tests/gpu/lib_compare.sh
 	@mkdir -p $(dir $@)
 	printf '#!/bin/sh\nVGPU_E2E_BACKEND=sim exec tests/gpu/lib_compare.sh --must-run %s\n' $(B)/tests/gpu/$* > $@ && chmod +x $@
+# cuDNN on a device newer than any it ships SASS for (VGPU_SIM_CC=13.0), as its PTX is for
+# (compute_120): its FFT convolutions run cuBLAS's kernels, which at that capability are PTX.
+$(B)/tests/gpu/sim_cudnn_ops.sh: $(if $(GPU_CUDNN),$(B)/tests/gpu/cudnn_ops) $(LIBVGPU) $(SIM_LIB) $(PROXY) tests/gpu/lib_compare.sh
+	@mkdir -p $(dir $@)
+	printf '#!/bin/sh\nVGPU_SIM_CC=13.0 VGPU_E2E_BACKEND=sim exec tests/gpu/lib_compare.sh --must-run %s\n' \
+	  $(B)/tests/gpu/cudnn_ops > $@ && chmod +x $@
 TESTS += $(GPU_SASS_ONLY) $(GPU_SIM_LIBS)
 # NCCL on the simulator: its communicators (NVML included: libvgpu/nvml/), one rank's
 # collectives and a ring of sends, which runs NCCL's own kernels: their image is SASS only, so
@@ -75,11 +80,19 @@ $(B)/tests/gpu/sim_nccl_ops.sh: $(if $(GPU_NCCL),$(B)/tests/gpu/nccl_ops) $(LIBV
 	printf '#!/bin/sh\nLSAN_OPTIONS=suppressions=$$PWD/tests/gpu/nccl.lsan VGPU_SIM_CC=12.0 VGPU_E2E_BACKEND=sim LIB_COMPARE_TIMEOUT=300 exec tests/gpu/lib_compare.sh --must-run %s\n' \
 	  $(B)/tests/gpu/nccl_ops > $@ && chmod +x $@
 TESTS += $(B)/tests/gpu/sim_nccl_ops.sh
+# cuBLAS on the simulator: on a device of a capability newer than any it ships SASS for
+# (VGPU_SIM_CC=13.0) it takes the GEMM kernels it ships as PTX, which run (on the default 7.5
+# its kernels are SASS only: sass_only.sh). Verified, not timed (--reps 0).
+$(B)/tests/gpu/sim_cublas_gemm.sh: $(if $(GPU_CUDA_LIBS),$(B)/tests/gpu/cublas_gemm) $(LIBVGPU) $(SIM_LIB) $(PROXY) \
+		tests/gpu/lib_compare.sh
+	printf '#!/bin/sh\nVGPU_SIM_CC=13.0 VGPU_E2E_BACKEND=sim LIB_COMPARE_TIMEOUT=300 exec tests/gpu/lib_compare.sh --must-run --arg --reps --arg 0 %s\n' \
+	  $(B)/tests/gpu/cublas_gemm > $@ && chmod +x $@
+TESTS += $(B)/tests/gpu/sim_cublas_gemm.sh
 # cuSOLVER on the simulator: LU, Cholesky and the symmetric eigensolver run on its own kernels;
-# its SVD runs cuBLAS's, which are SASS only.
+# its SVD runs cuBLAS's, so the device is one cuBLAS takes its PTX kernels on (VGPU_SIM_CC=13.0).
 $(B)/tests/gpu/sim_cusolver_dn.sh: $(if $(GPU_CUDA_LIBS),$(B)/tests/gpu/cusolver_dn) $(LIBVGPU) $(SIM_LIB) $(PROXY) \
 		tests/gpu/lib_compare.sh
-	printf '#!/bin/sh\nVGPU_E2E_BACKEND=sim exec tests/gpu/lib_compare.sh --must-run --arg --no-svd %s\n' \
+	printf '#!/bin/sh\nVGPU_SIM_CC=13.0 VGPU_E2E_BACKEND=sim exec tests/gpu/lib_compare.sh --must-run %s\n' \
 	  $(B)/tests/gpu/cusolver_dn > $@ && chmod +x $@
 TESTS += $(B)/tests/gpu/sim_cusolver_dn.sh
 
