@@ -361,7 +361,7 @@ section_tests() { # section_tests STEP: every test of a step with its time, from
   echo
   for p in cublas_gemm cufft_c2c curand_host cusparse_spmv cusolver_dn cudnn_ops nvrtc_jit nccl_ops; do
     case $p in
-      cublas_gemm) what="cuBLAS: SGEMM, DGEMM, strided-batched SGEMM" ;;
+      cublas_gemm) what="cuBLAS: SGEMM, DGEMM, strided-batched SGEMM, half and bfloat16 GemmEx, a cuBLASLt matmul with bias and ReLU" ;;
       cufft_c2c) what="cuFFT: 1D C2C forward+inverse, R2C, Z2Z, 2D, 3D, C2R" ;;
       curand_host) what="cuRAND host API: seven generators against cuRAND's host generators" ;;
       cusparse_spmv) what="cuSPARSE: SpMV and SpMM, CSR and COO, against the host" ;;

@@ -1,11 +1,16 @@
 // SPDX-License-Identifier: MIT
-// cublas_gemm — cuBLAS SGEMM, DGEMM and strided-batched SGEMM checked against a host reference.
+// cublas_gemm — cuBLAS SGEMM, DGEMM, strided-batched SGEMM, half and bfloat16 GEMMs with float
+// accumulation (cublasGemmEx) and a cuBLASLt bfloat16 matmul with a fused bias and ReLU (as
+// PyTorch's Linear layers call it), each checked against a host reference.
 //
 // Prints the same lines on every run of the same build (sizes, "verified", the error rounded
 // up to a power of ten), so its output directly on the driver and through vgpu can be diffed.
 // Exit 0 = all verified, 1 = a failure, 3 = the device cannot run cuBLAS's kernels (no binary
 // for it: the simulator, which runs PTX only, and cuBLAS ships SASS).
 #include <cublas_v2.h>
+#include <cublasLt.h>
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
 #include <cstring>
 #include <vector>
 #include "gpucheck.h"
@@ -155,6 +160,133 @@ static void run(cublasHandle_t h, const char *what, int m, int n, int k, bool ta
 	CHECK_RT(cudaFree(dc));
 }
 
+/* 16-bit inputs: values on a grid of 1/8 in [-1, 1), so every product and every partial
+ * sum of these sizes is exact in float whatever the order (the error must be 0) */
+template <typename T> static void fill16(std::vector<T> &v, std::vector<float> &f, unsigned seed)
+{
+	unsigned x = seed * 2654435761u + 1;
+	f.resize(v.size());
+	for (size_t i = 0; i < v.size(); i++) {
+		x = x * 1664525u + 1013904223u;
+		f[i] = (float)((int)(x >> 28) - 8) / 8.0f;
+		v[i] = (T)f[i];
+	}
+}
+
+static void host_gemm(const std::vector<float> &a, const std::vector<float> &b, int m, int n, int k,
+		      const float *bias, bool relu, std::vector<double> &out)
+{
+	out.assign((size_t)m * n, 0);
+	for (int j = 0; j < n; j++)
+		for (int i = 0; i < m; i++) {
+			double s = bias ? bias[i] : 0;
+			for (int l = 0; l < k; l++)
+				s += (double)a[(size_t)l * m + i] * b[(size_t)j * k + l];
+			out[(size_t)j * m + i] = relu && s < 0 ? 0 : s;
+		}
+}
+
+static double worst_error(const std::vector<float> &got, const std::vector<double> &want)
+{
+	double w = 0;
+	for (size_t i = 0; i < got.size(); i++)
+		w = std::fmax(w, std::fabs(got[i] - want[i]) / std::fmax(1.0, std::fabs(want[i])));
+	return w;
+}
+
+/* C (float) = A B with 16-bit A and B (half or bfloat16, type t), float accumulation */
+template <typename T>
+static void run_ex(cublasHandle_t h, const char *what, cudaDataType t, int m, int n, int k)
+{
+	std::vector<T> a((size_t)m * k), b((size_t)k * n);
+	std::vector<float> fa, fb, out((size_t)m * n);
+	fill16(a, fa, 4), fill16(b, fb, 5);
+	T *da, *db;
+	float *dc;
+	CHECK_RT(cudaMalloc(&da, a.size() * sizeof(T)));
+	CHECK_RT(cudaMalloc(&db, b.size() * sizeof(T)));
+	CHECK_RT(cudaMalloc(&dc, out.size() * sizeof(float)));
+	CHECK_RT(cudaMemcpy(da, a.data(), a.size() * sizeof(T), cudaMemcpyHostToDevice));
+	CHECK_RT(cudaMemcpy(db, b.data(), b.size() * sizeof(T), cudaMemcpyHostToDevice));
+	const float alpha = 1, beta = 0;
+	CHECK_BLAS(cublasGemmEx(h, CUBLAS_OP_N, CUBLAS_OP_N, m, n, k, &alpha, da, t, m, db, t, k, &beta, dc,
+				CUDA_R_32F, m, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+	CHECK_RT(cudaDeviceSynchronize());
+	CHECK_RT(cudaMemcpy(out.data(), dc, out.size() * sizeof(float), cudaMemcpyDeviceToHost));
+	std::vector<double> want;
+	host_gemm(fa, fb, m, n, k, NULL, false, want);
+	printf("%s: m=%d n=%d k=%d float accumulation\n", what, m, n, k);
+	print_error_bucket(what, worst_error(out, want), 0);
+	CHECK_RT(cudaFree(da));
+	CHECK_RT(cudaFree(db));
+	CHECK_RT(cudaFree(dc));
+}
+
+static const char *lt_name(cublasStatus_t s) { return cublas_name(s); }
+#define CHECK_LT(call) CHECK_LIB("cuBLASLt", cublasStatus_t, CUBLAS_STATUS_SUCCESS, lt_name, call)
+
+/* cuBLASLt: D (float) = ReLU(A B + bias) with bfloat16 A and B and a float bias per row, the
+ * first algorithm its heuristic offers, on stream st */
+static void run_lt(cudaStream_t st, int m, int n, int k)
+{
+	const char *what = "cublasLt bf16 matmul + bias + ReLU";
+	cublasLtHandle_t lt;
+	CHECK_LT(cublasLtCreate(&lt));
+	std::vector<__nv_bfloat16> a((size_t)m * k), b((size_t)k * n);
+	std::vector<float> fa, fb, bias(m), out((size_t)m * n);
+	fill16(a, fa, 6), fill16(b, fb, 7);
+	for (int i = 0; i < m; i++)
+		bias[i] = (float)(i % 9 - 4) / 4.0f;
+	void *da, *db, *dbias, *dd, *ws;
+	const size_t wsz = 4 << 20;
+	CHECK_RT(cudaMalloc(&da, a.size() * 2));
+	CHECK_RT(cudaMalloc(&db, b.size() * 2));
+	CHECK_RT(cudaMalloc(&dbias, bias.size() * sizeof(float)));
+	CHECK_RT(cudaMalloc(&dd, out.size() * sizeof(float)));
+	CHECK_RT(cudaMalloc(&ws, wsz));
+	CHECK_RT(cudaMemcpy(da, a.data(), a.size() * 2, cudaMemcpyHostToDevice));
+	CHECK_RT(cudaMemcpy(db, b.data(), b.size() * 2, cudaMemcpyHostToDevice));
+	CHECK_RT(cudaMemcpy(dbias, bias.data(), bias.size() * sizeof(float), cudaMemcpyHostToDevice));
+	cublasLtMatmulDesc_t op;
+	CHECK_LT(cublasLtMatmulDescCreate(&op, CUBLAS_COMPUTE_32F, CUDA_R_32F));
+	cublasLtEpilogue_t ep = CUBLASLT_EPILOGUE_RELU_BIAS;
+	cudaDataType bt = CUDA_R_32F;
+	CHECK_LT(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_EPILOGUE, &ep, sizeof(ep)));
+	CHECK_LT(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &dbias, sizeof(dbias)));
+	CHECK_LT(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE, &bt, sizeof(bt)));
+	cublasLtMatrixLayout_t la, lb, ld;
+	CHECK_LT(cublasLtMatrixLayoutCreate(&la, CUDA_R_16BF, m, k, m));
+	CHECK_LT(cublasLtMatrixLayoutCreate(&lb, CUDA_R_16BF, k, n, k));
+	CHECK_LT(cublasLtMatrixLayoutCreate(&ld, CUDA_R_32F, m, n, m));
+	cublasLtMatmulPreference_t pref;
+	CHECK_LT(cublasLtMatmulPreferenceCreate(&pref));
+	CHECK_LT(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &wsz,
+						      sizeof(wsz)));
+	cublasLtMatmulHeuristicResult_t hr;
+	int nr = 0;
+	CHECK_LT(cublasLtMatmulAlgoGetHeuristic(lt, op, la, lb, ld, ld, pref, 1, &hr, &nr));
+	if (nr < 1) {
+		printf("FAIL %s: cublasLtMatmulAlgoGetHeuristic offered no algorithm\n", what);
+		exit(1);
+	}
+	const float alpha = 1, beta = 0;
+	CHECK_LT(cublasLtMatmul(lt, op, &alpha, da, la, db, lb, &beta, dd, ld, dd, ld, &hr.algo, ws, wsz, st));
+	CHECK_RT(cudaStreamSynchronize(st));
+	CHECK_RT(cudaMemcpy(out.data(), dd, out.size() * sizeof(float), cudaMemcpyDeviceToHost));
+	std::vector<double> want;
+	host_gemm(fa, fb, m, n, k, bias.data(), true, want);
+	printf("%s: m=%d n=%d k=%d\n", what, m, n, k);
+	print_error_bucket(what, worst_error(out, want), 0);
+	CHECK_LT(cublasLtMatmulPreferenceDestroy(pref));
+	CHECK_LT(cublasLtMatrixLayoutDestroy(la));
+	CHECK_LT(cublasLtMatrixLayoutDestroy(lb));
+	CHECK_LT(cublasLtMatrixLayoutDestroy(ld));
+	CHECK_LT(cublasLtMatmulDescDestroy(op));
+	CHECK_LT(cublasLtDestroy(lt));
+	for (void *p : {da, db, dbias, dd, ws})
+		CHECK_RT(cudaFree(p));
+}
+
 int main(int argc, char **argv)
 {
 	for (int i = 1; i < argc; i++) {
@@ -181,6 +313,9 @@ int main(int argc, char **argv)
 	run<double>(h, "dgemm", 512, 384, 128, false, false, 1, 1e-13);
 	run<double>(h, "dgemm", 128, 96, 200, false, true, 1, 1e-13);
 	run<float>(h, "sgemm_strided_batched", 64, 48, 32, false, false, 8, 1e-5);
+	run_ex<__half>(h, "hgemm (cublasGemmEx, half)", CUDA_R_16F, 128, 64, 96);
+	run_ex<__nv_bfloat16>(h, "bf16 gemm (cublasGemmEx, bfloat16)", CUDA_R_16BF, 96, 80, 64);
+	run_lt(s, 96, 64, 80);
 	CHECK_BLAS(cublasDestroy(h));
 	CHECK_RT(cudaStreamDestroy(s));
 	printf("cublas_gemm: all verified\n");

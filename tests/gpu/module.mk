@@ -26,7 +26,7 @@ endif
 
 $(B)/tests/gpu/cublas_gemm: tests/gpu/cublas_gemm.cu tests/gpu/gpucheck.h
 	@mkdir -p $(dir $@)
-	$(GPU_NVCC) $< -o $@ -lcublas
+	$(GPU_NVCC) $< -o $@ -lcublas -lcublasLt
 $(B)/tests/gpu/cufft_c2c: tests/gpu/cufft_c2c.cu tests/gpu/gpucheck.h
 	@mkdir -p $(dir $@)
 	$(GPU_NVCC) $< -o $@ -lcufft
