@@ -40,7 +40,12 @@ struct ptx_fill { uint32_t slot; uint32_t what; uint64_t arg; };
 enum { FILL_TID, FILL_NTID = 3, FILL_CTAID = 6, FILL_NCTAID = 9, FILL_LANEID = 12, FILL_WARPID,
        FILL_NWARPID, FILL_SMID, FILL_NSMID, FILL_GRIDID, FILL_CLOCK, FILL_LOCAL, FILL_DYNSHARED,
        FILL_LANEMASK_EQ, FILL_LANEMASK_LT, FILL_LANEMASK_LE, FILL_LANEMASK_GT, FILL_LANEMASK_GE,
-       FILL_ENVREG /* arg: the register's number */ };
+       FILL_ENVREG /* arg: the register's number */,
+       FILL_RSMEM /* arg: RSMEM_* */ };
+/* The block's reserved shared memory (sm_80 on: cooperative groups keep the scratch of tiles
+ * of several warps there): RSMEM_BYTES after the block's own shared memory, in two halves. */
+enum { RSMEM_BEGIN, RSMEM_END, RSMEM_CAP, RSMEM_OFF0, RSMEM_OFF1 };
+#define RSMEM_BYTES 1024u
 
 /* A module-scope variable (.global/.const) placed in device memory at bind time. */
 struct ptx_var {
@@ -117,6 +122,7 @@ struct ptx_module {
 	uint32_t ncalls;
 	uint32_t shared_static;       /* bytes of module-scope .shared variables (and .func ones) */
 	uint32_t target;              /* .target sm_NN as NN (e.g. 120 for compute_120 PTX); 0: none */
+	uint8_t reserved_smem;        /* reads %reserved_smem_*: blocks get the reserved region */
 };
 
 /* Parses NUL-terminated PTX text. Returns 0 and *out (free with ptx_module_free), or

@@ -32,9 +32,15 @@ struct frame {
 	struct frame *parent;
 };
 
-enum { TS_RUN, TS_BAR, TS_DONE, TS_WARP, TS_SPIN /* an mbarrier wait found its phase open: the others go first */ };
+enum { TS_RUN, TS_BAR, TS_DONE, TS_WARP, TS_SPIN /* an mbarrier wait found its phase open, or the thread
+       ran YIELD_INSNS: the others go first */ };
 
 #define RCACHE 4
+
+/* Instructions a thread runs before it lets the block's other threads run, at its next
+ * backward branch (each otherwise runs until it waits: at a barrier, a warp collective, an
+ * mbarrier, a volatile access). */
+#define YIELD_INSNS 4096
 
 struct thr {
 	struct frame *fr;
@@ -53,6 +59,7 @@ struct blk {
 	uint8_t *shared;
 	uint64_t shared_size;
 	uint32_t dyn_base;
+	uint32_t rsmem_base;      /* the reserved shared memory's offset (modules that read it) */
 	uint32_t ctaid[3];
 	uint32_t nthreads;
 	struct thr *th;           /* all threads of the block */
@@ -62,6 +69,7 @@ struct blk {
 	size_t errlen;
 	uint64_t ninsn;
 	uint32_t loops;           /* backward branches taken (a cooperative launch yields now and then) */
+	int yielded;              /* a thread gave the others a turn (YIELD_INSNS) in this pass */
 	uint64_t mbar_gen;        /* mbarrier arrivals, inits and invalidations so far (progress for waiters) */
 	uint32_t bar_arrived[BAR_IDS]; /* bar.arrive's arrivals at each barrier since it last completed */
 };
@@ -415,6 +423,13 @@ static uint64_t fill_value(const struct blk *b, const struct thr *t, const struc
 	}
 	case FILL_LOCAL: return fr->local_base + f->arg;
 	case FILL_DYNSHARED: return b->dyn_base;
+	case FILL_RSMEM:
+		switch (f->arg) {
+		case RSMEM_BEGIN: case RSMEM_OFF0: return b->rsmem_base;
+		case RSMEM_END: return b->rsmem_base + RSMEM_BYTES;
+		case RSMEM_CAP: return RSMEM_BYTES;
+		default: return b->rsmem_base + RSMEM_BYTES / 2;
+		}
 	case FILL_LANEMASK_EQ: return 1u << lane;
 	case FILL_LANEMASK_LT: return (1u << lane) - 1;
 	case FILL_LANEMASK_LE: return (uint32_t)((2ull << lane) - 1);
@@ -1061,6 +1076,18 @@ static int run_thread(struct blk *b, struct thr *t)
 		case C(OP_SAD, K_U64): RD = RC + (RA > RB ? RA - RB : RB - RA); break;
 		case C(OP_SAD, K_S64): RD = RC + ((int64_t)RA > (int64_t)RB ? RA - RB : RB - RA); break;
 		case C(OP_LOP3, K_U32): RD = lop3((uint32_t)RA, (uint32_t)RB, (uint32_t)RC, (uint32_t)r[in->o[4]]); break;
+		case C(OP_CVTPACK, K_U32): {
+			const int bits = in->mod;
+			const int64_t lo = in->mod2 ? -(1ll << (bits - 1)) : 0;
+			const int64_t hi = in->mod2 ? (1ll << (bits - 1)) - 1 : (1ll << bits) - 1;
+			int64_t a = (int32_t)RA, bv = (int32_t)RB;
+			a = a < lo ? lo : a > hi ? hi : a;
+			bv = bv < lo ? lo : bv > hi ? hi : bv;
+			const uint32_t mask = (uint32_t)((1ull << bits) - 1);
+			uint64_t d = ((uint32_t)bv & mask) | (((uint32_t)a & mask) << bits);
+			RD = (uint32_t)(d | ((uint64_t)(uint32_t)RC << (2 * bits)));
+			break;
+		}
 		case C(OP_VSHIFT, K_U32): RD = vshift((uint32_t)RA, (uint32_t)RB, (uint32_t)RC, in->mod, in->mod2); break;
 		case C(OP_VABSDIFF4, K_U32): RD = vabsdiff4((uint32_t)RA, (uint32_t)RB, (uint32_t)RC, in->mod); break;
 		case C(OP_DP4A, K_U32): RD = dpa((uint32_t)RA, (uint32_t)RB, (uint32_t)RC, in->mod, 0); break;
@@ -1351,6 +1378,15 @@ slow:
 					goto out;
 				}
 				sched_yield();
+			}
+			/* A thread that loops long lets the block's others run: one may be spinning
+			 * on memory another thread of the block is to write (cooperative groups'
+			 * tiles of several warps synchronise so, through shared memory). */
+			if (unlikely(n >= YIELD_INSNS) && (uint32_t)in->imm < pc && b->nthreads > 1) {
+				pc = (uint32_t)in->imm;
+				t->state = TS_SPIN;
+				b->yielded = 1;
+				goto out;
 			}
 			pc = (uint32_t)in->imm;
 			break;
@@ -2433,6 +2469,10 @@ int ptx_block_run(const struct ptx_launch *l, const struct ptx_env *env, uint32_
 	b.nthreads = l->block[0] * l->block[1] * l->block[2];
 	b.dyn_base = (l->fn->shared_static + 15) & ~15u;
 	b.shared_size = (uint64_t)b.dyn_base + l->shared_dyn;
+	if (l->mod && l->mod->reserved_smem) {   /* zeroed, like the rest, past the block's own */
+		b.rsmem_base = (uint32_t)((b.shared_size + 15) & ~15ull);
+		b.shared_size = (uint64_t)b.rsmem_base + RSMEM_BYTES;
+	}
 	int rc = 0;
 	if (b.nthreads == 0 || b.nthreads > 1024)
 		return -EINVAL;
@@ -2470,7 +2510,8 @@ int ptx_block_run(const struct ptx_launch *l, const struct ptx_env *env, uint32_
 				rc = run_thread(&b, t);
 				if (rc)
 					goto out;
-				moved |= t->state != TS_SPIN || t->pc != pc0 || t->fr != f0;
+				moved |= t->state != TS_SPIN || t->pc != pc0 || t->fr != f0 || b.yielded;
+				b.yielded = 0;
 			}
 			done += t->state == TS_DONE;
 			warp += t->state == TS_WARP;

@@ -15,7 +15,7 @@ enum ptx_op {
 	OP_CADD, OP_CSUB, OP_CMADLO, OP_CMADHI, OP_BFIND, OP_FRND, OP_MATCH, OP_REDUX,
 	OP_ISSPACEP, OP_BMSK, OP_DP4A, OP_DP2A, OP_SAD, OP_VABSDIFF4, OP_LOP3,
 	OP_TEX, OP_TXQ, OP_SULD, OP_SUST, OP_WMMA, OP_CPASYNC, OP_TF32, OP_HSET, OP_FP8, OP_MBAR, OP_ELECT,
-	OP_VSHIFT,
+	OP_VSHIFT, OP_CVTPACK,
 	OP_COUNT
 };
 
@@ -153,6 +153,9 @@ static inline int wm_nregs(int frag, int shape, int kind)
  * To fp8 is .rn.satfinite: to nearest even, past the largest finite (infinities too) that,
  * NaN the canonical NaN. */
 enum { FP8_FROM_F32, FP8_FROM_F16X2, FP8_TO_F16X2 };
+/* cvt.pack.sat.{u16,s16,u8,s8}.s32.b32 d, a, b{, c} (OP_CVTPACK; int8 GEMM epilogues'): a and
+ * b saturated to mod bits (8 or 16), signed when mod2 is 1; d = b's in the low bits, a's
+ * above them, then the low bits of c (o[3]; 8-bit forms only) above both. */
 /* mbarrier (OP_MBAR; a barrier object of 8 bytes at [o[4] + imm] in state space kind2):
  * mod MB_INIT (count o[1]), MB_ARRIVE / MB_ARRIVE_DROP (o[0] the state token, o[1] the count),
  * MB_TEST / MB_TRY (o[0] the predicate: the phase of token o[1], or with MB_PARITY the phase of

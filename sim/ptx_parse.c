@@ -815,6 +815,19 @@ static int ident_slot(struct P *P, const struct tok *t, uint32_t *slot)
 				*slot = new_fill(P, specials[k].what, 0);
 				return 0;
 			}
+		/* the block's reserved shared memory: where it begins and ends, its size, and the
+		 * offsets of its two parts (cooperative groups' multi-warp scratch is at _1) */
+		static const struct { const char *n; uint32_t what; } rsmem[] = {
+			{"%reserved_smem_offset_begin", RSMEM_BEGIN}, {"%reserved_smem_offset_end", RSMEM_END},
+			{"%reserved_smem_offset_cap", RSMEM_CAP}, {"%reserved_smem_offset_0", RSMEM_OFF0},
+			{"%reserved_smem_offset_1", RSMEM_OFF1},
+		};
+		for (size_t k = 0; k < sizeof(rsmem) / sizeof(rsmem[0]); k++)
+			if (tok_is(t, rsmem[k].n)) {
+				P->m->reserved_smem = 1;
+				*slot = new_fill(P, FILL_RSMEM, rsmem[k].what);
+				return 0;
+			}
 		/* %envreg0..31: the driver's per-launch environment (cooperative groups read
 		 * the grid's sync workspace from %envreg1 and %envreg2) */
 		if (t->n >= 8 && t->n <= 9 && !memcmp(t->s, "%envreg", 7) && isdigit((unsigned char)t->s[7]) &&
@@ -1307,7 +1320,7 @@ static uint32_t op_kinds(int op)
 	case OP_CNOT: case OP_SHL: return KI;
 	case OP_SHR: return KI | KS;
 	case OP_SHF_L: case OP_SHF_R: case OP_PRMT: case OP_BMSK: case OP_DP4A: case OP_DP2A: case OP_VABSDIFF4:
-	case OP_VSHIFT:
+	case OP_VSHIFT: case OP_CVTPACK:
 		return KB(K_U32);
 	case OP_LOP3: return KB(K_U32);
 	case OP_POPC: case OP_CLZ: case OP_BREV: case OP_BFI: return KB(K_U32) | KB(K_U64);
@@ -2436,6 +2449,25 @@ static int parse_insn_raw(struct P *P, const struct tok *t, uint32_t g, int gneg
 		in->mod2 = mn_has(&m, ".satfinite") ? FL_SAT : 0;
 		in->o[0] = o[0].slot;
 		in->o[1] = o[1].slot;
+		return 0;
+	}
+	if (!strcmp(op, "cvt") && mn_has(&m, ".pack")) {
+		/* cvt.pack.sat.{u16,s16,u8,s8}.s32.b32 d, a, b{, c}: two saturated integers packed */
+		int k0 = m.nkinds ? m.kinds[0] : -1, narrow = k0 == K_U8 || k0 == K_S8;
+		if (!mn_has(&m, ".sat") || !(narrow || k0 == K_U16 || k0 == K_S16) || m.nkinds != 3 ||
+		    m.kinds[1] != K_S32 || m.kinds[2] != K_U32 || !mn_has(&m, ".b32"))
+			return perr(P, -ENOTSUP, line, "unsupported instruction '%s' "
+			            "(cvt.pack.sat.{u16,s16,u8,s8}.s32.b32 only)", name);
+		if ((rc = need_slots(P, o, n, narrow ? 4 : 3, name, line)))
+			return rc;
+		in->op = OP_CVTPACK;
+		in->kind = K_U32;
+		in->mod = narrow ? 8 : 16;
+		in->mod2 = k0 == K_S8 || k0 == K_S16;
+		in->o[0] = o[0].slot;
+		in->o[1] = o[1].slot;
+		in->o[2] = o[2].slot;
+		in->o[3] = narrow ? o[3].slot : new_slot(P, K_U32, 0);
 		return 0;
 	}
 	if (!strcmp(op, "cvt")) {

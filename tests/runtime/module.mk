@@ -21,7 +21,8 @@ endif
 # fragments) are built for sm_80, as such programs are: SASS for sm_80 and compute_80 PTX,
 # which the simulator and newer GPUs run.
 $(B)/tests/runtime/async_copy $(B)/tests/runtime/async_copy_shared $(B)/tests/runtime/wmma_sm80 $(B)/tests/runtime/wmma_sm80_shared \
-$(B)/tests/runtime/mma_sync $(B)/tests/runtime/mma_sync_shared $(B)/tests/runtime/mbarrier $(B)/tests/runtime/mbarrier_shared: RT_NVCC += -arch=sm_80
+$(B)/tests/runtime/mma_sync $(B)/tests/runtime/mma_sync_shared $(B)/tests/runtime/mbarrier $(B)/tests/runtime/mbarrier_shared \
+$(B)/tests/runtime/cg_multiwarp $(B)/tests/runtime/cg_multiwarp_shared: RT_NVCC += -arch=sm_80
 # (cuda::pipeline's shared state and cuda::barrier are __shared__ objects with constructors,
 # which nvcc warns it does not run: the programs initialise them, as the CUDA samples do)
 $(B)/tests/runtime/mbarrier $(B)/tests/runtime/mbarrier_shared $(B)/tests/runtime/bulk_copy \

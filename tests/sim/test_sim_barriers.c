@@ -44,6 +44,32 @@ static const char ptx_bad[] = HDR
 	".visible .entry bad(.param .u32 num, .param .u32 cnt)\n{\n.reg .b32 %r<3>;\n"
 	"ld.param.u32 %r1, [num];\nld.param.u32 %r2, [cnt];\nbarrier.sync.aligned %r1, %r2;\nret;\n}\n";
 
+/* spin(out): thread 0 waits, with no barrier, for a flag in shared memory that thread 32
+ * (another warp) sets after a loop of its own; out = the flag's value. Each thread runs until
+ * it waits, so thread 0 would spin forever unless a thread that loops long lets the others
+ * run (cooperative groups' tiles of several warps synchronise this way). */
+static const char ptx_spin[] = HDR
+	".visible .entry spin(.param .u64 out)\n{\n.reg .b32 %r<6>;\n.reg .b64 %rd<3>;\n.reg .pred %p<4>;\n"
+	".shared .align 4 .b32 flag;\n"
+	"ld.param.u64 %rd1, [out];\nmov.u32 %r1, %tid.x;\nsetp.eq.u32 %p1, %r1, 32;\n@%p1 bra WRITER;\n"
+	"setp.ne.u32 %p2, %r1, 0;\n@%p2 bra END;\n"
+	"WAIT:\nld.acquire.cta.shared.u32 %r2, [flag];\nsetp.eq.u32 %p3, %r2, 0;\n@%p3 bra WAIT;\n"
+	"st.global.u32 [%rd1], %r2;\nbra.uni END;\n"
+	"WRITER:\nmov.u32 %r4, 0;\nLOOP:\nadd.u32 %r4, %r4, 1;\nsetp.lt.u32 %p1, %r4, 10000;\n@%p1 bra LOOP;\n"
+	"st.release.cta.shared.u32 [flag], %r4;\nEND:\nret;\n}\n";
+
+/* rsmem(out): the reserved shared memory's registers (begin, end, cap, _0, _1) and a value
+ * stored through _1's generic address and read back, after 100 bytes of the kernel's own */
+static const char ptx_rsmem[] = HDR
+	".visible .entry rsmem(.param .u64 out)\n{\n.reg .b32 %r<9>;\n.reg .b64 %rd<4>;\n"
+	".shared .align 4 .b8 own[100];\n"
+	"ld.param.u64 %rd1, [out];\nmov.u32 %r1, %reserved_smem_offset_begin;\n"
+	"mov.u32 %r2, %reserved_smem_offset_end;\nmov.u32 %r3, %reserved_smem_offset_cap;\n"
+	"mov.u32 %r4, %reserved_smem_offset_0;\nmov.u32 %r5, %reserved_smem_offset_1;\n"
+	"cvt.u64.u32 %rd2, %r5;\ncvta.shared.u64 %rd3, %rd2;\nmov.u32 %r6, 12345;\n"
+	"st.u32 [%rd3+284], %r6;\nld.u32 %r7, [%rd3+284];\nst.shared.u32 [own], %r6;\n"
+	"st.global.v4.u32 [%rd1], {%r1, %r2, %r3, %r4};\nst.global.v2.u32 [%rd1+16], {%r5, %r7};\nret;\n}\n";
+
 static CUcontext ctx;
 
 static void fresh(void)
@@ -174,6 +200,38 @@ static void clusters_of_functions(CUfunction f, int maj)
 	CK(cuModuleUnload(m));
 }
 
+static void spin_and_reserved(int maj)
+{
+	CUmodule m;
+	CUfunction f;
+	CUdeviceptr d;
+	unsigned out[6] = {0};
+	CK(cuMemAlloc(&d, sizeof(out)));
+	CK(cuMemsetD8(d, 0, sizeof(out)));
+	void *args[] = { &d };
+	CK(cuModuleLoadData(&m, ptx_spin));
+	CK(cuModuleGetFunction(&f, m, "spin"));
+	CK(cuLaunchKernel(f, 1, 1, 1, 64, 1, 1, 0, NULL, args, NULL));
+	CK(cuCtxSynchronize());
+	CK(cuMemcpyDtoH(out, d, 4));
+	EXPECT(out[0] == 10000);
+	CK(cuModuleUnload(m));
+
+	/* 1 KiB after the block's own shared memory, 16-byte aligned, in two halves */
+	int reserved = -1;
+	CK(cuDeviceGetAttribute(&reserved, CU_DEVICE_ATTRIBUTE_RESERVED_SHARED_MEMORY_PER_BLOCK, 0));
+	EXPECT(reserved == (maj >= 8 ? 1024 : 0));
+	CK(cuModuleLoadData(&m, ptx_rsmem));
+	CK(cuModuleGetFunction(&f, m, "rsmem"));
+	CK(cuLaunchKernel(f, 1, 1, 1, 32, 1, 1, 0, NULL, args, NULL));
+	CK(cuCtxSynchronize());
+	CK(cuMemcpyDtoH(out, d, sizeof(out)));
+	EXPECT(out[0] >= 100 && out[0] % 16 == 0 && out[1] == out[0] + 1024 && out[2] == 1024 &&
+	       out[3] == out[0] && out[4] == out[0] + 512 && out[5] == 12345);
+	CK(cuModuleUnload(m));
+	CK(cuMemFree(d));
+}
+
 int main(int argc, char **argv)
 {
 	(void)argc;
@@ -279,6 +337,7 @@ int main(int argc, char **argv)
 		CK_RC(cuLaunchKernelEx(&cfg, f, args, NULL), CUDA_ERROR_INVALID_VALUE);
 	}
 	clusters_of_functions(f, maj);
+	spin_and_reserved(maj);
 	CK(cuCtxDestroy(ctx));
 	printf("test_sim_barriers: ok (compute capability %d.%d)\n", maj, min);
 	if (!cc) {   /* once more on a device of capability 9.0 */

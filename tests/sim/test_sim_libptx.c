@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* PTX forms the CUDA libraries' modules use (cuDNN's, cuBLAS's and cuBLASLt's): min/max.NaN
  * of floats, cvt.{rn,rz}.tf32, vector stores of float immediates, cache policies, ".reg.b32",
- * mma of doubles (m8n8k4) and of fp8 (m16n8k32), video shifts (vshr.clamp.add); 256-bit
+ * mma of doubles (m8n8k4) and of fp8 (m16n8k32), video shifts (vshr.clamp.add), saturating
+ * packs of integers (cvt.pack.sat); 256-bit
  * loads and stores
  * (ld/st.global.v8.b32, sm_100's): eight words moved, the address 32-byte aligned or the
  * launch fails as misaligned, outside the allocation an illegal address, other spaces and
@@ -89,6 +90,57 @@ static const char vsh[] = HDR
 	"vshr.u32.u32.u32.clamp.add %r4, %r1, %r2, %r3;\nvshr.s32.s32.u32.wrap %r5, %r1, %r2;\n"
 	"vshl.u32.u32.u32.clamp.add %r6, %r1, %r2, %r3;\nvshl.s32.s32.u32.sat.clamp %r7, %r1, %r2;\n"
 	"st.global.v4.u32 [%rd2], {%r4, %r5, %r6, %r7};\nret;\n}\n";
+
+/* pk(in, out): cuBLASLt's int8 epilogue, four s32 saturated to s8 and packed as two
+ * cvt.pack.sat.s8 (out[0], bytes in[3], in[2], in[1], in[0] from the top), the same as u8
+ * (out[1]), and in[0], in[1] saturated to s16 and u16 pairs (out[2], out[3]) */
+static const char pack[] = HDR
+	".visible .entry pk(.param .u64 in, .param .u64 out)\n{\n.reg .b32 %r<12>;\n.reg .b64 %rd<3>;\n"
+	"ld.param.u64 %rd1, [in];\nld.param.u64 %rd2, [out];\nld.global.v4.u32 {%r1, %r2, %r3, %r4}, [%rd1];\n"
+	"{ .reg .u32 t;\ncvt.pack.sat.s8.s32.b32 t, %r4, %r3, 0;\ncvt.pack.sat.s8.s32.b32 %r5, %r2, %r1, t;\n}\n"
+	"{ .reg .u32 t;\ncvt.pack.sat.u8.s32.b32 t, %r4, %r3, 0;\ncvt.pack.sat.u8.s32.b32 %r6, %r2, %r1, t;\n}\n"
+	"cvt.pack.sat.s16.s32.b32 %r7, %r2, %r1;\ncvt.pack.sat.u16.s32.b32 %r8, %r2, %r1;\n"
+	"st.global.v4.u32 [%rd2], {%r5, %r6, %r7, %r8};\nret;\n}\n";
+
+static uint32_t sat_to(int64_t x, int bits, int sgn)
+{
+	int64_t lo = sgn ? -(1ll << (bits - 1)) : 0, hi = sgn ? (1ll << (bits - 1)) - 1 : (1ll << bits) - 1;
+	return (uint32_t)(x < lo ? lo : x > hi ? hi : x) & (uint32_t)((1ull << bits) - 1);
+}
+
+static void packs(void)
+{
+	CUmodule m;
+	CUfunction f;
+	CUdeviceptr din, dout;
+	CK(cuModuleLoadData(&m, pack));
+	CK(cuModuleGetFunction(&f, m, "pk"));
+	CK(cuMemAlloc(&din, 16));
+	CK(cuMemAlloc(&dout, 16));
+	static const int32_t cases[][4] = {
+		{ 1, -2, 127, -128 }, { 300, -300, 65536, -70000 }, { 0, 255, 128, -1 }, { INT32_MAX, INT32_MIN, 40000, 5 },
+	};
+	for (unsigned c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+		const int32_t *v = cases[c];
+		uint32_t out[4];
+		CK(cuMemcpyHtoD(din, v, 16));
+		void *args[] = { &din, &dout };
+		CK(st_launch1(f, args));
+		CK(cuMemcpyDtoH(out, dout, sizeof(out)));
+		uint32_t want[4] = {
+			sat_to(v[0], 8, 1) | sat_to(v[1], 8, 1) << 8 | sat_to(v[2], 8, 1) << 16 | sat_to(v[3], 8, 1) << 24,
+			sat_to(v[0], 8, 0) | sat_to(v[1], 8, 0) << 8 | sat_to(v[2], 8, 0) << 16 | sat_to(v[3], 8, 0) << 24,
+			sat_to(v[0], 16, 1) | sat_to(v[1], 16, 1) << 16,
+			sat_to(v[0], 16, 0) | sat_to(v[1], 16, 0) << 16,
+		};
+		for (int i = 0; i < 4; i++)
+			if (out[i] != want[i]) {
+				fprintf(stderr, "cvt.pack case %u result %d: 0x%08x, expected 0x%08x\n", c, i, out[i], want[i]);
+				exit(1);
+			}
+	}
+	CK(cuModuleUnload(m));
+}
 
 static uint32_t sat32(int64_t x) { return (uint32_t)(x > INT32_MAX ? INT32_MAX : x < INT32_MIN ? INT32_MIN : x); }
 
@@ -206,6 +258,7 @@ static void library_forms(CUdevice dev)
 			EXPECT(out[i] == f8c[c].want);
 	}
 	video_shifts(ctx);
+	packs();
 	CK(cuCtxDestroy(ctx));
 }
 
@@ -284,6 +337,11 @@ int main(void)
 		/* nine registers */
 		HDR ".visible .entry k(.param .u64 p)\n{\n.reg .b32 %r<10>;\n.reg .b64 %rd<2>;\nld.param.u64 %rd1, [p];\n"
 		"ld.global.v8.b32 {%r1, %r2, %r3, %r4, %r5, %r6, %r7, %r8, %r9}, [%rd1];\nret;\n}\n",
+		/* a pack without .sat, to 4 bits, from u32, or of 8 bits without the third operand */
+		HDR ".visible .entry k()\n{\n.reg .b32 %r<4>;\ncvt.pack.s8.s32.b32 %r1, %r2, %r3, 0;\nret;\n}\n",
+		HDR ".visible .entry k()\n{\n.reg .b32 %r<4>;\ncvt.pack.sat.s4.s32.b32 %r1, %r2, %r3, 0;\nret;\n}\n",
+		HDR ".visible .entry k()\n{\n.reg .b32 %r<4>;\ncvt.pack.sat.s8.u32.b32 %r1, %r2, %r3, 0;\nret;\n}\n",
+		HDR ".visible .entry k()\n{\n.reg .b32 %r<4>;\ncvt.pack.sat.s8.s32.b32 %r1, %r2, %r3;\nret;\n}\n",
 		/* .NaN on a double, cvt.rm to tf32, a cache hint without a policy register */
 		HDR ".visible .entry k()\n{\n.reg .f64 %fd<3>;\nmin.NaN.f64 %fd1, %fd1, %fd2;\nret;\n}\n",
 		HDR ".visible .entry k()\n{\n.reg .b32 %r<2>;\n.reg .f32 %f<2>;\ncvt.rm.tf32.f32 %r1, %f1;\nret;\n}\n",
