@@ -46,6 +46,9 @@ $(B)/tests/gpu/nvrtc_jit: tests/gpu/nvrtc_jit.cu tests/gpu/gpucheck.h
 $(B)/tests/gpu/cudnn_ops: tests/gpu/cudnn_ops.cu tests/gpu/gpucheck.h
 	@mkdir -p $(dir $@)
 	$(GPU_NVCC) $< -o $@ -lcudnn
+$(B)/tests/gpu/cudnn_graph: tests/gpu/cudnn_graph.cu tests/gpu/gpucheck.h
+	@mkdir -p $(dir $@)
+	$(GPU_NVCC) $< -o $@ -lcudnn
 $(B)/tests/gpu/nccl_ops: tests/gpu/nccl_ops.cu tests/gpu/gpucheck.h
 	@mkdir -p $(dir $@)
 	$(GPU_NVCC) $< -o $@ -lnccl
@@ -64,12 +67,14 @@ $(B)/tests/gpu/sim_%.sh: $(if $(GPU_CUDA_LIBS),$(B)/tests/gpu/%) $(LIBVGPU) $(SI
 	@mkdir -p $(dir $@)
 	printf '#!/bin/sh\nVGPU_E2E_BACKEND=sim exec tests/gpu/lib_compare.sh --must-run %s\n' $(B)/tests/gpu/$* > $@ && chmod +x $@
 # cuDNN on a device newer than any it ships SASS for (VGPU_SIM_CC=13.0), as its PTX is for
-# (compute_120): its FFT convolutions run cuBLAS's kernels, which at that capability are PTX.
-$(B)/tests/gpu/sim_cudnn_ops.sh: $(if $(GPU_CUDNN),$(B)/tests/gpu/cudnn_ops) $(LIBVGPU) $(SIM_LIB) $(PROXY) tests/gpu/lib_compare.sh
+# (compute_120): its FFT convolutions run cuBLAS's kernels, which at that capability are PTX,
+# and every engine its backend API's heuristics offer runs (at 7.5 most are SASS only).
+$(B)/tests/gpu/sim_cudnn_ops.sh $(B)/tests/gpu/sim_cudnn_graph.sh: $(B)/tests/gpu/sim_cudnn_%.sh: \
+		$(if $(GPU_CUDNN),$(B)/tests/gpu/cudnn_%) $(LIBVGPU) $(SIM_LIB) $(PROXY) tests/gpu/lib_compare.sh
 	@mkdir -p $(dir $@)
 	printf '#!/bin/sh\nVGPU_SIM_CC=13.0 VGPU_E2E_BACKEND=sim exec tests/gpu/lib_compare.sh --must-run %s\n' \
-	  $(B)/tests/gpu/cudnn_ops > $@ && chmod +x $@
-TESTS += $(GPU_SASS_ONLY) $(GPU_SIM_LIBS)
+	  $(B)/tests/gpu/cudnn_$* > $@ && chmod +x $@
+TESTS += $(GPU_SASS_ONLY) $(GPU_SIM_LIBS) $(B)/tests/gpu/sim_cudnn_graph.sh
 # NCCL on the simulator: its communicators (NVML included: libvgpu/nvml/), one rank's
 # collectives and a ring of sends, which runs NCCL's own kernels: their image is SASS only, so
 # the simulator links the compute_120 PTX of NCCL's relocatable objects (runtime/rdc.c), and
@@ -115,9 +120,10 @@ TESTS += $(B)/tests/gpu/sim_migrate_check.sh
 
 # make test-gpu: each program directly and through vgpu on the real driver, and PyTorch.
 GPU_LIB_TESTS := $(B)/tests/gpu/lib_cublas_gemm.sh $(B)/tests/gpu/lib_cufft_c2c.sh $(B)/tests/gpu/lib_curand_host.sh $(B)/tests/gpu/lib_cusparse_spmv.sh \
-                 $(B)/tests/gpu/lib_cudnn_ops.sh $(B)/tests/gpu/lib_nvrtc_jit.sh $(B)/tests/gpu/lib_nccl_ops.sh \
+                 $(B)/tests/gpu/lib_cudnn_ops.sh $(B)/tests/gpu/lib_cudnn_graph.sh $(B)/tests/gpu/lib_nvrtc_jit.sh $(B)/tests/gpu/lib_nccl_ops.sh \
                  $(B)/tests/gpu/lib_cusolver_dn.sh
 $(B)/tests/gpu/lib_cudnn_ops.sh: $(if $(GPU_CUDNN),$(B)/tests/gpu/cudnn_ops)
+$(B)/tests/gpu/lib_cudnn_graph.sh: $(if $(GPU_CUDNN),$(B)/tests/gpu/cudnn_graph)
 $(B)/tests/gpu/lib_nccl_ops.sh: $(if $(GPU_NCCL),$(B)/tests/gpu/nccl_ops)
 $(B)/tests/gpu/lib_%.sh: $(if $(GPU_CUDA_LIBS),$(B)/tests/gpu/%) tests/gpu/lib_compare.sh
 	@mkdir -p $(dir $@)
@@ -146,7 +152,7 @@ GPU_KIT_FILES := $(PROXY) $(VGPUCTL) $(LIBVGPU) $(SIM_LIB) $(SIM_KERNELS) \
 	$(RT_NAMES:%=$(B)/tests/runtime/%) $(RT_NAMES:%=$(B)/tests/runtime/%_shared) $(RT_TESTS) \
 	$(B)/bench/ring $(B)/bench/zone_app $(B)/bench/zone.sh \
 	$(B)/tests/restart/stream_app $(B)/tests/migrate/rt_loop $(B)/tests/gpu/va_probe \
-	$(if $(GPU_CUDA_LIBS),$(GPU_PROGS) $(GPU_LIB_TESTS)) $(if $(GPU_CUDNN),$(B)/tests/gpu/cudnn_ops) \
+	$(if $(GPU_CUDA_LIBS),$(GPU_PROGS) $(GPU_LIB_TESTS)) $(if $(GPU_CUDNN),$(B)/tests/gpu/cudnn_ops $(B)/tests/gpu/cudnn_graph) \
 	$(if $(GPU_NCCL),$(B)/tests/gpu/nccl_ops) $(LIBVGPU_NVML) \
 	$(GPU_SASS_ONLY) $(GPU_SIM_LIBS) $(GPU_TORCH_TEST)
 gpu-kit: $(GPU_KIT_FILES)
