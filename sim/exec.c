@@ -220,6 +220,12 @@ static int coop_run(struct job *j, char *err, size_t errlen)
 	return j->rc;
 }
 
+uint64_t sim_watchdog_insns(void)
+{
+	pthread_once(&pool_once, pool_init);
+	return max_insns;
+}
+
 int sim_pool_run(struct sim_launch_op *k, char *err, size_t errlen)
 {
 	pthread_once(&pool_once, pool_init);

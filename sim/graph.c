@@ -1909,6 +1909,39 @@ void sim_graph_cond_free(struct sim_op *op)
 	op->u.cond.bodies = NULL;
 }
 
+/* 1 when executable graph b runs a kernel (in a nested conditional's body too): only a
+ * kernel can set a conditional's value (cudaGraphSetConditional is device code). */
+static int body_runs_kernel(const struct sim_gexec *b)
+{
+	for (size_t i = 0; i < b->n; i++) {
+		const struct sim_op *op = b->steps[i].op;
+		if (!op || !b->steps[i].enabled)
+			continue;
+		if (op->kind == OP_KERNEL)
+			return 1;
+		if (op->kind == OP_COND)
+			for (unsigned k = 0; k < op->u.cond.size; k++)
+				if (op->u.cond.bodies[k] && body_runs_kernel(op->u.cond.bodies[k]))
+					return 1;
+	}
+	return 0;
+}
+
+#define COND_ITER_INSNS 10000
+
+/* A WHILE loop that cannot end fails the context as a kernel past the watchdog does: a body
+ * with no kernel, which nothing can make stop, or one that has run past the instruction
+ * budget in all (a GPU would loop for ever). */
+static void cond_runaway(struct sim_stream *s, const char *why)
+{
+	sim_log("conditional WHILE node stopped: %s", why);
+	sim_set_error("conditional WHILE node: %s", why);
+	pthread_mutex_lock(&g_lock);
+	if (s->ctx->sticky == CUDA_SUCCESS)
+		s->ctx->sticky = CUDA_ERROR_LAUNCH_TIMEOUT;
+	pthread_mutex_unlock(&g_lock);
+}
+
 /* On the stream's worker: the node's body (or bodies, for a loop) runs there, step by step. */
 void sim_graph_cond_run(struct sim_stream *s, struct sim_op *op)
 {
@@ -1917,7 +1950,8 @@ void sim_graph_cond_run(struct sim_stream *s, struct sim_op *op)
 			atomic_store(&op->u.condset.v[i]->value, op->u.condset.v[i]->dflt);
 		return;
 	}
-	for (;;) {
+	const uint64_t insn0 = atomic_load(&g_insn_count), budget = sim_watchdog_insns();
+	for (uint64_t iter = 0;; iter++) {
 		unsigned v = atomic_load(&op->u.cond.c->value);
 		struct sim_gexec *b = NULL;
 		switch (op->u.cond.type) {
@@ -1933,6 +1967,18 @@ void sim_graph_cond_run(struct sim_stream *s, struct sim_op *op)
 		}
 		if (!b)
 			return;
+		if (op->u.cond.type == CU_GRAPH_COND_TYPE_WHILE) {
+			if (iter == 0 && !body_runs_kernel(b)) {
+				cond_runaway(s, "its condition is set and its body has no kernel that could clear it");
+				return;
+			}
+			/* (each iteration counts as COND_ITER_INSNS at least: a loop of tiny kernels
+			 * ends too, within seconds) */
+			if (budget && atomic_load(&g_insn_count) - insn0 + iter * COND_ITER_INSNS > budget) {
+				cond_runaway(s, "its iterations ran past the instruction budget (VGPU_SIM_WATCHDOG_INSNS)");
+				return;
+			}
+		}
 		/* the body's own operations run as they are: running one reads it and changes nothing,
 		 * and the executable graph outlives its queued launches */
 		for (size_t i = 0; i < b->n; i++)

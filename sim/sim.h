@@ -333,6 +333,8 @@ void sim_op_run(struct sim_stream *s, struct sim_op *op);
 /* ---- launches (exec.c) ---- */
 int sim_pool_run(struct sim_launch_op *k, char *err, size_t errlen);
 extern _Atomic uint64_t g_insn_count;
+/* The instruction budget of a block and of a launch (VGPU_SIM_WATCHDOG_INSNS; 0: none). */
+uint64_t sim_watchdog_insns(void);
 
 /* ---- modules (module.c) ---- */
 struct sim_func {

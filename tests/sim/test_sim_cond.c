@@ -148,6 +148,32 @@ static void t_while(void)
 	CK(cuGraphDestroy(g));
 }
 
+/* A WHILE loop that cannot end fails its context (CUDA_ERROR_LAUNCH_TIMEOUT) instead of
+ * holding the stream for ever: a body with no kernel, which nothing can make stop; a kernel
+ * that never clears the condition, once the loop is past the instruction budget (each
+ * iteration counted as 10,000 at least). Each in a context of its own (the error sticks). */
+static void t_runaway(int with_kernel)
+{
+	CUcontext c;
+	CUgraph g, *body;
+	CUgraphExec x;
+	CUgraphConditionalHandle h;
+	CUgraphNode n;
+	CK(cuCtxCreate(&c, NULL, 0, 0));
+	load();
+	CK(cuStreamCreate(&s, 0));
+	CK(cuGraphCreate(&g, 0));
+	CK(cuGraphConditionalHandleCreate(&h, g, NULL, 1, CU_GRAPH_COND_ASSIGN_DEFAULT));
+	CK(cnode(&n, g, NULL, h, CU_GRAPH_COND_TYPE_WHILE, 1, &body));
+	void *a_inc[] = { &word };
+	if (with_kernel)
+		knode(body[0], NULL, f_inc, a_inc);
+	CK(cuGraphInstantiate(&x, g, 0));
+	CK(cuGraphLaunch(x, s));
+	CK_RC(cuStreamSynchronize(s), CUDA_ERROR_LAUNCH_TIMEOUT);
+	CK(cuCtxDestroy(c));
+}
+
 /* What the driver's rules refuse. */
 static void t_refused(CUcontext other)
 {
@@ -223,6 +249,7 @@ static void t_fault(CUcontext other, CUgraphConditionalHandle forged)
 int main(void)
 {
 	setenv("VGPU_SIM_MEM", "64M", 1);
+	setenv("VGPU_SIM_WATCHDOG_INSNS", "100000000", 1);   /* (the runaway loop's budget) */
 	CUcontext ctx, other;
 	CK(cuInit(0));
 	CK(cuCtxCreate(&other, NULL, 0, 0));
@@ -242,6 +269,8 @@ int main(void)
 	t_fault(other, (CUgraphConditionalHandle)0x1234);
 	t_fault(other, ho + 4096);
 	CK(cuGraphDestroy(g));
+	t_runaway(0);
+	t_runaway(1);
 	printf("test_sim_cond: ok\n");
 	return 0;
 }
