@@ -220,6 +220,101 @@ static int coop_run(struct job *j, char *err, size_t errlen)
 	return j->rc;
 }
 
+/*
+ * A launch in thread-block clusters: cluster after cluster, the blocks of each at once, each
+ * on a thread of its own (rank 0 on the launching one), sharing the cluster's barrier and
+ * their shared memory, which lives until the last of them ends (distributed shared memory).
+ * A block's failure stops the others of its cluster and the clusters after it.
+ */
+struct cluster_block {
+	struct job *j;
+	const struct ptx_env *env;
+	uint32_t x, y, z;
+	uint64_t n;
+	int rc;
+	char err[512];
+	pthread_t t;
+	int started;
+};
+
+static void *cluster_block_main(void *arg)
+{
+	struct cluster_block *cb = arg;
+	unsigned outer = sim_kernel_space;
+	sim_kernel_space = cb->j->k->space + 1;
+	cb->rc = ptx_block_run(&cb->j->k->l, cb->env, cb->x, cb->y, cb->z, &cb->n, cb->err, sizeof(cb->err));
+	sim_kernel_space = outer;
+	return NULL;
+}
+
+static int cluster_run(struct job *j, char *err, size_t errlen)
+{
+	const struct ptx_launch *l = &j->k->l;
+	const uint32_t *cd = l->cluster;
+	const uint32_t nb = cd[0] * cd[1] * cd[2];
+	const uint64_t size = ptx_block_shared_size(l);
+	const uint32_t ncl[3] = {l->grid[0] / cd[0], l->grid[1] / cd[1], l->grid[2] / cd[2]};
+	const uint64_t nclusters = (uint64_t)ncl[0] * ncl[1] * ncl[2];
+	struct cluster_block cb[PTX_CLUSTER_MAX];
+	uint8_t *shared[PTX_CLUSTER_MAX];
+	int rc = 0;
+	if (nb > PTX_CLUSTER_MAX || l->grid[0] % cd[0] || l->grid[1] % cd[1] || l->grid[2] % cd[2]) {
+		snprintf(err, errlen, "cluster of %u blocks does not divide the grid or is past %d", nb, PTX_CLUSTER_MAX);
+		return -EINVAL;
+	}
+	for (uint64_t c = 0; c < nclusters && !rc; c++) {
+		struct ptx_cluster cl;
+		memset(&cl, 0, sizeof(cl));
+		pthread_mutex_init(&cl.lock, NULL);
+		pthread_cond_init(&cl.cond, NULL);
+		cl.nblocks = cl.live = nb;
+		cl.expected = nb * l->block[0] * l->block[1] * l->block[2];
+		cl.shared = shared;
+		cl.shared_size = size;
+		struct ptx_env env = j->env;
+		env.cluster = &cl;
+		env.stop = &cl.stop;
+		memset(shared, 0, sizeof(shared));
+		for (uint32_t r = 0; r < nb && !rc; r++)
+			if (!(shared[r] = calloc(1, size ? size : 1)))
+				rc = -ENOMEM;
+		const uint32_t cx = (uint32_t)(c % ncl[0]), cy = (uint32_t)((c / ncl[0]) % ncl[1]),
+		               cz = (uint32_t)(c / ((uint64_t)ncl[0] * ncl[1]));
+		for (uint32_t r = 0; r < nb; r++)
+			cb[r] = (struct cluster_block){ .j = j, .env = &env,
+				.x = cx * cd[0] + r % cd[0], .y = cy * cd[1] + (r / cd[0]) % cd[1],
+				.z = cz * cd[2] + r / (cd[0] * cd[1]) };
+		for (uint32_t r = 1; r < nb && !rc; r++)
+			if (!(cb[r].started = pthread_create(&cb[r].t, NULL, cluster_block_main, &cb[r]) == 0)) {
+				/* the blocks started would wait for this one: stop them */
+				rc = -ENOMEM;
+				snprintf(err, errlen, "cannot start a thread for block %u of a cluster", r);
+				pthread_mutex_lock(&cl.lock);
+				atomic_store(&cl.stop, 1);
+				pthread_cond_broadcast(&cl.cond);
+				pthread_mutex_unlock(&cl.lock);
+			}
+		if (!rc)
+			cluster_block_main(&cb[0]);
+		else if (rc == -ENOMEM && !err[0])
+			snprintf(err, errlen, "out of host memory for a cluster's shared memory");
+		for (uint32_t r = 1; r < nb; r++)
+			if (cb[r].started)
+				pthread_join(cb[r].t, NULL);
+		for (uint32_t r = 0; r < nb; r++) {
+			if (!rc && cb[r].rc && cb[r].rc != -ECANCELED) {
+				rc = cb[r].rc;
+				snprintf(err, errlen, "%s", cb[r].err);
+			}
+			atomic_fetch_add(&g_insn_count, cb[r].n);
+			free(shared[r]);
+		}
+		pthread_mutex_destroy(&cl.lock);
+		pthread_cond_destroy(&cl.cond);
+	}
+	return rc;
+}
+
 uint64_t sim_watchdog_insns(void)
 {
 	pthread_once(&pool_once, pool_init);
@@ -251,6 +346,8 @@ int sim_pool_run(struct sim_launch_op *k, char *err, size_t errlen)
 	j.env.set_cond = sim_graph_cond_set;   /* graph.c */
 	j.env.cond_ctx = k->mod->ctx;
 	j.nblocks = (uint64_t)k->l.grid[0] * k->l.grid[1] * k->l.grid[2];
+	if ((uint64_t)k->l.cluster[0] * k->l.cluster[1] * k->l.cluster[2] > 1)
+		return cluster_run(&j, err, errlen);
 	pthread_mutex_init(&j.err_lock, NULL);
 	if (k->cooperative) {
 		int rc = coop_run(&j, err, errlen);

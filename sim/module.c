@@ -664,7 +664,8 @@ CUresult cuOccupancyMaxActiveClusters(int *numClusters, CUfunction func, const C
 
 /* A launch of f checked and made into a stream operation, not yet queued; f must be of context c. */
 static CUresult kernel_op(struct sim_ctx *c, struct sim_func *f, const unsigned g[3], const unsigned b[3],
-			  unsigned shmem, void **params, void **extra, int cooperative, struct sim_op **out)
+			  unsigned shmem, void **params, void **extra, int cooperative, const unsigned *cluster,
+			  struct sim_op **out)
 {
 	if (f->mod->ctx != c)
 		return CUDA_ERROR_INVALID_CONTEXT;
@@ -741,16 +742,25 @@ static CUresult kernel_op(struct sim_ctx *c, struct sim_func *f, const unsigned 
 	op->u.k.l.shared_dyn = shmem;
 	op->u.k.l.params = buf;
 	op->u.k.cooperative = cooperative;
+	/* the cluster shape: the launch's, else the one the function requires, else none */
+	const unsigned *rq = cluster ? cluster : required_cluster(f);
+	if (rq && cooperative) {   /* (blocks of a cooperative launch run at once, not in clusters) */
+		sim_op_free(op);
+		return CUDA_ERROR_NOT_SUPPORTED;
+	}
+	for (int d = 0; d < 3; d++)
+		op->u.k.l.cluster[d] = rq ? rq[d] : 1;
+	op->u.k.l.explicit_cluster = rq != NULL;
 	*out = op;
 	return CUDA_SUCCESS;
 }
 
 static CUresult launch(struct sim_func *f, const unsigned g[3], const unsigned b[3], unsigned shmem,
-                       CUstream h, void **params, void **extra, int cooperative)
+                       CUstream h, void **params, void **extra, int cooperative, const unsigned *cluster)
 {
 	CUR_CTX(c);
 	struct sim_op *op = NULL;
-	CUresult rc = kernel_op(c, f, g, b, shmem, params, extra, cooperative, &op);
+	CUresult rc = kernel_op(c, f, g, b, shmem, params, extra, cooperative, cluster, &op);
 	if (rc != CUDA_SUCCESS)
 		return rc;
 	struct sim_stream *s = sim_stream_get(c, h, &rc);
@@ -773,7 +783,7 @@ CUresult sim_kernel_op(struct sim_ctx *c, CUfunction func, const unsigned g[3], 
 	struct sim_func *f = func_get(func, &rc);
 	if (!f)
 		return rc;
-	return kernel_op(c, f, g, b, shmem, params, extra, 0, out);
+	return kernel_op(c, f, g, b, shmem, params, extra, 0, NULL, out);
 }
 
 CUresult cuLaunchKernel(CUfunction func, unsigned int gx, unsigned int gy, unsigned int gz,
@@ -789,7 +799,7 @@ CUresult cuLaunchKernel(CUfunction func, unsigned int gx, unsigned int gy, unsig
 	unsigned g[3] = {gx, gy, gz}, b[3] = {bx, by, bz};
 	if ((rc = cluster_launch_check(f, g, NULL)) != CUDA_SUCCESS)
 		return rc;
-	return launch(f, g, b, shmem, h, params, extra, 0);
+	return launch(f, g, b, shmem, h, params, extra, 0, NULL);
 }
 
 CUresult cuLaunchCooperativeKernel(CUfunction func, unsigned int gx, unsigned int gy, unsigned int gz,
@@ -805,7 +815,7 @@ CUresult cuLaunchCooperativeKernel(CUfunction func, unsigned int gx, unsigned in
 	unsigned g[3] = {gx, gy, gz}, b[3] = {bx, by, bz};
 	if ((rc = cluster_launch_check(f, g, NULL)) != CUDA_SUCCESS)
 		return rc;
-	return launch(f, g, b, shmem, h, params, NULL, 1);
+	return launch(f, g, b, shmem, h, params, NULL, 1, NULL);
 }
 
 CUresult cuLaunchKernelEx(const CUlaunchConfig *config, CUfunction func, void **params, void **extra)
@@ -871,7 +881,10 @@ CUresult cuLaunchKernelEx(const CUlaunchConfig *config, CUfunction func, void **
 	unsigned b[3] = {config->blockDimX, config->blockDimY, config->blockDimZ};
 	if ((rc = cluster_launch_check(f, g, cluster)) != CUDA_SUCCESS)
 		return rc;
-	rc = launch(f, g, b, config->sharedMemBytes, config->hStream, params, extra, coop);
+	/* (a size of 1, 1, 1 is no cluster) */
+	if (cluster && cluster[0] * cluster[1] * cluster[2] <= 1)
+		cluster = NULL;
+	rc = launch(f, g, b, config->sharedMemBytes, config->hStream, params, extra, coop, cluster);
 	for (int i = 0; i < 2 && rc == CUDA_SUCCESS; i++)
 		if (events[i])
 			rc = cuEventRecord(events[i], config->hStream);

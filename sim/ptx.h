@@ -9,6 +9,7 @@
  * thousands of characters; the bound is the longest string a call can carry. */
 #define PTX_NAME_MAX 4096
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -41,7 +42,10 @@ enum { FILL_TID, FILL_NTID = 3, FILL_CTAID = 6, FILL_NCTAID = 9, FILL_LANEID = 1
        FILL_NWARPID, FILL_SMID, FILL_NSMID, FILL_GRIDID, FILL_CLOCK, FILL_LOCAL, FILL_DYNSHARED,
        FILL_LANEMASK_EQ, FILL_LANEMASK_LT, FILL_LANEMASK_LE, FILL_LANEMASK_GT, FILL_LANEMASK_GE,
        FILL_ENVREG /* arg: the register's number */,
-       FILL_RSMEM /* arg: RSMEM_* */ };
+       FILL_RSMEM /* arg: RSMEM_* */, FILL_CLUSTER /* arg: CL_* */ };
+/* Cluster registers: %cluster_ctaid.{x,y,z}, %cluster_nctaid, %clusterid, %nclusterid (three
+ * each), %cluster_ctarank, %cluster_nctarank, %is_explicit_cluster. */
+enum { CL_CTAID = 0, CL_NCTAID = 3, CL_ID = 6, CL_NID = 9, CL_RANK = 12, CL_NRANK, CL_EXPLICIT };
 /* The block's reserved shared memory (sm_80 on: cooperative groups keep the scratch of tiles
  * of several warps there): RSMEM_BYTES after the block's own shared memory, in two halves. */
 enum { RSMEM_BEGIN, RSMEM_END, RSMEM_CAP, RSMEM_OFF0, RSMEM_OFF1 };
@@ -172,7 +176,8 @@ struct ptx_env {
 	uint64_t shared_win, local_win; /* generic-address windows (reserved, never host memory) */
 	uint64_t param_win;             /* ... and the kernel's parameters' (cvta.param), read only */
 	uint64_t max_insns;             /* per-block watchdog: -ETIMEDOUT past it (0: none) */
-	const _Atomic int *stop;        /* a cooperative launch: set when one of its blocks failed */
+	const _Atomic int *stop;        /* a cooperative launch or a cluster: set when one of its blocks failed */
+	struct ptx_cluster *cluster;    /* the cluster the blocks run in (NULL: each block is its own) */
 	/* kernels' malloc and free: the launching context's device heap (NULL: none) */
 	uint64_t (*heap_malloc)(void *ctx, unsigned space, uint64_t size);
 	/* texture (surface = 0) and surface (surface = 1) objects: 0 and *out for a live object
@@ -196,7 +201,31 @@ struct ptx_launch {
 	uint32_t shared_dyn;
 	const uint8_t *params;        /* fn->param_bytes bytes */
 	uint64_t grid_ws;             /* a cooperative launch's grid workspace (%envreg1:%envreg2), else 0 */
+	uint32_t cluster[3];          /* blocks per cluster in each dimension (all 1: none) */
+	uint8_t explicit_cluster;     /* launched with a cluster shape (%is_explicit_cluster) */
 };
+
+#define PTX_CLUSTER_MAX 16        /* blocks in a cluster (non-portable sizes included) */
+
+/* The blocks of one thread-block cluster, run at once (each on a thread of its own): their
+ * shared memory, which the launcher allocates (ptx_block_shared_size bytes each) and frees
+ * after the last, so that one block reaches another's (distributed shared memory); the
+ * cluster barrier (barrier.cluster.arrive/wait over all their threads). */
+struct ptx_cluster {
+	uint32_t nblocks;
+	uint8_t **shared;             /* by rank (x fastest within the cluster) */
+	uint64_t shared_size;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	_Atomic uint64_t phase;       /* completed barrier phases */
+	uint32_t expected, arrived;   /* threads that have not exited; arrivals in this phase */
+	uint32_t live, blocked;       /* blocks running; blocks whose threads all wait for a phase */
+	_Atomic int stop;             /* a block failed: the others stop */
+};
+
+/* Bytes of shared memory a block of launch l has: its static and dynamic shared memory and,
+ * for modules that read it, the reserved region. */
+uint64_t ptx_block_shared_size(const struct ptx_launch *l);
 
 /* Runs block (bx, by, bz) of a launch to completion. Returns 0, -EFAULT for an illegal
  * address, -EILSEQ for a misaligned one, -EDOM for a failed device assert(), -EINVAL for a trap or call-stack overflow (err says

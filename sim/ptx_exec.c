@@ -33,7 +33,7 @@ struct frame {
 };
 
 enum { TS_RUN, TS_BAR, TS_DONE, TS_WARP, TS_SPIN /* an mbarrier wait found its phase open, or the thread
-       ran YIELD_INSNS: the others go first */ };
+       ran YIELD_INSNS: the others go first */, TS_CWAIT /* at barrier.cluster.wait, its phase open */ };
 
 #define RCACHE 4
 
@@ -51,6 +51,8 @@ struct thr {
 	uint32_t tid[3], lin;
 	uint32_t depth;           /* call depth */
 	int vol_pass;             /* released to perform the volatile access it is parked at */
+	uint64_t cl_phase;        /* the cluster barrier's phase this thread arrived in */
+	uint8_t cl_arrived;       /* arrived and not yet waited */
 };
 
 struct blk {
@@ -72,6 +74,10 @@ struct blk {
 	int yielded;              /* a thread gave the others a turn (YIELD_INSNS) in this pass */
 	uint64_t mbar_gen;        /* mbarrier arrivals, inits and invalidations so far (progress for waiters) */
 	uint32_t bar_arrived[BAR_IDS]; /* bar.arrive's arrivals at each barrier since it last completed */
+	struct ptx_cluster *cl;   /* the block's cluster (a cluster of one when not launched in them) */
+	uint32_t crank;           /* the block's rank in it */
+	uint32_t cctaid[3];       /* its position in the cluster */
+	uint32_t cdim[3];         /* the cluster's shape (1, 1, 1 when not launched in clusters) */
 };
 
 struct thr;
@@ -235,6 +241,107 @@ static uint8_t *param_ptr(struct thr *t, uint64_t off, uint32_t n, int w)
 	return !w && off < sz && n <= sz - off ? f->param + off : NULL;
 }
 
+/* Shared addresses of the cluster's blocks (OP_CLUSTER in ptx_ops.h): block rank r's at
+ * (r + 1) << 24, below CLUSTER_WIN. */
+#define CLUSTER_WIN ((uint64_t)(PTX_CLUSTER_MAX + 1) << 24)
+static uint8_t *cluster_ptr(const struct blk *b, uint64_t a, uint32_t n)
+{
+	uint64_t r = (a >> 24) - 1, off = a & 0xffffff;
+	if (a < (1u << 24) || r >= b->cl->nblocks || off >= b->cl->shared_size || n > b->cl->shared_size - off)
+		return NULL;
+	return b->cl->shared[r] + off;
+}
+
+/* The cluster barrier: a thread's arrival completes the phase when every thread of the
+ * cluster that has not exited has arrived; an exit completes it when the others all have. */
+static void cluster_complete_locked(struct ptx_cluster *cl)
+{
+	if (cl->arrived && cl->arrived >= cl->expected) {
+		cl->arrived = 0;
+		cl->blocked = 0;   /* every block waiting waited for this phase */
+		atomic_fetch_add_explicit(&cl->phase, 1, memory_order_release);
+		pthread_cond_broadcast(&cl->cond);
+	}
+}
+
+static void cluster_arrive(struct blk *b, struct thr *t)
+{
+	struct ptx_cluster *cl = b->cl;
+	pthread_mutex_lock(&cl->lock);
+	t->cl_phase = atomic_load_explicit(&cl->phase, memory_order_relaxed);
+	t->cl_arrived = 1;
+	cl->arrived++;
+	cluster_complete_locked(cl);
+	pthread_mutex_unlock(&cl->lock);
+}
+
+static void cluster_leave(struct blk *b)
+{
+	struct ptx_cluster *cl = b->cl;
+	pthread_mutex_lock(&cl->lock);
+	cl->expected--;
+	cluster_complete_locked(cl);
+	pthread_mutex_unlock(&cl->lock);
+}
+
+/* Every thread of block b that can run waits at the cluster barrier for a phase the cluster's
+ * other blocks are to complete: wait for them. A phase no block can complete (every running
+ * block waits) fails the launch; so does another block's failure. */
+static int cluster_block_wait(struct blk *b, struct thr *t)
+{
+	struct ptx_cluster *cl = b->cl;
+	int rc = 0;
+	pthread_mutex_lock(&cl->lock);
+	/* t's phase (the earliest of the block's waiters) may have completed since it looked */
+	const uint64_t ph0 = atomic_load_explicit(&cl->phase, memory_order_relaxed);
+	if (ph0 <= t->cl_phase) {
+		cl->blocked++;
+		pthread_cond_broadcast(&cl->cond);   /* (a waiter may now see every block blocked) */
+	}
+	while (atomic_load_explicit(&cl->phase, memory_order_relaxed) <= t->cl_phase) {
+		if (atomic_load(&cl->stop)) {
+			rc = -ECANCELED;
+			break;
+		}
+		if (cl->blocked >= cl->live) {
+			rc = -EINVAL;
+			break;
+		}
+		pthread_cond_wait(&cl->cond, &cl->lock);
+	}
+	if (atomic_load_explicit(&cl->phase, memory_order_relaxed) == ph0 && ph0 <= t->cl_phase)
+		cl->blocked--;   /* (a completed phase set it to 0) */
+	pthread_mutex_unlock(&cl->lock);
+	if (rc == -EINVAL)
+		fault(b, t, &t->fr->fn->code[t->pc], -EINVAL, "deadlock: waiting at barrier.cluster for threads "
+		      "that never arrive (arrivals in this phase, of the cluster's threads):",
+		      (uint64_t)cl->arrived << 32 | cl->expected);
+	else if (rc == -ECANCELED)
+		fault(b, t, &t->fr->fn->code[t->pc], -ECANCELED, "stopped: another block of the cluster failed; pc",
+		      t->pc);
+	return rc;
+}
+
+/* A block leaves its cluster (done or failed): blocks waiting on one another see it. */
+static void cluster_block_end(struct blk *b, int failed)
+{
+	struct ptx_cluster *cl = b->cl;
+	pthread_mutex_lock(&cl->lock);
+	cl->live--;
+	if (failed)
+		atomic_store(&cl->stop, 1);
+	pthread_cond_broadcast(&cl->cond);
+	pthread_mutex_unlock(&cl->lock);
+}
+
+uint64_t ptx_block_shared_size(const struct ptx_launch *l)
+{
+	uint64_t n = (uint64_t)((l->fn->shared_static + 15) & ~15u) + l->shared_dyn;
+	if (l->mod && l->mod->reserved_smem)
+		n = ((n + 15) & ~15ull) + RSMEM_BYTES;
+	return n;
+}
+
 /*
  * Host pointer for an access of n bytes at address a in space sp, or NULL (fault). Shared
  * and local addresses are 32 bits, as the hardware's: [%r+imm] over a 32-bit register wraps
@@ -249,7 +356,9 @@ static inline uint8_t *mem_ptr(struct blk *b, struct thr *t, int sp, uint64_t a,
 		return global_ptr(b, a, n, w);
 	case SP_SHARED:
 		a = (uint32_t)a;
-		return a < b->shared_size && n <= b->shared_size - a ? b->shared + a : NULL;
+		if (likely(a < b->shared_size))
+			return n <= b->shared_size - a ? b->shared + a : NULL;
+		return cluster_ptr(b, a, n);
 	case SP_LOCAL:
 		a = (uint32_t)a;
 		return a < t->local_top && n <= t->local_top - a ? t->local + a : NULL;
@@ -261,6 +370,8 @@ static inline uint8_t *mem_ptr(struct blk *b, struct thr *t, int sp, uint64_t a,
 		uint64_t s = a - b->env->shared_win;
 		if (s < b->shared_size)
 			return n <= b->shared_size - s ? b->shared + s : NULL;
+		if (s < CLUSTER_WIN)
+			return cluster_ptr(b, s, n);
 		uint64_t lo = a - b->env->local_win;
 		if (lo < (1ull << 32))
 			return lo < t->local_top && n <= t->local_top - lo ? t->local + lo : NULL;
@@ -423,6 +534,22 @@ static uint64_t fill_value(const struct blk *b, const struct thr *t, const struc
 	}
 	case FILL_LOCAL: return fr->local_base + f->arg;
 	case FILL_DYNSHARED: return b->dyn_base;
+	case FILL_CLUSTER: {
+		const uint32_t *cd = b->cdim, a = (uint32_t)f->arg;
+		if (a < CL_NCTAID)
+			return b->cctaid[a];
+		if (a < CL_ID)
+			return cd[a - CL_NCTAID];
+		if (a < CL_NID)
+			return b->ctaid[a - CL_ID] / cd[a - CL_ID];
+		if (a < CL_RANK)
+			return l->grid[a - CL_NID] / cd[a - CL_NID];
+		if (a == CL_RANK)
+			return b->crank;
+		if (a == CL_NRANK)
+			return cd[0] * cd[1] * cd[2];
+		return l->explicit_cluster;
+	}
 	case FILL_RSMEM:
 		switch (f->arg) {
 		case RSMEM_BEGIN: case RSMEM_OFF0: return b->rsmem_base;
@@ -1532,6 +1659,7 @@ slow:
 			__attribute__((fallthrough));
 		case OP_EXIT:
 			t->state = TS_DONE;
+			cluster_leave(b);
 			goto out;
 		case OP_BAR: {
 			uint64_t id = r[in->o[1]], cnt = (in->mod2 & BAR_COUNT) ? (uint32_t)r[in->o[3]] : 0;
@@ -1567,6 +1695,49 @@ slow:
 			goto out;
 		case OP_FP8:
 			r[in->o[0]] = do_fp8(in, r[in->o[1]], r[in->o[2]]);
+			break;
+		case OP_CLUSTER:
+			switch (in->mod) {
+			case CLOP_ARRIVE:
+				if (unlikely(t->cl_arrived)) {
+					fault(b, t, in, -EINVAL, "barrier.cluster.arrive twice without a wait; pc", pc - 1);
+					rc = -EINVAL;
+					goto out;
+				}
+				cluster_arrive(b, t);
+				break;
+			case CLOP_WAIT:
+				if (unlikely(!t->cl_arrived)) {
+					fault(b, t, in, -EINVAL, "barrier.cluster.wait without an arrival; pc", pc - 1);
+					rc = -EINVAL;
+					goto out;
+				}
+				if (atomic_load_explicit(&b->cl->phase, memory_order_acquire) <= t->cl_phase) {
+					t->state = TS_CWAIT;   /* the others of the cluster go on; look again after */
+					pc--;
+					goto out;
+				}
+				t->cl_arrived = 0;
+				break;
+			case CLOP_MAPA: {
+				/* the same offset in block rank o[2]'s shared memory */
+				uint64_t a = RA, rk = (uint32_t)RB;
+				if (in->mod2) {
+					RD = (((uint32_t)a & 0xffffff) | ((rk + 1) << 24));
+				} else {
+					uint64_t s = a - b->env->shared_win;
+					RD = s < CLUSTER_WIN ? b->env->shared_win + ((s & 0xffffff) | ((rk + 1) << 24)) : 0;
+				}
+				if (in->kind2 == K_U32)
+					RD = (uint32_t)RD;
+				break;
+			}
+			default: {   /* CLOP_RANK */
+				uint64_t s = in->mod2 ? (uint32_t)RA : RA - b->env->shared_win;
+				RD = s < (1u << 24) ? b->crank : s < CLUSTER_WIN ? (s >> 24) - 1 : 0;
+				break;
+			}
+			}
 			break;
 		case OP_MBAR: {
 			int spin = 0;
@@ -2468,15 +2639,42 @@ int ptx_block_run(const struct ptx_launch *l, const struct ptx_env *env, uint32_
 	b.ctaid[2] = bz;
 	b.nthreads = l->block[0] * l->block[1] * l->block[2];
 	b.dyn_base = (l->fn->shared_static + 15) & ~15u;
-	b.shared_size = (uint64_t)b.dyn_base + l->shared_dyn;
-	if (l->mod && l->mod->reserved_smem) {   /* zeroed, like the rest, past the block's own */
-		b.rsmem_base = (uint32_t)((b.shared_size + 15) & ~15ull);
-		b.shared_size = (uint64_t)b.rsmem_base + RSMEM_BYTES;
-	}
+	b.shared_size = ptx_block_shared_size(l);
+	if (l->mod && l->mod->reserved_smem)   /* zeroed, like the rest, past the block's own */
+		b.rsmem_base = (uint32_t)(b.shared_size - RSMEM_BYTES);
 	int rc = 0;
-	if (b.nthreads == 0 || b.nthreads > 1024)
+	if (b.nthreads == 0 || b.nthreads > 1024) {
+		if (env->cluster) {
+			b.cl = env->cluster;
+			cluster_block_end(&b, 1);
+		}
 		return -EINVAL;
-	b.shared = calloc(1, b.shared_size ? b.shared_size : 1);
+	}
+	/* the block's place in its cluster; not launched in clusters, it is a cluster of one */
+	struct ptx_cluster one;
+	for (int d = 0; d < 3; d++) {
+		b.cdim[d] = l->cluster[d] ? l->cluster[d] : 1;
+		b.cctaid[d] = b.ctaid[d] % b.cdim[d];
+	}
+	b.crank = b.cctaid[0] + b.cdim[0] * (b.cctaid[1] + b.cdim[1] * b.cctaid[2]);
+	if (env->cluster) {
+		b.cl = env->cluster;
+		if (b.crank >= b.cl->nblocks || b.cl->shared_size != b.shared_size) {
+			cluster_block_end(&b, 1);
+			return -EINVAL;
+		}
+		b.shared = b.cl->shared[b.crank];
+	} else {
+		memset(&one, 0, sizeof(one));
+		pthread_mutex_init(&one.lock, NULL);
+		pthread_cond_init(&one.cond, NULL);
+		one.nblocks = one.live = 1;
+		one.expected = b.nthreads;
+		one.shared = &b.shared;
+		one.shared_size = b.shared_size;
+		b.cl = &one;
+		b.shared = calloc(1, b.shared_size ? b.shared_size : 1);
+	}
 	struct thr *th = calloc(b.nthreads, sizeof(*th));
 	size_t fb = frame_bytes(l->fn);
 	uint8_t *arena = malloc(fb * b.nthreads);      /* all entry frames in one allocation */
@@ -2499,7 +2697,7 @@ int ptx_block_run(const struct ptx_launch *l, const struct ptx_env *env, uint32_
 	}
 	b.th = th;
 	for (;;) {
-		uint32_t done = 0, warp = 0, spin = 0;
+		uint32_t done = 0, warp = 0, spin = 0, cwait = 0;
 		uint64_t gen0 = b.mbar_gen;
 		int moved = 0;   /* a thread went past where it stood, or an mbarrier changed */
 		for (uint32_t i = 0; i < b.nthreads; i++) {
@@ -2510,17 +2708,43 @@ int ptx_block_run(const struct ptx_launch *l, const struct ptx_env *env, uint32_
 				rc = run_thread(&b, t);
 				if (rc)
 					goto out;
-				moved |= t->state != TS_SPIN || t->pc != pc0 || t->fr != f0 || b.yielded;
+				moved |= (t->state != TS_SPIN && t->state != TS_CWAIT) || t->pc != pc0 || t->fr != f0 ||
+				         b.yielded;
 				b.yielded = 0;
 			}
 			done += t->state == TS_DONE;
 			warp += t->state == TS_WARP;
+			cwait += t->state == TS_CWAIT;
 			spin += t->state == TS_SPIN;
 		}
 		if (done == b.nthreads)
 			break;
 		if (bar_release(&b))
 			continue;
+		if (cwait) {
+			/* threads at barrier.cluster.wait go on once their phase completed; when
+			 * nothing else here can move, the cluster's other blocks complete it */
+			uint32_t rel = 0;
+			uint64_t ph = atomic_load_explicit(&b.cl->phase, memory_order_acquire);
+			for (uint32_t i = 0; i < b.nthreads; i++)
+				if (th[i].state == TS_CWAIT && ph > th[i].cl_phase) {
+					th[i].state = TS_RUN;
+					rel++;
+				}
+			if (rel)
+				continue;
+			if (!spin && !warp) {
+				if (moved)   /* (others of this block may still arrive) */
+					continue;
+				struct thr *w = NULL;
+				for (uint32_t i = 0; i < b.nthreads; i++)
+					if (th[i].state == TS_CWAIT && (!w || th[i].cl_phase < w->cl_phase))
+						w = &th[i];
+				if ((rc = cluster_block_wait(&b, w)))
+					goto out;
+				continue;
+			}
+		}
 		if (spin) {
 			/* threads waiting on mbarriers look again while anything else moves (a warp
 			 * collective of the others included) */
@@ -2582,7 +2806,13 @@ out:
 		for (uint32_t i = 0; i < b.nthreads; i++)
 			thr_release(&th[i]);
 	free(th);
-	free(b.shared);
+	if (b.cl == &one) {
+		free(b.shared);
+		pthread_mutex_destroy(&one.lock);
+		pthread_cond_destroy(&one.cond);
+	} else {
+		cluster_block_end(&b, rc != 0);   /* its shared memory stays the launcher's */
+	}
 	free(arena);
 	if (ninsn)
 		*ninsn += b.ninsn;

@@ -15,7 +15,7 @@ enum ptx_op {
 	OP_CADD, OP_CSUB, OP_CMADLO, OP_CMADHI, OP_BFIND, OP_FRND, OP_MATCH, OP_REDUX,
 	OP_ISSPACEP, OP_BMSK, OP_DP4A, OP_DP2A, OP_SAD, OP_VABSDIFF4, OP_LOP3,
 	OP_TEX, OP_TXQ, OP_SULD, OP_SUST, OP_WMMA, OP_CPASYNC, OP_TF32, OP_HSET, OP_FP8, OP_MBAR, OP_ELECT,
-	OP_VSHIFT, OP_CVTPACK,
+	OP_VSHIFT, OP_CVTPACK, OP_CLUSTER,
 	OP_COUNT
 };
 
@@ -153,6 +153,13 @@ static inline int wm_nregs(int frag, int shape, int kind)
  * To fp8 is .rn.satfinite: to nearest even, past the largest finite (infinities too) that,
  * NaN the canonical NaN. */
 enum { FP8_FROM_F32, FP8_FROM_F16X2, FP8_TO_F16X2 };
+/* Thread-block clusters (OP_CLUSTER, mod): CLOP_ARRIVE / CLOP_WAIT, barrier.cluster's halves;
+ * CLOP_MAPA, o[0] = the address of o[1]'s shared variable in the cluster's block of rank o[2];
+ * CLOP_RANK, o[0] = the rank of the block whose shared memory address o[1] is in. mod2 1: the
+ * addresses are .shared::cluster ones (32 bits), else generic. A .shared::cluster address is
+ * the block's own shared address below 1 << 24, else block rank r's offset + ((r + 1) << 24);
+ * a generic one is that plus the shared window. */
+enum { CLOP_ARRIVE, CLOP_WAIT, CLOP_MAPA, CLOP_RANK };
 /* cvt.pack.sat.{u16,s16,u8,s8}.s32.b32 d, a, b{, c} (OP_CVTPACK; int8 GEMM epilogues'): a and
  * b saturated to mod bits (8 or 16), signed when mod2 is 1; d = b's in the low bits, a's
  * above them, then the low bits of c (o[3]; 8-bit forms only) above both. */

@@ -815,6 +815,20 @@ static int ident_slot(struct P *P, const struct tok *t, uint32_t *slot)
 				*slot = new_fill(P, specials[k].what, 0);
 				return 0;
 			}
+		/* thread-block clusters (each block is a cluster of one unless launched in clusters) */
+		static const struct { const char *n; uint32_t what; } clregs[] = {
+			{"%cluster_ctaid.x", CL_CTAID}, {"%cluster_ctaid.y", CL_CTAID + 1}, {"%cluster_ctaid.z", CL_CTAID + 2},
+			{"%cluster_nctaid.x", CL_NCTAID}, {"%cluster_nctaid.y", CL_NCTAID + 1},
+			{"%cluster_nctaid.z", CL_NCTAID + 2}, {"%clusterid.x", CL_ID}, {"%clusterid.y", CL_ID + 1},
+			{"%clusterid.z", CL_ID + 2}, {"%nclusterid.x", CL_NID}, {"%nclusterid.y", CL_NID + 1},
+			{"%nclusterid.z", CL_NID + 2}, {"%cluster_ctarank", CL_RANK}, {"%cluster_nctarank", CL_NRANK},
+			{"%is_explicit_cluster", CL_EXPLICIT},
+		};
+		for (size_t k = 0; k < sizeof(clregs) / sizeof(clregs[0]); k++)
+			if (tok_is(t, clregs[k].n)) {
+				*slot = new_fill(P, FILL_CLUSTER, clregs[k].what);
+				return 0;
+			}
 		/* the block's reserved shared memory: where it begins and ends, its size, and the
 		 * offsets of its two parts (cooperative groups' multi-warp scratch is at _1) */
 		static const struct { const char *n; uint32_t what; } rsmem[] = {
@@ -1132,7 +1146,8 @@ static int is_float(int k) { return k == K_F32 || k == K_F64; }
 static int space_of(const struct mn *m)
 {
 	if (mn_has(m, ".global")) return SP_GLOBAL;
-	if (mn_has(m, ".shared") || mn_has(m, ".shared::cta")) return SP_SHARED;
+	/* (a .shared::cluster address may name another block's: mem_ptr) */
+	if (mn_has(m, ".shared") || mn_has(m, ".shared::cta") || mn_has(m, ".shared::cluster")) return SP_SHARED;
 	if (mn_has(m, ".local")) return SP_LOCAL;
 	if (mn_has(m, ".param")) return SP_PARAM;
 	if (mn_has(m, ".const")) return SP_CONST;
@@ -1382,9 +1397,9 @@ static int known_op(const char *op)
 	static const char *const ops[] = {
 		"abs", "activemask", "add", "addc", "and", "atom", "bar", "barrier", "bfe", "bfi", "bfind",
 		"bmsk", "bra", "brev", "call", "clz", "cnot", "copysign", "cos", "cp", "createpolicy", "cvt",
-		"cvta", "div", "dp2a", "dp4a", "elect", "ex2", "exit", "fence", "fma", "griddepcontrol",
-		"isspacep", "ld", "ldmatrix", "ldu", "lg2", "lop3", "mad", "mad24", "madc", "match", "max",
-		"mbarrier", "membar", "min", "mma", "mov", "mul", "mul24", "multimem", "nanosleep", "neg", "not",
+		"cvta", "div", "dp2a", "dp4a", "elect", "ex2", "exit", "fence", "fma", "getctarank",
+		"griddepcontrol", "isspacep", "ld", "ldmatrix", "ldu", "lg2", "lop3", "mad", "mad24", "madc",
+		"mapa", "match", "max", "mbarrier", "membar", "min", "mma", "mov", "mul", "mul24", "multimem", "nanosleep", "neg", "not",
 		"or", "pmevent", "popc", "prefetch", "prefetchu", "prmt", "rcp", "red", "redux", "rem", "ret",
 		"rsqrt", "sad", "selp", "set", "setp", "shf", "shfl", "shl", "shr", "sin", "sqrt", "st",
 		"stmatrix", "sub", "subc", "suld", "suq", "sust", "tanh", "testp", "tex", "tld4", "trap", "txq",
@@ -2694,12 +2709,41 @@ static int parse_insn_raw(struct P *P, const struct tok *t, uint32_t g, int gneg
 		in->o[3] = n == 4 ? o[2].slot : 0;
 		return 0;
 	}
+	/* barrier.cluster.arrive{.release,.relaxed}{.aligned} / barrier.cluster.wait{.acquire}{.aligned}:
+	 * every thread of the cluster's blocks arrives, then waits for the others' arrivals */
+	if (!strcmp(op, "barrier") && mn_has(&m, ".cluster")) {
+		int arr = mn_has(&m, ".arrive"), wt = mn_has(&m, ".wait");
+		if (arr == wt || n != 0)
+			return perr(P, -EINVAL, line, "'%s': barrier.cluster.arrive or barrier.cluster.wait, "
+			            "without operands", name);
+		in->op = OP_CLUSTER;
+		in->kind = K_NONE;
+		in->mod = arr ? CLOP_ARRIVE : CLOP_WAIT;
+		return 0;
+	}
+	/* mapa{.shared::cluster}.{u32,u64} d, a, rank; getctarank{.shared::cluster}.{u32,u64} d, a */
+	if (!strcmp(op, "mapa") || !strcmp(op, "getctarank")) {
+		int mapa = !strcmp(op, "mapa");
+		if ((rc = need_slots(P, o, n, mapa ? 3 : 2, name, line)))
+			return rc;
+		if (k != K_U32 && k != K_U64)
+			return perr(P, -EINVAL, line, "'%s' takes .u32 or .u64", name);
+		in->op = OP_CLUSTER;
+		in->kind = K_NONE;
+		in->kind2 = (uint8_t)k;
+		in->mod = mapa ? CLOP_MAPA : CLOP_RANK;
+		in->mod2 = mn_has(&m, ".shared::cluster") ? 1 : 0;
+		in->o[0] = o[0].slot;
+		in->o[1] = o[1].slot;
+		in->o[2] = mapa ? o[2].slot : 0;
+		return 0;
+	}
 	/* bar{.cta}.sync a{, b}, barrier{.cta}.sync{.aligned} a{, b}, bar a: wait at barrier a
 	 * for b threads (else the block's); bar{.cta}.arrive a, b: count this thread and go on */
 	int arrive = mn_has(&m, ".arrive");
 	if ((!strcmp(op, "bar") || !strcmp(op, "barrier")) &&
 	    (mn_has(&m, ".sync") || arrive || m.nparts == 1 || (m.nparts == 2 && mn_has(&m, ".cta"))) &&
-	    !mn_has(&m, ".warp") && !mn_has(&m, ".cluster")) {   /* (cluster barriers: not simulated) */
+	    !mn_has(&m, ".warp")) {
 		if (n < 1 + arrive || n > 2 || o[0].t != O_SLOT || (n == 2 && o[1].t != O_SLOT))
 			return perr(P, -EINVAL, line, "'%s' takes a barrier number%s", name,
 			            arrive ? " and a thread count" : " and perhaps a thread count");

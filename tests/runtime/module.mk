@@ -32,7 +32,8 @@ $(B)/tests/runtime/bf16_native $(B)/tests/runtime/bf16_native_shared: RT_NVCC +=
 # Programmatic dependent launch (griddepcontrol), the fp8 conversions and bulk copies are Hopper's too.
 $(B)/tests/runtime/pdl $(B)/tests/runtime/pdl_shared $(B)/tests/runtime/fp8_convert $(B)/tests/runtime/fp8_convert_shared \
 $(B)/tests/runtime/bulk_copy $(B)/tests/runtime/bulk_copy_shared $(B)/tests/runtime/matrix_store $(B)/tests/runtime/matrix_store_shared \
-$(B)/tests/runtime/tensor_copy $(B)/tests/runtime/tensor_copy_shared: RT_NVCC += -arch=sm_90
+$(B)/tests/runtime/tensor_copy $(B)/tests/runtime/tensor_copy_shared \
+$(B)/tests/runtime/cluster_dsmem $(B)/tests/runtime/cluster_dsmem_shared: RT_NVCC += -arch=sm_90
 # Without sanitizers the programs are linked stripped: they travel in make gpu-kit's tree,
 # whose size is bounded, and a third of each is symbols.
 ifneq ($(SAN),1)
@@ -64,6 +65,13 @@ $(B)/tests/runtime/separate_compilation_shared: tests/runtime/separate_compilati
 
 $(B)/tests/runtime/rt_%.sh: $(B)/tests/runtime/% $(B)/tests/runtime/%_shared tests/runtime/run.sh $(LIBVGPU) $(SIM_LIB)
 	printf '#!/bin/sh\nexec tests/runtime/run.sh %s %s\n' $(B)/tests/runtime/$* $(B)/tests/runtime/$*_shared > $@ && chmod +x $@
+
+# Thread-block clusters need a device of capability 9.0: on the simulator, VGPU_SIM_CC (which
+# a GPU does not read).
+$(B)/tests/runtime/rt_cluster_dsmem.sh: $(B)/tests/runtime/cluster_dsmem $(B)/tests/runtime/cluster_dsmem_shared \
+		tests/runtime/run.sh $(LIBVGPU) $(SIM_LIB)
+	printf '#!/bin/sh\nVGPU_SIM_CC=$${VGPU_SIM_CC:-9.0} exec tests/runtime/run.sh %s %s\n' $(B)/tests/runtime/cluster_dsmem \
+	  $(B)/tests/runtime/cluster_dsmem_shared > $@ && chmod +x $@
 
 .PRECIOUS: $(RT_NAMES:%=$(B)/tests/runtime/%) $(RT_NAMES:%=$(B)/tests/runtime/%_shared)
 

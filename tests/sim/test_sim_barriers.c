@@ -295,8 +295,8 @@ int main(int argc, char **argv)
 		HDR ".visible .entry k()\n{\nbar.sync 1, 64, 3;\nret;\n}\n",       /* too many operands */
 		HDR ".visible .entry k()\n{\n.reg .pred %p<2>;\nbarrier.red.or.pred %p1, 1;\nret;\n}\n", /* no predicate */
 		HDR ".visible .entry k()\n{\n.reg .b32 %r<2>;\nbar.red.popc.u32 %r1, 1, 64, 32, %r1;\nret;\n}\n",
-		/* a cluster's barrier: clusters run block after block, so it is not simulated */
-		HDR ".visible .entry k()\n{\nbarrier.cluster.arrive;\nbarrier.cluster.wait;\nret;\n}\n",
+		/* a cluster barrier with operands (tests/sim/test_sim_cluster has clusters) */
+		HDR ".visible .entry k()\n{\n.reg .b32 %r<2>;\nbarrier.cluster.arrive %r1;\nret;\n}\n",
 	};
 	ST_REFUSED(refused);
 
