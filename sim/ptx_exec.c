@@ -244,7 +244,7 @@ static uint8_t *param_ptr(struct thr *t, uint64_t off, uint32_t n, int w)
 /* Shared addresses of the cluster's blocks (OP_CLUSTER in ptx_ops.h): block rank r's at
  * (r + 1) << 24, below CLUSTER_WIN. */
 #define CLUSTER_WIN ((uint64_t)(PTX_CLUSTER_MAX + 1) << 24)
-static uint8_t *cluster_ptr(const struct blk *b, uint64_t a, uint32_t n)
+__attribute__((noinline, cold)) static uint8_t *cluster_ptr(const struct blk *b, uint64_t a, uint32_t n)
 {
 	uint64_t r = (a >> 24) - 1, off = a & 0xffffff;
 	if (a < (1u << 24) || r >= b->cl->nblocks || off >= b->cl->shared_size || n > b->cl->shared_size - off)
@@ -278,6 +278,14 @@ static void cluster_arrive(struct blk *b, struct thr *t)
 static void cluster_leave(struct blk *b)
 {
 	struct ptx_cluster *cl = b->cl;
+	if (cl->nblocks == 1) {   /* a block of its own: only this thread of the host counts */
+		cl->expected--;
+		if (cl->arrived && cl->arrived >= cl->expected) {
+			cl->arrived = 0;
+			atomic_fetch_add_explicit(&cl->phase, 1, memory_order_relaxed);
+		}
+		return;
+	}
 	pthread_mutex_lock(&cl->lock);
 	cl->expected--;
 	cluster_complete_locked(cl);
