@@ -331,6 +331,20 @@ void sim_graph_mem_ctx_gone(struct sim_ctx *c)
 
 /* ---- operations as graph nodes ---- */
 
+/* A kernel node's cluster shape attribute (cuGraphKernelNodeSetAttribute) on the launch
+ * its executable graph makes of it; without one the function's own shape stays. */
+static void node_cluster(struct sim_op *op, const struct sim_gnode *n)
+{
+	const CUlaunchAttributeValue *v = &n->attrs[CU_LAUNCH_ATTRIBUTE_CLUSTER_DIMENSION];
+	const unsigned x = v->clusterDim.x, y = v->clusterDim.y, z = v->clusterDim.z;
+	if (op->kind != OP_KERNEL || (uint64_t)x * y * z <= 1)
+		return;
+	op->u.k.l.cluster[0] = x;
+	op->u.k.l.cluster[1] = y;
+	op->u.k.l.cluster[2] = z;
+	op->u.k.l.explicit_cluster = 1;
+}
+
 static struct sim_op *op_clone(const struct sim_op *t)
 {
 	struct sim_op *op = sim_op_new(t->kind);
@@ -2047,6 +2061,8 @@ static CUresult exec_add_graph(struct sim_gexec *x, struct sim_graph *g)
 			}
 			if (n->op && !(st.op = op_clone(n->op)))
 				return CUDA_ERROR_OUT_OF_MEMORY;
+			if (st.op)
+				node_cluster(st.op, n);
 			st.event = n->event;
 			st.wait = n->type == CU_GRAPH_NODE_TYPE_WAIT_EVENT;
 			if ((st.op || st.event) && exec_push(x, st) < 0) {

@@ -2,7 +2,7 @@
 /* libcudasim's thread-block clusters (a device of capability 9.0): the cluster registers with
  * and without a cluster launch (each block a cluster of one), the cluster barrier across
  * blocks, distributed shared memory through .shared::cluster and generic addresses (mapa,
- * getctarank, ld/st/atom), and what fails the launch instead of hanging it: an address past
+ * getctarank, ld/st/atom), a graph's kernel node given a cluster shape, and what fails the launch instead of hanging it: an address past
  * the cluster's blocks, a wait without an arrival, a barrier a block can never reach, another
  * block's fault; a cooperative launch in clusters is refused. */
 #include "simtest.h"
@@ -140,6 +140,36 @@ int main(void)
 			unsigned rank = b % 4, next = (rank + 1) % 4;
 			EXPECT(out[b * 3] == (next + 1) * 10 && out[b * 3 + 1] == next && out[b * 3 + 2] == (rank + 1) * 10 + 1);
 		}
+	}
+
+	/* a kernel node given a cluster shape (4) in a graph: the same ring */
+	{
+		unsigned mode0 = 0;
+		void *gargs[] = { &d, &mode0 };
+		CUDA_KERNEL_NODE_PARAMS kp = { .func = f, .gridDimX = 8, .gridDimY = 1, .gridDimZ = 1, .blockDimX = 64,
+		                               .blockDimY = 1, .blockDimZ = 1, .kernelParams = gargs };
+		CUgraph g;
+		CUgraphNode kn;
+		CUgraphExec x;
+		CUkernelNodeAttrValue v;
+		memset(&v, 0, sizeof(v));
+		v.clusterDim.x = 4;
+		v.clusterDim.y = 1;
+		v.clusterDim.z = 1;
+		CK(cuGraphCreate(&g, 0));
+		CK(cuGraphAddKernelNode(&kn, g, NULL, 0, &kp));
+		CK(cuGraphKernelNodeSetAttribute(kn, CU_KERNEL_NODE_ATTRIBUTE_CLUSTER_DIMENSION, &v));
+		CK(cuGraphInstantiate(&x, g, 0));
+		CK(cuMemsetD8(d, 0, sizeof(out)));
+		CK(cuGraphLaunch(x, NULL));
+		CK(cuCtxSynchronize());
+		CK(cuMemcpyDtoH(out, d, 8 * 12));
+		for (unsigned b = 0; b < 8; b++) {
+			unsigned rank = b % 4, next = (rank + 1) % 4;
+			EXPECT(out[b * 3] == (next + 1) * 10 && out[b * 3 + 1] == next);
+		}
+		CK(cuGraphExecDestroy(x));
+		CK(cuGraphDestroy(g));
 	}
 
 	/* what fails the launch */
