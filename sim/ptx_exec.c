@@ -2377,6 +2377,136 @@ static int wmma_resolve(struct blk *b, struct thr *lanes, uint32_t nl, struct th
 	return 1;
 }
 
+/* The collective lead is parked at, over its mask's lanes (activemask: the lanes converged
+ * there): 1 when performed, 0 when a lane it waits for is not there yet, < 0 on a fault. */
+static int warp_group(struct blk *b, struct thr *lanes, uint32_t nl, struct thr *lead)
+{
+	const struct ptx_insn *in = &lead->fr->fn->code[lead->pc];
+	const uint32_t op = in->op >> 4;
+	if (op == OP_WMMA)
+		return wmma_resolve(b, lanes, nl, lead, in);
+	uint32_t mask = (in->mod2 & WARP_FULLMASK) || op == OP_ACTIVEMASK ? ~0u
+	                : (uint32_t)lead->fr->r[in->imm];
+	uint32_t part = 0;
+	for (uint32_t i = 0; i < nl; i++) {
+		struct thr *t = &lanes[i];
+		if (!(mask >> i & 1) || t->state == TS_DONE)
+			continue;
+		/* activemask: the lanes converged here, whatever the others wait for */
+		if (op == OP_ACTIVEMASK && (t->state == TS_BAR || (t->state == TS_WARP &&
+		    (t->fr->fn != lead->fr->fn || t->pc != lead->pc))))
+			continue;
+		/* a lane still running, or waiting elsewhere (a barrier, another collective whose
+		 * own lanes may complete it first): not yet */
+		if (t->state != TS_WARP || t->fr->fn != lead->fr->fn || t->pc != lead->pc)
+			return 0;
+		part |= 1u << i;
+	}
+	uint64_t res[32], pres[32];
+	uint32_t ballot = 0;
+	int all = 1, any = 0;
+	for (uint32_t i = 0; i < nl; i++)
+		if (part >> i & 1) {
+			int p = (int)(lanes[i].fr->r[in->o[1]] & 1) ^ !!(in->mod2 & WARP_NEG_A);
+			ballot |= (uint32_t)p << i;
+			all &= p;
+			any |= p;
+		}
+	for (uint32_t i = 0; i < nl; i++) {
+		if (!(part >> i & 1))
+			continue;
+		uint64_t *r = lanes[i].fr->r;
+		if (op == OP_SHFL) {
+			int ok;
+			uint32_t j = shfl_src(in->mod, i, (uint32_t)r[in->o[2]], (uint32_t)r[in->o[3]], &ok);
+			if (j >= nl || !(part >> j & 1))
+				j = i;      /* inactive source lane: undefined on a GPU, own value here */
+			res[i] = (uint32_t)lanes[j].fr->r[in->o[1]];
+			pres[i] = (uint64_t)ok;
+		} else if (op == OP_VOTE) {
+			res[i] = in->mod == VOTE_ALL ? (uint64_t)all : in->mod == VOTE_ANY ? (uint64_t)any :
+			         in->mod == VOTE_UNI ? (uint64_t)(all || !any) : ballot;
+		}
+	}
+	/* match and redux: over the participants' source values */
+	uint64_t red = 0;
+	int red_init = 0, all_eq = 1;
+	uint64_t first = 0;
+	for (uint32_t i = 0; i < nl; i++) {
+		if (!(part >> i & 1) || (op != OP_MATCH && op != OP_REDUX))
+			continue;
+		uint64_t v = lanes[i].fr->r[in->o[1]];
+		if (op == OP_MATCH && in->kind == K_U32)
+			v = (uint32_t)v;
+		if (!red_init) {
+			first = v;
+			red = (uint32_t)v;
+			red_init = 1;
+			continue;
+		}
+		all_eq &= v == first;
+		if (op == OP_REDUX) {
+			uint32_t x = (uint32_t)v, acc = (uint32_t)red;
+			int sgn = in->kind == K_S32;
+			switch (in->mod) {
+			case REDUX_ADD: acc += x; break;
+			case REDUX_MIN: acc = sgn ? ((int32_t)x < (int32_t)acc ? x : acc) : (x < acc ? x : acc); break;
+			case REDUX_MAX: acc = sgn ? ((int32_t)x > (int32_t)acc ? x : acc) : (x > acc ? x : acc); break;
+			case REDUX_AND: acc &= x; break;
+			case REDUX_OR: acc |= x; break;
+			default: acc ^= x; break;
+			}
+			red = acc;
+		}
+	}
+	for (uint32_t i = 0; i < nl; i++) {
+		if (!(part >> i & 1))
+			continue;
+		uint64_t *r = lanes[i].fr->r;
+		if (op == OP_MATCH) {
+			uint64_t mine = r[in->o[1]], same = 0;
+			if (in->kind == K_U32)
+				mine = (uint32_t)mine;
+			for (uint32_t j = 0; j < nl; j++)
+				if (part >> j & 1) {
+					uint64_t o = lanes[j].fr->r[in->o[1]];
+					if (in->kind == K_U32)
+						o = (uint32_t)o;
+					same |= (uint64_t)(o == mine) << j;
+				}
+			res[i] = in->mod == MATCH_ANY ? same : all_eq ? part : 0;
+			pres[i] = (uint64_t)all_eq;
+		}
+	}
+	for (uint32_t i = 0; i < nl; i++) {
+		if (!(part >> i & 1))
+			continue;
+		uint64_t *r = lanes[i].fr->r;
+		if (op == OP_MATCH) {
+			r[in->o[0]] = res[i];
+			if (in->mod2 & WARP_HAS_P)
+				r[in->o[4]] = pres[i];
+		} else if (op == OP_REDUX) {
+			r[in->o[0]] = (uint32_t)red;
+		} else if (op == OP_ELECT) {
+			uint32_t leader = (uint32_t)__builtin_ctz(part);
+			r[in->o[0]] = leader;
+			r[in->o[4]] = i == leader;
+		} else if (op == OP_ACTIVEMASK) {
+			r[in->o[0]] = part;
+		} else if (op == OP_SHFL) {
+			r[in->o[0]] = res[i];
+			if (in->mod2 & WARP_HAS_P)
+				r[in->o[4]] = pres[i];
+		} else if (op == OP_VOTE) {
+			r[in->o[0]] = res[i];
+		}
+		lanes[i].pc++;
+		lanes[i].state = TS_RUN;
+	}
+	return 1;
+}
+
 static int warp_resolve(struct blk *b)
 {
 	int progress = 0;
@@ -2413,143 +2543,26 @@ static int warp_resolve(struct blk *b)
 			progress = 1;
 			continue;
 		}
-		const struct ptx_insn *in = &lead->fr->fn->code[lead->pc];
-		const uint32_t op = in->op >> 4;
-		if (op == OP_WMMA) {
-			int rc = wmma_resolve(b, lanes, nl, lead, in);
-			if (rc < 0)
-				return rc;
-			progress |= rc;
-			continue;
-		}
-		uint32_t mask = (in->mod2 & WARP_FULLMASK) || op == OP_ACTIVEMASK ? ~0u
-		                : (uint32_t)lead->fr->r[in->imm];
-		uint32_t part = 0;
-		int ready = 1;
-		for (uint32_t i = 0; i < nl; i++) {
-			struct thr *t = &lanes[i];
-			if (!(mask >> i & 1) || t->state == TS_DONE)
-				continue;
-			/* activemask: the lanes converged here, whatever the others wait for */
-			if (op == OP_ACTIVEMASK && (t->state == TS_BAR || (t->state == TS_WARP &&
-			    (t->fr->fn != lead->fr->fn || t->pc != lead->pc))))
-				continue;
-			if (t->state != TS_WARP) {
-				ready = 0;
-				continue;
+		/* Each group of lanes parked at one collective goes as soon as the lanes it waits
+		 * for are there: groups of a partition (disjoint masks) independently, activemask's
+		 * first (it answers for the lanes converged there, which may be a branch the others
+		 * left for a collective of the whole warp, as cooperative groups' coalesced_threads()
+		 * does). */
+		uint32_t tried = 0;
+		for (int am = 1; am >= 0; am--)
+			for (uint32_t i = 0; i < nl; i++) {
+				struct thr *t = &lanes[i];
+				if (t->state != TS_WARP || (tried >> i & 1) ||
+				    ((t->fr->fn->code[t->pc].op >> 4) == OP_ACTIVEMASK) != am)
+					continue;
+				for (uint32_t j = i; j < nl; j++)
+					if (lanes[j].state == TS_WARP && lanes[j].fr->fn == t->fr->fn && lanes[j].pc == t->pc)
+						tried |= 1u << j;
+				int rc = warp_group(b, lanes, nl, t);
+				if (rc < 0)
+					return rc;
+				progress |= rc;
 			}
-			if (t->fr->fn != lead->fr->fn || t->pc != lead->pc) {
-				fault(b, t, in, -EINVAL, "lanes of a warp wait at different warp-synchronous "
-				      "instructions; pc", t->pc);
-				return -EINVAL;
-			}
-			part |= 1u << i;
-		}
-		if (!ready)
-			continue;
-		uint64_t res[32], pres[32];
-		uint32_t ballot = 0;
-		int all = 1, any = 0;
-		for (uint32_t i = 0; i < nl; i++)
-			if (part >> i & 1) {
-				int p = (int)(lanes[i].fr->r[in->o[1]] & 1) ^ !!(in->mod2 & WARP_NEG_A);
-				ballot |= (uint32_t)p << i;
-				all &= p;
-				any |= p;
-			}
-		for (uint32_t i = 0; i < nl; i++) {
-			if (!(part >> i & 1))
-				continue;
-			uint64_t *r = lanes[i].fr->r;
-			if (op == OP_SHFL) {
-				int ok;
-				uint32_t j = shfl_src(in->mod, i, (uint32_t)r[in->o[2]], (uint32_t)r[in->o[3]], &ok);
-				if (j >= nl || !(part >> j & 1))
-					j = i;      /* inactive source lane: undefined on a GPU, own value here */
-				res[i] = (uint32_t)lanes[j].fr->r[in->o[1]];
-				pres[i] = (uint64_t)ok;
-			} else if (op == OP_VOTE) {
-				res[i] = in->mod == VOTE_ALL ? (uint64_t)all : in->mod == VOTE_ANY ? (uint64_t)any :
-				         in->mod == VOTE_UNI ? (uint64_t)(all || !any) : ballot;
-			}
-		}
-		/* match and redux: over the participants' source values */
-		uint64_t red = 0;
-		int red_init = 0, all_eq = 1;
-		uint64_t first = 0;
-		for (uint32_t i = 0; i < nl; i++) {
-			if (!(part >> i & 1) || (op != OP_MATCH && op != OP_REDUX))
-				continue;
-			uint64_t v = lanes[i].fr->r[in->o[1]];
-			if (op == OP_MATCH && in->kind == K_U32)
-				v = (uint32_t)v;
-			if (!red_init) {
-				first = v;
-				red = (uint32_t)v;
-				red_init = 1;
-				continue;
-			}
-			all_eq &= v == first;
-			if (op == OP_REDUX) {
-				uint32_t x = (uint32_t)v, acc = (uint32_t)red;
-				int sgn = in->kind == K_S32;
-				switch (in->mod) {
-				case REDUX_ADD: acc += x; break;
-				case REDUX_MIN: acc = sgn ? ((int32_t)x < (int32_t)acc ? x : acc) : (x < acc ? x : acc); break;
-				case REDUX_MAX: acc = sgn ? ((int32_t)x > (int32_t)acc ? x : acc) : (x > acc ? x : acc); break;
-				case REDUX_AND: acc &= x; break;
-				case REDUX_OR: acc |= x; break;
-				default: acc ^= x; break;
-				}
-				red = acc;
-			}
-		}
-		for (uint32_t i = 0; i < nl; i++) {
-			if (!(part >> i & 1))
-				continue;
-			uint64_t *r = lanes[i].fr->r;
-			if (op == OP_MATCH) {
-				uint64_t mine = r[in->o[1]], same = 0;
-				if (in->kind == K_U32)
-					mine = (uint32_t)mine;
-				for (uint32_t j = 0; j < nl; j++)
-					if (part >> j & 1) {
-						uint64_t o = lanes[j].fr->r[in->o[1]];
-						if (in->kind == K_U32)
-							o = (uint32_t)o;
-						same |= (uint64_t)(o == mine) << j;
-					}
-				res[i] = in->mod == MATCH_ANY ? same : all_eq ? part : 0;
-				pres[i] = (uint64_t)all_eq;
-			}
-		}
-		for (uint32_t i = 0; i < nl; i++) {
-			if (!(part >> i & 1))
-				continue;
-			uint64_t *r = lanes[i].fr->r;
-			if (op == OP_MATCH) {
-				r[in->o[0]] = res[i];
-				if (in->mod2 & WARP_HAS_P)
-					r[in->o[4]] = pres[i];
-			} else if (op == OP_REDUX) {
-				r[in->o[0]] = (uint32_t)red;
-			} else if (op == OP_ELECT) {
-				uint32_t leader = (uint32_t)__builtin_ctz(part);
-				r[in->o[0]] = leader;
-				r[in->o[4]] = i == leader;
-			} else if (op == OP_ACTIVEMASK) {
-				r[in->o[0]] = part;
-			} else if (op == OP_SHFL) {
-				r[in->o[0]] = res[i];
-				if (in->mod2 & WARP_HAS_P)
-					r[in->o[4]] = pres[i];
-			} else if (op == OP_VOTE) {
-				r[in->o[0]] = res[i];
-			}
-			lanes[i].pc++;
-			lanes[i].state = TS_RUN;
-		}
-		progress = 1;
 	}
 	return progress;
 }
@@ -2791,8 +2804,9 @@ int ptx_block_run(const struct ptx_launch *l, const struct ptx_env *env, uint32_
 			for (uint32_t i = 0; i < b.nthreads; i++)
 				if (th[i].state == TS_WARP) {
 					fault(&b, &th[i], &th[i].fr->fn->code[th[i].pc], -EINVAL,
-					      "deadlock: warp-synchronous instruction while other lanes wait at "
-					      "bar.sync; pc", th[i].pc);
+					      "deadlock: warp-synchronous instruction whose lanes never all arrive "
+					      "(they wait at bar.sync or at another warp-synchronous instruction); pc",
+					      th[i].pc);
 					break;
 				}
 			rc = -EINVAL;
