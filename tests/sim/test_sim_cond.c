@@ -171,6 +171,8 @@ static void t_runaway(int with_kernel)
 	CK(cuGraphInstantiate(&x, g, 0));
 	CK(cuGraphLaunch(x, s));
 	CK_RC(cuStreamSynchronize(s), CUDA_ERROR_LAUNCH_TIMEOUT);
+	CK(cuGraphExecDestroy(x));
+	CK(cuGraphDestroy(g));
 	CK(cuCtxDestroy(c));
 }
 
