@@ -98,7 +98,26 @@ struct search {
 };
 
 /* The PTX texts of one file's relocatable fatbins (NULL when it has none; *n of them). */
-static char **file_ptx(const char *path, size_t *n)
+/*
+ * 1 when ptx is the device runtime (libcudadevrt, which nvcc links into programs using
+ * dynamic parallelism): the text that defines __cudaCDP2LaunchDeviceV2, over system calls of
+ * the driver's own. The simulator provides those entry points itself (sim/ptx_parse.c
+ * cdp_builtin), so the text is left out and the program's calls stay external.
+ */
+static int device_runtime(const char *ptx)
+{
+	static const char name[] = "__cudaCDP2LaunchDeviceV2(";
+	for (const char *p = strstr(ptx, name); p; p = strstr(p + 1, name)) {
+		const char *ls = p;
+		while (ls > ptx && ls[-1] != '\n')
+			ls--;
+		if (!strncmp(ls, ".visible", 8) || !strncmp(ls, ".weak", 5))
+			return 1;
+	}
+	return 0;
+}
+
+static char **file_ptx(const char *path, size_t *n, int with_runtime)
 {
 	size_t len = 0;
 	char **out = NULL;
@@ -115,7 +134,9 @@ static char **file_ptx(const char *path, size_t *n)
 			continue;
 		}
 		char *ptx = NULL;
-		if (vgpu_modimage_ptx(sec + off, clen, &ptx) == 0) {
+		if (vgpu_modimage_ptx(sec + off, clen, &ptx) == 0 && !with_runtime && device_runtime(ptx)) {
+			free(ptx);
+		} else if (ptx) {
 			char **grown = realloc(out, (*n + 1) * sizeof(*grown));
 			if (!grown) {
 				free(ptx);
@@ -249,7 +270,7 @@ static struct file_names *file_names(const char *path)
 	f->size = st.st_size;
 	f->mtime = st.st_mtim;
 	size_t n = 0;
-	char **ptx = file_ptx(path, &n);
+	char **ptx = file_ptx(path, &n, 1);   /* (the device runtime's kernels count as defined) */
 	int bad = 0;
 	for (size_t i = 0; i < n; i++) {
 		bad = bad || collect_names(f, ptx[i]) < 0;
@@ -295,7 +316,7 @@ static int search_file(struct search *s, const char *path)
 	if (!names_all(path, s->want, s->nwant))
 		return 0;
 	struct rdc_inputs in = { .path = NULL };
-	in.ptx = file_ptx(path, &in.n);
+	in.ptx = file_ptx(path, &in.n, 0);
 	if (!in.n || !(in.path = strdup(path))) {
 		inputs_free(&in);
 		return 0;

@@ -13,8 +13,23 @@
 
 _Atomic uint64_t g_insn_count;
 
+/* Dynamic parallelism: a parameter buffer a kernel asked for, then the grid it launched with
+ * it (in launch order); the children run once their launching grid has, before it counts as
+ * complete, as on a GPU. */
+struct cdp_child {
+	const struct ptx_func *fn;     /* NULL until launched (a buffer asked for without one) */
+	uint32_t grid[3], block[3], shmem;
+	uint64_t buf, size;            /* the parameters, in the launching context's device heap */
+	int launched;
+	struct cdp_child *next;
+};
+
 struct job {
 	struct sim_launch_op *k;
+	pthread_mutex_t cdp_lock;
+	struct cdp_child *cdp;         /* buffers asked for, newest first */
+	struct cdp_child **cdp_queue;  /* launched ones, in order */
+	size_t ncdp_queue, capcdp_queue;
 	struct ptx_env env;
 	uint64_t nblocks;
 	_Atomic uint64_t next;
@@ -315,10 +330,157 @@ static int cluster_run(struct job *j, char *err, size_t errlen)
 	return rc;
 }
 
+/* Nesting of device launches: as the device runtime's default limit */
+#define CDP_MAX_DEPTH 24
+
+static uint64_t cdp_buffer_cb(void *ctx, const struct ptx_func *fn, const uint32_t grid[3], const uint32_t block[3],
+                              uint32_t shmem, uint64_t size)
+{
+	struct job *j = ctx;
+	const struct sim_launch_op *k = j->k;
+	struct cdp_child *c = calloc(1, sizeof(*c));
+	if (!c)
+		return 0;
+	c->size = size ? size : 8;
+	c->buf = sim_heap_malloc(k->mod->ctx, k->space, c->size);
+	if (!c->buf) {
+		free(c);
+		return 0;
+	}
+	if (fn) {
+		c->fn = fn;
+		memcpy(c->grid, grid, sizeof(c->grid));
+		memcpy(c->block, block, sizeof(c->block));
+		c->shmem = shmem;
+	}
+	pthread_mutex_lock(&j->cdp_lock);
+	c->next = j->cdp;
+	j->cdp = c;
+	pthread_mutex_unlock(&j->cdp_lock);
+	return c->buf;
+}
+
+static int cdp_launch_cb(void *ctx, uint64_t buf, const struct ptx_func *fn, const uint32_t grid[3],
+                         const uint32_t block[3], uint32_t shmem)
+{
+	struct job *j = ctx;
+	int err = 1;   /* cudaErrorInvalidValue: no buffer of this launch's, or launched already */
+	pthread_mutex_lock(&j->cdp_lock);
+	for (struct cdp_child *c = j->cdp; c; c = c->next) {
+		if (c->buf != buf || c->launched)
+			continue;
+		if (fn) {   /* (the configuration comes with the launch) */
+			c->fn = fn;
+			memcpy(c->grid, grid, sizeof(c->grid));
+			memcpy(c->block, block, sizeof(c->block));
+			c->shmem = shmem;
+		}
+		if (!c->fn)   /* (a buffer without a configuration, launched without one) */
+			break;
+		if (j->ncdp_queue == j->capcdp_queue) {
+			size_t nc = j->capcdp_queue ? 2 * j->capcdp_queue : 16;
+			struct cdp_child **q = realloc(j->cdp_queue, nc * sizeof(*q));
+			if (!q) {
+				err = 2;   /* cudaErrorMemoryAllocation */
+				break;
+			}
+			j->cdp_queue = q;
+			j->capcdp_queue = nc;
+		}
+		c->launched = 1;
+		j->cdp_queue[j->ncdp_queue++] = c;
+		err = 0;
+		break;
+	}
+	pthread_mutex_unlock(&j->cdp_lock);
+	return err;
+}
+
+/* The grids the launch's kernels launched, in order, each with its own children; then every
+ * parameter buffer goes back to the heap. The first failure is the launch's. */
+static int cdp_run(struct job *j, int rc, char *err, size_t errlen)
+{
+	const struct sim_launch_op *k = j->k;
+	for (size_t i = 0; i < j->ncdp_queue && rc == 0; i++) {
+		const struct cdp_child *c = j->cdp_queue[i];
+		const uint32_t *g = c->grid, *b = c->block;
+		if (k->depth + 1 >= CDP_MAX_DEPTH) {
+			snprintf(err, errlen, "a kernel launched from a kernel nested %d deep (the device runtime's "
+			         "limit is %d)", k->depth + 1, CDP_MAX_DEPTH);
+			rc = -EINVAL;
+			break;
+		}
+		if (!g[0] || !g[1] || !g[2] || !b[0] || !b[1] || !b[2] || g[1] > 65535 || g[2] > 65535 ||
+		    (uint64_t)b[0] * b[1] * b[2] > (c->fn->max_ntid ? c->fn->max_ntid : 1024)) {
+			snprintf(err, errlen, "a kernel launched %s from a kernel with a grid (%u,%u,%u) or block "
+			         "(%u,%u,%u) it cannot have", c->fn->name, g[0], g[1], g[2], b[0], b[1], b[2]);
+			rc = -EINVAL;
+			break;
+		}
+		struct sim_launch_op ck = *k;
+		ck.depth = k->depth + 1;
+		ck.cooperative = 0;
+		ck.l.fn = c->fn;
+		memcpy(ck.l.grid, g, sizeof(ck.l.grid));
+		memcpy(ck.l.block, b, sizeof(ck.l.block));
+		ck.l.shared_dyn = c->shmem;
+		ck.l.grid_ws = 0;
+		for (int d = 0; d < 3; d++)
+			ck.l.cluster[d] = c->fn->req_cluster[0] ? c->fn->req_cluster[d] : 1;
+		ck.l.explicit_cluster = c->fn->explicit_cluster;
+		/* its parameters: what the launching kernel wrote into the buffer */
+		struct ptx_range r;
+		uint8_t *params = calloc(1, c->fn->param_bytes + 8);
+		if (!params) {
+			rc = -ENOMEM;
+			break;
+		}
+		if (c->fn->param_bytes && c->fn->param_bytes <= c->size &&
+		    sim_mem_resolve((void *)(uintptr_t)k->space, c->buf, c->fn->param_bytes, &r) == 0)
+			memcpy(params, (const void *)(uintptr_t)(c->buf + (uint64_t)r.delta), c->fn->param_bytes);
+		ck.params = params;
+		ck.l.params = params;
+		rc = sim_pool_run(&ck, err, errlen);
+		free(params);
+	}
+	for (struct cdp_child *c = j->cdp, *n; c; c = n) {
+		n = c->next;
+		sim_heap_free(k->mod->ctx, c->buf);
+		free(c);
+	}
+	free(j->cdp_queue);
+	return rc;
+}
+
 uint64_t sim_watchdog_insns(void)
 {
 	pthread_once(&pool_once, pool_init);
 	return max_insns;
+}
+
+/* The blocks of an ordinary launch, handed out to the pool and the launching thread. */
+static int pool_job_run(struct job *j, char *err, size_t errlen)
+{
+	pthread_mutex_lock(&pool_lock);
+	j->nextjob = jobs;
+	jobs = j;
+	j->active = 1;
+	pthread_cond_broadcast(&pool_cond);
+	pthread_mutex_unlock(&pool_lock);
+	job_work(j);
+	pthread_mutex_lock(&pool_lock);
+	j->active--;
+	while (j->active > 0)
+		pthread_cond_wait(&pool_idle, &pool_lock);
+	assert(j->active == 0 && atomic_load(&j->next) >= j->nblocks);
+	struct job **pp = &jobs;
+	while (*pp != j)
+		pp = &(*pp)->nextjob;
+	*pp = j->nextjob;
+	pthread_mutex_unlock(&pool_lock);
+	if (j->rc)
+		snprintf(err, errlen, "%s", j->err);
+	return j->rc;
 }
 
 int sim_pool_run(struct sim_launch_op *k, char *err, size_t errlen)
@@ -345,34 +507,23 @@ int sim_pool_run(struct sim_launch_op *k, char *err, size_t errlen)
 	j.env.tex_ctx = k->mod->ctx;
 	j.env.set_cond = sim_graph_cond_set;   /* graph.c */
 	j.env.cond_ctx = k->mod->ctx;
+	j.env.cdp_buffer = cdp_buffer_cb;
+	j.env.cdp_launch = cdp_launch_cb;
+	j.env.cdp_ctx = &j;
+	pthread_mutex_init(&j.cdp_lock, NULL);
 	j.nblocks = (uint64_t)k->l.grid[0] * k->l.grid[1] * k->l.grid[2];
-	if ((uint64_t)k->l.cluster[0] * k->l.cluster[1] * k->l.cluster[2] > 1)
-		return cluster_run(&j, err, errlen);
 	pthread_mutex_init(&j.err_lock, NULL);
-	if (k->cooperative) {
-		int rc = coop_run(&j, err, errlen);
-		pthread_mutex_destroy(&j.err_lock);
-		return rc;
-	}
-	pthread_mutex_lock(&pool_lock);
-	j.nextjob = jobs;
-	jobs = &j;
-	j.active = 1;
-	pthread_cond_broadcast(&pool_cond);
-	pthread_mutex_unlock(&pool_lock);
-	job_work(&j);
-	pthread_mutex_lock(&pool_lock);
-	j.active--;
-	while (j.active > 0)
-		pthread_cond_wait(&pool_idle, &pool_lock);
-	assert(j.active == 0 && atomic_load(&j.next) >= j.nblocks);
-	struct job **pp = &jobs;
-	while (*pp != &j)
-		pp = &(*pp)->nextjob;
-	*pp = j.nextjob;
-	pthread_mutex_unlock(&pool_lock);
+	int rc;
+	if ((uint64_t)k->l.cluster[0] * k->l.cluster[1] * k->l.cluster[2] > 1)
+		rc = cluster_run(&j, err, errlen);
+	else if (k->cooperative)
+		rc = coop_run(&j, err, errlen);
+	else
+		rc = pool_job_run(&j, err, errlen);
+	rc = cdp_run(&j, rc, err, errlen);   /* the grids its kernels launched */
 	pthread_mutex_destroy(&j.err_lock);
-	if (j.rc)
-		snprintf(err, errlen, "%s", j.err);
-	return j.rc;
+	pthread_mutex_destroy(&j.cdp_lock);
+	return rc;
 }
+
+

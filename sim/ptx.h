@@ -91,7 +91,13 @@ static inline uint64_t ptx_func_addr(uint32_t fi) { return PTX_FUNC_WIN + (uint6
 
 /* External functions a module may call that the simulator provides itself. */
 enum { PTX_BUILTIN_NONE, PTX_BUILTIN_VPRINTF, PTX_BUILTIN_MALLOC, PTX_BUILTIN_FREE, PTX_BUILTIN_ASSERTFAIL,
-       PTX_BUILTIN_SETCOND /* cudaGraphSetConditional */ };
+       PTX_BUILTIN_SETCOND /* cudaGraphSetConditional */,
+       /* dynamic parallelism (the device runtime's __cudaCDP2* entry points): a launch's
+        * parameter buffer with (V2) or without its configuration, the launch of one, what
+        * answers success (GetLastError, PeekAtLastError, StreamDestroy), a stream made (its
+        * handle a token: children run in the order launched), the device (0) */
+       PTX_BUILTIN_CDP_PARAMBUF2, PTX_BUILTIN_CDP_LAUNCH2, PTX_BUILTIN_CDP_PARAMBUF, PTX_BUILTIN_CDP_LAUNCH,
+       PTX_BUILTIN_CDP_SUCCESS, PTX_BUILTIN_CDP_STREAM, PTX_BUILTIN_CDP_DEVICE };
 
 struct ptx_func {
 	char *name;         /* NUL-terminated, owned by the module */
@@ -192,6 +198,15 @@ struct ptx_env {
 	 * of the launching context (the kernel faults); NULL: every handle faults */
 	int (*set_cond)(void *ctx, uint64_t handle, uint32_t value);
 	void *cond_ctx;
+	/* dynamic parallelism: a parameter buffer (device memory) for a launch of entry fn of the
+	 * running module (fn NULL: its configuration comes with the launch), 0 when refused;
+	 * a launch of one (the child grid runs once the launching grid has), 0 or a cudaError_t.
+	 * NULL: kernels cannot launch kernels */
+	uint64_t (*cdp_buffer)(void *ctx, const struct ptx_func *fn, const uint32_t grid[3],
+	                       const uint32_t block[3], uint32_t shmem, uint64_t size);
+	int (*cdp_launch)(void *ctx, uint64_t buf, const struct ptx_func *fn, const uint32_t grid[3],
+	                  const uint32_t block[3], uint32_t shmem);
+	void *cdp_ctx;
 };
 
 struct ptx_launch {

@@ -574,6 +574,95 @@ static uint64_t fill_value(const struct blk *b, const struct thr *t, const struc
 	}
 }
 
+/* ---- dynamic parallelism: the device runtime's calls (PTX_BUILTIN_CDP_*) ---- */
+
+static uint64_t cdp_arg(const struct frame *fr, const struct ptx_call *cs, unsigned i, unsigned n)
+{
+	uint64_t v = 0;
+	if (cs->arg_off[i] + n <= fr->fn->frame_param_size)
+		memcpy(&v, fr->param + cs->arg_off[i], n);
+	return v;
+}
+
+static void cdp_dim(const struct frame *fr, const struct ptx_call *cs, unsigned i, uint32_t d[3])
+{
+	memset(d, 0, 12);
+	if (cs->arg_off[i] + 12 <= fr->fn->frame_param_size)
+		memcpy(d, fr->param + cs->arg_off[i], 12);
+}
+
+static void cdp_ret(struct frame *fr, const struct ptx_call *cs, const void *v, unsigned n)
+{
+	if (cs->nret && cs->ret_off + n <= fr->fn->frame_param_size)
+		memcpy(fr->param + cs->ret_off, v, n);
+}
+
+/* The kernel a function address names: an entry of the running module with a body. */
+static const struct ptx_func *cdp_func(const struct ptx_module *mod, uint64_t a)
+{
+	uint64_t fi = (a - PTX_FUNC_WIN) / 16;
+	if (a < PTX_FUNC_WIN || (a & 15) || fi >= mod->nfuncs || !mod->funcs[fi].is_entry || !mod->funcs[fi].defined)
+		return NULL;
+	return &mod->funcs[fi];
+}
+
+/* One of the device runtime's calls; 0, or < 0 with the fault recorded. */
+__attribute__((noinline)) static int cdp_call(struct blk *b, struct thr *t, const struct ptx_insn *in,
+                                              struct frame *fr, const struct ptx_call *cs)
+{
+	const struct ptx_env *e = b->env;
+	const struct ptx_module *mod = b->l->mod;
+	uint32_t g[3], bl[3];
+	int32_t err = 0;
+	switch (cs->builtin) {
+	case PTX_BUILTIN_CDP_PARAMBUF2:
+	case PTX_BUILTIN_CDP_PARAMBUF: {
+		uint64_t p = 0;
+		if (e->cdp_buffer && cs->builtin == PTX_BUILTIN_CDP_PARAMBUF2) {
+			const struct ptx_func *fn = cdp_func(mod, cdp_arg(fr, cs, 0, 8));
+			cdp_dim(fr, cs, 1, g);
+			cdp_dim(fr, cs, 2, bl);
+			if (fn)
+				p = e->cdp_buffer(e->cdp_ctx, fn, g, bl, (uint32_t)cdp_arg(fr, cs, 3, 4), fn->param_bytes);
+		} else if (e->cdp_buffer) {
+			p = e->cdp_buffer(e->cdp_ctx, NULL, NULL, NULL, 0, cdp_arg(fr, cs, 1, 8));
+		}
+		cdp_ret(fr, cs, &p, 8);   /* NULL: no buffer, as the device runtime answers */
+		return 0;
+	}
+	case PTX_BUILTIN_CDP_LAUNCH2:
+	case PTX_BUILTIN_CDP_LAUNCH:
+		err = 1;   /* cudaErrorInvalidValue */
+		if (e->cdp_launch && cs->builtin == PTX_BUILTIN_CDP_LAUNCH2) {
+			err = e->cdp_launch(e->cdp_ctx, cdp_arg(fr, cs, 0, 8), NULL, NULL, NULL, 0);
+		} else if (e->cdp_launch) {
+			const struct ptx_func *fn = cdp_func(mod, cdp_arg(fr, cs, 0, 8));
+			cdp_dim(fr, cs, 2, g);
+			cdp_dim(fr, cs, 3, bl);
+			err = fn ? e->cdp_launch(e->cdp_ctx, cdp_arg(fr, cs, 1, 8), fn, g, bl, (uint32_t)cdp_arg(fr, cs, 4, 4))
+			         : 98;   /* cudaErrorInvalidDeviceFunction */
+		}
+		break;
+	case PTX_BUILTIN_CDP_STREAM:
+	case PTX_BUILTIN_CDP_DEVICE: {
+		/* a stream is a token (children run in the order launched); the device is 0 */
+		uint64_t a = cdp_arg(fr, cs, 0, 8), v = cs->builtin == PTX_BUILTIN_CDP_STREAM ? 0x5ull : 0;
+		unsigned n = cs->builtin == PTX_BUILTIN_CDP_STREAM ? 8 : 4;
+		uint8_t *p = mem_ptr(b, t, SP_GENERIC, a, n, 1);
+		if (!p) {
+			fault(b, t, in, -EFAULT, "illegal address: the device runtime's result to", a);
+			return -EFAULT;
+		}
+		memcpy(p, &v, n);
+		break;
+	}
+	default:
+		break;
+	}
+	cdp_ret(fr, cs, &err, 4);
+	return 0;
+}
+
 /* Creates a frame for fn on thread t (local memory from the thread's stack). */
 static size_t frame_bytes(const struct ptx_func *fn)
 {
@@ -1607,6 +1696,12 @@ slow:
 					rc = -EINVAL;
 					goto out;
 				}
+				break;
+			}
+			if (cs->builtin >= PTX_BUILTIN_CDP_PARAMBUF2) {
+				t->depth--;
+				if ((rc = cdp_call(b, t, in, fr, cs)) != 0)
+					goto out;
 				break;
 			}
 			if (cs->builtin == PTX_BUILTIN_MALLOC || cs->builtin == PTX_BUILTIN_FREE) {

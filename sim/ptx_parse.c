@@ -3410,6 +3410,34 @@ fail:
 	return P->rc ? P->rc : -EINVAL;
 }
 
+/* The device runtime's entry points that dynamic parallelism compiles to (CUDA 12's
+ * __cudaCDP2*), by name and signature: parameter sizes, then the return value's. */
+static uint32_t cdp_builtin(const struct ptx_func *c)
+{
+	static const struct { const char *name; uint32_t id, n, sz[6], ret; } t[] = {
+		{ "__cudaCDP2GetParameterBufferV2", PTX_BUILTIN_CDP_PARAMBUF2, 4, {8, 12, 12, 4}, 8 },
+		{ "__cudaCDP2LaunchDeviceV2", PTX_BUILTIN_CDP_LAUNCH2, 2, {8, 8}, 4 },
+		{ "__cudaCDP2LaunchDeviceV2_ptsz", PTX_BUILTIN_CDP_LAUNCH2, 2, {8, 8}, 4 },
+		{ "__cudaCDP2GetParameterBuffer", PTX_BUILTIN_CDP_PARAMBUF, 2, {8, 8}, 8 },
+		{ "__cudaCDP2LaunchDevice", PTX_BUILTIN_CDP_LAUNCH, 6, {8, 8, 12, 12, 4, 8}, 4 },
+		{ "__cudaCDP2LaunchDevice_ptsz", PTX_BUILTIN_CDP_LAUNCH, 6, {8, 8, 12, 12, 4, 8}, 4 },
+		{ "__cudaCDP2GetLastError", PTX_BUILTIN_CDP_SUCCESS, 0, {0}, 4 },
+		{ "__cudaCDP2PeekAtLastError", PTX_BUILTIN_CDP_SUCCESS, 0, {0}, 4 },
+		{ "__cudaCDP2StreamDestroy", PTX_BUILTIN_CDP_SUCCESS, 1, {8}, 4 },
+		{ "__cudaCDP2StreamCreateWithFlags", PTX_BUILTIN_CDP_STREAM, 2, {8, 4}, 4 },
+		{ "__cudaCDP2GetDevice", PTX_BUILTIN_CDP_DEVICE, 1, {8}, 4 },
+	};
+	for (size_t k = 0; k < sizeof(t) / sizeof(t[0]); k++) {
+		if (strcmp(c->name, t[k].name) || c->nparams != t[k].n || c->ret_size != t[k].ret)
+			continue;
+		for (uint32_t i = 0; i < t[k].n; i++)
+			if (c->param_size[i] != t[k].sz[i])
+				return PTX_BUILTIN_NONE;
+		return t[k].id;
+	}
+	return PTX_BUILTIN_NONE;
+}
+
 static void skip_line(struct P *P)
 {
 	uint32_t l = P->L.cur.line;
@@ -3517,10 +3545,12 @@ static int parse_module(struct P *P)
 		else if (!c->defined && !strcmp(c->name, "cudaGraphSetConditional") && c->nparams == 2 &&
 			 c->param_size[0] == 8 && c->param_size[1] == 4 && c->ret_size == 0)
 			m->calls[i].builtin = PTX_BUILTIN_SETCOND;
+		else if (!c->defined && (m->calls[i].builtin = cdp_builtin(c)) != PTX_BUILTIN_NONE)
+			;
 		else if (!c->defined)
 			return perr(P, -ENOTSUP, m->calls[i].line, "call to external function '%s', which "
-			            "the simulator does not provide (it has vprintf, malloc, free, __assertfail "
-			            "and cudaGraphSetConditional)", c->name);
+			            "the simulator does not provide (it has vprintf, malloc, free, __assertfail, "
+			            "cudaGraphSetConditional and the device runtime's launches)", c->name);
 		if (m->calls[i].nargs != c->nparams || m->calls[i].nret != (c->ret_size != 0))
 			return perr(P, -EINVAL, m->calls[i].line, "call to '%s' with a wrong number of "
 			            "arguments", c->name);

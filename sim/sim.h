@@ -202,6 +202,7 @@ struct sim_launch_op {
 	uint8_t *params;
 	unsigned space;          /* the launcher's address space */
 	int cooperative;         /* its blocks run at once, each on a thread of its own */
+	int depth;               /* dynamic parallelism: 0 for the host's launch, 1 for its children... */
 };
 
 struct sim_event {

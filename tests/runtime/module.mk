@@ -63,6 +63,15 @@ $(B)/tests/runtime/separate_compilation_shared: tests/runtime/separate_compilati
 	@mkdir -p $(dir $@)
 	$(RT_NVCC) $(RT_SHARED) -rdc=true $(RT_RDC_ARCH) $< tests/runtime/rdc/parts.cu -o $@
 
+# Dynamic parallelism: relocatable device code linked with the device runtime, as nvcc
+# requires for kernels that launch kernels.
+$(B)/tests/runtime/dynamic_parallelism: tests/runtime/dynamic_parallelism.cu tests/runtime/rt.h
+	@mkdir -p $(dir $@)
+	$(RT_NVCC) -rdc=true $< -o $@ -lcudadevrt
+$(B)/tests/runtime/dynamic_parallelism_shared: tests/runtime/dynamic_parallelism.cu tests/runtime/rt.h
+	@mkdir -p $(dir $@)
+	$(RT_NVCC) $(RT_SHARED) -rdc=true $< -o $@ -lcudadevrt
+
 $(B)/tests/runtime/rt_%.sh: $(B)/tests/runtime/% $(B)/tests/runtime/%_shared tests/runtime/run.sh $(LIBVGPU) $(SIM_LIB)
 	printf '#!/bin/sh\nexec tests/runtime/run.sh %s %s\n' $(B)/tests/runtime/$* $(B)/tests/runtime/$*_shared > $@ && chmod +x $@
 
