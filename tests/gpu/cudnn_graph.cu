@@ -5,7 +5,7 @@
 // heuristics mode A offers; an execution plan of each (a configuration cuDNN cannot finalize
 // for this device or shape is passed over, as PyTorch passes it over); a variant pack with
 // the data pointers and the plan's workspace; execution. Every result of every plan that
-// finalized is checked against a host convolution.
+// finalized is checked against a host convolution (within 1e-4: transforms round).
 //
 // Prints the same lines on every run on the same device (the counts of configurations
 // offered, finalized and verified), so its output directly and through vgpu can be diffed.
@@ -19,6 +19,10 @@
 
 enum { N = 2, C = 3, H = 9, W = 8, K = 4, R = 3, S = 3, PAD = 1, OH = H, OW = W };
 enum { UID_X = 'x', UID_W = 'w', UID_Y = 'y' };
+/* The inputs are exact in float and in TF32 (tensor-core engines compute in it), so a direct
+ * or implicit-GEMM engine is exact; FFT and Winograd engines round their transforms: within
+ * 1e-4 of the magnitude, as tests/gpu/cudnn_ops checks them. */
+static const double TOL = 1e-4;
 
 static cudnnBackendDescriptor_t make(cudnnBackendDescriptorType_t t)
 {
@@ -226,7 +230,7 @@ int main(int argc, char **argv)
 				       "(last runtime error %s)\n", o.what, (long long)i, cudnnGetErrorString(es),
 				       cudaGetErrorName(re));
 				failed = 1;
-			} else if (!(e <= 1e-6)) {
+			} else if (!(e <= TOL)) {
 				printf("FAIL %s: engine configuration %lld: max relative error %.3g\n", o.what,
 				       (long long)i, e);
 				failed = 1;
