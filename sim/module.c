@@ -593,8 +593,11 @@ CUresult cuOccupancyMaxPotentialBlockSize(int *minGridSize, int *blockSize, CUfu
 	return cuOccupancyMaxPotentialBlockSizeWithFlags(minGridSize, blockSize, func, b2d, dyn, limit, 0);
 }
 
-/* Thread-block clusters: a compute capability 7.5 device has none, so a cluster is one block. */
-static CUresult cluster_config(CUfunction func, const CUlaunchConfig *config, struct sim_func **f, int *bs)
+/* The function and block size of an occupancy question about clusters, its cluster shape
+ * checked against the device (none before 9.0) and, unless any_size, against what the
+ * function may have. */
+static CUresult cluster_config(CUfunction func, const CUlaunchConfig *config, struct sim_func **f, int *bs,
+                               int any_size)
 {
 	CUresult rc;
 	if (!g_inited)
@@ -605,7 +608,8 @@ static CUresult cluster_config(CUfunction func, const CUlaunchConfig *config, st
 		return CUDA_ERROR_INVALID_VALUE;
 	for (unsigned i = 0; i < config->numAttrs; i++)
 		if (config->attrs[i].id == CU_LAUNCH_ATTRIBUTE_CLUSTER_DIMENSION &&
-		    (rc = sim_cluster_check(&config->attrs[i].value, NULL, cluster_max(*f))) != CUDA_SUCCESS)
+		    (rc = sim_cluster_check(&config->attrs[i].value, NULL, any_size ? UINT32_MAX : cluster_max(*f))) !=
+		    CUDA_SUCCESS)
 			return rc;
 	*bs = (int)(config->blockDimX * config->blockDimY * config->blockDimZ);
 	return CUDA_SUCCESS;
@@ -627,7 +631,7 @@ CUresult cuOccupancyMaxPotentialClusterSize(int *clusterSize, CUfunction func, c
 {
 	struct sim_func *f;
 	int bs;
-	CUresult rc = cluster_config(func, config, &f, &bs);
+	CUresult rc = cluster_config(func, config, &f, &bs, 0);
 	if (rc != CUDA_SUCCESS)
 		return rc;
 	if (!clusterSize)
@@ -641,22 +645,16 @@ CUresult cuOccupancyMaxActiveClusters(int *numClusters, CUfunction func, const C
 {
 	struct sim_func *f;
 	int bs;
-	unsigned csize = 1;
-	CUresult rc = cluster_config(func, config, &f, &bs);
-	if (rc == CUDA_ERROR_INVALID_VALUE && numClusters && g_cc.major >= 9 &&
-	    (csize = config_cluster_size(config)) > cluster_max(f)) {
-		/* as the driver: a cluster larger than f may have fits nowhere (cuBLAS asks for
-		 * every size up to one past the largest as it starts on a 9.0 device) */
-		*numClusters = 0;
-		return CUDA_SUCCESS;
-	}
+	CUresult rc = cluster_config(func, config, &f, &bs, 1);
 	if (rc != CUDA_SUCCESS)
 		return rc;
-	csize = config_cluster_size(config);
 	if (!numClusters)
 		return CUDA_ERROR_INVALID_VALUE;
-	/* clusters of the given shape that fit at once: the device's blocks by groups */
-	*numClusters = occupancy(f, bs, config->sharedMemBytes) * SM_COUNT / (int)csize;
+	/* clusters of the given shape that fit at once: the device's blocks by groups; as the
+	 * driver, none of a size past what f may have (cuBLAS asks for every size up to one past
+	 * the largest as it starts on a 9.0 device) */
+	const unsigned csize = config_cluster_size(config);
+	*numClusters = csize > cluster_max(f) ? 0 : occupancy(f, bs, config->sharedMemBytes) * SM_COUNT / (int)csize;
 	return CUDA_SUCCESS;
 }
 
@@ -679,6 +677,10 @@ static CUresult kernel_op(struct sim_ctx *c, struct sim_func *f, const unsigned 
 	if (cooperative && (uint64_t)g[0] * g[1] * g[2] >
 	    (uint64_t)occupancy(f, (int)(b[0] * b[1] * b[2]), shmem) * SM_COUNT)
 		return CUDA_ERROR_COOPERATIVE_LAUNCH_TOO_LARGE;
+	/* the cluster shape: the launch's, else the one the function requires, else none */
+	const unsigned *rq = cluster ? cluster : required_cluster(f);
+	if (rq && cooperative)   /* (blocks of a cooperative launch run at once, not in clusters) */
+		return CUDA_ERROR_NOT_SUPPORTED;
 	const struct ptx_func *fn = f->fn;
 	uint8_t *buf = calloc(1, fn->param_bytes + 8);
 	if (!buf)
@@ -742,12 +744,6 @@ static CUresult kernel_op(struct sim_ctx *c, struct sim_func *f, const unsigned 
 	op->u.k.l.shared_dyn = shmem;
 	op->u.k.l.params = buf;
 	op->u.k.cooperative = cooperative;
-	/* the cluster shape: the launch's, else the one the function requires, else none */
-	const unsigned *rq = cluster ? cluster : required_cluster(f);
-	if (rq && cooperative) {   /* (blocks of a cooperative launch run at once, not in clusters) */
-		sim_op_free(op);
-		return CUDA_ERROR_NOT_SUPPORTED;
-	}
 	for (int d = 0; d < 3; d++)
 		op->u.k.l.cluster[d] = rq ? rq[d] : 1;
 	op->u.k.l.explicit_cluster = rq != NULL;

@@ -150,6 +150,7 @@ static void clusters_of_functions(CUfunction f, int maj)
 	cfg.gridDimX = 17;
 	CK(cuOccupancyMaxActiveClusters(&num, f, &cfg));
 	EXPECT(num == 0);
+	CK_RC(cuOccupancyMaxActiveClusters(&num, f, NULL), CUDA_ERROR_INVALID_VALUE);   /* (it read through NULL) */
 	/* the scheduling policy: one of the three */
 	CK(cuFuncSetAttribute(f, CU_FUNC_ATTRIBUTE_CLUSTER_SCHEDULING_POLICY_PREFERENCE,
 	                      CU_CLUSTER_SCHEDULING_POLICY_SPREAD));
