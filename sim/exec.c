@@ -21,15 +21,15 @@ struct cdp_child {
 	uint32_t grid[3], block[3], shmem;
 	uint64_t buf, size;            /* the parameters, in the launching context's device heap */
 	int launched;
-	struct cdp_child *next;
+	struct cdp_child *next;        /* the next buffer asked for before it */
+	struct cdp_child *next_launched;
 };
 
 struct job {
 	struct sim_launch_op *k;
 	pthread_mutex_t cdp_lock;
 	struct cdp_child *cdp;         /* buffers asked for, newest first */
-	struct cdp_child **cdp_queue;  /* launched ones, in order */
-	size_t ncdp_queue, capcdp_queue;
+	struct cdp_child *launched, **launched_tail;   /* launched ones, in order */
 	struct ptx_env env;
 	uint64_t nblocks;
 	_Atomic uint64_t next;
@@ -377,18 +377,9 @@ static int cdp_launch_cb(void *ctx, uint64_t buf, const struct ptx_func *fn, con
 		}
 		if (!c->fn)   /* (a buffer without a configuration, launched without one) */
 			break;
-		if (j->ncdp_queue == j->capcdp_queue) {
-			size_t nc = j->capcdp_queue ? 2 * j->capcdp_queue : 16;
-			struct cdp_child **q = realloc(j->cdp_queue, nc * sizeof(*q));
-			if (!q) {
-				err = 2;   /* cudaErrorMemoryAllocation */
-				break;
-			}
-			j->cdp_queue = q;
-			j->capcdp_queue = nc;
-		}
 		c->launched = 1;
-		j->cdp_queue[j->ncdp_queue++] = c;
+		*j->launched_tail = c;
+		j->launched_tail = &c->next_launched;
 		err = 0;
 		break;
 	}
@@ -401,8 +392,7 @@ static int cdp_launch_cb(void *ctx, uint64_t buf, const struct ptx_func *fn, con
 static int cdp_run(struct job *j, int rc, char *err, size_t errlen)
 {
 	const struct sim_launch_op *k = j->k;
-	for (size_t i = 0; i < j->ncdp_queue && rc == 0; i++) {
-		const struct cdp_child *c = j->cdp_queue[i];
+	for (const struct cdp_child *c = j->launched; c && rc == 0; c = c->next_launched) {
 		const uint32_t *g = c->grid, *b = c->block;
 		if (k->depth + 1 >= CDP_MAX_DEPTH) {
 			snprintf(err, errlen, "a kernel launched from a kernel nested %d deep (the device runtime's "
@@ -448,7 +438,6 @@ static int cdp_run(struct job *j, int rc, char *err, size_t errlen)
 		sim_heap_free(k->mod->ctx, c->buf);
 		free(c);
 	}
-	free(j->cdp_queue);
 	return rc;
 }
 
@@ -510,6 +499,7 @@ int sim_pool_run(struct sim_launch_op *k, char *err, size_t errlen)
 	j.env.cdp_buffer = cdp_buffer_cb;
 	j.env.cdp_launch = cdp_launch_cb;
 	j.env.cdp_ctx = &j;
+	j.launched_tail = &j.launched;
 	pthread_mutex_init(&j.cdp_lock, NULL);
 	j.nblocks = (uint64_t)k->l.grid[0] * k->l.grid[1] * k->l.grid[2];
 	pthread_mutex_init(&j.err_lock, NULL);
@@ -525,5 +515,3 @@ int sim_pool_run(struct sim_launch_op *k, char *err, size_t errlen)
 	pthread_mutex_destroy(&j.cdp_lock);
 	return rc;
 }
-
-

@@ -264,32 +264,38 @@ static void cluster_complete_locked(struct ptx_cluster *cl)
 	}
 }
 
+/* A block that is a cluster of its own counts on its host thread alone: no lock (every
+ * exiting thread counts itself out, so a lock would cost each of them) */
+static void cluster_lock(struct ptx_cluster *cl)
+{
+	if (cl->nblocks > 1)
+		pthread_mutex_lock(&cl->lock);
+}
+
+static void cluster_unlock(struct ptx_cluster *cl)
+{
+	if (cl->nblocks > 1)
+		pthread_mutex_unlock(&cl->lock);
+}
+
 static void cluster_arrive(struct blk *b, struct thr *t)
 {
 	struct ptx_cluster *cl = b->cl;
-	pthread_mutex_lock(&cl->lock);
+	cluster_lock(cl);
 	t->cl_phase = atomic_load_explicit(&cl->phase, memory_order_relaxed);
 	t->cl_arrived = 1;
 	cl->arrived++;
 	cluster_complete_locked(cl);
-	pthread_mutex_unlock(&cl->lock);
+	cluster_unlock(cl);
 }
 
 static void cluster_leave(struct blk *b)
 {
 	struct ptx_cluster *cl = b->cl;
-	if (cl->nblocks == 1) {   /* a block of its own: only this thread of the host counts */
-		cl->expected--;
-		if (cl->arrived && cl->arrived >= cl->expected) {
-			cl->arrived = 0;
-			atomic_fetch_add_explicit(&cl->phase, 1, memory_order_relaxed);
-		}
-		return;
-	}
-	pthread_mutex_lock(&cl->lock);
+	cluster_lock(cl);
 	cl->expected--;
 	cluster_complete_locked(cl);
-	pthread_mutex_unlock(&cl->lock);
+	cluster_unlock(cl);
 }
 
 /* Every thread of block b that can run waits at the cluster barrier for a phase the cluster's
@@ -2759,13 +2765,7 @@ int ptx_block_run(const struct ptx_launch *l, const struct ptx_env *env, uint32_
 	if (l->mod && l->mod->reserved_smem)   /* zeroed, like the rest, past the block's own */
 		b.rsmem_base = (uint32_t)(b.shared_size - RSMEM_BYTES);
 	int rc = 0;
-	if (b.nthreads == 0 || b.nthreads > 1024) {
-		if (env->cluster) {
-			b.cl = env->cluster;
-			cluster_block_end(&b, 1);
-		}
-		return -EINVAL;
-	}
+	const int bad = b.nthreads == 0 || b.nthreads > 1024;
 	/* the block's place in its cluster; not launched in clusters, it is a cluster of one */
 	struct ptx_cluster one;
 	for (int d = 0; d < 3; d++) {
@@ -2775,11 +2775,13 @@ int ptx_block_run(const struct ptx_launch *l, const struct ptx_env *env, uint32_
 	b.crank = b.cctaid[0] + b.cdim[0] * (b.cctaid[1] + b.cdim[1] * b.cctaid[2]);
 	if (env->cluster) {
 		b.cl = env->cluster;
-		if (b.crank >= b.cl->nblocks || b.cl->shared_size != b.shared_size) {
-			cluster_block_end(&b, 1);
+		if (bad || b.crank >= b.cl->nblocks || b.cl->shared_size != b.shared_size) {
+			cluster_block_end(&b, 1);   /* (the others would wait for it) */
 			return -EINVAL;
 		}
 		b.shared = b.cl->shared[b.crank];
+	} else if (bad) {
+		return -EINVAL;
 	} else {
 		memset(&one, 0, sizeof(one));
 		pthread_mutex_init(&one.lock, NULL);

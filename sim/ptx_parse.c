@@ -761,17 +761,32 @@ struct opnd {
 	char label[128];
 };
 
-static const struct { const char *n; uint32_t what; } specials[] = {
-	{"%tid.x", FILL_TID}, {"%tid.y", FILL_TID + 1}, {"%tid.z", FILL_TID + 2},
-	{"%ntid.x", FILL_NTID}, {"%ntid.y", FILL_NTID + 1}, {"%ntid.z", FILL_NTID + 2},
-	{"%ctaid.x", FILL_CTAID}, {"%ctaid.y", FILL_CTAID + 1}, {"%ctaid.z", FILL_CTAID + 2},
-	{"%nctaid.x", FILL_NCTAID}, {"%nctaid.y", FILL_NCTAID + 1}, {"%nctaid.z", FILL_NCTAID + 2},
-	{"%laneid", FILL_LANEID}, {"%warpid", FILL_WARPID}, {"%nwarpid", FILL_NWARPID},
-	{"%smid", FILL_SMID}, {"%nsmid", FILL_NSMID}, {"%gridid", FILL_GRIDID},
-	{"%clock", FILL_CLOCK}, {"%clock64", FILL_CLOCK}, {"%globaltimer", FILL_CLOCK},
-	{"%lanemask_eq", FILL_LANEMASK_EQ}, {"%lanemask_lt", FILL_LANEMASK_LT},
-	{"%lanemask_le", FILL_LANEMASK_LE}, {"%lanemask_gt", FILL_LANEMASK_GT},
-	{"%lanemask_ge", FILL_LANEMASK_GE},
+/* Special registers: how a frame's slot is filled (what, and its argument) */
+static const struct { const char *n; uint32_t what, arg; } specials[] = {
+	{"%tid.x", FILL_TID, 0}, {"%tid.y", FILL_TID + 1, 0}, {"%tid.z", FILL_TID + 2, 0},
+	{"%ntid.x", FILL_NTID, 0}, {"%ntid.y", FILL_NTID + 1, 0}, {"%ntid.z", FILL_NTID + 2, 0},
+	{"%ctaid.x", FILL_CTAID, 0}, {"%ctaid.y", FILL_CTAID + 1, 0}, {"%ctaid.z", FILL_CTAID + 2, 0},
+	{"%nctaid.x", FILL_NCTAID, 0}, {"%nctaid.y", FILL_NCTAID + 1, 0}, {"%nctaid.z", FILL_NCTAID + 2, 0},
+	{"%laneid", FILL_LANEID, 0}, {"%warpid", FILL_WARPID, 0}, {"%nwarpid", FILL_NWARPID, 0},
+	{"%smid", FILL_SMID, 0}, {"%nsmid", FILL_NSMID, 0}, {"%gridid", FILL_GRIDID, 0},
+	{"%clock", FILL_CLOCK, 0}, {"%clock64", FILL_CLOCK, 0}, {"%globaltimer", FILL_CLOCK, 0},
+	{"%lanemask_eq", FILL_LANEMASK_EQ, 0}, {"%lanemask_lt", FILL_LANEMASK_LT, 0},
+	{"%lanemask_le", FILL_LANEMASK_LE, 0}, {"%lanemask_gt", FILL_LANEMASK_GT, 0},
+	{"%lanemask_ge", FILL_LANEMASK_GE, 0},
+	/* thread-block clusters (each block is a cluster of one unless launched in clusters) */
+	{"%cluster_ctaid.x", FILL_CLUSTER, CL_CTAID}, {"%cluster_ctaid.y", FILL_CLUSTER, CL_CTAID + 1},
+	{"%cluster_ctaid.z", FILL_CLUSTER, CL_CTAID + 2}, {"%cluster_nctaid.x", FILL_CLUSTER, CL_NCTAID},
+	{"%cluster_nctaid.y", FILL_CLUSTER, CL_NCTAID + 1}, {"%cluster_nctaid.z", FILL_CLUSTER, CL_NCTAID + 2},
+	{"%clusterid.x", FILL_CLUSTER, CL_ID}, {"%clusterid.y", FILL_CLUSTER, CL_ID + 1},
+	{"%clusterid.z", FILL_CLUSTER, CL_ID + 2}, {"%nclusterid.x", FILL_CLUSTER, CL_NID},
+	{"%nclusterid.y", FILL_CLUSTER, CL_NID + 1}, {"%nclusterid.z", FILL_CLUSTER, CL_NID + 2},
+	{"%cluster_ctarank", FILL_CLUSTER, CL_RANK}, {"%cluster_nctarank", FILL_CLUSTER, CL_NRANK},
+	{"%is_explicit_cluster", FILL_CLUSTER, CL_EXPLICIT},
+	/* the block's reserved shared memory: where it begins and ends, its size, and the
+	 * offsets of its two parts (cooperative groups' multi-warp scratch is at _1) */
+	{"%reserved_smem_offset_begin", FILL_RSMEM, RSMEM_BEGIN}, {"%reserved_smem_offset_end", FILL_RSMEM, RSMEM_END},
+	{"%reserved_smem_offset_cap", FILL_RSMEM, RSMEM_CAP}, {"%reserved_smem_offset_0", FILL_RSMEM, RSMEM_OFF0},
+	{"%reserved_smem_offset_1", FILL_RSMEM, RSMEM_OFF1},
 };
 
 static uint32_t const_slot(struct P *P, uint64_t v) { return new_slot(P, K_U64, v); }
@@ -812,34 +827,9 @@ static int ident_slot(struct P *P, const struct tok *t, uint32_t *slot)
 	if (i < 0) {
 		for (size_t k = 0; k < sizeof(specials) / sizeof(specials[0]); k++)
 			if (tok_is(t, specials[k].n)) {
-				*slot = new_fill(P, specials[k].what, 0);
-				return 0;
-			}
-		/* thread-block clusters (each block is a cluster of one unless launched in clusters) */
-		static const struct { const char *n; uint32_t what; } clregs[] = {
-			{"%cluster_ctaid.x", CL_CTAID}, {"%cluster_ctaid.y", CL_CTAID + 1}, {"%cluster_ctaid.z", CL_CTAID + 2},
-			{"%cluster_nctaid.x", CL_NCTAID}, {"%cluster_nctaid.y", CL_NCTAID + 1},
-			{"%cluster_nctaid.z", CL_NCTAID + 2}, {"%clusterid.x", CL_ID}, {"%clusterid.y", CL_ID + 1},
-			{"%clusterid.z", CL_ID + 2}, {"%nclusterid.x", CL_NID}, {"%nclusterid.y", CL_NID + 1},
-			{"%nclusterid.z", CL_NID + 2}, {"%cluster_ctarank", CL_RANK}, {"%cluster_nctarank", CL_NRANK},
-			{"%is_explicit_cluster", CL_EXPLICIT},
-		};
-		for (size_t k = 0; k < sizeof(clregs) / sizeof(clregs[0]); k++)
-			if (tok_is(t, clregs[k].n)) {
-				*slot = new_fill(P, FILL_CLUSTER, clregs[k].what);
-				return 0;
-			}
-		/* the block's reserved shared memory: where it begins and ends, its size, and the
-		 * offsets of its two parts (cooperative groups' multi-warp scratch is at _1) */
-		static const struct { const char *n; uint32_t what; } rsmem[] = {
-			{"%reserved_smem_offset_begin", RSMEM_BEGIN}, {"%reserved_smem_offset_end", RSMEM_END},
-			{"%reserved_smem_offset_cap", RSMEM_CAP}, {"%reserved_smem_offset_0", RSMEM_OFF0},
-			{"%reserved_smem_offset_1", RSMEM_OFF1},
-		};
-		for (size_t k = 0; k < sizeof(rsmem) / sizeof(rsmem[0]); k++)
-			if (tok_is(t, rsmem[k].n)) {
-				P->m->reserved_smem = 1;
-				*slot = new_fill(P, FILL_RSMEM, rsmem[k].what);
+				if (specials[k].what == FILL_RSMEM)
+					P->m->reserved_smem = 1;   /* (its blocks get the region) */
+				*slot = new_fill(P, specials[k].what, specials[k].arg);
 				return 0;
 			}
 		/* %envreg0..31: the driver's per-launch environment (cooperative groups read
@@ -3227,6 +3217,16 @@ static int find_func(struct P *P, const char *s, size_t n)
 	}
 }
 
+/* Puts entry e (function index + 1) into table h of cap entries, by its function's name. */
+static void fhash_put(const struct P *P, uint32_t *h, uint32_t cap, uint32_t e)
+{
+	const char *name = P->m->funcs[e - 1].name;
+	uint32_t b = hstr(name, strlen(name)) & (cap - 1);
+	while (h[b])
+		b = (b + 1) & (cap - 1);
+	h[b] = e;
+}
+
 /* Enters function idx into the hash (at most half full). 0 or -ENOMEM. */
 static int func_hash_add(struct P *P, uint32_t idx)
 {
@@ -3236,22 +3236,13 @@ static int func_hash_add(struct P *P, uint32_t idx)
 		if (!h)
 			return -ENOMEM;
 		for (uint32_t i = 0; i < P->fcap; i++)
-			if (P->fhash[i]) {
-				const char *name = P->m->funcs[P->fhash[i] - 1].name;
-				uint32_t b = hstr(name, strlen(name)) & (cap - 1);
-				while (h[b])
-					b = (b + 1) & (cap - 1);
-				h[b] = P->fhash[i];
-			}
+			if (P->fhash[i])
+				fhash_put(P, h, cap, P->fhash[i]);
 		free(P->fhash);
 		P->fhash = h;
 		P->fcap = cap;
 	}
-	const char *name = P->m->funcs[idx].name;
-	uint32_t b = hstr(name, strlen(name)) & (P->fcap - 1);
-	while (P->fhash[b])
-		b = (b + 1) & (P->fcap - 1);
-	P->fhash[b] = idx + 1;
+	fhash_put(P, P->fhash, P->fcap, idx + 1);
 	return 0;
 }
 
@@ -3526,6 +3517,7 @@ static int parse_module(struct P *P)
 		if (m->calls[i].indirect)
 			continue;
 		const struct ptx_func *c = &m->funcs[m->calls[i].callee];
+		uint32_t cdp;
 		/* device printf: int vprintf(const char *format, void *args), as CUDA declares it */
 		if (!c->defined && !strcmp(c->name, "vprintf") && c->nparams == 2 && c->param_size[0] == 8 &&
 		    c->param_size[1] == 8 && c->ret_size == 4)
@@ -3545,8 +3537,8 @@ static int parse_module(struct P *P)
 		else if (!c->defined && !strcmp(c->name, "cudaGraphSetConditional") && c->nparams == 2 &&
 			 c->param_size[0] == 8 && c->param_size[1] == 4 && c->ret_size == 0)
 			m->calls[i].builtin = PTX_BUILTIN_SETCOND;
-		else if (!c->defined && (m->calls[i].builtin = cdp_builtin(c)) != PTX_BUILTIN_NONE)
-			;
+		else if (!c->defined && (cdp = cdp_builtin(c)) != PTX_BUILTIN_NONE)
+			m->calls[i].builtin = cdp;
 		else if (!c->defined)
 			return perr(P, -ENOTSUP, m->calls[i].line, "call to external function '%s', which "
 			            "the simulator does not provide (it has vprintf, malloc, free, __assertfail, "
