@@ -97,7 +97,6 @@ struct search {
 	int found;
 };
 
-/* The PTX texts of one file's relocatable fatbins (NULL when it has none; *n of them). */
 /*
  * 1 when ptx is the device runtime (libcudadevrt, which nvcc links into programs using
  * dynamic parallelism): the text that defines __cudaCDP2LaunchDeviceV2, over system calls of
@@ -117,6 +116,8 @@ static int device_runtime(const char *ptx)
 	return 0;
 }
 
+/* The PTX texts of one file's relocatable fatbins (NULL when it has none; *n of them), the
+ * device runtime's left out unless with_runtime. */
 static char **file_ptx(const char *path, size_t *n, int with_runtime)
 {
 	size_t len = 0;
@@ -393,8 +394,9 @@ static CUresult link_inputs(const struct rdc_inputs *in, void **image, size_t *l
  * Images no file has the PTX of, or whose objects' PTX the linker refused, remembered: listing
  * an image's functions means decompressing its SASS (60 MB of fatbin for NCCL's kernels),
  * linking NCCL's objects takes seconds, and a program may load the same image dozens of times
- * (NCCL did 40, relinking each time while the link failed). An image is known by its length and a hash of its bytes (not its address: memory
- * is reused), and the answer holds while the process has the same number of files loaded.
+ * (NCCL did 40, relinking each time while the link failed). An image is known by its length
+ * and a hash of its bytes (not its address: memory is reused), and the answer holds while the
+ * process has the same number of files loaded.
  */
 #define MISSES 16
 static struct miss {
