@@ -400,8 +400,7 @@ static int cdp_run(struct job *j, int rc, char *err, size_t errlen)
 			rc = -EINVAL;
 			break;
 		}
-		if (!g[0] || !g[1] || !g[2] || !b[0] || !b[1] || !b[2] || g[1] > 65535 || g[2] > 65535 ||
-		    (uint64_t)b[0] * b[1] * b[2] > (c->fn->max_ntid ? c->fn->max_ntid : 1024)) {
+		if (!sim_launch_shape_ok(c->fn, g, b)) {
 			snprintf(err, errlen, "a kernel launched %s from a kernel with a grid (%u,%u,%u) or block "
 			         "(%u,%u,%u) it cannot have", c->fn->name, g[0], g[1], g[2], b[0], b[1], b[2]);
 			rc = -EINVAL;

@@ -660,6 +660,12 @@ CUresult cuOccupancyMaxActiveClusters(int *numClusters, CUfunction func, const C
 
 /* ---- launches ---- */
 
+int sim_launch_shape_ok(const struct ptx_func *fn, const unsigned g[3], const unsigned b[3])
+{
+	return g[0] && g[1] && g[2] && b[0] && b[1] && b[2] && g[1] <= 65535 && g[2] <= 65535 && b[0] <= 1024 &&
+	       b[1] <= 1024 && b[2] <= 64 && (uint64_t)b[0] * b[1] * b[2] <= (fn->max_ntid ? fn->max_ntid : 1024);
+}
+
 /* A launch of f checked and made into a stream operation, not yet queued; f must be of context c. */
 static CUresult kernel_op(struct sim_ctx *c, struct sim_func *f, const unsigned g[3], const unsigned b[3],
 			  unsigned shmem, void **params, void **extra, int cooperative, const unsigned *cluster,
@@ -667,10 +673,7 @@ static CUresult kernel_op(struct sim_ctx *c, struct sim_func *f, const unsigned 
 {
 	if (f->mod->ctx != c)
 		return CUDA_ERROR_INVALID_CONTEXT;
-	if (!g[0] || !g[1] || !g[2] || !b[0] || !b[1] || !b[2] || g[1] > 65535 || g[2] > 65535 ||
-	    b[0] > 1024 || b[1] > 1024 || b[2] > 64)
-		return CUDA_ERROR_INVALID_VALUE;
-	if ((uint64_t)b[0] * b[1] * b[2] > (uint64_t)max_threads(f))
+	if (!sim_launch_shape_ok(f->fn, g, b))
 		return CUDA_ERROR_INVALID_VALUE;
 	if (shmem > (unsigned)f->max_dyn_shared || f->fn->shared_static + (uint64_t)shmem > (uint64_t)g_cc.shared_optin)
 		return CUDA_ERROR_INVALID_VALUE;

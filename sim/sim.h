@@ -334,6 +334,9 @@ void sim_op_run(struct sim_stream *s, struct sim_op *op);
 /* ---- launches (exec.c) ---- */
 int sim_pool_run(struct sim_launch_op *k, char *err, size_t errlen);
 extern _Atomic uint64_t g_insn_count;
+/* 1 when a launch of fn may have grid g and block b (the device's limits, fn's .maxntid):
+ * the host's launches and those kernels make (module.c). */
+int sim_launch_shape_ok(const struct ptx_func *fn, const unsigned g[3], const unsigned b[3]);
 /* The instruction budget of a block and of a launch (VGPU_SIM_WATCHDOG_INSNS; 0: none). */
 uint64_t sim_watchdog_insns(void);
 
