@@ -325,7 +325,7 @@ static int attr_value(CUdevice_attribute a, int dev, int *ok)
 	case CU_DEVICE_ATTRIBUTE_WARP_SIZE: return 32;
 	case CU_DEVICE_ATTRIBUTE_MAX_PITCH: return 2147483647;
 	case CU_DEVICE_ATTRIBUTE_MAX_REGISTERS_PER_BLOCK: return 65536;
-	case CU_DEVICE_ATTRIBUTE_CLOCK_RATE: return 1500000;
+	case CU_DEVICE_ATTRIBUTE_CLOCK_RATE: return PTX_CLOCK_KHZ;
 	case CU_DEVICE_ATTRIBUTE_TEXTURE_ALIGNMENT: return 512;
 	case CU_DEVICE_ATTRIBUTE_GPU_OVERLAP: return 1;
 	case CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT: return SM_COUNT;
@@ -470,7 +470,7 @@ CUresult cuDeviceGetProperties(CUdevprop *p, CUdevice dev)
 	p->SIMDWidth = 32;
 	p->memPitch = 2147483647;
 	p->regsPerBlock = 65536;
-	p->clockRate = 1500000;
+	p->clockRate = PTX_CLOCK_KHZ;
 	p->textureAlign = 512;
 	return CUDA_SUCCESS;
 }

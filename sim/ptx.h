@@ -39,10 +39,13 @@ struct ptx_insn {
 /* How a frame slot is filled when a frame is created (special registers, local symbols). */
 struct ptx_fill { uint32_t slot; uint32_t what; uint64_t arg; };
 enum { FILL_TID, FILL_NTID = 3, FILL_CTAID = 6, FILL_NCTAID = 9, FILL_LANEID = 12, FILL_WARPID,
-       FILL_NWARPID, FILL_SMID, FILL_NSMID, FILL_GRIDID, FILL_CLOCK, FILL_LOCAL, FILL_DYNSHARED,
+       FILL_NWARPID, FILL_SMID, FILL_NSMID, FILL_GRIDID, FILL_LOCAL, FILL_DYNSHARED,
        FILL_LANEMASK_EQ, FILL_LANEMASK_LT, FILL_LANEMASK_LE, FILL_LANEMASK_GT, FILL_LANEMASK_GE,
        FILL_ENVREG /* arg: the register's number */,
-       FILL_RSMEM /* arg: RSMEM_* */, FILL_CLUSTER /* arg: CL_* */ };
+       FILL_RSMEM /* arg: RSMEM_* */, FILL_CLUSTER /* arg: CL_* */, FILL_SMEM /* arg: SMEM_* */ };
+/* %dynamic_smem_size, %total_smem_size (static and dynamic), %aggr_smem_size (the block's
+ * whole shared memory, the reserved region included) */
+enum { SMEM_DYNAMIC, SMEM_TOTAL, SMEM_AGGR };
 /* Cluster registers: %cluster_ctaid.{x,y,z}, %cluster_nctaid, %clusterid, %nclusterid (three
  * each), %cluster_ctarank, %cluster_nctarank, %is_explicit_cluster. */
 enum { CL_CTAID = 0, CL_NCTAID = 3, CL_ID = 6, CL_NID = 9, CL_RANK = 12, CL_NRANK, CL_EXPLICIT };
@@ -75,6 +78,10 @@ struct ptx_call {
 	uint32_t line;      /* of the call, for messages */
 	uint32_t builtin;   /* PTX_BUILTIN_*: an external function the simulator provides */
 };
+
+/* The simulated device's clock rate (CU_DEVICE_ATTRIBUTE_CLOCK_RATE), at which a kernel's
+ * %clock64 advances. */
+#define PTX_CLOCK_KHZ 1500000
 
 /* The most shared memory a module may declare statically: what the largest capability lets a
  * block opt in to (227 KiB); a launch checks the device's own (VGPU_SIM_CC). */

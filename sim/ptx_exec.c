@@ -541,11 +541,9 @@ static uint64_t fill_value(const struct blk *b, const struct thr *t, const struc
 	case FILL_GRIDID: return 1;
 	case FILL_ENVREG:   /* a cooperative launch's grid workspace: high half in 1, low in 2 */
 		return f->arg == 1 ? l->grid_ws >> 32 : f->arg == 2 ? l->grid_ws & 0xffffffffu : 0;
-	case FILL_CLOCK: {
-		struct timespec ts;
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-	}
+	case FILL_SMEM:
+		return f->arg == SMEM_DYNAMIC ? l->shared_dyn : f->arg == SMEM_TOTAL ?
+		       (uint64_t)b->dyn_base + l->shared_dyn : b->shared_size;
 	case FILL_LOCAL: return fr->local_base + f->arg;
 	case FILL_DYNSHARED: return b->dyn_base;
 	case FILL_CLUSTER: {
@@ -669,6 +667,26 @@ __attribute__((noinline)) static int cdp_call(struct blk *b, struct thr *t, cons
 	return 0;
 }
 
+/* Local memory per thread, all its frames and alloca's together. */
+#define LOCAL_MAX (256u << 10)
+
+/* Grows thread t's stack to hold need bytes (zeroed when new). 0 or -ENOMEM. */
+static int local_reserve(struct thr *t, uint64_t need)
+{
+	if (need <= t->local_cap)
+		return 0;
+	uint32_t nc = t->local_cap ? t->local_cap : 256;
+	while (nc < need)
+		nc *= 2;
+	uint8_t *nl = realloc(t->local, nc);
+	if (!nl)
+		return -ENOMEM;
+	memset(nl + t->local_cap, 0, nc - t->local_cap);
+	t->local = nl;
+	t->local_cap = nc;
+	return 0;
+}
+
 /* Creates a frame for fn on thread t (local memory from the thread's stack). */
 static size_t frame_bytes(const struct ptx_func *fn)
 {
@@ -694,24 +712,10 @@ static struct frame *frame_new(struct blk *b, struct thr *t, const struct ptx_fu
 	uint32_t base = (t->local_top + 15) & ~15u;
 	if (fn->local_size) {
 		uint64_t need = (uint64_t)base + fn->local_size;
-		if (need > (256u << 10)) {    /* 256 KiB of local memory per thread, all frames */
+		if (need > LOCAL_MAX || local_reserve(t, need)) {
 			if (fr->heap)
 				free(fr);
 			return NULL;
-		}
-		if (need > t->local_cap) {
-			uint32_t nc = t->local_cap ? t->local_cap : 256;
-			while (nc < need)
-				nc *= 2;
-			uint8_t *nl = realloc(t->local, nc);
-			if (!nl) {
-				if (fr->heap)
-					free(fr);
-				return NULL;
-			}
-			memset(nl + t->local_cap, 0, nc - t->local_cap);
-			t->local = nl;
-			t->local_cap = nc;
 		}
 		t->local_top = (uint32_t)need;
 	}
@@ -1010,6 +1014,27 @@ static uint64_t do_atom(const struct ptx_insn *in, uint8_t *p, uint64_t v, uint6
 	return old;
 }
 
+/* 128-bit exchange and compare-and-swap (two slots each: low half first), atomic with respect
+ * to each other: under one of a set of locks chosen by the address. */
+static void atom128(const struct ptx_insn *in, uint8_t *p, uint64_t *d, const uint64_t *v, const uint64_t *c)
+{
+	static atomic_flag locks[64];
+	atomic_flag *l = &locks[((uintptr_t)p >> 4) & 63];
+	while (atomic_flag_test_and_set_explicit(l, memory_order_acquire))
+		sched_yield();
+	uint64_t old[2], nw[2] = {v[0], v[1]};
+	memcpy(old, p, 16);
+	if ((in->mod & 0x7f) == AT_CAS) {
+		nw[0] = c[0];
+		nw[1] = c[1];
+	}
+	if ((in->mod & 0x7f) != AT_CAS || (old[0] == v[0] && old[1] == v[1]))
+		memcpy(p, nw, 16);
+	atomic_flag_clear_explicit(l, memory_order_release);
+	d[0] = old[0];
+	d[1] = old[1];
+}
+
 #define C(o, k) ((o) << 4 | (k))
 #define RD r[in->o[0]]
 #define RA r[in->o[1]]
@@ -1072,6 +1097,27 @@ static inline int64_t sar64(int64_t a, uint32_t b) { return a >> (b >= 64 ? 63 :
 #define SDIV(a, b, MIN) ((b) == 0 ? -1 : ((a) == (MIN) && (b) == -1) ? (a) : (a) / (b))
 #define SREM(a, b, MIN) ((b) == 0 ? (a) : ((a) == (MIN) && (b) == -1) ? 0 : (a) % (b))
 
+/* fns.b32: the position of the |offset|-th set bit of mask counting from bit base (base
+ * included), towards the top for a positive offset, the bottom for a negative one; offset 0
+ * asks whether bit base itself is set. 0xffffffff when there is none (cooperative groups'
+ * coalesced shuffles find their source lanes so). */
+static uint32_t fns(uint32_t mask, uint32_t base, int32_t offset)
+{
+	if (base > 31)
+		return 0xffffffffu;
+	if (offset == 0)
+		return (mask >> base & 1) ? base : 0xffffffffu;
+	int inc = offset > 0 ? 1 : -1;
+	uint32_t left = offset > 0 ? (uint32_t)offset - 1 : (uint32_t)(-(int64_t)offset) - 1;
+	for (int pos = (int)base; pos >= 0 && pos < 32; pos += inc)
+		if (mask >> pos & 1) {
+			if (!left)
+				return (uint32_t)pos;
+			left--;
+		}
+	return 0xffffffffu;
+}
+
 /* bmsk: a mask of width b from bit a; .clamp bounds both at 32, .wrap takes them mod 32 */
 static uint32_t bmsk(uint32_t a, uint32_t b, int clamp)
 {
@@ -1120,10 +1166,24 @@ static uint32_t vabsdiff4(uint32_t a, uint32_t b, uint32_t c, unsigned mod)
 	return mod & DP_HI ? c + sum : d;
 }
 
-static uint32_t prmt(uint32_t a, uint32_t b, uint32_t s)
+static uint32_t prmt(uint32_t a, uint32_t b, uint32_t s, int mode)
 {
 	uint64_t src = (uint64_t)b << 32 | a;
 	uint32_t d = 0;
+	if (mode != PRMT_DEFAULT) {
+		/* the byte of b:a each of d's bytes takes (d.b0 first), by s's low two bits */
+		static const uint8_t pick[6][4][4] = {
+			{{0, 1, 2, 3}, {1, 2, 3, 4}, {2, 3, 4, 5}, {3, 4, 5, 6}},   /* f4e */
+			{{0, 7, 6, 5}, {1, 0, 7, 6}, {2, 1, 0, 7}, {3, 2, 1, 0}},   /* b4e */
+			{{0, 0, 0, 0}, {1, 1, 1, 1}, {2, 2, 2, 2}, {3, 3, 3, 3}},   /* rc8 */
+			{{0, 1, 2, 3}, {1, 1, 2, 3}, {2, 2, 2, 3}, {3, 3, 3, 3}},   /* ecl */
+			{{0, 0, 0, 0}, {0, 1, 1, 1}, {0, 1, 2, 2}, {0, 1, 2, 3}},   /* ecr */
+			{{0, 1, 0, 1}, {2, 3, 2, 3}, {0, 1, 0, 1}, {2, 3, 2, 3}},   /* rc16 */
+		};
+		for (int i = 0; i < 4; i++)
+			d |= (uint32_t)(src >> (8 * pick[mode - 1][s & 3][i]) & 0xff) << (8 * i);
+		return d;
+	}
 	for (int i = 0; i < 4; i++) {
 		uint32_t sel = (s >> (4 * i)) & 0xf;
 		uint32_t byte = (uint32_t)(src >> (8 * (sel & 7))) & 0xff;
@@ -1295,8 +1355,24 @@ static int run_thread(struct blk *b, struct thr *t)
 			RD = v & mask_of(bits / 8);
 			break;
 		}
-		case C(OP_PRMT, K_U32): RD = prmt((uint32_t)RA, (uint32_t)RB, (uint32_t)RC); break;
+		case C(OP_PRMT, K_U32): RD = prmt((uint32_t)RA, (uint32_t)RB, (uint32_t)RC, in->mod); break;
+		case C(OP_MUL24, K_U32): case C(OP_MUL24, K_S32): {
+			int64_t x = in->kind == K_S32 ? (int64_t)((int32_t)((uint32_t)RA << 8) >> 8) : (int64_t)(RA & 0xffffff);
+			int64_t y = in->kind == K_S32 ? (int64_t)((int32_t)((uint32_t)RB << 8) >> 8) : (int64_t)(RB & 0xffffff);
+			uint64_t p = (uint64_t)(x * y);
+			RD = (uint32_t)(((in->mod & M24_HI) ? p >> 16 : p) + ((in->mod & M24_MAD) ? (uint32_t)RC : 0));
+			break;
+		}
+		case C(OP_TESTP, K_F32): case C(OP_TESTP, K_F64): {
+			double v = in->kind == K_F32 ? (double)f32(RA) : f64(RA);
+			int c = in->kind == K_F32 ? fpclassify(f32(RA)) : fpclassify(v);
+			RD = in->mod == TP_FINITE ? isfinite(v) : in->mod == TP_INFINITE ? isinf(v) :
+			     in->mod == TP_NUMBER ? !isnan(v) : in->mod == TP_NOTANUMBER ? isnan(v) :
+			     in->mod == TP_NORMAL ? c == FP_NORMAL : c == FP_SUBNORMAL;
+			break;
+		}
 		case C(OP_BMSK, K_U32): RD = bmsk((uint32_t)RA, (uint32_t)RB, in->mod); break;
+		case C(OP_FNS, K_U32): RD = fns((uint32_t)RA, (uint32_t)RB, (int32_t)RC); break;
 		/* sad: c plus |a - b| */
 		case C(OP_SAD, K_U32): RD = (uint32_t)((uint32_t)RC + ((uint32_t)RA > (uint32_t)RB ? (uint32_t)RA - (uint32_t)RB
 								     : (uint32_t)RB - (uint32_t)RA)); break;
@@ -1339,6 +1415,20 @@ static int run_thread(struct blk *b, struct thr *t)
 		case C(OP_SIN, K_F32): RD = pf32(sinf(f32(RA))); break;
 		case C(OP_COS, K_F32): RD = pf32(cosf(f32(RA))); break;
 		case C(OP_TANH, K_F32): RD = pf32(tanhf(f32(RA))); break;
+		/* tanh.approx and ex2.approx of halves and bfloat16s, one or a pair (cuda_fp16.h's
+		 * htanh_approx, h2tanh_approx): the float function, rounded once */
+		case C(OP_TANH, K_F16): RD = d2h(tanhf((float)h2d(RA))); break;
+		case C(OP_EX2, K_F16): RD = d2h(exp2f((float)h2d(RA))); break;
+		case C(OP_TANH, K_BF16): RD = d2b(tanhf((float)b2d(RA)), 0); break;
+		case C(OP_EX2, K_BF16): RD = d2b(exp2f((float)b2d(RA)), 0); break;
+		case C(OP_TANH, K_F16X2): RD = d2h(tanhf((float)h2d(RA))) | d2h(tanhf((float)h2d(RA >> 16))) << 16; break;
+		case C(OP_EX2, K_F16X2): RD = d2h(exp2f((float)h2d(RA))) | d2h(exp2f((float)h2d(RA >> 16))) << 16; break;
+		case C(OP_TANH, K_BF16X2):
+			RD = d2b(tanhf((float)b2d(RA)), 0) | d2b(tanhf((float)b2d(RA >> 16)), 0) << 16;
+			break;
+		case C(OP_EX2, K_BF16X2):
+			RD = d2b(exp2f((float)b2d(RA)), 0) | d2b(exp2f((float)b2d(RA >> 16)), 0) << 16;
+			break;
 		case C(OP_COPYSIGN, K_F32): RD = pf32(copysignf(f32(RB), f32(RA))); break;
 		case C(OP_COPYSIGN, K_F64): RD = pf64(copysign(f64(RB), f64(RA))); break;
 		case C(OP_MOV, K_F16): case C(OP_MOV, K_F16X2): case C(OP_MOV, K_BF16): case C(OP_MOV, K_BF16X2):
@@ -1564,10 +1654,14 @@ slow:
 		case OP_ATOM: {
 			uint64_t a = r[in->o[4]] + (uint64_t)in->imm;
 			uint8_t *p = mem_ptr(b, t, in->kind2, a, in->size, 1);
-			if (unlikely(!p) || (a & (in->size - 1))) {
+			if (unlikely(!p) || (a & ((in->mod2 > in->size ? in->mod2 : in->size) - 1))) {
 				rc = p ? -EILSEQ : -EFAULT;
 				fault(b, t, in, rc, p ? "misaligned address: atomic on" : "illegal address: atomic on", a);
 				goto out;
+			}
+			if (unlikely(in->size == 16)) {
+				atom128(in, p, &r[in->o[0]], &r[in->o[1]], &r[in->o[2]]);
+				break;
 			}
 			uint64_t old = do_atom(in, p, RA, RB);
 			RD = old;
@@ -1805,6 +1899,37 @@ slow:
 		case OP_FP8:
 			r[in->o[0]] = do_fp8(in, r[in->o[1]], r[in->o[2]]);
 			break;
+		case OP_CLOCK: {
+			struct timespec ts;
+			clock_gettime(CLOCK_MONOTONIC, &ts);
+			uint64_t ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+			uint64_t cyc = (uint64_t)((unsigned __int128)ns * PTX_CLOCK_KHZ / 1000000);
+			RD = in->mod == CLK_CYCLES ? cyc : in->mod == CLK_CYCLES32 ? (uint32_t)cyc :
+			     in->mod == CLK_NS ? ns : in->mod == CLK_NS_LO ? (uint32_t)ns : ns >> 32;
+			break;
+		}
+		case OP_STACK:
+			if (in->mod == STK_SAVE) {
+				RD = t->local_top;
+			} else if (in->mod == STK_RESTORE) {
+				/* back to where the stack ended before: the thread's own memory only */
+				if (RA > t->local_top) {
+					fault(b, t, in, -EINVAL, "stackrestore past the stack's end, to", RA);
+					rc = -EINVAL;
+					goto out;
+				}
+				t->local_top = (uint32_t)RA;
+			} else {
+				uint64_t al = (uint64_t)in->imm, base = ((uint64_t)t->local_top + al - 1) & ~(al - 1);
+				if (RA > LOCAL_MAX || base + RA > LOCAL_MAX || local_reserve(t, base + RA)) {
+					fault(b, t, in, -EFAULT, "stack overflow: alloca of bytes", RA);
+					rc = -EFAULT;
+					goto out;
+				}
+				t->local_top = (uint32_t)(base + RA);
+				RD = base;
+			}
+			break;
 		case OP_CLUSTER:
 			switch (in->mod) {
 			case CLOP_ARRIVE:
@@ -1951,29 +2076,30 @@ struct wfrag {
 
 static struct wfrag wm_frag(int frag, int shape, int kind)
 {
-	static const uint8_t dims[4][3] = {{16, 16, 16}, {32, 8, 16}, {8, 32, 16}, {16, 16, 8}};   /* M, N, K */
+	static const uint8_t dims[5][3] = {{16, 16, 16}, {32, 8, 16}, {8, 32, 16}, {16, 16, 8}, {8, 8, 4}};   /* M, N, K */
 	const uint8_t *d = dims[shape];
 	struct wfrag f = {.kind = kind};
 	f.rows = frag == WM_LOAD_B ? d[2] : d[0];
 	f.cols = frag == WM_LOAD_A ? d[2] : d[1];
-	f.ebits = kind == K_F16 || kind == WM_K_BF16 ? 16 : kind == K_S8 || kind == K_U8 ? 8 : 32;
-	f.epr = 32 / f.ebits;
+	f.ebits = kind == K_F16 || kind == WM_K_BF16 ? 16 : kind == K_S8 || kind == K_U8 ? 8 : kind == K_F64 ? 64 : 32;
+	f.epr = f.ebits >= 32 ? 1 : 32 / f.ebits;
 	f.nregs = (uint32_t)wm_nregs(frag, shape, kind);
 	return f;
 }
 
 /* Element e's bits (zero-extended) from the lanes' registers. */
-static uint32_t wm_bits(const struct thr *lanes, const struct wfrag *f, uint32_t first, uint32_t e)
+static uint64_t wm_bits(const struct thr *lanes, const struct wfrag *f, uint32_t first, uint32_t e)
 {
 	uint32_t per = f->nregs * f->epr, idx = e % per;
-	uint64_t v = lanes[e / per].fr->r[first + idx / f->epr] >> (f->ebits * (idx % f->epr));
-	return f->ebits == 32 ? (uint32_t)v : (uint32_t)v & ((1u << f->ebits) - 1);
+	uint64_t v = lanes[e / per].fr->r[first + idx / f->epr] >> (f->ebits >= 32 ? 0 : f->ebits * (idx % f->epr));
+	return f->ebits == 64 ? v : f->ebits == 32 ? (uint32_t)v : (uint32_t)v & ((1u << f->ebits) - 1);
 }
 
 static double wm_get(const struct thr *lanes, const struct wfrag *f, uint32_t first, uint32_t e)
 {
-	uint32_t v = wm_bits(lanes, f, first, e);
+	uint64_t v = wm_bits(lanes, f, first, e);
 	switch (f->kind) {
+	case K_F64: return f64(v);
 	case K_F16: return h2d(v);
 	case WM_K_BF16: return (double)f32((uint64_t)v << 16);
 	case WM_K_TF32: return (double)f32(v & ~0x1fffu);   /* the multiplier reads 10 mantissa bits */
@@ -1985,14 +2111,14 @@ static double wm_get(const struct thr *lanes, const struct wfrag *f, uint32_t fi
 }
 
 /* Element values (bits of each element) into every lane's registers. */
-static void wm_put(struct thr *lanes, const struct wfrag *f, uint32_t first, const uint32_t *bits)
+static void wm_put(struct thr *lanes, const struct wfrag *f, uint32_t first, const uint64_t *bits)
 {
 	uint32_t per = f->nregs * f->epr, n = f->rows * f->cols;
 	for (uint32_t l = 0; l < 32; l++)
 		for (uint32_t k = 0; k < f->nregs; k++) {
 			uint64_t v = 0;
 			for (uint32_t h = 0; h < f->epr; h++)
-				v |= (uint64_t)bits[(l * per + k * f->epr + h) % n] << (f->ebits * h);
+				v |= bits[(l * per + k * f->epr + h) % n] << (f->ebits >= 32 ? 0 : f->ebits * h);
 			lanes[l].fr->r[first + k] = v;
 		}
 }
@@ -2399,7 +2525,7 @@ static int wmma_resolve(struct blk *b, struct thr *lanes, uint32_t nl, struct th
 		}
 	}
 	int op = in->mod;
-	uint32_t bits[512];
+	uint64_t bits[512];
 	if (op == WM_MMA_SYNC) {
 		mma_sync_run(lanes, in);
 	} else if (op == WM_LDMATRIX || op == WM_STMATRIX) {
@@ -2407,7 +2533,7 @@ static int wmma_resolve(struct blk *b, struct thr *lanes, uint32_t nl, struct th
 		if (rc < 0)
 			return rc;
 	} else if (op == WM_MMA) {
-		int ak = (in->mod2 & WM_BF16) ? WM_K_BF16 : (in->mod2 & WM_TF32) ? WM_K_TF32 :
+		int ak = in->kind == K_F64 ? K_F64 : (in->mod2 & WM_BF16) ? WM_K_BF16 : (in->mod2 & WM_TF32) ? WM_K_TF32 :
 			 !(in->mod2 & WM_INT_A) ? K_F16 : (in->mod2 & WM_U8) ? K_U8 : K_S8;
 		struct wfrag fa = wm_frag(WM_LOAD_A, in->size, ak), fb = wm_frag(WM_LOAD_B, in->size, ak);
 		struct wfrag fc = wm_frag(WM_LOAD_C, in->size, in->kind2), fd = wm_frag(WM_LOAD_C, in->size, in->kind);
@@ -2420,10 +2546,13 @@ static int wmma_resolve(struct blk *b, struct thr *lanes, uint32_t nl, struct th
 			for (uint32_t j = 0; j < fd.cols; j++) {
 				/* exact: halves' products and 8-bit integers' sums fit a double */
 				double acc = wm_get(lanes, &fc, in->o[3], i * fc.cols + j);
-				for (uint32_t k = 0; k < fa.cols; k++)
-					acc += ma[i * fa.cols + k] * mb[k * fb.cols + j];
-				uint32_t v;
-				if (fd.kind == K_S32) {
+				for (uint32_t k = 0; k < fa.cols; k++)   /* doubles: a fused multiply-add each */
+					acc = fd.kind == K_F64 ? fma(ma[i * fa.cols + k], mb[k * fb.cols + j], acc) :
+					      acc + ma[i * fa.cols + k] * mb[k * fb.cols + j];
+				uint64_t v;
+				if (fd.kind == K_F64) {
+					v = pf64(acc);
+				} else if (fd.kind == K_S32) {
 					if (in->mod2 & WM_SATF)
 						acc = acc > 2147483647.0 ? 2147483647.0 : acc < -2147483648.0 ? -2147483648.0 : acc;
 					v = (uint32_t)(uint64_t)(int64_t)acc;   /* wraps without .satfinite */
@@ -2461,7 +2590,7 @@ static int wmma_resolve(struct blk *b, struct thr *lanes, uint32_t nl, struct th
 				return -EFAULT;
 			}
 			if (st) {
-				uint32_t v = wm_bits(lanes, &f, in->o[0], e);
+				uint64_t v = wm_bits(lanes, &f, in->o[0], e);
 				memcpy(p, &v, esz);
 			} else {
 				bits[e] = 0;

@@ -15,7 +15,7 @@ enum ptx_op {
 	OP_CADD, OP_CSUB, OP_CMADLO, OP_CMADHI, OP_BFIND, OP_FRND, OP_MATCH, OP_REDUX,
 	OP_ISSPACEP, OP_BMSK, OP_DP4A, OP_DP2A, OP_SAD, OP_VABSDIFF4, OP_LOP3,
 	OP_TEX, OP_TXQ, OP_SULD, OP_SUST, OP_WMMA, OP_CPASYNC, OP_TF32, OP_HSET, OP_FP8, OP_MBAR, OP_ELECT,
-	OP_VSHIFT, OP_CVTPACK, OP_CLUSTER,
+	OP_VSHIFT, OP_CVTPACK, OP_CLUSTER, OP_FNS, OP_STACK, OP_CLOCK, OP_MUL24,
 	OP_COUNT
 };
 
@@ -38,6 +38,23 @@ enum { RND_NONE, RND_RN, RND_RZ, RND_RM, RND_RP, RND_RNI, RND_RZI, RND_RMI, RND_
 #define FL_RELU 0x04   /* half and bfloat16 fma, cvt to them: a negative result becomes +0 */
 #define FL_NAN  0x08   /* half and bfloat16 min/max .NaN: a NaN operand gives the canonical NaN */
 #define FL_SATFINITE 0x08 /* cvt to half or bfloat16 .satfinite: beyond the largest finite, that */
+/* The thread's stack (OP_STACK, mod): alloca.u64 d, size{, align} (imm the alignment) makes
+ * room on it for the rest of the function, at a local address; stacksave.u64 d and
+ * stackrestore.u64 a read and set where it ends (a value stacksave gave within the frame). */
+enum { STK_ALLOCA, STK_SAVE, STK_RESTORE };
+/* Clock registers (OP_CLOCK, mod), read when the instruction naming them runs: %clock64 and
+ * %clock (its low 32 bits) count the device's cycles at PTX_CLOCK_KHZ, %globaltimer
+ * nanoseconds (_lo and _hi its halves). */
+enum { CLK_CYCLES, CLK_CYCLES32, CLK_NS, CLK_NS_LO, CLK_NS_HI };
+/* mul24/mad24 (OP_MUL24, mod): the 48-bit product of the operands' low 24 bits (sign-extended
+ * for .s32), its bits 47-16 with .hi (else 31-0); mad24 adds c (o[3]) */
+#define M24_HI  0x01
+#define M24_MAD 0x02
+/* prmt's modes (OP_PRMT's mod; 0 the default, a selector per byte): c's low two bits pick one
+ * of four byte orders of b:a */
+enum { PRMT_DEFAULT, PRMT_F4E, PRMT_B4E, PRMT_RC8, PRMT_ECL, PRMT_ECR, PRMT_RC16 };
+/* testp (OP_TESTP, mod): what is asked of the float */
+enum { TP_FINITE, TP_INFINITE, TP_NUMBER, TP_NOTANUMBER, TP_NORMAL, TP_SUBNORMAL };
 /* Atomic operations (mod). */
 enum { AT_ADD, AT_MIN, AT_MAX, AT_INC, AT_DEC, AT_AND, AT_OR, AT_XOR, AT_EXCH, AT_CAS };
 /* ld/st: mod2 = vector count (1, 2, 4) | LDST_VOLATILE | LDST_ALIGN32 (the first half of a
@@ -46,6 +63,8 @@ enum { AT_ADD, AT_MIN, AT_MAX, AT_INC, AT_DEC, AT_AND, AT_OR, AT_XOR, AT_EXCH, A
 #define LDST_ALIGN32 0x40
 #define LDST_VEC(m) ((m) & 7)
 #define AT_RED 0x80
+/* OP_ATOM's mod2: the alignment its address needs when above the element's (the first
+ * element of a vector atomic, made as one atomic per element, checks the vector's) */
 
 /* Carry-chain arithmetic (OP_CADD ...): mod2 flags; o[4] is the frame's CC.CF slot. */
 #define CC_OUT 0x01          /* .cc: write the carry (borrow for subtraction) */
@@ -118,7 +137,7 @@ enum { MS_M16N8K16, MS_M16N8K8, MS_M16N8K32, MS_M8N8K4 /* .f64 */ };
 #define MS_FP8   0x01   /* mma.sync (always .row.col, so WM_ROW's bit is free): fp8 inputs,
 			 * A .e5m2 with WM_U8 (else .e4m3), B .e5m2 with MS_U8_B */
 #define WM_TRANS 0x80   /* ldmatrix .trans */
-enum { WM_M16N16K16, WM_M32N8K16, WM_M8N32K16, WM_M16N16K8 /* tf32 */ };
+enum { WM_M16N16K16, WM_M32N8K16, WM_M8N32K16, WM_M16N16K8 /* tf32 */, WM_M8N8K4 /* .f64 */ };
 #define WM_ROW   0x01   /* load/store: row-major memory; mma: A row-major */
 #define WM_B_ROW 0x02   /* mma: B row-major */
 #define WM_SATF  0x04   /* mma: .satfinite (integer: the sums clamped to the s32 range) */
@@ -135,6 +154,8 @@ static inline int wm_nregs(int frag, int shape, int kind)
 {
 	static const unsigned char int8[3][2] = {{2, 2}, {4, 1}, {1, 4}};   /* m16n16k16, m32n8k16, m8n32k16: a, b */
 	static const unsigned char bf16[3][2] = {{4, 4}, {8, 2}, {2, 8}};
+	if (shape == WM_M8N8K4)   /* doubles: 32 elements of A or B, 64 of C, a register each */
+		return frag == WM_LOAD_C ? 2 : 1;
 	if (frag == WM_LOAD_C)
 		return kind == K_F16 ? 4 : 8;
 	if (kind == WM_K_TF32)

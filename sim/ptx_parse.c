@@ -356,6 +356,10 @@ static void sym_pop(struct P *P, uint32_t n)
 	}
 }
 
+/* .b128, a type of the parser's only: a register of it is two consecutive 64-bit slots (low
+ * half first), which mov, ld, st and atom take apart; other instructions refuse it. */
+#define K_B128 16
+
 static int kind_of(const struct tok *t)
 {
 	static const struct { const char *n; int k; } tab[] = {
@@ -363,7 +367,7 @@ static int kind_of(const struct tok *t)
 		{".s16", K_S16}, {".b32", K_U32}, {".u32", K_U32}, {".s32", K_S32},
 		{".b64", K_U64}, {".u64", K_U64}, {".s64", K_S64}, {".f16", K_F16},
 		{".f32", K_F32}, {".f64", K_F64}, {".pred", K_PRED}, {".f16x2", K_F16X2},
-		{".bf16", K_BF16}, {".bf16x2", K_BF16X2},
+		{".bf16", K_BF16}, {".bf16x2", K_BF16X2}, {".b128", K_B128},
 	};
 	for (size_t i = 0; i < sizeof(tab) / sizeof(tab[0]); i++)
 		if (tok_is(t, tab[i].n))
@@ -373,7 +377,7 @@ static int kind_of(const struct tok *t)
 
 static uint32_t kind_size(int k)
 {
-	static const uint8_t sz[] = {1, 1, 2, 2, 4, 4, 8, 8, 2, 4, 8, 1, 0, 4, 2, 4};
+	static const uint8_t sz[] = {1, 1, 2, 2, 4, 4, 8, 8, 2, 4, 8, 1, 0, 4, 2, 4, 16};
 	return sz[k];
 }
 
@@ -400,6 +404,15 @@ static uint32_t new_slot(struct P *P, int kind, uint64_t init)
 	f->tmpl[s] = init;
 	P->slotkind[s] = (uint8_t)kind;
 	f->nslots++;
+	return s;
+}
+
+/* A register's slot: a .b128 one takes the slot after it too. */
+static uint32_t reg_slot(struct P *P, int kind)
+{
+	uint32_t s = new_slot(P, kind, 0);
+	if (kind == K_B128)
+		new_slot(P, K_U64, 0);
 	return s;
 }
 
@@ -769,7 +782,8 @@ static const struct { const char *n; uint32_t what, arg; } specials[] = {
 	{"%nctaid.x", FILL_NCTAID, 0}, {"%nctaid.y", FILL_NCTAID + 1, 0}, {"%nctaid.z", FILL_NCTAID + 2, 0},
 	{"%laneid", FILL_LANEID, 0}, {"%warpid", FILL_WARPID, 0}, {"%nwarpid", FILL_NWARPID, 0},
 	{"%smid", FILL_SMID, 0}, {"%nsmid", FILL_NSMID, 0}, {"%gridid", FILL_GRIDID, 0},
-	{"%clock", FILL_CLOCK, 0}, {"%clock64", FILL_CLOCK, 0}, {"%globaltimer", FILL_CLOCK, 0},
+	{"%dynamic_smem_size", FILL_SMEM, SMEM_DYNAMIC}, {"%total_smem_size", FILL_SMEM, SMEM_TOTAL},
+	{"%aggr_smem_size", FILL_SMEM, SMEM_AGGR},
 	{"%lanemask_eq", FILL_LANEMASK_EQ, 0}, {"%lanemask_lt", FILL_LANEMASK_LT, 0},
 	{"%lanemask_le", FILL_LANEMASK_LE, 0}, {"%lanemask_gt", FILL_LANEMASK_GT, 0},
 	{"%lanemask_ge", FILL_LANEMASK_GE, 0},
@@ -790,6 +804,8 @@ static const struct { const char *n; uint32_t what, arg; } specials[] = {
 };
 
 static uint32_t const_slot(struct P *P, uint64_t v) { return new_slot(P, K_U64, v); }
+
+static struct ptx_insn *emit(struct P *P, uint32_t line);
 
 /* Value slot for an identifier (register, special register or symbol address). */
 static int ident_slot(struct P *P, const struct tok *t, uint32_t *slot)
@@ -819,12 +835,31 @@ static int ident_slot(struct P *P, const struct tok *t, uint32_t *slot)
 			if (!y->slots && !(y->slots = calloc(y->count, sizeof(uint32_t))))
 				return perr(P, -ENOMEM, t->line, "out of memory");
 			if (!y->slots[idx])
-				y->slots[idx] = new_slot(P, y->rkind, 0);
+				y->slots[idx] = reg_slot(P, y->rkind);
 			*slot = y->slots[idx];
 			return 0;
 		}
 	}
 	if (i < 0) {
+		/* clock registers change as the thread runs: each use reads them anew, by an
+		 * instruction put before the one naming them (a frame's fills are made once) */
+		static const struct { const char *n; int mod; } clocks[] = {
+			{"%clock64", CLK_CYCLES}, {"%clock", CLK_CYCLES32}, {"%globaltimer", CLK_NS},
+			{"%globaltimer_lo", CLK_NS_LO}, {"%globaltimer_hi", CLK_NS_HI},
+		};
+		for (size_t k = 0; k < sizeof(clocks) / sizeof(clocks[0]); k++)
+			if (tok_is(t, clocks[k].n)) {
+				struct ptx_insn *in = P->f ? emit(P, t->line) : NULL;
+				if (!in)
+					return P->f ? P->rc : perr(P, -EINVAL, t->line, "'%s' outside a function", clocks[k].n);
+				*slot = new_slot(P, K_U64, 0);
+				in = &P->f->code[P->f->ncode - 1];   /* (new_slot does not move code) */
+				in->op = OP_CLOCK;
+				in->kind = K_U64;
+				in->mod = (uint8_t)clocks[k].mod;
+				in->o[0] = *slot;
+				return 0;
+			}
 		for (size_t k = 0; k < sizeof(specials) / sizeof(specials[0]); k++)
 			if (tok_is(t, specials[k].n)) {
 				if (specials[k].what == FILL_RSMEM)
@@ -854,7 +889,7 @@ static int ident_slot(struct P *P, const struct tok *t, uint32_t *slot)
 		if (y->count)
 			return perr(P, -EINVAL, t->line, "'%s' names a register range, not a register", y->name);
 		if (!y->slot)
-			y->slot = new_slot(P, y->rkind, 0);
+			y->slot = reg_slot(P, y->rkind);
 		*slot = y->slot;
 		return 0;
 	case S_PARAM:
@@ -1175,7 +1210,7 @@ static const struct { const char *n; int op; int nsrc; } arith[] = {
 	{"ex2", OP_EX2, 1}, {"lg2", OP_LG2, 1}, {"sin", OP_SIN, 1}, {"cos", OP_COS, 1},
 	{"tanh", OP_TANH, 1}, {"selp", OP_SELP, 3}, {"copysign", OP_COPYSIGN, 2},
 	{"prmt", OP_PRMT, 3}, {"testp", OP_TESTP, 1}, {"bmsk", OP_BMSK, 2}, {"sad", OP_SAD, 3},
-	{"lop3", OP_LOP3, 4},
+	{"lop3", OP_LOP3, 4}, {"fns", OP_FNS, 3},
 };
 
 static int parse_ops(struct P *P, struct opnd *o, int max, int kind, int *n)
@@ -1311,9 +1346,11 @@ static uint32_t op_kinds(int op)
 	case OP_NEG: return KI | KF | KH;
 	case OP_SELP: return KI | KF | KB(K_F16) | KB(K_BF16);
 	case OP_FMA: return KF | KH;
-	case OP_RCP: case OP_SQRT: case OP_RSQRT: case OP_EX2: case OP_LG2:
+	case OP_RCP: case OP_SQRT: case OP_RSQRT: case OP_LG2:
 	case OP_COPYSIGN: return KF;
-	case OP_SIN: case OP_COS: case OP_TANH: return KB(K_F32);
+	case OP_EX2: return KF | KH;
+	case OP_SIN: case OP_COS: return KB(K_F32);
+	case OP_TANH: return KB(K_F32) | KH;
 	case OP_MUL_HI: return KI | KS;
 	case OP_MAD_HI: return KB(K_U32) | KB(K_S32) | KB(K_U64) | KB(K_S64);
 	case OP_MUL_WIDE: case OP_MAD_WIDE: return KB(K_U16) | KB(K_S16) | KB(K_U32) | KB(K_S32);
@@ -1325,8 +1362,11 @@ static uint32_t op_kinds(int op)
 	case OP_CNOT: case OP_SHL: return KI;
 	case OP_SHR: return KI | KS;
 	case OP_SHF_L: case OP_SHF_R: case OP_PRMT: case OP_BMSK: case OP_DP4A: case OP_DP2A: case OP_VABSDIFF4:
-	case OP_VSHIFT: case OP_CVTPACK:
+	case OP_VSHIFT: case OP_CVTPACK: case OP_FNS:
 		return KB(K_U32);
+	case OP_MUL24: return KB(K_U32) | KB(K_S32);
+	case OP_TESTP: return KB(K_F32) | KB(K_F64);
+	case OP_STACK: return KB(K_U32) | KB(K_U64);
 	case OP_LOP3: return KB(K_U32);
 	case OP_POPC: case OP_CLZ: case OP_BREV: case OP_BFI: return KB(K_U32) | KB(K_U64);
 	case OP_BFE: case OP_SAD: return KB(K_U32) | KB(K_S32) | KB(K_U64) | KB(K_S64);
@@ -1385,14 +1425,14 @@ static int parse_insn(struct P *P, const struct tok *t, uint32_t g, int gneg)
 static int known_op(const char *op)
 {
 	static const char *const ops[] = {
-		"abs", "activemask", "add", "addc", "and", "atom", "bar", "barrier", "bfe", "bfi", "bfind",
+		"abs", "activemask", "add", "addc", "alloca", "and", "atom", "bar", "barrier", "bfe", "bfi", "bfind",
 		"bmsk", "bra", "brev", "call", "clz", "cnot", "copysign", "cos", "cp", "createpolicy", "cvt",
-		"cvta", "div", "dp2a", "dp4a", "elect", "ex2", "exit", "fence", "fma", "getctarank",
+		"cvta", "div", "dp2a", "dp4a", "elect", "ex2", "exit", "fence", "fma", "fns", "getctarank",
 		"griddepcontrol", "isspacep", "ld", "ldmatrix", "ldu", "lg2", "lop3", "mad", "mad24", "madc",
 		"mapa", "match", "max", "mbarrier", "membar", "min", "mma", "mov", "mul", "mul24", "multimem", "nanosleep", "neg", "not",
 		"or", "pmevent", "popc", "prefetch", "prefetchu", "prmt", "rcp", "red", "redux", "rem", "ret",
 		"rsqrt", "sad", "selp", "set", "setp", "shf", "shfl", "shl", "shr", "sin", "sqrt", "st",
-		"stmatrix", "sub", "subc", "suld", "suq", "sust", "tanh", "testp", "tex", "tld4", "trap", "txq",
+		"stackrestore", "stacksave", "stmatrix", "sub", "subc", "suld", "suq", "sust", "tanh", "testp", "tex", "tld4", "trap", "txq",
 		"vabsdiff4", "vote", "vshl", "vshr", "wmma", "xor",
 	};
 	size_t lo = 0, hi = sizeof(ops) / sizeof(ops[0]);
@@ -1560,16 +1600,83 @@ static int emit_frag(struct P *P, struct ptx_insn *tmpl, uint32_t line, const ui
  * instruction, spread by moves after it); the interpreter runs the instruction for the whole
  * warp at once (OP_WMMA in warp_resolve).
  */
+/*
+ * wmma of doubles (sm_80's DMMA through nvcuda::wmma, as the CUDA samples' dmmaTensorCoreGemm
+ * uses it): .m8n8k4 fragments of .f64, one register of A and of B a lane, two of C and D,
+ * loaded and stored row- or column-major from global or shared memory with a stride;
+ * wmma.mma.sync.aligned.{row,col}.{row,col}.m8n8k4.f64.f64.f64.f64{.rn}, each element of D
+ * its fused multiply-adds in k's order, as mma.sync's.
+ */
+static int parse_wmma_f64(struct P *P, const struct mn *m, const char *name, uint32_t line, uint32_t g, int gneg)
+{
+	static const char *const mods[] = {".load", ".store", ".mma", ".a", ".b", ".c", ".d", ".sync", ".aligned",
+	                                   ".row", ".col", ".m8n8k4", ".global", ".shared", ".rn", NULL};
+	int ld = mn_has(m, ".load"), st = mn_has(m, ".store"), mma = mn_has(m, ".mma"), nf64 = 0, rc, n = 0;
+	for (int i = 1; i < m->nparts; i++)
+		nf64 += !strcmp(m->part[i], ".f64");
+	int frag = mn_has(m, ".a") ? WM_LOAD_A : mn_has(m, ".b") ? WM_LOAD_B : WM_LOAD_C;
+	int row = mn_has(m, ".row"), col = mn_has(m, ".col");
+	if (!mn_only(m, mods) || !mn_has(m, ".sync") || !mn_has(m, ".aligned") || ld + st + mma != 1 ||
+	    (mma ? nf64 != 4 || row + col == 0 : nf64 != 1 || row == col || (st && !mn_has(m, ".d")) ||
+	           (ld && mn_has(m, ".d")) || mn_has(m, ".rn")))
+		return perr(P, -ENOTSUP, line, "unsupported instruction '%s' (wmma of doubles: load.{a,b,c} and "
+		            "store.d .{row,col}.m8n8k4.f64, mma.{row,col}.{row,col}.m8n8k4.f64.f64.f64.f64)", name);
+	struct opnd o[4];
+	if ((rc = parse_frag_ops(P, o, 4, &n)))
+		return rc;
+	int post_moves = 0;
+	const struct opnd *post = NULL;
+	struct ptx_insn tmpl = {.guard = g, .gneg = (uint8_t)gneg, .op = OP_WMMA, .kind = K_F64, .kind2 = K_F64};
+	if (mma) {
+		static const int nregs[4] = {2, 1, 1, 2};
+		for (int i = 0; i < 4 && n == 4; i++)
+			if (o[i].t != O_VEC || o[i].nvec != nregs[i] || (i == 0 && o[i].vec_imm))
+				n = -1;
+		if (n != 4)
+			return perr(P, -EINVAL, line, "malformed '%s': takes {d}, {a}, {b}, {c} of 2, 1, 1 and 2 "
+			            "registers", name);
+		tmpl.mod = WM_MMA;
+		tmpl.size = WM_M8N8K4;
+		for (int i = 1; i < 4; i++)
+			tmpl.o[i] = coord_slots(P, o[i].vec, o[i].nvec, line);
+		tmpl.o[0] = out_slots(P, o[0].vec, 2, &post_moves);
+		post = &o[0];
+	} else {
+		int nregs = wm_nregs(frag, WM_M8N8K4, K_F64);
+		const struct opnd *regs = &o[ld ? 0 : 1], *addr = &o[ld ? 1 : 0];
+		if ((n != 2 && n != 3) || regs->t != O_VEC || regs->nvec != nregs || regs->vec_imm ||
+		    addr->t != O_ADDR || (n == 3 && (o[2].t != O_SLOT || o[2].neg)))
+			return perr(P, -EINVAL, line, "malformed '%s': takes %s{%d registers}%s[address], stride", name,
+			            ld ? "" : "[address], ", nregs, ld ? ", " : "");
+		tmpl.mod = (uint8_t)(st ? WM_STORE_D : frag);
+		tmpl.size = WM_M8N8K4;
+		tmpl.kind2 = (uint8_t)(mn_has(m, ".global") ? SP_GLOBAL : mn_has(m, ".shared") ? SP_SHARED : SP_GENERIC);
+		tmpl.mod2 = (uint8_t)(row ? WM_ROW : 0);
+		tmpl.o[1] = n == 3 ? o[2].slot : 0;
+		tmpl.o[4] = addr->slot;
+		tmpl.imm = addr->imm;
+		if (ld) {
+			tmpl.o[0] = out_slots(P, regs->vec, nregs, &post_moves);
+			post = regs;
+		} else {
+			tmpl.o[0] = coord_slots(P, regs->vec, nregs, line);
+		}
+	}
+	return emit_frag(P, &tmpl, line, post_moves ? post->vec : NULL, post_moves ? post->nvec : 0, g, gneg);
+}
+
 static int parse_wmma(struct P *P, const struct mn *m, const char *name, uint32_t line, uint32_t g, int gneg)
 {
-	static const char *const shapes[] = {".m16n16k16", ".m32n8k16", ".m8n32k16", ".m16n16k8"};
+	static const char *const shapes[] = {".m16n16k16", ".m32n8k16", ".m8n32k16", ".m16n16k8", ".m8n8k4"};
 	static const char *const mods[] = {".load", ".store", ".mma", ".a", ".b", ".c", ".d", ".sync", ".aligned",
 	                                   ".row", ".col", ".m16n16k16", ".m32n8k16", ".m8n32k16", ".m16n16k8", ".global",
 	                                   ".shared", ".satfinite", ".bf16", ".tf32", NULL};
 	int shape = -1, rc, n = 0;
-	for (int i = 0; i < 4; i++)
+	for (int i = 0; i < 5; i++)
 		if (mn_has(m, shapes[i]))
 			shape = i;
+	if (shape == WM_M8N8K4)
+		return parse_wmma_f64(P, m, name, line, g, gneg);
 	/* m16n16k8 is tf32's shape, and tf32 has no other: there, only accumulators are not tf32 */
 	int k8 = shape == WM_M16N16K8, tf = mn_has(m, ".tf32"), acc = mn_has(m, ".c") || mn_has(m, ".d");
 	if (shape < 0 || !mn_only(m, mods) || !mn_has(m, ".sync") || !mn_has(m, ".aligned") ||
@@ -2188,6 +2295,154 @@ static int parse_tex(struct P *P, const struct mn *m, const char *name, uint32_t
 	return 0;
 }
 
+/* Whether an operand names a .b128 register (an address's base cannot be one). */
+static int has_wide(const struct P *P, const struct opnd *o, int n)
+{
+	for (int i = 0; i < n; i++) {
+		if ((o[i].t == O_SLOT || o[i].t == O_PAIR || o[i].t == O_ADDR) && P->slotkind[o[i].slot] == K_B128)
+			return 1;
+		for (int j = 0; o[i].t == O_VEC && j < o[i].nvec; j++)
+			if (P->slotkind[o[i].vec[j]] == K_B128)
+				return 1;
+	}
+	return 0;
+}
+
+/* The last instruction emitted, the copy for the next of its pieces: in may move. */
+static struct ptx_insn *emit_copy(struct P *P, uint32_t line)
+{
+	struct ptx_insn prev = P->f->code[P->f->ncode - 1];
+	struct ptx_insn *in = emit(P, line);
+	if (in)
+		*in = prev;
+	return in;
+}
+
+/*
+ * Instructions on .b128 registers (CUDA's 128-bit atomicExch/atomicCAS and cuda::atomic_ref
+ * of 16-byte types from sm_90, __int128 moved whole), each register two 64-bit slots: mov
+ * between one and a pair of 64-bit values or another, ld/st as a 16-byte-aligned .v2.b64,
+ * atom.exch and atom.cas as one 16-byte atomic. The instruction is emitted (P->f's last).
+ */
+static int parse_b128(struct P *P, const struct mn *m, const char *name, uint32_t line,
+                      const struct opnd *o, int n)
+{
+	const char *op = m->part[0];
+	struct ptx_insn *in = &P->f->code[P->f->ncode - 1];
+	int k = m->nkinds ? m->kinds[m->nkinds - 1] : K_NONE;
+#define WIDE(x) ((x).t == O_SLOT && !(x).is_imm && P->slotkind[(x).slot] == K_B128)
+#define PAIR(x) ((x).t == O_VEC && (x).nvec == 2 && kind_size(P->slotkind[(x).vec[0]]) == 8 && \
+                 kind_size(P->slotkind[(x).vec[1]]) == 8 && !(x).vec_imm)
+	if (k != K_B128 || m->nkinds != 1 || mn_has(m, ".v2") || mn_has(m, ".v4"))
+		goto bad;
+	in->kind = K_U64;
+	if (!strcmp(op, "mov") && n == 2 && (WIDE(o[0]) || PAIR(o[0])) && (WIDE(o[1]) || PAIR(o[1]))) {
+		/* two moves, the low halves first: no register is both a half and a pair member */
+		uint32_t d[2], a[2];
+		for (int h = 0; h < 2; h++) {
+			d[h] = o[0].t == O_VEC ? o[0].vec[h] : o[0].slot + (uint32_t)h;
+			a[h] = o[1].t == O_VEC ? o[1].vec[h] : o[1].slot + (uint32_t)h;
+		}
+		if (o[0].t == O_VEC && o[1].t == O_VEC)
+			goto bad;
+		in->op = OP_MOV;
+		in->o[0] = d[0];
+		in->o[1] = a[0];
+		if (!(in = emit_copy(P, line)))
+			return P->rc;
+		in->o[0] = d[1];
+		in->o[1] = a[1];
+		return 0;
+	}
+	if ((!strcmp(op, "ld") || !strcmp(op, "st")) && n == 2) {
+		int isst = op[0] == 's';
+		const struct opnd *v = &o[isst ? 1 : 0], *a = &o[isst ? 0 : 1];
+		if (a->t != O_ADDR || P->slotkind[a->slot] == K_B128 || !WIDE(*v))
+			goto bad;
+		in->op = isst ? OP_ST : OP_LD;
+		in->kind2 = (uint8_t)space_of(m);
+		in->size = 8;
+		in->mod = 8;
+		in->mod2 = (uint8_t)(2 | (mn_has(m, ".volatile") && in->kind2 != SP_LOCAL && in->kind2 != SP_PARAM ?
+		                          LDST_VOLATILE : 0));
+		in->o[0] = v->slot;
+		in->o[1] = v->slot + 1;
+		in->o[4] = a->slot;
+		in->imm = a->imm;
+		return 0;
+	}
+	if (!strcmp(op, "atom") && (mn_has(m, ".exch") || mn_has(m, ".cas")) && n == 3 + mn_has(m, ".cas") &&
+	    WIDE(o[0]) && o[1].t == O_ADDR && P->slotkind[o[1].slot] != K_B128 && WIDE(o[2]) &&
+	    (n == 3 || WIDE(o[3]))) {
+		in->op = OP_ATOM;
+		in->mod = mn_has(m, ".cas") ? AT_CAS : AT_EXCH;
+		in->kind2 = (uint8_t)space_of(m);
+		in->size = 16;
+		in->o[0] = o[0].slot;
+		in->o[1] = o[2].slot;
+		in->o[2] = n == 4 ? o[3].slot : 0;
+		in->o[4] = o[1].slot;
+		in->imm = o[1].imm;
+		return 0;
+	}
+bad:
+	return perr(P, -ENOTSUP, line, "unsupported instruction '%s' (128-bit registers: mov, ld, st, "
+	            "atom.exch and atom.cas of .b128 only)", name);
+#undef WIDE
+#undef PAIR
+}
+
+/*
+ * Vector atomics (sm_90: CUDA's atomicAdd of float2 and float4, and of vectors of halves):
+ * atom.add.{v2,v4}.f32, .{v2,v4}.{f16x2,bf16x2}, .{v2,v4,v8}.{f16,bf16}, and red's forms.
+ * Each element is its own atomic, as the ISA has them; the address and the sources are
+ * copied first (a destination may be a later element's source), and the first element
+ * checks the vector's alignment. The instruction is emitted (P->f's last).
+ */
+static int parse_atom_vec(struct P *P, const struct mn *m, const char *name, uint32_t line,
+                          const struct opnd *o, int n)
+{
+	int isred = m->part[0][0] == 'r', k = m->nkinds == 1 ? m->kinds[0] : -1;
+	int nv = mn_has(m, ".v2") ? 2 : mn_has(m, ".v4") ? 4 : 8;
+	const struct opnd *a = &o[isred ? 0 : 1], *src = &o[isred ? 1 : 2];
+	int kok = k == K_F32 || k == K_F16X2 || k == K_BF16X2 ? nv <= 4 : k == K_F16 || k == K_BF16;
+	if (!mn_has(m, ".add") || !kok || n != (isred ? 2 : 3) || a->t != O_ADDR || src->t != O_VEC ||
+	    src->nvec != nv || (!isred && (o[0].t != O_VEC || o[0].nvec != nv || o[0].vec_imm)))
+		return perr(P, -ENOTSUP, line, "unsupported atomic '%s' (vector atomics: .add of .v2/.v4 .f32, "
+		            ".f16x2 or .bf16x2, and of .v2/.v4/.v8 .f16 or .bf16)", name);
+	uint32_t esz = kind_size(k), ta = new_slot(P, K_U64, 0), tb[8], dst[8];
+	for (int i = 0; i < nv; i++) {
+		tb[i] = new_slot(P, K_U64, 0);
+		dst[i] = isred ? new_slot(P, K_U64, 0) : o[0].vec[i];
+	}
+	struct ptx_insn *in = &P->f->code[P->f->ncode - 1];
+	in->op = OP_MOV;
+	in->kind = K_U64;
+	in->o[0] = ta;
+	in->o[1] = a->slot;
+	for (int i = 0; i < nv; i++) {
+		if (!(in = emit_copy(P, line)))
+			return P->rc;
+		in->o[0] = tb[i];
+		in->o[1] = src->vec[i];
+	}
+	for (int i = 0; i < nv; i++) {
+		if (!(in = emit_copy(P, line)))
+			return P->rc;
+		in->op = OP_ATOM;
+		in->kind = (uint8_t)k;
+		in->kind2 = (uint8_t)space_of(m);
+		in->mod = (uint8_t)(AT_ADD | (isred ? AT_RED : 0));
+		in->mod2 = (uint8_t)(i == 0 ? nv * esz : 0);
+		in->size = (uint8_t)esz;
+		in->o[0] = dst[i];
+		in->o[1] = tb[i];
+		in->o[4] = ta;
+		in->imm = a->imm + (int64_t)(i * esz);
+	}
+	return 0;
+}
+
 static int parse_insn_raw(struct P *P, const struct tok *t, uint32_t g, int gneg)
 {
 	uint32_t line = t->line;
@@ -2229,7 +2484,8 @@ static int parse_insn_raw(struct P *P, const struct tok *t, uint32_t g, int gneg
 		in->gneg = (uint8_t)gneg;
 		return parse_call(P, in, line);
 	}
-	int v8 = (!strcmp(op, "ld") || !strcmp(op, "st") || !strcmp(op, "multimem")) && mn_has(&m, ".v8");
+	int v8 = (!strcmp(op, "ld") || !strcmp(op, "st") || !strcmp(op, "multimem") || !strcmp(op, "atom") ||
+	          !strcmp(op, "red")) && mn_has(&m, ".v8");
 	P->vec_max = v8 ? 8 : 0;   /* 256-bit accesses (sm_100): eight 32-bit registers */
 	rc = parse_ops(P, o, 8, k, &n);
 	P->vec_max = 0;
@@ -2243,6 +2499,11 @@ static int parse_insn_raw(struct P *P, const struct tok *t, uint32_t g, int gneg
 	in->guard = g;
 	in->gneg = (uint8_t)gneg;
 	in->kind = (uint8_t)k;
+	if (k == K_B128 || has_wide(P, o, n))
+		return parse_b128(P, &m, name, line, o, n);
+	if ((!strcmp(op, "atom") || !strcmp(op, "red")) &&
+	    (mn_has(&m, ".v2") || mn_has(&m, ".v4") || mn_has(&m, ".v8")))
+		return parse_atom_vec(P, &m, name, line, o, n);
 
 	if (!strcmp(op, "mov")) {
 		if (n != 2)
@@ -2540,10 +2801,20 @@ static int parse_insn_raw(struct P *P, const struct tok *t, uint32_t g, int gneg
 	}
 	if (!strcmp(op, "mul") || !strcmp(op, "mad") || !strcmp(op, "mul24") || !strcmp(op, "mad24")) {
 		int ismad = op[1] == 'a';
-		if (strstr(op, "24"))
-			return perr(P, -ENOTSUP, line, "unsupported instruction '%s'", name);
 		if ((rc = need_slots(P, o, n, ismad ? 4 : 3, name, line)))
 			return rc;
+		if (strstr(op, "24")) {
+			/* mul24/mad24.{lo,hi}.{u32,s32} d, a, b{, c} */
+			if ((k != K_U32 && k != K_S32) || mn_has(&m, ".lo") == mn_has(&m, ".hi") || m.nparts != 3)
+				return perr(P, -ENOTSUP, line, "unsupported instruction '%s' (%s.lo or .hi, .u32 or "
+				            ".s32, without .sat)", name, op);
+			in->op = OP_MUL24;
+			in->kind = (uint8_t)k;
+			in->mod = (uint8_t)((mn_has(&m, ".hi") ? M24_HI : 0) | (ismad ? M24_MAD : 0));
+			for (int i = 0; i < n; i++)
+				in->o[i] = o[i].slot;
+			return 0;
+		}
 		if (is_float(k))
 			in->op = ismad ? OP_FMA : OP_MUL_LO;
 		else if (mn_has(&m, ".hi"))
@@ -2625,6 +2896,24 @@ static int parse_insn_raw(struct P *P, const struct tok *t, uint32_t g, int gneg
 			in->o[j] = o[j].slot;
 		return 0;
 	}
+	/* alloca.{u32,u64} d, size{, align}: room on the thread's stack, at a local address;
+	 * stacksave.{u32,u64} d and stackrestore.{u32,u64} a (C's alloca, variable-length arrays) */
+	if (!strcmp(op, "alloca") || !strcmp(op, "stacksave") || !strcmp(op, "stackrestore")) {
+		int al = op[0] == 'a', save = !strcmp(op, "stacksave");
+		if ((k != K_U32 && k != K_U64) || m.nparts != 2 || (al ? n != 2 && n != 3 : n != 1) ||
+		    o[0].t != O_SLOT || ((al || save) && o[0].is_imm) || (al && o[1].t != O_SLOT) ||
+		    (n == 3 && (o[2].t != O_SLOT || !o[2].is_imm || o[2].imm <= 0 || o[2].imm > 1024 ||
+		                (o[2].imm & (o[2].imm - 1)))))
+			return perr(P, -EINVAL, line, "malformed '%s': alloca.u64 d, size{, alignment (a power of "
+			            "two up to 1024)}, stacksave.u64 d or stackrestore.u64 a", name);
+		in->op = OP_STACK;
+		in->kind = (uint8_t)k;
+		in->mod = (uint8_t)(al ? STK_ALLOCA : save ? STK_SAVE : STK_RESTORE);
+		in->o[0] = save || al ? o[0].slot : 0;
+		in->o[1] = al ? o[1].slot : save ? 0 : o[0].slot;
+		in->imm = al ? (n == 3 ? o[2].imm : 8) : 0;
+		return 0;
+	}
 	for (size_t i = 0; i < sizeof(arith) / sizeof(arith[0]); i++) {
 		if (strcmp(op, arith[i].n))
 			continue;
@@ -2648,10 +2937,38 @@ static int parse_insn_raw(struct P *P, const struct tok *t, uint32_t g, int gneg
 		if ((in->op == OP_ADD || in->op == OP_SUB || in->op == OP_MIN || in->op == OP_MAX) &&
 		    mn_has(&m, ".sat") && !is_float(k))
 			return perr(P, -ENOTSUP, line, "unsupported instruction '%s' (integer saturation)", name);
-		if (in->op == OP_TESTP)
-			return perr(P, -ENOTSUP, line, "unsupported instruction '%s'", name);
-		if (in->op == OP_PRMT && m.nparts > 2)
-			return perr(P, -ENOTSUP, line, "unsupported instruction '%s' (prmt modes)", name);
+		if (in->op == OP_TESTP) {
+			/* testp.op.type p, a: o[0] the predicate */
+			static const char *const tp[] = {".finite", ".infinite", ".number", ".notanumber", ".normal",
+			                                  ".subnormal"};
+			int mode = -1;
+			for (int j = 0; j < 6; j++)
+				if (mn_has(&m, tp[j]))
+					mode = j;
+			if (mode < 0 || m.nparts != 3 || (k != K_F32 && k != K_F64) || P->slotkind[o[0].slot] != K_PRED)
+				return perr(P, -EINVAL, line, "malformed '%s': testp.{finite,infinite,number,notanumber,"
+				            "normal,subnormal}.{f32,f64} p, a", name);
+			in->kind = (uint8_t)k;
+			in->mod = (uint8_t)mode;
+			in->o[0] = o[0].slot;
+			in->o[1] = o[1].slot;
+			return 0;
+		}
+		if (in->op == OP_PRMT && m.nparts > 2) {
+			static const char *const pm[] = {".f4e", ".b4e", ".rc8", ".ecl", ".ecr", ".rc16"};
+			int mode = 0;
+			for (int j = 0; j < 6; j++)
+				if (mn_has(&m, pm[j]))
+					mode = PRMT_F4E + j;
+			if (!mode || m.nparts != 3)
+				return perr(P, -ENOTSUP, line, "unsupported instruction '%s' (prmt modes: .f4e, .b4e, "
+				            ".rc8, .ecl, .ecr, .rc16)", name);
+			in->kind = K_U32;
+			in->mod = (uint8_t)mode;
+			for (int j = 0; j < n; j++)
+				in->o[j] = o[j].slot;
+			return 0;
+		}
 		int half = k == K_F16 || k == K_F16X2 || k == K_BF16 || k == K_BF16X2;
 		if ((mn_has(&m, ".relu") && !(half && in->op == OP_FMA)) ||
 		    (mn_has(&m, ".NaN") && !((half || k == K_F32) && (in->op == OP_MIN || in->op == OP_MAX))) ||

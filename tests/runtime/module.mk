@@ -22,7 +22,8 @@ endif
 # which the simulator and newer GPUs run.
 $(B)/tests/runtime/async_copy $(B)/tests/runtime/async_copy_shared $(B)/tests/runtime/wmma_sm80 $(B)/tests/runtime/wmma_sm80_shared \
 $(B)/tests/runtime/mma_sync $(B)/tests/runtime/mma_sync_shared $(B)/tests/runtime/mbarrier $(B)/tests/runtime/mbarrier_shared \
-$(B)/tests/runtime/cg_multiwarp $(B)/tests/runtime/cg_multiwarp_shared: RT_NVCC += -arch=sm_80
+$(B)/tests/runtime/cg_multiwarp $(B)/tests/runtime/cg_multiwarp_shared $(B)/tests/runtime/wmma_f64 \
+$(B)/tests/runtime/wmma_f64_shared: RT_NVCC += -arch=sm_80
 # (cuda::pipeline's shared state and cuda::barrier are __shared__ objects with constructors,
 # which nvcc warns it does not run: the programs initialise them, as the CUDA samples do)
 $(B)/tests/runtime/mbarrier $(B)/tests/runtime/mbarrier_shared $(B)/tests/runtime/bulk_copy \
@@ -33,7 +34,8 @@ $(B)/tests/runtime/bf16_native $(B)/tests/runtime/bf16_native_shared: RT_NVCC +=
 $(B)/tests/runtime/pdl $(B)/tests/runtime/pdl_shared $(B)/tests/runtime/fp8_convert $(B)/tests/runtime/fp8_convert_shared \
 $(B)/tests/runtime/bulk_copy $(B)/tests/runtime/bulk_copy_shared $(B)/tests/runtime/matrix_store $(B)/tests/runtime/matrix_store_shared \
 $(B)/tests/runtime/tensor_copy $(B)/tests/runtime/tensor_copy_shared \
-$(B)/tests/runtime/cluster_dsmem $(B)/tests/runtime/cluster_dsmem_shared: RT_NVCC += -arch=sm_90
+$(B)/tests/runtime/cluster_dsmem $(B)/tests/runtime/cluster_dsmem_shared \
+$(B)/tests/runtime/wide_atomics $(B)/tests/runtime/wide_atomics_shared: RT_NVCC += -arch=sm_90
 # Without sanitizers the programs are linked stripped: they travel in make gpu-kit's tree,
 # whose size is bounded, and a third of each is symbols.
 ifneq ($(SAN),1)
@@ -75,12 +77,13 @@ $(B)/tests/runtime/dynamic_parallelism_shared: tests/runtime/dynamic_parallelism
 $(B)/tests/runtime/rt_%.sh: $(B)/tests/runtime/% $(B)/tests/runtime/%_shared tests/runtime/run.sh $(LIBVGPU) $(SIM_LIB)
 	printf '#!/bin/sh\nexec tests/runtime/run.sh %s %s\n' $(B)/tests/runtime/$* $(B)/tests/runtime/$*_shared > $@ && chmod +x $@
 
-# Thread-block clusters need a device of capability 9.0: on the simulator, VGPU_SIM_CC (which
-# a GPU does not read).
-$(B)/tests/runtime/rt_cluster_dsmem.sh: $(B)/tests/runtime/cluster_dsmem $(B)/tests/runtime/cluster_dsmem_shared \
+# Thread-block clusters and Hopper's wide atomics need a device of capability 9.0: on the
+# simulator, VGPU_SIM_CC (which a GPU does not read).
+RT_SM90 := cluster_dsmem wide_atomics
+$(RT_SM90:%=$(B)/tests/runtime/rt_%.sh): $(B)/tests/runtime/rt_%.sh: $(B)/tests/runtime/% $(B)/tests/runtime/%_shared \
 		tests/runtime/run.sh $(LIBVGPU) $(SIM_LIB)
-	printf '#!/bin/sh\nVGPU_SIM_CC=$${VGPU_SIM_CC:-9.0} exec tests/runtime/run.sh %s %s\n' $(B)/tests/runtime/cluster_dsmem \
-	  $(B)/tests/runtime/cluster_dsmem_shared > $@ && chmod +x $@
+	printf '#!/bin/sh\nVGPU_SIM_CC=$${VGPU_SIM_CC:-9.0} exec tests/runtime/run.sh %s %s\n' $(B)/tests/runtime/$* \
+	  $(B)/tests/runtime/$*_shared > $@ && chmod +x $@
 
 .PRECIOUS: $(RT_NAMES:%=$(B)/tests/runtime/%) $(RT_NAMES:%=$(B)/tests/runtime/%_shared)
 

@@ -81,6 +81,17 @@ int main(void)
 		HDR ".visible .entry k(.param .u64 p)\n{\n.reg .b32 %r<9>;\n.reg .b64 %rd<2>;\nld.param.u64 %rd1, [p];\n"
 		"wmma.load.a.sync.aligned.row.m16n16k8.global.f16 {%r1, %r2, %r3, %r4, %r5, %r6, %r7, %r8}, [%rd1], 8;\n"
 		"ret;\n}\n",
+		/* doubles: only m8n8k4, .f64 throughout, the fragment's register count */
+		HDR ".visible .entry k(.param .u64 p)\n{\n.reg .f64 %fd<9>;\n.reg .b64 %rd<2>;\nld.param.u64 %rd1, [p];\n"
+		"wmma.load.a.sync.aligned.row.m16n16k16.global.f64 {%fd1}, [%rd1], 8;\nret;\n}\n",
+		HDR ".visible .entry k(.param .u64 p)\n{\n.reg .f64 %fd<9>;\n.reg .b64 %rd<2>;\nld.param.u64 %rd1, [p];\n"
+		"wmma.load.c.sync.aligned.row.m8n8k4.global.f64 {%fd1}, [%rd1], 8;\nret;\n}\n",
+		HDR ".visible .entry k(.param .u64 p)\n{\n.reg .f64 %fd<9>;\n.reg .b64 %rd<2>;\nld.param.u64 %rd1, [p];\n"
+		"wmma.load.a.sync.aligned.row.m8n8k4.global.f32 {%fd1}, [%rd1], 8;\nret;\n}\n",
+		HDR ".visible .entry k(.param .u64 p)\n{\n.reg .f64 %fd<9>;\n.reg .b64 %rd<2>;\nld.param.u64 %rd1, [p];\n"
+		"wmma.mma.sync.aligned.row.col.m8n8k4.f64.f64.f64 {%fd1, %fd2}, {%fd3}, {%fd4}, {%fd5, %fd6};\nret;\n}\n",
+		HDR ".visible .entry k(.param .u64 p)\n{\n.reg .f64 %fd<9>;\n.reg .b64 %rd<2>;\nld.param.u64 %rd1, [p];\n"
+		"wmma.mma.sync.aligned.row.col.m8n8k4.f64.f64.f64.f64 {%fd1}, {%fd3}, {%fd4}, {%fd5, %fd6};\nret;\n}\n",
 		/* 4-bit fragments */
 		HDR ".visible .entry k(.param .u64 p)\n{\n.reg .b32 %r<9>;\n.reg .b64 %rd<2>;\nld.param.u64 %rd1, [p];\n"
 		"wmma.load.a.sync.aligned.row.m8n8k32.global.s4 {%r1}, [%rd1], 32;\nret;\n}\n",
