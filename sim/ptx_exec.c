@@ -1373,6 +1373,22 @@ static int run_thread(struct blk *b, struct thr *t)
 		}
 		case C(OP_BMSK, K_U32): RD = bmsk((uint32_t)RA, (uint32_t)RB, in->mod); break;
 		case C(OP_FNS, K_U32): RD = fns((uint32_t)RA, (uint32_t)RB, (int32_t)RC); break;
+		case C(OP_IMINMAX, K_U32): {
+			uint32_t d = 0, lanes = (in->mod & IMM_X2) ? 2 : 1, bits = 32 / lanes;
+			for (uint32_t h = 0; h < lanes; h++) {
+				uint32_t ua = (uint32_t)(RA >> (h * bits)), ub = (uint32_t)(RB >> (h * bits));
+				int64_t x = (in->mod & IMM_SIGNED) ? (bits == 16 ? (int16_t)ua : (int32_t)ua) :
+				            (int64_t)(bits == 16 ? (uint16_t)ua : ua);
+				int64_t y = (in->mod & IMM_SIGNED) ? (bits == 16 ? (int16_t)ub : (int32_t)ub) :
+				            (int64_t)(bits == 16 ? (uint16_t)ub : ub);
+				int64_t v = (in->mod & IMM_ADD) ? x + y : (in->mod & IMM_MAX) ? (x > y ? x : y) : (x < y ? x : y);
+				if ((in->mod & IMM_RELU) && v < 0)
+					v = 0;
+				d |= (bits == 16 ? (uint32_t)(uint16_t)v : (uint32_t)v) << (h * bits);
+			}
+			RD = d;
+			break;
+		}
 		/* sad: c plus |a - b| */
 		case C(OP_SAD, K_U32): RD = (uint32_t)((uint32_t)RC + ((uint32_t)RA > (uint32_t)RB ? (uint32_t)RA - (uint32_t)RB
 								     : (uint32_t)RB - (uint32_t)RA)); break;

@@ -15,7 +15,7 @@ enum ptx_op {
 	OP_CADD, OP_CSUB, OP_CMADLO, OP_CMADHI, OP_BFIND, OP_FRND, OP_MATCH, OP_REDUX,
 	OP_ISSPACEP, OP_BMSK, OP_DP4A, OP_DP2A, OP_SAD, OP_VABSDIFF4, OP_LOP3,
 	OP_TEX, OP_TXQ, OP_SULD, OP_SUST, OP_WMMA, OP_CPASYNC, OP_TF32, OP_HSET, OP_FP8, OP_MBAR, OP_ELECT,
-	OP_VSHIFT, OP_CVTPACK, OP_CLUSTER, OP_FNS, OP_STACK, OP_CLOCK, OP_MUL24,
+	OP_VSHIFT, OP_CVTPACK, OP_CLUSTER, OP_FNS, OP_STACK, OP_CLOCK, OP_MUL24, OP_IMINMAX,
 	OP_COUNT
 };
 
@@ -50,6 +50,14 @@ enum { CLK_CYCLES, CLK_CYCLES32, CLK_NS, CLK_NS_LO, CLK_NS_HI };
  * for .s32), its bits 47-16 with .hi (else 31-0); mad24 adds c (o[3]) */
 #define M24_HI  0x01
 #define M24_MAD 0x02
+/* Integer min/max forms of their own (OP_IMINMAX, mod): of two 16-bit halves (.s16x2,
+ * .u16x2), and .relu (a negative result is 0) of .s32 or .s16x2; with IMM_ADD the halves'
+ * wrapping add. sm_90's DPX functions (__vimax3_s16x2, __viaddmax_s32_relu, ...) use them. */
+#define IMM_ADD    0x10
+#define IMM_MAX    0x01
+#define IMM_SIGNED 0x02
+#define IMM_RELU   0x04
+#define IMM_X2     0x08
 /* prmt's modes (OP_PRMT's mod; 0 the default, a selector per byte): c's low two bits pick one
  * of four byte orders of b:a */
 enum { PRMT_DEFAULT, PRMT_F4E, PRMT_B4E, PRMT_RC8, PRMT_ECL, PRMT_ECR, PRMT_RC16 };

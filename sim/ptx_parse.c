@@ -1365,6 +1365,7 @@ static uint32_t op_kinds(int op)
 	case OP_VSHIFT: case OP_CVTPACK: case OP_FNS:
 		return KB(K_U32);
 	case OP_MUL24: return KB(K_U32) | KB(K_S32);
+	case OP_IMINMAX: return KB(K_U32);
 	case OP_TESTP: return KB(K_F32) | KB(K_F64);
 	case OP_STACK: return KB(K_U32) | KB(K_U64);
 	case OP_LOP3: return KB(K_U32);
@@ -2893,6 +2894,24 @@ static int parse_insn_raw(struct P *P, const struct tok *t, uint32_t g, int gneg
 		in->mod = (uint8_t)((m.kinds[0] == K_S32 ? DP_A_SIGNED : 0) | (m.kinds[1] == K_S32 ? DP_B_SIGNED : 0) |
 				    (dp2 && mn_has(&m, ".hi") ? DP_HI : 0));
 		for (int j = 0; j < 4; j++)
+			in->o[j] = o[j].slot;
+		return 0;
+	}
+	/* min/max{.relu}.{s16x2,u16x2}, min/max.relu.s32 and add.{s16x2,u16x2}: integer forms of
+	 * their own */
+	int isadd = !strcmp(op, "add");
+	if ((!strcmp(op, "min") || !strcmp(op, "max") || isadd) &&
+	    (mn_has(&m, ".s16x2") || mn_has(&m, ".u16x2") || (!isadd && mn_has(&m, ".relu") && k == K_S32))) {
+		int x2 = mn_has(&m, ".s16x2") || mn_has(&m, ".u16x2"), sgn = !x2 || mn_has(&m, ".s16x2");
+		int relu = mn_has(&m, ".relu");
+		if (m.nparts != 2 + relu || (relu && (!sgn || isadd)) || (rc = need_slots(P, o, n, 3, name, line)))
+			return rc ? rc : perr(P, -ENOTSUP, line, "unsupported instruction '%s' (min/max{.relu}.s16x2, "
+			                      "min/max.u16x2, min/max.relu.s32, add.s16x2, add.u16x2)", name);
+		in->op = OP_IMINMAX;
+		in->kind = K_U32;
+		in->mod = (uint8_t)((isadd ? IMM_ADD : op[1] == 'a' ? IMM_MAX : 0) | (sgn ? IMM_SIGNED : 0) |
+		                    (relu ? IMM_RELU : 0) | (x2 ? IMM_X2 : 0));
+		for (int j = 0; j < 3; j++)
 			in->o[j] = o[j].slot;
 		return 0;
 	}

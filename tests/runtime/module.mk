@@ -35,7 +35,8 @@ $(B)/tests/runtime/pdl $(B)/tests/runtime/pdl_shared $(B)/tests/runtime/fp8_conv
 $(B)/tests/runtime/bulk_copy $(B)/tests/runtime/bulk_copy_shared $(B)/tests/runtime/matrix_store $(B)/tests/runtime/matrix_store_shared \
 $(B)/tests/runtime/tensor_copy $(B)/tests/runtime/tensor_copy_shared \
 $(B)/tests/runtime/cluster_dsmem $(B)/tests/runtime/cluster_dsmem_shared \
-$(B)/tests/runtime/wide_atomics $(B)/tests/runtime/wide_atomics_shared: RT_NVCC += -arch=sm_90
+$(B)/tests/runtime/wide_atomics $(B)/tests/runtime/wide_atomics_shared $(B)/tests/runtime/dpx_minmax \
+$(B)/tests/runtime/dpx_minmax_shared: RT_NVCC += -arch=sm_90
 # Without sanitizers the programs are linked stripped: they travel in make gpu-kit's tree,
 # whose size is bounded, and a third of each is symbols.
 ifneq ($(SAN),1)
@@ -77,9 +78,9 @@ $(B)/tests/runtime/dynamic_parallelism_shared: tests/runtime/dynamic_parallelism
 $(B)/tests/runtime/rt_%.sh: $(B)/tests/runtime/% $(B)/tests/runtime/%_shared tests/runtime/run.sh $(LIBVGPU) $(SIM_LIB)
 	printf '#!/bin/sh\nexec tests/runtime/run.sh %s %s\n' $(B)/tests/runtime/$* $(B)/tests/runtime/$*_shared > $@ && chmod +x $@
 
-# Thread-block clusters and Hopper's wide atomics need a device of capability 9.0: on the
-# simulator, VGPU_SIM_CC (which a GPU does not read).
-RT_SM90 := cluster_dsmem wide_atomics
+# Thread-block clusters, Hopper's wide atomics and DPX functions need a device of capability
+# 9.0: on the simulator, VGPU_SIM_CC (which a GPU does not read).
+RT_SM90 := cluster_dsmem wide_atomics dpx_minmax
 $(RT_SM90:%=$(B)/tests/runtime/rt_%.sh): $(B)/tests/runtime/rt_%.sh: $(B)/tests/runtime/% $(B)/tests/runtime/%_shared \
 		tests/runtime/run.sh $(LIBVGPU) $(SIM_LIB)
 	printf '#!/bin/sh\nVGPU_SIM_CC=$${VGPU_SIM_CC:-9.0} exec tests/runtime/run.sh %s %s\n' $(B)/tests/runtime/$* \

@@ -170,6 +170,10 @@ int main(void)
 		"\tred.global.add.v8.f32 [%rd1], {%f1,%f2,%f3,%f4,%f5,%f6,%f7,%f8};\n\tret;\n}\n",
 		HDR ".visible .entry k()\n{\n\t.reg .b64 %rd<3>;\n\talloca.u64 %rd1, %rd2, 3;\n\tret;\n}\n",
 		HDR ".visible .entry k()\n{\n\t.reg .b32 %r<3>;\n\tmul24.lo.sat.s32 %r1, %r2, %r2;\n\tret;\n}\n",
+		/* .relu of unsigned halves, or of an add; a saturating add of halves */
+		HDR ".visible .entry k()\n{\n\t.reg .b32 %r<3>;\n\tmax.u16x2.relu %r1, %r2, %r2;\n\tret;\n}\n",
+		HDR ".visible .entry k()\n{\n\t.reg .b32 %r<3>;\n\tadd.s16x2.relu %r1, %r2, %r2;\n\tret;\n}\n",
+		HDR ".visible .entry k()\n{\n\t.reg .b32 %r<3>;\n\tadd.sat.s16x2 %r1, %r2, %r2;\n\tret;\n}\n",
 		HDR ".visible .entry k()\n{\n\t.reg .b32 %r<3>;\n\t.reg .pred %p<2>;\n\ttestp.finite.f16 %p1, %r1;\n\tret;\n}\n",
 	};
 	ST_REFUSED(refused);
