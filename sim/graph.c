@@ -2385,6 +2385,8 @@ static CUresult step_replace(CUgraphExec h, CUgraphNode node, int kind, op_maker
 		return CUDA_ERROR_INVALID_VALUE;
 	if ((rc = op_in_ctx(x->ctx, make, arg, &op)) != CUDA_SUCCESS)
 		return rc;
+	if (st->node)
+		node_cluster(op, st->node);   /* the node's cluster shape stays with it */
 	sim_ctx_sync(x->ctx);     /* launches already queued run their own clones; be plain about it */
 	sim_op_free(st->op);
 	st->op = op;

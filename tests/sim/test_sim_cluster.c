@@ -168,6 +168,16 @@ int main(void)
 			unsigned rank = b % 4, next = (rank + 1) % 4;
 			EXPECT(out[b * 3] == (next + 1) * 10 && out[b * 3 + 1] == next);
 		}
+		/* new parameters for the executable graph's node: its cluster shape stays */
+		CK(cuGraphExecKernelNodeSetParams(x, kn, &kp));
+		CK(cuMemsetD8(d, 0, sizeof(out)));
+		CK(cuGraphLaunch(x, NULL));
+		CK(cuCtxSynchronize());
+		CK(cuMemcpyDtoH(out, d, 8 * 12));
+		for (unsigned b = 0; b < 8; b++) {
+			unsigned rank = b % 4, next = (rank + 1) % 4;
+			EXPECT(out[b * 3] == (next + 1) * 10 && out[b * 3 + 1] == next);
+		}
 		CK(cuGraphExecDestroy(x));
 		CK(cuGraphDestroy(g));
 	}
