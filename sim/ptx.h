@@ -108,8 +108,9 @@ enum { PTX_BUILTIN_NONE, PTX_BUILTIN_VPRINTF, PTX_BUILTIN_MALLOC, PTX_BUILTIN_FR
 
 struct ptx_func {
 	char *name;         /* NUL-terminated, owned by the module */
-	uint32_t shared_static;       /* an entry's static shared memory: the module-scope .shared
-	                               * variables declared before its end, then its own */
+	uint32_t shared_static;       /* an entry's static shared memory: its own .shared variables,
+	                               * then the module-scope ones and those of .func's that its
+	                               * code and what it calls name */
 	int is_entry, defined;
 	struct ptx_insn *code;
 	uint32_t ncode;
@@ -137,7 +138,6 @@ struct ptx_module {
 	uint32_t nvars;
 	struct ptx_call *calls;
 	uint32_t ncalls;
-	uint32_t shared_static;       /* bytes of module-scope .shared variables (and .func ones) */
 	uint32_t target;              /* .target sm_NN as NN (e.g. 120 for compute_120 PTX); 0: none */
 	uint8_t reserved_smem;        /* reads %reserved_smem_*: blocks get the reserved region */
 };

@@ -180,6 +180,7 @@ struct sym {
 	uint32_t var;       /* S_GLOBAL: var index */
 	uint8_t rkind;      /* S_REG: declared kind */
 	uint32_t count;     /* S_REG declared as name<count>: a range, one slot per index */
+	uint32_t rid;       /* S_SHARED: the region it is in (P->rg), off within it; 0: an entry's own */
 	uint32_t *slots;    /* range slots, allocated on first use (0 = not yet) */
 	int prev;           /* shadowed symbol with the same name, -1 */
 	int hnext;
@@ -218,6 +219,17 @@ struct P {
 	uint32_t cc_slot;       /* the function's CC.CF register, 0 until first used */
 	uint32_t fshared;       /* the entry being parsed: end of its static shared memory */
 	int vec_max;            /* registers a vector operand may hold (0: 4) */
+	/* static shared memory laid out per kernel once the module is parsed (layout_shared):
+	 * regions, one for each module-scope .shared variable and one for each .func's own (id
+	 * 1 up; frid by function index), and the slots holding their addresses (the function
+	 * whose code it is, the slot, the region, the offset in it), patched then */
+	uint32_t fidx;          /* index of the function being parsed */
+	struct { uint32_t size, align; } *rg;
+	uint32_t nrg, caprg;
+	uint32_t *frid;
+	uint32_t capfrid;
+	struct { uint32_t func, slot, rid, off; } *sfix;
+	uint32_t nsfix, capsfix;
 };
 
 static int perr(struct P *P, int rc, uint32_t line, const char *fmt, ...)
@@ -634,26 +646,49 @@ static int parse_shared(struct P *P, int is_extern)
 		y = sym_add(P, d.name, d.nlen, S_DYNSHARED, d.line);
 	} else {
 		/*
-		 * An entry's own .shared variables are laid out for it alone, after the module-scope
-		 * ones declared so far (as a GPU gives each kernel only the shared memory it names);
-		 * module-scope ones, and those of a .func (which any kernel may call), go after all
-		 * module-scope ones. A module of many kernels (template libraries) thus stays within
-		 * each kernel's 64 KiB.
+		 * An entry's own .shared variables are laid out for it alone; module-scope ones and
+		 * those of a .func go in regions placed after them for each kernel that names them
+		 * (as a GPU gives each kernel only the shared memory it uses). A module of many
+		 * kernels (template libraries) thus stays within each kernel's 64 KiB.
 		 */
 		int own = P->f && P->f->is_entry;
 		uint64_t bytes = d.count * kind_size(d.kind);
-		uint64_t off = align_up(own ? P->fshared : P->m->shared_static, d.align > 16 ? d.align : 16);
+		uint32_t al = d.align > 16 ? d.align : 16;
+		if (!own) {
+			/* module-scope (each its own region) or a .func's (the function's region):
+			 * placed for each kernel that names it, itself or through what it calls
+			 * (layout_shared), so a kernel does not pay for the others' */
+			uint32_t rid = P->f && P->fidx < P->capfrid ? P->frid[P->fidx] : 0;
+			if (!rid) {
+				if (!(P->rg = grow(P->rg, &P->caprg, P->nrg + 1, sizeof(*P->rg))) ||
+				    (P->f && !(P->frid = grow(P->frid, &P->capfrid, P->fidx + 1, sizeof(*P->frid)))))
+					return perr(P, -ENOMEM, d.line, "out of memory");
+				P->rg[P->nrg] = (typeof(*P->rg)){ 0, 16 };
+				rid = ++P->nrg;
+				if (P->f)
+					P->frid[P->fidx] = rid;
+			}
+			uint64_t off = align_up(P->rg[rid - 1].size, al);
+			if (off + bytes > PTX_SHARED_MAX)
+				return perr(P, -EINVAL, d.line, "static shared memory over %u KiB", PTX_SHARED_MAX >> 10);
+			if (!(y = sym_add(P, d.name, d.nlen, S_SHARED, d.line)))
+				return P->rc;
+			y->off = (uint32_t)off;
+			y->rid = rid;
+			P->rg[rid - 1].size = (uint32_t)(off + bytes);
+			if (al > P->rg[rid - 1].align)
+				P->rg[rid - 1].align = al;
+			if (!tok_isp(lex_next(&P->L), ';'))
+				return perr(P, -EINVAL, P->L.cur.line, "expected ';' after .shared declaration");
+			return 0;
+		}
+		uint64_t off = align_up(P->fshared, al);
 		if (off + bytes > PTX_SHARED_MAX)
 			return perr(P, -EINVAL, d.line, "static shared memory over %u KiB", PTX_SHARED_MAX >> 10);
 		y = sym_add(P, d.name, d.nlen, S_SHARED, d.line);
 		if (y) {
 			y->off = (uint32_t)off;
-			if (own)
-				P->fshared = (uint32_t)(off + bytes);
-			else
-				P->m->shared_static = (uint32_t)(off + bytes);
-			if (P->fshared < P->m->shared_static)
-				P->fshared = P->m->shared_static;
+			P->fshared = (uint32_t)(off + bytes);
 		}
 	}
 	if (!y)
@@ -902,6 +937,11 @@ static int ident_slot(struct P *P, const struct tok *t, uint32_t *slot)
 		return 0;
 	case S_SHARED:
 		*slot = const_slot(P, y->off);
+		if (y->rid) {   /* the region's place comes at the module's end */
+			if (!(P->sfix = grow(P->sfix, &P->capsfix, P->nsfix + 1, sizeof(*P->sfix))))
+				return perr(P, -ENOMEM, t->line, "out of memory");
+			P->sfix[P->nsfix++] = (typeof(*P->sfix)){ P->fidx, *slot, y->rid, y->off };
+		}
 		return 0;
 	case S_DYNSHARED:
 		*slot = new_fill(P, FILL_DYNSHARED, 0);
@@ -1078,7 +1118,11 @@ static int parse_opnd(struct P *P, struct opnd *o, int kind)
 			return perr(P, -EINVAL, t->line, "bad offset after '+'");
 		struct ptx_func *f = P->f;
 		uint32_t s = const_slot(P, 0);
-		if (f->ngfix && f->gfix[f->ngfix - 1].slot == o->slot) {
+		if (P->nsfix && P->sfix[P->nsfix - 1].slot == o->slot && P->sfix[P->nsfix - 1].func == P->fidx) {
+			P->sfix[P->nsfix - 1].slot = s;   /* a .func's shared variable + offset */
+			P->sfix[P->nsfix - 1].off += (uint32_t)t->v;
+			f->tmpl[s] = f->tmpl[o->slot] + t->v;
+		} else if (f->ngfix && f->gfix[f->ngfix - 1].slot == o->slot) {
 			f->gfix[f->ngfix - 1].addend = t->v;
 			f->gfix[f->ngfix - 1].slot = s;
 		} else {
@@ -3598,7 +3642,7 @@ static int parse_func(struct P *P, int is_entry)
 	struct ptx_func tmp;
 	memset(&tmp, 0, sizeof(tmp));
 	tmp.is_entry = is_entry;
-	P->fshared = m->shared_static;
+	P->fshared = 0;
 	uint32_t scope0 = P->nsyms;
 	P->scope[0] = scope0;
 	P->f = &tmp;
@@ -3715,10 +3759,11 @@ static int parse_func(struct P *P, int is_entry)
 			perr(P, -EINVAL, line, "function '%s' defined twice", tmp.name);
 			goto fail;
 		}
+		P->fidx = (uint32_t)idx;
 		if (parse_body(P))
 			goto fail;
 		tmp.defined = 1;
-		tmp.shared_static = P->fshared > m->shared_static ? P->fshared : m->shared_static;
+		tmp.shared_static = P->fshared;   /* its own; what it calls is added at the end */
 		free(tmp.name);
 		tmp.name = dst->name;   /* the module's copy stays */
 		m->funcs[idx] = tmp;
@@ -3886,6 +3931,136 @@ static int parse_module(struct P *P)
 	return 0;
 }
 
+/*
+ * Places the regions of static shared memory (module-scope variables, and each .func's own):
+ * each kernel gets, after its own variables, the regions that its code or the code of what it
+ * calls names (an indirect call may reach any function), and regions that no kernel uses
+ * together may overlap, as a GPU's linker lays out each kernel alone. Patches the slots
+ * holding their addresses and grows each kernel's static shared memory by its regions.
+ */
+static int layout_shared(struct P *P)
+{
+	struct ptx_module *m = P->m;
+	uint32_t n = m->nfuncs, nreg = P->nrg, nent = 0, words = (nreg + 63) / 64;
+	if (!nreg)
+		return 0;
+	/* per function: the calls it makes (direct callees; any[] for an indirect one) and the
+	 * regions its code names, as lists */
+	uint32_t *ncallee = calloc(n + 1, sizeof(uint32_t)), *nref = calloc(n + 1, sizeof(uint32_t));
+	uint32_t *eid = calloc(n, sizeof(uint32_t)), *stack = malloc((n + 1) * sizeof(uint32_t));
+	uint32_t *seen = calloc(n, sizeof(uint32_t)), *roff = calloc(nreg, sizeof(uint32_t));
+	uint32_t *callee = NULL, *ref = NULL, *top = NULL;
+	uint8_t *any = calloc(n + 1, 1);
+	uint64_t *reach = NULL;
+	int rc = 0;
+	if (!ncallee || !nref || !eid || !stack || !seen || !roff || !any)
+		goto oom;
+	for (uint32_t i = 0; i < n; i++) {
+		const struct ptx_func *f = &m->funcs[i];
+		/* (a defined function's opcodes carry their kind by now: op << 4 | kind) */
+		for (uint32_t k = 0; k < f->ncode; k++)
+			if (f->code[k].op >> 4 == OP_CALL && (uint64_t)f->code[k].imm < m->ncalls) {
+				const struct ptx_call *c = &m->calls[f->code[k].imm];
+				if (c->indirect)
+					any[i] = 1;
+				else if (c->callee < n)
+					ncallee[i + 1]++;
+			}
+		if (f->is_entry && f->defined)
+			eid[i] = ++nent;
+	}
+	for (uint32_t i = 0; i < P->nsfix; i++)
+		if (P->sfix[i].func < n)
+			nref[P->sfix[i].func + 1]++;
+	for (uint32_t i = 0; i < n; i++) {   /* list starts (prefix sums) */
+		ncallee[i + 1] += ncallee[i];
+		nref[i + 1] += nref[i];
+	}
+	if (!nent)
+		goto done;
+	if (!(callee = malloc((ncallee[n] + 1) * sizeof(uint32_t))) || !(ref = malloc((nref[n] + 1) * sizeof(uint32_t))) ||
+	    !(top = calloc(nent, sizeof(uint32_t))) || !(reach = calloc((size_t)nent * words, sizeof(uint64_t))))
+		goto oom;
+	memset(seen, 0, n * sizeof(uint32_t));   /* (fill counters for the lists) */
+	for (uint32_t i = 0; i < n; i++) {
+		const struct ptx_func *f = &m->funcs[i];
+		for (uint32_t k = 0; k < f->ncode; k++)
+			if (f->code[k].op >> 4 == OP_CALL && (uint64_t)f->code[k].imm < m->ncalls) {
+				const struct ptx_call *c = &m->calls[f->code[k].imm];
+				if (!c->indirect && c->callee < n)
+					callee[ncallee[i] + seen[i]++] = c->callee;
+			}
+	}
+	memset(seen, 0, n * sizeof(uint32_t));
+	for (uint32_t i = 0; i < P->nsfix; i++)
+		if (P->sfix[i].func < n)
+			ref[nref[P->sfix[i].func] + seen[P->sfix[i].func]++] = P->sfix[i].rid - 1;
+	memset(seen, 0, n * sizeof(uint32_t));
+	/* which regions each kernel uses: a walk of the calls from it */
+	for (uint32_t e = 0; e < n; e++) {
+		if (!eid[e])
+			continue;
+		uint64_t *r = reach + (size_t)(eid[e] - 1) * words;
+		uint32_t sp = 0;
+		stack[sp++] = e;
+		seen[e] = eid[e];
+		while (sp) {
+			uint32_t fi = stack[--sp];
+			if (any[fi])
+				for (uint32_t w = 0; w < words; w++)
+					r[w] = ~0ull;
+			for (uint32_t k = nref[fi]; k < nref[fi + 1]; k++)
+				r[ref[k] / 64] |= 1ull << (ref[k] % 64);
+			for (uint32_t k = ncallee[fi]; k < ncallee[fi + 1]; k++)
+				if (seen[callee[k]] != eid[e]) {
+					seen[callee[k]] = eid[e];
+					stack[sp++] = callee[k];
+				}
+		}
+		top[eid[e] - 1] = m->funcs[e].shared_static;
+	}
+	/* each region after what every kernel using it has so far */
+	for (uint32_t g = 0; g < nreg; g++) {
+		uint64_t off = 0, bit = 1ull << (g % 64);
+		for (uint32_t e = 0; e < nent; e++)
+			if ((reach[(size_t)e * words + g / 64] & bit) && top[e] > off)
+				off = top[e];
+		off = align_up(off, P->rg[g].align);
+		if (off + P->rg[g].size > PTX_SHARED_MAX) {
+			rc = perr(P, -EINVAL, 0, "static shared memory over %u KiB in a kernel", PTX_SHARED_MAX >> 10);
+			goto done;
+		}
+		roff[g] = (uint32_t)off;
+		for (uint32_t e = 0; e < nent; e++)
+			if (reach[(size_t)e * words + g / 64] & bit)
+				top[e] = roff[g] + P->rg[g].size;
+	}
+	for (uint32_t e = 0; e < n; e++)
+		if (eid[e])
+			m->funcs[e].shared_static = top[eid[e] - 1];
+	for (uint32_t i = 0; i < P->nsfix; i++) {
+		struct ptx_func *f = P->sfix[i].func < n ? &m->funcs[P->sfix[i].func] : NULL;
+		if (f && P->sfix[i].slot < f->nslots)
+			f->tmpl[P->sfix[i].slot] = (uint64_t)roff[P->sfix[i].rid - 1] + P->sfix[i].off;
+	}
+	goto done;
+oom:
+	rc = perr(P, -ENOMEM, 0, "out of memory");
+done:
+	free(ncallee);
+	free(nref);
+	free(eid);
+	free(stack);
+	free(seen);
+	free(roff);
+	free(callee);
+	free(ref);
+	free(top);
+	free(any);
+	free(reach);
+	return rc;
+}
+
 int ptx_module_parse(const char *text, struct ptx_module **out, char *err, size_t errlen)
 {
 	struct P P;
@@ -3904,7 +4079,12 @@ int ptx_module_parse(const char *text, struct ptx_module **out, char *err, size_
 		return -ENOMEM;
 	}
 	int rc = parse_module(&P);
+	if (!rc)
+		rc = layout_shared(&P);
 	sym_pop(&P, 0);
+	free(P.rg);
+	free(P.frid);
+	free(P.sfix);
 	free(P.syms);
 	free(P.hash);
 	free(P.slotkind);
