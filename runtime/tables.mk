@@ -20,12 +20,13 @@ $(CUERR_NAMES): $(CUDA_H)
 	sed -n '/^typedef enum cudaError_enum/,/^}/s/^[[:space:]]*\(CUDA_[A-Z0-9_]*\)[[:space:]]*=.*/CUERR_NAME(\1)/p' \
 	  $(CUDA_H) > $@.tmp && mv $@.tmp $@
 
-# cuGetProcAddress's version table (runtime/procaddr.c), from the PFN typedefs of cudaTypedefs.h.
-CUDA_TYPEDEFS_H := $(dir $(CUDA_H))cudaTypedefs.h
+# cuGetProcAddress's version table (runtime/procaddr.c), from the PFN typedefs of cudaTypedefs.h
+# and of cudaProfilerTypedefs.h (cudaProfilerStart asks for cuProfilerStart by version).
+CUDA_TYPEDEFS_H := $(dir $(CUDA_H))cudaTypedefs.h $(dir $(CUDA_H))cudaProfilerTypedefs.h
 PROCADDR_TABLE  := $(B)/gen/procaddr_table.h
-$(PROCADDR_TABLE): $(CUDA_TYPEDEFS_H) runtime/procaddr_table.awk
+$(PROCADDR_TABLE): $(CUDA_TYPEDEFS_H) runtime/procaddr_table.awk runtime/tables.mk
 	@mkdir -p $(dir $@)
-	grep -o 'PFN_cu[A-Za-z0-9_]*_v[0-9]*\(_ptsz\|_ptds\)\?)' $< | LC_ALL=C sort -u \
+	grep -ho 'PFN_cu[A-Za-z0-9_]*_v[0-9]*\(_ptsz\|_ptds\)\?)' $(CUDA_TYPEDEFS_H) | LC_ALL=C sort -u \
 	  | sed -E 's/^PFN_(cu[A-Za-z0-9_]*)_v([0-9]+)(_(ptsz|ptds))?\)$$/\1 \2 \4/; s/ $$/ -/' \
 	  | awk -f runtime/procaddr_table.awk | LC_ALL=C sort > $@.tmp && mv $@.tmp $@
 $(B)/runtime/procaddr.o: $(PROCADDR_TABLE)

@@ -1470,9 +1470,9 @@ static int parse_insn(struct P *P, const struct tok *t, uint32_t g, int gneg)
 static int known_op(const char *op)
 {
 	static const char *const ops[] = {
-		"abs", "activemask", "add", "addc", "alloca", "and", "atom", "bar", "barrier", "bfe", "bfi", "bfind",
+		"abs", "activemask", "add", "addc", "alloca", "and", "applypriority", "atom", "bar", "barrier", "bfe", "bfi", "bfind",
 		"bmsk", "bra", "brev", "call", "clz", "cnot", "copysign", "cos", "cp", "createpolicy", "cvt",
-		"cvta", "div", "dp2a", "dp4a", "elect", "ex2", "exit", "fence", "fma", "fns", "getctarank",
+		"cvta", "discard", "div", "dp2a", "dp4a", "elect", "ex2", "exit", "fence", "fma", "fns", "getctarank",
 		"griddepcontrol", "isspacep", "ld", "ldmatrix", "ldu", "lg2", "lop3", "mad", "mad24", "madc",
 		"mapa", "match", "max", "mbarrier", "membar", "min", "mma", "mov", "mul", "mul24", "multimem", "nanosleep", "neg", "not",
 		"or", "pmevent", "popc", "prefetch", "prefetchu", "prmt", "rcp", "red", "redux", "rem", "ret",
@@ -3399,9 +3399,11 @@ static int parse_insn_raw(struct P *P, const struct tok *t, uint32_t g, int gneg
 		in->o[1] = const_slot(P, 0);
 		return 0;
 	}
-	/* hints and delays with no effect on results: prefetches, sleeps, profiler events */
+	/* hints and delays with no effect on results: prefetches, sleeps, profiler events, L2
+	 * priorities (cuda::apply_access_property) and discards (cuda::discard_memory: the
+	 * bytes become unspecified, so keeping them is one of the allowed outcomes) */
 	if (!strcmp(op, "prefetch") || !strcmp(op, "prefetchu") || !strcmp(op, "nanosleep") ||
-	    !strcmp(op, "pmevent")) {
+	    !strcmp(op, "pmevent") || !strcmp(op, "applypriority") || !strcmp(op, "discard")) {
 		in->op = OP_NOP;
 		in->kind = K_NONE;
 		return 0;

@@ -3,8 +3,27 @@
 // ignored entries, the memory synchronisation domain and its map, an access policy window
 // over the kernel's own buffer, a preferred shared-memory carveout, programmatic stream
 // serialization, a launch completion event and a programmatic event that another stream
-// waits for. Every kernel's result is checked on the host.
+// waits for; the same hints given in the kernel through libcu++ (an annotated pointer with the
+// persisting property, apply_access_property, discard_memory of a scratch area), and the
+// profiler's start and stop around it all. Every kernel's result is checked on the host.
+#include <cuda/annotated_ptr>
+#include <cuda_profiler_api.h>
 #include "rt.h"
+
+/* v[i] = v[i] * k + 1 through a persisting annotated pointer; scratch is discarded after use */
+__global__ void scale_annotated(float *v, int n, float k, float *scratch)
+{
+	int i = blockIdx.x * blockDim.x + threadIdx.x;
+	cuda::annotated_ptr<float, cuda::access_property::persisting> p(v);
+	if (i < n) {
+		scratch[i] = p[i] * k;
+		p[i] = scratch[i] + 1.0f;
+	}
+	if (i == 0) {
+		cuda::apply_access_property(v, n * sizeof(float), cuda::access_property::normal{});
+		cuda::discard_memory(scratch, n * sizeof(float));
+	}
+}
 
 __global__ void scale(float *v, int n, float k)
 {
@@ -109,6 +128,18 @@ int main()
 	CHECK(cudaMemcpy(got, v, sizeof(got), cudaMemcpyDeviceToHost));
 	VERIFY(got, want, n, 1e-4, "the buffer after every attributed launch");
 	printf("launch_attrs: %d launches with attributes verified\n", rounds);
+
+	/* the in-kernel hints change nothing but where bytes live; the profiler's range is a no-op
+	 * without a profiler attached, and succeeds */
+	CHECK(cudaProfilerStart());
+	scale_annotated<<<(n + 127) / 128, 128, 0, s>>>(v, n, 0.5f, w);
+	CHECK(cudaGetLastError());
+	CHECK(cudaStreamSynchronize(s));
+	CHECK(cudaProfilerStop());
+	for (int i = 0; i < n; i++)
+		want[i] = want[i] * 0.5f + 1.0f;
+	CHECK(cudaMemcpy(got, v, sizeof(got), cudaMemcpyDeviceToHost));
+	VERIFY(got, want, n, 1e-4, "a kernel with libcu++'s access properties, inside a profiler range");
 	CHECK(cudaEventDestroy(done));
 	CHECK(cudaEventDestroy(prog));
 	CHECK(cudaStreamDestroy(s));
