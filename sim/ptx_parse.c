@@ -1645,6 +1645,31 @@ static int emit_frag(struct P *P, struct ptx_insn *tmpl, uint32_t line, const ui
  * instruction, spread by moves after it); the interpreter runs the instruction for the whole
  * warp at once (OP_WMMA in warp_resolve).
  */
+/* A wmma load's or store's fragment registers, address and stride into tmpl (whose op, mod,
+ * size, kind and mod2 are set): the state space, and the slots loaded into (*post the
+ * registers moved to after it, *post_moves how many) or stored from. */
+static int wmma_access(struct P *P, const struct mn *m, const char *name, uint32_t line, struct ptx_insn *tmpl,
+                       const struct opnd *o, int n, int nregs, int *post_moves, const struct opnd **post)
+{
+	int ld = mn_has(m, ".load");
+	const struct opnd *regs = &o[ld ? 0 : 1], *addr = &o[ld ? 1 : 0];
+	if ((n != 2 && n != 3) || regs->t != O_VEC || regs->nvec != nregs || regs->vec_imm ||
+	    addr->t != O_ADDR || (n == 3 && (o[2].t != O_SLOT || o[2].neg)))
+		return perr(P, -EINVAL, line, "malformed '%s': takes %s{%d registers}%s[address], stride", name,
+		            ld ? "" : "[address], ", nregs, ld ? ", " : "");
+	tmpl->kind2 = (uint8_t)(mn_has(m, ".global") ? SP_GLOBAL : mn_has(m, ".shared") ? SP_SHARED : SP_GENERIC);
+	tmpl->o[1] = n == 3 ? o[2].slot : 0;
+	tmpl->o[4] = addr->slot;
+	tmpl->imm = addr->imm;
+	if (ld) {
+		tmpl->o[0] = out_slots(P, regs->vec, nregs, post_moves);
+		*post = regs;
+	} else {
+		tmpl->o[0] = coord_slots(P, regs->vec, nregs, line);
+	}
+	return 0;
+}
+
 /*
  * wmma of doubles (sm_80's DMMA through nvcuda::wmma, as the CUDA samples' dmmaTensorCoreGemm
  * uses it): .m8n8k4 fragments of .f64, one register of A and of B a lane, two of C and D,
@@ -1687,25 +1712,11 @@ static int parse_wmma_f64(struct P *P, const struct mn *m, const char *name, uin
 		tmpl.o[0] = out_slots(P, o[0].vec, 2, &post_moves);
 		post = &o[0];
 	} else {
-		int nregs = wm_nregs(frag, WM_M8N8K4, K_F64);
-		const struct opnd *regs = &o[ld ? 0 : 1], *addr = &o[ld ? 1 : 0];
-		if ((n != 2 && n != 3) || regs->t != O_VEC || regs->nvec != nregs || regs->vec_imm ||
-		    addr->t != O_ADDR || (n == 3 && (o[2].t != O_SLOT || o[2].neg)))
-			return perr(P, -EINVAL, line, "malformed '%s': takes %s{%d registers}%s[address], stride", name,
-			            ld ? "" : "[address], ", nregs, ld ? ", " : "");
 		tmpl.mod = (uint8_t)(st ? WM_STORE_D : frag);
 		tmpl.size = WM_M8N8K4;
-		tmpl.kind2 = (uint8_t)(mn_has(m, ".global") ? SP_GLOBAL : mn_has(m, ".shared") ? SP_SHARED : SP_GENERIC);
 		tmpl.mod2 = (uint8_t)(row ? WM_ROW : 0);
-		tmpl.o[1] = n == 3 ? o[2].slot : 0;
-		tmpl.o[4] = addr->slot;
-		tmpl.imm = addr->imm;
-		if (ld) {
-			tmpl.o[0] = out_slots(P, regs->vec, nregs, &post_moves);
-			post = regs;
-		} else {
-			tmpl.o[0] = coord_slots(P, regs->vec, nregs, line);
-		}
+		if ((rc = wmma_access(P, m, name, line, &tmpl, o, n, wm_nregs(frag, WM_M8N8K4, K_F64), &post_moves, &post)))
+			return rc;
 	}
 	return emit_frag(P, &tmpl, line, post_moves ? post->vec : NULL, post_moves ? post->nvec : 0, g, gneg);
 }
@@ -1741,31 +1752,17 @@ static int parse_wmma(struct P *P, const struct mn *m, const char *name, uint32_
 		int kind = mn_has(m, ".bf16") ? (m->nkinds ? -1 : WM_K_BF16) : mn_has(m, ".tf32") ? (m->nkinds ? -1 : WM_K_TF32) :
 		           m->nkinds == 1 ? m->kinds[0] : -1;
 		int row = mn_has(m, ".row"), col = mn_has(m, ".col");
-		const struct opnd *regs = &o[ld ? 0 : 1], *addr = &o[ld ? 1 : 0];
 		int acc_kind = kind == K_F16 || kind == K_F32 || kind == K_S32;
 		int in_kind = kind == K_F16 || kind == K_S8 || kind == K_U8 || kind == WM_K_BF16 || kind == WM_K_TF32;
 		if ((st && !mn_has(m, ".d")) || (ld && mn_has(m, ".d")) || row == col || mn_has(m, ".satfinite") ||
 		    (frag == WM_LOAD_C ? !acc_kind : !in_kind))
 			return perr(P, -ENOTSUP, line, "unsupported instruction '%s'", name);
-		int nregs = wm_nregs(frag, shape, kind);
-		if ((n != 2 && n != 3) || regs->t != O_VEC || regs->nvec != nregs || regs->vec_imm ||
-		    addr->t != O_ADDR || (n == 3 && (o[2].t != O_SLOT || o[2].neg)))
-			return perr(P, -EINVAL, line, "malformed '%s': takes %s{%d registers}%s[address], stride", name,
-			            ld ? "" : "[address], ", nregs, ld ? ", " : "");
 		tmpl.mod = (uint8_t)(st ? WM_STORE_D : frag);
 		/* the kind goes into the opcode's low 4 bits: tf32 (a kind of its own) is a flag */
 		tmpl.kind = (uint8_t)(kind == WM_K_TF32 ? K_U32 : kind);
-		tmpl.kind2 = (uint8_t)(mn_has(m, ".global") ? SP_GLOBAL : mn_has(m, ".shared") ? SP_SHARED : SP_GENERIC);
 		tmpl.mod2 = (uint8_t)((row ? WM_ROW : 0) | (kind == WM_K_TF32 ? WM_TF32 : 0));
-		tmpl.o[1] = n == 3 ? o[2].slot : 0;
-		tmpl.o[4] = addr->slot;
-		tmpl.imm = addr->imm;
-		if (ld) {
-			tmpl.o[0] = out_slots(P, regs->vec, nregs, &post_moves);
-			post = regs;
-		} else {
-			tmpl.o[0] = coord_slots(P, regs->vec, nregs, line);
-		}
+		if ((rc = wmma_access(P, m, name, line, &tmpl, o, n, wm_nregs(frag, shape, kind), &post_moves, &post)))
+			return rc;
 	} else if (mma) {
 		/* .alayout.blayout, then the D and C types */
 		int ar = -1, br = -1, seen = 0;
