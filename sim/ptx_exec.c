@@ -687,6 +687,31 @@ static int local_reserve(struct thr *t, uint64_t need)
 	return 0;
 }
 
+/* alloca, stacksave, stackrestore (OP_STACK) on thread t's stack: 0, or < 0 with the fault set */
+static __attribute__((noinline)) int stack_op(struct blk *b, struct thr *t, const struct ptx_insn *in, uint64_t *r)
+{
+	uint64_t a = r[in->o[1]];
+	if (in->mod == STK_SAVE) {
+		r[in->o[0]] = t->local_top;
+	} else if (in->mod == STK_RESTORE) {
+		/* back to where the stack ended before: the thread's own memory only */
+		if (a > t->local_top) {
+			fault(b, t, in, -EINVAL, "stackrestore past the stack's end, to", a);
+			return -EINVAL;
+		}
+		t->local_top = (uint32_t)a;
+	} else {
+		uint64_t al = (uint64_t)in->imm, base = ((uint64_t)t->local_top + al - 1) & ~(al - 1);
+		if (a > LOCAL_MAX || base + a > LOCAL_MAX || local_reserve(t, base + a)) {
+			fault(b, t, in, -EFAULT, "stack overflow: alloca of bytes", a);
+			return -EFAULT;
+		}
+		t->local_top = (uint32_t)(base + a);
+		r[in->o[0]] = base;
+	}
+	return 0;
+}
+
 /* Creates a frame for fn on thread t (local memory from the thread's stack). */
 static size_t frame_bytes(const struct ptx_func *fn)
 {
@@ -1035,6 +1060,67 @@ static void atom128(const struct ptx_insn *in, uint8_t *p, uint64_t *d, const ui
 	d[1] = old[1];
 }
 
+/* Integer min/max of 32-bit values or of 16-bit pairs, .relu, and the pairs' add (OP_IMINMAX) */
+static __attribute__((noinline)) uint32_t iminmax(uint32_t a, uint32_t b, unsigned mod)
+{
+	uint32_t d = 0, lanes = (mod & IMM_X2) ? 2 : 1, bits = 32 / lanes;
+	for (uint32_t h = 0; h < lanes; h++) {
+		uint32_t ua = a >> (h * bits), ub = b >> (h * bits);
+		int64_t x = (mod & IMM_SIGNED) ? (bits == 16 ? (int16_t)ua : (int32_t)ua) : (int64_t)(bits == 16 ? (uint16_t)ua : ua);
+		int64_t y = (mod & IMM_SIGNED) ? (bits == 16 ? (int16_t)ub : (int32_t)ub) : (int64_t)(bits == 16 ? (uint16_t)ub : ub);
+		int64_t v = (mod & IMM_ADD) ? x + y : (mod & IMM_MAX) ? (x > y ? x : y) : (x < y ? x : y);
+		if ((mod & IMM_RELU) && v < 0)
+			v = 0;
+		d |= (bits == 16 ? (uint32_t)(uint16_t)v : (uint32_t)v) << (h * bits);
+	}
+	return d;
+}
+
+/* mul24/mad24: the 48-bit product of the low 24 bits, its low or middle 32 bits, plus c */
+static __attribute__((noinline)) uint32_t mul24(const struct ptx_insn *in, uint64_t a, uint64_t b, uint64_t c)
+{
+	int64_t x = in->kind == K_S32 ? (int64_t)((int32_t)((uint32_t)a << 8) >> 8) : (int64_t)(a & 0xffffff);
+	int64_t y = in->kind == K_S32 ? (int64_t)((int32_t)((uint32_t)b << 8) >> 8) : (int64_t)(b & 0xffffff);
+	uint64_t p = (uint64_t)(x * y);
+	return (uint32_t)(((in->mod & M24_HI) ? p >> 16 : p) + ((in->mod & M24_MAD) ? (uint32_t)c : 0));
+}
+
+static __attribute__((noinline)) int testp(const struct ptx_insn *in, uint64_t a)
+{
+	double v = in->kind == K_F32 ? (double)f32(a) : f64(a);
+	int c = in->kind == K_F32 ? fpclassify(f32(a)) : fpclassify(v);
+	return in->mod == TP_FINITE ? isfinite(v) : in->mod == TP_INFINITE ? isinf(v) :
+	       in->mod == TP_NUMBER ? !isnan(v) : in->mod == TP_NOTANUMBER ? isnan(v) :
+	       in->mod == TP_NORMAL ? c == FP_NORMAL : c == FP_SUBNORMAL;
+}
+
+/* tanh.approx and ex2.approx of halves and bfloat16s, one or a pair (cuda_fp16.h's
+ * htanh_approx, h2tanh_approx): the float function, rounded once */
+static __attribute__((noinline)) uint64_t half_approx(const struct ptx_insn *in, uint64_t a)
+{
+	int tanh_ = in->op >> 4 == OP_TANH, bf = in->kind == K_BF16 || in->kind == K_BF16X2;
+	int pair = in->kind == K_F16X2 || in->kind == K_BF16X2;
+	uint64_t d = 0;
+	for (int h = 0; h <= pair; h++) {
+		uint64_t x = a >> (16 * h);
+		float v = bf ? (float)b2d(x) : (float)h2d(x);
+		v = tanh_ ? tanhf(v) : exp2f(v);
+		d |= (bf ? d2b(v, 0) : d2h(v)) << (16 * h);
+	}
+	return d;
+}
+
+/* A clock register (OP_CLOCK's mod), now */
+static __attribute__((noinline)) uint64_t clock_read(unsigned mod)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	uint64_t ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	uint64_t cyc = (uint64_t)((unsigned __int128)ns * PTX_CLOCK_KHZ / 1000000);
+	return mod == CLK_CYCLES ? cyc : mod == CLK_CYCLES32 ? (uint32_t)cyc : mod == CLK_NS ? ns :
+	       mod == CLK_NS_LO ? (uint32_t)ns : ns >> 32;
+}
+
 #define C(o, k) ((o) << 4 | (k))
 #define RD r[in->o[0]]
 #define RA r[in->o[1]]
@@ -1101,7 +1187,7 @@ static inline int64_t sar64(int64_t a, uint32_t b) { return a >> (b >= 64 ? 63 :
  * included), towards the top for a positive offset, the bottom for a negative one; offset 0
  * asks whether bit base itself is set. 0xffffffff when there is none (cooperative groups'
  * coalesced shuffles find their source lanes so). */
-static uint32_t fns(uint32_t mask, uint32_t base, int32_t offset)
+static __attribute__((noinline)) uint32_t fns(uint32_t mask, uint32_t base, int32_t offset)
 {
 	if (base > 31)
 		return 0xffffffffu;
@@ -1356,39 +1442,7 @@ static int run_thread(struct blk *b, struct thr *t)
 			break;
 		}
 		case C(OP_PRMT, K_U32): RD = prmt((uint32_t)RA, (uint32_t)RB, (uint32_t)RC, in->mod); break;
-		case C(OP_MUL24, K_U32): case C(OP_MUL24, K_S32): {
-			int64_t x = in->kind == K_S32 ? (int64_t)((int32_t)((uint32_t)RA << 8) >> 8) : (int64_t)(RA & 0xffffff);
-			int64_t y = in->kind == K_S32 ? (int64_t)((int32_t)((uint32_t)RB << 8) >> 8) : (int64_t)(RB & 0xffffff);
-			uint64_t p = (uint64_t)(x * y);
-			RD = (uint32_t)(((in->mod & M24_HI) ? p >> 16 : p) + ((in->mod & M24_MAD) ? (uint32_t)RC : 0));
-			break;
-		}
-		case C(OP_TESTP, K_F32): case C(OP_TESTP, K_F64): {
-			double v = in->kind == K_F32 ? (double)f32(RA) : f64(RA);
-			int c = in->kind == K_F32 ? fpclassify(f32(RA)) : fpclassify(v);
-			RD = in->mod == TP_FINITE ? isfinite(v) : in->mod == TP_INFINITE ? isinf(v) :
-			     in->mod == TP_NUMBER ? !isnan(v) : in->mod == TP_NOTANUMBER ? isnan(v) :
-			     in->mod == TP_NORMAL ? c == FP_NORMAL : c == FP_SUBNORMAL;
-			break;
-		}
 		case C(OP_BMSK, K_U32): RD = bmsk((uint32_t)RA, (uint32_t)RB, in->mod); break;
-		case C(OP_FNS, K_U32): RD = fns((uint32_t)RA, (uint32_t)RB, (int32_t)RC); break;
-		case C(OP_IMINMAX, K_U32): {
-			uint32_t d = 0, lanes = (in->mod & IMM_X2) ? 2 : 1, bits = 32 / lanes;
-			for (uint32_t h = 0; h < lanes; h++) {
-				uint32_t ua = (uint32_t)(RA >> (h * bits)), ub = (uint32_t)(RB >> (h * bits));
-				int64_t x = (in->mod & IMM_SIGNED) ? (bits == 16 ? (int16_t)ua : (int32_t)ua) :
-				            (int64_t)(bits == 16 ? (uint16_t)ua : ua);
-				int64_t y = (in->mod & IMM_SIGNED) ? (bits == 16 ? (int16_t)ub : (int32_t)ub) :
-				            (int64_t)(bits == 16 ? (uint16_t)ub : ub);
-				int64_t v = (in->mod & IMM_ADD) ? x + y : (in->mod & IMM_MAX) ? (x > y ? x : y) : (x < y ? x : y);
-				if ((in->mod & IMM_RELU) && v < 0)
-					v = 0;
-				d |= (bits == 16 ? (uint32_t)(uint16_t)v : (uint32_t)v) << (h * bits);
-			}
-			RD = d;
-			break;
-		}
 		/* sad: c plus |a - b| */
 		case C(OP_SAD, K_U32): RD = (uint32_t)((uint32_t)RC + ((uint32_t)RA > (uint32_t)RB ? (uint32_t)RA - (uint32_t)RB
 								     : (uint32_t)RB - (uint32_t)RA)); break;
@@ -1431,20 +1485,6 @@ static int run_thread(struct blk *b, struct thr *t)
 		case C(OP_SIN, K_F32): RD = pf32(sinf(f32(RA))); break;
 		case C(OP_COS, K_F32): RD = pf32(cosf(f32(RA))); break;
 		case C(OP_TANH, K_F32): RD = pf32(tanhf(f32(RA))); break;
-		/* tanh.approx and ex2.approx of halves and bfloat16s, one or a pair (cuda_fp16.h's
-		 * htanh_approx, h2tanh_approx): the float function, rounded once */
-		case C(OP_TANH, K_F16): RD = d2h(tanhf((float)h2d(RA))); break;
-		case C(OP_EX2, K_F16): RD = d2h(exp2f((float)h2d(RA))); break;
-		case C(OP_TANH, K_BF16): RD = d2b(tanhf((float)b2d(RA)), 0); break;
-		case C(OP_EX2, K_BF16): RD = d2b(exp2f((float)b2d(RA)), 0); break;
-		case C(OP_TANH, K_F16X2): RD = d2h(tanhf((float)h2d(RA))) | d2h(tanhf((float)h2d(RA >> 16))) << 16; break;
-		case C(OP_EX2, K_F16X2): RD = d2h(exp2f((float)h2d(RA))) | d2h(exp2f((float)h2d(RA >> 16))) << 16; break;
-		case C(OP_TANH, K_BF16X2):
-			RD = d2b(tanhf((float)b2d(RA)), 0) | d2b(tanhf((float)b2d(RA >> 16)), 0) << 16;
-			break;
-		case C(OP_EX2, K_BF16X2):
-			RD = d2b(exp2f((float)b2d(RA)), 0) | d2b(exp2f((float)b2d(RA >> 16)), 0) << 16;
-			break;
 		case C(OP_COPYSIGN, K_F32): RD = pf32(copysignf(f32(RB), f32(RA))); break;
 		case C(OP_COPYSIGN, K_F64): RD = pf64(copysign(f64(RB), f64(RA))); break;
 		case C(OP_MOV, K_F16): case C(OP_MOV, K_F16X2): case C(OP_MOV, K_BF16): case C(OP_MOV, K_BF16X2):
@@ -1915,36 +1955,20 @@ slow:
 		case OP_FP8:
 			r[in->o[0]] = do_fp8(in, r[in->o[1]], r[in->o[2]]);
 			break;
-		case OP_CLOCK: {
-			struct timespec ts;
-			clock_gettime(CLOCK_MONOTONIC, &ts);
-			uint64_t ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-			uint64_t cyc = (uint64_t)((unsigned __int128)ns * PTX_CLOCK_KHZ / 1000000);
-			RD = in->mod == CLK_CYCLES ? cyc : in->mod == CLK_CYCLES32 ? (uint32_t)cyc :
-			     in->mod == CLK_NS ? ns : in->mod == CLK_NS_LO ? (uint32_t)ns : ns >> 32;
+		case OP_CLOCK:
+			RD = clock_read(in->mod);
 			break;
-		}
+		/* rare ones, kept out of the first switch (its code is the interpreter's hot loop) */
+		case OP_MUL24: RD = mul24(in, RA, RB, RC); break;
+		case OP_TESTP: RD = testp(in, RA); break;
+		case OP_FNS: RD = fns((uint32_t)RA, (uint32_t)RB, (int32_t)RC); break;
+		case OP_IMINMAX: RD = iminmax((uint32_t)RA, (uint32_t)RB, in->mod); break;
+		case OP_TANH: case OP_EX2:   /* (the float ones are in the first switch) */
+			RD = half_approx(in, RA);
+			break;
 		case OP_STACK:
-			if (in->mod == STK_SAVE) {
-				RD = t->local_top;
-			} else if (in->mod == STK_RESTORE) {
-				/* back to where the stack ended before: the thread's own memory only */
-				if (RA > t->local_top) {
-					fault(b, t, in, -EINVAL, "stackrestore past the stack's end, to", RA);
-					rc = -EINVAL;
-					goto out;
-				}
-				t->local_top = (uint32_t)RA;
-			} else {
-				uint64_t al = (uint64_t)in->imm, base = ((uint64_t)t->local_top + al - 1) & ~(al - 1);
-				if (RA > LOCAL_MAX || base + RA > LOCAL_MAX || local_reserve(t, base + RA)) {
-					fault(b, t, in, -EFAULT, "stack overflow: alloca of bytes", RA);
-					rc = -EFAULT;
-					goto out;
-				}
-				t->local_top = (uint32_t)(base + RA);
-				RD = base;
-			}
+			if ((rc = stack_op(b, t, in, r)) < 0)
+				goto out;
 			break;
 		case OP_CLUSTER:
 			switch (in->mod) {
