@@ -56,7 +56,7 @@ static uint32_t nslots, capslots, free_head;
 /* Limits of a compute capability 7.5 part (also cuDeviceGetAttribute's, sim/driver.c). */
 enum {
 	LIM_TEX1D = 131072, LIM_TEX2D_W = 131072, LIM_TEX2D_H = 65536, LIM_TEX3D = 16384,
-	LIM_LAYERED_W = 32768, LIM_LAYERS = 2048, LIM_GATHER = 32768,
+	LIM_LAYERED_W = 32768, LIM_LAYERS = 2048, LIM_GATHER = 32768, LIM_CUBEMAP = 32768, LIM_CUBEMAP_LAYERS = 2046,
 	LIM_SURF1D = 32768, LIM_SURF2D_W = 131072, LIM_SURF2D_H = 65536, LIM_SURF3D = 16384,
 	LIM_LIN2D_W = 131072, LIM_LIN2D_H = 65000, LIM_LIN2D_PITCH = 2097120,
 	TEX_ALIGN = 512, TEX_PITCH_ALIGN = 32,
@@ -178,7 +178,8 @@ static int fmt_is_32(CUarray_format f)
 			   CUDA_ARRAY3D_TEXTURE_GATHER | CUDA_ARRAY3D_DEPTH_TEXTURE | \
 			   CUDA_ARRAY3D_COLOR_ATTACHMENT | CUDA_ARRAY3D_SPARSE | CUDA_ARRAY3D_DEFERRED_MAPPING | \
 			   CUDA_ARRAY3D_VIDEO_ENCODE_DECODE)
-#define ARRAY_FLAGS_SIM (CUDA_ARRAY3D_LAYERED | CUDA_ARRAY3D_SURFACE_LDST | CUDA_ARRAY3D_TEXTURE_GATHER)
+#define ARRAY_FLAGS_SIM (CUDA_ARRAY3D_LAYERED | CUDA_ARRAY3D_SURFACE_LDST | CUDA_ARRAY3D_TEXTURE_GATHER | \
+			 CUDA_ARRAY3D_CUBEMAP)
 
 /* Checks a descriptor against the driver's rules and the device's limits. */
 static CUresult array_check(const char *call, const CUDA_ARRAY3D_DESCRIPTOR *d, unsigned *texel)
@@ -192,15 +193,22 @@ static CUresult array_check(const char *call, const CUDA_ARRAY3D_DESCRIPTOR *d, 
 		return CUDA_ERROR_INVALID_VALUE;
 	}
 	if (f & ~(unsigned)ARRAY_FLAGS_SIM) {
-		sim_log("%s: flags 0x%x (cubemap, sparse, deferred mapping, depth, colour attachment or video) "
+		sim_log("%s: flags 0x%x (sparse, deferred mapping, depth, colour attachment or video) "
 		        "are not simulated; returning CUDA_ERROR_NOT_SUPPORTED", call, f & ~(unsigned)ARRAY_FLAGS_SIM);
 		return CUDA_ERROR_NOT_SUPPORTED;
 	}
 	size_t w = d->Width, h = d->Height, dd = d->Depth;
 	int layered = !!(f & CUDA_ARRAY3D_LAYERED), surf = !!(f & CUDA_ARRAY3D_SURFACE_LDST);
+	int cube = !!(f & CUDA_ARRAY3D_CUBEMAP);
 	const char *why = NULL;
 	if (!w)
 		why = "zero width";
+	else if (cube && (w != h || (layered ? !dd || dd % 6 : dd != 6)))
+		why = "a cubemap that is not square with six faces (six per cubemap when layered)";
+	else if (cube && (f & CUDA_ARRAY3D_TEXTURE_GATHER))
+		why = "texture gather on a cubemap";
+	else if (cube && (w > LIM_CUBEMAP || (layered && dd / 6 > LIM_CUBEMAP_LAYERS)))
+		why = "beyond the cubemap limits";
 	else if (!h && dd && !layered)
 		why = "a depth without a height";
 	else if (layered && !dd)
@@ -209,13 +217,13 @@ static CUresult array_check(const char *call, const CUDA_ARRAY3D_DESCRIPTOR *d, 
 		why = "texture gather on an array that is not 2D";
 	else if ((f & CUDA_ARRAY3D_TEXTURE_GATHER) && (w > LIM_GATHER || h > LIM_GATHER))
 		why = "beyond the 2D gather limits";
-	else if (layered && (w > LIM_LAYERED_W || h > LIM_LAYERED_W || dd > LIM_LAYERS))
+	else if (layered && !cube && (w > LIM_LAYERED_W || h > LIM_LAYERED_W || dd > LIM_LAYERS))
 		why = "beyond the layered limits";
 	else if (!layered && !h && w > (surf ? LIM_SURF1D : LIM_TEX1D))
 		why = "beyond the 1D width limit";
 	else if (!layered && h && !dd && (w > LIM_TEX2D_W || h > LIM_TEX2D_H))
 		why = "beyond the 2D limits";
-	else if (!layered && dd && (w > LIM_TEX3D || h > LIM_TEX3D || dd > LIM_TEX3D))
+	else if (!layered && !cube && dd && (w > LIM_TEX3D || h > LIM_TEX3D || dd > LIM_TEX3D))
 		why = "beyond the 3D limits";
 	if (why) {
 		sim_log("%s: %zux%zux%zu flags 0x%x: %s", call, w, h, dd, f, why);
@@ -228,8 +236,10 @@ static CUresult array_check(const char *call, const CUDA_ARRAY3D_DESCRIPTOR *d, 
 static void array_view(const CUDA_ARRAY3D_DESCRIPTOR *d, const struct tex_store *st, unsigned texel,
 		       struct ptx_tex *v)
 {
-	int layered = !!(d->Flags & CUDA_ARRAY3D_LAYERED);
+	/* a cubemap is a layered 2D array of its faces */
+	int layered = !!(d->Flags & (CUDA_ARRAY3D_LAYERED | CUDA_ARRAY3D_CUBEMAP));
 	memset(v, 0, sizeof(*v));
+	v->cube = !!(d->Flags & CUDA_ARRAY3D_CUBEMAP);
 	v->addr = st->base;
 	v->bytes = st->bytes;
 	v->width = d->Width;

@@ -388,7 +388,13 @@ static int attr_value(CUdevice_attribute a, int dev, int *ok)
 	case CU_DEVICE_ATTRIBUTE_MPS_ENABLED: return 0;
 	case CU_DEVICE_ATTRIBUTE_HOST_NUMA_ID: return -1;
 	/* textures and surfaces (sim/api_tex.c checks arrays and objects against these);
-	 * mipmapped and cubemap resources are not simulated, so their limits stay 0 */
+	 * mipmapped resources are not simulated, so their limits stay 0 */
+	case CU_DEVICE_ATTRIBUTE_MAXIMUM_TEXTURECUBEMAP_WIDTH: return 32768;
+	case CU_DEVICE_ATTRIBUTE_MAXIMUM_TEXTURECUBEMAP_LAYERED_WIDTH: return 32768;
+	case CU_DEVICE_ATTRIBUTE_MAXIMUM_TEXTURECUBEMAP_LAYERED_LAYERS: return 2046;
+	case CU_DEVICE_ATTRIBUTE_MAXIMUM_SURFACECUBEMAP_WIDTH: return 32768;
+	case CU_DEVICE_ATTRIBUTE_MAXIMUM_SURFACECUBEMAP_LAYERED_WIDTH: return 32768;
+	case CU_DEVICE_ATTRIBUTE_MAXIMUM_SURFACECUBEMAP_LAYERED_LAYERS: return 2046;
 	case CU_DEVICE_ATTRIBUTE_MAXIMUM_TEXTURE1D_WIDTH: return 131072;
 	case CU_DEVICE_ATTRIBUTE_MAXIMUM_TEXTURE2D_WIDTH: return 131072;
 	case CU_DEVICE_ATTRIBUTE_MAXIMUM_TEXTURE2D_HEIGHT: return 65536;

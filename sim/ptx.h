@@ -172,6 +172,7 @@ struct ptx_tex {
 	uint32_t channels;      /* 1, 2 or 4 */
 	uint32_t texel;         /* bytes per texel: channels x the format's size */
 	uint32_t linear;        /* resource is linear memory (CU_RESOURCE_TYPE_LINEAR: tex1Dfetch) */
+	uint32_t cube;          /* a cubemap array: layers are faces, six to a cubemap */
 	/* sampling state (texture objects; zero for surfaces) */
 	uint32_t addr_mode[3];  /* CUaddress_mode per coordinate */
 	uint32_t filter;        /* CUfilter_mode */

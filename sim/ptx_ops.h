@@ -114,7 +114,7 @@ enum { BAR_PLAIN, BAR_POPC, BAR_AND, BAR_OR };
  * sust (OP_SUST): o[0..3] destinations (sust: values), o[4] the handle, imm the first of
  * contiguous slots holding the coordinates in PTX order (the layer first for a1d/a2d): the
  * coordinates of one instruction can outnumber the operand slots. mod: geometry. */
-enum { TG_1D, TG_2D, TG_3D, TG_A1D, TG_A2D };
+enum { TG_1D, TG_2D, TG_3D, TG_A1D, TG_A2D, TG_CUBE, TG_ACUBE /* tex only: a direction (x, y, z), after the cubemap layer for acube */ };
 /* OP_TEX: kind the destination type, kind2 the coordinate type; mod2 TEX_TLD4 | the
  * component tld4 gathers (0-3: r, g, b, a) */
 #define TEX_TLD4     0x10

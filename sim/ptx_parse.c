@@ -2214,26 +2214,26 @@ static int parse_txq(struct P *P, const struct mn *m, const char *name, uint32_t
 static int parse_tex(struct P *P, const struct mn *m, const char *name, uint32_t line,
                      uint32_t g, int gneg)
 {
-	static const char *const gn[] = {".1d", ".2d", ".3d", ".a1d", ".a2d"};
-	static const char *const tex_mods[] = {".1d", ".2d", ".3d", ".a1d", ".a2d", ".v4", ".base",
-	                                       ".level", ".grad", NULL};
+	static const char *const gn[] = {".1d", ".2d", ".3d", ".a1d", ".a2d", ".cube", ".acube"};
+	static const char *const tex_mods[] = {".1d", ".2d", ".3d", ".a1d", ".a2d", ".cube", ".acube", ".v4",
+	                                       ".base", ".level", ".grad", NULL};
 	static const char *const tld4_mods[] = {".2d", ".a2d", ".v4", ".r", ".g", ".b", ".a", NULL};
 	static const char *const su_mods[] = {".b", ".1d", ".2d", ".3d", ".a1d", ".a2d", ".v2", ".v4",
 	                                      ".trap", ".clamp", ".zero", ".ca", ".cg", ".cs", ".cv",
 	                                      ".wb", ".wt", NULL};
-	static const int need[] = {1, 2, 3, 2, 3};   /* coordinates used per geometry */
-	static const int vmax[] = {1, 2, 4, 2, 4};   /* the vector PTX writes (3d, a2d: padded) */
+	static const int need[] = {1, 2, 3, 2, 3, 3, 4};   /* coordinates used per geometry */
+	static const int vmax[] = {1, 2, 4, 2, 4, 4, 4};   /* the vector PTX writes (3d, a2d, cube: padded) */
 	const char *op = m->part[0];
 	if (!strcmp(op, "txq") || !strcmp(op, "suq"))
 		return parse_txq(P, m, name, line, g, gneg);
 	int tld4 = !strcmp(op, "tld4"), su = op[0] == 's', st = !strcmp(op, "sust");
 	int geom = -1, rc;
-	for (int i = 0; i < 5; i++)
+	for (int i = 0; i < 7; i++)
 		if (mn_has(m, gn[i]))
 			geom = i;
-	if (mn_has(m, ".cube") || mn_has(m, ".acube") || mn_has(m, ".2dms") || mn_has(m, ".a2dms"))
-		return perr(P, -ENOTSUP, line, "unsupported instruction '%s' (cube map and multisample "
-		            "geometries)", name);
+	if (mn_has(m, ".2dms") || mn_has(m, ".a2dms") || (geom >= TG_CUBE && (su || tld4)))
+		return perr(P, -ENOTSUP, line, "unsupported instruction '%s' (multisample geometries, and "
+		            "cube maps other than tex's)", name);
 	if (mn_has(m, ".f16x2") || mn_has(m, ".f16"))
 		return perr(P, -ENOTSUP, line, "unsupported instruction '%s' (half-precision results: "
 		            "use .v4.f32)", name);
@@ -2256,7 +2256,7 @@ static int parse_tex(struct P *P, const struct mn *m, const char *name, uint32_t
 		kind = m->nkinds == 2 ? m->kinds[0] : -1;
 		kind2 = m->nkinds == 2 ? m->kinds[1] : -1;
 		if (!mn_has(m, ".v4") || (kind != K_F32 && kind != K_S32 && kind != K_U32) ||
-		    (kind2 != K_F32 && kind2 != K_S32) || (tld4 && kind2 != K_F32))
+		    (kind2 != K_F32 && kind2 != K_S32) || ((tld4 || geom >= TG_CUBE) && kind2 != K_F32))
 			return perr(P, -EINVAL, line, "malformed '%s': needs .v4, a .f32, .s32 or .u32 result "
 			            "and .f32 or .s32 coordinates", name);
 		if (tld4) {
@@ -2297,7 +2297,7 @@ static int parse_tex(struct P *P, const struct mn *m, const char *name, uint32_t
 	if (d.t != O_VEC || d.nvec != vec)
 		return perr(P, -EINVAL, line, "malformed '%s': the %s must be a vector of %d", name,
 		            st ? "value" : "destination", vec);
-	if (c.nvec != vmax[geom] && !(vmax[geom] == 4 && c.nvec == 3))
+	if (c.nvec != vmax[geom] && !(vmax[geom] == 4 && c.nvec == 3 && need[geom] <= 3))
 		return perr(P, -EINVAL, line, "malformed '%s': %d coordinates for a %s access", name,
 		            c.nvec, gn[geom] + 1);
 	/* tex.level's level of detail, tex.grad's gradients: with no mipmaps, level 0 is read */

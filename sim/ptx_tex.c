@@ -34,7 +34,7 @@ struct tctx {
 static inline float f32(uint64_t v) { uint32_t b = (uint32_t)v; float f; memcpy(&f, &b, 4); return f; }
 static inline uint32_t bits(float f) { uint32_t b; memcpy(&b, &f, 4); return b; }
 
-static const char *const geom_name[] = {"1d", "2d", "3d", "a1d", "a2d"};
+static const char *const geom_name[] = {"1d", "2d", "3d", "a1d", "a2d", "cube", "acube"};
 static const char *const tq_name[] = {"width", "height", "depth", "channel_data_type",
 	"channel_order", "normalized_coords", "filter_mode", "addr_mode_0", "addr_mode_1",
 	"addr_mode_2", "array_size", "num_mipmap_levels", "num_samples", "memory_layout"};
@@ -43,7 +43,7 @@ static const char *const su_name[] = {"trap", "clamp", "zero"};
 /* The instruction as the PTX names it (without types), for messages. */
 static void insn_name(const struct ptx_insn *in, char *buf, size_t n)
 {
-	const char *g = in->mod < 5 ? geom_name[in->mod] : "?";
+	const char *g = in->mod < 7 ? geom_name[in->mod] : "?";
 	switch (in->op >> 4) {
 	case OP_TEX:
 		if (in->mod2 & TEX_TLD4)
@@ -176,7 +176,8 @@ static int view_get(struct tctx *c, const struct ptx_env *env, int surface)
 	if (!fs || (v->channels != 1 && v->channels != 2 && v->channels != 4) ||
 	    v->texel != fs * v->channels || !v->width || !v->height || !v->depth ||
 	    v->width > TEX_MAX_EXTENT || v->height > TEX_MAX_EXTENT || v->depth > TEX_MAX_EXTENT ||
-	    v->layers > TEX_MAX_EXTENT || v->pitch > TEX_MAX_STRIDE || v->slice > TEX_MAX_STRIDE)
+	    v->layers > TEX_MAX_EXTENT || v->pitch > TEX_MAX_STRIDE || v->slice > TEX_MAX_STRIDE ||
+	    (v->cube && (v->layers < 6 || v->layers % 6 || v->width != v->height)))
 		return tfault(c, -EFAULT, c->handle, "malformed %s view (format 0x%x, %u channels of "
 		              "%u bytes per texel, %llux%llux%llu, %llu layers); handle",
 		              surface ? "surface" : "texture", v->format, v->channels, v->texel,
@@ -255,7 +256,43 @@ static int fetch(struct tctx *c, const int64_t idx[3], int nd, uint64_t l, int n
 
 /* ---- tex, tld4 ---------------------------------------------------------------------- */
 
-static int geom_dims(int g) { return g == TG_3D ? 3 : g == TG_2D || g == TG_A2D ? 2 : 1; }
+static int geom_dims(int g) { return g == TG_3D ? 3 : g == TG_2D || g == TG_A2D || g >= TG_CUBE ? 2 : 1; }
+
+/*
+ * A cubemap's face and its texel coordinates for direction (x, y, z), as the CUDA
+ * Programming Guide's table has them: the axis of the largest magnitude m picks the face
+ * (+x 0, -x 1, +y 2, -y 3, +z 4, -z 5), the face coordinates (s, t) are two other components,
+ * signed per face, and the texel coordinates are ((s / m + 1) / 2, (t / m + 1) / 2) of the
+ * face's width and height.
+ */
+static int cube_face(float x, float y, float z, float w, float h, float *u, float *v)
+{
+	float ax = fabsf(x), ay = fabsf(y), az = fabsf(z), s, t, m;
+	int face;
+	if (ax >= ay && ax >= az) {
+		face = x >= 0 ? 0 : 1;
+		s = x >= 0 ? -z : z;
+		t = -y;
+		m = ax;
+	} else if (ay >= az) {
+		face = y >= 0 ? 2 : 3;
+		s = x;
+		t = y >= 0 ? z : -z;
+		m = ay;
+	} else {
+		face = z >= 0 ? 4 : 5;
+		s = z >= 0 ? x : -x;
+		t = -y;
+		m = az;
+	}
+	if (!(m > 0)) {   /* the zero direction (or NaN): the first face's centre */
+		s = t = 0;
+		m = 1;
+	}
+	*u = (s / m + 1.0f) * 0.5f * w;
+	*v = (t / m + 1.0f) * 0.5f * h;
+	return face;
+}
 
 /* A float texel coordinate made safe to floor and convert: NaN reads texel 0, and values
  * beyond any extent are bounded (they address the same texels as the bound). */
@@ -273,16 +310,35 @@ static int do_tex(struct tctx *c, uint64_t *r)
 	const uint64_t *cs = r + in->imm;
 	int nd = geom_dims(in->mod);
 	uint64_t l = 0;
-	if (in->mod >= TG_A1D) {
+	float fc[3] = {0, 0, 0};   /* the coordinates as floats (a cubemap's: its face's texels) */
+	int cube = in->mod >= TG_CUBE;
+	if (cube) {
+		if (!v->cube)
+			return tfault(c, -EFAULT, c->handle, "a cubemap fetch from a texture that is not a cubemap; "
+			              "texture object");
+		uint64_t maps = v->layers / 6;
+		if (in->mod == TG_ACUBE) {   /* the cubemap's index in the array, clamped as a layer's */
+			l = (uint32_t)*cs++;
+			if (l >= maps)
+				l = maps - 1;
+		}
+		l = l * 6 + (uint64_t)cube_face(f32(cs[0]), f32(cs[1]), f32(cs[2]), (float)v->width,
+		                                (float)v->height, &fc[0], &fc[1]);
+		/* within a face coordinates clamp to its edge (no filtering across faces) */
+		c->v.addr_mode[0] = c->v.addr_mode[1] = CU_TR_ADDRESS_MODE_CLAMP;
+	} else if (in->mod >= TG_A1D) {
 		/* the layer index is an unsigned integer, clamped to the layers there are */
 		l = (uint32_t)*cs++;
 		if (l >= (v->layers ? v->layers : 1))
 			l = v->layers ? v->layers - 1 : 0;
 	}
+	if (!cube)
+		for (int d = 0; d < nd; d++)
+			fc[d] = f32(cs[d]);
 	const float n[3] = {(float)v->width, (float)v->height, (float)v->depth};
 	int iread = int_read(v);
 	int icoord = in->kind2 == K_S32;
-	int norm = !icoord && (v->flags & CU_TRSF_NORMALIZED_COORDINATES);
+	int norm = !icoord && !cube && (v->flags & CU_TRSF_NORMALIZED_COORDINATES);
 	int tld4 = in->mod2 & TEX_TLD4;
 	/* integer coordinates are texel indices, never filtered; integer reads are not filtered */
 	int linear = !icoord && !iread && !tld4 && v->filter == CU_TR_FILTER_MODE_LINEAR;
@@ -293,7 +349,7 @@ static int do_tex(struct tctx *c, uint64_t *r)
 			i0[d] = (int32_t)cs[d];
 			continue;
 		}
-		float u = f32(cs[d]);
+		float u = fc[d];
 		if (norm)
 			u *= n[d];
 		if (linear || tld4)

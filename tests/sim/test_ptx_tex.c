@@ -850,8 +850,24 @@ static void test_faults(void)
 	bad.format = 0x77;
 	h = add_view(&bad, 0);
 	EXPECT(tex_run(t2, h, c, out) == -EFAULT);
+	/* a cubemap fetch: from a cubemap view, the face and texel its direction picks (-x: face
+	 * 1, s = z, t = -y); from a view that is not a cubemap, or a malformed one, a fault */
+	struct ptx_module *tc = tex_kernel("tex.cube.v4.f32.f32", 2, 0, 1, "");
+	struct ptx_tex cv = make_tex(CU_AD_FORMAT_FLOAT, 1, 4, 4, 1, 6, 2);
+	cv.cube = 1;
+	uint32_t cc[4] = {0, bits(-2.0f), bits(0.5f), bits(0.2f)};   /* u = (0.1 + 1) / 2 * 4, v = (-0.25 + 1) / 2 * 4 */
+	h = add_view(&cv, 0);
+	EXPECT(tex_run(tc, h, cc, out) == 0);
+	CHECK(!memcmp(&out[0], hptr(cv.addr) + cv.slice + cv.pitch + 2 * 4, 4), "cube texel %x", out[0]);
+	EXPECT(tex_run(tc, add_view(&v, 0), cc, out) == -EFAULT);
+	CHECK(strstr(err, "tex.cube") && strstr(err, "not a cubemap"), "%s", err);
+	bad = cv;
+	bad.layers = 5;
+	EXPECT(tex_run(tc, add_view(&bad, 0), cc, out) == -EFAULT);
+	CHECK(strstr(err, "malformed"), "%s", err);
 	/* NaN and huge coordinates read a texel, never crash */
 	h = add_view(&v, 0);
+	EXPECT(tex_run(tc, add_view(&cv, 0), (uint32_t[4]){0, bits(NAN), bits(NAN), bits(NAN)}, out) == 0);
 	c[1] = bits(NAN);
 	c[2] = bits(3e38f);
 	EXPECT(tex_run(t2, h, c, out) == 0);
@@ -864,7 +880,9 @@ static void test_faults(void)
 static void test_refused(void)
 {
 	static const struct { const char *insn, *want; int rc; } cases[] = {
-		{"tex.cube.v4.f32.f32 {%f1, %f2, %f3, %f4}, [%rd1, {%f1, %f2, %f3, %f3}]", "cube", -ENOTSUP},
+		{"tld4.r.cube.v4.f32.f32 {%f1, %f2, %f3, %f4}, [%rd1, {%f1, %f2, %f3, %f3}]", "cube", -ENOTSUP},
+		{"tex.cube.v4.f32.s32 {%f1, %f2, %f3, %f4}, [%rd1, {%r1, %r2, %r3, %r3}]", "malformed", -EINVAL},
+		{"tex.acube.v4.f32.f32 {%f1, %f2, %f3, %f4}, [%rd1, {%f1, %f2, %f3}]", "3 coordinates", -EINVAL},
 		{"tex.2d.v2.f16x2.f32 {%r1, %r2}, [%rd1, {%f1, %f2}]", "half-precision", -ENOTSUP},
 		{"sust.p.2d.b32.trap [%rd1, {%r1, %r2}], {%r3}", "formatted", -ENOTSUP},
 		{"tex.2d.v4.f32.f32 {%f1, %f2, %f3, %f4}, [%rd1, %rd2, {%f1, %f2}]", "explicit sampler", -ENOTSUP},
