@@ -33,14 +33,16 @@ __host__ __device__ static void all(unsigned a, unsigned b, unsigned c, unsigned
 	o[i++] = __vimax3_s16x2_relu(a, b, c);
 	o[i++] = (unsigned)__vimin3_s32_relu((int)a, (int)b, (int)c);
 	o[i++] = __vimin3_s16x2_relu(a, b, c);
-	o[i++] = (unsigned)__viaddmax_s32((int)a, (int)b, (int)c);
+	/* (the 32-bit signed adds get halved operands: CUDA's host implementation adds them as
+	 * int, whose overflow C leaves undefined, where the device wraps) */
+	o[i++] = (unsigned)__viaddmax_s32((int)a >> 1, (int)b >> 1, (int)c);
 	o[i++] = __viaddmax_s16x2(a, b, c);
 	o[i++] = __viaddmax_u32(a, b, c);
 	o[i++] = __viaddmax_u16x2(a, b, c);
-	o[i++] = (unsigned)__viaddmin_s32((int)a, (int)b, (int)c);
+	o[i++] = (unsigned)__viaddmin_s32((int)a >> 1, (int)b >> 1, (int)c);
 	o[i++] = __viaddmin_s16x2(a, b, c);
 	o[i++] = __viaddmin_u16x2(a, b, c);
-	o[i++] = (unsigned)__viaddmax_s32_relu((int)a, (int)b, (int)c);
+	o[i++] = (unsigned)__viaddmax_s32_relu((int)a >> 1, (int)b >> 1, (int)c);
 	o[i++] = __viaddmax_s16x2_relu(a, b, c);
 	o[i++] = __viaddmin_s16x2_relu(a, b, c);
 	/* the predicates (which operand won) folded into spare bits of the result */
