@@ -3977,6 +3977,14 @@ static int layout_shared(struct P *P)
 	}
 	if (!nent)
 		goto done;
+	/* the walks and the placement cost kernels x (functions + calls + regions): bounded, so
+	 * that a module made to be expensive is refused rather than worked on for minutes (the
+	 * CUDA libraries' largest modules need under 2^18) */
+	if ((uint64_t)nent * ((uint64_t)n + ncallee[n] + nref[n] + nreg) > (1ull << 30)) {
+		rc = perr(P, -EINVAL, 0, "%u kernels over %u functions, %u calls and %u shared variables: past what "
+		          "the simulator lays out", nent, n, ncallee[n], nreg);
+		goto done;
+	}
 	if (!(callee = malloc((ncallee[n] + 1) * sizeof(uint32_t))) || !(ref = malloc((nref[n] + 1) * sizeof(uint32_t))) ||
 	    !(top = calloc(nent, sizeof(uint32_t))) || !(reach = calloc((size_t)nent * words, sizeof(uint64_t))))
 		goto oom;

@@ -99,6 +99,22 @@ int main(void)
 		"\tcall %rd1, (), prototype_0;\n\tret;\n}\n",
 	};
 	ST_REFUSED(refused);
+	/* a module made to be expensive to lay out (kernels x shared variables past 2^30) is
+	 * refused at load, quickly */
+	{
+		size_t cap = 40u << 20, len = 0;
+		char *big = malloc(cap);
+		EXPECT(big);
+		len += (size_t)snprintf(big + len, cap - len, HDR);
+		for (int i = 0; i < 33000; i++)
+			len += (size_t)snprintf(big + len, cap - len, ".shared .b8 s%d[4];\n", i);
+		for (int i = 0; i < 33000; i++)
+			len += (size_t)snprintf(big + len, cap - len, ".visible .entry e%d()\n{\nret;\n}\n", i);
+		EXPECT(len < cap - 1);
+		CUmodule mb;
+		CK_RC(cuModuleLoadData(&mb, big), CUDA_ERROR_INVALID_PTX);
+		free(big);
+	}
 	/* the same two arrays in kernels of their own load, each with its own */
 	static const char apart[] = HDR ".shared .b8 a[120000];\n.shared .b8 b[120000];\n"
 		".visible .entry ka()\n{\n\t.reg .b32 %r<2>;\n\tmov.u32 %r1, a;\n\tret;\n}\n"
