@@ -1470,14 +1470,16 @@ static int parse_insn(struct P *P, const struct tok *t, uint32_t g, int gneg)
 static int known_op(const char *op)
 {
 	static const char *const ops[] = {
-		"abs", "activemask", "add", "addc", "alloca", "and", "applypriority", "atom", "bar", "barrier", "bfe", "bfi", "bfind",
-		"bmsk", "bra", "brev", "call", "clz", "cnot", "copysign", "cos", "cp", "createpolicy", "cvt",
-		"cvta", "discard", "div", "dp2a", "dp4a", "elect", "ex2", "exit", "fence", "fma", "fns", "getctarank",
-		"griddepcontrol", "isspacep", "ld", "ldmatrix", "ldu", "lg2", "lop3", "mad", "mad24", "madc",
-		"mapa", "match", "max", "mbarrier", "membar", "min", "mma", "mov", "mul", "mul24", "multimem", "nanosleep", "neg", "not",
-		"or", "pmevent", "popc", "prefetch", "prefetchu", "prmt", "rcp", "red", "redux", "rem", "ret",
-		"rsqrt", "sad", "selp", "set", "setp", "shf", "shfl", "shl", "shr", "sin", "sqrt", "st",
-		"stackrestore", "stacksave", "stmatrix", "sub", "subc", "suld", "suq", "sust", "tanh", "testp", "tex", "tld4", "trap", "txq",
+		"abs", "activemask", "add", "addc", "alloca", "and", "applypriority", "atom", "bar",
+		"barrier", "bfe", "bfi", "bfind", "bmsk", "bra", "brev", "call", "clz", "cnot",
+		"copysign", "cos", "cp", "createpolicy", "cvt", "cvta", "discard", "div", "dp2a",
+		"dp4a", "elect", "ex2", "exit", "fence", "fma", "fns", "getctarank", "griddepcontrol",
+		"isspacep", "ld", "ldmatrix", "ldu", "lg2", "lop3", "mad", "mad24", "madc", "mapa",
+		"match", "max", "mbarrier", "membar", "min", "mma", "mov", "mul", "mul24", "multimem",
+		"nanosleep", "neg", "not", "or", "pmevent", "popc", "prefetch", "prefetchu", "prmt",
+		"rcp", "red", "redux", "rem", "ret", "rsqrt", "sad", "selp", "set", "setp", "shf",
+		"shfl", "shl", "shr", "sin", "sqrt", "st", "stackrestore", "stacksave", "stmatrix",
+		"sub", "subc", "suld", "suq", "sust", "tanh", "testp", "tex", "tld4", "trap", "txq",
 		"vabsdiff4", "vote", "vshl", "vshr", "wmma", "xor",
 	};
 	size_t lo = 0, hi = sizeof(ops) / sizeof(ops[0]);
@@ -1677,7 +1679,8 @@ static int wmma_access(struct P *P, const struct mn *m, const char *name, uint32
  * wmma.mma.sync.aligned.{row,col}.{row,col}.m8n8k4.f64.f64.f64.f64{.rn}, each element of D
  * its fused multiply-adds in k's order, as mma.sync's.
  */
-static int parse_wmma_f64(struct P *P, const struct mn *m, const char *name, uint32_t line, uint32_t g, int gneg)
+static int parse_wmma_f64(struct P *P, const struct mn *m, const char *name, uint32_t line, uint32_t g,
+                          int gneg)
 {
 	static const char *const mods[] = {".load", ".store", ".mma", ".a", ".b", ".c", ".d", ".sync", ".aligned",
 	                                   ".row", ".col", ".m8n8k4", ".global", ".shared", ".rn", NULL};
@@ -3985,8 +3988,9 @@ static int layout_shared(struct P *P)
 		          "the simulator lays out", nent, n, ncallee[n], nreg);
 		goto done;
 	}
-	if (!(callee = malloc((ncallee[n] + 1) * sizeof(uint32_t))) || !(ref = malloc((nref[n] + 1) * sizeof(uint32_t))) ||
-	    !(top = calloc(nent, sizeof(uint32_t))) || !(reach = calloc((size_t)nent * words, sizeof(uint64_t))))
+	if (!(callee = malloc((ncallee[n] + 1) * sizeof(uint32_t))) ||
+	    !(ref = malloc((nref[n] + 1) * sizeof(uint32_t))) || !(top = calloc(nent, sizeof(uint32_t))) ||
+	    !(reach = calloc((size_t)nent * words, sizeof(uint64_t))))
 		goto oom;
 	memset(seen, 0, n * sizeof(uint32_t));   /* (fill counters for the lists) */
 	for (uint32_t i = 0; i < n; i++) {
