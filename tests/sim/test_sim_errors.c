@@ -65,15 +65,15 @@ static void t_bad_modules(void)
 	CUjit_option opts[2] = {CU_JIT_ERROR_LOG_BUFFER, CU_JIT_ERROR_LOG_BUFFER_SIZE_BYTES};
 	void *vals[2] = {log, (void *)(uintptr_t)sizeof(log)};
 	CK_RC(cuModuleLoadDataEx(&m, u, 2, opts, vals), CUDA_ERROR_INVALID_PTX);
-	EXPECT(strstr(log, "unsupported instruction 'tex.") && strstr(log, "line "));
+	EXPECT(strstr(log, "unsupported instruction 'brkpt'") && strstr(log, "line "));
 	free(u);
 	/* a texture fetch of a kind outside the set: named with its line before its operands */
 	CK_RC(cuModuleLoadData(&m, ".version 7.0\n.target sm_75\n.address_size 64\n"
 	                           ".visible .entry k(.param .u64 t)\n{\n.reg .f32 %f<5>;\n"
 	                           ".reg .b32 %r<2>;\n.reg .b64 %rd<2>;\n ld.param.u64 %rd1, [t];\n"
-	                           " tex.cube.v4.f32.f32 {%f1, %f2, %f3, %f4}, [%rd1, {%f1, %f2, %f3, %f3}];\n"
+	                           " tex.2dms.v4.f32.s32 {%f1, %f2, %f3, %f4}, [%rd1, {%r1, %r1, %r1, %r1}];\n"
 	                           " ret;\n}\n"), CUDA_ERROR_INVALID_PTX);
-	expect_msg("unsupported instruction 'tex.cube.v4.f32.f32'");
+	expect_msg("unsupported instruction 'tex.2dms.v4.f32.s32'");
 	expect_msg("line 10");
 
 	/* a call to an external function the simulator lacks (vprintf, malloc, free it has) */
