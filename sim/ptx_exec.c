@@ -1066,12 +1066,12 @@ static __attribute__((noinline)) uint32_t iminmax(uint32_t a, uint32_t b, unsign
 	uint32_t d = 0, lanes = (mod & IMM_X2) ? 2 : 1, bits = 32 / lanes;
 	for (uint32_t h = 0; h < lanes; h++) {
 		uint32_t ua = a >> (h * bits), ub = b >> (h * bits);
-		int64_t x = (mod & IMM_SIGNED) ? (bits == 16 ? (int16_t)ua : (int32_t)ua) : (int64_t)(bits == 16 ? (uint16_t)ua : ua);
-		int64_t y = (mod & IMM_SIGNED) ? (bits == 16 ? (int16_t)ub : (int32_t)ub) : (int64_t)(bits == 16 ? (uint16_t)ub : ub);
+		int64_t x = (mod & IMM_SIGNED) ? sx(ua, bits / 8) : (int64_t)(ua & mask_of(bits / 8));
+		int64_t y = (mod & IMM_SIGNED) ? sx(ub, bits / 8) : (int64_t)(ub & mask_of(bits / 8));
 		int64_t v = (mod & IMM_ADD) ? x + y : (mod & IMM_MAX) ? (x > y ? x : y) : (x < y ? x : y);
 		if ((mod & IMM_RELU) && v < 0)
 			v = 0;
-		d |= (bits == 16 ? (uint32_t)(uint16_t)v : (uint32_t)v) << (h * bits);
+		d |= (uint32_t)((uint64_t)v & mask_of(bits / 8)) << (h * bits);
 	}
 	return d;
 }
@@ -1079,8 +1079,8 @@ static __attribute__((noinline)) uint32_t iminmax(uint32_t a, uint32_t b, unsign
 /* mul24/mad24: the 48-bit product of the low 24 bits, its low or middle 32 bits, plus c */
 static __attribute__((noinline)) uint32_t mul24(const struct ptx_insn *in, uint64_t a, uint64_t b, uint64_t c)
 {
-	int64_t x = in->kind == K_S32 ? (int64_t)((int32_t)((uint32_t)a << 8) >> 8) : (int64_t)(a & 0xffffff);
-	int64_t y = in->kind == K_S32 ? (int64_t)((int32_t)((uint32_t)b << 8) >> 8) : (int64_t)(b & 0xffffff);
+	int64_t x = in->kind == K_S32 ? sx(a, 3) : (int64_t)(a & mask_of(3));
+	int64_t y = in->kind == K_S32 ? sx(b, 3) : (int64_t)(b & mask_of(3));
 	uint64_t p = (uint64_t)(x * y);
 	return (uint32_t)(((in->mod & M24_HI) ? p >> 16 : p) + ((in->mod & M24_MAD) ? (uint32_t)c : 0));
 }

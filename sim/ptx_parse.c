@@ -2363,10 +2363,26 @@ static struct ptx_insn *emit_copy(struct P *P, uint32_t line)
 	return in;
 }
 
+/* Turns v, a .b128 register loaded or stored at address a (not one itself), into the vector
+ * of its two slots; 0 (nothing changed) for anything else. */
+static int b128_pair(const struct P *P, struct opnd *v, const struct opnd *a)
+{
+	if (v->t != O_SLOT || v->is_imm || P->slotkind[v->slot] != K_B128 || a->t != O_ADDR ||
+	    P->slotkind[a->slot] == K_B128)
+		return 0;
+	uint32_t s = v->slot;
+	memset(v, 0, sizeof(*v));
+	v->t = O_VEC;
+	v->nvec = 2;
+	v->vec[0] = s;
+	v->vec[1] = s + 1;
+	return 1;
+}
+
 /*
  * Instructions on .b128 registers (CUDA's 128-bit atomicExch/atomicCAS and cuda::atomic_ref
- * of 16-byte types from sm_90, __int128 moved whole), each register two 64-bit slots: mov
- * between one and a pair of 64-bit values or another, ld/st as a 16-byte-aligned .v2.b64,
+ * of 16-byte types from sm_90, __int128 moved whole), each register two 64-bit slots, other
+ * than loads and stores (b128_pair): mov between one and a pair of 64-bit values or another,
  * atom.exch and atom.cas as one 16-byte atomic. The instruction is emitted (P->f's last).
  */
 static int parse_b128(struct P *P, const struct mn *m, const char *name, uint32_t line,
@@ -2397,23 +2413,6 @@ static int parse_b128(struct P *P, const struct mn *m, const char *name, uint32_
 			return P->rc;
 		in->o[0] = d[1];
 		in->o[1] = a[1];
-		return 0;
-	}
-	if ((!strcmp(op, "ld") || !strcmp(op, "st")) && n == 2) {
-		int isst = op[0] == 's';
-		const struct opnd *v = &o[isst ? 1 : 0], *a = &o[isst ? 0 : 1];
-		if (a->t != O_ADDR || P->slotkind[a->slot] == K_B128 || !WIDE(*v))
-			goto bad;
-		in->op = isst ? OP_ST : OP_LD;
-		in->kind2 = (uint8_t)space_of(m);
-		in->size = 8;
-		in->mod = 8;
-		in->mod2 = (uint8_t)(2 | (mn_has(m, ".volatile") && in->kind2 != SP_LOCAL && in->kind2 != SP_PARAM ?
-		                          LDST_VOLATILE : 0));
-		in->o[0] = v->slot;
-		in->o[1] = v->slot + 1;
-		in->o[4] = a->slot;
-		in->imm = a->imm;
 		return 0;
 	}
 	if (!strcmp(op, "atom") && (mn_has(m, ".exch") || mn_has(m, ".cas")) && n == 3 + mn_has(m, ".cas") &&
@@ -2544,7 +2543,12 @@ static int parse_insn_raw(struct P *P, const struct tok *t, uint32_t g, int gneg
 	in->guard = g;
 	in->gneg = (uint8_t)gneg;
 	in->kind = (uint8_t)k;
-	if (k == K_B128 || has_wide(P, o, n))
+	/* a .b128 load or store is the generic one of the register's two slots as a .v2.b64
+	 * (16-byte aligned); other uses of 128-bit registers have their own parser */
+	if (k == K_B128 && m.nkinds == 1 && (!strcmp(op, "ld") || !strcmp(op, "ldu") || !strcmp(op, "st")) &&
+	    b128_pair(P, &o[op[0] == 's' ? 1 : 0], &o[op[0] == 's' ? 0 : 1]))
+		in->kind = (uint8_t)(k = K_U64);
+	else if (k == K_B128 || has_wide(P, o, n))
 		return parse_b128(P, &m, name, line, o, n);
 	if ((!strcmp(op, "atom") || !strcmp(op, "red")) &&
 	    (mn_has(&m, ".v2") || mn_has(&m, ".v4") || mn_has(&m, ".v8")))
