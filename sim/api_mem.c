@@ -30,7 +30,7 @@ static int ptr_check(uint64_t p, uint64_t len, int *is_dev)
 	if (sim_mem_find(p, len ? len : 1, &a) == 0) {
 		if (a.kind == ALLOC_ARRAY)
 			return -1;      /* an array's storage is reached only through its CUarray */
-		*is_dev = a.kind == ALLOC_DEVICE || a.kind == ALLOC_VMM;
+		*is_dev = a.kind == ALLOC_DEVICE || a.kind == ALLOC_VMM || a.kind == ALLOC_IPC;
 		return 1;
 	}
 	if (sim_mem_in_arena(p) || sim_mem_find(p, 1, NULL) == 0)
@@ -38,17 +38,26 @@ static int ptr_check(uint64_t p, uint64_t len, int *is_dev)
 	return 0;
 }
 
-CUresult cuMemAlloc(CUdeviceptr *dptr, size_t size)
+/* Device memory of c with flags (SIM_ALLOC_F_EXPORTABLE: cuMemAlloc's, which
+ * cuIpcGetMemHandle may export; stream-ordered memory may not be). */
+static CUresult mem_alloc(struct sim_ctx *c, CUdeviceptr *dptr, size_t size, unsigned flags)
 {
-	CUR_CTX(c);
 	if (!dptr || size == 0)
 		return CUDA_ERROR_INVALID_VALUE;
 	uint64_t p;
 	int rc = sim_mem_alloc(c, c->dev, size, &p);
 	if (rc)
 		return rc == -ENOMEM ? CUDA_ERROR_OUT_OF_MEMORY : CUDA_ERROR_INVALID_VALUE;
+	if (flags)
+		(void)sim_mem_set_flags(p, flags);
 	*dptr = (CUdeviceptr)p;
 	return CUDA_SUCCESS;
+}
+
+CUresult cuMemAlloc(CUdeviceptr *dptr, size_t size)
+{
+	CUR_CTX(c);
+	return mem_alloc(c, dptr, size, SIM_ALLOC_F_EXPORTABLE);
 }
 
 CUresult cuMemAllocPitch(CUdeviceptr *dptr, size_t *pitch, size_t width, size_t height,
@@ -60,13 +69,10 @@ CUresult cuMemAllocPitch(CUdeviceptr *dptr, size_t *pitch, size_t width, size_t 
 	size_t pp = (width + 511) & ~(size_t)511;
 	if (pp < width || height > SIZE_MAX / pp)
 		return CUDA_ERROR_INVALID_VALUE;
-	uint64_t p;
-	int rc = sim_mem_alloc(c, c->dev, pp * height, &p);
-	if (rc)
-		return rc == -ENOMEM ? CUDA_ERROR_OUT_OF_MEMORY : CUDA_ERROR_INVALID_VALUE;
-	*dptr = (CUdeviceptr)p;
-	*pitch = pp;
-	return CUDA_SUCCESS;
+	CUresult rc = mem_alloc(c, dptr, pp * height, SIM_ALLOC_F_EXPORTABLE);
+	if (rc == CUDA_SUCCESS)
+		*pitch = pp;
+	return rc;
 }
 
 CUresult cuMemFree(CUdeviceptr dptr)
@@ -185,7 +191,7 @@ CUresult cuMemGetAddressRange(CUdeviceptr *pbase, size_t *psize, CUdeviceptr dpt
 		return rc;
 	struct sim_alloc a;
 	uint64_t mb, ms;
-	if (sim_mem_find(dptr, 1, &a) < 0 || (a.kind != ALLOC_DEVICE && a.kind != ALLOC_VMM))
+	if (sim_mem_find(dptr, 1, &a) < 0 || (a.kind != ALLOC_DEVICE && a.kind != ALLOC_VMM && a.kind != ALLOC_IPC))
 		return CUDA_ERROR_NOT_FOUND;
 	/* memory of the virtual memory calls: the mapping holding it, as the driver answers */
 	if (a.kind == ALLOC_VMM && sim_vmm_mapping(dptr, &mb, &ms)) {
@@ -271,7 +277,7 @@ CUresult cuMemHostGetDevicePointer(CUdeviceptr *pdptr, void *p, unsigned int fla
 		return rc;
 	struct sim_alloc a;
 	if (!pdptr || flags || !p || sim_mem_find((uint64_t)(uintptr_t)p, 1, &a) < 0 ||
-	    a.kind == ALLOC_DEVICE || a.kind == ALLOC_ARRAY)
+	    a.kind == ALLOC_DEVICE || a.kind == ALLOC_ARRAY || a.kind == ALLOC_IPC)
 		return CUDA_ERROR_INVALID_VALUE;
 	*pdptr = (CUdeviceptr)(uintptr_t)p;      /* unified addressing: same value */
 	return CUDA_SUCCESS;
@@ -285,7 +291,7 @@ CUresult cuMemHostGetFlags(unsigned int *pflags, void *p)
 		return rc;
 	struct sim_alloc a;
 	if (!pflags || !p || sim_mem_find((uint64_t)(uintptr_t)p, 1, &a) < 0 || a.kind == ALLOC_DEVICE ||
-	    a.kind == ALLOC_ARRAY)
+	    a.kind == ALLOC_ARRAY || a.kind == ALLOC_IPC)
 		return CUDA_ERROR_INVALID_VALUE;
 	*pflags = a.flags | CU_MEMHOSTALLOC_DEVICEMAP;
 	return CUDA_SUCCESS;
@@ -303,8 +309,8 @@ static CUresult ptr_attr(void *data, CUpointer_attribute attr, CUdeviceptr ptr, 
 		*(CUcontext *)data = found ? (CUcontext)a.ctx : NULL;
 		break;
 	case CU_POINTER_ATTRIBUTE_MEMORY_TYPE:
-		*(unsigned *)data = !found ? 0 : a.kind == ALLOC_DEVICE || a.kind == ALLOC_VMM || a.kind == ALLOC_MANAGED
-		                                         ? CU_MEMORYTYPE_DEVICE : CU_MEMORYTYPE_HOST;
+		*(unsigned *)data = !found ? 0 : a.kind == ALLOC_DEVICE || a.kind == ALLOC_VMM || a.kind == ALLOC_MANAGED ||
+		                                         a.kind == ALLOC_IPC ? CU_MEMORYTYPE_DEVICE : CU_MEMORYTYPE_HOST;
 		break;
 	case CU_POINTER_ATTRIBUTE_DEVICE_POINTER:
 		if (!found)
@@ -312,7 +318,7 @@ static CUresult ptr_attr(void *data, CUpointer_attribute attr, CUdeviceptr ptr, 
 		*(CUdeviceptr *)data = ptr;
 		break;
 	case CU_POINTER_ATTRIBUTE_HOST_POINTER:
-		if (!found || a.kind == ALLOC_DEVICE || a.kind == ALLOC_VMM)
+		if (!found || a.kind == ALLOC_DEVICE || a.kind == ALLOC_VMM || a.kind == ALLOC_IPC)
 			return CUDA_ERROR_INVALID_VALUE;
 		*(void **)data = (void *)(uintptr_t)ptr;
 		break;
@@ -327,8 +333,8 @@ static CUresult ptr_attr(void *data, CUpointer_attribute attr, CUdeviceptr ptr, 
 		*(int *)data = found && (a.kind == ALLOC_MANAGED ||
 					 (a.kind == ALLOC_DEVICE && (a.flags & SIM_ALLOC_F_MANAGED_VAR)));
 		break;
-	case CU_POINTER_ATTRIBUTE_IS_LEGACY_CUDA_IPC_CAPABLE:
-		*(int *)data = 0;
+	case CU_POINTER_ATTRIBUTE_IS_LEGACY_CUDA_IPC_CAPABLE:   /* what cuIpcGetMemHandle exports */
+		*(int *)data = found && a.kind == ALLOC_DEVICE && (a.flags & SIM_ALLOC_F_EXPORTABLE);
 		break;
 	case CU_POINTER_ATTRIBUTE_DEVICE_ORDINAL:
 		*(int *)data = found ? a.dev : -2;
@@ -788,7 +794,7 @@ CUresult sim_mem_alloc_async(CUdeviceptr *dptr, size_t size, CUstream h)
 	CUresult rc = CUDA_SUCCESS;
 	if (!sim_stream_get(c, h, &rc))
 		return rc;
-	return cuMemAlloc(dptr, size);
+	return mem_alloc(c, dptr, size, 0);
 }
 
 CUresult cuMemFreeAsync(CUdeviceptr dptr, CUstream h)

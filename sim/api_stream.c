@@ -178,7 +178,17 @@ CUresult cuStreamWaitEvent(CUstream h, CUevent he, unsigned int flags)
 		free(op);
 		return CUDA_SUCCESS;
 	}
-	if (e->stream && e->stream->done_seq < e->seq) {
+	if (e->ipc && !s->capture) {
+		/* an interprocess event (recorded here or elsewhere): the stream's thread waits for
+		 * the records issued so far to be done, on the shared page */
+		uint64_t target = sim_ipcev_issued(e->ipc);
+		if (!sim_ipcev_reached(e->ipc, target)) {
+			op->kind = OP_IPCWAIT;
+			op->u.iw.p = e->ipc;
+			op->u.iw.target = target;
+			sim_ipcev_ref(e->ipc);
+		}
+	} else if (e->stream && e->stream->done_seq < e->seq) {
 		op->deps = malloc(sizeof(*op->deps));
 		if (!op->deps) {
 			pthread_mutex_unlock(&g_lock);
@@ -237,6 +247,28 @@ CUresult cuLaunchHostFunc(CUstream h, CUhostFn fn, void *data)
 
 /* ---- events ---- */
 
+CUresult sim_event_create(struct sim_ctx *c, unsigned flags, struct sim_ipcev *ipc, CUevent *ph)
+{
+	if ((flags & CU_EVENT_INTERPROCESS) && !ipc && !(ipc = sim_ipcev_new()))
+		return CUDA_ERROR_OUT_OF_MEMORY;
+	struct sim_event *e = sim_shell_alloc(SHELL_EVENT, sizeof(*e));
+	if (!e) {
+		if (ipc)
+			sim_ipcev_unref(ipc);
+		return CUDA_ERROR_OUT_OF_MEMORY;
+	}
+	e->magic = MAGIC_EVENT;
+	e->ctx = c;
+	e->flags = flags;
+	e->ipc = ipc;
+	pthread_mutex_lock(&g_lock);
+	e->next = g_events;
+	g_events = e;
+	pthread_mutex_unlock(&g_lock);
+	*ph = (CUevent)e;
+	return CUDA_SUCCESS;
+}
+
 CUresult cuEventCreate(CUevent *ph, unsigned int flags)
 {
 	CUR_CTX(c);
@@ -245,18 +277,7 @@ CUresult cuEventCreate(CUevent *ph, unsigned int flags)
 		return CUDA_ERROR_INVALID_VALUE;
 	if ((flags & CU_EVENT_INTERPROCESS) && !(flags & CU_EVENT_DISABLE_TIMING))
 		return CUDA_ERROR_INVALID_VALUE;
-	struct sim_event *e = sim_shell_alloc(SHELL_EVENT, sizeof(*e));
-	if (!e)
-		return CUDA_ERROR_OUT_OF_MEMORY;
-	e->magic = MAGIC_EVENT;
-	e->ctx = c;
-	e->flags = flags;
-	pthread_mutex_lock(&g_lock);
-	e->next = g_events;
-	g_events = e;
-	pthread_mutex_unlock(&g_lock);
-	*ph = (CUevent)e;
-	return CUDA_SUCCESS;
+	return sim_event_create(c, flags, NULL, ph);
 }
 
 CUresult cuEventDestroy(CUevent h)
@@ -279,7 +300,11 @@ CUresult cuEventDestroy(CUevent h)
 	if (*pp)
 		*pp = e->next;
 	e->magic = 0;
+	struct sim_ipcev *ipc = e->ipc;
+	e->ipc = NULL;
 	pthread_mutex_unlock(&g_lock);
+	if (ipc)
+		sim_ipcev_unref(ipc);
 	sim_shell_free(SHELL_EVENT, e);
 	return CUDA_SUCCESS;
 }
@@ -316,6 +341,12 @@ CUresult cuEventRecordWithFlags(CUevent h, CUstream hs, unsigned int flags)
 	e->has_ts = 0;
 	op->u.ev.e = e;
 	op->u.ev.gen = e->gen;
+	if (e->ipc && !s->capture) {
+		/* every process sharing the event sees it pending until this record runs */
+		sim_ipcev_ref(e->ipc);
+		op->u.ev.ipc = e->ipc;
+		op->u.ev.ticket = sim_ipcev_issue(e->ipc);
+	}
 	pthread_mutex_unlock(&g_lock);
 	/* (sets e->stream and e->seq under the lock; on an idle stream it is done at once, as on
 	 * a GPU, rather than by waking the stream's thread) */
@@ -339,6 +370,8 @@ CUresult cuEventQuery(CUevent h)
 	struct sim_event *e = event_arg(h, &rc);
 	if (!e)
 		return rc;
+	if (e->ipc)
+		return sim_ipcev_reached(e->ipc, sim_ipcev_issued(e->ipc)) ? CUDA_SUCCESS : CUDA_ERROR_NOT_READY;
 	pthread_mutex_lock(&g_lock);
 	int done = event_done(e);
 	pthread_mutex_unlock(&g_lock);
@@ -351,6 +384,11 @@ CUresult cuEventSynchronize(CUevent h)
 	struct sim_event *e = event_arg(h, &rc);
 	if (!e)
 		return rc;
+	if (e->ipc) {
+		/* records of other processes complete without a word to this one: the shared page */
+		sim_ipcev_wait(e->ipc, sim_ipcev_issued(e->ipc));
+		return e->ctx->sticky;
+	}
 	pthread_mutex_lock(&g_lock);
 	while (!event_done(e))
 		pthread_cond_wait(&g_done, &g_lock);

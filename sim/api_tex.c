@@ -456,8 +456,8 @@ static CUresult resource_view(const char *call, struct sim_ctx *c, const CUDA_RE
 		why = "an address not aligned to the texture alignment (512)";
 	struct sim_alloc al;
 	if (!why && (sim_mem_find(p, span, &al) < 0 || al.kind == ALLOC_ARRAY ||
-		     ((al.kind == ALLOC_DEVICE || al.kind == ALLOC_VMM) && al.dev != c->dev) ||
-		     (al.kind != ALLOC_DEVICE && al.kind != ALLOC_VMM && al.kind != ALLOC_MANAGED)))
+		     ((al.kind == ALLOC_DEVICE || al.kind == ALLOC_VMM || al.kind == ALLOC_IPC) && al.dev != c->dev) ||
+		     (al.kind != ALLOC_DEVICE && al.kind != ALLOC_VMM && al.kind != ALLOC_MANAGED && al.kind != ALLOC_IPC)))
 		why = "a range not inside one live device allocation of the current device";
 	if (why) {
 		sim_log("%s: %s memory at 0x%llx: %s", call, lin ? "linear" : "pitch2D", (unsigned long long)p, why);

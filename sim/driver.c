@@ -380,6 +380,8 @@ static int attr_value(CUdevice_attribute a, int dev, int *ok)
 	 * makes them as any other; exporting one is a function it lacks) */
 	case CU_DEVICE_ATTRIBUTE_HANDLE_TYPE_POSIX_FILE_DESCRIPTOR_SUPPORTED: return 1;
 	case CU_DEVICE_ATTRIBUTE_MEMPOOL_SUPPORTED_HANDLE_TYPES: return CU_MEM_HANDLE_TYPE_POSIX_FILE_DESCRIPTOR;
+	/* cuIpcGetEventHandle and its kin work between processes (ipc.c) */
+	case CU_DEVICE_ATTRIBUTE_IPC_EVENT_SUPPORTED: return 1;
 	case CU_DEVICE_ATTRIBUTE_CLUSTER_LAUNCH: return g_cc.major >= 9;
 	case CU_DEVICE_ATTRIBUTE_DEFERRED_MAPPING_CUDA_ARRAY_SUPPORTED: return 0;
 	case CU_DEVICE_ATTRIBUTE_DMA_BUF_SUPPORTED: return 0;

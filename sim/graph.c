@@ -519,9 +519,12 @@ void sim_graph_capture_op(struct sim_stream *s, struct sim_op *op)
 	case OP_EVENT:      /* a fork point: streams waiting on this event join the capture */
 		if (op->u.ev.e->gen == op->u.ev.gen)
 			op->u.ev.e->capture = g;
+		if (op->u.ev.ipc)   /* an interprocess record the capture began under: never runs */
+			sim_ipcev_complete(op->u.ev.ipc, op->u.ev.ticket);
 		sim_op_free(op);
 		return;
 	case OP_WAITONLY:   /* ordering inside the capture is issue order */
+	case OP_IPCWAIT:
 		sim_op_free(op);
 		return;
 	case OP_CALLBACK:

@@ -30,7 +30,9 @@ void sim_shell_free(int type, void *p);         /* caller has cleared the magic 
 enum { ALLOC_DEVICE = 1, ALLOC_HOST = 2, ALLOC_REGISTERED = 3, ALLOC_VMM = 4 /* mapped by vmm.c */,
        ALLOC_MANAGED = 5 /* cuMemAllocManaged: host memory that kernels and the host share */,
        ALLOC_ARRAY = 6 /* a CUDA array's texels (api_tex.c): device memory that kernels reach through
-                        * texture and surface objects, never a pointer the program may free or name */ };
+                        * texture and surface objects, never a pointer the program may free or name */,
+       ALLOC_IPC = 7 /* another process's device memory, opened by cuIpcOpenMemHandle (ipc.c): mapped
+                      * into this process's arena, not charged to its device */ };
 
 struct sim_alloc {
 	uint64_t base, size;
@@ -42,6 +44,8 @@ struct sim_alloc {
 	unsigned space;          /* address space of the thread that made it (vgpu_sim_set_space) */
 	int dormant;             /* a graph's allocation outside its alloc..free span (graph.c): API
 				  * checks still find it, but copies, memsets and kernels fault */
+	uint32_t ipc_slot;       /* exported (cuIpcGetMemHandle): its entry in the export directory, */
+	uint64_t ipc_serial;     /* and the serial its handles carry (0: never exported) */
 };
 
 /*
@@ -82,6 +86,9 @@ int sim_mem_set_dormant(uint64_t base, int dormant);
 /* Device memory of a module's __managed__ variable (an ALLOC_DEVICE flag): the host reaches
  * it at the same address, and pointer attributes call it managed. */
 #define SIM_ALLOC_F_MANAGED_VAR 0x80000000u
+/* Memory of cuMemAlloc or cuMemAllocPitch (an ALLOC_DEVICE flag): what cuIpcGetMemHandle may
+ * export. Pools, graphs, modules and the kernels' heap take device memory without it. */
+#define SIM_ALLOC_F_EXPORTABLE 0x40000000u
 /* Adds flags to the allocation at base; -EINVAL when not a live base. */
 int sim_mem_set_flags(uint64_t base, unsigned flags);
 /* cuLibraryGetManaged's module step (module.c; runtime/drvtab.h's module_get_managed). */
@@ -91,6 +98,40 @@ int sim_mem_in_arena(uint64_t a);
 void sim_mem_free_ctx(struct sim_ctx *ctx);
 /* A kernel's global access: ctx is its address space (cast); memory of another space faults. */
 int sim_mem_resolve(void *space, uint64_t addr, uint64_t len, struct ptx_range *out);
+
+/*
+ * CUDA IPC memory handles (mem.c, ipc.c): the bytes of a CUipcMemHandle. The exporter's arena
+ * pages under an exported allocation are a mapping of one memfd (the whole arena's, at the
+ * same offsets), which another process opens through /proc/<pid>/fd/<fd> and maps into its
+ * own arena; a directory after the arena's span in that memfd lists the live exports, so a
+ * handle that names no live export (forged, altered, of a freed allocation) opens nothing.
+ */
+#define SIM_IPC_MEM_MAGIC 0x484d5356u     /* "VSMH" */
+#define SIM_IPC_EVENT_MAGIC 0x48455356u   /* "VSEH" */
+struct sim_ipc_mem {
+	uint32_t magic;          /* SIM_IPC_MEM_MAGIC */
+	int32_t pid;             /* the exporting process */
+	int32_t fd;              /* its memfd, as numbered in that process */
+	uint32_t slot;           /* the export's directory entry */
+	uint64_t ino, dev;       /* the memfd's inode and device: checked once opened */
+	uint64_t off, size;      /* the allocation: offset in the arena (and the memfd), bytes */
+	uint64_t serial;         /* this export's number in the exporting process */
+	uint64_t nonce;          /* the exporter's memfd's random number, in its directory too */
+};
+/* Fills *out for the allocation at base, made by cuMemAlloc and live (the same bytes for every
+ * export of one allocation); -EINVAL for anything else, -ENOMEM or -EIO when it cannot be
+ * shared. The first export of a part of the arena waits until no operation runs. */
+int sim_mem_ipc_export(uint64_t base, struct sim_ipc_mem *out);
+/* Maps the exported allocation *h into this arena for ctx: *dptr its first byte. The same
+ * handle opened again in ctx gives the same pointer and counts a reference. -ENOENT: *h names
+ * no live export (nothing mapped); -ENOMEM: no room in the arena; -EIO: it cannot be mapped. */
+int sim_mem_ipc_open(struct sim_ctx *ctx, const struct sim_ipc_mem *h, uint64_t *dptr);
+/* Drops a reference of the import at dptr, unmapping it at the last; -EINVAL when dptr is not
+ * a pointer sim_mem_ipc_open gave. */
+int sim_mem_ipc_close(uint64_t dptr);
+/* The file /proc/<pid>/fd/<fd> opened read-write when it is the regular file (ino, dev),
+ * else -1 (ipc.c). */
+int sim_ipc_open_fd(int32_t pid, int32_t fd, uint64_t ino, uint64_t dev);
 
 /* access hook for the memory oracle */
 extern void (*sim_hook_fn)(void *ctx, uint64_t dptr, uint64_t len, int write);
@@ -179,7 +220,8 @@ CUresult sim_errno_to_cu(int rc);
 enum { OP_KERNEL, OP_COPY, OP_SET, OP_EVENT, OP_WAITONLY, OP_HOSTFN, OP_CALLBACK, OP_MEMFREE,
        OP_MEMVAL, OP_GMEM /* a graph's alloc or free node reached (graph.c) */,
        OP_COND /* a graph's conditional node reached: runs a body or none (graph.c) */,
-       OP_CONDSET /* a graph launch begins: its conditionals take their default values */ };
+       OP_CONDSET /* a graph launch begins: its conditionals take their default values */,
+       OP_IPCWAIT /* cuStreamWaitEvent on an interprocess event: waits on its shared page */ };
 struct sim_gmem;
 struct sim_cond;
 struct sim_gexec;
@@ -216,7 +258,28 @@ struct sim_event {
 	struct timespec ts;
 	int has_ts;
 	struct sim_graph *capture;       /* recorded inside this capture (graph.c), under g_lock */
+	struct sim_ipcev *ipc;           /* CU_EVENT_INTERPROCESS: the page its state is shared in */
 };
+
+/*
+ * An interprocess event's shared state (ipc.c): a page of a memfd mapped by every process
+ * that made or opened the event, counting the records issued and the highest completed.
+ * Each record takes the next number; the event is complete when the completed number reaches
+ * the issued one seen when asked. Referenced by its events and by queued operations.
+ */
+struct sim_ipcev;
+/* A new page (one reference), or NULL. */
+struct sim_ipcev *sim_ipcev_new(void);
+void sim_ipcev_ref(struct sim_ipcev *p);
+void sim_ipcev_unref(struct sim_ipcev *p);
+uint64_t sim_ipcev_issue(struct sim_ipcev *p);                 /* a record: its number */
+void sim_ipcev_complete(struct sim_ipcev *p, uint64_t ticket); /* a record ran */
+uint64_t sim_ipcev_issued(const struct sim_ipcev *p);
+int sim_ipcev_reached(const struct sim_ipcev *p, uint64_t target);
+void sim_ipcev_wait(const struct sim_ipcev *p, uint64_t target);  /* sleeps, never spins */
+/* An event of context c with flags; ipc (a reference passes) its shared page, or NULL to make
+ * one when flags ask for an interprocess event (api_stream.c). */
+CUresult sim_event_create(struct sim_ctx *c, unsigned flags, struct sim_ipcev *ipc, CUevent *ph);
 
 struct sim_op {
 	int kind;
@@ -228,7 +291,10 @@ struct sim_op {
 		struct sim_launch_op k;
 		struct sim_copy3d c;
 		struct { uint64_t dst, pitch, width, height; uint32_t value; int esize; } set;
-		struct { struct sim_event *e; uint64_t gen; } ev;
+		/* OP_EVENT; an interprocess event's record also holds a reference to its page and
+		 * the number it took (ipc NULL otherwise) */
+		struct { struct sim_event *e; uint64_t gen; struct sim_ipcev *ipc; uint64_t ticket; } ev;
+		struct { struct sim_ipcev *p; uint64_t target; } iw;                  /* OP_IPCWAIT */
 		struct { void (*fn)(void *); void *data; } host;
 		struct { CUstreamCallback fn; void *data; } cb;
 		uint64_t free_dptr;      /* OP_MEMFREE (cuMemFreeAsync) */
@@ -293,6 +359,9 @@ CUresult sim_kernel_op(struct sim_ctx *c, CUfunction func, const unsigned g[3], 
 CUresult sim_copy_op(const CUDA_MEMCPY3D *p, struct sim_op **out);
 /* Every stream of the process (linked by gnext), under g_lock. */
 struct sim_stream *sim_streams_all(void);
+/* Returns with g_lock held once no stream runs an operation that may touch memory (waits for
+ * other processes' events or for values are let be): nothing starts until it is released. */
+void sim_streams_quiesce(void);
 
 /* ---- memory pools (pool.c) ---- */
 CUresult sim_mem_alloc_async(CUdeviceptr *dptr, size_t size, CUstream h);

@@ -31,6 +31,10 @@ void sim_op_free(struct sim_op *op)
 		free(op->u.c.owned);
 	if (op->kind == OP_COND && op->u.cond.owns)
 		sim_graph_cond_free(op);
+	if (op->kind == OP_EVENT && op->u.ev.ipc)
+		sim_ipcev_unref(op->u.ev.ipc);
+	if (op->kind == OP_IPCWAIT)
+		sim_ipcev_unref(op->u.iw.p);
 	free(op->deps);
 	free(op);
 }
@@ -145,8 +149,13 @@ void sim_op_run(struct sim_stream *s, struct sim_op *op)
 			e->has_ts = 1;
 		}
 		pthread_mutex_unlock(&g_lock);
+		if (op->u.ev.ipc)     /* an interprocess event: every process sees this record done */
+			sim_ipcev_complete(op->u.ev.ipc, op->u.ev.ticket);
 		break;
 	}
+	case OP_IPCWAIT:
+		sim_ipcev_wait(op->u.iw.p, op->u.iw.target);
+		break;
 	case OP_HOSTFN:
 		op->u.host.fn(op->u.host.data);
 		break;
@@ -313,6 +322,27 @@ static int add_dep(struct sim_op *op, struct sim_stream *s, uint64_t seq, int *c
 struct sim_stream *sim_streams_all(void)
 {
 	return g_streams;
+}
+
+/* An operation that reads or writes device memory while it runs: all but waits (which may
+ * last as long as another process takes) and event records. */
+static int op_touches_memory(const struct sim_op *op)
+{
+	return op && op->kind != OP_IPCWAIT && op->kind != OP_WAITONLY && op->kind != OP_EVENT &&
+	       !(op->kind == OP_MEMVAL && op->u.mv.wait);
+}
+
+void sim_streams_quiesce(void)
+{
+	pthread_mutex_lock(&g_lock);
+	for (;;) {
+		int busy = 0;
+		for (struct sim_stream *s = g_streams; s && !busy; s = s->gnext)
+			busy = (s->running || s->inline_busy) && op_touches_memory(s->head);
+		if (!busy)
+			return;
+		pthread_cond_wait(&g_done, &g_lock);
+	}
 }
 
 /* Caller holds g_lock: the dependencies of op and its place at the stream's tail. */

@@ -145,11 +145,16 @@ int main(void)
 	EXPECT(gpa("cuNoSuchCall", &fp, 13000, 0, &st) == CUDA_SUCCESS && st == CU_GET_PROC_ADDRESS_SYMBOL_NOT_FOUND &&
 	       fp == NULL);
 	/* not simulated: found, as the driver has it, and says so when called */
+	EXPECT(gpa("cuDestroyExternalMemory", &fp, 13000, 0, &st) == CUDA_SUCCESS && st == CU_GET_PROC_ADDRESS_SUCCESS &&
+	       fp == dlsym(dl, "cuDestroyExternalMemory"));
+	EXPECT(fp && ((CUresult (*)(CUexternalMemory))fp)(NULL) == CUDA_ERROR_NOT_SUPPORTED);
+	EXPECT(fp && ((CUresult (*)(CUexternalMemory))fp)(NULL) == CUDA_ERROR_NOT_SUPPORTED);   /* said once */
+	/* IPC is simulated (sim/ipc.c): the lookup finds the simulator's own definitions */
 	EXPECT(gpa("cuIpcGetMemHandle", &fp, 13000, 0, &st) == CUDA_SUCCESS && st == CU_GET_PROC_ADDRESS_SUCCESS &&
 	       fp == dlsym(dl, "cuIpcGetMemHandle"));
-	CUipcMemHandle ipc;
-	EXPECT(fp && ((CUresult (*)(CUipcMemHandle *, CUdeviceptr))fp)(&ipc, p) == CUDA_ERROR_NOT_SUPPORTED);
-	EXPECT(fp && ((CUresult (*)(CUipcMemHandle *, CUdeviceptr))fp)(&ipc, p) == CUDA_ERROR_NOT_SUPPORTED);   /* said once */
+	EXPECT(fp && ((CUresult (*)(CUipcMemHandle *, CUdeviceptr))fp)(NULL, p) != CUDA_ERROR_NOT_SUPPORTED);
+	EXPECT(gpa("cuIpcOpenMemHandle", &fp, 13000, 0, &st) == CUDA_SUCCESS && fp == dlsym(dl, "cuIpcOpenMemHandle_v2"));
+	EXPECT(gpa("cuIpcOpenEventHandle", &fp, 13000, 0, &st) == CUDA_SUCCESS && fp == dlsym(dl, "cuIpcOpenEventHandle"));
 	EXPECT(gpa("cuTexObjectCreate", &fp, 13000, 0, &st) == CUDA_SUCCESS && fp == dlsym(dl, "cuTexObjectCreate"));
 	EXPECT(gpa("cuMemcpyHtoA", &fp, 13000, CU_GET_PROC_ADDRESS_PER_THREAD_DEFAULT_STREAM, &st) == 0);
 	EXPECT(fp == dlsym(dl, "cuMemcpyHtoA_v2_ptds"));
