@@ -693,6 +693,10 @@ static int pool_gone(void *pool)
 }
 
 /* Free what the zone still holds, as the worker does when a zone goes away (worker.c). */
+/* Both zones are zones of one registration, as a pod's processes are: IPC handles one
+ * exports reach the other's open (through the table the registration's workers share). */
+static struct vgpu_pool *fz_pool;
+
 static void zone_teardown(struct fz_zone *zz)
 {
 	const struct vgpu_backend_fns *f = &fz.be.fn;
@@ -706,6 +710,10 @@ static void zone_teardown(struct fz_zone *zz)
 		ctxs[n_ctx++] = real;
 	if (n_ctx)
 		f->cuCtxSetCurrent(ctxs[0]);
+	vgpu_ipc_zone_end(z, f);   /* as the worker: exports out of the registration's table, imports closed */
+	for (unsigned e = 0; e < VGPU_IPC_ENTRIES; e++)
+		FZ_CHECK(!(fz_pool->ipc[e].kind && fz_pool->ipc[e].slot == z->pool_slot),
+			 "zone %d: IPC export %u left in the registration's table after its teardown", zz->idx, e);
 	while (vgpu_zone_pop_handle(z, VGPU_H_EVENT, &real) == 0)
 		f->cuEventDestroy_v2(real);
 	while (vgpu_zone_pop_handle(z, VGPU_H_STREAM, &real) == 0)
@@ -777,6 +785,7 @@ static void zone_teardown(struct fz_zone *zz)
 	FZ_CHECK(z->htab.live == 0 && z->amap.n == 0 && z->vmm.ranges.n == 0 && z->mem.used == 0 && z->bulk_used == 0,
 		 "zone %d after teardown: %u handles, %u allocations, %llu bytes charged, %llu bulk bytes", zz->idx,
 		 z->htab.live, z->amap.n, (unsigned long long)z->mem.used, (unsigned long long)z->bulk_used);
+	vgpu_pool_slot_drop(fz_pool, z->pool_slot);
 	vgpu_zone_destroy(z);
 }
 
@@ -795,6 +804,12 @@ static const uint64_t zone_keys[FZ_ZONES][2] = {
 
 static void zones_init(void)
 {
+	if (!fz_pool) {
+		int fd = -1;
+		if (!(fz_pool = vgpu_pool_create(0, 0, &fd)))
+			abort();
+		close(fd);
+	}
 	/* No zone here has a host-function thread: a host function the driver runs returns at
 	 * once, and a zone's wait for one does not wait. */
 	vgpu_hostfn_detached = 1;
@@ -806,6 +821,10 @@ static void zones_init(void)
 		snprintf(name, sizeof(name), "fuzz%d", i);
 		if (vgpu_zone_init(&fz.z[i].zone, (uint32_t)i + 1, name, &lim, NULL) < 0)
 			abort();
+		int slot = vgpu_pool_slot_take(fz_pool);
+		if (slot < 0)
+			abort();
+		vgpu_zone_set_pool(&fz.z[i].zone, fz_pool, slot);
 		vgpu_htab_set_key(&fz.z[i].zone.htab, zone_keys[i][0]);   /* the table is still empty */
 		fz.z[i].zone.pinned.key = zone_keys[i][1] | 1ull << 63;   /* as vgpu_pinned_init: ids never 0 */
 		/* as vgpu_vmm_init: the top bit set, serials in the low half */

@@ -126,7 +126,7 @@ fuzz/test_replay.sh: $(FZ_XS)
 
 # ---- checkpoint files (what vgpuctl restore hands a proxy) ----
 FZ_CKPT := $(B)/fuzz/vgpu-fuzz-ckpt
-FZ_CKPT_CORE := $(addprefix $(B)/proxy/,ckpt.o zone.o handles.o allocmap.o quota.o log.o pool.o vmm.o devva.o pinned.o output.o texture.o link.o hostfn.o) \
+FZ_CKPT_CORE := $(addprefix $(B)/proxy/,ckpt.o zone.o handles.o allocmap.o quota.o log.o pool.o ipc.o vmm.o devva.o pinned.o output.o texture.o link.o hostfn.o) \
 	$(B)/runtime/modimage.o $(B)/runtime/visible.o $(B)/runtime/drvenv.o
 $(FZ_CKPT): $(B)/fuzz/ckpt.o $(FZ_CKPT_CORE)
 	@mkdir -p $(dir $@)

@@ -20,12 +20,41 @@ static pthread_mutex_t trace_lock = PTHREAD_MUTEX_INITIALIZER;
 static const void *trace_keys[256];   /* channel key -> number (index + 1) */
 static unsigned trace_nkeys;
 
+static void trace_open_at(const char *path);
+
+/*
+ * A forked child is another zone, whose channels are numbered from 1 again: its records go to
+ * FILE.PID, a trace of its own, rather than among the parent's (where they could not be told
+ * apart).
+ */
+static void trace_atfork_child(void)
+{
+	char path[4096];
+	const char *base = getenv("VGPU_TRACE");
+	pthread_mutex_init(&trace_lock, NULL);
+	trace_nkeys = 0;
+	if (trace_fd < 0 || !base)
+		return;
+	close(trace_fd);
+	trace_fd = -1;
+	vgpu_trace_enabled = 0;
+	snprintf(path, sizeof(path), "%s.%d", base, (int)getpid());
+	trace_open_at(path);
+}
+
 /* Opens the file named by VGPU_TRACE (truncating it) before the application runs. */
 __attribute__((constructor)) static void vgpu_trace_open(void)
 {
 	const char *path = getenv("VGPU_TRACE");
 	if (!path || !*path)
 		return;
+	trace_open_at(path);
+	if (vgpu_trace_enabled)
+		pthread_atfork(NULL, NULL, trace_atfork_child);
+}
+
+static void trace_open_at(const char *path)
+{
 	trace_fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (trace_fd < 0 || write(trace_fd, VGPU_TRACE_MAGIC, 8) != 8) {
 		fprintf(stderr, "libvgpu: VGPU_TRACE=%s cannot be written (%s); tracing is off\n", path,

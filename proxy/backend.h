@@ -35,6 +35,7 @@ struct vgpu_backend_fns {
 	CUresult (*cuStreamDestroy_v2)(CUstream);
 	CUresult (*cuEventDestroy_v2)(CUevent);
 	CUresult (*cuMemFree_v2)(CUdeviceptr);
+	CUresult (*cuIpcCloseMemHandle)(CUdeviceptr);
 	CUresult (*cuStreamSynchronize)(CUstream);
 	CUresult (*cuCtxSynchronize)(void);
 	CUresult (*cuMemHostRegister_v2)(void *, size_t, unsigned int);

@@ -311,6 +311,8 @@ static CUresult prepare_destroys(struct vgpu_proxy_call *call, void **argv)
 			}
 			call->freed[call->nfreed].base = p;
 			call->freed[call->nfreed++].size = size;
+			/* no zone may open it from now on, whatever the driver answers */
+			vgpu_ipc_mem_freed(call->zone, p);
 		} else if (a->kind == VGPU_ARG_HANDLE && (a->flags & VGPU_ARGF_DESTROYS)) {
 			void *real = *(void **)argv[i];
 			uint64_t id;
@@ -631,7 +633,8 @@ static void data_first_zeros(struct chanctx *cc, struct vgpu_proxy_call *call, c
  * program's pointer to it: they use cuMemHostGetDevicePointer's, as on a device without
  * CU_DEVICE_ATTRIBUTE_CAN_USE_HOST_POINTER_FOR_REGISTERED_MEM. Nothing of a zone's is shared
  * with other processes or devices outside it: its memory and pools are made without export
- * handles, IPC handles, DMA-BUF exports and multicast objects are not remoted, and no NIC
+ * handles, DMA-BUF exports and multicast objects are not remoted, IPC handles reach only the
+ * zones of its registration (none without one), and no NIC
  * reaches its memory (GPUDirect RDMA), so a library that asks (NCCL chooses its allocator and
  * its algorithms so) is told the device has none of these.
  */
@@ -644,7 +647,6 @@ static int zone_lacks(int attrib)
 	case CU_DEVICE_ATTRIBUTE_HANDLE_TYPE_WIN32_KMT_HANDLE_SUPPORTED:
 	case CU_DEVICE_ATTRIBUTE_HANDLE_TYPE_FABRIC_SUPPORTED:
 	case CU_DEVICE_ATTRIBUTE_MEMPOOL_SUPPORTED_HANDLE_TYPES:
-	case CU_DEVICE_ATTRIBUTE_IPC_EVENT_SUPPORTED:
 	case CU_DEVICE_ATTRIBUTE_GPU_DIRECT_RDMA_SUPPORTED:
 	case CU_DEVICE_ATTRIBUTE_GPU_DIRECT_RDMA_WITH_CUDA_VMM_SUPPORTED:
 	case CU_DEVICE_ATTRIBUTE_GPU_DIRECT_RDMA_FLUSH_WRITES_OPTIONS:
@@ -697,6 +699,9 @@ static void zone_view(struct vgpu_proxy_call *call, void **argv)
 	case VGPU_OP_cuDeviceGetAttribute: {   /* (pi, attrib, dev) */
 		int *pi = *(int **)argv[0];
 		if (pi && zone_lacks(*(int *)argv[1]))
+			*pi = 0;
+		/* IPC events are shared between the zones of a registration only (custom_ipc.c) */
+		if (pi && *(int *)argv[1] == CU_DEVICE_ATTRIBUTE_IPC_EVENT_SUPPORTED && !call->zone->pool)
 			*pi = 0;
 		break;
 	}

@@ -616,6 +616,9 @@ static int blockers(const struct vgpu_zone *z, const struct vgpu_backend *be, ch
 	if (z->uobj_made)
 		return fail(why, cap, -EOPNOTSUPP, "the zone made user objects (their destructors are its host "
 			    "functions), which checkpoints do not carry");
+	if (z->ipc.used)
+		return fail(why, cap, -EOPNOTSUPP, "the zone exported or opened IPC handles (shared with other zones "
+			    "of its registration), which checkpoints do not carry");
 	if (z->cond_made)
 		return fail(why, cap, -EOPNOTSUPP, "the zone made conditional graph nodes or their handles (the "
 			    "handles its kernels hold are the driver's values), which checkpoints do not carry");

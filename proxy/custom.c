@@ -225,6 +225,7 @@ void vgpu_proxy_context_gone(struct vgpu_zone *z, const struct vgpu_backend *be,
 	vgpu_proxy_links_gone(z, be, ctx, 0);
 	fixed_va_context_gone(z, be, ctx);
 	vgpu_zone_purge_owner(z, ctx, &ch, &ca, &cb);
+	vgpu_ipc_context_gone(z, ctx);   /* exports of what went with it, imports opened in it */
 	*handles = h + ch;
 	*allocs = a + ca;
 	*bytes = b + cb;
@@ -243,6 +244,8 @@ void vgpu_proxy_handle_destroyed(struct vgpu_proxy_call *c, unsigned htype, uint
 		vgpu_proxy_context_gone(c->zone, c->backend, real, &h, &a, &b);
 	else
 		vgpu_zone_purge_owner(c->zone, real, &h, &a, &b);
+	if (htype == VGPU_H_EVENT)
+		vgpu_ipc_event_gone(c->zone, real);   /* its IPC handle opens nothing any more */
 	if (h || a)
 		vgpu_debug("handle destroyed with %u handles and %u allocations (%llu bytes) of its own; forgotten",
 			   h, a, (unsigned long long)b);
@@ -305,6 +308,7 @@ static void hook_dptr_free(void *ctx, uint64_t p)
 			return;   /* detached before the call (chanloop.c) */
 	if (vgpu_zone_alloc_of_graph(c->zone, p))
 		return;   /* a graph's: it stays the graph's (prepare_destroys, chanloop.c) */
+	vgpu_ipc_mem_freed(c->zone, p);
 	if (vgpu_zone_dptr_remove(c->zone, p) < 0)
 		vgpu_warn("%s freed 0x%llx, which the zone's allocation map did not hold",
 			  c->desc ? c->desc->name : "?", (unsigned long long)p);

@@ -2,7 +2,7 @@
 # proxy build rules (included by the top-level Makefile).
 
 # Per-zone data structures: no driver, no ring; unit-tested on their own.
-PROXY_CORE_OBJS := $(addprefix $(B)/proxy/,handles.o allocmap.o quota.o zone.o log.o pool.o vmm.o devva.o pinned.o ckpt.o texture.o link.o hostfn.o \
+PROXY_CORE_OBJS := $(addprefix $(B)/proxy/,handles.o allocmap.o quota.o zone.o log.o pool.o ipc.o vmm.o devva.o pinned.o ckpt.o texture.o link.o hostfn.o \
 	output.o devsel.o) \
 	$(B)/runtime/modimage.o $(B)/runtime/visible.o $(B)/runtime/drvenv.o
 PROXY_CORE_LIBS := -lzstd -llz4   # modimage.o: compressed fatbin members

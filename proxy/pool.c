@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -72,9 +73,12 @@ static void pool_lock(struct vgpu_pool *p)
 	}
 }
 
-/* Remove slot i's share from the totals and zero it (lock held). */
+/* Remove slot i's share from the totals and zero it, and forget its exports (lock held). */
 static void slot_clear(struct vgpu_pool *p, unsigned i)
 {
+	for (unsigned e = 0; e < VGPU_IPC_ENTRIES; e++)
+		if (p->ipc[e].kind && p->ipc[e].slot == (int32_t)i)
+			memset(&p->ipc[e], 0, sizeof(p->ipc[e]));
 	for (unsigned r = 0; r < VGPU_POOL_NRES; r++) {
 		p->total[r] -= p->slot[i][r] <= p->total[r] ? p->slot[i][r] : p->total[r];
 		p->slot[i][r] = 0;
@@ -130,6 +134,63 @@ void vgpu_pool_uncharge(struct vgpu_pool *p, int slot, enum vgpu_pool_res res, u
 		n = *sl;
 	*sl -= n;
 	*t -= n <= *t ? n : *t;
+	pthread_mutex_unlock(&p->lock);
+}
+
+int vgpu_pool_ipc_put(struct vgpu_pool *p, int slot, uint32_t kind, const uint8_t drv[64], uint64_t size,
+		      uint32_t *idx, uint8_t nonce[16])
+{
+	if (slot < 0 || slot >= VGPU_POOL_SLOTS || !kind)
+		return -EINVAL;
+	if (getrandom(nonce, 16, 0) != 16)
+		return -EIO;
+	int rc = -ENOSPC;
+	pool_lock(p);
+	for (uint32_t e = 0; e < VGPU_IPC_ENTRIES; e++) {
+		struct vgpu_ipc_entry *x = &p->ipc[e];
+		if (x->kind)
+			continue;
+		x->kind = kind;
+		x->slot = slot;
+		x->size = size;
+		memcpy(x->nonce, nonce, 16);
+		memcpy(x->drv, drv, 64);
+		*idx = e;
+		rc = 0;
+		break;
+	}
+	pthread_mutex_unlock(&p->lock);
+	return rc;
+}
+
+int vgpu_pool_ipc_get(struct vgpu_pool *p, uint32_t idx, const uint8_t nonce[16], uint32_t kind,
+		      uint8_t drv[64], uint64_t *size, int *slot)
+{
+	if (idx >= VGPU_IPC_ENTRIES || !kind)
+		return -ENOENT;
+	int rc = -ENOENT;
+	pool_lock(p);
+	const struct vgpu_ipc_entry *x = &p->ipc[idx];
+	uint8_t diff = 0;
+	for (unsigned i = 0; i < 16; i++)
+		diff |= x->nonce[i] ^ nonce[i];
+	if (x->kind == kind && !diff) {
+		memcpy(drv, x->drv, 64);
+		*size = x->size;
+		*slot = x->slot;
+		rc = 0;
+	}
+	pthread_mutex_unlock(&p->lock);
+	return rc;
+}
+
+void vgpu_pool_ipc_drop(struct vgpu_pool *p, int slot, uint32_t idx)
+{
+	if (idx >= VGPU_IPC_ENTRIES)
+		return;
+	pool_lock(p);
+	if (p->ipc[idx].kind && p->ipc[idx].slot == slot)
+		memset(&p->ipc[idx], 0, sizeof(p->ipc[idx]));
 	pthread_mutex_unlock(&p->lock);
 }
 

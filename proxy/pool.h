@@ -22,12 +22,28 @@ enum vgpu_pool_res {
 	VGPU_POOL_NRES
 };
 
+/*
+ * IPC handles the registration's zones exported (proxy/ipc.c): the driver's handle, kept
+ * here where only workers read and write it, named to zones by (index, nonce). An entry
+ * belongs to the exporting zone's slot and goes when the zone frees what it names, ends or
+ * dies (vgpu_pool_slot_drop).
+ */
+#define VGPU_IPC_ENTRIES 1024
+struct vgpu_ipc_entry {
+	uint32_t kind;                /* 0: free; VGPU_IPC_KIND_MEM or _EVENT (custom_wire.h) */
+	int32_t slot;                 /* the exporting zone's slot */
+	uint64_t size;                /* memory: the allocation's size */
+	uint8_t nonce[16];
+	uint8_t drv[64];              /* the driver's CUipcMemHandle / CUipcEventHandle */
+};
+
 struct vgpu_pool {
 	pthread_mutex_t lock;                         /* PTHREAD_PROCESS_SHARED | PTHREAD_MUTEX_ROBUST */
 	uint64_t limit[VGPU_POOL_NRES];               /* 0 = unlimited */
 	uint64_t total[VGPU_POOL_NRES];               /* == the sum of the slots whenever lock is free */
 	uint64_t slot[VGPU_POOL_SLOTS][VGPU_POOL_NRES];
 	uint8_t used[VGPU_POOL_SLOTS];                /* slot handed to a live zone (supervisor only) */
+	struct vgpu_ipc_entry ipc[VGPU_IPC_ENTRIES];  /* under lock */
 };
 
 /* Map and initialise a pool (NULL on failure, errno set); free with vgpu_pool_destroy. */
@@ -43,6 +59,17 @@ void vgpu_pool_slot_drop(struct vgpu_pool *p, int slot);
  * already), else -EDQUOT when total + n would exceed it. */
 int vgpu_pool_charge(struct vgpu_pool *p, int slot, enum vgpu_pool_res res, uint64_t n, int force);
 void vgpu_pool_uncharge(struct vgpu_pool *p, int slot, enum vgpu_pool_res res, uint64_t n);
+/* IPC: record an export of slot's (a fresh random nonce, returned with the index): 0, or
+ * -ENOSPC when the table is full, or -errno from getrandom. */
+int vgpu_pool_ipc_put(struct vgpu_pool *p, int slot, uint32_t kind, const uint8_t drv[64], uint64_t size,
+		      uint32_t *idx /* out */, uint8_t nonce[16] /* out */);
+/* Look an export up by index and nonce (compared in constant time) and kind: its driver
+ * handle, size and exporting slot. -ENOENT when no live entry matches. */
+int vgpu_pool_ipc_get(struct vgpu_pool *p, uint32_t idx, const uint8_t nonce[16], uint32_t kind,
+		      uint8_t drv[64] /* out */, uint64_t *size /* out */, int *slot /* out */);
+/* Forget slot's entry idx (only if it is slot's). */
+void vgpu_pool_ipc_drop(struct vgpu_pool *p, int slot, uint32_t idx);
+
 /* The current total of res (for list). */
 uint64_t vgpu_pool_total(struct vgpu_pool *p, enum vgpu_pool_res res);
 

@@ -567,6 +567,10 @@ static void zone_release(struct worker *w)
 		ctxs[n_ctx++] = real;
 	if (n_ctx && f->cuCtxSetCurrent)
 		f->cuCtxSetCurrent(ctxs[0]);
+	/* IPC: no zone can open what this one exported any more; what it opened is closed */
+	unsigned closed = vgpu_ipc_zone_end(z, f);
+	if (closed)
+		vgpu_info("zone closed %u IPC mapping%s of other zones' memory", closed, closed == 1 ? "" : "s");
 	while (vgpu_zone_pop_handle(z, VGPU_H_EVENT, &real) == 0) {
 		n_other++;
 		if (f->cuEventDestroy_v2 && f->cuEventDestroy_v2(real) != CUDA_SUCCESS)

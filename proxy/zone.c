@@ -50,6 +50,7 @@ int vgpu_zone_init(struct vgpu_zone *z, uint32_t id, const char *name,
 		return rc;
 	}
 	pthread_mutex_init(&z->uobj_lock, NULL);
+	vgpu_ipc_zone_init(&z->ipc);
 	return 0;
 }
 
@@ -71,6 +72,7 @@ void vgpu_zone_destroy(struct vgpu_zone *z)
 	vgpu_ckpt_zone_fini(&z->ck);
 	vgpu_tex_zone_fini(&z->tex);
 	vgpu_link_zone_fini(&z->links);
+	vgpu_ipc_zone_destroy(&z->ipc);
 	/* the worker stopped every run first (vgpu_hostfn_kill) and its contexts are gone; a driver
 	 * may still call a user object's destructor later, on a thread of its own, so a zone that
 	 * made some keeps its records (the worker ends with the zone) */
@@ -234,6 +236,8 @@ int vgpu_zone_dptr_check(struct vgpu_zone *z, uint64_t p, uint64_t len)
 	pthread_mutex_unlock(&z->lock);
 	if (rc != 0)   /* or inside a pinned region its kernels reach (mapped, managed memory) */
 		rc = vgpu_pinned_covers(&z->pinned, p, len);
+	if (rc != 0 && __atomic_load_n(&z->ipc.nimp, __ATOMIC_RELAXED))   /* or memory another zone of its registration exported to it */
+		rc = vgpu_ipc_covers(&z->ipc, p, len);
 	return rc;
 }
 

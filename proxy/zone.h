@@ -11,6 +11,7 @@
 #include "devva.h"
 #include "handles.h"
 #include "hostfn.h"
+#include "ipc.h"
 #include "link.h"
 #include "pinned.h"
 #include "pool.h"
@@ -81,6 +82,7 @@ struct vgpu_zone {
 	 * (checkpoints do not carry them: the handle is the driver's value). Under lock. */
 	int cond_made;
 	struct vgpu_pinned pinned;        /* pinned host memory regions (pinned.h), own lock */
+	struct vgpu_ipc_zone ipc;         /* IPC exports and imports (ipc.h), own lock */
 	struct vgpu_ckpt_zone ck;         /* what a checkpoint needs beyond the tables (ckpt.h) */
 };
 

@@ -176,6 +176,38 @@ const struct vgpu_arg_desc vgpu_wire_mem_props_args[VGPU_VPW_NARGS] = {
 	[VGPU_VPW_HANDLE] = SCALAR("handle", 8),
 };
 
+#define IPC_HANDLE(nm, k) { .name = nm, .kind = k, .len_arg = N, .len_arg2 = N, \
+		.struct_size = sizeof(struct vgpu_ipc_wire_handle), .len_mul = sizeof(struct vgpu_ipc_wire_handle), \
+		.max_len = sizeof(struct vgpu_ipc_wire_handle) }
+_Static_assert(sizeof(struct vgpu_ipc_wire_handle) == CU_IPC_HANDLE_SIZE, "an IPC handle is 64 bytes");
+
+const struct vgpu_arg_desc vgpu_wire_ipc_get_mem_args[VGPU_IGW_NARGS] = {
+	[VGPU_IGW_HANDLE] = IPC_HANDLE("pHandle", VGPU_ARG_OUT_STRUCT),
+	[VGPU_IGW_DPTR] = SCALAR("dptr", 8),
+};
+
+const struct vgpu_arg_desc vgpu_wire_ipc_open_mem_args[VGPU_IOW_NARGS] = {
+	[VGPU_IOW_DPTR] = { .name = "pdptr", .kind = VGPU_ARG_OUT_SCALAR, .size = 8, .len_arg = N, .len_arg2 = N },
+	[VGPU_IOW_SIZE] = { .name = "size", .kind = VGPU_ARG_OUT_SCALAR, .size = 8, .len_arg = N, .len_arg2 = N },
+	[VGPU_IOW_HANDLE] = IPC_HANDLE("handle", VGPU_ARG_IN_STRUCT),
+	[VGPU_IOW_FLAGS] = SCALAR("Flags", 4),
+};
+
+const struct vgpu_arg_desc vgpu_wire_ipc_close_mem_args[VGPU_ICW_NARGS] = {
+	[VGPU_ICW_DPTR] = SCALAR("dptr", 8),
+};
+
+const struct vgpu_arg_desc vgpu_wire_ipc_get_event_args[VGPU_IEW_NARGS] = {
+	[VGPU_IEW_HANDLE] = IPC_HANDLE("pHandle", VGPU_ARG_OUT_STRUCT),
+	[VGPU_IEW_EVENT] = HANDLE("event", VGPU_H_EVENT),
+};
+
+const struct vgpu_arg_desc vgpu_wire_ipc_open_event_args[VGPU_IVW_NARGS] = {
+	[VGPU_IVW_EVENT] = { .name = "phEvent", .kind = VGPU_ARG_OUT_HANDLE, .size = 8, .htype = VGPU_H_EVENT,
+			     .len_arg = N, .len_arg2 = N, .flags = VGPU_ARGF_NEW },
+	[VGPU_IVW_HANDLE] = IPC_HANDLE("handle", VGPU_ARG_IN_STRUCT),
+};
+
 const struct vgpu_arg_desc vgpu_wire_stream_set_attr_args[VGPU_SAW_NARGS] = {
 	[VGPU_SAW_STREAM] = HANDLE("hStream", VGPU_H_STREAM),
 	[VGPU_SAW_ATTR] = SCALAR("attr", 4),

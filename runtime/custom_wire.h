@@ -148,6 +148,36 @@ enum { VGPU_VPW_PROP, VGPU_VPW_HANDLE, VGPU_VPW_NARGS };
 extern const struct vgpu_arg_desc vgpu_wire_mem_props_args[VGPU_VPW_NARGS];
 
 /*
+ * IPC handles (proxy/ipc.c). What the zone holds is the proxy's handle (struct
+ * vgpu_ipc_wire_handle in the 64 bytes of a CUipcMemHandle / CUipcEventHandle), never the
+ * driver's. cuIpcGetMemHandle: [handle (out), dptr]; cuIpcOpenMemHandle_v2: [dptr (out),
+ * size (out: libvgpu then knows the range is device memory), handle, flags]; cuIpcCloseMemHandle: [dptr]; cuIpcGetEventHandle: [handle (out), event];
+ * cuIpcOpenEventHandle: [event (out, new), handle].
+ */
+#define VGPU_IPC_MAGIC 0x43504967u      /* "gIPC" */
+#define VGPU_IPC_KIND_MEM 1u
+#define VGPU_IPC_KIND_EVENT 2u
+struct vgpu_ipc_wire_handle {
+	uint32_t magic;
+	uint16_t version;                /* 1 */
+	uint16_t kind;                   /* VGPU_IPC_KIND_* */
+	uint32_t entry;                  /* index in the registration's table */
+	uint32_t zero;
+	uint8_t nonce[16];               /* the entry's random name: a guessed index names nothing */
+	uint8_t pad[32];
+};
+enum { VGPU_IGW_HANDLE, VGPU_IGW_DPTR, VGPU_IGW_NARGS };
+extern const struct vgpu_arg_desc vgpu_wire_ipc_get_mem_args[VGPU_IGW_NARGS];
+enum { VGPU_IOW_DPTR, VGPU_IOW_SIZE, VGPU_IOW_HANDLE, VGPU_IOW_FLAGS, VGPU_IOW_NARGS };
+extern const struct vgpu_arg_desc vgpu_wire_ipc_open_mem_args[VGPU_IOW_NARGS];
+enum { VGPU_ICW_DPTR, VGPU_ICW_NARGS };
+extern const struct vgpu_arg_desc vgpu_wire_ipc_close_mem_args[VGPU_ICW_NARGS];
+enum { VGPU_IEW_HANDLE, VGPU_IEW_EVENT, VGPU_IEW_NARGS };
+extern const struct vgpu_arg_desc vgpu_wire_ipc_get_event_args[VGPU_IEW_NARGS];
+enum { VGPU_IVW_EVENT, VGPU_IVW_HANDLE, VGPU_IVW_NARGS };
+extern const struct vgpu_arg_desc vgpu_wire_ipc_open_event_args[VGPU_IVW_NARGS];
+
+/*
  * A stream attribute: set [stream, attr, value (the CUstreamAttrValue union's bytes)], get
  * [value (out), stream, attr]. Only the stream attributes that name no object are carried;
  * an access policy window's address must lie in the zone's memory.

@@ -34,7 +34,7 @@ $(B)/tests/e2e/visible_devices.sh: $(B)/tests/e2e/visible $(B)/tests/e2e/nvml $(
 TESTS += $(B)/tests/e2e/visible_devices.sh
 
 # Isolation between zones (tests/isolation/run.sh drives both programs against one proxy).
-ISO_PROGS := $(B)/tests/isolation/two_zones $(B)/tests/isolation/cycles $(B)/tests/isolation/zone_hold
+ISO_PROGS := $(B)/tests/isolation/two_zones $(B)/tests/isolation/cycles $(B)/tests/isolation/zone_hold $(B)/tests/isolation/ipc_zones
 $(B)/tests/isolation/%: $(B)/tests/isolation/%.o $(LIBVGPU)
 	$(CC) $(LDFLAGS) -o $@ $< -L$(B)/libvgpu -lcuda
 $(B)/tests/isolation/isolation.sh: $(ISO_PROGS) $(E2E_KERNELS) tests/isolation/run.sh
@@ -47,6 +47,11 @@ TESTS += $(B)/tests/isolation/isolation.sh
 $(B)/tests/isolation/registration.sh: $(ISO_PROGS) $(B)/tests/e2e/device tests/isolation/registration.sh
 	printf '#!/bin/sh\nexec tests/isolation/registration.sh\n' > $@ && chmod +x $@
 TESTS += $(B)/tests/isolation/registration.sh
+
+# IPC handles between zones: only within one registration.
+$(B)/tests/isolation/ipc.sh: $(ISO_PROGS) $(VGPUCTL) tests/isolation/ipc.sh
+	printf '#!/bin/sh\nexec tests/isolation/ipc.sh\n' > $@ && chmod +x $@
+TESTS += $(B)/tests/isolation/ipc.sh
 
 .PHONY: test-e2e test-gpu
 test-e2e: $(ALL) $(E2E_TESTS) $(B)/tests/isolation/isolation.sh

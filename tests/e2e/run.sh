@@ -19,6 +19,12 @@ level=info
 [ -f "$expect" ] && grep -qx '@debug' "$expect" && level=debug
 proxy_start "$B" "$backend" --log-level $level || exit 1
 tmp=$PROXY_TMP
+# VGPU_E2E_REGISTER=1: the program's processes are zones of one registration (a pod's), as
+# programs that share memory between processes (IPC handles) need
+if [ "${VGPU_E2E_REGISTER:-0}" = 1 ]; then
+  token=$("$B/proxy/vgpuctl" --listen "$PROXY_SOCK" register e2e-pod) || { echo "FAIL: vgpuctl register"; exit 1; }
+  export VGPU_ZONE_TOKEN=$token
+fi
 
 export VGPU_KERNELS=$PWD/$B/tests/kernels
 echo "== $name through libvgpu + vgpu-proxy ($backend)"

@@ -14,6 +14,10 @@ backend=${VGPU_E2E_BACKEND:-sim}
 tmp=$(mktemp -d /tmp/vgpu-rt.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 
+# Programs whose processes share device memory (IPC handles) run as zones of one registration.
+case $(basename "$static") in
+  ipc_share) export VGPU_E2E_REGISTER=1 ;;
+esac
 for bin in "$static" "$shared"; do
   tests/e2e/run.sh "$bin" >"$tmp/$(basename "$bin").log" 2>&1
   rc=$?
