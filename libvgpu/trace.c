@@ -38,8 +38,12 @@ static void trace_atfork_child(void)
 	close(trace_fd);
 	trace_fd = -1;
 	vgpu_trace_enabled = 0;
-	snprintf(path, sizeof(path), "%s.%d", base, (int)getpid());
-	trace_open_at(path);
+	if (strstr(base, "%p"))
+		trace_open_at(base);
+	else {
+		snprintf(path, sizeof(path), "%s.%d", base, (int)getpid());
+		trace_open_at(path);
+	}
 }
 
 /* Opens the file named by VGPU_TRACE (truncating it) before the application runs. */
@@ -53,8 +57,16 @@ __attribute__((constructor)) static void vgpu_trace_open(void)
 		pthread_atfork(NULL, NULL, trace_atfork_child);
 }
 
-static void trace_open_at(const char *path)
+/* "%p" in the name is this process's id: processes that each load libvgpu (a program that
+ * forks before its first CUDA call, when the CUDA runtime loads libcuda) write files of their own. */
+static void trace_open_at(const char *name)
 {
+	char path[4096];
+	const char *p = strstr(name, "%p");
+	if (p)
+		snprintf(path, sizeof(path), "%.*s%d%s", (int)(p - name), name, (int)getpid(), p + 2);
+	else
+		snprintf(path, sizeof(path), "%s", name);
 	trace_fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (trace_fd < 0 || write(trace_fd, VGPU_TRACE_MAGIC, 8) != 8) {
 		fprintf(stderr, "libvgpu: VGPU_TRACE=%s cannot be written (%s); tracing is off\n", path,
