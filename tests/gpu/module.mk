@@ -129,7 +129,7 @@ $(B)/tests/gpu/lib_%.sh: $(if $(GPU_CUDA_LIBS),$(B)/tests/gpu/%) tests/gpu/lib_c
 	@mkdir -p $(dir $@)
 	printf '#!/bin/sh\nexec tests/gpu/lib_compare.sh %s\n' $(B)/tests/gpu/$* > $@ && chmod +x $@
 GPU_TORCH_TEST := $(B)/tests/gpu/pytorch_compare.sh
-$(GPU_TORCH_TEST): tests/gpu/pytorch_compare.sh tests/gpu/pytorch_step.py
+$(GPU_TORCH_TEST): tests/gpu/pytorch_compare.sh tests/gpu/pytorch_step.py tests/gpu/pytorch_ipc.py
 	@mkdir -p $(dir $@)
 	printf '#!/bin/sh\nexec tests/gpu/pytorch_compare.sh\n' > $@ && chmod +x $@
 

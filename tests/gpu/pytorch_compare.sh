@@ -14,7 +14,9 @@ the outputs and a summary (DIR/pytorch.txt) are kept in DIR. Then 5 steps run th
 with PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True, whose losses must be the direct run's
 (the allocator's virtual memory, asked for with POSIX descriptors). --calls also runs 5 steps through
 vgpu with VGPU_TRACE and lists the calls each step sends, and which wait for a reply
-(bench/trace_calls.py; DIR/calls.txt): where the time through vgpu goes.
+(bench/trace_calls.py; DIR/calls.txt): where the time through vgpu goes. Then
+tests/gpu/pytorch_ipc.py shares a CUDA tensor between two processes both ways
+(torch.multiprocessing: IPC handles), directly and through vgpu as zones of one registration.
 Environment: PYTHON (default python3), VGPU_BUILD (default build/rel), VGPU_E2E_BACKEND
 (default cuda; sim skips), PYTORCH_TIMEOUT (seconds per run, default 150).
 Exit: 0 pass, 1 fail, 77 skip (no importable torch, no GPU; the last line says why).
@@ -142,6 +144,31 @@ if [ $vrc -eq 0 ]; then
   fi
 fi
 
+# A CUDA tensor shared between processes (torch.multiprocessing: IPC memory and event
+# handles), directly and through vgpu as two zones of one registration.
+ipc() { # ipc LABEL [ENV...]
+  local label=$1; shift
+  env "$@" timeout --kill-after=10 "$limit" "$py" tests/gpu/pytorch_ipc.py >"$tmp/$label.out" 2>"$tmp/$label.err"
+  rc=$?
+  echo "== $label: exit $rc"; sed 's/^/   stdout | /' "$tmp/$label.out"
+  grep -v '^\s*$' "$tmp/$label.err" | tail -n 8 | sed 's/^/   stderr | /'
+}
+if [ $vrc -eq 0 ]; then
+  ipc ipc-direct
+  drc=$rc
+  token=$("$B/proxy/vgpuctl" --listen "$PROXY_SOCK" register torch-ipc) || token=
+  ipc ipc-vgpu VGPU_ZONE_TOKEN="$token" VGPU_PROXY="$PROXY_SOCK" \
+    LD_LIBRARY_PATH="$PWD/$B/libvgpu${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+  if [ $drc -ne 0 ]; then
+    say "tensor shared between processes: directly the script failed (exit $drc), not judged through vgpu"
+  elif [ -z "$token" ] || [ $rc -ne 0 ]; then
+    say "tensor shared between processes through vgpu: FAIL: exit $rc; last lines: $(grep -v '^\s*$' "$tmp/ipc-vgpu.err" | tail -n 3 | tr '\n' ' ')"
+    fail=1
+  else
+    say "tensor shared between processes (torch.multiprocessing, IPC handles) through vgpu: both ways verified"
+  fi
+fi
+
 if [ -n "$calls" ] && [ $vrc -eq 0 ]; then
   # 5 steps of each of the two models: the counts per step include the set-up's calls / 10
   STEPS=5 run trace VGPU_TRACE="$tmp/vgpu.trace" VGPU_PROXY="$PROXY_SOCK" \
@@ -158,7 +185,8 @@ proxy_stop; prc=$?
 if [ $prc -ne 0 ]; then say "vgpu-proxy exited $prc on SIGTERM"; fail=1; fi
 if [ -n "$out" ]; then
   mkdir -p "$out"
-  for f in direct.out direct.err vgpu.out vgpu.err expandable.out expandable.err pytorch.txt calls.txt; do
+  for f in direct.out direct.err vgpu.out vgpu.err expandable.out expandable.err ipc-direct.out ipc-direct.err \
+           ipc-vgpu.out ipc-vgpu.err pytorch.txt calls.txt; do
     cp "$tmp/$f" "$out/" 2>/dev/null
   done
   cp "$PROXY_LOG" "$out/proxy.log" 2>/dev/null
