@@ -21,6 +21,11 @@
  * memory table's lock (sim_mem_free); never g_lock under tex_lock (contexts are synchronised
  * before it is taken).
  *
+ * A mipmapped array (CUmipmappedArray, a slot of its own kind) is one storage holding its
+ * levels one after another, each dense; each level is also an array slot over its part of
+ * that storage, made with the mipmapped array and owned by it (the handle cuMipmappedArrayGetLevel
+ * gives every time, destroyed with it, not by cuArrayDestroy).
+ *
  * An object keeps the storage of the array it names alive: the storage is reference-counted
  * (the array handle plus each object), so destroying an array under a live object leaves the
  * object reading the texels it had, never memory given to a later allocation. Objects over
@@ -28,7 +33,7 @@
  * texel accesses fault through sim_mem_resolve like any load of freed memory.
  */
 
-enum { SLOT_FREE, SLOT_ARRAY, SLOT_TEX, SLOT_SURF };
+enum { SLOT_FREE, SLOT_ARRAY, SLOT_TEX, SLOT_SURF, SLOT_MIPMAP };
 
 #define TEX_MAX_SLOTS (1u << 24)          /* live arrays and objects, all contexts */
 
@@ -47,6 +52,8 @@ struct tex_slot {
 	CUDA_RESOURCE_DESC rd;            /* objects, as given */
 	CUDA_TEXTURE_DESC td;             /* texture objects, as given */
 	struct ptx_tex view;              /* arrays and objects: what kernels see */
+	uint64_t *level;                  /* mipmapped arrays: their levels' array handles (malloc'd) */
+	uint64_t owner;                   /* a mipmapped array's level: the mipmapped array (0: none) */
 };
 
 static pthread_rwlock_t tex_lock = PTHREAD_RWLOCK_INITIALIZER;
@@ -59,6 +66,7 @@ enum {
 	LIM_LAYERED_W = 32768, LIM_LAYERS = 2048, LIM_GATHER = 32768, LIM_CUBEMAP = 32768, LIM_CUBEMAP_LAYERS = 2046,
 	LIM_SURF1D = 32768, LIM_SURF2D_W = 131072, LIM_SURF2D_H = 65536, LIM_SURF3D = 16384,
 	LIM_LIN2D_W = 131072, LIM_LIN2D_H = 65000, LIM_LIN2D_PITCH = 2097120,
+	LIM_MIP1D = 32768, LIM_MIP2D = 32768,
 	TEX_ALIGN = 512, TEX_PITCH_ALIGN = 32,
 };
 #define LIM_TEX1D_LINEAR (1ull << 27)
@@ -118,6 +126,7 @@ static void slot_free(struct tex_slot *s)
 {
 	uint32_t i = (uint32_t)(s - slots);
 	store_put(s->store);
+	free(s->level);
 	uint32_t gen = s->gen + 1;
 	memset(s, 0, sizeof(*s));
 	s->gen = gen ? gen : 1;
@@ -181,8 +190,9 @@ static int fmt_is_32(CUarray_format f)
 #define ARRAY_FLAGS_SIM (CUDA_ARRAY3D_LAYERED | CUDA_ARRAY3D_SURFACE_LDST | CUDA_ARRAY3D_TEXTURE_GATHER | \
 			 CUDA_ARRAY3D_CUBEMAP)
 
-/* Checks a descriptor against the driver's rules and the device's limits. */
-static CUresult array_check(const char *call, const CUDA_ARRAY3D_DESCRIPTOR *d, unsigned *texel)
+/* Checks a descriptor against the driver's rules and the device's limits (mip: of a
+ * mipmapped array, whose 1D and 2D ones are lower). */
+static CUresult array_check(const char *call, const CUDA_ARRAY3D_DESCRIPTOR *d, int mip, unsigned *texel)
 {
 	CUresult rc = fmt_check(call, d->Format, d->NumChannels, texel);
 	if (rc)
@@ -219,10 +229,12 @@ static CUresult array_check(const char *call, const CUDA_ARRAY3D_DESCRIPTOR *d, 
 		why = "beyond the 2D gather limits";
 	else if (layered && !cube && (w > LIM_LAYERED_W || h > LIM_LAYERED_W || dd > LIM_LAYERS))
 		why = "beyond the layered limits";
-	else if (!layered && !h && w > (surf ? LIM_SURF1D : LIM_TEX1D))
+	else if (!layered && !h && w > (mip ? LIM_MIP1D : surf ? LIM_SURF1D : LIM_TEX1D))
 		why = "beyond the 1D width limit";
 	else if (!layered && h && !dd && (w > LIM_TEX2D_W || h > LIM_TEX2D_H))
 		why = "beyond the 2D limits";
+	else if (mip && !layered && h && !dd && (w > LIM_MIP2D || h > LIM_MIP2D))
+		why = "beyond the mipmapped 2D limits";
 	else if (!layered && !cube && dd && (w > LIM_TEX3D || h > LIM_TEX3D || dd > LIM_TEX3D))
 		why = "beyond the 3D limits";
 	if (why) {
@@ -265,7 +277,7 @@ static CUresult array_create(const char *call, CUarray *out, const CUDA_ARRAY3D_
 	if (!out || !d)
 		return CUDA_ERROR_INVALID_VALUE;
 	unsigned texel;
-	if ((rc = array_check(call, d, &texel)) != CUDA_SUCCESS)
+	if ((rc = array_check(call, d, 0, &texel)) != CUDA_SUCCESS)
 		return rc;
 	/* dense, row-major: pitch = width x texel, slice = pitch x height; the limits keep the
 	 * product far from overflow (2^46 at most) */
@@ -358,10 +370,25 @@ static CUresult slot_destroy(uint64_t h, int kind)
 	pthread_rwlock_unlock(&tex_lock);
 	if (!s)
 		return CUDA_ERROR_INVALID_HANDLE;
+	if (s->owner) {
+		/* cuda.h is silent; a level belongs to its mipmapped array, which frees it */
+		sim_log("cuArrayDestroy: %p is a level of a mipmapped array (cuMipmappedArrayDestroy frees it)",
+		        (void *)(uintptr_t)h);
+		return CUDA_ERROR_INVALID_HANDLE;
+	}
 	if (sim_ctx_valid(c))
 		sim_ctx_sync(c);
 	pthread_rwlock_wrlock(&tex_lock);
 	s = slot_get(h, kind);      /* another thread may have destroyed it meanwhile */
+	if (s && kind == SLOT_MIPMAP) {
+		/* its levels first; each holds a reference to the storage as the object does */
+		for (uint32_t k = 0; k < s->view.levels; k++) {
+			struct tex_slot *l = slot_get(s->level[k], SLOT_ARRAY);
+			if (l && l->owner == h)
+				slot_free(l);
+		}
+		s = slot_get(h, kind);
+	}
 	if (s)
 		slot_free(s);
 	pthread_rwlock_unlock(&tex_lock);
@@ -369,6 +396,163 @@ static CUresult slot_destroy(uint64_t h, int kind)
 }
 
 CUresult cuArrayDestroy(CUarray h) { return slot_destroy((uint64_t)(uintptr_t)h, SLOT_ARRAY); }
+
+/* ---- mipmapped arrays ---- */
+
+CUresult cuMipmappedArrayCreate(CUmipmappedArray *out, const CUDA_ARRAY3D_DESCRIPTOR *d, unsigned nlevels)
+{
+	static const char call[] = "cuMipmappedArrayCreate";
+	CUresult rc;
+	struct sim_ctx *c = sim_ctx_current(&rc);
+	if (!c)
+		return rc;
+	if (c->sticky)
+		return c->sticky;
+	if (!out || !d)
+		return CUDA_ERROR_INVALID_VALUE;
+	unsigned texel;
+	if ((rc = array_check(call, d, 1, &texel)) != CUDA_SUCCESS)
+		return rc;
+	/* every level keeps at least one texel: as many levels as halvings of the largest extent
+	 * that shrinks (a layered array's layers and a cubemap's faces do not) */
+	int layered = !!(d->Flags & (CUDA_ARRAY3D_LAYERED | CUDA_ARRAY3D_CUBEMAP));
+	size_t big = d->Width;
+	if (d->Height > big)
+		big = d->Height;
+	if (!layered && d->Depth > big)
+		big = d->Depth;
+	unsigned most = 1;
+	while (big >> most)
+		most++;
+	if (nlevels < 1 || nlevels > most) {
+		sim_log("%s: %u levels for %zux%zux%zu (1 to %u)", call, nlevels, d->Width, d->Height, d->Depth, most);
+		return CUDA_ERROR_INVALID_VALUE;
+	}
+	struct tex_store *st = calloc(1, sizeof(*st));
+	uint64_t *lh = calloc(nlevels, sizeof(*lh));
+	if (!st || !lh) {
+		free(st);
+		free(lh);
+		return CUDA_ERROR_OUT_OF_MEMORY;
+	}
+	/* level 0's view, then the levels' layout from it (the same the interpreter computes) */
+	struct ptx_tex v, lv;
+	array_view(d, st, texel, &v);
+	v.levels = nlevels;
+	v.bytes = v.slice * (v.layers ? v.layers : v.depth);      /* level 0's */
+	uint64_t bytes = 0;
+	for (unsigned k = 0; k < nlevels; k++) {
+		if (ptx_tex_level(&v, k, &lv)) {        /* the limits keep this from happening */
+			free(st);
+			free(lh);
+			return CUDA_ERROR_INVALID_VALUE;
+		}
+		bytes += lv.bytes;
+	}
+	if (sim_mem_alloc_kind(c, c->dev, bytes, ALLOC_ARRAY, &st->base)) {
+		free(st);
+		free(lh);
+		return CUDA_ERROR_OUT_OF_MEMORY;
+	}
+	st->bytes = bytes;
+	v.addr = st->base;
+	pthread_rwlock_wrlock(&tex_lock);
+	uint32_t i;
+	struct tex_slot *s = slot_new(&i);
+	if (!s) {
+		pthread_rwlock_unlock(&tex_lock);
+		sim_mem_free(st->base, ALLOC_ARRAY);
+		free(st);
+		free(lh);
+		return CUDA_ERROR_OUT_OF_MEMORY;
+	}
+	uint64_t mh = handle_of(i);
+	s->kind = SLOT_MIPMAP;
+	s->ctx = c;
+	s->store = st;
+	s->ad = *d;
+	s->view = v;
+	s->level = lh;
+	st->refs = 1;
+	for (unsigned k = 0; k < nlevels; k++) {
+		uint32_t j;
+		struct tex_slot *l = slot_new(&j);
+		s = &slots[i];          /* slot_new may have moved the table */
+		if (!l) {
+			for (unsigned q = 0; q < k; q++)
+				slot_free(slot_get(lh[q], SLOT_ARRAY));
+			slot_free(s);   /* frees lh, and the storage with its last reference */
+			pthread_rwlock_unlock(&tex_lock);
+			return CUDA_ERROR_OUT_OF_MEMORY;
+		}
+		ptx_tex_level(&v, k, &lv);
+		lv.levels = 0;
+		l->kind = SLOT_ARRAY;
+		l->ctx = c;
+		l->store = st;
+		st->refs++;
+		l->owner = mh;
+		l->ad = *d;
+		l->ad.Width = lv.width;
+		if (d->Height)
+			l->ad.Height = lv.height;
+		if (d->Depth && !layered)
+			l->ad.Depth = lv.depth;
+		l->view = lv;
+		lh[k] = handle_of(j);
+	}
+	*out = (CUmipmappedArray)(uintptr_t)mh;
+	pthread_rwlock_unlock(&tex_lock);
+	return CUDA_SUCCESS;
+}
+
+CUresult cuMipmappedArrayGetLevel(CUarray *out, CUmipmappedArray h, unsigned level)
+{
+	if (!g_inited)
+		return CUDA_ERROR_NOT_INITIALIZED;
+	if (!out)
+		return CUDA_ERROR_INVALID_VALUE;
+	pthread_rwlock_rdlock(&tex_lock);
+	struct tex_slot *s = slot_get((uint64_t)(uintptr_t)h, SLOT_MIPMAP);
+	CUresult rc = !s ? CUDA_ERROR_INVALID_HANDLE : level >= s->view.levels ? CUDA_ERROR_INVALID_VALUE : CUDA_SUCCESS;
+	if (!rc)
+		*out = (CUarray)(uintptr_t)s->level[level];
+	pthread_rwlock_unlock(&tex_lock);
+	return rc;
+}
+
+/* Frees the levels too, after the work queued in its context; a texture object over it keeps
+ * reading the storage it had (as over a destroyed array). */
+CUresult cuMipmappedArrayDestroy(CUmipmappedArray h) { return slot_destroy((uint64_t)(uintptr_t)h, SLOT_MIPMAP); }
+
+/* Both describe arrays made with CUDA_ARRAY3D_DEFERRED_MAPPING or CUDA_ARRAY3D_SPARSE, which
+ * the simulator does not make: CUDA_ERROR_INVALID_VALUE for every live one, as cuda.h says
+ * for the others. */
+static CUresult mipmap_flagged(const char *call, CUmipmappedArray h, const void *out, const char *flag)
+{
+	if (!g_inited)
+		return CUDA_ERROR_NOT_INITIALIZED;
+	pthread_rwlock_rdlock(&tex_lock);
+	struct tex_slot *s = slot_get((uint64_t)(uintptr_t)h, SLOT_MIPMAP);
+	pthread_rwlock_unlock(&tex_lock);
+	if (!s)
+		return CUDA_ERROR_INVALID_HANDLE;
+	if (out)
+		sim_log("%s: the mipmapped array was not made with %s (not simulated)", call, flag);
+	return CUDA_ERROR_INVALID_VALUE;
+}
+
+CUresult cuMipmappedArrayGetMemoryRequirements(CUDA_ARRAY_MEMORY_REQUIREMENTS *out, CUmipmappedArray h, CUdevice dev)
+{
+	if (g_inited && (dev < 0 || dev >= g_ndev))
+		return CUDA_ERROR_INVALID_DEVICE;
+	return mipmap_flagged("cuMipmappedArrayGetMemoryRequirements", h, out, "CUDA_ARRAY3D_DEFERRED_MAPPING");
+}
+
+CUresult cuMipmappedArrayGetSparseProperties(CUDA_ARRAY_SPARSE_PROPERTIES *out, CUmipmappedArray h)
+{
+	return mipmap_flagged("cuMipmappedArrayGetSparseProperties", h, out, "CUDA_ARRAY3D_SPARSE");
+}
 
 int sim_array_info(CUarray h, struct sim_array_info *out)
 {
@@ -397,10 +581,6 @@ static CUresult resource_view(const char *call, struct sim_ctx *c, const CUDA_RE
 		sim_log("%s: resource flags 0x%x (must be 0)", call, rd->flags);
 		return CUDA_ERROR_INVALID_VALUE;
 	}
-	if (rd->resType == CU_RESOURCE_TYPE_MIPMAPPED_ARRAY) {
-		sim_log("%s: mipmapped arrays are not simulated; returning CUDA_ERROR_NOT_SUPPORTED", call);
-		return CUDA_ERROR_NOT_SUPPORTED;
-	}
 	if (surface && rd->resType != CU_RESOURCE_TYPE_ARRAY) {
 		sim_log("%s: a surface is made over an array (resType %d)", call, (int)rd->resType);
 		return CUDA_ERROR_INVALID_VALUE;
@@ -414,6 +594,18 @@ static CUresult resource_view(const char *call, struct sim_ctx *c, const CUDA_RE
 		if (surface && !(a->ad.Flags & CUDA_ARRAY3D_SURFACE_LDST)) {
 			sim_log("%s: the array was made without CUDA_ARRAY3D_SURFACE_LDST", call);
 			return CUDA_ERROR_INVALID_VALUE;
+		}
+		*v = a->view;
+		*st = a->store;
+		a->store->refs++;
+		return CUDA_SUCCESS;
+	}
+	if (rd->resType == CU_RESOURCE_TYPE_MIPMAPPED_ARRAY) {
+		struct tex_slot *a = slot_get((uint64_t)(uintptr_t)rd->res.mipmap.hMipmappedArray, SLOT_MIPMAP);
+		if (!a || a->ctx != c) {
+			sim_log("%s: %p is not a live mipmapped array of the current context", call,
+			        (void *)rd->res.mipmap.hMipmappedArray);
+			return CUDA_ERROR_INVALID_HANDLE;
 		}
 		*v = a->view;
 		*st = a->store;
@@ -546,6 +738,11 @@ static CUresult object_create(const char *call, uint64_t *out, const CUDA_RESOUR
 			v.addr_mode[k] = td->addressMode[k];
 		v.filter = td->filterMode;
 		v.flags = td->flags;
+		/* used by tex.level and tex.grad only; maxAnisotropy is not simulated (isotropic) */
+		v.mip_filter = td->mipmapFilterMode;
+		v.lod_bias = td->mipmapLevelBias;
+		v.lod_min = td->minMipmapLevelClamp;
+		v.lod_max = td->maxMipmapLevelClamp;
 		memcpy(v.border, td->borderColor, sizeof(v.border));
 	}
 	s->view = v;
@@ -641,7 +838,8 @@ void sim_tex_destroy_ctx(struct sim_ctx *c)
 	for (int pass = 0; pass < 2; pass++)
 		for (uint32_t i = 0; i < nslots; i++) {
 			struct tex_slot *s = &slots[i];
-			if (s->ctx == c && (pass ? s->kind == SLOT_ARRAY : s->kind == SLOT_TEX || s->kind == SLOT_SURF))
+			if (s->ctx == c && (pass ? s->kind == SLOT_ARRAY || s->kind == SLOT_MIPMAP :
+			                           s->kind == SLOT_TEX || s->kind == SLOT_SURF))
 				slot_free(s);
 		}
 	pthread_rwlock_unlock(&tex_lock);

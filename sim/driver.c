@@ -389,8 +389,8 @@ static int attr_value(CUdevice_attribute a, int dev, int *ok)
 	case CU_DEVICE_ATTRIBUTE_NUMA_CONFIG: return 0;
 	case CU_DEVICE_ATTRIBUTE_MPS_ENABLED: return 0;
 	case CU_DEVICE_ATTRIBUTE_HOST_NUMA_ID: return -1;
-	/* textures and surfaces (sim/api_tex.c checks arrays and objects against these);
-	 * mipmapped resources are not simulated, so their limits stay 0 */
+	/* textures and surfaces (sim/api_tex.c checks arrays, mipmapped arrays and objects
+	 * against these) */
 	case CU_DEVICE_ATTRIBUTE_MAXIMUM_TEXTURECUBEMAP_WIDTH: return 32768;
 	case CU_DEVICE_ATTRIBUTE_MAXIMUM_TEXTURECUBEMAP_LAYERED_WIDTH: return 32768;
 	case CU_DEVICE_ATTRIBUTE_MAXIMUM_TEXTURECUBEMAP_LAYERED_LAYERS: return 2046;
@@ -426,6 +426,9 @@ static int attr_value(CUdevice_attribute a, int dev, int *ok)
 	case CU_DEVICE_ATTRIBUTE_MAXIMUM_TEXTURE2D_LINEAR_WIDTH: return 131072;
 	case CU_DEVICE_ATTRIBUTE_MAXIMUM_TEXTURE2D_LINEAR_HEIGHT: return 65000;
 	case CU_DEVICE_ATTRIBUTE_MAXIMUM_TEXTURE2D_LINEAR_PITCH: return 2097120;
+	case CU_DEVICE_ATTRIBUTE_MAXIMUM_TEXTURE1D_MIPMAPPED_WIDTH: return 32768;
+	case CU_DEVICE_ATTRIBUTE_MAXIMUM_TEXTURE2D_MIPMAPPED_WIDTH: return 32768;
+	case CU_DEVICE_ATTRIBUTE_MAXIMUM_TEXTURE2D_MIPMAPPED_HEIGHT: return 32768;
 	default:
 		if ((int)a > 0 && a < CU_DEVICE_ATTRIBUTE_MAX)
 			return 0;      /* features the simulator lacks */

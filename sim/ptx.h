@@ -178,7 +178,18 @@ struct ptx_tex {
 	uint32_t filter;        /* CUfilter_mode */
 	uint32_t flags;         /* CU_TRSF_READ_AS_INTEGER, CU_TRSF_NORMALIZED_COORDINATES, ... */
 	float border[4];        /* CU_TR_ADDRESS_MODE_BORDER's colour */
+	/* mipmaps: levels (0 or 1: none) stored one after another from addr, each dense, level i
+	 * max(1, extent >> i) in the dimensions of one layer (layers do not shrink); the view's
+	 * geometry and bytes are level 0's. Sampling state: how tex.level/tex.grad pick levels. */
+	uint32_t levels;
+	uint32_t mip_filter;    /* CUfilter_mode between levels */
+	float lod_bias, lod_min, lod_max;
 };
+
+/* Level l of mipmapped view v (v itself for l 0) into *out: its address, extents, pitch,
+ * slice and bytes, the rest as v's. -ERANGE when l is not below v's levels or the geometry
+ * is not a dense mipmap's (bytes or offsets past 2^48). */
+int ptx_tex_level(const struct ptx_tex *v, unsigned l, struct ptx_tex *out);
 
 /* What the executor needs from the driver: resolve a global address (returns 0 and the
  * containing live range, or -EFAULT) and an optional access hook. */

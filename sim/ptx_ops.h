@@ -116,15 +116,22 @@ enum { BAR_PLAIN, BAR_POPC, BAR_AND, BAR_OR };
  * coordinates of one instruction can outnumber the operand slots. mod: geometry. */
 enum { TG_1D, TG_2D, TG_3D, TG_A1D, TG_A2D, TG_CUBE, TG_ACUBE /* tex only: a direction (x, y, z), after the cubemap layer for acube */ };
 /* OP_TEX: kind the destination type, kind2 the coordinate type; mod2 TEX_TLD4 | the
- * component tld4 gathers (0-3: r, g, b, a) */
+ * component tld4 gathers (0-3: r, g, b, a), or TEX_LEVEL / TEX_GRAD: the level of detail
+ * (tex.level: one slot) or the gradients (tex.grad: dPdx then dPdy, as many components each as
+ * the geometry has texel dimensions, 3 for cubemaps) follow the coordinates in imm's slots */
 #define TEX_TLD4     0x10
 #define TEX_COMP(m)  ((m) & 3)
+#define TEX_LEVEL    0x20
+#define TEX_GRAD     0x40
+#define TEX_LOD      (TEX_LEVEL | TEX_GRAD)
 /* OP_SULD/OP_SUST: kind the .bN element, size its bytes; mod2 = out-of-range mode | vector
  * count << 2 */
 enum { SU_TRAP, SU_CLAMP, SU_ZERO };
 #define SU_MODE(m)   ((m) & 3)
 #define SU_VEC(m)    ((m) >> 2)
-/* OP_TXQ (txq and suq): mod the attribute, mod2 1 for suq; o[0] the result, o[4] the handle */
+/* OP_TXQ (txq and suq): mod the attribute, mod2 1 for suq (| TXQ_LEVEL: txq.level, o[1] the
+ * level's slot); o[0] the result, o[4] the handle */
+#define TXQ_LEVEL    0x02
 enum { TQ_WIDTH, TQ_HEIGHT, TQ_DEPTH, TQ_CHANNEL_DATA_TYPE, TQ_CHANNEL_ORDER,
        TQ_NORMALIZED_COORDS, TQ_FILTER_MODE, TQ_ADDR_MODE_0, TQ_ADDR_MODE_1, TQ_ADDR_MODE_2,
        TQ_ARRAY_SIZE, TQ_NUM_MIPMAP_LEVELS, TQ_NUM_SAMPLES, TQ_MEMORY_LAYOUT };

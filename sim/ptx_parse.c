@@ -2184,20 +2184,22 @@ static int parse_txq(struct P *P, const struct mn *m, const char *name, uint32_t
 	for (int i = 0; i <= TQ_MEMORY_LAYOUT; i++)
 		if (mn_has(m, q[i]))
 			a = i;
-	if (mn_has(m, ".level"))
-		return perr(P, -ENOTSUP, line, "unsupported instruction '%s' (mipmap level queries)", name);
+	/* txq.level.{width,height,depth} d, [h], lod: an extent of one mipmap level */
+	int lvl = !su && mn_has(m, ".level");
 	int valid = su ? a == TQ_WIDTH || a == TQ_HEIGHT || a == TQ_DEPTH || a == TQ_CHANNEL_DATA_TYPE ||
 	                 a == TQ_CHANNEL_ORDER || a == TQ_ARRAY_SIZE || a == TQ_MEMORY_LAYOUT
+	               : lvl ? a == TQ_WIDTH || a == TQ_HEIGHT || a == TQ_DEPTH
 	               : a >= 0 && a != TQ_MEMORY_LAYOUT;
-	if (!valid || m->nparts != 3 || m->nkinds != 1 || m->kinds[0] != K_U32 || !mn_has(m, ".b32"))
+	if (!valid || m->nparts != 3 + lvl || m->nkinds != 1 || m->kinds[0] != K_U32 || !mn_has(m, ".b32"))
 		return perr(P, -ENOTSUP, line, "unsupported instruction '%s'", name);
 	struct opnd o[3];
 	int n, rc;
 	if ((rc = parse_ops(P, o, 3, K_U32, &n)))
 		return rc;
-	if (n != 2 || o[0].t != O_SLOT || o[0].is_imm || o[1].t != O_ADDR || o[1].imm || !o[1].slot ||
-	    kind_size(P->slotkind[o[1].slot]) != 8)
-		return perr(P, -EINVAL, line, "malformed '%s': takes a register and [handle register]", name);
+	if (n != 2 + lvl || o[0].t != O_SLOT || o[0].is_imm || o[1].t != O_ADDR || o[1].imm || !o[1].slot ||
+	    kind_size(P->slotkind[o[1].slot]) != 8 || (lvl && o[2].t != O_SLOT))
+		return perr(P, -EINVAL, line, "malformed '%s': takes a register and [handle register]%s", name,
+		            lvl ? " and a level" : "");
 	struct ptx_insn *in = emit(P, line);
 	if (!in)
 		return P->rc;
@@ -2206,8 +2208,9 @@ static int parse_txq(struct P *P, const struct mn *m, const char *name, uint32_t
 	in->op = OP_TXQ;
 	in->kind = K_U32;
 	in->mod = (uint8_t)a;
-	in->mod2 = (uint8_t)su;
+	in->mod2 = (uint8_t)(su | (lvl ? TXQ_LEVEL : 0));
 	in->o[0] = o[0].slot;
+	in->o[1] = lvl ? o[2].slot : 0;
 	in->o[4] = o[1].slot;
 	return 0;
 }
@@ -2303,16 +2306,33 @@ static int parse_tex(struct P *P, const struct mn *m, const char *name, uint32_t
 	if (c.nvec != vmax[geom] && !(vmax[geom] == 4 && c.nvec == 3 && need[geom] <= 3))
 		return perr(P, -EINVAL, line, "malformed '%s': %d coordinates for a %s access", name,
 		            c.nvec, gn[geom] + 1);
-	/* tex.level's level of detail, tex.grad's gradients: with no mipmaps, level 0 is read */
+	/* tex.level's level of detail (one operand), tex.grad's gradients (two vectors, as wide
+	 * as the coordinates without the layer): gathered after the coordinates */
+	static const int gdim[] = {1, 2, 3, 1, 2, 3, 3};    /* gradient components used */
+	static const int gvec[] = {1, 2, 4, 1, 2, 4, 4};    /* the vector PTX writes */
 	int extra = mn_has(m, ".level") ? 1 : mn_has(m, ".grad") ? 2 : 0;
-	if (extra && (su || tld4))
+	if (extra && (su || tld4 || (mn_has(m, ".level") && mn_has(m, ".grad"))))
 		return perr(P, -EINVAL, line, "malformed '%s'", name);
+	uint32_t all[4 + 2 * 4];
+	int nall = need[geom];
+	memcpy(all, c.vec, (size_t)nall * sizeof(all[0]));
 	for (int i = 0; i < extra; i++) {
 		if ((rc = expect_punct(P, ',', name)) || (rc = parse_opnd(P, &x, K_F32)))
 			return rc;
-		if (extra == 1 ? x.t != O_SLOT : x.t != O_VEC)
+		if (extra == 1 && x.t == O_SLOT) {
+			all[nall++] = x.slot;
+			continue;
+		}
+		if (extra == 2 && x.t == O_SLOT && gvec[geom] == 1) {   /* a 1D gradient, unbraced */
+			x.t = O_VEC;
+			x.vec[0] = x.slot;
+			x.nvec = 1;
+		}
+		if (extra == 1 || x.t != O_VEC || (x.nvec != gvec[geom] && !(gvec[geom] == 4 && x.nvec == 3)))
 			return perr(P, -EINVAL, line, "malformed '%s': bad %s operand", name,
 			            extra == 1 ? "level" : "gradient");
+		for (int k = 0; k < gdim[geom]; k++)
+			all[nall++] = x.vec[k];
 	}
 	struct tok *t = lex_next(&P->L);
 	if (tok_isp(t, ','))
@@ -2321,7 +2341,7 @@ static int parse_tex(struct P *P, const struct mn *m, const char *name, uint32_t
 	if (!tok_isp(t, ';'))
 		return perr(P, -EINVAL, t->line, "malformed '%s': expected ';'", name);
 
-	uint32_t first = coord_slots(P, c.vec, need[geom], line);
+	uint32_t first = coord_slots(P, all, nall, line);
 	struct ptx_insn *in = P->rc ? NULL : emit(P, line);
 	if (!in)
 		return P->rc;
@@ -2331,7 +2351,7 @@ static int parse_tex(struct P *P, const struct mn *m, const char *name, uint32_t
 	in->kind = (uint8_t)kind;
 	in->kind2 = (uint8_t)kind2;
 	in->mod = (uint8_t)geom;
-	in->mod2 = (uint8_t)mod2;
+	in->mod2 = (uint8_t)(mod2 | (extra == 1 ? TEX_LEVEL : extra == 2 ? TEX_GRAD : 0));
 	in->size = (uint8_t)kind_size(kind);
 	for (int i = 0; i < vec; i++)
 		in->o[i] = d.vec[i];

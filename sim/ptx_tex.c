@@ -49,10 +49,11 @@ static void insn_name(const struct ptx_insn *in, char *buf, size_t n)
 		if (in->mod2 & TEX_TLD4)
 			snprintf(buf, n, "tld4.%c.%s", "rgba"[TEX_COMP(in->mod2)], g);
 		else
-			snprintf(buf, n, "tex.%s", g);
+			snprintf(buf, n, "tex%s.%s", in->mod2 & TEX_LEVEL ? ".level" : in->mod2 & TEX_GRAD ? ".grad" : "", g);
 		break;
 	case OP_TXQ:
-		snprintf(buf, n, "%s.%s", in->mod2 ? "suq" : "txq", in->mod <= TQ_MEMORY_LAYOUT ? tq_name[in->mod] : "?");
+		snprintf(buf, n, "%s%s.%s", in->mod2 & 1 ? "suq" : "txq", in->mod2 & TXQ_LEVEL ? ".level" : "",
+		         in->mod <= TQ_MEMORY_LAYOUT ? tq_name[in->mod] : "?");
 		break;
 	default:
 		snprintf(buf, n, "%s.b.%s.%s", (in->op >> 4) == OP_SULD ? "suld" : "sust", g,
@@ -303,11 +304,11 @@ static float coord_bound(float u)
 	return u < -TEX_MAX_COORD ? -TEX_MAX_COORD : u > TEX_MAX_COORD ? TEX_MAX_COORD : u;
 }
 
-static int do_tex(struct tctx *c, uint64_t *r)
+/* One fetch of c->v (a texture, or one level of a mipmapped one) at coordinates cs. */
+static inline __attribute__((always_inline)) int sample(struct tctx *c, const uint64_t *cs, uint32_t out[4])
 {
 	const struct ptx_insn *in = c->in;
 	const struct ptx_tex *v = &c->v;
-	const uint64_t *cs = r + in->imm;
 	int nd = geom_dims(in->mod);
 	uint64_t l = 0;
 	float fc[3] = {0, 0, 0};   /* the coordinates as floats (a cubemap's: its face's texels) */
@@ -360,7 +361,6 @@ static int do_tex(struct tctx *c, uint64_t *r)
 		/* the weight in 9-bit fixed point with 8 fractional bits, as the hardware has it */
 		a[d] = roundf((u - fl) * 256.0f) / 256.0f;
 	}
-	uint32_t out[4];
 	int rc;
 	if (tld4) {
 		/* the bilinear footprint's four texels, counter-clockwise from the lower left:
@@ -397,11 +397,129 @@ static int do_tex(struct tctx *c, uint64_t *r)
 		for (int ch = 0; ch < 4; ch++)
 			out[ch] = bits(acc[ch]);
 	}
+	return 0;
+}
+
+/*
+ * Mipmap levels (tex.level, tex.grad). The level of detail is tex.level's operand, or for
+ * tex.grad log2 of the longer of the two gradients measured in level-0 texels (normalised
+ * coordinates scaled by the extents; unnormalised and integer ones taken as texels; a
+ * cubemap's direction derivatives scaled by half the face width over the major axis, which
+ * leaves out the change of the major axis itself). It is then biased, clamped to
+ * [min, max] of the texture's clamps and to the levels there are, and kept to 8 fractional
+ * bits. A point mipmap filter reads the nearest level (halves round up), a linear one blends
+ * the two levels around it by the fraction, each read with the texture's own filter;
+ * integer reads always take the nearest level. Each level is addressed in its own texels.
+ */
+static int sample_lod(struct tctx *c, const uint64_t *cs, uint32_t out[4])
+{
+	static const int ncoord[] = {1, 2, 3, 2, 3, 3, 4};   /* coordinates per geometry, the layer too */
+	static const int gdim[] = {1, 2, 3, 1, 2, 3, 3};     /* gradient components */
+	const struct ptx_insn *in = c->in;
+	const struct ptx_tex base = c->v;
+	unsigned levels = base.levels > 1 ? base.levels : 1;
+	if (levels > 1 && (levels > 32 || base.linear || base.pitch != base.width * base.texel ||
+	                   base.slice != base.pitch * base.height))
+		return tfault(c, -EFAULT, c->handle, "malformed mipmapped texture view (%u levels, pitch %llu, "
+		              "slice %llu); handle", levels, (unsigned long long)base.pitch,
+		              (unsigned long long)base.slice);
+	const uint64_t *x = cs + ncoord[in->mod];
+	float lod;
+	if (in->mod2 & TEX_LEVEL) {
+		lod = f32(x[0]);
+	} else {
+		int g = gdim[in->mod], cube = in->mod >= TG_CUBE;
+		int norm = in->kind2 != K_S32 && (base.flags & CU_TRSF_NORMALIZED_COORDINATES);
+		const float n[3] = {(float)base.width, (float)base.height, (float)base.depth};
+		float sc[3] = {1.0f, 1.0f, 1.0f};
+		if (cube) {
+			const uint64_t *dir = cs + (in->mod == TG_ACUBE);
+			float m = fmaxf(fabsf(f32(dir[0])), fmaxf(fabsf(f32(dir[1])), fabsf(f32(dir[2]))));
+			sc[0] = sc[1] = sc[2] = m > 0 ? 0.5f * n[0] / m : 0.0f;
+		} else if (norm) {
+			for (int d = 0; d < g; d++)
+				sc[d] = n[d];
+		}
+		float lx = 0, ly = 0;
+		for (int d = 0; d < g; d++) {
+			float a = f32(x[d]) * sc[d], b = f32(x[g + d]) * sc[d];
+			lx += a * a;
+			ly += b * b;
+		}
+		/* log2 of the longer length: half the log2 of its square */
+		lod = 0.5f * log2f(fmaxf(lx, ly));
+	}
+	if (isnan(lod))
+		lod = 0.0f;
+	lod += base.lod_bias;
+	lod = fminf(fmaxf(lod, base.lod_min), base.lod_max);
+	lod = fminf(fmaxf(lod, 0.0f), (float)(levels - 1));
+	lod = roundf(lod * 256.0f) / 256.0f;
+	int rc;
+	if (base.mip_filter != CU_TR_FILTER_MODE_LINEAR || int_read(&base) || in->kind2 == K_S32) {
+		unsigned l = (unsigned)floorf(lod + 0.5f);
+		if (l && ptx_tex_level(&base, l, &c->v))
+			return tfault(c, -EFAULT, c->handle, "malformed mipmapped texture view; handle");
+		return sample(c, cs, out);
+	}
+	unsigned l0 = (unsigned)floorf(lod);
+	float f = lod - (float)l0;
+	if (l0 && ptx_tex_level(&base, l0, &c->v))
+		return tfault(c, -EFAULT, c->handle, "malformed mipmapped texture view; handle");
+	if ((rc = sample(c, cs, out)) || !(f > 0))
+		return rc;
+	uint32_t hi[4];
+	if (ptx_tex_level(&base, l0 + 1, &c->v))
+		return tfault(c, -EFAULT, c->handle, "malformed mipmapped texture view; handle");
+	if ((rc = sample(c, cs, hi)))
+		return rc;
+	for (int ch = 0; ch < 4; ch++)
+		out[ch] = bits((1.0f - f) * f32(out[ch]) + f * f32(hi[ch]));
+	return 0;
+}
+
+static int do_tex(struct tctx *c, uint64_t *r)
+{
+	const struct ptx_insn *in = c->in;
+	const uint64_t *cs = r + in->imm;
+	uint32_t out[4];
+	int rc = __builtin_expect(in->mod2 & TEX_LOD, 0) ? sample_lod(c, cs, out) : sample(c, cs, out);
+	if (rc)
+		return rc;
 	/* the destination type does not convert: the registers get the fetch's 32-bit results
 	 * (floats for a normalised or float read, integers otherwise), as the hardware returns
 	 * them; the PTX ISA leaves a mismatched type undefined */
 	for (int k = 0; k < 4; k++)
 		r[in->o[k]] = out[k];
+	return 0;
+}
+
+int ptx_tex_level(const struct ptx_tex *v, unsigned l, struct ptx_tex *out)
+{
+	if (l >= (v->levels > 1 ? v->levels : 1) || l >= 64)
+		return -ERANGE;
+	*out = *v;
+	if (!l)
+		return 0;
+	unsigned __int128 off = 0;
+	for (unsigned i = 0; i <= l; i++) {
+		uint64_t w = v->width >> i, h = v->dims >= 2 ? v->height >> i : v->height;
+		uint64_t d = v->dims == 3 ? v->depth >> i : v->depth;
+		out->width = w ? w : 1;
+		out->height = h ? h : 1;
+		out->depth = d ? d : 1;
+		out->pitch = out->width * v->texel;
+		out->slice = out->pitch * out->height;
+		unsigned __int128 bytes = (unsigned __int128)out->slice * (v->layers ? v->layers : out->depth);
+		if (out->slice > TEX_MAX_STRIDE || bytes > TEX_MAX_STRIDE)
+			return -ERANGE;
+		out->bytes = (uint64_t)bytes;
+		if (i < l)
+			off += bytes;
+	}
+	if (off > TEX_MAX_STRIDE)
+		return -ERANGE;
+	out->addr = v->addr + (uint64_t)off;
 	return 0;
 }
 
@@ -487,7 +605,7 @@ static uint32_t query(const struct ptx_tex *v, int q)
 	case TQ_ADDR_MODE_0: case TQ_ADDR_MODE_1: case TQ_ADDR_MODE_2:
 		return ptx_addr_mode(v->addr_mode[q - TQ_ADDR_MODE_0]);
 	case TQ_ARRAY_SIZE: return (uint32_t)v->layers;
-	case TQ_NUM_MIPMAP_LEVELS: return 1;     /* no mipmaps: the base level only */
+	case TQ_NUM_MIPMAP_LEVELS: return v->levels > 1 ? v->levels : 1;
 	case TQ_NUM_SAMPLES: return 1;
 	case TQ_MEMORY_LAYOUT: return v->linear ? 1 : 0;   /* 1: pitch-linear, 0: block-linear */
 	default: return 0;
@@ -500,7 +618,7 @@ int ptx_tex_exec(const struct ptx_insn *in, uint64_t *r, const struct ptx_env *e
 	struct tctx c = {.in = in, .handle = r[in->o[4]], .mem = mem, .mctx = mctx, .what = what,
 	                 .whatlen = whatlen, .addr = addr};
 	int op = in->op >> 4;
-	int surface = op == OP_SULD || op == OP_SUST || (op == OP_TXQ && in->mod2);
+	int surface = op == OP_SULD || op == OP_SUST || (op == OP_TXQ && (in->mod2 & 1));
 	int rc = view_get(&c, env, surface);
 	if (rc)
 		return rc;
@@ -512,6 +630,13 @@ int ptx_tex_exec(const struct ptx_insn *in, uint64_t *r, const struct ptx_env *e
 	case OP_SUST:
 		return do_surf(&c, r, 1);
 	default:
+		if (in->mod2 & TXQ_LEVEL) {
+			/* one level's extent; 0 for a level the texture does not have */
+			struct ptx_tex lv;
+			int32_t l = (int32_t)r[in->o[1]];
+			r[in->o[0]] = l >= 0 && !ptx_tex_level(&c.v, (unsigned)l, &lv) ? query(&lv, in->mod) : 0;
+			return 0;
+		}
 		r[in->o[0]] = query(&c.v, in->mod);
 		return 0;
 	}

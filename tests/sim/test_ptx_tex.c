@@ -890,7 +890,10 @@ static void test_refused(void)
 		{"tex.2d.v4.f32.f32 {%f1, %f2, %f3, %f4}|%p1, [%rd1, {%f1, %f2}]", "residency", -ENOTSUP},
 		{"tex.2d.v4.f32.f32 {%f1, %f2, %f3, %f4}, [%r1, {%f1, %f2}]", "64-bit", -EINVAL},
 		{"tex.2d.v4.f32.f32 {%f1, %f2, %f3, %f4}, [%rd1, {%f1}]", "1 coordinates", -EINVAL},
-		{"txq.level.width.b32 %r1, [%rd1], %r2", "mipmap", -ENOTSUP},
+		{"txq.level.filter_mode.b32 %r1, [%rd1], %r2", "txq.level.filter_mode", -ENOTSUP},
+		{"txq.level.width.b32 %r1, [%rd1]", "level", -EINVAL},
+		{"tex.level.grad.2d.v4.f32.f32 {%f1, %f2, %f3, %f4}, [%rd1, {%f1, %f2}], %f3", "malformed", -EINVAL},
+		{"tex.grad.2d.v4.f32.f32 {%f1, %f2, %f3, %f4}, [%rd1, {%f1, %f2}], {%f1}, {%f2}", "gradient", -EINVAL},
 		{"suq.filter_mode.b32 %r1, [%rd1]", "suq.filter_mode", -ENOTSUP},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {

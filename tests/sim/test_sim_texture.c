@@ -631,8 +631,8 @@ static void t_objects(void)
 	br.flags = 1;
 	CK_RC(cuTexObjectCreate(&t, &br, &td, NULL), CUDA_ERROR_INVALID_VALUE);
 	br = rd;
-	br.resType = CU_RESOURCE_TYPE_MIPMAPPED_ARRAY;
-	CK_RC(cuTexObjectCreate(&t, &br, &td, NULL), CUDA_ERROR_NOT_SUPPORTED);
+	br.resType = CU_RESOURCE_TYPE_MIPMAPPED_ARRAY;   /* an array's handle names no mipmapped array */
+	CK_RC(cuTexObjectCreate(&t, &br, &td, NULL), CUDA_ERROR_INVALID_HANDLE);
 	br.resType = (CUresourcetype)9;
 	CK_RC(cuTexObjectCreate(&t, &br, &td, NULL), CUDA_ERROR_INVALID_VALUE);
 
