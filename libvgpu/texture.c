@@ -22,7 +22,8 @@ static const struct vgpu_call_desc desc_surf_resource =
 
 /*
  * The resource descriptor without a host pointer in it: an array resource's handle (the
- * zone's id of it) goes beside the struct, where the proxy translates it like any handle.
+ * zone's id of it) goes beside the struct, where the proxy translates it like any handle; a
+ * mipmapped array's id stays in the struct, where the proxy translates it the same way.
  */
 static CUresult send_create(const struct vgpu_call_desc *d, void *pobj, const CUDA_RESOURCE_DESC *res,
 			    const CUDA_TEXTURE_DESC *tex, const CUDA_RESOURCE_VIEW_DESC *view)
@@ -42,7 +43,9 @@ static CUresult send_create(const struct vgpu_call_desc *d, void *pobj, const CU
 		if (!array)
 			return CUDA_ERROR_INVALID_VALUE;
 	} else if (r.resType == CU_RESOURCE_TYPE_MIPMAPPED_ARRAY) {
-		return vgpu_client_unsupported("texture objects over mipmapped arrays");
+		/* the zone's handle stays in the descriptor, which the proxy translates itself */
+		if (!r.res.mipmap.hMipmappedArray)
+			return CUDA_ERROR_INVALID_VALUE;
 	}
 	memset(&t, 0, sizeof(t));
 	memset(&v, 0, sizeof(v));
@@ -82,6 +85,8 @@ static CUresult get_resource(const struct vgpu_call_desc *d, CUDA_RESOURCE_DESC 
 	CUresult r = vgpu_client_call(d, argv);
 	if (r == CUDA_SUCCESS && pResDesc->resType == CU_RESOURCE_TYPE_ARRAY)
 		pResDesc->res.array.hArray = (CUarray)(uintptr_t)array;
+	else if (r == CUDA_SUCCESS && pResDesc->resType == CU_RESOURCE_TYPE_MIPMAPPED_ARRAY)
+		pResDesc->res.mipmap.hMipmappedArray = (CUmipmappedArray)(uintptr_t)array;
 	return r;
 }
 

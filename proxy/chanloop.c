@@ -321,6 +321,10 @@ static CUresult prepare_destroys(struct vgpu_proxy_call *call, void **argv)
 					   "node's graph: the node owns it", d->name);
 				return CUDA_ERROR_INVALID_VALUE;
 			}
+			if (a->htype == VGPU_H_ARRAY && real && vgpu_proxy_array_is_level(call->zone, real)) {
+				vgpu_debug("%s: refused: the array is a level of a mipmapped array, which owns it", d->name);
+				return CUDA_ERROR_INVALID_HANDLE;   /* (as the simulator answers; cuda.h is silent) */
+			}
 			if (real && vgpu_zone_handle_detach(call->zone, a->htype, real, &id) == 0) {
 				call->detached[call->ndetached].htype = a->htype;
 				call->detached[call->ndetached++].id = id;

@@ -129,6 +129,8 @@ static const void *new_handle_owner(const struct vgpu_proxy_call *c, unsigned ht
 		return c->graph_owner;
 	if (htype == VGPU_H_GRAPH && c->desc && c->desc->opcode == VGPU_OP_cuGraphChildGraphNodeGetGraph && c->argv)
 		return *(void *const *)c->argv[0];   /* (hNode, phGraph): the node owns it */
+	if (htype == VGPU_H_ARRAY && c->desc && c->desc->opcode == VGPU_OP_cuMipmappedArrayGetLevel && c->argv)
+		return *(void *const *)c->argv[1];   /* (pLevelArray, hMipmappedArray, level): a level is its array's */
 	return vgpu_proxy_current_ctx(c);
 }
 
@@ -194,7 +196,7 @@ void vgpu_proxy_context_gone(struct vgpu_zone *z, const struct vgpu_backend *be,
 	unsigned h = 0, a = 0;
 	uint64_t b = 0;
 	/* Its modules' globals (owned by the module, not the context), its graphs' nodes (owned
-	 * by the graph) and what the checkpoint keeps of each module go first; the context's purge
+	 * by the graph), its mipmapped arrays' levels and what the checkpoint keeps of each module go first; the context's purge
 	 * then takes the modules and graphs themselves. */
 	for (uint32_t i = 0;; i++) {
 		unsigned t;
@@ -206,7 +208,8 @@ void vgpu_proxy_context_gone(struct vgpu_zone *z, const struct vgpu_backend *be,
 		pthread_mutex_unlock(&z->lock);
 		if (rc == -ENOENT)
 			break;
-		if (rc != 1 || own != ctx || (t != VGPU_H_MODULE && t != VGPU_H_LIBRARY && t != VGPU_H_GRAPH))
+		if (rc != 1 || own != ctx ||
+		    (t != VGPU_H_MODULE && t != VGPU_H_LIBRARY && t != VGPU_H_GRAPH && t != VGPU_H_MIPMAPPED_ARRAY))
 			continue;
 		unsigned mh = 0, ma = 0;
 		uint64_t mb = 0;

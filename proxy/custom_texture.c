@@ -95,6 +95,82 @@ static CUresult array_destroy(struct vgpu_proxy_call *call, void **argv)
 	return r;
 }
 
+/* ---------------------------------------------------------------- mipmapped arrays */
+
+/* What every level of a mipmapped array is charged: each level halves the extents that are
+ * extents (width, height, and depth of a 3D array; a layered or cubemap array's layers stay),
+ * never below 1. 0 when the shape overflows or the level count is impossible. */
+static uint64_t mipmap_charge(const CUDA_ARRAY3D_DESCRIPTOR *d, unsigned levels)
+{
+	uint64_t w = d->Width, h = d->Height, dep = d->Depth, total = 0;
+	int layers = (d->Flags & (CUDA_ARRAY3D_LAYERED | CUDA_ARRAY3D_CUBEMAP)) != 0;
+
+	if (!levels || levels > 64 || !w)
+		return 0;
+	for (unsigned i = 0; i < levels; i++) {
+		uint64_t b = vgpu_tex_array_charge(w, h, dep, d->Format, d->NumChannels);
+		if (!b || __builtin_add_overflow(total, b, &total))
+			return 0;
+		w = w > 1 ? w >> 1 : 1;
+		if (h)
+			h = h > 1 ? h >> 1 : 1;
+		if (dep && !layers)
+			dep = dep > 1 ? dep >> 1 : 1;
+	}
+	return total;
+}
+
+static CUresult mipmap_create(struct vgpu_proxy_call *call, void **argv)
+{
+	CUmipmappedArray *out = ARG(CUmipmappedArray *, 0);
+	const CUDA_ARRAY3D_DESCRIPTOR *d = ARG(const CUDA_ARRAY3D_DESCRIPTOR *, 1);
+	unsigned levels = ARG(unsigned, 2);
+	CUresult r;
+
+	if (!call->drv->cuMipmappedArrayCreate || !call->drv->cuMipmappedArrayDestroy)
+		return CUDA_ERROR_NOT_SUPPORTED;
+	if (!out || !d)
+		return CUDA_ERROR_INVALID_VALUE;
+	uint64_t bytes = mipmap_charge(d, levels);
+	if ((r = reserve(call, bytes, "cuMipmappedArrayCreate")) != CUDA_SUCCESS)
+		return r;
+	r = call->drv->cuMipmappedArrayCreate(out, d, levels);
+	if (r != CUDA_SUCCESS || !*out) {
+		vgpu_zone_mem_release(call->zone, bytes);
+		return r != CUDA_SUCCESS ? r : CUDA_ERROR_UNKNOWN;
+	}
+	/* recorded (and its charge returned) like an array's, by its handle */
+	if (vgpu_tex_array_note(call->zone, *out, vgpu_proxy_current_ctx(call), bytes) < 0) {
+		call->drv->cuMipmappedArrayDestroy(*out);
+		*out = NULL;
+		vgpu_zone_mem_release(call->zone, bytes);
+		return CUDA_ERROR_OUT_OF_MEMORY;
+	}
+	return CUDA_SUCCESS;
+}
+
+static CUresult mipmap_destroy(struct vgpu_proxy_call *call, void **argv)
+{
+	CUmipmappedArray m = ARG(CUmipmappedArray, 0);
+
+	if (!call->drv->cuMipmappedArrayDestroy)
+		return CUDA_ERROR_NOT_SUPPORTED;
+	CUresult r = call->drv->cuMipmappedArrayDestroy(m);
+	if (r == CUDA_SUCCESS) {   /* (its levels' handles go with it: they are its, custom.c) */
+		uint64_t bytes = vgpu_tex_array_forget(call->zone, m);
+		if (bytes)
+			vgpu_zone_mem_release(call->zone, bytes);
+	}
+	return r;
+}
+
+int vgpu_proxy_array_is_level(struct vgpu_zone *z, const void *array)
+{
+	uint64_t id;
+	const void *owner = vgpu_zone_handle_owner(z, VGPU_H_ARRAY, array);
+	return owner && vgpu_zone_handle_find(z, VGPU_H_MIPMAPPED_ARRAY, owner, &id) == 0;
+}
+
 /* ---------------------------------------------------------------- texture and surface objects */
 
 /*
@@ -130,9 +206,16 @@ static CUresult resource_check(struct vgpu_proxy_call *call, CUDA_RESOURCE_DESC 
 			return CUDA_ERROR_INVALID_VALUE;
 		return vgpu_proxy_check_dptr(call, res->res.pitch2D.devPtr, len);
 	}
-	case CU_RESOURCE_TYPE_MIPMAPPED_ARRAY:
-		vgpu_info("a texture object over a mipmapped array refused: mipmapped arrays are not remoted");
-		return CUDA_ERROR_NOT_SUPPORTED;
+	case CU_RESOURCE_TYPE_MIPMAPPED_ARRAY: {
+		/* the zone's handle travels in the descriptor (libvgpu/texture.c): translated as the
+		 * decoder translates handles, by the zone's table and of this type only */
+		void *real = NULL;
+		if (vgpu_zone_handle_in(call->zone, VGPU_H_MIPMAPPED_ARRAY,
+					(uint64_t)(uintptr_t)res->res.mipmap.hMipmappedArray, &real) < 0 || !real)
+			return CUDA_ERROR_INVALID_HANDLE;
+		res->res.mipmap.hMipmappedArray = (CUmipmappedArray)real;
+		return CUDA_SUCCESS;
+	}
 	default:
 		return CUDA_ERROR_INVALID_VALUE;
 	}
@@ -225,6 +308,9 @@ static CUresult object_resource(struct vgpu_proxy_call *call, void **argv)
 			*array = id;
 		res->res.array.hArray = NULL;
 	} else if (res->resType == CU_RESOURCE_TYPE_MIPMAPPED_ARRAY) {
+		uint64_t id = 0;
+		if (vgpu_zone_handle_find(call->zone, VGPU_H_MIPMAPPED_ARRAY, res->res.mipmap.hMipmappedArray, &id) == 0)
+			*array = id;
 		res->res.mipmap.hMipmappedArray = NULL;
 	}
 	return CUDA_SUCCESS;
@@ -265,6 +351,8 @@ __attribute__((constructor)) static void texture_register(void)
 		{ &vgpu_call_cuArrayCreate_v2, array_create },
 		{ &vgpu_call_cuArray3DCreate_v2, array3d_create },
 		{ &vgpu_call_cuArrayDestroy, array_destroy },
+		{ &vgpu_call_cuMipmappedArrayCreate, mipmap_create },
+		{ &vgpu_call_cuMipmappedArrayDestroy, mipmap_destroy },
 		{ &wire_cuTexObjectCreate, object_create },
 		{ &wire_cuSurfObjectCreate, object_create },
 		{ &vgpu_call_cuTexObjectDestroy, object_destroy },

@@ -225,6 +225,8 @@ void vgpu_proxy_handle_destroyed(struct vgpu_proxy_call *c, unsigned htype, uint
  * modules with their functions and globals, streams, events, memory, limits' charges). */
 /* The context current on the calling channel thread (objects made now belong to it), or NULL. */
 const void *vgpu_proxy_current_ctx(const struct vgpu_proxy_call *c);
+/* 1 when the zone's array is a level of one of its mipmapped arrays (custom_texture.c). */
+int vgpu_proxy_array_is_level(struct vgpu_zone *z, const void *array);
 /* The graph the call's stream is being captured into (the call's first stream argument), or
  * NULL when it is not capturing: a stream-ordered allocation there is a graph memory node's. */
 const void *vgpu_proxy_captured_into(const struct vgpu_proxy_call *c);

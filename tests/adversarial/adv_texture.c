@@ -11,7 +11,9 @@
  * surface object reads only the zone's own array or a device range inside one of its own
  * allocations; the only object values the driver is handed are those it gave the same zone
  * (any other value is INVALID_VALUE and reaches nothing); a resource read back names the
- * zone's own handle of its array, never a pointer of the worker; a kernel given a forged
+ * zone's own handle of its array, never a pointer of the worker; a mipmapped array's handle,
+ * which travels inside the resource descriptor, is translated by the zone's own table, and
+ * its levels are its own (not destroyed by themselves); a kernel given a forged
  * object value fails its own launch, and the proxy and other zones go on.
  */
 
@@ -45,6 +47,27 @@ static long array_create(struct adv_zone *z, CUarray *a, size_t w, size_t h, uns
 	const CUDA_ARRAY3D_DESCRIPTOR *pd = &d;
 	void *av[] = { &a, &pd };
 	return adv_call(z, &vgpu_call_cuArray3DCreate_v2, av);
+}
+
+static long mipmap_create(struct adv_zone *z, CUmipmappedArray *m, size_t w, size_t h, unsigned levels)
+{
+	CUDA_ARRAY3D_DESCRIPTOR d = { .Width = w, .Height = h, .Depth = 0, .Format = CU_AD_FORMAT_FLOAT,
+				      .NumChannels = 1, .Flags = 0 };
+	const CUDA_ARRAY3D_DESCRIPTOR *pd = &d;
+	void *av[] = { &m, &pd, &levels };
+	return adv_call(z, &vgpu_call_cuMipmappedArrayCreate, av);
+}
+
+static long mipmap_level(struct adv_zone *z, CUarray *a, CUmipmappedArray m, unsigned level)
+{
+	void *av[] = { &a, &m, &level };
+	return adv_call(z, &vgpu_call_cuMipmappedArrayGetLevel, av);
+}
+
+static long mipmap_destroy(struct adv_zone *z, CUmipmappedArray m)
+{
+	void *av[] = { &m };
+	return adv_call(z, &vgpu_call_cuMipmappedArrayDestroy, av);
 }
 
 static long array_destroy(struct adv_zone *z, CUarray a)
@@ -198,8 +221,8 @@ int main(void)
 	CHECK_EQ(obj_create(&a, 1, &junk, &rl, 0), CUDA_ERROR_INVALID_VALUE);
 	CUDA_RESOURCE_DESC rm;
 	memset(&rm, 0, sizeof(rm));
-	rm.resType = CU_RESOURCE_TYPE_MIPMAPPED_ARRAY;
-	CHECK_EQ(obj_create(&a, 0, &junk, &rm, 0), CUDA_ERROR_NOT_SUPPORTED);
+	rm.resType = CU_RESOURCE_TYPE_MIPMAPPED_ARRAY;   /* without its handle */
+	CHECK_EQ(obj_create(&a, 0, &junk, &rm, 0), CUDA_ERROR_INVALID_HANDLE);
 	CHECK_EQ(obj_create(&a, 0, &junk, &ra, 0), CUDA_ERROR_INVALID_HANDLE);
 	ra.flags = 1;
 	CHECK_EQ(obj_create(&a, 0, &junk, &ra, (uint64_t)(uintptr_t)arr), CUDA_ERROR_INVALID_VALUE);
@@ -216,6 +239,50 @@ int main(void)
 	CHECK_EQ(back.resType, CU_RESOURCE_TYPE_ARRAY);
 	CHECK(back.res.array.hArray == NULL);
 	CHECK_EQ(back_arr, (uint64_t)(uintptr_t)arr);
+
+	/* A mipmapped array: its handle travels inside the resource descriptor, translated by the
+	 * zone's own table; a level belongs to it (not destroyed by itself, gone with it). */
+	CUmipmappedArray mm = NULL;
+	CHECK_EQ(mipmap_create(&a, &mm, 64, 64, 3), CUDA_SUCCESS);
+	CUarray lv1 = NULL, lv1b = NULL;
+	CHECK_EQ(mipmap_level(&a, &lv1, mm, 1), CUDA_SUCCESS);
+	CHECK_EQ(mipmap_level(&a, &lv1b, mm, 1), CUDA_SUCCESS);
+	CHECK(lv1 == lv1b);                                     /* the same handle each time */
+	CHECK_EQ(mipmap_level(&a, &lv1b, mm, 3), CUDA_ERROR_INVALID_VALUE);
+	CHECK_EQ(copy_to_array(&a, (uint64_t)(uintptr_t)lv1, 0, 0, 32, 32, px), CUDA_SUCCESS);
+	CHECK_EQ(copy_to_array(&a, (uint64_t)(uintptr_t)lv1, 0, 0, 33, 1, px), CUDA_ERROR_INVALID_VALUE);
+	CHECK_EQ(array_destroy(&a, lv1), CUDA_ERROR_INVALID_HANDLE);
+	CHECK_EQ(copy_to_array(&a, (uint64_t)(uintptr_t)lv1, 0, 0, 1, 1, px), CUDA_SUCCESS);   /* still there */
+	uint64_t tm = 0;
+	rm.res.mipmap.hMipmappedArray = mm;
+	CHECK_EQ(obj_create(&a, 0, &tm, &rm, 0), CUDA_SUCCESS);
+	back_arr = 7;
+	void *rvm[VGPU_TOW_NARGS] = { [VGPU_TOW_RES] = &pback, [VGPU_TOW_ARRAY] = &pback_arr, [VGPU_TOW_OBJ] = &tm };
+	CHECK_EQ(adv_call(&a, &texres, rvm), CUDA_SUCCESS);
+	CHECK_EQ(back.resType, CU_RESOURCE_TYPE_MIPMAPPED_ARRAY);
+	CHECK(back.res.mipmap.hMipmappedArray == NULL);
+	CHECK_EQ(back_arr, (uint64_t)(uintptr_t)mm);
+	/* an array's handle is no mipmapped array's, nor a forged one */
+	rm.res.mipmap.hMipmappedArray = (CUmipmappedArray)arr;
+	CHECK_EQ(obj_create(&a, 0, &junk, &rm, 0), CUDA_ERROR_INVALID_HANDLE);
+	rm.res.mipmap.hMipmappedArray = (CUmipmappedArray)(uintptr_t)((uint64_t)(uintptr_t)mm ^ 0x10000);
+	CHECK_EQ(obj_create(&a, 0, &junk, &rm, 0), CUDA_ERROR_INVALID_HANDLE);
+	/* zone b names it */
+	rm.res.mipmap.hMipmappedArray = mm;
+	CHECK_EQ(obj_create(&b, 0, &junk, &rm, 0), CUDA_ERROR_INVALID_HANDLE);
+	CHECK_EQ(mipmap_level(&b, &lv1b, mm, 0), CUDA_ERROR_INVALID_HANDLE);
+	CHECK_EQ(mipmap_destroy(&b, mm), CUDA_ERROR_INVALID_HANDLE);
+	CHECK_EQ(copy_to_array(&b, (uint64_t)(uintptr_t)lv1, 0, 0, 1, 1, px), CUDA_ERROR_INVALID_HANDLE);
+	CHECK_EQ(junk, 0);
+	CHECK_EQ(obj_destroy(&a, 0, tm), CUDA_SUCCESS);
+	/* destroyed, its levels go with it; charged while it lived: 4 MiB cannot hold 4 MiB of levels */
+	CHECK_EQ(mipmap_destroy(&a, mm), CUDA_SUCCESS);
+	CHECK_EQ(copy_to_array(&a, (uint64_t)(uintptr_t)lv1, 0, 0, 1, 1, px), CUDA_ERROR_INVALID_HANDLE);
+	CHECK_EQ(mipmap_destroy(&a, mm), CUDA_ERROR_INVALID_HANDLE);
+	CHECK_EQ(mipmap_create(&a, &mm, 1024, 1024, 2), CUDA_ERROR_OUT_OF_MEMORY);   /* 4 MiB + 1 MiB */
+	CHECK_EQ(mipmap_create(&a, &mm, 1024, 512, 1), CUDA_SUCCESS);   /* 2 MiB alone fits */
+	CHECK_EQ(mipmap_destroy(&a, mm), CUDA_SUCCESS);
+	CHECK_EQ(mipmap_create(&a, &mm, 64, 64, 0), CUDA_ERROR_INVALID_VALUE);
 
 	/* Zone b names a's array, memory and objects: none of it reaches a's worker. */
 	CUdeviceptr db = 0;
