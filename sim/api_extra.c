@@ -128,13 +128,16 @@ CUresult cuCtxSetSharedMemConfig(CUsharedconfig cfg)
 }
 
 /* An event recorded on, or waited for by, the context's legacy NULL stream: it orders
- * against all of the context's blocking streams. */
+ * against all of the context's blocking streams. A green context's records and waits take in
+ * all of its streams (green.c), as cuda.h says. */
 CUresult cuCtxRecordEvent(CUcontext hctx, CUevent ev)
 {
 	CUresult rc;
 	struct sim_ctx *c = ctx_or_current(hctx, &rc);
 	if (!c)
 		return rc;
+	if (c->green)
+		return cuGreenCtxRecordEvent((CUgreenCtx)c->green, ev);
 	struct sim_stream *s = sim_stream_get(c, NULL, &rc);
 	return s ? cuEventRecord(ev, (CUstream)s) : rc;
 }
@@ -145,6 +148,8 @@ CUresult cuCtxWaitEvent(CUcontext hctx, CUevent ev)
 	struct sim_ctx *c = ctx_or_current(hctx, &rc);
 	if (!c)
 		return rc;
+	if (c->green)
+		return cuGreenCtxWaitEvent((CUgreenCtx)c->green, ev);
 	struct sim_stream *s = sim_stream_get(c, NULL, &rc);
 	return s ? cuStreamWaitEvent((CUstream)s, ev, 0) : rc;
 }
@@ -176,12 +181,22 @@ CUresult cuStreamGetCtx(CUstream h, CUcontext *pctx)
 	return CUDA_SUCCESS;
 }
 
+/* A green context's stream (or special stream, the green context current): the green context,
+ * and its device's primary context as the context, as cuda.h says. */
 CUresult cuStreamGetCtx_v2(CUstream h, CUcontext *pctx, CUgreenCtx *pgreen)
 {
 	if (!pctx || !pgreen)
 		return CUDA_ERROR_INVALID_VALUE;
-	*pgreen = NULL;
-	return cuStreamGetCtx(h, pctx);
+	CUresult rc;
+	struct sim_stream *s = stream_q(h, &rc);
+	if (!s)
+		return rc;
+	struct sim_ctx *c = s->ctx;
+	if (c->green && h == CU_STREAM_PER_THREAD)
+		return CUDA_ERROR_INVALID_HANDLE;
+	*pgreen = (CUgreenCtx)c->green;
+	*pctx = (CUcontext)sim_ctx_res(c);
+	return CUDA_SUCCESS;
 }
 
 CUresult cuStreamGetId(CUstream h, unsigned long long *id)

@@ -19,6 +19,11 @@ CUresult cuStreamCreateWithPriority(CUstream *ph, unsigned int flags, int priori
 	CUR_CTX(c);
 	if (!ph || (flags & ~(unsigned)CU_STREAM_NON_BLOCKING))
 		return CUDA_ERROR_INVALID_VALUE;
+	return sim_stream_create(c, flags, priority, ph);
+}
+
+CUresult sim_stream_create(struct sim_ctx *c, unsigned flags, int priority, CUstream *ph)
+{
 	if (priority > 0)
 		priority = 0;
 	if (priority < -5)
@@ -30,6 +35,8 @@ CUresult cuStreamCreateWithPriority(CUstream *ph, unsigned int flags, int priori
 	s->next = c->streams;
 	c->streams = s;
 	pthread_mutex_unlock(&g_lock);
+	if (c->green)
+		sim_green_stream_added(c, s);
 	*ph = (CUstream)s;
 	return CUDA_SUCCESS;
 }
@@ -320,7 +327,8 @@ CUresult cuEventRecordWithFlags(CUevent h, CUstream hs, unsigned int flags)
 		return rc;
 	if (flags & ~(unsigned)CU_EVENT_RECORD_EXTERNAL)
 		return CUDA_ERROR_INVALID_VALUE;
-	if (s->ctx != e->ctx)
+	/* a green context and its primary context record each other's events */
+	if (sim_ctx_res(s->ctx) != sim_ctx_res(e->ctx))
 		return CUDA_ERROR_INVALID_CONTEXT;
 	if (flags & CU_EVENT_RECORD_EXTERNAL) {
 		/* in a capture: an event record node, recorded at each launch of the graph (outside

@@ -269,7 +269,7 @@ static void array_view(const CUDA_ARRAY3D_DESCRIPTOR *d, const struct tex_store 
 static CUresult array_create(const char *call, CUarray *out, const CUDA_ARRAY3D_DESCRIPTOR *d)
 {
 	CUresult rc;
-	struct sim_ctx *c = sim_ctx_current(&rc);
+	struct sim_ctx *c = sim_ctx_res(sim_ctx_current(&rc));   /* a green context's are its primary's */
 	if (!c)
 		return rc;
 	if (c->sticky)
@@ -403,7 +403,7 @@ CUresult cuMipmappedArrayCreate(CUmipmappedArray *out, const CUDA_ARRAY3D_DESCRI
 {
 	static const char call[] = "cuMipmappedArrayCreate";
 	CUresult rc;
-	struct sim_ctx *c = sim_ctx_current(&rc);
+	struct sim_ctx *c = sim_ctx_res(sim_ctx_current(&rc));   /* a green context's are its primary's */
 	if (!c)
 		return rc;
 	if (c->sticky)
@@ -706,7 +706,7 @@ static CUresult object_create(const char *call, uint64_t *out, const CUDA_RESOUR
 			      const CUDA_TEXTURE_DESC *td, int surface)
 {
 	CUresult rc;
-	struct sim_ctx *c = sim_ctx_current(&rc);
+	struct sim_ctx *c = sim_ctx_res(sim_ctx_current(&rc));   /* a green context's are its primary's */
 	if (!c)
 		return rc;
 	if (c->sticky)

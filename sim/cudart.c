@@ -6,9 +6,18 @@
 #include "drvtab.h"
 #include "library.h"
 
-/* Context ids are unique over the process's lifetime (driver.c), so they are the keys. */
+/* Context ids are unique over the process's lifetime (driver.c), so they are the keys. A
+ * green context's key is its primary context's: it uses that context's modules (a library
+ * loaded there is not loaded again, its __device__ variables are the same) and the runtime's
+ * state made for it. */
 static CUresult sim_ctx_key(CUcontext ctx, unsigned long long *key)
 {
+	CUcontext cur = NULL;
+	if (!ctx && cuCtxGetCurrent(&cur) == CUDA_SUCCESS)
+		ctx = cur;
+	const struct sim_ctx *c = (const struct sim_ctx *)ctx;
+	if (c && c->magic == MAGIC_CTX && c->res)
+		ctx = (CUcontext)c->res;
 	return cuCtxGetId(ctx, key);
 }
 

@@ -12,7 +12,7 @@
 #include <string.h>
 
 #define SIM_DEVICE_NAME "vgpu simulator (CPU test double)"
-#define SM_COUNT 8
+#define SM_COUNT SIM_SM_COUNT
 
 int g_ndev = 1;
 static int g_phys[SIM_MAX_DEVICES];   /* visible ordinal -> simulated device */
@@ -579,9 +579,9 @@ static void ctx_release(struct sim_ctx *c)
 	c->magic = 0;
 }
 
-static void ctx_teardown(struct sim_ctx *c)
+/* Keeps a released context's storage for reuse (ctx_shells). */
+static void ctx_store(struct sim_ctx *c)
 {
-	ctx_release(c);
 	pthread_mutex_lock(&shell_lock);
 	if (nshells < (int)(sizeof(ctx_shells) / sizeof(ctx_shells[0]))) {
 		ctx_shells[nshells++] = c;
@@ -589,6 +589,12 @@ static void ctx_teardown(struct sim_ctx *c)
 	}
 	pthread_mutex_unlock(&shell_lock);
 	free(c);     /* beyond the shell cache: freed (a stale handle is then undefined) */
+}
+
+static void ctx_teardown(struct sim_ctx *c)
+{
+	ctx_release(c);
+	ctx_store(c);
 }
 
 static void tls_remove(struct sim_ctx *c)
@@ -625,12 +631,44 @@ CUresult cuCtxDestroy(CUcontext ctx)
 	struct sim_ctx *c = (struct sim_ctx *)ctx;
 	if (!sim_ctx_valid(c))
 		return CUDA_ERROR_INVALID_CONTEXT;
-	if (c->is_primary)
+	if (c->is_primary || c->green)   /* a green context's goes with cuGreenCtxDestroy */
 		return CUDA_ERROR_INVALID_CONTEXT;
 	tls_remove(c);
 	vgpu_darkapi_ctx_gone(c->id);
 	ctx_teardown(c);
 	return CUDA_SUCCESS;
+}
+
+struct sim_ctx *sim_ctx_new_green(int dev, struct sim_ctx *primary)
+{
+	struct sim_ctx *c = ctx_new(dev, primary->flags);
+	if (!c)
+		return NULL;
+	memcpy(c->limits, primary->limits, sizeof(c->limits));
+	c->cache_config = primary->cache_config;
+	c->shared_config = primary->shared_config;
+	c->res = primary;
+	pthread_mutex_lock(&g_lock);
+	c->green_next = primary->greens;
+	primary->greens = c;
+	pthread_mutex_unlock(&g_lock);
+	return c;
+}
+
+void sim_ctx_end_green(struct sim_ctx *c)
+{
+	tls_remove(c);
+	/* (no cudart state of its own to drop: its key is its primary context's, sim/cudart.c) */
+	ctx_release(c);
+	/* linked until its work is done: waiting for its primary context (a free) waits for it */
+	pthread_mutex_lock(&g_lock);
+	struct sim_ctx **pp = &c->res->greens;
+	while (*pp && *pp != c)
+		pp = &(*pp)->green_next;
+	if (*pp)
+		*pp = c->green_next;
+	pthread_mutex_unlock(&g_lock);
+	ctx_store(c);
 }
 
 CUresult cuCtxPushCurrent(CUcontext ctx)

@@ -388,7 +388,7 @@ static struct sim_graph *graph_new(struct sim_ctx *c)
 	struct sim_graph *g = calloc(1, sizeof(*g));
 	if (g) {
 		g->magic = MAGIC_GRAPH;
-		g->ctx = c;
+		g->ctx = sim_ctx_res(c);   /* a green context's graphs are its primary context's */
 	}
 	return g;
 }
@@ -790,7 +790,7 @@ CUresult cuGraphConditionalHandleCreate(CUgraphConditionalHandle *out, CUgraph h
 	struct sim_graph *g = graph_get(hg, &rc);
 	if (!g)
 		return rc;
-	if (!out || (flags & ~CU_GRAPH_COND_ASSIGN_DEFAULT) || (ctx && (struct sim_ctx *)ctx != g->ctx))
+	if (!out || (flags & ~CU_GRAPH_COND_ASSIGN_DEFAULT) || (ctx && sim_ctx_res((struct sim_ctx *)ctx) != g->ctx))
 		return CUDA_ERROR_INVALID_VALUE;
 	struct sim_cond *c = calloc(1, sizeof(*c));
 	if (!c)
@@ -861,7 +861,7 @@ CUresult vgpu_graph_add_conditional(CUgraphNode *out, CUgraph hg, const CUgraphN
 	if (!g)
 		return rc;
 	struct sim_cond *c = p ? cond_get(p->handle) : NULL;
-	if (!c || c->ctx != g->ctx || (p->ctx && (struct sim_ctx *)p->ctx != g->ctx))
+	if (!c || c->ctx != g->ctx || (p->ctx && sim_ctx_res((struct sim_ctx *)p->ctx) != g->ctx))
 		return CUDA_ERROR_INVALID_VALUE;
 	switch (p->type) {
 	case CU_GRAPH_COND_TYPE_IF: rc = p->size == 1 || p->size == 2 ? CUDA_SUCCESS : CUDA_ERROR_INVALID_VALUE; break;
@@ -2526,7 +2526,7 @@ CUresult cuGraphLaunch(CUgraphExec h, CUstream hs)
 	struct sim_stream *s = capture_stream(hs, &rc);
 	if (!s)
 		return rc;
-	if (s->ctx != x->ctx)
+	if (sim_ctx_res(s->ctx) != x->ctx)   /* (a green context's stream runs its primary's graphs) */
 		return CUDA_ERROR_INVALID_CONTEXT;
 	if (s->ctx->sticky)
 		return s->ctx->sticky;

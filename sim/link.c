@@ -556,7 +556,7 @@ CUresult cuLinkCreate_v2(unsigned int n, CUjit_option *opts, void **vals, CUlink
 	if (!l)
 		return CUDA_ERROR_OUT_OF_MEMORY;
 	l->magic = MAGIC_LINK;
-	l->ctx = c;
+	l->ctx = sim_ctx_res(c);
 	l->nopt = n;
 	l->vals = n ? vals : NULL;
 	l->o = o;

@@ -235,6 +235,7 @@ int sim_mem_alloc(struct sim_ctx *ctx, int dev, uint64_t size, uint64_t *dptr)
 
 int sim_mem_alloc_kind(struct sim_ctx *ctx, int dev, uint64_t size, int kind, uint64_t *dptr)
 {
+	ctx = sim_ctx_res(ctx);     /* a green context's memory is its primary context's */
 	if (size == 0 || size > per_dev)
 		return size ? -ENOMEM : -EINVAL;
 	uint64_t sz = (size + ALIGN - 1) & ~(uint64_t)(ALIGN - 1);
@@ -327,6 +328,7 @@ int sim_mem_add_vmm(uint64_t base, uint64_t size, int dev)
 
 int sim_mem_add_host(struct sim_ctx *ctx, void *p, uint64_t size, int kind, unsigned flags)
 {
+	ctx = sim_ctx_res(ctx);
 	struct sim_alloc a = {.base = (uint64_t)(uintptr_t)p, .size = size, .kind = kind,
 	                      .dev = ctx ? ctx->dev : 0, .ctx = ctx, .flags = flags};
 	pthread_rwlock_wrlock(&mem_lock);
@@ -696,6 +698,7 @@ static int ipc_handle_live(int fd, const struct sim_ipc_mem *h)
 
 int sim_mem_ipc_open(struct sim_ctx *ctx, const struct sim_ipc_mem *h, uint64_t *dptr)
 {
+	ctx = sim_ctx_res(ctx);
 	int rc = -ENOENT, fd = -1;
 	pthread_rwlock_wrlock(&mem_lock);
 	for (int pass = 0; pass < 2; pass++) {

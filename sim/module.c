@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define SM_COUNT 8
+#define SM_COUNT SIM_SM_COUNT
 #define SHARED_DEFAULT 49152
 
 #define CUR_CTX(c) \
@@ -128,7 +128,7 @@ static CUresult load(CUmodule *out, const void *image, size_t max, unsigned nopt
 		return CUDA_ERROR_OUT_OF_MEMORY;
 	}
 	m->magic = MAGIC_MODULE;
-	m->ctx = c;
+	m->ctx = sim_ctx_res(c);   /* a green context loads into its primary context */
 	m->pm = pm;
 	for (uint32_t i = 0; i < pm->nvars; i++) {
 		struct ptx_var *v = &pm->vars[i];
@@ -147,8 +147,8 @@ static CUresult load(CUmodule *out, const void *image, size_t max, unsigned nopt
 	}
 	ptx_module_bind(pm);
 	pthread_mutex_lock(&g_lock);
-	m->next = c->modules;
-	c->modules = m;
+	m->next = m->ctx->modules;
+	m->ctx->modules = m;
 	pthread_mutex_unlock(&g_lock);
 	*out = (CUmodule)m;
 	vgpu_jit_write_logs(nopt, opts, vals, NULL);
@@ -671,14 +671,14 @@ static CUresult kernel_op(struct sim_ctx *c, struct sim_func *f, const unsigned 
 			  unsigned shmem, void **params, void **extra, int cooperative, const unsigned *cluster,
 			  struct sim_op **out)
 {
-	if (f->mod->ctx != c)
+	if (f->mod->ctx != sim_ctx_res(c))
 		return CUDA_ERROR_INVALID_CONTEXT;
 	if (!sim_launch_shape_ok(f->fn, g, b))
 		return CUDA_ERROR_INVALID_VALUE;
 	if (shmem > (unsigned)f->max_dyn_shared || f->fn->shared_static + (uint64_t)shmem > (uint64_t)g_cc.shared_optin)
 		return CUDA_ERROR_INVALID_VALUE;
 	if (cooperative && (uint64_t)g[0] * g[1] * g[2] >
-	    (uint64_t)occupancy(f, (int)(b[0] * b[1] * b[2]), shmem) * SM_COUNT)
+	    (uint64_t)occupancy(f, (int)(b[0] * b[1] * b[2]), shmem) * (uint64_t)sim_ctx_sm_count(c))
 		return CUDA_ERROR_COOPERATIVE_LAUNCH_TOO_LARGE;
 	/* the cluster shape: the launch's, else the one the function requires, else none */
 	const unsigned *rq = cluster ? cluster : required_cluster(f);

@@ -5,7 +5,7 @@
 
 SIM_SRCS := sim/driver.c sim/mem.c sim/stream.c sim/exec.c sim/api_mem.c sim/api_stream.c sim/ptds.c sim/heap.c \
             sim/module.c sim/ptx_parse.c sim/ptx_exec.c sim/ptx_tex.c sim/fround.c sim/procaddr.c \
-            sim/api_extra.c sim/link.c sim/shell.c sim/cudart.c sim/graph.c sim/pool.c sim/vmm.c sim/tmap.c sim/api_tex.c sim/ipc.c runtime/darkapi.c runtime/library.c runtime/legacy.c runtime/local_calls.c runtime/graphnodes.c runtime/composite.c runtime/oldlaunch.c runtime/advice.c runtime/procaddr.c runtime/cuerr.c runtime/cuerr_api.c runtime/rdc.c runtime/visible.c \
+            sim/api_extra.c sim/link.c sim/shell.c sim/cudart.c sim/graph.c sim/pool.c sim/vmm.c sim/tmap.c sim/api_tex.c sim/ipc.c sim/green.c runtime/darkapi.c runtime/library.c runtime/legacy.c runtime/local_calls.c runtime/graphnodes.c runtime/composite.c runtime/oldlaunch.c runtime/advice.c runtime/procaddr.c runtime/cuerr.c runtime/cuerr_api.c runtime/rdc.c runtime/visible.c \
             generated/sim_absent.c
 SIM_OBJS := $(SIM_SRCS:%.c=$(B)/%.o) $(B)/runtime/modimage.o
 SIM_LIB  := $(B)/sim/libcudasim.so
@@ -68,7 +68,7 @@ SIM_TEST_NAMES := test_sim_basic test_sim_kernels test_sim_errors test_sim_strea
                   test_sim_graphmem test_sim_managed_var test_sim_wmma test_sim_cpasync \
                   test_sim_shared32 test_sim_bf16 test_sim_libptx test_sim_cond test_sim_fp8 test_sim_elect test_sim_param \
                   test_sim_indirect test_sim_barriers test_sim_cluster test_sim_cdp test_sim_stack \
-                  test_sim_shared_layout test_sim_ipc test_sim_mipmap
+                  test_sim_shared_layout test_sim_ipc test_sim_mipmap test_sim_green
 SIM_TESTS := $(SIM_TEST_NAMES:%=$(B)/tests/sim/%)
 
 $(B)/tests/sim/test_sim_modimage: $(B)/tests/sim/test_sim_modimage.o $(B)/runtime/modimage.o $(SIM_KERNELS)

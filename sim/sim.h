@@ -13,6 +13,7 @@
 
 #define SIM_EXPORT __attribute__((visibility("default")))
 #define SIM_MAX_DEVICES 16
+#define SIM_SM_COUNT 8            /* multiprocessors of each simulated device */
 
 /* MAGIC_CTX_IDLE: a primary context after its reset or last release (its handle stays
  * valid to make current; work on it fails with CUDA_ERROR_CONTEXT_IS_DESTROYED). */
@@ -161,7 +162,35 @@ struct sim_ctx {
 	uint64_t id;                    /* cuCtxGetId: unique over the process lifetime */
 	struct sim_ctx *peers[SIM_MAX_DEVICES * 4];   /* cuCtxEnablePeerAccess, NULL-padded */
 	struct sim_heap *heap;          /* kernels' malloc/free, made at the first malloc (heap.c) */
+	/* Green contexts (green.c): a green context is a context of its own for streams, events,
+	 * the current-context stack and sticky errors, but the memory, modules, arrays and graphs
+	 * made while it is current are its primary context's (res), which it keeps retained. */
+	struct sim_ctx *res;            /* a green context's primary context, else NULL */
+	struct sim_green *green;        /* a green context's handle, else NULL */
+	struct sim_ctx *greens;         /* a primary context's live green contexts, under g_lock, */
+	struct sim_ctx *green_next;     /* linked by this */
 };
+
+/* The context whose memory, modules and other objects c uses: c itself, or a green
+ * context's primary context. */
+static inline struct sim_ctx *sim_ctx_res(struct sim_ctx *c)
+{
+	return c && c->res ? c->res : c;
+}
+/* ---- green contexts (green.c; driver.c makes and ends their contexts) ---- */
+struct sim_green;
+/* A context for a green context on dev sharing primary's objects (linked into its greens),
+ * or NULL; not current anywhere. */
+struct sim_ctx *sim_ctx_new_green(int dev, struct sim_ctx *primary);
+/* Unlinks it from the calling thread's context stack and tears it down (its work finished,
+ * its streams destroyed); its storage stays a destroyed context's. */
+void sim_ctx_end_green(struct sim_ctx *c);
+/* The multiprocessors that run c's kernels: the device's, or its green context's share. */
+int sim_ctx_sm_count(const struct sim_ctx *c);
+/* A stream s of green context c was made: it waits for what cuGreenCtxWaitEvent asked. */
+void sim_green_stream_added(struct sim_ctx *c, struct sim_stream *s);
+/* A stream of context c (created, not the NULL stream) with flags and priority (clamped). */
+CUresult sim_stream_create(struct sim_ctx *c, unsigned flags, int priority, CUstream *ph);
 
 /* The device heap of kernels' malloc and free (heap.c): CU_LIMIT_MALLOC_HEAP_SIZE bytes of
  * the context's device memory in the launcher's address space, made at the first malloc. */

@@ -527,43 +527,56 @@ void sim_stream_wait(struct sim_stream *s, uint64_t seq)
 	pthread_mutex_unlock(&g_lock);
 }
 
-/* Waits for the work every stream of ctx had queued when the call began. Streams may be
- * destroyed by other threads meanwhile, so nothing is kept across a wait but stream ids:
- * after each wake-up the context's list is walked again. Caller does not hold g_lock. */
+/* The contexts whose work waiting for ctx waits for: ctx, then a primary context's green
+ * contexts, which use its memory and modules (g_lock held). */
+static struct sim_ctx *sync_next(struct sim_ctx *ctx, struct sim_ctx *c)
+{
+	return c == ctx ? ctx->greens : c->green_next;
+}
+
+/* Waits for the work every stream of ctx (and of its green contexts) had queued when the call
+ * began. Streams may be destroyed by other threads meanwhile, so nothing is kept across a
+ * wait but stream ids: after each wake-up the context's list is walked again. Caller does not
+ * hold g_lock. */
 void sim_ctx_sync(struct sim_ctx *ctx)
 {
 	pthread_mutex_lock(&g_lock);
-	size_t n = ctx->null_stream ? 1 : 0;
-	for (struct sim_stream *s = ctx->streams; s; s = s->next)
-		n++;
+	size_t n = 0;
+	for (struct sim_ctx *c = ctx; c; c = sync_next(ctx, c)) {
+		n += c->null_stream ? 1 : 0;
+		for (struct sim_stream *s = c->streams; s; s = s->next)
+			n++;
+	}
 	struct { uint64_t id, seq; } *snap = malloc((n ? n : 1) * sizeof(*snap));
 	size_t k = 0;
-	if (snap) {
-		if (ctx->null_stream)
-			snap[k++] = (typeof(*snap)){ctx->null_stream->id, ctx->null_stream->enq_seq};
-		for (struct sim_stream *s = ctx->streams; s; s = s->next)
-			snap[k++] = (typeof(*snap)){s->id, s->enq_seq};
-	}
+	if (snap)
+		for (struct sim_ctx *c = ctx; c; c = sync_next(ctx, c)) {
+			if (c->null_stream)
+				snap[k++] = (typeof(*snap)){c->null_stream->id, c->null_stream->enq_seq};
+			for (struct sim_stream *s = c->streams; s; s = s->next)
+				snap[k++] = (typeof(*snap)){s->id, s->enq_seq};
+		}
 restart:
-	for (int pass = 0; pass < 2; pass++) {
-		for (struct sim_stream *s = pass ? ctx->streams : ctx->null_stream; s;
-		     s = pass ? s->next : NULL) {
-			uint64_t target = 0;
-			int found = !snap;          /* no snapshot (out of memory): wait for all */
-			for (size_t i = 0; i < k; i++)
-				if (snap[i].id == s->id) {
-					target = snap[i].seq;
-					found = 1;
-					break;
+	for (struct sim_ctx *c = ctx; c; c = sync_next(ctx, c))
+		for (int pass = 0; pass < 2; pass++) {
+			for (struct sim_stream *s = pass ? c->streams : c->null_stream; s;
+			     s = pass ? s->next : NULL) {
+				uint64_t target = 0;
+				int found = !snap;          /* no snapshot (out of memory): wait for all */
+				for (size_t i = 0; i < k; i++)
+					if (snap[i].id == s->id) {
+						target = snap[i].seq;
+						found = 1;
+						break;
+					}
+				if (!snap)
+					target = s->enq_seq;
+				if (found && s->done_seq < target) {
+					pthread_cond_wait(&g_done, &g_lock);
+					goto restart;
 				}
-			if (!snap)
-				target = s->enq_seq;
-			if (found && s->done_seq < target) {
-				pthread_cond_wait(&g_done, &g_lock);
-				goto restart;
 			}
 		}
-	}
 	pthread_mutex_unlock(&g_lock);
 	free(snap);
 }
@@ -628,7 +641,9 @@ struct sim_stream *sim_stream_get(struct sim_ctx *ctx, CUstream h, CUresult *rc)
 		return s;
 	}
 	struct sim_stream *s = (struct sim_stream *)h;
-	if (s->magic != MAGIC_STREAM || s->ctx != ctx) {
+	/* (a green context's stream takes work while its primary context or another of its green
+	 * contexts is current: the stream says where it runs) */
+	if (s->magic != MAGIC_STREAM || (s->ctx != ctx && sim_ctx_res(s->ctx) != sim_ctx_res(ctx))) {
 		*rc = s->magic != MAGIC_STREAM ? CUDA_ERROR_INVALID_HANDLE : CUDA_ERROR_INVALID_CONTEXT;
 		return NULL;
 	}

@@ -337,7 +337,7 @@ CUresult cuMemUnmap(CUdeviceptr ptr, size_t size)
 	CUresult crc;
 	struct sim_ctx *cur = sim_ctx_current(&crc);
 	if (cur)
-		sim_ctx_sync(cur);   /* work in flight may still use the range */
+		sim_ctx_sync(sim_ctx_res(cur));   /* work in flight may still use the range */
 	for (struct sim_map **pp = &maps; *pp;) {
 		struct sim_map *m = *pp;
 		if (m->base >= ptr && m->base - ptr < size) {
