@@ -37,6 +37,8 @@ $(B)/tests/runtime/tensor_copy $(B)/tests/runtime/tensor_copy_shared \
 $(B)/tests/runtime/cluster_dsmem $(B)/tests/runtime/cluster_dsmem_shared \
 $(B)/tests/runtime/wide_atomics $(B)/tests/runtime/wide_atomics_shared $(B)/tests/runtime/dpx_minmax \
 $(B)/tests/runtime/dpx_minmax_shared: RT_NVCC += -arch=sm_90
+# Green contexts are made with the driver API.
+$(B)/tests/runtime/green_contexts $(B)/tests/runtime/green_contexts_shared: RT_NVCC += -lcuda
 # Without sanitizers the programs are linked stripped: they travel in make gpu-kit's tree,
 # whose size is bounded, and a third of each is symbols.
 ifneq ($(SAN),1)
