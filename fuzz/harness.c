@@ -707,7 +707,8 @@ static void zone_teardown(struct fz_zone *zz)
 	struct vgpu_alloc a;
 
 	while (n_ctx < FZ_HANDLES && vgpu_zone_pop_handle(z, VGPU_H_CONTEXT, &real) == 0)
-		ctxs[n_ctx++] = real;
+		if (!vgpu_green_is_alias(z, real))   /* as the worker: a green context's CUcontext goes with it */
+			ctxs[n_ctx++] = real;
 	if (n_ctx)
 		f->cuCtxSetCurrent(ctxs[0]);
 	vgpu_ipc_zone_end(z, f);   /* as the worker: exports out of the registration's table, imports closed */
@@ -718,6 +719,7 @@ static void zone_teardown(struct fz_zone *zz)
 		f->cuEventDestroy_v2(real);
 	while (vgpu_zone_pop_handle(z, VGPU_H_STREAM, &real) == 0)
 		f->cuStreamDestroy_v2(real);
+	vgpu_green_zone_end(z, f);   /* green contexts after their streams, before the primary contexts */
 	while (vgpu_zone_pop_handle(z, VGPU_H_GRAPH_EXEC, &real) == 0)
 		if (f->cuGraphExecDestroy)
 			f->cuGraphExecDestroy(real);

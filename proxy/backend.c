@@ -100,6 +100,7 @@ static int open_lib(struct vgpu_backend *b, const char *path, int kind, char *wh
 	SYM(cuEventDestroy_v2);
 	SYM(cuMemFree_v2);
 	SYM(cuIpcCloseMemHandle);
+	SYM(cuGreenCtxDestroy);
 	SYM(cuStreamSynchronize);
 	SYM(cuCtxSynchronize);
 	SYM(cuMemHostRegister_v2);

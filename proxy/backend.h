@@ -36,6 +36,7 @@ struct vgpu_backend_fns {
 	CUresult (*cuEventDestroy_v2)(CUevent);
 	CUresult (*cuMemFree_v2)(CUdeviceptr);
 	CUresult (*cuIpcCloseMemHandle)(CUdeviceptr);
+	CUresult (*cuGreenCtxDestroy)(CUgreenCtx);
 	CUresult (*cuStreamSynchronize)(CUstream);
 	CUresult (*cuCtxSynchronize)(void);
 	CUresult (*cuMemHostRegister_v2)(void *, size_t, unsigned int);

@@ -68,7 +68,9 @@ const void *vgpu_proxy_current_ctx(const struct vgpu_proxy_call *c)
 	CUcontext cur = NULL;
 	if (c->backend && c->backend->fn.cuCtxGetCurrent && c->backend->fn.cuCtxGetCurrent(&cur) != CUDA_SUCCESS)
 		cur = NULL;
-	return cur;
+	/* a green context's CUcontext is the primary context with fewer SMs: what is made under it
+	 * is the primary context's (green.h) */
+	return vgpu_green_owner_ctx(c->zone, cur);
 }
 
 /* The module or library the call names (cuModuleGetFunction, cuModuleGetGlobal, ...), or NULL. */
@@ -119,8 +121,8 @@ static const void *new_handle_owner(const struct vgpu_proxy_call *c, unsigned ht
 {
 	const void *mod, *g;
 
-	if (htype == VGPU_H_CONTEXT)
-		return NULL;
+	if (htype == VGPU_H_CONTEXT)   /* a green context's CUcontext is the green context's */
+		return c->desc && c->desc->opcode == VGPU_OP_cuCtxFromGreenCtx && c->argv ? *(void *const *)c->argv[1] : NULL;
 	if ((htype == VGPU_H_FUNCTION || htype == VGPU_H_KERNEL) && (mod = named_module(c)))
 		return mod;
 	if (htype == VGPU_H_GRAPH_NODE && (g = node_graph(c)))
@@ -129,6 +131,8 @@ static const void *new_handle_owner(const struct vgpu_proxy_call *c, unsigned ht
 		return c->graph_owner;
 	if (htype == VGPU_H_GRAPH && c->desc && c->desc->opcode == VGPU_OP_cuGraphChildGraphNodeGetGraph && c->argv)
 		return *(void *const *)c->argv[0];   /* (hNode, phGraph): the node owns it */
+	if (htype == VGPU_H_STREAM && c->desc && c->desc->opcode == VGPU_OP_cuGreenCtxStreamCreate && c->argv)
+		return *(void *const *)c->argv[1];   /* (phStream, greenCtx, ...): unusable once it goes */
 	if (htype == VGPU_H_ARRAY && c->desc && c->desc->opcode == VGPU_OP_cuMipmappedArrayGetLevel && c->argv)
 		return *(void *const *)c->argv[1];   /* (pLevelArray, hMipmappedArray, level): a level is its array's */
 	return vgpu_proxy_current_ctx(c);

@@ -564,7 +564,8 @@ static void zone_release(struct worker *w)
 		vgpu_hostfn_kill(z->hostfn);
 	/* Contexts first out of the table (kept aside), one of them made current for the rest. */
 	while (n_ctx < 256 && vgpu_zone_pop_handle(z, VGPU_H_CONTEXT, &real) == 0)
-		ctxs[n_ctx++] = real;
+		if (!vgpu_green_is_alias(z, real))   /* (a green context's CUcontext goes with it, below) */
+			ctxs[n_ctx++] = real;
 	if (n_ctx && f->cuCtxSetCurrent)
 		f->cuCtxSetCurrent(ctxs[0]);
 	/* IPC: no zone can open what this one exported any more; what it opened is closed */
@@ -581,6 +582,9 @@ static void zone_release(struct worker *w)
 		if (f->cuStreamDestroy_v2 && f->cuStreamDestroy_v2(real) != CUDA_SUCCESS)
 			failed++;
 	}
+	/* green contexts after their streams (the driver does not destroy those), before the
+	 * primary contexts they hold retained are released */
+	n_other += vgpu_green_zone_end(z, f);
 	/* Executable graphs, then graphs (their nodes go with them, and the graphs those nodes
 	 * own: conditional nodes' bodies, child graph nodes' graphs): they use modules and memory. */
 	n_other += vgpu_proxy_forget_node_graphs(z);

@@ -51,6 +51,7 @@ int vgpu_zone_init(struct vgpu_zone *z, uint32_t id, const char *name,
 	}
 	pthread_mutex_init(&z->uobj_lock, NULL);
 	vgpu_ipc_zone_init(&z->ipc);
+	vgpu_green_zone_init(&z->green);
 	return 0;
 }
 
@@ -73,6 +74,7 @@ void vgpu_zone_destroy(struct vgpu_zone *z)
 	vgpu_tex_zone_fini(&z->tex);
 	vgpu_link_zone_fini(&z->links);
 	vgpu_ipc_zone_destroy(&z->ipc);
+	vgpu_green_zone_fini(&z->green);
 	/* the worker stopped every run first (vgpu_hostfn_kill) and its contexts are gone; a driver
 	 * may still call a user object's destructor later, on a thread of its own, so a zone that
 	 * made some keeps its records (the worker ends with the zone) */

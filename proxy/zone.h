@@ -9,6 +9,7 @@
 #include "allocmap.h"
 #include "ckpt.h"
 #include "devva.h"
+#include "green.h"
 #include "handles.h"
 #include "hostfn.h"
 #include "ipc.h"
@@ -83,6 +84,7 @@ struct vgpu_zone {
 	int cond_made;
 	struct vgpu_pinned pinned;        /* pinned host memory regions (pinned.h), own lock */
 	struct vgpu_ipc_zone ipc;         /* IPC exports and imports (ipc.h), own lock */
+	struct vgpu_green_zone green;     /* green contexts and the resources given (green.h), own lock */
 	struct vgpu_ckpt_zone ck;         /* what a checkpoint needs beyond the tables (ckpt.h) */
 };
 

@@ -176,6 +176,22 @@ const struct vgpu_arg_desc vgpu_wire_mem_props_args[VGPU_VPW_NARGS] = {
 	[VGPU_VPW_HANDLE] = SCALAR("handle", 8),
 };
 
+const struct vgpu_arg_desc vgpu_wire_green_split_args[VGPU_GSW_NARGS] = {
+	[VGPU_GSW_CAP] = SCALAR("cap", 4),
+	[VGPU_GSW_RESULT] = { .name = "result", .kind = VGPU_ARG_OUT_BUF, .len_arg = VGPU_GSW_CAP, .len_arg2 = N,
+			      .len_mul = sizeof(CUdevResource), .max_len = VGPU_GREEN_SPLIT_MAX * sizeof(CUdevResource) },
+	[VGPU_GSW_NB] = { .name = "nbGroups", .kind = VGPU_ARG_OUT_SCALAR, .size = 4, .len_arg = N, .len_arg2 = N },
+	[VGPU_GSW_INPUT] = { .name = "input", .kind = VGPU_ARG_IN_STRUCT, .len_arg = N, .len_arg2 = N,
+			     .struct_size = sizeof(CUdevResource), .len_mul = sizeof(CUdevResource),
+			     .max_len = sizeof(CUdevResource) },
+	[VGPU_GSW_REMAINING] = { .name = "remaining", .kind = VGPU_ARG_OUT_STRUCT, .len_arg = N, .len_arg2 = N,
+				 .struct_size = sizeof(CUdevResource), .len_mul = sizeof(CUdevResource),
+				 .max_len = sizeof(CUdevResource) },
+	[VGPU_GSW_WANT_REM] = SCALAR("wantRemaining", 4),
+	[VGPU_GSW_FLAGS] = SCALAR("useFlags", 4),
+	[VGPU_GSW_MIN] = SCALAR("minCount", 4),
+};
+
 #define IPC_HANDLE(nm, k) { .name = nm, .kind = k, .len_arg = N, .len_arg2 = N, \
 		.struct_size = sizeof(struct vgpu_ipc_wire_handle), .len_mul = sizeof(struct vgpu_ipc_wire_handle), \
 		.max_len = sizeof(struct vgpu_ipc_wire_handle) }

@@ -154,6 +154,16 @@ extern const struct vgpu_arg_desc vgpu_wire_mem_props_args[VGPU_VPW_NARGS];
  * size (out: libvgpu then knows the range is device memory), handle, flags]; cuIpcCloseMemHandle: [dptr]; cuIpcGetEventHandle: [handle (out), event];
  * cuIpcOpenEventHandle: [event (out, new), handle].
  */
+/*
+ * cuDevSmResourceSplitByCount (proxy/custom_green.c): [cap (how many results the caller has
+ * room for; 0: only count them), result (out, cap resources), nbGroups (out), input,
+ * remaining (out), want_remaining, useFlags, minCount]. At most VGPU_GREEN_SPLIT_MAX results.
+ */
+#define VGPU_GREEN_SPLIT_MAX 256u
+enum { VGPU_GSW_CAP, VGPU_GSW_RESULT, VGPU_GSW_NB, VGPU_GSW_INPUT, VGPU_GSW_REMAINING, VGPU_GSW_WANT_REM,
+       VGPU_GSW_FLAGS, VGPU_GSW_MIN, VGPU_GSW_NARGS };
+extern const struct vgpu_arg_desc vgpu_wire_green_split_args[VGPU_GSW_NARGS];
+
 #define VGPU_IPC_MAGIC 0x43504967u      /* "gIPC" */
 #define VGPU_IPC_KIND_MEM 1u
 #define VGPU_IPC_KIND_EVENT 2u
