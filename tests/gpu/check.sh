@@ -200,11 +200,12 @@ else
 fi
 echo "gpu-check: backend: $backend_label"
 
-# 3. the driver-API end-to-end suite (tests/e2e + isolation), directly and through vgpu
+# 3. the driver-API end-to-end suite (tests/e2e + isolation, and IPC handles between zones of
+#    one registration and not beyond), directly and through vgpu
 # isolation.sh first: its 200 zones take longest; the others run beside it
 # The tests of this tree's sources (tests/e2e/*.c, tests/runtime/*.cu), not whatever scripts
 # an older build left in $B: a stale one would test code that is no longer there.
-e2e_tests=("$B/tests/isolation/isolation.sh")
+e2e_tests=("$B/tests/isolation/isolation.sh" "$B/tests/isolation/ipc.sh")   # (ipc.sh: IPC between workers of one driver)
 # (visible.c is not one of them: tests/e2e/visible_devices.sh runs it on three simulated devices)
 for s in tests/e2e/*.c; do
   [ "$s" = tests/e2e/visible.c ] || e2e_tests+=("$B/tests/e2e/e2e_$(basename "$s" .c).sh")

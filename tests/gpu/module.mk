@@ -148,7 +148,7 @@ test-gpu-libs: $(PROXY) $(LIBVGPU) $(GPU_LIB_TESTS) $(GPU_TORCH_TEST)
 # Everything make gpu-check runs, built into $(B) and made self-contained (tests/gpu/kit.sh):
 # build it here, carry $(B) to the GPU machine, run make gpu-check there (docs/GPU.md).
 GPU_KIT_FILES := $(PROXY) $(VGPUCTL) $(LIBVGPU) $(SIM_LIB) $(SIM_KERNELS) \
-	$(E2E_PROGS) $(E2E_TESTS) $(ISO_PROGS) $(B)/tests/isolation/isolation.sh \
+	$(E2E_PROGS) $(E2E_TESTS) $(ISO_PROGS) $(B)/tests/isolation/isolation.sh $(B)/tests/isolation/ipc.sh \
 	$(RT_NAMES:%=$(B)/tests/runtime/%) $(RT_NAMES:%=$(B)/tests/runtime/%_shared) $(RT_TESTS) \
 	$(B)/bench/ring $(B)/bench/zone_app $(B)/bench/zone.sh \
 	$(B)/tests/restart/stream_app $(B)/tests/migrate/rt_loop $(B)/tests/gpu/va_probe \
