@@ -266,18 +266,29 @@ static void array_view(const CUDA_ARRAY3D_DESCRIPTOR *d, const struct tex_store 
 	v->texel = texel;
 }
 
-static CUresult array_create(const char *call, CUarray *out, const CUDA_ARRAY3D_DESCRIPTOR *d)
+/* What creating an array or a mipmapped array (mip) checks first: the context it will belong
+ * to (a green context's are its primary's), the arguments and the descriptor. */
+static CUresult array_begin(const char *call, const void *out, const CUDA_ARRAY3D_DESCRIPTOR *d, int mip,
+			    struct sim_ctx **ctx, unsigned *texel)
 {
 	CUresult rc;
-	struct sim_ctx *c = sim_ctx_res(sim_ctx_current(&rc));   /* a green context's are its primary's */
+	struct sim_ctx *c = sim_ctx_res(sim_ctx_current(&rc));
 	if (!c)
 		return rc;
 	if (c->sticky)
 		return c->sticky;
 	if (!out || !d)
 		return CUDA_ERROR_INVALID_VALUE;
+	*ctx = c;
+	return array_check(call, d, mip, texel);
+}
+
+static CUresult array_create(const char *call, CUarray *out, const CUDA_ARRAY3D_DESCRIPTOR *d)
+{
+	struct sim_ctx *c = NULL;
 	unsigned texel;
-	if ((rc = array_check(call, d, 0, &texel)) != CUDA_SUCCESS)
+	CUresult rc = array_begin(call, out, d, 0, &c, &texel);
+	if (rc != CUDA_SUCCESS)
 		return rc;
 	/* dense, row-major: pitch = width x texel, slice = pitch x height; the limits keep the
 	 * product far from overflow (2^46 at most) */
@@ -402,16 +413,10 @@ CUresult cuArrayDestroy(CUarray h) { return slot_destroy((uint64_t)(uintptr_t)h,
 CUresult cuMipmappedArrayCreate(CUmipmappedArray *out, const CUDA_ARRAY3D_DESCRIPTOR *d, unsigned nlevels)
 {
 	static const char call[] = "cuMipmappedArrayCreate";
-	CUresult rc;
-	struct sim_ctx *c = sim_ctx_res(sim_ctx_current(&rc));   /* a green context's are its primary's */
-	if (!c)
-		return rc;
-	if (c->sticky)
-		return c->sticky;
-	if (!out || !d)
-		return CUDA_ERROR_INVALID_VALUE;
+	struct sim_ctx *c = NULL;
 	unsigned texel;
-	if ((rc = array_check(call, d, 1, &texel)) != CUDA_SUCCESS)
+	CUresult rc = array_begin(call, out, d, 1, &c, &texel);
+	if (rc != CUDA_SUCCESS)
 		return rc;
 	/* every level keeps at least one texel: as many levels as halvings of the largest extent
 	 * that shrinks (a layered array's layers and a cubemap's faces do not) */
