@@ -121,8 +121,9 @@ static const void *new_handle_owner(const struct vgpu_proxy_call *c, unsigned ht
 {
 	const void *mod, *g;
 
-	if (htype == VGPU_H_CONTEXT)   /* a green context's CUcontext is the green context's */
-		return c->desc && c->desc->opcode == VGPU_OP_cuCtxFromGreenCtx && c->argv ? *(void *const *)c->argv[1] : NULL;
+	if (htype == VGPU_H_CONTEXT)   /* a green context's CUcontext is the green context's, others no one's */
+		return c->desc && c->desc->opcode == VGPU_OP_cuCtxFromGreenCtx && c->argv ? *(void *const *)c->argv[1]
+											    : NULL;
 	if ((htype == VGPU_H_FUNCTION || htype == VGPU_H_KERNEL) && (mod = named_module(c)))
 		return mod;
 	if (htype == VGPU_H_GRAPH_NODE && (g = node_graph(c)))
@@ -200,8 +201,8 @@ void vgpu_proxy_context_gone(struct vgpu_zone *z, const struct vgpu_backend *be,
 	unsigned h = 0, a = 0;
 	uint64_t b = 0;
 	/* Its modules' globals (owned by the module, not the context), its graphs' nodes (owned
-	 * by the graph), its mipmapped arrays' levels and what the checkpoint keeps of each module go first; the context's purge
-	 * then takes the modules and graphs themselves. */
+	 * by the graph), its mipmapped arrays' levels and what the checkpoint keeps of each
+	 * module go first; the context's purge then takes the modules and graphs themselves. */
 	for (uint32_t i = 0;; i++) {
 		unsigned t;
 		void *real;
