@@ -20,6 +20,7 @@ PKGS=(
   afl++                            # fuzzing (fuzz/)
   libxen-dev                       # Xen grant-table / event-channel transport
   libzstd-dev liblz4-dev           # decompressing PTX inside nvcc fatbins (sim/)
+  libvkfft-dev                     # VkFFT, a third-party library run as a zone (tests/gpu/vkfft)
 )
 if [ $all = 1 ]; then
   PKGS+=(

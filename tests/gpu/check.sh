@@ -276,8 +276,8 @@ judge cublas-fixed-va
 step sass-only 60 tests/gpu/sass_only.sh
 judge sass-only
 
-# 6, 7. cuBLAS, cuFFT, cuRAND, cuSPARSE, cuSOLVER, cuDNN, NVRTC and NCCL directly and through vgpu
-for p in cublas_gemm cufft_c2c curand_host cusparse_spmv cusolver_dn cudnn_ops cudnn_graph nvrtc_jit nccl_ops; do
+# 6, 7. cuBLAS, cuFFT, cuRAND, cuSPARSE, cuSOLVER, cuDNN, NVRTC, NCCL and VkFFT directly and through vgpu
+for p in cublas_gemm cufft_c2c curand_host cusparse_spmv cusolver_dn cudnn_ops cudnn_graph nvrtc_jit nccl_ops vkfft; do
   # (on the simulator NCCL's kernels need a device of their PTX's capability, and cuBLAS,
   # which cuSOLVER's SVD and cuDNN's FFT convolutions call, one newer than it knows, where it
   # takes its PTX kernels: docs/SIM.md)
@@ -360,7 +360,7 @@ section_tests() { # section_tests STEP: every test of a step with its time, from
   echo
   grep -E '^(ok|FAIL|PASS|note):' "$out/logs/sass-only.log" | sed 's/^/    /'
   echo
-  for p in cublas_gemm cufft_c2c curand_host cusparse_spmv cusolver_dn cudnn_ops cudnn_graph nvrtc_jit nccl_ops; do
+  for p in cublas_gemm cufft_c2c curand_host cusparse_spmv cusolver_dn cudnn_ops cudnn_graph nvrtc_jit nccl_ops vkfft; do
     case $p in
       cublas_gemm) what="cuBLAS: SGEMM, DGEMM, strided-batched SGEMM, half and bfloat16 GemmEx, a cuBLASLt matmul with bias and ReLU" ;;
       cufft_c2c) what="cuFFT: 1D C2C forward+inverse, R2C, Z2Z, 2D, 3D, C2R" ;;
@@ -369,6 +369,7 @@ section_tests() { # section_tests STEP: every test of a step with its time, from
       cusolver_dn) what="cuSOLVER: LU and Cholesky solves, the symmetric eigensolver, the SVD, against the host" ;;
       cudnn_ops) what="cuDNN: a convolutional layer's forward and backward passes, pooling, activations, softmax" ;;
       cudnn_graph) what="cuDNN's backend API as PyTorch reaches it: every engine configuration its heuristics offer for a convolution's three operations" ;;
+      vkfft) what="VkFFT (a third-party library, Debian's libvkfft-dev): C2C single and double, 2D batched, Bluestein, R2C, a four-step 65536, kernels it writes and compiles with NVRTC at plan time" ;;
       nccl_ops) what="NCCL: communicators over the visible devices (vgpu's NVML in the zone), all-reduce, broadcast, all-gather, reduce-scatter, a ring of sends" ;;
       *) what="NVRTC: kernels compiled at run time for the device, loaded through the driver API" ;;
     esac

@@ -58,6 +58,10 @@ if [ ! -x "$prog" ]; then
         echo "skip: $cuda_home/lib64/libnccl.so is not installed (NCCL is installed beside the toolkit where it is)"
         exit 77
       fi ;;
+    vkfft) if [ ! -e /usr/include/vkFFT.h ]; then
+        echo "skip: /usr/include/vkFFT.h is not installed (Debian's libvkfft-dev: deploy/deps.sh installs it)"
+        exit 77
+      fi ;;
   esac
   echo "FAIL: $prog is not built (make B=$B gpu-kit)"; exit 1
 fi

@@ -14,6 +14,9 @@ GPU_PROGS := $(B)/tests/gpu/cublas_gemm $(B)/tests/gpu/cufft_c2c $(B)/tests/gpu/
 GPU_CUDNN := $(wildcard $(CUDA_HOME)/lib64/libcudnn.so)
 # NCCL likewise (the toolkit's layout here has it; PyTorch's wheels bring their own)
 GPU_NCCL  := $(wildcard $(CUDA_HOME)/lib64/libnccl.so)
+# VkFFT, a header-only FFT library of its own (Debian's libvkfft-dev, deploy/deps.sh): its CUDA
+# backend writes its kernels at plan time and compiles them with NVRTC
+GPU_VKFFT := $(wildcard /usr/include/vkFFT.h)
 GPU_NVCC  := $(NVCC) -Itests/gpu -Xcompiler=-Wall -Xlinker=-rpath=$(CUDA_HOME)/lib64
 ifeq ($(SAN),1)
   # the sanitized libvgpu and simulator need the ASan runtime in the program
@@ -43,6 +46,10 @@ $(B)/tests/gpu/cusolver_dn: tests/gpu/cusolver_dn.cu tests/gpu/gpucheck.h
 $(B)/tests/gpu/nvrtc_jit: tests/gpu/nvrtc_jit.cu tests/gpu/gpucheck.h
 	@mkdir -p $(dir $@)
 	$(GPU_NVCC) $< -o $@ -lnvrtc -L$(CUDA_HOME)/lib64/stubs -lcuda
+# (the runtime for its buffers and streams, the driver API for its modules and launches)
+$(B)/tests/gpu/vkfft: tests/gpu/vkfft.cu tests/gpu/gpucheck.h
+	@mkdir -p $(dir $@)
+	$(GPU_NVCC) $< -o $@ -lnvrtc -L$(CUDA_HOME)/lib64/stubs -lcuda
 $(B)/tests/gpu/cudnn_ops: tests/gpu/cudnn_ops.cu tests/gpu/gpucheck.h
 	@mkdir -p $(dir $@)
 	$(GPU_NVCC) $< -o $@ -lcudnn
@@ -62,7 +69,11 @@ $(GPU_SASS_ONLY): $(if $(GPU_CUDA_LIBS),$(GPU_PROGS)) $(LIBVGPU) $(SIM_LIB) $(PR
 	@mkdir -p $(dir $@)
 	printf '#!/bin/sh\nexec tests/gpu/sass_only.sh --strict\n' > $@ && chmod +x $@
 GPU_SIM_LIBS := $(B)/tests/gpu/sim_cufft_c2c.sh $(B)/tests/gpu/sim_curand_host.sh $(B)/tests/gpu/sim_cusparse_spmv.sh \
-                $(B)/tests/gpu/sim_cudnn_ops.sh $(B)/tests/gpu/sim_nvrtc_jit.sh
+                $(B)/tests/gpu/sim_cudnn_ops.sh $(B)/tests/gpu/sim_nvrtc_jit.sh $(B)/tests/gpu/sim_vkfft.sh
+# (VkFFT's program only where its header is: without it the test skips saying so)
+$(B)/tests/gpu/sim_vkfft.sh: $(if $(GPU_VKFFT),$(B)/tests/gpu/vkfft) $(LIBVGPU) $(SIM_LIB) $(PROXY) tests/gpu/lib_compare.sh
+	@mkdir -p $(dir $@)
+	printf '#!/bin/sh\nVGPU_E2E_BACKEND=sim exec tests/gpu/lib_compare.sh --must-run %s\n' $(B)/tests/gpu/vkfft > $@ && chmod +x $@
 $(B)/tests/gpu/sim_%.sh: $(if $(GPU_CUDA_LIBS),$(B)/tests/gpu/%) $(LIBVGPU) $(SIM_LIB) $(PROXY) tests/gpu/lib_compare.sh
 	@mkdir -p $(dir $@)
 	printf '#!/bin/sh\nVGPU_E2E_BACKEND=sim exec tests/gpu/lib_compare.sh --must-run %s\n' $(B)/tests/gpu/$* > $@ && chmod +x $@
@@ -121,7 +132,10 @@ TESTS += $(B)/tests/gpu/sim_migrate_check.sh
 # make test-gpu: each program directly and through vgpu on the real driver, and PyTorch.
 GPU_LIB_TESTS := $(B)/tests/gpu/lib_cublas_gemm.sh $(B)/tests/gpu/lib_cufft_c2c.sh $(B)/tests/gpu/lib_curand_host.sh $(B)/tests/gpu/lib_cusparse_spmv.sh \
                  $(B)/tests/gpu/lib_cudnn_ops.sh $(B)/tests/gpu/lib_cudnn_graph.sh $(B)/tests/gpu/lib_nvrtc_jit.sh $(B)/tests/gpu/lib_nccl_ops.sh \
-                 $(B)/tests/gpu/lib_cusolver_dn.sh
+                 $(B)/tests/gpu/lib_cusolver_dn.sh $(B)/tests/gpu/lib_vkfft.sh
+$(B)/tests/gpu/lib_vkfft.sh: $(if $(GPU_VKFFT),$(B)/tests/gpu/vkfft) tests/gpu/lib_compare.sh
+	@mkdir -p $(dir $@)
+	printf '#!/bin/sh\nexec tests/gpu/lib_compare.sh %s\n' $(B)/tests/gpu/vkfft > $@ && chmod +x $@
 $(B)/tests/gpu/lib_cudnn_ops.sh: $(if $(GPU_CUDNN),$(B)/tests/gpu/cudnn_ops)
 $(B)/tests/gpu/lib_cudnn_graph.sh: $(if $(GPU_CUDNN),$(B)/tests/gpu/cudnn_graph)
 $(B)/tests/gpu/lib_nccl_ops.sh: $(if $(GPU_NCCL),$(B)/tests/gpu/nccl_ops)
@@ -153,7 +167,7 @@ GPU_KIT_FILES := $(PROXY) $(VGPUCTL) $(LIBVGPU) $(SIM_LIB) $(SIM_KERNELS) \
 	$(B)/bench/ring $(B)/bench/zone_app $(B)/bench/zone.sh \
 	$(B)/tests/restart/stream_app $(B)/tests/migrate/rt_loop $(B)/tests/gpu/va_probe \
 	$(if $(GPU_CUDA_LIBS),$(GPU_PROGS) $(GPU_LIB_TESTS)) $(if $(GPU_CUDNN),$(B)/tests/gpu/cudnn_ops $(B)/tests/gpu/cudnn_graph) \
-	$(if $(GPU_NCCL),$(B)/tests/gpu/nccl_ops) $(LIBVGPU_NVML) \
+	$(if $(GPU_NCCL),$(B)/tests/gpu/nccl_ops) $(if $(GPU_VKFFT),$(B)/tests/gpu/vkfft) $(LIBVGPU_NVML) \
 	$(GPU_SASS_ONLY) $(GPU_SIM_LIBS) $(GPU_TORCH_TEST)
 gpu-kit: $(GPU_KIT_FILES)
 	@tests/gpu/kit.sh $(B) $(GPU_KIT_FILES)
