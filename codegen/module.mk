@@ -41,6 +41,8 @@ $(B)/tests/codegen/codec_test: $(B)/tests/codegen/codec_test.o $(CODEC_OBJS)
 $(B)/tests/codegen/%.sh: tests/codegen/%.sh $(CODEGEN)
 	@mkdir -p $(dir $@)
 	cp $< $@ && chmod +x $@
+# (it also compares the map with what the built libvgpu defines)
+$(B)/tests/codegen/abi_check.sh: $(LIBVGPU)
 
 .PRECIOUS: $(B)/tests/codegen/%.o
 

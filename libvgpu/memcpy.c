@@ -2,6 +2,7 @@
 /* memcpy.c — copies whose C arguments cannot cross the wire as is: 2D/3D copies and unified-address cuMemcpy. */
 #include "client.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -23,6 +24,10 @@ COPY_DESC(cuMemcpy3D_v2);
 COPY_DESC(cuMemcpy3D_v2_ptds);
 COPY_DESC(cuMemcpy3DAsync_v2);
 COPY_DESC(cuMemcpy3DAsync_v2_ptsz);
+COPY_DESC(cuMemcpy3DPeer);
+COPY_DESC(cuMemcpy3DPeer_ptds);
+COPY_DESC(cuMemcpy3DPeerAsync);
+COPY_DESC(cuMemcpy3DPeerAsync_ptsz);
 
 /* Unified addressing: a pointer is device memory when it lies in one of the zone's allocations. */
 static void resolve_unified(CUmemorytype *type, const void **host, CUdeviceptr *dev)
@@ -289,6 +294,32 @@ CUresult CUDAAPI cuMemcpy3D_v2(const CUDA_MEMCPY3D *p) { return copy3d_p(&desc_c
 CUresult CUDAAPI cuMemcpy3D_v2_ptds(const CUDA_MEMCPY3D *p) { return copy3d_p(&desc_cuMemcpy3D_v2_ptds, p, NULL, 0, 1); }
 CUresult CUDAAPI cuMemcpy3DAsync_v2(const CUDA_MEMCPY3D *p, CUstream s) { return copy3d_p(&desc_cuMemcpy3DAsync_v2, p, s, 1, 0); }
 CUresult CUDAAPI cuMemcpy3DAsync_v2_ptsz(const CUDA_MEMCPY3D *p, CUstream s) { return copy3d_p(&desc_cuMemcpy3DAsync_v2_ptsz, p, s, 1, 1); }
+
+/*
+ * cuMemcpy3DPeer: the same copy between memory of two contexts (devices), which it names.
+ * CUDA_MEMCPY3D_PEER is laid out as CUDA_MEMCPY3D with the contexts where its reserved
+ * pointers are: it travels as one, the zone's context handles in them, which the proxy
+ * translates (and host sides go as any 3D copy's).
+ */
+_Static_assert(sizeof(CUDA_MEMCPY3D) == sizeof(CUDA_MEMCPY3D_PEER) &&
+		       offsetof(CUDA_MEMCPY3D, reserved0) == offsetof(CUDA_MEMCPY3D_PEER, srcContext) &&
+		       offsetof(CUDA_MEMCPY3D, reserved1) == offsetof(CUDA_MEMCPY3D_PEER, dstContext),
+	       "CUDA_MEMCPY3D_PEER is a CUDA_MEMCPY3D with contexts in reserved0/1");
+static CUresult copy3d_peer(const struct vgpu_call_desc *d, const CUDA_MEMCPY3D_PEER *p, CUstream stream, int async,
+			    int ptsz)
+{
+	CUDA_MEMCPY3D c;
+
+	if (!p)
+		return CUDA_ERROR_INVALID_VALUE;
+	memcpy(&c, p, sizeof(c));
+	return copy3d(d, c, stream, async, ptsz);
+}
+
+CUresult CUDAAPI cuMemcpy3DPeer(const CUDA_MEMCPY3D_PEER *p) { return copy3d_peer(&desc_cuMemcpy3DPeer, p, NULL, 0, 0); }
+CUresult CUDAAPI cuMemcpy3DPeer_ptds(const CUDA_MEMCPY3D_PEER *p) { return copy3d_peer(&desc_cuMemcpy3DPeer_ptds, p, NULL, 0, 1); }
+CUresult CUDAAPI cuMemcpy3DPeerAsync(const CUDA_MEMCPY3D_PEER *p, CUstream s) { return copy3d_peer(&desc_cuMemcpy3DPeerAsync, p, s, 1, 0); }
+CUresult CUDAAPI cuMemcpy3DPeerAsync_ptsz(const CUDA_MEMCPY3D_PEER *p, CUstream s) { return copy3d_peer(&desc_cuMemcpy3DPeerAsync_ptsz, p, s, 1, 1); }
 
 /*
  * cuMemcpy / cuMemcpyAsync take unified addresses: either side may be zone host memory, which

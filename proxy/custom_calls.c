@@ -338,10 +338,41 @@ static CUresult copy_side(struct vgpu_proxy_call *call, CUmemorytype type, CUdev
 	return CUDA_SUCCESS;
 }
 
+/* Is opcode op one of cuMemcpy3DPeer's forms? Their CUDA_MEMCPY3D_PEER is a CUDA_MEMCPY3D
+ * whose reserved0 and reserved1 are the source and destination contexts. */
+static int is_peer_copy(unsigned op)
+{
+	return op == VGPU_OP_cuMemcpy3DPeer || op == VGPU_OP_cuMemcpy3DPeer_ptds || op == VGPU_OP_cuMemcpy3DPeerAsync ||
+	       op == VGPU_OP_cuMemcpy3DPeerAsync_ptsz;
+}
+
+_Static_assert(sizeof(CUDA_MEMCPY3D) == sizeof(CUDA_MEMCPY3D_PEER) &&
+		       offsetof(CUDA_MEMCPY3D, reserved0) == offsetof(CUDA_MEMCPY3D_PEER, srcContext) &&
+		       offsetof(CUDA_MEMCPY3D, reserved1) == offsetof(CUDA_MEMCPY3D_PEER, dstContext) &&
+		       offsetof(CUDA_MEMCPY3D, Depth) == offsetof(CUDA_MEMCPY3D_PEER, Depth),
+	       "a peer copy travels as a CUDA_MEMCPY3D carrying its contexts in reserved0/1");
+
+/* The driver call of one (translated) 2D/3D copy: a peer copy with its contexts, else a 3D copy. */
+static CUresult copy3d_driver(const struct vgpu_proxy_call *call, const CUDA_MEMCPY3D *c, CUstream s, int async)
+{
+	const struct vgpu_driver *drv = call->drv;
+
+	if (is_peer_copy(call->hdr.opcode)) {
+		const CUDA_MEMCPY3D_PEER *p = (const CUDA_MEMCPY3D_PEER *)(const void *)c;
+		if (async)
+			return drv->cuMemcpy3DPeerAsync ? drv->cuMemcpy3DPeerAsync(p, s) : CUDA_ERROR_NOT_SUPPORTED;
+		return drv->cuMemcpy3DPeer ? drv->cuMemcpy3DPeer(p) : CUDA_ERROR_NOT_SUPPORTED;
+	}
+	if (async)
+		return drv->cuMemcpy3DAsync_v2 ? drv->cuMemcpy3DAsync_v2(c, s) : CUDA_ERROR_NOT_SUPPORTED;
+	return drv->cuMemcpy3D_v2 ? drv->cuMemcpy3D_v2(c) : CUDA_ERROR_NOT_SUPPORTED;
+}
+
 /*
  * A 2D/3D copy's checks and translation: the zone's arrays to the driver's, both sides
  * inside what the zone may name, the host side its dense rows (in, out: where they are, or
- * NULL while they are still in the bulk stream). *c is what the driver is to be given.
+ * NULL while they are still in the bulk stream), a peer copy's contexts the zone's own. *c is
+ * what the driver is to be given.
  */
 static CUresult copy3d_prepare(struct vgpu_proxy_call *call, void **argv, CUDA_MEMCPY3D *c /* out */)
 {
@@ -369,11 +400,20 @@ static CUresult copy3d_prepare(struct vgpu_proxy_call *call, void **argv, CUDA_M
 	    (r = copy_side(call, c->dstMemoryType, &c->dstDevice, c->dstXInBytes, c->dstY, c->dstZ, c->dstPitch,
 			   c->dstHeight, c, out_bytes)) != CUDA_SUCCESS)
 		return r;
+	/* A peer copy's contexts (NULL stays NULL, for the driver to answer) */
+	void *src_ctx = NULL, *dst_ctx = NULL;
+	if (is_peer_copy(call->hdr.opcode) &&
+	    ((c->reserved0 && vgpu_proxy_handle_in(call, VGPU_H_CONTEXT, (uint64_t)(uintptr_t)c->reserved0, &src_ctx) !=
+				      CUDA_SUCCESS) ||
+	     (c->reserved1 && vgpu_proxy_handle_in(call, VGPU_H_CONTEXT, (uint64_t)(uintptr_t)c->reserved1, &dst_ctx) !=
+				      CUDA_SUCCESS)))
+		return CUDA_ERROR_INVALID_CONTEXT;
 	c->srcHost = in;
 	c->dstHost = out;
 	c->srcArray = (CUarray)src_array;
 	c->dstArray = (CUarray)dst_array;
-	c->reserved0 = c->reserved1 = NULL;
+	c->reserved0 = src_ctx;
+	c->reserved1 = dst_ctx;
 	c->srcLOD = c->dstLOD = 0;
 	return CUDA_SUCCESS;
 }
@@ -388,14 +428,11 @@ static CUresult copy3d(struct vgpu_proxy_call *call, void **argv)
 
 	if ((r = copy3d_prepare(call, argv, &c)) != CUDA_SUCCESS)
 		return r;
-	if (!async) {
-		if (!drv->cuMemcpy3D_v2)
-			return CUDA_ERROR_NOT_SUPPORTED;
-		return drv->cuMemcpy3D_v2(&c);
-	}
-	if (!drv->cuMemcpy3DAsync_v2 || !drv->cuStreamSynchronize)
+	if (!async)
+		return copy3d_driver(call, &c, s, 0);
+	if (!drv->cuStreamSynchronize)
 		return CUDA_ERROR_NOT_SUPPORTED;
-	r = drv->cuMemcpy3DAsync_v2(&c, s);
+	r = copy3d_driver(call, &c, s, 1);
 	/* Staged host rows are released after this call: the copy must be done with them. */
 	if (r == CUDA_SUCCESS && (c.srcHost || c.dstHost))
 		r = drv->cuStreamSynchronize(s);
@@ -486,7 +523,7 @@ CUresult vgpu_proxy_copy3d_rows(struct vgpu_proxy_call *call, const CUDA_MEMCPY3
 			p.dstY = c->dstY + y;
 			p.dstZ = c->dstZ + z;
 		}
-		CUresult r = async ? drv->cuMemcpy3DAsync_v2(&p, s) : drv->cuMemcpy3D_v2(&p);
+		CUresult r = copy3d_driver(call, &p, s, async);
 		if (r != CUDA_SUCCESS)
 			return r;
 		pos += n;
@@ -1361,6 +1398,10 @@ COPY_WIRE(cuMemcpy3D_v2);
 COPY_WIRE(cuMemcpy3D_v2_ptds);
 COPY_WIRE(cuMemcpy3DAsync_v2);
 COPY_WIRE(cuMemcpy3DAsync_v2_ptsz);
+COPY_WIRE(cuMemcpy3DPeer);
+COPY_WIRE(cuMemcpy3DPeer_ptds);
+COPY_WIRE(cuMemcpy3DPeerAsync);
+COPY_WIRE(cuMemcpy3DPeerAsync_ptsz);
 WIRE(cuMemPoolCreate, VGPU_OP_cuMemPoolCreate, VGPU_CALLF_CUSTOM, vgpu_wire_pool_create_args, VGPU_MPW_NARGS);
 WIRE(cuMemPoolSetAttribute, VGPU_OP_cuMemPoolSetAttribute, VGPU_CALLF_CUSTOM, vgpu_wire_pool_set_attr_args,
      VGPU_PAW_NARGS);
@@ -1484,6 +1525,10 @@ __attribute__((constructor)) static void custom_calls_register(void)
 		{ &wire_cuMemcpy3D_v2_ptds, copy3d },
 		{ &wire_cuMemcpy3DAsync_v2, copy3d },
 		{ &wire_cuMemcpy3DAsync_v2_ptsz, copy3d },
+		{ &wire_cuMemcpy3DPeer, copy3d },
+		{ &wire_cuMemcpy3DPeer_ptds, copy3d },
+		{ &wire_cuMemcpy3DPeerAsync, copy3d },
+		{ &wire_cuMemcpy3DPeerAsync_ptsz, copy3d },
 		{ &wire_cuPointerGetAttribute, pointer_attr },
 	};
 	for (size_t i = 0; i < sizeof(tab) / sizeof(tab[0]); i++)

@@ -13,6 +13,8 @@
 
 static const struct vgpu_call_desc copy3d =
 	VGPU_WIRE_DESC("cuMemcpy3D_v2", VGPU_OP_cuMemcpy3D_v2, VGPU_CALLF_CUSTOM, vgpu_wire_copy_args, VGPU_CW_NARGS);
+static const struct vgpu_call_desc copy3d_peer =
+	VGPU_WIRE_DESC("cuMemcpy3DPeer", VGPU_OP_cuMemcpy3DPeer, VGPU_CALLF_CUSTOM, vgpu_wire_copy_args, VGPU_CW_NARGS);
 static const struct vgpu_call_desc launch =
 	VGPU_WIRE_DESC("cuLaunchKernel", VGPU_OP_cuLaunchKernel, VGPU_CALLF_ASYNC | VGPU_CALLF_CUSTOM,
 		       vgpu_wire_launch_args, VGPU_LW_NARGS);
@@ -32,6 +34,32 @@ static long copy(struct adv_zone *z, const CUDA_MEMCPY3D *c, const void *in, uin
 	unsigned flags = 0;
 	void *av[VGPU_CW_NARGS] = { &c, &in, &inb, &out, &outb, &s, &flags };
 	return adv_call(z, &copy3d, av);
+}
+
+/* A peer copy (CUDA_MEMCPY3D_PEER: a CUDA_MEMCPY3D with the contexts in reserved0/1) of a
+ * device-to-device box of w x h bytes, pitch p, from src in context sc to dst in context dc. */
+static long peer_box(struct adv_zone *z, CUdeviceptr dst, CUcontext dc, CUdeviceptr src, CUcontext sc, size_t p, size_t w,
+		     size_t h)
+{
+	CUDA_MEMCPY3D c = { 0 };
+	c.srcMemoryType = c.dstMemoryType = CU_MEMORYTYPE_DEVICE;
+	c.srcDevice = src;
+	c.dstDevice = dst;
+	c.reserved0 = sc;
+	c.reserved1 = dc;
+	c.srcPitch = c.dstPitch = p;
+	c.srcHeight = c.dstHeight = h;
+	c.WidthInBytes = w;
+	c.Height = h;
+	c.Depth = 1;
+	CUstream s = NULL;
+	unsigned flags = 0;
+	const CUDA_MEMCPY3D *pc = &c;
+	const void *in = NULL;
+	void *out = NULL;
+	uint64_t none = 0;
+	void *av[VGPU_CW_NARGS] = { &pc, &in, &none, &out, &none, &s, &flags };
+	return adv_call(z, &copy3d_peer, av);
 }
 
 /* A device-to-device box of w x h bytes, pitch p, from src to dst. */
@@ -138,6 +166,23 @@ int main(void)
 	CHECK_EQ(copy(&a, &c, NULL, 0, NULL, 0), CUDA_ERROR_INVALID_VALUE);
 	c.srcMemoryType = c.dstMemoryType = CU_MEMORYTYPE_HOST;
 	CHECK_EQ(copy(&a, &c, host, 64 * 16, back, 64 * 16), CUDA_ERROR_INVALID_VALUE);
+	/* Peer copies (cuMemcpy3DPeer): the zone's own contexts and memory copy (positive
+	 * control, the bytes checked); the other zone's context, a forged one, or the other
+	 * zone's memory on either side is refused. */
+	CHECK_EQ(peer_box(&a, pa + 2048, ca, pa, ca, 256, 64, 4), CUDA_SUCCESS);
+	CUDA_MEMCPY3D r4 = r;            /* the 4 rows at pa + 2048 read back: the first 4 rows */
+	r4.srcDevice = pa + 2048;
+	r4.Height = r4.srcHeight = r4.dstHeight = 4;
+	memset(back, 0, sizeof(back));
+	CHECK_EQ(copy(&a, &r4, NULL, 0, back, 64 * 4), CUDA_SUCCESS);
+	CHECK(memcmp(host, back, 64 * 4) == 0);
+	CHECK_EQ(peer_box(&a, pa + 2048, cb, pa, ca, 256, 64, 4), CUDA_ERROR_INVALID_CONTEXT);
+	CHECK_EQ(peer_box(&a, pa + 2048, ca, pa, cb, 256, 64, 4), CUDA_ERROR_INVALID_CONTEXT);
+	CHECK_EQ(peer_box(&a, pa + 2048, ca, pa, (CUcontext)(uintptr_t)0x5a5a5a5a5aull, 256, 64, 4),
+		 CUDA_ERROR_INVALID_CONTEXT);
+	CHECK_EQ(peer_box(&a, pb, ca, pa, ca, 256, 64, 4), CUDA_ERROR_INVALID_VALUE);
+	CHECK_EQ(peer_box(&a, pa, ca, pb, ca, 256, 64, 4), CUDA_ERROR_INVALID_VALUE);
+	CHECK_EQ(peer_box(&a, pa, ca, pa + 1024, ca, 256, 64, 13), CUDA_ERROR_INVALID_VALUE);
 	CHECK(adv_alive(&a) && adv_alive(&b));
 
 	/* ---- module loads ---- */

@@ -2,7 +2,10 @@
 # SPDX-License-Identifier: MIT
 # Every symbol the CUDA toolkit's libcuda.so stub exports (what applications link against)
 # must be exported by libvgpu, i.e. listed in generated/libvgpu.map, and the map must not
-# export cu* names libcuda does not have.
+# export cu* names libcuda does not have. Where libvgpu is built ($VGPU_BUILD/libvgpu), every
+# name the map lists must also be defined there: the linker drops a listed name nothing
+# defines without a word (a custom call whose stub was never written), and the CUDA runtime
+# then finds no entry point for it (cudaErrorCallRequiresNewerDriver).
 set -u
 if [ "${1:-}" = "--help" ]; then
   echo "usage: abi_check.sh   (cwd = repo root; CUDA_HOME defaults to /usr/local/cuda)"
@@ -23,6 +26,19 @@ if [ -n "$missing" ]; then
 fi
 if [ -n "$extra" ]; then
   echo "abi_check: libvgpu.map exports names libcuda does not have:"; echo "$extra" | sed 's/^/  /'; rc=1
+fi
+lib=${VGPU_BUILD:-build/san}/libvgpu/libcuda.so.1
+if [ -r "$lib" ]; then
+  nm -D --defined-only "$lib" | awk '$3 ~ /^cu/ {print $3}' | sort -u >"$tmp/lib"
+  undefined=$(comm -23 "$tmp/map" "$tmp/lib")
+  if [ -n "$undefined" ]; then
+    echo "abi_check: libvgpu.map lists names $lib does not define (write their stubs):"
+    echo "$undefined" | sed 's/^/  /'; rc=1
+  else
+    echo "abi_check: $lib defines all $(wc -l <"$tmp/map") names of libvgpu.map"
+  fi
+else
+  echo "abi_check: $lib is not built: its exports were not compared with the map"
 fi
 [ $rc -eq 0 ] && echo "abi_check: libvgpu.map matches the $(wc -l <"$tmp/stub") cu* exports of $stub"
 exit $rc

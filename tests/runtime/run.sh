@@ -14,9 +14,11 @@ backend=${VGPU_E2E_BACKEND:-sim}
 tmp=$(mktemp -d /tmp/vgpu-rt.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 
-# Programs whose processes share device memory (IPC handles) run as zones of one registration.
+# Programs whose processes share device memory (IPC handles) run as zones of one registration;
+# programs of two GPUs get two simulated devices (on a GPU machine, the machine's devices).
 case $(basename "$static") in
   ipc_share) export VGPU_E2E_REGISTER=1 ;;
+  peer_access) export VGPU_SIM_DEVICES=2 ;;
 esac
 for bin in "$static" "$shared"; do
   tests/e2e/run.sh "$bin" >"$tmp/$(basename "$bin").log" 2>&1
