@@ -484,6 +484,32 @@ CUresult cuStreamGetAttribute(CUstream h, CUstreamAttrID attr, CUstreamAttrValue
 	return CUDA_SUCCESS;
 }
 
+/* Copies src's attributes that were set (access policy window, synchronization policy, memory
+ * synchronization domain and map) to dst, both streams of one context; the priority stays
+ * the stream's own. */
+CUresult cuStreamCopyAttributes(CUstream dst, CUstream src)
+{
+	CUresult rc;
+	struct sim_stream *d = stream_arg(dst, &rc), *s;
+	if (!d)
+		return rc;
+	if (!(s = stream_arg(src, &rc)))
+		return rc;
+	if (d->ctx != s->ctx)
+		return CUDA_ERROR_INVALID_CONTEXT;
+	pthread_mutex_lock(&g_lock);
+	if (d != s)
+		memcpy(d->attrs, s->attrs, sizeof(d->attrs));
+	pthread_mutex_unlock(&g_lock);
+	return CUDA_SUCCESS;
+}
+
+CUresult cuStreamCopyAttributes_ptsz(CUstream dst, CUstream src);
+CUresult cuStreamCopyAttributes_ptsz(CUstream dst, CUstream src)
+{
+	return cuStreamCopyAttributes(dst ? dst : CU_STREAM_PER_THREAD, src ? src : CU_STREAM_PER_THREAD);
+}
+
 CUresult cuStreamSetAttribute_ptsz(CUstream h, CUstreamAttrID attr, const CUstreamAttrValue *value);
 CUresult cuStreamSetAttribute_ptsz(CUstream h, CUstreamAttrID attr, const CUstreamAttrValue *value)
 {

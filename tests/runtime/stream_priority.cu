@@ -28,6 +28,15 @@ int main()
 	CHECK(cudaStreamSetAttribute(hi, cudaStreamAttributeSynchronizationPolicy, &v));
 	CHECK(cudaStreamGetAttribute(hi, cudaStreamAttributeSynchronizationPolicy, &back));
 	EXPECT(back.syncPolicy == cudaSyncPolicyYield, "sync policy %d", (int)back.syncPolicy);
+	/* copied to another stream with the rest of its attributes (cudaStreamCopyAttributes) */
+	cudaStream_t copy;
+	CHECK(cudaStreamCreate(&copy));
+	CHECK(cudaStreamGetAttribute(copy, cudaStreamAttributeSynchronizationPolicy, &back));
+	EXPECT(back.syncPolicy != cudaSyncPolicyYield, "a new stream's sync policy %d", (int)back.syncPolicy);
+	CHECK(cudaStreamCopyAttributes(copy, hi));
+	CHECK(cudaStreamGetAttribute(copy, cudaStreamAttributeSynchronizationPolicy, &back));
+	EXPECT(back.syncPolicy == cudaSyncPolicyYield, "copied sync policy %d", (int)back.syncPolicy);
+	CHECK(cudaStreamDestroy(copy));
 	int *d, h[64], want[64];
 	CHECK(cudaMalloc(&d, sizeof(h)));
 	mark<<<1, 32, 0, lo>>>(d, 1);
