@@ -21,6 +21,7 @@ PKGS=(
   libxen-dev                       # Xen grant-table / event-channel transport
   libzstd-dev liblz4-dev           # decompressing PTX inside nvcc fatbins (sim/)
   libvkfft-dev                     # VkFFT, a third-party library run as a zone (tests/gpu/vkfft)
+  hashcat                          # a third-party CUDA program run as a zone (tests/gpu/hashcat.sh)
 )
 if [ $all = 1 ]; then
   PKGS+=(

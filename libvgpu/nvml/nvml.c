@@ -9,10 +9,13 @@
  * shows it, as the driver names them.
  *
  * What it does not answer, it does not pretend to: the processes on a device are the
- * proxy's workers, outside the zone, so a zone sees none; utilisation, clocks, power and
- * temperature are the host's (and other tenants') and are not exported, so a program looking
- * them up learns they are missing (dlsym finds nothing; pynvml says "function not found");
- * NVLink questions answer NVML_ERROR_NOT_SUPPORTED, as NVML does for a GPU without NVLink.
+ * proxy's workers, outside the zone, so a zone sees none; utilisation, clocks, power,
+ * temperature, fans, the PCIe link and throttling are the host's (and other tenants': a
+ * tenant's utilisation is a channel to the others) and answer NVML_ERROR_NOT_SUPPORTED, as
+ * NVML answers for what a GPU lacks (a fan on a passively cooled board). They are there to be
+ * asked: a monitoring program that loads them all at start and gives up on one missing
+ * (hashcat's, which then crashed) runs and reports them unsupported. NVLink questions answer
+ * NVML_ERROR_NOT_SUPPORTED, as NVML does for a GPU without NVLink.
  * Over the simulator (no GPU) the same library answers for the simulated device.
  *
  * As NVIDIA's, it numbers devices whatever CUDA_VISIBLE_DEVICES says: all the devices the
@@ -604,3 +607,37 @@ NVML_API nvmlReturn_t nvmlDeviceGetNvLinkRemotePciInfo(nvmlDevice_t device, unsi
 {
 	return nvmlDeviceGetNvLinkRemotePciInfo_v2(device, link, pci);
 }
+
+/*
+ * The host's sensors and counters: NVML_ERROR_NOT_SUPPORTED for a device of the zone's (after
+ * the same checks as every call: initialised, a handle this library gave, somewhere to write),
+ * nothing written. Enumerations are taken as the ints they are.
+ */
+#define UNUSED __attribute__((unused))
+#define HOST_ONLY(name, params, out)                                       \
+	NVML_API nvmlReturn_t name params                                  \
+	{                                                                  \
+		CUdevice dev;                                              \
+		nvmlReturn_t r = device_and(device, out, &dev);            \
+		return r != NVML_SUCCESS ? r : NVML_ERROR_NOT_SUPPORTED;   \
+	}
+HOST_ONLY(nvmlDeviceGetTemperature, (nvmlDevice_t device, UNUSED int sensor, unsigned int *temp), temp)
+HOST_ONLY(nvmlDeviceGetTemperatureThreshold, (nvmlDevice_t device, UNUSED int threshold, unsigned int *temp), temp)
+HOST_ONLY(nvmlDeviceGetFanSpeed, (nvmlDevice_t device, unsigned int *speed), speed)
+HOST_ONLY(nvmlDeviceGetFanSpeed_v2, (nvmlDevice_t device, UNUSED unsigned int fan, unsigned int *speed), speed)
+HOST_ONLY(nvmlDeviceGetUtilizationRates, (nvmlDevice_t device, void *utilization), utilization)
+HOST_ONLY(nvmlDeviceGetClockInfo, (nvmlDevice_t device, UNUSED int type, unsigned int *clock), clock)
+HOST_ONLY(nvmlDeviceGetMaxClockInfo, (nvmlDevice_t device, UNUSED int type, unsigned int *clock), clock)
+HOST_ONLY(nvmlDeviceGetCurrPcieLinkGeneration, (nvmlDevice_t device, unsigned int *gen), gen)
+HOST_ONLY(nvmlDeviceGetCurrPcieLinkWidth, (nvmlDevice_t device, unsigned int *width), width)
+HOST_ONLY(nvmlDeviceGetMaxPcieLinkGeneration, (nvmlDevice_t device, unsigned int *gen), gen)
+HOST_ONLY(nvmlDeviceGetMaxPcieLinkWidth, (nvmlDevice_t device, unsigned int *width), width)
+HOST_ONLY(nvmlDeviceGetCurrentClocksThrottleReasons, (nvmlDevice_t device, unsigned long long *reasons), reasons)
+HOST_ONLY(nvmlDeviceGetSupportedClocksThrottleReasons, (nvmlDevice_t device, unsigned long long *reasons), reasons)
+HOST_ONLY(nvmlDeviceGetCurrentClocksEventReasons, (nvmlDevice_t device, unsigned long long *reasons), reasons)
+HOST_ONLY(nvmlDeviceGetSupportedClocksEventReasons, (nvmlDevice_t device, unsigned long long *reasons), reasons)
+HOST_ONLY(nvmlDeviceGetPowerUsage, (nvmlDevice_t device, unsigned int *milliwatts), milliwatts)
+HOST_ONLY(nvmlDeviceGetEnforcedPowerLimit, (nvmlDevice_t device, unsigned int *milliwatts), milliwatts)
+HOST_ONLY(nvmlDeviceGetPowerManagementLimit, (nvmlDevice_t device, unsigned int *milliwatts), milliwatts)
+HOST_ONLY(nvmlDeviceGetTotalEnergyConsumption, (nvmlDevice_t device, unsigned long long *millijoules), millijoules)
+HOST_ONLY(nvmlDeviceGetPerformanceState, (nvmlDevice_t device, int *pstate), pstate)

@@ -57,6 +57,12 @@ typedef nvmlReturn_t nvmlDeviceGetMemoryInfo_v2_t(nvmlDevice_t, nvmlMemory_v2_t 
 typedef nvmlReturn_t nvmlDeviceGetComputeRunningProcesses_v3_t(nvmlDevice_t, unsigned *, nvmlProcessInfo_t *);
 typedef nvmlReturn_t nvmlSystemGetCudaDriverVersion_v2_t(int *);
 typedef nvmlReturn_t nvmlDeviceGetP2PStatus_t(nvmlDevice_t, nvmlDevice_t, nvmlGpuP2PCapsIndex_t, nvmlGpuP2PStatus_t *);
+typedef nvmlReturn_t nvmlDeviceGetUtilizationRates_t(nvmlDevice_t, unsigned *);   /* nvmlUtilization_t: 2 unsigned */
+typedef nvmlReturn_t nvmlDeviceGetTemperature_t(nvmlDevice_t, int, unsigned *);
+typedef nvmlReturn_t nvmlDeviceGetFanSpeed_t(nvmlDevice_t, unsigned *);
+typedef nvmlReturn_t nvmlDeviceGetClockInfo_t(nvmlDevice_t, int, unsigned *);
+typedef nvmlReturn_t nvmlDeviceGetPowerUsage_t(nvmlDevice_t, unsigned *);
+typedef nvmlReturn_t nvmlDeviceGetCurrentClocksThrottleReasons_t(nvmlDevice_t, unsigned long long *);
 
 int main(void)
 {
@@ -178,8 +184,18 @@ int main(void)
 			unsigned np = 99;
 			NV_OK(NV(nvmlDeviceGetComputeRunningProcesses_v3)(h, &np, NULL));
 			EXPECT(np == 0);
-			EXPECT(!dlsym(lib, "nvmlDeviceGetUtilizationRates"));
-			EXPECT(!dlsym(lib, "nvmlDeviceGetTemperature"));
+			/* the host's sensors and counters are there to be asked (programs that load
+			 * them all at start run) and answer "not supported", writing nothing */
+			unsigned val = 77, util[2] = { 77, 77 };
+			unsigned long long reasons = 77;
+			NV_ERR(NV(nvmlDeviceGetUtilizationRates)(h, util), NVML_ERROR_NOT_SUPPORTED);
+			NV_ERR(NV(nvmlDeviceGetTemperature)(h, 0, &val), NVML_ERROR_NOT_SUPPORTED);
+			NV_ERR(NV(nvmlDeviceGetFanSpeed)(h, &val), NVML_ERROR_NOT_SUPPORTED);
+			NV_ERR(NV(nvmlDeviceGetClockInfo)(h, 0, &val), NVML_ERROR_NOT_SUPPORTED);
+			NV_ERR(NV(nvmlDeviceGetPowerUsage)(h, &val), NVML_ERROR_NOT_SUPPORTED);
+			NV_ERR(NV(nvmlDeviceGetCurrentClocksThrottleReasons)(h, &reasons), NVML_ERROR_NOT_SUPPORTED);
+			EXPECT(val == 77 && util[0] == 77 && util[1] == 77 && reasons == 77);
+			NV_ERR(NV(nvmlDeviceGetTemperature)(h, 0, NULL), NVML_ERROR_INVALID_ARGUMENT);
 			nvmlDevice_t fake = (nvmlDevice_t)&pci;
 			NV_ERR(NV(nvmlDeviceGetName)(fake, name, sizeof name), NVML_ERROR_INVALID_ARGUMENT);
 			NV_ERR(NV(nvmlDeviceGetMemoryInfo)(fake, &m1), NVML_ERROR_INVALID_ARGUMENT);

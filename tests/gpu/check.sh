@@ -295,6 +295,10 @@ for p in cublas_gemm cufft_c2c curand_host cusparse_spmv cusolver_dn cudnn_ops c
   judge "$p" "$d"
 done
 
+# 7b. hashcat (Debian's, where it is installed) on its CUDA backend directly and through vgpu
+step hashcat 120 tests/gpu/hashcat.sh --out "$out/hashcat"
+judge hashcat
+
 # 8. numba (every kernel through the JIT linker) and CuPy directly and through vgpu: before
 # PyTorch, which has run through vgpu before and CuPy has not (each step bounds its own time)
 PYLIBS_TIMEOUT=$(( $(left) / 3 < 90 ? $(left) / 3 : 90 )) PYTHON=$py \

@@ -96,6 +96,11 @@ $(B)/tests/gpu/sim_nccl_ops.sh: $(if $(GPU_NCCL),$(B)/tests/gpu/nccl_ops) $(LIBV
 	printf '#!/bin/sh\nLSAN_OPTIONS=suppressions=$$PWD/tests/gpu/nccl.lsan VGPU_SIM_CC=12.0 VGPU_E2E_BACKEND=sim LIB_COMPARE_TIMEOUT=300 exec tests/gpu/lib_compare.sh --must-run %s\n' \
 	  $(B)/tests/gpu/nccl_ops > $@ && chmod +x $@
 TESTS += $(B)/tests/gpu/sim_nccl_ops.sh
+# hashcat (Debian's, deploy/deps.sh) on its CUDA backend: NVRTC-compiled kernels, every NVML
+# monitoring call loaded at start, MD5 and SHA-256 cracked directly and through vgpu.
+$(B)/tests/gpu/sim_hashcat.sh: $(LIBVGPU) $(LIBVGPU_NVML) $(SIM_LIB) $(PROXY) tests/gpu/hashcat.sh
+	printf '#!/bin/sh\nVGPU_E2E_BACKEND=sim exec tests/gpu/hashcat.sh\n' > $@ && chmod +x $@
+TESTS += $(B)/tests/gpu/sim_hashcat.sh
 # cuBLAS on the simulator: on a device of a capability newer than any it ships SASS for
 # (VGPU_SIM_CC=13.0) it takes the GEMM kernels it ships as PTX, which run (on the default 7.5
 # its kernels are SASS only: sass_only.sh). Verified, not timed (--reps 0).
