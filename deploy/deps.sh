@@ -22,6 +22,7 @@ PKGS=(
   libzstd-dev liblz4-dev           # decompressing PTX inside nvcc fatbins (sim/)
   libvkfft-dev                     # VkFFT, a third-party library run as a zone (tests/gpu/vkfft)
   hashcat                          # a third-party CUDA program run as a zone (tests/gpu/hashcat.sh)
+  ffmpeg                           # FFmpeg's CUDA filters run as a zone (tests/gpu/ffmpeg.sh)
 )
 if [ $all = 1 ]; then
   PKGS+=(

@@ -175,11 +175,6 @@ static CUresult fmt_check(const char *call, CUarray_format fmt, unsigned channel
 	return CUDA_SUCCESS;
 }
 
-static int fmt_is_int(CUarray_format f) { return f != CU_AD_FORMAT_HALF && f != CU_AD_FORMAT_FLOAT; }
-static int fmt_is_32(CUarray_format f)
-{
-	return f == CU_AD_FORMAT_UNSIGNED_INT32 || f == CU_AD_FORMAT_SIGNED_INT32;
-}
 
 /* ---- arrays ---- */
 
@@ -678,7 +673,7 @@ static CUresult resource_view(const char *call, struct sim_ctx *c, const CUDA_RE
 #define TRSF_KNOWN (CU_TRSF_READ_AS_INTEGER | CU_TRSF_NORMALIZED_COORDINATES | CU_TRSF_SRGB | \
 		    CU_TRSF_DISABLE_TRILINEAR_OPTIMIZATION | CU_TRSF_SEAMLESS_CUBEMAP)
 
-static CUresult texdesc_check(const char *call, const CUDA_TEXTURE_DESC *td, CUarray_format fmt)
+static CUresult texdesc_check(const char *call, const CUDA_TEXTURE_DESC *td)
 {
 	const char *why = NULL;
 	for (int i = 0; i < 3; i++)
@@ -688,11 +683,10 @@ static CUresult texdesc_check(const char *call, const CUDA_TEXTURE_DESC *td, CUa
 		why = "a filter mode outside 0-1";
 	else if (td->flags & ~(unsigned)TRSF_KNOWN)
 		why = "unknown flags";
-	/* as the driver: a linear filter returns floats, so not over texels read as integers
-	 * (32-bit integers always are) */
-	else if (td->filterMode == CU_TR_FILTER_MODE_LINEAR && fmt_is_int(fmt) &&
-		 (fmt_is_32(fmt) || (td->flags & CU_TRSF_READ_AS_INTEGER)))
-		why = "a linear filter over texels read as integers";
+	/* A linear filter over texels read as integers (32-bit integers always are) is taken, as
+	 * the driver takes it: FFmpeg's thumbnail_cuda makes such objects over 8- and 16-bit
+	 * planes. Filtering returns floats, so such a fetch samples the nearest texel
+	 * (ptx_tex.c). */
 	if (why) {
 		sim_log("%s: texture descriptor with %s", call, why);
 		return CUDA_ERROR_INVALID_VALUE;
@@ -723,7 +717,7 @@ static CUresult object_create(const char *call, uint64_t *out, const CUDA_RESOUR
 	struct tex_store *st;
 	rc = resource_view(call, c, rd, surface, &v, &st);
 	if (!rc && !surface)
-		rc = texdesc_check(call, td, (CUarray_format)v.format);
+		rc = texdesc_check(call, td);
 	uint32_t i;
 	struct tex_slot *s = NULL;
 	if (!rc && !(s = slot_new(&i)))

@@ -5,7 +5,7 @@
 
 SIM_SRCS := sim/driver.c sim/mem.c sim/stream.c sim/exec.c sim/api_mem.c sim/api_stream.c sim/ptds.c sim/heap.c \
             sim/module.c sim/ptx_parse.c sim/ptx_exec.c sim/ptx_tex.c sim/fround.c sim/procaddr.c \
-            sim/api_extra.c sim/link.c sim/shell.c sim/cudart.c sim/graph.c sim/pool.c sim/vmm.c sim/tmap.c sim/api_tex.c sim/ipc.c sim/green.c runtime/darkapi.c runtime/library.c runtime/legacy.c runtime/local_calls.c runtime/graphnodes.c runtime/composite.c runtime/oldlaunch.c runtime/advice.c runtime/procaddr.c runtime/cuerr.c runtime/cuerr_api.c runtime/rdc.c runtime/visible.c \
+            sim/api_extra.c sim/link.c sim/shell.c sim/cudart.c sim/graph.c sim/pool.c sim/vmm.c sim/tmap.c sim/api_tex.c sim/ipc.c sim/green.c runtime/darkapi.c runtime/library.c runtime/legacy.c runtime/local_calls.c runtime/graphnodes.c runtime/composite.c runtime/oldlaunch.c runtime/advice.c runtime/procaddr.c runtime/cuerr.c runtime/cuerr_api.c runtime/rdc.c runtime/visible.c runtime/interop.c \
             generated/sim_absent.c
 SIM_OBJS := $(SIM_SRCS:%.c=$(B)/%.o) $(B)/runtime/modimage.o
 SIM_LIB  := $(B)/sim/libcudasim.so

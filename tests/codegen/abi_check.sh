@@ -30,12 +30,14 @@ fi
 lib=${VGPU_BUILD:-build/san}/libvgpu/libcuda.so.1
 if [ -r "$lib" ]; then
   nm -D --defined-only "$lib" | awk '$3 ~ /^cu/ {print $3}' | sort -u >"$tmp/lib"
-  undefined=$(comm -23 "$tmp/map" "$tmp/lib")
+  # (and the graphics interop names libvgpu adds to the map's: runtime/interop.c)
+  grep -v '^#' libvgpu/interop.names | awk 'NF { print $1 }' | sort -u >"$tmp/interop"
+  undefined=$(sort -u "$tmp/map" "$tmp/interop" | comm -23 - "$tmp/lib")
   if [ -n "$undefined" ]; then
     echo "abi_check: libvgpu.map lists names $lib does not define (write their stubs):"
     echo "$undefined" | sed 's/^/  /'; rc=1
   else
-    echo "abi_check: $lib defines all $(wc -l <"$tmp/map") names of libvgpu.map"
+    echo "abi_check: $lib defines all $(wc -l <"$tmp/map") names of libvgpu.map and the $(wc -l <"$tmp/interop") of libvgpu/interop.names"
   fi
 else
   echo "abi_check: $lib is not built: its exports were not compared with the map"

@@ -298,6 +298,9 @@ done
 # 7b. hashcat (Debian's, where it is installed) on its CUDA backend directly and through vgpu
 step hashcat 120 tests/gpu/hashcat.sh --out "$out/hashcat"
 judge hashcat
+# 7c. FFmpeg's CUDA filters (where Debian's FFmpeg is installed) directly and through vgpu
+step ffmpeg 90 tests/gpu/ffmpeg.sh --out "$out/ffmpeg"
+judge ffmpeg
 
 # 8. numba (every kernel through the JIT linker) and CuPy directly and through vgpu: before
 # PyTorch, which has run through vgpu before and CuPy has not (each step bounds its own time)

@@ -26,38 +26,31 @@ while [ $# -gt 0 ]; do
     *) echo "hashcat.sh: unknown argument $1" >&2; usage >&2; exit 2 ;;
   esac
 done
-B=${VGPU_BUILD:-build/rel}
-backend=${VGPU_E2E_BACKEND:-cuda}
-cuda_home=${CUDA_HOME:-/usr/local/cuda}
 hc=${HASHCAT:-hashcat}
 limit=${HASHCAT_TIMEOUT:-300}
+OUT_DIR=$out
 
 if ! command -v "$hc" >/dev/null; then
   echo "skip: $hc is not installed (Debian's hashcat package: deploy/deps.sh installs it)"
   exit 77
 fi
-if [ ! -e "$cuda_home/lib64/libnvrtc.so" ]; then
-  echo "skip: $cuda_home/lib64/libnvrtc.so is not installed (hashcat compiles its CUDA kernels with NVRTC)"
+if [ ! -e "${CUDA_HOME:-/usr/local/cuda}/lib64/libnvrtc.so" ]; then
+  echo "skip: ${CUDA_HOME:-/usr/local/cuda}/lib64/libnvrtc.so is not installed (hashcat compiles its CUDA kernels with NVRTC)"
   exit 77
 fi
 
-. tests/proxy_lib.sh
-[ "$backend" = sim ] && proxy_need_sim "$B" sim
-proxy_start "$B" "$backend" --log-level info || exit 1
-tmp=$PROXY_TMP
+. tests/gpu/app_lib.sh
+app_start hashcat
 
 # the planted passwords and their hashes: hashcat mode, mask, password
 cases=("0 ?d?d?d 123" "1400 ?d?d?d?d 4242")
-fail=0
-why=
-failed() { echo "FAIL: $*"; fail=1; why=${why:+$why; }$*; }
 
-crack() { # crack LABEL [ENV...]: every case, each with a fresh kernel cache; sets the verdict
+crack() { # crack LABEL [ENV...]: every case, each with a fresh kernel cache
   local label=$1; shift
   for c in "${cases[@]}"; do
     set -- $c "$@"
     local mode=$1 mask=$2 word=$3; shift 3
-    local hash dir=$tmp/$label-$mode
+    local hash dir=$APP_TMP/$label-$mode
     case $mode in
       0) hash=$(printf %s "$word" | md5sum | cut -d' ' -f1) ;;
       *) hash=$(printf %s "$word" | sha256sum | cut -d' ' -f1) ;;
@@ -77,32 +70,14 @@ crack() { # crack LABEL [ENV...]: every case, each with a fresh kernel cache; se
     echo "== hashcat -m $mode $label: exit $rc, ${took}s, cracked: ${got:-nothing}"
     sed 's/^/   stderr | /' "$dir/err" | grep -v '^   stderr | $' | head -n 20
     if [ $rc -ne 0 ]; then
-      failed "hashcat -m $mode ($label) exited $rc: $(grep -v '^\s*$' "$dir/out" "$dir/err" | tail -n 1)"
+      app_fail "hashcat -m $mode ($label) exited $rc: $(grep -v '^\s*$' "$dir/out" "$dir/err" | tail -n 1)"
     elif [ "$got" != "$word" ]; then
-      failed "hashcat -m $mode ($label) cracked '${got}', not the planted '$word'"
+      app_fail "hashcat -m $mode ($label) cracked '${got}', not the planted '$word'"
     fi
     [ -n "$out" ] && { mkdir -p "$out"; cp "$dir/out" "$out/hashcat-$mode.$label.out"; cp "$dir/err" "$out/hashcat-$mode.$label.err"; }
   done
 }
 
-# directly: the real driver (its NVML), or the simulator as libcuda.so(.1) with vgpu's NVML
-direct_env=(LD_LIBRARY_PATH="$cuda_home/lib64${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}")
-if [ "$backend" = sim ]; then
-  mkdir "$tmp/direct"
-  ln -s "$PWD/$B/sim/libcudasim.so" "$tmp/direct/libcuda.so.1"
-  ln -s "$PWD/$B/sim/libcudasim.so" "$tmp/direct/libcuda.so"
-  ln -s "$PWD/$B/libvgpu/libnvidia-ml.so.1" "$tmp/direct/libnvidia-ml.so.1"
-  direct_env=(LD_LIBRARY_PATH="$tmp/direct:$cuda_home/lib64${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}")
-fi
-crack direct "${direct_env[@]}"
-crack vgpu VGPU_PROXY="$PROXY_SOCK" LD_LIBRARY_PATH="$PWD/$B/libvgpu:$cuda_home/lib64${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
-
-proxy_stop; prc=$?
-[ -n "$out" ] && cp "$tmp/proxy.log" "$out/hashcat.proxy.log"
-[ $prc -eq 0 ] || failed "vgpu-proxy exited $prc on SIGTERM"
-if [ $fail -ne 0 ]; then
-  echo "--- proxy log:"; tail -n 30 "$tmp/proxy.log" 2>/dev/null
-  echo "FAIL: $why"
-  exit 1
-fi
-echo "PASS: hashcat cracked MD5 and SHA-256 on its CUDA backend directly and through vgpu"
+crack direct "${APP_DIRECT_ENV[@]}"
+crack vgpu "${APP_VGPU_ENV[@]}"
+app_finish "hashcat cracked MD5 and SHA-256 on its CUDA backend directly and through vgpu"

@@ -98,9 +98,14 @@ $(B)/tests/gpu/sim_nccl_ops.sh: $(if $(GPU_NCCL),$(B)/tests/gpu/nccl_ops) $(LIBV
 TESTS += $(B)/tests/gpu/sim_nccl_ops.sh
 # hashcat (Debian's, deploy/deps.sh) on its CUDA backend: NVRTC-compiled kernels, every NVML
 # monitoring call loaded at start, MD5 and SHA-256 cracked directly and through vgpu.
-$(B)/tests/gpu/sim_hashcat.sh: $(LIBVGPU) $(LIBVGPU_NVML) $(SIM_LIB) $(PROXY) tests/gpu/hashcat.sh
+$(B)/tests/gpu/sim_hashcat.sh: $(LIBVGPU) $(LIBVGPU_NVML) $(SIM_LIB) $(PROXY) tests/gpu/hashcat.sh tests/gpu/app_lib.sh
 	printf '#!/bin/sh\nVGPU_E2E_BACKEND=sim exec tests/gpu/hashcat.sh\n' > $@ && chmod +x $@
 TESTS += $(B)/tests/gpu/sim_hashcat.sh
+# FFmpeg (Debian's, deploy/deps.sh) with its CUDA filters: PTX modules, pitched 2D copies and
+# texture objects, directly and through vgpu.
+$(B)/tests/gpu/sim_ffmpeg.sh: $(LIBVGPU) $(LIBVGPU_NVML) $(SIM_LIB) $(PROXY) tests/gpu/ffmpeg.sh tests/gpu/app_lib.sh
+	printf '#!/bin/sh\nVGPU_E2E_BACKEND=sim exec tests/gpu/ffmpeg.sh\n' > $@ && chmod +x $@
+TESTS += $(B)/tests/gpu/sim_ffmpeg.sh
 # cuBLAS on the simulator: on a device of a capability newer than any it ships SASS for
 # (VGPU_SIM_CC=13.0) it takes the GEMM kernels it ships as PTX, which run (on the default 7.5
 # its kernels are SASS only: sass_only.sh). Verified, not timed (--reps 0).

@@ -609,9 +609,12 @@ static void t_objects(void)
 	bt = td;
 	bt.flags |= 0x100;
 	CK_RC(cuTexObjectCreate(&t, &rd, &bt, NULL), CUDA_ERROR_INVALID_VALUE);
+	/* a linear filter over texels read as integers is taken (FFmpeg's thumbnail_cuda
+	 * makes such objects), as is the point filter */
 	bt = td;
-	bt.flags |= CU_TRSF_READ_AS_INTEGER;      /* linear filter over integers */
-	CK_RC(cuTexObjectCreate(&t, &rd, &bt, NULL), CUDA_ERROR_INVALID_VALUE);
+	bt.flags |= CU_TRSF_READ_AS_INTEGER;
+	CK(cuTexObjectCreate(&t, &rd, &bt, NULL));
+	CK(cuTexObjectDestroy(t));
 	bt.filterMode = CU_TR_FILTER_MODE_POINT;
 	CK(cuTexObjectCreate(&t, &rd, &bt, NULL));
 	CK(cuTexObjectDestroy(t));
@@ -622,7 +625,8 @@ static void t_objects(void)
 	ri.res.array.hArray = ai;
 	bt = td;
 	bt.flags = 0;
-	CK_RC(cuTexObjectCreate(&t, &ri, &bt, NULL), CUDA_ERROR_INVALID_VALUE);   /* 32-bit ints are read as integers */
+	CK(cuTexObjectCreate(&t, &ri, &bt, NULL));   /* 32-bit ints, read as integers, with a linear filter */
+	CK(cuTexObjectDestroy(t));
 	bt.filterMode = CU_TR_FILTER_MODE_POINT;
 	CK(cuTexObjectCreate(&t, &ri, &bt, NULL));
 	CK(cuTexObjectDestroy(t));
