@@ -137,6 +137,9 @@ func TestInject(t *testing.T) {
 	if m := dest["/usr/local/vgpu/lib/libcuda.so.1"]; m.Source != cfg.Libvgpu || !contains(m.Options, "ro") {
 		t.Errorf("libcuda mount: %+v", m)
 	}
+	if m := dest["/usr/local/vgpu/lib/libcuda.so"]; m.Source != cfg.Libvgpu || !contains(m.Options, "ro") {
+		t.Errorf("libcuda.so (unversioned) mount: %+v", m)
+	}
 	if m := dest["/usr/local/vgpu/lib/libzstd.so.1"]; m.Source != cfg.ExtraLibs[0] {
 		t.Errorf("extra lib mount: %+v", m)
 	}

@@ -195,9 +195,15 @@ func buildInjection(c *Config, z *zoneRecord) *injection {
 		"VGPU_ZONE_TOKEN_FILE": c.ContainerTokenFile,
 		"VGPU_ZONE_NAME":       z.Name,
 	}}
-	inj.Mounts = append(inj.Mounts, ociMount{
-		Destination: filepath.Join(c.ContainerLibDir, "libcuda.so.1"), Type: "bind", Source: c.Libvgpu,
-		Options: ro})
+	// libvgpu under both names: libcuda.so.1, which the CUDA runtime loads, and
+	// libcuda.so, which programs that dlopen the unversioned name try first (hashcat,
+	// cuew, numba) and which a link with -lcuda needs (Triton builds its launcher so
+	// in the directory where it found libcuda.so.1).
+	for _, name := range []string{"libcuda.so.1", "libcuda.so"} {
+		inj.Mounts = append(inj.Mounts, ociMount{
+			Destination: filepath.Join(c.ContainerLibDir, name), Type: "bind", Source: c.Libvgpu,
+			Options: ro})
+	}
 	for _, l := range c.ExtraLibs {
 		inj.Mounts = append(inj.Mounts, ociMount{
 			Destination: filepath.Join(c.ContainerLibDir, filepath.Base(l)), Type: "bind", Source: l,
