@@ -8,10 +8,11 @@
 set -u
 usage() {
   cat <<EOF
-usage: tests/gpu/hashcat.sh [--out DIR]
+usage: tests/gpu/hashcat.sh [--out DIR] [--modes M,...]
 Runs hashcat -a 3 (mask attack, CUDA backend only) on an MD5 and a SHA-256 hash directly on the
 backend and through libvgpu + vgpu-proxy, each with an empty kernel cache of its own, and
-checks that every run cracks both. With --out, the runs' output is kept in DIR.
+checks that every run cracks both. With --out, the runs' output is kept in DIR; --modes picks
+the hash modes (0 MD5, 1400 SHA-256; default both).
 Environment: VGPU_BUILD (default build/rel), VGPU_E2E_BACKEND (default cuda; sim: the simulator),
 CUDA_HOME (default /usr/local/cuda: its libnvrtc.so), HASHCAT (default hashcat),
 HASHCAT_TIMEOUT (seconds per run, default 300).
@@ -19,10 +20,12 @@ Exit: 0 pass, 1 fail, 77 skip (hashcat or NVRTC is not installed; the last line 
 EOF
 }
 out=
+modes=0,1400
 while [ $# -gt 0 ]; do
   case $1 in
     --help) usage; exit 0 ;;
     --out) out=${2:?--out needs a directory}; shift 2 ;;
+    --modes) modes=${2:?--modes needs a list}; shift 2 ;;
     *) echo "hashcat.sh: unknown argument $1" >&2; usage >&2; exit 2 ;;
   esac
 done
@@ -43,7 +46,14 @@ fi
 app_start hashcat
 
 # the planted passwords and their hashes: hashcat mode, mask, password
-cases=("0 ?d?d?d 123" "1400 ?d?d?d?d 4242")
+cases=()
+for m in ${modes//,/ }; do
+  case $m in
+    0) cases+=("0 ?d?d?d 123") ;;
+    1400) cases+=("1400 ?d?d?d?d 4242") ;;
+    *) echo "hashcat.sh: --modes takes 0 and 1400, not $m" >&2; exit 2 ;;
+  esac
+done
 
 crack() { # crack LABEL [ENV...]: every case, each with a fresh kernel cache
   local label=$1; shift
