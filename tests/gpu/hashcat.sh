@@ -42,9 +42,6 @@ if [ ! -e "${CUDA_HOME:-/usr/local/cuda}/lib64/libnvrtc.so" ]; then
   exit 77
 fi
 
-. tests/gpu/app_lib.sh
-app_start hashcat
-
 # the planted passwords and their hashes: hashcat mode, mask, password
 cases=()
 for m in ${modes//,/ }; do
@@ -54,6 +51,9 @@ for m in ${modes//,/ }; do
     *) echo "hashcat.sh: --modes takes 0 and 1400, not $m" >&2; exit 2 ;;
   esac
 done
+
+. tests/gpu/app_lib.sh
+app_start hashcat
 
 crack() { # crack LABEL [ENV...]: every case, each with a fresh kernel cache
   local label=$1; shift
