@@ -36,22 +36,35 @@ static long copy(struct adv_zone *z, const CUDA_MEMCPY3D *c, const void *in, uin
 	return adv_call(z, &copy3d, av);
 }
 
-/* A peer copy (CUDA_MEMCPY3D_PEER: a CUDA_MEMCPY3D with the contexts in reserved0/1) of a
- * device-to-device box of w x h bytes, pitch p, from src in context sc to dst in context dc. */
-static long peer_box(struct adv_zone *z, CUdeviceptr dst, CUcontext dc, CUdeviceptr src, CUcontext sc, size_t p, size_t w,
-		     size_t h)
+/* A device-to-device box of w x h bytes, pitch p, from src to dst. */
+static CUDA_MEMCPY3D box(CUdeviceptr dst, CUdeviceptr src, size_t p, size_t w, size_t h)
 {
 	CUDA_MEMCPY3D c = { 0 };
 	c.srcMemoryType = c.dstMemoryType = CU_MEMORYTYPE_DEVICE;
 	c.srcDevice = src;
 	c.dstDevice = dst;
-	c.reserved0 = sc;
-	c.reserved1 = dc;
 	c.srcPitch = c.dstPitch = p;
 	c.srcHeight = c.dstHeight = h;
 	c.WidthInBytes = w;
 	c.Height = h;
 	c.Depth = 1;
+	return c;
+}
+
+static long dtod_box(struct adv_zone *z, CUdeviceptr dst, CUdeviceptr src, size_t p, size_t w, size_t h)
+{
+	CUDA_MEMCPY3D c = box(dst, src, p, w, h);
+	return copy(z, &c, NULL, 0, NULL, 0);
+}
+
+/* The same box as a peer copy (CUDA_MEMCPY3D_PEER: a CUDA_MEMCPY3D with the contexts in
+ * reserved0/1), from src in context sc to dst in context dc. */
+static long peer_box(struct adv_zone *z, CUdeviceptr dst, CUcontext dc, CUdeviceptr src, CUcontext sc, size_t p, size_t w,
+		     size_t h)
+{
+	CUDA_MEMCPY3D c = box(dst, src, p, w, h);
+	c.reserved0 = sc;
+	c.reserved1 = dc;
 	CUstream s = NULL;
 	unsigned flags = 0;
 	const CUDA_MEMCPY3D *pc = &c;
@@ -60,21 +73,6 @@ static long peer_box(struct adv_zone *z, CUdeviceptr dst, CUcontext dc, CUdevice
 	uint64_t none = 0;
 	void *av[VGPU_CW_NARGS] = { &pc, &in, &none, &out, &none, &s, &flags };
 	return adv_call(z, &copy3d_peer, av);
-}
-
-/* A device-to-device box of w x h bytes, pitch p, from src to dst. */
-static long dtod_box(struct adv_zone *z, CUdeviceptr dst, CUdeviceptr src, size_t p, size_t w, size_t h)
-{
-	CUDA_MEMCPY3D c = { 0 };
-	c.srcMemoryType = c.dstMemoryType = CU_MEMORYTYPE_DEVICE;
-	c.srcDevice = src;
-	c.dstDevice = dst;
-	c.srcPitch = c.dstPitch = p;
-	c.srcHeight = c.dstHeight = h;
-	c.WidthInBytes = w;
-	c.Height = h;
-	c.Depth = 1;
-	return copy(z, &c, NULL, 0, NULL, 0);
 }
 
 static long launch_msg(struct adv_zone *z, const struct vgpu_call_desc *d, CUfunction f, const void *params,

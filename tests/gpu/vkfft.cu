@@ -90,66 +90,97 @@ static double rel_error(const std::vector<double> &got, const std::vector<double
 static CUdevice dev;
 static cudaStream_t stream;
 
-/* A complex-to-complex plan of nx x ny (ny = 1: 1D) in a batch, in single or double precision,
- * run forward then backward (normalized) in place; both checked against the host. */
-static void c2c(const char *what, long nx, long ny, long batch, bool dbl)
-{
-	long n = nx * ny * batch;
-	size_t esz = dbl ? sizeof(double) : sizeof(float);
-	uint64_t bytes = 2 * n * esz;
-	std::vector<double> x(2 * n);
-	fill(x, (unsigned)(nx * 31 + ny * 7 + batch));
-
-	void *buf = nullptr;
-	CHECK_RT(cudaMalloc(&buf, bytes));
-	std::vector<char> host(bytes);
-	for (long i = 0; i < 2 * n; i++) {
-		if (dbl)
-			((double *)host.data())[i] = x[i];
-		else
-			((float *)host.data())[i] = (float)x[i];
-	}
-	CHECK_RT(cudaMemcpy(buf, host.data(), bytes, cudaMemcpyHostToDevice));
-
-	VkFFTConfiguration conf = {};
+/*
+ * One VkFFT plan over one device buffer of `bytes` bytes, in place: the host's values go in as
+ * floats or doubles, each transform runs on the program's stream, and the values come back
+ * as doubles. The buffer and the plan end with it.
+ */
+struct Plan {
 	VkFFTApplication app = {};
+	void *buf = nullptr;
+	uint64_t bytes;
+	bool dbl;
+
+	/* conf: the sizes and options; the device, stream and buffer are filled in here */
+	Plan(VkFFTConfiguration conf, uint64_t nbytes, bool is_double) : bytes(nbytes), dbl(is_double)
+	{
+		CHECK_RT(cudaMalloc(&buf, bytes));
+		conf.doublePrecision = dbl;
+		conf.device = &dev;
+		conf.stream = &stream;
+		conf.num_streams = 1;
+		conf.buffer = &buf;
+		conf.bufferSize = &bytes;
+		CHECK_VK(initializeVkFFT(&app, conf));
+	}
+	~Plan()
+	{
+		deleteVkFFT(&app);
+		CHECK_RT(cudaFree(buf));
+	}
+	size_t count() const { return bytes / (dbl ? sizeof(double) : sizeof(float)); }
+	void put(const std::vector<double> &v)
+	{
+		std::vector<char> host(bytes, 0);
+		for (size_t i = 0; i < v.size() && i < count(); i++) {
+			if (dbl)
+				((double *)host.data())[i] = v[i];
+			else
+				((float *)host.data())[i] = (float)v[i];
+		}
+		CHECK_RT(cudaMemcpy(buf, host.data(), bytes, cudaMemcpyHostToDevice));
+	}
+	/* dir -1 forward, 1 backward; the first n values afterwards */
+	std::vector<double> run(int dir, size_t n)
+	{
+		VkFFTLaunchParams lp = {};
+		lp.buffer = &buf;
+		CHECK_VK(VkFFTAppend(&app, dir, &lp));
+		CHECK_RT(cudaStreamSynchronize(stream));
+		std::vector<char> host(bytes);
+		CHECK_RT(cudaMemcpy(host.data(), buf, bytes, cudaMemcpyDeviceToHost));
+		std::vector<double> v(n);
+		for (size_t i = 0; i < n; i++)
+			v[i] = dbl ? ((double *)host.data())[i] : ((float *)host.data())[i];
+		return v;
+	}
+};
+
+/* A 1D (ny = 1) or 2D plan of nx x ny elements, complex unless r2c, in a batch. */
+static VkFFTConfiguration config(long nx, long ny, long batch, bool r2c)
+{
+	VkFFTConfiguration conf = {};
 	conf.FFTdim = ny > 1 ? 2 : 1;
 	conf.size[0] = nx;
 	conf.size[1] = ny;
 	conf.size[2] = 1;
 	conf.numberBatches = batch;
-	conf.doublePrecision = dbl;
+	conf.performR2C = r2c;
 	conf.normalize = 1;
-	conf.device = &dev;
-	conf.stream = &stream;
-	conf.num_streams = 1;
-	conf.buffer = &buf;
-	conf.bufferSize = &bytes;
-	CHECK_VK(initializeVkFFT(&app, conf));
+	return conf;
+}
 
-	VkFFTLaunchParams lp = {};
-	lp.buffer = &buf;
-	CHECK_VK(VkFFTAppend(&app, -1, &lp));
-	CHECK_RT(cudaStreamSynchronize(stream));
-	CHECK_RT(cudaMemcpy(host.data(), buf, bytes, cudaMemcpyDeviceToHost));
-	std::vector<double> got(2 * n);
-	for (long i = 0; i < 2 * n; i++)
-		got[i] = dbl ? ((double *)host.data())[i] : ((float *)host.data())[i];
-	double tol = dbl ? 1e-12 : 1e-5;
+/* Checks one result against the host's, naming the step. */
+static void check(const char *what, const char *step, const std::vector<double> &got, const std::vector<double> &want,
+		  double tol)
+{
 	char line[160];
-	snprintf(line, sizeof line, "%s forward", what);
-	print_error_bucket(line, rel_error(got, dft2(x, nx, ny, batch, -1)), tol);
+	snprintf(line, sizeof line, "%s %s", what, step);
+	print_error_bucket(line, rel_error(got, want), tol);
+}
 
-	CHECK_VK(VkFFTAppend(&app, 1, &lp));
-	CHECK_RT(cudaStreamSynchronize(stream));
-	CHECK_RT(cudaMemcpy(host.data(), buf, bytes, cudaMemcpyDeviceToHost));
-	for (long i = 0; i < 2 * n; i++)
-		got[i] = dbl ? ((double *)host.data())[i] : ((float *)host.data())[i];
-	snprintf(line, sizeof line, "%s forward and back", what);
-	print_error_bucket(line, rel_error(got, x), tol);
-
-	deleteVkFFT(&app);
-	CHECK_RT(cudaFree(buf));
+/* A complex-to-complex plan of nx x ny (ny = 1: 1D) in a batch, in single or double precision,
+ * run forward then backward (normalized) in place; both checked against the host. */
+static void c2c(const char *what, long nx, long ny, long batch, bool dbl)
+{
+	long n = nx * ny * batch;
+	std::vector<double> x(2 * n);
+	fill(x, (unsigned)(nx * 31 + ny * 7 + batch));
+	Plan p(config(nx, ny, batch, false), 2 * n * (dbl ? sizeof(double) : sizeof(float)), dbl);
+	p.put(x);
+	double tol = dbl ? 1e-12 : 1e-5;
+	check(what, "forward", p.run(-1, 2 * n), dft2(x, nx, ny, batch, -1), tol);
+	check(what, "forward and back", p.run(1, 2 * n), x, tol);
 }
 
 /* A plan too large for one kernel's shared memory (VkFFT's four-step algorithm: several kernels,
@@ -157,7 +188,6 @@ static void c2c(const char *what, long nx, long ny, long batch, bool dbl)
  * then back to the tones. */
 static void tones(long n)
 {
-	uint64_t bytes = 2 * n * sizeof(float);
 	const long k1 = 3, k2 = n / 2 + 17;
 	std::vector<double> x(2 * n), want(2 * n, 0.0);
 	for (long j = 0; j < n; j++) {
@@ -166,105 +196,30 @@ static void tones(long n)
 		x[2 * j + 1] = std::sin(a1) + 0.5 * std::sin(a2);
 	}
 	want[2 * k1] = (double)n, want[2 * k2] = 0.5 * (double)n;
-	std::vector<float> host(2 * n);
-	for (long i = 0; i < 2 * n; i++)
-		host[i] = (float)x[i];
-	void *buf = nullptr;
-	CHECK_RT(cudaMalloc(&buf, bytes));
-	CHECK_RT(cudaMemcpy(buf, host.data(), bytes, cudaMemcpyHostToDevice));
-
-	VkFFTConfiguration conf = {};
-	VkFFTApplication app = {};
-	conf.FFTdim = 1;
-	conf.size[0] = n;
-	conf.size[1] = conf.size[2] = 1;
-	conf.normalize = 1;
-	conf.device = &dev;
-	conf.stream = &stream;
-	conf.num_streams = 1;
-	conf.buffer = &buf;
-	conf.bufferSize = &bytes;
-	CHECK_VK(initializeVkFFT(&app, conf));
-
-	VkFFTLaunchParams lp = {};
-	lp.buffer = &buf;
-	CHECK_VK(VkFFTAppend(&app, -1, &lp));
-	CHECK_RT(cudaStreamSynchronize(stream));
-	CHECK_RT(cudaMemcpy(host.data(), buf, bytes, cudaMemcpyDeviceToHost));
-	std::vector<double> got(2 * n);
-	for (long i = 0; i < 2 * n; i++)
-		got[i] = host[i];
-	char line[160];
-	snprintf(line, sizeof line, "C2C %ld single (four-step) forward", n);
-	print_error_bucket(line, rel_error(got, want), 1e-5);
-
-	CHECK_VK(VkFFTAppend(&app, 1, &lp));
-	CHECK_RT(cudaStreamSynchronize(stream));
-	CHECK_RT(cudaMemcpy(host.data(), buf, bytes, cudaMemcpyDeviceToHost));
-	for (long i = 0; i < 2 * n; i++)
-		got[i] = host[i];
-	snprintf(line, sizeof line, "C2C %ld single (four-step) forward and back", n);
-	print_error_bucket(line, rel_error(got, x), 1e-5);
-
-	deleteVkFFT(&app);
-	CHECK_RT(cudaFree(buf));
+	Plan p(config(n, 1, 1, false), 2 * n * sizeof(float), false);
+	p.put(x);
+	char what[64];
+	snprintf(what, sizeof what, "C2C %ld single (four-step)", n);
+	check(what, "forward", p.run(-1, 2 * n), want, 1e-5);
+	check(what, "forward and back", p.run(1, 2 * n), x, 1e-5);
 }
 
 /* A real-to-complex plan of n reals in single precision: VkFFT works in place on n + 2 floats
  * (n / 2 + 1 complex outputs); forward checked against the DFT's first half, back to the reals. */
 static void r2c(long n)
 {
-	uint64_t bytes = (n + 2) * sizeof(float);
 	std::vector<double> x(n);
 	fill(x, (unsigned)n);
-	std::vector<float> host(n + 2, 0.0f);
-	for (long i = 0; i < n; i++)
-		host[i] = (float)x[i];
-	void *buf = nullptr;
-	CHECK_RT(cudaMalloc(&buf, bytes));
-	CHECK_RT(cudaMemcpy(buf, host.data(), bytes, cudaMemcpyHostToDevice));
-
-	VkFFTConfiguration conf = {};
-	VkFFTApplication app = {};
-	conf.FFTdim = 1;
-	conf.size[0] = n;
-	conf.size[1] = conf.size[2] = 1;
-	conf.performR2C = 1;
-	conf.normalize = 1;
-	conf.device = &dev;
-	conf.stream = &stream;
-	conf.num_streams = 1;
-	conf.buffer = &buf;
-	conf.bufferSize = &bytes;
-	CHECK_VK(initializeVkFFT(&app, conf));
-
-	VkFFTLaunchParams lp = {};
-	lp.buffer = &buf;
-	CHECK_VK(VkFFTAppend(&app, -1, &lp));
-	CHECK_RT(cudaStreamSynchronize(stream));
-	CHECK_RT(cudaMemcpy(host.data(), buf, bytes, cudaMemcpyDeviceToHost));
+	Plan p(config(n, 1, 1, true), (n + 2) * sizeof(float), false);
+	p.put(x);
 	std::vector<double> cx(2 * n, 0.0), full(2 * n);
 	for (long i = 0; i < n; i++)
 		cx[2 * i] = x[i];
 	dft(cx.data(), n, 1, -1, full.data());
-	std::vector<double> got(n + 2), want(full.begin(), full.begin() + n + 2);
-	for (long i = 0; i < n + 2; i++)
-		got[i] = host[i];
-	char line[160];
-	snprintf(line, sizeof line, "R2C %ld forward", n);
-	print_error_bucket(line, rel_error(got, want), 1e-5);
-
-	CHECK_VK(VkFFTAppend(&app, 1, &lp));
-	CHECK_RT(cudaStreamSynchronize(stream));
-	CHECK_RT(cudaMemcpy(host.data(), buf, bytes, cudaMemcpyDeviceToHost));
-	std::vector<double> back(n);
-	for (long i = 0; i < n; i++)
-		back[i] = host[i];
-	snprintf(line, sizeof line, "R2C %ld forward and back", n);
-	print_error_bucket(line, rel_error(back, x), 1e-5);
-
-	deleteVkFFT(&app);
-	CHECK_RT(cudaFree(buf));
+	char what[64];
+	snprintf(what, sizeof what, "R2C %ld", n);
+	check(what, "forward", p.run(-1, n + 2), std::vector<double>(full.begin(), full.begin() + n + 2), 1e-5);
+	check(what, "forward and back", p.run(1, n), x, 1e-5);
 }
 
 int main(int argc, char **argv)
