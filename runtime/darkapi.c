@@ -606,9 +606,23 @@ void vgpu_uuid_format(const CUuuid *id, char buf[37])
 	}
 }
 
+/*
+ * Tables asked for that are not offered and need no word: NVRTC asks for this one each time
+ * it compiles and goes on without it (tests/gpu/nvrtc_jit, vkfft, hashcat); it is answered
+ * CUDA_ERROR_NOT_SUPPORTED as every unknown table, without the log line every program using
+ * NVRTC printed.
+ */
+static const uint8_t quiet_unknown[][16] = {
+	{ 0xda, 0x91, 0x51, 0xd3, 0x3a, 0xe6, 0xcc, 0x41, 0xa5, 0xc0, 0x4f, 0x26, 0xd5, 0x33, 0xe3, 0x28 },
+};
+
 /* Unknown UUIDs are logged once each: cudart may ask again on every thread. */
 static void log_unknown_once(const CUuuid *id)
 {
+	for (size_t i = 0; i < sizeof(quiet_unknown) / sizeof(quiet_unknown[0]); i++)
+		if (!memcmp(quiet_unknown[i], id->bytes, 16))
+			return;
+
 	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 	static CUuuid seen[32];
 	static unsigned nseen;
