@@ -11,8 +11,8 @@ set -u
 usage() {
   cat <<EOF
 usage: tests/gpu/ffmpeg.sh [--out DIR]
-Runs FFmpeg filter chains with hwupload_cuda, scale_cuda (three interpolations and a pixel
-format change), overlay_cuda, yadif_cuda and thumbnail_cuda on a synthetic video, directly on
+Runs FFmpeg filter chains with hwupload_cuda, scale_cuda (four interpolations, 8-, 10- and
+16-bit planes, a pixel format change), overlay_cuda, yadif_cuda and thumbnail_cuda on a synthetic video, directly on
 the backend and through libvgpu + vgpu-proxy; checks that both make the same bytes and that
 each matches the CPU filter's output (a format change exactly, resampling and blending to
 30 dB PSNR or better, the thumbnail one of the input frames). With --out, the outputs are kept.
@@ -57,6 +57,8 @@ hw=(-init_hw_device cuda=cu:0 -filter_hw_device cu)
 chains=(
   "scale_bicubic|5|160x120 yuv420p|[0:v]format=yuv420p,hwupload_cuda,scale_cuda=160:120:interp_algo=bicubic,hwdownload,format=yuv420p|[0:v]format=yuv420p,scale=160:120:flags=bicubic|psnr"
   "scale_lanczos_nv12|3|200x150 nv12|[0:v]gblur=sigma=1.5,format=nv12,hwupload_cuda,scale_cuda=200:150:interp_algo=lanczos,hwdownload,format=nv12|[0:v]gblur=sigma=1.5,format=nv12,scale=200:150:flags=lanczos|psnr"
+  "scale_p010|2|160x120 p010le|[0:v]format=p010le,hwupload_cuda,scale_cuda=160:120:interp_algo=bicubic,hwdownload,format=p010le|[0:v]format=p010le,scale=160:120:flags=bicubic|psnr"
+  "scale_444p16|2|160x120 yuv444p16le|[0:v]format=yuv444p16le,hwupload_cuda,scale_cuda=160:120:interp_algo=bilinear,hwdownload,format=yuv444p16le|[0:v]format=yuv444p16le,scale=160:120:flags=bilinear|psnr"
   "scale_nearest_444|3|640x480 yuv444p|[0:v]format=yuv444p,hwupload_cuda,scale_cuda=640:480:interp_algo=nearest,hwdownload,format=yuv444p|[0:v]format=yuv444p,scale=640:480:flags=neighbor|psnr"
   "format_nv12|3|320x240 nv12|[0:v]format=yuv420p,hwupload_cuda,scale_cuda=format=nv12,hwdownload,format=nv12|[0:v]format=yuv420p,format=nv12|exact"
   "overlay|3|320x240 yuv420p|[0:v]format=yuv420p,hwupload_cuda[a];[1:v]format=yuv420p,hwupload_cuda[b];[a][b]overlay_cuda=x=10:y=20,hwdownload,format=yuv420p|[0:v]format=yuv420p[a];[1:v]format=yuv420p[b];[a][b]overlay=x=10:y=20|psnr"
