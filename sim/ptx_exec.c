@@ -2572,6 +2572,17 @@ static int wmma_resolve(struct blk *b, struct thr *lanes, uint32_t nl, struct th
 		int rc = ldmatrix_run(b, lanes, in);
 		if (rc < 0)
 			return rc;
+	} else if (op == WM_MOVMATRIX) {
+		/* lane l holds row l/4's elements 2(l%4) and 2(l%4)+1; it receives column l/4's */
+		uint16_t M[8][8];
+		for (uint32_t l = 0; l < 32; l++) {
+			uint32_t v = (uint32_t)lanes[l].fr->r[in->o[1]];
+			M[l >> 2][(l & 3) * 2] = (uint16_t)v;
+			M[l >> 2][(l & 3) * 2 + 1] = (uint16_t)(v >> 16);
+		}
+		for (uint32_t l = 0; l < 32; l++)
+			lanes[l].fr->r[in->o[0]] = (uint64_t)M[(l & 3) * 2][l >> 2] |
+						   (uint64_t)M[(l & 3) * 2 + 1][l >> 2] << 16;
 	} else if (op == WM_MMA) {
 		int ak = in->kind == K_F64 ? K_F64 : (in->mod2 & WM_BF16) ? WM_K_BF16 : (in->mod2 & WM_TF32) ? WM_K_TF32 :
 			 !(in->mod2 & WM_INT_A) ? K_F16 : (in->mod2 & WM_U8) ? K_U8 : K_S8;

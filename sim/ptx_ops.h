@@ -146,7 +146,8 @@ enum { WM_LOAD_A, WM_LOAD_B, WM_LOAD_C, WM_STORE_D, WM_MMA,
 		       * WM_BF16 or WM_TF32 for those inputs (else .f16); o[] as wmma.mma's */
        WM_LDMATRIX,   /* ldmatrix: size the matrices (1, 2, 4); mod2 WM_TRANS; o[0] the first of
 		       * size destination slots, o[4] the address slot, imm its offset */
-       WM_STMATRIX }; /* stmatrix: the same, o[0] the first of size source slots */
+       WM_STMATRIX,   /* stmatrix: the same, o[0] the first of size source slots */
+       WM_MOVMATRIX }; /* movmatrix (.trans): o[0] the destination slot, o[1] the source's */
 enum { MS_M16N8K16, MS_M16N8K8, MS_M16N8K32, MS_M8N8K4 /* .f64 */ };
 #define MS_U8_B  0x80   /* mma.sync with 8-bit inputs: B unsigned (WM_U8: A unsigned) */
 #define MS_FP8   0x01   /* mma.sync (always .row.col, so WM_ROW's bit is free): fp8 inputs,

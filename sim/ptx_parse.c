@@ -1475,7 +1475,7 @@ static int known_op(const char *op)
 		"copysign", "cos", "cp", "createpolicy", "cvt", "cvta", "discard", "div", "dp2a",
 		"dp4a", "elect", "ex2", "exit", "fence", "fma", "fns", "getctarank", "griddepcontrol",
 		"isspacep", "ld", "ldmatrix", "ldu", "lg2", "lop3", "mad", "mad24", "madc", "mapa",
-		"match", "max", "mbarrier", "membar", "min", "mma", "mov", "mul", "mul24", "multimem",
+		"match", "max", "mbarrier", "membar", "min", "mma", "mov", "movmatrix", "mul", "mul24", "multimem",
 		"nanosleep", "neg", "not", "or", "pmevent", "popc", "prefetch", "prefetchu", "prmt",
 		"rcp", "red", "redux", "rem", "ret", "rsqrt", "sad", "selp", "set", "setp", "shf",
 		"shfl", "shl", "shr", "sin", "sqrt", "st", "stackrestore", "stacksave", "stmatrix",
@@ -1954,6 +1954,25 @@ static int parse_ldmatrix(struct P *P, const struct mn *m, const char *name, uin
 	int post_moves = 0;
 	tmpl.o[0] = out_slots(P, vr, nm, &post_moves);
 	return emit_frag(P, &tmpl, line, post_moves ? vr : NULL, nm, g, gneg);
+}
+
+/* movmatrix.sync.aligned.m8n8.trans.b16 d, a (sm_75): the 8x8 matrix of 16-bit elements the
+ * warp holds as ldmatrix lays it out (a lane's register: two elements of a row), transposed. */
+static int parse_movmatrix(struct P *P, const struct mn *m, const char *name, uint32_t line, uint32_t g, int gneg)
+{
+	static const char *const mods[] = {".sync", ".aligned", ".m8n8", ".trans", ".b16", NULL};
+	if (!mn_only(m, mods) || !mn_has(m, ".sync") || !mn_has(m, ".aligned") || !mn_has(m, ".m8n8") ||
+	    !mn_has(m, ".trans") || !mn_has(m, ".b16"))
+		return perr(P, -ENOTSUP, line, "unsupported instruction '%s' (movmatrix: .sync.aligned.m8n8.trans.b16)",
+		            name);
+	struct opnd o[2];
+	int n = 0, rc = parse_ops(P, o, 2, K_U32, &n);
+	if (rc || (rc = need_slots(P, o, n, 2, name, line)))
+		return rc;
+	struct ptx_insn tmpl = {.guard = g, .gneg = (uint8_t)gneg, .op = OP_WMMA, .mod = WM_MOVMATRIX};
+	tmpl.o[0] = o[0].slot;
+	tmpl.o[1] = o[1].slot;
+	return emit_frag(P, &tmpl, line, NULL, 0, g, gneg);
 }
 
 /*
@@ -2529,6 +2548,8 @@ static int parse_insn_raw(struct P *P, const struct tok *t, uint32_t g, int gneg
 		return parse_tma(P, &m, name, line, g, gneg);
 	if (!strcmp(op, "ldmatrix") || !strcmp(op, "stmatrix"))
 		return parse_ldmatrix(P, &m, name, line, g, gneg);
+	if (!strcmp(op, "movmatrix"))
+		return parse_movmatrix(P, &m, name, line, g, gneg);
 	if (!strcmp(op, "cvt") && (mn_has(&m, ".e4m3x2") || mn_has(&m, ".e5m2x2")))
 		return parse_cvt_fp8(P, &m, name, line, g, gneg);
 	if (mn_has(&m, ".e4m3x2") || mn_has(&m, ".e5m2x2") || mn_has(&m, ".e4m3") || mn_has(&m, ".e5m2"))

@@ -80,6 +80,19 @@ __global__ void mma_k8_f16(const unsigned short *a, const unsigned short *b, con
 	}
 }
 
+/* movmatrix.trans on the 8x8 matrix M[r][c] = 64 * seed + 8r + c held as ldmatrix lays it out
+ * (lane l: row l/4, columns 2(l%4) and 2(l%4)+1): lane l must then hold M's column l/4, rows
+ * 2(l%4) and 2(l%4)+1. out[l] is 0 where it does. */
+__global__ void movmatrix_trans(unsigned seed, unsigned *out)
+{
+	unsigned l = threadIdx.x, gid = l / 4, tig = l % 4;
+	unsigned base = 64 * seed, x = base + gid * 8 + tig * 2;
+	unsigned r = x | (x + 1) << 16, t;
+	asm volatile("movmatrix.sync.aligned.m8n8.trans.b16 %0, %1;" : "=r"(t) : "r"(r));
+	unsigned want = (base + (tig * 2) * 8 + gid) | (base + (tig * 2 + 1) * 8 + gid) << 16;
+	out[l] = t ^ want;
+}
+
 /* D (16x8, f32) = A (16x8) x B (8x8) + C in tf32, fragments from global memory. */
 __global__ void mma_k8_tf32(const float *a, const float *b, const float *cin, float *d)
 {
@@ -246,6 +259,17 @@ int main()
 			EXPECT(x1[l] == 0, "ldmatrix.x1.trans: lane %d's register differs from the ISA's layout by 0x%x", l,
 			       x1[l]);
 		printf("ldmatrix x1.trans: 32 lanes as the ISA lays out B\n");
+		/* movmatrix: the same fragment transposed in the warp's registers */
+		unsigned mv[32];
+		for (unsigned seed = 1; seed <= 3; seed++) {
+			movmatrix_trans<<<1, 32>>>(seed, dx);
+			CHECK(cudaGetLastError());
+			CHECK(cudaMemcpy(mv, dx, sizeof(mv), cudaMemcpyDeviceToHost));
+			for (int l = 0; l < 32; l++)
+				EXPECT(mv[l] == 0, "movmatrix.trans: lane %d's register differs from the transposed layout by 0x%x",
+				       l, mv[l]);
+		}
+		printf("movmatrix trans: 3 matrices, 32 lanes as the transpose lays them out\n");
 		CHECK(cudaFree(da));
 		CHECK(cudaFree(db));
 		CHECK(cudaFree(dc));

@@ -157,6 +157,10 @@ int main(void)
 		"ldmatrix.sync.aligned.m8n8.x3.shared.b16 {%r1, %r2, %r3}, [%r5];\nret;\n}\n",
 		HDR ".visible .entry k()\n{\n.reg .b32 %r<9>;\n"
 		"ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%r1, %r2}, [%r5];\nret;\n}\n",
+		/* movmatrix: without .trans (the ISA has no other), of another width, one operand */
+		HDR ".visible .entry k()\n{\n.reg .b32 %r<9>;\nmovmatrix.sync.aligned.m8n8.b16 %r1, %r2;\nret;\n}\n",
+		HDR ".visible .entry k()\n{\n.reg .b32 %r<9>;\nmovmatrix.sync.aligned.m8n8.trans.b32 %r1, %r2;\nret;\n}\n",
+		HDR ".visible .entry k()\n{\n.reg .b32 %r<9>;\nmovmatrix.sync.aligned.m8n8.trans.b16 %r1;\nret;\n}\n",
 	};
 	ST_REFUSED(refused_sync);
 	CK(cuCtxDestroy(ctx));
