@@ -575,6 +575,8 @@ CUresult CUDAAPI cuMemFreeHost(void *p)
 {
 	struct hrange h;
 
+	if (!p)
+		return CUDA_SUCCESS;   /* as the driver: free(NULL) */
 	if (hmap_take(p, 1, &h) < 0)
 		return CUDA_ERROR_INVALID_VALUE;
 	pinned_unmap(h.base, h.len, h.id);
@@ -700,6 +702,8 @@ CUresult CUDAAPI cuMemHostUnregister(void *p)
 {
 	struct hrange h;
 
+	if (!p)
+		return CUDA_ERROR_INVALID_VALUE;   /* as the driver: not "not registered" */
 	if (hmap_take(p, 0, &h) < 0)
 		return CUDA_ERROR_HOST_MEMORY_NOT_REGISTERED;
 	if (h.fd >= 0 && unshare_registered(h.base, h.len, h.id, h.fd) < 0)

@@ -75,12 +75,13 @@ CUresult cuMemAllocPitch(CUdeviceptr *dptr, size_t *pitch, size_t width, size_t 
 	return rc;
 }
 
+/* As the driver, the pointer names its allocation and its context: any context, or none, may
+ * be current (FFmpeg's filters free theirs at the end with none). */
 CUresult cuMemFree(CUdeviceptr dptr)
 {
 	CUresult rc;
-	struct sim_ctx *c = sim_ctx_current(&rc);
-	if (!c)
-		return rc;
+	if (!g_inited)
+		return CUDA_ERROR_NOT_INITIALIZED;
 	if (!dptr)
 		return CUDA_SUCCESS;
 	struct sim_alloc a;
@@ -219,14 +220,15 @@ CUresult cuMemAllocHost(void **pp, size_t size)
 	return cuMemHostAlloc(pp, size, 0);
 }
 
+/* Also with any context or none current; NULL frees nothing, as free(NULL). */
 CUresult cuMemFreeHost(void *p)
 {
-	CUresult rc;
-	struct sim_ctx *c = sim_ctx_current(&rc);
-	if (!c)
-		return rc;
+	if (!g_inited)
+		return CUDA_ERROR_NOT_INITIALIZED;
+	if (!p)
+		return CUDA_SUCCESS;
 	struct sim_alloc a;
-	if (!p || sim_mem_find((uint64_t)(uintptr_t)p, 1, &a) < 0 || a.base != (uint64_t)(uintptr_t)p ||
+	if (sim_mem_find((uint64_t)(uintptr_t)p, 1, &a) < 0 || a.base != (uint64_t)(uintptr_t)p ||
 	    a.kind != ALLOC_HOST)
 		return CUDA_ERROR_INVALID_VALUE;
 	if (sim_ctx_valid(a.ctx))
@@ -260,7 +262,9 @@ CUresult cuMemHostUnregister(void *p)
 	if (!c)
 		return rc;
 	struct sim_alloc a;
-	if (!p || sim_mem_find((uint64_t)(uintptr_t)p, 1, &a) < 0 || a.kind != ALLOC_REGISTERED ||
+	if (!p)
+		return CUDA_ERROR_INVALID_VALUE;   /* as the driver: not "not registered" */
+	if (sim_mem_find((uint64_t)(uintptr_t)p, 1, &a) < 0 || a.kind != ALLOC_REGISTERED ||
 	    a.base != (uint64_t)(uintptr_t)p)
 		return CUDA_ERROR_HOST_MEMORY_NOT_REGISTERED;
 	if (sim_ctx_valid(a.ctx))

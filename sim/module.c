@@ -200,12 +200,12 @@ static struct sim_module *mod_get(CUmodule h, CUresult *rc)
 	return m;
 }
 
+/* The module names its context: any context, or none, may be current. */
 CUresult cuModuleUnload(CUmodule hmod)
 {
 	CUresult rc;
-	struct sim_ctx *c = sim_ctx_current(&rc);
-	if (!c)
-		return rc;
+	if (!g_inited)
+		return CUDA_ERROR_NOT_INITIALIZED;
 	struct sim_module *m = mod_get(hmod, &rc);
 	if (!m)
 		return rc;

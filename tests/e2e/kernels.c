@@ -337,7 +337,13 @@ int main(void)
 	CUfunction f;
 	CK_ERR(cuModuleGetFunction(&f, ptx, "no_such_kernel"), CUDA_ERROR_NOT_FOUND);
 	CK(cuModuleUnload(ptx));
+	/* a module names its context: unloaded with no context current, as FFmpeg's filters do */
+	CK(cuCtxPopCurrent(NULL));
+	CUcontext none = ctx;
+	CK(cuCtxGetCurrent(&none));
+	EXPECT(none == NULL);
 	CK(cuModuleUnload(fat));
+	CK(cuCtxPushCurrent(ctx));
 	CK(cuStreamDestroy(s));
 	CK(cuCtxDestroy(ctx));
 	printf("kernels: ok\n");

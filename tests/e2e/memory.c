@@ -213,9 +213,23 @@ int main(void)
 	CK(cuMemFree(vol2));
 	CK(cuMemFree(p2));
 	CK(cuMemFree(u));
+	/* The pointer names its allocation's context: device and pinned memory are freed with no
+	 * context current (FFmpeg's filters free theirs so at the end). */
+	void *ph = NULL;
+	CK(cuMemAllocHost(&ph, 4096));
+	CUcontext none = NULL;
+	CK(cuCtxSetCurrent(NULL));
+	CK(cuCtxGetCurrent(&none));
+	EXPECT(none == NULL);
 	CK(cuMemFree(big));
-	/* freeing NULL is a no-op that succeeds, as on the driver (cuBLAS does it as it starts) */
+	CK(cuMemFreeHost(ph));
+	CK(cuCtxSetCurrent(ctx));
+	/* freeing NULL is a no-op that succeeds, as on the driver (cuBLAS does it as it starts),
+	 * pinned memory's too */
 	CK(cuMemFree(0));
+	CK(cuMemFreeHost(NULL));
+	CK_ERR(cuMemHostUnregister(NULL), CUDA_ERROR_INVALID_VALUE);
+	printf("frees without a current context: ok\n");
 	CK(cuStreamDestroy(s));
 	CK(cuDevicePrimaryCtxRelease(dev));
 	free(h);
