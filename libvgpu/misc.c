@@ -41,6 +41,7 @@ static size_t attr_size(CUpointer_attribute a)
 	case CU_POINTER_ATTRIBUTE_RANGE_START_ADDR: return sizeof(CUdeviceptr);
 	case CU_POINTER_ATTRIBUTE_RANGE_SIZE:     return sizeof(size_t);
 	case CU_POINTER_ATTRIBUTE_MAPPED:         return sizeof(unsigned int);
+	case CU_POINTER_ATTRIBUTE_SYNC_MEMOPS:    return sizeof(int);
 	default:                                  return 0;
 	}
 }
@@ -84,8 +85,8 @@ CUresult CUDAAPI cuPointerGetAttribute(void *data, CUpointer_attribute attribute
 	unsigned int a = attribute;
 	CUresult r;
 
-	if (!data)
-		return CUDA_ERROR_INVALID_VALUE;
+	if (!data || a == 0 || a > CU_POINTER_ATTRIBUTE_IS_HW_DECOMPRESS_CAPABLE)
+		return CUDA_ERROR_INVALID_VALUE;   /* as the driver: a number no attribute has */
 	if (!sz)
 		return vgpu_client_unsupported("cuPointerGetAttribute for this attribute");
 	if (!vgpu_dmap_contains(ptr, 1)) {
@@ -109,6 +110,9 @@ CUresult CUDAAPI cuPointerGetAttributes(unsigned int numAttributes, CUpointer_at
 {
 	if (!attributes || !data)
 		return CUDA_ERROR_INVALID_VALUE;
+	for (unsigned i = 0; i < numAttributes; i++)   /* as the driver: a number no attribute has */
+		if (attributes[i] == 0 || (unsigned)attributes[i] > CU_POINTER_ATTRIBUTE_IS_HW_DECOMPRESS_CAPABLE)
+			return CUDA_ERROR_INVALID_VALUE;
 	for (unsigned i = 0; i < numAttributes; i++) {
 		if (!data[i])
 			continue;
@@ -126,12 +130,26 @@ CUresult CUDAAPI cuPointerGetAttributes(unsigned int numAttributes, CUpointer_at
 	return CUDA_SUCCESS;
 }
 
+/*
+ * CU_POINTER_ATTRIBUTE_SYNC_MEMOPS, the one attribute the driver sets (MPI libraries set it on
+ * every device buffer they register), on the zone's device memory; a host pointer or another
+ * attribute is CUDA_ERROR_INVALID_VALUE, as the driver answers.
+ */
+static const struct vgpu_call_desc desc_pointer_set_attr =
+	VGPU_WIRE_DESC("cuPointerSetAttribute", VGPU_OP_cuPointerSetAttribute, VGPU_CALLF_CUSTOM,
+		       vgpu_wire_pointer_set_attr_args, VGPU_PSW_NARGS);
+
 CUresult CUDAAPI cuPointerSetAttribute(const void *value, CUpointer_attribute attribute, CUdeviceptr ptr)
 {
-	(void)value;
-	(void)attribute;
-	(void)ptr;
-	return vgpu_client_unsupported("cuPointerSetAttribute");
+	CUresult err;
+
+	if (!vgpu_conn_get(&err))
+		return err;
+	if (!value || attribute != CU_POINTER_ATTRIBUTE_SYNC_MEMOPS || !vgpu_dmap_contains(ptr, 1))
+		return CUDA_ERROR_INVALID_VALUE;
+	uint32_t v = (uint32_t)*(const int *)value, a = attribute;
+	void *argv[VGPU_PSW_NARGS] = { [VGPU_PSW_VALUE] = &v, [VGPU_PSW_ATTR] = &a, [VGPU_PSW_PTR] = &ptr };
+	return vgpu_client_call(&desc_pointer_set_attr, argv);
 }
 
 /* The name is known in the zone from the cuModuleGetFunction that produced hfunc. */

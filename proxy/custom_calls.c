@@ -582,10 +582,28 @@ static CUresult pointer_attr(struct vgpu_proxy_call *call, void **argv)
 	case CU_POINTER_ATTRIBUTE_IS_MANAGED:
 	case CU_POINTER_ATTRIBUTE_DEVICE_ORDINAL:
 	case CU_POINTER_ATTRIBUTE_MAPPED:
+	case CU_POINTER_ATTRIBUTE_SYNC_MEMOPS:
 		return call->drv->cuPointerGetAttribute(value, a, p);
 	default:
-		return CUDA_ERROR_NOT_SUPPORTED;
+		/* a number no attribute has is the driver's INVALID_VALUE; others are not remoted */
+		return (unsigned)a > CU_POINTER_ATTRIBUTE_IS_HW_DECOMPRESS_CAPABLE || a == 0 ? CUDA_ERROR_INVALID_VALUE
+											     : CUDA_ERROR_NOT_SUPPORTED;
 	}
+}
+
+/* cuPointerSetAttribute: CU_POINTER_ATTRIBUTE_SYNC_MEMOPS (the one attribute the driver sets)
+ * on one of the zone's own allocations; anything else is the driver's INVALID_VALUE. */
+static CUresult pointer_set_attr(struct vgpu_proxy_call *call, void **argv)
+{
+	int v = (int)ARG(uint32_t, VGPU_PSW_VALUE);
+	uint64_t p = ARG(CUdeviceptr, VGPU_PSW_PTR);
+
+	if (ARG(uint32_t, VGPU_PSW_ATTR) != CU_POINTER_ATTRIBUTE_SYNC_MEMOPS ||
+	    vgpu_proxy_dptr_in(call, &p, 0, 1) != CUDA_SUCCESS)
+		return CUDA_ERROR_INVALID_VALUE;
+	if (!call->drv->cuPointerSetAttribute)
+		return CUDA_ERROR_NOT_SUPPORTED;
+	return call->drv->cuPointerSetAttribute(&v, CU_POINTER_ATTRIBUTE_SYNC_MEMOPS, (CUdeviceptr)p);
 }
 
 /* ---------------------------------------------------------------- memory pools */
@@ -1398,6 +1416,8 @@ COPY_WIRE(cuMemcpy3D_v2);
 COPY_WIRE(cuMemcpy3D_v2_ptds);
 COPY_WIRE(cuMemcpy3DAsync_v2);
 COPY_WIRE(cuMemcpy3DAsync_v2_ptsz);
+WIRE(cuPointerSetAttribute, VGPU_OP_cuPointerSetAttribute, VGPU_CALLF_CUSTOM, vgpu_wire_pointer_set_attr_args,
+     VGPU_PSW_NARGS);
 COPY_WIRE(cuMemcpy3DPeer);
 COPY_WIRE(cuMemcpy3DPeer_ptds);
 COPY_WIRE(cuMemcpy3DPeerAsync);
@@ -1530,6 +1550,7 @@ __attribute__((constructor)) static void custom_calls_register(void)
 		{ &wire_cuMemcpy3DPeerAsync, copy3d },
 		{ &wire_cuMemcpy3DPeerAsync_ptsz, copy3d },
 		{ &wire_cuPointerGetAttribute, pointer_attr },
+		{ &wire_cuPointerSetAttribute, pointer_set_attr },
 	};
 	for (size_t i = 0; i < sizeof(tab) / sizeof(tab[0]); i++)
 		vgpu_proxy_wire_register(tab[i].d->opcode, tab[i].d, tab[i].fn, tab[i].d->name);

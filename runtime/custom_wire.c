@@ -67,6 +67,12 @@ const struct vgpu_arg_desc vgpu_wire_pointer_attr_args[VGPU_PW_NARGS] = {
 	[VGPU_PW_PTR] = { .name = "ptr", .kind = VGPU_ARG_DPTR, .size = 8, .len_arg = N, .len_arg2 = N },
 };
 
+const struct vgpu_arg_desc vgpu_wire_pointer_set_attr_args[VGPU_PSW_NARGS] = {
+	[VGPU_PSW_VALUE] = SCALAR("value", 4),
+	[VGPU_PSW_ATTR] = SCALAR("attribute", 4),
+	[VGPU_PSW_PTR] = { .name = "ptr", .kind = VGPU_ARG_DPTR, .size = 8, .len_arg = N, .len_arg2 = N },
+};
+
 const struct vgpu_arg_desc vgpu_wire_pool_create_args[VGPU_MPW_NARGS] = {
 	[VGPU_MPW_POOL] = { .name = "pool", .kind = VGPU_ARG_OUT_HANDLE, .size = 8, .htype = VGPU_H_MEMORY_POOL,
 			    .len_arg = N, .len_arg2 = N, .flags = VGPU_ARGF_NEW },

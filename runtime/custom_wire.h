@@ -67,6 +67,10 @@ extern const struct vgpu_arg_desc vgpu_wire_ctx_create_args[VGPU_XW_NARGS];
  */
 enum { VGPU_PW_VALUE, VGPU_PW_ATTR, VGPU_PW_PTR, VGPU_PW_NARGS };
 extern const struct vgpu_arg_desc vgpu_wire_pointer_attr_args[VGPU_PW_NARGS];
+/* cuPointerSetAttribute: the value (an int: CU_POINTER_ATTRIBUTE_SYNC_MEMOPS is the one
+ * attribute the driver sets), the attribute, the zone's device pointer. */
+enum { VGPU_PSW_VALUE, VGPU_PSW_ATTR, VGPU_PSW_PTR, VGPU_PSW_NARGS };
+extern const struct vgpu_arg_desc vgpu_wire_pointer_set_attr_args[VGPU_PSW_NARGS];
 
 /*
  * A memory pool from its properties, pointer-free: [pool (out handle), allocType, handleTypes,

@@ -7,19 +7,30 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "drvtab.h"
+
+/* CUDA_SUCCESS once cuInit has run, else what the context calls then answer (NOT_INITIALIZED). */
+static CUresult initialized(void)
+{
+	CUcontext c;
+	CUresult r = vgpu_drv.ctx_get_current(&c);
+	return r == CUDA_ERROR_NOT_INITIALIZED || r == CUDA_ERROR_DEINITIALIZED ? r : CUDA_SUCCESS;
+}
+
 /*
  * Benchmarks bracket their timed region with cudaProfilerStart/Stop. The driver answers
- * CUDA_SUCCESS when no profiler is attached, and none can be from inside a zone (profiling
- * the GPU belongs to the host), so libvgpu and the simulator answer the same.
+ * CUDA_SUCCESS when no profiler is attached (and CUDA_ERROR_NOT_INITIALIZED before cuInit),
+ * and none can be from inside a zone (profiling the GPU belongs to the host), so libvgpu and
+ * the simulator answer the same.
  */
 CUresult CUDAAPI cuProfilerStart(void)
 {
-	return CUDA_SUCCESS;
+	return initialized();
 }
 
 CUresult CUDAAPI cuProfilerStop(void)
 {
-	return CUDA_SUCCESS;
+	return initialized();
 }
 
 /*

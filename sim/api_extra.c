@@ -298,7 +298,10 @@ CUresult cuDeviceGetP2PAttribute(int *value, CUdevice_P2PAttribute attr, CUdevic
 {
 	CHECK_DEV(src);
 	CHECK_DEV(dst);
-	if (!value || src == dst)
+	/* as the driver: nowhere to write first, then a device with itself, then the attribute */
+	if (!value)
+		return CUDA_ERROR_INVALID_VALUE;
+	if (src == dst)
 		return CUDA_ERROR_INVALID_DEVICE;
 	switch (attr) {
 	case CU_DEVICE_P2P_ATTRIBUTE_PERFORMANCE_RANK: *value = 0; break;

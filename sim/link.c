@@ -813,7 +813,14 @@ CUresult cuLinkAddFile_v2(CUlinkState state, CUjitInputType type, const char *pa
 		return CUDA_ERROR_OUT_OF_MEMORY;
 	}
 	buf[len] = 0;
-	/* an empty file is an empty input: refused like empty data */
+	/* an empty file holds no image: the driver's CUDA_ERROR_INVALID_IMAGE (empty data passed
+	 * to cuLinkAddData is an invalid value instead) */
+	if (!len) {
+		free(buf);
+		note(l, NULL, 1, "cuLinkAddFile: '%s' is empty", path);
+		state_out(l);
+		return CUDA_ERROR_INVALID_IMAGE;
+	}
 	rc = add_call(state, type, buf, len, path, n, opts, vals, "cuLinkAddFile");
 	free(buf);
 	return rc;
