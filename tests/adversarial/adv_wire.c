@@ -24,6 +24,9 @@ static const struct vgpu_call_desc launch_ex =
 static const struct vgpu_call_desc modload =
 	VGPU_WIRE_DESC("cuModuleLoadData", VGPU_OP_cuModuleLoadData, VGPU_CALLF_CUSTOM, vgpu_wire_module_args,
 		       VGPU_MW_NARGS);
+static const struct vgpu_call_desc ptrset =
+	VGPU_WIRE_DESC("cuPointerSetAttribute", VGPU_OP_cuPointerSetAttribute, VGPU_CALLF_CUSTOM,
+		       vgpu_wire_pointer_set_attr_args, VGPU_PSW_NARGS);
 static const struct vgpu_call_desc ptrattr =
 	VGPU_WIRE_DESC("cuPointerGetAttribute", VGPU_OP_cuPointerGetAttribute, VGPU_CALLF_CUSTOM,
 		       vgpu_wire_pointer_attr_args, VGPU_PW_NARGS);
@@ -279,6 +282,20 @@ int main(void)
 	CHECK_EQ(val, (uint64_t)(uintptr_t)ca); /* the zone's own id for its context, never a driver pointer */
 	attr = CU_POINTER_ATTRIBUTE_P2P_TOKENS;
 	CHECK_EQ(adv_call(&a, &ptrattr, av), CUDA_ERROR_NOT_SUPPORTED);
+	attr = 9999;                           /* no attribute has the number */
+	CHECK_EQ(adv_call(&a, &ptrattr, av), CUDA_ERROR_INVALID_VALUE);
+	/* cuPointerSetAttribute: SYNC_MEMOPS on the zone's own memory only, no other attribute */
+	uint32_t one = 1, sattr = CU_POINTER_ATTRIBUTE_SYNC_MEMOPS;
+	CUdeviceptr sq = pb;
+	void *sv[VGPU_PSW_NARGS] = { &one, &sattr, &sq };
+	CHECK_EQ(adv_call(&a, &ptrset, sv), CUDA_ERROR_INVALID_VALUE);   /* the victim's pointer */
+	sq = pa + 8;
+	CHECK_EQ(adv_call(&a, &ptrset, sv), CUDA_SUCCESS);
+	sattr = CU_POINTER_ATTRIBUTE_MEMORY_TYPE;
+	CHECK_EQ(adv_call(&a, &ptrset, sv), CUDA_ERROR_INVALID_VALUE);
+	sq = pa + N;                           /* one past the end of the zone's allocation */
+	sattr = CU_POINTER_ATTRIBUTE_SYNC_MEMOPS;
+	CHECK_EQ(adv_call(&a, &ptrset, sv), CUDA_ERROR_INVALID_VALUE);
 
 	/* Both zones and the proxy still serve; the victim's bytes were never touched. */
 	CHECK(adv_alive(&a) && adv_alive(&b));

@@ -83,9 +83,17 @@ int main(void)
 	CK_ERR(cuPointerGetAttributes(1, pa, pdata, ptr), CUDA_ERROR_INVALID_VALUE);
 	CK_ERR(cuMemPoolGetAttribute(pool, (CUmemPool_attribute)9999, &scratch), CUDA_ERROR_INVALID_VALUE);
 	CK_ERR(cuMemPoolSetAttribute(pool, (CUmemPool_attribute)9999, &scratch), CUDA_ERROR_INVALID_VALUE);
-	int sync_memops = -1;
-	CK(cuPointerGetAttribute(&sync_memops, CU_POINTER_ATTRIBUTE_SYNC_MEMOPS, ptr));
 	printf("attribute numbers no enum has: INVALID_VALUE\n");
+	/* The one attribute a program sets (MPI libraries do on every device buffer they use),
+	 * read back; another attribute, or a host pointer, is refused. */
+	int one = 1, sync_memops = -1;
+	CK(cuPointerSetAttribute(&one, CU_POINTER_ATTRIBUTE_SYNC_MEMOPS, ptr));
+	CK(cuPointerGetAttribute(&sync_memops, CU_POINTER_ATTRIBUTE_SYNC_MEMOPS, ptr));
+	EXPECT(sync_memops == 1);
+	CK_ERR(cuPointerSetAttribute(&one, CU_POINTER_ATTRIBUTE_MEMORY_TYPE, ptr), CUDA_ERROR_INVALID_VALUE);
+	CK_ERR(cuPointerSetAttribute(&one, CU_POINTER_ATTRIBUTE_SYNC_MEMOPS, (CUdeviceptr)(uintptr_t)&one),
+	       CUDA_ERROR_INVALID_VALUE);
+	printf("SYNC_MEMOPS set and read back\n");
 
 	/* Images and files that are not modules; PTX behind a comment is one. */
 	CUmodule mod = NULL;
