@@ -137,6 +137,9 @@ func TestInject(t *testing.T) {
 	if m := dest["/usr/local/vgpu/lib/libcuda.so.1"]; m.Source != cfg.Libvgpu || !contains(m.Options, "ro") {
 		t.Errorf("libcuda mount: %+v", m)
 	}
+	if !contains(out.Process.Env, "TRITON_LIBCUDA_PATH=/usr/local/vgpu/lib") {
+		t.Errorf("TRITON_LIBCUDA_PATH not set to the library directory: %q", out.Process.Env)
+	}
 	if m := dest["/usr/local/vgpu/lib/libcuda.so"]; m.Source != cfg.Libvgpu || !contains(m.Options, "ro") {
 		t.Errorf("libcuda.so (unversioned) mount: %+v", m)
 	}

@@ -189,8 +189,11 @@ func sortedKeys(m map[string]string) []string {
 // buildInjection is the libvgpu + socket + token set for one pod's containers.
 func buildInjection(c *Config, z *zoneRecord) *injection {
 	ro := []string{"rbind", "ro", "nosuid", "nodev"}
+	// (TRITON_LIBCUDA_PATH: Triton, for torch.compile and vLLM, looks for libcuda.so.1 with
+	// ldconfig, which does not know the mounted directory, unless this names it)
 	inj := &injection{Env: map[string]string{
 		"LD_LIBRARY_PATH":      c.ContainerLibDir,
+		"TRITON_LIBCUDA_PATH":  c.ContainerLibDir,
 		"VGPU_PROXY":           c.ContainerSocket,
 		"VGPU_ZONE_TOKEN_FILE": c.ContainerTokenFile,
 		"VGPU_ZONE_NAME":       z.Name,
