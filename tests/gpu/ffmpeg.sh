@@ -12,10 +12,10 @@ usage() {
   cat <<EOF
 usage: tests/gpu/ffmpeg.sh [--out DIR]
 Runs FFmpeg filter chains with hwupload_cuda, scale_cuda (four interpolations, 8-, 10- and
-16-bit planes, a pixel format change), overlay_cuda, yadif_cuda and thumbnail_cuda on a synthetic video, directly on
+16-bit planes, a pixel format change), overlay_cuda, chromakey_cuda, yadif_cuda and thumbnail_cuda on a synthetic video, directly on
 the backend and through libvgpu + vgpu-proxy; checks that both make the same bytes and that
 each matches the CPU filter's output (a format change exactly, resampling and blending to
-30 dB PSNR or better, the thumbnail one of the input frames). With --out, the outputs are kept.
+30 dB PSNR or better, as many pixels keyed as the CPU's filter, within 10 %, the thumbnail one of the input frames). With --out, the outputs are kept.
 Environment: VGPU_BUILD (default build/rel), VGPU_E2E_BACKEND (default cuda; sim: the simulator),
 FFMPEG (default ffmpeg), FFMPEG_TIMEOUT (seconds per run, default 120).
 Exit: 0 pass, 1 fail, 77 skip (FFmpeg or its CUDA filters are not installed; the last line says why).
@@ -62,6 +62,7 @@ chains=(
   "scale_nearest_444|3|640x480 yuv444p|[0:v]format=yuv444p,hwupload_cuda,scale_cuda=640:480:interp_algo=nearest,hwdownload,format=yuv444p|[0:v]format=yuv444p,scale=640:480:flags=neighbor|psnr"
   "format_nv12|3|320x240 nv12|[0:v]format=yuv420p,hwupload_cuda,scale_cuda=format=nv12,hwdownload,format=nv12|[0:v]format=yuv420p,format=nv12|exact"
   "overlay|3|320x240 yuv420p|[0:v]format=yuv420p,hwupload_cuda[a];[1:v]format=yuv420p,hwupload_cuda[b];[a][b]overlay_cuda=x=10:y=20,hwdownload,format=yuv420p|[0:v]format=yuv420p[a];[1:v]format=yuv420p[b];[a][b]overlay=x=10:y=20|psnr"
+  "chromakey|2|320x240 yuva420p|[0:v]format=yuva420p,hwupload_cuda,chromakey_cuda=color=0x00ff00:similarity=0.3,hwdownload,format=yuva420p|[0:v]format=yuva420p,chromakey=color=0x00ff00:similarity=0.3|keyed"
   "yadif|4|320x240 yuv420p|[0:v]format=yuv420p,hwupload_cuda,yadif_cuda,hwdownload,format=yuv420p|[0:v]format=yuv420p,yadif|psnr"
   "thumbnail|1|320x240 yuv420p|[0:v]format=yuv420p,hwupload_cuda,thumbnail_cuda=n=8,hwdownload,format=yuv420p|[0:v]format=yuv420p|oneof"
 )
@@ -103,6 +104,24 @@ for c in "${chains[@]}"; do
             else
               app_fail "$name: PSNR ${p:-none} dB against the CPU's output, below 30"
             fi ;;
+      keyed) # FFmpeg's CUDA key samples the frame through a linearly filtered texture at texel
+             # corners (each pixel half its left neighbour's) and weighs chroma its own way, so
+             # it keys about as many pixels as the CPU's filter, not the same ones
+             k=$(python3 -c '
+import sys
+w, h, n = (int(v) for v in sys.argv[1:4])
+counts = []
+for f in sys.argv[4:6]:
+    d = open(f, "rb").read()
+    fs = w * h * 5 // 2
+    counts.append(sum(d[i * fs + w * h * 3 // 2:(i + 1) * fs].count(0) for i in range(n)))
+print(*counts)' "${size%x*}" "${size#*x}" "$frames" "$d/direct.raw" "$d/cpu.raw")
+             read -r kg kc <<<"$k"
+             if [ -n "$kc" ] && [ "$kc" -gt 0 ] && [ $(( (kg - kc) * (kg - kc) * 100 )) -le $(( kc * kc )) ]; then
+               verdict="$kg pixels keyed, the CPU's filter $kc (within 10 %)"
+             else
+               app_fail "$name: ${kg:-no} pixels keyed against the CPU's ${kc:-none} (more than 10 % apart)"
+             fi ;;
       oneof) fs=$(stat -c %s "$d/direct.raw")
              n=$(stat -c %s "$d/cpu.raw")
              # shellcheck disable=SC2086
