@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: MIT
 # make demo: vgpu-proxy on the real GPU (or the simulator when there is none), zones registered
 # by the orchestrator, two of them running CUDA programs at once through libvgpu, their stats,
-# an isolation attempt and an unregistered process refused.
+# an isolation attempt, third-party programs (FFmpeg, hashcat) as zones where installed, and an
+# unregistered process refused.
 set -u
 if [ "${1:-}" = "--help" ] || [ $# -ne 1 ]; then
   echo "usage: tests/demo.sh BUILD_DIR   (e.g. build/rel; run by 'make demo')"
@@ -55,9 +56,41 @@ VGPU_LOG=0 "$app" reduce "$kernels" 1 >"$tmp/d.out" 2>&1
 rd=$?
 sed 's/^/   /' "$tmp/d.out"
 if [ $rd -ne 0 ] && grep -q CUDA_ERROR_NOT_PERMITTED "$tmp/d.out"; then rd=0; else rd=1; fi
+say "6b. unmodified third-party programs as zones of a fourth registration (1 GiB): FFmpeg's CUDA filters, hashcat"
+rt=0
+td=$(ctl register tenant-d --mem 1G) || { echo "demo: vgpuctl register failed"; exit 1; }
+if command -v ffmpeg >/dev/null && ffmpeg -hide_banner -filters 2>/dev/null | grep -q ' scale_cuda '; then
+  VGPU_ZONE_TOKEN=$td ffmpeg -hide_banner -loglevel error -nostdin -init_hw_device cuda=cu:0 -filter_hw_device cu \
+    -f lavfi -i testsrc=size=640x480:rate=25 -frames:v 25 \
+    -vf "format=nv12,hwupload_cuda,scale_cuda=320:240:interp_algo=bicubic,hwdownload,format=nv12" \
+    -f rawvideo -y "$tmp/scaled.nv12" >"$tmp/ff.out" 2>&1
+  if [ $? -eq 0 ] && [ "$(stat -c %s "$tmp/scaled.nv12")" = $((320 * 240 * 3 / 2 * 25)) ]; then
+    echo "   ffmpeg: 25 frames of 640x480 scaled to 320x240 by scale_cuda in the zone"
+  else
+    rt=1; sed 's/^/   ffmpeg | /' "$tmp/ff.out"
+  fi
+else
+  echo "   ffmpeg: skipped (Debian's ffmpeg with its CUDA filters is not installed: deploy/deps.sh installs it)"
+fi
+if command -v hashcat >/dev/null && [ -e "${CUDA_HOME:-/usr/local/cuda}/lib64/libnvrtc.so" ]; then
+  mkdir -p "$tmp/hc/home"
+  printf %s 4711 | md5sum | cut -d' ' -f1 >"$tmp/hc/hash"
+  (cd "$tmp/hc" && VGPU_ZONE_TOKEN=$td HOME=$tmp/hc/home XDG_CACHE_HOME=$tmp/hc/home XDG_DATA_HOME=$tmp/hc/home \
+     LD_LIBRARY_PATH=$LD_LIBRARY_PATH:${CUDA_HOME:-/usr/local/cuda}/lib64 hashcat -m 0 -a 3 hash '?d?d?d?d' \
+     --backend-ignore-opencl --potfile-disable --quiet -n 1 -u 1 --force --outfile cracked --outfile-format 2 \
+     >"$tmp/hc.out" 2>&1)
+  if [ "$(cat "$tmp/hc/cracked" 2>/dev/null)" = 4711 ]; then
+    echo "   hashcat: MD5 $(cat "$tmp/hc/hash") cracked in the zone: 4711 (kernels compiled by NVRTC, run on its CUDA backend)"
+  else
+    rt=1; tail -n 5 "$tmp/hc.out" | sed 's/^/   hashcat | /'
+  fi
+else
+  echo "   hashcat: skipped (Debian's hashcat, or NVRTC, is not installed: deploy/deps.sh installs hashcat)"
+fi
+
 # The orchestrator drops the registrations once the zones have ended on their own.
 for _ in $(seq 50); do ctl stats | grep -q '^zones 0$' && break; sleep 0.1; done
-for z in tenant-a tenant-b intruder; do ctl unregister "$z" >/dev/null || rd=1; done
+for z in tenant-a tenant-b intruder tenant-d; do ctl unregister "$z" >/dev/null || rd=1; done
 
 say "7. the proxy's account of the zones (each freed everything when it ended)"
 sleep 0.3
@@ -65,9 +98,9 @@ grep -E "registered|connected|freed|refused|exited|killed" "$tmp/proxy.log" | se
 proxy_stop; prc=$?
 
 echo
-if [ $ra -eq 0 ] && [ $rb -eq 0 ] && [ $rc -eq 0 ] && [ $rd -eq 0 ] && [ $prc -eq 0 ]; then
-  echo "demo: both zones computed correct results; the intruder and the unregistered process were refused;"
-  echo "      the proxy stopped cleanly"
+if [ $ra -eq 0 ] && [ $rb -eq 0 ] && [ $rc -eq 0 ] && [ $rd -eq 0 ] && [ $rt -eq 0 ] && [ $prc -eq 0 ]; then
+  echo "demo: both zones computed correct results, and the third-party programs theirs; the intruder and the"
+  echo "      unregistered process were refused; the proxy stopped cleanly"
 else
-  echo "demo: FAILED (tenant-a $ra, tenant-b $rb, intruder $rc, unregistered $rd, proxy $prc)"; exit 1
+  echo "demo: FAILED (tenant-a $ra, tenant-b $rb, intruder $rc, unregistered $rd, third-party $rt, proxy $prc)"; exit 1
 fi
