@@ -119,6 +119,20 @@ int main(int argc, char **argv)
 		printf("cuda_check: NVML failed (%d) or names the device \"%s\"\n", e, nvname);
 		return 7;
 	}
+	/* the unversioned name (programs that dlopen it, a link with -lcuda) is the same library,
+	 * and Triton is told where it lies */
+	void *unv = dlopen("libcuda.so", RTLD_NOW);
+	if (!unv || dlsym(unv, "cuInit") != (void *)p_cuInit) {
+		printf("cuda_check: libcuda.so is %s\n", unv ? "another library than libcuda.so.1" : dlerror());
+		return 8;
+	}
+	const char *tdir = getenv("TRITON_LIBCUDA_PATH");
+	char tpath[4096];
+	snprintf(tpath, sizeof(tpath), "%s/libcuda.so.1", tdir ? tdir : "(unset)");
+	if (!tdir || access(tpath, R_OK) != 0) {
+		printf("cuda_check: TRITON_LIBCUDA_PATH does not name libvgpu's directory: %s\n", tpath);
+		return 8;
+	}
 	printf("cuda_check: OK bytes=%zu checksum=%016llx device=\"%s\" nvml=\"%s\"\n", n, (unsigned long long)sum, name,
 	       nvname);
 	if (hold) {
