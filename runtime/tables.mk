@@ -21,8 +21,11 @@ $(CUERR_NAMES): $(CUDA_H)
 	  $(CUDA_H) > $@.tmp && mv $@.tmp $@
 
 # cuGetProcAddress's version table (runtime/procaddr.c), from the PFN typedefs of cudaTypedefs.h
-# and of cudaProfilerTypedefs.h (cudaProfilerStart asks for cuProfilerStart by version).
-CUDA_TYPEDEFS_H := $(dir $(CUDA_H))cudaTypedefs.h $(dir $(CUDA_H))cudaProfilerTypedefs.h
+# and of cudaProfilerTypedefs.h (cudaProfilerStart asks for cuProfilerStart by version), and of
+# the graphics interop headers where the toolkit has them (the runtime's interop calls ask for
+# theirs: runtime/interop.c answers them).
+CUDA_TYPEDEFS_H := $(dir $(CUDA_H))cudaTypedefs.h $(dir $(CUDA_H))cudaProfilerTypedefs.h \
+                   $(wildcard $(addprefix $(dir $(CUDA_H)),cudaGLTypedefs.h cudaVDPAUTypedefs.h cudaEGLTypedefs.h))
 PROCADDR_TABLE  := $(B)/gen/procaddr_table.h
 $(PROCADDR_TABLE): $(CUDA_TYPEDEFS_H) runtime/procaddr_table.awk runtime/tables.mk
 	@mkdir -p $(dir $@)

@@ -54,6 +54,17 @@ int main(void)
 	const char *nm = NULL;
 	CK(((CUresult (*)(CUresult, const char **))p)(CUDA_ERROR_INVALID_VALUE, &nm));
 	EXPECT(nm && strcmp(nm, "CUDA_ERROR_INVALID_VALUE") == 0);
+	/* The graphics interop entry points are found by version, as the runtime's interop calls
+	 * ask for them; in a zone and on the simulator (no display) they answer NOT_SUPPORTED. */
+	p = NULL;
+	CK(cuGetProcAddress("cuGLGetDevices", &p, 13000, 0, &st));
+	EXPECT(st == CU_GET_PROC_ADDRESS_SUCCESS && p != NULL);
+	if (!e2e_real_driver_direct()) {
+		unsigned ngl = 9;
+		CUdevice gl[2];
+		CK_ERR(((CUresult (*)(unsigned *, CUdevice *, unsigned, int))p)(&ngl, gl, 2, 1), CUDA_ERROR_NOT_SUPPORTED);
+		EXPECT(ngl == 0);
+	}
 	CK(cuDevicePrimaryCtxRelease(dev));
 	printf("procaddr: ok\n");
 	return 0;
