@@ -352,3 +352,12 @@ CUresult CUDAAPI cuGraphRetainUserObject(CUgraph graph, CUuserObject object, uns
 	void *av[4] = { &graph, &object, &count, &flags };
 	return vgpu_client_call(&vgpu_wire_uobj_graph_retain, av);
 }
+
+/* Only what the zone gave this graph itself can be taken back (the worker counts it). */
+CUresult CUDAAPI cuGraphReleaseUserObject(CUgraph graph, CUuserObject object, unsigned int count)
+{
+	unsigned flags = 0;
+	uint64_t id = (uint64_t)(uintptr_t)object;
+	void *av[4] = { &graph, &id, &count, &flags };
+	return vgpu_client_call(&vgpu_wire_uobj_graph_release, av);
+}

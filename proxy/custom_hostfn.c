@@ -226,6 +226,52 @@ static CUresult uobj_create(struct vgpu_proxy_call *call, void **argv)
 	return r;
 }
 
+/* under uobj_lock: the entries of graphs that are gone (their ids name nothing) leave */
+static void ugref_prune(struct vgpu_zone *z)
+{
+	pthread_mutex_lock(&z->lock);
+	for (uint32_t i = 0; i < z->nugref;) {
+		void *real;
+		if (vgpu_htab_lookup(&z->htab, VGPU_H_GRAPH, z->ugref[i].graph, &real) < 0 || !z->ugref[i].refs)
+			z->ugref[i] = z->ugref[--z->nugref];
+		else
+			i++;
+	}
+	pthread_mutex_unlock(&z->lock);
+}
+
+/* under uobj_lock: the references the zone gave graph (wire id) of the object obj_id (real
+ * obj), made when add */
+static struct vgpu_uobj_gref *ugref_find(struct vgpu_zone *z, uint64_t graph, uint64_t obj_id, void *obj, int add)
+{
+	for (uint32_t i = 0; i < z->nugref; i++)
+		if (z->ugref[i].graph == graph && z->ugref[i].obj_id == obj_id)
+			return &z->ugref[i];
+	if (!add)
+		return NULL;
+	if (z->nugref == z->capugref)
+		ugref_prune(z);
+	if (z->nugref == z->capugref) {
+		uint32_t nc = z->capugref ? z->capugref * 2 : 16;
+		void *p = realloc(z->ugref, nc * sizeof(*z->ugref));
+		if (!p)
+			return NULL;
+		z->ugref = p;
+		z->capugref = nc;
+	}
+	z->ugref[z->nugref] = (struct vgpu_uobj_gref){ graph, obj_id, obj, 0 };
+	return &z->ugref[z->nugref++];
+}
+
+/* The wire id of the zone's handle real of type (live: this call's argument named it). */
+static int wire_id(struct vgpu_zone *z, unsigned type, void *real, uint64_t *id)
+{
+	pthread_mutex_lock(&z->lock);
+	int r = vgpu_htab_find(&z->htab, type, real, id);
+	pthread_mutex_unlock(&z->lock);
+	return r;
+}
+
 /* cuUserObjectRetain, cuUserObjectRelease (release 1) and cuGraphRetainUserObject (graph) */
 static CUresult uobj_refs(struct vgpu_proxy_call *call, void *graph, void *obj, uint32_t count, uint32_t flags,
 			  int release)
@@ -249,10 +295,22 @@ static CUresult uobj_refs(struct vgpu_proxy_call *call, void *graph, void *obj, 
 		pthread_mutex_unlock(&z->uobj_lock);
 		return CUDA_ERROR_INVALID_VALUE;
 	}
+	/* a graph's references are counted too (cuGraphReleaseUserObject takes back no more) */
+	uint64_t gid = 0, oid = 0;
+	struct vgpu_uobj_gref *g = NULL;
+	if (graph && (wire_id(z, VGPU_H_GRAPH, graph, &gid) < 0 || wire_id(z, VGPU_H_USER_OBJECT, obj, &oid) < 0 ||
+		      !(g = ugref_find(z, gid, oid, obj, 1)) || count > UOBJ_REFS_MAX - g->refs)) {
+		pthread_mutex_unlock(&z->uobj_lock);
+		return g ? CUDA_ERROR_INVALID_VALUE : CUDA_ERROR_OUT_OF_MEMORY;
+	}
 	if (graph)
 		r = drv->cuGraphRetainUserObject(graph, obj, count, flags);
 	else
 		r = release ? drv->cuUserObjectRelease(obj, count) : drv->cuUserObjectRetain(obj, count);
+	if (r == CUDA_SUCCESS && g)
+		g->refs += count;
+	else if (g && !g->refs)
+		*g = z->ugref[--z->nugref];   /* (made for this call, nothing given) */
 	if (r == CUDA_SUCCESS && gives) {
 		e->refs -= count;
 		if (!e->refs)
@@ -280,6 +338,44 @@ static CUresult uobj_graph_retain(struct vgpu_proxy_call *call, void **argv)
 			 ARG(uint32_t, VGPU_UGW_FLAGS), 0);
 }
 
+/*
+ * cuGraphReleaseUserObject: no more than the references the zone itself gave this graph
+ * (cuGraphRetainUserObject), so it can never make the driver drop an object the graph still
+ * needs; a clone's or a capture's references are not the zone's to take back here, they go
+ * with their graph. The object is named by the id the zone had for it, which it may no
+ * longer hold (its references all moved to the graph): the worker finds it in what the zone
+ * gave this graph.
+ */
+static CUresult uobj_graph_release(struct vgpu_proxy_call *call, void **argv)
+{
+	struct vgpu_zone *z = call->zone;
+	void *graph = ARG(CUgraph, VGPU_UGW_GRAPH);
+	uint64_t oid = ARG(uint64_t, VGPU_UGW_OBJECT), gid;
+	uint32_t count = ARG(uint32_t, VGPU_UGW_COUNT);
+	CUresult r;
+
+	if (!call->drv->cuGraphReleaseUserObject)
+		return CUDA_ERROR_NOT_SUPPORTED;
+	if (!graph || !oid || !count || ARG(uint32_t, VGPU_UGW_FLAGS) || wire_id(z, VGPU_H_GRAPH, graph, &gid) < 0)
+		return CUDA_ERROR_INVALID_VALUE;
+	pthread_mutex_lock(&z->uobj_lock);
+	struct vgpu_uobj_gref *g = ugref_find(z, gid, oid, NULL, 0);
+	if (!g) {   /* an object this zone never gave the graph: not one of its handles here */
+		pthread_mutex_unlock(&z->uobj_lock);
+		return CUDA_ERROR_INVALID_HANDLE;
+	}
+	if (count > g->refs) {
+		pthread_mutex_unlock(&z->uobj_lock);
+		return CUDA_ERROR_INVALID_VALUE;
+	}
+	/* (alive: the graph, alive too, holds the references counted here) */
+	r = call->drv->cuGraphReleaseUserObject(graph, g->obj, count);
+	if (r == CUDA_SUCCESS && !(g->refs -= count))
+		*g = z->ugref[--z->nugref];
+	pthread_mutex_unlock(&z->uobj_lock);
+	return r;
+}
+
 __attribute__((constructor)) static void hostfn_register(void)
 {
 	vgpu_proxy_wire_register(VGPU_OP_cuLaunchHostFunc, &vgpu_wire_hostfn_launch, hostfn_launch_legacy,
@@ -299,4 +395,6 @@ __attribute__((constructor)) static void hostfn_register(void)
 				 "cuUserObjectRelease");
 	vgpu_proxy_wire_register(VGPU_OP_cuGraphRetainUserObject, &vgpu_wire_uobj_graph_retain, uobj_graph_retain,
 				 "cuGraphRetainUserObject");
+	vgpu_proxy_wire_register(VGPU_OP_cuGraphReleaseUserObject, &vgpu_wire_uobj_graph_release, uobj_graph_release,
+				 "cuGraphReleaseUserObject");
 }

@@ -64,6 +64,9 @@ void vgpu_zone_destroy(struct vgpu_zone *z)
 	pthread_mutex_destroy(&z->uobj_lock);
 	free(z->uobj);
 	z->uobj = NULL;
+	free(z->ugref);
+	z->ugref = NULL;
+	z->nugref = z->capugref = 0;
 	vgpu_htab_destroy(&z->htab);
 	vgpu_allocmap_destroy(&z->amap);
 	vgpu_vmm_destroy(&z->vmm);

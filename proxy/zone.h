@@ -79,6 +79,12 @@ struct vgpu_zone {
 	struct vgpu_uobj_ref { void *real; uint32_t refs; } *uobj;
 	uint32_t nuobj, capuobj;
 	int uobj_made;
+	/* The references the zone gave each graph (cuGraphRetainUserObject), by the graph's
+	 * wire id, never reused, and the object's (which the zone may no longer hold):
+	 * cuGraphReleaseUserObject takes back no more than these. A destroyed graph's entries
+	 * name no live graph again and are pruned as the list grows. Under uobj_lock. */
+	struct vgpu_uobj_gref { uint64_t graph, obj_id; void *obj; uint32_t refs; } *ugref;
+	uint32_t nugref, capugref;
 	/* Conditional graph nodes (custom_graph.c): the zone made a conditional handle or node
 	 * (checkpoints do not carry them: the handle is the driver's value). Under lock. */
 	int cond_made;

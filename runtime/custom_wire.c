@@ -412,6 +412,16 @@ const struct vgpu_call_desc vgpu_wire_uobj_release = VGPU_WIRE_DESC("cuUserObjec
 	VGPU_OP_cuUserObjectRelease, VGPU_CALLF_CUSTOM, uobj_refs_args, VGPU_URW_NARGS);
 const struct vgpu_call_desc vgpu_wire_uobj_graph_retain = VGPU_WIRE_DESC("cuGraphRetainUserObject",
 	VGPU_OP_cuGraphRetainUserObject, VGPU_CALLF_CUSTOM, uobj_graph_args, VGPU_UGW_NARGS);
+/* (the object travels as the zone's id, untranslated: the zone may hold no reference of it
+ * any more, and the worker finds it among what the zone gave the graph) */
+static const struct vgpu_arg_desc uobj_graph_release_args[VGPU_UGW_NARGS] = {
+	[VGPU_UGW_GRAPH] = HANDLE("graph", VGPU_H_GRAPH),
+	[VGPU_UGW_OBJECT] = SCALAR("object", 8),
+	[VGPU_UGW_COUNT] = SCALAR("count", 4),
+	[VGPU_UGW_FLAGS] = SCALAR("flags", 4),
+};
+const struct vgpu_call_desc vgpu_wire_uobj_graph_release = VGPU_WIRE_DESC("cuGraphReleaseUserObject",
+	VGPU_OP_cuGraphReleaseUserObject, VGPU_CALLF_CUSTOM, uobj_graph_release_args, VGPU_UGW_NARGS);
 
 static const struct vgpu_arg_desc cond_node_args[VGPU_CNW_NARGS] = {
 	[VGPU_CNW_NODE] = { .name = "phGraphNode", .kind = VGPU_ARG_OUT_HANDLE, .size = 8, .htype = VGPU_H_GRAPH_NODE,

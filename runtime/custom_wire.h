@@ -387,6 +387,8 @@ extern const struct vgpu_call_desc vgpu_wire_uobj_create;
 enum { VGPU_URW_OBJECT, VGPU_URW_COUNT, VGPU_URW_NARGS };
 enum { VGPU_UGW_GRAPH, VGPU_UGW_OBJECT, VGPU_UGW_COUNT, VGPU_UGW_FLAGS, VGPU_UGW_NARGS };
 extern const struct vgpu_call_desc vgpu_wire_uobj_retain, vgpu_wire_uobj_release, vgpu_wire_uobj_graph_retain;
+/* cuGraphReleaseUserObject: the same arguments, flags 0 */
+extern const struct vgpu_call_desc vgpu_wire_uobj_graph_release;
 
 /*
  * Conditional nodes (VGPU_OP_cuGraphAddNode_v2, whose only wire form this is: the generic

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* adv_uobj.c — user objects driven by hostile zones: releasing more than held (a graph's references too), another zone's object, a graph given references the zone does not hold. */
+/* adv_uobj.c — user objects driven by hostile zones: releasing more than held (a graph's references too, and taking back more of a graph's than the zone gave it), another zone's object, a graph given references the zone does not hold. */
 #include "adv.h"
 
 #include "custom_wire.h"
@@ -30,6 +30,14 @@ static long uo_graph(struct adv_zone *z, CUgraph g, CUuserObject o, unsigned cou
 {
 	void *av[] = { &g, &o, &count, &flags };
 	return adv_call(z, &vgpu_wire_uobj_graph_retain, av);
+}
+
+static long uo_graph_release(struct adv_zone *z, CUgraph g, CUuserObject o, unsigned count)
+{
+	unsigned flags = 0;
+	uint64_t id = (uint64_t)(uintptr_t)o;
+	void *av[] = { &g, &id, &count, &flags };
+	return adv_call(z, &vgpu_wire_uobj_graph_release, av);
 }
 
 /* A job the zone's channel was handed while reporting the one before (run next). */
@@ -111,6 +119,14 @@ int main(void)
 	 * object under the graph when the zone gives back its last) */
 	CHECK_EQ(uo_graph(&a, g, o, 2, 0), CUDA_SUCCESS);
 	CHECK_EQ(uo_refs(&a, o, 3, 1), CUDA_ERROR_INVALID_VALUE);
+	CHECK(none_due(&a2));
+	/* The graph's references are taken back no more than the zone gave it: 3 of its 2 are
+	 * refused, another zone names neither, one comes back, then 2 of the 1 left are refused. */
+	CHECK_EQ(uo_graph_release(&a, g, o, 3), CUDA_ERROR_INVALID_VALUE);
+	CHECK_EQ(uo_graph_release(&a, g, o, 0), CUDA_ERROR_INVALID_VALUE);
+	CHECK_EQ(uo_graph_release(&b, g, o, 1), CUDA_ERROR_INVALID_HANDLE);
+	CHECK_EQ(uo_graph_release(&a, g, o, 1), CUDA_SUCCESS);
+	CHECK_EQ(uo_graph_release(&a, g, o, 2), CUDA_ERROR_INVALID_VALUE);
 	CHECK(none_due(&a2));
 
 	/* What it holds, given back: the object leaves the zone, the graph keeps it alive. */

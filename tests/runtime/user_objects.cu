@@ -76,9 +76,25 @@ int main()
 	CHECK(cudaGraphDestroy(g));
 	EXPECT(ran(2) == 1, "object 2's destructor ran %d times", destroyed[2].load());
 
+	/* 4. a graph's references taken back before the graph ends (cudaGraphReleaseUserObject):
+	 * the last one taken ends the object while the graph lives on */
+	cudaUserObject_t r;
+	CHECK(cudaGraphCreate(&g, 0));
+	CHECK(cudaUserObjectCreate(&r, (void *)3L, destroy, 1, cudaUserObjectNoDestructorSync));
+	CHECK(cudaGraphRetainUserObject(g, r, 2, 0));
+	CHECK(cudaUserObjectRelease(r, 1));
+	CHECK(cudaGraphReleaseUserObject(g, r, 1));
+	usleep(50000);
+	EXPECT(destroyed[3].load() == 0, "object 3 destroyed while the graph held one reference");
+	CHECK(cudaGraphReleaseUserObject(g, r, 1));
+	EXPECT(ran(3) == 1, "object 3's destructor ran %d times", destroyed[3].load());
+	CHECK(cudaGraphDestroy(g));
+	usleep(20000);
+	EXPECT(destroyed[3].load() == 1, "object 3's destructor ran again with its graph (%d times)", destroyed[3].load());
+
 	CHECK(cudaFree(d));
 	CHECK(cudaStreamDestroy(s));
 	printf("user_objects: each destructor ran once, when its last reference went (the program's, a graph's, "
-	       "a clone's, an executable graph's)\n");
+	       "a clone's, an executable graph's, one taken back from a graph)\n");
 	return 0;
 }
