@@ -10,8 +10,9 @@ usage: tests/gpu/check.sh [--build DIR] [--out DIR] [--budget SECONDS] [--jobs N
 Runs, each under a timeout and each recorded as PASS, FAIL or SKIP (a failure does not stop
 the run): the driver-API end-to-end suite and the runtime-API suite (directly and through vgpu,
 outputs identical), checkpoint, migration and restore of a running zone, the simulator's
-refusal of SASS-only libraries, cuBLAS, cuFFT, cuRAND, cuSPARSE, cuDNN and NVRTC directly
-and through vgpu, PyTorch directly and through vgpu (when torch imports), numba and CuPy
+refusal of SASS-only libraries, cuBLAS, cuFFT, cuRAND, cuSPARSE, cuSOLVER, cuDNN, NVRTC, NCCL
+and VkFFT directly and through vgpu, hashcat and FFmpeg's CUDA filters directly and through
+vgpu (where installed), PyTorch directly and through vgpu (when torch imports), numba and CuPy
 directly and through vgpu (when they import), and the end-to-end
 benchmark. Writes OUT/docs/perf/gpu.md (GPU, driver, date, every figure), OUT/summary.md and
 OUT/logs/, and ends with the summary table.
