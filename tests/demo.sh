@@ -59,8 +59,9 @@ if [ $rd -ne 0 ] && grep -q CUDA_ERROR_NOT_PERMITTED "$tmp/d.out"; then rd=0; el
 say "6b. unmodified third-party programs as zones of a fourth registration (1 GiB): FFmpeg's CUDA filters, hashcat"
 rt=0
 td=$(ctl register tenant-d --mem 1G) || { echo "demo: vgpuctl register failed"; exit 1; }
+proxy_san_env "$B"   # (make test runs the demo over a sanitized build; these programs are not)
 if command -v ffmpeg >/dev/null && ffmpeg -hide_banner -filters 2>/dev/null | grep -q ' scale_cuda '; then
-  VGPU_ZONE_TOKEN=$td ffmpeg -hide_banner -loglevel error -nostdin -init_hw_device cuda=cu:0 -filter_hw_device cu \
+  env "${PROXY_SAN_ENV[@]}" VGPU_ZONE_TOKEN=$td ffmpeg -hide_banner -loglevel error -nostdin -init_hw_device cuda=cu:0 -filter_hw_device cu \
     -f lavfi -i testsrc=size=640x480:rate=25 -frames:v 25 \
     -vf "format=nv12,hwupload_cuda,scale_cuda=320:240:interp_algo=bicubic,hwdownload,format=nv12" \
     -f rawvideo -y "$tmp/scaled.nv12" >"$tmp/ff.out" 2>&1
@@ -75,7 +76,7 @@ fi
 if command -v hashcat >/dev/null && [ -e "${CUDA_HOME:-/usr/local/cuda}/lib64/libnvrtc.so" ]; then
   mkdir -p "$tmp/hc/home"
   printf %s 4711 | md5sum | cut -d' ' -f1 >"$tmp/hc/hash"
-  (cd "$tmp/hc" && VGPU_ZONE_TOKEN=$td HOME=$tmp/hc/home XDG_CACHE_HOME=$tmp/hc/home XDG_DATA_HOME=$tmp/hc/home \
+  (cd "$tmp/hc" && env "${PROXY_SAN_ENV[@]}" VGPU_ZONE_TOKEN=$td HOME=$tmp/hc/home XDG_CACHE_HOME=$tmp/hc/home XDG_DATA_HOME=$tmp/hc/home \
      LD_LIBRARY_PATH=$LD_LIBRARY_PATH:${CUDA_HOME:-/usr/local/cuda}/lib64 hashcat -m 0 -a 3 hash '?d?d?d?d' \
      --backend-ignore-opencl --potfile-disable --quiet -n 1 -u 1 --force --outfile cracked --outfile-format 2 \
      >"$tmp/hc.out" 2>&1)

@@ -38,6 +38,19 @@ proxy_stop() {
   return $rc
 }
 
+# For running an unsanitized program (a third party's) over a sanitized build's libvgpu or
+# simulator (make test's): PROXY_SAN_ENV gets the env assignments that load the sanitizers'
+# runtimes first (and leave the program's own leaks at exit unreported); empty otherwise.
+proxy_san_env() {
+  local b=$1 asan ubsan
+  PROXY_SAN_ENV=()
+  asan=$(ldd "$b/libvgpu/libcuda.so.1" 2>/dev/null | awk '/libasan/ { print $3 }')
+  ubsan=$(ldd "$b/libvgpu/libcuda.so.1" 2>/dev/null | awk '/libubsan/ { print $3 }')
+  [ -n "$asan" ] && PROXY_SAN_ENV=(LD_PRELOAD="$asan${ubsan:+:$ubsan}"
+                                   ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0")
+  return 0
+}
+
 # The simulator is needed when there is no GPU; say so (exit 77 = skip) if it is not built.
 proxy_need_sim() {
   local b=$1 backend=$2

@@ -35,14 +35,9 @@ app_start() {
   APP_VGPU_ENV=(VGPU_PROXY="$PROXY_SOCK" LD_LIBRARY_PATH="$PWD/$APP_B/libvgpu:$APP_CUDA_HOME/lib64$path")
   # A sanitized build (make test's): the program is not, so the sanitizers' runtimes must be
   # loaded first, and the program's own leaks at exit are not vgpu's to report.
-  local asan ubsan
-  asan=$(ldd "$APP_B/libvgpu/libcuda.so.1" 2>/dev/null | awk '/libasan/ { print $3 }')
-  ubsan=$(ldd "$APP_B/libvgpu/libcuda.so.1" 2>/dev/null | awk '/libubsan/ { print $3 }')
-  if [ -n "$asan" ]; then
-    local san=(LD_PRELOAD="$asan${ubsan:+:$ubsan}" ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0")
-    APP_DIRECT_ENV+=("${san[@]}")
-    APP_VGPU_ENV+=("${san[@]}")
-  fi
+  proxy_san_env "$APP_B"
+  APP_DIRECT_ENV+=("${PROXY_SAN_ENV[@]}")
+  APP_VGPU_ENV+=("${PROXY_SAN_ENV[@]}")
 }
 
 app_fail() {
