@@ -2,7 +2,6 @@
 /* memcpy.c — copies whose C arguments cannot cross the wire as is: 2D/3D copies and unified-address cuMemcpy. */
 #include "client.h"
 
-#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -297,14 +296,10 @@ CUresult CUDAAPI cuMemcpy3DAsync_v2_ptsz(const CUDA_MEMCPY3D *p, CUstream s) { r
 
 /*
  * cuMemcpy3DPeer: the same copy between memory of two contexts (devices), which it names.
- * CUDA_MEMCPY3D_PEER is laid out as CUDA_MEMCPY3D with the contexts where its reserved
- * pointers are: it travels as one, the zone's context handles in them, which the proxy
- * translates (and host sides go as any 3D copy's).
+ * It travels as a 3D copy carrying the zone's context handles where CUDA_MEMCPY3D has its
+ * reserved pointers (custom_wire.h), which the proxy translates; host sides go as any 3D
+ * copy's.
  */
-_Static_assert(sizeof(CUDA_MEMCPY3D) == sizeof(CUDA_MEMCPY3D_PEER) &&
-		       offsetof(CUDA_MEMCPY3D, reserved0) == offsetof(CUDA_MEMCPY3D_PEER, srcContext) &&
-		       offsetof(CUDA_MEMCPY3D, reserved1) == offsetof(CUDA_MEMCPY3D_PEER, dstContext),
-	       "CUDA_MEMCPY3D_PEER is a CUDA_MEMCPY3D with contexts in reserved0/1");
 static CUresult copy3d_peer(const struct vgpu_call_desc *d, const CUDA_MEMCPY3D_PEER *p, CUstream stream, int async,
 			    int ptsz)
 {

@@ -85,8 +85,8 @@ CUresult CUDAAPI cuPointerGetAttribute(void *data, CUpointer_attribute attribute
 	unsigned int a = attribute;
 	CUresult r;
 
-	if (!data || a == 0 || a > CU_POINTER_ATTRIBUTE_IS_HW_DECOMPRESS_CAPABLE)
-		return CUDA_ERROR_INVALID_VALUE;   /* as the driver: a number no attribute has */
+	if (!data || !vgpu_pointer_attr_known(a))
+		return CUDA_ERROR_INVALID_VALUE;
 	if (!sz)
 		return vgpu_client_unsupported("cuPointerGetAttribute for this attribute");
 	if (!vgpu_dmap_contains(ptr, 1)) {
@@ -110,8 +110,8 @@ CUresult CUDAAPI cuPointerGetAttributes(unsigned int numAttributes, CUpointer_at
 {
 	if (!attributes || !data)
 		return CUDA_ERROR_INVALID_VALUE;
-	for (unsigned i = 0; i < numAttributes; i++)   /* as the driver: a number no attribute has */
-		if (attributes[i] == 0 || (unsigned)attributes[i] > CU_POINTER_ATTRIBUTE_IS_HW_DECOMPRESS_CAPABLE)
+	for (unsigned i = 0; i < numAttributes; i++)
+		if (!vgpu_pointer_attr_known(attributes[i]))
 			return CUDA_ERROR_INVALID_VALUE;
 	for (unsigned i = 0; i < numAttributes; i++) {
 		if (!data[i])

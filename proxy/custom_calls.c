@@ -346,12 +346,6 @@ static int is_peer_copy(unsigned op)
 	       op == VGPU_OP_cuMemcpy3DPeerAsync_ptsz;
 }
 
-_Static_assert(sizeof(CUDA_MEMCPY3D) == sizeof(CUDA_MEMCPY3D_PEER) &&
-		       offsetof(CUDA_MEMCPY3D, reserved0) == offsetof(CUDA_MEMCPY3D_PEER, srcContext) &&
-		       offsetof(CUDA_MEMCPY3D, reserved1) == offsetof(CUDA_MEMCPY3D_PEER, dstContext) &&
-		       offsetof(CUDA_MEMCPY3D, Depth) == offsetof(CUDA_MEMCPY3D_PEER, Depth),
-	       "a peer copy travels as a CUDA_MEMCPY3D carrying its contexts in reserved0/1");
-
 /* The driver call of one (translated) 2D/3D copy: a peer copy with its contexts, else a 3D copy. */
 static CUresult copy3d_driver(const struct vgpu_proxy_call *call, const CUDA_MEMCPY3D *c, CUstream s, int async)
 {
@@ -585,9 +579,7 @@ static CUresult pointer_attr(struct vgpu_proxy_call *call, void **argv)
 	case CU_POINTER_ATTRIBUTE_SYNC_MEMOPS:
 		return call->drv->cuPointerGetAttribute(value, a, p);
 	default:
-		/* a number no attribute has is the driver's INVALID_VALUE; others are not remoted */
-		return (unsigned)a > CU_POINTER_ATTRIBUTE_IS_HW_DECOMPRESS_CAPABLE || a == 0 ? CUDA_ERROR_INVALID_VALUE
-											     : CUDA_ERROR_NOT_SUPPORTED;
+		return vgpu_pointer_attr_known(a) ? CUDA_ERROR_NOT_SUPPORTED : CUDA_ERROR_INVALID_VALUE;
 	}
 }
 

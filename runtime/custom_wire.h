@@ -3,6 +3,8 @@
 #ifndef VGPU_CUSTOM_WIRE_H
 #define VGPU_CUSTOM_WIRE_H
 
+#include <cuda.h>
+#include <stddef.h>
 #include <stdint.h>
 #include "wire.h"
 
@@ -49,8 +51,14 @@ extern const struct vgpu_arg_desc vgpu_wire_module_args[VGPU_MW_NARGS];
  * 2D/3D copy, normalised by the client to a CUDA_MEMCPY3D with at most one host side:
  * [copy (struct CUDA_MEMCPY3D, host pointers zeroed), hostIn (bin: the host rectangle
  *  packed row after row, HtoD), hostInBytes, hostOut (out bin, DtoH), hostOutBytes,
- *  stream, flags].
+ *  stream, flags]. A peer copy (cuMemcpy3DPeer) is the same, its CUDA_MEMCPY3D_PEER laid out
+ * as a CUDA_MEMCPY3D with the zone's source and destination context handles in reserved0/1.
  */
+_Static_assert(sizeof(CUDA_MEMCPY3D) == sizeof(CUDA_MEMCPY3D_PEER) &&
+		       offsetof(CUDA_MEMCPY3D, reserved0) == offsetof(CUDA_MEMCPY3D_PEER, srcContext) &&
+		       offsetof(CUDA_MEMCPY3D, reserved1) == offsetof(CUDA_MEMCPY3D_PEER, dstContext) &&
+		       offsetof(CUDA_MEMCPY3D, Depth) == offsetof(CUDA_MEMCPY3D_PEER, Depth),
+	       "a peer copy travels as a CUDA_MEMCPY3D carrying its contexts in reserved0/1");
 enum { VGPU_CW_COPY, VGPU_CW_HOST_IN, VGPU_CW_HOST_IN_BYTES, VGPU_CW_HOST_OUT,
        VGPU_CW_HOST_OUT_BYTES, VGPU_CW_STREAM, VGPU_CW_FLAGS, VGPU_CW_NARGS };
 #define VGPU_COPY_F_ASYNC 0x1u
@@ -67,6 +75,12 @@ extern const struct vgpu_arg_desc vgpu_wire_ctx_create_args[VGPU_XW_NARGS];
  */
 enum { VGPU_PW_VALUE, VGPU_PW_ATTR, VGPU_PW_PTR, VGPU_PW_NARGS };
 extern const struct vgpu_arg_desc vgpu_wire_pointer_attr_args[VGPU_PW_NARGS];
+/* Whether a is a number some CUpointer_attribute has: the driver answers INVALID_VALUE for
+ * any other, where vgpu answers NOT_SUPPORTED for attributes it does not remote. */
+static inline int vgpu_pointer_attr_known(unsigned a)
+{
+	return a >= CU_POINTER_ATTRIBUTE_CONTEXT && a <= CU_POINTER_ATTRIBUTE_IS_HW_DECOMPRESS_CAPABLE;
+}
 /* cuPointerSetAttribute: the value (an int: CU_POINTER_ATTRIBUTE_SYNC_MEMOPS is the one
  * attribute the driver sets), the attribute, the zone's device pointer. */
 enum { VGPU_PSW_VALUE, VGPU_PSW_ATTR, VGPU_PSW_PTR, VGPU_PSW_NARGS };

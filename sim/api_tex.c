@@ -175,7 +175,6 @@ static CUresult fmt_check(const char *call, CUarray_format fmt, unsigned channel
 	return CUDA_SUCCESS;
 }
 
-
 /* ---- arrays ---- */
 
 #define ARRAY_FLAGS_KNOWN (CUDA_ARRAY3D_LAYERED | CUDA_ARRAY3D_SURFACE_LDST | CUDA_ARRAY3D_CUBEMAP | \

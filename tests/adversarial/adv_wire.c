@@ -31,12 +31,19 @@ static const struct vgpu_call_desc ptrattr =
 	VGPU_WIRE_DESC("cuPointerGetAttribute", VGPU_OP_cuPointerGetAttribute, VGPU_CALLF_CUSTOM,
 		       vgpu_wire_pointer_attr_args, VGPU_PW_NARGS);
 
-static long copy(struct adv_zone *z, const CUDA_MEMCPY3D *c, const void *in, uint64_t inb, void *out, uint64_t outb)
+/* A 2D/3D copy message of descriptor d (a 3D copy's or a peer copy's). */
+static long copy_as(struct adv_zone *z, const struct vgpu_call_desc *d, const CUDA_MEMCPY3D *c, const void *in,
+		    uint64_t inb, void *out, uint64_t outb)
 {
 	CUstream s = NULL;
 	unsigned flags = 0;
 	void *av[VGPU_CW_NARGS] = { &c, &in, &inb, &out, &outb, &s, &flags };
-	return adv_call(z, &copy3d, av);
+	return adv_call(z, d, av);
+}
+
+static long copy(struct adv_zone *z, const CUDA_MEMCPY3D *c, const void *in, uint64_t inb, void *out, uint64_t outb)
+{
+	return copy_as(z, &copy3d, c, in, inb, out, outb);
 }
 
 /* A device-to-device box of w x h bytes, pitch p, from src to dst. */
@@ -68,14 +75,7 @@ static long peer_box(struct adv_zone *z, CUdeviceptr dst, CUcontext dc, CUdevice
 	CUDA_MEMCPY3D c = box(dst, src, p, w, h);
 	c.reserved0 = sc;
 	c.reserved1 = dc;
-	CUstream s = NULL;
-	unsigned flags = 0;
-	const CUDA_MEMCPY3D *pc = &c;
-	const void *in = NULL;
-	void *out = NULL;
-	uint64_t none = 0;
-	void *av[VGPU_CW_NARGS] = { &pc, &in, &none, &out, &none, &s, &flags };
-	return adv_call(z, &copy3d_peer, av);
+	return copy_as(z, &copy3d_peer, &c, NULL, 0, NULL, 0);
 }
 
 static long launch_msg(struct adv_zone *z, const struct vgpu_call_desc *d, CUfunction f, const void *params,
