@@ -2,6 +2,8 @@
 /* legacy.c — older ABI versions of graph and stream-capture calls, as forms of their current versions. */
 #define __CUDA_API_VERSION_INTERNAL 1
 #include <cuda.h>
+#include <pthread.h>
+#include <stdlib.h>
 
 /*
  * A program built with an older CUDA asks cuGetProcAddress for the version it was built
@@ -207,6 +209,89 @@ CUresult CUDAAPI cuCtxCreate_v3(CUcontext *pctx, CUexecAffinityParam *paramsArra
 	if (numParams)
 		return CUDA_ERROR_NOT_SUPPORTED;   /* SM-count affinity is the host's to partition */
 	return cuCtxCreate_v4(pctx, NULL, flags, dev);
+}
+
+/*
+ * The usage count of the CUDA 1-3 context API, which PyCUDA still ends every context with:
+ * cuCtxAttach takes one more reference to the current context, cuCtxDetach gives one back
+ * and destroys the context with the last (its creation's), popping it if it is current.
+ * The extra references are kept here by the context's handle and its id, which is never
+ * reused, so a context destroyed otherwise leaves no count to a later one at that address.
+ */
+struct attached {
+	CUcontext ctx;
+	unsigned long long id;
+	unsigned int extra;          /* references beyond the creation's */
+	struct attached *next;
+};
+
+static pthread_mutex_t attach_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct attached *attachments;
+
+/* The entry of (ctx, id), or NULL; with prev set to the link that points at it. Under attach_lock. */
+static struct attached *attached_find(CUcontext ctx, unsigned long long id, struct attached ***prev)
+{
+	struct attached **pp;
+
+	for (pp = &attachments; *pp; pp = &(*pp)->next)
+		if ((*pp)->ctx == ctx && (*pp)->id == id) {
+			if (prev)
+				*prev = pp;
+			return *pp;
+		}
+	return NULL;
+}
+
+CUresult CUDAAPI cuCtxAttach(CUcontext *pctx, unsigned int flags)
+{
+	unsigned long long id = 0;
+	struct attached *a;
+	CUcontext cur = NULL;
+	CUresult r;
+
+	if (!pctx || flags)
+		return CUDA_ERROR_INVALID_VALUE;
+	if ((r = cuCtxGetCurrent(&cur)) != CUDA_SUCCESS)
+		return r;
+	if (!cur)
+		return CUDA_ERROR_INVALID_CONTEXT;
+	if ((r = cuCtxGetId(cur, &id)) != CUDA_SUCCESS)
+		return r;
+	pthread_mutex_lock(&attach_lock);
+	a = attached_find(cur, id, NULL);
+	if (!a && (a = calloc(1, sizeof(*a)))) {
+		a->ctx = cur;
+		a->id = id;
+		a->next = attachments;
+		attachments = a;
+	}
+	if (a)
+		a->extra++;
+	pthread_mutex_unlock(&attach_lock);
+	if (!a)
+		return CUDA_ERROR_OUT_OF_MEMORY;
+	*pctx = cur;
+	return CUDA_SUCCESS;
+}
+
+CUresult CUDAAPI cuCtxDetach(CUcontext ctx)
+{
+	unsigned long long id = 0;
+	struct attached *a, **prev = NULL;
+	CUresult r;
+
+	if (!ctx)
+		return CUDA_ERROR_INVALID_CONTEXT;
+	if ((r = cuCtxGetId(ctx, &id)) != CUDA_SUCCESS)   /* a handle the driver does not know */
+		return r;
+	pthread_mutex_lock(&attach_lock);
+	a = attached_find(ctx, id, &prev);
+	if (a && --a->extra == 0) {
+		*prev = a->next;
+		free(a);
+	}
+	pthread_mutex_unlock(&attach_lock);
+	return a ? CUDA_SUCCESS : cuCtxDestroy_v2(ctx);
 }
 
 /* CUDA arrays: a library without them (the simulator has none) answers NOT_SUPPORTED here too. */

@@ -148,8 +148,30 @@ int main(void)
 	CUcontext c3;
 	CK(cuCtxCreate_v3(&c3, NULL, 0, 0, dev));
 	CK(cuCtxDestroy(c3));
+	/* CUDA 1-3's usage count, with which PyCUDA still ends every context: each attach takes a
+	 * reference to the current context, each detach gives one back, the last destroys it */
+	CUcontext c1, a1 = NULL, cur = NULL;
+	CUdeviceptr x;
+	CK(cuCtxCreate_v3(&c1, NULL, 0, 0, dev));
+	CK_ERR(cuCtxAttach(NULL, 0), CUDA_ERROR_INVALID_VALUE);
+	CK_ERR(cuCtxAttach(&a1, 1), CUDA_ERROR_INVALID_VALUE);
+	CK(cuCtxAttach(&a1, 0));
+	EXPECT(a1 == c1);
+	CK(cuCtxAttach(&a1, 0));
+	CK(cuCtxDetach(c1));
+	CK(cuCtxDetach(c1));
+	CK(cuCtxGetCurrent(&cur));
+	EXPECT(cur == c1);                                   /* still there, still current */
+	CK(cuMemAlloc(&x, 256));
+	CK(cuMemFree(x));
+	CK(cuCtxDetach(c1));                                 /* its creation's reference: gone */
+	CK(cuCtxGetCurrent(&cur));
+	EXPECT(cur != c1);
+	CK_ERR(cuCtxDetach(NULL), CUDA_ERROR_INVALID_CONTEXT);
+	CK(cuCtxSetCurrent(NULL));
+	CK_ERR(cuCtxAttach(&a1, 0), CUDA_ERROR_INVALID_CONTEXT);   /* none current */
 	CK(cuCtxSetCurrent(ctx));
-	printf("legacy_graph: capture, edges and instantiate through their CUDA 10 entry points; managed prefetch and advice through CUDA 8's\n");
+	printf("legacy_graph: capture, edges and instantiate through their CUDA 10 entry points; managed prefetch and advice through CUDA 8's; contexts attached and detached\n");
 	CK(cuGraphExecDestroy(ge));
 	CK(cuGraphDestroy(g));
 	CK(cuMemFree(d));
