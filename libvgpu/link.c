@@ -229,6 +229,48 @@ CUresult CUDAAPI cuLinkCreate_v2(unsigned int numOptions, CUjit_option *options,
 	return CUDA_SUCCESS;
 }
 
+struct host_add {
+	CUlinkState state;
+	const char *name;
+	unsigned int nopt;
+	CUjit_option *opts;
+	void **vals;
+	CUresult rc;
+};
+
+static int host_fatbin(void *ctx, const void *fatbin, size_t len, const char *member)
+{
+	struct host_add *h = ctx;
+	char label[512];
+	if (*member)
+		snprintf(label, sizeof(label), "%s(%s)", h->name, member);
+	else
+		snprintf(label, sizeof(label), "%s", h->name);
+	h->rc = cuLinkAddData_v2(h->state, CU_JIT_INPUT_FATBINARY, (void *)fatbin, len, label, h->nopt, h->opts,
+				 h->vals);
+	return h->rc != CUDA_SUCCESS;
+}
+
+/*
+ * A host object or a static library of them (libcudadevrt.a for dynamic parallelism, as
+ * CuPy and PyCUDA add it; a library built with -rdc): its device code is taken out here,
+ * in the zone, and goes to the proxy as the fatbins it is, which the proxy checks as any
+ * other. The proxy never parses host objects or archives.
+ */
+static CUresult add_host_file(CUlinkState state, CUjitInputType type, void *data, size_t size, const char *name,
+			      unsigned int numOptions, CUjit_option *options, void **optionValues)
+{
+	struct host_add h = {state, name ? name : "", numOptions, options, optionValues, CUDA_SUCCESS};
+	unsigned n = 0;
+	int rc = vgpu_modimage_devcode(data, size, host_fatbin, &h, &n);
+	if (rc < 0) {
+		vgpu_client_log(1, "cuLinkAddData: '%s' is not %s (or is truncated)", h.name,
+				type == CU_JIT_INPUT_LIBRARY ? "an ar archive of ELF objects" : "an ELF object");
+		return CUDA_ERROR_INVALID_IMAGE;
+	}
+	return rc > 0 ? h.rc : CUDA_SUCCESS;
+}
+
 CUresult CUDAAPI cuLinkAddData_v2(CUlinkState state, CUjitInputType type, void *data, size_t size, const char *name,
 				  unsigned int numOptions, CUjit_option *options, void **optionValues)
 {
@@ -242,6 +284,20 @@ CUresult CUDAAPI cuLinkAddData_v2(CUlinkState state, CUjitInputType type, void *
 		return CUDA_ERROR_INVALID_HANDLE;
 	if (!data || !size)
 		return CUDA_ERROR_INVALID_VALUE;
+	if (type == CU_JIT_INPUT_OBJECT || type == CU_JIT_INPUT_LIBRARY)
+		return add_host_file(state, type, data, size, name, numOptions, options, optionValues);
+	if (type == CU_JIT_INPUT_PTX && size < VGPU_LINK_INPUT_MAX && !memchr(data, 0, size)) {
+		/* PTX given as exactly its text's bytes (PyCUDA and CuPy pass a Python bytes object
+		 * and its length): the driver takes it so; the proxy wants the text terminated */
+		char *z = malloc(size + 1);
+		if (!z)
+			return CUDA_ERROR_OUT_OF_MEMORY;
+		memcpy(z, data, size);
+		z[size] = 0;
+		r = cuLinkAddData_v2(state, type, z, size + 1, name, numOptions, options, optionValues);
+		free(z);
+		return r;
+	}
 	if (size > VGPU_LINK_INPUT_MAX)
 		return CUDA_ERROR_OUT_OF_MEMORY;
 	if ((r = pack_options(NULL, numOptions, options, optionValues, keys, nums, &nopt)) != CUDA_SUCCESS)

@@ -762,6 +762,111 @@ int vgpu_modimage_globals(const void *image, size_t len, char ***out, size_t *n)
 	return rc;
 }
 
+/* ---- device code inside host objects and static libraries ---- */
+
+/* The section of an ELF object named `want` (its bytes and length), or NULL. */
+static const uint8_t *elf_named(const uint8_t *p, size_t len, const char *want, size_t *slen)
+{
+	struct elf_view v;
+	size_t wl = strlen(want);
+	if (!magic_is(p, len, 0x464c457fu) || elf_view(p, len, &v))
+		return NULL;
+	for (uint32_t i = 0; i < v.shnum; i++) {
+		const uint8_t *sh = elf_section(p, &v, i);
+		uint32_t name = rd32(sh), type = rd32(sh + 4);
+		uint64_t off = rd64(sh + 0x18), size = rd64(sh + 0x20);
+		if (type == 8 /* SHT_NOBITS */ || type == 0 || name >= v.strsize || v.strsize - name < wl + 1 ||
+		    memcmp(p + v.stroff + name, want, wl + 1))
+			continue;
+		*slen = (size_t)size;   /* within the image: elf_size checked every section */
+		return p + off;
+	}
+	return NULL;
+}
+
+/* Each fatbin container of one object's device code, in order. */
+static int object_fatbins(const uint8_t *p, size_t len, const char *member, vgpu_devcode_fn fn, void *ctx,
+			  unsigned *count)
+{
+	size_t slen = 0;
+	const uint8_t *sec = elf_named(p, len, "__nv_relfatbin", &slen);
+	if (!sec)
+		sec = elf_named(p, len, ".nv_fatbin", &slen);
+	if (!sec)
+		return 0;   /* an object with no device code */
+	for (size_t off = 0; off + 16 <= slen;) {
+		size_t clen;
+		if (!magic_is(sec + off, slen - off, VGPU_FATBIN_MAGIC) || fatbin_size(sec + off, slen - off, &clen)) {
+			off += 8;   /* containers are 8-byte aligned, with padding between them */
+			continue;
+		}
+		int rc = fn(ctx, sec + off, clen, member);
+		if (rc)
+			return rc;
+		(*count)++;
+		off += (clen + 7) & ~(size_t)7;
+	}
+	return 0;
+}
+
+int vgpu_modimage_devcode(const void *data, size_t len, vgpu_devcode_fn fn, void *ctx, unsigned *count)
+{
+	const uint8_t *p = data;
+	static const char armag[8] = { '!', '<', 'a', 'r', 'c', 'h', '>', '\n' };
+	*count = 0;
+	if (!p)
+		return -EINVAL;
+	if (magic_is(p, len, 0x464c457fu))
+		return elf_size(p, len, &(size_t){ 0 }) ? -EINVAL : object_fatbins(p, len, "", fn, ctx, count);
+	if (len < sizeof(armag) || memcmp(p, armag, sizeof(armag)))
+		return -EINVAL;
+	/* an ar archive: 60-byte member headers (name, dates, ids, mode, decimal size, "`\n"),
+	 * each member padded to an even length; "/" and "//" members are the symbol table and
+	 * the long names */
+	for (size_t off = sizeof(armag); off < len;) {
+		char name[17], num[11];
+		if (len - off < 60 || p[off + 58] != '`' || p[off + 59] != '\n')
+			return -EINVAL;
+		memcpy(name, p + off, 16);
+		name[16] = 0;
+		memcpy(num, p + off + 48, 10);
+		num[10] = 0;
+		char *end;
+		errno = 0;
+		unsigned long long msize = strtoull(num, &end, 10);
+		if (errno || end == num || msize > len - off - 60)
+			return -EINVAL;
+		const uint8_t *m = p + off + 60;
+		for (int k = 15; k >= 0 && name[k] == ' '; k--)
+			name[k] = 0;
+		int table = !strcmp(name, "/") || !strcmp(name, "//") || !strcmp(name, "/SYM64/");
+		size_t nl = strlen(name);
+		if (nl > 1 && name[nl - 1] == '/')
+			name[nl - 1] = 0;   /* "foo.o/": the short name; "/123": a long one, by its offset */
+		if (!table && magic_is(m, msize, 0x464c457fu)) {
+			int rc = elf_size(m, msize, &(size_t){ 0 }) ? -EINVAL
+								  : object_fatbins(m, msize, name, fn, ctx, count);
+			if (rc)
+				return rc;
+		}
+		off += 60 + msize + (msize & 1);
+	}
+	return 0;
+}
+
+int vgpu_modimage_is_devrt(const char *ptx)
+{
+	static const char name[] = "__cudaCDP2LaunchDeviceV2(";
+	for (const char *p = strstr(ptx, name); p; p = strstr(p + 1, name)) {
+		const char *ls = p;
+		while (ls > ptx && ls[-1] != '\n')
+			ls--;
+		if (!strncmp(ls, ".visible", 8) || !strncmp(ls, ".weak", 5))
+			return 1;
+	}
+	return 0;
+}
+
 void *vgpu_read_file(FILE *f, size_t max, size_t *len)
 {
 	size_t cap = 1 << 16, n = 0;

@@ -69,6 +69,23 @@ int vgpu_modimage_ptx(const void *image, size_t len, char **ptx /* out */);
 
 /* A module or link input file read whole: its bytes and a NUL after them (len excludes it),
  * or NULL with errno EFBIG (longer than max) or ENOMEM; free() it. The caller opened f. */
+/*
+ * The device code of a host object (ELF, as nvcc -rdc=true -c makes it) or of a static
+ * library of such objects (an ar archive, as libcudadevrt.a): fn is called with each fatbin
+ * container of the objects' __nv_relfatbin sections (or .nv_fatbin, where an object has
+ * none), in order, with the member's name ("" for an object). A nonzero return of fn stops
+ * the walk and is returned. 0 when all was walked (*count containers, 0 when there is no
+ * device code); -EINVAL when the input is neither or is malformed. Every length is checked
+ * against the input's: the input may be anything a program names.
+ */
+typedef int (*vgpu_devcode_fn)(void *ctx, const void *fatbin, size_t len, const char *member);
+int vgpu_modimage_devcode(const void *data, size_t len, vgpu_devcode_fn fn, void *ctx, unsigned *count /* out */);
+
+/* 1 when the PTX text is CUDA's device runtime (libcudadevrt, which programs using dynamic
+ * parallelism link): the text that defines __cudaCDP2LaunchDeviceV2. The simulator provides
+ * those entry points itself, so that text is left out wherever it would link it. */
+int vgpu_modimage_is_devrt(const char *ptx);
+
 #include <stdio.h>
 void *vgpu_read_file(FILE *f, size_t max, size_t *len /* out */);
 

@@ -97,25 +97,6 @@ struct search {
 	int found;
 };
 
-/*
- * 1 when ptx is the device runtime (libcudadevrt, which nvcc links into programs using
- * dynamic parallelism): the text that defines __cudaCDP2LaunchDeviceV2, over system calls of
- * the driver's own. The simulator provides those entry points itself (sim/ptx_parse.c
- * cdp_builtin), so the text is left out and the program's calls stay external.
- */
-static int device_runtime(const char *ptx)
-{
-	static const char name[] = "__cudaCDP2LaunchDeviceV2(";
-	for (const char *p = strstr(ptx, name); p; p = strstr(p + 1, name)) {
-		const char *ls = p;
-		while (ls > ptx && ls[-1] != '\n')
-			ls--;
-		if (!strncmp(ls, ".visible", 8) || !strncmp(ls, ".weak", 5))
-			return 1;
-	}
-	return 0;
-}
-
 /* The PTX texts of one file's relocatable fatbins (NULL when it has none; *n of them), the
  * device runtime's left out unless with_runtime. */
 static char **file_ptx(const char *path, size_t *n, int with_runtime)
@@ -135,7 +116,7 @@ static char **file_ptx(const char *path, size_t *n, int with_runtime)
 			continue;
 		}
 		char *ptx = NULL;
-		if (vgpu_modimage_ptx(sec + off, clen, &ptx) == 0 && !with_runtime && device_runtime(ptx)) {
+		if (vgpu_modimage_ptx(sec + off, clen, &ptx) == 0 && !with_runtime && vgpu_modimage_is_devrt(ptx)) {
 			free(ptx);
 		} else if (ptx) {
 			char **grown = realloc(out, (*n + 1) * sizeof(*grown));

@@ -643,6 +643,55 @@ static char *check_text(const struct input *in)
 }
 
 static CUresult add(struct sim_link *l, CUjitInputType type, const void *data, size_t size, const char *name,
+		   const struct jitopts *o, struct calllog *cl, const char *call);
+
+struct host_walk {
+	struct sim_link *l;
+	const char *name;
+	const struct jitopts *o;
+	struct calllog *cl;
+	const char *call;
+	CUresult rc;
+};
+
+/* One fatbin of an object's device code, added as the fatbin input it is. */
+static int host_fatbin(void *ctx, const void *fatbin, size_t len, const char *member)
+{
+	struct host_walk *w = ctx;
+	char label[512];
+	if (*member)
+		snprintf(label, sizeof(label), "%s(%s)", w->name, member);
+	else
+		snprintf(label, sizeof(label), "%s", w->name);
+	w->rc = add(w->l, CU_JIT_INPUT_FATBINARY, fatbin, len, label, w->o, w->cl, w->call);
+	return w->rc != CUDA_SUCCESS;
+}
+
+/*
+ * A host object or a static library of them (libcudadevrt.a, a library built with -rdc):
+ * the device code the objects carry, container by container, as the driver's linker takes
+ * it from them. CUDA's device runtime among them is left out (add(): the simulator provides
+ * it).
+ */
+static CUresult add_host_file(struct sim_link *l, CUjitInputType type, const void *data, size_t size,
+			      const char *name, const struct jitopts *o, struct calllog *cl, const char *call)
+{
+	struct host_walk w = {l, name, o, cl, call, CUDA_SUCCESS};
+	unsigned n = 0;
+	int rc = vgpu_modimage_devcode(data, size, host_fatbin, &w, &n);
+	if (rc < 0) {
+		note(l, cl, 1, "%s: input '%s' is not %s (or is truncated)", call, name,
+		     type == CU_JIT_INPUT_LIBRARY ? "an ar archive of ELF objects" : "an ELF object");
+		return CUDA_ERROR_INVALID_IMAGE;
+	}
+	if (rc > 0)
+		return w.rc;
+	if (l->verbose || o->verbose)
+		note(l, cl, 0, "%s: %s input '%s': %u fatbins of device code", call, type_name(type), name, n);
+	return CUDA_SUCCESS;
+}
+
+static CUresult add(struct sim_link *l, CUjitInputType type, const void *data, size_t size, const char *name,
 		    const struct jitopts *o, struct calllog *cl, const char *call)
 {
 	char label[64];
@@ -658,7 +707,7 @@ static CUresult add(struct sim_link *l, CUjitInputType type, const void *data, s
 		note(l, cl, 1, "%s: input '%s' has an unknown input type %d", call, name, (int)type);
 		return CUDA_ERROR_INVALID_VALUE;
 	}
-	if (type == CU_JIT_INPUT_OBJECT || type == CU_JIT_INPUT_LIBRARY || type == CU_JIT_INPUT_NVVM) {
+	if (type == CU_JIT_INPUT_NVVM) {
 		note(l, cl, 1, "%s: input '%s' is of type %s, which the simulator cannot link: it runs PTX only "
 		     "(give the PTX of that code instead)", call, name, type_name(type));
 		return CUDA_ERROR_NOT_SUPPORTED;
@@ -667,6 +716,8 @@ static CUresult add(struct sim_link *l, CUjitInputType type, const void *data, s
 		note(l, cl, 1, "%s: input '%s' has no data", call, name);
 		return CUDA_ERROR_INVALID_VALUE;
 	}
+	if (type == CU_JIT_INPUT_OBJECT || type == CU_JIT_INPUT_LIBRARY)
+		return add_host_file(l, type, data, size, name, o, cl, call);
 	char *ptx = NULL;
 	size_t len;
 	if (type == CU_JIT_INPUT_PTX) {
@@ -702,6 +753,13 @@ static CUresult add(struct sim_link *l, CUjitInputType type, const void *data, s
 			return rc == -ENOMEM ? CUDA_ERROR_OUT_OF_MEMORY : CUDA_ERROR_INVALID_IMAGE;
 		}
 		len = strlen(ptx);
+		if (vgpu_modimage_is_devrt(ptx)) {
+			free(ptx);
+			if (l->verbose || o->verbose)
+				note(l, cl, 0, "%s: input '%s' is CUDA's device runtime, which the simulator provides "
+				     "itself: left out", call, name);
+			return CUDA_SUCCESS;
+		}
 		if (l->total + len > LINK_MAX_INPUT_BYTES) {
 			free(ptx);
 			note(l, cl, 1, "%s: input '%s' would take the inputs past %u MiB", call, name,

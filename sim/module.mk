@@ -36,7 +36,8 @@ KERNEL_DIR := $(B)/tests/kernels
 SIM_KERNELS := $(KERNEL_DIR)/basic.ptx $(KERNEL_DIR)/basic.fatbin $(KERNEL_DIR)/basic.cubin \
                $(KERNEL_DIR)/basic_lz4.fatbin $(KERNEL_DIR)/basic_sm90.fatbin \
                $(KERNEL_DIR)/unsupported.ptx $(KERNEL_DIR)/math.ptx $(KERNEL_DIR)/tex.ptx \
-               $(KERNEL_DIR)/link_a.rdc.ptx $(KERNEL_DIR)/link_b.rdc.ptx $(KERNEL_DIR)/link_b.rdc.fatbin
+               $(KERNEL_DIR)/link_a.rdc.ptx $(KERNEL_DIR)/link_b.rdc.ptx $(KERNEL_DIR)/link_b.rdc.fatbin \
+               $(KERNEL_DIR)/link_b.rdc.o $(KERNEL_DIR)/liblink_b.a $(KERNEL_DIR)/dp_parent.rdc.ptx
 
 $(KERNEL_DIR)/%.ptx: tests/kernels/%.cu
 	@mkdir -p $(dir $@)
@@ -60,6 +61,14 @@ $(KERNEL_DIR)/%.rdc.ptx: tests/kernels/%.cu
 $(KERNEL_DIR)/%.rdc.fatbin: tests/kernels/%.cu
 	@mkdir -p $(dir $@)
 	$(NVCC) -rdc=true -fatbin -gencode arch=compute_75,code=[sm_75,compute_75] $< -o $@
+# the same as a host object and in a static library beside an object with no device code, as
+# programs hand the JIT linker objects and archives (CU_JIT_INPUT_OBJECT, _LIBRARY)
+$(KERNEL_DIR)/%.rdc.o: tests/kernels/%.cu
+	@mkdir -p $(dir $@)
+	$(NVCC) -rdc=true -c -gencode arch=compute_75,code=[sm_75,compute_75] $< -o $@
+$(KERNEL_DIR)/liblink_b.a: $(KERNEL_DIR)/link_b.rdc.o
+	printf 'int vgpu_link_host_only(void) { return 1; }\n' | $(CC) -x c -c - -o $(KERNEL_DIR)/host_only.o
+	rm -f $@ && $(AR) rcs $@ $< $(KERNEL_DIR)/host_only.o
 
 # ---- tests ----
 SIM_TEST_NAMES := test_sim_basic test_sim_kernels test_sim_errors test_sim_streams \

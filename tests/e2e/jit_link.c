@@ -3,6 +3,7 @@
 #include "e2e.h"
 
 #include <stdint.h>
+#include <unistd.h>
 
 static CUfunction load_kernel(CUmodule *mod, const void *image, const char *name)
 {
@@ -149,6 +150,74 @@ int main(void)
 		CK(cuLinkDestroy(st));
 	}
 	printf("one input alone links\n");
+
+	/* PTX handed over as exactly its text's bytes, no terminating NUL (PyCUDA and CuPy pass
+	 * a Python bytes object and its length), beside the other half as a host object */
+	CK(cuLinkCreate(0, NULL, NULL, &st));
+	CK(cuLinkAddData(st, CU_JIT_INPUT_PTX, a, alen, "link_a.ptx", 0, NULL, NULL));
+	CK(cuLinkAddFile(st, CU_JIT_INPUT_OBJECT, e2e_kernel_path("link_b.rdc.o"), 0, NULL, NULL));
+	CK(cuLinkComplete(st, &cubin, &size));
+	f = load_kernel(&m1, cubin, "link_kernel");
+	run_and_check(f, d, 100);
+	CK(cuModuleUnload(m1));
+	CK(cuLinkDestroy(st));
+	printf("linked unterminated PTX with a host object's device code\n");
+	/* a static library: the object with device code and one without */
+	size_t llen;
+	void *lib = e2e_read_file(e2e_kernel_path("liblink_b.a"), &llen);
+	CK(cuLinkCreate(0, NULL, NULL, &st));
+	CK(cuLinkAddData(st, CU_JIT_INPUT_PTX, a, alen + 1, "link_a.ptx", 0, NULL, NULL));
+	CK(cuLinkAddData(st, CU_JIT_INPUT_LIBRARY, lib, llen, "liblink_b.a", 0, NULL, NULL));
+	CK(cuLinkComplete(st, &cubin, &size));
+	f = load_kernel(&m1, cubin, "link_kernel");
+	run_and_check(f, d, 256);
+	CK(cuModuleUnload(m1));
+	CK(cuLinkDestroy(st));
+	/* an archive cut short, a member claiming more than there is, bytes that are neither */
+	CK(cuLinkCreate(0, NULL, NULL, &st));
+	EXPECT(cuLinkAddData(st, CU_JIT_INPUT_LIBRARY, lib, 100, "cut.a", 0, NULL, NULL) != CUDA_SUCCESS);
+	char *forged = malloc(llen);
+	EXPECT(forged);
+	memcpy(forged, lib, llen);
+	memcpy(forged + 8 + 48, "9999999999", 10);   /* the first member's size */
+	EXPECT(cuLinkAddData(st, CU_JIT_INPUT_LIBRARY, forged, llen, "forged.a", 0, NULL, NULL) != CUDA_SUCCESS);
+	EXPECT(cuLinkAddData(st, CU_JIT_INPUT_OBJECT, a, alen + 1, "text.o", 0, NULL, NULL) != CUDA_SUCCESS);
+	CK(cuLinkDestroy(st));
+	free(forged);
+	free(lib);
+	printf("linked a static library's device code; malformed archives and objects refused\n");
+
+	/* Dynamic parallelism linked at run time with CUDA's device runtime, a static library
+	 * (PyCUDA's DynamicSourceModule, CuPy's kernels that launch kernels) */
+	char devrt[4096];
+	const char *cuda_home = getenv("CUDA_HOME");
+	snprintf(devrt, sizeof(devrt), "%s/lib64/libcudadevrt.a", cuda_home && *cuda_home ? cuda_home : "/usr/local/cuda");
+	if (access(devrt, R_OK) != 0) {
+		printf("skip: dynamic parallelism linked at run time: %s is not installed (the CUDA toolkit's)\n", devrt);
+	} else {
+		size_t plen;
+		char *parent = e2e_read_file(e2e_kernel_path("dp_parent.rdc.ptx"), &plen);
+		CK(cuLinkCreate(0, NULL, NULL, &st));
+		CK(cuLinkAddData(st, CU_JIT_INPUT_PTX, parent, plen + 1, "dp_parent.ptx", 0, NULL, NULL));
+		CK(cuLinkAddFile(st, CU_JIT_INPUT_LIBRARY, devrt, 0, NULL, NULL));
+		CK(cuLinkComplete(st, &cubin, &size));
+		f = load_kernel(&m1, cubin, "dp_parent");
+		int host[256];
+		void *args[] = { &d };
+		CK(cuMemsetD32(d, 0, 256));
+		CK(cuLaunchKernel(f, 1, 1, 1, 8, 1, 1, 0, NULL, args, NULL));
+		CK(cuCtxSynchronize());
+		CK(cuMemcpyDtoH(host, d, sizeof(host)));
+		for (int i = 0; i < 256; i++)
+			if (host[i] != 2 * i + 1) {
+				fprintf(stderr, "FAIL: dynamic parallelism: out[%d] = %d, expected %d\n", i, host[i], 2 * i + 1);
+				exit(1);
+			}
+		CK(cuModuleUnload(m1));
+		CK(cuLinkDestroy(st));
+		free(parent);
+		printf("a kernel launching kernels, linked at run time with the device runtime library\n");
+	}
 	free(copy);
 	free(fat);
 	free(a);

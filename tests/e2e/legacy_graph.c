@@ -4,6 +4,9 @@
 
 #include <cudaProfiler.h>
 
+/* (cuCtxAttach and cuCtxDetach are declared deprecated; old programs call them all the same) */
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+
 typedef CUresult (*pfn_begin_v1)(CUstream);
 typedef CUresult (*pfn_info_v1)(CUstream, CUstreamCaptureStatus *, cuuint64_t *);
 typedef CUresult (*pfn_inst_v1)(CUgraphExec *, CUgraph, CUgraphNode *, char *, size_t);

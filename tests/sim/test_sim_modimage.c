@@ -120,6 +120,46 @@ static void mutate(const unsigned char *img, size_t n, int rounds)
 	free(c);
 }
 
+
+/* Device code in host objects and archives: what each walk found. */
+struct found { unsigned n; size_t bytes; int ptx; char member[64]; };
+
+static int on_fatbin(void *ctx, const void *fb, size_t len, const char *member)
+{
+	struct found *f = ctx;
+	size_t real;
+	EXPECT(vgpu_modimage_size(fb, len, &real) == VGPU_MODIMAGE_FATBIN && real == len);
+	f->n++;
+	f->bytes += len;
+	f->ptx += vgpu_modimage_has_ptx(fb, len) == 1;
+	snprintf(f->member, sizeof(f->member), "%s", member);
+	return 0;
+}
+
+static int stop_at_first(void *ctx, const void *fb, size_t len, const char *member)
+{
+	(void)ctx; (void)fb; (void)len; (void)member;
+	return 7;
+}
+
+/* Random corruption of an object or archive never crashes the walk nor hands out a container
+ * past the input (on_fatbin checks each). */
+static void mutate_devcode(const unsigned char *img, size_t n, int rounds)
+{
+	unsigned char *c = malloc(n);
+	for (int r = 0; r < rounds; r++) {
+		memcpy(c, img, n);
+		int flips = 1 + (int)(next() % 8);
+		for (int i = 0; i < flips; i++)
+			c[next() % n] = (unsigned char)next();
+		struct found f = {0};
+		unsigned count;
+		size_t cut = next() % 4 ? n : next() % n;
+		(void)vgpu_modimage_devcode(c, cut, on_fatbin, &f, &count);
+	}
+	free(c);
+}
+
 int main(void)
 {
 	size_t np, nf, nl, nc, n9;
@@ -271,6 +311,38 @@ int main(void)
 		}
 		free(src);
 		free(nm);
+	}
+	/* device code in a host object, in a static library beside an object without any,
+	 * CUDA's device runtime recognised by its text */
+	{
+		size_t no, na;
+		unsigned char *obj = rd("tests/kernels/link_b.rdc.o", &no);
+		unsigned char *ar = rd("tests/kernels/liblink_b.a", &na);
+		struct found fo = {0}, fa = {0};
+		unsigned count;
+		EXPECT(vgpu_modimage_devcode(obj, no, on_fatbin, &fo, &count) == 0 && count == 1 && fo.n == 1 && fo.ptx == 1);
+		EXPECT(!strcmp(fo.member, ""));
+		EXPECT(vgpu_modimage_devcode(ar, na, on_fatbin, &fa, &count) == 0 && count == 1 && fa.bytes == fo.bytes);
+		EXPECT(!strcmp(fa.member, "link_b.rdc.o"));
+		EXPECT(vgpu_modimage_devcode(ar, na, stop_at_first, NULL, &count) == 7);
+		EXPECT(vgpu_modimage_devcode(ar, 60, on_fatbin, &fa, &count) == -EINVAL);      /* cut short */
+		EXPECT(vgpu_modimage_devcode(obj, 63, on_fatbin, &fa, &count) == -EINVAL);
+		EXPECT(vgpu_modimage_devcode("just text", 10, on_fatbin, &fa, &count) == -EINVAL);   /* neither */
+		EXPECT(vgpu_modimage_devcode(NULL, 0, on_fatbin, &fa, &count) == -EINVAL);
+		unsigned char *forged = malloc(na);
+		EXPECT(forged);
+		memcpy(forged, ar, na);
+		memcpy(forged + 8 + 48, "18446744073709551615", 10);   /* a member past the end */
+		EXPECT(vgpu_modimage_devcode(forged, na, on_fatbin, &fa, &count) == -EINVAL);
+		free(forged);
+		struct found fe = {0};
+		EXPECT(vgpu_modimage_devcode("!<arch>\n", 8, on_fatbin, &fe, &count) == 0 && count == 0);  /* empty */
+		mutate_devcode(obj, no, 1500);
+		mutate_devcode(ar, na, 1500);
+		free(obj);
+		free(ar);
+		EXPECT(vgpu_modimage_is_devrt(".visible .func (.param .b32 r) __cudaCDP2LaunchDeviceV2(\n") == 1);
+		EXPECT(vgpu_modimage_is_devrt(".extern .func (.param .b32 r) __cudaCDP2LaunchDeviceV2(\n") == 0);
 	}
 	printf("test_sim_modimage: all checks passed\n");
 	return 0;
