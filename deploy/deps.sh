@@ -23,6 +23,10 @@ PKGS=(
   libvkfft-dev                     # VkFFT, a third-party library run as a zone (tests/gpu/vkfft)
   hashcat                          # a third-party CUDA program run as a zone (tests/gpu/hashcat.sh)
   ffmpeg                           # FFmpeg's CUDA filters run as a zone (tests/gpu/ffmpeg.sh)
+  # PyCUDA run as a zone (tests/gpu/pycuda.sh): what Debian's python3-pycuda needs from main
+  # (the package itself is in contrib: deploy/debfetch.sh unpacks it in the build folder)
+  python3-numpy python3-pytools python3-mako python3-appdirs python3-decorator
+  libboost-python1.74.0 libboost-thread1.74.0
 )
 if [ $all = 1 ]; then
   PKGS+=(

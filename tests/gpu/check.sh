@@ -11,8 +11,8 @@ Runs, each under a timeout and each recorded as PASS, FAIL or SKIP (a failure do
 the run): the driver-API end-to-end suite and the runtime-API suite (directly and through vgpu,
 outputs identical), checkpoint, migration and restore of a running zone, the simulator's
 refusal of SASS-only libraries, cuBLAS, cuFFT, cuRAND, cuSPARSE, cuSOLVER, cuDNN, NVRTC, NCCL
-and VkFFT directly and through vgpu, hashcat and FFmpeg's CUDA filters directly and through
-vgpu (where installed), PyTorch directly and through vgpu (when torch imports), numba and CuPy
+and VkFFT directly and through vgpu, hashcat, FFmpeg's CUDA filters and PyCUDA directly and
+through vgpu (where installed), PyTorch directly and through vgpu (when torch imports), numba and CuPy
 directly and through vgpu (when they import), and the end-to-end
 benchmark. Writes OUT/docs/perf/gpu.md (GPU, driver, date, every figure), OUT/summary.md and
 OUT/logs/, and ends with the summary table.
@@ -302,6 +302,9 @@ judge hashcat
 # 7c. FFmpeg's CUDA filters (where Debian's FFmpeg is installed) directly and through vgpu
 step ffmpeg 90 tests/gpu/ffmpeg.sh --out "$out/ffmpeg"
 judge ffmpeg
+# 7d. PyCUDA (Debian's, where its Python and PyCUDA can be had) directly and through vgpu
+step pycuda 120 tests/gpu/pycuda.sh --out "$out/pycuda"
+judge pycuda
 
 # 8. numba (every kernel through the JIT linker) and CuPy directly and through vgpu: before
 # PyTorch, which has run through vgpu before and CuPy has not (each step bounds its own time)

@@ -187,3 +187,11 @@ gpu-kit: $(GPU_KIT_FILES)
 # (make gpu-kit) as it is; $(OUT) (when set) is where everything is written.
 gpu-check:
 	@tests/gpu/check.sh --build $(B) $(if $(OUT),--out $(OUT))
+
+# PyCUDA (Debian's, from contrib: deploy/debfetch.sh) directly and as a zone: driver-API calls
+# from its extension, nvcc-compiled SourceModule kernels, gpuarray, scans, cuRAND's device API,
+# dynamic parallelism linked with libcudadevrt.a at run time.
+$(B)/tests/gpu/sim_pycuda.sh: $(LIBVGPU) $(SIM_LIB) $(PROXY) tests/gpu/pycuda.sh tests/gpu/pycuda_check.py tests/gpu/app_lib.sh
+	@mkdir -p $(dir $@)
+	printf '#!/bin/sh\nVGPU_E2E_BACKEND=sim exec tests/gpu/pycuda.sh\n' > $@ && chmod +x $@
+TESTS += $(B)/tests/gpu/sim_pycuda.sh
