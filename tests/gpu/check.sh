@@ -12,7 +12,7 @@ the run): the driver-API end-to-end suite and the runtime-API suite (directly an
 outputs identical), checkpoint, migration and restore of a running zone, the simulator's
 refusal of SASS-only libraries, cuBLAS, cuFFT, cuRAND, cuSPARSE, cuSOLVER, cuDNN, NVRTC, NCCL
 and VkFFT directly and through vgpu, hashcat, FFmpeg's CUDA filters and PyCUDA directly and
-through vgpu (where installed), PyTorch directly and through vgpu (when torch imports), numba and CuPy
+through vgpu (where installed), a program built against CUDA 11.8's runtime and the toolkit's, PyTorch directly and through vgpu (when torch imports), numba and CuPy
 directly and through vgpu (when they import), and the end-to-end
 benchmark. Writes OUT/docs/perf/gpu.md (GPU, driver, date, every figure), OUT/summary.md and
 OUT/logs/, and ends with the summary table.
@@ -302,6 +302,10 @@ judge hashcat
 # 7c. FFmpeg's CUDA filters (where Debian's FFmpeg is installed) directly and through vgpu
 step ffmpeg 90 tests/gpu/ffmpeg.sh --out "$out/ffmpeg"
 judge ffmpeg
+# 7c'. a program as an older nvcc builds it, through CUDA 11.8's runtime (where it can be had)
+# and the toolkit's, directly and through vgpu
+step cudart_abi 60 tests/gpu/cudart_abi.sh --out "$out/cudart_abi"
+judge cudart_abi
 # 7d. PyCUDA (Debian's, where its Python and PyCUDA can be had) directly and through vgpu
 step pycuda 120 tests/gpu/pycuda.sh --out "$out/pycuda"
 judge pycuda

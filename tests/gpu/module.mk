@@ -179,7 +179,7 @@ GPU_KIT_FILES := $(PROXY) $(VGPUCTL) $(LIBVGPU) $(SIM_LIB) $(SIM_KERNELS) \
 	$(B)/tests/restart/stream_app $(B)/tests/migrate/rt_loop $(B)/tests/gpu/va_probe \
 	$(if $(GPU_CUDA_LIBS),$(GPU_PROGS) $(GPU_LIB_TESTS)) $(if $(GPU_CUDNN),$(B)/tests/gpu/cudnn_ops $(B)/tests/gpu/cudnn_graph) \
 	$(if $(GPU_NCCL),$(B)/tests/gpu/nccl_ops) $(if $(GPU_VKFFT),$(B)/tests/gpu/vkfft) $(LIBVGPU_NVML) \
-	$(GPU_SASS_ONLY) $(GPU_SIM_LIBS) $(GPU_TORCH_TEST)
+	$(GPU_SASS_ONLY) $(GPU_SIM_LIBS) $(GPU_TORCH_TEST) $(B)/tests/gpu/cudart_abi $(KERNEL_DIR)/cudart_abi.fatbin
 gpu-kit: $(GPU_KIT_FILES)
 	@tests/gpu/kit.sh $(B) $(GPU_KIT_FILES)
 
@@ -195,3 +195,13 @@ $(B)/tests/gpu/sim_pycuda.sh: $(LIBVGPU) $(SIM_LIB) $(PROXY) tests/gpu/pycuda.sh
 	@mkdir -p $(dir $@)
 	printf '#!/bin/sh\nVGPU_E2E_BACKEND=sim exec tests/gpu/pycuda.sh\n' > $@ && chmod +x $@
 TESTS += $(B)/tests/gpu/sim_pycuda.sh
+
+# Programs built against older CUDA runtimes (CUDA 11.8's libcudart.so.11.0, fetched from
+# Debian's non-free component) and the toolkit's, directly and as a zone.
+$(B)/tests/gpu/cudart_abi: tests/gpu/cudart_abi.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(LDFLAGS) -ldl
+$(B)/tests/gpu/sim_cudart_abi.sh: $(LIBVGPU) $(SIM_LIB) $(PROXY) $(B)/tests/gpu/cudart_abi $(KERNEL_DIR)/cudart_abi.fatbin \
+                                  tests/gpu/cudart_abi.sh tests/gpu/app_lib.sh
+	printf '#!/bin/sh\nVGPU_E2E_BACKEND=sim exec tests/gpu/cudart_abi.sh\n' > $@ && chmod +x $@
+TESTS += $(B)/tests/gpu/sim_cudart_abi.sh
