@@ -205,3 +205,15 @@ $(B)/tests/gpu/sim_cudart_abi.sh: $(LIBVGPU) $(SIM_LIB) $(PROXY) $(B)/tests/gpu/
                                   tests/gpu/cudart_abi.sh tests/gpu/app_lib.sh
 	printf '#!/bin/sh\nVGPU_E2E_BACKEND=sim exec tests/gpu/cudart_abi.sh\n' > $@ && chmod +x $@
 TESTS += $(B)/tests/gpu/sim_cudart_abi.sh
+
+# mumax3 (Debian's, a micromagnetic simulator in Go, with CUDA 11.8's cuFFT; from contrib and
+# non-free: deploy/debfetch.sh) directly and as a zone, checked against known physics. make test
+# runs the two short scripts (standard problem 4 takes minutes in the sanitized build: make
+# test-mumax3 runs all three on the release build).
+$(B)/tests/gpu/sim_mumax3.sh: $(LIBVGPU) $(SIM_LIB) $(PROXY) tests/gpu/mumax3.sh $(wildcard tests/gpu/mumax3/*.mx3) tests/gpu/app_lib.sh
+	@mkdir -p $(dir $@)
+	printf '#!/bin/sh\nVGPU_E2E_BACKEND=sim exec tests/gpu/mumax3.sh --scripts larmor,demag\n' > $@ && chmod +x $@
+TESTS += $(B)/tests/gpu/sim_mumax3.sh
+.PHONY: test-mumax3
+test-mumax3: $(LIBVGPU) $(SIM_LIB) $(PROXY)
+	@VGPU_BUILD=$(B) VGPU_E2E_BACKEND=$(VGPU_E2E_BACKEND) tests/gpu/mumax3.sh
