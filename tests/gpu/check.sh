@@ -11,8 +11,8 @@ Runs, each under a timeout and each recorded as PASS, FAIL or SKIP (a failure do
 the run): the driver-API end-to-end suite and the runtime-API suite (directly and through vgpu,
 outputs identical), checkpoint, migration and restore of a running zone, the simulator's
 refusal of SASS-only libraries, cuBLAS, cuFFT, cuRAND, cuSPARSE, cuSOLVER, cuDNN, NVRTC, NCCL
-and VkFFT directly and through vgpu, hashcat, FFmpeg's CUDA filters, mumax3 and PyCUDA directly
-and through vgpu (where installed), a program built against CUDA 11.8's runtime and the toolkit's, PyTorch directly and through vgpu (when torch imports), numba and CuPy
+and VkFFT directly and through vgpu, hashcat, FFmpeg's CUDA filters, mumax3, PyCUDA and NVIDIA's CUDA
+samples directly and through vgpu (where installed), a program built against CUDA 11.8's runtime and the toolkit's, PyTorch directly and through vgpu (when torch imports), numba and CuPy
 directly and through vgpu (when they import), and the end-to-end
 benchmark. Writes OUT/docs/perf/gpu.md (GPU, driver, date, every figure), OUT/summary.md and
 OUT/logs/, and ends with the summary table.
@@ -309,6 +309,9 @@ judge cudart_abi
 # 7c''. mumax3 (Debian's, where it can be had) directly and through vgpu, physics checked
 step mumax3 120 tests/gpu/mumax3.sh --out "$out/mumax3"
 judge mumax3
+# 7c3. NVIDIA's CUDA samples (where their sources can be had) built here, run both ways
+step cuda_samples 240 tests/gpu/cuda_samples.sh --all --jobs 8 --timeout 30 --out "$out/cuda_samples"
+judge cuda_samples
 # 7d. PyCUDA (Debian's, where its Python and PyCUDA can be had) directly and through vgpu
 step pycuda 120 tests/gpu/pycuda.sh --out "$out/pycuda"
 judge pycuda

@@ -217,3 +217,14 @@ TESTS += $(B)/tests/gpu/sim_mumax3.sh
 .PHONY: test-mumax3
 test-mumax3: $(LIBVGPU) $(SIM_LIB) $(PROXY)
 	@VGPU_BUILD=$(B) VGPU_E2E_BACKEND=$(VGPU_E2E_BACKEND) tests/gpu/mumax3.sh
+
+# NVIDIA's CUDA samples (11.8's sources, Debian's nvidia-cuda-samples from non-free: deploy/
+# debfetch.sh) built with this toolkit and run directly and as zones: make test runs a quick
+# set, make test-cuda-samples every one that CUDA 13 builds and the simulator runs.
+$(B)/tests/gpu/sim_cuda_samples.sh: $(LIBVGPU) $(SIM_LIB) $(PROXY) tests/gpu/cuda_samples.sh tests/gpu/app_lib.sh
+	@mkdir -p $(dir $@)
+	printf '#!/bin/sh\nVGPU_E2E_BACKEND=sim exec tests/gpu/cuda_samples.sh\n' > $@ && chmod +x $@
+TESTS += $(B)/tests/gpu/sim_cuda_samples.sh
+.PHONY: test-cuda-samples
+test-cuda-samples: $(LIBVGPU) $(SIM_LIB) $(PROXY)
+	@VGPU_BUILD=$(B) VGPU_E2E_BACKEND=$(VGPU_E2E_BACKEND) tests/gpu/cuda_samples.sh --all --jobs $(JOBS)
