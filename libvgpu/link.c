@@ -242,10 +242,7 @@ static int host_fatbin(void *ctx, const void *fatbin, size_t len, const char *me
 {
 	struct host_add *h = ctx;
 	char label[512];
-	if (*member)
-		snprintf(label, sizeof(label), "%s(%s)", h->name, member);
-	else
-		snprintf(label, sizeof(label), "%s", h->name);
+	vgpu_modimage_member_label(label, sizeof(label), h->name, member);
 	h->rc = cuLinkAddData_v2(h->state, CU_JIT_INPUT_FATBINARY, (void *)fatbin, len, label, h->nopt, h->opts,
 				 h->vals);
 	return h->rc != CUDA_SUCCESS;

@@ -854,6 +854,14 @@ int vgpu_modimage_devcode(const void *data, size_t len, vgpu_devcode_fn fn, void
 	return 0;
 }
 
+void vgpu_modimage_member_label(char *buf, size_t n, const char *file, const char *member)
+{
+	if (member && *member)
+		snprintf(buf, n, "%s(%s)", file, member);
+	else
+		snprintf(buf, n, "%s", file);
+}
+
 int vgpu_modimage_is_devrt(const char *ptx)
 {
 	static const char name[] = "__cudaCDP2LaunchDeviceV2(";

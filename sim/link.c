@@ -659,10 +659,7 @@ static int host_fatbin(void *ctx, const void *fatbin, size_t len, const char *me
 {
 	struct host_walk *w = ctx;
 	char label[512];
-	if (*member)
-		snprintf(label, sizeof(label), "%s(%s)", w->name, member);
-	else
-		snprintf(label, sizeof(label), "%s", w->name);
+	vgpu_modimage_member_label(label, sizeof(label), w->name, member);
 	w->rc = add(w->l, CU_JIT_INPUT_FATBINARY, fatbin, len, label, w->o, w->cl, w->call);
 	return w->rc != CUDA_SUCCESS;
 }

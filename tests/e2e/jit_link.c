@@ -27,6 +27,19 @@ static void run_and_check(CUfunction f, CUdeviceptr d, int n)
 		}
 }
 
+/* Completes the link, loads the image, runs link_kernel on n elements (checked), unloads it
+ * and destroys the state. */
+static void complete_and_run(CUlinkState st, CUdeviceptr d, int n)
+{
+	void *cubin = NULL;
+	size_t size = 0;
+	CUmodule m;
+	CK(cuLinkComplete(st, &cubin, &size));
+	run_and_check(load_kernel(&m, cubin, "link_kernel"), d, n);
+	CK(cuModuleUnload(m));
+	CK(cuLinkDestroy(st));
+}
+
 int main(void)
 {
 	CUdevice dev;
@@ -101,11 +114,7 @@ int main(void)
 	CK(cuLinkCreate(0, NULL, NULL, &st));
 	CK(cuLinkAddData(st, CU_JIT_INPUT_PTX, a, alen + 1, "link_a.ptx", 0, NULL, NULL));
 	CK(cuLinkAddData(st, CU_JIT_INPUT_FATBINARY, fat, flen, "link_b.fatbin", 0, NULL, NULL));
-	CK(cuLinkComplete(st, &cubin, &size));
-	f = load_kernel(&m1, cubin, "link_kernel");
-	run_and_check(f, d, 64);
-	CK(cuModuleUnload(m1));
-	CK(cuLinkDestroy(st));
+	complete_and_run(st, d, 64);
 	printf("linked PTX with a fatbin\n");
 
 	/* What goes wrong is said: a missing file, an unresolved function (its error log has
@@ -156,11 +165,7 @@ int main(void)
 	CK(cuLinkCreate(0, NULL, NULL, &st));
 	CK(cuLinkAddData(st, CU_JIT_INPUT_PTX, a, alen, "link_a.ptx", 0, NULL, NULL));
 	CK(cuLinkAddFile(st, CU_JIT_INPUT_OBJECT, e2e_kernel_path("link_b.rdc.o"), 0, NULL, NULL));
-	CK(cuLinkComplete(st, &cubin, &size));
-	f = load_kernel(&m1, cubin, "link_kernel");
-	run_and_check(f, d, 100);
-	CK(cuModuleUnload(m1));
-	CK(cuLinkDestroy(st));
+	complete_and_run(st, d, 100);
 	printf("linked unterminated PTX with a host object's device code\n");
 	/* a static library: the object with device code and one without */
 	size_t llen;
@@ -168,11 +173,7 @@ int main(void)
 	CK(cuLinkCreate(0, NULL, NULL, &st));
 	CK(cuLinkAddData(st, CU_JIT_INPUT_PTX, a, alen + 1, "link_a.ptx", 0, NULL, NULL));
 	CK(cuLinkAddData(st, CU_JIT_INPUT_LIBRARY, lib, llen, "liblink_b.a", 0, NULL, NULL));
-	CK(cuLinkComplete(st, &cubin, &size));
-	f = load_kernel(&m1, cubin, "link_kernel");
-	run_and_check(f, d, 256);
-	CK(cuModuleUnload(m1));
-	CK(cuLinkDestroy(st));
+	complete_and_run(st, d, 256);
 	/* an archive cut short, a member claiming more than there is, bytes that are neither */
 	CK(cuLinkCreate(0, NULL, NULL, &st));
 	EXPECT(cuLinkAddData(st, CU_JIT_INPUT_LIBRARY, lib, 100, "cut.a", 0, NULL, NULL) != CUDA_SUCCESS);
