@@ -41,6 +41,18 @@ fi
 mirror=${VGPU_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 mkdir -p "$dest"
 dest=$(cd "$dest" && pwd)   # (APT reads relative paths from /)
+# An archive that cannot be reached is said at once (a machine without a network must not wait
+# out APT's retries): its host's port, within 5 seconds.
+hostport=${mirror#*://}
+hostport=${hostport%%/*}
+host=${hostport%%:*}
+port=80
+[ "$hostport" != "$host" ] && port=${hostport#*:}
+case $mirror in https://*) [ "$hostport" = "$host" ] && port=443 ;; esac
+if ! timeout 5 bash -c "exec 3<>/dev/tcp/$host/$port" 2>/dev/null; then
+  echo "debfetch: error: $host:$port ($mirror) cannot be reached from here" >&2
+  exit 1
+fi
 apt=$dest/apt
 mkdir -p "$apt/lists/partial" "$apt/cache/archives/partial" "$apt/debs" "$dest/root"
 echo "deb $mirror $suite contrib non-free" >"$apt/sources.list"
