@@ -784,19 +784,13 @@ static const uint8_t *elf_named(const uint8_t *p, size_t len, const char *want, 
 	return NULL;
 }
 
-/* Each fatbin container of one object's device code, in order. */
-static int object_fatbins(const uint8_t *p, size_t len, const char *member, vgpu_devcode_fn fn, void *ctx,
-			  unsigned *count)
+int vgpu_modimage_section_fatbins(const void *section, size_t len, const char *member, vgpu_devcode_fn fn, void *ctx,
+				  unsigned *count)
 {
-	size_t slen = 0;
-	const uint8_t *sec = elf_named(p, len, "__nv_relfatbin", &slen);
-	if (!sec)
-		sec = elf_named(p, len, ".nv_fatbin", &slen);
-	if (!sec)
-		return 0;   /* an object with no device code */
-	for (size_t off = 0; off + 16 <= slen;) {
+	const uint8_t *sec = section;
+	for (size_t off = 0; off + 16 <= len;) {
 		size_t clen;
-		if (!magic_is(sec + off, slen - off, VGPU_FATBIN_MAGIC) || fatbin_size(sec + off, slen - off, &clen)) {
+		if (!magic_is(sec + off, len - off, VGPU_FATBIN_MAGIC) || fatbin_size(sec + off, len - off, &clen)) {
 			off += 8;   /* containers are 8-byte aligned, with padding between them */
 			continue;
 		}
@@ -807,6 +801,19 @@ static int object_fatbins(const uint8_t *p, size_t len, const char *member, vgpu
 		off += (clen + 7) & ~(size_t)7;
 	}
 	return 0;
+}
+
+/* Each fatbin container of one object's device code, in order. */
+static int object_fatbins(const uint8_t *p, size_t len, const char *member, vgpu_devcode_fn fn, void *ctx,
+			  unsigned *count)
+{
+	size_t slen = 0;
+	const uint8_t *sec = elf_named(p, len, "__nv_relfatbin", &slen);
+	if (!sec)
+		sec = elf_named(p, len, ".nv_fatbin", &slen);
+	if (!sec)
+		return 0;   /* an object with no device code */
+	return vgpu_modimage_section_fatbins(sec, slen, member, fn, ctx, count);
 }
 
 int vgpu_modimage_devcode(const void *data, size_t len, vgpu_devcode_fn fn, void *ctx, unsigned *count)

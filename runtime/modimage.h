@@ -79,6 +79,10 @@ int vgpu_modimage_ptx(const void *image, size_t len, char **ptx /* out */);
  * against the input's: the input may be anything a program names.
  */
 typedef int (*vgpu_devcode_fn)(void *ctx, const void *fatbin, size_t len, const char *member);
+/* The same walk over one device-code section already read (__nv_relfatbin's bytes): fn with
+ * each fatbin container in it, padding between containers skipped. 0, or fn's nonzero return. */
+int vgpu_modimage_section_fatbins(const void *section, size_t len, const char *member, vgpu_devcode_fn fn,
+				  void *ctx, unsigned *count /* in, out: incremented per container */);
 /* The name an input's member goes by in logs: "file(member)", or the file's alone. */
 void vgpu_modimage_member_label(char *buf, size_t n, const char *file, const char *member);
 int vgpu_modimage_devcode(const void *data, size_t len, vgpu_devcode_fn fn, void *ctx, unsigned *count /* out */);

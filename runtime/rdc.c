@@ -97,40 +97,48 @@ struct search {
 	int found;
 };
 
+struct file_ptx_walk {
+	char **out;
+	size_t n;
+	int with_runtime;
+};
+
+static int collect_ptx(void *ctx, const void *fatbin, size_t len, const char *member)
+{
+	struct file_ptx_walk *w = ctx;
+	char *ptx = NULL;
+	(void)member;
+	if (vgpu_modimage_ptx(fatbin, len, &ptx) != 0 || !ptx)
+		return 0;
+	if (!w->with_runtime && vgpu_modimage_is_devrt(ptx)) {
+		free(ptx);
+		return 0;
+	}
+	char **grown = realloc(w->out, (w->n + 1) * sizeof(*grown));
+	if (!grown) {
+		free(ptx);
+		return 1;
+	}
+	w->out = grown;
+	w->out[w->n++] = ptx;
+	return 0;
+}
+
 /* The PTX texts of one file's relocatable fatbins (NULL when it has none; *n of them), the
  * device runtime's left out unless with_runtime. */
 static char **file_ptx(const char *path, size_t *n, int with_runtime)
 {
 	size_t len = 0;
-	char **out = NULL;
-	*n = 0;
+	unsigned count = 0;
+	struct file_ptx_walk w = { NULL, 0, with_runtime };
 	unsigned char *sec = elf_section(path, "__nv_relfatbin", &len);
+	*n = 0;
 	if (!sec)
 		return NULL;
-	for (size_t off = 0; off + 16 <= len;) {
-		uint32_t magic;
-		memcpy(&magic, sec + off, 4);
-		size_t clen;
-		if (magic != VGPU_FATBIN_MAGIC || vgpu_modimage_size(sec + off, len - off, &clen) != VGPU_MODIMAGE_FATBIN) {
-			off += 8;   /* containers are 8-byte aligned; padding between them */
-			continue;
-		}
-		char *ptx = NULL;
-		if (vgpu_modimage_ptx(sec + off, clen, &ptx) == 0 && !with_runtime && vgpu_modimage_is_devrt(ptx)) {
-			free(ptx);
-		} else if (ptx) {
-			char **grown = realloc(out, (*n + 1) * sizeof(*grown));
-			if (!grown) {
-				free(ptx);
-				break;
-			}
-			out = grown;
-			out[(*n)++] = ptx;
-		}
-		off += (clen + 7) & ~(size_t)7;
-	}
+	(void)vgpu_modimage_section_fatbins(sec, len, "", collect_ptx, &w, &count);
 	free(sec);
-	return out;
+	*n = w.n;
+	return w.out;
 }
 
 /*
