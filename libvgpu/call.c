@@ -383,6 +383,11 @@ static void launch_posted_init(void)
 	launch_posted[1].flags |= VGPU_CALLF_ASYNC;
 }
 
+int vgpu_client_captures_open(void)
+{
+	return __atomic_load_n(&captures_open, __ATOMIC_ACQUIRE) > 0;
+}
+
 /* What d is sent as (a graph launch may be posted); notes captures and allocations in them. */
 static const struct vgpu_call_desc *graph_watch(const struct vgpu_call_desc *d, void *const *argv)
 {
@@ -456,7 +461,7 @@ CUresult vgpu_client_call(const struct vgpu_call_desc *d, void *const *argv)
 
 	if (d->opcode == VGPU_OP_cuDriverGetVersion)
 		return driver_version(argv);
-	if (pinned_copy(d, argv, &err) == 0)
+	if (pinned_copy(d, argv, &err) == 0 || vgpu_gcopy_call(d, argv, &err))
 		return err;
 	if (d == &vgpu_call_cuMemFree_v2 && vgpu_hostmem_free_managed(*(const CUdeviceptr *)argv[0]) == 0)
 		return CUDA_SUCCESS;   /* managed memory is a region shared with the worker (hostmem.c) */

@@ -72,6 +72,18 @@ CUresult vgpu_client_call_rows(const struct vgpu_call_desc *d, void *const *argv
 int vgpu_rows_piece(void *ctx, void *chunk, uint64_t len, uint64_t off);
 
 /*
+ * Copies on pageable host memory into a stream being captured (gcopy.c): captured as a child
+ * graph of a copy through pinned staging and a host node run in the zone. Each returns 1 with
+ * *res when it captured the copy (or the capture refused it), 0 when the stream is not being
+ * captured and the copy takes its usual path. vgpu_gcopy_captured takes the copy as a 3D copy
+ * (unified sides resolved); vgpu_gcopy_call the generated HtoD/DtoH async calls.
+ * vgpu_client_captures_open: captures begun and not ended in this process (call.c).
+ */
+int vgpu_gcopy_captured(CUstream st, int ptsz, const CUDA_MEMCPY3D *c, CUresult *res);
+int vgpu_gcopy_call(const struct vgpu_call_desc *d, void *const *argv, CUresult *res);
+int vgpu_client_captures_open(void);
+
+/*
  * Queries answered in the zone (qcache.c): vgpu_qcache_lookup fills the outputs of a query
  * whose answer is known in the current generation (1, with *res) or returns 0;
  * vgpu_qcache_after records a forwarded call's answer for generation g (taken with

@@ -117,6 +117,11 @@ static CUresult copy3d(const struct vgpu_call_desc *d, CUDA_MEMCPY3D c, CUstream
 			    c.dstPitch, c.dstHeight, w, h, dp);
 	}
 
+	/* pageable host memory into a graph: through staging (gcopy.c; a peer copy's contexts
+	 * would not follow it there) */
+	if (async && (c.srcMemoryType == CU_MEMORYTYPE_HOST || c.dstMemoryType == CU_MEMORYTYPE_HOST) &&
+	    d != &desc_cuMemcpy3DPeerAsync && d != &desc_cuMemcpy3DPeerAsync_ptsz && vgpu_gcopy_captured(stream, ptsz, &c, &r))
+		return r;
 	if (c.srcMemoryType == CU_MEMORYTYPE_HOST && c.dstMemoryType == CU_MEMORYTYPE_HOST) {
 		CUresult err;
 		if (!vgpu_conn_get(&err))
@@ -330,6 +335,14 @@ static CUresult memcpy_unified(CUdeviceptr dst, CUdeviceptr src, size_t n, CUstr
 	if (!ddev && !sdev) {
 		if (!vgpu_conn_get(&err))
 			return err;
+		if (async && n) {   /* into a graph: when it runs (gcopy.c) */
+			CUDA_MEMCPY3D c = { .srcMemoryType = CU_MEMORYTYPE_HOST, .srcHost = (const void *)(uintptr_t)src,
+					    .srcPitch = n, .srcHeight = 1, .dstMemoryType = CU_MEMORYTYPE_HOST,
+					    .dstHost = (void *)(uintptr_t)dst, .dstPitch = n, .dstHeight = 1,
+					    .WidthInBytes = n, .Height = 1, .Depth = 1 };
+			if (vgpu_gcopy_captured(s, ptsz, &c, &err))
+				return err;
+		}
 		/* memory kernels write (managed, mapped pinned): after the work queued before the copy */
 		if ((vgpu_hostmem_kernel_reachable((const void *)(uintptr_t)dst, n) ||
 		     vgpu_hostmem_kernel_reachable((const void *)(uintptr_t)src, n)) &&

@@ -5,7 +5,7 @@
 # through libvgpu + vgpu-proxy and directly on the backend (tests/e2e/run.sh), so every one
 # gets a small wrapper script in $(B)/tests/e2e/ that the runner executes.
 
-E2E_NAMES := device memory kernels threads procaddr errors fork legacy_graph vmm tmap batch oldlaunch pinned jit_link queries copy2d nvml answers
+E2E_NAMES := device memory kernels threads procaddr errors fork legacy_graph vmm tmap batch oldlaunch pinned jit_link queries copy2d nvml answers graph_copies
 E2E_PROGS := $(E2E_NAMES:%=$(B)/tests/e2e/%)
 E2E_TESTS := $(E2E_NAMES:%=$(B)/tests/e2e/e2e_%.sh)
 E2E_KERNELS := $(B)/tests/kernels/basic.ptx $(B)/tests/kernels/basic.fatbin $(B)/tests/kernels/link_a.rdc.ptx \
