@@ -432,7 +432,7 @@ void vgpu_ckpt_gexec_made(struct vgpu_zone *z, const struct vgpu_backend *be, co
 	if (!g && vgpu_room_for_one(&z->ck.gx, &z->ck.capgx, z->ck.ngx, sizeof(*z->ck.gx), 8) == 0)
 		g = &z->ck.gx[z->ck.ngx++];
 	if (g)
-		*g = (struct vgpu_ckpt_gexec){ .exec = exec, .clone = c, .flags = flags };
+		*g = (struct vgpu_ckpt_gexec){ .exec = exec, .clone = c, .flags = flags, .src = graph };
 	if (!g || !c)
 		z->ck.gx_lost = 1;
 	pthread_mutex_unlock(&z->lock);
@@ -482,6 +482,20 @@ void vgpu_ckpt_gexec_gone(struct vgpu_zone *z, const struct vgpu_backend *be, co
 	pthread_mutex_unlock(&z->lock);
 	if (old)
 		be->fn.cuGraphDestroy(old);
+}
+
+const void *vgpu_ckpt_gexec_heir(struct vgpu_zone *z, const void *gone)
+{
+	const void *heir = NULL;
+	pthread_mutex_lock(&z->lock);
+	for (uint32_t i = 0; i < z->ck.ngx && !heir; i++)
+		if (z->ck.gx[i].src == gone && z->ck.gx[i].exec != gone)
+			heir = z->ck.gx[i].exec;
+	for (uint32_t i = 0; heir && i < z->ck.ngx; i++)   /* the rest of the family follows the heir */
+		if (z->ck.gx[i].src == gone)
+			z->ck.gx[i].src = heir;
+	pthread_mutex_unlock(&z->lock);
+	return heir;
 }
 
 void vgpu_ckpt_graph_attrs(struct vgpu_zone *z, const char *call)
@@ -606,7 +620,8 @@ static int blockers(const struct vgpu_zone *z, const struct vgpu_backend *be, ch
 	}
 	for (uint32_t a = 0; a < z->amap.n; a++) {
 		uint64_t id;
-		if (z->amap.v[a].owner && vgpu_htab_find(&z->htab, VGPU_H_GRAPH, z->amap.v[a].owner, &id) == 0)
+		if (z->amap.v[a].owner && (vgpu_htab_find(&z->htab, VGPU_H_GRAPH, z->amap.v[a].owner, &id) == 0 ||
+					   vgpu_htab_find(&z->htab, VGPU_H_GRAPH_EXEC, z->amap.v[a].owner, &id) == 0))
 			return fail(why, cap, -EOPNOTSUPP, "the zone's graphs hold memory of graph memory nodes "
 				    "(stream-ordered allocations captured into them), which checkpoints do not carry");
 	}

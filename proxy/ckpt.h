@@ -90,7 +90,9 @@ struct vgpu_ckpt_pin { uint64_t ino, bytes; uint32_t slot, mapped; uint64_t addr
 /* An executable graph: a copy of the graph it was instantiated from (the driver cannot
  * describe an executable graph), kept up to date by cuGraphExecUpdate; changed names the
  * first call that changed the executable graph in a way the copy does not follow. */
-struct vgpu_ckpt_gexec { const void *exec; void *clone; uint64_t flags; const char *changed; };
+/* An executable graph: src is the graph it was instantiated from (or the executable graph that
+ * took over that graph's memory nodes' allocations when the graph went: vgpu_ckpt_gexec_heir). */
+struct vgpu_ckpt_gexec { const void *exec; void *clone; uint64_t flags; const char *changed; const void *src; };
 struct vgpu_ckpt_zone {
 	struct vgpu_ckpt_image *img;    /* images of loaded modules, by real module */
 	uint32_t nimg, capimg;
@@ -159,6 +161,9 @@ void vgpu_ckpt_gexec_made(struct vgpu_zone *z, const struct vgpu_backend *be, co
 void vgpu_ckpt_gexec_updated(struct vgpu_zone *z, const struct vgpu_backend *be, const void *exec, void *graph);
 void vgpu_ckpt_gexec_changed(struct vgpu_zone *z, const void *exec, const char *call);
 void vgpu_ckpt_gexec_gone(struct vgpu_zone *z, const struct vgpu_backend *be, const void *exec);
+/* A graph or executable graph `gone` is being destroyed: an executable graph made from it (or
+ * from the graph it took over from) that lives on, which then stands for it; or NULL. */
+const void *vgpu_ckpt_gexec_heir(struct vgpu_zone *z, const void *gone);
 void vgpu_ckpt_graph_attrs(struct vgpu_zone *z, const char *call);
 
 /* Summary of a write or restore, for logs and vgpuctl. */

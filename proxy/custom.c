@@ -248,6 +248,16 @@ void vgpu_proxy_handle_destroyed(struct vgpu_proxy_call *c, unsigned htype, uint
 	 * cuModuleUnload its functions and globals. */
 	unsigned h = 0, a = 0;
 	uint64_t b = 0;
+	/*
+	 * A graph's memory nodes' allocations outlive the graph while an executable graph made
+	 * from it lives: its launches allocate them again at the same addresses, and what a
+	 * launch left allocated the program may use and free (cuMemFree, cuMemFreeAsync, a free
+	 * node of another graph). They pass to that executable graph, and from it to the next.
+	 */
+	const void *heir = htype == VGPU_H_GRAPH || htype == VGPU_H_GRAPH_EXEC ? vgpu_ckpt_gexec_heir(c->zone, real) : NULL;
+	unsigned moved = heir ? vgpu_zone_reown(c->zone, real, heir) : 0;
+	if (moved)
+		vgpu_debug("%u allocations of graph memory nodes pass to an executable graph made from the graph", moved);
 	if (htype == VGPU_H_CONTEXT)
 		vgpu_proxy_context_gone(c->zone, c->backend, real, &h, &a, &b);
 	else

@@ -312,8 +312,10 @@ int vgpu_zone_alloc_of_graph(struct vgpu_zone *z, uint64_t base)
 	pthread_mutex_lock(&z->lock);
 	const struct vgpu_alloc *a = vgpu_allocmap_at(&z->amap, base);
 	if (a && a->owner) {
-		/* one of the zone's graphs, or one still being captured (no handle yet) */
-		of_graph = vgpu_htab_find(&z->htab, VGPU_H_GRAPH, a->owner, &id) == 0;
+		/* one of the zone's graphs, or one still being captured (no handle yet), or the
+		 * executable graph that took them over when the graph went (vgpu_zone_reown) */
+		of_graph = vgpu_htab_find(&z->htab, VGPU_H_GRAPH, a->owner, &id) == 0 ||
+			   vgpu_htab_find(&z->htab, VGPU_H_GRAPH_EXEC, a->owner, &id) == 0;
 		for (uint32_t i = 0; i < z->ncapture_graph && !of_graph; i++)
 			of_graph = z->capture_graph[i] == a->owner;
 	}
@@ -458,6 +460,19 @@ int vgpu_zone_handle_take(struct vgpu_zone *z, unsigned htype, uint64_t id, void
 		stats_handles(z, htype);
 	pthread_mutex_unlock(&z->lock);
 	return rc;
+}
+
+unsigned vgpu_zone_reown(struct vgpu_zone *z, const void *from, const void *to)
+{
+	unsigned n = 0;
+	pthread_mutex_lock(&z->lock);
+	for (uint32_t a = 0; from && a < z->amap.n; a++)
+		if (z->amap.v[a].owner == from) {
+			z->amap.v[a].owner = to;
+			n++;
+		}
+	pthread_mutex_unlock(&z->lock);
+	return n;
 }
 
 void vgpu_zone_purge_owner(struct vgpu_zone *z, const void *owner, unsigned *handles, unsigned *allocs,

@@ -153,6 +153,9 @@ int vgpu_room_for_one(void *arr, uint32_t *cap, uint32_t n, size_t elem, uint32_
  * node's, made in a capture. It stays recorded and charged while the graph lives: the graph
  * allocates it again at each launch, whatever frees it in between. */
 int vgpu_zone_alloc_of_graph(struct vgpu_zone *z, uint64_t base);
+/* Give every allocation of owner `from` to `to` (a graph's memory nodes' allocations to the
+ * executable graph that outlives it); how many. */
+unsigned vgpu_zone_reown(struct vgpu_zone *z, const void *from, const void *to);
 
 /* Reserve n bytes of device memory before an allocation call (-EDQUOT over the quota);
  * release what is left of a reservation after it (vgpu_zone_dptr_add consumed the rest). */

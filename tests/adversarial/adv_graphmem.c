@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* adv_graphmem.c — graph memory nodes: a captured allocation stays charged while its graph lives, and stays the zone's own. */
+/* adv_graphmem.c — graph memory nodes: a captured allocation stays charged while its graph (or an executable graph made from it) lives, and stays the zone's own. */
 #include "adv.h"
 
 /*
@@ -81,8 +81,48 @@ int main(void)
 	void *da[] = { &g };
 	CHECK_EQ(adv_call(&a, &vgpu_call_cuGraphDestroy, da), CUDA_SUCCESS);
 	CHECK_EQ(memset8(&a, gp, 4096), CUDA_ERROR_INVALID_VALUE);   /* refused by the proxy: no range */
-	CUdeviceptr d2 = 0;
+	CUdeviceptr d2 = 0, d3_probe = 0;
 	CHECK_EQ(adv_alloc(&a, &d2, 2u << 20), CUDA_SUCCESS);
+
+	/*
+	 * An allocation the graph does not free, the graph destroyed once instantiated: the
+	 * executable graph allocates it at each launch, and what a launch left allocated the
+	 * zone may use and free. It stays charged and the zone's to name while the executable
+	 * graph lives, never the neighbour's, and goes with the executable graph.
+	 */
+	CUdeviceptr gk = 0;
+	unsigned cmode = CU_STREAM_CAPTURE_MODE_GLOBAL;
+	void *cba[] = { &s, &cmode };
+	CHECK_EQ(adv_call(&a, &vgpu_call_cuStreamBeginCapture_v2, cba), CUDA_SUCCESS);
+	CHECK_EQ(alloc_async(&a, &gk, 1u << 20, s), CUDA_SUCCESS);
+	CUgraph gkg = NULL, *pgkg = &gkg;
+	void *cea[] = { &s, &pgkg };
+	CHECK_EQ(adv_call(&a, &vgpu_call_cuStreamEndCapture, cea), CUDA_SUCCESS);
+	CUgraphExec x = NULL, *px = &x;
+	unsigned long long xfl = 0;
+	void *ia[] = { &px, &gkg, &xfl };
+	CHECK_EQ(adv_call(&a, &vgpu_call_cuGraphInstantiateWithFlags, ia), CUDA_SUCCESS);
+	void *gda[] = { &gkg };
+	CHECK_EQ(adv_call(&a, &vgpu_call_cuGraphDestroy, gda), CUDA_SUCCESS);
+	CHECK_EQ(adv_alloc(&a, &d3_probe, 1u << 20), CUDA_ERROR_OUT_OF_MEMORY);   /* still charged */
+	void *la[] = { &x, &s };
+	CHECK_EQ(adv_call(&a, &vgpu_call_cuGraphLaunch, la), CUDA_SUCCESS);
+	void *ssa[] = { &s };
+	CHECK_EQ(adv_call(&a, &vgpu_call_cuStreamSynchronize, ssa), CUDA_SUCCESS);
+	CHECK_EQ(memset8(&a, gk, 4096), CUDA_SUCCESS);
+	CHECK_EQ(memset8(&b, gk, 4096), CUDA_ERROR_INVALID_VALUE);
+	void *gfa[] = { &gk };
+	CHECK_EQ(adv_call(&a, &vgpu_call_cuMemFree_v2, gfa), CUDA_SUCCESS);   /* freed outside the graph */
+	CHECK_EQ(adv_call(&a, &vgpu_call_cuGraphLaunch, la), CUDA_SUCCESS);     /* allocated again */
+	CHECK_EQ(adv_call(&a, &vgpu_call_cuStreamSynchronize, ssa), CUDA_SUCCESS);
+	CHECK_EQ(free_async(&a, gk, s), CUDA_SUCCESS);
+	CHECK_EQ(adv_call(&a, &vgpu_call_cuStreamSynchronize, ssa), CUDA_SUCCESS);
+	void *xda[] = { &x };
+	CHECK_EQ(adv_call(&a, &vgpu_call_cuGraphExecDestroy, xda), CUDA_SUCCESS);
+	CHECK_EQ(memset8(&a, gk, 4096), CUDA_ERROR_INVALID_VALUE);   /* gone with the executable graph */
+	CHECK_EQ(adv_alloc(&a, &d3_probe, 1u << 20), CUDA_SUCCESS);   /* and given back */
+	void *pfa[] = { &d3_probe };
+	CHECK_EQ(adv_call(&a, &vgpu_call_cuMemFree_v2, pfa), CUDA_SUCCESS);
 
 	/* A graph that goes with its context: a reset gives its memory back too. */
 	CUdeviceptr gp2 = 0;
