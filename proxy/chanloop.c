@@ -826,9 +826,36 @@ static void track_primary_after(struct chanctx *cc, struct vgpu_proxy_call *call
 }
 
 /*
- * A call that moves host bytes (it has bulk segments) on a stream being captured into a
- * graph: the graph would record the proxy's staging address, read or written long after
- * the call when the graph runs. Such copies are refused; device-only work is captured.
+ * Does the call copy between the zone's host bytes and the device: a copy on a stream whose
+ * host side travels inline in the message or reply (a few KiB) or on the bulk stream? Other
+ * calls' buffers (a capture's edge data) are read by the driver during the call.
+ */
+static int moves_host_bytes(const struct vgpu_proxy_call *call, void **argv, const struct vgpu_bulk_list *bulk)
+{
+	switch (call->hdr.opcode) {
+	case VGPU_OP_cuMemcpyHtoDAsync_v2:
+	case VGPU_OP_cuMemcpyHtoDAsync_v2_ptsz:
+	case VGPU_OP_cuMemcpyDtoHAsync_v2:
+	case VGPU_OP_cuMemcpyDtoHAsync_v2_ptsz:
+	case VGPU_OP_cuMemcpyHtoAAsync_v2:
+	case VGPU_OP_cuMemcpyHtoAAsync_v2_ptsz:
+	case VGPU_OP_cuMemcpyAtoHAsync_v2:
+	case VGPU_OP_cuMemcpyAtoHAsync_v2_ptsz:
+		return 1;
+	default:
+		break;
+	}
+	if (call->desc->args == vgpu_wire_copy_args)   /* a 2D/3D copy: its host rows, if it has any */
+		return *(uint64_t *)argv[VGPU_CW_HOST_IN_BYTES] || *(uint64_t *)argv[VGPU_CW_HOST_OUT_BYTES];
+	return bulk->n > 0;
+}
+
+/*
+ * A call that moves host bytes on a stream being captured into a graph: the graph would
+ * record the address of the worker's copy of them (its message buffer, reply or staging),
+ * read or written long after the call, whenever the graph runs. Such copies are refused;
+ * device-only work is captured. (libvgpu captures copies of pageable memory its own way,
+ * through pinned staging: libvgpu/gcopy.c.)
  */
 static int host_copy_on_capturing_stream(const struct vgpu_proxy_call *call, void **argv)
 {
@@ -1162,7 +1189,7 @@ static CUresult call_generic(struct chanctx *cc, struct vgpu_proxy_call *call, v
 		call->fatal = -EPROTO;
 		return CUDA_ERROR_INVALID_VALUE;
 	}
-	if (bulk.n && host_copy_on_capturing_stream(call, argv)) {
+	if (moves_host_bytes(call, argv, &bulk) && host_copy_on_capturing_stream(call, argv)) {
 		vgpu_debug("%s: refused: its stream is being captured into a graph, which would keep "
 			   "the address of the proxy's staging memory", call->desc->name);
 		call->fatal = discard_inputs(cc, &bulk);

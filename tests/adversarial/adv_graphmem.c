@@ -64,6 +64,34 @@ int main(void)
 	void *sa[] = { &ps, &sfl };
 	CHECK_EQ(adv_call(&a, &vgpu_call_cuStreamCreate, sa), CUDA_SUCCESS);
 
+	/*
+	 * A copy to host memory on a capturing stream, as a zone other than libvgpu may send it
+	 * (libvgpu captures such copies through staging of its own: libvgpu/gcopy.c): refused,
+	 * small (its bytes inline in the reply) or large (on the bulk stream), since the graph
+	 * would keep the address of the worker's reply buffer or staging, written at each launch
+	 * long after the call. The capture itself goes on.
+	 */
+	{
+		CUdeviceptr src = 0;
+		CHECK_EQ(adv_alloc(&a, &src, 256u << 10), CUDA_SUCCESS);
+		static unsigned char host[128u << 10];
+		unsigned cm = CU_STREAM_CAPTURE_MODE_GLOBAL;
+		void *cb2[] = { &s, &cm };
+		CHECK_EQ(adv_call(&a, &vgpu_call_cuStreamBeginCapture_v2, cb2), CUDA_SUCCESS);
+		size_t sizes[] = { 8, sizeof(host) };
+		for (unsigned i = 0; i < 2; i++) {
+			void *hp = host, *cp[] = { &hp, &src, &sizes[i], &s };
+			CHECK_EQ(adv_call(&a, &vgpu_call_cuMemcpyDtoHAsync_v2, cp), CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED);
+		}
+		CUgraph cg = NULL, *pcg = &cg;
+		void *ce[] = { &s, &pcg };
+		CHECK_EQ(adv_call(&a, &vgpu_call_cuStreamEndCapture, ce), CUDA_SUCCESS);
+		void *cd[] = { &cg };
+		CHECK_EQ(adv_call(&a, &vgpu_call_cuGraphDestroy, cd), CUDA_SUCCESS);
+		void *fs[] = { &src };
+		CHECK_EQ(adv_call(&a, &vgpu_call_cuMemFree_v2, fs), CUDA_SUCCESS);
+	}
+
 	/* 3 MiB allocated and freed inside the capture: the graph holds them. */
 	CUdeviceptr gp = 0, d = 0;
 	CUgraph g = capture_alloc_free(&a, s, 3u << 20, &gp);
