@@ -75,8 +75,14 @@ test:
 	@$(MAKE) --no-print-directory test-xen
 
 # Builds every test, then runs them all through one runner with a per-test timeout.
+# TEST_JOBS at a time (most tests wait on a proxy, a child or a timer much of the time);
+# the long ones first, so that the rest fill in beside them.
+TEST_JOBS ?= 2
+TESTS_LONG = $(filter %/sim_cuda_samples.sh %/migrate.sh %/test_smoke.sh %/demo.sh %/restart.sh %/rt_async_streams.sh \
+	%/sim_nccl_ops.sh %/sim_ffmpeg.sh %/sim_curand_host.sh %/sim_cudnn_ops.sh %/sim_cudnn_graph.sh %/sim_pycuda.sh \
+	%/sim_migrate_check.sh %/sim_hashcat.sh %/sim_mumax3.sh,$(TESTS))
 check: $(ALL) $(TESTS)
-	@VGPU_BUILD=$(B) tests/run.sh --timeout $(TEST_TIMEOUT) $(TESTS)
+	@VGPU_BUILD=$(B) tests/run.sh --timeout $(TEST_TIMEOUT) --jobs $(TEST_JOBS) $(TESTS_LONG) $(filter-out $(TESTS_LONG),$(TESTS))
 
 bench: deps
 	@$(MAKE) --no-print-directory B=build/rel bench-run

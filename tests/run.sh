@@ -4,12 +4,21 @@
 # last output line says why), anything else = fail. Ends with "N passed, M failed[, K skipped]".
 set -u
 timeout_s=300
-if [ "${1:-}" = "--timeout" ]; then timeout_s=$2; shift 2; fi
+jobs=1
+while [ $# -gt 0 ]; do
+  case $1 in
+    --timeout) timeout_s=${2:?--timeout needs seconds}; shift 2 ;;
+    --jobs) jobs=${2:?--jobs needs a number}; shift 2 ;;
+    *) break ;;
+  esac
+done
 if [ "${1:-}" = "--help" ] || [ $# -eq 0 ]; then
-  echo "usage: tests/run.sh [--timeout SECONDS] TEST..."
-  echo "Runs each TEST (an executable); logs go to \${VGPU_BUILD:-build}/test-logs/NAME.log."
+  echo "usage: tests/run.sh [--timeout SECONDS] [--jobs N] TEST..."
+  echo "Runs each TEST (an executable), N at a time (default 1), in the order given; logs go to"
+  echo "\${VGPU_BUILD:-build}/test-logs/NAME.log. A line per test as it ends, a summary at the end."
   [ "${1:-}" = "--help" ] && exit 0 || exit 2
 fi
+case $jobs in ''|*[!0-9]*|0) echo "tests/run.sh: --jobs needs a number from 1" >&2; exit 2 ;; esac
 
 logdir=${VGPU_BUILD:-build}/test-logs
 mkdir -p "$logdir"
@@ -18,22 +27,45 @@ failed=(); skipped=()
 export ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=0:detect_leaks=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 
-for t in "$@"; do
+# One test: its log, its line, and its exit status in $logdir/NAME.rc for the summary.
+run_one() {
+  local t=$1 name log start rc us secs why
   name=$(basename "$t")
   log=$logdir/$name.log
   start=${EPOCHREALTIME/./}
   timeout --kill-after=10 "$timeout_s" "$t" >"$log" 2>&1
   rc=$?
   us=$(( ${EPOCHREALTIME/./} - start )); secs=$((us/1000000)).$(( (us/100000)%10 ))
+  echo "$rc" >"$logdir/$name.rc"
   case $rc in
-    0)  pass=$((pass+1)); printf 'PASS  %-40s %6ss\n' "$name" "$secs" ;;
-    77) skip=$((skip+1)); why=$(grep -v '^\s*$' "$log" | tail -n 1)
-        skipped+=("$name: ${why:-no reason given}")
+    0)  printf 'PASS  %-40s %6ss\n' "$name" "$secs" ;;
+    77) why=$(grep -v '^\s*$' "$log" | tail -n 1)
         printf 'SKIP  %-40s %6ss  (%s)\n' "$name" "$secs" "${why:-no reason given}" ;;
-    124|137) fail=$((fail+1)); failed+=("$name (timeout after ${timeout_s}s)")
-        printf 'FAIL  %-40s %6ss  (timeout)\n' "$name" "$secs" ;;
-    *)  fail=$((fail+1)); failed+=("$name (exit $rc)")
-        printf 'FAIL  %-40s %6ss  (exit %d)\n' "$name" "$secs" "$rc" ;;
+    124|137) printf 'FAIL  %-40s %6ss  (timeout)\n' "$name" "$secs" ;;
+    *)  printf 'FAIL  %-40s %6ss  (exit %d)\n' "$name" "$secs" "$rc" ;;
+  esac
+}
+
+for t in "$@"; do rm -f "$logdir/$(basename "$t").rc"; done
+for t in "$@"; do
+  if [ "$jobs" -gt 1 ]; then
+    while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do wait -n; done
+    run_one "$t" &
+  else
+    run_one "$t"
+  fi
+done
+wait
+
+for t in "$@"; do
+  name=$(basename "$t")
+  rc=$(cat "$logdir/$name.rc" 2>/dev/null || echo 1)
+  case $rc in
+    0)  pass=$((pass+1)) ;;
+    77) skip=$((skip+1)); why=$(grep -v '^\s*$' "$logdir/$name.log" | tail -n 1)
+        skipped+=("$name: ${why:-no reason given}") ;;
+    124|137) fail=$((fail+1)); failed+=("$name (timeout after ${timeout_s}s)") ;;
+    *)  fail=$((fail+1)); failed+=("$name (exit $rc)") ;;
   esac
 done
 

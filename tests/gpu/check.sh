@@ -48,22 +48,9 @@ while [ $# -gt 0 ]; do
     --jobs) jobs=${2:?--jobs needs a number}; shift 2 ;;
     --skip) skip=,${2:?--skip needs step names},; shift 2 ;;
     --archive) archive=${2:?--archive needs a file name}; shift 2 ;;
-    --run-tests) # internal: --run-tests JOBS PER_TEST_TIMEOUT LOGPREFIX TEST... (one step's tests at once)
-      shift; j=$1 per=$2 prefix=$3; shift 3
-      slices=(); i=0
-      for t in "$@"; do slices[i % j]+="$t "; i=$((i + 1)); done
-      pids=()
-      for s in "${slices[@]}"; do
-        # shellcheck disable=SC2086
-        tests/run.sh --timeout "$per" $s >"$prefix.${#pids[@]}" 2>&1 &
-        pids+=($!)
-      done
-      rc=0
-      for p in "${pids[@]}"; do wait "$p" || rc=1; done
-      cat "$prefix".*
-      awk '/^[0-9]+ passed, [0-9]+ failed/ { p += $1; f += $3; s += $5 }
-           END { printf "\n%d passed, %d failed", p, f; if (s) printf ", %d skipped", s; print "" }' "$prefix".*
-      exit $rc ;;
+    --run-tests) # internal: --run-tests JOBS PER_TEST_TIMEOUT LOGPREFIX TEST... (one step's tests, JOBS at a time)
+      shift; j=$1 per=$2; shift 3
+      exec tests/run.sh --timeout "$per" --jobs "$j" "$@" ;;
     *) echo "check.sh: unknown option $1" >&2; usage >&2; exit 2 ;;
   esac
 done

@@ -5,7 +5,7 @@
 # end as it does directly (passed, or waived for a device feature, with the same status).
 set -u
 # the samples make test builds and runs (quick to build and to run on the simulator)
-QUICK=0_Introduction/vectorAdd,0_Introduction/simpleCallback,3_CUDA_Features/cdpSimpleQuicksort,3_CUDA_Features/warpAggregatedAtomicsCG
+QUICK=0_Introduction/vectorAdd,0_Introduction/simpleCallback,3_CUDA_Features/cdpSimpleQuicksort,3_CUDA_Features/simpleCudaGraphs
 # every sample of the 11.8 set that CUDA 13 still builds (no graphics, MPI or second GPU) and
 # the simulator runs within a minute
 ALL=0_Introduction/vectorAdd,0_Introduction/asyncAPI,0_Introduction/c++11_cuda,0_Introduction/clock,\

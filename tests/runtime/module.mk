@@ -47,12 +47,17 @@ endif
 # -cudart shared: the runtime from the toolkit, found through the binary's run path.
 RT_SHARED := -cudart shared -Xlinker=-rpath=$(CUDA_HOME)/lib64
 
-$(B)/tests/runtime/%: tests/runtime/%.cu tests/runtime/rt.h
+# Compiled once (device code and host code: most of the time) and linked twice, with the
+# runtime linked statically and as a shared library. (Flags given to a program above reach
+# its object too: make passes a target's variables on to what it is built from.)
+$(B)/tests/runtime/%.o: tests/runtime/%.cu tests/runtime/rt.h
 	@mkdir -p $(dir $@)
+	$(RT_NVCC) -c $< -o $@
+$(B)/tests/runtime/%: $(B)/tests/runtime/%.o
 	$(RT_NVCC) $< -o $@
-$(B)/tests/runtime/%_shared: tests/runtime/%.cu tests/runtime/rt.h
-	@mkdir -p $(dir $@)
+$(B)/tests/runtime/%_shared: $(B)/tests/runtime/%.o
 	$(RT_NVCC) $(RT_SHARED) $< -o $@
+.PRECIOUS: $(B)/tests/runtime/%.o
 
 # Separate compilation (CMake's CUDA_SEPARABLE_COMPILATION): two units, -rdc=true, device-linked.
 # The device link makes SASS only, and only for the architectures named, so the program names
