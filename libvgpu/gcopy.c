@@ -52,6 +52,21 @@ static struct stage *stages;       /* every staging record made; never freed (to
 static char *slab;                 /* the slab being carved */
 static size_t slab_used = SLAB_BYTES;
 
+/* A forked child's zone is a new one: the parent's staging is not shared with its worker.
+ * (The records stay allocated, unreferenced: the parent's graphs are not the child's.) */
+static void gcopy_atfork_child(void)
+{
+	pthread_mutex_init(&glock, NULL);
+	stages = NULL;
+	slab = NULL;
+	slab_used = SLAB_BYTES;
+}
+
+__attribute__((constructor)) static void gcopy_atfork(void)
+{
+	pthread_atfork(NULL, NULL, gcopy_atfork_child);
+}
+
 static char *rect_row(const struct hrect *r, size_t y, size_t z)
 {
 	return r->base + ((r->z + z) * r->height + (r->y + y)) * r->pitch + r->x;

@@ -3,6 +3,8 @@
 #include "e2e.h"
 
 #include <stdint.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #define N 4096
 
@@ -89,6 +91,31 @@ int main(void)
 	for (unsigned round = 0; round < 3; round++)
 		run_and_check(x, s, round, in, out, &word, h2h_src, h2h_dst);
 	printf("captured copies on pageable memory: 3 launches verified\n");
+
+	/* 1b. A child forked now (the parent holds staging) captures and runs its own copies:
+	 * through vgpu, whose child is a zone of its own. (The driver refuses CUDA in a child
+	 * forked after cuInit, tests/e2e/fork.c; the simulator's threads do not survive fork.) */
+	pid_t child = getenv("VGPU_E2E_PROXY") ? fork() : 0;
+	EXPECT(child >= 0);
+	if (child == 0 && getenv("VGPU_E2E_PROXY")) {
+		CUcontext cc;
+		CUstream cs;
+		CUdeviceptr cd;
+		CUgraphExec cx;
+		CK(cuInit(0));
+		CK(cuCtxCreate(&cc, NULL, 0, dev));
+		CK(cuStreamCreate(&cs, CU_STREAM_NON_BLOCKING));
+		CK(cuMemAlloc(&cd, N * sizeof(unsigned)));
+		CUgraph cg = capture_round_trip(cs, cd, in, out, &word, h2h_src, h2h_dst);
+		CK(cuGraphInstantiate(&cx, cg, 0));
+		run_and_check(cx, cs, 11, in, out, &word, h2h_src, h2h_dst);
+		CK(cuCtxDestroy(cc));
+		_exit(0);
+	}
+	int cst = 0;
+	EXPECT(!child || (waitpid(child, &cst, 0) == child && WIFEXITED(cst) && WEXITSTATUS(cst) == 0));
+	run_and_check(x, s, 12, in, out, &word, h2h_src, h2h_dst);
+	printf("a forked child's own graph copies, and the parent's after: verified\n");
 
 	/* 2. A clone outlives its original: what the copies need stays with every graph made from it. */
 	CK(cuGraphClone(&gc, g));
