@@ -174,6 +174,40 @@ int main(void)
 		printf("pitched rows in and out of a graph: verified\n");
 	}
 
+	/* 4b. The same through a CUDA array: host rows into it and back out, in one graph. */
+	{
+		enum { AW = 16, AH = 4 };
+		static unsigned asrc[AW * AH], adst[AW * AH];
+		CUarray arr;
+		CUgraph ga;
+		CUgraphExec xa;
+		CUDA_ARRAY_DESCRIPTOR ad = { .Width = AW, .Height = AH, .Format = CU_AD_FORMAT_UNSIGNED_INT32,
+					     .NumChannels = 1 };
+		CK(cuArrayCreate(&arr, &ad));
+		CUDA_MEMCPY2D in2 = { .srcMemoryType = CU_MEMORYTYPE_HOST, .srcHost = asrc, .srcPitch = AW * 4,
+				      .dstMemoryType = CU_MEMORYTYPE_ARRAY, .dstArray = arr, .WidthInBytes = AW * 4,
+				      .Height = AH };
+		CUDA_MEMCPY2D out2 = { .srcMemoryType = CU_MEMORYTYPE_ARRAY, .srcArray = arr,
+				       .dstMemoryType = CU_MEMORYTYPE_HOST, .dstHost = adst, .dstPitch = AW * 4,
+				       .WidthInBytes = AW * 4, .Height = AH };
+		CK(cuStreamBeginCapture(s, CU_STREAM_CAPTURE_MODE_GLOBAL));
+		CK(cuMemcpy2DAsync(&in2, s));
+		CK(cuMemcpy2DAsync(&out2, s));
+		CK(cuStreamEndCapture(s, &ga));
+		CK(cuGraphInstantiate(&xa, ga, 0));
+		for (unsigned i = 0; i < AW * AH; i++)
+			asrc[i] = pattern(i, 4);
+		memset(adst, 0, sizeof(adst));
+		CK(cuGraphLaunch(xa, s));
+		CK(cuStreamSynchronize(s));
+		for (unsigned i = 0; i < AW * AH; i++)
+			EXPECT(adst[i] == pattern(i, 4));
+		CK(cuGraphExecDestroy(xa));
+		CK(cuGraphDestroy(ga));
+		CK(cuArrayDestroy(arr));
+		printf("rows into a CUDA array and back out in a graph: verified\n");
+	}
+
 	/* 5. Copy nodes made by hand; the device-to-host copy made first and ordered after a memset
 	 * by an edge added later, which must order the whole copy, not part of it. */
 	{
