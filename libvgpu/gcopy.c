@@ -173,6 +173,17 @@ static struct stage *stage_take(size_t bytes, CUresult *err)
 	return s;
 }
 
+/* One side of the copy node: the staging, its rows dense from its start. */
+static void staging_side(const struct stage *s, CUmemorytype *type, const void **host, size_t *x, size_t *y, size_t *z,
+			 size_t *pitch, size_t *height)
+{
+	*type = CU_MEMORYTYPE_HOST;
+	*host = s->buf;
+	*x = *y = *z = 0;
+	*pitch = s->w;
+	*height = s->h;
+}
+
 /* The child graph that does the copy (described by c, whose host side(s) s holds). */
 static CUresult child_graph(const CUDA_MEMCPY3D *c, struct stage *s, int htod, int dtoh, CUgraph *out)
 {
@@ -184,20 +195,12 @@ static CUresult child_graph(const CUDA_MEMCPY3D *c, struct stage *s, int htod, i
 	if ((r = cuStreamCreate(&t, CU_STREAM_NON_BLOCKING)) != CUDA_SUCCESS)
 		return r;
 	if ((r = cuStreamBeginCapture_v2(t, CU_STREAM_CAPTURE_MODE_RELAXED)) == CUDA_SUCCESS) {
-		if (htod) {
-			cc.srcMemoryType = CU_MEMORYTYPE_HOST;
-			cc.srcHost = s->buf;
-			cc.srcXInBytes = cc.srcY = cc.srcZ = 0;
-			cc.srcPitch = s->w;
-			cc.srcHeight = s->h;
-		}
-		if (dtoh) {
-			cc.dstMemoryType = CU_MEMORYTYPE_HOST;
-			cc.dstHost = s->buf;
-			cc.dstXInBytes = cc.dstY = cc.dstZ = 0;
-			cc.dstPitch = s->w;
-			cc.dstHeight = s->h;
-		}
+		if (htod)
+			staging_side(s, &cc.srcMemoryType, &cc.srcHost, &cc.srcXInBytes, &cc.srcY, &cc.srcZ, &cc.srcPitch,
+				     &cc.srcHeight);
+		if (dtoh)
+			staging_side(s, &cc.dstMemoryType, (const void **)&cc.dstHost, &cc.dstXInBytes, &cc.dstY, &cc.dstZ,
+				     &cc.dstPitch, &cc.dstHeight);
 		if (!dtoh)
 			r = cuLaunchHostFunc(t, stage_run, s);
 		if (r == CUDA_SUCCESS && (htod || dtoh))
