@@ -69,6 +69,9 @@ struct vgpu_rows {
 };
 #define VGPU_ROWS_STAGE (64u << 10)
 CUresult vgpu_client_call_rows(const struct vgpu_call_desc *d, void *const *argv, const struct vgpu_rows *rows);
+/* Address of row (row_y, row_z) of the box at (x, y, z) of a host volume of that pitch and height. */
+char *vgpu_host_row(const void *base, size_t x, size_t y, size_t z, size_t pitch, size_t height, size_t row_y,
+		    size_t row_z);
 int vgpu_rows_piece(void *ctx, void *chunk, uint64_t len, uint64_t off);
 
 /*

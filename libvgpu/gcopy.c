@@ -69,7 +69,7 @@ __attribute__((constructor)) static void gcopy_atfork(void)
 
 static char *rect_row(const struct hrect *r, size_t y, size_t z)
 {
-	return r->base + ((r->z + z) * r->height + (r->y + y)) * r->pitch + r->x;
+	return vgpu_host_row(r->base, r->x, r->y, r->z, r->pitch, r->height, y, z);
 }
 
 /* The host node: the copy's host half, when the graph runs. */

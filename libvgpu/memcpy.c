@@ -71,11 +71,10 @@ static void pinned_side(CUmemorytype *type, const void **host, CUdeviceptr *dev,
 	*x = *y = *z = 0;
 }
 
-/* Address of row (y, z) of a host rectangle. */
-static const char *host_row(const void *base, size_t x, size_t y, size_t z, size_t pitch, size_t height,
-			    size_t row_y, size_t row_z)
+char *vgpu_host_row(const void *base, size_t x, size_t y, size_t z, size_t pitch, size_t height, size_t row_y,
+		    size_t row_z)
 {
-	return (const char *)base + ((z + row_z) * height + (y + row_y)) * pitch + x;
+	return (char *)(uintptr_t)base + ((z + row_z) * height + (y + row_y)) * pitch + x;
 }
 
 /* One host side's rows (struct vgpu_rows), to gather (out = 0) or scatter. */
@@ -128,8 +127,8 @@ static CUresult copy3d(const struct vgpu_call_desc *d, CUDA_MEMCPY3D c, CUstream
 			return err;
 		for (size_t z = 0; z < dp; z++)
 			for (size_t y = 0; y < h; y++)
-				memmove((char *)host_row(dst_host, c.dstXInBytes, c.dstY, c.dstZ, c.dstPitch, c.dstHeight, y, z),
-					host_row(src_host, c.srcXInBytes, c.srcY, c.srcZ, c.srcPitch, c.srcHeight, y, z), w);
+				memmove(vgpu_host_row(dst_host, c.dstXInBytes, c.dstY, c.dstZ, c.dstPitch, c.dstHeight, y, z),
+					vgpu_host_row(src_host, c.srcXInBytes, c.srcY, c.srcZ, c.srcPitch, c.srcHeight, y, z), w);
 		return CUDA_SUCCESS;
 	}
 	/* Rows that are not one dense block: gathered into the bulk stream or scattered from it
@@ -139,7 +138,7 @@ static CUresult copy3d(const struct vgpu_call_desc *d, CUDA_MEMCPY3D c, CUstream
 	if (c.srcMemoryType == CU_MEMORYTYPE_HOST) {
 		if (!src_host)
 			return CUDA_ERROR_INVALID_VALUE;
-		const char *first = host_row(src_host, c.srcXInBytes, c.srcY, c.srcZ, c.srcPitch, c.srcHeight, 0, 0);
+		const char *first = vgpu_host_row(src_host, c.srcXInBytes, c.srcY, c.srcZ, c.srcPitch, c.srcHeight, 0, 0);
 		if ((c.srcPitch == w || h * dp == 1) && (dp == 1 || c.srcHeight == h)) {
 			host_in = first; /* already dense: send in place */
 		} else if (spread) {
@@ -151,7 +150,7 @@ static CUresult copy3d(const struct vgpu_call_desc *d, CUDA_MEMCPY3D c, CUstream
 				return CUDA_ERROR_OUT_OF_MEMORY;
 			for (size_t z = 0; z < dp; z++)
 				for (size_t y = 0; y < h; y++, p += w)
-					memcpy(p, host_row(src_host, c.srcXInBytes, c.srcY, c.srcZ, c.srcPitch, c.srcHeight, y, z), w);
+					memcpy(p, vgpu_host_row(src_host, c.srcXInBytes, c.srcY, c.srcZ, c.srcPitch, c.srcHeight, y, z), w);
 			host_in = tmp;
 		}
 		in_bytes = total;
@@ -168,7 +167,7 @@ static CUresult copy3d(const struct vgpu_call_desc *d, CUDA_MEMCPY3D c, CUstream
 			free(tmp);
 			return CUDA_ERROR_INVALID_VALUE;
 		}
-		char *first = (char *)host_row(dst_host, c.dstXInBytes, c.dstY, c.dstZ, c.dstPitch, c.dstHeight, 0, 0);
+		char *first = vgpu_host_row(dst_host, c.dstXInBytes, c.dstY, c.dstZ, c.dstPitch, c.dstHeight, 0, 0);
 		void *o;
 		if ((c.dstPitch == w || h * dp == 1) && (dp == 1 || c.dstHeight == h)) {
 			o = first;   /* dense: the rows come back in place */
@@ -203,7 +202,7 @@ static CUresult copy3d(const struct vgpu_call_desc *d, CUDA_MEMCPY3D c, CUstream
 		const char *p = host_out;
 		for (size_t z = 0; z < dp; z++)
 			for (size_t y = 0; y < h; y++, p += w)
-				memcpy((char *)host_row(dst_host, dx, dy, dz, dpitch, dheight, y, z), p, w);
+				memcpy(vgpu_host_row(dst_host, dx, dy, dz, dpitch, dheight, y, z), p, w);
 	}
 	if (!out_in_place)
 		free(host_out);
@@ -217,7 +216,7 @@ static void rows_copy(const struct vgpu_rows *r, uint8_t *p, uint64_t off, uint6
 {
 	for (uint64_t end = off + len; off < end;) {
 		uint64_t row = off / r->w, x = off % r->w, n = r->w - x < end - off ? r->w - x : end - off;
-		uint8_t *h = (uint8_t *)host_row(r->base, r->x, r->y, r->z, r->pitch, r->height, row % r->h, row / r->h) + x;
+		uint8_t *h = (uint8_t *)vgpu_host_row(r->base, r->x, r->y, r->z, r->pitch, r->height, row % r->h, row / r->h) + x;
 		if (r->out)
 			memcpy(h, p, n);
 		else

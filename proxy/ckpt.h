@@ -89,9 +89,9 @@ struct vgpu_ckpt_chan { uint64_t ino; const void *ctx[VGPU_CKPT_CTX_MAX]; uint32
 struct vgpu_ckpt_pin { uint64_t ino, bytes; uint32_t slot, mapped; uint64_t addr; /* where the saving worker had it */ };
 /* An executable graph: a copy of the graph it was instantiated from (the driver cannot
  * describe an executable graph), kept up to date by cuGraphExecUpdate; changed names the
- * first call that changed the executable graph in a way the copy does not follow. */
-/* An executable graph: src is the graph it was instantiated from (or the executable graph that
- * took over that graph's memory nodes' allocations when the graph went: vgpu_ckpt_gexec_heir). */
+ * first call that changed the executable graph in a way the copy does not follow; src is the
+ * graph it was instantiated from (or the executable graph that took over that graph's memory
+ * nodes' allocations when the graph went: vgpu_ckpt_gexec_heir). */
 struct vgpu_ckpt_gexec { const void *exec; void *clone; uint64_t flags; const char *changed; const void *src; };
 struct vgpu_ckpt_zone {
 	struct vgpu_ckpt_image *img;    /* images of loaded modules, by real module */

@@ -465,8 +465,10 @@ int vgpu_zone_handle_take(struct vgpu_zone *z, unsigned htype, uint64_t id, void
 unsigned vgpu_zone_reown(struct vgpu_zone *z, const void *from, const void *to)
 {
 	unsigned n = 0;
+	if (!from)
+		return 0;
 	pthread_mutex_lock(&z->lock);
-	for (uint32_t a = 0; from && a < z->amap.n; a++)
+	for (uint32_t a = 0; a < z->amap.n; a++)
 		if (z->amap.v[a].owner == from) {
 			z->amap.v[a].owner = to;
 			n++;
