@@ -48,12 +48,8 @@ run_one() {
 
 for t in "$@"; do rm -f "$logdir/$(basename "$t").rc"; done
 for t in "$@"; do
-  if [ "$jobs" -gt 1 ]; then
-    while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do wait -n; done
-    run_one "$t" &
-  else
-    run_one "$t"
-  fi
+  while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do wait -n; done
+  run_one "$t" &
 done
 wait
 

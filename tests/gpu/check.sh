@@ -48,9 +48,6 @@ while [ $# -gt 0 ]; do
     --jobs) jobs=${2:?--jobs needs a number}; shift 2 ;;
     --skip) skip=,${2:?--skip needs step names},; shift 2 ;;
     --archive) archive=${2:?--archive needs a file name}; shift 2 ;;
-    --run-tests) # internal: --run-tests JOBS PER_TEST_TIMEOUT LOGPREFIX TEST... (one step's tests, JOBS at a time)
-      shift; j=$1 per=$2; shift 3
-      exec tests/run.sh --timeout "$per" --jobs "$j" "$@" ;;
     *) echo "check.sh: unknown option $1" >&2; usage >&2; exit 2 ;;
   esac
 done
@@ -70,7 +67,6 @@ fi
 mkdir -p "$out/logs" "$out/docs/perf" || exit 2
 out=$(cd "$out" && pwd)
 report=$out/docs/perf/gpu.md
-self=$PWD/tests/gpu/check.sh
 ncpu=$(nproc 2>/dev/null || echo 2)
 [ "$jobs" -gt "$ncpu" ] && jobs=$ncpu
 [ "$jobs" -lt 1 ] && jobs=1
@@ -201,7 +197,7 @@ done
 rt_tests=()
 for s in tests/runtime/*.cu; do rt_tests+=("$B/tests/runtime/rt_$(basename "$s" .cu).sh"); done
 per=$(( $(left) < 150 ? $(left) : 150 ))
-step e2e 180 "$self" --run-tests "$jobs" "$per" "$out/logs/e2e.part" "${e2e_tests[@]}"
+step e2e 180 tests/run.sh --timeout "$per" --jobs "$jobs" "${e2e_tests[@]}"
 judge e2e
 # 3b. the end-to-end benchmark (make bench-gpu): the full one when there is time and a GPU.
 # Right after the suite that shows the path works, before the long library steps, so that a
@@ -227,13 +223,12 @@ judge va-probe "$(grep '^va-probe' "$out/logs/va-probe.log" | tail -n 1)"
 
 # 4. the runtime-API suite (tests/runtime: static and shared cudart), directly and through vgpu
 per=$(( $(left) < 120 ? $(left) : 120 ))
-step runtime 240 "$self" --run-tests "$jobs" "$per" "$out/logs/runtime.part" "${rt_tests[@]}"
+step runtime 240 tests/run.sh --timeout "$per" --jobs "$jobs" "${rt_tests[@]}"
 judge runtime
 # 4b. checkpoint, migration between two proxies and restore from a file after the proxy is
 # killed, on this backend (tests/gpu/migrate_check.sh)
 step migrate 90 tests/gpu/migrate_check.sh
 judge migrate "$(grep -o 'paused at most [0-9.]* ms' "$out/logs/migrate.log" | tr '\n' ' ')$(last_line migrate)"
-rm -f "$out"/logs/*.part.*
 mkdir -p "$out/logs/tests"
 for t in "${e2e_tests[@]}" "${rt_tests[@]}"; do
   l=$B/test-logs/$(basename "$t").log
@@ -249,10 +244,9 @@ for n in e2e/e2e_memory e2e/e2e_vmm e2e/e2e_kernels e2e/e2e_threads runtime/rt_s
          runtime/rt_malloc_async runtime/rt_graph_memory; do
   fixed_tests+=("$B/tests/$n.sh")
 done
-VGPU_E2E_PROXY_ARGS="--device-va fixed" step fixed-va 90 "$self" --run-tests "$jobs" 80 "$out/logs/fixed-va.part" \
+VGPU_E2E_PROXY_ARGS="--device-va fixed" step fixed-va 90 tests/run.sh --timeout 80 --jobs "$jobs" \
   "${fixed_tests[@]}"
 judge fixed-va
-rm -f "$out"/logs/fixed-va.part.*
 # cuBLAS (its workspace and matrices in the window) the same way
 cc=
 [ "$backend" = sim ] && cc=13.0   # (where cuBLAS's PTX kernels run on the simulator)
