@@ -76,7 +76,7 @@ echo "migrate_check: backend $backend, device memory placed by --device-va $devv
 start a
 start b
 export VGPU_PROXY=$tmp/a.sock
-LD_LIBRARY_PATH=$zone_libs "$B/tests/restart/stream_app" "$PWD/$B/tests/kernels/basic.fatbin" 6 $((16 << 20)) --no-late --graph >"$tmp/app.out" 2>&1 &
+LD_LIBRARY_PATH=$zone_libs "$B/tests/restart/stream_app" "$PWD/$B/tests/kernels/basic.fatbin" 6 $((16 << 20)) --no-late --graph --until "$tmp/app.stop" >"$tmp/app.out" 2>&1 &
 app=$!
 pids="$pids $app"
 for _ in $(seq 150); do [ "$(calls_of a 2>/dev/null || echo 0)" -gt 50 ] 2>/dev/null && break; sleep 0.1; done
@@ -87,6 +87,7 @@ p1=$(grep -o 'paused at most [0-9.]* ms' <<<"$out")
 sleep 1
 out=$(ctl b migrate "$(zone_of b)" --to "$tmp/a.sock.ctl" 2>&1) || fail "migrate B -> A: $out"
 p2=$(grep -o 'paused at most [0-9.]* ms' <<<"$out")
+touch "$tmp/app.stop"
 wait "$app" || fail "the program failed across the moves"
 echo "PASS: moved A -> B -> A while running ($p1; $p2): $(cat "$tmp/app.out")"
 no_zone a
@@ -114,7 +115,7 @@ no_zone a
 there_and_back() {
   local name=$1 calls=$2 what=$3 prog out
   shift 3
-  LD_LIBRARY_PATH=$zone_libs "$@" >"$tmp/$name.out" 2>&1 &
+  LD_LIBRARY_PATH=$zone_libs "$@" --until "$tmp/$name.stop" >"$tmp/$name.out" 2>&1 &
   prog=$!
   pids="$pids $prog"
   for _ in $(seq 200); do [ "$(calls_of a 2>/dev/null || echo 0)" -gt "$calls" ] 2>/dev/null && break; sleep 0.1; done
@@ -123,13 +124,11 @@ there_and_back() {
   sleep 0.5
   out=$(ctl b migrate "$(zone_of b)" --to "$tmp/a.sock.ctl" 2>&1) ||
     fail "migrate $what B -> A: $out; the program: $(cat "$tmp/$name.out")"
+  touch "$tmp/$name.stop"
   wait "$prog" || fail "$what failed across the moves: $(cat "$tmp/$name.out")"
   no_zone a
 }
-# (long enough to be caught running past its start-up in a sanitizer build on the simulator)
-rt_s=8
-[ "$backend" = sim ] && rt_s=16
-there_and_back rt 300 "the runtime program" "$B/tests/migrate/rt_loop" "$rt_s"
+there_and_back rt 300 "the runtime program" "$B/tests/migrate/rt_loop" 4
 grep -q "rounds verified, globals kept" "$tmp/rt.out" || fail "unexpected runtime program output: $(cat "$tmp/rt.out")"
 echo "PASS: the runtime program (its module globals' addresses translated) moved A -> B -> A: $(cat "$tmp/rt.out")"
 grep -h "known to the zone at" "$tmp"/[ab].log | head -n 2

@@ -47,11 +47,14 @@ static double now_s()
 int main(int argc, char **argv)
 {
 	if (argc > 1 && !strcmp(argv[1], "--help")) {
-		printf("usage: rt_loop [SECONDS]\nLaunches, copies and launches a CUDA graph for SECONDS (default 5) with "
-		       "64 MiB held, verifying every round and the held memory at the end.\n");
+		printf("usage: rt_loop [SECONDS [--until FILE]]\nLaunches, copies and launches a CUDA graph for SECONDS (default 5) with "
+		       "64 MiB held, verifying every round and the held memory at the end; --until FILE goes on past SECONDS "
+		       "until FILE exists (at most 600 s more), so that a slow machine cannot end the run before a test is "
+		       "done with it.\n");
 		return 0;
 	}
 	double seconds = argc > 1 ? atof(argv[1]) : 5;
+	const char *until = argc > 3 && !strcmp(argv[2], "--until") ? argv[3] : NULL;
 	const int n = 1 << 16;
 	const size_t hold_n = (64u << 20) / sizeof(unsigned);
 	float *x = (float *)malloc(n * sizeof(float)), *y = (float *)malloc(n * sizeof(float));
@@ -81,7 +84,14 @@ int main(int argc, char **argv)
 	CHECK(cudaGraphDestroy(graph));
 	double t0 = now_s(), worst = 0;
 	int rounds = 0;
-	while (now_s() - t0 < seconds) {
+	for (;;) {
+		double el = now_s() - t0;
+		if (el >= seconds && (!until || access(until, F_OK) == 0))
+			break;
+		if (until && el > seconds + 600) {
+			fprintf(stderr, "rt_loop: FAIL: %s did not appear within %g s\n", until, seconds + 600);
+			return 1;
+		}
 		double r0 = now_s();
 		for (int i = 0; i < n; i++)
 			x[i] = (float)(i % 1000) + rounds;

@@ -68,7 +68,7 @@ start b
 tok=$(ctl a register pod1 --mem 256M) || fail "register on A"
 ctl b register pod1 --mem 256M >/dev/null || fail "register on B"
 export VGPU_PROXY=$tmp/a.sock LD_LIBRARY_PATH=$PWD/$B/libvgpu VGPU_LOG=1 VGPU_ZONE_TOKEN=$tok
-"$B/tests/restart/stream_app" "$PWD/$B/tests/kernels/basic.fatbin" 26 $((64 << 20)) --timing --late-on-signal --idle-primary --hold-pushed 100 --stacked \
+"$B/tests/restart/stream_app" "$PWD/$B/tests/kernels/basic.fatbin" 26 $((64 << 20)) --timing --late-on-signal --idle-primary --hold-pushed 100 --stacked --until "$tmp/app.stop" \
   >"$tmp/app.out" 2>&1 &
 app_pid=$!
 for _ in $(seq 100); do [ -n "$(zone_of a)" ] && break; sleep 0.1; done
@@ -215,13 +215,14 @@ side() { # side OUT ARGS...: a second stream_app on A; sets spid and szone
 there_and_back() {
   local name=$1 what=$2 flag=$3 check=${4:-}
   for _ in $(seq 50); do [ -z "$(others)" ] && break; sleep 0.1; done
-  side "$tmp/$name.out" 4 0 --no-late "$flag"
+  side "$tmp/$name.out" 4 0 --no-late "$flag" --until "$tmp/$name.stop"
   local pid=$spid z=$szone out out2
   sleep 0.5
   out=$(ctl a migrate "$z" --to "$tmp/b.sock.ctl") || fail "migrating a zone $what failed: $out"
   [ -z "$check" ] || eval "$check" || fail "on B, '$check' does not hold: $(ctl b stats)"
   sleep 0.5
   out2=$(ctl b migrate "$(zone_of b)" --to "$tmp/a.sock.ctl") || fail "migrating it back failed: $out2"
+  touch "$tmp/$name.stop"
   wait "$pid" || fail "the program $what failed across the moves: $(cat "$tmp/$name.out")"
   pass "a zone $what moved A -> B -> A: $(cat "$tmp/$name.out")"
 }
@@ -257,21 +258,24 @@ pass "device output not yet taken moved with its zone A -> B and reached the pro
 # An executable graph changed in a way checkpoints do not follow is refused, naming the call,
 # and the zone goes on.
 for _ in $(seq 50); do [ -z "$(others)" ] && break; sleep 0.1; done
-side "$tmp/gchanged.out" 2 0 --no-late --graph-set-enabled
+side "$tmp/gchanged.out" 2 0 --no-late --graph-set-enabled --until "$tmp/gchanged.stop"
 for _ in $(seq 100); do grep -q "executable graph changed" "$tmp/gchanged.out" && break; sleep 0.1; done
 if out=$(ctl a checkpoint "$szone" "$tmp/gchanged.ckpt" 2>&1); then fail "a changed executable graph was checkpointed: $out"; fi
 grep -q "changed by cuGraphNodeSetEnabled" <<<"$out" || fail "unexpected refusal of a changed executable graph: $out"
+touch "$tmp/gchanged.stop"
 wait "$spid" || fail "the program with a changed executable graph failed after the refused checkpoint: $(cat "$tmp/gchanged.out")"
 pass "an executable graph changed by cuGraphNodeSetEnabled is refused: ${out#vgpuctl: }"
 # A zone with a conditional graph node is refused, saying why, and goes on.
 for _ in $(seq 50); do [ -z "$(others)" ] && break; sleep 0.1; done
-side "$tmp/gcond.out" 2 0 --no-late --graph-conditional
+side "$tmp/gcond.out" 2 0 --no-late --graph-conditional --until "$tmp/gcond.stop"
 for _ in $(seq 100); do grep -q "conditional node made" "$tmp/gcond.out" && break; sleep 0.1; done
 if out=$(ctl a checkpoint "$szone" "$tmp/gcond.ckpt" 2>&1); then fail "a zone with a conditional node was checkpointed: $out"; fi
 grep -q "conditional graph nodes" <<<"$out" || fail "unexpected refusal of a zone with a conditional node: $out"
+touch "$tmp/gcond.stop"
 wait "$spid" || fail "the program with a conditional node failed after the refused checkpoint: $(cat "$tmp/gcond.out")"
 pass "a zone with a conditional graph node is refused: ${out#vgpuctl: }"
 
+touch "$tmp/app.stop"
 wait "$app_pid"; rc=$?; app_pid=
 [ $rc -eq 0 ] || fail "the program failed across the moves (exit $rc)"
 grep -Eq "rounds verified, and a late thread.s ([5-9]|[1-9][0-9]+), held memory intact" "$tmp/app.out" || fail "unexpected program output"
@@ -280,13 +284,14 @@ pass "the program ran on across 3 moves, every round, its late thread's and its 
 # zone holds what the runtime made (primary context, its module and kernels, a stream, an
 # event) and 64 MiB; moved A -> B -> A while it runs, every round and the memory verified.
 for _ in $(seq 50); do [ "$(nzones a)" = 0 ] && break; sleep 0.1; done
-"$B/tests/migrate/rt_loop" 12 >"$tmp/rt.out" 2>&1 &
+"$B/tests/migrate/rt_loop" 4 --until "$tmp/rt.stop" >"$tmp/rt.out" 2>&1 &
 rt_pid=$!
 # once it is past its start-up (the runtime loads its module on the first launch)
 for _ in $(seq 200); do [ "$(calls_of a 2>/dev/null || echo 0)" -gt 300 ] 2>/dev/null && break; sleep 0.1; done
 out=$(ctl a migrate "$(zone_of a)" --to "$tmp/b.sock.ctl") || fail "migrating the runtime program A -> B failed: $out"
 sleep 1
 out2=$(ctl b migrate "$(zone_of b)" --to "$tmp/a.sock.ctl") || fail "migrating the runtime program B -> A failed: $out2"
+touch "$tmp/rt.stop"
 wait "$rt_pid" || fail "the runtime program failed across the moves: $(cat "$tmp/rt.out")"
 grep -q "rounds verified, globals kept, graph launched every round, held memory intact" "$tmp/rt.out" || fail "unexpected runtime program output: $(cat "$tmp/rt.out")"
 pass "a CUDA runtime program (static cudart) moved A -> B -> A while running: $(grep -o 'paused at most [0-9.]* ms' <<<"$out$out2" | tr '\n' ' ')- $(cat "$tmp/rt.out")"
@@ -310,7 +315,7 @@ cd_there_and_back() {
   local name=$1 what=$2 calls=$3 out out2 gpid
   shift 3
   for _ in $(seq 50); do [ -z "$(zone_of c)" ] && break; sleep 0.1; done
-  VGPU_PROXY=$tmp/c.sock VGPU_ZONE_TOKEN=$tok2 "$@" >"$tmp/$name.out" 2>&1 &
+  VGPU_PROXY=$tmp/c.sock VGPU_ZONE_TOKEN=$tok2 "$@" --until "$tmp/$name.stop" >"$tmp/$name.out" 2>&1 &
   gpid=$!
   for _ in $(seq 100); do [ -n "$(zone_of c)" ] && break; sleep 0.1; done
   sleep 0.5
@@ -320,6 +325,7 @@ cd_there_and_back() {
   sleep 0.5
   out2=$(ctl d migrate "$(zone_of d)" --to "$tmp/c.sock.ctl") ||
     fail "migrating it back D -> C failed: $out2; the program: $(cat "$tmp/$name.out")"
+  touch "$tmp/$name.stop"
   wait "$gpid" || fail "the program $what failed across the moves: $(cat "$tmp/$name.out")"
   pass "a zone $what moved C -> D -> C: $(cat "$tmp/$name.out")"
 }
@@ -330,7 +336,7 @@ cd_there_and_back gaddr "holding a module global's address, translated where the
 grep -q "module global dev_counter: known to the zone at 0x[0-9a-f]*, its module has it at 0x[0-9a-f]*; translated" \
   "$tmp/d.log" || fail "D did not translate the zone's module global: $(grep -i global "$tmp/d.log" | tail -3)"
 cd_there_and_back rtcopy "of the CUDA runtime program (static cudart), its runtime holding module globals' addresses," 300 \
-  "$B/tests/migrate/rt_loop" 16
+  "$B/tests/migrate/rt_loop" 4
 grep -q "rounds verified, globals kept, graph launched every round, held memory intact" "$tmp/rtcopy.out" ||
   fail "unexpected runtime program output on C: $(cat "$tmp/rtcopy.out")"
 
@@ -340,7 +346,7 @@ grep -q "rounds verified, globals kept, graph launched every round, held memory 
 # refused by a proxy that has one device, saying why.
 for _ in $(seq 50); do [ -z "$(zone_of c)" ] && break; sleep 0.1; done
 CUDA_VISIBLE_DEVICES=1 CUDA_LAUNCH_BLOCKING=1 VGPU_PROXY=$tmp/c.sock VGPU_ZONE_TOKEN=$tok2 \
-  "$B/tests/restart/stream_app" "$PWD/$B/tests/kernels/basic.fatbin" 4 0 --no-late >"$tmp/devices.out" 2>&1 &
+  "$B/tests/restart/stream_app" "$PWD/$B/tests/kernels/basic.fatbin" 4 0 --no-late --until "$tmp/devices.stop" >"$tmp/devices.out" 2>&1 &
 gpid=$!
 for _ in $(seq 100); do [ -n "$(zone_of c)" ] && break; sleep 0.1; done
 sleep 0.5
@@ -352,6 +358,7 @@ grep -q "the zone's driver starts with its process's settings CUDA_LAUNCH_BLOCKI
   fail "D did not start the zone's driver with its settings: $(grep -i 'settings' "$tmp/d.log" | tail -3)"
 sleep 0.5
 out=$(ctl d migrate "$(zone_of d)" --to "$tmp/c.sock.ctl") || fail "migrating it back D -> C failed: $out"
+touch "$tmp/devices.stop"
 wait "$gpid" || fail "the program on device 1 failed across the moves: $(cat "$tmp/devices.out")"
 pass "a zone on the second of two devices with blocking launches (CUDA_VISIBLE_DEVICES=1 CUDA_LAUNCH_BLOCKING=1) moved C -> D -> C so: $(cat "$tmp/devices.out")"
 ctl b register pod2 --mem 256M >/dev/null || fail "register pod2 on B"

@@ -105,6 +105,7 @@ int main(int argc, char **argv)
 	uint64_t hold = argc > 3 ? strtoull(argv[3], NULL, 0) & ~3ull : 0;
 	int late_wanted = 1, late_on_signal = 0, pinned = 0, global = 0, pools = 0, timing = 0, graph = 0, vmm = 0;
 	int idle_primary = 0, printf_on_signal = 0, hold_pushed_ms = 0, stacked = 0;
+	const char *until = NULL;
 	for (int i = 4; i < argc; i++) {
 		if (!strcmp(argv[i], "--no-late"))
 			late_wanted = 0;
@@ -136,6 +137,8 @@ int main(int argc, char **argv)
 			printf_on_signal = 1;
 		else if (!strcmp(argv[i], "--stacked"))
 			stacked = 1;
+		else if (!strcmp(argv[i], "--until") && i + 1 < argc)
+			until = argv[++i];
 	}
 	if (late_on_signal || printf_on_signal)
 		signal(SIGUSR1, on_usr1);
@@ -149,7 +152,7 @@ int main(int argc, char **argv)
 	pthread_t late;
 
 	if (argc > 1 && !strcmp(argv[1], "--help")) {
-		printf("usage: stream_app [KERNEL_IMAGE [SECONDS [HOLD_BYTES [--no-late|--late-on-signal] [--pinned] [--global|--global-value] [--pools] [--timing] [--graph|--graph-set-enabled|--graph-conditional] [--vmm] [--idle-primary [--hold-pushed MS]] [--printf-on-signal] [--stacked]]]]\n"
+		printf("usage: stream_app [KERNEL_IMAGE [SECONDS [HOLD_BYTES [--no-late|--late-on-signal] [--pinned] [--global|--global-value] [--pools] [--timing] [--graph|--graph-set-enabled|--graph-conditional] [--vmm] [--idle-primary [--hold-pushed MS]] [--printf-on-signal] [--stacked] [--until FILE]]]]\n"
 		       "Copies and "
 		       "launches for SECONDS (default 5), verifying every round; a thread started halfway joins the zone "
 		       "(not with --no-late; with --late-on-signal when SIGUSR1 arrives instead); HOLD_BYTES of device memory keep a pattern checked every round and at the "
@@ -174,7 +177,8 @@ int main(int argc, char **argv)
 		       "--stacked creates the zone's context over another one it created first (so the thread's stack "
 		       "holds two for the whole run, as cuCtxCreate leaves it), which holds a pattern; at the end, "
 		       "destroying the zone's context must leave that one current, its pattern intact and new memory its; "
-		       "prints the longest round.\n");
+		       "--until FILE goes on past SECONDS until FILE exists (at most 600 s more), so that a "
+		       "slow machine cannot end the run before a test is done with it; prints the longest round.\n");
 		return 0;
 	}
 	CK(cuInit(0));
@@ -589,8 +593,12 @@ int main(int argc, char **argv)
 				return 1;
 			late_started = 1;
 		}
-		if (el > seconds)
+		if (el > seconds && (!until || access(until, F_OK) == 0))
 			break;
+		if (until && el > seconds + 600) {
+			fprintf(stderr, "FAIL: %s did not appear within %g s\n", until, seconds + 600);
+			exit(1);
+		}
 		usleep(20000);
 	}
 	__atomic_store_n(&late_done, 1, __ATOMIC_RELEASE);
