@@ -75,7 +75,7 @@ export VGPU_PROXY=$tmp/p.sock LD_LIBRARY_PATH=$PWD/$B/libvgpu VGPU_LOG=1
 # its threads' channels rejoining (the second one started halfway), with its pinned region,
 # its virtual memory (ids kept) and its graph.
 start
-app saved 5 $((16 << 20)) --pinned --vmm --graph --stacked
+app saved 5 $((16 << 20)) --pinned --vmm --graph --stacked --until "$tmp/saved.stop"
 for _ in $(seq 100); do ctl stats | grep -q ' channels=2 ' && break; sleep 0.1; done
 ctl stats | grep -q ' channels=2 ' || fail "the program's second thread did not join: $(ctl stats)"
 out=$(ctl checkpoint "$z" "$tmp/saved.ckpt" --stop) || fail "checkpoint --stop refused: $out"
@@ -86,6 +86,7 @@ start
 out=$(ctl restore "$tmp/saved.ckpt") || fail "restore from the file failed: $out"
 grep -q "0 channels taken over.*its worker is gone: its programs' 2 channels rejoin" <<<"$out" ||
   fail "unexpected restore summary: $out"
+touch "$tmp/saved.stop"
 wait "$apid" || fail "the program failed after its zone was restored"
 grep -Eq "rounds verified, and a late thread's [0-9]+, held memory intact" "$tmp/saved.out" || fail "unexpected program output"
 [ "$(grep -c "channel served again by the restored zone" "$tmp/saved.out")" = 2 ] || fail "the program's two threads did not both rejoin"

@@ -60,7 +60,7 @@ workers() { pgrep -c -f '^vgpu-zone-' 2>/dev/null || pgrep -c 'vgpu-zone-' ; }
 start
 tok=$(ctl register pod1 --mem 256M) || fail "register"
 export VGPU_PROXY=$sock VGPU_ZONE_TOKEN=$tok LD_LIBRARY_PATH=$PWD/$B/libvgpu VGPU_LOG=1
-"$B/tests/restart/stream_app" "$PWD/$B/tests/kernels/basic.fatbin" 10 >"$tmp/app.out" 2>&1 &
+"$B/tests/restart/stream_app" "$PWD/$B/tests/kernels/basic.fatbin" 10 0 --until "$tmp/app.stop" >"$tmp/app.out" 2>&1 &
 app_pid=$!
 for _ in $(seq 100); do [ -n "$(ctl stats 2>/dev/null)" ] && break; sleep 0.1; done
 sleep 1
@@ -100,6 +100,7 @@ for _ in $(seq 50); do kill -0 "$old_w" 2>/dev/null || break; sleep 0.1; done
 kill -0 "$old_w" 2>/dev/null && fail "the old worker $old_w did not exit after handing the zone over"
 pass "the zone moved from worker $old_w (old binary) into worker $new_w of the upgraded binary: $(head -n 1 <<<"$out")"
 
+touch "$tmp/app.stop"
 wait "$app_pid"; rc=$?; app_pid=
 [ $rc -eq 0 ] || fail "the program failed across the restarts (exit $rc): $(cat "$tmp/app.out")"
 grep -Eq "rounds verified, and a late thread's ([5-9]|[1-9][0-9]+)" "$tmp/app.out" || fail "unexpected output: $(cat "$tmp/app.out")"
