@@ -11,6 +11,7 @@
 #include <assert.h>
 #include <errno.h>
 #include <math.h>
+#include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -48,6 +49,7 @@ struct thr {
 	uint8_t state;
 	uint8_t *local;
 	uint32_t local_cap, local_top;
+	uint32_t local_hw;        /* the most of local that was ever below local_top (dirtied) */
 	uint32_t tid[3], lin;
 	uint32_t depth;           /* call depth */
 	int vol_pass;             /* released to perform the volatile access it is parked at */
@@ -673,6 +675,8 @@ __attribute__((noinline)) static int cdp_call(struct blk *b, struct thr *t, cons
 /* Grows thread t's stack to hold need bytes (zeroed when new). 0 or -ENOMEM. */
 static int local_reserve(struct thr *t, uint64_t need)
 {
+	if (need > t->local_hw && need <= LOCAL_MAX)
+		t->local_hw = (uint32_t)need;
 	if (need <= t->local_cap)
 		return 0;
 	uint32_t nc = t->local_cap ? t->local_cap : 256;
@@ -2913,7 +2917,7 @@ static int bar_release(struct blk *b)
 	return done;
 }
 
-static void thr_release(struct thr *t)
+static void thr_frames_free(struct thr *t)
 {
 	struct frame *f = t->fr;
 	while (f) {
@@ -2923,8 +2927,125 @@ static void thr_release(struct thr *t)
 		f = p;
 	}
 	t->fr = NULL;
+}
+
+static void thr_release(struct thr *t)
+{
+	thr_frames_free(t);
 	free(t->local);
 	t->local = NULL;
+}
+
+/* What a host thread keeps between the blocks it runs: the threads (their stacks kept, zeroed
+ * as far as the last block dirtied them), the arena of their entry frames and the shared
+ * memory of a block outside a cluster. Allocated afresh for every block they cost more than
+ * many blocks' work: a kernel with 2,000 registers needs a 4 MiB arena for 256 threads, and
+ * under a sanitizer's allocator every such allocation is a fresh mapping whose pages fault
+ * in again (5x the run time of cuRAND's and cuDNN's kernels). A block run while the
+ * thread's kept set is in use (none does today) allocates its own; more than KEEP_MAX bytes
+ * are not kept. The set goes with its thread. */
+#define KEEP_MAX (64u << 20)
+struct blk_keep {
+	int busy;
+	struct thr *th;
+	uint32_t th_cap;
+	uint8_t *arena, *shared;
+	size_t arena_cap, shared_cap;
+};
+static __thread struct blk_keep *keep_tls;
+static pthread_key_t keep_key;
+static pthread_once_t keep_once = PTHREAD_ONCE_INIT;
+
+static void keep_drop(struct blk_keep *k)
+{
+	for (uint32_t i = 0; i < k->th_cap; i++)
+		free(k->th[i].local);
+	free(k->th);
+	free(k->arena);
+	free(k->shared);
+	memset(k, 0, sizeof(*k));
+}
+
+static void keep_free(void *p)
+{
+	keep_drop(p);
+	free(p);
+}
+
+static void keep_key_make(void) { pthread_key_create(&keep_key, keep_free); }
+
+/* The calling thread's kept set, taken for one block; NULL when it is in use or cannot be had. */
+static struct blk_keep *keep_take(void)
+{
+	struct blk_keep *k = keep_tls;
+	if (!k) {
+		pthread_once(&keep_once, keep_key_make);
+		if (!(k = calloc(1, sizeof(*k))))
+			return NULL;
+		if (pthread_setspecific(keep_key, k)) {
+			free(k);
+			return NULL;
+		}
+		keep_tls = k;
+	}
+	if (k->busy)
+		return NULL;
+	k->busy = 1;
+	return k;
+}
+
+/* n threads, zeroed but for their kept stacks (zero themselves), from k: NULL without memory */
+static struct thr *keep_threads(struct blk_keep *k, uint32_t n)
+{
+	if (n > k->th_cap) {
+		struct thr *nt = realloc(k->th, n * sizeof(*nt));
+		if (!nt)
+			return NULL;
+		memset(nt + k->th_cap, 0, (n - k->th_cap) * sizeof(*nt));
+		k->th = nt;
+		k->th_cap = n;
+	}
+	for (uint32_t i = 0; i < n; i++) {
+		struct thr *t = &k->th[i];
+		uint8_t *local = t->local;
+		uint32_t cap = t->local_cap;
+		memset(t, 0, sizeof(*t));
+		t->local = local;
+		t->local_cap = cap;
+	}
+	return k->th;
+}
+
+/* at least n bytes of k's buffer *p (capacity *cap), contents undefined: NULL without memory */
+static uint8_t *keep_bytes(uint8_t **p, size_t *cap, size_t n)
+{
+	if (n > *cap) {
+		free(*p);
+		*cap = 0;
+		if (!(*p = malloc(n)))
+			return NULL;
+		*cap = n;
+	}
+	return *p;
+}
+
+/* Gives k back after a block of n threads: their frames freed, their stacks zeroed where
+ * dirtied; all of it freed instead when it grew past KEEP_MAX. */
+static void keep_give(struct blk_keep *k, uint32_t n)
+{
+	size_t total = k->arena_cap + k->shared_cap + (size_t)k->th_cap * sizeof(struct thr);
+	for (uint32_t i = 0; i < n && i < k->th_cap; i++) {
+		struct thr *t = &k->th[i];
+		thr_frames_free(t);
+		if (t->local)
+			memset(t->local, 0, t->local_hw < t->local_cap ? t->local_hw : t->local_cap);
+		t->local_hw = 0;
+	}
+	for (uint32_t i = 0; i < k->th_cap; i++)
+		total += k->th[i].local_cap;
+	if (total > KEEP_MAX)
+		keep_drop(k);
+	k->busy = 0;
 }
 
 int ptx_block_run(const struct ptx_launch *l, const struct ptx_env *env, uint32_t bx,
@@ -2971,11 +3092,22 @@ int ptx_block_run(const struct ptx_launch *l, const struct ptx_env *env, uint32_
 		one.shared = &b.shared;
 		one.shared_size = b.shared_size;
 		b.cl = &one;
-		b.shared = calloc(1, b.shared_size ? b.shared_size : 1);
 	}
-	struct thr *th = calloc(b.nthreads, sizeof(*th));
+	struct blk_keep *keep = keep_take();
 	size_t fb = frame_bytes(l->fn);
-	uint8_t *arena = malloc(fb * b.nthreads);      /* all entry frames in one allocation */
+	struct thr *th;
+	uint8_t *arena;   /* all entry frames in one allocation */
+	if (keep) {
+		th = keep_threads(keep, b.nthreads);
+		arena = keep_bytes(&keep->arena, &keep->arena_cap, fb * b.nthreads);
+		if (b.cl == &one && (b.shared = keep_bytes(&keep->shared, &keep->shared_cap, b.shared_size ? b.shared_size : 1)))
+			memset(b.shared, 0, b.shared_size);
+	} else {
+		th = calloc(b.nthreads, sizeof(*th));
+		arena = malloc(fb * b.nthreads);
+		if (b.cl == &one)
+			b.shared = calloc(1, b.shared_size ? b.shared_size : 1);
+	}
 	if (!b.shared || !th || !arena) {
 		rc = -ENOMEM;
 		goto out;
@@ -3101,18 +3233,23 @@ int ptx_block_run(const struct ptx_launch *l, const struct ptx_env *env, uint32_
 		goto out;
 	}
 out:
-	if (th)
-		for (uint32_t i = 0; i < b.nthreads; i++)
-			thr_release(&th[i]);
-	free(th);
+	if (keep) {
+		keep_give(keep, b.nthreads);
+	} else {
+		if (th)
+			for (uint32_t i = 0; i < b.nthreads; i++)
+				thr_release(&th[i]);
+		free(th);
+		free(arena);
+		if (b.cl == &one)
+			free(b.shared);
+	}
 	if (b.cl == &one) {
-		free(b.shared);
 		pthread_mutex_destroy(&one.lock);
 		pthread_cond_destroy(&one.cond);
 	} else {
 		cluster_block_end(&b, rc != 0);   /* its shared memory stays the launcher's */
 	}
-	free(arena);
 	if (ninsn)
 		*ninsn += b.ninsn;
 	if (rc == -ENOMEM && err && !err[0])

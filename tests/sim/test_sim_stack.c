@@ -4,7 +4,9 @@
  * its end fault), vector atomics (a misaligned vector faults, red's forms, .v8 of halves),
  * 128-bit registers (moved, loaded and stored; other instructions refuse them at load), the
  * clock registers advancing while a kernel runs, the shared-memory size registers, fns at
- * offset 0, prmt's modes, testp, mul24/mad24, and tanh/ex2 of halves and bfloat16s. */
+ * offset 0, prmt's modes, testp, mul24/mad24, and tanh/ex2 of halves and bfloat16s. Every block
+ * starts with its local memory, its stack and its shared memory zeroed, whatever blocks before
+ * it on the same host thread left there (the simulator keeps them between blocks). */
 #include "simtest.h"
 
 #include <math.h>
@@ -43,6 +45,23 @@ static CUresult run(const char *text, const void *init, size_t ninit, void *out,
 	CK(cuModuleUnload(m));
 	return r;
 }
+
+/* z(out): every thread reads a word of its local array, of its stack (64 KiB down an alloca,
+ * past what a fresh thread has) and of the block's shared memory, ORs them into
+ * out[block * threads + thread] and then writes its block number + 1 into all three. */
+static const char fresh_ptx[] = HDR
+	".visible .entry z(.param .u64 out)\n{\n" REGS
+	"\t.local .align 4 .b8 l[128];\n\t.shared .align 4 .b8 s[512];\n"
+	"\tld.param.u64 %rd1, [out];\n\tcvta.to.global.u64 %rd1, %rd1;\n"
+	"\tmov.u32 %r1, %ctaid.x;\n\tmov.u32 %r2, %tid.x;\n\tmov.u32 %r3, %ntid.x;\n"
+	"\tmov.u32 %r4, l;\n\tmov.u32 %r5, s;\n\tshl.b32 %r6, %r2, 2;\n\tadd.u32 %r5, %r5, %r6;\n"
+	"\talloca.u64 %rd2, 65536, 16;\n"
+	"\tld.local.u32 %r7, [%r4+124];\n\tld.shared.u32 %r8, [%r5];\n\tld.local.u32 %r9, [%rd2+65532];\n"
+	"\tor.b32 %r7, %r7, %r8;\n\tor.b32 %r7, %r7, %r9;\n"
+	"\tadd.u32 %r10, %r1, 1;\n\tst.local.u32 [%r4+124], %r10;\n\tst.shared.u32 [%r5], %r10;\n"
+	"\tst.local.u32 [%rd2+65532], %r10;\n"
+	"\tmad.lo.u32 %r11, %r1, %r3, %r2;\n\tmul.wide.u32 %rd3, %r11, 4;\n\tadd.s64 %rd4, %rd1, %rd3;\n"
+	"\tst.global.u32 [%rd4], %r7;\n\tret;\n}\n";
 
 #define KERNEL(body) HDR ".visible .entry k(.param .u64 p)\n{\n" REGS \
 	"\tld.param.u64 %rd1, [p];\n\tcvta.to.global.u64 %rd1, %rd1;\n" body "\tret;\n}\n"
@@ -177,6 +196,32 @@ int main(void)
 		HDR ".visible .entry k()\n{\n\t.reg .b32 %r<3>;\n\t.reg .pred %p<2>;\n\ttestp.finite.f16 %p1, %r1;\n\tret;\n}\n",
 	};
 	ST_REFUSED(refused);
+
+	/* fresh memory in every block: 64 blocks of 128 threads, twice (the second launch's
+	 * blocks run where the first's did), each thread must read zeros everywhere */
+	{
+		CUmodule m;
+		CUfunction f;
+		CUdeviceptr d;
+		enum { BLOCKS = 64, THREADS = 128 };
+		static unsigned seen[BLOCKS * THREADS];
+		CK(cuModuleLoadData(&m, fresh_ptx));
+		CK(cuModuleGetFunction(&f, m, "z"));
+		CK(cuMemAlloc(&d, sizeof(seen)));
+		void *args[] = { &d };
+		for (int round = 0; round < 2; round++) {
+			CK(cuMemsetD8(d, 0xff, sizeof(seen)));
+			CK(cuLaunchKernel(f, BLOCKS, 1, 1, THREADS, 1, 1, 0, NULL, args, NULL));
+			CK(cuCtxSynchronize());
+			CK(cuMemcpyDtoH(seen, d, sizeof(seen)));
+			unsigned dirty = 0;
+			for (unsigned i = 0; i < BLOCKS * THREADS; i++)
+				dirty += seen[i] != 0;
+			EXPECT(dirty == 0);   /* a thread found what an earlier block wrote */
+		}
+		CK(cuMemFree(d));
+		CK(cuModuleUnload(m));
+	}
 	CK(cuCtxDestroy(ctx));
 	printf("test_sim_stack: ok\n");
 	return 0;
