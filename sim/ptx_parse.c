@@ -159,9 +159,26 @@ static struct tok *lex_peek(struct lex *L)
 	return &L->peek;
 }
 
+/* Equality of NUL-terminated names, for the parser's many comparisons with instruction names
+ * and their parts: inline, so that a mismatch costs a byte or two (strcmp is a call, and under
+ * ASan an interceptor that checks both strings first: a quarter of the time parsing NCCL). */
+static inline int name_eq(const char *a, const char *b)
+{
+	while (*a && *a == *b) {
+		a++;
+		b++;
+	}
+	return *a == *b;
+}
+
 static int tok_is(const struct tok *t, const char *s)
 {
-	return t->t == T_ID && strlen(s) == t->n && memcmp(t->s, s, t->n) == 0;
+	if (t->t != T_ID)
+		return 0;
+	for (size_t i = 0; i < t->n; i++)
+		if (s[i] != t->s[i])   /* (s's NUL ends it too: a token holds none) */
+			return 0;
+	return s[t->n] == 0;
 }
 
 static int tok_isp(const struct tok *t, int c) { return t->t == T_P && t->c == c; }
@@ -1179,7 +1196,7 @@ static int mn_split(const struct tok *t, struct mn *m)
 static int mn_has(const struct mn *m, const char *s)
 {
 	for (int i = 1; i < m->nparts; i++)
-		if (strcmp(m->part[i], s) == 0)
+		if (name_eq(m->part[i], s))
 			return 1;
 	return 0;
 }
@@ -2249,9 +2266,9 @@ static int parse_tex(struct P *P, const struct mn *m, const char *name, uint32_t
 	static const int need[] = {1, 2, 3, 2, 3, 3, 4};   /* coordinates used per geometry */
 	static const int vmax[] = {1, 2, 4, 2, 4, 4, 4};   /* the vector PTX writes (3d, a2d, cube: padded) */
 	const char *op = m->part[0];
-	if (!strcmp(op, "txq") || !strcmp(op, "suq"))
+	if (name_eq(op, "txq") || name_eq(op, "suq"))
 		return parse_txq(P, m, name, line, g, gneg);
-	int tld4 = !strcmp(op, "tld4"), su = op[0] == 's', st = !strcmp(op, "sust");
+	int tld4 = name_eq(op, "tld4"), su = op[0] == 's', st = name_eq(op, "sust");
 	int geom = -1, rc;
 	for (int i = 0; i < 7; i++)
 		if (mn_has(m, gn[i]))
@@ -2436,7 +2453,7 @@ static int parse_b128(struct P *P, const struct mn *m, const char *name, uint32_
 	if (k != K_B128 || m->nkinds != 1 || mn_has(m, ".v2") || mn_has(m, ".v4"))
 		goto bad;
 	in->kind = K_U64;
-	if (!strcmp(op, "mov") && n == 2 && (WIDE(o[0]) || PAIR(o[0])) && (WIDE(o[1]) || PAIR(o[1]))) {
+	if (name_eq(op, "mov") && n == 2 && (WIDE(o[0]) || PAIR(o[0])) && (WIDE(o[1]) || PAIR(o[1]))) {
 		/* two moves, the low halves first: no register is both a half and a pair member */
 		uint32_t d[2], a[2];
 		for (int h = 0; h < 2; h++) {
@@ -2454,7 +2471,7 @@ static int parse_b128(struct P *P, const struct mn *m, const char *name, uint32_
 		in->o[1] = a[1];
 		return 0;
 	}
-	if (!strcmp(op, "atom") && (mn_has(m, ".exch") || mn_has(m, ".cas")) && n == 3 + mn_has(m, ".cas") &&
+	if (name_eq(op, "atom") && (mn_has(m, ".exch") || mn_has(m, ".cas")) && n == 3 + mn_has(m, ".cas") &&
 	    WIDE(o[0]) && o[1].t == O_ADDR && P->slotkind[o[1].slot] != K_B128 && WIDE(o[2]) &&
 	    (n == 3 || WIDE(o[3]))) {
 		in->op = OP_ATOM;
@@ -2531,26 +2548,28 @@ static int parse_insn_raw(struct P *P, const struct tok *t, uint32_t g, int gneg
 	uint32_t line = t->line;
 	struct mn m;
 	char name[64];
-	snprintf(name, sizeof(name), "%.*s", (int)(t->n < 60 ? t->n : 60), t->s);
+	size_t nn = t->n < 60 ? t->n : 60;
+	memcpy(name, t->s, nn);
+	name[nn] = 0;
 	if (mn_split(t, &m))
 		return perr(P, -EINVAL, line, "malformed instruction '%s'", name);
 	const char *op = m.part[0];
 	if (!known_op(op))   /* before its operands, whose syntax may be unknown too (tex, ...) */
 		return perr(P, -ENOTSUP, line, "unsupported instruction '%s'", name);
 	int k = m.nkinds ? m.kinds[m.nkinds - 1] : K_NONE;
-	if (!strcmp(op, "wmma")) {   /* its own types: .bf16 and .tf32 name fragments, not kinds */
+	if (name_eq(op, "wmma")) {   /* its own types: .bf16 and .tf32 name fragments, not kinds */
 		mn_kinds(&m, 1u << K_BF16 | 1u << K_BF16X2);
 		return parse_wmma(P, &m, name, line, g, gneg);
 	}
-	if (!strcmp(op, "mma"))
+	if (name_eq(op, "mma"))
 		return parse_mma(P, &m, name, line, g, gneg);
-	if (!strcmp(op, "cp") && mn_has(&m, ".tensor"))
+	if (name_eq(op, "cp") && mn_has(&m, ".tensor"))
 		return parse_tma(P, &m, name, line, g, gneg);
-	if (!strcmp(op, "ldmatrix") || !strcmp(op, "stmatrix"))
+	if (name_eq(op, "ldmatrix") || name_eq(op, "stmatrix"))
 		return parse_ldmatrix(P, &m, name, line, g, gneg);
-	if (!strcmp(op, "movmatrix"))
+	if (name_eq(op, "movmatrix"))
 		return parse_movmatrix(P, &m, name, line, g, gneg);
-	if (!strcmp(op, "cvt") && (mn_has(&m, ".e4m3x2") || mn_has(&m, ".e5m2x2")))
+	if (name_eq(op, "cvt") && (mn_has(&m, ".e4m3x2") || mn_has(&m, ".e5m2x2")))
 		return parse_cvt_fp8(P, &m, name, line, g, gneg);
 	if (mn_has(&m, ".e4m3x2") || mn_has(&m, ".e5m2x2") || mn_has(&m, ".e4m3") || mn_has(&m, ".e5m2"))
 		return perr(P, -ENOTSUP, line, "unsupported instruction '%s' (fp8 types)", name);
@@ -2558,10 +2577,10 @@ static int parse_insn_raw(struct P *P, const struct tok *t, uint32_t g, int gneg
 	int n = 0, rc;
 	struct ptx_insn *in;
 
-	if (!strcmp(op, "tex") || !strcmp(op, "tld4") || !strcmp(op, "txq") || !strcmp(op, "suq") ||
-	    !strcmp(op, "suld") || !strcmp(op, "sust"))
+	if (name_eq(op, "tex") || name_eq(op, "tld4") || name_eq(op, "txq") || name_eq(op, "suq") ||
+	    name_eq(op, "suld") || name_eq(op, "sust"))
 		return parse_tex(P, &m, name, line, g, gneg);
-	if (!strcmp(op, "call")) {
+	if (name_eq(op, "call")) {
 		in = emit(P, line);
 		if (!in)
 			return P->rc;
@@ -2569,14 +2588,14 @@ static int parse_insn_raw(struct P *P, const struct tok *t, uint32_t g, int gneg
 		in->gneg = (uint8_t)gneg;
 		return parse_call(P, in, line);
 	}
-	int v8 = (!strcmp(op, "ld") || !strcmp(op, "st") || !strcmp(op, "multimem") || !strcmp(op, "atom") ||
-	          !strcmp(op, "red")) && mn_has(&m, ".v8");
+	int v8 = (name_eq(op, "ld") || name_eq(op, "st") || name_eq(op, "multimem") || name_eq(op, "atom") ||
+	          name_eq(op, "red")) && mn_has(&m, ".v8");
 	P->vec_max = v8 ? 8 : 0;   /* 256-bit accesses (sm_100): eight 32-bit registers */
 	rc = parse_ops(P, o, 8, k, &n);
 	P->vec_max = 0;
 	if (rc)
 		return rc;
-	if (!strcmp(op, "cp") && mn_has(&m, ".bulk"))
+	if (name_eq(op, "cp") && mn_has(&m, ".bulk"))
 		return parse_bulk(P, &m, name, line, g, gneg, o, n);
 	in = emit(P, line);
 	if (!in)
@@ -2586,16 +2605,16 @@ static int parse_insn_raw(struct P *P, const struct tok *t, uint32_t g, int gneg
 	in->kind = (uint8_t)k;
 	/* a .b128 load or store is the generic one of the register's two slots as a .v2.b64
 	 * (16-byte aligned); other uses of 128-bit registers have their own parser */
-	if (k == K_B128 && m.nkinds == 1 && (!strcmp(op, "ld") || !strcmp(op, "ldu") || !strcmp(op, "st")) &&
+	if (k == K_B128 && m.nkinds == 1 && (name_eq(op, "ld") || name_eq(op, "ldu") || name_eq(op, "st")) &&
 	    b128_pair(P, &o[op[0] == 's' ? 1 : 0], &o[op[0] == 's' ? 0 : 1]))
 		in->kind = (uint8_t)(k = K_U64);
 	else if (k == K_B128 || has_wide(P, o, n))
 		return parse_b128(P, &m, name, line, o, n);
-	if ((!strcmp(op, "atom") || !strcmp(op, "red")) &&
+	if ((name_eq(op, "atom") || name_eq(op, "red")) &&
 	    (mn_has(&m, ".v2") || mn_has(&m, ".v4") || mn_has(&m, ".v8")))
 		return parse_atom_vec(P, &m, name, line, o, n);
 
-	if (!strcmp(op, "mov")) {
+	if (name_eq(op, "mov")) {
 		if (n != 2)
 			return perr(P, -EINVAL, line, "'%s' takes 2 operands", name);
 		if (o[0].t == O_VEC && o[0].vec_imm)
@@ -2622,7 +2641,7 @@ static int parse_insn_raw(struct P *P, const struct tok *t, uint32_t g, int gneg
 		in->o[1] = o[1].slot;
 		return 0;
 	}
-	if (!strcmp(op, "ld") || !strcmp(op, "ldu") || !strcmp(op, "st")) {
+	if (name_eq(op, "ld") || name_eq(op, "ldu") || name_eq(op, "st")) {
 		int isst = op[0] == 's';
 		if (n == 3 && mn_has(&m, ".L2::cache_hint") && o[2].t == O_SLOT)
 			n = 2;   /* the cache policy createpolicy made: a hint */
@@ -2686,7 +2705,7 @@ static int parse_insn_raw(struct P *P, const struct tok *t, uint32_t g, int gneg
 		}
 		return 0;
 	}
-	if (!strcmp(op, "atom") || !strcmp(op, "red")) {
+	if (name_eq(op, "atom") || name_eq(op, "red")) {
 		static const char *aops[] = {".add", ".min", ".max", ".inc", ".dec", ".and", ".or",
 		                             ".xor", ".exch", ".cas"};
 		int ao = -1;
@@ -2718,13 +2737,13 @@ static int parse_insn_raw(struct P *P, const struct tok *t, uint32_t g, int gneg
 			in->o[2] = o[isred ? 2 : 3].slot;
 		return 0;
 	}
-	if (!strcmp(op, "setp") || !strcmp(op, "set")) {
+	if (name_eq(op, "setp") || name_eq(op, "set")) {
 		int c = cmp_of(&m);
 		if (c < 0 || (n != 3 && n != 4))
 			return perr(P, -EINVAL, line, "malformed '%s'", name);
 		if (m.nkinds >= 1 && (m.kinds[m.nkinds - 1] == K_F16X2 || m.kinds[m.nkinds - 1] == K_BF16X2)) {
 			/* packed: each half compared on its own */
-			int isset = !strcmp(op, "set"), dk = isset && m.nkinds == 2 ? unsigned_kind(m.kinds[0]) : -1;
+			int isset = name_eq(op, "set"), dk = isset && m.nkinds == 2 ? unsigned_kind(m.kinds[0]) : -1;
 			int fl = !isset ? HSET_PRED : dk == K_U32 ? HSET_INT : dk == K_F16X2 ? HSET_F16 :
 			         dk == K_BF16X2 ? HSET_BF16 : -1;
 			if (fl < 0 || n != 3 || mn_has(&m, ".and") || mn_has(&m, ".or") || mn_has(&m, ".xor") ||
@@ -2743,7 +2762,7 @@ static int parse_insn_raw(struct P *P, const struct tok *t, uint32_t g, int gneg
 		}
 		/* set.CmpOp{.BoolOp}.dtype.stype d, a, b{, c}: a setp into a predicate of its own,
 		 * then d = that ? 1 (1.0 for a floating type, all ones for an integer one) : 0 */
-		int isset = !strcmp(op, "set"), dk = -1;
+		int isset = name_eq(op, "set"), dk = -1;
 		uint32_t d_slot = o[0].slot;
 		if (isset) {
 			dk = m.nkinds == 2 ? unsigned_kind(m.kinds[0]) : -1;
@@ -2792,7 +2811,7 @@ static int parse_insn_raw(struct P *P, const struct tok *t, uint32_t g, int gneg
 		}
 		return 0;
 	}
-	if (!strcmp(op, "cvt") && mn_has(&m, ".tf32")) {
+	if (name_eq(op, "cvt") && mn_has(&m, ".tf32")) {
 		/* cvt.rna{.satfinite}.tf32.f32: what wmma::__float_to_tf32 compiles to; .rn and .rz
 		 * (sm_90, cuBLAS's): to nearest even and toward zero */
 		int rnd = mn_has(&m, ".rna") ? RND_NONE : mn_has(&m, ".rn") ? RND_RN : mn_has(&m, ".rz") ? RND_RZ : -1;
@@ -2807,7 +2826,7 @@ static int parse_insn_raw(struct P *P, const struct tok *t, uint32_t g, int gneg
 		in->o[1] = o[1].slot;
 		return 0;
 	}
-	if (!strcmp(op, "cvt") && mn_has(&m, ".pack")) {
+	if (name_eq(op, "cvt") && mn_has(&m, ".pack")) {
 		/* cvt.pack.sat.{u16,s16,u8,s8}.s32.b32 d, a, b{, c}: two saturated integers packed */
 		int k0 = m.nkinds ? m.kinds[0] : -1, narrow = k0 == K_U8 || k0 == K_S8;
 		if (!mn_has(&m, ".sat") || !(narrow || k0 == K_U16 || k0 == K_S16) || m.nkinds != 3 ||
@@ -2826,7 +2845,7 @@ static int parse_insn_raw(struct P *P, const struct tok *t, uint32_t g, int gneg
 		in->o[3] = narrow ? o[3].slot : new_slot(P, K_U32, 0);
 		return 0;
 	}
-	if (!strcmp(op, "cvt")) {
+	if (name_eq(op, "cvt")) {
 		/* cvt.rn{.relu}{.satfinite}.{f16x2,bf16x2}.f32 d, a, b: a to the upper half, b the lower */
 		int pair = m.nkinds == 2 && (m.kinds[0] == K_F16X2 || m.kinds[0] == K_BF16X2);
 		if (m.nkinds != 2 || (rc = need_slots(P, o, n, pair ? 3 : 2, name, line)))
@@ -2848,7 +2867,7 @@ static int parse_insn_raw(struct P *P, const struct tok *t, uint32_t g, int gneg
 			in->o[2] = o[2].slot;
 		return 0;
 	}
-	if (!strcmp(op, "cvta")) {
+	if (name_eq(op, "cvta")) {
 		if ((rc = need_slots(P, o, n, 2, name, line)))
 			return rc;
 		in->op = mn_has(&m, ".to") ? OP_CVTA_TO : OP_CVTA_FROM;
@@ -2858,10 +2877,10 @@ static int parse_insn_raw(struct P *P, const struct tok *t, uint32_t g, int gneg
 		return 0;
 	}
 	/* carry chains: add.cc addc sub.cc subc mad.lo.cc madc.lo madc.hi */
-	int isaddc = !strcmp(op, "addc"), issubc = !strcmp(op, "subc"), ismadc = !strcmp(op, "madc");
+	int isaddc = name_eq(op, "addc"), issubc = name_eq(op, "subc"), ismadc = name_eq(op, "madc");
 	if (isaddc || issubc || ismadc || (mn_has(&m, ".cc") &&
-	    (!strcmp(op, "add") || !strcmp(op, "sub") || !strcmp(op, "mad")))) {
-		int ismad = ismadc || !strcmp(op, "mad");
+	    (name_eq(op, "add") || name_eq(op, "sub") || name_eq(op, "mad")))) {
+		int ismad = ismadc || name_eq(op, "mad");
 		if ((rc = need_slots(P, o, n, ismad ? 4 : 3, name, line)))
 			return rc;
 		if (k != K_U32 && k != K_S32 && k != K_U64 && k != K_S64)
@@ -2869,7 +2888,7 @@ static int parse_insn_raw(struct P *P, const struct tok *t, uint32_t g, int gneg
 		if (ismad && !mn_has(&m, ".lo") && !mn_has(&m, ".hi"))
 			return perr(P, -EINVAL, line, "'%s' needs .lo or .hi", name);
 		in->op = ismad ? (mn_has(&m, ".hi") ? OP_CMADHI : OP_CMADLO) :
-		         (issubc || !strcmp(op, "sub")) ? OP_CSUB : OP_CADD;
+		         (issubc || name_eq(op, "sub")) ? OP_CSUB : OP_CADD;
 		if (in->op != OP_CMADHI)
 			in->kind = (uint8_t)unsigned_kind(k);
 		in->mod2 = (uint8_t)((mn_has(&m, ".cc") ? CC_OUT : 0) | (isaddc || issubc || ismadc ? CC_IN : 0));
@@ -2880,7 +2899,7 @@ static int parse_insn_raw(struct P *P, const struct tok *t, uint32_t g, int gneg
 			in->o[i] = o[i].slot;
 		return 0;
 	}
-	if (!strcmp(op, "bfind")) {
+	if (name_eq(op, "bfind")) {
 		if ((rc = need_slots(P, o, n, 2, name, line)))
 			return rc;
 		in->op = OP_BFIND;
@@ -2889,7 +2908,7 @@ static int parse_insn_raw(struct P *P, const struct tok *t, uint32_t g, int gneg
 		in->o[1] = o[1].slot;
 		return 0;
 	}
-	if (!strcmp(op, "mul") || !strcmp(op, "mad") || !strcmp(op, "mul24") || !strcmp(op, "mad24")) {
+	if (name_eq(op, "mul") || name_eq(op, "mad") || name_eq(op, "mul24") || name_eq(op, "mad24")) {
 		int ismad = op[1] == 'a';
 		if ((rc = need_slots(P, o, n, ismad ? 4 : 3, name, line)))
 			return rc;
@@ -2921,7 +2940,7 @@ static int parse_insn_raw(struct P *P, const struct tok *t, uint32_t g, int gneg
 			in->o[i] = o[i].slot;
 		return 0;
 	}
-	if (!strcmp(op, "shf")) {
+	if (name_eq(op, "shf")) {
 		if ((rc = need_slots(P, o, n, 4, name, line)))
 			return rc;
 		in->op = mn_has(&m, ".l") ? OP_SHF_L : OP_SHF_R;
@@ -2930,7 +2949,7 @@ static int parse_insn_raw(struct P *P, const struct tok *t, uint32_t g, int gneg
 			in->o[i] = o[i].slot;
 		return 0;
 	}
-	if (!strcmp(op, "vshl") || !strcmp(op, "vshr")) {
+	if (name_eq(op, "vshl") || name_eq(op, "vshr")) {
 		/* vshl/vshr.dtype.atype.u32{.sat}.{clamp,wrap}{.add,.min,.max} d, a, b{, c}: a shifted
 		 * by b (clamped to 32, or taken mod 32), then with c (cuSPARSE's form); no selectors */
 		int op2 = mn_has(&m, ".add") ? VOP_ADD : mn_has(&m, ".min") ? VOP_MIN : mn_has(&m, ".max") ? VOP_MAX : VOP_NONE;
@@ -2952,7 +2971,7 @@ static int parse_insn_raw(struct P *P, const struct tok *t, uint32_t g, int gneg
 			in->o[j] = o[j].slot;
 		return 0;
 	}
-	if (!strcmp(op, "vabsdiff4")) {
+	if (name_eq(op, "vabsdiff4")) {
 		/* the SIMD form CUDA's __vabsdiff*4 and __vsad*4 use: each byte |a_i - b_i| (the
 		 * default byte mask, so c is not merged), or with .add their sum plus c */
 		int sgn = m.nkinds == 3 && m.kinds[0] == K_S32;
@@ -2969,7 +2988,7 @@ static int parse_insn_raw(struct P *P, const struct tok *t, uint32_t g, int gneg
 			in->o[j] = o[j].slot;
 		return 0;
 	}
-	if (!strcmp(op, "dp4a") || !strcmp(op, "dp2a")) {
+	if (name_eq(op, "dp4a") || name_eq(op, "dp2a")) {
 		/* dp4a.atype.btype d, a, b, c: c plus the four products of a's and b's bytes;
 		 * dp2a.lo/hi: c plus a's two halves times b's lower or upper two bytes */
 		int dp2 = op[2] == '2';
@@ -2988,8 +3007,8 @@ static int parse_insn_raw(struct P *P, const struct tok *t, uint32_t g, int gneg
 	}
 	/* min/max{.relu}.{s16x2,u16x2}, min/max.relu.s32 and add.{s16x2,u16x2}: integer forms of
 	 * their own */
-	int isadd = !strcmp(op, "add");
-	if ((!strcmp(op, "min") || !strcmp(op, "max") || isadd) &&
+	int isadd = name_eq(op, "add");
+	if ((name_eq(op, "min") || name_eq(op, "max") || isadd) &&
 	    (mn_has(&m, ".s16x2") || mn_has(&m, ".u16x2") || (!isadd && mn_has(&m, ".relu") && k == K_S32))) {
 		int x2 = mn_has(&m, ".s16x2") || mn_has(&m, ".u16x2"), sgn = !x2 || mn_has(&m, ".s16x2");
 		int relu = mn_has(&m, ".relu");
@@ -3006,8 +3025,8 @@ static int parse_insn_raw(struct P *P, const struct tok *t, uint32_t g, int gneg
 	}
 	/* alloca.{u32,u64} d, size{, align}: room on the thread's stack, at a local address;
 	 * stacksave.{u32,u64} d and stackrestore.{u32,u64} a (C's alloca, variable-length arrays) */
-	if (!strcmp(op, "alloca") || !strcmp(op, "stacksave") || !strcmp(op, "stackrestore")) {
-		int al = op[0] == 'a', save = !strcmp(op, "stacksave");
+	if (name_eq(op, "alloca") || name_eq(op, "stacksave") || name_eq(op, "stackrestore")) {
+		int al = op[0] == 'a', save = name_eq(op, "stacksave");
 		if ((k != K_U32 && k != K_U64) || m.nparts != 2 || (al ? n != 2 && n != 3 : n != 1) ||
 		    o[0].t != O_SLOT || ((al || save) && o[0].is_imm) || (al && o[1].t != O_SLOT) ||
 		    (n == 3 && (o[2].t != O_SLOT || !o[2].is_imm || o[2].imm <= 0 || o[2].imm > 1024 ||
@@ -3023,7 +3042,7 @@ static int parse_insn_raw(struct P *P, const struct tok *t, uint32_t g, int gneg
 		return 0;
 	}
 	for (size_t i = 0; i < sizeof(arith) / sizeof(arith[0]); i++) {
-		if (strcmp(op, arith[i].n))
+		if (!name_eq(op, arith[i].n))
 			continue;
 		if ((rc = need_slots(P, o, n, arith[i].nsrc + 1, name, line)))
 			return rc;
@@ -3095,18 +3114,18 @@ static int parse_insn_raw(struct P *P, const struct tok *t, uint32_t g, int gneg
 			in->o[j] = o[j].slot;
 		return 0;
 	}
-	if (!strcmp(op, "bra")) {
+	if (name_eq(op, "bra")) {
 		if (n != 1 || o[0].t != O_LABEL)
 			return perr(P, -ENOTSUP, line, "'%s' needs a label (indirect branches unsupported)", name);
 		in->op = OP_BRA;
 		return add_fix(P, o[0].label, line);
 	}
-	if (!strcmp(op, "ret") || !strcmp(op, "exit") || !strcmp(op, "trap")) {
+	if (name_eq(op, "ret") || name_eq(op, "exit") || name_eq(op, "trap")) {
 		in->op = op[0] == 'r' ? OP_RET : op[0] == 'e' ? OP_EXIT : OP_TRAP;
 		in->mod = TRAP_PLAIN;
 		return n ? perr(P, -EINVAL, line, "'%s' takes no operands", name) : 0;
 	}
-	if ((!strcmp(op, "bar") || !strcmp(op, "barrier")) && mn_has(&m, ".red") && !mn_has(&m, ".warp")) {
+	if ((name_eq(op, "bar") || name_eq(op, "barrier")) && mn_has(&m, ".red") && !mn_has(&m, ".warp")) {
 		/* bar.red.popc.u32 d, a, {!}c / bar.red.{and,or}.pred p, a, {!}c: a barrier that also
 		 * reduces c over the block */
 		/* ... d, a{, b}, {!}c: barrier a, b threads (else the block's) */
@@ -3126,7 +3145,7 @@ static int parse_insn_raw(struct P *P, const struct tok *t, uint32_t g, int gneg
 	}
 	/* barrier.cluster.arrive{.release,.relaxed}{.aligned} / barrier.cluster.wait{.acquire}{.aligned}:
 	 * every thread of the cluster's blocks arrives, then waits for the others' arrivals */
-	if (!strcmp(op, "barrier") && mn_has(&m, ".cluster")) {
+	if (name_eq(op, "barrier") && mn_has(&m, ".cluster")) {
 		int arr = mn_has(&m, ".arrive"), wt = mn_has(&m, ".wait");
 		if (arr == wt || n != 0)
 			return perr(P, -EINVAL, line, "'%s': barrier.cluster.arrive or barrier.cluster.wait, "
@@ -3137,8 +3156,8 @@ static int parse_insn_raw(struct P *P, const struct tok *t, uint32_t g, int gneg
 		return 0;
 	}
 	/* mapa{.shared::cluster}.{u32,u64} d, a, rank; getctarank{.shared::cluster}.{u32,u64} d, a */
-	if (!strcmp(op, "mapa") || !strcmp(op, "getctarank")) {
-		int mapa = !strcmp(op, "mapa");
+	if (name_eq(op, "mapa") || name_eq(op, "getctarank")) {
+		int mapa = name_eq(op, "mapa");
 		if ((rc = need_slots(P, o, n, mapa ? 3 : 2, name, line)))
 			return rc;
 		if (k != K_U32 && k != K_U64)
@@ -3156,7 +3175,7 @@ static int parse_insn_raw(struct P *P, const struct tok *t, uint32_t g, int gneg
 	/* bar{.cta}.sync a{, b}, barrier{.cta}.sync{.aligned} a{, b}, bar a: wait at barrier a
 	 * for b threads (else the block's); bar{.cta}.arrive a, b: count this thread and go on */
 	int arrive = mn_has(&m, ".arrive");
-	if ((!strcmp(op, "bar") || !strcmp(op, "barrier")) &&
+	if ((name_eq(op, "bar") || name_eq(op, "barrier")) &&
 	    (mn_has(&m, ".sync") || arrive || m.nparts == 1 || (m.nparts == 2 && mn_has(&m, ".cta"))) &&
 	    !mn_has(&m, ".warp")) {
 		if (n < 1 + arrive || n > 2 || o[0].t != O_SLOT || (n == 2 && o[1].t != O_SLOT))
@@ -3170,7 +3189,7 @@ static int parse_insn_raw(struct P *P, const struct tok *t, uint32_t g, int gneg
 		in->o[3] = n == 2 ? o[1].slot : 0;
 		return 0;
 	}
-	if (!strcmp(op, "shfl")) {
+	if (name_eq(op, "shfl")) {
 		static const char *modes[] = {".up", ".down", ".bfly", ".idx"};
 		int md = -1;
 		for (int i = 0; i < 4; i++)
@@ -3198,7 +3217,7 @@ static int parse_insn_raw(struct P *P, const struct tok *t, uint32_t g, int gneg
 			in->mod2 |= WARP_FULLMASK;
 		return 0;
 	}
-	if (!strcmp(op, "vote")) {
+	if (name_eq(op, "vote")) {
 		static const char *modes[] = {".all", ".any", ".uni", ".ballot"};
 		int md = -1;
 		for (int i = 0; i < 4; i++)
@@ -3222,7 +3241,7 @@ static int parse_insn_raw(struct P *P, const struct tok *t, uint32_t g, int gneg
 	}
 	/* elect.sync d|p, membermask (sm_90): one lane of the mask, the lowest taking part, is the
 	 * leader: d its lane number in every lane, p true in the leader alone */
-	if (!strcmp(op, "elect")) {
+	if (name_eq(op, "elect")) {
 		if (m.nparts != 2 || !mn_has(&m, ".sync") || n != 2 || o[0].t != O_PAIR || o[1].t != O_SLOT)
 			return perr(P, -EINVAL, line, "malformed '%s': elect.sync d|p, membermask", name);
 		in->op = OP_ELECT;
@@ -3233,7 +3252,7 @@ static int parse_insn_raw(struct P *P, const struct tok *t, uint32_t g, int gneg
 		in->imm = o[1].slot;
 		return 0;
 	}
-	if ((!strcmp(op, "bar") || !strcmp(op, "barrier")) && mn_has(&m, ".warp") && mn_has(&m, ".sync")) {
+	if ((name_eq(op, "bar") || name_eq(op, "barrier")) && mn_has(&m, ".warp") && mn_has(&m, ".sync")) {
 		if (n != 1 || o[0].t != O_SLOT)
 			return perr(P, -EINVAL, line, "malformed '%s'", name);
 		in->op = OP_WARPSYNC;
@@ -3241,7 +3260,7 @@ static int parse_insn_raw(struct P *P, const struct tok *t, uint32_t g, int gneg
 		in->imm = o[0].slot;
 		return 0;
 	}
-	if (!strcmp(op, "match") || !strcmp(op, "redux")) {
+	if (name_eq(op, "match") || name_eq(op, "redux")) {
 		int ismatch = op[0] == 'm';
 		static const char *rops[] = {".add", ".min", ".max", ".and", ".or", ".xor"};
 		int md = -1;
@@ -3267,14 +3286,14 @@ static int parse_insn_raw(struct P *P, const struct tok *t, uint32_t g, int gneg
 		in->imm = o[2].slot;
 		return 0;
 	}
-	if (!strcmp(op, "activemask")) {
+	if (name_eq(op, "activemask")) {
 		if (n != 1 || o[0].t != O_SLOT)
 			return perr(P, -EINVAL, line, "malformed '%s'", name);
 		in->op = OP_ACTIVEMASK;
 		in->o[0] = o[0].slot;
 		return 0;
 	}
-	if (!strcmp(op, "isspacep")) {
+	if (name_eq(op, "isspacep")) {
 		if (n != 2 || o[0].t != O_SLOT || o[1].t != O_SLOT || space_of(&m) == SP_GENERIC)
 			return perr(P, -EINVAL, line, "malformed '%s'", name);
 		in->op = OP_ISSPACEP;
@@ -3291,7 +3310,7 @@ static int parse_insn_raw(struct P *P, const struct tok *t, uint32_t g, int gneg
 	 * are no-ops. Operands: [dst], [src], cp-size{, src-size | ignore-src predicate}{,
 	 * cache-policy}; the source's offset goes in a constant slot (o[3]).
 	 */
-	if (!strcmp(op, "cp") && mn_has(&m, ".mbarrier")) {
+	if (name_eq(op, "cp") && mn_has(&m, ".mbarrier")) {
 		/* cp.async.mbarrier.arrive{.noinc}{.shared{::cta}}.b64 [a]: the copies before it are
 		 * done already here, so its arrival comes at once */
 		static const char *const mods[] = {".async", ".mbarrier", ".arrive", ".noinc", ".shared", ".shared::cta",
@@ -3314,7 +3333,7 @@ static int parse_insn_raw(struct P *P, const struct tok *t, uint32_t g, int gneg
 	 *   try_wait{.parity} p, [a], state{, hint};  pending_count c, state;  inval [a]
 	 * with .release/.acquire and .cta qualifiers, .shared{::cta} or generic addresses, .b64.
 	 */
-	if (!strcmp(op, "mbarrier")) {
+	if (name_eq(op, "mbarrier")) {
 		static const char *const mods[] = {".init", ".arrive", ".arrive_drop", ".test_wait", ".try_wait",
 		                                   ".pending_count", ".inval", ".parity", ".release", ".acquire", ".relaxed",
 		                                   ".cta", ".shared", ".shared::cta", ".b64", ".expect_tx", ".complete_tx", NULL};
@@ -3365,7 +3384,7 @@ static int parse_insn_raw(struct P *P, const struct tok *t, uint32_t g, int gneg
 		}
 		return 0;
 	}
-	if (!strcmp(op, "cp")) {
+	if (name_eq(op, "cp")) {
 		if (mn_has(&m, ".commit_group") || mn_has(&m, ".wait_group") || mn_has(&m, ".wait_all")) {
 			if (!mn_has(&m, ".async") || n > 1)
 				return perr(P, -EINVAL, line, "malformed '%s'", name);
@@ -3407,7 +3426,7 @@ static int parse_insn_raw(struct P *P, const struct tok *t, uint32_t g, int gneg
 	 * memory, and the simulator makes none (cuMulticastCreate is not simulated), so no address
 	 * is one: the instruction faults where it runs, naming its address. A module holding them
 	 * loads, as NCCL's kernels do where they are only reached with multicast buffers. */
-	if (!strcmp(op, "multimem")) {
+	if (name_eq(op, "multimem")) {
 		const struct opnd *addr = NULL;
 		for (int j = 0; j < n; j++)
 			if (o[j].t == O_ADDR)
@@ -3425,7 +3444,7 @@ static int parse_insn_raw(struct P *P, const struct tok *t, uint32_t g, int gneg
 	/* programmatic dependent launch (cudaGridDependencySynchronize, cudaTriggerProgrammatic-
 	 * LaunchCompletion): the simulator starts a kernel only after the one before it on its
 	 * stream completed, so the wait has nothing to wait for and the trigger changes nothing */
-	if (!strcmp(op, "griddepcontrol")) {
+	if (name_eq(op, "griddepcontrol")) {
 		if (m.nparts != 2 || !(mn_has(&m, ".wait") || mn_has(&m, ".launch_dependents")) || n)
 			return perr(P, -EINVAL, line, "malformed '%s': griddepcontrol.wait or .launch_dependents, "
 			            "no operands", name);
@@ -3435,7 +3454,7 @@ static int parse_insn_raw(struct P *P, const struct tok *t, uint32_t g, int gneg
 	}
 	/* createpolicy.{fractional,range}.L2::evict_*.b64 d, ...: a cache policy, which loads and
 	 * stores with .L2::cache_hint take as a hint; the simulator has no cache to steer */
-	if (!strcmp(op, "createpolicy")) {
+	if (name_eq(op, "createpolicy")) {
 		if (n < 2 || o[0].t != O_SLOT || o[0].is_imm || k != K_U64)
 			return perr(P, -EINVAL, line, "malformed '%s': createpolicy....b64 d, ...", name);
 		in->op = OP_MOV;
@@ -3447,13 +3466,13 @@ static int parse_insn_raw(struct P *P, const struct tok *t, uint32_t g, int gneg
 	/* hints and delays with no effect on results: prefetches, sleeps, profiler events, L2
 	 * priorities (cuda::apply_access_property) and discards (cuda::discard_memory: the
 	 * bytes become unspecified, so keeping them is one of the allowed outcomes) */
-	if (!strcmp(op, "prefetch") || !strcmp(op, "prefetchu") || !strcmp(op, "nanosleep") ||
-	    !strcmp(op, "pmevent") || !strcmp(op, "applypriority") || !strcmp(op, "discard")) {
+	if (name_eq(op, "prefetch") || name_eq(op, "prefetchu") || name_eq(op, "nanosleep") ||
+	    name_eq(op, "pmevent") || name_eq(op, "applypriority") || name_eq(op, "discard")) {
 		in->op = OP_NOP;
 		in->kind = K_NONE;
 		return 0;
 	}
-	if (!strcmp(op, "membar") || !strcmp(op, "fence")) {
+	if (name_eq(op, "membar") || name_eq(op, "fence")) {
 		in->op = OP_NOP;
 		return 0;
 	}
@@ -3499,15 +3518,37 @@ static int parse_params(struct P *P, struct ptx_func *f, int ret)
 static int finish_func(struct P *P)
 {
 	struct ptx_func *f = P->f;
-	for (uint32_t i = 0; i < P->nfix; i++) {
-		uint32_t j;
-		for (j = 0; j < P->nlabels; j++)
-			if (!strcmp(P->labels[j].name, P->fix[i].name))
-				break;
-		if (j == P->nlabels)
-			return perr(P, -EINVAL, P->fix[i].line, "undefined label '%s'", P->fix[i].name);
-		f->code[P->fix[i].insn].imm = P->labels[j].insn;
+	/* branch targets by name through a table of the labels (open addressing, the first of a
+	 * name kept): a scan of them for every branch was quadratic in a function's size */
+	uint32_t hs = 16;
+	while (hs < 2 * P->nlabels)
+		hs *= 2;
+	uint32_t *ht = P->nfix ? malloc(hs * sizeof(*ht)) : NULL;
+	if (P->nfix && !ht)
+		return perr(P, -ENOMEM, P->L.cur.line, "out of memory");
+	if (ht) {
+		memset(ht, 0xff, hs * sizeof(*ht));
+		for (uint32_t j = 0; j < P->nlabels; j++) {
+			const char *nm = P->labels[j].name;
+			uint32_t b = hstr(nm, strlen(nm)) & (hs - 1);
+			while (ht[b] != UINT32_MAX && !name_eq(P->labels[ht[b]].name, nm))
+				b = (b + 1) & (hs - 1);
+			if (ht[b] == UINT32_MAX)
+				ht[b] = j;
+		}
 	}
+	for (uint32_t i = 0; i < P->nfix; i++) {
+		const char *nm = P->fix[i].name;
+		uint32_t b = hstr(nm, strlen(nm)) & (hs - 1);
+		while (ht[b] != UINT32_MAX && !name_eq(P->labels[ht[b]].name, nm))
+			b = (b + 1) & (hs - 1);
+		if (ht[b] == UINT32_MAX) {
+			free(ht);
+			return perr(P, -EINVAL, P->fix[i].line, "undefined label '%s'", nm);
+		}
+		f->code[P->fix[i].insn].imm = P->labels[ht[b]].insn;
+	}
+	free(ht);
 	/* falling off the end returns */
 	struct ptx_insn *in = emit(P, P->L.cur.line);
 	if (!in)
