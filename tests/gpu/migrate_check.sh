@@ -92,7 +92,7 @@ wait "$app" || fail "the program failed across the moves"
 echo "PASS: moved A -> B -> A while running ($p1; $p2): $(cat "$tmp/app.out")"
 no_zone a
 
-LD_LIBRARY_PATH=$zone_libs "$B/tests/restart/stream_app" "$PWD/$B/tests/kernels/basic.fatbin" 5 $((16 << 20)) --no-late --graph >"$tmp/app2.out" 2>&1 &
+LD_LIBRARY_PATH=$zone_libs "$B/tests/restart/stream_app" "$PWD/$B/tests/kernels/basic.fatbin" 5 $((16 << 20)) --no-late --graph --until "$tmp/app2.stop" >"$tmp/app2.out" 2>&1 &
 app=$!
 pids="$pids $app"
 for _ in $(seq 150); do [ "$(calls_of a 2>/dev/null || echo 0)" -gt 50 ] 2>/dev/null && break; sleep 0.1; done
@@ -105,6 +105,7 @@ stop_pid KILL "$pa"
 sleep 0.5
 start a
 out=$(ctl a restore "$tmp/saved.ckpt" 2>&1) || fail "restore from the file after its proxy was killed: $out"
+touch "$tmp/app2.stop"
 wait "$app" || fail "the program failed after its zone was restored from the file"
 grep -q "served again by the restored zone" "$tmp/app2.out" || fail "the program did not rejoin"
 echo "PASS: saved, proxy killed, restored from the file by a new proxy: $(tail -n 1 "$tmp/app2.out")"
