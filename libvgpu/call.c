@@ -442,8 +442,13 @@ static void graph_after(uint16_t op, void *const *argv, CUresult res)
 		break;
 	case VGPU_OP_cuStreamEndCapture:
 	case VGPU_OP_cuStreamEndCapture_ptsz:
-		/* a capture ends with its call, whatever the answer (one that failed to begin
-		 * never counted: a stray end leaves the count at 0) */
+		/* a capture ends when its end succeeds or finds it invalidated; other errors (not the
+		 * capturing stream, the wrong thread, no place for the graph) leave it under way, and
+		 * one that might have ended it is counted as open still: a count too high costs round
+		 * trips only, one too low would answer a capturing stream as not capturing (qcache.c).
+		 * (One that failed to begin never counted: a stray end leaves the count at 0.) */
+		if (res != CUDA_SUCCESS && res != CUDA_ERROR_STREAM_CAPTURE_INVALIDATED)
+			break;
 		n = __atomic_load_n(&captures_open, __ATOMIC_ACQUIRE);
 		while (n > 0 && !__atomic_compare_exchange_n(&captures_open, &n, n - 1, 0, __ATOMIC_ACQ_REL,
 							      __ATOMIC_ACQUIRE))

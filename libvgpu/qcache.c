@@ -58,6 +58,54 @@ static uint64_t qc_epoch = 1;   /* under qc_lock; vgpu_qcache_reset moves it on 
 static int qc_attr[QC_DEVS][QC_ATTRS];
 static uint8_t qc_attr_known[QC_DEVS][QC_ATTRS];   /* atomically: set after the value */
 
+/*
+ * Whether a stream is being captured into a graph: cuBLAS asks (cuStreamGetCaptureInfo)
+ * before each of its calls, five times for a GEMM, each a round trip. While no capture is open
+ * in the process (call.c counts them: begun, and not yet ended by an end that succeeded or
+ * found the capture invalidated), no stream is capturing, so the answer is given here for a
+ * stream the proxy answered for on this thread in this generation (a handle that is no stream,
+ * or the NULL stream without a current context, still gets the driver's error; destroying a
+ * stream ends the generation). The NULL stream means another stream to the per-thread forms.
+ */
+#define QC_STREAMS 4
+static __thread struct {
+	uint64_t gen;
+	uint64_t stream;
+	int ptsz;
+} qc_streams[QC_STREAMS];
+static __thread unsigned qc_streams_next;
+
+static int capture_query(uint16_t op, int *ptsz)
+{
+	*ptsz = op == VGPU_OP_cuStreamIsCapturing_ptsz || op == VGPU_OP_cuStreamGetCaptureInfo_v3_ptsz;
+	return op == VGPU_OP_cuStreamIsCapturing || op == VGPU_OP_cuStreamIsCapturing_ptsz ||
+	       op == VGPU_OP_cuStreamGetCaptureInfo_v3 || op == VGPU_OP_cuStreamGetCaptureInfo_v3_ptsz;
+}
+
+/* 1 when stream s is known not to be capturing (vgpu_qcache_lookup) */
+static int stream_uncaptured(uint64_t s, int ptsz, uint64_t g)
+{
+	if (vgpu_client_captures_open())
+		return 0;
+	for (unsigned i = 0; i < QC_STREAMS; i++)
+		if (qc_streams[i].gen == g && qc_streams[i].stream == s && qc_streams[i].ptsz == ptsz)
+			return 1;
+	return 0;
+}
+
+static void stream_seen(uint64_t s, int ptsz, uint64_t g)
+{
+	for (unsigned i = 0; i < QC_STREAMS; i++)
+		if (qc_streams[i].stream == s && qc_streams[i].ptsz == ptsz) {
+			qc_streams[i].gen = g;
+			return;
+		}
+	unsigned i = qc_streams_next++ % QC_STREAMS;
+	qc_streams[i].gen = g;
+	qc_streams[i].stream = s;
+	qc_streams[i].ptsz = ptsz;
+}
+
 /* The key of a keyed answer: its arguments as numbers (the launch attributes of a cluster
  * query by a hash of their bytes). Returns 0 and whether the answer is kept for the process,
  * or -1 for a call whose answer is not kept. */
@@ -219,6 +267,9 @@ static int changes_contexts(uint16_t op)
 	case VGPU_OP_cuFuncSetCacheConfig:
 	case VGPU_OP_cuFuncSetSharedMemConfig:
 	case VGPU_OP_cuModuleUnload:
+	/* ... and a stream known not to be capturing */
+	case VGPU_OP_cuStreamDestroy:
+	case VGPU_OP_cuStreamDestroy_v2:
 		return 1;
 	default:
 		return 0;
@@ -228,7 +279,34 @@ static int changes_contexts(uint16_t op)
 int vgpu_qcache_lookup(const struct vgpu_call_desc *d, void *const *argv, CUresult *res)
 {
 	uint64_t g = gen_now();
+	int ptsz;
 
+	if (capture_query(d->opcode, &ptsz)) {
+		uint64_t s = (uint64_t)(uintptr_t)*(const CUstream *)argv[0];
+		if (!stream_uncaptured(s, ptsz, g))
+			return 0;
+		if (d->opcode == VGPU_OP_cuStreamIsCapturing || d->opcode == VGPU_OP_cuStreamIsCapturing_ptsz) {
+			CUstreamCaptureStatus *out = *(CUstreamCaptureStatus *const *)argv[1];
+			if (!out)
+				return 0;
+			*out = CU_STREAM_CAPTURE_STATUS_NONE;
+		} else {   /* (libvgpu/misc.c's capture_info: no dependencies, no graph) */
+			uint32_t *st = *(uint32_t *const *)argv[VGPU_CIW_STATUS];
+			cuuint64_t *id = *(cuuint64_t *const *)argv[VGPU_CIW_ID];
+			CUgraph *graph = *(CUgraph *const *)argv[VGPU_CIW_GRAPH];
+			uint64_t *n = *(uint64_t *const *)argv[VGPU_CIW_NDEPS];
+			if (!st || !n)
+				return 0;
+			*st = CU_STREAM_CAPTURE_STATUS_NONE;
+			if (id)
+				*id = 0;
+			if (graph)
+				*graph = NULL;
+			*n = 0;
+		}
+		*res = CUDA_SUCCESS;
+		return 1;
+	}
 	switch (d->opcode) {
 	case VGPU_OP_cuCtxGetCurrent: {
 		CUcontext *out = *(CUcontext *const *)argv[0];
@@ -291,8 +369,20 @@ int vgpu_qcache_lookup(const struct vgpu_call_desc *d, void *const *argv, CUresu
 
 void vgpu_qcache_after(const struct vgpu_call_desc *d, void *const *argv, CUresult r, uint64_t g)
 {
+	int ptsz;
+
 	if (r != CUDA_SUCCESS || changes_contexts(d->opcode)) {
 		__atomic_add_fetch(&qc_gen, 1, __ATOMIC_ACQ_REL);
+		return;
+	}
+	if (capture_query(d->opcode, &ptsz)) {
+		uint32_t st;
+		if (d->opcode == VGPU_OP_cuStreamIsCapturing || d->opcode == VGPU_OP_cuStreamIsCapturing_ptsz)
+			st = (uint32_t)**(CUstreamCaptureStatus *const *)argv[1];
+		else
+			st = **(uint32_t *const *)argv[VGPU_CIW_STATUS];
+		if (st == CU_STREAM_CAPTURE_STATUS_NONE)
+			stream_seen((uint64_t)(uintptr_t)*(const CUstream *)argv[0], ptsz, g);
 		return;
 	}
 	switch (d->opcode) {

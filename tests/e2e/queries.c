@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* queries.c — end to end: the questions libraries ask around every call (current context, its device, the primary context's state, device and function attributes, occupancy, the devices) answered right across every change, from two threads. */
+/* queries.c — end to end: the questions libraries ask around every call (current context, its device, the primary context's state, device and function attributes, occupancy, the devices, whether a stream is capturing) answered right across every change, from two threads. */
 #include "e2e.h"
 
 #include <pthread.h>
@@ -7,7 +7,7 @@
 /*
  * libvgpu answers these in the zone once it has heard the answer (libvgpu/qcache.c); every
  * check below follows a call that changes the answer, so a kept answer that outlived its
- * change fails here. tests/e2e/queries.proxylog checks that the 140,000 repeated queries did
+ * change fails here. tests/e2e/queries.proxylog checks that the 200,000 repeated queries did
  * not each go to the proxy.
  */
 
@@ -58,6 +58,107 @@ static void repeat(CUcontext want, int n)
 		CK(cuDeviceGet(&d0, 0));
 		EXPECT(n >= 1 && d0 == dev);
 	}
+}
+
+/* A stream's capture status by both calls, which must agree; NONE has no dependencies. */
+static void expect_capture(CUstream s, CUstreamCaptureStatus want, const char *when)
+{
+	CUstreamCaptureStatus st = (CUstreamCaptureStatus)-1, st2 = (CUstreamCaptureStatus)-1;
+	const CUgraphNode *deps = NULL;
+	size_t n = 99;
+	CK(cuStreamIsCapturing(s, &st));
+	CK(cuStreamGetCaptureInfo(s, &st2, NULL, NULL, &deps, NULL, &n));
+	if (st != want || st2 != want || (want == CU_STREAM_CAPTURE_STATUS_NONE && n != 0)) {
+		printf("FAIL %s: capture status %d / %d (%zu dependencies), expected %d\n", when, (int)st, (int)st2, n,
+		       (int)want);
+		exit(1);
+	}
+}
+
+static CUstream cap_stream;
+
+static void *begin_capture(void *arg)
+{
+	(void)arg;
+	CK(cuCtxSetCurrent((CUcontext)arg));
+	CK(cuStreamBeginCapture(cap_stream, CU_STREAM_CAPTURE_MODE_RELAXED));
+	return NULL;
+}
+
+/*
+ * Whether a stream is capturing (cuBLAS asks before each of its calls; libvgpu answers in the
+ * zone while no capture is open in the process): right across captures begun and ended here
+ * and begun by another thread, an end that fails and leaves the capture under way (a stream
+ * that joins the capture after it is capturing), a capture invalidated, the legacy and per-thread streams and a thread with no current context.
+ * tests/e2e/queries.proxylog checks that the 60,000 repeated questions did not each go to the
+ * proxy.
+ */
+static void capture_status(CUcontext ctx)
+{
+	CUstream s, legacy = CU_STREAM_LEGACY, per_thread = CU_STREAM_PER_THREAD;
+	CUgraph g;
+	CK(cuStreamCreate(&s, CU_STREAM_NON_BLOCKING));
+	cap_stream = s;
+	for (int i = 0; i < 10000; i++) {
+		expect_capture(s, CU_STREAM_CAPTURE_STATUS_NONE, "a new stream");
+		expect_capture(NULL, CU_STREAM_CAPTURE_STATUS_NONE, "the NULL stream");
+	}
+	expect_capture(legacy, CU_STREAM_CAPTURE_STATUS_NONE, "the legacy stream");
+	expect_capture(per_thread, CU_STREAM_CAPTURE_STATUS_NONE, "the per-thread stream");
+	CK(cuStreamBeginCapture(s, CU_STREAM_CAPTURE_MODE_RELAXED));
+	expect_capture(s, CU_STREAM_CAPTURE_STATUS_ACTIVE, "capture begun");
+	expect_capture(NULL, CU_STREAM_CAPTURE_STATUS_NONE, "the NULL stream beside a capture");
+	CK_ERR(cuStreamEndCapture(s, NULL), CUDA_ERROR_INVALID_VALUE);
+	expect_capture(s, CU_STREAM_CAPTURE_STATUS_ACTIVE, "after an end that failed");
+	/* a second stream, not capturing until it waits for an event of the capture (so joins it),
+	 * then joined back (an end that failed must not have counted as the capture's end) */
+	CUstream s2;
+	CUevent fork, join;
+	CK(cuStreamCreate(&s2, CU_STREAM_NON_BLOCKING));
+	CK(cuEventCreate(&fork, CU_EVENT_DISABLE_TIMING));
+	CK(cuEventCreate(&join, CU_EVENT_DISABLE_TIMING));
+	expect_capture(s2, CU_STREAM_CAPTURE_STATUS_NONE, "a second stream beside the capture");
+	CK(cuEventRecord(fork, s));
+	CK(cuStreamWaitEvent(s2, fork, 0));
+	expect_capture(s2, CU_STREAM_CAPTURE_STATUS_ACTIVE, "the second stream joined to the capture");
+	CK(cuEventRecord(join, s2));
+	CK(cuStreamWaitEvent(s, join, 0));
+	CK(cuStreamEndCapture(s, &g));
+	CK(cuGraphDestroy(g));
+	expect_capture(s, CU_STREAM_CAPTURE_STATUS_NONE, "capture ended");
+	expect_capture(s2, CU_STREAM_CAPTURE_STATUS_NONE, "the second stream after the capture");
+	CK(cuEventDestroy(fork));
+	CK(cuEventDestroy(join));
+	CK(cuStreamDestroy(s2));
+	/* begun by another thread: this thread's kept answer must not hold */
+	pthread_t t;
+	EXPECT(pthread_create(&t, NULL, begin_capture, ctx) == 0);
+	EXPECT(pthread_join(t, NULL) == 0);
+	expect_capture(s, CU_STREAM_CAPTURE_STATUS_ACTIVE, "capture begun by another thread");
+	CK(cuStreamEndCapture(s, &g));
+	CK(cuGraphDestroy(g));
+	for (int i = 0; i < 10000; i++)
+		expect_capture(s, CU_STREAM_CAPTURE_STATUS_NONE, "the other thread's capture ended");
+	/* invalidated (a stream synchronised during its capture), then ended */
+	CK(cuStreamBeginCapture(s, CU_STREAM_CAPTURE_MODE_RELAXED));
+	CUresult r = cuStreamSynchronize(s);
+	const char *rn = NULL;
+	cuGetErrorName(r, &rn);
+	expect_capture(s, CU_STREAM_CAPTURE_STATUS_INVALIDATED, "capture invalidated");
+	CK_ERR(cuStreamEndCapture(s, &g), CUDA_ERROR_STREAM_CAPTURE_INVALIDATED);
+	expect_capture(s, CU_STREAM_CAPTURE_STATUS_NONE, "invalidated capture ended");
+	/* no current context: the NULL stream is none of its */
+	CK(cuCtxSetCurrent(NULL));
+	CUstreamCaptureStatus st;
+	CUresult nr = cuStreamIsCapturing(NULL, &st);
+	const char *nn = NULL;
+	cuGetErrorName(nr, &nn);
+	CK(cuCtxSetCurrent(ctx));
+	expect_capture(NULL, CU_STREAM_CAPTURE_STATUS_NONE, "the NULL stream again");
+	CK(cuStreamDestroy(s));
+	printf("capture status right across captures begun, failed to end, ended, invalidated (synchronising "
+	       "the stream: %s), begun by another thread; the NULL stream without a current context: %s\n",
+	       rn ? rn : "?", nn ? nn : "?");
 }
 
 static void *other_thread(void *arg)
@@ -142,6 +243,9 @@ int main(void)
 		       "multiprocessor, %d of 256 with %d KiB\n", k * 4, occ0, occd, k * 4);
 	}
 	CK(cuModuleUnload(m));
+
+	capture_status(primary);
+	expect_current(primary, "after the capture status checks");
 
 	/* a failing call in between: the answers stay right */
 	int v;
