@@ -75,11 +75,17 @@ static __thread struct {
 } qc_streams[QC_STREAMS];
 static __thread unsigned qc_streams_next;
 
+enum { CQ_NONE, CQ_IS, CQ_INFO };   /* cuStreamIsCapturing, cuStreamGetCaptureInfo (misc.c's wire form) */
+
+/* Which capture query op is (CQ_NONE: none), and whether its NULL stream is the per-thread one. */
 static int capture_query(uint16_t op, int *ptsz)
 {
 	*ptsz = op == VGPU_OP_cuStreamIsCapturing_ptsz || op == VGPU_OP_cuStreamGetCaptureInfo_v3_ptsz;
-	return op == VGPU_OP_cuStreamIsCapturing || op == VGPU_OP_cuStreamIsCapturing_ptsz ||
-	       op == VGPU_OP_cuStreamGetCaptureInfo_v3 || op == VGPU_OP_cuStreamGetCaptureInfo_v3_ptsz;
+	if (op == VGPU_OP_cuStreamIsCapturing || op == VGPU_OP_cuStreamIsCapturing_ptsz)
+		return CQ_IS;
+	if (op == VGPU_OP_cuStreamGetCaptureInfo_v3 || op == VGPU_OP_cuStreamGetCaptureInfo_v3_ptsz)
+		return CQ_INFO;
+	return CQ_NONE;
 }
 
 /* 1 when stream s is known not to be capturing (vgpu_qcache_lookup) */
@@ -279,18 +285,18 @@ static int changes_contexts(uint16_t op)
 int vgpu_qcache_lookup(const struct vgpu_call_desc *d, void *const *argv, CUresult *res)
 {
 	uint64_t g = gen_now();
-	int ptsz;
+	int ptsz, cq = capture_query(d->opcode, &ptsz);
 
-	if (capture_query(d->opcode, &ptsz)) {
+	if (cq != CQ_NONE) {
 		uint64_t s = (uint64_t)(uintptr_t)*(const CUstream *)argv[0];
 		if (!stream_uncaptured(s, ptsz, g))
 			return 0;
-		if (d->opcode == VGPU_OP_cuStreamIsCapturing || d->opcode == VGPU_OP_cuStreamIsCapturing_ptsz) {
+		if (cq == CQ_IS) {
 			CUstreamCaptureStatus *out = *(CUstreamCaptureStatus *const *)argv[1];
 			if (!out)
 				return 0;
 			*out = CU_STREAM_CAPTURE_STATUS_NONE;
-		} else {   /* (libvgpu/misc.c's capture_info: no dependencies, no graph) */
+		} else {   /* no dependencies, no graph */
 			uint32_t *st = *(uint32_t *const *)argv[VGPU_CIW_STATUS];
 			cuuint64_t *id = *(cuuint64_t *const *)argv[VGPU_CIW_ID];
 			CUgraph *graph = *(CUgraph *const *)argv[VGPU_CIW_GRAPH];
@@ -369,18 +375,15 @@ int vgpu_qcache_lookup(const struct vgpu_call_desc *d, void *const *argv, CUresu
 
 void vgpu_qcache_after(const struct vgpu_call_desc *d, void *const *argv, CUresult r, uint64_t g)
 {
-	int ptsz;
+	int ptsz, cq = capture_query(d->opcode, &ptsz);
 
 	if (r != CUDA_SUCCESS || changes_contexts(d->opcode)) {
 		__atomic_add_fetch(&qc_gen, 1, __ATOMIC_ACQ_REL);
 		return;
 	}
-	if (capture_query(d->opcode, &ptsz)) {
-		uint32_t st;
-		if (d->opcode == VGPU_OP_cuStreamIsCapturing || d->opcode == VGPU_OP_cuStreamIsCapturing_ptsz)
-			st = (uint32_t)**(CUstreamCaptureStatus *const *)argv[1];
-		else
-			st = **(uint32_t *const *)argv[VGPU_CIW_STATUS];
+	if (cq != CQ_NONE) {
+		uint32_t st = cq == CQ_IS ? (uint32_t)**(CUstreamCaptureStatus *const *)argv[1]
+					  : **(uint32_t *const *)argv[VGPU_CIW_STATUS];
 		if (st == CU_STREAM_CAPTURE_STATUS_NONE)
 			stream_seen((uint64_t)(uintptr_t)*(const CUstream *)argv[0], ptsz, g);
 		return;

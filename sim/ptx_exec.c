@@ -2941,7 +2941,7 @@ static void thr_release(struct thr *t)
  * memory of a block outside a cluster. Allocated afresh for every block they cost more than
  * many blocks' work: a kernel with 2,000 registers needs a 4 MiB arena for 256 threads, and
  * under a sanitizer's allocator every such allocation is a fresh mapping whose pages fault
- * in again (5x the run time of cuRAND's and cuDNN's kernels). A block run while the
+ * in again (3.7x the run time of cuRAND's host API test). A block run while the
  * thread's kept set is in use (none does today) allocates its own; more than KEEP_MAX bytes
  * are not kept. The set goes with its thread. */
 #define KEEP_MAX (64u << 20)
@@ -2952,8 +2952,7 @@ struct blk_keep {
 	uint8_t *arena, *shared;
 	size_t arena_cap, shared_cap;
 };
-static __thread struct blk_keep *keep_tls;
-static pthread_key_t keep_key;
+static pthread_key_t keep_key;   /* each thread's set; freed as the thread ends */
 static pthread_once_t keep_once = PTHREAD_ONCE_INIT;
 
 static void keep_drop(struct blk_keep *k)
@@ -2977,16 +2976,15 @@ static void keep_key_make(void) { pthread_key_create(&keep_key, keep_free); }
 /* The calling thread's kept set, taken for one block; NULL when it is in use or cannot be had. */
 static struct blk_keep *keep_take(void)
 {
-	struct blk_keep *k = keep_tls;
+	pthread_once(&keep_once, keep_key_make);
+	struct blk_keep *k = pthread_getspecific(keep_key);
 	if (!k) {
-		pthread_once(&keep_once, keep_key_make);
 		if (!(k = calloc(1, sizeof(*k))))
 			return NULL;
 		if (pthread_setspecific(keep_key, k)) {
 			free(k);
 			return NULL;
 		}
-		keep_tls = k;
 	}
 	if (k->busy)
 		return NULL;

@@ -3515,11 +3515,21 @@ static int parse_params(struct P *P, struct ptx_func *f, int ret)
 	return 0;
 }
 
+/* The slot of label name nm in ht (hs slots, open addressing): its own, or the empty one
+ * where it would go. */
+static uint32_t label_slot(const struct P *P, const uint32_t *ht, uint32_t hs, const char *nm)
+{
+	uint32_t b = hstr(nm, strlen(nm)) & (hs - 1);
+	while (ht[b] != UINT32_MAX && !name_eq(P->labels[ht[b]].name, nm))
+		b = (b + 1) & (hs - 1);
+	return b;
+}
+
 static int finish_func(struct P *P)
 {
 	struct ptx_func *f = P->f;
-	/* branch targets by name through a table of the labels (open addressing, the first of a
-	 * name kept): a scan of them for every branch was quadratic in a function's size */
+	/* branch targets by name through a table of the labels (the first of a name kept): a scan
+	 * of them for every branch was quadratic in a function's size */
 	uint32_t hs = 16;
 	while (hs < 2 * P->nlabels)
 		hs *= 2;
@@ -3529,22 +3539,16 @@ static int finish_func(struct P *P)
 	if (ht) {
 		memset(ht, 0xff, hs * sizeof(*ht));
 		for (uint32_t j = 0; j < P->nlabels; j++) {
-			const char *nm = P->labels[j].name;
-			uint32_t b = hstr(nm, strlen(nm)) & (hs - 1);
-			while (ht[b] != UINT32_MAX && !name_eq(P->labels[ht[b]].name, nm))
-				b = (b + 1) & (hs - 1);
+			uint32_t b = label_slot(P, ht, hs, P->labels[j].name);
 			if (ht[b] == UINT32_MAX)
 				ht[b] = j;
 		}
 	}
 	for (uint32_t i = 0; i < P->nfix; i++) {
-		const char *nm = P->fix[i].name;
-		uint32_t b = hstr(nm, strlen(nm)) & (hs - 1);
-		while (ht[b] != UINT32_MAX && !name_eq(P->labels[ht[b]].name, nm))
-			b = (b + 1) & (hs - 1);
+		uint32_t b = label_slot(P, ht, hs, P->fix[i].name);
 		if (ht[b] == UINT32_MAX) {
 			free(ht);
-			return perr(P, -EINVAL, P->fix[i].line, "undefined label '%s'", nm);
+			return perr(P, -EINVAL, P->fix[i].line, "undefined label '%s'", P->fix[i].name);
 		}
 		f->code[P->fix[i].insn].imm = P->labels[ht[b]].insn;
 	}

@@ -79,7 +79,6 @@ static CUstream cap_stream;
 
 static void *begin_capture(void *arg)
 {
-	(void)arg;
 	CK(cuCtxSetCurrent((CUcontext)arg));
 	CK(cuStreamBeginCapture(cap_stream, CU_STREAM_CAPTURE_MODE_RELAXED));
 	return NULL;
