@@ -65,14 +65,36 @@ demo: deps
 	@tests/demo.sh build/rel
 
 # make test builds with every CPU (nvcc's builds of the runtime programs, twice each, are most
-# of its time); make -jN test keeps N.
+# of its time); make -jN test keeps N. Everything it runs is built first, in one parallel
+# build: the sanitized tree with every test, the release tree of the whole-system tests and
+# the CRI shim side by side (built one after the other, each of the last two left a CPU idle).
+# Then the tests, then test-k8s beside test-xen (QEMU is the long pole; the CRI checks take
+# seconds).
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 GIVEN_JOBS = $(strip $(filter -j%,$(MAKEFLAGS)) $(filter j%,$(firstword $(MAKEFLAGS))))
 test:
 	@deploy/deps.sh --all
+	@$(MAKE) --no-print-directory $(if $(GIVEN_JOBS),,-j$(JOBS)) test-build
 	@$(MAKE) --no-print-directory $(if $(GIVEN_JOBS),,-j$(JOBS)) B=build/san SAN=1 check
-	@$(MAKE) --no-print-directory test-k8s
-	@$(MAKE) --no-print-directory test-xen
+	@$(MAKE) --no-print-directory test-system
+
+.PHONY: test-build test-build-san test-build-rel test-build-shim test-system check-build
+test-build: test-build-san test-build-rel test-build-shim
+test-build-san:
+	@$(MAKE) --no-print-directory B=build/san SAN=1 check-build
+test-build-rel:
+	@$(MAKE) --no-print-directory B=build/rel SAN=0 xen-progs
+test-build-shim:
+	@deploy/shim/build.sh --test build/shim
+
+# test-k8s and test-xen at once; test-k8s's output, kept in build/test-k8s.log, follows test-xen's.
+test-system:
+	@mkdir -p build; rc=0; \
+	$(MAKE) --no-print-directory test-k8s >build/test-k8s.log 2>&1 & k8s=$$!; \
+	echo "test-system: test-k8s runs beside test-xen; its output follows test-xen's (build/test-k8s.log)"; \
+	$(MAKE) --no-print-directory test-xen || rc=$$?; \
+	wait $$k8s || rc=$$?; \
+	echo "== test-k8s (build/test-k8s.log)"; cat build/test-k8s.log; exit $$rc
 
 # Builds every test, then runs them all through one runner with a per-test timeout.
 # TEST_JOBS at a time (most tests wait on a proxy, a child or a timer much of the time);
@@ -81,7 +103,8 @@ TEST_JOBS ?= 2
 TESTS_LONG = $(filter %/sim_cuda_samples.sh %/migrate.sh %/test_smoke.sh %/demo.sh %/restart.sh %/rt_async_streams.sh \
 	%/sim_nccl_ops.sh %/sim_ffmpeg.sh %/sim_curand_host.sh %/sim_cudnn_ops.sh %/sim_cudnn_graph.sh %/sim_pycuda.sh \
 	%/sim_migrate_check.sh %/sim_hashcat.sh %/sim_mumax3.sh,$(TESTS))
-check: $(ALL) $(TESTS)
+check-build: $(ALL) $(TESTS)
+check: check-build
 	@VGPU_BUILD=$(B) tests/run.sh --timeout $(TEST_TIMEOUT) --jobs $(TEST_JOBS) $(TESTS_LONG) $(filter-out $(TESTS_LONG),$(TESTS))
 
 bench: deps

@@ -63,9 +63,9 @@ ALL += $(FZ)
 # Smoke: fuzz/run.sh for FUZZ_SMOKE_SECONDS (30) with the AFL builds, when afl++ is installed.
 FZ_TESTS := fuzz/test_replay.sh fuzz/test_smoke.sh
 fuzz/test_replay.sh: $(FZ) $(SIM_LIB)
-ifneq ($(shell command -v $(AFL_CC) 2>/dev/null),)
-fuzz/test_smoke.sh: $(FZ_AFL_ALL)
-endif
+# (the smoke test's prerequisites, every AFL build, are named at the end of this file, once
+# FZ_AFL_ALL has them all: the smoke test runs fuzz/run.sh --no-build, so the build phase,
+# not the test, compiles them)
 TESTS += $(FZ_TESTS)
 
 .PHONY: test-fuzz
@@ -142,3 +142,10 @@ ALL += $(FZ_CKPT)
 FZ_AFL_ALL += $(FZ_AFL_DIR)/vgpu-fuzz-ckpt $(FZ_AFL_DIR)/vgpu-fuzz-ckpt-cmplog
 fuzz-build: $(FZ_CKPT) $(FZ_AFL_DIR)/vgpu-fuzz-ckpt $(FZ_AFL_DIR)/vgpu-fuzz-ckpt-cmplog
 fuzz/test_replay.sh: $(FZ_CKPT)
+
+# Every AFL build (prerequisites are expanded where the rule is read, so this comes after the
+# last FZ_AFL_ALL +=): the smoke test fuzzes the decoder, and building the others here keeps
+# them compiling.
+ifneq ($(shell command -v $(AFL_CC) 2>/dev/null),)
+fuzz/test_smoke.sh: $(FZ_AFL_ALL)
+endif

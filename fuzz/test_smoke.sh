@@ -6,6 +6,7 @@ if [ "${1:-}" = --help ]; then
 	echo "usage: fuzz/test_smoke.sh  (VGPU_BUILD=build/san, FUZZ_SMOKE_SECONDS=30): fuzz/run.sh for a short while;"
 	echo "fails on any crash, and on a hang that hangs again when replayed (fuzz/run.sh --help);"
 	echo "what afl-fuzz saved is kept in \$VGPU_BUILD/fuzz/smoke-findings/"
+	echo "builds nothing: make check (or make B=\$VGPU_BUILD fuzz-build) builds the AFL targets first"
 	exit 0
 fi
 if ! command -v afl-fuzz >/dev/null 2>&1 || ! command -v afl-clang-fast >/dev/null 2>&1; then
@@ -14,7 +15,8 @@ fi
 B=${VGPU_BUILD:-build/san}
 out=$(mktemp -d "${TMPDIR:-/tmp}/vgpu-fuzz-smoke.XXXXXX")
 trap 'rm -rf "$out"' EXIT
-FUZZ_SECONDS=${FUZZ_SMOKE_SECONDS:-30} VGPU_BUILD=$B fuzz/run.sh --out "$out/afl"
+# make builds every AFL target before the tests (fuzz/module.mk), so none is built here
+FUZZ_SECONDS=${FUZZ_SMOKE_SECONDS:-30} VGPU_BUILD=$B fuzz/run.sh --no-build --out "$out/afl"
 rc=$?
 # Crashes and hangs outlive the temporary directory, for replaying them.
 if [ -n "$(find "$out/afl/default/crashes" "$out/afl/default/hangs" -type f ! -name README.txt 2>/dev/null)" ]; then
