@@ -25,9 +25,11 @@ $(XEN_GRANTS): $(B)/tests/xen/zone_grants.o $(ADV_LINK)
 .SECONDARY: $(B)/tests/xen/xen_loopback.o $(B)/tests/xen/zone_stream.o $(B)/tests/xen/zone_grants.o
 
 .PHONY: test-xen xen-progs
-# Everything the two images carry: libvgpu, the proxy, the simulator, the ring tests, the
-# end-to-end programs and their kernels, and the programs above.
-xen-progs: $(ALL) $(RING_TESTS) $(E2E_PROGS) $(E2E_KERNELS) $(XEN_PROGS)
+# Everything the two images carry: libvgpu and its NVML, the proxy and vgpuctl, the
+# simulator, the ring tests, the end-to-end programs and their kernels, and the programs above
+# (test-k8s needs a subset of it; make test builds it with the sanitized tree).
+xen-progs: $(LIBVGPU) $(LIBVGPU_NVML) $(PROXY) $(VGPUCTL) $(SIM_LIB) $(RING_TESTS) $(E2E_PROGS) $(E2E_KERNELS) \
+	$(XEN_PROGS)
 
 test-xen:
 	@deploy/deps.sh --all
