@@ -222,6 +222,12 @@ struct P {
 	/* function being built */
 	struct ptx_func *f;
 	uint32_t capcode, capslots, capfills, capgfix;
+	/* The code and slot arrays a function is built in, kept from one function to the next:
+	 * growing a fresh pair for each function (doubling, copying, zeroing the new half) was a
+	 * sixth of loading NCCL's kernels; a finished function gets a copy of its own size. */
+	struct ptx_insn *scode;
+	uint64_t *stmpl;
+	uint32_t capscode, capstmpl;
 	uint8_t *slotkind;
 	struct { char name[128]; uint32_t insn; uint32_t line; } *fix;
 	uint32_t nfix, capfix;
@@ -3726,6 +3732,37 @@ static void func_release(struct ptx_func *f)
 	free(f->gfix);
 }
 
+/* Takes back the scratch arrays f is being built in (they may have moved as they grew). */
+static void scratch_back(struct P *P, struct ptx_func *f)
+{
+	P->scode = f->code;
+	P->capscode = P->capcode;
+	P->stmpl = f->tmpl;
+	P->capstmpl = P->capslots;
+	f->code = NULL;
+	f->tmpl = NULL;
+}
+
+/* A built function's code and slots copied into arrays of its own size, the scratch kept. */
+static int own_arrays(struct P *P, struct ptx_func *f, uint32_t line)
+{
+	struct ptx_insn *code = f->ncode ? malloc((size_t)f->ncode * sizeof(*code)) : NULL;
+	uint64_t *tmpl = f->nslots ? malloc((size_t)f->nslots * sizeof(*tmpl)) : NULL;
+	if ((f->ncode && !code) || (f->nslots && !tmpl)) {
+		free(code);
+		free(tmpl);
+		return perr(P, -ENOMEM, line, "out of memory");
+	}
+	if (code)
+		memcpy(code, f->code, (size_t)f->ncode * sizeof(*code));
+	if (tmpl)
+		memcpy(tmpl, f->tmpl, (size_t)f->nslots * sizeof(*tmpl));
+	scratch_back(P, f);
+	f->code = code;
+	f->tmpl = tmpl;
+	return 0;
+}
+
 /* Parses a .entry/.func header and its body or ';'. Function names live in m->funcs (not in
  * the symbol table), so a function's own parameters can be popped without losing it. */
 static int parse_func(struct P *P, int is_entry)
@@ -3738,7 +3775,11 @@ static int parse_func(struct P *P, int is_entry)
 	uint32_t scope0 = P->nsyms;
 	P->scope[0] = scope0;
 	P->f = &tmp;
-	P->capcode = P->capslots = P->capfills = P->capgfix = 0;
+	tmp.code = P->scode;
+	tmp.tmpl = P->stmpl;
+	P->capcode = P->capscode;
+	P->capslots = P->capstmpl;
+	P->capfills = P->capgfix = 0;
 	P->nlabels = P->nfix = 0;
 	P->cc_slot = 0;
 	new_slot(P, K_U64, 0);          /* slot 0: constant zero */
@@ -3852,7 +3893,7 @@ static int parse_func(struct P *P, int is_entry)
 			goto fail;
 		}
 		P->fidx = (uint32_t)idx;
-		if (parse_body(P))
+		if (parse_body(P) || own_arrays(P, &tmp, line))
 			goto fail;
 		tmp.defined = 1;
 		tmp.shared_static = P->fshared;   /* its own; what it calls is added at the end */
@@ -3860,6 +3901,7 @@ static int parse_func(struct P *P, int is_entry)
 		tmp.name = dst->name;   /* the module's copy stays */
 		m->funcs[idx] = tmp;
 	} else {
+		scratch_back(P, &tmp);
 		func_release(&tmp);
 		free(tmp.name);
 	}
@@ -3867,6 +3909,7 @@ static int parse_func(struct P *P, int is_entry)
 	P->f = NULL;
 	return 0;
 fail:
+	scratch_back(P, &tmp);
 	func_release(&tmp);
 	free(tmp.name);
 	sym_pop(P, scope0);
@@ -4189,6 +4232,8 @@ int ptx_module_parse(const char *text, struct ptx_module **out, char *err, size_
 	free(P.syms);
 	free(P.hash);
 	free(P.slotkind);
+	free(P.scode);
+	free(P.stmpl);
 	free(P.fix);
 	free(P.labels);
 	free(P.fhash);
