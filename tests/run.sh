@@ -15,7 +15,8 @@ done
 if [ "${1:-}" = "--help" ] || [ $# -eq 0 ]; then
   echo "usage: tests/run.sh [--timeout SECONDS] [--jobs N] TEST..."
   echo "Runs each TEST (an executable), N at a time (default 1), in the order given; logs go to"
-  echo "\${VGPU_BUILD:-build}/test-logs/NAME.log. A line per test as it ends, a summary at the end."
+  echo "\${VGPU_BUILD:-build}/test-logs/NAME.log. A line per test as it ends, a summary at the end,"
+  echo "then the run's wall time, the tests' summed time and the five longest (NAME.us: each one's microseconds)."
   [ "${1:-}" = "--help" ] && exit 0 || exit 2
 fi
 case $jobs in ''|*[!0-9]*|0) echo "tests/run.sh: --jobs needs a number from 1" >&2; exit 2 ;; esac
@@ -37,6 +38,7 @@ run_one() {
   rc=$?
   us=$(( ${EPOCHREALTIME/./} - start )); secs=$((us/1000000)).$(( (us/100000)%10 ))
   echo "$rc" >"$logdir/$name.rc"
+  echo "$us" >"$logdir/$name.us"
   case $rc in
     0)  printf 'PASS  %-40s %6ss\n' "$name" "$secs" ;;
     77) why=$(grep -v '^\s*$' "$log" | tail -n 1)
@@ -46,7 +48,8 @@ run_one() {
   esac
 }
 
-for t in "$@"; do rm -f "$logdir/$(basename "$t").rc"; done
+for t in "$@"; do rm -f "$logdir/$(basename "$t").rc" "$logdir/$(basename "$t").us"; done
+run_start=${EPOCHREALTIME/./}
 for t in "$@"; do
   while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do wait -n; done
   run_one "$t" &
@@ -81,4 +84,16 @@ if [ $skip -gt 0 ]; then
 else
   echo "$pass passed, $fail failed"
 fi
+# Where the time went: the run's wall time, the tests' summed time and the longest ones.
+wall=$(( (${EPOCHREALTIME/./} - run_start) / 1000000 ))
+sum=0; longest=()
+for t in "$@"; do
+  name=$(basename "$t")
+  us=$(cat "$logdir/$name.us" 2>/dev/null || echo 0)
+  sum=$((sum + us)); longest+=("$us $name")
+done
+top=$(printf '%s\n' "${longest[@]}" | sort -rn | head -n 5 |
+      awk '{printf "%s%s %.1f s", (NR > 1 ? ", " : ""), $2, $1 / 1e6}')
+printf 'time: %dm%02ds for the run, %d s of tests summed over %d job(s); longest: %s\n' \
+  $((wall / 60)) $((wall % 60)) $((sum / 1000000)) "$jobs" "$top"
 [ $fail -eq 0 ] && [ $((pass+skip)) -gt 0 ]
