@@ -64,7 +64,7 @@ demo: deps
 	@$(MAKE) --no-print-directory B=build/rel all
 	@tests/demo.sh build/rel
 
-# make test builds with every CPU (nvcc's builds of the runtime programs, twice each, are most
+# make test builds with every CPU (nvcc's builds of the runtime programs, compiled once and linked twice, are most
 # of its time); make -jN test keeps N. Everything it runs is built first, in one parallel
 # build: the sanitized tree with every test, the release tree of the whole-system tests and
 # the CRI shim side by side (built one after the other, each of the last two left a CPU idle).

@@ -15,8 +15,8 @@ done
 if [ "${1:-}" = "--help" ] || [ $# -eq 0 ]; then
   echo "usage: tests/run.sh [--timeout SECONDS] [--jobs N] TEST..."
   echo "Runs each TEST (an executable), N at a time (default 1), in the order given; logs go to"
-  echo "\${VGPU_BUILD:-build}/test-logs/NAME.log. A line per test as it ends, a summary at the end,"
-  echo "then the run's wall time, the tests' summed time and the five longest (NAME.us: each one's microseconds)."
+  echo "\${VGPU_BUILD:-build}/test-logs/NAME.log. A line per test as it ends; at the end the run's"
+  echo "wall time, the tests' summed time and the five longest (NAME.us: each one's microseconds), then a summary."
   [ "${1:-}" = "--help" ] && exit 0 || exit 2
 fi
 case $jobs in ''|*[!0-9]*|0) echo "tests/run.sh: --jobs needs a number from 1" >&2; exit 2 ;; esac
@@ -56,9 +56,13 @@ for t in "$@"; do
 done
 wait
 
+wall=$(( (${EPOCHREALTIME/./} - run_start) / 1000000 ))
+sum=0; longest=()
 for t in "$@"; do
   name=$(basename "$t")
   rc=$(cat "$logdir/$name.rc" 2>/dev/null || echo 1)
+  us=$(cat "$logdir/$name.us" 2>/dev/null || echo 0)
+  sum=$((sum + us)); longest+=("$us $name")
   case $rc in
     0)  pass=$((pass+1)) ;;
     77) skip=$((skip+1)); why=$(grep -v '^\s*$' "$logdir/$name.log" | tail -n 1)
@@ -79,21 +83,15 @@ if [ $skip -gt 0 ]; then
   echo; echo "skipped:"; for s in "${skipped[@]}"; do echo "  $s"; done
 fi
 echo
+# Where the time went (before the summary, which stays the last line): the run's wall time,
+# the tests' summed time and the longest ones.
+top=$(printf '%s\n' "${longest[@]}" | sort -rn | head -n 5 |
+      awk '{printf "%s%s %.1f s", (NR > 1 ? ", " : ""), $2, $1 / 1e6}')
+printf 'time: %dm%02ds for the run, %d s of tests summed over %d job(s); longest: %s\n' \
+  $((wall / 60)) $((wall % 60)) $((sum / 1000000)) "$jobs" "$top"
 if [ $skip -gt 0 ]; then
   echo "$pass passed, $fail failed, $skip skipped"
 else
   echo "$pass passed, $fail failed"
 fi
-# Where the time went: the run's wall time, the tests' summed time and the longest ones.
-wall=$(( (${EPOCHREALTIME/./} - run_start) / 1000000 ))
-sum=0; longest=()
-for t in "$@"; do
-  name=$(basename "$t")
-  us=$(cat "$logdir/$name.us" 2>/dev/null || echo 0)
-  sum=$((sum + us)); longest+=("$us $name")
-done
-top=$(printf '%s\n' "${longest[@]}" | sort -rn | head -n 5 |
-      awk '{printf "%s%s %.1f s", (NR > 1 ? ", " : ""), $2, $1 / 1e6}')
-printf 'time: %dm%02ds for the run, %d s of tests summed over %d job(s); longest: %s\n' \
-  $((wall / 60)) $((wall % 60)) $((sum / 1000000)) "$jobs" "$top"
 [ $fail -eq 0 ] && [ $((pass+skip)) -gt 0 ]

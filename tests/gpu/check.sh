@@ -111,7 +111,7 @@ step() {
   [ $rc -eq 137 ] && rc=124
   step_limit=$t
 }
-last_line() { grep -v '^\s*$' "$out/logs/$1.log" | grep -v '^time: [0-9]*m[0-9]*s for the run' | tail -n 1; }
+last_line() { grep -v '^\s*$' "$out/logs/$1.log" | tail -n 1; }
 # judge NAME [DETAIL]: records a step from rc (0 pass, 77 skip, else fail)
 judge() {
   local name=$1 detail=${2:-}
