@@ -16,7 +16,8 @@ if [ "${1:-}" = "--help" ] || [ $# -eq 0 ]; then
   echo "usage: tests/run.sh [--timeout SECONDS] [--jobs N] TEST..."
   echo "Runs each TEST (an executable), N at a time (default 1), in the order given; logs go to"
   echo "\${VGPU_BUILD:-build}/test-logs/NAME.log. A line per test as it ends; at the end the run's"
-  echo "wall time, the tests' summed time and the five longest (NAME.us: each one's microseconds), then a summary."
+  echo "wall time, the tests' summed time and the five longest (NAME.us: each one's microseconds), their"
+  echo "summed CPU time and the five busiest (NAME.cpu: milliseconds, user + system), then a summary."
   [ "${1:-}" = "--help" ] && exit 0 || exit 2
 fi
 case $jobs in ''|*[!0-9]*|0) echo "tests/run.sh: --jobs needs a number from 1" >&2; exit 2 ;; esac
@@ -30,7 +31,7 @@ export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 
 # One test: its log, its line, and its exit status in $logdir/NAME.rc for the summary.
 run_one() {
-  local t=$1 name log start rc us secs why
+  local t=$1 name log start rc us secs why cpu
   name=$(basename "$t")
   log=$logdir/$name.log
   start=${EPOCHREALTIME/./}
@@ -39,6 +40,13 @@ run_one() {
   us=$(( ${EPOCHREALTIME/./} - start )); secs=$((us/1000000)).$(( (us/100000)%10 ))
   echo "$rc" >"$logdir/$name.rc"
   echo "$us" >"$logdir/$name.us"
+  # the CPU time of the test and what it waited for (bash's times: this subshell's
+  # children), in milliseconds: where the machine's time went when tests share it
+  # (times itself in this shell: in a command substitution it would count that one's children)
+  times >"$logdir/$name.cpu"
+  cpu=$(awk 'NR == 2 { t = 0; for (i = 1; i <= 2; i++) { split($i, p, "m"); t += p[1] * 60 + p[2] }
+                       printf "%d", t * 1000 }' "$logdir/$name.cpu")
+  echo "${cpu:-0}" >"$logdir/$name.cpu"
   case $rc in
     0)  printf 'PASS  %-40s %6ss\n' "$name" "$secs" ;;
     77) why=$(grep -v '^\s*$' "$log" | tail -n 1)
@@ -48,7 +56,7 @@ run_one() {
   esac
 }
 
-for t in "$@"; do rm -f "$logdir/$(basename "$t").rc" "$logdir/$(basename "$t").us"; done
+for t in "$@"; do rm -f "$logdir/$(basename "$t")".{rc,us,cpu}; done
 run_start=${EPOCHREALTIME/./}
 for t in "$@"; do
   while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do wait -n; done
@@ -57,12 +65,14 @@ done
 wait
 
 wall=$(( (${EPOCHREALTIME/./} - run_start) / 1000000 ))
-sum=0; longest=()
+sum=0; cpusum=0; longest=(); busiest=()
 for t in "$@"; do
   name=$(basename "$t")
   rc=$(cat "$logdir/$name.rc" 2>/dev/null || echo 1)
   us=$(cat "$logdir/$name.us" 2>/dev/null || echo 0)
+  ms=$(cat "$logdir/$name.cpu" 2>/dev/null || echo 0)
   sum=$((sum + us)); longest+=("$us $name")
+  cpusum=$((cpusum + ms)); busiest+=("$ms $name")
   case $rc in
     0)  pass=$((pass+1)) ;;
     77) skip=$((skip+1)); why=$(grep -v '^\s*$' "$logdir/$name.log" | tail -n 1)
@@ -89,6 +99,9 @@ top=$(printf '%s\n' "${longest[@]}" | sort -rn | head -n 5 |
       awk '{printf "%s%s %.1f s", (NR > 1 ? ", " : ""), $2, $1 / 1e6}')
 printf 'time: %dm%02ds for the run, %d s of tests summed over %d job(s); longest: %s\n' \
   $((wall / 60)) $((wall % 60)) $((sum / 1000000)) "$jobs" "$top"
+top=$(printf '%s\n' "${busiest[@]}" | sort -rn | head -n 5 |
+      awk '{printf "%s%s %.1f s", (NR > 1 ? ", " : ""), $2, $1 / 1e3}')
+printf 'cpu: %d s of CPU time (user + system) summed; the most: %s\n' $((cpusum / 1000)) "$top"
 if [ $skip -gt 0 ]; then
   echo "$pass passed, $fail failed, $skip skipped"
 else
