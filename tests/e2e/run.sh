@@ -4,7 +4,8 @@
 #   1. as a zone: libvgpu as libcuda.so.1 -> vgpu-proxy (its own, on a private socket) -> backend
 #   2. directly on the backend (the simulator's libcudasim.so, or the real libcuda.so.1)
 # VGPU_E2E_BACKEND=sim (default) or cuda (a machine with an NVIDIA GPU); VGPU_E2E_PROXY_ARGS:
-# more vgpu-proxy options (e.g. --device-va fixed; tests/proxy_lib.sh).
+# more vgpu-proxy options (e.g. --device-va fixed; tests/proxy_lib.sh); VGPU_E2E_DIRECT_OUT: a
+# file to keep the direct run's output in (tests/runtime/run.sh compares two builds' with it).
 set -u
 prog=${1:?usage: tests/e2e/run.sh PROGRAM}
 B=${VGPU_BUILD:-build/san}
@@ -44,6 +45,9 @@ if [ $rc -ne 0 ]; then
 fi
 if ! diff -u "$tmp/direct.out" "$tmp/zone.out"; then
   echo "FAIL: $name printed something different through the proxy"; exit 1
+fi
+if [ -n "${VGPU_E2E_DIRECT_OUT:-}" ] && ! cp "$tmp/direct.out" "$VGPU_E2E_DIRECT_OUT"; then
+  echo "FAIL: cannot keep the direct run's output in $VGPU_E2E_DIRECT_OUT"; exit 1
 fi
 
 # What the proxy must have logged for this program (tests/e2e/NAME.proxylog: one
