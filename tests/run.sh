@@ -94,14 +94,16 @@ if [ $skip -gt 0 ]; then
 fi
 echo
 # Where the time went (before the summary, which stays the last line): the run's wall time,
-# the tests' summed time and the longest ones.
-top=$(printf '%s\n' "${longest[@]}" | sort -rn | head -n 5 |
-      awk '{printf "%s%s %.1f s", (NR > 1 ? ", " : ""), $2, $1 / 1e6}')
+# the tests' summed time and the longest ones, their CPU time and the busiest.
+# top5 PER_SECOND "AMOUNT NAME"...: the five largest, "NAME 1.2 s, ..."
+top5() {
+  local per=$1; shift
+  printf '%s\n' "$@" | sort -rn | head -n 5 |
+    awk -v per="$per" '{printf "%s%s %.1f s", (NR > 1 ? ", " : ""), $2, $1 / per}'
+}
 printf 'time: %dm%02ds for the run, %d s of tests summed over %d job(s); longest: %s\n' \
-  $((wall / 60)) $((wall % 60)) $((sum / 1000000)) "$jobs" "$top"
-top=$(printf '%s\n' "${busiest[@]}" | sort -rn | head -n 5 |
-      awk '{printf "%s%s %.1f s", (NR > 1 ? ", " : ""), $2, $1 / 1e3}')
-printf 'cpu: %d s of CPU time (user + system) summed; the most: %s\n' $((cpusum / 1000)) "$top"
+  $((wall / 60)) $((wall % 60)) $((sum / 1000000)) "$jobs" "$(top5 1e6 "${longest[@]}")"
+printf 'cpu: %d s of CPU time (user + system) summed; the most: %s\n' $((cpusum / 1000)) "$(top5 1e3 "${busiest[@]}")"
 if [ $skip -gt 0 ]; then
   echo "$pass passed, $fail failed, $skip skipped"
 else
