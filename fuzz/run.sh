@@ -13,6 +13,9 @@ paths (corpus entries) and edge coverage, and exits 1 if afl-fuzz saved any cras
 (afl-fuzz 4.04c itself exits 0 even then). Inputs that crashed are left in OUT/default/crashes
 (OUT/main and OUT/fK with --jobs):
 replay one with  $VGPU_BUILD/fuzz/vgpu-fuzz FILE  (the sanitizer build prints the report).
+The target's stderr is kept in OUT/afl.log (OUT/afl-INSTANCE.log with --jobs; AFL_DEBUG_CHILD=0
+drops it), and the lines that say why it aborted are printed at the end of a run that saved a
+crash: the reason stays known even for a crash that does not replay.
 
 Hangs: a test case that runs past the timeout is run again by afl-fuzz with AFL_HANG_TMOUT
 (5 x the timeout) before it is saved; each saved hang is then replayed here with the gcc
@@ -96,6 +99,11 @@ rm -rf "$out"
 mkdir -p "$out"
 export AFL_NO_UI=1 AFL_SKIP_CPUFREQ=1 AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1 AFL_NO_AFFINITY=1
 export AFL_SKIP_BIN_CHECK=${AFL_SKIP_BIN_CHECK:-} AFL_QUIET=1
+# The target's stderr goes to the instance's log instead of /dev/null: it is silent unless
+# something aborts, and then it says what (a sanitizer report, an oracle's reason, a failed
+# assertion), which a crash that does not replay would otherwise take with it.
+# (afl-fuzz only asks whether the variable is set, so AFL_DEBUG_CHILD=0 unsets it here.)
+if [ "${AFL_DEBUG_CHILD:-1}" = 0 ]; then unset AFL_DEBUG_CHILD; else export AFL_DEBUG_CHILD=1; fi
 # afl-fuzz saves a timeout as a hang at once unless AFL_HANG_TMOUT is longer than -t: then it
 # runs the input again with that limit first (a test case takes well under 100 ms here, so
 # only a stalled machine or a real hang gets past the timeout twice).
@@ -159,6 +167,15 @@ echo "edge coverage  : $(most edges_found) edges, bitmap $(get bitmap_cvg)"
 echo "stability      : $(get stability)"
 echo "crashes/hangs  : $(sum saved_crashes) / $(sum saved_hangs)"
 n_crash=$(find "$out"/*/crashes -type f ! -name README.txt 2>/dev/null | wc -l)
+# What the target said when it aborted, from each instance's log (the first 20 such lines)
+if [ "$n_crash" -gt 0 ] || [ "$(sum saved_crashes)" != 0 ]; then
+	for i in "${insts[@]}"; do
+		log=$out/afl.log
+		[ "$jobs" = 1 ] || log=$out/afl-$i.log
+		grep -a -n -E 'ORACLE VIOLATED|ERROR: AddressSanitizer|SUMMARY: |runtime error|Assertion .* failed|vgpu-fuzz[^:]*:' \
+			"$log" 2>/dev/null | head -20 | sed -e 's/\x1b\[[0-9;]*m//g' -e "s|^|target said    : $i: |"
+	done
+fi
 n_hang=$(find "$out"/*/hangs -type f 2>/dev/null | wc -l)
 # Each saved hang once more, in a fresh process with a generous limit: one that finishes was
 # a stalled machine, or needs the state earlier test cases left (it stays in hangs/ either way).
