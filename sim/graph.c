@@ -75,6 +75,8 @@ struct sim_graph {
 	struct sim_urefs urefs;       /* references to user objects it holds */
 	struct sim_gnode *owner;      /* a child graph node's graph or a conditional node's body: that
 				       * node, which owns it (the program never destroys it) */
+	struct sim_graph *orphan_next; /* in g_orphans: made by a capture whose streams were all destroyed */
+	int orphan;
 };
 
 /* One step of an executable graph: an operation template, or an event to record or wait for. */
@@ -104,6 +106,10 @@ enum { MAGIC_GRAPH = 0x47524150, MAGIC_GNODE = 0x474e4f44, MAGIC_GEXEC = 0x47455
        MAGIC_UOBJ_DEAD = 0x554f4244 };
 
 static struct sim_uobj *g_uobjs;   /* every user object ever made (under g_lock) */
+/* Graphs made by a capture that can no longer end (its streams were destroyed), under g_lock:
+ * kept, since the program may hold the graph (cuStreamGetCaptureInfo hands it out) and may
+ * still destroy it; the driver's memory until then, as a GPU driver's is. */
+static struct sim_graph *g_orphans;
 
 /* The last reference went: the destructor runs now, in the call that dropped it (never under
  * g_lock: no caller of graph_free or exec_free holds it). The driver may run it on a thread
@@ -505,6 +511,33 @@ void sim_graph_capture_invalidate(struct sim_stream *s)
 {
 	if (s->capture && !s->capture->capture_err)
 		s->capture->capture_err = CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED;
+}
+
+void sim_graph_capture_leave(struct sim_stream *s)
+{
+	struct sim_graph *g = s->capture;
+	if (!g)
+		return;
+	sim_graph_capture_invalidate(s);
+	s->capture = NULL;
+	for (struct sim_stream *o = sim_streams_all(); o; o = o->gnext)
+		if (o->capture == g)
+			return;   /* another stream joined it: its end is still to come */
+	/* Nothing can end this capture any more. Before, a graph the capture made was then
+	 * referred to by nothing (lost, with its nodes, per destroyed capturing stream), and a
+	 * program's graph captured into stayed "being captured into", which cuGraphDestroy
+	 * refuses: the program could never free it. */
+	for (struct sim_event *e = g_events; e; e = e->next)
+		if (e->capture == g)
+			e->capture = NULL;
+	g->capture_id = 0;
+	g->nfrontier = 0;
+	g->capture_err = CUDA_SUCCESS;
+	if (g->made_by_capture) {
+		g->orphan = 1;
+		g->orphan_next = g_orphans;
+		g_orphans = g;
+	}
 }
 
 /* Called by sim_stream_enqueue, g_lock held: op (ownership passes) joins s's capture. */
@@ -1581,6 +1614,15 @@ CUresult cuGraphDestroy(CUgraph h)
 		sim_log("cuGraphDestroy: the graph is %s, which owns it", g->owner->bodies ?
 			"a body of a conditional node" : "the graph of a child graph node");
 		return CUDA_ERROR_INVALID_VALUE;
+	}
+	if (g->orphan) {
+		pthread_mutex_lock(&g_lock);
+		struct sim_graph **pp = &g_orphans;
+		while (*pp && *pp != g)
+			pp = &(*pp)->orphan_next;
+		if (*pp)
+			*pp = g->orphan_next;
+		pthread_mutex_unlock(&g_lock);
 	}
 	graph_free(g);
 	return CUDA_SUCCESS;

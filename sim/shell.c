@@ -2,8 +2,8 @@
 /* Storage for handle objects (streams, events, modules, functions): a destroyed object's
  * memory is kept, its magic cleared, and reused by the next object of the same type, so a
  * stale handle an application (or a zone through the proxy) passes again fails the magic
- * check with CUDA_ERROR_INVALID_HANDLE instead of reading freed memory. The memory held is
- * bounded by the peak number of live objects of each type. */
+ * check with CUDA_ERROR_INVALID_HANDLE instead of reading freed memory (a kept shell is all
+ * zeroes). The memory held is bounded by the peak number of live objects of each type. */
 #include "sim.h"
 
 #include <assert.h>
@@ -36,6 +36,9 @@ void sim_shell_free(int type, void *p)
 	if (!p)
 		return;
 	pthread_mutex_lock(&shell_lock);
+	/* Nothing of the object stays in its shell: a pointer it held would otherwise keep what
+	 * it pointed to reachable to LeakSanitizer, hiding a leak until the shell's reuse. */
+	memset(p, 0, pool[type].size);
 	if (pool[type].n == pool[type].cap) {
 		size_t nc = pool[type].cap ? pool[type].cap * 2 : 16;
 		void **v = realloc(pool[type].v, nc * sizeof(*v));

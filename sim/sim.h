@@ -407,6 +407,11 @@ void sim_graph_capture_op(struct sim_stream *s, struct sim_op *op);
 /* g_lock held, s capturing: an operation not allowed during a capture was asked for; the
  * capture ends in error (CUDA_ERROR_STREAM_CAPTURE_INVALIDATED), as the driver's does. */
 void sim_graph_capture_invalidate(struct sim_stream *s);
+/* s is being destroyed (g_lock held): it leaves its capture, which is invalidated. When no other
+ * stream is in that capture any more, the capture ends: a program's own graph (captured into by
+ * cuStreamBeginCaptureToGraph) is the program's again, to destroy or capture into; a graph the
+ * capture made stays the driver's until the program destroys it (it may hold it). */
+void sim_graph_capture_leave(struct sim_stream *s);
 /* Graph memory (graph.c). When stream h of c is capturing, the stream-ordered allocation or
  * free becomes a node of the capture: 1 with *rc its answer; 0 when h is not capturing. */
 int sim_graph_capture_alloc(struct sim_ctx *c, CUstream h, int dev, size_t size, CUdeviceptr *dptr, CUresult *rc);

@@ -593,6 +593,7 @@ void sim_stream_destroy(struct sim_stream *s)
 	s->stop = 1;
 	pthread_cond_signal(&s->cond);
 	int started = s->started;
+	sim_graph_capture_leave(s);   /* destroyed while capturing */
 	/* nothing may refer to s any more: drop its (satisfied) dependencies in every stream of
 	 * the process, cross-context event waits included, and event records */
 	struct sim_ctx *ctx = s->ctx;

@@ -493,6 +493,66 @@ static void t_graph_freed(void)
 	(void)back;
 }
 
+/* A stream destroyed while capturing leaves its capture, which can no longer end well: a
+ * graph the capture made stays the program's to destroy if it holds it (and is not lost if it
+ * does not: LeakSanitizer at exit), a program's graph captured into is destroyable again, and
+ * a stream that joined the capture ends it, invalidated. */
+static void t_capture_stream_destroyed(void)
+{
+	CUcontext ctx;
+	CUstream s, s2;
+	CUevent e;
+	CUgraph g, mine;
+	CUgraphNode nodes[4];
+	size_t n = 4;
+	CUdeviceptr d;
+	CUstreamCaptureStatus st;
+	CK(cuCtxCreate(&ctx, NULL, 0, 0));
+	CK(cuMemAlloc(&d, 256));
+	/* a capture's graph nobody was given */
+	CK(cuStreamCreate(&s, CU_STREAM_NON_BLOCKING));
+	CK(cuStreamBeginCapture(s, CU_STREAM_CAPTURE_MODE_GLOBAL));
+	CK(cuMemsetD32Async(d, 1, 64, s));
+	CK(cuStreamDestroy(s));
+	/* a capture's graph the program was given while capturing */
+	CK(cuStreamCreate(&s, CU_STREAM_NON_BLOCKING));
+	CK(cuStreamBeginCapture(s, CU_STREAM_CAPTURE_MODE_GLOBAL));
+	CK(cuMemsetD32Async(d, 2, 64, s));
+	CK(cuStreamGetCaptureInfo(s, &st, NULL, &g, NULL, NULL, NULL));
+	EXPECT(st == CU_STREAM_CAPTURE_STATUS_ACTIVE && g);
+	CK(cuStreamDestroy(s));
+	CK(cuGraphDestroy(g));   /* refused as still being captured into before */
+	/* the program's own graph, captured into */
+	CK(cuGraphCreate(&mine, 0));
+	CK(cuStreamCreate(&s, CU_STREAM_NON_BLOCKING));
+	CK(cuStreamBeginCaptureToGraph(s, mine, NULL, NULL, 0, CU_STREAM_CAPTURE_MODE_GLOBAL));
+	CK(cuMemsetD32Async(d, 3, 64, s));
+	CK(cuStreamDestroy(s));
+	CK(cuGraphGetNodes(mine, nodes, &n));
+	EXPECT(n == 1);           /* what was captured stays in it */
+	CK(cuGraphDestroy(mine));
+	/* a capture another stream joined: that stream ends it */
+	CK(cuStreamCreate(&s, CU_STREAM_NON_BLOCKING));
+	CK(cuStreamCreate(&s2, CU_STREAM_NON_BLOCKING));
+	CK(cuEventCreate(&e, CU_EVENT_DISABLE_TIMING));
+	CK(cuStreamBeginCapture(s, CU_STREAM_CAPTURE_MODE_GLOBAL));
+	CK(cuEventRecord(e, s));
+	CK(cuStreamWaitEvent(s2, e, 0));
+	CK(cuMemsetD32Async(d, 4, 64, s2));
+	CK(cuStreamDestroy(s));
+	CK(cuStreamIsCapturing(s2, &st));
+	EXPECT(st == CU_STREAM_CAPTURE_STATUS_INVALIDATED);
+	g = (CUgraph)1;
+	CK_RC(cuStreamEndCapture(s2, &g), CUDA_ERROR_STREAM_CAPTURE_INVALIDATED);
+	EXPECT(g == NULL);
+	CK(cuStreamIsCapturing(s2, &st));
+	EXPECT(st == CU_STREAM_CAPTURE_STATUS_NONE);
+	CK(cuEventDestroy(e));
+	CK(cuStreamDestroy(s2));
+	CK(cuMemFree(d));
+	CK(cuCtxDestroy(ctx));
+}
+
 int main(void)
 {
 	setenv("VGPU_SIM_MEM", "64M", 1);
@@ -513,6 +573,7 @@ int main(void)
 	t_printf_fault();
 	t_free_wild();
 	t_graph_freed();
+	t_capture_stream_destroyed();
 	printf("test_sim_errors: all checks passed\n");
 	return 0;
 }
