@@ -743,6 +743,13 @@ static void zone_teardown(struct fz_zone *zz)
 	while (vgpu_vmm_pop_handle(z, &vh) == 0)
 		if (f->cuMemRelease)
 			f->cuMemRelease((CUmemGenericAllocationHandle)vh);
+	/* The reservations too, as the worker's zone_release does. Kept, each was one more
+	 * mapping of this long-lived process: tens of thousands of iterations later the kernel's
+	 * limit on mappings (vm.max_map_count) was reached and the sanitizer's own next mmap
+	 * failed, aborting the run on whatever input came then. */
+	while (vgpu_vmm_pop_reservation(z, &vp, &vsz) == 0)
+		if (f->cuMemAddressFree)
+			f->cuMemAddressFree((CUdeviceptr)vp, (size_t)vsz);
 	uint64_t wb;
 	vgpu_proxy_fixed_va_end(z, f, ctxs, n_ctx, &wb);   /* the fixed window's memory, as zone_release frees it */
 	FZ_CHECK(z->devva.n == 0 && z->devva.bytes == 0, "zone %d: fixed-window memory left after teardown", zz->idx);

@@ -25,7 +25,21 @@ static void usage(FILE *f)
 		"VGPU_FUZZ_TRACE=1 (a line per reply: zone, opcode, sequence, length, result; for\n"
 		"checking that a change of the harness leaves runs as they were),\n"
 		"VGPU_FUZZ_TIME=1 (a line per FILE: microseconds it took, its size, its name; for\n"
-		"finding what makes executions slow).\n");
+		"finding what makes executions slow), VGPU_FUZZ_MAPS=1 (the process's memory\n"
+		"mappings after the last FILE: what a run leaves mapped for the next one to find).\n");
+}
+
+/* The process's memory mappings now (/proc/self/maps lines), or -1. */
+static int count_mappings(void)
+{
+	FILE *f = fopen("/proc/self/maps", "r");
+	if (!f)
+		return -1;
+	int n = 0, c;
+	while ((c = getc(f)) != EOF)
+		n += c == '\n';
+	fclose(f);
+	return n;
 }
 
 static int run_file(const char *path)
@@ -95,5 +109,7 @@ int main(int argc, char **argv)
 		return run_file("-") < 0;
 	for (int i = 1; i < argc; i++)
 		failed |= run_file(argv[i]) < 0;
+	if (getenv("VGPU_FUZZ_MAPS") && atoi(getenv("VGPU_FUZZ_MAPS")))
+		fprintf(stderr, "vgpu-fuzz: %d mappings\n", count_mappings());
 	return failed;
 }

@@ -51,6 +51,22 @@ for sab in memory:fuzz/corpus/memory-0064 ownership:fuzz/corpus/memory-0064 repl
 		failed=$((failed + 1))
 	fi
 done
+# What one input leaves mapped the next finds: afl-fuzz runs up to 100,000 inputs in one
+# process, so every mapping a run leaves behind (an address reservation the zone did not free,
+# say) adds up until the kernel's limit on mappings makes the sanitizer's next mmap fail and
+# abort on an innocent input. Each seed 40 times in one process against once: the process's
+# mappings may differ only by the allocator's own growth.
+maps_after() { VGPU_FUZZ_MAPS=1 "$bin" "$@" 2>&1 >/dev/null | sed -n 's/^vgpu-fuzz: \([0-9]*\) mappings$/\1/p'; }
+for f in fuzz/corpus/vmm-* fuzz/corpus/memory-0016 fuzz/corpus/rt-graph_capture-all fuzz/corpus/pinned-all; do
+	[ -f "$f" ] || continue
+	n=$((n + 1))
+	again=(); for ((k = 0; k < 40; k++)); do again+=("$f"); done
+	once=$(maps_after "$f") many=$(maps_after "${again[@]}")
+	if [ -z "$once" ] || [ -z "$many" ] || [ "$many" -gt $((once + 8)) ]; then
+		echo "FAIL: $f leaves mappings behind: ${once:-?} mappings after one run, ${many:-?} after 40 in one process"
+		failed=$((failed + 1))
+	fi
+done
 if [ $n -eq 0 ]; then
 	echo "FAIL: no input found in fuzz/corpus or fuzz/regress"; exit 1
 fi

@@ -393,3 +393,17 @@ int vgpu_vmm_handle_check(struct vgpu_zone *z, uint64_t handle)
 	pthread_mutex_unlock(&z->lock);
 	return rc;
 }
+
+int vgpu_vmm_pop_reservation(struct vgpu_zone *z, uint64_t *base, uint64_t *size)
+{
+	int rc = -ENOENT;
+	pthread_mutex_lock(&z->lock);
+	if (z->vmm.nres) {
+		const struct vgpu_vmm_res *r = &z->vmm.res[--z->vmm.nres];
+		*base = r->base;
+		*size = r->size;
+		rc = 0;
+	}
+	pthread_mutex_unlock(&z->lock);
+	return rc;
+}

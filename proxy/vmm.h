@@ -94,5 +94,7 @@ int vgpu_vmm_any_mapped(struct vgpu_zone *z, uint64_t ptr, uint64_t size);
 /* Teardown: take any mapped range out (0, or -ENOENT when none), then each reference still held. */
 int vgpu_vmm_pop_range(struct vgpu_zone *z, uint64_t *ptr /* out */, uint64_t *size /* out */);
 int vgpu_vmm_pop_handle(struct vgpu_zone *z, uint64_t *handle /* out */);
+/* Teardown, after the ranges: take an address reservation out (0, or -ENOENT when none). */
+int vgpu_vmm_pop_reservation(struct vgpu_zone *z, uint64_t *base /* out */, uint64_t *size /* out */);
 
 #endif

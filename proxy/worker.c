@@ -626,6 +626,12 @@ static void zone_release(struct worker *w)
 		if (f->cuMemRelease && f->cuMemRelease((CUmemGenericAllocationHandle)vh) != CUDA_SUCCESS)
 			failed++;
 	}
+	/* and the address ranges reserved for them, now that nothing is mapped there */
+	while (vgpu_vmm_pop_reservation(z, &vp, &vsz) == 0) {
+		n_other++;
+		if (f->cuMemAddressFree && f->cuMemAddressFree((CUdeviceptr)vp, (size_t)vsz) != CUDA_SUCCESS)
+			failed++;
+	}
 	/* the fixed window's memory: out of the map before the driver's allocations are freed */
 	uint64_t wb;
 	n_mem += vgpu_proxy_fixed_va_end(z, f, ctxs, n_ctx, &wb);
