@@ -23,11 +23,7 @@ void *sim_shell_alloc(int type, size_t size)
 	if (pool[type].n)
 		p = pool[type].v[--pool[type].n];
 	pthread_mutex_unlock(&shell_lock);
-	if (!p)
-		p = malloc(size);
-	if (p)
-		memset(p, 0, size);
-	return p;
+	return p ? p : calloc(1, size);   /* a kept shell was zeroed when it was freed */
 }
 
 void sim_shell_free(int type, void *p)
