@@ -175,17 +175,51 @@ void fz_check_after_message(int z, uint64_t other_before)
 	fz_htab_walk(&me->zone.htab, check_foreign, &x);
 }
 
-/* Does [p, p + len) touch memory of zone zn (an allocation, a mapped range, or a pinned region
- * its kernels reach)? */
-static int touches(struct fz_zone *zn, uint64_t p, uint64_t len)
+/*
+ * Ranges known to hold none of a zone's memory, kept per thread (the threads that run
+ * kernels): an answer holds while the zone's allocation map, mapped ranges and pinned table
+ * keep the generations it was found at. Every change of one of them takes a generation no
+ * table had before (vgpu_table_gen_next), so the first access after the other zone's memory
+ * changed in any way is looked up again, and a kernel's many accesses to one buffer cost one
+ * lookup. What is checked is the whole range [p, p + len), not only its ends.
+ */
+#define FZ_CLEAR_SLOTS 4
+struct clear_range { uint64_t lo, hi, ga, gv, gp; int zone; };
+static __thread struct clear_range clear_cache[FZ_CLEAR_SLOTS];
+static __thread unsigned clear_next;
+
+static inline uint64_t gen_of(const uint64_t *g)
 {
-	pthread_mutex_lock(&zn->zone.lock);
-	int hit = vgpu_allocmap_check(&zn->zone.amap, p, 1, NULL) == 0 ||
-		  vgpu_allocmap_check(&zn->zone.amap, p + len - 1, 1, NULL) == 0 ||
-		  vgpu_vmm_covers(&zn->zone.vmm, p, 1) == 0 || vgpu_vmm_covers(&zn->zone.vmm, p + len - 1, 1) == 0;
-	pthread_mutex_unlock(&zn->zone.lock);
-	return hit || vgpu_pinned_covers(&zn->zone.pinned, p, 1) == 0 ||
-	       vgpu_pinned_covers(&zn->zone.pinned, p + len - 1, 1) == 0;
+	return __atomic_load_n(g, __ATOMIC_ACQUIRE);
+}
+
+/* Does [p, p + len) (len >= 1) touch memory of zone zi (an allocation, a mapped range, or a
+ * pinned region its kernels reach)? */
+static int touches(int zi, uint64_t p, uint64_t len)
+{
+	struct vgpu_zone *z = &fz.z[zi].zone;
+	if (p + len - 1 < p)
+		len = 0 - p;   /* (a range past 2^64 resolves nowhere; its part below is checked) */
+	uint64_t ga = gen_of(&z->amap.gen), gv = gen_of(&z->vmm.ranges.gen), gp = gen_of(&z->pinned.gen);
+	for (unsigned i = 0; i < FZ_CLEAR_SLOTS; i++) {
+		const struct clear_range *c = &clear_cache[i];
+		if (c->hi && c->zone == zi && p - c->lo < c->hi - c->lo && len <= c->hi - p && c->ga == ga &&
+		    c->gv == gv && c->gp == gp)
+			return 0;
+	}
+	uint64_t lo = 0, hi = UINT64_MAX;
+	pthread_mutex_lock(&z->lock);
+	ga = z->amap.gen;
+	gv = z->vmm.ranges.gen;
+	int hit = vgpu_allocmap_gap(&z->amap, p, len, &lo, &hi) != 0 ||
+		  vgpu_allocmap_gap(&z->vmm.ranges, p, len, &lo, &hi) != 0;
+	pthread_mutex_unlock(&z->lock);
+	if (!hit)
+		hit = vgpu_pinned_gap(&z->pinned, p, len, &lo, &hi, &gp) != 0;
+	if (!hit)
+		clear_cache[clear_next++ % FZ_CLEAR_SLOTS] =
+			(struct clear_range){ .lo = lo, .hi = hi, .ga = ga, .gv = gv, .gp = gp, .zone = zi };
+	return hit;
 }
 
 /*
@@ -207,7 +241,7 @@ void fz_mem_hook(void *ctx, uint64_t p, uint64_t len, int write)
 		if (kz < 0 || kz >= FZ_ZONES || !len)
 			return;                /* the harness's own kernels (none), or nothing touched */
 		int other = fz_sabotage == SAB_KERNEL ? kz : !kz;
-		FZ_CHECK(!touches(&fz.z[other], p, len), "a kernel of zone %d %s zone %d's memory [0x%llx, +0x%llx)",
+		FZ_CHECK(!touches(other, p, len), "a kernel of zone %d %s zone %d's memory [0x%llx, +0x%llx)",
 			 kz, write ? "wrote" : "read", other, (unsigned long long)p, (unsigned long long)len);
 		return;
 	}

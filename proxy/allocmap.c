@@ -4,8 +4,20 @@
 
 #include <assert.h>
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+
+uint64_t vgpu_table_gen_next(void)
+{
+	static _Atomic uint64_t last;
+	return atomic_fetch_add(&last, 1) + 1;
+}
+
+static void changed(struct vgpu_allocmap *m)
+{
+	__atomic_store_n(&m->gen, vgpu_table_gen_next(), __ATOMIC_RELEASE);
+}
 
 void vgpu_allocmap_init(struct vgpu_allocmap *m)
 {
@@ -61,6 +73,7 @@ int vgpu_allocmap_add_owned(struct vgpu_allocmap *m, uint64_t base, uint64_t siz
 	m->v[i] = (struct vgpu_alloc){ base, size, owner };
 	m->n++;
 	m->bytes += size;
+	changed(m);
 	return 0;
 }
 
@@ -97,6 +110,7 @@ int vgpu_allocmap_remove(struct vgpu_allocmap *m, uint64_t base, uint64_t *size)
 	m->bytes -= m->v[i].size;
 	memmove(&m->v[i], &m->v[i + 1], (size_t)(m->n - i - 1) * sizeof(*m->v));
 	m->n--;
+	changed(m);
 	return 0;
 }
 
@@ -116,12 +130,29 @@ int vgpu_allocmap_check(const struct vgpu_allocmap *m, uint64_t p, uint64_t len,
 	return 0;
 }
 
+int vgpu_allocmap_gap(const struct vgpu_allocmap *m, uint64_t p, uint64_t len, uint64_t *lo, uint64_t *hi)
+{
+	uint64_t last = p + len - 1;
+	uint32_t i = upper_bound(m, last);   /* v[i-1]: the last allocation starting at or before last */
+	if (i > 0) {
+		const struct vgpu_alloc *a = &m->v[i - 1];
+		if (a->base >= p || p - a->base < a->size)
+			return -EEXIST;                 /* starts inside the range, or holds p */
+		if (a->base + a->size > *lo)        /* ends at or before p: no wrap */
+			*lo = a->base + a->size;
+	}
+	if (i < m->n && m->v[i].base < *hi)
+		*hi = m->v[i].base;
+	return 0;
+}
+
 int vgpu_allocmap_pop(struct vgpu_allocmap *m, struct vgpu_alloc *a)
 {
 	if (m->n == 0)
 		return -ENOENT;
 	*a = m->v[--m->n];
 	m->bytes -= a->size;
+	changed(m);
 	return 0;
 }
 
@@ -140,6 +171,8 @@ static unsigned drop(struct vgpu_allocmap *m, const void *owner, uint64_t lo, ui
 		m->v[w++] = m->v[r];   /* order (by base) is kept */
 	}
 	m->n = w;
+	if (n)
+		changed(m);
 	assert(m->bytes >= sum);
 	m->bytes -= sum;
 	if (bytes)

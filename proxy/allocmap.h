@@ -12,7 +12,13 @@ struct vgpu_allocmap {
 	struct vgpu_alloc *v;
 	uint32_t n, cap;
 	uint64_t bytes;      /* sum of sizes */
+	uint64_t gen;        /* changes with every change of the ranges (vgpu_table_gen_next); 0 when empty
+	                      * since init: a reader that caches an answer keeps it while gen stays */
 };
+
+/* A value no table change had before: allocation maps and pinned tables take one at every change,
+ * so equal generations mean the same contents. Never 0. */
+uint64_t vgpu_table_gen_next(void);
 
 void vgpu_allocmap_init(struct vgpu_allocmap *m);
 void vgpu_allocmap_destroy(struct vgpu_allocmap *m);
@@ -36,6 +42,12 @@ int vgpu_allocmap_remove(struct vgpu_allocmap *m, uint64_t base, uint64_t *size 
  * *base (may be NULL) gets the allocation's base on success. O(log n).
  */
 int vgpu_allocmap_check(const struct vgpu_allocmap *m, uint64_t p, uint64_t len, uint64_t *base /* out */);
+/*
+ * Does [p, p+len) (len >= 1, not wrapping past 2^64) overlap any allocation? -EEXIST if so;
+ * otherwise 0, and [*lo, *hi) is narrowed to exclude every allocation (the gap around the
+ * range, as far as this map is concerned). O(log n).
+ */
+int vgpu_allocmap_gap(const struct vgpu_allocmap *m, uint64_t p, uint64_t len, uint64_t *lo, uint64_t *hi);
 /* The allocation that starts exactly at base, or NULL. Valid until the map changes. */
 const struct vgpu_alloc *vgpu_allocmap_at(const struct vgpu_allocmap *m, uint64_t base);
 /* Give the allocation that starts exactly at base a new owner: 0, or -ENOENT. */

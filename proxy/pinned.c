@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* pinned.c — the zone's pinned host memory regions (see pinned.h). */
 #include "pinned.h"
+#include "allocmap.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -158,6 +159,7 @@ static CUresult map_region(struct vgpu_pinned *p, int fd, void *base, void (*rel
 		if (s >= p->n)
 			p->n = s + 1;
 		p->bytes += bytes;
+		__atomic_store_n(&p->gen, vgpu_table_gen_next(), __ATOMIC_RELEASE);
 		*id = p->key ^ ((uint64_t)s + 1);
 	}
 	pthread_rwlock_unlock(&p->lock);
@@ -225,6 +227,7 @@ static void region_free(struct vgpu_pinned *p, uint32_t s, const struct vgpu_pin
 	p->bytes -= r->bytes;
 	memset(r, 0, sizeof(*r));
 	r->fd = -1;
+	__atomic_store_n(&p->gen, vgpu_table_gen_next(), __ATOMIC_RELEASE);
 }
 
 CUresult vgpu_pinned_unmap(struct vgpu_pinned *p, uint64_t id, const struct vgpu_pinned_drv *d)
@@ -273,6 +276,33 @@ int vgpu_pinned_covers(struct vgpu_pinned *p, uint64_t d, uint64_t len)
 		const struct vgpu_pinned_region *r = &p->r[i];
 		if (r->base && r->dptr && d >= r->dptr && d - r->dptr <= r->bytes && len <= r->bytes - (d - r->dptr))
 			rc = 0;
+	}
+	pthread_rwlock_unlock(&p->lock);
+	return rc;
+}
+
+int vgpu_pinned_gap(struct vgpu_pinned *p, uint64_t d, uint64_t len, uint64_t *lo, uint64_t *hi, uint64_t *gen)
+{
+	int rc = 0;
+	if (gen)
+		*gen = 0;
+	if (!p->live)
+		return rc;
+	pthread_rwlock_rdlock(&p->lock);
+	if (gen)
+		*gen = p->gen;
+	uint64_t last = d + len - 1;
+	for (uint32_t i = 0; i < p->n && !rc; i++) {
+		const struct vgpu_pinned_region *r = &p->r[i];
+		if (!r->base || !r->dptr || !r->bytes)
+			continue;
+		uint64_t end = r->dptr + r->bytes;   /* exclusive; a device range never wraps */
+		if (r->dptr <= last && end > d)
+			rc = -EEXIST;
+		else if (end <= d && end > *lo)
+			*lo = end;
+		else if (r->dptr > last && r->dptr < *hi)
+			*hi = r->dptr;
 	}
 	pthread_rwlock_unlock(&p->lock);
 	return rc;

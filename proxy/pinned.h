@@ -38,6 +38,7 @@ struct vgpu_pinned {
 	uint64_t bytes;     /* mapped in all regions */
 	uint64_t limit;     /* quota, 0 = none may be mapped */
 	int live;           /* between init and fini */
+	uint64_t gen;       /* changes with every region mapped or unmapped (vgpu_table_gen_next) */
 };
 
 #define VGPU_PINNED_MAX_REGIONS 4096u
@@ -103,6 +104,10 @@ CUresult vgpu_pinned_where(struct vgpu_pinned *p, uint64_t id, uint64_t *addr /*
  * driver that no longer knows the range, never freed memory. */
 int vgpu_pinned_covers(struct vgpu_pinned *p, uint64_t d, uint64_t len);
 void vgpu_pinned_put(struct vgpu_pinned *p);
+/* Does [d, d+len) (len >= 1) overlap a region's device range? -EEXIST if so; otherwise 0, with
+ * [*lo, *hi) narrowed to exclude every region and *gen (may be NULL) the table's generation
+ * the answer holds for. */
+int vgpu_pinned_gap(struct vgpu_pinned *p, uint64_t d, uint64_t len, uint64_t *lo, uint64_t *hi, uint64_t *gen);
 /* Unmap everything (the zone is gone and its contexts with it). Again: nothing. */
 void vgpu_pinned_fini(struct vgpu_pinned *p, const struct vgpu_pinned_drv *d);
 

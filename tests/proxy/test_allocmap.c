@@ -127,9 +127,82 @@ static void test_many(void)
 	vgpu_allocmap_destroy(&m);
 }
 
+/* The gap around a range: none when any allocation overlaps it; otherwise bounded by the
+ * nearest allocations on each side. Every change of the map takes a new generation. */
+static void test_gap_and_gen(void)
+{
+	struct vgpu_allocmap m;
+	uint64_t lo = 0, hi = UINT64_MAX, g[8];
+	int ng = 0;
+
+	vgpu_allocmap_init(&m);
+	CHECK_EQ(m.gen, 0);
+	CHECK_EQ(vgpu_allocmap_gap(&m, 0x5000, 0x10, &lo, &hi), 0);   /* empty: the whole space */
+	CHECK_EQ(lo, 0);
+	CHECK_EQ(hi, UINT64_MAX);
+	CHECK_EQ(vgpu_allocmap_add(&m, 0x1000, 0x100), 0);
+	g[ng++] = m.gen;
+	CHECK_EQ(vgpu_allocmap_add(&m, 0x3000, 0x1000), 0);
+	g[ng++] = m.gen;
+	CHECK_EQ(vgpu_allocmap_add(&m, 0x8000, 0x100), 0);
+	g[ng++] = m.gen;
+	CHECK_EQ(vgpu_allocmap_add(&m, 0x3000, 0x10), -EEXIST);      /* refused: no change */
+	CHECK_EQ(m.gen, g[ng - 1]);
+	lo = 0, hi = UINT64_MAX;
+	CHECK_EQ(vgpu_allocmap_gap(&m, 0x2000, 0x100, &lo, &hi), 0);
+	CHECK_EQ(lo, 0x1100);
+	CHECK_EQ(hi, 0x3000);
+	lo = 0, hi = UINT64_MAX;
+	CHECK_EQ(vgpu_allocmap_gap(&m, 0x1100, 0x1f00, &lo, &hi), 0);  /* the whole gap, ends touching */
+	CHECK_EQ(lo, 0x1100);
+	CHECK_EQ(hi, 0x3000);
+	CHECK_EQ(vgpu_allocmap_gap(&m, 0x10ff, 1, &lo, &hi), -EEXIST);  /* last byte of one */
+	CHECK_EQ(vgpu_allocmap_gap(&m, 0x2fff, 2, &lo, &hi), -EEXIST);  /* into the next */
+	CHECK_EQ(vgpu_allocmap_gap(&m, 0x2000, 0x7000, &lo, &hi), -EEXIST);  /* one wholly inside */
+	CHECK_EQ(vgpu_allocmap_gap(&m, 0x3800, 1, &lo, &hi), -EEXIST);
+	lo = 0, hi = UINT64_MAX;
+	CHECK_EQ(vgpu_allocmap_gap(&m, 0x10, 0x10, &lo, &hi), 0);       /* below the first */
+	CHECK_EQ(lo, 0);
+	CHECK_EQ(hi, 0x1000);
+	lo = 0, hi = UINT64_MAX;
+	CHECK_EQ(vgpu_allocmap_gap(&m, 0x9000, 0x10, &lo, &hi), 0);     /* above the last */
+	CHECK_EQ(lo, 0x8100);
+	CHECK_EQ(hi, UINT64_MAX);
+	lo = 0x5000, hi = 0x6000;                                        /* only ever narrowed */
+	CHECK_EQ(vgpu_allocmap_gap(&m, 0x5800, 0x10, &lo, &hi), 0);
+	CHECK_EQ(lo, 0x5000);
+	CHECK_EQ(hi, 0x6000);
+	CHECK_EQ(vgpu_allocmap_remove(&m, 0x3000, NULL), 0);
+	g[ng++] = m.gen;
+	lo = 0, hi = UINT64_MAX;
+	CHECK_EQ(vgpu_allocmap_gap(&m, 0x3800, 1, &lo, &hi), 0);        /* freed: part of the gap now */
+	CHECK_EQ(lo, 0x1100);
+	CHECK_EQ(hi, 0x8000);
+	CHECK_EQ(vgpu_allocmap_drop_range(&m, 0x8000, 1, NULL), 1u);
+	g[ng++] = m.gen;
+	CHECK_EQ(vgpu_allocmap_drop_range(&m, 0x8000, 1, NULL), 0u);     /* nothing dropped: no change */
+	CHECK_EQ(m.gen, g[ng - 1]);
+	struct vgpu_alloc a;
+	CHECK_EQ(vgpu_allocmap_pop(&m, &a), 0);
+	g[ng++] = m.gen;
+	/* a second map's changes take generations the first never had */
+	struct vgpu_allocmap m2;
+	vgpu_allocmap_init(&m2);
+	CHECK_EQ(vgpu_allocmap_add(&m2, 0x1000, 0x100), 0);
+	g[ng++] = m2.gen;
+	for (int i = 0; i < ng; i++) {
+		CHECK(g[i] != 0);
+		for (int j = 0; j < i; j++)
+			CHECK(g[i] != g[j]);
+	}
+	vgpu_allocmap_destroy(&m2);
+	vgpu_allocmap_destroy(&m);
+}
+
 int main(void)
 {
 	test_bounds();
+	test_gap_and_gen();
 	test_top_of_space();
 	test_overlap_and_remove();
 	test_many();

@@ -94,11 +94,26 @@ static void test_where(void)
 	CHECK_EQ(vgpu_pinned_covers(&p, addr, 1), -EFAULT);          /* kernels cannot reach it */
 	CHECK_EQ(vgpu_pinned_covers(&p, 0x7f0000000000ull, 4096), 0); /* the second's own address */
 	CHECK_EQ(registered, 3);
+	/* gaps between the device ranges kernels reach: b1's (unified), 0x7f0000000000 (b2's) */
+	uint64_t lo = 0, hi = UINT64_MAX, gen = 0, gen1;
+	uint64_t d1 = (uint64_t)(uintptr_t)b1;
+	CHECK_EQ(vgpu_pinned_gap(&p, d1 + 8191, 1, &lo, &hi, &gen), -EEXIST);
+	CHECK_EQ(vgpu_pinned_gap(&p, 0x7f0000000000ull - 1, 2, &lo, &hi, &gen), -EEXIST);
+	CHECK_EQ(vgpu_pinned_gap(&p, (uint64_t)(uintptr_t)b3, 1, &lo, &hi, &gen), 0);   /* not reachable */
+	lo = 0, hi = UINT64_MAX;
+	CHECK_EQ(vgpu_pinned_gap(&p, 0x7f0000000000ull + 4096, 16, &lo, &hi, &gen), 0);
+	CHECK_EQ(lo, 0x7f0000000000ull + 4096);
+	CHECK(gen != 0 && gen == p.gen);
+	gen1 = gen;
 	CHECK_EQ(vgpu_pinned_where(&p, id1 ^ 8, &addr, &dptr), CUDA_ERROR_INVALID_VALUE);
 	CHECK_EQ(vgpu_pinned_unmap(&p, id1, &d), CUDA_SUCCESS);
 	CHECK_EQ(vgpu_pinned_where(&p, id1, &addr, &dptr), CUDA_ERROR_INVALID_VALUE);
 	CHECK_EQ(vgpu_pinned_covers(&p, (uint64_t)(uintptr_t)b1, 1), -EFAULT);   /* gone */
+	CHECK_EQ(vgpu_pinned_gap(&p, d1 + 8191, 1, &lo, &hi, &gen), 0);           /* and no longer in the way */
+	CHECK(gen != gen1);                                                        /* a new generation */
 	vgpu_pinned_fini(&p, &d);
+	CHECK_EQ(vgpu_pinned_gap(&p, d1, 1, &lo, &hi, &gen), 0);                  /* nothing mapped */
+	CHECK_EQ(gen, 0);
 	CHECK_EQ(unregistered, 3);
 	CHECK_EQ(released, 3);
 	released = 0;
