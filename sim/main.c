@@ -24,6 +24,8 @@ static void usage(FILE *f)
 	"  VGPU_SIM_DEVICES  number of simulated devices (default 1, at most 16)\n"
 	"  VGPU_SIM_MEM      device memory per device, e.g. 512M or 4G (default 4G, reserved lazily)\n"
 	"  VGPU_SIM_THREADS  threads that execute kernel blocks (default: number of CPUs)\n"
+	"  VGPU_SIM_KEEP_FREED  frees up to this size (e.g. 64M) clear resident pages in place\n"
+	"                    instead of giving them back (default: unset)\n"
 	"  VGPU_SIM_QUIET    set to silence the simulator's log lines on stderr\n");
 }
 
