@@ -102,6 +102,80 @@ static void cache_drop(struct chanctx *cc)
 	cc->cache_mapped = 0;
 }
 
+/*
+ * A closed channel's cache waits for the next channel of the same zone (a program's threads
+ * come and go, each with its channel; the fuzz harness opens new ones for every input), still
+ * counted in stage_cached: a new channel's first large call then finds its pages faulted in
+ * already. One per zone (a worker serves one; the fuzz harness two), the larger kept; a zone
+ * is its struct and its token, so a zone made later at the same address never gets another's.
+ */
+#define STAGE_SPARES 2
+static pthread_mutex_t spare_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct spare {
+	const struct vgpu_zone *z;
+	uint8_t token[16];
+	void *p;
+	size_t len;
+	int mapped;
+} spares[STAGE_SPARES];
+
+static int spare_of(const struct spare *sp, const struct vgpu_zone *z)
+{
+	return sp->z == z && !memcmp(sp->token, z->token, sizeof(sp->token));
+}
+
+/* The channel's cache to the spares (the smaller of it and the zone's spare is dropped). */
+static void cache_retire(struct chanctx *cc)
+{
+	pthread_mutex_lock(&spare_lock);
+	struct spare *sp = NULL;
+	for (int i = 0; i < STAGE_SPARES && !sp; i++)
+		if (spares[i].p && spare_of(&spares[i], cc->z))
+			sp = &spares[i];
+	for (int i = 0; i < STAGE_SPARES && !sp; i++)
+		if (!spares[i].p)
+			sp = &spares[i];
+	if (!sp && cc->cache) {   /* all taken by other zones: the smallest one goes */
+		sp = &spares[0];
+		for (int i = 1; i < STAGE_SPARES; i++)
+			if (spares[i].len < sp->len)
+				sp = &spares[i];
+		cache_free(sp->p, sp->len, sp->mapped);
+		atomic_fetch_sub(&stage_cached, sp->len);
+		*sp = (struct spare){ 0 };
+	}
+	if (sp && cc->cache && cc->cache_len > (sp->p ? sp->len : 0)) {
+		struct spare old = *sp;
+		*sp = (struct spare){ .z = cc->z, .p = cc->cache, .len = cc->cache_len, .mapped = cc->cache_mapped };
+		memcpy(sp->token, cc->z->token, sizeof(sp->token));
+		cc->cache = old.p;
+		cc->cache_len = old.p ? old.len : 0;
+		cc->cache_mapped = old.mapped;
+	}
+	pthread_mutex_unlock(&spare_lock);
+	cache_drop(cc);
+}
+
+/* The zone's spare as the channel's cache, when it holds len bytes: 0, else -1. */
+static __attribute__((unused)) int cache_from_spare(struct chanctx *cc, uint64_t len)
+{
+	struct spare got = { 0 };
+	pthread_mutex_lock(&spare_lock);
+	for (int i = 0; i < STAGE_SPARES; i++)
+		if (spares[i].p && spare_of(&spares[i], cc->z) && spares[i].len >= len) {
+			got = spares[i];
+			spares[i] = (struct spare){ 0 };
+		}
+	pthread_mutex_unlock(&spare_lock);
+	if (!got.p)
+		return -1;
+	cache_drop(cc);
+	cc->cache = got.p;
+	cc->cache_len = got.len;
+	cc->cache_mapped = got.mapped;
+	return 0;
+}
+
 /* Replace the cache by one of at least len bytes (<= STAGE_CACHE_MAX): 64 KiB at least,
  * mapped and rounded up to 1 MiB above 1 MiB; -1 (the cache as it was) when the worker's
  * channels keep too much already or there is no memory. */
@@ -136,7 +210,8 @@ static __attribute__((unused)) void *stage_alloc(struct chanctx *cc, uint64_t le
 	void *p;
 	if (cc->nstage >= VGPU_MAX_BULK || len > SIZE_MAX)
 		return NULL;
-	if (len <= STAGE_CACHE_MAX && !cc->cache_busy && (cc->cache_len >= len || cache_grow(cc, len) == 0)) {
+	if (len <= STAGE_CACHE_MAX && !cc->cache_busy &&
+	    (cc->cache_len >= len || cache_from_spare(cc, len) == 0 || cache_grow(cc, len) == 0)) {
 		cc->cache_busy = 1;
 		s->p = cc->cache;
 		s->len = len;
@@ -1720,7 +1795,7 @@ out:
 	if (cc.bulk_registered && be && be->fn.cuMemHostUnregister)
 		be->fn.cuMemHostUnregister(cc.bulk_registered);
 	stage_free_all(&cc);
-	cache_drop(&cc);
+	cache_retire(&cc);
 	vgpu_arena_fini(&cc.arena);
 	vgpu_wbuf_free(&cc.reply);
 	free(cc.buf);
