@@ -877,8 +877,9 @@ int fz_setup(void)
 	setenv("VGPU_SIM_MEM", "256M", 0);
 	setenv("VGPU_SIM_THREADS", "1", 0);
 	/* an input allocates, copies into and frees what the one before did: freed memory stays
-	 * resident, zeroed in place, instead of being faulted in again page by page */
-	setenv("VGPU_SIM_KEEP_FREED", "64M", 0);
+	 * resident, zeroed in place, instead of being faulted in again page by page (any free:
+	 * the arena's 256 MiB at most stay resident) */
+	setenv("VGPU_SIM_KEEP_FREED", "256M", 0);
 	/* device pointers as in seeds recorded with the same base (fuzz/README.md): kernel
 	 * parameters hold raw pointers, which the harness's aliases cannot translate */
 	setenv("VGPU_SIM_ARENA_BASE", FZ_SIM_ARENA_BASE, 0);
