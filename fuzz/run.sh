@@ -129,7 +129,7 @@ if [ "$jobs" = 1 ]; then
 	"$afl" "${args[@]}" "${cargs[@]}" -- "$bin" >"$out/afl.log" 2>&1
 	rc=$?
 else
-	# One queue: the main instance (deterministic stages, CMPLOG) and secondaries that sync
+	# One queue: the main instance (CMPLOG; afl++ runs no deterministic stages without -D) and secondaries that sync
 	# with it; each writes its own log.
 	insts=(main) pids=()
 	echo "fuzz/run.sh: $target for ${secs}s, $jobs instances: $afl ${args[*]} -M main ${cargs[*]} -- $bin (and -S f2..f$jobs)"
