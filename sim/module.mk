@@ -21,10 +21,45 @@ $(B)/sim/ptx_tex.o: CFLAGS += -ffp-contract=off
 
 # -z nodelete: the block pool and stream threads run library code until the process exits,
 # so dlclose must never unmap it.
-$(SIM_LIB): $(SIM_OBJS) sim/libcudasim.map sim/module.mk
+SIM_LINK = $(CC) -shared -o $@ $(filter %.o,$^) -Wl,--version-script=sim/libcudasim.map \
+	  -Wl,-soname,libcudasim.so -Wl,-z,nodelete
+# SIM_PLAIN=0 puts the sanitized simulator there too, as before (docs/PERFORMANCE.md, "make
+# test's own time"); $(B)/sim/mode remembers the choice, so that changing it rebuilds.
+SIM_PLAIN ?= 1
+SIM_MODE := $(if $(filter 11,$(SAN)$(SIM_PLAIN)),plain,same)
+$(shell mkdir -p $(B)/sim && echo $(SIM_MODE) | cmp -s - $(B)/sim/mode || echo $(SIM_MODE) > $(B)/sim/mode)
+ifeq ($(SIM_MODE),plain)
+# A sanitized build has two: the simulator its own tests (tests/sim) link, built with the
+# sanitizers like everything else ($(SIM_SAN_LIB)), and the one vgpu-proxy, the end-to-end
+# tests and the demo load, built without them ($(SIM_LIB)): the simulator is the test
+# double, not what ASan and UBSan are there for, and under them it was a third of the CPU
+# of `make test` (NCCL's test: 74 s, 38 s without; parsing NCCL's PTX most of it). Processes
+# built with ASan still check its allocations for leaks.
+SIM_SAN_LIB := $(B)/sim/san/libcudasim.so
+SIM_PLAIN_CFLAGS := $(filter-out -O1 -fsanitize=% -fno-sanitize-recover=%,$(CFLAGS)) -O2
+SIM_PLAIN_OBJS := $(SIM_SRCS:%.c=$(B)/plain/%.o) $(B)/plain/runtime/modimage.o
+$(B)/plain/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) -shared -o $@ $(SIM_OBJS) -Wl,--version-script=sim/libcudasim.map \
-	  -Wl,-soname,libcudasim.so -Wl,-z,nodelete $(LDFLAGS) $(SIM_LIBS)
+	$(CC) $(CPPFLAGS) -I$(B)/gen $(SIM_PLAIN_CFLAGS) -MMD -MP -c $< -o $@
+$(B)/plain/runtime/procaddr.o: $(PROCADDR_TABLE)
+$(B)/plain/runtime/cuerr.o: $(CUERR_TABLE)
+$(B)/plain/sim/ptx_exec.o: SIM_PLAIN_CFLAGS += -O3
+$(B)/plain/sim/fround.o: SIM_PLAIN_CFLAGS += -frounding-math
+$(B)/plain/sim/ptx_tex.o: SIM_PLAIN_CFLAGS += -ffp-contract=off
+$(SIM_LIB): $(SIM_PLAIN_OBJS) sim/libcudasim.map sim/module.mk $(B)/sim/mode
+	@mkdir -p $(dir $@)
+	$(SIM_LINK) $(filter-out -fsanitize=%,$(LDFLAGS)) $(SIM_LIBS)
+$(SIM_SAN_LIB): $(SIM_OBJS) sim/libcudasim.map sim/module.mk
+	@mkdir -p $(dir $@)
+	$(SIM_LINK) $(LDFLAGS) $(SIM_LIBS)
+SIM_SAN_RPATH := '$$ORIGIN/../../sim/san'
+else
+SIM_SAN_LIB := $(SIM_LIB)
+$(SIM_LIB): $(SIM_OBJS) sim/libcudasim.map sim/module.mk $(B)/sim/mode
+	@mkdir -p $(dir $@)
+	$(SIM_LINK) $(LDFLAGS) $(SIM_LIBS)
+SIM_SAN_RPATH := '$$ORIGIN/../../sim'
+endif
 
 $(B)/sim/vgpu-sim: $(B)/sim/main.o $(SIM_LIB)
 	$(CC) -o $@ $< -L$(B)/sim -lcudasim -Wl,-rpath,'$$ORIGIN' $(LDFLAGS)
@@ -91,29 +126,29 @@ $(B)/tests/sim/test_ptx_tex: $(B)/tests/sim/test_ptx_tex.o $(B)/sim/ptx_parse.o 
 $(B)/tests/sim/test_ptx_tex.o: CFLAGS += -ffp-contract=off
 
 # the export-table test also calls the hash helpers of runtime/darkapi.o directly
-$(B)/tests/sim/test_sim_cudart: $(B)/tests/sim/test_sim_cudart.o $(B)/runtime/darkapi.o $(SIM_LIB) $(SIM_KERNELS)
-	$(CC) -o $@ $< $(B)/runtime/darkapi.o -L$(B)/sim -lcudasim -Wl,-rpath,'$$ORIGIN/../../sim' $(LDFLAGS)
+$(B)/tests/sim/test_sim_cudart: $(B)/tests/sim/test_sim_cudart.o $(B)/runtime/darkapi.o $(SIM_SAN_LIB) $(SIM_KERNELS)
+	$(CC) -o $@ $< $(B)/runtime/darkapi.o -L$(dir $(SIM_SAN_LIB)) -lcudasim -Wl,-rpath,$(SIM_SAN_RPATH) $(LDFLAGS)
 
 # the error-string test also reads runtime/cuerr.o's table directly, and the list of CUresult
 # names made from cuda.h (runtime/tables.mk); it needs no kernels
 $(B)/tests/sim/test_sim_cuerr.o: $(CUERR_NAMES)
 $(B)/tests/sim/test_sim_cuerr.o: CPPFLAGS += -I$(B)/gen
-$(B)/tests/sim/test_sim_cuerr: $(B)/tests/sim/test_sim_cuerr.o $(B)/runtime/cuerr.o $(SIM_LIB)
-	$(CC) -o $@ $< $(B)/runtime/cuerr.o -L$(B)/sim -lcudasim -Wl,-rpath,'$$ORIGIN/../../sim' $(LDFLAGS)
+$(B)/tests/sim/test_sim_cuerr: $(B)/tests/sim/test_sim_cuerr.o $(B)/runtime/cuerr.o $(SIM_SAN_LIB)
+	$(CC) -o $@ $< $(B)/runtime/cuerr.o -L$(dir $(SIM_SAN_LIB)) -lcudasim -Wl,-rpath,$(SIM_SAN_RPATH) $(LDFLAGS)
 
 # the ABI test dlopens the library the way vgpu-proxy does
 $(B)/tests/sim/test_sim_abi: $(B)/tests/sim/test_sim_abi.o $(SIM_LIB)
 	$(CC) -o $@ $< $(LDFLAGS) -ldl
 
-$(B)/tests/sim/%: $(B)/tests/sim/%.o $(SIM_LIB) $(SIM_KERNELS)
-	$(CC) -o $@ $< -L$(B)/sim -lcudasim -Wl,-rpath,'$$ORIGIN/../../sim' $(LDFLAGS) -lm
+$(B)/tests/sim/%: $(B)/tests/sim/%.o $(SIM_SAN_LIB) $(SIM_KERNELS)
+	$(CC) -o $@ $< -L$(dir $(SIM_SAN_LIB)) -lcudasim -Wl,-rpath,$(SIM_SAN_RPATH) $(LDFLAGS) -lm
 
 $(SIM_TESTS:%=%.o): tests/sim/simtest.h
 
 TESTS += $(SIM_TESTS)
 
 .PHONY: test-sim
-test-sim: $(SIM_LIB) $(SIM_TESTS)
+test-sim: $(SIM_LIB) $(SIM_SAN_LIB) $(SIM_TESTS)
 	@VGPU_BUILD=$(B) tests/run.sh --timeout 180 $(SIM_TESTS)
 
 # ---- benchmark ----
