@@ -165,6 +165,7 @@ static __attribute__((unused)) int cache_from_spare(struct chanctx *cc, uint64_t
 		if (spares[i].p && spare_of(&spares[i], cc->z) && spares[i].len >= len) {
 			got = spares[i];
 			spares[i] = (struct spare){ 0 };
+			break;
 		}
 	pthread_mutex_unlock(&spare_lock);
 	if (!got.p)
