@@ -294,7 +294,7 @@ int vgpu_pinned_gap(struct vgpu_pinned *p, uint64_t d, uint64_t len, uint64_t *l
 	uint64_t last = d + len - 1;
 	for (uint32_t i = 0; i < p->n && !rc; i++) {
 		const struct vgpu_pinned_region *r = &p->r[i];
-		if (!r->base || !r->dptr || !r->bytes)
+		if (!r->base || !r->dptr)
 			continue;
 		uint64_t end = r->dptr + r->bytes;   /* exclusive; a device range never wraps */
 		if (r->dptr <= last && end > d)

@@ -66,7 +66,7 @@ static size_t ipc_nimports, ipc_capimports;
 static void ipc_dir_clear(uint32_t slot);
 static void ipc_release(size_t i);
 static int ipc_touches_shared(uint64_t off, uint64_t len);
-static void ipc_give_back(uint64_t off, uint64_t len);
+static void give_back(uint64_t off, uint64_t len);
 
 static uint64_t parse_size(const char *s, uint64_t dflt)
 {
@@ -328,16 +328,8 @@ static void tab_remove(size_t i)
 	used[a.dev] -= sz;
 	if (a.ipc_serial)
 		ipc_dir_clear(a.ipc_slot);
-	if (sz >= 65536) {
-		if (ipc_chunks && ipc_touches_shared(off, sz))
-			ipc_give_back(off, sz);
-		else {
-			/* the whole pages inside it (an allocation is 256-byte aligned) */
-			uint64_t plo = (off + 4095) & ~(uint64_t)4095, phi = (off + sz) & ~(uint64_t)4095;
-			if (phi > plo && clear_in_place(arena + plo, phi - plo, sz) < 0)
-				madvise(arena + plo, phi - plo, MADV_DONTNEED);
-		}
-	}
+	if (sz >= 65536)
+		give_back(off, sz);   /* its whole pages: an allocation is only 256-byte aligned */
 	if (ext_add(off, sz) < 0)
 		sim_log("out of memory tracking free device memory; %llu bytes leak",
 		        (unsigned long long)sz);
@@ -578,15 +570,22 @@ static int ipc_share_chunk(uint64_t c)
 	return 0;
 }
 
-/* Freed memory [off, off+len): its whole pages go back, zero when next used. */
-static void ipc_give_back(uint64_t off, uint64_t len)
+/* Freed memory [off, off+len): its whole pages read zero when next used, cleared in place
+ * (clear_in_place) or given back: dropped from the anonymous arena, or a hole punched in the
+ * memfd in a chunk shared with other processes (MADV_DONTNEED would only drop this process's
+ * view of them). */
+static void give_back(uint64_t off, uint64_t len)
 {
 	uint64_t lo = (off + IPC_PAGE - 1) & ~(IPC_PAGE - 1), hi = (off + len) & ~(IPC_PAGE - 1);
+	if (hi <= lo || clear_in_place(arena + lo, hi - lo, len) == 0)
+		return;
+	if (!ipc_touches_shared(lo, hi - lo)) {
+		madvise(arena + lo, hi - lo, MADV_DONTNEED);
+		return;
+	}
 	while (lo < hi) {
 		uint64_t c = lo / IPC_CHUNK, e = (c + 1) * IPC_CHUNK < hi ? (c + 1) * IPC_CHUNK : hi;
-		if (clear_in_place(arena + lo, e - lo, len) == 0)
-			;
-		else if (ipc_chunk_shared(c))
+		if (ipc_chunk_shared(c))
 			fallocate(ipc_fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)(IPC_DIR_BYTES + lo),
 				  (off_t)(e - lo));
 		else
