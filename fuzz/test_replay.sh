@@ -70,5 +70,11 @@ done
 if [ $n -eq 0 ]; then
 	echo "FAIL: no input found in fuzz/corpus or fuzz/regress"; exit 1
 fi
+# The seeds are whole session scripts (fuzz/seedmin.py cuts them by whole messages; a record
+# cut short by the end of a file is a mutant's, not a seed's).
+if ! python3 fuzz/seedmin.py --check fuzz/corpus/*; then
+	echo "FAIL: a seed in fuzz/corpus is not a whole session script (above)"
+	failed=$((failed + 1))
+fi
 echo "$((n - failed)) of $n inputs replayed cleanly (isolation oracles; ASan+UBSan+LeakSanitizer in a SAN=1 build)"
 [ $failed -eq 0 ]
