@@ -21,6 +21,7 @@ a mutant may be but a seed should not), and the units adding up to the file.
 The target defaults to $VGPU_BUILD/fuzz/afl/vgpu-fuzz (VGPU_BUILD: build/san); the simulator
 is $VGPU_SIM_LIB or the one beside the target."""
 import os
+import shutil
 import struct
 import subprocess
 import sys
@@ -50,6 +51,14 @@ def records(data):
                 whole = off + hdr + ln <= len(data)
                 off = min(len(data), off + hdr + ln)
         yield start, off, kind, whole
+
+
+def read_seed(path):
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except OSError as e:
+        raise SystemExit(f"seedmin.py: {path}: {e.strerror}")
 
 
 def units(data):
@@ -141,9 +150,12 @@ def minimise(t, us, want):
 def main(argv):
     args = argv[1:]
     runs, min_ms, dry, binary, check = 3, 0.0, False, None, False
-    if not args or args[0] in ("-h", "--help"):
+    if args and args[0] in ("-h", "--help"):
         print(__doc__)
         return 0
+    if not args:
+        print(__doc__, file=sys.stderr)
+        return 2
     while args and args[0].startswith("--"):
         a = args.pop(0)
         if a == "--runs":
@@ -163,7 +175,7 @@ def main(argv):
     if check:
         bad = 0
         for path in args:
-            data = open(path, "rb").read()
+            data = read_seed(path)
             cut = [r for r in records(data) if not r[3]]
             us = units(data)
             if cut:
@@ -177,9 +189,11 @@ def main(argv):
     binary = binary or os.path.join(os.environ.get("VGPU_BUILD", "build/san"), "fuzz/afl/vgpu-fuzz")
     if not os.access(binary, os.X_OK):
         raise SystemExit(f"seedmin.py: {binary} is not there; build it (make B=build/san SAN=1 fuzz-build)")
+    if not shutil.which("afl-showmap"):
+        raise SystemExit("seedmin.py: afl-showmap not found (apt-get install afl++)")
     t = Target(os.path.abspath(binary), runs)
     for path in args:
-        data = open(path, "rb").read()
+        data = read_seed(path)
         ms0 = t.run_ms(data)
         if ms0 < min_ms:
             print(f"{path}: {ms0:.2f} ms, under {min_ms} ms: left alone")
