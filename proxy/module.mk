@@ -7,7 +7,7 @@ PROXY_CORE_OBJS := $(addprefix $(B)/proxy/,handles.o allocmap.o quota.o zone.o l
 	$(B)/runtime/modimage.o $(B)/runtime/visible.o $(B)/runtime/drvenv.o
 PROXY_CORE_LIBS := -lzstd -llz4   # modimage.o: compressed fatbin members
 
-PROXY_UNIT_TESTS := $(addprefix $(B)/tests/proxy/,test_handles test_allocmap test_zone test_ckpt test_pinned test_hostfn test_devva test_devsel)
+PROXY_UNIT_TESTS := $(addprefix $(B)/tests/proxy/,test_handles test_allocmap test_zone test_ckpt test_pinned test_hostfn test_devva test_devsel test_pool)
 
 $(PROXY_UNIT_TESTS): $(B)/tests/proxy/%: $(B)/tests/proxy/%.o $(PROXY_CORE_OBJS)
 	@mkdir -p $(dir $@)

@@ -12,12 +12,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-int vgpu_pinned_init(struct vgpu_pinned *p, uint64_t limit)
+int vgpu_pinned_init(struct vgpu_pinned *p, uint64_t limit, uint64_t key)
 {
 	memset(p, 0, sizeof(*p));
-	if (getrandom(&p->key, sizeof(p->key), 0) != sizeof(p->key))
-		p->key = (uint64_t)(uintptr_t)p;
-	p->key |= 1ull << 63;   /* ids are never 0 */
+	p->key = key | 1ull << 63;   /* ids are never 0 */
 	p->limit = limit;
 	if (pthread_rwlock_init(&p->lock, NULL) != 0)
 		return -ENOMEM;

@@ -51,7 +51,8 @@ struct vgpu_pinned_drv {
 	CUresult (*ctx_synchronize)(void);
 };
 
-int vgpu_pinned_init(struct vgpu_pinned *p, uint64_t limit);
+/* key: random, from the caller (vgpu_zone_init draws a zone's keys in one call); a region's id is (slot + 1) XOR it. */
+int vgpu_pinned_init(struct vgpu_pinned *p, uint64_t limit, uint64_t key);
 /*
  * Map the memfd fd (ownership taken: closed in every case) of declared size bytes as a new
  * region: it must be a memfd sealed against shrinking and growing, exactly bytes long

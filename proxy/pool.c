@@ -59,7 +59,8 @@ void vgpu_pool_destroy(struct vgpu_pool *p)
 		munmap(p, sizeof(*p));
 }
 
-/* Lock; if the previous owner died inside, the totals may lag the slots: recompute them. */
+/* Lock; if the previous owner died inside, the totals may lag the slots and the entry counts
+ * the entries: recompute them. */
 static void pool_lock(struct vgpu_pool *p)
 {
 	if (pthread_mutex_lock(&p->lock) == EOWNERDEAD) {
@@ -69,16 +70,29 @@ static void pool_lock(struct vgpu_pool *p)
 				t += p->slot[i][r];
 			p->total[r] = t;
 		}
+		memset(p->ipc_n, 0, sizeof(p->ipc_n));
+		for (unsigned e = 0; e < VGPU_IPC_ENTRIES; e++)
+			if (p->ipc[e].kind && p->ipc[e].slot >= 0 && p->ipc[e].slot < VGPU_POOL_SLOTS)
+				p->ipc_n[p->ipc[e].slot]++;
 		pthread_mutex_consistent(&p->lock);
 	}
+}
+
+/* Free entry e, which is live (lock held). */
+static void entry_free(struct vgpu_pool *p, unsigned e)
+{
+	int32_t s = p->ipc[e].slot;
+	if (s >= 0 && s < VGPU_POOL_SLOTS && p->ipc_n[s])
+		p->ipc_n[s]--;
+	memset(&p->ipc[e], 0, sizeof(p->ipc[e]));
 }
 
 /* Remove slot i's share from the totals and zero it, and forget its exports (lock held). */
 static void slot_clear(struct vgpu_pool *p, unsigned i)
 {
-	for (unsigned e = 0; e < VGPU_IPC_ENTRIES; e++)
+	for (unsigned e = 0; e < VGPU_IPC_ENTRIES && p->ipc_n[i]; e++)
 		if (p->ipc[e].kind && p->ipc[e].slot == (int32_t)i)
-			memset(&p->ipc[e], 0, sizeof(p->ipc[e]));
+			entry_free(p, e);
 	for (unsigned r = 0; r < VGPU_POOL_NRES; r++) {
 		p->total[r] -= p->slot[i][r] <= p->total[r] ? p->slot[i][r] : p->total[r];
 		p->slot[i][r] = 0;
@@ -155,6 +169,7 @@ int vgpu_pool_ipc_put(struct vgpu_pool *p, int slot, uint32_t kind, const uint8_
 		x->size = size;
 		memcpy(x->nonce, nonce, 16);
 		memcpy(x->drv, drv, 64);
+		p->ipc_n[slot]++;
 		*idx = e;
 		rc = 0;
 		break;
@@ -190,7 +205,7 @@ void vgpu_pool_ipc_drop(struct vgpu_pool *p, int slot, uint32_t idx)
 		return;
 	pool_lock(p);
 	if (p->ipc[idx].kind && p->ipc[idx].slot == slot)
-		memset(&p->ipc[idx], 0, sizeof(p->ipc[idx]));
+		entry_free(p, idx);
 	pthread_mutex_unlock(&p->lock);
 }
 

@@ -44,6 +44,9 @@ struct vgpu_pool {
 	uint64_t slot[VGPU_POOL_SLOTS][VGPU_POOL_NRES];
 	uint8_t used[VGPU_POOL_SLOTS];                /* slot handed to a live zone (supervisor only) */
 	struct vgpu_ipc_entry ipc[VGPU_IPC_ENTRIES];  /* under lock */
+	uint32_t ipc_n[VGPU_POOL_SLOTS];              /* live ipc entries of each slot: a zone that
+						       * exported nothing starts and ends without
+						       * reading the 96 KiB table */
 };
 
 /* Map and initialise a pool (NULL on failure, errno set); free with vgpu_pool_destroy. */

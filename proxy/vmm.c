@@ -5,17 +5,14 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 
 #include "zone.h"
 
-void vgpu_vmm_init(struct vgpu_vmm *m)
+void vgpu_vmm_init(struct vgpu_vmm *m, uint64_t key)
 {
 	memset(m, 0, sizeof(*m));
 	vgpu_allocmap_init(&m->ranges);
-	if (getrandom(&m->key, sizeof(m->key), 0) != sizeof(m->key))
-		m->key = (uint64_t)(uintptr_t)m;
-	m->key = (m->key | 1ull << 63) & ~0xffffffffull;   /* ids never 0; serials in the low half */
+	m->key = (key | 1ull << 63) & ~0xffffffffull;   /* ids never 0; serials in the low half */
 }
 
 void vgpu_vmm_destroy(struct vgpu_vmm *m)

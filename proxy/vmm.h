@@ -43,7 +43,8 @@ struct vgpu_vmm {
 
 struct vgpu_zone;
 
-void vgpu_vmm_init(struct vgpu_vmm *m);
+/* key: random, from the caller (vgpu_zone_init), as vgpu_pinned_init's. */
+void vgpu_vmm_init(struct vgpu_vmm *m, uint64_t key);
 void vgpu_vmm_destroy(struct vgpu_vmm *m);
 
 /* Charge size bytes for a cuMemCreate about to run: 0, or -ENOSPC over the quota. */

@@ -31,16 +31,20 @@ int vgpu_zone_init(struct vgpu_zone *z, uint32_t id, const char *name,
 	 * failing. With the key it fails (CUDA_ERROR_INVALID_HANDLE), and wire ids are never 0
 	 * (NULL) nor the special stream values CU_STREAM_LEGACY (1) and CU_STREAM_PER_THREAD (2).
 	 */
-	uint64_t key;
-	if (getrandom(&key, sizeof(key), 0) != sizeof(key))
-		key = (uint64_t)(uintptr_t)z ^ ((uint64_t)id << 40);
+	/* The handle, physical-memory and pinned-region keys: drawn in one system call. */
+	uint64_t key[3];
+	if (getrandom(key, sizeof(key), 0) != sizeof(key)) {
+		key[0] = (uint64_t)(uintptr_t)z ^ ((uint64_t)id << 40);
+		key[1] = (uint64_t)(uintptr_t)&z->vmm;
+		key[2] = (uint64_t)(uintptr_t)&z->pinned;
+	}
 	if ((rc = vgpu_htab_init(&z->htab, lim->handles)) < 0)
 		return rc;
-	vgpu_htab_set_key(&z->htab, key);   /* low word's top bit set: ids are never 0, 1 or 2 */
+	vgpu_htab_set_key(&z->htab, key[0]);   /* low word's top bit set: ids are never 0, 1 or 2 */
 	vgpu_allocmap_init(&z->amap);
-	vgpu_vmm_init(&z->vmm);
+	vgpu_vmm_init(&z->vmm, key[1]);
 	vgpu_devva_init(&z->devva);
-	if ((rc = vgpu_pinned_init(&z->pinned, lim->pinned_bytes)) < 0) {
+	if ((rc = vgpu_pinned_init(&z->pinned, lim->pinned_bytes, key[2])) < 0) {
 		vgpu_htab_destroy(&z->htab);
 		return rc;
 	}

@@ -69,7 +69,7 @@ static void test_where(void)
 	uint64_t id1 = 0, id2 = 0, id3 = 0, addr = 0, dptr = 0;
 
 	released = 0;
-	CHECK_EQ(vgpu_pinned_init(&p, 1 << 20), 0);
+	CHECK_EQ(vgpu_pinned_init(&p, 1 << 20, 0x5eed), 0);
 	uint8_t *b1 = fake_map(8192), *b2 = fake_map(4096), *b3 = fake_map(4096);
 	CHECK_EQ(vgpu_pinned_map_mem(&p, b1, 8192, fake_release, &released, &d, &id1, &why), CUDA_SUCCESS);
 	CHECK_EQ(last_flags, CU_MEMHOSTREGISTER_DEVICEMAP | CU_MEMHOSTREGISTER_PORTABLE);
@@ -128,7 +128,7 @@ int main(void)
 	uint64_t id = 0, id2 = 0;
 
 	test_where();
-	CHECK_EQ(vgpu_pinned_init(&p, 64 << 10), 0);   /* a 64 KiB quota */
+	CHECK_EQ(vgpu_pinned_init(&p, 64 << 10, 0x5eed), 0);   /* a 64 KiB quota */
 	/* Not a page multiple, or empty: refused, the mapping released at once. */
 	CHECK_EQ(vgpu_pinned_map_mem(&p, fake_map(4096), 4095, fake_release, &released, &d, &id, &why),
 		 CUDA_ERROR_INVALID_VALUE);

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* test_zone.c — unit tests of quota arithmetic, size parsing and a zone's shared tables under threads. */
+/* test_zone.c — unit tests of quota arithmetic, size parsing, a zone's keys and its shared tables under threads. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -267,8 +267,26 @@ static void test_texture_records(void)
 	vgpu_zone_destroy(&z);
 }
 
+/* Each zone's handle, physical-memory and pinned-region keys are its own: different from
+ * another zone's and from each other (one draw, three keys). */
+static void test_keys(void)
+{
+	struct vgpu_zone a, b;
+	struct vgpu_zone_limits lim = { .mem_bytes = 1 << 20, .handles = 8 };
+	CHECK_EQ(vgpu_zone_init(&a, 1, "a", &lim, NULL), 0);
+	CHECK_EQ(vgpu_zone_init(&b, 2, "b", &lim, NULL), 0);
+	CHECK(a.htab.key != b.htab.key);
+	CHECK(a.vmm.key != b.vmm.key);
+	CHECK(a.pinned.key != b.pinned.key);
+	CHECK((a.htab.key ^ a.vmm.key) >> 32 != 0 && (a.vmm.key ^ a.pinned.key) >> 32 != 0);
+	CHECK(a.vmm.key >> 63 && a.pinned.key >> 63);   /* ids never 0 */
+	vgpu_zone_destroy(&a);
+	vgpu_zone_destroy(&b);
+}
+
 int main(void)
 {
+	test_keys();
 	test_texture_records();
 	test_purge();
 	test_size_parse();
