@@ -21,13 +21,13 @@ uint64_t fz_htab_digest(const struct vgpu_htab *t, uint64_t h)
 {
 	const uint8_t *p = (const uint8_t *)t->slots;
 	size_t n = (size_t)t->used * sizeof(*t->slots);
-	h = fz_fnv(h, &t->live, sizeof(t->live));
-	h = fz_fnv(h, &t->used, sizeof(t->used));
-	h = fz_fnv(h, &t->free_head, sizeof(t->free_head));
-	h = fz_fnv(h, t->count, sizeof(t->count));
+	h = fz_hash(h, &t->live, sizeof(t->live));
+	h = fz_hash(h, &t->used, sizeof(t->used));
+	h = fz_hash(h, &t->free_head, sizeof(t->free_head));
+	h = fz_hash(h, t->count, sizeof(t->count));
 	if (p)
-		h = fz_fnv(h, p, n);
+		h = fz_hash(h, p, n);
 	if (t->hash)
-		h = fz_fnv(h, t->hash, (size_t)t->hcap * sizeof(*t->hash));
+		h = fz_hash(h, t->hash, (size_t)t->hcap * sizeof(*t->hash));
 	return h;
 }

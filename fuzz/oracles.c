@@ -81,11 +81,11 @@ uint64_t fz_zone_digest(struct vgpu_zone *z)
 	uint64_t h = 0xcbf29ce484222325ull;
 	pthread_mutex_lock(&z->lock);
 	h = fz_htab_digest(&z->htab, h);
-	h = fz_fnv(h, &z->amap.n, sizeof(z->amap.n));
-	h = fz_fnv(h, &z->amap.bytes, sizeof(z->amap.bytes));
+	h = fz_hash(h, &z->amap.n, sizeof(z->amap.n));
+	h = fz_hash(h, &z->amap.bytes, sizeof(z->amap.bytes));
 	if (z->amap.v)
-		h = fz_fnv(h, z->amap.v, (size_t)z->amap.n * sizeof(*z->amap.v));
-	h = fz_fnv(h, &z->mem, sizeof(z->mem));
+		h = fz_hash(h, z->amap.v, (size_t)z->amap.n * sizeof(*z->amap.v));
+	h = fz_hash(h, &z->mem, sizeof(z->mem));
 	pthread_mutex_unlock(&z->lock);
 	return h;
 }
