@@ -30,8 +30,9 @@ again fails it.
                 ckpt: checkpoint files as a proxy reads them before restoring a zone.
   --out DIR     afl-fuzz output directory (default: $VGPU_BUILD/fuzz/out-TARGET, emptied first)
   --jobs N      N afl-fuzz instances on one queue (a main one, with the CMPLOG build, and N-1
-                secondaries: one core each); the figures are their sums, edges the most any
-                instance saw (default 1, or FUZZ_JOBS)
+                secondaries: one core each, each bound to its core unless N exceeds the
+                cores or AFL_NO_AFFINITY is set); the figures are their sums, edges the most
+                any instance saw (default 1, or FUZZ_JOBS)
   --no-build    do not run make fuzz-build first
   --no-cmplog   do not add the CMPLOG build (-c)
   --record      append a row with this run's numbers to the campaign table at the end of
@@ -40,7 +41,7 @@ again fails it.
   --note TEXT   the row's notes column (what this run was for)
 
 Environment: FUZZ_SECONDS (60), FUZZ_JOBS (1), VGPU_BUILD (build/rel), AFL_FUZZ (afl-fuzz), FUZZ_TIMEOUT_MS (2000),
-AFL_HANG_TMOUT (5 x FUZZ_TIMEOUT_MS), FUZZ_STRICT_HANGS, FUZZ_RECORD.
+AFL_HANG_TMOUT (5 x FUZZ_TIMEOUT_MS), AFL_NO_AFFINITY, FUZZ_STRICT_HANGS, FUZZ_RECORD.
 Seeds: fuzz/corpus/ (decoder), fuzz/corpus-ring/, fuzz/corpus-xs/ or fuzz/corpus-ckpt/; dictionary fuzz/vgpu.dict.
 EOF
 }
@@ -97,7 +98,15 @@ done
 
 rm -rf "$out"
 mkdir -p "$out"
-export AFL_NO_UI=1 AFL_SKIP_CPUFREQ=1 AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1 AFL_NO_AFFINITY=1
+export AFL_NO_UI=1 AFL_SKIP_CPUFREQ=1 AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1
+# Each instance is bound to a core of its own (afl-fuzz picks a free one), and its target with
+# it: every input is a round of hand-offs between afl-fuzz, the fork server and the target,
+# which on one core are context switches and across cores wake-ups by interrupt. 150 s runs of
+# two instances, alternating: 4,682-5,193 execs/s summed bound, 3,354-4,348 not
+# (docs/perf/fuzz.md). More instances than cores, or AFL_NO_AFFINITY=1 set, run unbound.
+if [ -n "${AFL_NO_AFFINITY:-}" ] || [ "$jobs" -gt "$(nproc 2>/dev/null || echo 1)" ]; then
+	export AFL_NO_AFFINITY=1
+fi
 export AFL_SKIP_BIN_CHECK=${AFL_SKIP_BIN_CHECK:-} AFL_QUIET=1
 # The target's stderr goes to the instance's log instead of /dev/null: it is silent unless
 # something aborts, and then it says what (a sanitizer report, an oracle's reason, a failed
