@@ -9,11 +9,14 @@
  * channels of that zone get the same block.
  *
  * What stays the same: the channel loop sees a block of the size it asked for, empty
- * (used = 0); vgpu_arena_alloc zeroes every piece it hands out, so nothing of an earlier
- * channel can be read through it; overflowing the block still hits the heap redzone of the
- * real allocation; and between vgpu_arena_fini and the next channel's vgpu_arena_init the
- * whole block is poisoned, so a pointer into a closed channel's arena that is used later
- * is still an ASan report (use-after-poison instead of heap-use-after-free). Any other
+ * (used = 0) and poisoned, as vgpu_arena_init leaves a new one; vgpu_arena_alloc zeroes
+ * every piece it hands out and unpoisons only that piece, so nothing of an earlier channel
+ * can be read through it; overflowing the block still hits the heap redzone of the real
+ * allocation; and between vgpu_arena_fini and the next channel's vgpu_arena_init the whole
+ * block is poisoned, so a pointer into a closed channel's arena that is used later is
+ * still an ASan report (use-after-poison instead of heap-use-after-free). Since only
+ * [base, base + used) can be unpoisoned (runtime/codec.c), poisoning that much at the end
+ * is enough: the cost is what the channel's last call used, not the 1 MiB. Any other
  * caller (not a zone's fiber, another size, a second arena on one fiber) gets the real
  * functions.
  */
@@ -41,7 +44,6 @@ int __wrap_vgpu_arena_init(struct vgpu_arena *a, size_t size)
 		if (rc < 0)
 			return rc;
 	}
-	ASAN_UNPOISON_MEMORY_REGION(zz->arena.base, zz->arena.size);
 	zz->arena_busy = 1;
 	a->base = zz->arena.base;
 	a->size = zz->arena.size;
@@ -56,7 +58,7 @@ void __wrap_vgpu_arena_fini(struct vgpu_arena *a)
 		__real_vgpu_arena_fini(a);
 		return;
 	}
-	ASAN_POISON_MEMORY_REGION(zz->arena.base, zz->arena.size);
+	ASAN_POISON_MEMORY_REGION(zz->arena.base, a->used);
 	zz->arena_busy = 0;
 	a->base = NULL;
 	a->size = a->used = 0;

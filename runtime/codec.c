@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include <msgpack.h>
+#include <sanitizer/asan_interface.h>   /* the poisoning macros; no-ops without AddressSanitizer */
 
 #include "codec.h"
 
@@ -79,16 +80,27 @@ static int wbuf_write(void *data, const char *buf, size_t len)
 	return 0;
 }
 
+/*
+ * Under AddressSanitizer only the pieces handed out since the last reset are addressable:
+ * the rest of the block stays poisoned, so a read past a decoded piece (into the next one's
+ * padding or the unused tail) or through a pointer kept from an earlier call is a report,
+ * and the bookkeeping costs what a call used, not the block's size. Invariant: outside
+ * [base, base + used) the block is poisoned.
+ */
 int vgpu_arena_init(struct vgpu_arena *a, size_t size)
 {
 	a->base = aligned_alloc(16, (size + 15) & ~(size_t)15);
 	a->size = a->base ? size : 0;
 	a->used = 0;
-	return a->base ? 0 : -ENOMEM;
+	if (!a->base)
+		return -ENOMEM;
+	ASAN_POISON_MEMORY_REGION(a->base, a->size);
+	return 0;
 }
 
 void vgpu_arena_reset(struct vgpu_arena *a)
 {
+	ASAN_POISON_MEMORY_REGION(a->base, a->used);
 	a->used = 0;
 }
 
@@ -99,7 +111,8 @@ void vgpu_arena_fini(struct vgpu_arena *a)
 	a->size = a->used = 0;
 }
 
-void *vgpu_arena_alloc(struct vgpu_arena *a, size_t n)
+/* n bytes at the arena's top (16-byte aligned), addressable, not zeroed; NULL when full. */
+static inline void *arena_take(struct vgpu_arena *a, size_t n)
 {
 	size_t need = (n + 15) & ~(size_t)15;
 	void *p;
@@ -108,7 +121,16 @@ void *vgpu_arena_alloc(struct vgpu_arena *a, size_t n)
 		return NULL;
 	p = a->base + a->used;
 	a->used += need;
-	memset(p, 0, n);
+	ASAN_UNPOISON_MEMORY_REGION(p, n);
+	return p;
+}
+
+void *vgpu_arena_alloc(struct vgpu_arena *a, size_t n)
+{
+	void *p = arena_take(a, n);
+
+	if (p)
+		memset(p, 0, n);
 	return p;
 }
 
@@ -541,19 +563,6 @@ static CUresult errno_to_cu(int e)
 	case -EBADF: return CUDA_ERROR_INVALID_HANDLE;
 	default: return CUDA_ERROR_INVALID_VALUE;
 	}
-}
-
-/* Arena storage of n bytes that the caller overwrites entirely at once (not zeroed). */
-static inline void *arena_take(struct vgpu_arena *a, size_t n)
-{
-	size_t need = (n + 15) & ~(size_t)15;
-	void *p;
-
-	if (n > a->size || need > a->size - a->used)
-		return NULL;
-	p = a->base + a->used;
-	a->used += need;
-	return p;
 }
 
 /* Arena storage of n bytes for an OUT/INOUT value; slot->v.p points at it. */

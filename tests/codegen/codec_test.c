@@ -10,6 +10,10 @@
 #include "codec.h"
 #include "vgpu_calls.h"
 
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+#endif
+
 #ifdef NDEBUG
 #error "tests keep their assertions"
 #endif
@@ -807,6 +811,34 @@ static void hook_cases(struct vgpu_arena *ar)
 	vgpu_wbuf_free(&r);
 }
 
+/* Under ASan the arena keeps everything but the pieces handed out since the last reset
+ * poisoned: a read past a piece (its padding, the next piece's place, the unused tail) or
+ * through a pointer kept from an earlier call is a report. */
+static void arena_poison_cases(void)
+{
+#if defined(__SANITIZE_ADDRESS__)
+	struct vgpu_arena a;
+	if (vgpu_arena_init(&a, 4096)) {
+		CHECK(0, "no memory for a 4 KiB arena");
+		return;
+	}
+	CHECK(__asan_address_is_poisoned(a.base) && __asan_address_is_poisoned(a.base + 4095), "a new arena is addressable");
+	uint8_t *p = vgpu_arena_alloc(&a, 5), *q = vgpu_arena_alloc(&a, 16);
+	CHECK(p && q == p + 16, "pieces at %p and %p", (void *)p, (void *)q);
+	CHECK(!__asan_region_is_poisoned(p, 5), "a 5-byte piece is not addressable");
+	CHECK(__asan_address_is_poisoned(p + 5) && __asan_address_is_poisoned(p + 15), "a piece's padding is addressable");
+	CHECK(!__asan_region_is_poisoned(q, 16) && __asan_address_is_poisoned(q + 16), "past the second piece is addressable");
+	CHECK(__asan_address_is_poisoned(a.base + 4095), "the unused tail is addressable");
+	vgpu_arena_reset(&a);
+	CHECK(__asan_address_is_poisoned(p) && __asan_address_is_poisoned(q + 15), "pieces of a reset arena are addressable");
+	uint8_t *r = vgpu_arena_alloc(&a, 32);
+	CHECK(r == p && !__asan_region_is_poisoned(r, 32) && r[0] == 0 && r[31] == 0, "a piece after a reset");
+	vgpu_arena_fini(&a);
+#else
+	printf("arena poisoning: not checked (not an AddressSanitizer build)\n");
+#endif
+}
+
 int main(int argc, char **argv)
 {
 	struct vgpu_arena ar;
@@ -843,6 +875,7 @@ int main(int argc, char **argv)
 	negative_cases(&ar);
 	handle_array_cases(&ar);
 	hook_cases(&ar);
+	arena_poison_cases();
 	vgpu_arena_fini(&ar);
 	printf("%d descriptors round-tripped (%d rounds each), %d failures\n", ncalls, rounds, failures);
 	return failures ? 1 : 0;
