@@ -9,8 +9,14 @@
 
 #include "custom_wire.h"
 
-#define CHUNK 256u            /* records are allocated in chunks that never move */
-#define BUCKETS 4096u         /* persistent records hashed by token */
+/* Records come in chunks that never move, 16 records first, each chunk twice the last up to
+ * 256; persistent records are hashed by token in a table of 16 buckets that doubles when it
+ * holds twice as many records as buckets. A zone that runs a few host functions costs a
+ * 0.5 KiB chunk and a 128-byte table, not the 8 and 32 KiB that the largest sizes from the
+ * start took (zones are made often: every process, every fuzz input). */
+#define CHUNK_MIN 16u
+#define CHUNK_MAX 256u
+#define BUCKETS_MIN 16u
 
 /* A run waiting for the zone: lives on the stack of vgpu_hostfn_run. */
 struct job {
@@ -25,9 +31,12 @@ struct vgpu_hostfn_zone {
 	pthread_cond_t cv;                       /* jobs queued, taken or done; the zone ending */
 	struct vgpu_hostfn_rec **chunks;
 	uint32_t nchunks, used;                  /* records handed out of the chunks */
+	struct vgpu_hostfn_rec *fresh;           /* the last chunk's records not yet handed out: */
+	uint32_t left;                           /* fresh[0 .. left) */
 	uint32_t persistent;
 	struct vgpu_hostfn_rec *free_list;
-	struct vgpu_hostfn_rec *bucket[BUCKETS];
+	struct vgpu_hostfn_rec **bucket;         /* nbuckets chains (a power of two), or NULL */
+	uint32_t nbuckets;
 	struct job *jobs, **jobs_tail;
 	uint64_t next_ticket;
 	uint32_t queued;
@@ -79,10 +88,33 @@ static void spin_while(struct vgpu_hostfn_zone *hz, const uint64_t *word, uint64
 	pthread_mutex_lock(&hz->lock);
 }
 
-static uint32_t hash(uint64_t token)
+static uint32_t hash(uint64_t token, uint32_t nbuckets)
 {
 	token *= 0x9e3779b97f4a7c15ull;
-	return (uint32_t)(token >> 52) & (BUCKETS - 1);
+	return (uint32_t)(token >> (64 - __builtin_ctz(nbuckets)));   /* the product's top bits */
+}
+
+/* Room for one more persistent record: the table made or doubled (rehashed) when it would
+ * hold more than two records a bucket. -1 when memory is short. Under lock. */
+static int buckets_grow(struct vgpu_hostfn_zone *hz)
+{
+	if (hz->bucket && hz->persistent < 2 * hz->nbuckets)
+		return 0;
+	uint32_t n = hz->bucket ? 2 * hz->nbuckets : BUCKETS_MIN;
+	struct vgpu_hostfn_rec **b = calloc(n, sizeof(*b));
+	if (!b)
+		return hz->bucket ? 0 : -1;   /* keep the chains longer rather than fail */
+	for (uint32_t i = 0; i < hz->nbuckets; i++)
+		for (struct vgpu_hostfn_rec *r = hz->bucket[i], *next; r; r = next) {
+			next = r->next;
+			uint32_t h = hash(r->token, n);
+			r->next = b[h];
+			b[h] = r;
+		}
+	free(hz->bucket);
+	hz->bucket = b;
+	hz->nbuckets = n;
+	return 0;
 }
 
 struct vgpu_hostfn_zone *vgpu_hostfn_zone_new(void)
@@ -112,16 +144,19 @@ static struct vgpu_hostfn_rec *rec_alloc(struct vgpu_hostfn_zone *hz)
 	}
 	if (hz->used >= VGPU_HOSTFN_MAX)
 		return NULL;
-	if (hz->used == hz->nchunks * CHUNK) {
+	if (!hz->left) {
+		uint32_t n = hz->nchunks < 4 ? CHUNK_MIN << hz->nchunks : CHUNK_MAX;
 		struct vgpu_hostfn_rec **nc = realloc(hz->chunks, (hz->nchunks + 1) * sizeof(*nc));
 		if (!nc)
 			return NULL;
 		hz->chunks = nc;
-		if (!(nc[hz->nchunks] = calloc(CHUNK, sizeof(**nc))))
+		if (!(nc[hz->nchunks] = calloc(n, sizeof(**nc))))
 			return NULL;
-		hz->nchunks++;
+		hz->fresh = nc[hz->nchunks++];
+		hz->left = n;
 	}
-	r = &hz->chunks[hz->used / CHUNK][hz->used % CHUNK];
+	r = hz->fresh++;
+	hz->left--;
 	hz->used++;
 	return r;
 }
@@ -131,10 +166,14 @@ struct vgpu_hostfn_rec *vgpu_hostfn_rec_get(struct vgpu_hostfn_zone *hz, uint64_
 	struct vgpu_hostfn_rec *r;
 
 	pthread_mutex_lock(&hz->lock);
-	if (!oneshot)
-		for (r = hz->bucket[hash(token)]; r; r = r->next)
+	if (!oneshot && hz->bucket)
+		for (r = hz->bucket[hash(token, hz->nbuckets)]; r; r = r->next)
 			if (r->token == token)
 				goto out;
+	if (!oneshot && buckets_grow(hz) < 0) {
+		r = NULL;
+		goto out;
+	}
 	r = rec_alloc(hz);
 	if (r) {
 		r->token = token;
@@ -142,8 +181,9 @@ struct vgpu_hostfn_rec *vgpu_hostfn_rec_get(struct vgpu_hostfn_zone *hz, uint64_
 		r->oneshot = oneshot;
 		r->next = NULL;
 		if (!oneshot) {
-			r->next = hz->bucket[hash(token)];
-			hz->bucket[hash(token)] = r;
+			uint32_t h = hash(token, hz->nbuckets);
+			r->next = hz->bucket[h];
+			hz->bucket[h] = r;
 			hz->persistent++;
 		}
 	}
@@ -298,6 +338,7 @@ void vgpu_hostfn_zone_free(struct vgpu_hostfn_zone *hz)
 	for (uint32_t i = 0; i < hz->nchunks; i++)
 		free(hz->chunks[i]);
 	free(hz->chunks);
+	free(hz->bucket);
 	pthread_cond_destroy(&hz->cv);
 	pthread_mutex_destroy(&hz->lock);
 	free(hz);

@@ -124,6 +124,14 @@ int main(void)
 	while (vgpu_hostfn_rec_get(hz, 1000 + made, 0) != NULL && made < 2 * VGPU_HOSTFN_MAX)
 		made++;
 	CHECK_EQ(made, VGPU_HOSTFN_MAX + 1);   /* the free one-shot record was taken too */
+	/* Every kept record is still found by its token after the table grew under them. */
+	unsigned found = 0;
+	for (unsigned t = 2; t < made; t++) {
+		struct vgpu_hostfn_rec *r = vgpu_hostfn_rec_get(hz, 1000 + t, 0);
+		found += r != NULL && r->token == 1000 + t && !r->oneshot;
+	}
+	CHECK_EQ(found, made - 2);
+	CHECK(vgpu_hostfn_rec_get(hz, 99, 0) == k1);
 	CHECK(vgpu_hostfn_rec_get(hz, 5, 1) == NULL);
 	vgpu_hostfn_zone_free(hz);
 	printf("test_hostfn: ok\n");
