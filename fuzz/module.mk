@@ -15,9 +15,10 @@ AFL_CC ?= afl-clang-fast
 # The proxy's call path without the ring, the supervisor or the workers. handles.c comes in
 # through fuzz/htab_peek.c (the oracles read its slots).
 FZ_PROXY_OBJS := $(filter-out $(addprefix $(B)/proxy/,main.o supervisor.o sv_ctl.o sv_xen.o worker.o handoff.o handles.o adopt.o),$(PROXY_OBJS))
-FZ_OBJS := $(addprefix $(B)/fuzz/,harness.o oracles.o alias.o msgpack.o main.o htab_peek.o arena.o waits.o) $(FZ_PROXY_OBJS)
+FZ_OBJS := $(addprefix $(B)/fuzz/,harness.o oracles.o alias.o msgpack.o main.o htab_peek.o arena.o waits.o random.o) $(FZ_PROXY_OBJS)
 # fuzz/arena.c: each zone thread keeps the channel loop's arena between its channels.
-FZ_LIBS := -ldl -lmsgpackc -lzstd -llz4 -Wl,--wrap=vgpu_arena_init -Wl,--wrap=vgpu_arena_fini
+# fuzz/random.c: the zones' keys from a generator seeded once per process, not a system call each.
+FZ_LIBS := -ldl -lmsgpackc -lzstd -llz4 -Wl,--wrap=vgpu_arena_init -Wl,--wrap=vgpu_arena_fini -Wl,--wrap=getrandom
 
 FZ := $(B)/fuzz/vgpu-fuzz
 $(B)/fuzz/%.o: CPPFLAGS += -Iproxy -DVGPU_HAVE_CODEC=1 -DVGPU_HAVE_DISPATCH=1
@@ -28,7 +29,7 @@ $(FZ): $(FZ_OBJS)
 
 # ---- AFL++ builds: every source of the call path compiled by afl-clang-fast ----
 FZ_AFL_DIR  := $(B)/fuzz/afl
-FZ_AFL_SRCS := fuzz/harness.c fuzz/oracles.c fuzz/alias.c fuzz/msgpack.c fuzz/main.c fuzz/htab_peek.c fuzz/arena.c fuzz/waits.c $(patsubst $(B)/%.o,%.c,$(FZ_PROXY_OBJS))
+FZ_AFL_SRCS := fuzz/harness.c fuzz/oracles.c fuzz/alias.c fuzz/msgpack.c fuzz/main.c fuzz/htab_peek.c fuzz/arena.c fuzz/waits.c fuzz/random.c $(patsubst $(B)/%.o,%.c,$(FZ_PROXY_OBJS))
 FZ_AFL_FLAGS := -D_GNU_SOURCE -Iruntime -Igenerated -Iproxy -I$(B)/gen -I$(CUDA_HOME)/include \
 	-DVGPU_HAVE_CODEC=1 -DVGPU_HAVE_DISPATCH=1 -std=gnu11 -g -O2 -fPIC -pthread -Wno-everything
 FZ_AFL_DEPS := $(FZ_AFL_SRCS) $(wildcard fuzz/*.h proxy/*.h runtime/*.h generated/*.h) $(CUERR_TABLE)
