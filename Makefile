@@ -103,7 +103,10 @@ TEST_JOBS ?= 2
 TESTS_LONG = $(filter %/sim_cuda_samples.sh %/migrate.sh %/test_smoke.sh %/demo.sh %/restart.sh %/rt_async_streams.sh \
 	%/sim_nccl_ops.sh %/sim_ffmpeg.sh %/sim_curand_host.sh %/sim_cudnn_ops.sh %/sim_cudnn_graph.sh %/sim_pycuda.sh \
 	%/sim_migrate_check.sh %/sim_hashcat.sh %/sim_mumax3.sh,$(TESTS))
-check-build: $(ALL) $(TESTS)
+# The AFL builds first: each is one long compiler run over every source of the call path
+# (40 s for the sanitized target), and started last, as the smoke test's prerequisites, they
+# were the build's last half-minute with the other CPU idle.
+check-build: $(FZ_AFL_BUILDS) $(ALL) $(TESTS)
 check: check-build
 	@VGPU_BUILD=$(B) tests/run.sh --timeout $(TEST_TIMEOUT) --jobs $(TEST_JOBS) $(TESTS_LONG) $(filter-out $(TESTS_LONG),$(TESTS))
 

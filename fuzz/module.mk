@@ -157,4 +157,5 @@ fuzz/test_replay.sh: $(FZ_CKPT)
 # them compiling.
 ifneq ($(shell command -v $(AFL_CC) 2>/dev/null),)
 fuzz/test_smoke.sh: $(FZ_AFL_ALL)
+FZ_AFL_BUILDS := $(FZ_AFL_ALL)
 endif
