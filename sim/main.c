@@ -26,6 +26,8 @@ static void usage(FILE *f)
 	"  VGPU_SIM_THREADS  threads that execute kernel blocks (default: number of CPUs)\n"
 	"  VGPU_SIM_KEEP_FREED  frees up to this size (e.g. 64M) clear resident pages in place\n"
 	"                    instead of giving them back (default: unset)\n"
+	"  VGPU_SIM_PTX_CACHE  keep the parsed form of the last N PTX texts loaded (at most 64):\n"
+	"                    loading one again copies it instead of parsing (default 0)\n"
 	"  VGPU_SIM_QUIET    set to silence the simulator's log lines on stderr\n");
 }
 

@@ -3,6 +3,7 @@
  * reduced to PTX by runtime/modimage.c, parsed once, their variables placed in device memory;
  * launches copy the parameters and queue the grid on a stream. */
 #include "sim.h"
+#include "hash.h"
 #include "library.h"
 #include "modimage.h"
 #include "rdc.h"
@@ -51,6 +52,86 @@ void sim_modules_destroy_ctx(struct sim_ctx *c)
 		sim_module_destroy(m);
 		m = n;
 	}
+}
+
+/*
+ * VGPU_SIM_PTX_CACHE=N keeps the parsed form of the last N PTX texts loaded (at most 64, each
+ * text at most 16 MiB), as a driver keeps the code it compiled: a load of the same text again
+ * takes a copy of it instead of parsing (ptx_module_clone: what a load changes is the copy's
+ * own). The fuzz harness sets it: the seeds that load modules made every input parse the
+ * same text, 11 % of a campaign's time. Unset, or 0: every load parses.
+ */
+#define PCACHE_MAX 64
+#define PCACHE_TEXT_MAX (16u << 20)
+static struct pcache {
+	uint64_t hash, used;
+	size_t len;
+	char *text;
+	struct ptx_module *pm;
+} pcache[PCACHE_MAX];
+static int pcache_n = -1;   /* entries in use (-1: VGPU_SIM_PTX_CACHE not read yet) */
+static uint64_t pcache_tick, pcache_hits;
+static pthread_mutex_t pcache_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static int pcache_size(void)
+{
+	if (pcache_n < 0) {
+		const char *e = getenv("VGPU_SIM_PTX_CACHE");
+		long n = e ? strtol(e, NULL, 10) : 0;
+		pcache_n = n < 0 ? 0 : n > PCACHE_MAX ? PCACHE_MAX : (int)n;
+	}
+	return pcache_n;
+}
+
+/* A copy of the parsed text, or NULL when it is not cached (or memory is short). */
+static struct ptx_module *pcache_get(const char *text, size_t len)
+{
+	struct ptx_module *pm = NULL;
+	pthread_mutex_lock(&pcache_lock);
+	if (pcache_size() && len <= PCACHE_TEXT_MAX) {
+		uint64_t h = vgpu_bytes_hash(text, len);
+		for (int i = 0; i < pcache_n; i++)
+			if (pcache[i].pm && pcache[i].hash == h && pcache[i].len == len &&
+			    !memcmp(pcache[i].text, text, len)) {
+				pcache[i].used = ++pcache_tick;
+				pm = ptx_module_clone(pcache[i].pm);
+				pcache_hits += pm != NULL;
+				break;
+			}
+	}
+	pthread_mutex_unlock(&pcache_lock);
+	return pm;
+}
+
+/* Loads that took a cached parse (a test hook). */
+SIM_EXPORT uint64_t vgpu_sim_ptx_cache_hits(void)
+{
+	pthread_mutex_lock(&pcache_lock);
+	uint64_t n = pcache_hits;
+	pthread_mutex_unlock(&pcache_lock);
+	return n;
+}
+
+/* Keeps a copy of pm, parsed from text, in place of the least recently used entry. */
+static void pcache_put(const char *text, size_t len, const struct ptx_module *pm)
+{
+	pthread_mutex_lock(&pcache_lock);
+	if (pcache_size() && len <= PCACHE_TEXT_MAX) {
+		int v = 0;
+		for (int i = 1; i < pcache_n; i++)
+			if (pcache[i].used < pcache[v].used)
+				v = i;
+		char *t = malloc(len);
+		struct ptx_module *c = t ? ptx_module_clone(pm) : NULL;
+		if (c) {
+			free(pcache[v].text);
+			ptx_module_free(pcache[v].pm);
+			memcpy(t, text, len);
+			pcache[v] = (struct pcache){ vgpu_bytes_hash(text, len), ++pcache_tick, len, t, c };
+		} else
+			free(t);
+	}
+	pthread_mutex_unlock(&pcache_lock);
 }
 
 static CUresult load(CUmodule *out, const void *image, size_t max, unsigned nopt,
@@ -111,9 +192,13 @@ static CUresult load(CUmodule *out, const void *image, size_t max, unsigned nopt
 		return rc == -ENOEXEC ? CUDA_ERROR_NO_BINARY_FOR_GPU :
 		       rc == -ENOMEM ? CUDA_ERROR_OUT_OF_MEMORY : CUDA_ERROR_INVALID_IMAGE;
 	}
-	struct ptx_module *pm = sim_link_parsed_take(ptx, strlen(ptx));   /* a linked image, parsed */
+	size_t plen = strlen(ptx);
+	struct ptx_module *pm = sim_link_parsed_take(ptx, plen);   /* a linked image, parsed */
+	if (!pm)
+		pm = pcache_get(ptx, plen);
 	char err[400];
-	rc = pm ? 0 : ptx_module_parse(ptx, &pm, err, sizeof(err));
+	if (!pm && !(rc = ptx_module_parse(ptx, &pm, err, sizeof(err))))
+		pcache_put(ptx, plen, pm);
 	free(ptx);
 	if (rc) {
 		snprintf(msg, sizeof(msg), "PTX rejected: %s", err);

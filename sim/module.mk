@@ -112,7 +112,7 @@ SIM_TEST_NAMES := test_sim_basic test_sim_kernels test_sim_errors test_sim_strea
                   test_sim_graphmem test_sim_managed_var test_sim_wmma test_sim_cpasync \
                   test_sim_shared32 test_sim_bf16 test_sim_libptx test_sim_cond test_sim_fp8 test_sim_elect test_sim_param \
                   test_sim_indirect test_sim_barriers test_sim_cluster test_sim_cdp test_sim_stack \
-                  test_sim_shared_layout test_sim_ipc test_sim_mipmap test_sim_green
+                  test_sim_shared_layout test_sim_ipc test_sim_mipmap test_sim_green test_sim_ptx_cache
 SIM_TESTS := $(SIM_TEST_NAMES:%=$(B)/tests/sim/%)
 
 $(B)/tests/sim/test_sim_modimage: $(B)/tests/sim/test_sim_modimage.o $(B)/runtime/modimage.o $(SIM_KERNELS)

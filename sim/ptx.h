@@ -147,6 +147,10 @@ struct ptx_module {
  * simulator's set, -ENOMEM; on error err holds "line N: what". */
 int ptx_module_parse(const char *text, struct ptx_module **out, char *err, size_t errlen);
 void ptx_module_free(struct ptx_module *m);
+/* A deep copy of a module as ptx_module_parse made it (never bound nor loaded): what a
+ * load changes (its variables' addresses, the symbol slots ptx_module_bind fills) is the
+ * copy's own. NULL when out of memory. */
+struct ptx_module *ptx_module_clone(const struct ptx_module *m);
 /* Returns the entry named name or NULL. */
 const struct ptx_func *ptx_module_entry(const struct ptx_module *m, const char *name);
 /* Fills every function's symbol-address slots once vars[i].addr are set. */

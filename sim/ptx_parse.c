@@ -4266,6 +4266,67 @@ void ptx_module_free(struct ptx_module *m)
 	free(m);
 }
 
+/* A copy of n bytes of p in fresh memory (NULL for none); *ok cleared when out of memory. */
+static void *dup_bytes(const void *p, size_t n, int *ok)
+{
+	if (!p || !n)
+		return NULL;
+	void *q = malloc(n);
+	if (!q)
+		*ok = 0;
+	else
+		memcpy(q, p, n);
+	return q;
+}
+
+static char *dup_name(const char *s, int *ok)
+{
+	return s ? dup_bytes(s, strlen(s) + 1, ok) : NULL;
+}
+
+struct ptx_module *ptx_module_clone(const struct ptx_module *m)
+{
+	struct ptx_module *c = calloc(1, sizeof(*c));
+	int ok = c != NULL;
+	if (!ok)
+		return NULL;
+	*c = *m;
+	c->funcs = NULL;
+	c->vars = NULL;
+	c->calls = NULL;
+	c->nfuncs = c->nvars = 0;
+	if (m->nfuncs && !(c->funcs = calloc(m->nfuncs, sizeof(*c->funcs))))
+		ok = 0;
+	for (uint32_t i = 0; ok && i < m->nfuncs; i++, c->nfuncs++) {
+		const struct ptx_func *f = &m->funcs[i];
+		struct ptx_func *g = &c->funcs[i];
+		*g = *f;
+		g->name = dup_name(f->name, &ok);
+		g->code = dup_bytes(f->code, (size_t)f->ncode * sizeof(*f->code), &ok);
+		g->tmpl = dup_bytes(f->tmpl, (size_t)f->nslots * sizeof(*f->tmpl), &ok);
+		g->fills = dup_bytes(f->fills, (size_t)f->nfills * sizeof(*f->fills), &ok);
+		g->gfix = dup_bytes(f->gfix, (size_t)f->ngfix * sizeof(*f->gfix), &ok);
+	}
+	if (ok && m->nvars && !(c->vars = calloc(m->nvars, sizeof(*c->vars))))
+		ok = 0;
+	for (uint32_t i = 0; ok && i < m->nvars; i++, c->nvars++) {
+		const struct ptx_var *v = &m->vars[i];
+		struct ptx_var *w = &c->vars[i];
+		*w = *v;
+		w->name = dup_name(v->name, &ok);
+		w->init = dup_bytes(v->init, v->init ? v->size : 0, &ok);
+		w->addr = 0;
+		w->placed = 0;
+	}
+	if (ok)
+		c->calls = dup_bytes(m->calls, (size_t)m->ncalls * sizeof(*m->calls), &ok);
+	if (!ok) {
+		ptx_module_free(c);
+		return NULL;
+	}
+	return c;
+}
+
 const struct ptx_func *ptx_module_entry(const struct ptx_module *m, const char *name)
 {
 	for (uint32_t i = 0; i < m->nfuncs; i++)
