@@ -83,13 +83,15 @@ static int pcache_size(void)
 	return pcache_n;
 }
 
-/* A copy of the parsed text, or NULL when it is not cached (or memory is short). */
-static struct ptx_module *pcache_get(const char *text, size_t len)
+/* A copy of the parsed text, or NULL when it is not cached (or memory is short); *h: the
+ * text's hash, for pcache_put after a miss (0 when the text is not to be cached). */
+static struct ptx_module *pcache_get(const char *text, size_t len, uint64_t *hash)
 {
 	struct ptx_module *pm = NULL;
+	*hash = 0;
 	pthread_mutex_lock(&pcache_lock);
 	if (pcache_size() && len <= PCACHE_TEXT_MAX) {
-		uint64_t h = vgpu_bytes_hash(text, len);
+		uint64_t h = *hash = vgpu_bytes_hash(text, len);
 		for (int i = 0; i < pcache_n; i++)
 			if (pcache[i].pm && pcache[i].hash == h && pcache[i].len == len &&
 			    !memcmp(pcache[i].text, text, len)) {
@@ -112,26 +114,29 @@ SIM_EXPORT uint64_t vgpu_sim_ptx_cache_hits(void)
 	return n;
 }
 
-/* Keeps a copy of pm, parsed from text, in place of the least recently used entry. */
-static void pcache_put(const char *text, size_t len, const struct ptx_module *pm)
+/* Keeps a copy of pm, parsed from text (hash from pcache_get), in place of the least
+ * recently used entry. */
+static void pcache_put(const char *text, size_t len, uint64_t hash, const struct ptx_module *pm)
 {
-	pthread_mutex_lock(&pcache_lock);
-	if (pcache_size() && len <= PCACHE_TEXT_MAX) {
-		int v = 0;
-		for (int i = 1; i < pcache_n; i++)
-			if (pcache[i].used < pcache[v].used)
-				v = i;
-		char *t = malloc(len);
-		struct ptx_module *c = t ? ptx_module_clone(pm) : NULL;
-		if (c) {
-			free(pcache[v].text);
-			ptx_module_free(pcache[v].pm);
-			memcpy(t, text, len);
-			pcache[v] = (struct pcache){ vgpu_bytes_hash(text, len), ++pcache_tick, len, t, c };
-		} else
-			free(t);
+	if (!hash)
+		return;
+	char *t = malloc(len);
+	struct ptx_module *c = t ? ptx_module_clone(pm) : NULL;
+	if (!c) {
+		free(t);
+		return;
 	}
+	memcpy(t, text, len);
+	pthread_mutex_lock(&pcache_lock);
+	int v = 0;
+	for (int i = 1; i < pcache_n; i++)
+		if (pcache[i].used < pcache[v].used)
+			v = i;
+	struct pcache old = pcache[v];
+	pcache[v] = (struct pcache){ hash, ++pcache_tick, len, t, c };
 	pthread_mutex_unlock(&pcache_lock);
+	free(old.text);
+	ptx_module_free(old.pm);
 }
 
 static CUresult load(CUmodule *out, const void *image, size_t max, unsigned nopt,
@@ -194,11 +199,12 @@ static CUresult load(CUmodule *out, const void *image, size_t max, unsigned nopt
 	}
 	size_t plen = strlen(ptx);
 	struct ptx_module *pm = sim_link_parsed_take(ptx, plen);   /* a linked image, parsed */
+	uint64_t phash = 0;
 	if (!pm)
-		pm = pcache_get(ptx, plen);
+		pm = pcache_get(ptx, plen, &phash);
 	char err[400];
 	if (!pm && !(rc = ptx_module_parse(ptx, &pm, err, sizeof(err))))
-		pcache_put(ptx, plen, pm);
+		pcache_put(ptx, plen, phash, pm);
 	free(ptx);
 	if (rc) {
 		snprintf(msg, sizeof(msg), "PTX rejected: %s", err);

@@ -4286,9 +4286,9 @@ static char *dup_name(const char *s, int *ok)
 
 struct ptx_module *ptx_module_clone(const struct ptx_module *m)
 {
-	struct ptx_module *c = calloc(1, sizeof(*c));
-	int ok = c != NULL;
-	if (!ok)
+	struct ptx_module *c = malloc(sizeof(*c));
+	int ok = 1;
+	if (!c)
 		return NULL;
 	*c = *m;
 	c->funcs = NULL;

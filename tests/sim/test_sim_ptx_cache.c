@@ -41,8 +41,7 @@ static void bump(CUmodule m, unsigned k)
 	CUfunction f;
 	void *args[] = { &k };
 	CK(cuModuleGetFunction(&f, m, "bump"));
-	CK(cuLaunchKernel(f, 1, 1, 1, 1, 1, 1, 0, NULL, args, NULL));
-	CK(cuCtxSynchronize());
+	CK(st_launch1(f, args));
 }
 
 int main(void)
