@@ -11,9 +11,13 @@ BENCHES += $(B)/bench/ring
 # bench/zone: an ordinary driver-API program timed through libvgpu+proxy and directly (bench/zone.sh).
 $(B)/bench/zone_app: $(B)/bench/zone.o $(LIBVGPU)
 	$(CC) $(LDFLAGS) -o $@ $< -L$(B)/libvgpu -lcuda
-$(B)/bench/zone.sh: $(B)/bench/zone_app bench/zone.sh
+$(B)/bench/zone.sh: $(B)/bench/zone_app $(B)/bench/handoff bench/zone.sh
 	printf '#!/bin/sh\nexec bench/zone.sh "$$@"\n' > $@ && chmod +x $@
 ALL     += $(B)/bench/zone_app
+# bench/handoff: the floor of a pageable copy between two cores, which bench/zone.sh reports against.
+$(B)/bench/handoff: $(B)/bench/handoff.o
+	$(CC) $(LDFLAGS) -o $@ $< -pthread
+ALL     += $(B)/bench/handoff
 BENCHES += $(B)/bench/zone.sh
 
 # The end-to-end benchmark against the real driver, for machines with an NVIDIA GPU.

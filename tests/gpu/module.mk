@@ -179,7 +179,7 @@ test-gpu-libs: $(PROXY) $(LIBVGPU) $(GPU_LIB_TESTS) $(GPU_TORCH_TEST)
 GPU_KIT_FILES := $(PROXY) $(VGPUCTL) $(LIBVGPU) $(SIM_LIB) $(SIM_KERNELS) \
 	$(E2E_PROGS) $(E2E_TESTS) $(ISO_PROGS) $(B)/tests/isolation/isolation.sh $(B)/tests/isolation/ipc.sh \
 	$(RT_NAMES:%=$(B)/tests/runtime/%) $(RT_NAMES:%=$(B)/tests/runtime/%_shared) $(RT_TESTS) \
-	$(B)/bench/ring $(B)/bench/zone_app $(B)/bench/zone.sh \
+	$(B)/bench/ring $(B)/bench/zone_app $(B)/bench/handoff $(B)/bench/zone.sh \
 	$(B)/tests/restart/stream_app $(B)/tests/migrate/rt_loop $(B)/tests/gpu/va_probe \
 	$(if $(GPU_CUDA_LIBS),$(GPU_PROGS) $(GPU_LIB_TESTS)) $(if $(GPU_CUDNN),$(B)/tests/gpu/cudnn_ops $(B)/tests/gpu/cudnn_graph) \
 	$(if $(GPU_NCCL),$(B)/tests/gpu/nccl_ops) $(if $(GPU_VKFFT),$(B)/tests/gpu/vkfft) $(LIBVGPU_NVML) \
