@@ -23,7 +23,8 @@
  *   7  u16 n              send a message of n bytes (the peer's consumer index is hostile too)
  *   8  u16 n              bulk_write of n bytes
  *   9  u32 n, u32 step, u8 k   bulk_read_cb_step of n bytes in steps (the proxy's streamed
- *                        uploads, the zone's downloads), the k-th callback failing (0: none)
+ *                        uploads; libvgpu's downloads with copy helpers), the k-th callback
+ *                        failing (0: none)
  *  10  u32 n, u32 step, u8 k   bulk_write_cb_step likewise (the proxy's streamed downloads)
  * Oracle: every call returns a length within bounds or one of the documented errors; once
  * the endpoint reported -EPROTO/-EMSGSIZE it stays broken; a bulk callback is handed only
