@@ -8,8 +8,9 @@ usage() {
 usage: fuzz/run.sh [--target decoder|ring|xs|ckpt] [--out DIR] [--jobs N] [--no-build]
                    [--no-cmplog] [--record] [--note TEXT] [--help]
 
-Runs afl-fuzz for FUZZ_SECONDS (default 60) on one target, then prints execs/s, total execs,
-paths (corpus entries) and edge coverage, and exits 1 if afl-fuzz saved any crash or hang
+Runs afl-fuzz for FUZZ_SECONDS (default 60) on one target, then prints execs/s (each instance's
+over the run and over its last minute too), total execs, paths (corpus entries) and edge
+coverage, and exits 1 if afl-fuzz saved any crash or hang
 (afl-fuzz 4.04c itself exits 0 even then). Inputs that crashed are left in OUT/default/crashes
 (OUT/main and OUT/fK with --jobs):
 replay one with  $VGPU_BUILD/fuzz/vgpu-fuzz FILE  (the sanitizer build prints the report).
@@ -168,8 +169,19 @@ get() { sed -n "s/^$1 *: *//p" "$stats"; }
 # a figure summed over the instances (execs, rates, crashes), or the largest (edges)
 sum() { local t=0 v i; for i in "${insts[@]}"; do v=$(sed -n "s/^$1 *: *//p" "$out/$i/fuzzer_stats" 2>/dev/null); t=$(awk -v a="$t" -v b="${v:-0}" 'BEGIN { printf "%.2f", a + b }'); done; echo "${t%.00}"; }
 most() { local m=0 v i; for i in "${insts[@]}"; do v=$(sed -n "s/^$1 *: *//p" "$out/$i/fuzzer_stats" 2>/dev/null); [ "${v:-0}" -gt "$m" ] && m=$v; done; echo "$m"; }
+# Each instance's rate over the whole run and over its last minute: calibration and the CMPLOG
+# stage on the seeds weigh on the first (the main instance's core also runs the CMPLOG
+# build, whose executions afl-fuzz does not count), the second is nearer the steady rate.
+per_inst=
+for i in "${insts[@]}"; do
+	r=$(sed -n 's/^execs_per_sec *: *//p' "$out/$i/fuzzer_stats" 2>/dev/null)
+	l=$(sed -n 's/^execs_ps_last_min *: *//p' "$out/$i/fuzzer_stats" 2>/dev/null)
+	per_inst="$per_inst${per_inst:+, }$i $(awk -v v="${r:-0}" 'BEGIN { printf "%.0f", v }')"
+	[ -z "$l" ] || per_inst="$per_inst (last minute $(awk -v v="$l" 'BEGIN { printf "%.0f", v }'))"
+done
 echo "run time       : $(get run_time)s"
 echo "execs/s        : $(sum execs_per_sec)${insts[1]:+ (summed over $jobs instances)}"
+echo "per instance   : $per_inst execs/s"
 echo "total execs    : $(sum execs_done)"
 echo "paths (corpus) : $(get corpus_count) (found here: $(get corpus_found))"
 echo "edge coverage  : $(most edges_found) edges, bitmap $(get bitmap_cvg)"
@@ -210,8 +222,8 @@ if [ $record = 1 ]; then
 	git diff --quiet HEAD -- fuzz proxy runtime sim generated 2>/dev/null || commit="$commit+wt"
 	hangs=$n_hang
 	[ $n_hang_slow -gt 0 ] && hangs="$n_hang ($n_hang_slow finished on replay)"
-	inst_note=
-	[ "$jobs" -gt 1 ] && inst_note="; $jobs instances, execs and execs/s summed"
+	inst_note="; execs/s $per_inst"
+	[ "$jobs" -gt 1 ] && inst_note="; $jobs instances, execs and execs/s summed ($per_inst)"
 	printf '| %s | %s | %s | %s | %s | %s / %s | %s | %s | %s | %s | load %s-%s%s%s |\n' \
 		"$(date -u +%F)" "$target" "$(get run_time)" "$(sum execs_done)" "$(sum execs_per_sec)" \
 		"$(get corpus_count)" "$(most edges_found)" "$(get stability)" "$n_crash" "$hangs" "$commit" \
