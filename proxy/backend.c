@@ -164,6 +164,7 @@ static int open_lib(struct vgpu_backend *b, const char *path, int kind, char *wh
 	if (kind == VGPU_BACKEND_SIM) {
 		SYM(vgpu_sim_module_place_global);
 		SYM(vgpu_sim_module_global_at);
+		SYM(vgpu_sim_live_objects);
 	}
 	if (!b->fn.cuInit) {
 		snprintf(why, cap, "%s does not export cuInit; is it a CUDA driver library?", path);

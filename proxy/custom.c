@@ -195,11 +195,78 @@ unsigned vgpu_proxy_fixed_va_end(struct vgpu_zone *z, const struct vgpu_backend_
 	return n;
 }
 
+/*
+ * What the driver keeps when a context goes: cuCtxDestroy (and a primary context's last
+ * release or reset) frees none of the context's graphs, executable graphs or memory pools
+ * (cuMemPoolCreate's; libraries neither, but zones load theirs in libvgpu as modules). The
+ * zone's handles of them are forgotten with the context like the rest, so the worker destroys
+ * them first: forgotten and kept, each would be driver memory that no quota counts and that
+ * nothing frees until the worker ends, made again by every context the zone creates and
+ * destroys. Executable graphs go before the graphs they came from, and each object's own
+ * handles (nodes, graph memory) with it; a graph that a capture on another context's stream
+ * still fills is left to the driver (destroying it under the capture is undefined). Returns
+ * how many.
+ */
+static unsigned destroy_kept_by_driver(struct vgpu_zone *z, const struct vgpu_backend *be, const void *ctx,
+				       unsigned *handles, unsigned *allocs, uint64_t *bytes)
+{
+	static const unsigned order[] = { VGPU_H_GRAPH_EXEC, VGPU_H_GRAPH, VGPU_H_MEMORY_POOL };
+	static const char *const name[] = { "executable graph", "graph", "memory pool" };
+	const struct vgpu_backend_fns *f = &be->fn;
+	unsigned n = 0;
+	for (unsigned k = 0; k < sizeof(order) / sizeof(order[0]); k++)
+		for (uint32_t i = 0;; i++) {
+			unsigned t;
+			void *real;
+			const void *own;
+			uint32_t gen;
+			uint64_t id;
+			pthread_mutex_lock(&z->lock);
+			int rc = vgpu_htab_slot(&z->htab, i, &t, &real, &own, &gen);
+			pthread_mutex_unlock(&z->lock);
+			if (rc == -ENOENT)
+				break;
+			if (rc != 1 || own != ctx || t != order[k] || vgpu_zone_handle_find(z, t, real, &id) < 0 ||
+			    vgpu_zone_handle_take(z, t, id, &real) < 0)
+				continue;
+			CUresult r = CUDA_ERROR_NOT_SUPPORTED;
+			if (t == VGPU_H_GRAPH_EXEC) {
+				vgpu_ckpt_gexec_gone(z, be, real);   /* the checkpoint's copy of its graph */
+				if (f->cuGraphExecDestroy)
+					r = f->cuGraphExecDestroy(real);
+			} else if (t == VGPU_H_GRAPH && vgpu_proxy_graph_captured(z, be, ctx, real)) {
+				/* a capture still fills it: forgotten like the rest, left to the driver */
+				vgpu_debug("a context went: a graph made in it is being captured into from another "
+					   "context's stream; not destroyed");
+				r = CUDA_SUCCESS;
+			} else if (t == VGPU_H_GRAPH && f->cuGraphDestroy) {
+				r = f->cuGraphDestroy(real);
+			} else if (t == VGPU_H_MEMORY_POOL && f->cuMemPoolDestroy) {
+				r = f->cuMemPoolDestroy(real);   /* a device's default pool refuses: it is no one's */
+			}
+			if (r != CUDA_SUCCESS && t != VGPU_H_MEMORY_POOL)
+				vgpu_warn("a context went: destroying the zone's %s made in it failed (%d); it stays the "
+					  "driver's until the worker ends", name[k], (int)r);
+			unsigned oh = 0, oa = 0;
+			uint64_t ob = 0;
+			vgpu_zone_purge_owner(z, real, &oh, &oa, &ob);
+			*handles += oh + 1;
+			*allocs += oa;
+			*bytes += ob;
+			n++;
+		}
+	return n;
+}
+
 void vgpu_proxy_context_gone(struct vgpu_zone *z, const struct vgpu_backend *be, const void *ctx,
 			     unsigned *handles, unsigned *allocs, uint64_t *bytes)
 {
 	unsigned h = 0, a = 0;
 	uint64_t b = 0;
+	unsigned kept = destroy_kept_by_driver(z, be, ctx, &h, &a, &b);
+	if (kept)
+		vgpu_debug("a context went: destroyed %u graphs, executable graphs and pools made in it, which the "
+			   "driver would have kept", kept);
 	/* Its modules' globals (owned by the module, not the context), its graphs' nodes (owned
 	 * by the graph), its mipmapped arrays' levels and what the checkpoint keeps of each
 	 * module go first; the context's purge then takes the modules and graphs themselves. */

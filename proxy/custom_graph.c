@@ -99,6 +99,30 @@ static CUresult cond_node(struct vgpu_proxy_call *call, void **argv)
 	return CUDA_SUCCESS;
 }
 
+int vgpu_proxy_graph_captured(struct vgpu_zone *z, const struct vgpu_backend *be, const void *ctx, const void *g)
+{
+	const struct vgpu_driver *drv = be->drv;
+	if (!drv || !drv->cuStreamGetCaptureInfo_v3)
+		return 0;
+	for (uint32_t i = 0;; i++) {
+		unsigned t;
+		void *real;
+		const void *own;
+		uint32_t gen;
+		pthread_mutex_lock(&z->lock);
+		int rc = vgpu_htab_slot(&z->htab, i, &t, &real, &own, &gen);
+		pthread_mutex_unlock(&z->lock);
+		if (rc == -ENOENT)
+			return 0;
+		CUstreamCaptureStatus st = CU_STREAM_CAPTURE_STATUS_NONE;
+		CUgraph cg = NULL;
+		if (rc == 1 && t == VGPU_H_STREAM && own != ctx &&
+		    drv->cuStreamGetCaptureInfo_v3(real, &st, NULL, &cg, NULL, NULL, NULL) == CUDA_SUCCESS &&
+		    st == CU_STREAM_CAPTURE_STATUS_ACTIVE && cg == g)
+			return 1;
+	}
+}
+
 __attribute__((constructor)) static void graph_register(void)
 {
 	vgpu_proxy_wire_register(VGPU_OP_cuGraphAddNode_v2, &vgpu_wire_cond_node, cond_node, "cuGraphAddNode_v2");

@@ -106,6 +106,9 @@ int vgpu_proxy_placed_range(struct vgpu_zone *z, uint64_t p, uint64_t *base, uin
 /* 1 when real (a graph of the zone) is a conditional node's body or a child graph node's
  * graph: the node owns it, and the zone never destroys it (custom_graph.c). */
 int vgpu_proxy_graph_node_owned(struct vgpu_zone *z, const void *real);
+/* 1 when one of the zone's streams not made in ctx is capturing into graph g (a graph is not
+ * tied to a context in the driver: cuStreamBeginCaptureToGraph may fill it from any). */
+int vgpu_proxy_graph_captured(struct vgpu_zone *z, const struct vgpu_backend *be, const void *ctx, const void *g);
 /* Forget the zone's handles of graphs nodes own (the zone ends: the graphs that hold those
  * nodes are destroyed, and these with them). Returns how many. */
 unsigned vgpu_proxy_forget_node_graphs(struct vgpu_zone *z);

@@ -389,12 +389,17 @@ static CUgraphNodeType node_type(const struct sim_op *op)
 
 /* ---- nodes and graphs ---- */
 
+/* Graphs (child graphs and bodies included) and executable graphs not freed yet
+ * (vgpu_sim_live_objects). */
+static long live_graphs, live_execs;
+
 static struct sim_graph *graph_new(struct sim_ctx *c)
 {
 	struct sim_graph *g = calloc(1, sizeof(*g));
 	if (g) {
 		g->magic = MAGIC_GRAPH;
 		g->ctx = sim_ctx_res(c);   /* a green context's graphs are its primary context's */
+		__atomic_add_fetch(&live_graphs, 1, __ATOMIC_RELAXED);
 	}
 	return g;
 }
@@ -435,6 +440,7 @@ static void graph_free(struct sim_graph *g)
 		g->exec->src = NULL;
 	g->magic = 0;
 	free(g);
+	__atomic_sub_fetch(&live_graphs, 1, __ATOMIC_RELAXED);
 }
 
 static int node_add_dep(struct sim_gnode *n, struct sim_gnode *d)
@@ -1912,6 +1918,18 @@ static int exec_push(struct sim_gexec *x, struct sim_gstep st)
 static CUresult exec_add_graph(struct sim_gexec *x, struct sim_graph *g);
 static void exec_free(struct sim_gexec *x);
 
+/* An empty executable graph of ctx (an instantiated graph, or a conditional node's body). */
+static struct sim_gexec *exec_new(struct sim_ctx *ctx)
+{
+	struct sim_gexec *x = calloc(1, sizeof(*x));
+	if (x) {
+		x->magic = MAGIC_GEXEC;
+		x->ctx = ctx;
+		__atomic_add_fetch(&live_execs, 1, __ATOMIC_RELAXED);
+	}
+	return x;
+}
+
 /* x runs c's default at each launch (once, however many nodes use it). */
 static int exec_reset_add(struct sim_gexec *x, struct sim_cond *c)
 {
@@ -1943,11 +1961,9 @@ static CUresult exec_add_cond(struct sim_gexec *x, const struct sim_gnode *n, st
 		CUresult rc = body_check(n->bodies[i]);
 		if (rc != CUDA_SUCCESS)
 			return rc;
-		struct sim_gexec *b = calloc(1, sizeof(*b));
+		struct sim_gexec *b = exec_new(x->ctx);
 		if (!b)
 			return CUDA_ERROR_OUT_OF_MEMORY;
-		b->magic = MAGIC_GEXEC;
-		b->ctx = x->ctx;
 		op->u.cond.bodies[i] = b;
 		if ((rc = exec_add_graph(b, n->bodies[i])) != CUDA_SUCCESS)
 			return rc;
@@ -2137,6 +2153,7 @@ static void exec_free(struct sim_gexec *x)
 	free(x->steps);
 	x->magic = 0;
 	free(x);
+	__atomic_sub_fetch(&live_execs, 1, __ATOMIC_RELAXED);
 }
 
 /* An executable graph holds the user-object references of its graph and its child graphs. */
@@ -2165,11 +2182,9 @@ CUresult cuGraphInstantiateWithFlags(CUgraphExec *out, CUgraph h, unsigned long 
 			"already; destroy that one first");
 		return CUDA_ERROR_NOT_SUPPORTED;
 	}
-	struct sim_gexec *x = calloc(1, sizeof(*x));
+	struct sim_gexec *x = exec_new(g->ctx);
 	if (!x)
 		return CUDA_ERROR_OUT_OF_MEMORY;
-	x->magic = MAGIC_GEXEC;
-	x->ctx = g->ctx;
 	x->flags = flags;
 	if ((rc = exec_add_graph(x, g)) != CUDA_SUCCESS || (rc = exec_urefs(x, g) < 0 ? CUDA_ERROR_OUT_OF_MEMORY : 0)) {
 		exec_free(x);
@@ -2722,6 +2737,43 @@ CUresult cuGraphUpload_ptsz(CUgraphExec h, CUstream hs);
 CUresult cuGraphUpload_ptsz(CUgraphExec h, CUstream hs)
 {
 	return cuGraphUpload(h, hs ? hs : CU_STREAM_PER_THREAD);
+}
+
+/*
+ * Test hook: the graphs, executable graphs and memory pools (cuMemPoolCreate's) that exist
+ * now (graphs orphaned by their capture's streams aside). The driver keeps them when the context they were made in goes (cuCtxDestroy frees
+ * none of them), so a proxy that forgets a zone's handle of one without destroying it has
+ * leaked it; the fuzz harness checks that nothing is left once both zones have ended.
+ */
+/* g and the graphs its nodes own (child graphs, conditional bodies), recursively */
+static long graph_tree_count(const struct sim_graph *g)
+{
+	long n = 1;
+	for (const struct sim_gnode *nd = g->head; nd; nd = nd->next) {
+		if (nd->child)
+			n += graph_tree_count(nd->child);
+		for (unsigned i = 0; nd->bodies && i < nd->csize; i++)
+			if (nd->bodies[i])
+				n += graph_tree_count(nd->bodies[i]);
+	}
+	return n;
+}
+
+SIM_EXPORT void vgpu_sim_live_objects(long *graphs, long *execs, long *pools, long *libraries)
+{
+	/* not counted: graphs of captures whose streams were all destroyed (g_orphans), which a
+	 * program holds only if it asked for the capture's graph, and which the driver keeps */
+	long orphans = 0;
+	pthread_mutex_lock(&g_lock);
+	for (const struct sim_graph *g = g_orphans; g; g = g->orphan_next)
+		orphans += graph_tree_count(g);
+	pthread_mutex_unlock(&g_lock);
+	*graphs = __atomic_load_n(&live_graphs, __ATOMIC_RELAXED) - orphans;
+	*execs = __atomic_load_n(&live_execs, __ATOMIC_RELAXED);
+	*pools = sim_pool_live();
+	unsigned libs, kernels;
+	vgpu_library_counts(&libs, &kernels);
+	*libraries = libs;
 }
 
 /* ---------------------------------------------------------------- user objects */

@@ -147,6 +147,14 @@ CUresult cuMemSetMemPool(CUmemLocation *loc, CUmemAllocationType type, CUmemoryP
 	return rc ? rc : cuDeviceSetMemPool(dev, pool);
 }
 
+/* Pools made by cuMemPoolCreate not destroyed yet (vgpu_sim_live_objects). */
+static long live_pools;
+
+long sim_pool_live(void)
+{
+	return __atomic_load_n(&live_pools, __ATOMIC_RELAXED);
+}
+
 CUresult cuMemPoolCreate(CUmemoryPool *out, const CUmemPoolProps *props)
 {
 	if (!g_inited)
@@ -165,6 +173,7 @@ CUresult cuMemPoolCreate(CUmemoryPool *out, const CUmemPoolProps *props)
 	p->dev = props->location.id;
 	p->reuse[0] = p->reuse[1] = p->reuse[2] = 1;
 	p->peer_access[p->dev] = CU_MEM_ACCESS_FLAGS_PROT_READWRITE;
+	__atomic_add_fetch(&live_pools, 1, __ATOMIC_RELAXED);
 	*out = (CUmemoryPool)p;
 	return CUDA_SUCCESS;
 }
@@ -189,6 +198,7 @@ CUresult cuMemPoolDestroy(CUmemoryPool h)
 	pthread_mutex_unlock(&pool_lock);
 	p->magic = 0;
 	free(p);
+	__atomic_sub_fetch(&live_pools, 1, __ATOMIC_RELAXED);
 	return CUDA_SUCCESS;
 }
 

@@ -425,6 +425,8 @@ int sim_graph_mem_stream_free(uint64_t dptr);
 void sim_graph_mem_run(struct sim_gmem *r, int alloc);
 /* Context c is going: its graph allocations go with its memory. */
 void sim_graph_mem_ctx_gone(struct sim_ctx *c);
+/* cuMemPoolCreate's pools not destroyed yet (pool.c; vgpu_sim_live_objects). */
+long sim_pool_live(void);
 /* Conditional nodes (graph.c): run the node on s's worker (g_lock not held); free what an
  * OP_COND template owns; a kernel's cudaGraphSetConditional (ctx: the launching context):
  * 0, or -EINVAL for a handle naming no conditional of ctx. */
