@@ -92,6 +92,9 @@ struct fz_state {
 	void (*state_load)(const void *buf);
 	int turn_from;                   /* the fiber that made the last switch */
 	unsigned (*kernel_space)(void);  /* in the access hook: 0, or 1 + the space of the running kernel */
+	/* vgpu_sim_live_objects: graphs, executable graphs, pools and libraries the driver holds
+	 * (leak oracle) */
+	void (*live_objects)(long *graphs, long *execs, long *pools, long *libraries);
 };
 extern struct fz_state fz;
 /* Index of the zone whose fiber runs on this thread, -1 on any other thread. */
@@ -102,14 +105,15 @@ extern _Thread_local int fz_self;
 
 
 /*
- * VGPU_FUZZ_SABOTAGE=memory|ownership|reply|kernel|spaces: the harness itself breaks the property
- * the named oracle guards (checks zone A's device accesses against zone B's allocations;
- * adds a handle to the other zone's table during a message; truncates a reply by one byte;
- * takes a kernel's accesses of its own zone's memory for the other zone's; turns the
- * simulator's address-space confinement off, so that a kernel can reach the other zone), so
+ * VGPU_FUZZ_SABOTAGE=memory|ownership|reply|kernel|spaces|leaks: the harness itself breaks the
+ * property the named oracle guards (checks zone A's device accesses against zone B's
+ * allocations; adds a handle to the other zone's table during a message; truncates a reply
+ * by one byte; takes a kernel's accesses of its own zone's memory for the other zone's; turns
+ * the simulator's address-space confinement off, so that a kernel can reach the other zone;
+ * forgets the graphs a zone still has at its teardown without destroying them), so
  * fuzz/test_replay.sh can show that each oracle does fire. Never set while fuzzing.
  */
-enum { SAB_NONE = 0, SAB_MEMORY, SAB_OWNERSHIP, SAB_REPLY, SAB_KERNEL, SAB_SPACES };
+enum { SAB_NONE = 0, SAB_MEMORY, SAB_OWNERSHIP, SAB_REPLY, SAB_KERNEL, SAB_SPACES, SAB_LEAKS };
 extern int fz_sabotage;
 
 

@@ -725,7 +725,7 @@ static void zone_teardown(struct fz_zone *zz)
 			f->cuGraphExecDestroy(real);
 	vgpu_ckpt_release_all(z, &fz.be);   /* the executable graphs' copies of their graphs */
 	while (vgpu_zone_pop_handle(z, VGPU_H_GRAPH, &real) == 0)
-		if (f->cuGraphDestroy)
+		if (f->cuGraphDestroy && fz_sabotage != SAB_LEAKS)
 			f->cuGraphDestroy(real);
 	while (vgpu_zone_pop_handle(z, VGPU_H_FUNCTION, &real) == 0)
 		;
@@ -866,9 +866,9 @@ int fz_setup(void)
 	if (sab && *sab) {
 		fz_sabotage = !strcmp(sab, "memory") ? SAB_MEMORY : !strcmp(sab, "ownership") ? SAB_OWNERSHIP :
 			   !strcmp(sab, "reply") ? SAB_REPLY : !strcmp(sab, "kernel") ? SAB_KERNEL :
-			   !strcmp(sab, "spaces") ? SAB_SPACES : -1;
+			   !strcmp(sab, "spaces") ? SAB_SPACES : !strcmp(sab, "leaks") ? SAB_LEAKS : -1;
 		if (fz_sabotage < 0) {
-			fprintf(stderr, "vgpu-fuzz: VGPU_FUZZ_SABOTAGE=%s: expected memory, ownership, reply, kernel or spaces\n", sab);
+			fprintf(stderr, "vgpu-fuzz: VGPU_FUZZ_SABOTAGE=%s: expected memory, ownership, reply, kernel, spaces or leaks\n", sab);
 			return -EINVAL;
 		}
 	}
@@ -913,6 +913,11 @@ int fz_setup(void)
 	*(void **)&fz.kernel_space = dlsym(fz.be.dl, "vgpu_sim_kernel_space");
 	if (!fz.set_space || !fz.kernel_space) {
 		fprintf(stderr, "vgpu-fuzz: %s has no address spaces (vgpu_sim_set_space); the kernel oracle needs them\n", path);
+		return -ENOSYS;
+	}
+	*(void **)&fz.live_objects = dlsym(fz.be.dl, "vgpu_sim_live_objects");
+	if (!fz.live_objects) {
+		fprintf(stderr, "vgpu-fuzz: %s has no vgpu_sim_live_objects; the leak oracle needs it\n", path);
 		return -ENOSYS;
 	}
 	fz.set_space(1);   /* zone 0 runs on this thread */
@@ -972,4 +977,13 @@ void fz_run_one(const uint8_t *data, size_t len)
 	n_gone_pools = 0;
 	for (int i = 0; i < FZ_ZONES; i++)
 		zone_teardown(&fz.z[i]);
+	/* Leak oracle: the zones are gone, and with them every graph, executable graph, pool and
+	 * library they made. One the driver still holds was forgotten by the worker while its
+	 * zone ran (its handle dropped, the object not destroyed): driver memory no quota
+	 * counts, which a zone could make again without bound. */
+	long graphs, execs, pools, libs;
+	fz.live_objects(&graphs, &execs, &pools, &libs);
+	FZ_CHECK(graphs == 0 && execs == 0 && pools == 0 && libs == 0,
+		 "after both zones ended the driver still holds %ld graphs, %ld executable graphs, %ld memory pools "
+		 "and %ld libraries that the zones made", graphs, execs, pools, libs);
 }
