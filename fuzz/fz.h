@@ -95,6 +95,9 @@ struct fz_state {
 	/* vgpu_sim_live_objects: graphs, executable graphs, pools and libraries the driver holds
 	 * (leak oracle) */
 	void (*live_objects)(long *graphs, long *execs, long *pools, long *libraries);
+	/* vgpu_sim_release_orphans: the graphs of captures whose streams are gone, freed as the
+	 * zones' processes ending would */
+	long (*release_orphans)(void);
 };
 extern struct fz_state fz;
 /* Index of the zone whose fiber runs on this thread, -1 on any other thread. */
