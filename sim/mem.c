@@ -463,14 +463,33 @@ int sim_mem_resolve(void *space, uint64_t addr, uint64_t len, struct ptx_range *
 
 void sim_mem_free_ctx(struct sim_ctx *ctx)
 {
+	/* device memory a pool gave out goes too: its pool forgets it (as sim_mem_free does), or
+	 * the pool's count would keep it and a later allocation at the same address be taken for it */
+	uint64_t *pooled = NULL;
+	size_t npooled = 0, cap = 0;
 	pthread_rwlock_wrlock(&mem_lock);
 	for (size_t i = ntab; i-- > 0;)
 		if (tab[i].ctx == ctx) {
 			if (tab[i].kind == ALLOC_HOST || tab[i].kind == ALLOC_MANAGED)
 				free((void *)(uintptr_t)tab[i].base);
+			if (tab[i].kind == ALLOC_DEVICE) {
+				if (npooled == cap) {
+					size_t nc = cap ? cap * 2 : 16;
+					uint64_t *n = realloc(pooled, nc * sizeof(*n));
+					if (n) {
+						pooled = n;
+						cap = nc;
+					}
+				}
+				if (npooled < cap)
+					pooled[npooled++] = tab[i].base;
+			}
 			tab_remove(i);
 		}
 	pthread_rwlock_unlock(&mem_lock);
+	for (size_t i = 0; i < npooled; i++)
+		sim_pool_forget(pooled[i]);
+	free(pooled);
 }
 
 /* ---- sharing device memory with other processes (cuIpc*) ---- */

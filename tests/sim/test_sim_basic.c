@@ -565,6 +565,37 @@ static void test_extras(void)
 }
 
 /*
+ * A context destroyed while a pool's allocation is outstanding takes the memory with it (the
+ * simulator's choice: the driver keeps stream-ordered memory past its context), and the
+ * pool forgets it: its count goes back, and a later ordinary allocation at the same address
+ * is not taken for the pool's when it is freed.
+ */
+static void test_pool_ctx_gone(void)
+{
+	CUcontext c;
+	CUstream s;
+	CUmemoryPool pool;
+	CUdeviceptr q, r;
+	cuuint64_t used = 1;
+	CK(cuCtxCreate(&c, NULL, 0, 0));
+	CK(cuStreamCreate(&s, 0));
+	CK(cuDeviceGetDefaultMemPool(&pool, 0));
+	CK(cuMemAllocAsync(&q, 1 << 20, s));
+	CK(cuStreamSynchronize(s));
+	CK(cuMemPoolGetAttribute(pool, CU_MEMPOOL_ATTR_USED_MEM_CURRENT, &used));
+	EXPECT(used == 1 << 20);
+	CK(cuCtxDestroy(c));
+	CK(cuCtxCreate(&c, NULL, 0, 0));
+	CK(cuMemPoolGetAttribute(pool, CU_MEMPOOL_ATTR_USED_MEM_CURRENT, &used));
+	EXPECT(used == 0);
+	CK(cuMemAlloc(&r, 1 << 20));
+	CK(cuMemFree(r));
+	CK(cuMemPoolGetAttribute(pool, CU_MEMPOOL_ATTR_USED_MEM_CURRENT, &used));
+	EXPECT(used == 0);
+	CK(cuCtxDestroy(c));
+}
+
+/*
  * Freed device memory reads zero when it is allocated again (its whole pages; a free under
  * 64 KiB is not cleared), whether its pages are given back or, with VGPU_SIM_KEEP_FREED,
  * cleared in place: an allocation that does not start on a page boundary included (device
@@ -623,6 +654,7 @@ int main(void)
 	test_memory();
 	test_nulls();
 	test_extras();
+	test_pool_ctx_gone();
 	printf("test_sim_basic: all checks passed\n");
 	return 0;
 }
