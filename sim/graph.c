@@ -2739,12 +2739,6 @@ CUresult cuGraphUpload_ptsz(CUgraphExec h, CUstream hs)
 	return cuGraphUpload(h, hs ? hs : CU_STREAM_PER_THREAD);
 }
 
-/*
- * Test hook: the graphs, executable graphs and memory pools (cuMemPoolCreate's) that exist
- * now (graphs orphaned by their capture's streams aside). The driver keeps them when the context they were made in goes (cuCtxDestroy frees
- * none of them), so a proxy that forgets a zone's handle of one without destroying it has
- * leaked it; the fuzz harness checks that nothing is left once both zones have ended.
- */
 /* g and the graphs its nodes own (child graphs, conditional bodies), recursively */
 static long graph_tree_count(const struct sim_graph *g)
 {
@@ -2782,6 +2776,14 @@ SIM_EXPORT long vgpu_sim_release_orphans(void)
 	return n;
 }
 
+/*
+ * Test hook: the graphs, executable graphs, memory pools (cuMemPoolCreate's) and libraries
+ * that exist now (graphs orphaned by their capture's streams aside). The driver keeps the
+ * first three when the context they were made in goes (cuCtxDestroy frees none of them), so a
+ * proxy that forgets a zone's handle of one without destroying it has leaked it; the fuzz
+ * harness checks that nothing is left once both zones have ended, and a worker on the
+ * simulator once its zone is freed.
+ */
 SIM_EXPORT void vgpu_sim_live_objects(long *graphs, long *execs, long *pools, long *libraries)
 {
 	/* not counted: graphs of captures whose streams were all destroyed (g_orphans), which a
