@@ -987,7 +987,7 @@ void fz_run_one(const uint8_t *data, size_t len)
 	/* Graphs of captures whose streams were destroyed stay the driver's in the simulator
 	 * until the process ends (a program may hold one); in a worker that is the zone's end.
 	 * This process goes on to the next input: kept, they piled up over a campaign, and with
-	 * them the graph allocations that every cuMemFree searched (9 % of a campaign's time). */
+	 * them the graph allocations that every cuMemFree searched (9 % of one campaign profile). */
 	fz.release_orphans();
 	fz.live_objects(&graphs, &execs, &pools, &libs);
 	FZ_CHECK(graphs == 0 && execs == 0 && pools == 0 && libs == 0,
