@@ -219,11 +219,8 @@ static unsigned destroy_kept_by_driver(struct vgpu_zone *z, const struct vgpu_ba
 			unsigned t;
 			void *real;
 			const void *own;
-			uint32_t gen;
 			uint64_t id;
-			pthread_mutex_lock(&z->lock);
-			int rc = vgpu_htab_slot(&z->htab, i, &t, &real, &own, &gen);
-			pthread_mutex_unlock(&z->lock);
+			int rc = vgpu_zone_slot(z, i, &t, &real, &own);
 			if (rc == -ENOENT)
 				break;
 			if (rc != 1 || own != ctx || t != order[k] || vgpu_zone_handle_find(z, t, real, &id) < 0 ||
@@ -274,10 +271,7 @@ void vgpu_proxy_context_gone(struct vgpu_zone *z, const struct vgpu_backend *be,
 		unsigned t;
 		void *real;
 		const void *own;
-		uint32_t gen;
-		pthread_mutex_lock(&z->lock);
-		int rc = vgpu_htab_slot(&z->htab, i, &t, &real, &own, &gen);
-		pthread_mutex_unlock(&z->lock);
+		int rc = vgpu_zone_slot(z, i, &t, &real, &own);
 		if (rc == -ENOENT)
 			break;
 		if (rc != 1 || own != ctx ||

@@ -108,10 +108,7 @@ int vgpu_proxy_graph_captured(struct vgpu_zone *z, const struct vgpu_backend *be
 		unsigned t;
 		void *real;
 		const void *own;
-		uint32_t gen;
-		pthread_mutex_lock(&z->lock);
-		int rc = vgpu_htab_slot(&z->htab, i, &t, &real, &own, &gen);
-		pthread_mutex_unlock(&z->lock);
+		int rc = vgpu_zone_slot(z, i, &t, &real, &own);
 		if (rc == -ENOENT)
 			return 0;
 		CUstreamCaptureStatus st = CU_STREAM_CAPTURE_STATUS_NONE;

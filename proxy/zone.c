@@ -173,6 +173,15 @@ int vgpu_zone_handle_find(struct vgpu_zone *z, unsigned htype, const void *real,
 	return rc;
 }
 
+int vgpu_zone_slot(struct vgpu_zone *z, uint32_t i, unsigned *htype, void **real, const void **owner)
+{
+	uint32_t gen;
+	pthread_mutex_lock(&z->lock);
+	int rc = vgpu_htab_slot(&z->htab, i, htype, real, owner, &gen);
+	pthread_mutex_unlock(&z->lock);
+	return rc;
+}
+
 const void *vgpu_zone_handle_owner(struct vgpu_zone *z, unsigned htype, const void *real)
 {
 	uint64_t id;
