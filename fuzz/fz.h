@@ -97,7 +97,7 @@ struct fz_state {
 	void (*live_objects)(long *graphs, long *execs, long *pools, long *libraries);
 	/* vgpu_sim_release_orphans: the graphs of captures whose streams are gone, freed as the
 	 * zones' processes ending would */
-	long (*release_orphans)(void);
+	void (*release_orphans)(void);
 };
 extern struct fz_state fz;
 /* Index of the zone whose fiber runs on this thread, -1 on any other thread. */

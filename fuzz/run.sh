@@ -167,15 +167,17 @@ if [ ! -f "$stats" ]; then
 fi
 get() { sed -n "s/^$1 *: *//p" "$stats"; }
 # a figure summed over the instances (execs, rates, crashes), or the largest (edges)
-sum() { local t=0 v i; for i in "${insts[@]}"; do v=$(sed -n "s/^$1 *: *//p" "$out/$i/fuzzer_stats" 2>/dev/null); t=$(awk -v a="$t" -v b="${v:-0}" 'BEGIN { printf "%.2f", a + b }'); done; echo "${t%.00}"; }
-most() { local m=0 v i; for i in "${insts[@]}"; do v=$(sed -n "s/^$1 *: *//p" "$out/$i/fuzzer_stats" 2>/dev/null); [ "${v:-0}" -gt "$m" ] && m=$v; done; echo "$m"; }
+# field $2 of instance $1's fuzzer_stats (empty when absent)
+stat_of() { sed -n "s/^$2 *: *//p" "$out/$1/fuzzer_stats" 2>/dev/null; }
+sum() { local t=0 v i; for i in "${insts[@]}"; do v=$(stat_of "$i" "$1"); t=$(awk -v a="$t" -v b="${v:-0}" 'BEGIN { printf "%.2f", a + b }'); done; echo "${t%.00}"; }
+most() { local m=0 v i; for i in "${insts[@]}"; do v=$(stat_of "$i" "$1"); [ "${v:-0}" -gt "$m" ] && m=$v; done; echo "$m"; }
 # Each instance's rate over the whole run and over its last minute: calibration and the CMPLOG
 # stage on the seeds weigh on the first (the main instance's core also runs the CMPLOG
 # build, whose executions afl-fuzz does not count), the second is nearer the steady rate.
 per_inst=
 for i in "${insts[@]}"; do
-	r=$(sed -n 's/^execs_per_sec *: *//p' "$out/$i/fuzzer_stats" 2>/dev/null)
-	l=$(sed -n 's/^execs_ps_last_min *: *//p' "$out/$i/fuzzer_stats" 2>/dev/null)
+	r=$(stat_of "$i" execs_per_sec)
+	l=$(stat_of "$i" execs_ps_last_min)
 	per_inst="$per_inst${per_inst:+, }$i $(awk -v v="${r:-0}" 'BEGIN { printf "%.0f", v }')"
 	[ -z "$l" ] || per_inst="$per_inst (last minute $(awk -v v="$l" 'BEGIN { printf "%.0f", v }'))"
 done

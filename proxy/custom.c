@@ -220,11 +220,10 @@ static unsigned destroy_kept_by_driver(struct vgpu_zone *z, const struct vgpu_ba
 			void *real;
 			const void *own;
 			uint64_t id;
-			int rc = vgpu_zone_slot(z, i, &t, &real, &own);
+			int rc = vgpu_zone_slot(z, i, &t, &real, &own, &id);
 			if (rc == -ENOENT)
 				break;
-			if (rc != 1 || own != ctx || t != order[k] || vgpu_zone_handle_find(z, t, real, &id) < 0 ||
-			    vgpu_zone_handle_take(z, t, id, &real) < 0)
+			if (rc != 1 || own != ctx || t != order[k] || vgpu_zone_handle_take(z, t, id, &real) < 0)
 				continue;
 			CUresult r = CUDA_ERROR_NOT_SUPPORTED;
 			if (t == VGPU_H_GRAPH_EXEC) {
@@ -271,7 +270,7 @@ void vgpu_proxy_context_gone(struct vgpu_zone *z, const struct vgpu_backend *be,
 		unsigned t;
 		void *real;
 		const void *own;
-		int rc = vgpu_zone_slot(z, i, &t, &real, &own);
+		int rc = vgpu_zone_slot(z, i, &t, &real, &own, NULL);
 		if (rc == -ENOENT)
 			break;
 		if (rc != 1 || own != ctx ||

@@ -108,7 +108,7 @@ int vgpu_proxy_graph_captured(struct vgpu_zone *z, const struct vgpu_backend *be
 		unsigned t;
 		void *real;
 		const void *own;
-		int rc = vgpu_zone_slot(z, i, &t, &real, &own);
+		int rc = vgpu_zone_slot(z, i, &t, &real, &own, NULL);
 		if (rc == -ENOENT)
 			return 0;
 		CUstreamCaptureStatus st = CU_STREAM_CAPTURE_STATUS_NONE;

@@ -173,11 +173,13 @@ int vgpu_zone_handle_find(struct vgpu_zone *z, unsigned htype, const void *real,
 	return rc;
 }
 
-int vgpu_zone_slot(struct vgpu_zone *z, uint32_t i, unsigned *htype, void **real, const void **owner)
+int vgpu_zone_slot(struct vgpu_zone *z, uint32_t i, unsigned *htype, void **real, const void **owner, uint64_t *id)
 {
 	uint32_t gen;
 	pthread_mutex_lock(&z->lock);
 	int rc = vgpu_htab_slot(&z->htab, i, htype, real, owner, &gen);
+	if (rc == 1 && id)
+		*id = vgpu_htab_id_of(&z->htab, i);
 	pthread_mutex_unlock(&z->lock);
 	return rc;
 }

@@ -142,10 +142,10 @@ const void *vgpu_zone_handle_owner(struct vgpu_zone *z, unsigned htype, const vo
 /* The zone's id of an object it already holds a handle of: 0, or -ENOENT. */
 int vgpu_zone_handle_find(struct vgpu_zone *z, unsigned htype, const void *real, uint64_t *id /* out */);
 /* Slot i of the zone's handle table, read under the zone's lock (for walks that call the
- * driver between slots): 1 live, with its type, object and owner; 0 free; -ENOENT past the
- * last slot in use (vgpu_htab_slot). */
+ * driver between slots): 1 live, with its type, object, owner and id (id may be NULL); 0
+ * free; -ENOENT past the last slot in use (vgpu_htab_slot). */
 int vgpu_zone_slot(struct vgpu_zone *z, uint32_t i, unsigned *htype /* out */, void **real /* out */,
-		   const void **owner /* out */);
+		   const void **owner /* out */, uint64_t *id /* out */);
 void vgpu_zone_handle_drop(struct vgpu_zone *z, unsigned htype, uint64_t id);
 int vgpu_zone_dptr_check(struct vgpu_zone *z, uint64_t p, uint64_t len);
 int vgpu_zone_dptr_add(struct vgpu_zone *z, uint64_t p, uint64_t len, uint64_t *reserved /* in/out */);

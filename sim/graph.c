@@ -2758,22 +2758,19 @@ static long graph_tree_count(const struct sim_graph *g)
  * end of the process would. For a harness that runs many programs' sessions in one process
  * once they have all ended (no handle of one is left): kept, they add up without bound there,
  * and with them the graph allocations they hold, which sim_graph_mem_user_free searches on
- * every cuMemFree. Returns how many graphs it freed.
+ * every cuMemFree.
  */
-SIM_EXPORT long vgpu_sim_release_orphans(void)
+SIM_EXPORT void vgpu_sim_release_orphans(void)
 {
 	pthread_mutex_lock(&g_lock);
 	struct sim_graph *g = g_orphans;
 	g_orphans = NULL;
 	pthread_mutex_unlock(&g_lock);
-	long n = 0;
 	while (g) {
 		struct sim_graph *next = g->orphan_next;
-		n += graph_tree_count(g);
 		graph_free(g);
 		g = next;
 	}
-	return n;
 }
 
 /*
