@@ -92,9 +92,9 @@ struct fz_state {
 	void (*state_load)(const void *buf);
 	int turn_from;                   /* the fiber that made the last switch */
 	unsigned (*kernel_space)(void);  /* in the access hook: 0, or 1 + the space of the running kernel */
-	/* vgpu_sim_live_objects: graphs, executable graphs, pools and libraries the driver holds
-	 * (leak oracle) */
-	void (*live_objects)(long *graphs, long *execs, long *pools, long *libraries);
+	/* vgpu_sim_live_objects: graphs, executable graphs, pools, libraries and stream-ordered
+	 * allocations the driver holds (leak oracle) */
+	void (*live_objects)(long *graphs, long *execs, long *pools, long *libraries, long *ordered);
 	/* vgpu_sim_release_orphans: the graphs of captures whose streams are gone, freed as the
 	 * zones' processes ending would */
 	void (*release_orphans)(void);

@@ -984,13 +984,15 @@ void fz_run_one(const uint8_t *data, size_t len)
 	 * This process goes on to the next input: kept, they piled up over a campaign, and with
 	 * them the graph allocations that every cuMemFree searched (9 % of one campaign profile). */
 	fz.release_orphans();
-	/* Leak oracle: the zones are gone, and with them every graph, executable graph, pool and
-	 * library they made. One the driver still holds was forgotten by the worker while its
-	 * zone ran (its handle dropped, the object not destroyed): driver memory no quota
-	 * counts, which a zone could make again without bound. */
-	long graphs, execs, pools, libs;
-	fz.live_objects(&graphs, &execs, &pools, &libs);
-	FZ_CHECK(graphs == 0 && execs == 0 && pools == 0 && libs == 0,
-		 "after both zones ended the driver still holds %ld graphs, %ld executable graphs, %ld memory pools "
-		 "and %ld libraries that the zones made", graphs, execs, pools, libs);
+	/* Leak oracle: the zones are gone, and with them every graph, executable graph, pool,
+	 * library and stream-ordered allocation they made. One the driver still holds was
+	 * forgotten by the worker while its zone ran (its handle or range dropped, the object
+	 * not destroyed or freed): driver memory no quota counts, which a zone could make again
+	 * without bound. */
+	long graphs, execs, pools, libs, ordered;
+	fz.live_objects(&graphs, &execs, &pools, &libs, &ordered);
+	FZ_CHECK(graphs == 0 && execs == 0 && pools == 0 && libs == 0 && ordered == 0,
+		 "after both zones ended the driver still holds %ld graphs, %ld executable graphs, %ld memory pools, "
+		 "%ld libraries and %ld stream-ordered allocations that the zones made", graphs, execs, pools, libs,
+		 ordered);
 }

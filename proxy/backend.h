@@ -105,7 +105,7 @@ struct vgpu_backend_fns {
 	CUresult (*vgpu_sim_module_global_at)(CUmodule, unsigned, const char **, CUdeviceptr *, size_t *);
 	/* and count the graphs, executable graphs, pools and libraries it holds (the worker's
 	 * check, once its zone is freed, that nothing of the zone was left behind) */
-	void (*vgpu_sim_live_objects)(long *graphs, long *execs, long *pools, long *libraries);
+	void (*vgpu_sim_live_objects)(long *graphs, long *execs, long *pools, long *libraries, long *ordered);
 };
 
 struct vgpu_backend {

@@ -892,13 +892,21 @@ static void track_primary_after(struct chanctx *cc, struct vgpu_proxy_call *call
 	pthread_mutex_lock(&call->zone->lock);
 	void *ctx = call->zone->primary[dev];
 	pthread_mutex_unlock(&call->zone->lock);
-	if (!ctx)
-		return;
-	unsigned h = 0, a = 0;
-	uint64_t b = 0;
-	vgpu_proxy_context_gone(call->zone, cc->be, ctx, &h, &a, &b);
-	vgpu_debug("device %d's primary context is idle (%s): forgot %u handles and %u allocations (%llu bytes) made in it",
-		   dev, reset ? "reset" : "last release", h, a, (unsigned long long)b);
+	if (ctx) {
+		unsigned h = 0, a = 0;
+		uint64_t b = 0;
+		vgpu_proxy_context_gone(call->zone, cc->be, ctx, &h, &a, &b);
+		vgpu_debug("device %d's primary context is idle (%s): forgot %u handles and %u allocations (%llu bytes) "
+			   "made in it", dev, reset ? "reset" : "last release", h, a, (unsigned long long)b);
+	}
+	if (reset) {
+		unsigned a = 0;
+		uint64_t b = 0;
+		vgpu_proxy_device_reset(call->zone, cc->be, dev, &a, &b);
+		if (a)
+			vgpu_debug("device %d reset: forgot %u stream-ordered allocations (%llu bytes) the driver freed with it",
+				   dev, a, (unsigned long long)b);
+	}
 }
 
 /*

@@ -154,22 +154,23 @@ static void hook_handle_drop(void *ctx, unsigned htype, uint64_t id)
 	vgpu_proxy_handle_destroyed(ctx, htype, id);
 }
 
-/* The driver freed a destroyed context's memory; what the worker placed in the fixed window
- * for it (devva.h) outlives contexts, and goes here. */
-static void fixed_va_context_gone(struct vgpu_zone *z, const struct vgpu_backend *be, const void *ctx)
+/* The driver freed a destroyed context's memory, or a reset device's stream-ordered memory
+ * (owner: the context, or the device's zone->ordered); what the worker placed in the fixed
+ * window for it (devva.h) outlives both, and goes here. */
+static void fixed_va_owner_gone(struct vgpu_zone *z, const struct vgpu_backend *be, const void *owner)
 {
 	if (!vgpu_devva_on(&z->devva))
 		return;
-	vgpu_devva_forget_ctx(&z->devva, &be->fn, ctx);   /* its streams' frees: their work is gone */
 	pthread_mutex_lock(&z->lock);
 	uint64_t *bases = malloc((z->amap.n + 1) * sizeof(*bases));
 	uint32_t n = 0;
 	for (uint32_t i = 0; bases && i < z->amap.n; i++)
-		if (z->amap.v[i].owner == ctx && vgpu_devva_in_window(&z->devva, z->amap.v[i].base))
+		if (z->amap.v[i].owner == owner && vgpu_devva_in_window(&z->devva, z->amap.v[i].base))
 			bases[n++] = z->amap.v[i].base;
 	pthread_mutex_unlock(&z->lock);
 	if (!bases) {
-		vgpu_warn("out of memory: a destroyed context's device memory in the fixed window stays until the zone ends");
+		vgpu_warn("out of memory: device memory of a destroyed context or reset device in the fixed window "
+			  "stays until the zone ends");
 		return;
 	}
 	for (uint32_t i = 0; i < n; i++) {
@@ -291,12 +292,25 @@ void vgpu_proxy_context_gone(struct vgpu_zone *z, const struct vgpu_backend *be,
 	 * link states are the driver's still, and are destroyed with their handles */
 	h += vgpu_tex_context_gone(z, ctx);
 	vgpu_proxy_links_gone(z, be, ctx, 0);
-	fixed_va_context_gone(z, be, ctx);
+	if (vgpu_devva_on(&z->devva))
+		vgpu_devva_forget_ctx(&z->devva, &be->fn, ctx);   /* its streams' frees: their work is gone */
+	fixed_va_owner_gone(z, be, ctx);
 	vgpu_zone_purge_owner(z, ctx, &ch, &ca, &cb);
 	vgpu_ipc_context_gone(z, ctx);   /* exports of what went with it, imports opened in it */
 	*handles = h + ch;
 	*allocs = a + ca;
 	*bytes = b + cb;
+}
+
+void vgpu_proxy_device_reset(struct vgpu_zone *z, const struct vgpu_backend *be, int dev, unsigned *allocs,
+			     uint64_t *bytes)
+{
+	*allocs = 0;
+	*bytes = 0;
+	if (dev < 0 || dev >= VGPU_ZONE_MAX_DEVICES)
+		return;
+	fixed_va_owner_gone(z, be, &z->ordered[dev]);
+	vgpu_zone_purge_owner(z, &z->ordered[dev], NULL, allocs, bytes);
 }
 
 void vgpu_proxy_handle_destroyed(struct vgpu_proxy_call *c, unsigned htype, uint64_t id)
@@ -363,12 +377,30 @@ static int is_ordered_alloc(uint16_t op)
 	       op == VGPU_OP_cuMemAllocFromPoolAsync || op == VGPU_OP_cuMemAllocFromPoolAsync_ptsz;
 }
 
+/*
+ * The owner of a stream-ordered allocation made outside a capture: its device's (zone->ordered),
+ * not the context's. cuCtxDestroy leaves such memory allocated (its documentation says so), so
+ * the zone keeps its range, and the charge, until it frees it (from any context), resets the
+ * device or ends. NULL when the device cannot be told: then the context's, as before.
+ */
+static const void *ordered_owner(const struct vgpu_proxy_call *c)
+{
+	CUdevice dev = -1;
+	const struct vgpu_backend_fns *f = c->backend ? &c->backend->fn : NULL;
+	if (!f || !f->cuCtxGetDevice || f->cuCtxGetDevice(&dev) != CUDA_SUCCESS || dev < 0 ||
+	    dev >= VGPU_ZONE_MAX_DEVICES)
+		return NULL;
+	return &c->zone->ordered[dev];
+}
+
 static void hook_dptr_alloc(void *ctx, uint64_t p, uint64_t len)
 {
 	struct vgpu_proxy_call *c = ctx;
 	/* a graph memory node's allocation belongs to its graph: recorded and charged while the
 	 * graph lives, forgotten with it (vgpu_zone_alloc_of_graph) */
-	const void *owner = is_ordered_alloc(c->hdr.opcode) ? vgpu_proxy_captured_into(c) : NULL;
+	const void *owner = NULL;
+	if (is_ordered_alloc(c->hdr.opcode) && !(owner = vgpu_proxy_captured_into(c)))
+		owner = ordered_owner(c);
 	if (!owner)
 		owner = named_module(c);
 	int rc = vgpu_zone_dptr_add_owned(c->zone, p, len, owner ? owner : vgpu_proxy_current_ctx(c), &c->mem_reserved);

@@ -244,6 +244,10 @@ CUresult vgpu_proxy_hostfn_wait(struct vgpu_proxy_call *call, void **argv);
 extern unsigned vgpu_hostfn_wait_ms;
 void vgpu_proxy_context_gone(struct vgpu_zone *z, const struct vgpu_backend *be, const void *ctx,
 			     unsigned *handles, unsigned *allocs, uint64_t *bytes);
+/* A reset of device dev (cuDevicePrimaryCtxReset) freed the zone's stream-ordered memory on it,
+ * which no context owned: its ranges and charge go (and its fixed-window memory). */
+void vgpu_proxy_device_reset(struct vgpu_zone *z, const struct vgpu_backend *be, int dev, unsigned *allocs,
+			     uint64_t *bytes);
 
 /* The backend calls a zone's pinned regions use (chanloop.c). */
 struct vgpu_pinned_drv vgpu_pinned_drv_of(const struct vgpu_backend *be);

@@ -707,22 +707,24 @@ static void zone_release(struct worker *w)
 
 /*
  * On the simulator (a test double), after zone_release: the graphs, executable graphs, memory
- * pools and libraries it still holds. The zone made every one of them, and the release
- * destroyed all the zone still had handles of, so one left was forgotten on the way (its
- * handle dropped, the object kept) and would have stayed until this process ends. Said in
- * the log either way; the adversarial tests read it.
+ * pools, libraries and stream-ordered allocations it still holds. The zone made every one of
+ * them, and the release destroyed or freed all the zone still had handles or ranges of, so
+ * one left was forgotten on the way (its handle dropped, the object kept) and would have
+ * stayed until this process ends. Said in the log either way; the adversarial tests read it.
  */
 static void zone_leak_check(const struct vgpu_backend *be)
 {
 	if (!be->fn.vgpu_sim_live_objects)
 		return;
-	long g = 0, x = 0, p = 0, l = 0;
-	be->fn.vgpu_sim_live_objects(&g, &x, &p, &l);
-	if (g || x || p || l)
-		vgpu_warn("zone freed, but the simulator still holds %ld graphs, %ld executable graphs, %ld memory pools "
-			  "and %ld libraries of it: forgotten by the worker, not destroyed", g, x, p, l);
+	long g = 0, x = 0, p = 0, l = 0, o = 0;
+	be->fn.vgpu_sim_live_objects(&g, &x, &p, &l, &o);
+	if (g || x || p || l || o)
+		vgpu_warn("zone freed, but the simulator still holds %ld graphs, %ld executable graphs, %ld memory pools, "
+			  "%ld libraries and %ld stream-ordered allocations of it: forgotten by the worker, not destroyed "
+			  "or freed", g, x, p, l, o);
 	else
-		vgpu_debug("zone freed: the simulator holds no graph, executable graph, memory pool or library of it");
+		vgpu_debug("zone freed: the simulator holds no graph, executable graph, memory pool, library or "
+			   "stream-ordered allocation of it");
 }
 
 /*

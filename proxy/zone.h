@@ -50,6 +50,10 @@ struct vgpu_zone {
 	uint64_t bulk_limit;
 	uint64_t bulk_used;               /* atomic (vgpu_quota_*_atomic) */
 	void *primary[VGPU_ZONE_MAX_DEVICES]; /* each device's primary context once retained (idle or not), or NULL */
+	/* The owners (their addresses) of each device's stream-ordered allocations in the
+	 * allocation map: those are no context's (cuCtxDestroy leaves them); they go when freed,
+	 * when the device is reset, or with the zone. */
+	char ordered[VGPU_ZONE_MAX_DEVICES];
 	struct vgpu_zone_stats *stats;    /* never NULL (points at a private struct if none given) */
 	struct vgpu_zone_stats own_stats;
 	struct vgpu_pool *pool;           /* the registration's shared budget, or NULL */

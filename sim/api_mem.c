@@ -798,7 +798,7 @@ CUresult sim_mem_alloc_async(CUdeviceptr *dptr, size_t size, CUstream h)
 	CUresult rc = CUDA_SUCCESS;
 	if (!sim_stream_get(c, h, &rc))
 		return rc;
-	return mem_alloc(c, dptr, size, 0);
+	return mem_alloc(c, dptr, size, SIM_ALLOC_F_ORDERED);
 }
 
 CUresult cuMemFreeAsync(CUdeviceptr dptr, CUstream h)

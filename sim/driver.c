@@ -900,7 +900,12 @@ CUresult cuDevicePrimaryCtxReset(CUdevice dev)
 {
 	CHECK_INIT();
 	CHECK_DEV(dev);
-	return primary_drop(dev, 1);
+	CUresult rc = primary_drop(dev, 1);
+	/* "all resources associated with the current device in the current process": the
+	 * stream-ordered memory too, which no context owns (cuCtxDestroy leaves it) */
+	if (rc == CUDA_SUCCESS)
+		sim_mem_free_ordered(dev);
+	return rc;
 }
 
 CUresult cuDevicePrimaryCtxGetState(CUdevice dev, unsigned int *flags, int *active)

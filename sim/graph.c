@@ -2774,14 +2774,15 @@ SIM_EXPORT void vgpu_sim_release_orphans(void)
 }
 
 /*
- * Test hook: the graphs, executable graphs, memory pools (cuMemPoolCreate's) and libraries
- * that exist now (graphs orphaned by their capture's streams aside). The driver keeps the
- * first three when the context they were made in goes (cuCtxDestroy frees none of them), so a
+ * Test hook: the graphs, executable graphs, memory pools (cuMemPoolCreate's), libraries and
+ * stream-ordered allocations that exist now (graphs orphaned by their capture's streams
+ * aside). The driver keeps all but libraries when the context they were made in goes
+ * (cuCtxDestroy frees none of them), so a
  * proxy that forgets a zone's handle of one without destroying it has leaked it; the fuzz
  * harness checks that nothing is left once both zones have ended, and a worker on the
  * simulator once its zone is freed.
  */
-SIM_EXPORT void vgpu_sim_live_objects(long *graphs, long *execs, long *pools, long *libraries)
+SIM_EXPORT void vgpu_sim_live_objects(long *graphs, long *execs, long *pools, long *libraries, long *ordered)
 {
 	/* not counted: graphs of captures whose streams were all destroyed (g_orphans), which a
 	 * program holds only if it asked for the capture's graph, and which the driver keeps */
@@ -2793,6 +2794,7 @@ SIM_EXPORT void vgpu_sim_live_objects(long *graphs, long *execs, long *pools, lo
 	*graphs = __atomic_load_n(&live_graphs, __ATOMIC_RELAXED) - orphans;
 	*execs = __atomic_load_n(&live_execs, __ATOMIC_RELAXED);
 	*pools = sim_pool_live();
+	*ordered = sim_pool_live_allocs();
 	unsigned libs, kernels;
 	vgpu_library_counts(&libs, &kernels);
 	*libraries = libs;

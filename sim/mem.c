@@ -461,15 +461,22 @@ int sim_mem_resolve(void *space, uint64_t addr, uint64_t len, struct ptx_range *
 	return 0;
 }
 
-void sim_mem_free_ctx(struct sim_ctx *ctx)
+/* Frees what the table holds that matches: the context's memory (ctx), or the stream-ordered
+ * memory of a device in the calling thread's space (ctx NULL, dev). */
+static void free_matching(struct sim_ctx *ctx, int dev)
 {
-	/* device memory a pool gave out goes too: its pool forgets it (as sim_mem_free does), or
-	 * the pool's count would keep it and a later allocation at the same address be taken for it */
+	/* device memory a pool gave out: its pool forgets it (as sim_mem_free does), or the pool's
+	 * count would keep it and a later allocation at the same address be taken for it */
 	uint64_t *pooled = NULL;
 	size_t npooled = 0, cap = 0;
 	pthread_rwlock_wrlock(&mem_lock);
-	for (size_t i = ntab; i-- > 0;)
-		if (tab[i].ctx == ctx) {
+	for (size_t i = ntab; i-- > 0;) {
+		int ordered = tab[i].kind == ALLOC_DEVICE && (tab[i].flags & SIM_ALLOC_F_ORDERED);
+		if (ctx && tab[i].ctx == ctx && ordered) {
+			tab[i].ctx = NULL;   /* no context's any more: it stays (SIM_ALLOC_F_ORDERED) */
+			continue;
+		}
+		if (ctx ? tab[i].ctx == ctx : ordered && tab[i].dev == dev && tab[i].space == sim_space) {
 			if (tab[i].kind == ALLOC_HOST || tab[i].kind == ALLOC_MANAGED)
 				free((void *)(uintptr_t)tab[i].base);
 			if (tab[i].kind == ALLOC_DEVICE) {
@@ -486,10 +493,21 @@ void sim_mem_free_ctx(struct sim_ctx *ctx)
 			}
 			tab_remove(i);
 		}
+	}
 	pthread_rwlock_unlock(&mem_lock);
 	for (size_t i = 0; i < npooled; i++)
 		sim_pool_forget(pooled[i]);
 	free(pooled);
+}
+
+void sim_mem_free_ctx(struct sim_ctx *ctx)
+{
+	free_matching(ctx, -1);
+}
+
+void sim_mem_free_ordered(int dev)
+{
+	free_matching(NULL, dev);
 }
 
 /* ---- sharing device memory with other processes (cuIpc*) ---- */

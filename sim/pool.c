@@ -371,6 +371,14 @@ CUresult cuMemAllocFromPoolAsync_ptsz(CUdeviceptr *dptr, size_t size, CUmemoryPo
 	return cuMemAllocFromPoolAsync(dptr, size, h, hs ? hs : CU_STREAM_PER_THREAD);
 }
 
+long sim_pool_live_allocs(void)
+{
+	pthread_mutex_lock(&pool_lock);
+	long n = (long)nallocs;
+	pthread_mutex_unlock(&pool_lock);
+	return n;
+}
+
 /* Called by the allocator when device memory at base is freed (any way it is freed). */
 void sim_pool_forget(uint64_t base)
 {

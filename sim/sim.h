@@ -90,6 +90,11 @@ int sim_mem_set_dormant(uint64_t base, int dormant);
 /* Memory of cuMemAlloc or cuMemAllocPitch (an ALLOC_DEVICE flag): what cuIpcGetMemHandle may
  * export. Pools, graphs, modules and the kernels' heap take device memory without it. */
 #define SIM_ALLOC_F_EXPORTABLE 0x40000000u
+/* Memory of a pool (cuMemAllocAsync, cuMemAllocFromPoolAsync; an ALLOC_DEVICE flag): no
+ * context's, as cuCtxDestroy's documentation says. It outlives the context it was made in
+ * (whose ctx it keeps until that context goes, then NULL) and goes when freed, when its
+ * device is reset, or with the process. */
+#define SIM_ALLOC_F_ORDERED 0x20000000u
 /* Adds flags to the allocation at base; -EINVAL when not a live base. */
 int sim_mem_set_flags(uint64_t base, unsigned flags);
 /* cuLibraryGetManaged's module step (module.c; runtime/drvtab.h's module_get_managed). */
@@ -97,6 +102,9 @@ CUresult vgpu_sim_module_get_managed(CUdeviceptr *dptr, size_t *bytes, CUmodule 
 /* 1 if a lies in the device arena (live or not). */
 int sim_mem_in_arena(uint64_t a);
 void sim_mem_free_ctx(struct sim_ctx *ctx);
+/* Frees the stream-ordered allocations (SIM_ALLOC_F_ORDERED) of device dev in the calling
+ * thread's address space: what a reset of the device takes with the primary context. */
+void sim_mem_free_ordered(int dev);
 /* A kernel's global access: ctx is its address space (cast); memory of another space faults. */
 int sim_mem_resolve(void *space, uint64_t addr, uint64_t len, struct ptx_range *out);
 
@@ -427,6 +435,8 @@ void sim_graph_mem_run(struct sim_gmem *r, int alloc);
 void sim_graph_mem_ctx_gone(struct sim_ctx *c);
 /* cuMemPoolCreate's pools not destroyed yet (pool.c; vgpu_sim_live_objects). */
 long sim_pool_live(void);
+/* Stream-ordered allocations not freed yet, every device and address space (vgpu_sim_live_objects). */
+long sim_pool_live_allocs(void);
 /* Conditional nodes (graph.c): run the node on s's worker (g_lock not held); free what an
  * OP_COND template owns; a kernel's cudaGraphSetConditional (ctx: the launching context):
  * 0, or -EINVAL for a handle naming no conditional of ctx. */

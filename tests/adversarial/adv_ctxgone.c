@@ -13,7 +13,9 @@
  * globals of a destroyed context's modules are forgotten with them (their ranges refused, the
  * zone's memory count back to what it was). A primary context's own handle outlives a reset,
  * as the driver's does: it can be made current while idle (calls then fail with
- * CUDA_ERROR_CONTEXT_IS_DESTROYED), and the next retain returns it again. */
+ * CUDA_ERROR_CONTEXT_IS_DESTROYED), and the next retain returns it again. Stream-ordered
+ * memory is the exception: the driver leaves it allocated when its context goes, and the zone
+ * keeps it (range and charge) until it frees it, resets the device or ends. */
 
 static const struct vgpu_call_desc modload =
 	VGPU_WIRE_DESC("cuModuleLoadData", VGPU_OP_cuModuleLoadData, VGPU_CALLF_CUSTOM, vgpu_wire_module_args,
@@ -233,6 +235,66 @@ int main(void)
 			check_failures++;
 		}
 		CHECK_EQ(adv_init_ctx(&a, &ca), CUDA_SUCCESS);
+	}
+
+	/* Stream-ordered memory is no context's (cuCtxDestroy's documentation says it is left
+	 * allocated): made in a created context, it outlives it, still the zone's (its range
+	 * usable from another context, its charge kept) until the zone frees it; a reset of the
+	 * device frees it, and the zone's count with it; one left at the zone's end is freed
+	 * then (the worker's verdict below counts stream-ordered allocations the simulator still
+	 * holds). Forgotten with the context, it would be driver memory no quota counts. */
+	{
+		unsigned long long allocs0 = 0, mem0 = 0, v = 0;
+		CHECK_EQ(ptest_stats_field(&p, "releaser", "allocs", &allocs0), 0);
+		CHECK_EQ(ptest_stats_field(&p, "releaser", "mem", &mem0), 0);
+		CUdeviceptr d[3] = { 0, 0, 0 };
+		size_t sz[3] = { 1u << 20, 256u << 10, 64u << 10 };
+		CUcontext c5 = NULL, *pc5 = &c5;
+		unsigned fl = 0;
+		void *a_create[] = { &pc5, &fl, &dev };
+		for (int round = 0; round < 2; round++) {
+			CHECK_EQ(adv_call(&a, &vgpu_call_cuCtxCreate_v2, a_create), CUDA_SUCCESS);
+			CUstream s = NULL;
+			CHECK_EQ(stream_create(&a, &s), CUDA_SUCCESS);
+			for (int i = round ? 2 : 0; i < (round ? 3 : 2); i++) {
+				CUdeviceptr *pd = &d[i];
+				void *aa[] = { &pd, &sz[i], &s };
+				CHECK_EQ(adv_call(&a, &vgpu_call_cuMemAllocAsync, aa), CUDA_SUCCESS);
+			}
+			CHECK_EQ(stream_sync(&a, s), CUDA_SUCCESS);
+			void *a_destroy[] = { &c5 };
+			CHECK_EQ(adv_call(&a, &vgpu_call_cuCtxDestroy_v2, a_destroy), CUDA_SUCCESS);
+			CUcontext c = ca;
+			void *a_set[] = { &c };
+			CHECK_EQ(adv_call(&a, &vgpu_call_cuCtxSetCurrent, a_set), CUDA_SUCCESS);
+			if (round)
+				break;   /* d[2]: left to the zone's end */
+			CHECK_EQ(ptest_stats_field(&p, "releaser", "allocs", &v), 0);
+			CHECK_EQ(v, allocs0 + 2);
+			CHECK_EQ(ptest_stats_field(&p, "releaser", "mem", &v), 0);
+			CHECK_EQ(v, mem0 + sz[0] + sz[1]);
+			/* usable from the primary context, freed from it */
+			const char word[] = "kept";
+			char back[sizeof(word)] = "";
+			CHECK_EQ(adv_htod(&a, d[1] + 100, word, sizeof(word)), CUDA_SUCCESS);
+			CHECK_EQ(adv_dtoh(&a, back, d[1] + 100, sizeof(back)), CUDA_SUCCESS);
+			CHECK(memcmp(back, word, sizeof(word)) == 0);
+			void *fr[] = { &d[0] };
+			CHECK_EQ(adv_call(&a, &vgpu_call_cuMemFree_v2, fr), CUDA_SUCCESS);
+			CHECK_EQ(ptest_stats_field(&p, "releaser", "allocs", &v), 0);
+			CHECK_EQ(v, allocs0 + 1);
+			/* the device's reset takes d[1] */
+			void *av[] = { &dev };
+			CHECK_EQ(adv_call(&a, &vgpu_call_cuDevicePrimaryCtxReset_v2, av), CUDA_SUCCESS);
+			CHECK_EQ(ptest_stats_field(&p, "releaser", "allocs", &v), 0);
+			CHECK_EQ(v, allocs0);
+			CHECK_EQ(ptest_stats_field(&p, "releaser", "mem", &v), 0);
+			CHECK_EQ(v, mem0);
+			CHECK_EQ(adv_init_ctx(&a, &ca), CUDA_SUCCESS);
+			CHECK_EQ(adv_dtoh(&a, back, d[1] + 100, sizeof(back)), CUDA_ERROR_INVALID_VALUE);
+		}
+		CHECK_EQ(ptest_stats_field(&p, "releaser", "allocs", &v), 0);
+		CHECK_EQ(v, allocs0 + 1);
 	}
 
 	/* The zone and its neighbour are still served. */

@@ -564,19 +564,26 @@ static void test_extras(void)
 	CK(cuCtxDestroy(b));
 }
 
+/* the simulator's test hook: what it holds that the driver keeps past a context (graph.c) */
+void vgpu_sim_live_objects(long *graphs, long *execs, long *pools, long *libraries, long *ordered);
+
 /*
- * A context destroyed while a pool's allocation is outstanding takes the memory with it (the
- * simulator's choice: the driver keeps stream-ordered memory past its context), and the
- * pool forgets it: its count goes back, and a later ordinary allocation at the same address
- * is not taken for the pool's when it is freed.
+ * Stream-ordered memory is no context's (cuCtxDestroy's documentation): an allocation from a
+ * pool outlives the context it was made in, reachable and freeable from another, and the
+ * pool counts it until then. A reset of the device frees it with the rest of the device's
+ * state; the pool forgets it then: its count goes back, and a later ordinary allocation at
+ * the same address is not taken for the pool's when it is freed.
  */
 static void test_pool_ctx_gone(void)
 {
-	CUcontext c;
+	CUcontext c, p;
 	CUstream s;
 	CUmemoryPool pool;
 	CUdeviceptr q, r;
 	cuuint64_t used = 1;
+	uint8_t byte = 0;
+	long g, x, pl, l, ord0, ord;
+	vgpu_sim_live_objects(&g, &x, &pl, &l, &ord0);
 	CK(cuCtxCreate(&c, NULL, 0, 0));
 	CK(cuStreamCreate(&s, 0));
 	CK(cuDeviceGetDefaultMemPool(&pool, 0));
@@ -587,12 +594,35 @@ static void test_pool_ctx_gone(void)
 	CK(cuCtxDestroy(c));
 	CK(cuCtxCreate(&c, NULL, 0, 0));
 	CK(cuMemPoolGetAttribute(pool, CU_MEMPOOL_ATTR_USED_MEM_CURRENT, &used));
+	EXPECT(used == 1 << 20);                    /* kept past its context */
+	CK(cuMemsetD8(q + 4096, 0x5a, 1));
+	CK(cuMemcpyDtoH(&byte, q + 4096, 1));
+	EXPECT(byte == 0x5a);
+	vgpu_sim_live_objects(&g, &x, &pl, &l, &ord);
+	EXPECT(ord == ord0 + 1);
+	CK(cuMemFree(q));                           /* from another context */
+	CK(cuMemPoolGetAttribute(pool, CU_MEMPOOL_ATTR_USED_MEM_CURRENT, &used));
 	EXPECT(used == 0);
+	CK(cuCtxDestroy(c));
+	/* the reset of the device takes it, whichever context made it */
+	CK(cuDevicePrimaryCtxRetain(&p, 0));
+	CK(cuCtxSetCurrent(p));
+	CK(cuMemAllocAsync(&q, 1 << 20, NULL));
+	CK(cuCtxSynchronize());
+	CK(cuDevicePrimaryCtxReset(0));
+	CK(cuMemPoolGetAttribute(pool, CU_MEMPOOL_ATTR_USED_MEM_CURRENT, &used));
+	EXPECT(used == 0);
+	vgpu_sim_live_objects(&g, &x, &pl, &l, &ord);
+	EXPECT(ord == ord0);
+	CK(cuDevicePrimaryCtxRetain(&p, 0));
+	CK(cuCtxSetCurrent(p));
+	CK_RC(cuMemFree(q), CUDA_ERROR_INVALID_VALUE);
 	CK(cuMemAlloc(&r, 1 << 20));
 	CK(cuMemFree(r));
 	CK(cuMemPoolGetAttribute(pool, CU_MEMPOOL_ATTR_USED_MEM_CURRENT, &used));
 	EXPECT(used == 0);
-	CK(cuCtxDestroy(c));
+	CK(cuCtxSetCurrent(NULL));
+	CK(cuDevicePrimaryCtxRelease(0));   /* (the reset dropped the first retain) */
 }
 
 /*
