@@ -103,8 +103,9 @@ struct vgpu_backend_fns {
 	CUresult (*vgpu_sim_module_place_global)(CUmodule, const char *, CUdeviceptr, size_t);
 	/* and list a module's globals (all of them go into a checkpoint, asked for or not) */
 	CUresult (*vgpu_sim_module_global_at)(CUmodule, unsigned, const char **, CUdeviceptr *, size_t *);
-	/* and count the graphs, executable graphs, pools and libraries it holds (the worker's
-	 * check, once its zone is freed, that nothing of the zone was left behind) */
+	/* and count the graphs, executable graphs, pools, libraries and stream-ordered
+	 * allocations it holds (the worker's check, once its zone is freed, that nothing of the
+	 * zone was left behind) */
 	void (*vgpu_sim_live_objects)(long *graphs, long *execs, long *pools, long *libraries, long *ordered);
 };
 
