@@ -9,6 +9,8 @@
 #include <time.h>
 #include <unistd.h>
 
+/* the words of --pools' stream-ordered allocation that outlives its context */
+#define KEPT_WORD(i) (0x9e3779b9u * ((uint32_t)(i) + 1u))
 #define CK(call) do { CUresult r_ = (call); if (r_ != CUDA_SUCCESS) { \
 	const char *n_ = NULL; cuGetErrorName(r_, &n_); \
 	fprintf(stderr, "FAIL %s:%d: %s -> %s\n", __FILE__, __LINE__, #call, n_ ? n_ : "?"); exit(1); } } while (0)
@@ -160,7 +162,8 @@ int main(int argc, char **argv)
 		       "the module's kernel reads there, has a kernel store through its address and reads it back with a 2D copy, and asks for the "
 		       "address again, which must be the same, and for its range, which must hold it; --global-value never asks for a global's address: the module's kernel "
 		       "adds 100 to it every round and returns what it found, which must be 100 times the rounds before; --pools sets the default pool's release threshold, creates a pool, makes it the device's current "
-		       "one and allocates from both every round, checking that all of it holds; --timing records an event at the "
+		       "one and allocates from both every round, checking that all of it holds, and keeps 4 KiB it allocated stream-ordered in a context it then destroyed, "
+		       "reading a word of it back every round; --timing records an event at the "
 		       "start and times every round from it (cuEventElapsedTime); --graph captures a memset, a kernel and a "
 		       "device copy into a graph, adds an empty node and a child graph (a memset), instantiates it and launches it every round, checking its "
 		       "result and that the graph's node handles stay the same (--graph-set-enabled: and enables its first node in the "
@@ -235,6 +238,22 @@ int main(int argc, char **argv)
 		CK(cuMemPoolCreate(&mpool, &props));
 		CK(cuMemPoolSetAttribute(mpool, CU_MEMPOOL_ATTR_REUSE_ALLOW_OPPORTUNISTIC, &no));
 		CK(cuDeviceSetMemPool(dev, mpool));
+	}
+	/* --pools: stream-ordered memory made in a context since destroyed, which no context owns
+	 * (cuCtxDestroy leaves it allocated): its bytes are checked every round, wherever the zone is */
+	CUdeviceptr kept = 0;
+	if (pools) {
+		static uint32_t pat[1024];
+		CUcontext tmpc;
+		CUstream ts;
+		for (uint32_t i = 0; i < 1024; i++)
+			pat[i] = KEPT_WORD(i);
+		CK(cuCtxCreate(&tmpc, NULL, 0, dev));
+		CK(cuStreamCreate(&ts, CU_STREAM_NON_BLOCKING));
+		CK(cuMemAllocAsync(&kept, sizeof(pat), ts));
+		CK(cuMemcpyHtoDAsync(kept, pat, sizeof(pat), ts));
+		CK(cuStreamSynchronize(ts));
+		CK(cuCtxDestroy(tmpc));   /* its stream with it; the memory stays, and the context before is current again */
 	}
 	/* --graph: y = 0 (memset), y = 2 x + y (kernel), z = y (device copy), then an empty node;
 	 * the graph and its executable graph kept for the whole run, the node handles too */
@@ -503,6 +522,13 @@ int main(int argc, char **argv)
 				fprintf(stderr, "FAIL: round %d: pool memory read back %u, wrote %u\n", rounds, back, w);
 				exit(1);
 			}
+			uint32_t ki = (uint32_t)rounds % 1024, kw = 0;
+			CK(cuMemcpyDtoH(&kw, kept + 4 * ki, 4));
+			if (kw != KEPT_WORD(ki)) {
+				fprintf(stderr, "FAIL: round %d: stream-ordered memory of a destroyed context read 0x%x at word %u, "
+					"not 0x%x\n", rounds, kw, ki, KEPT_WORD(ki));
+				exit(1);
+			}
 		}
 		if (graph) {   /* the executable graph computes z = 2 x; the graph keeps its nodes */
 			static float hx[N], hz[N];
@@ -613,6 +639,7 @@ int main(int argc, char **argv)
 		CK(cuMemFree(dpin));
 	}
 	if (pools) {
+		CK(cuMemFree(kept));   /* from a context other than the one that made it */
 		CK(cuDeviceSetMemPool(dev, dpool));
 		CK(cuMemPoolDestroy(mpool));
 	}
