@@ -95,6 +95,8 @@ struct fz_state {
 	/* vgpu_sim_live_objects: graphs, executable graphs, pools, libraries and stream-ordered
 	 * allocations the driver holds (leak oracle) */
 	void (*live_objects)(long *graphs, long *execs, long *pools, long *libraries, long *ordered);
+	/* vgpu_sim_live_vmm: physical allocations, mappings and reservations (leak oracle) */
+	void (*live_vmm)(long *phys, long *mappings, long *reservations);
 	/* vgpu_sim_release_orphans: the graphs of captures whose streams are gone, freed as the
 	 * zones' processes ending would */
 	void (*release_orphans)(void);
@@ -116,7 +118,7 @@ extern _Thread_local int fz_self;
  * forgets the graphs a zone still has at its teardown without destroying them), so
  * fuzz/test_replay.sh can show that each oracle does fire. Never set while fuzzing.
  */
-enum { SAB_NONE = 0, SAB_MEMORY, SAB_OWNERSHIP, SAB_REPLY, SAB_KERNEL, SAB_SPACES, SAB_LEAKS };
+enum { SAB_NONE = 0, SAB_MEMORY, SAB_OWNERSHIP, SAB_REPLY, SAB_KERNEL, SAB_SPACES, SAB_LEAKS, SAB_VMM_LEAKS };
 extern int fz_sabotage;
 
 

@@ -748,7 +748,7 @@ static void zone_teardown(struct fz_zone *zz)
 	 * limit on mappings (vm.max_map_count) was reached and the sanitizer's own next mmap
 	 * failed, aborting the run on whatever input came then. */
 	while (vgpu_vmm_pop_reservation(z, &vp, &vsz) == 0)
-		if (f->cuMemAddressFree)
+		if (f->cuMemAddressFree && fz_sabotage != SAB_VMM_LEAKS)
 			f->cuMemAddressFree((CUdeviceptr)vp, (size_t)vsz);
 	uint64_t wb;
 	vgpu_proxy_fixed_va_end(z, f, ctxs, n_ctx, &wb);   /* the fixed window's memory, as zone_release frees it */
@@ -866,9 +866,11 @@ int fz_setup(void)
 	if (sab && *sab) {
 		fz_sabotage = !strcmp(sab, "memory") ? SAB_MEMORY : !strcmp(sab, "ownership") ? SAB_OWNERSHIP :
 			   !strcmp(sab, "reply") ? SAB_REPLY : !strcmp(sab, "kernel") ? SAB_KERNEL :
-			   !strcmp(sab, "spaces") ? SAB_SPACES : !strcmp(sab, "leaks") ? SAB_LEAKS : -1;
+			   !strcmp(sab, "spaces") ? SAB_SPACES : !strcmp(sab, "leaks") ? SAB_LEAKS :
+			   !strcmp(sab, "vmm-leaks") ? SAB_VMM_LEAKS : -1;
 		if (fz_sabotage < 0) {
-			fprintf(stderr, "vgpu-fuzz: VGPU_FUZZ_SABOTAGE=%s: expected memory, ownership, reply, kernel, spaces or leaks\n", sab);
+			fprintf(stderr, "vgpu-fuzz: VGPU_FUZZ_SABOTAGE=%s: expected memory, ownership, reply, kernel, spaces, leaks "
+				"or vmm-leaks\n", sab);
 			return -EINVAL;
 		}
 	}
@@ -917,9 +919,10 @@ int fz_setup(void)
 	}
 	*(void **)&fz.live_objects = dlsym(fz.be.dl, "vgpu_sim_live_objects");
 	*(void **)&fz.release_orphans = dlsym(fz.be.dl, "vgpu_sim_release_orphans");
-	if (!fz.live_objects || !fz.release_orphans) {
-		fprintf(stderr, "vgpu-fuzz: %s has no vgpu_sim_live_objects or vgpu_sim_release_orphans; the leak "
-			"oracle needs them\n", path);
+	*(void **)&fz.live_vmm = dlsym(fz.be.dl, "vgpu_sim_live_vmm");
+	if (!fz.live_objects || !fz.release_orphans || !fz.live_vmm) {
+		fprintf(stderr, "vgpu-fuzz: %s has no vgpu_sim_live_objects, vgpu_sim_live_vmm or vgpu_sim_release_orphans; "
+			"the leak oracle needs them\n", path);
 		return -ENOSYS;
 	}
 	fz.set_space(1);   /* zone 0 runs on this thread */
@@ -995,4 +998,11 @@ void fz_run_one(const uint8_t *data, size_t len)
 		 "after both zones ended the driver still holds %ld graphs, %ld executable graphs, %ld memory pools, "
 		 "%ld libraries and %ld stream-ordered allocations that the zones made", graphs, execs, pools, libs,
 		 ordered);
+	/* and virtual memory, which outlives contexts too: the worker's tables of it (proxy/vmm.c),
+	 * the fixed window's and a restore's spans must all have been given back */
+	long phys, maps, resvs;
+	fz.live_vmm(&phys, &maps, &resvs);
+	FZ_CHECK(phys == 0 && maps == 0 && resvs == 0,
+		 "after both zones ended the driver still holds %ld physical allocations, %ld mappings and %ld address "
+		 "reservations of virtual memory that the zones made", phys, maps, resvs);
 }

@@ -42,7 +42,8 @@ replay "$B/fuzz/vgpu-fuzz-ckpt" ckpt fuzz/corpus-ckpt/* fuzz/regress-ckpt/*
 # The oracles can fire: with the harness breaking each property on purpose
 # (VGPU_FUZZ_SABOTAGE), a seed that exercises it must abort with the oracle's message.
 for sab in memory:fuzz/corpus/memory-0064 ownership:fuzz/corpus/memory-0064 reply:fuzz/corpus/memory-0064 \
-	   kernel:fuzz/corpus/kernels-run-all spaces:fuzz/corpus/kernels-cross-zone leaks:fuzz/corpus/rt-graph_build-all; do
+	   kernel:fuzz/corpus/kernels-run-all spaces:fuzz/corpus/kernels-cross-zone leaks:fuzz/corpus/rt-graph_build-all \
+	   vmm-leaks:fuzz/corpus/vmm-0032; do
 	n=$((n + 1))
 	out=$(VGPU_FUZZ_SABOTAGE=${sab%%:*} "$bin" "${sab#*:}" 2>&1)
 	rc=$?

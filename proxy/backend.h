@@ -107,6 +107,8 @@ struct vgpu_backend_fns {
 	 * allocations it holds (the worker's check, once its zone is freed, that nothing of the
 	 * zone was left behind) */
 	void (*vgpu_sim_live_objects)(long *graphs, long *execs, long *pools, long *libraries, long *ordered);
+	/* and its virtual memory: physical allocations, mappings, address reservations */
+	void (*vgpu_sim_live_vmm)(long *phys, long *mappings, long *reservations);
 };
 
 struct vgpu_backend {

@@ -707,24 +707,27 @@ static void zone_release(struct worker *w)
 
 /*
  * On the simulator (a test double), after zone_release: the graphs, executable graphs, memory
- * pools, libraries and stream-ordered allocations it still holds. The zone made every one of
- * them, and the release destroyed or freed all the zone still had handles or ranges of, so
- * one left was forgotten on the way (its handle dropped, the object kept) and would have
- * stayed until this process ends. Said in the log either way; the adversarial tests read it.
+ * pools, libraries, stream-ordered allocations and virtual memory it still holds. The zone
+ * made every one of them, and the release destroyed or freed all the zone still had handles
+ * or ranges of, so one left was forgotten on the way (its handle dropped, the object kept)
+ * and would have stayed until this process ends. Said in the log either way; the
+ * adversarial tests read it.
  */
 static void zone_leak_check(const struct vgpu_backend *be)
 {
-	if (!be->fn.vgpu_sim_live_objects)
+	if (!be->fn.vgpu_sim_live_objects || !be->fn.vgpu_sim_live_vmm)
 		return;
-	long g = 0, x = 0, p = 0, l = 0, o = 0;
+	long g = 0, x = 0, p = 0, l = 0, o = 0, vp = 0, vm = 0, vr = 0;
 	be->fn.vgpu_sim_live_objects(&g, &x, &p, &l, &o);
-	if (g || x || p || l || o)
+	be->fn.vgpu_sim_live_vmm(&vp, &vm, &vr);
+	if (g || x || p || l || o || vp || vm || vr)
 		vgpu_warn("zone freed, but the simulator still holds %ld graphs, %ld executable graphs, %ld memory pools, "
-			  "%ld libraries and %ld stream-ordered allocations of it: forgotten by the worker, not destroyed "
-			  "or freed", g, x, p, l, o);
+			  "%ld libraries, %ld stream-ordered allocations, %ld physical allocations, %ld mappings and %ld "
+			  "address reservations of it: forgotten by the worker, not destroyed or freed", g, x, p, l, o, vp,
+			  vm, vr);
 	else
-		vgpu_debug("zone freed: the simulator holds no graph, executable graph, memory pool, library or "
-			   "stream-ordered allocation of it");
+		vgpu_debug("zone freed: the simulator holds no graph, executable graph, memory pool, library, "
+			   "stream-ordered allocation or virtual memory of it");
 }
 
 /*
