@@ -94,6 +94,9 @@ def seeds():
                                           + recs[1:])
     alloc = rec(R_ALLOC, struct.pack("<QQII", 0x7F0000200000, 64, NO_SLOT, 0) + bytes(64))
     yield "allocs-only", b"\x00" + payload([zone(1), ranges([(0x7F0000200000, 64)]), slots([1]), alloc])
+    # a stream-ordered allocation: owned by no context, its device (1) in the kind word's bits 8-15
+    ordered = rec(R_ALLOC, struct.pack("<QQII", 0x7F0000200000, 64, NO_SLOT, 2 | 1 << 8) + bytes(range(64)))
+    yield "ordered-alloc", b"\x00" + payload([zone(1), ranges([(0x7F0000200000, 64)]), slots([1]), ordered])
     yield "ctx-module", b"\x00" + payload([zone(8), ranges([]), recs[2], recs[3], recs[4], recs[5]])
     # a primary context the zone reset (kind 2: idle, nothing made in it) beside a created one
     idle = rec(R_CTX, struct.pack("<IIII", 0, 2, 0, 0))

@@ -77,6 +77,12 @@ static unsigned rank(uint32_t type)
  * driver cannot put a global at a given address; a restorer with the same limit keeps the
  * bytes for the global record that follows and only holds the addresses (no memory there) */
 #define ALLOC_GLOBAL 1u
+/* An allocation record's kind: a stream-ordered allocation, which no context owns (its owner
+ * slot NO_SLOT), of the device in the word's bits 8-15 (ALLOC_DEVICE); it comes back as that
+ * device's in the zone's map (zone->ordered) */
+#define ALLOC_ORDERED 2u
+#define ALLOC_KIND(w) ((w) & 0xffu)
+#define ALLOC_DEVICE(w) ((w) >> 8)
 #define POOL_BODY 56u       /* slot, owner, kind, device, type, location, usage, current, max, threshold, reuse, 0 */
 #define POOL_REUSE_ALL 7u   /* follow event dependencies, opportunistic, internal dependencies */
 /* In an event record's flags: the event had been recorded and its work was done (a timing
@@ -805,6 +811,15 @@ static void ctx_current(const struct vgpu_zone *z, const struct vgpu_backend_fns
 	void *c = NULL;
 	if (ctx_slot != NO_SLOT && vgpu_htab_lookup(&z->htab, VGPU_H_CONTEXT, vgpu_htab_id_of(&z->htab, ctx_slot), &c) == 0 && c)
 		f->cuCtxSetCurrent(c);
+}
+
+/* The slot of a context of device dev that is not an idle primary context, or NO_SLOT. */
+static uint32_t live_ctx_on(const struct plan *pl, uint32_t npl, int dev)
+{
+	for (uint32_t i = 0; i < npl; i++)
+		if (pl[i].type == R_CTX && pl[i].b == (uint32_t)dev && pl[i].a != CTX_PRIMARY_IDLE)
+			return pl[i].slot;
+	return NO_SLOT;
 }
 
 /* The handle records, in dependency order; *n of them in *out (free it). */
@@ -1718,18 +1733,21 @@ int vgpu_ckpt_write(int fd, struct vgpu_zone *z, const struct vgpu_backend *be, 
 	/* allocations with their bytes, from the device into the write buffer */
 	for (uint32_t a = 0; a < z->amap.n && !w.err; a++) {
 		const struct vgpu_alloc *al = &z->amap.v[zr[a].a];
-		/* made in a context, or a module's global: then its module's context (its device) */
-		uint32_t os = al->owner ? slot_of_real(z, VGPU_H_CONTEXT, al->owner) : NO_SLOT;
-		uint32_t ms = al->owner && os == NO_SLOT ? slot_of_real(z, VGPU_H_MODULE, al->owner) : NO_SLOT;
+		/* made in a context, or a module's global: then its module's context (its device);
+		 * stream-ordered: its device's, read through a live context of that device */
+		int odev = vgpu_zone_ordered_dev(z, al->owner);
+		uint32_t os = al->owner && odev < 0 ? slot_of_real(z, VGPU_H_CONTEXT, al->owner) : NO_SLOT;
+		uint32_t ms = al->owner && odev < 0 && os == NO_SLOT ? slot_of_real(z, VGPU_H_MODULE, al->owner) : NO_SLOT;
 		if (ms != NO_SLOT) {
 			unsigned t; void *real; const void *own; uint32_t gen;
 			if (vgpu_htab_slot(&z->htab, ms, &t, &real, &own, &gen) == 1 && own)
 				os = slot_of_real(z, VGPU_H_CONTEXT, own);
 		}
-		ctx_current(z, f, os);
+		ctx_current(z, f, odev >= 0 ? live_ctx_on(pl, npl, odev) : os);
 		w_rec(&w, R_ALLOC, 24 + al->size);
 		w_u64(&w, zr[a].zbase); w_u64(&w, al->size); w_u32(&w, os);
-		w_u32(&w, ms != NO_SLOT && !f->vgpu_sim_module_place_global ? ALLOC_GLOBAL : 0);
+		w_u32(&w, odev >= 0 ? ALLOC_ORDERED | (uint32_t)odev << 8 :
+		      ms != NO_SLOT && !f->vgpu_sim_module_place_global ? ALLOC_GLOBAL : 0);
 		if ((rc = w_device(&w, f, al->base, al->size, "the allocation", why, why_len)) < 0)
 			goto out;
 		nrec++;
@@ -2611,7 +2629,10 @@ static int parse(struct parser *ps, struct vgpu_ckpt_meta *meta, apply_fn apply,
 		case R_ALLOC: {
 			it.base = rd_u64(&b); it.size = rd_u64(&b); it.owner = rd_u32(&b); it.a = rd_u32(&b);
 			uint32_t k = m->nalloc;
-			if (b.bad || it.a > ALLOC_GLOBAL || (it.a && it.size > GVAL_MAX) || blen != 24 + it.size ||
+			uint32_t kind = ALLOC_KIND(it.a), adev = ALLOC_DEVICE(it.a);
+			if (b.bad || kind > ALLOC_ORDERED || (kind != ALLOC_ORDERED && adev) ||
+			    (kind == ALLOC_ORDERED && (adev >= VGPU_ZONE_MAX_DEVICES || it.owner != NO_SLOT)) ||
+			    (kind == ALLOC_GLOBAL && it.size > GVAL_MAX) || blen != 24 + it.size ||
 			    k >= m->nrange ||
 			    it.base != m->range[2 * k] || it.size != m->range[2 * k + 1] ||
 			    (it.owner != NO_SLOT && !slot_is(m, it.owner, VGPU_H_CONTEXT))) {
@@ -3566,7 +3587,8 @@ static int restore_apply(void *ctx, const struct model *m, const struct item *ci
 				    (unsigned long long)it->base);
 		if (it->a == ALLOC_GLOBAL && !f->vgpu_sim_module_place_global)
 			return global_bytes(rs, it, why, cap);
-		int dev = it->owner != NO_SLOT ? m->dev[it->owner] : 0;
+		int ordered = ALLOC_KIND(it->a) == ALLOC_ORDERED;
+		int dev = ordered ? (int)ALLOC_DEVICE(it->a) : it->owner != NO_SLOT ? m->dev[it->owner] : 0;
 		if ((r = set_ctx(rs, it->owner)))
 			break;
 		if (!ck->span[s].handle && (rc = span_map(rs, &ck->span[s], dev, why, cap)) < 0)
@@ -3594,6 +3616,7 @@ static int restore_apply(void *ctx, const struct model *m, const struct item *ci
 			break;
 		uint64_t reserved = 0;
 		if ((rc = vgpu_zone_dptr_add_owned(z, it->base, it->size,
+						   ordered ? (const void *)&z->ordered[dev] :
 						   it->owner != NO_SLOT ? rs->real[it->owner] : NULL, &reserved)) < 0)
 			return fail(why, cap, rc, "cannot record the allocation at 0x%llx", (unsigned long long)it->base);
 		ck->span[s].refs++;

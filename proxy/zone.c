@@ -492,6 +492,12 @@ unsigned vgpu_zone_reown(struct vgpu_zone *z, const void *from, const void *to)
 	return n;
 }
 
+int vgpu_zone_ordered_dev(const struct vgpu_zone *z, const void *owner)
+{
+	const char *o = owner;
+	return o >= z->ordered && o < z->ordered + VGPU_ZONE_MAX_DEVICES ? (int)(o - z->ordered) : -1;
+}
+
 void vgpu_zone_purge_owner(struct vgpu_zone *z, const void *owner, unsigned *handles, unsigned *allocs,
 			   uint64_t *bytes)
 {

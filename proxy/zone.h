@@ -138,6 +138,9 @@ int vgpu_zone_handle_take(struct vgpu_zone *z, unsigned htype, uint64_t id, void
  * limits. Counts into *handles / *allocs / *bytes (any may be NULL; bytes include the limits). */
 /* Forget every allocation starting in [lo, lo+len), uncharged; returns how many, *bytes their size. */
 unsigned vgpu_zone_drop_range(struct vgpu_zone *z, uint64_t lo, uint64_t len, uint64_t *bytes /* out */);
+/* The device whose stream-ordered allocations owner stands for (owner is &z->ordered[dev]),
+ * or -1 when owner is anything else. */
+int vgpu_zone_ordered_dev(const struct vgpu_zone *z, const void *owner);
 void vgpu_zone_purge_owner(struct vgpu_zone *z, const void *owner, unsigned *handles, unsigned *allocs,
 			   uint64_t *bytes);
 int vgpu_zone_handle_new(struct vgpu_zone *z, unsigned htype, void *real, uint64_t *id /* out */);

@@ -30,7 +30,8 @@ struct shape {
 	uint64_t base2;          /* the second allocation's base */
 	int swap_records;        /* put the event before the stream */
 	int alloc_not_ranged;    /* the second allocation differs from its range */
-	uint32_t alloc2_flags;   /* the second allocation record's flags word (1: a module global's bytes) */
+	uint32_t alloc2_flags;   /* the second allocation record's kind word (1: a module global's bytes, 2 | dev << 8:
+	                          * stream-ordered) */
 	int bad_crc, trailing;
 	uint32_t version;
 	const char *devices;     /* the zone's devices, when its process chose some (NULL: none) */
@@ -428,7 +429,13 @@ int main(void)
 	s = glob; s.glob_name = "a\0b"; s.glob_bytes = 3; refused(&s, "global record"); /* a NUL inside */
 	s = glob; s.alloc2_flags = 1;            /* the global's bytes, for a restorer that cannot place it */
 	CHECK_EQ((build(&s), vgpu_ckpt_check(buf, n, &m, why, sizeof(why))), 0);
-	s = glob; s.alloc2_flags = 2;            refused(&s, "allocation record");   /* an unknown flag */
+	s = glob; s.alloc2_flags = 3;            refused(&s, "allocation record");   /* an unknown kind */
+	s = glob; s.alloc2_flags = 1 | 1u << 8;  refused(&s, "allocation record");   /* a device for a global */
+	/* a stream-ordered allocation (kind 2), of the device in bits 8-15, owned by no context */
+	s = good; s.alloc2_flags = 2 | 1u << 8;
+	CHECK_EQ((build(&s), vgpu_ckpt_check(buf, n, &m, why, sizeof(why))), 0);
+	s = good; s.alloc2_flags = 2 | 64u << 8; refused(&s, "allocation record");   /* past the devices a zone can have */
+	s = good; s.alloc2_flags = 1u << 8;      refused(&s, "allocation record");   /* a device for a context's */
 	/* a module global's value by name, as a GPU driver's checkpoint carries it */
 	struct shape gv = glob;
 	gv.gval_where = 1; gv.gval_module = 1; gv.gval_name = "dev_counter"; gv.gval_size = gv.gval_written = 4;
