@@ -15,8 +15,10 @@
 # --checkpoint-globals copy (as on a GPU) a global's value moves by name and a zone holding a
 # global's address moves with the old address translated to the reloaded module's. An nvcc-built
 # CUDA runtime program is moved there and back too, and a zone on the second of two devices
-# with blocking launches (CUDA_VISIBLE_DEVICES=1 CUDA_LAUNCH_BLOCKING=1) keeps both. Corrupted, truncated,
-# foreign and future-version checkpoint files are refused with a clear error and leave
+# with blocking launches (CUDA_VISIBLE_DEVICES=1 CUDA_LAUNCH_BLOCKING=1) keeps both; stream-ordered
+# memory a zone made on device 1 of two, in a context since destroyed, comes back on device 1.
+# Corrupted, truncated, foreign and future-version checkpoint files are refused with a clear
+# error and leave
 # the receiving proxy without a zone. Prints the measured pause.
 set -u
 B=${VGPU_BUILD:-build/san}
@@ -335,6 +337,11 @@ cd_there_and_back gaddr "holding a module global's address, translated where the
   "$B/tests/restart/stream_app" "$PWD/$B/tests/kernels/basic.fatbin" 4 0 --no-late --global
 grep -q "module global dev_counter: known to the zone at 0x[0-9a-f]*, its module has it at 0x[0-9a-f]*; translated" \
   "$tmp/d.log" || fail "D did not translate the zone's module global: $(grep -i global "$tmp/d.log" | tail -3)"
+# Stream-ordered memory on the second device, in a context since destroyed: no context owns
+# it, so its checkpoint record names its device, and it must come back on that device
+# (stream_app checks the pointer's device every round).
+cd_there_and_back pools1 "with stream-ordered memory of a destroyed context on device 1 of two," 0 \
+  "$B/tests/restart/stream_app" "$PWD/$B/tests/kernels/basic.fatbin" 4 0 --no-late --pools --device 1
 cd_there_and_back rtcopy "of the CUDA runtime program (static cudart), its runtime holding module globals' addresses," 300 \
   "$B/tests/migrate/rt_loop" 4
 grep -q "rounds verified, globals kept, graph launched every round, held memory intact" "$tmp/rtcopy.out" ||

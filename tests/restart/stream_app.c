@@ -106,7 +106,7 @@ int main(int argc, char **argv)
 	double seconds = argc > 2 ? atof(argv[2]) : 5;
 	uint64_t hold = argc > 3 ? strtoull(argv[3], NULL, 0) & ~3ull : 0;
 	int late_wanted = 1, late_on_signal = 0, pinned = 0, global = 0, pools = 0, timing = 0, graph = 0, vmm = 0;
-	int idle_primary = 0, printf_on_signal = 0, hold_pushed_ms = 0, stacked = 0;
+	int idle_primary = 0, printf_on_signal = 0, hold_pushed_ms = 0, stacked = 0, ordinal = 0;
 	const char *until = NULL;
 	for (int i = 4; i < argc; i++) {
 		if (!strcmp(argv[i], "--no-late"))
@@ -139,6 +139,8 @@ int main(int argc, char **argv)
 			printf_on_signal = 1;
 		else if (!strcmp(argv[i], "--stacked"))
 			stacked = 1;
+		else if (!strcmp(argv[i], "--device") && i + 1 < argc)
+			ordinal = atoi(argv[++i]);
 		else if (!strcmp(argv[i], "--until") && i + 1 < argc)
 			until = argv[++i];
 	}
@@ -154,7 +156,7 @@ int main(int argc, char **argv)
 	pthread_t late;
 
 	if (argc > 1 && !strcmp(argv[1], "--help")) {
-		printf("usage: stream_app [KERNEL_IMAGE [SECONDS [HOLD_BYTES [--no-late|--late-on-signal] [--pinned] [--global|--global-value] [--pools] [--timing] [--graph|--graph-set-enabled|--graph-conditional] [--vmm] [--idle-primary [--hold-pushed MS]] [--printf-on-signal] [--stacked] [--until FILE]]]]\n"
+		printf("usage: stream_app [KERNEL_IMAGE [SECONDS [HOLD_BYTES [--no-late|--late-on-signal] [--pinned] [--global|--global-value] [--pools] [--timing] [--graph|--graph-set-enabled|--graph-conditional] [--vmm] [--idle-primary [--hold-pushed MS]] [--printf-on-signal] [--stacked] [--device N] [--until FILE]]]]\n"
 		       "Copies and "
 		       "launches for SECONDS (default 5), verifying every round; a thread started halfway joins the zone "
 		       "(not with --no-late; with --late-on-signal when SIGUSR1 arrives instead); HOLD_BYTES of device memory keep a pattern checked every round and at the "
@@ -163,7 +165,7 @@ int main(int argc, char **argv)
 		       "address again, which must be the same, and for its range, which must hold it; --global-value never asks for a global's address: the module's kernel "
 		       "adds 100 to it every round and returns what it found, which must be 100 times the rounds before; --pools sets the default pool's release threshold, creates a pool, makes it the device's current "
 		       "one and allocates from both every round, checking that all of it holds, and keeps 4 KiB it allocated stream-ordered in a context it then destroyed, "
-		       "reading a word of it back every round; --timing records an event at the "
+		       "reading a word of it back every round and its device; --device N works on device N (default 0); --timing records an event at the "
 		       "start and times every round from it (cuEventElapsedTime); --graph captures a memset, a kernel and a "
 		       "device copy into a graph, adds an empty node and a child graph (a memset), instantiates it and launches it every round, checking its "
 		       "result and that the graph's node handles stay the same (--graph-set-enabled: and enables its first node in the "
@@ -185,7 +187,7 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	CK(cuInit(0));
-	CK(cuDeviceGet(&dev, 0));
+	CK(cuDeviceGet(&dev, ordinal));
 	CUcontext below = NULL;
 	CUdeviceptr below_mem = 0;
 	if (stacked) {   /* the zone's context goes over this one: two on the stack from here on */
@@ -523,6 +525,13 @@ int main(int argc, char **argv)
 				exit(1);
 			}
 			uint32_t ki = (uint32_t)rounds % 1024, kw = 0;
+			int kdev = -1;
+			CK(cuPointerGetAttribute(&kdev, CU_POINTER_ATTRIBUTE_DEVICE_ORDINAL, kept));
+			if (kdev != ordinal) {
+				fprintf(stderr, "FAIL: round %d: stream-ordered memory of a destroyed context is on device %d, "
+					"made on device %d\n", rounds, kdev, ordinal);
+				exit(1);
+			}
 			CK(cuMemcpyDtoH(&kw, kept + 4 * ki, 4));
 			if (kw != KEPT_WORD(ki)) {
 				fprintf(stderr, "FAIL: round %d: stream-ordered memory of a destroyed context read 0x%x at word %u, "
