@@ -2777,10 +2777,9 @@ SIM_EXPORT void vgpu_sim_release_orphans(void)
  * Test hook: the graphs, executable graphs, memory pools (cuMemPoolCreate's), libraries and
  * stream-ordered allocations that exist now (graphs orphaned by their capture's streams
  * aside). The driver keeps all but libraries when the context they were made in goes
- * (cuCtxDestroy frees none of them), so a
- * proxy that forgets a zone's handle of one without destroying it has leaked it; the fuzz
- * harness checks that nothing is left once both zones have ended, and a worker on the
- * simulator once its zone is freed.
+ * (cuCtxDestroy frees none of them), so a proxy that forgets a zone's handle of one without
+ * destroying it has leaked it; the fuzz harness checks that nothing is left once both zones
+ * have ended, and a worker on the simulator once its zone is freed.
  */
 SIM_EXPORT void vgpu_sim_live_objects(long *graphs, long *execs, long *pools, long *libraries, long *ordered)
 {
