@@ -53,6 +53,8 @@ static void fz_ckpt_one(const uint8_t *d, size_t n)
 	if (rc == 0) {
 		if (m.handles > m.slots)
 			violated("more live handles than slots");
+		if (m.version < VGPU_CKPT_VERSION_MIN || m.version > VGPU_CKPT_VERSION)
+			violated("a format version this reader does not read");
 		if (m.file_bytes != len || m.mem_bytes > len || (m.allocs && !m.mem_bytes))
 			violated("sizes that the file cannot hold");
 		if (memchr(m.name, 0, sizeof(m.name)) == NULL || memchr(m.source, 0, sizeof(m.source)) == NULL)

@@ -63,8 +63,8 @@ def crc32c(data):
     return crc ^ 0xFFFFFFFF
 
 
-def full_file(payload):
-    hdr = b"VGPUCKPT" + struct.pack("<IIQII", 1, 64, len(payload), 0, 2)
+def full_file(payload, version=2):
+    hdr = b"VGPUCKPT" + struct.pack("<IIQII", version, 64, len(payload), 0, 2)
     return hdr + bytes(64 - len(hdr)) + payload
 
 
@@ -86,6 +86,8 @@ def seeds():
             a1, a2]
     yield "all-records", b"\x00" + payload(recs)
     yield "whole-file", b"\x01" + full_file(payload(recs))
+    # the first format (version 1, before stream-ordered allocations had a kind of their own)
+    yield "whole-file-v1", b"\x01" + full_file(payload(recs), 1)
     yield "empty-zone", b"\x00" + payload([zone(0, source=""), ranges([]), slots([])])
     # a zone whose process chose devices (CUDA_VISIBLE_DEVICES): the proxy's ordinals, in its order
     yield "devices", b"\x00" + payload([zone(8, devices="2,0")] + recs[1:])

@@ -1972,7 +1972,7 @@ static int zone_rec(struct rd *b, struct vgpu_ckpt_meta *z, uint64_t *key)
 
 /* Header checks (the payload length against the file's when it has one, else 0). */
 static int hdr_check(const uint8_t *buf, size_t len, uint64_t file_len, uint64_t *payload, uint32_t *backend,
-		     char *why, size_t cap)
+		     uint32_t *version_out, char *why, size_t cap)
 {
 	uint32_t version, hdr_bytes;
 	if (len < VGPU_CKPT_HDR_BYTES || memcmp(buf, VGPU_CKPT_MAGIC, 8))
@@ -1981,9 +1981,10 @@ static int hdr_check(const uint8_t *buf, size_t len, uint64_t file_len, uint64_t
 	memcpy(&hdr_bytes, buf + 12, 4);
 	memcpy(payload, buf + 16, 8);
 	memcpy(backend, buf + 28, 4);
-	if (version != VGPU_CKPT_VERSION || hdr_bytes != VGPU_CKPT_HDR_BYTES)
-		return fail(why, cap, -EPROTO, "checkpoint format version %u (header %u bytes); this proxy reads version %u",
-			    version, hdr_bytes, VGPU_CKPT_VERSION);
+	if (version < VGPU_CKPT_VERSION_MIN || version > VGPU_CKPT_VERSION || hdr_bytes != VGPU_CKPT_HDR_BYTES)
+		return fail(why, cap, -EPROTO, "checkpoint format version %u (header %u bytes); this proxy reads versions %u to %u",
+			    version, hdr_bytes, VGPU_CKPT_VERSION_MIN, VGPU_CKPT_VERSION);
+	*version_out = version;
 	for (unsigned i = 24; i < VGPU_CKPT_HDR_BYTES; i++)
 		if (buf[i] && (i < 28 || i >= 32))
 			return fail(why, cap, -EPROTO, "reserved header byte %u is not zero", i);
@@ -2250,6 +2251,7 @@ struct parser {
 	uint64_t key;          /* the zone record's handle-table key */
 	uint64_t last_end;
 	uint32_t nrec, stage;
+	uint32_t version;      /* the file's format version (what record kinds it may hold) */
 	int ended;
 };
 
@@ -2323,9 +2325,10 @@ static int parse(struct parser *ps, struct vgpu_ckpt_meta *meta, apply_fn apply,
 				goto out;
 			}
 			if (meta) {
-				uint32_t backend = meta->backend;
+				uint32_t backend = meta->backend, version = meta->version;
 				*meta = z;
 				meta->backend = backend;
+				meta->version = version;
 			}
 			m->used = z.slots;
 			m->type = calloc(m->used ? m->used : 1, 1);
@@ -2631,6 +2634,7 @@ static int parse(struct parser *ps, struct vgpu_ckpt_meta *meta, apply_fn apply,
 			uint32_t k = m->nalloc;
 			uint32_t kind = ALLOC_KIND(it.a), adev = ALLOC_DEVICE(it.a);
 			if (b.bad || kind > ALLOC_ORDERED || (kind != ALLOC_ORDERED && adev) ||
+			    (kind == ALLOC_ORDERED && ps->version < 2) ||
 			    (kind == ALLOC_ORDERED && (adev >= VGPU_ZONE_MAX_DEVICES || it.owner != NO_SLOT)) ||
 			    (kind == ALLOC_GLOBAL && it.size > GVAL_MAX) || blen != 24 + it.size ||
 			    k >= m->nrange ||
@@ -2696,12 +2700,12 @@ int vgpu_ckpt_check(const uint8_t *buf, size_t len, struct vgpu_ckpt_meta *meta,
 	if (!meta)
 		meta = &tmp;
 	memset(meta, 0, sizeof(*meta));
-	int rc = hdr_check(buf, len, len, &payload, &backend, why, cap);
+	int rc = hdr_check(buf, len, len, &payload, &backend, &meta->version, why, cap);
 	if (rc < 0)
 		return rc;
 	meta->backend = backend;
 	struct src s = { .buf = buf, .fd = -1, .total = payload };
-	struct parser ps = { .s = &s };
+	struct parser ps = { .s = &s, .version = meta->version };
 	rc = parse(&ps, meta, NULL, NULL, 0, why, cap);
 	model_free(&ps.m);
 	meta->file_bytes = len;
@@ -2750,7 +2754,7 @@ int vgpu_ckpt_peek(int fd, struct vgpu_ckpt_meta *meta, char *why, size_t cap)
 		if (n < 0)
 			return fail(why, cap, -errno, "cannot read the checkpoint: %s", strerror(errno));
 	}
-	int rc = hdr_check(b, (size_t)n, sock ? 0 : (uint64_t)st.st_size, &payload, &backend, why, cap);
+	int rc = hdr_check(b, (size_t)n, sock ? 0 : (uint64_t)st.st_size, &payload, &backend, &meta->version, why, cap);
 	if (rc < 0)
 		return rc;
 	struct rd r = { b + VGPU_CKPT_HDR_BYTES, (size_t)n - VGPU_CKPT_HDR_BYTES, 0, 0 };
@@ -2839,9 +2843,11 @@ int vgpu_ckpt_open(int fd, struct vgpu_ckpt_reader **out, struct vgpu_ckpt_meta 
 		return fail(why, cap, -ENOMEM, "out of memory");
 	r->s.fd = fd;
 	r->ps.s = &r->s;
-	if ((rc = hdr_check(hdr, got, S_ISREG(st.st_mode) ? (uint64_t)st.st_size : 0, &r->s.total, &backend, why, cap)) < 0)
+	if ((rc = hdr_check(hdr, got, S_ISREG(st.st_mode) ? (uint64_t)st.st_size : 0, &r->s.total, &backend,
+			    &r->meta.version, why, cap)) < 0)
 		goto fail;
 	r->meta.backend = backend;
+	r->ps.version = r->meta.version;
 	/* the zone and ranges records only: nothing else maps memory before the ranges are held */
 	if ((rc = parse(&r->ps, &r->meta, NULL, NULL, 1, why, cap)) < 0)
 		goto fail;

@@ -40,7 +40,8 @@
  * discarded, and the zone's channels are taken over only after the end record checked out.
  */
 #define VGPU_CKPT_MAGIC      "VGPUCKPT"
-#define VGPU_CKPT_VERSION    1u
+#define VGPU_CKPT_VERSION    2u         /* written; 2 added the stream-ordered allocation kind */
+#define VGPU_CKPT_VERSION_MIN 1u         /* the oldest read (a version 1 file has no such kind) */
 #define VGPU_CKPT_HDR_BYTES  64u
 #define VGPU_CKPT_MAX_BYTES  (1ull << 40)   /* larger payloads are refused before reading */
 #define VGPU_CKPT_MAX_IMAGE  (256u << 20)   /* one module image */
@@ -52,6 +53,7 @@
 /* What a checkpoint says about its zone (read before a worker exists for it). */
 struct vgpu_ckpt_meta {
 	uint32_t backend;          /* enum vgpu_backend_kind it was taken on */
+	uint32_t version;          /* the file's format version */
 	uint32_t zone_id;          /* on the proxy it was taken on */
 	uint32_t slots;            /* handle table slots */
 	uint32_t handles, allocs;  /* live handles, device allocations (as far as read) */

@@ -381,7 +381,11 @@ int main(void)
 	s = good; s.devices = ""; s.env = "CUDA_CACHE_PATH=/x";  refused(&s, "zone record");
 	s = good; s.devices = "0"; s.env = "CUDA_LAUNCH_BLOCKING=1 CUDA_LAUNCH_BLOCKING=1";  refused(&s, "zone record");
 	/* one rule broken at a time */
-	s = good; s.version = 2;                 refused(&s, "format version 2");
+	s = good; s.version = VGPU_CKPT_VERSION + 1; refused(&s, "format version 3");  /* a future format */
+	s = good; s.version = 0;                 refused(&s, "format version 0");
+	s = good; s.version = 1;                 /* the first format: read, as long as it holds only its own kinds */
+	CHECK_EQ((build(&s), vgpu_ckpt_check(buf, n, &m, why, sizeof(why))), 0);
+	CHECK_EQ(m.version, 1);
 	s = good; s.bad_crc = 1;                 refused(&s, "checksum mismatch");
 	s = good; s.trailing = 1;                refused(&s, "after the end record");
 	s = good; s.ctx_slot = 6;                refused(&s, "context record");      /* slot past the table */
@@ -434,6 +438,8 @@ int main(void)
 	/* a stream-ordered allocation (kind 2), of the device in bits 8-15, owned by no context */
 	s = good; s.alloc2_flags = 2 | 1u << 8;
 	CHECK_EQ((build(&s), vgpu_ckpt_check(buf, n, &m, why, sizeof(why))), 0);
+	CHECK_EQ(m.version, 2);
+	s.version = 1;                           refused(&s, "allocation record");   /* a kind version 1 did not have */
 	s = good; s.alloc2_flags = 2 | 64u << 8; refused(&s, "allocation record");   /* past the devices a zone can have */
 	s = good; s.alloc2_flags = 1u << 8;      refused(&s, "allocation record");   /* a device for a context's */
 	/* a module global's value by name, as a GPU driver's checkpoint carries it */
