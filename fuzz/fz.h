@@ -97,6 +97,8 @@ struct fz_state {
 	void (*live_objects)(long *graphs, long *execs, long *pools, long *libraries, long *ordered);
 	/* vgpu_sim_live_vmm: physical allocations, mappings and reservations (leak oracle) */
 	void (*live_vmm)(long *phys, long *mappings, long *reservations);
+	/* vgpu_sim_live_events: events of every context (leak oracle) */
+	void (*live_events)(long *events);
 	/* vgpu_sim_release_orphans: the graphs of captures whose streams are gone, freed as the
 	 * zones' processes ending would */
 	void (*release_orphans)(void);

@@ -920,8 +920,10 @@ int fz_setup(void)
 	*(void **)&fz.live_objects = dlsym(fz.be.dl, "vgpu_sim_live_objects");
 	*(void **)&fz.release_orphans = dlsym(fz.be.dl, "vgpu_sim_release_orphans");
 	*(void **)&fz.live_vmm = dlsym(fz.be.dl, "vgpu_sim_live_vmm");
-	if (!fz.live_objects || !fz.release_orphans || !fz.live_vmm) {
-		fprintf(stderr, "vgpu-fuzz: %s has no vgpu_sim_live_objects, vgpu_sim_live_vmm or vgpu_sim_release_orphans; "
+	*(void **)&fz.live_events = dlsym(fz.be.dl, "vgpu_sim_live_events");
+	if (!fz.live_objects || !fz.release_orphans || !fz.live_vmm || !fz.live_events) {
+		fprintf(stderr, "vgpu-fuzz: %s has no vgpu_sim_live_objects, vgpu_sim_live_vmm, vgpu_sim_live_events or "
+			"vgpu_sim_release_orphans; "
 			"the leak oracle needs them\n", path);
 		return -ENOSYS;
 	}
@@ -1005,4 +1007,8 @@ void fz_run_one(const uint8_t *data, size_t len)
 	FZ_CHECK(phys == 0 && maps == 0 && resvs == 0,
 		 "after both zones ended the driver still holds %ld physical allocations, %ld mappings and %ld address "
 		 "reservations of virtual memory that the zones made", phys, maps, resvs);
+	/* and events, which go with their contexts: every context of both zones is gone */
+	long events;
+	fz.live_events(&events);
+	FZ_CHECK(events == 0, "after both zones ended the driver still holds %ld events that the zones made", events);
 }

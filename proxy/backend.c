@@ -166,6 +166,7 @@ static int open_lib(struct vgpu_backend *b, const char *path, int kind, char *wh
 		SYM(vgpu_sim_module_global_at);
 		SYM(vgpu_sim_live_objects);
 		SYM(vgpu_sim_live_vmm);
+		SYM(vgpu_sim_live_events);
 	}
 	if (!b->fn.cuInit) {
 		snprintf(why, cap, "%s does not export cuInit; is it a CUDA driver library?", path);

@@ -109,6 +109,8 @@ struct vgpu_backend_fns {
 	void (*vgpu_sim_live_objects)(long *graphs, long *execs, long *pools, long *libraries, long *ordered);
 	/* and its virtual memory: physical allocations, mappings, address reservations */
 	void (*vgpu_sim_live_vmm)(long *phys, long *mappings, long *reservations);
+	/* and its events (a context's go with it) */
+	void (*vgpu_sim_live_events)(long *events);
 };
 
 struct vgpu_backend {

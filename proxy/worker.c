@@ -707,7 +707,7 @@ static void zone_release(struct worker *w)
 
 /*
  * On the simulator (a test double), after zone_release: the graphs, executable graphs, memory
- * pools, libraries, stream-ordered allocations and virtual memory it still holds. The zone
+ * pools, libraries, stream-ordered allocations, virtual memory and events it still holds. The zone
  * made every one of them, and the release destroyed or freed all the zone still had handles
  * or ranges of, so one left was forgotten on the way (its handle dropped, the object kept)
  * and would have stayed until this process ends. Said in the log either way; the
@@ -715,19 +715,20 @@ static void zone_release(struct worker *w)
  */
 static void zone_leak_check(const struct vgpu_backend *be)
 {
-	if (!be->fn.vgpu_sim_live_objects || !be->fn.vgpu_sim_live_vmm)
+	if (!be->fn.vgpu_sim_live_objects || !be->fn.vgpu_sim_live_vmm || !be->fn.vgpu_sim_live_events)
 		return;
-	long g = 0, x = 0, p = 0, l = 0, o = 0, vp = 0, vm = 0, vr = 0;
+	long g = 0, x = 0, p = 0, l = 0, o = 0, vp = 0, vm = 0, vr = 0, ev = 0;
 	be->fn.vgpu_sim_live_objects(&g, &x, &p, &l, &o);
 	be->fn.vgpu_sim_live_vmm(&vp, &vm, &vr);
-	if (g || x || p || l || o || vp || vm || vr)
+	be->fn.vgpu_sim_live_events(&ev);
+	if (g || x || p || l || o || vp || vm || vr || ev)
 		vgpu_warn("zone freed, but the simulator still holds %ld graphs, %ld executable graphs, %ld memory pools, "
-			  "%ld libraries, %ld stream-ordered allocations, %ld physical allocations, %ld mappings and %ld "
-			  "address reservations of it: forgotten by the worker, not destroyed or freed", g, x, p, l, o, vp,
-			  vm, vr);
+			  "%ld libraries, %ld stream-ordered allocations, %ld physical allocations, %ld mappings, %ld "
+			  "address reservations and %ld events of it: forgotten by the worker, not destroyed or freed", g, x,
+			  p, l, o, vp, vm, vr, ev);
 	else
 		vgpu_debug("zone freed: the simulator holds no graph, executable graph, memory pool, library, "
-			   "stream-ordered allocation or virtual memory of it");
+			   "stream-ordered allocation, virtual memory or event of it");
 }
 
 /*

@@ -287,12 +287,9 @@ CUresult cuEventCreate(CUevent *ph, unsigned int flags)
 	return sim_event_create(c, flags, NULL, ph);
 }
 
-CUresult cuEventDestroy(CUevent h)
+/* Unlinks and frees e once the records queued for it are done. */
+static void event_destroy(struct sim_event *e)
 {
-	CUresult rc;
-	struct sim_event *e = event_arg(h, &rc);
-	if (!e)
-		return rc;
 	/* queued records still point at it: wait for them, as destruction is deferred on a GPU */
 	pthread_mutex_lock(&g_lock);
 	struct sim_stream *s = e->stream;
@@ -313,7 +310,57 @@ CUresult cuEventDestroy(CUevent h)
 	if (ipc)
 		sim_ipcev_unref(ipc);
 	sim_shell_free(SHELL_EVENT, e);
+}
+
+CUresult cuEventDestroy(CUevent h)
+{
+	CUresult rc;
+	struct sim_event *e = event_arg(h, &rc);
+	if (!e)
+		return rc;
+	event_destroy(e);
 	return CUDA_SUCCESS;
+}
+
+/* A context's events go with it: cuCtxDestroy "destroys and cleans up all resources
+ * associated with the context", and a handle of one then names nothing. Before, they stayed
+ * in the process's list of events (every stream's destruction walks it) until the process
+ * ended. A green context's stay usable after it (the driver leaves what it made for the
+ * program to destroy): they become its primary context's, and go when that one does.
+ * Called by the context's teardown once its streams are gone. */
+void sim_events_destroy_ctx(struct sim_ctx *c)
+{
+	if (c->res) {
+		pthread_mutex_lock(&g_lock);
+		for (struct sim_event *e = g_events; e; e = e->next)
+			if (e->ctx == c)
+				e->ctx = c->res;
+		pthread_mutex_unlock(&g_lock);
+		return;
+	}
+	for (;;) {
+		pthread_mutex_lock(&g_lock);
+		struct sim_event *e = g_events;
+		while (e && e->ctx != c)
+			e = e->next;
+		pthread_mutex_unlock(&g_lock);
+		if (!e)
+			break;
+		event_destroy(e);
+	}
+}
+
+/* Test hook: the events that exist now, every context's. A context's end takes its events
+ * with it, so once every zone has ended none is left (the fuzz harness's leak oracle and a
+ * worker's verdict on its zone read it). */
+SIM_EXPORT void vgpu_sim_live_events(long *events)
+{
+	long n = 0;
+	pthread_mutex_lock(&g_lock);
+	for (const struct sim_event *e = g_events; e; e = e->next)
+		n++;
+	pthread_mutex_unlock(&g_lock);
+	*events = n;
 }
 
 CUresult cuEventRecordWithFlags(CUevent h, CUstream hs, unsigned int flags)

@@ -571,6 +571,7 @@ static void ctx_release(struct sim_ctx *c)
 		sim_stream_destroy(c->null_stream);
 		c->null_stream = NULL;
 	}
+	sim_events_destroy_ctx(c);  /* after its streams: their records are done */
 	sim_modules_destroy_ctx(c);
 	sim_heap_destroy(c);
 	sim_tex_destroy_ctx(c);     /* before its memory: objects hold their arrays' storage */

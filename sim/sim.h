@@ -493,5 +493,7 @@ int sim_array_info(CUarray h, struct sim_array_info *out);
 int sim_tex_lookup(void *ctx, uint64_t handle, int surface, struct ptx_tex *out);
 /* A context's arrays and objects go with it (its work has finished). */
 void sim_tex_destroy_ctx(struct sim_ctx *c);
+/* The context's events destroyed with it (api_stream.c). */
+void sim_events_destroy_ctx(struct sim_ctx *c);
 
 #endif

@@ -564,6 +564,45 @@ static void test_extras(void)
 	CK(cuCtxDestroy(b));
 }
 
+/* the simulator's test hook: the events of every context (api_stream.c) */
+void vgpu_sim_live_events(long *events);
+
+/*
+ * A context's events go with it (cuCtxDestroy destroys all its resources), recorded or not,
+ * and so do the primary context's when the device is reset; a handle of one then names
+ * nothing. Before, they stayed in the simulator's list of events until the process ended.
+ */
+static void test_events_ctx_gone(void)
+{
+	CUcontext c, p;
+	CUstream s;
+	CUevent e[3], q;
+	long n0, n;
+	vgpu_sim_live_events(&n0);
+	CK(cuCtxCreate(&c, NULL, 0, 0));
+	CK(cuStreamCreate(&s, 0));
+	for (int i = 0; i < 3; i++)
+		CK(cuEventCreate(&e[i], i ? CU_EVENT_DISABLE_TIMING : 0));
+	CK(cuEventRecord(e[0], s));
+	CK(cuEventRecord(e[1], NULL));
+	vgpu_sim_live_events(&n);
+	EXPECT(n == n0 + 3);
+	CK(cuCtxDestroy(c));
+	vgpu_sim_live_events(&n);
+	EXPECT(n == n0);
+	CK(cuDevicePrimaryCtxRetain(&p, 0));
+	CK(cuCtxSetCurrent(p));
+	EXPECT(cuEventQuery(e[0]) != CUDA_SUCCESS);    /* names nothing now */
+	CK(cuEventCreate(&q, 0));
+	CK(cuEventRecord(q, NULL));
+	vgpu_sim_live_events(&n);
+	EXPECT(n == n0 + 1);
+	CK(cuDevicePrimaryCtxReset(0));
+	vgpu_sim_live_events(&n);
+	EXPECT(n == n0);
+	CK(cuCtxSetCurrent(NULL));
+}
+
 /* the simulator's test hook: what it holds that the driver keeps past a context (graph.c) */
 void vgpu_sim_live_objects(long *graphs, long *execs, long *pools, long *libraries, long *ordered);
 
@@ -685,6 +724,7 @@ int main(void)
 	test_nulls();
 	test_extras();
 	test_pool_ctx_gone();
+	test_events_ctx_gone();
 	printf("test_sim_basic: all checks passed\n");
 	return 0;
 }
