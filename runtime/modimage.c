@@ -31,6 +31,43 @@ struct wrapper { uint32_t magic, version; const void *data; const void *filename
 
 static int magic_is(const uint8_t *p, size_t max, uint32_t magic);
 
+/* Whether one of the eight bytes of x is below 0x09 (NUL and the control bytes before the
+ * tab) or from 0x0e to 0x1f (the control bytes after the blanks "\t\n\v\f\r"): the
+ * bytes that end or spoil a PTX text. Exact as a test over the word (the classic "has a
+ * byte less than n" and "has a byte between m and n" tricks, both exact for n <= 128). */
+static inline int ptx_word_stops(uint64_t x)
+{
+	const uint64_t ones = ~0ull / 255, high = ones * 128, low7 = ones * 127;
+	uint64_t below9 = (x - ones * 9) & ~x & high;
+	uint64_t within = (ones * (127 + 0x20) - (x & low7)) & ~x & ((x & low7) + ones * (127 - 0x0d)) & high;
+	return (below9 | within) != 0;
+}
+
+/*
+ * The length of a PTX text at p, up to its NUL, within max bytes: max when there is no NUL,
+ * 0 when a control byte other than a blank comes before it (then it is not text). A module
+ * load checks the whole text, on the proxy and again in the driver, and a kernel's text runs
+ * to tens of kilobytes: eight bytes are looked at a time, and a word only byte by byte when it
+ * holds a byte that stops the text.
+ */
+static size_t ptx_text_len(const uint8_t *p, size_t max)
+{
+	size_t i = 0;
+	for (;;) {
+		while (i + 8 <= max && !ptx_word_stops(rd64(p + i)))
+			i += 8;
+		size_t end = i + 8 <= max ? i + 8 : max;
+		for (; i < end; i++) {
+			if (p[i] == 0)
+				return i;
+			if (p[i] < 0x20 && !isspace(p[i]))
+				return 0;
+		}
+		if (i == max)
+			return max;
+	}
+}
+
 const void *vgpu_modimage_unwrap(const void *image)
 {
 	if (!image || !magic_is(image, 4, VGPU_FATBIN_WRAPPER_MAGIC))
@@ -118,18 +155,15 @@ int vgpu_modimage_size(const void *image, size_t max, size_t *len)
 		return rc ? rc : VGPU_MODIMAGE_CUBIN;
 	}
 	/* PTX: text up to a NUL, starting (after blanks) with a directive or a comment */
-	const uint8_t *nul = memchr(p, 0, max);
-	if (!nul || nul == p)
-		return -EINVAL;
+	size_t n = ptx_text_len(p, max);
+	if (n == 0 || n == max)
+		return -EINVAL;     /* no NUL, an empty text or a control byte that is not a blank */
 	const uint8_t *q0 = p;
-	while (q0 < nul && isspace(*q0))
+	while (isspace(*q0))
 		q0++;
-	if (q0 == nul || (*q0 != '.' && *q0 != '/'))
+	if (*q0 != '.' && *q0 != '/')
 		return -EINVAL;
-	for (const uint8_t *q = p; q < nul; q++)
-		if (*q < 0x20 && !isspace(*q))
-			return -EINVAL;
-	*len = (size_t)(nul - p) + 1;
+	*len = n + 1;
 	return VGPU_MODIMAGE_PTX;
 }
 

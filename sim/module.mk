@@ -156,4 +156,11 @@ $(B)/bench/sim: $(B)/bench/sim.o $(SIM_LIB) $(KERNEL_DIR)/basic.ptx
 	$(CC) -o $@ $< -L$(B)/sim -lcudasim -Wl,-rpath,'$$ORIGIN/../sim' $(LDFLAGS) -lm
 
 BENCHES += $(B)/bench/sim
+
+# bench/modimage: a PTX module image's check against the byte-by-byte one it replaced.
+$(B)/bench/modimage: $(B)/bench/modimage.o $(B)/runtime/modimage.o $(KERNEL_DIR)/math.ptx
+	$(CC) -o $@ $< $(B)/runtime/modimage.o $(LDFLAGS) -lzstd -llz4
+
+ALL     += $(B)/bench/modimage
+BENCHES += $(B)/bench/modimage
 .SECONDARY: $(SIM_TESTS:%=%.o)

@@ -5,6 +5,7 @@
  * randomly corrupted images (run under ASan). */
 #include "modimage.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -190,6 +191,35 @@ int main(void)
 	EXPECT(vgpu_modimage_size(" .v", 4, &len) == VGPU_MODIMAGE_PTX && len == 4);
 	EXPECT(vgpu_modimage_size("", 1, &len) == -EINVAL);
 	EXPECT(vgpu_modimage_size("\x7f" "E", 3, &len) == -EINVAL);
+	/* PTX text, read eight bytes at a time: every byte value at every position of a text
+	 * whose NUL is at 61 (and of the bytes after it up to max), against the rule byte by byte:
+	 * the text ends at its first NUL, a control byte other than a blank before it means it is
+	 * not text, and its first byte after blanks is a '.' or a '/' */
+	{
+		char t[72];
+		int wrong = 0;
+		for (size_t at = 0; at < sizeof(t); at++)
+			for (unsigned v = 0; v < 256; v++) {
+				for (size_t i = 0; i < sizeof(t); i++)
+					t[i] = i == 0 ? '.' : i == 61 ? 0 : "ab\tc d\n\x80" "e"[i % 9];
+				t[at] = (char)v;
+				size_t want = 0, i = 0, q = 0;
+				int kind = VGPU_MODIMAGE_PTX;
+				for (; i < sizeof(t) && t[i]; i++)
+					if ((unsigned char)t[i] < 0x20 && !isspace((unsigned char)t[i]))
+						kind = -EINVAL;
+				want = i + 1;
+				while (q < i && isspace((unsigned char)t[q]))
+					q++;
+				if (i == 0 || i == sizeof(t) || q == i || (t[q] != '.' && t[q] != '/'))
+					kind = -EINVAL;
+				len = 0;
+				int got = vgpu_modimage_size(t, sizeof(t), &len);
+				if (got != kind || (kind > 0 && len != want))
+					wrong++;
+			}
+		EXPECT(wrong == 0);
+	}
 
 	/* PTX extraction: ZSTD and LZ4 entries decompress to the same text */
 	char *pz, *pl, *pp;
