@@ -2712,6 +2712,39 @@ int vgpu_ckpt_check(const uint8_t *buf, size_t len, struct vgpu_ckpt_meta *meta,
 	return rc;
 }
 
+int vgpu_ckpt_verify(int fd, struct vgpu_ckpt_meta *meta, char *why, size_t cap)
+{
+	uint8_t hdr[VGPU_CKPT_HDR_BYTES];
+	struct stat st;
+	uint32_t backend;
+	size_t got = 0;
+
+	memset(meta, 0, sizeof(*meta));
+	if (fstat(fd, &st) < 0)
+		return fail(why, cap, -errno, "cannot stat the checkpoint: %s", strerror(errno));
+	while (got < sizeof(hdr)) {
+		ssize_t n = read(fd, hdr + got, sizeof(hdr) - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return fail(why, cap, -errno, "cannot read the checkpoint: %s", strerror(errno));
+		if (n == 0)
+			break;
+		got += (size_t)n;
+	}
+	struct src s = { .fd = fd };
+	int rc = hdr_check(hdr, got, S_ISREG(st.st_mode) ? (uint64_t)st.st_size : 0, &s.total, &backend,
+			   &meta->version, why, cap);
+	if (rc < 0)
+		return rc;
+	meta->backend = backend;
+	struct parser ps = { .s = &s, .version = meta->version };
+	rc = parse(&ps, meta, NULL, NULL, 0, why, cap);
+	model_free(&ps.m);
+	meta->file_bytes = VGPU_CKPT_HDR_BYTES + s.total;
+	return rc;
+}
+
 /* Read the header and the zone record from fd without consuming them (pread on a file,
  * MSG_PEEK on a socket). */
 int vgpu_ckpt_peek(int fd, struct vgpu_ckpt_meta *meta, char *why, size_t cap)

@@ -186,6 +186,10 @@ int vgpu_ckpt_write(int fd, struct vgpu_zone *z, const struct vgpu_backend *be, 
 
 /* Check a whole checkpoint in memory (the fuzz target): every rule the restorer applies. */
 int vgpu_ckpt_check(const uint8_t *buf, size_t len, struct vgpu_ckpt_meta *meta, char *why, size_t why_len);
+/* Check a whole checkpoint read from fd (a file or a stream) in one pass, with bounded
+ * memory (allocations' bytes are checksummed, not kept), by every rule the restorer applies;
+ * nothing is restored (vgpuctl inspect). meta gets what the file says about its zone. */
+int vgpu_ckpt_verify(int fd, struct vgpu_ckpt_meta *meta /* out */, char *why, size_t why_len);
 /* The header and zone record of a file (pread) or stream (MSG_PEEK, waiting up to 60 s for
  * the writer), consuming nothing: the supervisor, to set the zone up. */
 int vgpu_ckpt_peek(int fd, struct vgpu_ckpt_meta *meta /* out */, char *why, size_t why_len);

@@ -57,9 +57,14 @@ ALL += $(PROXY)
 
 # vgpuctl: the orchestrator's client of the control socket (register/unregister/list/stats).
 VGPUCTL := $(B)/proxy/vgpuctl
-$(VGPUCTL): $(addprefix $(B)/proxy/,vgpuctl.o vgpuctl_ckpt.o ctlclient.o quota.o) $(RING_LIB)
+# (inspect reads checkpoints with the proxy's own reader: the core objects, from an archive so
+# that only what the reader needs is linked)
+$(B)/proxy/libcore.a: $(PROXY_CORE_OBJS)
+	@rm -f $@
+	$(AR) rcs $@ $^
+$(VGPUCTL): $(addprefix $(B)/proxy/,vgpuctl.o vgpuctl_ckpt.o vgpuctl_inspect.o ctlclient.o quota.o) $(B)/proxy/libcore.a $(RING_LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(RING_LIBS)
+	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(B)/proxy/libcore.a $(RING_LIB) $(RING_LIBS) $(PROXY_CORE_LIBS)
 ALL += $(VGPUCTL)
 
 # A stand-in driver library for the supervisor tests (cuInit, one device, a few calls), so

@@ -39,13 +39,18 @@ static const char usage[] =
 "                 channels taken over; on failure it goes on here. Prints the pause.\n"
 "                 CTL may be this proxy's own control socket: the zone then moves into\n"
 "                 a new worker here (after a supervisor upgrade: one of the new binary)\n"
+"  inspect FILE   check a checkpoint file offline (no proxy asked) by every rule a\n"
+"                 restore applies, in one pass, and print what it holds: format version,\n"
+"                 backend, zone, registration, handles, allocations, devices (never the\n"
+"                 zone's token); exit status 1 with the reason when it would be refused\n"
 "\n"
 "  --listen PATH  the proxy's --listen socket (default " VGPU_DEFAULT_SOCKET "); the control\n"
 "                 socket is PATH.ctl\n"
 "  --ctl PATH     the control socket itself (vgpu-proxy --ctl)\n"
 "  --help         this text\n"
 "\n"
-"Exit status: 0 done, 1 the proxy refused (its reason is printed), 2 usage or cannot reach it.\n";
+"Exit status: 0 done, 1 the proxy refused (its reason is printed; inspect: the file is not a\n"
+"usable checkpoint), 2 usage or cannot reach it (inspect: cannot open the file).\n";
 
 int main(int argc, char **argv)
 {
@@ -112,6 +117,8 @@ int main(int argc, char **argv)
 		return vgpuctl_restore(ctl, argv[optind + 1]);
 	if (!strcmp(verb, "migrate") && nargs == 1 && plain && !stop && to)
 		return vgpuctl_migrate(ctl, argv[optind + 1], to);
+	if (!strcmp(verb, "inspect") && nargs == 1 && plain && !stop && !to)
+		return vgpuctl_inspect(argv[optind + 1]);
 	if (stop || to) {
 		fprintf(stderr, "vgpuctl: bad command line for '%s'\n%s", verb, usage);
 		return 2;

@@ -7,5 +7,7 @@ int vgpuctl_checkpoint(const char *ctl, const char *zone, const char *file, int 
 int vgpuctl_thaw(const char *ctl, const char *zone);
 int vgpuctl_restore(const char *ctl, const char *file);
 int vgpuctl_migrate(const char *ctl, const char *zone, const char *to_ctl);
+/* vgpuctl_inspect.c: a checkpoint file checked offline, no proxy needed */
+int vgpuctl_inspect(const char *file);
 
 #endif

@@ -152,6 +152,23 @@ refused "$tmp/empty.ckpt" "not a vgpu checkpoint" "an empty file"
 refused "$tmp/snap.ckpt" "zone is running" "a checkpoint of a zone still running elsewhere"
 kill -0 "$app_pid" 2>/dev/null || fail "the program ended"
 
+# vgpuctl inspect checks a file offline (no proxy asked) by the restore's rules: the sound
+# snapshot passes and says what it holds (not the zone's token), and each bad file above is
+# refused with the restore's reason and exit status 1.
+out=$("$B/proxy/vgpuctl" inspect "$tmp/snap.ckpt" 2>&1) || fail "vgpuctl inspect refused a sound checkpoint: $out"
+grep -q "format version 2, $(stat -c %s "$tmp/snap.ckpt") bytes; every record and the checksum check out" <<<"$out" &&
+	grep -q "registration   pod1" <<<"$out" && grep -Eq "allocations    [1-9][0-9]*, [1-9]" <<<"$out" &&
+	grep -q "taken on       the simulator" <<<"$out" || fail "vgpuctl inspect: unexpected report: $out"
+! grep -Eq '[0-9a-f]{32}' <<<"$out" || fail "vgpuctl inspect printed something like a token: $out"
+for bad in "corrupt:checksum mismatch" "short:truncated or extended" "foreign:not a vgpu checkpoint" \
+	   "future:format version 9" "empty:not a vgpu checkpoint"; do
+	rc=0; o=$("$B/proxy/vgpuctl" inspect "$tmp/${bad%%:*}.ckpt" 2>&1) || rc=$?
+	[ "$rc" = 1 ] && grep -q "${bad#*:}" <<<"$o" || fail "vgpuctl inspect ${bad%%:*}.ckpt: exit $rc: $o"
+done
+rc=0; o=$("$B/proxy/vgpuctl" inspect "$tmp/no-such.ckpt" 2>&1) || rc=$?
+[ "$rc" = 2 ] && grep -q "cannot open" <<<"$o" || fail "vgpuctl inspect of a missing file: exit $rc: $o"
+pass "vgpuctl inspect: the sound checkpoint checks out offline ($(grep -o 'allocations .*' <<<"$out")); corrupted, truncated, foreign, future-format and empty files refused with their reasons"
+
 # Stopped means stopped; thaw lets it go on.
 out=$(ctl a checkpoint "$za" "$tmp/stop.ckpt" --stop) || fail "checkpoint --stop refused: $out"
 sleep 0.2; c0=$(calls_of a); sleep 0.5; c1=$(calls_of a)

@@ -2,6 +2,8 @@
 /* test_ckpt.c — unit tests of the checkpoint reader's rules (proxy/ckpt.c): a valid checkpoint, then one broken rule at a time. */
 #include <stdint.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "../../proxy/ckpt.h"
 #include "check.h"
@@ -361,6 +363,22 @@ int main(void)
 	CHECK_EQ(m.mem_bytes, 4096 + 64);
 	CHECK(!strcmp(m.name, "app"));
 	CHECK(!strcmp(m.devices, ""));
+	/* read from a file in one pass (vgpuctl inspect): the same verdict and description */
+	{
+		struct vgpu_ckpt_meta f;
+		int fd = memfd_create("ckpt", MFD_CLOEXEC);
+		CHECK(fd >= 0 && write(fd, buf, n) == (ssize_t)n && lseek(fd, 0, SEEK_SET) == 0);
+		CHECK_EQ(vgpu_ckpt_verify(fd, &f, why, sizeof(why)), 0);
+		CHECK(f.version == m.version && f.zone_id == m.zone_id && f.handles == m.handles &&
+		      f.allocs == m.allocs && f.mem_bytes == m.mem_bytes && f.file_bytes == n && !strcmp(f.name, "app"));
+		CHECK(ftruncate(fd, (off_t)n - 1) == 0 && lseek(fd, 0, SEEK_SET) == 0);
+		CHECK(vgpu_ckpt_verify(fd, &f, why, sizeof(why)) < 0 && strstr(why, "truncated or extended"));
+		uint8_t flip = buf[n / 2] ^ 0x40;       /* one payload byte changed: the checksum says so */
+		CHECK(ftruncate(fd, 0) == 0 && write(fd, buf, n) == (ssize_t)n && pwrite(fd, &flip, 1, (off_t)(n / 2)) == 1);
+		CHECK(lseek(fd, 0, SEEK_SET) == 0);
+		CHECK(vgpu_ckpt_verify(fd, &f, why, sizeof(why)) < 0);
+		close(fd);
+	}
 	/* the devices the zone's process chose (CUDA_VISIBLE_DEVICES): ordinals, distinct */
 	s = good; s.devices = "2,0";             build(&s);
 	CHECK_EQ(vgpu_ckpt_check(buf, n, &m, why, sizeof(why)), 0);
