@@ -45,27 +45,30 @@ static inline int ptx_word_stops(uint64_t x)
 
 /*
  * The length of a PTX text at p, up to its NUL, within max bytes: max when there is no NUL,
- * 0 when a control byte other than a blank comes before it (then it is not text). A module
- * load checks the whole text, on the proxy and again in the driver, and a kernel's text runs
- * to tens of kilobytes: eight bytes are looked at a time, and a word only byte by byte when it
- * holds a byte that stops the text.
+ * 0 when the text is empty or a control byte other than a blank comes before its NUL (then it
+ * is not text). Callers pass a bound, not the buffer's size (a program's PTX is a C string
+ * and cuModuleLoadData takes no length): nothing past the NUL may be read, so memchr finds it
+ * first (reading no further), and the text before it is then read eight bytes at a time, a
+ * word looked at byte by byte only when it holds a byte that spoils the text. A module load
+ * checks the whole text, on the proxy and again in the driver, and a kernel's runs to tens
+ * of kilobytes.
  */
 static size_t ptx_text_len(const uint8_t *p, size_t max)
 {
-	size_t i = 0;
-	for (;;) {
-		while (i + 8 <= max && !ptx_word_stops(rd64(p + i)))
+	const uint8_t *nul = memchr(p, 0, max);
+	if (!nul)
+		return max;
+	size_t n = (size_t)(nul - p);
+	for (size_t i = 0; i < n;) {
+		if (i + 8 <= n && !ptx_word_stops(rd64(p + i))) {
 			i += 8;
-		size_t end = i + 8 <= max ? i + 8 : max;
-		for (; i < end; i++) {
-			if (p[i] == 0)
-				return i;
+			continue;
+		}
+		for (size_t end = i + 8 <= n ? i + 8 : n; i < end; i++)
 			if (p[i] < 0x20 && !isspace(p[i]))
 				return 0;
-		}
-		if (i == max)
-			return max;
 	}
+	return n;
 }
 
 const void *vgpu_modimage_unwrap(const void *image)

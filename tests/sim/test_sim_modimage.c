@@ -191,6 +191,21 @@ int main(void)
 	EXPECT(vgpu_modimage_size(" .v", 4, &len) == VGPU_MODIMAGE_PTX && len == 4);
 	EXPECT(vgpu_modimage_size("", 1, &len) == -EINVAL);
 	EXPECT(vgpu_modimage_size("\x7f" "E", 3, &len) == -EINVAL);
+	/* a C string in a heap buffer of its exact size, with a bound far past it (as
+	 * cuModuleLoadData gives one): nothing past the NUL is read (in the sanitized build ASan
+	 * stops the test if it is) */
+	{
+		static const char txt[] = ".version 8.0\n.target sm_80\n// 0123456789abcdef\n";
+		for (size_t cut = 1; cut < sizeof(txt); cut++) {
+			char *h = malloc(cut + 1);
+			if (!h)
+				break;
+			memcpy(h, txt, cut);
+			h[cut] = 0;
+			EXPECT(vgpu_modimage_size(h, 1 << 20, &len) == VGPU_MODIMAGE_PTX && len == cut + 1);
+			free(h);
+		}
+	}
 	/* PTX text, read eight bytes at a time: every byte value at every position of a text
 	 * whose NUL is at 61 (and of the bytes after it up to max), against the rule byte by byte:
 	 * the text ends at its first NUL, a control byte other than a blank before it means it is
