@@ -2712,29 +2712,40 @@ int vgpu_ckpt_check(const uint8_t *buf, size_t len, struct vgpu_ckpt_meta *meta,
 	return rc;
 }
 
-int vgpu_ckpt_verify(int fd, struct vgpu_ckpt_meta *meta, char *why, size_t cap)
+/* The header from fd (consumed; fewer bytes at the end of a short file or stream) and
+ * what fstat says of fd: 0, or -errno with why. */
+static int hdr_read(int fd, uint8_t hdr[VGPU_CKPT_HDR_BYTES], size_t *got, struct stat *st, char *why, size_t cap)
 {
-	uint8_t hdr[VGPU_CKPT_HDR_BYTES];
-	struct stat st;
-	uint32_t backend;
-	size_t got = 0;
-
-	memset(meta, 0, sizeof(*meta));
-	if (fstat(fd, &st) < 0)
+	*got = 0;
+	if (fstat(fd, st) < 0)
 		return fail(why, cap, -errno, "cannot stat the checkpoint: %s", strerror(errno));
-	while (got < sizeof(hdr)) {
-		ssize_t n = read(fd, hdr + got, sizeof(hdr) - got);
+	while (*got < VGPU_CKPT_HDR_BYTES) {
+		ssize_t n = read(fd, hdr + *got, VGPU_CKPT_HDR_BYTES - *got);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
 			return fail(why, cap, -errno, "cannot read the checkpoint: %s", strerror(errno));
 		if (n == 0)
 			break;
-		got += (size_t)n;
+		*got += (size_t)n;
 	}
+	return 0;
+}
+
+int vgpu_ckpt_verify(int fd, struct vgpu_ckpt_meta *meta, char *why, size_t cap)
+{
+	uint8_t hdr[VGPU_CKPT_HDR_BYTES];
+	struct stat st;
+	uint32_t backend;
+	size_t got;
+
+	memset(meta, 0, sizeof(*meta));
+	int rc = hdr_read(fd, hdr, &got, &st, why, cap);
+	if (rc < 0)
+		return rc;
 	struct src s = { .fd = fd };
-	int rc = hdr_check(hdr, got, S_ISREG(st.st_mode) ? (uint64_t)st.st_size : 0, &s.total, &backend,
-			   &meta->version, why, cap);
+	rc = hdr_check(hdr, got, S_ISREG(st.st_mode) ? (uint64_t)st.st_size : 0, &s.total, &backend, &meta->version,
+		       why, cap);
 	if (rc < 0)
 		return rc;
 	meta->backend = backend;
@@ -2857,20 +2868,12 @@ int vgpu_ckpt_open(int fd, struct vgpu_ckpt_reader **out, struct vgpu_ckpt_meta 
 	uint8_t hdr[VGPU_CKPT_HDR_BYTES];
 	struct stat st;
 	uint32_t backend;
-	size_t got = 0;
+	size_t got;
 	int rc;
 
 	*out = NULL;
-	if (fstat(fd, &st) < 0)
-		return fail(why, cap, -errno, "cannot stat the checkpoint: %s", strerror(errno));
-	while (got < sizeof(hdr)) {
-		ssize_t n = read(fd, hdr + got, sizeof(hdr) - got);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		got += (size_t)n;
-	}
+	if ((rc = hdr_read(fd, hdr, &got, &st, why, cap)) < 0)
+		return rc;
 	struct vgpu_ckpt_reader *r = calloc(1, sizeof(*r));
 	if (!r)
 		return fail(why, cap, -ENOMEM, "out of memory");
