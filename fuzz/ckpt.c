@@ -3,6 +3,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "ckpt.h"
 
@@ -13,7 +15,9 @@
  *         parser (the checksum is only checked at the end record, after every other rule);
  *   odd:  as a whole file, header included (header and checksum checks).
  * Oracle: an accepted file describes itself consistently (handles <= slots, allocations'
- * bytes add up, the file's length); ASan/UBSan: nothing outside the input is read.
+ * bytes add up, the file's length); the same bytes read from a file in one pass
+ * (vgpu_ckpt_verify, vgpuctl inspect's and a restore's way of reading) get the same verdict
+ * and description; ASan/UBSan: nothing outside the input is read.
  */
 
 static void violated(const char *what)
@@ -61,6 +65,22 @@ static void fz_ckpt_one(const uint8_t *d, size_t n)
 			violated("an unterminated name");
 	} else if (!why[0] || !memchr(why, 0, sizeof(why))) {
 		violated("a refusal without a reason");
+	}
+	/* the same bytes as a file (one memfd, kept across inputs) */
+	static int fd = -2;
+	if (fd == -2)
+		fd = memfd_create("vgpu-fuzz-ckpt", MFD_CLOEXEC);
+	if (fd >= 0 && ftruncate(fd, 0) == 0 && pwrite(fd, buf, len, 0) == (ssize_t)len && lseek(fd, 0, SEEK_SET) == 0) {
+		struct vgpu_ckpt_meta f;
+		char fwhy[256];
+		int frc = vgpu_ckpt_verify(fd, &f, fwhy, sizeof(fwhy));
+		if ((frc == 0) != (rc == 0))
+			violated("the file reader and the in-memory reader disagree on whether the checkpoint is sound");
+		if (rc == 0 && (f.version != m.version || f.backend != m.backend || f.zone_id != m.zone_id ||
+				f.slots != m.slots || f.handles != m.handles || f.allocs != m.allocs ||
+				f.mem_bytes != m.mem_bytes || f.file_bytes != m.file_bytes || strcmp(f.name, m.name) ||
+				strcmp(f.reg, m.reg) || strcmp(f.source, m.source) || memcmp(f.token, m.token, sizeof(f.token))))
+			violated("the file reader and the in-memory reader describe the checkpoint differently");
 	}
 	free(buf);
 }
