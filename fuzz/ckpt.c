@@ -70,7 +70,7 @@ static void fz_ckpt_one(const uint8_t *d, size_t n)
 	static int fd = -2;
 	if (fd == -2)
 		fd = memfd_create("vgpu-fuzz-ckpt", MFD_CLOEXEC);
-	if (fd >= 0 && ftruncate(fd, 0) == 0 && pwrite(fd, buf, len, 0) == (ssize_t)len && lseek(fd, 0, SEEK_SET) == 0) {
+	if (fd >= 0 && ftruncate(fd, (off_t)len) == 0 && pwrite(fd, buf, len, 0) == (ssize_t)len && lseek(fd, 0, SEEK_SET) == 0) {
 		struct vgpu_ckpt_meta f;
 		char fwhy[256];
 		int frc = vgpu_ckpt_verify(fd, &f, fwhy, sizeof(fwhy));

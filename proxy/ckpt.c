@@ -1867,10 +1867,18 @@ out:
 struct src {
 	const uint8_t *buf;     /* buffer source, else NULL */
 	int fd;
-	uint64_t total, off;    /* payload length announced, bytes read */
+	uint64_t total, off;    /* payload length announced, bytes taken */
 	uint32_t crc;
 	int err;                /* -errno of a failed read, -EPROTO past the announced length */
+	uint8_t *ra;            /* a descriptor's bytes read ahead, ra[ra_pos..ra_len) not taken yet */
+	size_t ra_pos, ra_len;
 };
+
+/* A descriptor is read SRC_AHEAD bytes at a time, never past the announced payload (a
+ * migration's stream may carry more after it): a record's header and body are two small
+ * reads, and a checkpoint holds thousands of records. A read of at least SRC_AHEAD bytes
+ * into memory (an allocation's contents) goes straight from the descriptor. */
+#define SRC_AHEAD (64u << 10)
 
 static int src_read(struct src *s, void *dst, uint64_t n)
 {
@@ -1885,20 +1893,41 @@ static int src_read(struct src *s, void *dst, uint64_t n)
 		s->off += n;
 		return 0;
 	}
-	uint8_t scratch[16384];
 	while (n) {
-		size_t want = dst ? (size_t)n : (n < sizeof(scratch) ? (size_t)n : sizeof(scratch));
-		uint8_t *to = dst ? dst : scratch;
-		ssize_t r = read(s->fd, to, want);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			return s->err = r < 0 ? -errno : -ENODATA;
-		s->crc = vgpu_crc32c(s->crc, to, (size_t)r);
-		s->off += (uint64_t)r;
-		n -= (uint64_t)r;
+		size_t k;
+		const uint8_t *from;
+		if (s->ra_pos < s->ra_len) {
+			k = s->ra_len - s->ra_pos < n ? s->ra_len - s->ra_pos : (size_t)n;
+			from = s->ra + s->ra_pos;
+			s->ra_pos += k;
+			if (dst)
+				memcpy(dst, from, k);
+		} else {
+			/* nothing read ahead: every byte the descriptor has left is the payload's */
+			int direct = dst && n >= SRC_AHEAD;
+			if (!direct && !s->ra && !(s->ra = malloc(SRC_AHEAD)))
+				return s->err = -ENOMEM;
+			uint64_t left = s->total - s->off;
+			size_t want = direct ? (size_t)n : (size_t)(left < SRC_AHEAD ? left : SRC_AHEAD);
+			uint8_t *to = direct ? dst : s->ra;
+			ssize_t r = read(s->fd, to, want);
+			if (r < 0 && errno == EINTR)
+				continue;
+			if (r <= 0)
+				return s->err = r < 0 ? -errno : -ENODATA;
+			if (!direct) {
+				s->ra_pos = 0;
+				s->ra_len = (size_t)r;
+				continue;
+			}
+			k = (size_t)r;
+			from = to;
+		}
+		s->crc = vgpu_crc32c(s->crc, from, k);
+		s->off += k;
+		n -= k;
 		if (dst)
-			dst = (uint8_t *)dst + r;
+			dst = (uint8_t *)dst + k;
 	}
 	return 0;
 }
@@ -2752,6 +2781,7 @@ int vgpu_ckpt_verify(int fd, struct vgpu_ckpt_meta *meta, char *why, size_t cap)
 	struct parser ps = { .s = &s, .version = meta->version };
 	rc = parse(&ps, meta, NULL, NULL, 0, why, cap);
 	model_free(&ps.m);
+	free(s.ra);
 	meta->file_bytes = VGPU_CKPT_HDR_BYTES + s.total;
 	return rc;
 }
@@ -2860,6 +2890,7 @@ void vgpu_ckpt_close(struct vgpu_ckpt_reader *r)
 	free(r->span);
 	free(r->vres);
 	model_free(&r->ps.m);
+	free(r->s.ra);
 	free(r);
 }
 
